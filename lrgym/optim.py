@@ -1,0 +1,219 @@
+"""Inner update rules, shared by every task family.
+
+The policy's learning rate is the step size ``lr`` of these rules. All parameters of a model
+live in one flat float64 vector ``params``; the optimizer state is a ``(2, P)`` array (first and
+second moment slots) plus a one-element ``int64`` step counter. Layer boundaries, where a model
+has layers, are given by ``segments`` = ``[0, end_1, ..., P]`` and used only by the LARS-style
+layer-wise normalisation.
+
+One update, for the gradient ``g`` of the minibatch loss at ``p``:
+
+1. weight decay (L2, as in ``torch.optim``):       g ← g + wd·p
+2. clipping (``clip_norm`` > 0):                    g ← g · min(1, c / ‖g‖)
+3. normalisation: ``global``                        g ← g / ‖g‖
+                  ``layerwise`` (LARS trust ratio)  g_l ← g_l · ‖p_l‖ / ‖g_l‖   (‖p_l‖ = 0 → 1/‖g_l‖)
+4. the rule (t counts updates from 1; formulas are PyTorch's, so results match ``torch.optim``):
+
+=========  ====================================================================
+sgd        p ← p − η g
+momentum   b ← μ b + g;                 p ← p − η b
+nesterov   b ← μ b + g;                 p ← p − η (g + μ b)
+adam       m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g²
+           p ← p − η (m / (1−β1ᵗ)) / (√(v / (1−β2ᵗ)) + ε)
+rmsprop    v ← α v + (1−α) g²;          p ← p − η g / (√v + ε)
+adagrad    v ← v + g²;                  p ← p − η g / (√v + ε)
+=========  ====================================================================
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numba
+import numpy as np
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad")
+NORMALIZATIONS = ("none", "global", "layerwise")
+
+SGD, MOMENTUM, NESTEROV, ADAM, RMSPROP, ADAGRAD = range(6)
+
+# Layout of the ``hyper`` float64 array the kernels receive.
+H_MOMENTUM, H_BETA1, H_BETA2, H_EPS, H_ALPHA, H_WEIGHT_DECAY, H_CLIP_NORM, H_NORMALIZE = range(8)
+N_HYPER = 8
+
+_DEFAULT_EPS = {"adagrad": 1e-10}
+
+
+def check_choice(kind: str, value, choices) -> None:
+    """Raise a ``ValueError`` naming the bad value and the valid choices."""
+    if value not in choices:
+        raise ValueError(f"unknown {kind} {value!r}; valid choices: {', '.join(map(str, choices))}")
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """Which inner update rule to run and its hyper-parameters (the LR comes from the policy)."""
+
+    name: str = "sgd"
+    momentum: float = 0.9
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float | None = None  # None: 1e-8, or 1e-10 for adagrad (PyTorch's defaults)
+    alpha: float = 0.99  # RMSprop's smoothing constant
+    weight_decay: float = 0.0
+    clip_norm: float | None = None
+    normalize: str = "none"
+
+    def __post_init__(self):
+        check_choice("optimizer", self.name, OPTIMIZERS)
+        check_choice("normalize", self.normalize, NORMALIZATIONS)
+        for field, low, high in (
+            ("momentum", 0.0, 1.0),
+            ("beta1", 0.0, 1.0),
+            ("beta2", 0.0, 1.0),
+            ("alpha", 0.0, 1.0),
+        ):
+            value = getattr(self, field)
+            if not (low <= value < high):
+                raise ValueError(f"{field}={value!r} out of range; valid: {low} <= {field} < {high}")
+        if self.weight_decay < 0 or not math.isfinite(self.weight_decay):
+            raise ValueError(f"weight_decay={self.weight_decay!r} out of range; valid: >= 0")
+        if self.clip_norm is not None and not (self.clip_norm > 0 and math.isfinite(self.clip_norm)):
+            raise ValueError(f"clip_norm={self.clip_norm!r} out of range; valid: None or > 0")
+        if self.eps is not None and not (self.eps > 0):
+            raise ValueError(f"eps={self.eps!r} out of range; valid: None or > 0")
+
+    @classmethod
+    def coerce(cls, value) -> "OptimizerConfig":
+        """Accept a config, a name (``"adam"``) or a dict of fields."""
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            return cls(name=value)
+        if isinstance(value, dict):
+            unknown = set(value) - set(cls.__dataclass_fields__)
+            if unknown:
+                raise ValueError(
+                    f"unknown optimizer option(s) {sorted(unknown)}; "
+                    f"valid: {sorted(cls.__dataclass_fields__)}"
+                )
+            return cls(**value)
+        raise ValueError(f"optimizer must be a name, dict or OptimizerConfig, got {value!r}")
+
+    @property
+    def code(self) -> int:
+        return OPTIMIZERS.index(self.name)
+
+    def hyper(self) -> np.ndarray:
+        """The float64 ``hyper`` array the kernels take."""
+        h = np.zeros(N_HYPER)
+        h[H_MOMENTUM] = self.momentum
+        h[H_BETA1] = self.beta1
+        h[H_BETA2] = self.beta2
+        h[H_EPS] = self.eps if self.eps is not None else _DEFAULT_EPS.get(self.name, 1e-8)
+        h[H_ALPHA] = self.alpha
+        h[H_WEIGHT_DECAY] = self.weight_decay
+        h[H_CLIP_NORM] = 0.0 if self.clip_norm is None else self.clip_norm
+        h[H_NORMALIZE] = NORMALIZATIONS.index(self.normalize)
+        return h
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def new_state(n_params: int) -> tuple[np.ndarray, np.ndarray]:
+    """Zeroed optimizer state ``(slots (2, P), step counter (1,))``."""
+    return np.zeros((2, n_params)), np.zeros(1, dtype=np.int64)
+
+
+@numba.njit(cache=True, inline="always")
+def update_coordinate(params, slots, i, g, lr, t, opt, hyper):
+    """Apply the update rule to coordinate ``i`` with (transformed) gradient ``g`` at step t."""
+    if opt == SGD:
+        params[i] -= lr * g
+    elif opt == MOMENTUM:
+        b = hyper[H_MOMENTUM] * slots[0, i] + g
+        slots[0, i] = b
+        params[i] -= lr * b
+    elif opt == NESTEROV:
+        b = hyper[H_MOMENTUM] * slots[0, i] + g
+        slots[0, i] = b
+        params[i] -= lr * (g + hyper[H_MOMENTUM] * b)
+    elif opt == ADAM:
+        b1 = hyper[H_BETA1]
+        b2 = hyper[H_BETA2]
+        m = b1 * slots[0, i] + (1.0 - b1) * g
+        v = b2 * slots[1, i] + (1.0 - b2) * g * g
+        slots[0, i] = m
+        slots[1, i] = v
+        m_hat = m / (1.0 - b1**t)
+        v_hat = v / (1.0 - b2**t)
+        params[i] -= lr * m_hat / (math.sqrt(v_hat) + hyper[H_EPS])
+    elif opt == RMSPROP:
+        a = hyper[H_ALPHA]
+        v = a * slots[1, i] + (1.0 - a) * g * g
+        slots[1, i] = v
+        params[i] -= lr * g / (math.sqrt(v) + hyper[H_EPS])
+    else:  # ADAGRAD
+        v = slots[1, i] + g * g
+        slots[1, i] = v
+        params[i] -= lr * g / (math.sqrt(v) + hyper[H_EPS])
+
+
+@numba.njit(cache=True)
+def squared_norm(x, start, stop):
+    s = 0.0
+    for i in range(start, stop):
+        s += x[i] * x[i]
+    return s
+
+
+@numba.njit(cache=True)
+def transform_gradient(params, grad, hyper, segments):
+    """Steps 1–3 (weight decay, clipping, normalisation) in place; returns the raw ‖g‖.
+
+    The returned norm is that of the loss gradient before any transform, which is what the
+    environment reports as the gradient norm.
+    """
+    n = grad.shape[0]
+    raw_norm = math.sqrt(squared_norm(grad, 0, n))
+    wd = hyper[H_WEIGHT_DECAY]
+    if wd != 0.0:
+        for i in range(n):
+            grad[i] += wd * params[i]
+    clip = hyper[H_CLIP_NORM]
+    mode = int(hyper[H_NORMALIZE])
+    if clip > 0.0 or mode == 1:
+        norm = math.sqrt(squared_norm(grad, 0, n))
+        scale = 1.0
+        if clip > 0.0 and norm > clip:
+            scale = clip / norm
+            norm = clip
+        if mode == 1 and norm > 0.0:
+            scale /= norm
+        if scale != 1.0:
+            for i in range(n):
+                grad[i] *= scale
+    if mode == 2:
+        for s in range(segments.shape[0] - 1):
+            lo = segments[s]
+            hi = segments[s + 1]
+            g_norm = math.sqrt(squared_norm(grad, lo, hi))
+            if g_norm > 0.0:
+                p_norm = math.sqrt(squared_norm(params, lo, hi))
+                ratio = (p_norm if p_norm > 0.0 else 1.0) / g_norm
+                for i in range(lo, hi):
+                    grad[i] *= ratio
+    return raw_norm
+
+
+@numba.njit(cache=True)
+def apply_update(params, grad, slots, step, lr, opt, hyper, segments):
+    """One full update of every coordinate (``grad`` is overwritten); returns the raw ‖g‖."""
+    raw_norm = transform_gradient(params, grad, hyper, segments)
+    step[0] += 1
+    t = step[0]
+    for i in range(params.shape[0]):
+        update_coordinate(params, slots, i, grad[i], lr, t, opt, hyper)
+    return raw_norm

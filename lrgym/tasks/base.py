@@ -1,0 +1,234 @@
+"""The task-family contract: what an inner training problem must provide.
+
+A *family* (linear regression, quadratic, MLP, recommender, ...) is a distribution over
+*instances*. An instance is identified by an integer *instance seed*; ``family.sample(seed)``
+turns it into a :class:`TaskSpec` (a frozen dataclass of plain numbers: dimensions, batch size,
+noise, conditioning, data-set name) and ``family.build(spec)`` into a :class:`Task` that holds the
+data arrays and the compiled training kernel. Both steps are deterministic functions of the seed.
+
+Instance seeds are split into disjoint sets, fixed for every ``-v0`` environment:
+
+=======  =================  ======
+set      seeds              size
+=======  =================  ======
+train    0 – 9,999          10,000
+val      10,000 – 10,199    200
+test     20,000 – 20,199    200
+=======  =================  ======
+
+so a policy trained on ``train`` and tuned on ``val`` is scored on problems it never saw.
+
+A task's training state (:class:`TrainState`) is separate from the task: parameters, optimizer
+slots, step counter and the random-generator word live there, so one task can back many
+episodes and an environment pickles its whole state.
+
+Kernels write what they measured into a float64 ``stats`` array with the layout below (the
+``S_*`` indices). The environment turns it into observations, rewards and ``info``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import zlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import numpy as np
+
+INSTANCE_SETS: dict[str, range] = {
+    "train": range(0, 10_000),
+    "val": range(10_000, 10_200),
+    "test": range(20_000, 20_200),
+}
+
+# ---- layout of the per-step ``stats`` array written by every kernel --------------------------
+S_TRAIN_LOSS = 0  # training objective after the updates (evaluation rows / population / f(x))
+S_VAL_LOSS = 1  # validation loss after the updates
+S_VAL_METRIC = 2  # validation metric (higher is better): R², accuracy, AUC, 1 − f/f0
+S_BATCH_LOSS = 3  # mean minibatch loss over this step's updates
+S_LOSS_VAR = 4  # mean within-minibatch variance of the per-example losses
+S_GRAD_NORM = 5  # mean norm of the raw minibatch gradients
+S_GRAD_DOT = 6  # mean g_k · g_{k-1} of consecutive raw minibatch gradients (hypergradient)
+S_GRAD_COS = 7  # mean cosine between consecutive raw minibatch gradients
+S_DIVERGED = 8  # 1.0 when a loss or parameter went non-finite or the loss passed the cap
+S_UPDATES = 9  # updates actually run in this step (fewer than asked after divergence)
+N_STATS = 10
+
+STAT_NAMES = (
+    "train_loss",
+    "val_loss",
+    "val_metric",
+    "batch_loss",
+    "loss_var",
+    "grad_norm",
+    "grad_dot",
+    "grad_cos",
+    "diverged",
+    "updates",
+)
+
+
+def instance_set(name: str) -> range:
+    """The seeds of an instance set, with a clear error for an unknown name."""
+    if name not in INSTANCE_SETS:
+        raise ValueError(f"unknown instance_set {name!r}; valid choices: {', '.join(INSTANCE_SETS)}")
+    return INSTANCE_SETS[name]
+
+
+def spec_rng(family: str, instance_seed: int) -> np.random.Generator:
+    """The generator a family samples an instance from: independent across families."""
+    return np.random.default_rng([zlib.crc32(family.encode()), int(instance_seed)])
+
+
+def log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
+    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+
+
+def log_uniform_int(rng: np.random.Generator, low: int, high: int) -> int:
+    """An integer in [low, high], log-uniform."""
+    return int(min(high, max(low, round(log_uniform(rng, low, high + 0.5)))))
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Plain-number description of one instance. Families subclass it with their own fields."""
+
+    family: str
+    instance: int
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class TrainState:
+    """Everything that changes while an instance trains; all NumPy arrays, so it pickles.
+
+    ``params`` flat parameter vector; ``slots`` (2, P) optimizer moments; ``step`` (1,) int64
+    update counter; ``rng`` (1,) uint64 generator word; ``grad`` / ``prev_grad`` (P,) scratch and
+    previous raw gradient (for the hypergradient features); ``scratch`` family-specific buffers.
+    """
+
+    params: np.ndarray
+    slots: np.ndarray
+    step: np.ndarray
+    rng: np.ndarray
+    grad: np.ndarray
+    prev_grad: np.ndarray
+    scratch: dict = field(default_factory=dict)
+
+    def copy(self) -> "TrainState":
+        return TrainState(
+            self.params.copy(),
+            self.slots.copy(),
+            self.step.copy(),
+            self.rng.copy(),
+            self.grad.copy(),
+            self.prev_grad.copy(),
+            {k: v.copy() for k, v in self.scratch.items()},
+        )
+
+    def restore(self, other: "TrainState") -> None:
+        """Copy ``other``'s values into this state's arrays (keeps the arrays' identity)."""
+        for name in ("params", "slots", "step", "rng", "grad", "prev_grad"):
+            getattr(self, name)[...] = getattr(other, name)
+        for k, v in other.scratch.items():
+            self.scratch[k][...] = v
+
+
+class Task(ABC):
+    """One built instance: data, initialisation and the compiled training kernel."""
+
+    spec: TaskSpec
+    n_params: int
+    segments: np.ndarray  # layer boundaries [0, ..., n_params] (int64)
+    #: loss at the known optimum (quadratic: 0; linear regression: least squares / σ²/2);
+    #: ``nan`` where no optimum is known. ``info["excess_loss"]`` reports train_loss − this.
+    optimal_loss: float = float("nan")
+    metric_name: str = "metric"
+
+    @abstractmethod
+    def init_params(self, rng: np.random.Generator) -> np.ndarray:
+        """Initial parameters for one episode, drawn from ``rng`` (the env's ``np_random``)."""
+
+    def new_state(self, rng: np.random.Generator) -> TrainState:
+        """A fresh training state: initial parameters, zero optimizer state, a new RNG word."""
+        from lrgym.rng import new_state as new_rng_state
+
+        params = np.ascontiguousarray(self.init_params(rng), dtype=np.float64)
+        p = params.shape[0]
+        return TrainState(
+            params=params,
+            slots=np.zeros((2, p)),
+            step=np.zeros(1, dtype=np.int64),
+            rng=new_rng_state(rng),
+            grad=np.zeros(p),
+            prev_grad=np.zeros(p),
+            scratch=self.new_scratch(),
+        )
+
+    def new_scratch(self) -> dict:
+        """Family-specific mutable buffers (default: none)."""
+        return {}
+
+    @abstractmethod
+    def run(
+        self,
+        state: TrainState,
+        lr: float,
+        n_updates: int,
+        opt: int,
+        hyper: np.ndarray,
+        loss_cap: float,
+        stats: np.ndarray,
+    ) -> None:
+        """Run ``n_updates`` minibatch updates at step size ``lr``, then evaluate.
+
+        Writes every ``S_*`` entry of ``stats``. Never raises on divergence: stops updating,
+        sets ``stats[S_DIVERGED] = 1`` and reports the losses it saw (possibly inf / nan).
+        """
+
+    @abstractmethod
+    def evaluate(self, state: TrainState, stats: np.ndarray) -> None:
+        """Fill the loss / metric entries of ``stats`` for the current parameters (no update)."""
+
+
+class TaskFamily(ABC):
+    """A distribution over instances. Subclasses set ``name`` and implement sample / build."""
+
+    name: str = "base"
+    #: defaults for the environment when this family is used alone
+    default_horizon: int = 50
+    default_inner_steps: int = 10
+    spec_class: type = TaskSpec
+
+    def __init__(self, **overrides):
+        valid = [f.name for f in dataclasses.fields(self.spec_class) if f.name not in ("family", "instance")]
+        unknown = sorted(set(overrides) - set(valid))
+        if unknown:
+            raise ValueError(
+                f"unknown {self.name} family option(s) {unknown}; valid choices: {', '.join(valid)}"
+            )
+        self.overrides = dict(overrides)
+        self._validate_overrides()
+
+    def _validate_overrides(self) -> None:
+        """Check override values (families override this to name ranges)."""
+
+    def instances(self, set_name: str) -> range:
+        return instance_set(set_name)
+
+    def sample(self, instance_seed: int) -> TaskSpec:
+        """The spec of instance ``instance_seed``, with this family's overrides applied."""
+        spec = self._sample(spec_rng(self.name, instance_seed), int(instance_seed))
+        if self.overrides:
+            spec = dataclasses.replace(spec, **self.overrides)
+        return spec
+
+    @abstractmethod
+    def _sample(self, rng: np.random.Generator, instance_seed: int) -> TaskSpec:
+        """Draw a spec from ``rng`` (no overrides)."""
+
+    @abstractmethod
+    def build(self, spec: TaskSpec) -> Task:
+        """Data, initialisation rules and kernels of one instance, deterministic in ``spec``."""
