@@ -1,0 +1,329 @@
+"""``LRControlEnv``: one training run of a real model as a Gymnasium episode."""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import gymnasium as gym
+import numba
+import numpy as np
+from gymnasium import spaces
+
+from lrgym.features import FEATURE_NAMES, M_CAP, N_FEATURES, N_MEMORY, features, observation_space_bounds, start_episode
+from lrgym.optim import OptimizerConfig, check_choice
+from lrgym.rewards import REWARDS, reward_and_advance, reward_code, reward_params
+from lrgym.tasks import make_family
+from lrgym.tasks.base import (
+    N_STATS,
+    S_DIVERGED,
+    S_GRAD_COS,
+    S_GRAD_DOT,
+    S_GRAD_NORM,
+    S_LOSS_VAR,
+    S_TRAIN_LOSS,
+    S_UPDATES,
+    S_VAL_LOSS,
+    S_VAL_METRIC,
+    Task,
+    TaskFamily,
+)
+from lrgym.tasks.base import instance_set as lookup_instance_set
+
+ACTION_MODES = ("discrete", "log_lr")
+DEFAULT_FACTORS = (0.5, 0.8, 1.0, 1.25, 2.0)
+ADAPTIVE_OPTIMIZERS = ("adam", "rmsprop")
+TASK_CACHE_SIZE = 64
+
+
+@numba.njit(cache=True, error_model="numpy")
+def observe(stats, memory, t, horizon, lr, reward_kind, reward_args, obs):
+    """Features of the new state (against the previous step's memory), then the reward."""
+    features(stats, memory, t, horizon, lr, True, obs)
+    return reward_and_advance(stats, memory, t, horizon, reward_kind, reward_args)
+
+
+def default_lr_init(optimizer: str) -> float:
+    """1e-3 for Adam and RMSprop (their customary default), 1e-2 otherwise."""
+    return 1e-3 if optimizer in ADAPTIVE_OPTIMIZERS else 1e-2
+
+
+class LRControlEnv(gym.Env):
+    """Control the learning rate of a real training run.
+
+    An episode is one training run of an instance of a task family (linear regression, noisy
+    quadratic, MLP classifier, logistic recommender, or a mixture). Each step the agent sets the
+    learning rate; the environment then runs ``inner_steps`` minibatch updates of the chosen
+    inner optimizer in a compiled loop, evaluates the model, and returns training statistics.
+
+    ## Action Space
+
+    ``action_mode="discrete"`` (default): ``Discrete(len(factors))``; action ``a`` multiplies
+    the LR by ``factors[a]`` (default ``(0.5, 0.8, 1.0, 1.25, 2.0)``, so action 2 keeps it).
+
+    ``action_mode="log_lr"``: ``Box(-1, 1, (1,), float32)``; ``a`` sets
+    ``log10(lr) = log10(lr_min) + (a + 1)/2 · (log10(lr_max) − log10(lr_min))``.
+
+    In both modes the LR stays within ``[lr_min, lr_max]`` (default ``[1e-6, 10]``). An action
+    outside the space, or NaN, raises ``ValueError``.
+
+    ## Observation Space
+
+    ``Box(-100, 100, (12,), float32)`` of named features (``env.feature_names``; see
+    :mod:`lrgym.features`): log training and validation losses relative to their initial
+    values, their last changes, minibatch loss, generalisation gap, per-example loss spread,
+    gradient-norm features, consecutive-gradient cosine, log10 of the LR, progress t/T. Always
+    finite.
+
+    ## Rewards
+
+    ``reward="log_improvement"`` (default): log(L_{t-1}/L_t) of the training objective, which
+    sums to log(L_0/L_T). Also ``sign_delta``, ``final`` and ``metric_delta``
+    (see :mod:`lrgym.rewards`).
+
+    ## Starting State
+
+    ``reset`` picks an instance uniformly from ``instance_set`` (or ``options={"instance": k}``
+    for seed ``k`` of that set), draws initial parameters from the env's ``np_random`` and sets
+    the LR to ``lr_init``.
+
+    ## Episode End
+
+    Truncated after ``horizon`` steps. Terminated when training diverges: a non-finite loss or
+    parameter, or a training loss above ``cap_factor`` × the initial loss (default 1e4). The
+    diverging step gets the reward's documented penalty (``log_improvement``: the episode's
+    return becomes −log(cap_factor)); its observation is finite.
+
+    ## Info
+
+    ``lr`` (in force during the step), ``train_loss``, ``val_loss``, ``val_metric``,
+    ``batch_loss``, ``loss_var``, ``grad_norm``, ``grad_dot`` (mean g_k·g_{k−1}, for
+    hypergradient methods), ``grad_cos``, ``excess_loss`` (train loss − known optimum; nan if
+    unknown), ``diverged``, ``rejected``, ``updates`` (total inner updates so far), ``family``,
+    ``instance``, ``step``.
+
+    ## Arguments
+
+    ``family`` name or :class:`~lrgym.tasks.base.TaskFamily` (``"linreg"``, ``"quadratic"``,
+    ``"mlp"``, ``"recsys"``, ``"mixed"``); ``family_options`` dict of spec overrides (e.g.
+    ``{"dim": 32}``); ``instance_set`` ``"train"`` | ``"val"`` | ``"test"``; ``optimizer`` name,
+    dict or :class:`~lrgym.optim.OptimizerConfig`; ``action_mode``; ``factors``; ``horizon`` and
+    ``inner_steps`` (family defaults); ``reward``; ``reward_alphas`` (α1, α2 of ``sign_delta``);
+    ``lr_init`` (default 1e-3 for adam/rmsprop, else 1e-2); ``lr_min``, ``lr_max``;
+    ``cap_factor``; ``rejection_threshold`` (None, or e.g. 0.04: a step whose training loss
+    rises by more than this fraction is undone — parameters and optimizer state restored,
+    ``info["rejected"] = True`` — as the bold-driver heuristic needs).
+
+    ## Version History
+
+    * v0: initial release.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(
+        self,
+        family: str | TaskFamily = "linreg",
+        family_options: dict | None = None,
+        instance_set: str = "train",
+        optimizer: str | dict | OptimizerConfig = "sgd",
+        action_mode: str = "discrete",
+        factors: tuple[float, ...] = DEFAULT_FACTORS,
+        horizon: int | None = None,
+        inner_steps: int | None = None,
+        reward: str = "log_improvement",
+        reward_alphas: tuple[float, float] = (1.0, 1.0),
+        lr_init: float | None = None,
+        lr_min: float = 1e-6,
+        lr_max: float = 10.0,
+        cap_factor: float = 1e4,
+        rejection_threshold: float | None = None,
+        render_mode: str | None = None,
+    ):
+        if render_mode is not None:
+            raise ValueError(f"unknown render_mode {render_mode!r}; valid choices: None")
+        self.family = family if isinstance(family, TaskFamily) else make_family(family, **(family_options or {}))
+        self.instance_set = instance_set
+        self.instances = lookup_instance_set(instance_set)
+        self.optimizer = OptimizerConfig.coerce(optimizer)
+        check_choice("action_mode", action_mode, ACTION_MODES)
+        check_choice("reward", reward, REWARDS)
+        self.action_mode = action_mode
+        self.reward_name = reward
+        self.horizon = _positive_int("horizon", self.family.default_horizon if horizon is None else horizon)
+        self.inner_steps = _positive_int(
+            "inner_steps", self.family.default_inner_steps if inner_steps is None else inner_steps
+        )
+        if not (0 < lr_min < lr_max) or not math.isfinite(lr_max):
+            raise ValueError(f"lr_min={lr_min!r}, lr_max={lr_max!r} out of range; valid: 0 < lr_min < lr_max < inf")
+        self.lr_min, self.lr_max = float(lr_min), float(lr_max)
+        self.lr_init = default_lr_init(self.optimizer.name) if lr_init is None else float(lr_init)
+        if not (self.lr_min <= self.lr_init <= self.lr_max):
+            raise ValueError(f"lr_init={lr_init!r} out of range; valid: lr_min <= lr_init <= lr_max ({lr_min}, {lr_max})")
+        if not (cap_factor > 1 and math.isfinite(cap_factor)):
+            raise ValueError(f"cap_factor={cap_factor!r} out of range; valid: 1 < cap_factor < inf")
+        self.cap_factor = float(cap_factor)
+        if rejection_threshold is not None and not (rejection_threshold >= 0):
+            raise ValueError(f"rejection_threshold={rejection_threshold!r} out of range; valid: None or >= 0")
+        self.rejection_threshold = rejection_threshold
+        self.factors = np.asarray(factors, dtype=np.float64)
+        if self.factors.ndim != 1 or len(self.factors) == 0 or not np.all(self.factors > 0):
+            raise ValueError(f"factors={factors!r} invalid; valid: a non-empty sequence of positive numbers")
+
+        self._reward_code = reward_code(reward)
+        self._reward_params = reward_params(*reward_alphas)
+        self._log_lr_min, self._log_lr_max = math.log10(self.lr_min), math.log10(self.lr_max)
+        self._opt_code = self.optimizer.code
+        self._hyper = self.optimizer.hyper()
+
+        if action_mode == "discrete":
+            self.action_space = spaces.Discrete(len(self.factors))
+        else:
+            self.action_space = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
+        low, high = observation_space_bounds()
+        self.observation_space = spaces.Box(low, high, dtype=np.float32)
+        self.feature_names = FEATURE_NAMES
+
+        self._tasks: OrderedDict = OrderedDict()
+        self.task: Task | None = None
+        self.state = None
+        self._stats = np.zeros(N_STATS)
+        self._memory = np.zeros(N_MEMORY)
+        self._obs = np.zeros(N_FEATURES, dtype=np.float32)
+        self.t = 0
+        self.lr = self.lr_init
+        self.updates = 0
+        self._done = True
+
+    # ---- instances --------------------------------------------------------------------------
+
+    def task_for(self, instance: int) -> Task:
+        """The built task of an instance seed (kept in a small LRU cache)."""
+        task = self._tasks.get(instance)
+        if task is None:
+            task = self.family.build(self.family.sample(instance))
+            self._tasks[instance] = task
+            if len(self._tasks) > TASK_CACHE_SIZE:
+                self._tasks.popitem(last=False)
+        else:
+            self._tasks.move_to_end(instance)
+        return task
+
+    def _choose_instance(self, options) -> int:
+        if options and "instance" in options:
+            k = options["instance"]
+            if not isinstance(k, (int, np.integer)) or k not in self.instances:
+                r = self.instances
+                raise ValueError(
+                    f"instance {k!r} not in the {self.instance_set!r} set; valid: integers {r.start}..{r.stop - 1}"
+                )
+            return int(k)
+        return int(self.instances[int(self.np_random.integers(len(self.instances)))])
+
+    # ---- gymnasium API ----------------------------------------------------------------------
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        unknown = set(options or {}) - {"instance", "lr_init"}
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: instance, lr_init")
+        self.instance = self._choose_instance(options)
+        self.task = self.task_for(self.instance)
+        self.state = self.task.new_state(self.np_random)
+        self.lr = float((options or {}).get("lr_init", self.lr_init))
+        if not (self.lr_min <= self.lr <= self.lr_max):
+            raise ValueError(f"lr_init={self.lr!r} out of range; valid: {self.lr_min} <= lr_init <= {self.lr_max}")
+        self.t = 0
+        self.updates = 0
+        self._stats[:] = 0.0
+        self.task.evaluate(self.state, self._stats)
+        start_episode(self._stats, self.cap_factor, self._memory)
+        features(self._stats, self._memory, 0, self.horizon, self.lr, False, self._obs)
+        self._done = False
+        return self._obs.copy(), self._info(rejected=False)
+
+    def step(self, action):
+        if self._done:
+            raise RuntimeError("step() called on a finished episode; call reset() first")
+        self.lr = self._next_lr(action)
+        if self.rejection_threshold is not None:
+            before, stats_before = self.state.copy(), self._stats.copy()
+        self.task.run(
+            self.state, self.lr, self.inner_steps, self._opt_code, self._hyper, self._memory[M_CAP], self._stats
+        )
+        self.updates += int(self._stats[S_UPDATES])
+        self.t += 1
+        rejected = False
+        if self.rejection_threshold is not None and self._stats[S_DIVERGED] == 0.0:
+            if self._stats[S_TRAIN_LOSS] > (1.0 + self.rejection_threshold) * stats_before[S_TRAIN_LOSS]:
+                self.state.restore(before)
+                self._stats[[S_TRAIN_LOSS, S_VAL_LOSS, S_VAL_METRIC]] = stats_before[[S_TRAIN_LOSS, S_VAL_LOSS, S_VAL_METRIC]]
+                rejected = True
+        reward = observe(
+            self._stats, self._memory, self.t, self.horizon, self.lr, self._reward_code, self._reward_params, self._obs
+        )
+        terminated = bool(self._stats[S_DIVERGED] > 0.0)
+        truncated = (not terminated) and self.t >= self.horizon
+        self._done = terminated or truncated
+        return self._obs.copy(), float(reward), terminated, truncated, self._info(rejected)
+
+    def _next_lr(self, action) -> float:
+        if self.action_mode == "discrete":
+            if isinstance(action, (int, np.integer)):
+                a = int(action)
+            else:
+                arr = np.asarray(action)
+                if arr.size != 1 or arr.dtype.kind not in "iu" and not (
+                    arr.dtype.kind == "f" and np.isfinite(arr).all() and float(arr.flat[0]).is_integer()
+                ):
+                    raise ValueError(
+                        f"invalid action {action!r}; valid choices: integers 0..{len(self.factors) - 1} "
+                        f"(factors {tuple(self.factors.tolist())})"
+                    )
+                a = int(arr.flat[0])
+            if not 0 <= a < len(self.factors):
+                raise ValueError(
+                    f"invalid action {action!r}; valid choices: integers 0..{len(self.factors) - 1} "
+                    f"(factors {tuple(self.factors.tolist())})"
+                )
+            return min(self.lr_max, max(self.lr_min, self.lr * self.factors[a]))
+        arr = np.asarray(action, dtype=np.float64)
+        if arr.size != 1:
+            raise ValueError(f"invalid action {action!r}; valid: one float in [-1, 1]")
+        x = float(arr.flat[0])
+        if not (-1.0 <= x <= 1.0):  # also catches NaN
+            raise ValueError(f"invalid action {action!r}; valid: one float in [-1, 1] (NaN is not allowed)")
+        return 10.0 ** (self._log_lr_min + 0.5 * (x + 1.0) * (self._log_lr_max - self._log_lr_min))
+
+    def lr_to_action(self, lr: float):
+        """The ``log_lr`` action that sets ``lr`` (clipped to the LR range)."""
+        log_lr = min(self._log_lr_max, max(self._log_lr_min, math.log10(lr)))
+        return np.array([2.0 * (log_lr - self._log_lr_min) / (self._log_lr_max - self._log_lr_min) - 1.0], dtype=np.float32)
+
+    def _info(self, rejected: bool) -> dict:
+        s = self._stats
+        train_loss = float(s[S_TRAIN_LOSS])
+        return {
+            "lr": self.lr,
+            "train_loss": train_loss,
+            "val_loss": float(s[S_VAL_LOSS]),
+            "val_metric": float(s[S_VAL_METRIC]),
+            "batch_loss": float(s[3]),
+            "loss_var": float(s[S_LOSS_VAR]),
+            "grad_norm": float(s[S_GRAD_NORM]),
+            "grad_dot": float(s[S_GRAD_DOT]),
+            "grad_cos": float(s[S_GRAD_COS]),
+            "excess_loss": train_loss - self.task.optimal_loss,
+            "diverged": bool(s[S_DIVERGED] > 0.0),
+            "rejected": rejected,
+            "updates": self.updates,
+            "family": self.task.spec.family,
+            "instance": self.instance,
+            "step": self.t,
+        }
+
+
+def _positive_int(name: str, value) -> int:
+    if not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}={value!r} out of range; valid: a positive integer")
+    return int(value)

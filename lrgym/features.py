@@ -1,0 +1,151 @@
+"""Observation features: the training statistics a policy sees, named and bounded.
+
+Every family reports the same ``stats`` layout (:mod:`lrgym.tasks.base`), so the observation
+means the same thing on every task. The features are logs and ratios, scale-free where a raw
+value would depend on the task's units (losses relative to the episode's initial loss), following
+the features of Daniel, Taylor & Nowozin (2016) and DACBench's SGD benchmark:
+
+========================  =============================================================
+name                      value
+========================  =============================================================
+log_train_loss_rel        log(L_t / L_0)          training objective vs the initial one
+log_val_loss_rel          log(V_t / V_0)          validation loss vs the initial one
+delta_log_train_loss      log(L_t / L_{t-1})      last step's change (0 at reset)
+delta_log_val_loss        log(V_t / V_{t-1})
+log_batch_loss_rel        log(B_t / L_0)          mean minibatch loss of the last step
+log_val_train_ratio       log(V_t / L_t)          generalisation gap
+log_loss_cv               ½ log(Var ℓ / (Eℓ)²)    spread of per-example losses in a minibatch
+log_grad_norm_rel         log(G_t / G_1)          mean minibatch gradient norm vs the first
+delta_log_grad_norm       log(G_t / G_{t-1})
+grad_cos                  mean cos(g_k, g_{k-1})  consecutive-gradient agreement in [-1, 1]
+log10_lr                  log₁₀ η                 the LR in force for the next step
+progress                  t / T                   fraction of the episode done
+========================  =============================================================
+
+Non-finite inputs (a diverged step) are replaced by the loss cap, and every feature is clipped
+to [-OBS_BOUND, OBS_BOUND], so observations are always finite. Gradient features are 0 until
+the first step has measured a gradient.
+
+The same compiled functions serve the single and the vector environment.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from lrgym.tasks.base import (
+    S_BATCH_LOSS,
+    S_DIVERGED,
+    S_GRAD_COS,
+    S_GRAD_NORM,
+    S_LOSS_VAR,
+    S_TRAIN_LOSS,
+    S_VAL_LOSS,
+    S_VAL_METRIC,
+)
+
+FEATURE_NAMES = (
+    "log_train_loss_rel",
+    "log_val_loss_rel",
+    "delta_log_train_loss",
+    "delta_log_val_loss",
+    "log_batch_loss_rel",
+    "log_val_train_ratio",
+    "log_loss_cv",
+    "log_grad_norm_rel",
+    "delta_log_grad_norm",
+    "grad_cos",
+    "log10_lr",
+    "progress",
+)
+N_FEATURES = len(FEATURE_NAMES)
+OBS_BOUND = 100.0
+TINY = 1e-300
+
+# ---- layout of the per-episode ``memory`` array -----------------------------------------------
+M_L0, M_V0, M_METRIC0, M_L_PREV, M_V_PREV, M_METRIC_PREV, M_G1, M_G_PREV, M_CAP = range(9)
+N_MEMORY = 9
+
+
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _safe_loss(value, cap):
+    """A loss usable in a log: non-finite or above the cap → cap; ≤ 0 → TINY."""
+    if not math.isfinite(value) or value > cap:
+        return cap
+    return max(value, TINY)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _clip(x):
+    if x != x:
+        return 0.0
+    return min(OBS_BOUND, max(-OBS_BOUND, x))
+
+
+@numba.njit(cache=True, error_model="numpy")
+def start_episode(stats, cap_factor, memory):
+    """Fill ``memory`` from the stats measured at reset (before any update)."""
+    l0 = max(stats[S_TRAIN_LOSS], TINY) if math.isfinite(stats[S_TRAIN_LOSS]) else 1.0
+    v0 = max(stats[S_VAL_LOSS], TINY) if math.isfinite(stats[S_VAL_LOSS]) else 1.0
+    memory[M_L0] = l0
+    memory[M_V0] = v0
+    memory[M_METRIC0] = stats[S_VAL_METRIC]
+    memory[M_L_PREV] = l0
+    memory[M_V_PREV] = v0
+    memory[M_METRIC_PREV] = stats[S_VAL_METRIC]
+    memory[M_G1] = 0.0
+    memory[M_G_PREV] = 0.0
+    memory[M_CAP] = cap_factor * l0
+
+
+@numba.njit(cache=True, error_model="numpy")
+def features(stats, memory, t, horizon, lr, measured, out):
+    """Write the observation for the state after ``t`` steps into ``out`` (float32).
+
+    ``measured`` is False at reset, when no minibatch statistic exists yet.
+    """
+    cap = memory[M_CAP]
+    lt = _safe_loss(stats[S_TRAIN_LOSS], cap)
+    vt = _safe_loss(stats[S_VAL_LOSS], cap * memory[M_V0] / memory[M_L0])
+    out[0] = _clip(math.log(lt / memory[M_L0]))
+    out[1] = _clip(math.log(vt / memory[M_V0]))
+    out[2] = _clip(math.log(lt / memory[M_L_PREV]))
+    out[3] = _clip(math.log(vt / memory[M_V_PREV]))
+    out[5] = _clip(math.log(vt / lt))
+    if measured:
+        bt = _safe_loss(stats[S_BATCH_LOSS], cap)
+        out[4] = _clip(math.log(bt / memory[M_L0]))
+        var = stats[S_LOSS_VAR]
+        mean_abs = max(abs(stats[S_BATCH_LOSS]), TINY)
+        out[6] = _clip(0.5 * math.log(max(var, TINY)) - math.log(mean_abs)) if math.isfinite(var) else OBS_BOUND
+        g = stats[S_GRAD_NORM]
+        if math.isfinite(g) and g > 0.0 and memory[M_G1] > 0.0:
+            out[7] = _clip(math.log(g / memory[M_G1]))
+            out[8] = _clip(math.log(g / memory[M_G_PREV])) if memory[M_G_PREV] > 0.0 else 0.0
+        else:
+            out[7] = 0.0 if not (g > 0.0) or math.isfinite(g) else OBS_BOUND
+            out[8] = 0.0
+        out[9] = _clip(stats[S_GRAD_COS])
+    else:
+        out[4] = 0.0
+        out[6] = 0.0
+        out[7] = 0.0
+        out[8] = 0.0
+        out[9] = 0.0
+    out[10] = _clip(math.log10(lr))
+    out[11] = t / horizon
+
+
+def observation_space_bounds(n: int = N_FEATURES):
+    low = np.full(n, -OBS_BOUND, dtype=np.float32)
+    high = np.full(n, OBS_BOUND, dtype=np.float32)
+    high[FEATURE_NAMES.index("progress")] = 1.0
+    low[FEATURE_NAMES.index("progress")] = 0.0
+    high[FEATURE_NAMES.index("grad_cos")] = 1.0
+    low[FEATURE_NAMES.index("grad_cos")] = -1.0
+    return low, high

@@ -1,0 +1,24 @@
+"""Environment ids and the keyword arguments they stand for.
+
+Bump ``-vN`` on any change of dynamics, reward, features or episode length.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+ENTRY_POINT = "lrgym.env:LRControlEnv"
+
+#: id → kwargs of :class:`lrgym.env.LRControlEnv`
+ENV_IDS: dict[str, dict] = {
+    "LRControl-LinReg-v0": {"family": "linreg"},
+    "LRControl-Quadratic-v0": {"family": "quadratic"},
+}
+
+
+def register_all() -> None:
+    """Register every id with gymnasium (idempotent)."""
+    for env_id, kwargs in ENV_IDS.items():
+        if env_id in gym.registry:
+            continue
+        gym.register(id=env_id, entry_point=ENTRY_POINT, kwargs=dict(kwargs), disable_env_checker=False)

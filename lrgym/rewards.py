@@ -1,0 +1,91 @@
+"""Rewards by name.
+
+All rewards are computed on the training objective L_t (the loss the inner optimizer
+minimises, measured after the step's updates) unless noted:
+
+==================  ==========================================================================
+name                reward of step t
+==================  ==========================================================================
+log_improvement     log(L_{t-1} / L_t); telescopes to log(L_0 / L_T) (default)
+sign_delta          α1·sign(ΔL) + α2·ΔL with ΔL = (L_{t-1} − L_t) / L_0 (α1 = α2 = 1 default)
+final               0 until the last step, then log(L_0 / L_T) (sparse)
+metric_delta        M_t − M_{t-1}: change of the validation metric (accuracy, AUC, R², ...)
+==================  ==========================================================================
+
+Divergence penalty (the episode terminates): ``log_improvement`` and ``final`` give the episode
+a total return of −log(cap_factor) (as if the loss had ended at the cap, ``cap_factor``·L_0);
+``metric_delta`` a total of −1; ``sign_delta`` −α1 for the diverging and every remaining step.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from lrgym.features import M_CAP, M_G1, M_G_PREV, M_L0, M_L_PREV, M_METRIC0, M_METRIC_PREV, M_V0, M_V_PREV, TINY, _safe_loss
+from lrgym.tasks.base import S_DIVERGED, S_GRAD_NORM, S_TRAIN_LOSS, S_VAL_LOSS, S_VAL_METRIC
+
+REWARDS = ("log_improvement", "sign_delta", "final", "metric_delta")
+R_LOG_IMPROVEMENT, R_SIGN_DELTA, R_FINAL, R_METRIC_DELTA = range(4)
+# reward_params layout
+P_ALPHA1, P_ALPHA2 = range(2)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def reward_and_advance(stats, memory, t, horizon, reward_code, reward_params):
+    """The reward of the step that produced ``stats`` (the ``t``-th); then update ``memory``.
+
+    Divergence (``stats[S_DIVERGED]``) gets the documented penalty: the telescoping rewards
+    give the diverged episode a total return of −log(cap_factor) (``log_improvement``,
+    ``final``) or −1 (``metric_delta``); ``sign_delta`` gives −α1 for this and every remaining
+    step.
+    """
+    diverged = stats[S_DIVERGED] > 0.0
+    cap = memory[M_CAP]
+    l_prev = memory[M_L_PREV]
+    lt = _safe_loss(stats[S_TRAIN_LOSS], cap)
+    metric = stats[S_VAL_METRIC]
+    if reward_code == R_LOG_IMPROVEMENT:
+        r = math.log(l_prev / cap) if diverged else math.log(l_prev / lt)
+    elif reward_code == R_SIGN_DELTA:
+        if diverged:
+            r = -reward_params[P_ALPHA1] * (horizon - t + 1)
+        else:
+            delta = (l_prev - lt) / memory[M_L0]
+            sign = 1.0 if delta > 0 else (-1.0 if delta < 0 else 0.0)
+            r = reward_params[P_ALPHA1] * sign + reward_params[P_ALPHA2] * delta
+    elif reward_code == R_FINAL:
+        if diverged:
+            r = math.log(memory[M_L0] / cap)
+        elif t >= horizon:
+            r = math.log(memory[M_L0] / lt)
+        else:
+            r = 0.0
+    else:  # R_METRIC_DELTA
+        if diverged or not math.isfinite(metric):
+            r = memory[M_METRIC0] - memory[M_METRIC_PREV] - 1.0
+        else:
+            r = metric - memory[M_METRIC_PREV]
+    if not diverged:
+        memory[M_L_PREV] = lt
+        memory[M_V_PREV] = _safe_loss(stats[S_VAL_LOSS], cap * memory[M_V0] / memory[M_L0])
+        memory[M_METRIC_PREV] = metric
+    g = stats[S_GRAD_NORM]
+    if math.isfinite(g) and g > 0.0:
+        if memory[M_G1] == 0.0:
+            memory[M_G1] = g
+        memory[M_G_PREV] = g
+    return r
+
+
+def reward_code(name: str) -> int:
+    if name not in REWARDS:
+        raise ValueError(f"unknown reward {name!r}; valid choices: {', '.join(REWARDS)}")
+    return REWARDS.index(name)
+
+
+def reward_params(alpha1: float = 1.0, alpha2: float = 1.0) -> np.ndarray:
+    """The float64 parameter array of the rewards (``sign_delta``'s α1, α2)."""
+    return np.array([alpha1, alpha2], dtype=np.float64)

@@ -1,0 +1,82 @@
+"""Statistics helpers shared by every family's training kernel.
+
+A kernel runs its updates, feeding each raw minibatch gradient to :func:`record_gradient_pair`
+and each minibatch's per-example losses to :func:`loss_moments` (both accumulate into a small
+float64 ``acc`` array of length 8), then calls :func:`finish_stats` to write the ``S_*``
+minibatch entries of ``stats``. :func:`is_bad` is the one divergence test: a loss that is not
+finite or exceeds the cap.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+
+from lrgym.tasks.base import (
+    S_BATCH_LOSS,
+    S_DIVERGED,
+    S_GRAD_COS,
+    S_GRAD_DOT,
+    S_GRAD_NORM,
+    S_LOSS_VAR,
+    S_UPDATES,
+)
+
+FAST_MATH = {"reassoc", "contract"}
+N_ACC = 8
+
+
+@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+def record_gradient_pair(grad, prev_grad, have_prev, acc):
+    """Accumulate ‖g‖, g·g_prev and cos(g, g_prev) into ``acc`` and remember g."""
+    d = grad.shape[0]
+    gg = 0.0
+    gp = 0.0
+    pp = 0.0
+    for j in range(d):
+        gg += grad[j] * grad[j]
+        gp += grad[j] * prev_grad[j]
+        pp += prev_grad[j] * prev_grad[j]
+    acc[0] += math.sqrt(gg)
+    if have_prev:
+        acc[1] += gp
+        denom = math.sqrt(gg * pp)
+        acc[2] += gp / denom if denom > 0.0 else 0.0
+        acc[3] += 1.0
+    for j in range(d):
+        prev_grad[j] = grad[j]
+
+
+@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+def loss_moments(losses, acc):
+    """Accumulate the mean and the variance of the per-example losses into ``acc``."""
+    b = losses.shape[0]
+    m = 0.0
+    for k in range(b):
+        m += losses[k]
+    m /= b
+    v = 0.0
+    for k in range(b):
+        v += (losses[k] - m) ** 2
+    acc[4] += m
+    acc[5] += v / b
+    return m
+
+
+@numba.njit(cache=True)
+def finish_stats(acc, n_done, diverged, stats):
+    """Turn the accumulators of ``n_done`` updates into the ``S_*`` minibatch entries."""
+    n = max(n_done, 1)
+    stats[S_GRAD_NORM] = acc[0] / n
+    stats[S_GRAD_DOT] = acc[1] / acc[3] if acc[3] > 0 else 0.0
+    stats[S_GRAD_COS] = acc[2] / acc[3] if acc[3] > 0 else 0.0
+    stats[S_BATCH_LOSS] = acc[4] / n
+    stats[S_LOSS_VAR] = acc[5] / n
+    stats[S_DIVERGED] = 1.0 if diverged else 0.0
+    stats[S_UPDATES] = n_done
+
+
+@numba.njit(cache=True)
+def is_bad(value, cap):
+    return not math.isfinite(value) or value > cap

@@ -1,0 +1,364 @@
+"""Linear regression: least squares on Gaussian features with a chosen covariance spectrum.
+
+Model and loss, for a row x ∈ Rᵈ with target y:  ℓ(w; x, y) = ½ (xᵀw − y)².
+
+Data: x = U (√λ ⊙ z) with z ~ N(0, I) and a random rotation U, so Cov(x) = H = U diag(λ) Uᵀ;
+y = xᵀw* + σ ε. The spectrum λ is log-spaced from λ_max down to λ_max / κ.
+
+Two modes:
+
+* **finite** (default): ``n_train`` training rows and a validation split; the training
+  objective reported each step is the mean loss on the first ``eval_rows`` (≤ 2,048) training
+  rows; ``optimal_loss`` is that loss at the least-squares solution.
+* **streaming**: every minibatch is fresh; the objective is the population loss, known exactly:
+  L(w) = ½ eᵀ H e + σ²/2 with e = w − w*; ``optimal_loss`` = σ²/2.
+
+One instance in twenty uses scikit-learn's bundled *diabetes* data set (442 rows, 10
+standardised features, standardised target; an instance-specific 80/20 split).
+
+Instance distribution (``LinRegFamily`` options override any of these):
+
+=============  =====================================================
+dim            4 – 256, log-uniform
+condition      κ ∈ [1, 1e4], log-uniform
+scale          λ_max ∈ [0.1, 10], log-uniform (so the best LR varies)
+noise          σ ∈ [0.01, 1], log-uniform
+batch_size     one of 8, 16, 32, 64, 128, 256
+n_train        256 – 8,192, log-uniform (finite mode)
+streaming      with probability 1/4
+=============  =====================================================
+
+Validation metric: R² = 1 − MSE / Var(y) on the validation rows (population R² when streaming).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from lrgym import rng as _rng
+from lrgym.optim import apply_update
+from lrgym.tasks.base import (
+    S_TRAIN_LOSS,
+    S_VAL_LOSS,
+    S_VAL_METRIC,
+    Task,
+    TaskFamily,
+    TaskSpec,
+    TrainState,
+    log_uniform,
+    log_uniform_int,
+)
+from lrgym.tasks.kernels import FAST_MATH, N_ACC, finish_stats, is_bad, loss_moments, record_gradient_pair
+
+EVAL_ROWS = 2048
+VAL_ROWS = 512
+BATCH_SIZES = (8, 16, 32, 64, 128, 256)
+DATASETS = ("synthetic", "diabetes")
+
+
+@dataclass(frozen=True)
+class LinRegSpec(TaskSpec):
+    dim: int = 32
+    condition: float = 10.0
+    scale: float = 1.0
+    noise: float = 0.1
+    batch_size: int = 64
+    n_train: int = 2048
+    streaming: bool = False
+    dataset: str = "synthetic"
+
+
+# ---- kernels -------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+def mean_loss(w, X, y, n_rows):
+    """½ · mean over the first ``n_rows`` rows of (xᵀw − y)²."""
+    d = w.shape[0]
+    total = 0.0
+    for i in range(n_rows):
+        r = -y[i]
+        for j in range(d):
+            r += X[i, j] * w[j]
+        total += r * r
+    return 0.5 * total / n_rows
+
+
+@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+def population_loss(w, w_star, U, eigvals, noise):
+    """½ eᵀHe + σ²/2 with H = U diag(λ) Uᵀ and e = w − w*."""
+    d = w.shape[0]
+    total = 0.0
+    for k in range(d):
+        proj = 0.0
+        for j in range(d):
+            proj += U[j, k] * (w[j] - w_star[j])
+        total += eigvals[k] * proj * proj
+    return 0.5 * total + 0.5 * noise * noise
+
+
+@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+def minibatch_gradient(w, X, y, rows, grad, losses):
+    """g = mean over rows of (xᵀw − y)·x; writes per-example losses ½ r² into ``losses``."""
+    d = w.shape[0]
+    b = rows.shape[0]
+    for j in range(d):
+        grad[j] = 0.0
+    for k in range(b):
+        i = rows[k]
+        r = -y[i]
+        for j in range(d):
+            r += X[i, j] * w[j]
+        losses[k] = 0.5 * r * r
+        for j in range(d):
+            grad[j] += r * X[i, j]
+    for j in range(d):
+        grad[j] /= b
+
+
+@numba.njit(cache=True)
+def draw_stream_batch(rng, U, sqrt_eig, w_star, noise, Xb, yb, z):
+    """Fresh rows x = U (√λ ⊙ z), y = xᵀw* + σ ε into ``Xb``, ``yb``."""
+    b, d = Xb.shape
+    for k in range(b):
+        _rng.fill_standard_normal(rng, z)
+        for j in range(d):
+            s = 0.0
+            for m in range(d):
+                s += U[j, m] * sqrt_eig[m] * z[m]
+            Xb[k, j] = s
+        t = noise * _rng.standard_normal(rng)
+        for j in range(d):
+            t += Xb[k, j] * w_star[j]
+        yb[k] = t
+
+
+@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+def evaluate_finite(w, X, y, n_eval, Xv, yv, val_var, stats):
+    stats[S_TRAIN_LOSS] = mean_loss(w, X, y, n_eval)
+    val = mean_loss(w, Xv, yv, yv.shape[0])
+    stats[S_VAL_LOSS] = val
+    stats[S_VAL_METRIC] = 1.0 - 2.0 * val / val_var
+
+
+@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+def run_finite(
+    params, slots, step, rng, grad, prev_grad, rows, losses, acc,
+    X, y, n_eval, Xv, yv, val_var, lr, n_updates, opt, hyper, segments, loss_cap, stats,
+):
+    """``n_updates`` minibatch updates on the finite data set, then evaluation."""
+    n = X.shape[0]
+    acc[:] = 0.0
+    diverged = False
+    done = 0
+    for _ in range(n_updates):
+        _rng.fill_randint(rng, n, rows)
+        minibatch_gradient(params, X, y, rows, grad, losses)
+        batch_loss = loss_moments(losses, acc)
+        record_gradient_pair(grad, prev_grad, step[0] > 0, acc)
+        apply_update(params, grad, slots, step, lr, opt, hyper, segments)
+        done += 1
+        if is_bad(batch_loss, loss_cap) or not math.isfinite(params.sum()):
+            diverged = True
+            break
+    evaluate_finite(params, X, y, n_eval, Xv, yv, val_var, stats)
+    if is_bad(stats[S_TRAIN_LOSS], loss_cap):
+        diverged = True
+    finish_stats(acc, done, diverged, stats)
+
+
+@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+def evaluate_stream(w, w_star, U, eigvals, noise, y_var, stats):
+    loss = population_loss(w, w_star, U, eigvals, noise)
+    stats[S_TRAIN_LOSS] = loss
+    stats[S_VAL_LOSS] = loss
+    stats[S_VAL_METRIC] = 1.0 - 2.0 * loss / y_var
+
+
+@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+def run_stream(
+    params, slots, step, rng, grad, prev_grad, rows, losses, acc, Xb, yb, z,
+    w_star, U, eigvals, sqrt_eig, noise, y_var, lr, n_updates, opt, hyper, segments, loss_cap, stats,
+):
+    """``n_updates`` updates on fresh minibatches, then the exact population loss."""
+    acc[:] = 0.0
+    diverged = False
+    done = 0
+    for _ in range(n_updates):
+        draw_stream_batch(rng, U, sqrt_eig, w_star, noise, Xb, yb, z)
+        minibatch_gradient(params, Xb, yb, rows, grad, losses)
+        batch_loss = loss_moments(losses, acc)
+        record_gradient_pair(grad, prev_grad, step[0] > 0, acc)
+        apply_update(params, grad, slots, step, lr, opt, hyper, segments)
+        done += 1
+        if is_bad(batch_loss, loss_cap) or not math.isfinite(params.sum()):
+            diverged = True
+            break
+    evaluate_stream(params, w_star, U, eigvals, noise, y_var, stats)
+    if is_bad(stats[S_TRAIN_LOSS], loss_cap):
+        diverged = True
+    finish_stats(acc, done, diverged, stats)
+
+
+# ---- task and family ----------------------------------------------------------------------
+
+
+def random_rotation(rng: np.random.Generator, d: int) -> np.ndarray:
+    """A Haar-random orthogonal matrix (QR of a Gaussian matrix with sign correction)."""
+    q, r = np.linalg.qr(rng.standard_normal((d, d)))
+    return q * np.sign(np.diag(r))
+
+
+def spectrum(dim: int, condition: float, scale: float) -> np.ndarray:
+    """Eigenvalues log-spaced from ``scale`` down to ``scale / condition``."""
+    if dim == 1:
+        return np.array([scale])
+    return scale * condition ** (-np.arange(dim) / (dim - 1))
+
+
+def _load_diabetes(spec: "LinRegSpec"):
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    X = (X - X.mean(0)) / X.std(0)
+    y = (y - y.mean()) / y.std()
+    order = np.random.default_rng(spec.instance).permutation(len(y))
+    n_train = int(round(0.8 * len(y)))
+    tr, va = order[:n_train], order[n_train:]
+    return X[tr], y[tr], X[va], y[va]
+
+
+class LinRegTask(Task):
+    metric_name = "r2"
+
+    def __init__(self, spec: LinRegSpec):
+        self.spec = spec
+        data_rng = np.random.default_rng([spec.instance, 7])
+        if spec.dataset == "diabetes":
+            self.X, self.y, self.Xv, self.yv = _load_diabetes(spec)
+            d = self.X.shape[1]
+        else:
+            d = spec.dim
+            self.eigvals = spectrum(d, spec.condition, spec.scale)
+            self.sqrt_eig = np.sqrt(self.eigvals)
+            self.U = np.ascontiguousarray(random_rotation(data_rng, d))
+            self.w_star = data_rng.standard_normal(d) / math.sqrt(d)
+            if not spec.streaming:
+                self.X, self.y = self._draw(data_rng, spec.n_train)
+                self.Xv, self.yv = self._draw(data_rng, VAL_ROWS)
+        self.dim = d
+        self.n_params = d
+        self.segments = np.array([0, d], dtype=np.int64)
+        if spec.streaming and spec.dataset == "synthetic":
+            self.optimal_loss = 0.5 * spec.noise**2
+            # Var(y) = w*ᵀHw* + σ²: the population R² denominator (2·½ Var(y)).
+            self.y_var = float(self.w_star @ (self.U * self.eigvals) @ self.U.T @ self.w_star + spec.noise**2)
+        else:
+            self.n_eval = min(EVAL_ROWS, self.X.shape[0])
+            self.val_var = float(np.mean((self.yv - self.yv.mean()) ** 2))
+            w_ls = np.linalg.lstsq(self.X, self.y, rcond=None)[0]
+            r = self.X[: self.n_eval] @ w_ls - self.y[: self.n_eval]
+            self.optimal_loss = float(0.5 * np.mean(r * r))
+
+    @property
+    def streaming(self) -> bool:
+        return self.spec.streaming and self.spec.dataset == "synthetic"
+
+    def _draw(self, rng, n):
+        z = rng.standard_normal((n, self.spec.dim))
+        X = np.ascontiguousarray((z * self.sqrt_eig) @ self.U.T)
+        y = X @ self.w_star + self.spec.noise * rng.standard_normal(n)
+        return X, y
+
+    def init_params(self, rng):
+        """w₀ ~ N(0, I/d): the same scale as w*, so the initial loss is O(λ_max)."""
+        return rng.standard_normal(self.dim) / math.sqrt(self.dim)
+
+    def new_scratch(self):
+        b = self.spec.batch_size
+        scratch = {
+            "rows": np.zeros(b, dtype=np.int64),
+            "losses": np.zeros(b),
+            "acc": np.zeros(N_ACC),
+        }
+        if self.streaming:
+            scratch["rows"] = np.arange(b, dtype=np.int64)
+            scratch["Xb"] = np.zeros((b, self.dim))
+            scratch["yb"] = np.zeros(b)
+            scratch["z"] = np.zeros(self.dim)
+        return scratch
+
+    def run(self, state: TrainState, lr, n_updates, opt, hyper, loss_cap, stats):
+        s = state.scratch
+        if self.streaming:
+            run_stream(
+                state.params, state.slots, state.step, state.rng, state.grad, state.prev_grad,
+                s["rows"], s["losses"], s["acc"], s["Xb"], s["yb"], s["z"],
+                self.w_star, self.U, self.eigvals, self.sqrt_eig, self.spec.noise, self.y_var,
+                lr, n_updates, opt, hyper, self.segments, loss_cap, stats,
+            )
+        else:
+            run_finite(
+                state.params, state.slots, state.step, state.rng, state.grad, state.prev_grad,
+                s["rows"], s["losses"], s["acc"],
+                self.X, self.y, self.n_eval, self.Xv, self.yv, self.val_var,
+                lr, n_updates, opt, hyper, self.segments, loss_cap, stats,
+            )
+
+    def evaluate(self, state: TrainState, stats):
+        if self.streaming:
+            evaluate_stream(state.params, self.w_star, self.U, self.eigvals, self.spec.noise, self.y_var, stats)
+        else:
+            evaluate_finite(state.params, self.X, self.y, self.n_eval, self.Xv, self.yv, self.val_var, stats)
+
+
+class LinRegFamily(TaskFamily):
+    """Least-squares instances; see the module docstring for the distribution."""
+
+    name = "linreg"
+    spec_class = LinRegSpec
+    default_horizon = 50
+    default_inner_steps = 10
+
+    def _validate_overrides(self):
+        o = self.overrides
+        checks = {
+            "dim": lambda v: isinstance(v, (int, np.integer)) and 1 <= v <= 4096,
+            "condition": lambda v: 1.0 <= v <= 1e8,
+            "scale": lambda v: 0 < v < 1e6,
+            "noise": lambda v: 0 <= v < 1e6,
+            "batch_size": lambda v: isinstance(v, (int, np.integer)) and v >= 1,
+            "n_train": lambda v: isinstance(v, (int, np.integer)) and v >= 2,
+            "streaming": lambda v: isinstance(v, bool),
+        }
+        ranges = {
+            "dim": "integer 1..4096", "condition": "1 <= condition <= 1e8", "scale": "> 0",
+            "noise": ">= 0", "batch_size": "integer >= 1", "n_train": "integer >= 2",
+            "streaming": "True or False",
+        }
+        for key, ok in checks.items():
+            if key in o and not ok(o[key]):
+                raise ValueError(f"linreg option {key}={o[key]!r} out of range; valid: {ranges[key]}")
+        if "dataset" in o and o["dataset"] not in DATASETS:
+            raise ValueError(f"unknown linreg dataset {o['dataset']!r}; valid choices: {', '.join(DATASETS)}")
+
+    def _sample(self, rng, instance_seed):
+        return LinRegSpec(
+            family=self.name,
+            instance=instance_seed,
+            dim=log_uniform_int(rng, 4, 256),
+            condition=log_uniform(rng, 1.0, 1e4),
+            scale=log_uniform(rng, 0.1, 10.0),
+            noise=log_uniform(rng, 0.01, 1.0),
+            batch_size=int(rng.choice(BATCH_SIZES)),
+            n_train=log_uniform_int(rng, 256, 8192),
+            streaming=bool(rng.uniform() < 0.25),
+            dataset="diabetes" if rng.uniform() < 0.05 else "synthetic",
+        )
+
+    def build(self, spec):
+        return LinRegTask(spec)
