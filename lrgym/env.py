@@ -100,7 +100,8 @@ class LRControlEnv(gym.Env):
     ``batch_loss``, ``loss_var``, ``grad_norm``, ``grad_dot`` (mean g_k·g_{k−1}, for
     hypergradient methods), ``grad_cos``, ``excess_loss`` (train loss − known optimum; nan if
     unknown), ``diverged``, ``rejected``, ``updates`` (total inner updates so far), ``family``,
-    ``instance``, ``step``.
+    ``instance``, ``step``. ``reset`` adds the episode's constants: ``horizon``,
+    ``inner_steps``, ``lr_min``, ``lr_max``, ``optimizer``, ``action_mode``.
 
     ## Arguments
 
@@ -240,7 +241,12 @@ class LRControlEnv(gym.Env):
         start_episode(self._stats, self.cap_factor, self._memory)
         features(self._stats, self._memory, 0, self.horizon, self.lr, False, self._obs)
         self._done = False
-        return self._obs.copy(), self._info(rejected=False)
+        info = self._info(rejected=False)
+        info.update(
+            horizon=self.horizon, inner_steps=self.inner_steps, lr_min=self.lr_min, lr_max=self.lr_max,
+            optimizer=self.optimizer.name, action_mode=self.action_mode,
+        )
+        return self._obs.copy(), info
 
     def step(self, action):
         if self._done:
@@ -295,10 +301,9 @@ class LRControlEnv(gym.Env):
             raise ValueError(f"invalid action {action!r}; valid: one float in [-1, 1] (NaN is not allowed)")
         return 10.0 ** (self._log_lr_min + 0.5 * (x + 1.0) * (self._log_lr_max - self._log_lr_min))
 
-    def lr_to_action(self, lr: float):
+    def lr_to_action(self, lr: float) -> np.ndarray:
         """The ``log_lr`` action that sets ``lr`` (clipped to the LR range)."""
-        log_lr = min(self._log_lr_max, max(self._log_lr_min, math.log10(lr)))
-        return np.array([2.0 * (log_lr - self._log_lr_min) / (self._log_lr_max - self._log_lr_min) - 1.0], dtype=np.float32)
+        return log_lr_action(lr, self.lr_min, self.lr_max)
 
     def _info(self, rejected: bool) -> dict:
         s = self._stats
@@ -321,6 +326,16 @@ class LRControlEnv(gym.Env):
             "instance": self.instance,
             "step": self.t,
         }
+
+
+def log_lr_action(lr: float, lr_min: float, lr_max: float) -> np.ndarray:
+    """The ``log_lr`` action in [-1, 1] that sets ``lr`` (clipped to ``[lr_min, lr_max]``).
+
+    Inverse of the env's map log10 η = log10 η_min + (a + 1)/2 · (log10 η_max − log10 η_min).
+    """
+    lo, hi = math.log10(lr_min), math.log10(lr_max)
+    log_lr = min(hi, max(lo, math.log10(lr))) if lr > 0 else lo
+    return np.array([2.0 * (log_lr - lo) / (hi - lo) - 1.0], dtype=np.float32)
 
 
 def _positive_int(name: str, value) -> int:

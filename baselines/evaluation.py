@@ -1,0 +1,110 @@
+"""The one evaluation function: run a policy on an environment, return its trajectories.
+
+Baselines, the leaderboard and the tests all go through :func:`run_episode` and
+:func:`evaluate`, so a score always means the same thing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from baselines.policy import policy_env_kwargs
+from lrgym.env import LRControlEnv
+
+
+@dataclass
+class Trajectory:
+    """One episode. Lists are per step; index 0 of the loss lists is the state at reset."""
+
+    policy: str
+    family: str
+    instance: int
+    seed: int
+    lrs: list[float] = field(default_factory=list)  # LR in force during step t (len T)
+    train_losses: list[float] = field(default_factory=list)  # len T + 1
+    val_losses: list[float] = field(default_factory=list)
+    val_metrics: list[float] = field(default_factory=list)
+    rewards: list[float] = field(default_factory=list)
+    diverged: bool = False
+    rejected_steps: int = 0
+    updates: int = 0
+
+    @property
+    def initial_loss(self) -> float:
+        return self.train_losses[0]
+
+    @property
+    def final_loss(self) -> float:
+        """The last training loss; ``inf`` when the run diverged."""
+        return math.inf if self.diverged else self.train_losses[-1]
+
+    @property
+    def final_metric(self) -> float:
+        return self.val_metrics[-1]
+
+    @property
+    def episode_return(self) -> float:
+        return float(np.sum(self.rewards))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def make_env(policy, env_kwargs: dict | None = None) -> LRControlEnv:
+    """An env for ``policy``: ``env_kwargs`` (family, horizon, ...) plus what the policy needs."""
+    return LRControlEnv(**{**(env_kwargs or {}), **policy_env_kwargs(policy)})
+
+
+def run_episode(policy, env: LRControlEnv, seed: int, instance: int | None = None) -> Trajectory:
+    """Run ``policy`` for one episode of ``env`` (reset with ``seed`` and ``instance``)."""
+    options = {"instance": instance} if instance is not None else None
+    obs, info = env.reset(seed=seed, options=options)
+    policy.reset(info)
+    traj = Trajectory(
+        policy=getattr(policy, "name", type(policy).__name__),
+        family=info["family"],
+        instance=info["instance"],
+        seed=seed,
+        train_losses=[info["train_loss"]],
+        val_losses=[info["val_loss"]],
+        val_metrics=[info["val_metric"]],
+    )
+    done = False
+    while not done:
+        action = policy.act(obs, info)
+        obs, reward, terminated, truncated, info = env.step(action)
+        traj.lrs.append(info["lr"])
+        traj.train_losses.append(info["train_loss"])
+        traj.val_losses.append(info["val_loss"])
+        traj.val_metrics.append(info["val_metric"])
+        traj.rewards.append(reward)
+        traj.rejected_steps += int(info["rejected"])
+        done = terminated or truncated
+    traj.diverged = bool(info["diverged"])
+    traj.updates = int(info["updates"])
+    return traj
+
+
+def evaluate(
+    policy,
+    env_kwargs: dict | None = None,
+    instances: list[int] | None = None,
+    seeds: list[int] = (0,),
+    instance_set: str | None = None,
+    env: LRControlEnv | None = None,
+) -> list[Trajectory]:
+    """Run ``policy`` on every (instance, seed) pair; one env is built and reused.
+
+    ``instances`` are instance seeds of the env's instance set (default: the first five).
+    """
+    if env is None:
+        kwargs = dict(env_kwargs or {})
+        if instance_set is not None:
+            kwargs["instance_set"] = instance_set
+        env = make_env(policy, kwargs)
+    if instances is None:
+        instances = list(env.instances[:5])
+    return [run_episode(policy, env, seed, instance) for instance in instances for seed in seeds]

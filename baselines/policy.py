@@ -1,0 +1,87 @@
+"""The Policy protocol every baseline and every leaderboard submission implements.
+
+A policy is driven by :func:`baselines.evaluation.run_episode`::
+
+    obs, info = env.reset(...)
+    policy.reset(info)                 # info has lr, horizon, inner_steps, lr_min, lr_max, ...
+    while not done:
+        action = policy.act(obs, info)
+        obs, reward, terminated, truncated, info = env.step(action)
+
+Class attributes tell the evaluation how to build the environment for this policy:
+``optimizer`` (inner update rule, name or dict for :class:`lrgym.optim.OptimizerConfig`),
+``action_mode`` (``"log_lr"`` to set the LR directly, ``"discrete"`` to multiply it), and
+``env_options`` (further :class:`lrgym.env.LRControlEnv` keywords the policy needs, e.g. the
+bold driver's ``rejection_threshold``). ``lr_init`` (None: the env's default) is the LR the
+episode starts from.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from lrgym.env import log_lr_action
+
+
+@runtime_checkable
+class Policy(Protocol):
+    name: str
+    optimizer: Any
+    action_mode: str
+
+    def reset(self, info: dict) -> None: ...
+
+    def act(self, obs: np.ndarray, info: dict) -> Any: ...
+
+
+class LRPolicy:
+    """Base class for policies that decide an LR value each step (``log_lr`` mode).
+
+    Subclasses implement :meth:`lr_at` (or override :meth:`act`); :meth:`act` turns the LR into
+    the env's action. ``self.t`` counts steps taken in the episode, ``self.horizon`` and
+    ``self.inner_steps`` come from the reset info.
+    """
+
+    name = "lr-policy"
+    optimizer: Any = "sgd"
+    action_mode = "log_lr"
+    env_options: dict = {}
+    lr_init: float | None = None
+
+    def reset(self, info: dict) -> None:
+        self.t = 0
+        self.horizon = int(info["horizon"])
+        self.inner_steps = int(info["inner_steps"])
+        self.lr_min = float(info["lr_min"])
+        self.lr_max = float(info["lr_max"])
+
+    def lr_at(self, t: int, obs: np.ndarray, info: dict) -> float:
+        raise NotImplementedError
+
+    def act(self, obs: np.ndarray, info: dict) -> np.ndarray:
+        lr = self.lr_at(self.t, obs, info)
+        self.t += 1
+        return log_lr_action(lr, self.lr_min, self.lr_max)
+
+    def env_kwargs(self) -> dict:
+        """The :class:`~lrgym.env.LRControlEnv` keywords this policy needs."""
+        kwargs = {"optimizer": self.optimizer, "action_mode": self.action_mode, **self.env_options}
+        if self.lr_init is not None:
+            kwargs["lr_init"] = self.lr_init
+        return kwargs
+
+
+def policy_env_kwargs(policy) -> dict:
+    """Env keywords for any Policy (the protocol's attributes, with defaults)."""
+    if hasattr(policy, "env_kwargs"):
+        return policy.env_kwargs()
+    kwargs = {
+        "optimizer": getattr(policy, "optimizer", "sgd"),
+        "action_mode": getattr(policy, "action_mode", "log_lr"),
+        **getattr(policy, "env_options", {}),
+    }
+    if getattr(policy, "lr_init", None) is not None:
+        kwargs["lr_init"] = policy.lr_init
+    return kwargs
