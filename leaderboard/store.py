@@ -1,0 +1,543 @@
+"""The leaderboard's results store: one embedded SQLite file.
+
+One *entry* is one evaluation of one policy (a baseline or a submission) on one suite version;
+its *runs* are the per-(family, instance, seed) results with their learning curves. An entry
+and all its runs are written in a single ``BEGIN IMMEDIATE ... COMMIT`` transaction, so a
+reader never sees an entry without all of its runs, even if the writer is killed mid-write.
+
+Nothing is ever deleted or overwritten: re-submitting a name adds a new entry, and
+:meth:`ResultStore.latest_entries` picks the most recent successful one per name.
+
+Concurrency: the file is opened in WAL mode with a busy timeout (30 s by default), so several
+processes may write to the same file; writers queue instead of failing, readers never block.
+
+Encoding conventions
+--------------------
+* ``REAL`` columns: SQLite cannot hold NaN, so NaN is stored as ``NULL`` and read back as NaN;
+  ``±inf`` is stored as is. Float fields of :class:`RunRecord` therefore never hold ``None``.
+* JSON columns (curves, summary, env spec, ...) are strict JSON (no bare ``NaN``/``Infinity``
+  tokens): a non-finite float is written as ``{"__float__": "nan" | "inf" | "-inf"}`` and
+  decoded back to a float. NumPy scalars and arrays are converted to plain Python values.
+* ``created_at`` is the wall-clock UTC time of the write (ISO 8601); it is metadata only.
+  "Most recent" always means the highest ``id`` (insertion order), not the latest timestamp.
+
+Schema version: ``PRAGMA user_version`` (see :data:`SCHEMA_VERSION`). A file written by a
+newer schema is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "CURVE_KEYS",
+    "DEFAULT_STORE_PATH",
+    "KINDS",
+    "SCHEMA_VERSION",
+    "STATUSES",
+    "EntryRecord",
+    "ResultStore",
+    "RunRecord",
+    "SchemaVersionError",
+    "default_store_path",
+]
+
+SCHEMA_VERSION = 1
+"""Stored in ``PRAGMA user_version``; bump on any schema change (and add a migration)."""
+
+KINDS = ("baseline", "submission")
+STATUSES = ("ok", "failed")
+CURVE_KEYS = ("lr", "train_loss", "val_loss", "metric")
+"""The per-step curves the runner records for each run (others are allowed and kept)."""
+
+DEFAULT_STORE_PATH = "lrgym_leaderboard.sqlite"
+"""Used when no path is given and ``$LRGYM_STORE`` is unset (relative to the cwd)."""
+
+_DEFAULT_BUSY_TIMEOUT_S = 30.0
+
+
+class SchemaVersionError(RuntimeError):
+    """The file was written with a newer, unknown schema version."""
+
+
+def default_store_path() -> Path:
+    """``$LRGYM_STORE`` if set, else :data:`DEFAULT_STORE_PATH`."""
+    return Path(os.environ.get("LRGYM_STORE") or DEFAULT_STORE_PATH)
+
+
+# --------------------------------------------------------------------------------------------
+# Records
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run of a policy on one (family, instance, seed) of the suite.
+
+    Float fields may be NaN (undefined) or ±inf; by convention ``steps_to_target`` is
+    ``inf`` when the target loss was never reached. ``curves`` maps a curve name (see
+    :data:`CURVE_KEYS`: ``lr``, ``train_loss``, ``val_loss``, ``metric``) to its per-step
+    values. Inputs are normalised on construction (NumPy scalars/arrays become ``int`` /
+    ``float`` / ``tuple[float, ...]``).
+    """
+
+    family: str
+    instance: int
+    seed: int
+    score: float
+    final_loss: float
+    initial_loss: float
+    diverged: bool
+    steps_to_target: float = math.inf
+    curves: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "family", str(self.family))
+        object.__setattr__(self, "instance", int(self.instance))
+        object.__setattr__(self, "seed", int(self.seed))
+        for name in ("score", "final_loss", "initial_loss", "steps_to_target"):
+            object.__setattr__(self, name, _as_float(getattr(self, name)))
+        object.__setattr__(self, "diverged", bool(self.diverged))
+        curves = {str(k): tuple(_as_float(x) for x in v) for k, v in dict(self.curves).items()}
+        object.__setattr__(self, "curves", curves)
+
+
+@dataclass(frozen=True)
+class EntryRecord:
+    """One evaluated policy on one suite version: its metadata and aggregate summary.
+
+    ``id``, ``n_runs`` and ``created_at`` are filled in by the store: leave them ``None``
+    when writing (``created_at`` may be given explicitly); records read back carry them.
+    ``n_runs`` is the number of runs written with the entry, and the store guarantees that
+    exactly that many runs exist for it.
+    """
+
+    name: str
+    kind: str  # one of KINDS
+    status: str = "ok"  # one of STATUSES
+    failure_reason: str | None = None
+    policy_source_hash: str | None = None
+    suite_version: str | None = None
+    env_spec: Any = None  # JSON-able (usually a dict)
+    package_versions: Mapping[str, str] = field(default_factory=dict)
+    cpu: str | None = None
+    seeds: tuple[int, ...] = ()
+    summary: Any = None  # JSON-able aggregate scores (IQM, CI, ...)
+    created_at: str | None = None
+    n_runs: int | None = None
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+        object.__setattr__(self, "name", str(self.name))
+        object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
+        object.__setattr__(self, "package_versions", dict(self.package_versions or {}))
+
+
+# --------------------------------------------------------------------------------------------
+# Encoding helpers
+# --------------------------------------------------------------------------------------------
+
+_FLOAT_TAG = "__float__"
+
+
+def _as_float(x: Any) -> float:
+    return math.nan if x is None else float(x)
+
+
+def _nan_to_null(x: float) -> float | None:
+    return None if math.isnan(x) else x
+
+
+def _null_to_nan(x: float | None) -> float:
+    return math.nan if x is None else float(x)
+
+
+def _jsonable(obj: Any) -> Any:
+    """Plain-JSON version of ``obj``; non-finite floats become tagged objects."""
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, int):
+        return int(obj)
+    if isinstance(obj, float):
+        if math.isfinite(obj):
+            return float(obj)
+        return {_FLOAT_TAG: "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")}
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return _jsonable(dataclasses.asdict(obj))
+    if hasattr(obj, "tolist"):  # NumPy arrays and scalars
+        return _jsonable(obj.tolist())
+    if isinstance(obj, Iterable):
+        return [_jsonable(v) for v in obj]
+    raise TypeError(f"cannot store {type(obj).__name__} as JSON: {obj!r}")
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(_jsonable(obj), allow_nan=False, separators=(",", ":"))
+
+
+def _untag(d: dict) -> Any:
+    if len(d) == 1 and _FLOAT_TAG in d:
+        return float(d[_FLOAT_TAG])
+    return d
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text, object_hook=_untag)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+# --------------------------------------------------------------------------------------------
+# Store
+# --------------------------------------------------------------------------------------------
+
+_SCHEMA = """
+CREATE TABLE entries (
+    id                    INTEGER PRIMARY KEY AUTOINCREMENT,
+    name                  TEXT    NOT NULL,
+    kind                  TEXT    NOT NULL CHECK (kind IN ('baseline', 'submission')),
+    status                TEXT    NOT NULL CHECK (status IN ('ok', 'failed')),
+    failure_reason        TEXT,
+    policy_source_hash    TEXT,
+    suite_version         TEXT,
+    env_spec_json         TEXT,
+    package_versions_json TEXT,
+    cpu                   TEXT,
+    seeds_json            TEXT,
+    created_at            TEXT    NOT NULL,
+    summary_json          TEXT,
+    n_runs                INTEGER NOT NULL
+);
+CREATE INDEX entries_suite_name ON entries (suite_version, name, status);
+CREATE TABLE runs (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    entry_id        INTEGER NOT NULL REFERENCES entries (id),
+    family          TEXT    NOT NULL,
+    instance        INTEGER NOT NULL,
+    seed            INTEGER NOT NULL,
+    score           REAL,
+    final_loss      REAL,
+    initial_loss    REAL,
+    diverged        INTEGER NOT NULL,
+    steps_to_target REAL,
+    curves_json     TEXT    NOT NULL
+);
+CREATE INDEX runs_entry ON runs (entry_id);
+"""
+
+_ENTRY_DATA_COLUMNS = (
+    "name, kind, status, failure_reason, policy_source_hash, suite_version, env_spec_json, "
+    "package_versions_json, cpu, seeds_json, created_at, summary_json, n_runs"
+)
+_ENTRY_COLUMNS = "id, " + _ENTRY_DATA_COLUMNS
+_RUN_COLUMNS = (
+    "family, instance, seed, score, final_loss, initial_loss, diverged, steps_to_target, "
+    "curves_json"
+)
+
+
+class ResultStore:
+    """Append-only results store in one SQLite file (created, with its schema, on open).
+
+    ``path`` defaults to :func:`default_store_path`; missing parent directories are created.
+    Use as a context manager or call :meth:`close`. One instance per thread; any number of
+    processes may open the same file.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, timeout: float = _DEFAULT_BUSY_TIMEOUT_S
+    ) -> None:
+        self.path = Path(path) if path is not None else default_store_path()
+        if str(self.path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: no implicit transactions; we issue BEGIN IMMEDIATE ourselves.
+        self._conn: sqlite3.Connection | None = sqlite3.connect(
+            str(self.path), timeout=timeout, isolation_level=None
+        )
+        try:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            self._set_wal(timeout)
+            self._ensure_schema()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ResultStore({str(self.path)!r})"
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise sqlite3.ProgrammingError("ResultStore is closed")
+        return self._conn
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def _set_wal(self, timeout: float) -> None:
+        # Switching a fresh file to WAL needs an exclusive lock and can report "locked" without
+        # going through the busy handler when several processes open it at once: retry.
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.conn.execute("PRAGMA journal_mode = WAL").fetchone()
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+
+    def _ensure_schema(self) -> None:
+        version = self.schema_version
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"{self.path} has schema version {version}; this lrgym knows up to "
+                f"{SCHEMA_VERSION}. Upgrade lrgym to read it."
+            )
+        with self._write_transaction() as conn:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if version == 0:  # re-checked under the write lock: another process may have won
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _write_transaction(self) -> _WriteTransaction:
+        return _WriteTransaction(self.conn)
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def add_entry(self, entry: EntryRecord, runs: Sequence[RunRecord] = ()) -> int:
+        """Write ``entry`` and all its ``runs`` atomically; return the new entry id.
+
+        ``entry.id`` must be ``None`` (records are never updated; re-adding a name creates a
+        new entry). ``entry.n_runs``, if given, must equal ``len(runs)``.
+        """
+        if entry.id is not None:
+            raise ValueError("entry already has an id; entries are never updated "
+                             "(use dataclasses.replace(entry, id=None) to add a copy)")
+        runs = list(runs)
+        if entry.n_runs is not None and entry.n_runs != len(runs):
+            raise ValueError(f"entry declares n_runs={entry.n_runs} but {len(runs)} runs given")
+        # Encode everything before taking the write lock: keeps the lock short and means an
+        # encoding error cannot happen mid-transaction.
+        entry_row = (
+            entry.name,
+            entry.kind,
+            entry.status,
+            entry.failure_reason,
+            entry.policy_source_hash,
+            entry.suite_version,
+            _dumps(entry.env_spec),
+            _dumps(entry.package_versions),
+            entry.cpu,
+            _dumps(list(entry.seeds)),
+            entry.created_at or _now(),
+            _dumps(entry.summary),
+            len(runs),
+        )
+        run_rows = [
+            (
+                r.family,
+                r.instance,
+                r.seed,
+                _nan_to_null(r.score),
+                _nan_to_null(r.final_loss),
+                _nan_to_null(r.initial_loss),
+                int(r.diverged),
+                _nan_to_null(r.steps_to_target),
+                _dumps(r.curves),
+            )
+            for r in runs
+        ]
+        with self._write_transaction() as conn:
+            cur = conn.execute(
+                f"INSERT INTO entries ({_ENTRY_DATA_COLUMNS}) "
+                f"VALUES ({', '.join('?' * len(entry_row))})",
+                entry_row,
+            )
+            entry_id = int(cur.lastrowid)
+            conn.executemany(
+                f"INSERT INTO runs (entry_id, {_RUN_COLUMNS}) VALUES (?, {', '.join('?' * 9)})",
+                [(entry_id, *row) for row in run_rows],
+            )
+        return entry_id
+
+    def record_failure(self, name: str, kind: str, reason: str, **metadata: Any) -> int:
+        """Record a failed evaluation (no runs) with its ``reason``; return the entry id.
+
+        ``metadata`` are further :class:`EntryRecord` fields (suite_version, env_spec,
+        policy_source_hash, package_versions, cpu, seeds, summary, created_at).
+        """
+        entry = EntryRecord(name=name, kind=kind, status="failed", failure_reason=reason,
+                            **metadata)
+        return self.add_entry(entry, [])
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def entries(
+        self,
+        suite_version: str | None = None,
+        status: str | None = None,
+        *,
+        name: str | None = None,
+        kind: str | None = None,
+    ) -> list[EntryRecord]:
+        """All entries matching the given filters (``None`` = any), oldest first."""
+        where, params = [], []
+        for column, value in (("suite_version", suite_version), ("status", status),
+                              ("name", name), ("kind", kind)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        sql = f"SELECT {_ENTRY_COLUMNS} FROM entries"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id"
+        return [_entry_from_row(row) for row in self.conn.execute(sql, params)]
+
+    def entry(self, entry_id: int) -> EntryRecord:
+        """The entry with this id (``KeyError`` if there is none)."""
+        row = self.conn.execute(
+            f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE id = ?", (entry_id,)
+        ).fetchone()
+        if row is None:
+            raise KeyError(entry_id)
+        return _entry_from_row(row)
+
+    def latest_entries(self, suite_version: str, *, kind: str | None = None) -> list[EntryRecord]:
+        """The most recent (highest id) ``ok`` entry per name for this suite version,
+        sorted by name. Failed attempts never replace an earlier successful one."""
+        sql = (
+            f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE id IN ("
+            " SELECT MAX(id) FROM entries WHERE suite_version = ? AND status = 'ok'"
+            + (" AND kind = ?" if kind is not None else "")
+            + " GROUP BY name) ORDER BY name"
+        )
+        params = (suite_version,) if kind is None else (suite_version, kind)
+        return [_entry_from_row(row) for row in self.conn.execute(sql, params)]
+
+    def runs(self, entry_id: int) -> list[RunRecord]:
+        """The runs of an entry, in the order they were given to :meth:`add_entry`."""
+        rows = self.conn.execute(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE entry_id = ? ORDER BY id", (entry_id,)
+        )
+        return [_run_from_row(row) for row in rows]
+
+    def check_integrity(self) -> bool:
+        """True iff SQLite's ``integrity_check`` says ok, no run points at a missing entry, and
+        every entry has exactly ``n_runs`` runs (no partial entries)."""
+        conn = self.conn
+        rows = conn.execute("PRAGMA integrity_check").fetchall()
+        if rows != [("ok",)]:
+            return False
+        if conn.execute("PRAGMA foreign_key_check").fetchall():
+            return False
+        partial = conn.execute(
+            "SELECT 1 FROM entries e WHERE e.n_runs != "
+            "(SELECT COUNT(*) FROM runs r WHERE r.entry_id = e.id) LIMIT 1"
+        ).fetchone()
+        return partial is None
+
+
+class _WriteTransaction:
+    """``BEGIN IMMEDIATE`` (take the write lock up front, waiting up to the busy timeout) ...
+    ``COMMIT``, or ``ROLLBACK`` on any exception."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        if exc_type is None:
+            try:
+                self.conn.execute("COMMIT")
+                return
+            except BaseException:
+                self._rollback()
+                raise
+        self._rollback()
+
+    def _rollback(self) -> None:
+        # SQLite rolls back by itself after some errors; a second ROLLBACK would then raise
+        # and hide the original exception.
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+
+def _entry_from_row(row: tuple) -> EntryRecord:
+    (id_, name, kind, status, failure_reason, source_hash, suite_version, env_spec_json,
+     package_versions_json, cpu, seeds_json, created_at, summary_json, n_runs) = row
+    return EntryRecord(
+        name=name,
+        kind=kind,
+        status=status,
+        failure_reason=failure_reason,
+        policy_source_hash=source_hash,
+        suite_version=suite_version,
+        env_spec=_loads(env_spec_json),
+        package_versions=_loads(package_versions_json) or {},
+        cpu=cpu,
+        seeds=tuple(_loads(seeds_json) or ()),
+        summary=_loads(summary_json),
+        created_at=created_at,
+        n_runs=int(n_runs),
+        id=int(id_),
+    )
+
+
+def _run_from_row(row: tuple) -> RunRecord:
+    (family, instance, seed, score, final_loss, initial_loss, diverged, steps_to_target,
+     curves_json) = row
+    return RunRecord(
+        family=family,
+        instance=instance,
+        seed=seed,
+        score=_null_to_nan(score),
+        final_loss=_null_to_nan(final_loss),
+        initial_loss=_null_to_nan(initial_loss),
+        diverged=bool(diverged),
+        steps_to_target=_null_to_nan(steps_to_target),
+        curves=_loads(curves_json) or {},
+    )
