@@ -1,0 +1,620 @@
+"""Scoring for the lrgym leaderboard: per-run scores, aggregates with confidence intervals,
+probability of improvement and performance profiles.
+
+Pure functions of NumPy arrays (NumPy only: no pandas, no rliable, no SciPy). The aggregate
+metrics and the stratified bootstrap follow rliable (Agarwal et al. 2021, "Deep Reinforcement
+Learning at the Edge of the Statistical Precipice"); the time-to-target performance profiles
+and the profile score follow AlgoPerf (Dahl et al. 2023, "Benchmarking Neural Network Training
+Algorithms"), which in turn follow Dolan & Moré (2002).
+
+Array convention
+----------------
+A **score matrix** has shape ``(n_runs, n_tasks)``: ``scores[n, m]`` is the score of run ``n``
+on task ``m``. A *task* is one instance of the suite (family × test instance); a *run* is one
+seed. **Higher scores are better.** Every task must have the same number of runs.
+
+The aggregate functions (``iqm``, ``mean``, ``median``, ``optimality_gap``,
+``performance_profile``, ``probability_of_improvement``) also accept a stack of matrices of
+shape ``(..., n_runs, n_tasks)`` and reduce over the last two axes only; the bootstrap uses
+this to evaluate thousands of resampled matrices in a few NumPy calls.
+
+Time-to-target arrays for AlgoPerf's profiles have shape ``(n_submissions, n_tasks)`` and hold
+positive step counts, with ``inf`` where a submission never reached the target;
+**lower times are better**.
+
+Pipeline
+--------
+1. ``run_score`` turns (log L0, log LT, log L_ref, diverged) of each run into a normalised score
+   S (1 = as good as the reference, 0 = no progress, floor on divergence, clipped).
+2. Scores are arranged as a ``(n_runs, n_tasks)`` matrix per policy and summarised with
+   ``aggregate`` (IQM, mean, median, optimality gap, each with a stratified-bootstrap 95% CI),
+   ``probability_of_improvement`` (+ ``probability_of_improvement_ci``) against the best
+   baseline, and ``performance_profile`` (rliable's score distribution).
+3. ``steps_to_target`` gives per-run times to reach the reference's loss; collapsed per task
+   (e.g. the median over seeds) they feed ``performance_ratios``, ``algoperf_profile`` and
+   ``algoperf_score``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = [
+    "Interval",
+    "run_score",
+    "steps_to_target",
+    "iqm",
+    "mean",
+    "median",
+    "optimality_gap",
+    "stratified_bootstrap_samples",
+    "stratified_bootstrap_ci",
+    "probability_of_improvement",
+    "probability_of_improvement_ci",
+    "performance_profile",
+    "performance_ratios",
+    "algoperf_profile",
+    "algoperf_score",
+    "aggregate",
+]
+
+# Upper bound on the number of array elements one bootstrap chunk materialises (≈32 MB of
+# float64). Chunks are drawn one after another from one generator, so results depend only on
+# (inputs, reps, seed), never on memory.
+_CHUNK_ELEMENTS = 1 << 22
+
+
+class Interval(NamedTuple):
+    """A point estimate with a confidence interval; unpacks as ``(estimate, low, high)``.
+
+    Fields are floats for scalar statistics and arrays for vector-valued ones (e.g. a
+    performance profile evaluated at several thresholds).
+    """
+
+    estimate: float | np.ndarray
+    low: float | np.ndarray
+    high: float | np.ndarray
+
+
+# --------------------------------------------------------------------------------------------
+# Per-run quantities
+# --------------------------------------------------------------------------------------------
+
+
+def run_score(
+    log_l0: ArrayLike,
+    log_lt: ArrayLike,
+    log_lref: ArrayLike,
+    diverged: ArrayLike,
+    floor: float = -1.0,
+    clip: tuple[float, float] | None = (-1.0, 2.0),
+    *,
+    min_progress: float = 1e-12,
+) -> np.ndarray:
+    """Normalised score of one run (or of many, element-wise): 1 = the reference, 0 = no progress.
+
+    With ``L0`` the initial loss, ``LT`` the run's final loss and ``L_ref`` the final loss of
+    the instance's reference (the best fixed learning rate on a log grid)::
+
+        S = (log L0 − log LT) / (log L0 − log L_ref)
+
+    i.e. the run's log-improvement as a fraction of the reference's. S = 1 matches the
+    reference, S > 1 beats it (S = 2: twice the log-improvement, e.g. L0/LT = (L0/L_ref)²),
+    0 < S < 1 makes some progress, S = 0 ends where it started and S < 0 ends worse.
+
+    Conventions, applied in this order:
+
+    1. **Reference without progress.** If ``log L0 − log L_ref ≤ min_progress`` the ratio is
+       meaningless (division by ~0, or by a negative number if the reference got worse). Then
+       S = 1 if ``log LT ≤ min(log L0, log L_ref)`` (the run did at least as well as both the
+       start and the reference) and S = 0 otherwise. Suites should not contain such instances;
+       the rule only keeps the score finite and monotone in LT.
+    2. **Clipping.** S is clipped to ``clip = (low, high)``, default ``(-1, 2)``, so one
+       instance cannot dominate the aggregates. ``clip=None`` disables clipping.
+    3. **Divergence.** A run with ``diverged`` true, or whose ``log LT`` is NaN or +inf (a NaN
+       or infinite loss), scores ``floor`` (default −1). The floor is applied *after* clipping
+       and is used as given; with the defaults a diverged run ties with the worst
+       non-diverged run. ``log LT = −inf`` (a loss of exactly 0) is not divergence: it is a
+       perfect run and scores ``clip[1]`` (+inf when ``clip=None``; 1 under rule 1).
+
+    Args:
+        log_l0: natural log of the initial loss L0; must be finite.
+        log_lt: log of the run's final loss LT.
+        log_lref: log of the reference's final loss L_ref; must be finite.
+        diverged: whether the run diverged (bool).
+        floor: score of a diverged run.
+        clip: ``(low, high)`` range of non-diverged scores, or None.
+        min_progress: smallest reference log-improvement treated as progress.
+
+    All array arguments broadcast against each other.
+
+    Returns:
+        float64 array of the broadcast shape (a 0-d input gives a NumPy float).
+
+    Example: ``run_score(2.0, 1.0, 0.0, False)`` is 0.5: the run halved the log-loss gap the
+    reference closed.
+    """
+    log_l0, log_lt, log_lref = (np.asarray(a, dtype=np.float64) for a in (log_l0, log_lt, log_lref))
+    diverged = np.asarray(diverged, dtype=bool)
+    log_l0, log_lt, log_lref, diverged = np.broadcast_arrays(log_l0, log_lt, log_lref, diverged)
+    if not (np.all(np.isfinite(log_l0)) and np.all(np.isfinite(log_lref))):
+        raise ValueError("log_l0 and log_lref must be finite")
+    if clip is not None and not clip[0] <= clip[1]:
+        raise ValueError(f"clip must be (low, high) with low <= high, got {clip}")
+
+    bad = diverged | np.isnan(log_lt) | (log_lt == np.inf)
+    safe_lt = np.where(bad, log_l0, log_lt)  # placeholder for diverged runs, overwritten below
+    ref_progress = log_l0 - log_lref
+    has_progress = ref_progress > min_progress
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ratio = (log_l0 - safe_lt) / np.where(has_progress, ref_progress, 1.0)
+    fallback = np.where(safe_lt <= np.minimum(log_l0, log_lref), 1.0, 0.0)
+    score = np.where(has_progress, ratio, fallback)
+    if clip is not None:
+        score = np.clip(score, clip[0], clip[1])
+    score = np.where(bad, float(floor), score)
+    return score[()]
+
+
+def steps_to_target(loss_curve: ArrayLike, target: ArrayLike) -> np.ndarray:
+    """Number of env steps until the loss first reaches ``target`` (``inf`` if it never does).
+
+    ``loss_curve[..., t - 1]`` is the loss after ``t`` env steps (the initial loss L0 is not
+    part of the curve), so the result is ``min{t ≥ 1 : loss_curve[t - 1] ≤ target}``, a count
+    of env steps in ``{1, ..., T}``, or ``inf`` when no entry is ≤ target. NaN entries never
+    count as reached; a run that reaches the target and diverges afterwards keeps its time,
+    as in AlgoPerf's time-to-target. ``inf`` (a float, not None) is the "never" value so the
+    result can go straight into ``performance_ratios``. In the leaderboard ``target`` is the
+    reference's final loss L_ref.
+
+    Args:
+        loss_curve: losses along the last axis, shape ``(..., T)``.
+        target: target loss, broadcastable to ``loss_curve.shape[:-1]``.
+
+    Returns:
+        float64 array of shape ``loss_curve.shape[:-1]`` (a NumPy float for a 1-D curve).
+
+    Example: ``steps_to_target([5, 4, 3, 2], 3)`` is 3.0.
+    """
+    curve = np.asarray(loss_curve, dtype=np.float64)
+    if curve.ndim == 0:
+        raise ValueError("loss_curve must have at least one axis (time)")
+    target = np.broadcast_to(np.asarray(target, dtype=np.float64), curve.shape[:-1])
+    if curve.shape[-1] == 0:
+        return np.full(curve.shape[:-1], np.inf)[()]
+    reached = curve <= target[..., None]
+    first = np.argmax(reached, axis=-1) + 1.0
+    return np.where(np.any(reached, axis=-1), first, np.inf)[()]
+
+
+# --------------------------------------------------------------------------------------------
+# Aggregates of a score matrix (rliable's definitions)
+# --------------------------------------------------------------------------------------------
+
+
+def _score_array(scores: ArrayLike, name: str = "scores") -> np.ndarray:
+    """``scores`` as float64 with shape (..., n_runs ≥ 1, n_tasks ≥ 1) and finite entries."""
+    arr = np.asarray(scores, dtype=np.float64)
+    if arr.ndim < 2 or arr.shape[-1] == 0 or arr.shape[-2] == 0:
+        raise ValueError(
+            f"{name} must have shape (..., n_runs, n_tasks) with n_runs, n_tasks >= 1, "
+            f"got {arr.shape}"
+        )
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite (score diverged runs with run_score's floor)")
+    return arr
+
+
+def iqm(scores: ArrayLike) -> np.ndarray:
+    """Interquartile mean (IQM) over all runs and tasks: the 25%-trimmed mean.
+
+    The ``K = n_runs · n_tasks`` entries are sorted, ``c = floor(K / 4)`` are dropped from each
+    end and the remaining ``K − 2c`` are averaged::
+
+        IQM = mean(sorted(scores.ravel())[c : K − c])
+
+    This is rliable's ``aggregate_iqm`` (``scipy.stats.trim_mean(scores, 0.25, axis=None)``,
+    which also rounds the cut down). Unlike the mean it ignores the worst and best quarter of
+    the runs, so a few diverged or lucky runs do not move it, yet it uses half the data, so it
+    is far less noisy than the median. E.g. for the 8 entries −5, 0, 1, 2, 3, 4, 10, 100 the
+    IQM is (1 + 2 + 3 + 4) / 4 = 2.5.
+    """
+    arr = _score_array(scores)
+    flat = arr.reshape(*arr.shape[:-2], -1)
+    k = flat.shape[-1]
+    cut = k // 4
+    return np.mean(np.sort(flat, axis=-1)[..., cut : k - cut], axis=-1)[()]
+
+
+def mean(scores: ArrayLike) -> np.ndarray:
+    """Mean over tasks of the per-task mean over runs (rliable's ``aggregate_mean``).
+
+    ``mean = (1/M) Σ_m (1/N) Σ_n scores[n, m]``; with equal run counts this is the plain mean
+    of all entries.
+    """
+    arr = _score_array(scores)
+    return np.mean(np.mean(arr, axis=-2), axis=-1)[()]
+
+
+def median(scores: ArrayLike) -> np.ndarray:
+    """Median over tasks of the per-task mean over runs (rliable's ``aggregate_median``).
+
+    ``median = median_m (1/N) Σ_n scores[n, m]``. Note: this is *not* the median of all
+    entries; runs are averaged within each task first.
+    """
+    arr = _score_array(scores)
+    return np.median(np.mean(arr, axis=-2), axis=-1)[()]
+
+
+def optimality_gap(scores: ArrayLike, gamma: float = 1.0) -> np.ndarray:
+    """How far runs fall short of the target score ``gamma``, on average (lower is better).
+
+    ``gap = mean over all runs and tasks of max(gamma − s, 0) = gamma − mean(min(s, gamma))``
+    (rliable's ``aggregate_optimality_gap``). Scores above ``gamma`` earn nothing extra, so a
+    policy cannot hide failures behind a few outstanding runs. With the default ``gamma = 1``
+    it is the average shortfall from the reference.
+    """
+    arr = _score_array(scores)
+    flat = arr.reshape(*arr.shape[:-2], -1)
+    return np.mean(np.maximum(gamma - flat, 0.0), axis=-1)[()]
+
+
+# Statistics of this module that reduce over the last two axes and so accept stacks.
+_STACK_AWARE: frozenset[Callable] = frozenset({iqm, mean, median, optimality_gap})
+
+
+# --------------------------------------------------------------------------------------------
+# Stratified bootstrap
+# --------------------------------------------------------------------------------------------
+
+
+def _chunk_sizes(reps: int, elements_per_rep: int):
+    per_chunk = max(1, _CHUNK_ELEMENTS // max(1, elements_per_rep))
+    for start in range(0, reps, per_chunk):
+        yield min(per_chunk, reps - start)
+
+
+def _apply(statistic: Callable, stacks: tuple[np.ndarray, ...], vectorized: bool) -> np.ndarray:
+    """``statistic`` on each replication of ``stacks`` (each of shape (R, n, M)); shape (R, ...)."""
+    if vectorized:
+        out = np.asarray(statistic(*stacks), dtype=np.float64)
+        if out.ndim == 0 or out.shape[0] != stacks[0].shape[0]:
+            raise ValueError(
+                "a vectorized statistic must return one value per replication (leading axis)"
+            )
+        return out
+    n_reps = stacks[0].shape[0]
+    return np.stack(
+        [np.asarray(statistic(*(s[r] for s in stacks)), dtype=np.float64) for r in range(n_reps)]
+    )
+
+
+def _check_reps_alpha(reps: int, alpha: float | None = None) -> None:
+    if int(reps) < 1:
+        raise ValueError(f"reps must be >= 1, got {reps}")
+    if alpha is not None and not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+
+
+def stratified_bootstrap_samples(
+    scores: ArrayLike,
+    statistic: Callable[[np.ndarray], ArrayLike],
+    reps: int = 2000,
+    seed: int | np.random.Generator | None = 0,
+    vectorized: bool | None = None,
+) -> np.ndarray:
+    """Values of ``statistic`` on ``reps`` stratified-bootstrap resamples of ``scores``.
+
+    One resample: for every task (column) ``m`` independently, draw ``n_runs`` run indices
+    uniformly with replacement and take that column's scores at those indices::
+
+        resampled[n, m] = scores[I[n, m], m],   I[n, m] ~ Uniform{0, …, n_runs − 1} i.i.d.
+
+    Runs are never moved between tasks (the strata) and every task keeps its ``n_runs``
+    entries, which is rliable's ``StratifiedBootstrap``. It suits benchmarks with few runs per
+    task: the variability comes from the seeds, while the task set is fixed by the suite.
+
+    Args:
+        scores: score matrix ``(n_runs, n_tasks)``.
+        statistic: maps a score matrix to a float or a 1-D array (e.g. a profile).
+        reps: number of bootstrap replications.
+        seed: anything ``np.random.default_rng`` accepts; the same seed gives the same
+            samples. A ``Generator`` is advanced.
+        vectorized: whether ``statistic`` accepts a stack ``(R, n_runs, n_tasks)`` and returns
+            ``(R, ...)``. None: true for this module's ``iqm``, ``mean``, ``median`` and
+            ``optimality_gap``, false for anything else (called once per replication).
+
+    Returns:
+        array of shape ``(reps, ...)``.
+    """
+    arr = _score_array(scores)
+    if arr.ndim != 2:
+        raise ValueError(f"scores must be a (n_runs, n_tasks) matrix, got shape {arr.shape}")
+    _check_reps_alpha(reps)
+    if vectorized is None:
+        vectorized = statistic in _STACK_AWARE
+    n, m = arr.shape
+    rng = np.random.default_rng(seed)
+    columns = np.arange(m)
+    out = []
+    for size in _chunk_sizes(int(reps), n * m):
+        idx = rng.integers(0, n, size=(size, n, m))
+        out.append(_apply(statistic, (arr[idx, columns],), vectorized))
+    return np.concatenate(out, axis=0)
+
+
+def _percentile_interval(estimate, samples: np.ndarray, alpha: float) -> Interval:
+    low, high = np.quantile(samples, [alpha / 2.0, 1.0 - alpha / 2.0], axis=0)
+    return Interval(np.asarray(estimate, dtype=np.float64)[()], low[()], high[()])
+
+
+def stratified_bootstrap_ci(
+    scores: ArrayLike,
+    statistic: Callable[[np.ndarray], ArrayLike],
+    reps: int = 2000,
+    alpha: float = 0.05,
+    seed: int | np.random.Generator | None = 0,
+    vectorized: bool | None = None,
+) -> Interval:
+    """Point estimate and percentile ``1 − alpha`` stratified-bootstrap CI of ``statistic``.
+
+    ``estimate = statistic(scores)``; ``(low, high)`` are the ``alpha/2`` and ``1 − alpha/2``
+    quantiles (linear interpolation) of the statistic over ``reps`` resamples drawn by
+    ``stratified_bootstrap_samples`` (see there for the resampling and the arguments). This is
+    rliable's ``get_interval_estimates`` with ``method="percentile"``; the default gives a
+    95% interval. Vector-valued statistics give element-wise intervals, e.g.
+    ``stratified_bootstrap_ci(s, lambda x: performance_profile(x, taus), vectorized=True)``.
+
+    A matrix whose columns are each constant has zero-width intervals for every statistic of
+    this module, since every resample equals the original matrix.
+
+    Returns:
+        ``Interval(estimate, low, high)``, which unpacks as a 3-tuple.
+    """
+    _check_reps_alpha(reps, alpha)
+    samples = stratified_bootstrap_samples(
+        scores, statistic, reps=reps, seed=seed, vectorized=vectorized
+    )
+    return _percentile_interval(statistic(_score_array(scores)), samples, alpha)
+
+
+# --------------------------------------------------------------------------------------------
+# Probability of improvement
+# --------------------------------------------------------------------------------------------
+
+
+def probability_of_improvement(x: ArrayLike, y: ArrayLike) -> np.ndarray:
+    """Probability that a run of X beats a run of Y on a random task (rliable's definition).
+
+    ``x`` is ``(n_runs_x, n_tasks)``, ``y`` is ``(n_runs_y, n_tasks)``, same tasks in the same
+    column order. For each task ``m`` the Mann–Whitney U statistic (ties count one half) over
+    all ``n_runs_x · n_runs_y`` pairs of runs is::
+
+        U_m = #{(i, j) : x[i, m] > y[j, m]} + 0.5 · #{(i, j) : x[i, m] = y[j, m]}
+
+    (``scipy.stats.mannwhitneyu(x[:, m], y[:, m]).statistic``), and the estimate of
+    ``P(X_m > Y_m) + 0.5 · P(X_m = Y_m)`` is ``U_m / (n_runs_x · n_runs_y)``. The result is the
+    average over tasks::
+
+        PoI(X, Y) = (1 / n_tasks) Σ_m U_m / (n_runs_x · n_runs_y)
+
+    PoI(X, Y) + PoI(Y, X) = 1; identical distributions give 0.5; X better than Y in every
+    pair on every task gives 1. It says how *often* X is better, not by how much.
+    Stacks ``(..., n_runs, n_tasks)`` with equal leading shapes give one value per matrix.
+    """
+    xa = _score_array(x, "x")
+    ya = _score_array(y, "y")
+    if xa.shape[-1] != ya.shape[-1] or xa.shape[:-2] != ya.shape[:-2]:
+        raise ValueError(f"x and y must cover the same tasks, got shapes {xa.shape} and {ya.shape}")
+    xi = xa[..., :, None, :]
+    yj = ya[..., None, :, :]
+    greater = np.sum(xi > yj, axis=(-3, -2))
+    ties = np.sum(xi == yj, axis=(-3, -2))
+    per_task = (greater + 0.5 * ties) / (xa.shape[-2] * ya.shape[-2])
+    return np.mean(per_task, axis=-1)[()]
+
+
+def probability_of_improvement_ci(
+    x: ArrayLike,
+    y: ArrayLike,
+    reps: int = 2000,
+    alpha: float = 0.05,
+    seed: int | np.random.Generator | None = 0,
+    paired: bool = False,
+) -> Interval:
+    """``probability_of_improvement(x, y)`` with a percentile stratified-bootstrap CI.
+
+    Each replication resamples ``x`` and ``y`` by the stratified bootstrap (per task, runs
+    with replacement) and recomputes the PoI; ``(low, high)`` are the ``alpha/2`` and
+    ``1 − alpha/2`` quantiles.
+
+    ``paired=False`` (default) resamples ``x`` and ``y`` independently, which allows different
+    run counts and matches the PoI's own all-pairs comparison. ``paired=True`` draws one set of
+    indices for both (row ``n`` of ``x`` and of ``y`` stay together, e.g. the same seed); this
+    is what rliable's ``get_interval_estimates`` does, and needs ``n_runs_x == n_runs_y``.
+    """
+    xa = _score_array(x, "x")
+    ya = _score_array(y, "y")
+    if xa.ndim != 2 or ya.ndim != 2 or xa.shape[1] != ya.shape[1]:
+        raise ValueError(
+            "x and y must be (n_runs, n_tasks) matrices over the same tasks, "
+            f"got {xa.shape}, {ya.shape}"
+        )
+    if paired and xa.shape[0] != ya.shape[0]:
+        raise ValueError("paired=True needs the same number of runs in x and y")
+    _check_reps_alpha(reps, alpha)
+    nx, m = xa.shape
+    ny = ya.shape[0]
+    rng = np.random.default_rng(seed)
+    columns = np.arange(m)
+    out = []
+    for size in _chunk_sizes(int(reps), max(nx * ny * m, (nx + ny) * m)):
+        ix = rng.integers(0, nx, size=(size, nx, m))
+        iy = ix if paired else rng.integers(0, ny, size=(size, ny, m))
+        out.append(probability_of_improvement(xa[ix, columns], ya[iy, columns]))
+    samples = np.concatenate(out, axis=0)
+    return _percentile_interval(probability_of_improvement(xa, ya), samples, alpha)
+
+
+# --------------------------------------------------------------------------------------------
+# Performance profiles
+# --------------------------------------------------------------------------------------------
+
+
+def performance_profile(
+    scores: ArrayLike, taus: ArrayLike, average_runs: bool = False
+) -> np.ndarray:
+    """rliable's performance profile: the fraction of runs scoring above each threshold τ.
+
+    ``average_runs=False`` (the *run-score distribution*, rliable's default)::
+
+        F(τ) = (1 / (N·M)) Σ_{n,m} 1[scores[n, m] > τ]
+
+    ``average_runs=True`` (the *average-score distribution*): the fraction of tasks whose mean
+    score over runs exceeds τ, ``(1/M) Σ_m 1[(1/N) Σ_n scores[n, m] > τ]``.
+
+    F is non-increasing in τ; a profile that lies above another everywhere is stochastically
+    dominant. The comparison is strict (``>``), as in rliable. For bootstrap bands use
+    ``stratified_bootstrap_ci(scores, lambda s: performance_profile(s, taus), vectorized=True)``.
+
+    Returns:
+        array of shape ``(..., len(taus))``.
+    """
+    arr = _score_array(scores)
+    taus = np.atleast_1d(np.asarray(taus, dtype=np.float64))
+    if taus.ndim != 1:
+        raise ValueError("taus must be a 1-D sequence of thresholds")
+    if average_runs:
+        values = np.mean(arr, axis=-2)  # (..., M)
+    else:
+        values = arr.reshape(*arr.shape[:-2], -1)  # (..., N·M)
+    return np.mean(values[..., :, None] > taus, axis=-2)
+
+
+def _times_array(times: ArrayLike) -> np.ndarray:
+    arr = np.asarray(times, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"times must have shape (n_submissions, n_tasks), got {arr.shape}")
+    if np.any(np.isnan(arr)) or np.any(arr <= 0):
+        raise ValueError("times must be positive (inf where the target was never reached), not NaN")
+    return arr
+
+
+def performance_ratios(times: ArrayLike) -> np.ndarray:
+    """AlgoPerf / Dolan–Moré performance ratios: each time over the fastest time on its task.
+
+    For time-to-target ``t[s, k]`` of submission ``s`` on task ``k`` (``inf`` = not reached)::
+
+        r[s, k] = t[s, k] / min_{s'} t[s', k]
+
+    so the fastest submission on a task has r = 1 and one twice as slow has r = 2. A
+    submission that missed the target has r = ∞. A task that *no* submission reached has
+    r = ∞ for everyone: it still counts in the denominator of the profile and gives 0 to
+    every submission (AlgoPerf gets the same through NaN ratios). Ratios are relative to the
+    submissions passed in: adding a faster one changes everyone's ratios.
+
+    Args:
+        times: ``(n_submissions, n_tasks)`` positive times, ``inf`` where never reached.
+
+    Returns:
+        ``(n_submissions, n_tasks)`` float64 array of ratios ≥ 1 (or ``inf``).
+    """
+    t = _times_array(times)
+    best = np.min(t, axis=0)
+    with np.errstate(invalid="ignore"):
+        ratios = t / best
+    return np.where(np.isinf(best), np.inf, ratios)
+
+
+def algoperf_profile(times: ArrayLike, taus: ArrayLike) -> np.ndarray:
+    """AlgoPerf performance profile: fraction of tasks each submission solves within τ × best.
+
+    ``ρ_s(τ) = (1 / n_tasks) Σ_k 1[r[s, k] ≤ τ]`` with ``r = performance_ratios(times)``.
+    ρ_s is a non-decreasing step function; ρ_s(1) is the fraction of tasks on which ``s`` is
+    (one of) the fastest, and ρ_s(∞) the fraction it solves at all.
+
+    Returns:
+        ``(n_submissions, len(taus))`` array.
+    """
+    r = performance_ratios(times)
+    taus = np.atleast_1d(np.asarray(taus, dtype=np.float64))
+    if taus.ndim != 1:
+        raise ValueError("taus must be a 1-D sequence of thresholds")
+    return np.mean(r[:, :, None] <= taus, axis=1)
+
+
+def algoperf_score(times: ArrayLike, r_max: float = 4.0, n_points: int | None = 100) -> np.ndarray:
+    """AlgoPerf benchmark score: the normalised area under each submission's profile.
+
+    ::
+
+        score_s = (1 / (r_max − 1)) ∫_1^{r_max} ρ_s(τ) dτ  ∈ [0, 1]
+
+    1 means fastest on every task; a task solved at ratio r contributes
+    ``max(r_max − r, 0) / (r_max − 1)`` (averaged over tasks), so being more than ``r_max``
+    times slower than the best counts as not solving it.
+
+    ``n_points`` chooses the integration, as AlgoPerf's scoring code does it by default:
+    ``τ = linspace(1, r_max, n_points)`` (AlgoPerf: min_tau=1, max_tau=4, num_points=100,
+    scale="linear") and the trapezoidal rule on that grid (``compute_leaderboard_score(...,
+    normalize=True)``). Because ρ is a step function the trapezoid is off by at most half a
+    grid step per task (≤ 1/198 of the score with the defaults). ``n_points=None`` returns the
+    exact integral ``mean_k max(r_max − r[s, k], 0) / (r_max − 1)``.
+
+    Tasks nobody reached give 0 to everyone (see ``performance_ratios``).
+
+    Returns:
+        ``(n_submissions,)`` array of scores.
+    """
+    if not r_max > 1.0:
+        raise ValueError(f"r_max must be > 1, got {r_max}")
+    if n_points is None:
+        r = performance_ratios(times)
+        return np.mean(np.maximum(r_max - r, 0.0), axis=1) / (r_max - 1.0)
+    if int(n_points) < 2:
+        raise ValueError(f"n_points must be >= 2 (or None for the exact integral), got {n_points}")
+    taus = np.linspace(1.0, r_max, int(n_points))
+    rho = algoperf_profile(times, taus)
+    area = np.sum(0.5 * (rho[:, 1:] + rho[:, :-1]) * np.diff(taus), axis=1)
+    return area / (r_max - 1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Everything at once
+# --------------------------------------------------------------------------------------------
+
+
+def aggregate(
+    scores: ArrayLike,
+    reps: int = 2000,
+    seed: int | np.random.Generator | None = 0,
+    alpha: float = 0.05,
+    gamma: float = 1.0,
+) -> dict[str, Interval]:
+    """IQM, mean, median and optimality gap of a score matrix, each with a bootstrap CI.
+
+    All four intervals come from the *same* ``reps`` stratified-bootstrap resamples, so with an
+    integer seed each entry equals ``stratified_bootstrap_ci(scores, f, reps, alpha, seed)``
+    for the corresponding function ``f`` (with ``gamma`` for the optimality gap).
+
+    Returns:
+        ``{"iqm": Interval, "mean": Interval, "median": Interval, "optimality_gap": Interval}``;
+        each ``Interval`` unpacks as ``(estimate, low, high)``.
+    """
+    _check_reps_alpha(reps, alpha)
+    arr = _score_array(scores)
+    names = ("iqm", "mean", "median", "optimality_gap")
+
+    def all_four(s: np.ndarray) -> np.ndarray:
+        return np.stack([iqm(s), mean(s), median(s), optimality_gap(s, gamma)], axis=-1)
+
+    samples = stratified_bootstrap_samples(arr, all_four, reps=reps, seed=seed, vectorized=True)
+    estimates = all_four(arr)
+    return {
+        name: _percentile_interval(estimates[i], samples[:, i], alpha)
+        for i, name in enumerate(names)
+    }
