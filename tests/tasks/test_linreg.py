@@ -1,0 +1,145 @@
+"""Linear regression: kernels against a NumPy reference, gradients against finite differences."""
+
+import math
+
+import numpy as np
+import pytest
+
+from lrgym.optim import OptimizerConfig
+from lrgym.tasks import make_family
+from lrgym.tasks.base import N_STATS, S_BATCH_LOSS, S_DIVERGED, S_GRAD_DOT, S_GRAD_NORM, S_LOSS_VAR, S_TRAIN_LOSS, S_VAL_LOSS, S_VAL_METRIC
+from lrgym.tasks.linreg import minibatch_gradient
+from references import ReferenceOptimizer, SplitMix64, rel_err
+
+
+def build(**options):
+    family = make_family("linreg", **options)
+    return family.build(family.sample(5))
+
+
+def loss(w, X, y):
+    return 0.5 * np.mean((X @ w - y) ** 2)
+
+
+def test_minibatch_gradient_matches_central_differences():
+    task = build(dim=7, n_train=300, streaming=False, dataset="synthetic")
+    rows = np.array([3, 17, 17, 250, 0], dtype=np.int64)
+    w = np.random.default_rng(0).standard_normal(7)
+    grad, losses = np.zeros(7), np.zeros(5)
+    minibatch_gradient(w, task.X, task.y, rows, grad, losses)
+    Xb, yb = task.X[rows], task.y[rows]
+    h = 1e-6
+    fd = np.array([(loss(w + h * e, Xb, yb) - loss(w - h * e, Xb, yb)) / (2 * h) for e in np.eye(7)])
+    assert rel_err(grad, fd) < 1e-7
+    np.testing.assert_allclose(losses, 0.5 * (Xb @ w - yb) ** 2, rtol=1e-12)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam", {"name": "nesterov", "clip_norm": 0.2}])
+def test_finite_kernel_matches_numpy_reference_in_lock_step(optimizer):
+    task = build(dim=12, n_train=3000, batch_size=16, streaming=False, dataset="synthetic")
+    config = OptimizerConfig.coerce(optimizer)
+    state = task.new_state(np.random.default_rng(3))
+    ref_rng = SplitMix64(int(state.rng[0]))
+    ref_opt = ReferenceOptimizer(**{"name": config.name, "n": 12, **{k: v for k, v in config.to_dict().items() if k in ("clip_norm",)}})
+    w_ref = state.params.copy()
+    stats = np.zeros(N_STATS)
+    for lr in (0.05, 0.2, 0.1):
+        task.run(state, lr, 10, config.code, config.hyper(), 1e12, stats)
+        batch_losses, batch_vars, norms, dots = [], [], [], []
+        for _ in range(10):
+            rows = [ref_rng.randint(3000) for _ in range(16)]
+            r = task.X[rows] @ w_ref - task.y[rows]
+            per_example = 0.5 * r * r
+            g = task.X[rows].T @ r / 16
+            batch_losses.append(per_example.mean())
+            batch_vars.append(per_example.var())
+            norms.append(np.linalg.norm(g))
+            w_ref = ref_opt.step(w_ref, g, lr)
+        assert rel_err(state.params, w_ref) < 1e-10
+        assert stats[S_BATCH_LOSS] == pytest.approx(np.mean(batch_losses), rel=1e-10)
+        assert stats[S_LOSS_VAR] == pytest.approx(np.mean(batch_vars), rel=1e-10)
+        assert stats[S_GRAD_NORM] == pytest.approx(np.mean(norms), rel=1e-10)
+    n_eval = min(2048, 3000)
+    assert stats[S_TRAIN_LOSS] == pytest.approx(loss(w_ref, task.X[:n_eval], task.y[:n_eval]), rel=1e-10)
+    assert stats[S_VAL_LOSS] == pytest.approx(loss(w_ref, task.Xv, task.yv), rel=1e-10)
+    assert stats[S_VAL_METRIC] == pytest.approx(1 - np.mean((task.Xv @ w_ref - task.yv) ** 2) / task.yv.var(), rel=1e-10)
+    assert stats[S_DIVERGED] == 0.0
+
+
+def test_streaming_kernel_matches_reference_and_population_loss_is_exact():
+    task = build(dim=6, batch_size=8, streaming=True, dataset="synthetic", noise=0.3)
+    state = task.new_state(np.random.default_rng(1))
+    ref_rng = SplitMix64(int(state.rng[0]))
+    w_ref = state.params.copy()
+    H = task.U @ np.diag(task.eigvals) @ task.U.T
+    stats = np.zeros(N_STATS)
+    task.run(state, 0.1, 5, 0, OptimizerConfig().hyper(), 1e12, stats)
+    for _ in range(5):
+        X = np.zeros((8, 6))
+        y = np.zeros(8)
+        for k in range(8):
+            z = ref_rng.normals(6)
+            X[k] = task.U @ (np.sqrt(task.eigvals) * z)
+            y[k] = X[k] @ task.w_star + 0.3 * ref_rng.normals(1)[0]
+        w_ref = w_ref - 0.1 * X.T @ (X @ w_ref - y) / 8
+    assert rel_err(state.params, w_ref) < 1e-10
+    e = w_ref - task.w_star
+    assert stats[S_TRAIN_LOSS] == pytest.approx(0.5 * e @ H @ e + 0.5 * 0.3**2, rel=1e-12)
+    assert task.optimal_loss == pytest.approx(0.5 * 0.3**2)
+
+
+def test_streaming_rows_have_the_instance_covariance():
+    from lrgym.tasks.linreg import draw_stream_batch
+
+    task = build(dim=4, condition=100.0, scale=2.0, streaming=True, dataset="synthetic", noise=0.0)
+    Xb, yb, z = np.zeros((20_000, 4)), np.zeros(20_000), np.zeros(4)
+    draw_stream_batch(np.array([9], dtype=np.uint64), task.U, task.sqrt_eig, task.w_star, 0.0, Xb, yb, z)
+    H = task.U @ np.diag(task.eigvals) @ task.U.T
+    np.testing.assert_allclose(np.cov(Xb.T), H, atol=0.06)
+    np.testing.assert_allclose(yb, Xb @ task.w_star, rtol=1e-12)
+    np.testing.assert_allclose(np.linalg.eigvalsh(H)[::-1], 2.0 * 100.0 ** (-np.arange(4) / 3), rtol=1e-10)
+
+
+def test_divergence_is_reported_not_raised():
+    task = build(dim=8, n_train=512, streaming=False, dataset="synthetic", scale=1.0)
+    state = task.new_state(np.random.default_rng(0))
+    stats = np.zeros(N_STATS)
+    task.run(state, 1e3, 10, 0, OptimizerConfig().hyper(), 1e4, stats)
+    assert stats[S_DIVERGED] == 1.0
+    assert 1 <= stats[9] <= 10
+
+
+def test_diabetes_instance_is_standardised_real_data():
+    task = build(dataset="diabetes")
+    assert task.X.shape[1] == 10 and task.X.shape[0] + task.Xv.shape[0] == 442
+    full = np.vstack([task.X, task.Xv])
+    np.testing.assert_allclose(full.mean(0), 0, atol=1e-12)
+    np.testing.assert_allclose(full.std(0), 1, rtol=1e-12)
+
+
+def test_spec_sampling_is_deterministic_and_in_range():
+    family = make_family("linreg")
+    specs = [family.sample(k) for k in range(400)]
+    assert specs == [family.sample(k) for k in range(400)]
+    assert all(4 <= s.dim <= 256 and 1 <= s.condition <= 1e4 and 0.1 <= s.scale <= 10 for s in specs)
+    assert 0.1 < np.mean([s.streaming for s in specs]) < 0.4
+    assert any(s.dataset == "diabetes" for s in specs)
+    dims = np.log([s.dim for s in specs])
+    assert dims.min() < math.log(8) and dims.max() > math.log(128)
+
+
+def test_same_spec_gives_identical_data():
+    a, b = build(dim=10, n_train=100), build(dim=10, n_train=100)
+    np.testing.assert_array_equal(a.X, b.X)
+    np.testing.assert_array_equal(a.yv, b.yv)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"dim": 0}, "dim=0"),
+    ({"dataset": "mnist"}, "valid choices: synthetic, diabetes"),
+    ({"depth": 3}, "unknown linreg family option"),
+    ({"condition": 0.5}, "condition=0.5"),
+])
+def test_bad_family_options(options, message):
+    with pytest.raises(ValueError, match=message):
+        make_family("linreg", **options)
