@@ -12,6 +12,7 @@ FAMILIES: dict[str, str] = {
     "quadratic": "lrgym.tasks.quadratic:QuadraticFamily",
     "mlp": "lrgym.tasks.mlp:MLPFamily",
     "recsys": "lrgym.tasks.recsys:RecsysFamily",
+    "mixed": "lrgym.tasks.mixture:MixtureFamily",
 }
 
 
