@@ -1,0 +1,235 @@
+"""References: the best fixed SGD learning rate of every suite instance, and its losses.
+
+For each task (family, instance) of a suite, SGD runs with every LR of :data:`LR_GRID`
+(1e-6 … 10 in half-decade steps, 15 values) for every seed of the suite, with the suite's
+horizon and inner steps. The reference LR η* is the grid value with the lowest mean over seeds
+of the log final training loss; an LR that diverges on any seed is never chosen. The
+reference's final loss on seed s, ``L_ref(instance, s)``, is the target of the run with that
+seed: a run's score compares its log-improvement with the reference's on the same data stream
+and initialisation (see :mod:`leaderboard.scoring`).
+
+References are deterministic; they are computed once per suite version and cached as JSON:
+
+1. ``$LRGYM_CACHE`` or ``~/.cache/lrgym`` (``references/<suite>-r<revision>.json``), then
+2. the copy shipped with the package (``leaderboard/references/``), then
+3. computed (process pool over all cores) and written to the cache directory.
+
+A cached file is used only if its suite fingerprint and the instances' task specs match the
+current code; otherwise it is recomputed. ``lrgym leaderboard references --suite NAME``
+(re)computes on demand.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from leaderboard.suite import Suite, Task, get_suite
+
+__all__ = ["LR_GRID", "References", "cache_dir", "compute_references", "load_references"]
+
+#: 1e-6, 3.16e-6, 1e-5, ..., 3.16, 10
+LR_GRID: tuple[float, ...] = tuple(float(10.0 ** (e / 2.0)) for e in range(-12, 3))
+SHIPPED_DIR = Path(__file__).parent / "references"
+FORMAT = 1
+
+
+def cache_dir() -> Path:
+    """``$LRGYM_CACHE`` if set, else ``~/.cache/lrgym`` (``$XDG_CACHE_HOME/lrgym``)."""
+    env = os.environ.get("LRGYM_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "lrgym"
+
+
+def _file_name(suite: Suite) -> str:
+    return f"{suite.name}-r{suite.revision}.json"
+
+
+@dataclass
+class References:
+    """Per-task reference LR and per-seed losses of one suite version."""
+
+    suite_version: str
+    fingerprint: str
+    tasks: dict[str, dict]  # task label → {"lr", "initial_loss": [..], "final_loss": [..], "grid": [...]}
+    seeds: tuple[int, ...]
+    specs: dict[str, dict]
+    elapsed: float = 0.0
+
+    def lr(self, task: Task) -> float:
+        return self.tasks[task.label]["lr"]
+
+    def final_loss(self, task: Task, seed: int) -> float:
+        """``L_ref`` for a run of ``task`` with env seed ``seed``."""
+        return self.tasks[task.label]["final_loss"][self.seeds.index(seed)]
+
+    def initial_loss(self, task: Task, seed: int) -> float:
+        return self.tasks[task.label]["initial_loss"][self.seeds.index(seed)]
+
+    def to_dict(self) -> dict:
+        return {
+            "format": FORMAT,
+            "suite_version": self.suite_version,
+            "fingerprint": self.fingerprint,
+            "lr_grid": list(LR_GRID),
+            "seeds": list(self.seeds),
+            "elapsed_seconds": round(self.elapsed, 3),
+            "specs": self.specs,
+            "tasks": self.tasks,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "References":
+        return cls(d["suite_version"], d["fingerprint"], d["tasks"], tuple(d["seeds"]), d["specs"],
+                   d.get("elapsed_seconds", 0.0))
+
+
+def task_specs(suite: Suite) -> dict[str, dict]:
+    """The sampled :class:`~lrgym.tasks.base.TaskSpec` of every task, as plain dicts."""
+    from lrgym.tasks import make_family
+
+    specs = {}
+    for fs in suite.families:
+        family = make_family(fs.family, **dict(suite.env_kwargs(fs.family).get("family_options") or {}))
+        for k in fs.instances:
+            specs[Task(fs.family, k).label] = _jsonable(family.sample(k).to_dict())
+    return specs
+
+
+def _jsonable(d):
+    return json.loads(json.dumps(d, default=str))
+
+
+def _valid(data: dict, suite: Suite, specs: dict) -> bool:
+    return (
+        data.get("format") == FORMAT
+        and data.get("suite_version") == suite.version
+        and data.get("fingerprint") == suite.fingerprint()
+        and list(data.get("lr_grid", [])) == list(LR_GRID)
+        and data.get("specs") == specs
+        and all(t.label in data.get("tasks", {}) for t in suite.tasks())
+    )
+
+
+def choose(grid: list[dict]) -> dict:
+    """The grid row with the lowest mean log final loss over seeds; an LR that diverged (or
+    ended non-finite) on any seed is never chosen; ties go to the smaller LR."""
+    best, best_value = grid[0], math.inf
+    for row in grid:
+        losses = np.asarray(row["final_loss"], dtype=float)
+        if not np.all(np.isfinite(losses)):
+            continue
+        value = float(np.mean(np.log(np.maximum(losses, 1e-300))))
+        if value < best_value:
+            best, best_value = row, value
+    return best
+
+
+def compute_references(
+    suite: Suite | str,
+    n_workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> References:
+    """Run the LR grid on every task of ``suite`` (process pool); see the module docstring."""
+    from leaderboard.pool import Job, WorkerPool
+
+    suite = get_suite(suite)
+    t0 = time.perf_counter()
+    jobs = [
+        Job("references", {
+            "op": "lr_grid", "env_kwargs": suite.env_kwargs(t.family), "instance": t.instance,
+            "seeds": list(suite.seeds), "lrs": list(LR_GRID),
+        })
+        for t in suite.tasks()
+    ]
+    done = [0]
+
+    def on_reply(job, reply):
+        done[0] += 1
+        if progress is not None:
+            progress(done[0], len(jobs))
+
+    result = WorkerPool(n_workers, quiet=False).run(jobs, on_reply=on_reply)["references"]
+    if result.failed:
+        raise RuntimeError(f"computing the references failed: {result.reason}")
+    tasks = {}
+    for t, reply in zip(suite.tasks(), result.replies):
+        grid = reply["grid"]
+        best = choose(grid)
+        tasks[t.label] = {
+            "lr": best["lr"],
+            "initial_loss": best["initial_loss"],
+            "final_loss": best["final_loss"],
+            "grid": [{"lr": r["lr"], "final_loss": r["final_loss"]} for r in grid],
+        }
+    return References(suite.version, suite.fingerprint(), tasks, tuple(suite.seeds), task_specs(suite),
+                      time.perf_counter() - t0)
+
+
+def _read(path: Path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def save_references(refs: References, directory: Path | None = None) -> Path:
+    """Write ``refs`` to ``directory`` (default: the cache directory), atomically."""
+    directory = Path(directory) if directory is not None else cache_dir() / "references"
+    directory.mkdir(parents=True, exist_ok=True)
+    name, _, rev = refs.suite_version.partition("/")
+    path = directory / f"{name}-{rev}.json"
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    with open(tmp, "w") as f:
+        json.dump(refs.to_dict(), f, indent=1)
+    os.replace(tmp, path)
+    return path
+
+
+def find_cached(suite: Suite | str) -> tuple[References, Path] | None:
+    """Valid cached references of ``suite`` (cache directory first, then the shipped copy)."""
+    suite = get_suite(suite)
+    specs = task_specs(suite)
+    for directory in (cache_dir() / "references", SHIPPED_DIR):
+        path = directory / _file_name(suite)
+        data = _read(path)
+        if data is not None and _valid(data, suite, specs):
+            return References.from_dict(data), path
+    return None
+
+
+def load_references(
+    suite: Suite | str,
+    n_workers: int | None = None,
+    recompute: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> References:
+    """The references of ``suite``: cached if valid, else computed and cached."""
+    suite = get_suite(suite)
+    if not recompute:
+        found = find_cached(suite)
+        if found is not None:
+            return found[0]
+    if log is not None:
+        log(f"computing references for suite {suite.version} ({len(suite.tasks())} tasks x "
+            f"{len(LR_GRID)} learning rates x {len(suite.seeds)} seeds) ...")
+    refs = compute_references(suite, n_workers=n_workers, progress=progress)
+    try:
+        path = save_references(refs)
+        if log is not None:
+            log(f"references cached in {path} ({refs.elapsed:.1f} s)")
+    except OSError as exc:  # read-only home: still usable for this run
+        if log is not None:
+            log(f"could not cache the references ({exc}); continuing")
+    return refs
