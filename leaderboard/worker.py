@@ -124,8 +124,13 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _tb(exc: BaseException, limit: int = 6) -> str:
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-limit))
+def _tb(exc: BaseException, limit: int = 6, skip: int = 0) -> str:
+    """The last ``limit`` frames of ``exc``'s traceback, without the first ``skip`` (ours)."""
+    tb = exc.__traceback__
+    for _ in range(skip):
+        if tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb, limit=-limit))
 
 
 def _truncate(text: str) -> str:
@@ -223,7 +228,7 @@ def _import_target(target: str):
         try:
             spec.loader.exec_module(module)
         except BaseException as exc:  # noqa: BLE001
-            raise PolicyError(f"importing {path} raised {_describe(exc)}\n{_tb(exc)}") from None
+            raise PolicyError(f"importing {path} raised {_describe(exc)}\n{_tb(exc, skip=1)}") from None
         source = str(path)
     else:
         try:
@@ -251,7 +256,7 @@ def _instantiate(obj, family: str):
     try:
         return obj(family=family) if "family" in params else obj()
     except BaseException as exc:  # noqa: BLE001
-        raise PolicyError(f"constructing the policy raised {_describe(exc)}\n{_tb(exc)}") from None
+        raise PolicyError(f"constructing the policy raised {_describe(exc)}\n{_tb(exc, skip=1)}") from None
 
 
 def _file_hash(path: str | None) -> str | None:
@@ -303,14 +308,16 @@ class _Guarded:
         try:
             self._policy.reset(info)
         except BaseException as exc:  # noqa: BLE001
-            raise PolicyError(f"policy raised in reset() ({self._where}): {_describe(exc)}\n{_tb(exc)}") from None
+            raise PolicyError(
+                f"policy raised in reset() ({self._where}): {_describe(exc)}\n{_tb(exc, skip=1)}"
+            ) from None
 
     def act(self, obs, info):
         try:
             action = self._policy.act(obs, info)
         except BaseException as exc:  # noqa: BLE001
             raise PolicyError(
-                f"policy raised in act() at step {self.step} ({self._where}): {_describe(exc)}\n{_tb(exc)}"
+                f"policy raised in act() at step {self.step} ({self._where}): {_describe(exc)}\n{_tb(exc, skip=1)}"
             ) from None
         self.step += 1
         return action
@@ -377,7 +384,8 @@ def _episodes(job: dict, cache: dict) -> dict:
         except PolicyError:
             raise
         except (ValueError, TypeError) as exc:
-            raise PolicyError(f"invalid action at step {guarded.step} ({where}): {_describe(exc)}") from None
+            # the env rejected the action the policy just returned (step counts from 0)
+            raise PolicyError(f"invalid action at step {guarded.step - 1} ({where}): {_describe(exc)}") from None
         d = traj.to_dict()
         d["policy"] = info["name"]
         trajectories.append(d)

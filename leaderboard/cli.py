@@ -1,0 +1,292 @@
+"""The ``lrgym`` command (Typer). ``lrgym.cli:main`` is the console entry point.
+
+::
+
+    lrgym leaderboard run-baselines            # main job: every hand-designed baseline on v1
+    lrgym leaderboard submit my_policy.py:MyPolicy --name mine
+    lrgym leaderboard show
+    lrgym leaderboard report                   # LEADERBOARD.md + leaderboard.html
+    lrgym leaderboard references --suite v1    # (re)compute the best-fixed-LR references
+    lrgym leaderboard suites
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+app = typer.Typer(help="lrgym: learning-rate control environments and their leaderboard.",
+                  no_args_is_help=True, add_completion=False)
+leaderboard_app = typer.Typer(help="Score policies on a benchmark suite, keep results, build reports.",
+                              no_args_is_help=True)
+app.add_typer(leaderboard_app, name="leaderboard")
+
+console = Console()
+err = Console(stderr=True)
+
+SuiteOpt = typer.Option("v1", "--suite", "-s", help="Suite: v1 (leaderboard), val (validation), quick (CI).")
+DbOpt = typer.Option(None, "--db", help="SQLite results file [default: $LRGYM_STORE or ./lrgym_leaderboard.sqlite].")
+WorkersOpt = typer.Option(None, "--workers", "-j", help="Worker processes [default: all cores].")
+
+
+def _suite(name: str):
+    from leaderboard.suite import get_suite
+
+    try:
+        return get_suite(name)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--suite") from None
+
+
+def _store(db: Optional[Path]):
+    from leaderboard.store import ResultStore
+
+    return ResultStore(db)
+
+
+class _Progress:
+    """A rich progress bar fed by the runner's callbacks."""
+
+    def __init__(self, description: str):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=console, transient=True)
+        self.description = description
+        self.task = None
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.__exit__(*exc)
+
+    def update(self, done: int, total: int, description: str | None = None) -> None:
+        if self.task is None:
+            self.task = self.progress.add_task(self.description, total=total)
+        self.progress.update(self.task, completed=done, total=total,
+                             description=description or self.description)
+
+    def reset(self, description: str) -> None:
+        """Start a new bar."""
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+        self.task = None
+        self.description = description
+
+    def log(self, message) -> None:
+        self.progress.console.print(message if not isinstance(message, str) else Text(message))
+
+
+def _outcome_line(outcome) -> Text:
+    e = outcome.entry
+    if e.status == "ok":
+        iqm = e.summary["iqm"]
+        return Text.assemble(("✓ ", "green"), (e.name, "bold"),
+                             f"  IQM {iqm[0]:.3f} [{iqm[1]:.3f}, {iqm[2]:.3f}]  ({outcome.elapsed:.1f} s)")
+    reason = (e.failure_reason or "").split("\n", 1)[0]
+    return Text.assemble(("✗ ", "red"), (e.name, "bold"), f"  failed: {reason}")
+
+
+def _references(suite, workers, progress: _Progress):
+    from leaderboard.references import load_references
+
+    return load_references(
+        suite, n_workers=workers, log=progress.log,
+        progress=lambda d, t: progress.update(d, t, "references"),
+    )
+
+
+def _run(specs, suite, db, workers, description, **kw):
+    from leaderboard.runner import run_suite
+
+    with _store(db) as store, _Progress(description) as progress:
+        refs = _references(suite, workers, progress)
+        progress.reset(description)
+        outcomes = run_suite(
+            specs, suite, store=store, references=refs, n_workers=workers,
+            on_progress=progress.update, on_outcome=lambda o: progress.log(_outcome_line(o)), **kw,
+        )
+        return outcomes, refs, store.path
+
+
+def _print_board(suite, db, show_failures=True):
+    from leaderboard.ranking import build_leaderboard
+    from leaderboard.report import print_table
+
+    with _store(db) as store:
+        lb = build_leaderboard(store, suite)
+    print_table(lb, console, show_failures=show_failures)
+    return lb
+
+
+@leaderboard_app.command("run-baselines")
+def run_baselines(
+    suite: str = SuiteOpt,
+    db: Optional[Path] = DbOpt,
+    workers: Optional[int] = WorkersOpt,
+    learned: bool = typer.Option(False, "--learned/--no-learned", help="Also run the learned baselines."),
+    only: Optional[List[str]] = typer.Option(None, "--only", help="Run just these baselines (repeatable)."),
+    markdown: Optional[Path] = typer.Option(Path("LEADERBOARD.md"), "--markdown",
+                                            help="Write the ranking here (Markdown)."),
+    no_markdown: bool = typer.Option(False, "--no-markdown", help="Do not write the Markdown file."),
+):
+    """Run the baselines on a suite (all cores), record them and print the ranking."""
+    from leaderboard.runner import baseline_specs, cpu_description
+
+    s = _suite(suite)
+    try:
+        specs = baseline_specs(only or None, include_learned=learned)
+    except (ImportError, ValueError) as exc:
+        err.print(Text(f"error: {exc}"))
+        raise typer.Exit(2) from None
+    t0 = time.perf_counter()
+    outcomes, refs, path = _run(specs, s, db, workers, f"{len(specs)} baselines on {s.version}")
+    elapsed = time.perf_counter() - t0
+    lb = _print_board(s, db)
+    n_ok = sum(o.ok for o in outcomes)
+    console.print(Text(f"{n_ok}/{len(outcomes)} baselines on suite {s.version} in {elapsed:.1f} s "
+                       f"({cpu_description()}); results in {path}"))
+    if markdown is not None and not no_markdown:
+        from leaderboard.report import markdown as to_markdown
+
+        cmd = "lrgym leaderboard run-baselines" + ("" if suite == "v1" else f" --suite {suite}")
+        markdown.write_text(to_markdown(lb, command=cmd, elapsed=elapsed, machine=cpu_description()))
+        console.print(Text(f"wrote {markdown}"))
+    if n_ok < len(outcomes):
+        raise typer.Exit(1)
+
+
+@leaderboard_app.command()
+def submit(
+    target: str = typer.Argument(..., help="path/to/policy.py:ClassName, package.module:ClassName, or an SB3 model .zip"),
+    name: Optional[str] = typer.Option(None, "--name", "-n", help="Entry name [default: the class / file name]."),
+    suite: str = SuiteOpt,
+    db: Optional[Path] = DbOpt,
+    workers: Optional[int] = WorkersOpt,
+    time_limit: float = typer.Option(1800.0, "--time-limit", help="Wall-clock limit for the whole evaluation (s)."),
+    memory_limit: float = typer.Option(4096.0, "--memory-limit", help="Address-space limit per worker process (MB)."),
+    algo: Optional[str] = typer.Option(None, "--algo", help="SB3 algorithm of a .zip (dqn, ppo, ...) [default: from the file]."),
+    optimizer: str = typer.Option("sgd", "--optimizer", help="SB3 models: inner optimizer they were trained with."),
+    env_options: Optional[str] = typer.Option(None, "--env-options", help="SB3 models: JSON of further env keywords."),
+):
+    """Evaluate your policy on a suite in isolated worker processes and record it."""
+    from leaderboard.runner import submission_spec
+
+    s = _suite(suite)
+    try:
+        spec = submission_spec(target, name, algo=algo, optimizer=optimizer,
+                               env_options=json.loads(env_options) if env_options else None)
+    except (ValueError, FileNotFoundError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="TARGET") from None
+    outcomes, refs, path = _run([spec], s, db, workers, f"{spec.name} on {s.version}",
+                                time_limit=time_limit, memory_mb=memory_limit)
+    outcome = outcomes[0]
+    if not outcome.ok:
+        err.print(Text("submission failed:", style="red bold"))
+        err.print(Text(outcome.entry.failure_reason or ""))
+        err.print(Text(f"recorded as failed in {path}"))
+        raise typer.Exit(1)
+    lb = _print_board(s, db, show_failures=False)
+    row = lb.row(spec.name)
+    console.print(Text(f"{spec.name}: rank {row.rank} of {len(lb.rows)} on {s.version}; results in {path}"))
+
+
+@leaderboard_app.command()
+def show(
+    suite: str = SuiteOpt,
+    db: Optional[Path] = DbOpt,
+    failures: bool = typer.Option(True, "--failures/--no-failures", help="List failed submissions."),
+):
+    """Print the ranking of a suite."""
+    _print_board(_suite(suite), db, show_failures=failures)
+
+
+@leaderboard_app.command()
+def report(
+    suite: str = SuiteOpt,
+    db: Optional[Path] = DbOpt,
+    html: Path = typer.Option(Path("leaderboard.html"), "--html", help="HTML report path."),
+    markdown: Optional[Path] = typer.Option(Path("LEADERBOARD.md"), "--markdown", help="Markdown path."),
+    no_markdown: bool = typer.Option(False, "--no-markdown", help="Skip the Markdown file."),
+    top: int = typer.Option(5, "--top", help="Entries drawn in the per-family plots."),
+):
+    """Write the HTML report (tables and plots) and LEADERBOARD.md."""
+    from leaderboard.ranking import build_leaderboard
+    from leaderboard.references import find_cached
+    from leaderboard.report import html_page
+    from leaderboard.report import markdown as to_markdown
+
+    s = _suite(suite)
+    with _store(db) as store:
+        lb = build_leaderboard(store, s)
+    found = find_cached(s)
+    refs = found[0] if found else None
+    html.write_text(html_page(lb, references=refs, top=top), encoding="utf-8")
+    console.print(Text(f"wrote {html} ({len(lb.rows)} entries)"))
+    if markdown is not None and not no_markdown:
+        markdown.write_text(to_markdown(lb), encoding="utf-8")
+        console.print(Text(f"wrote {markdown}"))
+
+
+@leaderboard_app.command()
+def references(
+    suite: str = SuiteOpt,
+    workers: Optional[int] = WorkersOpt,
+    recompute: bool = typer.Option(False, "--recompute", help="Recompute even if a valid cache exists."),
+    ship: bool = typer.Option(False, "--ship", help="Also write the copy shipped in the package (maintainers)."),
+):
+    """Compute (or show the cached) best-fixed-LR references of a suite."""
+    from rich.table import Table
+
+    from leaderboard.references import SHIPPED_DIR, find_cached, load_references, save_references
+
+    s = _suite(suite)
+    with _Progress(f"references of {s.version}") as progress:
+        refs = load_references(s, n_workers=workers, recompute=recompute, log=progress.log,
+                               progress=lambda d, t: progress.update(d, t))
+    if ship:
+        console.print(Text(f"wrote {save_references(refs, SHIPPED_DIR)}"))
+    found = find_cached(s)
+    table = Table(title=Text(f"references of {s.version}" + (f" ({found[1]})" if found else "")))
+    for col in ("instance", "best fixed LR", "median L0", "median L_ref"):
+        table.add_column(col, justify="right")
+    import numpy as np
+
+    for t in s.tasks():
+        d = refs.tasks[t.label]
+        table.add_row(t.label, f"{d['lr']:.3g}", f"{np.median(d['initial_loss']):.4g}", f"{np.median(d['final_loss']):.4g}")
+    console.print(table)
+
+
+@leaderboard_app.command()
+def suites():
+    """List the benchmark suites."""
+    from rich.table import Table
+
+    from leaderboard.suite import DEFAULT_SUITE, SUITES
+
+    table = Table(title="suites")
+    for col in ("name", "version", "instance set", "families × instances", "seeds", "runs/entry", "description"):
+        table.add_column(col)
+    for s in SUITES.values():
+        fams = ", ".join(f"{fs.family}×{len(fs.instances)}" for fs in s.families)
+        table.add_row(s.name + (" (default)" if s.name == DEFAULT_SUITE else ""), s.version, s.instance_set, fams,
+                      str(len(s.seeds)), str(s.n_runs), s.description)
+    console.print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

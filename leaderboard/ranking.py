@@ -1,0 +1,107 @@
+"""The ranking of one suite version: every entry's aggregates, and the comparisons between them.
+
+Per entry (from its own runs, also stored in its summary): IQM with a 95 % stratified-bootstrap
+CI over (seeds × tasks), per-family IQM, mean, median, optimality gap, fraction of diverged
+runs. Across entries (depends on who else is on the board, so computed at display time):
+
+* **PoI**: probability of improvement over the *best baseline* (the baseline entry with the
+  highest IQM), with a bootstrap CI;
+* **AlgoPerf**: AlgoPerf's profile score on steps-to-target, each task's time being the median
+  over seeds of the steps the run needed to reach the reference's final loss (∞ if most runs
+  never did), ratios taken against the fastest entry on the board.
+
+Entries are ranked by IQM (point estimate). The latest successful entry per name counts; a name
+whose most recent attempt failed is listed under failures (with any earlier success still
+ranked).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from leaderboard import scoring
+from leaderboard.runner import BOOTSTRAP_REPS, score_matrix, summarize
+from leaderboard.store import EntryRecord, ResultStore, RunRecord
+from leaderboard.suite import Suite, get_suite
+
+__all__ = ["Leaderboard", "Row", "build_leaderboard", "PROFILE_TAUS", "ALGOPERF_TAUS"]
+
+PROFILE_TAUS = np.linspace(-1.0, 2.0, 61)
+ALGOPERF_TAUS = np.linspace(1.0, 4.0, 100)
+
+
+@dataclass
+class Row:
+    entry: EntryRecord
+    runs: list[RunRecord]
+    scores: np.ndarray  # (n_seeds, n_tasks)
+    summary: dict
+    rank: int = 0
+    poi: list[float] | None = None  # [estimate, low, high] vs the best baseline
+    algoperf: float = float("nan")
+    times: np.ndarray | None = None  # per-task median steps to target
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+    @property
+    def iqm(self) -> list[float]:
+        return self.summary["iqm"]
+
+
+@dataclass
+class Leaderboard:
+    suite: Suite
+    rows: list[Row]
+    failures: list[EntryRecord] = field(default_factory=list)
+    best_baseline: str | None = None
+    skipped: list[str] = field(default_factory=list)  # entries that do not match the suite
+
+    def row(self, name: str) -> Row:
+        for r in self.rows:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+
+def build_leaderboard(store: ResultStore, suite: Suite | str, reps: int = BOOTSTRAP_REPS) -> Leaderboard:
+    """Read the latest entries of ``suite`` from ``store`` and rank them."""
+    suite = get_suite(suite)
+    rows, skipped = [], []
+    for entry in store.latest_entries(suite.version):
+        runs = store.runs(entry.id)
+        try:
+            scores = score_matrix(runs, suite)
+        except KeyError:
+            skipped.append(entry.name)
+            continue
+        summary = entry.summary if isinstance(entry.summary, dict) and "iqm" in entry.summary else summarize(runs, suite, reps)
+        rows.append(Row(entry, runs, scores, summary))
+    rows.sort(key=lambda r: (-r.iqm[0], r.name))
+    for i, r in enumerate(rows, 1):
+        r.rank = i
+
+    baselines = [r for r in rows if r.entry.kind == "baseline"]
+    best = baselines[0] if baselines else None
+    for r in rows:
+        if best is not None and r is not best:
+            iv = scoring.probability_of_improvement_ci(r.scores, best.scores, reps=reps, seed=0)
+            r.poi = [float(iv[0]), float(iv[1]), float(iv[2])]
+    if rows:
+        times = np.stack([np.median(score_matrix(r.runs, suite, "steps_to_target"), axis=0) for r in rows])
+        times = np.where(np.isnan(times), np.inf, times)
+        for r, t, s in zip(rows, times, scoring.algoperf_score(times)):
+            r.times, r.algoperf = t, float(s)
+
+    ok_after = {}
+    for e in store.entries(suite.version, status="ok"):
+        ok_after[e.name] = max(ok_after.get(e.name, 0), e.id)
+    latest_failure: dict[str, EntryRecord] = {}
+    for e in store.entries(suite.version, status="failed"):
+        if e.id > ok_after.get(e.name, 0):
+            latest_failure[e.name] = e
+    failures = sorted(latest_failure.values(), key=lambda e: -e.id)
+    return Leaderboard(suite, rows, failures, best.name if best else None, skipped)
