@@ -1,0 +1,177 @@
+"""Train a Stable-Baselines3 agent (DQN or PPO) to control the learning rate.
+
+DQN acts in the env's ``discrete`` mode (multiply the LR by 0.5, 0.8, 1, 1.25 or 2: decrease
+/ keep / increase); PPO in the continuous ``log_lr`` mode (set log10 η in [lr_min, lr_max]).
+Both train on the **train** instances and see clipped observations
+(:class:`baselines.sb3_agents.ClipObservation`); the end of the horizon counts as termination
+(:class:`baselines.sb3_agents.HorizonIsTerminal`).
+
+Commands (the shipped weights; ``torch.set_num_threads(1)`` unless ``--threads``)::
+
+    python -m baselines.train_sb3 --algo dqn     # → baselines/weights/dqn_mixed.{zip,json}
+    python -m baselines.train_sb3 --algo ppo     # → baselines/weights/ppo_mixed.{zip,json}
+    python -m baselines.train_sb3 --algo dqn --reward sign_delta --steps 20000 --out /tmp/dqn
+    python -m baselines.train_sb3 --config my_run.json   # any TrainConfig field, as JSON
+
+``family`` None trains on the mixed family of the default env ``LRControl-v0``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from baselines.families import env_kwargs_for
+from baselines.sb3_agents import ACTION_MODES, ALGOS, ClipObservation, HorizonIsTerminal, SB3Policy
+
+WEIGHTS = Path(__file__).parent / "weights"
+
+
+@dataclass
+class TrainConfig:
+    algo: str = "dqn"
+    family: str | None = None  # None: the mixed family of LRControl-v0
+    env_kwargs: dict = field(default_factory=dict)  # further LRControlEnv keywords (lr_init, ...)
+    reward: str = "log_improvement"  # any lrgym reward, e.g. "sign_delta"
+    reward_alphas: tuple[float, float] = (1.0, 1.0)
+    total_timesteps: int = 150_000
+    seed: int = 0
+    n_envs: int = 1
+    net_arch: tuple[int, ...] = (64, 64)
+    gamma: float = 0.95
+    learning_rate: float | None = None  # None: 1e-3 (DQN), 3e-4 (PPO)
+    algo_kwargs: dict = field(default_factory=dict)  # overrides of algo_defaults()
+    policy_kwargs: dict = field(default_factory=dict)  # overrides of policy_defaults()
+    threads: int = 1
+    progress: bool = True
+    out: str | None = None  # path without suffix; default baselines/weights/<algo>_<family>
+
+    def __post_init__(self):
+        if self.algo not in ALGOS:
+            raise ValueError(f"unknown algo {self.algo!r}; valid choices: {', '.join(ALGOS)}")
+
+    @property
+    def action_mode(self) -> str:
+        return ACTION_MODES[self.algo]
+
+    def full_env_kwargs(self) -> dict:
+        return {
+            **env_kwargs_for(self.family), **self.env_kwargs, "instance_set": "train",
+            "action_mode": self.action_mode, "reward": self.reward, "reward_alphas": tuple(self.reward_alphas),
+        }
+
+    def output(self) -> Path:
+        return Path(self.out) if self.out else WEIGHTS / f"{self.algo}_{self.family or 'mixed'}"
+
+
+def algo_defaults(config: TrainConfig) -> dict:
+    """Hyper-parameters of the agent (CleanRL / rl-zoo style defaults for small problems)."""
+    if config.algo == "dqn":
+        return dict(
+            learning_rate=config.learning_rate or 1e-3, buffer_size=50_000, learning_starts=1_000,
+            batch_size=64, train_freq=4, gradient_steps=1, target_update_interval=1_000,
+            exploration_fraction=0.3, exploration_final_eps=0.05, gamma=config.gamma,
+        )
+    return dict(
+        learning_rate=config.learning_rate or 3e-4, n_steps=1_024, batch_size=64, n_epochs=10,
+        gae_lambda=0.95, ent_coef=0.0, clip_range=0.2, gamma=config.gamma,
+    )
+
+
+def policy_defaults(config: TrainConfig) -> dict:
+    """Network of the agent: an MLP ``net_arch``; PPO starts with σ = e^−1 ≈ 0.37 (in units of
+    the action range's half-width: ±1.3 decades of LR) instead of 1, which clips constantly."""
+    kwargs: dict = {"net_arch": list(config.net_arch)}
+    if config.algo == "ppo":
+        kwargs["log_std_init"] = -1.0
+    return kwargs
+
+
+def make_train_env(config: TrainConfig, rank: int = 0):
+    from stable_baselines3.common.monitor import Monitor
+
+    from lrgym.env import LRControlEnv
+
+    env = LRControlEnv(**config.full_env_kwargs())
+    env.reset(seed=config.seed * 1000 + rank)
+    return Monitor(HorizonIsTerminal(ClipObservation(env)))
+
+
+def train(config: TrainConfig):
+    """Train, save ``<out>.zip`` and ``<out>.json``; returns the loaded :class:`SB3Policy`."""
+    import torch
+    from stable_baselines3 import DQN, PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    torch.set_num_threads(config.threads)
+    vec_env = DummyVecEnv([lambda r=r: make_train_env(config, r) for r in range(config.n_envs)])
+    kwargs = {**algo_defaults(config), **config.algo_kwargs}
+    cls = DQN if config.algo == "dqn" else PPO
+    model = cls(
+        "MlpPolicy", vec_env, seed=config.seed, device="cpu", verbose=0,
+        policy_kwargs={**policy_defaults(config), **config.policy_kwargs}, **kwargs,
+    )
+    start = time.time()
+    model.learn(total_timesteps=config.total_timesteps, progress_bar=config.progress)
+    out = config.output()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(out.with_suffix(".zip"))
+    env_kwargs = config.full_env_kwargs()
+    meta = {
+        "algo": config.algo,
+        "env_options": {k: env_kwargs[k] for k in ("factors",) if k in env_kwargs},
+        "trained_on": {k: v for k, v in env_kwargs.items() if k != "action_mode"},
+        "config": _jsonable(asdict(config)),
+        "algo_kwargs": _jsonable(kwargs),
+        "train_seconds": round(time.time() - start, 1),
+    }
+    with open(out.with_suffix(".json"), "w") as f:
+        json.dump(meta, f, indent=1)
+    return SB3Policy(out.with_suffix(".zip"), name=config.algo)
+
+
+def _jsonable(d):
+    return json.loads(json.dumps(d, default=str))
+
+
+def parse_config(argv=None) -> TrainConfig:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", help="JSON file of TrainConfig fields (flags override it)")
+    p.add_argument("--algo", choices=ALGOS)
+    p.add_argument("--family", help="task family (default: the mixed family)")
+    p.add_argument("--reward", help="reward name, e.g. log_improvement or sign_delta")
+    p.add_argument("--steps", type=int, dest="total_timesteps", help="total env steps")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--n-envs", type=int, dest="n_envs")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--out", help="output path without suffix")
+    p.add_argument("--no-progress", action="store_false", dest="progress", default=None)
+    args = vars(p.parse_args(argv))
+    config_path = args.pop("config")
+    values = {}
+    if config_path:
+        with open(config_path) as f:
+            values.update(json.load(f))
+    values.update({k: v for k, v in args.items() if v is not None})
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise SystemExit(f"unknown config field(s) {unknown}; valid: {sorted(known)}")
+    for key in ("net_arch", "reward_alphas"):
+        if key in values:
+            values[key] = tuple(values[key])
+    return TrainConfig(**values)
+
+
+def main(argv=None) -> None:
+    config = parse_config(argv)
+    policy = train(config)
+    zip_path = policy.path
+    print(f"saved {zip_path} ({zip_path.stat().st_size // 1024} KB) and {zip_path.with_suffix('.json').name}")
+
+
+if __name__ == "__main__":
+    main()
