@@ -1,0 +1,96 @@
+"""Fast loops over :func:`lrgym.optim.update_coordinate` for the MLP and recommender kernels.
+
+``optim.apply_update`` calls ``update_coordinate(..., opt, ...)`` with a run-time ``opt``
+inside its coordinate loop, so every coordinate goes through the six-way branch of update
+rules and nothing vectorises: ≈15 ns per coordinate for SGD and ≈30 ns for Adam, measured on a
+4,810-parameter MLP (75 µs per update, more than its forward and backward passes together).
+The functions here branch on ``opt`` once and call ``update_coordinate`` with a *constant*
+rule in each branch, so LLVM removes the other rules and vectorises the loop (SGD ≈0.3 ns,
+Adam ≈3 ns per coordinate). ``error_model="numpy"`` drops the division-by-zero checks, and the
+step counter is passed as a float, so Adam's bias corrections β₁ᵗ, β₂ᵗ are ``pow`` calls
+that LLVM hoists out of the loop (as in ``torch.optim.Adam``, which also takes the power of a
+float step).
+
+The update formulas are ``optim``'s, unchanged (the same ``update_coordinate``); results can
+differ from ``optim.apply_update`` in the last bit: there β₁ᵗ is an integer power by repeated
+multiplication, and that compilation may fuse ``p − η g`` into one FMA. No fast-math here, so
+each update is rounded exactly like the formula in ``torch.optim``.
+"""
+
+from __future__ import annotations
+
+import numba
+
+from lrgym.optim import ADAGRAD, ADAM, MOMENTUM, NESTEROV, RMSPROP, SGD, transform_gradient, update_coordinate
+
+
+@numba.njit(cache=True, error_model="numpy")
+def apply_rule(params, slots, grad, t, lr, opt, hyper):
+    """``update_coordinate`` on every coordinate with (transformed) gradient ``grad`` at step t."""
+    n = params.shape[0]
+    tf = float(t)
+    if opt == SGD:
+        for i in range(n):
+            update_coordinate(params, slots, i, grad[i], lr, tf, SGD, hyper)
+    elif opt == MOMENTUM:
+        for i in range(n):
+            update_coordinate(params, slots, i, grad[i], lr, tf, MOMENTUM, hyper)
+    elif opt == NESTEROV:
+        for i in range(n):
+            update_coordinate(params, slots, i, grad[i], lr, tf, NESTEROV, hyper)
+    elif opt == ADAM:
+        for i in range(n):
+            update_coordinate(params, slots, i, grad[i], lr, tf, ADAM, hyper)
+    elif opt == RMSPROP:
+        for i in range(n):
+            update_coordinate(params, slots, i, grad[i], lr, tf, RMSPROP, hyper)
+    else:
+        for i in range(n):
+            update_coordinate(params, slots, i, grad[i], lr, tf, ADAGRAD, hyper)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def apply_update_fast(params, grad, slots, step, lr, opt, hyper, segments):
+    """Drop-in for ``optim.apply_update``: transform ``grad`` in place, count the step, update.
+
+    Returns the raw gradient norm (before weight decay, clipping and normalisation).
+    """
+    raw_norm = transform_gradient(params, grad, hyper, segments)
+    step[0] += 1
+    apply_rule(params, slots, grad, step[0], lr, opt, hyper)
+    return raw_norm
+
+
+@numba.njit(cache=True, error_model="numpy")
+def apply_rule_rows(params, slots, starts, G, n_rows, t, lr, opt, hyper):
+    """Sparse update: for k < n_rows, coordinates ``starts[k] + j`` get gradient ``G[k, j]``.
+
+    Only these coordinates (and their optimizer slots) change: lazy semantics, with the
+    global step counter t in Adam's bias corrections.
+    """
+    width = G.shape[1]
+    tf = float(t)
+    if opt == SGD:
+        for k in range(n_rows):
+            for j in range(width):
+                update_coordinate(params, slots, starts[k] + j, G[k, j], lr, tf, SGD, hyper)
+    elif opt == MOMENTUM:
+        for k in range(n_rows):
+            for j in range(width):
+                update_coordinate(params, slots, starts[k] + j, G[k, j], lr, tf, MOMENTUM, hyper)
+    elif opt == NESTEROV:
+        for k in range(n_rows):
+            for j in range(width):
+                update_coordinate(params, slots, starts[k] + j, G[k, j], lr, tf, NESTEROV, hyper)
+    elif opt == ADAM:
+        for k in range(n_rows):
+            for j in range(width):
+                update_coordinate(params, slots, starts[k] + j, G[k, j], lr, tf, ADAM, hyper)
+    elif opt == RMSPROP:
+        for k in range(n_rows):
+            for j in range(width):
+                update_coordinate(params, slots, starts[k] + j, G[k, j], lr, tf, RMSPROP, hyper)
+    else:
+        for k in range(n_rows):
+            for j in range(width):
+                update_coordinate(params, slots, starts[k] + j, G[k, j], lr, tf, ADAGRAD, hyper)
