@@ -1,0 +1,45 @@
+"""Shared helpers for the leaderboard tests: tiny suites and synthetic entries."""
+
+from __future__ import annotations
+
+import os
+
+from leaderboard.store import EntryRecord, RunRecord
+from leaderboard.suite import FamilySuite, Suite
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+POLICIES = os.path.join(HERE, "lb_policies.py")
+
+
+def policy(name: str) -> str:
+    """The submission target of a test policy class."""
+    return f"{POLICIES}:{name}"
+
+
+def tiny_suite(name: str = "tiny", families=("quadratic",), n_instances: int = 1, seeds=(0, 1),
+               horizon: int = 6, inner_steps: int = 3) -> Suite:
+    """A suite of a few short episodes on the cheapest families (seconds, not minutes)."""
+    return Suite(
+        name=name, revision=1, description="test suite", instance_set="test",
+        families=tuple(FamilySuite(f, tuple(range(20000, 20000 + n_instances)), horizon, inner_steps)
+                       for f in families),
+        seeds=tuple(seeds),
+    )
+
+
+def synthetic_runs(suite: Suite, scores) -> list[RunRecord]:
+    """Runs with the given (n_seeds, n_tasks) score matrix (curves are short fakes)."""
+    runs = []
+    for i, seed in enumerate(suite.seeds):
+        for j, task in enumerate(suite.tasks()):
+            runs.append(RunRecord(
+                family=task.family, instance=task.instance, seed=seed, score=float(scores[i][j]),
+                final_loss=0.1, initial_loss=1.0, diverged=False, steps_to_target=float(1 + (i + j) % 3),
+                curves={"lr": [0.1, 0.1], "train_loss": [1.0, 0.5, 0.1], "val_loss": [1.0, 0.5, 0.1],
+                        "metric": [0.0, 0.5, 0.9]},
+            ))
+    return runs
+
+
+def synthetic_entry(suite: Suite, name: str, kind: str = "baseline", **kw) -> EntryRecord:
+    return EntryRecord(name=name, kind=kind, suite_version=suite.version, seeds=suite.seeds, **kw)

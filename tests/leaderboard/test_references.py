@@ -1,0 +1,73 @@
+"""References: best fixed LR on the log grid, deterministic, cached per suite version."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from lb_helpers import tiny_suite
+
+from baselines.evaluation import make_env, run_episode
+from leaderboard import references as R
+from leaderboard.worker import ConstantLR
+
+
+def test_grid_is_half_decades_from_1e_6_to_10():
+    assert len(R.LR_GRID) == 15
+    assert R.LR_GRID[0] == pytest.approx(1e-6) and R.LR_GRID[-1] == pytest.approx(10.0)
+    assert np.allclose(np.diff(np.log10(R.LR_GRID)), 0.5)
+
+
+def test_choose_lowest_mean_log_loss_and_never_a_diverging_lr():
+    grid = [
+        {"lr": 0.01, "final_loss": [1.0, 1.0]},
+        {"lr": 0.1, "final_loss": [0.1, 10.0]},  # mean log = 0: ties with 0.01 → smaller LR wins
+        {"lr": 1.0, "final_loss": [1e-9, math.inf]},  # diverged on one seed: never chosen
+        {"lr": 3.0, "final_loss": [math.nan, 1e-9]},
+    ]
+    assert R.choose(grid)["lr"] == 0.01
+    grid.append({"lr": 0.3, "final_loss": [0.5, 0.5]})
+    assert R.choose(grid)["lr"] == 0.3
+
+
+def test_compute_matches_direct_runs_and_caches(tmp_path, monkeypatch):
+    monkeypatch.setenv("LRGYM_CACHE", str(tmp_path))
+    suite = tiny_suite("reftest", families=("quadratic", "linreg"), n_instances=1, seeds=(0, 3))
+    refs = R.load_references(suite, n_workers=2)
+    path = tmp_path / "references" / "reftest-r1.json"
+    assert path.exists()
+    for task in suite.tasks():
+        lr = refs.lr(task)
+        assert lr in R.LR_GRID
+        # the stored losses are those of run_episode with a constant LR, seed by seed
+        policy = ConstantLR(lr)
+        env = make_env(policy, suite.env_kwargs(task.family))
+        for seed in suite.seeds:
+            traj = run_episode(policy, env, seed=seed, instance=task.instance)
+            assert refs.final_loss(task, seed) == traj.final_loss
+            assert refs.initial_loss(task, seed) == traj.initial_loss
+        # and it is the best of the grid by mean log final loss
+        rows = refs.tasks[task.label]["grid"]
+        means = [np.mean(np.log(r["final_loss"])) if np.all(np.isfinite(r["final_loss"])) else np.inf for r in rows]
+        assert lr == rows[int(np.argmin(means))]["lr"]
+
+    # second call: from the cache (no recompute)
+    monkeypatch.setattr(R, "compute_references", lambda *a, **k: pytest.fail("recomputed"))
+    again = R.load_references(suite)
+    assert again.tasks == refs.tasks
+
+
+def test_stale_cache_is_recomputed(tmp_path, monkeypatch):
+    monkeypatch.setenv("LRGYM_CACHE", str(tmp_path))
+    suite = tiny_suite("stale", n_instances=1, seeds=(0,), horizon=3)
+    refs = R.load_references(suite, n_workers=1)
+    path = tmp_path / "references" / "stale-r1.json"
+    data = json.loads(path.read_text())
+    data["fingerprint"] = "0" * 16
+    path.write_text(json.dumps(data))
+    assert R.find_cached(suite) is None
+    calls = []
+    real = R.compute_references
+    monkeypatch.setattr(R, "compute_references", lambda *a, **k: calls.append(1) or real(*a, **k))
+    again = R.load_references(suite, n_workers=1)
+    assert calls and again.tasks == refs.tasks  # deterministic

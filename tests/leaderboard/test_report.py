@@ -1,0 +1,96 @@
+"""Ranking and reports from a store of synthetic entries: order, comparisons, escaping, plots."""
+
+import io
+
+import numpy as np
+import pytest
+from lb_helpers import synthetic_entry, synthetic_runs, tiny_suite
+
+from leaderboard import report, scoring
+from leaderboard.ranking import build_leaderboard
+from leaderboard.runner import summarize
+from leaderboard.store import ResultStore
+
+SUITE = tiny_suite("report", families=("quadratic", "linreg"), n_instances=2, seeds=(0, 1, 2))
+EVIL = '<script>alert("x")</script> | [bold]$x$'
+
+MATRICES = {  # (3 seeds, 4 tasks)
+    "strong": [[1.0, 1.2, 0.9, 1.1], [1.0, 1.1, 0.8, 1.0], [0.9, 1.3, 1.0, 1.2]],
+    "weak": [[0.2, 0.3, 0.1, 0.4], [0.3, 0.2, 0.2, 0.3], [0.1, 0.4, 0.3, 0.2]],
+    EVIL: [[0.6, 0.7, 0.5, 0.8], [0.7, 0.6, 0.6, 0.7], [0.5, 0.8, 0.7, 0.6]],
+}
+
+
+@pytest.fixture()
+def store(tmp_path):
+    with ResultStore(tmp_path / "r.sqlite") as s:
+        for name, kind in (("strong", "baseline"), ("weak", "baseline"), (EVIL, "submission")):
+            runs = synthetic_runs(SUITE, MATRICES[name])
+            s.add_entry(synthetic_entry(SUITE, name, kind, summary=summarize(runs, SUITE, reps=200)), runs)
+        # a later failed attempt of "weak" does not hide its earlier success but is listed
+        s.record_failure("weak", "baseline", "policy raised in act(): boom", suite_version=SUITE.version)
+        s.record_failure("<img src=x onerror=alert(1)>", "submission", "timeout <b>", suite_version=SUITE.version)
+        # another suite's entries never show up
+        s.add_entry(synthetic_entry(tiny_suite("other"), "elsewhere"), [])
+        yield s
+
+
+def test_ranking_order_and_comparisons(store):
+    lb = build_leaderboard(store, SUITE, reps=200)
+    assert [r.name for r in lb.rows] == ["strong", EVIL, "weak"]
+    assert [r.rank for r in lb.rows] == [1, 2, 3]
+    assert lb.best_baseline == "strong"
+    assert lb.row("strong").poi is None
+    # hand-checked PoI: every run of "weak" is below every run of "strong" on every task
+    assert lb.row("weak").poi[0] == 0.0
+    assert lb.row(EVIL).poi[0] == pytest.approx(float(scoring.probability_of_improvement(
+        np.array(MATRICES[EVIL]), np.array(MATRICES["strong"]))))
+    assert lb.row("strong").iqm[0] == pytest.approx(float(scoring.iqm(np.array(MATRICES["strong"]))))
+    # AlgoPerf: all entries have identical times here → everyone is fastest everywhere
+    assert [r.algoperf for r in lb.rows] == pytest.approx([1.0, 1.0, 1.0])
+    assert {f.name for f in lb.failures} == {"weak", "<img src=x onerror=alert(1)>"}
+
+
+def test_html_escapes_names_and_embeds_plots(store):
+    lb = build_leaderboard(store, SUITE, reps=200)
+    page = report.html_page(lb, references=None, top=3)
+    assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
+    assert "<script>" not in page and "<img src=x" not in page and "timeout <b>" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert page.count('src="data:image/png;base64,') >= 3 + len(SUITE.families)
+    assert "http://" not in page and "https://" not in page  # self-contained
+
+
+def test_html_without_matplotlib_says_which_extra(store, monkeypatch):
+    def no_mpl(*a, **k):
+        raise ImportError("No module named 'matplotlib'")
+
+    monkeypatch.setattr(report, "plots", no_mpl)
+    page = report.html_page(build_leaderboard(store, SUITE, reps=200))
+    assert "lrgym[report]" in page and "data:image/png" not in page
+
+
+def test_markdown_and_terminal_escape_names(store):
+    lb = build_leaderboard(store, SUITE, reps=200)
+    md = report.markdown(lb, command="lrgym leaderboard run-baselines", elapsed=12.3, machine="test cpu")
+    row = next(line for line in md.splitlines() if "alert" in line and line.startswith("| 2"))
+    assert "\\|" in row and "<script>" not in md
+    assert len(row.replace("\\|", "").split("|")) == len(md.splitlines()[4].split("|"))  # same columns as the header
+    assert "12.3 s" in md and "test cpu" in md
+
+    from rich.console import Console
+
+    buf = io.StringIO()
+    report.print_table(lb, Console(file=buf, width=250, color_system=None))
+    out = buf.getvalue()
+    assert "[bold]$x$" in out  # shown verbatim, not parsed as rich markup
+    assert "boom" in out
+
+
+def test_empty_board(tmp_path):
+    with ResultStore(tmp_path / "empty.sqlite") as s:
+        lb = build_leaderboard(s, SUITE)
+    assert lb.rows == [] and lb.best_baseline is None
+    assert "No entries yet" in report.html_page(lb)
+    report.markdown(lb)

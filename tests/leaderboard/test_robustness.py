@@ -1,0 +1,108 @@
+"""The grader killed mid-run, and two submissions at once: the store stays valid, nothing is lost."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+
+import pytest
+from lb_helpers import HERE, tiny_suite
+
+from leaderboard.references import load_references
+from leaderboard.store import ResultStore
+
+SUITE_ARGS = dict(name="robust", families=("quadratic",), n_instances=2, seeds=(0, 1), horizon=20, inner_steps=2)
+SUITE = tiny_suite(**SUITE_ARGS)
+
+
+def _script(db, names, kind="baseline", target="Slow"):
+    """A grader process evaluating several policies into ``db`` (one entry each, in order)."""
+    return textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {HERE!r})
+        from lb_helpers import policy, tiny_suite
+        from leaderboard.runner import PolicySpec, run_suite
+        from leaderboard.store import ResultStore
+        suite = tiny_suite(**{SUITE_ARGS!r})
+        specs = [PolicySpec(n, {kind!r}, {{"kind": "object", "target": policy({target!r})}}) for n in {names!r}]
+        with ResultStore({str(db)!r}) as store:
+            run_suite(specs, suite, store=store, n_workers=2, time_limit=120)
+    """)
+
+
+def _spawn(code, token):
+    env = dict(os.environ, LRGYM_TEST_TOKEN=token)
+    return subprocess.Popen([sys.executable, "-c", code], env=env, cwd=os.path.dirname(os.path.dirname(HERE)))
+
+
+def _processes_with(token):
+    pids = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if f"LRGYM_TEST_TOKEN={token}".encode() in f.read():
+                    pids.append(int(pid))
+        except OSError:
+            pass
+    return pids
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _references():
+    load_references(SUITE, n_workers=2)  # cached for the subprocesses (same LRGYM_CACHE)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and PR_SET_PDEATHSIG")
+def test_grader_killed_mid_run_leaves_store_valid_and_no_orphans(tmp_path):
+    db = tmp_path / "results.sqlite"
+    names = [f"slow{i}" for i in range(10)]
+    token = uuid.uuid4().hex
+    proc = _spawn(_script(db, names), token)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if db.exists():
+                with ResultStore(db) as store:
+                    if len(store.entries(SUITE.version)) >= 2:
+                        break
+            assert proc.poll() is None, "the grader finished before it could be killed"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with ResultStore(db) as store:
+        assert store.check_integrity()
+        entries = store.entries(SUITE.version)
+        assert 2 <= len(entries) < len(names)
+        for e in entries:
+            assert e.status == "ok"
+            assert len(store.runs(e.id)) == SUITE.n_runs == e.n_runs
+        assert [e.name for e in entries] == names[: len(entries)]
+    # the workers die with their grader (PR_SET_PDEATHSIG)
+    deadline = time.monotonic() + 10
+    while _processes_with(token) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_with(token) == []
+
+
+def test_two_concurrent_graders_lose_nothing(tmp_path):
+    db = tmp_path / "results.sqlite"
+    token = uuid.uuid4().hex
+    a = [f"a{i}" for i in range(4)]
+    b = [f"b{i}" for i in range(4)]
+    procs = [_spawn(_script(db, a, "submission", "HalfEvery10"), token),
+             _spawn(_script(db, b, "submission", "Keep"), token)]
+    for p in procs:
+        assert p.wait(180) == 0
+    with ResultStore(db) as store:
+        assert store.check_integrity()
+        entries = store.entries(SUITE.version)
+        assert sorted(e.name for e in entries) == sorted(a + b)
+        assert all(e.status == "ok" and len(store.runs(e.id)) == SUITE.n_runs for e in entries)

@@ -1,0 +1,104 @@
+"""Hostile submissions: each failure mode is recorded with its reason and the store stays valid.
+
+Every case runs on a tiny quadratic suite (one instance, two seeds, six steps) in real isolated
+worker processes, exactly as ``lrgym leaderboard submit`` does.
+"""
+
+import math
+
+import pytest
+from lb_helpers import policy, tiny_suite
+
+from leaderboard.references import load_references
+from leaderboard.runner import run_suite, submission_spec
+from leaderboard.store import ResultStore
+
+SUITE = tiny_suite("hostile", families=("quadratic",), n_instances=2, seeds=(0, 1))
+
+# (policy class, expected substring of the recorded reason)
+HOSTILE = [
+    ("Raises", "policy raised in act() at step 0"),
+    ("NaNAction", "invalid action at step 0"),
+    ("InvalidAction", "invalid action at step 0"),
+    ("KillsItself", "worker process died: killed by SIGKILL"),
+    ("Hangs", "timeout: exceeded the wall-clock limit of 4 s"),
+    ("EatsMemory", "MemoryError"),
+    ("BadConstructor", "constructing the policy raised ValueError: cannot build"),
+    ("DoesNotExist", "has no attribute 'DoesNotExist'"),
+]
+
+
+@pytest.fixture(scope="module")
+def refs():
+    return load_references(SUITE, n_workers=2)
+
+
+@pytest.fixture(scope="module")
+def hostile_results(refs, tmp_path_factory):
+    """All hostile policies plus two good ones, in one run (each in its own workers)."""
+    path = tmp_path_factory.mktemp("store") / "results.sqlite"
+    specs = [submission_spec(policy(name)) for name, _ in HOSTILE]
+    specs += [submission_spec(policy("Keep"), name="good"), submission_spec(policy("PerFamily"), name="per-family")]
+    with ResultStore(path) as store:
+        outcomes = run_suite(specs, SUITE, store=store, references=refs, n_workers=2, time_limit=4.0,
+                             memory_mb=1500)
+    return {o.spec.name: o for o in outcomes}, path
+
+
+@pytest.mark.parametrize("name, reason", HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_failure_is_recorded_with_its_reason(hostile_results, name, reason):
+    outcomes, path = hostile_results
+    outcome = outcomes[name]
+    assert not outcome.ok
+    assert reason in outcome.entry.failure_reason
+    with ResultStore(path) as store:
+        stored = store.entries(SUITE.version, name=name)
+        assert [e.status for e in stored] == ["failed"]
+        assert reason in stored[0].failure_reason
+        assert store.runs(stored[0].id) == []
+
+
+def test_good_submissions_survive_their_neighbours(hostile_results):
+    outcomes, path = hostile_results
+    for name in ("good", "per-family"):
+        assert outcomes[name].ok, outcomes[name].entry.failure_reason
+    with ResultStore(path) as store:
+        assert store.check_integrity()
+        ok = store.latest_entries(SUITE.version)
+        assert [e.name for e in ok] == ["good", "per-family"]
+        for e in ok:
+            runs = store.runs(e.id)
+            assert len(runs) == SUITE.n_runs
+            assert all(math.isfinite(r.score) for r in runs)
+            assert e.policy_source_hash and len(e.policy_source_hash) == 64
+            assert e.env_spec["suite"]["version"] == SUITE.version
+            assert e.package_versions["lrgym"]
+
+
+def test_policy_raising_in_reset(refs, tmp_path):
+    src = tmp_path / "p.py"
+    src.write_text(
+        "class P:\n    name='p'\n    action_mode='discrete'\n    optimizer='sgd'\n"
+        "    def reset(self, info):\n        raise KeyError('no such feature')\n"
+        "    def act(self, obs, info):\n        return 2\n"
+    )
+    [outcome] = run_suite([submission_spec(f"{src}:P")], SUITE, references=refs, n_workers=1, time_limit=30)
+    assert "policy raised in reset()" in outcome.entry.failure_reason
+    assert "KeyError" in outcome.entry.failure_reason
+
+
+def test_import_error_and_bad_target(refs, tmp_path):
+    src = tmp_path / "broken.py"
+    src.write_text("import numpy\nraise ImportError('missing dependency xyz')\n")
+    [outcome] = run_suite([submission_spec(f"{src}:P")], SUITE, references=refs, n_workers=1, time_limit=30)
+    assert "importing" in outcome.entry.failure_reason and "missing dependency xyz" in outcome.entry.failure_reason
+    with pytest.raises(FileNotFoundError):
+        submission_spec(f"{tmp_path}/nope.py:P")
+    with pytest.raises(ValueError):
+        submission_spec("no_colon_here")
+
+
+def test_module_target(refs):
+    [outcome] = run_suite([submission_spec("lb_policies:HalfEvery10", name="as-module")], SUITE,
+                          references=refs, n_workers=1, time_limit=60)
+    assert outcome.ok, outcome.entry.failure_reason
