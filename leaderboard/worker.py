@@ -259,12 +259,14 @@ def _instantiate(obj, family: str):
         raise PolicyError(f"constructing the policy raised {_describe(exc)}\n{_tb(exc, skip=1)}") from None
 
 
-def _file_hash(path: str | None) -> str | None:
+def _file_hash(path: str | None, extra: str = "") -> str | None:
+    """sha256 of a file's bytes (plus ``extra``, e.g. tuned hyper-parameters)."""
     if not path or not os.path.isfile(path):
         return None
     h = hashlib.sha256()
     with open(path, "rb") as f:
         h.update(f.read())
+    h.update(extra.encode())
     return h.hexdigest()
 
 
@@ -274,18 +276,25 @@ def load_policy(spec: dict, family: str):
     if kind == "constant":
         return ConstantLR(spec["lr"]), None
     if kind == "baseline":
-        from baselines.registry import make_baseline
+        from baselines.registry import load_tuned, make_baseline
 
         policy = make_baseline(spec["name"], family)
-        return policy, _file_hash(inspect.getsourcefile(type(policy)))
+        tuned = json.dumps(load_tuned().get("values", {}).get(spec["name"]), sort_keys=True)
+        return policy, _file_hash(inspect.getsourcefile(type(policy)), extra=tuned)
     if kind == "object":
         obj, source = _import_target(spec["target"])
         policy = _instantiate(obj, family)
         return policy, _file_hash(source)
     if kind == "sb3":
         try:
-            policy = SB3Policy(spec["path"], spec.get("algo"), spec.get("optimizer", "sgd"),
-                               spec.get("env_options"), spec.get("name"))
+            if Path(spec["path"]).with_suffix(".json").is_file() and not spec.get("algo"):
+                # trained with baselines.train_sb3: the sidecar says how it acts (obs clipping, env options)
+                from baselines.sb3_agents import SB3Policy as SidecarPolicy
+
+                policy = SidecarPolicy(spec["path"], name=spec.get("name"))
+            else:
+                policy = SB3Policy(spec["path"], spec.get("algo"), spec.get("optimizer", "sgd"),
+                                   spec.get("env_options"), spec.get("name"))
         except PolicyError:
             raise
         except BaseException as exc:  # noqa: BLE001
@@ -361,6 +370,7 @@ def _policy_entry(spec: dict, family: str, env_kwargs: dict, cache: dict):
             env = make_env(policy, env_kwargs)
         except BaseException as exc:  # noqa: BLE001
             raise PolicyError(f"the policy's env options are invalid: {_describe(exc)}") from None
+        _share_tasks(env, cache)
         info = {
             "name": str(getattr(policy, "name", type(policy).__name__)),
             "source_hash": source_hash,
@@ -368,6 +378,16 @@ def _policy_entry(spec: dict, family: str, env_kwargs: dict, cache: dict):
         }
         cache[key] = (policy, env, info)
     return cache[key]
+
+
+def _share_tasks(env, cache: dict) -> None:
+    """Let every env of this worker on the same family reuse the built tasks (data arrays,
+    eigendecompositions, ...): tasks are immutable, the training state lives elsewhere."""
+    tasks = getattr(env, "_tasks", None)
+    if not isinstance(tasks, dict) or tasks:
+        return
+    key = ("tasks", json.dumps(_plain(env.family.overrides), sort_keys=True), type(env.family).__name__)
+    env._tasks = cache.setdefault(key, tasks)
 
 
 def _episodes(job: dict, cache: dict) -> dict:
@@ -401,6 +421,7 @@ def _lr_grid(job: dict, cache: dict) -> dict:
     for lr in job["lrs"]:
         policy = ConstantLR(lr)
         env = make_env(policy, job["env_kwargs"])
+        _share_tasks(env, cache)
         trajs = [run_episode(policy, env, seed=int(s), instance=instance) for s in job["seeds"]]
         rows.append({
             "lr": env.lr_init,
