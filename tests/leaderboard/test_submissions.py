@@ -102,3 +102,22 @@ def test_module_target(refs):
     [outcome] = run_suite([submission_spec("lb_policies:HalfEvery10", name="as-module")], SUITE,
                           references=refs, n_workers=1, time_limit=60)
     assert outcome.ok, outcome.entry.failure_reason
+
+
+def test_sb3_model_zip(refs, tmp_path):
+    """An SB3 model file is a submission too (loaded only inside the worker, torch and all)."""
+    pytest.importorskip("stable_baselines3")
+    from stable_baselines3 import DQN
+
+    from lrgym.env import LRControlEnv
+
+    env = LRControlEnv(**SUITE.env_kwargs("quadratic"))
+    model = DQN("MlpPolicy", env, learning_starts=0, policy_kwargs={"net_arch": [8]}, seed=0, device="cpu")
+    path = tmp_path / "tiny_dqn.zip"
+    model.save(path)
+    spec = submission_spec(str(path), name="tiny-dqn")
+    assert spec.spec["kind"] == "sb3"
+    [outcome] = run_suite([spec], SUITE, references=refs, n_workers=1, time_limit=120)
+    assert outcome.ok, outcome.entry.failure_reason
+    assert outcome.entry.env_spec["env_kwargs"]["quadratic"]["action_mode"] == "discrete"
+    assert len(outcome.runs) == SUITE.n_runs
