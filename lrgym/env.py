@@ -98,8 +98,8 @@ class LRControlEnv(gym.Env):
 
     ``lr`` (in force during the step), ``train_loss``, ``val_loss``, ``val_metric``,
     ``batch_loss``, ``loss_var``, ``grad_norm``, ``grad_dot`` (mean g_k·g_{k−1}, for
-    hypergradient methods), ``grad_cos``, ``excess_loss`` (train loss − known optimum; nan if
-    unknown), ``diverged``, ``rejected``, ``updates`` (total inner updates so far), ``family``,
+    hypergradient methods), ``grad_cos``, ``excess_loss`` (train loss − known optimum; only
+    for families with a known optimum: linreg, quadratic), ``diverged``, ``rejected``, ``updates`` (total inner updates so far), ``family``,
     ``instance``, ``step``. ``reset`` adds the episode's constants: ``horizon``,
     ``inner_steps``, ``lr_min``, ``lr_max``, ``optimizer``, ``action_mode``.
 
@@ -308,7 +308,7 @@ class LRControlEnv(gym.Env):
     def _info(self, rejected: bool) -> dict:
         s = self._stats
         train_loss = float(s[S_TRAIN_LOSS])
-        return {
+        info = {
             "lr": self.lr,
             "train_loss": train_loss,
             "val_loss": float(s[S_VAL_LOSS]),
@@ -318,7 +318,6 @@ class LRControlEnv(gym.Env):
             "grad_norm": float(s[S_GRAD_NORM]),
             "grad_dot": float(s[S_GRAD_DOT]),
             "grad_cos": float(s[S_GRAD_COS]),
-            "excess_loss": train_loss - self.task.optimal_loss,
             "diverged": bool(s[S_DIVERGED] > 0.0),
             "rejected": rejected,
             "updates": self.updates,
@@ -326,6 +325,9 @@ class LRControlEnv(gym.Env):
             "instance": self.instance,
             "step": self.t,
         }
+        if not math.isnan(self.task.optimal_loss):
+            info["excess_loss"] = train_loss - self.task.optimal_loss
+        return info
 
 
 def log_lr_action(lr: float, lr_min: float, lr_max: float) -> np.ndarray:

@@ -13,6 +13,9 @@ ENTRY_POINT = "lrgym.env:LRControlEnv"
 ENV_IDS: dict[str, dict] = {
     "LRControl-LinReg-v0": {"family": "linreg"},
     "LRControl-Quadratic-v0": {"family": "quadratic"},
+    "LRControl-MLP-v0": {"family": "mlp"},
+    "LRControl-Digits-v0": {"family": "mlp", "family_options": {"dataset": "digits"}},
+    "LRControl-BreastCancer-v0": {"family": "mlp", "family_options": {"dataset": "breast_cancer"}},
 }
 
 
