@@ -108,21 +108,41 @@ def _references(suite, workers, progress: _Progress):
 def _run(specs, suite, db, workers, description, **kw):
     from leaderboard.runner import run_suite
 
-    with _store(db) as store, _Progress(description) as progress:
-        refs = _references(suite, workers, progress)
-        progress.reset(description)
-        outcomes = run_suite(
-            specs, suite, store=store, references=refs, n_workers=workers,
-            on_progress=progress.update, on_outcome=lambda o: progress.log(_outcome_line(o)), **kw,
-        )
+    finished = []
+
+    def on_outcome(outcome):
+        finished.append(outcome)
+        progress.log(_outcome_line(outcome))
+
+    with _store(db) as store:
+        try:
+            with _Progress(description) as progress:
+                refs = _references(suite, workers, progress)
+                progress.reset(description)
+                outcomes = run_suite(specs, suite, store=store, references=refs, n_workers=workers,
+                                     on_progress=progress.update, on_outcome=on_outcome, **kw)
+        except KeyboardInterrupt:
+            err.print(Text(f"interrupted: {len(finished)} finished entries are saved in {store.path}"))
+            raise typer.Exit(130) from None
         return outcomes, refs, store.path
+
+
+def _existing_store(db: Optional[Path]):
+    """The store at ``db`` for reading; exits with a hint if there is none yet."""
+    from leaderboard.store import default_store_path
+
+    path = Path(db) if db is not None else default_store_path()
+    if not path.exists():
+        err.print(Text(f"no results at {path}: run `lrgym leaderboard run-baselines` first (or pass --db)"))
+        raise typer.Exit(1)
+    return _store(path)
 
 
 def _print_board(suite, db, show_failures=True):
     from leaderboard.ranking import build_leaderboard
     from leaderboard.report import print_table
 
-    with _store(db) as store:
+    with _existing_store(db) as store:
         lb = build_leaderboard(store, suite)
     print_table(lb, console, show_failures=show_failures)
     return lb
@@ -226,7 +246,7 @@ def report(
     from leaderboard.report import markdown as to_markdown
 
     s = _suite(suite)
-    with _store(db) as store:
+    with _existing_store(db) as store:
         lb = build_leaderboard(store, s)
     found = find_cached(s)
     refs = found[0] if found else None

@@ -1,11 +1,21 @@
-"""The ``lrgym`` command. Subcommands live in :mod:`leaderboard.cli` (needs the report extra)."""
+"""The ``lrgym`` command. Subcommands live in :mod:`leaderboard.cli` (needs the report extra).
+
+This shim keeps ``import lrgym`` light: Typer and rich are imported only when the command runs.
+"""
 
 from __future__ import annotations
 
+import importlib.util
+
 
 def main() -> None:
-    try:
-        from leaderboard.cli import app
-    except ImportError as error:  # pragma: no cover - depends on installed extras
-        raise SystemExit(f"the lrgym CLI needs the 'report' extra: pip install 'lrgym[report]' ({error})")
+    missing = [m for m in ("typer", "rich") if importlib.util.find_spec(m) is None]
+    if missing:  # pragma: no cover - depends on installed extras
+        raise SystemExit(f"the lrgym CLI needs {' and '.join(missing)}: pip install 'lrgym[report]'")
+    from leaderboard.cli import app
+
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""End to end on the ``quick`` suite, through the CLI: run-baselines → submit → show → report."""
+
+import re
+
+import pytest
+from lb_helpers import policy
+
+typer_testing = pytest.importorskip("typer.testing")
+
+from leaderboard.cli import app  # noqa: E402
+from leaderboard.store import ResultStore  # noqa: E402
+from leaderboard.suite import get_suite  # noqa: E402
+
+BASELINES = ("fixed", "cosine", "bold_driver")
+
+
+def _invoke(*args):
+    result = typer_testing.CliRunner().invoke(app, ["leaderboard", *args], env={"COLUMNS": "250"})
+    return result.exit_code, result.output
+
+
+def test_quick_suite_end_to_end(tmp_path):
+    db = tmp_path / "results.sqlite"
+    md = tmp_path / "LEADERBOARD.md"
+    only = [a for b in BASELINES for a in ("--only", b)]
+
+    code, out = _invoke("run-baselines", "--suite", "quick", "--db", str(db), "--markdown", str(md), *only)
+    assert code == 0, out
+    text = md.read_text()
+    for b in BASELINES:
+        assert b in out and b in text
+
+    code, out = _invoke("submit", policy("HalfEvery10"), "--name", "my-policy", "--suite", "quick", "--db", str(db))
+    assert code == 0, out
+    assert re.search(r"my-policy: rank \d of 4 on quick/r1", out), out
+
+    code, out = _invoke("submit", policy("NaNAction"), "--name", "nan-policy", "--suite", "quick", "--db", str(db),
+                        "--time-limit", "60")
+    assert code == 1
+    assert "invalid action" in out
+
+    code, out = _invoke("show", "--suite", "quick", "--db", str(db))
+    assert code == 0, out
+    assert "my-policy" in out and "nan-policy" in out and "invalid action" in out
+
+    html, md2 = tmp_path / "board.html", tmp_path / "board.md"
+    code, out = _invoke("report", "--suite", "quick", "--db", str(db), "--html", str(html), "--markdown", str(md2))
+    assert code == 0, out
+    page = html.read_text()
+    n_families = len(get_suite("quick").families)
+    assert page.count('src="data:image/png;base64,') == 3 + n_families  # CIs, 2 profiles, one per family
+    for name in ("my-policy", *BASELINES):
+        assert name in page and name in md2.read_text()
+
+    with ResultStore(db) as store:
+        assert store.check_integrity()
+        entries = store.entries("quick/r1")
+        assert {e.name for e in entries} == {*BASELINES, "my-policy", "nan-policy"}
