@@ -9,7 +9,9 @@ rule in each branch, so LLVM removes the other rules and vectorises the loop (SG
 Adam ≈3 ns per coordinate). ``error_model="numpy"`` drops the division-by-zero checks, and the
 step counter is passed as a float, so Adam's bias corrections β₁ᵗ, β₂ᵗ are ``pow`` calls
 that LLVM hoists out of the loop (as in ``torch.optim.Adam``, which also takes the power of a
-float step).
+float step). The hyper-parameters are passed on as a tuple of floats: read from the ``hyper``
+array, LLVM cannot rule out that the stores into ``params`` / ``slots`` change them, reloads
+them every coordinate and recomputes β₁ᵗ, β₂ᵗ (5× slower sparse Adam).
 
 The update formulas are ``optim``'s, unchanged (the same ``update_coordinate``); results can
 differ from ``optim.apply_update`` in the last bit: there β₁ᵗ is an integer power by repeated
@@ -21,7 +23,26 @@ from __future__ import annotations
 
 import numba
 
-from lrgym.optim import ADAGRAD, ADAM, MOMENTUM, NESTEROV, RMSPROP, SGD, transform_gradient, update_coordinate
+from lrgym.optim import (
+    ADAGRAD,
+    ADAM,
+    MOMENTUM,
+    N_HYPER,
+    NESTEROV,
+    RMSPROP,
+    SGD,
+    transform_gradient,
+    update_coordinate,
+)
+
+if N_HYPER != 8:  # _as_tuple spells out the entries
+    raise ImportError(f"lrgym.tasks.updates expects 8 optimizer hyper-parameters, optim has {N_HYPER}")
+
+
+@numba.njit(cache=True, inline="always")
+def _as_tuple(hyper):
+    """The eight hyper-parameters as a tuple (values, so no aliasing with the parameters)."""
+    return (hyper[0], hyper[1], hyper[2], hyper[3], hyper[4], hyper[5], hyper[6], hyper[7])
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -29,6 +50,7 @@ def apply_rule(params, slots, grad, t, lr, opt, hyper):
     """``update_coordinate`` on every coordinate with (transformed) gradient ``grad`` at step t."""
     n = params.shape[0]
     tf = float(t)
+    hyper = _as_tuple(hyper)
     if opt == SGD:
         for i in range(n):
             update_coordinate(params, slots, i, grad[i], lr, tf, SGD, hyper)
@@ -70,6 +92,7 @@ def apply_rule_rows(params, slots, starts, G, n_rows, t, lr, opt, hyper):
     """
     width = G.shape[1]
     tf = float(t)
+    hyper = _as_tuple(hyper)
     if opt == SGD:
         for k in range(n_rows):
             for j in range(width):

@@ -1,0 +1,748 @@
+"""Recommender: logistic matrix factorisation on implicit feedback, sparse row updates.
+
+Model, for user u and item i:   p(click | u, i) = σ(s),   s = p_u · q_i + b_u + b_i,
+with p_u, q_i ∈ Rʳ (r = ``rank``). Loss of a triple (u, i, y), y ∈ {0, 1}:
+
+    ℓ = −y log σ(s) − (1 − y) log(1 − σ(s)) = softplus((1 − 2y) s),    ∂ℓ/∂s = σ(s) − y
+
+A minibatch is ``batch_size`` positives (u, i) drawn uniformly with replacement from the
+training positives, each followed by ``n_negatives`` = k triples (u, j, 0) with j uniform over
+all items (a sampled "negative" may occasionally be a positive of u, as usual with negative
+sampling). The minibatch loss is the mean over its T = batch_size · (1 + k) triples. Draw order
+(what a reference must reproduce from a copy of the RNG word, with :mod:`lrgym.rng`): for each
+positive, ``randint(n_train_positives)`` and then k × ``randint(n_items)``.
+
+Parameters: one flat float64 vector of two tables, user rows then item rows, each row
+(factors, bias): ``[p_u (r), b_u]`` for u < n_users, then ``[q_i (r), b_i]``. ``segments`` =
+[0, n_users·(r+1), P] marks the two tables. Initialisation: factors N(0, init_scale²),
+biases 0, drawn from the generator passed to :meth:`RecsysTask.init_params`.
+
+Sparse updates: only the rows a minibatch touches change. The kernel gathers each touched row's
+gradient once (summed over every triple that uses it), then applies the inner optimizer with
+:func:`lrgym.optim.update_coordinate` to each touched coordinate, with the global step counter
+(so Adam is *lazy* Adam: untouched rows keep their moments and get no update; momentum is
+likewise applied only to touched rows). The gradient transforms of :mod:`lrgym.optim` act on
+the minibatch gradient, which is zero outside the touched rows:
+
+* weight decay adds ``wd · p`` on the touched coordinates only (lazy L2);
+* clipping and ``normalize="global"`` use the norm over the touched coordinates, which is
+  the norm of the whole minibatch gradient;
+* ``normalize="layerwise"`` treats the two tables as the layers: each table's touched rows are
+  scaled by ‖table‖ / ‖table's minibatch gradient‖ (LARS trust ratio), with ‖table‖ the norm of
+  the *whole* table (computed at the start of every ``run`` call and kept up to date as rows
+  change).
+
+Statistics: the training objective (``S_TRAIN_LOSS``) is the mean log-loss on a fixed
+evaluation set of up to 2,048 training triples (2,048 // (1 + k) training positives, each with
+k uniform negatives drawn at build time, as in training). Validation: up to 512 held-out
+positives (one per user, from users with at least 3 positives, never an item's last training
+positive), each with k negatives drawn at build time uniformly from the items the user has no
+positive for. ``S_VAL_LOSS`` is their mean log-loss; ``S_VAL_METRIC`` the sampled AUC: the
+fraction of (held-out positive, its negative) pairs that the model ranks correctly, ties ½.
+
+Data:
+
+* **synthetic** (``data_path=None``): true factors u*, v* ~ N(0, I / √k*) (k* = ``true_rank``,
+  so u*·v* has unit variance) and Zipf item popularity π_i ∝ 1 / rank(i)^``zipf`` (ranks in a
+  random order). User u has n_u ~ max(3, Poisson(``interactions``)) positives (at most a quarter
+  of the items), drawn without replacement with probability ∝ π_i · exp(``signal`` · u*·v*_i)
+  (Gumbel top-n_u).
+* **MovieLens-format file** (``data_path``): ``u.data`` (tab- or whitespace-separated
+  ``user item rating timestamp``, no header) or ``ratings.csv`` (comma-separated, header
+  ``userId,movieId,rating,timestamp``). Ratings ≥ 4 (``POSITIVE_RATING``, the usual
+  implicit-feedback threshold on the 1–5 scale) are positives, the rest is ignored; users and
+  items without a positive are dropped and ids are remapped to 0..n−1 in increasing order of
+  the original id. ``n_users`` / ``n_items`` in the spec are set from the file; the
+  synthetic-data fields are unused. A malformed file raises ``ValueError`` naming the file and
+  the line. Nothing is downloaded: point ``data_path`` at a file you have.
+
+The validation split and evaluation set are drawn from the instance seed.
+
+Instance distribution (``RecsysFamily`` options override any of these):
+
+============  ==========================================================
+n_users       100 – 5,000, log-uniform
+n_items       50 – 2,000, log-uniform
+rank          4 – 32, log-uniform
+true_rank     2 – 16, log-uniform
+zipf          0.5 – 1.5, uniform
+signal        1 – 4, log-uniform
+interactions  10 – 50, log-uniform (mean positives per user)
+batch_size    one of 16, 32, 64, 128, 256 (positives per minibatch)
+n_negatives   one of 1, 2, 3, 4, 8
+init_scale    0.1 (not sampled)
+data_path     None (synthetic)
+============  ==========================================================
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+from dataclasses import dataclass, replace
+
+import numba
+import numpy as np
+
+from lrgym import rng as _rng
+from lrgym.optim import H_CLIP_NORM, H_NORMALIZE, H_WEIGHT_DECAY
+from lrgym.tasks.base import (
+    S_TRAIN_LOSS,
+    S_VAL_LOSS,
+    S_VAL_METRIC,
+    Task,
+    TaskFamily,
+    TaskSpec,
+    TrainState,
+    log_uniform,
+    log_uniform_int,
+)
+from lrgym.tasks.kernels import FAST_MATH, N_ACC, finish_stats, is_bad, loss_moments
+from lrgym.tasks.updates import apply_rule_rows
+from lrgym.tasks.vmath import vexp, vsoftplus
+
+EVAL_TRIPLES = 2048
+VAL_POSITIVES = 512
+POSITIVE_RATING = 4.0
+BATCH_SIZES = (16, 32, 64, 128, 256)
+NEGATIVE_COUNTS = (1, 2, 3, 4, 8)
+CSV_HEADER = ("userid", "movieid", "rating", "timestamp")
+
+
+@dataclass(frozen=True)
+class RecsysSpec(TaskSpec):
+    n_users: int = 1000
+    n_items: int = 500
+    rank: int = 16
+    true_rank: int = 8
+    zipf: float = 1.0
+    signal: float = 2.0
+    interactions: float = 20.0
+    batch_size: int = 64
+    n_negatives: int = 3
+    init_scale: float = 0.1
+    data_path: str | None = None
+
+
+# ---- kernels -------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+def triple_scores(params, width, v_off, tri_u, tri_i, n, scores):
+    """s = p_u · q_i + b_u + b_i for the first n triples (rows are (factors, bias))."""
+    r = width - 1
+    for t in range(n):
+        a = tri_u[t] * width
+        b = v_off + tri_i[t] * width
+        pu = params[a : a + r]  # row views: LLVM vectorises loops over views, not over a + c
+        qi = params[b : b + r]
+        s = 0.0
+        for c in range(r):
+            s += pu[c] * qi[c]
+        scores[t] = s + params[a + r] + params[b + r]
+
+
+@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+def logistic_losses(scores, tri_y, n, losses, dscores):
+    """ℓ = softplus((1 − 2y) s) into ``losses`` and ∂ℓ/∂s = σ(s) − y into ``dscores``."""
+    for t in range(n):
+        s = scores[t]
+        y = tri_y[t]
+        losses[t] = vsoftplus(s - 2.0 * y * s)
+        dscores[t] = 1.0 / (1.0 + vexp(-s)) - y
+
+
+@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+def gather_row_gradients(params, width, v_off, tri_u, tri_i, dscores, n, scale, uslot, islot, starts, G):
+    """Sum ``scale``·∂ℓ/∂row over the n triples into one row of ``G`` per touched row.
+
+    ``uslot`` / ``islot`` (−1 = not yet touched) map a user / item to its row of ``G``;
+    ``starts[k]`` is the flat offset of touched row k. Returns the number of touched rows.
+    ∂ℓ/∂p_u = ℓ'·q_i, ∂ℓ/∂q_i = ℓ'·p_u, ∂ℓ/∂b_u = ∂ℓ/∂b_i = ℓ'.
+    """
+    r = width - 1
+    n_rows = 0
+    for t in range(n):
+        u = tri_u[t]
+        i = tri_i[t]
+        su = uslot[u]
+        if su < 0:
+            su = n_rows
+            n_rows += 1
+            uslot[u] = su
+            starts[su] = u * width
+            G[su] = 0.0
+        si = islot[i]
+        if si < 0:
+            si = n_rows
+            n_rows += 1
+            islot[i] = si
+            starts[si] = v_off + i * width
+            G[si] = 0.0
+        d = dscores[t] * scale
+        pu = params[u * width : u * width + r]
+        qi = params[v_off + i * width : v_off + i * width + r]
+        gu = G[su]
+        gi = G[si]
+        for c in range(r):
+            gu[c] += d * qi[c]
+            gi[c] += d * pu[c]
+        gu[r] += d
+        gi[r] += d
+    return n_rows
+
+
+@numba.njit(cache=True)
+def release_rows(starts, n_rows, width, v_off, uslot, islot):
+    """Mark the touched rows untouched again (``uslot`` / ``islot`` back to −1)."""
+    for k in range(n_rows):
+        s = starts[k]
+        if s < v_off:
+            uslot[s // width] = -1
+        else:
+            islot[(s - v_off) // width] = -1
+
+
+@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+def record_sparse_gradient_pair(G, starts, n_rows, prev_grad, prev_starts, prev_meta, have_prev, acc):
+    """:func:`lrgym.tasks.kernels.record_gradient_pair` for a gradient that lives on rows.
+
+    ``prev_grad`` is the dense previous gradient (zero outside its rows ``prev_starts``, whose
+    count and squared norm are ``prev_meta[0]``, ``prev_meta[1]``); costs O(touched rows).
+    """
+    width = G.shape[1]
+    gg = 0.0
+    gp = 0.0
+    for k in range(n_rows):
+        g = G[k]
+        prev = prev_grad[starts[k] : starts[k] + width]
+        for c in range(width):
+            gg += g[c] * g[c]
+            gp += g[c] * prev[c]
+    pp = prev_meta[1]
+    acc[0] += math.sqrt(gg)
+    if have_prev:
+        acc[1] += gp
+        denom = math.sqrt(gg * pp)
+        acc[2] += gp / denom if denom > 0.0 else 0.0
+        acc[3] += 1.0
+    for k in range(int(prev_meta[0])):
+        prev = prev_grad[prev_starts[k] : prev_starts[k] + width]
+        for c in range(width):
+            prev[c] = 0.0
+    for k in range(n_rows):
+        prev_starts[k] = starts[k]
+        g = G[k]
+        prev = prev_grad[starts[k] : starts[k] + width]
+        for c in range(width):
+            prev[c] = g[c]
+    prev_meta[0] = n_rows
+    prev_meta[1] = gg
+
+
+@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+def rows_sq_norm(x, starts, n_rows, width, v_off, table):
+    """Σ x² over the touched rows of one table (0 users, 1 items), or of both (table −1)."""
+    total = 0.0
+    for k in range(n_rows):
+        if table >= 0 and (starts[k] >= v_off) != (table == 1):
+            continue
+        row = x[starts[k] : starts[k] + width]
+        for c in range(width):
+            total += row[c] * row[c]
+    return total
+
+
+@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+def transform_rows(params, G, starts, n_rows, v_off, hyper, table_sq):
+    """``optim.transform_gradient`` for a row-sparse gradient (see the module docstring)."""
+    width = G.shape[1]
+    wd = hyper[H_WEIGHT_DECAY]
+    if wd != 0.0:
+        for k in range(n_rows):
+            g = G[k]
+            p = params[starts[k] : starts[k] + width]
+            for c in range(width):
+                g[c] += wd * p[c]
+    clip = hyper[H_CLIP_NORM]
+    mode = int(hyper[H_NORMALIZE])
+    if clip > 0.0 or mode == 1:
+        norm = 0.0
+        for k in range(n_rows):
+            for c in range(width):
+                norm += G[k, c] * G[k, c]
+        norm = math.sqrt(norm)
+        scale = 1.0
+        if clip > 0.0 and norm > clip:
+            scale = clip / norm
+            norm = clip
+        if mode == 1 and norm > 0.0:
+            scale /= norm
+        if scale != 1.0:
+            for k in range(n_rows):
+                for c in range(width):
+                    G[k, c] *= scale
+    if mode == 2:
+        for table in range(2):
+            g_sq = 0.0
+            for k in range(n_rows):
+                if (starts[k] >= v_off) == (table == 1):
+                    for c in range(width):
+                        g_sq += G[k, c] * G[k, c]
+            if g_sq > 0.0:
+                p_norm = math.sqrt(max(table_sq[table], 0.0))
+                ratio = (p_norm if p_norm > 0.0 else 1.0) / math.sqrt(g_sq)
+                for k in range(n_rows):
+                    if (starts[k] >= v_off) == (table == 1):
+                        for c in range(width):
+                            G[k, c] *= ratio
+
+
+@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+def mean_logloss(params, width, v_off, tri_u, tri_i, tri_y, scores, losses, dscores):
+    n = tri_u.shape[0]
+    triple_scores(params, width, v_off, tri_u, tri_i, n, scores)
+    logistic_losses(scores, tri_y, n, losses, dscores)
+    total = 0.0
+    for t in range(n):
+        total += losses[t]
+    return total / n
+
+
+@numba.njit(cache=True)
+def sampled_auc(scores, n_groups, group):
+    """Fraction of (positive, negative) pairs ranked correctly; groups = [pos, k negs]."""
+    good = 0.0
+    for g in range(n_groups):
+        sp = scores[g * group]
+        for j in range(1, group):
+            sn = scores[g * group + j]
+            if sp > sn:
+                good += 1.0
+            elif sp == sn:
+                good += 0.5
+    return good / (n_groups * (group - 1))
+
+
+@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+def evaluate_recsys(params, width, v_off, ev_u, ev_i, ev_y, va_u, va_i, va_y, group, scores, losses, dscores, stats):
+    stats[S_TRAIN_LOSS] = mean_logloss(params, width, v_off, ev_u, ev_i, ev_y, scores, losses, dscores)
+    stats[S_VAL_LOSS] = mean_logloss(params, width, v_off, va_u, va_i, va_y, scores, losses, dscores)
+    stats[S_VAL_METRIC] = sampled_auc(scores, va_u.shape[0] // group, group)
+
+
+@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+def run_recsys(
+    params, slots, step, rng, prev_grad,
+    tri_u, tri_i, tri_y, scores, losses, dscores, uslot, islot, starts, G, prev_starts, prev_meta,
+    table_sq, acc, ev_scores, ev_losses, ev_dscores,
+    width, v_off, pos_u, pos_i, n_items, n_negatives,
+    ev_u, ev_i, ev_y, va_u, va_i, va_y,
+    lr, n_updates, opt, hyper, loss_cap, stats,
+):
+    """``n_updates`` sparse minibatch updates with negative sampling, then evaluation."""
+    n_pos = pos_u.shape[0]
+    group = 1 + n_negatives
+    n_triples = tri_u.shape[0]
+    batch = n_triples // group
+    scale = 1.0 / n_triples
+    layerwise = int(hyper[H_NORMALIZE]) == 2
+    if layerwise:
+        table_sq[0] = 0.0
+        table_sq[1] = 0.0
+        for j in range(v_off):
+            table_sq[0] += params[j] * params[j]
+        for j in range(v_off, params.shape[0]):
+            table_sq[1] += params[j] * params[j]
+    acc[:] = 0.0
+    diverged = False
+    done = 0
+    for _ in range(n_updates):
+        for b in range(batch):
+            p = _rng.randint(rng, n_pos)
+            base = b * group
+            tri_u[base] = pos_u[p]
+            tri_i[base] = pos_i[p]
+            tri_y[base] = 1.0
+            for j in range(1, group):
+                tri_u[base + j] = pos_u[p]
+                tri_i[base + j] = _rng.randint(rng, n_items)
+                tri_y[base + j] = 0.0
+        triple_scores(params, width, v_off, tri_u, tri_i, n_triples, scores)
+        logistic_losses(scores, tri_y, n_triples, losses, dscores)
+        batch_loss = loss_moments(losses, acc)
+        n_rows = gather_row_gradients(
+            params, width, v_off, tri_u, tri_i, dscores, n_triples, scale, uslot, islot, starts, G
+        )
+        release_rows(starts, n_rows, width, v_off, uslot, islot)
+        record_sparse_gradient_pair(G, starts, n_rows, prev_grad, prev_starts, prev_meta, step[0] > 0, acc)
+        transform_rows(params, G, starts, n_rows, v_off, hyper, table_sq)
+        if layerwise:
+            table_sq[0] -= rows_sq_norm(params, starts, n_rows, width, v_off, 0)
+            table_sq[1] -= rows_sq_norm(params, starts, n_rows, width, v_off, 1)
+        step[0] += 1
+        apply_rule_rows(params, slots, starts, G, n_rows, step[0], lr, opt, hyper)
+        if layerwise:
+            table_sq[0] += rows_sq_norm(params, starts, n_rows, width, v_off, 0)
+            table_sq[1] += rows_sq_norm(params, starts, n_rows, width, v_off, 1)
+        done += 1
+        if is_bad(batch_loss, loss_cap) or not math.isfinite(rows_sq_norm(params, starts, n_rows, width, v_off, -1)):
+            diverged = True
+            break
+    evaluate_recsys(
+        params, width, v_off, ev_u, ev_i, ev_y, va_u, va_i, va_y, group, ev_scores, ev_losses, ev_dscores, stats
+    )
+    if is_bad(stats[S_TRAIN_LOSS], loss_cap):
+        diverged = True
+    finish_stats(acc, done, diverged, stats)
+
+
+# ---- data ----------------------------------------------------------------------------------
+
+
+def _bad_line(path: str, line_no: int, problem: str) -> ValueError:
+    return ValueError(f"{path}, line {line_no}: {problem}")
+
+
+def _parse_fields(path: str, line_no: int, fields: list[str]) -> tuple[int, int, float]:
+    if len(fields) != 4:
+        raise _bad_line(path, line_no, f"expected 4 columns (user item rating timestamp), got {len(fields)}")
+    out = []
+    for name, text in zip(("user id", "item id"), fields[:2]):
+        try:
+            out.append(int(text))
+        except ValueError:
+            raise _bad_line(path, line_no, f"{name} {text!r} is not an integer") from None
+    try:
+        rating = float(fields[2])
+    except ValueError:
+        raise _bad_line(path, line_no, f"rating {fields[2]!r} is not a number") from None
+    if not math.isfinite(rating):
+        raise _bad_line(path, line_no, f"rating {fields[2]!r} is not finite")
+    try:
+        float(fields[3])
+    except ValueError:
+        raise _bad_line(path, line_no, f"timestamp {fields[3]!r} is not a number") from None
+    return out[0], out[1], rating
+
+
+def load_ratings(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(user ids, item ids, ratings) of a MovieLens ``u.data`` or ``ratings.csv`` file.
+
+    The format is chosen by the first line: a comma-separated file must start with the header
+    ``userId,movieId,rating,timestamp``; otherwise the file is ``u.data``-style, whitespace
+    separated without header. Blank lines are skipped. Raises ``ValueError`` naming the file
+    and the line for a wrong column count, a non-integer id, a non-numeric rating or
+    timestamp, and for a file without ratings.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: no such ratings file")
+    with open(path, encoding="utf-8", errors="replace") as f:
+        first = f.readline()
+        while first and not first.strip():
+            first = f.readline()
+    if not first:
+        raise ValueError(f"{path}, line 1: empty file, expected MovieLens ratings (u.data or ratings.csv)")
+    is_csv = "," in first
+    header = 0
+    if is_csv:
+        names = tuple(x.strip().lower() for x in first.strip().split(","))
+        if names != CSV_HEADER:
+            raise ValueError(
+                f"{path}, line 1: a comma-separated ratings file must start with the header "
+                f"userId,movieId,rating,timestamp, got {first.strip()!r}"
+            )
+    users, items, ratings = [], [], []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line_no, line in enumerate(f, start=1):
+            if is_csv and header == 0 and line.strip():
+                header = line_no
+                continue
+            text = line.strip()
+            if not text:
+                continue
+            u, i, r = _parse_fields(path, line_no, text.split(",") if is_csv else text.split())
+            users.append(u)
+            items.append(i)
+            ratings.append(r)
+    if not users:
+        raise ValueError(f"{path}, line {header + 1}: no ratings in the file")
+    return np.array(users, dtype=np.int64), np.array(items, dtype=np.int64), np.array(ratings)
+
+
+def positives_from_ratings(users, items, ratings, threshold: float = POSITIVE_RATING):
+    """Remapped positive pairs (u, i), n_users, n_items from ratings ≥ ``threshold``."""
+    keep = ratings >= threshold
+    if not keep.any():
+        raise ValueError(f"no rating >= {threshold}: no positives")
+    user_ids, u = np.unique(users[keep], return_inverse=True)
+    item_ids, i = np.unique(items[keep], return_inverse=True)
+    pairs = np.unique(np.stack([u, i], axis=1), axis=0)
+    return pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64), len(user_ids), len(item_ids)
+
+
+@functools.lru_cache(maxsize=4)
+def _file_positives(path: str, mtime: float, size: int):
+    users, items, ratings = load_ratings(path)
+    try:
+        return positives_from_ratings(users, items, ratings)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+
+
+def file_positives(path: str):
+    """Cached :func:`positives_from_ratings` of a ratings file (re-read when it changes)."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: no such ratings file")
+    st = os.stat(path)
+    return _file_positives(path, st.st_mtime, st.st_size)
+
+
+def synthetic_positives(spec: RecsysSpec, rng: np.random.Generator):
+    """Positive pairs (u, i) of the latent-factor model with Zipf popularity (module docstring)."""
+    n_u, n_i, k = spec.n_users, spec.n_items, spec.true_rank
+    U = rng.standard_normal((n_u, k)) / k**0.25
+    V = rng.standard_normal((n_i, k)) / k**0.25
+    log_pop = -spec.zipf * np.log1p(rng.permutation(n_i).astype(np.float64))
+    cap = max(3, n_i // 4)
+    counts = np.clip(np.maximum(3, rng.poisson(spec.interactions, size=n_u)), 1, cap)
+    users, items = [], []
+    chunk = max(1, 2_000_000 // n_i)
+    for start in range(0, n_u, chunk):
+        stop = min(n_u, start + chunk)
+        keys = log_pop + spec.signal * (U[start:stop] @ V.T) + rng.gumbel(size=(stop - start, n_i))
+        top = np.argpartition(-keys, cap - 1, axis=1)[:, :cap] if cap < n_i else np.tile(np.arange(n_i), (stop - start, 1))
+        order = np.argsort(-np.take_along_axis(keys, top, axis=1), axis=1, kind="stable")
+        top = np.take_along_axis(top, order, axis=1)
+        for row in range(stop - start):
+            c = counts[start + row]
+            users.append(np.full(c, start + row, dtype=np.int64))
+            items.append(top[row, :c].astype(np.int64))
+    return np.concatenate(users), np.concatenate(items)
+
+
+def split_positives(rng, pos_u, pos_i, n_users, n_items, n_negatives):
+    """Hold out validation positives; draw validation negatives and the evaluation set.
+
+    Returns (train_u, train_i, eval triples (u, i, y), validation triples (u, i, y)), the
+    triples in groups of 1 + k: a positive, then its k negatives.
+    """
+    group = 1 + n_negatives
+    order = np.lexsort((pos_i, pos_u))
+    pos_u, pos_i = pos_u[order], pos_i[order]
+    user_start = np.searchsorted(pos_u, np.arange(n_users + 1))
+    user_count = np.diff(user_start)
+    item_count = np.bincount(pos_i, minlength=n_items)
+    held = np.zeros(len(pos_u), dtype=bool)
+    val_u, val_i = [], []
+    for u in rng.permutation(np.flatnonzero((user_count >= 3) & (user_count <= n_items - 2 * n_negatives))):
+        if len(val_u) == VAL_POSITIVES:
+            break
+        rows = np.arange(user_start[u], user_start[u + 1])
+        ok = rows[item_count[pos_i[rows]] >= 2]
+        if len(ok) == 0:
+            continue
+        r = int(rng.choice(ok))
+        held[r] = True
+        item_count[pos_i[r]] -= 1
+        val_u.append(u)
+        val_i.append(pos_i[r])
+    if not val_u:
+        raise ValueError("no user has 3 or more positives: cannot hold out validation positives")
+    va_u, va_i, va_y = [], [], []
+    for u, i in zip(val_u, val_i):
+        mine = set(pos_i[user_start[u] : user_start[u + 1]].tolist())
+        negs = []
+        while len(negs) < n_negatives:
+            j = int(rng.integers(n_items))
+            if j not in mine:
+                negs.append(j)
+        va_u += [u] * group
+        va_i += [i] + negs
+        va_y += [1.0] + [0.0] * n_negatives
+    train_u, train_i = pos_u[~held], pos_i[~held]
+    n_eval = min(len(train_u), EVAL_TRIPLES // group)
+    pick = rng.choice(len(train_u), size=n_eval, replace=False)
+    ev_u = np.repeat(train_u[pick], group)
+    ev_i = np.empty(n_eval * group, dtype=np.int64)
+    ev_i[::group] = train_i[pick]
+    ev_y = np.zeros(n_eval * group)
+    ev_y[::group] = 1.0
+    for j in range(1, group):
+        ev_i[j::group] = rng.integers(n_items, size=n_eval)
+    as_int = lambda a: np.ascontiguousarray(a, dtype=np.int64)  # noqa: E731
+    return (
+        as_int(train_u), as_int(train_i),
+        (as_int(ev_u), as_int(ev_i), np.ascontiguousarray(ev_y)),
+        (as_int(va_u), as_int(va_i), np.array(va_y)),
+    )
+
+
+# ---- task and family ----------------------------------------------------------------------
+
+
+class RecsysTask(Task):
+    metric_name = "auc"
+
+    def __init__(self, spec: RecsysSpec):
+        self.spec = spec
+        rng = np.random.default_rng([spec.instance, 7])
+        if spec.data_path is not None:
+            pos_u, pos_i, n_users, n_items = file_positives(spec.data_path)
+        else:
+            pos_u, pos_i = synthetic_positives(spec, rng)
+            n_users, n_items = spec.n_users, spec.n_items
+        self.n_users, self.n_items = int(n_users), int(n_items)
+        self.pos_u, self.pos_i, (self.ev_u, self.ev_i, self.ev_y), (self.va_u, self.va_i, self.va_y) = split_positives(
+            rng, pos_u, pos_i, self.n_users, self.n_items, spec.n_negatives
+        )
+        self.group = 1 + spec.n_negatives
+        self.width = spec.rank + 1
+        self.v_off = self.n_users * self.width
+        self.n_params = self.v_off + self.n_items * self.width
+        self.segments = np.array([0, self.v_off, self.n_params], dtype=np.int64)
+        self.n_triples = spec.batch_size * self.group
+
+    def tables(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Views (user rows (n_users, r+1), item rows (n_items, r+1)) of a flat parameter vector."""
+        return (
+            params[: self.v_off].reshape(self.n_users, self.width),
+            params[self.v_off :].reshape(self.n_items, self.width),
+        )
+
+    def init_params(self, rng):
+        params = np.zeros(self.n_params)
+        users, items = self.tables(params)
+        r = self.spec.rank
+        users[:, :r] = rng.normal(0.0, self.spec.init_scale, size=(self.n_users, r))
+        items[:, :r] = rng.normal(0.0, self.spec.init_scale, size=(self.n_items, r))
+        return params
+
+    def new_scratch(self):
+        T = self.n_triples
+        n_eval = max(len(self.ev_u), len(self.va_u))
+        return {
+            "tri_u": np.zeros(T, dtype=np.int64),
+            "tri_i": np.zeros(T, dtype=np.int64),
+            "tri_y": np.zeros(T),
+            "scores": np.zeros(T),
+            "losses": np.zeros(T),
+            "dscores": np.zeros(T),
+            "uslot": np.full(self.n_users, -1, dtype=np.int64),
+            "islot": np.full(self.n_items, -1, dtype=np.int64),
+            "starts": np.zeros(2 * T, dtype=np.int64),
+            "G": np.zeros((2 * T, self.width)),
+            "prev_starts": np.zeros(2 * T, dtype=np.int64),
+            "prev_meta": np.zeros(2),
+            "table_sq": np.zeros(2),
+            "acc": np.zeros(N_ACC),
+            "ev_scores": np.zeros(n_eval),
+            "ev_losses": np.zeros(n_eval),
+            "ev_dscores": np.zeros(n_eval),
+        }
+
+    def run(self, state: TrainState, lr, n_updates, opt, hyper, loss_cap, stats):
+        s = state.scratch
+        run_recsys(
+            state.params, state.slots, state.step, state.rng, state.prev_grad,
+            s["tri_u"], s["tri_i"], s["tri_y"], s["scores"], s["losses"], s["dscores"], s["uslot"], s["islot"],
+            s["starts"], s["G"], s["prev_starts"], s["prev_meta"], s["table_sq"], s["acc"],
+            s["ev_scores"], s["ev_losses"], s["ev_dscores"],
+            self.width, self.v_off, self.pos_u, self.pos_i, self.n_items, self.spec.n_negatives,
+            self.ev_u, self.ev_i, self.ev_y, self.va_u, self.va_i, self.va_y,
+            float(lr), int(n_updates), int(opt), hyper, float(loss_cap), stats,
+        )
+
+    def evaluate(self, state: TrainState, stats):
+        s = state.scratch
+        evaluate_recsys(
+            state.params, self.width, self.v_off, self.ev_u, self.ev_i, self.ev_y, self.va_u, self.va_i,
+            self.va_y, self.group, s["ev_scores"], s["ev_losses"], s["ev_dscores"], stats,
+        )
+
+    # -- helpers for tests and references --------------------------------------------------
+
+    def loss_and_grad(self, params, users, items, labels) -> tuple[float, np.ndarray]:
+        """Mean log-loss of the given triples and its (dense) gradient, with the kernel code."""
+        u = np.ascontiguousarray(users, dtype=np.int64)
+        i = np.ascontiguousarray(items, dtype=np.int64)
+        y = np.ascontiguousarray(labels, dtype=np.float64)
+        n = len(u)
+        params = np.ascontiguousarray(params, dtype=np.float64)
+        scores, losses, dscores = np.zeros(n), np.zeros(n), np.zeros(n)
+        triple_scores(params, self.width, self.v_off, u, i, n, scores)
+        logistic_losses(scores, y, n, losses, dscores)
+        uslot = np.full(self.n_users, -1, dtype=np.int64)
+        islot = np.full(self.n_items, -1, dtype=np.int64)
+        starts, G = np.zeros(2 * n, dtype=np.int64), np.zeros((2 * n, self.width))
+        n_rows = gather_row_gradients(params, self.width, self.v_off, u, i, dscores, n, 1.0 / n, uslot, islot, starts, G)
+        grad = np.zeros(self.n_params)
+        for k in range(n_rows):
+            grad[starts[k] : starts[k] + self.width] = G[k]
+        return float(losses.mean()), grad
+
+
+class RecsysFamily(TaskFamily):
+    """Logistic matrix-factorisation instances; see the module docstring for the distribution."""
+
+    name = "recsys"
+    spec_class = RecsysSpec
+    default_horizon = 50
+    default_inner_steps = 10
+
+    def _validate_overrides(self):
+        o = self.overrides
+        is_int = lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool)  # noqa: E731
+        is_num = lambda v: isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)  # noqa: E731
+        checks = {
+            "n_users": (lambda v: is_int(v) and 3 <= v <= 10_000_000, "integer 3..10,000,000"),
+            "n_items": (lambda v: is_int(v) and 4 <= v <= 10_000_000, "integer 4..10,000,000"),
+            "rank": (lambda v: is_int(v) and 1 <= v <= 1024, "integer 1..1024"),
+            "true_rank": (lambda v: is_int(v) and 1 <= v <= 1024, "integer 1..1024"),
+            "zipf": (lambda v: is_num(v) and 0 <= v <= 5, "0 <= zipf <= 5"),
+            "signal": (lambda v: is_num(v) and 0 <= v <= 100, "0 <= signal <= 100"),
+            "interactions": (lambda v: is_num(v) and 1 <= v <= 1e6, "1 <= interactions <= 1e6"),
+            "batch_size": (lambda v: is_int(v) and 1 <= v <= 65536, "integer 1..65536"),
+            "n_negatives": (lambda v: is_int(v) and 1 <= v <= 1000, "integer 1..1000"),
+            "init_scale": (lambda v: is_num(v) and 0 <= v < 1e3, "0 <= init_scale < 1000"),
+            "data_path": (lambda v: v is None or isinstance(v, (str, os.PathLike)), "None or a file path"),
+        }
+        for key, (ok, valid) in checks.items():
+            if key in o and not ok(o[key]):
+                raise ValueError(f"recsys option {key}={o[key]!r} out of range; valid: {valid}")
+        if o.get("data_path") is not None:
+            o["data_path"] = os.fspath(o["data_path"])
+            fixed = sorted({"n_users", "n_items"} & set(o))
+            if fixed:
+                raise ValueError(f"recsys option(s) {fixed} cannot be set with data_path: they come from the file")
+            file_positives(o["data_path"])  # a missing or malformed file fails here, with the line
+
+    def sample(self, instance_seed: int) -> RecsysSpec:
+        spec = super().sample(instance_seed)
+        if spec.data_path is not None:
+            _, _, n_users, n_items = file_positives(spec.data_path)
+            spec = replace(spec, n_users=n_users, n_items=n_items, true_rank=0, zipf=0.0, signal=0.0, interactions=0.0)
+        return spec
+
+    def _sample(self, rng, instance_seed):
+        return RecsysSpec(
+            family=self.name,
+            instance=instance_seed,
+            n_users=log_uniform_int(rng, 100, 5000),
+            n_items=log_uniform_int(rng, 50, 2000),
+            rank=log_uniform_int(rng, 4, 32),
+            true_rank=log_uniform_int(rng, 2, 16),
+            zipf=float(rng.uniform(0.5, 1.5)),
+            signal=log_uniform(rng, 1.0, 4.0),
+            interactions=log_uniform(rng, 10.0, 50.0),
+            batch_size=int(rng.choice(BATCH_SIZES)),
+            n_negatives=int(rng.choice(NEGATIVE_COUNTS)),
+        )
+
+    def build(self, spec):
+        if spec.data_path is None and spec.n_users < 3:
+            raise ValueError(f"recsys n_users={spec.n_users} too small; valid: >= 3")
+        return RecsysTask(spec)
