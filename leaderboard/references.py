@@ -15,7 +15,8 @@ References are deterministic; they are computed once per suite version and cache
 3. computed (process pool over all cores) and written to the cache directory.
 
 A cached file is used only if its suite fingerprint and the instances' task specs match the
-current code; otherwise it is recomputed. ``lrgym leaderboard references --suite NAME``
+current code and the code reproduces its first run of every family (so changed dynamics are
+noticed too); otherwise it is recomputed. ``lrgym leaderboard references --suite NAME``
 (re)computes on demand.
 """
 
@@ -196,15 +197,44 @@ def save_references(refs: References, directory: Path | None = None) -> Path:
     return path
 
 
-def find_cached(suite: Suite | str) -> tuple[References, Path] | None:
-    """Valid cached references of ``suite`` (cache directory first, then the shipped copy)."""
+def reproduces(refs: References, suite: Suite, rtol: float = 1e-6) -> bool:
+    """Whether the current code reproduces the references: re-runs, per family, the reference
+    LR on the first instance and seed (a fraction of a second) and compares the final loss.
+
+    Task specs are compared separately; this catches changed dynamics (kernels, data
+    generation, RNG use) that leave the specs as they were.
+    """
+    from baselines.evaluation import make_env, run_episode
+    from leaderboard.worker import ConstantLR
+
+    seed = suite.seeds[0]
+    for fs in suite.families:
+        task = Task(fs.family, fs.instances[0])
+        policy = ConstantLR(refs.lr(task))
+        traj = run_episode(policy, make_env(policy, suite.env_kwargs(fs.family)), seed=seed, instance=task.instance)
+        want = refs.final_loss(task, seed)
+        got = traj.final_loss
+        if not (got == want or (math.isfinite(got) and math.isfinite(want)
+                                and abs(got - want) <= rtol * max(abs(want), 1e-300))):
+            return False
+    return True
+
+
+def find_cached(suite: Suite | str, verify: bool = True) -> tuple[References, Path] | None:
+    """Valid cached references of ``suite`` (cache directory first, then the shipped copy).
+
+    Valid: same suite fingerprint, LR grid and task specs, and (``verify``) the first run of
+    each family is reproduced by the current code (:func:`reproduces`).
+    """
     suite = get_suite(suite)
     specs = task_specs(suite)
     for directory in (cache_dir() / "references", SHIPPED_DIR):
         path = directory / _file_name(suite)
         data = _read(path)
         if data is not None and _valid(data, suite, specs):
-            return References.from_dict(data), path
+            refs = References.from_dict(data)
+            if not verify or reproduces(refs, suite):
+                return refs, path
     return None
 
 

@@ -66,17 +66,27 @@ class PolicySpec:
 
 
 def baseline_specs(names: list[str] | None = None, include_learned: bool = False) -> list[PolicySpec]:
-    """Specs of the registered baselines (:mod:`baselines.registry`), hand-designed ones only
-    unless ``include_learned``; ``names`` picks a subset (in that order)."""
+    """Specs of the registered baselines (:mod:`baselines.registry`): the hand-designed ones,
+    plus the learned ones whose weights are shipped if ``include_learned``; ``names`` picks a
+    subset (in that order)."""
     from baselines import registry
 
     known = list(registry.BASELINES)
     if names is None:
-        names = [n for n in known if include_learned or not _is_learned(registry, n)]
+        names = [n for n in known if not _is_learned(registry, n)
+                 or (include_learned and _has_weights(registry, n))]
     unknown = [n for n in names if n not in known]
     if unknown:
         raise ValueError(f"unknown baseline(s) {unknown}; valid choices: {', '.join(known)}")
     return [PolicySpec(n, "baseline", {"kind": "baseline", "name": n}, f"baselines.registry:{n}") for n in names]
+
+
+def _has_weights(registry, name: str) -> bool:
+    """Whether a learned baseline's weights are present (mixed-family file; see the registry)."""
+    path_of = getattr(registry, "weights_path", None)
+    if path_of is None:
+        return True
+    return any(path_of(name, None, suffix).exists() for suffix in (".npz", ".zip"))
 
 
 def _is_learned(registry, name: str) -> bool:

@@ -71,3 +71,18 @@ def test_stale_cache_is_recomputed(tmp_path, monkeypatch):
     monkeypatch.setattr(R, "compute_references", lambda *a, **k: calls.append(1) or real(*a, **k))
     again = R.load_references(suite, n_workers=1)
     assert calls and again.tasks == refs.tasks  # deterministic
+
+
+def test_changed_dynamics_invalidate_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LRGYM_CACHE", str(tmp_path))
+    suite = tiny_suite("dynamics", n_instances=1, seeds=(0,), horizon=3)
+    refs = R.load_references(suite, n_workers=1)
+    assert R.find_cached(suite) is not None
+    path = tmp_path / "references" / "dynamics-r1.json"
+    data = json.loads(path.read_text())
+    label = suite.tasks()[0].label
+    data["tasks"][label]["final_loss"][0] *= 1.001  # as if the kernels had changed
+    path.write_text(json.dumps(data))
+    assert R.find_cached(suite) is None
+    assert R.find_cached(suite, verify=False) is not None
+    assert R.load_references(suite, n_workers=1).tasks == refs.tasks
