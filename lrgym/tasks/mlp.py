@@ -62,8 +62,9 @@ min(2,048, n_train) training rows; ``S_VAL_LOSS`` / ``S_VAL_METRIC`` are the cro
 the accuracy on the validation rows. The loss cap and non-finite losses or parameters end the
 updates and set ``S_DIVERGED`` (never an exception).
 
-Performance: the matrix products go to BLAS through ``np.dot`` inside the kernel; tanh and exp
-are the vectorisable versions of :mod:`lrgym.tasks.vmath`; evaluation runs in chunks of 256 rows.
+Performance: the matrix products go to BLAS through ``np.dot`` inside the kernel, on one thread
+(:mod:`lrgym.tasks.blas`); tanh and exp are the vectorisable versions of
+:mod:`lrgym.tasks.vmath`; evaluation runs in chunks of 256 rows.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ from lrgym.tasks.base import (
     log_uniform,
     log_uniform_int,
 )
+from lrgym.tasks.blas import blas_single_thread
 from lrgym.tasks.kernels import FAST_MATH, N_ACC, finish_stats, is_bad, loss_moments, record_gradient_pair
 from lrgym.tasks.vmath import vexp, vtanh
 
@@ -436,6 +438,10 @@ class MLPTask(Task):
 
     def run(self, state: TrainState, lr, n_updates, opt, hyper, loss_cap, stats):
         s = state.scratch
+        with blas_single_thread():
+            self._run(state, s, lr, n_updates, opt, hyper, loss_cap, stats)
+
+    def _run(self, state, s, lr, n_updates, opt, hyper, loss_cap, stats):
         run_mlp(
             state.params, state.slots, state.step, state.rng, state.grad, state.prev_grad,
             s["rows"], s["Xb"], s["yb"], s["losses"], s["eval_losses"], s["acts"], self.act_offsets,
@@ -446,10 +452,11 @@ class MLPTask(Task):
 
     def evaluate(self, state: TrainState, stats):
         s = state.scratch
-        evaluate_mlp(
-            state.params, self.widths, self.offsets, self.relu, self.X, self.y, self.n_eval,
-            self.Xv, self.yv, s["acts"], self.act_offsets, s["eval_losses"], stats,
-        )
+        with blas_single_thread():
+            evaluate_mlp(
+                state.params, self.widths, self.offsets, self.relu, self.X, self.y, self.n_eval,
+                self.Xv, self.yv, s["acts"], self.act_offsets, s["eval_losses"], stats,
+            )
 
     # -- helpers for tests and references --------------------------------------------------
 
