@@ -1,6 +1,7 @@
 """Which task families exist, and the env keywords baselines are tuned, trained and scored on.
 
-``family=None`` or ``"mixed"`` means the default env ``LRControl-v0``'s mixed family. While
+``family=None`` or ``"mixed"`` means the default env ``LRControl-v0``'s mixed family (its
+registered keywords once the id exists). While
 some member families of the mixture are not implemented yet, the mixture is restricted to the
 ones that import (``family_options={"members": ...}``), so every baseline runs today and picks
 up new families as they land.
@@ -13,6 +14,7 @@ import importlib
 from lrgym.tasks import FAMILIES
 
 MIXED = "mixed"
+DEFAULT_ENV_ID = "LRControl-v0"
 
 
 def available_families() -> list[str]:
@@ -52,7 +54,11 @@ def env_kwargs_for(family: str | None) -> dict:
     key = family_key(family)
     if key != MIXED:
         return {"family": key}
+    from lrgym.registry import ENV_IDS
     from lrgym.tasks.mixture import DEFAULT_MEMBERS
+
+    if DEFAULT_ENV_ID in ENV_IDS:
+        return dict(ENV_IDS[DEFAULT_ENV_ID])
 
     members = mixed_members()
     if members == tuple(DEFAULT_MEMBERS):

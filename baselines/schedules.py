@@ -56,17 +56,32 @@ class Schedule(LRPolicy):
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_") and k not in (
-            "t", "horizon", "inner_steps", "lr_min", "lr_max"))
+            "t", "horizon", "inner_steps", "lr_min", "lr_max", "lr_init", "env_options"))
         return f"{type(self).__name__}({params})"
 
 
 class Constant(Schedule):
-    """η_t = η0. With ``optimizer="adam"`` this is Adam at a fixed LR."""
+    """η_t = η0. With ``optimizer="adam"`` this is Adam at a fixed LR.
+
+    Runs in the env's ``discrete`` mode with the single factor 1 and ``lr_init = η0``, so the
+    LR is exactly η0 (the ``log_lr`` action is float32) and a constant policy at a grid LR is
+    exactly the leaderboard's fixed-LR reference.
+    """
 
     name = "fixed"
+    action_mode = "discrete"
+
+    def __init__(self, lr: float, optimizer: Any = "sgd", name: str | None = None):
+        super().__init__(lr, optimizer=optimizer, name=name)
+        self.lr_init = self.lr0
+        self.env_options = {"factors": (1.0,)}
 
     def lr(self, t: int, horizon: int) -> float:
         return self.lr0
+
+    def act(self, obs: np.ndarray, info: dict) -> int:
+        self.t += 1
+        return 0  # × 1.0
 
 
 class StepDecay(Schedule):

@@ -1,0 +1,146 @@
+"""Every baseline by name, built with its tuned hyper-parameters.
+
+::
+
+    from baselines.registry import BASELINES, LEARNED, HAND_DESIGNED, make_baseline
+
+    policy = make_baseline("cosine", family="mlp")   # tuned on the mlp train instances
+    policy = make_baseline("dqn")                    # weights trained on LRControl-v0 (mixed)
+
+``BASELINES[name](**hyper)`` builds a hand-designed baseline with the given hyper-parameters
+(untuned textbook defaults otherwise); ``make_baseline(name, family)`` fills them from
+``baselines/tuned.json`` (written by ``python -m baselines.tune``; tuned per family on train
+instances only; ``family=None`` means the mixed family of ``LRControl-v0``). Learned
+baselines (:data:`LEARNED`) load shipped weights from ``baselines/weights/``: the ones trained
+for ``family`` if present, else those trained on the mixed family.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+from baselines.families import MIXED, family_key
+from baselines.heuristics import BoldDriver, Hypergradient, MultiplicativeHypergradient, ReduceOnPlateau
+from baselines.policy import Policy
+from baselines.schedules import Constant, Cosine, ExponentialDecay, InverseSqrt, LinearDecay, OneCycle, StepDecay
+
+HERE = Path(__file__).parent
+TUNED_PATH = HERE / "tuned.json"
+WEIGHTS = HERE / "weights"
+
+
+def _named(cls, name: str, **fixed):
+    def factory(**hyper) -> Policy:
+        return cls(**{**fixed, **hyper}, name=name)
+
+    factory.__name__ = name
+    factory.__doc__ = f"{name}: {cls.__name__}({', '.join(f'{k}={v!r}' for k, v in fixed.items())}) — {cls.__doc__.splitlines()[0]}"
+    return factory
+
+
+def weights_path(name: str, family: str | None, suffix: str) -> Path:
+    """``weights/<name>_<family><suffix>`` if shipped, else the mixed-family file."""
+    own = WEIGHTS / f"{name}_{family_key(family)}{suffix}"
+    return own if own.exists() else WEIGHTS / f"{name}_{MIXED}{suffix}"
+
+
+def _qlearning(family: str | None = None, path: str | Path | None = None) -> Policy:
+    from baselines.qlearning import QLearningPolicy
+
+    policy = QLearningPolicy.load(path or weights_path("qlearning", family, ".npz"))
+    policy.name = "qlearning"
+    return policy
+
+
+def _sb3(algo: str):
+    def factory(family: str | None = None, path: str | Path | None = None) -> Policy:
+        from baselines.sb3_agents import SB3Policy
+
+        return SB3Policy(path or weights_path(algo, family, ".zip"), name=algo)
+
+    factory.__name__ = algo
+    return factory
+
+
+#: name → factory(**hyper-parameters) of a Policy
+BASELINES: dict[str, Callable[..., Policy]] = {
+    # schedules (SGD)
+    "fixed": _named(Constant, "fixed"),
+    "step": _named(StepDecay, "step"),
+    "exponential": _named(ExponentialDecay, "exponential"),
+    "inverse_sqrt": _named(InverseSqrt, "inverse_sqrt"),
+    "linear": _named(LinearDecay, "linear"),
+    "cosine": _named(Cosine, "cosine"),
+    "sgdr": _named(Cosine, "sgdr", cycles=3, cycle_mult=2.0),
+    "one_cycle": _named(OneCycle, "one_cycle"),
+    # loss-driven heuristics (SGD)
+    "bold_driver": _named(BoldDriver, "bold_driver"),
+    "plateau": _named(ReduceOnPlateau, "plateau"),
+    "hypergradient": _named(Hypergradient, "hypergradient"),
+    "hypergradient_mult": _named(MultiplicativeHypergradient, "hypergradient_mult"),
+    # the adaptive inner optimizer at a fixed LR
+    "adam": _named(Constant, "adam", optimizer="adam"),
+    "adam_default": _named(Constant, "adam_default", optimizer="adam", lr=1e-3),
+    # learned
+    "qlearning": _qlearning,
+    "dqn": _sb3("dqn"),
+    "ppo": _sb3("ppo"),
+}
+
+#: baselines that load trained weights (the rest are hand-designed and tuned by baselines.tune)
+LEARNED: tuple[str, ...] = ("qlearning", "dqn", "ppo")
+HAND_DESIGNED: tuple[str, ...] = tuple(n for n in BASELINES if n not in LEARNED)
+#: hand-designed baselines without tuned hyper-parameters (shown as published defaults)
+UNTUNED: tuple[str, ...] = ("adam_default",)
+
+
+def is_learned(name: str) -> bool:
+    return name in LEARNED
+
+
+@lru_cache(maxsize=1)
+def load_tuned() -> dict:
+    """The contents of ``tuned.json`` (empty if it does not exist yet)."""
+    if not TUNED_PATH.exists():
+        return {"values": {}}
+    with open(TUNED_PATH) as f:
+        return json.load(f)
+
+
+def tuned_values(name: str, family: str | None = None) -> dict:
+    """Tuned hyper-parameters of ``name`` for ``family`` (falls back to the mixed-family values,
+    then to the factory's defaults, with a warning)."""
+    values = load_tuned().get("values", {}).get(name, {})
+    key = family_key(family)
+    if key in values:
+        return dict(values[key])
+    if name in UNTUNED:
+        return {}
+    if MIXED in values:
+        warnings.warn(f"baseline {name!r} has no tuned values for family {key!r}; using the mixed-family values "
+                      "(re-run python -m baselines.tune)", stacklevel=2)
+        return dict(values[MIXED])
+    warnings.warn(f"baseline {name!r} has no tuned values; using its untuned defaults "
+                  "(run python -m baselines.tune)", stacklevel=2)
+    return {}
+
+
+def make_baseline(name: str, family: str | None = None, **overrides) -> Policy:
+    """Baseline ``name`` with its tuned hyper-parameters (or weights) for ``family``.
+
+    ``overrides`` replace tuned values (hand-designed) or pass ``path=`` to other weights
+    (learned).
+    """
+    if name not in BASELINES:
+        raise ValueError(f"unknown baseline {name!r}; valid choices: {', '.join(BASELINES)}")
+    if name in LEARNED:
+        return BASELINES[name](family=family, **overrides)
+    return BASELINES[name](**{**tuned_values(name, family), **overrides})
+
+
+__all__ = ["BASELINES", "HAND_DESIGNED", "LEARNED", "UNTUNED", "is_learned", "load_tuned", "make_baseline",
+           "tuned_values"]
