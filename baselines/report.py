@@ -1,0 +1,138 @@
+"""The baselines' validation table: mean normalised score of every baseline on val instances.
+
+::
+
+    python -m baselines.report                     # prints the Markdown table
+    python -m baselines.report --write             # also updates baselines/README_SECTION.md
+
+Instances and seeds are those of the leaderboard's ``val`` suite (8 val instances per family
+× 5 seeds, family-default horizon and inner steps), restricted to the families available here.
+Every run is scored like the leaderboard does, S = (log L0 − log LT) / (log L0 − log L_ref),
+clipped to [−1, 2], −1 on divergence (:func:`leaderboard.scoring.run_score`), with L_ref the
+final loss of the instance's best fixed SGD LR on the grid 1e-6 … 10 (half-decades) for the same
+seed. The table shows the mean of S per family and over all runs (and the IQM over all runs,
+the leaderboard's headline statistic). Hand-designed baselines use the values tuned on train
+instances (``baselines/tuned.json``), learned ones their shipped weights.
+
+Everything goes through :func:`baselines.evaluation.evaluate`; the reference runs are
+fixed-LR policies (:class:`baselines.schedules.Constant`) on the same envs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from baselines.families import available_families
+from baselines.tune import LR_GRID, references, run_config, run_scores
+
+HERE = Path(__file__).parent
+SECTION = HERE / "README_SECTION.md"
+BEGIN, END = "<!-- val-table:begin -->", "<!-- val-table:end -->"
+
+
+def val_suite() -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
+    """(family → val instances, seeds) of the leaderboard's ``val`` suite (available families)."""
+    have = set(available_families())
+    try:
+        from leaderboard.suite import get_suite
+
+        suite = get_suite("val")
+        fams = {fs.family: tuple(fs.instances) for fs in suite.families if fs.family in have}
+        return fams, tuple(suite.seeds)
+    except ImportError:  # pragma: no cover - the leaderboard ships with the package
+        from lrgym.tasks.base import instance_set
+
+        val = tuple(instance_set("val")[:8])
+        return {f: val for f in sorted(have)}, (0, 1, 2, 3, 4)
+
+
+def compute(names: list[str], workers: int | None = None, families: list[str] | None = None) -> dict:
+    """Scores S of every run: {name: {family: array}} (learned baselines without weights skipped)."""
+    from baselines.parallel import imap
+    from baselines.registry import BASELINES, LEARNED, weights_path
+
+    fams, seeds = val_suite()
+    if families:
+        fams = {f: i for f, i in fams.items() if f in families}
+    skipped = []
+    ready = []
+    for n in names:
+        if n in LEARNED and not any(weights_path(n, f, s).exists() for f in fams for s in (".npz", ".zip")):
+            skipped.append(n)
+        else:
+            ready.append(n)
+    jobs = [(f, "fixed", {"lr": lr}, inst, seeds, "val") for f, inst in fams.items() for lr in LR_GRID]
+    jobs += [(f, n, None, inst, seeds, "val") for f, inst in fams.items() for n in ready]
+    results = {}
+    for job, runs in imap(run_config, jobs, workers, "val runs"):
+        results[(job[0], job[1], json.dumps(job[2], sort_keys=True))] = runs
+    scores: dict = {}
+    for f in fams:
+        refs = references({lr: results[(f, "fixed", json.dumps({"lr": lr}, sort_keys=True))] for lr in LR_GRID})
+        for n in ready:
+            scores.setdefault(n, {})[f] = run_scores(results[(f, n, "null")], refs)
+    return {"scores": scores, "families": list(fams), "seeds": list(seeds),
+            "instances": {f: list(i) for f, i in fams.items()}, "skipped": skipped,
+            "names": list(BASELINES)}
+
+
+def markdown(result: dict) -> str:
+    from leaderboard.scoring import iqm
+
+    from baselines.registry import LEARNED
+
+    fams = result["families"]
+    head = "| baseline | " + " | ".join(fams) + " | all (mean) | all (IQM) |"
+    rule = "|---|" + "---:|" * (len(fams) + 2)
+    rows = [head, rule]
+    order = sorted(result["scores"], key=lambda n: -np.mean(np.concatenate(list(result["scores"][n].values()))))
+    for n in order:
+        per = result["scores"][n]
+        allruns = np.concatenate([per[f] for f in fams])
+        label = f"{n} (learned)" if n in LEARNED else n
+        rows.append(f"| {label} | " + " | ".join(f"{np.mean(per[f]):.2f}" for f in fams)
+                    + f" | **{np.mean(allruns):.2f}** | {float(iqm(allruns[None, :])):.2f} |")
+    n_inst = {len(v) for v in result["instances"].values()}
+    note = (f"Mean normalised score S on the `val` instances ({'/'.join(map(str, sorted(n_inst)))} per family × "
+            f"{len(result['seeds'])} seeds; 1 = the per-instance best fixed SGD LR, 0 = no progress, −1 = diverged; "
+            "clipped to [−1, 2]). Regenerate with `python -m baselines.report --write`.")
+    if result["skipped"]:
+        note += f" Not shown (no weights): {', '.join(result['skipped'])}."
+    return note + "\n\n" + "\n".join(rows) + "\n"
+
+
+def write_section(table: str, path: Path = SECTION) -> None:
+    text = path.read_text() if path.exists() else f"{BEGIN}\n{END}\n"
+    new = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: f"{BEGIN}\n{table}{END}", text, flags=re.S)
+    path.write_text(new)
+
+
+def main(argv=None) -> None:
+    from baselines.registry import BASELINES
+
+    p = argparse.ArgumentParser(description="Validation table of every baseline (mean normalised score).")
+    p.add_argument("--baselines", nargs="*", default=None)
+    p.add_argument("--families", nargs="*", default=None)
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--write", action="store_true", help=f"update the table in {SECTION.name}")
+    p.add_argument("--json", help="also save every run's score to this JSON file")
+    args = p.parse_args(argv)
+    result = compute(args.baselines or list(BASELINES), args.workers, args.families)
+    table = markdown(result)
+    print(table)
+    if args.json:
+        Path(args.json).write_text(json.dumps(
+            {**result, "scores": {n: {f: s.tolist() for f, s in per.items()} for n, per in result["scores"].items()}},
+            indent=1))
+    if args.write:
+        write_section(table)
+        print(f"updated {SECTION}")
+
+
+if __name__ == "__main__":
+    main()

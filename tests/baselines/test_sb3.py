@@ -1,0 +1,68 @@
+"""SB3 agents: CI-sized DQN and PPO smoke tests (train, save, reload, evaluate) and the slow
+learning test on the 100×-too-small-LR quadratic."""
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("stable_baselines3")
+
+from baselines.evaluation import evaluate
+from baselines.sb3_agents import OBS_CLIP, SB3Policy
+from baselines.train_sb3 import TrainConfig, parse_config, train
+from learning_setup import HELD_OUT, KeepLR, env_kwargs, mean_final_log_loss
+
+SMALL = {"horizon": 10, "inner_steps": 2}
+
+
+@pytest.mark.parametrize("algo, extra", [
+    ("dqn", {"learning_starts": 50, "buffer_size": 500}),
+    ("ppo", {"n_steps": 64, "batch_size": 32, "n_epochs": 2}),
+])
+def test_smoke_train_save_load_evaluate(tmp_path, algo, extra):
+    config = TrainConfig(algo=algo, family="quadratic", env_kwargs=SMALL, total_timesteps=300,
+                         algo_kwargs=extra, progress=False, out=str(tmp_path / algo), net_arch=(16,))
+    policy = train(config)
+    assert (tmp_path / f"{algo}.zip").exists()
+    meta = json.loads((tmp_path / f"{algo}.json").read_text())
+    assert meta["algo"] == algo and meta["trained_on"]["instance_set"] == "train"
+    reloaded = SB3Policy(tmp_path / f"{algo}.zip")
+    assert reloaded.action_mode == ("discrete" if algo == "dqn" else "log_lr")
+    trajs = evaluate(reloaded, {"family": "quadratic", **SMALL}, instance_set="val", instances=[10_000, 10_001])
+    assert all(len(t.lrs) == 10 or t.diverged for t in trajs)
+    # deterministic: the same actions from the in-memory and the reloaded policy
+    obs = np.linspace(-2 * OBS_CLIP, 2 * OBS_CLIP, 12).astype(np.float32)
+    policy.reset({})
+    reloaded.reset({})
+    np.testing.assert_array_equal(policy.act(obs, {}), reloaded.act(obs, {}))
+
+
+def test_sign_delta_reward_is_selectable(tmp_path):
+    config = TrainConfig(algo="dqn", family="linreg", env_kwargs=SMALL, reward="sign_delta", total_timesteps=100,
+                         algo_kwargs={"learning_starts": 50}, progress=False, out=str(tmp_path / "d"))
+    assert config.full_env_kwargs()["reward"] == "sign_delta"
+    train(config)
+    assert json.loads((tmp_path / "d.json").read_text())["trained_on"]["reward"] == "sign_delta"
+
+
+def test_cli_config(tmp_path):
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"algo": "ppo", "total_timesteps": 123, "net_arch": [8, 8]}))
+    config = parse_config(["--config", str(cfg), "--seed", "3"])
+    assert (config.algo, config.total_timesteps, config.net_arch, config.seed) == ("ppo", 123, (8, 8), 3)
+    with pytest.raises(SystemExit):
+        parse_config(["--algo", "a2c"])
+
+
+@pytest.mark.slow
+def test_dqn_learns_to_raise_a_too_small_lr(tmp_path):
+    kwargs = env_kwargs()
+    keep = evaluate(KeepLR(), kwargs, instance_set="val", instances=HELD_OUT)
+    config = TrainConfig(algo="dqn", family="quadratic", env_kwargs=kwargs, total_timesteps=15_000, progress=False,
+                         out=str(tmp_path / "dqn"), algo_kwargs={"exploration_fraction": 0.5})
+    agent = train(config)
+    trained = evaluate(agent, kwargs, instance_set="val", instances=HELD_OUT)
+    assert not any(t.diverged for t in trained)
+    assert mean_final_log_loss(trained) < mean_final_log_loss(keep) - 2.0
+    assert np.median([t.lrs[-1] for t in trained]) > 10 * kwargs["lr_init"]
