@@ -3,7 +3,9 @@
 For each task (family, instance) of a suite, SGD runs with every LR of :data:`LR_GRID`
 (1e-6 … 10 in half-decade steps, 15 values) for every seed of the suite, with the suite's
 horizon and inner steps. The reference LR η* is the grid value with the lowest mean over seeds
-of the log final training loss; an LR that diverges on any seed is never chosen. The
+of the log final training loss; an LR that diverges on any seed is never chosen. Losses below
+10⁻¹² × the initial loss count as 10⁻¹² × the initial loss (:data:`PRECISION_FLOOR`): only
+noise-free quadratics get there, and beyond it the digits are floating-point noise. The
 reference's final loss on seed s, ``L_ref(instance, s)``, is the target of the run with that
 seed: a run's score compares its log-improvement with the reference's on the same data stream
 and initialisation (see :mod:`leaderboard.scoring`).
@@ -39,7 +41,9 @@ __all__ = ["LR_GRID", "References", "cache_dir", "compute_references", "load_ref
 #: 1e-6, 3.16e-6, 1e-5, ..., 3.16, 10
 LR_GRID: tuple[float, ...] = tuple(float(10.0 ** (e / 2.0)) for e in range(-12, 3))
 SHIPPED_DIR = Path(__file__).parent / "references"
-FORMAT = 1
+FORMAT = 2  # bump when the choice rule or the file layout changes
+#: losses below PRECISION_FLOOR × the initial loss count as that (see :func:`floored`)
+PRECISION_FLOOR = 1e-12
 
 
 def cache_dir() -> Path:
@@ -121,15 +125,23 @@ def _valid(data: dict, suite: Suite, specs: dict) -> bool:
     )
 
 
+def floored(loss, initial_loss):
+    """``max(loss, PRECISION_FLOOR · L0)``: losses below a 10¹²-fold reduction count as equal
+    (only noise-free quadratics get there, to 1e-50 … 1e-300, where the digits are float noise)."""
+    return np.maximum(np.asarray(loss, dtype=float), PRECISION_FLOOR * np.asarray(initial_loss, dtype=float))
+
+
 def choose(grid: list[dict]) -> dict:
-    """The grid row with the lowest mean log final loss over seeds; an LR that diverged (or
-    ended non-finite) on any seed is never chosen; ties go to the smaller LR."""
+    """The grid row with the lowest mean over seeds of the log final loss (floored, see
+    :func:`floored`); an LR that diverged (or ended non-finite) on any seed is never chosen;
+    ties go to the smaller LR."""
     best, best_value = grid[0], math.inf
     for row in grid:
         losses = np.asarray(row["final_loss"], dtype=float)
         if not np.all(np.isfinite(losses)):
             continue
-        value = float(np.mean(np.log(np.maximum(losses, 1e-300))))
+        l0 = row.get("initial_loss", [1.0] * len(losses))
+        value = float(np.mean(np.log(np.maximum(floored(losses, l0), 1e-300))))
         if value < best_value:
             best, best_value = row, value
     return best

@@ -19,7 +19,7 @@ import numpy as np
 
 from leaderboard import scoring
 from leaderboard.ranking import ALGOPERF_TAUS, PROFILE_TAUS, Leaderboard, Row
-from leaderboard.references import LR_GRID
+from leaderboard.references import LR_GRID, floored
 
 __all__ = ["print_table", "markdown", "html_page", "SCORE_DEFINITIONS"]
 
@@ -28,7 +28,7 @@ Per run: S = (log L0 − log LT) / (log L0 − log L_ref), where L0 is the initi
 LT the final one, and L_ref the final loss of the instance's reference (the best fixed SGD
 learning rate on the grid 1e-6 … 10 in half-decade steps, run with the same seed). S = 1
 matches the reference, 0 makes no progress; S is clipped to [−1, 2] and a diverged run scores
-the floor −1. Steps to target: the first env step whose training loss is ≤ L_ref (∞ if never).
+the floor −1. Losses below 1e-12 × L0 count as 1e-12 × L0 (float precision). Steps to target: the first env step whose training loss is ≤ L_ref (∞ if never).
 IQM: mean of the middle 50 % of all (seed × instance) scores, with a 95 % stratified-bootstrap
 CI (2,000 resamples of seeds within each instance). Mean / median: over instances of the
 per-instance mean over seeds. Optimality gap: mean of max(1 − S, 0) (lower is better). PoI:
@@ -256,9 +256,9 @@ def plots(lb: Leaderboard, top: int = 5, references=None) -> dict[str, str]:
                 if x.family != family or references is None:
                     continue
                 tl = np.asarray(x.curves.get("train_loss", ()), dtype=float)
-                lref = references.final_loss(Task(family, x.instance), x.seed)
+                lref = floored(references.final_loss(Task(family, x.instance), x.seed), tl[0])
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    p = (np.log(tl[0]) - np.log(tl)) / (np.log(tl[0]) - np.log(lref))
+                    p = (np.log(tl[0]) - np.log(floored(tl, tl[0]))) / (np.log(tl[0]) - np.log(lref))
                 p = np.where(np.isfinite(p), p, -1.0)
                 full = np.full(fs_len(lb, family) + 1, -1.0 if x.diverged else (p[-1] if len(p) else 0.0))
                 full[: len(p)] = p

@@ -30,7 +30,7 @@ import numpy as np
 
 from leaderboard import scoring
 from leaderboard.pool import GroupResult, Job, WorkerPool
-from leaderboard.references import References, load_references
+from leaderboard.references import References, floored, load_references
 from leaderboard.store import EntryRecord, ResultStore, RunRecord
 from leaderboard.suite import Suite, Task, get_suite
 
@@ -156,16 +156,23 @@ def _log(x: float) -> float:
 
 
 def score_runs(trajectories: list[dict], refs: References) -> list[RunRecord]:
-    """Score plain-dict trajectories (``Trajectory.to_dict()``) against the references."""
+    """Score plain-dict trajectories (``Trajectory.to_dict()``) against the references.
+
+    S = :func:`~leaderboard.scoring.run_score` of (log L0, log LT, log L_ref, diverged) with the
+    default floor (−1) and clip range ([−1, 2]); LT and L_ref are first raised to
+    :data:`~leaderboard.references.PRECISION_FLOOR` × L0. Steps to target: first step with a
+    training loss ≤ L_ref (floored likewise).
+    """
     runs = []
     for tr in trajectories:
         task = Task(tr["family"], int(tr["instance"]))
         seed = int(tr["seed"])
-        l_ref = refs.final_loss(task, seed)
         l0 = tr["train_losses"][0]
+        l_ref = float(floored(refs.final_loss(task, seed), l0))
         diverged = bool(tr["diverged"])
         lt = math.inf if diverged else tr["train_losses"][-1]
-        score = float(scoring.run_score(_log(l0), _log(lt), _log(l_ref), diverged))
+        lt_scored = lt if diverged or math.isnan(lt) else float(floored(lt, l0))
+        score = float(scoring.run_score(_log(l0), _log(lt_scored), _log(l_ref), diverged))
         stt = float(scoring.steps_to_target(np.asarray(tr["train_losses"][1:], dtype=float), l_ref)) \
             if len(tr["train_losses"]) > 1 else math.inf
         runs.append(RunRecord(

@@ -74,3 +74,29 @@ def test_runs_on_the_real_env_start_where_the_reference_starts():
         assert r.initial_loss == refs.initial_loss(Task(r.family, r.instance), r.seed)
         assert len(r.curves["lr"]) == 6 and len(r.curves["train_loss"]) == 7
     assert np.isfinite([r.score for r in outcome.runs]).all()
+
+
+def test_precision_floor():
+    """Losses below 1e-12 · L0 count as 1e-12 · L0 (noise-free quadratics reach 1e-150)."""
+    refs = _refs({(20000, 0): 1e-200, (20000, 1): 1e-3, (20001, 0): 1.0, (20001, 1): 1.0})
+    l0 = math.e ** 2
+    trajs = [
+        _traj(20000, 0, [l0, 1e-20, 1e-30]),  # both at the floor: S = 1, reached at step 1
+        _traj(20000, 1, [l0, 1e-300, 0.0]),  # loss 0 → floor: S = log(L0/floor) / log(L0/1e-3)
+        _traj(20001, 0, [l0, 1.0, 1.0]),
+        _traj(20001, 1, [l0, 1.0, 1.0]),
+    ]
+    runs = score_runs(trajs, refs)
+    assert runs[0].score == pytest.approx(1.0) and runs[0].steps_to_target == 1.0
+    assert runs[1].score == 2.0  # 12 ln 10 / (2 + 3 ln 10) = 3.10, clipped to 2
+    assert runs[1].final_loss == 0.0
+
+
+def test_choose_uses_the_floor():
+    from leaderboard.references import choose
+
+    grid = [
+        {"lr": 0.1, "initial_loss": [1.0, 1.0], "final_loss": [1e-13, 1e-13]},
+        {"lr": 1.0, "initial_loss": [1.0, 1.0], "final_loss": [1e-100, 1e-150]},  # same after the floor
+    ]
+    assert choose(grid)["lr"] == 0.1
