@@ -62,6 +62,10 @@ min(2,048, n_train) training rows; ``S_VAL_LOSS`` / ``S_VAL_METRIC`` are the cro
 the accuracy on the validation rows. The loss cap and non-finite losses or parameters end the
 updates and set ``S_DIVERGED`` (never an exception).
 
+Default episode: 50 steps × 10 updates. On digits, plain SGD at a fixed LR of 0.1 reaches
+≥ 95 % validation accuracy in that budget for every sampled architecture we tried (≥ 90 % is
+tested); the initial loss is ≈ log C.
+
 Performance: the matrix products go to BLAS through ``np.dot`` inside the kernel, on one thread
 (:mod:`lrgym.tasks.blas`); tanh and exp are the vectorisable versions of
 :mod:`lrgym.tasks.vmath`; evaluation runs in chunks of 256 rows.

@@ -58,6 +58,16 @@ Data:
 
 The validation split and evaluation set are drawn from the instance seed.
 
+Step sizes: the loss is a mean over T triples and a row appears in few of them, so a row's
+gradient is O(1/T) and plain SGD wants large learning rates (≈ 3 – 30 on the default
+instance); Adam / Adagrad work at their usual 0.01 – 0.1. Default episode: 50 steps × 10
+updates; on the default spec (``RecsysSpec()``) SGD at 10 or Adam at 0.01 reach a validation
+AUC ≈ 0.79 (≥ 0.75 is tested), from 0.5 at initialisation.
+
+Speed (one core, rank 16, 64 positives × (1 + 3) = 256 triples, one env step = 10 updates +
+evaluation): see ``benchmarks/reference_recsys.py`` for the NumPy (``np.add.at``) and PyTorch
+(sparse embeddings) references of the same step.
+
 Instance distribution (``RecsysFamily`` options override any of these):
 
 ============  ==========================================================
@@ -80,6 +90,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import warnings
 from dataclasses import dataclass, replace
 
 import numba
@@ -108,6 +119,7 @@ POSITIVE_RATING = 4.0
 BATCH_SIZES = (16, 32, 64, 128, 256)
 NEGATIVE_COUNTS = (1, 2, 3, 4, 8)
 CSV_HEADER = ("userid", "movieid", "rating", "timestamp")
+_RATING_DTYPE = [("user", np.int64), ("item", np.int64), ("rating", np.float64), ("timestamp", np.float64)]
 
 
 @dataclass(frozen=True)
@@ -421,29 +433,35 @@ def _parse_fields(path: str, line_no: int, fields: list[str]) -> tuple[int, int,
     if not math.isfinite(rating):
         raise _bad_line(path, line_no, f"rating {fields[2]!r} is not finite")
     try:
-        float(fields[3])
+        stamp = float(fields[3])
     except ValueError:
         raise _bad_line(path, line_no, f"timestamp {fields[3]!r} is not a number") from None
+    if not math.isfinite(stamp):
+        raise _bad_line(path, line_no, f"timestamp {fields[3]!r} is not finite")
     return out[0], out[1], rating
 
 
 def load_ratings(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(user ids, item ids, ratings) of a MovieLens ``u.data`` or ``ratings.csv`` file.
 
-    The format is chosen by the first line: a comma-separated file must start with the header
-    ``userId,movieId,rating,timestamp``; otherwise the file is ``u.data``-style, whitespace
-    separated without header. Blank lines are skipped. Raises ``ValueError`` naming the file
-    and the line for a wrong column count, a non-integer id, a non-numeric rating or
-    timestamp, and for a file without ratings.
+    The format is chosen by the first non-blank line: a comma-separated file must start with
+    the header ``userId,movieId,rating,timestamp``; otherwise the file is ``u.data``-style,
+    whitespace separated, without header. Blank lines are skipped. Raises ``ValueError`` naming
+    the file and the line for a wrong column count, a non-integer id, a non-numeric or
+    non-finite rating, a non-numeric timestamp, and for a file without ratings.
+
+    Large files are parsed by ``np.loadtxt``; when it rejects a file, a line-by-line pass finds
+    the first bad line for the error message.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ValueError(f"{path}: no such ratings file")
+    first_no, first = 0, ""
     with open(path, encoding="utf-8", errors="replace") as f:
-        first = f.readline()
-        while first and not first.strip():
-            first = f.readline()
-    if not first:
+        for first_no, first in enumerate(f, start=1):
+            if first.strip():
+                break
+    if not first.strip():
         raise ValueError(f"{path}, line 1: empty file, expected MovieLens ratings (u.data or ratings.csv)")
     is_csv = "," in first
     header = 0
@@ -451,17 +469,26 @@ def load_ratings(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         names = tuple(x.strip().lower() for x in first.strip().split(","))
         if names != CSV_HEADER:
             raise ValueError(
-                f"{path}, line 1: a comma-separated ratings file must start with the header "
+                f"{path}, line {first_no}: a comma-separated ratings file must start with the header "
                 f"userId,movieId,rating,timestamp, got {first.strip()!r}"
             )
+        header = first_no
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "input contained no data": reported below
+            table = np.loadtxt(
+                path, dtype=_RATING_DTYPE, delimiter="," if is_csv else None, skiprows=header,
+                comments=None, ndmin=1, encoding="utf-8",
+            )
+        if len(table) and np.isfinite(table["rating"]).all() and np.isfinite(table["timestamp"]).all():
+            return table["user"].copy(), table["item"].copy(), table["rating"].copy()
+    except ValueError:
+        pass
     users, items, ratings = [], [], []
     with open(path, encoding="utf-8", errors="replace") as f:
         for line_no, line in enumerate(f, start=1):
-            if is_csv and header == 0 and line.strip():
-                header = line_no
-                continue
             text = line.strip()
-            if not text:
+            if line_no <= header or not text:
                 continue
             u, i, r = _parse_fields(path, line_no, text.split(",") if is_csv else text.split())
             users.append(u)

@@ -382,6 +382,8 @@ def test_family_builds_an_instance_from_a_ratings_file(tmp_path):
         ("u.data", "1\t2\t5\t99\nx7\t4\t5\t99\n", r"u\.data, line 2: user id 'x7' is not an integer"),
         ("u.data", "1\t2\t5\t99\n\n5\t2.5\t5\t99\n", r"u\.data, line 3: item id '2\.5' is not an integer"),
         ("u.data", "1\t2\tgood\t99\n", r"u\.data, line 1: rating 'good' is not a number"),
+        ("u.data", "1\t2\t5\t99\n1\t3\tnan\t99\n", r"u\.data, line 2: rating 'nan' is not finite"),
+        ("u.data", "1\t2\t5\t99\n1\t3\t4\tlater\n", r"u\.data, line 2: timestamp 'later' is not a number"),
         ("u.data", "", r"u\.data, line 1: empty file"),
         ("u.data", "\n\n", r"u\.data, line 1: empty file"),
         ("ratings.csv", "userId,movieId,rating,timestamp\n1,2,5,9\n1,2,5\n", r"ratings\.csv, line 3: expected 4 columns"),
