@@ -38,7 +38,8 @@ seed; a fraction ``label_noise`` of both has its label replaced by a uniformly r
 The two real sets are standardised with the training split's mean and standard deviation and
 split once, the same way for every instance: a fixed permutation, 20 % validation rows
 (digits 1,438 train / 359 validation; breast cancer 455 / 114). Their ``input_dim``,
-``n_classes`` and ``n_train`` fields are set from the data (overriding them is an error);
+``n_classes`` and ``n_train`` fields are set from the data and ``label_noise`` is 0
+(overriding any of these is an error);
 the architecture, batch size and initialisation are still sampled per instance.
 
 Instance distribution (``MLPFamily`` options override any of these):
@@ -514,7 +515,7 @@ class MLPFamily(TaskFamily):
             if key in o and o[key] not in choices:
                 raise ValueError(f"unknown mlp {key} {o[key]!r}; valid choices: {', '.join(choices)}")
         if o.get("dataset") in REAL_DATASETS:
-            fixed = sorted({"input_dim", "n_classes", "n_train"} & set(o))
+            fixed = sorted({"input_dim", "n_classes", "n_train", "label_noise"} & set(o))
             if fixed:
                 raise ValueError(
                     f"mlp option(s) {fixed} cannot be set with dataset={o['dataset']!r}: "

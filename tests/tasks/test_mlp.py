@@ -423,6 +423,7 @@ def test_init_torch_and_glorot():
         (dict(n_classes=1), "n_classes=1 out of range"),
         (dict(label_noise=1.5), "label_noise=1.5 out of range"),
         (dict(dataset="digits", input_dim=10), "cannot be set with dataset='digits'"),
+        (dict(dataset="breast_cancer", label_noise=0.1), "cannot be set with dataset='breast_cancer'"),
         (dict(widht=3), "unknown mlp family option"),
     ],
 )
