@@ -16,6 +16,8 @@ ENV_IDS: dict[str, dict] = {
     "LRControl-MLP-v0": {"family": "mlp"},
     "LRControl-Digits-v0": {"family": "mlp", "family_options": {"dataset": "digits"}},
     "LRControl-BreastCancer-v0": {"family": "mlp", "family_options": {"dataset": "breast_cancer"}},
+    "LRControl-Recsys-v0": {"family": "recsys"},
+    "LRControl-v0": {"family": "mixed"},
 }
 
 
