@@ -1,0 +1,41 @@
+import numpy as np
+import pytest
+
+from lrgym.env import LRControlEnv
+from lrgym.tasks import make_family
+from lrgym.tasks.base import INSTANCE_SETS
+
+
+def test_instance_k_is_member_k_mod_n_and_the_same_spec_as_that_family():
+    mixed = make_family("mixed")
+    assert mixed.members == ("linreg", "quadratic", "mlp", "recsys")
+    for k in [0, 1, 2, 3, 10_001, 20_199]:
+        member = mixed.members[k % 4]
+        assert mixed.sample(k) == make_family(member).sample(k)
+
+
+def test_every_set_gives_each_member_an_equal_share():
+    mixed = make_family("mixed")
+    for seeds in INSTANCE_SETS.values():
+        counts = np.bincount([mixed.members.index(mixed.member_of(k)) for k in seeds], minlength=4)
+        assert counts.max() - counts.min() <= 1
+
+
+def test_mixed_env_visits_every_family_with_one_observation_layout():
+    env = LRControlEnv(family="mixed", horizon=2, inner_steps=2)
+    seen = set()
+    for seed in range(40):
+        obs, info = env.reset(seed=seed)
+        seen.add(info["family"])
+        assert obs.shape == (len(env.feature_names),)
+    assert seen == {"linreg", "quadratic", "mlp", "recsys"}
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"members": ("linreg", "cnn")}, "unknown member family 'cnn'"),
+    ({"members": ()}, "at least one family"),
+    ({"member_options": {"mlp": {}}, "members": ("linreg",)}, "not members"),
+])
+def test_bad_mixture_options(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        make_family("mixed", **kwargs)
