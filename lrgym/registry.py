@@ -8,6 +8,8 @@ from __future__ import annotations
 import gymnasium as gym
 
 ENTRY_POINT = "lrgym.env:LRControlEnv"
+#: ``gym.make_vec(id, num_envs=N)`` builds the batched :class:`lrgym.vector.LRControlVectorEnv`
+VECTOR_ENTRY_POINT = "lrgym.vector:LRControlVectorEnv"
 
 #: id → kwargs of :class:`lrgym.env.LRControlEnv`
 ENV_IDS: dict[str, dict] = {
@@ -26,4 +28,10 @@ def register_all() -> None:
     for env_id, kwargs in ENV_IDS.items():
         if env_id in gym.registry:
             continue
-        gym.register(id=env_id, entry_point=ENTRY_POINT, kwargs=dict(kwargs), disable_env_checker=False)
+        gym.register(
+            id=env_id,
+            entry_point=ENTRY_POINT,
+            vector_entry_point=VECTOR_ENTRY_POINT,
+            kwargs=dict(kwargs),
+            disable_env_checker=False,
+        )

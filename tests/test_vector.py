@@ -1,0 +1,261 @@
+"""LRControlVectorEnv: bit-exact agreement with single envs, autoreset modes, gymnasium's vector API."""
+
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.vector import AutoresetMode
+
+import lrgym
+from lrgym.env import LRControlEnv
+from lrgym.tasks.base import TaskFamily
+from lrgym.tasks.batched import FALLBACK, kind_of
+from lrgym.tasks.linreg import LinRegFamily, LinRegTask
+from lrgym.vector import LRControlVectorEnv
+
+SHORT = dict(horizon=4, inner_steps=3)
+
+FAMILIES = {
+    "linreg": dict(family="linreg"),
+    "quadratic": dict(family="quadratic"),
+    "mlp": dict(family="mlp", family_options=dict(n_train=512, hidden=16, input_dim=8)),
+    "mixed": dict(family="mixed", family_options=dict(
+        members=("linreg", "quadratic", "mlp"),
+        member_options={"mlp": dict(n_train=512, hidden=16, input_dim=8)},
+    )),
+}
+
+
+def random_actions(space, rng, n):
+    if isinstance(space, gym.spaces.Discrete):
+        return rng.integers(0, space.n, size=n)
+    return rng.uniform(-1, 1, size=(n, 1)).astype(np.float32)
+
+
+def assert_info_matches(vec_infos, i, single_info):
+    for key, value in single_info.items():
+        assert vec_infos[f"_{key}"][i], key
+        got = vec_infos[key][i]
+        if isinstance(value, float) and np.isnan(value):
+            assert np.isnan(got), key
+        else:
+            assert got == value, (key, got, value)
+            assert type(got.item() if isinstance(got, np.generic) else got) is type(
+                value.item() if isinstance(value, np.generic) else value
+            ) or isinstance(value, (np.floating, float)), key
+
+
+def lockstep(kwargs, n=5, steps=14, seed=100, action_seed=0, **vec_kwargs):
+    """Step a vector env and n single envs with the same seeds and actions; compare everything."""
+    vec = LRControlVectorEnv(n, **kwargs, **vec_kwargs)
+    singles = [LRControlEnv(**kwargs) for _ in range(n)]
+    obs, infos = vec.reset(seed=seed)
+    for i, env in enumerate(singles):
+        o, info = env.reset(seed=seed + i)
+        assert o.tobytes() == obs[i].tobytes()
+        assert_info_matches(infos, i, info)
+    rng = np.random.default_rng(action_seed)
+    finished = np.zeros(n, dtype=bool)
+    n_resets = 0
+    for _ in range(steps):
+        actions = random_actions(singles[0].action_space, rng, n)
+        obs, rewards, terminated, truncated, infos = vec.step(actions)
+        for i, env in enumerate(singles):
+            if finished[i]:  # NEXT_STEP autoreset: this step resets sub-env i
+                o, info = env.reset()
+                r, te, tr = 0.0, False, False
+                n_resets += 1
+            else:
+                o, r, te, tr, info = env.step(actions[i])
+            assert o.tobytes() == obs[i].tobytes(), i
+            assert (r, te, tr) == (rewards[i], terminated[i], truncated[i]), i
+            assert_info_matches(infos, i, info)
+            finished[i] = te or tr
+    return vec, n_resets
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+@pytest.mark.parametrize("mode", ["discrete", "log_lr"])
+def test_vector_env_reproduces_single_envs_bit_exactly_across_autoresets(family, mode):
+    vec, n_resets = lockstep({**FAMILIES[family], **SHORT, "action_mode": mode})
+    assert n_resets >= 5
+
+
+@pytest.mark.parametrize("optimizer", ["adam", {"name": "momentum", "clip_norm": 0.5, "weight_decay": 1e-3}])
+def test_optimizers_and_rewards_match(optimizer):
+    lockstep({"family": "linreg", **SHORT, "optimizer": optimizer, "reward": "sign_delta"}, n=3, steps=9)
+
+
+def test_heterogeneous_instances_share_one_call():
+    vec, _ = lockstep({"family": "linreg", **SHORT}, n=8, steps=6)
+    dims = {env.task.n_params for env in vec.envs}
+    assert len(dims) > 3  # different sizes in the same batched call
+    finite = [g for g in vec._groups.values() if g.kind.name == "linreg_finite" and len(g)]
+    assert len(finite) == 1 and len(finite[0]) >= 4
+
+
+def test_parallel_gives_the_same_trajectories():
+    lockstep({"family": "linreg", **SHORT}, n=6, steps=9, parallel=True)
+
+
+def test_divergence_terminates_and_autoresets():
+    # lr = lr_max = 10 diverges every family member at once
+    kwargs = dict(family="quadratic", family_options=dict(scale=10.0), horizon=20, inner_steps=5, action_mode="log_lr")
+    vec = LRControlVectorEnv(3, **kwargs)
+    single = LRControlEnv(**kwargs)
+    vec.reset(seed=7)
+    single.reset(seed=7)
+    actions = np.ones((3, 1), dtype=np.float32)
+    _, r, te, tr, infos = vec.step(actions)
+    o1, r1, te1, tr1, i1 = single.step(actions[0])
+    assert te.all() and not tr.any() and infos["diverged"].all()
+    assert (r[0], te[0]) == (r1, te1)
+    obs, r, te, tr, infos = vec.step(actions)  # autoreset step
+    assert (r == 0).all() and not te.any() and (infos["step"] == 0).all() and infos["_horizon"].all()
+    o, info = single.reset()
+    assert obs[0].tobytes() == o.tobytes()
+
+
+def test_rejection_threshold_matches_single_env():
+    lockstep({"family": "linreg", **SHORT, "rejection_threshold": 0.0, "action_mode": "log_lr"}, n=3, steps=8)
+
+
+def test_fallback_for_unknown_task_classes():
+    class SlowTask(LinRegTask):  # a subclass may override run: no compiled kind
+        pass
+
+    class SlowFamily(LinRegFamily):
+        def build(self, spec):
+            return SlowTask(spec)
+
+    family = SlowFamily(dim=5, streaming=False, dataset="synthetic")
+    assert kind_of(family.build(family.sample(0))) is FALLBACK
+    lockstep({"family": family, **SHORT}, n=3, steps=6)
+
+
+def test_seeds_int_list_and_reset_mask():
+    vec = LRControlVectorEnv(3, family="quadratic", **SHORT)
+    a, _ = vec.reset(seed=[5, 6, 7])
+    b, _ = vec.reset(seed=5)
+    assert a.tobytes() == b.tobytes()
+    single = LRControlEnv(family="quadratic", **SHORT)
+    assert single.reset(seed=6)[0].tobytes() == a[1].tobytes()
+    c, infos = vec.reset(seed=[None, 9, None], options={"reset_mask": np.array([False, True, False])})
+    assert c[1].tobytes() == single.reset(seed=9)[0].tobytes()
+    assert c[0].tobytes() == a[0].tobytes() and list(infos["_lr"]) == [False, True, False]
+    with pytest.raises(ValueError, match="num_envs=3"):
+        vec.reset(seed=[1, 2])
+
+
+def test_per_env_instances_option():
+    vec = LRControlVectorEnv(3, family="linreg", **SHORT)
+    _, infos = vec.reset(seed=0, options={"instance": [3, 4, 3]})
+    assert list(infos["instance"]) == [3, 4, 3]
+    _, infos = vec.reset(seed=0, options={"instance": 11})
+    assert list(infos["instance"]) == [11, 11, 11]
+    assert vec.envs[0].task is vec.envs[2].task  # built once, shared
+
+
+def test_same_step_autoreset_mode():
+    kwargs = dict(family="linreg", horizon=3, inner_steps=2)
+    vec = LRControlVectorEnv(2, autoreset_mode="SameStep", **kwargs)
+    assert vec.metadata["autoreset_mode"] is AutoresetMode.SAME_STEP
+    singles = [LRControlEnv(**kwargs) for _ in range(2)]
+    vec.reset(seed=3)
+    for i, env in enumerate(singles):
+        env.reset(seed=3 + i)
+    for t in range(3):
+        obs, r, te, tr, infos = vec.step(np.array([2, 3]))
+        steps = [env.step(a) for env, a in zip(singles, (2, 3))]
+    assert tr.all() and infos["_final_obs"].all()
+    for i, (o, rew, _, _, info) in enumerate(steps):
+        assert infos["final_obs"][i].tobytes() == o.tobytes() and r[i] == rew
+        assert infos["final_info"]["train_loss"][i] == info["train_loss"]
+        o2, _ = singles[i].reset()
+        assert obs[i].tobytes() == o2.tobytes() and infos["step"][i] == 0
+
+
+def test_disabled_autoreset_requires_reset_mask():
+    vec = LRControlVectorEnv(2, autoreset_mode=AutoresetMode.DISABLED, family="quadratic", horizon=2, inner_steps=1)
+    vec.reset(seed=0)
+    vec.step(np.array([2, 2]))
+    _, _, _, tr, _ = vec.step(np.array([2, 2]))
+    assert tr.all()
+    with pytest.raises(RuntimeError, match="reset_mask"):
+        vec.step(np.array([2, 2]))
+    vec.reset(options={"reset_mask": np.array([True, True])})
+    vec.step(np.array([2, 2]))
+
+
+def test_bad_actions_raise_and_change_nothing():
+    vec = LRControlVectorEnv(2, family="quadratic", **SHORT)
+    with pytest.raises(RuntimeError, match="reset"):
+        vec.step(np.array([2, 2]))
+    vec.reset(seed=0)
+    lr = vec._lr.copy()
+    for bad in (np.array([2, 5]), np.array([2.5, 1.0]), np.array([2]), np.array(["a", "b"])):
+        with pytest.raises(ValueError, match="valid"):
+            vec.step(bad)
+    assert (vec._lr == lr).all() and (vec._t == 0).all()
+    vec = LRControlVectorEnv(2, family="quadratic", action_mode="log_lr", **SHORT)
+    vec.reset(seed=0)
+    with pytest.raises(ValueError, match="NaN"):
+        vec.step(np.array([[0.0], [np.nan]], dtype=np.float32))
+    with pytest.raises(ValueError, match="out of range"):
+        LRControlVectorEnv(0)
+    with pytest.raises(ValueError, match="autoreset_mode"):
+        LRControlVectorEnv(1, autoreset_mode="sometimes")
+
+
+# ---- gymnasium's vector API -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env_id", sorted(lrgym.ENV_IDS))
+def test_make_vec_vector_entry_point_without_warnings(env_id):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        envs = gym.make_vec(env_id, num_envs=3, vectorization_mode="vector_entry_point", **SHORT)
+    assert isinstance(envs.unwrapped, LRControlVectorEnv)
+    assert envs.metadata["autoreset_mode"] is AutoresetMode.NEXT_STEP
+    assert envs.spec.id == env_id and envs.num_envs == 3
+    obs, infos = envs.reset(seed=1)
+    assert envs.observation_space.contains(obs) and obs.dtype == np.float32
+    envs.action_space.seed(0)
+    for _ in range(6):
+        actions = envs.action_space.sample()
+        assert envs.action_space.contains(actions)
+        obs2, rewards, terminated, truncated, infos = envs.step(actions)
+        assert envs.observation_space.contains(obs2)
+        assert obs2 is not obs and not np.shares_memory(obs, obs2)  # returned data not reused
+        assert rewards.dtype == np.float64 and terminated.dtype == truncated.dtype == np.bool_
+        obs = obs2
+    envs.close()
+
+
+def test_vector_env_determinism_and_default_is_gym_make_vec():
+    def run():
+        envs = gym.make_vec("LRControl-LinReg-v0", num_envs=4, **SHORT)
+        assert isinstance(envs.unwrapped, LRControlVectorEnv)  # vector entry point is the default
+        obs, _ = envs.reset(seed=11)
+        out = [obs]
+        for a in np.random.default_rng(0).integers(0, 5, size=(7, 4)):
+            out.append(envs.step(a)[0])
+        return np.stack(out)
+
+    assert run().tobytes() == run().tobytes()
+
+
+def test_gymnasium_vector_wrappers_work():
+    from gymnasium.wrappers.vector import DictInfoToList, NormalizeObservation, RecordEpisodeStatistics
+
+    envs = gym.make_vec("LRControl-Quadratic-v0", num_envs=3, horizon=3, inner_steps=2)
+    envs = RecordEpisodeStatistics(NormalizeObservation(envs))
+    envs = DictInfoToList(envs)
+    envs.reset(seed=0)
+    episodes = 0
+    for _ in range(8):
+        _, _, te, tr, infos = envs.step(envs.action_space.sample())
+        assert isinstance(infos, list) and len(infos) == 3
+        episodes += sum("episode" in info for info in infos)
+    assert episodes >= 3
