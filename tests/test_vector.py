@@ -259,3 +259,54 @@ def test_gymnasium_vector_wrappers_work():
         assert isinstance(infos, list) and len(infos) == 3
         episodes += sum("episode" in info for info in infos)
     assert episodes >= 3
+
+
+# ---- Stable-Baselines3 adapter --------------------------------------------------------------
+
+
+def test_sb3_adapter_matches_dummy_vec_env():
+    pytest.importorskip("stable_baselines3")
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from lrgym.sb3 import make_sb3_vec_env
+
+    kwargs = dict(horizon=3, inner_steps=2)
+    ours = make_sb3_vec_env("LRControl-LinReg-v0", n_envs=3, seed=4, info_keys="all", **kwargs)
+    dummy = DummyVecEnv([lambda: gym.make("LRControl-LinReg-v0", **kwargs) for _ in range(3)])
+    dummy.seed(4)
+    assert ours.reset().tobytes() == dummy.reset().tobytes()
+    assert ours.reset_infos[1] == dummy.reset_infos[1]
+    rng = np.random.default_rng(0)
+    for _ in range(7):
+        actions = rng.integers(0, 5, size=3)
+        ours.step_async(actions)
+        dummy.step_async(actions)
+        o1, r1, d1, i1 = ours.step_wait()
+        o2, r2, d2, i2 = dummy.step_wait()
+        assert o1.tobytes() == o2.tobytes() and r1.tobytes() == r2.tobytes() and (d1 == d2).all()
+        for a, b in zip(i1, i2):
+            assert a.keys() == b.keys()
+            for key in a:
+                if key == "terminal_observation":
+                    assert a[key].tobytes() == b[key].tobytes()
+                else:
+                    assert a[key] == b[key], key
+    assert ours.get_attr("horizon") == [3, 3, 3]
+    assert ours.env_method("lr_to_action", 0.01)[0].shape == (1,)
+
+
+@pytest.mark.parametrize("algo", ["DQN", "PPO"])
+def test_sb3_algorithms_train_on_the_vector_env(algo):
+    sb3 = pytest.importorskip("stable_baselines3")
+    from stable_baselines3.common.vec_env import VecMonitor
+
+    from lrgym.sb3 import make_sb3_vec_env
+
+    venv = VecMonitor(make_sb3_vec_env("LRControl-Quadratic-v0", n_envs=4, seed=0, horizon=10, inner_steps=2))
+    if algo == "DQN":
+        model = sb3.DQN("MlpPolicy", venv, learning_starts=32, train_freq=4, batch_size=16, buffer_size=500, seed=0)
+    else:
+        model = sb3.PPO("MlpPolicy", venv, n_steps=32, batch_size=32, n_epochs=1, seed=0)
+    model.learn(total_timesteps=300)
+    assert model.num_timesteps >= 300
+    assert len(venv.episode_returns) >= 0 and venv.episode_count >= 10
