@@ -162,6 +162,9 @@ def time_env_steps(step_fn, seconds: float = 2.0) -> float:
 
 if __name__ == "__main__":
     import torch
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)  # one core for every implementation (NumPy's BLAS included)
 
     from lrgym.optim import OptimizerConfig
     from lrgym.tasks.base import N_STATS

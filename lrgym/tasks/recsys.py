@@ -111,7 +111,7 @@ from lrgym.tasks.base import (
 )
 from lrgym.tasks.kernels import FAST_MATH, N_ACC, finish_stats, is_bad, loss_moments
 from lrgym.tasks.updates import apply_rule_rows
-from lrgym.tasks.vmath import vexp, vsoftplus
+from lrgym.tasks.vmath import vexp, vlog1p_unit
 
 EVAL_TRIPLES = 2048
 VAL_POSITIVES = 512
@@ -156,82 +156,102 @@ def triple_scores(params, width, v_off, tri_u, tri_i, n, scores):
 
 
 @numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
-def logistic_losses(scores, tri_y, n, losses, dscores):
-    """ℓ = softplus((1 − 2y) s) into ``losses`` and ∂ℓ/∂s = σ(s) − y into ``dscores``."""
+def logistic_losses(scores, tri_y, n, losses, dscores, want_grad):
+    """ℓ = softplus((1 − 2y) s) into ``losses`` and, if ``want_grad``, ∂ℓ/∂s = σ(s) − y.
+
+    Both from one e = exp(−|s|): softplus(x) = max(x, 0) + log1p(e) for x = ±s, and
+    σ(s) = 1 / (1 + e) for s ≥ 0, e / (1 + e) otherwise.
+    """
     for t in range(n):
         s = scores[t]
         y = tri_y[t]
-        losses[t] = vsoftplus(s - 2.0 * y * s)
-        dscores[t] = 1.0 / (1.0 + vexp(-s)) - y
+        x = s - 2.0 * y * s
+        a = s if s >= 0.0 else -s
+        e = vexp(-a)
+        losses[t] = (x if x > 0.0 else 0.0) + vlog1p_unit(e)
+        if want_grad:
+            inv = 1.0 / (1.0 + e)
+            dscores[t] = (inv if s >= 0.0 else e * inv) - y
 
 
 @numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
-def gather_row_gradients(params, width, v_off, tri_u, tri_i, dscores, n, scale, uslot, islot, starts, G):
+def gather_row_gradients(params, width, n_users, tri_u, tri_i, dscores, n, scale, row_slot, rows, starts, G):
     """Sum ``scale``·∂ℓ/∂row over the n triples into one row of ``G`` per touched row.
 
-    ``uslot`` / ``islot`` (−1 = not yet touched) map a user / item to its row of ``G``;
-    ``starts[k]`` is the flat offset of touched row k. Returns the number of touched rows.
-    ∂ℓ/∂p_u = ℓ'·q_i, ∂ℓ/∂q_i = ℓ'·p_u, ∂ℓ/∂b_u = ∂ℓ/∂b_i = ℓ'.
+    Rows are numbered globally: user u is row u, item i is row n_users + i (so row k starts at
+    ``k · width`` in ``params``). ``row_slot`` (−1 = untouched) maps a row to its slot in
+    ``G``; ``rows[k]`` / ``starts[k]`` are slot k's row and flat offset. Returns the number of
+    touched rows. ∂ℓ/∂p_u = ℓ'·q_i, ∂ℓ/∂q_i = ℓ'·p_u, ∂ℓ/∂b_u = ∂ℓ/∂b_i = ℓ'.
     """
     r = width - 1
     n_rows = 0
     for t in range(n):
-        u = tri_u[t]
-        i = tri_i[t]
-        su = uslot[u]
+        ru = tri_u[t]
+        ri = n_users + tri_i[t]
+        pu = params[ru * width : ru * width + r]
+        qi = params[ri * width : ri * width + r]
+        d = dscores[t] * scale
+        su = row_slot[ru]
         if su < 0:
             su = n_rows
             n_rows += 1
-            uslot[u] = su
-            starts[su] = u * width
-            G[su] = 0.0
-        si = islot[i]
+            row_slot[ru] = su
+            rows[su] = ru
+            starts[su] = ru * width
+            gu = G[su]
+            for c in range(r):
+                gu[c] = d * qi[c]
+            gu[r] = d
+        else:
+            gu = G[su]
+            for c in range(r):
+                gu[c] += d * qi[c]
+            gu[r] += d
+        si = row_slot[ri]
         if si < 0:
             si = n_rows
             n_rows += 1
-            islot[i] = si
-            starts[si] = v_off + i * width
-            G[si] = 0.0
-        d = dscores[t] * scale
-        pu = params[u * width : u * width + r]
-        qi = params[v_off + i * width : v_off + i * width + r]
-        gu = G[su]
-        gi = G[si]
-        for c in range(r):
-            gu[c] += d * qi[c]
-            gi[c] += d * pu[c]
-        gu[r] += d
-        gi[r] += d
+            row_slot[ri] = si
+            rows[si] = ri
+            starts[si] = ri * width
+            gi = G[si]
+            for c in range(r):
+                gi[c] = d * pu[c]
+            gi[r] = d
+        else:
+            gi = G[si]
+            for c in range(r):
+                gi[c] += d * pu[c]
+            gi[r] += d
     return n_rows
 
 
-@numba.njit(cache=True)
-def release_rows(starts, n_rows, width, v_off, uslot, islot):
-    """Mark the touched rows untouched again (``uslot`` / ``islot`` back to −1)."""
-    for k in range(n_rows):
-        s = starts[k]
-        if s < v_off:
-            uslot[s // width] = -1
-        else:
-            islot[(s - v_off) // width] = -1
-
-
 @numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
-def record_sparse_gradient_pair(G, starts, n_rows, prev_grad, prev_starts, prev_meta, have_prev, acc):
+def record_sparse_gradient_pair(G, rows, n_rows, width, row_slot, prev_grad, prev_rows, prev_meta, have_prev, acc):
     """:func:`lrgym.tasks.kernels.record_gradient_pair` for a gradient that lives on rows.
 
-    ``prev_grad`` is the dense previous gradient (zero outside its rows ``prev_starts``, whose
-    count and squared norm are ``prev_meta[0]``, ``prev_meta[1]``); costs O(touched rows).
+    ``prev_grad`` is the dense previous gradient, zero outside its rows ``prev_rows`` (count
+    and squared norm in ``prev_meta[0]``, ``prev_meta[1]``); ``row_slot`` still marks the
+    current rows. Accumulates ‖g‖, g·g_prev, cos into ``acc`` and makes g the previous
+    gradient, in O(touched rows).
     """
-    width = G.shape[1]
     gg = 0.0
     gp = 0.0
     for k in range(n_rows):
         g = G[k]
-        prev = prev_grad[starts[k] : starts[k] + width]
+        prev = prev_grad[rows[k] * width : rows[k] * width + width]
         for c in range(width):
             gg += g[c] * g[c]
             gp += g[c] * prev[c]
+            prev[c] = g[c]
+    for k in range(int(prev_meta[0])):
+        row = prev_rows[k]
+        if row_slot[row] < 0:  # not overwritten above
+            prev = prev_grad[row * width : row * width + width]
+            for c in range(width):
+                prev[c] = 0.0
+    for k in range(n_rows):
+        prev_rows[k] = rows[k]
     pp = prev_meta[1]
     acc[0] += math.sqrt(gg)
     if have_prev:
@@ -239,16 +259,6 @@ def record_sparse_gradient_pair(G, starts, n_rows, prev_grad, prev_starts, prev_
         denom = math.sqrt(gg * pp)
         acc[2] += gp / denom if denom > 0.0 else 0.0
         acc[3] += 1.0
-    for k in range(int(prev_meta[0])):
-        prev = prev_grad[prev_starts[k] : prev_starts[k] + width]
-        for c in range(width):
-            prev[c] = 0.0
-    for k in range(n_rows):
-        prev_starts[k] = starts[k]
-        g = G[k]
-        prev = prev_grad[starts[k] : starts[k] + width]
-        for c in range(width):
-            prev[c] = g[c]
     prev_meta[0] = n_rows
     prev_meta[1] = gg
 
@@ -315,7 +325,7 @@ def transform_rows(params, G, starts, n_rows, v_off, hyper, table_sq):
 def mean_logloss(params, width, v_off, tri_u, tri_i, tri_y, scores, losses, dscores):
     n = tri_u.shape[0]
     triple_scores(params, width, v_off, tri_u, tri_i, n, scores)
-    logistic_losses(scores, tri_y, n, losses, dscores)
+    logistic_losses(scores, tri_y, n, losses, dscores, False)
     total = 0.0
     for t in range(n):
         total += losses[t]
@@ -347,7 +357,7 @@ def evaluate_recsys(params, width, v_off, ev_u, ev_i, ev_y, va_u, va_i, va_y, gr
 @numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
 def run_recsys(
     params, slots, step, rng, prev_grad,
-    tri_u, tri_i, tri_y, scores, losses, dscores, uslot, islot, starts, G, prev_starts, prev_meta,
+    tri_u, tri_i, tri_y, scores, losses, dscores, row_slot, rows, starts, G, prev_rows, prev_meta,
     table_sq, acc, ev_scores, ev_losses, ev_dscores,
     width, v_off, pos_u, pos_i, n_items, n_negatives,
     ev_u, ev_i, ev_y, va_u, va_i, va_y,
@@ -355,6 +365,7 @@ def run_recsys(
 ):
     """``n_updates`` sparse minibatch updates with negative sampling, then evaluation."""
     n_pos = pos_u.shape[0]
+    n_users = v_off // width
     group = 1 + n_negatives
     n_triples = tri_u.shape[0]
     batch = n_triples // group
@@ -382,24 +393,27 @@ def run_recsys(
                 tri_i[base + j] = _rng.randint(rng, n_items)
                 tri_y[base + j] = 0.0
         triple_scores(params, width, v_off, tri_u, tri_i, n_triples, scores)
-        logistic_losses(scores, tri_y, n_triples, losses, dscores)
+        logistic_losses(scores, tri_y, n_triples, losses, dscores, True)
         batch_loss = loss_moments(losses, acc)
         n_rows = gather_row_gradients(
-            params, width, v_off, tri_u, tri_i, dscores, n_triples, scale, uslot, islot, starts, G
+            params, width, n_users, tri_u, tri_i, dscores, n_triples, scale, row_slot, rows, starts, G
         )
-        release_rows(starts, n_rows, width, v_off, uslot, islot)
-        record_sparse_gradient_pair(G, starts, n_rows, prev_grad, prev_starts, prev_meta, step[0] > 0, acc)
+        record_sparse_gradient_pair(
+            G, rows, n_rows, width, row_slot, prev_grad, prev_rows, prev_meta, step[0] > 0, acc
+        )
+        for k in range(n_rows):
+            row_slot[rows[k]] = -1
         transform_rows(params, G, starts, n_rows, v_off, hyper, table_sq)
         if layerwise:
             table_sq[0] -= rows_sq_norm(params, starts, n_rows, width, v_off, 0)
             table_sq[1] -= rows_sq_norm(params, starts, n_rows, width, v_off, 1)
         step[0] += 1
-        apply_rule_rows(params, slots, starts, G, n_rows, step[0], lr, opt, hyper)
+        updated_sum = apply_rule_rows(params, slots, starts, G, n_rows, step[0], lr, opt, hyper)
         if layerwise:
             table_sq[0] += rows_sq_norm(params, starts, n_rows, width, v_off, 0)
             table_sq[1] += rows_sq_norm(params, starts, n_rows, width, v_off, 1)
         done += 1
-        if is_bad(batch_loss, loss_cap) or not math.isfinite(rows_sq_norm(params, starts, n_rows, width, v_off, -1)):
+        if is_bad(batch_loss, loss_cap) or not math.isfinite(updated_sum):  # only touched rows changed
             diverged = True
             break
     evaluate_recsys(
@@ -658,11 +672,11 @@ class RecsysTask(Task):
             "scores": np.zeros(T),
             "losses": np.zeros(T),
             "dscores": np.zeros(T),
-            "uslot": np.full(self.n_users, -1, dtype=np.int64),
-            "islot": np.full(self.n_items, -1, dtype=np.int64),
+            "row_slot": np.full(self.n_users + self.n_items, -1, dtype=np.int64),
+            "rows": np.zeros(2 * T, dtype=np.int64),
             "starts": np.zeros(2 * T, dtype=np.int64),
             "G": np.zeros((2 * T, self.width)),
-            "prev_starts": np.zeros(2 * T, dtype=np.int64),
+            "prev_rows": np.zeros(2 * T, dtype=np.int64),
             "prev_meta": np.zeros(2),
             "table_sq": np.zeros(2),
             "acc": np.zeros(N_ACC),
@@ -675,8 +689,8 @@ class RecsysTask(Task):
         s = state.scratch
         run_recsys(
             state.params, state.slots, state.step, state.rng, state.prev_grad,
-            s["tri_u"], s["tri_i"], s["tri_y"], s["scores"], s["losses"], s["dscores"], s["uslot"], s["islot"],
-            s["starts"], s["G"], s["prev_starts"], s["prev_meta"], s["table_sq"], s["acc"],
+            s["tri_u"], s["tri_i"], s["tri_y"], s["scores"], s["losses"], s["dscores"], s["row_slot"], s["rows"],
+            s["starts"], s["G"], s["prev_rows"], s["prev_meta"], s["table_sq"], s["acc"],
             s["ev_scores"], s["ev_losses"], s["ev_dscores"],
             self.width, self.v_off, self.pos_u, self.pos_i, self.n_items, self.spec.n_negatives,
             self.ev_u, self.ev_i, self.ev_y, self.va_u, self.va_i, self.va_y,
@@ -701,11 +715,13 @@ class RecsysTask(Task):
         params = np.ascontiguousarray(params, dtype=np.float64)
         scores, losses, dscores = np.zeros(n), np.zeros(n), np.zeros(n)
         triple_scores(params, self.width, self.v_off, u, i, n, scores)
-        logistic_losses(scores, y, n, losses, dscores)
-        uslot = np.full(self.n_users, -1, dtype=np.int64)
-        islot = np.full(self.n_items, -1, dtype=np.int64)
-        starts, G = np.zeros(2 * n, dtype=np.int64), np.zeros((2 * n, self.width))
-        n_rows = gather_row_gradients(params, self.width, self.v_off, u, i, dscores, n, 1.0 / n, uslot, islot, starts, G)
+        logistic_losses(scores, y, n, losses, dscores, True)
+        row_slot = np.full(self.n_users + self.n_items, -1, dtype=np.int64)
+        rows, starts = np.zeros(2 * n, dtype=np.int64), np.zeros(2 * n, dtype=np.int64)
+        G = np.zeros((2 * n, self.width))
+        n_rows = gather_row_gradients(
+            params, self.width, self.n_users, u, i, dscores, n, 1.0 / n, row_slot, rows, starts, G
+        )
         grad = np.zeros(self.n_params)
         for k in range(n_rows):
             grad[starts[k] : starts[k] + self.width] = G[k]

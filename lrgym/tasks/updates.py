@@ -83,37 +83,39 @@ def apply_update_fast(params, grad, slots, step, lr, opt, hyper, segments):
     return raw_norm
 
 
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _rows(params, slots, starts, G, n_rows, tf, lr, opt, hyper):
+    width = G.shape[1]
+    total = 0.0
+    for k in range(n_rows):
+        s = starts[k]
+        g = G[k]
+        for j in range(width):
+            update_coordinate(params, slots, s + j, g[j], lr, tf, opt, hyper)
+        row = params[s : s + width]
+        for j in range(width):
+            total += row[j]
+    return total
+
+
 @numba.njit(cache=True, error_model="numpy")
 def apply_rule_rows(params, slots, starts, G, n_rows, t, lr, opt, hyper):
     """Sparse update: for k < n_rows, coordinates ``starts[k] + j`` get gradient ``G[k, j]``.
 
     Only these coordinates (and their optimizer slots) change: lazy semantics, with the
-    global step counter t in Adam's bias corrections.
+    global step counter t in Adam's bias corrections. Returns the sum of the updated
+    coordinates' new values (not finite iff one of them is not finite, or they overflow).
     """
-    width = G.shape[1]
     tf = float(t)
     hyper = _as_tuple(hyper)
     if opt == SGD:
-        for k in range(n_rows):
-            for j in range(width):
-                update_coordinate(params, slots, starts[k] + j, G[k, j], lr, tf, SGD, hyper)
+        return _rows(params, slots, starts, G, n_rows, tf, lr, SGD, hyper)
     elif opt == MOMENTUM:
-        for k in range(n_rows):
-            for j in range(width):
-                update_coordinate(params, slots, starts[k] + j, G[k, j], lr, tf, MOMENTUM, hyper)
+        return _rows(params, slots, starts, G, n_rows, tf, lr, MOMENTUM, hyper)
     elif opt == NESTEROV:
-        for k in range(n_rows):
-            for j in range(width):
-                update_coordinate(params, slots, starts[k] + j, G[k, j], lr, tf, NESTEROV, hyper)
+        return _rows(params, slots, starts, G, n_rows, tf, lr, NESTEROV, hyper)
     elif opt == ADAM:
-        for k in range(n_rows):
-            for j in range(width):
-                update_coordinate(params, slots, starts[k] + j, G[k, j], lr, tf, ADAM, hyper)
+        return _rows(params, slots, starts, G, n_rows, tf, lr, ADAM, hyper)
     elif opt == RMSPROP:
-        for k in range(n_rows):
-            for j in range(width):
-                update_coordinate(params, slots, starts[k] + j, G[k, j], lr, tf, RMSPROP, hyper)
-    else:
-        for k in range(n_rows):
-            for j in range(width):
-                update_coordinate(params, slots, starts[k] + j, G[k, j], lr, tf, ADAGRAD, hyper)
+        return _rows(params, slots, starts, G, n_rows, tf, lr, RMSPROP, hyper)
+    return _rows(params, slots, starts, G, n_rows, tf, lr, ADAGRAD, hyper)
