@@ -15,10 +15,11 @@ from Python — through its address (:func:`kernel_address`, :func:`_call_kernel
 sub-environment of the vector env performs exactly the floating-point operations of a single
 environment; ``tests/test_vector.py`` checks trajectories to the bit.
 
-Every ``run_*`` kernel has the signature ``(<env args...>, lr, n_updates, opt, hyper, segments,
-loss_cap, stats)``; a kind's tuple is ``(<env args...>, segments)``. A task whose class has no
-kind here still works in the vector env, through a Python loop over :meth:`Task.run`
-(:data:`FALLBACK`); :func:`register_kind` adds kinds for new families.
+Every ``run_*`` kernel has the signature ``(<head...>, lr, n_updates, opt, hyper, <tail...>,
+loss_cap, stats)`` (the tail is ``segments`` for most families, empty for the recommender); a
+kind's item is the pair ``(head, tail)`` of tuples holding exactly the objects :meth:`Task.run`
+passes. A task whose class has no kind here still works in the vector env, through a Python loop
+over :meth:`Task.run` (:data:`FALLBACK`); :func:`register_kind` adds kinds for new families.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class Kind:
     name: str
     #: the family's Numba ``run_*`` dispatcher (``None`` for :data:`FALLBACK`)
     kernel: Callable | None
-    #: (task, state) -> tuple of the kernel's per-environment arguments, ``segments`` last
+    #: (task, state) -> (head, tail): the kernel's per-environment arguments before ``lr`` and
+    #: between ``hyper`` and ``loss_cap``
     item: Callable | None
 
 
@@ -51,7 +53,8 @@ FALLBACK = Kind("python", None, None)
 
 def kernel_args(item: tuple, lr: float, n_updates: int, opt: int, hyper, loss_cap: float, stats) -> tuple:
     """The full argument tuple of a kind's kernel, as :meth:`Task.run` passes it."""
-    return (*item[:-1], lr, n_updates, opt, hyper, item[-1], loss_cap, stats)
+    head, tail = item
+    return (*head, lr, n_updates, opt, hyper, *tail, loss_cap, stats)
 
 
 def kernel_address(kernel, args: tuple) -> int:
@@ -68,16 +71,24 @@ def kernel_address(kernel, args: tuple) -> int:
 
 @intrinsic
 def _call_kernel(typingctx, addr, item, lr, n_updates, opt, hyper, loss_cap, stats):
-    """Call the native kernel at ``addr`` with ``(*item[:-1], lr, n_updates, opt, hyper,
-    item[-1], loss_cap, stats)`` — an opaque call LLVM can neither inline nor re-optimise."""
-    fields = list(item.types)
-    argtys = fields[:-1] + [lr, n_updates, opt, hyper, fields[-1], loss_cap, stats]
+    """Call the native kernel at ``addr`` with ``(*head, lr, n_updates, opt, hyper, *tail,
+    loss_cap, stats)`` for ``item = (head, tail)`` — an opaque call LLVM can neither inline nor
+    re-optimise."""
+    head_t, tail_t = item.types
+    head, tail = list(head_t.types), list(tail_t.types)
+    argtys = head + [lr, n_updates, opt, hyper] + tail + [loss_cap, stats]
     sig = types.none(addr, item, lr, n_updates, opt, hyper, loss_cap, stats)
 
     def codegen(context, builder, signature, args):
         a_addr, a_item, a_lr, a_n, a_opt, a_hyper, a_cap, a_stats = args
-        vals = [builder.extract_value(a_item, i) for i in range(len(fields))]
-        llargs = vals[:-1] + [a_lr, a_n, a_opt, a_hyper, vals[-1], a_cap, a_stats]
+        a_head = builder.extract_value(a_item, 0)
+        a_tail = builder.extract_value(a_item, 1)
+        llargs = (
+            [builder.extract_value(a_head, i) for i in range(len(head))]
+            + [a_lr, a_n, a_opt, a_hyper]
+            + [builder.extract_value(a_tail, i) for i in range(len(tail))]
+            + [a_cap, a_stats]
+        )
         fnty = context.call_conv.get_function_type(types.none, argtys)
         fnptr = builder.inttoptr(a_addr, fnty.as_pointer())
         # The kernels never raise (divergence is reported in ``stats``); the status is dropped.
@@ -144,38 +155,64 @@ def remove_item(items, i):
 def _linreg_finite_item(task, state):
     s = state.scratch
     return (
-        state.params, state.slots, state.step, state.rng, state.grad, state.prev_grad,
-        s["rows"], s["losses"], s["acc"],
-        task.X, task.y, task.R, task.c, float(task.rho), int(task.n_eval),
-        task.Rv, task.cv, float(task.rho_v), int(task.n_val), float(task.val_var), task.segments,
+        (
+            state.params, state.slots, state.step, state.rng, state.grad, state.prev_grad,
+            s["rows"], s["losses"], s["acc"],
+            task.X, task.y, task.R, task.c, task.rho, task.n_eval,
+            task.Rv, task.cv, task.rho_v, task.n_val, task.val_var,
+        ),
+        (task.segments,),
     )
 
 
 def _linreg_stream_item(task, state):
     s = state.scratch
     return (
-        state.params, state.slots, state.step, state.rng, state.grad, state.prev_grad,
-        s["rows"], s["losses"], s["acc"], s["Xb"], s["yb"], s["z"],
-        task.w_star, task.U, task.eigvals, task.sqrt_eig, float(task.spec.noise), float(task.y_var),
-        task.segments,
+        (
+            state.params, state.slots, state.step, state.rng, state.grad, state.prev_grad,
+            s["rows"], s["losses"], s["acc"], s["Xb"], s["yb"], s["z"],
+            task.w_star, task.U, task.eigvals, task.sqrt_eig, task.spec.noise, task.y_var,
+        ),
+        (task.segments,),
     )
 
 
 def _quadratic_item(task, state):
     s = state.scratch
     return (
-        state.params, state.slots, state.step, state.rng, state.grad, state.prev_grad,
-        s["xi"], s["acc"], task.H, math.sqrt(task.noise_var), float(task.spec.noise), task.segments,
+        (
+            state.params, state.slots, state.step, state.rng, state.grad, state.prev_grad,
+            s["xi"], s["acc"], task.H, math.sqrt(task.noise_var), task.spec.noise,
+        ),
+        (task.segments,),
     )
 
 
 def _mlp_item(task, state):
     s = state.scratch
     return (
-        state.params, state.slots, state.step, state.rng, state.grad, state.prev_grad,
-        s["rows"], s["Xb"], s["yb"], s["losses"], s["eval_losses"], s["acts"], task.act_offsets,
-        s["delta_a"], s["delta_b"], s["acc"], task.widths, task.offsets, bool(task.relu),
-        task.X, task.y, int(task.n_eval), task.Xv, task.yv, task.segments,
+        (
+            state.params, state.slots, state.step, state.rng, state.grad, state.prev_grad,
+            s["rows"], s["Xb"], s["yb"], s["losses"], s["eval_losses"], s["acts"], task.act_offsets,
+            s["delta_a"], s["delta_b"], s["acc"], task.widths, task.offsets, task.relu,
+            task.X, task.y, task.n_eval, task.Xv, task.yv,
+        ),
+        (task.segments,),
+    )
+
+
+def _recsys_item(task, state):
+    s = state.scratch
+    return (
+        (
+            state.params, state.slots, state.step, state.rng, state.prev_grad,
+            s["tri_u"], s["tri_i"], s["tri_y"], s["scores"], s["losses"], s["dscores"], s["row_slot"], s["rows"],
+            s["starts"], s["G"], s["prev_rows"], s["prev_meta"], s["table_sq"], s["acc"],
+            s["ev_scores"], s["ev_losses"], s["ev_dscores"],
+            task.width, task.v_off, task.pos_u, task.pos_i, task.n_items, task.spec.n_negatives,
+            task.ev_u, task.ev_i, task.ev_y, task.va_u, task.va_i, task.va_y,
+        ),
+        (),
     )
 
 
@@ -204,6 +241,7 @@ register_kind(
 )
 register_kind("lrgym.tasks.quadratic", "QuadraticTask", lambda task: _kind("quadratic", "lrgym.tasks.quadratic", "run_quadratic", _quadratic_item))
 register_kind("lrgym.tasks.mlp", "MLPTask", lambda task: _kind("mlp", "lrgym.tasks.mlp", "run_mlp", _mlp_item))
+register_kind("lrgym.tasks.recsys", "RecsysTask", lambda task: _kind("recsys", "lrgym.tasks.recsys", "run_recsys", _recsys_item))
 
 
 def kind_of(task) -> Kind:
