@@ -1,0 +1,55 @@
+"""Main-job timing benchmark: every hand-designed baseline on a suite (default v1).
+
+    python -m leaderboard.bench [--suite v1] [--workers N] [--repeat 1]
+
+Runs the same code path as ``lrgym leaderboard run-baselines --no-learned`` into a temporary
+store (references must be cached or shipped; they are computed first, untimed, otherwise) and
+prints the wall-clock time, the CPU time of the grader and its workers, and the load average
+before and after: on a shared machine the wall clock is only meaningful when the load was low.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import tempfile
+import time
+
+
+def _cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", default="v1")
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args(argv)
+
+    from leaderboard.references import load_references
+    from leaderboard.runner import baseline_specs, cpu_description, run_suite
+    from leaderboard.store import ResultStore
+    from leaderboard.suite import get_suite
+
+    suite = get_suite(args.suite)
+    load_references(suite, n_workers=args.workers, log=print)  # untimed if not cached yet
+    specs = baseline_specs(include_learned=False)
+    print(f"{len(specs)} hand-designed baselines x {suite.n_runs} episodes on {suite.version}; {cpu_description()}")
+    for _ in range(args.repeat):
+        with tempfile.TemporaryDirectory() as tmp, ResultStore(os.path.join(tmp, "bench.sqlite")) as store:
+            load_before = os.getloadavg()
+            cpu0, t0 = _cpu(), time.perf_counter()
+            outcomes = run_suite(specs, suite, store=store, n_workers=args.workers)
+            wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
+            load_after = os.getloadavg()
+        ok = sum(o.ok for o in outcomes)
+        print(f"wall {wall:.1f} s, CPU {cpu:.1f} s (grader + workers), {ok}/{len(outcomes)} ok; "
+              f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
