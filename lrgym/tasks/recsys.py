@@ -162,67 +162,83 @@ def logistic_losses(scores, tri_y, n, losses, dscores, want_grad):
     Both from one e = exp(−|s|): softplus(x) = max(x, 0) + log1p(e) for x = ±s, and
     σ(s) = 1 / (1 + e) for s ≥ 0, e / (1 + e) otherwise.
     """
+    if not want_grad:
+        for t in range(n):
+            s = scores[t]
+            x = s - 2.0 * tri_y[t] * s
+            losses[t] = (x if x > 0.0 else 0.0) + vlog1p_unit(vexp(-(s if s >= 0.0 else -s)))
+        return
     for t in range(n):
         s = scores[t]
         y = tri_y[t]
         x = s - 2.0 * y * s
-        a = s if s >= 0.0 else -s
-        e = vexp(-a)
+        e = vexp(-(s if s >= 0.0 else -s))
         losses[t] = (x if x > 0.0 else 0.0) + vlog1p_unit(e)
-        if want_grad:
-            inv = 1.0 / (1.0 + e)
-            dscores[t] = (inv if s >= 0.0 else e * inv) - y
+        inv = 1.0 / (1.0 + e)
+        dscores[t] = (inv if s >= 0.0 else e * inv) - y
+
+
+@numba.njit(cache=True, inline="always")
+def _touch(row, row_slot, rows, starts, width, n_rows):
+    """Slot of ``row`` in ``G``; a new slot (returned as −(slot + 1)) on first touch."""
+    slot = row_slot[row]
+    if slot >= 0:
+        return slot
+    row_slot[row] = n_rows
+    rows[n_rows] = row
+    starts[n_rows] = row * width
+    return -(n_rows + 1)
 
 
 @numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
-def gather_row_gradients(params, width, n_users, tri_u, tri_i, dscores, n, scale, row_slot, rows, starts, G):
+def gather_row_gradients(params, width, n_users, tri_u, tri_i, dscores, n, scale, row_slot, rows, starts, G, uacc):
     """Sum ``scale``·∂ℓ/∂row over the n triples into one row of ``G`` per touched row.
 
-    Rows are numbered globally: user u is row u, item i is row n_users + i (so row k starts at
-    ``k · width`` in ``params``). ``row_slot`` (−1 = untouched) maps a row to its slot in
-    ``G``; ``rows[k]`` / ``starts[k]`` are slot k's row and flat offset. Returns the number of
-    touched rows. ∂ℓ/∂p_u = ℓ'·q_i, ∂ℓ/∂q_i = ℓ'·p_u, ∂ℓ/∂b_u = ∂ℓ/∂b_i = ℓ'.
+    ∂ℓ/∂p_u = ℓ'·q_i, ∂ℓ/∂q_i = ℓ'·p_u, ∂ℓ/∂b_u = ∂ℓ/∂b_i = ℓ' (ℓ' = ∂ℓ/∂s, from ``dscores``).
+    Rows are numbered globally: user u is row u, item i is row n_users + i (row k starts at
+    ``k · width`` in ``params``). ``row_slot`` (−1 = untouched) maps a row to its slot in ``G``;
+    ``rows[k]`` / ``starts[k]`` are slot k's row and flat offset. Consecutive triples of the
+    same user (a positive and its negatives) are summed in ``uacc`` before touching the user's
+    row. Returns the number of touched rows.
     """
     r = width - 1
     n_rows = 0
-    for t in range(n):
+    t = 0
+    while t < n:
         ru = tri_u[t]
-        ri = n_users + tri_i[t]
         pu = params[ru * width : ru * width + r]
-        qi = params[ri * width : ri * width + r]
-        d = dscores[t] * scale
-        su = row_slot[ru]
+        for c in range(width):
+            uacc[c] = 0.0
+        while t < n and tri_u[t] == ru:
+            ri = n_users + tri_i[t]
+            qi = params[ri * width : ri * width + r]
+            d = dscores[t] * scale
+            for c in range(r):
+                uacc[c] += d * qi[c]
+            uacc[r] += d
+            si = _touch(ri, row_slot, rows, starts, width, n_rows)
+            if si < 0:
+                n_rows += 1
+                gi = G[-si - 1]
+                for c in range(r):
+                    gi[c] = d * pu[c]
+                gi[r] = d
+            else:
+                gi = G[si]
+                for c in range(r):
+                    gi[c] += d * pu[c]
+                gi[r] += d
+            t += 1
+        su = _touch(ru, row_slot, rows, starts, width, n_rows)
         if su < 0:
-            su = n_rows
             n_rows += 1
-            row_slot[ru] = su
-            rows[su] = ru
-            starts[su] = ru * width
-            gu = G[su]
-            for c in range(r):
-                gu[c] = d * qi[c]
-            gu[r] = d
+            gu = G[-su - 1]
+            for c in range(width):
+                gu[c] = uacc[c]
         else:
             gu = G[su]
-            for c in range(r):
-                gu[c] += d * qi[c]
-            gu[r] += d
-        si = row_slot[ri]
-        if si < 0:
-            si = n_rows
-            n_rows += 1
-            row_slot[ri] = si
-            rows[si] = ri
-            starts[si] = ri * width
-            gi = G[si]
-            for c in range(r):
-                gi[c] = d * pu[c]
-            gi[r] = d
-        else:
-            gi = G[si]
-            for c in range(r):
-                gi[c] += d * pu[c]
-            gi[r] += d
+            for c in range(width):
+                gu[c] += uacc[c]
     return n_rows
 
 
@@ -357,7 +373,7 @@ def evaluate_recsys(params, width, v_off, ev_u, ev_i, ev_y, va_u, va_i, va_y, gr
 @numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
 def run_recsys(
     params, slots, step, rng, prev_grad,
-    tri_u, tri_i, tri_y, scores, losses, dscores, row_slot, rows, starts, G, prev_rows, prev_meta,
+    tri_u, tri_i, tri_y, scores, losses, dscores, row_slot, rows, starts, G, uacc, prev_rows, prev_meta,
     table_sq, acc, ev_scores, ev_losses, ev_dscores,
     width, v_off, pos_u, pos_i, n_items, n_negatives,
     ev_u, ev_i, ev_y, va_u, va_i, va_y,
@@ -396,7 +412,7 @@ def run_recsys(
         logistic_losses(scores, tri_y, n_triples, losses, dscores, True)
         batch_loss = loss_moments(losses, acc)
         n_rows = gather_row_gradients(
-            params, width, n_users, tri_u, tri_i, dscores, n_triples, scale, row_slot, rows, starts, G
+            params, width, n_users, tri_u, tri_i, dscores, n_triples, scale, row_slot, rows, starts, G, uacc
         )
         record_sparse_gradient_pair(
             G, rows, n_rows, width, row_slot, prev_grad, prev_rows, prev_meta, step[0] > 0, acc
@@ -676,6 +692,7 @@ class RecsysTask(Task):
             "rows": np.zeros(2 * T, dtype=np.int64),
             "starts": np.zeros(2 * T, dtype=np.int64),
             "G": np.zeros((2 * T, self.width)),
+            "uacc": np.zeros(self.width),
             "prev_rows": np.zeros(2 * T, dtype=np.int64),
             "prev_meta": np.zeros(2),
             "table_sq": np.zeros(2),
@@ -690,7 +707,7 @@ class RecsysTask(Task):
         run_recsys(
             state.params, state.slots, state.step, state.rng, state.prev_grad,
             s["tri_u"], s["tri_i"], s["tri_y"], s["scores"], s["losses"], s["dscores"], s["row_slot"], s["rows"],
-            s["starts"], s["G"], s["prev_rows"], s["prev_meta"], s["table_sq"], s["acc"],
+            s["starts"], s["G"], s["uacc"], s["prev_rows"], s["prev_meta"], s["table_sq"], s["acc"],
             s["ev_scores"], s["ev_losses"], s["ev_dscores"],
             self.width, self.v_off, self.pos_u, self.pos_i, self.n_items, self.spec.n_negatives,
             self.ev_u, self.ev_i, self.ev_y, self.va_u, self.va_i, self.va_y,
@@ -720,7 +737,7 @@ class RecsysTask(Task):
         rows, starts = np.zeros(2 * n, dtype=np.int64), np.zeros(2 * n, dtype=np.int64)
         G = np.zeros((2 * n, self.width))
         n_rows = gather_row_gradients(
-            params, self.width, self.n_users, u, i, dscores, n, 1.0 / n, row_slot, rows, starts, G
+            params, self.width, self.n_users, u, i, dscores, n, 1.0 / n, row_slot, rows, starts, G, np.zeros(self.width)
         )
         grad = np.zeros(self.n_params)
         for k in range(n_rows):
