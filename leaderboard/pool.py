@@ -32,6 +32,8 @@ from typing import Callable
 
 __all__ = ["Job", "GroupResult", "WorkerPool", "default_workers"]
 
+MAX_REPLY_BYTES = 256 * 1024 * 1024
+
 
 def default_workers() -> int:
     """All cores this process may use."""
@@ -89,6 +91,7 @@ class _Worker:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "leaderboard.worker", str(rep_w), str(memory_mb or 0)],
                 stdin=job_r, stdout=out, stderr=out, pass_fds=(rep_w,), env=_child_env(), close_fds=True,
+                start_new_session=True,  # its own process group: killed as a whole, spared the terminal's ^C
             )
         finally:
             os.close(job_r)
@@ -124,8 +127,12 @@ class _Worker:
             self.sentinel = None
 
     def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
+        """SIGKILL the worker and anything it started (its own process group)."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, AttributeError):
+            if self.process.poll() is None:
+                self.process.kill()
         try:
             self.process.wait(5)
         except subprocess.TimeoutExpired:  # pragma: no cover
@@ -274,12 +281,21 @@ class WorkerPool:
                         continue
                     index, job = w.job
                     if any(x in ready for x in w.waitables):
-                        try:
-                            reply = json.loads(w.conn.recv_bytes()) if w.conn.poll() else None
-                        except (EOFError, OSError, ValueError, UnicodeDecodeError):
-                            reply = None
-                        if reply is None or not isinstance(reply, dict):
-                            reason = _death_reason(w.process)
+                        reply, problem = None, None
+                        if w.conn.poll():
+                            try:
+                                raw = w.conn.recv_bytes(MAX_REPLY_BYTES)
+                            except (EOFError, OSError):  # dead, or an oversized message
+                                raw = None
+                            if raw is not None:
+                                try:
+                                    reply = json.loads(raw)
+                                except (ValueError, UnicodeDecodeError):
+                                    reply = None
+                                if not isinstance(reply, dict):
+                                    reply, problem = None, "malformed reply from the worker (protocol violated)"
+                        if reply is None:
+                            reason = problem or _death_reason(w.process)
                             w.kill()
                             workers.remove(w)
                             fail(job.group, reason)

@@ -43,3 +43,21 @@ def synthetic_runs(suite: Suite, scores) -> list[RunRecord]:
 
 def synthetic_entry(suite: Suite, name: str, kind: str = "baseline", **kw) -> EntryRecord:
     return EntryRecord(name=name, kind=kind, suite_version=suite.version, seeds=suite.seeds, **kw)
+
+
+def processes_with(token: str) -> list[int]:
+    """Pids of live processes whose environment contains ``LRGYM_TEST_TOKEN=token`` (Linux)."""
+    pids = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                environ = f.read()
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if f"LRGYM_TEST_TOKEN={token}".encode() in environ and state != "Z":
+            pids.append(int(pid))
+    return pids

@@ -86,3 +86,26 @@ class Slow(Keep):
     def act(self, obs, info):
         time.sleep(0.01)
         return 2
+
+
+class ForksAndHangs(Keep):
+    """Starts a child process that would outlive it, then hangs."""
+
+    def act(self, obs, info):
+        import subprocess
+        import sys
+
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
+        time.sleep(3600)
+
+
+class CorruptsTheChannel(Keep):
+    """Writes garbage on every open descriptor above stderr (the reply pipe among them)."""
+
+    def act(self, obs, info):
+        for fd in range(3, 64):
+            try:
+                os.write(fd, b"\x00\x00\x00\x05garbage")
+            except OSError:
+                pass
+        time.sleep(3600)

@@ -9,7 +9,7 @@ import time
 import uuid
 
 import pytest
-from lb_helpers import HERE, tiny_suite
+from lb_helpers import HERE, processes_with, tiny_suite
 
 from leaderboard.references import load_references
 from leaderboard.store import ResultStore
@@ -36,20 +36,6 @@ def _script(db, names, kind="baseline", target="Slow"):
 def _spawn(code, token):
     env = dict(os.environ, LRGYM_TEST_TOKEN=token)
     return subprocess.Popen([sys.executable, "-c", code], env=env, cwd=os.path.dirname(os.path.dirname(HERE)))
-
-
-def _processes_with(token):
-    pids = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                if f"LRGYM_TEST_TOKEN={token}".encode() in f.read():
-                    pids.append(int(pid))
-        except OSError:
-            pass
-    return pids
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -87,9 +73,9 @@ def test_grader_killed_mid_run_leaves_store_valid_and_no_orphans(tmp_path):
         assert [e.name for e in entries] == names[: len(entries)]
     # the workers die with their grader (PR_SET_PDEATHSIG)
     deadline = time.monotonic() + 10
-    while _processes_with(token) and time.monotonic() < deadline:
+    while processes_with(token) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _processes_with(token) == []
+    assert processes_with(token) == []
 
 
 def test_two_concurrent_graders_lose_nothing(tmp_path):

@@ -5,9 +5,12 @@ worker processes, exactly as ``lrgym leaderboard submit`` does.
 """
 
 import math
+import sys
+import time
+import uuid
 
 import pytest
-from lb_helpers import policy, tiny_suite
+from lb_helpers import policy, processes_with, tiny_suite
 
 from leaderboard.references import load_references
 from leaderboard.runner import run_suite, submission_spec
@@ -25,6 +28,7 @@ HOSTILE = [
     ("EatsMemory", "MemoryError"),
     ("BadConstructor", "constructing the policy raised ValueError: cannot build"),
     ("DoesNotExist", "has no attribute 'DoesNotExist'"),
+    ("CorruptsTheChannel", "malformed reply from the worker"),
 ]
 
 
@@ -121,3 +125,16 @@ def test_sb3_model_zip(refs, tmp_path):
     assert outcome.ok, outcome.entry.failure_reason
     assert outcome.entry.env_spec["env_kwargs"]["quadratic"]["action_mode"] == "discrete"
     assert len(outcome.runs) == SUITE.n_runs
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
+def test_timeout_kills_the_policys_own_children(refs, monkeypatch):
+    token = uuid.uuid4().hex
+    monkeypatch.setenv("LRGYM_TEST_TOKEN", token)  # inherited by the workers and their children
+    [outcome] = run_suite([submission_spec(policy("ForksAndHangs"))], SUITE, references=refs, n_workers=1,
+                          time_limit=3.0)
+    assert "timeout" in outcome.entry.failure_reason
+    deadline = time.monotonic() + 10
+    while processes_with(token) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_with(token) == []
