@@ -323,7 +323,13 @@ def _standardise(X_train: np.ndarray, X_val: np.ndarray):
 
 def load_real(dataset: str):
     """Standardised (X, y, X_val, y_val) of a bundled scikit-learn data set, fixed split."""
-    from sklearn import datasets
+    try:
+        from sklearn import datasets
+    except ImportError as err:
+        raise ImportError(
+            f"the mlp instance with dataset={dataset!r} needs scikit-learn's bundled data sets: "
+            "pip install 'lrgym[datasets]' (or pass dataset='teacher' / 'clusters')"
+        ) from err
 
     loader = {"digits": datasets.load_digits, "breast_cancer": datasets.load_breast_cancer}[dataset]
     X, y = loader(return_X_y=True)
