@@ -254,38 +254,41 @@ def report(
     html.write_text(html_page(lb, references=refs, top=top), encoding="utf-8")
     console.print(Text(f"wrote {html} ({len(lb.rows)} entries)"))
     if markdown is not None and not no_markdown:
-        markdown.write_text(to_markdown(lb), encoding="utf-8")
+        cmd = "lrgym leaderboard report" + ("" if suite == "v1" else f" --suite {suite}")
+        markdown.write_text(to_markdown(lb, command=cmd), encoding="utf-8")
         console.print(Text(f"wrote {markdown}"))
 
 
 @leaderboard_app.command()
 def references(
-    suite: str = SuiteOpt,
+    suite: str = typer.Option("v1", "--suite", "-s", help="Suite name, or 'all'."),
     workers: Optional[int] = WorkersOpt,
     recompute: bool = typer.Option(False, "--recompute", help="Recompute even if a valid cache exists."),
     ship: bool = typer.Option(False, "--ship", help="Also write the copy shipped in the package (maintainers)."),
 ):
     """Compute (or show the cached) best-fixed-LR references of a suite."""
+    import numpy as np
     from rich.table import Table
 
-    from leaderboard.references import SHIPPED_DIR, find_cached, load_references, save_references
+    from leaderboard.references import SHIPPED_DIR, load_references, save_references
+    from leaderboard.suite import SUITES
 
-    s = _suite(suite)
-    with _Progress(f"references of {s.version}") as progress:
-        refs = load_references(s, n_workers=workers, recompute=recompute, log=progress.log,
-                               progress=lambda d, t: progress.update(d, t))
-    if ship:
-        console.print(Text(f"wrote {save_references(refs, SHIPPED_DIR)}"))
-    found = find_cached(s)
-    table = Table(title=Text(f"references of {s.version}" + (f" ({found[1]})" if found else "")))
-    for col in ("instance", "best fixed LR", "median L0", "median L_ref"):
-        table.add_column(col, justify="right")
-    import numpy as np
-
-    for t in s.tasks():
-        d = refs.tasks[t.label]
-        table.add_row(t.label, f"{d['lr']:.3g}", f"{np.median(d['initial_loss']):.4g}", f"{np.median(d['final_loss']):.4g}")
-    console.print(table)
+    for name in (list(SUITES) if suite == "all" else [suite]):
+        s = _suite(name)
+        t0 = time.perf_counter()
+        with _Progress(f"references of {s.version}") as progress:
+            refs = load_references(s, n_workers=workers, recompute=recompute, log=progress.log,
+                                   progress=lambda d, t: progress.update(d, t))
+        table = Table(title=Text(f"references of {s.version} ({time.perf_counter() - t0:.1f} s)"))
+        for col in ("instance", "best fixed LR", "median L0", "median L_ref"):
+            table.add_column(col, justify="right")
+        for t in s.tasks():
+            d = refs.tasks[t.label]
+            table.add_row(t.label, f"{d['lr']:.3g}", f"{np.median(d['initial_loss']):.4g}",
+                          f"{np.median(d['final_loss']):.4g}")
+        console.print(table)
+        if ship:
+            console.print(Text(f"wrote {save_references(refs, SHIPPED_DIR)}"))
 
 
 @leaderboard_app.command()

@@ -59,11 +59,24 @@ def _columns(lb: Leaderboard) -> list[str]:
             f"PoI vs {lb.best_baseline or 'best baseline'}", "AlgoPerf", "diverged"]
 
 
+def _kind(entry) -> str:
+    """``baseline``, ``learned`` (a baseline with trained weights) or ``submission``."""
+    if entry.kind != "baseline":
+        return entry.kind
+    policy = (entry.env_spec or {}).get("policy") or {}
+    try:
+        from baselines.registry import is_learned
+
+        return "learned" if policy.get("kind") == "baseline" and is_learned(policy.get("name")) else "baseline"
+    except ImportError:  # pragma: no cover
+        return "baseline"
+
+
 def _cells(lb: Leaderboard, r: Row) -> list[str]:
     s = r.summary
     fams = [_f(s["families"][f]["iqm"][0]) if f in s.get("families", {}) else "–" for f in lb.suite.family_names]
     return [
-        str(r.rank), r.name, r.entry.kind, _ci(s["iqm"]), *fams,
+        str(r.rank), r.name, _kind(r.entry), _ci(s["iqm"]), *fams,
         _f(s["mean"][0]), _f(s["median"][0]), _f(s["optimality_gap"][0]),
         _ci(r.poi) if r.poi is not None else "–", _f(r.algoperf), f"{100 * s.get('diverged_fraction', 0):.0f}%",
     ]
