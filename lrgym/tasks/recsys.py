@@ -571,7 +571,10 @@ def synthetic_positives(spec: RecsysSpec, rng: np.random.Generator):
     for start in range(0, n_u, chunk):
         stop = min(n_u, start + chunk)
         keys = log_pop + spec.signal * (U[start:stop] @ V.T) + rng.gumbel(size=(stop - start, n_i))
-        top = np.argpartition(-keys, cap - 1, axis=1)[:, :cap] if cap < n_i else np.tile(np.arange(n_i), (stop - start, 1))
+        if cap < n_i:
+            top = np.argpartition(-keys, cap - 1, axis=1)[:, :cap]
+        else:
+            top = np.tile(np.arange(n_i), (stop - start, 1))
         order = np.argsort(-np.take_along_axis(keys, top, axis=1), axis=1, kind="stable")
         top = np.take_along_axis(top, order, axis=1)
         for row in range(stop - start):
@@ -756,7 +759,7 @@ class RecsysFamily(TaskFamily):
     def _validate_overrides(self):
         o = self.overrides
         is_int = lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool)  # noqa: E731
-        is_num = lambda v: isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)  # noqa: E731
+        is_num = lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool)  # noqa: E731
         checks = {
             "n_users": (lambda v: is_int(v) and 3 <= v <= 10_000_000, "integer 3..10,000,000"),
             "n_items": (lambda v: is_int(v) and 4 <= v <= 10_000_000, "integer 4..10,000,000"),

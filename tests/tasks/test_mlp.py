@@ -273,7 +273,11 @@ def run_kernel_eval(task, state):
 
 
 @pytest.mark.parametrize(
-    "kw", [dict(activation="tanh", depth=1, hidden=32, batch_size=32), dict(activation="relu", depth=2, hidden=16, batch_size=16)]
+    "kw",
+    [
+        dict(activation="tanh", depth=1, hidden=32, batch_size=32),
+        dict(activation="relu", depth=2, hidden=16, batch_size=16),
+    ],
 )
 def test_digits_reaches_90_percent_over_default_horizon(kw):
     fam = MLPFamily(dataset="digits", **kw)

@@ -31,6 +31,7 @@ from lrgym.tasks.recsys import (
     positives_from_ratings,
 )
 
+HEADER = "userId,movieId,rating,timestamp\n"
 SMALL = dict(n_users=60, n_items=40, rank=5, true_rank=3, interactions=8.0, batch_size=8, n_negatives=3)
 
 
@@ -342,7 +343,8 @@ def test_movielens_u_data_and_ratings_csv_round_trip(tmp_path):
     rows = [(10, 100, 5, 1), (10, 200, 3, 2), (30, 100, 4, 3), (30, 300, 4.5, 4), (20, 200, 1, 5),
             (20, 300, 4, 6), (10, 300, 4, 7), (30, 200, 5, 8), (20, 100, 4, 9), (40, 400, 2, 10)]
     u_data = write(tmp_path / "u.data", "".join(f"{u}\t{i}\t{r}\t{t}\n" for u, i, r, t in rows))
-    csv = write(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n" + "".join(f"{u},{i},{r},{t}\n" for u, i, r, t in rows))
+    body = "".join(f"{u},{i},{r},{t}\n" for u, i, r, t in rows)
+    csv = write(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n" + body)
     for path in (u_data, csv):
         users, items, ratings = load_ratings(path)
         assert users.tolist() == [r[0] for r in rows] and items.tolist() == [r[1] for r in rows]
@@ -386,9 +388,9 @@ def test_family_builds_an_instance_from_a_ratings_file(tmp_path):
         ("u.data", "1\t2\t5\t99\n1\t3\t4\tlater\n", r"u\.data, line 2: timestamp 'later' is not a number"),
         ("u.data", "", r"u\.data, line 1: empty file"),
         ("u.data", "\n\n", r"u\.data, line 1: empty file"),
-        ("ratings.csv", "userId,movieId,rating,timestamp\n1,2,5,9\n1,2,5\n", r"ratings\.csv, line 3: expected 4 columns"),
-        ("ratings.csv", "userId,movieId,rating,timestamp\n1,2,5,9\nabc,2,5,9\n", r"ratings\.csv, line 3: user id 'abc'"),
-        ("ratings.csv", "userId,movieId,rating,timestamp\n", r"ratings\.csv, line 2: no ratings"),
+        ("ratings.csv", f"{HEADER}1,2,5,9\n1,2,5\n", r"ratings\.csv, line 3: expected 4 columns"),
+        ("ratings.csv", f"{HEADER}1,2,5,9\nabc,2,5,9\n", r"ratings\.csv, line 3: user id 'abc'"),
+        ("ratings.csv", HEADER, r"ratings\.csv, line 2: no ratings"),
         ("ratings.csv", "1,2,5,9\n", r"ratings\.csv, line 1: .*must start with the header"),
     ],
 )
