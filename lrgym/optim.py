@@ -208,12 +208,53 @@ def transform_gradient(params, grad, hyper, segments):
     return raw_norm
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
+def hyper_tuple(hyper):
+    """The eight hyper-parameters as a tuple of values.
+
+    Read from the array inside a loop that stores into ``params`` / ``slots``, LLVM cannot
+    rule out aliasing and reloads them (and recomputes β₁ᵗ, β₂ᵗ) every coordinate.
+    """
+    return (hyper[0], hyper[1], hyper[2], hyper[3], hyper[4], hyper[5], hyper[6], hyper[7])
+
+
+@numba.njit(cache=True, error_model="numpy")
+def apply_rule(params, slots, grad, t, lr, opt, hyper):
+    """Step 4 on every coordinate, with (transformed) gradient ``grad`` at step t.
+
+    Branches on ``opt`` once, outside the loop, and calls :func:`update_coordinate` with a
+    constant rule in each branch, so the compiler drops the other rules and vectorises the loop
+    (≈0.3 ns per coordinate for SGD, ≈3 ns for Adam, against ≈15 / 30 ns with the branch
+    inside the loop). The step is a float, so β₁ᵗ, β₂ᵗ are ``pow`` calls hoisted out of the
+    loop, as in ``torch.optim.Adam``.
+    """
+    n = params.shape[0]
+    tf = float(t)
+    h = hyper_tuple(hyper)
+    if opt == SGD:
+        for i in range(n):
+            update_coordinate(params, slots, i, grad[i], lr, tf, SGD, h)
+    elif opt == MOMENTUM:
+        for i in range(n):
+            update_coordinate(params, slots, i, grad[i], lr, tf, MOMENTUM, h)
+    elif opt == NESTEROV:
+        for i in range(n):
+            update_coordinate(params, slots, i, grad[i], lr, tf, NESTEROV, h)
+    elif opt == ADAM:
+        for i in range(n):
+            update_coordinate(params, slots, i, grad[i], lr, tf, ADAM, h)
+    elif opt == RMSPROP:
+        for i in range(n):
+            update_coordinate(params, slots, i, grad[i], lr, tf, RMSPROP, h)
+    else:
+        for i in range(n):
+            update_coordinate(params, slots, i, grad[i], lr, tf, ADAGRAD, h)
+
+
+@numba.njit(cache=True, error_model="numpy")
 def apply_update(params, grad, slots, step, lr, opt, hyper, segments):
     """One full update of every coordinate (``grad`` is overwritten); returns the raw ‖g‖."""
     raw_norm = transform_gradient(params, grad, hyper, segments)
     step[0] += 1
-    t = step[0]
-    for i in range(params.shape[0]):
-        update_coordinate(params, slots, i, grad[i], lr, t, opt, hyper)
+    apply_rule(params, slots, grad, step[0], lr, opt, hyper)
     return raw_norm

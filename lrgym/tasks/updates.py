@@ -1,9 +1,10 @@
-"""Fast loops over :func:`lrgym.optim.update_coordinate` for the MLP and recommender kernels.
+"""Sparse row updates over :func:`lrgym.optim.update_coordinate` for the recommender kernels.
 
-``optim.apply_update`` calls ``update_coordinate(..., opt, ...)`` with a run-time ``opt``
+(History: ``optim.apply_update`` called ``update_coordinate(..., opt, ...)`` with a run-time ``opt``
 inside its coordinate loop, so every coordinate goes through the six-way branch of update
-rules and nothing vectorises: ≈15 ns per coordinate for SGD and ≈30 ns for Adam, measured on a
-4,810-parameter MLP (75 µs per update, more than its forward and backward passes together).
+rules and nothing vectorised: ≈15 ns per coordinate for SGD and ≈30 ns for Adam, measured on a
+4,810-parameter MLP (75 µs per update, more than its forward and backward passes together);
+the dense loop now lives in ``optim.apply_update``.)
 The functions here branch on ``opt`` once and call ``update_coordinate`` with a *constant*
 rule in each branch, so LLVM removes the other rules and vectorises the loop (SGD ≈0.3 ns,
 Adam ≈3 ns per coordinate). ``error_model="numpy"`` drops the division-by-zero checks, and the
@@ -27,60 +28,17 @@ from lrgym.optim import (
     ADAGRAD,
     ADAM,
     MOMENTUM,
-    N_HYPER,
     NESTEROV,
     RMSPROP,
     SGD,
-    transform_gradient,
+    apply_update,
+    hyper_tuple,
     update_coordinate,
 )
 
-if N_HYPER != 8:  # _as_tuple spells out the entries
-    raise ImportError(f"lrgym.tasks.updates expects 8 optimizer hyper-parameters, optim has {N_HYPER}")
-
-
-@numba.njit(cache=True, inline="always")
-def _as_tuple(hyper):
-    """The eight hyper-parameters as a tuple (values, so no aliasing with the parameters)."""
-    return (hyper[0], hyper[1], hyper[2], hyper[3], hyper[4], hyper[5], hyper[6], hyper[7])
-
-
-@numba.njit(cache=True, error_model="numpy")
-def apply_rule(params, slots, grad, t, lr, opt, hyper):
-    """``update_coordinate`` on every coordinate with (transformed) gradient ``grad`` at step t."""
-    n = params.shape[0]
-    tf = float(t)
-    hyper = _as_tuple(hyper)
-    if opt == SGD:
-        for i in range(n):
-            update_coordinate(params, slots, i, grad[i], lr, tf, SGD, hyper)
-    elif opt == MOMENTUM:
-        for i in range(n):
-            update_coordinate(params, slots, i, grad[i], lr, tf, MOMENTUM, hyper)
-    elif opt == NESTEROV:
-        for i in range(n):
-            update_coordinate(params, slots, i, grad[i], lr, tf, NESTEROV, hyper)
-    elif opt == ADAM:
-        for i in range(n):
-            update_coordinate(params, slots, i, grad[i], lr, tf, ADAM, hyper)
-    elif opt == RMSPROP:
-        for i in range(n):
-            update_coordinate(params, slots, i, grad[i], lr, tf, RMSPROP, hyper)
-    else:
-        for i in range(n):
-            update_coordinate(params, slots, i, grad[i], lr, tf, ADAGRAD, hyper)
-
-
-@numba.njit(cache=True, error_model="numpy")
-def apply_update_fast(params, grad, slots, step, lr, opt, hyper, segments):
-    """Drop-in for ``optim.apply_update``: transform ``grad`` in place, count the step, update.
-
-    Returns the raw gradient norm (before weight decay, clipping and normalisation).
-    """
-    raw_norm = transform_gradient(params, grad, hyper, segments)
-    step[0] += 1
-    apply_rule(params, slots, grad, step[0], lr, opt, hyper)
-    return raw_norm
+#: the dense update is :func:`lrgym.optim.apply_update` (it branches on the rule once, too)
+apply_update_fast = apply_update
+_as_tuple = hyper_tuple
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
