@@ -44,7 +44,7 @@ def hostile_results(refs, tmp_path_factory):
     specs = [submission_spec(policy(name)) for name, _ in HOSTILE]
     specs += [submission_spec(policy("Keep"), name="good"), submission_spec(policy("PerFamily"), name="per-family")]
     with ResultStore(path) as store:
-        outcomes = run_suite(specs, SUITE, store=store, references=refs, n_workers=2, time_limit=4.0,
+        outcomes = run_suite(specs, SUITE, store=store, references=refs, n_workers=1, time_limit=4.0,
                              memory_mb=1500)
     return {o.spec.name: o for o in outcomes}, path
 
