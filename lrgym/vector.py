@@ -43,6 +43,7 @@ Example::
 from __future__ import annotations
 
 import math
+import warnings
 from collections import OrderedDict
 from typing import Any, Sequence
 
@@ -71,6 +72,7 @@ from lrgym.tasks.base import (
 from lrgym.tasks.batched import (
     FALLBACK,
     append_item,
+    check_item,
     kernel_address,
     kernel_args,
     kind_of,
@@ -102,6 +104,32 @@ def _next_lrs_log(actions, active, lr, log_lr_min, log_lr_max):
     for e in range(lr.shape[0]):
         if active[e]:
             lr[e] = 10.0 ** (log_lr_min + 0.5 * (actions[e] + 1.0) * (log_lr_max - log_lr_min))
+
+
+@numba.njit(cache=True)
+def _valid_discrete(actions, active, k):
+    for e in range(actions.shape[0]):
+        if active[e] and not (0 <= actions[e] < k):
+            return False
+    return True
+
+
+@numba.njit(cache=True)
+def _valid_integral(actions, active, k):
+    for e in range(actions.shape[0]):
+        a = actions[e]
+        if active[e] and not (0.0 <= a < k and math.floor(a) == a):
+            return False
+    return True
+
+
+@numba.njit(cache=True)
+def _valid_box(actions, active):
+    for e in range(actions.shape[0]):
+        a = actions[e]
+        if active[e] and not (-1.0 <= a <= 1.0):  # also catches NaN
+            return False
+    return True
 
 
 @numba.njit(cache=True)
@@ -263,6 +291,7 @@ class LRControlVectorEnv(VectorEnv):
         self._started = np.zeros(n, dtype=np.bool_)  # reset at least once
         self._autoreset = np.zeros(n, dtype=np.bool_)  # finished last step (NEXT_STEP / DISABLED)
         self._all = np.ones(n, dtype=np.bool_)
+        self._ready = False  # every sub-env has been reset
 
         self._groups: dict[tuple, _Group] = {}
         self._slot: list[tuple[_Group, int] | None] = [None] * n
@@ -303,6 +332,16 @@ class LRControlVectorEnv(VectorEnv):
             self._remove(i)
         group = self._groups.get(key)
         if group is None:
+            if not check_item(kind, item):
+                warnings.warn(
+                    f"lrgym.tasks.batched: the {kind.name!r} kernel's arguments changed; the vector env "
+                    "falls back to a Python loop over Task.run for these tasks (correct, slower)",
+                    RuntimeWarning,
+                )
+                if old is not None:
+                    self._remove(i)
+                self._fallback[i] = (task, state)
+                return
             args = kernel_args(item, float(self._lr[i]), self.inner_steps, self._opt_code, self._hyper,
                                float(self._memory[i, M_CAP]), self._stats[i])
             group = self._groups[key] = _Group(kind, kernel_address(kind.kernel, args))
@@ -436,11 +475,13 @@ class LRControlVectorEnv(VectorEnv):
                 raise ValueError(f"actions of shape {arr.shape} invalid; valid: ({n},) integers")
             arr = arr.reshape(n)
             k = len(self.factors)
-            act = arr[active]
             if arr.dtype.kind in "iu":
-                ok = bool(np.all((act >= 0) & (act < k)))
+                out = arr.astype(np.int64, copy=False)
+                ok = _valid_discrete(out, active, k)
             elif arr.dtype.kind == "f":
-                ok = bool(np.all(np.isfinite(act) & (act == np.round(act)) & (act >= 0) & (act < k)))
+                x = arr.astype(np.float64, copy=False)
+                ok = _valid_integral(x, active, k)
+                out = np.where(active, x, 0.0).astype(np.int64) if ok else None
             else:
                 ok = False
             if not ok:
@@ -448,20 +489,19 @@ class LRControlVectorEnv(VectorEnv):
                     f"invalid actions {actions!r}; valid choices: integers 0..{k - 1} "
                     f"(factors {tuple(self.factors.tolist())})"
                 )
-            out = np.zeros(n, dtype=np.int64)
-            out[active] = act.astype(np.int64)
             return out
-        if arr.shape not in ((n,), (n, 1)):
+        if arr.shape not in ((n,), (n, 1)) or arr.dtype.kind not in "iuf":
             raise ValueError(f"actions of shape {arr.shape} invalid; valid: ({n}, 1) floats in [-1, 1]")
         out = arr.reshape(n).astype(np.float64)
-        act = out[active]
-        if not bool(np.all((act >= -1.0) & (act <= 1.0))):  # also catches NaN
+        if not _valid_box(out, active):
             raise ValueError(f"invalid actions {actions!r}; valid: floats in [-1, 1] (NaN is not allowed)")
         return out
 
     def step(self, actions):
-        if not self._started.all():
-            raise RuntimeError("step() called before reset(); call reset() first")
+        if not self._ready:
+            if not self._started.all():
+                raise RuntimeError("step() called before reset(); call reset() first")
+            self._ready = True
         if self.autoreset_mode == AutoresetMode.NEXT_STEP:
             resetting = self._autoreset.copy()
             active = ~resetting
@@ -487,7 +527,6 @@ class LRControlVectorEnv(VectorEnv):
         self._rejected[:] = False
         if check_rejection:
             self._apply_rejection(before)
-        self._rewards[active] = 0.0
         _observe_all(
             active, self._stats, self._memory, self._t, self._updates, self.horizon,
             self.max_episode_steps or 0, self._lr, self._reward_code, self._reward_params, self._obs,
@@ -497,7 +536,7 @@ class LRControlVectorEnv(VectorEnv):
         infos = self._step_infos()
 
         if resetting is not None:  # NEXT_STEP: the envs that finished last step restart now
-            for i in np.flatnonzero(resetting):
+            for i in np.flatnonzero(resetting) if resetting.any() else ():
                 info = self._reset_one(int(i))
                 self._rewards[i] = 0.0
                 self._add_reset_extras(infos, info, int(i))
@@ -557,32 +596,28 @@ class LRControlVectorEnv(VectorEnv):
     # ---- infos ----------------------------------------------------------------------------
 
     def _step_infos(self) -> dict:
-        s = self._stats
-        n = self.num_envs
-        train = s[:, S_TRAIN_LOSS].copy()
-        values = {
-            "lr": self._lr.copy(),
-            "train_loss": train,
-            "val_loss": s[:, S_VAL_LOSS].copy(),
-            "val_metric": s[:, S_VAL_METRIC].copy(),
-            "batch_loss": s[:, S_BATCH_LOSS].copy(),
-            "loss_var": s[:, S_LOSS_VAR].copy(),
-            "grad_norm": s[:, S_GRAD_NORM].copy(),
-            "grad_dot": s[:, S_GRAD_DOT].copy(),
-            "grad_cos": s[:, S_GRAD_COS].copy(),
-            "excess_loss": train - self._optimal_loss,
-            "diverged": s[:, S_DIVERGED] > 0.0,
-            "rejected": self._rejected.copy(),
-            "updates": self._updates.copy(),
-            "family": self._family_names.copy(),
-            "instance": self._instances.copy(),
-            "step": self._t.copy(),
+        """The single env's info keys for every sub-env: columns of one copy of the stats."""
+        s = self._stats.copy()
+        train = s[:, S_TRAIN_LOSS]
+        every = np.ones(self.num_envs, dtype=np.bool_)  # one all-True mask, shared by the keys
+        return {
+            "lr": self._lr.copy(), "_lr": every,
+            "train_loss": train, "_train_loss": every,
+            "val_loss": s[:, S_VAL_LOSS], "_val_loss": every,
+            "val_metric": s[:, S_VAL_METRIC], "_val_metric": every,
+            "batch_loss": s[:, S_BATCH_LOSS], "_batch_loss": every,
+            "loss_var": s[:, S_LOSS_VAR], "_loss_var": every,
+            "grad_norm": s[:, S_GRAD_NORM], "_grad_norm": every,
+            "grad_dot": s[:, S_GRAD_DOT], "_grad_dot": every,
+            "grad_cos": s[:, S_GRAD_COS], "_grad_cos": every,
+            "excess_loss": train - self._optimal_loss, "_excess_loss": every,
+            "diverged": s[:, S_DIVERGED] > 0.0, "_diverged": every,
+            "rejected": self._rejected.copy(), "_rejected": every,
+            "updates": self._updates.copy(), "_updates": every,
+            "family": self._family_names.copy(), "_family": every,
+            "instance": self._instances.copy(), "_instance": every,
+            "step": self._t.copy(), "_step": every,
         }
-        infos = {}
-        for key, value in values.items():
-            infos[key] = value
-            infos["_" + key] = np.ones(n, dtype=np.bool_)
-        return infos
 
     def _add_reset_extras(self, infos: dict, info: dict, i: int) -> None:
         """Sub-env i was reset in this step: its info is its reset info (as SyncVectorEnv's)."""

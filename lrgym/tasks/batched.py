@@ -207,7 +207,7 @@ def _recsys_item(task, state):
         (
             state.params, state.slots, state.step, state.rng, state.prev_grad,
             s["tri_u"], s["tri_i"], s["tri_y"], s["scores"], s["losses"], s["dscores"], s["row_slot"], s["rows"],
-            s["starts"], s["G"], s["prev_rows"], s["prev_meta"], s["table_sq"], s["acc"],
+            s["starts"], s["G"], s["uacc"], s["prev_rows"], s["prev_meta"], s["table_sq"], s["acc"],
             s["ev_scores"], s["ev_losses"], s["ev_dscores"],
             task.width, task.v_off, task.pos_u, task.pos_i, task.n_items, task.spec.n_negatives,
             task.ev_u, task.ev_i, task.ev_y, task.va_u, task.va_i, task.va_y,
@@ -232,6 +232,16 @@ def _kind(name: str, module: str, kernel: str, item: Callable) -> Kind:
 
         _KINDS[name] = Kind(name, getattr(importlib.import_module(module), kernel), item)
     return _KINDS[name]
+
+
+def check_item(kind: Kind, item: tuple) -> bool:
+    """Does ``item`` fill the kernel's signature? (A family that changed its kernel's arguments
+    without updating its kind here must not be called with the old layout.)"""
+    import inspect
+
+    head, tail = item
+    n_params = len(inspect.signature(kind.kernel.py_func).parameters)
+    return n_params == len(head) + len(tail) + 6
 
 
 register_kind(

@@ -1,0 +1,240 @@
+"""What the speed benchmarks measure, shared by ``benchmarks/report.py`` and the pytest-benchmark
+suite (``benchmarks/test_speed.py``).
+
+For each family a reference configuration (the core and families issues'): the env id, its
+``family_options``, a stable constant learning rate, and the NumPy / PyTorch reference
+implementations of the same training loop (``benchmarks/reference_*.py``). Every *runner* below
+returns a zero-argument function that performs one unit of work and returns how many env steps
+it did (1, or ``num_envs`` for a vector env); one env step is ``inner_steps`` = 10 minibatch
+updates plus the step's evaluation.
+
+* ``single``: ``gym.make(id, ...)`` (gymnasium's wrappers included), one instance, stepping only
+  (horizon 10⁹, the action that keeps the LR);
+* ``single_resets``: the same with the default horizon (50) and a fresh instance drawn from the
+  training set at every reset — what an RL agent sees, task building included;
+* ``kernel``: the family kernel alone, 64 times per call in one compiled loop over one
+  instance (no env bookkeeping) — the floor for the vector env;
+* ``vector``: ``LRControlVectorEnv`` with 64 sub-envs, each on its own instance (what
+  ``gym.make_vec`` gives), or all on one shared instance (``shared=True``), serial or ``prange``;
+* ``numpy`` / ``torch``: the references on one instance (PyTorch pinned to one thread).
+"""
+
+from __future__ import annotations
+
+import os
+
+# one core per implementation: NumPy's BLAS (also used inside the MLP kernel) and torch
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import importlib
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+N_ENVS = 64
+INNER_STEPS = 10
+KEEP = 2  # discrete action with factor 1.0: the LR stays at lr_init
+
+
+@dataclass(frozen=True)
+class FamilyBench:
+    name: str
+    env_id: str
+    options: dict
+    lr: float
+    reference: str  # module with NumpyX / TorchX classes
+    numpy_class: str
+    torch_class: str
+    #: targets from the issues: minimum single-env steps/s and ratios to NumPy and PyTorch
+    targets: dict = field(default_factory=dict)
+
+
+FAMILIES: dict[str, FamilyBench] = {
+    "linreg": FamilyBench(
+        "linreg", "LRControl-LinReg-v0",
+        dict(dim=32, batch_size=64, n_train=2048, streaming=False, dataset="synthetic"),
+        0.01, "benchmarks.reference_linreg", "NumpyLinReg", "TorchLinReg",
+        targets=dict(steps_per_s=30_000, numpy=5.0, torch=50.0),
+    ),
+    "mlp": FamilyBench(
+        "mlp", "LRControl-MLP-v0",
+        dict(dataset="teacher", input_dim=64, n_classes=10, hidden=64, depth=1, activation="tanh",
+             batch_size=64, n_train=4096, init="torch", label_noise=0.0),
+        0.05, "benchmarks.reference_mlp", "NumpyMLP", "TorchMLP",
+        targets=dict(numpy=1.2, torch=2.5),
+    ),
+    "recsys": FamilyBench(
+        "recsys", "LRControl-Recsys-v0",
+        dict(n_users=2000, n_items=1000, rank=16, batch_size=64, n_negatives=3),
+        10.0, "benchmarks.reference_recsys", "NumpyRecsys", "TorchRecsys",
+        targets=dict(numpy=5.0, torch=20.0),
+    ),
+    "quadratic": FamilyBench(
+        "quadratic", "LRControl-Quadratic-v0",
+        dict(dim=32, condition=100.0, scale=1.0, noise=0.1, batch_size=16, rotate=True),
+        0.5, "benchmarks.reference_quadratic", "NumpyQuadratic", "TorchQuadratic",
+    ),
+}
+
+
+def _env_kwargs(fam: FamilyBench, horizon: int | None = 10**9) -> dict:
+    kw = dict(family_options=fam.options, lr_init=fam.lr, inner_steps=INNER_STEPS)
+    if horizon is not None:
+        kw["horizon"] = horizon
+    return kw
+
+
+def reference_task(fam: FamilyBench):
+    """Instance 0 of the family with the benchmark options (the references' and single env's)."""
+    from lrgym.tasks import make_family
+
+    family = make_family(fam.name, **fam.options)
+    return family.build(family.sample(0))
+
+
+# ---- runners ---------------------------------------------------------------------------------
+
+
+def single(fam: FamilyBench):
+    import gymnasium as gym
+
+    import lrgym  # noqa: F401
+
+    env = gym.make(fam.env_id, **_env_kwargs(fam))
+    env.reset(seed=0, options={"instance": 0})
+
+    def step():
+        _, _, terminated, truncated, _ = env.step(KEEP)
+        if terminated or truncated:
+            env.reset()
+        return 1
+
+    return step
+
+
+def single_resets(fam: FamilyBench):
+    """Default horizon, a new training-set instance at every reset (task building included)."""
+    import gymnasium as gym
+
+    import lrgym  # noqa: F401
+
+    env = gym.make(fam.env_id, **_env_kwargs(fam, horizon=None))
+    env.reset(seed=0)
+
+    def step():
+        _, _, terminated, truncated, _ = env.step(KEEP)
+        if terminated or truncated:
+            env.reset()
+        return 1
+
+    return step
+
+
+def vector(fam: FamilyBench, parallel: bool = False, shared: bool = False, n: int = N_ENVS):
+    from lrgym.vector import LRControlVectorEnv
+
+    env = LRControlVectorEnv(n, family=fam.name, parallel=parallel, **_env_kwargs(fam))
+    env.reset(seed=0, options={"instance": 0} if shared else None)
+    actions = np.full(n, KEEP)
+    env.step(actions)
+
+    def step():
+        env.step(actions)
+        return n
+
+    step.env = env
+    return step
+
+
+def kernel(fam: FamilyBench, n: int = N_ENVS):
+    """The family kernel on one instance, ``n`` times per call in the vector env's compiled loop."""
+    from numba.typed import List
+
+    from lrgym.features import M_CAP, N_MEMORY
+    from lrgym.optim import OptimizerConfig
+    from lrgym.tasks.base import N_STATS
+    from lrgym.tasks.batched import kernel_address, kernel_args, kind_of, run_serial
+
+    task = reference_task(fam)
+    state = task.new_state(np.random.default_rng(0))
+    kind = kind_of(task)
+    item = kind.item(task, state)
+    cfg = OptimizerConfig("sgd")
+    stats = np.zeros((n, N_STATS))
+    memory = np.zeros((n, N_MEMORY))
+    memory[:, M_CAP] = 1e300
+    items = List([item] * n)
+    addr = kernel_address(kind.kernel, kernel_args(item, fam.lr, INNER_STEPS, cfg.code, cfg.hyper(), 1e300, stats[0]))
+    idx, active, lrs = np.arange(n), np.ones(n, dtype=np.bool_), np.full(n, fam.lr)
+    hyper = cfg.hyper()
+
+    def step():
+        run_serial(items, addr, idx, active, lrs, INNER_STEPS, cfg.code, hyper, memory, stats)
+        return n
+
+    return step
+
+
+def _reference(fam: FamilyBench, which: str):
+    module = importlib.import_module(fam.reference)
+    cls = getattr(module, fam.numpy_class if which == "numpy" else fam.torch_class)
+    task = reference_task(fam)
+    ref = cls(task, task.init_params(np.random.default_rng(0)))
+
+    def step():
+        ref.env_step(fam.lr, INNER_STEPS)
+        return 1
+
+    return step
+
+
+def numpy_ref(fam: FamilyBench):
+    return _reference(fam, "numpy")
+
+
+def torch_ref(fam: FamilyBench):
+    import torch
+
+    torch.set_num_threads(1)
+    return _reference(fam, "torch")
+
+
+def numpy_direct(fam: FamilyBench):
+    """Linear regression only: the NumPy reference evaluating its losses over the rows."""
+    from benchmarks.reference_linreg import NumpyLinReg
+
+    task = reference_task(fam)
+    ref = NumpyLinReg(task, task.init_params(np.random.default_rng(0)), eval="direct")
+
+    def step():
+        ref.env_step(fam.lr, INNER_STEPS)
+        return 1
+
+    return step
+
+
+# ---- timing ----------------------------------------------------------------------------------
+
+
+def rate(step, seconds: float = 0.3, blocks: int = 5, warmup: float = 0.1) -> float:
+    """Env steps per second of ``step``: the best of ``blocks`` timed blocks of ≈``seconds``.
+
+    On a shared machine other processes only ever slow a block down, so the best block is the
+    least disturbed estimate of the rate.
+    """
+    end = time.perf_counter() + warmup
+    while time.perf_counter() < end:
+        step()
+    best = 0.0
+    for _ in range(blocks):
+        n, start = 0, time.perf_counter()
+        while True:
+            n += step()
+            elapsed = time.perf_counter() - start
+            if elapsed >= seconds:
+                break
+        best = max(best, n / elapsed)
+    return best

@@ -1,0 +1,179 @@
+"""Print the speed table: per family, env steps/s and inner updates/s of lrgym (single env, vector
+env) next to a vectorised-NumPy and a PyTorch-CPU implementation of the same training loop, all
+measured in this one run, with ratios to NumPy and the issues' targets.
+
+    python -m benchmarks.report                       # all families, ≈3 minutes
+    python -m benchmarks.report --families linreg     # one family
+    python -m benchmarks.report --out benchmarks/RESULTS.md
+
+What each row measures is documented in :mod:`benchmarks.harness`. Each rate is the best of
+``--blocks`` timed blocks of ``--seconds`` (other processes only ever slow a block down). One core
+per implementation (BLAS and torch pinned to one thread) except the ``prange`` rows, which use
+Numba's thread pool (all cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+
+from benchmarks import harness as h  # sets the BLAS thread variables before NumPy loads
+
+import numpy as np  # noqa: E402
+
+ROWS = [
+    # key, label, runner, kwargs
+    ("single", "lrgym single env (`gym.make`)", h.single, {}),
+    ("single_resets", "lrgym single env, new instance every 50 steps", h.single_resets, {}),
+    ("kernel", "lrgym kernel only (compiled loop, 1 instance)", h.kernel, {}),
+    ("vector", "lrgym vector env, 64 envs, 1 thread", h.vector, {}),
+    ("vector_par", "lrgym vector env, 64 envs, prange (2 threads)", h.vector, {"parallel": True}),
+    ("vector_shared", "lrgym vector env, 64 envs on one instance, 1 thread", h.vector, {"shared": True}),
+    ("vector_shared_par", "lrgym vector env, 64 envs on one instance, prange", h.vector, {"shared": True, "parallel": True}),
+    ("numpy", "NumPy (vectorised), 1 thread", h.numpy_ref, {}),
+    ("torch", "PyTorch CPU, 1 thread", h.torch_ref, {}),
+]
+EXTRA = {"linreg": [("numpy_direct", "NumPy, losses summed over the rows (O(n·d))", h.numpy_direct, {})]}
+
+
+def machine() -> str:
+    model = platform.processor() or "unknown CPU"
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+        model = fields.get("Model name", model).strip()
+        cores = fields.get("CPU(s)", "?").strip()
+        l2, l3 = fields.get("L2 cache", "?").strip(), fields.get("L3 cache", "?").strip()
+        hyper = fields.get("Hypervisor vendor", "").strip()
+    except (OSError, subprocess.CalledProcessError):
+        cores, l2, l3, hyper = str(os.cpu_count()), "?", "?", ""
+    import gymnasium
+    import numba
+
+    versions = f"Python {platform.python_version()}, NumPy {np.__version__}, Numba {numba.__version__}, gymnasium {gymnasium.__version__}"
+    try:
+        import torch
+
+        versions += f", PyTorch {torch.__version__}"
+    except ImportError:
+        pass
+    vm = f" ({hyper} VM)" if hyper else ""
+    return f"{model}, {cores} cores{vm}, L2 {l2}, L3 {l3}; {platform.system()} {platform.release()}; {versions}"
+
+
+def load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def measure_family(name: str, seconds: float, blocks: int, skip_torch: bool) -> dict[str, float]:
+    fam = h.FAMILIES[name]
+    rates = {}
+    for key, label, runner, kwargs in ROWS + EXTRA.get(name, []):
+        if key == "torch" and skip_torch:
+            continue
+        try:
+            step = runner(fam, **kwargs)
+        except ImportError as e:  # torch not installed
+            print(f"  ({label}: skipped, {e})", file=sys.stderr)
+            continue
+        rates[key] = h.rate(step, seconds=seconds, blocks=blocks)
+        print(f"  {name:>9} {label:<55} {rates[key]:>10,.0f} steps/s", file=sys.stderr)
+    return rates
+
+
+def table(name: str, rates: dict[str, float]) -> list[str]:
+    fam = h.FAMILIES[name]
+    base = rates.get("numpy")
+    lines = [
+        f"**{name}** — `{fam.env_id}`, `family_options={fam.options}`, lr {fam.lr}, "
+        f"{h.INNER_STEPS} updates per env step",
+        "",
+        "| implementation | env steps/s | inner updates/s | vs NumPy |",
+        "|---|---:|---:|---:|",
+    ]
+    for key, label, _, _ in ROWS + EXTRA.get(name, []):
+        if key not in rates:
+            continue
+        r = rates[key]
+        ratio = f"{r / base:.2f}×" if base else "–"
+        lines.append(f"| {label} | {r:,.0f} | {r * h.INNER_STEPS:,.0f} | {ratio} |")
+    return lines
+
+
+def verdicts(name: str, rates: dict[str, float]) -> list[str]:
+    fam = h.FAMILIES[name]
+    t = fam.targets
+    out = []
+
+    def check(what, value, target, fmt):
+        ok = "met" if value >= target else "**missed**"
+        out.append(f"- {name}: {what} {fmt.format(value)} (target ≥ {fmt.format(target)}): {ok}")
+
+    single = rates.get("single")
+    if single and "steps_per_s" in t:
+        check("single env", single, t["steps_per_s"], "{:,.0f} steps/s")
+    if single and "numpy" in rates and "numpy" in t:
+        check("single env vs NumPy", single / rates["numpy"], t["numpy"], "{:.2f}×")
+    if single and "torch" in rates and "torch" in t:
+        check("single env vs PyTorch", single / rates["torch"], t["torch"], "{:.1f}×")
+    if single and "vector_par" in rates:
+        check("vector env on both cores vs single env (64 instances)", rates["vector_par"] / single, 1.7, "{:.2f}×")
+    if single and "vector_shared_par" in rates:
+        check("vector env on both cores vs single env (one instance)", rates["vector_shared_par"] / single, 1.7, "{:.2f}×")
+    if name == "linreg" and single and "vector_shared" in rates and "kernel" in rates:
+        overhead = (1.0 / rates["vector_shared"] - 1.0 / rates["kernel"]) * single
+        out.append(
+            f"- {name}: vector-env overhead per env step (64 envs, one instance, 1 thread, minus the "
+            f"kernel alone) = {100 * overhead:.1f} % of a single-env step (target ≤ 10 %): "
+            + ("met" if overhead <= 0.10 else "**missed**")
+        )
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--families", default=",".join(h.FAMILIES), help="comma-separated (default: all)")
+    p.add_argument("--seconds", type=float, default=0.3, help="length of one timed block")
+    p.add_argument("--blocks", type=int, default=5, help="timed blocks per row (best is reported)")
+    p.add_argument("--no-torch", action="store_true", help="skip the PyTorch rows")
+    p.add_argument("--out", help="also write the Markdown report to this file")
+    args = p.parse_args(argv)
+    names = [n.strip() for n in args.families.split(",") if n.strip()]
+    unknown = [n for n in names if n not in h.FAMILIES]
+    if unknown:
+        p.error(f"unknown families {unknown}; valid choices: {', '.join(h.FAMILIES)}")
+
+    started = time.strftime("%Y-%m-%d %H:%M")
+    load_before = load()
+    results = {}
+    for name in names:
+        results[name] = measure_family(name, args.seconds, args.blocks, args.no_torch)
+    lines = [
+        f"Measured {started} with `python -m benchmarks.report` (best of {args.blocks} × {args.seconds} s per row).",
+        "",
+        f"Machine: {machine()}.",
+        f"Load average (1, 5, 15 min) before: {load_before}; after: {load()}.",
+        "",
+    ]
+    for name in names:
+        lines += table(name, results[name]) + [""]
+    lines += ["Targets:", ""]
+    for name in names:
+        lines += verdicts(name, results[name])
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
