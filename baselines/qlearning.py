@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from baselines.wrappers import ClipReward, RepeatInstances
 from lrgym.env import DEFAULT_FACTORS, LRControlEnv
 from lrgym.features import FEATURE_NAMES
 
@@ -134,13 +134,18 @@ class QLearningConfig:
     eps_start: float = 1.0
     eps_end: float = 0.05
     eps_decay_frac: float = 0.5  # ε decays linearly over this fraction of the episodes
+    reward_clip: tuple[float, float] | None = None  # clip per-step rewards to [low, high]
+    repeats: int = 4  # episodes per train instance (baselines.wrappers.RepeatInstances)
     seed: int = 0
     discretiser: Discretiser = field(default_factory=Discretiser)
 
 
 def train(config: QLearningConfig, progress: bool = False) -> QLearningPolicy:
     """Q-learning on ``config.instance_set`` (instances drawn uniformly by the env)."""
-    env = LRControlEnv(**{**config.env_kwargs, "instance_set": config.instance_set, "action_mode": "discrete"})
+    base = LRControlEnv(**{**config.env_kwargs, "instance_set": config.instance_set, "action_mode": "discrete"})
+    env = RepeatInstances(base, config.repeats, seed=config.seed)
+    if config.reward_clip is not None:
+        env = ClipReward(env, *config.reward_clip)
     disc = config.discretiser
     n_actions = int(env.action_space.n)
     q = np.zeros((disc.n_states, n_actions))
@@ -173,7 +178,7 @@ def train(config: QLearningConfig, progress: bool = False) -> QLearningPolicy:
     if bar is not None:
         bar.close()
     meta = {k: v for k, v in asdict(config).items() if k != "discretiser"}
-    return QLearningPolicy(q, disc, tuple(env.factors.tolist()), visits, meta)
+    return QLearningPolicy(q, disc, tuple(base.factors.tolist()), visits, meta)
 
 
 def _progress(total: int, desc: str):

@@ -33,6 +33,7 @@ from baselines.tune import LR_GRID, references, run_config, run_scores
 HERE = Path(__file__).parent
 SECTION = HERE / "README_SECTION.md"
 BEGIN, END = "<!-- val-table:begin -->", "<!-- val-table:end -->"
+TUNED_BEGIN, TUNED_END = "<!-- tuned-table:begin -->", "<!-- tuned-table:end -->"
 
 
 def val_suite() -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
@@ -106,10 +107,36 @@ def markdown(result: dict) -> str:
     return note + "\n\n" + "\n".join(rows) + "\n"
 
 
-def write_section(table: str, path: Path = SECTION) -> None:
-    text = path.read_text() if path.exists() else f"{BEGIN}\n{END}\n"
-    new = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: f"{BEGIN}\n{table}{END}", text, flags=re.S)
-    path.write_text(new)
+def tuned_markdown() -> str:
+    """The tuned hyper-parameters of every hand-designed baseline, per family (from tuned.json)."""
+    from baselines.registry import load_tuned
+
+    tuned = load_tuned()
+    fams = list(tuned.get("settings", {}))
+    rows = ["| baseline | " + " | ".join(fams) + " |", "|---|" + "---|" * len(fams)]
+    for name, per in tuned.get("values", {}).items():
+        cells = []
+        for f in fams:
+            v = per.get(f, {})
+            lr = v.get("lr")
+            rest = ", ".join(f"{k}={_fmt(x)}" for k, x in v.items() if k != "lr")
+            cells.append((f"η={_fmt(lr)}" if lr is not None else "") + (f", {rest}" if rest else ""))
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def _fmt(x) -> str:
+    return f"{x:.3g}" if isinstance(x, float) else str(x)
+
+
+def write_section(table: str | None = None, tuned: str | None = None, path: Path = SECTION) -> None:
+    """Replace the marked blocks of the README section with ``table`` and ``tuned``."""
+    text = path.read_text()
+    for begin, end, body in ((BEGIN, END, table), (TUNED_BEGIN, TUNED_END, tuned)):
+        if body is not None:
+            text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: f"{begin}\n{body}{end}", text,
+                          flags=re.S)
+    path.write_text(text)
 
 
 def main(argv=None) -> None:
@@ -119,9 +146,15 @@ def main(argv=None) -> None:
     p.add_argument("--baselines", nargs="*", default=None)
     p.add_argument("--families", nargs="*", default=None)
     p.add_argument("--workers", type=int, default=None)
-    p.add_argument("--write", action="store_true", help=f"update the table in {SECTION.name}")
+    p.add_argument("--write", action="store_true", help=f"update the tables in {SECTION.name}")
+    p.add_argument("--tuned-only", action="store_true", help="only rewrite the tuned-values table")
     p.add_argument("--json", help="also save every run's score to this JSON file")
     args = p.parse_args(argv)
+    if args.tuned_only:
+        print(tuned_markdown())
+        if args.write:
+            write_section(tuned=tuned_markdown())
+        return
     result = compute(args.baselines or list(BASELINES), args.workers, args.families)
     table = markdown(result)
     print(table)
@@ -130,7 +163,7 @@ def main(argv=None) -> None:
             {**result, "scores": {n: {f: s.tolist() for f, s in per.items()} for n, per in result["scores"].items()}},
             indent=1))
     if args.write:
-        write_section(table)
+        write_section(table, tuned_markdown())
         print(f"updated {SECTION}")
 
 

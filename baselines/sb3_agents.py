@@ -6,9 +6,8 @@ act: algorithm, action mode, env options, observation clipping, and the training
 :class:`SB3Policy` loads them lazily on first use, so importing this module (and the baseline
 registry) does not import torch.
 
-Both agents see the env's observation clipped to ``[-OBS_CLIP, OBS_CLIP]`` (features are logs
-and ratios; beyond ±10 only diverging or fully converged runs reach, and large inputs hurt
-small networks). Training (:mod:`baselines.train_sb3`) applies the same clipping.
+Both agents see the env's observation clipped to ``[-OBS_CLIP, OBS_CLIP]``
+(:class:`baselines.wrappers.ClipObservation`), in training and when acting.
 """
 
 from __future__ import annotations
@@ -16,38 +15,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 
-OBS_CLIP = 10.0
+from baselines.wrappers import OBS_CLIP, ClipObservation, HorizonIsTerminal, clip_obs  # noqa: F401 (re-exported)
+
 ALGOS = ("dqn", "ppo")
 ACTION_MODES = {"dqn": "discrete", "ppo": "log_lr"}
-
-
-def clip_obs(obs: np.ndarray) -> np.ndarray:
-    return np.clip(obs, -OBS_CLIP, OBS_CLIP).astype(np.float32)
-
-
-class ClipObservation(gym.ObservationWrapper):
-    """The agents' view of the env: observations clipped to ``[-OBS_CLIP, OBS_CLIP]``."""
-
-    def __init__(self, env: gym.Env):
-        super().__init__(env)
-        low = np.maximum(env.observation_space.low, -OBS_CLIP)
-        high = np.minimum(env.observation_space.high, OBS_CLIP)
-        self.observation_space = gym.spaces.Box(low, high, dtype=np.float32)
-
-    def observation(self, obs):
-        return clip_obs(obs)
-
-
-class HorizonIsTerminal(gym.Wrapper):
-    """Report the end of the horizon as termination: the task ends there (``progress`` is in the
-    observation), so value targets must not bootstrap past it."""
-
-    def step(self, action):
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        return obs, reward, terminated or truncated, False, info
 
 
 def load_meta(path: str | Path) -> dict:

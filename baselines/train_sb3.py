@@ -3,8 +3,10 @@
 DQN acts in the env's ``discrete`` mode (multiply the LR by 0.5, 0.8, 1, 1.25 or 2: decrease
 / keep / increase); PPO in the continuous ``log_lr`` mode (set log10 η in [lr_min, lr_max]).
 Both train on the **train** instances and see clipped observations
-(:class:`baselines.sb3_agents.ClipObservation`); the end of the horizon counts as termination
-(:class:`baselines.sb3_agents.HorizonIsTerminal`).
+(:class:`baselines.wrappers.ClipObservation`); the end of the horizon counts as termination
+(:class:`baselines.wrappers.HorizonIsTerminal`); each train instance serves ``repeats``
+consecutive episodes (:class:`baselines.wrappers.RepeatInstances`: building an instance costs
+more than running it).
 
 Commands (the shipped weights; ``torch.set_num_threads(1)`` unless ``--threads``)::
 
@@ -25,7 +27,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from baselines.families import env_kwargs_for
-from baselines.sb3_agents import ACTION_MODES, ALGOS, ClipObservation, HorizonIsTerminal, SB3Policy
+from baselines.sb3_agents import ACTION_MODES, ALGOS, SB3Policy
+from baselines.wrappers import ClipObservation, ClipReward, HorizonIsTerminal, RepeatInstances
 
 WEIGHTS = Path(__file__).parent / "weights"
 
@@ -37,6 +40,8 @@ class TrainConfig:
     env_kwargs: dict = field(default_factory=dict)  # further LRControlEnv keywords (lr_init, ...)
     reward: str = "log_improvement"  # any lrgym reward, e.g. "sign_delta"
     reward_alphas: tuple[float, float] = (1.0, 1.0)
+    reward_clip: tuple[float, float] | None = None  # clip per-step rewards (training only)
+    repeats: int = 4  # episodes per train instance before drawing a new one (RepeatInstances)
     total_timesteps: int = 150_000
     seed: int = 0
     n_envs: int = 1
@@ -96,8 +101,12 @@ def make_train_env(config: TrainConfig, rank: int = 0):
     from lrgym.env import LRControlEnv
 
     env = LRControlEnv(**config.full_env_kwargs())
+    env = RepeatInstances(env, config.repeats, seed=config.seed * 1000 + rank)
     env.reset(seed=config.seed * 1000 + rank)
-    return Monitor(HorizonIsTerminal(ClipObservation(env)))
+    env = HorizonIsTerminal(ClipObservation(env))
+    if config.reward_clip is not None:
+        env = ClipReward(env, *config.reward_clip)
+    return Monitor(env)
 
 
 def train(config: TrainConfig):
@@ -160,7 +169,7 @@ def parse_config(argv=None) -> TrainConfig:
     unknown = sorted(set(values) - known)
     if unknown:
         raise SystemExit(f"unknown config field(s) {unknown}; valid: {sorted(known)}")
-    for key in ("net_arch", "reward_alphas"):
+    for key in ("net_arch", "reward_alphas", "reward_clip"):
         if key in values:
             values[key] = tuple(values[key])
     return TrainConfig(**values)

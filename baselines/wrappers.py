@@ -1,0 +1,71 @@
+"""Gymnasium wrappers the learned baselines train with.
+
+* :class:`ClipObservation`: the agents' view, features clipped to ``[-OBS_CLIP, OBS_CLIP]``
+  (features are logs and ratios; only diverging or fully converged runs go beyond ±10, and
+  large inputs hurt small networks). The trained policies apply :func:`clip_obs` when acting.
+* :class:`HorizonIsTerminal`: the end of the horizon is the end of the task (``progress`` is in
+  the observation), so value targets must not bootstrap past it.
+* :class:`RepeatInstances`: draw a new train instance only every ``repeats`` episodes (fresh
+  env seeds in between). Building an instance (data, rotations) costs more than running its
+  episode, so repeating each a few times makes training several times faster while still
+  visiting hundreds of instances.
+* :class:`ClipReward`: clip per-step rewards to ``[low, high]`` (as DQN on Atari; Mnih et al.
+  2015), so that a few noise-free problems whose loss falls by e⁴ per step do not drown the rest.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+OBS_CLIP = 10.0
+
+
+def clip_obs(obs: np.ndarray) -> np.ndarray:
+    return np.clip(obs, -OBS_CLIP, OBS_CLIP).astype(np.float32)
+
+
+class ClipObservation(gym.ObservationWrapper):
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        low = np.maximum(env.observation_space.low, -OBS_CLIP)
+        high = np.minimum(env.observation_space.high, OBS_CLIP)
+        self.observation_space = gym.spaces.Box(low, high, dtype=np.float32)
+
+    def observation(self, obs):
+        return clip_obs(obs)
+
+
+class HorizonIsTerminal(gym.Wrapper):
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, reward, terminated or truncated, False, info
+
+
+class RepeatInstances(gym.Wrapper):
+    """New instance (uniform over the env's instance set) every ``repeats`` resets."""
+
+    def __init__(self, env: gym.Env, repeats: int = 4, seed: int = 0):
+        super().__init__(env)
+        self.repeats = int(repeats)
+        self._rng = np.random.default_rng(seed)
+        self._count = 0
+        self._instance = None
+
+    def reset(self, *, seed=None, options=None):
+        if options is None or "instance" not in options:
+            if self._count % self.repeats == 0:
+                instances = self.env.unwrapped.instances
+                self._instance = int(instances[int(self._rng.integers(len(instances)))])
+            self._count += 1
+            options = {**(options or {}), "instance": self._instance}
+        return self.env.reset(seed=seed, options=options)
+
+
+class ClipReward(gym.RewardWrapper):
+    def __init__(self, env: gym.Env, low: float = -10.0, high: float = 1.0):
+        super().__init__(env)
+        self.low, self.high = float(low), float(high)
+
+    def reward(self, reward):
+        return float(np.clip(reward, self.low, self.high))
