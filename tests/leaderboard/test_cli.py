@@ -1,0 +1,43 @@
+"""The ``lrgym`` command's plumbing (the full flow is in test_e2e.py)."""
+
+import subprocess
+import sys
+
+import pytest
+
+typer_testing = pytest.importorskip("typer.testing")
+
+from leaderboard.cli import app  # noqa: E402
+
+
+def _invoke(*args):
+    result = typer_testing.CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
+    return result.exit_code, result.output
+
+
+def test_entry_point_lists_the_subcommands():
+    out = subprocess.run([sys.executable, "-m", "lrgym.cli", "leaderboard", "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    for cmd in ("run-baselines", "submit", "show", "report", "references", "suites"):
+        assert cmd in out
+
+
+def test_suites_table():
+    code, out = _invoke("leaderboard", "suites")
+    assert code == 0
+    assert "v1/r1" in out and "quick/r1" in out and "val/r1" in out
+
+
+def test_read_commands_without_a_store(tmp_path):
+    db = tmp_path / "missing.sqlite"
+    for cmd in ("show", "report"):
+        code, out = _invoke("leaderboard", cmd, "--db", str(db))
+        assert code == 1 and "no results" in out
+    assert not db.exists()  # reading never creates a store
+
+
+def test_bad_arguments(tmp_path):
+    code, out = _invoke("leaderboard", "submit", "not-a-target", "--db", str(tmp_path / "r.sqlite"))
+    assert code == 2 and "expected path/to/policy.py:ClassName" in out
+    code, out = _invoke("leaderboard", "show", "--suite", "v0", "--db", str(tmp_path / "r.sqlite"))
+    assert code == 2 and "unknown suite" in out
