@@ -571,12 +571,18 @@ class LRControlVectorEnv(VectorEnv):
     def _run(self, active: np.ndarray) -> None:
         """The inner training of every active sub-environment: one compiled call per kind."""
         driver = run_parallel if self.parallel else run_serial
-        for group in self._groups.values():
-            if len(group):
-                driver(
-                    group.items, group.addr, group.env_idx, active, self._lr, self.inner_steps,
-                    self._opt_code, self._hyper, self._memory, self._stats,
-                )
+        if self.parallel:  # dynamic scheduling, one env at a time (see run_parallel)
+            chunksize = numba.set_parallel_chunksize(1)
+        try:
+            for group in self._groups.values():
+                if len(group):
+                    driver(
+                        group.items, group.addr, group.env_idx, active, self._lr, self.inner_steps,
+                        self._opt_code, self._hyper, self._memory, self._stats,
+                    )
+        finally:
+            if self.parallel:
+                numba.set_parallel_chunksize(chunksize)
         for i, (task, state) in self._fallback.items():
             if active[i]:
                 task.run(state, float(self._lr[i]), self.inner_steps, self._opt_code, self._hyper,

@@ -109,7 +109,12 @@ def run_serial(items, addr, env_idx, active, lrs, n_updates, opt, hyper, memory,
 
 @numba.njit(cache=True, parallel=True)
 def run_parallel(items, addr, env_idx, active, lrs, n_updates, opt, hyper, memory, stats):
-    """:func:`run_serial` with the environments spread over Numba's threads (``prange``)."""
+    """:func:`run_serial` with the environments spread over Numba's threads (``prange``).
+
+    Call it with ``numba.set_parallel_chunksize(1)`` in force (the vector env does): environments
+    are then handed out one at a time, so a thread that the OS preempts does not hold back a
+    fixed share of the work.
+    """
     for k in prange(len(items)):
         g = np.int64(k)
         e = env_idx[g]
