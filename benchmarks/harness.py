@@ -149,6 +149,42 @@ def vector(fam: FamilyBench, parallel: bool = False, shared: bool = False, n: in
     return step
 
 
+def sb3_adapter(fam: FamilyBench, n: int = N_ENVS):
+    """``lrgym.sb3.make_sb3_vec_env`` (the SB3 ``VecEnv`` over the vector env), 64 instances."""
+    from lrgym.sb3 import make_sb3_vec_env
+
+    venv = make_sb3_vec_env(fam.env_id, n_envs=n, seed=0, **_env_kwargs(fam))
+    venv.reset()
+    actions = np.full(n, KEEP)
+
+    def step():
+        venv.step_async(actions)
+        venv.step_wait()
+        return n
+
+    return step
+
+
+def sb3_dummy(fam: FamilyBench, n: int = N_ENVS):
+    """SB3's own ``DummyVecEnv`` over 64 single envs (``gym.make``), 64 instances."""
+    import gymnasium as gym
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    import lrgym  # noqa: F401
+
+    venv = DummyVecEnv([lambda: gym.make(fam.env_id, **_env_kwargs(fam)) for _ in range(n)])
+    venv.seed(0)
+    venv.reset()
+    actions = np.full(n, KEEP)
+
+    def step():
+        venv.step_async(actions)
+        venv.step_wait()
+        return n
+
+    return step
+
+
 def kernel(fam: FamilyBench, n: int = N_ENVS):
     """The family kernel on one instance, ``n`` times per call in the vector env's compiled loop."""
     from numba.typed import List

@@ -34,6 +34,8 @@ ROWS = [
     ("vector_par", "lrgym vector env, 64 envs, prange (2 threads)", h.vector, {"parallel": True}),
     ("vector_shared", "lrgym vector env, 64 envs on one instance, 1 thread", h.vector, {"shared": True}),
     ("vector_shared_par", "lrgym vector env, 64 envs on one instance, prange", h.vector, {"shared": True, "parallel": True}),
+    ("sb3_adapter", "SB3 `VecEnv` adapter (`lrgym.sb3`), 64 envs, 1 thread", h.sb3_adapter, {}),
+    ("sb3_dummy", "SB3 `DummyVecEnv` over 64 single envs", h.sb3_dummy, {}),
     ("numpy", "NumPy (vectorised), 1 thread", h.numpy_ref, {}),
     ("torch", "PyTorch CPU, 1 thread", h.torch_ref, {}),
 ]
@@ -76,7 +78,7 @@ def measure_family(name: str, seconds: float, blocks: int, skip_torch: bool) -> 
     fam = h.FAMILIES[name]
     rates = {}
     for key, label, runner, kwargs in ROWS + EXTRA.get(name, []):
-        if key == "torch" and skip_torch:
+        if key in ("torch", "sb3_adapter", "sb3_dummy") and skip_torch:
             continue
         try:
             step = runner(fam, **kwargs)
@@ -142,7 +144,7 @@ def main(argv=None) -> int:
     p.add_argument("--families", default=",".join(h.FAMILIES), help="comma-separated (default: all)")
     p.add_argument("--seconds", type=float, default=0.3, help="length of one timed block")
     p.add_argument("--blocks", type=int, default=5, help="timed blocks per row (best is reported)")
-    p.add_argument("--no-torch", action="store_true", help="skip the PyTorch rows")
+    p.add_argument("--no-torch", action="store_true", help="skip the rows needing torch (PyTorch, SB3)")
     p.add_argument("--out", help="also write the Markdown report to this file")
     args = p.parse_args(argv)
     names = [n.strip() for n in args.families.split(",") if n.strip()]

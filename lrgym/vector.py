@@ -288,6 +288,7 @@ class LRControlVectorEnv(VectorEnv):
         self._optimal_loss = np.zeros(n)
         self._family_names = np.full(n, None, dtype=object)
         self._instances = np.zeros(n, dtype=np.int64)
+        self._episode_infos = None  # read-only copies of the two columns above, until a reset
         self._started = np.zeros(n, dtype=np.bool_)  # reset at least once
         self._autoreset = np.zeros(n, dtype=np.bool_)  # finished last step (NEXT_STEP / DISABLED)
         self._all = np.ones(n, dtype=np.bool_)
@@ -312,6 +313,7 @@ class LRControlVectorEnv(VectorEnv):
         self._optimal_loss[i] = env.task.optimal_loss
         self._family_names[i] = env.task.spec.family
         self._instances[i] = env.instance
+        self._episode_infos = None  # the per-episode info columns changed
         self._place(i, env.task, env.state)
 
     def _place(self, i: int, task, state) -> None:
@@ -602,7 +604,17 @@ class LRControlVectorEnv(VectorEnv):
     # ---- infos ----------------------------------------------------------------------------
 
     def _step_infos(self) -> dict:
-        """The single env's info keys for every sub-env: columns of one copy of the stats."""
+        """The single env's info keys for every sub-env: columns of one copy of the stats.
+
+        ``family`` and ``instance`` change only at resets: between resets every step returns the
+        same read-only arrays for them.
+        """
+        if self._episode_infos is None:
+            family, instance = self._family_names.copy(), self._instances.copy()
+            family.flags.writeable = False
+            instance.flags.writeable = False
+            self._episode_infos = (family, instance)
+        family, instance = self._episode_infos
         s = self._stats.copy()
         train = s[:, S_TRAIN_LOSS]
         every = np.ones(self.num_envs, dtype=np.bool_)  # one all-True mask, shared by the keys
@@ -620,8 +632,8 @@ class LRControlVectorEnv(VectorEnv):
             "diverged": s[:, S_DIVERGED] > 0.0, "_diverged": every,
             "rejected": self._rejected.copy(), "_rejected": every,
             "updates": self._updates.copy(), "_updates": every,
-            "family": self._family_names.copy(), "_family": every,
-            "instance": self._instances.copy(), "_instance": every,
+            "family": family, "_family": every,
+            "instance": instance, "_instance": every,
             "step": self._t.copy(), "_step": every,
         }
 
@@ -630,6 +642,9 @@ class LRControlVectorEnv(VectorEnv):
         self._overwrite_infos(infos, info, i)
 
     def _overwrite_infos(self, infos: dict, info: dict, i: int) -> None:
+        for key in ("family", "instance"):
+            if key in infos and not infos[key].flags.writeable:
+                infos[key] = infos[key].copy()
         self._add_info(infos, info, i)
 
     def _subset_infos(self, infos: dict, mask: np.ndarray) -> dict:
