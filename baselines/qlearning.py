@@ -16,9 +16,13 @@ State features and bin edges (:class:`Discretiser`)::
     delta_log_train_loss   (−0.1, −0.01, 0)          fast / slow progress, or the loss rose
     progress               (1/3, 2/3)                early, middle, late in the run
 
+Rewards are the env's ``log_improvement``, clipped per step to [−10, 1] during training (see
+:class:`baselines.wrappers.ClipReward`); each train instance serves 4 consecutive episodes
+(:class:`baselines.wrappers.RepeatInstances`).
+
 Train and save the shipped table (train instances of the default mixed env)::
 
-    python -m baselines.qlearning --episodes 3000 --out baselines/weights/qlearning_mixed.npz
+    python -m baselines.qlearning              # → baselines/weights/qlearning_mixed.npz
 """
 
 from __future__ import annotations
@@ -128,13 +132,13 @@ class QLearningConfig:
 
     env_kwargs: dict = field(default_factory=lambda: {"family": "mixed"})
     instance_set: str = "train"
-    episodes: int = 3000
+    episodes: int = 4000
     alpha: float = 0.1
     gamma: float = 0.95
     eps_start: float = 1.0
     eps_end: float = 0.05
     eps_decay_frac: float = 0.5  # ε decays linearly over this fraction of the episodes
-    reward_clip: tuple[float, float] | None = None  # clip per-step rewards to [low, high]
+    reward_clip: tuple[float, float] | None = (-10.0, 1.0)  # clip per-step rewards (None: off)
     repeats: int = 4  # episodes per train instance (baselines.wrappers.RepeatInstances)
     seed: int = 0
     discretiser: Discretiser = field(default_factory=Discretiser)
@@ -193,10 +197,15 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--family", default=None, help="task family (default: the mixed family of LRControl-v0)")
     p.add_argument("--episodes", type=int, default=QLearningConfig.episodes)
+    p.add_argument("--reward", default="log_improvement", help="env reward (e.g. sign_delta)")
+    p.add_argument("--no-reward-clip", action="store_true", help="do not clip per-step rewards")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="output .npz (default baselines/weights/qlearning_<family>.npz)")
     args = p.parse_args(argv)
-    config = QLearningConfig(env_kwargs=env_kwargs_for(args.family), episodes=args.episodes, seed=args.seed)
+    config = QLearningConfig(env_kwargs={**env_kwargs_for(args.family), "reward": args.reward},
+                             episodes=args.episodes, seed=args.seed)
+    if args.no_reward_clip:
+        config.reward_clip = None
     start = time.time()
     policy = train(config, progress=True)
     out = Path(args.out or Path(__file__).parent / "weights" / f"qlearning_{args.family or 'mixed'}.npz")

@@ -40,7 +40,9 @@ class TrainConfig:
     env_kwargs: dict = field(default_factory=dict)  # further LRControlEnv keywords (lr_init, ...)
     reward: str = "log_improvement"  # any lrgym reward, e.g. "sign_delta"
     reward_alphas: tuple[float, float] = (1.0, 1.0)
-    reward_clip: tuple[float, float] | None = None  # clip per-step rewards (training only)
+    # clip per-step rewards during training (None: off). log_improvement's steps on noise-free
+    # quadratics reach +4 and would drown the other families; −10 keeps divergence costly.
+    reward_clip: tuple[float, float] | None = (-10.0, 1.0)
     repeats: int = 4  # episodes per train instance before drawing a new one (RepeatInstances)
     total_timesteps: int = 150_000
     seed: int = 0
@@ -81,7 +83,7 @@ def algo_defaults(config: TrainConfig) -> dict:
             exploration_fraction=0.3, exploration_final_eps=0.05, gamma=config.gamma,
         )
     return dict(
-        learning_rate=config.learning_rate or 3e-4, n_steps=1_024, batch_size=64, n_epochs=10,
+        learning_rate=config.learning_rate or 3e-4, n_steps=256, batch_size=64, n_epochs=10,
         gae_lambda=0.95, ent_coef=0.0, clip_range=0.2, gamma=config.gamma,
     )
 
@@ -152,6 +154,8 @@ def parse_config(argv=None) -> TrainConfig:
     p.add_argument("--algo", choices=ALGOS)
     p.add_argument("--family", help="task family (default: the mixed family)")
     p.add_argument("--reward", help="reward name, e.g. log_improvement or sign_delta")
+    p.add_argument("--reward-clip", type=float, nargs=2, metavar=("LOW", "HIGH"), help="clip per-step rewards")
+    p.add_argument("--no-reward-clip", action="store_true", help="do not clip rewards")
     p.add_argument("--steps", type=int, dest="total_timesteps", help="total env steps")
     p.add_argument("--seed", type=int)
     p.add_argument("--n-envs", type=int, dest="n_envs")
@@ -159,18 +163,20 @@ def parse_config(argv=None) -> TrainConfig:
     p.add_argument("--out", help="output path without suffix")
     p.add_argument("--no-progress", action="store_false", dest="progress", default=None)
     args = vars(p.parse_args(argv))
-    config_path = args.pop("config")
+    config_path, clip_off = args.pop("config"), args.pop("no_reward_clip")
     values = {}
     if config_path:
         with open(config_path) as f:
             values.update(json.load(f))
     values.update({k: v for k, v in args.items() if v is not None})
+    if clip_off:
+        values["reward_clip"] = None
     known = {f.name for f in fields(TrainConfig)}
     unknown = sorted(set(values) - known)
     if unknown:
         raise SystemExit(f"unknown config field(s) {unknown}; valid: {sorted(known)}")
     for key in ("net_arch", "reward_alphas", "reward_clip"):
-        if key in values:
+        if values.get(key) is not None:
             values[key] = tuple(values[key])
     return TrainConfig(**values)
 

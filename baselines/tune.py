@@ -53,10 +53,10 @@ LR_MULTIPLIERS: tuple[float, ...] = (10.0**-0.5, 1.0, 10.0**0.5, 10.0)
 
 #: baseline → grid of its hyper-parameters other than the LR (the LR is searched as above)
 GRIDS: dict[str, dict[str, tuple]] = {
-    "step": {"gamma": (0.1, 0.3)},
+    "step": {"gamma": (0.1, 0.3, 0.5, 0.7)},
     "exponential": {"final_ratio": (0.1, 0.01, 0.001)},
     "inverse_sqrt": {},
-    "linear": {"end_factor": (0.0, 0.1)},
+    "linear": {"end_factor": (0.0, 0.1, 0.3)},
     "cosine": {"warmup_frac": (0.0, 0.1)},
     "sgdr": {"cycles": (2, 3)},
     "one_cycle": {"pct_start": (0.15, 0.3)},

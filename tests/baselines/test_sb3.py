@@ -66,3 +66,9 @@ def test_dqn_learns_to_raise_a_too_small_lr(tmp_path):
     assert not any(t.diverged for t in trained)
     assert mean_final_log_loss(trained) < mean_final_log_loss(keep) - 2.0
     assert np.median([t.lrs[-1] for t in trained]) > 10 * kwargs["lr_init"]
+
+
+def test_cli_reward_clip_flags():
+    assert parse_config([]).reward_clip == (-10.0, 1.0)
+    assert parse_config(["--no-reward-clip", "--reward", "sign_delta"]).reward_clip is None
+    assert parse_config(["--reward-clip", "-5", "2"]).reward_clip == (-5.0, 2.0)
