@@ -198,31 +198,25 @@ def tune(families: list[str], instances: int = 8, seeds: tuple[int, ...] = (0,),
         stage1 += [job(f, "adam", {"lr": lr}) for f in families for lr in ADAM_LRS]
     res = _run_jobs(stage1, workers, "stage 1: fixed-LR references, Adam")
 
-    refs, lr_fixed, scores = {}, {}, {}
+    def mean_score(f: str, name: str, params: dict) -> float:
+        return float(np.mean(run_scores(res[(f, name, json.dumps(params, sort_keys=True))], refs[f])))
+
+    refs, lr_fixed = {}, {}
     for f in families:
         refs[f] = references({lr: res[(f, "fixed", json.dumps({"lr": lr}))] for lr in LR_GRID})
-        for lr in LR_GRID:
-            scores[(f, "fixed", json.dumps({"lr": lr}))] = float(np.mean(run_scores(res[(f, "fixed", json.dumps({"lr": lr}))], refs[f])))
-        lr_fixed[f] = max(LR_GRID, key=lambda lr: (scores[(f, "fixed", json.dumps({"lr": lr}))], -lr))
+        lr_fixed[f] = max(LR_GRID, key=lambda lr: mean_score(f, "fixed", {"lr": lr}))  # ties: the smaller LR
 
     stage2 = [job(f, n, p) for f in families for n in names if n in GRIDS for p in stage2_configs(n, lr_fixed[f])]
     res.update(_run_jobs(stage2, workers, "stage 2: schedules and heuristics"))
-    for key, runs in res.items():
-        scores[key] = float(np.mean(run_scores(runs, refs[key[0]])))
 
     values: dict = {}
     train_scores: dict = {}
     for name in names:
         for f in families:
-            # configurations in grid order (ascending LR); ties keep the first
-            candidates = [(k, s) for k, s in scores.items() if k[0] == f and k[1] == name]
-            order = {json.dumps(p, sort_keys=True): i for i, p in enumerate(_grid_of(name, lr_fixed[f]))}
-            candidates.sort(key=lambda ks: order[ks[0][2]])
-            best_key, best = max(candidates, key=lambda ks: ks[1]) if candidates else (None, None)
-            if best_key is None:
-                continue
-            values.setdefault(name, {})[f] = _rounded(json.loads(best_key[2]))
-            train_scores.setdefault(name, {})[f] = round(best, 4)
+            grid = _grid_of(name, lr_fixed[f])  # ascending LR; max() keeps the first of equal scores
+            best = max(grid, key=lambda p: mean_score(f, name, p))
+            values.setdefault(name, {})[f] = _rounded(best)
+            train_scores.setdefault(name, {})[f] = round(mean_score(f, name, best), 4)
     return {
         "values": values,
         "train_scores": train_scores,
