@@ -16,6 +16,9 @@ updates plus the step's evaluation.
   instance (no env bookkeeping) — the floor for the vector env;
 * ``vector``: ``LRControlVectorEnv`` with 64 sub-envs, each on its own instance (what
   ``gym.make_vec`` gives), or all on one shared instance (``shared=True``), serial or ``prange``;
+  ``resets=True``: default horizon, new instances drawn at the automatic resets;
+* ``sb3_adapter`` / ``sb3_dummy``: SB3's ``VecEnv`` API over 64 envs, through :mod:`lrgym.sb3`
+  or SB3's own ``DummyVecEnv`` over 64 ``gym.make`` envs;
 * ``numpy`` / ``torch``: the references on one instance (PyTorch pinned to one thread).
 """
 
@@ -133,10 +136,11 @@ def single_resets(fam: FamilyBench):
     return step
 
 
-def vector(fam: FamilyBench, parallel: bool = False, shared: bool = False, n: int = N_ENVS):
+def vector(fam: FamilyBench, parallel: bool = False, shared: bool = False, n: int = N_ENVS, resets: bool = False):
     from lrgym.vector import LRControlVectorEnv
 
-    env = LRControlVectorEnv(n, family=fam.name, parallel=parallel, **_env_kwargs(fam))
+    kwargs = _env_kwargs(fam, horizon=None if resets else 10**9)
+    env = LRControlVectorEnv(n, family=fam.name, parallel=parallel, **kwargs)
     env.reset(seed=0, options={"instance": 0} if shared else None)
     actions = np.full(n, KEEP)
     env.step(actions)
@@ -255,16 +259,17 @@ def numpy_direct(fam: FamilyBench):
 # ---- timing ----------------------------------------------------------------------------------
 
 
-def rate(step, seconds: float = 0.3, blocks: int = 5, warmup: float = 0.1) -> float:
+def rate(step, seconds: float = 0.3, blocks: int = 5, warmup: float = 0.1, stat=max) -> float:
     """Env steps per second of ``step``: the best of ``blocks`` timed blocks of ≈``seconds``.
 
     On a shared machine other processes only ever slow a block down, so the best block is the
-    least disturbed estimate of the rate.
+    least disturbed estimate of the rate. (Rows whose cost comes in bursts, such as resets, pass
+    long blocks and ``stat=statistics.median``.)
     """
     end = time.perf_counter() + warmup
     while time.perf_counter() < end:
         step()
-    best = 0.0
+    rates = []
     for _ in range(blocks):
         n, start = 0, time.perf_counter()
         while True:
@@ -272,5 +277,5 @@ def rate(step, seconds: float = 0.3, blocks: int = 5, warmup: float = 0.1) -> fl
             elapsed = time.perf_counter() - start
             if elapsed >= seconds:
                 break
-        best = max(best, n / elapsed)
-    return best
+        rates.append(n / elapsed)
+    return stat(rates)

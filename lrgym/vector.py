@@ -149,6 +149,20 @@ def _observe_all(
         truncated[e] = ((not term) and t[e] >= horizon) or (max_steps > 0 and t[e] >= max_steps)
 
 
+def _layout(item: tuple) -> tuple:
+    """What decides an item's Numba type, cheaply (``numba.typeof`` of a nested tuple of 20 arrays
+    costs milliseconds): per element its Python type, and for arrays dtype, ndim, layout, flags."""
+    out = []
+    for part in item:
+        for x in part:
+            if isinstance(x, np.ndarray):
+                f = x.flags
+                out.append((x.dtype.str, x.ndim, f.c_contiguous, f.f_contiguous, f.writeable, f.aligned))
+            else:
+                out.append(type(x))
+    return tuple(out)
+
+
 class _Group:
     """The sub-environments of one kernel kind (and item type): a typed list of kernel-argument
     tuples, their vector indices, and the address of the kernel's compiled code."""
@@ -326,7 +340,7 @@ class LRControlVectorEnv(VectorEnv):
             self._fallback[i] = (task, state)
             return
         item = kind.item(task, state)
-        key = (kind.name, numba.typeof(item))
+        key = (kind.name, _layout(item))
         if old is not None and old[0].key == key:
             set_item(old[0].items, old[1], item)
             return
