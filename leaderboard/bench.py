@@ -4,8 +4,9 @@
 
 Runs the same code path as ``lrgym leaderboard run-baselines --no-learned`` into a temporary
 store (references must be cached or shipped; they are computed first, untimed, otherwise) and
-prints the wall-clock time, the CPU time of the grader and its workers, and the load average
-before and after: on a shared machine the wall clock is only meaningful when the load was low.
+prints the wall-clock time, the CPU time of the grader and its workers, the load average
+before and after, and the CPU time other processes took meanwhile: on a shared machine the
+wall clock is only meaningful when that was small.
 """
 
 from __future__ import annotations
@@ -21,6 +22,17 @@ def _cpu() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _machine_busy() -> float | None:
+    """CPU-seconds all processes on the machine have used (Linux /proc/stat), or None."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -42,13 +54,15 @@ def main(argv: list[str] | None = None) -> None:
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory() as tmp, ResultStore(os.path.join(tmp, "bench.sqlite")) as store:
             load_before = os.getloadavg()
-            cpu0, t0 = _cpu(), time.perf_counter()
+            busy0, cpu0, t0 = _machine_busy(), _cpu(), time.perf_counter()
             outcomes = run_suite(specs, suite, store=store, n_workers=args.workers)
             wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
+            busy1 = _machine_busy()
             load_after = os.getloadavg()
         ok = sum(o.ok for o in outcomes)
+        others = "" if busy0 is None else f"; other processes used {max(0.0, busy1 - busy0 - cpu):.1f} CPU-s meanwhile"
         print(f"wall {wall:.1f} s, CPU {cpu:.1f} s (grader + workers), {ok}/{len(outcomes)} ok; "
-              f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}")
+              f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}{others}")
 
 
 if __name__ == "__main__":

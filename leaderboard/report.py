@@ -21,7 +21,10 @@ from leaderboard import scoring
 from leaderboard.ranking import ALGOPERF_TAUS, PROFILE_TAUS, Leaderboard, Row
 from leaderboard.references import LR_GRID, floored
 
-__all__ = ["print_table", "markdown", "html_page", "SCORE_DEFINITIONS"]
+__all__ = ["print_table", "markdown", "html_page", "SCORE_DEFINITIONS", "KINDS_LEGEND"]
+
+KINDS_LEGEND = ("kind: baseline = hand-designed (hyper-parameters tuned per family on train instances), "
+                "learned = trained policy with shipped weights, submission = a user's entry.")
 
 SCORE_DEFINITIONS = """\
 Per run: S = (log L0 − log LT) / (log L0 − log L_ref), where L0 is the initial training loss,
@@ -146,6 +149,7 @@ def markdown(lb: Leaderboard, command: str | None = None, elapsed: float | None 
     lines.append("|" + "|".join("---:" if i not in (1, 2) else ":---" for i in range(len(cols))) + "|")
     for r in lb.rows:
         lines.append("| " + " | ".join(_md(c) for c in _cells(lb, r)) + " |")
+    lines += ["", KINDS_LEGEND]
     if lb.failures:
         lines += ["", "## Failed (latest attempt)", "", "| entry | reason |", "|:---|:---|"]
         for e in lb.failures:
@@ -348,6 +352,7 @@ def html_page(lb: Leaderboard, references=None, top: int = 5, with_plots: bool =
         parts.append(f'<tr class="{e(r.entry.kind)}">' + "".join(
             f'<td class="{"name" if i in (1, 2) else ""}">{e(c)}</td>' for i, c in enumerate(cells)) + "</tr>")
     parts.append("</tbody></table>")
+    parts.append(f'<p class="sub">{e(KINDS_LEGEND)}</p>')
     if not lb.rows:
         parts.append("<p>No entries yet: run <code>lrgym leaderboard run-baselines</code>.</p>")
 
