@@ -259,23 +259,35 @@ def numpy_direct(fam: FamilyBench):
 # ---- timing ----------------------------------------------------------------------------------
 
 
-def rate(step, seconds: float = 0.3, blocks: int = 5, warmup: float = 0.1, stat=max) -> float:
+def rate(step, seconds: float = 0.3, blocks: int = 5, warmup: float = 0.1, stat=max, clock=time.thread_time) -> float:
     """Env steps per second of ``step``: the best of ``blocks`` timed blocks of ≈``seconds``.
 
-    On a shared machine other processes only ever slow a block down, so the best block is the
-    least disturbed estimate of the rate. (Rows whose cost comes in bursts, such as resets, pass
-    long blocks and ``stat=statistics.median``.)
+    ``clock`` is the calling thread's CPU time by default: a single-threaded implementation's
+    rate per core-second it actually ran, unaffected by other processes taking turns on the core
+    (they still share caches and memory bandwidth). Multi-threaded rows pass
+    ``clock=time.perf_counter`` (wall clock). Other processes only ever slow a block down, so the
+    best block is the least disturbed estimate. (Rows whose cost comes in bursts, such as resets,
+    pass long blocks and ``stat=statistics.median``.)
     """
     end = time.perf_counter() + warmup
     while time.perf_counter() < end:
         step()
     rates = []
     for _ in range(blocks):
-        n, start = 0, time.perf_counter()
+        n, start = 0, clock()
         while True:
             n += step()
-            elapsed = time.perf_counter() - start
+            elapsed = clock() - start
             if elapsed >= seconds:
                 break
         rates.append(n / elapsed)
     return stat(rates)
+
+
+def cpu_pressure() -> float:
+    """The share of the last 10 s in which some runnable task waited for a CPU (Linux PSI), %."""
+    try:
+        with open("/proc/pressure/cpu") as f:
+            return float(f.readline().split()[1].split("=")[1])
+    except (OSError, IndexError, ValueError):
+        return float("nan")

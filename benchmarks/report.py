@@ -77,6 +77,9 @@ def load() -> str:
         return "?"
 
 
+pressure: dict[tuple, float] = {}  # (family, row) -> % CPU pressure around a wall-clock row
+
+
 def measure_family(name: str, seconds: float, blocks: int, skip_torch: bool) -> dict[str, float]:
     fam = h.FAMILIES[name]
     rates = {}
@@ -88,11 +91,16 @@ def measure_family(name: str, seconds: float, blocks: int, skip_torch: bool) -> 
         except ImportError as e:  # torch not installed
             print(f"  ({label}: skipped, {e})", file=sys.stderr)
             continue
+        clock = time.perf_counter if kwargs.get("parallel") else time.thread_time
+        before = h.cpu_pressure()
         if "resets" in key:  # bursts of task building: long blocks, median
-            rates[key] = h.rate(step, seconds=max(2.0, seconds), blocks=3, stat=statistics.median)
+            rates[key] = h.rate(step, seconds=max(2.0, seconds), blocks=3, stat=statistics.median, clock=clock)
         else:
-            rates[key] = h.rate(step, seconds=seconds, blocks=blocks)
+            rates[key] = h.rate(step, seconds=seconds, blocks=blocks, clock=clock)
+        if kwargs.get("parallel"):
+            pressure[(name, key)] = max(before, h.cpu_pressure())
         print(f"  {name:>9} {label:<55} {rates[key]:>10,.0f} steps/s", file=sys.stderr)
+        del step
     return rates
 
 
@@ -103,15 +111,16 @@ def table(name: str, rates: dict[str, float]) -> list[str]:
         f"**{name}** — `{fam.env_id}`, `family_options={fam.options}`, lr {fam.lr}, "
         f"{h.INNER_STEPS} updates per env step",
         "",
-        "| implementation | env steps/s | inner updates/s | vs NumPy |",
-        "|---|---:|---:|---:|",
+        "| implementation | env steps/s | inner updates/s | vs NumPy | clock |",
+        "|---|---:|---:|---:|---|",
     ]
-    for key, label, _, _ in ROWS + EXTRA.get(name, []):
+    for key, label, _, kwargs in ROWS + EXTRA.get(name, []):
         if key not in rates:
             continue
         r = rates[key]
         ratio = f"{r / base:.2f}×" if base else "–"
-        lines.append(f"| {label} | {r:,.0f} | {r * h.INNER_STEPS:,.0f} | {ratio} |")
+        clock = "wall" if kwargs.get("parallel") else "cpu"
+        lines.append(f"| {label} | {r:,.0f} | {r * h.INNER_STEPS:,.0f} | {ratio} | {clock} |")
     return lines
 
 
@@ -131,10 +140,10 @@ def verdicts(name: str, rates: dict[str, float]) -> list[str]:
         check("single env vs NumPy", single / rates["numpy"], t["numpy"], "{:.2f}×")
     if single and "torch" in rates and "torch" in t:
         check("single env vs PyTorch", single / rates["torch"], t["torch"], "{:.1f}×")
-    if single and "vector_par" in rates:
-        check("vector env on both cores vs single env (64 instances)", rates["vector_par"] / single, 1.7, "{:.2f}×")
-    if single and "vector_shared_par" in rates:
-        check("vector env on both cores vs single env (one instance)", rates["vector_shared_par"] / single, 1.7, "{:.2f}×")
+    for key, what in (("vector_par", "64 instances"), ("vector_shared_par", "one instance")):
+        if single and key in rates:
+            check(f"vector env on both cores (wall clock) vs single env per core ({what})", rates[key] / single, 1.7, "{:.2f}×")
+            out[-1] += f" — CPU pressure from other processes during the row: {pressure.get((name, key), float('nan')):.0f} %"
     if name == "linreg" and single and "vector_shared" in rates and "kernel" in rates:
         overhead = (1.0 / rates["vector_shared"] - 1.0 / rates["kernel"]) * single
         out.append(
