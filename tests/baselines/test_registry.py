@@ -1,0 +1,80 @@
+"""Every baseline, built by the registry with its tuned values, runs through the one
+evaluation function on every available family; tuned values come from train instances only."""
+
+import math
+
+import numpy as np
+import pytest
+
+from baselines.evaluation import evaluate
+from baselines.families import MIXED, available_families, env_kwargs_for
+from baselines.policy import Policy, policy_env_kwargs
+from baselines.registry import BASELINES, HAND_DESIGNED, LEARNED, UNTUNED, load_tuned, make_baseline, tuned_values
+from lrgym.tasks.base import instance_set
+
+FAMILIES = [*available_families(), MIXED]
+SHORT = {"horizon": 5, "inner_steps": 2}
+
+
+def test_learned_and_hand_designed_partition_the_registry():
+    assert set(LEARNED) | set(HAND_DESIGNED) == set(BASELINES)
+    assert not set(LEARNED) & set(HAND_DESIGNED)
+    assert set(LEARNED) == {"qlearning", "dqn", "ppo"}
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("name", list(BASELINES))
+def test_every_baseline_runs_through_evaluate(name, family):
+    policy = make_baseline(name, None if family == MIXED else family)
+    assert isinstance(policy, Policy)
+    assert policy.name == name
+    kwargs = {**env_kwargs_for(None if family == MIXED else family), **SHORT}
+    trajs = evaluate(policy, kwargs, instance_set="val", instances=[10_000], seeds=[0])
+    (t,) = trajs
+    assert len(t.lrs) == SHORT["horizon"] or t.diverged
+    assert len(t.train_losses) == len(t.lrs) + 1
+    assert all(1e-6 * (1 - 1e-6) <= lr <= 10 * (1 + 1e-6) for lr in t.lrs)
+    assert math.isfinite(t.initial_loss)
+
+
+@pytest.mark.parametrize("name", HAND_DESIGNED)
+def test_tuned_values_exist_for_every_family(name):
+    if name in UNTUNED:
+        assert tuned_values(name, "linreg") == {}
+        return
+    values = load_tuned()["values"][name]
+    for family in FAMILIES:
+        assert family in values, f"{name} not tuned for {family}: run python -m baselines.tune --families {family}"
+    assert "lr" in values[MIXED]
+
+
+def test_tuning_used_train_instances_only():
+    tuned = load_tuned()
+    train = instance_set("train")
+    assert tuned["command"] == "python -m baselines.tune"
+    for family, settings in tuned["settings"].items():
+        assert settings["instances"] and all(k in train for k in settings["instances"])
+
+
+def test_make_baseline_overrides_and_errors():
+    p = make_baseline("cosine", "linreg", lr=0.123, warmup_frac=0.2)
+    assert p.lr0 == 0.123 and p.warmup_frac == 0.2
+    assert make_baseline("adam_default").lr0 == 1e-3
+    assert policy_env_kwargs(make_baseline("adam"))["optimizer"] == "adam"
+    assert policy_env_kwargs(make_baseline("bold_driver"))["rejection_threshold"] == 0.04
+    with pytest.raises(ValueError, match="unknown baseline"):
+        make_baseline("nope")
+    with pytest.raises(ValueError, match="unknown family"):
+        make_baseline("fixed", "nope")
+
+
+def test_learned_baselines_load_lazily():
+    import sys
+
+    policy = make_baseline("dqn")
+    assert policy._model is None  # torch / SB3 load on first reset
+    assert policy.action_mode == "discrete"
+    assert make_baseline("ppo").action_mode == "log_lr"
+    q = make_baseline("qlearning")
+    assert q.action_mode == "discrete" and np.isfinite(q.q).all()
+    assert "baselines.registry" in sys.modules
