@@ -2,6 +2,7 @@
 evaluation function on every available family; tuned values come from train instances only."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -69,6 +70,7 @@ def test_make_baseline_overrides_and_errors():
 
 
 def test_learned_baselines_load_lazily():
+    import subprocess
     import sys
 
     policy = make_baseline("dqn")
@@ -77,4 +79,7 @@ def test_learned_baselines_load_lazily():
     assert make_baseline("ppo").action_mode == "log_lr"
     q = make_baseline("qlearning")
     assert q.action_mode == "discrete" and np.isfinite(q.q).all()
-    assert "baselines.registry" in sys.modules
+    code = ("import sys; from baselines.registry import make_baseline; "
+            "[make_baseline(n) for n in ('dqn', 'ppo', 'qlearning', 'cosine')]; "
+            "assert 'torch' not in sys.modules and 'stable_baselines3' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=str(Path(__file__).parents[2]))
