@@ -218,6 +218,38 @@ def kernel(fam: FamilyBench, n: int = N_ENVS):
     return step
 
 
+def vector_overhead(fam: FamilyBench, n: int = N_ENVS, seconds: float = 0.3, blocks: int = 5) -> tuple[float, float]:
+    """(µs per env step of a 64-env vector step, µs per env step inside its compiled kernel call),
+    on one shared instance, 1 thread, thread CPU time: their difference is the vector env's own
+    per-env cost (actions, LR update, features and rewards, infos, Python)."""
+    import lrgym.vector as vector_module
+
+    step = vector(fam, shared=True, n=n)
+    inner = vector_module.run_serial
+    spent = [0.0]
+
+    def timed(*args):
+        t = time.thread_time()
+        inner(*args)
+        spent[0] += time.thread_time() - t
+
+    vector_module.run_serial = timed
+    try:
+        best = None
+        for _ in range(blocks):
+            spent[0] = 0.0
+            k, start = 0, time.thread_time()
+            while time.thread_time() - start < seconds:
+                k += step()
+            total = time.thread_time() - start
+            row = (1e6 * total / k, 1e6 * spent[0] / k)
+            if best is None or row[0] < best[0]:
+                best = row
+        return best
+    finally:
+        vector_module.run_serial = inner
+
+
 def _reference(fam: FamilyBench, which: str):
     module = importlib.import_module(fam.reference)
     cls = getattr(module, fam.numpy_class if which == "numpy" else fam.torch_class)
