@@ -29,6 +29,7 @@ Kernels write what they measured into a float64 ``stats`` array with the layout 
 from __future__ import annotations
 
 import dataclasses
+import math
 import zlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -81,7 +82,13 @@ def spec_rng(family: str, instance_seed: int) -> np.random.Generator:
 
 
 def log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
-    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+    """A float in [low, high], log-uniform.
+
+    Scalar ``math`` functions rather than NumPy's: NumPy's ``exp``/``log`` choose SIMD code by
+    CPU (AVX2 vs AVX-512) and can differ in the last bit, which would make the same instance
+    seed give slightly different specs on different machines.
+    """
+    return math.exp(rng.uniform(math.log(low), math.log(high)))
 
 
 def log_uniform_int(rng: np.random.Generator, low: int, high: int) -> int:

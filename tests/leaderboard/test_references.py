@@ -86,3 +86,24 @@ def test_changed_dynamics_invalidate_the_cache(tmp_path, monkeypatch):
     assert R.find_cached(suite) is None
     assert R.find_cached(suite, verify=False) is not None
     assert R.load_references(suite, n_workers=1).tasks == refs.tasks
+
+
+def test_specs_that_differ_only_in_rounding_keep_the_cache_valid(tmp_path, monkeypatch):
+    """A reference computed on another CPU (last-bit differences in exp/log) stays usable;
+    a real change of a spec does not."""
+    monkeypatch.setenv("LRGYM_CACHE", str(tmp_path))
+    suite = tiny_suite("portable", families=("linreg",), n_instances=1, seeds=(0,), horizon=3)
+    R.load_references(suite, n_workers=1)
+    path = tmp_path / "references" / "portable-r1.json"
+    data = json.loads(path.read_text())
+    spec = data["specs"][suite.tasks()[0].label]
+    original = spec["condition"]
+    spec["condition"] = math.nextafter(original, math.inf)  # one ulp: another machine's exp
+    path.write_text(json.dumps(data))
+    assert R.find_cached(suite, verify=False) is not None
+    spec["condition"] = original * (1 + 1e-6)  # a different instance
+    path.write_text(json.dumps(data))
+    assert R.find_cached(suite, verify=False) is None
+    spec["condition"], spec["dim"] = original, spec["dim"] + 1  # integers must match exactly
+    path.write_text(json.dumps(data))
+    assert R.find_cached(suite, verify=False) is None
