@@ -3,7 +3,7 @@
 ::
 
     python -m baselines.report                     # prints the Markdown table
-    python -m baselines.report --write             # also updates baselines/README_SECTION.md
+    python -m baselines.report --write             # also updates the tables in README.md
 
 Instances and seeds are those of the leaderboard's ``val`` suite (8 val instances per family
 × 5 seeds, family-default horizon and inner steps), restricted to the families available here.
@@ -31,7 +31,8 @@ from baselines.families import available_families
 from baselines.tune import LR_GRID, references, run_config, run_scores
 
 HERE = Path(__file__).parent
-SECTION = HERE / "README_SECTION.md"
+#: the repository README, whose "Baselines" section holds the two tables
+SECTION = HERE.parent / "README.md"
 BEGIN, END = "<!-- val-table:begin -->", "<!-- val-table:end -->"
 TUNED_BEGIN, TUNED_END = "<!-- tuned-table:begin -->", "<!-- tuned-table:end -->"
 
@@ -130,7 +131,9 @@ def _fmt(x) -> str:
 
 
 def write_section(table: str | None = None, tuned: str | None = None, path: Path = SECTION) -> None:
-    """Replace the marked blocks of the README section with ``table`` and ``tuned``."""
+    """Replace the marked blocks of the README with ``table`` and ``tuned``."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: --write updates the README of a source checkout")
     text = path.read_text()
     for begin, end, body in ((BEGIN, END, table), (TUNED_BEGIN, TUNED_END, tuned)):
         if body is not None:
