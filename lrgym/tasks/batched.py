@@ -175,8 +175,8 @@ def _linreg_stream_item(task, state):
     return (
         (
             state.params, state.slots, state.step, state.rng, state.grad, state.prev_grad,
-            s["rows"], s["losses"], s["acc"], s["Xb"], s["yb"], s["z"],
-            task.w_star, task.U, task.eigvals, task.sqrt_eig, task.spec.noise, task.y_var,
+            s["losses"], s["acc"], s["z"], s["e_eig"], s["g_eig"],
+            task.w_star, task.U, task.UT, task.eigvals, task.sqrt_eig, task.spec.noise, task.y_var,
         ),
         (task.segments,),
     )

@@ -40,6 +40,13 @@ per instance (:func:`qr_stats`): with X = QR, c = Qᵀy and ρ = ‖y − Qc‖�
 so each costs O(d²) instead of O(n·d) and touches a d×d triangle instead of the n×d rows — this
 matters most when many instances are stepped together and their data no longer fit in cache.
 The value is the same mean loss up to rounding (the tests compare it with the direct mean).
+
+A streaming update never forms its rows: it works in the eigenbasis of H (:func:`stream_gradient`).
+With e' = Uᵀ(w − w*) and v = √λ ⊙ z (so x = U v), the residual is xᵀw − y = vᵀe' − σ ε and the
+gradient is U · mean(r v), so an update costs O(d² + b·d) instead of the O(b·d²) of x = U v for
+every row — the same rows, from the same normals drawn in the same order, up to rounding.
+Drawing the b·(d + 1) normals (Box–Muller, scalar log/cos/sin) is then most of the cost, and the
+population loss ½ Σᵢ λᵢ e'ᵢ² + σ²/2 is O(d²) once per step.
 """
 
 from __future__ import annotations
@@ -100,15 +107,28 @@ def mean_loss(w, X, y, n_rows):
 
 
 @numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
-def population_loss(w, w_star, U, eigvals, noise):
-    """½ eᵀHe + σ²/2 with H = U diag(λ) Uᵀ and e = w − w*."""
+def eigen_error(w, w_star, UT, e):
+    """e' = Uᵀ(w − w*) into ``e``: the error in the eigenbasis of H (row i of ``UT`` = Uᵀ is the
+    eigenvector uᵢ, so e'ᵢ = uᵢᵀ(w − w*); the inner loop runs along a contiguous row)."""
+    d = w.shape[0]
+    for i in range(d):
+        s = 0.0
+        for j in range(d):
+            s += UT[i, j] * (w[j] - w_star[j])
+        e[i] = s
+
+
+@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+def population_loss(w, w_star, UT, eigvals, noise):
+    """L(w) = ½ eᵀHe + σ²/2 = ½ Σᵢ λᵢ (uᵢᵀe)² + σ²/2 with e = w − w*, H = U diag(λ) Uᵀ and
+    ``UT`` = Uᵀ (row i is uᵢ)."""
     d = w.shape[0]
     total = 0.0
-    for k in range(d):
+    for i in range(d):
         proj = 0.0
         for j in range(d):
-            proj += U[j, k] * (w[j] - w_star[j])
-        total += eigvals[k] * proj * proj
+            proj += UT[i, j] * (w[j] - w_star[j])
+        total += eigvals[i] * proj * proj
     return 0.5 * total + 0.5 * noise * noise
 
 
@@ -159,21 +179,39 @@ def minibatch_gradient(w, X, y, rows, grad, losses):
         grad[j] /= b
 
 
-@numba.njit(cache=True)
-def draw_stream_batch(rng, U, sqrt_eig, w_star, noise, Xb, yb, z):
-    """Fresh rows x = U (√λ ⊙ z), y = xᵀw* + σ ε into ``Xb``, ``yb``."""
-    b, d = Xb.shape
+@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+def stream_gradient(rng, e, U, sqrt_eig, noise, z, g_eig, grad, losses):
+    """Gradient of one fresh minibatch of b = ``losses.shape[0]`` rows, in the eigenbasis of H.
+
+    Given e' = Uᵀ(w − w*) (:func:`eigen_error`), row k draws z_k ~ N(0, I_d) and then
+    ε_k ~ N(0, 1) from ``rng``, and stands for x_k = U v_k with v_k = √λ ⊙ z_k and
+    y_k = x_kᵀw* + σ ε_k, which is never formed: since UᵀU = I,
+
+        r_k = x_kᵀw − y_k = v_kᵀe' − σ ε_k,        ℓ_k = ½ r_k²  (into ``losses``),
+        g = (1/b) Σ_k r_k x_k = U a,   a = (1/b) Σ_k r_k v_k  (into ``g_eig``, then ``grad``).
+
+    O(b·d + d²) instead of O(b·d²) for forming the rows. ``z`` (d,) holds z_k, then v_k.
+    """
+    d = e.shape[0]
+    b = losses.shape[0]
+    for i in range(d):
+        g_eig[i] = 0.0
     for k in range(b):
         _rng.fill_standard_normal(rng, z)
-        for j in range(d):
-            s = 0.0
-            for m in range(d):
-                s += U[j, m] * sqrt_eig[m] * z[m]
-            Xb[k, j] = s
-        t = noise * _rng.standard_normal(rng)
-        for j in range(d):
-            t += Xb[k, j] * w_star[j]
-        yb[k] = t
+        r = -noise * _rng.standard_normal(rng)
+        for i in range(d):
+            z[i] *= sqrt_eig[i]
+            r += z[i] * e[i]
+        losses[k] = 0.5 * r * r
+        for i in range(d):
+            g_eig[i] += r * z[i]
+    for i in range(d):
+        g_eig[i] /= b
+    for j in range(d):
+        s = 0.0
+        for i in range(d):
+            s += U[j, i] * g_eig[i]
+        grad[j] = s
 
 
 @numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
@@ -224,8 +262,8 @@ def run_finite(
 
 
 @numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
-def evaluate_stream(w, w_star, U, eigvals, noise, y_var, stats):
-    loss = population_loss(w, w_star, U, eigvals, noise)
+def evaluate_stream(w, w_star, UT, eigvals, noise, y_var, stats):
+    loss = population_loss(w, w_star, UT, eigvals, noise)
     stats[S_TRAIN_LOSS] = loss
     stats[S_VAL_LOSS] = loss
     stats[S_VAL_METRIC] = 1.0 - 2.0 * loss / y_var
@@ -233,16 +271,17 @@ def evaluate_stream(w, w_star, U, eigvals, noise, y_var, stats):
 
 @numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
 def run_stream(
-    params, slots, step, rng, grad, prev_grad, rows, losses, acc, Xb, yb, z,
-    w_star, U, eigvals, sqrt_eig, noise, y_var, lr, n_updates, opt, hyper, segments, loss_cap, stats,
+    params, slots, step, rng, grad, prev_grad, losses, acc, z, e_eig, g_eig,
+    w_star, U, UT, eigvals, sqrt_eig, noise, y_var, lr, n_updates, opt, hyper, segments, loss_cap, stats,
 ):
-    """``n_updates`` updates on fresh minibatches, then the exact population loss."""
+    """``n_updates`` updates on fresh minibatches (:func:`stream_gradient`, in the eigenbasis of
+    H), then the exact population loss."""
     acc[:] = 0.0
     diverged = False
     done = 0
     for _ in range(n_updates):
-        draw_stream_batch(rng, U, sqrt_eig, w_star, noise, Xb, yb, z)
-        minibatch_gradient(params, Xb, yb, rows, grad, losses)
+        eigen_error(params, w_star, UT, e_eig)
+        stream_gradient(rng, e_eig, U, sqrt_eig, noise, z, g_eig, grad, losses)
         batch_loss = loss_moments(losses, acc)
         record_gradient_pair(grad, prev_grad, step[0] > 0, acc)
         apply_update(params, grad, slots, step, lr, opt, hyper, segments)
@@ -250,7 +289,7 @@ def run_stream(
         if is_bad(batch_loss, loss_cap) or not math.isfinite(params.sum()):
             diverged = True
             break
-    evaluate_stream(params, w_star, U, eigvals, noise, y_var, stats)
+    evaluate_stream(params, w_star, UT, eigvals, noise, y_var, stats)
     if is_bad(stats[S_TRAIN_LOSS], loss_cap):
         diverged = True
     finish_stats(acc, done, diverged, stats)
@@ -377,6 +416,7 @@ class LinRegTask(Task):
             self.eigvals = spectrum(d, spec.condition, spec.scale)
             self.sqrt_eig = np.sqrt(self.eigvals)
             self.U = np.ascontiguousarray(random_rotation(data_rng, d))
+            self.UT = np.ascontiguousarray(self.U.T)  # rows are the eigenvectors (streaming loops)
             self.w_star = data_rng.standard_normal(d) / math.sqrt(d)
             if not spec.streaming:
                 self.X, self.y = self._draw(data_rng, spec.n_train)
@@ -413,16 +453,13 @@ class LinRegTask(Task):
 
     def new_scratch(self):
         b = self.spec.batch_size
-        scratch = {
-            "rows": np.zeros(b, dtype=np.int64),
-            "losses": np.zeros(b),
-            "acc": np.zeros(N_ACC),
-        }
+        scratch = {"losses": np.zeros(b), "acc": np.zeros(N_ACC)}
         if self.streaming:
-            scratch["rows"] = np.arange(b, dtype=np.int64)
-            scratch["Xb"] = np.zeros((b, self.dim))
-            scratch["yb"] = np.zeros(b)
-            scratch["z"] = np.zeros(self.dim)
+            scratch["z"] = np.zeros(self.dim)  # z_k, then v_k = √λ ⊙ z_k
+            scratch["e_eig"] = np.zeros(self.dim)  # Uᵀ(w − w*)
+            scratch["g_eig"] = np.zeros(self.dim)  # Uᵀg
+        else:
+            scratch["rows"] = np.zeros(b, dtype=np.int64)
         return scratch
 
     def run(self, state: TrainState, lr, n_updates, opt, hyper, loss_cap, stats):
@@ -430,8 +467,8 @@ class LinRegTask(Task):
         if self.streaming:
             run_stream(
                 state.params, state.slots, state.step, state.rng, state.grad, state.prev_grad,
-                s["rows"], s["losses"], s["acc"], s["Xb"], s["yb"], s["z"],
-                self.w_star, self.U, self.eigvals, self.sqrt_eig, self.spec.noise, self.y_var,
+                s["losses"], s["acc"], s["z"], s["e_eig"], s["g_eig"],
+                self.w_star, self.U, self.UT, self.eigvals, self.sqrt_eig, self.spec.noise, self.y_var,
                 lr, n_updates, opt, hyper, self.segments, loss_cap, stats,
             )
         else:
@@ -445,7 +482,7 @@ class LinRegTask(Task):
 
     def evaluate(self, state: TrainState, stats):
         if self.streaming:
-            evaluate_stream(state.params, self.w_star, self.U, self.eigvals, self.spec.noise, self.y_var, stats)
+            evaluate_stream(state.params, self.w_star, self.UT, self.eigvals, self.spec.noise, self.y_var, stats)
         else:
             evaluate_finite(
                 state.params, self.R, self.c, self.rho, self.n_eval,

@@ -66,38 +66,71 @@ def test_finite_kernel_matches_numpy_reference_in_lock_step(optimizer):
     assert stats[S_DIVERGED] == 0.0
 
 
-def test_streaming_kernel_matches_reference_and_population_loss_is_exact():
-    task = build(dim=6, batch_size=8, streaming=True, dataset="synthetic", noise=0.3)
+@pytest.mark.parametrize("dim", [6, 7])  # odd: each row's last Box–Muller pair drops its sine
+def test_streaming_kernel_matches_reference_and_population_loss_is_exact(dim):
+    task = build(dim=dim, batch_size=8, streaming=True, dataset="synthetic", noise=0.3)
     state = task.new_state(np.random.default_rng(1))
     ref_rng = SplitMix64(int(state.rng[0]))
     w_ref = state.params.copy()
     H = task.U @ np.diag(task.eigvals) @ task.U.T
     stats = np.zeros(N_STATS)
     task.run(state, 0.1, 5, 0, OptimizerConfig().hyper(), 1e12, stats)
+    batch_losses, batch_vars, norms = [], [], []
     for _ in range(5):
-        X = np.zeros((8, 6))
+        X = np.zeros((8, dim))
         y = np.zeros(8)
         for k in range(8):
-            z = ref_rng.normals(6)
+            z = ref_rng.normals(dim)
             X[k] = task.U @ (np.sqrt(task.eigvals) * z)
             y[k] = X[k] @ task.w_star + 0.3 * ref_rng.normals(1)[0]
-        w_ref = w_ref - 0.1 * X.T @ (X @ w_ref - y) / 8
+        r = X @ w_ref - y
+        g = X.T @ r / 8
+        batch_losses.append(np.mean(0.5 * r * r))
+        batch_vars.append(np.var(0.5 * r * r))
+        norms.append(np.linalg.norm(g))
+        w_ref = w_ref - 0.1 * g
     assert rel_err(state.params, w_ref) < 1e-10
+    assert int(state.rng[0]) == ref_rng.state
+    assert stats[S_BATCH_LOSS] == pytest.approx(np.mean(batch_losses), rel=1e-10)
+    assert stats[S_LOSS_VAR] == pytest.approx(np.mean(batch_vars), rel=1e-10)
+    assert stats[S_GRAD_NORM] == pytest.approx(np.mean(norms), rel=1e-10)
     e = w_ref - task.w_star
     assert stats[S_TRAIN_LOSS] == pytest.approx(0.5 * e @ H @ e + 0.5 * 0.3**2, rel=1e-12)
     assert task.optimal_loss == pytest.approx(0.5 * 0.3**2)
 
 
 def test_streaming_rows_have_the_instance_covariance():
-    from lrgym.tasks.linreg import draw_stream_batch
+    """The kernel never forms its rows (it works in the eigenbasis of H). Draw them as it draws
+    them — z_k, then ε_k, from a copy of the generator word — form x = U(√λ ⊙ z) and
+    y = xᵀw* + σε explicitly, check their covariance, and check that the kernel's per-example
+    losses and gradient on one big minibatch are those of these rows."""
+    from lrgym import rng
 
-    task = build(dim=4, condition=100.0, scale=2.0, streaming=True, dataset="synthetic", noise=0.0)
-    Xb, yb, z = np.zeros((20_000, 4)), np.zeros(20_000), np.zeros(4)
-    draw_stream_batch(np.array([9], dtype=np.uint64), task.U, task.sqrt_eig, task.w_star, 0.0, Xb, yb, z)
+    n = 20_000
+    task = build(dim=4, condition=100.0, scale=2.0, batch_size=n, streaming=True, dataset="synthetic", noise=0.3)
+    state = task.new_state(np.random.default_rng(2))
+    word = state.rng.copy()
+    X, eps, z = np.zeros((n, 4)), np.zeros(n), np.zeros(4)
+    for k in range(n):
+        rng.fill_standard_normal(word, z)
+        X[k] = task.U @ (np.sqrt(task.eigvals) * z)
+        eps[k] = rng.standard_normal(word)
+    y = X @ task.w_star + 0.3 * eps
     H = task.U @ np.diag(task.eigvals) @ task.U.T
-    np.testing.assert_allclose(np.cov(Xb.T), H, atol=0.06)
-    np.testing.assert_allclose(yb, Xb @ task.w_star, rtol=1e-12)
+    np.testing.assert_allclose(np.cov(X.T), H, atol=0.06)
     np.testing.assert_allclose(np.linalg.eigvalsh(H)[::-1], 2.0 * 100.0 ** (-np.arange(4) / 3), rtol=1e-10)
+
+    w = state.params.copy()
+    stats = np.zeros(N_STATS)
+    task.run(state, 0.0, 1, 0, OptimizerConfig().hyper(), 1e12, stats)  # one update at lr 0
+    assert int(state.rng[0]) == int(word[0])
+    r = X @ w - y
+    assert rel_err(state.scratch["losses"], 0.5 * r * r) < 1e-10
+    assert rel_err(state.grad, X.T @ r / n) < 1e-10
+    e = w - task.w_star
+    population = 0.5 * e @ H @ e + 0.5 * 0.3**2
+    assert stats[S_BATCH_LOSS] == pytest.approx(population, rel=0.05)  # E ½r² = L(w); sd 1%
+    np.testing.assert_allclose(state.grad, H @ e, atol=0.08)  # E g = He; sd ≈ 0.015
 
 
 def test_divergence_is_reported_not_raised():
