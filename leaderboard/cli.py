@@ -32,8 +32,8 @@ console = Console()
 err = Console(stderr=True)
 
 SuiteOpt = typer.Option("v1", "--suite", "-s", help="Suite: v1 (leaderboard), val (validation), quick (CI).")
-DbOpt = typer.Option(None, "--db", help="SQLite results file [default: $LRGYM_STORE or ./lrgym_leaderboard.sqlite].")
-WorkersOpt = typer.Option(None, "--workers", "-j", help="Worker processes [default: all cores].")
+DbOpt = typer.Option(None, "--db", help="SQLite results file (default: $LRGYM_STORE or ./lrgym_leaderboard.sqlite).")
+WorkersOpt = typer.Option(None, "--workers", "-j", help="Worker processes (default: all cores).")
 
 
 def _suite(name: str):
@@ -189,13 +189,13 @@ def run_baselines(
 @leaderboard_app.command()
 def submit(
     target: str = typer.Argument(..., help="path/to/policy.py:ClassName, package.module:ClassName, or an SB3 model .zip"),
-    name: Optional[str] = typer.Option(None, "--name", "-n", help="Entry name [default: the class / file name]."),
+    name: Optional[str] = typer.Option(None, "--name", "-n", help="Entry name (default: the class / file name)."),
     suite: str = SuiteOpt,
     db: Optional[Path] = DbOpt,
     workers: Optional[int] = WorkersOpt,
     time_limit: float = typer.Option(1800.0, "--time-limit", help="Wall-clock limit for the whole evaluation (s)."),
     memory_limit: float = typer.Option(4096.0, "--memory-limit", help="Address-space limit per worker process (MB)."),
-    algo: Optional[str] = typer.Option(None, "--algo", help="SB3 algorithm of a .zip (dqn, ppo, ...) [default: from the file]."),
+    algo: Optional[str] = typer.Option(None, "--algo", help="SB3 algorithm of a .zip (dqn, ppo, ...) (default: from the file)."),
     optimizer: str = typer.Option("sgd", "--optimizer", help="SB3 models: inner optimizer they were trained with."),
     env_options: Optional[str] = typer.Option(None, "--env-options", help="SB3 models: JSON of further env keywords."),
 ):
