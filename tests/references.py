@@ -12,11 +12,62 @@ import numpy as np
 MASK64 = (1 << 64) - 1
 
 
+def ziggurat_normal_tables(n_layers: int = 256):
+    """The Marsaglia–Tsang ziggurat for f(x) = exp(−x²/2): (r, v, x[0..n], f[0..n]).
+
+    Layers of equal area v; x[1] = r is the base rectangle's right edge, x[0] = v / f(r) the
+    width that gives the base (rectangle plus tail beyond r) area v, x[i+1] solves
+    f(x[i+1]) = f(x[i]) + v / x[i], and x[n] = 0. f[i] = f(x[i]), except f[0] = 0 (the floor)
+    and f[n] = 1 (the peak). r makes the last layer close at the peak, to the nearest double.
+    """
+
+    def f(x):
+        return math.exp(-x * x / 2)
+
+    def build(r):
+        v = r * f(r) + math.sqrt(0.5 * math.pi) * math.erfc(r / math.sqrt(2.0))
+        x = [v / f(r), r]
+        while len(x) < n_layers:
+            c = f(x[-1]) + v / x[-1]
+            if c >= 1.0:
+                return v, None, math.inf  # the stack reaches the peak too early: r too small
+            x.append(math.sqrt(-2.0 * math.log(c)))
+        return v, x, f(x[-1]) + v / x[-1]
+
+    lo, hi = 3.0, 4.0
+    mid = 0.5 * (lo + hi)
+    while lo < mid < hi:
+        _, x, top = build(mid)
+        if top > 1.0:
+            lo = mid
+        else:
+            hi = mid
+        mid = 0.5 * (lo + hi)
+    closures = {}
+    for r in (lo, hi):
+        v, x, top = build(r)
+        if x is not None:
+            closures[r] = abs(top - 1.0)
+    r = min(closures, key=lambda c: (closures[c], c))
+    v, x, _ = build(r)
+    xs = np.array(x + [0.0])
+    fs = np.array([0.0] + [f(t) for t in x[1:]] + [1.0])
+    return r, v, xs, fs
+
+
+ZIG_R, ZIG_V, ZIG_X, ZIG_F = ziggurat_normal_tables()
+
+
 class SplitMix64:
-    """SplitMix64 in Python integers (Steele, Lea & Flood 2014)."""
+    """SplitMix64 in Python integers (Steele, Lea & Flood 2014), with ziggurat normals.
+
+    ``paths`` counts how each normal was produced (fast rectangle, wedge test, tail), so tests
+    can check that a sample exercised every branch.
+    """
 
     def __init__(self, state: int):
         self.state = int(state) & MASK64
+        self.paths = {"fast": 0, "wedge_accepted": 0, "wedge_rejected": 0, "tail": 0}
 
     def next_u64(self) -> int:
         self.state = (self.state + 0x9E3779B97F4A7C15) & MASK64
@@ -31,18 +82,36 @@ class SplitMix64:
     def randint(self, n: int) -> int:
         return int(self.uniform() * n)
 
+    def normal(self) -> float:
+        """One ziggurat draw: bits 0–7 pick the layer, bit 8 the sign, bits 11–63 the abscissa."""
+        while True:
+            bits = self.next_u64()
+            layer = bits % 256
+            negative = (bits >> 8) % 2 == 1
+            x = ((bits >> 11) * 2.0**-53) * ZIG_X[layer]
+            if x < ZIG_X[layer + 1]:
+                self.paths["fast"] += 1
+                break
+            if layer == 0:
+                # beyond r in the base: an exact draw from the tail x > r (Marsaglia 1964)
+                self.paths["tail"] += 1
+                while True:
+                    t = -math.log(1.0 - self.uniform()) / ZIG_R
+                    e = -math.log(1.0 - self.uniform())
+                    if t * t < 2.0 * e:
+                        break
+                x = ZIG_R + t
+                break
+            # in a wedge: a uniform height in the layer, kept when under the curve
+            height = ZIG_F[layer] + self.uniform() * (ZIG_F[layer + 1] - ZIG_F[layer])
+            if height < math.exp(-x * x / 2):
+                self.paths["wedge_accepted"] += 1
+                break
+            self.paths["wedge_rejected"] += 1
+        return -x if negative else x
+
     def normals(self, n: int) -> np.ndarray:
-        out = np.zeros(n)
-        i = 0
-        while i < n:
-            u1 = 1.0 - self.uniform()
-            u2 = self.uniform()
-            r = math.sqrt(-2.0 * math.log(u1))
-            out[i] = r * math.cos(2.0 * math.pi * u2)
-            if i + 1 < n:
-                out[i + 1] = r * math.sin(2.0 * math.pi * u2)
-            i += 2
-        return out
+        return np.array([self.normal() for _ in range(n)], dtype=np.float64)
 
 
 class ReferenceOptimizer:

@@ -45,8 +45,8 @@ A streaming update never forms its rows: it works in the eigenbasis of H (:func:
 With e' = Uᵀ(w − w*) and v = √λ ⊙ z (so x = U v), the residual is xᵀw − y = vᵀe' − σ ε and the
 gradient is U · mean(r v), so an update costs O(d² + b·d) instead of the O(b·d²) of x = U v for
 every row — the same rows, from the same normals drawn in the same order, up to rounding.
-Drawing the b·(d + 1) normals (Box–Muller, scalar log/cos/sin) is then most of the cost, and the
-population loss ½ Σᵢ λᵢ e'ᵢ² + σ²/2 is O(d²) once per step.
+Drawing the b·(d + 1) normals (ziggurat, :func:`lrgym.rng.fill_standard_normal`, ≈4 ns each) is
+then about half the cost, and the population loss ½ Σᵢ λᵢ e'ᵢ² + σ²/2 is O(d²) once per step.
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ def test_finite_kernel_matches_numpy_reference_in_lock_step(optimizer):
     assert stats[S_DIVERGED] == 0.0
 
 
-@pytest.mark.parametrize("dim", [6, 7])  # odd: each row's last Box–Muller pair drops its sine
+@pytest.mark.parametrize("dim", [6, 7])  # even and odd dimensions
 def test_streaming_kernel_matches_reference_and_population_loss_is_exact(dim):
     task = build(dim=dim, batch_size=8, streaming=True, dataset="synthetic", noise=0.3)
     state = task.new_state(np.random.default_rng(1))
