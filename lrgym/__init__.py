@@ -8,8 +8,14 @@
     env = gym.make("LRControl-LinReg-v0")
 """
 
-from lrgym.env import LRControlEnv
-from lrgym.registry import ENV_IDS, register_all
+# First, before any kernel is decorated: cached kernels are invalidated by a change anywhere in
+# the package, not only in the file that defines them (see lrgym.kernel_cache).
+from lrgym import kernel_cache
+
+kernel_cache.install()
+
+from lrgym.env import LRControlEnv  # noqa: E402
+from lrgym.registry import ENV_IDS, register_all  # noqa: E402
 
 __version__ = "0.1.0"
 

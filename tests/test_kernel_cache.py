@@ -1,0 +1,80 @@
+"""The on-disk kernel cache is invalidated by a change in any module, not only the defining one."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+import lrgym
+from lrgym import kernel_cache, rng
+
+# draw_indices (lrgym/tasks/kernels.py) compiles SplitMix64's constants from lrgym/rng.py into
+# itself: the case where Numba's per-file check alone would load stale machine code.
+PROBE = textwrap.dedent(
+    """
+    import json, numpy as np
+    import lrgym
+    from lrgym.tasks.kernels import draw_indices
+    state, out = np.zeros(1, dtype=np.uint64), np.zeros(6, dtype=np.int64)
+    draw_indices(state, 1000, out)
+    loaded = bool(draw_indices.stats.cache_hits)
+    print(json.dumps({"out": out.tolist(), "file": lrgym.__file__, "cache_hit": loaded}))
+    """
+)
+
+
+def _copy_package(dst: Path) -> Path:
+    shutil.copytree(Path(lrgym.__file__).parent, dst / "lrgym", ignore=shutil.ignore_patterns("__pycache__"))
+    return dst / "lrgym"
+
+
+def _probe(pythonpath: Path, numba_cache: Path | None = None) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["PYTHONPATH"] = str(pythonpath)
+    if numba_cache is not None:
+        env["NUMBA_CACHE_DIR"] = str(numba_cache)
+    out = subprocess.run([sys.executable, "-c", PROBE], env=env, cwd=pythonpath, capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_fingerprint_covers_every_module_and_only_python_files(tmp_path):
+    pkg = _copy_package(tmp_path)
+    before = kernel_cache.package_fingerprint(pkg)
+    assert before == kernel_cache.package_fingerprint(Path(lrgym.__file__).parent)
+    (pkg / "tasks" / "notes.txt").write_text("not source")
+    assert kernel_cache.package_fingerprint.__wrapped__(pkg) == before
+    rng_py = pkg / "rng.py"
+    rng_py.write_text(rng_py.read_text() + "\n# an edit\n")
+    assert kernel_cache.package_fingerprint.__wrapped__(pkg) != before
+
+
+def test_package_kernels_use_the_package_stamp():
+    state, out = np.zeros(1, dtype=np.uint64), np.zeros(3, dtype=np.int64)
+    rng.fill_randint(state, 10, out)
+    locator = rng.fill_randint._cache._impl.locator
+    assert type(locator).__name__.startswith("PackageStamped")
+    assert locator.get_source_stamp() == kernel_cache.package_fingerprint()
+
+
+def test_editing_a_dependency_recompiles_the_kernels_that_use_it(tmp_path):
+    pkg = _copy_package(tmp_path)
+    first = _probe(tmp_path)
+    assert Path(first["file"]).parent == pkg and not first["cache_hit"]
+    again = _probe(tmp_path)
+    assert again == {**first, "cache_hit": True}  # served from the cache
+
+    # change a SplitMix64 constant in rng.py; kernels.py, which defines draw_indices, is untouched
+    rng_py = pkg / "rng.py"
+    text = rng_py.read_text()
+    assert "_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)" in text
+    rng_py.write_text(text.replace("_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)", "_MIX_1 = np.uint64(0xBF58476D1CE4E5B7)"))
+    edited = _probe(tmp_path)
+    fresh = _probe(tmp_path, numba_cache=tmp_path / "fresh-cache")  # compiled from scratch
+    assert not edited["cache_hit"]
+    assert edited["out"] == fresh["out"] != first["out"]
