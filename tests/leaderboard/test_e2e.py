@@ -5,29 +5,13 @@ import re
 import pytest
 from lb_helpers import policy
 
-typer_testing = pytest.importorskip("typer.testing")
+from typer import testing as typer_testing
 
-from leaderboard.cli import app  # noqa: E402
-from leaderboard.store import ResultStore  # noqa: E402
-from leaderboard.suite import get_suite  # noqa: E402
+from leaderboard.cli import app
+from leaderboard.store import ResultStore
+from leaderboard.suite import get_suite
 
 BASELINES = ("fixed", "cosine", "bold_driver")
-
-
-def _missing() -> str | None:
-    """What the quick suite still lacks while families / baselines are being added."""
-    import importlib.util
-    from pathlib import Path
-
-    for module in ("baselines.registry", "lrgym.tasks.recsys", "lrgym.tasks.mlp"):
-        if importlib.util.find_spec(module) is None:
-            return module
-    if not (Path(importlib.util.find_spec("baselines").origin).parent / "tuned.json").exists():
-        return "baselines/tuned.json"
-    return None
-
-
-pytestmark = pytest.mark.skipif(_missing() is not None, reason=f"needs {_missing()}")
 
 
 def _invoke(*args):
