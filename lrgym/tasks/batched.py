@@ -210,9 +210,10 @@ def _recsys_item(task, state):
     s = state.scratch
     return (
         (
-            state.params, state.slots, state.step, state.rng, state.prev_grad,
+            state.params, state.slots, state.step, state.rng,
             s["tri_u"], s["tri_i"], s["tri_y"], s["scores"], s["losses"], s["dscores"], s["row_slot"], s["rows"],
-            s["starts"], s["G"], s["uacc"], s["prev_rows"], s["prev_meta"], s["table_sq"], s["acc"],
+            s["starts"], s["G"], s["uacc"], s["prev_G"], s["prev_slot"], s["prev_rows"], s["prev_meta"],
+            s["table_sq"], s["acc"],
             s["ev_scores"], s["ev_losses"], s["ev_dscores"],
             task.width, task.v_off, task.pos_u, task.pos_i, task.n_items, task.spec.n_negatives,
             task.ev_u, task.ev_i, task.ev_y, task.va_u, task.va_i, task.va_y,

@@ -96,7 +96,7 @@ from dataclasses import dataclass, replace
 import numba
 import numpy as np
 
-from lrgym import rng as _rng
+from lrgym.rng import _GOLDEN_GAMMA, _MIX_1, _MIX_2, _S11, _S27, _S30, _S31, _TWO_POW_MINUS_53
 from lrgym.optim import H_CLIP_NORM, H_NORMALIZE, H_WEIGHT_DECAY
 from lrgym.tasks.base import (
     S_TRAIN_LOSS,
@@ -142,17 +142,23 @@ class RecsysSpec(TaskSpec):
 
 @numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
 def triple_scores(params, width, v_off, tri_u, tri_i, n, scores):
-    """s = p_u · q_i + b_u + b_i for the first n triples (rows are (factors, bias))."""
+    """s = p_u · q_i + b_u + b_i for the first n triples (rows are (factors, bias)).
+
+    The parameters are indexed as one (rows, width) table ``P`` (user u is row u, item i row
+    n_users + i), made once per call: a row slice ``params[a : a + r]`` per triple would be a
+    new array view, i.e. an atomic reference-count increment and decrement per triple, which
+    cost more than the 16-term dot product itself.
+    """
     r = width - 1
+    n_users = v_off // width
+    P = params.reshape((params.shape[0] // width, width))
     for t in range(n):
-        a = tri_u[t] * width
-        b = v_off + tri_i[t] * width
-        pu = params[a : a + r]  # row views: LLVM vectorises loops over views, not over a + c
-        qi = params[b : b + r]
+        ru = tri_u[t]
+        ri = n_users + tri_i[t]
         s = 0.0
         for c in range(r):
-            s += pu[c] * qi[c]
-        scores[t] = s + params[a + r] + params[b + r]
+            s += P[ru, c] * P[ri, c]
+        scores[t] = s + P[ru, r] + P[ri, r]
 
 
 @numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
@@ -178,18 +184,6 @@ def logistic_losses(scores, tri_y, n, losses, dscores, want_grad):
         dscores[t] = (inv if s >= 0.0 else e * inv) - y
 
 
-@numba.njit(cache=True, inline="always")
-def _touch(row, row_slot, rows, starts, width, n_rows):
-    """Slot of ``row`` in ``G``; a new slot (returned as −(slot + 1)) on first touch."""
-    slot = row_slot[row]
-    if slot >= 0:
-        return slot
-    row_slot[row] = n_rows
-    rows[n_rows] = row
-    starts[n_rows] = row * width
-    return -(n_rows + 1)
-
-
 @numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
 def gather_row_gradients(params, width, n_users, tri_u, tri_i, dscores, n, scale, row_slot, rows, starts, G, uacc):
     """Sum ``scale``·∂ℓ/∂row over the n triples into one row of ``G`` per touched row.
@@ -200,74 +194,82 @@ def gather_row_gradients(params, width, n_users, tri_u, tri_i, dscores, n, scale
     ``rows[k]`` / ``starts[k]`` are slot k's row and flat offset. Consecutive triples of the
     same user (a positive and its negatives) are summed in ``uacc`` before touching the user's
     row. Returns the number of touched rows.
+
+    Everything is indexed as 2-D tables (``P[row, c]``, ``G[slot, c]``), never through per-row
+    slices: each slice is an array view with an atomic reference-count increment and decrement,
+    ≈40 ns per triple, 4× the arithmetic (see :func:`triple_scores`).
     """
     r = width - 1
+    P = params.reshape((params.shape[0] // width, width))
     n_rows = 0
     t = 0
     while t < n:
         ru = tri_u[t]
-        pu = params[ru * width : ru * width + r]
         for c in range(width):
             uacc[c] = 0.0
         while t < n and tri_u[t] == ru:
             ri = n_users + tri_i[t]
-            qi = params[ri * width : ri * width + r]
             d = dscores[t] * scale
             for c in range(r):
-                uacc[c] += d * qi[c]
+                uacc[c] += d * P[ri, c]
             uacc[r] += d
-            si = _touch(ri, row_slot, rows, starts, width, n_rows)
-            if si < 0:
+            slot = row_slot[ri]
+            if slot < 0:  # first touch: a new slot
+                slot = n_rows
                 n_rows += 1
-                gi = G[-si - 1]
+                row_slot[ri] = slot
+                rows[slot] = ri
+                starts[slot] = ri * width
                 for c in range(r):
-                    gi[c] = d * pu[c]
-                gi[r] = d
+                    G[slot, c] = d * P[ru, c]
+                G[slot, r] = d
             else:
-                gi = G[si]
                 for c in range(r):
-                    gi[c] += d * pu[c]
-                gi[r] += d
+                    G[slot, c] += d * P[ru, c]
+                G[slot, r] += d
             t += 1
-        su = _touch(ru, row_slot, rows, starts, width, n_rows)
-        if su < 0:
+        slot = row_slot[ru]
+        if slot < 0:
+            slot = n_rows
             n_rows += 1
-            gu = G[-su - 1]
+            row_slot[ru] = slot
+            rows[slot] = ru
+            starts[slot] = ru * width
             for c in range(width):
-                gu[c] = uacc[c]
+                G[slot, c] = uacc[c]
         else:
-            gu = G[su]
             for c in range(width):
-                gu[c] += uacc[c]
+                G[slot, c] += uacc[c]
     return n_rows
 
 
 @numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
-def record_sparse_gradient_pair(G, rows, n_rows, width, row_slot, prev_grad, prev_rows, prev_meta, have_prev, acc):
+def record_sparse_gradient_pair(G, rows, n_rows, prev_G, prev_slot, prev_rows, prev_meta, have_prev, acc):
     """:func:`lrgym.tasks.kernels.record_gradient_pair` for a gradient that lives on rows.
 
-    ``prev_grad`` is the dense previous gradient, zero outside its rows ``prev_rows`` (count
-    and squared norm in ``prev_meta[0]``, ``prev_meta[1]``); ``row_slot`` still marks the
-    current rows. Accumulates ‖g‖, g·g_prev, cos into ``acc`` and makes g the previous
-    gradient, in O(touched rows).
+    The previous gradient is kept compactly, like the current one: row ``prev_rows[k]`` of it
+    is ``prev_G[k]`` and ``prev_slot`` maps a row to k (−1: zero there); ``prev_meta`` holds
+    its row count and squared norm. Only ‖g‖ and g·g_prev are needed, so a dense (P,) copy
+    would only add scattered memory traffic. Accumulates ‖g‖, g·g_prev, cos into ``acc`` and
+    makes g the previous gradient, in O(touched rows).
     """
+    width = G.shape[1]
     gg = 0.0
     gp = 0.0
     for k in range(n_rows):
-        g = G[k]
-        prev = prev_grad[rows[k] * width : rows[k] * width + width]
         for c in range(width):
-            gg += g[c] * g[c]
-            gp += g[c] * prev[c]
-            prev[c] = g[c]
-    for k in range(int(prev_meta[0])):
-        row = prev_rows[k]
-        if row_slot[row] < 0:  # not overwritten above
-            prev = prev_grad[row * width : row * width + width]
+            gg += G[k, c] * G[k, c]
+        j = prev_slot[rows[k]]
+        if j >= 0:
             for c in range(width):
-                prev[c] = 0.0
+                gp += G[k, c] * prev_G[j, c]
+    for k in range(int(prev_meta[0])):
+        prev_slot[prev_rows[k]] = -1
     for k in range(n_rows):
+        prev_slot[rows[k]] = k
         prev_rows[k] = rows[k]
+        for c in range(width):
+            prev_G[k, c] = G[k, c]
     pp = prev_meta[1]
     acc[0] += math.sqrt(gg)
     if have_prev:
@@ -286,9 +288,8 @@ def rows_sq_norm(x, starts, n_rows, width, v_off, table):
     for k in range(n_rows):
         if table >= 0 and (starts[k] >= v_off) != (table == 1):
             continue
-        row = x[starts[k] : starts[k] + width]
-        for c in range(width):
-            total += row[c] * row[c]
+        for c in range(starts[k], starts[k] + width):
+            total += x[c] * x[c]
     return total
 
 
@@ -299,10 +300,8 @@ def transform_rows(params, G, starts, n_rows, v_off, hyper, table_sq):
     wd = hyper[H_WEIGHT_DECAY]
     if wd != 0.0:
         for k in range(n_rows):
-            g = G[k]
-            p = params[starts[k] : starts[k] + width]
             for c in range(width):
-                g[c] += wd * p[c]
+                G[k, c] += wd * params[starts[k] + c]
     clip = hyper[H_CLIP_NORM]
     mode = int(hyper[H_NORMALIZE])
     if clip > 0.0 or mode == 1:
@@ -370,21 +369,50 @@ def evaluate_recsys(params, width, v_off, ev_u, ev_i, ev_y, va_u, va_i, va_y, gr
     stats[S_VAL_METRIC] = sampled_auc(scores, va_u.shape[0] // group, group)
 
 
+@numba.njit(cache=True, error_model="numpy")
+def draw_minibatch(rng, pos_u, pos_i, n_items, group, tri_u, tri_i, tri_y, uniforms):
+    """Fill the triples: per positive, ``randint(n_train_positives)``, then k × ``randint(n_items)``.
+
+    Bit-identical to that sequence of :func:`lrgym.rng.randint` calls (module docstring), but
+    draw t (the t-th triple's) is computed from its own SplitMix64 state s₀ + (t + 1)·γ, as in
+    :func:`lrgym.tasks.kernels.draw_indices`, so the uniforms come from one vectorised loop
+    into ``uniforms`` (length ≥ the number of triples) instead of a serial chain of draws.
+    """
+    n = tri_u.shape[0]
+    s0 = rng[0]
+    for t in range(n):
+        z = s0 + np.uint64(t + 1) * _GOLDEN_GAMMA
+        z = (z ^ (z >> _S30)) * _MIX_1
+        z = (z ^ (z >> _S27)) * _MIX_2
+        z = z ^ (z >> _S31)
+        uniforms[t] = float(z >> _S11) * _TWO_POW_MINUS_53
+    rng[0] = s0 + np.uint64(n) * _GOLDEN_GAMMA
+    n_pos = pos_u.shape[0]
+    for base in range(0, n, group):
+        p = int(uniforms[base] * n_pos)
+        tri_u[base] = pos_u[p]
+        tri_i[base] = pos_i[p]
+        tri_y[base] = 1.0
+        for j in range(base + 1, base + group):
+            tri_u[j] = pos_u[p]
+            tri_i[j] = int(uniforms[j] * n_items)
+            tri_y[j] = 0.0
+
+
 @numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
 def run_recsys(
-    params, slots, step, rng, prev_grad,
-    tri_u, tri_i, tri_y, scores, losses, dscores, row_slot, rows, starts, G, uacc, prev_rows, prev_meta,
+    params, slots, step, rng,
+    tri_u, tri_i, tri_y, scores, losses, dscores, row_slot, rows, starts, G, uacc,
+    prev_G, prev_slot, prev_rows, prev_meta,
     table_sq, acc, ev_scores, ev_losses, ev_dscores,
     width, v_off, pos_u, pos_i, n_items, n_negatives,
     ev_u, ev_i, ev_y, va_u, va_i, va_y,
     lr, n_updates, opt, hyper, loss_cap, stats,
 ):
     """``n_updates`` sparse minibatch updates with negative sampling, then evaluation."""
-    n_pos = pos_u.shape[0]
     n_users = v_off // width
     group = 1 + n_negatives
     n_triples = tri_u.shape[0]
-    batch = n_triples // group
     scale = 1.0 / n_triples
     layerwise = int(hyper[H_NORMALIZE]) == 2
     if layerwise:
@@ -398,25 +426,14 @@ def run_recsys(
     diverged = False
     done = 0
     for _ in range(n_updates):
-        for b in range(batch):
-            p = _rng.randint(rng, n_pos)
-            base = b * group
-            tri_u[base] = pos_u[p]
-            tri_i[base] = pos_i[p]
-            tri_y[base] = 1.0
-            for j in range(1, group):
-                tri_u[base + j] = pos_u[p]
-                tri_i[base + j] = _rng.randint(rng, n_items)
-                tri_y[base + j] = 0.0
+        draw_minibatch(rng, pos_u, pos_i, n_items, group, tri_u, tri_i, tri_y, scores)
         triple_scores(params, width, v_off, tri_u, tri_i, n_triples, scores)
         logistic_losses(scores, tri_y, n_triples, losses, dscores, True)
         batch_loss = loss_moments(losses, acc)
         n_rows = gather_row_gradients(
             params, width, n_users, tri_u, tri_i, dscores, n_triples, scale, row_slot, rows, starts, G, uacc
         )
-        record_sparse_gradient_pair(
-            G, rows, n_rows, width, row_slot, prev_grad, prev_rows, prev_meta, step[0] > 0, acc
-        )
+        record_sparse_gradient_pair(G, rows, n_rows, prev_G, prev_slot, prev_rows, prev_meta, step[0] > 0, acc)
         for k in range(n_rows):
             row_slot[rows[k]] = -1
         transform_rows(params, G, starts, n_rows, v_off, hyper, table_sq)
@@ -696,6 +713,8 @@ class RecsysTask(Task):
             "starts": np.zeros(2 * T, dtype=np.int64),
             "G": np.zeros((2 * T, self.width)),
             "uacc": np.zeros(self.width),
+            "prev_G": np.zeros((2 * T, self.width)),
+            "prev_slot": np.full(self.n_users + self.n_items, -1, dtype=np.int64),
             "prev_rows": np.zeros(2 * T, dtype=np.int64),
             "prev_meta": np.zeros(2),
             "table_sq": np.zeros(2),
@@ -708,9 +727,10 @@ class RecsysTask(Task):
     def run(self, state: TrainState, lr, n_updates, opt, hyper, loss_cap, stats):
         s = state.scratch
         run_recsys(
-            state.params, state.slots, state.step, state.rng, state.prev_grad,
+            state.params, state.slots, state.step, state.rng,
             s["tri_u"], s["tri_i"], s["tri_y"], s["scores"], s["losses"], s["dscores"], s["row_slot"], s["rows"],
-            s["starts"], s["G"], s["uacc"], s["prev_rows"], s["prev_meta"], s["table_sq"], s["acc"],
+            s["starts"], s["G"], s["uacc"], s["prev_G"], s["prev_slot"], s["prev_rows"], s["prev_meta"],
+            s["table_sq"], s["acc"],
             s["ev_scores"], s["ev_losses"], s["ev_dscores"],
             self.width, self.v_off, self.pos_u, self.pos_i, self.n_items, self.spec.n_negatives,
             self.ev_u, self.ev_i, self.ev_y, self.va_u, self.va_i, self.va_y,

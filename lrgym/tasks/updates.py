@@ -45,14 +45,12 @@ _as_tuple = hyper_tuple
 def _rows(params, slots, starts, G, n_rows, tf, lr, opt, hyper):
     width = G.shape[1]
     total = 0.0
-    for k in range(n_rows):
+    for k in range(n_rows):  # G[k, j], params[s + j]: no per-row views (a refcount pair each)
         s = starts[k]
-        g = G[k]
         for j in range(width):
-            update_coordinate(params, slots, s + j, g[j], lr, tf, opt, hyper)
-        row = params[s : s + width]
+            update_coordinate(params, slots, s + j, G[k, j], lr, tf, opt, hyper)
         for j in range(width):
-            total += row[j]
+            total += params[s + j]
     return total
 
 
