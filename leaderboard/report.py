@@ -93,6 +93,11 @@ def _reason_line(reason: str | None, n: int = 160) -> str:
 # ---- terminal -------------------------------------------------------------------------------------
 
 
+#: the columns a narrow terminal still shows (plus the PoI column)
+COMPACT_COLUMNS = ("#", "entry", "kind", "IQM [95% CI]", "mean", "diverged")
+MINIMAL_COLUMNS = ("#", "entry", "IQM [95% CI]", "mean")
+
+
 def print_table(lb: Leaderboard, console=None, show_failures: bool = True) -> None:
     """The ranking as a rich table (names are shown verbatim, never parsed as markup)."""
     from rich.console import Console
@@ -101,14 +106,25 @@ def print_table(lb: Leaderboard, console=None, show_failures: bool = True) -> No
 
     console = console or Console()
     suite = lb.suite
-    table = Table(title=Text(f"lrgym leaderboard — suite {suite.version} ({len(suite.tasks())} instances × "
-                             f"{len(suite.seeds)} seeds)"), header_style="bold")
-    for i, col in enumerate(_columns(lb)):
-        table.add_column(Text(col), justify="left" if i in (1, 2) else "right", no_wrap=i != 1)
-    for r in lb.rows:
-        style = "cyan" if r.entry.kind == "submission" else None
-        table.add_row(*(Text(c) for c in _cells(lb, r)), style=style)
+    title = f"lrgym leaderboard — suite {suite.version} ({len(suite.tasks())} instances × {len(suite.seeds)} seeds)"
+    columns = _columns(lb)
+    # the widest layout that fits the terminal: all columns, the essentials, the bare ranking
+    layouts = [range(len(columns)),
+               [i for i, c in enumerate(columns) if c in COMPACT_COLUMNS or c.startswith("PoI")],
+               [i for i, c in enumerate(columns) if c in MINIMAL_COLUMNS]]
+    for compact, keep in enumerate(layouts):
+        table = Table(title=Text(title), header_style="bold")
+        for i in keep:
+            table.add_column(Text(columns[i]), justify="left" if i in (1, 2) else "right", no_wrap=True)
+        for r in lb.rows:
+            cells = _cells(lb, r)
+            table.add_row(*(Text(cells[i]) for i in keep), style="cyan" if r.entry.kind == "submission" else None)
+        if console.measure(table, options=console.options.update(max_width=10_000)).maximum <= console.width:
+            break
     console.print(table)
+    if compact and lb.rows:
+        console.print(Text("(a narrow terminal: the other columns are in `lrgym leaderboard report` and "
+                           "LEADERBOARD.md)"))
     if not lb.rows:
         console.print(Text("No entries yet: run `lrgym leaderboard run-baselines`."))
     if show_failures and lb.failures:

@@ -94,3 +94,20 @@ def test_empty_board(tmp_path):
     assert lb.rows == [] and lb.best_baseline is None
     assert "No entries yet" in report.html_page(lb)
     report.markdown(lb)
+
+
+@pytest.mark.parametrize("width, family_columns", [(250, True), (100, False), (80, False)])
+def test_terminal_table_fits_the_terminal_and_never_truncates_the_ranking(store, width, family_columns):
+    from rich.console import Console
+
+    lb = build_leaderboard(store, SUITE, reps=200)
+    buf = io.StringIO()
+    report.print_table(lb, Console(file=buf, width=width, color_system=None), show_failures=False)
+    lines = buf.getvalue().splitlines()
+    header = next(line for line in lines if line.startswith("┃"))
+    table = [line for line in lines if line.startswith("│")]
+    assert all(len(line) <= width for line in lines)
+    assert ("quadratic" in header) is family_columns
+    for r in lb.rows:  # every rank, full name and IQM with its interval, unabridged
+        row = next(line for line in table if f" {r.name} " in line)
+        assert f" {r.rank} " in row and report._ci(r.summary["iqm"]) in row
