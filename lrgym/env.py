@@ -16,6 +16,7 @@ from lrgym.rewards import REWARDS, reward_and_advance, reward_code, reward_param
 from lrgym.tasks import make_family
 from lrgym.tasks.base import (
     N_STATS,
+    S_BATCH_LOSS,
     S_DIVERGED,
     S_GRAD_COS,
     S_GRAD_DOT,
@@ -306,19 +307,19 @@ class LRControlEnv(gym.Env):
         return log_lr_action(lr, self.lr_min, self.lr_max)
 
     def _info(self, rejected: bool) -> dict:
-        s = self._stats
-        train_loss = float(s[S_TRAIN_LOSS])
+        s = self._stats.tolist()  # Python floats in one call (cheaper than a float() per entry)
+        train_loss = s[S_TRAIN_LOSS]
         info = {
             "lr": self.lr,
             "train_loss": train_loss,
-            "val_loss": float(s[S_VAL_LOSS]),
-            "val_metric": float(s[S_VAL_METRIC]),
-            "batch_loss": float(s[3]),
-            "loss_var": float(s[S_LOSS_VAR]),
-            "grad_norm": float(s[S_GRAD_NORM]),
-            "grad_dot": float(s[S_GRAD_DOT]),
-            "grad_cos": float(s[S_GRAD_COS]),
-            "diverged": bool(s[S_DIVERGED] > 0.0),
+            "val_loss": s[S_VAL_LOSS],
+            "val_metric": s[S_VAL_METRIC],
+            "batch_loss": s[S_BATCH_LOSS],
+            "loss_var": s[S_LOSS_VAR],
+            "grad_norm": s[S_GRAD_NORM],
+            "grad_dot": s[S_GRAD_DOT],
+            "grad_cos": s[S_GRAD_COS],
+            "diverged": s[S_DIVERGED] > 0.0,
             "rejected": rejected,
             "updates": self.updates,
             "family": self.task.spec.family,
