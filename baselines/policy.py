@@ -18,6 +18,7 @@ episode starts from.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -36,7 +37,7 @@ class Policy(Protocol):
     def act(self, obs: np.ndarray, info: dict) -> Any: ...
 
 
-class LRPolicy:
+class LRPolicy(ABC):
     """Base class for policies that decide an LR value each step (``log_lr`` mode).
 
     Subclasses implement :meth:`lr_at` (or override :meth:`act`); :meth:`act` turns the LR into
@@ -57,8 +58,9 @@ class LRPolicy:
         self.lr_min = float(info["lr_min"])
         self.lr_max = float(info["lr_max"])
 
+    @abstractmethod
     def lr_at(self, t: int, obs: np.ndarray, info: dict) -> float:
-        raise NotImplementedError
+        """The LR for step ``t`` of the episode, given the current observation and info."""
 
     def act(self, obs: np.ndarray, info: dict) -> np.ndarray:
         lr = self.lr_at(self.t, obs, info)

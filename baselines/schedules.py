@@ -23,6 +23,7 @@ tests) and acts in the env's ``log_lr`` mode through :class:`~baselines.policy.L
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from typing import Any
 
 import numpy as np
@@ -43,9 +44,9 @@ class Schedule(LRPolicy):
         if name is not None:
             self.name = name
 
+    @abstractmethod
     def lr(self, t: int, horizon: int) -> float:
         """η_t for step ``t`` of an episode of ``horizon`` steps."""
-        raise NotImplementedError
 
     def lr_at(self, t: int, obs: np.ndarray, info: dict) -> float:
         return self.lr(t, self.horizon)
