@@ -29,10 +29,14 @@ leaderboard_app = typer.Typer(help="Score policies on a benchmark suite, keep re
                               no_args_is_help=True)
 app.add_typer(leaderboard_app, name="leaderboard")
 
-# Piped or redirected output (a log, CI) is not squeezed into rich's default of 80 columns.
-_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200
-console = Console(width=_WIDTH)
-err = Console(stderr=True, width=None if sys.stderr.isatty() or os.environ.get("COLUMNS") else 200)
+
+def _width(stream) -> int | None:
+    """Piped or redirected output (a log, CI) is not squeezed into rich's default of 80 columns."""
+    return None if stream.isatty() or os.environ.get("COLUMNS") else 200
+
+
+console = Console(width=_width(sys.stdout))
+err = Console(stderr=True, width=_width(sys.stderr))
 
 SuiteOpt = typer.Option("v1", "--suite", "-s", help="Suite: v1 (leaderboard), val (validation), quick (CI).")
 DbOpt = typer.Option(None, "--db", help="SQLite results file (default: $LRGYM_STORE or ./lrgym_leaderboard.sqlite).")

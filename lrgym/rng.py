@@ -37,20 +37,43 @@ def new_state(seed_source: np.random.Generator) -> np.ndarray:
 
 
 @numba.njit(cache=True, inline="always")
-def next_u64(state):
-    """Advance ``state[0]`` and return the next 64 random bits."""
-    s = state[0] + _GOLDEN_GAMMA
-    state[0] = s
-    z = s
+def _mix(z):
+    """SplitMix64's output function: a bijective mixer of the state word."""
     z = (z ^ (z >> _S30)) * _MIX_1
     z = (z ^ (z >> _S27)) * _MIX_2
     return z ^ (z >> _S31)
 
 
 @numba.njit(cache=True, inline="always")
+def next_u64(state):
+    """Advance ``state[0]`` and return the next 64 random bits."""
+    s = state[0] + _GOLDEN_GAMMA
+    state[0] = s
+    return _mix(s)
+
+
+@numba.njit(cache=True, inline="always")
 def uniform(state):
     """A float64 uniform on [0, 1) with 53 random bits."""
     return float(next_u64(state) >> _S11) * _TWO_POW_MINUS_53
+
+
+@numba.njit(cache=True, inline="always")
+def uniform_ahead(s0, k):
+    """The uniform that the k-th :func:`uniform` call (k ≥ 1) from state word ``s0`` returns,
+    without advancing anything.
+
+    SplitMix64's state is a Weyl sequence, so the k-th draw's state is s₀ + k·γ (mod 2⁶⁴): the
+    draws of a loop ``for k in 1..n: u[k] = uniform_ahead(s0, k)`` are independent of each
+    other and the loop vectorises. Afterwards the state is ``skip_ahead(s0, n)``.
+    """
+    return float(_mix(s0 + np.uint64(k) * _GOLDEN_GAMMA) >> _S11) * _TWO_POW_MINUS_53
+
+
+@numba.njit(cache=True, inline="always")
+def skip_ahead(s0, n):
+    """The state word after n draws from ``s0``."""
+    return s0 + np.uint64(n) * _GOLDEN_GAMMA
 
 
 @numba.njit(cache=True, inline="always")
@@ -62,9 +85,8 @@ def randint(state, n):
 # --- Standard normals: the ziggurat method ---------------------------------------------------
 #
 # Tables built once at import, in plain Python with ``math`` (deterministic); the kernels read
-# them as globals, which Numba freezes into the compiled code as constants. Numba's on-disk
-# cache checks only each function's own source file: after changing this code or the tables,
-# delete the *.nbi/*.nbc files under lrgym/ so kernels of other modules that call it recompile.
+# them as globals, which Numba freezes into the compiled code as constants (a change here
+# recompiles every kernel that inlines them: see lrgym.kernel_cache).
 
 ZIGGURAT_LAYERS = 256
 """N, the number of equal-area layers of the ziggurat (one byte of a draw picks one)."""

@@ -14,7 +14,7 @@ import math
 import numba
 import numpy as np
 
-from lrgym.rng import _GOLDEN_GAMMA, _MIX_1, _MIX_2, _S11, _S27, _S30, _S31, _TWO_POW_MINUS_53
+from lrgym.rng import skip_ahead, uniform_ahead
 
 from lrgym.tasks.base import (
     S_BATCH_LOSS,
@@ -35,19 +35,15 @@ def draw_indices(state, n, out):
     """Fill ``out`` with integers uniform on {0, ..., n-1}: bit-identical to
     :func:`lrgym.rng.fill_randint` (same draws, same final state), about 4× faster.
 
-    SplitMix64's state is a Weyl sequence, so the i-th draw's state is ``s₀ + (i+1)·γ``
-    (mod 2⁶⁴) and the draws are independent of each other: the loop vectorises.
+    The draws are independent of each other (:func:`lrgym.rng.uniform_ahead`): the loop
+    vectorises.
     """
     s0 = state[0]
     m = out.shape[0]
     fn = float(n)
     for i in range(m):
-        z = s0 + np.uint64(i + 1) * _GOLDEN_GAMMA
-        z = (z ^ (z >> _S30)) * _MIX_1
-        z = (z ^ (z >> _S27)) * _MIX_2
-        z = z ^ (z >> _S31)
-        out[i] = int(float(z >> _S11) * _TWO_POW_MINUS_53 * fn)
-    state[0] = s0 + np.uint64(m) * _GOLDEN_GAMMA
+        out[i] = int(uniform_ahead(s0, i + 1) * fn)
+    state[0] = skip_ahead(s0, m)
 
 
 @numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")

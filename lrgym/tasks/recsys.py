@@ -96,7 +96,7 @@ from dataclasses import dataclass, replace
 import numba
 import numpy as np
 
-from lrgym.rng import _GOLDEN_GAMMA, _MIX_1, _MIX_2, _S11, _S27, _S30, _S31, _TWO_POW_MINUS_53
+from lrgym.rng import skip_ahead, uniform_ahead
 from lrgym.optim import H_CLIP_NORM, H_NORMALIZE, H_WEIGHT_DECAY
 from lrgym.tasks.base import (
     S_TRAIN_LOSS,
@@ -374,19 +374,15 @@ def draw_minibatch(rng, pos_u, pos_i, n_items, group, tri_u, tri_i, tri_y, unifo
     """Fill the triples: per positive, ``randint(n_train_positives)``, then k × ``randint(n_items)``.
 
     Bit-identical to that sequence of :func:`lrgym.rng.randint` calls (module docstring), but
-    draw t (the t-th triple's) is computed from its own SplitMix64 state s₀ + (t + 1)·γ, as in
-    :func:`lrgym.tasks.kernels.draw_indices`, so the uniforms come from one vectorised loop
+    draw t (the t-th triple's) is computed from its own SplitMix64 state
+    (:func:`lrgym.rng.uniform_ahead`, as in :func:`lrgym.tasks.kernels.draw_indices`), so the uniforms come from one vectorised loop
     into ``uniforms`` (length ≥ the number of triples) instead of a serial chain of draws.
     """
     n = tri_u.shape[0]
     s0 = rng[0]
     for t in range(n):
-        z = s0 + np.uint64(t + 1) * _GOLDEN_GAMMA
-        z = (z ^ (z >> _S30)) * _MIX_1
-        z = (z ^ (z >> _S27)) * _MIX_2
-        z = z ^ (z >> _S31)
-        uniforms[t] = float(z >> _S11) * _TWO_POW_MINUS_53
-    rng[0] = s0 + np.uint64(n) * _GOLDEN_GAMMA
+        uniforms[t] = uniform_ahead(s0, t + 1)
+    rng[0] = skip_ahead(s0, n)
     n_pos = pos_u.shape[0]
     for base in range(0, n, group):
         p = int(uniforms[base] * n_pos)
