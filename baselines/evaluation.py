@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from baselines.policy import policy_env_kwargs
+from lrgym.baselines.policy import policy_env_kwargs
 from lrgym.env import LRControlEnv
 
 

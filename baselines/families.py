@@ -1,6 +1,6 @@
 """Which task families exist, and the env keywords baselines are tuned, trained and scored on.
 
-``family=None`` or ``"mixed"`` means the default env ``LRControl-v0``'s mixed family (its
+``family=None`` or ``"mixed"`` means the default env ``LRControl-v1``'s mixed family (its
 registered keywords once the id exists). While
 some member families of the mixture are not implemented yet, the mixture is restricted to the
 ones that import (``family_options={"members": ...}``), so every baseline runs today and picks
@@ -14,7 +14,7 @@ import importlib
 from lrgym.tasks import FAMILIES
 
 MIXED = "mixed"
-DEFAULT_ENV_ID = "LRControl-v0"
+DEFAULT_ENV_ID = "LRControl-v1"
 
 
 def available_families() -> list[str]:

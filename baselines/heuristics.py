@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines.policy import LRPolicy
+from lrgym.baselines.policy import LRPolicy
 
 
 class BoldDriver:

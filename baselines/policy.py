@@ -1,6 +1,6 @@
 """The Policy protocol every baseline and every leaderboard submission implements.
 
-A policy is driven by :func:`baselines.evaluation.run_episode`::
+A policy is driven by :func:`lrgym.baselines.evaluation.run_episode`::
 
     obs, info = env.reset(...)
     policy.reset(info)                 # info has lr, horizon, inner_steps, lr_min, lr_max, ...

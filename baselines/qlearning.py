@@ -17,12 +17,12 @@ State features and bin edges (:class:`Discretiser`)::
     progress               (1/3, 2/3)                early, middle, late in the run
 
 Rewards are the env's ``log_improvement``, clipped per step to [−10, 1] during training (see
-:class:`baselines.wrappers.ClipReward`); each train instance serves 4 consecutive episodes
-(:class:`baselines.wrappers.RepeatInstances`).
+:class:`lrgym.baselines.wrappers.ClipReward`); each train instance serves 4 consecutive episodes
+(:class:`lrgym.baselines.wrappers.RepeatInstances`).
 
 Train and save the shipped table (train instances of the default mixed env)::
 
-    python -m baselines.qlearning              # → baselines/weights/qlearning_mixed.npz
+    python -m lrgym.baselines.qlearning              # → baselines/weights/qlearning_mixed.npz
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines.wrappers import ClipReward, RepeatInstances
+from lrgym.baselines.wrappers import ClipReward, RepeatInstances
 from lrgym.env import DEFAULT_FACTORS, LRControlEnv
 from lrgym.features import FEATURE_NAMES
 
@@ -139,7 +139,7 @@ class QLearningConfig:
     eps_end: float = 0.05
     eps_decay_frac: float = 0.5  # ε decays linearly over this fraction of the episodes
     reward_clip: tuple[float, float] | None = (-10.0, 1.0)  # clip per-step rewards (None: off)
-    repeats: int = 4  # episodes per train instance (baselines.wrappers.RepeatInstances)
+    repeats: int = 4  # episodes per train instance (lrgym.baselines.wrappers.RepeatInstances)
     seed: int = 0
     discretiser: Discretiser = field(default_factory=Discretiser)
 
@@ -192,10 +192,10 @@ def _progress(total: int, desc: str):
 
 
 def main(argv=None) -> None:
-    from baselines.families import env_kwargs_for
+    from lrgym.baselines.families import env_kwargs_for
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--family", default=None, help="task family (default: the mixed family of LRControl-v0)")
+    p.add_argument("--family", default=None, help="task family (default: the mixed family of LRControl-v1)")
     p.add_argument("--episodes", type=int, default=QLearningConfig.episodes)
     p.add_argument("--reward", default="log_improvement", help="env reward (e.g. sign_delta)")
     p.add_argument("--no-reward-clip", action="store_true", help="do not clip per-step rewards")

@@ -2,15 +2,15 @@
 
 ::
 
-    from baselines.registry import BASELINES, LEARNED, HAND_DESIGNED, make_baseline
+    from lrgym.baselines.registry import BASELINES, LEARNED, HAND_DESIGNED, make_baseline
 
     policy = make_baseline("cosine", family="mlp")   # tuned on the mlp train instances
-    policy = make_baseline("dqn")                    # weights trained on LRControl-v0 (mixed)
+    policy = make_baseline("dqn")                    # weights trained on LRControl-v1 (mixed)
 
 ``BASELINES[name](**hyper)`` builds a hand-designed baseline with the given hyper-parameters
 (untuned textbook defaults otherwise); ``make_baseline(name, family)`` fills them from
-``baselines/tuned.json`` (written by ``python -m baselines.tune``; tuned per family on train
-instances only; ``family=None`` means the mixed family of ``LRControl-v0``). Learned
+``baselines/tuned.json`` (written by ``python -m lrgym.baselines.tune``; tuned per family on train
+instances only; ``family=None`` means the mixed family of ``LRControl-v1``). Learned
 baselines (:data:`LEARNED`) load shipped weights from ``baselines/weights/``: the ones trained
 for ``family`` if present, else those trained on the mixed family.
 """
@@ -23,10 +23,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from baselines.families import MIXED, family_key
-from baselines.heuristics import BoldDriver, Hypergradient, MultiplicativeHypergradient, ReduceOnPlateau
-from baselines.policy import Policy
-from baselines.schedules import Constant, Cosine, ExponentialDecay, InverseSqrt, LinearDecay, OneCycle, StepDecay
+from lrgym.baselines.families import MIXED, family_key
+from lrgym.baselines.heuristics import BoldDriver, Hypergradient, MultiplicativeHypergradient, ReduceOnPlateau
+from lrgym.baselines.policy import Policy
+from lrgym.baselines.schedules import Constant, Cosine, ExponentialDecay, InverseSqrt, LinearDecay, OneCycle, StepDecay
 
 HERE = Path(__file__).parent
 TUNED_PATH = HERE / "tuned.json"
@@ -49,7 +49,7 @@ def weights_path(name: str, family: str | None, suffix: str) -> Path:
 
 
 def _qlearning(family: str | None = None, path: str | Path | None = None) -> Policy:
-    from baselines.qlearning import QLearningPolicy
+    from lrgym.baselines.qlearning import QLearningPolicy
 
     policy = QLearningPolicy.load(path or weights_path("qlearning", family, ".npz"))
     policy.name = "qlearning"
@@ -58,7 +58,7 @@ def _qlearning(family: str | None = None, path: str | Path | None = None) -> Pol
 
 def _sb3(algo: str):
     def factory(family: str | None = None, path: str | Path | None = None) -> Policy:
-        from baselines.sb3_agents import SB3Policy
+        from lrgym.baselines.sb3_agents import SB3Policy
 
         return SB3Policy(path or weights_path(algo, family, ".zip"), name=algo)
 
@@ -91,7 +91,7 @@ BASELINES: dict[str, Callable[..., Policy]] = {
     "ppo": _sb3("ppo"),
 }
 
-#: baselines that load trained weights (the rest are hand-designed and tuned by baselines.tune)
+#: baselines that load trained weights (the rest are hand-designed and tuned by lrgym.baselines.tune)
 LEARNED: tuple[str, ...] = ("qlearning", "dqn", "ppo")
 HAND_DESIGNED: tuple[str, ...] = tuple(n for n in BASELINES if n not in LEARNED)
 #: hand-designed baselines without tuned hyper-parameters (shown as published defaults)
@@ -122,10 +122,10 @@ def tuned_values(name: str, family: str | None = None) -> dict:
         return {}
     if MIXED in values:
         warnings.warn(f"baseline {name!r} has no tuned values for family {key!r}; using the mixed-family values "
-                      "(re-run python -m baselines.tune)", stacklevel=2)
+                      "(re-run python -m lrgym.baselines.tune)", stacklevel=2)
         return dict(values[MIXED])
     warnings.warn(f"baseline {name!r} has no tuned values; using its untuned defaults "
-                  "(run python -m baselines.tune)", stacklevel=2)
+                  "(run python -m lrgym.baselines.tune)", stacklevel=2)
     return {}
 
 

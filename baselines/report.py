@@ -2,20 +2,20 @@
 
 ::
 
-    python -m baselines.report                     # prints the Markdown table
-    python -m baselines.report --write             # also updates the tables in README.md
+    python -m lrgym.baselines.report                     # prints the Markdown table
+    python -m lrgym.baselines.report --write             # also updates the tables in README.md
 
 Instances and seeds are those of the leaderboard's ``val`` suite (8 val instances per family
 × 5 seeds, family-default horizon and inner steps), restricted to the families available here.
 Every run is scored like the leaderboard does, S = (log L0 − log LT) / (log L0 − log L_ref),
-clipped to [−1, 2], −1 on divergence (:func:`leaderboard.scoring.run_score`), with L_ref the
+clipped to [−1, 2], −1 on divergence (:func:`lrgym.leaderboard.scoring.run_score`), with L_ref the
 final loss of the instance's best fixed SGD LR on the grid 1e-6 … 10 (half-decades) for the same
 seed. The table shows the mean of S per family and over all runs (and the IQM over all runs,
 the leaderboard's headline statistic). Hand-designed baselines use the values tuned on train
 instances (``baselines/tuned.json``), learned ones their shipped weights.
 
-Everything goes through :func:`baselines.evaluation.evaluate`; the reference runs are
-fixed-LR policies (:class:`baselines.schedules.Constant`) on the same envs.
+Everything goes through :func:`lrgym.baselines.evaluation.evaluate`; the reference runs are
+fixed-LR policies (:class:`lrgym.baselines.schedules.Constant`) on the same envs.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines.families import available_families
-from baselines.tune import LR_GRID, references, run_config, run_scores
+from lrgym.baselines.families import available_families
+from lrgym.baselines.tune import LR_GRID, references, run_config, run_scores
 
 HERE = Path(__file__).parent
 #: the repository README, whose "Baselines" section holds the two tables
@@ -41,7 +41,7 @@ def val_suite() -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
     """(family → val instances, seeds) of the leaderboard's ``val`` suite (available families)."""
     have = set(available_families())
     try:
-        from leaderboard.suite import get_suite
+        from lrgym.leaderboard.suite import get_suite
 
         suite = get_suite("val")
         fams = {fs.family: tuple(fs.instances) for fs in suite.families if fs.family in have}
@@ -55,8 +55,8 @@ def val_suite() -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
 
 def compute(names: list[str], workers: int | None = None, families: list[str] | None = None) -> dict:
     """Scores S of every run: {name: {family: array}} (learned baselines without weights skipped)."""
-    from baselines.parallel import imap
-    from baselines.registry import BASELINES, LEARNED, weights_path
+    from lrgym.baselines.parallel import imap
+    from lrgym.baselines.registry import BASELINES, LEARNED, weights_path
 
     fams, seeds = val_suite()
     if families:
@@ -84,9 +84,9 @@ def compute(names: list[str], workers: int | None = None, families: list[str] | 
 
 
 def markdown(result: dict) -> str:
-    from leaderboard.scoring import iqm
+    from lrgym.leaderboard.scoring import iqm
 
-    from baselines.registry import LEARNED
+    from lrgym.baselines.registry import LEARNED
 
     fams = result["families"]
     head = "| baseline | " + " | ".join(fams) + " | all (mean) | all (IQM) |"
@@ -102,7 +102,7 @@ def markdown(result: dict) -> str:
     n_inst = {len(v) for v in result["instances"].values()}
     note = (f"Mean normalised score S on the `val` instances ({'/'.join(map(str, sorted(n_inst)))} per family × "
             f"{len(result['seeds'])} seeds; 1 = the per-instance best fixed SGD LR, 0 = no progress, −1 = diverged; "
-            "clipped to [−1, 2]). Regenerate with `python -m baselines.report --write`.")
+            "clipped to [−1, 2]). Regenerate with `python -m lrgym.baselines.report --write`.")
     if result["skipped"]:
         note += f" Not shown (no weights): {', '.join(result['skipped'])}."
     return note + "\n\n" + "\n".join(rows) + "\n"
@@ -110,7 +110,7 @@ def markdown(result: dict) -> str:
 
 def tuned_markdown() -> str:
     """The tuned hyper-parameters of every hand-designed baseline, per family (from tuned.json)."""
-    from baselines.registry import load_tuned
+    from lrgym.baselines.registry import load_tuned
 
     tuned = load_tuned()
     fams = list(tuned.get("settings", {}))
@@ -143,7 +143,7 @@ def write_section(table: str | None = None, tuned: str | None = None, path: Path
 
 
 def main(argv=None) -> None:
-    from baselines.registry import BASELINES
+    from lrgym.baselines.registry import BASELINES
 
     p = argparse.ArgumentParser(description="Validation table of every baseline (mean normalised score).")
     p.add_argument("--baselines", nargs="*", default=None)

@@ -7,7 +7,7 @@ act: algorithm, action mode, env options, observation clipping, and the training
 registry) does not import torch.
 
 Both agents see the env's observation clipped to ``[-OBS_CLIP, OBS_CLIP]``
-(:class:`baselines.wrappers.ClipObservation`), in training and when acting.
+(:class:`lrgym.baselines.wrappers.ClipObservation`), in training and when acting.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines.wrappers import OBS_CLIP, ClipObservation, HorizonIsTerminal, clip_obs  # noqa: F401 (re-exported)
+from lrgym.baselines.wrappers import OBS_CLIP, ClipObservation, HorizonIsTerminal, clip_obs  # noqa: F401 (re-exported)
 
 ALGOS = ("dqn", "ppo")
 ACTION_MODES = {"dqn": "discrete", "ppo": "log_lr"}

@@ -17,7 +17,7 @@ one_cycle           PyTorch's ``OneCycleLR`` (Smith & Topin 2019), see :class:`O
 ==================  ===================================================================
 
 Each class implements :meth:`Schedule.lr` (a pure function of ``t`` and ``T``, used by the
-tests) and acts in the env's ``log_lr`` mode through :class:`~baselines.policy.LRPolicy`.
+tests) and acts in the env's ``log_lr`` mode through :class:`~lrgym.baselines.policy.LRPolicy`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines.policy import LRPolicy
+from lrgym.baselines.policy import LRPolicy
 
 
 class Schedule(LRPolicy):

@@ -3,19 +3,19 @@
 DQN acts in the env's ``discrete`` mode (multiply the LR by 0.5, 0.8, 1, 1.25 or 2: decrease
 / keep / increase); PPO in the continuous ``log_lr`` mode (set log10 η in [lr_min, lr_max]).
 Both train on the **train** instances and see clipped observations
-(:class:`baselines.wrappers.ClipObservation`); the end of the horizon counts as termination
-(:class:`baselines.wrappers.HorizonIsTerminal`); each train instance serves ``repeats``
-consecutive episodes (:class:`baselines.wrappers.RepeatInstances`: building an instance costs
+(:class:`lrgym.baselines.wrappers.ClipObservation`); the end of the horizon counts as termination
+(:class:`lrgym.baselines.wrappers.HorizonIsTerminal`); each train instance serves ``repeats``
+consecutive episodes (:class:`lrgym.baselines.wrappers.RepeatInstances`: building an instance costs
 more than running it).
 
 Commands (the shipped weights; ``torch.set_num_threads(1)`` unless ``--threads``)::
 
-    python -m baselines.train_sb3 --algo dqn     # → baselines/weights/dqn_mixed.{zip,json}
-    python -m baselines.train_sb3 --algo ppo     # → baselines/weights/ppo_mixed.{zip,json}
-    python -m baselines.train_sb3 --algo dqn --reward sign_delta --steps 20000 --out /tmp/dqn
-    python -m baselines.train_sb3 --config my_run.json   # any TrainConfig field, as JSON
+    python -m lrgym.baselines.train_sb3 --algo dqn     # → baselines/weights/dqn_mixed.{zip,json}
+    python -m lrgym.baselines.train_sb3 --algo ppo     # → baselines/weights/ppo_mixed.{zip,json}
+    python -m lrgym.baselines.train_sb3 --algo dqn --reward sign_delta --steps 20000 --out /tmp/dqn
+    python -m lrgym.baselines.train_sb3 --config my_run.json   # any TrainConfig field, as JSON
 
-``family`` None trains on the mixed family of the default env ``LRControl-v0``.
+``family`` None trains on the mixed family of the default env ``LRControl-v1``.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from baselines.families import env_kwargs_for
-from baselines.sb3_agents import ACTION_MODES, ALGOS, SB3Policy
-from baselines.wrappers import ClipObservation, ClipReward, HorizonIsTerminal, RepeatInstances
+from lrgym.baselines.families import env_kwargs_for
+from lrgym.baselines.sb3_agents import ACTION_MODES, ALGOS, SB3Policy
+from lrgym.baselines.wrappers import ClipObservation, ClipReward, HorizonIsTerminal, RepeatInstances
 
 WEIGHTS = Path(__file__).parent / "weights"
 
@@ -36,7 +36,7 @@ WEIGHTS = Path(__file__).parent / "weights"
 @dataclass
 class TrainConfig:
     algo: str = "dqn"
-    family: str | None = None  # None: the mixed family of LRControl-v0
+    family: str | None = None  # None: the mixed family of LRControl-v1
     env_kwargs: dict = field(default_factory=dict)  # further LRControlEnv keywords (lr_init, ...)
     reward: str = "log_improvement"  # any lrgym reward, e.g. "sign_delta"
     reward_alphas: tuple[float, float] = (1.0, 1.0)

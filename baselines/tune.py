@@ -2,17 +2,17 @@
 
 Regenerate the shipped ``baselines/tuned.json`` (≈ minutes on 2 cores)::
 
-    python -m baselines.tune                      # every available family + the mixed family
-    python -m baselines.tune --families recsys    # re-tune some families, keep the others
+    python -m lrgym.baselines.tune                      # every available family + the mixed family
+    python -m lrgym.baselines.tune --families recsys    # re-tune some families, keep the others
 
-Protocol (per family, and for the mixed family of ``LRControl-v0``):
+Protocol (per family, and for the mixed family of ``LRControl-v1``):
 
 * **Instances**: the first ``--instances`` (default 8) seeds of the **train** set, each run
   with env seeds ``--seeds`` (default 0), at the family's default horizon and inner steps.
   Validation and test instances are never used.
 * **Score** of a configuration: the mean over those runs of the leaderboard's normalised score
   S = (log L0 − log LT) / (log L0 − log L_ref), clipped to [−1, 2], −1 on divergence
-  (:func:`leaderboard.scoring.run_score`), with L_ref the final loss of the best fixed SGD LR
+  (:func:`lrgym.leaderboard.scoring.run_score`), with L_ref the final loss of the best fixed SGD LR
   on the leaderboard's grid (1e-6 … 10, half-decades) for that train instance and seed. The
   raw return log(L0/LT) would let a few noise-free quadratics, whose loss falls to 1e-300,
   outweigh everything else; S puts every instance on the same scale and is what the
@@ -24,7 +24,7 @@ Protocol (per family, and for the mixed family of ``LRControl-v0``):
   (smaller-LR) configuration.
 
 Jobs run in a process pool (``--workers``, default all cores, single-threaded BLAS each: see
-:mod:`baselines.parallel`); built tasks are cached per worker.
+:mod:`lrgym.baselines.parallel`); built tasks are cached per worker.
 """
 
 from __future__ import annotations
@@ -40,11 +40,11 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines.families import MIXED, available_families, env_kwargs_for
+from lrgym.baselines.families import MIXED, available_families, env_kwargs_for
 
 HERE = Path(__file__).parent
 TUNED_PATH = HERE / "tuned.json"
-COMMAND = "python -m baselines.tune"
+COMMAND = "python -m lrgym.baselines.tune"
 
 #: the leaderboard's fixed-LR reference grid: 1e-6, 3.16e-6, ..., 3.16, 10
 LR_GRID: tuple[float, ...] = tuple(float(10.0 ** (e / 2.0)) for e in range(-12, 3))
@@ -81,8 +81,8 @@ _TASKS: dict = {}
 def _env_for(family: str, instance_set: str, policy) -> object:
     """A cached env per (family, instance set, policy env keywords); built tasks are shared
     between a family's envs."""
-    from baselines.evaluation import make_env
-    from baselines.policy import policy_env_kwargs
+    from lrgym.baselines.evaluation import make_env
+    from lrgym.baselines.policy import policy_env_kwargs
 
     key = (family, instance_set, json.dumps(policy_env_kwargs(policy), sort_keys=True, default=str))
     env = _ENVS.get(key)
@@ -99,13 +99,13 @@ def run_config(job: tuple) -> tuple:
     """Run one job → (job, runs); runs: (instance, seed, log L0, log LT, diverged) per run.
 
     job = (family, name, params, instances, seeds[, instance_set]): baseline ``name`` built
-    with ``params`` (``None``: :func:`baselines.registry.make_baseline` for the family, i.e.
+    with ``params`` (``None``: :func:`lrgym.baselines.registry.make_baseline` for the family, i.e.
     tuned values or shipped weights) on the given instances of ``instance_set`` (default train).
     """
     family, name, params, instances, seeds = job[:5]
     instance_set = job[5] if len(job) > 5 else "train"
-    from baselines.evaluation import evaluate
-    from baselines.registry import BASELINES, make_baseline
+    from lrgym.baselines.evaluation import evaluate
+    from lrgym.baselines.registry import BASELINES, make_baseline
 
     if params is None:
         policy = make_baseline(name, None if family == MIXED else family)
@@ -151,8 +151,8 @@ def references(fixed_runs: dict[float, list]) -> dict[tuple[int, int], float]:
 
 
 def run_scores(runs: list, refs: dict) -> np.ndarray:
-    """Normalised score S of each run (:func:`leaderboard.scoring.run_score`)."""
-    from leaderboard.scoring import run_score
+    """Normalised score S of each run (:func:`lrgym.leaderboard.scoring.run_score`)."""
+    from lrgym.leaderboard.scoring import run_score
 
     l0 = np.array([r[2] for r in runs])
     lt = np.array([r[3] for r in runs])
@@ -165,7 +165,7 @@ def run_scores(runs: list, refs: dict) -> np.ndarray:
 
 
 def _run_jobs(jobs: list[tuple], workers: int, desc: str) -> dict:
-    from baselines.parallel import imap
+    from lrgym.baselines.parallel import imap
 
     return {_key(job): runs for job, runs in imap(run_config, jobs, workers, desc)}
 

@@ -57,26 +57,26 @@ class FamilyBench:
 
 FAMILIES: dict[str, FamilyBench] = {
     "linreg": FamilyBench(
-        "linreg", "LRControl-LinReg-v0",
+        "linreg", "LRControl-LinReg-v1",
         dict(dim=32, batch_size=64, n_train=2048, streaming=False, dataset="synthetic"),
         0.01, "benchmarks.reference_linreg", "NumpyLinReg", "TorchLinReg",
         targets=dict(steps_per_s=30_000, numpy=5.0, torch=50.0),
     ),
     "mlp": FamilyBench(
-        "mlp", "LRControl-MLP-v0",
+        "mlp", "LRControl-MLP-v1",
         dict(dataset="teacher", input_dim=64, n_classes=10, hidden=64, depth=1, activation="tanh",
              batch_size=64, n_train=4096, init="torch", label_noise=0.0),
         0.05, "benchmarks.reference_mlp", "NumpyMLP", "TorchMLP",
         targets=dict(numpy=1.2, torch=2.5),
     ),
     "recsys": FamilyBench(
-        "recsys", "LRControl-Recsys-v0",
+        "recsys", "LRControl-Recsys-v1",
         dict(n_users=2000, n_items=1000, rank=16, batch_size=64, n_negatives=3),
         10.0, "benchmarks.reference_recsys", "NumpyRecsys", "TorchRecsys",
         targets=dict(numpy=5.0, torch=20.0),
     ),
     "quadratic": FamilyBench(
-        "quadratic", "LRControl-Quadratic-v0",
+        "quadratic", "LRControl-Quadratic-v1",
         dict(dim=32, condition=100.0, scale=1.0, noise=0.1, batch_size=16, rotate=True),
         0.5, "benchmarks.reference_quadratic", "NumpyQuadratic", "TorchQuadratic",
     ),

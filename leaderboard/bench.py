@@ -1,6 +1,6 @@
 """Main-job timing benchmark: every hand-designed baseline on a suite (default v1).
 
-    python -m leaderboard.bench [--suite v1] [--workers N] [--repeat 1]
+    python -m lrgym.leaderboard.bench [--suite v1] [--workers N] [--repeat 1]
 
 Runs the same code path as ``lrgym leaderboard run-baselines --no-learned`` into a temporary
 store (references must be cached or shipped; they are computed first, untimed, otherwise) and
@@ -42,10 +42,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args(argv)
 
-    from leaderboard.references import load_references
-    from leaderboard.runner import baseline_specs, cpu_description, run_suite
-    from leaderboard.store import ResultStore
-    from leaderboard.suite import get_suite
+    from lrgym.leaderboard.references import load_references
+    from lrgym.leaderboard.runner import baseline_specs, cpu_description, run_suite
+    from lrgym.leaderboard.store import ResultStore
+    from lrgym.leaderboard.suite import get_suite
 
     suite = get_suite(args.suite)
     load_references(suite, n_workers=args.workers, log=print)  # untimed if not cached yet

@@ -1,4 +1,4 @@
-"""The ``lrgym`` command (Typer). ``lrgym.cli:main`` is the console entry point.
+"""The ``lrgym`` command (Typer). ``lrgym.leaderboard.entry:main`` is the console entry point.
 
 ::
 
@@ -44,7 +44,7 @@ WorkersOpt = typer.Option(None, "--workers", "-j", help="Worker processes (defau
 
 
 def _suite(name: str):
-    from leaderboard.suite import get_suite
+    from lrgym.leaderboard.suite import get_suite
 
     try:
         return get_suite(name)
@@ -53,7 +53,7 @@ def _suite(name: str):
 
 
 def _store(db: Optional[Path]):
-    from leaderboard.store import ResultStore
+    from lrgym.leaderboard.store import ResultStore
 
     return ResultStore(db)
 
@@ -104,7 +104,7 @@ def _outcome_line(outcome) -> Text:
 
 
 def _references(suite, workers, progress: _Progress):
-    from leaderboard.references import load_references
+    from lrgym.leaderboard.references import load_references
 
     return load_references(
         suite, n_workers=workers, log=progress.log,
@@ -113,7 +113,7 @@ def _references(suite, workers, progress: _Progress):
 
 
 def _run(specs, suite, db, workers, description, **kw):
-    from leaderboard.runner import run_suite
+    from lrgym.leaderboard.runner import run_suite
 
     finished = []
 
@@ -136,7 +136,7 @@ def _run(specs, suite, db, workers, description, **kw):
 
 def _existing_store(db: Optional[Path]):
     """The store at ``db`` for reading; exits with a hint if there is none yet."""
-    from leaderboard.store import default_store_path
+    from lrgym.leaderboard.store import default_store_path
 
     path = Path(db) if db is not None else default_store_path()
     if not path.exists():
@@ -146,8 +146,8 @@ def _existing_store(db: Optional[Path]):
 
 
 def _print_board(suite, db, show_failures=True):
-    from leaderboard.ranking import build_leaderboard
-    from leaderboard.report import print_table
+    from lrgym.leaderboard.ranking import build_leaderboard
+    from lrgym.leaderboard.report import print_table
 
     with _existing_store(db) as store:
         lb = build_leaderboard(store, suite)
@@ -168,7 +168,7 @@ def run_baselines(
     no_markdown: bool = typer.Option(False, "--no-markdown", help="Do not write the Markdown file."),
 ):
     """Run the baselines on a suite (all cores), record them and print the ranking."""
-    from leaderboard.runner import baseline_specs, cpu_description
+    from lrgym.leaderboard.runner import baseline_specs, cpu_description
 
     s = _suite(suite)
     try:
@@ -184,7 +184,7 @@ def run_baselines(
     console.print(Text(f"{n_ok}/{len(outcomes)} baselines on suite {s.version} in {elapsed:.1f} s "
                        f"({cpu_description()}); results in {path}"))
     if markdown is not None and not no_markdown:
-        from leaderboard.report import markdown as to_markdown
+        from lrgym.leaderboard.report import markdown as to_markdown
 
         cmd = "lrgym leaderboard run-baselines" + ("" if suite == "v1" else f" --suite {suite}")
         markdown.write_text(to_markdown(lb, command=cmd, elapsed=elapsed, machine=cpu_description()))
@@ -207,7 +207,7 @@ def submit(
     env_options: Optional[str] = typer.Option(None, "--env-options", help="SB3 models: JSON of further env keywords."),
 ):
     """Evaluate your policy on a suite in isolated worker processes and record it."""
-    from leaderboard.runner import submission_spec
+    from lrgym.leaderboard.runner import submission_spec
 
     s = _suite(suite)
     try:
@@ -248,10 +248,10 @@ def report(
     top: int = typer.Option(5, "--top", help="Entries drawn in the per-family plots."),
 ):
     """Write the HTML report (tables and plots) and LEADERBOARD.md."""
-    from leaderboard.ranking import build_leaderboard
-    from leaderboard.references import find_cached
-    from leaderboard.report import html_page
-    from leaderboard.report import markdown as to_markdown
+    from lrgym.leaderboard.ranking import build_leaderboard
+    from lrgym.leaderboard.references import find_cached
+    from lrgym.leaderboard.report import html_page
+    from lrgym.leaderboard.report import markdown as to_markdown
 
     s = _suite(suite)
     with _existing_store(db) as store:
@@ -277,8 +277,8 @@ def references(
     import numpy as np
     from rich.table import Table
 
-    from leaderboard.references import SHIPPED_DIR, load_references, save_references
-    from leaderboard.suite import SUITES
+    from lrgym.leaderboard.references import SHIPPED_DIR, load_references, save_references
+    from lrgym.leaderboard.suite import SUITES
 
     for name in (list(SUITES) if suite == "all" else [suite]):
         s = _suite(name)
@@ -303,7 +303,7 @@ def suites():
     """List the benchmark suites."""
     from rich.table import Table
 
-    from leaderboard.suite import DEFAULT_SUITE, SUITES
+    from lrgym.leaderboard.suite import DEFAULT_SUITE, SUITES
 
     table = Table(title="suites")
     for col in ("name", "version", "instance set", "families × instances", "seeds", "runs/entry", "description"):

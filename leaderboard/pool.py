@@ -1,6 +1,6 @@
 """Grader side of the runner: a pool of isolated worker processes that speak JSON.
 
-:class:`WorkerPool` starts ``n_workers`` fresh interpreters (``python -m leaderboard.worker``:
+:class:`WorkerPool` starts ``n_workers`` fresh interpreters (``python -m lrgym.leaderboard.worker``:
 nothing of the grader is inherited but ``sys.path`` and the environment), hands them jobs one
 at a time as JSON and collects JSON replies with :func:`multiprocessing.connection.wait`.
 
@@ -81,7 +81,7 @@ def _child_env() -> dict:
 
 
 class _Worker:
-    """One ``python -m leaderboard.worker`` process: jobs on its stdin, replies on a pipe."""
+    """One ``python -m lrgym.leaderboard.worker`` process: jobs on its stdin, replies on a pipe."""
 
     def __init__(self, memory_mb: float | None, quiet: bool):
         job_r, job_w = os.pipe()
@@ -89,7 +89,7 @@ class _Worker:
         out = subprocess.DEVNULL if quiet else None
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "leaderboard.worker", str(rep_w), str(memory_mb or 0)],
+                [sys.executable, "-m", "lrgym.leaderboard.worker", str(rep_w), str(memory_mb or 0)],
                 stdin=job_r, stdout=out, stderr=out, pass_fds=(rep_w,), env=_child_env(), close_fds=True,
                 start_new_session=True,  # its own process group: killed as a whole, spared the terminal's ^C
             )

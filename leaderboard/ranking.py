@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from leaderboard import scoring
-from leaderboard.runner import BOOTSTRAP_REPS, score_matrix, summarize
-from leaderboard.store import EntryRecord, ResultStore, RunRecord
-from leaderboard.suite import Suite, get_suite
+from lrgym.leaderboard import scoring
+from lrgym.leaderboard.runner import BOOTSTRAP_REPS, score_matrix, summarize
+from lrgym.leaderboard.store import EntryRecord, ResultStore, RunRecord
+from lrgym.leaderboard.suite import Suite, get_suite
 
 __all__ = ["Leaderboard", "Row", "build_leaderboard", "PROFILE_TAUS", "ALGOPERF_TAUS"]
 

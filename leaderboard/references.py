@@ -8,7 +8,7 @@ of the log final training loss; an LR that diverges on any seed is never chosen.
 noise-free quadratics get there, and beyond it the digits are floating-point noise. The
 reference's final loss on seed s, ``L_ref(instance, s)``, is the target of the run with that
 seed: a run's score compares its log-improvement with the reference's on the same data stream
-and initialisation (see :mod:`leaderboard.scoring`).
+and initialisation (see :mod:`lrgym.leaderboard.scoring`).
 
 References are deterministic; they are computed once per suite version and cached as JSON:
 
@@ -34,7 +34,7 @@ from typing import Callable
 
 import numpy as np
 
-from leaderboard.suite import Suite, Task, get_suite
+from lrgym.leaderboard.suite import Suite, Task, get_suite
 
 __all__ = ["LR_GRID", "References", "cache_dir", "compute_references", "load_references"]
 
@@ -168,7 +168,7 @@ def compute_references(
     progress: Callable[[int, int], None] | None = None,
 ) -> References:
     """Run the LR grid on every task of ``suite`` (process pool); see the module docstring."""
-    from leaderboard.pool import Job, WorkerPool
+    from lrgym.leaderboard.pool import Job, WorkerPool
 
     suite = get_suite(suite)
     t0 = time.perf_counter()
@@ -231,8 +231,8 @@ def reproduces(refs: References, suite: Suite, rtol: float = 1e-6) -> bool:
     Task specs are compared separately; this catches changed dynamics (kernels, data
     generation, RNG use) that leave the specs as they were.
     """
-    from baselines.evaluation import make_env, run_episode
-    from leaderboard.worker import ConstantLR
+    from lrgym.baselines.evaluation import make_env, run_episode
+    from lrgym.leaderboard.worker import ConstantLR
 
     seed = suite.seeds[0]
     for fs in suite.families:

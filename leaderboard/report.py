@@ -17,9 +17,9 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from leaderboard import scoring
-from leaderboard.ranking import ALGOPERF_TAUS, PROFILE_TAUS, Leaderboard, Row
-from leaderboard.references import LR_GRID, floored
+from lrgym.leaderboard import scoring
+from lrgym.leaderboard.ranking import ALGOPERF_TAUS, PROFILE_TAUS, Leaderboard, Row
+from lrgym.leaderboard.references import LR_GRID, floored
 
 __all__ = ["print_table", "markdown", "html_page", "SCORE_DEFINITIONS", "KINDS_LEGEND"]
 
@@ -68,7 +68,7 @@ def _kind(entry) -> str:
         return entry.kind
     policy = (entry.env_spec or {}).get("policy") or {}
     try:
-        from baselines.registry import is_learned
+        from lrgym.baselines.registry import is_learned
 
         return "learned" if policy.get("kind") == "baseline" and is_learned(policy.get("name")) else "baseline"
     except ImportError:  # pragma: no cover
@@ -264,7 +264,7 @@ def plots(lb: Leaderboard, top: int = 5, references=None) -> dict[str, str]:
         ax_lr, ax_loss, ax_prog = fig.subplots(1, 3)
         ref_lr = ref_loss = None
         if references is not None:
-            from leaderboard.suite import Task
+            from lrgym.leaderboard.suite import Task
 
             task = Task(family, instance)
             ref_lr, ref_loss = references.lr(task), references.final_loss(task, seed)

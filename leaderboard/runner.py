@@ -6,11 +6,11 @@
     outcomes = run_suite(specs, "v1", store=ResultStore("results.sqlite"))
 
 Each policy is a *group* of jobs (one job = one task with all the suite's seeds) on a
-:class:`~leaderboard.pool.WorkerPool`; workers run :func:`baselines.evaluation.run_episode`
+:class:`~lrgym.leaderboard.pool.WorkerPool`; workers run :func:`lrgym.baselines.evaluation.run_episode`
 and send back plain-JSON trajectories. As soon as all of a policy's jobs are in, its runs are
-scored against the references (:func:`leaderboard.scoring.run_score`,
-:func:`~leaderboard.scoring.steps_to_target`), summarised
-(:func:`~leaderboard.scoring.aggregate`) and written as one entry in one transaction. A policy
+scored against the references (:func:`lrgym.leaderboard.scoring.run_score`,
+:func:`~lrgym.leaderboard.scoring.steps_to_target`), summarised
+(:func:`~lrgym.leaderboard.scoring.aggregate`) and written as one entry in one transaction. A policy
 that fails (raises, hangs, invalid or NaN action, killed) is recorded as a failed entry with
 its reason.
 """
@@ -28,11 +28,11 @@ from typing import Callable
 
 import numpy as np
 
-from leaderboard import scoring
-from leaderboard.pool import GroupResult, Job, WorkerPool
-from leaderboard.references import References, floored, load_references
-from leaderboard.store import EntryRecord, ResultStore, RunRecord
-from leaderboard.suite import Suite, Task, get_suite
+from lrgym.leaderboard import scoring
+from lrgym.leaderboard.pool import GroupResult, Job, WorkerPool
+from lrgym.leaderboard.references import References, floored, load_references
+from lrgym.leaderboard.store import EntryRecord, ResultStore, RunRecord
+from lrgym.leaderboard.suite import Suite, Task, get_suite
 
 __all__ = [
     "DEFAULT_MEMORY_MB",
@@ -57,7 +57,7 @@ FAMILY_COST = {"mlp": 20.0, "linreg": 3.0, "recsys": 3.0, "quadratic": 1.0}
 @dataclass(frozen=True)
 class PolicySpec:
     """What to evaluate: the entry ``name``, its ``kind`` (baseline / submission), the worker's
-    policy spec (see :mod:`leaderboard.worker`) and a human-readable ``source``."""
+    policy spec (see :mod:`lrgym.leaderboard.worker`) and a human-readable ``source``."""
 
     name: str
     kind: str
@@ -66,10 +66,10 @@ class PolicySpec:
 
 
 def baseline_specs(names: list[str] | None = None, include_learned: bool = False) -> list[PolicySpec]:
-    """Specs of the registered baselines (:mod:`baselines.registry`): the hand-designed ones,
+    """Specs of the registered baselines (:mod:`lrgym.baselines.registry`): the hand-designed ones,
     plus the learned ones whose weights are shipped if ``include_learned``; ``names`` picks a
     subset (in that order)."""
-    from baselines import registry
+    from lrgym.baselines import registry
 
     known = list(registry.BASELINES)
     if names is None:
@@ -78,7 +78,7 @@ def baseline_specs(names: list[str] | None = None, include_learned: bool = False
     unknown = [n for n in names if n not in known]
     if unknown:
         raise ValueError(f"unknown baseline(s) {unknown}; valid choices: {', '.join(known)}")
-    return [PolicySpec(n, "baseline", {"kind": "baseline", "name": n}, f"baselines.registry:{n}") for n in names]
+    return [PolicySpec(n, "baseline", {"kind": "baseline", "name": n}, f"lrgym.baselines.registry:{n}") for n in names]
 
 
 def _has_weights(registry, name: str) -> bool:
@@ -158,9 +158,9 @@ def _log(x: float) -> float:
 def score_runs(trajectories: list[dict], refs: References) -> list[RunRecord]:
     """Score plain-dict trajectories (``Trajectory.to_dict()``) against the references.
 
-    S = :func:`~leaderboard.scoring.run_score` of (log L0, log LT, log L_ref, diverged) with the
+    S = :func:`~lrgym.leaderboard.scoring.run_score` of (log L0, log LT, log L_ref, diverged) with the
     default floor (−1) and clip range ([−1, 2]); LT and L_ref are first raised to
-    :data:`~leaderboard.references.PRECISION_FLOOR` × L0. Steps to target: first step with a
+    :data:`~lrgym.leaderboard.references.PRECISION_FLOOR` × L0. Steps to target: first step with a
     training loss ≤ L_ref (floored likewise).
     """
     runs = []

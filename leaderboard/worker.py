@@ -1,7 +1,7 @@
 """Worker-process side of the runner: load a policy, run episodes, answer in plain JSON.
 
-A worker is a fresh interpreter (``python -m leaderboard.worker``) started by
-:class:`leaderboard.pool.WorkerPool`; it reads jobs from its stdin and writes replies to a
+A worker is a fresh interpreter (``python -m lrgym.leaderboard.worker``) started by
+:class:`lrgym.leaderboard.pool.WorkerPool`; it reads jobs from its stdin and writes replies to a
 second pipe until stdin closes. Messages in both directions are length-prefixed UTF-8 JSON
 (``multiprocessing.connection.Connection.send_bytes`` / ``recv_bytes``), so the grader never
 unpickles anything a policy could have produced, and nothing of the grader's state (its
@@ -9,14 +9,14 @@ unpickles anything a policy could have produced, and nothing of the grader's sta
 (``RLIMIT_AS``) and "die with the parent" (``PR_SET_PDEATHSIG``), so a grader killed mid-run
 leaves no orphans.
 
-Every episode goes through :func:`baselines.evaluation.run_episode` (the one evaluation
+Every episode goes through :func:`lrgym.baselines.evaluation.run_episode` (the one evaluation
 function). The policy is wrapped so that an exception inside the policy is reported as
 "policy raised ...", while an action the environment rejects (wrong type, out of range, NaN)
 is reported as "invalid action ...".
 
-Policy specs (plain dicts, see :mod:`leaderboard.policies` for building them):
+Policy specs (plain dicts, see :mod:`lrgym.leaderboard.policies` for building them):
 
-* ``{"kind": "baseline", "name": NAME}``: ``baselines.registry.make_baseline(NAME, family)``
+* ``{"kind": "baseline", "name": NAME}``: ``lrgym.baselines.registry.make_baseline(NAME, family)``
 * ``{"kind": "object", "target": "path/to/file.py:Name" | "package.module:Name"}``: a Policy
   class (instantiated with ``family=`` if its constructor takes it, else without arguments),
   a factory function, or a Policy instance
@@ -105,7 +105,7 @@ def serve(jobs, replies, memory_mb: float | None = None) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m leaderboard.worker REPLY_FD [MEMORY_MB]``: jobs on stdin, replies on REPLY_FD."""
+    """``python -m lrgym.leaderboard.worker REPLY_FD [MEMORY_MB]``: jobs on stdin, replies on REPLY_FD."""
     from multiprocessing.connection import Connection
 
     argv = sys.argv[1:] if argv is None else argv
@@ -276,7 +276,7 @@ def load_policy(spec: dict, family: str):
     if kind == "constant":
         return ConstantLR(spec["lr"]), None
     if kind == "baseline":
-        from baselines.registry import load_tuned, make_baseline
+        from lrgym.baselines.registry import load_tuned, make_baseline
 
         policy = make_baseline(spec["name"], family)
         tuned = json.dumps(load_tuned().get("values", {}).get(spec["name"]), sort_keys=True)
@@ -288,8 +288,8 @@ def load_policy(spec: dict, family: str):
     if kind == "sb3":
         try:
             if Path(spec["path"]).with_suffix(".json").is_file() and not spec.get("algo"):
-                # trained with baselines.train_sb3: the sidecar says how it acts (obs clipping, env options)
-                from baselines.sb3_agents import SB3Policy as SidecarPolicy
+                # trained with lrgym.baselines.train_sb3: the sidecar says how it acts (obs clipping, env options)
+                from lrgym.baselines.sb3_agents import SB3Policy as SidecarPolicy
 
                 policy = SidecarPolicy(spec["path"], name=spec.get("name"))
             else:
@@ -355,13 +355,13 @@ def _policy_entry(spec: dict, family: str, env_kwargs: dict, cache: dict):
     """(policy, env, info) for (spec, family), built once per worker."""
     key = (json.dumps(spec, sort_keys=True), family, json.dumps(env_kwargs, sort_keys=True, default=str))
     if key not in cache:
-        from baselines.evaluation import make_env
-        from baselines.policy import policy_env_kwargs
+        from lrgym.baselines.evaluation import make_env
+        from lrgym.baselines.policy import policy_env_kwargs
 
         policy, source_hash = load_policy(spec, family)
         for attr in ("act", "reset"):
             if not callable(getattr(policy, attr, None)):
-                raise PolicyError(f"the policy {type(policy).__name__} has no {attr}() method (see baselines.policy.Policy)")
+                raise PolicyError(f"the policy {type(policy).__name__} has no {attr}() method (see lrgym.baselines.policy.Policy)")
         try:
             policy_kwargs = policy_env_kwargs(policy)
         except BaseException as exc:  # noqa: BLE001
@@ -391,7 +391,7 @@ def _share_tasks(env, cache: dict) -> None:
 
 
 def _episodes(job: dict, cache: dict) -> dict:
-    from baselines.evaluation import run_episode
+    from lrgym.baselines.evaluation import run_episode
 
     family, instance = job["family"], int(job["instance"])
     policy, env, info = _policy_entry(job["policy"], family, job["env_kwargs"], cache)
@@ -414,7 +414,7 @@ def _episodes(job: dict, cache: dict) -> dict:
 
 def _lr_grid(job: dict, cache: dict) -> dict:
     """Final training losses of fixed-LR SGD for each LR of the grid and each seed."""
-    from baselines.evaluation import make_env, run_episode
+    from lrgym.baselines.evaluation import make_env, run_episode
 
     instance = int(job["instance"])
     rows = []

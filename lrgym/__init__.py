@@ -5,7 +5,7 @@
     import gymnasium as gym
     import lrgym
 
-    env = gym.make("LRControl-LinReg-v0")
+    env = gym.make("LRControl-LinReg-v1")
 """
 
 # First, before any kernel is decorated: cached kernels are invalidated by a change anywhere in

@@ -118,6 +118,8 @@ class LRControlEnv(gym.Env):
 
     ## Version History
 
+    * v1: suite-v2 dynamics (divergence rule, LR ranges, torch order of weight decay and
+      clipping) and a fixed info schema; the ``-v0`` ids are gone (gymnasium names ``-v1``).
     * v0: initial release.
     """
 

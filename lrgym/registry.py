@@ -13,13 +13,13 @@ VECTOR_ENTRY_POINT = "lrgym.vector:LRControlVectorEnv"
 
 #: id → kwargs of :class:`lrgym.env.LRControlEnv`
 ENV_IDS: dict[str, dict] = {
-    "LRControl-LinReg-v0": {"family": "linreg"},
-    "LRControl-Quadratic-v0": {"family": "quadratic"},
-    "LRControl-MLP-v0": {"family": "mlp"},
-    "LRControl-Digits-v0": {"family": "mlp", "family_options": {"dataset": "digits"}},
-    "LRControl-BreastCancer-v0": {"family": "mlp", "family_options": {"dataset": "breast_cancer"}},
-    "LRControl-Recsys-v0": {"family": "recsys"},
-    "LRControl-v0": {"family": "mixed"},
+    "LRControl-LinReg-v1": {"family": "linreg"},
+    "LRControl-Quadratic-v1": {"family": "quadratic"},
+    "LRControl-MLP-v1": {"family": "mlp"},
+    "LRControl-Digits-v1": {"family": "mlp", "family_options": {"dataset": "digits"}},
+    "LRControl-BreastCancer-v1": {"family": "mlp", "family_options": {"dataset": "breast_cancer"}},
+    "LRControl-Recsys-v1": {"family": "recsys"},
+    "LRControl-v1": {"family": "mixed"},
 }
 
 

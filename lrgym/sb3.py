@@ -8,7 +8,7 @@ convention), so the N inner trainings run in one compiled call::
     from stable_baselines3 import PPO
     from lrgym.sb3 import make_sb3_vec_env
 
-    venv = make_sb3_vec_env("LRControl-LinReg-v0", n_envs=16, seed=0)
+    venv = make_sb3_vec_env("LRControl-LinReg-v1", n_envs=16, seed=0)
     PPO("MlpPolicy", venv, n_steps=64).learn(10_000)
 
 Semantics are ``DummyVecEnv``'s, value for value: ``reset()`` returns the observations (infos in

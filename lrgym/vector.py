@@ -6,7 +6,7 @@ same seeds); the vector env only replaces the per-environment Python work of a s
 1. the new learning rates of all sub-environments from the batch of actions (one compiled loop,
    the single env's formula),
 2. per kernel kind (:mod:`lrgym.tasks.batched`; one kind for a single-family id, up to five for
-   ``LRControl-v0``), **one** compiled call that runs every sub-environment's inner training with
+   ``LRControl-v1``), **one** compiled call that runs every sub-environment's inner training with
    the family's own ``run_*`` kernel,
 3. one compiled loop computing the observation features and rewards
    (:func:`lrgym.env.observe`, the single env's function),
@@ -35,7 +35,7 @@ Example::
     import gymnasium as gym
     import lrgym
 
-    envs = gym.make_vec("LRControl-LinReg-v0", num_envs=64, vectorization_mode="vector_entry_point")
+    envs = gym.make_vec("LRControl-LinReg-v1", num_envs=64, vectorization_mode="vector_entry_point")
     obs, infos = envs.reset(seed=0)            # sub-env i is seeded with 0 + i
     obs, rewards, terminated, truncated, infos = envs.step(envs.action_space.sample())
 """
@@ -190,7 +190,7 @@ class LRControlVectorEnv(VectorEnv):
     :class:`~lrgym.env.LRControlEnv` argument, shared by all sub-environments (``family``,
     ``family_options``, ``instance_set``, ``optimizer``, ``action_mode``, ``horizon``,
     ``inner_steps``, ``reward``, ...). Sub-environments may draw instances of different sizes and
-    families (``LRControl-v0``).
+    families (``LRControl-v1``).
 
     ## Spaces
 

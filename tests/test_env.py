@@ -95,7 +95,7 @@ def test_pickled_env_continues_identically(env_id):
 
 
 def test_log_improvement_rewards_telescope_to_log_initial_over_final():
-    env = gym.make("LRControl-LinReg-v0", action_mode="discrete", horizon=15)
+    env = gym.make("LRControl-LinReg-v1", action_mode="discrete", horizon=15)
     obs, info = env.reset(seed=3)
     l0, total = info["train_loss"], 0.0
     done = False
@@ -109,7 +109,7 @@ def test_log_improvement_rewards_telescope_to_log_initial_over_final():
 
 
 def test_divergence_terminates_with_penalty_and_finite_observation():
-    env = gym.make("LRControl-LinReg-v0", action_mode="log_lr", horizon=20, cap_factor=100.0,
+    env = gym.make("LRControl-LinReg-v1", action_mode="log_lr", horizon=20, cap_factor=100.0,
                    family_options={"dataset": "synthetic", "streaming": False})
     obs, info = env.reset(seed=0)
     l0, total = info["train_loss"], 0.0
@@ -126,7 +126,7 @@ def test_divergence_terminates_with_penalty_and_finite_observation():
 
 
 def test_features_match_their_definitions():
-    env = gym.make("LRControl-LinReg-v0", horizon=10, lr_init=0.05)
+    env = gym.make("LRControl-LinReg-v1", horizon=10, lr_init=0.05)
     obs0, info0 = env.reset(seed=2)
     names = env.unwrapped.feature_names
     assert names == FEATURE_NAMES and len(obs0) == len(names)

@@ -240,7 +240,7 @@ def test_make_vec_vector_entry_point_without_warnings(env_id):
 
 def test_vector_env_determinism_and_default_is_gym_make_vec():
     def run():
-        envs = gym.make_vec("LRControl-LinReg-v0", num_envs=4, **SHORT)
+        envs = gym.make_vec("LRControl-LinReg-v1", num_envs=4, **SHORT)
         assert isinstance(envs.unwrapped, LRControlVectorEnv)  # vector entry point is the default
         obs, _ = envs.reset(seed=11)
         out = [obs]
@@ -254,7 +254,7 @@ def test_vector_env_determinism_and_default_is_gym_make_vec():
 def test_gymnasium_vector_wrappers_work():
     from gymnasium.wrappers.vector import DictInfoToList, NormalizeObservation, RecordEpisodeStatistics
 
-    envs = gym.make_vec("LRControl-Quadratic-v0", num_envs=3, horizon=3, inner_steps=2)
+    envs = gym.make_vec("LRControl-Quadratic-v1", num_envs=3, horizon=3, inner_steps=2)
     envs = RecordEpisodeStatistics(NormalizeObservation(envs))
     envs = DictInfoToList(envs)
     envs.reset(seed=0)
@@ -276,8 +276,8 @@ def test_sb3_adapter_matches_dummy_vec_env():
     from lrgym.sb3 import make_sb3_vec_env
 
     kwargs = dict(horizon=3, inner_steps=2)
-    ours = make_sb3_vec_env("LRControl-LinReg-v0", n_envs=3, seed=4, info_keys="all", **kwargs)
-    dummy = DummyVecEnv([lambda: gym.make("LRControl-LinReg-v0", **kwargs) for _ in range(3)])
+    ours = make_sb3_vec_env("LRControl-LinReg-v1", n_envs=3, seed=4, info_keys="all", **kwargs)
+    dummy = DummyVecEnv([lambda: gym.make("LRControl-LinReg-v1", **kwargs) for _ in range(3)])
     dummy.seed(4)
     assert ours.reset().tobytes() == dummy.reset().tobytes()
     assert ours.reset_infos[1] == dummy.reset_infos[1]
@@ -307,7 +307,7 @@ def test_sb3_algorithms_train_on_the_vector_env(algo):
 
     from lrgym.sb3 import make_sb3_vec_env
 
-    venv = VecMonitor(make_sb3_vec_env("LRControl-Quadratic-v0", n_envs=4, seed=0, horizon=10, inner_steps=2))
+    venv = VecMonitor(make_sb3_vec_env("LRControl-Quadratic-v1", n_envs=4, seed=0, horizon=10, inner_steps=2))
     if algo == "DQN":
         model = sb3.DQN("MlpPolicy", venv, learning_starts=32, train_freq=4, batch_size=16, buffer_size=500, seed=0)
     else:

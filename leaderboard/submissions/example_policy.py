@@ -2,7 +2,7 @@
 
     lrgym leaderboard submit leaderboard/submissions/example_policy.py:LossWatcher --name my-first-try
 
-A submission is any class following :class:`baselines.policy.Policy`: a ``name``, the inner
+A submission is any class following :class:`lrgym.baselines.policy.Policy`: a ``name``, the inner
 ``optimizer`` and ``action_mode`` it wants, ``reset(info)`` at the start of each episode and
 ``act(obs, info) -> action`` each step. It is constructed once per task family, with
 ``family=...`` if its constructor accepts that argument. It runs in separate worker processes

@@ -1,4 +1,4 @@
-"""The mixed family behind ``LRControl-v0``: every family in one instance distribution.
+"""The mixed family behind ``LRControl-v1``: every family in one instance distribution.
 
 Instance seed k belongs to member ``members[k % len(members)]`` and is that family's instance
 k, so the train / val / test seed ranges stay disjoint and each member gets an equal share of

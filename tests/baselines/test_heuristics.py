@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from baselines.evaluation import evaluate, make_env
-from baselines.heuristics import BoldDriver, Hypergradient, MultiplicativeHypergradient, ReduceOnPlateau
+from lrgym.baselines.evaluation import evaluate, make_env
+from lrgym.baselines.heuristics import BoldDriver, Hypergradient, MultiplicativeHypergradient, ReduceOnPlateau
 
 # a noise-free quadratic with L = 1: GD diverges for lr > 2, so lr_init 3 makes the loss rise
 QUAD = {"family": "quadratic", "family_options": {"noise": 0.0, "scale": 1.0, "condition": 10.0, "dim": 8},

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from baselines.evaluation import evaluate
-from baselines.qlearning import Discretiser, QLearningConfig, QLearningPolicy, q_update, train
+from lrgym.baselines.evaluation import evaluate
+from lrgym.baselines.qlearning import Discretiser, QLearningConfig, QLearningPolicy, q_update, train
 from lrgym.features import FEATURE_NAMES
 from learning_setup import HELD_OUT, KeepLR, best_constant_lr, env_kwargs, expected_final_loss, mean_final_log_loss
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baselines.evaluation import evaluate
-from baselines.families import MIXED, available_families, env_kwargs_for
-from baselines.policy import Policy, policy_env_kwargs
-from baselines.registry import BASELINES, HAND_DESIGNED, LEARNED, UNTUNED, load_tuned, make_baseline, tuned_values
+from lrgym.baselines.evaluation import evaluate
+from lrgym.baselines.families import MIXED, available_families, env_kwargs_for
+from lrgym.baselines.policy import Policy, policy_env_kwargs
+from lrgym.baselines.registry import BASELINES, HAND_DESIGNED, LEARNED, UNTUNED, load_tuned, make_baseline, tuned_values
 from lrgym.tasks.base import instance_set
 
 FAMILIES = [*available_families(), MIXED]
@@ -45,14 +45,14 @@ def test_tuned_values_exist_for_every_family(name):
         return
     values = load_tuned()["values"][name]
     for family in FAMILIES:
-        assert family in values, f"{name} not tuned for {family}: run python -m baselines.tune --families {family}"
+        assert family in values, f"{name} not tuned for {family}: run python -m lrgym.baselines.tune --families {family}"
     assert "lr" in values[MIXED]
 
 
 def test_tuning_used_train_instances_only():
     tuned = load_tuned()
     train = instance_set("train")
-    assert tuned["command"] == "python -m baselines.tune"
+    assert tuned["command"] == "python -m lrgym.baselines.tune"
     for family, settings in tuned["settings"].items():
         assert settings["instances"] and all(k in train for k in settings["instances"])
 
@@ -79,7 +79,7 @@ def test_learned_baselines_load_lazily():
     assert make_baseline("ppo").action_mode == "log_lr"
     q = make_baseline("qlearning")
     assert q.action_mode == "discrete" and np.isfinite(q.q).all()
-    code = ("import sys; from baselines.registry import make_baseline; "
+    code = ("import sys; from lrgym.baselines.registry import make_baseline; "
             "[make_baseline(n) for n in ('dqn', 'ppo', 'qlearning', 'cosine')]; "
             "assert 'torch' not in sys.modules and 'stable_baselines3' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=str(Path(__file__).parents[2]))

@@ -8,9 +8,9 @@ import pytest
 
 pytest.importorskip("stable_baselines3")
 
-from baselines.evaluation import evaluate
-from baselines.sb3_agents import OBS_CLIP, SB3Policy
-from baselines.train_sb3 import TrainConfig, parse_config, train
+from lrgym.baselines.evaluation import evaluate
+from lrgym.baselines.sb3_agents import OBS_CLIP, SB3Policy
+from lrgym.baselines.train_sb3 import TrainConfig, parse_config, train
 from learning_setup import HELD_OUT, KeepLR, env_kwargs, mean_final_log_loss
 
 SMALL = {"horizon": 10, "inner_steps": 2}

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from baselines.evaluation import evaluate
-from baselines.schedules import Constant, Cosine, ExponentialDecay, InverseSqrt, LinearDecay, OneCycle, StepDecay
+from lrgym.baselines.evaluation import evaluate
+from lrgym.baselines.schedules import Constant, Cosine, ExponentialDecay, InverseSqrt, LinearDecay, OneCycle, StepDecay
 
 
 def seq(schedule, horizon):

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from baselines.tune import LR_GRID, merge, references, run_scores, stage2_configs, tune
+from lrgym.baselines.tune import LR_GRID, merge, references, run_scores, stage2_configs, tune
 
 
 def test_reference_rule_by_hand():
@@ -39,4 +39,4 @@ def test_tiny_tuning_run_and_merge():
     assert out["settings"]["quadratic"]["instances"] == [0]  # the first train instance
     merged = merge({"values": {"cosine": {"linreg": {"lr": 1.0}}}}, out)
     assert set(merged["values"]["cosine"]) == {"linreg", "quadratic"}
-    assert merged["command"] == "python -m baselines.tune"
+    assert merged["command"] == "python -m lrgym.baselines.tune"

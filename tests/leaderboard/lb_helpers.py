@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from leaderboard.store import EntryRecord, RunRecord
-from leaderboard.suite import FamilySuite, Suite
+from lrgym.leaderboard.store import EntryRecord, RunRecord
+from lrgym.leaderboard.suite import FamilySuite, Suite
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 POLICIES = os.path.join(HERE, "lb_policies.py")

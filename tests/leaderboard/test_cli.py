@@ -7,7 +7,7 @@ import pytest
 
 typer_testing = pytest.importorskip("typer.testing")
 
-from leaderboard.cli import app  # noqa: E402
+from lrgym.leaderboard.cli import app  # noqa: E402
 
 
 def _invoke(*args):
@@ -16,7 +16,7 @@ def _invoke(*args):
 
 
 def test_entry_point_lists_the_subcommands():
-    out = subprocess.run([sys.executable, "-m", "lrgym.cli", "leaderboard", "--help"], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "lrgym.leaderboard.entry", "leaderboard", "--help"], capture_output=True,
                          text=True, check=True).stdout
     for cmd in ("run-baselines", "submit", "show", "report", "references", "suites"):
         assert cmd in out

@@ -7,9 +7,9 @@ from lb_helpers import policy
 
 from typer import testing as typer_testing
 
-from leaderboard.cli import app
-from leaderboard.store import ResultStore
-from leaderboard.suite import get_suite
+from lrgym.leaderboard.cli import app
+from lrgym.leaderboard.store import ResultStore
+from lrgym.leaderboard.suite import get_suite
 
 BASELINES = ("fixed", "cosine", "bold_driver")
 

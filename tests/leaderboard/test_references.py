@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from lb_helpers import tiny_suite
 
-from baselines.evaluation import make_env, run_episode
-from leaderboard import references as R
-from leaderboard.worker import ConstantLR
+from lrgym.baselines.evaluation import make_env, run_episode
+from lrgym.leaderboard import references as R
+from lrgym.leaderboard.worker import ConstantLR
 
 
 def test_grid_is_half_decades_from_1e_6_to_10():

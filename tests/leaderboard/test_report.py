@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from lb_helpers import synthetic_entry, synthetic_runs, tiny_suite
 
-from leaderboard import report, scoring
-from leaderboard.ranking import build_leaderboard
-from leaderboard.runner import summarize
-from leaderboard.store import ResultStore
+from lrgym.leaderboard import report, scoring
+from lrgym.leaderboard.ranking import build_leaderboard
+from lrgym.leaderboard.runner import summarize
+from lrgym.leaderboard.store import ResultStore
 
 SUITE = tiny_suite("report", families=("quadratic", "linreg"), n_instances=2, seeds=(0, 1, 2))
 EVIL = '<script>alert("x")</script> | [bold]$x$'

@@ -11,8 +11,8 @@ import uuid
 import pytest
 from lb_helpers import HERE, processes_with, tiny_suite
 
-from leaderboard.references import load_references
-from leaderboard.store import ResultStore
+from lrgym.leaderboard.references import load_references
+from lrgym.leaderboard.store import ResultStore
 
 SUITE_ARGS = dict(name="robust", families=("quadratic",), n_instances=2, seeds=(0, 1), horizon=20, inner_steps=2)
 SUITE = tiny_suite(**SUITE_ARGS)
@@ -24,8 +24,8 @@ def _script(db, names, kind="baseline", target="Slow", workers=2):
         import sys
         sys.path.insert(0, {HERE!r})
         from lb_helpers import policy, tiny_suite
-        from leaderboard.runner import PolicySpec, run_suite
-        from leaderboard.store import ResultStore
+        from lrgym.leaderboard.runner import PolicySpec, run_suite
+        from lrgym.leaderboard.store import ResultStore
         suite = tiny_suite(**{SUITE_ARGS!r})
         specs = [PolicySpec(n, {kind!r}, {{"kind": "object", "target": policy({target!r})}}) for n in {names!r}]
         with ResultStore({str(db)!r}) as store:

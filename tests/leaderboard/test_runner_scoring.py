@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from lb_helpers import tiny_suite
 
-from leaderboard.references import References
-from leaderboard.runner import score_matrix, score_runs, summarize
-from leaderboard.suite import Task
+from lrgym.leaderboard.references import References
+from lrgym.leaderboard.runner import score_matrix, score_runs, summarize
+from lrgym.leaderboard.suite import Task
 
 SUITE = tiny_suite("scoring", families=("quadratic",), n_instances=2, seeds=(0, 1))
 
@@ -63,8 +63,8 @@ def test_runs_on_the_real_env_start_where_the_reference_starts():
     """Same seed → same initial loss for the policy and its reference (fair normalisation)."""
     from lb_helpers import policy
 
-    from leaderboard.references import load_references
-    from leaderboard.runner import run_suite, submission_spec
+    from lrgym.leaderboard.references import load_references
+    from lrgym.leaderboard.runner import run_suite, submission_spec
 
     suite = tiny_suite("same-start", families=("quadratic", "linreg"), seeds=(0, 2))
     refs = load_references(suite, n_workers=2)
@@ -93,7 +93,7 @@ def test_precision_floor():
 
 
 def test_choose_uses_the_floor():
-    from leaderboard.references import choose
+    from lrgym.leaderboard.references import choose
 
     grid = [
         {"lr": 0.1, "initial_loss": [1.0, 1.0], "final_loss": [1e-13, 1e-13]},

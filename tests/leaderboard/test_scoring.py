@@ -1,4 +1,4 @@
-"""Hand-checked tests of leaderboard.scoring (every expected value is worked out in a comment)."""
+"""Hand-checked tests of lrgym.leaderboard.scoring (every expected value is worked out in a comment)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from leaderboard.scoring import (
+from lrgym.leaderboard.scoring import (
     Interval,
     aggregate,
     algoperf_profile,

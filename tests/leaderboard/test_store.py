@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from leaderboard.store import (
+from lrgym.leaderboard.store import (
     SCHEMA_VERSION,
     EntryRecord,
     ResultStore,
@@ -97,7 +97,7 @@ def test_round_trip_with_nan_and_inf(tmp_path):
         kind="baseline",
         policy_source_hash="sha256:abc",
         suite_version=SUITE,
-        env_spec={"id": "LRControl-v0", "kwargs": {"horizon": 50, "lr_max": inf}},
+        env_spec={"id": "LRControl-v1", "kwargs": {"horizon": 50, "lr_max": inf}},
         package_versions={"numpy": "2.4.6", "lrgym": "0.1.0"},
         cpu="Test CPU @ 3 GHz",
         seeds=[np.int64(0), 1, 2],
@@ -116,7 +116,7 @@ def test_round_trip_with_nan_and_inf(tmp_path):
             "adam-cosine", "baseline", "ok", None)
         assert got.policy_source_hash == "sha256:abc"
         assert got.suite_version == SUITE
-        assert got.env_spec == {"id": "LRControl-v0", "kwargs": {"horizon": 50, "lr_max": inf}}
+        assert got.env_spec == {"id": "LRControl-v1", "kwargs": {"horizon": 50, "lr_max": inf}}
         assert got.package_versions == {"numpy": "2.4.6", "lrgym": "0.1.0"}
         assert got.cpu == "Test CPU @ 3 GHz"
         assert got.seeds == (0, 1, 2)
@@ -236,7 +236,7 @@ def _write_forever(path: str) -> None:
 
 
 def _commit_then_hang_in_transaction(path: str, n_committed: int, in_transaction) -> None:
-    import leaderboard.store as store_module
+    import lrgym.leaderboard.store as store_module
 
     class _HangBeforeCommit(store_module._WriteTransaction):
         def __exit__(self, *exc):

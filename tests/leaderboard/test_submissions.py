@@ -12,9 +12,9 @@ import uuid
 import pytest
 from lb_helpers import policy, processes_with, tiny_suite
 
-from leaderboard.references import load_references
-from leaderboard.runner import run_suite, submission_spec
-from leaderboard.store import ResultStore
+from lrgym.leaderboard.references import load_references
+from lrgym.leaderboard.runner import run_suite, submission_spec
+from lrgym.leaderboard.store import ResultStore
 
 SUITE = tiny_suite("hostile", families=("quadratic",), n_instances=2, seeds=(0, 1))
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from leaderboard.suite import DEFAULT_SUITE, SUITES, FamilySuite, Suite, get_suite
+from lrgym.leaderboard.suite import DEFAULT_SUITE, SUITES, FamilySuite, Suite, get_suite
 from lrgym.tasks.base import INSTANCE_SETS
 
 

@@ -47,7 +47,7 @@ def test_noisy_kernel_matches_reference_in_lock_step():
 
 def quadratic_env(**family_options):
     options = {"dim": 8, "condition": 20.0, "scale": 2.0, "noise": 0.0, **family_options}
-    return gym.make("LRControl-Quadratic-v0", family_options=options, action_mode="log_lr", horizon=60,
+    return gym.make("LRControl-Quadratic-v1", family_options=options, action_mode="log_lr", horizon=60,
                     inner_steps=20, lr_max=10.0)
 
 

@@ -1,4 +1,4 @@
-"""The ``lrgym`` command. Subcommands live in :mod:`leaderboard.cli` (needs the report extra).
+"""The ``lrgym`` command. Subcommands live in :mod:`lrgym.leaderboard.cli` (needs the report extra).
 
 This shim keeps ``import lrgym`` light: Typer and rich are imported only when the command runs.
 """
@@ -12,7 +12,7 @@ def main() -> None:
     missing = [m for m in ("typer", "rich") if importlib.util.find_spec(m) is None]
     if missing:  # pragma: no cover - depends on installed extras
         raise SystemExit(f"the lrgym CLI needs {' and '.join(missing)}: pip install 'lrgym[report]'")
-    from leaderboard.cli import app
+    from lrgym.leaderboard.cli import app
 
     app()
 
