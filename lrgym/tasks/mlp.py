@@ -322,14 +322,12 @@ def _standardise(X_train: np.ndarray, X_val: np.ndarray):
 
 
 def load_real(dataset: str):
-    """Standardised (X, y, X_val, y_val) of a bundled scikit-learn data set, fixed split."""
-    try:
-        from sklearn import datasets
-    except ImportError as err:
-        raise ImportError(
-            f"the mlp instance with dataset={dataset!r} needs scikit-learn's bundled data sets: "
-            "pip install 'lrgym[datasets]' (or pass dataset='teacher' / 'clusters')"
-        ) from err
+    """Standardised (X, y, X_val, y_val) of a bundled scikit-learn data set, fixed split.
+
+    scikit-learn is a core dependency (it ships these data sets; nothing is downloaded), imported
+    here only when a data-set instance is built.
+    """
+    from sklearn import datasets
 
     loader = {"digits": datasets.load_digits, "breast_cancer": datasets.load_breast_cancer}[dataset]
     X, y = loader(return_X_y=True)
