@@ -100,9 +100,8 @@ class LRControlEnv(gym.Env):
     ## Info
 
     A fixed schema (:mod:`lrgym.info`): ``reset`` and every ``step`` return the same 22 keys
-    with the same types on every family — float64 scalars (``np.float64``), int64 scalars
-    (``np.int64``) and two flags (Python ``bool``, which gymnasium's vector envs batch as bool
-    arrays); NaN where a value does not apply; no strings:
+    with the same NumPy scalar types on every family — ``np.float64``, ``np.int64`` and
+    ``np.bool_``; NaN where a value does not apply; no strings:
 
     * float64: ``lr`` (in force during the step; ``lr_init`` at reset), ``train_loss``,
       ``val_loss``, ``val_metric``, ``batch_loss``, ``loss_var``, ``grad_norm``, ``grad_dot``
@@ -347,8 +346,8 @@ class LRControlEnv(gym.Env):
             "grad_dot": s[S_GRAD_DOT],
             "grad_cos": s[S_GRAD_COS],
             "excess_loss": s[S_TRAIN_LOSS] - optimal_loss,  # NaN where no optimum is known
-            "diverged": bool(s[S_DIVERGED] > 0.0),
-            "rejected": rejected,
+            "diverged": s[S_DIVERGED] > 0.0,  # np.bool_
+            "rejected": np.bool_(rejected),
             "updates": np.int64(self.updates),
             "family": family,
             "instance": instance,

@@ -4,9 +4,10 @@ RL libraries that turn infos into tensors (TorchRL's ``GymEnv`` and ``auto_regis
 gymnasium's vector envs, SB3's buffers) need the *same* keys with the *same* types at every call:
 a key that appears only at reset, a string, or a float that is sometimes a Python float and
 sometimes a NumPy scalar breaks them. So every lrgym info holds exactly the keys of
-:data:`INFO_SCHEMA`, on every family, at reset and at every step: float64 values as
-``np.float64``, int64 values as ``np.int64``, and the two flags as Python ``bool`` (gymnasium's
-``SyncVectorEnv`` batches a ``np.bool_`` into an object array but a ``bool`` into a bool array):
+:data:`INFO_SCHEMA`, on every family, at reset and at every step, each a NumPy scalar of the
+listed dtype (``np.float64``, ``np.bool_``, ``np.int64``; TorchRL reads ``value.dtype``).
+(gymnasium's own ``SyncVectorEnv`` / ``AsyncVectorEnv`` batch ``np.bool_`` values into object
+arrays, which TorchRL stacks back into bool; lrgym's vector env returns bool arrays.)
 
 ==================  ========  =================================================================
 key                 dtype     meaning

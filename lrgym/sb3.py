@@ -99,7 +99,7 @@ class LRControlSB3VecEnv(VecEnv):
                 final_column = infos["final_info"][key] if finished is not None else None
                 for i in range(self.num_envs):
                     value = final_column[i] if finished is not None and finished[i] else column[i]
-                    out[i][key] = value.item() if isinstance(value, np.bool_) else value  # the single env's types
+                    out[i][key] = value  # NumPy scalars, as the single env's
         if dones.any():
             final_obs = infos["final_obs"]
             for i in np.flatnonzero(dones):
@@ -138,8 +138,7 @@ def _unbatch(infos: dict, i: int) -> dict:
             continue
         mask = infos.get("_" + key)
         if mask is None or mask[i]:
-            v = value[i]
-            out[key] = v.item() if isinstance(v, np.bool_) else v  # the single env's types (lrgym.info)
+            out[key] = value[i]  # NumPy scalars, as the single env's (lrgym.info)
     return out
 
 

@@ -489,7 +489,7 @@ class LRControlVectorEnv(VectorEnv):
             if instance is not None:
                 env_options["instance"] = instance[i] if per_env_instance else instance
             info = self._reset_one(int(i), seeds[i], env_options or None)
-            infos = self._add_info(infos, info, int(i))
+            self._add_reset_info(infos, info, int(i))
         self._rewards[mask] = 0.0
         return self._obs.copy(), infos
 
@@ -666,6 +666,16 @@ class LRControlVectorEnv(VectorEnv):
         for key, column in self._constant_infos.items():
             infos[key], infos["_" + key] = column, every
         return infos
+
+    def _add_reset_info(self, infos: dict, info: dict, i: int) -> None:
+        """Sub-env i's reset info into a reset's info columns (created empty, schema dtypes)."""
+        if not infos:
+            for key, dtype in INFO_SCHEMA.items():
+                infos[key] = np.zeros(self.num_envs, dtype=dtype)
+                infos["_" + key] = np.zeros(self.num_envs, dtype=np.bool_)
+        for key in INFO_SCHEMA:
+            infos[key][i] = info[key]
+            infos["_" + key][i] = True
 
     def _add_reset_extras(self, infos: dict, info: dict, i: int) -> None:
         """Sub-env i was reset in this step: its info is its reset info (as SyncVectorEnv's)."""
