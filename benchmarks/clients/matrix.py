@@ -111,9 +111,14 @@ def _rllib(steps: int, env) -> dict:
         )
         algo = config.build_algo()
         start, sampled = time.perf_counter(), 0
-        while sampled < steps:
+        for _ in range(100):
             result = algo.train()
-            sampled = int(result["env_runners"]["num_env_steps_sampled_lifetime"])
+            runners = result.get("env_runners") or {}
+            if "num_env_steps_sampled_lifetime" not in runners:  # an env runner failed: say why
+                raise RuntimeError(f"no env steps sampled; result keys {sorted(result)}: {result.get('env_runners')}")
+            sampled = int(runners["num_env_steps_sampled_lifetime"])
+            if sampled >= steps:
+                break
         seconds = time.perf_counter() - start
         algo.stop()
     finally:
