@@ -79,13 +79,12 @@ def ref_loss_grad(task, p, X, y):
 def ref_update(p, g, m, v, t, lr, cfg: OptimizerConfig, segments):
     """One update as written in lrgym.optim's docstring (PyTorch's formulas)."""
     h = cfg.hyper()
+    if cfg.clip_norm is not None:  # torch's clip_grad_norm_ on the loss gradient, then the decay
+        g = g * min(1.0, cfg.clip_norm / (np.linalg.norm(g) + 1e-6))
     g = g + cfg.weight_decay * p
-    if cfg.clip_norm is not None or cfg.normalize == "global":
+    if cfg.normalize == "global":
         n = np.linalg.norm(g)
-        if cfg.clip_norm is not None and n > cfg.clip_norm:
-            g = g * (cfg.clip_norm / n)
-            n = cfg.clip_norm
-        if cfg.normalize == "global" and n > 0:
+        if n > 0:
             g = g / n
     if cfg.normalize == "layerwise":
         for lo, hi in zip(segments[:-1], segments[1:]):
