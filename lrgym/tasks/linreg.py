@@ -433,6 +433,8 @@ class LinRegTask(Task):
             self.optimal_loss = 0.5 * spec.noise**2
             # Var(y) = w*ᵀHw* + σ²: the population R² denominator (2·½ Var(y)).
             self.y_var = float(self.w_star @ (self.U * self.eigvals) @ self.U.T @ self.w_star + spec.noise**2)
+            # E over w₀ ~ N(0, I/d) of ½(w₀ − w*)ᵀH(w₀ − w*) + σ²/2
+            self.loss_scale = 0.5 * (float(self.eigvals.mean()) + self.y_var)
         else:
             self.n_eval = min(EVAL_ROWS, self.X.shape[0])
             self.n_val = self.Xv.shape[0]
@@ -441,6 +443,10 @@ class LinRegTask(Task):
             self.Rv, self.cv, self.rho_v = qr_stats(self.Xv, self.yv, self.n_val)
             # min over w of ‖Rw − c‖² is 0 unless R is rank-deficient (then solve the small system)
             self.optimal_loss = float(0.5 * (_min_residual(self.R, self.c) + self.rho) / self.n_eval)
+            # E over w₀ ~ N(0, I/d) of ½(‖Rw₀ − c‖² + ρ)/n = ½(‖R‖²_F / d + ‖c‖² + ρ)/n
+            self.loss_scale = float(
+                0.5 * (np.sum(self.R**2) / d + self.c @ self.c + self.rho) / self.n_eval
+            )
 
     @property
     def streaming(self) -> bool:

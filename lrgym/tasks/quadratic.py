@@ -146,6 +146,18 @@ def expected_second_moments(eigvals, second_moments, lr, noise_var):
     return (1.0 - lr * np.asarray(eigvals)) ** 2 * np.asarray(second_moments) + lr**2 * noise_var
 
 
+def quadratic_loss_scale(eigvals, noise_var: float) -> float:
+    """The loss scale of the divergence rule (:attr:`lrgym.tasks.base.Task.loss_scale`).
+
+    E f(x₀) = ½ tr(H)/d for x₀ ~ N(0, I/d), plus the stationary loss of SGD at η = 1/L under
+    the minibatch noise, ½ Σ_i η s² / (2 − ηλ_i) (the fixed point of
+    :func:`expected_second_moments`): how high noise alone keeps a healthy run.
+    """
+    lam = np.asarray(eigvals, dtype=np.float64)
+    eta = 1.0 / float(lam.max())
+    return float(0.5 * lam.mean() + 0.5 * np.sum(eta * noise_var / (2.0 - eta * lam)))
+
+
 class QuadraticTask(Task):
     optimal_loss = 0.0
     metric_name = "neg_log10_gap"
@@ -159,6 +171,7 @@ class QuadraticTask(Task):
         self.H = np.ascontiguousarray((self.U * self.eigvals) @ self.U.T)
         self.H = 0.5 * (self.H + self.H.T)
         self.noise_var = spec.noise**2 / spec.batch_size
+        self.loss_scale = quadratic_loss_scale(self.eigvals, self.noise_var)
         self.n_params = d
         self.segments = np.array([0, d], dtype=np.int64)
 

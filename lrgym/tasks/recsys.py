@@ -672,6 +672,8 @@ def split_positives(rng, pos_u, pos_i, n_users, n_items, n_negatives):
 
 class RecsysTask(Task):
     metric_name = "auc"
+    #: the divergence rule's scale: log 2, the log-loss of σ(0) (≈ L₀ at the small init)
+    loss_scale = math.log(2.0)
 
     def __init__(self, spec: RecsysSpec):
         self.spec = spec
