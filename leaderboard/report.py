@@ -186,7 +186,7 @@ def markdown(lb: Leaderboard, command: str | None = None, elapsed: float | None 
         f"Suite **{suite.version}** ({suite.description}): {len(suite.tasks())} instances "
         f"({', '.join(f'{fs.family} × {len(fs.instances)}' for fs in suite.families)}) × "
         f"{len(suite.seeds)} seeds = {suite.n_runs} runs per entry. Ranked by IQM of the normalised "
-        f"score S (1 = best fixed SGD learning rate per instance).",
+        f"score S (1 = the best constant SGD learning rate per instance, by a fine search).",
         "",
     ]
     cols = _columns(lb)
