@@ -184,7 +184,7 @@ def client_gymnasium_utils(steps: int) -> dict:
     start = time.perf_counter()
     rate = performance.benchmark_step(env, target_duration=max(2.0, steps / 1000))
     seconds = time.perf_counter() - start
-    note = f"`benchmark_step` {rate:,.0f} steps/s; `benchmark_init` {init:,.0f} inits/s"
+    note = f"`benchmark_step` {rate:,.0f} steps/s; `benchmark_init` {init:,.2f} inits/s"
     if hasattr(performance, "benchmark_vector_step"):
         venv = gym.make_vec(ENV_ID, num_envs=4, vectorization_mode="vector_entry_point")
         vrate = performance.benchmark_vector_step(venv, target_duration=2)
