@@ -1,4 +1,5 @@
-"""The Policy protocol every baseline and every leaderboard submission implements.
+"""The Policy protocol every baseline and every leaderboard submission implements (defined in
+:mod:`lrgym.policy`, re-exported here), and :class:`LRPolicy`, the base of the LR-value baselines.
 
 A policy is driven by :func:`lrgym.baselines.evaluation.run_episode`::
 
@@ -19,22 +20,12 @@ episode starts from.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
 from lrgym.env import log_lr_action
-
-
-@runtime_checkable
-class Policy(Protocol):
-    name: str
-    optimizer: Any
-    action_mode: str
-
-    def reset(self, info: dict) -> None: ...
-
-    def act(self, obs: np.ndarray, info: dict) -> Any: ...
+from lrgym.policy import Policy, policy_env_kwargs  # noqa: F401 (re-exported: the protocol lives in lrgym.policy)
 
 
 class LRPolicy(ABC):
@@ -73,17 +64,3 @@ class LRPolicy(ABC):
         if self.lr_init is not None:
             kwargs["lr_init"] = self.lr_init
         return kwargs
-
-
-def policy_env_kwargs(policy) -> dict:
-    """Env keywords for any Policy (the protocol's attributes, with defaults)."""
-    if hasattr(policy, "env_kwargs"):
-        return policy.env_kwargs()
-    kwargs = {
-        "optimizer": getattr(policy, "optimizer", "sgd"),
-        "action_mode": getattr(policy, "action_mode", "log_lr"),
-        **getattr(policy, "env_options", {}),
-    }
-    if getattr(policy, "lr_init", None) is not None:
-        kwargs["lr_init"] = policy.lr_init
-    return kwargs

@@ -176,7 +176,7 @@ class LRControlEnv(gym.Env):
 
         self._reward_code = reward_code(reward)
         self._reward_params = reward_params(*reward_alphas)
-        self._log_lr_min, self._log_lr_max = math.log10(self.lr_min), math.log10(self.lr_max)
+        self._log_lr_min, self._log_lr_max = math.log10(self.lr_min), math.log10(self.lr_max)  # vector env
         self._opt_code = self.optimizer.code
         self._hyper = self.optimizer.hyper()
 
@@ -277,32 +277,7 @@ class LRControlEnv(gym.Env):
         return self._obs.copy(), float(reward), terminated, truncated, self._info(rejected)
 
     def _next_lr(self, action) -> float:
-        if self.action_mode == "discrete":
-            if isinstance(action, (int, np.integer)):
-                a = int(action)
-            else:
-                arr = np.asarray(action)
-                if arr.size != 1 or arr.dtype.kind not in "iu" and not (
-                    arr.dtype.kind == "f" and np.isfinite(arr).all() and float(arr.flat[0]).is_integer()
-                ):
-                    raise ValueError(
-                        f"invalid action {action!r}; valid choices: integers 0..{len(self.factors) - 1} "
-                        f"(factors {tuple(self.factors.tolist())})"
-                    )
-                a = int(arr.flat[0])
-            if not 0 <= a < len(self.factors):
-                raise ValueError(
-                    f"invalid action {action!r}; valid choices: integers 0..{len(self.factors) - 1} "
-                    f"(factors {tuple(self.factors.tolist())})"
-                )
-            return min(self.lr_max, max(self.lr_min, self.lr * self.factors[a]))
-        arr = np.asarray(action, dtype=np.float64)
-        if arr.size != 1:
-            raise ValueError(f"invalid action {action!r}; valid: one float in [-1, 1]")
-        x = float(arr.flat[0])
-        if not (-1.0 <= x <= 1.0):  # also catches NaN
-            raise ValueError(f"invalid action {action!r}; valid: one float in [-1, 1] (NaN is not allowed)")
-        return 10.0 ** (self._log_lr_min + 0.5 * (x + 1.0) * (self._log_lr_max - self._log_lr_min))
+        return next_lr(action, self.lr, self.action_mode, self.factors, self.lr_min, self.lr_max)
 
     def lr_to_action(self, lr: float) -> np.ndarray:
         """The ``log_lr`` action that sets ``lr`` (clipped to the LR range)."""
@@ -331,6 +306,42 @@ class LRControlEnv(gym.Env):
         if not math.isnan(self.task.optimal_loss):
             info["excess_loss"] = train_loss - self.task.optimal_loss
         return info
+
+
+def next_lr(action, lr: float, action_mode: str, factors: np.ndarray, lr_min: float, lr_max: float) -> float:
+    """The LR an action sets, given the LR in force ``lr`` (the env's action contract).
+
+    ``discrete``: ``lr · factors[a]`` clipped to [lr_min, lr_max]; ``log_lr``: a float in [-1, 1]
+    mapped to log10 LR in [log10 lr_min, log10 lr_max]. A bad action raises ``ValueError`` naming it
+    and the valid choices. Shared by :class:`LRControlEnv` and :mod:`lrgym.torch`.
+    """
+    if action_mode == "discrete":
+        if isinstance(action, (int, np.integer)):
+            a = int(action)
+        else:
+            arr = np.asarray(action)
+            if arr.size != 1 or arr.dtype.kind not in "iu" and not (
+                arr.dtype.kind == "f" and np.isfinite(arr).all() and float(arr.flat[0]).is_integer()
+            ):
+                raise ValueError(
+                    f"invalid action {action!r}; valid choices: integers 0..{len(factors) - 1} "
+                    f"(factors {tuple(factors.tolist())})"
+                )
+            a = int(arr.flat[0])
+        if not 0 <= a < len(factors):
+            raise ValueError(
+                f"invalid action {action!r}; valid choices: integers 0..{len(factors) - 1} "
+                f"(factors {tuple(factors.tolist())})"
+            )
+        return min(lr_max, max(lr_min, lr * factors[a]))
+    arr = np.asarray(action, dtype=np.float64)
+    if arr.size != 1:
+        raise ValueError(f"invalid action {action!r}; valid: one float in [-1, 1]")
+    x = float(arr.flat[0])
+    if not (-1.0 <= x <= 1.0):  # also catches NaN
+        raise ValueError(f"invalid action {action!r}; valid: one float in [-1, 1] (NaN is not allowed)")
+    log_lr_min, log_lr_max = math.log10(lr_min), math.log10(lr_max)
+    return 10.0 ** (log_lr_min + 0.5 * (x + 1.0) * (log_lr_max - log_lr_min))
 
 
 def log_lr_action(lr: float, lr_min: float, lr_max: float) -> np.ndarray:
