@@ -7,7 +7,7 @@ digits_cnn      small CNN (conv 8 → pool → conv 16 → pool → linear) on s
                 (1,797 8×8 images, 10 classes; the small cousin of MNIST); cross-entropy
 tabular_mlp     MLP 30 → 64 → 64 → 2 (ReLU) on scikit-learn's *breast cancer* table (569 rows,
                 standardised features); cross-entropy
-char_lstm       character-level LSTM (embedding 32, hidden 96) predicting the next character of
+char_lstm       character-level LSTM (embedding 24, hidden 64) predicting the next character of
                 Python's own standard-library sources (``textwrap``, ``string``, ``heapq``, ...,
                 read from this interpreter's installation); mean cross-entropy per sequence
 ==============  ==============================================================================
@@ -45,12 +45,12 @@ UNKNOWN = CHAR_INDEX["?"]
 class TaskSize:
     """How big a task's run is (full study vs ``--quick``)."""
 
-    eval_rows: int = 512
-    seq_len: int = 48
+    eval_rows: int = 256
+    seq_len: int = 32
     text_chars: int | None = None  # None: all of the listed files
 
 
-FULL, QUICK = TaskSize(), TaskSize(eval_rows=128, seq_len=24, text_chars=20_000)
+FULL, QUICK = TaskSize(), TaskSize(eval_rows=64, seq_len=16, text_chars=20_000)
 
 
 class RealTask:
@@ -150,7 +150,7 @@ def encode(text: str) -> torch.Tensor:
 
 
 class CharModel(nn.Module):
-    def __init__(self, vocab: int, embed: int = 32, hidden: int = 96):
+    def __init__(self, vocab: int, embed: int = 24, hidden: int = 64):
         super().__init__()
         self.embed = nn.Embedding(vocab, embed)
         self.lstm = nn.LSTM(embed, hidden, batch_first=True)
