@@ -21,7 +21,7 @@ Definitions that differ from an lrgym kernel only where a real loop has less to 
 * ``train_loss``: the training objective after the step. Pass it (e.g. the loss on a fixed set
   of training rows, as lrgym's families do); if the loop has no such evaluation, pass ``None``
   and the step's mean minibatch loss is used.
-* A scalar minibatch loss (no per-example losses) has no spread: it is recorded with
+* A scalar minibatch loss (no per-example losses) has no spread: the step is recorded with
   Var ℓ = (E ℓ)², so the ``log_loss_cv`` feature reads 0 (cv = 1) instead of an invented value.
 * ``start`` without ``train_loss`` (nothing measured before the first update) defers the
   episode's reference values L0, V0 to the first minibatch loss (measured at the initial
@@ -89,6 +89,7 @@ class TrainingMonitor:
         self.started = False  # L0, V0 known
         self.diverged = False
         self._first_loss = math.nan
+        self._scalar_losses = False
 
     # ---- episode ------------------------------------------------------------------------------
 
@@ -101,6 +102,7 @@ class TrainingMonitor:
         self.t = self.updates = self.step_updates = 0
         self.diverged = False
         self._first_loss = math.nan
+        self._scalar_losses = False
         self._pending_val = val_loss
         self.stats[S_VAL_METRIC] = val_metric
         if train_loss is not None:
@@ -109,12 +111,13 @@ class TrainingMonitor:
             start_episode(self.stats, self.cap_factor, self.memory)
             self.started = True
         else:  # deferred: the first minibatch loss becomes L0 (and V0 unless given)
-            self.stats[S_TRAIN_LOSS] = self.stats[S_VAL_LOSS] = 1.0
+            self.stats[S_TRAIN_LOSS] = self.stats[S_VAL_LOSS] = 1.0  # placeholders: relative features 0
             start_episode(self.stats, self.cap_factor, self.memory)
-            self.memory[M_CAP] = math.inf
-            self.stats[S_TRAIN_LOSS] = self.stats[S_VAL_LOSS] = math.nan
             self.started = False
         features(self.stats, self.memory, 0, self.horizon, lr, False, self.obs)
+        if not self.started:
+            self.memory[M_CAP] = math.inf  # no cap until L0 is known
+            self.stats[S_TRAIN_LOSS] = self.stats[S_VAL_LOSS] = math.nan  # info: not measured
         return self.obs.copy()
 
     @property
@@ -130,11 +133,10 @@ class TrainingMonitor:
         grad = np.ascontiguousarray(grad, dtype=np.float64)
         if self.prev_grad.shape != grad.shape:
             self.prev_grad = np.zeros_like(grad)
-        if losses.shape[0] == 1:  # a scalar loss: no spread measured (cv = 1, feature 0)
-            m = float(losses[0])
-            self.acc[4] += m
-            self.acc[5] += m * m
-            batch_loss = m
+        if losses.shape[0] == 1:  # a scalar loss: no spread measured (close_step sets cv = 1)
+            batch_loss = float(losses[0])
+            self.acc[4] += batch_loss
+            self._scalar_losses = True
         else:
             batch_loss = loss_moments(losses, self.acc)
         record_gradient_pair(grad, self.prev_grad, self.updates > 0, self.acc)
@@ -173,6 +175,9 @@ class TrainingMonitor:
             if is_bad(self.acc[4] / max(self.step_updates, 1), self.loss_cap):
                 self.diverged = True
         finish_stats(self.acc, self.step_updates, self.diverged, self.stats)
+        if self._scalar_losses:  # spread unmeasured: Var ℓ = (E ℓ)², so log_loss_cv reads 0
+            self.stats[S_LOSS_VAR] = self.stats[S_BATCH_LOSS] ** 2
+            self._scalar_losses = False
         self.stats[S_TRAIN_LOSS] = self.stats[S_BATCH_LOSS] if train_loss is None else train_loss
         self.stats[S_VAL_LOSS] = self.stats[S_TRAIN_LOSS] if val_loss is None else val_loss
         self.stats[S_VAL_METRIC] = val_metric
@@ -227,7 +232,8 @@ class TrainingMonitor:
     # ---- checkpointing --------------------------------------------------------------------------
 
     _ARRAYS = ("stats", "memory", "obs", "acc", "prev_grad")
-    _SCALARS = ("t", "updates", "step_updates", "started", "diverged", "_first_loss", "_pending_val")
+    _SCALARS = ("t", "updates", "step_updates", "started", "diverged", "_first_loss", "_pending_val",
+                "_scalar_losses")
 
     def state_dict(self) -> dict:
         state = {name: getattr(self, name).copy() for name in self._ARRAYS}

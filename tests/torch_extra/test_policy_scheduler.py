@@ -9,6 +9,8 @@ observations and choose the env's LRs (to 1e-6) at every step.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -199,3 +201,37 @@ def test_divergence_stops_the_policy_and_keeps_the_lr():
     opt.zero_grad()
     sched.step(torch.tensor(1.0))  # after the end the LR stays and nothing is recorded
     assert sched.get_last_lr() == lr
+
+
+def test_without_evaluation_functions_l0_is_the_first_minibatch_loss():
+    """No train_loss_fn / val_fn: the objective is the step's mean minibatch loss and L0 the first
+    minibatch loss; checked against the feature definitions written out here."""
+    torch.manual_seed(0)
+    X, w_true = torch.randn(64, 3, dtype=torch.float64), torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    y = X @ w_true
+    w = torch.nn.Parameter(torch.zeros(3, dtype=torch.float64))
+    opt = torch.optim.SGD([w], lr=0.05)
+    sched = PolicyScheduler(opt, make_baseline("fixed", lr=0.05), horizon=3, updates_per_step=4)
+    assert np.count_nonzero(sched.last_obs[:10]) == 0  # nothing measured yet: relative features 0
+    batch_means, grads = [], []
+    for k in range(8):
+        rows = torch.arange(8 * k, 8 * k + 8)
+        opt.zero_grad()
+        losses = 0.5 * (X[rows] @ w - y[rows]) ** 2
+        losses.mean().backward()
+        grads.append(w.grad.detach().clone())
+        opt.step()
+        batch_means.append(float(losses.detach().mean()))
+        sched.step(losses.mean())  # a scalar: no loss spread
+        if k == 3:
+            first_obs = sched.last_obs.copy()
+    l0, l1, l2 = batch_means[0], np.mean(batch_means[:4]), np.mean(batch_means[4:])
+    assert first_obs[0] == pytest.approx(math.log(l1 / l0), rel=1e-5)  # log_train_loss_rel
+    assert sched.last_obs[0] == pytest.approx(math.log(l2 / l0), rel=1e-5)
+    assert sched.last_obs[2] == pytest.approx(math.log(l2 / l1), rel=1e-5)  # delta_log_train_loss
+    assert first_obs[6] == pytest.approx(0.0, abs=1e-12)  # log_loss_cv of a scalar loss
+    norms = [float(g.norm()) for g in grads]
+    cos = [float(grads[k] @ grads[k - 1] / (grads[k].norm() * grads[k - 1].norm())) for k in range(1, 8)]
+    assert sched.last_obs[7] == pytest.approx(math.log(np.mean(norms[4:]) / np.mean(norms[:4])), rel=1e-5)
+    assert sched.last_obs[9] == pytest.approx(np.mean(cos[3:]), rel=1e-5)  # grad_cos of updates 5..8
+    assert sched.last_obs[11] == pytest.approx(2 / 3)
