@@ -26,7 +26,9 @@ Non-finite inputs (a diverged step) are replaced by the loss cap, and every feat
 to [-OBS_BOUND, OBS_BOUND], so observations are always finite. Gradient features are 0 until
 the first step has measured a gradient.
 
-The same compiled functions serve the single and the vector environment.
+The same compiled functions serve the single and the vector environment, and training loops
+outside the kernels (:class:`lrgym.monitor.TrainingMonitor`, used by :mod:`lrgym.torch`): they
+fill the same ``stats`` vector through the kernels' accumulators and call :func:`features`.
 """
 
 from __future__ import annotations

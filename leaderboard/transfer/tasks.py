@@ -9,7 +9,9 @@ tabular_mlp     MLP 30 → 64 → 64 → 2 (ReLU) on scikit-learn's *breast canc
                 standardised features); cross-entropy
 char_lstm       character-level LSTM (embedding 24, hidden 64) predicting the next character of
                 Python's own standard-library sources (``textwrap``, ``string``, ``heapq``, ...,
-                read from this interpreter's installation); mean cross-entropy per sequence
+                read from this interpreter's installation); negative log-likelihood per
+                window of ``seq_len`` characters (summed, so the best SGD LR lies inside
+                lrgym's LR range: with the per-character mean it sat at the range's top, 10)
 ==============  ==============================================================================
 
 Every task fixes its data split; a *seed* sets the model's initialisation (``torch.manual_seed``)
@@ -195,13 +197,14 @@ class CharLSTM(RealTask):
         return CharModel(len(PRINTABLE))
 
     def losses(self, model: nn.Module, x, y) -> torch.Tensor:
+        """Negative log-likelihood of each window (summed over its characters, in nats)."""
         logits = model(x)
-        return F.cross_entropy(logits.transpose(1, 2), y, reduction="none").mean(1)
+        return F.cross_entropy(logits.transpose(1, 2), y, reduction="none").sum(1)
 
     def validation(self, model: nn.Module) -> tuple[float, float]:
         with torch.no_grad():
             logits = model(self.Xv)
-            loss = float(F.cross_entropy(logits.transpose(1, 2), self.yv).double())
+            loss = float(F.cross_entropy(logits.transpose(1, 2), self.yv, reduction="none").sum(1).double().mean())
             return loss, float((logits.argmax(2) == self.yv).double().mean())
 
 
