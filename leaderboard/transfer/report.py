@@ -52,10 +52,15 @@ def plot(result: dict, path: str | Path) -> None:
 
     ag = result["agreement"]
     sides = [*result["config"]["tasks"], "pooled"]
-    fig, axes = plt.subplots(1, len(sides), figsize=(4.2 * len(sides), 4.0), squeeze=False)
+    cols = 2 if len(sides) > 2 else len(sides)
+    rows = -(-len(sides) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.4 * rows), squeeze=False)
     x = np.asarray(ag["iqm"]["lrgym"])
     learned = {"qlearning", "dqn", "ppo"}
-    for ax, side in zip(axes[0], sides):
+    suite = result["config"]["suite"]
+    for ax in axes.flat[len(sides):]:
+        ax.set_visible(False)
+    for ax, side in zip(axes.flat, sides):
         y = np.asarray(ag["iqm"][side])
         for xi, yi, name in zip(x, y, ag["policies"]):
             ax.scatter(xi, yi, s=22, color="tab:red" if name in learned else "tab:blue")
@@ -63,7 +68,7 @@ def plot(result: dict, path: str | Path) -> None:
         ax.axhline(1.0, color="grey", lw=0.6, ls="--")
         t = ag["tau"][side]
         ax.set_title(f"{side}: τ = {t[0]:+.2f} [{t[1]:+.2f}, {t[2]:+.2f}]", fontsize=10)
-        ax.set_xlabel("lrgym IQM (default suite)")
+        ax.set_xlabel(f"lrgym IQM (suite {suite})")
         ax.set_ylabel("real-task IQM")
     fig.suptitle("Does the lrgym ranking transfer? (blue: hand-designed, red: learned)", fontsize=11)
     fig.tight_layout()
