@@ -2,6 +2,7 @@
 #   make leaderboard   set up .venv and run every baseline on the default suite (the main job)
 #   make test          set up .venv and run the test suite
 # and:  make bench     speed benchmarks (pytest-benchmark) and the benchmark table
+#       make transfer  the transfer study: lrgym's ranking vs real PyTorch training (≈ 20 CPU-min)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,7 +11,7 @@ BIN := $(VENV)/bin
 # resolves to a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: setup leaderboard test bench clean
+.PHONY: setup leaderboard test bench transfer clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +33,9 @@ test: setup
 bench: setup
 	$(BIN)/python -m pytest benchmarks --benchmark-enable -q
 	$(BIN)/python -m benchmarks.report
+
+transfer: setup
+	$(BIN)/python -m lrgym.leaderboard.transfer
 
 clean:
 	rm -rf $(VENV)
