@@ -31,6 +31,7 @@ import numpy as np
 
 from lrgym.leaderboard import scoring
 from lrgym.leaderboard.references import LR_GRID, choose, floored
+from lrgym.leaderboard.suite import DEFAULT_SUITE
 from lrgym.leaderboard.transfer.tasks import FULL, QUICK, TASKS, TaskSize, make_task
 
 __all__ = ["StudyConfig", "FULL_CONFIG", "QUICK_CONFIG", "run_study", "kendall_tau_ci"]
@@ -43,7 +44,7 @@ class StudyConfig:
     horizon: int = 50
     inner_steps: int = 5
     size: TaskSize = field(default_factory=lambda: FULL)
-    suite: str = "v1"
+    suite: str = DEFAULT_SUITE  # the leaderboard's default suite
     policies: tuple[str, ...] | None = None  # None: every hand-designed and learned baseline
     reps: int = 2000
 
