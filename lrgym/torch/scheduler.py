@@ -2,7 +2,7 @@
 
 ::
 
-    policy = make_baseline("hypergradient_mult", family="mlp")     # or any Policy
+    policy = make_baseline("plateau", family="mlp")                # or any Policy
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     sched = PolicyScheduler(opt, policy, horizon=50, updates_per_step=10, val_fn=val_loss)
     for x, y in batches:                                            # horizon × updates_per_step
@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -61,6 +62,9 @@ from lrgym.policy import Policy, policy_env_kwargs
 
 __all__ = ["PolicyScheduler", "flat_grad", "measure"]
 
+#: the torch.optim class of each lrgym inner optimizer (see lrgym.torch.optim)
+TORCH_CLASS = {"sgd": "SGD", "momentum": "SGD", "nesterov": "SGD", "adam": "Adam", "rmsprop": "RMSprop",
+               "adagrad": "Adagrad"}
 #: env keywords a policy may ask for that the scheduler honours
 SUPPORTED_OPTIONS = ("optimizer", "action_mode", "factors", "rejection_threshold", "lr_init")
 
@@ -146,6 +150,11 @@ class PolicyScheduler:
             raise ValueError(f"policy factors {kwargs.get('factors')!r} invalid; valid: positive numbers")
         self.rejection_threshold = kwargs.get("rejection_threshold")
         self.policy_optimizer = OptimizerConfig.coerce(kwargs.get("optimizer", "sgd")).name
+        if type(optimizer).__name__ != TORCH_CLASS[self.policy_optimizer]:
+            warnings.warn(
+                f"policy {getattr(policy, 'name', policy)!r} was designed for lrgym's {self.policy_optimizer!r} "
+                f"(torch.optim.{TORCH_CLASS[self.policy_optimizer]}), it drives a {type(optimizer).__name__} here; "
+                "lrgym.torch.make_optimizer(params, policy.optimizer) builds the matching one", stacklevel=2)
         self.ignored_options = sorted(set(kwargs) - set(SUPPORTED_OPTIONS))
         self.lr_min, self.lr_max = float(lr_min), float(lr_max)
         if lr_init is None:

@@ -235,3 +235,9 @@ def test_without_evaluation_functions_l0_is_the_first_minibatch_loss():
     assert sched.last_obs[7] == pytest.approx(math.log(np.mean(norms[4:]) / np.mean(norms[:4])), rel=1e-5)
     assert sched.last_obs[9] == pytest.approx(np.mean(cos[3:]), rel=1e-5)  # grad_cos of updates 5..8
     assert sched.last_obs[11] == pytest.approx(2 / 3)
+
+
+def test_a_mismatched_optimizer_is_named_in_a_warning():
+    w = torch.nn.Parameter(torch.ones(2))
+    with pytest.warns(UserWarning, match="'adam'.*torch.optim.Adam.*SGD"):
+        PolicyScheduler(torch.optim.SGD([w], lr=0.1), make_baseline("adam"), horizon=3)
