@@ -58,13 +58,15 @@ __all__ = ["TrainingMonitor"]
 class TrainingMonitor:
     """Statistics → observation and reward, one env step = ``updates_per_step`` updates.
 
-    ``horizon`` steps make an episode (``progress = t / horizon``); ``cap_factor`` sets the
-    divergence cap (``cap_factor`` × L0, as in :class:`~lrgym.env.LRControlEnv`); ``reward`` and
+    ``horizon`` steps make an episode (``progress = t / horizon``); ``cap_factor`` and
+    ``loss_scale`` set the divergence cap (``cap_factor · max(L0, loss_scale)``, as in
+    :class:`~lrgym.env.LRControlEnv`; ``loss_scale`` nan: L0 alone); ``reward`` and
     ``reward_alphas`` as in the env. All state is NumPy arrays and numbers (:meth:`state_dict`).
     """
 
     def __init__(self, horizon: int, updates_per_step: int, cap_factor: float = 1e4,
-                 reward: str = "log_improvement", reward_alphas: tuple[float, float] = (1.0, 1.0)):
+                 reward: str = "log_improvement", reward_alphas: tuple[float, float] = (1.0, 1.0),
+                 loss_scale: float = math.nan):
         for name, value in (("horizon", horizon), ("updates_per_step", updates_per_step)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name}={value!r} out of range; valid: a positive integer")
@@ -75,6 +77,7 @@ class TrainingMonitor:
         self.horizon = int(horizon)
         self.updates_per_step = int(updates_per_step)
         self.cap_factor = float(cap_factor)
+        self.loss_scale = float(loss_scale)
         self.reward = reward
         self._reward_code = reward_code(reward)
         self._reward_params = reward_params(*reward_alphas)
@@ -108,11 +111,11 @@ class TrainingMonitor:
         if train_loss is not None:
             self.stats[S_TRAIN_LOSS] = train_loss
             self.stats[S_VAL_LOSS] = train_loss if val_loss is None else val_loss
-            start_episode(self.stats, self.cap_factor, self.memory)
+            start_episode(self.stats, self.cap_factor, self.loss_scale, self.memory)
             self.started = True
         else:  # deferred: the first minibatch loss becomes L0 (and V0 unless given)
             self.stats[S_TRAIN_LOSS] = self.stats[S_VAL_LOSS] = 1.0  # placeholders: relative features 0
-            start_episode(self.stats, self.cap_factor, self.memory)
+            start_episode(self.stats, self.cap_factor, self.loss_scale, self.memory)
             self.started = False
         features(self.stats, self.memory, 0, self.horizon, lr, False, self.obs)
         if not self.started:
@@ -122,7 +125,7 @@ class TrainingMonitor:
 
     @property
     def loss_cap(self) -> float:
-        """Training losses above this count as divergence (``cap_factor`` × L0)."""
+        """Training losses above this count as divergence (``cap_factor · max(L0, loss_scale)``)."""
         return float(self.memory[M_CAP])
 
     def record_update(self, losses, grad: np.ndarray, params_finite: bool = True) -> bool:
@@ -170,7 +173,7 @@ class TrainingMonitor:
             l0 = self._first_loss
             v0 = self._pending_val if self._pending_val is not None else l0
             self.stats[S_TRAIN_LOSS], self.stats[S_VAL_LOSS] = l0, v0
-            start_episode(self.stats, self.cap_factor, self.memory)  # metric: the one given at start
+            start_episode(self.stats, self.cap_factor, self.loss_scale, self.memory)  # metric: the one given at start
             self.started = True
             if is_bad(self.acc[4] / max(self.step_updates, 1), self.loss_cap):
                 self.diverged = True

@@ -5,11 +5,10 @@ PyTorch training?
    learned ones with their shipped weights) drives SGD (Adam for the Adam baselines) through
    :class:`lrgym.torch.PolicyScheduler` on each task of :mod:`lrgym.leaderboard.transfer.tasks`,
    for several seeds. Each run is scored with the leaderboard's normalised score
-   (:func:`lrgym.leaderboard.scoring.run_score`, losses floored by
-   :func:`lrgym.leaderboard.references.floored`) against the task's reference: the best
-   constant SGD LR chosen by the leaderboard's own rule (:func:`lrgym.leaderboard.references.choose`
-   over :data:`~lrgym.leaderboard.references.LR_GRID`, each LR run through the same scheduler as
-   the ``fixed`` baseline).
+   (:func:`lrgym.baselines.score.score`) against the task's reference: the best constant SGD
+   LR found by lrgym's one reference rule (:func:`lrgym.baselines.reference.search_reference`:
+   half-decade grid over the env's LR range, then 1/16- and 1/64-decade refinements), each LR
+   run through the same scheduler as the ``fixed`` baseline.
 2. **lrgym side.** The same baselines on the default leaderboard suite, read from a result store
    (``--db``) or run into a temporary one (:func:`lrgym.leaderboard.runner.run_suite`).
 3. **Agreement.** Policies are ranked by IQM of their scores (the board's statistic) on lrgym,
@@ -20,6 +19,7 @@ PyTorch training?
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import tempfile
@@ -29,12 +29,17 @@ from pathlib import Path
 
 import numpy as np
 
+from lrgym.baselines.reference import Row, search_reference
+from lrgym.baselines.score import score
+from lrgym.env import LRControlEnv
 from lrgym.leaderboard import scoring
-from lrgym.leaderboard.references import LR_GRID, choose, floored
 from lrgym.leaderboard.suite import DEFAULT_SUITE
 from lrgym.leaderboard.transfer.tasks import FULL, QUICK, TASKS, TaskSize, make_task
 
 __all__ = ["StudyConfig", "FULL_CONFIG", "QUICK_CONFIG", "run_study", "kendall_tau_ci"]
+
+#: the LR range of the reference search: the env's default range
+LR_MIN, LR_MAX = (inspect.signature(LRControlEnv).parameters[k].default for k in ("lr_min", "lr_max"))
 
 
 @dataclass
@@ -103,28 +108,25 @@ def train_run(task, policy, seed: int, horizon: int, inner_steps: int) -> dict:
 
 
 def reference(task, cfg: StudyConfig, log=print) -> dict:
-    """The task's best constant SGD LR by the leaderboard's rule, and its final loss per seed."""
-    grid = []
-    for lr in LR_GRID:
+    """The task's best constant SGD LR by lrgym's one reference rule
+    (:func:`lrgym.baselines.reference.search_reference` over the env's LR range; each LR run
+    through the scheduler as the ``fixed`` baseline on every seed), and its final loss per seed."""
+
+    def run(lr: float) -> Row:
         runs = [train_run(task, make_policy("fixed", lr=lr), s, cfg.horizon, cfg.inner_steps) for s in cfg.seeds]
-        grid.append({"lr": lr, "initial_loss": [r["initial_loss"] for r in runs],
-                     "final_loss": [r["final_loss"] for r in runs]})
-    best = choose(grid)
-    log(f"  {task.name}: reference LR {best['lr']:.3g}")
-    return {"lr": best["lr"], "final_loss": dict(zip(cfg.seeds, best["final_loss"])), "grid": grid}
+        return Row(float(lr), tuple(r["initial_loss"] for r in runs), tuple(r["final_loss"] for r in runs))
 
-
-def _log(x: float) -> float:
-    return math.inf if x == math.inf else (math.nan if not x > 0 else math.log(x))
+    ref = search_reference(run, LR_MIN, LR_MAX)
+    log(f"  {task.name}: reference LR {ref.lr:.4g} ({len(ref.evaluated)} LRs run; "
+        f"{ref.margin_decades:.2f} decades inside the range)")
+    return {"lr": ref.lr, "final_loss": dict(zip(cfg.seeds, ref.best.final_loss)),
+            "margin_decades": ref.margin_decades, "rule": ref.rule, "grid": [r.to_dict() for r in ref.evaluated]}
 
 
 def score_run(run: dict, ref_final_loss: float) -> float:
-    """The leaderboard's normalised score of a real run against the reference's run (same seed)."""
-    l0 = run["initial_loss"]
-    l_ref = float(floored(ref_final_loss, l0))
-    lt = run["final_loss"]
-    lt = lt if run["diverged"] or not math.isfinite(lt) else float(floored(lt, l0))
-    return float(scoring.run_score(_log(l0), _log(lt), _log(l_ref), run["diverged"]))
+    """The leaderboard's normalised score (:func:`lrgym.baselines.score.score`) of a real run
+    against the reference's run with the same seed."""
+    return float(score(run["initial_loss"], run["final_loss"], ref_final_loss, run["diverged"]))
 
 
 def real_scores(cfg: StudyConfig, log=print) -> tuple[dict, dict]:
@@ -139,8 +141,7 @@ def real_scores(cfg: StudyConfig, log=print) -> tuple[dict, dict]:
         t0 = time.perf_counter()
         task = make_task(name, cfg.size)
         ref = reference(task, cfg, log)
-        refs[name] = {"lr": ref["lr"], "final_loss": ref["final_loss"],
-                      "grid": [{"lr": r["lr"], "final_loss": r["final_loss"]} for r in ref["grid"]]}
+        refs[name] = ref
         for p in policies:
             policy = make_policy(p)
             runs = [train_run(task, policy, s, cfg.horizon, cfg.inner_steps) for s in cfg.seeds]

@@ -48,11 +48,12 @@ class TaskSize:
     """How big a task's run is (full study vs ``--quick``)."""
 
     eval_rows: int = 256
+    text_eval_rows: int = 128  # windows of the character task (each seq_len characters)
     seq_len: int = 32
     text_chars: int | None = None  # None: all of the listed files
 
 
-FULL, QUICK = TaskSize(), TaskSize(eval_rows=64, seq_len=16, text_chars=20_000)
+FULL, QUICK = TaskSize(), TaskSize(eval_rows=64, text_eval_rows=32, seq_len=16, text_chars=20_000)
 
 
 class RealTask:
@@ -167,13 +168,14 @@ class CharLSTM(RealTask):
     """Next-character prediction; a row is a window of ``seq_len`` + 1 characters."""
 
     name = "char_lstm"
-    batch_size = 32
+    batch_size = 16
 
     def __init__(self, size: TaskSize = FULL):
         train = encode(stdlib_text(STDLIB_TRAIN, size.text_chars))
         val = encode(stdlib_text(STDLIB_VAL, None if size.text_chars is None else size.text_chars // 4))
         self.seq_len = size.seq_len
-        n_eval = size.eval_rows
+        n_eval = size.text_eval_rows
+        size = TaskSize(**{**size.__dict__, "eval_rows": n_eval})
         starts = torch.from_numpy(np.random.default_rng(7).integers(0, len(train) - self.seq_len - 1, n_eval))
         vstarts = torch.from_numpy(np.random.default_rng(8).integers(0, len(val) - self.seq_len - 1, n_eval))
         self.text = train

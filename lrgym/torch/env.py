@@ -70,7 +70,8 @@ class TorchTrainingEnv(gym.Env):
     ``metric_fn(outputs, targets) -> float`` (higher is better); ``batch_size`` (tensor data);
     ``eval_data``, ``eval_rows``, ``eval_batches``; ``optimizer``; and the env's ``action_mode``,
     ``factors``, ``horizon``, ``inner_steps``, ``reward``, ``reward_alphas``, ``lr_init``,
-    ``lr_min``, ``lr_max``, ``cap_factor``; ``name`` (``info["family"]``).
+    ``lr_min``, ``lr_max``, ``cap_factor``, ``loss_scale`` (divergence cap
+    ``cap_factor · max(L0, loss_scale)``; nan: L0 alone); ``name`` (``info["family"]``).
     """
 
     metadata = {"render_modes": []}
@@ -97,6 +98,7 @@ class TorchTrainingEnv(gym.Env):
         lr_min: float = 1e-6,
         lr_max: float = 10.0,
         cap_factor: float = 1e4,
+        loss_scale: float = math.nan,
         name: str = "torch",
         render_mode: str | None = None,
     ):
@@ -139,7 +141,7 @@ class TorchTrainingEnv(gym.Env):
             raise ValueError(f"lr_init={lr_init!r} out of range; valid: lr_min <= lr_init <= lr_max ({lr_min}, {lr_max})")
         self.optimizer_name = opt_name
         self.name = name
-        self.monitor = TrainingMonitor(horizon, inner_steps, cap_factor, reward, reward_alphas)
+        self.monitor = TrainingMonitor(horizon, inner_steps, cap_factor, reward, reward_alphas, loss_scale)
         self.horizon, self.inner_steps = self.monitor.horizon, self.monitor.updates_per_step
         self.action_space = (spaces.Discrete(len(self.factors)) if action_mode == "discrete"
                              else spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32))

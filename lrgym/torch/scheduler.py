@@ -123,13 +123,15 @@ class PolicyScheduler:
         lr_init: the LR of the first step before the policy's first action (None: the policy's
             ``lr_init``, else the env's default for the policy's optimizer).
         lr_min, lr_max, cap_factor, reward: as in :class:`lrgym.LRControlEnv`.
+        loss_scale: the task's typical loss; training diverged when a loss passes
+            ``cap_factor · max(L0, loss_scale)`` (nan, the default: ``cap_factor · L0``).
         task_name: ``info["family"]`` the policy sees.
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer, policy, horizon: int, updates_per_step: int = 10,
                  val_fn=None, train_loss_fn=None, lr_init: float | None = None, lr_min: float = 1e-6,
                  lr_max: float = 10.0, cap_factor: float = 1e4, reward: str = "log_improvement",
-                 task_name: str = "torch"):
+                 task_name: str = "torch", loss_scale: float = math.nan):
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
         if not isinstance(policy, Policy):
@@ -162,7 +164,7 @@ class PolicyScheduler:
         self.lr = min(self.lr_max, max(self.lr_min, float(lr_init)))
         self.val_fn, self.train_loss_fn = val_fn, train_loss_fn
         self.task_name = task_name
-        self.monitor = TrainingMonitor(horizon, updates_per_step, cap_factor, reward)
+        self.monitor = TrainingMonitor(horizon, updates_per_step, cap_factor, reward, loss_scale=loss_scale)
         self.horizon, self.updates_per_step = self.monitor.horizon, self.monitor.updates_per_step
         for group in optimizer.param_groups:
             group.setdefault("initial_lr", group["lr"])

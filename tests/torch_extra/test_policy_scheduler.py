@@ -78,7 +78,7 @@ def scheduler_episode(policy, start, optimizer_name, n_updates=None, sched_state
     task, w0, rng_word = start
     model = TorchLinReg(task, w0, optimizer_name)
     sched = PolicyScheduler(model.opt, policy, horizon=HORIZON, updates_per_step=INNER,
-                            train_loss_fn=model.train_loss, val_fn=model.val)
+                            train_loss_fn=model.train_loss, val_fn=model.val, loss_scale=task.loss_scale)
     observations, lrs = [sched.last_obs], []
     rng = rng_word.copy()
     rows = np.zeros(task.spec.batch_size, dtype=np.int64)
