@@ -233,21 +233,47 @@ def agreement(lrgym: dict, real: dict, cfg: StudyConfig) -> dict:
 # ---- the whole study ----------------------------------------------------------------------------
 
 
+def _config_dict(cfg: StudyConfig) -> dict:
+    return {**asdict(cfg), "size": asdict(cfg.size)}
+
+
+def reuse_real_side(path: str | Path, cfg: StudyConfig) -> tuple[dict, dict]:
+    """The real side of an earlier ``transfer.json`` (same tasks, seeds, episode and sizes), so
+    that only lrgym's side is recomputed after the board changed."""
+    old = json.loads(Path(path).read_text())
+    keys = ("tasks", "seeds", "horizon", "inner_steps", "size")
+    now = json.loads(json.dumps(_config_dict(cfg)))
+    differ = [k for k in keys if old["config"][k] != now[k]]
+    if differ:
+        raise ValueError(f"{path} was run with other settings ({', '.join(differ)}); valid: the same as this run")
+    policies = list(cfg.policies or all_policies())
+    missing = [p for p in policies if p not in old["real_scores"]]
+    if missing:
+        raise ValueError(f"{path} has no real-task scores for {missing}")
+    return ({p: old["real_scores"][p] for p in policies},
+            {"references": old["references"], "curves": old["curves"]})
+
+
 def run_study(cfg: StudyConfig, out_dir: str | Path, db: str | Path | None = None, workers: int | None = None,
-              log=print) -> dict:
+              log=print, reuse: str | Path | None = None) -> dict:
     """Run both sides, compute the agreement, write ``transfer.json``, ``transfer.md`` and
-    ``transfer.png`` into ``out_dir``; returns the results."""
+    ``transfer.png`` into ``out_dir``; returns the results. ``reuse``: take the real side from
+    an earlier ``transfer.json`` (:func:`reuse_real_side`)."""
     from lrgym.leaderboard.transfer.report import markdown_table, plot
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.process_time()
     log(f"real tasks: {', '.join(cfg.tasks)}; seeds {list(cfg.seeds)}; {cfg.horizon} steps × {cfg.inner_steps} updates")
-    real, extra = real_scores(cfg, log)
+    if reuse is not None:
+        real, extra = reuse_real_side(reuse, cfg)
+        log(f"  real side reused from {reuse}")
+    else:
+        real, extra = real_scores(cfg, log)
     log(f"lrgym suite {cfg.suite}")
     board = lrgym_scores(cfg, db, workers, log)
     result = {
-        "config": {**asdict(cfg), "size": asdict(cfg.size)},
+        "config": _config_dict(cfg),
         "real_scores": real,
         "lrgym_scores": {p: np.asarray(m).tolist() for p, m in board.items()},
         "agreement": agreement(board, real, cfg),
