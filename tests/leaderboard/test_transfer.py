@@ -88,3 +88,15 @@ def test_kendall_tau_ci_on_hand_checked_rankings():
     tau, low, high = kendall_tau_ci(x, y, reps=50)
     assert tau == pytest.approx(4 / 6)  # 5 concordant pairs, 1 discordant
     assert low == high == pytest.approx(4 / 6)  # no spread across runs: every replicate agrees
+
+
+def test_reuse_takes_the_real_side_only_from_a_run_with_the_same_settings(quick):
+    from dataclasses import replace
+
+    from lrgym.leaderboard.transfer.study import reuse_real_side
+
+    out, result = quick
+    real, extra = reuse_real_side(out / "transfer.json", QUICK_CONFIG)
+    assert real == result["real_scores"] and extra["references"] == result["references"]
+    with pytest.raises(ValueError, match="seeds"):
+        reuse_real_side(out / "transfer.json", replace(QUICK_CONFIG, seeds=(0, 1, 2)))
