@@ -130,3 +130,16 @@ def test_bad_actions_are_named():
     env.reset(seed=0)
     with pytest.raises(ValueError, match="valid choices: integers 0..4"):
         env.step(7)
+
+
+def test_a_data_loader_is_cycled_and_evaluated_on_its_first_batches():
+    X, y = blobs(n=96)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=16, shuffle=False)
+    env = TorchTrainingEnv(lambda: torch.nn.Linear(6, 3), loader, torch.nn.CrossEntropyLoss(reduction="none"),
+                           eval_batches=2, horizon=4, inner_steps=5)  # 20 updates > 6 batches: cycles
+    _, info = env.reset(seed=0)
+    with torch.no_grad():  # the objective: mean loss over the first two batches (32 rows)
+        expected = float(torch.nn.functional.cross_entropy(env.model(X[:32]), y[:32]))
+    assert info["train_loss"] == pytest.approx(expected, rel=1e-6)
+    rewards = [env.step(2)[1] for _ in range(4)]
+    assert env.monitor.updates == 20 and sum(rewards) > 0
