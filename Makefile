@@ -3,6 +3,8 @@
 #   make test          set up .venv and run the test suite
 # and:  make bench     speed benchmarks (pytest-benchmark) and the benchmark table
 #       make transfer  the transfer study: lrgym's ranking vs real PyTorch training (≈ 20 CPU-min)
+#        make clients   the client matrix: SB3, rl-zoo3, CleanRL-style PPO, RLlib, TorchRL and
+#                       gymnasium's utilities on LRControl-v1 (own venv .venv-clients; not in CI)
 #
 # make test runs the whole suite, then its numerics tier (PORTABLE_TESTS) again with NumPy's
 # AVX2 / AVX-512 dispatch switched off (NPY_DISABLE_CPU_FEATURES): the results must not depend
@@ -20,7 +22,10 @@ PORTABLE_TESTS := tests/test_rng.py tests/tasks/test_vmath.py tests/test_optim.p
 	tests/test_divergence.py tests/test_env.py tests/test_vector.py tests/torch_extra/test_policy_scheduler.py
 NO_SIMD_DISPATCH := X86_V3 X86_V4 AVX512_ICL AVX512_SPR
 
-.PHONY: setup leaderboard test bench transfer clean
+CLIENTS_VENV ?= .venv-clients
+CLIENT_STEPS ?= 4096
+
+.PHONY: setup leaderboard test bench clients transfer clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +33,7 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet "$(TORCH)"
-	$(BIN)/pip install --quiet -e ".[all,dev]"
+	$(BIN)/pip install --quiet "$(TORCH)" -e ".[all,dev]"
 	touch $@
 
 setup: $(VENV)/.installed
@@ -47,5 +52,17 @@ bench: setup
 transfer: setup
 	$(BIN)/python -m lrgym.leaderboard.transfer
 
+# The RL libraries of the client matrix, in their own venv (ray[rllib] pins an older gymnasium);
+# torch pinned in the same resolver run so nothing replaces the CPU build.
+$(CLIENTS_VENV)/.installed: pyproject.toml benchmarks/clients/requirements.txt
+	$(PYTHON) -m venv $(CLIENTS_VENV)
+	$(CLIENTS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CLIENTS_VENV)/bin/pip install --quiet "$(TORCH)" -e ".[rl]" -r benchmarks/clients/requirements.txt
+	touch $@
+
+clients: setup $(CLIENTS_VENV)/.installed
+	$(CLIENTS_VENV)/bin/python -m benchmarks.clients.matrix --steps $(CLIENT_STEPS) \
+		--core-python $(BIN)/python --out benchmarks/clients/RESULTS.md --readme README.md
+
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(CLIENTS_VENV)

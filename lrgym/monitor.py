@@ -36,6 +36,8 @@ import math
 import numpy as np
 
 from lrgym.env import observe
+from lrgym.info import ACTION_MODES
+from lrgym.optim import OPTIMIZERS
 from lrgym.features import M_CAP, N_FEATURES, N_MEMORY, features, start_episode
 from lrgym.rewards import REWARDS, reward_code, reward_params
 from lrgym.tasks.base import (
@@ -93,6 +95,7 @@ class TrainingMonitor:
         self.diverged = False
         self._first_loss = math.nan
         self._scalar_losses = False
+        self._constants = None
 
     # ---- episode ------------------------------------------------------------------------------
 
@@ -212,11 +215,23 @@ class TrainingMonitor:
 
     # ---- info ---------------------------------------------------------------------------------
 
-    def info(self, lr: float, rejected: bool = False, **extra) -> dict:
-        """The env's ``info`` keys that apply outside a kernel (see :class:`~lrgym.env.LRControlEnv`)."""
-        s = self.stats.tolist()
+    def describe(self, lr_min: float, lr_max: float, optimizer: str, action_mode: str, family: int = -1,
+                 instance: int = 0) -> None:
+        """The episode's constant ``info`` entries (:mod:`lrgym.info`): ``family`` −1 is a task of
+        your own, ``optimizer`` / ``action_mode`` names become their indices."""
+        self._constants = (
+            np.int64(family), np.int64(instance), np.int64(self.horizon), np.int64(self.updates_per_step),
+            np.float64(lr_min), np.float64(lr_max), np.int64(OPTIMIZERS.index(optimizer)),
+            np.int64(ACTION_MODES.index(action_mode)),
+        )
+
+    def info(self, lr: float, rejected: bool = False) -> dict:
+        """The env's ``info`` (:data:`lrgym.info.INFO_SCHEMA`'s keys and dtypes, every call;
+        ``excess_loss`` is NaN: no optimum is known). Call :meth:`describe` first."""
+        s = list(self.stats)  # np.float64 scalars
+        family, instance, horizon, inner_steps, lr_min, lr_max, optimizer, action_mode = self._constants
         return {
-            "lr": lr,
+            "lr": np.float64(lr),
             "train_loss": s[S_TRAIN_LOSS],
             "val_loss": s[S_VAL_LOSS],
             "val_metric": s[S_VAL_METRIC],
@@ -225,18 +240,26 @@ class TrainingMonitor:
             "grad_norm": s[S_GRAD_NORM],
             "grad_dot": s[S_GRAD_DOT],
             "grad_cos": s[S_GRAD_COS],
+            "excess_loss": np.float64(math.nan),
             "diverged": s[S_DIVERGED] > 0.0,
-            "rejected": rejected,
-            "updates": self.updates,
-            "step": self.t,
-            **extra,
+            "rejected": np.bool_(rejected),
+            "updates": np.int64(self.updates),
+            "family": family,
+            "instance": instance,
+            "step": np.int64(self.t),
+            "horizon": horizon,
+            "inner_steps": inner_steps,
+            "lr_min": lr_min,
+            "lr_max": lr_max,
+            "optimizer": optimizer,
+            "action_mode": action_mode,
         }
 
     # ---- checkpointing --------------------------------------------------------------------------
 
     _ARRAYS = ("stats", "memory", "obs", "acc", "prev_grad")
     _SCALARS = ("t", "updates", "step_updates", "started", "diverged", "_first_loss", "_pending_val",
-                "_scalar_losses")
+                "_scalar_losses", "_constants")
 
     def state_dict(self) -> dict:
         state = {name: getattr(self, name).copy() for name in self._ARRAYS}

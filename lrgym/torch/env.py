@@ -71,7 +71,8 @@ class TorchTrainingEnv(gym.Env):
     ``eval_data``, ``eval_rows``, ``eval_batches``; ``optimizer``; and the env's ``action_mode``,
     ``factors``, ``horizon``, ``inner_steps``, ``reward``, ``reward_alphas``, ``lr_init``,
     ``lr_min``, ``lr_max``, ``cap_factor``, ``loss_scale`` (divergence cap
-    ``cap_factor · max(L0, loss_scale)``; nan: L0 alone); ``name`` (``info["family"]``).
+    ``cap_factor · max(L0, loss_scale)``; nan: L0 alone); ``name`` (a label; ``info["family"]``
+    is −1, a family outside lrgym's table, and ``info["optimizer"]`` 0 for a custom optimizer).
     """
 
     metadata = {"render_modes": []}
@@ -141,8 +142,10 @@ class TorchTrainingEnv(gym.Env):
             raise ValueError(f"lr_init={lr_init!r} out of range; valid: lr_min <= lr_init <= lr_max ({lr_min}, {lr_max})")
         self.optimizer_name = opt_name
         self.name = name
+        self._describe = (self.lr_min, self.lr_max, opt_name if opt_name != "custom" else "sgd", action_mode)
         self.monitor = TrainingMonitor(horizon, inner_steps, cap_factor, reward, reward_alphas, loss_scale)
         self.horizon, self.inner_steps = self.monitor.horizon, self.monitor.updates_per_step
+        self.monitor.describe(*self._describe)
         self.action_space = (spaces.Discrete(len(self.factors)) if action_mode == "discrete"
                              else spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32))
         low, high = observation_space_bounds()
@@ -223,10 +226,7 @@ class TorchTrainingEnv(gym.Env):
         self._v0 = val
         obs = self.monitor.start(self.lr, train, val, self._metric(val, metric))
         self._done = False
-        info = self.monitor.info(self.lr, family=self.name, instance=0)
-        info.update(horizon=self.horizon, inner_steps=self.inner_steps, lr_min=self.lr_min, lr_max=self.lr_max,
-                    optimizer=self.optimizer_name, action_mode=self.action_mode)
-        return obs, info
+        return obs, self.monitor.info(self.lr)
 
     def step(self, action):
         if self._done:
@@ -254,4 +254,4 @@ class TorchTrainingEnv(gym.Env):
         terminated = bool(self.monitor.diverged)
         truncated = (not terminated) and self.monitor.t >= self.horizon
         self._done = terminated or truncated
-        return obs, reward, terminated, truncated, self.monitor.info(self.lr, family=self.name, instance=0)
+        return obs, reward, terminated, truncated, self.monitor.info(self.lr)

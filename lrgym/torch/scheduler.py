@@ -125,7 +125,7 @@ class PolicyScheduler:
         lr_min, lr_max, cap_factor, reward: as in :class:`lrgym.LRControlEnv`.
         loss_scale: the task's typical loss; training diverged when a loss passes
             ``cap_factor · max(L0, loss_scale)`` (nan, the default: ``cap_factor · L0``).
-        task_name: ``info["family"]`` the policy sees.
+        task_name: a name for the run (``info["family"]`` is −1, a family outside lrgym's table).
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer, policy, horizon: int, updates_per_step: int = 10,
@@ -177,10 +177,8 @@ class PolicyScheduler:
 
         train, val, metric = measure(train_loss_fn, val_fn)
         self.last_obs = self.monitor.start(self.lr, train, val, metric)
-        self.last_info = self.monitor.info(
-            self.lr, family=task_name, instance=0, horizon=self.horizon, inner_steps=self.updates_per_step,
-            lr_min=self.lr_min, lr_max=self.lr_max, optimizer=self.policy_optimizer, action_mode=self.action_mode,
-        )
+        self.monitor.describe(self.lr_min, self.lr_max, self.policy_optimizer, self.action_mode)
+        self.last_info = self.monitor.info(self.lr)
         self.policy.reset(dict(self.last_info))
         self._apply_lr()
         self._begin_step()
@@ -238,7 +236,7 @@ class PolicyScheduler:
                 self.monitor.restore_losses(*before)
                 rejected = True
         self.last_obs, self.last_reward = self.monitor.observe(self.lr)
-        self.last_info = self.monitor.info(self.lr, rejected=rejected, family=self.task_name, instance=0)
+        self.last_info = self.monitor.info(self.lr, rejected=rejected)
         if not self.monitor.done:
             self._begin_step()
 
