@@ -64,7 +64,7 @@ def test_spaces_features_and_info_keys_match_lrgym_env():
 
 
 def test_a_baseline_runs_an_episode_and_training_helps():
-    policy = make_baseline("cosine", family="mlp")
+    policy = make_baseline("cosine", family="mlp", lr=0.5)  # an LR for this task, not a tuned one
     env = make_env(horizon=10, inner_steps=5, **policy_env_kwargs(policy))
     traj = run_episode(policy, env, seed=1)
     assert len(traj.lrs) == 10 and not traj.diverged
