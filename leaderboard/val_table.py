@@ -1,9 +1,12 @@
 """The baselines' validation table: mean normalised score of every baseline on val instances.
 
+It scores with the leaderboard's suite and score, so it sits on the leaderboard floor (it was
+``lrgym.baselines.report``).
+
 ::
 
-    python -m lrgym.baselines.report                     # prints the Markdown table
-    python -m lrgym.baselines.report --write             # also updates the tables in README.md
+    python -m lrgym.leaderboard.val_table                     # prints the Markdown table
+    python -m lrgym.leaderboard.val_table --write             # also updates the tables in README.md
 
 Instances and seeds are those of the leaderboard's ``val`` suite (8 val instances per family
 × 5 seeds, family-default horizon and inner steps), restricted to the families available here.
@@ -39,18 +42,12 @@ TUNED_BEGIN, TUNED_END = "<!-- tuned-table:begin -->", "<!-- tuned-table:end -->
 
 def val_suite() -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
     """(family → val instances, seeds) of the leaderboard's ``val`` suite (available families)."""
+    from lrgym.leaderboard.suite import get_suite
+
     have = set(available_families())
-    try:
-        from lrgym.leaderboard.suite import get_suite
-
-        suite = get_suite("val")
-        fams = {fs.family: tuple(fs.instances) for fs in suite.families if fs.family in have}
-        return fams, tuple(suite.seeds)
-    except ImportError:  # pragma: no cover - the leaderboard ships with the package
-        from lrgym.tasks.base import instance_set
-
-        val = tuple(instance_set("val")[:8])
-        return {f: val for f in sorted(have)}, (0, 1, 2, 3, 4)
+    suite = get_suite("val")
+    fams = {fs.family: tuple(fs.instances) for fs in suite.families if fs.family in have}
+    return fams, tuple(suite.seeds)
 
 
 def compute(names: list[str], workers: int | None = None, families: list[str] | None = None) -> dict:
@@ -84,9 +81,8 @@ def compute(names: list[str], workers: int | None = None, families: list[str] | 
 
 
 def markdown(result: dict) -> str:
-    from lrgym.leaderboard.scoring import iqm
-
     from lrgym.baselines.registry import LEARNED
+    from lrgym.leaderboard.scoring import iqm
 
     fams = result["families"]
     head = "| baseline | " + " | ".join(fams) + " | all (mean) | all (IQM) |"
@@ -102,7 +98,7 @@ def markdown(result: dict) -> str:
     n_inst = {len(v) for v in result["instances"].values()}
     note = (f"Mean normalised score S on the `val` instances ({'/'.join(map(str, sorted(n_inst)))} per family × "
             f"{len(result['seeds'])} seeds; 1 = the per-instance best fixed SGD LR, 0 = no progress, −1 = diverged; "
-            "clipped to [−1, 2]). Regenerate with `python -m lrgym.baselines.report --write`.")
+            "clipped to [−1, 2]). Regenerate with `python -m lrgym.leaderboard.val_table --write`.")
     if result["skipped"]:
         note += f" Not shown (no weights): {', '.join(result['skipped'])}."
     return note + "\n\n" + "\n".join(rows) + "\n"
