@@ -41,6 +41,10 @@ TRAIN_COLOUR = (31, 119, 180)
 VAL_COLOUR = (255, 127, 14)
 
 
+#: the info keys a frame is drawn from
+RECORDED_KEYS: tuple[str, ...] = ("step", "lr", "train_loss", "val_loss", "val_metric", "diverged", "rejected")
+
+
 class RenderModeError(ValueError, TypeError):
     """An unsupported ``render_mode`` (a TypeError too, so SB3's ``make_vec_env`` falls back)."""
 
@@ -71,8 +75,7 @@ class EpisodeRecorder:
         self.record(info)
 
     def record(self, info: dict) -> None:
-        self.rows.append({k: info.get(k) for k in ("step", "lr", "train_loss", "val_loss", "val_metric",
-                                                    "diverged", "rejected")})
+        self.rows.append({k: info.get(k) for k in RECORDED_KEYS})
 
     # ---- ansi ---------------------------------------------------------------------------------
 

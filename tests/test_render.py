@@ -150,3 +150,35 @@ def test_sb3_make_vec_env_works_on_every_id(env_id):
     images = vec.get_images()
     assert len(images) == 4 and all(im.shape == (*FRAME_SHAPE, 3) for im in images)
     vec.close()
+
+
+@pytest.mark.parametrize("mode", RENDER_MODES)
+def test_vector_env_frames_equal_the_single_envs(mode):
+    """gymnasium's vector API: render() is a tuple of one frame per sub-env, each the single env's."""
+    from lrgym.vector import LRControlVectorEnv
+
+    kwargs = dict(family="linreg", action_mode="log_lr", horizon=3, render_mode=mode)
+    vec = gym.make_vec("LRControl-LinReg-v1", num_envs=2, vectorization_mode="vector_entry_point",
+                       action_mode="log_lr", horizon=3, render_mode=mode)
+    assert isinstance(vec.unwrapped, LRControlVectorEnv) and vec.render_mode == mode
+    singles = [LRControlEnv(**kwargs) for _ in range(2)]
+    vec.reset(seed=7)
+    for i, env in enumerate(singles):
+        env.reset(seed=7 + i)
+    actions = [[-0.5, -0.1], [0.2, -0.6], [-0.3, 0.0], [-0.2, -0.2]]  # the 4th step restarts both (NEXT_STEP)
+    for a in actions:
+        vec.step(np.array(a, dtype=np.float32).reshape(2, 1))
+        for env, x in zip(singles, a):
+            if env._done:
+                env.reset()
+            else:
+                env.step(np.array([x], dtype=np.float32))
+        frames = vec.render()
+        assert len(frames) == 2
+        for frame, env in zip(frames, singles):
+            if mode == "ansi":
+                assert frame == env.render()
+            else:
+                assert np.array_equal(frame, env.render())
+    with pytest.raises(RenderModeError):
+        LRControlVectorEnv(2, render_mode="human")
