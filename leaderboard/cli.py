@@ -7,6 +7,7 @@
     lrgym leaderboard show
     lrgym leaderboard report                   # LEADERBOARD.md + leaderboard.html
     lrgym leaderboard references --suite v1    # (re)compute the best-fixed-LR references
+    lrgym leaderboard export --format csv      # results/{entries,runs,trajectories}.csv (or json)
     lrgym leaderboard suites
 """
 
@@ -296,6 +297,29 @@ def references(
         console.print(table)
         if ship:
             console.print(Text(f"wrote {save_references(refs, SHIPPED_DIR)}"))
+
+
+@leaderboard_app.command()
+def export(
+    fmt: str = typer.Option("csv", "--format", "-f", help="csv (a folder of three files) or json (one file)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                       help="Output folder (csv) or file (json) (default: results/ or results.json)."),
+    suite: str = SuiteOpt,
+    db: Optional[Path] = DbOpt,
+    every_entry: bool = typer.Option(False, "--all", help="Every entry of the store (failed, older, any suite)."),
+):
+    """Export entries, per-run scores and trajectories as CSV or JSON (lrgym.leaderboard.export)."""
+    from lrgym.leaderboard.export import FORMATS
+    from lrgym.leaderboard.export import export as write
+
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"unknown format {fmt!r}; valid choices: {', '.join(FORMATS)}", param_hint="--format")
+    s = _suite(suite)
+    out = out or Path("results" if fmt == "csv" else "results.json")
+    with _existing_store(db) as store:
+        paths = write(store, fmt, out, s.version, every_entry)
+    for path in paths:
+        console.print(Text(f"wrote {path}"))
 
 
 @leaderboard_app.command()
