@@ -72,7 +72,7 @@ FAMILIES: dict[str, FamilyBench] = {
     "recsys": FamilyBench(
         "recsys", "LRControl-Recsys-v1",
         dict(n_users=2000, n_items=1000, rank=16, batch_size=64, n_negatives=3),
-        10.0, "benchmarks.reference_recsys", "NumpyRecsys", "TorchRecsys",
+        0.1, "benchmarks.reference_recsys", "NumpyRecsys", "TorchRecsys",
         targets=dict(numpy=5.0, torch=20.0),
     ),
     "quadratic": FamilyBench(

@@ -11,14 +11,15 @@ It scores with the leaderboard's suite and score, so it sits on the leaderboard 
 Instances and seeds are those of the leaderboard's ``val`` suite (8 val instances per family
 × 5 seeds, family-default horizon and inner steps), restricted to the families available here.
 Every run is scored like the leaderboard does, S = (log L0 − log LT) / (log L0 − log L_ref),
-clipped to [−1, 2], −1 on divergence (:func:`lrgym.leaderboard.scoring.run_score`), with L_ref the
-final loss of the instance's best fixed SGD LR on the grid 1e-6 … 10 (half-decades) for the same
-seed. The table shows the mean of S per family and over all runs (and the IQM over all runs,
-the leaderboard's headline statistic). Hand-designed baselines use the values tuned on train
+with the precision floor, clipped to [−1, 2], −1 on divergence (:func:`lrgym.baselines.score.score`),
+with L_ref the final loss of the instance's reference for the same seed (the best constant SGD
+LR by the leaderboard's fine search, :func:`lrgym.baselines.reference.search_reference`). The
+table shows the mean of S per family and over all runs (and the IQM over all runs, the
+leaderboard's headline statistic). Hand-designed baselines use the values tuned on train
 instances (``baselines/tuned.json``), learned ones their shipped weights.
 
 Everything goes through :func:`lrgym.baselines.evaluation.evaluate`; the reference runs are
-fixed-LR policies (:class:`lrgym.baselines.schedules.Constant`) on the same envs.
+constant-LR SGD on the same envs (:class:`lrgym.baselines.reference.ConstantLRRuns`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from lrgym.baselines.families import available_families
-from lrgym.baselines.tune import LR_GRID, references, run_config, run_scores
+from lrgym.baselines.tune import run_config, run_scores, search_references
 
 HERE = Path(__file__).parent
 #: the repository README, whose "Baselines" section holds the two tables
@@ -65,16 +66,15 @@ def compute(names: list[str], workers: int | None = None, families: list[str] | 
             skipped.append(n)
         else:
             ready.append(n)
-    jobs = [(f, "fixed", {"lr": lr}, inst, seeds, "val") for f, inst in fams.items() for lr in LR_GRID]
-    jobs += [(f, n, None, inst, seeds, "val") for f, inst in fams.items() for n in ready]
+    refs = search_references(list(fams), fams, seeds, workers, instance_set="val")
+    jobs = [(f, n, None, inst, seeds, "val") for f, inst in fams.items() for n in ready]
     results = {}
     for job, runs in imap(run_config, jobs, workers, "val runs"):
         results[(job[0], job[1], json.dumps(job[2], sort_keys=True))] = runs
     scores: dict = {}
     for f in fams:
-        refs = references({lr: results[(f, "fixed", json.dumps({"lr": lr}, sort_keys=True))] for lr in LR_GRID})
         for n in ready:
-            scores.setdefault(n, {})[f] = run_scores(results[(f, n, "null")], refs)
+            scores.setdefault(n, {})[f] = run_scores(results[(f, n, "null")], refs[f])
     return {"scores": scores, "families": list(fams), "seeds": list(seeds),
             "instances": {f: list(i) for f, i in fams.items()}, "skipped": skipped,
             "names": list(BASELINES)}

@@ -412,33 +412,25 @@ def _episodes(job: dict, cache: dict) -> dict:
     return {"trajectories": trajectories, "policy_info": info}
 
 
-def _lr_grid(job: dict, cache: dict) -> dict:
-    """Final training losses of fixed-LR SGD for each LR of the grid and each seed."""
-    from lrgym.baselines.evaluation import make_env, run_episode
+def _reference(job: dict, cache: dict) -> dict:
+    """The reference (best constant SGD LR, :mod:`lrgym.baselines.reference`) of one instance."""
+    from lrgym.baselines.reference import ConstantLRRuns
+    from lrgym.leaderboard.references import reference_entry
 
-    instance = int(job["instance"])
-    rows = []
-    for lr in job["lrs"]:
-        policy = ConstantLR(lr)
-        env = make_env(policy, job["env_kwargs"])
-        _share_tasks(env, cache)
-        trajs = [run_episode(policy, env, seed=int(s), instance=instance) for s in job["seeds"]]
-        rows.append({
-            "lr": env.lr_init,
-            "initial_loss": [t.initial_loss for t in trajs],
-            "final_loss": [t.final_loss for t in trajs],
-            "steps": [len(t.lrs) for t in trajs],
-        })
-    return {"grid": rows}
+    runs = ConstantLRRuns(job["env_kwargs"], int(job["instance"]), job["seeds"])
+    env = runs.env(runs.lr_min)
+    _share_tasks(env, cache)  # built tasks shared with this worker's other jobs on the family
+    runs.tasks = env._tasks
+    return {"reference": reference_entry(runs.search())}
 
 
 def run_job(job: dict, cache: dict) -> dict:
-    """Run one job (``op`` ``"episodes"`` or ``"lr_grid"``); returns a JSON-able dict."""
+    """Run one job (``op`` ``"episodes"`` or ``"reference"``); returns a JSON-able dict."""
     op = job.get("op")
     if op == "episodes":
         return _episodes(job, cache)
-    if op == "lr_grid":
-        return _lr_grid(job, cache)
+    if op == "reference":
+        return _reference(job, cache)
     if op == "sleep":  # for tests of the pool itself
         import time
 
