@@ -249,7 +249,8 @@ def report(
     html: Path = typer.Option(Path("leaderboard.html"), "--html", help="HTML report path."),
     markdown: Optional[Path] = typer.Option(Path("LEADERBOARD.md"), "--markdown", help="Markdown path."),
     no_markdown: bool = typer.Option(False, "--no-markdown", help="Skip the Markdown file."),
-    top: int = typer.Option(5, "--top", help="Entries drawn in the per-family plots."),
+    top: int = typer.Option(5, "--top", help="Best baselines drawn in the plots (beside every submission)."),
+    entry: Optional[List[str]] = typer.Option(None, "--entry", help="Also draw this entry in every plot (repeatable)."),
 ):
     """Write the HTML report (tables and plots) and LEADERBOARD.md."""
     from lrgym.leaderboard.ranking import build_leaderboard
@@ -262,7 +263,11 @@ def report(
         lb = build_leaderboard(store, s)
     found = find_cached(s)
     refs = found[0] if found else None
-    html.write_text(html_page(lb, references=refs, top=top), encoding="utf-8")
+    try:
+        page = html_page(lb, references=refs, top=top, entries=tuple(entry or ()))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--entry") from None
+    html.write_text(page, encoding="utf-8")
     console.print(Text(f"wrote {html} ({len(lb.rows)} entries)"))
     if markdown is not None and not no_markdown:
         cmd = "lrgym leaderboard report" + ("" if suite == DEFAULT_SUITE else f" --suite {suite}")
