@@ -302,7 +302,7 @@ def profile_figure(rows: list[Row], styles: dict[str, Style]):
     """rliable's performance profiles (fraction of runs scoring above τ) with bootstrap bands."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(7.5, 4.5))
+    fig = Figure(figsize=(6.2, 4.2))  # two side by side on a laptop screen
     ax = fig.subplots()
     for r in rows:
         st = styles[r.name]
@@ -324,7 +324,7 @@ def algoperf_figure(lb: Leaderboard, rows: list[Row], styles: dict[str, Style]):
 
     rho = scoring.algoperf_profile(np.stack([r.times for r in lb.rows]), ALGOPERF_TAUS)
     index = {r.name: i for i, r in enumerate(lb.rows)}
-    fig = Figure(figsize=(7.5, 4.5))
+    fig = Figure(figsize=(6.2, 4.2))  # two side by side on a laptop screen
     ax = fig.subplots()
     for r in rows:
         st = styles[r.name]
@@ -415,9 +415,10 @@ def family_figure(lb: Leaderboard, fs, rows: list[Row], styles: dict[str, Style]
         a.set_xlabel("env step")
         a.grid(alpha=0.3)
     handles, labels = ax_lr.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(5, max(1, len(labels))), fontsize=FONT_SIZE - 1,
+    ncol = min(6, max(1, len(labels)))
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=FONT_SIZE - 1,
                bbox_to_anchor=(0.5, -0.02), frameon=False)
-    fig.subplots_adjust(bottom=0.16 + 0.06 * ((len(labels) - 1) // 5), wspace=0.25)
+    fig.subplots_adjust(bottom=0.16 + 0.06 * ((len(labels) - 1) // ncol), wspace=0.25)
     return fig
 
 
@@ -475,6 +476,7 @@ td.reason{text-align:left;white-space:pre-wrap;font-family:monospace;font-size:1
 img{max-width:100%} .note{background:#fff6dd;padding:.6em;border-left:4px solid #e0b000}
 .defs{white-space:pre-wrap;font-size:13px;color:#333;background:#fafafa;padding:1em}
 details{margin:.3em 0} code{font-size:12px}
+.wide{overflow-x:auto}
 """
 
 
@@ -496,13 +498,13 @@ def html_page(lb: Leaderboard, references=None, top: int = 5, with_plots: bool =
         f"Generated {e(datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))}.</p>",
     ]
     cols = _columns(lb)
-    parts.append('<table class="ranking"><thead><tr>' + "".join(
+    parts.append('<div class="wide"><table class="ranking"><thead><tr>' + "".join(
         f'<th class="{"name" if i in (1, 2) else ""}">{e(c)}</th>' for i, c in enumerate(cols)) + "</tr></thead><tbody>")
     for r in lb.rows:
         cells = _cells(lb, r)
         parts.append(f'<tr class="{e(r.entry.kind)}">' + "".join(
             f'<td class="{"name" if i in (1, 2) else ""}">{e(c)}</td>' for i, c in enumerate(cells)) + "</tr>")
-    parts.append("</tbody></table>")
+    parts.append("</tbody></table></div>")
     parts.append(f'<p class="sub">{e(KINDS_LEGEND)}</p>')
     if not lb.rows:
         parts.append("<p>No entries yet: run <code>lrgym leaderboard run-baselines</code>.</p>")
