@@ -9,8 +9,10 @@ A policy is driven by :func:`lrgym.baselines.evaluation.run_episode`::
         obs, reward, terminated, truncated, info = env.step(action)
 
 Class attributes tell the evaluation how to build the environment for this policy:
-``optimizer`` (inner update rule, name or dict for :class:`lrgym.optim.OptimizerConfig`),
-``action_mode`` (``"log_lr"`` to set the LR directly, ``"discrete"`` to multiply it), and
+``optimizer`` (inner update rule, name or dict for :class:`lrgym.optim.OptimizerConfig`;
+default ``"sgd"``), ``action_mode`` (``"log_lr"`` to set the LR directly, ``"discrete"`` to
+multiply it by one of the env's factors; default :data:`DEFAULT_ACTION_MODE`, the env's own
+default ``"discrete"``), and
 ``env_options`` (further :class:`lrgym.env.LRControlEnv` keywords the policy needs, e.g. the
 bold driver's ``rejection_threshold``). ``lr_init`` (None: the env's default) is the LR the
 episode starts from.
@@ -18,12 +20,17 @@ episode starts from.
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from lrgym.env import log_lr_action
+from lrgym.env import LRControlEnv, log_lr_action
+
+#: a policy without ``action_mode`` acts in the env's default mode (read from the env's
+#: signature, so the two never disagree): ``"discrete"``
+DEFAULT_ACTION_MODE: str = inspect.signature(LRControlEnv).parameters["action_mode"].default
 
 
 @runtime_checkable
@@ -81,7 +88,7 @@ def policy_env_kwargs(policy) -> dict:
         return policy.env_kwargs()
     kwargs = {
         "optimizer": getattr(policy, "optimizer", "sgd"),
-        "action_mode": getattr(policy, "action_mode", "log_lr"),
+        "action_mode": getattr(policy, "action_mode", DEFAULT_ACTION_MODE),
         **getattr(policy, "env_options", {}),
     }
     if getattr(policy, "lr_init", None) is not None:

@@ -197,10 +197,39 @@ def run_baselines(
         raise typer.Exit(1)
 
 
+def declared_name(target: str) -> str | None:
+    """The ``name`` class attribute of ``path/to/file.py:ClassName``, read from the source with
+    :mod:`ast` (a submission is untrusted code: nothing is imported or run here); None if the
+    class does not set it to a non-empty string literal in its body (then the class name is used)."""
+    import ast
+
+    where, sep, attr = target.rpartition(":")
+    if not sep or not where.endswith(".py") or not Path(where).is_file():
+        return None
+    try:
+        tree = ast.parse(Path(where).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return None  # the worker reports a broken file properly
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == attr:
+            for stmt in node.body:
+                if isinstance(stmt, ast.Assign):
+                    targets, value = stmt.targets, stmt.value
+                elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+                    targets, value = [stmt.target], stmt.value
+                else:
+                    continue
+                if (any(isinstance(t, ast.Name) and t.id == "name" for t in targets)
+                        and isinstance(value, ast.Constant) and isinstance(value.value, str) and value.value.strip()):
+                    return value.value
+    return None
+
+
 @leaderboard_app.command()
 def submit(
     target: str = typer.Argument(..., help="path/to/policy.py:ClassName, package.module:ClassName, or an SB3 model .zip"),
-    name: Optional[str] = typer.Option(None, "--name", "-n", help="Entry name (default: the class / file name)."),
+    name: Optional[str] = typer.Option(None, "--name", "-n",
+                                       help="Entry name (default: the policy's `name`, else the class / file name)."),
     suite: str = SuiteOpt,
     db: Optional[Path] = DbOpt,
     workers: Optional[int] = WorkersOpt,
@@ -215,7 +244,7 @@ def submit(
 
     s = _suite(suite)
     try:
-        spec = submission_spec(target, name, algo=algo, optimizer=optimizer,
+        spec = submission_spec(target, name or declared_name(target), algo=algo, optimizer=optimizer,
                                env_options=json.loads(env_options) if env_options else None)
     except (ValueError, FileNotFoundError) as exc:
         raise typer.BadParameter(str(exc), param_hint="TARGET") from None

@@ -307,21 +307,23 @@ class LRControlEnv(gym.Env):
                 ):
                     raise ValueError(
                         f"invalid action {action!r}; valid choices: integers 0..{len(self.factors) - 1} "
-                        f"(factors {tuple(self.factors.tolist())})"
+                        f"(factors {tuple(self.factors.tolist())}). {action_mode_hint('discrete')}"
                     )
                 a = int(arr.flat[0])
             if not 0 <= a < len(self.factors):
                 raise ValueError(
                     f"invalid action {action!r}; valid choices: integers 0..{len(self.factors) - 1} "
-                    f"(factors {tuple(self.factors.tolist())})"
+                    f"(factors {tuple(self.factors.tolist())}). {action_mode_hint('discrete')}"
                 )
             return min(self.lr_max, max(self.lr_min, self.lr * self.factors[a]))
         arr = np.asarray(action, dtype=np.float64)
         if arr.size != 1:
-            raise ValueError(f"invalid action {action!r}; valid: one float in [-1, 1]")
+            raise ValueError(f"invalid action {action!r}; valid: one float in [-1, 1]. {action_mode_hint('log_lr')}")
         x = float(arr.flat[0])
         if not (-1.0 <= x <= 1.0):  # also catches NaN
-            raise ValueError(f"invalid action {action!r}; valid: one float in [-1, 1] (NaN is not allowed)")
+            raise ValueError(
+                f"invalid action {action!r}; valid: one float in [-1, 1] (NaN is not allowed). {action_mode_hint('log_lr')}"
+            )
         return 10.0 ** (self._log_lr_min + 0.5 * (x + 1.0) * (self._log_lr_max - self._log_lr_min))
 
     def lr_to_action(self, lr: float) -> np.ndarray:
@@ -351,6 +353,14 @@ class LRControlEnv(gym.Env):
         if not math.isnan(self.task.optimal_loss):
             info["excess_loss"] = train_loss - self.task.optimal_loss
         return info
+
+
+def action_mode_hint(action_mode: str) -> str:
+    """What to change when an action does not fit ``action_mode`` (appended to the errors)."""
+    other = "log_lr" if action_mode == "discrete" else "discrete"
+    means = {"discrete": "an index into factors", "log_lr": "a float in [-1, 1] setting log10 of the LR"}
+    return (f"This env has action_mode={action_mode!r} (the default is 'discrete'); for {means[other]} create it "
+            f"with action_mode={other!r} — a policy declares it as its class attribute action_mode = {other!r}.")
 
 
 def log_lr_action(lr: float, lr_min: float, lr_max: float) -> np.ndarray:
