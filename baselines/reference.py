@@ -5,26 +5,31 @@ the suite selection (:mod:`lrgym.leaderboard.selection`), the tuner (:mod:`lrgym
 and the tests all call :func:`search_reference`. It lives on the baselines floor because the
 tuner needs it and ``lrgym.baselines`` must not import ``lrgym.leaderboard``.
 
-**Objective** of a constant LR η on an instance (:func:`objective`): the mean over the seeds
-of ``log`` of the final training loss, each raised to the precision floor
-(:func:`lrgym.baselines.score.floored`); ``+inf`` if the run diverged (or ended non-finite) on
-any seed. The runs use the suite's seeds, horizon and inner steps.
+**Choice** among the LRs run so far (:func:`best_row`): the reference η* is the LR against
+which no other LR run scores a higher mean S (:func:`lrgym.baselines.score.score`, averaged over
+the seeds): it minimises ``max_η mean_s S(η; η*)`` — the minimax rule, so the best constant LR
+found never scores above 1 (scores unclipped here). An LR that diverged (or ended non-finite)
+on any seed, or made no progress on some seed, is never chosen (if no LR made progress on every
+seed: the lowest mean log final loss); ties go to the smaller LR. With one seed this is simply the lowest final loss; with
+several it is not the lowest mean log loss, because S divides each seed's log-improvement by
+the reference's on that seed (a seed the reference improves little weighs more).
 
-**Search** (:func:`search_reference`), on log10 LR inside the env's range ``[lr_min, lr_max]``:
+**Search** (:func:`search_reference`), on log10 LR inside the env's range ``[lr_min, lr_max]``,
+with the suite's seeds, horizon and inner steps:
 
 1. *Grid*: ``lr_min · 10^(k/2)``, k = 0, 1, … up to ``lr_max`` (plus ``lr_max`` itself),
    in ascending order; the first LR that diverges on any seed ends the grid (nothing past a
    divergence is ever run).
-2. *Refinements*: around the best point so far, the points ``η · 10^(j·h)`` for
+2. *Refinements*: around the chosen LR so far, the points ``η · 10^(j·h)`` for
    ``h = 1/16`` decade, ``j = ±1 … ±7`` (the open half-decade on each side), then
    ``h = 1/64``, ``j = ±1 … ±3`` — skipping points outside the range, at or past the
    smallest LR that diverged, or already run.
-3. The reference is the point with the lowest objective; ties go to the smaller LR. If every
-   LR diverged, the smallest LR of the grid (a reference without progress; the score handles it).
+3. The reference is the choice among every LR run. If every LR diverged, the smallest LR of
+   the grid (a reference without progress; the score handles it).
 
-The best LR is then known to 1/128 decade (a factor 1.018) around a local minimum of a
-function that is smooth in log LR near its optimum; an independent dense search over the same
-seeds (``tests/leaderboard/test_suite_v2.py``) finds no constant LR whose mean score exceeds 1.01.
+The best LR is then known to 1/128 decade (a factor 1.018) around an optimum of a function
+that is smooth in log LR there; an independent dense search over the same seeds
+(``tests/leaderboard/test_suite_v2.py``) finds no constant LR whose mean score exceeds 1.01.
 :attr:`Reference.margin_decades` says how far the reference lies inside the LR range.
 
 Runs go through :class:`ConstantLRRuns`: one ``LRControlEnv`` per LR with ``lr_init`` = η and
@@ -40,10 +45,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lrgym.baselines.score import floored
+from lrgym.baselines.score import floored, score
 
 __all__ = [
-    "COARSE_STEP", "REFINEMENTS", "RULE", "ConstantLRRuns", "Reference", "Row", "coarse_grid",
+    "COARSE_STEP", "REFINEMENTS", "RULE", "ConstantLRRuns", "Reference", "Row", "best_row", "coarse_grid",
     "objective", "search_reference",
 ]
 
@@ -52,7 +57,7 @@ COARSE_STEP = 0.5
 #: refinement stages: (step in decades, points on each side of the best point)
 REFINEMENTS: tuple[tuple[float, int], ...] = ((1 / 16, 7), (1 / 64, 3))
 #: names the rule in stored references; bump when anything above changes
-RULE = "grid-1/2+refine-1/16x7+1/64x3:mean-log-floored-final-loss"
+RULE = "grid-1/2+refine-1/16x7+1/64x3:minimax-mean-score"
 
 _REL = 1e-9  # two LRs closer than this (relative) are the same point
 
@@ -79,7 +84,8 @@ class Row:
 
 
 def objective(initial_loss: Sequence[float], final_loss: Sequence[float]) -> float:
-    """Mean over seeds of log(floored final loss); ``+inf`` if any seed diverged or is NaN."""
+    """Mean over seeds of log(floored final loss); ``+inf`` if any seed diverged or is NaN
+    (only its finiteness matters to the choice: see :func:`best_row`)."""
     final = np.asarray(final_loss, dtype=float)
     if final.size == 0 or not np.all(np.isfinite(final)):
         return math.inf
@@ -124,6 +130,28 @@ def coarse_grid(lr_min: float, lr_max: float, step: float = COARSE_STEP) -> list
     return grid
 
 
+def best_row(rows: Sequence[Row]) -> Row:
+    """The minimax choice (module docstring): the non-diverged row ``i`` minimising
+    ``max_j mean_s S(row j; reference row i)``; ties → the smaller LR; all diverged → the
+    smallest LR."""
+    rows = sorted(rows, key=lambda r: r.lr)
+    ok = [r for r in rows if not r.diverged]
+    if not ok:
+        return rows[0]
+    l0 = np.asarray(ok[0].initial_loss, dtype=float)
+    progress = [r for r in ok if np.all(np.log(l0 / floored(r.final_loss, l0)) > 1e-12)]
+    if not progress:  # no LR improved on every seed: S is undefined; the lowest mean log loss
+        return min(ok, key=lambda r: r.objective)
+    finals = np.array([r.final_loss for r in rows], dtype=float)  # (n_rows, n_seeds), inf = diverged
+    best, best_value = progress[0], math.inf
+    for ref in progress:
+        s = score(l0, finals, np.asarray(ref.final_loss, dtype=float), ~np.isfinite(finals), clip=None)
+        value = float(np.max(np.mean(s, axis=1)))
+        if value < best_value:
+            best, best_value = ref, value
+    return best
+
+
 def search_reference(run: Callable[[float], Row], lr_min: float, lr_max: float) -> Reference:
     """The best constant LR in ``[lr_min, lr_max]`` by the rule of the module docstring.
 
@@ -150,13 +178,8 @@ def search_reference(run: Callable[[float], Row], lr_min: float, lr_max: float) 
         if lr >= first_divergence:
             break
 
-    def best() -> Row:  # lowest objective; ties → smaller LR (ascending scan, strict <)
-        out, value = None, math.inf
-        for lr in sorted(rows):
-            v = rows[lr].objective
-            if v < value:
-                out, value = rows[lr], v
-        return out if out is not None else rows[min(rows)]
+    def best() -> Row:
+        return best_row(list(rows.values()))
 
     for step, span in REFINEMENTS:
         centre = best()

@@ -111,12 +111,13 @@ def _log(x: np.ndarray) -> np.ndarray:
 
 
 def score(initial_loss: ArrayLike, final_loss: ArrayLike, reference_loss: ArrayLike,
-          diverged: ArrayLike = False) -> np.ndarray:
+          diverged: ArrayLike = False, clip: tuple[float, float] | None = (-1.0, 2.0)) -> np.ndarray:
     """S of runs from raw losses (element-wise): the score the leaderboard ranks by.
 
     ``final_loss`` and ``reference_loss`` are first raised to :data:`PRECISION_FLOOR` × L0
     (:func:`floored`); a diverged run, or a final loss that is NaN or +inf, scores −1. L0 and
-    L_ref must be positive and finite.
+    L_ref must be positive and finite. ``clip`` as in :func:`run_score` (the reference search
+    compares unclipped scores).
 
     Example: ``score(1.0, 1e-3, 1e-6)`` is 0.5; ``score(1.0, 1e-20, 1e-13)`` is 1.0 (both at the
     floor).
@@ -125,4 +126,4 @@ def score(initial_loss: ArrayLike, final_loss: ArrayLike, reference_loss: ArrayL
     lref = np.asarray(reference_loss, dtype=float)
     if not (np.all(np.isfinite(l0)) and np.all(l0 > 0) and np.all(np.isfinite(lref)) and np.all(lref >= 0)):
         raise ValueError("initial_loss must be positive and finite, reference_loss finite and >= 0")
-    return run_score(_log(l0), _log(floored(final_loss, l0)), _log(floored(lref, l0)), diverged)
+    return run_score(_log(l0), _log(floored(final_loss, l0)), _log(floored(lref, l0)), diverged, clip=clip)

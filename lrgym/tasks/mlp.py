@@ -392,6 +392,8 @@ class MLPTask(Task):
         self.Xv = np.ascontiguousarray(Xv, dtype=np.float64)
         self.yv = np.ascontiguousarray(yv, dtype=np.int64)
         self.n_classes = int(max(spec.n_classes, self.y.max() + 1, self.yv.max() + 1))
+        #: the divergence rule's scale: log C, the loss of the uniform prediction (≈ L₀ at init)
+        self.loss_scale = math.log(self.n_classes)
         self.widths = np.array(
             [self.X.shape[1]] + [spec.hidden] * spec.depth + [self.n_classes], dtype=np.int64
         )

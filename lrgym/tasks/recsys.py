@@ -24,9 +24,10 @@ gradient once (summed over every triple that uses it), then applies the inner op
 likewise applied only to touched rows). The gradient transforms of :mod:`lrgym.optim` act on
 the minibatch gradient, which is zero outside the touched rows:
 
-* weight decay adds ``wd · p`` on the touched coordinates only (lazy L2);
-* clipping and ``normalize="global"`` use the norm over the touched coordinates, which is
-  the norm of the whole minibatch gradient;
+* clipping (first, as in :mod:`lrgym.optim`) uses the norm over the touched coordinates, which
+  is the norm of the whole minibatch gradient;
+* weight decay then adds ``wd · p`` on the touched coordinates only (lazy L2);
+* ``normalize="global"`` divides by the norm of the touched coordinates' decayed gradient;
 * ``normalize="layerwise"`` treats the two tables as the layers: each table's touched rows are
   scaled by ‖table‖ / ‖table's minibatch gradient‖ (LARS trust ratio), with ‖table‖ the norm of
   the *whole* table (computed at the start of every ``run`` call and kept up to date as rows
@@ -101,7 +102,7 @@ import numba
 import numpy as np
 
 from lrgym.rng import skip_ahead, uniform_ahead
-from lrgym.optim import H_CLIP_NORM, H_NORMALIZE, H_WEIGHT_DECAY
+from lrgym.optim import H_CLIP_NORM, H_NORMALIZE, H_WEIGHT_DECAY, clip_coefficient
 from lrgym.tasks.base import (
     S_TRAIN_LOSS,
     S_VAL_LOSS,
@@ -305,29 +306,33 @@ def rows_sq_norm(x, starts, n_rows, width, v_off, table):
 def transform_rows(params, G, starts, n_rows, v_off, hyper, table_sq):
     """``optim.transform_gradient`` for a row-sparse gradient (see the module docstring)."""
     width = G.shape[1]
+    clip = hyper[H_CLIP_NORM]
+    if clip > 0.0:
+        g_sq = 0.0
+        for k in range(n_rows):
+            for c in range(width):
+                g_sq += G[k, c] * G[k, c]
+        scale = clip_coefficient(clip, math.sqrt(g_sq))
+        if scale < 1.0:
+            for k in range(n_rows):
+                for c in range(width):
+                    G[k, c] *= scale
     wd = hyper[H_WEIGHT_DECAY]
     if wd != 0.0:
         for k in range(n_rows):
             for c in range(width):
                 G[k, c] += wd * params[starts[k] + c]
-    clip = hyper[H_CLIP_NORM]
     mode = int(hyper[H_NORMALIZE])
-    if clip > 0.0 or mode == 1:
+    if mode == 1:
         norm = 0.0
         for k in range(n_rows):
             for c in range(width):
                 norm += G[k, c] * G[k, c]
-        norm = math.sqrt(norm)
-        scale = 1.0
-        if clip > 0.0 and norm > clip:
-            scale = clip / norm
-            norm = clip
-        if mode == 1 and norm > 0.0:
-            scale /= norm
-        if scale != 1.0:
+        if norm > 0.0:
+            inv = 1.0 / math.sqrt(norm)
             for k in range(n_rows):
                 for c in range(width):
-                    G[k, c] *= scale
+                    G[k, c] *= inv
     if mode == 2:
         for table in range(2):
             g_sq = 0.0
@@ -667,6 +672,8 @@ def split_positives(rng, pos_u, pos_i, n_users, n_items, n_negatives):
 
 class RecsysTask(Task):
     metric_name = "auc"
+    #: the divergence rule's scale: log 2, the log-loss of σ(0) (≈ L₀ at the small init)
+    loss_scale = math.log(2.0)
 
     def __init__(self, spec: RecsysSpec):
         self.spec = spec

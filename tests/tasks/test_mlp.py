@@ -79,13 +79,12 @@ def ref_loss_grad(task, p, X, y):
 def ref_update(p, g, m, v, t, lr, cfg: OptimizerConfig, segments):
     """One update as written in lrgym.optim's docstring (PyTorch's formulas)."""
     h = cfg.hyper()
+    if cfg.clip_norm is not None:  # torch's clip_grad_norm_ on the loss gradient, then the decay
+        g = g * min(1.0, cfg.clip_norm / (np.linalg.norm(g) + 1e-6))
     g = g + cfg.weight_decay * p
-    if cfg.clip_norm is not None or cfg.normalize == "global":
+    if cfg.normalize == "global":
         n = np.linalg.norm(g)
-        if cfg.clip_norm is not None and n > cfg.clip_norm:
-            g = g * (cfg.clip_norm / n)
-            n = cfg.clip_norm
-        if cfg.normalize == "global" and n > 0:
+        if n > 0:
             g = g / n
     if cfg.normalize == "layerwise":
         for lo, hi in zip(segments[:-1], segments[1:]):
@@ -221,9 +220,12 @@ def test_clipping_is_active_in_lockstep_case():
 # ---- PyTorch parity -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("opt_name, lr", [("sgd", 0.2), ("adam", 3e-3)])
+@pytest.mark.parametrize("opt_name, lr", [("sgd", 0.2), ("adam", 3e-3), ("momentum", 0.05)])
 @pytest.mark.parametrize("kw", [dict(activation="tanh", depth=1), dict(activation="relu", depth=2)])
-def test_torch_parity_50_updates(opt_name, lr, kw):
+@pytest.mark.parametrize("transforms", [{}, {"weight_decay": 0.05, "clip_norm": 0.3}], ids=["plain", "wd+clip"])
+def test_torch_parity_50_updates(opt_name, lr, kw, transforms):
+    """Lock-step with an nn.Sequential: cross_entropy, backward, ``clip_grad_norm_``, then
+    ``torch.optim``'s step with weight decay (PyTorch's order, as lrgym.optim)."""
     import torch
 
     task = small_task(hidden=12, **kw)
@@ -239,8 +241,13 @@ def test_torch_parity_50_updates(opt_name, lr, kw):
         if l < len(task.widths) - 2:
             mods.append(torch.nn.ReLU() if task.relu else torch.nn.Tanh())
     model = torch.nn.Sequential(*mods)
-    opt = (torch.optim.SGD if opt_name == "sgd" else torch.optim.Adam)(model.parameters(), lr=lr)
-    cfg = OptimizerConfig(opt_name)
+    wd, clip = transforms.get("weight_decay", 0.0), transforms.get("clip_norm")
+    if opt_name == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=wd)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=lr, weight_decay=wd, momentum=0.9 if opt_name == "momentum" else 0.0)
+    cfg = OptimizerConfig(opt_name, **transforms)
+    clipped = 0
     X, y = torch.from_numpy(task.X), torch.from_numpy(task.y)
     n_eval = task.n_eval
     for _ in range(50):
@@ -250,6 +257,8 @@ def test_torch_parity_50_updates(opt_name, lr, kw):
         loss = torch.nn.functional.cross_entropy(model(X[idx]), y[idx])
         opt.zero_grad()
         loss.backward()
+        if clip is not None:
+            clipped += float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip)) > clip
         opt.step()
         stats = run_kernel(task, state, lr, 1, cfg)
         assert stats[S_BATCH_LOSS] == pytest.approx(loss.item(), rel=1e-6)
@@ -260,7 +269,10 @@ def test_torch_parity_50_updates(opt_name, lr, kw):
         [np.concatenate([m.weight.detach().numpy().T.ravel(), m.bias.detach().numpy()]) for m in mods[::2]]
     )
     np.testing.assert_allclose(state.params, flat, rtol=1e-6, atol=1e-9)
-    assert stats[S_TRAIN_LOSS] < 0.9 * run_kernel_eval(task, task.new_state(np.random.default_rng(11)))
+    if not transforms:  # it learns (with strong decay and clipping, parity is the point)
+        assert stats[S_TRAIN_LOSS] < 0.9 * run_kernel_eval(task, task.new_state(np.random.default_rng(11)))
+    if clip is not None:
+        assert clipped >= 10  # clipping was active on a good share of the 50 updates
 
 
 def run_kernel_eval(task, state):

@@ -106,13 +106,13 @@ class RefRun:
 
     def update(self, g, mask, lr, cfg):
         p, seg = self.p, self.task.segments
+        g = np.where(mask, g, 0.0)
+        if cfg.clip_norm is not None:  # clip the loss gradient first (torch's clip_grad_norm_)
+            g *= min(1.0, cfg.clip_norm / (np.linalg.norm(g) + 1e-6))
         g = np.where(mask, g + cfg.weight_decay * p, 0.0)
-        if cfg.clip_norm is not None or cfg.normalize == "global":
+        if cfg.normalize == "global":
             n = np.linalg.norm(g)
-            if cfg.clip_norm is not None and n > cfg.clip_norm:
-                g *= cfg.clip_norm / n
-                n = cfg.clip_norm
-            if cfg.normalize == "global" and n > 0:
+            if n > 0:
                 g /= n
         if cfg.normalize == "layerwise":
             for lo, hi in zip(seg[:-1], seg[1:]):
