@@ -62,3 +62,21 @@ def test_installed_floors_import_from_the_install(target, tmp_path):
     for line in lines[:3]:
         assert Path(line).resolve().is_relative_to(target.resolve()), line
     assert lines[3:5] == ["None", "None"]  # no top-level baselines / leaderboard anywhere on the path
+
+
+def test_the_editable_install_maps_the_floors_without_top_level_names(tmp_path):
+    """This checkout's own (editable) install: lrgym.baselines is the folder baselines/, and
+    outside the checkout no top-level baselines / leaderboard can be imported."""
+    code = (
+        "import importlib.util, lrgym.baselines, lrgym.leaderboard\n"
+        "print(lrgym.baselines.__file__); print(lrgym.leaderboard.__file__)\n"
+        "print(importlib.util.find_spec('baselines')); print(importlib.util.find_spec('leaderboard'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.split("\n")
+    assert Path(lines[0]).resolve() == (ROOT / "baselines" / "__init__.py").resolve()
+    assert Path(lines[1]).resolve() == (ROOT / "leaderboard" / "__init__.py").resolve()
+    assert lines[2:4] == ["None", "None"]
