@@ -182,3 +182,20 @@ def test_vector_env_frames_equal_the_single_envs(mode):
                 assert np.array_equal(frame, env.render())
     with pytest.raises(RenderModeError):
         LRControlVectorEnv(2, render_mode="human")
+
+
+def test_lrgym_sb3_vec_env_returns_frames():
+    """lrgym's batched SB3 VecEnv (lrgym.sb3) renders like DummyVecEnv: get_images() and the tiled render()."""
+    from lrgym.sb3 import make_sb3_vec_env
+
+    venv = make_sb3_vec_env("LRControl-LinReg-v1", n_envs=2, seed=0, render_mode="rgb_array", horizon=3)
+    venv.reset()
+    venv.step(np.array([2, 3]))
+    images = venv.get_images()
+    single = LRControlEnv(family="linreg", horizon=3, render_mode="rgb_array")
+    for i, image in enumerate(images):
+        single.reset(seed=i)
+        single.step([2, 3][i])
+        np.testing.assert_array_equal(image, single.render())
+    assert venv.render(mode="rgb_array").shape[2] == 3  # SB3 tiles the frames
+    assert make_sb3_vec_env("LRControl-LinReg-v1", n_envs=2).get_images() == [None, None]
