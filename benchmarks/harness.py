@@ -66,7 +66,7 @@ FAMILIES: dict[str, FamilyBench] = {
         "mlp", "LRControl-MLP-v1",
         dict(dataset="teacher", input_dim=64, n_classes=10, hidden=64, depth=1, activation="tanh",
              batch_size=64, n_train=4096, init="torch", label_noise=0.0),
-        0.05, "benchmarks.reference_mlp", "NumpyMLP", "TorchMLP",
+        0.002, "benchmarks.reference_mlp", "NumpyMLP", "TorchMLP",
         targets=dict(numpy=1.2, torch=2.5),
     ),
     "recsys": FamilyBench(

@@ -124,13 +124,15 @@ def keep(record: dict) -> tuple[bool, str]:
 
 
 def select(families: list[str] | None = None, candidates: int = CANDIDATES, sizes: dict | None = None,
-           workers: int | None = None, reuse: dict | None = None) -> dict:
+           workers: int | None = None, reuse: dict | None = None, progress=None) -> dict:
     """Run the procedure of the module docstring; returns the selection (JSON-able).
 
     Candidates are evaluated in seed order, a batch of ``workers`` at a time, until the family
     has its ``size`` kept instances or ``candidates`` were tried. ``reuse`` maps
     ``(family, instance)`` to records of an earlier run on the same code (:func:`load_records`);
     a reused record that passes the rule but lacks its reference is evaluated again.
+    ``progress(record)`` is called after each evaluation (the CLI appends them to
+    ``runs/selection/records.jsonl``, which ``--reuse`` also reads).
     """
     from lrgym.baselines.parallel import imap
     from lrgym.tasks.base import instance_set
@@ -160,14 +162,16 @@ def select(families: list[str] | None = None, candidates: int = CANDIDATES, size
     while True:
         todo = []
         for f in families:
-            if len(kept(f)) >= sizes[f]:
-                continue
-            todo += [(f, k) for k in test if not usable(f, k)][:workers]
+            missing = sizes[f] - len(kept(f))
+            if missing > 0:  # about twice as many candidates as still missing (about half pass)
+                todo += [(f, k) for k in test if not usable(f, k)][:max(workers, 2 * missing)]
         if not todo:
             break
         jobs = [(f, k, SEEDS, {"family": f, "instance_set": "test"}) for f, k in todo]
         for rec in imap(evaluate_candidate, jobs, workers, f"suite v2 candidates ({len(jobs)})"):
             records[(rec["family"], rec["instance"])] = rec
+            if progress is not None:
+                progress(rec)
     out = {"rule": __doc__.split("**Procedure**")[1].split("The selection and")[0].strip(),
            "reference_rule": RULE, "seeds": list(SEEDS), "candidates": candidates,
            "thresholds": {"max_floor_share": MAX_FLOOR_SHARE, "min_margin_decades": MIN_MARGIN_DECADES,
@@ -193,7 +197,11 @@ def select(families: list[str] | None = None, candidates: int = CANDIDATES, size
 def load_records(path: str | Path) -> dict:
     """``(family, instance) → record`` from a selection written by :func:`write` (its
     ``runs/`` copy keeps every evaluated candidate's record)."""
-    data = json.loads(Path(path).read_text())
+    path = Path(path)
+    if path.suffix == ".jsonl":
+        return {(r["family"], int(r["instance"])): r
+                for r in (json.loads(line) for line in path.read_text().splitlines() if line.strip())}
+    data = json.loads(path.read_text())
     records = {}
     for rec in data.get("records", []):
         records[(rec["family"], int(rec["instance"]))] = rec
@@ -240,10 +248,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--ship", action="store_true",
                    help="write the shipped leaderboard/suites/v2.json and references/v2-r1.json (maintainers)")
-    p.add_argument("--reuse", help="records of an earlier run on the same code (runs/selection/v2.json)")
+    p.add_argument("--reuse", help="records of an earlier run on the same code (runs/selection/v2.json, or "
+                                   "runs/selection/records.jsonl of an interrupted one)")
     args = p.parse_args(argv)
     reuse = load_records(args.reuse) if args.reuse else None
-    selection = select(args.families, args.candidates, workers=args.workers, reuse=reuse)
+    log = Path("runs") / "selection" / "records.jsonl"
+    log.parent.mkdir(parents=True, exist_ok=True)
+
+    def progress(rec: dict) -> None:
+        with open(log, "a") as f:
+            f.write(json.dumps(_jsonable(rec)) + "\n")
+
+    selection = select(args.families, args.candidates, workers=args.workers, reuse=reuse, progress=progress)
     for f, d in selection["families"].items():
         dropped = {}
         for c in d["candidates"]:

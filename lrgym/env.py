@@ -139,9 +139,10 @@ class LRControlEnv(gym.Env):
     * v1: suite-v2 dynamics and a fixed info schema; the ``-v0`` ids are gone (gymnasium names
       ``-v1``). Dynamics: (1) divergence cap ``cap_factor · max(L₀, loss_scale)`` instead of
       ``cap_factor · L₀`` (each task states its ``loss_scale``); the divergence penalty of
-      ``log_improvement`` / ``final`` is log(L₀ / cap). (2) LR ranges: the recommender's
-      optimizer descends the minibatch's summed loss instead of its mean (best constant SGD
-      LRs 0.04 – 0.5 instead of 1.3 – 320); the largest eigenvalue / feature scale of
+      ``log_improvement`` / ``final`` is log(L₀ / cap). (2) LR ranges: the recommender's and
+      the MLP's optimizer descend the minibatch's summed loss instead of its mean (best
+      constant SGD LRs of train instances: recsys 0.04 – 0.5 instead of 1.3 – 320, mlp
+      0.0013 – 0.06 instead of 0.1 – 5.6); the largest eigenvalue / feature scale of
       ``quadratic`` and ``linreg`` instances is drawn from [1, 100] instead of [0.1, 10], so
       every train instance's best constant SGD LR lies inside [1e-6, 10] with at least a
       quarter decade to spare (``tests/test_lr_ranges.py``). (3) Inner optimizers clip the loss

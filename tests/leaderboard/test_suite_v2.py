@@ -120,3 +120,13 @@ def test_candidate_lrs_of_the_independent_search(lr_ref):
     assert all(1e-6 <= x <= 10.0 for x in lrs) and lr_ref not in lrs
     assert min(abs(math.log10(x / lr_ref)) for x in lrs) == pytest.approx(1 / 40)
     assert any(x < lr_ref / 100 for x in lrs) and any(x > lr_ref * 3 for x in lrs if lr_ref < 1)
+
+
+def test_the_rule_by_hand():
+    good = {"lr": 0.1, "margin_decades": 2.0, "bracketed": True, "floor_share": 0.3, "gap": 0.05}
+    assert selection.keep(good) == (True, "")
+    assert "precision floor" in selection.keep({**good, "floor_share": 0.7})[1]
+    assert "edge" in selection.keep({**good, "margin_decades": 0.4})[1]
+    assert "edge" in selection.keep({**good, "bracketed": False})[1]
+    assert "no gap" in selection.keep({**good, "gap": 0.019})[1]
+    assert selection.keep({**good, "gap": 0.02})[0]
