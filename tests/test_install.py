@@ -19,6 +19,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _setuptools_major() -> int:
+    from importlib import metadata
+
+    try:
+        return int(metadata.version("setuptools").split(".")[0])
+    except (metadata.PackageNotFoundError, ValueError):
+        return 0
+
+
 @pytest.fixture(scope="module")
 def target(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("site")
@@ -27,8 +36,9 @@ def target(tmp_path_factory) -> Path:
     shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info",
                                                              "__pycache__", ".pytest_cache", ".benchmarks", "runs",
                                                              ".lrgym-cache", "*.sqlite*"))
-    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-           "--no-compile", "--target", str(out), str(src)]
+    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile", "--target", str(out), str(src)]
+    if _setuptools_major() >= 77:  # pyproject's build requirement is here already: no isolated build env
+        cmd.insert(cmd.index("--no-deps"), "--no-build-isolation")
     subprocess.run(cmd, check=True, cwd=tmp_path_factory.getbasetemp(), timeout=300)
     return out
 
