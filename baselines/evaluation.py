@@ -13,6 +13,7 @@ import numpy as np
 
 from lrgym.baselines.policy import policy_env_kwargs
 from lrgym.env import LRControlEnv
+from lrgym.info import family_name
 
 
 @dataclass
@@ -65,22 +66,22 @@ def run_episode(policy, env: LRControlEnv, seed: int, instance: int | None = Non
     policy.reset(info)
     traj = Trajectory(
         policy=getattr(policy, "name", type(policy).__name__),
-        family=info["family"],
-        instance=info["instance"],
+        family=family_name(info["family"]),
+        instance=int(info["instance"]),
         seed=seed,
-        train_losses=[info["train_loss"]],
-        val_losses=[info["val_loss"]],
-        val_metrics=[info["val_metric"]],
+        train_losses=[float(info["train_loss"])],
+        val_losses=[float(info["val_loss"])],
+        val_metrics=[float(info["val_metric"])],
     )
     done = False
     while not done:
         action = policy.act(obs, info)
         obs, reward, terminated, truncated, info = env.step(action)
-        traj.lrs.append(info["lr"])
-        traj.train_losses.append(info["train_loss"])
-        traj.val_losses.append(info["val_loss"])
-        traj.val_metrics.append(info["val_metric"])
-        traj.rewards.append(reward)
+        traj.lrs.append(float(info["lr"]))
+        traj.train_losses.append(float(info["train_loss"]))
+        traj.val_losses.append(float(info["val_loss"]))
+        traj.val_metrics.append(float(info["val_metric"]))
+        traj.rewards.append(float(reward))
         traj.rejected_steps += int(info["rejected"])
         done = terminated or truncated
     traj.diverged = bool(info["diverged"])

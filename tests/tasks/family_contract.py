@@ -11,6 +11,7 @@ import dataclasses
 import numpy as np
 
 from lrgym.env import LRControlEnv
+from lrgym.info import family_index
 from lrgym.optim import OptimizerConfig
 from lrgym.tasks import FAMILIES, make_family
 from lrgym.tasks.base import INSTANCE_SETS, N_STATS, S_DIVERGED, S_TRAIN_LOSS, S_UPDATES, STAT_NAMES
@@ -84,7 +85,8 @@ def check_env(name: str) -> None:
             trace += [obs, np.array([reward, info["train_loss"], info["lr"]])]
         runs.append(np.concatenate(trace))
         assert np.isfinite(np.concatenate(trace[::2])).all()
-        assert info["family"] in FAMILIES
+        assert env.task.spec.family in FAMILIES
+        assert info["family"] == family_index(env.task.spec.family)  # the info schema's name table (−1: not in it)
     np.testing.assert_array_equal(runs[0], runs[1])
 
 

@@ -51,7 +51,8 @@ def test_a_new_family_is_its_module_its_tests_and_one_registry_line(toy):
     check_family("toy")  # the contract
     env = gym.make(toy)
     obs, info = env.reset(seed=0)
-    assert info["family"] == "toy" and env.unwrapped.horizon == 8
+    assert env.unwrapped.task.spec.family == "toy" and env.unwrapped.horizon == 8
+    assert info["family"] == -1  # the info schema's frozen name table (lrgym.info.FAMILY_NAMES) lists built-ins only
     env.step(2)
     # the vector env (a Python loop over Task.run for kernels it has no batched kind for)
     vec = gym.make_vec(toy, num_envs=3, vectorization_mode="vector_entry_point")
