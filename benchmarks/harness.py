@@ -361,11 +361,42 @@ def id_rollouts(env_id: str, n: int, mode: str, first_seed: int = 1_000):
     return run
 
 
+def warm_up(env_id: str, mode: str) -> None:
+    """Load every compiled kernel an id can need, once per process: one sub-env on a train
+    instance of each kind (family, streaming or not, data set, depth) among the first 400.
+
+    lrgym's vector env types a batched kernel and a ``numba.typed.List`` per kernel kind the
+    first time a kind appears in the process (≈ 1 – 4 s each, not cached on disk); a short timed
+    run that met a new kind would measure that one-time cost instead of the steady rate."""
+    import gymnasium as gym
+
+    import lrgym  # noqa: F401
+
+    family = gym.spec(env_id).kwargs
+    from lrgym.tasks import make_family
+
+    fam = make_family(family["family"], **family.get("family_options", {}))
+    picks = {}
+    for k in range(400):
+        spec = fam.sample(k)
+        key = tuple(getattr(spec, f, None) for f in ("family", "streaming", "dataset", "depth", "activation"))
+        picks.setdefault(key, k)
+    envs = gym.make_vec(env_id, num_envs=len(picks), vectorization_mode=mode, horizon=2, inner_steps=1)
+    envs.reset(seed=0, options={"instance": list(picks.values())} if mode != "sync" else None)
+    if mode == "sync":  # SyncVectorEnv takes no per-env options: reset each sub-env on its pick
+        for env, k in zip(envs.envs, picks.values()):
+            env.reset(seed=0, options={"instance": k})
+    for _ in range(3):
+        envs.step(np.full(len(picks), KEEP))
+    envs.close()
+
+
 def vector_vs_sync(env_id: str, n: int, rounds: int, clock=time.thread_time) -> dict[str, float]:
     """Env steps/s of SyncVectorEnv and lrgym's vector env on ``env_id`` with ``n`` envs, in
-    interleaved rounds over the same seeds (one warm-up round each first: compilation, caches)."""
+    interleaved rounds over the same seeds, after :func:`warm_up` and one warm-up round each."""
     runs = {mode: id_rollouts(env_id, n, mode) for mode in ("sync", "vector_entry_point")}
-    for mode in runs:  # warm-up on other seeds: kernels loaded, batched kernels typed
+    for mode in runs:
+        warm_up(env_id, mode)
         id_rollouts(env_id, n, mode, first_seed=900_000)()
     spent = {mode: 0.0 for mode in runs}
     done = {mode: 0 for mode in runs}

@@ -45,6 +45,7 @@ def test_id_vector_vs_sync(benchmark, env_id, n, mode):
     """Each default id at its defaults (new instances at every reset), gymnasium's SyncVectorEnv
     (``mode="sync"``) vs lrgym's vector env on the same seeds: same episodes, same builds."""
     run = h.id_rollouts(env_id, n, mode)
+    h.warm_up(env_id, mode)  # every kernel kind loaded (a one-time cost per process)
     h.id_rollouts(env_id, n, mode, first_seed=900_000)()  # warm-up on other seeds
     benchmark.group = f"{env_id} × {n}"
     benchmark.extra_info["env_steps"] = n * h.ROLLOUT_STEPS

@@ -3,7 +3,7 @@
 Modules, one concern each:
 
 * ``suite``: the versioned benchmark suites (``v1``, ``val``, ``quick``);
-* ``references``: best fixed SGD learning rate per instance (the score's yardstick), cached;
+* ``references``: best constant SGD learning rate per instance by a fine search (the score's yardstick), cached;
 * ``scoring``: pure scoring functions (per-run normalised score, steps to target, rliable's
   aggregates with stratified-bootstrap confidence intervals, probability of improvement,
   performance profiles and AlgoPerf's profile score); NumPy only;

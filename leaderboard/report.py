@@ -66,7 +66,7 @@ FAMILY_CELL = "IQM / mean / div."
 
 
 def _columns(lb: Leaderboard) -> list[str]:
-    fams = [f"{f} {FAMILY_CELL}" for f in lb.suite.family_names]
+    fams = [f"{f}\n{FAMILY_CELL}" for f in lb.suite.family_names]
     return ["#", "entry", "kind", "IQM [95% CI]", *fams, "mean", "median", "opt. gap",
             f"PoI vs {lb.best_baseline or 'best baseline'}", "AlgoPerf", "diverged"]
 
@@ -138,8 +138,10 @@ def print_table(lb: Leaderboard, console=None, show_failures: bool = True) -> No
     title = f"lrgym leaderboard — suite {suite.version} ({len(suite.tasks())} instances × {len(suite.seeds)} seeds)"
     columns = _columns(lb)
     # the widest layout that fits the terminal: all columns, the essentials, the bare ranking
-    layouts = [range(len(columns)),
-               [i for i, c in enumerate(columns) if c in COMPACT_COLUMNS or c.startswith("PoI")],
+    # (the per-family IQM / mean / divergence columns go last: they show what the IQM hides)
+    family = [i for i, c in enumerate(columns) if c.endswith(FAMILY_CELL)]
+    essentials = [i for i, c in enumerate(columns) if c in COMPACT_COLUMNS or c.startswith("PoI")]
+    layouts = [range(len(columns)), sorted(essentials + family), essentials,
                [i for i, c in enumerate(columns) if c in MINIMAL_COLUMNS]]
     for compact, keep in enumerate(layouts):
         table = Table(title=Text(title), header_style="bold")
@@ -186,7 +188,7 @@ def markdown(lb: Leaderboard, command: str | None = None, elapsed: float | None 
         f"Suite **{suite.version}** ({suite.description}): {len(suite.tasks())} instances "
         f"({', '.join(f'{fs.family} × {len(fs.instances)}' for fs in suite.families)}) × "
         f"{len(suite.seeds)} seeds = {suite.n_runs} runs per entry. Ranked by IQM of the normalised "
-        f"score S (1 = best fixed SGD learning rate per instance).",
+        f"score S (1 = the best constant SGD learning rate per instance, by a fine search).",
         "",
     ]
     cols = _columns(lb)

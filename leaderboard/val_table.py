@@ -97,7 +97,7 @@ def markdown(result: dict) -> str:
                     + f" | **{np.mean(allruns):.2f}** | {float(iqm(allruns[None, :])):.2f} |")
     n_inst = {len(v) for v in result["instances"].values()}
     note = (f"Mean normalised score S on the `val` instances ({'/'.join(map(str, sorted(n_inst)))} per family × "
-            f"{len(result['seeds'])} seeds; 1 = the per-instance best fixed SGD LR, 0 = no progress, −1 = diverged; "
+            f"{len(result['seeds'])} seeds; 1 = the per-instance best constant SGD LR (the leaderboard's reference), 0 = no progress, −1 = diverged; "
             "clipped to [−1, 2]). Regenerate with `python -m lrgym.leaderboard.val_table --write`.")
     if result["skipped"]:
         note += f" Not shown (no weights): {', '.join(result['skipped'])}."

@@ -19,7 +19,9 @@ def episode(env: LRControlEnv, instance: int) -> list[bytes]:
     out = [obs.tobytes(), np.float64(info["train_loss"]).tobytes()]
     for a in (4, 3, 0, 2, 1, 4):
         obs, reward, terminated, truncated, info = env.step(a)
-        out += [obs.tobytes(), np.float64(reward).tobytes(), np.float64(info["val_metric"]).tobytes()]
+        out += [obs.tobytes(), np.float64(reward).tobytes(), np.float64(info["val_metric"]).tobytes(), terminated]
+        if terminated or truncated:
+            break
     return out
 
 
