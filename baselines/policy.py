@@ -10,8 +10,10 @@ A policy is driven by :func:`lrgym.baselines.evaluation.run_episode`::
         obs, reward, terminated, truncated, info = env.step(action)
 
 Class attributes tell the evaluation how to build the environment for this policy:
-``optimizer`` (inner update rule, name or dict for :class:`lrgym.optim.OptimizerConfig`),
-``action_mode`` (``"log_lr"`` to set the LR directly, ``"discrete"`` to multiply it), and
+``optimizer`` (inner update rule, name or dict for :class:`lrgym.optim.OptimizerConfig`;
+default ``"sgd"``), ``action_mode`` (``"log_lr"`` to set the LR directly, ``"discrete"`` to
+multiply it by one of the env's factors; default :data:`DEFAULT_ACTION_MODE`, the env's own
+default ``"discrete"``), and
 ``env_options`` (further :class:`lrgym.env.LRControlEnv` keywords the policy needs, e.g. the
 bold driver's ``rejection_threshold``). ``lr_init`` (None: the env's default) is the LR the
 episode starts from.
@@ -19,6 +21,7 @@ episode starts from.
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from typing import Any
 

@@ -15,6 +15,7 @@ from gymnasium import spaces
 from lrgym.features import FEATURE_NAMES, M_CAP, N_FEATURES, N_MEMORY, features, observation_space_bounds, start_episode
 from lrgym.info import ACTION_MODES, family_index
 from lrgym.optim import OPTIMIZERS, OptimizerConfig, check_choice
+from lrgym.render import RENDER_FPS, RENDER_MODES, EpisodeRecorder, check_render_mode
 from lrgym.rewards import REWARDS, reward_and_advance, reward_code, reward_params
 from lrgym.tasks import make_family
 from lrgym.tasks.base import (
@@ -139,6 +140,13 @@ class LRControlEnv(gym.Env):
     rises by more than this fraction is undone — parameters and optimizer state restored,
     ``info["rejected"] = True`` — as the bold-driver heuristic needs).
 
+    ## Rendering
+
+    ``render_mode="ansi"``: :meth:`render` returns the current step as one line of text (step, LR,
+    training and validation loss, metric). ``"rgb_array"``: an image of the LR and of the
+    training and validation losses so far (drawn with NumPy; see :mod:`lrgym.render`). Other
+    modes raise :class:`~lrgym.render.RenderModeError` (a ``ValueError`` and ``TypeError``).
+
     ## Version History
 
     * v1: suite-v2 dynamics and a fixed info schema; the ``-v0`` ids are gone (gymnasium names
@@ -157,7 +165,7 @@ class LRControlEnv(gym.Env):
     * v0: initial release.
     """
 
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": RENDER_FPS}
 
     def __init__(
         self,
@@ -184,8 +192,7 @@ class LRControlEnv(gym.Env):
                 raise ValueError(f"LRControlEnv got a config mapping and the keyword arguments {passed}; pass one or the other")
             self.__init__(**dict(family))
             return
-        if render_mode is not None:
-            raise ValueError(f"unknown render_mode {render_mode!r}; valid choices: None")
+        self.render_mode = check_render_mode(render_mode)
         self.family = family if isinstance(family, TaskFamily) else make_family(family, **(family_options or {}))
         self.instance_set = instance_set
         self.instances = lookup_instance_set(instance_set)
@@ -243,6 +250,7 @@ class LRControlEnv(gym.Env):
         self.lr = self.lr_init
         self.updates = 0
         self._done = True
+        self._recorder = None if render_mode is None else EpisodeRecorder(self.horizon, self.lr_min, self.lr_max)
 
     # ---- instances --------------------------------------------------------------------------
 
@@ -292,7 +300,10 @@ class LRControlEnv(gym.Env):
         start_episode(self._stats, self.cap_factor, self.task.loss_scale, self._memory)
         features(self._stats, self._memory, 0, self.horizon, self.lr, False, self._obs)
         self._done = False
-        return self._obs.copy(), self._info(rejected=False)
+        info = self._info(rejected=False)
+        if self._recorder is not None:
+            self._recorder.start(info)
+        return self._obs.copy(), info
 
     def step(self, action):
         if self._done:
@@ -317,7 +328,17 @@ class LRControlEnv(gym.Env):
         terminated = bool(self._stats[S_DIVERGED] > 0.0)
         truncated = (not terminated) and self.t >= self.horizon
         self._done = terminated or truncated
-        return self._obs.copy(), float(reward), terminated, truncated, self._info(rejected)
+        info = self._info(rejected)
+        if self._recorder is not None:
+            self._recorder.record(info)
+        return self._obs.copy(), float(reward), terminated, truncated, info
+
+    def render(self):
+        """The current step as text (``render_mode="ansi"``) or the episode so far as an image
+        (``"rgb_array"``); None without a render mode. See :mod:`lrgym.render`."""
+        if self._recorder is None:
+            return None
+        return self._recorder.ansi() if self.render_mode == "ansi" else self._recorder.rgb_array()
 
     def _next_lr(self, action) -> float:
         return next_lr(action, self.lr, self.action_mode, self.factors, self.lr_min, self.lr_max)
