@@ -2,6 +2,7 @@
 #   make leaderboard   set up .venv and run every baseline on the default suite (the main job)
 #   make test          set up .venv and run the test suite
 # and:  make bench     speed benchmarks (pytest-benchmark) and the benchmark table
+#       make transfer  the transfer study: lrgym's ranking vs real PyTorch training (≈ 20 CPU-min)
 #        make clients   the client matrix: SB3, rl-zoo3, CleanRL-style PPO, RLlib, TorchRL and
 #                       gymnasium's utilities on LRControl-v1 (own venv .venv-clients; not in CI)
 #
@@ -18,13 +19,13 @@ TORCH ?= torch==2.13.0
 # the numerics tests: random numbers, vector math, optimizers, kernels, divergence, env, vector env
 PORTABLE_TESTS := tests/test_rng.py tests/tasks/test_vmath.py tests/test_optim.py \
 	tests/tasks/test_fast_kernels.py tests/tasks/test_quadratic.py tests/tasks/test_linreg.py \
-	tests/test_divergence.py tests/test_env.py tests/test_vector.py
+	tests/test_divergence.py tests/test_env.py tests/test_vector.py tests/torch_extra/test_policy_scheduler.py
 NO_SIMD_DISPATCH := X86_V3 X86_V4 AVX512_ICL AVX512_SPR
 
 CLIENTS_VENV ?= .venv-clients
 CLIENT_STEPS ?= 4096
 
-.PHONY: setup leaderboard test bench clients clean
+.PHONY: setup leaderboard test bench clients transfer clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +48,9 @@ test: setup
 bench: setup
 	$(BIN)/python -m pytest benchmarks --benchmark-enable -q
 	$(BIN)/python -m benchmarks.report
+
+transfer: setup
+	$(BIN)/python -m lrgym.leaderboard.transfer
 
 # The RL libraries of the client matrix, in their own venv (ray[rllib] pins an older gymnasium);
 # torch pinned in the same resolver run so nothing replaces the CPU build.

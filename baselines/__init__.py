@@ -11,6 +11,8 @@ module                 contents
 ``sb3_agents``         SB3 DQN / PPO as policies (train: ``python -m lrgym.baselines.train_sb3``)
 ``registry``           ``BASELINES``, ``LEARNED``, ``HAND_DESIGNED``, ``make_baseline(name, family)``
 ``tune``               grid tuning on train instances → ``tuned.json`` (``python -m lrgym.baselines.tune``)
-``report``             validation table (``python -m lrgym.baselines.report``)
 =====================  ===================================================================
+
+The validation table of the baselines is scored like the leaderboard, so it lives one floor up:
+``python -m lrgym.leaderboard.val_table``.
 """

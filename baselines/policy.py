@@ -1,4 +1,5 @@
-"""The Policy protocol every baseline and every leaderboard submission implements.
+"""The Policy protocol every baseline and every leaderboard submission implements (defined in
+:mod:`lrgym.policy`, re-exported here), and :class:`LRPolicy`, the base of the LR-value baselines.
 
 A policy is driven by :func:`lrgym.baselines.evaluation.run_episode`::
 
@@ -9,8 +10,10 @@ A policy is driven by :func:`lrgym.baselines.evaluation.run_episode`::
         obs, reward, terminated, truncated, info = env.step(action)
 
 Class attributes tell the evaluation how to build the environment for this policy:
-``optimizer`` (inner update rule, name or dict for :class:`lrgym.optim.OptimizerConfig`),
-``action_mode`` (``"log_lr"`` to set the LR directly, ``"discrete"`` to multiply it), and
+``optimizer`` (inner update rule, name or dict for :class:`lrgym.optim.OptimizerConfig`;
+default ``"sgd"``), ``action_mode`` (``"log_lr"`` to set the LR directly, ``"discrete"`` to
+multiply it by one of the env's factors; default :data:`DEFAULT_ACTION_MODE`, the env's own
+default ``"discrete"``), and
 ``env_options`` (further :class:`lrgym.env.LRControlEnv` keywords the policy needs, e.g. the
 bold driver's ``rejection_threshold``). ``lr_init`` (None: the env's default) is the LR the
 episode starts from.
@@ -18,23 +21,16 @@ episode starts from.
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
 from lrgym.env import log_lr_action
+from lrgym.policy import DEFAULT_ACTION_MODE, Policy, policy_env_kwargs  # noqa: F401 (re-exported: the protocol lives in lrgym.policy)
 
-
-@runtime_checkable
-class Policy(Protocol):
-    name: str
-    optimizer: Any
-    action_mode: str
-
-    def reset(self, info: dict) -> None: ...
-
-    def act(self, obs: np.ndarray, info: dict) -> Any: ...
+__all__ = ["DEFAULT_ACTION_MODE", "LRPolicy", "Policy", "policy_env_kwargs"]
 
 
 class LRPolicy(ABC):
@@ -73,17 +69,3 @@ class LRPolicy(ABC):
         if self.lr_init is not None:
             kwargs["lr_init"] = self.lr_init
         return kwargs
-
-
-def policy_env_kwargs(policy) -> dict:
-    """Env keywords for any Policy (the protocol's attributes, with defaults)."""
-    if hasattr(policy, "env_kwargs"):
-        return policy.env_kwargs()
-    kwargs = {
-        "optimizer": getattr(policy, "optimizer", "sgd"),
-        "action_mode": getattr(policy, "action_mode", "log_lr"),
-        **getattr(policy, "env_options", {}),
-    }
-    if getattr(policy, "lr_init", None) is not None:
-        kwargs["lr_init"] = policy.lr_init
-    return kwargs

@@ -20,9 +20,11 @@ Rewards are the env's ``log_improvement``, clipped per step to [−10, 1] during
 :class:`lrgym.baselines.wrappers.ClipReward`); each train instance serves 4 consecutive episodes
 (:class:`lrgym.baselines.wrappers.RepeatInstances`).
 
-Train and save the shipped table (train instances of the default mixed env)::
+Train a table on the train instances of the default mixed env (outputs go to ``runs/`` unless
+``--ship`` or ``--out``; see :mod:`lrgym.baselines.outputs`)::
 
-    python -m lrgym.baselines.qlearning              # → baselines/weights/qlearning_mixed.npz
+    python -m lrgym.baselines.qlearning              # → runs/qlearning_mixed.npz
+    python -m lrgym.baselines.qlearning --ship       # → baselines/weights/qlearning_mixed.npz (shipped)
 """
 
 from __future__ import annotations
@@ -192,6 +194,7 @@ def _progress(total: int, desc: str):
 
 
 def main(argv=None) -> None:
+    from lrgym.baselines import outputs
     from lrgym.baselines.families import env_kwargs_for
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -200,15 +203,16 @@ def main(argv=None) -> None:
     p.add_argument("--reward", default="log_improvement", help="env reward (e.g. sign_delta)")
     p.add_argument("--no-reward-clip", action="store_true", help="do not clip per-step rewards")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=None, help="output .npz (default baselines/weights/qlearning_<family>.npz)")
+    outputs.add_output_arguments(p, "Q-table (.npz)")
     args = p.parse_args(argv)
     config = QLearningConfig(env_kwargs={**env_kwargs_for(args.family), "reward": args.reward},
                              episodes=args.episodes, seed=args.seed)
     if args.no_reward_clip:
         config.reward_clip = None
+    out = outputs.output_path(outputs.SHIPPED_WEIGHTS / f"qlearning_{args.family or 'mixed'}.npz",
+                              ship=args.ship, out=args.out)
     start = time.time()
     policy = train(config, progress=True)
-    out = Path(args.out or Path(__file__).parent / "weights" / f"qlearning_{args.family or 'mixed'}.npz")
     out.parent.mkdir(parents=True, exist_ok=True)
     policy.save(out)
     print(f"saved {out} ({out.stat().st_size} bytes) after {time.time() - start:.0f} s; "

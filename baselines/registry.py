@@ -25,12 +25,13 @@ from typing import Callable
 
 from lrgym.baselines.families import MIXED, family_key
 from lrgym.baselines.heuristics import BoldDriver, Hypergradient, MultiplicativeHypergradient, ReduceOnPlateau
+from lrgym.baselines.outputs import SHIPPED_TUNED, SHIPPED_WEIGHTS
 from lrgym.baselines.policy import Policy
 from lrgym.baselines.schedules import Constant, Cosine, ExponentialDecay, InverseSqrt, LinearDecay, OneCycle, StepDecay
 
-HERE = Path(__file__).parent
-TUNED_PATH = HERE / "tuned.json"
-WEIGHTS = HERE / "weights"
+#: the shipped files (one place: lrgym.baselines.outputs)
+TUNED_PATH = SHIPPED_TUNED
+WEIGHTS = SHIPPED_WEIGHTS
 
 
 def _named(cls, name: str, **fixed):

@@ -28,6 +28,40 @@ def load_meta(path: str | Path) -> dict:
         return json.load(f)
 
 
+#: every algorithm Stable-Baselines3 ships, as ``--algo`` names them
+SB3_ALGOS = ("a2c", "ddpg", "dqn", "ppo", "sac", "td3")
+
+
+def algo_of_zip(path: str | Path) -> str:
+    """The algorithm of any Stable-Baselines3 ``model.save`` zip (one of :data:`SB3_ALGOS`).
+
+    Read from the zip's ``data`` JSON without unpickling anything: the policy class's module
+    names DQN, SAC and TD3 (``stable_baselines3.dqn.policies``); PPO and A2C share
+    ``stable_baselines3.common.policies`` and PPO alone saves ``n_epochs`` and ``clip_range``;
+    DDPG is TD3 with ``policy_delay`` 1 and no target noise clipping (TD3's defaults are 2 and
+    0.5; either class loads and acts the same way). ``ValueError`` for anything else.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            data = json.loads(zf.read("data"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path} is not a Stable-Baselines3 model zip (no readable 'data' entry: {exc})") from None
+    policy_class = data.get("policy_class") if isinstance(data, dict) else None
+    module = str(policy_class.get("__module__", "")) if isinstance(policy_class, dict) else ""
+    parts = module.split(".")
+    if len(parts) >= 3 and parts[0] == "stable_baselines3" and parts[2] == "policies":
+        if parts[1] in ("dqn", "sac"):
+            return parts[1]
+        if parts[1] == "td3":
+            return "ddpg" if data.get("policy_delay") == 1 and data.get("target_noise_clip") == 0.0 else "td3"
+        if parts[1] == "common":
+            return "ppo" if "n_epochs" in data or "clip_range" in data else "a2c"
+    raise ValueError(f"cannot tell the algorithm of {path} (policy module {module!r}); valid: a zip saved by "
+                     f"Stable-Baselines3's {', '.join(a.upper() for a in SB3_ALGOS)}, or pass --algo")
+
+
 class SB3Policy:
     """A trained SB3 agent: ``act`` is the deterministic ``model.predict`` of the clipped obs.
 

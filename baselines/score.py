@@ -1,7 +1,7 @@
 """The normalised score S of one run: the one score function of lrgym.
 
 Everything that scores a run — the leaderboard (:mod:`lrgym.leaderboard.runner`), the tuner
-(:mod:`lrgym.baselines.tune`), the README tables (:mod:`lrgym.baselines.report`) and the tests —
+(:mod:`lrgym.baselines.tune`), the README tables (:mod:`lrgym.leaderboard.val_table`) and the tests —
 calls :func:`score` (raw losses in, with the precision floor) or :func:`run_score` (logs in).
 It lives on the baselines floor because the tuner needs it and ``lrgym.baselines`` must not
 import ``lrgym.leaderboard``; :mod:`lrgym.leaderboard.scoring` re-exports it.

@@ -8,11 +8,14 @@ Both train on the **train** instances and see clipped observations
 consecutive episodes (:class:`lrgym.baselines.wrappers.RepeatInstances`: building an instance costs
 more than running it).
 
-Commands (the shipped weights; ``torch.set_num_threads(1)`` unless ``--threads``)::
+Commands (``torch.set_num_threads(1)`` unless ``--threads``). Outputs go to ``runs/`` unless
+``--ship`` (the shipped weights) or ``--out`` says otherwise (:mod:`lrgym.baselines.outputs`)::
 
-    python -m lrgym.baselines.train_sb3 --algo dqn     # → baselines/weights/dqn_mixed.{zip,json}
-    python -m lrgym.baselines.train_sb3 --algo ppo     # → baselines/weights/ppo_mixed.{zip,json}
+    python -m lrgym.baselines.train_sb3 --algo dqn --steps 3000   # → runs/dqn_mixed.{zip,json}
+    python -m lrgym.baselines.train_sb3 --algo dqn --ship         # → baselines/weights/dqn_mixed.{zip,json}
+    python -m lrgym.baselines.train_sb3 --algo ppo --ship         # → baselines/weights/ppo_mixed.{zip,json}
     python -m lrgym.baselines.train_sb3 --algo dqn --reward sign_delta --steps 20000 --out /tmp/dqn
+    python -m lrgym.baselines.train_sb3 --algo dqn --tensorboard runs/tb   # SB3's TensorBoard logs
     python -m lrgym.baselines.train_sb3 --config my_run.json   # any TrainConfig field, as JSON
 
 ``family`` None trains on the mixed family of the default env ``LRControl-v1``.
@@ -26,12 +29,10 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from lrgym.baselines import outputs
 from lrgym.baselines.families import env_kwargs_for
 from lrgym.baselines.sb3_agents import ACTION_MODES, ALGOS, SB3Policy
 from lrgym.baselines.wrappers import ClipObservation, ClipReward, HorizonIsTerminal, RepeatInstances
-
-WEIGHTS = Path(__file__).parent / "weights"
-
 
 @dataclass
 class TrainConfig:
@@ -54,7 +55,9 @@ class TrainConfig:
     policy_kwargs: dict = field(default_factory=dict)  # overrides of policy_defaults()
     threads: int = 1
     progress: bool = True
-    out: str | None = None  # path without suffix; default baselines/weights/<algo>_<family>
+    out: str | None = None  # path without suffix; default runs/<algo>_<family> (see ship)
+    ship: bool = False  # write over the shipped baselines/weights/<algo>_<family>.{zip,json}
+    tensorboard_log: str | None = None  # SB3's TensorBoard log folder (the [rl] extra has tensorboard)
 
     def __post_init__(self):
         if self.algo not in ALGOS:
@@ -71,7 +74,9 @@ class TrainConfig:
         }
 
     def output(self) -> Path:
-        return Path(self.out) if self.out else WEIGHTS / f"{self.algo}_{self.family or 'mixed'}"
+        """The output path without suffix (:func:`lrgym.baselines.outputs.output_path`)."""
+        name = f"{self.algo}_{self.family or 'mixed'}"
+        return outputs.output_path(outputs.SHIPPED_WEIGHTS / name, ship=self.ship, out=self.out)
 
 
 def algo_defaults(config: TrainConfig) -> dict:
@@ -122,12 +127,12 @@ def train(config: TrainConfig):
     kwargs = {**algo_defaults(config), **config.algo_kwargs}
     cls = DQN if config.algo == "dqn" else PPO
     model = cls(
-        "MlpPolicy", vec_env, seed=config.seed, device="cpu", verbose=0,
+        "MlpPolicy", vec_env, seed=config.seed, device="cpu", verbose=0, tensorboard_log=config.tensorboard_log,
         policy_kwargs={**policy_defaults(config), **config.policy_kwargs}, **kwargs,
     )
+    out = config.output()  # before training: a bad --out / --ship pair fails at once
     start = time.time()
     model.learn(total_timesteps=config.total_timesteps, progress_bar=config.progress)
-    out = config.output()
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out.with_suffix(".zip"))
     env_kwargs = config.full_env_kwargs()
@@ -160,10 +165,13 @@ def parse_config(argv=None) -> TrainConfig:
     p.add_argument("--seed", type=int)
     p.add_argument("--n-envs", type=int, dest="n_envs")
     p.add_argument("--threads", type=int)
-    p.add_argument("--out", help="output path without suffix")
+    p.add_argument("--tensorboard", dest="tensorboard_log", help="TensorBoard log folder (SB3's tensorboard_log)")
+    outputs.add_output_arguments(p, "weights (path without suffix)")
     p.add_argument("--no-progress", action="store_false", dest="progress", default=None)
     args = vars(p.parse_args(argv))
     config_path, clip_off = args.pop("config"), args.pop("no_reward_clip")
+    if not args["ship"]:
+        del args["ship"]  # a config file may ask to ship; the flag can only add it
     values = {}
     if config_path:
         with open(config_path) as f:

@@ -1,9 +1,12 @@
 """Fair tuning of the hand-designed baselines: a small grid per family, on train instances only.
 
-Regenerate the shipped ``baselines/tuned.json`` (≈ minutes on 2 cores)::
+Tune (≈ minutes on 2 cores); the result goes to ``runs/tuned.json`` (a copy of the shipped
+values with the re-tuned families replaced) unless ``--ship`` regenerates the shipped
+``baselines/tuned.json`` or ``--out`` names a file (:mod:`lrgym.baselines.outputs`)::
 
     python -m lrgym.baselines.tune                      # every available family + the mixed family
     python -m lrgym.baselines.tune --families recsys    # re-tune some families, keep the others
+    python -m lrgym.baselines.tune --ship               # regenerate the shipped tuned.json
 
 Protocol (per family, and for the mixed family of ``LRControl-v1``):
 
@@ -37,16 +40,14 @@ import json
 import os
 import time
 from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
 
+from lrgym.baselines import outputs
 from lrgym.baselines.families import MIXED, available_families, env_kwargs_for
 from lrgym.baselines.reference import RULE, ConstantLRRuns, coarse_grid
 from lrgym.baselines.score import score
 
-HERE = Path(__file__).parent
-TUNED_PATH = HERE / "tuned.json"
 COMMAND = "python -m lrgym.baselines.tune"
 
 ADAM_LRS: tuple[float, ...] = tuple(float(10.0 ** (e / 2.0)) for e in range(-8, -1))  # 1e-4 … 0.1
@@ -286,12 +287,14 @@ def main(argv=None) -> None:
     p.add_argument("--instances", type=int, default=8, help="train instances per family")
     p.add_argument("--seeds", type=int, nargs="*", default=[0])
     p.add_argument("--workers", type=int, default=None)
-    p.add_argument("--out", default=str(TUNED_PATH))
+    outputs.add_output_arguments(p, "tuned values (tuned.json)")
     args = p.parse_args(argv)
+    out = outputs.output_path(outputs.SHIPPED_TUNED, ship=args.ship, out=args.out)
     families = args.families or [*available_families(), MIXED]
     new = tune(families, args.instances, tuple(args.seeds), args.workers, args.baselines)
-    out = Path(args.out)
-    old = json.loads(out.read_text()) if out.exists() else {}
+    base = out if out.exists() else outputs.SHIPPED_TUNED  # untouched families keep their shipped values
+    old = json.loads(base.read_text()) if base.exists() else {}
+    out.parent.mkdir(parents=True, exist_ok=True)
     merged = merge(old, new)
     out.write_text(json.dumps(merged, indent=1) + "\n")
     print(f"wrote {out}")

@@ -11,5 +11,6 @@ Modules, one concern each:
 * ``runner``: a policy over a suite on all cores → scored runs → one store entry;
 * ``store``: the append-only SQLite results store;
 * ``ranking`` / ``report``: the ranking and its terminal table, Markdown and HTML;
+* ``val_table``: the baselines' validation table in README.md (``python -m lrgym.leaderboard.val_table``);
 * ``cli``: the ``lrgym leaderboard ...`` commands; ``bench``: the main-job timing.
 """

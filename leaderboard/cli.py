@@ -7,6 +7,7 @@
     lrgym leaderboard show
     lrgym leaderboard report                   # LEADERBOARD.md + leaderboard.html
     lrgym leaderboard references --suite v1    # (re)compute the best-fixed-LR references
+    lrgym leaderboard export --format csv      # results/{entries,runs,trajectories}.csv (or json)
     lrgym leaderboard suites
 """
 
@@ -196,10 +197,39 @@ def run_baselines(
         raise typer.Exit(1)
 
 
+def declared_name(target: str) -> str | None:
+    """The ``name`` class attribute of ``path/to/file.py:ClassName``, read from the source with
+    :mod:`ast` (a submission is untrusted code: nothing is imported or run here); None if the
+    class does not set it to a non-empty string literal in its body (then the class name is used)."""
+    import ast
+
+    where, sep, attr = target.rpartition(":")
+    if not sep or not where.endswith(".py") or not Path(where).is_file():
+        return None
+    try:
+        tree = ast.parse(Path(where).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return None  # the worker reports a broken file properly
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == attr:
+            for stmt in node.body:
+                if isinstance(stmt, ast.Assign):
+                    targets, value = stmt.targets, stmt.value
+                elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+                    targets, value = [stmt.target], stmt.value
+                else:
+                    continue
+                if (any(isinstance(t, ast.Name) and t.id == "name" for t in targets)
+                        and isinstance(value, ast.Constant) and isinstance(value.value, str) and value.value.strip()):
+                    return value.value
+    return None
+
+
 @leaderboard_app.command()
 def submit(
     target: str = typer.Argument(..., help="path/to/policy.py:ClassName, package.module:ClassName, or an SB3 model .zip"),
-    name: Optional[str] = typer.Option(None, "--name", "-n", help="Entry name (default: the class / file name)."),
+    name: Optional[str] = typer.Option(None, "--name", "-n",
+                                       help="Entry name (default: the policy's `name`, else the class / file name)."),
     suite: str = SuiteOpt,
     db: Optional[Path] = DbOpt,
     workers: Optional[int] = WorkersOpt,
@@ -214,7 +244,7 @@ def submit(
 
     s = _suite(suite)
     try:
-        spec = submission_spec(target, name, algo=algo, optimizer=optimizer,
+        spec = submission_spec(target, name or declared_name(target), algo=algo, optimizer=optimizer,
                                env_options=json.loads(env_options) if env_options else None)
     except (ValueError, FileNotFoundError) as exc:
         raise typer.BadParameter(str(exc), param_hint="TARGET") from None
@@ -248,7 +278,8 @@ def report(
     html: Path = typer.Option(Path("leaderboard.html"), "--html", help="HTML report path."),
     markdown: Optional[Path] = typer.Option(Path("LEADERBOARD.md"), "--markdown", help="Markdown path."),
     no_markdown: bool = typer.Option(False, "--no-markdown", help="Skip the Markdown file."),
-    top: int = typer.Option(5, "--top", help="Entries drawn in the per-family plots."),
+    top: int = typer.Option(5, "--top", help="Best baselines drawn in the plots (beside every submission)."),
+    entry: Optional[List[str]] = typer.Option(None, "--entry", help="Also draw this entry in every plot (repeatable)."),
 ):
     """Write the HTML report (tables and plots) and LEADERBOARD.md."""
     from lrgym.leaderboard.ranking import build_leaderboard
@@ -261,7 +292,11 @@ def report(
         lb = build_leaderboard(store, s)
     found = find_cached(s)
     refs = found[0] if found else None
-    html.write_text(html_page(lb, references=refs, top=top), encoding="utf-8")
+    try:
+        page = html_page(lb, references=refs, top=top, entries=tuple(entry or ()))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--entry") from None
+    html.write_text(page, encoding="utf-8")
     console.print(Text(f"wrote {html} ({len(lb.rows)} entries)"))
     if markdown is not None and not no_markdown:
         cmd = "lrgym leaderboard report" + ("" if suite == DEFAULT_SUITE else f" --suite {suite}")
@@ -299,6 +334,29 @@ def references(
         console.print(table)
         if ship:
             console.print(Text(f"wrote {save_references(refs, SHIPPED_DIR)}"))
+
+
+@leaderboard_app.command()
+def export(
+    fmt: str = typer.Option("csv", "--format", "-f", help="csv (a folder of three files) or json (one file)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                       help="Output folder (csv) or file (json) (default: results/ or results.json)."),
+    suite: str = SuiteOpt,
+    db: Optional[Path] = DbOpt,
+    every_entry: bool = typer.Option(False, "--all", help="Every entry of the store (failed, older, any suite)."),
+):
+    """Export entries, per-run scores and trajectories as CSV or JSON (lrgym.leaderboard.export)."""
+    from lrgym.leaderboard.export import FORMATS
+    from lrgym.leaderboard.export import export as write
+
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"unknown format {fmt!r}; valid choices: {', '.join(FORMATS)}", param_hint="--format")
+    s = _suite(suite)
+    out = out or Path("results" if fmt == "csv" else "results.json")
+    with _existing_store(db) as store:
+        paths = write(store, fmt, out, s.version, every_entry)
+    for path in paths:
+        console.print(Text(f"wrote {path}"))
 
 
 @leaderboard_app.command()

@@ -13,6 +13,8 @@ import base64
 import html
 import io
 import math
+import warnings
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import numpy as np
@@ -213,6 +215,55 @@ def markdown(lb: Leaderboard, command: str | None = None, elapsed: float | None 
 
 
 # ---- plots ------------------------------------------------------------------------------------------
+#
+# Which entries: every plot shows every submission, every entry named with ``--entry``, and the
+# ``top`` best baselines (:func:`plotted_rows`); the CI plot shows the whole board. How: one style
+# per entry (:func:`entry_styles`), the same in every figure. One function per figure.
+
+#: 20 colours of maximum contrast (Kelly 1965, without white and black and the palest ones
+#: replaced by darker kin); entry i gets colour i mod 20 and line style i // 20 (by rank)
+PALETTE = ("#0067a5", "#f38400", "#008856", "#be0032", "#875692", "#882d17", "#e68fac", "#2b3d26",
+           "#f3c300", "#604e97", "#8db600", "#654522", "#e25822", "#848482", "#a1caf1", "#b3446c",
+           "#c2b280", "#f6a600", "#dcd300", "#000000")
+LINE_STYLES = ("-", "--", ":", "-.")
+#: the labels' suffix per kind (:func:`_kind`): the legend says what each entry is
+KIND_SUFFIX = {"baseline": "", "learned": " (learned)", "submission": " (submission)"}
+FONT_SIZE = 10  # readable at 1× on a laptop: the PNGs are shown at their pixel size (dpi 96)
+
+
+@dataclass(frozen=True)
+class Style:
+    """How one entry is drawn in every figure."""
+
+    color: str
+    linestyle: str
+    linewidth: float
+    label: str
+
+
+def entry_styles(lb: Leaderboard) -> dict[str, Style]:
+    """A style per entry of the board, by rank: colours repeat only beyond 20 entries, and then
+    with another line style; submissions are drawn thicker; labels carry the kind."""
+    styles = {}
+    for i, r in enumerate(lb.rows):
+        kind = _kind(r.entry)
+        styles[r.name] = Style(PALETTE[i % len(PALETTE)], LINE_STYLES[(i // len(PALETTE)) % len(LINE_STYLES)],
+                               2.4 if kind == "submission" else 1.5, _label(r.name) + KIND_SUFFIX.get(kind, ""))
+    return styles
+
+
+def plotted_rows(lb: Leaderboard, top: int = 5, entries=()) -> list[Row]:
+    """The entries the plots show, in rank order: the ``top`` best baselines (hand-designed or
+    learned), every submission, and every entry named in ``entries`` (ValueError for a name not
+    on the board)."""
+    names = [r.name for r in lb.rows]
+    unknown = [n for n in entries if n not in names]
+    if unknown:
+        raise ValueError(f"entry {unknown[0]!r} is not on the {lb.suite.version} board; valid choices: "
+                         + ", ".join(names))
+    best = [r.name for r in lb.rows if r.entry.kind == "baseline"][: max(0, top)]
+    keep = set(best) | {r.name for r in lb.rows if r.entry.kind == "submission"} | set(entries)
+    return [r for r in lb.rows if r.name in keep]
 
 
 def _png(fig) -> str:
@@ -221,130 +272,178 @@ def _png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _colors(names: list[str]) -> dict[str, str]:
-    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-               "#bcbd22", "#17becf"]
-    return {n: palette[i % len(palette)] for i, n in enumerate(names)}
-
-
 def _label(name: str, n: int = 28) -> str:
     """A plot label: shortened, and ``$`` escaped so matplotlib never parses it as math."""
     name = name if len(name) <= n else name[: n - 1] + "…"
     return name.replace("$", r"\$")
 
 
-def plots(lb: Leaderboard, top: int = 5, references=None) -> dict[str, str]:
-    """Base64 PNGs: ``ci``, ``profile``, ``algoperf`` and ``family:<name>`` per family."""
+def ci_figure(lb: Leaderboard, styles: dict[str, Style]):
+    """IQM with its 95 % CI, every entry of the board (submissions' names in bold)."""
     from matplotlib.figure import Figure
 
-    out: dict[str, str] = {}
     rows = lb.rows
-    if not rows:
-        return out
-    colors = _colors([r.name for r in rows])
-    # 1. IQM with CIs
-    fig = Figure(figsize=(7, 0.35 * len(rows) + 1.2))
+    fig = Figure(figsize=(9, 0.32 * len(rows) + 1.4))
     ax = fig.subplots()
     ys = np.arange(len(rows))[::-1]
     for y, r in zip(ys, rows):
         e, lo, hi = r.iqm
-        ax.errorbar(e, y, xerr=[[e - lo], [hi - e]], fmt="o", color=colors[r.name], capsize=3)
-    ax.set_yticks(ys, [_label(r.name) for r in rows])
+        ax.errorbar(e, y, xerr=[[e - lo], [hi - e]], fmt="o", color=styles[r.name].color, capsize=3,
+                    label=styles[r.name].label)
+    ax.set_yticks(ys, [styles[r.name].label for r in rows])
+    for tick, r in zip(ax.get_yticklabels(), rows):
+        if r.entry.kind == "submission":
+            tick.set_fontweight("bold")
     ax.axvline(1.0, color="k", ls="--", lw=0.8)
     ax.set_xlabel("IQM of normalised score S (95% stratified-bootstrap CI); 1 = best fixed LR")
     ax.grid(axis="x", alpha=0.3)
-    out["ci"] = _png(fig)
+    return fig
 
-    shown = rows[: max(1, top)]
-    # 2. rliable performance profiles (run-score distributions) with bootstrap bands
-    fig = Figure(figsize=(7, 4))
+
+def profile_figure(rows: list[Row], styles: dict[str, Style]):
+    """rliable's performance profiles (fraction of runs scoring above τ) with bootstrap bands."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.2, 4.2))  # two side by side on a laptop screen
     ax = fig.subplots()
-    for r in shown:
+    for r in rows:
+        st = styles[r.name]
         iv = scoring.stratified_bootstrap_ci(r.scores, lambda s: scoring.performance_profile(s, PROFILE_TAUS),
                                              reps=500, seed=0, vectorized=True)
-        ax.plot(PROFILE_TAUS, iv.estimate, color=colors[r.name], label=_label(r.name))
-        ax.fill_between(PROFILE_TAUS, iv.low, iv.high, color=colors[r.name], alpha=0.15)
+        ax.plot(PROFILE_TAUS, iv.estimate, color=st.color, ls=st.linestyle, lw=st.linewidth, label=st.label)
+        ax.fill_between(PROFILE_TAUS, iv.low, iv.high, color=st.color, alpha=0.12)
     ax.set_xlabel("normalised score τ")
     ax.set_ylabel("fraction of runs with score > τ")
     ax.axvline(1.0, color="k", ls="--", lw=0.8)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=FONT_SIZE - 1)
     ax.grid(alpha=0.3)
-    out["profile"] = _png(fig)
+    return fig
 
-    # 3. AlgoPerf time-to-target profiles (relative to all entries)
-    times = np.stack([r.times for r in rows])
-    rho = scoring.algoperf_profile(times, ALGOPERF_TAUS)
-    fig = Figure(figsize=(7, 4))
+
+def algoperf_figure(lb: Leaderboard, rows: list[Row], styles: dict[str, Style]):
+    """AlgoPerf's time-to-target profiles (relative to every entry of the board) of ``rows``."""
+    from matplotlib.figure import Figure
+
+    rho = scoring.algoperf_profile(np.stack([r.times for r in lb.rows]), ALGOPERF_TAUS)
+    index = {r.name: i for i, r in enumerate(lb.rows)}
+    fig = Figure(figsize=(6.2, 4.2))  # two side by side on a laptop screen
     ax = fig.subplots()
-    for i, r in enumerate(rows[: max(1, top)]):
-        ax.step(ALGOPERF_TAUS, rho[i], where="post", color=colors[r.name],
-                label=f"{_label(r.name)} ({r.algoperf:.2f})")
+    for r in rows:
+        st = styles[r.name]
+        ax.step(ALGOPERF_TAUS, rho[index[r.name]], where="post", color=st.color, ls=st.linestyle, lw=st.linewidth,
+                label=f"{st.label} ({r.algoperf:.2f})")
     ax.set_xlabel("τ (steps to target / fastest entry's)")
     ax.set_ylabel("fraction of instances reached within τ")
     ax.set_ylim(-0.02, 1.02)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=FONT_SIZE - 1)
     ax.grid(alpha=0.3)
-    out["algoperf"] = _png(fig)
+    return fig
 
-    # 4. per family: LR schedule and loss curve of one run, and median progress over all runs
-    for fs in lb.suite.families:
-        family, instance, seed = fs.family, fs.instances[0], lb.suite.seeds[0]
-        fig = Figure(figsize=(13, 3.6))
-        ax_lr, ax_loss, ax_prog = fig.subplots(1, 3)
-        ref_lr = ref_loss = None
-        task = Task(family, instance)
-        if references is not None:
-            ref_lr, ref_loss = references.lr(task), references.final_loss(task, seed)
-        for r in shown:
-            run = next((x for x in r.runs if (x.family, x.instance, x.seed) == (family, instance, seed)), None)
-            if run is None:
-                continue
-            lr = np.asarray(run.curves.get("lr", ()), dtype=float)
-            loss = np.asarray(run.curves.get("train_loss", ()), dtype=float)
-            c = colors[r.name]
-            if len(lr):
-                ax_lr.step(np.arange(len(lr)), lr, where="post", color=c, label=_label(r.name))
-            if len(loss):
-                ax_loss.plot(np.arange(len(loss)), np.where(loss > 0, loss, np.nan), color=c)
-                if run.diverged:
-                    finite = np.flatnonzero(np.isfinite(loss) & (loss > 0))
-                    if len(finite):
-                        ax_loss.plot(finite[-1], loss[finite[-1]], "x", color=c, ms=8)
-            # median normalised progress over this family's runs
-            prog = []
-            for x in r.runs:
-                if x.family != family or references is None:
-                    continue
-                tl = np.asarray(x.curves.get("train_loss", ()), dtype=float)
-                # S of the loss reached after each step (the one score function; clipped, −1 where
-                # the loss is no longer finite)
-                p = np.atleast_1d(scoring.score(tl[0], tl, references.final_loss(Task(family, x.instance), x.seed)))
-                full = np.full(fs_len(lb, family) + 1, -1.0 if x.diverged else (p[-1] if len(p) else 0.0))
-                full[: len(p)] = p
-                prog.append(np.clip(full, -1.0, 2.0))
-            if prog:
-                ax_prog.plot(np.arange(len(prog[0])), np.median(np.stack(prog), axis=0), color=c)
-        if ref_lr is not None:
-            ax_lr.axhline(ref_lr, color="k", ls="--", lw=0.8, label="reference (best fixed)")
-            ax_loss.axhline(ref_loss, color="k", ls="--", lw=0.8, label="target L_ref")
-            ax_loss.legend(fontsize=8)
-        ax_lr.set_yscale("log")
-        lo, hi = _lr_range(references, task)
-        ax_lr.set_ylim(lo / 2, hi * 2)
-        ax_lr.set_title(f"{family}: learning rate (instance {instance}, seed {seed})", fontsize=9)
-        ax_lr.set_xlabel("env step")
-        ax_lr.legend(fontsize=7)
-        ax_loss.set_yscale("log")
-        ax_loss.set_title(f"{family}: training loss (instance {instance}, seed {seed})", fontsize=9)
-        ax_loss.set_xlabel("env step")
-        ax_prog.axhline(1.0, color="k", ls="--", lw=0.8)
-        ax_prog.set_title(f"{family}: median normalised progress, all runs", fontsize=9)
-        ax_prog.set_xlabel("env step")
-        ax_prog.set_ylim(-1.05, 2.05)
-        for a in (ax_lr, ax_loss, ax_prog):
-            a.grid(alpha=0.3)
-        out[f"family:{family}"] = _png(fig)
+
+def curve_matrix(runs, key: str, length: int, relative: bool = False) -> np.ndarray:
+    """(runs, length) matrix of one curve; a run that ended early (diverged) is padded with inf
+    for losses and NaN for the LR. ``relative``: divided by the run's first value (L_t / L_0)."""
+    pad = np.nan if key == "lr" else np.inf
+    out = np.full((len(runs), length), pad)
+    for i, x in enumerate(runs):
+        c = np.asarray(x.curves.get(key, ()), dtype=float)[:length]
+        if relative and len(c):
+            c = c / c[0] if c[0] > 0 and np.isfinite(c[0]) else np.full(len(c), np.nan)
+        out[i, : len(c)] = c
     return out
+
+
+def median_band(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median and 25–75 % quantiles per column, NaN ignored (inf counts as the worst value)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        q = np.nanquantile(m, [0.5, 0.25, 0.75], axis=0) if m.size else np.full((3, m.shape[1]), np.nan)
+    return q[0], q[1], q[2]
+
+
+def progress_matrix(runs, references, family: str, length: int) -> np.ndarray:
+    """(runs, length) normalised score S of the loss reached after each step (clipped; a run
+    that ended early keeps its last value, −1 if it diverged)."""
+    out = []
+    for x in runs:
+        tl = np.asarray(x.curves.get("train_loss", ()), dtype=float)
+        p = np.atleast_1d(scoring.score(tl[0], tl, references.final_loss(Task(family, x.instance), x.seed)))
+        full = np.full(length, -1.0 if x.diverged else (p[-1] if len(p) else 0.0))
+        full[: min(len(p), length)] = p[:length]
+        out.append(np.clip(full, -1.0, 2.0))
+    return np.stack(out) if out else np.zeros((0, length))
+
+
+def family_figure(lb: Leaderboard, fs, rows: list[Row], styles: dict[str, Style], references=None):
+    """One family: LR and training loss (relative to L0) over the steps — median over every seed
+    and instance with the 25–75 % band, and one example run as a thin line — and the median
+    normalised progress S(t) (needs the references)."""
+    from matplotlib.figure import Figure
+
+    family, instance, seed = fs.family, fs.instances[0], lb.suite.seeds[0]
+    n = fs_len(lb, family)
+    fig = Figure(figsize=(12.5, 4.2))
+    ax_lr, ax_loss, ax_prog = fig.subplots(1, 3)
+    for r in rows:
+        st = styles[r.name]
+        mine = [x for x in r.runs if x.family == family]
+        if not mine:
+            continue
+        example = next((x for x in mine if (x.instance, x.seed) == (instance, seed)), mine[0])
+        for ax, key, length, rel, steps in ((ax_lr, "lr", n, False, np.arange(n)),
+                                            (ax_loss, "train_loss", n + 1, True, np.arange(n + 1))):
+            med, lo, hi = median_band(curve_matrix(mine, key, length, relative=rel))
+            ax.plot(steps, med, color=st.color, ls=st.linestyle, lw=st.linewidth, label=st.label)
+            ax.fill_between(steps, lo, hi, color=st.color, alpha=0.12, lw=0)
+            one = curve_matrix([example], key, length, relative=rel)[0]
+            ax.plot(steps, np.where(np.isfinite(one), one, np.nan), color=st.color, lw=0.7, alpha=0.6)
+        if references is not None:
+            ax_prog.plot(np.arange(n + 1), np.median(progress_matrix(mine, references, family, n + 1), axis=0),
+                         color=st.color, ls=st.linestyle, lw=st.linewidth)
+    if references is not None:
+        tasks = [Task(family, i) for i in fs.instances]
+        ax_lr.axhline(float(np.median([references.lr(t) for t in tasks])), color="k", ls="--", lw=0.8,
+                      label="reference LR (median)")
+    ax_lr.set_yscale("log")
+    lo, hi = _lr_range(references, Task(family, instance))
+    ax_lr.set_ylim(lo / 2, hi * 2)
+    ax_lr.set_title(f"{family}: learning rate", fontsize=FONT_SIZE)
+    ax_loss.set_yscale("log")
+    ax_loss.set_title(f"{family}: training loss / initial loss", fontsize=FONT_SIZE)
+    ax_prog.axhline(1.0, color="k", ls="--", lw=0.8)
+    ax_prog.set_title(f"{family}: median normalised progress S(t)", fontsize=FONT_SIZE)
+    ax_prog.set_ylim(-1.05, 2.05)
+    for a in (ax_lr, ax_loss, ax_prog):
+        a.set_xlabel("env step")
+        a.grid(alpha=0.3)
+    handles, labels = ax_lr.get_legend_handles_labels()
+    ncol = min(6, max(1, len(labels)))
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=FONT_SIZE - 1,
+               bbox_to_anchor=(0.5, -0.02), frameon=False)
+    fig.subplots_adjust(bottom=0.16 + 0.06 * ((len(labels) - 1) // ncol), wspace=0.25)
+    return fig
+
+
+def figures(lb: Leaderboard, top: int = 5, references=None, entries=()) -> dict:
+    """Every figure of the report (matplotlib Figures): ``ci``, ``profile``, ``algoperf`` and
+    ``family:<name>`` per family."""
+    import matplotlib
+
+    if not lb.rows:
+        return {}
+    styles = entry_styles(lb)
+    shown = plotted_rows(lb, top, entries)
+    with matplotlib.rc_context({"font.size": FONT_SIZE}):
+        out = {"ci": ci_figure(lb, styles), "profile": profile_figure(shown, styles),
+               "algoperf": algoperf_figure(lb, shown, styles)}
+        for fs in lb.suite.families:
+            out[f"family:{fs.family}"] = family_figure(lb, fs, shown, styles, references)
+    return out
+
+
+def plots(lb: Leaderboard, top: int = 5, references=None, entries=()) -> dict[str, str]:
+    """Base64 PNGs of :func:`figures`."""
+    return {key: _png(fig) for key, fig in figures(lb, top, references, entries).items()}
 
 
 def _lr_range(references, task) -> tuple[float, float]:
@@ -379,11 +478,15 @@ td.reason{text-align:left;white-space:pre-wrap;font-family:monospace;font-size:1
 img{max-width:100%} .note{background:#fff6dd;padding:.6em;border-left:4px solid #e0b000}
 .defs{white-space:pre-wrap;font-size:13px;color:#333;background:#fafafa;padding:1em}
 details{margin:.3em 0} code{font-size:12px}
+.wide{overflow-x:auto}
 """
 
 
-def html_page(lb: Leaderboard, references=None, top: int = 5, with_plots: bool = True) -> str:
-    """The self-contained HTML report (tables, plots as base64 PNG, definitions)."""
+def html_page(lb: Leaderboard, references=None, top: int = 5, with_plots: bool = True, entries=()) -> str:
+    """The self-contained HTML report (tables, plots as base64 PNG, definitions).
+
+    The plots show every submission, every entry named in ``entries`` and the ``top`` best
+    baselines (:func:`plotted_rows`)."""
     e = html.escape
     suite = lb.suite
     parts = [
@@ -397,20 +500,21 @@ def html_page(lb: Leaderboard, references=None, top: int = 5, with_plots: bool =
         f"Generated {e(datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))}.</p>",
     ]
     cols = _columns(lb)
-    parts.append('<table class="ranking"><thead><tr>' + "".join(
+    parts.append('<div class="wide"><table class="ranking"><thead><tr>' + "".join(
         f'<th class="{"name" if i in (1, 2) else ""}">{e(c)}</th>' for i, c in enumerate(cols)) + "</tr></thead><tbody>")
     for r in lb.rows:
         cells = _cells(lb, r)
         parts.append(f'<tr class="{e(r.entry.kind)}">' + "".join(
             f'<td class="{"name" if i in (1, 2) else ""}">{e(c)}</td>' for i, c in enumerate(cells)) + "</tr>")
-    parts.append("</tbody></table>")
+    parts.append("</tbody></table></div>")
     parts.append(f'<p class="sub">{e(KINDS_LEGEND)}</p>')
     if not lb.rows:
         parts.append("<p>No entries yet: run <code>lrgym leaderboard run-baselines</code>.</p>")
 
     if with_plots and lb.rows:
+        shown = ", ".join(r.name for r in plotted_rows(lb, top, entries))  # checks the names first
         try:
-            images = plots(lb, top=top, references=references)
+            images = plots(lb, top=top, references=references, entries=entries)
         except ImportError:
             images = None
         if images is None:
@@ -421,10 +525,17 @@ def html_page(lb: Leaderboard, references=None, top: int = 5, with_plots: bool =
 
             parts += ["<h2>Score confidence intervals</h2>", img("ci", "IQM with 95% CIs"),
                       "<h2>Performance profiles</h2>",
-                      f"<p>Left: fraction of runs scoring above τ (rliable), top {top} entries, shaded 95% "
-                      "bootstrap bands. Right: AlgoPerf's time-to-target profiles.</p>",
+                      f"<p>Shown here and below: every submission, the {top} best baselines"
+                      + (" and the entries asked for" if entries else "") + f" ({e(shown)}). "
+                      "Left: fraction of runs scoring above τ (rliable), shaded 95% bootstrap bands. "
+                      "Right: AlgoPerf's time-to-target profiles.</p>",
                       img("profile", "performance profiles"), img("algoperf", "AlgoPerf profiles"),
-                      "<h2>Per family: schedules and losses of the top entries</h2>"]
+                      "<h2>Per family: learning rates and losses</h2>",
+                      f"<p>Thick lines: the median over all {len(suite.seeds)} seeds and every instance of the "
+                      "family, shaded from the 25th to the 75th percentile; thin line: one example run (the "
+                      "family's first instance, first seed). Losses are relative to the run's initial loss. "
+                      "Right: the median over runs of the normalised score S of the loss reached by each "
+                      "step.</p>"]
             for fs in suite.families:
                 parts.append(f"<h3>{e(fs.family)}</h3>" + img(f"family:{fs.family}", f"{fs.family} curves"))
 
@@ -441,7 +552,7 @@ def html_page(lb: Leaderboard, references=None, top: int = 5, with_plots: bool =
         en = r.entry
         versions = ", ".join(f"{k} {v}" for k, v in (en.package_versions or {}).items())
         parts.append(
-            f"<details><summary>{e(en.name)} ({e(en.kind)})</summary><ul>"
+            f"<details><summary>{e(en.name)} ({e(_kind(en))})</summary><ul>"
             f"<li>source: <code>{e(str((en.env_spec or {}).get('source', '')))}</code></li>"
             f"<li>policy source sha256: <code>{e(en.policy_source_hash or '–')}</code></li>"
             f"<li>recorded: {e(en.created_at or '')}, in {e(_f((en.summary or {}).get('elapsed_seconds'), 1))} s</li>"

@@ -199,16 +199,13 @@ class SB3Policy:
 
 
 def _sb3_algo_from_zip(path: str) -> str:
-    """The algorithm of an SB3 zip, read from its ``data`` JSON (policy class module)."""
-    import zipfile
+    """The algorithm of an SB3 zip (:func:`lrgym.baselines.sb3_agents.algo_of_zip`)."""
+    from lrgym.baselines.sb3_agents import algo_of_zip
 
-    with zipfile.ZipFile(path) as zf:
-        data = json.loads(zf.read("data"))
-    module = str(data.get("policy_class", {}).get("__module__", ""))  # stable_baselines3.dqn.policies
-    parts = module.split(".")
-    if len(parts) >= 2 and parts[0] == "stable_baselines3" and parts[1] != "common":
-        return parts[1]
-    raise PolicyError(f"cannot tell the SB3 algorithm of {path} (module {module!r}); pass --algo")
+    try:
+        return algo_of_zip(path)
+    except ValueError as exc:
+        raise PolicyError(str(exc)) from None
 
 
 def _import_target(target: str):

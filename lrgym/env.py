@@ -15,6 +15,7 @@ from gymnasium import spaces
 from lrgym.features import FEATURE_NAMES, M_CAP, N_FEATURES, N_MEMORY, features, observation_space_bounds, start_episode
 from lrgym.info import ACTION_MODES, family_index
 from lrgym.optim import OPTIMIZERS, OptimizerConfig, check_choice
+from lrgym.render import RENDER_FPS, RENDER_MODES, EpisodeRecorder, check_render_mode
 from lrgym.rewards import REWARDS, reward_and_advance, reward_code, reward_params
 from lrgym.tasks import make_family
 from lrgym.tasks.base import (
@@ -139,6 +140,13 @@ class LRControlEnv(gym.Env):
     rises by more than this fraction is undone — parameters and optimizer state restored,
     ``info["rejected"] = True`` — as the bold-driver heuristic needs).
 
+    ## Rendering
+
+    ``render_mode="ansi"``: :meth:`render` returns the current step as one line of text (step, LR,
+    training and validation loss, metric). ``"rgb_array"``: an image of the LR and of the
+    training and validation losses so far (drawn with NumPy; see :mod:`lrgym.render`). Other
+    modes raise :class:`~lrgym.render.RenderModeError` (a ``ValueError`` and ``TypeError``).
+
     ## Version History
 
     * v1: suite-v2 dynamics and a fixed info schema; the ``-v0`` ids are gone (gymnasium names
@@ -157,7 +165,7 @@ class LRControlEnv(gym.Env):
     * v0: initial release.
     """
 
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": RENDER_FPS}
 
     def __init__(
         self,
@@ -184,8 +192,7 @@ class LRControlEnv(gym.Env):
                 raise ValueError(f"LRControlEnv got a config mapping and the keyword arguments {passed}; pass one or the other")
             self.__init__(**dict(family))
             return
-        if render_mode is not None:
-            raise ValueError(f"unknown render_mode {render_mode!r}; valid choices: None")
+        self.render_mode = check_render_mode(render_mode)
         self.family = family if isinstance(family, TaskFamily) else make_family(family, **(family_options or {}))
         self.instance_set = instance_set
         self.instances = lookup_instance_set(instance_set)
@@ -216,7 +223,7 @@ class LRControlEnv(gym.Env):
 
         self._reward_code = reward_code(reward)
         self._reward_params = reward_params(*reward_alphas)
-        self._log_lr_min, self._log_lr_max = math.log10(self.lr_min), math.log10(self.lr_max)
+        self._log_lr_min, self._log_lr_max = math.log10(self.lr_min), math.log10(self.lr_max)  # vector env
         self._opt_code = self.optimizer.code
         self._hyper = self.optimizer.hyper()
         # the info entries fixed for the env's lifetime (lrgym.info's schema)
@@ -243,6 +250,7 @@ class LRControlEnv(gym.Env):
         self.lr = self.lr_init
         self.updates = 0
         self._done = True
+        self._recorder = None if render_mode is None else EpisodeRecorder(self.horizon, self.lr_min, self.lr_max)
 
     # ---- instances --------------------------------------------------------------------------
 
@@ -292,7 +300,10 @@ class LRControlEnv(gym.Env):
         start_episode(self._stats, self.cap_factor, self.task.loss_scale, self._memory)
         features(self._stats, self._memory, 0, self.horizon, self.lr, False, self._obs)
         self._done = False
-        return self._obs.copy(), self._info(rejected=False)
+        info = self._info(rejected=False)
+        if self._recorder is not None:
+            self._recorder.start(info)
+        return self._obs.copy(), info
 
     def step(self, action):
         if self._done:
@@ -317,35 +328,20 @@ class LRControlEnv(gym.Env):
         terminated = bool(self._stats[S_DIVERGED] > 0.0)
         truncated = (not terminated) and self.t >= self.horizon
         self._done = terminated or truncated
-        return self._obs.copy(), float(reward), terminated, truncated, self._info(rejected)
+        info = self._info(rejected)
+        if self._recorder is not None:
+            self._recorder.record(info)
+        return self._obs.copy(), float(reward), terminated, truncated, info
+
+    def render(self):
+        """The current step as text (``render_mode="ansi"``) or the episode so far as an image
+        (``"rgb_array"``); None without a render mode. See :mod:`lrgym.render`."""
+        if self._recorder is None:
+            return None
+        return self._recorder.ansi() if self.render_mode == "ansi" else self._recorder.rgb_array()
 
     def _next_lr(self, action) -> float:
-        if self.action_mode == "discrete":
-            if isinstance(action, (int, np.integer)):
-                a = int(action)
-            else:
-                arr = np.asarray(action)
-                if arr.size != 1 or arr.dtype.kind not in "iu" and not (
-                    arr.dtype.kind == "f" and np.isfinite(arr).all() and float(arr.flat[0]).is_integer()
-                ):
-                    raise ValueError(
-                        f"invalid action {action!r}; valid choices: integers 0..{len(self.factors) - 1} "
-                        f"(factors {tuple(self.factors.tolist())})"
-                    )
-                a = int(arr.flat[0])
-            if not 0 <= a < len(self.factors):
-                raise ValueError(
-                    f"invalid action {action!r}; valid choices: integers 0..{len(self.factors) - 1} "
-                    f"(factors {tuple(self.factors.tolist())})"
-                )
-            return min(self.lr_max, max(self.lr_min, self.lr * self.factors[a]))
-        arr = np.asarray(action, dtype=np.float64)
-        if arr.size != 1:
-            raise ValueError(f"invalid action {action!r}; valid: one float in [-1, 1]")
-        x = float(arr.flat[0])
-        if not (-1.0 <= x <= 1.0):  # also catches NaN
-            raise ValueError(f"invalid action {action!r}; valid: one float in [-1, 1] (NaN is not allowed)")
-        return 10.0 ** (self._log_lr_min + 0.5 * (x + 1.0) * (self._log_lr_max - self._log_lr_min))
+        return next_lr(action, self.lr, self.action_mode, self.factors, self.lr_min, self.lr_max)
 
     def lr_to_action(self, lr: float) -> np.ndarray:
         """The ``log_lr`` action that sets ``lr`` (clipped to the LR range)."""
@@ -387,6 +383,52 @@ class LRControlEnv(gym.Env):
 _INIT_DEFAULTS = {
     name: p.default for name, p in inspect.signature(LRControlEnv.__init__).parameters.items() if name not in ("self", "family")
 }
+
+
+def next_lr(action, lr: float, action_mode: str, factors: np.ndarray, lr_min: float, lr_max: float) -> float:
+    """The LR an action sets, given the LR in force ``lr`` (the env's action contract).
+
+    ``discrete``: ``lr · factors[a]`` clipped to [lr_min, lr_max]; ``log_lr``: a float in [-1, 1]
+    mapped to log10 LR in [log10 lr_min, log10 lr_max]. A bad action raises ``ValueError`` naming it
+    and the valid choices. Shared by :class:`LRControlEnv` and :mod:`lrgym.torch`.
+    """
+    if action_mode == "discrete":
+        if isinstance(action, (int, np.integer)):
+            a = int(action)
+        else:
+            arr = np.asarray(action)
+            if arr.size != 1 or arr.dtype.kind not in "iu" and not (
+                arr.dtype.kind == "f" and np.isfinite(arr).all() and float(arr.flat[0]).is_integer()
+            ):
+                raise ValueError(
+                    f"invalid action {action!r}; valid choices: integers 0..{len(factors) - 1} "
+                    f"(factors {tuple(factors.tolist())}). {action_mode_hint('discrete')}"
+                )
+            a = int(arr.flat[0])
+        if not 0 <= a < len(factors):
+            raise ValueError(
+                f"invalid action {action!r}; valid choices: integers 0..{len(factors) - 1} "
+                f"(factors {tuple(factors.tolist())}). {action_mode_hint('discrete')}"
+            )
+        return min(lr_max, max(lr_min, lr * factors[a]))
+    arr = np.asarray(action, dtype=np.float64)
+    if arr.size != 1:
+        raise ValueError(f"invalid action {action!r}; valid: one float in [-1, 1]. {action_mode_hint('log_lr')}")
+    x = float(arr.flat[0])
+    if not (-1.0 <= x <= 1.0):  # also catches NaN
+        raise ValueError(
+            f"invalid action {action!r}; valid: one float in [-1, 1] (NaN is not allowed). {action_mode_hint('log_lr')}"
+        )
+    log_lr_min, log_lr_max = math.log10(lr_min), math.log10(lr_max)
+    return 10.0 ** (log_lr_min + 0.5 * (x + 1.0) * (log_lr_max - log_lr_min))
+
+
+def action_mode_hint(action_mode: str) -> str:
+    """What to change when an action does not fit ``action_mode`` (appended to the errors)."""
+    other = "log_lr" if action_mode == "discrete" else "discrete"
+    means = {"discrete": "an index into factors", "log_lr": "a float in [-1, 1] setting log10 of the LR"}
+    return (f"This env has action_mode={action_mode!r} (the default is 'discrete'); for {means[other]} create it "
+            f"with action_mode={other!r} — a policy declares it as its class attribute action_mode = {other!r}.")
 
 
 def log_lr_action(lr: float, lr_min: float, lr_max: float) -> np.ndarray:

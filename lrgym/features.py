@@ -26,7 +26,9 @@ Non-finite inputs (a diverged step) are replaced by the loss cap, and every feat
 to [-OBS_BOUND, OBS_BOUND], so observations are always finite. Gradient features are 0 until
 the first step has measured a gradient.
 
-The same compiled functions serve the single and the vector environment.
+The same compiled functions serve the single and the vector environment, and training loops
+outside the kernels (:class:`lrgym.monitor.TrainingMonitor`, used by :mod:`lrgym.torch`): they
+fill the same ``stats`` vector through the kernels' accumulators and call :func:`features`.
 """
 
 from __future__ import annotations
@@ -62,6 +64,21 @@ FEATURE_NAMES = (
     "progress",
 )
 N_FEATURES = len(FEATURE_NAMES)
+# ---- positions of the features in an observation (``FEATURE_NAMES[F_X] == "x"``) --------------
+(
+    F_LOG_TRAIN_LOSS_REL,
+    F_LOG_VAL_LOSS_REL,
+    F_DELTA_LOG_TRAIN_LOSS,
+    F_DELTA_LOG_VAL_LOSS,
+    F_LOG_BATCH_LOSS_REL,
+    F_LOG_VAL_TRAIN_RATIO,
+    F_LOG_LOSS_CV,
+    F_LOG_GRAD_NORM_REL,
+    F_DELTA_LOG_GRAD_NORM,
+    F_GRAD_COS,
+    F_LOG10_LR,
+    F_PROGRESS,
+) = range(N_FEATURES)
 OBS_BOUND = 100.0
 TINY = 1e-300
 
@@ -116,40 +133,40 @@ def features(stats, memory, t, horizon, lr, measured, out):
     cap = memory[M_CAP]
     lt = _safe_loss(stats[S_TRAIN_LOSS], cap)
     vt = _safe_loss(stats[S_VAL_LOSS], cap * memory[M_V0] / memory[M_L0])
-    out[0] = _clip(math.log(lt / memory[M_L0]))
-    out[1] = _clip(math.log(vt / memory[M_V0]))
-    out[2] = _clip(math.log(lt / memory[M_L_PREV]))
-    out[3] = _clip(math.log(vt / memory[M_V_PREV]))
-    out[5] = _clip(math.log(vt / lt))
+    out[F_LOG_TRAIN_LOSS_REL] = _clip(math.log(lt / memory[M_L0]))
+    out[F_LOG_VAL_LOSS_REL] = _clip(math.log(vt / memory[M_V0]))
+    out[F_DELTA_LOG_TRAIN_LOSS] = _clip(math.log(lt / memory[M_L_PREV]))
+    out[F_DELTA_LOG_VAL_LOSS] = _clip(math.log(vt / memory[M_V_PREV]))
+    out[F_LOG_VAL_TRAIN_RATIO] = _clip(math.log(vt / lt))
     if measured:
         bt = _safe_loss(stats[S_BATCH_LOSS], cap)
-        out[4] = _clip(math.log(bt / memory[M_L0]))
+        out[F_LOG_BATCH_LOSS_REL] = _clip(math.log(bt / memory[M_L0]))
         var = stats[S_LOSS_VAR]
         mean_abs = max(abs(stats[S_BATCH_LOSS]), TINY)
-        out[6] = _clip(0.5 * math.log(max(var, TINY)) - math.log(mean_abs)) if math.isfinite(var) else OBS_BOUND
+        out[F_LOG_LOSS_CV] = (
+            _clip(0.5 * math.log(max(var, TINY)) - math.log(mean_abs)) if math.isfinite(var) else OBS_BOUND
+        )
         g = stats[S_GRAD_NORM]
         if math.isfinite(g) and g > 0.0 and memory[M_G1] > 0.0:
-            out[7] = _clip(math.log(g / memory[M_G1]))
-            out[8] = _clip(math.log(g / memory[M_G_PREV])) if memory[M_G_PREV] > 0.0 else 0.0
+            out[F_LOG_GRAD_NORM_REL] = _clip(math.log(g / memory[M_G1]))
+            out[F_DELTA_LOG_GRAD_NORM] = _clip(math.log(g / memory[M_G_PREV])) if memory[M_G_PREV] > 0.0 else 0.0
         else:
-            out[7] = 0.0 if not (g > 0.0) or math.isfinite(g) else OBS_BOUND
-            out[8] = 0.0
-        out[9] = _clip(stats[S_GRAD_COS])
+            out[F_LOG_GRAD_NORM_REL] = 0.0 if not (g > 0.0) or math.isfinite(g) else OBS_BOUND
+            out[F_DELTA_LOG_GRAD_NORM] = 0.0
+        out[F_GRAD_COS] = _clip(stats[S_GRAD_COS])
     else:
-        out[4] = 0.0
-        out[6] = 0.0
-        out[7] = 0.0
-        out[8] = 0.0
-        out[9] = 0.0
-    out[10] = _clip(math.log10(lr))
-    out[11] = t / horizon
+        out[F_LOG_BATCH_LOSS_REL] = 0.0
+        out[F_LOG_LOSS_CV] = 0.0
+        out[F_LOG_GRAD_NORM_REL] = 0.0
+        out[F_DELTA_LOG_GRAD_NORM] = 0.0
+        out[F_GRAD_COS] = 0.0
+    out[F_LOG10_LR] = _clip(math.log10(lr))
+    out[F_PROGRESS] = t / horizon
 
 
 def observation_space_bounds(n: int = N_FEATURES):
     low = np.full(n, -OBS_BOUND, dtype=np.float32)
     high = np.full(n, OBS_BOUND, dtype=np.float32)
-    high[FEATURE_NAMES.index("progress")] = 1.0
-    low[FEATURE_NAMES.index("progress")] = 0.0
-    high[FEATURE_NAMES.index("grad_cos")] = 1.0
-    low[FEATURE_NAMES.index("grad_cos")] = -1.0
+    low[F_PROGRESS], high[F_PROGRESS] = 0.0, 1.0
+    low[F_GRAD_COS], high[F_GRAD_COS] = -1.0, 1.0
     return low, high

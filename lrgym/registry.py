@@ -26,12 +26,20 @@ ENV_IDS: dict[str, dict] = {
 def register_all() -> None:
     """Register every id with gymnasium (idempotent)."""
     for env_id, kwargs in ENV_IDS.items():
-        if env_id in gym.registry:
-            continue
-        gym.register(
-            id=env_id,
-            entry_point=ENTRY_POINT,
-            vector_entry_point=VECTOR_ENTRY_POINT,
-            kwargs=dict(kwargs),
-            disable_env_checker=False,
-        )
+        register_id(env_id, kwargs)
+
+
+def register_id(env_id: str, kwargs: dict) -> None:
+    """Register one id (single and vector entry points) for these env keywords (idempotent)."""
+    if ENV_IDS.get(env_id, kwargs) != kwargs:
+        raise ValueError(f"env id {env_id!r} is already registered with {ENV_IDS[env_id]!r}")
+    ENV_IDS[env_id] = dict(kwargs)
+    if env_id in gym.registry:
+        return
+    gym.register(
+        id=env_id,
+        entry_point=ENTRY_POINT,
+        vector_entry_point=VECTOR_ENTRY_POINT,
+        kwargs=dict(kwargs),
+        disable_env_checker=False,
+    )

@@ -127,7 +127,10 @@ class LRControlSB3VecEnv(VecEnv):
         return [False for _ in self._get_indices(indices)]
 
     def get_images(self) -> Sequence[np.ndarray | None]:
-        return [None for _ in range(self.num_envs)]
+        """One ``rgb_array`` frame per sub-env (created with ``render_mode="rgb_array"``), else None."""
+        if self.render_mode != "rgb_array":
+            return [None for _ in range(self.num_envs)]
+        return list(self.venv_gym.render())
 
 
 def _unbatch(infos: dict, i: int) -> dict:

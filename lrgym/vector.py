@@ -55,6 +55,7 @@ from gymnasium.vector.utils import batch_space
 from lrgym.env import LRControlEnv, observe
 from lrgym.features import M_CAP, N_FEATURES, N_MEMORY
 from lrgym.info import INFO_SCHEMA
+from lrgym.render import RECORDED_KEYS, RENDER_FPS, RENDER_MODES, check_render_mode
 from lrgym.tasks import make_family
 from lrgym.tasks.base import (
     N_STATS,
@@ -227,13 +228,18 @@ class LRControlVectorEnv(VectorEnv):
     step (autoreset) reports its reset info there, as ``SyncVectorEnv`` does. Stepping with an action outside the space raises
     ``ValueError`` (as the single env does) and changes nothing.
 
+    ## Rendering
+
+    ``render_mode="ansi"`` or ``"rgb_array"`` (as the single env): :meth:`render` returns a tuple
+    of one frame per sub-environment, each the frame its single env would draw.
+
     ## Version History
 
     * v1: the fixed info schema (every key at every step, integer ``family``).
     * v0: initial release.
     """
 
-    metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": RENDER_FPS, "autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(
         self,
@@ -260,9 +266,7 @@ class LRControlVectorEnv(VectorEnv):
         self.autoreset_mode = mode
         self.metadata = {**type(self).metadata, "autoreset_mode": mode}
         self.max_episode_steps = None if max_episode_steps is None else int(max_episode_steps)
-        self.render_mode = None
-        if env_kwargs.get("render_mode") is not None:
-            raise ValueError(f"unknown render_mode {env_kwargs['render_mode']!r}; valid choices: None")
+        self.render_mode = check_render_mode(env_kwargs.get("render_mode"))
 
         kwargs = dict(env_kwargs)
         family = kwargs.pop("family", "linreg")
@@ -562,6 +566,8 @@ class LRControlVectorEnv(VectorEnv):
         )
         done = self._terminated | self._truncated
         infos = self._step_infos()
+        if self.render_mode is not None:
+            self._record(infos, active)
 
         if resetting is not None:  # NEXT_STEP: the envs that finished last step restart now
             for i in np.flatnonzero(resetting) if resetting.any() else ():
@@ -698,6 +704,21 @@ class LRControlVectorEnv(VectorEnv):
             else:
                 out[key] = value.copy()
         return out
+
+    # ---- rendering ------------------------------------------------------------------------
+
+    def _record(self, infos: dict, active: np.ndarray) -> None:
+        """Feed this step of every active sub-env to its recorder (the sub-envs' own resets
+        start their episodes)."""
+        for i in np.flatnonzero(active):
+            self._sub_envs[i]._recorder.record({key: infos[key][i] for key in RECORDED_KEYS})
+
+    def render(self) -> tuple | None:
+        """One frame per sub-env (a line of text or an image; see :mod:`lrgym.render`), as
+        gymnasium's vector API returns them; None without a render mode."""
+        if self.render_mode is None:
+            return None
+        return tuple(env.render() for env in self._sub_envs)
 
     # ---- misc -----------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 A kernel runs its updates, feeding each raw minibatch gradient to :func:`record_gradient_pair`
 and each minibatch's per-example losses to :func:`loss_moments` (both accumulate into a small
-float64 ``acc`` array of length 8), then calls :func:`finish_stats` to write the ``S_*``
+float64 ``acc`` array of length :data:`N_ACC`, slots ``A_*``), then calls :func:`finish_stats` to write the ``S_*``
 minibatch entries of ``stats``. :func:`is_bad` is the one divergence test: a loss that is not
 finite or exceeds the cap. :func:`draw_indices` draws a minibatch's row indices.
 """
@@ -27,7 +27,14 @@ from lrgym.tasks.base import (
 )
 
 FAST_MATH = {"reassoc", "contract"}
-N_ACC = 8
+# ---- slots of the per-step accumulator ``acc`` (summed over a step's updates) ------------------
+A_GRAD_NORM = 0  # Σ ‖g_k‖
+A_GRAD_DOT = 1  # Σ g_k · g_{k-1} (over updates that have a previous gradient)
+A_GRAD_COS = 2  # Σ cos(g_k, g_{k-1})
+A_GRAD_PAIRS = 3  # number of (g_k, g_{k-1}) pairs
+A_BATCH_LOSS = 4  # Σ mean minibatch loss
+A_LOSS_VAR = 5  # Σ within-minibatch variance of the per-example losses
+N_ACC = 8  # (slots 6, 7 spare)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -57,12 +64,12 @@ def record_gradient_pair(grad, prev_grad, have_prev, acc):
         gg += grad[j] * grad[j]
         gp += grad[j] * prev_grad[j]
         pp += prev_grad[j] * prev_grad[j]
-    acc[0] += math.sqrt(gg)
+    acc[A_GRAD_NORM] += math.sqrt(gg)
     if have_prev:
-        acc[1] += gp
+        acc[A_GRAD_DOT] += gp
         denom = math.sqrt(gg * pp)
-        acc[2] += gp / denom if denom > 0.0 else 0.0
-        acc[3] += 1.0
+        acc[A_GRAD_COS] += gp / denom if denom > 0.0 else 0.0
+        acc[A_GRAD_PAIRS] += 1.0
     for j in range(d):
         prev_grad[j] = grad[j]
 
@@ -78,8 +85,8 @@ def loss_moments(losses, acc):
     v = 0.0
     for k in range(b):
         v += (losses[k] - m) ** 2
-    acc[4] += m
-    acc[5] += v / b
+    acc[A_BATCH_LOSS] += m
+    acc[A_LOSS_VAR] += v / b
     return m
 
 
@@ -87,11 +94,12 @@ def loss_moments(losses, acc):
 def finish_stats(acc, n_done, diverged, stats):
     """Turn the accumulators of ``n_done`` updates into the ``S_*`` minibatch entries."""
     n = max(n_done, 1)
-    stats[S_GRAD_NORM] = acc[0] / n
-    stats[S_GRAD_DOT] = acc[1] / acc[3] if acc[3] > 0 else 0.0
-    stats[S_GRAD_COS] = acc[2] / acc[3] if acc[3] > 0 else 0.0
-    stats[S_BATCH_LOSS] = acc[4] / n
-    stats[S_LOSS_VAR] = acc[5] / n
+    pairs = acc[A_GRAD_PAIRS]
+    stats[S_GRAD_NORM] = acc[A_GRAD_NORM] / n
+    stats[S_GRAD_DOT] = acc[A_GRAD_DOT] / pairs if pairs > 0 else 0.0
+    stats[S_GRAD_COS] = acc[A_GRAD_COS] / pairs if pairs > 0 else 0.0
+    stats[S_BATCH_LOSS] = acc[A_BATCH_LOSS] / n
+    stats[S_LOSS_VAR] = acc[A_LOSS_VAR] / n
     stats[S_DIVERGED] = 1.0 if diverged else 0.0
     stats[S_UPDATES] = n_done
 

@@ -47,7 +47,15 @@ from lrgym.tasks.base import (
     log_uniform,
     log_uniform_int,
 )
-from lrgym.tasks.kernels import FAST_MATH, N_ACC, finish_stats, is_bad, record_gradient_pair
+from lrgym.tasks.kernels import (
+    A_BATCH_LOSS,
+    A_LOSS_VAR,
+    FAST_MATH,
+    N_ACC,
+    finish_stats,
+    is_bad,
+    record_gradient_pair,
+)
 from lrgym.tasks.linreg import random_rotation, spectrum
 
 BATCH_SIZES = (1, 4, 16, 64, 256)
@@ -118,8 +126,8 @@ def run_quadratic(
             for i in range(d):
                 grad[i] += noise_scale * xi[i]
                 batch_loss += noise_scale * xi[i] * params[i]
-        acc[4] += batch_loss
-        acc[5] += per_example_sigma * per_example_sigma * x_sq
+        acc[A_BATCH_LOSS] += batch_loss
+        acc[A_LOSS_VAR] += per_example_sigma * per_example_sigma * x_sq
         record_gradient_pair(grad, prev_grad, step[0] > 0, acc)
         apply_update(params, grad, slots, step, lr, opt, hyper, segments)
         done += 1

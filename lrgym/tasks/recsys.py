@@ -114,7 +114,17 @@ from lrgym.tasks.base import (
     log_uniform,
     log_uniform_int,
 )
-from lrgym.tasks.kernels import FAST_MATH, N_ACC, finish_stats, is_bad, loss_moments
+from lrgym.tasks.kernels import (
+    A_GRAD_COS,
+    A_GRAD_DOT,
+    A_GRAD_NORM,
+    A_GRAD_PAIRS,
+    FAST_MATH,
+    N_ACC,
+    finish_stats,
+    is_bad,
+    loss_moments,
+)
 from lrgym.tasks.updates import apply_rule_rows
 from lrgym.tasks.vmath import vexp, vlog1p_unit
 
@@ -280,12 +290,12 @@ def record_sparse_gradient_pair(G, rows, n_rows, prev_G, prev_slot, prev_rows, p
         for c in range(width):
             prev_G[k, c] = G[k, c]
     pp = prev_meta[1]
-    acc[0] += math.sqrt(gg)
+    acc[A_GRAD_NORM] += math.sqrt(gg)
     if have_prev:
-        acc[1] += gp
+        acc[A_GRAD_DOT] += gp
         denom = math.sqrt(gg * pp)
-        acc[2] += gp / denom if denom > 0.0 else 0.0
-        acc[3] += 1.0
+        acc[A_GRAD_COS] += gp / denom if denom > 0.0 else 0.0
+        acc[A_GRAD_PAIRS] += 1.0
     prev_meta[0] = n_rows
     prev_meta[1] = gg
 

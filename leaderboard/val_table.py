@@ -1,9 +1,12 @@
 """The baselines' validation table: mean normalised score of every baseline on val instances.
 
+It scores with the leaderboard's suite and score, so it sits on the leaderboard floor (it was
+``lrgym.baselines.report``).
+
 ::
 
-    python -m lrgym.baselines.report                     # prints the Markdown table
-    python -m lrgym.baselines.report --write             # also updates the tables in README.md
+    python -m lrgym.leaderboard.val_table                     # prints the Markdown table
+    python -m lrgym.leaderboard.val_table --write             # also updates the tables in README.md
 
 Instances and seeds are those of the leaderboard's ``val`` suite (8 val instances per family
 × 5 seeds, family-default horizon and inner steps), restricted to the families available here.
@@ -39,13 +42,13 @@ TUNED_BEGIN, TUNED_END = "<!-- tuned-table:begin -->", "<!-- tuned-table:end -->
 
 
 def val_suite() -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
-    """(family → val instances, seeds) of the leaderboard's ``val`` suite (available families):
-    the first 8 val instances × seeds 0–4 (``tests/baselines`` checks that this matches
-    ``lrgym.leaderboard.suite``, which this floor must not import)."""
-    from lrgym.tasks.base import instance_set
+    """(family → val instances, seeds) of the leaderboard's ``val`` suite (available families)."""
+    from lrgym.leaderboard.suite import get_suite
 
-    val = tuple(instance_set("val")[:8])
-    return {f: val for f in available_families()}, (0, 1, 2, 3, 4)
+    have = set(available_families())
+    suite = get_suite("val")
+    fams = {fs.family: tuple(fs.instances) for fs in suite.families if fs.family in have}
+    return fams, tuple(suite.seeds)
 
 
 def compute(names: list[str], workers: int | None = None, families: list[str] | None = None) -> dict:
@@ -78,9 +81,8 @@ def compute(names: list[str], workers: int | None = None, families: list[str] | 
 
 
 def markdown(result: dict) -> str:
-    from scipy.stats import trim_mean
-
     from lrgym.baselines.registry import LEARNED
+    from lrgym.leaderboard.scoring import iqm
 
     fams = result["families"]
     head = "| baseline | " + " | ".join(fams) + " | all (mean) | all (IQM) |"
@@ -92,11 +94,11 @@ def markdown(result: dict) -> str:
         allruns = np.concatenate([per[f] for f in fams])
         label = f"{n} (learned)" if n in LEARNED else n
         rows.append(f"| {label} | " + " | ".join(f"{np.mean(per[f]):.2f}" for f in fams)
-                    + f" | **{np.mean(allruns):.2f}** | {float(trim_mean(allruns, 0.25)):.2f} |")
+                    + f" | **{np.mean(allruns):.2f}** | {float(iqm(allruns[None, :])):.2f} |")
     n_inst = {len(v) for v in result["instances"].values()}
     note = (f"Mean normalised score S on the `val` instances ({'/'.join(map(str, sorted(n_inst)))} per family × "
             f"{len(result['seeds'])} seeds; 1 = the per-instance best constant SGD LR (the leaderboard's reference), 0 = no progress, −1 = diverged; "
-            "clipped to [−1, 2]). Regenerate with `python -m lrgym.baselines.report --write`.")
+            "clipped to [−1, 2]). Regenerate with `python -m lrgym.leaderboard.val_table --write`.")
     if result["skipped"]:
         note += f" Not shown (no weights): {', '.join(result['skipped'])}."
     return note + "\n\n" + "\n".join(rows) + "\n"

@@ -1,0 +1,54 @@
+"""Where training and tuning write: ``runs/`` by default, the shipped files only with ``--ship``.
+
+The package ships trained weights (``baselines/weights/``) and tuned values
+(``baselines/tuned.json``) that the leaderboard ranks as the baselines. A quick experiment must
+not replace them, so every command that trains or tunes writes, in this order of precedence:
+
+1. ``--out PATH``: exactly there;
+2. ``--ship``: over the shipped file in the package (what the maintainers do to regenerate it);
+3. otherwise: under :func:`runs_dir` (``./runs`` of the working directory, or ``$LRGYM_RUNS``).
+
+::
+
+    python -m lrgym.baselines.train_sb3 --algo dqn --steps 3000      # → runs/dqn_mixed.{zip,json}
+    python -m lrgym.baselines.train_sb3 --algo dqn --ship            # → baselines/weights/dqn_mixed.*
+    python -m lrgym.baselines.qlearning                              # → runs/qlearning_mixed.npz
+    python -m lrgym.baselines.tune --families recsys                 # → runs/tuned.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+HERE = Path(__file__).parent
+#: the shipped weights of the learned baselines (read by :mod:`lrgym.baselines.registry`)
+SHIPPED_WEIGHTS = HERE / "weights"
+#: the shipped tuned values of the hand-designed baselines
+SHIPPED_TUNED = HERE / "tuned.json"
+#: environment variable that moves the default output folder
+RUNS_ENV = "LRGYM_RUNS"
+
+
+def runs_dir() -> Path:
+    """The folder of unshipped outputs: ``$LRGYM_RUNS`` if set, else ``runs`` in the working directory."""
+    return Path(os.environ.get(RUNS_ENV) or "runs")
+
+
+def output_path(shipped: Path, *, ship: bool = False, out: str | Path | None = None) -> Path:
+    """Where to write an output whose shipped copy is ``shipped``: ``out``, else ``shipped`` if
+    ``ship``, else the same file name under :func:`runs_dir`. ``out`` and ``ship`` exclude each other."""
+    if out is not None and ship:
+        raise ValueError(f"--out {out} and --ship both given; valid: one of them (or neither: {runs_dir()}/)")
+    if out is not None:
+        return Path(out)
+    return shipped if ship else runs_dir() / shipped.name
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--out`` and ``--ship`` for a command that writes ``what``."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--out", default=None, help=f"write {what} here (default: {RUNS_ENV} or ./runs/)")
+    group.add_argument("--ship", action="store_true",
+                       help=f"overwrite the shipped {what} in the package (maintainers regenerating it)")

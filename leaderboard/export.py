@@ -1,0 +1,176 @@
+"""Results out of the store: CSV / JSON files and pandas DataFrames.
+
+Three tables, each a list of flat rows (one concept per table, joined by ``entry_id``):
+
+``entries``
+    one row per entry: ``entry_id``, ``name``, ``kind``, ``status``, ``failure_reason``,
+    ``suite_version``, ``created_at``, ``n_runs``, ``seeds``, ``policy_source_hash``, ``cpu`` and
+    the headline statistics of its summary (``iqm``, ``iqm_low``, ``iqm_high``, ``mean``,
+    ``median``, ``diverged_fraction``, ``reached_fraction``; empty where absent).
+``runs``
+    one row per run: ``entry_id``, ``name``, ``kind``, ``family``, ``instance``, ``seed``,
+    ``score`` (the normalised score S), ``initial_loss``, ``final_loss``, ``diverged``,
+    ``steps_to_target`` (inf: never reached).
+``trajectories``
+    one row per step of every run: ``entry_id``, ``name``, ``family``, ``instance``, ``seed``,
+    ``step`` and one column per recorded curve (``lr``, ``train_loss``, ``val_loss``,
+    ``metric``).
+
+By default the rows are those the board ranks: the latest successful entry per name of one
+suite version. ``every_entry=True`` takes every entry of the store (failed and superseded ones
+too, any suite).
+
+::
+
+    lrgym leaderboard export --format csv --out results/      # entries.csv, runs.csv, trajectories.csv
+    lrgym leaderboard export --format json --out results.json # {"entries": [...], "runs": [...], ...}
+
+    from lrgym.leaderboard.export import load_results
+    runs = load_results()                        # pandas DataFrame of per-run scores (suite v1)
+    runs.groupby(["name", "family"]).score.mean()
+    traj = load_results(table="trajectories", suite="quick", db="my.sqlite")
+
+In JSON, non-finite numbers (a diverged run's loss, a target never reached) are written as
+``null`` (JSON has no NaN or infinity); in CSV they are ``nan`` / ``inf``, which pandas reads back.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from lrgym.leaderboard.store import CURVE_KEYS, EntryRecord, ResultStore
+
+TABLES: tuple[str, ...] = ("entries", "runs", "trajectories")
+FORMATS: tuple[str, ...] = ("csv", "json")
+#: summary keys copied into the entries table: column → (summary key, index or None)
+SUMMARY_COLUMNS = {
+    "iqm": ("iqm", 0), "iqm_low": ("iqm", 1), "iqm_high": ("iqm", 2),
+    "mean": ("mean", 0), "median": ("median", 0), "diverged_fraction": ("diverged_fraction", None),
+    "reached_fraction": ("reached_fraction", None),
+}
+
+
+def suite_version(suite: str | None) -> str | None:
+    """The stored version of a suite given by name (``"v1"`` → ``"v1/r1"``) or by version."""
+    from lrgym.leaderboard.suite import SUITES
+
+    return SUITES[suite].version if suite in SUITES else suite
+
+
+def select_entries(store: ResultStore, suite_version: str | None = "v1", every_entry: bool = False) -> list[EntryRecord]:
+    """The entries to export: the ranked ones of ``suite_version``, or every entry of the store."""
+    if every_entry:
+        return store.entries()
+    return store.latest_entries(suite_version)
+
+
+def _summary_value(summary: Any, key: str, index: int | None):
+    value = summary.get(key) if isinstance(summary, dict) else None
+    if index is not None and isinstance(value, (list, tuple)):
+        value = value[index] if len(value) > index else None
+    return value if isinstance(value, (int, float)) else None
+
+
+def entry_rows(entries: list[EntryRecord]) -> list[dict]:
+    rows = []
+    for e in entries:
+        row = {"entry_id": e.id, "name": e.name, "kind": e.kind, "status": e.status,
+               "failure_reason": e.failure_reason, "suite_version": e.suite_version, "created_at": e.created_at,
+               "n_runs": e.n_runs, "seeds": " ".join(map(str, e.seeds)), "policy_source_hash": e.policy_source_hash,
+               "cpu": e.cpu}
+        row.update({col: _summary_value(e.summary, key, i) for col, (key, i) in SUMMARY_COLUMNS.items()})
+        rows.append(row)
+    return rows
+
+
+def tables(store: ResultStore, suite_version: str | None = "v1", every_entry: bool = False) -> dict[str, list[dict]]:
+    """The three tables (see the module docstring) as lists of dicts."""
+    entries = select_entries(store, suite_version, every_entry)
+    runs, steps = [], []
+    for e in entries:
+        for r in store.runs(e.id):
+            key = {"entry_id": e.id, "name": e.name}
+            runs.append({**key, "kind": e.kind, "family": r.family, "instance": r.instance, "seed": r.seed,
+                         "score": r.score, "initial_loss": r.initial_loss, "final_loss": r.final_loss,
+                         "diverged": r.diverged, "steps_to_target": r.steps_to_target})
+            curves = {**{k: () for k in CURVE_KEYS}, **r.curves}
+            for t in range(max((len(v) for v in curves.values()), default=0)):
+                steps.append({**key, "family": r.family, "instance": r.instance, "seed": r.seed, "step": t,
+                              **{k: (v[t] if t < len(v) else math.nan) for k, v in curves.items()}})
+    return {"entries": entry_rows(entries), "runs": runs, "trajectories": steps}
+
+
+def _finite_or_none(x):
+    return None if isinstance(x, float) and not math.isfinite(x) else x
+
+
+def write_json(data: dict[str, list[dict]], path: Path) -> Path:
+    clean = {t: [{k: _finite_or_none(v) for k, v in row.items()} for row in rows] for t, rows in data.items()}
+    path.write_text(json.dumps(clean, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    return path
+
+
+def write_csv(data: dict[str, list[dict]], directory: Path) -> list[Path]:
+    """One ``<table>.csv`` per table in ``directory`` (created if needed)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    out = []
+    for table, rows in data.items():
+        path = directory / f"{table}.csv"
+        columns = list(rows[0]) if rows else list(_empty_columns(table))
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+        out.append(path)
+    return out
+
+
+def _empty_columns(table: str) -> tuple[str, ...]:
+    if table == "entries":
+        return ("entry_id", "name", "kind", "status", *SUMMARY_COLUMNS)
+    if table == "runs":
+        return ("entry_id", "name", "kind", "family", "instance", "seed", "score", "initial_loss", "final_loss",
+                "diverged", "steps_to_target")
+    return ("entry_id", "name", "family", "instance", "seed", "step", *CURVE_KEYS)
+
+
+def export(store: ResultStore, fmt: str, out: Path, suite_version: str | None = "v1",
+           every_entry: bool = False) -> list[Path]:
+    """Write the tables as ``fmt`` (``csv``: a folder of three files; ``json``: one file)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; valid choices: {', '.join(FORMATS)}")
+    data = tables(store, suite_version, every_entry)
+    if fmt == "json":
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        return [write_json(data, Path(out))]
+    return write_csv(data, Path(out))
+
+
+def load_results(db: str | Path | None = None, suite: str | None = "v1", table: str = "runs",
+                 every_entry: bool = False):
+    """A table of the results store as a pandas DataFrame (the ``[analysis]`` extra).
+
+    ``db``: the SQLite store (default ``$LRGYM_STORE`` or ``./lrgym_leaderboard.sqlite``);
+    ``suite``: the suite (a name such as ``"v1"``, or a version such as ``"v1/r1"``) whose ranked
+    entries to take; ``table``: ``"runs"`` (per-run
+    scores, the default), ``"entries"`` or ``"trajectories"`` (see the module docstring);
+    ``every_entry``: every entry of the store instead.
+    """
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r}; valid choices: {', '.join(TABLES)}")
+    try:
+        import pandas as pd
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        raise ImportError("load_results needs pandas: pip install 'lrgym[analysis]'") from exc
+    from lrgym.leaderboard.store import default_store_path
+
+    path = Path(db) if db is not None else default_store_path()
+    if not path.exists():  # do not create an empty store by reading
+        raise FileNotFoundError(f"no results store at {path}: run `lrgym leaderboard run-baselines` or pass db=")
+    with ResultStore(path) as store:
+        rows = tables(store, suite_version(suite), every_entry)[table]
+    return pd.DataFrame(rows, columns=list(rows[0]) if rows else list(_empty_columns(table)))

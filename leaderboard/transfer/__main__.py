@@ -1,0 +1,55 @@
+"""``python -m lrgym.leaderboard.transfer [--quick] [--out DIR] [--db PATH] [--reuse JSON] [--ship]``
+
+Runs the transfer study (:mod:`lrgym.leaderboard.transfer.study`) and writes ``transfer.md``,
+``transfer.png`` and ``transfer.json`` into ``--out`` (default ``transfer-study/``). ``--quick``
+is the CI smoke run (2 seeds, 6 steps × 2 updates, small data, the ``quick`` suite; under a
+minute). ``--db`` reads lrgym's side from a leaderboard store that holds every baseline on the
+suite instead of running them; ``--reuse OLD/transfer.json`` takes the real side from an earlier
+run (same settings) and recomputes lrgym's side only. ``--ship`` also copies the table and plot to ``docs/transfer/``
+of the repository (the files the README shows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+from lrgym.leaderboard.transfer.study import FULL_CONFIG, QUICK_CONFIG, run_study
+from lrgym.leaderboard.transfer.tasks import TASKS
+
+SHIP_DIR = Path(__file__).resolve().parents[2] / "docs" / "transfer"
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(prog="python -m lrgym.leaderboard.transfer", description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="CI smoke run (seconds, not minutes)")
+    p.add_argument("--out", type=Path, default=Path("transfer-study"), help="output directory")
+    p.add_argument("--db", type=Path, default=None, help="read lrgym's side from this leaderboard store")
+    p.add_argument("--workers", type=int, default=None, help="worker processes for lrgym's side")
+    p.add_argument("--seeds", type=int, default=None, help="number of seeds per real task")
+    p.add_argument("--task", action="append", choices=list(TASKS), help="only these real tasks (repeatable)")
+    p.add_argument("--reuse", type=Path, default=None,
+                   help="take the real side from this earlier transfer.json (recompute lrgym's side only)")
+    p.add_argument("--ship", action="store_true", help="also write the table and plot to docs/transfer/")
+    args = p.parse_args(argv)
+    cfg = QUICK_CONFIG if args.quick else FULL_CONFIG
+    if args.seeds is not None:
+        if args.seeds < 1:
+            p.error(f"--seeds {args.seeds} out of range; valid: >= 1")
+        cfg = replace(cfg, seeds=tuple(range(args.seeds)))
+    if args.task:
+        cfg = replace(cfg, tasks=tuple(args.task))
+    result = run_study(cfg, args.out, db=args.db, workers=args.workers, reuse=args.reuse)
+    print((args.out / "transfer.md").read_text())
+    print(f"CPU seconds (this process): {result['cpu_seconds_this_process']}")
+    if args.ship:
+        SHIP_DIR.mkdir(parents=True, exist_ok=True)
+        for name in ("transfer.md", "transfer.png", "transfer.json"):
+            shutil.copy(args.out / name, SHIP_DIR / name)
+        print(f"shipped to {SHIP_DIR}")
+
+
+if __name__ == "__main__":
+    main()

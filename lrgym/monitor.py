@@ -1,0 +1,276 @@
+"""``TrainingMonitor``: the environment's statistics, observations and rewards for a training
+loop that runs outside lrgym's kernels (a user's PyTorch loop, :mod:`lrgym.torch`).
+
+It is the env's own code, not a copy: per update, the loop hands over the minibatch's
+per-example losses and the raw minibatch gradient, which go through the kernels' accumulators
+(:func:`lrgym.tasks.kernels.loss_moments`, :func:`~lrgym.tasks.kernels.record_gradient_pair`,
+:func:`~lrgym.tasks.kernels.finish_stats`) into the same ``stats`` vector (``S_*`` layout of
+:mod:`lrgym.tasks.base`) a kernel fills; at the end of a step the env's compiled
+:func:`lrgym.env.observe` turns it into the observation (:func:`lrgym.features.features`) and
+the reward (:func:`lrgym.rewards.reward_and_advance`). So a policy sees the same features with
+the same definitions in both places::
+
+    monitor = TrainingMonitor(horizon=50, updates_per_step=10)
+    obs, info = monitor.start(lr, train_loss=L0, val_loss=V0, val_metric=M0)
+    for each update k of step t:
+        monitor.record_update(per_example_losses, flat_gradient, params_finite)
+    obs, reward, info = monitor.finish_step(lr, train_loss, val_loss, val_metric)
+
+Definitions that differ from an lrgym kernel only where a real loop has less to offer:
+
+* ``train_loss``: the training objective after the step. Pass it (e.g. the loss on a fixed set
+  of training rows, as lrgym's families do); if the loop has no such evaluation, pass ``None``
+  and the step's mean minibatch loss is used.
+* A scalar minibatch loss (no per-example losses) has no spread: the step is recorded with
+  Var ℓ = (E ℓ)², so the ``log_loss_cv`` feature reads 0 (cv = 1) instead of an invented value.
+* ``start`` without ``train_loss`` (nothing measured before the first update) defers the
+  episode's reference values L0, V0 to the first minibatch loss (measured at the initial
+  parameters); until then the observation is the one every episode starts from (relative
+  features 0).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from lrgym.env import observe
+from lrgym.info import ACTION_MODES
+from lrgym.optim import OPTIMIZERS
+from lrgym.features import M_CAP, N_FEATURES, N_MEMORY, features, start_episode
+from lrgym.rewards import REWARDS, reward_code, reward_params
+from lrgym.tasks.base import (
+    N_STATS,
+    S_BATCH_LOSS,
+    S_DIVERGED,
+    S_GRAD_COS,
+    S_GRAD_DOT,
+    S_GRAD_NORM,
+    S_LOSS_VAR,
+    S_TRAIN_LOSS,
+    S_VAL_LOSS,
+    S_VAL_METRIC,
+)
+from lrgym.tasks.kernels import N_ACC, finish_stats, is_bad, loss_moments, record_gradient_pair
+
+__all__ = ["TrainingMonitor"]
+
+
+class TrainingMonitor:
+    """Statistics → observation and reward, one env step = ``updates_per_step`` updates.
+
+    ``horizon`` steps make an episode (``progress = t / horizon``); ``cap_factor`` and
+    ``loss_scale`` set the divergence cap (``cap_factor · max(L0, loss_scale)``, as in
+    :class:`~lrgym.env.LRControlEnv`; ``loss_scale`` nan: L0 alone); ``reward`` and
+    ``reward_alphas`` as in the env. All state is NumPy arrays and numbers (:meth:`state_dict`).
+    """
+
+    def __init__(self, horizon: int, updates_per_step: int, cap_factor: float = 1e4,
+                 reward: str = "log_improvement", reward_alphas: tuple[float, float] = (1.0, 1.0),
+                 loss_scale: float = math.nan):
+        for name, value in (("horizon", horizon), ("updates_per_step", updates_per_step)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name}={value!r} out of range; valid: a positive integer")
+        if not (cap_factor > 1 and math.isfinite(cap_factor)):
+            raise ValueError(f"cap_factor={cap_factor!r} out of range; valid: 1 < cap_factor < inf")
+        if reward not in REWARDS:
+            raise ValueError(f"unknown reward {reward!r}; valid choices: {', '.join(REWARDS)}")
+        self.horizon = int(horizon)
+        self.updates_per_step = int(updates_per_step)
+        self.cap_factor = float(cap_factor)
+        self.loss_scale = float(loss_scale)
+        self.reward = reward
+        self._reward_code = reward_code(reward)
+        self._reward_params = reward_params(*reward_alphas)
+        self.stats = np.zeros(N_STATS)
+        self.memory = np.zeros(N_MEMORY)
+        self.obs = np.zeros(N_FEATURES, dtype=np.float32)
+        self.acc = np.zeros(N_ACC)
+        self.prev_grad = np.zeros(0)
+        self.t = 0  # env steps finished
+        self.updates = 0  # updates recorded in the episode
+        self.step_updates = 0  # updates recorded in the current step
+        self.started = False  # L0, V0 known
+        self.diverged = False
+        self._first_loss = math.nan
+        self._scalar_losses = False
+        self._constants = None
+
+    # ---- episode ------------------------------------------------------------------------------
+
+    def start(self, lr: float, train_loss: float | None = None, val_loss: float | None = None,
+              val_metric: float = math.nan) -> np.ndarray:
+        """Begin an episode at LR ``lr``; returns the initial observation (a copy)."""
+        self.stats[:] = 0.0
+        self.acc[:] = 0.0
+        self.prev_grad = np.zeros(0)
+        self.t = self.updates = self.step_updates = 0
+        self.diverged = False
+        self._first_loss = math.nan
+        self._scalar_losses = False
+        self._pending_val = val_loss
+        self.stats[S_VAL_METRIC] = val_metric
+        if train_loss is not None:
+            self.stats[S_TRAIN_LOSS] = train_loss
+            self.stats[S_VAL_LOSS] = train_loss if val_loss is None else val_loss
+            start_episode(self.stats, self.cap_factor, self.loss_scale, self.memory)
+            self.started = True
+        else:  # deferred: the first minibatch loss becomes L0 (and V0 unless given)
+            self.stats[S_TRAIN_LOSS] = self.stats[S_VAL_LOSS] = 1.0  # placeholders: relative features 0
+            start_episode(self.stats, self.cap_factor, self.loss_scale, self.memory)
+            self.started = False
+        features(self.stats, self.memory, 0, self.horizon, lr, False, self.obs)
+        if not self.started:
+            self.memory[M_CAP] = math.inf  # no cap until L0 is known
+            self.stats[S_TRAIN_LOSS] = self.stats[S_VAL_LOSS] = math.nan  # info: not measured
+        return self.obs.copy()
+
+    @property
+    def loss_cap(self) -> float:
+        """Training losses above this count as divergence (``cap_factor · max(L0, loss_scale)``)."""
+        return float(self.memory[M_CAP])
+
+    def record_update(self, losses, grad: np.ndarray, params_finite: bool = True) -> bool:
+        """Record one update: the minibatch's per-example losses (or its scalar mean loss) and the
+        raw minibatch gradient as one flat float64 vector. Returns True if this update diverged
+        (non-finite or capped loss, or non-finite parameters after it)."""
+        losses = np.ascontiguousarray(np.atleast_1d(np.asarray(losses, dtype=np.float64)).ravel())
+        grad = np.ascontiguousarray(grad, dtype=np.float64)
+        if self.prev_grad.shape != grad.shape:
+            self.prev_grad = np.zeros_like(grad)
+        if losses.shape[0] == 1:  # a scalar loss: no spread measured (close_step sets cv = 1)
+            batch_loss = float(losses[0])
+            self.acc[4] += batch_loss
+            self._scalar_losses = True
+        else:
+            batch_loss = loss_moments(losses, self.acc)
+        record_gradient_pair(grad, self.prev_grad, self.updates > 0, self.acc)
+        if not self.started and self.updates == 0:
+            self._first_loss = batch_loss
+        self.updates += 1
+        self.step_updates += 1
+        bad = is_bad(batch_loss, self.loss_cap) or not params_finite
+        self.diverged = self.diverged or bad
+        return bad
+
+    @property
+    def step_complete(self) -> bool:
+        """The current step has its ``updates_per_step`` updates (or diverged)."""
+        return self.step_updates >= self.updates_per_step or self.diverged
+
+    def finish_step(self, lr: float, train_loss: float | None = None, val_loss: float | None = None,
+                    val_metric: float = math.nan) -> tuple[np.ndarray, float]:
+        """Close the step run at ``lr`` and observe it: (observation copy, reward).
+
+        ``train_loss`` None: the step's mean minibatch loss; ``val_loss`` None: the training loss.
+        Same as :meth:`close_step` then :meth:`observe` (an undone step goes in between).
+        """
+        self.close_step(train_loss, val_loss, val_metric)
+        return self.observe(lr)
+
+    def close_step(self, train_loss: float | None = None, val_loss: float | None = None,
+                   val_metric: float = math.nan) -> None:
+        """Fill ``stats`` for the step's updates and the losses measured after them."""
+        if not self.started:
+            l0 = self._first_loss
+            v0 = self._pending_val if self._pending_val is not None else l0
+            self.stats[S_TRAIN_LOSS], self.stats[S_VAL_LOSS] = l0, v0
+            start_episode(self.stats, self.cap_factor, self.loss_scale, self.memory)  # metric: the one given at start
+            self.started = True
+            if is_bad(self.acc[4] / max(self.step_updates, 1), self.loss_cap):
+                self.diverged = True
+        finish_stats(self.acc, self.step_updates, self.diverged, self.stats)
+        if self._scalar_losses:  # spread unmeasured: Var ℓ = (E ℓ)², so log_loss_cv reads 0
+            self.stats[S_LOSS_VAR] = self.stats[S_BATCH_LOSS] ** 2
+            self._scalar_losses = False
+        self.stats[S_TRAIN_LOSS] = self.stats[S_BATCH_LOSS] if train_loss is None else train_loss
+        self.stats[S_VAL_LOSS] = self.stats[S_TRAIN_LOSS] if val_loss is None else val_loss
+        self.stats[S_VAL_METRIC] = val_metric
+        if is_bad(self.stats[S_TRAIN_LOSS], self.loss_cap):
+            self.diverged = True
+            self.stats[S_DIVERGED] = 1.0
+
+    def observe(self, lr: float) -> tuple[np.ndarray, float]:
+        """The env's :func:`~lrgym.env.observe` of the closed step: (observation copy, reward)."""
+        self.t += 1
+        reward = observe(self.stats, self.memory, self.t, self.horizon, lr, self._reward_code,
+                         self._reward_params, self.obs)
+        self.acc[:] = 0.0
+        self.step_updates = 0
+        return self.obs.copy(), float(reward)
+
+    @property
+    def done(self) -> bool:
+        """The episode is over: diverged, or ``horizon`` steps observed."""
+        return self.diverged or self.t >= self.horizon
+
+    def losses(self) -> tuple[float, float, float]:
+        """(train_loss, val_loss, val_metric) of the last closed step (or of the start)."""
+        return float(self.stats[S_TRAIN_LOSS]), float(self.stats[S_VAL_LOSS]), float(self.stats[S_VAL_METRIC])
+
+    def restore_losses(self, train_loss: float, val_loss: float, val_metric: float) -> None:
+        """After an undone step (the bold driver's rejection): report the restored losses."""
+        self.stats[S_TRAIN_LOSS], self.stats[S_VAL_LOSS], self.stats[S_VAL_METRIC] = train_loss, val_loss, val_metric
+
+    # ---- info ---------------------------------------------------------------------------------
+
+    def describe(self, lr_min: float, lr_max: float, optimizer: str, action_mode: str, family: int = -1,
+                 instance: int = 0) -> None:
+        """The episode's constant ``info`` entries (:mod:`lrgym.info`): ``family`` −1 is a task of
+        your own, ``optimizer`` / ``action_mode`` names become their indices."""
+        self._constants = (
+            np.int64(family), np.int64(instance), np.int64(self.horizon), np.int64(self.updates_per_step),
+            np.float64(lr_min), np.float64(lr_max), np.int64(OPTIMIZERS.index(optimizer)),
+            np.int64(ACTION_MODES.index(action_mode)),
+        )
+
+    def info(self, lr: float, rejected: bool = False) -> dict:
+        """The env's ``info`` (:data:`lrgym.info.INFO_SCHEMA`'s keys and dtypes, every call;
+        ``excess_loss`` is NaN: no optimum is known). Call :meth:`describe` first."""
+        s = list(self.stats)  # np.float64 scalars
+        family, instance, horizon, inner_steps, lr_min, lr_max, optimizer, action_mode = self._constants
+        return {
+            "lr": np.float64(lr),
+            "train_loss": s[S_TRAIN_LOSS],
+            "val_loss": s[S_VAL_LOSS],
+            "val_metric": s[S_VAL_METRIC],
+            "batch_loss": s[S_BATCH_LOSS],
+            "loss_var": s[S_LOSS_VAR],
+            "grad_norm": s[S_GRAD_NORM],
+            "grad_dot": s[S_GRAD_DOT],
+            "grad_cos": s[S_GRAD_COS],
+            "excess_loss": np.float64(math.nan),
+            "diverged": s[S_DIVERGED] > 0.0,
+            "rejected": np.bool_(rejected),
+            "updates": np.int64(self.updates),
+            "family": family,
+            "instance": instance,
+            "step": np.int64(self.t),
+            "horizon": horizon,
+            "inner_steps": inner_steps,
+            "lr_min": lr_min,
+            "lr_max": lr_max,
+            "optimizer": optimizer,
+            "action_mode": action_mode,
+        }
+
+    # ---- checkpointing --------------------------------------------------------------------------
+
+    _ARRAYS = ("stats", "memory", "obs", "acc", "prev_grad")
+    _SCALARS = ("t", "updates", "step_updates", "started", "diverged", "_first_loss", "_pending_val",
+                "_scalar_losses", "_constants")
+
+    def state_dict(self) -> dict:
+        state = {name: getattr(self, name).copy() for name in self._ARRAYS}
+        state.update({name: getattr(self, name) for name in self._SCALARS})
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        missing = [k for k in self._ARRAYS + self._SCALARS if k not in state]
+        if missing:
+            raise ValueError(f"monitor state is missing {missing}")
+        for name in self._ARRAYS:
+            setattr(self, name, np.array(state[name], dtype=getattr(self, name).dtype))
+        for name in self._SCALARS:
+            setattr(self, name, state[name])

@@ -1,0 +1,62 @@
+"""The Policy protocol: what every LR controller implements (baselines, submissions, and what
+:class:`lrgym.torch.PolicyScheduler` drives).
+
+A policy is driven like this (by :func:`lrgym.baselines.evaluation.run_episode`, by the
+leaderboard's grader, and by the torch scheduler inside a user's training loop)::
+
+    obs, info = env.reset(...)
+    policy.reset(info)                 # info has lr, horizon, inner_steps, lr_min, lr_max, ...
+    while not done:
+        action = policy.act(obs, info)
+        obs, reward, terminated, truncated, info = env.step(action)
+
+Class attributes say how the episode must be set up for this policy (:func:`policy_env_kwargs`):
+``optimizer`` (inner update rule, name or dict for :class:`lrgym.optim.OptimizerConfig`;
+default ``"sgd"``), ``action_mode`` (``"log_lr"`` to set the LR directly, ``"discrete"`` to
+multiply it by one of the env's factors; default :data:`DEFAULT_ACTION_MODE`, the env's own
+default ``"discrete"``), and
+``env_options`` (further :class:`lrgym.env.LRControlEnv` keywords the policy needs, e.g. the
+bold driver's ``factors`` and ``rejection_threshold``). ``lr_init`` (None: the env's default)
+is the LR the episode starts from.
+
+This module is floor 1 of the stack (it imports nothing from ``lrgym.baselines``);
+``lrgym.baselines.policy`` re-exports it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from lrgym.env import LRControlEnv
+
+#: a policy without ``action_mode`` acts in the env's default mode (read from the env's
+#: signature, so the two never disagree): ``"discrete"``
+DEFAULT_ACTION_MODE: str = inspect.signature(LRControlEnv).parameters["action_mode"].default
+
+
+@runtime_checkable
+class Policy(Protocol):
+    name: str
+    optimizer: Any
+    action_mode: str
+
+    def reset(self, info: dict) -> None: ...
+
+    def act(self, obs: np.ndarray, info: dict) -> Any: ...
+
+
+def policy_env_kwargs(policy) -> dict:
+    """Env keywords for any Policy (the protocol's attributes, with defaults)."""
+    if hasattr(policy, "env_kwargs"):
+        return policy.env_kwargs()
+    kwargs = {
+        "optimizer": getattr(policy, "optimizer", "sgd"),
+        "action_mode": getattr(policy, "action_mode", DEFAULT_ACTION_MODE),
+        **getattr(policy, "env_options", {}),
+    }
+    if getattr(policy, "lr_init", None) is not None:
+        kwargs["lr_init"] = policy.lr_init
+    return kwargs

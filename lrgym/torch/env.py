@@ -1,0 +1,257 @@
+"""``TorchTrainingEnv``: your PyTorch training run as an :class:`lrgym.LRControlEnv`-style episode.
+
+::
+
+    env = TorchTrainingEnv(
+        model=lambda: nn.Sequential(nn.Linear(64, 32), nn.Tanh(), nn.Linear(32, 10)),
+        train_data=(X_train, y_train), val_data=(X_val, y_val), batch_size=64,
+        loss_fn=nn.CrossEntropyLoss(reduction="none"), metric_fn=accuracy,
+        optimizer="sgd", horizon=50, inner_steps=10,
+    )
+    obs, info = env.reset(seed=0)             # a freshly initialised model
+    obs, reward, terminated, truncated, info = env.step(action)
+
+The contract is the env's (see :class:`lrgym.LRControlEnv` for the details, which apply here):
+the same action spaces and LR map (``discrete`` factors or ``log_lr``), the same observation
+(12 named features, ``env.feature_names``, computed by the env's own code through
+:class:`lrgym.monitor.TrainingMonitor`), the same rewards by name with the same divergence
+penalty, truncation after ``horizon`` steps, termination on divergence, and the same ``info``
+keys except those only a synthetic task knows (``excess_loss``). So every lrgym policy and
+agent runs on it unchanged (``lrgym.baselines.evaluation.run_episode(policy, env, seed)``).
+
+Data: ``train_data`` is a tuple of tensors ``(X, y)`` (minibatches of ``batch_size`` rows drawn
+with replacement by lrgym's SplitMix64 generator seeded from ``reset(seed=...)``, so episodes
+are reproducible) or any re-iterable of ``(x, y)`` batches such as a ``DataLoader`` (cycled).
+The training objective reported each step is the mean loss over ``eval_data`` (default: the
+first ``eval_rows`` training rows, or the first ``eval_batches`` batches of a loader); the
+validation loss and ``metric_fn`` over ``val_data`` (default metric: 1 − V/V0).
+
+``model`` is a zero-argument callable returning a fresh ``nn.Module`` (called at every reset,
+after ``torch.manual_seed`` from the env's ``np_random``), or a module, whose parameters are then
+re-initialised at reset with each submodule's ``reset_parameters``. ``optimizer`` is an lrgym
+optimizer name / dict / :class:`~lrgym.optim.OptimizerConfig` (built by
+:func:`lrgym.torch.make_optimizer`) or a callable ``(params, lr) -> torch.optim.Optimizer``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import spaces
+
+from lrgym import rng as lrgym_rng
+from lrgym.env import ACTION_MODES, DEFAULT_FACTORS, default_lr_init, next_lr
+from lrgym.features import FEATURE_NAMES, observation_space_bounds
+from lrgym.monitor import TrainingMonitor
+from lrgym.optim import OptimizerConfig, check_choice
+from lrgym.rewards import REWARDS
+from lrgym.tasks.kernels import draw_indices
+from lrgym.torch.optim import make_optimizer
+from lrgym.torch.scheduler import _finite, flat_grad
+
+__all__ = ["TorchTrainingEnv"]
+
+
+def _reset_parameters(model: torch.nn.Module) -> None:
+    for module in model.modules():
+        if hasattr(module, "reset_parameters") and callable(module.reset_parameters):
+            module.reset_parameters()
+
+
+class TorchTrainingEnv(gym.Env):
+    """A PyTorch training run as an LR-control episode (see the module docstring).
+
+    Arguments: ``model``; ``train_data``; ``loss_fn(outputs, targets)`` returning per-example
+    losses (``reduction="none"``) or their mean; ``val_data`` (default: the evaluation rows);
+    ``metric_fn(outputs, targets) -> float`` (higher is better); ``batch_size`` (tensor data);
+    ``eval_data``, ``eval_rows``, ``eval_batches``; ``optimizer``; and the env's ``action_mode``,
+    ``factors``, ``horizon``, ``inner_steps``, ``reward``, ``reward_alphas``, ``lr_init``,
+    ``lr_min``, ``lr_max``, ``cap_factor``, ``loss_scale`` (divergence cap
+    ``cap_factor · max(L0, loss_scale)``; nan: L0 alone); ``name`` (a label; ``info["family"]``
+    is −1, a family outside lrgym's table, and ``info["optimizer"]`` 0 for a custom optimizer).
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(
+        self,
+        model: Callable[[], torch.nn.Module] | torch.nn.Module,
+        train_data,
+        loss_fn: Callable,
+        val_data=None,
+        metric_fn: Callable | None = None,
+        batch_size: int = 64,
+        eval_data=None,
+        eval_rows: int = 2048,
+        eval_batches: int = 8,
+        optimizer="sgd",
+        action_mode: str = "discrete",
+        factors: tuple[float, ...] = DEFAULT_FACTORS,
+        horizon: int = 50,
+        inner_steps: int = 10,
+        reward: str = "log_improvement",
+        reward_alphas: tuple[float, float] = (1.0, 1.0),
+        lr_init: float | None = None,
+        lr_min: float = 1e-6,
+        lr_max: float = 10.0,
+        cap_factor: float = 1e4,
+        loss_scale: float = math.nan,
+        name: str = "torch",
+        render_mode: str | None = None,
+    ):
+        if render_mode is not None:
+            raise ValueError(f"unknown render_mode {render_mode!r}; valid choices: None")
+        check_choice("action_mode", action_mode, ACTION_MODES)
+        check_choice("reward", reward, REWARDS)
+        if not (0 < lr_min < lr_max < math.inf):
+            raise ValueError(f"lr_min={lr_min!r}, lr_max={lr_max!r} out of range; valid: 0 < lr_min < lr_max < inf")
+        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size={batch_size!r} out of range; valid: a positive integer")
+        self.make_optimizer = optimizer if callable(optimizer) else None
+        self.optimizer_config = None if callable(optimizer) else OptimizerConfig.coerce(optimizer)
+        opt_name = self.optimizer_config.name if self.optimizer_config is not None else "custom"
+        self.model_fn = model if not isinstance(model, torch.nn.Module) else None
+        self.model = model if isinstance(model, torch.nn.Module) else None
+        self.loss_fn, self.metric_fn = loss_fn, metric_fn
+        self.batch_size = int(batch_size)
+        self._tensor_data = isinstance(train_data, (tuple, list)) and len(train_data) == 2 and all(
+            isinstance(t, torch.Tensor) for t in train_data)
+        self.train_data = train_data
+        if eval_data is None:
+            if self._tensor_data:
+                eval_data = [(train_data[0][:eval_rows], train_data[1][:eval_rows])]
+            else:
+                eval_data = [batch for _, batch in zip(range(eval_batches), train_data)]
+        elif isinstance(eval_data, (tuple, list)) and len(eval_data) == 2 and isinstance(eval_data[0], torch.Tensor):
+            eval_data = [tuple(eval_data)]
+        if val_data is not None and isinstance(val_data, (tuple, list)) and len(val_data) == 2 \
+                and isinstance(val_data[0], torch.Tensor):
+            val_data = [tuple(val_data)]
+        self.eval_data, self.val_data = list(eval_data), None if val_data is None else list(val_data)
+        self.action_mode, self.reward_name = action_mode, reward
+        self.factors = np.asarray(factors, dtype=np.float64)
+        if self.factors.ndim != 1 or len(self.factors) == 0 or not np.all(self.factors > 0):
+            raise ValueError(f"factors={factors!r} invalid; valid: a non-empty sequence of positive numbers")
+        self.lr_min, self.lr_max = float(lr_min), float(lr_max)
+        self.lr_init = default_lr_init(opt_name) if lr_init is None else float(lr_init)
+        if not (self.lr_min <= self.lr_init <= self.lr_max):
+            raise ValueError(f"lr_init={lr_init!r} out of range; valid: lr_min <= lr_init <= lr_max ({lr_min}, {lr_max})")
+        self.optimizer_name = opt_name
+        self.name = name
+        self._describe = (self.lr_min, self.lr_max, opt_name if opt_name != "custom" else "sgd", action_mode)
+        self.monitor = TrainingMonitor(horizon, inner_steps, cap_factor, reward, reward_alphas, loss_scale)
+        self.horizon, self.inner_steps = self.monitor.horizon, self.monitor.updates_per_step
+        self.monitor.describe(*self._describe)
+        self.action_space = (spaces.Discrete(len(self.factors)) if action_mode == "discrete"
+                             else spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32))
+        low, high = observation_space_bounds()
+        self.observation_space = spaces.Box(low, high, dtype=np.float32)
+        self.feature_names = FEATURE_NAMES
+        self.optimizer = None
+        self.lr = self.lr_init
+        self._rng_word = np.zeros(1, dtype=np.uint64)
+        self._rows = np.zeros(self.batch_size, dtype=np.int64)
+        self._batches = None
+        self._done = True
+
+    # ---- data and model -----------------------------------------------------------------------
+
+    def _next_batch(self):
+        if self._tensor_data:
+            X, y = self.train_data
+            draw_indices(self._rng_word, X.shape[0], self._rows)
+            idx = torch.from_numpy(self._rows)
+            return X[idx], y[idx]
+        try:
+            return next(self._batches)
+        except (StopIteration, TypeError):
+            self._batches = iter(self.train_data)
+            return next(self._batches)
+
+    def _mean_loss(self, batches) -> float:
+        total, n = 0.0, 0
+        with torch.no_grad():
+            for x, y in batches:
+                losses = self.loss_fn(self.model(x), y).reshape(-1)
+                k = len(y) if losses.numel() == 1 else losses.numel()
+                total += float(losses.double().mean()) * k
+                n += k
+        return total / max(n, 1)
+
+    def _measure(self) -> tuple[float, float, float]:
+        train = self._mean_loss(self.eval_data)
+        if self.val_data is None:
+            return train, train, math.nan
+        val = self._mean_loss(self.val_data)
+        if self.metric_fn is None:
+            metric = math.nan
+        else:
+            with torch.no_grad():
+                metric = float(np.mean([float(self.metric_fn(self.model(x), y)) for x, y in self.val_data]))
+        return train, val, metric
+
+    def _metric(self, val: float, metric: float) -> float:
+        """The default metric 1 − V/V0 when no ``metric_fn`` is given."""
+        if self.metric_fn is not None:
+            return metric
+        return 1.0 - val / self._v0 if math.isfinite(val) else math.nan
+
+    # ---- gymnasium API ------------------------------------------------------------------------
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        unknown = set(options or {}) - {"lr_init"}
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: lr_init")
+        torch.manual_seed(int(self.np_random.integers(2**62)))
+        if self.model_fn is not None:
+            self.model = self.model_fn()
+        else:
+            _reset_parameters(self.model)
+        self._rng_word = lrgym_rng.new_state(self.np_random)
+        self._batches = None
+        self.lr = float((options or {}).get("lr_init", self.lr_init))
+        if not (self.lr_min <= self.lr <= self.lr_max):
+            raise ValueError(f"lr_init={self.lr!r} out of range; valid: {self.lr_min} <= lr_init <= {self.lr_max}")
+        params = list(self.model.parameters())
+        if self.make_optimizer is not None:
+            self.optimizer = self.make_optimizer(params, self.lr)
+        else:
+            self.optimizer = make_optimizer(params, self.optimizer_config, self.lr)
+        train, val, metric = self._measure()
+        self._v0 = val
+        obs = self.monitor.start(self.lr, train, val, self._metric(val, metric))
+        self._done = False
+        return obs, self.monitor.info(self.lr)
+
+    def step(self, action):
+        if self._done:
+            raise RuntimeError("step() called on a finished episode; call reset() first")
+        self.lr = next_lr(action, self.lr, self.action_mode, self.factors, self.lr_min, self.lr_max)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr
+        params = list(self.model.parameters())
+        self.model.train()
+        while not self.monitor.step_complete:
+            x, y = self._next_batch()
+            self.optimizer.zero_grad()
+            losses = self.loss_fn(self.model(x), y)
+            losses.mean().backward()
+            self.optimizer.step()
+            self.monitor.record_update(losses.detach().double().reshape(-1).numpy(), flat_grad(params),
+                                       _finite(params))
+        self.model.eval()
+        if self.monitor.diverged:
+            train, val, metric = math.inf, math.inf, math.nan
+        else:
+            train, val, metric = self._measure()
+        self.monitor.close_step(train, val, self._metric(val, metric))
+        obs, reward = self.monitor.observe(self.lr)
+        terminated = bool(self.monitor.diverged)
+        truncated = (not terminated) and self.monitor.t >= self.horizon
+        self._done = terminated or truncated
+        return obs, reward, terminated, truncated, self.monitor.info(self.lr)

@@ -1,0 +1,291 @@
+"""``PolicyScheduler``: an lrgym policy as the LR scheduler of a ``torch.optim`` optimizer.
+
+::
+
+    policy = make_baseline("plateau", family="mlp")                # or any Policy
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = PolicyScheduler(opt, policy, horizon=50, updates_per_step=10, val_fn=val_loss)
+    for x, y in batches:                                            # horizon × updates_per_step
+        opt.zero_grad()
+        losses = F.cross_entropy(model(x), y, reduction="none")    # per-example losses
+        losses.mean().backward()
+        opt.step()
+        sched.step(losses)                                          # after each update
+
+Every ``updates_per_step`` updates is one *step* of the policy's episode: the scheduler turns
+what it recorded into the env's observation and info (:class:`lrgym.monitor.TrainingMonitor`,
+the env's own code) and asks the policy for the LR of the next step, exactly as
+:class:`lrgym.LRControlEnv` would: the same features (losses relative to the first, gradient
+norm and cosine between consecutive minibatch gradients, LR, progress), the same action
+contract (``discrete`` factors or ``log_lr`` in [lr_min, lr_max], from the policy's
+``env_options``) and the same starting LR (the policy's ``lr_init``, else 1e-2 / 1e-3 for
+Adam and RMSprop as in the env).
+
+What it measures:
+
+* gradients: the raw minibatch gradient ``p.grad`` of every parameter of the optimizer,
+  read in ``step`` (so call ``step`` after ``optimizer.step()`` and before the next
+  ``zero_grad``);
+* training loss: ``train_loss_fn()`` after each step if given (the training objective on fixed
+  rows, as lrgym's families report it), else the step's mean minibatch loss; the episode's L0
+  is ``train_loss_fn()`` at construction, else the first minibatch loss;
+* validation: ``val_fn()`` returns a loss, or ``(loss, metric)`` (metric higher is better);
+  without it the validation features repeat the training loss.
+* ``step(losses)`` takes per-example losses (``reduction="none"``) for the loss-spread feature;
+  a scalar loss works too (that feature then reads 0).
+
+LR: the policy's LR is set on the first parameter group; other groups keep their initial ratio
+to it (like ``LambdaLR``'s per-group base LRs). After ``horizon`` steps, or once training
+diverged (a non-finite or capped loss, non-finite parameters), the policy is no longer asked and
+the LR stays (``sched.done``). A policy with the env's ``rejection_threshold`` (the bold driver)
+gets its step undone as in the env: parameters and optimizer state are restored (the data
+stream is not rewound).
+
+Conventions of ``torch.optim.lr_scheduler``: :meth:`get_last_lr`, :attr:`last_epoch` (updates
+seen), :meth:`state_dict` / :meth:`load_state_dict` (scheduler and policy state; the optimizer
+and model checkpoint themselves as usual).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+
+import numpy as np
+import torch
+
+from lrgym.env import ACTION_MODES, DEFAULT_FACTORS, default_lr_init, next_lr
+from lrgym.monitor import TrainingMonitor
+from lrgym.optim import OptimizerConfig
+from lrgym.policy import Policy, policy_env_kwargs
+
+__all__ = ["PolicyScheduler", "flat_grad", "measure"]
+
+#: the torch.optim class of each lrgym inner optimizer (see lrgym.torch.optim)
+TORCH_CLASS = {"sgd": "SGD", "momentum": "SGD", "nesterov": "SGD", "adam": "Adam", "rmsprop": "RMSprop",
+               "adagrad": "Adagrad"}
+#: env keywords a policy may ask for that the scheduler honours
+SUPPORTED_OPTIONS = ("optimizer", "action_mode", "factors", "rejection_threshold", "lr_init")
+
+
+def flat_grad(params) -> np.ndarray:
+    """All parameters' ``.grad`` as one flat float64 NumPy vector (zeros where ``grad`` is None)."""
+    parts = [(p.grad if p.grad is not None else torch.zeros_like(p)).detach().reshape(-1) for p in params]
+    if not parts:
+        return np.zeros(0)
+    return torch.cat(parts).to(dtype=torch.float64, device="cpu").numpy()
+
+
+def _finite(params) -> bool:
+    with torch.no_grad():
+        return bool(all(torch.isfinite(p).all() for p in params))
+
+
+def _losses_array(loss) -> np.ndarray:
+    if isinstance(loss, torch.Tensor):
+        return loss.detach().to(dtype=torch.float64, device="cpu").reshape(-1).numpy()
+    arr = np.asarray(loss, dtype=np.float64).reshape(-1)
+    if arr.size == 0:
+        raise ValueError("step(loss): empty loss; valid: a scalar loss or a vector of per-example losses")
+    return arr
+
+
+def measure(train_loss_fn, val_fn) -> tuple[float | None, float | None, float]:
+    """(train_loss, val_loss, val_metric) from the user's callables (None / nan where absent)."""
+    with torch.no_grad():
+        train = None if train_loss_fn is None else float(train_loss_fn())
+        val, metric = None, math.nan
+        if val_fn is not None:
+            out = val_fn()
+            if isinstance(out, (tuple, list)):
+                if len(out) != 2:
+                    raise ValueError(f"val_fn returned {out!r}; valid: a loss, or (loss, metric)")
+                val, metric = float(out[0]), float(out[1])
+            else:
+                val = float(out)
+    return train, val, metric
+
+
+class PolicyScheduler:
+    """Drive ``optimizer``'s LR with ``policy`` (see the module docstring).
+
+    Args:
+        optimizer: any ``torch.optim.Optimizer``.
+        policy: any object following :class:`lrgym.policy.Policy` (a baseline from
+            ``lrgym.baselines.registry.make_baseline``, a learned agent, a submission class).
+        horizon: policy steps in the run (``progress`` = t / horizon).
+        updates_per_step: optimizer updates per policy step (the env's ``inner_steps``).
+        val_fn: ``() -> loss`` or ``() -> (loss, metric)`` on validation data, called after each
+            step (and once at construction).
+        train_loss_fn: ``() -> loss``, the training objective, called likewise; None uses the
+            step's mean minibatch loss.
+        lr_init: the LR of the first step before the policy's first action (None: the policy's
+            ``lr_init``, else the env's default for the policy's optimizer).
+        lr_min, lr_max, cap_factor, reward: as in :class:`lrgym.LRControlEnv`.
+        loss_scale: the task's typical loss; training diverged when a loss passes
+            ``cap_factor · max(L0, loss_scale)`` (nan, the default: ``cap_factor · L0``).
+        task_name: a name for the run (``info["family"]`` is −1, a family outside lrgym's table).
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, policy, horizon: int, updates_per_step: int = 10,
+                 val_fn=None, train_loss_fn=None, lr_init: float | None = None, lr_min: float = 1e-6,
+                 lr_max: float = 10.0, cap_factor: float = 1e4, reward: str = "log_improvement",
+                 task_name: str = "torch", loss_scale: float = math.nan):
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+        if not isinstance(policy, Policy):
+            raise TypeError(
+                f"policy {policy!r} does not follow lrgym.policy.Policy; valid: an object with name, optimizer, "
+                "action_mode, reset(info) and act(obs, info)"
+            )
+        if not (0 < lr_min < lr_max < math.inf):
+            raise ValueError(f"lr_min={lr_min!r}, lr_max={lr_max!r} out of range; valid: 0 < lr_min < lr_max < inf")
+        kwargs = policy_env_kwargs(policy)
+        if kwargs["action_mode"] not in ACTION_MODES:
+            raise ValueError(f"policy action_mode {kwargs['action_mode']!r} unknown; valid choices: {', '.join(ACTION_MODES)}")
+        self.optimizer = optimizer
+        self.policy = policy
+        self.action_mode = kwargs["action_mode"]
+        self.factors = np.asarray(kwargs.get("factors", DEFAULT_FACTORS), dtype=np.float64)
+        if self.factors.ndim != 1 or len(self.factors) == 0 or not np.all(self.factors > 0):
+            raise ValueError(f"policy factors {kwargs.get('factors')!r} invalid; valid: positive numbers")
+        self.rejection_threshold = kwargs.get("rejection_threshold")
+        self.policy_optimizer = OptimizerConfig.coerce(kwargs.get("optimizer", "sgd")).name
+        if type(optimizer).__name__ != TORCH_CLASS[self.policy_optimizer]:
+            warnings.warn(
+                f"policy {getattr(policy, 'name', policy)!r} was designed for lrgym's {self.policy_optimizer!r} "
+                f"(torch.optim.{TORCH_CLASS[self.policy_optimizer]}), it drives a {type(optimizer).__name__} here; "
+                "lrgym.torch.make_optimizer(params, policy.optimizer) builds the matching one", stacklevel=2)
+        self.ignored_options = sorted(set(kwargs) - set(SUPPORTED_OPTIONS))
+        self.lr_min, self.lr_max = float(lr_min), float(lr_max)
+        if lr_init is None:
+            lr_init = kwargs.get("lr_init") or default_lr_init(self.policy_optimizer)
+        self.lr = min(self.lr_max, max(self.lr_min, float(lr_init)))
+        self.val_fn, self.train_loss_fn = val_fn, train_loss_fn
+        self.task_name = task_name
+        self.monitor = TrainingMonitor(horizon, updates_per_step, cap_factor, reward, loss_scale=loss_scale)
+        self.horizon, self.updates_per_step = self.monitor.horizon, self.monitor.updates_per_step
+        for group in optimizer.param_groups:
+            group.setdefault("initial_lr", group["lr"])
+        first = optimizer.param_groups[0]["initial_lr"]
+        self._ratios = [g["initial_lr"] / first if first else 1.0 for g in optimizer.param_groups]
+        self.last_epoch = 0  # optimizer updates seen by step()
+        self.last_reward = 0.0
+        self._snapshot = None
+        self._rejected = False
+
+        train, val, metric = measure(train_loss_fn, val_fn)
+        self.last_obs = self.monitor.start(self.lr, train, val, metric)
+        self.monitor.describe(self.lr_min, self.lr_max, self.policy_optimizer, self.action_mode)
+        self.last_info = self.monitor.info(self.lr)
+        self.policy.reset(dict(self.last_info))
+        self._apply_lr()
+        self._begin_step()
+
+    # ---- the loop ------------------------------------------------------------------------------
+
+    @property
+    def params(self) -> list:
+        return [p for g in self.optimizer.param_groups for p in g["params"]]
+
+    @property
+    def done(self) -> bool:
+        """The policy's episode is over (horizon reached or training diverged); the LR stays."""
+        return self.monitor.done
+
+    @property
+    def diverged(self) -> bool:
+        return self.monitor.diverged
+
+    def step(self, loss=None) -> None:
+        """Record the update just taken (its minibatch ``loss``, per-example or scalar); every
+        ``updates_per_step`` updates, observe and set the policy's next LR."""
+        if loss is None:
+            raise ValueError("PolicyScheduler.step(loss) needs the minibatch loss (per-example losses or their mean)")
+        self.last_epoch += 1
+        if self.monitor.done:
+            return
+        params = self.params
+        self.monitor.record_update(_losses_array(loss), flat_grad(params), _finite(params))
+        if self.monitor.step_complete:
+            self._end_step()
+
+    def _begin_step(self) -> None:
+        """Ask the policy for this step's LR (the first step uses ``lr_init`` only if the policy
+        says so: the env too asks the policy before its first step)."""
+        action = self.policy.act(self.last_obs.copy(), dict(self.last_info))
+        self.lr = next_lr(action, self.lr, self.action_mode, self.factors, self.lr_min, self.lr_max)
+        self._apply_lr()
+        if self.rejection_threshold is not None:
+            self._snapshot = (
+                [p.detach().clone() for p in self.params],
+                copy.deepcopy(self.optimizer.state_dict()),
+                self.monitor.prev_grad.copy(),
+                self.monitor.losses(),
+            )
+
+    def _end_step(self) -> None:
+        train, val, metric = measure(self.train_loss_fn, self.val_fn)
+        self.monitor.close_step(train, val, metric)
+        rejected = False
+        if self._snapshot is not None and not self.monitor.diverged:
+            before = self._snapshot[3]
+            if self.monitor.stats[0] > (1.0 + self.rejection_threshold) * before[0]:
+                self._restore(self._snapshot)
+                self.monitor.restore_losses(*before)
+                rejected = True
+        self.last_obs, self.last_reward = self.monitor.observe(self.lr)
+        self.last_info = self.monitor.info(self.lr, rejected=rejected)
+        if not self.monitor.done:
+            self._begin_step()
+
+    def _restore(self, snapshot) -> None:
+        saved_params, saved_opt, prev_grad, _ = snapshot
+        with torch.no_grad():
+            for p, saved in zip(self.params, saved_params):
+                p.copy_(saved)
+        self.optimizer.load_state_dict(copy.deepcopy(saved_opt))
+        self.monitor.prev_grad[...] = prev_grad
+
+    def _apply_lr(self) -> None:
+        for group, ratio in zip(self.optimizer.param_groups, self._ratios):
+            group["lr"] = self.lr * ratio
+
+    # ---- torch.optim.lr_scheduler conventions ----------------------------------------------------
+
+    def get_last_lr(self) -> list[float]:
+        """The LR of every parameter group, as set by the last decision."""
+        return [group["lr"] for group in self.optimizer.param_groups]
+
+    def state_dict(self) -> dict:
+        """Everything but the optimizer (checkpoint that with ``optimizer.state_dict()``): counters,
+        LR, the monitor's statistics and the policy's state."""
+        policy_state = self.policy.__getstate__() if hasattr(self.policy, "__getstate__") else vars(self.policy)
+        return {
+            "last_epoch": self.last_epoch,
+            "lr": self.lr,
+            "ratios": list(self._ratios),
+            "last_obs": self.last_obs.copy(),
+            "last_info": copy.deepcopy(self.last_info),
+            "last_reward": self.last_reward,
+            "monitor": self.monitor.state_dict(),
+            "policy": copy.deepcopy(policy_state),
+            "snapshot": copy.deepcopy(self._snapshot),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from :meth:`state_dict` (the policy object must be of the same kind)."""
+        self.last_epoch = int(state["last_epoch"])
+        self.lr = float(state["lr"])
+        self._ratios = list(state["ratios"])
+        self.last_obs = np.array(state["last_obs"], dtype=np.float32)
+        self.last_info = copy.deepcopy(state["last_info"])
+        self.last_reward = float(state["last_reward"])
+        self.monitor.load_state_dict(state["monitor"])
+        if hasattr(self.policy, "__setstate__"):
+            self.policy.__setstate__(copy.deepcopy(state["policy"]))
+        else:
+            self.policy.__dict__.update(copy.deepcopy(state["policy"]))
+        self._snapshot = copy.deepcopy(state["snapshot"])
+        self._apply_lr()

@@ -1,0 +1,106 @@
+"""Training and tuning write to ``runs/`` by default; the shipped files change only with ``--ship``.
+
+Every command runs with a tiny budget in a temporary working directory, with the shipped paths
+pointed at temporary copies: the tests never write into the package, and they also check that
+the real shipped files are byte-for-byte unchanged afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from lrgym.baselines import outputs
+from lrgym.baselines.outputs import output_path, runs_dir
+
+REAL_WEIGHTS, REAL_TUNED = outputs.SHIPPED_WEIGHTS, outputs.SHIPPED_TUNED
+
+
+def digest_of_shipped() -> dict:
+    files = [REAL_TUNED, *sorted(REAL_WEIGHTS.iterdir())]
+    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files if f.is_file()}
+
+
+@pytest.fixture
+def sandbox(tmp_path, monkeypatch):
+    """cwd = tmp_path/work; shipped weights and tuned.json = copies under tmp_path/ship."""
+    before = digest_of_shipped()
+    ship = tmp_path / "ship"
+    (ship / "weights").mkdir(parents=True)
+    shutil.copy(REAL_TUNED, ship / "tuned.json")
+    monkeypatch.setattr(outputs, "SHIPPED_WEIGHTS", ship / "weights")
+    monkeypatch.setattr(outputs, "SHIPPED_TUNED", ship / "tuned.json")
+    monkeypatch.delenv(outputs.RUNS_ENV, raising=False)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    yield work, ship
+    assert digest_of_shipped() == before, "a test wrote into the package"
+
+
+def test_output_path_precedence(tmp_path, monkeypatch):
+    shipped = tmp_path / "pkg" / "weights" / "dqn_mixed"
+    monkeypatch.delenv(outputs.RUNS_ENV, raising=False)
+    assert output_path(shipped) == runs_dir() / "dqn_mixed" and runs_dir().as_posix() == "runs"
+    assert output_path(shipped, ship=True) == shipped
+    assert output_path(shipped, out="x/y") == tmp_path.__class__("x/y")
+    monkeypatch.setenv(outputs.RUNS_ENV, str(tmp_path / "elsewhere"))
+    assert output_path(shipped) == tmp_path / "elsewhere" / "dqn_mixed"
+    with pytest.raises(ValueError, match="--out .* and --ship both given"):
+        output_path(shipped, ship=True, out="x")
+
+
+def test_qlearning_default_and_ship(sandbox):
+    from lrgym.baselines.qlearning import QLearningPolicy, main
+
+    work, ship = sandbox
+    main(["--family", "linreg", "--episodes", "2"])
+    written = work / "runs" / "qlearning_linreg.npz"
+    assert written.is_file() and not list((ship / "weights").iterdir())
+    assert QLearningPolicy.load(written).q.shape[1] == 5
+    main(["--family", "linreg", "--episodes", "2", "--ship"])
+    assert [p.name for p in (ship / "weights").iterdir()] == ["qlearning_linreg.npz"]
+    with pytest.raises(SystemExit):  # argparse: not allowed with each other
+        main(["--family", "linreg", "--episodes", "2", "--ship", "--out", "x.npz"])
+
+
+def test_train_sb3_default_ship_and_tensorboard(sandbox):
+    from lrgym.baselines.sb3_agents import SB3Policy
+    from lrgym.baselines.train_sb3 import main, parse_config
+
+    work, ship = sandbox
+    tiny = ["--algo", "ppo", "--family", "linreg", "--steps", "64", "--no-progress"]
+    assert parse_config(tiny).ship is False and parse_config([*tiny, "--ship"]).ship is True
+    main([*tiny, "--tensorboard", str(work / "tb")])
+    assert sorted(p.name for p in (work / "runs").iterdir()) == ["ppo_linreg.json", "ppo_linreg.zip"]
+    assert not list((ship / "weights").iterdir())
+    assert list((work / "tb").rglob("events.out.tfevents.*")), "SB3 wrote no TensorBoard events"
+    assert json.loads((work / "runs" / "ppo_linreg.json").read_text())["algo"] == "ppo"
+    assert SB3Policy(work / "runs" / "ppo_linreg.zip").action_mode == "log_lr"
+    main([*tiny, "--ship"])
+    assert sorted(p.name for p in (ship / "weights").iterdir()) == ["ppo_linreg.json", "ppo_linreg.zip"]
+
+
+def test_tune_default_keeps_the_shipped_values_and_ship_replaces_them(sandbox):
+    from lrgym.baselines.tune import main
+
+    work, ship = sandbox
+    shipped_before = json.loads((ship / "tuned.json").read_text())
+    tiny = ["--families", "linreg", "--baselines", "fixed", "--instances", "1", "--workers", "1"]
+    main(tiny)
+    out = json.loads((work / "runs" / "tuned.json").read_text())
+    assert json.loads((ship / "tuned.json").read_text()) == shipped_before  # untouched without --ship
+    assert out["settings"]["linreg"]["instances"] == [0]  # the re-tuned family: this run's settings
+    # every other family keeps its shipped values (runs/tuned.json is a complete file)
+    for name, per_family in shipped_before["values"].items():
+        for family, values in per_family.items():
+            if (name, family) != ("fixed", "linreg"):
+                assert out["values"][name][family] == values
+    main([*tiny, "--ship"])
+    shipped_after = json.loads((ship / "tuned.json").read_text())
+    assert shipped_after["values"]["fixed"]["linreg"] == out["values"]["fixed"]["linreg"]
+    assert np.isfinite(shipped_after["train_scores"]["fixed"]["linreg"])

@@ -1,0 +1,142 @@
+"""Results out of the store: ``lrgym leaderboard export --format csv|json`` and ``load_results()``.
+
+The store is filled with known synthetic entries; every exported number is checked against the
+records that were written (entries, per-run scores, per-step trajectories), including the
+non-finite values of a diverged run.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+
+typer_testing = pytest.importorskip("typer.testing")
+pd = pytest.importorskip("pandas")
+
+from lb_helpers import synthetic_entry  # noqa: E402
+
+from lrgym.leaderboard.cli import app  # noqa: E402
+from lrgym.leaderboard.export import load_results  # noqa: E402
+from lrgym.leaderboard.store import ResultStore, RunRecord  # noqa: E402
+from lrgym.leaderboard.suite import get_suite  # noqa: E402
+
+SUITE = get_suite("quick")
+
+
+def runs_of(offset: float, diverge_first: bool = False) -> list[RunRecord]:
+    """One run per (seed, task) of the quick suite with distinct, known values."""
+    runs = []
+    for i, seed in enumerate(SUITE.seeds):
+        for j, task in enumerate(SUITE.tasks()):
+            k = i * 100 + j
+            diverged = diverge_first and k == 0
+            n = 2 + (k % 3)
+            runs.append(RunRecord(
+                family=task.family, instance=task.instance, seed=seed, score=-1.0 if diverged else offset + 0.01 * k,
+                final_loss=math.inf if diverged else 0.1 + k, initial_loss=1.0 + k, diverged=diverged,
+                steps_to_target=math.inf if diverged else float(k % 4),
+                curves={"lr": [0.1 * (t + 1) for t in range(n)], "train_loss": [1.0 + k - t for t in range(n)],
+                        "val_loss": [2.0 + k - t for t in range(n)], "metric": [0.5 + 0.1 * t for t in range(n)]},
+            ))
+    return runs
+
+
+@pytest.fixture
+def store_path(tmp_path):
+    path = tmp_path / "r.sqlite"
+    with ResultStore(path) as store:
+        store.add_entry(synthetic_entry(SUITE, "alpha", summary={"iqm": [0.1, 0.0, 0.2]}), runs_of(0.1))  # superseded
+        store.add_entry(synthetic_entry(SUITE, "alpha", summary={"iqm": [0.5, 0.4, 0.6], "mean": [0.45, 0.4, 0.5],
+                                                                 "diverged_fraction": 0.0}), runs_of(0.5))
+        store.add_entry(synthetic_entry(SUITE, "mine", kind="submission", summary={"iqm": [0.3, 0.2, 0.4]}),
+                        runs_of(0.3, diverge_first=True))
+        store.record_failure("broken", "submission", "boom", suite_version=SUITE.version)
+    return path
+
+
+def invoke(*args):
+    result = typer_testing.CliRunner().invoke(app, ["leaderboard", "export", *args], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def expected_runs(name: str) -> list[RunRecord]:
+    return runs_of(0.5) if name == "alpha" else runs_of(0.3, diverge_first=True)
+
+
+def test_json_export_holds_the_ranked_entries_their_runs_and_trajectories(store_path, tmp_path):
+    out = tmp_path / "res.json"
+    invoke("--format", "json", "--out", str(out), "--suite", "quick", "--db", str(store_path))
+    data = json.loads(out.read_text())
+    assert [(e["name"], e["kind"], e["iqm"]) for e in data["entries"]] == [("alpha", "baseline", 0.5),
+                                                                          ("mine", "submission", 0.3)]
+    assert data["entries"][0]["mean"] == 0.45 and data["entries"][1]["mean"] is None
+    for entry in data["entries"]:
+        mine = [r for r in data["runs"] if r["entry_id"] == entry["entry_id"]]
+        want = expected_runs(entry["name"])
+        assert len(mine) == entry["n_runs"] == len(want)
+        for got, rec in zip(mine, want):
+            assert (got["family"], got["instance"], got["seed"]) == (rec.family, rec.instance, rec.seed)
+            assert got["score"] == rec.score and got["diverged"] == rec.diverged
+            assert got["final_loss"] == (rec.final_loss if math.isfinite(rec.final_loss) else None)
+            steps = [s for s in data["trajectories"] if s["entry_id"] == entry["entry_id"]
+                     and (s["family"], s["instance"], s["seed"]) == (rec.family, rec.instance, rec.seed)]
+            assert [s["step"] for s in steps] == list(range(len(rec.curves["train_loss"])))
+            for key in ("lr", "train_loss", "val_loss", "metric"):
+                assert [s[key] for s in steps] == list(rec.curves[key])
+    diverged = [r for r in data["runs"] if r["diverged"]]
+    assert len(diverged) == 1 and diverged[0]["final_loss"] is None and diverged[0]["steps_to_target"] is None
+
+
+def test_csv_export_reads_back_with_pandas(store_path, tmp_path):
+    invoke("--format", "csv", "--out", str(tmp_path / "csv"), "--suite", "quick", "--db", str(store_path))
+    assert sorted(p.name for p in (tmp_path / "csv").iterdir()) == ["entries.csv", "runs.csv", "trajectories.csv"]
+    runs = pd.read_csv(tmp_path / "csv" / "runs.csv")
+    want = {n: expected_runs(n) for n in ("alpha", "mine")}
+    for name, recs in want.items():
+        got = runs[runs.name == name]
+        np.testing.assert_array_equal(got.score.to_numpy(), [r.score for r in recs])
+        np.testing.assert_array_equal(got.final_loss.to_numpy(), [r.final_loss for r in recs])  # inf survives
+    with open(tmp_path / "csv" / "entries.csv") as f:
+        assert [row["name"] for row in csv.DictReader(f)] == ["alpha", "mine"]
+    traj = pd.read_csv(tmp_path / "csv" / "trajectories.csv")
+    assert len(traj) == sum(len(r.curves["lr"]) for recs in want.values() for r in recs)
+
+
+def test_all_entries_include_failed_and_superseded_ones(store_path, tmp_path):
+    out = tmp_path / "all.json"
+    invoke("--format", "json", "--out", str(out), "--all", "--db", str(store_path))
+    entries = json.loads(out.read_text())["entries"]
+    assert [(e["name"], e["status"]) for e in entries] == [("alpha", "ok"), ("alpha", "ok"), ("mine", "ok"),
+                                                           ("broken", "failed")]
+    assert entries[-1]["failure_reason"] == "boom"
+
+
+def test_load_results_is_a_dataframe_of_the_same_numbers(store_path):
+    runs = load_results(store_path, suite="quick")
+    assert isinstance(runs, pd.DataFrame)
+    assert runs.equals(load_results(store_path, suite=SUITE.version))  # a suite name or its version
+    means = runs.groupby("name").score.mean()
+    for name in ("alpha", "mine"):
+        assert means[name] == pytest.approx(np.mean([r.score for r in expected_runs(name)]), rel=1e-12)
+    traj = load_results(store_path, suite="quick", table="trajectories")
+    assert set(traj.columns) >= {"entry_id", "name", "family", "instance", "seed", "step", "lr", "train_loss"}
+    entries = load_results(store_path, suite="quick", table="entries")
+    assert list(entries.name) == ["alpha", "mine"]
+    with pytest.raises(ValueError, match="unknown table 'scores'; valid choices: entries, runs, trajectories"):
+        load_results(store_path, table="scores")
+
+
+def test_export_errors(store_path, tmp_path):
+    result = typer_testing.CliRunner().invoke(app, ["leaderboard", "export", "--format", "xml", "--db", str(store_path)])
+    assert result.exit_code == 2 and "valid choices: csv, json" in result.output
+    missing = tmp_path / "none.sqlite"
+    result = typer_testing.CliRunner().invoke(app, ["leaderboard", "export", "--db", str(missing)])
+    assert result.exit_code == 1 and not missing.exists()
+    with pytest.raises(FileNotFoundError):
+        load_results(missing)
+    assert not missing.exists()

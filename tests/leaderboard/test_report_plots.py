@@ -1,0 +1,129 @@
+"""The report's plots: who is in them, how they are told apart, and what the curves show.
+
+A board of 20 synthetic entries: 18 baselines (one of them learned), a submission ranked last
+and one ranked in the middle. The figures are inspected as matplotlib objects (legends, tick
+labels, line data), and the median curves are checked against a direct computation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from lb_helpers import synthetic_entry, tiny_suite
+
+pytest.importorskip("matplotlib")
+
+from lrgym.leaderboard import report  # noqa: E402
+from lrgym.leaderboard.ranking import build_leaderboard  # noqa: E402
+from lrgym.leaderboard.runner import summarize  # noqa: E402
+from lrgym.leaderboard.store import ResultStore, RunRecord  # noqa: E402
+
+SUITE = tiny_suite("plots", families=("quadratic", "linreg"), n_instances=2, seeds=(0, 1, 2))
+N_BASELINES = 18
+LOW, MIDDLE, LEARNED = "my-low-entry", "my-mid-entry", "dqn"
+
+
+def lr_of(level: float, j: int, seed: int) -> float:
+    """A constant LR per run that differs across instances and seeds (so medians are not trivial)."""
+    return level * (1 + j + 2 * seed)
+
+
+def runs_for(level: float) -> list[RunRecord]:
+    runs = []
+    for seed in SUITE.seeds:
+        for j, task in enumerate(SUITE.tasks()):
+            score = level + 0.01 * (seed + j)
+            lr = lr_of(level, j, seed)
+            runs.append(RunRecord(
+                family=task.family, instance=task.instance, seed=seed, score=score, final_loss=0.1, initial_loss=1.0,
+                diverged=False, steps_to_target=float(1 + j), curves={
+                    "lr": [lr] * 6, "train_loss": [2.0 * (1 - 0.1 * level) ** t for t in range(7)],
+                    "val_loss": [2.0] * 7, "metric": [0.0] * 7}))
+    return runs
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory):
+    path = tmp_path_factory.mktemp("plots") / "r.sqlite"
+    entries = [(f"b{i:02d}", "baseline", 1.0 - 0.04 * i, {}) for i in range(N_BASELINES - 1)]
+    entries.append((LEARNED, "baseline", 0.55, {"policy": {"kind": "baseline", "name": "dqn"}}))
+    entries += [(MIDDLE, "submission", 0.5, {}), (LOW, "submission", 0.01, {})]
+    with ResultStore(path) as store:
+        for name, kind, level, spec in entries:
+            runs = runs_for(level)
+            store.add_entry(synthetic_entry(SUITE, name, kind, env_spec=spec, summary=summarize(runs, SUITE, reps=50)),
+                            runs)
+        yield build_leaderboard(store, SUITE, reps=50)
+
+
+def legend_texts(fig) -> list[str]:
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None] + list(fig.legends)
+    return [t.get_text() for lg in legends for t in lg.get_texts()]
+
+
+def test_a_low_ranked_submission_is_in_every_plot(board):
+    names = [r.name for r in board.rows]
+    assert names[-1] == LOW and len(names) == 20  # ranked last
+    figs = report.figures(board, top=3)
+    assert set(figs) == {"ci", "profile", "algoperf", "family:quadratic", "family:linreg"}
+    for key, fig in figs.items():
+        texts = " | ".join(legend_texts(fig) + [t.get_text() for ax in fig.axes for t in ax.get_yticklabels()])
+        assert f"{LOW} (submission)" in texts, key
+        assert f"{MIDDLE} (submission)" in texts, key
+        assert "b00" in texts and "b01" in texts and "b02" in texts, key  # the best baselines beside them
+        if key != "ci":  # the CI plot holds the whole board, the others only the chosen entries
+            assert "b05" not in texts, key
+    page = report.html_page(board, top=3)
+    assert page.count('src="data:image/png;base64,') == 3 + len(SUITE.families)
+
+
+def test_plotted_rows_takes_named_entries_and_rejects_unknown_ones(board):
+    shown = [r.name for r in report.plotted_rows(board, top=2)]
+    assert shown == ["b00", "b01", MIDDLE, LOW]  # rank order
+    shown = [r.name for r in report.plotted_rows(board, top=2, entries=["b10"])]
+    assert shown == ["b00", "b01", "b10", MIDDLE, LOW]
+    with pytest.raises(ValueError, match=r"entry 'nope' is not on the .* board; valid choices: b00, b01"):
+        report.plotted_rows(board, entries=["nope"])
+    with pytest.raises(ValueError, match="entry 'nope'"):
+        report.html_page(board, entries=["nope"])
+
+
+def test_styles_never_repeat_and_kinds_are_labelled(board):
+    styles = report.entry_styles(board)
+    assert len({s.color for s in styles.values()}) == 20  # 20 entries, 20 colours
+    assert styles[LEARNED].label == "dqn (learned)"
+    assert styles[LOW].label == f"{LOW} (submission)" and styles[LOW].linewidth > styles["b00"].linewidth
+    assert styles["b00"].label == "b00"
+    # beyond 20 entries a colour comes back only with another line style
+    pairs = [(report.PALETTE[i % 20], report.LINE_STYLES[i // 20]) for i in range(40)]
+    assert len(set(pairs)) == 40
+
+
+def test_family_panels_show_the_median_and_spread_over_seeds_and_instances(board):
+    fig = report.figures(board, top=1)["family:linreg"]
+    ax_lr, ax_loss, _ = fig.axes[:3]
+    styles = report.entry_styles(board)
+    tasks = [j for j, t in enumerate(SUITE.tasks()) if t.family == "linreg"]
+    for name, level in (("b00", 1.0), (LOW, 0.01)):
+        want = [lr_of(level, j, s) for j in tasks for s in SUITE.seeds]
+        lines = [ln for ln in ax_lr.get_lines() if ln.get_label() == styles[name].label]
+        assert len(lines) == 1
+        np.testing.assert_allclose(lines[0].get_ydata(), np.median(want))
+        # the 25–75 % band around it
+        band = np.quantile(want, [0.25, 0.75])
+        polys = [c for c in ax_lr.collections if np.allclose(c.get_facecolor()[0][:3],
+                                                              _rgb(styles[name].color))]
+        ys = np.concatenate([p.get_paths()[0].vertices[:, 1] for p in polys])
+        assert ys.min() == pytest.approx(band[0]) and ys.max() == pytest.approx(band[1])
+        # one example run: the family's first instance and seed (a thin line of the same colour)
+        thin = [ln for ln in ax_lr.get_lines() if ln.get_color() == styles[name].color and ln.get_linewidth() < 1]
+        assert len(thin) == 1
+        np.testing.assert_allclose(thin[0].get_ydata(), lr_of(level, tasks[0], SUITE.seeds[0]))
+    # losses relative to the initial loss: (1 − 0.1·level)^t for every run
+    med = [ln for ln in ax_loss.get_lines() if ln.get_label() == styles["b00"].label][0]
+    np.testing.assert_allclose(med.get_ydata(), 0.9 ** np.arange(7))
+
+
+def _rgb(hex_colour: str) -> tuple[float, float, float]:
+    h = hex_colour.lstrip("#")
+    return tuple(int(h[i:i + 2], 16) / 255 for i in (0, 2, 4))

@@ -1,0 +1,98 @@
+"""The small traps a new submitter meets: an SB3 PPO zip needs no ``--algo``, ``action_mode``
+defaults to the env's mode, a mismatched action says which attribute to set, and ``submit``
+names the entry after the policy's ``name``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from lb_helpers import POLICIES, tiny_suite
+
+from lrgym.baselines.evaluation import evaluate, make_env
+from lrgym.baselines.policy import DEFAULT_ACTION_MODE, policy_env_kwargs
+from lrgym.env import LRControlEnv
+from lrgym.leaderboard.cli import declared_name
+from lrgym.leaderboard.references import load_references
+from lrgym.leaderboard.runner import run_suite, submission_spec
+
+SUITE = tiny_suite("defaults", families=("quadratic",), n_instances=1, seeds=(0, 1))
+EXAMPLE = str(Path(__file__).resolve().parents[2] / "leaderboard" / "submissions" / "example_policy.py")
+
+
+class NoMode:
+    """A policy that declares nothing but name: it gets the env's default, discrete."""
+
+    name = "no-mode"
+
+    def reset(self, info):
+        pass
+
+    def act(self, obs, info):
+        return 3  # x1.25
+
+
+class FloatsWithoutMode(NoMode):
+    """Returns log-LR floats but forgot ``action_mode = "log_lr"``."""
+
+    def act(self, obs, info):
+        return np.array([0.3], dtype=np.float32)
+
+
+def test_action_mode_defaults_to_the_envs():
+    assert DEFAULT_ACTION_MODE == LRControlEnv().action_mode == "discrete"
+    assert policy_env_kwargs(NoMode())["action_mode"] == "discrete"
+    [traj] = evaluate(NoMode(), env=make_env(NoMode(), {"family": "quadratic", "horizon": 3}), instances=[0], seeds=[0])
+    np.testing.assert_allclose(traj.lrs, [1e-2 * 1.25 ** k for k in (1, 2, 3)])
+
+
+def test_a_mismatched_action_says_which_attribute_to_set():
+    env = make_env(FloatsWithoutMode(), {"family": "quadratic", "horizon": 3})
+    with pytest.raises(ValueError, match=r"action_mode='discrete'.*class attribute action_mode = 'log_lr'"):
+        evaluate(FloatsWithoutMode(), env=env, instances=[0], seeds=[0])
+    log_env = LRControlEnv(family="quadratic", action_mode="log_lr")
+    log_env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"action_mode='log_lr'.*class attribute action_mode = 'discrete'"):
+        log_env.step(4)
+
+
+def test_submit_name_defaults_to_the_policys_name(tmp_path):
+    assert declared_name(f"{EXAMPLE}:LossWatcher") == "loss-watcher"
+    assert declared_name(f"{POLICIES}:Keep") == "keep"
+    src = tmp_path / "p.py"
+    src.write_text("class A:\n    name: str = 'annotated'\n"
+                   "class B:\n    def __init__(self):\n        self.name = 'set-at-run-time'\n"
+                   "class C:\n    name = f'{1}'\n"
+                   "import os; os.system('echo never run')\n")
+    assert declared_name(f"{src}:A") == "annotated"
+    assert declared_name(f"{src}:B") is None and declared_name(f"{src}:C") is None  # the class name then
+    assert declared_name(f"{src}:Missing") is None and declared_name("pkg.module:Cls") is None
+    (tmp_path / "broken.py").write_text("class (:\n")
+    assert declared_name(f"{tmp_path / 'broken.py'}:X") is None
+
+
+def test_submit_cli_uses_the_policys_name(tmp_path):
+    typer_testing = pytest.importorskip("typer.testing")
+    from lrgym.leaderboard.cli import app
+
+    result = typer_testing.CliRunner().invoke(
+        app, ["leaderboard", "submit", f"{EXAMPLE}:LossWatcher", "--suite", "quick", "--db", str(tmp_path / "r.sqlite"),
+              "--workers", "1"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "loss-watcher: rank" in result.output
+
+
+@pytest.mark.parametrize("algo", ["ppo", "a2c"])
+def test_an_sb3_zip_of_ppo_or_a2c_needs_no_algo(algo, tmp_path):
+    sb3 = pytest.importorskip("stable_baselines3")
+    env = LRControlEnv(**SUITE.env_kwargs("quadratic"), action_mode="log_lr")
+    model = getattr(sb3, algo.upper())("MlpPolicy", env, policy_kwargs={"net_arch": [8]}, seed=0, device="cpu")
+    path = tmp_path / f"tiny_{algo}.zip"
+    model.save(path)
+    refs = load_references(SUITE, n_workers=1)
+    [outcome] = run_suite([submission_spec(str(path), name=f"tiny-{algo}")], SUITE, references=refs, n_workers=1,
+                          time_limit=120)
+    assert outcome.ok, outcome.entry.failure_reason
+    assert outcome.entry.env_spec["env_kwargs"]["quadratic"]["action_mode"] == "log_lr"
+    assert len(outcome.runs) == SUITE.n_runs

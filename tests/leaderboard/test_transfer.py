@@ -1,0 +1,102 @@
+"""The transfer study: its --quick mode end to end, checked against independent computations
+(scipy's trimmed mean for the IQM, scipy's τ, the reference rule recomputed from the grid)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("sklearn")
+
+from scipy.stats import kendalltau, trim_mean  # noqa: E402
+
+from lrgym.leaderboard.transfer.__main__ import main  # noqa: E402
+from lrgym.leaderboard.transfer.study import QUICK_CONFIG, all_policies, kendall_tau_ci, make_policy, score_run, train_run  # noqa: E402
+from lrgym.leaderboard.transfer.tasks import QUICK, make_task  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("transfer")
+    main(["--quick", "--out", str(out)])
+    return out, json.loads((out / "transfer.json").read_text())
+
+
+def test_quick_study_writes_table_plot_and_results(quick):
+    out, result = quick
+    assert (out / "transfer.png").stat().st_size > 10_000
+    table = (out / "transfer.md").read_text()
+    policies = all_policies()
+    assert len(policies) == 17
+    for p in policies:
+        assert f"| {p} |" in table
+    assert "Kendall τ" in table
+    for p in policies:
+        for t in QUICK_CONFIG.tasks:
+            scores = result["real_scores"][p][t]
+            assert len(scores) == len(QUICK_CONFIG.seeds)
+            assert all(-1.0 <= s <= 2.0 for s in scores)  # the board's clip range and floor
+        assert np.asarray(result["lrgym_scores"][p]).shape == (2, 4)  # quick suite: 2 seeds x 4 tasks
+
+
+def test_iqms_and_taus_match_an_independent_computation(quick):
+    _, result = quick
+    ag = result["agreement"]
+    policies = ag["policies"]
+    iqm_lrgym = [trim_mean(np.ravel(result["lrgym_scores"][p]), 0.25) for p in policies]
+    np.testing.assert_allclose(ag["iqm"]["lrgym"], iqm_lrgym, rtol=1e-12)
+    for side in [*QUICK_CONFIG.tasks, "pooled"]:
+        tasks = QUICK_CONFIG.tasks if side == "pooled" else (side,)
+        iqm = [trim_mean(np.ravel([result["real_scores"][p][t] for t in tasks]), 0.25) for p in policies]
+        np.testing.assert_allclose(ag["iqm"][side], iqm, rtol=1e-12)
+        tau, low, high = ag["tau"][side]
+        assert tau == pytest.approx(kendalltau(iqm_lrgym, iqm).statistic, abs=1e-12)
+        assert -1.0 <= low <= high <= 1.0
+
+
+def test_reference_is_the_leaderboard_rule_and_scores_one(quick):
+    _, result = quick
+    task_name = "tabular_mlp"
+    ref = result["references"][task_name]
+    # the search's choice, recomputed over the LRs it ran: lowest mean log final loss over seeds
+    # among LRs that never diverged (ties: the smaller LR)
+    best, best_value = None, math.inf
+    assert len(ref["grid"]) > 15  # the fine search refined the half-decade grid
+    for row in sorted(ref["grid"], key=lambda r: r["lr"]):
+        losses = np.asarray(row["final_loss"], dtype=float)
+        if np.all(np.isfinite(losses)) and np.mean(np.log(losses)) < best_value:
+            best, best_value = row["lr"], float(np.mean(np.log(losses)))
+    assert ref["lr"] == best
+    # the fixed policy at the reference LR reproduces the reference's runs and scores exactly 1
+    task = make_task(task_name, QUICK)
+    for seed in QUICK_CONFIG.seeds:
+        run = train_run(task, make_policy("fixed", lr=ref["lr"]), seed, QUICK_CONFIG.horizon, QUICK_CONFIG.inner_steps)
+        assert run["final_loss"] == ref["final_loss"][str(seed)]
+        assert score_run(run, ref["final_loss"][str(seed)]) == 1.0
+        assert run["lrs"] == [pytest.approx(ref["lr"], rel=1e-12)] * QUICK_CONFIG.horizon
+
+
+def test_kendall_tau_ci_on_hand_checked_rankings():
+    x = np.array([1.0, 2.0, 3.0, 4.0])[:, None, None] * np.ones((1, 3, 2))  # 4 policies, 3 runs, 2 tasks
+    assert kendall_tau_ci(x, x, reps=50) == (1.0, 1.0, 1.0)
+    assert kendall_tau_ci(x, -x, reps=50) == (-1.0, -1.0, -1.0)
+    y = np.array([1.0, 3.0, 2.0, 4.0])[:, None, None] * np.ones((1, 5, 1))
+    tau, low, high = kendall_tau_ci(x, y, reps=50)
+    assert tau == pytest.approx(4 / 6)  # 5 concordant pairs, 1 discordant
+    assert low == high == pytest.approx(4 / 6)  # no spread across runs: every replicate agrees
+
+
+def test_reuse_takes_the_real_side_only_from_a_run_with_the_same_settings(quick):
+    from dataclasses import replace
+
+    from lrgym.leaderboard.transfer.study import reuse_real_side
+
+    out, result = quick
+    real, extra = reuse_real_side(out / "transfer.json", QUICK_CONFIG)
+    assert real == result["real_scores"] and extra["references"] == result["references"]
+    with pytest.raises(ValueError, match="seeds"):
+        reuse_real_side(out / "transfer.json", replace(QUICK_CONFIG, seeds=(0, 1, 2)))

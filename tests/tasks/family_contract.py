@@ -1,0 +1,96 @@
+"""The task-family contract (DESIGN.md, lrgym/tasks/base.py) as one check a family must pass.
+
+Used by ``test_family_contract.py`` over every registered family, and by the toy-family test
+for a family added from outside the package.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from lrgym.env import LRControlEnv
+from lrgym.info import family_index
+from lrgym.optim import OptimizerConfig
+from lrgym.tasks import FAMILIES, make_family
+from lrgym.tasks.base import INSTANCE_SETS, N_STATS, S_DIVERGED, S_TRAIN_LOSS, S_UPDATES, STAT_NAMES
+
+PLAIN = (int, float, str, bool, type(None))
+
+
+def plain(value) -> bool:
+    return isinstance(value, PLAIN) or (isinstance(value, tuple) and all(plain(v) for v in value))
+
+
+def check_specs(name: str) -> None:
+    family = make_family(name)
+    assert family.default_horizon >= 1 and family.default_inner_steps >= 1
+    for set_name, seeds in INSTANCE_SETS.items():
+        for k in (seeds[0], seeds[-1]):
+            spec = family.sample(k)
+            assert spec == family.sample(k), f"{name}: sample({k}) is not deterministic"
+            assert dataclasses.is_dataclass(spec) and spec.__dataclass_params__.frozen
+            assert spec.instance == k and spec.family in FAMILIES
+            bad = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec) if not plain(getattr(spec, f.name))}
+            assert not bad, f"{name}: spec fields that are not plain numbers or strings: {bad}"
+
+
+def run_steps(task, lr: float, steps: int, seed: int = 0, n_updates: int = 3):
+    """(stats after each step, final state) of ``steps`` calls of Task.run with plain SGD."""
+    opt = OptimizerConfig.coerce("sgd")
+    state = task.new_state(np.random.default_rng(seed))
+    stats = np.full(N_STATS, np.nan)
+    task.evaluate(state, stats)
+    loss_cap = 1e4 * max(stats[S_TRAIN_LOSS], 1e-12)
+    out = []
+    for _ in range(steps):
+        stats = np.full(N_STATS, np.nan)
+        task.run(state, lr, n_updates, opt.code, opt.hyper(), loss_cap, stats)
+        out.append(stats.copy())
+        if stats[S_DIVERGED] > 0:
+            break
+    return out, state
+
+
+def check_kernels(name: str, instance: int) -> None:
+    family = make_family(name)
+    spec = family.sample(instance)
+    a, b = family.build(spec), family.build(spec)
+    # build is deterministic and the same seed and LRs give the same run, to the bit
+    sa, state_a = run_steps(a, 1e-4, 3)
+    sb, state_b = run_steps(b, 1e-4, 3)
+    np.testing.assert_array_equal(np.array(sa), np.array(sb))
+    np.testing.assert_array_equal(state_a.params, state_b.params)
+    # every statistic is written, and a small LR stays finite
+    for stats in sa:
+        missing = [STAT_NAMES[i] for i in np.flatnonzero(np.isnan(stats))]
+        assert not missing, f"{name}: Task.run did not write {missing}"
+        assert stats[S_DIVERGED] == 0.0 and np.isfinite(stats).all() and stats[S_UPDATES] == 3
+    # divergence is reported in the stats, never raised
+    big, _ = run_steps(family.build(spec), 1e6, 20)
+    assert big[-1][S_DIVERGED] == 1.0, f"{name}: lr=1e6 for 20 steps did not report divergence"
+    assert big[-1][S_UPDATES] <= 3
+
+
+def check_env(name: str) -> None:
+    """Same seed and actions, same trajectory (to the bit); observations always finite."""
+    runs = []
+    for _ in range(2):
+        env = LRControlEnv(family=name, horizon=3, inner_steps=2)
+        obs, info = env.reset(seed=5)
+        trace = [obs]
+        for a in (3, 4, 0):
+            obs, reward, terminated, truncated, info = env.step(a)
+            trace += [obs, np.array([reward, info["train_loss"], info["lr"]])]
+        runs.append(np.concatenate(trace))
+        assert np.isfinite(np.concatenate(trace[::2])).all()
+        assert env.task.spec.family in FAMILIES
+        assert info["family"] == family_index(env.task.spec.family)  # the info schema's name table (−1: not in it)
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def check_family(name: str, instance: int = 0) -> None:
+    check_specs(name)
+    check_kernels(name, instance)
+    check_env(name)

@@ -1,0 +1,90 @@
+"""Every registered task family passes the family contract (tests/tasks/family_contract.py);
+a new family added with one registry line (here: a toy family from outside the package) works
+with the env, gymnasium ids, the vector env, SB3's ``make_vec_env`` and the baselines."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from family_contract import check_env, check_family, check_kernels, check_specs  # noqa: E402
+
+from lrgym.registry import ENV_IDS  # noqa: E402
+from lrgym.tasks import FAMILIES, register_family  # noqa: E402
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_specs(name):
+    check_specs(name)
+
+
+@pytest.mark.parametrize("name", sorted(f for f in FAMILIES if f != "mixed"))
+def test_kernels(name):
+    check_kernels(name, 0)
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_env(name):
+    check_env(name)
+
+
+@pytest.fixture
+def toy():
+    """The toy family registered (module toy_family.py + this one line), then removed again."""
+    families, ids = dict(FAMILIES), dict(ENV_IDS)
+    register_family("toy", "toy_family:ToyFamily", env_id="LRControl-Toy-v0")  # the one registry line
+    yield "LRControl-Toy-v0"
+    FAMILIES.clear()
+    FAMILIES.update(families)
+    ENV_IDS.clear()
+    ENV_IDS.update(ids)
+    gym.registry.pop("LRControl-Toy-v0", None)
+
+
+def test_a_new_family_is_its_module_its_tests_and_one_registry_line(toy):
+    check_family("toy")  # the contract
+    env = gym.make(toy)
+    obs, info = env.reset(seed=0)
+    assert env.unwrapped.task.spec.family == "toy" and env.unwrapped.horizon == 8
+    assert info["family"] == -1  # the info schema's frozen name table (lrgym.info.FAMILY_NAMES) lists built-ins only
+    env.step(2)
+    # the vector env (a Python loop over Task.run for kernels it has no batched kind for)
+    vec = gym.make_vec(toy, num_envs=3, vectorization_mode="vector_entry_point")
+    obs, _ = vec.reset(seed=0)
+    single = gym.make(toy)
+    for i in range(3):
+        np.testing.assert_array_equal(obs[i], single.reset(seed=i)[0])
+    obs, rewards, *_ = vec.step(np.array([3, 2, 1]))
+    assert np.isfinite(obs).all()
+    # SB3's helper, with its rgb_array render mode
+    from stable_baselines3.common.env_util import make_vec_env
+
+    sb3_vec = make_vec_env(toy, n_envs=2, seed=0)
+    sb3_vec.reset()
+    sb3_vec.step(np.array([2, 2]))
+    # the baselines: listed, evaluated, tuned like any family
+    from lrgym.baselines.evaluation import evaluate, make_env
+    from lrgym.baselines.families import available_families, env_kwargs_for
+    from lrgym.baselines.schedules import Constant
+    from lrgym.baselines.tune import run_config
+
+    assert "toy" in available_families()
+    policy = Constant(lr=0.05)
+    [traj] = evaluate(policy, env=make_env(policy, env_kwargs_for("toy")), instances=[3], seeds=[0])
+    assert len(traj.lrs) == 8 and traj.final_loss < traj.initial_loss
+    job, runs = run_config(("toy", "fixed", {"lr": 0.05}, (0, 1), (0,)))
+    assert [r[:2] for r in runs] == [(0, 0), (1, 0)]
+
+
+def test_registering_checks_its_input(toy):
+    register_family("toy", "toy_family:ToyFamily")  # the same again: fine
+    with pytest.raises(ValueError, match="already registered as 'toy_family:ToyFamily'"):
+        register_family("toy", "other:Family")
+    with pytest.raises(ValueError, match="valid: 'package.module:ClassName'"):
+        register_family("toy2", "no_colon")

@@ -1,0 +1,140 @@
+"""The stack, read from the source: ``lrgym`` ← ``lrgym.baselines`` ← ``lrgym.leaderboard``.
+
+Every ``import`` / ``from ... import`` statement of the repository's Python files (module level
+and inside functions, relative imports resolved) is parsed with :mod:`ast`; nothing is imported,
+so the test also sees imports that only run on some code path. Rules:
+
+* the core (``lrgym/``) never imports ``lrgym.baselines`` or ``lrgym.leaderboard``;
+* the baselines (``baselines/`` = ``lrgym.baselines``) never import ``lrgym.leaderboard``;
+* nothing imports a top-level ``baselines`` or ``leaderboard`` (they are installed only as
+  ``lrgym.baselines`` / ``lrgym.leaderboard``; OpenAI Baselines owns the other name).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+#: source folder → the package name it installs as (pyproject's package-dir mapping)
+FLOORS = {"lrgym": "lrgym", "baselines": "lrgym.baselines", "leaderboard": "lrgym.leaderboard"}
+#: folders whose files must not import the top-level names either
+OTHER_FOLDERS = ("tests", "benchmarks")
+
+
+def module_name(path: Path, root: Path = ROOT) -> str:
+    """The dotted name a source file installs as (``baselines/tune.py`` → ``lrgym.baselines.tune``)."""
+    rel = path.relative_to(root)
+    parts = list(rel.with_suffix("").parts)
+    if parts[0] in FLOORS:
+        parts = FLOORS[parts[0]].split(".") + parts[1:]
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def imported_modules(source: str, module: str, is_package: bool) -> list[tuple[int, str]]:
+    """(line, absolute module name) of every import statement in ``source``.
+
+    ``from a.b import c`` yields both ``a.b`` and ``a.b.c`` (c may be a submodule); relative
+    imports are resolved against ``module`` (a package's own name when ``is_package``).
+    """
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = module.split(".")
+                if not is_package:
+                    base = base[:-1]
+                base = base[: len(base) - (node.level - 1)]
+                prefix = ".".join(base + ([node.module] if node.module else []))
+            else:
+                prefix = node.module or ""
+            out.append((node.lineno, prefix))
+            out += [(node.lineno, f"{prefix}.{alias.name}") for alias in node.names if alias.name != "*"]
+    return out
+
+
+def within(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+def violations(path: Path, root: Path = ROOT) -> list[str]:
+    """The stack rules broken by one source file, as readable strings."""
+    module = module_name(path, root)
+    floor = path.relative_to(root).parts[0]
+    forbidden = ["baselines", "leaderboard"]  # top-level names: never
+    if floor == "lrgym":
+        forbidden += ["lrgym.baselines", "lrgym.leaderboard"]
+    elif floor == "baselines":
+        forbidden += ["lrgym.leaderboard"]
+    found = []
+    for line, name in imported_modules(path.read_text(), module, path.name == "__init__.py"):
+        for bad in forbidden:
+            if within(name, bad):
+                found.append(f"{path.relative_to(root)}:{line} ({module}) imports {name}")
+    return sorted(set(found))
+
+
+def source_files() -> list[Path]:
+    files = []
+    for folder in (*FLOORS, *OTHER_FOLDERS):
+        files += sorted((ROOT / folder).rglob("*.py"))
+    return [f for f in files if ".venv" not in f.parts]
+
+
+def test_the_parser_sees_every_kind_of_import():
+    """The checker itself, on hand-written sources with known answers."""
+    src = (
+        "import os, lrgym.env\n"
+        "from lrgym.leaderboard import scoring\n"
+        "def f():\n"
+        "    from ..leaderboard.store import Store\n"
+        "    import baselines.common\n"
+        "from . import families\n"
+    )
+    got = imported_modules(src, "lrgym.baselines.tune", is_package=False)
+    names = {n for _, n in got}
+    assert {"os", "lrgym.env", "lrgym.leaderboard", "lrgym.leaderboard.scoring", "lrgym.leaderboard.store",
+            "lrgym.leaderboard.store.Store", "baselines.common", "lrgym.baselines",
+            "lrgym.baselines.families"} <= names
+    # a package's relative import resolves against the package itself
+    assert (1, "lrgym.tasks.base") in imported_modules("from .base import Task\n", "lrgym.tasks", is_package=True)
+    assert module_name(ROOT / "baselines" / "tune.py") == "lrgym.baselines.tune"
+    assert module_name(ROOT / "leaderboard" / "__init__.py") == "lrgym.leaderboard"
+    assert not within("lrgym.leaderboardish", "lrgym.leaderboard")
+
+
+def test_the_checker_flags_planted_upward_imports(tmp_path):
+    """Upward imports planted in fake modules of each floor are reported with their lines."""
+    for folder in ("baselines", "lrgym", "tests"):
+        (tmp_path / folder).mkdir()
+    bad = tmp_path / "baselines" / "bad.py"
+    bad.write_text("import numpy\nimport lrgym.env\n\ndef f():\n    from lrgym.leaderboard.scoring import run_score\n")
+    core = tmp_path / "lrgym" / "env.py"
+    core.write_text("try:\n    from .baselines import registry\nexcept ImportError:\n    pass\n")
+    test = tmp_path / "tests" / "test_x.py"
+    test.write_text("from leaderboard.cli import app\nimport lrgym.leaderboard.cli\n")
+    assert violations(core, tmp_path) == ["lrgym/env.py:2 (lrgym.env) imports lrgym.baselines",
+                                          "lrgym/env.py:2 (lrgym.env) imports lrgym.baselines.registry"]
+    assert violations(test, tmp_path) == ["tests/test_x.py:1 (tests.test_x) imports leaderboard.cli",
+                                          "tests/test_x.py:1 (tests.test_x) imports leaderboard.cli.app"]
+    assert violations(bad, tmp_path) == ["baselines/bad.py:5 (lrgym.baselines.bad) imports lrgym.leaderboard.scoring",
+                                         "baselines/bad.py:5 (lrgym.baselines.bad) imports lrgym.leaderboard.scoring.run_score"]
+
+
+def test_source_files_are_found():
+    files = source_files()
+    floors = {f.relative_to(ROOT).parts[0] for f in files}
+    assert set(FLOORS) <= floors
+    assert len(files) > 40
+
+
+@pytest.mark.parametrize("floor", [*FLOORS, *OTHER_FOLDERS])
+def test_imports_point_down_the_stack(floor):
+    bad = [v for f in source_files() if f.relative_to(ROOT).parts[0] == floor for v in violations(f)]
+    assert not bad, "imports against the stack lrgym <- lrgym.baselines <- lrgym.leaderboard:\n" + "\n".join(bad)

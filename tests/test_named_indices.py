@@ -1,0 +1,69 @@
+"""Named positions instead of bare numbers: features (``F_*``), stats (``S_*``), memory (``M_*``)
+and the kernels' accumulator (``A_*``) — each name points where its table says, and a few values
+land in the named slots (checked against closed forms)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from lrgym import features
+from lrgym.env import LRControlEnv
+from lrgym.tasks import base, kernels
+
+
+def constants(module, prefix: str) -> dict[str, int]:
+    return {k: v for k, v in vars(module).items() if k.startswith(prefix) and isinstance(v, int) and k.isupper()}
+
+
+def test_feature_positions_match_the_names():
+    named = constants(features, "F_")
+    assert len(named) == features.N_FEATURES
+    for const, i in named.items():
+        assert features.FEATURE_NAMES[i] == const[2:].lower(), const
+
+
+def test_stat_positions_match_the_names():
+    named = {k: v for k, v in constants(base, "S_").items()}
+    assert sorted(named.values()) == list(range(base.N_STATS))
+    for const, i in named.items():
+        assert base.STAT_NAMES[i] == const[2:].lower(), const
+
+
+def test_accumulator_slots_are_distinct_and_fit():
+    slots = constants(kernels, "A_")
+    assert len(set(slots.values())) == len(slots) and max(slots.values()) < kernels.N_ACC
+
+
+def test_finish_stats_reads_the_named_slots():
+    acc = np.zeros(kernels.N_ACC)
+    acc[kernels.A_GRAD_NORM], acc[kernels.A_GRAD_DOT], acc[kernels.A_GRAD_COS] = 6.0, 3.0, 1.5
+    acc[kernels.A_GRAD_PAIRS], acc[kernels.A_BATCH_LOSS], acc[kernels.A_LOSS_VAR] = 2.0, 9.0, 0.3
+    stats = np.zeros(base.N_STATS)
+    kernels.finish_stats(acc, 3, False, stats)
+    assert stats[base.S_GRAD_NORM] == 2.0 and stats[base.S_GRAD_DOT] == 1.5 and stats[base.S_GRAD_COS] == 0.75
+    assert stats[base.S_BATCH_LOSS] == 3.0 and stats[base.S_LOSS_VAR] == pytest.approx(0.1)
+    assert stats[base.S_UPDATES] == 3 and stats[base.S_DIVERGED] == 0.0
+
+
+def test_gradient_pair_accumulates_into_the_named_slots():
+    acc = np.zeros(kernels.N_ACC)
+    prev = np.array([1.0, 0.0])
+    kernels.record_gradient_pair(np.array([3.0, 4.0]), prev, True, acc)
+    assert acc[kernels.A_GRAD_NORM] == 5.0 and acc[kernels.A_GRAD_DOT] == 3.0
+    assert acc[kernels.A_GRAD_COS] == pytest.approx(0.6) and acc[kernels.A_GRAD_PAIRS] == 1.0
+    np.testing.assert_array_equal(prev, [3.0, 4.0])  # remembered for the next pair
+
+
+def test_observation_slots_hold_what_their_names_say():
+    env = LRControlEnv(family="linreg", action_mode="log_lr", horizon=4)
+    obs, info0 = env.reset(seed=0)
+    assert obs[features.F_PROGRESS] == 0.0 and obs[features.F_LOG_TRAIN_LOSS_REL] == 0.0
+    obs, _, _, _, info = env.step(env.lr_to_action(0.05))
+    assert obs[features.F_PROGRESS] == np.float32(1 / 4)
+    assert obs[features.F_LOG10_LR] == pytest.approx(math.log10(info["lr"]), rel=1e-6)
+    assert obs[features.F_LOG_TRAIN_LOSS_REL] == pytest.approx(math.log(info["train_loss"] / info0["train_loss"]),
+                                                               rel=1e-6, abs=1e-6)
+    assert obs[features.F_GRAD_COS] == pytest.approx(info["grad_cos"], rel=1e-6, abs=1e-7)

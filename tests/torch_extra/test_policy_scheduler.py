@@ -1,0 +1,243 @@
+"""PolicyScheduler against the env it imitates.
+
+Lock-step: PyTorch trains the linreg instance the env trains — the same initial parameters,
+the exact minibatch rows the env's kernel draws (``draw_indices`` on a copy of the env's
+SplitMix64 word), the training objective and validation loss written out in torch from the
+data — and the scheduler, driven by a second copy of the same policy, must see the env's
+observations and choose the env's LRs (to 1e-6) at every step.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from lrgym.baselines.registry import make_baseline  # noqa: E402
+from lrgym.env import LRControlEnv  # noqa: E402
+from lrgym.policy import policy_env_kwargs  # noqa: E402
+from lrgym.tasks.kernels import draw_indices  # noqa: E402
+from lrgym.torch import PolicyScheduler, make_optimizer  # noqa: E402
+
+HORIZON, INNER = 16, 5
+LINREG = {"dim": 12, "batch_size": 16, "n_train": 400, "streaming": False, "dataset": "synthetic",
+          "condition": 30.0, "scale": 2.0}
+
+torch.set_num_threads(1)
+
+
+def env_episode(policy, seed=3, instance=7):
+    env = LRControlEnv(family="linreg", family_options=LINREG, horizon=HORIZON, inner_steps=INNER,
+                       **policy_env_kwargs(policy))
+    obs, info = env.reset(seed=seed, options={"instance": instance})
+    start = (env.task, env.state.params.copy(), env.state.rng.copy())
+    policy.reset(info)
+    observations, lrs, rejected = [obs], [], []
+    done = False
+    while not done:
+        obs, _, terminated, truncated, info = env.step(policy.act(obs, info))
+        observations.append(obs)
+        lrs.append(info["lr"])
+        rejected.append(info["rejected"])
+        done = terminated or truncated
+    return start, np.array(observations), np.array(lrs), rejected
+
+
+class TorchLinReg:
+    """The env's linreg instance in torch: ½ (xᵀw − y)² on the task's arrays."""
+
+    def __init__(self, task, w0, optimizer_name):
+        self.X, self.y = torch.from_numpy(task.X), torch.from_numpy(task.y)
+        self.Xv, self.yv = torch.from_numpy(task.Xv), torch.from_numpy(task.yv)
+        self.n_eval, self.val_var = task.n_eval, task.val_var
+        self.w = torch.nn.Parameter(torch.from_numpy(w0.copy()))
+        self.opt = make_optimizer([self.w], optimizer_name, lr=1.0)
+
+    def train_loss(self):
+        r = self.X[: self.n_eval] @ self.w - self.y[: self.n_eval]
+        return 0.5 * float((r * r).mean())
+
+    def val(self):
+        r = self.Xv @ self.w - self.yv
+        v = 0.5 * float((r * r).mean())
+        return v, 1.0 - 2.0 * v / self.val_var
+
+    def update(self, rows):
+        idx = torch.from_numpy(rows)
+        self.opt.zero_grad()
+        losses = 0.5 * (self.X[idx] @ self.w - self.y[idx]) ** 2
+        losses.mean().backward()
+        self.opt.step()
+        return losses
+
+
+def scheduler_episode(policy, start, optimizer_name, n_updates=None, sched_state=None):
+    task, w0, rng_word = start
+    model = TorchLinReg(task, w0, optimizer_name)
+    sched = PolicyScheduler(model.opt, policy, horizon=HORIZON, updates_per_step=INNER,
+                            train_loss_fn=model.train_loss, val_fn=model.val, loss_scale=task.loss_scale)
+    observations, lrs = [sched.last_obs], []
+    rng = rng_word.copy()
+    rows = np.zeros(task.spec.batch_size, dtype=np.int64)
+    step_start_rng = rng.copy()
+    for k in range(HORIZON * INNER):
+        if k % INNER == 0:
+            lrs.append(sched.get_last_lr()[0])
+            step_start_rng = rng.copy()
+        draw_indices(rng, task.X.shape[0], rows)
+        losses = model.update(rows)
+        sched.step(losses)
+        if (k + 1) % INNER == 0:
+            observations.append(sched.last_obs)
+            if sched.last_info["rejected"]:  # the env restored its generator with the parameters
+                rng[:] = step_start_rng
+        if sched.done:
+            break
+    return np.array(observations), np.array(lrs), sched
+
+
+# overrides so that each policy moves the LR within this short episode
+@pytest.mark.parametrize("name, overrides", [
+    ("cosine", {}), ("one_cycle", {}), ("hypergradient", {}), ("hypergradient_mult", {}),
+    ("plateau", {"patience": 0, "threshold": 0.3}), ("bold_driver", {}), ("adam", {}),
+    ("dqn", {}), ("ppo", {}), ("qlearning", {}),
+])
+def test_scheduler_matches_env_in_lock_step(name, overrides):
+    env_policy = make_baseline(name, family="linreg", **overrides)
+    sched_policy = make_baseline(name, family="linreg", **overrides)
+    start, env_obs, env_lrs, rejected = env_episode(env_policy)
+    obs, lrs, sched = scheduler_episode(sched_policy, start, policy_env_kwargs(sched_policy)["optimizer"])
+    assert len(env_lrs) == HORIZON and len(lrs) == HORIZON
+    np.testing.assert_allclose(lrs, env_lrs, rtol=1e-6, atol=0)
+    np.testing.assert_allclose(obs, env_obs, rtol=1e-6, atol=1e-6)
+    if name not in ("adam",):  # a constant policy; every other one actually moves the LR
+        assert len(set(np.round(np.log10(env_lrs), 6))) > 1
+    assert sched.done and not sched.diverged
+
+
+def test_lock_step_covers_rejections():
+    """The bold driver's undone steps happen in this episode, and the scheduler undoes them too."""
+    policy = make_baseline("bold_driver", family="linreg", lr=0.5)
+    start, env_obs, env_lrs, rejected = env_episode(policy)
+    assert any(rejected)
+    obs, lrs, sched = scheduler_episode(make_baseline("bold_driver", family="linreg", lr=0.5), start, "sgd")
+    np.testing.assert_allclose(lrs, env_lrs, rtol=1e-6, atol=0)
+    np.testing.assert_allclose(obs, env_obs, rtol=1e-6, atol=1e-6)
+
+
+def test_state_dict_round_trip_mid_training_continues_identically():
+    policy = make_baseline("hypergradient", family="linreg")
+    start, *_ = env_episode(make_baseline("hypergradient", family="linreg"))
+    task, w0, rng_word = start
+    model = TorchLinReg(task, w0, "sgd")
+    sched = PolicyScheduler(model.opt, policy, horizon=HORIZON, updates_per_step=INNER,
+                            train_loss_fn=model.train_loss, val_fn=model.val)
+    rng = rng_word.copy()
+    rows = np.zeros(task.spec.batch_size, dtype=np.int64)
+    cut = 3 * INNER + 2  # in the middle of a step
+
+    def run(model, sched, rng, n):
+        trace = []
+        for _ in range(n):
+            draw_indices(rng, task.X.shape[0], rows)
+            sched.step(model.update(rows))
+            trace.append((sched.get_last_lr()[0], sched.last_obs.copy(), model.w.detach().clone()))
+        return trace
+
+    run(model, sched, rng, cut)
+    saved = (sched.state_dict(), model.opt.state_dict(), model.w.detach().clone(), rng.copy())
+    first = run(model, sched, rng, HORIZON * INNER - cut)
+
+    model2 = TorchLinReg(task, saved[2].numpy(), "sgd")
+    model2.opt.load_state_dict(saved[1])
+    policy2 = make_baseline("hypergradient", family="linreg", beta=123.0)  # state comes from the dict
+    sched2 = PolicyScheduler(model2.opt, policy2, horizon=HORIZON, updates_per_step=INNER,
+                             train_loss_fn=model2.train_loss, val_fn=model2.val)
+    sched2.load_state_dict(saved[0])
+    assert sched2.last_epoch == cut
+    second = run(model2, sched2, saved[3].copy(), HORIZON * INNER - cut)
+    assert len(first) == len(second)
+    for (lr1, obs1, w1), (lr2, obs2, w2) in zip(first, second):
+        assert lr1 == lr2
+        np.testing.assert_array_equal(obs1, obs2)
+        assert torch.equal(w1, w2)
+    assert sched2.last_epoch == sched.last_epoch == HORIZON * INNER
+
+
+def test_param_groups_keep_their_ratio_and_bad_inputs_are_named():
+    a, b = torch.nn.Parameter(torch.ones(3)), torch.nn.Parameter(torch.ones(2))
+    opt = torch.optim.SGD([{"params": [a], "lr": 0.1}, {"params": [b], "lr": 0.01}])
+    sched = PolicyScheduler(opt, make_baseline("fixed", lr=0.3), horizon=4, updates_per_step=2)
+    assert sched.get_last_lr() == pytest.approx([0.3, 0.03])
+    with pytest.raises(TypeError, match="Policy"):
+        PolicyScheduler(opt, object(), horizon=4)
+    with pytest.raises(TypeError, match="torch.optim.Optimizer"):
+        PolicyScheduler("sgd", make_baseline("fixed", lr=0.3), horizon=4)
+    with pytest.raises(ValueError, match="horizon"):
+        PolicyScheduler(opt, make_baseline("fixed", lr=0.3), horizon=0)
+    with pytest.raises(ValueError, match="needs the minibatch loss"):
+        sched.step()
+
+
+def test_divergence_stops_the_policy_and_keeps_the_lr():
+    w = torch.nn.Parameter(torch.ones(4))
+    opt = torch.optim.SGD([w], lr=1.0)
+    sched = PolicyScheduler(opt, make_baseline("fixed", lr=10.0), horizon=5, updates_per_step=2,
+                            train_loss_fn=lambda: float((w * w).sum()))
+    for _ in range(10):
+        opt.zero_grad()
+        loss = (w * w).sum() * 1e3
+        loss.backward()
+        opt.step()
+        sched.step(loss)
+        if sched.done:
+            break
+    assert sched.diverged and sched.last_info["diverged"]
+    assert np.isfinite(sched.last_obs).all()
+    lr = sched.get_last_lr()
+    opt.zero_grad()
+    sched.step(torch.tensor(1.0))  # after the end the LR stays and nothing is recorded
+    assert sched.get_last_lr() == lr
+
+
+def test_without_evaluation_functions_l0_is_the_first_minibatch_loss():
+    """No train_loss_fn / val_fn: the objective is the step's mean minibatch loss and L0 the first
+    minibatch loss; checked against the feature definitions written out here."""
+    torch.manual_seed(0)
+    X, w_true = torch.randn(64, 3, dtype=torch.float64), torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    y = X @ w_true
+    w = torch.nn.Parameter(torch.zeros(3, dtype=torch.float64))
+    opt = torch.optim.SGD([w], lr=0.05)
+    sched = PolicyScheduler(opt, make_baseline("fixed", lr=0.05), horizon=3, updates_per_step=4)
+    assert np.count_nonzero(sched.last_obs[:10]) == 0  # nothing measured yet: relative features 0
+    batch_means, grads = [], []
+    for k in range(8):
+        rows = torch.arange(8 * k, 8 * k + 8)
+        opt.zero_grad()
+        losses = 0.5 * (X[rows] @ w - y[rows]) ** 2
+        losses.mean().backward()
+        grads.append(w.grad.detach().clone())
+        opt.step()
+        batch_means.append(float(losses.detach().mean()))
+        sched.step(losses.mean())  # a scalar: no loss spread
+        if k == 3:
+            first_obs = sched.last_obs.copy()
+    l0, l1, l2 = batch_means[0], np.mean(batch_means[:4]), np.mean(batch_means[4:])
+    assert first_obs[0] == pytest.approx(math.log(l1 / l0), rel=1e-5)  # log_train_loss_rel
+    assert sched.last_obs[0] == pytest.approx(math.log(l2 / l0), rel=1e-5)
+    assert sched.last_obs[2] == pytest.approx(math.log(l2 / l1), rel=1e-5)  # delta_log_train_loss
+    assert first_obs[6] == pytest.approx(0.0, abs=1e-12)  # log_loss_cv of a scalar loss
+    norms = [float(g.norm()) for g in grads]
+    cos = [float(grads[k] @ grads[k - 1] / (grads[k].norm() * grads[k - 1].norm())) for k in range(1, 8)]
+    assert sched.last_obs[7] == pytest.approx(math.log(np.mean(norms[4:]) / np.mean(norms[:4])), rel=1e-5)
+    assert sched.last_obs[9] == pytest.approx(np.mean(cos[3:]), rel=1e-5)  # grad_cos of updates 5..8
+    assert sched.last_obs[11] == pytest.approx(2 / 3)
+
+
+def test_a_mismatched_optimizer_is_named_in_a_warning():
+    w = torch.nn.Parameter(torch.ones(2))
+    with pytest.warns(UserWarning, match="'adam'.*torch.optim.Adam.*SGD"):
+        PolicyScheduler(torch.optim.SGD([w], lr=0.1), make_baseline("adam"), horizon=3)

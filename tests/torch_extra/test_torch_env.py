@@ -1,0 +1,147 @@
+"""TorchTrainingEnv: gymnasium's checker, a baseline's episode, reset, divergence, and the
+observation contract against PolicyScheduler (two wrappers of one monitor must agree)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+
+from lrgym.baselines.evaluation import run_episode  # noqa: E402
+from lrgym.baselines.registry import make_baseline  # noqa: E402
+from lrgym.env import LRControlEnv  # noqa: E402
+from lrgym.info import INFO_SCHEMA  # noqa: E402
+from lrgym.policy import policy_env_kwargs  # noqa: E402
+from lrgym.torch import TorchTrainingEnv  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+def blobs(n=300, d=6, classes=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    centers = torch.randn(classes, d, generator=g) * 2
+    y = torch.randint(0, classes, (n,), generator=g)
+    X = centers[y] + torch.randn(n, d, generator=g)
+    return X, y
+
+
+def accuracy(out, y):
+    return float((out.argmax(1) == y).float().mean())
+
+
+def make_env(**kw):
+    X, y = blobs()
+    return TorchTrainingEnv(
+        model=lambda: torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3)),
+        train_data=(X[:240], y[:240]), val_data=(X[240:], y[240:]), batch_size=16,
+        loss_fn=torch.nn.CrossEntropyLoss(reduction="none"), metric_fn=accuracy,
+        **{"horizon": 6, "inner_steps": 3, **kw},
+    )
+
+
+def test_check_env_passes_in_both_action_modes(monkeypatch):
+    from gymnasium.utils import env_checker
+    from test_env import _nan_is_nan  # tests/test_env.py: NaN equals NaN (info["excess_loss"] is NaN)
+
+    monkeypatch.setattr(env_checker, "data_equivalence", _nan_is_nan(env_checker.data_equivalence))
+    env_checker.check_env(make_env(), skip_render_check=True)
+    env_checker.check_env(make_env(action_mode="log_lr"), skip_render_check=True)
+
+
+def test_spaces_features_and_info_keys_match_lrgym_env():
+    env, ref = make_env(), LRControlEnv(family="linreg", horizon=6, inner_steps=3)
+    assert env.observation_space == ref.observation_space
+    assert env.action_space == ref.action_space
+    assert env.feature_names == ref.feature_names
+    for info, ref_info in (env.reset(seed=0)[1], ref.reset(seed=0)[1]), (env.step(2)[4], ref.step(2)[4]):
+        assert list(info) == list(ref_info) == list(INFO_SCHEMA)  # the fixed schema, in order
+        assert {k: np.asarray(v).dtype for k, v in info.items()} == INFO_SCHEMA
+        assert info["family"] == -1 and np.isnan(info["excess_loss"])  # a task outside lrgym's table
+
+
+def test_a_baseline_runs_an_episode_and_training_helps():
+    policy = make_baseline("cosine", family="mlp", lr=0.5)  # an LR for this task, not a tuned one
+    env = make_env(horizon=10, inner_steps=5, **policy_env_kwargs(policy))
+    traj = run_episode(policy, env, seed=1)
+    assert len(traj.lrs) == 10 and not traj.diverged
+    assert traj.train_losses[-1] < 0.5 * traj.train_losses[0]
+    assert traj.lrs[0] > traj.lrs[-1]  # cosine decays
+    # log_improvement telescopes to log(L0 / LT)
+    assert sum(traj.rewards) == pytest.approx(math.log(traj.train_losses[0] / traj.train_losses[-1]), rel=1e-6)
+
+
+def test_reset_reinitialises_the_model_reproducibly():
+    env = make_env()
+    env.reset(seed=5)
+    first = [p.detach().clone() for p in env.model.parameters()]
+    for _ in range(3):
+        env.step(4)
+    trained = [p.detach().clone() for p in env.model.parameters()]
+    assert not all(torch.equal(a, b) for a, b in zip(first, trained))
+    obs_a, _ = env.reset(seed=5)
+    again = [p.detach().clone() for p in env.model.parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    steps_a = [env.step(3)[0] for _ in range(3)]
+    obs_b, _ = env.reset(seed=5)
+    steps_b = [env.step(3)[0] for _ in range(3)]
+    np.testing.assert_array_equal(obs_a, obs_b)
+    np.testing.assert_array_equal(np.array(steps_a), np.array(steps_b))
+    env.reset(seed=6)
+    other = [p.detach().clone() for p in env.model.parameters()]
+    assert not all(torch.equal(a, b) for a, b in zip(first, other))
+
+
+def test_a_module_is_reinitialised_with_reset_parameters():
+    X, y = blobs()
+    model = torch.nn.Linear(6, 3)
+    env = TorchTrainingEnv(model, (X, y), torch.nn.CrossEntropyLoss(reduction="none"), horizon=3, inner_steps=2)
+    env.reset(seed=0)
+    w0 = model.weight.detach().clone()
+    env.step(4)
+    assert not torch.equal(w0, model.weight)
+    env.reset(seed=0)
+    assert torch.equal(w0, model.weight)
+
+
+def test_divergence_terminates_with_the_documented_penalty():
+    """Least squares at LR 10 explodes: terminated, finite observation, return −log(cap_factor)."""
+    X, _ = blobs()
+    y = X @ torch.linspace(-1, 1, 6)
+    env = TorchTrainingEnv(lambda: torch.nn.Linear(6, 1), (X, y), lambda out, t: 0.5 * (out[:, 0] - t) ** 2,
+                           action_mode="log_lr", horizon=5, inner_steps=4, cap_factor=100.0)
+    env.reset(seed=0)
+    total, terminated = 0.0, False
+    for _ in range(5):
+        obs, r, terminated, truncated, info = env.step(np.array([1.0], dtype=np.float32))  # LR = 10
+        total += r
+        assert np.isfinite(obs).all() and env.observation_space.contains(obs)
+        if terminated or truncated:
+            break
+    assert terminated and info["diverged"]
+    assert total == pytest.approx(-math.log(100.0))
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(np.array([0.0], dtype=np.float32))
+
+
+def test_bad_actions_are_named():
+    env = make_env()
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="valid choices: integers 0..4"):
+        env.step(7)
+
+
+def test_a_data_loader_is_cycled_and_evaluated_on_its_first_batches():
+    X, y = blobs(n=96)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=16, shuffle=False)
+    env = TorchTrainingEnv(lambda: torch.nn.Linear(6, 3), loader, torch.nn.CrossEntropyLoss(reduction="none"),
+                           eval_batches=2, horizon=4, inner_steps=5)  # 20 updates > 6 batches: cycles
+    _, info = env.reset(seed=0)
+    with torch.no_grad():  # the objective: mean loss over the first two batches (32 rows)
+        expected = float(torch.nn.functional.cross_entropy(env.model(X[:32]), y[:32]))
+    assert info["train_loss"] == pytest.approx(expected, rel=1e-6)
+    rewards = [env.step(2)[1] for _ in range(4)]
+    assert env.monitor.updates == 20 and sum(rewards) > 0
