@@ -232,12 +232,12 @@ def reproduces(refs: References, suite: Suite, rtol: float = 1e-6) -> bool:
     generation, RNG use) that leave the specs as they were.
     """
     from lrgym.baselines.evaluation import make_env, run_episode
-    from lrgym.leaderboard.worker import ConstantLR
+    from lrgym.baselines.schedules import Constant
 
     seed = suite.seeds[0]
     for fs in suite.families:
         task = Task(fs.family, fs.instances[0])
-        policy = ConstantLR(refs.lr(task))
+        policy = Constant(refs.lr(task))
         traj = run_episode(policy, make_env(policy, suite.env_kwargs(fs.family)), seed=seed, instance=task.instance)
         want = refs.final_loss(task, seed)
         got = traj.final_loss

@@ -9,7 +9,7 @@ from lb_helpers import tiny_suite
 
 from lrgym.baselines.evaluation import make_env, run_episode
 from lrgym.leaderboard import references as R
-from lrgym.leaderboard.worker import ConstantLR
+from lrgym.baselines.schedules import Constant
 
 
 def test_grid_is_half_decades_from_1e_6_to_10():
@@ -40,7 +40,7 @@ def test_compute_matches_direct_runs_and_caches(tmp_path, monkeypatch):
         lr = refs.lr(task)
         assert lr in R.LR_GRID
         # the stored losses are those of run_episode with a constant LR, seed by seed
-        policy = ConstantLR(lr)
+        policy = Constant(lr)
         env = make_env(policy, suite.env_kwargs(task.family))
         for seed in suite.seeds:
             traj = run_episode(policy, env, seed=seed, instance=task.instance)
