@@ -170,7 +170,8 @@ def _sandbox_env() -> dict:
     }
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         env[var] = "1"
-    for var in ("PYTHONHASHSEED", "NPY_DISABLE_CPU_FEATURES"):
+    # LRGYM_TEST_TOKEN: a marker the tests find leftover processes by (it grants nothing)
+    for var in ("PYTHONHASHSEED", "NPY_DISABLE_CPU_FEATURES", "LRGYM_TEST_TOKEN"):
         if var in os.environ:
             env[var] = os.environ[var]
     return env
