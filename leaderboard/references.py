@@ -16,10 +16,12 @@ References are deterministic; they are computed once per suite version and cache
 2. the copy shipped with the package (``leaderboard/references/``), then
 3. computed (process pool over all cores) and written to the cache directory.
 
-A cached file is used only if its suite fingerprint and the instances' task specs match the
-current code and the code reproduces its first run of every family (so changed dynamics are
-noticed too); otherwise it is recomputed. ``lrgym leaderboard references --suite NAME``
-(re)computes on demand.
+A cached file is used only if its content hash is the one recorded when it was written
+(:mod:`lrgym.leaderboard.trust`: the grader records the sha256 of every file it writes in a
+private registry, and ``--ship`` writes ``references/SHA256SUMS``), its suite fingerprint and
+the instances' task specs match the current code, and the code reproduces its first run of every
+family (so changed dynamics are noticed too); otherwise it is recomputed: a changed or foreign
+file is never trusted. ``lrgym leaderboard references --suite NAME`` (re)computes on demand.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Callable
 
 import numpy as np
 
+from lrgym.leaderboard import trust
 from lrgym.leaderboard.suite import Suite, Task, get_suite
 
 __all__ = ["LR_GRID", "References", "cache_dir", "compute_references", "load_references"]
@@ -221,6 +224,7 @@ def save_references(refs: References, directory: Path | None = None) -> Path:
     with open(tmp, "w") as f:
         json.dump(refs.to_dict(), f, indent=1)
     os.replace(tmp, path)
+    trust.record(path)
     return path
 
 
@@ -257,6 +261,8 @@ def find_cached(suite: Suite | str, verify: bool = True) -> tuple[References, Pa
     specs = task_specs(suite)
     for directory in (cache_dir() / "references", SHIPPED_DIR):
         path = directory / _file_name(suite)
+        if not path.exists() or not trust.is_trusted(path):
+            continue
         data = _read(path)
         if data is not None and _valid(data, suite, specs):
             refs = References.from_dict(data)

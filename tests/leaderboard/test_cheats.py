@@ -188,3 +188,30 @@ def test_instance_id_is_hidden(graded):
     lookup = graded["cheats"]["LooksUpInstance"]
     assert lookup.ok
     assert not math.isclose(lookup.entry.summary["iqm"][0], 1.0, abs_tol=1e-3)
+
+
+def test_changed_or_foreign_reference_file_is_recomputed(tmp_path, monkeypatch):
+    """A references file that is not exactly what the grader wrote is never used: a poisoned
+    cache file (easy targets) and a foreign one are both recomputed, and an honest policy
+    scores exactly as against the true references."""
+    from lrgym.leaderboard import references as references_module
+
+    monkeypatch.setenv("LRGYM_CACHE", str(tmp_path / "cache"))
+    suite = tiny_suite("poison", families=("quadratic",), n_instances=1, seeds=(0, 1), horizon=8, inner_steps=3)
+    true = load_references(suite, n_workers=1)
+    path = cache_dir() / "references" / "poison-r1.json"
+    assert references_module.find_cached(suite)[1] == path
+    data = json.loads(path.read_text())
+    for task in data["tasks"].values():
+        task["final_loss"] = list(task["initial_loss"])  # every target = the initial loss
+    path.write_text(json.dumps(data))
+    assert references_module.find_cached(suite) is None
+    again = load_references(suite, n_workers=1)
+    assert again.tasks == true.tasks
+    (cache_dir() / "references" / "trusted.json").unlink()  # the file is now foreign
+    assert references_module.find_cached(suite) is None
+    honest = run_suite([submission_spec(policy("Keep"), name="honest")], suite, references=load_references(suite),
+                       n_workers=1, time_limit=120)[0]
+    exact = run_suite([submission_spec(policy("Keep"), name="honest")], suite, references=true, n_workers=1,
+                      time_limit=120)[0]
+    assert _scores(honest) == _scores(exact)

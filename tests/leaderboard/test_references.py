@@ -8,8 +8,9 @@ import pytest
 from lb_helpers import tiny_suite
 
 from lrgym.baselines.evaluation import make_env, run_episode
-from lrgym.leaderboard import references as R
 from lrgym.baselines.schedules import Constant
+from lrgym.leaderboard import references as R
+from lrgym.leaderboard import trust
 
 
 def test_grid_is_half_decades_from_1e_6_to_10():
@@ -83,6 +84,7 @@ def test_changed_dynamics_invalidate_the_cache(tmp_path, monkeypatch):
     label = suite.tasks()[0].label
     data["tasks"][label]["final_loss"][0] *= 1.001  # as if the kernels had changed
     path.write_text(json.dumps(data))
+    trust.record(path)  # a file the grader wrote with older kernels: trusted, but not reproduced
     assert R.find_cached(suite) is None
     assert R.find_cached(suite, verify=False) is not None
     assert R.load_references(suite, n_workers=1).tasks == refs.tasks
@@ -100,10 +102,13 @@ def test_specs_that_differ_only_in_rounding_keep_the_cache_valid(tmp_path, monke
     original = spec["condition"]
     spec["condition"] = math.nextafter(original, math.inf)  # one ulp: another machine's exp
     path.write_text(json.dumps(data))
+    trust.record(path)  # written by the grader on another machine
     assert R.find_cached(suite, verify=False) is not None
     spec["condition"] = original * (1 + 1e-6)  # a different instance
     path.write_text(json.dumps(data))
+    trust.record(path)
     assert R.find_cached(suite, verify=False) is None
     spec["condition"], spec["dim"] = original, spec["dim"] + 1  # integers must match exactly
     path.write_text(json.dumps(data))
+    trust.record(path)
     assert R.find_cached(suite, verify=False) is None
