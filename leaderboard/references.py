@@ -251,7 +251,8 @@ def reproduces(refs: References, suite: Suite, rtol: float = 1e-6) -> bool:
     return True
 
 
-def find_cached(suite: Suite | str, verify: bool = True) -> tuple[References, Path] | None:
+def find_cached(suite: Suite | str, verify: bool = True, directory: Path | None = None
+                ) -> tuple[References, Path] | None:
     """Valid cached references of ``suite`` (cache directory first, then the shipped copy).
 
     Valid: same suite fingerprint, LR grid and task specs, and (``verify``) the first run of
@@ -259,8 +260,9 @@ def find_cached(suite: Suite | str, verify: bool = True) -> tuple[References, Pa
     """
     suite = get_suite(suite)
     specs = task_specs(suite)
-    for directory in (cache_dir() / "references", SHIPPED_DIR):
-        path = directory / _file_name(suite)
+    places = (cache_dir() / "references", SHIPPED_DIR) if directory is None else (Path(directory),)
+    for place in places:
+        path = place / _file_name(suite)
         if not path.exists() or not trust.is_trusted(path):
             continue
         data = _read(path)
@@ -277,11 +279,13 @@ def load_references(
     recompute: bool = False,
     progress: Callable[[int, int], None] | None = None,
     log: Callable[[str], None] | None = None,
+    directory: Path | None = None,
 ) -> References:
-    """The references of ``suite``: cached if valid, else computed and cached."""
+    """The references of ``suite``: cached if valid, else computed and cached (in ``directory``
+    alone if given: a private suite's references stay with its key)."""
     suite = get_suite(suite)
     if not recompute:
-        found = find_cached(suite)
+        found = find_cached(suite, directory=directory)
         if found is not None:
             return found[0]
     if log is not None:
@@ -289,7 +293,7 @@ def load_references(
             f"{len(LR_GRID)} learning rates x {len(suite.seeds)} seeds) ...")
     refs = compute_references(suite, n_workers=n_workers, progress=progress)
     try:
-        path = save_references(refs)
+        path = save_references(refs, directory)
         if log is not None:
             log(f"references cached in {path} ({refs.elapsed:.1f} s)")
     except OSError as exc:  # read-only home: still usable for this run

@@ -459,7 +459,10 @@ def _finish(spec: PolicySpec, result: GroupResult, ctx: _Context) -> Outcome:
     common = dict(name=spec.name, kind=spec.kind, suite_version=suite.version, cpu=ctx.cpu,
                   seeds=tuple(suite.seeds), package_versions=ctx.versions,
                   owner=ctx.owner if spec.kind == "submission" else None)
-    env_spec: dict = {"suite": suite.to_dict(), "policy": spec.spec, "source": spec.source}
+    from lrgym.leaderboard.private import is_private, public_description
+
+    described = public_description(suite) if is_private(suite) else suite.to_dict()  # hidden instances stay hidden
+    env_spec: dict = {"suite": described, "policy": spec.spec, "source": spec.source}
 
     def failed(reason: str) -> Outcome:
         entry = EntryRecord(status="failed", failure_reason=clean(reason), env_spec=env_spec,

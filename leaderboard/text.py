@@ -18,7 +18,7 @@ __all__ = ["MAX_NAME_CHARS", "check_entry_name", "clean", "markdown_escape", "na
 MAX_NAME_CHARS = 64
 # C0 controls but \n, DEL, C1 controls, line/paragraph separators, bidi embeddings/overrides/isolates
 _CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f]")
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~&\"'])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~&:\"'])")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+\-]*")
 
 
