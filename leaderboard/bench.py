@@ -95,8 +95,13 @@ def isolation(args) -> None:
             busy1 = _machine_busy()
             others = "" if busy0 is None else f"; other processes used {max(0.0, busy1 - busy0 - cpu):.1f} CPU-s"
             scores = ", ".join(f"{o.spec.name} IQM {o.entry.summary['iqm'][0]:.6f}" for o in outcomes if o.ok)
+            episode = sum(o.entry.summary["episode_seconds"] for o in outcomes if o.ok)
+            waiting = sum(o.entry.summary["policy_seconds"] for o in outcomes if o.ok)
+            steps = sum(o.entry.summary["policy_steps"] for o in outcomes if o.ok)
             print(f"{'sandboxed' if sandboxed else 'in worker'}: {wall / len(specs):.1f} s per entry "
-                  f"(wall {wall:.1f} s, CPU {cpu:.1f} s; load {load_before[0]:.1f}{others}); {scores}")
+                  f"(wall {wall:.1f} s, CPU {cpu:.1f} s; load {load_before[0]:.1f}{others}); waiting for the "
+                  f"policy {100 * waiting / episode:.1f} % of episode time ({1e6 * waiting / steps:.0f} µs per step); "
+                  f"{scores}")
 
 
 if __name__ == "__main__":

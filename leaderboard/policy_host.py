@@ -378,34 +378,51 @@ def plain_action(action):
 
 
 class Host:
-    """Serves one submission: ``policy`` (per family), ``reset`` and ``act`` requests."""
+    """Serves one submission. Requests (tuples; one message per step for all the episodes of a
+    job, which run in lockstep, each with its own policy instance):
+
+    * ``("load", spec, files)``: write the submission's files, remember its spec;
+    * ``("policies", family, n)``: build ``n`` instances for ``family``; answers the name and the
+      env options it asks for (checked by the grader);
+    * ``("reset", family, infos, wheres)``: ``reset(info)`` of instance i with ``infos[i]``;
+    * ``("act", family, items)``: ``act(obs, info)`` of instance i for each ``(i, obs, info)``;
+      answers the actions as JSON (:func:`plain_action`).
+    """
 
     def __init__(self):
         self.spec: dict | None = None
         self.loaded: dict = {}
-        self.policies: dict[str, object] = {}
-        self.steps: dict[str, int] = {}
+        self.policies: dict[str, list] = {}
+        self.steps: dict[str, list[int]] = {}
+        self.wheres: dict[str, list[str]] = {}
 
     def handle(self, msg: tuple) -> dict:
         op = msg[0]
         if op == "act":
-            _, family, obs, info = msg
-            return {"ok": True, "action": self._act(family, obs, info)}
+            _, family, items = msg
+            return {"ok": True, "actions": [self._act(family, i, obs, info) for i, obs, info in items]}
         if op == "reset":
-            _, family, info, where = msg
-            self.steps[family] = 0
-            try:
-                self.policies[family].reset(info)
-            except BaseException as exc:  # noqa: BLE001
-                raise PolicyError(f"policy raised in reset() ({where}): {_describe(exc)}\n{_tb(exc, skip=1)}") from None
+            _, family, infos, wheres = msg
+            self.steps[family] = [0] * len(infos)
+            self.wheres[family] = list(wheres)
+            for i, info in enumerate(infos):
+                try:
+                    self.policies[family][i].reset(info)
+                except BaseException as exc:  # noqa: BLE001
+                    raise PolicyError(f"policy raised in reset() ({wheres[i]}): {_describe(exc)}\n"
+                                      f"{_tb(exc, skip=1)}") from None
             return {"ok": True}
-        if op == "policy":
-            _, family = msg
-            if family not in self.policies:
-                self.policies[family] = build_policy(self.spec, family, self.loaded)
-            policy = self.policies[family]
+        if op == "policies":
+            _, family, n = msg
+            built = self.policies.setdefault(family, [])
+            while len(built) < n:
+                built.append(build_policy(self.spec, family, self.loaded))
+            choices = [declared_choices(p) for p in built[:n]]
+            if any(c != choices[0] for c in choices):
+                raise PolicyError("instances of the policy ask for different env options")
+            policy = built[0]
             return {"ok": True, "name": str(getattr(policy, "name", type(policy).__name__))[:200],
-                    "choices": declared_choices(policy), "source_hash": self.loaded.get("source_hash")}
+                    "choices": choices[0]}
         if op == "load":
             _, spec, files = msg
             _write_files(files, os.path.join(ROOT, "submission"))
@@ -413,13 +430,14 @@ class Host:
             return {"ok": True}
         raise PolicyError(f"unknown request {op!r}")
 
-    def _act(self, family: str, obs, info):
-        step = self.steps[family]
+    def _act(self, family: str, i: int, obs, info):
+        step = self.steps[family][i]
         try:
-            action = self.policies[family].act(obs, info)
+            action = self.policies[family][i].act(obs, info)
         except BaseException as exc:  # noqa: BLE001
-            raise PolicyError(f"policy raised in act() at step {step}: {_describe(exc)}\n{_tb(exc, skip=1)}") from None
-        self.steps[family] = step + 1
+            raise PolicyError(f"policy raised in act() at step {step} ({self.wheres[family][i]}): "
+                              f"{_describe(exc)}\n{_tb(exc, skip=1)}") from None
+        self.steps[family][i] = step + 1
         return plain_action(action)
 
 

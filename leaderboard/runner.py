@@ -472,6 +472,7 @@ def _finish(spec: PolicySpec, result: GroupResult, ctx: _Context) -> Outcome:
     if result.failed:
         return failed(result.reason or "unknown failure")
     trajectories, policy_env, sandbox, source_hash = [], {}, None, None
+    timing = {"seconds": 0.0, "policy_seconds": 0.0, "steps": 0}
     for t, reply in zip(_ordered_tasks(suite), result.replies):
         problem = _validate(reply.get("trajectories"), t, list(suite.seeds), suite, ctx.refs)
         if problem is not None:
@@ -481,11 +482,17 @@ def _finish(spec: PolicySpec, result: GroupResult, ctx: _Context) -> Outcome:
         policy_env[t.family] = info.get("env_kwargs")
         sandbox = sandbox or info.get("sandbox")
         source_hash = source_hash or info.get("source_hash")
+        for k in timing:
+            timing[k] += (info.get("timing") or {}).get(k, 0)
     runs = score_runs(trajectories, ctx.refs)
     order = {(t.family, t.instance): i for i, t in enumerate(suite.tasks())}
     runs.sort(key=lambda r: (order[(r.family, r.instance)], suite.seeds.index(r.seed)))
     summary = summarize(runs, suite)
     summary["elapsed_seconds"] = round(result.elapsed, 3)
+    # worker time in episodes, and the part of it spent waiting for the policy (its compute + messages)
+    summary["episode_seconds"] = round(timing["seconds"], 3)
+    summary["policy_seconds"] = round(timing["policy_seconds"], 3)
+    summary["policy_steps"] = int(timing["steps"])
     env_spec["env_kwargs"] = policy_env
     env_spec["sandbox"] = sandbox
     if source_hash is None:

@@ -5,10 +5,11 @@ A worker is a fresh interpreter (``python -m lrgym.leaderboard.worker``) started
 second pipe until stdin closes. Messages in both directions are length-prefixed UTF-8 JSON, so
 the grader never unpickles anything a policy could have produced.
 
-A worker runs only the grader's code. For an ``episodes`` job it builds the env from the suite's
-settings and the policy's *allowed* choices (:mod:`lrgym.leaderboard.settings`), runs every seed
-with :func:`lrgym.baselines.evaluation.run_episode` and records the trajectory itself. The policy
-answers through a *channel*:
+A worker runs only the grader's code. For an ``episodes`` job it builds the envs from the suite's
+settings and the policy's *allowed* choices (:mod:`lrgym.leaderboard.settings`), runs the seeds
+in lockstep (:func:`run_lockstep`: one :class:`lrgym.baselines.evaluation.Episode` per seed, each
+with its own policy instance, one message per step for all of them) and records the
+trajectories itself. The policy answers through a *channel*:
 
 * a submission runs in its own sandboxed process (:mod:`lrgym.leaderboard.sandbox`,
   :mod:`lrgym.leaderboard.policy_host`), started once per worker and ended (with everything it
@@ -39,6 +40,7 @@ import inspect
 import json
 import math
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -237,34 +239,47 @@ class _SandboxChannel:
         self.process.close()
 
 
-class _Graded:
-    """What :func:`run_episode` drives: forwards copies of the observation and of the public
-    info to the channel and turns its JSON answer back into an action."""
+def _action(value):
+    """A policy's JSON answer as an env action (the env validates it)."""
+    if isinstance(value, list):
+        import numpy as np
 
-    def __init__(self, channel, family: str, name: str, where: str):
-        self.channel, self.family, self.name, self.where = channel, family, name, where
-        self.step = 0
+        try:
+            return np.asarray(value)
+        except (ValueError, TypeError):
+            return repr(value)[:200]
+    return value
 
-    def reset(self, info: dict) -> None:
-        from lrgym.leaderboard.settings import public_info
 
-        self.step = 0
-        self.channel.request(("reset", self.family, public_info(info), self.where))
+def run_lockstep(channel, family: str, envs: list, seeds: list[int], instance: int, name: str) -> tuple:
+    """Run one episode per seed, in lockstep, each on its own env and policy instance: one
+    message per step carries every live episode's observation and public info (copies).
+    Returns (trajectories, seconds spent waiting for the policy)."""
+    from lrgym.baselines.evaluation import Episode
+    from lrgym.leaderboard.settings import public_info
 
-    def act(self, obs, info: dict):
-        from lrgym.leaderboard.settings import public_info
-
-        reply = self.channel.request(("act", self.family, obs.copy(), public_info(info)))
-        self.step += 1
-        action = reply.get("action")
-        if isinstance(action, list):
-            import numpy as np
-
+    episodes = [Episode(env, int(seed), instance, name) for env, seed in zip(envs, seeds)]
+    wheres = [f"{family} seed {seed}" for seed in seeds]  # no instance id: the policy must not learn it
+    channel.request(("reset", family, [public_info(ep.info) for ep in episodes], wheres))
+    waited, step = 0.0, 0
+    while True:
+        live = [i for i, ep in enumerate(episodes) if not ep.done]
+        if not live:
+            return [ep.trajectory for ep in episodes], waited
+        t0 = time.perf_counter()
+        reply = channel.request(("act", family, [(i, episodes[i].obs.copy(), public_info(episodes[i].info))
+                                                 for i in live]))
+        waited += time.perf_counter() - t0
+        actions = reply.get("actions")
+        if not isinstance(actions, list) or len(actions) != len(live):
+            raise PolicyError("malformed reply from the policy process (wrong number of actions)")
+        for i, action in zip(live, actions):
             try:
-                return np.asarray(action)
-            except (ValueError, TypeError):
-                return repr(action)[:200]
-        return action
+                episodes[i].step(_action(action))
+            except (ValueError, TypeError) as exc:
+                raise PolicyError(f"invalid action at step {step} ({family} instance {instance} seed {seeds[i]}): "
+                                  f"{_describe(exc)}") from None
+        step += 1
 
 
 class _State:
@@ -287,13 +302,21 @@ class _State:
             self.channels[key] = (channel, source_hash, {})
         return self.channels[key]
 
-    def env(self, kwargs: dict):
+    def envs_for(self, kwargs: dict, n: int) -> list:
+        """``n`` envs with these keywords, sharing their built tasks (each instance built once)."""
+        from collections import OrderedDict
+
         from lrgym.env import LRControlEnv
 
         key = json.dumps(kwargs, sort_keys=True, default=str)
-        if key not in self.envs:
-            self.envs[key] = LRControlEnv(**kwargs)
-        return self.envs[key]
+        envs = self.envs.setdefault(key, [])
+        while len(envs) < n:
+            cache = envs[0].task_cache if envs else OrderedDict()
+            envs.append(LRControlEnv(**kwargs, task_cache=cache))
+        return envs[:n]
+
+    def env(self, kwargs: dict):
+        return self.envs_for(kwargs, 1)[0]
 
     def close(self) -> None:
         for channel, _, _ in self.channels.values():
@@ -319,49 +342,37 @@ def _plain(value):
 # ---- jobs ---------------------------------------------------------------------------------------
 
 
-def _describe_policy(channel, family: str, cache: dict, job: dict) -> tuple[str, dict]:
-    """(name, env keywords) of the policy for ``family``: the suite's settings plus its allowed choices."""
+def _describe_policy(channel, family: str, n: int, cache: dict, job: dict) -> tuple[str, dict]:
+    """(name, env keywords) of the policy for ``family``: the suite's settings plus its allowed
+    choices; builds ``n`` instances of it."""
     from lrgym.leaderboard.settings import SettingsError, episode_kwargs_from
     from lrgym.leaderboard.text import clean
 
-    if family not in cache:
-        reply = channel.request(("policy", family))
+    if cache.get(family, (None, None, 0))[2] < n:
+        reply = channel.request(("policies", family, n))
         try:
             kwargs = episode_kwargs_from(job["env_kwargs"], reply.get("choices") or {}, job.get("optimizers"))
         except SettingsError as exc:
             raise PolicyError(f"invalid policy settings: {clean(str(exc))}") from None
-        cache[family] = (clean(str(reply.get("name") or "policy"), keep_newlines=False)[:100], kwargs)
-    return cache[family]
+        cache[family] = (clean(str(reply.get("name") or "policy"), keep_newlines=False)[:100], kwargs, n)
+    return cache[family][:2]
 
 
 def _episodes(job: dict, state: _State) -> dict:
-    from lrgym.baselines.evaluation import run_episode
-
-    family, instance = job["family"], int(job["instance"])
+    family, instance, seeds = job["family"], int(job["instance"]), [int(s) for s in job["seeds"]]
     channel, source_hash, described = state.channel(job["policy"], job.get("sandbox"), family)
-    name, kwargs = _describe_policy(channel, family, described, job)
+    name, kwargs = _describe_policy(channel, family, len(seeds), described, job)
     try:
-        env = state.env(kwargs)
+        envs = state.envs_for(kwargs, len(seeds))
     except (ValueError, TypeError) as exc:
         raise PolicyError(f"the policy's settings are invalid: {_describe(exc)}") from None
-    trajectories = []
-    for seed in job["seeds"]:
-        where = f"{family} seed {seed}"  # no instance id: the policy must not learn it
-        graded = _Graded(channel, family, name, where)
-        try:
-            traj = run_episode(graded, env, seed=int(seed), instance=instance)
-        except PolicyError as exc:
-            raise PolicyError(f"{exc}".replace("\n", f" ({family} instance {instance} seed {seed})\n", 1)
-                              if "\n" in str(exc) else f"{exc} ({family} instance {instance} seed {seed})") from None
-        except (ValueError, TypeError) as exc:
-            # the env rejected the action the policy just returned (steps count from 0)
-            raise PolicyError(f"invalid action at step {graded.step - 1} ({family} instance {instance} seed {seed}): "
-                              f"{_describe(exc)}") from None
-        d = traj.to_dict()
-        d["policy"] = name
-        trajectories.append(d)
+    t0 = time.perf_counter()
+    trajs, waited = run_lockstep(channel, family, envs, seeds, instance, name)
+    trajectories = [t.to_dict() for t in trajs]
     info = {"name": name, "source_hash": source_hash, "env_kwargs": _plain(kwargs),
-            "sandbox": _plain(getattr(channel, "applied", {}))}
+            "sandbox": _plain(getattr(channel, "applied", {})),
+            "timing": {"seconds": time.perf_counter() - t0, "policy_seconds": waited,
+                       "steps": sum(len(t.lrs) for t in trajs)}}
     return {"trajectories": trajectories, "policy_info": info}
 
 

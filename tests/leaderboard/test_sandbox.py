@@ -61,7 +61,7 @@ def _probe(tmp_path, read, write) -> dict:
         process.request(("load", {"kind": "object", "module": "probe", "attr": "Probe", "file": "probe.py",
                                   "source": "probe.py"}, {"probe.py": source.encode()}))
         with pytest.raises(SandboxError) as info:
-            process.request(("policy", "quadratic"))
+            process.request(("policies", "quadratic", 1))
     finally:
         process.close()
     text = str(info.value)
