@@ -17,7 +17,8 @@ resource limits                  yes                 yes                  yes
 
 ``unshare`` (util-linux) is on every Linux this project targets; when it cannot create the
 namespaces the grader says so (:func:`mode`) and either refuses (``LRGYM_SANDBOX=require``) or
-falls back with a warning that is stored with the entry.
+falls back with a warning that is stored with the entry. ``LRGYM_SANDBOX=userns`` gives root the
+ordinary user's sandbox (to test it), ``LRGYM_SANDBOX=off`` the weakest one.
 
 The process is started in its own session with ``PR_SET_PDEATHSIG``: if the grader dies, the
 sandbox dies, and with its PID 1 every process in it.
@@ -126,10 +127,11 @@ def mode() -> dict:
     """How policies are confined on this machine: ``{"kind": "root" | "userns" | "none",
     "uid_drop": bool, "note": str}`` (probed once per process)."""
     setting = os.environ.get("LRGYM_SANDBOX", "auto")
-    if setting not in ("auto", "require", "off"):
-        raise ValueError(f"LRGYM_SANDBOX={setting!r} invalid; valid choices: auto, require, off")
+    if setting not in ("auto", "require", "off", "userns"):
+        raise ValueError(f"LRGYM_SANDBOX={setting!r} invalid; valid choices: auto, require, off, userns")
     root = os.geteuid() == 0
-    kinds = [] if setting == "off" else (["root", "userns"] if root else ["userns"])
+    # userns: what an ordinary user gets, also when running as root (to test that path)
+    kinds = [] if setting == "off" else (["root", "userns"] if root and setting != "userns" else ["userns"])
     if shutil.which("unshare") is None:
         kinds = []
     for kind in kinds:

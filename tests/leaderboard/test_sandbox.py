@@ -88,6 +88,25 @@ def test_the_policy_sees_a_private_machine(tmp_path):
         assert facts["uid"] != 0 and facts["uid"] >= 1_900_000
 
 
+def test_an_ordinary_users_sandbox(tmp_path, monkeypatch):
+    """The user-namespace sandbox (what a non-root grader gets; forced here): root of its
+    namespace without capabilities, the same private read-only root."""
+    monkeypatch.setenv("LRGYM_SANDBOX", "userns")
+    mode.cache_clear()
+    try:
+        if mode()["kind"] != "userns":
+            pytest.skip("user namespaces are not permitted on this machine")
+        store = tmp_path / "results.sqlite"
+        store.write_bytes(b"SQLite format 3\0")
+        shipped = os.path.join(os.path.dirname(__file__), "..", "..", "leaderboard", "references", "v1-r1.json")
+        facts = _probe(tmp_path, read=[str(store)], write=[os.path.abspath(shipped), os.path.abspath(__file__)])
+    finally:
+        mode.cache_clear()
+    assert facts["uid"] == 0 and facts["pids"] == [1, 2] and facts["network"] is False
+    assert not any(facts["read"].values()) and not any(facts["write"].values())
+    assert facts["tmp_writable"]
+
+
 def test_a_baseline_scores_the_same_in_the_worker_and_in_the_sandbox():
     """The trusted in-worker channel and the sandboxed one give the same trajectories, bit for bit."""
     suite = tiny_suite("channels", families=("quadratic", "linreg"), n_instances=1, seeds=(0, 1), horizon=8)
