@@ -30,6 +30,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -93,10 +94,12 @@ class _Worker:
         job_r, job_w = os.pipe()
         rep_r, rep_w = os.pipe()
         out = subprocess.DEVNULL if quiet else None
+        # quiet: its stderr goes to a private file whose last lines explain a death (_death_reason)
+        self.stderr = tempfile.TemporaryFile(prefix="lrgym-worker-") if quiet else None
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "lrgym.leaderboard.worker", str(rep_w)],
-                stdin=job_r, stdout=out, stderr=out, pass_fds=(rep_w,), env=_child_env(), close_fds=True,
+                stdin=job_r, stdout=out, stderr=self.stderr, pass_fds=(rep_w,), env=_child_env(), close_fds=True,
                 start_new_session=True,  # its own process group: killed as a whole, spared the terminal's ^C
             )
         finally:
@@ -129,7 +132,7 @@ class _Worker:
             except (EOFError, OSError):  # dead, or an oversized message
                 raw = None
         if raw is None:
-            return None, _death_reason(self.process)
+            return None, _death_reason(self.process, self.stderr)
         try:
             reply = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
@@ -139,10 +142,12 @@ class _Worker:
         return reply, None
 
     def _close(self) -> None:
-        for c in (self.jobs, self.conn):
+        for c in (self.jobs, self.conn, self.stderr):
+            if c is None:
+                continue
             try:
                 c.close()
-            except OSError:
+            except (OSError, ValueError):
                 pass
         if self.sentinel is not None:
             os.close(self.sentinel)
@@ -175,19 +180,25 @@ class _Worker:
         self._close()
 
 
-def _death_reason(process) -> str:
+def _death_reason(process, stderr=None) -> str:
+    """Why a worker died, with the last lines it wrote to stderr (control characters removed)."""
+    from lrgym.leaderboard.sandbox import death_reason
+    from lrgym.leaderboard.text import clean
+
     try:
         code = process.wait(1)
     except subprocess.TimeoutExpired:
         code = None
-    if code is not None and code < 0:
+    reason = death_reason(code, who="worker process")
+    tail = ""
+    if stderr is not None:
         try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        hint = " (out of memory or killed)" if name == "SIGKILL" else ""
-        return f"worker process died: killed by {name}{hint}"
-    return f"worker process died: exit code {code}"
+            stderr.seek(0, os.SEEK_END)
+            stderr.seek(max(0, stderr.tell() - 4000))
+            tail = "\n".join(clean(stderr.read().decode("utf-8", "replace")).splitlines()[-20:])
+        except (OSError, ValueError):
+            tail = ""
+    return reason + (f"\n--- last lines of the worker's stderr ---\n{tail}" if tail.strip() else "")
 
 
 class _Groups:
@@ -311,7 +322,7 @@ class WorkerPool:
                 try:
                     w.send(index, job)
                 except (BrokenPipeError, OSError):
-                    reason = _death_reason(w.process)
+                    reason = _death_reason(w.process, w.stderr)
                     w.kill()
                     workers.remove(w)
                     self._fail(groups, workers, job.group, reason)

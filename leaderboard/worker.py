@@ -410,10 +410,12 @@ def run_job(job: dict, state: _State | None = None) -> dict:
     if op == "lr_grid":
         return _lr_grid(job, state)
     if op == "sleep":  # for tests of the pool itself
-        import time
-
         time.sleep(float(job.get("seconds", 0)))
         return {}
+    if op == "die":  # for tests of the pool itself: a worker that crashes after writing to stderr
+        sys.stderr.write(str(job.get("message", "")))
+        sys.stderr.flush()
+        os._exit(int(job.get("code", 3)))
     raise ValueError(f"unknown job op {op!r}")
 
 

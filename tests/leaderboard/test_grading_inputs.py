@@ -294,3 +294,43 @@ def test_cli_show_strips_escape_codes(tmp_path):
                              "quick", "--db", str(db)], capture_output=True, text=True, cwd=HERE)
     assert result.returncode == 0, result.stderr
     assert "boom" in result.stdout and "\x1b]0" not in result.stdout and "\x1b[2J" not in result.stdout
+
+
+# ---- the grader's checks of a recorded run -------------------------------------------------------
+
+
+def test_runs_are_checked_against_the_suite_and_the_references():
+    """The worker is the grader's, but its trajectories are still checked: one per seed, the
+    suite's length unless diverged, the references' initial loss."""
+    from lrgym.leaderboard.runner import _validate
+    from lrgym.leaderboard.suite import Task
+
+    suite = tiny_suite("checks", horizon=6)
+    refs = load_references(suite, n_workers=1)
+    task = Task("quadratic", 20000)
+    l0 = [refs.initial_loss(task, s) for s in suite.seeds]
+
+    def traj(seed, n=6, first=None, diverged=False):
+        losses = [first if first is not None else l0[suite.seeds.index(seed)]] + [0.5] * n
+        return {"family": "quadratic", "instance": 20000, "seed": seed, "lrs": [0.1] * n, "train_losses": losses,
+                "val_losses": losses, "val_metrics": [0.0] * (n + 1), "diverged": diverged}
+
+    good = [traj(s) for s in suite.seeds]
+    assert _validate(good, task, list(suite.seeds), suite, refs) is None
+    assert _validate([traj(0, n=3, diverged=True), traj(1)], task, [0, 1], suite, refs) is None
+    assert "horizon 6" in _validate([traj(0, n=200), traj(1)], task, [0, 1], suite, refs)
+    assert "horizon 6" in _validate([traj(0, n=3), traj(1)], task, [0, 1], suite, refs)
+    assert "initial loss" in _validate([traj(0, first=l0[0] * 1e11), traj(1)], task, [0, 1], suite, refs)
+    assert "wrong number" in _validate(good[:1], task, [0, 1], suite, refs)
+    assert "wrong task/seed" in _validate([traj(1), traj(0)], task, [0, 1], suite, refs)
+
+
+def test_a_dying_worker_reports_its_last_stderr_lines():
+    from lrgym.leaderboard.pool import Job, WorkerPool
+
+    message = "".join(f"line {i}\n" for i in range(100)) + "the last words\x1b[2J\n"
+    result = WorkerPool(1).run([Job("g", {"op": "die", "message": message, "code": 3})])["g"]
+    assert result.failed
+    assert result.reason.startswith("worker process died: exit code 3")
+    assert "line 99" in result.reason and "the last words" in result.reason and "line 10\n" not in result.reason
+    assert "\x1b" not in result.reason
