@@ -229,8 +229,9 @@ def submit(
     workers: Optional[int] = WorkersOpt,
     time_limit: float = typer.Option(1800.0, "--time-limit", help="Wall-clock (and CPU-time) limit for the whole "
                                      "evaluation (s, 1 to 604800)."),
-    memory_limit: float = typer.Option(4096.0, "--memory-limit", help="Address-space limit of the policy process "
-                                       "(MB, 256 to the machine's memory)."),
+    memory_limit: Optional[float] = typer.Option(None, "--memory-limit", help="Address-space limit of the policy "
+                                                 "process (MB, 256 to the machine's memory) (default: 4096, at most "
+                                                 "half the machine's memory)."),
     algo: Optional[str] = typer.Option(None, "--algo", help="SB3 algorithm of a .zip (dqn, ppo, ...) (default: from the file)."),
     optimizer: str = typer.Option("sgd", "--optimizer", help="SB3 models: inner optimizer they were trained with."),
     env_options: Optional[str] = typer.Option(None, "--env-options", help="SB3 models: JSON of the policy choices "
@@ -247,7 +248,8 @@ def submit(
     for value, check, hint in ((time_limit, check_time_limit, "--time-limit"),
                                (memory_limit, check_memory_limit, "--memory-limit")):
         try:
-            check(value)
+            if value is not None:
+                check(value)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint=hint) from None
     try:

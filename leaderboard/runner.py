@@ -34,7 +34,8 @@ from typing import Callable
 import numpy as np
 
 from lrgym.leaderboard import scoring
-from lrgym.leaderboard.limits import check_memory_limit, check_time_limit, plan_workers
+from lrgym.leaderboard.limits import (MIN_MEMORY_MB, check_memory_limit, check_time_limit, machine_memory_mb,
+                                     plan_workers)
 from lrgym.leaderboard.pool import GroupResult, Job, WorkerPool, default_workers
 from lrgym.leaderboard.references import References, floored, load_references
 from lrgym.leaderboard.settings import allowed_optimizers
@@ -348,7 +349,9 @@ def run_suite(
     untrusted = any(s.kind != "baseline" for s in specs)
     time_limit = check_time_limit(DEFAULT_TIME_LIMIT if time_limit is None and untrusted else time_limit) \
         if (time_limit is not None or untrusted) else None
-    memory_mb = check_memory_limit(DEFAULT_MEMORY_MB if memory_mb is None else memory_mb)
+    if memory_mb is None:  # the default, on a machine with less memory: what it has
+        memory_mb = min(DEFAULT_MEMORY_MB, max(MIN_MEMORY_MB, machine_memory_mb() // 2))
+    memory_mb = check_memory_limit(memory_mb)
     if isolate is None:
         isolate = untrusted
     owner = owner if owner is not None else _current_user()
