@@ -368,7 +368,7 @@ def run_suite(
     if note and log is not None:
         log(f"{workers} worker(s): {note}")
     context = _Context(suite, refs, package_versions(), cpu_description(), owner)
-    recorder = _Recorder(specs, context, store, len(jobs), len(suite.tasks()), store_patience,
+    recorder = _Recorder(specs, context, store, len(jobs), len(_job_tasks(suite)), store_patience,
                          on_progress, on_outcome, log)
     pool = WorkerPool(workers, time_limit=time_limit, isolate_groups=isolate, quiet=quiet_workers)
     pool.run(jobs, on_reply=recorder.on_reply, on_group_done=recorder.on_group_done)
@@ -385,9 +385,22 @@ def _current_user() -> str:
         return f"uid{os.getuid()}"
 
 
-def _ordered_tasks(suite: Suite) -> list[Task]:
-    """Expensive families first (better packing of the pool)."""
-    return sorted(suite.tasks(), key=lambda t: -FAMILY_COST.get(t.family, 3.0))
+#: families this cheap per episode run all their instances in one job (fewer, larger messages)
+GROUP_BELOW_COST = 10.0
+
+
+def _job_tasks(suite: Suite) -> list[list[Task]]:
+    """The tasks of each job, expensive jobs first (better packing of the pool). An expensive
+    family gets a job per instance; a cheap one a single job of all its instances, whose episodes
+    then run in lockstep with one message per step for all of them."""
+    groups: list[list[Task]] = []
+    for fs in suite.families:
+        tasks = [Task(fs.family, k) for k in fs.instances]
+        if FAMILY_COST.get(fs.family, 3.0) >= GROUP_BELOW_COST:
+            groups += [[t] for t in tasks]
+        else:
+            groups.append(tasks)
+    return sorted(groups, key=lambda g: -FAMILY_COST.get(g[0].family, 3.0) * len(g))
 
 
 def _jobs(specs: list[PolicySpec], suite: Suite, memory_mb: float, time_limit: float | None,
@@ -400,12 +413,12 @@ def _jobs(specs: list[PolicySpec], suite: Suite, memory_mb: float, time_limit: f
     optimizers = list(allowed_optimizers(suite))
     return [
         Job(spec.name, {
-            "op": "episodes", "policy": spec.spec, "family": t.family, "env_kwargs": suite.env_kwargs(t.family),
-            "optimizers": optimizers, "instance": t.instance, "seeds": list(suite.seeds),
+            "op": "episodes", "policy": spec.spec, "family": g[0].family, "env_kwargs": suite.env_kwargs(g[0].family),
+            "optimizers": optimizers, "instances": [t.instance for t in g], "seeds": list(suite.seeds),
             "sandbox": limits if (spec.kind != "baseline" or sandbox_baselines) else None,
-        }, FAMILY_COST.get(t.family, 3.0))
+        }, FAMILY_COST.get(g[0].family, 3.0) * len(g))
         for spec in specs
-        for t in _ordered_tasks(suite)
+        for g in _job_tasks(suite)
     ]
 
 
@@ -423,10 +436,10 @@ class _Context:
 class _Recorder:
     """Turns finished groups into stored entries (one transaction each) and reports progress."""
 
-    def __init__(self, specs, context: _Context, store, n_jobs: int, n_tasks: int, patience: float,
+    def __init__(self, specs, context: _Context, store, n_jobs: int, jobs_per_spec: int, patience: float,
                  on_progress, on_outcome, log):
         self.by_name = {s.name: s for s in specs}
-        self.left = {s.name: n_tasks for s in specs}
+        self.left = {s.name: jobs_per_spec for s in specs}
         self.context, self.store, self.n_jobs, self.patience = context, store, n_jobs, patience
         self.on_progress, self.on_outcome, self.log = on_progress, on_outcome, log
         self.done = 0
@@ -476,13 +489,18 @@ def _finish(spec: PolicySpec, result: GroupResult, ctx: _Context) -> Outcome:
         return failed(result.reason or "unknown failure")
     trajectories, policy_env, sandbox, source_hash = [], {}, None, None
     timing = {"seconds": 0.0, "policy_seconds": 0.0, "steps": 0}
-    for t, reply in zip(_ordered_tasks(suite), result.replies):
-        problem = _validate(reply.get("trajectories"), t, list(suite.seeds), suite, ctx.refs)
-        if problem is not None:
-            return failed(problem)
-        trajectories.extend(reply["trajectories"])
+    n_seeds = len(suite.seeds)
+    for group, reply in zip(_job_tasks(suite), result.replies):
+        got = reply.get("trajectories")
+        if not isinstance(got, list) or len(got) != len(group) * n_seeds:
+            return failed("malformed reply: wrong number of trajectories")
+        for i, t in enumerate(group):  # instance by instance, seeds in suite order
+            problem = _validate(got[i * n_seeds:(i + 1) * n_seeds], t, list(suite.seeds), suite, ctx.refs)
+            if problem is not None:
+                return failed(problem)
+        trajectories.extend(got)
         info = reply.get("policy_info") or {}
-        policy_env[t.family] = info.get("env_kwargs")
+        policy_env[group[0].family] = info.get("env_kwargs")
         sandbox = sandbox or info.get("sandbox")
         source_hash = source_hash or info.get("source_hash")
         for k in timing:

@@ -6,10 +6,10 @@ second pipe until stdin closes. Messages in both directions are length-prefixed 
 the grader never unpickles anything a policy could have produced.
 
 A worker runs only the grader's code. For an ``episodes`` job it builds the envs from the suite's
-settings and the policy's *allowed* choices (:mod:`lrgym.leaderboard.settings`), runs the seeds
-in lockstep (:func:`run_lockstep`: one :class:`lrgym.baselines.evaluation.Episode` per seed, each
-with its own policy instance, one message per step for all of them) and records the
-trajectories itself. The policy answers through a *channel*:
+settings and the policy's *allowed* choices (:mod:`lrgym.leaderboard.settings`), runs the job's
+(instance, seed) pairs in lockstep (:func:`run_lockstep`: one
+:class:`lrgym.baselines.evaluation.Episode` each, each with its own policy instance, one message
+per step for all of them) and records the trajectories itself. The policy answers through a *channel*:
 
 * a submission runs in its own sandboxed process (:mod:`lrgym.leaderboard.sandbox`,
   :mod:`lrgym.leaderboard.policy_host`), started once per worker and ended (with everything it
@@ -251,15 +251,15 @@ def _action(value):
     return value
 
 
-def run_lockstep(channel, family: str, envs: list, seeds: list[int], instance: int, name: str) -> tuple:
-    """Run one episode per seed, in lockstep, each on its own env and policy instance: one
-    message per step carries every live episode's observation and public info (copies).
-    Returns (trajectories, seconds spent waiting for the policy)."""
+def run_lockstep(channel, family: str, envs: list, runs: list[tuple[int, int]], name: str) -> tuple:
+    """Run one episode per ``(instance, seed)`` of ``runs``, in lockstep, each on its own env and
+    policy instance: one message per step carries every live episode's observation and public
+    info (copies). Returns (trajectories, seconds spent waiting for the policy)."""
     from lrgym.baselines.evaluation import Episode
     from lrgym.leaderboard.settings import public_info
 
-    episodes = [Episode(env, int(seed), instance, name) for env, seed in zip(envs, seeds)]
-    wheres = [f"{family} seed {seed}" for seed in seeds]  # no instance id: the policy must not learn it
+    episodes = [Episode(env, seed, instance, name) for env, (instance, seed) in zip(envs, runs)]
+    wheres = [f"{family} seed {seed}" for _, seed in runs]  # no instance id: the policy must not learn it
     channel.request(("reset", family, [public_info(ep.info) for ep in episodes], wheres))
     waited, step = 0.0, 0
     while True:
@@ -277,7 +277,8 @@ def run_lockstep(channel, family: str, envs: list, seeds: list[int], instance: i
             try:
                 episodes[i].step(_action(action))
             except (ValueError, TypeError) as exc:
-                raise PolicyError(f"invalid action at step {step} ({family} instance {instance} seed {seeds[i]}): "
+                instance, seed = runs[i]
+                raise PolicyError(f"invalid action at step {step} ({family} instance {instance} seed {seed}): "
                                   f"{_describe(exc)}") from None
         step += 1
 
@@ -359,15 +360,17 @@ def _describe_policy(channel, family: str, n: int, cache: dict, job: dict) -> tu
 
 
 def _episodes(job: dict, state: _State) -> dict:
-    family, instance, seeds = job["family"], int(job["instance"]), [int(s) for s in job["seeds"]]
+    """Every (instance, seed) of the job, in lockstep; trajectories instance by instance."""
+    family = job["family"]
+    runs = [(int(k), int(s)) for k in job["instances"] for s in job["seeds"]]
     channel, source_hash, described = state.channel(job["policy"], job.get("sandbox"), family)
-    name, kwargs = _describe_policy(channel, family, len(seeds), described, job)
+    name, kwargs = _describe_policy(channel, family, len(runs), described, job)
     try:
-        envs = state.envs_for(kwargs, len(seeds))
+        envs = state.envs_for(kwargs, len(runs))
     except (ValueError, TypeError) as exc:
         raise PolicyError(f"the policy's settings are invalid: {_describe(exc)}") from None
     t0 = time.perf_counter()
-    trajs, waited = run_lockstep(channel, family, envs, seeds, instance, name)
+    trajs, waited = run_lockstep(channel, family, envs, runs, name)
     trajectories = [t.to_dict() for t in trajs]
     info = {"name": name, "source_hash": source_hash, "env_kwargs": _plain(kwargs),
             "sandbox": _plain(getattr(channel, "applied", {})),
