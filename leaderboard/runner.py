@@ -362,13 +362,15 @@ def run_suite(
             if taken:
                 raise ValueError(taken)
     refs = references if references is not None else load_references(suite, n_workers=n_workers, log=log)
-    jobs = _jobs(specs, suite, memory_mb, time_limit, sandbox_baselines)
-    workers, note = plan_workers(n_workers, len(jobs), memory_mb if (untrusted or sandbox_baselines) else None,
-                                 default_workers())
+    workers, note = plan_workers(n_workers, len(specs) * len(suite.tasks()),
+                                 memory_mb if (untrusted or sandbox_baselines) else None, default_workers())
+    jobs = _jobs(specs, suite, memory_mb, time_limit, sandbox_baselines, workers)
+    workers = min(workers, len(jobs))
     if note and log is not None:
         log(f"{workers} worker(s): {note}")
     context = _Context(suite, refs, package_versions(), cpu_description(), owner)
-    recorder = _Recorder(specs, context, store, len(jobs), len(_job_tasks(suite)), store_patience,
+    context.workers = workers
+    recorder = _Recorder(specs, context, store, len(jobs), len(_job_tasks(suite, workers)), store_patience,
                          on_progress, on_outcome, log)
     pool = WorkerPool(workers, time_limit=time_limit, isolate_groups=isolate, quiet=quiet_workers)
     pool.run(jobs, on_reply=recorder.on_reply, on_group_done=recorder.on_group_done)
@@ -385,26 +387,27 @@ def _current_user() -> str:
         return f"uid{os.getuid()}"
 
 
-#: families this cheap per episode run all their instances in one job (fewer, larger messages)
-GROUP_BELOW_COST = 10.0
+def _job_tasks(suite: Suite, workers: int = 2) -> list[list[Task]]:
+    """The tasks of each job, expensive jobs first (better packing of the pool).
 
-
-def _job_tasks(suite: Suite) -> list[list[Task]]:
-    """The tasks of each job, expensive jobs first (better packing of the pool). An expensive
-    family gets a job per instance; a cheap one a single job of all its instances, whose episodes
-    then run in lockstep with one message per step for all of them."""
+    A job runs all its (instance, seed) episodes in lockstep, one message to the policy per step
+    for all of them, so fewer, larger jobs mean fewer messages; but the pool needs enough jobs
+    to keep ``workers`` busy. Each family's instances are cut into jobs of at most
+    ``max(its cost per instance, cost of the whole suite / (2 × workers))``: on 2 workers v1
+    makes 7 jobs (mlp in pairs, every other family whole) instead of 32.
+    """
+    cap = max(1.0, sum(FAMILY_COST.get(t.family, 3.0) for t in suite.tasks()) / (2 * max(1, workers)))
     groups: list[list[Task]] = []
     for fs in suite.families:
+        cost = FAMILY_COST.get(fs.family, 3.0)
+        size = max(1, int(cap // cost))
         tasks = [Task(fs.family, k) for k in fs.instances]
-        if FAMILY_COST.get(fs.family, 3.0) >= GROUP_BELOW_COST:
-            groups += [[t] for t in tasks]
-        else:
-            groups.append(tasks)
+        groups += [tasks[i:i + size] for i in range(0, len(tasks), size)]
     return sorted(groups, key=lambda g: -FAMILY_COST.get(g[0].family, 3.0) * len(g))
 
 
 def _jobs(specs: list[PolicySpec], suite: Suite, memory_mb: float, time_limit: float | None,
-          sandbox_baselines: bool) -> list[Job]:
+          sandbox_baselines: bool, workers: int) -> list[Job]:
     from dataclasses import asdict
 
     from lrgym.leaderboard.sandbox import Limits
@@ -418,7 +421,7 @@ def _jobs(specs: list[PolicySpec], suite: Suite, memory_mb: float, time_limit: f
             "sandbox": limits if (spec.kind != "baseline" or sandbox_baselines) else None,
         }, FAMILY_COST.get(g[0].family, 3.0) * len(g))
         for spec in specs
-        for g in _job_tasks(suite)
+        for g in _job_tasks(suite, workers)
     ]
 
 
@@ -431,6 +434,7 @@ class _Context:
     versions: dict
     cpu: str
     owner: str | None
+    workers: int = 2  # the job layout depends on it (_job_tasks)
 
 
 class _Recorder:
@@ -490,7 +494,7 @@ def _finish(spec: PolicySpec, result: GroupResult, ctx: _Context) -> Outcome:
     trajectories, policy_env, sandbox, source_hash = [], {}, None, None
     timing = {"seconds": 0.0, "policy_seconds": 0.0, "steps": 0}
     n_seeds = len(suite.seeds)
-    for group, reply in zip(_job_tasks(suite), result.replies):
+    for group, reply in zip(_job_tasks(suite, ctx.workers), result.replies):
         got = reply.get("trajectories")
         if not isinstance(got, list) or len(got) != len(group) * n_seeds:
             return failed("malformed reply: wrong number of trajectories")
