@@ -277,13 +277,19 @@ class PolicyProcess:
         tail = self.output_tail()
         return f"\n--- last lines of the policy's output ---\n{tail}" if tail.strip() else ""
 
-    def close(self) -> None:
-        """End the policy and everything it started (SIGKILL; PID 1 takes the namespace down)."""
+    def close(self, grace: float = 2.0) -> None:
+        """End the policy and everything it started: its command pipe is closed (the host
+        returns, PID 1 exits and the kernel kills the rest of the namespace; everyone is reaped,
+        so its CPU time is accounted to the grader); after ``grace`` seconds, SIGKILL."""
         for conn in (self.commands, self.replies):
             try:
                 conn.close()
             except OSError:
                 pass
+        try:
+            self.process.wait(grace)
+        except subprocess.TimeoutExpired:
+            pass
         if self.process.poll() is None:
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)
