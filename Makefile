@@ -2,6 +2,10 @@
 #   make leaderboard   set up .venv and run every baseline on the default suite (the main job)
 #   make test          set up .venv and run the test suite
 # and:  make bench     speed benchmarks (pytest-benchmark) and the benchmark table
+#
+# make test runs the whole suite, then its numerics tier (PORTABLE_TESTS) again with NumPy's
+# AVX2 / AVX-512 dispatch switched off (NPY_DISABLE_CPU_FEATURES): the results must not depend
+# on which SIMD code NumPy picks, so a machine of another CPU kind passes too.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,6 +13,11 @@ BIN := $(VENV)/bin
 # torch is pinned to the CPU build that this machine kind has on disk; an unpinned torch
 # resolves to a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
+# the numerics tests: random numbers, vector math, optimizers, kernels, divergence, env, vector env
+PORTABLE_TESTS := tests/test_rng.py tests/tasks/test_vmath.py tests/test_optim.py \
+	tests/tasks/test_fast_kernels.py tests/tasks/test_quadratic.py tests/tasks/test_linreg.py \
+	tests/test_divergence.py tests/test_env.py tests/test_vector.py
+NO_SIMD_DISPATCH := X86_V3 X86_V4 AVX512_ICL AVX512_SPR
 
 .PHONY: setup leaderboard test bench clean
 
@@ -28,6 +37,7 @@ leaderboard: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+	NPY_DISABLE_CPU_FEATURES="$(NO_SIMD_DISPATCH)" $(BIN)/python -m pytest -q $(PORTABLE_TESTS)
 
 bench: setup
 	$(BIN)/python -m pytest benchmarks --benchmark-enable -q

@@ -8,14 +8,15 @@
 Instances and seeds are those of the leaderboard's ``val`` suite (8 val instances per family
 × 5 seeds, family-default horizon and inner steps), restricted to the families available here.
 Every run is scored like the leaderboard does, S = (log L0 − log LT) / (log L0 − log L_ref),
-clipped to [−1, 2], −1 on divergence (:func:`lrgym.leaderboard.scoring.run_score`), with L_ref the
-final loss of the instance's best fixed SGD LR on the grid 1e-6 … 10 (half-decades) for the same
-seed. The table shows the mean of S per family and over all runs (and the IQM over all runs,
-the leaderboard's headline statistic). Hand-designed baselines use the values tuned on train
+with the precision floor, clipped to [−1, 2], −1 on divergence (:func:`lrgym.baselines.score.score`),
+with L_ref the final loss of the instance's reference for the same seed (the best constant SGD
+LR by the leaderboard's fine search, :func:`lrgym.baselines.reference.search_reference`). The
+table shows the mean of S per family and over all runs (and the IQM over all runs, the
+leaderboard's headline statistic). Hand-designed baselines use the values tuned on train
 instances (``baselines/tuned.json``), learned ones their shipped weights.
 
 Everything goes through :func:`lrgym.baselines.evaluation.evaluate`; the reference runs are
-fixed-LR policies (:class:`lrgym.baselines.schedules.Constant`) on the same envs.
+constant-LR SGD on the same envs (:class:`lrgym.baselines.reference.ConstantLRRuns`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from lrgym.baselines.families import available_families
-from lrgym.baselines.tune import LR_GRID, references, run_config, run_scores
+from lrgym.baselines.tune import run_config, run_scores, search_references
 
 HERE = Path(__file__).parent
 #: the repository README, whose "Baselines" section holds the two tables
@@ -38,19 +39,13 @@ TUNED_BEGIN, TUNED_END = "<!-- tuned-table:begin -->", "<!-- tuned-table:end -->
 
 
 def val_suite() -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
-    """(family → val instances, seeds) of the leaderboard's ``val`` suite (available families)."""
-    have = set(available_families())
-    try:
-        from lrgym.leaderboard.suite import get_suite
+    """(family → val instances, seeds) of the leaderboard's ``val`` suite (available families):
+    the first 8 val instances × seeds 0–4 (``tests/baselines`` checks that this matches
+    ``lrgym.leaderboard.suite``, which this floor must not import)."""
+    from lrgym.tasks.base import instance_set
 
-        suite = get_suite("val")
-        fams = {fs.family: tuple(fs.instances) for fs in suite.families if fs.family in have}
-        return fams, tuple(suite.seeds)
-    except ImportError:  # pragma: no cover - the leaderboard ships with the package
-        from lrgym.tasks.base import instance_set
-
-        val = tuple(instance_set("val")[:8])
-        return {f: val for f in sorted(have)}, (0, 1, 2, 3, 4)
+    val = tuple(instance_set("val")[:8])
+    return {f: val for f in available_families()}, (0, 1, 2, 3, 4)
 
 
 def compute(names: list[str], workers: int | None = None, families: list[str] | None = None) -> dict:
@@ -68,23 +63,22 @@ def compute(names: list[str], workers: int | None = None, families: list[str] | 
             skipped.append(n)
         else:
             ready.append(n)
-    jobs = [(f, "fixed", {"lr": lr}, inst, seeds, "val") for f, inst in fams.items() for lr in LR_GRID]
-    jobs += [(f, n, None, inst, seeds, "val") for f, inst in fams.items() for n in ready]
+    refs = search_references(list(fams), fams, seeds, workers, instance_set="val")
+    jobs = [(f, n, None, inst, seeds, "val") for f, inst in fams.items() for n in ready]
     results = {}
     for job, runs in imap(run_config, jobs, workers, "val runs"):
         results[(job[0], job[1], json.dumps(job[2], sort_keys=True))] = runs
     scores: dict = {}
     for f in fams:
-        refs = references({lr: results[(f, "fixed", json.dumps({"lr": lr}, sort_keys=True))] for lr in LR_GRID})
         for n in ready:
-            scores.setdefault(n, {})[f] = run_scores(results[(f, n, "null")], refs)
+            scores.setdefault(n, {})[f] = run_scores(results[(f, n, "null")], refs[f])
     return {"scores": scores, "families": list(fams), "seeds": list(seeds),
             "instances": {f: list(i) for f, i in fams.items()}, "skipped": skipped,
             "names": list(BASELINES)}
 
 
 def markdown(result: dict) -> str:
-    from lrgym.leaderboard.scoring import iqm
+    from scipy.stats import trim_mean
 
     from lrgym.baselines.registry import LEARNED
 
@@ -98,7 +92,7 @@ def markdown(result: dict) -> str:
         allruns = np.concatenate([per[f] for f in fams])
         label = f"{n} (learned)" if n in LEARNED else n
         rows.append(f"| {label} | " + " | ".join(f"{np.mean(per[f]):.2f}" for f in fams)
-                    + f" | **{np.mean(allruns):.2f}** | {float(iqm(allruns[None, :])):.2f} |")
+                    + f" | **{np.mean(allruns):.2f}** | {float(trim_mean(allruns, 0.25)):.2f} |")
     n_inst = {len(v) for v in result["instances"].values()}
     note = (f"Mean normalised score S on the `val` instances ({'/'.join(map(str, sorted(n_inst)))} per family × "
             f"{len(result['seeds'])} seeds; 1 = the per-instance best fixed SGD LR, 0 = no progress, −1 = diverged; "

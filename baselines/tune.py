@@ -11,17 +11,19 @@ Protocol (per family, and for the mixed family of ``LRControl-v1``):
   with env seeds ``--seeds`` (default 0), at the family's default horizon and inner steps.
   Validation and test instances are never used.
 * **Score** of a configuration: the mean over those runs of the leaderboard's normalised score
-  S = (log L0 − log LT) / (log L0 − log L_ref), clipped to [−1, 2], −1 on divergence
-  (:func:`lrgym.leaderboard.scoring.run_score`), with L_ref the final loss of the best fixed SGD LR
-  on the leaderboard's grid (1e-6 … 10, half-decades) for that train instance and seed. The
-  raw return log(L0/LT) would let a few noise-free quadratics, whose loss falls to 1e-300,
-  outweigh everything else; S puts every instance on the same scale and is what the
-  leaderboard ranks.
-* **Grid**: stage 1 runs fixed-LR SGD on the whole reference grid (which also gives "fixed"
-  its tuned LR η_f) and Adam on its own LR grid. Stage 2 tries, for every other baseline, the
-  LRs η_f × {10^−½, 1, 10^½, 10} (the peak / initial LR) crossed with the small grid of its
-  other hyper-parameters in :data:`GRIDS`. The best mean score wins; ties go to the earlier
-  (smaller-LR) configuration.
+  S = (log L0 − log LT) / (log L0 − log L_ref), with the precision floor, clipped to [−1, 2],
+  −1 on divergence (:func:`lrgym.baselines.score.score`, the one score function), with L_ref
+  the final loss of the reference of that train instance and seed: the best constant SGD LR
+  by the leaderboard's fine search (:func:`lrgym.baselines.reference.search_reference`, the one
+  reference rule) over the same seeds. The raw return log(L0/LT) would let a few noise-free
+  quadratics, whose loss falls to 1e-300, outweigh everything else; S puts every instance on
+  the same scale and is what the leaderboard ranks.
+* **Grid**: stage 0 searches the reference of every train instance. Stage 1 runs fixed-LR SGD
+  on the half-decade grid over the env's LR range (which gives "fixed" its tuned LR η_f, one per
+  family) and Adam on its own LR grid. Stage 2 tries, for every other baseline, the LRs
+  η_f × {10^−½, 1, 10^½, 10} (the peak / initial LR, capped at the range's top) crossed with the
+  small grid of its other hyper-parameters in :data:`GRIDS`. The best mean score wins; ties go
+  to the earlier (smaller-LR) configuration.
 
 Jobs run in a process pool (``--workers``, default all cores, single-threaded BLAS each: see
 :mod:`lrgym.baselines.parallel`); built tasks are cached per worker.
@@ -32,7 +34,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import math
 import os
 import time
 from collections import OrderedDict
@@ -41,13 +42,13 @@ from pathlib import Path
 import numpy as np
 
 from lrgym.baselines.families import MIXED, available_families, env_kwargs_for
+from lrgym.baselines.reference import RULE, ConstantLRRuns, coarse_grid
+from lrgym.baselines.score import score
 
 HERE = Path(__file__).parent
 TUNED_PATH = HERE / "tuned.json"
 COMMAND = "python -m lrgym.baselines.tune"
 
-#: the leaderboard's fixed-LR reference grid: 1e-6, 3.16e-6, ..., 3.16, 10
-LR_GRID: tuple[float, ...] = tuple(float(10.0 ** (e / 2.0)) for e in range(-12, 3))
 ADAM_LRS: tuple[float, ...] = tuple(float(10.0 ** (e / 2.0)) for e in range(-8, -1))  # 1e-4 … 0.1
 LR_MULTIPLIERS: tuple[float, ...] = (10.0**-0.5, 1.0, 10.0**0.5, 10.0)
 
@@ -96,7 +97,8 @@ def _env_for(family: str, instance_set: str, policy) -> object:
 
 
 def run_config(job: tuple) -> tuple:
-    """Run one job → (job, runs); runs: (instance, seed, log L0, log LT, diverged) per run.
+    """Run one job → (job, runs); runs: (instance, seed, L0, LT, diverged) per run (LT = inf if
+    the run diverged).
 
     job = (family, name, params, instances, seeds[, instance_set]): baseline ``name`` built
     with ``params`` (``None``: :func:`lrgym.baselines.registry.make_baseline` for the family, i.e.
@@ -113,52 +115,63 @@ def run_config(job: tuple) -> tuple:
         policy = BASELINES[name](**params)
     env = _env_for(family, instance_set, policy)
     trajs = evaluate(policy, env=env, instances=list(instances), seeds=list(seeds))
-    runs = [(t.instance, t.seed, _log(t.initial_loss), _log(t.final_loss), bool(t.diverged)) for t in trajs]
+    runs = [(t.instance, t.seed, float(t.initial_loss), float(t.final_loss), bool(t.diverged)) for t in trajs]
     return job, runs
 
 
-def _log(loss: float) -> float:
-    """log of a loss: a loss of exactly 0 counts as 1e-300, a non-finite one as +inf."""
-    return math.log(max(loss, 1e-300)) if math.isfinite(loss) else math.inf
+def reference_job(job: tuple) -> tuple:
+    """Search the reference of one instance → (job, {(instance, seed): L_ref}).
+
+    job = (family, instance, seeds, instance_set): :func:`lrgym.baselines.reference.search_reference`
+    (the leaderboard's rule) at the family's default horizon and inner steps."""
+    family, instance, seeds, instance_set = job
+    kwargs = {**env_kwargs_for(None if family == MIXED else family), "instance_set": instance_set}
+    runs = ConstantLRRuns(kwargs, instance, seeds, tasks=_TASKS.setdefault(family, OrderedDict()))
+    best = runs.search().best
+    return job, {(int(instance), int(s)): loss for s, loss in zip(seeds, best.final_loss)}
+
+
+def search_references(families, instances, seeds, workers: int | None, instance_set: str = "train") -> dict:
+    """family → {(instance, seed): L_ref} for every instance (process pool)."""
+    from lrgym.baselines.parallel import imap
+
+    jobs = [(f, int(k), tuple(seeds), instance_set) for f, inst in _per_family(families, instances).items()
+            for k in inst]
+    out: dict = {f: {} for f in _per_family(families, instances)}
+    for job, refs in imap(reference_job, jobs, workers, "references (best constant LR per instance)"):
+        out[job[0]].update(refs)
+    return out
+
+
+def _per_family(families, instances) -> dict:
+    return instances if isinstance(instances, dict) else {f: list(instances) for f in families}
+
+
+def lr_range(family: str) -> tuple[float, float]:
+    """The env's LR range ``(lr_min, lr_max)`` for ``family``."""
+    from lrgym.env import LRControlEnv
+
+    env = LRControlEnv(**env_kwargs_for(None if family == MIXED else family))
+    return env.lr_min, env.lr_max
+
+
+def fixed_grid(family: str) -> list[float]:
+    """The fixed-LR grid of stage 1: half-decades over the env's LR range (the reference
+    search's stage-1 grid, :func:`lrgym.baselines.reference.coarse_grid`)."""
+    return coarse_grid(*lr_range(family))
 
 
 # ---- scoring ----------------------------------------------------------------------------------
 
 
-def references(fixed_runs: dict[float, list]) -> dict[tuple[int, int], float]:
-    """(instance, seed) → log L_ref, from the fixed-LR runs of every grid LR (leaderboard rule:
-    lowest mean log final loss over seeds; an LR diverging on any seed is never chosen)."""
-    by_instance: dict[int, list] = {}
-    for lr in sorted(fixed_runs):
-        for inst, seed, _, log_lt, div in fixed_runs[lr]:
-            by_instance.setdefault(inst, []).append((lr, seed, log_lt, div))
-    out = {}
-    for inst, rows in by_instance.items():
-        best_lr, best = None, math.inf
-        for lr in sorted({r[0] for r in rows}):
-            mine = [r for r in rows if r[0] == lr]
-            if any(r[3] or not math.isfinite(r[2]) for r in mine):
-                continue
-            value = float(np.mean([r[2] for r in mine]))
-            if value < best:
-                best_lr, best = lr, value
-        if best_lr is None:  # everything diverged somewhere: the smallest LR
-            best_lr = min(r[0] for r in rows)
-        for lr, seed, log_lt, _ in rows:
-            if lr == best_lr:
-                out[(inst, seed)] = log_lt
-    return out
-
-
 def run_scores(runs: list, refs: dict) -> np.ndarray:
-    """Normalised score S of each run (:func:`lrgym.leaderboard.scoring.run_score`)."""
-    from lrgym.leaderboard.scoring import run_score
-
-    l0 = np.array([r[2] for r in runs])
-    lt = np.array([r[3] for r in runs])
-    ref = np.array([refs[(r[0], r[1])] for r in runs])
-    ref = np.where(np.isfinite(ref), ref, l0)
-    return run_score(l0, lt, ref, np.array([r[4] for r in runs], dtype=bool))
+    """Normalised score S of each run (:func:`lrgym.baselines.score.score`); ``refs`` maps
+    (instance, seed) to L_ref."""
+    l0 = np.array([r[2] for r in runs], dtype=float)
+    lt = np.array([r[3] for r in runs], dtype=float)
+    ref = np.array([refs[(r[0], r[1])] for r in runs], dtype=float)
+    ref = np.where(np.isfinite(ref), ref, l0)  # a reference that diverged everywhere: no progress
+    return score(l0, lt, ref, np.array([r[4] for r in runs], dtype=bool))
 
 
 # ---- driver -----------------------------------------------------------------------------------
@@ -175,8 +188,8 @@ def _key(job: tuple) -> tuple:
     return family, name, json.dumps(params, sort_keys=True)
 
 
-def stage2_configs(name: str, lr_fixed: float) -> list[dict]:
-    lrs = sorted({min(LR_GRID[-1], lr_fixed * m) for m in LR_MULTIPLIERS})  # within the env's LR range
+def stage2_configs(name: str, lr_fixed: float, lr_max: float = 10.0) -> list[dict]:
+    lrs = sorted({min(lr_max, lr_fixed * m) for m in LR_MULTIPLIERS})  # within the env's LR range
     return [{"lr": lr, **p} for lr in lrs for p in product(GRIDS[name])]
 
 
@@ -193,27 +206,30 @@ def tune(families: list[str], instances: int = 8, seeds: tuple[int, ...] = (0,),
     def job(family, name, params):
         return (family, name, params, tuple(train), tuple(seeds))
 
-    stage1 = [job(f, "fixed", {"lr": lr}) for f in families for lr in LR_GRID]
+    refs = search_references(families, train, seeds, workers)  # stage 0
+    grids = {f: fixed_grid(f) for f in families}
+    lr_max = {f: lr_range(f)[1] for f in families}
+    stage1 = [job(f, "fixed", {"lr": lr}) for f in families for lr in grids[f]]
     if "adam" in names:
         stage1 += [job(f, "adam", {"lr": lr}) for f in families for lr in ADAM_LRS]
-    res = _run_jobs(stage1, workers, "stage 1: fixed-LR references, Adam")
+    res = _run_jobs(stage1, workers, "stage 1: fixed LR, Adam")
 
     def mean_score(f: str, name: str, params: dict) -> float:
         return float(np.mean(run_scores(res[(f, name, json.dumps(params, sort_keys=True))], refs[f])))
 
-    refs, lr_fixed = {}, {}
+    lr_fixed = {}
     for f in families:
-        refs[f] = references({lr: res[(f, "fixed", json.dumps({"lr": lr}))] for lr in LR_GRID})
-        lr_fixed[f] = max(LR_GRID, key=lambda lr: mean_score(f, "fixed", {"lr": lr}))  # ties: the smaller LR
+        lr_fixed[f] = max(grids[f], key=lambda lr: mean_score(f, "fixed", {"lr": lr}))  # ties: the smaller LR
 
-    stage2 = [job(f, n, p) for f in families for n in names if n in GRIDS for p in stage2_configs(n, lr_fixed[f])]
+    stage2 = [job(f, n, p) for f in families for n in names if n in GRIDS
+              for p in stage2_configs(n, lr_fixed[f], lr_max[f])]
     res.update(_run_jobs(stage2, workers, "stage 2: schedules and heuristics"))
 
     values: dict = {}
     train_scores: dict = {}
     for name in names:
         for f in families:
-            grid = _grid_of(name, lr_fixed[f])  # ascending LR; max() keeps the first of equal scores
+            grid = _grid_of(name, f, lr_fixed[f], lr_max[f])  # ascending LR; max() keeps the first of equal scores
             best = max(grid, key=lambda p: mean_score(f, name, p))
             values.setdefault(name, {})[f] = _rounded(best)
             train_scores.setdefault(name, {})[f] = round(mean_score(f, name, best), 4)
@@ -226,12 +242,12 @@ def tune(families: list[str], instances: int = 8, seeds: tuple[int, ...] = (0,),
     }
 
 
-def _grid_of(name: str, lr_fixed: float) -> list[dict]:
+def _grid_of(name: str, family: str, lr_fixed: float, lr_max: float) -> list[dict]:
     if name == "fixed":
-        return [{"lr": lr} for lr in LR_GRID]
+        return [{"lr": lr} for lr in fixed_grid(family)]
     if name == "adam":
         return [{"lr": lr} for lr in ADAM_LRS]
-    return stage2_configs(name, lr_fixed)
+    return stage2_configs(name, lr_fixed, lr_max)
 
 
 def _rounded(params: dict) -> dict:
@@ -257,7 +273,8 @@ def merge(old: dict, new: dict) -> dict:
     out["last_run"] = new["last_run"]
     out["command"] = COMMAND
     out["protocol"] = __doc__.split("Protocol")[1].split("Jobs run")[0].strip(" :\n")
-    out["grids"] = {"fixed": list(LR_GRID), "adam": list(ADAM_LRS), "lr_multipliers": list(LR_MULTIPLIERS),
+    out["grids"] = {"fixed": "half-decades over the env's LR range", "reference": RULE, "adam": list(ADAM_LRS),
+                    "lr_multipliers": list(LR_MULTIPLIERS),
                     **{k: {p: list(v) for p, v in g.items()} for k, g in GRIDS.items()}}
     return out
 

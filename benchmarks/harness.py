@@ -66,13 +66,13 @@ FAMILIES: dict[str, FamilyBench] = {
         "mlp", "LRControl-MLP-v1",
         dict(dataset="teacher", input_dim=64, n_classes=10, hidden=64, depth=1, activation="tanh",
              batch_size=64, n_train=4096, init="torch", label_noise=0.0),
-        0.05, "benchmarks.reference_mlp", "NumpyMLP", "TorchMLP",
+        0.002, "benchmarks.reference_mlp", "NumpyMLP", "TorchMLP",
         targets=dict(numpy=1.2, torch=2.5),
     ),
     "recsys": FamilyBench(
         "recsys", "LRControl-Recsys-v1",
         dict(n_users=2000, n_items=1000, rank=16, batch_size=64, n_negatives=3),
-        10.0, "benchmarks.reference_recsys", "NumpyRecsys", "TorchRecsys",
+        0.1, "benchmarks.reference_recsys", "NumpyRecsys", "TorchRecsys",
         targets=dict(numpy=5.0, torch=20.0),
     ),
     "quadratic": FamilyBench(

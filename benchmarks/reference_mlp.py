@@ -14,7 +14,7 @@ Both take their data and initial parameters from a built :class:`lrgym.tasks.mlp
     task = MLPFamily(dataset="teacher", input_dim=64, n_classes=10, hidden=64).build(spec)
     params = task.init_params(np.random.default_rng(0))
     ref = NumpyMLP(task, params)            # or TorchMLP(task, params)
-    train_loss, val_loss, val_acc = ref.env_step(lr=0.1, n_updates=10)
+    train_loss, val_loss, val_acc = ref.env_step(lr=0.002, n_updates=10)
 
 Pin one thread for a single-core comparison (``OPENBLAS_NUM_THREADS=1``,
 ``torch.set_num_threads(1)``); :func:`time_env_steps` does the latter.
@@ -61,8 +61,7 @@ class NumpyMLP:
         acts = self._forward(X)
         losses, probs = self._xent(acts[-1], y)
         D = probs
-        D[np.arange(len(y)), y] -= 1.0
-        D /= len(y)
+        D[np.arange(len(y)), y] -= 1.0  # gradient of the summed loss, as the kernel
         grads = []
         for l in range(len(self.layers) - 1, -1, -1):
             W, _ = self.layers[l]
@@ -136,7 +135,7 @@ class TorchMLP:
         n, b = self.X.shape[0], self.task.spec.batch_size
         for _ in range(n_updates):
             rows = torch.randint(0, n, (b,), generator=self.gen)
-            loss = F.cross_entropy(self.model(self.X[rows]), self.y[rows])
+            loss = F.cross_entropy(self.model(self.X[rows]), self.y[rows], reduction="sum")
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
@@ -181,7 +180,7 @@ if __name__ == "__main__":
     stats, cfg = np.zeros(N_STATS), OptimizerConfig("sgd")
     code, hyper = cfg.code, cfg.hyper()
     rates = {
-        "lrgym kernel": time_env_steps(lambda: task.run(state, 0.05, 10, code, hyper, 1e9, stats)),
+        "lrgym kernel": time_env_steps(lambda: task.run(state, 0.002, 10, code, hyper, 1e9, stats)),
         "numpy": time_env_steps(lambda ref=NumpyMLP(task, params): ref.env_step(0.05)),
         "torch": time_env_steps(lambda ref=TorchMLP(task, params): ref.env_step(0.05)),
     }

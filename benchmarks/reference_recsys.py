@@ -1,7 +1,8 @@
 """Reference implementations of one recommender environment step, for speed comparisons.
 
 The same math as :mod:`lrgym.tasks.recsys` (logistic matrix factorisation, rows
-(p_u, b_u) and (q_i, b_i), mean log-loss over the minibatch's triples, negative sampling),
+(p_u, b_u) and (q_i, b_i), SGD on the summed log-loss of the minibatch's triples, negative
+sampling),
 written the usual way in vectorised NumPy (scatter-adds with ``np.add.at``) and in PyTorch
 (CPU, ``nn.Embedding(sparse=True)`` + ``torch.optim.SGD``, which applies sparse gradients):
 
@@ -17,7 +18,7 @@ initial parameters from a built :class:`lrgym.tasks.recsys.RecsysTask`::
     task = reference_task()
     params = task.init_params(np.random.default_rng(0))
     ref = NumpyRecsys(task, params)          # or TorchRecsys(task, params)
-    train_loss, val_loss, val_auc = ref.env_step(lr=10.0, n_updates=10)
+    train_loss, val_loss, val_auc = ref.env_step(lr=0.1, n_updates=10)
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class NumpyRecsys:
     def sgd_update(self, u, i, y, lr):
         U, V, r = self.U, self.V, self.r
         s = self.scores(u, i)
-        d = (1.0 / (1.0 + np.exp(-s)) - y) / len(y)
+        d = 1.0 / (1.0 + np.exp(-s)) - y  # gradient of the summed loss, as the kernel
         gU = np.empty((len(y), r + 1))
         gV = np.empty((len(y), r + 1))
         gU[:, :r] = d[:, None] * V[i, :r]
@@ -135,7 +136,7 @@ class TorchRecsys:
             i[:, 0] = self.pos_i[p]
             y = torch.zeros(b, 1 + k, dtype=torch.float64)
             y[:, 0] = 1.0
-            loss = F.binary_cross_entropy_with_logits(self.scores(u, i.reshape(-1)), y.reshape(-1))
+            loss = F.binary_cross_entropy_with_logits(self.scores(u, i.reshape(-1)), y.reshape(-1), reduction="sum")
             self.opt.zero_grad()
             loss.backward()
             self.opt.step()

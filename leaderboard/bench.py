@@ -1,10 +1,10 @@
-"""Main-job timing benchmark: every hand-designed baseline on a suite (default v1).
+"""Main-job timing benchmark: every hand-designed baseline on a suite.
 
-    python -m lrgym.leaderboard.bench [--suite v1] [--workers N] [--repeat 1]
-    python -m lrgym.leaderboard.bench --isolation [--only fixed --only hypergradient]
+    python -m lrgym.leaderboard.bench [--suite v2] [--workers N] [--repeat 1]
+    python -m lrgym.leaderboard.bench --isolation [--suite v1] [--only fixed --only hypergradient]
 
-Runs the same code path as ``lrgym leaderboard run-baselines --no-learned`` into a temporary
-store (references must be cached or shipped; they are computed first, untimed, otherwise) and
+Suite: the leaderboard's default (v2) unless ``--suite``. Runs the same code path as
+``lrgym leaderboard run-baselines --no-learned`` into a temporary store (references must be cached or shipped; they are computed first, untimed, otherwise) and
 prints the wall-clock time, the CPU time of the grader and its workers, the load average
 before and after, and the CPU time other processes took meanwhile: on a shared machine the
 wall clock is only meaningful when that was small.
@@ -42,7 +42,7 @@ def _machine_busy() -> float | None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--suite", default="v1")
+    parser.add_argument("--suite", default=None, help="suite (default: the leaderboard's default suite)")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--isolation", action="store_true", help="inline vs sandboxed, seconds per entry")
@@ -56,7 +56,9 @@ def main(argv: list[str] | None = None) -> None:
     from lrgym.leaderboard.store import ResultStore
     from lrgym.leaderboard.suite import get_suite
 
-    suite = get_suite(args.suite)
+    from lrgym.leaderboard.suite import DEFAULT_SUITE
+
+    suite = get_suite(args.suite or DEFAULT_SUITE)
     load_references(suite, n_workers=args.workers, log=print)  # untimed if not cached yet
     specs = baseline_specs(include_learned=False)
     print(f"{len(specs)} hand-designed baselines x {suite.n_runs} episodes on {suite.version}; {cpu_description()}")

@@ -24,6 +24,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from lrgym.leaderboard.suite import DEFAULT_SUITE
 from lrgym.leaderboard.text import clean
 
 app = typer.Typer(help="lrgym: learning-rate control environments and their leaderboard.",
@@ -41,7 +42,8 @@ def _width(stream) -> int | None:
 console = Console(width=_width(sys.stdout))
 err = Console(stderr=True, width=_width(sys.stderr))
 
-SuiteOpt = typer.Option("v1", "--suite", "-s", help="Suite: v1 (leaderboard), val (validation), quick (CI).")
+SuiteOpt = typer.Option(DEFAULT_SUITE, "--suite", "-s",
+                        help="Suite: v2 (leaderboard), v1 (previous, frozen), val (validation), quick (CI).")
 DbOpt = typer.Option(None, "--db", help="SQLite results file (default: $LRGYM_STORE or ./lrgym_leaderboard.sqlite).")
 WorkersOpt = typer.Option(None, "--workers", "-j", min=1,
                           help="Worker processes (default: all cores; capped at the number of jobs).")
@@ -213,7 +215,8 @@ def run_baselines(
     if markdown is not None and not no_markdown:
         from lrgym.leaderboard.report import markdown as to_markdown
 
-        cmd = "lrgym leaderboard run-baselines" + ("" if suite == "v1" and private is None else f" --suite {s.name}")
+        cmd = "lrgym leaderboard run-baselines" + (" --private KEYFILE" if private is not None else
+                                                   "" if suite == DEFAULT_SUITE else f" --suite {suite}")
         markdown.write_text(to_markdown(lb, command=cmd, elapsed=elapsed, machine=cpu_description()))
         console.print(Text(f"wrote {markdown}"))
     if n_ok < len(outcomes):
@@ -308,14 +311,14 @@ def report(
     html.write_text(html_page(lb, references=refs, top=top), encoding="utf-8")
     console.print(Text(f"wrote {html} ({len(lb.rows)} entries)"))
     if markdown is not None and not no_markdown:
-        cmd = "lrgym leaderboard report" + ("" if suite == "v1" else f" --suite {suite}")
+        cmd = "lrgym leaderboard report" + ("" if suite == DEFAULT_SUITE else f" --suite {suite}")
         markdown.write_text(to_markdown(lb, command=cmd), encoding="utf-8")
         console.print(Text(f"wrote {markdown}"))
 
 
 @leaderboard_app.command()
 def references(
-    suite: str = typer.Option("v1", "--suite", "-s", help="Suite name, or 'all'."),
+    suite: str = typer.Option(DEFAULT_SUITE, "--suite", "-s", help="Suite name, or 'all'."),
     workers: Optional[int] = WorkersOpt,
     recompute: bool = typer.Option(False, "--recompute", help="Recompute even if a valid cache exists."),
     ship: bool = typer.Option(False, "--ship", help="Also write the copy shipped in the package (maintainers)."),

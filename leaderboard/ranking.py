@@ -1,8 +1,8 @@
 """The ranking of one suite version: every entry's aggregates, and the comparisons between them.
 
 Per entry (from its own runs, also stored in its summary): IQM with a 95 % stratified-bootstrap
-CI over (seeds × tasks), per-family IQM, mean, median, optimality gap, fraction of diverged
-runs. Across entries (depends on who else is on the board, so computed at display time):
+CI over (seeds × tasks), per-family IQM with the family's mean score and fraction of diverged
+runs next to it, mean, median, optimality gap, fraction of diverged runs. Across entries (depends on who else is on the board, so computed at display time):
 
 * **PoI**: probability of improvement over the *best baseline* (the baseline entry with the
   highest IQM), with a bootstrap CI;
@@ -67,6 +67,13 @@ class Leaderboard:
         raise KeyError(name)
 
 
+def _complete(summary) -> bool:
+    """Whether a stored summary has every field the board shows (older entries lack the
+    per-family mean and divergence rate: they are recomputed from the stored runs)."""
+    return (isinstance(summary, dict) and "iqm" in summary
+            and all("mean" in v and "diverged_fraction" in v for v in summary.get("families", {}).values()))
+
+
 def build_leaderboard(store: ResultStore, suite: Suite | str, reps: int = BOOTSTRAP_REPS) -> Leaderboard:
     """Read the latest entries of ``suite`` from ``store`` and rank them."""
     suite = get_suite(suite)
@@ -78,7 +85,7 @@ def build_leaderboard(store: ResultStore, suite: Suite | str, reps: int = BOOTST
         except KeyError:
             skipped.append(entry.name)
             continue
-        summary = entry.summary if isinstance(entry.summary, dict) and "iqm" in entry.summary else summarize(runs, suite, reps)
+        summary = entry.summary if _complete(entry.summary) else summarize(runs, suite, reps)
         rows.append(Row(entry, runs, scores, summary))
     rows.sort(key=lambda r: (-r.iqm[0], r.name))
     for i, r in enumerate(rows, 1):

@@ -1,14 +1,14 @@
-"""References: the best fixed SGD learning rate of every suite instance, and its losses.
+"""References: the best constant SGD learning rate of every suite instance, and its losses.
 
-For each task (family, instance) of a suite, SGD runs with every LR of :data:`LR_GRID`
-(1e-6 … 10 in half-decade steps, 15 values) for every seed of the suite, with the suite's
-horizon and inner steps. The reference LR η* is the grid value with the lowest mean over seeds
-of the log final training loss; an LR that diverges on any seed is never chosen. Losses below
-10⁻¹² × the initial loss count as 10⁻¹² × the initial loss (:data:`PRECISION_FLOOR`): only
-noise-free quadratics get there, and beyond it the digits are floating-point noise. The
-reference's final loss on seed s, ``L_ref(instance, s)``, is the target of the run with that
-seed: a run's score compares its log-improvement with the reference's on the same data stream
-and initialisation (see :mod:`lrgym.leaderboard.scoring`).
+For each task (family, instance) of a suite, :func:`lrgym.baselines.reference.search_reference`
+(the one reference rule of lrgym) finds the constant SGD LR with the lowest mean over the
+suite's seeds of the log final training loss, by a half-decade grid over the env's LR range
+followed by 1/16- and 1/64-decade refinements around the best point, never past an LR that
+diverged; with the suite's horizon and inner steps. Losses below 10⁻¹² × the initial loss
+count as 10⁻¹² × the initial loss (:data:`PRECISION_FLOOR`). The reference's final loss on
+seed s, ``L_ref(instance, s)``, is the target of the run with that seed: a run's score compares
+its log-improvement with the reference's on the same data stream and initialisation (see
+:mod:`lrgym.baselines.score`).
 
 References are deterministic; they are computed once per suite version and cached as JSON:
 
@@ -18,10 +18,11 @@ References are deterministic; they are computed once per suite version and cache
 
 A cached file is used only if its content hash is the one recorded when it was written
 (:mod:`lrgym.leaderboard.trust`: the grader records the sha256 of every file it writes in a
-private registry, and ``--ship`` writes ``references/SHA256SUMS``), its suite fingerprint and
-the instances' task specs match the current code, and the code reproduces its first run of every
-family (so changed dynamics are noticed too); otherwise it is recomputed: a changed or foreign
-file is never trusted. ``lrgym leaderboard references --suite NAME`` (re)computes on demand.
+private registry, and ``--ship`` writes ``references/SHA256SUMS``), its suite fingerprint,
+reference rule and the instances' task specs match the current code, and the code reproduces
+its first run of every family (so changed dynamics are noticed too); otherwise it is
+recomputed: a changed or foreign file is never trusted. ``lrgym leaderboard references --suite
+NAME`` (re)computes on demand; ``--ship`` writes the shipped copy (maintainers).
 """
 
 from __future__ import annotations
@@ -39,14 +40,14 @@ import numpy as np
 from lrgym.leaderboard import trust
 from lrgym.leaderboard.suite import Suite, Task, get_suite
 
-__all__ = ["LR_GRID", "References", "cache_dir", "compute_references", "load_references"]
+from lrgym.baselines.reference import RULE
+from lrgym.baselines.score import PRECISION_FLOOR, floored
 
-#: 1e-6, 3.16e-6, 1e-5, ..., 3.16, 10
-LR_GRID: tuple[float, ...] = tuple(float(10.0 ** (e / 2.0)) for e in range(-12, 3))
+__all__ = ["PRECISION_FLOOR", "References", "cache_dir", "compute_references", "floored", "load_references",
+           "reference_entry"]
+
 SHIPPED_DIR = Path(__file__).parent / "references"
-FORMAT = 2  # bump when the choice rule or the file layout changes
-#: losses below PRECISION_FLOOR × the initial loss count as that (see :func:`floored`)
-PRECISION_FLOOR = 1e-12
+FORMAT = 3  # bump when the file layout changes (the search rule is checked by its name, RULE)
 
 
 def cache_dir() -> Path:
@@ -68,7 +69,7 @@ class References:
 
     suite_version: str
     fingerprint: str
-    tasks: dict[str, dict]  # task label → {"lr", "initial_loss": [..], "final_loss": [..], "grid": [...]}
+    tasks: dict[str, dict]  # task label → reference_entry(): {"lr", "initial_loss", "final_loss", ...}
     seeds: tuple[int, ...]
     specs: dict[str, dict]
     elapsed: float = 0.0
@@ -88,7 +89,7 @@ class References:
             "format": FORMAT,
             "suite_version": self.suite_version,
             "fingerprint": self.fingerprint,
-            "lr_grid": list(LR_GRID),
+            "rule": RULE,
             "seeds": list(self.seeds),
             "elapsed_seconds": round(self.elapsed, 3),
             "specs": self.specs,
@@ -122,7 +123,7 @@ def _valid(data: dict, suite: Suite, specs: dict) -> bool:
         data.get("format") == FORMAT
         and data.get("suite_version") == suite.version
         and data.get("fingerprint") == suite.fingerprint()
-        and list(data.get("lr_grid", [])) == list(LR_GRID)
+        and data.get("rule") == RULE
         and _same_specs(data.get("specs"), specs)
         and all(t.label in data.get("tasks", {}) for t in suite.tasks())
     )
@@ -143,26 +144,19 @@ def _same_specs(stored, current, rtol: float = 1e-9) -> bool:
     return type(stored) is type(current) and stored == current
 
 
-def floored(loss, initial_loss):
-    """``max(loss, PRECISION_FLOOR · L0)``: losses below a 10¹²-fold reduction count as equal
-    (only noise-free quadratics get there, to 1e-50 … 1e-300, where the digits are float noise)."""
-    return np.maximum(np.asarray(loss, dtype=float), PRECISION_FLOOR * np.asarray(initial_loss, dtype=float))
-
-
-def choose(grid: list[dict]) -> dict:
-    """The grid row with the lowest mean over seeds of the log final loss (floored, see
-    :func:`floored`); an LR that diverged (or ended non-finite) on any seed is never chosen;
-    ties go to the smaller LR."""
-    best, best_value = grid[0], math.inf
-    for row in grid:
-        losses = np.asarray(row["final_loss"], dtype=float)
-        if not np.all(np.isfinite(losses)):
-            continue
-        l0 = row.get("initial_loss", [1.0] * len(losses))
-        value = float(np.mean(np.log(np.maximum(floored(losses, l0), 1e-300))))
-        if value < best_value:
-            best, best_value = row, value
-    return best
+def reference_entry(ref) -> dict:
+    """The stored form of a :class:`lrgym.baselines.reference.Reference`: the reference LR, its
+    per-seed initial and final losses, the LR range, how far inside it the LR lies, and every
+    LR the search ran (with its final losses)."""
+    return {
+        "lr": ref.lr,
+        "initial_loss": list(ref.best.initial_loss),
+        "final_loss": list(ref.best.final_loss),
+        "lr_range": [ref.lr_min, ref.lr_max],
+        "margin_decades": round(ref.margin_decades, 6),
+        "bracketed": ref.bracketed,
+        "evaluated": [{"lr": r.lr, "final_loss": list(r.final_loss)} for r in ref.evaluated],
+    }
 
 
 def compute_references(
@@ -170,15 +164,15 @@ def compute_references(
     n_workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> References:
-    """Run the LR grid on every task of ``suite`` (process pool); see the module docstring."""
+    """Search the reference of every task of ``suite`` (process pool); see the module docstring."""
     from lrgym.leaderboard.pool import Job, WorkerPool
 
     suite = get_suite(suite)
     t0 = time.perf_counter()
     jobs = [
         Job("references", {
-            "op": "lr_grid", "env_kwargs": suite.env_kwargs(t.family), "instance": t.instance,
-            "seeds": list(suite.seeds), "lrs": list(LR_GRID),
+            "op": "reference", "env_kwargs": suite.env_kwargs(t.family), "instance": t.instance,
+            "seeds": list(suite.seeds),
         })
         for t in suite.tasks()
     ]
@@ -194,14 +188,7 @@ def compute_references(
         raise RuntimeError(f"computing the references failed: {result.reason}")
     tasks = {}
     for t, reply in zip(suite.tasks(), result.replies):
-        grid = reply["grid"]
-        best = choose(grid)
-        tasks[t.label] = {
-            "lr": best["lr"],
-            "initial_loss": best["initial_loss"],
-            "final_loss": best["final_loss"],
-            "grid": [{"lr": r["lr"], "final_loss": r["final_loss"]} for r in grid],
-        }
+        tasks[t.label] = reply["reference"]
     return References(suite.version, suite.fingerprint(), tasks, tuple(suite.seeds), task_specs(suite),
                       time.perf_counter() - t0)
 
@@ -255,7 +242,7 @@ def find_cached(suite: Suite | str, verify: bool = True, directory: Path | None 
                 ) -> tuple[References, Path] | None:
     """Valid cached references of ``suite`` (cache directory first, then the shipped copy).
 
-    Valid: same suite fingerprint, LR grid and task specs, and (``verify``) the first run of
+    Valid: same suite fingerprint, reference rule and task specs, and (``verify``) the first run of
     each family is reproduced by the current code (:func:`reproduces`).
     """
     suite = get_suite(suite)
@@ -290,7 +277,7 @@ def load_references(
             return found[0]
     if log is not None:
         log(f"computing references for suite {suite.version} ({len(suite.tasks())} tasks x "
-            f"{len(LR_GRID)} learning rates x {len(suite.seeds)} seeds) ...")
+            f"≈35 learning rates x {len(suite.seeds)} seeds) ...")
     refs = compute_references(suite, n_workers=n_workers, progress=progress)
     try:
         path = save_references(refs, directory)

@@ -19,7 +19,7 @@ import numpy as np
 
 from lrgym.leaderboard import scoring
 from lrgym.leaderboard.ranking import ALGOPERF_TAUS, PROFILE_TAUS, Leaderboard, Row
-from lrgym.leaderboard.references import LR_GRID, floored
+from lrgym.leaderboard.suite import Task
 from lrgym.leaderboard.text import clean, markdown_escape
 
 __all__ = ["print_table", "markdown", "html_page", "SCORE_DEFINITIONS", "KINDS_LEGEND"]
@@ -29,13 +29,16 @@ KINDS_LEGEND = ("kind: baseline = hand-designed (hyper-parameters tuned per fami
 
 SCORE_DEFINITIONS = """\
 Per run: S = (log L0 − log LT) / (log L0 − log L_ref), where L0 is the initial training loss,
-LT the final one, and L_ref the final loss of the instance's reference (the best fixed SGD
-learning rate on the grid 1e-6 … 10 in half-decade steps, run with the same seed). S = 1
-matches the reference, 0 makes no progress; S is clipped to [−1, 2] and a diverged run scores
-the floor −1. Losses below 1e-12 × L0 count as 1e-12 × L0 (float precision). Steps to target: the first env step whose training loss is ≤ L_ref (∞ if never).
+LT the final one, and L_ref the final loss of the instance's reference (the best constant SGD
+learning rate: a half-decade grid over the LR range refined to 1/64 decade around its best
+point, run with the same seeds). S = 1 matches the reference, 0 makes no progress; S is clipped
+to [−1, 2] and a diverged run scores the floor −1. Losses below 1e-12 × L0 count as 1e-12 × L0
+(float precision). Steps to target: the first env step whose training loss is ≤ L_ref (∞ if never).
 IQM: mean of the middle 50 % of all (seed × instance) scores, with a 95 % stratified-bootstrap
-CI (2,000 resamples of seeds within each instance). Mean / median: over instances of the
-per-instance mean over seeds. Optimality gap: mean of max(1 − S, 0) (lower is better). PoI:
+CI (2,000 resamples of seeds within each instance); it ranks. Per family: IQM / mean /
+divergence rate — the IQM ignores the worst quarter of the runs, so the family's mean score
+(diverged runs count −1) and its fraction of diverged runs stand next to it. Mean / median:
+over instances of the per-instance mean over seeds. Optimality gap: mean of max(1 − S, 0) (lower is better). PoI:
 probability that a run of the entry beats a run of the best baseline on a random instance
 (Mann–Whitney, ties ½), with a bootstrap CI. AlgoPerf: AlgoPerf's performance-profile score
 (area under the fraction of instances solved within τ × the fastest entry's steps to target,
@@ -57,10 +60,34 @@ def _ci(iv, digits: int = 2) -> str:
     return f"{_f(iv[0], digits)} [{_f(iv[1], digits)}, {_f(iv[2], digits)}]"
 
 
+#: header suffix of the per-family columns; see :func:`family_cell`
+FAMILY_CELL = "IQM / mean / div."
+
+
 def _columns(lb: Leaderboard) -> list[str]:
-    fams = list(lb.suite.family_names)
+    fams = [f"{f} {FAMILY_CELL}" for f in lb.suite.family_names]
     return ["#", "entry", "kind", "IQM [95% CI]", *fams, "mean", "median", "opt. gap",
             f"PoI vs {lb.best_baseline or 'best baseline'}", "AlgoPerf", "diverged"]
+
+
+def family_cell(stats: dict | None) -> str:
+    """``"IQM / mean / divergence rate"`` of one family, e.g. ``"1.00 / 0.81 / 12%"``.
+
+    The IQM ranks, but it drops the worst quarter of the runs: a policy that diverges in 12 %
+    of a family's runs can have IQM 1.00 there. The mean (a diverged run counts −1) and the
+    divergence rate next to it show the failures."""
+    if not stats:
+        return "–"
+    div = stats.get("diverged_fraction")
+    return (f"{_f(stats['iqm'][0])} / {_f(stats.get('mean'))} / "
+            f"{'–' if div is None else _percent(div)}")
+
+
+def _percent(fraction: float) -> str:
+    """A rate in whole percent, but never "0%" for a non-zero one (1 of 400 runs is "<1%")."""
+    if fraction > 0 and fraction < 0.005:
+        return "<1%"
+    return f"{100 * fraction:.0f}%"
 
 
 def _kind(entry) -> str:
@@ -78,11 +105,11 @@ def _kind(entry) -> str:
 
 def _cells(lb: Leaderboard, r: Row) -> list[str]:
     s = r.summary
-    fams = [_f(s["families"][f]["iqm"][0]) if f in s.get("families", {}) else "–" for f in lb.suite.family_names]
+    fams = [family_cell(s.get("families", {}).get(f)) for f in lb.suite.family_names]
     return [
         str(r.rank), clean(r.name, keep_newlines=False), _kind(r.entry), _ci(s["iqm"]), *fams,
         _f(s["mean"][0]), _f(s["median"][0]), _f(s["optimality_gap"][0]),
-        _ci(r.poi) if r.poi is not None else "–", _f(r.algoperf), f"{100 * s.get('diverged_fraction', 0):.0f}%",
+        _ci(r.poi) if r.poi is not None else "–", _f(r.algoperf), _percent(s.get("diverged_fraction", 0)),
     ]
 
 
@@ -267,10 +294,8 @@ def plots(lb: Leaderboard, top: int = 5, references=None) -> dict[str, str]:
         fig = Figure(figsize=(13, 3.6))
         ax_lr, ax_loss, ax_prog = fig.subplots(1, 3)
         ref_lr = ref_loss = None
+        task = Task(family, instance)
         if references is not None:
-            from lrgym.leaderboard.suite import Task
-
-            task = Task(family, instance)
             ref_lr, ref_loss = references.lr(task), references.final_loss(task, seed)
         for r in shown:
             run = next((x for x in r.runs if (x.family, x.instance, x.seed) == (family, instance, seed)), None)
@@ -293,10 +318,9 @@ def plots(lb: Leaderboard, top: int = 5, references=None) -> dict[str, str]:
                 if x.family != family or references is None:
                     continue
                 tl = np.asarray(x.curves.get("train_loss", ()), dtype=float)
-                lref = floored(references.final_loss(Task(family, x.instance), x.seed), tl[0])
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    p = (np.log(tl[0]) - np.log(floored(tl, tl[0]))) / (np.log(tl[0]) - np.log(lref))
-                p = np.where(np.isfinite(p), p, -1.0)
+                # S of the loss reached after each step (the one score function; clipped, −1 where
+                # the loss is no longer finite)
+                p = np.atleast_1d(scoring.score(tl[0], tl, references.final_loss(Task(family, x.instance), x.seed)))
                 full = np.full(fs_len(lb, family) + 1, -1.0 if x.diverged else (p[-1] if len(p) else 0.0))
                 full[: len(p)] = p
                 prog.append(np.clip(full, -1.0, 2.0))
@@ -307,7 +331,8 @@ def plots(lb: Leaderboard, top: int = 5, references=None) -> dict[str, str]:
             ax_loss.axhline(ref_loss, color="k", ls="--", lw=0.8, label="target L_ref")
             ax_loss.legend(fontsize=8)
         ax_lr.set_yscale("log")
-        ax_lr.set_ylim(LR_GRID[0] / 2, LR_GRID[-1] * 2)
+        lo, hi = _lr_range(references, task)
+        ax_lr.set_ylim(lo / 2, hi * 2)
         ax_lr.set_title(f"{family}: learning rate (instance {instance}, seed {seed})", fontsize=9)
         ax_lr.set_xlabel("env step")
         ax_lr.legend(fontsize=7)
@@ -322,6 +347,15 @@ def plots(lb: Leaderboard, top: int = 5, references=None) -> dict[str, str]:
             a.grid(alpha=0.3)
         out[f"family:{family}"] = _png(fig)
     return out
+
+
+def _lr_range(references, task) -> tuple[float, float]:
+    """The env's LR range the reference of ``task`` was searched in (default 1e-6 … 10)."""
+    try:
+        lo, hi = references.tasks[task.label]["lr_range"]
+        return float(lo), float(hi)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return 1e-6, 10.0
 
 
 def fs_len(lb: Leaderboard, family: str) -> int:

@@ -172,20 +172,11 @@ class Outcome:
 # ---- scoring ----------------------------------------------------------------------------------
 
 
-def _log(x: float) -> float:
-    if x is None or math.isnan(x):
-        return math.nan
-    if x <= 0:
-        return -math.inf
-    return math.log(x)
-
-
 def score_runs(trajectories: list[dict], refs: References) -> list[RunRecord]:
     """Score plain-dict trajectories (``Trajectory.to_dict()``) against the references.
 
-    S = :func:`~lrgym.leaderboard.scoring.run_score` of (log L0, log LT, log L_ref, diverged) with the
-    default floor (−1) and clip range ([−1, 2]); LT and L_ref are first raised to
-    :data:`~lrgym.leaderboard.references.PRECISION_FLOOR` × L0. Steps to target: first step with a
+    S = :func:`lrgym.baselines.score.score` (the one score function: LT and L_ref raised to the
+    precision floor, clipped to [−1, 2], −1 on divergence). Steps to target: first step with a
     training loss ≤ L_ref (floored likewise).
     """
     runs = []
@@ -196,8 +187,7 @@ def score_runs(trajectories: list[dict], refs: References) -> list[RunRecord]:
         l_ref = float(floored(refs.final_loss(task, seed), l0))
         diverged = bool(tr["diverged"])
         lt = math.inf if diverged else tr["train_losses"][-1]
-        lt_scored = lt if diverged or math.isnan(lt) else float(floored(lt, l0))
-        score = float(scoring.run_score(_log(l0), _log(lt_scored), _log(l_ref), diverged))
+        score = float(scoring.score(l0, lt, refs.final_loss(task, seed), diverged))
         stt = float(scoring.steps_to_target(np.asarray(tr["train_losses"][1:], dtype=float), l_ref)) \
             if len(tr["train_losses"]) > 1 else math.inf
         runs.append(RunRecord(
@@ -226,9 +216,16 @@ def summarize(runs: list[RunRecord], suite: Suite, reps: int = BOOTSTRAP_REPS) -
     agg = scoring.aggregate(scores, reps=reps, seed=0)
     tasks = suite.tasks()
     families = {}
+    diverged = score_matrix(runs, suite, "diverged")
     for f in suite.family_names:
         cols = [i for i, t in enumerate(tasks) if t.family == f]
-        families[f] = {"iqm": _interval(scoring.stratified_bootstrap_ci(scores[:, cols], scoring.iqm, reps=reps, seed=0))}
+        # IQM (the ranking's statistic) hides up to a quarter of failed runs: the mean and the
+        # divergence rate next to it show them
+        families[f] = {
+            "iqm": _interval(scoring.stratified_bootstrap_ci(scores[:, cols], scoring.iqm, reps=reps, seed=0)),
+            "mean": float(scoring.mean(scores[:, cols])),
+            "diverged_fraction": float(np.mean(diverged[:, cols])),
+        }
     steps = score_matrix(runs, suite, "steps_to_target")
     return {
         "iqm": _interval(agg["iqm"]),

@@ -24,8 +24,10 @@ positive step counts, with ``inf`` where a submission never reached the target;
 
 Pipeline
 --------
-1. ``run_score`` turns (log L0, log LT, log L_ref, diverged) of each run into a normalised score
-   S (1 = as good as the reference, 0 = no progress, floor on divergence, clipped).
+1. ``score`` (raw losses, precision floor applied) / ``run_score`` (log losses) turn each run into
+   a normalised score S (1 = as good as the reference, 0 = no progress, floor on divergence,
+   clipped). Both are defined in :mod:`lrgym.baselines.score`, the one score function of lrgym,
+   and re-exported here.
 2. Scores are arranged as a ``(n_runs, n_tasks)`` matrix per policy and summarised with
    ``aggregate`` (IQM, mean, median, optimality gap, each with a stratified-bootstrap 95% CI),
    ``probability_of_improvement`` (+ ``probability_of_improvement_ci``) against the best
@@ -43,9 +45,16 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+# The per-run score lives with the reference rule on the baselines floor (the tuner needs it and
+# lrgym.baselines must not import lrgym.leaderboard); re-exported here for the board's users.
+from lrgym.baselines.score import PRECISION_FLOOR, floored, run_score, score
+
 __all__ = [
     "Interval",
     "run_score",
+    "score",
+    "floored",
+    "PRECISION_FLOOR",
     "steps_to_target",
     "iqm",
     "mean",
@@ -83,81 +92,6 @@ class Interval(NamedTuple):
 # --------------------------------------------------------------------------------------------
 # Per-run quantities
 # --------------------------------------------------------------------------------------------
-
-
-def run_score(
-    log_l0: ArrayLike,
-    log_lt: ArrayLike,
-    log_lref: ArrayLike,
-    diverged: ArrayLike,
-    floor: float = -1.0,
-    clip: tuple[float, float] | None = (-1.0, 2.0),
-    *,
-    min_progress: float = 1e-12,
-) -> np.ndarray:
-    """Normalised score of one run (or of many, element-wise): 1 = the reference, 0 = no progress.
-
-    With ``L0`` the initial loss, ``LT`` the run's final loss and ``L_ref`` the final loss of
-    the instance's reference (the best fixed learning rate on a log grid)::
-
-        S = (log L0 − log LT) / (log L0 − log L_ref)
-
-    i.e. the run's log-improvement as a fraction of the reference's. S = 1 matches the
-    reference, S > 1 beats it (S = 2: twice the log-improvement, e.g. L0/LT = (L0/L_ref)²),
-    0 < S < 1 makes some progress, S = 0 ends where it started and S < 0 ends worse.
-
-    Conventions, applied in this order:
-
-    1. **Reference without progress.** If ``log L0 − log L_ref ≤ min_progress`` the ratio is
-       meaningless (division by ~0, or by a negative number if the reference got worse). Then
-       S = 1 if ``log LT ≤ min(log L0, log L_ref)`` (the run did at least as well as both the
-       start and the reference) and S = 0 otherwise. Suites should not contain such instances;
-       the rule only keeps the score finite and monotone in LT.
-    2. **Clipping.** S is clipped to ``clip = (low, high)``, default ``(-1, 2)``, so one
-       instance cannot dominate the aggregates. ``clip=None`` disables clipping.
-    3. **Divergence.** A run with ``diverged`` true, or whose ``log LT`` is NaN or +inf (a NaN
-       or infinite loss), scores ``floor`` (default −1). The floor is applied *after* clipping
-       and is used as given; with the defaults a diverged run ties with the worst
-       non-diverged run. ``log LT = −inf`` (a loss of exactly 0) is not divergence: it is a
-       perfect run and scores ``clip[1]`` (+inf when ``clip=None``; 1 under rule 1).
-
-    Args:
-        log_l0: natural log of the initial loss L0; must be finite.
-        log_lt: log of the run's final loss LT.
-        log_lref: log of the reference's final loss L_ref; must be finite.
-        diverged: whether the run diverged (bool).
-        floor: score of a diverged run.
-        clip: ``(low, high)`` range of non-diverged scores, or None.
-        min_progress: smallest reference log-improvement treated as progress.
-
-    All array arguments broadcast against each other.
-
-    Returns:
-        float64 array of the broadcast shape (a 0-d input gives a NumPy float).
-
-    Example: ``run_score(2.0, 1.0, 0.0, False)`` is 0.5: the run halved the log-loss gap the
-    reference closed.
-    """
-    log_l0, log_lt, log_lref = (np.asarray(a, dtype=np.float64) for a in (log_l0, log_lt, log_lref))
-    diverged = np.asarray(diverged, dtype=bool)
-    log_l0, log_lt, log_lref, diverged = np.broadcast_arrays(log_l0, log_lt, log_lref, diverged)
-    if not (np.all(np.isfinite(log_l0)) and np.all(np.isfinite(log_lref))):
-        raise ValueError("log_l0 and log_lref must be finite")
-    if clip is not None and not clip[0] <= clip[1]:
-        raise ValueError(f"clip must be (low, high) with low <= high, got {clip}")
-
-    bad = diverged | np.isnan(log_lt) | (log_lt == np.inf)
-    safe_lt = np.where(bad, log_l0, log_lt)  # placeholder for diverged runs, overwritten below
-    ref_progress = log_l0 - log_lref
-    has_progress = ref_progress > min_progress
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        ratio = (log_l0 - safe_lt) / np.where(has_progress, ref_progress, 1.0)
-    fallback = np.where(safe_lt <= np.minimum(log_l0, log_lref), 1.0, 0.0)
-    score = np.where(has_progress, ratio, fallback)
-    if clip is not None:
-        score = np.clip(score, clip[0], clip[1])
-    score = np.where(bad, float(floor), score)
-    return score[()]
 
 
 def steps_to_target(loss_curve: ArrayLike, target: ArrayLike) -> np.ndarray:

@@ -8,10 +8,16 @@ are only compared within one suite version (:attr:`Suite.version`, e.g. ``"v1/r1
 ==========  ============  ====================  =====  ======================================
 suite       instance set  instances / family    seeds  use
 ==========  ============  ====================  =====  ======================================
-``v1``      test          8                     5      the leaderboard (default)
+``v2``      test          up to 16, selected    5      the leaderboard (default)
+``v1``      test          8 (the first)         5      the previous leaderboard (frozen)
 ``val``     val           8                     5      public validation set: tune on this
 ``quick``   test          1 (horizon 12)        2      CI and smoke tests (seconds)
 ==========  ============  ====================  =====  ======================================
+
+v2's instances are the test instances that discriminate, chosen by the documented rule of
+:mod:`lrgym.leaderboard.selection` (reference not at the precision floor, not at the LR-range
+edge, a simple schedule beats the best constant LR) and frozen in the shipped
+``leaderboard/suites/v2.json``.
 
 Families: ``linreg``, ``quadratic``, ``mlp``, ``recsys`` (each with its default horizon and
 inner steps unless the suite says otherwise). The test and val instance seeds are disjoint
@@ -28,10 +34,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from lrgym.tasks.base import instance_set as lookup_instance_set
 
-__all__ = ["DEFAULT_SUITE", "SUITES", "FamilySuite", "Suite", "Task", "get_suite"]
+__all__ = ["DEFAULT_SUITE", "SUITES", "FamilySuite", "Suite", "Task", "get_suite", "suite_v2"]
 
 
 @dataclass(frozen=True)
@@ -161,9 +168,36 @@ def _families(start: int, n: int, **kw) -> tuple[FamilySuite, ...]:
     return tuple(FamilySuite(f, _first(start, n), **kw) for f in FAMILIES)
 
 
+V2_SELECTION = Path(__file__).parent / "suites" / "v2.json"
+
+
+def suite_v2(instances: dict[str, list[int]]) -> Suite:
+    """Suite v2 on the given test instances per family (families without any are left out)."""
+    fams = tuple(FamilySuite(f, tuple(int(k) for k in instances[f])) for f in FAMILIES if instances.get(f))
+    sizes = ", ".join(f"{fs.family} × {len(fs.instances)}" for fs in fams)
+    return Suite(
+        name="v2",
+        revision=1,
+        description=f"the leaderboard: discriminating test instances ({sizes}) x 5 seeds, family-default horizons",
+        instance_set="test",
+        families=fams,
+        seeds=(0, 1, 2, 3, 4),
+    )
+
+
+def _shipped_v2() -> tuple[Suite, ...]:
+    """v2 from the shipped selection (absent until the selection was shipped)."""
+    try:
+        data = json.loads(V2_SELECTION.read_text())
+    except (OSError, ValueError):
+        return ()
+    return (suite_v2({f: d["instances"] for f, d in data["families"].items()}),)
+
+
 SUITES: dict[str, Suite] = {
     s.name: s
     for s in (
+        *_shipped_v2(),
         Suite(
             name="v1",
             revision=1,
@@ -190,11 +224,11 @@ SUITES: dict[str, Suite] = {
         ),
     )
 }
-DEFAULT_SUITE = "v1"
+DEFAULT_SUITE = "v2" if "v2" in SUITES else "v1"
 
 
 def get_suite(name: str | Suite) -> Suite:
-    """A suite by name (``v1``, ``val``, ``quick``), with a clear error for unknown names."""
+    """A suite by name (``v2``, ``v1``, ``val``, ``quick``), with a clear error for unknown names."""
     if isinstance(name, Suite):
         return name
     if name not in SUITES:

@@ -18,6 +18,9 @@ per step for all of them) and records the trajectories itself. The policy answer
 * the trusted baselines run in the worker itself through the same request handler
   (:class:`~lrgym.leaderboard.policy_host.Host`), so both paths give the same actions.
 
+``reference`` jobs search the best constant SGD LR of one instance
+(:class:`lrgym.baselines.reference.ConstantLRRuns`).
+
 Policy specs (plain dicts):
 
 * ``{"kind": "baseline", "name": NAME}``: ``lrgym.baselines.registry.make_baseline(NAME, family)``
@@ -288,7 +291,8 @@ class _State:
 
     def __init__(self):
         self.channels: dict[str, tuple] = {}
-        self.envs: dict[str, object] = {}
+        self.envs: dict[str, list] = {}
+        self.tasks: dict[str, object] = {}
 
     def channel(self, spec: dict, sandbox: dict | None, family: str):
         key = json.dumps(spec, sort_keys=True)
@@ -303,17 +307,21 @@ class _State:
             self.channels[key] = (channel, source_hash, {})
         return self.channels[key]
 
-    def envs_for(self, kwargs: dict, n: int) -> list:
-        """``n`` envs with these keywords, sharing their built tasks (each instance built once)."""
+    def task_cache(self, kwargs: dict):
+        """The built tasks shared by every env of this worker with the same family and options."""
         from collections import OrderedDict
 
+        key = json.dumps([kwargs.get("family"), kwargs.get("family_options")], sort_keys=True, default=str)
+        return self.tasks.setdefault(key, OrderedDict())
+
+    def envs_for(self, kwargs: dict, n: int) -> list:
+        """``n`` envs with these keywords, sharing their built tasks (each instance built once)."""
         from lrgym.env import LRControlEnv
 
         key = json.dumps(kwargs, sort_keys=True, default=str)
         envs = self.envs.setdefault(key, [])
         while len(envs) < n:
-            cache = envs[0].task_cache if envs else OrderedDict()
-            envs.append(LRControlEnv(**kwargs, task_cache=cache))
+            envs.append(LRControlEnv(**kwargs, task_cache=self.task_cache(kwargs)))
         return envs[:n]
 
     def env(self, kwargs: dict):
@@ -379,39 +387,25 @@ def _episodes(job: dict, state: _State) -> dict:
     return {"trajectories": trajectories, "policy_info": info}
 
 
-def _lr_grid(job: dict, state: _State) -> dict:
-    """Final training losses of fixed-LR SGD for each LR of the grid and each seed: one env
-    (factors ``(1.0,)``: action 0 keeps the LR exactly, as :class:`lrgym.baselines.schedules.Constant`
-    does), the LR set at each reset, so the instance is built once."""
-    from lrgym.baselines.schedules import Constant
+def _reference(job: dict, state: _State) -> dict:
+    """The reference (best constant SGD LR, :mod:`lrgym.baselines.reference`) of one instance;
+    the built tasks are shared with this worker's other jobs on the same family."""
+    from lrgym.baselines.reference import ConstantLRRuns
+    from lrgym.leaderboard.references import reference_entry
 
-    instance = int(job["instance"])
-    env = state.env({**job["env_kwargs"], **Constant(1.0).env_kwargs(), "lr_init": None})
-    rows = []
-    for lr in job["lrs"]:
-        row = {"lr": float(lr), "initial_loss": [], "final_loss": [], "steps": []}
-        for seed in job["seeds"]:
-            _, info = env.reset(seed=int(seed), options={"instance": instance, "lr_init": float(lr)})
-            row["initial_loss"].append(info["train_loss"])
-            steps, done = 0, False
-            while not done:
-                _, _, terminated, truncated, info = env.step(0)
-                steps += 1
-                done = terminated or truncated
-            row["final_loss"].append(math.inf if info["diverged"] else info["train_loss"])
-            row["steps"].append(steps)
-        rows.append(row)
-    return {"grid": rows}
+    runs = ConstantLRRuns(job["env_kwargs"], int(job["instance"]), job["seeds"],
+                          tasks=state.task_cache(job["env_kwargs"]))
+    return {"reference": reference_entry(runs.search())}
 
 
 def run_job(job: dict, state: _State | None = None) -> dict:
-    """Run one job (``op`` ``"episodes"`` or ``"lr_grid"``); returns a JSON-able dict."""
+    """Run one job (``op`` ``"episodes"`` or ``"reference"``); returns a JSON-able dict."""
     state = state if state is not None else _State()
     op = job.get("op")
     if op == "episodes":
         return _episodes(job, state)
-    if op == "lr_grid":
-        return _lr_grid(job, state)
+    if op == "reference":
+        return _reference(job, state)
     if op == "sleep":  # for tests of the pool itself
         time.sleep(float(job.get("seconds", 0)))
         return {}

@@ -91,9 +91,19 @@ class LRControlEnv(gym.Env):
     ## Episode End
 
     Truncated after ``horizon`` steps. Terminated when training diverges: a non-finite loss or
-    parameter, or a training loss above ``cap_factor`` × the initial loss (default 1e4). The
+    parameter, or a loss above the cap ``cap_factor · max(L₀, loss_scale)`` (``cap_factor``
+    default 1e4; L₀ the episode's initial training loss; ``loss_scale`` the instance's typical
+    loss, :attr:`~lrgym.tasks.base.Task.loss_scale`: the expected initial loss over the
+    initial-parameter distribution, plus for the noisy quadratic the loss minibatch noise holds
+    SGD at with η = 1/L). The kernels check the cap on every update's minibatch loss (the exact
+    objective for the quadratic) and on the training loss after the step. Measuring against
+    max(L₀, loss_scale) rather than L₀ alone keeps an episode that starts by chance near the
+    optimum from ending after one healthy noisy step (with L₀ alone, 0.35 % of the seeds of a
+    1-D noisy quadratic did), while a real divergence grows geometrically and passes any fixed
+    cap (SGD above 2/L on a noise-free quadratic terminates; tested for every family). The
     diverging step gets the reward's documented penalty (``log_improvement``: the episode's
-    return becomes −log(cap_factor)); its observation is finite.
+    return becomes log(L₀ / cap), i.e. −log(cap_factor) when L₀ ≥ loss_scale); its
+    observation is finite.
 
     ## Info
 
@@ -120,8 +130,19 @@ class LRControlEnv(gym.Env):
 
     ## Version History
 
-    * v1: suite-v2 dynamics (divergence rule, LR ranges, torch order of weight decay and
-      clipping) and a fixed info schema; the ``-v0`` ids are gone (gymnasium names ``-v1``).
+    * v1: suite-v2 dynamics and a fixed info schema; the ``-v0`` ids are gone (gymnasium names
+      ``-v1``). Dynamics: (1) divergence cap ``cap_factor · max(L₀, loss_scale)`` instead of
+      ``cap_factor · L₀`` (each task states its ``loss_scale``); the divergence penalty of
+      ``log_improvement`` / ``final`` is log(L₀ / cap). (2) LR ranges: the recommender's and
+      the MLP's optimizer descend the minibatch's summed loss instead of its mean (best
+      constant SGD LRs of train instances: recsys 0.04 – 0.5 instead of 1.3 – 320, mlp
+      0.0013 – 0.06 instead of 0.1 – 5.6); the largest eigenvalue / feature scale of
+      ``quadratic`` and ``linreg`` instances is drawn from [1, 100] instead of [0.1, 10], so
+      every train instance's best constant SGD LR lies inside [1e-6, 10] with at least a
+      quarter decade to spare (``tests/test_lr_ranges.py``). (3) Inner optimizers clip the loss
+      gradient first (``clip_grad_norm_``'s c / (‖g‖ + 1e-6)) and then add ``wd·p``, as PyTorch
+      does; before, the decay was added before clipping. Normalisation acts on the decayed
+      gradient.
     * v0: initial release.
     """
 
@@ -249,7 +270,7 @@ class LRControlEnv(gym.Env):
         self.updates = 0
         self._stats[:] = 0.0
         self.task.evaluate(self.state, self._stats)
-        start_episode(self._stats, self.cap_factor, self._memory)
+        start_episode(self._stats, self.cap_factor, self.task.loss_scale, self._memory)
         features(self._stats, self._memory, 0, self.horizon, self.lr, False, self._obs)
         self._done = False
         info = self._info(rejected=False)

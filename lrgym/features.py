@@ -88,8 +88,12 @@ def _clip(x):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def start_episode(stats, cap_factor, memory):
-    """Fill ``memory`` from the stats measured at reset (before any update)."""
+def start_episode(stats, cap_factor, loss_scale, memory):
+    """Fill ``memory`` from the stats measured at reset (before any update).
+
+    The loss cap (divergence rule) is ``cap_factor · max(L₀, loss_scale)``, the task's
+    :attr:`~lrgym.tasks.base.Task.loss_scale` (``nan``: L₀ alone).
+    """
     l0 = max(stats[S_TRAIN_LOSS], TINY) if math.isfinite(stats[S_TRAIN_LOSS]) else 1.0
     v0 = max(stats[S_VAL_LOSS], TINY) if math.isfinite(stats[S_VAL_LOSS]) else 1.0
     memory[M_L0] = l0
@@ -100,7 +104,7 @@ def start_episode(stats, cap_factor, memory):
     memory[M_METRIC_PREV] = stats[S_VAL_METRIC]
     memory[M_G1] = 0.0
     memory[M_G_PREV] = 0.0
-    memory[M_CAP] = cap_factor * l0
+    memory[M_CAP] = cap_factor * (max(l0, loss_scale) if math.isfinite(loss_scale) else l0)
 
 
 @numba.njit(cache=True, error_model="numpy")

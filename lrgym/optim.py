@@ -6,13 +6,18 @@ second moment slots) plus a one-element ``int64`` step counter. Layer boundaries
 has layers, are given by ``segments`` = ``[0, end_1, ..., P]`` and used only by the LARS-style
 layer-wise normalisation.
 
-One update, for the gradient ``g`` of the minibatch loss at ``p``:
+One update, for the gradient ``g`` of the minibatch loss at ``p``, in PyTorch's order
+(``torch.nn.utils.clip_grad_norm_`` on the loss gradient, then ``optimizer.step()``, which adds
+the weight decay):
 
-1. weight decay (L2, as in ``torch.optim``):       g ← g + wd·p
-2. clipping (``clip_norm`` > 0):                    g ← g · min(1, c / ‖g‖)
+1. clipping (``clip_norm`` > 0):                    g ← g · min(1, c / (‖g‖ + 10⁻⁶))
+   (``clip_grad_norm_``'s formula, with its 10⁻⁶ guard: :func:`clip_coefficient`)
+2. weight decay (L2, as in ``torch.optim``):       g ← g + wd·p
 3. normalisation: ``global``                        g ← g / ‖g‖
                   ``layerwise`` (LARS trust ratio)  g_l ← g_l · ‖p_l‖ / ‖g_l‖   (‖p_l‖ = 0 → 1/‖g_l‖)
-4. the rule (t counts updates from 1; formulas are PyTorch's, so results match ``torch.optim``):
+4. the rule (t counts updates from 1; formulas are PyTorch's, so results match ``torch.optim``
+   with ``weight_decay=wd`` after ``clip_grad_norm_(params, c)``; tested for every rule with
+   weight decay, clipping and both):
 
 =========  ====================================================================
 sgd        p ← p − η g
@@ -23,6 +28,10 @@ adam       m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g²
 rmsprop    v ← α v + (1−α) g²;          p ← p − η g / (√v + ε)
 adagrad    v ← v + g²;                  p ← p − η g / (√v + ε)
 =========  ====================================================================
+
+Normalisation (no ``torch.optim`` equivalent) acts on the decayed gradient g + wd·p, as LARS
+does (You et al. 2017: the update direction is g + wd·p, scaled by ‖p‖ / ‖g + wd·p‖).
+(Before env ``-v1``, the decay was added before clipping; PyTorch clips first.)
 """
 
 from __future__ import annotations
@@ -169,32 +178,41 @@ def squared_norm(x, start, stop):
     return s
 
 
+CLIP_GUARD = 1e-6  # torch.nn.utils.clip_grad_norm_ divides by ‖g‖ + 1e-6
+
+
+@numba.njit(cache=True, inline="always")
+def clip_coefficient(clip, norm):
+    """``min(1, c / (‖g‖ + 10⁻⁶))``: the factor ``torch.nn.utils.clip_grad_norm_`` scales by."""
+    return min(1.0, clip / (norm + CLIP_GUARD))
+
+
 @numba.njit(cache=True)
 def transform_gradient(params, grad, hyper, segments):
-    """Steps 1–3 (weight decay, clipping, normalisation) in place; returns the raw ‖g‖.
+    """Steps 1–3 (clipping, weight decay, normalisation) in place; returns the raw ‖g‖.
 
     The returned norm is that of the loss gradient before any transform, which is what the
     environment reports as the gradient norm.
     """
     n = grad.shape[0]
     raw_norm = math.sqrt(squared_norm(grad, 0, n))
+    clip = hyper[H_CLIP_NORM]
+    if clip > 0.0:
+        scale = clip_coefficient(clip, raw_norm)
+        if scale < 1.0:
+            for i in range(n):
+                grad[i] *= scale
     wd = hyper[H_WEIGHT_DECAY]
     if wd != 0.0:
         for i in range(n):
             grad[i] += wd * params[i]
-    clip = hyper[H_CLIP_NORM]
     mode = int(hyper[H_NORMALIZE])
-    if clip > 0.0 or mode == 1:
+    if mode == 1:
         norm = math.sqrt(squared_norm(grad, 0, n))
-        scale = 1.0
-        if clip > 0.0 and norm > clip:
-            scale = clip / norm
-            norm = clip
-        if mode == 1 and norm > 0.0:
-            scale /= norm
-        if scale != 1.0:
+        if norm > 0.0:
+            inv = 1.0 / norm
             for i in range(n):
-                grad[i] *= scale
+                grad[i] *= inv
     if mode == 2:
         for s in range(segments.shape[0] - 1):
             lo = segments[s]

@@ -13,7 +13,8 @@ metric_delta        M_t − M_{t-1}: change of the validation metric (accuracy, 
 ==================  ==========================================================================
 
 Divergence penalty (the episode terminates): ``log_improvement`` and ``final`` give the episode
-a total return of −log(cap_factor) (as if the loss had ended at the cap, ``cap_factor``·L_0);
+a total return of log(L_0 / cap) (as if the loss had ended at the cap, ``cap_factor``·max(L_0,
+loss_scale), see the env's Episode End; −log(cap_factor) unless L_0 < the task's loss scale);
 ``metric_delta`` a total of −1; ``sign_delta`` −α1 for the diverging and every remaining step.
 """
 
@@ -38,7 +39,7 @@ def reward_and_advance(stats, memory, t, horizon, reward_code, reward_params):
     """The reward of the step that produced ``stats`` (the ``t``-th); then update ``memory``.
 
     Divergence (``stats[S_DIVERGED]``) gets the documented penalty: the telescoping rewards
-    give the diverged episode a total return of −log(cap_factor) (``log_improvement``,
+    give the diverged episode a total return of log(L_0 / cap) (``log_improvement``,
     ``final``) or −1 (``metric_delta``); ``sign_delta`` gives −α1 for this and every remaining
     step.
     """

@@ -115,7 +115,8 @@ class SplitMix64:
 
 
 class ReferenceOptimizer:
-    """The six update rules with weight decay, clipping and normalisation, from the formulas."""
+    """The six update rules with clipping, weight decay and normalisation, from the formulas
+    (PyTorch's order: clip the loss gradient, then add wd·p; normalise the decayed gradient)."""
 
     def __init__(self, name, n, momentum=0.9, beta1=0.9, beta2=0.999, eps=None, alpha=0.99,
                  weight_decay=0.0, clip_norm=None, normalize="none", segments=None):
@@ -128,11 +129,9 @@ class ReferenceOptimizer:
         self.t = 0
 
     def step(self, p: np.ndarray, g: np.ndarray, lr: float) -> np.ndarray:
+        if self.clip is not None:  # torch.nn.utils.clip_grad_norm_: c / (‖g‖ + 1e-6), at most 1
+            g = g * min(1.0, self.clip / (np.linalg.norm(g) + 1e-6))
         g = g + self.wd * p
-        if self.clip is not None:
-            norm = np.linalg.norm(g)
-            if norm > self.clip:
-                g = g * (self.clip / norm)
         if self.normalize == "global":
             g = g / np.linalg.norm(g)
         elif self.normalize == "layerwise":

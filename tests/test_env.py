@@ -120,7 +120,9 @@ def test_divergence_terminates_with_penalty_and_finite_observation():
         if te:
             break
     assert te and not tr and info["diverged"]
-    assert total == pytest.approx(-math.log(100.0), rel=1e-9)  # the documented return of a diverged episode
+    # the documented return of a diverged episode: log(L0 / cap), cap = cap_factor · max(L0, loss_scale)
+    scale = env.unwrapped.task.loss_scale
+    assert total == pytest.approx(-math.log(100.0 * max(l0, scale) / l0), rel=1e-9)
     with pytest.raises(RuntimeError, match="reset"):
         env.step(np.array([0.0], dtype=np.float32))
 

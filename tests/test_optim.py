@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 
@@ -33,31 +35,94 @@ def test_kernel_matches_reference_over_many_updates(name, options):
     assert rel_err(p, p_ref) < 1e-12
 
 
-@pytest.mark.parametrize("name", OPTIMIZERS)
-def test_kernel_matches_torch_optim(name):
+TORCH_OPTIMIZERS = {
+    "sgd": lambda params, wd: torch_optim().SGD(params, lr=0.1, weight_decay=wd),
+    "momentum": lambda params, wd: torch_optim().SGD(params, lr=0.1, momentum=0.9, weight_decay=wd),
+    "nesterov": lambda params, wd: torch_optim().SGD(params, lr=0.1, momentum=0.9, nesterov=True, weight_decay=wd),
+    "adam": lambda params, wd: torch_optim().Adam(params, lr=0.1, weight_decay=wd),
+    "rmsprop": lambda params, wd: torch_optim().RMSprop(params, lr=0.1, weight_decay=wd),
+    "adagrad": lambda params, wd: torch_optim().Adagrad(params, lr=0.1, weight_decay=wd),
+}
+
+# clip_norm 1.0 against gradients of norm ≈ 2 – 4: active on (almost) every update
+TORCH_CASES = {
+    "plain": {},
+    "weight_decay": {"weight_decay": 0.3},
+    "clip": {"clip_norm": 1.0},
+    "weight_decay+clip": {"weight_decay": 0.3, "clip_norm": 1.0},
+    "global": {"normalize": "global", "weight_decay": 0.3, "clip_norm": 1.0},
+    "layerwise": {"normalize": "layerwise", "weight_decay": 0.3, "clip_norm": 1.0},
+}
+
+
+def torch_optim():
     import torch
+
+    return torch.optim
+
+
+def normalised(grads, params, mode):
+    """The normalisation step written out on torch tensors (torch.optim has no LARS)."""
+    import torch
+
+    if mode == "global":
+        norm = torch.sqrt(sum((g * g).sum() for g in grads))
+        return [g / norm for g in grads]
+    return [g * (p.norm() if p.norm() > 0 else 1.0) / g.norm() for g, p in zip(grads, params)]
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+@pytest.mark.parametrize("case", TORCH_CASES)
+def test_kernel_matches_torch_optim_with_clip_grad_norm(name, case):
+    """lrgym's update = ``clip_grad_norm_`` on the loss gradient, then ``torch.optim``'s step
+    (which adds wd·p); with normalisation, the decayed gradient is normalised by hand and torch
+    steps without decay. Two parameter tensors (two "layers") of 4 and 5 coordinates."""
+    import torch
+
+    options = TORCH_CASES[case]
+    wd, clip, mode = options.get("weight_decay", 0.0), options.get("clip_norm"), options.get("normalize", "none")
     rng = np.random.default_rng(1)
-    n = 6
-    p0 = rng.standard_normal(n)
-    w = torch.tensor(p0.copy(), dtype=torch.float64, requires_grad=True)
-    make = {
-        "sgd": lambda: torch.optim.SGD([w], lr=0.1),
-        "momentum": lambda: torch.optim.SGD([w], lr=0.1, momentum=0.9),
-        "nesterov": lambda: torch.optim.SGD([w], lr=0.1, momentum=0.9, nesterov=True),
-        "adam": lambda: torch.optim.Adam([w], lr=0.1),
-        "rmsprop": lambda: torch.optim.RMSprop([w], lr=0.1),
-        "adagrad": lambda: torch.optim.Adagrad([w], lr=0.1),
-    }
-    opt = make[name]()
-    config = OptimizerConfig(name=name)
-    p, slots, step = p0.copy(), np.zeros((2, n)), np.zeros(1, dtype=np.int64)
-    segments = np.array([0, n], dtype=np.int64)
-    for _ in range(20):
-        g = rng.standard_normal(n)
-        w.grad = torch.tensor(g, dtype=torch.float64)
+    sizes = (4, 5)
+    p0 = rng.standard_normal(sum(sizes))
+    ws = [torch.tensor(part.copy(), dtype=torch.float64, requires_grad=True) for part in np.split(p0, [sizes[0]])]
+    opt = TORCH_OPTIMIZERS[name](ws, 0.0 if mode != "none" else wd)
+    config = OptimizerConfig(name=name, **options)
+    segments = np.array([0, sizes[0], sum(sizes)], dtype=np.int64)
+    p, slots, step = p0.copy(), np.zeros((2, len(p0))), np.zeros(1, dtype=np.int64)
+    clipped = 0
+    for _ in range(30):
+        g = 3.0 * rng.standard_normal(len(p0)) / math.sqrt(len(p0))
+        for w, part in zip(ws, np.split(g, [sizes[0]])):
+            w.grad = torch.tensor(part, dtype=torch.float64)
+        if clip is not None:
+            norm = torch.nn.utils.clip_grad_norm_(ws, clip)
+            clipped += float(norm) > clip
+        if mode != "none":
+            with torch.no_grad():
+                decayed = [w.grad + wd * w for w in ws]
+                for w, n in zip(ws, normalised(decayed, ws, mode)):
+                    w.grad = n
         opt.step()
-        apply_update(p, g.copy(), slots, step, 0.1, config.code, config.hyper(), segments)
-    assert rel_err(p, w.detach().numpy()) < 1e-10
+        raw = apply_update(p, g.copy(), slots, step, 0.1, config.code, config.hyper(), segments)
+        assert raw == pytest.approx(np.linalg.norm(g), rel=1e-12)
+        expect = np.concatenate([w.detach().numpy() for w in ws])
+        assert rel_err(p, expect) < 1e-6
+    assert rel_err(p, expect) < 1e-10  # the same float64 formulas: equal up to rounding
+    if clip is not None:
+        assert clipped >= 20  # the clipping was active
+    assert rel_err(p, p0) > 0.1
+
+
+def test_weight_decay_is_not_clipped():
+    """With both on, torch's order (clip the loss gradient, then add wd·p) differs from the
+    reverse order: the decay term passes unclipped, so the step is longer than clip_norm."""
+    config = OptimizerConfig("sgd", weight_decay=1.0, clip_norm=0.1)
+    p = np.full(4, 10.0)
+    g = np.full(4, 5.0)
+    apply_update(p, g.copy(), np.zeros((2, 4)), np.zeros(1, dtype=np.int64), 1.0, config.code, config.hyper(),
+                 np.array([0, 4], dtype=np.int64))
+    clipped = 5.0 * 0.1 / (10.0 + 1e-6)  # each coordinate of g · c / (‖g‖ + 1e-6), ‖g‖ = 10
+    np.testing.assert_allclose(p, 10.0 - (clipped + 10.0), rtol=1e-15)
 
 
 @pytest.mark.parametrize(

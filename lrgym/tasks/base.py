@@ -155,6 +155,13 @@ class Task(ABC):
     #: loss at the known optimum (quadratic: 0; linear regression: least squares / σ²/2);
     #: ``nan`` where no optimum is known. ``info["excess_loss"]`` reports train_loss − this.
     optimal_loss: float = float("nan")
+    #: the instance's typical training loss, which the divergence rule measures against: the
+    #: expected loss over the initial-parameter distribution, E_θ₀ L(θ₀), plus (noisy quadratic)
+    #: the loss minibatch noise alone holds SGD at with η = 1/L. The environment's loss cap is
+    #: ``cap_factor · max(L₀, loss_scale)``, so an episode that starts by chance near the optimum
+    #: (L₀ ≪ loss_scale) is not ended as "diverged" by a healthy noisy step. ``nan``: none stated
+    #: (the cap is then relative to L₀ alone). Every built-in family states one.
+    loss_scale: float = float("nan")
     metric_name: str = "metric"
 
     @abstractmethod

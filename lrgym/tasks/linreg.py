@@ -21,7 +21,8 @@ Instance distribution (``LinRegFamily`` options override any of these):
 =============  =====================================================
 dim            4 – 256, log-uniform
 condition      κ ∈ [1, 1e4], log-uniform
-scale          λ_max ∈ [0.1, 10], log-uniform (so the best LR varies)
+scale          λ_max ∈ [1, 100], log-uniform (so the best LR varies; [0.1, 10] before env
+               v1, where some instances' best constant SGD LR reached the top of the LR range)
 noise          σ ∈ [0.01, 1], log-uniform
 batch_size     one of 8, 16, 32, 64, 128, 256
 n_train        256 – 8,192, log-uniform (finite mode)
@@ -76,6 +77,10 @@ EVAL_ROWS = 2048
 VAL_ROWS = 512
 BATCH_SIZES = (8, 16, 32, 64, 128, 256)
 DATASETS = ("synthetic", "diabetes")
+
+#: λ_max of sampled instances: every train instance's best constant SGD LR then lies well inside
+#: the env's LR range [1e-6, 10] (about 1e-3 – 0.6 on train instances 0 – 31)
+SCALE_RANGE = (1.0, 100.0)
 
 
 @dataclass(frozen=True)
@@ -428,6 +433,8 @@ class LinRegTask(Task):
             self.optimal_loss = 0.5 * spec.noise**2
             # Var(y) = w*ᵀHw* + σ²: the population R² denominator (2·½ Var(y)).
             self.y_var = float(self.w_star @ (self.U * self.eigvals) @ self.U.T @ self.w_star + spec.noise**2)
+            # E over w₀ ~ N(0, I/d) of ½(w₀ − w*)ᵀH(w₀ − w*) + σ²/2
+            self.loss_scale = 0.5 * (float(self.eigvals.mean()) + self.y_var)
         else:
             self.n_eval = min(EVAL_ROWS, self.X.shape[0])
             self.n_val = self.Xv.shape[0]
@@ -436,6 +443,10 @@ class LinRegTask(Task):
             self.Rv, self.cv, self.rho_v = qr_stats(self.Xv, self.yv, self.n_val)
             # min over w of ‖Rw − c‖² is 0 unless R is rank-deficient (then solve the small system)
             self.optimal_loss = float(0.5 * (_min_residual(self.R, self.c) + self.rho) / self.n_eval)
+            # E over w₀ ~ N(0, I/d) of ½(‖Rw₀ − c‖² + ρ)/n = ½(‖R‖²_F / d + ‖c‖² + ρ)/n
+            self.loss_scale = float(
+                0.5 * (np.sum(self.R**2) / d + self.c @ self.c + self.rho) / self.n_eval
+            )
 
     @property
     def streaming(self) -> bool:
@@ -526,7 +537,7 @@ class LinRegFamily(TaskFamily):
             instance=instance_seed,
             dim=log_uniform_int(rng, 4, 256),
             condition=log_uniform(rng, 1.0, 1e4),
-            scale=log_uniform(rng, 0.1, 10.0),
+            scale=log_uniform(rng, SCALE_RANGE[0], SCALE_RANGE[1]),
             noise=log_uniform(rng, 0.01, 1.0),
             batch_size=int(rng.choice(BATCH_SIZES)),
             n_train=log_uniform_int(rng, 256, 8192),

@@ -18,7 +18,8 @@ Known results the tests check:
   and the LR that minimises the next expected loss is, in closed form,
   η* = Σ λ_i² m_i / (Σ λ_i³ m_i + s² Σ λ_i)   (:func:`greedy_optimal_lr`).
 
-Instance distribution: dim 2–256 log-uniform; κ ∈ [1, 1e4] and L ∈ [0.1, 10] log-uniform;
+Instance distribution: dim 2–256 log-uniform; κ ∈ [1, 1e4] and L ∈ [1, 100] log-uniform (so the
+best constant SGD LR, ≤ 2/L, stays well inside the env's LR range; [0.1, 10] before env v1);
 deterministic with probability ½, else σ ∈ [0.01, 1] log-uniform; batch size 1–256;
 rotated. Validation loss is f(x) itself; the validation metric is −log₁₀ f(x).
 """
@@ -50,6 +51,8 @@ from lrgym.tasks.kernels import FAST_MATH, N_ACC, finish_stats, is_bad, record_g
 from lrgym.tasks.linreg import random_rotation, spectrum
 
 BATCH_SIZES = (1, 4, 16, 64, 256)
+#: L of sampled instances (log-uniform); see the module docstring
+SCALE_RANGE = (1.0, 100.0)
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,18 @@ def expected_second_moments(eigvals, second_moments, lr, noise_var):
     return (1.0 - lr * np.asarray(eigvals)) ** 2 * np.asarray(second_moments) + lr**2 * noise_var
 
 
+def quadratic_loss_scale(eigvals, noise_var: float) -> float:
+    """The loss scale of the divergence rule (:attr:`lrgym.tasks.base.Task.loss_scale`).
+
+    E f(x₀) = ½ tr(H)/d for x₀ ~ N(0, I/d), plus the stationary loss of SGD at η = 1/L under
+    the minibatch noise, ½ Σ_i η s² / (2 − ηλ_i) (the fixed point of
+    :func:`expected_second_moments`): how high noise alone keeps a healthy run.
+    """
+    lam = np.asarray(eigvals, dtype=np.float64)
+    eta = 1.0 / float(lam.max())
+    return float(0.5 * lam.mean() + 0.5 * np.sum(eta * noise_var / (2.0 - eta * lam)))
+
+
 class QuadraticTask(Task):
     optimal_loss = 0.0
     metric_name = "neg_log10_gap"
@@ -156,6 +171,7 @@ class QuadraticTask(Task):
         self.H = np.ascontiguousarray((self.U * self.eigvals) @ self.U.T)
         self.H = 0.5 * (self.H + self.H.T)
         self.noise_var = spec.noise**2 / spec.batch_size
+        self.loss_scale = quadratic_loss_scale(self.eigvals, self.noise_var)
         self.n_params = d
         self.segments = np.array([0, d], dtype=np.int64)
 
@@ -215,7 +231,7 @@ class QuadraticFamily(TaskFamily):
             instance=instance_seed,
             dim=log_uniform_int(rng, 2, 256),
             condition=log_uniform(rng, 1.0, 1e4),
-            scale=log_uniform(rng, 0.1, 10.0),
+            scale=log_uniform(rng, SCALE_RANGE[0], SCALE_RANGE[1]),
             noise=log_uniform(rng, 0.01, 1.0) if noisy else 0.0,
             batch_size=int(rng.choice(BATCH_SIZES)),
             rotate=True,

@@ -25,7 +25,8 @@ def test_entry_point_lists_the_subcommands():
 def test_suites_table():
     code, out = _invoke("leaderboard", "suites")
     assert code == 0
-    assert "v1/r1" in out and "quick/r1" in out and "val/r1" in out
+    assert "v2/r1" in out and "v1/r1" in out and "quick/r1" in out and "val/r1" in out
+    assert "v2 (default)" in out
 
 
 def test_read_commands_without_a_store(tmp_path):

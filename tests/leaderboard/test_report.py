@@ -111,3 +111,52 @@ def test_terminal_table_fits_the_terminal_and_never_truncates_the_ranking(store,
     for r in lb.rows:  # every rank, full name and IQM with its interval, unabridged
         row = next(line for line in table if f" {r.name} " in line)
         assert f" {r.rank} " in row and report._ci(r.summary["iqm"]) in row
+
+
+def test_a_family_with_12_percent_divergence_does_not_read_as_perfect(tmp_path):
+    """A policy diverging in 6 of the 50 quadratic runs has a quadratic IQM of 1.00; the
+    terminal table, LEADERBOARD.md and the HTML page show its mean (0.76, hand-computed:
+    (44 − 6) / 50) and divergence rate (12 %) next to it."""
+    import dataclasses
+
+    from rich.console import Console
+
+    from lrgym.leaderboard.suite import FamilySuite, Suite
+
+    suite = Suite("flaky", 1, "test", "test",
+                  (FamilySuite("quadratic", tuple(range(20000, 20010))), FamilySuite("linreg", (20000, 20001))),
+                  seeds=(0, 1, 2, 3, 4))
+    diverged = np.zeros((5, 12), dtype=bool)
+    diverged[[0, 1, 2, 3, 4, 0], [0, 1, 2, 3, 4, 9]] = True
+    scores = np.where(diverged, -1.0, 1.0)
+    runs = [dataclasses.replace(r, diverged=bool(diverged[i // 12, i % 12]))
+            for i, r in enumerate(synthetic_runs(suite, scores))]
+    with ResultStore(tmp_path / "f.sqlite") as s:
+        s.add_entry(synthetic_entry(suite, "flaky", summary=summarize(runs, suite, reps=200)), runs)
+        lb = build_leaderboard(s, suite, reps=200)
+    row = lb.row("flaky")
+    assert row.summary["families"]["quadratic"]["iqm"][0] == 1.0
+    cell = "1.00 / 0.76 / 12%"
+    assert report.family_cell(row.summary["families"]["quadratic"]) == cell
+    assert report.family_cell(row.summary["families"]["linreg"]) == "1.00 / 1.00 / 0%"
+    assert "quadratic IQM / mean / div." in report.markdown(lb)
+    assert f"| {cell} |" in report.markdown(lb)
+    assert f"<td class=\"\">{cell}</td>" in report.html_page(lb, with_plots=False)
+    buf = io.StringIO()
+    report.print_table(lb, Console(file=buf, width=300, color_system=None))
+    assert cell in buf.getvalue()
+    # a rate below one percent is never shown as 0 %
+    assert report.family_cell({"iqm": [1.0], "mean": 0.99, "diverged_fraction": 1 / 400}) == "1.00 / 0.99 / <1%"
+
+
+def test_old_summaries_without_family_means_are_recomputed(tmp_path):
+    """Entries stored before the per-family mean existed still show it (from their runs)."""
+    runs = synthetic_runs(SUITE, MATRICES["strong"])
+    old = summarize(runs, SUITE, reps=200)
+    old["families"] = {f: {"iqm": v["iqm"]} for f, v in old["families"].items()}
+    with ResultStore(tmp_path / "o.sqlite") as s:
+        s.add_entry(synthetic_entry(SUITE, "old", summary=old), runs)
+        lb = build_leaderboard(s, SUITE, reps=200)
+    fam = lb.row("old").summary["families"]["quadratic"]
+    assert fam["mean"] == pytest.approx(float(np.mean(np.array(MATRICES["strong"])[:, :2])))
+    assert fam["diverged_fraction"] == 0.0

@@ -1,5 +1,6 @@
 """The runner's use of the scoring functions, checked against hand-computed values."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -57,6 +58,32 @@ def test_scores_and_steps_to_target_by_hand():
     assert s["diverged_fraction"] == 0.25 and s["reached_fraction"] == 0.5
     assert s["iqm"][1] <= s["iqm"][0] <= s["iqm"][2]
     assert set(s["families"]) == {"quadratic"}
+    assert s["families"]["quadratic"]["mean"] == pytest.approx(0.625)
+    assert s["families"]["quadratic"]["diverged_fraction"] == 0.25
+
+
+def test_family_mean_and_divergence_show_what_the_iqm_hides():
+    """Two families: one policy diverges in 12 % of the quadratic runs (6 of 50) and matches
+    the reference elsewhere. Its quadratic IQM stays 1.00; the mean and the divergence rate
+    next to it do not (hand-computed: mean = (44 · 1 + 6 · (−1)) / 50 = 0.76)."""
+    from lb_helpers import synthetic_runs
+
+    from lrgym.leaderboard.suite import FamilySuite, Suite
+
+    suite = Suite("two", 1, "test", "test",
+                  (FamilySuite("quadratic", tuple(range(20000, 20010))), FamilySuite("linreg", (20000, 20001))),
+                  seeds=(0, 1, 2, 3, 4))
+    scores = np.ones((5, 12))
+    diverged = np.zeros((5, 12), dtype=bool)
+    diverged[[0, 1, 2, 3, 4, 0], [0, 1, 2, 3, 4, 9]] = True
+    scores[diverged] = -1.0
+    runs = [dataclasses.replace(r, diverged=bool(diverged[i // 12, i % 12]))
+            for i, r in enumerate(synthetic_runs(suite, scores))]
+    fam = summarize(runs, suite, reps=200)["families"]
+    assert fam["quadratic"]["iqm"][0] == 1.0  # the ranking statistic reads perfect...
+    assert fam["quadratic"]["mean"] == pytest.approx(0.76)  # ...the mean does not
+    assert fam["quadratic"]["diverged_fraction"] == pytest.approx(0.12)
+    assert fam["linreg"] == {"iqm": [1.0, 1.0, 1.0], "mean": 1.0, "diverged_fraction": 0.0}
 
 
 def test_runs_on_the_real_env_start_where_the_reference_starts():
@@ -92,11 +119,10 @@ def test_precision_floor():
     assert runs[1].final_loss == 0.0
 
 
-def test_choose_uses_the_floor():
-    from lrgym.leaderboard.references import choose
+def test_reference_objective_uses_the_floor():
+    from lrgym.baselines.reference import Row, search_reference
 
-    grid = [
-        {"lr": 0.1, "initial_loss": [1.0, 1.0], "final_loss": [1e-13, 1e-13]},
-        {"lr": 1.0, "initial_loss": [1.0, 1.0], "final_loss": [1e-100, 1e-150]},  # same after the floor
-    ]
-    assert choose(grid)["lr"] == 0.1
+    def run(lr):  # 0.1 and above reach far below the floor: all tie, the smallest LR wins
+        return Row(lr, (1.0, 1.0), (1e-100, 1e-150) if lr >= 0.1 else (1.0, 1.0))
+
+    assert search_reference(run, 0.01, 1.0).lr == pytest.approx(0.1)

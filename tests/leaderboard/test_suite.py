@@ -1,4 +1,4 @@
-"""Suite definitions: fixed, versioned, disjoint from training, at least 5 seeds on v1."""
+"""Suite definitions: fixed, versioned, disjoint from training, at least 5 seeds; v1 frozen."""
 
 import pytest
 
@@ -7,16 +7,17 @@ from lrgym.tasks.base import INSTANCE_SETS
 
 
 def test_default_and_names():
-    assert DEFAULT_SUITE == "v1"
-    assert {"v1", "val", "quick"} <= set(SUITES)
-    assert get_suite("v1") is SUITES["v1"]
+    assert DEFAULT_SUITE == "v2"
+    assert {"v2", "v1", "val", "quick"} <= set(SUITES)
+    assert get_suite("v1") is SUITES["v1"] and get_suite("v2") is SUITES["v2"]
     with pytest.raises(ValueError, match="valid choices"):
         get_suite("nope")
 
 
-def test_v1_shape():
+def test_v1_shape_is_frozen():
     v1 = SUITES["v1"]
     assert v1.version == "v1/r1"
+    assert all(fs.instances == tuple(range(20000, 20008)) for fs in v1.families) and v1.seeds == (0, 1, 2, 3, 4)
     assert len(v1.seeds) >= 5
     assert set(v1.family_names) == {"linreg", "quadratic", "mlp", "recsys"}
     assert v1.n_runs == len(v1.tasks()) * len(v1.seeds)

@@ -52,7 +52,7 @@ def ref_layers(task, p):
 
 
 def ref_loss_grad(task, p, X, y):
-    """Per-example cross-entropies and the gradient of their mean, layer by layer."""
+    """Per-example cross-entropies and the gradient of their sum, layer by layer."""
     layers = ref_layers(task, p)
     acts = [X]
     for l, (W, b) in enumerate(layers):
@@ -66,7 +66,6 @@ def ref_loss_grad(task, p, X, y):
     losses = -logp[np.arange(len(y)), y]
     D = np.exp(logp)
     D[np.arange(len(y)), y] -= 1.0
-    D /= len(y)
     grads = []
     for l in range(len(layers) - 1, -1, -1):
         A = acts[l]
@@ -79,13 +78,12 @@ def ref_loss_grad(task, p, X, y):
 def ref_update(p, g, m, v, t, lr, cfg: OptimizerConfig, segments):
     """One update as written in lrgym.optim's docstring (PyTorch's formulas)."""
     h = cfg.hyper()
+    if cfg.clip_norm is not None:  # torch's clip_grad_norm_ on the loss gradient, then the decay
+        g = g * min(1.0, cfg.clip_norm / (np.linalg.norm(g) + 1e-6))
     g = g + cfg.weight_decay * p
-    if cfg.clip_norm is not None or cfg.normalize == "global":
+    if cfg.normalize == "global":
         n = np.linalg.norm(g)
-        if cfg.clip_norm is not None and n > cfg.clip_norm:
-            g = g * (cfg.clip_norm / n)
-            n = cfg.clip_norm
-        if cfg.normalize == "global" and n > 0:
+        if n > 0:
             g = g / n
     if cfg.normalize == "layerwise":
         for lo, hi in zip(segments[:-1], segments[1:]):
@@ -175,7 +173,7 @@ def test_gradient_matches_central_differences(kw):
         fd[i] = (task.loss_and_grad(p + e, rows)[0] - task.loss_and_grad(p - e, rows)[0]) / (2 * h)
     assert np.max(np.abs(fd - g)) <= 1e-6 * np.max(np.abs(g))
     ref_losses, ref_g, _ = ref_loss_grad(task, p, task.X[rows], task.y[rows])
-    assert loss == pytest.approx(ref_losses.mean(), rel=1e-13)
+    assert loss == pytest.approx(ref_losses.sum(), rel=1e-13)
     np.testing.assert_allclose(g, ref_g, rtol=1e-12, atol=1e-15)
 
 
@@ -200,7 +198,7 @@ def test_kernel_matches_numpy_reference_in_lockstep(cfg, kw):
     task = small_task(**kw)
     state = task.new_state(np.random.default_rng(5))
     ref = RefRun(task, state)
-    lr = 0.3 if cfg.name in ("sgd", "momentum", "nesterov") else 0.01
+    lr = 0.3 / 16 if cfg.name in ("sgd", "momentum", "nesterov") else 0.01  # SGD LR per example
     for _ in range(3):
         stats = run_kernel(task, state, lr, 4, cfg)
         expect = ref.run(lr, 4, cfg)
@@ -221,9 +219,12 @@ def test_clipping_is_active_in_lockstep_case():
 # ---- PyTorch parity -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("opt_name, lr", [("sgd", 0.2), ("adam", 3e-3)])
+@pytest.mark.parametrize("opt_name, lr", [("sgd", 0.2 / 16), ("adam", 3e-3), ("momentum", 0.05 / 16)])
 @pytest.mark.parametrize("kw", [dict(activation="tanh", depth=1), dict(activation="relu", depth=2)])
-def test_torch_parity_50_updates(opt_name, lr, kw):
+@pytest.mark.parametrize("transforms", [{}, {"weight_decay": 0.05, "clip_norm": 0.3}], ids=["plain", "wd+clip"])
+def test_torch_parity_50_updates(opt_name, lr, kw, transforms):
+    """Lock-step with an nn.Sequential: cross_entropy, backward, ``clip_grad_norm_``, then
+    ``torch.optim``'s step with weight decay (PyTorch's order, as lrgym.optim)."""
     import torch
 
     task = small_task(hidden=12, **kw)
@@ -239,20 +240,27 @@ def test_torch_parity_50_updates(opt_name, lr, kw):
         if l < len(task.widths) - 2:
             mods.append(torch.nn.ReLU() if task.relu else torch.nn.Tanh())
     model = torch.nn.Sequential(*mods)
-    opt = (torch.optim.SGD if opt_name == "sgd" else torch.optim.Adam)(model.parameters(), lr=lr)
-    cfg = OptimizerConfig(opt_name)
+    wd, clip = transforms.get("weight_decay", 0.0), transforms.get("clip_norm")
+    if opt_name == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=wd)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=lr, weight_decay=wd, momentum=0.9 if opt_name == "momentum" else 0.0)
+    cfg = OptimizerConfig(opt_name, **transforms)
+    clipped = 0
     X, y = torch.from_numpy(task.X), torch.from_numpy(task.y)
     n_eval = task.n_eval
     for _ in range(50):
         rows = np.zeros(task.spec.batch_size, dtype=np.int64)
         lrng.fill_randint(word, task.X.shape[0], rows)
         idx = torch.from_numpy(rows)
-        loss = torch.nn.functional.cross_entropy(model(X[idx]), y[idx])
+        loss = torch.nn.functional.cross_entropy(model(X[idx]), y[idx], reduction="sum")
         opt.zero_grad()
         loss.backward()
+        if clip is not None:
+            clipped += float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip)) > clip
         opt.step()
         stats = run_kernel(task, state, lr, 1, cfg)
-        assert stats[S_BATCH_LOSS] == pytest.approx(loss.item(), rel=1e-6)
+        assert stats[S_BATCH_LOSS] == pytest.approx(loss.item() / len(rows), rel=1e-6)  # reported: the mean
         with torch.no_grad():
             train = torch.nn.functional.cross_entropy(model(X[:n_eval]), y[:n_eval]).item()
         assert stats[S_TRAIN_LOSS] == pytest.approx(train, rel=1e-6)
@@ -260,7 +268,10 @@ def test_torch_parity_50_updates(opt_name, lr, kw):
         [np.concatenate([m.weight.detach().numpy().T.ravel(), m.bias.detach().numpy()]) for m in mods[::2]]
     )
     np.testing.assert_allclose(state.params, flat, rtol=1e-6, atol=1e-9)
-    assert stats[S_TRAIN_LOSS] < 0.9 * run_kernel_eval(task, task.new_state(np.random.default_rng(11)))
+    if not transforms:  # it learns (with strong decay and clipping, parity is the point)
+        assert stats[S_TRAIN_LOSS] < 0.9 * run_kernel_eval(task, task.new_state(np.random.default_rng(11)))
+    if clip is not None:
+        assert clipped >= 10  # clipping was active on a good share of the 50 updates
 
 
 def run_kernel_eval(task, state):
@@ -286,7 +297,7 @@ def test_digits_reaches_90_percent_over_default_horizon(kw):
     cfg = OptimizerConfig("sgd")
     first = None
     for _ in range(fam.default_horizon):
-        stats = run_kernel(task, state, 0.1, fam.default_inner_steps, cfg)
+        stats = run_kernel(task, state, 0.1 / kw["batch_size"], fam.default_inner_steps, cfg)
         first = stats.copy() if first is None else first
     assert stats[S_VAL_METRIC] >= 0.90
     assert stats[S_TRAIN_LOSS] < 0.3 * first[S_TRAIN_LOSS]

@@ -58,7 +58,7 @@ def ref_scores(task, p, u, i):
 def ref_loss_grad(task, p, u, i, y):
     s = ref_scores(task, p, u, i)
     losses = np.logaddexp(0.0, (1.0 - 2.0 * y) * s)
-    d = (1.0 / (1.0 + np.exp(-s)) - y) / len(y)
+    d = 1.0 / (1.0 + np.exp(-s)) - y  # gradient of the summed loss (GRADIENT_SCALE = 1)
     grad = np.zeros_like(p)
     gU, gV = task.tables(grad)
     U, V = task.tables(p)
@@ -106,13 +106,13 @@ class RefRun:
 
     def update(self, g, mask, lr, cfg):
         p, seg = self.p, self.task.segments
+        g = np.where(mask, g, 0.0)
+        if cfg.clip_norm is not None:  # clip the loss gradient first (torch's clip_grad_norm_)
+            g *= min(1.0, cfg.clip_norm / (np.linalg.norm(g) + 1e-6))
         g = np.where(mask, g + cfg.weight_decay * p, 0.0)
-        if cfg.clip_norm is not None or cfg.normalize == "global":
+        if cfg.normalize == "global":
             n = np.linalg.norm(g)
-            if cfg.clip_norm is not None and n > cfg.clip_norm:
-                g *= cfg.clip_norm / n
-                n = cfg.clip_norm
-            if cfg.normalize == "global" and n > 0:
+            if n > 0:
                 g /= n
         if cfg.normalize == "layerwise":
             for lo, hi in zip(seg[:-1], seg[1:]):
@@ -180,7 +180,7 @@ def test_gradient_matches_central_differences():
     y = (rng.uniform(size=25) < 0.4).astype(float)
     loss, g = task.loss_and_grad(p, u, i, y)
     ref_losses, ref_g = ref_loss_grad(task, p, u, i, y)
-    assert loss == pytest.approx(ref_losses.mean(), rel=1e-13)
+    assert loss == pytest.approx(ref_losses.sum(), rel=1e-13)
     np.testing.assert_allclose(g, ref_g, rtol=1e-12, atol=1e-16)
     h = 1e-6
     nz = np.flatnonzero(np.abs(g) > 0)
@@ -213,7 +213,7 @@ def test_kernel_matches_numpy_reference_in_lockstep(cfg):
     task = small_task()
     state = task.new_state(np.random.default_rng(3))
     ref = RefRun(task, state)
-    lr = {"sgd": 5.0, "momentum": 1.0, "nesterov": 0.05}.get(cfg.name, 0.05)
+    lr = {"sgd": 0.15, "momentum": 0.03, "nesterov": 0.05}.get(cfg.name, 0.05)
     for _ in range(3):
         stats = run_kernel(task, state, lr, 5, cfg)
         expect = ref.run(lr, 5, cfg)
@@ -249,7 +249,7 @@ def test_untouched_rows_and_slots_do_not_change():
 # ---- learning, divergence, determinism -----------------------------------------------------
 
 
-@pytest.mark.parametrize("opt_name, lr", [("adam", 0.01), ("sgd", 10.0)])
+@pytest.mark.parametrize("opt_name, lr", [("adam", 0.01), ("sgd", 0.1)])
 def test_synthetic_reaches_auc_075_over_default_horizon(opt_name, lr):
     spec = RecsysSpec(family="recsys", instance=0)  # the documented defaults
     task = RecsysTask(spec)

@@ -1,0 +1,276 @@
+"""Suite v2's instances: the documented rule that keeps only test instances that discriminate.
+
+An instance discriminates between LR controllers when (1) its reference can be beaten without
+the score saturating, (2) its reference is a real optimum, not one capped by the LR range, and
+(3) controlling the LR pays: a simple schedule beats the best constant LR there. On an instance
+where the best constant LR is already optimal, every policy that finds that LR scores 1.00 and
+the instance only adds ties.
+
+**Procedure** (deterministic; :func:`select`), per family, with v2's episode settings and seeds
+(family-default horizon and inner steps, seeds 0–4):
+
+1. Candidates: the seeds of the **test** instance set, ascending, at most :data:`CANDIDATES`.
+2. For each candidate, its reference by the one reference rule
+   (:func:`lrgym.baselines.reference.search_reference`), and the mean score S over the seeds of
+   plain cosine decay to 0 (:class:`lrgym.baselines.schedules.Cosine`, SGD) with peak LR
+   η*·10^(i/4), i = 0, …, 4 (η* the reference LR), capped at the top of the LR range.
+3. Keep the candidate iff all of
+
+   * **not at the precision floor**: on every seed the reference's log-improvement
+     log(L0/L_ref) is at most :data:`MAX_FLOOR_SHARE` of the floor's, log(1/10⁻¹²) — a policy can
+     still score 1/MAX_FLOOR_SHARE = 1.5 before its loss reaches the floor;
+   * **not at the LR-range edge**: η* lies at least :data:`MIN_MARGIN_DECADES` decades inside
+     [lr_min, lr_max] and the search ran an LR on each side of it that scored worse;
+   * **a real gap**: the best of the five cosine schedules has a mean S ≥ 1 + :data:`MIN_GAP`.
+
+4. The suite takes the first ``n`` kept candidates in seed order (``n`` per family in
+   :data:`SIZES`; fewer if fewer of the :data:`CANDIDATES` passed); candidates after the n-th
+   kept one are not evaluated.
+
+The selection and the references it computed are shipped together:
+``python -m lrgym.leaderboard.selection --ship`` writes ``leaderboard/suites/v2.json`` (the
+instances with every candidate's numbers and the reason it was dropped) and
+``leaderboard/references/v2-r1.json`` (the references of the kept instances, the same numbers
+``lrgym leaderboard references --suite v2`` computes). Without ``--ship`` it writes both to
+``runs/selection/`` for inspection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lrgym.baselines.reference import RULE
+from lrgym.baselines.score import PRECISION_FLOOR, score
+
+__all__ = ["CANDIDATES", "MAX_FLOOR_SHARE", "MIN_GAP", "MIN_MARGIN_DECADES", "SIZES", "evaluate_candidate", "keep",
+           "select"]
+
+#: at most this many test instances are tried per family (the first ones of the test set)
+CANDIDATES = 64
+#: the reference's log-improvement may use at most this share of the precision floor's
+MAX_FLOOR_SHARE = 2.0 / 3.0
+#: the reference LR must lie this far (decades) inside the env's LR range
+MIN_MARGIN_DECADES = 0.5
+#: a simple schedule must beat the best constant LR by this much mean S (twice the references'
+#: stated precision of 1 %, so the gap is not an artefact of the search)
+MIN_GAP = 0.02
+#: peaks of the cosine schedules tried, as multiples of the reference LR
+COSINE_PEAKS = (1.0, 10.0**0.25, 10.0**0.5, 10.0**0.75, 10.0)
+#: instances per family in suite v2: 16 where episodes are cheap, 8 where they are not, so the
+#: main job stays ≤ 60 s on 2 cores (README "Leaderboard": CPU-seconds per instance of the main
+#: job measured per family — linreg 3.7, quadratic 1.0, mlp 5.1, recsys 5.6)
+SIZES: dict[str, int] = {"linreg": 8, "quadratic": 16, "mlp": 8, "recsys": 8}
+SEEDS = (0, 1, 2, 3, 4)
+
+HERE = Path(__file__).parent
+SHIPPED_SELECTION = HERE / "suites" / "v2.json"
+COMMAND = "python -m lrgym.leaderboard.selection --ship"
+
+
+def evaluate_candidate(job: tuple) -> dict:
+    """Reference and cosine-schedule scores of one candidate: job = (family, instance, seeds,
+    env_kwargs). Returns a JSON-able record (see :func:`keep` for the rule)."""
+    family, instance, seeds, env_kwargs = job
+    from lrgym.baselines.evaluation import make_env, run_episode
+    from lrgym.baselines.reference import ConstantLRRuns
+    from lrgym.baselines.schedules import Cosine
+    from lrgym.leaderboard.references import reference_entry
+
+    runs = ConstantLRRuns(env_kwargs, instance, seeds)
+    ref = runs.search()
+    l0 = np.asarray(ref.best.initial_loss, dtype=float)
+    lref = np.asarray(ref.best.final_loss, dtype=float)
+    cosine = {}
+    if np.all(np.isfinite(lref)):
+        for m in COSINE_PEAKS:
+            lr = min(ref.lr * m, runs.lr_max)
+            policy = Cosine(lr)
+            env = make_env(policy, env_kwargs)
+            env._tasks = runs.tasks
+            trajs = [run_episode(policy, env, seed=s, instance=instance) for s in seeds]
+            s = score(l0, [t.final_loss for t in trajs], lref, [t.diverged for t in trajs])
+            cosine[f"{lr:.6g}"] = float(np.mean(s))
+    with np.errstate(divide="ignore"):
+        share = np.log(l0 / np.maximum(lref, 1e-300)) / math.log(1.0 / PRECISION_FLOOR)
+    return {
+        "family": family,
+        "instance": int(instance),
+        "lr": ref.lr,
+        "margin_decades": round(ref.margin_decades, 4),
+        "bracketed": ref.bracketed,
+        "floor_share": float(np.max(share)) if np.all(np.isfinite(share)) else math.inf,
+        "cosine_scores": cosine,
+        "gap": (max(cosine.values()) - 1.0) if cosine else -math.inf,
+        "reference": reference_entry(ref),
+    }
+
+
+def keep(record: dict) -> tuple[bool, str]:
+    """The rule of the module docstring: (kept?, reason when dropped)."""
+    if not record["floor_share"] <= MAX_FLOOR_SHARE:
+        return False, f"at the precision floor (log-improvement share {record['floor_share']:.2f} > {MAX_FLOOR_SHARE:.2f})"
+    if not (record["margin_decades"] >= MIN_MARGIN_DECADES and record["bracketed"]):
+        return False, f"at the LR-range edge (η* = {record['lr']:.3g}, {record['margin_decades']:.2f} decades inside)"
+    if not record["gap"] >= MIN_GAP:
+        return False, f"no gap (best cosine schedule mean S = {1 + record['gap']:.3f} < {1 + MIN_GAP:.2f})"
+    return True, ""
+
+
+def select(families: list[str] | None = None, candidates: int = CANDIDATES, sizes: dict | None = None,
+           workers: int | None = None, reuse: dict | None = None, progress=None) -> dict:
+    """Run the procedure of the module docstring; returns the selection (JSON-able).
+
+    Candidates are evaluated in seed order, a batch of ``workers`` at a time, until the family
+    has its ``size`` kept instances or ``candidates`` were tried. ``reuse`` maps
+    ``(family, instance)`` to records of an earlier run on the same code (:func:`load_records`);
+    a reused record that passes the rule but lacks its reference is evaluated again.
+    ``progress(record)`` is called after each evaluation (the CLI appends them to
+    ``runs/selection/records.jsonl``, which ``--reuse`` also reads).
+    """
+    from lrgym.baselines.parallel import imap
+    from lrgym.tasks.base import instance_set
+
+    sizes = {**SIZES, **(sizes or {})}
+    families = list(families or SIZES)
+    workers = workers or os.cpu_count() or 1
+    test = [int(k) for k in instance_set("test")[:candidates]]
+    start = time.time()
+    records = dict(reuse or {})
+
+    def usable(f: str, k: int) -> bool:
+        rec = records.get((f, k))
+        return rec is not None and ("reference" in rec or not keep(rec)[0])
+
+    def kept(f: str) -> list[int]:
+        out = []
+        for k in test:
+            if not usable(f, k):
+                break
+            if keep(records[(f, k)])[0]:
+                out.append(k)
+            if len(out) == sizes[f]:
+                break
+        return out
+
+    while True:
+        todo = []
+        for f in families:
+            missing = sizes[f] - len(kept(f))
+            if missing > 0:  # about twice as many candidates as still missing (about half pass)
+                todo += [(f, k) for k in test if not usable(f, k)][:max(workers, 2 * missing)]
+        if not todo:
+            break
+        jobs = [(f, k, SEEDS, {"family": f, "instance_set": "test"}) for f, k in todo]
+        for rec in imap(evaluate_candidate, jobs, workers, f"suite v2 candidates ({len(jobs)})"):
+            records[(rec["family"], rec["instance"])] = rec
+            if progress is not None:
+                progress(rec)
+    out = {"rule": __doc__.split("**Procedure**")[1].split("The selection and")[0].strip(),
+           "reference_rule": RULE, "seeds": list(SEEDS), "candidates": candidates,
+           "thresholds": {"max_floor_share": MAX_FLOOR_SHARE, "min_margin_decades": MIN_MARGIN_DECADES,
+                          "min_gap": MIN_GAP, "cosine_peaks": list(COSINE_PEAKS)},
+           "command": COMMAND, "seconds": 0.0, "families": {}}
+    for f in families:
+        chosen, table = kept(f), []
+        last = chosen[-1] if len(chosen) == sizes[f] else test[-1]
+        for k in test:
+            if k > last:
+                break
+            rec = records[(f, k)]
+            ok, reason = keep(rec)
+            table.append({key: rec[key] for key in ("instance", "lr", "margin_decades", "bracketed", "floor_share",
+                                                     "gap")} | {"kept": k in chosen, "reason": reason})
+        out["families"][f] = {"instances": chosen, "size": sizes[f], "candidates": table,
+                              "references": {str(k): records[(f, k)]["reference"] for k in chosen}}
+    out["seconds"] = round(time.time() - start, 1)
+    out["records"] = [records[key] for key in sorted(records)]
+    return out
+
+
+def load_records(path: str | Path) -> dict:
+    """``(family, instance) → record`` from a selection written by :func:`write` (its
+    ``runs/`` copy keeps every evaluated candidate's record)."""
+    path = Path(path)
+    if path.suffix == ".jsonl":
+        return {(r["family"], int(r["instance"])): r
+                for r in (json.loads(line) for line in path.read_text().splitlines() if line.strip())}
+    data = json.loads(path.read_text())
+    records = {}
+    for rec in data.get("records", []):
+        records[(rec["family"], int(rec["instance"]))] = rec
+    for f, d in data.get("families", {}).items():  # older files: the table, references of kept ones
+        for c in d.get("candidates", []):
+            rec = {**c, "family": f}
+            ref = d.get("references", {}).get(str(c["instance"]))
+            if ref is not None:
+                rec["reference"] = ref
+            records.setdefault((f, int(c["instance"])), rec)
+    return records
+
+
+def _jsonable(obj):
+    return json.loads(json.dumps(obj, default=float, allow_nan=True))
+
+
+def write(selection: dict, ship: bool) -> list[Path]:
+    """Write the selection (without the references) and the suite's references file."""
+    from lrgym.leaderboard.references import SHIPPED_DIR, References, save_references, task_specs
+    from lrgym.leaderboard.suite import suite_v2
+
+    sel_path = SHIPPED_SELECTION if ship else Path("runs") / "selection" / "v2.json"
+    ref_dir = SHIPPED_DIR if ship else Path("runs") / "selection"
+    sel_path.parent.mkdir(parents=True, exist_ok=True)
+    slim = {k: v for k, v in selection.items() if k not in ("families", "records")}
+    slim["families"] = {f: {k: v for k, v in d.items() if k != "references"} for f, d in selection["families"].items()}
+    if not ship:  # the full records, for --reuse
+        slim["records"] = selection.get("records", [])
+    tmp = sel_path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(_jsonable(slim), indent=1) + "\n")
+    os.replace(tmp, sel_path)
+    suite = suite_v2({f: d["instances"] for f, d in selection["families"].items()})
+    tasks = {f"{f}/{k}": ref for f, d in selection["families"].items() for k, ref in d["references"].items()}
+    refs = References(suite.version, suite.fingerprint(), tasks, tuple(suite.seeds), task_specs(suite),
+                      selection["seconds"])
+    return [sel_path, save_references(refs, ref_dir)]
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description="Select suite v2's instances (see the module docstring).")
+    p.add_argument("--families", nargs="*", help="families (default: all four)")
+    p.add_argument("--candidates", type=int, default=CANDIDATES)
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--ship", action="store_true",
+                   help="write the shipped leaderboard/suites/v2.json and references/v2-r1.json (maintainers)")
+    p.add_argument("--reuse", help="records of an earlier run on the same code (runs/selection/v2.json, or "
+                                   "runs/selection/records.jsonl of an interrupted one)")
+    args = p.parse_args(argv)
+    reuse = load_records(args.reuse) if args.reuse else None
+    log = Path("runs") / "selection" / "records.jsonl"
+    log.parent.mkdir(parents=True, exist_ok=True)
+
+    def progress(rec: dict) -> None:
+        with open(log, "a") as f:
+            f.write(json.dumps(_jsonable(rec)) + "\n")
+
+    selection = select(args.families, args.candidates, workers=args.workers, reuse=reuse, progress=progress)
+    for f, d in selection["families"].items():
+        dropped = {}
+        for c in d["candidates"]:
+            if not c["kept"]:
+                key = c["reason"].split(" (")[0]
+                dropped[key] = dropped.get(key, 0) + 1
+        print(f"{f}: kept {len(d['instances'])}/{d['size']}: {d['instances']}; dropped: {dropped}")
+    for path in write(selection, args.ship):
+        print(f"wrote {path}")
+    print(f"{selection['seconds']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

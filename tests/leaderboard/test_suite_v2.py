@@ -1,0 +1,132 @@
+"""Suite v2: its instances follow the documented rule, and its shipped references are exact.
+
+The expensive check (an independent dense search of constant LRs on every v2 instance, ≈ 3 min
+on 2 cores) runs once, in a process pool.
+"""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from lrgym.baselines.score import PRECISION_FLOOR, score
+from lrgym.leaderboard import selection
+from lrgym.leaderboard.references import SHIPPED_DIR, References, find_cached
+from lrgym.leaderboard.suite import DEFAULT_SUITE, SUITES, V2_SELECTION
+
+V2 = SUITES["v2"]
+
+
+def _shipped() -> References:
+    return References.from_dict(json.loads((SHIPPED_DIR / "v2-r1.json").read_text()))
+
+
+def test_v2_is_the_default_and_its_shipped_files_match_the_code():
+    assert DEFAULT_SUITE == "v2" and V2.version == "v2/r1" and V2.seeds == (0, 1, 2, 3, 4)
+    assert V2.instance_set == "test"
+    data = json.loads(V2_SELECTION.read_text())
+    for fs in V2.families:
+        assert list(fs.instances) == data["families"][fs.family]["instances"]
+        assert len(fs.instances) == len(set(fs.instances)) >= 8
+    # shipped references: same suite, rule and specs, and the current code reproduces them
+    found = find_cached(V2)
+    assert found is not None
+    assert found[0].tasks == _shipped().tasks
+
+
+def test_v2_instances_are_the_first_candidates_that_pass_the_rule():
+    """Re-apply the documented rule to the recorded candidates: the kept instances are exactly
+    the first ``size`` passing ones in seed order, and every dropped one fails the rule."""
+    data = json.loads(V2_SELECTION.read_text())
+    for family, d in data["families"].items():
+        passing = [c["instance"] for c in d["candidates"] if selection.keep(c)[0]]
+        assert d["instances"] == passing[: d["size"]]
+        assert [c["instance"] for c in d["candidates"]] == sorted(c["instance"] for c in d["candidates"])
+
+
+def test_every_v2_reference_is_inside_the_lr_range_and_above_the_precision_floor():
+    refs = _shipped()
+    for task in V2.tasks():
+        entry = refs.tasks[task.label]
+        lo, hi = entry["lr_range"]
+        lr = entry["lr"]
+        # strictly inside, with a run LR on each side that scored worse
+        assert lo * 10**selection.MIN_MARGIN_DECADES <= lr <= hi / 10**selection.MIN_MARGIN_DECADES, task
+        lrs = [r["lr"] for r in entry["evaluated"]]
+        assert min(lrs) < lr < max(lrs), task
+        # not at the precision floor on any seed: a policy can still score 1.5 before the floor
+        l0 = np.asarray(entry["initial_loss"])
+        lref = np.asarray(entry["final_loss"])
+        assert np.all(lref > PRECISION_FLOOR * l0), task
+        assert np.all(np.log(l0 / lref) <= selection.MAX_FLOOR_SHARE * math.log(1 / PRECISION_FLOOR)), task
+
+
+# ---- the independent search ---------------------------------------------------------------------
+
+#: dense local grid: 1/40 decade over ±0.4 decade around the reference (a different lattice from
+#: the search's 1/2, 1/16 and 1/64 decades), plus a global grid offset by a quarter decade from
+#: the search's half-decades (another basin would show there)
+LOCAL_STEP, LOCAL_SPAN = 1 / 40, 16
+
+
+def _candidate_lrs(lr_ref: float, lo: float, hi: float) -> list[float]:
+    c = math.log10(lr_ref)
+    local = [10 ** (c + j * LOCAL_STEP) for j in range(-LOCAL_SPAN, LOCAL_SPAN + 1) if j]
+    e0 = math.log10(lo) + 0.25
+    global_ = [10 ** (e0 + 0.5 * k) for k in range(int((math.log10(hi) - e0) / 0.5) + 1)]
+    global_ = [x for x in global_ if abs(math.log10(x) - c) > LOCAL_SPAN * LOCAL_STEP]
+    return [x for x in local + global_ if lo <= x <= hi]
+
+
+def _best_alternative(job):
+    """(task label, best mean S over the candidate LRs, its LR): constant-LR episodes of the
+    leaderboard's own constant policy, scored by the one score function against the reference."""
+    family, instance, entry, env_kwargs, seeds = job
+    from lrgym.baselines.evaluation import make_env, run_episode
+    from lrgym.leaderboard.worker import ConstantLR
+
+    tasks = None
+    best, best_lr = -math.inf, None
+    lo, hi = entry["lr_range"]
+    for lr in _candidate_lrs(entry["lr"], lo, hi):
+        policy = ConstantLR(lr)
+        env = make_env(policy, env_kwargs)
+        if tasks is not None:
+            env._tasks = tasks
+        tasks = env._tasks
+        trajs = [run_episode(policy, env, seed=s, instance=instance) for s in seeds]
+        s = score([t.initial_loss for t in trajs], [t.final_loss for t in trajs], entry["final_loss"],
+                  [t.diverged for t in trajs])
+        if float(np.mean(s)) > best:
+            best, best_lr = float(np.mean(s)), lr
+    return f"{family}/{instance}", best, best_lr
+
+
+def test_an_independent_dense_search_finds_no_constant_lr_beating_the_reference_by_1_percent():
+    from lrgym.baselines.parallel import imap
+
+    refs = _shipped()
+    jobs = [(t.family, t.instance, refs.tasks[t.label], V2.env_kwargs(t.family), list(V2.seeds)) for t in V2.tasks()]
+    results = {label: (best, lr) for label, best, lr in imap(_best_alternative, jobs, 2, "independent search")}
+    worst = max(results.items(), key=lambda kv: kv[1][0])
+    assert worst[1][0] <= 1.01, f"{worst[0]}: constant LR {worst[1][1]:.4g} scores {worst[1][0]:.4f}"
+    assert len(results) == len(V2.tasks())
+
+
+@pytest.mark.parametrize("lr_ref", [1e-3, 0.7])
+def test_candidate_lrs_of_the_independent_search(lr_ref):
+    lrs = _candidate_lrs(lr_ref, 1e-6, 10.0)
+    assert all(1e-6 <= x <= 10.0 for x in lrs) and lr_ref not in lrs
+    assert min(abs(math.log10(x / lr_ref)) for x in lrs) == pytest.approx(1 / 40)
+    assert any(x < lr_ref / 100 for x in lrs) and any(x > lr_ref * 3 for x in lrs if lr_ref < 1)
+
+
+def test_the_rule_by_hand():
+    good = {"lr": 0.1, "margin_decades": 2.0, "bracketed": True, "floor_share": 0.3, "gap": 0.05}
+    assert selection.keep(good) == (True, "")
+    assert "precision floor" in selection.keep({**good, "floor_share": 0.7})[1]
+    assert "edge" in selection.keep({**good, "margin_decades": 0.4})[1]
+    assert "edge" in selection.keep({**good, "bracketed": False})[1]
+    assert "no gap" in selection.keep({**good, "gap": 0.019})[1]
+    assert selection.keep({**good, "gap": 0.02})[0]
