@@ -2,6 +2,8 @@
 #   make leaderboard   set up .venv and run every baseline on the default suite (the main job)
 #   make test          set up .venv and run the test suite
 # and:  make bench     speed benchmarks (pytest-benchmark) and the benchmark table
+#        make clients   the client matrix: SB3, rl-zoo3, CleanRL-style PPO, RLlib, TorchRL and
+#                       gymnasium's utilities on LRControl-v1 (own venv .venv-clients; not in CI)
 #
 # make test runs the whole suite, then its numerics tier (PORTABLE_TESTS) again with NumPy's
 # AVX2 / AVX-512 dispatch switched off (NPY_DISABLE_CPU_FEATURES): the results must not depend
@@ -19,7 +21,10 @@ PORTABLE_TESTS := tests/test_rng.py tests/tasks/test_vmath.py tests/test_optim.p
 	tests/test_divergence.py tests/test_env.py tests/test_vector.py
 NO_SIMD_DISPATCH := X86_V3 X86_V4 AVX512_ICL AVX512_SPR
 
-.PHONY: setup leaderboard test bench clean
+CLIENTS_VENV ?= .venv-clients
+CLIENT_STEPS ?= 4096
+
+.PHONY: setup leaderboard test bench clients clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +32,7 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet "$(TORCH)"
-	$(BIN)/pip install --quiet -e ".[all,dev]"
+	$(BIN)/pip install --quiet "$(TORCH)" -e ".[all,dev]"
 	touch $@
 
 setup: $(VENV)/.installed
@@ -43,5 +48,17 @@ bench: setup
 	$(BIN)/python -m pytest benchmarks --benchmark-enable -q
 	$(BIN)/python -m benchmarks.report
 
+# The RL libraries of the client matrix, in their own venv (ray[rllib] pins an older gymnasium);
+# torch pinned in the same resolver run so nothing replaces the CPU build.
+$(CLIENTS_VENV)/.installed: pyproject.toml benchmarks/clients/requirements.txt
+	$(PYTHON) -m venv $(CLIENTS_VENV)
+	$(CLIENTS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CLIENTS_VENV)/bin/pip install --quiet "$(TORCH)" -e ".[rl]" -r benchmarks/clients/requirements.txt
+	touch $@
+
+clients: setup $(CLIENTS_VENV)/.installed
+	$(CLIENTS_VENV)/bin/python -m benchmarks.clients.matrix --steps $(CLIENT_STEPS) \
+		--core-python $(BIN)/python --out benchmarks/clients/RESULTS.md --readme README.md
+
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(CLIENTS_VENV)

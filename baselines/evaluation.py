@@ -13,6 +13,7 @@ import numpy as np
 
 from lrgym.baselines.policy import policy_env_kwargs
 from lrgym.env import LRControlEnv
+from lrgym.info import family_name
 
 
 @dataclass
@@ -74,12 +75,12 @@ class Episode:
         info = self.info
         self.trajectory = Trajectory(
             policy=policy_name,
-            family=info["family"],
-            instance=info["instance"],
+            family=family_name(info["family"]),
+            instance=int(info["instance"]),
             seed=seed,
-            train_losses=[info["train_loss"]],
-            val_losses=[info["val_loss"]],
-            val_metrics=[info["val_metric"]],
+            train_losses=[float(info["train_loss"])],
+            val_losses=[float(info["val_loss"])],
+            val_metrics=[float(info["val_metric"])],
         )
         self.done = False
 
@@ -87,11 +88,11 @@ class Episode:
         """Apply ``action`` (the env raises ``ValueError`` for an invalid one) and record the step."""
         obs, reward, terminated, truncated, info = self.env.step(action)
         traj = self.trajectory
-        traj.lrs.append(info["lr"])
-        traj.train_losses.append(info["train_loss"])
-        traj.val_losses.append(info["val_loss"])
-        traj.val_metrics.append(info["val_metric"])
-        traj.rewards.append(reward)
+        traj.lrs.append(float(info["lr"]))
+        traj.train_losses.append(float(info["train_loss"]))
+        traj.val_losses.append(float(info["val_loss"]))
+        traj.val_metrics.append(float(info["val_metric"]))
+        traj.rewards.append(float(reward))
         traj.rejected_steps += int(info["rejected"])
         self.obs, self.info = obs, info
         self.done = terminated or truncated

@@ -323,3 +323,68 @@ def cpu_pressure() -> float:
             return float(f.readline().split()[1].split("=")[1])
     except (OSError, IndexError, ValueError):
         return float("nan")
+
+
+# ---- the default ids as RL clients see them: resets and instance building included --------------
+
+#: every registered id, for the vector-env-vs-SyncVectorEnv rows and gymnasium's benchmark_step
+DEFAULT_IDS = (
+    "LRControl-v1", "LRControl-LinReg-v1", "LRControl-Quadratic-v1", "LRControl-MLP-v1",
+    "LRControl-Digits-v1", "LRControl-BreastCancer-v1", "LRControl-Recsys-v1",
+)
+ROLLOUT_STEPS = 100  # vector steps per timed round: two default episodes (horizon 50) per env
+
+
+def id_rollouts(env_id: str, n: int, mode: str, first_seed: int = 1_000):
+    """One call = ``reset(seed=s)`` and ``ROLLOUT_STEPS`` vector steps of ``gym.make_vec(env_id,
+    n, vectorization_mode=mode)`` at the default settings (horizon 50: every sub-env builds a new
+    training instance at its reset and at its autoreset), keeping the LR. Call k uses seed
+    ``first_seed + k·n`` for either ``mode``, so ``"sync"`` (gymnasium's SyncVectorEnv) and
+    ``"vector_entry_point"`` (lrgym's vector env) do exactly the same episodes, instance builds
+    included, and the ratio of their rates is the vector env's own gain. Returns env steps."""
+    import gymnasium as gym
+
+    import lrgym  # noqa: F401
+
+    envs = gym.make_vec(env_id, num_envs=n, vectorization_mode=mode)
+    actions = np.full(n, KEEP)
+    calls = [0]
+
+    def run():
+        envs.reset(seed=first_seed + calls[0] * n)
+        calls[0] += 1
+        for _ in range(ROLLOUT_STEPS):
+            envs.step(actions)
+        return n * ROLLOUT_STEPS
+
+    run.envs = envs
+    return run
+
+
+def vector_vs_sync(env_id: str, n: int, rounds: int, clock=time.thread_time) -> dict[str, float]:
+    """Env steps/s of SyncVectorEnv and lrgym's vector env on ``env_id`` with ``n`` envs, in
+    interleaved rounds over the same seeds (one warm-up round each first: compilation, caches)."""
+    runs = {mode: id_rollouts(env_id, n, mode) for mode in ("sync", "vector_entry_point")}
+    for mode in runs:  # warm-up on other seeds: kernels loaded, batched kernels typed
+        id_rollouts(env_id, n, mode, first_seed=900_000)()
+    spent = {mode: 0.0 for mode in runs}
+    done = {mode: 0 for mode in runs}
+    for _ in range(rounds):
+        for mode, run in runs.items():
+            start = clock()
+            done[mode] += run()
+            spent[mode] += clock() - start
+    return {mode: done[mode] / spent[mode] for mode in runs}
+
+
+def gymnasium_benchmark_step(env_id: str, seconds: float = 5.0) -> float:
+    """gymnasium's own ``benchmark_step`` on ``gym.make(env_id)``: random actions, default
+    settings, resets (new instances) included; wall clock, after a short warm-up."""
+    import gymnasium as gym
+    from gymnasium.utils.performance import benchmark_step
+
+    import lrgym  # noqa: F401
+
+    env = gym.make(env_id)
+    benchmark_step(env, target_duration=0.5)
+    return benchmark_step(env, target_duration=seconds)

@@ -158,12 +158,52 @@ def verdicts(name: str, rates: dict[str, float]) -> list[str]:
     return out
 
 
+def measure_ids(ids: list[str], rounds: dict[int, int], step_seconds: float) -> dict[str, dict]:
+    """Per default id: gymnasium's ``benchmark_step`` (single env) and SyncVectorEnv vs lrgym's
+    vector env with 4 and 16 envs, interleaved over the same seeds (resets and builds included)."""
+    out = {}
+    for env_id in ids:
+        row = {"benchmark_step": h.gymnasium_benchmark_step(env_id, seconds=step_seconds)}
+        for n, r in rounds.items():
+            rates = h.vector_vs_sync(env_id, n, r)
+            row[f"sync{n}"], row[f"vector{n}"] = rates["sync"], rates["vector_entry_point"]
+        print(f"  {env_id:<26} " + "  ".join(f"{k} {v:,.0f}" for k, v in row.items()), file=sys.stderr)
+        out[env_id] = row
+    return out
+
+
+def ids_table(rows: dict[str, dict], rounds: dict[int, int], step_seconds: float) -> list[str]:
+    sizes = list(rounds)
+    lines = [
+        "**Default ids as RL clients see them** — default settings (horizon 50, a new train instance "
+        "built at every reset), env steps/s. `benchmark_step`: gymnasium's "
+        f"`gymnasium.utils.performance.benchmark_step(gym.make(id), target_duration={step_seconds:g})` "
+        "(random actions, wall clock). SyncVectorEnv vs lrgym's vector env (`gym.make_vec(id, n, "
+        "vectorization_mode=\"sync\" | \"vector_entry_point\")`): the same seeds, so the same episodes "
+        f"and instance builds, {h.ROLLOUT_STEPS} steps after each reset, rounds interleaved "
+        f"({', '.join(f'{r} × {n} envs' for n, r in rounds.items())}), CPU time of this thread.",
+        "",
+        "| id | `benchmark_step` | " + " | ".join(f"SyncVectorEnv {n} | vector env {n} | ratio" for n in sizes) + " |",
+        "|---|---:|" + "---:|---:|---:|" * len(sizes),
+    ]
+    for env_id, row in rows.items():
+        cells = [f"`{env_id}`", f"{row['benchmark_step']:,.0f}"]
+        for n in sizes:
+            s, v = row[f"sync{n}"], row[f"vector{n}"]
+            cells += [f"{s:,.0f}", f"{v:,.0f}", f"**{v / s:.2f}×**"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--families", default=",".join(h.FAMILIES), help="comma-separated (default: all)")
     p.add_argument("--seconds", type=float, default=0.3, help="length of one timed block")
     p.add_argument("--blocks", type=int, default=5, help="timed blocks per row (best is reported)")
     p.add_argument("--no-torch", action="store_true", help="skip the rows needing torch (PyTorch, SB3)")
+    p.add_argument("--ids", default=",".join(h.DEFAULT_IDS), help="default ids for the clients' table ('' to skip)")
+    p.add_argument("--id-rounds", default="4:6,16:3", help="n_envs:rounds of the vector-vs-sync rows")
+    p.add_argument("--step-seconds", type=float, default=5.0, help="target_duration of benchmark_step")
     p.add_argument("--out", help="also write the Markdown report to this file")
     args = p.parse_args(argv)
     names = [n.strip() for n in args.families.split(",") if n.strip()]
@@ -176,6 +216,9 @@ def main(argv=None) -> int:
     results = {}
     for name in names:
         results[name] = measure_family(name, args.seconds, args.blocks, args.no_torch)
+    ids = [i.strip() for i in args.ids.split(",") if i.strip()]
+    id_rounds = {int(a): int(b) for a, b in (x.split(":") for x in args.id_rounds.split(","))}
+    id_rows = measure_ids(ids, id_rounds, args.step_seconds) if ids else {}
     lines = [
         f"Measured {started} with `python -m benchmarks.report` (best of {args.blocks} × {args.seconds} s per row).",
         "",
@@ -185,9 +228,18 @@ def main(argv=None) -> int:
     ]
     for name in names:
         lines += table(name, results[name]) + [""]
+    if id_rows:
+        lines += ids_table(id_rows, id_rounds, args.step_seconds) + [""]
     lines += ["Targets:", ""]
     for name in names:
         lines += verdicts(name, results[name])
+    for env_id, row in id_rows.items():
+        for n in id_rounds:
+            ratio = row[f"vector{n}"] / row[f"sync{n}"]
+            lines.append(
+                f"- `{env_id}`, {n} envs: lrgym's vector env vs gymnasium's SyncVectorEnv {ratio:.2f}× "
+                "(target ≥ 1×): " + ("met" if ratio >= 1.0 else "**missed**")
+            )
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:

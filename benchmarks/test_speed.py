@@ -33,3 +33,19 @@ def test_env_step(benchmark, family, impl):
     benchmark.extra_info["env_steps"] = step()
     benchmark.extra_info["inner_steps"] = h.INNER_STEPS
     benchmark(step)
+
+
+ID_ROUNDS = {4: 4, 16: 2}
+
+
+@pytest.mark.parametrize("mode", ["sync", "vector_entry_point"])
+@pytest.mark.parametrize("n", list(ID_ROUNDS))
+@pytest.mark.parametrize("env_id", list(h.DEFAULT_IDS))
+def test_id_vector_vs_sync(benchmark, env_id, n, mode):
+    """Each default id at its defaults (new instances at every reset), gymnasium's SyncVectorEnv
+    (``mode="sync"``) vs lrgym's vector env on the same seeds: same episodes, same builds."""
+    run = h.id_rollouts(env_id, n, mode)
+    h.id_rollouts(env_id, n, mode, first_seed=900_000)()  # warm-up on other seeds
+    benchmark.group = f"{env_id} × {n}"
+    benchmark.extra_info["env_steps"] = n * h.ROLLOUT_STEPS
+    benchmark.pedantic(run, rounds=ID_ROUNDS[n], iterations=1)

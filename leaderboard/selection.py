@@ -21,7 +21,13 @@ the instance only adds ties.
      still score 1/MAX_FLOOR_SHARE = 1.5 before its loss reaches the floor;
    * **not at the LR-range edge**: η* lies at least :data:`MIN_MARGIN_DECADES` decades inside
      [lr_min, lr_max] and the search ran an LR on each side of it that scored worse;
-   * **a real gap**: the best of the five cosine schedules has a mean S ≥ 1 + :data:`MIN_GAP`.
+   * **a real gap**: the best of the five cosine schedules has a mean S ≥ 1 + :data:`MIN_GAP`;
+   * **a verified reference** (checked last, only for candidates that pass the others): no
+     constant LR of a verification scan (:func:`verification_lrs`: 1/40 decade over ±0.4
+     decade around η*, quarter-decade offsets from the search's grid elsewhere) scores a mean
+     S above :data:`MAX_VERIFIED_SCORE` against η*. Near the edge of stability some MLP
+     instances have a jagged S(η) in which no finite search is sure to find the best constant
+     LR; they are dropped rather than given a reference that is not the best to 1 %.
 
 4. The suite takes the first ``n`` kept candidates in seed order (``n`` per family in
    :data:`SIZES`; fewer if fewer of the :data:`CANDIDATES` passed); candidates after the n-th
@@ -49,8 +55,8 @@ import numpy as np
 from lrgym.baselines.reference import RULE
 from lrgym.baselines.score import PRECISION_FLOOR, score
 
-__all__ = ["CANDIDATES", "MAX_FLOOR_SHARE", "MIN_GAP", "MIN_MARGIN_DECADES", "SIZES", "evaluate_candidate", "keep",
-           "select"]
+__all__ = ["CANDIDATES", "MAX_FLOOR_SHARE", "MAX_VERIFIED_SCORE", "MIN_GAP", "MIN_MARGIN_DECADES", "SIZES",
+           "evaluate_candidate", "keep", "select", "verification_lrs", "verify"]
 
 #: at most this many test instances are tried per family (the first ones of the test set)
 CANDIDATES = 64
@@ -61,6 +67,8 @@ MIN_MARGIN_DECADES = 0.5
 #: a simple schedule must beat the best constant LR by this much mean S (twice the references'
 #: stated precision of 1 %, so the gap is not an artefact of the search)
 MIN_GAP = 0.02
+#: criterion 4: no constant LR of the verification scan may score above this against η*
+MAX_VERIFIED_SCORE = 1.01
 #: peaks of the cosine schedules tried, as multiples of the reference LR
 COSINE_PEAKS = (1.0, 10.0**0.25, 10.0**0.5, 10.0**0.75, 10.0)
 #: instances per family in suite v2: 16 where episodes are cheap, 8 where they are not, so the
@@ -74,16 +82,41 @@ SHIPPED_SELECTION = HERE / "suites" / "v2.json"
 COMMAND = "python -m lrgym.leaderboard.selection --ship"
 
 
+def verification_lrs(lr_ref: float, lr_min: float, lr_max: float) -> list[float]:
+    """The LRs of the verification scan: 1/40 decade over ±0.4 decade around η* and the
+    quarter-decade points between the search's half-decade grid elsewhere in the range."""
+    c = math.log10(lr_ref)
+    local = [10 ** (c + j / 40) for j in range(-16, 17) if j]
+    e0 = math.log10(lr_min) + 0.25
+    far = [10 ** (e0 + 0.5 * k) for k in range(int((math.log10(lr_max) - e0) / 0.5) + 1)]
+    far = [x for x in far if abs(math.log10(x) - c) > 0.4]
+    return [x for x in local + far if lr_min <= x <= lr_max]
+
+
+def verify(runs, reference: dict) -> float:
+    """The highest mean S (against ``reference``) of a constant LR of the verification scan."""
+    best = -math.inf
+    lo, hi = reference["lr_range"]
+    for lr in verification_lrs(reference["lr"], lo, hi):
+        row = runs(lr)
+        s = score(row.initial_loss, row.final_loss, reference["final_loss"], ~np.isfinite(row.final_loss))
+        best = max(best, float(np.mean(s)))
+    return best
+
+
 def evaluate_candidate(job: tuple) -> dict:
     """Reference and cosine-schedule scores of one candidate: job = (family, instance, seeds,
-    env_kwargs). Returns a JSON-able record (see :func:`keep` for the rule)."""
-    family, instance, seeds, env_kwargs = job
+    env_kwargs[, record]); with a record from an earlier evaluation that lacks only its
+    verification (criterion 4), only that is run. Returns a JSON-able record (see :func:`keep`)."""
+    family, instance, seeds, env_kwargs = job[:4]
     from lrgym.baselines.evaluation import make_env, run_episode
     from lrgym.baselines.reference import ConstantLRRuns
     from lrgym.baselines.schedules import Cosine
     from lrgym.leaderboard.references import reference_entry
 
     runs = ConstantLRRuns(env_kwargs, instance, seeds)
+    if len(job) > 4:
+        return {**job[4], "verified_max_score": verify(runs, job[4]["reference"])}
     ref = runs.search()
     l0 = np.asarray(ref.best.initial_loss, dtype=float)
     lref = np.asarray(ref.best.final_loss, dtype=float)
@@ -99,7 +132,7 @@ def evaluate_candidate(job: tuple) -> dict:
             cosine[f"{lr:.6g}"] = float(np.mean(s))
     with np.errstate(divide="ignore"):
         share = np.log(l0 / np.maximum(lref, 1e-300)) / math.log(1.0 / PRECISION_FLOOR)
-    return {
+    record = {
         "family": family,
         "instance": int(instance),
         "lr": ref.lr,
@@ -110,6 +143,9 @@ def evaluate_candidate(job: tuple) -> dict:
         "gap": (max(cosine.values()) - 1.0) if cosine else -math.inf,
         "reference": reference_entry(ref),
     }
+    if keep(record)[0]:  # criteria 1-3 hold: verify the reference (criterion 4)
+        record["verified_max_score"] = verify(runs, record["reference"])
+    return record
 
 
 def keep(record: dict) -> tuple[bool, str]:
@@ -120,6 +156,9 @@ def keep(record: dict) -> tuple[bool, str]:
         return False, f"at the LR-range edge (η* = {record['lr']:.3g}, {record['margin_decades']:.2f} decades inside)"
     if not record["gap"] >= MIN_GAP:
         return False, f"no gap (best cosine schedule mean S = {1 + record['gap']:.3f} < {1 + MIN_GAP:.2f})"
+    if record.get("verified_max_score", 1.0) > MAX_VERIFIED_SCORE:
+        return False, (f"reference not verified (a constant LR of the scan scores "
+                       f"{record['verified_max_score']:.3f} > {MAX_VERIFIED_SCORE})")
     return True, ""
 
 
@@ -146,7 +185,7 @@ def select(families: list[str] | None = None, candidates: int = CANDIDATES, size
 
     def usable(f: str, k: int) -> bool:
         rec = records.get((f, k))
-        return rec is not None and ("reference" in rec or not keep(rec)[0])
+        return rec is not None and (not keep(rec)[0] or ("reference" in rec and "verified_max_score" in rec))
 
     def kept(f: str) -> list[int]:
         out = []
@@ -167,7 +206,8 @@ def select(families: list[str] | None = None, candidates: int = CANDIDATES, size
                 todo += [(f, k) for k in test if not usable(f, k)][:max(workers, 2 * missing)]
         if not todo:
             break
-        jobs = [(f, k, SEEDS, {"family": f, "instance_set": "test"}) for f, k in todo]
+        jobs = [(f, k, SEEDS, {"family": f, "instance_set": "test"})
+                + ((records[(f, k)],) if "reference" in records.get((f, k), {}) else ()) for f, k in todo]
         for rec in imap(evaluate_candidate, jobs, workers, f"suite v2 candidates ({len(jobs)})"):
             records[(rec["family"], rec["instance"])] = rec
             if progress is not None:
@@ -186,7 +226,8 @@ def select(families: list[str] | None = None, candidates: int = CANDIDATES, size
             rec = records[(f, k)]
             ok, reason = keep(rec)
             table.append({key: rec[key] for key in ("instance", "lr", "margin_decades", "bracketed", "floor_share",
-                                                     "gap")} | {"kept": k in chosen, "reason": reason})
+                                                     "gap")}
+                         | {"verified_max_score": rec.get("verified_max_score"), "kept": k in chosen, "reason": reason})
         out["families"][f] = {"instances": chosen, "size": sizes[f], "candidates": table,
                               "references": {str(k): records[(f, k)]["reference"] for k in chosen}}
     out["seconds"] = round(time.time() - start, 1)

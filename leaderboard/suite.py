@@ -174,11 +174,11 @@ V2_SELECTION = Path(__file__).parent / "suites" / "v2.json"
 def suite_v2(instances: dict[str, list[int]]) -> Suite:
     """Suite v2 on the given test instances per family (families without any are left out)."""
     fams = tuple(FamilySuite(f, tuple(int(k) for k in instances[f])) for f in FAMILIES if instances.get(f))
-    sizes = ", ".join(f"{fs.family} × {len(fs.instances)}" for fs in fams)
     return Suite(
         name="v2",
         revision=1,
-        description=f"the leaderboard: discriminating test instances ({sizes}) x 5 seeds, family-default horizons",
+        description="the leaderboard: the test instances that discriminate (lrgym.leaderboard.selection) x 5 seeds, "
+                    "family-default horizons",
         instance_set="test",
         families=fams,
         seeds=(0, 1, 2, 3, 4),
@@ -201,7 +201,8 @@ SUITES: dict[str, Suite] = {
         Suite(
             name="v1",
             revision=1,
-            description="the leaderboard: 8 test instances per family x 5 seeds, family-default horizons",
+            description="the previous leaderboard (frozen): the first 8 test instances per family x 5 seeds, "
+                        "family-default horizons",
             instance_set="test",
             families=_families(TEST_START, 8),
             seeds=(0, 1, 2, 3, 4),
@@ -209,7 +210,7 @@ SUITES: dict[str, Suite] = {
         Suite(
             name="val",
             revision=1,
-            description="public validation set (same shape as v1, val instances): tune here, report v1",
+            description="public validation set (the shape of v1, val instances): tune here, report v2",
             instance_set="val",
             families=_families(VAL_START, 8),
             seeds=(0, 1, 2, 3, 4),

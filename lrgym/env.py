@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections import OrderedDict
+from collections.abc import Mapping
 
 import gymnasium as gym
 import numba
@@ -11,7 +13,8 @@ import numpy as np
 from gymnasium import spaces
 
 from lrgym.features import FEATURE_NAMES, M_CAP, N_FEATURES, N_MEMORY, features, observation_space_bounds, start_episode
-from lrgym.optim import OptimizerConfig, check_choice
+from lrgym.info import ACTION_MODES, family_index
+from lrgym.optim import OPTIMIZERS, OptimizerConfig, check_choice
 from lrgym.rewards import REWARDS, reward_and_advance, reward_code, reward_params
 from lrgym.tasks import make_family
 from lrgym.tasks.base import (
@@ -31,7 +34,6 @@ from lrgym.tasks.base import (
 )
 from lrgym.tasks.base import instance_set as lookup_instance_set
 
-ACTION_MODES = ("discrete", "log_lr")
 DEFAULT_FACTORS = (0.5, 0.8, 1.0, 1.25, 2.0)
 ADAPTIVE_OPTIMIZERS = ("adam", "rmsprop")
 TASK_CACHE_SIZE = 64
@@ -107,16 +109,27 @@ class LRControlEnv(gym.Env):
 
     ## Info
 
-    ``lr`` (in force during the step), ``train_loss``, ``val_loss``, ``val_metric``,
-    ``batch_loss``, ``loss_var``, ``grad_norm``, ``grad_dot`` (mean g_k·g_{k−1}, for
-    hypergradient methods), ``grad_cos``, ``excess_loss`` (train loss − known optimum; only
-    for families with a known optimum: linreg, quadratic), ``diverged``, ``rejected``, ``updates`` (total inner updates so far), ``family``,
-    ``instance``, ``step``. ``reset`` adds the episode's constants: ``horizon``,
-    ``inner_steps``, ``lr_min``, ``lr_max``, ``optimizer``, ``action_mode``.
+    A fixed schema (:mod:`lrgym.info`): ``reset`` and every ``step`` return the same 22 keys
+    with the same NumPy scalar types on every family — ``np.float64``, ``np.int64`` and
+    ``np.bool_``; NaN where a value does not apply; no strings:
+
+    * float64: ``lr`` (in force during the step; ``lr_init`` at reset), ``train_loss``,
+      ``val_loss``, ``val_metric``, ``batch_loss``, ``loss_var``, ``grad_norm``, ``grad_dot``
+      (mean g_k·g_{k−1}, for hypergradient methods), ``grad_cos`` (the five step statistics
+      are 0 at reset), ``excess_loss`` (train loss − the known optimum; NaN where none is
+      known: mlp, recsys), ``lr_min``, ``lr_max``;
+    * bool: ``diverged``, ``rejected``;
+    * int64: ``updates`` (inner updates so far), ``family`` (index into
+      ``lrgym.info.FAMILY_NAMES`` = ``("linreg", "quadratic", "mlp", "recsys")``), ``instance``
+      (instance seed), ``step``, ``horizon``, ``inner_steps``, ``optimizer`` (index into
+      ``lrgym.optim.OPTIMIZERS`` = ``("sgd", "momentum", "nesterov", "adam", "rmsprop",
+      "adagrad")``), ``action_mode`` (index into ``("discrete", "log_lr")``).
 
     ## Arguments
 
-    ``family`` name or :class:`~lrgym.tasks.base.TaskFamily` (``"linreg"``, ``"quadratic"``,
+    All keyword arguments; or one mapping of them as the only positional argument
+    (``LRControlEnv({"family": "mixed", "horizon": 20})``), which is how RLlib passes its
+    ``EnvContext``. ``family`` name or :class:`~lrgym.tasks.base.TaskFamily` (``"linreg"``, ``"quadratic"``,
     ``"mlp"``, ``"recsys"``, ``"mixed"``); ``family_options`` dict of spec overrides (e.g.
     ``{"dim": 32}``); ``instance_set`` ``"train"`` | ``"val"`` | ``"test"``; ``optimizer`` name,
     dict or :class:`~lrgym.optim.OptimizerConfig`; ``action_mode``; ``factors``; ``horizon`` and
@@ -150,7 +163,7 @@ class LRControlEnv(gym.Env):
 
     def __init__(
         self,
-        family: str | TaskFamily = "linreg",
+        family: str | TaskFamily | Mapping = "linreg",
         family_options: dict | None = None,
         instance_set: str = "train",
         optimizer: str | dict | OptimizerConfig = "sgd",
@@ -168,6 +181,12 @@ class LRControlEnv(gym.Env):
         render_mode: str | None = None,
         task_cache: OrderedDict | None = None,
     ):
+        if isinstance(family, Mapping):  # one config mapping (RLlib's EnvContext): its items are the kwargs
+            passed = sorted(k for k, v in locals().items() if k in _INIT_DEFAULTS and v is not _INIT_DEFAULTS[k])
+            if passed:
+                raise ValueError(f"LRControlEnv got a config mapping and the keyword arguments {passed}; pass one or the other")
+            self.__init__(**dict(family))
+            return
         if render_mode is not None:
             raise ValueError(f"unknown render_mode {render_mode!r}; valid choices: None")
         self.family = family if isinstance(family, TaskFamily) else make_family(family, **(family_options or {}))
@@ -203,6 +222,11 @@ class LRControlEnv(gym.Env):
         self._log_lr_min, self._log_lr_max = math.log10(self.lr_min), math.log10(self.lr_max)
         self._opt_code = self.optimizer.code
         self._hyper = self.optimizer.hyper()
+        # the info entries fixed for the env's lifetime (lrgym.info's schema)
+        self._constant_info = (
+            np.int64(self.horizon), np.int64(self.inner_steps), np.float64(self.lr_min), np.float64(self.lr_max),
+            np.int64(OPTIMIZERS.index(self.optimizer.name)), np.int64(ACTION_MODES.index(action_mode)),
+        )
 
         if action_mode == "discrete":
             self.action_space = spaces.Discrete(len(self.factors))
@@ -263,6 +287,9 @@ class LRControlEnv(gym.Env):
         self.instance = self._choose_instance(options)
         self.task = self.task_for(self.instance)
         self.state = self.task.new_state(self.np_random)
+        self._episode_info = (
+            np.int64(family_index(self.task.spec.family)), np.int64(self.instance), np.float64(self.task.optimal_loss)
+        )
         self.lr = float((options or {}).get("lr_init", self.lr_init))
         if not (self.lr_min <= self.lr <= self.lr_max):
             raise ValueError(f"lr_init={self.lr!r} out of range; valid: {self.lr_min} <= lr_init <= {self.lr_max}")
@@ -273,12 +300,7 @@ class LRControlEnv(gym.Env):
         start_episode(self._stats, self.cap_factor, self.task.loss_scale, self._memory)
         features(self._stats, self._memory, 0, self.horizon, self.lr, False, self._obs)
         self._done = False
-        info = self._info(rejected=False)
-        info.update(
-            horizon=self.horizon, inner_steps=self.inner_steps, lr_min=self.lr_min, lr_max=self.lr_max,
-            optimizer=self.optimizer.name, action_mode=self.action_mode,
-        )
-        return self._obs.copy(), info
+        return self._obs.copy(), self._info(rejected=False)
 
     def step(self, action):
         if self._done:
@@ -338,11 +360,13 @@ class LRControlEnv(gym.Env):
         return log_lr_action(lr, self.lr_min, self.lr_max)
 
     def _info(self, rejected: bool) -> dict:
-        s = self._stats.tolist()  # Python floats in one call (cheaper than a float() per entry)
-        train_loss = s[S_TRAIN_LOSS]
-        info = {
-            "lr": self.lr,
-            "train_loss": train_loss,
+        """The info dict: :data:`lrgym.info.INFO_SCHEMA`'s keys and types, every call."""
+        s = list(self._stats)  # np.float64 scalars in one call
+        family, instance, optimal_loss = self._episode_info
+        horizon, inner_steps, lr_min, lr_max, optimizer, action_mode = self._constant_info
+        return {
+            "lr": np.float64(self.lr),
+            "train_loss": s[S_TRAIN_LOSS],
             "val_loss": s[S_VAL_LOSS],
             "val_metric": s[S_VAL_METRIC],
             "batch_loss": s[S_BATCH_LOSS],
@@ -350,16 +374,27 @@ class LRControlEnv(gym.Env):
             "grad_norm": s[S_GRAD_NORM],
             "grad_dot": s[S_GRAD_DOT],
             "grad_cos": s[S_GRAD_COS],
-            "diverged": s[S_DIVERGED] > 0.0,
-            "rejected": rejected,
-            "updates": self.updates,
-            "family": self.task.spec.family,
-            "instance": self.instance,
-            "step": self.t,
+            "excess_loss": s[S_TRAIN_LOSS] - optimal_loss,  # NaN where no optimum is known
+            "diverged": s[S_DIVERGED] > 0.0,  # np.bool_
+            "rejected": np.bool_(rejected),
+            "updates": np.int64(self.updates),
+            "family": family,
+            "instance": instance,
+            "step": np.int64(self.t),
+            "horizon": horizon,
+            "inner_steps": inner_steps,
+            "lr_min": lr_min,
+            "lr_max": lr_max,
+            "optimizer": optimizer,
+            "action_mode": action_mode,
         }
-        if not math.isnan(self.task.optimal_loss):
-            info["excess_loss"] = train_loss - self.task.optimal_loss
-        return info
+
+
+#: LRControlEnv's keyword arguments other than ``family`` and their defaults (to tell a config
+#: mapping from a call that also passes keywords)
+_INIT_DEFAULTS = {
+    name: p.default for name, p in inspect.signature(LRControlEnv.__init__).parameters.items() if name not in ("self", "family")
+}
 
 
 def log_lr_action(lr: float, lr_min: float, lr_max: float) -> np.ndarray:

@@ -32,14 +32,12 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
+from lrgym.info import INFO_KEYS
 from lrgym.vector import LRControlVectorEnv
 
 __all__ = ["LRControlSB3VecEnv", "make_sb3_vec_env"]
 
-_ALL_KEYS = (
-    "lr", "train_loss", "val_loss", "val_metric", "batch_loss", "loss_var", "grad_norm", "grad_dot",
-    "grad_cos", "excess_loss", "diverged", "rejected", "updates", "family", "instance", "step",
-)
+_ALL_KEYS = INFO_KEYS
 
 
 class LRControlSB3VecEnv(VecEnv):
@@ -101,7 +99,7 @@ class LRControlSB3VecEnv(VecEnv):
                 final_column = infos["final_info"][key] if finished is not None else None
                 for i in range(self.num_envs):
                     value = final_column[i] if finished is not None and finished[i] else column[i]
-                    out[i][key] = value.item() if isinstance(value, np.generic) else value
+                    out[i][key] = value  # NumPy scalars, as the single env's
         if dones.any():
             final_obs = infos["final_obs"]
             for i in np.flatnonzero(dones):
@@ -140,8 +138,7 @@ def _unbatch(infos: dict, i: int) -> dict:
             continue
         mask = infos.get("_" + key)
         if mask is None or mask[i]:
-            v = value[i]
-            out[key] = v.item() if isinstance(v, np.generic) else v
+            out[key] = value[i]  # NumPy scalars, as the single env's (lrgym.info)
     return out
 
 

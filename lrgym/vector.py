@@ -54,6 +54,7 @@ from gymnasium.vector.utils import batch_space
 
 from lrgym.env import LRControlEnv, observe
 from lrgym.features import M_CAP, N_FEATURES, N_MEMORY
+from lrgym.info import INFO_SCHEMA
 from lrgym.tasks import make_family
 from lrgym.tasks.base import (
     N_STATS,
@@ -84,6 +85,11 @@ from lrgym.tasks.batched import (
 )
 
 __all__ = ["LRControlVectorEnv", "vector_entry_point"]
+
+#: info keys whose values are fixed for an env's lifetime (LRControlEnv._constant_info's order)
+_CONSTANT_KEYS = ("horizon", "inner_steps", "lr_min", "lr_max", "optimizer", "action_mode")
+#: the other info keys: they change with the step or the episode
+_EPISODE_KEYS = tuple(k for k in INFO_SCHEMA if k not in _CONSTANT_KEYS)
 
 #: tasks kept built across all sub-environments (least recently used dropped first)
 SHARED_TASK_CACHE = 64
@@ -214,16 +220,16 @@ class LRControlVectorEnv(VectorEnv):
     ## Step
 
     Returns ``(obs (N, 12) float32, rewards (N,) float64, terminated (N,) bool, truncated (N,)
-    bool, infos)``. ``infos`` holds the single env's info keys (``lr``, ``train_loss``,
-    ``val_loss``, ``val_metric``, ``batch_loss``, ``loss_var``, ``grad_norm``, ``grad_dot``,
-    ``grad_cos``, ``excess_loss``, ``diverged``, ``rejected``, ``updates``, ``family``,
-    ``instance``, ``step``) as arrays with ``_key`` masks; sub-environments reset in this call
-    add the reset-only keys (``horizon``, ``inner_steps``, ``lr_min``, ``lr_max``, ``optimizer``,
-    ``action_mode``) under their masks. Stepping with an action outside the space raises
+    bool, infos)``. ``infos`` holds the single env's fixed info schema (:mod:`lrgym.info`: the
+    same 22 keys at every reset and step) as arrays of the schema's dtypes (float64, int64,
+    bool) over the sub-environments, each with its ``_key`` mask (all True after a step; after a
+    masked ``reset`` True for the sub-environments it reset). A sub-environment reset within a
+    step (autoreset) reports its reset info there, as ``SyncVectorEnv`` does. Stepping with an action outside the space raises
     ``ValueError`` (as the single env does) and changes nothing.
 
     ## Version History
 
+    * v1: the fixed info schema (every key at every step, integer ``family``).
     * v0: initial release.
     """
 
@@ -300,9 +306,15 @@ class LRControlVectorEnv(VectorEnv):
         self._truncated = np.zeros(n, dtype=np.bool_)
         self._rejected = np.zeros(n, dtype=np.bool_)
         self._optimal_loss = np.zeros(n)
-        self._family_names = np.full(n, None, dtype=object)
+        self._families = np.zeros(n, dtype=np.int64)  # info["family"]: index into FAMILY_NAMES
         self._instances = np.zeros(n, dtype=np.int64)
         self._episode_infos = None  # read-only copies of the two columns above, until a reset
+        # the info columns fixed for the vector env's lifetime (read-only, shared by every step)
+        self._constant_infos = {}
+        for key, value in zip(_CONSTANT_KEYS, first._constant_info):
+            column = np.full(n, value, dtype=INFO_SCHEMA[key])
+            column.flags.writeable = False
+            self._constant_infos[key] = column
         self._started = np.zeros(n, dtype=np.bool_)  # reset at least once
         self._autoreset = np.zeros(n, dtype=np.bool_)  # finished last step (NEXT_STEP / DISABLED)
         self._all = np.ones(n, dtype=np.bool_)
@@ -325,7 +337,7 @@ class LRControlVectorEnv(VectorEnv):
         self._updates[i] = 0
         self._rejected[i] = False
         self._optimal_loss[i] = env.task.optimal_loss
-        self._family_names[i] = env.task.spec.family
+        self._families[i] = env._episode_info[0]
         self._instances[i] = env.instance
         self._episode_infos = None  # the per-episode info columns changed
         self._place(i, env.task, env.state)
@@ -477,7 +489,7 @@ class LRControlVectorEnv(VectorEnv):
             if instance is not None:
                 env_options["instance"] = instance[i] if per_env_instance else instance
             info = self._reset_one(int(i), seeds[i], env_options or None)
-            infos = self._add_info(infos, info, int(i))
+            self._add_reset_info(infos, info, int(i))
         self._rewards[mask] = 0.0
         return self._obs.copy(), infos
 
@@ -618,13 +630,14 @@ class LRControlVectorEnv(VectorEnv):
     # ---- infos ----------------------------------------------------------------------------
 
     def _step_infos(self) -> dict:
-        """The single env's info keys for every sub-env: columns of one copy of the stats.
+        """The single env's info keys (:data:`lrgym.info.INFO_SCHEMA`, its dtypes) for every
+        sub-env: columns of one copy of the stats.
 
         ``family`` and ``instance`` change only at resets: between resets every step returns the
-        same read-only arrays for them.
+        same read-only arrays for them; the constant keys (``horizon``, ...) always do.
         """
         if self._episode_infos is None:
-            family, instance = self._family_names.copy(), self._instances.copy()
+            family, instance = self._families.copy(), self._instances.copy()
             family.flags.writeable = False
             instance.flags.writeable = False
             self._episode_infos = (family, instance)
@@ -632,7 +645,7 @@ class LRControlVectorEnv(VectorEnv):
         s = self._stats.copy()
         train = s[:, S_TRAIN_LOSS]
         every = np.ones(self.num_envs, dtype=np.bool_)  # one all-True mask, shared by the keys
-        return {
+        infos = {
             "lr": self._lr.copy(), "_lr": every,
             "train_loss": train, "_train_loss": every,
             "val_loss": s[:, S_VAL_LOSS], "_val_loss": every,
@@ -650,16 +663,31 @@ class LRControlVectorEnv(VectorEnv):
             "instance": instance, "_instance": every,
             "step": self._t.copy(), "_step": every,
         }
+        for key, column in self._constant_infos.items():
+            infos[key], infos["_" + key] = column, every
+        return infos
+
+    def _add_reset_info(self, infos: dict, info: dict, i: int) -> None:
+        """Sub-env i's reset info into a reset's info columns (created empty, schema dtypes)."""
+        if not infos:
+            for key, dtype in INFO_SCHEMA.items():
+                infos[key] = np.zeros(self.num_envs, dtype=dtype)
+                infos["_" + key] = np.zeros(self.num_envs, dtype=np.bool_)
+        for key in INFO_SCHEMA:
+            infos[key][i] = info[key]
+            infos["_" + key][i] = True
 
     def _add_reset_extras(self, infos: dict, info: dict, i: int) -> None:
         """Sub-env i was reset in this step: its info is its reset info (as SyncVectorEnv's)."""
         self._overwrite_infos(infos, info, i)
 
     def _overwrite_infos(self, infos: dict, info: dict, i: int) -> None:
+        """Write sub-env i's (reset) info into the step's info columns (every key is there)."""
         for key in ("family", "instance"):
-            if key in infos and not infos[key].flags.writeable:
+            if not infos[key].flags.writeable:
                 infos[key] = infos[key].copy()
-        self._add_info(infos, info, i)
+        for key in _EPISODE_KEYS:
+            infos[key][i] = info[key]
 
     def _subset_infos(self, infos: dict, mask: np.ndarray) -> dict:
         """A copy of ``infos`` with every mask restricted to ``mask`` (the ``final_info``)."""

@@ -21,14 +21,33 @@ def fast(env_id, **kwargs):
     return gym.make(env_id, horizon=kwargs.pop("horizon", 6), inner_steps=kwargs.pop("inner_steps", 3), **kwargs)
 
 
+def _nan_is_nan(equivalence):
+    """gymnasium's ``data_equivalence``, except that NaN equals NaN (``info["excess_loss"]`` is NaN
+    on families without a known optimum, and gymnasium compares scalars with ``==``)."""
+
+    def equal(a, b, exact=False):
+        if isinstance(a, np.floating) and isinstance(b, np.floating) and np.isnan(a) and np.isnan(b):
+            return type(a) is type(b)
+        if isinstance(a, dict) and isinstance(b, dict):
+            return a.keys() == b.keys() and all(equal(a[k], b[k], exact) for k in a)
+        return equivalence(a, b, exact)
+
+    return equal
+
+
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("env_id", ENV_IDS)
-def test_gymnasium_env_checker_passes_without_warnings(env_id, mode):
-    from gymnasium.utils.env_checker import check_env
+def test_gymnasium_env_checker_passes_without_warnings(env_id, mode, monkeypatch):
+    from gymnasium.utils import env_checker
 
+    env = fast(env_id, action_mode=mode).unwrapped
+    if env_id in ("LRControl-LinReg-v1", "LRControl-Quadratic-v1"):  # no NaN in any info: unpatched
+        assert not math.isnan(env.reset(seed=0)[1]["excess_loss"])
+    else:
+        monkeypatch.setattr(env_checker, "data_equivalence", _nan_is_nan(env_checker.data_equivalence))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        check_env(fast(env_id, action_mode=mode).unwrapped)
+        env_checker.check_env(env)
 
 
 @pytest.mark.parametrize("mode", MODES)

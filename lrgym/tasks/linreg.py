@@ -71,6 +71,7 @@ from lrgym.tasks.base import (
     log_uniform,
     log_uniform_int,
 )
+from lrgym.tasks.datasets import bundled
 from lrgym.tasks.kernels import FAST_MATH, N_ACC, draw_indices, finish_stats, is_bad, loss_moments, record_gradient_pair
 
 EVAL_ROWS = 2048
@@ -396,9 +397,7 @@ def spectrum(dim: int, condition: float, scale: float) -> np.ndarray:
 
 
 def _load_diabetes(spec: "LinRegSpec"):
-    from sklearn.datasets import load_diabetes
-
-    X, y = load_diabetes(return_X_y=True)
+    X, y = bundled("diabetes")
     X = (X - X.mean(0)) / X.std(0)
     y = (y - y.mean()) / y.std()
     order = np.random.default_rng(spec.instance).permutation(len(y))

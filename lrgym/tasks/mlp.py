@@ -97,6 +97,7 @@ from lrgym.tasks.base import (
     log_uniform_int,
 )
 from lrgym.tasks.blas import blas_single_thread
+from lrgym.tasks.datasets import bundled
 from lrgym.tasks.kernels import FAST_MATH, N_ACC, finish_stats, is_bad, loss_moments, record_gradient_pair
 from lrgym.tasks.vmath import vexp, vtanh
 
@@ -323,16 +324,7 @@ def _standardise(X_train: np.ndarray, X_val: np.ndarray):
 
 def load_real(dataset: str):
     """Standardised (X, y, X_val, y_val) of a bundled scikit-learn data set, fixed split."""
-    try:
-        from sklearn import datasets
-    except ImportError as err:
-        raise ImportError(
-            f"the mlp instance with dataset={dataset!r} needs scikit-learn's bundled data sets: "
-            "pip install 'lrgym[datasets]' (or pass dataset='teacher' / 'clusters')"
-        ) from err
-
-    loader = {"digits": datasets.load_digits, "breast_cancer": datasets.load_breast_cancer}[dataset]
-    X, y = loader(return_X_y=True)
+    X, y = bundled(dataset)
     n_train, n_val = real_split_sizes(dataset)
     if X.shape[0] != n_train + n_val:
         raise RuntimeError(f"scikit-learn's {dataset} has {X.shape[0]} rows, expected {n_train + n_val}")

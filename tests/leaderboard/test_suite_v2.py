@@ -1,7 +1,7 @@
 """Suite v2: its instances follow the documented rule, and its shipped references are exact.
 
-The expensive check (an independent dense search of constant LRs on every v2 instance, ≈ 3 min
-on 2 cores) runs once, in a process pool.
+The expensive check (an independent dense search of constant LRs on every v2 instance, ≈ 2
+CPU-minutes, ≈ 6 min of wall clock on a loaded 2-core machine) runs once, in a process pool.
 """
 
 import json
@@ -64,18 +64,19 @@ def test_every_v2_reference_is_inside_the_lr_range_and_above_the_precision_floor
 
 # ---- the independent search ---------------------------------------------------------------------
 
-#: dense local grid: 1/40 decade over ±0.4 decade around the reference (a different lattice from
-#: the search's 1/2, 1/16 and 1/64 decades), plus a global grid offset by a quarter decade from
-#: the search's half-decades (another basin would show there)
-LOCAL_STEP, LOCAL_SPAN = 1 / 40, 16
+#: a lattice of its own, different from the search's (1/2, 1/16, 1/64 decade around η*) and from
+#: the selection's verification scan (1/40 decade, quarter-decade offsets): 1/56 decade shifted
+#: by half a step over ±0.36 decade around η*, and eighth-decade offsets from the search's grid
+#: elsewhere (another basin would show there)
+LOCAL_STEP, LOCAL_SPAN = 1 / 56, 20
 
 
 def _candidate_lrs(lr_ref: float, lo: float, hi: float) -> list[float]:
     c = math.log10(lr_ref)
-    local = [10 ** (c + j * LOCAL_STEP) for j in range(-LOCAL_SPAN, LOCAL_SPAN + 1) if j]
-    e0 = math.log10(lo) + 0.25
-    global_ = [10 ** (e0 + 0.5 * k) for k in range(int((math.log10(hi) - e0) / 0.5) + 1)]
-    global_ = [x for x in global_ if abs(math.log10(x) - c) > LOCAL_SPAN * LOCAL_STEP]
+    local = [10 ** (c + (j + 0.5) * LOCAL_STEP) for j in range(-LOCAL_SPAN, LOCAL_SPAN)]
+    e0 = math.log10(lo) + 0.125
+    global_ = [10 ** (e0 + 0.25 * k) for k in range(int((math.log10(hi) - e0) / 0.25) + 1)]
+    global_ = [x for x in global_ if abs(math.log10(x) - c) > 0.45]  # beyond the verification's ±0.4
     return [x for x in local + global_ if lo <= x <= hi]
 
 
@@ -117,7 +118,9 @@ def test_an_independent_dense_search_finds_no_constant_lr_beating_the_reference_
 def test_candidate_lrs_of_the_independent_search(lr_ref):
     lrs = _candidate_lrs(lr_ref, 1e-6, 10.0)
     assert all(1e-6 <= x <= 10.0 for x in lrs) and lr_ref not in lrs
-    assert min(abs(math.log10(x / lr_ref)) for x in lrs) == pytest.approx(1 / 40)
+    assert min(abs(math.log10(x / lr_ref)) for x in lrs) == pytest.approx(1 / 112)
+    # none on the verification scan's lattice
+    assert not set(np.round(np.log10(lrs), 9)) & set(np.round(np.log10(selection.verification_lrs(lr_ref, 1e-6, 10.0)), 9))
     assert any(x < lr_ref / 100 for x in lrs) and any(x > lr_ref * 3 for x in lrs if lr_ref < 1)
 
 

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from lrgym.env import LRControlEnv
+from lrgym.info import FAMILY_NAMES
 from lrgym.tasks import make_family
 from lrgym.tasks.base import INSTANCE_SETS
 
@@ -26,7 +27,8 @@ def test_mixed_env_visits_every_family_with_one_observation_layout():
     seen = set()
     for seed in range(40):
         obs, info = env.reset(seed=seed)
-        seen.add(info["family"])
+        seen.add(FAMILY_NAMES[info["family"]])
+        assert FAMILY_NAMES[info["family"]] == env.family.member_of(info["instance"])
         assert obs.shape == (len(env.feature_names),)
     assert seen == {"linreg", "quadratic", "mlp", "recsys"}
 

@@ -1,0 +1,300 @@
+"""The client matrix: other RL libraries run ``LRControl-v1`` unchanged, a few thousand env
+steps each; works / fails and env steps per second into a Markdown table (``make clients``).
+
+    python -m benchmarks.clients.matrix --steps 4096 --out benchmarks/clients/RESULTS.md --readme README.md
+    python -m benchmarks.clients.matrix --only torchrl          # one client
+
+Every client runs in its own process (``python -m benchmarks.clients.matrix --client NAME``),
+with a time limit, so one failing library cannot take the others down; the row records the
+exception's last line. The libraries live in their own virtual environment (``.venv-clients``,
+made by ``make clients``; torch pinned to the CPU build); ``gymnasium-utils`` runs in lrgym's
+own ``.venv`` (``--core-python``), whose gymnasium is newer than the one RLlib pins.
+
+Rates are env steps per second of wall clock over the library's own loop (agent updates, worker
+start-up and kernel loading included where the library does them inside its timed call), on a
+shared 2-core machine: compare rows with that in mind, not with the speed table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ENV_ID = "LRControl-v1"
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+
+
+# ---- the clients: each returns {"steps": int, "seconds": float, "note": str} ------------------
+
+
+def client_sb3(steps: int) -> dict:
+    """Stable-Baselines3 PPO on ``make_vec_env("lrgym:LRControl-v1", n_envs=4)`` (DummyVecEnv)."""
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+
+    torch.set_num_threads(1)
+    venv = make_vec_env("lrgym:" + ENV_ID, n_envs=4, seed=0)
+    model = PPO("MlpPolicy", venv, n_steps=256, batch_size=256, n_epochs=2, seed=0, verbose=0)
+    start = time.perf_counter()
+    model.learn(steps)
+    return {"steps": model.num_timesteps, "seconds": time.perf_counter() - start, "note": "PPO, DummyVecEnv × 4"}
+
+
+def client_sb3_batched(steps: int) -> dict:
+    """SB3 PPO on lrgym's batched SB3 adapter (``lrgym.sb3.make_sb3_vec_env``)."""
+    import torch
+    from stable_baselines3 import PPO
+
+    from lrgym.sb3 import make_sb3_vec_env
+
+    torch.set_num_threads(1)
+    venv = make_sb3_vec_env(ENV_ID, n_envs=4, seed=0)
+    model = PPO("MlpPolicy", venv, n_steps=256, batch_size=256, n_epochs=2, seed=0, verbose=0)
+    start = time.perf_counter()
+    model.learn(steps)
+    return {"steps": model.num_timesteps, "seconds": time.perf_counter() - start, "note": "PPO, `lrgym.sb3.make_sb3_vec_env` × 4"}
+
+
+def client_rlzoo3(steps: int) -> dict:
+    """rl-zoo3's train script, subprocess envs, hyperparameters from ``rlzoo_lrgym.yml``."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as logs:
+        cmd = [
+            sys.executable, "-m", "rl_zoo3.train", "--algo", "ppo", "--env", ENV_ID, "--gym-packages", "lrgym",
+            "-conf", str(HERE / "rlzoo_lrgym.yml"), "-n", str(steps), "--vec-env", "subproc",
+            "--log-folder", logs, "--eval-freq", "-1", "--seed", "0",
+        ]
+        start = time.perf_counter()
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
+        seconds = time.perf_counter() - start
+        if out.returncode != 0:
+            raise RuntimeError(out.stderr.strip().splitlines()[-1])
+        done = [int(x) for x in re.findall(r"total_timesteps\s*\|\s*(\d+)", out.stdout)]
+        fps = [int(x) for x in re.findall(r"\bfps\s*\|\s*(\d+)", out.stdout)]
+    return {
+        "steps": done[-1], "seconds": seconds, "steps_per_s": fps[-1] if fps else None,
+        "note": "PPO, `--vec-env subproc` × 4, `--gym-packages lrgym`; rate = SB3's fps (env processes load the kernels first)",
+    }
+
+
+def client_cleanrl(steps: int) -> dict:
+    """The CleanRL-style PPO script (``cleanrl_ppo.py``: SyncVectorEnv over ``gym.make``)."""
+    cmd = [sys.executable, str(HERE / "cleanrl_ppo.py"), "--total-timesteps", str(steps)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, cwd=REPO)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"steps": result["steps"], "seconds": result["seconds"], "note": "PPO, `gym.vector.SyncVectorEnv` × 4, id `lrgym:LRControl-v1`"}
+
+
+def _rllib(steps: int, env) -> dict:
+    import ray
+    from ray.rllib.algorithms.ppo import PPOConfig
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        config = (
+            PPOConfig()
+            .environment(env, env_config={"family": "mixed"} if not isinstance(env, str) else {})
+            .env_runners(num_env_runners=1, num_envs_per_env_runner=2, rollout_fragment_length=256)
+            .training(train_batch_size_per_learner=512, minibatch_size=256, num_epochs=2)
+        )
+        algo = config.build_algo()
+        start, sampled = time.perf_counter(), 0
+        for _ in range(100):
+            result = algo.train()
+            # an iteration whose env runner returned nothing within RLlib's sample timeout (a cold
+            # Numba cache on a busy machine) has no env-runner metrics yet: keep training
+            sampled = int((result.get("env_runners") or {}).get("num_env_steps_sampled_lifetime", sampled))
+            if sampled >= steps:
+                break
+        if sampled < steps:
+            raise RuntimeError(f"only {sampled} env steps sampled in 100 iterations")
+        seconds = time.perf_counter() - start
+        algo.stop()
+    finally:
+        ray.shutdown()
+    return {"steps": sampled, "seconds": seconds}
+
+
+def client_rllib(steps: int) -> dict:
+    """Ray RLlib PPO (new API stack), env given as ``"lrgym:LRControl-v1"``, one env runner."""
+    out = _rllib(steps, "lrgym:" + ENV_ID)
+    out["note"] = 'PPO, `config.environment("lrgym:LRControl-v1")`, 1 env runner × 2 envs'
+    return out
+
+
+def client_rllib_class(steps: int) -> dict:
+    """RLlib with the env class: RLlib calls ``LRControlEnv(EnvContext)``."""
+    from lrgym import LRControlEnv
+
+    out = _rllib(steps, LRControlEnv)
+    out["note"] = 'PPO, `config.environment(LRControlEnv, env_config={"family": "mixed"})`'
+    return out
+
+
+def client_torchrl(steps: int) -> dict:
+    """TorchRL's batched ``GymEnv(id, num_envs=4)``: specs checked, info keys registered, a
+    random-policy collector for ``steps`` frames."""
+    import torch
+    from torchrl.collectors import Collector
+    from torchrl.envs import GymEnv
+    from torchrl.envs.utils import check_env_specs
+
+    torch.set_num_threads(1)
+    env = GymEnv("lrgym:" + ENV_ID, num_envs=4)
+    check_env_specs(env)
+    single = GymEnv("lrgym:" + ENV_ID)
+    single.auto_register_info_dict()
+    check_env_specs(single)
+    collector = Collector(env, None, frames_per_batch=512, total_frames=steps)
+    start, frames, keys = time.perf_counter(), 0, None
+    for batch in collector:
+        frames += batch.numel()
+        keys = sorted(k for k in batch["next"].keys() if k in ("family", "excess_loss", "train_loss"))
+    seconds = time.perf_counter() - start
+    collector.shutdown()
+    env.close()
+    return {
+        "steps": frames, "seconds": seconds,
+        "note": f"`GymEnv(id, num_envs=4)` (AsyncVectorEnv) + `check_env_specs`, `auto_register_info_dict`; random policy; info keys in the batch e.g. {keys}",
+    }
+
+
+def client_gymnasium_utils(steps: int) -> dict:
+    """gymnasium's own utilities: ``benchmark_init``, ``benchmark_step`` (random actions, resets
+    included), ``benchmark_vector_step`` where this gymnasium has it."""
+    import gymnasium as gym
+    from gymnasium.utils import performance
+
+    import lrgym  # noqa: F401
+
+    init = performance.benchmark_init(lambda: gym.make(ENV_ID), target_duration=2)
+    env = gym.make(ENV_ID)
+    start = time.perf_counter()
+    rate = performance.benchmark_step(env, target_duration=max(2.0, steps / 1000))
+    seconds = time.perf_counter() - start
+    note = f"`benchmark_step` {rate:,.0f} steps/s; `benchmark_init` {init:,.0f} inits/s"
+    if hasattr(performance, "benchmark_vector_step"):
+        venv = gym.make_vec(ENV_ID, num_envs=4, vectorization_mode="vector_entry_point")
+        vrate = performance.benchmark_vector_step(venv, target_duration=2)
+        note += f"; `benchmark_vector_step` (4 envs) {vrate:,.0f} vector steps/s"
+    return {"steps": int(round(rate * seconds)), "seconds": seconds, "steps_per_s": rate, "note": note, "gymnasium": gym.__version__}
+
+
+CLIENTS = {
+    "sb3": ("Stable-Baselines3", client_sb3),
+    "sb3-batched": ("Stable-Baselines3 + lrgym's batched VecEnv", client_sb3_batched),
+    "rl-zoo3": ("rl-zoo3 (`rl_zoo3.train`)", client_rlzoo3),
+    "cleanrl": ("CleanRL-style PPO (`benchmarks/clients/cleanrl_ppo.py`)", client_cleanrl),
+    "rllib": ("Ray RLlib (env id)", client_rllib),
+    "rllib-class": ("Ray RLlib (env class, `EnvContext`)", client_rllib_class),
+    "torchrl": ("TorchRL", client_torchrl),
+    "gymnasium-utils": ("gymnasium's benchmark utilities", client_gymnasium_utils),
+}
+PACKAGES = {
+    "sb3": "stable-baselines3", "sb3-batched": "stable-baselines3", "rl-zoo3": "rl-zoo3", "cleanrl": "torch",
+    "rllib": "ray", "rllib-class": "ray", "torchrl": "torchrl", "gymnasium-utils": "gymnasium",
+}
+
+
+def run_client(name: str, steps: int) -> dict:
+    """Run one client in this process; never raises (the row records the error)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        pkg_version = version(PACKAGES[name])
+    except PackageNotFoundError:
+        pkg_version = None
+    row = {"client": name, "package": PACKAGES[name], "version": pkg_version}
+    try:
+        out = CLIENTS[name][1](steps)
+        row.update(out, works=True)
+        row.setdefault("steps_per_s", out["steps"] / out["seconds"])
+        if "gymnasium" in out:
+            row["version"] = out.pop("gymnasium")
+    except Exception as err:  # a failing library is a row, not a crash
+        row.update(works=False, error=f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}")
+    return row
+
+
+def run_isolated(name: str, steps: int, python: str, timeout: float) -> dict:
+    cmd = [python, "-m", "benchmarks.clients.matrix", "--client", name, "--steps", str(steps)]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    except subprocess.TimeoutExpired:
+        return {"client": name, "works": False, "error": f"no result within {timeout:.0f} s"}
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        tail = (out.stderr.strip().splitlines() or ["(no output)"])[-1]
+        return {"client": name, "works": False, "error": f"exit {out.returncode}: {tail}"}
+    return json.loads(lines[-1])
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| client | version | works | env steps | env steps/s | how |", "|---|---|:---:|---:|---:|---|"]
+    for r in rows:
+        label = CLIENTS[r["client"]][0]
+        version = f"{r.get('package', '')} {r.get('version') or ''}".strip()
+        if r.get("works"):
+            lines.append(f"| {label} | {version} | ✅ | {r['steps']:,} | {r['steps_per_s']:,.0f} | {r.get('note', '')} |")
+        else:
+            lines.append(f"| {label} | {version} | ❌ | – | – | {r.get('error', '')} |")
+    return "\n".join(lines)
+
+
+def replace_between(text: str, begin: str, end: str, body: str) -> str:
+    i, j = text.index(begin) + len(begin), text.index(end)
+    return text[:i] + "\n" + body + "\n" + text[j:]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--client", choices=list(CLIENTS), help="run one client in this process, print its row as JSON")
+    p.add_argument("--only", action="append", choices=list(CLIENTS), help="run only these clients (repeatable)")
+    p.add_argument("--steps", type=int, default=4096, help="env steps per client")
+    p.add_argument("--timeout", type=float, default=1200, help="seconds per client")
+    p.add_argument("--core-python", default=str(REPO / ".venv" / "bin" / "python"), help="interpreter for gymnasium-utils")
+    p.add_argument("--out", help="write the Markdown report here")
+    p.add_argument("--readme", help="replace the table between the clients-table markers of this file")
+    args = p.parse_args(argv)
+    if args.client:
+        print(json.dumps(run_client(args.client, args.steps)))
+        return 0
+
+    names = args.only or list(CLIENTS)
+    rows = []
+    started, load = time.strftime("%Y-%m-%d %H:%M"), os.getloadavg()
+    for name in names:
+        python = args.core_python if name == "gymnasium-utils" and os.path.exists(args.core_python) else sys.executable
+        row = run_isolated(name, args.steps, python, args.timeout)
+        status = f"{row['steps_per_s']:,.0f} steps/s" if row.get("works") else f"FAILED: {row.get('error')}"
+        print(f"  {name:<16} {status}", file=sys.stderr, flush=True)
+        rows.append(row)
+    header = (
+        f"`make clients` on {started} UTC: `{ENV_ID}` (default settings, a new train instance every "
+        f"episode), {args.steps:,} env steps per client; {platform.machine()}, {os.cpu_count()} cores "
+        f"shared with other work (load average {load[0]:.1f} at the start); Python {platform.python_version()}."
+    )
+    text = header + "\n\n" + table(rows) + "\n"
+    print(text)
+    if args.out:
+        Path(args.out).write_text("# Client matrix\n\n" + text)
+    if args.readme:
+        path = Path(args.readme)
+        path.write_text(replace_between(path.read_text(), "<!-- clients-table:begin -->", "<!-- clients-table:end -->", text))
+    return 0 if all(r.get("works") for r in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

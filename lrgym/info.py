@@ -1,0 +1,111 @@
+"""The info schema: the keys and types every ``reset`` and ``step`` of every lrgym env returns.
+
+RL libraries that turn infos into tensors (TorchRL's ``GymEnv`` and ``auto_register_info_dict``,
+gymnasium's vector envs, SB3's buffers) need the *same* keys with the *same* types at every call:
+a key that appears only at reset, a string, or a float that is sometimes a Python float and
+sometimes a NumPy scalar breaks them. So every lrgym info holds exactly the keys of
+:data:`INFO_SCHEMA`, on every family, at reset and at every step, each a NumPy scalar of the
+listed dtype (``np.float64``, ``np.bool_``, ``np.int64``; TorchRL reads ``value.dtype``).
+(gymnasium's own ``SyncVectorEnv`` / ``AsyncVectorEnv`` batch ``np.bool_`` values into object
+arrays, which TorchRL stacks back into bool; lrgym's vector env returns bool arrays.)
+
+==================  ========  =================================================================
+key                 dtype     meaning
+==================  ========  =================================================================
+``lr``              float64   learning rate in force during the step (at reset: ``lr_init``)
+``train_loss``      float64   training objective after the step's updates
+``val_loss``        float64   validation loss
+``val_metric``      float64   validation metric, higher is better (R², accuracy, AUC, −log₁₀ f)
+``batch_loss``      float64   mean minibatch loss of the step's updates (0 at reset)
+``loss_var``        float64   mean within-minibatch variance of per-example losses (0 at reset)
+``grad_norm``       float64   mean raw minibatch gradient norm (0 at reset)
+``grad_dot``        float64   mean g_k·g_{k−1} of consecutive raw gradients (0 at reset)
+``grad_cos``        float64   mean cosine of consecutive raw gradients (0 at reset)
+``excess_loss``     float64   ``train_loss`` − the known optimum (linreg, quadratic); **NaN**
+                              where no optimum is known (mlp, recsys)
+``diverged``        bool      the step diverged (the episode terminates)
+``rejected``        bool      the step was undone (``rejection_threshold``)
+``updates``         int64     inner updates run so far this episode
+``family``          int64     index into :data:`FAMILY_NAMES` (−1: a family outside the table)
+``instance``        int64     instance seed of the episode
+``step``            int64     env steps taken this episode (0 at reset)
+``horizon``         int64     the episode's length in env steps
+``inner_steps``     int64     inner updates per env step
+``lr_min``          float64   lower end of the LR range
+``lr_max``          float64   upper end of the LR range
+``optimizer``       int64     index into :data:`lrgym.optim.OPTIMIZERS` (the inner optimizer)
+``action_mode``     int64     index into :data:`ACTION_MODES`
+==================  ========  =================================================================
+
+Name tables (``info["family"]`` → ``FAMILY_NAMES[info["family"]]``):
+
+* :data:`FAMILY_NAMES` = ``("linreg", "quadratic", "mlp", "recsys")`` (0 … 3),
+* :data:`lrgym.optim.OPTIMIZERS` = ``("sgd", "momentum", "nesterov", "adam", "rmsprop",
+  "adagrad")`` (0 … 5),
+* :data:`ACTION_MODES` = ``("discrete", "log_lr")`` (0, 1).
+
+The vector env (:class:`lrgym.vector.LRControlVectorEnv`) returns the same keys as arrays of
+these dtypes over the sub-environments, each with gymnasium's boolean mask ``"_key"``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lrgym.optim import OPTIMIZERS
+
+#: the families an ``info["family"]`` index refers to (the members of ``LRControl-v1``, in the
+#: mixed family's order: instance seed k of ``LRControl-v1`` has family k mod 4)
+FAMILY_NAMES: tuple[str, ...] = ("linreg", "quadratic", "mlp", "recsys")
+#: ``info["action_mode"]`` indexes this
+ACTION_MODES: tuple[str, ...] = ("discrete", "log_lr")
+
+_F, _B, _I = np.dtype(np.float64), np.dtype(np.bool_), np.dtype(np.int64)
+
+#: key → dtype of every info value, in the order the envs build them
+INFO_SCHEMA: dict[str, np.dtype] = {
+    "lr": _F,
+    "train_loss": _F,
+    "val_loss": _F,
+    "val_metric": _F,
+    "batch_loss": _F,
+    "loss_var": _F,
+    "grad_norm": _F,
+    "grad_dot": _F,
+    "grad_cos": _F,
+    "excess_loss": _F,
+    "diverged": _B,
+    "rejected": _B,
+    "updates": _I,
+    "family": _I,
+    "instance": _I,
+    "step": _I,
+    "horizon": _I,
+    "inner_steps": _I,
+    "lr_min": _F,
+    "lr_max": _F,
+    "optimizer": _I,
+    "action_mode": _I,
+}
+INFO_KEYS: tuple[str, ...] = tuple(INFO_SCHEMA)
+
+
+def family_index(name: str) -> int:
+    """``info["family"]`` of a family name: its index in :data:`FAMILY_NAMES`, −1 if absent."""
+    return FAMILY_NAMES.index(name) if name in FAMILY_NAMES else -1
+
+
+def family_name(index) -> str:
+    """The family name of an ``info["family"]`` index (``"unknown"`` for −1)."""
+    i = int(index)
+    return FAMILY_NAMES[i] if 0 <= i < len(FAMILY_NAMES) else "unknown"
+
+
+def optimizer_name(index) -> str:
+    """The inner optimizer's name of an ``info["optimizer"]`` index."""
+    return OPTIMIZERS[int(index)]
+
+
+def action_mode_name(index) -> str:
+    """The action mode's name of an ``info["action_mode"]`` index."""
+    return ACTION_MODES[int(index)]

@@ -1,0 +1,187 @@
+"""The fixed info schema (lrgym/info.py): same keys, same NumPy types, at every reset and step,
+on every family, in the single env and the vector env — checked against the env's own task,
+spec and arguments (the independent source of each value)."""
+
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import lrgym  # noqa: F401
+from lrgym.env import LRControlEnv
+from lrgym.info import ACTION_MODES, FAMILY_NAMES, INFO_KEYS, INFO_SCHEMA, family_index, family_name
+from lrgym.optim import OPTIMIZERS
+from lrgym.vector import LRControlVectorEnv
+
+#: every family, and the data-set instances of the two families that have them
+CASES = {
+    "linreg": dict(family="linreg"),
+    "linreg-diabetes": dict(family="linreg", family_options={"dataset": "diabetes"}),
+    "quadratic": dict(family="quadratic"),
+    "mlp": dict(family="mlp"),
+    "mlp-digits": dict(family="mlp", family_options={"dataset": "digits"}),
+    "mlp-breast_cancer": dict(family="mlp", family_options={"dataset": "breast_cancer"}),
+    "recsys": dict(family="recsys", family_options={"n_users": 200, "n_items": 100}),
+    "mixed": dict(family="mixed"),
+}
+SCALAR_TYPE = {np.dtype(np.float64): np.float64, np.dtype(np.int64): np.int64, np.dtype(np.bool_): np.bool_}
+
+
+def same(a, b) -> bool:
+    """Equal, with NaN equal to NaN."""
+    if isinstance(a, (float, np.floating)) and math.isnan(a):
+        return isinstance(b, (float, np.floating)) and math.isnan(b)
+    return a == b
+
+
+def check_single_info(env: LRControlEnv, info: dict, step: int) -> None:
+    """``info`` has exactly the schema's keys and types, and values that agree with the env."""
+    assert tuple(info) == INFO_KEYS
+    for key, value in info.items():
+        assert type(value) is SCALAR_TYPE[INFO_SCHEMA[key]], (key, type(value))
+    task = env.task
+    assert FAMILY_NAMES[info["family"]] == task.spec.family
+    assert info["instance"] == task.spec.instance and info["step"] == step == env.t
+    assert info["lr"] == env.lr and info["updates"] == env.updates
+    if math.isnan(task.optimal_loss):  # mlp, recsys: no known optimum
+        assert task.spec.family in ("mlp", "recsys") and math.isnan(info["excess_loss"])
+    else:
+        assert info["excess_loss"] == info["train_loss"] - task.optimal_loss
+    assert (info["horizon"], info["inner_steps"]) == (env.horizon, env.inner_steps)
+    assert (info["lr_min"], info["lr_max"]) == (env.lr_min, env.lr_max)
+    assert OPTIMIZERS[info["optimizer"]] == env.optimizer.name
+    assert ACTION_MODES[info["action_mode"]] == env.action_mode
+    if step == 0:  # the step statistics of a fresh run
+        assert info["batch_loss"] == info["grad_norm"] == info["grad_dot"] == 0.0
+        assert not info["diverged"] and not info["rejected"] and info["updates"] == 0
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_single_env_info_schema_at_reset_and_every_step(case):
+    env = LRControlEnv(**CASES[case], horizon=4, inner_steps=2, optimizer="adam", action_mode="log_lr")
+    rng = np.random.default_rng(0)
+    for episode in range(3):
+        obs, info = env.reset(seed=episode)
+        check_single_info(env, info, 0)
+        done, t = False, 0
+        while not done:
+            obs, reward, terminated, truncated, info = env.step(rng.uniform(-1, 1, size=1).astype(np.float32))
+            t += 1
+            check_single_info(env, info, t)
+            done = terminated or truncated
+
+
+def test_a_diverging_and_a_rejected_step_keep_the_schema():
+    env = LRControlEnv(family="linreg", horizon=4, inner_steps=1, rejection_threshold=0.0, lr_init=5.0)
+    env.reset(seed=0, options={"instance": 0})
+    _, _, _, _, info = env.step(2)  # LR 5 on this instance raises the loss: the step is undone
+    assert info["rejected"] is np.True_ and not info["diverged"]
+    check_single_info(env, info, 1)
+    env = LRControlEnv(family="quadratic", horizon=4, inner_steps=5, lr_max=1e6, lr_init=1e6)
+    env.reset(seed=0, options={"instance": 1})
+    _, _, terminated, _, info = env.step(2)
+    assert terminated and info["diverged"] is np.True_
+    check_single_info(env, info, 1)
+
+
+def test_family_table_matches_the_mixed_family_and_name_helpers():
+    mixed = LRControlEnv(family="mixed").family
+    assert mixed.members == FAMILY_NAMES
+    for i, name in enumerate(FAMILY_NAMES):
+        assert family_index(name) == i and family_name(np.int64(i)) == name
+    assert family_index("my_family") == -1 and family_name(-1) == "unknown"
+
+
+def check_vector_infos(vec: LRControlVectorEnv, infos: dict, mask: np.ndarray) -> None:
+    assert set(infos) >= {k for key in INFO_KEYS for k in (key, "_" + key)}
+    for key in INFO_KEYS:
+        assert infos[key].dtype == INFO_SCHEMA[key] and infos[key].shape == (vec.num_envs,), key
+        assert infos["_" + key].dtype == np.bool_ and (infos["_" + key] == mask).all(), key
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_vector_env_infos_follow_the_schema_and_equal_the_single_envs(case):
+    n, seed = 3, 7
+    kwargs = dict(**CASES[case], horizon=2, inner_steps=2)
+    vec = LRControlVectorEnv(n, **kwargs)
+    singles = [LRControlEnv(**kwargs) for _ in range(n)]
+    _, infos = vec.reset(seed=seed)
+    check_vector_infos(vec, infos, np.ones(n, dtype=bool))
+    expected = [env.reset(seed=seed + i)[1] for i, env in enumerate(singles)]
+    finished = np.zeros(n, dtype=bool)
+    for step in range(5):  # crosses two NEXT_STEP autoresets
+        for i in range(n):
+            assert all(same(infos[key][i], expected[i][key]) for key in INFO_KEYS), (step, i)
+        actions = np.full(n, 2)
+        _, _, te, tr, infos = vec.step(actions)
+        check_vector_infos(vec, infos, np.ones(n, dtype=bool))
+        for i, env in enumerate(singles):
+            expected[i] = env.reset()[1] if finished[i] else env.step(2)[4]
+            finished[i] = te[i] or tr[i]
+    # a masked reset: the keys are all there, the masks name the reset sub-environments
+    mask = np.array([False, True, False])
+    _, infos = vec.reset(seed=[None, 3, None], options={"reset_mask": mask})
+    check_vector_infos(vec, infos, mask)
+
+
+def test_same_step_autoreset_final_info_follows_the_schema():
+    vec = LRControlVectorEnv(2, family="mixed", horizon=1, inner_steps=1, autoreset_mode="SameStep")
+    vec.reset(seed=0)
+    _, _, _, truncated, infos = vec.step(np.array([2, 2]))
+    assert truncated.all()
+    check_vector_infos(vec, infos, np.ones(2, dtype=bool))
+    check_vector_infos(vec, infos["final_info"], np.ones(2, dtype=bool))
+    assert (infos["final_info"]["step"] == 1).all() and (infos["step"] == 0).all()
+
+
+def test_gymnasium_sync_vector_env_batches_the_schema_consistently():
+    """gymnasium's own SyncVectorEnv: every key at every step, numeric dtypes (np.bool_ flags
+    become object arrays there: gymnasium's rule for non-``np.number`` scalars)."""
+    envs = gym.make_vec("LRControl-v1", num_envs=2, vectorization_mode="sync", horizon=2, inner_steps=1)
+    _, infos = envs.reset(seed=0)
+    for step in range(4):
+        assert set(INFO_KEYS) <= set(infos)
+        for key in INFO_KEYS:
+            column = infos[key]
+            if INFO_SCHEMA[key] == np.bool_:
+                assert all(type(v) is np.bool_ for v in column), key
+            else:
+                assert column.dtype == INFO_SCHEMA[key], key
+        _, _, _, _, infos = envs.step(np.array([2, 2]))
+
+
+def test_env_from_one_config_mapping_as_rllib_passes_it():
+    """RLlib calls ``env_class(env_context)`` with its EnvContext, a dict subclass."""
+
+    class EnvContext(dict):  # RLlib's shape: a dict with extra attributes
+        worker_index = 1
+        num_workers = 2
+
+    config = EnvContext(family="mixed", horizon=3, inner_steps=2, action_mode="log_lr")
+    env = LRControlEnv(config)
+    reference = LRControlEnv(family="mixed", horizon=3, inner_steps=2, action_mode="log_lr")
+    a, b = env.reset(seed=5), reference.reset(seed=5)
+    assert a[0].tobytes() == b[0].tobytes() and a[1]["instance"] == b[1]["instance"]
+    assert env.step(np.array([0.5], dtype=np.float32))[0].tobytes() == reference.step(np.array([0.5], dtype=np.float32))[0].tobytes()
+    assert LRControlEnv({}).family.name == LRControlEnv().family.name  # empty config: the defaults
+    with pytest.raises(ValueError, match=r"config mapping and the keyword arguments \['horizon'\]"):
+        LRControlEnv({"family": "mixed"}, horizon=5)
+    with pytest.raises(ValueError, match="unknown family 'cnn'"):
+        LRControlEnv({"family": "cnn"})
+
+
+def test_module_prefixed_ids_resolve_in_a_fresh_process():
+    """``"lrgym:LRControl-v1"`` makes gymnasium import lrgym: what subprocess envs need."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gymnasium as gym\n"
+        "env = gym.make('lrgym:LRControl-v1', horizon=2, inner_steps=1)\n"
+        "obs, info = env.reset(seed=0)\n"
+        "print(env.spec.id, obs.shape)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["LRControl-v1", "(12,)"]
