@@ -59,34 +59,55 @@ def make_env(policy, env_kwargs: dict | None = None) -> LRControlEnv:
     return LRControlEnv(**{**(env_kwargs or {}), **policy_env_kwargs(policy)})
 
 
-def run_episode(policy, env: LRControlEnv, seed: int, instance: int | None = None) -> Trajectory:
-    """Run ``policy`` for one episode of ``env`` (reset with ``seed`` and ``instance``)."""
-    options = {"instance": instance} if instance is not None else None
-    obs, info = env.reset(seed=seed, options=options)
-    policy.reset(info)
-    traj = Trajectory(
-        policy=getattr(policy, "name", type(policy).__name__),
-        family=family_name(info["family"]),
-        instance=int(info["instance"]),
-        seed=seed,
-        train_losses=[float(info["train_loss"])],
-        val_losses=[float(info["val_loss"])],
-        val_metrics=[float(info["val_metric"])],
-    )
-    done = False
-    while not done:
-        action = policy.act(obs, info)
-        obs, reward, terminated, truncated, info = env.step(action)
+class Episode:
+    """One episode run step by step and recorded as it goes (the parts of :func:`run_episode`).
+
+    ``Episode(env, seed, instance)`` resets the env and records the initial state at once, before
+    any policy sees the info; :meth:`step` applies an action and records the new state. ``obs``
+    and ``info`` are the latest observation and info, ``done`` says whether it has ended, and
+    ``trajectory`` is the record. The grader uses it to run several episodes in lockstep.
+    """
+
+    def __init__(self, env: LRControlEnv, seed: int, instance: int | None = None, policy_name: str = "policy"):
+        options = {"instance": instance} if instance is not None else None
+        self.env = env
+        self.obs, self.info = env.reset(seed=seed, options=options)
+        info = self.info
+        self.trajectory = Trajectory(
+            policy=policy_name,
+            family=family_name(info["family"]),
+            instance=int(info["instance"]),
+            seed=seed,
+            train_losses=[float(info["train_loss"])],
+            val_losses=[float(info["val_loss"])],
+            val_metrics=[float(info["val_metric"])],
+        )
+        self.done = False
+
+    def step(self, action) -> None:
+        """Apply ``action`` (the env raises ``ValueError`` for an invalid one) and record the step."""
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        traj = self.trajectory
         traj.lrs.append(float(info["lr"]))
         traj.train_losses.append(float(info["train_loss"]))
         traj.val_losses.append(float(info["val_loss"]))
         traj.val_metrics.append(float(info["val_metric"]))
         traj.rewards.append(float(reward))
         traj.rejected_steps += int(info["rejected"])
-        done = terminated or truncated
-    traj.diverged = bool(info["diverged"])
-    traj.updates = int(info["updates"])
-    return traj
+        self.obs, self.info = obs, info
+        self.done = terminated or truncated
+        if self.done:
+            traj.diverged = bool(info["diverged"])
+            traj.updates = int(info["updates"])
+
+
+def run_episode(policy, env: LRControlEnv, seed: int, instance: int | None = None) -> Trajectory:
+    """Run ``policy`` for one episode of ``env`` (reset with ``seed`` and ``instance``)."""
+    episode = Episode(env, seed, instance, getattr(policy, "name", type(policy).__name__))
+    policy.reset(episode.info)
+    while not episode.done:
+        episode.step(policy.act(episode.obs, episode.info))
+    return episode.trajectory
 
 
 def evaluate(

@@ -199,8 +199,8 @@ class ConstantLRRuns:
     """``run(lr)`` for :func:`search_reference`: constant-LR SGD on one instance, every seed.
 
     ``env_kwargs`` are :class:`lrgym.env.LRControlEnv` keywords of the suite (family, instance
-    set, horizon, inner steps, ...); ``tasks`` an optional dict of built tasks to share (the
-    env's task cache). :attr:`lr_min` / :attr:`lr_max` are the env's LR range.
+    set, horizon, inner steps, ...); ``tasks`` an optional ``OrderedDict`` of built tasks to share
+    (``LRControlEnv(task_cache=...)``). :attr:`lr_min` / :attr:`lr_max` are the env's LR range.
     """
 
     def __init__(self, env_kwargs: dict, instance: int, seeds: Sequence[int], tasks: dict | None = None):
@@ -211,15 +211,13 @@ class ConstantLRRuns:
         self.seeds = [int(s) for s in seeds]
         probe = LRControlEnv(**{**self.env_kwargs, "lr_init": self.env_kwargs.get("lr_min", 1e-6)})
         self.lr_min, self.lr_max = probe.lr_min, probe.lr_max
-        self.tasks = tasks if tasks is not None else probe._tasks
+        self.tasks = tasks if tasks is not None else probe.task_cache
 
     def env(self, lr: float):
         """The env a constant-LR policy with ``lr`` gets (its built tasks shared)."""
         from lrgym.env import LRControlEnv
 
-        env = LRControlEnv(**{**self.env_kwargs, "lr_init": float(lr)})
-        env._tasks = self.tasks
-        return env
+        return LRControlEnv(**{**self.env_kwargs, "lr_init": float(lr)}, task_cache=self.tasks)
 
     def __call__(self, lr: float) -> Row:
         env = self.env(lr)

@@ -62,29 +62,46 @@ def algo_of_zip(path: str | Path) -> str:
                      f"Stable-Baselines3's {', '.join(a.upper() for a in SB3_ALGOS)}, or pass --algo")
 
 
+def zip_meta(path: str | Path, algo: str | None = None) -> dict:
+    """What :class:`SB3Policy` needs for a zip without a sidecar (trained elsewhere): its
+    algorithm, no observation clipping; the action mode follows the model's action space."""
+    return {"algo": (algo or algo_of_zip(path)).lower(), "clip_obs": False, "env_options": {}}
+
+
 class SB3Policy:
     """A trained SB3 agent: ``act`` is the deterministic ``model.predict`` of the clipped obs.
 
-    ``path`` is the ``.zip`` (its ``.json`` sidecar must sit next to it). ``threads`` sets
-    ``torch.set_num_threads`` when the model loads (1: best for these tiny networks).
+    ``path`` is the ``.zip``; ``meta`` defaults to its ``.json`` sidecar (written by
+    :mod:`lrgym.baselines.train_sb3`); a zip trained elsewhere passes ``meta=zip_meta(path)``
+    (any SB3 algorithm, no observation clipping, action mode from the model's action space).
+    ``threads`` sets ``torch.set_num_threads`` when the model loads (1: best for these tiny
+    networks).
     """
 
     optimizer = "sgd"
     lr_init = None
 
-    def __init__(self, path: str | Path, name: str | None = None, threads: int | None = 1):
+    def __init__(self, path: str | Path, name: str | None = None, threads: int | None = 1,
+                 meta: dict | None = None):
         self.path = Path(path)
-        self.meta = load_meta(self.path)
-        self.algo = self.meta["algo"]
-        if self.algo not in ALGOS:
-            raise ValueError(f"unknown algo {self.algo!r} in {self.path}; valid choices: {', '.join(ALGOS)}")
+        self.threads = threads
+        self._model = None
+        self.meta = load_meta(self.path) if meta is None else dict(meta)
+        self.algo = str(self.meta["algo"]).lower()
+        self.clip = bool(self.meta.get("clip_obs", True))
+        if meta is None:
+            if self.algo not in ACTION_MODES:
+                raise ValueError(f"unknown algo {self.algo!r} in {self.path}; valid choices: {', '.join(ALGOS)}")
+            self.action_mode = ACTION_MODES[self.algo]
+        else:  # a foreign zip: the action space decides
+            from gymnasium import spaces
+
+            discrete = isinstance(self.model.action_space, spaces.Discrete)
+            self.action_mode = "discrete" if discrete else "log_lr"
         self.name = name or self.algo
-        self.action_mode = ACTION_MODES[self.algo]
         self.env_options = dict(self.meta.get("env_options", {}))
         if "factors" in self.env_options:
             self.env_options["factors"] = tuple(self.env_options["factors"])
-        self.threads = threads
-        self._model = None
 
     @property
     def model(self):
@@ -94,7 +111,11 @@ class SB3Policy:
 
             if self.threads is not None:
                 torch.set_num_threads(self.threads)
-            cls = {"dqn": DQN, "ppo": PPO}[self.algo]
+            import stable_baselines3
+
+            cls = {"dqn": DQN, "ppo": PPO}.get(self.algo) or getattr(stable_baselines3, self.algo.upper(), None)
+            if cls is None:
+                raise ValueError(f"unknown SB3 algorithm {self.algo!r} of {self.path}")
             self._model = cls.load(self.path, device="cpu")
         return self._model
 
@@ -102,7 +123,7 @@ class SB3Policy:
         self.model  # load before the first step
 
     def act(self, obs: np.ndarray, info: dict):
-        action, _ = self.model.predict(clip_obs(obs), deterministic=True)
+        action, _ = self.model.predict(clip_obs(obs) if self.clip else obs, deterministic=True)
         if self.action_mode == "discrete":
             return int(action)
         return np.asarray(action, dtype=np.float32).reshape(1)

@@ -7,8 +7,15 @@ Modules, one concern each:
 * ``scoring``: pure scoring functions (per-run normalised score, steps to target, rliable's
   aggregates with stratified-bootstrap confidence intervals, probability of improvement,
   performance profiles and AlgoPerf's profile score); NumPy only;
-* ``worker`` / ``pool``: isolated worker processes that run policies and answer in JSON;
-* ``runner``: a policy over a suite on all cores → scored runs → one store entry;
+* ``settings``: the episode settings of a graded run (the suite's, plus the few a policy may choose)
+  and the info a policy may see;
+* ``worker`` / ``pool``: the grader's worker processes (env, recorded trajectories) on all cores;
+* ``sandbox`` / ``policy_host``: the sandboxed process a submission runs in (namespaces, private
+  root, unprivileged uid, limits, whole process tree ended);
+* ``runner``: a policy over a suite on all cores → checked, scored runs → one store entry;
+* ``limits`` / ``text``: checks of a submitter's limits, names and text;
+* ``trust``: content hashes of the reference files the grader wrote;
+* ``private``: a hidden suite derived from a grader-held key;
 * ``store``: the append-only SQLite results store;
 * ``ranking`` / ``report``: the ranking and its terminal table, Markdown and HTML;
 * ``val_table``: the baselines' validation table in README.md (``python -m lrgym.leaderboard.val_table``);

@@ -1,12 +1,17 @@
 """Main-job timing benchmark: every hand-designed baseline on a suite.
 
     python -m lrgym.leaderboard.bench [--suite v2] [--workers N] [--repeat 1]
+    python -m lrgym.leaderboard.bench --isolation [--suite v1] [--only fixed --only hypergradient]
 
 Suite: the leaderboard's default (v2) unless ``--suite``. Runs the same code path as
 ``lrgym leaderboard run-baselines --no-learned`` into a temporary store (references must be cached or shipped; they are computed first, untimed, otherwise) and
 prints the wall-clock time, the CPU time of the grader and its workers, the load average
 before and after, and the CPU time other processes took meanwhile: on a shared machine the
 wall clock is only meaningful when that was small.
+
+``--isolation`` measures the cost of the sandbox: the same baselines run once in the workers
+(as trusted baselines do) and once in sandboxed policy processes (as every submission does),
+alternating, and prints the seconds per entry of both.
 """
 
 from __future__ import annotations
@@ -40,7 +45,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--suite", default=None, help="suite (default: the leaderboard's default suite)")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--isolation", action="store_true", help="inline vs sandboxed, seconds per entry")
+    parser.add_argument("--only", action="append", default=None, help="baselines to run (repeatable)")
     args = parser.parse_args(argv)
+    if args.isolation:
+        return isolation(args)
 
     from lrgym.leaderboard.references import load_references
     from lrgym.leaderboard.runner import baseline_specs, cpu_description, run_suite
@@ -65,6 +74,36 @@ def main(argv: list[str] | None = None) -> None:
         others = "" if busy0 is None else f"; other processes used {max(0.0, busy1 - busy0 - cpu):.1f} CPU-s meanwhile"
         print(f"wall {wall:.1f} s, CPU {cpu:.1f} s (grader + workers), {ok}/{len(outcomes)} ok; "
               f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}{others}")
+
+
+def isolation(args) -> None:
+    """Seconds per entry of the same baselines in the workers and in sandboxed processes."""
+    from lrgym.leaderboard.references import load_references
+    from lrgym.leaderboard.runner import baseline_specs, cpu_description, run_suite
+    from lrgym.leaderboard.sandbox import mode
+    from lrgym.leaderboard.suite import get_suite
+
+    suite = get_suite(args.suite)
+    refs = load_references(suite, n_workers=args.workers, log=print)
+    specs = baseline_specs(args.only or ["fixed", "hypergradient"])
+    print(f"{len(specs)} baselines x {suite.n_runs} episodes on {suite.version}; {cpu_description()}; "
+          f"sandbox {mode()['kind']}")
+    for _ in range(args.repeat):
+        for sandboxed in (False, True):
+            load_before = os.getloadavg()
+            busy0, cpu0, t0 = _machine_busy(), _cpu(), time.perf_counter()
+            outcomes = run_suite(specs, suite, references=refs, n_workers=args.workers, sandbox_baselines=sandboxed)
+            wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
+            busy1 = _machine_busy()
+            others = "" if busy0 is None else f"; other processes used {max(0.0, busy1 - busy0 - cpu):.1f} CPU-s"
+            scores = ", ".join(f"{o.spec.name} IQM {o.entry.summary['iqm'][0]:.6f}" for o in outcomes if o.ok)
+            episode = sum(o.entry.summary["episode_seconds"] for o in outcomes if o.ok)
+            waiting = sum(o.entry.summary["policy_seconds"] for o in outcomes if o.ok)
+            steps = sum(o.entry.summary["policy_steps"] for o in outcomes if o.ok)
+            print(f"{'sandboxed' if sandboxed else 'in worker'}: {wall / len(specs):.1f} s per entry "
+                  f"(wall {wall:.1f} s, CPU {cpu:.1f} s; load {load_before[0]:.1f}{others}); waiting for the "
+                  f"policy {100 * waiting / episode:.1f} % of episode time ({1e6 * waiting / steps:.0f} µs per step); "
+                  f"{scores}")
 
 
 if __name__ == "__main__":

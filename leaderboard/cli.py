@@ -9,6 +9,7 @@
     lrgym leaderboard references --suite v1    # (re)compute the best-fixed-LR references
     lrgym leaderboard export --format csv      # results/{entries,runs,trajectories}.csv (or json)
     lrgym leaderboard suites
+    lrgym leaderboard suites --private grader.key       # a hidden suite (see lrgym.leaderboard.private)
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from rich.console import Console
 from rich.text import Text
 
 from lrgym.leaderboard.suite import DEFAULT_SUITE
+from lrgym.leaderboard.text import clean
 
 app = typer.Typer(help="lrgym: learning-rate control environments and their leaderboard.",
                   no_args_is_help=True, add_completion=False)
@@ -44,16 +46,35 @@ err = Console(stderr=True, width=_width(sys.stderr))
 SuiteOpt = typer.Option(DEFAULT_SUITE, "--suite", "-s",
                         help="Suite: v2 (leaderboard), v1 (previous, frozen), val (validation), quick (CI).")
 DbOpt = typer.Option(None, "--db", help="SQLite results file (default: $LRGYM_STORE or ./lrgym_leaderboard.sqlite).")
-WorkersOpt = typer.Option(None, "--workers", "-j", help="Worker processes (default: all cores).")
+WorkersOpt = typer.Option(None, "--workers", "-j", min=1,
+                          help="Worker processes (default: all cores; capped at the number of jobs).")
+PrivateOpt = typer.Option(None, "--private", help="Grade on the hidden suite of this key file (the grader's "
+                          "secret; see `lrgym leaderboard suites --private`). Overrides --suite.")
 
 
-def _suite(name: str):
+def _suite(name: str, private: Optional[Path] = None):
     from lrgym.leaderboard.suite import get_suite
 
+    if private is not None:
+        from lrgym.leaderboard.private import private_suite
+
+        try:
+            return private_suite(private)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--private") from None
     try:
         return get_suite(name)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--suite") from None
+
+
+def _refs_dir(private: Optional[Path]):
+    """Where the references of the suite live: beside the key of a private suite, else the cache."""
+    if private is None:
+        return None
+    from lrgym.leaderboard.private import references_dir
+
+    return references_dir(private)
 
 
 def _store(db: Optional[Path]):
@@ -103,20 +124,20 @@ def _outcome_line(outcome) -> Text:
         iqm = e.summary["iqm"]
         return Text.assemble(("✓ ", "green"), (e.name, "bold"),
                              f"  IQM {iqm[0]:.3f} [{iqm[1]:.3f}, {iqm[2]:.3f}]  ({outcome.elapsed:.1f} s)")
-    reason = (e.failure_reason or "").split("\n", 1)[0]
-    return Text.assemble(("✗ ", "red"), (e.name, "bold"), f"  failed: {reason}")
+    reason = clean(e.failure_reason or "").split("\n", 1)[0]
+    return Text.assemble(("✗ ", "red"), (clean(e.name, keep_newlines=False), "bold"), f"  failed: {reason}")
 
 
-def _references(suite, workers, progress: _Progress):
+def _references(suite, workers, progress: _Progress, directory=None):
     from lrgym.leaderboard.references import load_references
 
     return load_references(
         suite, n_workers=workers, log=progress.log,
-        progress=lambda d, t: progress.update(d, t, "references"),
+        progress=lambda d, t: progress.update(d, t, "references"), directory=directory,
     )
 
 
-def _run(specs, suite, db, workers, description, **kw):
+def _run(specs, suite, db, workers, description, refs_dir=None, **kw):
     from lrgym.leaderboard.runner import run_suite
 
     finished = []
@@ -128,10 +149,13 @@ def _run(specs, suite, db, workers, description, **kw):
     with _store(db) as store:
         try:
             with _Progress(description) as progress:
-                refs = _references(suite, workers, progress)
+                refs = _references(suite, workers, progress, refs_dir)
                 progress.reset(description)
                 outcomes = run_suite(specs, suite, store=store, references=refs, n_workers=workers,
-                                     on_progress=progress.update, on_outcome=on_outcome, **kw)
+                                     on_progress=progress.update, on_outcome=on_outcome, log=progress.log, **kw)
+        except ValueError as exc:  # a name taken, a bad limit: nothing was run
+            err.print(Text(f"error: {clean(str(exc))}"))
+            raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err.print(Text(f"interrupted: {len(finished)} finished entries are saved in {store.path}"))
             raise typer.Exit(130) from None
@@ -170,18 +194,20 @@ def run_baselines(
     markdown: Optional[Path] = typer.Option(Path("LEADERBOARD.md"), "--markdown",
                                             help="Write the ranking here (Markdown)."),
     no_markdown: bool = typer.Option(False, "--no-markdown", help="Do not write the Markdown file."),
+    private: Optional[Path] = PrivateOpt,
 ):
     """Run the baselines on a suite (all cores), record them and print the ranking."""
     from lrgym.leaderboard.runner import baseline_specs, cpu_description
 
-    s = _suite(suite)
+    s = _suite(suite, private)
     try:
         specs = baseline_specs(only or None, include_learned=learned)
     except (ImportError, ValueError) as exc:
         err.print(Text(f"error: {exc}"))
         raise typer.Exit(2) from None
     t0 = time.perf_counter()
-    outcomes, refs, path = _run(specs, s, db, workers, f"{len(specs)} baselines on {s.version}")
+    outcomes, refs, path = _run(specs, s, db, workers, f"{len(specs)} baselines on {s.version}",
+                                refs_dir=_refs_dir(private))
     elapsed = time.perf_counter() - t0
     lb = _print_board(s, db)
     n_ok = sum(o.ok for o in outcomes)
@@ -190,7 +216,8 @@ def run_baselines(
     if markdown is not None and not no_markdown:
         from lrgym.leaderboard.report import markdown as to_markdown
 
-        cmd = "lrgym leaderboard run-baselines" + ("" if suite == DEFAULT_SUITE else f" --suite {suite}")
+        cmd = "lrgym leaderboard run-baselines" + (" --private KEYFILE" if private is not None else
+                                                   "" if suite == DEFAULT_SUITE else f" --suite {suite}")
         markdown.write_text(to_markdown(lb, command=cmd, elapsed=elapsed, machine=cpu_description()))
         console.print(Text(f"wrote {markdown}"))
     if n_ok < len(outcomes):
@@ -233,27 +260,46 @@ def submit(
     suite: str = SuiteOpt,
     db: Optional[Path] = DbOpt,
     workers: Optional[int] = WorkersOpt,
-    time_limit: float = typer.Option(1800.0, "--time-limit", help="Wall-clock limit for the whole evaluation (s)."),
-    memory_limit: float = typer.Option(4096.0, "--memory-limit", help="Address-space limit per worker process (MB)."),
+    time_limit: float = typer.Option(1800.0, "--time-limit", help="Wall-clock (and CPU-time) limit for the whole "
+                                     "evaluation (s, 1 to 604800)."),
+    memory_limit: Optional[float] = typer.Option(None, "--memory-limit", help="Address-space limit of the policy "
+                                                 "process (MB, 256 to the machine's memory) (default: 4096, at most "
+                                                 "half the machine's memory)."),
     algo: Optional[str] = typer.Option(None, "--algo", help="SB3 algorithm of a .zip (dqn, ppo, ...) (default: from the file)."),
     optimizer: str = typer.Option("sgd", "--optimizer", help="SB3 models: inner optimizer they were trained with."),
-    env_options: Optional[str] = typer.Option(None, "--env-options", help="SB3 models: JSON of further env keywords."),
+    env_options: Optional[str] = typer.Option(None, "--env-options", help="SB3 models: JSON of the policy choices "
+                                              "(lr_init, factors, rejection_threshold); the suite fixes the rest."),
+    owner: Optional[str] = typer.Option(None, "--owner", help="Who owns the entry name (default: your user name); "
+                                        "a hosted grader sets the account."),
+    private: Optional[Path] = PrivateOpt,
 ):
-    """Evaluate your policy on a suite in isolated worker processes and record it."""
+    """Evaluate your policy on a suite in a sandboxed process and record it."""
+    from lrgym.leaderboard.limits import check_memory_limit, check_time_limit
     from lrgym.leaderboard.runner import submission_spec
 
-    s = _suite(suite)
+    s = _suite(suite, private)
+    for value, check, hint in ((time_limit, check_time_limit, "--time-limit"),
+                               (memory_limit, check_memory_limit, "--memory-limit")):
+        try:
+            if value is not None:
+                check(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint=hint) from None
+    try:
+        options = json.loads(env_options) if env_options else None
+    except ValueError as exc:
+        raise typer.BadParameter(f"not JSON: {exc}", param_hint="--env-options") from None
     try:
         spec = submission_spec(target, name or declared_name(target), algo=algo, optimizer=optimizer,
-                               env_options=json.loads(env_options) if env_options else None)
+                               env_options=options)
     except (ValueError, FileNotFoundError) as exc:
-        raise typer.BadParameter(str(exc), param_hint="TARGET") from None
-    outcomes, refs, path = _run([spec], s, db, workers, f"{spec.name} on {s.version}",
-                                time_limit=time_limit, memory_mb=memory_limit)
+        raise typer.BadParameter(str(exc), param_hint="TARGET / --name") from None
+    outcomes, refs, path = _run([spec], s, db, workers, f"{spec.name} on {s.version}", refs_dir=_refs_dir(private),
+                                time_limit=time_limit, memory_mb=memory_limit, owner=owner)
     outcome = outcomes[0]
     if not outcome.ok:
         err.print(Text("submission failed:", style="red bold"))
-        err.print(Text(outcome.entry.failure_reason or ""))
+        err.print(Text(clean(outcome.entry.failure_reason or "")))
         err.print(Text(f"recorded as failed in {path}"))
         raise typer.Exit(1)
     lb = _print_board(s, db, show_failures=False)
@@ -266,9 +312,10 @@ def show(
     suite: str = SuiteOpt,
     db: Optional[Path] = DbOpt,
     failures: bool = typer.Option(True, "--failures/--no-failures", help="List failed submissions."),
+    private: Optional[Path] = PrivateOpt,
 ):
     """Print the ranking of a suite."""
-    _print_board(_suite(suite), db, show_failures=failures)
+    _print_board(_suite(suite, private), db, show_failures=failures)
 
 
 @leaderboard_app.command()
@@ -280,6 +327,7 @@ def report(
     no_markdown: bool = typer.Option(False, "--no-markdown", help="Skip the Markdown file."),
     top: int = typer.Option(5, "--top", help="Best baselines drawn in the plots (beside every submission)."),
     entry: Optional[List[str]] = typer.Option(None, "--entry", help="Also draw this entry in every plot (repeatable)."),
+    private: Optional[Path] = PrivateOpt,
 ):
     """Write the HTML report (tables and plots) and LEADERBOARD.md."""
     from lrgym.leaderboard.ranking import build_leaderboard
@@ -287,10 +335,10 @@ def report(
     from lrgym.leaderboard.report import html_page
     from lrgym.leaderboard.report import markdown as to_markdown
 
-    s = _suite(suite)
+    s = _suite(suite, private)
     with _existing_store(db) as store:
         lb = build_leaderboard(store, s)
-    found = find_cached(s)
+    found = find_cached(s, directory=_refs_dir(private))
     refs = found[0] if found else None
     try:
         page = html_page(lb, references=refs, top=top, entries=tuple(entry or ()))
@@ -310,6 +358,7 @@ def references(
     workers: Optional[int] = WorkersOpt,
     recompute: bool = typer.Option(False, "--recompute", help="Recompute even if a valid cache exists."),
     ship: bool = typer.Option(False, "--ship", help="Also write the copy shipped in the package (maintainers)."),
+    private: Optional[Path] = PrivateOpt,
 ):
     """Compute (or show the cached) best-fixed-LR references of a suite."""
     import numpy as np
@@ -318,16 +367,18 @@ def references(
     from lrgym.leaderboard.references import SHIPPED_DIR, load_references, save_references
     from lrgym.leaderboard.suite import SUITES
 
-    for name in (list(SUITES) if suite == "all" else [suite]):
-        s = _suite(name)
+    if private is not None and ship:
+        raise typer.BadParameter("a private suite's references are never shipped", param_hint="--ship")
+    for name in ([None] if private is not None else list(SUITES) if suite == "all" else [suite]):
+        s = _suite(name, private)
         t0 = time.perf_counter()
         with _Progress(f"references of {s.version}") as progress:
             refs = load_references(s, n_workers=workers, recompute=recompute, log=progress.log,
-                                   progress=lambda d, t: progress.update(d, t))
+                                   progress=lambda d, t: progress.update(d, t), directory=_refs_dir(private))
         table = Table(title=Text(f"references of {s.version} ({time.perf_counter() - t0:.1f} s)"))
         for col in ("instance", "best fixed LR", "median L0", "median L_ref"):
             table.add_column(col, justify="right")
-        for t in s.tasks():
+        for t in ([] if private is not None else s.tasks()):  # a private suite's answers stay private
             d = refs.tasks[t.label]
             table.add_row(t.label, f"{d['lr']:.3g}", f"{np.median(d['initial_loss']):.4g}",
                           f"{np.median(d['final_loss']):.4g}")
@@ -360,8 +411,11 @@ def export(
 
 
 @leaderboard_app.command()
-def suites():
-    """List the benchmark suites."""
+def suites(
+    private: Optional[Path] = typer.Option(None, "--private", help="Key file of a hidden suite: created (mode "
+                                           "0600) if missing, then listed; keep it secret."),
+):
+    """List the benchmark suites (and the private one of a key file)."""
     from rich.table import Table
 
     from lrgym.leaderboard.suite import DEFAULT_SUITE, SUITES
@@ -369,7 +423,14 @@ def suites():
     table = Table(title="suites")
     for col in ("name", "version", "instance set", "families × instances", "seeds", "runs/entry", "description"):
         table.add_column(col)
-    for s in SUITES.values():
+    listed = list(SUITES.values())
+    if private is not None:
+        from lrgym.leaderboard.private import create_key
+
+        if create_key(private):
+            console.print(Text(f"created the key {private} (mode 0600): the grader's secret, never share it"))
+        listed.append(_suite("", private))
+    for s in listed:
         fams = ", ".join(f"{fs.family}×{len(fs.instances)}" for fs in s.families)
         table.add_row(s.name + (" (default)" if s.name == DEFAULT_SUITE else ""), s.version, s.instance_set, fams,
                       str(len(s.seeds)), str(s.n_runs), s.description)

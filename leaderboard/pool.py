@@ -13,17 +13,24 @@ of its jobs fails; its other jobs are then dropped (pending) or their workers ki
   its running workers are killed.
 
 A killed worker is replaced while jobs remain. Workers that ran a group's code are not reused
-for another group when ``isolate_groups`` is set (untrusted submissions), so one policy cannot
-tamper with another's results.
+for another group when ``isolate_groups`` is set (untrusted submissions): each submission gets
+workers (and sandboxes) of its own.
+
+:meth:`WorkerPool.run` is a loop over four steps, each a method: hand out jobs
+(:meth:`~WorkerPool._dispatch`), wait for a reply, a death or a deadline, read what arrived
+(:meth:`~WorkerPool._collect`), and fail the groups whose time is up (:meth:`~WorkerPool._expire`);
+the bookkeeping of groups (replies in job order, counts, deadlines) lives in :class:`_Groups`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -83,14 +90,16 @@ def _child_env() -> dict:
 class _Worker:
     """One ``python -m lrgym.leaderboard.worker`` process: jobs on its stdin, replies on a pipe."""
 
-    def __init__(self, memory_mb: float | None, quiet: bool):
+    def __init__(self, quiet: bool):
         job_r, job_w = os.pipe()
         rep_r, rep_w = os.pipe()
         out = subprocess.DEVNULL if quiet else None
+        # quiet: its stderr goes to a private file whose last lines explain a death (_death_reason)
+        self.stderr = tempfile.TemporaryFile(prefix="lrgym-worker-") if quiet else None
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "lrgym.leaderboard.worker", str(rep_w), str(memory_mb or 0)],
-                stdin=job_r, stdout=out, stderr=out, pass_fds=(rep_w,), env=_child_env(), close_fds=True,
+                [sys.executable, "-m", "lrgym.leaderboard.worker", str(rep_w)],
+                stdin=job_r, stdout=out, stderr=self.stderr, pass_fds=(rep_w,), env=_child_env(), close_fds=True,
                 start_new_session=True,  # its own process group: killed as a whole, spared the terminal's ^C
             )
         finally:
@@ -103,7 +112,6 @@ class _Worker:
         except (AttributeError, OSError):  # pragma: no cover - old kernels / macOS: EOF only
             self.sentinel = None
         self.job: tuple[int, Job] | None = None
-        self.started_at = 0.0
         self.groups: set[str] = set()
 
     @property
@@ -112,22 +120,41 @@ class _Worker:
 
     def send(self, index: int, job: Job) -> None:
         self.job = (index, job)
-        self.started_at = time.monotonic()
         self.groups.add(job.group)
         self.jobs.send_bytes(json.dumps(job.payload).encode())
 
+    def receive(self) -> tuple[dict | None, str | None]:
+        """(reply, None), or (None, why not) when the worker died or broke the protocol."""
+        raw = None
+        if self.conn.poll():
+            try:
+                raw = self.conn.recv_bytes(MAX_REPLY_BYTES)
+            except (EOFError, OSError):  # dead, or an oversized message
+                raw = None
+        if raw is None:
+            return None, _death_reason(self.process, self.stderr)
+        try:
+            reply = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            reply = None
+        if not isinstance(reply, dict):
+            return None, "malformed reply from the worker (protocol violated)"
+        return reply, None
+
     def _close(self) -> None:
-        for c in (self.jobs, self.conn):
+        for c in (self.jobs, self.conn, self.stderr):
+            if c is None:
+                continue
             try:
                 c.close()
-            except OSError:
+            except (OSError, ValueError):
                 pass
         if self.sentinel is not None:
             os.close(self.sentinel)
             self.sentinel = None
 
     def kill(self) -> None:
-        """SIGKILL the worker and anything it started (its own process group)."""
+        """SIGKILL the worker and its process group (its sandboxes die with it: PDEATHSIG)."""
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError, AttributeError):
@@ -140,31 +167,93 @@ class _Worker:
         self._close()
 
     def stop(self) -> None:
+        """Ask the worker to finish (it ends its sandboxes), kill it if it does not."""
         try:
             self.jobs.send_bytes(b'{"op": "stop"}')
         except (BrokenPipeError, OSError):
             pass
         try:
-            self.process.wait(2)
+            self.process.wait(15)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(2)
+            self.kill()
+            return
         self._close()
 
 
-def _death_reason(process) -> str:
+def _death_reason(process, stderr=None) -> str:
+    """Why a worker died, with the last lines it wrote to stderr (control characters removed)."""
+    from lrgym.leaderboard.sandbox import death_reason
+    from lrgym.leaderboard.text import clean
+
     try:
         code = process.wait(1)
     except subprocess.TimeoutExpired:
         code = None
-    if code is not None and code < 0:
+    reason = death_reason(code, who="worker process")
+    tail = ""
+    if stderr is not None:
         try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        hint = " (out of memory or killed)" if name == "SIGKILL" else ""
-        return f"worker process died: killed by {name}{hint}"
-    return f"worker process died: exit code {code}"
+            stderr.seek(0, os.SEEK_END)
+            stderr.seek(max(0, stderr.tell() - 4000))
+            tail = "\n".join(clean(stderr.read().decode("utf-8", "replace")).splitlines()[-20:])
+        except (OSError, ValueError):
+            tail = ""
+    return reason + (f"\n--- last lines of the worker's stderr ---\n{tail}" if tail.strip() else "")
+
+
+class _Groups:
+    """Bookkeeping of a run: each group's replies in job order, jobs left, deadline, result."""
+
+    def __init__(self, jobs: list[Job], time_limit: float | None, on_group_done):
+        self.order: list[str] = list(dict.fromkeys(job.group for job in jobs))
+        self.remaining = {g: 0 for g in self.order}
+        self.slot_of: list[int] = []
+        for job in jobs:
+            self.slot_of.append(self.remaining[job.group])
+            self.remaining[job.group] += 1
+        self.results = {g: GroupResult(g, replies=[None] * self.remaining[g]) for g in self.order}
+        self.pending = deque(enumerate(jobs))
+        self.deadline: dict[str, float] = {}
+        self.time_limit = time_limit
+        self.on_group_done = on_group_done
+
+    def started(self, group: str) -> None:
+        res = self.results[group]
+        if res.started is None:
+            res.started = time.monotonic()
+            if self.time_limit is not None:
+                self.deadline[group] = res.started + self.time_limit
+
+    def finish(self, group: str) -> None:
+        res = self.results[group]
+        if res.finished is None:
+            res.finished = time.monotonic()
+            if res.started is None:
+                res.started = res.finished
+            if self.on_group_done is not None:
+                self.on_group_done(res)
+
+    def fail(self, group: str, reason: str) -> bool:
+        """Mark ``group`` failed and drop its pending jobs; False if it had already ended."""
+        res = self.results[group]
+        if res.failed or res.finished is not None:
+            return False
+        res.failed, res.reason, res.replies = True, reason, []
+        for item in [p for p in self.pending if p[1].group == group]:
+            self.pending.remove(item)
+        self.finish(group)
+        return True
+
+    def replied(self, index: int, job: Job, reply: dict) -> bool:
+        """Store a successful reply; True if it counts (its group has not failed)."""
+        res = self.results[job.group]
+        if res.failed:
+            return False
+        res.replies[self.slot_of[index]] = reply
+        self.remaining[job.group] -= 1
+        if self.remaining[job.group] == 0:
+            self.finish(job.group)
+        return True
 
 
 class WorkerPool:
@@ -172,16 +261,14 @@ class WorkerPool:
 
     Args:
         n_workers: processes (default: all cores).
-        memory_mb: address-space limit per worker (``RLIMIT_AS``), or None.
         time_limit: wall-clock seconds per group, or None.
         isolate_groups: never run two groups' jobs in the same worker process.
-        quiet: send the workers' stdout to /dev/null (stderr is kept).
+        quiet: send the workers' stdout and stderr to /dev/null.
     """
 
-    def __init__(self, n_workers: int | None = None, memory_mb: float | None = None,
-                 time_limit: float | None = None, isolate_groups: bool = False, quiet: bool = True):
+    def __init__(self, n_workers: int | None = None, time_limit: float | None = None,
+                 isolate_groups: bool = False, quiet: bool = True):
         self.n_workers = max(1, n_workers or default_workers())
-        self.memory_mb = memory_mb
         self.time_limit = time_limit
         self.isolate_groups = isolate_groups
         self.quiet = quiet
@@ -198,129 +285,86 @@ class WorkerPool:
         ``on_group_done(result)`` once per group as soon as it has finished or failed: the
         caller can record it right away (one store transaction per finished entry).
         """
-        order: list[str] = []
-        remaining: dict[str, int] = {}
-        for job in jobs:
-            if job.group not in remaining:
-                order.append(job.group)
-                remaining[job.group] = 0
-            remaining[job.group] += 1
-        results = {g: GroupResult(g, replies=[None] * remaining[g]) for g in order}
-        slot_of: list[int] = []
-        seen: dict[str, int] = {g: 0 for g in order}
-        for job in jobs:
-            slot_of.append(seen[job.group])
-            seen[job.group] += 1
-        pending = deque(enumerate(jobs))
+        groups = _Groups(jobs, self.time_limit, on_group_done)
         workers: list[_Worker] = []
-        deadline: dict[str, float] = {}
-
-        def finish(group: str) -> None:
-            res = results[group]
-            if res.finished is None:
-                res.finished = time.monotonic()
-                if res.started is None:
-                    res.started = res.finished
-                if on_group_done is not None:
-                    on_group_done(res)
-
-        def fail(group: str, reason: str) -> None:
-            res = results[group]
-            if res.failed or res.finished is not None:
-                return
-            res.failed, res.reason = True, reason
-            res.replies = []
-            # drop its pending jobs and stop its running ones
-            for item in [p for p in pending if p[1].group == group]:
-                pending.remove(item)
-            for w in list(workers):
-                if w.job is not None and w.job[1].group == group:
-                    w.kill()
-                    workers.remove(w)
-            finish(group)
-
-        def usable(w: _Worker, job: Job) -> bool:
-            return not self.isolate_groups or not w.groups or w.groups == {job.group}
-
         try:
-            while pending or any(w.job is not None for w in workers):
-                # hand out jobs
-                for w in list(workers):
-                    if w.job is None and pending and self.isolate_groups and not usable(w, pending[0][1]):
-                        w.stop()
-                        workers.remove(w)
-                while pending and len(workers) < self.n_workers:
-                    workers.append(_Worker(self.memory_mb, self.quiet))
-                for w in list(workers):
-                    if w in workers and w.job is None and pending and usable(w, pending[0][1]):
-                        index, job = pending.popleft()
-                        res = results[job.group]
-                        if res.started is None:
-                            res.started = time.monotonic()
-                            if self.time_limit is not None:
-                                deadline[job.group] = res.started + self.time_limit
-                        try:
-                            w.send(index, job)
-                        except (BrokenPipeError, OSError):
-                            reason = _death_reason(w.process)
-                            w.kill()
-                            workers.remove(w)
-                            fail(job.group, reason)
+            while groups.pending or any(w.job is not None for w in workers):
+                self._dispatch(groups, workers)
                 busy = [w for w in workers if w.job is not None]
                 if not busy:
                     continue
-                timeout = None
-                if deadline:
-                    live = [deadline[w.job[1].group] for w in busy if w.job[1].group in deadline]
-                    if live:
-                        timeout = max(0.0, min(live) - time.monotonic())
-                ready = wait([x for w in busy for x in w.waitables], timeout)
-                now = time.monotonic()
-                for w in busy:
-                    if w not in workers or w.job is None:
-                        continue
-                    index, job = w.job
-                    if any(x in ready for x in w.waitables):
-                        reply, problem = None, None
-                        if w.conn.poll():
-                            try:
-                                raw = w.conn.recv_bytes(MAX_REPLY_BYTES)
-                            except (EOFError, OSError):  # dead, or an oversized message
-                                raw = None
-                            if raw is not None:
-                                try:
-                                    reply = json.loads(raw)
-                                except (ValueError, UnicodeDecodeError):
-                                    reply = None
-                                if not isinstance(reply, dict):
-                                    reply, problem = None, "malformed reply from the worker (protocol violated)"
-                        if reply is None:
-                            reason = problem or _death_reason(w.process)
-                            w.kill()
-                            workers.remove(w)
-                            fail(job.group, reason)
-                            continue
-                        w.job = None
-                        if not reply.get("ok"):
-                            fail(job.group, str(reply.get("reason", "unknown failure")))
-                            continue
-                        res = results[job.group]
-                        if res.failed:
-                            continue
-                        res.replies[slot_of[index]] = reply
-                        if on_reply is not None:
-                            on_reply(job, reply)
-                        remaining[job.group] -= 1
-                        if remaining[job.group] == 0:
-                            finish(job.group)
-                    elif job.group in deadline and now >= deadline[job.group]:
-                        fail(job.group, f"timeout: exceeded the wall-clock limit of {self.time_limit:g} s")
+                ready = wait([x for w in busy for x in w.waitables], self._timeout(groups, busy))
+                self._collect(groups, workers, busy, ready, on_reply)
+                self._expire(groups, workers)
         finally:
             for w in workers:
-                if w.job is None:
-                    w.stop()
-                else:
+                w.stop() if w.job is None else w.kill()
+        for g in groups.order:  # groups with no job left unfinished (cannot happen, but be total)
+            groups.finish(g)
+        return groups.results
+
+    def _usable(self, w: _Worker, job: Job) -> bool:
+        return not self.isolate_groups or not w.groups or w.groups == {job.group}
+
+    def _dispatch(self, groups: _Groups, workers: list[_Worker]) -> None:
+        """Retire idle workers another group may not use, start new ones, hand out jobs."""
+        for w in list(workers):
+            if w.job is None and groups.pending and not self._usable(w, groups.pending[0][1]):
+                w.stop()
+                workers.remove(w)
+        while groups.pending and len(workers) < min(self.n_workers, len(groups.pending)
+                                                      + sum(w.job is not None for w in workers)):
+            workers.append(_Worker(self.quiet))
+        for w in list(workers):
+            if w in workers and w.job is None and groups.pending and self._usable(w, groups.pending[0][1]):
+                index, job = groups.pending.popleft()
+                groups.started(job.group)
+                try:
+                    w.send(index, job)
+                except (BrokenPipeError, OSError):
+                    reason = _death_reason(w.process, w.stderr)
                     w.kill()
-        for g in order:  # groups with no job left unfinished (cannot happen, but be total)
-            finish(g)
-        return results
+                    workers.remove(w)
+                    self._fail(groups, workers, job.group, reason)
+
+    @staticmethod
+    def _timeout(groups: _Groups, busy: list[_Worker]) -> float | None:
+        live = [groups.deadline[w.job[1].group] for w in busy if w.job[1].group in groups.deadline]
+        return max(0.0, min(live) - time.monotonic()) if live else None
+
+    def _collect(self, groups: _Groups, workers: list[_Worker], busy: list[_Worker], ready: list,
+                 on_reply) -> None:
+        """Read the replies (or deaths) of the workers that are ready."""
+        for w in busy:
+            if w not in workers or w.job is None or not any(x in ready for x in w.waitables):
+                continue
+            index, job = w.job
+            reply, problem = w.receive()
+            if reply is None:
+                w.kill()
+                workers.remove(w)
+                self._fail(groups, workers, job.group, problem)
+                continue
+            w.job = None
+            if not reply.get("ok"):
+                self._fail(groups, workers, job.group, str(reply.get("reason", "unknown failure")))
+            elif groups.replied(index, job, reply) and on_reply is not None:
+                on_reply(job, reply)
+
+    def _expire(self, groups: _Groups, workers: list[_Worker]) -> None:
+        """Fail the groups whose wall-clock limit has passed (their workers are killed)."""
+        now = time.monotonic()
+        for w in list(workers):
+            if w.job is not None and now >= groups.deadline.get(w.job[1].group, math.inf):
+                self._fail(groups, workers, w.job[1].group,
+                           f"timeout: exceeded the wall-clock limit of {self.time_limit:g} s")
+
+    @staticmethod
+    def _fail(groups: _Groups, workers: list[_Worker], group: str, reason: str) -> None:
+        """Fail ``group``: its pending jobs are dropped, its running workers killed."""
+        if not groups.fail(group, reason):
+            return
+        for w in list(workers):
+            if w.job is not None and w.job[1].group == group:
+                w.kill()
+                workers.remove(w)

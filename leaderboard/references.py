@@ -16,9 +16,12 @@ References are deterministic; they are computed once per suite version and cache
 2. the copy shipped with the package (``leaderboard/references/``), then
 3. computed (process pool over all cores) and written to the cache directory.
 
-A cached file is used only if its suite fingerprint, reference rule and the instances' task
-specs match the current code and the code reproduces its first run of every family (so changed
-dynamics are noticed too); otherwise it is recomputed. ``lrgym leaderboard references --suite
+A cached file is used only if its content hash is the one recorded when it was written
+(:mod:`lrgym.leaderboard.trust`: the grader records the sha256 of every file it writes in a
+private registry, and ``--ship`` writes ``references/SHA256SUMS``), its suite fingerprint,
+reference rule and the instances' task specs match the current code, and the code reproduces
+its first run of every family (so changed dynamics are noticed too); otherwise it is
+recomputed: a changed or foreign file is never trusted. ``lrgym leaderboard references --suite
 NAME`` (re)computes on demand; ``--ship`` writes the shipped copy (maintainers).
 """
 
@@ -34,6 +37,7 @@ from typing import Callable
 
 import numpy as np
 
+from lrgym.leaderboard import trust
 from lrgym.leaderboard.suite import Suite, Task, get_suite
 
 from lrgym.baselines.reference import RULE
@@ -207,6 +211,7 @@ def save_references(refs: References, directory: Path | None = None) -> Path:
     with open(tmp, "w") as f:
         json.dump(refs.to_dict(), f, indent=1)
     os.replace(tmp, path)
+    trust.record(path)
     return path
 
 
@@ -218,12 +223,12 @@ def reproduces(refs: References, suite: Suite, rtol: float = 1e-6) -> bool:
     generation, RNG use) that leave the specs as they were.
     """
     from lrgym.baselines.evaluation import make_env, run_episode
-    from lrgym.leaderboard.worker import ConstantLR
+    from lrgym.baselines.schedules import Constant
 
     seed = suite.seeds[0]
     for fs in suite.families:
         task = Task(fs.family, fs.instances[0])
-        policy = ConstantLR(refs.lr(task))
+        policy = Constant(refs.lr(task))
         traj = run_episode(policy, make_env(policy, suite.env_kwargs(fs.family)), seed=seed, instance=task.instance)
         want = refs.final_loss(task, seed)
         got = traj.final_loss
@@ -233,7 +238,8 @@ def reproduces(refs: References, suite: Suite, rtol: float = 1e-6) -> bool:
     return True
 
 
-def find_cached(suite: Suite | str, verify: bool = True) -> tuple[References, Path] | None:
+def find_cached(suite: Suite | str, verify: bool = True, directory: Path | None = None
+                ) -> tuple[References, Path] | None:
     """Valid cached references of ``suite`` (cache directory first, then the shipped copy).
 
     Valid: same suite fingerprint, reference rule and task specs, and (``verify``) the first run of
@@ -241,8 +247,11 @@ def find_cached(suite: Suite | str, verify: bool = True) -> tuple[References, Pa
     """
     suite = get_suite(suite)
     specs = task_specs(suite)
-    for directory in (cache_dir() / "references", SHIPPED_DIR):
-        path = directory / _file_name(suite)
+    places = (cache_dir() / "references", SHIPPED_DIR) if directory is None else (Path(directory),)
+    for place in places:
+        path = place / _file_name(suite)
+        if not path.exists() or not trust.is_trusted(path):
+            continue
         data = _read(path)
         if data is not None and _valid(data, suite, specs):
             refs = References.from_dict(data)
@@ -257,11 +266,13 @@ def load_references(
     recompute: bool = False,
     progress: Callable[[int, int], None] | None = None,
     log: Callable[[str], None] | None = None,
+    directory: Path | None = None,
 ) -> References:
-    """The references of ``suite``: cached if valid, else computed and cached."""
+    """The references of ``suite``: cached if valid, else computed and cached (in ``directory``
+    alone if given: a private suite's references stay with its key)."""
     suite = get_suite(suite)
     if not recompute:
-        found = find_cached(suite)
+        found = find_cached(suite, directory=directory)
         if found is not None:
             return found[0]
     if log is not None:
@@ -269,7 +280,7 @@ def load_references(
             f"≈35 learning rates x {len(suite.seeds)} seeds) ...")
     refs = compute_references(suite, n_workers=n_workers, progress=progress)
     try:
-        path = save_references(refs)
+        path = save_references(refs, directory)
         if log is not None:
             log(f"references cached in {path} ({refs.elapsed:.1f} s)")
     except OSError as exc:  # read-only home: still usable for this run

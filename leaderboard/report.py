@@ -22,6 +22,7 @@ import numpy as np
 from lrgym.leaderboard import scoring
 from lrgym.leaderboard.ranking import ALGOPERF_TAUS, PROFILE_TAUS, Leaderboard, Row
 from lrgym.leaderboard.suite import Task
+from lrgym.leaderboard.text import clean, markdown_escape
 
 __all__ = ["print_table", "markdown", "html_page", "SCORE_DEFINITIONS", "KINDS_LEGEND"]
 
@@ -108,14 +109,14 @@ def _cells(lb: Leaderboard, r: Row) -> list[str]:
     s = r.summary
     fams = [family_cell(s.get("families", {}).get(f)) for f in lb.suite.family_names]
     return [
-        str(r.rank), r.name, _kind(r.entry), _ci(s["iqm"]), *fams,
+        str(r.rank), clean(r.name, keep_newlines=False), _kind(r.entry), _ci(s["iqm"]), *fams,
         _f(s["mean"][0]), _f(s["median"][0]), _f(s["optimality_gap"][0]),
         _ci(r.poi) if r.poi is not None else "–", _f(r.algoperf), _percent(s.get("diverged_fraction", 0)),
     ]
 
 
 def _reason_line(reason: str | None, n: int = 160) -> str:
-    text = " ".join((reason or "").split("\n", 1)[0].split())
+    text = " ".join(clean(reason or "").split("\n", 1)[0].split())
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
@@ -164,7 +165,8 @@ def print_table(lb: Leaderboard, console=None, show_failures: bool = True) -> No
         ft.add_column("when")
         ft.add_column("reason", overflow="fold")
         for e in lb.failures:
-            ft.add_row(Text(e.name), Text((e.created_at or "")[:19]), Text(_reason_line(e.failure_reason, 300)))
+            ft.add_row(Text(clean(e.name, keep_newlines=False)), Text((e.created_at or "")[:19]),
+                       Text(_reason_line(e.failure_reason, 300)))
         console.print(ft)
     if lb.skipped:
         console.print(Text(f"skipped (runs do not match suite {suite.version}): {', '.join(lb.skipped)}"))
@@ -195,12 +197,14 @@ def markdown(lb: Leaderboard, command: str | None = None, elapsed: float | None 
     lines.append("| " + " | ".join(_md(c) for c in cols) + " |")
     lines.append("|" + "|".join("---:" if i not in (1, 2) else ":---" for i in range(len(cols))) + "|")
     for r in lb.rows:
-        lines.append("| " + " | ".join(_md(c) for c in _cells(lb, r)) + " |")
+        # the name is the submitter's: no links, images or tags (lrgym.leaderboard.text.markdown_escape)
+        lines.append("| " + " | ".join(markdown_escape(c) if i == 1 else _md(c) for i, c in enumerate(_cells(lb, r)))
+                     + " |")
     lines += ["", KINDS_LEGEND]
     if lb.failures:
         lines += ["", "## Failed (latest attempt)", "", "| entry | reason |", "|:---|:---|"]
         for e in lb.failures:
-            lines.append(f"| {_md(e.name)} | {_md(_reason_line(e.failure_reason, 300))} |")
+            lines.append(f"| {markdown_escape(e.name)} | {markdown_escape(_reason_line(e.failure_reason, 300))} |")
     lines += ["", "## How to read it", "", SCORE_DEFINITIONS, ""]
     meta = []
     if command:
@@ -487,7 +491,9 @@ def html_page(lb: Leaderboard, references=None, top: int = 5, with_plots: bool =
 
     The plots show every submission, every entry named in ``entries`` and the ``top`` best
     baselines (:func:`plotted_rows`)."""
-    e = html.escape
+    def e(text) -> str:  # control characters removed, then HTML-escaped
+        return html.escape(clean(text))
+
     suite = lb.suite
     parts = [
         "<!doctype html>",

@@ -6,13 +6,18 @@
     outcomes = run_suite(specs, "v1", store=ResultStore("results.sqlite"))
 
 Each policy is a *group* of jobs (one job = one task with all the suite's seeds) on a
-:class:`~lrgym.leaderboard.pool.WorkerPool`; workers run :func:`lrgym.baselines.evaluation.run_episode`
-and send back plain-JSON trajectories. As soon as all of a policy's jobs are in, its runs are
-scored against the references (:func:`lrgym.leaderboard.scoring.run_score`,
+:class:`~lrgym.leaderboard.pool.WorkerPool`. The workers are the grader's: they build the env from
+the suite's settings and the policy's allowed choices (:mod:`lrgym.leaderboard.settings`), record
+the trajectories themselves and ask the policy for actions — a submission in its own sandboxed
+process (:mod:`lrgym.leaderboard.sandbox`), a trusted baseline in the worker. As soon as all of a
+policy's jobs are in, the trajectories are checked against the suite (one per task and seed, the
+suite's length unless diverged, the references' initial loss), scored from their losses against
+the references (:func:`lrgym.leaderboard.scoring.run_score`,
 :func:`~lrgym.leaderboard.scoring.steps_to_target`), summarised
-(:func:`~lrgym.leaderboard.scoring.aggregate`) and written as one entry in one transaction. A policy
-that fails (raises, hangs, invalid or NaN action, killed) is recorded as a failed entry with
-its reason.
+(:func:`~lrgym.leaderboard.scoring.aggregate`) and written as one entry in one transaction
+(:meth:`~lrgym.leaderboard.store.ResultStore.add_entry_durably`: a locked database loses
+nothing). A policy that fails (raises, hangs, invalid or NaN action, killed, over a limit) is
+recorded as a failed entry with its reason, control characters removed.
 """
 
 from __future__ import annotations
@@ -29,10 +34,14 @@ from typing import Callable
 import numpy as np
 
 from lrgym.leaderboard import scoring
-from lrgym.leaderboard.pool import GroupResult, Job, WorkerPool
+from lrgym.leaderboard.limits import (MIN_MEMORY_MB, check_memory_limit, check_time_limit, machine_memory_mb,
+                                     plan_workers)
+from lrgym.leaderboard.pool import GroupResult, Job, WorkerPool, default_workers
 from lrgym.leaderboard.references import References, floored, load_references
+from lrgym.leaderboard.settings import allowed_optimizers
 from lrgym.leaderboard.store import EntryRecord, ResultStore, RunRecord
 from lrgym.leaderboard.suite import Suite, Task, get_suite
+from lrgym.leaderboard.text import check_entry_name, clean, name_key
 
 __all__ = [
     "DEFAULT_MEMORY_MB",
@@ -47,7 +56,9 @@ __all__ = [
 ]
 
 DEFAULT_TIME_LIMIT = 1800.0  # s of wall clock per submission
-DEFAULT_MEMORY_MB = 4096.0  # address space per worker process
+DEFAULT_MEMORY_MB = 4096.0  # address space per policy process
+#: relative tolerance of the initial-loss check against the references (CPU kinds round differently)
+L0_RTOL = 1e-9
 BOOTSTRAP_REPS = 2000
 
 #: rough relative cost of one episode per family (orders jobs: expensive first)
@@ -109,9 +120,12 @@ def submission_spec(
 ) -> PolicySpec:
     """A submission: ``path/to/file.py:Name``, ``package.module:Name`` or an SB3 ``.zip``.
 
-    Nothing is imported here: the policy is loaded only inside the worker processes.
+    Nothing is imported here: the policy is loaded only inside its sandbox. The name must be a
+    valid entry name (:func:`lrgym.leaderboard.text.check_entry_name`) and not a baseline's.
     """
     if target.endswith(".zip"):
+        if not Path(target).is_file():
+            raise FileNotFoundError(f"SB3 model {target} not found")
         path = str(Path(target).resolve())
         spec = {"kind": "sb3", "path": path, "algo": algo, "optimizer": optimizer,
                 "env_options": env_options or {}, "name": name}
@@ -127,7 +141,18 @@ def submission_spec(
             target = f"{path.resolve()}:{attr}"
         spec = {"kind": "object", "target": target}
         default_name = attr
-    return PolicySpec(name or default_name, "submission", spec, target)
+    name = check_entry_name(name or default_name)
+    reserved = {name_key(n): n for n in _baseline_names()}
+    if name_key(name) in reserved:
+        raise ValueError(f"entry name {name!r} is reserved for the baseline {reserved[name_key(name)]!r}; "
+                         "choose another name (--name)")
+    return PolicySpec(name, "submission", spec, target)
+
+
+def _baseline_names() -> list[str]:
+    from lrgym.baselines import registry
+
+    return list(registry.BASELINES)
 
 
 @dataclass
@@ -245,8 +270,20 @@ def cpu_description() -> str:
     return f"{model} ({os.cpu_count()} logical cores)"
 
 
-def _validate(trajectories, task: Task, seeds, suite: Suite) -> str | None:
-    """Why a reply is malformed, or None."""
+def _horizon(suite: Suite, family: str) -> int:
+    from lrgym.tasks import make_family
+
+    kwargs = suite.env_kwargs(family)
+    if kwargs.get("horizon") is not None:
+        return int(kwargs["horizon"])
+    return int(make_family(family, **dict(kwargs.get("family_options") or {})).default_horizon)
+
+
+def _validate(trajectories, task: Task, seeds, suite: Suite, refs: References) -> str | None:
+    """Why the trajectories of a task do not fit the suite, or None: one per seed, the task and
+    seed asked for, the suite's horizon (fewer steps only after a divergence), numeric curves of
+    consistent lengths, and the references' initial loss for that instance and seed."""
+    horizon = _horizon(suite, task.family)
     if not isinstance(trajectories, list) or len(trajectories) != len(seeds):
         return "malformed reply: wrong number of trajectories"
     for tr, seed in zip(trajectories, seeds):
@@ -254,12 +291,18 @@ def _validate(trajectories, task: Task, seeds, suite: Suite) -> str | None:
             if (tr["family"], int(tr["instance"]), int(tr["seed"])) != (task.family, task.instance, seed):
                 return f"malformed reply: trajectory for the wrong task/seed ({task.label}, seed {seed})"
             n = len(tr["lrs"])
-            if not (1 <= n) or any(len(tr[k]) != n + 1 for k in ("train_losses", "val_losses", "val_metrics")):
+            if any(len(tr[k]) != n + 1 for k in ("train_losses", "val_losses", "val_metrics")):
                 return "malformed reply: inconsistent curve lengths"
+            if not (n == horizon or (1 <= n < horizon and tr["diverged"] is True)):
+                return f"run length {n} on {task.label} seed {seed} does not match the suite's horizon {horizon}"
             for k in ("lrs", "train_losses", "val_losses", "val_metrics"):
-                if not all(isinstance(x, (int, float)) for x in tr[k]):
+                if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in tr[k]):
                     return "malformed reply: non-numeric curve"
-        except (KeyError, TypeError, ValueError):
+            l0, want = float(tr["train_losses"][0]), float(refs.initial_loss(task, seed))
+            if not (l0 == want or math.isclose(l0, want, rel_tol=L0_RTOL)):
+                return (f"initial loss {l0!r} on {task.label} seed {seed} differs from the references' {want!r}: "
+                        "the episode was not the suite's")
+        except (KeyError, TypeError, ValueError, IndexError):
             return "malformed reply: missing fields"
     return None
 
@@ -277,6 +320,9 @@ def run_suite(
     time_limit: float | None = None,
     memory_mb: float | None = None,
     isolate: bool | None = None,
+    owner: str | None = None,
+    sandbox_baselines: bool = False,
+    store_patience: float = 600.0,
     on_progress: Callable[[int, int], None] | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
     log: Callable[[str], None] | None = None,
@@ -284,94 +330,193 @@ def run_suite(
 ) -> list[Outcome]:
     """Evaluate every spec on ``suite``; record each as soon as it is done (if ``store``).
 
-    ``time_limit`` (seconds of wall clock per policy) and ``memory_mb`` (per worker) default
-    to :data:`DEFAULT_TIME_LIMIT` / :data:`DEFAULT_MEMORY_MB` for submissions and to no limit
-    when every spec is a baseline; ``isolate`` (never share a worker between policies)
-    defaults to true when any spec is a submission.
+    Submissions run sandboxed (``sandbox_baselines``: the baselines too, as in the speed
+    measurement of the isolation). ``time_limit`` (seconds of wall clock per policy, also its
+    CPU-time limit) and ``memory_mb`` (per policy process) default to
+    :data:`DEFAULT_TIME_LIMIT` / :data:`DEFAULT_MEMORY_MB` and are checked
+    (:mod:`lrgym.leaderboard.limits`); ``isolate`` (never share a worker between policies)
+    defaults to true when any spec is a submission. ``owner`` owns the submissions' names
+    (default: the user running the grader). ``store_patience``: how long a locked database is
+    waited for before the entry is left in the store's side file.
     """
     suite = get_suite(suite)
     names = [s.name for s in specs]
-    if len(set(names)) != len(names):
+    if len({name_key(n) for n in names}) != len(names):
         raise ValueError(f"duplicate entry names in {names}")
     untrusted = any(s.kind != "baseline" for s in specs)
-    if time_limit is None and untrusted:
-        time_limit = DEFAULT_TIME_LIMIT
-    if memory_mb is None and untrusted:
-        memory_mb = DEFAULT_MEMORY_MB
+    time_limit = check_time_limit(DEFAULT_TIME_LIMIT if time_limit is None and untrusted else time_limit) \
+        if (time_limit is not None or untrusted) else None
+    if memory_mb is None:  # the default, on a machine with less memory: what it has
+        memory_mb = min(DEFAULT_MEMORY_MB, max(MIN_MEMORY_MB, machine_memory_mb() // 2))
+    memory_mb = check_memory_limit(memory_mb)
     if isolate is None:
         isolate = untrusted
+    owner = owner if owner is not None else _current_user()
+    if store is not None:
+        store.flush_pending()
+        for s in specs:
+            taken = s.kind == "submission" and store.name_available(s.name, suite.version, owner)
+            if taken:
+                raise ValueError(taken)
     refs = references if references is not None else load_references(suite, n_workers=n_workers, log=log)
-
-    tasks = sorted(suite.tasks(), key=lambda t: -FAMILY_COST.get(t.family, 3.0))
-    jobs = [
-        Job(spec.name, {
-            "op": "episodes", "policy": spec.spec, "family": t.family, "env_kwargs": suite.env_kwargs(t.family),
-            "instance": t.instance, "seeds": list(suite.seeds),
-        }, FAMILY_COST.get(t.family, 3.0))
-        for spec in specs
-        for t in tasks
-    ]
-    by_name = {s.name: s for s in specs}
-    left = {s.name: len(tasks) for s in specs}
-    done = [0]
-    outcomes: list[Outcome] = []
-    meta_versions = package_versions()
-    cpu = cpu_description()
-
-    def on_reply(job: Job, reply: dict) -> None:
-        done[0] += 1
-        left[job.group] -= 1
-        if on_progress is not None:
-            on_progress(done[0], len(jobs))
-
-    def on_group_done(result: GroupResult) -> None:
-        spec = by_name[result.name]
-        outcome = _finish(spec, result, suite, refs, meta_versions, cpu)
-        if store is not None:
-            entry_id = store.add_entry(outcome.entry, outcome.runs)
-            outcome.entry = store.entry(entry_id)
-        outcomes.append(outcome)
-        if on_outcome is not None:
-            on_outcome(outcome)
-        if result.failed:  # its remaining jobs are dropped
-            done[0] += left[result.name]
-            left[result.name] = 0
-            if on_progress is not None:
-                on_progress(done[0], len(jobs))
-
-    pool = WorkerPool(n_workers, memory_mb=memory_mb, time_limit=time_limit, isolate_groups=isolate,
-                      quiet=quiet_workers)
-    pool.run(jobs, on_reply=on_reply, on_group_done=on_group_done)
+    workers, note = plan_workers(n_workers, len(specs) * len(suite.tasks()),
+                                 memory_mb if (untrusted or sandbox_baselines) else None, default_workers())
+    jobs = _jobs(specs, suite, memory_mb, time_limit, sandbox_baselines, workers)
+    workers = min(workers, len(jobs))
+    if note and log is not None:
+        log(f"{workers} worker(s): {note}")
+    context = _Context(suite, refs, package_versions(), cpu_description(), owner)
+    context.workers = workers
+    recorder = _Recorder(specs, context, store, len(jobs), len(_job_tasks(suite, workers)), store_patience,
+                         on_progress, on_outcome, log)
+    pool = WorkerPool(workers, time_limit=time_limit, isolate_groups=isolate, quiet=quiet_workers)
+    pool.run(jobs, on_reply=recorder.on_reply, on_group_done=recorder.on_group_done)
     order = {n: i for i, n in enumerate(names)}
-    return sorted(outcomes, key=lambda o: order[o.spec.name])
+    return sorted(recorder.outcomes, key=lambda o: order[o.spec.name])
 
 
-def _finish(spec: PolicySpec, result: GroupResult, suite: Suite, refs: References, versions: dict,
-            cpu: str) -> Outcome:
-    common = dict(name=spec.name, kind=spec.kind, suite_version=suite.version, cpu=cpu,
-                  seeds=tuple(suite.seeds), package_versions=versions)
-    env_spec: dict = {"suite": suite.to_dict(), "policy": spec.spec, "source": spec.source}
-    if result.failed:
-        entry = EntryRecord(status="failed", failure_reason=result.reason, env_spec=env_spec,
+def _current_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # pragma: no cover - no passwd entry
+        return f"uid{os.getuid()}"
+
+
+def _job_tasks(suite: Suite, workers: int = 2) -> list[list[Task]]:
+    """The tasks of each job, expensive jobs first (better packing of the pool).
+
+    A job runs all its (instance, seed) episodes in lockstep, one message to the policy per step
+    for all of them, so fewer, larger jobs mean fewer messages; but the pool needs enough jobs
+    to keep ``workers`` busy. Each family's instances are cut into jobs of at most
+    ``max(its cost per instance, cost of the whole suite / (2 × workers))``: on 2 workers v1
+    makes 7 jobs (mlp in pairs, every other family whole) instead of 32.
+    """
+    cap = max(1.0, sum(FAMILY_COST.get(t.family, 3.0) for t in suite.tasks()) / (2 * max(1, workers)))
+    groups: list[list[Task]] = []
+    for fs in suite.families:
+        cost = FAMILY_COST.get(fs.family, 3.0)
+        size = max(1, int(cap // cost))
+        tasks = [Task(fs.family, k) for k in fs.instances]
+        groups += [tasks[i:i + size] for i in range(0, len(tasks), size)]
+    return sorted(groups, key=lambda g: -FAMILY_COST.get(g[0].family, 3.0) * len(g))
+
+
+def _jobs(specs: list[PolicySpec], suite: Suite, memory_mb: float, time_limit: float | None,
+          sandbox_baselines: bool, workers: int) -> list[Job]:
+    from dataclasses import asdict
+
+    from lrgym.leaderboard.sandbox import Limits
+
+    limits = asdict(Limits(memory_mb=memory_mb, cpu_seconds=time_limit))
+    optimizers = list(allowed_optimizers(suite))
+    return [
+        Job(spec.name, {
+            "op": "episodes", "policy": spec.spec, "family": g[0].family, "env_kwargs": suite.env_kwargs(g[0].family),
+            "optimizers": optimizers, "instances": [t.instance for t in g], "seeds": list(suite.seeds),
+            "sandbox": limits if (spec.kind != "baseline" or sandbox_baselines) else None,
+        }, FAMILY_COST.get(g[0].family, 3.0) * len(g))
+        for spec in specs
+        for g in _job_tasks(suite, workers)
+    ]
+
+
+@dataclass
+class _Context:
+    """What every entry of a run is checked against and stamped with."""
+
+    suite: Suite
+    refs: References
+    versions: dict
+    cpu: str
+    owner: str | None
+    workers: int = 2  # the job layout depends on it (_job_tasks)
+
+
+class _Recorder:
+    """Turns finished groups into stored entries (one transaction each) and reports progress."""
+
+    def __init__(self, specs, context: _Context, store, n_jobs: int, jobs_per_spec: int, patience: float,
+                 on_progress, on_outcome, log):
+        self.by_name = {s.name: s for s in specs}
+        self.left = {s.name: jobs_per_spec for s in specs}
+        self.context, self.store, self.n_jobs, self.patience = context, store, n_jobs, patience
+        self.on_progress, self.on_outcome, self.log = on_progress, on_outcome, log
+        self.done = 0
+        self.outcomes: list[Outcome] = []
+
+    def on_reply(self, job: Job, reply: dict) -> None:
+        self.done += 1
+        self.left[job.group] -= 1
+        if self.on_progress is not None:
+            self.on_progress(self.done, self.n_jobs)
+
+    def on_group_done(self, result: GroupResult) -> None:
+        outcome = _finish(self.by_name[result.name], result, self.context)
+        if self.store is not None:
+            entry_id = self.store.add_entry_durably(outcome.entry, outcome.runs, patience=self.patience,
+                                                    log=self.log)
+            if entry_id is not None:
+                outcome.entry = self.store.entry(entry_id)
+        self.outcomes.append(outcome)
+        if self.on_outcome is not None:
+            self.on_outcome(outcome)
+        if result.failed:  # its remaining jobs are dropped
+            self.done += self.left[result.name]
+            self.left[result.name] = 0
+            if self.on_progress is not None:
+                self.on_progress(self.done, self.n_jobs)
+
+
+def _finish(spec: PolicySpec, result: GroupResult, ctx: _Context) -> Outcome:
+    """The entry of a finished group: failed with its (cleaned) reason, or its runs checked
+    against the suite and scored from their losses by the grader."""
+    suite = ctx.suite
+    common = dict(name=spec.name, kind=spec.kind, suite_version=suite.version, cpu=ctx.cpu,
+                  seeds=tuple(suite.seeds), package_versions=ctx.versions,
+                  owner=ctx.owner if spec.kind == "submission" else None)
+    from lrgym.leaderboard.private import is_private, public_description
+
+    described = public_description(suite) if is_private(suite) else suite.to_dict()  # hidden instances stay hidden
+    env_spec: dict = {"suite": described, "policy": spec.spec, "source": spec.source}
+
+    def failed(reason: str) -> Outcome:
+        entry = EntryRecord(status="failed", failure_reason=clean(reason), env_spec=env_spec,
                             summary={"elapsed_seconds": round(result.elapsed, 3)}, **common)
         return Outcome(spec, entry, [], result.elapsed)
-    tasks = sorted(suite.tasks(), key=lambda t: -FAMILY_COST.get(t.family, 3.0))
-    trajectories, policy_env, source_hash = [], {}, None
-    for t, reply in zip(tasks, result.replies):
-        problem = _validate(reply.get("trajectories"), t, list(suite.seeds), suite)
-        if problem is not None:
-            entry = EntryRecord(status="failed", failure_reason=problem, env_spec=env_spec, **common)
-            return Outcome(spec, entry, [], result.elapsed)
-        trajectories.extend(reply["trajectories"])
+
+    if result.failed:
+        return failed(result.reason or "unknown failure")
+    trajectories, policy_env, sandbox, source_hash = [], {}, None, None
+    timing = {"seconds": 0.0, "policy_seconds": 0.0, "steps": 0}
+    n_seeds = len(suite.seeds)
+    for group, reply in zip(_job_tasks(suite, ctx.workers), result.replies):
+        got = reply.get("trajectories")
+        if not isinstance(got, list) or len(got) != len(group) * n_seeds:
+            return failed("malformed reply: wrong number of trajectories")
+        for i, t in enumerate(group):  # instance by instance, seeds in suite order
+            problem = _validate(got[i * n_seeds:(i + 1) * n_seeds], t, list(suite.seeds), suite, ctx.refs)
+            if problem is not None:
+                return failed(problem)
+        trajectories.extend(got)
         info = reply.get("policy_info") or {}
-        policy_env[t.family] = info.get("env_kwargs")
+        policy_env[group[0].family] = info.get("env_kwargs")
+        sandbox = sandbox or info.get("sandbox")
         source_hash = source_hash or info.get("source_hash")
-    runs = score_runs(trajectories, refs)
+        for k in timing:
+            timing[k] += (info.get("timing") or {}).get(k, 0)
+    runs = score_runs(trajectories, ctx.refs)
     order = {(t.family, t.instance): i for i, t in enumerate(suite.tasks())}
     runs.sort(key=lambda r: (order[(r.family, r.instance)], suite.seeds.index(r.seed)))
     summary = summarize(runs, suite)
     summary["elapsed_seconds"] = round(result.elapsed, 3)
+    # worker time in episodes, and the part of it spent waiting for the policy (its compute + messages)
+    summary["episode_seconds"] = round(timing["seconds"], 3)
+    summary["policy_seconds"] = round(timing["policy_seconds"], 3)
+    summary["policy_steps"] = int(timing["steps"])
     env_spec["env_kwargs"] = policy_env
+    env_spec["sandbox"] = sandbox
     if source_hash is None:
         source_hash = hashlib.sha256(repr(sorted(spec.spec.items())).encode()).hexdigest()
     entry = EntryRecord(status="ok", policy_source_hash=source_hash, env_spec=env_spec, summary=summary, **common)

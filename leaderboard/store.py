@@ -10,6 +10,20 @@ Nothing is ever deleted or overwritten: re-submitting a name adds a new entry, a
 
 Concurrency: the file is opened in WAL mode with a busy timeout (30 s by default), so several
 processes may write to the same file; writers queue instead of failing, readers never block.
+:meth:`ResultStore.add_entry_durably` survives a database locked for longer: the finished entry
+is first written to a side file (``<db>.pending/<token>.json``), the write is retried with
+exponential backoff, and the side file is removed only after the commit; a side file left by a
+grader that gave up or was killed is written by the next :meth:`~ResultStore.flush_pending`
+(every grading run calls it). The entry's ``token`` makes that idempotent: an entry whose token
+is already stored is not written twice.
+
+Names: a submission cannot take a name held by a baseline entry of the same suite, nor one held
+by another ``owner`` (names compared NFKC-normalised and case-folded,
+:func:`lrgym.leaderboard.text.name_key`); the check runs inside the write transaction, so two
+concurrent graders cannot both claim a name. The same owner re-submitting a name adds a new
+version (:meth:`~ResultStore.latest_entries` shows the latest).
+
+The file is created readable by its owner only (mode 0600).
 
 Encoding conventions
 --------------------
@@ -52,8 +66,9 @@ __all__ = [
     "default_store_path",
 ]
 
-SCHEMA_VERSION = 1
-"""Stored in ``PRAGMA user_version``; bump on any schema change (and add a migration)."""
+SCHEMA_VERSION = 2
+"""Stored in ``PRAGMA user_version``; bump on any schema change (and add a migration).
+v2: ``owner`` and ``token`` columns (name ownership, idempotent writes)."""
 
 KINDS = ("baseline", "submission")
 STATUSES = ("ok", "failed")
@@ -68,6 +83,10 @@ _DEFAULT_BUSY_TIMEOUT_S = 30.0
 
 class SchemaVersionError(RuntimeError):
     """The file was written with a newer, unknown schema version."""
+
+
+class NameTakenError(ValueError):
+    """A submission asked for a name held by a baseline or by another owner."""
 
 
 def default_store_path() -> Path:
@@ -136,6 +155,8 @@ class EntryRecord:
     created_at: str | None = None
     n_runs: int | None = None
     id: int | None = None
+    owner: str | None = None  # who submitted it (a submission's name belongs to its owner)
+    token: str | None = None  # unique per evaluation: a replayed write is not stored twice
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -226,9 +247,12 @@ CREATE TABLE entries (
     seeds_json            TEXT,
     created_at            TEXT    NOT NULL,
     summary_json          TEXT,
-    n_runs                INTEGER NOT NULL
+    n_runs                INTEGER NOT NULL,
+    owner                 TEXT,
+    token                 TEXT
 );
 CREATE INDEX entries_suite_name ON entries (suite_version, name, status);
+CREATE UNIQUE INDEX entries_token ON entries (token);
 CREATE TABLE runs (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
     entry_id        INTEGER NOT NULL REFERENCES entries (id),
@@ -247,7 +271,7 @@ CREATE INDEX runs_entry ON runs (entry_id);
 
 _ENTRY_DATA_COLUMNS = (
     "name, kind, status, failure_reason, policy_source_hash, suite_version, env_spec_json, "
-    "package_versions_json, cpu, seeds_json, created_at, summary_json, n_runs"
+    "package_versions_json, cpu, seeds_json, created_at, summary_json, n_runs, owner, token"
 )
 _ENTRY_COLUMNS = "id, " + _ENTRY_DATA_COLUMNS
 _RUN_COLUMNS = (
@@ -270,6 +294,8 @@ class ResultStore:
         self.path = Path(path) if path is not None else default_store_path()
         if str(self.path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():  # readable by its owner only (not by a sandboxed policy)
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         # isolation_level=None: no implicit transactions; we issue BEGIN IMMEDIATE ourselves.
         self._conn: sqlite3.Connection | None = sqlite3.connect(
             str(self.path), timeout=timeout, isolation_level=None
@@ -338,6 +364,11 @@ class ResultStore:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
+            elif version == 1:  # v1 -> v2: name owners and write tokens
+                conn.execute("ALTER TABLE entries ADD COLUMN owner TEXT")
+                conn.execute("ALTER TABLE entries ADD COLUMN token TEXT")
+                conn.execute("CREATE UNIQUE INDEX entries_token ON entries (token)")
+            if version < SCHEMA_VERSION:
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _write_transaction(self) -> _WriteTransaction:
@@ -373,6 +404,8 @@ class ResultStore:
             entry.created_at or _now(),
             _dumps(entry.summary),
             len(runs),
+            entry.owner,
+            entry.token,
         )
         run_rows = [
             (
@@ -389,6 +422,12 @@ class ResultStore:
             for r in runs
         ]
         with self._write_transaction() as conn:
+            if entry.token is not None:
+                row = conn.execute("SELECT id FROM entries WHERE token = ?", (entry.token,)).fetchone()
+                if row is not None:  # a replayed write (see flush_pending): already stored
+                    return int(row[0])
+            if entry.kind == "submission":
+                self._check_name(conn, entry)
             cur = conn.execute(
                 f"INSERT INTO entries ({_ENTRY_DATA_COLUMNS}) "
                 f"VALUES ({', '.join('?' * len(entry_row))})",
@@ -400,6 +439,105 @@ class ResultStore:
                 [(entry_id, *row) for row in run_rows],
             )
         return entry_id
+
+    @staticmethod
+    def _check_name(conn: sqlite3.Connection, entry: EntryRecord) -> None:
+        from lrgym.leaderboard.text import name_key
+
+        key = name_key(entry.name)
+        rows = conn.execute("SELECT DISTINCT name, kind, owner FROM entries WHERE suite_version IS ?",
+                            (entry.suite_version,))
+        for name, kind, owner in rows:
+            if name_key(name) != key:
+                continue
+            if kind == "baseline":
+                raise NameTakenError(f"entry name {entry.name!r} is reserved for the baseline {name!r}; "
+                                     "choose another name")
+            if owner != entry.owner:
+                raise NameTakenError(f"entry name {entry.name!r} belongs to another submitter ({owner!r}); "
+                                     "choose another name")
+
+    def name_available(self, name: str, suite_version: str | None, owner: str | None) -> str | None:
+        """None if ``owner`` may submit under ``name`` on this suite, else the reason why not."""
+        try:
+            self._check_name(self.conn, EntryRecord(name=name, kind="submission", suite_version=suite_version,
+                                                    owner=owner))
+        except NameTakenError as exc:
+            return str(exc)
+        return None
+
+    # -- durable writes ----------------------------------------------------------------------
+
+    @property
+    def pending_dir(self) -> Path:
+        """Side files of finished entries not yet in the database."""
+        return self.path.with_name(self.path.name + ".pending")
+
+    def add_entry_durably(self, entry: EntryRecord, runs: Sequence[RunRecord] = (), *,
+                          patience: float = 600.0, log=None) -> int | None:
+        """:meth:`add_entry`, surviving a locked database: the entry goes to a side file first,
+        the write is retried with exponential backoff for ``patience`` seconds, and the side file
+        is removed after the commit. Returns the entry id, or None if the database stayed locked
+        (the entry then waits in :attr:`pending_dir` for :meth:`flush_pending`)."""
+        import uuid
+
+        if entry.token is None:
+            entry = dataclasses.replace(entry, token=uuid.uuid4().hex)
+        side = self._write_pending(entry, runs)
+        deadline, delay = time.monotonic() + patience, 0.05
+        while True:
+            try:
+                entry_id = self.add_entry(entry, runs)
+            except sqlite3.OperationalError as exc:
+                if not _is_lock_error(exc) or time.monotonic() + delay > deadline:
+                    if log is not None:
+                        log(f"could not write entry {entry.name!r} ({exc}); kept in {side}")
+                    return None
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            side.unlink(missing_ok=True)
+            return entry_id
+
+    def _write_pending(self, entry: EntryRecord, runs: Sequence[RunRecord]) -> Path:
+        directory = self.pending_dir
+        directory.mkdir(mode=0o700, exist_ok=True)
+        path = directory / f"{entry.token}.json"
+        tmp = path.with_suffix(".tmp")
+        data = {"entry": dataclasses.asdict(entry), "runs": [dataclasses.asdict(r) for r in runs]}
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(_dumps(data))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        return path
+
+    def flush_pending(self) -> list[int]:
+        """Write every side file left by an earlier run (idempotent: tokens already stored are
+        skipped); returns the ids of the entries it wrote or found."""
+        directory = self.pending_dir
+        if str(self.path) == ":memory:" or not directory.is_dir():
+            return []
+        ids = []
+        for path in sorted(directory.glob("*.json")):
+            try:
+                data = _loads(path.read_text())
+                entry = EntryRecord(**{**data["entry"], "id": None, "n_runs": None})
+                runs = [RunRecord(**r) for r in data["runs"]]
+            except (OSError, ValueError, TypeError, KeyError):
+                continue  # a half-written side file (its writer died before the rename): skip
+            try:
+                ids.append(self.add_entry(entry, runs))
+            except NameTakenError:  # claimed by someone else meanwhile: kept aside, never dropped
+                path.rename(path.with_suffix(".name-taken"))
+                continue
+            except sqlite3.OperationalError as exc:
+                if _is_lock_error(exc):
+                    break
+                raise
+            path.unlink(missing_ok=True)
+        return ids
 
     def record_failure(self, name: str, kind: str, reason: str, **metadata: Any) -> int:
         """Record a failed evaluation (no runs) with its ``reason``; return the entry id.
@@ -478,6 +616,10 @@ class ResultStore:
         return partial is None
 
 
+def _is_lock_error(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
 class _WriteTransaction:
     """``BEGIN IMMEDIATE`` (take the write lock up front, waiting up to the busy timeout) ...
     ``COMMIT``, or ``ROLLBACK`` on any exception."""
@@ -508,7 +650,7 @@ class _WriteTransaction:
 
 def _entry_from_row(row: tuple) -> EntryRecord:
     (id_, name, kind, status, failure_reason, source_hash, suite_version, env_spec_json,
-     package_versions_json, cpu, seeds_json, created_at, summary_json, n_runs) = row
+     package_versions_json, cpu, seeds_json, created_at, summary_json, n_runs, owner, token) = row
     return EntryRecord(
         name=name,
         kind=kind,
@@ -524,6 +666,8 @@ def _entry_from_row(row: tuple) -> EntryRecord:
         created_at=created_at,
         n_runs=int(n_runs),
         id=int(id_),
+        owner=owner,
+        token=token,
     )
 
 

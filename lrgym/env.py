@@ -138,7 +138,9 @@ class LRControlEnv(gym.Env):
     ``lr_init`` (default 1e-3 for adam/rmsprop, else 1e-2); ``lr_min``, ``lr_max``;
     ``cap_factor``; ``rejection_threshold`` (None, or e.g. 0.04: a step whose training loss
     rises by more than this fraction is undone — parameters and optimizer state restored,
-    ``info["rejected"] = True`` — as the bold-driver heuristic needs).
+    ``info["rejected"] = True`` — as the bold-driver heuristic needs); ``task_cache`` (an
+    ``OrderedDict`` shared by several envs of the same family and options, so each instance is
+    built once: built tasks are immutable, the training state lives in the env).
 
     ## Rendering
 
@@ -185,6 +187,7 @@ class LRControlEnv(gym.Env):
         cap_factor: float = 1e4,
         rejection_threshold: float | None = None,
         render_mode: str | None = None,
+        task_cache: OrderedDict | None = None,
     ):
         if isinstance(family, Mapping):  # one config mapping (RLlib's EnvContext): its items are the kwargs
             passed = sorted(k for k, v in locals().items() if k in _INIT_DEFAULTS and v is not _INIT_DEFAULTS[k])
@@ -240,7 +243,7 @@ class LRControlEnv(gym.Env):
         self.observation_space = spaces.Box(low, high, dtype=np.float32)
         self.feature_names = FEATURE_NAMES
 
-        self._tasks: OrderedDict = OrderedDict()
+        self._tasks: OrderedDict = OrderedDict() if task_cache is None else task_cache
         self.task: Task | None = None
         self.state = None
         self._stats = np.zeros(N_STATS)
@@ -253,6 +256,11 @@ class LRControlEnv(gym.Env):
         self._recorder = None if render_mode is None else EpisodeRecorder(self.horizon, self.lr_min, self.lr_max)
 
     # ---- instances --------------------------------------------------------------------------
+
+    @property
+    def task_cache(self) -> OrderedDict:
+        """The built tasks of this env (give it as ``task_cache=`` to another env to share them)."""
+        return self._tasks
 
     def task_for(self, instance: int) -> Task:
         """The built task of an instance seed (kept in a small LRU cache)."""

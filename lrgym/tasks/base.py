@@ -40,6 +40,9 @@ INSTANCE_SETS: dict[str, range] = {
     "train": range(0, 10_000),
     "val": range(10_000, 10_200),
     "test": range(20_000, 20_200),
+    # hidden instances of a grader's private suite (lrgym.leaderboard.private): picked from this
+    # range with a secret key, disjoint from the public sets
+    "private": range(1_000_000, 1_200_000),
 }
 
 # ---- layout of the per-step ``stats`` array written by every kernel --------------------------

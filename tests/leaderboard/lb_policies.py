@@ -109,3 +109,19 @@ class CorruptsTheChannel(Keep):
             except OSError:
                 pass
         time.sleep(3600)
+
+
+class Segfaults(Keep):
+    """Dereferences a null pointer."""
+
+    def act(self, obs, info):
+        import ctypes
+
+        ctypes.string_at(0)
+
+
+class ExitsQuietly(Keep):
+    """Ends its process with exit code 0 in the middle of an episode."""
+
+    def act(self, obs, info):
+        os._exit(0)

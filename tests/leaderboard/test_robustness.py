@@ -18,7 +18,7 @@ SUITE_ARGS = dict(name="robust", families=("quadratic",), n_instances=2, seeds=(
 SUITE = tiny_suite(**SUITE_ARGS)
 
 
-def _script(db, names, kind="baseline", target="Slow", workers=2):
+def _script(db, names, kind="submission", target="Slow", workers=2):
     """A grader process evaluating several policies into ``db`` (one entry each, in order)."""
     return textwrap.dedent(f"""
         import sys

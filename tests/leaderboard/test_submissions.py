@@ -1,9 +1,11 @@
 """Hostile submissions: each failure mode is recorded with its reason and the store stays valid.
 
-Every case runs on a tiny quadratic suite (one instance, two seeds, six steps) in real isolated
-worker processes, exactly as ``lrgym leaderboard submit`` does.
+Every case runs on a tiny quadratic suite (two instances, two seeds, six steps) in real worker
+processes and sandboxed policy processes, exactly as ``lrgym leaderboard submit`` does. (The
+cheats of issue #11 are in ``test_cheats.py``.)
 """
 
+import json
 import math
 import sys
 import time
@@ -23,12 +25,14 @@ HOSTILE = [
     ("Raises", "policy raised in act() at step 0"),
     ("NaNAction", "invalid action at step 0"),
     ("InvalidAction", "invalid action at step 0"),
-    ("KillsItself", "worker process died: killed by SIGKILL"),
-    ("Hangs", "timeout: exceeded the wall-clock limit of 4 s"),
+    ("KillsItself", "policy process died: killed by SIGKILL"),
+    ("Segfaults", "policy process died: killed by SIGSEGV"),
+    ("ExitsQuietly", "policy process died: exit code 0"),
+    ("Hangs", "timeout: exceeded the wall-clock limit of 15 s"),
     ("EatsMemory", "MemoryError"),
     ("BadConstructor", "constructing the policy raised ValueError: cannot build"),
     ("DoesNotExist", "has no attribute 'DoesNotExist'"),
-    ("CorruptsTheChannel", "malformed reply from the worker"),
+    ("CorruptsTheChannel", "from the policy process"),
 ]
 
 
@@ -44,7 +48,7 @@ def hostile_results(refs, tmp_path_factory):
     specs = [submission_spec(policy(name)) for name, _ in HOSTILE]
     specs += [submission_spec(policy("Keep"), name="good"), submission_spec(policy("PerFamily"), name="per-family")]
     with ResultStore(path) as store:
-        outcomes = run_suite(specs, SUITE, store=store, references=refs, n_workers=1, time_limit=4.0,
+        outcomes = run_suite(specs, SUITE, store=store, references=refs, n_workers=2, time_limit=15.0,
                              memory_mb=1500)
     return {o.spec.name: o for o in outcomes}, path
 
@@ -94,8 +98,13 @@ def test_policy_raising_in_reset(refs, tmp_path):
 def test_import_error_and_bad_target(refs, tmp_path):
     src = tmp_path / "broken.py"
     src.write_text("import numpy\nraise ImportError('missing dependency xyz')\n")
-    [outcome] = run_suite([submission_spec(f"{src}:P")], SUITE, references=refs, n_workers=1, time_limit=30)
+    bad = tmp_path / "syntax" / "bad.py"
+    bad.parent.mkdir()
+    bad.write_text("class P:\n    def act(self, obs info):\n        return 2\n")
+    outcome, syntax = run_suite([submission_spec(f"{src}:P"), submission_spec(f"{bad}:P", name="syntax")], SUITE,
+                                references=refs, n_workers=2, time_limit=30)
     assert "importing" in outcome.entry.failure_reason and "missing dependency xyz" in outcome.entry.failure_reason
+    assert "SyntaxError" in syntax.entry.failure_reason and "bad.py" in syntax.entry.failure_reason
     with pytest.raises(FileNotFoundError):
         submission_spec(f"{tmp_path}/nope.py:P")
     with pytest.raises(ValueError):
@@ -125,6 +134,54 @@ def test_sb3_model_zip(refs, tmp_path):
     assert outcome.ok, outcome.entry.failure_reason
     assert outcome.entry.env_spec["env_kwargs"]["quadratic"]["action_mode"] == "discrete"
     assert len(outcome.runs) == SUITE.n_runs
+
+
+def test_bad_zips(refs, tmp_path):
+    """Not a zip, a zip without SB3's data, a zip of an unknown algorithm: each a clear failure."""
+    pytest.importorskip("stable_baselines3")
+    import zipfile
+
+    garbage = tmp_path / "garbage.zip"
+    garbage.write_bytes(b"this is not a zip file")
+    empty = tmp_path / "empty.zip"
+    with zipfile.ZipFile(empty, "w") as zf:
+        zf.writestr("readme.txt", "hello")
+    alien = tmp_path / "alien.zip"
+    with zipfile.ZipFile(alien, "w") as zf:
+        zf.writestr("data", '{"policy_class": {"__module__": "somewhere.else"}}')
+    outcomes = run_suite([submission_spec(str(p)) for p in (garbage, empty, alien)], SUITE, references=refs,
+                         n_workers=2, time_limit=60)
+    reasons = [o.entry.failure_reason for o in outcomes]
+    assert all(not o.ok for o in outcomes)
+    assert "BadZipFile" in reasons[0] or "not a zip" in reasons[0]
+    assert "data" in reasons[1]
+    assert "cannot tell the SB3 algorithm" in reasons[2]
+
+
+def test_malicious_pickle_in_a_zip_runs_only_in_the_sandbox(refs, tmp_path):
+    """SB3 unpickles parts of a zip's ``data``: a pickle that writes a file when loaded writes
+    nothing the grader can see (the sandbox has its own root), and the grader never unpickles it."""
+    pytest.importorskip("stable_baselines3")
+    import base64
+    import pickle
+    import zipfile
+
+    marker = tmp_path / "pwned.txt"
+
+    class Evil:
+        def __reduce__(self):
+            return (exec, (f"open({str(marker)!r}, 'w').write('pwned')",))
+
+    payload = base64.b64encode(pickle.dumps(Evil())).decode()
+    data = {"policy_class": {":type:": "<class 'abc.ABCMeta'>", ":serialized:": payload,
+                             "__module__": "stable_baselines3.dqn.policies"},
+            "lr_schedule": {":type:": "<class 'function'>", ":serialized:": payload}}
+    path = tmp_path / "evil.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("data", json.dumps(data))
+    [outcome] = run_suite([submission_spec(str(path))], SUITE, references=refs, n_workers=1, time_limit=60)
+    assert not outcome.ok
+    assert not marker.exists()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")

@@ -84,18 +84,17 @@ def _best_alternative(job):
     """(task label, best mean S over the candidate LRs, its LR): constant-LR episodes of the
     leaderboard's own constant policy, scored by the one score function against the reference."""
     family, instance, entry, env_kwargs, seeds = job
-    from lrgym.baselines.evaluation import make_env, run_episode
-    from lrgym.leaderboard.worker import ConstantLR
+    from collections import OrderedDict
 
-    tasks = None
+    from lrgym.baselines.evaluation import make_env, run_episode
+    from lrgym.baselines.schedules import Constant
+
+    tasks = OrderedDict()  # built tasks shared by the candidate LRs' envs
     best, best_lr = -math.inf, None
     lo, hi = entry["lr_range"]
     for lr in _candidate_lrs(entry["lr"], lo, hi):
-        policy = ConstantLR(lr)
-        env = make_env(policy, env_kwargs)
-        if tasks is not None:
-            env._tasks = tasks
-        tasks = env._tasks
+        policy = Constant(lr)
+        env = make_env(policy, {**env_kwargs, "task_cache": tasks})
         trajs = [run_episode(policy, env, seed=s, instance=instance) for s in seeds]
         s = score([t.initial_loss for t in trajs], [t.final_loss for t in trajs], entry["final_loss"],
                   [t.diverged for t in trajs])

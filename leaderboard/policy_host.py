@@ -1,0 +1,507 @@
+"""The sandboxed side of grading: the one process that runs a submission's code.
+
+Started by :func:`lrgym.leaderboard.sandbox.start` as ``python -m lrgym.leaderboard.policy_host
+CMD_FD REPLY_FD`` inside new PID, network and mount namespaces (``unshare``). It holds no env,
+no trajectory, no store and no references: it receives copies of observations and of the
+whitelisted info (:func:`lrgym.leaderboard.settings.public_info`) and answers with actions.
+
+Order of events (nothing of the submission runs before step 4):
+
+1. PID 1 of the namespace forks and only reaps: when the host exits, PID 1 exits and the kernel
+   kills every process left in the namespace (children in their own session included);
+2. the host reads its configuration (first message): limits, sandbox uid;
+3. it builds a private root file system and ``chroot`` s into it: a size-limited tmpfs with
+   read-only binds of the system directories, the Python installation and the packages on
+   ``sys.path`` only (no store, no references, no caches, no home), a few devices, ``/proc`` of
+   its namespace and a writable ``/tmp``; works in ``/tmp/work``; sets resource limits (address
+   space, CPU time, open files, file size, core dumps, processes) and drops its privileges: as
+   root to an unprivileged uid with no groups; otherwise (user namespace) every capability; in
+   both cases ``PR_SET_NO_NEW_PRIVS``;
+4. it writes the submission's files (sent by the grader) to ``/tmp/submission`` and loads the
+   policy, then serves ``reset`` / ``act`` requests until its command pipe closes.
+
+Messages: the grader sends pickled tuples (grader → policy: the policy cannot harm the grader by
+unpickling the grader's data); the host answers with length-prefixed JSON, which the grader
+decodes with a size limit and validates. Any exception of the policy becomes a ``{"ok": false,
+"reason": ...}`` reply naming where it happened.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+__all__ = ["main"]
+
+MAX_REASON_CHARS = 4000
+
+
+# ---- 1. PID 1: reap, and take the namespace down with the host ------------------------------
+
+
+def _init_then_host(fds: tuple[int, ...]) -> None:
+    """Fork when we are PID 1 of a fresh PID namespace: the child goes on as the host, PID 1
+    waits for it and exits with its status (128 + signal when it was killed)."""
+    if os.getpid() != 1:
+        return
+    child = os.fork()
+    if child == 0:
+        return
+    for fd in fds:
+        os.close(fd)
+    status = 1
+    while True:
+        try:
+            pid, st = os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
+        except InterruptedError:  # pragma: no cover
+            continue
+        if pid == child:
+            status = 128 + os.WTERMSIG(st) if os.WIFSIGNALED(st) else os.WEXITSTATUS(st)
+            break
+    os._exit(status)  # PID 1 exits: the kernel SIGKILLs everything else in the namespace
+
+
+# ---- 3. confinement -------------------------------------------------------------------------
+
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REMOUNT, _MS_BIND = 1, 2, 4, 8, 32, 4096
+_MS_NOATIME, _MS_NODIRATIME, _MS_RELATIME = 1024, 2048, 1 << 21
+_ST_TO_MS = {1: _MS_RDONLY, 2: _MS_NOSUID, 4: _MS_NODEV, 8: _MS_NOEXEC, 1024: _MS_NOATIME,
+             2048: _MS_NODIRATIME, 4096: _MS_RELATIME}
+
+
+def _libc():
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None) -> None:
+    import ctypes
+
+    libc = _libc()
+    rc = libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None,
+                    ctypes.c_ulong(flags), data.encode() if data else None)
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {target}: {os.strerror(err)}")
+
+
+_MS_REC = 16384
+_DEVICES = ("null", "zero", "random", "urandom", "full")
+
+
+def _kept_flags(path: str) -> int:
+    """The mount flags of ``path`` a remount must keep (a user namespace may not clear them)."""
+    st = os.statvfs(path)
+    keep = 0
+    for st_flag, ms_flag in _ST_TO_MS.items():
+        if st.f_flag & st_flag:
+            keep |= ms_flag
+    return keep
+
+
+def _bind(source: str, target: str, read_only: bool = True) -> None:
+    if os.path.isdir(source):
+        os.makedirs(target, mode=0o755, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+        open(target, "a").close()
+    _mount(source, target, None, _MS_BIND | _MS_REC, None)
+    if read_only:
+        _mount("none", target, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _kept_flags(source), None)
+
+
+def _new_root(root: str, paths: list[str], links: dict[str, str], size_mb: int) -> None:
+    """Build the policy's whole file system in ``root`` and ``chroot`` into it: a size-limited
+    tmpfs holding read-only binds of ``paths`` only (the system, the Python installation, the
+    packages on ``sys.path``), ``links`` (``/bin -> usr/bin``), a few devices, ``/proc`` of the
+    PID namespace and a writable ``/tmp``. The store, the references, the caches and every other
+    file of the machine are simply not there."""
+    _mount("tmpfs", root, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={size_mb}m,mode=755")
+    for path in paths:
+        _bind(path, root + path)
+    for link, target in links.items():
+        os.symlink(target, root + link)
+    for dev in _DEVICES:
+        if os.path.exists(f"/dev/{dev}"):
+            _bind(f"/dev/{dev}", f"{root}/dev/{dev}", read_only=False)
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                         ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, f"{root}/dev/{name}")
+    _bind("/proc", root + "/proc", read_only=False)
+    for tmp in ("/tmp", "/dev/shm"):
+        os.makedirs(root + tmp, exist_ok=True)
+        os.chmod(root + tmp, 0o1777)
+    os.chroot(root)
+    os.chdir("/")
+
+
+def _limits(cfg: dict) -> None:
+    import resource
+
+    def cap(kind, value):
+        value = int(value)
+        soft, hard = resource.getrlimit(kind)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        resource.setrlimit(kind, (value, value))
+
+    cap(resource.RLIMIT_CORE, 0)
+    cap(resource.RLIMIT_NOFILE, cfg["open_files"])
+    cap(resource.RLIMIT_FSIZE, cfg["file_mb"] * 1024 * 1024)
+    if cfg.get("cpu_seconds"):
+        cap(resource.RLIMIT_CPU, max(1, int(cfg["cpu_seconds"] + 0.999)))
+    if cfg.get("processes") and os.getuid() == 0 and cfg.get("uid"):  # counted per uid: only a private one
+        cap(resource.RLIMIT_NPROC, cfg["processes"])
+
+
+def _drop_privileges(uid: int | None) -> None:
+    libc = _libc()
+    if uid:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+    else:  # user namespace: stay uid 0 of the namespace but without any capability
+        import ctypes
+
+        for cap in range(64):
+            libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP (fails harmlessly past the last cap)
+        libc.prctl(8, 0x2F, 0, 0, 0)  # PR_SET_SECUREBITS: NOROOT, NO_SETUID_FIXUP, both locked
+
+        class Header(ctypes.Structure):
+            _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+        class Data(ctypes.Structure):
+            _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                        ("inheritable", ctypes.c_uint32)]
+
+        header, data = Header(0x20080522, 0), (Data * 2)()
+        if libc.capset(ctypes.byref(header), data) != 0:
+            raise OSError(ctypes.get_errno(), "capset: cannot drop capabilities")
+    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        raise OSError(ctypes_errno(), "PR_SET_NO_NEW_PRIVS failed")
+
+
+def ctypes_errno() -> int:
+    import ctypes
+
+    return ctypes.get_errno()
+
+
+#: where the submission's files are written and where it works (a fresh tmpfs in the namespaces)
+ROOT = "/tmp"
+
+
+def confine(cfg: dict) -> dict:
+    """Step 3 of the module docstring; returns what was applied (recorded with the entry)."""
+    global ROOT
+    applied: dict = {"namespaces": bool(cfg.get("namespaces"))}
+    if cfg.get("namespaces"):
+        _new_root(cfg["new_root"], cfg["paths"], cfg["links"], int(cfg["tmp_mb"]))
+        applied["file_system"] = "private root: read-only system and Python, fresh /tmp"
+    else:  # documented fallback without namespaces: a fresh private directory at least
+        import tempfile
+
+        ROOT = tempfile.mkdtemp(prefix="lrgym-policy-")
+    work = os.path.join(ROOT, "work")
+    os.makedirs(work, mode=0o700, exist_ok=True)
+    uid = cfg.get("uid") if os.getuid() == 0 and cfg.get("namespaces") and cfg.get("uid") else None
+    if uid:
+        os.chown(work, uid, uid)
+    os.chdir(work)
+    os.environ.update(HOME=work, TMPDIR=work)
+    _limits(cfg)
+    if cfg.get("namespaces"):
+        _drop_privileges(uid)
+    applied["uid"] = os.getuid()
+    return applied
+
+
+# ---- 4. the policy --------------------------------------------------------------------------
+
+
+class PolicyError(Exception):
+    """A policy could not be loaded or misbehaved; ``str(self)`` is the recorded reason."""
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _tb(exc: BaseException, limit: int = 6, skip: int = 0) -> str:
+    import traceback
+
+    tb = exc.__traceback__
+    for _ in range(skip):
+        if tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb, limit=-limit))
+
+
+def _write_files(files: dict[str, bytes], where: str) -> None:
+    os.makedirs(where, exist_ok=True)
+    for name, data in files.items():
+        if "/" in name or name.startswith("."):
+            raise PolicyError(f"bad submission file name {name!r}")
+        with open(os.path.join(where, name), "wb") as f:
+            f.write(data)
+
+
+def _import_target(spec: dict):
+    """The object named by an ``object`` spec: a file sent by the grader or ``module:Name``."""
+    import importlib
+    import importlib.util
+
+    where, attr = spec["module"], spec["attr"]
+    if spec.get("file"):
+        path = os.path.join(ROOT, "submission", spec["file"])
+        module_name = os.path.splitext(spec["file"])[0]
+        sys.path.insert(0, os.path.join(ROOT, "submission"))  # sibling modules of the policy file
+        try:
+            loader_spec = importlib.util.spec_from_file_location(module_name, path)
+            module = importlib.util.module_from_spec(loader_spec)
+            sys.modules[module_name] = module
+            loader_spec.loader.exec_module(module)
+        except BaseException as exc:  # noqa: BLE001
+            raise PolicyError(f"importing {spec['source']} raised {_describe(exc)}\n{_tb(exc, skip=1)}") from None
+    else:
+        try:
+            module = importlib.import_module(where)
+        except BaseException as exc:  # noqa: BLE001
+            raise PolicyError(f"importing module {where!r} raised {_describe(exc)}\n{_tb(exc)}") from None
+    obj = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise PolicyError(f"{spec['source']} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    return obj
+
+
+def _instantiate(obj, family: str):
+    import inspect
+
+    if hasattr(obj, "act") and not isinstance(obj, type):
+        return obj  # an instance
+    if not callable(obj):
+        raise PolicyError(f"{obj!r} is neither a Policy class, a factory nor a Policy instance")
+    try:
+        params = inspect.signature(obj).parameters
+    except (TypeError, ValueError):
+        params = {}
+    try:
+        return obj(family=family) if "family" in params else obj()
+    except BaseException as exc:  # noqa: BLE001
+        raise PolicyError(f"constructing the policy raised {_describe(exc)}\n{_tb(exc, skip=1)}") from None
+
+
+def build_policy(spec: dict, family: str, loaded: dict):
+    """The policy of ``spec`` for ``family`` (``loaded`` caches the imported object)."""
+    kind = spec.get("kind")
+    if kind == "baseline":
+        from lrgym.baselines.registry import make_baseline
+
+        return make_baseline(spec["name"], family)
+    if kind == "object":
+        if "obj" not in loaded:
+            loaded["obj"] = _import_target(spec)
+        return _instantiate(loaded["obj"], family)
+    if kind == "sb3":
+        from lrgym.baselines.sb3_agents import SB3Policy, zip_meta
+
+        path = os.path.join(ROOT, "submission", spec["file"])
+        try:
+            if spec.get("sidecar") and not spec.get("algo"):
+                policy = SB3Policy(path, name=spec.get("name"))
+            else:
+                policy = SB3Policy(path, name=spec.get("name"), meta=zip_meta(path, spec.get("algo")))
+            policy.reset({})  # loads the model now: a bad zip fails here, not at step 0
+        except BaseException as exc:  # noqa: BLE001
+            raise PolicyError(f"loading SB3 model {spec['source']} raised {_describe(exc)}") from None
+        if spec.get("optimizer"):
+            policy.optimizer = spec["optimizer"]
+        policy.env_options = {**policy.env_options, **(spec.get("env_options") or {})}  # checked by the grader
+        return policy
+    raise PolicyError(f"unknown policy kind {kind!r}")
+
+
+def declared_choices(policy) -> dict:
+    """The env options a policy asks for (the protocol's attributes; checked by the grader)."""
+    from lrgym.baselines.policy import policy_env_kwargs
+
+    for attr in ("act", "reset"):
+        if not callable(getattr(policy, attr, None)):
+            raise PolicyError(f"the policy {type(policy).__name__} has no {attr}() method "
+                              "(see lrgym.baselines.policy.Policy)")
+    try:
+        kwargs = dict(policy_env_kwargs(policy))
+    except BaseException as exc:  # noqa: BLE001
+        raise PolicyError(f"reading the policy's env options raised {_describe(exc)}") from None
+    return _plain(kwargs)
+
+
+def _plain(value):
+    """JSON-able copy (tuples, NumPy numbers); unknown objects become their repr."""
+    import math
+
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _plain(value.tolist())
+    return repr(value)
+
+
+def plain_action(action):
+    """An action as JSON: an int, a float or a short list of numbers (anything else: its repr)."""
+    if isinstance(action, bool):
+        return repr(action)
+    if isinstance(action, int):
+        return action
+    if isinstance(action, float):
+        return action
+    if hasattr(action, "tolist") and getattr(action, "size", 2) <= 64:
+        value = action.tolist()
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value
+        if isinstance(value, list):
+            return value
+    if isinstance(action, (list, tuple)) and len(action) <= 64:
+        return [plain_action(a) for a in action]
+    return repr(action)[:200]
+
+
+class Host:
+    """Serves one submission. Requests (tuples; one message per step for all the episodes of a
+    job, which run in lockstep, each with its own policy instance):
+
+    * ``("load", spec, files)``: write the submission's files, remember its spec;
+    * ``("policies", family, n)``: build ``n`` instances for ``family``; answers the name and the
+      env options it asks for (checked by the grader);
+    * ``("reset", family, infos, wheres)``: ``reset(info)`` of instance i with ``infos[i]``;
+    * ``("act", family, items)``: ``act(obs, info)`` of instance i for each ``(i, obs, info)``;
+      answers the actions as JSON (:func:`plain_action`).
+    """
+
+    def __init__(self):
+        self.spec: dict | None = None
+        self.loaded: dict = {}
+        self.policies: dict[str, list] = {}
+        self.steps: dict[str, list[int]] = {}
+        self.wheres: dict[str, list[str]] = {}
+
+    def handle(self, msg: tuple) -> dict:
+        op = msg[0]
+        if op == "act":
+            _, family, items = msg
+            return {"ok": True, "actions": [self._act(family, i, obs, info) for i, obs, info in items]}
+        if op == "reset":
+            _, family, infos, wheres = msg
+            self.steps[family] = [0] * len(infos)
+            self.wheres[family] = list(wheres)
+            for i, info in enumerate(infos):
+                try:
+                    self.policies[family][i].reset(info)
+                except BaseException as exc:  # noqa: BLE001
+                    raise PolicyError(f"policy raised in reset() ({wheres[i]}): {_describe(exc)}\n"
+                                      f"{_tb(exc, skip=1)}") from None
+            return {"ok": True}
+        if op == "policies":
+            _, family, n = msg
+            built = self.policies.setdefault(family, [])
+            while len(built) < n:
+                built.append(build_policy(self.spec, family, self.loaded))
+            choices = [declared_choices(p) for p in built[:n]]
+            if any(c != choices[0] for c in choices):
+                raise PolicyError("instances of the policy ask for different env options")
+            policy = built[0]
+            return {"ok": True, "name": str(getattr(policy, "name", type(policy).__name__))[:200],
+                    "choices": choices[0]}
+        if op == "load":
+            _, spec, files = msg
+            _write_files(files, os.path.join(ROOT, "submission"))
+            self.spec = spec
+            return {"ok": True}
+        raise PolicyError(f"unknown request {op!r}")
+
+    def _act(self, family: str, i: int, obs, info):
+        step = self.steps[family][i]
+        try:
+            action = self.policies[family][i].act(obs, info)
+        except BaseException as exc:  # noqa: BLE001
+            raise PolicyError(f"policy raised in act() at step {step} ({self.wheres[family][i]}): "
+                              f"{_describe(exc)}\n{_tb(exc, skip=1)}") from None
+        self.steps[family][i] = step + 1
+        return plain_action(action)
+
+
+def _truncate(text: str) -> str:
+    return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 20] + "\n...[truncated]"
+
+
+def serve(commands, replies) -> None:
+    import json
+
+    host = Host()
+    while True:
+        try:
+            msg = commands.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            reply = host.handle(msg)
+        except PolicyError as exc:
+            reply = {"ok": False, "reason": _truncate(str(exc))}
+        except MemoryError:
+            reply = {"ok": False, "reason": "MemoryError: out of memory (the sandbox's memory limit)"}
+        except BaseException as exc:  # noqa: BLE001 - everything a policy can throw is a result
+            reply = {"ok": False, "reason": _truncate(f"error: {_describe(exc)}\n{_tb(exc)}")}
+        try:
+            data = json.dumps(reply).encode()
+        except (TypeError, ValueError) as exc:
+            data = json.dumps({"ok": False, "reason": f"unencodable reply: {exc}"}).encode()
+        try:
+            replies.send_bytes(data)
+        except (BrokenPipeError, OSError):
+            return
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m lrgym.leaderboard.policy_host CMD_FD REPLY_FD`` (see the module docstring)."""
+    argv = sys.argv[1:] if argv is None else argv
+    cmd_fd, reply_fd = int(argv[0]), int(argv[1])
+    _init_then_host((cmd_fd, reply_fd))
+    from multiprocessing.connection import Connection
+
+    commands = Connection(cmd_fd, writable=False)
+    replies = Connection(reply_fd, readable=False)
+    cfg = commands.recv()
+    try:
+        applied = confine(cfg)
+        import numpy  # noqa: F401 - loaded before the memory limit, like any grader-side import
+        import lrgym.baselines.policy  # noqa: F401
+
+        import resource
+
+        if cfg.get("memory_mb"):
+            limit = int(cfg["memory_mb"] * 1024 * 1024)
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        reply = {"ok": True, "sandbox": applied}
+    except BaseException as exc:  # noqa: BLE001
+        reply = {"ok": False, "reason": f"the sandbox could not be set up: {_describe(exc)}"}
+    import json
+
+    replies.send_bytes(json.dumps(reply).encode())
+    if not reply["ok"]:
+        os._exit(3)
+    serve(commands, replies)
+
+
+if __name__ == "__main__":
+    main()

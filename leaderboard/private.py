@@ -1,0 +1,118 @@
+"""A private suite: instances a submitter cannot know, derived from a secret the grader holds.
+
+v1 and val are public: their instances, seeds and best fixed LRs ship with the package, so a
+policy could recognise an instance (by its initial loss, say) and look its answer up. A hosted
+leaderboard therefore ranks on a private suite::
+
+    lrgym leaderboard suites --private grader.key        # creates the key (mode 0600) once
+    lrgym leaderboard run-baselines --private grader.key # baselines and references, kept by the grader
+    lrgym leaderboard submit their_policy.py:P --private grader.key --owner ACCOUNT
+
+The key (32 random bytes, hex) never leaves the grader. Instance seeds are
+HMAC-SHA256(key, "family/i") mapped into the ``private`` instance set (1,000,000 … 1,199,999:
+disjoint from train, val and test), env seeds HMAC-SHA256(key, "seed/j") in [0, 2³¹); the suite's
+name carries a key id (a hash of the key, which reveals nothing of it). Its references are
+computed by the grader and kept beside the key (``KEYFILE.references/``, mode 0700), never in
+the shared cache or the package, and the stored entries describe the suite without its
+instances. Rotate the key (a new suite) when results of many submissions could have leaked
+information about the instances.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from lrgym.leaderboard.suite import FAMILIES, FamilySuite, Suite
+from lrgym.tasks.base import instance_set
+
+__all__ = ["create_key", "is_private", "load_key", "private_suite", "references_dir"]
+
+N_INSTANCES = 8
+N_SEEDS = 5
+PREFIX = "private-"
+
+
+def create_key(path: str | os.PathLike) -> bool:
+    """Create a new key file (mode 0600) unless one exists; True if it was created."""
+    path = Path(path)
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32) + "\n")
+    return True
+
+
+def load_key(path: str | os.PathLike) -> bytes:
+    """The secret of a key file, with clear errors for a missing, short or shared file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"private suite key {path} not found; create it with "
+                         f"`lrgym leaderboard suites --private {path}`")
+    if path.stat().st_mode & 0o077:
+        raise ValueError(f"private suite key {path} is readable by other users; chmod 600 {path}")
+    text = path.read_text().strip()
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise ValueError(f"private suite key {path} is not hex") from None
+    if len(key) < 16:
+        raise ValueError(f"private suite key {path} is too short ({len(key)} bytes; at least 16)")
+    return key
+
+
+def _draw(key: bytes, label: str) -> int:
+    return int.from_bytes(hmac.new(key, label.encode(), hashlib.sha256).digest()[:8], "big")
+
+
+def private_suite(keyfile: str | os.PathLike, n_instances: int = N_INSTANCES, n_seeds: int = N_SEEDS) -> Suite:
+    """The hidden suite of ``keyfile``: ``n_instances`` per family × ``n_seeds`` env seeds, v1's
+    episode settings (family-default horizons)."""
+    key = load_key(keyfile)
+    pool = instance_set("private")
+    families = []
+    for family in FAMILIES:
+        chosen: list[int] = []
+        i = 0
+        while len(chosen) < n_instances:
+            k = pool.start + _draw(key, f"{family}/{i}") % len(pool)
+            if k not in chosen:
+                chosen.append(k)
+            i += 1
+        families.append(FamilySuite(family, tuple(chosen)))
+    seeds: list[int] = []
+    j = 0
+    while len(seeds) < n_seeds:
+        s = _draw(key, f"seed/{j}") % 2**31
+        if s not in seeds:
+            seeds.append(s)
+        j += 1
+    key_id = hashlib.sha256(b"lrgym private suite id\0" + key).hexdigest()[:8]
+    return Suite(
+        name=PREFIX + key_id, revision=1,
+        description=f"private: {n_instances} hidden instances per family x {n_seeds} hidden seeds (key {key_id})",
+        instance_set="private", families=tuple(families), seeds=tuple(seeds),
+    )
+
+
+def is_private(suite: Suite) -> bool:
+    return suite.instance_set == "private"
+
+
+def references_dir(keyfile: str | os.PathLike) -> Path:
+    """Where the grader keeps the references of a private suite (created mode 0700)."""
+    path = Path(str(keyfile) + ".references")
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
+def public_description(suite: Suite) -> dict:
+    """What an entry stores about a private suite: its shape, not its instances or seeds."""
+    return {"name": suite.name, "revision": suite.revision, "version": suite.version,
+            "instance_set": suite.instance_set, "n_seeds": len(suite.seeds),
+            "families": [{"family": fs.family, "n_instances": len(fs.instances)} for fs in suite.families]}

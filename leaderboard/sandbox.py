@@ -1,0 +1,358 @@
+"""Start and talk to the sandboxed policy process (:mod:`lrgym.leaderboard.policy_host`).
+
+What the sandbox gives, by how the grader runs (see the README's threat model):
+
+===============================  ==================  ===================  ====================
+                                 root (CI, hosted)   ordinary user        no ``unshare``
+===============================  ==================  ===================  ====================
+own PID namespace: whole tree    yes                 yes (user ns)        no: process group
+killed, own-session children too                                         and PDEATHSIG only
+no network                       yes                 yes                  no
+read-only file system, fresh     yes                 yes                  fresh temp dir only
+tmpfs ``/tmp``
+unprivileged uid (cannot read    yes (a private uid  no (same uid, no     no
+the store, refs, other entries)  per sandbox)        capabilities)
+resource limits                  yes                 yes                  yes
+===============================  ==================  ===================  ====================
+
+``unshare`` (util-linux) is on every Linux this project targets; when it cannot create the
+namespaces the grader says so (:func:`mode`) and either refuses (``LRGYM_SANDBOX=require``) or
+falls back with a warning that is stored with the entry. ``LRGYM_SANDBOX=userns`` gives root the
+ordinary user's sandbox (to test it), ``LRGYM_SANDBOX=off`` the weakest one.
+
+The process is started in its own session with ``PR_SET_PDEATHSIG``: if the grader dies, the
+sandbox dies, and with its PID 1 every process in it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import random
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from multiprocessing.connection import Connection, wait
+
+from lrgym.leaderboard.text import clean
+
+__all__ = ["Limits", "PolicyProcess", "SandboxError", "mode", "start"]
+
+#: largest reply a policy may send (an action is a few bytes)
+MAX_REPLY_BYTES = 64 * 1024
+#: uids of sandboxes started as root: one private uid each (resource limits are per uid)
+UID_BASE, UID_SPAN = 1_900_000, 50_000
+STDERR_TAIL_LINES = 20
+STDERR_TAIL_CHARS = 2000
+
+
+class SandboxError(Exception):
+    """The policy process failed, died or broke the protocol; ``str`` is the recorded reason."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one policy process."""
+
+    memory_mb: float | None = 4096.0  # address space (RLIMIT_AS)
+    cpu_seconds: float | None = None  # CPU time (RLIMIT_CPU)
+    open_files: int = 256  # RLIMIT_NOFILE
+    file_mb: int = 64  # largest file it may write, its stdout/stderr included (RLIMIT_FSIZE)
+    tmp_mb: int = 256  # size of its tmpfs /tmp
+    processes: int = 256  # RLIMIT_NPROC of its private uid (root only)
+
+
+def _pdeathsig() -> None:  # pragma: no cover - runs in the child between fork and exec
+    import ctypes
+
+    ctypes.CDLL(None).prctl(1, int(signal.SIGKILL), 0, 0, 0)
+
+
+SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+
+
+def _python_paths() -> list[str]:
+    return [p for p in dict.fromkeys(sys.path) if p and os.path.isdir(p)]
+
+
+def root_contents() -> tuple[list[str], dict[str, str]]:
+    """(directories bound read-only into the policy's root, symlinks recreated there): the
+    system directories, the Python installation, every ``sys.path`` directory and the lrgym
+    packages, nested ones dropped."""
+    links, wanted = {}, []
+    for d in SYSTEM_DIRS:
+        if os.path.islink(d):
+            links[d] = os.readlink(d)
+        elif os.path.isdir(d):
+            wanted.append(d)
+    import lrgym
+    import lrgym.baselines
+    import lrgym.leaderboard
+
+    python = [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable)),
+              *_python_paths(), *(os.path.dirname(m.__file__) for m in (lrgym, lrgym.baselines, lrgym.leaderboard))]
+    wanted += [os.path.realpath(p) for p in python] + [os.path.abspath(p) for p in python]
+    never = {"/", "/tmp", "/dev", "/proc", "/sys", "/var/tmp", os.path.realpath(tempfile.gettempdir())}
+    paths: list[str] = []
+    for p in sorted(set(wanted) - never, key=len):
+        if os.path.isdir(p) and not os.path.islink(p) and not any(p == q or p.startswith(q.rstrip("/") + "/")
+                                                                  for q in paths):
+            paths.append(p)
+    return paths, links
+
+
+def _readable_by_others(path: str) -> bool:
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return bool(mode & stat.S_IROTH and mode & stat.S_IXOTH)
+
+
+def _unshare_flags(user_ns: bool) -> list[str]:
+    flags = ["unshare", "--pid", "--fork", "--kill-child", "--net", "--mount", "--mount-proc"]
+    if user_ns:
+        flags[1:1] = ["--user", "--map-root-user"]
+    return flags
+
+
+@functools.lru_cache(maxsize=1)
+def mode() -> dict:
+    """How policies are confined on this machine: ``{"kind": "root" | "userns" | "none",
+    "uid_drop": bool, "note": str}`` (probed once per process)."""
+    setting = os.environ.get("LRGYM_SANDBOX", "auto")
+    if setting not in ("auto", "require", "off", "userns"):
+        raise ValueError(f"LRGYM_SANDBOX={setting!r} invalid; valid choices: auto, require, off, userns")
+    root = os.geteuid() == 0
+    # userns: what an ordinary user gets, also when running as root (to test that path)
+    kinds = [] if setting == "off" else (["root", "userns"] if root and setting != "userns" else ["userns"])
+    if shutil.which("unshare") is None:
+        kinds = []
+    for kind in kinds:
+        try:
+            ok = subprocess.run(_unshare_flags(kind == "userns") + ["true"], capture_output=True,
+                                timeout=30).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            ok = False
+        if not ok:
+            continue
+        note = ""
+        uid_drop = kind == "root"
+        if uid_drop:
+            hidden = [p for p in root_contents()[0] if not _readable_by_others(p)]
+            if hidden:
+                uid_drop = False
+                note = (f"{hidden[0]} is not readable by other users: the policy runs as root of a user "
+                        "namespace without capabilities instead of an unprivileged uid; make the Python "
+                        "installation and the packages readable by all (chmod o+rX)")
+                kind = "userns"
+        return {"kind": kind, "uid_drop": uid_drop, "note": note}
+    note = ("no namespaces (unshare missing or not permitted): the policy runs in a fresh temp dir with "
+            "resource limits only; it can reach what the grader's user can")
+    if setting == "require":
+        raise SandboxError(f"LRGYM_SANDBOX=require but {note}")
+    return {"kind": "none", "uid_drop": False, "note": note}
+
+
+def _sandbox_env() -> dict:
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": os.pathsep.join(_python_paths()),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "USER": "sandbox",
+        "NUMBA_CACHE_DIR": "/tmp/work/.numba",
+        "MPLCONFIGDIR": "/tmp/work/.matplotlib",
+    }
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        env[var] = "1"
+    # LRGYM_TEST_TOKEN: a marker the tests find leftover processes by (it grants nothing)
+    for var in ("PYTHONHASHSEED", "NPY_DISABLE_CPU_FEATURES", "LRGYM_TEST_TOKEN"):
+        if var in os.environ:
+            env[var] = os.environ[var]
+    return env
+
+
+def death_reason(code: int | None, who: str = "policy process") -> str:
+    """Why a process ended, from its exit code (a shell-style 128 + n is signal n)."""
+    if code is None:
+        return f"{who} died"
+    sig = -code if code < 0 else (code - 128 if 128 < code < 128 + 65 else None)
+    if sig:
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        hint = {"SIGKILL": " (out of memory or killed)", "SIGXCPU": " (CPU time limit)",
+                "SIGXFSZ": " (output size limit)", "SIGSEGV": " (segmentation fault)"}.get(name, "")
+        return f"{who} died: killed by {name}{hint}"
+    return f"{who} died: exit code {code}"
+
+
+class PolicyProcess:
+    """One running policy host: :meth:`request` sends a message and returns the reply dict."""
+
+    def __init__(self, limits: Limits, sandbox_mode: dict | None = None, start_timeout: float = 120.0):
+        self.mode = dict(sandbox_mode or mode())
+        self.limits = limits
+        self._private = tempfile.mkdtemp(prefix="lrgym-grader-")  # the grader's; 0700
+        self.output_path = os.path.join(self._private, "policy-output.txt")
+        out = os.open(self.output_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        cmd_r, cmd_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        kind = self.mode["kind"]
+        prefix = [] if kind == "none" else _unshare_flags(kind == "userns")
+        argv = prefix + [sys.executable, "-m", "lrgym.leaderboard.policy_host", str(cmd_r), str(rep_w)]
+        try:
+            self.process = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, pass_fds=(cmd_r, rep_w),
+                env=_sandbox_env(), cwd="/", close_fds=True, start_new_session=True, preexec_fn=_pdeathsig,
+            )
+        finally:
+            for fd in (cmd_r, rep_w, out):
+                os.close(fd)
+        self.commands = Connection(cmd_w, readable=False)
+        self.replies = Connection(rep_r, writable=False)
+        uid = random.randrange(UID_BASE, UID_BASE + UID_SPAN) if self.mode["uid_drop"] else None
+        new_root = os.path.join(self._private, "root")
+        os.mkdir(new_root)
+        paths, links = root_contents()
+        cfg = {"namespaces": kind != "none", "uid": uid, "new_root": new_root, "paths": paths, "links": links,
+               **asdict(limits)}
+        self.applied = self.request(cfg, timeout=start_timeout)["sandbox"]
+
+    def request(self, msg, timeout: float | None = None) -> dict:
+        """Send ``msg`` (pickled), return the decoded reply; raises :class:`SandboxError` if
+        the process died, broke the protocol or replied ``{"ok": false}``."""
+        try:
+            self.commands.send(msg)
+        except (BrokenPipeError, OSError):
+            raise SandboxError(self._died()) from None
+        if timeout is not None and not wait([self.replies], timeout):
+            raise SandboxError(f"the policy process did not answer within {timeout:g} s")
+        try:
+            raw = self.replies.recv_bytes(MAX_REPLY_BYTES)
+        except EOFError:
+            raise SandboxError(self._died()) from None
+        except OSError:  # a message above the limit (or garbage that claims to be one)
+            raise SandboxError(f"the policy process sent a reply larger than {MAX_REPLY_BYTES} bytes "
+                               "(protocol violated)") from None
+        try:
+            reply = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            reply = None
+        if not isinstance(reply, dict):
+            raise SandboxError("malformed reply from the policy process (protocol violated)")
+        if not reply.get("ok"):
+            raise SandboxError(clean(str(reply.get("reason", "unknown failure")))[:4000] + self._tail_note())
+        return reply
+
+    def _died(self) -> str:
+        try:
+            code = self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            code = None
+        return death_reason(code) + self._tail_note()
+
+    def output_tail(self) -> str:
+        """The last lines the policy wrote to stdout / stderr (control characters removed)."""
+        try:
+            with open(self.output_path, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                size = f.tell()
+                f.seek(max(0, size - 16 * STDERR_TAIL_CHARS))
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+        lines = clean(text).splitlines()[-STDERR_TAIL_LINES:]
+        return "\n".join(lines)[-STDERR_TAIL_CHARS:]
+
+    def _tail_note(self) -> str:
+        tail = self.output_tail()
+        return f"\n--- last lines of the policy's output ---\n{tail}" if tail.strip() else ""
+
+    def close(self, grace: float = 2.0) -> None:
+        """End the policy and everything it started: its command pipe is closed (the host
+        returns, PID 1 exits and the kernel kills the rest of the namespace; everyone is reaped,
+        so its CPU time is accounted to the grader); after ``grace`` seconds, SIGKILL."""
+        for conn in (self.commands, self.replies):
+            try:
+                conn.close()
+            except OSError:
+                pass
+        try:
+            self.process.wait(grace)
+        except subprocess.TimeoutExpired:
+            pass
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                self.process.kill()
+            except ProcessLookupError:
+                pass
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            pass
+        if self.mode["kind"] == "none":
+            _kill_orphans()
+        shutil.rmtree(self._private, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _kill_orphans() -> None:
+    """Fallback without PID namespaces: this process is a child subreaper, so everything a
+    policy started ends up as our child; kill and reap all of them (own sessions included)."""
+    me = str(os.getpid())
+    for _ in range(20):
+        children = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    ppid = f.read().rsplit(")", 1)[1].split()[1]
+            except (OSError, IndexError):
+                continue
+            if ppid == me:
+                children.append(int(pid))
+        if not children:
+            return
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+        time.sleep(0.01)
+
+
+def become_subreaper() -> None:
+    """``PR_SET_CHILD_SUBREAPER`` (used by the fallback without namespaces)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)
+    except Exception:  # pragma: no cover - non-Linux
+        pass
+
+
+def start(limits: Limits) -> PolicyProcess:
+    """A new policy host under the strongest confinement this machine allows (:func:`mode`)."""
+    if mode()["kind"] == "none":
+        become_subreaper()
+    return PolicyProcess(limits)

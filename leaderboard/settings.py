@@ -1,0 +1,103 @@
+"""Episode settings of a graded run: the suite decides, the policy may choose a few things.
+
+A graded episode is built from the suite's env keywords (:meth:`Suite.env_kwargs`: family,
+instance set, horizon, inner steps, ...) plus the few *policy choices* below, which describe how
+the policy acts, not how hard the problem is. Anything else a policy asks for (``inner_steps``,
+``horizon``, ``cap_factor``, ``lr_max``, ``reward``, ``family_options``, ...) is refused with an
+error that names the key and the allowed ones: a policy cannot change the episode.
+
+==========================  ==================================================================
+choice                      allowed values
+==========================  ==================================================================
+``optimizer``               a name from :data:`ALLOWED_OPTIMIZERS` (the suite may narrow it
+                            with an ``optimizers`` attribute); default ``"sgd"``
+``action_mode``             ``"discrete"`` or ``"log_lr"``; default ``"discrete"`` (the env's)
+``lr_init``                 the LR the episode starts from, within the suite's LR range
+``factors``                 the discrete action's LR multipliers: 1 to 16 numbers in
+                            [1e-3, 1e3]
+``rejection_threshold``     ``None`` or a number in [0, 10]: undo a step whose loss rises by
+                            more than this fraction (the bold driver's mechanism)
+==========================  ==================================================================
+
+The policy sees copies of the observation and of :func:`public_info` (the env's info without
+the instance id: a policy must not look up per-instance answers).
+"""
+
+from __future__ import annotations
+
+import math
+
+from lrgym.optim import OPTIMIZERS
+
+__all__ = ["ALLOWED_OPTIMIZERS", "HIDDEN_INFO_KEYS", "POLICY_CHOICES", "SettingsError", "allowed_optimizers",
+           "check_choices", "episode_kwargs", "episode_kwargs_from", "public_info"]
+
+ALLOWED_OPTIMIZERS: tuple[str, ...] = tuple(OPTIMIZERS)
+ACTION_MODES = ("discrete", "log_lr")
+POLICY_CHOICES = ("optimizer", "action_mode", "lr_init", "factors", "rejection_threshold")
+#: info keys a graded policy never sees (the instance id would let it look answers up)
+HIDDEN_INFO_KEYS = frozenset({"instance"})
+MAX_FACTORS = 16
+
+
+class SettingsError(ValueError):
+    """A policy asked for an episode setting it may not choose, or a value out of range."""
+
+
+def public_info(info: dict) -> dict:
+    """The part of an env info dict a graded policy may see (a fresh dict of plain values)."""
+    return {k: v for k, v in info.items() if k not in HIDDEN_INFO_KEYS}
+
+
+def _number(name: str, value, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(float(value)) \
+            or not (low <= float(value) <= high):
+        raise SettingsError(f"{name}={value!r} out of range; valid: a number in [{low:g}, {high:g}]")
+    return float(value)
+
+
+def check_choices(choices: dict, allowed_optimizers: tuple[str, ...] = ALLOWED_OPTIMIZERS) -> dict:
+    """``choices`` validated and normalised (plain JSON values); raises :class:`SettingsError`."""
+    if not isinstance(choices, dict):
+        raise SettingsError(f"the policy's env options must be a dict, got {type(choices).__name__}")
+    fixed = sorted(str(k) for k in choices if k not in POLICY_CHOICES)
+    if fixed:
+        raise SettingsError(
+            f"env option(s) {', '.join(fixed)} are fixed by the suite; a policy may choose only "
+            f"{', '.join(POLICY_CHOICES)}")
+    out: dict = {}
+    optimizer = choices.get("optimizer", "sgd")
+    if not isinstance(optimizer, str) or optimizer not in allowed_optimizers:
+        raise SettingsError(f"optimizer={optimizer!r} not allowed; valid choices: {', '.join(allowed_optimizers)}")
+    out["optimizer"] = optimizer
+    mode = choices.get("action_mode", "discrete")
+    if mode not in ACTION_MODES:
+        raise SettingsError(f"action_mode={mode!r} invalid; valid choices: {', '.join(ACTION_MODES)}")
+    out["action_mode"] = mode
+    if choices.get("lr_init") is not None:
+        out["lr_init"] = _number("lr_init", choices["lr_init"], 0.0, math.inf)
+    if "factors" in choices:
+        factors = choices["factors"]
+        if not isinstance(factors, (list, tuple)) or not 1 <= len(factors) <= MAX_FACTORS:
+            raise SettingsError(f"factors={factors!r} invalid; valid: 1 to {MAX_FACTORS} numbers in [1e-3, 1e3]")
+        out["factors"] = tuple(_number("factors[i]", f, 1e-3, 1e3) for f in factors)
+    if choices.get("rejection_threshold") is not None:
+        out["rejection_threshold"] = _number("rejection_threshold", choices["rejection_threshold"], 0.0, 10.0)
+    return out
+
+
+def allowed_optimizers(suite) -> tuple[str, ...]:
+    """The inner optimizers a policy may pick on ``suite`` (its ``optimizers`` attribute, if any)."""
+    return tuple(getattr(suite, "optimizers", None) or ALLOWED_OPTIMIZERS)
+
+
+def episode_kwargs_from(suite_kwargs: dict, choices: dict, optimizers=None) -> dict:
+    """:class:`lrgym.env.LRControlEnv` keywords of a graded episode: the suite's keywords, then
+    the policy's validated choices (a suite that fixes one of the choices itself wins)."""
+    chosen = check_choices(choices, tuple(optimizers or ALLOWED_OPTIMIZERS))
+    return {**suite_kwargs, **{k: v for k, v in chosen.items() if k not in suite_kwargs}}
+
+
+def episode_kwargs(suite, family: str, choices: dict) -> dict:
+    """:func:`episode_kwargs_from` for ``family`` of ``suite``."""
+    return episode_kwargs_from(suite.env_kwargs(family), choices, allowed_optimizers(suite))

@@ -1,0 +1,86 @@
+"""Content hashes of the reference files the grader wrote: a changed or foreign file is not used.
+
+Every references file the grader writes (:func:`lrgym.leaderboard.references.save_references`)
+is recorded here with its sha256: files in the cache directory in ``trusted.json`` beside them
+(created mode 0600, in a directory a sandboxed policy cannot see), files shipped with the package
+in ``SHA256SUMS`` beside them (written by ``lrgym leaderboard references --ship``).
+:func:`is_trusted` says whether a file still has the hash recorded for it; a file with no record
+(written by someone else) or another hash (changed since) is ignored and the references are
+recomputed. ``python -m lrgym.leaderboard.trust DIR`` re-records every ``*.json`` of ``DIR``
+(maintainers, after reviewing shipped files by hand).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["digest", "is_trusted", "record"]
+
+REGISTRY = "trusted.json"
+SUMS = "SHA256SUMS"
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _shipped(directory: Path) -> bool:
+    from lrgym.leaderboard.references import SHIPPED_DIR
+
+    return Path(directory).resolve() == SHIPPED_DIR.resolve()
+
+
+def _read_registry(directory: Path) -> dict[str, str]:
+    if _shipped(directory):
+        try:
+            lines = (directory / SUMS).read_text().splitlines()
+        except OSError:
+            return {}
+        return {name.strip(): h for h, _, name in (ln.partition("  ") for ln in lines) if name.strip()}
+    try:
+        data = json.loads((directory / REGISTRY).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_registry(directory: Path, registry: dict[str, str]) -> None:
+    if _shipped(directory):
+        text = "".join(f"{h}  {name}\n" for name, h in sorted(registry.items()))
+        name, mode = SUMS, 0o644
+    else:
+        text, name, mode = json.dumps(registry, indent=1, sort_keys=True), REGISTRY, 0o600
+    tmp = directory / f".{name}.tmp{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, directory / name)
+
+
+def record(path: Path) -> None:
+    """Record the current hash of ``path`` (a file the grader has just written)."""
+    path = Path(path)
+    registry = _read_registry(path.parent)
+    registry[path.name] = digest(path)
+    _write_registry(path.parent, registry)
+
+
+def is_trusted(path: Path) -> bool:
+    """Whether ``path`` has exactly the content recorded when the grader wrote it."""
+    path = Path(path)
+    want = _read_registry(path.parent).get(path.name)
+    try:
+        return want is not None and digest(path) == want
+    except OSError:
+        return False
+
+
+if __name__ == "__main__":  # pragma: no cover - maintainers
+    for directory in sys.argv[1:] or [str(Path(__file__).parent / "references")]:
+        for p in sorted(Path(directory).glob("*.json")):
+            record(p)
+            print(f"recorded {p}")

@@ -1,0 +1,336 @@
+"""What a submitter controls besides code: limits, names, text; and a locked or killed store.
+
+Covers the cheats "name squatting", "limits", "lost results" and "terminal and Markdown
+injection" of issue #11 (the code cheats are in ``test_cheats.py``), and the private suite.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from lb_helpers import HERE, policy, synthetic_entry, synthetic_runs, tiny_suite
+from typer.testing import CliRunner
+
+from lrgym.leaderboard.cli import app
+from lrgym.leaderboard.limits import check_memory_limit, check_time_limit, machine_memory_mb, plan_workers
+from lrgym.leaderboard.private import create_key, load_key, private_suite, references_dir
+from lrgym.leaderboard.ranking import build_leaderboard
+from lrgym.leaderboard.references import load_references
+from lrgym.leaderboard.report import markdown
+from lrgym.leaderboard.runner import run_suite, submission_spec
+from lrgym.leaderboard.store import EntryRecord, NameTakenError, ResultStore
+from lrgym.leaderboard.text import check_entry_name, clean, markdown_escape, name_key
+from lrgym.tasks.base import INSTANCE_SETS
+
+SUITE = tiny_suite("inputs")
+
+
+# ---- limits ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 0, -1, 0.5, 1e9, "soon", None, True])
+def test_bad_time_limits_are_refused(value):
+    with pytest.raises(ValueError, match="time limit"):
+        check_time_limit(value)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, 0, -1, 100, 1e12])
+def test_bad_memory_limits_are_refused(value):
+    with pytest.raises(ValueError, match="memory limit"):
+        check_memory_limit(value)
+
+
+def test_good_limits_and_worker_caps():
+    assert check_time_limit(60) == 60.0 and check_memory_limit(1024) == 1024.0
+    assert plan_workers(8, 3, None, 2)[0] == 3  # never more workers than jobs
+    assert plan_workers(None, 100, None, 2) == (2, "")
+    total = machine_memory_mb()
+    n, note = plan_workers(64, 1000, total / 4, 2)
+    assert n == 4 and "fill the machine" in note  # workers x limit fits the machine
+    with pytest.raises(ValueError, match="workers"):
+        plan_workers(0, 3, None, 2)
+
+
+@pytest.mark.parametrize("option, value", [("--time-limit", "nan"), ("--time-limit", "inf"), ("--time-limit", "0"),
+                                           ("--time-limit", "-1"), ("--memory-limit", "0"),
+                                           ("--memory-limit", "-5"), ("--memory-limit", "inf")])
+def test_cli_refuses_bad_limits_before_running(tmp_path, option, value):
+    db = tmp_path / "r.sqlite"
+    result = CliRunner().invoke(app, ["leaderboard", "submit", policy("Keep"), "--suite", "quick", "--db", str(db),
+                                      option, value])
+    assert result.exit_code == 2
+    assert option in result.output and ("out of range" in result.output or "finite" in result.output)
+    assert not db.exists()
+
+
+# ---- names -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["fixed", "Fixed", " fixed ", "ｆｉｘｅｄ", "ADAM"])
+def test_baseline_names_are_reserved(name):
+    with pytest.raises(ValueError, match="reserved for the baseline|invalid"):  # fullwidth: not ASCII at all
+        submission_spec(policy("Keep"), name=name)
+
+
+@pytest.mark.parametrize("name", ["[x](http://evil.example)", "![i](http://evil.example/i.png)", "<script>",
+                                  "a\x1b[2Jb", "x" * 65, "", "-rf", "a|b"])
+def test_unsafe_names_are_refused(name):
+    with pytest.raises(ValueError, match="entry name"):
+        check_entry_name(name)
+
+
+def test_a_name_belongs_to_its_owner(tmp_path):
+    """Another owner cannot take a name (the store checks it inside the write transaction);
+    the owner re-submitting adds a new version, and the board shows the latest."""
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        runs = synthetic_runs(SUITE, [[0.5], [0.5]])
+        first = store.add_entry(synthetic_entry(SUITE, "mine", kind="submission", owner="alice", summary={}), runs)
+        with pytest.raises(NameTakenError, match="another submitter"):
+            store.add_entry(synthetic_entry(SUITE, "Mine", kind="submission", owner="mallory"), runs)
+        store.add_entry(synthetic_entry(SUITE, "fixed", kind="baseline"), runs)
+        with pytest.raises(NameTakenError, match="reserved for the baseline"):
+            store.add_entry(synthetic_entry(SUITE, "FIXED", kind="submission", owner="alice"), runs)
+        second = store.add_entry(synthetic_entry(SUITE, "mine", kind="submission", owner="alice", summary={}), runs)
+        assert [e.id for e in store.latest_entries(SUITE.version, kind="submission")] == [second]
+        assert store.entry(first).owner == "alice"
+        assert store.name_available("mine", SUITE.version, "mallory") is not None
+        assert store.name_available("mine", SUITE.version, "alice") is None
+
+
+def test_run_suite_refuses_a_taken_name_before_running(tmp_path):
+    refs = load_references(SUITE, n_workers=1)
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        [ok] = run_suite([submission_spec(policy("Keep"), name="squat")], SUITE, store=store, references=refs,
+                         n_workers=1, time_limit=120, owner="alice")
+        assert ok.ok
+        before = store.entries()
+        with pytest.raises(ValueError, match="another submitter"):
+            run_suite([submission_spec(policy("Keep"), name="Squat")], SUITE, store=store, references=refs,
+                      n_workers=1, time_limit=120, owner="mallory")
+        assert store.entries() == before
+
+
+# ---- text --------------------------------------------------------------------------------------
+
+
+def test_clean_and_markdown_escape():
+    assert clean("a\x1b[2Jb\x07\r\nc\td\u202ee\x9b") == "a[2Jb\nc de"
+    assert clean("line1\nline2", keep_newlines=False) == "line1 line2"
+    md = markdown_escape("[x](http://e.example) ![i](u) <b>&|*_`")
+    assert "](" not in md.replace("\\](", "") and "<" not in md and "|" not in md.replace("\\|", "")
+    assert name_key(" Ｆｉｘｅｄ ") == "fixed"
+
+
+def test_injected_text_in_the_store_is_harmless_in_every_output(tmp_path):
+    """Entries written by an older grader (or by hand) with hostile names and reasons: the
+    Markdown has no link, image or tag, the terminal no escape code."""
+    evil = "[x](http://evil.example)![i](http://evil.example/i.png)<img src=x>\x1b]0;pwned\x07"
+    db = tmp_path / "r.sqlite"
+    with ResultStore(db) as store:
+        store.add_entry(synthetic_entry(SUITE, evil, kind="submission", summary=_summary()),
+                        synthetic_runs(SUITE, [[0.5], [0.4]]))
+        store.record_failure("bad\x1b[2J", "submission", "boom \x1b[2J\x1b]8;;http://evil.example\x1b\\link",
+                             suite_version=SUITE.version)
+        lb = build_leaderboard(store, SUITE)
+    md = markdown(lb)
+    assert "](http" not in md and "<img" not in md and "\x1b" not in md and "\x07" not in md
+    from rich.console import Console
+
+    from lrgym.leaderboard.report import print_table
+
+    console = Console(record=True, width=300, force_terminal=False)
+    print_table(lb, console)
+    assert "\x1b" not in console.export_text()
+
+
+def _summary():
+    iv = [0.5, 0.4, 0.6]
+    return {"iqm": iv, "mean": iv, "median": iv, "optimality_gap": iv, "families": {"quadratic": {"iqm": iv}},
+            "diverged_fraction": 0.0, "reached_fraction": 1.0, "n_runs": 2, "bootstrap_reps": 10}
+
+
+# ---- a locked or killed store ------------------------------------------------------------------
+
+
+def _lock(db, seconds: float, ready: threading.Event):
+    conn = sqlite3.connect(db, timeout=30, isolation_level=None)
+    conn.execute("BEGIN EXCLUSIVE")
+    ready.set()
+    time.sleep(seconds)
+    conn.execute("ROLLBACK")
+    conn.close()
+
+
+def test_a_locked_database_loses_nothing(tmp_path):
+    db = tmp_path / "r.sqlite"
+    entry = synthetic_entry(SUITE, "patient", kind="submission", summary={})
+    runs = synthetic_runs(SUITE, [[0.5], [0.4]])
+    with ResultStore(db, timeout=0.2) as store:
+        assert stat.S_IMODE(os.stat(db).st_mode) == 0o600
+        ready = threading.Event()
+        locker = threading.Thread(target=_lock, args=(db, 1.5, ready))
+        locker.start()
+        ready.wait()
+        # the lock outlasts the busy timeout but not the patience: retried until written
+        entry_id = store.add_entry_durably(entry, runs, patience=30)
+        locker.join()
+        assert entry_id is not None and len(store.runs(entry_id)) == 2
+        assert list(store.pending_dir.glob("*.json")) == []
+        # locked for longer than the patience: the entry waits in the side file ...
+        ready = threading.Event()
+        locker = threading.Thread(target=_lock, args=(db, 2.0, ready))
+        locker.start()
+        ready.wait()
+        assert store.add_entry_durably(entry, runs, patience=0.5) is None
+        locker.join()
+        assert len(list(store.pending_dir.glob("*.json"))) == 1
+        # ... and is written once by the next flush, never twice
+        [written] = store.flush_pending()
+        assert store.flush_pending() == []
+        assert [e.name for e in store.entries()] == ["patient", "patient"]
+        assert len(store.runs(written)) == 2 and store.check_integrity()
+
+
+def test_a_grader_killed_after_the_side_file_loses_and_duplicates_nothing(tmp_path):
+    """kill -9 between the side file and the commit, or between the commit and the side file's
+    removal: the next flush writes the entry exactly once."""
+    db = tmp_path / "r.sqlite"
+    with ResultStore(db) as store:
+        entry = synthetic_entry(SUITE, "killed", kind="submission", summary={}, token="t" * 32)
+        runs = synthetic_runs(SUITE, [[0.5], [0.4]])
+        store._write_pending(entry, runs)  # killed before the commit
+        store.add_entry(entry, runs)
+        store._write_pending(entry, runs)  # committed, killed before the side file was removed
+    with ResultStore(db) as store:
+        store.flush_pending()
+        assert [e.name for e in store.entries()] == ["killed"]
+        assert list(store.pending_dir.glob("*.json")) == []
+
+
+def test_schema_v1_files_are_migrated(tmp_path):
+    db = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(db)
+    conn.executescript("""
+        CREATE TABLE entries (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, kind TEXT NOT NULL,
+          status TEXT NOT NULL, failure_reason TEXT, policy_source_hash TEXT, suite_version TEXT,
+          env_spec_json TEXT, package_versions_json TEXT, cpu TEXT, seeds_json TEXT, created_at TEXT NOT NULL,
+          summary_json TEXT, n_runs INTEGER NOT NULL);
+        CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, entry_id INTEGER NOT NULL REFERENCES entries (id),
+          family TEXT NOT NULL, instance INTEGER NOT NULL, seed INTEGER NOT NULL, score REAL, final_loss REAL,
+          initial_loss REAL, diverged INTEGER NOT NULL, steps_to_target REAL, curves_json TEXT NOT NULL);
+        INSERT INTO entries (name, kind, status, created_at, n_runs) VALUES ('old', 'baseline', 'ok', 'x', 0);
+        PRAGMA user_version = 1;
+    """)
+    conn.close()
+    with ResultStore(db) as store:
+        assert store.schema_version == 2
+        assert [(e.name, e.owner, e.token) for e in store.entries()] == [("old", None, None)]
+        store.add_entry(EntryRecord(name="new", kind="submission", token="abc"), [])
+        assert store.check_integrity()
+
+
+# ---- the private suite ---------------------------------------------------------------------------
+
+
+def test_private_suite_is_hidden_deterministic_and_disjoint(tmp_path):
+    key = tmp_path / "grader.key"
+    assert create_key(key) and not create_key(key)
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+    a, b = private_suite(key), private_suite(key)
+    assert a == b and a.instance_set == "private" and a.n_runs == 160
+    other = tmp_path / "other.key"
+    create_key(other)
+    c = private_suite(other)
+    assert c.name != a.name and {t.instance for t in c.tasks()} != {t.instance for t in a.tasks()}
+    public = set().union(*(INSTANCE_SETS[s] for s in ("train", "val", "test")))
+    assert not {t.instance for t in a.tasks()} & public
+    assert key.read_text().strip()[:8] not in a.name  # the name carries a hash, not the key
+    os.chmod(key, 0o644)
+    with pytest.raises(ValueError, match="readable by other users"):
+        load_key(key)
+    with pytest.raises(ValueError, match="not found"):
+        load_key(tmp_path / "missing.key")
+
+
+def test_grading_on_a_private_suite(tmp_path):
+    """References computed by the grader and kept beside the key; an entry records the suite's
+    shape, not its instances; a look-up policy finds nothing to look up."""
+    key = tmp_path / "grader.key"
+    create_key(key)
+    suite = private_suite(key, n_instances=1, n_seeds=2).restrict(["quadratic"])
+    refs_dir = references_dir(key)
+    assert stat.S_IMODE(os.stat(refs_dir).st_mode) == 0o700
+    refs = load_references(suite, n_workers=1, directory=refs_dir)
+    assert (refs_dir / f"{suite.name}-r1.json").exists()
+    [outcome] = run_suite([submission_spec(policy("Keep"), name="hidden")], suite, references=refs, n_workers=1,
+                          time_limit=300)
+    assert outcome.ok, outcome.entry.failure_reason
+    described = outcome.entry.env_spec["suite"]
+    hidden = [str(t.instance) for t in suite.tasks()] + [str(s) for s in suite.seeds]
+    assert described["families"] == [{"family": "quadratic", "n_instances": 1}]
+    assert not any(h in str(described) for h in hidden)
+
+
+def test_cli_suites_creates_and_lists_a_private_suite(tmp_path):
+    key = tmp_path / "k.key"
+    result = CliRunner().invoke(app, ["leaderboard", "suites", "--private", str(key)])
+    assert result.exit_code == 0, result.output
+    assert "created the key" in result.output and private_suite(key).name in result.output
+
+
+def test_cli_show_strips_escape_codes(tmp_path):
+    db = tmp_path / "r.sqlite"
+    with ResultStore(db) as store:
+        store.record_failure("evil", "submission", "\x1b[2J\x1b]0;pwned\x07 boom", suite_version="quick/r1")
+    result = subprocess.run([sys.executable, "-m", "lrgym.leaderboard.entry", "leaderboard", "show", "--suite",
+                             "quick", "--db", str(db)], capture_output=True, text=True, cwd=HERE)
+    assert result.returncode == 0, result.stderr
+    assert "boom" in result.stdout and "\x1b]0" not in result.stdout and "\x1b[2J" not in result.stdout
+
+
+# ---- the grader's checks of a recorded run -------------------------------------------------------
+
+
+def test_runs_are_checked_against_the_suite_and_the_references():
+    """The worker is the grader's, but its trajectories are still checked: one per seed, the
+    suite's length unless diverged, the references' initial loss."""
+    from lrgym.leaderboard.runner import _validate
+    from lrgym.leaderboard.suite import Task
+
+    suite = tiny_suite("checks", horizon=6)
+    refs = load_references(suite, n_workers=1)
+    task = Task("quadratic", 20000)
+    l0 = [refs.initial_loss(task, s) for s in suite.seeds]
+
+    def traj(seed, n=6, first=None, diverged=False):
+        losses = [first if first is not None else l0[suite.seeds.index(seed)]] + [0.5] * n
+        return {"family": "quadratic", "instance": 20000, "seed": seed, "lrs": [0.1] * n, "train_losses": losses,
+                "val_losses": losses, "val_metrics": [0.0] * (n + 1), "diverged": diverged}
+
+    good = [traj(s) for s in suite.seeds]
+    assert _validate(good, task, list(suite.seeds), suite, refs) is None
+    assert _validate([traj(0, n=3, diverged=True), traj(1)], task, [0, 1], suite, refs) is None
+    assert "horizon 6" in _validate([traj(0, n=200), traj(1)], task, [0, 1], suite, refs)
+    assert "horizon 6" in _validate([traj(0, n=3), traj(1)], task, [0, 1], suite, refs)
+    assert "initial loss" in _validate([traj(0, first=l0[0] * 1e11), traj(1)], task, [0, 1], suite, refs)
+    assert "wrong number" in _validate(good[:1], task, [0, 1], suite, refs)
+    assert "wrong task/seed" in _validate([traj(1), traj(0)], task, [0, 1], suite, refs)
+
+
+def test_a_dying_worker_reports_its_last_stderr_lines():
+    from lrgym.leaderboard.pool import Job, WorkerPool
+
+    message = "".join(f"line {i}\n" for i in range(100)) + "the last words\x1b[2J\n"
+    result = WorkerPool(1).run([Job("g", {"op": "die", "message": message, "code": 3})])["g"]
+    assert result.failed
+    assert result.reason.startswith("worker process died: exit code 3")
+    assert "line 99" in result.reason and "the last words" in result.reason and "line 10\n" not in result.reason
+    assert "\x1b" not in result.reason

@@ -1,0 +1,185 @@
+"""The policy process's confinement, probed from inside, and the two channels giving the same run.
+
+A probe policy collects what it can see and do (its uid, the network, the grader's files, the
+processes around it, its limits) and reports it in the exception it raises while being built:
+the report reaches the test as the failure reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+from lb_helpers import policy, tiny_suite
+
+from lrgym.leaderboard.references import load_references
+from lrgym.leaderboard.runner import baseline_specs, run_suite, submission_spec
+from lrgym.leaderboard.sandbox import Limits, SandboxError, mode, start
+from lrgym.leaderboard.settings import SettingsError, check_choices, episode_kwargs, public_info
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux sandbox")
+
+PROBE = '''
+import json, os, socket, resource
+
+def _can(fn):
+    try:
+        fn()
+        return True
+    except Exception:
+        return False
+
+def _write(path):
+    with open(path, "a") as f:
+        f.write("x")
+
+class Probe:
+    def __init__(self):
+        facts = {
+            "uid": os.getuid(), "cwd": os.getcwd(),
+            "network": _can(lambda: socket.create_connection(("1.1.1.1", 53), timeout=2)),
+            "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+            "read": {p: _can(lambda p=p: open(p, "rb").read(1)) for p in READ},
+            "write": {p: _can(lambda p=p: _write(p)) for p in WRITE},
+            "exists": {p: os.path.exists(p) for p in READ},
+            "tmp_writable": _can(lambda: _write("/tmp/probe.txt")),
+            "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+            "fsize": resource.getrlimit(resource.RLIMIT_FSIZE)[0],
+            "as": resource.getrlimit(resource.RLIMIT_AS)[0],
+            "env": sorted(os.environ),
+        }
+        raise RuntimeError("FACTS" + json.dumps(facts) + "END")
+'''
+
+
+def _probe(tmp_path, read, write) -> dict:
+    source = f"READ = {read!r}\nWRITE = {write!r}\n" + PROBE
+    process = start(Limits(memory_mb=1500, cpu_seconds=60))
+    try:
+        process.request(("load", {"kind": "object", "module": "probe", "attr": "Probe", "file": "probe.py",
+                                  "source": "probe.py"}, {"probe.py": source.encode()}))
+        with pytest.raises(SandboxError) as info:
+            process.request(("policies", "quadratic", 1))
+    finally:
+        process.close()
+    text = str(info.value)
+    return json.loads(text[text.index("FACTS") + 5: text.index("END")])
+
+
+@pytest.mark.skipif(mode()["kind"] == "none", reason="needs namespaces (unshare)")
+def test_the_policy_sees_a_private_machine(tmp_path):
+    store = tmp_path / "results.sqlite"
+    store.write_bytes(b"SQLite format 3\0")
+    grader_file = os.path.abspath(__file__)
+    shipped = os.path.join(os.path.dirname(__file__), "..", "..", "leaderboard", "references", "v1-r1.json")
+    facts = _probe(tmp_path, read=[str(store), os.path.expanduser("~/.bashrc")],
+                   write=[str(store), os.path.abspath(shipped), grader_file, "/usr/probe.txt"])
+    assert facts["network"] is False
+    assert facts["pids"] == [1, 2]  # its namespace's init and itself: no grader, no other entry
+    assert not any(facts["read"].values()) and not any(facts["exists"].values())
+    assert not any(facts["write"].values())
+    assert facts["tmp_writable"] and facts["cwd"] == "/tmp/work"
+    assert facts["nofile"] == Limits().open_files and facts["fsize"] == Limits().file_mb << 20
+    assert facts["as"] == 1500 << 20
+    assert "LRGYM_STORE" not in facts["env"] and "LRGYM_CACHE" not in facts["env"]
+    if mode()["uid_drop"]:
+        assert facts["uid"] != 0 and facts["uid"] >= 1_900_000
+
+
+def test_an_ordinary_users_sandbox(tmp_path, monkeypatch):
+    """The user-namespace sandbox (what a non-root grader gets; forced here): root of its
+    namespace without capabilities, the same private read-only root."""
+    monkeypatch.setenv("LRGYM_SANDBOX", "userns")
+    mode.cache_clear()
+    try:
+        if mode()["kind"] != "userns":
+            pytest.skip("user namespaces are not permitted on this machine")
+        store = tmp_path / "results.sqlite"
+        store.write_bytes(b"SQLite format 3\0")
+        shipped = os.path.join(os.path.dirname(__file__), "..", "..", "leaderboard", "references", "v1-r1.json")
+        facts = _probe(tmp_path, read=[str(store)], write=[os.path.abspath(shipped), os.path.abspath(__file__)])
+    finally:
+        mode.cache_clear()
+    assert facts["uid"] == 0 and facts["pids"] == [1, 2] and facts["network"] is False
+    assert not any(facts["read"].values()) and not any(facts["write"].values())
+    assert facts["tmp_writable"]
+
+
+def test_a_baseline_scores_the_same_in_the_worker_and_in_the_sandbox():
+    """The trusted in-worker channel and the sandboxed one give the same trajectories, bit for bit."""
+    suite = tiny_suite("channels", families=("quadratic", "linreg"), n_instances=1, seeds=(0, 1), horizon=8)
+    refs = load_references(suite, n_workers=2)
+    specs = baseline_specs(["bold_driver", "hypergradient"])
+    inline = run_suite(specs, suite, references=refs, n_workers=2)
+    boxed = run_suite(specs, suite, references=refs, n_workers=2, sandbox_baselines=True)
+    for a, b in zip(inline, boxed):
+        assert a.ok and b.ok
+        assert [(r.score, r.curves) for r in a.runs] == [(r.score, r.curves) for r in b.runs]
+        assert a.entry.env_spec["env_kwargs"] == b.entry.env_spec["env_kwargs"]
+        assert b.entry.env_spec["sandbox"]["namespaces"] == (mode()["kind"] != "none")
+
+
+def test_policy_choices_are_checked():
+    assert check_choices({}) == {"optimizer": "sgd", "action_mode": "discrete"}
+    assert check_choices({"optimizer": "adam", "action_mode": "log_lr", "lr_init": 0.1, "factors": (0.5, 2),
+                          "rejection_threshold": 0.04}) == {
+        "optimizer": "adam", "action_mode": "log_lr", "lr_init": 0.1, "factors": (0.5, 2.0),
+        "rejection_threshold": 0.04}
+    for bad, message in [({"inner_steps": 200}, "inner_steps are fixed by the suite"),
+                         ({"horizon": 5, "reward": "final"}, "horizon, reward are fixed by the suite"),
+                         ({"optimizer": "lbfgs"}, "optimizer='lbfgs' not allowed"),
+                         ({"optimizer": {"name": "adam", "beta1": 0.0}}, "not allowed"),
+                         ({"action_mode": "continuous"}, "valid choices: discrete, log_lr"),
+                         ({"factors": [0.0]}, "factors"), ({"factors": [1.0] * 17}, "1 to 16"),
+                         ({"lr_init": float("nan")}, "lr_init"), ({"rejection_threshold": -1}, "rejection_threshold")]:
+        with pytest.raises(SettingsError, match=message):
+            check_choices(bad)
+    suite = tiny_suite("choices")
+    kwargs = episode_kwargs(suite, "quadratic", {"optimizer": "adam"})
+    assert kwargs["inner_steps"] == 3 and kwargs["horizon"] == 6 and kwargs["optimizer"] == "adam"
+    info = {"lr": 0.1, "instance": 20000, "family": "quadratic", "train_loss": 1.0}
+    assert public_info(info) == {"lr": 0.1, "family": "quadratic", "train_loss": 1.0}
+
+
+def test_a_policys_own_env_options_are_refused_for_zips_too(tmp_path):
+    """``--env-options`` of an SB3 zip go through the same check as a policy's attributes."""
+    pytest.importorskip("stable_baselines3")
+    from stable_baselines3 import DQN
+
+    from lrgym.env import LRControlEnv
+
+    suite = tiny_suite("zipopts", horizon=6, inner_steps=3)
+    refs = load_references(suite, n_workers=1)
+    model = DQN("MlpPolicy", LRControlEnv(**suite.env_kwargs("quadratic")), learning_starts=0,
+                policy_kwargs={"net_arch": [8]}, seed=0, device="cpu")
+    path = tmp_path / "tiny.zip"
+    model.save(path)
+    cheat, honest = run_suite([submission_spec(str(path), name="cheat", env_options={"inner_steps": 200}),
+                               submission_spec(str(path), name="zip", env_options={"lr_init": 0.05})],
+                              suite, references=refs, n_workers=2, time_limit=120)
+    assert not cheat.ok and "inner_steps are fixed by the suite" in cheat.entry.failure_reason
+    assert honest.ok, honest.entry.failure_reason
+    assert honest.entry.env_spec["env_kwargs"]["quadratic"]["lr_init"] == 0.05
+    assert honest.entry.env_spec["env_kwargs"]["quadratic"]["inner_steps"] == 3
+
+
+def test_a_policy_that_never_answers_is_ended_with_its_tree(tmp_path):
+    """The wall-clock limit ends the policy process and what it started (covered for children
+    in their own session by test_cheats); here: the policy is still in its constructor."""
+    src = tmp_path / "slow.py"
+    src.write_text("import time\nclass P:\n    def __init__(self):\n        time.sleep(3600)\n")
+    suite = tiny_suite("slow")
+    [outcome] = run_suite([submission_spec(f"{src}:P")], suite, references=load_references(suite, n_workers=1),
+                          n_workers=1, time_limit=5)
+    assert "timeout" in outcome.entry.failure_reason
+
+
+def test_keep_policy_module_target_runs_in_the_sandbox():
+    suite = tiny_suite("module")
+    [outcome] = run_suite([submission_spec("lb_policies:Keep", name="keep-module")], suite,
+                          references=load_references(suite, n_workers=1), n_workers=1, time_limit=60)
+    assert outcome.ok, outcome.entry.failure_reason
+    assert outcome.entry.policy_source_hash and len(outcome.entry.policy_source_hash) == 64
+    assert policy("Keep").endswith(":Keep")
