@@ -24,6 +24,7 @@ accuracy on held-out rows — the same quantities lrgym's families report.
 from __future__ import annotations
 
 import sysconfig
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -56,7 +57,7 @@ class TaskSize:
 FULL, QUICK = TaskSize(), TaskSize(eval_rows=64, text_eval_rows=32, seq_len=16, text_chars=20_000)
 
 
-class RealTask:
+class RealTask(ABC):
     """One real task: data tensors, a model factory and per-example losses.
 
     ``minibatch(rng_word)`` draws a batch (indices from lrgym's generator); ``losses(model, x, y)``
@@ -66,8 +67,9 @@ class RealTask:
     name = "task"
     batch_size = 32
 
+    @abstractmethod
     def model(self) -> nn.Module:
-        raise NotImplementedError
+        """A freshly initialised model (seeded by the caller)."""
 
     def __init__(self, X: torch.Tensor, y: torch.Tensor, Xv: torch.Tensor, yv: torch.Tensor, size: TaskSize):
         self.X, self.y, self.Xv, self.yv = X, y, Xv, yv

@@ -41,8 +41,9 @@ class MixtureFamily(TaskFamily):
     def sample(self, instance_seed: int) -> TaskSpec:
         return self.families[self.member_of(instance_seed)].sample(instance_seed)
 
-    def _sample(self, rng, instance_seed):  # pragma: no cover - sample() is overridden
-        raise NotImplementedError
+    def _sample(self, rng, instance_seed):
+        """The member family's own draw (``sample`` above goes through the member directly)."""
+        return self.families[self.member_of(instance_seed)]._sample(rng, instance_seed)
 
     def build(self, spec: TaskSpec) -> Task:
         return self.families[spec.family].build(spec)
