@@ -252,9 +252,8 @@ def train(config: RLlibConfig, log=print) -> MLPPolicy:
         while steps < config.total_timesteps:
             result = algo.train()
             iteration += 1
-            new = _sampled(result, steps)
-            bar.update(max(0, new - steps) if bar.n or not config.resume else new)
-            steps = new
+            steps = _sampled(result, steps)  # lifetime count: a resumed run goes on from its checkpoint's
+            bar.update(min(steps, config.total_timesteps) - bar.n)
             ret = (result.get("env_runners") or {}).get("episode_return_mean")
             history.append({"iteration": iteration, "env_steps": steps,
                             "episode_return_mean": None if ret is None or not np.isfinite(ret) else float(ret)})
