@@ -220,6 +220,13 @@ def export_policy(module, algo: str, name: str, meta: dict | None = None, n_chec
     return policy
 
 
+def _seconds(value) -> float | None:
+    try:
+        return round(float(value), 4)
+    except (TypeError, ValueError):
+        return None
+
+
 def _sampled(result: dict, before: int) -> int:
     runners = result.get("env_runners") or {}
     value = runners.get("num_env_steps_sampled_lifetime")
@@ -255,8 +262,12 @@ def train(config: RLlibConfig, log=print) -> MLPPolicy:
             steps = _sampled(result, steps)  # lifetime count: a resumed run goes on from its checkpoint's
             bar.update(min(steps, config.total_timesteps) - bar.n)
             ret = (result.get("env_runners") or {}).get("episode_return_mean")
+            timers = result.get("timers") or {}
             history.append({"iteration": iteration, "env_steps": steps,
-                            "episode_return_mean": None if ret is None or not np.isfinite(ret) else float(ret)})
+                            "episode_return_mean": None if ret is None or not np.isfinite(ret) else float(ret),
+                            # mean seconds per iteration spent sampling / updating (RLlib's timers)
+                            **{k: _seconds(timers.get(key)) for k, key in
+                               (("sample_s", "env_runner_sampling_timer"), ("learn_s", "learner_update_timer"))}})
             if iteration % config.checkpoint_every == 0:
                 algo.save_to_path(str(ckpt.resolve()))
         bar.close()

@@ -156,7 +156,7 @@ def vector_env_rate(n_envs: int = 16, steps: int = 300) -> dict:
     return {"env_steps_per_cpu_s": round(steps * n_envs / cpu, 1)}
 
 
-def rllib_run(steps: int = 4000) -> dict:
+def rllib_run(steps: int = 6000) -> dict:
     from lrgym.baselines.train_rllib import RLlibConfig, train
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -166,8 +166,17 @@ def rllib_run(steps: int = 4000) -> dict:
                        log=lambda m: None)
         wall = time.perf_counter() - t0
         meta = policy.meta
-    return {"env_steps": meta["env_steps"], "train_s": meta["train_seconds"], "wall_with_startup_s": round(wall, 1),
-            "env_steps_per_s": round(meta["env_steps"] / meta["train_seconds"], 1)}
+    hist = meta["history"][1:] or meta["history"]  # the first iteration includes warm-up
+    steps_per_iter = (hist[-1]["env_steps"] - meta["history"][0]["env_steps"]) / max(1, len(hist)) \
+        if len(meta["history"]) > 1 else meta["env_steps"]
+    sample_s = [h["sample_s"] for h in hist if h.get("sample_s")]
+    learn_s = [h["learn_s"] for h in hist if h.get("learn_s")]
+    out = {"env_steps": meta["env_steps"], "train_s": meta["train_seconds"], "wall_with_startup_s": round(wall, 1),
+           "env_steps_per_s": round(meta["env_steps"] / meta["train_seconds"], 1), "steps_per_iteration": steps_per_iter}
+    if sample_s and learn_s:
+        out["sample_steps_per_s_per_runner"] = round(steps_per_iter / (sum(sample_s) / len(sample_s)), 1)
+        out["learner_steps_per_s"] = round(steps_per_iter / (sum(learn_s) / len(learn_s)), 1)
+    return out
 
 
 def main(argv=None) -> None:
