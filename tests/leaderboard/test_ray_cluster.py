@@ -173,3 +173,30 @@ def test_short_rllib_training_exports_a_gradable_policy(cluster, tmp_path):
                        references=refs, n_workers=2, time_limit=300, memory_mb=1000, backend="ray")[0]
     assert graded.ok, graded.entry.failure_reason
     assert len(graded.runs) == len(ONE_FAMILY.tasks()) * len(ONE_FAMILY.seeds)
+
+
+def _dies_first(job):
+    """A task whose Ray worker dies (SIGKILL) unless its marker file exists; it creates the file."""
+    import os
+    import signal
+
+    marker, value = job
+    if marker is not None and os.path.exists(marker):
+        return value
+    if marker is not None:
+        Path(marker).touch()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_imap_tasks_whose_worker_dies_are_retried_once(cluster, tmp_path):
+    """The tuning backend: a killed Ray worker costs one retry; a second death raises JobLost."""
+    import ray.cloudpickle
+
+    from lrgym.baselines.backend import Backend, JobLost
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this file
+    backend = Backend("ray")
+    jobs = [(str(tmp_path / f"m{i}"), i) for i in range(3)]
+    assert sorted(backend.imap(_dies_first, jobs, workers=2)) == [0, 1, 2]
+    with pytest.raises(JobLost, match="lost its Ray worker 2 times"):
+        list(backend.imap(_dies_first, [(None, 7)], workers=1))
