@@ -109,10 +109,10 @@ def driver_serial(outcome, suite) -> dict:
     t_sum = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as tmp, ResultStore(os.path.join(tmp, "r.sqlite")) as store:
         t0 = time.perf_counter()
+        from dataclasses import replace
+
         for i in range(5):
-            entry = outcome.entry
-            entry.name = f"copy{i}"
-            store.add_entry(entry, outcome.runs)
+            store.add_entry(replace(outcome.entry, name=f"copy{i}", id=None), outcome.runs)
         t_store = (time.perf_counter() - t0) / 5
     return {"summarize_s": round(t_sum, 3), "store_write_s": round(t_store, 4)}
 
@@ -179,12 +179,71 @@ def rllib_run(steps: int = 6000) -> dict:
     return out
 
 
+# ---- projection ----------------------------------------------------------------------------------
+
+#: v2: tasks per family and FAMILY_COST (lrgym.leaderboard.runner), to turn the mean episode into the longest job
+V2_TASKS = {"mlp": 8, "linreg": 8, "recsys": 8, "quadratic": 16}
+V2_COST = {"mlp": 20.0, "linreg": 3.0, "recsys": 3.0, "quadratic": 1.0}
+#: a learned entry (torch inference per step) costs this many hand-designed ones (README timing: 17 vs 14 entries)
+LEARNED_FACTOR = 2.3
+
+
+def project(res: dict, cores_per_machine: int = 16, machines=(1, 10, 100)) -> list[dict]:
+    """Wall-clock projections from the measured per-job and per-episode costs (see the README).
+
+    Assumptions: one worker per core (Ray actor, ``num_cpus=1``); a core of the cluster runs an
+    episode as fast as one of this machine did (same CPU kind); the driver's serial work per
+    entry (bootstrap summary + one store transaction) is not overlapped with anything; Ray's
+    per-job cost is the measured dispatch + round trip; workers start in parallel.
+    """
+    e = res["local_suite"]["episode_cpu_s"]
+    o_job = 2 * res["ray_pool"]["per_job_ms"] / 1000  # measured with 2 workers in parallel
+    startup = res["ray_pool"]["startup_s"]
+    serial = res["driver_serial"]["summarize_s"] + res["driver_serial"]["store_write_s"]
+    mean_cost = sum(V2_TASKS[f] * V2_COST[f] for f in V2_TASKS) / sum(V2_TASKS.values())
+    longest = 5 * e * V2_COST["mlp"] / mean_cost  # one mlp instance, its 5 seeds in lockstep
+    rows = []
+    entries, learned = 17, 3
+    work = (entries - learned + learned * LEARNED_FACTOR) * 200 * e
+    for m in machines:
+        w = m * cores_per_machine
+        jobs = entries * 40  # one instance per job once workers >= 2 x cost / mlp cost
+        wall = startup + max((work + jobs * o_job) / w, longest) + entries * serial
+        rows.append({"what": "full v2 leaderboard (17 entries, 3,400 episodes)", "machines": m, "cores": w,
+                     "wall_s": round(wall, 1), "cpu_s": round(work + jobs * o_job, 1)})
+    if "references" in res:
+        r = res["references"]
+        per_task = r["per_task_cpu_s_upper"]
+        tasks = 10 * sum(V2_TASKS.values())
+        for m in machines:
+            w = m * cores_per_machine
+            wall = startup + max((tasks * per_task + tasks * o_job) / w, r["wall_s"])
+            rows.append({"what": f"references of a 10x suite ({tasks} tasks)", "machines": m, "cores": w,
+                         "wall_s": round(wall, 1), "cpu_s": round(tasks * per_task, 1)})
+    if "rllib" in res and "learner_steps_per_s" in res["rllib"]:
+        s_run, learn = res["rllib"]["sample_steps_per_s_per_runner"], res["rllib"]["learner_steps_per_s"]
+        for learners in (1, cores_per_machine):
+            for m in machines[1:]:
+                runners = m * cores_per_machine - learners
+                rate = 1 / (1 / (runners * s_run) + 1 / (learners * learn))
+                rows.append({"what": f"RLlib PPO, 1e8 env steps, {learners} CPU learner(s)", "machines": m,
+                             "cores": m * cores_per_machine, "wall_s": round(1e8 / rate, 0),
+                             "env_steps_per_s": round(rate, 0)})
+    return rows
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="benchmarks/ray_scaling.json")
     p.add_argument("--skip-rllib", action="store_true")
     p.add_argument("--skip-references", action="store_true")
+    p.add_argument("--project", metavar="JSON", help="only print the projections from a measurement file")
     args = p.parse_args(argv)
+    if args.project:
+        with open(args.project) as f:
+            for row in project(json.load(f)):
+                print(row)
+        return
     from lrgym.baselines.backend import Backend
     from lrgym.leaderboard.pool import WorkerPool
     from lrgym.leaderboard.ray_pool import RayWorkerPool
@@ -220,6 +279,7 @@ def main(argv=None) -> None:
         "ray_overhead_per_episode_s": round((r2["wall_s"] - loc["wall_s"]) / r2["episodes"] * 2, 4),
     }
     res["load_end"] = round(_load(), 2)
+    res["projection"] = project(res)
     with open(args.out, "w") as f:
         json.dump(res, f, indent=1)
     print(json.dumps(res, indent=1))

@@ -146,6 +146,38 @@ def test_a_lost_ray_worker_is_retried_once_then_recorded_failed(cluster, tmp_pat
     assert ray_reason == local_reason and "boom" in ray_reason
 
 
+def _grader_workers() -> set[int]:
+    """Pids of live grader worker processes (python -m lrgym.leaderboard.worker) on this machine."""
+    import os
+
+    pids = set()
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"lrgym.leaderboard.worker" in f.read():
+                    pids.add(int(pid))
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+def test_a_group_over_its_time_limit_is_killed_with_its_grader_worker(cluster):
+    """The time limit holds on Ray: the actor is killed, and its grader worker dies with it."""
+    import time
+
+    from lrgym.leaderboard.ray_pool import RayWorkerPool
+
+    before = _grader_workers()
+    t0 = time.monotonic()
+    result = RayWorkerPool(1, time_limit=2).run([Job("slow", {"op": "sleep", "seconds": 60})])["slow"]
+    assert result.failed and "exceeded the wall-clock limit of 2 s" in result.reason
+    assert time.monotonic() - t0 < 40
+    deadline = time.monotonic() + 15
+    while _grader_workers() - before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _grader_workers() - before == set()
+
+
 def test_short_rllib_training_exports_a_gradable_policy(cluster, tmp_path):
     """PPO with one env runner (a Ray actor stepping the batched vector env), checkpointed and
     resumed; the exported NumPy policy is graded as a submission through the cluster."""
