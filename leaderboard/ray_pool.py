@@ -106,11 +106,17 @@ class GraderHost:
     def run(self, payload: dict, files: dict | None = None):
         from multiprocessing.connection import wait
 
+        from lrgym.leaderboard.pool import _death_reason
+
         if self.worker is None:
             self.worker = self._make()
-        self.worker.send(0, Job("", self._localise(payload, files or {})))
-        wait(self.worker.waitables)
-        reply, problem = self.worker.receive()
+        try:
+            self.worker.send(0, Job("", self._localise(payload, files or {})))
+        except (BrokenPipeError, OSError):  # the grader worker died before taking the job
+            reply, problem = None, _death_reason(self.worker.process, self.worker.stderr)
+        else:
+            wait(self.worker.waitables)
+            reply, problem = self.worker.receive()
         if reply is None:
             self.worker.kill()
             self.worker = None
@@ -231,6 +237,11 @@ class RayWorkerPool:
         index, job = slot.job
         try:
             reply, problem = ray.get(slot.ref)
+        except ray.exceptions.RayTaskError as exc:  # GraderHost itself raised (a bug, not a loss)
+            self._end(slot, graceful=False)
+            slots.remove(slot)
+            self._fail(groups, slots, job.group, f"grader error on the Ray worker: {exc}")
+            return
         except ray.exceptions.RayError as exc:  # the actor (Ray worker) or its node is gone
             self.lost_workers += 1
             self._end(slot, graceful=False)
