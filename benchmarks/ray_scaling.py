@@ -10,7 +10,7 @@ next to the same work on the local pool; ratios are within this run. Measured:
    :class:`~lrgym.leaderboard.pool.WorkerPool` vs :class:`~lrgym.leaderboard.ray_pool.RayWorkerPool` —
    minus a run of one job (pool and worker start-up); and through ``Backend.imap``'s tasks (tuning);
 2. **per episode and throughput**: the ``fixed`` and ``bold_driver`` baselines on suite v2
-   (2 × 200 episodes of 50 steps) with the local pool (2 workers), Ray on 1 node (1 worker)
+   (2 entries × its tasks × 5 seeds, 50 steps each) with the local pool (2 workers), Ray on 1 node (1 worker)
    and Ray on 2 nodes (2 workers); the driver's serial work per entry (scoring with 2,000
    bootstrap resamples, one store transaction) and the longest job;
 3. **references**: one v2 task per family (the reference search, ≈ 35 LRs × 5 seeds each) on
@@ -181,9 +181,18 @@ def rllib_run(steps: int = 6000) -> dict:
 
 # ---- projection ----------------------------------------------------------------------------------
 
-#: v2: tasks per family and FAMILY_COST (lrgym.leaderboard.runner), to turn the mean episode into the longest job
-V2_TASKS = {"mlp": 8, "linreg": 8, "recsys": 8, "quadratic": 16}
-V2_COST = {"mlp": 20.0, "linreg": 3.0, "recsys": 3.0, "quadratic": 1.0}
+def _v2_tasks() -> dict:
+    """Tasks per family of the current suite v2."""
+    from lrgym.leaderboard.suite import get_suite
+
+    return {fs.family: len(fs.instances) for fs in get_suite("v2").families}
+
+
+def _cost() -> dict:
+    """The runner's relative cost of an episode per family (turns the mean episode into the longest job)."""
+    from lrgym.leaderboard.runner import FAMILY_COST
+
+    return FAMILY_COST
 #: a learned entry (torch inference per step) costs this many hand-designed ones (README timing: 17 vs 14 entries)
 LEARNED_FACTOR = 2.3
 
@@ -200,26 +209,29 @@ def project(res: dict, cores_per_machine: int = 16, machines=(1, 10, 100)) -> li
     o_job = 2 * res["ray_pool"]["per_job_ms"] / 1000  # measured with 2 workers in parallel
     startup = res["ray_pool"]["startup_s"]
     serial = res["driver_serial"]["summarize_s"] + res["driver_serial"]["store_write_s"]
-    mean_cost = sum(V2_TASKS[f] * V2_COST[f] for f in V2_TASKS) / sum(V2_TASKS.values())
-    longest = 5 * e * V2_COST["mlp"] / mean_cost  # one mlp instance, its 5 seeds in lockstep
+    tasks, cost = _v2_tasks(), _cost()
+    n_tasks = sum(tasks.values())
+    mean_cost = sum(tasks[f] * cost[f] for f in tasks) / n_tasks
+    longest = 5 * e * cost["mlp"] / mean_cost  # one mlp instance, its 5 seeds in lockstep
     rows = []
     entries, learned = 17, 3
-    work = (entries - learned + learned * LEARNED_FACTOR) * 200 * e
+    episodes = entries * n_tasks * 5
+    work = (entries - learned + learned * LEARNED_FACTOR) * n_tasks * 5 * e
     for m in machines:
         w = m * cores_per_machine
-        jobs = entries * 40  # one instance per job once workers >= 2 x cost / mlp cost
+        jobs = entries * n_tasks  # one instance per job once workers >= 2 x cost / mlp cost
         wall = startup + max((work + jobs * o_job) / w, longest) + entries * serial
-        rows.append({"what": "full v2 leaderboard (17 entries, 3,400 episodes)", "machines": m, "cores": w,
-                     "wall_s": round(wall, 1), "cpu_s": round(work + jobs * o_job, 1)})
+        rows.append({"what": f"full v2 leaderboard ({entries} entries, {episodes} episodes)", "machines": m,
+                     "cores": w, "wall_s": round(wall, 1), "cpu_s": round(work + jobs * o_job, 1)})
     if "references" in res:
         r = res["references"]
         per_task = r["per_task_cpu_s_upper"]
-        tasks = 10 * sum(V2_TASKS.values())
+        big = 10 * n_tasks
         for m in machines:
             w = m * cores_per_machine
-            wall = startup + max((tasks * per_task + tasks * o_job) / w, r["wall_s"])
-            rows.append({"what": f"references of a 10x suite ({tasks} tasks)", "machines": m, "cores": w,
-                         "wall_s": round(wall, 1), "cpu_s": round(tasks * per_task, 1)})
+            wall = startup + max((big * per_task + big * o_job) / w, r["wall_s"])
+            rows.append({"what": f"references of a 10x suite ({big} tasks)", "machines": m, "cores": w,
+                         "wall_s": round(wall, 1), "cpu_s": round(big * per_task, 1)})
     if "rllib" in res and "learner_steps_per_s" in res["rllib"]:
         s_run, learn = res["rllib"]["sample_steps_per_s_per_runner"], res["rllib"]["learner_steps_per_s"]
         for learners in (1, cores_per_machine):
