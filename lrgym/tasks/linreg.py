@@ -59,7 +59,7 @@ import numba
 import numpy as np
 
 from lrgym import rng as _rng
-from lrgym.tasks.updates import apply_update_fast as apply_update
+from lrgym.optim import apply_update
 from lrgym.tasks.base import (
     S_TRAIN_LOSS,
     S_VAL_LOSS,

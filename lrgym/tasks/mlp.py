@@ -84,7 +84,7 @@ import numba
 import numpy as np
 
 from lrgym import rng as _rng
-from lrgym.tasks.updates import apply_update_fast
+from lrgym.optim import apply_update
 from lrgym.tasks.base import (
     S_TRAIN_LOSS,
     S_VAL_LOSS,
@@ -301,7 +301,7 @@ def run_mlp(
         batch_loss = loss_moments(losses, acc)
         backward(params, widths, offsets, relu, Xb, yb, acts, act_offsets, delta_a, delta_b, grad)
         record_gradient_pair(grad, prev_grad, step[0] > 0, acc)
-        apply_update_fast(params, grad, slots, step, lr, opt, hyper, segments)
+        apply_update(params, grad, slots, step, lr, opt, hyper, segments)
         done += 1
         if is_bad(batch_loss, loss_cap) or not math.isfinite(params.sum()):
             diverged = True
