@@ -3,8 +3,8 @@ loop that runs outside lrgym's kernels (a user's PyTorch loop, :mod:`lrgym.torch
 
 It is the env's own code, not a copy: per update, the loop hands over the minibatch's
 per-example losses and the raw minibatch gradient, which go through the kernels' accumulators
-(:func:`lrgym.tasks.kernels.loss_moments`, :func:`~lrgym.tasks.kernels.record_gradient_pair`,
-:func:`~lrgym.tasks.kernels.finish_stats`) into the same ``stats`` vector (``S_*`` layout of
+(:func:`lrgym.tasks.stats.loss_moments`, :func:`~lrgym.tasks.stats.record_gradient_pair`,
+:func:`~lrgym.tasks.stats.finish_stats`) into the same ``stats`` vector (``S_*`` layout of
 :mod:`lrgym.tasks.base`) a kernel fills; at the end of a step the env's compiled
 :func:`lrgym.env.observe` turns it into the observation (:func:`lrgym.features.features`) and
 the reward (:func:`lrgym.rewards.reward_and_advance`). So a policy sees the same features with
@@ -52,7 +52,7 @@ from lrgym.tasks.base import (
     S_VAL_LOSS,
     S_VAL_METRIC,
 )
-from lrgym.tasks.kernels import N_ACC, finish_stats, is_bad, loss_moments, record_gradient_pair
+from lrgym.tasks.stats import N_ACC, finish_stats, is_bad, loss_moments, record_gradient_pair
 
 __all__ = ["TrainingMonitor"]
 

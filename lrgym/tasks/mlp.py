@@ -86,6 +86,7 @@ import numpy as np
 from lrgym import rng as _rng
 from lrgym.optim import apply_update
 from lrgym.tasks.base import (
+    FAST_MATH,
     S_TRAIN_LOSS,
     S_VAL_LOSS,
     S_VAL_METRIC,
@@ -98,7 +99,7 @@ from lrgym.tasks.base import (
 )
 from lrgym.tasks.blas import blas_single_thread
 from lrgym.tasks.datasets import bundled
-from lrgym.tasks.kernels import FAST_MATH, N_ACC, finish_stats, is_bad, loss_moments, record_gradient_pair
+from lrgym.tasks.stats import N_ACC, finish_stats, is_bad, loss_moments, record_gradient_pair
 from lrgym.tasks.vmath import vexp, vtanh
 
 EVAL_ROWS = 2048
