@@ -12,11 +12,20 @@ import numba
 import numpy as np
 from gymnasium import spaces
 
-from lrgym.features import FEATURE_NAMES, M_CAP, N_FEATURES, N_MEMORY, features, observation_space_bounds, start_episode
+from lrgym.features import (
+    FEATURE_NAMES,
+    M_CAP,
+    N_FEATURES,
+    N_MEMORY,
+    advance_memory,
+    features,
+    observation_space_bounds,
+    start_episode,
+)
 from lrgym.info import ACTION_MODES, family_index  # noqa: F401 (ACTION_MODES re-exported)
 from lrgym.optim import OptimizerConfig
 from lrgym.render import RENDER_FPS, RENDER_MODES, EpisodeRecorder, check_render_mode
-from lrgym.rewards import reward_and_advance
+from lrgym.rewards import reward
 from lrgym.settings import ADAPTIVE_OPTIMIZERS, DEFAULT_FACTORS, EnvSettings, default_lr_init  # noqa: F401 (re-exported)
 from lrgym.tasks.base import (
     N_STATS,
@@ -39,9 +48,12 @@ TASK_CACHE_SIZE = 64
 
 @numba.njit(cache=True, error_model="numpy")
 def observe(stats, memory, t, horizon, lr, reward_kind, reward_args, obs):
-    """Features of the new state (against the previous step's memory), then the reward."""
+    """Features of the new state and the reward (both against the previous step's memory),
+    then the memory moves on to this step."""
     features(stats, memory, t, horizon, lr, True, obs)
-    return reward_and_advance(stats, memory, t, horizon, reward_kind, reward_args)
+    r = reward(stats, memory, t, horizon, reward_kind, reward_args)
+    advance_memory(stats, memory)
+    return r
 
 
 class LRControlEnv(gym.Env):
