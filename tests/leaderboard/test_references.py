@@ -100,3 +100,16 @@ def test_specs_that_differ_only_in_rounding_keep_the_cache_valid(tmp_path, monke
     path.write_text(json.dumps(data))
     trust.record(path)
     assert R.find_cached(suite, verify=False) is None
+
+
+def test_trust_forgets_the_records_of_removed_files(tmp_path):
+    kept, removed = tmp_path / "a-r1.json", tmp_path / "b-r1.json"
+    for path in (kept, removed):
+        path.write_text(json.dumps({"name": path.name}))
+        trust.record(path)
+    removed.unlink()
+    assert trust.forget_missing(tmp_path) == ["b-r1.json"]
+    assert json.loads((tmp_path / trust.REGISTRY).read_text()) == {"a-r1.json": trust.digest(kept)}
+    assert trust.is_trusted(kept) and trust.forget_missing(tmp_path) == []
+    removed.write_text(json.dumps({"name": removed.name}))  # back, but its record is gone: foreign
+    assert not trust.is_trusted(removed)
