@@ -88,8 +88,10 @@ COSINE_PEAKS = (1.0, 10.0**0.25, 10.0**0.5, 10.0**0.75, 10.0)
 #: (≤ 120 CPU-seconds). Measured 2026-12-02 with ``python -m lrgym.leaderboard.bench --learned
 #: --per-family`` on 16 instances of every family: CPU-seconds per instance linreg 1.28,
 #: quadratic 0.81, mlp 4.64, recsys 3.86, plus 10.4 for start-up — 180 CPU-s (≈ 90 s on 2
-#: cores) for 16 of each, too much; 16 / 16 / 8 / 8 predicts 112 CPU-s (≈ 56 s), and 9 or more
-#: of mlp or recsys would leave no margin (README "Leaderboard" has the measured run).
+#: cores) for 16 of each, too much; 16 / 16 / 8 / 8 predicts 112 CPU-s and took 105 CPU-s
+#: (≈ 53 s; `/usr/bin/time -v lrgym leaderboard run-baselines`). 9 mlp and 9 recsys would take
+#: ≈ 114 CPU-s (57 s): inside the limit only until the next entry of the main job (each adds
+#: ≈ 1/17 of it), so 8 keeps a margin.
 SIZES: dict[str, int] = {"linreg": 16, "quadratic": 16, "mlp": 8, "recsys": 8}
 SEEDS = (0, 1, 2, 3, 4)
 
