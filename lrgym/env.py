@@ -18,6 +18,7 @@ from lrgym.optim import OPTIMIZERS, OptimizerConfig, check_choice
 from lrgym.render import RENDER_FPS, RENDER_MODES, EpisodeRecorder, check_render_mode
 from lrgym.rewards import REWARDS, reward_and_advance, reward_code, reward_params
 from lrgym.tasks import make_family
+from lrgym.tasks.cache import build_task, cached_task
 from lrgym.tasks.base import (
     N_STATS,
     S_BATCH_LOSS,
@@ -243,7 +244,9 @@ class LRControlEnv(gym.Env):
         self.observation_space = spaces.Box(low, high, dtype=np.float32)
         self.feature_names = FEATURE_NAMES
 
-        self._tasks: OrderedDict = OrderedDict() if task_cache is None else task_cache
+        #: None: the process-wide, byte-bounded cache of built tasks (lrgym.tasks.cache); else
+        #: a mapping instance → task given by the caller (shared with its other envs)
+        self._tasks: OrderedDict | None = task_cache
         self.task: Task | None = None
         self.state = None
         self._stats = np.zeros(N_STATS)
@@ -259,14 +262,23 @@ class LRControlEnv(gym.Env):
 
     @property
     def task_cache(self) -> OrderedDict:
-        """The built tasks of this env (give it as ``task_cache=`` to another env to share them)."""
+        """A mapping instance → built task for this env (give it as ``task_cache=`` to another
+        env of the same family settings to share them). By default the env uses the process-wide
+        cache of :mod:`lrgym.tasks.cache` instead; asking for this property gives the env its
+        own mapping from then on."""
+        if self._tasks is None:
+            self._tasks = OrderedDict()
         return self._tasks
 
     def task_for(self, instance: int) -> Task:
-        """The built task of an instance seed (kept in a small LRU cache)."""
+        """The built task of an instance seed: from the process-wide byte-bounded LRU cache
+        (:func:`lrgym.tasks.cache.cached_task`), or from the mapping given as ``task_cache``
+        (then a small LRU of :data:`TASK_CACHE_SIZE` tasks)."""
+        if self._tasks is None:
+            return cached_task(self.family, instance)
         task = self._tasks.get(instance)
         if task is None:
-            task = self.family.build(self.family.sample(instance))
+            task = build_task(self.family, self.family.sample(instance))
             self._tasks[instance] = task
             if len(self._tasks) > TASK_CACHE_SIZE:
                 self._tasks.popitem(last=False)

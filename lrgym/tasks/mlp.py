@@ -77,6 +77,7 @@ Performance: the matrix products go to BLAS through ``np.dot`` inside the kernel
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, replace
 
@@ -322,8 +323,13 @@ def _standardise(X_train: np.ndarray, X_val: np.ndarray):
     return (X_train - mean) / std, (X_val - mean) / std
 
 
+@functools.lru_cache(maxsize=None)
 def load_real(dataset: str):
-    """Standardised (X, y, X_val, y_val) of a bundled scikit-learn data set, fixed split."""
+    """Standardised (X, y, X_val, y_val) of a bundled scikit-learn data set, fixed split.
+
+    The split and the standardisation are the same for every instance, so they are made once
+    per process and every instance of the data set shares these arrays (kernels only read
+    them; the cached arrays are those a fresh call returns, ``tests/tasks/test_cache.py``)."""
     X, y = bundled(dataset)
     n_train, n_val = real_split_sizes(dataset)
     if X.shape[0] != n_train + n_val:
