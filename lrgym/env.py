@@ -13,7 +13,7 @@ import numpy as np
 from gymnasium import spaces
 
 from lrgym.features import FEATURE_NAMES, M_CAP, N_FEATURES, N_MEMORY, features, observation_space_bounds, start_episode
-from lrgym.info import ACTION_MODES, family_index
+from lrgym.info import ACTION_MODES, episode_constants, family_index, info_constants, make_info
 from lrgym.optim import OPTIMIZERS, OptimizerConfig, check_choice
 from lrgym.render import RENDER_FPS, RENDER_MODES, EpisodeRecorder, check_render_mode
 from lrgym.rewards import REWARDS, reward_and_advance, reward_code, reward_params
@@ -21,12 +21,7 @@ from lrgym.tasks import make_family
 from lrgym.tasks.cache import build_task, cached_task
 from lrgym.tasks.base import (
     N_STATS,
-    S_BATCH_LOSS,
     S_DIVERGED,
-    S_GRAD_COS,
-    S_GRAD_DOT,
-    S_GRAD_NORM,
-    S_LOSS_VAR,
     S_TRAIN_LOSS,
     S_UPDATES,
     S_VAL_LOSS,
@@ -231,9 +226,9 @@ class LRControlEnv(gym.Env):
         self._opt_code = self.optimizer.code
         self._hyper = self.optimizer.hyper()
         # the info entries fixed for the env's lifetime (lrgym.info's schema)
-        self._constant_info = (
-            np.int64(self.horizon), np.int64(self.inner_steps), np.float64(self.lr_min), np.float64(self.lr_max),
-            np.int64(OPTIMIZERS.index(self.optimizer.name)), np.int64(ACTION_MODES.index(action_mode)),
+        self._constant_info = info_constants(
+            self.horizon, self.inner_steps, self.lr_min, self.lr_max, OPTIMIZERS.index(self.optimizer.name),
+            ACTION_MODES.index(action_mode),
         )
 
         if action_mode == "discrete":
@@ -307,9 +302,7 @@ class LRControlEnv(gym.Env):
         self.instance = self._choose_instance(options)
         self.task = self.task_for(self.instance)
         self.state = self.task.new_state(self.np_random)
-        self._episode_info = (
-            np.int64(family_index(self.task.spec.family)), np.int64(self.instance), np.float64(self.task.optimal_loss)
-        )
+        self._episode_info = episode_constants(family_index(self.task.spec.family), self.instance, self.task.optimal_loss)
         self.lr = float((options or {}).get("lr_init", self.lr_init))
         if not (self.lr_min <= self.lr <= self.lr_max):
             raise ValueError(f"lr_init={self.lr!r} out of range; valid: {self.lr_min} <= lr_init <= {self.lr_max}")
@@ -369,33 +362,7 @@ class LRControlEnv(gym.Env):
 
     def _info(self, rejected: bool) -> dict:
         """The info dict: :data:`lrgym.info.INFO_SCHEMA`'s keys and types, every call."""
-        s = list(self._stats)  # np.float64 scalars in one call
-        family, instance, optimal_loss = self._episode_info
-        horizon, inner_steps, lr_min, lr_max, optimizer, action_mode = self._constant_info
-        return {
-            "lr": np.float64(self.lr),
-            "train_loss": s[S_TRAIN_LOSS],
-            "val_loss": s[S_VAL_LOSS],
-            "val_metric": s[S_VAL_METRIC],
-            "batch_loss": s[S_BATCH_LOSS],
-            "loss_var": s[S_LOSS_VAR],
-            "grad_norm": s[S_GRAD_NORM],
-            "grad_dot": s[S_GRAD_DOT],
-            "grad_cos": s[S_GRAD_COS],
-            "excess_loss": s[S_TRAIN_LOSS] - optimal_loss,  # NaN where no optimum is known
-            "diverged": s[S_DIVERGED] > 0.0,  # np.bool_
-            "rejected": np.bool_(rejected),
-            "updates": np.int64(self.updates),
-            "family": family,
-            "instance": instance,
-            "step": np.int64(self.t),
-            "horizon": horizon,
-            "inner_steps": inner_steps,
-            "lr_min": lr_min,
-            "lr_max": lr_max,
-            "optimizer": optimizer,
-            "action_mode": action_mode,
-        }
+        return make_info(self._stats, self.lr, rejected, self.updates, self.t, self._episode_info, self._constant_info)
 
 
 #: LRControlEnv's keyword arguments other than ``family`` and their defaults (to tell a config

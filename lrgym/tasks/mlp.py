@@ -90,7 +90,7 @@ from lrgym.tasks.base import (
     S_TRAIN_LOSS,
     S_VAL_LOSS,
     S_VAL_METRIC,
-    Task,
+    KernelTask,
     TaskFamily,
     TaskSpec,
     TrainState,
@@ -376,7 +376,7 @@ def synthetic_data(spec: MLPSpec):
 # ---- task and family ----------------------------------------------------------------------
 
 
-class MLPTask(Task):
+class MLPTask(KernelTask):
     metric_name = "accuracy"
 
     def __init__(self, spec: MLPSpec):
@@ -447,19 +447,19 @@ class MLPTask(Task):
             "acc": np.zeros(N_ACC),
         }
 
-    def run(self, state: TrainState, lr, n_updates, opt, hyper, loss_cap, stats):
-        s = state.scratch
-        with blas_single_thread():
-            self._run(state, s, lr, n_updates, opt, hyper, loss_cap, stats)
+    kernel_name = "mlp"
+    kernel = staticmethod(run_mlp)
+    single_thread_blas = True  # np.dot inside the kernel (lrgym.tasks.blas)
 
-    def _run(self, state, s, lr, n_updates, opt, hyper, loss_cap, stats):
-        run_mlp(
+    def kernel_item(self, state: TrainState) -> tuple[tuple, tuple]:
+        s = state.scratch
+        head = (
             state.params, state.slots, state.step, state.rng, state.grad, state.prev_grad,
             s["rows"], s["Xb"], s["yb"], s["losses"], s["eval_losses"], s["acts"], self.act_offsets,
             s["delta_a"], s["delta_b"], s["acc"], self.widths, self.offsets, self.relu,
             self.X, self.y, self.n_eval, self.Xv, self.yv,
-            float(lr), int(n_updates), int(opt), hyper, self.segments, float(loss_cap), stats,
         )
+        return head, (self.segments,)
 
     def evaluate(self, state: TrainState, stats):
         s = state.scratch

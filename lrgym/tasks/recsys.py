@@ -107,7 +107,7 @@ from lrgym.tasks.base import (
     S_TRAIN_LOSS,
     S_VAL_LOSS,
     S_VAL_METRIC,
-    Task,
+    KernelTask,
     TaskFamily,
     TaskSpec,
     TrainState,
@@ -827,7 +827,7 @@ def split_positives(rng, pos_u, pos_i, n_users, n_items, n_negatives):
 # ---- task and family ----------------------------------------------------------------------
 
 
-class RecsysTask(Task):
+class RecsysTask(KernelTask):
     metric_name = "auc"
     #: the divergence rule's scale: log 2, the log-loss of σ(0) (≈ L₀ at the small init)
     loss_scale = math.log(2.0)
@@ -892,9 +892,12 @@ class RecsysTask(Task):
             "ev_dscores": np.zeros(n_eval),
         }
 
-    def run(self, state: TrainState, lr, n_updates, opt, hyper, loss_cap, stats):
+    kernel_name = "recsys"
+    kernel = staticmethod(run_recsys)
+
+    def kernel_item(self, state: TrainState) -> tuple[tuple, tuple]:
         s = state.scratch
-        run_recsys(
+        head = (
             state.params, state.slots, state.step, state.rng,
             s["tri_u"], s["tri_i"], s["tri_y"], s["scores"], s["losses"], s["dscores"], s["row_slot"], s["rows"],
             s["starts"], s["G"], s["uacc"], s["prev_G"], s["prev_slot"], s["prev_rows"], s["prev_meta"],
@@ -902,8 +905,8 @@ class RecsysTask(Task):
             s["ev_scores"], s["ev_losses"], s["ev_dscores"],
             self.width, self.v_off, self.pos_u, self.pos_i, self.n_items, self.spec.n_negatives,
             self.ev_u, self.ev_i, self.ev_y, self.va_u, self.va_i, self.va_y,
-            float(lr), int(n_updates), int(opt), hyper, float(loss_cap), stats,
         )
+        return head, ()
 
     def evaluate(self, state: TrainState, stats):
         s = state.scratch
