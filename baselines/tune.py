@@ -91,8 +91,8 @@ def _env_for(family: str, instance_set: str, policy) -> object:
     if env is None:
         kwargs = {**env_kwargs_for(None if family == MIXED else family), "instance_set": instance_set}
         env = make_env(policy, kwargs)
-        if hasattr(env, "_tasks"):  # share built instances between this family's envs
-            env._tasks = _TASKS.setdefault(family, OrderedDict())
+        if hasattr(env, "task_cache"):  # share built instances between this family's envs
+            env.task_cache = _TASKS.setdefault(family, OrderedDict())
         _ENVS[key] = env
     return env
 

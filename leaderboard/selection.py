@@ -126,7 +126,7 @@ def evaluate_candidate(job: tuple) -> dict:
             lr = min(ref.lr * m, runs.lr_max)
             policy = Cosine(lr)
             env = make_env(policy, env_kwargs)
-            env._tasks = runs.tasks
+            env.task_cache = runs.tasks
             trajs = [run_episode(policy, env, seed=s, instance=instance) for s in seeds]
             s = score(l0, [t.final_loss for t in trajs], lref, [t.diverged for t in trajs])
             cosine[f"{lr:.6g}"] = float(np.mean(s))

@@ -164,6 +164,22 @@ def features(stats, memory, t, horizon, lr, measured, out):
     out[F_PROGRESS] = t / horizon
 
 
+@numba.njit(cache=True, error_model="numpy")
+def advance_memory(stats, memory):
+    """After a step's features and reward: remember its losses, metric and gradient norm for
+    the next step's deltas (a diverged step's losses are not remembered; the episode ends)."""
+    if not stats[S_DIVERGED] > 0.0:
+        cap = memory[M_CAP]
+        memory[M_L_PREV] = _safe_loss(stats[S_TRAIN_LOSS], cap)
+        memory[M_V_PREV] = _safe_loss(stats[S_VAL_LOSS], cap * memory[M_V0] / memory[M_L0])
+        memory[M_METRIC_PREV] = stats[S_VAL_METRIC]
+    g = stats[S_GRAD_NORM]
+    if math.isfinite(g) and g > 0.0:
+        if memory[M_G1] == 0.0:
+            memory[M_G1] = g
+        memory[M_G_PREV] = g
+
+
 def observation_space_bounds(n: int = N_FEATURES):
     low = np.full(n, -OBS_BOUND, dtype=np.float32)
     high = np.full(n, OBS_BOUND, dtype=np.float32)

@@ -53,10 +53,11 @@ from __future__ import annotations
 import numpy as np
 
 from lrgym.optim import OPTIMIZERS
+from lrgym.tasks import MIXED_V1
 
 #: the families an ``info["family"]`` index refers to (the members of ``LRControl-v1``, in the
 #: mixed family's order: instance seed k of ``LRControl-v1`` has family k mod 4)
-FAMILY_NAMES: tuple[str, ...] = ("linreg", "quadratic", "mlp", "recsys")
+FAMILY_NAMES: tuple[str, ...] = MIXED_V1  # from the family registry (lrgym.tasks)
 #: ``info["action_mode"]`` indexes this
 ACTION_MODES: tuple[str, ...] = ("discrete", "log_lr")
 

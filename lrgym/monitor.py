@@ -3,11 +3,11 @@ loop that runs outside lrgym's kernels (a user's PyTorch loop, :mod:`lrgym.torch
 
 It is the env's own code, not a copy: per update, the loop hands over the minibatch's
 per-example losses and the raw minibatch gradient, which go through the kernels' accumulators
-(:func:`lrgym.tasks.kernels.loss_moments`, :func:`~lrgym.tasks.kernels.record_gradient_pair`,
-:func:`~lrgym.tasks.kernels.finish_stats`) into the same ``stats`` vector (``S_*`` layout of
+(:func:`lrgym.tasks.stats.loss_moments`, :func:`~lrgym.tasks.stats.record_gradient_pair`,
+:func:`~lrgym.tasks.stats.finish_stats`) into the same ``stats`` vector (``S_*`` layout of
 :mod:`lrgym.tasks.base`) a kernel fills; at the end of a step the env's compiled
 :func:`lrgym.env.observe` turns it into the observation (:func:`lrgym.features.features`) and
-the reward (:func:`lrgym.rewards.reward_and_advance`). So a policy sees the same features with
+the reward (:func:`lrgym.rewards.reward`). So a policy sees the same features with
 the same definitions in both places::
 
     monitor = TrainingMonitor(horizon=50, updates_per_step=10)
@@ -49,7 +49,7 @@ from lrgym.tasks.base import (
     S_VAL_LOSS,
     S_VAL_METRIC,
 )
-from lrgym.tasks.kernels import N_ACC, finish_stats, is_bad, loss_moments, record_gradient_pair
+from lrgym.tasks.stats import A_BATCH_LOSS, N_ACC, finish_stats, is_bad, loss_moments, record_gradient_pair
 
 _NO_OPTIMUM = np.float64(math.nan)  # a monitored task of your own states no optimum: excess_loss NaN
 
@@ -140,7 +140,7 @@ class TrainingMonitor:
             self.prev_grad = np.zeros_like(grad)
         if losses.shape[0] == 1:  # a scalar loss: no spread measured (close_step sets cv = 1)
             batch_loss = float(losses[0])
-            self.acc[4] += batch_loss
+            self.acc[A_BATCH_LOSS] += batch_loss
             self._scalar_losses = True
         else:
             batch_loss = loss_moments(losses, self.acc)
@@ -177,7 +177,7 @@ class TrainingMonitor:
             self.stats[S_TRAIN_LOSS], self.stats[S_VAL_LOSS] = l0, v0
             start_episode(self.stats, self.cap_factor, self.loss_scale, self.memory)  # metric: the one given at start
             self.started = True
-            if is_bad(self.acc[4] / max(self.step_updates, 1), self.loss_cap):
+            if is_bad(self.acc[A_BATCH_LOSS] / max(self.step_updates, 1), self.loss_cap):
                 self.diverged = True
         finish_stats(self.acc, self.step_updates, self.diverged, self.stats)
         if self._scalar_losses:  # spread unmeasured: Var ℓ = (E ℓ)², so log_loss_cv reads 0

@@ -11,7 +11,8 @@ import pytest
 
 from lrgym import features
 from lrgym.env import LRControlEnv
-from lrgym.tasks import base, kernels
+from lrgym.tasks import base
+from lrgym.tasks import stats as step_stats
 
 
 def constants(module, prefix: str) -> dict[str, int]:
@@ -33,27 +34,27 @@ def test_stat_positions_match_the_names():
 
 
 def test_accumulator_slots_are_distinct_and_fit():
-    slots = constants(kernels, "A_")
-    assert len(set(slots.values())) == len(slots) and max(slots.values()) < kernels.N_ACC
+    slots = constants(step_stats, "A_")
+    assert len(set(slots.values())) == len(slots) and max(slots.values()) < step_stats.N_ACC
 
 
 def test_finish_stats_reads_the_named_slots():
-    acc = np.zeros(kernels.N_ACC)
-    acc[kernels.A_GRAD_NORM], acc[kernels.A_GRAD_DOT], acc[kernels.A_GRAD_COS] = 6.0, 3.0, 1.5
-    acc[kernels.A_GRAD_PAIRS], acc[kernels.A_BATCH_LOSS], acc[kernels.A_LOSS_VAR] = 2.0, 9.0, 0.3
+    acc = np.zeros(step_stats.N_ACC)
+    acc[step_stats.A_GRAD_NORM], acc[step_stats.A_GRAD_DOT], acc[step_stats.A_GRAD_COS] = 6.0, 3.0, 1.5
+    acc[step_stats.A_GRAD_PAIRS], acc[step_stats.A_BATCH_LOSS], acc[step_stats.A_LOSS_VAR] = 2.0, 9.0, 0.3
     stats = np.zeros(base.N_STATS)
-    kernels.finish_stats(acc, 3, False, stats)
+    step_stats.finish_stats(acc, 3, False, stats)
     assert stats[base.S_GRAD_NORM] == 2.0 and stats[base.S_GRAD_DOT] == 1.5 and stats[base.S_GRAD_COS] == 0.75
     assert stats[base.S_BATCH_LOSS] == 3.0 and stats[base.S_LOSS_VAR] == pytest.approx(0.1)
     assert stats[base.S_UPDATES] == 3 and stats[base.S_DIVERGED] == 0.0
 
 
 def test_gradient_pair_accumulates_into_the_named_slots():
-    acc = np.zeros(kernels.N_ACC)
+    acc = np.zeros(step_stats.N_ACC)
     prev = np.array([1.0, 0.0])
-    kernels.record_gradient_pair(np.array([3.0, 4.0]), prev, True, acc)
-    assert acc[kernels.A_GRAD_NORM] == 5.0 and acc[kernels.A_GRAD_DOT] == 3.0
-    assert acc[kernels.A_GRAD_COS] == pytest.approx(0.6) and acc[kernels.A_GRAD_PAIRS] == 1.0
+    step_stats.record_gradient_pair(np.array([3.0, 4.0]), prev, True, acc)
+    assert acc[step_stats.A_GRAD_NORM] == 5.0 and acc[step_stats.A_GRAD_DOT] == 3.0
+    assert acc[step_stats.A_GRAD_COS] == pytest.approx(0.6) and acc[step_stats.A_GRAD_PAIRS] == 1.0
     np.testing.assert_array_equal(prev, [3.0, 4.0])  # remembered for the next pair
 
 

@@ -36,6 +36,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+#: the compile options of the families' Numba kernels: relaxed float semantics that let short
+#: dot products vectorise while NaN / inf checks keep working (never ``fastmath=True``)
+FAST_MATH = {"reassoc", "contract"}
+
 INSTANCE_SETS: dict[str, range] = {
     "train": range(0, 10_000),
     "val": range(10_000, 10_200),

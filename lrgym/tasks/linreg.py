@@ -59,8 +59,10 @@ import numba
 import numpy as np
 
 from lrgym import rng as _rng
-from lrgym.tasks.updates import apply_update_fast as apply_update
+from lrgym.rng import draw_indices
+from lrgym.optim import apply_update
 from lrgym.tasks.base import (
+    FAST_MATH,
     S_TRAIN_LOSS,
     S_VAL_LOSS,
     S_VAL_METRIC,
@@ -72,7 +74,7 @@ from lrgym.tasks.base import (
     log_uniform_int,
 )
 from lrgym.tasks.datasets import bundled
-from lrgym.tasks.kernels import FAST_MATH, N_ACC, draw_indices, finish_stats, is_bad, loss_moments, record_gradient_pair
+from lrgym.tasks.stats import N_ACC, finish_stats, is_bad, loss_moments, record_gradient_pair
 
 EVAL_ROWS = 2048
 VAL_ROWS = 512

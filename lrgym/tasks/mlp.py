@@ -85,8 +85,9 @@ import numba
 import numpy as np
 
 from lrgym import rng as _rng
-from lrgym.tasks.updates import apply_update_fast
+from lrgym.optim import apply_update
 from lrgym.tasks.base import (
+    FAST_MATH,
     S_TRAIN_LOSS,
     S_VAL_LOSS,
     S_VAL_METRIC,
@@ -99,7 +100,7 @@ from lrgym.tasks.base import (
 )
 from lrgym.tasks.blas import blas_single_thread
 from lrgym.tasks.datasets import bundled
-from lrgym.tasks.kernels import FAST_MATH, N_ACC, finish_stats, is_bad, loss_moments, record_gradient_pair
+from lrgym.tasks.stats import N_ACC, finish_stats, is_bad, loss_moments, record_gradient_pair
 from lrgym.tasks.vmath import vexp, vtanh
 
 EVAL_ROWS = 2048
@@ -302,7 +303,7 @@ def run_mlp(
         batch_loss = loss_moments(losses, acc)
         backward(params, widths, offsets, relu, Xb, yb, acts, act_offsets, delta_a, delta_b, grad)
         record_gradient_pair(grad, prev_grad, step[0] > 0, acc)
-        apply_update_fast(params, grad, slots, step, lr, opt, hyper, segments)
+        apply_update(params, grad, slots, step, lr, opt, hyper, segments)
         done += 1
         if is_bad(batch_loss, loss_cap) or not math.isfinite(params.sum()):
             diverged = True

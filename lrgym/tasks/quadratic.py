@@ -33,8 +33,9 @@ import numba
 import numpy as np
 
 from lrgym import rng as _rng
-from lrgym.tasks.updates import apply_update_fast as apply_update
+from lrgym.optim import apply_update
 from lrgym.tasks.base import (
+    FAST_MATH,
     S_BATCH_LOSS,
     S_LOSS_VAR,
     S_TRAIN_LOSS,
@@ -47,10 +48,9 @@ from lrgym.tasks.base import (
     log_uniform,
     log_uniform_int,
 )
-from lrgym.tasks.kernels import (
+from lrgym.tasks.stats import (
     A_BATCH_LOSS,
     A_LOSS_VAR,
-    FAST_MATH,
     N_ACC,
     finish_stats,
     is_bad,

@@ -104,6 +104,7 @@ import numpy as np
 from lrgym.rng import skip_ahead, uniform_ahead
 from lrgym.optim import H_CLIP_NORM, H_NORMALIZE, H_WEIGHT_DECAY, clip_coefficient
 from lrgym.tasks.base import (
+    FAST_MATH,
     S_TRAIN_LOSS,
     S_VAL_LOSS,
     S_VAL_METRIC,
@@ -114,12 +115,11 @@ from lrgym.tasks.base import (
     log_uniform,
     log_uniform_int,
 )
-from lrgym.tasks.kernels import (
+from lrgym.tasks.stats import (
     A_GRAD_COS,
     A_GRAD_DOT,
     A_GRAD_NORM,
     A_GRAD_PAIRS,
-    FAST_MATH,
     N_ACC,
     finish_stats,
     is_bad,
@@ -264,7 +264,7 @@ def gather_row_gradients(params, width, n_users, tri_u, tri_i, dscores, n, scale
 
 @numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
 def record_sparse_gradient_pair(G, rows, n_rows, prev_G, prev_slot, prev_rows, prev_meta, have_prev, acc):
-    """:func:`lrgym.tasks.kernels.record_gradient_pair` for a gradient that lives on rows.
+    """:func:`lrgym.tasks.stats.record_gradient_pair` for a gradient that lives on rows.
 
     The previous gradient is kept compactly, like the current one: row ``prev_rows[k]`` of it
     is ``prev_G[k]`` and ``prev_slot`` maps a row to k (−1: zero there); ``prev_meta`` holds
@@ -398,7 +398,7 @@ def draw_minibatch(rng, pos_u, pos_i, n_items, group, tri_u, tri_i, tri_y, unifo
 
     Bit-identical to that sequence of :func:`lrgym.rng.randint` calls (module docstring), but
     draw t (the t-th triple's) is computed from its own SplitMix64 state
-    (:func:`lrgym.rng.uniform_ahead`, as in :func:`lrgym.tasks.kernels.draw_indices`), so the uniforms come from one vectorised loop
+    (:func:`lrgym.rng.uniform_ahead`, as in :func:`lrgym.rng.draw_indices`), so the uniforms come from one vectorised loop
     into ``uniforms`` (length ≥ the number of triples) instead of a serial chain of draws.
     """
     n = tri_u.shape[0]

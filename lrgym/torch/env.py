@@ -49,7 +49,7 @@ from lrgym.features import FEATURE_NAMES, observation_space_bounds
 from lrgym.monitor import TrainingMonitor
 from lrgym.optim import OptimizerConfig, check_choice
 from lrgym.rewards import REWARDS
-from lrgym.tasks.kernels import draw_indices
+from lrgym.rng import draw_indices
 from lrgym.torch.optim import make_optimizer
 from lrgym.torch.scheduler import _finite, flat_grad
 

@@ -59,6 +59,7 @@ from lrgym.env import ACTION_MODES, DEFAULT_FACTORS, default_lr_init, next_lr
 from lrgym.monitor import TrainingMonitor
 from lrgym.optim import OptimizerConfig
 from lrgym.policy import Policy, policy_env_kwargs
+from lrgym.tasks.base import S_TRAIN_LOSS
 
 __all__ = ["PolicyScheduler", "flat_grad", "measure"]
 
@@ -230,8 +231,9 @@ class PolicyScheduler:
         self.monitor.close_step(train, val, metric)
         rejected = False
         if self._snapshot is not None and not self.monitor.diverged:
-            before = self._snapshot[3]
-            if self.monitor.stats[0] > (1.0 + self.rejection_threshold) * before[0]:
+            before = self._snapshot[3]  # (train loss, val loss, metric) before the step
+            train_before = before[0]
+            if self.monitor.stats[S_TRAIN_LOSS] > (1.0 + self.rejection_threshold) * train_before:
                 self._restore(self._snapshot)
                 self.monitor.restore_losses(*before)
                 rejected = True
