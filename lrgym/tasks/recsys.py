@@ -633,6 +633,12 @@ def synthetic_positives(spec: RecsysSpec, rng: np.random.Generator):
 _GUMBEL_BUCKETS = 4096
 
 
+@numba.njit(cache=True, inline="always")
+def _heap_less(key_a, item_a, key_b, item_b):
+    """Heap order: smaller key first; equal keys, larger item first (it leaves first)."""
+    return key_a < key_b or (key_a == key_b and item_a > item_b)
+
+
 @numba.njit(cache=True)  # no fastmath: the keys must round exactly as NumPy's expression does
 def _top_keys(log_pop, signal, scores, noise, uniform, counts, offsets, start, users, items):
     """For each row r (user start + r): the counts[user] items of largest key, largest first
@@ -641,17 +647,19 @@ def _top_keys(log_pop, signal, scores, noise, uniform, counts, offsets, start, u
     key = (log_pop + signal · score) + g, g = 0 − 1·log(−log(1 − u)) (NumPy's Gumbel with
     loc 0, scale 1, from its uniform double u) or g = noise itself when ``uniform`` is False.
 
-    Speed: g decreases in u, so g(u) ≤ bound[⌊u·B⌋] = g(⌊u·B⌋ / B). Once a row has its
-    ``counts`` candidates, an item whose base + bound (with a margin far above rounding) cannot
-    beat the smallest kept key is skipped without its two logarithms; the kept items' keys are
-    always computed exactly.
+    The kept items live in a binary min-heap ordered by (key, −item), so an item enters only
+    with a key above the smallest kept one and, among equal smallest keys, the later item
+    leaves first; the heap is sorted at the end. Speed: g decreases in u, so
+    g(u) ≤ bound[⌊u·B⌋] = g(⌊u·B⌋ / B); once the heap is full, an item whose base + bound (with
+    a margin far above rounding) cannot beat the heap's smallest key is skipped without its two
+    logarithms. Kept items' keys are always computed exactly.
     """
     n_rows, n_i = scores.shape
     cap = 0
     for r in range(n_rows):
         cap = max(cap, counts[start + r])
-    best_key = np.empty(cap)
-    best_item = np.empty(cap, dtype=np.int64)
+    heap_key = np.empty(cap)
+    heap_item = np.empty(cap, dtype=np.int64)
     bound = np.empty(_GUMBEL_BUCKETS)
     bound[0] = np.inf
     for b in range(1, _GUMBEL_BUCKETS):
@@ -659,7 +667,7 @@ def _top_keys(log_pop, signal, scores, noise, uniform, counts, offsets, start, u
     for r in range(n_rows):
         c = counts[start + r]
         m = 0
-        skip_below = -np.inf  # base + bound below this: cannot beat best_key[c - 1]
+        skip_below = -np.inf  # base + bound below this: cannot enter the full heap
         for j in range(n_i):
             base = log_pop[j] + signal * scores[r, j]
             if uniform:
@@ -670,25 +678,49 @@ def _top_keys(log_pop, signal, scores, noise, uniform, counts, offsets, start, u
             else:
                 g = noise[r, j]
             key = base + g
-            if m == c and not key > best_key[c - 1]:
-                continue
-            pos = m if m < c else c - 1  # insert after every key >= this one
-            while pos > 0 and best_key[pos - 1] < key:
-                if pos < c:
-                    best_key[pos] = best_key[pos - 1]
-                    best_item[pos] = best_item[pos - 1]
-                pos -= 1
-            best_key[pos] = key
-            best_item[pos] = j
-            if m < c:
+            if m < c:  # sift up
+                pos = m
                 m += 1
+                while pos > 0:
+                    parent = (pos - 1) >> 1
+                    if _heap_less(key, j, heap_key[parent], heap_item[parent]):
+                        heap_key[pos] = heap_key[parent]
+                        heap_item[pos] = heap_item[parent]
+                        pos = parent
+                    else:
+                        break
+                heap_key[pos] = key
+                heap_item[pos] = j
+            elif key > heap_key[0]:  # replace the root, sift down
+                pos = 0
+                while True:
+                    child = 2 * pos + 1
+                    if child >= c:
+                        break
+                    if child + 1 < c and _heap_less(heap_key[child + 1], heap_item[child + 1], heap_key[child], heap_item[child]):
+                        child += 1
+                    if _heap_less(heap_key[child], heap_item[child], key, j):
+                        heap_key[pos] = heap_key[child]
+                        heap_item[pos] = heap_item[child]
+                        pos = child
+                    else:
+                        break
+                heap_key[pos] = key
+                heap_item[pos] = j
+            else:
+                continue
             if m == c:
-                low = best_key[c - 1]
+                low = heap_key[0]
                 skip_below = low - 1e-9 * (1.0 + abs(low))
+        # largest key first, equal keys by item: sort the heap's (−key, item) pairs
+        order = np.argsort(heap_item[:c], kind="mergesort")
+        keys = heap_key[:c][order]
+        its = heap_item[:c][order]
+        order2 = np.argsort(-keys, kind="mergesort")
         o = offsets[start + r]
         for q in range(c):
             users[o + q] = start + r
-            items[o + q] = best_item[q]
+            items[o + q] = its[order2[q]]
 
 
 @numba.njit(cache=True)
