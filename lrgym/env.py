@@ -140,7 +140,10 @@ class LRControlEnv(gym.Env):
     rises by more than this fraction is undone — parameters and optimizer state restored,
     ``info["rejected"] = True`` — as the bold-driver heuristic needs); ``task_cache`` (an
     ``OrderedDict`` shared by several envs of the same family and options, so each instance is
-    built once: built tasks are immutable, the training state lives in the env).
+    built once: built tasks are immutable, the training state lives in the env). The arguments
+    are checked once into a frozen :class:`~lrgym.settings.EnvSettings`, ``env.settings``
+    (:meth:`from_settings` builds an env from one; the vector env shares one between its
+    sub-environments).
 
     ## Rendering
 

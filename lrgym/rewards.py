@@ -29,7 +29,7 @@ import math
 import numba
 import numpy as np
 
-from lrgym.features import M_CAP, M_L0, M_L_PREV, M_METRIC0, M_METRIC_PREV, _safe_loss
+from lrgym.features import M_CAP, M_L0, M_L_PREV, M_METRIC0, M_METRIC_PREV, safe_loss
 from lrgym.tasks.base import S_DIVERGED, S_TRAIN_LOSS, S_VAL_METRIC
 
 REWARDS = ("log_improvement", "sign_delta", "final", "metric_delta")
@@ -51,7 +51,7 @@ def reward(stats, memory, t, horizon, reward_code, reward_params):
     diverged = stats[S_DIVERGED] > 0.0
     cap = memory[M_CAP]
     l_prev = memory[M_L_PREV]
-    lt = _safe_loss(stats[S_TRAIN_LOSS], cap)
+    lt = safe_loss(stats[S_TRAIN_LOSS], cap)
     metric = stats[S_VAL_METRIC]
     if reward_code == R_LOG_IMPROVEMENT:
         r = math.log(l_prev / cap) if diverged else math.log(l_prev / lt)

@@ -68,3 +68,32 @@ def test_observation_slots_hold_what_their_names_say():
     assert obs[features.F_LOG_TRAIN_LOSS_REL] == pytest.approx(math.log(info["train_loss"] / info0["train_loss"]),
                                                                rel=1e-6, abs=1e-6)
     assert obs[features.F_GRAD_COS] == pytest.approx(info["grad_cos"], rel=1e-6, abs=1e-7)
+
+
+def _step_stats(train, val, metric, grad_norm, diverged=False):
+    s = np.zeros(base.N_STATS)
+    s[base.S_TRAIN_LOSS], s[base.S_VAL_LOSS], s[base.S_VAL_METRIC] = train, val, metric
+    s[base.S_GRAD_NORM], s[base.S_DIVERGED] = grad_norm, float(diverged)
+    return s
+
+
+@pytest.mark.parametrize("diverged", [False, True])
+def test_the_reward_reads_the_memory_and_the_features_advance_it(diverged):
+    from lrgym.rewards import R_LOG_IMPROVEMENT, reward, reward_params
+
+    memory = np.zeros(features.N_MEMORY)
+    features.start_episode(_step_stats(2.0, 3.0, 0.1, 0.0), 10.0, math.nan, memory)
+    assert memory[features.M_L_PREV] == 2.0 and memory[features.M_CAP] == 20.0  # cap_factor · L0
+    stats = _step_stats(0.5, 0.75, 0.4, 4.0, diverged)
+    before = memory.copy()
+    r = reward(stats, memory, 1, 10, R_LOG_IMPROVEMENT, reward_params())
+    assert memory.tobytes() == before.tobytes()  # the reward never writes the memory
+    assert r == pytest.approx(math.log(2.0 / 20.0) if diverged else math.log(2.0 / 0.5))  # log(L_prev / cap or L_t)
+    features.advance_memory(stats, memory)
+    if diverged:  # a diverged step's losses are not remembered
+        assert memory[features.M_L_PREV] == 2.0 and memory[features.M_V_PREV] == 3.0
+    else:
+        assert (memory[features.M_L_PREV], memory[features.M_V_PREV], memory[features.M_METRIC_PREV]) == (0.5, 0.75, 0.4)
+    assert memory[features.M_G1] == memory[features.M_G_PREV] == 4.0  # first gradient norm seen
+    features.advance_memory(_step_stats(0.25, 0.5, 0.5, 1.0), memory)
+    assert memory[features.M_G1] == 4.0 and memory[features.M_G_PREV] == 1.0

@@ -78,7 +78,8 @@ def flat_grad(params) -> np.ndarray:
     return torch.cat(parts).to(dtype=torch.float64, device="cpu").numpy()
 
 
-def _finite(params) -> bool:
+def params_finite(params) -> bool:
+    """True if every parameter tensor is finite (no NaN or inf)."""
     with torch.no_grad():
         return bool(all(torch.isfinite(p).all() for p in params))
 
@@ -208,7 +209,7 @@ class PolicyScheduler:
         if self.monitor.done:
             return
         params = self.params
-        self.monitor.record_update(_losses_array(loss), flat_grad(params), _finite(params))
+        self.monitor.record_update(_losses_array(loss), flat_grad(params), params_finite(params))
         if self.monitor.step_complete:
             self._end_step()
 

@@ -39,7 +39,9 @@ class LRControlVectorEnv(VectorEnv):
     :class:`~lrgym.env.LRControlEnv` argument, shared by all sub-environments (``family``,
     ``family_options``, ``instance_set``, ``optimizer``, ``action_mode``, ``horizon``,
     ``inner_steps``, ``reward``, ...). Sub-environments may draw instances of different sizes and
-    families (``LRControl-v1``).
+    families (``LRControl-v1``). Those keywords are checked once into one
+    :class:`~lrgym.settings.EnvSettings` (``envs.settings``), the object every sub-environment and
+    the batched step read.
 
     ## Spaces
 
