@@ -140,7 +140,9 @@ class LRControlEnv(gym.Env):
     rises by more than this fraction is undone — parameters and optimizer state restored,
     ``info["rejected"] = True`` — as the bold-driver heuristic needs); ``task_cache`` (an
     ``OrderedDict`` shared by several envs of the same family and options, so each instance is
-    built once: built tasks are immutable, the training state lives in the env). The arguments
+    built once: built tasks are immutable, the training state lives in the env; by default every
+    env of the process shares the byte-bounded cache of :mod:`lrgym.tasks.cache`, sized by
+    ``LRGYM_TASK_CACHE_MB``). The arguments
     are checked once into a frozen :class:`~lrgym.settings.EnvSettings`, ``env.settings``
     (:meth:`from_settings` builds an env from one; the vector env shares one between its
     sub-environments).

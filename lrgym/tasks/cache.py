@@ -10,8 +10,8 @@ Two things here make that cheap and reproducible:
   in the last bits from the same instance built with one. Every place that fixes results (the
   leaderboard's workers, tuning, reference search, the tests) runs BLAS on one thread, so one
   thread is the canonical build, on any number of cores. It is also faster: on a busy 2-core
-  machine OpenBLAS's spinning workers made a linreg build ≈ 7× slower on average (p99 0.7 –
-  2.9 s instead of 0.2 s).
+  machine OpenBLAS's spinning workers made builds 2.4× (linreg) to 60× (quadratic) more
+  expensive in CPU time (``python -m benchmarks.resets``, ``benchmarks/RESULTS.md``).
 * :class:`TaskCache` keeps built tasks, least recently used first out, within a byte budget
   (the tasks' NumPy arrays, :func:`task_nbytes`) and an item count. A task is never changed
   by an episode (training state lives in :class:`~lrgym.tasks.base.TrainState`), so a cached
