@@ -22,19 +22,15 @@ from lrgym.features import (
     observation_space_bounds,
     start_episode,
 )
-from lrgym.info import ACTION_MODES, family_index  # noqa: F401 (ACTION_MODES re-exported)
+from lrgym.info import ACTION_MODES, episode_constants, family_index, make_info  # noqa: F401 (ACTION_MODES re-exported)
 from lrgym.optim import OptimizerConfig
 from lrgym.render import RENDER_FPS, RENDER_MODES, EpisodeRecorder, check_render_mode
 from lrgym.rewards import reward
 from lrgym.settings import ADAPTIVE_OPTIMIZERS, DEFAULT_FACTORS, EnvSettings, default_lr_init  # noqa: F401 (re-exported)
+from lrgym.tasks.cache import build_task, cached_task
 from lrgym.tasks.base import (
     N_STATS,
-    S_BATCH_LOSS,
     S_DIVERGED,
-    S_GRAD_COS,
-    S_GRAD_DOT,
-    S_GRAD_NORM,
-    S_LOSS_VAR,
     S_TRAIN_LOSS,
     S_UPDATES,
     S_VAL_LOSS,
@@ -144,7 +140,9 @@ class LRControlEnv(gym.Env):
     rises by more than this fraction is undone — parameters and optimizer state restored,
     ``info["rejected"] = True`` — as the bold-driver heuristic needs); ``task_cache`` (an
     ``OrderedDict`` shared by several envs of the same family and options, so each instance is
-    built once: built tasks are immutable, the training state lives in the env). The arguments
+    built once: built tasks are immutable, the training state lives in the env; by default every
+    env of the process shares the byte-bounded cache of :mod:`lrgym.tasks.cache`, sized by
+    ``LRGYM_TASK_CACHE_MB``). The arguments
     are checked once into a frozen :class:`~lrgym.settings.EnvSettings`, ``env.settings``
     (:meth:`from_settings` builds an env from one; the vector env shares one between its
     sub-environments).
@@ -253,7 +251,9 @@ class LRControlEnv(gym.Env):
         self.observation_space = spaces.Box(low, high, dtype=np.float32)
         self.feature_names = FEATURE_NAMES
 
-        self._tasks: OrderedDict = OrderedDict() if task_cache is None else task_cache
+        #: None: the process-wide, byte-bounded cache of built tasks (lrgym.tasks.cache); else
+        #: a mapping instance → task given by the caller (shared with its other envs)
+        self._tasks: OrderedDict | None = task_cache
         self.task: Task | None = None
         self.state = None
         self._stats = np.zeros(N_STATS)
@@ -269,13 +269,18 @@ class LRControlEnv(gym.Env):
 
     @property
     def task_cache(self) -> OrderedDict:
-        """The built tasks of this env, an LRU ``OrderedDict`` instance seed → built task.
+        """The built tasks of this env, an LRU ``OrderedDict`` instance seed → built task, if it
+        has its own; by default an env draws its tasks from the process-wide, byte-bounded cache
+        of :mod:`lrgym.tasks.cache` (shared by every env of the process, keyed by the
+        instance's spec) and reading this property gives it its own mapping from then on.
 
         Envs of the same family and family options may share one: give it as ``task_cache=`` to
         another env, or assign it (``env.task_cache = shared``; takes effect at the next reset).
         Built tasks are immutable (the training state lives in the env), so sharing changes no
         trajectory; it only saves building an instance twice.
         """
+        if self._tasks is None:
+            self._tasks = OrderedDict()
         return self._tasks
 
     @task_cache.setter
@@ -319,10 +324,14 @@ class LRControlEnv(gym.Env):
             self._recorder.record(info)
 
     def task_for(self, instance: int) -> Task:
-        """The built task of an instance seed (kept in a small LRU cache)."""
+        """The built task of an instance seed: from the process-wide byte-bounded LRU cache
+        (:func:`lrgym.tasks.cache.cached_task`), or from the mapping given as ``task_cache``
+        (then a small LRU of :data:`TASK_CACHE_SIZE` tasks)."""
+        if self._tasks is None:
+            return cached_task(self.family, instance)
         task = self._tasks.get(instance)
         if task is None:
-            task = self.family.build(self.family.sample(instance))
+            task = build_task(self.family, self.family.sample(instance))
             self._tasks[instance] = task
             if len(self._tasks) > TASK_CACHE_SIZE:
                 self._tasks.popitem(last=False)
@@ -351,9 +360,7 @@ class LRControlEnv(gym.Env):
         self.instance = self._choose_instance(options)
         self.task = self.task_for(self.instance)
         self.state = self.task.new_state(self.np_random)
-        self._episode_info = (
-            np.int64(family_index(self.task.spec.family)), np.int64(self.instance), np.float64(self.task.optimal_loss)
-        )
+        self._episode_info = episode_constants(family_index(self.task.spec.family), self.instance, self.task.optimal_loss)
         self.lr = float((options or {}).get("lr_init", self.lr_init))
         if not (self.lr_min <= self.lr <= self.lr_max):
             raise ValueError(f"lr_init={self.lr!r} out of range; valid: {self.lr_min} <= lr_init <= {self.lr_max}")
@@ -413,33 +420,7 @@ class LRControlEnv(gym.Env):
 
     def _info(self, rejected: bool) -> dict:
         """The info dict: :data:`lrgym.info.INFO_SCHEMA`'s keys and types, every call."""
-        s = list(self._stats)  # np.float64 scalars in one call
-        family, instance, optimal_loss = self._episode_info
-        horizon, inner_steps, lr_min, lr_max, optimizer, action_mode = self._constant_info
-        return {
-            "lr": np.float64(self.lr),
-            "train_loss": s[S_TRAIN_LOSS],
-            "val_loss": s[S_VAL_LOSS],
-            "val_metric": s[S_VAL_METRIC],
-            "batch_loss": s[S_BATCH_LOSS],
-            "loss_var": s[S_LOSS_VAR],
-            "grad_norm": s[S_GRAD_NORM],
-            "grad_dot": s[S_GRAD_DOT],
-            "grad_cos": s[S_GRAD_COS],
-            "excess_loss": s[S_TRAIN_LOSS] - optimal_loss,  # NaN where no optimum is known
-            "diverged": s[S_DIVERGED] > 0.0,  # np.bool_
-            "rejected": np.bool_(rejected),
-            "updates": np.int64(self.updates),
-            "family": family,
-            "instance": instance,
-            "step": np.int64(self.t),
-            "horizon": horizon,
-            "inner_steps": inner_steps,
-            "lr_min": lr_min,
-            "lr_max": lr_max,
-            "optimizer": optimizer,
-            "action_mode": action_mode,
-        }
+        return make_info(self._stats, self.lr, rejected, self.updates, self.t, self._episode_info, self._constant_info)
 
 
 #: LRControlEnv's keyword arguments other than ``family`` and their defaults (to tell a config

@@ -36,7 +36,7 @@ import math
 import numpy as np
 
 from lrgym.env import observe
-from lrgym.info import ACTION_MODES
+from lrgym.info import ACTION_MODES, make_info
 from lrgym.optim import OPTIMIZERS
 from lrgym.features import M_CAP, N_FEATURES, N_MEMORY, features, start_episode
 from lrgym.rewards import REWARDS, reward_code, reward_params
@@ -44,15 +44,14 @@ from lrgym.tasks.base import (
     N_STATS,
     S_BATCH_LOSS,
     S_DIVERGED,
-    S_GRAD_COS,
-    S_GRAD_DOT,
-    S_GRAD_NORM,
     S_LOSS_VAR,
     S_TRAIN_LOSS,
     S_VAL_LOSS,
     S_VAL_METRIC,
 )
 from lrgym.tasks.stats import A_BATCH_LOSS, N_ACC, finish_stats, is_bad, loss_moments, record_gradient_pair
+
+_NO_OPTIMUM = np.float64(math.nan)  # a monitored task of your own states no optimum: excess_loss NaN
 
 __all__ = ["TrainingMonitor"]
 
@@ -227,33 +226,10 @@ class TrainingMonitor:
 
     def info(self, lr: float, rejected: bool = False) -> dict:
         """The env's ``info`` (:data:`lrgym.info.INFO_SCHEMA`'s keys and dtypes, every call;
-        ``excess_loss`` is NaN: no optimum is known). Call :meth:`describe` first."""
-        s = list(self.stats)  # np.float64 scalars
-        family, instance, horizon, inner_steps, lr_min, lr_max, optimizer, action_mode = self._constants
-        return {
-            "lr": np.float64(lr),
-            "train_loss": s[S_TRAIN_LOSS],
-            "val_loss": s[S_VAL_LOSS],
-            "val_metric": s[S_VAL_METRIC],
-            "batch_loss": s[S_BATCH_LOSS],
-            "loss_var": s[S_LOSS_VAR],
-            "grad_norm": s[S_GRAD_NORM],
-            "grad_dot": s[S_GRAD_DOT],
-            "grad_cos": s[S_GRAD_COS],
-            "excess_loss": np.float64(math.nan),
-            "diverged": s[S_DIVERGED] > 0.0,
-            "rejected": np.bool_(rejected),
-            "updates": np.int64(self.updates),
-            "family": family,
-            "instance": instance,
-            "step": np.int64(self.t),
-            "horizon": horizon,
-            "inner_steps": inner_steps,
-            "lr_min": lr_min,
-            "lr_max": lr_max,
-            "optimizer": optimizer,
-            "action_mode": action_mode,
-        }
+        ``excess_loss`` is NaN: no optimum is known), from :func:`lrgym.info.make_info`, the
+        env's own builder. Call :meth:`describe` first."""
+        family, instance, *constants = self._constants
+        return make_info(self.stats, lr, rejected, self.updates, self.t, (family, instance, _NO_OPTIMUM), constants)
 
     # ---- checkpointing --------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from lrgym.info import ACTION_MODES
+from lrgym.info import ACTION_MODES, info_constants
 from lrgym.optim import OPTIMIZERS, OptimizerConfig, check_choice
 from lrgym.rewards import REWARDS, reward_code, reward_params
 from lrgym.tasks import make_family
@@ -86,9 +86,9 @@ class EnvSettings:
             "reward_params": reward_params(*self.reward_alphas),
             "log_lr_min": math.log10(self.lr_min),
             "log_lr_max": math.log10(self.lr_max),
-            "constant_info": (
-                np.int64(self.horizon), np.int64(self.inner_steps), np.float64(self.lr_min), np.float64(self.lr_max),
-                np.int64(OPTIMIZERS.index(self.optimizer.name)), np.int64(ACTION_MODES.index(self.action_mode)),
+            "constant_info": info_constants(
+                self.horizon, self.inner_steps, self.lr_min, self.lr_max, OPTIMIZERS.index(self.optimizer.name),
+                ACTION_MODES.index(self.action_mode),
             ),
         }
         for name, value in derived.items():

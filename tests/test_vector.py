@@ -127,8 +127,12 @@ def test_rejection_threshold_matches_single_env():
 
 
 def test_fallback_for_unknown_task_classes():
-    class SlowTask(LinRegTask):  # a subclass may override run: no compiled kind
-        pass
+    calls = []
+
+    class SlowTask(LinRegTask):  # a subclass that overrides run: no compiled kind
+        def run(self, state, lr, n_updates, opt, hyper, loss_cap, stats):
+            calls.append(lr)
+            super().run(state, lr, n_updates, opt, hyper, loss_cap, stats)
 
     class SlowFamily(LinRegFamily):
         def build(self, spec):
@@ -136,6 +140,24 @@ def test_fallback_for_unknown_task_classes():
 
     family = SlowFamily(dim=5, streaming=False, dataset="synthetic")
     assert kind_of(family.build(family.sample(0))) is FALLBACK
+    lockstep({"family": family, **SHORT}, n=3, steps=6)
+    assert calls  # the vector env went through the override
+
+
+def test_subclass_keeping_the_kernel_call_is_batched():
+    """A KernelTask subclass that keeps run() runs the family's compiled kind (its own
+    kernel_item is the one argument list), and still matches single envs to the bit."""
+
+    class SameTask(LinRegTask):
+        pass
+
+    class SameFamily(LinRegFamily):
+        def build(self, spec):
+            return SameTask(spec)
+
+    family = SameFamily(dim=5, streaming=False, dataset="synthetic")
+    task = family.build(family.sample(0))
+    assert kind_of(task).name == "linreg_finite" and kind_of(task).kernel is task.kernel
     lockstep({"family": family, **SHORT}, n=3, steps=6)
 
 

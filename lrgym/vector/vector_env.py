@@ -9,7 +9,6 @@ infos → :mod:`~lrgym.vector.infos`) and gymnasium's three autoreset modes.
 from __future__ import annotations
 
 import inspect
-from collections import OrderedDict
 from typing import Any, Sequence
 
 import numpy as np
@@ -124,11 +123,9 @@ class LRControlVectorEnv(VectorEnv):
         self.family = settings.family
         #: the sub-environments' keyword arguments (``family`` built)
         self.env_kwargs = {"family": settings.family, **{k: v for k, v in env_kwargs.items() if k not in ("family", "family_options")}}
-        shared_tasks: OrderedDict = OrderedDict()  # one built task serves every sub-env that draws it
-        self._sub_envs = [
-            LRControlEnv.from_settings(settings, render_mode=self.render_mode, task_cache=shared_tasks)
-            for _ in range(self.num_envs)
-        ]
+        # the sub-envs draw their tasks from the process-wide cache (lrgym.tasks.cache, keyed by
+        # the instance's spec): one built task serves every sub-env that draws it
+        self._sub_envs = [LRControlEnv.from_settings(settings, render_mode=self.render_mode) for _ in range(self.num_envs)]
         self.horizon = settings.horizon
         self.inner_steps = settings.inner_steps
         self.action_mode = settings.action_mode
