@@ -10,7 +10,7 @@ values with the re-tuned families replaced) unless ``--ship`` regenerates the sh
 
 Protocol (per family, and for the mixed family of ``LRControl-v1``):
 
-* **Instances**: the first ``--instances`` (default 8) seeds of the **train** set, each run
+* **Instances**: the first ``--instances`` (default 32) seeds of the **train** set, each run
   with env seeds ``--seeds`` (default 0), at the family's default horizon and inner steps.
   Validation and test instances are never used.
 * **Score** of a configuration: the mean over those runs of the leaderboard's normalised score
@@ -200,7 +200,7 @@ def stage2_configs(name: str, lr_fixed: float, lr_max: float = 10.0) -> list[dic
     return [{"lr": lr, **p} for lr in lrs for p in product(GRIDS[name])]
 
 
-def tune(families: list[str], instances: int = 8, seeds: tuple[int, ...] = (0,), workers: int | None = None,
+def tune(families: list[str], instances: int = 32, seeds: tuple[int, ...] = (0,), workers: int | None = None,
          names: list[str] | None = None, backend=None) -> dict:
     """Tune every hand-designed baseline on ``families``; returns the tuned.json content for them.
 
@@ -294,7 +294,7 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description="Tune the hand-designed baselines on train instances.")
     p.add_argument("--families", nargs="*", help=f"families to (re-)tune (default: every available one and {MIXED})")
     p.add_argument("--baselines", nargs="*", help="only these baselines (default: all hand-designed)")
-    p.add_argument("--instances", type=int, default=8, help="train instances per family")
+    p.add_argument("--instances", type=int, default=32, help="train instances per family")
     p.add_argument("--seeds", type=int, nargs="*", default=[0])
     p.add_argument("--workers", type=int, default=None, help="parallel jobs (default: the backend's CPUs)")
     add_backend_arguments(p)
