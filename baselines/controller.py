@@ -4,10 +4,11 @@ by a bounded factor each step (numpy-only inference; trained by :mod:`lrgym.base
 **Rule.** With x_t the controller's inputs (below) and f the instance's family::
 
     η_0     = η_f · exp(c_f)                        η_f = the family's tuned fixed LR, c_f learned
-    η_{t+1} = clip(η_t · exp(Δ_t), lr_min, lr_max)  Δ_t = Δ_max · tanh(net(x_t) + b_f)
+    η_{t+1} = clip(η_t · exp(Δ_t), lr_min, lr_max)  Δ_t = Δ_max · tanh(net(x_t) + b_f + p_f · t/T)
 
 ``net`` is linear (``hidden=()``, the shipped default) or a tanh MLP; ``b_f`` is a learned bias per
-family (= the family's one-hot as an input). The policy sets the LR itself (``action_mode
+family (= the family's one-hot as an input) and ``p_f`` a learned per-family slope over the episode's
+progress (``family_progress=True``; a per-family schedule on top of the shared rule). The policy sets the LR itself (``action_mode
 "log_lr"``) and trains with plain SGD, optionally with the env's step rejection
 (``rejection_threshold``: a step whose loss rises by more than that fraction is undone, and the
 ``rejected`` input is 1 at the next decision).
@@ -28,7 +29,7 @@ bias       1
 =========  ===========================================================================================
 
 A masked group (``mask=("gradient",)``) is held at 0: the ablation of the README; masking
-``family`` zeroes b_f and c_f (every family then starts at its base LR η_f with the shared rule).
+``family`` zeroes b_f, c_f and p_f (every family then starts at its base LR η_f with the shared rule).
 
 The weights (``weights/controller_mixed.npz``) hold the parameter vector, the layer sizes, Δ_max,
 the rejection threshold and the per-family base LRs, so the file alone defines the policy.
@@ -57,7 +58,7 @@ INPUT_GROUPS: dict[str, tuple[str, ...]] = {
     "gradient": ("log_grad_norm_rel", "delta_log_grad_norm", "grad_cos"),
     "lr_time": ("log_lr_rel", "progress"),
     "rejected": ("rejected",),
-    "family": (),  # the per-family bias b_f and start offset c_f
+    "family": (),  # the per-family bias b_f, start offset c_f and progress slope p_f
 }
 INPUT_CLIP = 3.0
 N_FAMILIES = len(FAMILY_NAMES)
@@ -108,6 +109,7 @@ class ControllerNet:
     max_step: float = 0.5
     base_lr: tuple[float, ...] = (1e-2,) * N_FAMILIES
     rejection_threshold: float | None = None
+    family_progress: bool = False
     theta: np.ndarray | None = None
     mask: tuple[str, ...] = ()
     _mask_vec: np.ndarray = field(default=None, repr=False)
@@ -129,10 +131,11 @@ class ControllerNet:
 
     @property
     def n_params(self) -> int:
-        return sum(a * b + b for a, b in self.layer_shapes) + 2 * N_FAMILIES
+        return sum(a * b + b for a, b in self.layer_shapes) + (3 if self.family_progress else 2) * N_FAMILIES
 
     def unpack(self, theta: np.ndarray):
-        """(layers [(W, b)], family output bias (4,), family start offset (4,)) of a parameter vector."""
+        """(layers [(W, b)], family output bias (4,), family start offset (4,)) of a parameter vector
+        (the per-family progress slopes, if any, follow: :meth:`progress_slopes`)."""
         layers, i = [], 0
         for a, b in self.layer_shapes:
             w = theta[i:i + a * b].reshape(a, b)
@@ -140,6 +143,12 @@ class ControllerNet:
             layers.append((w, theta[i:i + b]))
             i += b
         return layers, theta[i:i + N_FAMILIES], theta[i + N_FAMILIES:i + 2 * N_FAMILIES]
+
+    def progress_slopes(self, theta: np.ndarray) -> np.ndarray:
+        """p_f (4,): the per-family slopes over progress (zeros without ``family_progress``)."""
+        if not self.family_progress:
+            return np.zeros(N_FAMILIES)
+        return theta[self.n_params - N_FAMILIES:]
 
     def start_log_lr(self, family: np.ndarray, theta: np.ndarray | None = None) -> np.ndarray:
         """ln η_0 per episode (family indices (N,))."""
@@ -150,15 +159,18 @@ class ControllerNet:
 
     def step_size(self, x: np.ndarray, family: np.ndarray, theta: np.ndarray | None = None) -> np.ndarray:
         """Δ (N,): the change of ln η for inputs x (N, N_INPUTS) of episodes of ``family`` (N,)."""
-        layers, fam_bias, _ = self.unpack(self.theta if theta is None else theta)
+        theta = self.theta if theta is None else theta
+        layers, fam_bias, _ = self.unpack(theta)
+        slope = self.progress_slopes(theta)
+        fam_term = fam_bias[family] + slope[family] * x[:, INPUT_NAMES.index("progress")]
         if "family" in self.mask:
-            fam_bias = np.zeros_like(fam_bias)
+            fam_term = np.zeros_like(fam_term)
         h = x * self._mask_vec
         for k, (w, b) in enumerate(layers):
             h = h @ w + b
             if k < len(layers) - 1:
                 h = np.tanh(h)
-        return self.max_step * np.tanh(h[:, 0] + fam_bias[family])
+        return self.max_step * np.tanh(h[:, 0] + fam_term)
 
     # ---- files -----------------------------------------------------------------------------
 
@@ -167,6 +179,7 @@ class ControllerNet:
         path.parent.mkdir(parents=True, exist_ok=True)
         header = {"hidden": list(self.hidden), "max_step": self.max_step, "base_lr": list(self.base_lr),
                   "rejection_threshold": self.rejection_threshold, "families": list(FAMILY_NAMES),
+                  "family_progress": self.family_progress,
                   "inputs": list(INPUT_NAMES), **(meta or {})}
         with open(path, "wb") as f:
             np.savez(f, theta=self.theta, header=np.array(json.dumps(header, sort_keys=True)))
@@ -181,6 +194,7 @@ class ControllerNet:
             raise ValueError(f"{path}: weights for inputs {header.get('inputs')}, this code has {list(INPUT_NAMES)}")
         return cls(hidden=tuple(header["hidden"]), max_step=float(header["max_step"]),
                    base_lr=tuple(header["base_lr"]), rejection_threshold=header.get("rejection_threshold"),
+                   family_progress=bool(header.get("family_progress", False)),
                    theta=theta, mask=tuple(mask))
 
 

@@ -27,6 +27,7 @@ import dataclasses
 import json
 import sys
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,10 @@ class ControllerConfig:
     train_start: int = 0
     #: held-out train instances per family (for model selection), from ``holdout_start``
     holdout: int = 6
+    #: scan this many times the pool (and holdout) size per family and take ``hard_fraction`` of the
+    #: instances with the smallest stability margin (see :func:`episode_set`)
+    scan: dict = field(default_factory=dict)
+    hard_fraction: float = 0.5
     holdout_start: int = 9000
     holdout_every: int = 10
     generations: int = 40
@@ -63,6 +68,7 @@ class ControllerConfig:
     step_size: float = 0.05
     div_penalty: float = 1.0
     hidden: tuple[int, ...] = ()
+    family_progress: bool = False
     max_step: float = 0.5
     rejection_threshold: float | None = None
     #: quarter-decade grid of the training references, log10 LR
@@ -97,15 +103,21 @@ class ControllerConfig:
 
 # ---- batched episodes ------------------------------------------------------------------------
 
+#: built tasks per (family, env options), shared by every episode of this process (bounded LRU
+#: caches of :class:`lrgym.env.LRControlEnv`; a cached task behaves like a fresh one)
+_TASKS: dict[str, OrderedDict] = {}
+
 
 def run_batch(net: ControllerNet, family: str, instances, seeds, thetas: np.ndarray | None = None,
-              const_log_lr: np.ndarray | None = None, record: bool = False, env_options: dict | None = None):
+              const_log_lr: np.ndarray | None = None, record: bool = False, env_options: dict | None = None,
+              tasks: dict | None = None):
     """Run episodes of ``family`` on (instances[j], seeds[j]) for every parameter vector in
-    ``thetas`` (P, n) — or, with ``const_log_lr`` (N,), constant LRs — in one vector env.
+    ``thetas`` (P, n) — or, with ``const_log_lr`` (N,), constant LRs — stepped together, the
+    controller's decisions batched over all of them (``tasks``: a shared cache of built tasks).
 
     Returns a dict of arrays (P, R) (or (N,)): ``initial``, ``final``, ``diverged`` (and with
     ``record`` the per-step ``lrs`` (…, T))."""
-    from lrgym.vector import LRControlVectorEnv
+    from lrgym.env import LRControlEnv
 
     instances, seeds = list(map(int, instances)), list(map(int, seeds))
     R = len(instances)
@@ -118,19 +130,27 @@ def run_batch(net: ControllerNet, family: str, instances, seeds, thetas: np.ndar
         inst, sd = instances, seeds
     N = len(inst)
     kwargs = {"family": family, "instance_set": "train", "optimizer": "sgd", "action_mode": "log_lr",
-              "autoreset_mode": "Disabled", **(env_options or {})}
+              **(env_options or {})}
     if const_log_lr is None and net.rejection_threshold is not None:
         kwargs["rejection_threshold"] = float(net.rejection_threshold)
-    env = LRControlVectorEnv(N, **kwargs)
-    obs, info = env.reset(seed=sd, options={"instance": inst})
-    fam = np.asarray(info["family"], dtype=np.int64)
-    lmin, lmax = np.log(env.lr_min), np.log(env.lr_max)
+    # single envs sharing one cache of built tasks: for the mlp family they step several times faster
+    # than the batched vector env on this machine, and they are the envs the leaderboard runs
+    if tasks is None:
+        key = json.dumps([family, env_options], sort_keys=True, default=str)
+        tasks = _TASKS.setdefault(key, OrderedDict())
+    envs = [LRControlEnv(**kwargs, task_cache=tasks) for _ in range(N)]
+    obs = np.zeros((N, len(envs[0].feature_names)))
+    fam = np.zeros(N, dtype=np.int64)
+    initial = np.zeros(N)
+    for i, env in enumerate(envs):
+        o, info = env.reset(seed=sd[i], options={"instance": inst[i]})
+        obs[i], fam[i], initial[i] = o, int(info["family"]), float(info["train_loss"])
+    lmin, lmax = np.log(envs[0].lr_min), np.log(envs[0].lr_max)
     if const_log_lr is None:
         log_lr0 = np.concatenate([net.start_log_lr(fam[p * R:(p + 1) * R], thetas[p]) for p in range(P)])
     else:
         log_lr0 = np.asarray(const_log_lr, dtype=np.float64)
     log_lr = np.clip(log_lr0.copy(), lmin, lmax)
-    initial = np.asarray(info["train_loss"], dtype=np.float64).copy()
     final = initial.copy()
     diverged = np.zeros(N, dtype=bool)
     done = np.zeros(N, dtype=bool)
@@ -142,21 +162,19 @@ def run_batch(net: ControllerNet, family: str, instances, seeds, thetas: np.ndar
             x = controller_inputs(obs, log_lr - log_lr0, rejected)
             delta = np.concatenate([net.step_size(x[p * R:(p + 1) * R], fam[p * R:(p + 1) * R], thetas[p])
                                     for p in range(P)])
-            log_lr = np.clip(log_lr + delta, lmin, lmax)
-        action = log_lr_action(log_lr, lmin, lmax).astype(np.float32)[:, None]
+            log_lr = np.where(done, log_lr, np.clip(log_lr + delta, lmin, lmax))
+        action = log_lr_action(log_lr, lmin, lmax).astype(np.float32)
         if record:
             lrs.append(np.exp(log_lr))
-        obs, _, term, trunc, info = env.step(action)
+        for i in np.flatnonzero(~done):
+            o, _, term, trunc, info = envs[i].step(action[i:i + 1])
+            obs[i] = o
+            final[i] = float(info["train_loss"])
+            rejected[i] = bool(info["rejected"])
+            if term or trunc:
+                done[i] = True
+                diverged[i] = bool(info["diverged"])
         t += 1
-        live = ~done
-        final[live] = np.asarray(info["train_loss"])[live]
-        diverged[live] |= np.asarray(info["diverged"])[live]
-        rejected = np.asarray(info["rejected"], dtype=bool)
-        ended = np.asarray(term | trunc, dtype=bool)
-        done |= ended
-        if ended.any() and not done.all():  # restart ended envs on their instance (cached task); ignored
-            obs_new, _ = env.reset(seed=sd, options={"instance": inst, "reset_mask": ended.copy()})
-            obs = np.where(ended[:, None], obs_new, obs)
     out = {"initial": initial, "final": np.where(diverged, np.inf, final), "diverged": diverged}
     if record:
         out["lrs"] = np.stack(lrs, axis=1)
@@ -167,7 +185,8 @@ def run_batch(net: ControllerNet, family: str, instances, seeds, thetas: np.ndar
 
 def grid_references(cfg: ControllerConfig, family: str, instances, seeds) -> dict:
     """Per (instance, seed): the final loss of the best constant SGD LR on ``cfg.ref_grid``
-    (lowest mean log final loss over the instance's runs among LRs that diverged on none)."""
+    (lowest mean log final loss over the instance's runs among LRs that diverged on none), and its
+    stability ``margin``: decades from that LR up to the first grid LR that diverged (inf: none did)."""
     lo, hi, step = cfg.ref_grid
     grid = np.arange(lo, hi + 1e-9, step)
     R, G = len(instances), len(grid)
@@ -178,6 +197,7 @@ def grid_references(cfg: ControllerConfig, family: str, instances, seeds) -> dic
     initial = res["initial"][:R]
     ref = np.empty(R)
     ref_lr = np.empty(R)
+    margin = np.full(R, np.inf)
     for inst in set(instances):
         cols = [j for j, k in enumerate(instances) if k == inst]
         logf = np.log(np.maximum(final[:, cols], 1e-12 * initial[cols]))
@@ -186,7 +206,10 @@ def grid_references(cfg: ControllerConfig, family: str, instances, seeds) -> dic
         g = int(np.argmin(obj)) if ok.any() else 0
         ref[cols] = final[g, cols] if ok.any() else initial[cols]
         ref_lr[cols] = 10 ** grid[g]
-    return {"initial": initial, "reference": ref, "lr": ref_lr}
+        bad = np.flatnonzero(~ok & (np.arange(G) > g))
+        if len(bad):
+            margin[cols] = grid[bad[0]] - grid[g]
+    return {"initial": initial, "reference": ref, "lr": ref_lr, "margin": margin}
 
 
 def episode_scores(res: dict, ref: np.ndarray) -> np.ndarray:
@@ -206,7 +229,13 @@ class EpisodeSet:
 
 
 def episode_set(cfg: ControllerConfig, family: str, start: int, n: int, log=print) -> EpisodeSet:
-    members = list(range(start, start + n))  # a single-family env: every instance seed is its family's
+    """``n`` train instances of ``family`` from ``start`` with their training references. With
+    ``cfg.scan[family] = m`` the first m·n instances are scanned and the ``cfg.hard_fraction`` of the
+    set with the smallest stability margin (the best constant LR closest to divergence) is taken
+    first, the rest in order: the leaderboard's suites keep the instances that discriminate, which
+    are often such instances, and a random draw has few of them."""
+    m = max(1, int(cfg.scan.get(family, 1)))
+    members = list(range(start, start + m * n))  # a single-family env: every instance seed is its family's
     seeds = [1000 + k % 1000 for k in members]  # one env seed per instance (minibatch order, init)
     t0 = time.time()
     key = json.dumps([family, members, seeds, list(cfg.ref_grid), cfg.env_options], sort_keys=True, default=str)
@@ -217,9 +246,15 @@ def episode_set(cfg: ControllerConfig, family: str, start: int, n: int, log=prin
         refs = grid_references(cfg, family, members, seeds)
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps({"key": key, "refs": {k: v.tolist() for k, v in refs.items()}}))
-    log(f"  references {family} × {n} (from {start}): {time.time() - t0:.1f} s, "
-        f"best grid LR median {np.median(refs['lr']):.3g}")
-    return EpisodeSet(family, members, seeds, refs["reference"])
+    pick = list(range(n))
+    if m > 1:
+        n_hard = int(round(cfg.hard_fraction * n))
+        hard = [int(j) for j in np.argsort(refs["margin"], kind="stable")[:n_hard]]
+        pick = sorted(hard + [j for j in range(len(members)) if j not in hard][:n - n_hard])
+    log(f"  references {family} × {n} (from {start}, scanned {len(members)}): {time.time() - t0:.1f} s, "
+        f"best grid LR median {np.median(refs['lr'][pick]):.3g}, "
+        f"margin ≤ 0.5 decades: {int(np.sum(refs['margin'][pick] <= 0.5))}")
+    return EpisodeSet(family, [members[j] for j in pick], [seeds[j] for j in pick], refs["reference"][pick])
 
 
 def evaluate_theta(net: ControllerNet, sets: list[EpisodeSet], theta=None, env_options: dict | None = None) -> dict:
@@ -252,7 +287,8 @@ def centred_ranks(f: np.ndarray) -> np.ndarray:
 def train(cfg: ControllerConfig, seed: int, log=print) -> tuple[ControllerNet, dict]:
     rng = np.random.default_rng(seed)
     net = ControllerNet(hidden=cfg.hidden, max_step=cfg.max_step, base_lr=cfg.resolved_base_lr(),
-                        rejection_threshold=cfg.rejection_threshold, mask=cfg.mask)
+                        rejection_threshold=cfg.rejection_threshold, family_progress=cfg.family_progress,
+                        mask=cfg.mask)
     if cfg.hidden:
         # small random first layers (an all-zero MLP has no ES gradient through its hidden units)
         layers, _, _ = net.unpack(net.theta)
