@@ -242,6 +242,7 @@ def episode_set(cfg: ControllerConfig, family: str, start: int, n: int, log=prin
     cache = runs_dir() / "controller_references" / f"{family}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
     if cache.exists():
         refs = {k: np.asarray(v, dtype=float) for k, v in json.loads(cache.read_text())["refs"].items()}
+        refs.setdefault("margin", np.full(len(members), np.inf))  # written before margins were kept
     else:
         refs = grid_references(cfg, family, members, seeds)
         cache.parent.mkdir(parents=True, exist_ok=True)

@@ -460,7 +460,7 @@ def controller_figure(lb: Leaderboard, references, name: str = CONTROLLER_ENTRY,
         ax.grid(alpha=0.3)
         ax.legend(fontsize=FONT_SIZE - 2, title="instance", title_fontsize=FONT_SIZE - 2)
     axes[0].set_ylabel("learning rate")
-    fig.subplots_adjust(wspace=0.3, bottom=0.16)
+    fig.subplots_adjust(wspace=0.45, bottom=0.16)
     return fig
 
 
