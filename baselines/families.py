@@ -23,7 +23,7 @@ def available_families() -> list[str]:
     for name in FAMILIES:
         if name == MIXED:
             continue
-        module = FAMILIES[name].split(":")[0]
+        module = FAMILIES[name].target.split(":")[0]
         try:
             importlib.import_module(module)
         except ImportError:

@@ -64,7 +64,10 @@ GRIDS: dict[str, dict[str, tuple]] = {
     "one_cycle": {"pct_start": (0.15, 0.3)},
     "bold_driver": {},
     "plateau": {"patience": (2, 5)},
-    "hypergradient": {"beta": (1e-4, 1e-3, 1e-2, 1e-1)},
+    # β has units of LR / gradient²: since env v1 the mlp and recsys families descend the summed
+    # minibatch loss, whose consecutive-gradient products reach 1e2 – 1e5 on mlp, so β reaches
+    # down to 1e-9 (a step's change β·K·ḡ stays ≲ 1e-3 there)
+    "hypergradient": {"beta": tuple(10.0**e for e in range(-9, 0))},
     "hypergradient_mult": {"beta": (0.1, 0.3, 1.0, 3.0)},
 }
 
@@ -91,8 +94,8 @@ def _env_for(family: str, instance_set: str, policy) -> object:
     if env is None:
         kwargs = {**env_kwargs_for(None if family == MIXED else family), "instance_set": instance_set}
         env = make_env(policy, kwargs)
-        if hasattr(env, "_tasks"):  # share built instances between this family's envs
-            env._tasks = _TASKS.setdefault(family, OrderedDict())
+        if hasattr(env, "task_cache"):  # share built instances between this family's envs
+            env.task_cache = _TASKS.setdefault(family, OrderedDict())
         _ENVS[key] = env
     return env
 

@@ -222,7 +222,7 @@ def vector_overhead(fam: FamilyBench, n: int = N_ENVS, seconds: float = 0.3, blo
     """(µs per env step of a 64-env vector step, µs per env step inside its compiled kernel call),
     on one shared instance, 1 thread, thread CPU time: their difference is the vector env's own
     per-env cost (actions, LR update, features and rewards, infos, Python)."""
-    import lrgym.vector as vector_module
+    import lrgym.tasks.batched as vector_module  # the vector env calls batched.run_serial through the module
 
     step = vector(fam, shared=True, n=n)
     inner = vector_module.run_serial

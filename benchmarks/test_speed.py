@@ -8,12 +8,17 @@ env steps/s = env_steps / mean time. ``python -m benchmarks.report`` prints the 
 as one table with ratios.
 """
 
+import contextlib
+
 import pytest
 
-from benchmarks import harness as h
+from benchmarks import harness as h  # sets the BLAS thread variables before NumPy loads
+
+import numpy as np  # noqa: E402
 
 IMPLEMENTATIONS = {
     "single": (h.single, {}),
+    "kernel": (h.kernel, {}),  # the compiled work alone: single − kernel = the step's Python part
     "vector64": (h.vector, {}),
     "vector64_prange": (h.vector, {"parallel": True}),
     "numpy": (h.numpy_ref, {}),
@@ -50,3 +55,55 @@ def test_id_vector_vs_sync(benchmark, env_id, n, mode):
     benchmark.group = f"{env_id} × {n}"
     benchmark.extra_info["env_steps"] = n * h.ROLLOUT_STEPS
     benchmark.pedantic(run, rounds=ID_ROUNDS[n], iterations=1)
+
+
+# ---- cheap resets (#13): before / after in the same run (benchmarks/resets.py) ----------------
+
+BUILD_SEEDS = [int(s) for s in np.linspace(1, 9_999, 12)]
+
+
+@pytest.mark.parametrize("path", ["before", "after"])
+@pytest.mark.parametrize("family", ["linreg", "quadratic", "mlp", "recsys"])
+def test_build(benchmark, family, path):
+    """One call = building 12 train instances of the family (spread over the train set);
+    ``before``: the build path before the cheap-resets change (``resets.old_build_path``)."""
+    from benchmarks import resets
+    from lrgym.tasks import make_family
+    from lrgym.tasks.cache import build_task
+
+    fam = make_family(family)
+    specs = [fam.sample(s) for s in BUILD_SEEDS]
+    for s in resets.WARM_UP_INSTANCES:
+        build_task(fam, fam.sample(s))
+    ctx = resets.old_build_path if path == "before" else contextlib.nullcontext
+
+    def build_all():
+        with ctx():
+            for spec in specs:
+                build_task(fam, spec)
+
+    benchmark.group = f"build {family}"
+    benchmark.extra_info["instances"] = len(specs)
+    benchmark.pedantic(build_all, rounds=3, iterations=1)
+
+
+@pytest.mark.parametrize("path", ["before", "after"])
+@pytest.mark.parametrize("n_envs", [0, 16])
+def test_lrcontrol_new_instance_every_episode(benchmark, n_envs, path):
+    """``LRControl-v1`` (single env for n_envs 0, else ``gym.make_vec(..., 16)``), random actions,
+    a new instance at every reset, 1,600 env steps per round on new seeds each round."""
+    from benchmarks import resets
+    from lrgym.tasks.cache import shared_cache
+
+    resets.warm_up()
+    seeds = iter(range(5000, 10**6, 1000))
+    ctx = resets.old_build_path if path == "before" else contextlib.nullcontext
+
+    def run():
+        shared_cache().clear()
+        with ctx():
+            resets.rollout(n_envs, 1600, next(seeds))
+
+    benchmark.group = f"LRControl-v1 new instances, {'single' if n_envs == 0 else f'vector {n_envs}'}"
+    benchmark.extra_info["env_steps"] = 1600
+    benchmark.pedantic(run, rounds=3, iterations=1)

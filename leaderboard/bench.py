@@ -1,13 +1,15 @@
 """Main-job timing benchmark: every hand-designed baseline on a suite.
 
-    python -m lrgym.leaderboard.bench [--suite v2] [--workers N] [--repeat 1]
+    python -m lrgym.leaderboard.bench [--suite v2] [--workers N] [--repeat 1] [--learned] [--per-family]
     python -m lrgym.leaderboard.bench --isolation [--suite v1] [--only fixed --only hypergradient]
 
 Suite: the leaderboard's default (v2) unless ``--suite``. Runs the same code path as
-``lrgym leaderboard run-baselines --no-learned`` into a temporary store (references must be cached or shipped; they are computed first, untimed, otherwise) and
+``lrgym leaderboard run-baselines --no-learned`` (``--learned``: ``run-baselines``) into a temporary store (references must be cached or shipped; they are computed first, untimed, otherwise) and
 prints the wall-clock time, the CPU time of the grader and its workers, the load average
 before and after, and the CPU time other processes took meanwhile: on a shared machine the
-wall clock is only meaningful when that was small.
+wall clock is only meaningful when that was small. ``--per-family`` also runs each family's
+instances alone and derives the CPU-seconds per instance of each family (what suite sizes are
+chosen by: :data:`lrgym.leaderboard.selection.SIZES`).
 
 ``--isolation`` measures the cost of the sandbox: the same baselines run once in the workers
 (as trusted baselines do) and once in sandboxed policy processes (as every submission does),
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import replace
 import resource
 import tempfile
 import time
@@ -47,6 +50,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--isolation", action="store_true", help="inline vs sandboxed, seconds per entry")
     parser.add_argument("--only", action="append", default=None, help="baselines to run (repeatable)")
+    parser.add_argument("--learned", action="store_true",
+                        help="the learned baselines too (the whole main job: `lrgym leaderboard run-baselines`)")
+    parser.add_argument("--per-family", action="store_true",
+                        help="also run each family's instances alone: CPU-seconds per family and per instance")
     args = parser.parse_args(argv)
     if args.isolation:
         return isolation(args)
@@ -59,21 +66,41 @@ def main(argv: list[str] | None = None) -> None:
     from lrgym.leaderboard.suite import DEFAULT_SUITE
 
     suite = get_suite(args.suite or DEFAULT_SUITE)
-    load_references(suite, n_workers=args.workers, log=print)  # untimed if not cached yet
-    specs = baseline_specs(include_learned=False)
-    print(f"{len(specs)} hand-designed baselines x {suite.n_runs} episodes on {suite.version}; {cpu_description()}")
+    refs = load_references(suite, n_workers=args.workers, log=print)  # untimed if not cached yet
+    specs = baseline_specs(args.only, include_learned=args.learned)
+    kind = "baselines" if args.learned or args.only else "hand-designed baselines"
+    print(f"{len(specs)} {kind} x {suite.n_runs} episodes on {suite.version}; {cpu_description()}")
+    parts = [("all", suite)]
+    if args.per_family:
+        parts += [(fs.family, replace(suite, families=(fs,))) for fs in suite.families]
+    cpu_of = {}
     for _ in range(args.repeat):
-        with tempfile.TemporaryDirectory() as tmp, ResultStore(os.path.join(tmp, "bench.sqlite")) as store:
-            load_before = os.getloadavg()
-            busy0, cpu0, t0 = _machine_busy(), _cpu(), time.perf_counter()
-            outcomes = run_suite(specs, suite, store=store, n_workers=args.workers)
-            wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
-            busy1 = _machine_busy()
-            load_after = os.getloadavg()
-        ok = sum(o.ok for o in outcomes)
-        others = "" if busy0 is None else f"; other processes used {max(0.0, busy1 - busy0 - cpu):.1f} CPU-s meanwhile"
-        print(f"wall {wall:.1f} s, CPU {cpu:.1f} s (grader + workers), {ok}/{len(outcomes)} ok; "
-              f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}{others}")
+        for label, part in parts:
+            with tempfile.TemporaryDirectory() as tmp, ResultStore(os.path.join(tmp, "bench.sqlite")) as store:
+                load_before = os.getloadavg()
+                busy0, cpu0, t0 = _machine_busy(), _cpu(), time.perf_counter()
+                outcomes = run_suite(specs, part, store=store, references=refs, n_workers=args.workers)
+                wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
+                busy1 = _machine_busy()
+                load_after = os.getloadavg()
+            cpu_of[label] = cpu
+            ok = sum(o.ok for o in outcomes)
+            others = "" if busy0 is None else f"; other processes used {max(0.0, busy1 - busy0 - cpu):.1f} CPU-s meanwhile"
+            print(f"{label} ({len(part.tasks())} instances): wall {wall:.1f} s, CPU {cpu:.1f} s (grader + workers), "
+                  f"{ok}/{len(outcomes)} ok; load average before {load_before[0]:.2f}, after {load_after[0]:.2f}{others}")
+        if args.per_family:
+            print(per_family_costs(cpu_of, {fs.family: len(fs.instances) for fs in suite.families}))
+
+
+def per_family_costs(cpu_of: dict[str, float], sizes: dict[str, int]) -> str:
+    """CPU-seconds per instance of each family and the fixed cost of a run (start-up, kernel
+    loading), from the whole suite's CPU time and each family's alone: each of the F one-family
+    runs pays the fixed cost once, so fixed = (Σ_f cpu_f − cpu_all) / (F − 1)."""
+    n = len(sizes)
+    fixed = (sum(cpu_of[f] for f in sizes) - cpu_of["all"]) / (n - 1) if n > 1 else 0.0
+    per = {f: (cpu_of[f] - fixed) / k for f, k in sizes.items()}
+    return ("CPU-s per instance: " + ", ".join(f"{f} {v:.2f}" for f, v in per.items())
+            + f"; fixed cost of a run {fixed:.1f} CPU-s")
 
 
 def isolation(args) -> None:

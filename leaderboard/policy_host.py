@@ -31,9 +31,9 @@ from __future__ import annotations
 import os
 import sys
 
-__all__ = ["main"]
+from lrgym.leaderboard.failures import PolicyError, describe, plain, traceback_text, truncate
 
-MAX_REASON_CHARS = 4000
+__all__ = ["main"]
 
 
 # ---- 1. PID 1: reap, and take the namespace down with the host ------------------------------
@@ -222,24 +222,6 @@ def confine(cfg: dict) -> dict:
 # ---- 4. the policy --------------------------------------------------------------------------
 
 
-class PolicyError(Exception):
-    """A policy could not be loaded or misbehaved; ``str(self)`` is the recorded reason."""
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _tb(exc: BaseException, limit: int = 6, skip: int = 0) -> str:
-    import traceback
-
-    tb = exc.__traceback__
-    for _ in range(skip):
-        if tb is not None and tb.tb_next is not None:
-            tb = tb.tb_next
-    return "".join(traceback.format_exception(type(exc), exc, tb, limit=-limit))
-
-
 def _write_files(files: dict[str, bytes], where: str) -> None:
     os.makedirs(where, exist_ok=True)
     for name, data in files.items():
@@ -265,12 +247,12 @@ def _import_target(spec: dict):
             sys.modules[module_name] = module
             loader_spec.loader.exec_module(module)
         except BaseException as exc:  # noqa: BLE001
-            raise PolicyError(f"importing {spec['source']} raised {_describe(exc)}\n{_tb(exc, skip=1)}") from None
+            raise PolicyError(f"importing {spec['source']} raised {describe(exc)}\n{traceback_text(exc, skip=1)}") from None
     else:
         try:
             module = importlib.import_module(where)
         except BaseException as exc:  # noqa: BLE001
-            raise PolicyError(f"importing module {where!r} raised {_describe(exc)}\n{_tb(exc)}") from None
+            raise PolicyError(f"importing module {where!r} raised {describe(exc)}\n{traceback_text(exc)}") from None
     obj = module
     for part in attr.split("."):
         if not hasattr(obj, part):
@@ -293,7 +275,7 @@ def _instantiate(obj, family: str):
     try:
         return obj(family=family) if "family" in params else obj()
     except BaseException as exc:  # noqa: BLE001
-        raise PolicyError(f"constructing the policy raised {_describe(exc)}\n{_tb(exc, skip=1)}") from None
+        raise PolicyError(f"constructing the policy raised {describe(exc)}\n{traceback_text(exc, skip=1)}") from None
 
 
 def build_policy(spec: dict, family: str, loaded: dict):
@@ -318,7 +300,7 @@ def build_policy(spec: dict, family: str, loaded: dict):
                 policy = SB3Policy(path, name=spec.get("name"), meta=zip_meta(path, spec.get("algo")))
             policy.reset({})  # loads the model now: a bad zip fails here, not at step 0
         except BaseException as exc:  # noqa: BLE001
-            raise PolicyError(f"loading SB3 model {spec['source']} raised {_describe(exc)}") from None
+            raise PolicyError(f"loading SB3 model {spec['source']} raised {describe(exc)}") from None
         if spec.get("optimizer"):
             policy.optimizer = spec["optimizer"]
         policy.env_options = {**policy.env_options, **(spec.get("env_options") or {})}  # checked by the grader
@@ -337,25 +319,8 @@ def declared_choices(policy) -> dict:
     try:
         kwargs = dict(policy_env_kwargs(policy))
     except BaseException as exc:  # noqa: BLE001
-        raise PolicyError(f"reading the policy's env options raised {_describe(exc)}") from None
-    return _plain(kwargs)
-
-
-def _plain(value):
-    """JSON-able copy (tuples, NumPy numbers); unknown objects become their repr."""
-    import math
-
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else repr(value)
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if hasattr(value, "tolist"):
-        return _plain(value.tolist())
-    return repr(value)
+        raise PolicyError(f"reading the policy's env options raised {describe(exc)}") from None
+    return plain(kwargs)
 
 
 def plain_action(action):
@@ -409,8 +374,8 @@ class Host:
                 try:
                     self.policies[family][i].reset(info)
                 except BaseException as exc:  # noqa: BLE001
-                    raise PolicyError(f"policy raised in reset() ({wheres[i]}): {_describe(exc)}\n"
-                                      f"{_tb(exc, skip=1)}") from None
+                    raise PolicyError(f"policy raised in reset() ({wheres[i]}): {describe(exc)}\n"
+                                      f"{traceback_text(exc, skip=1)}") from None
             return {"ok": True}
         if op == "policies":
             _, family, n = msg
@@ -436,13 +401,9 @@ class Host:
             action = self.policies[family][i].act(obs, info)
         except BaseException as exc:  # noqa: BLE001
             raise PolicyError(f"policy raised in act() at step {step} ({self.wheres[family][i]}): "
-                              f"{_describe(exc)}\n{_tb(exc, skip=1)}") from None
+                              f"{describe(exc)}\n{traceback_text(exc, skip=1)}") from None
         self.steps[family][i] = step + 1
         return plain_action(action)
-
-
-def _truncate(text: str) -> str:
-    return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 20] + "\n...[truncated]"
 
 
 def serve(commands, replies) -> None:
@@ -457,11 +418,11 @@ def serve(commands, replies) -> None:
         try:
             reply = host.handle(msg)
         except PolicyError as exc:
-            reply = {"ok": False, "reason": _truncate(str(exc))}
+            reply = {"ok": False, "reason": truncate(str(exc))}
         except MemoryError:
             reply = {"ok": False, "reason": "MemoryError: out of memory (the sandbox's memory limit)"}
         except BaseException as exc:  # noqa: BLE001 - everything a policy can throw is a result
-            reply = {"ok": False, "reason": _truncate(f"error: {_describe(exc)}\n{_tb(exc)}")}
+            reply = {"ok": False, "reason": truncate(f"error: {describe(exc)}\n{traceback_text(exc)}")}
         try:
             data = json.dumps(reply).encode()
         except (TypeError, ValueError) as exc:
@@ -494,7 +455,7 @@ def main(argv: list[str] | None = None) -> None:
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         reply = {"ok": True, "sandbox": applied}
     except BaseException as exc:  # noqa: BLE001
-        reply = {"ok": False, "reason": f"the sandbox could not be set up: {_describe(exc)}"}
+        reply = {"ok": False, "reason": f"the sandbox could not be set up: {describe(exc)}"}
     import json
 
     replies.send_bytes(json.dumps(reply).encode())

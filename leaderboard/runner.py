@@ -84,7 +84,7 @@ def baseline_specs(names: list[str] | None = None, include_learned: bool = False
 
     known = list(registry.BASELINES)
     if names is None:
-        names = [n for n in known if not _is_learned(registry, n)
+        names = [n for n in known if not registry.is_learned(n)
                  or (include_learned and _has_weights(registry, n))]
     unknown = [n for n in names if n not in known]
     if unknown:
@@ -93,22 +93,8 @@ def baseline_specs(names: list[str] | None = None, include_learned: bool = False
 
 
 def _has_weights(registry, name: str) -> bool:
-    """Whether a learned baseline's weights are present (mixed-family file; see the registry)."""
-    path_of = getattr(registry, "weights_path", None)
-    if path_of is None:
-        return True
-    return any(path_of(name, None, suffix).exists() for suffix in (".npz", ".zip"))
-
-
-def _is_learned(registry, name: str) -> bool:
-    for attr in ("LEARNED", "LEARNED_BASELINES"):
-        learned = getattr(registry, attr, None)
-        if learned is not None:
-            return name in learned
-    if hasattr(registry, "is_learned"):
-        return bool(registry.is_learned(name))
-    entry = registry.BASELINES[name]
-    return bool(getattr(entry, "learned", False))
+    """Whether a learned baseline's weights are shipped (its mixed-family file, or a family's)."""
+    return any(registry.weights_path(name, None, suffix).exists() for suffix in (".npz", ".zip"))
 
 
 def submission_spec(

@@ -36,9 +36,19 @@ the instance only adds ties.
 The selection and the references it computed are shipped together:
 ``python -m lrgym.leaderboard.selection --ship`` writes ``leaderboard/suites/v2.json`` (the
 instances with every candidate's numbers and the reason it was dropped) and
-``leaderboard/references/v2-r1.json`` (the references of the kept instances, the same numbers
-``lrgym leaderboard references --suite v2`` computes). Without ``--ship`` it writes both to
-``runs/selection/`` for inspection.
+``leaderboard/references/v2-r2.json`` (the references of the kept instances, the same numbers
+``lrgym leaderboard references --suite v2`` computes; the file name follows the suite's
+revision in :func:`lrgym.leaderboard.suite.suite_v2`: bump it whenever the selection changes).
+Without ``--ship`` it writes both to ``runs/selection/`` for inspection. ``--reuse
+runs/selection/records.jsonl`` skips every candidate an earlier run on the same code evaluated
+(the run appends each evaluated record there).
+
+**v2/r2** (the current revision) took 100 linreg candidates (16 kept, 84 dropped for no gap),
+43 quadratic (16 kept; 12 at the precision floor, 15 no gap), 12 mlp (8 kept; 3 no gap, 1
+reference not verified) and 15 recsys (8 kept; 7 no gap). r2 differs from r1 only in linreg: 16
+instances instead of 8 (r1's 8 and the next 8 that pass; they need 100 candidates, past r1's cap
+of 64). 16 mlp and recsys instances pass as well (within 37 and 27 candidates) but would make
+the main job too slow (:data:`SIZES`).
 """
 
 from __future__ import annotations
@@ -58,8 +68,10 @@ from lrgym.baselines.score import PRECISION_FLOOR, score
 __all__ = ["CANDIDATES", "MAX_FLOOR_SHARE", "MAX_VERIFIED_SCORE", "MIN_GAP", "MIN_MARGIN_DECADES", "SIZES",
            "evaluate_candidate", "keep", "select", "verification_lrs", "verify"]
 
-#: at most this many test instances are tried per family (the first ones of the test set)
-CANDIDATES = 64
+#: at most this many test instances are tried per family (the first ones of the test set; 200 is
+#: the whole test set). Only linreg needs many: a constant LR is nearly optimal on most
+#: least-squares instances, so about one linreg candidate in seven passes the rule.
+CANDIDATES = 200
 #: the reference's log-improvement may use at most this share of the precision floor's
 MAX_FLOOR_SHARE = 2.0 / 3.0
 #: the reference LR must lie this far (decades) inside the env's LR range
@@ -71,10 +83,16 @@ MIN_GAP = 0.02
 MAX_VERIFIED_SCORE = 1.01
 #: peaks of the cosine schedules tried, as multiples of the reference LR
 COSINE_PEAKS = (1.0, 10.0**0.25, 10.0**0.5, 10.0**0.75, 10.0)
-#: instances per family in suite v2: 16 where episodes are cheap, 8 where they are not, so the
-#: main job stays ≤ 60 s on 2 cores (README "Leaderboard": CPU-seconds per instance of the main
-#: job measured per family — linreg 3.7, quadratic 1.0, mlp 5.1, recsys 5.6)
-SIZES: dict[str, int] = {"linreg": 8, "quadratic": 16, "mlp": 8, "recsys": 8}
+#: instances per family in suite v2 (r2): 16 where episodes are cheap, 8 where they are not, so
+#: the main job (``make leaderboard``: 17 entries × 5 seeds) stays ≤ 60 s on 2 idle cores
+#: (≤ 120 CPU-seconds). Measured 2026-12-02 with ``python -m lrgym.leaderboard.bench --learned
+#: --per-family`` on 16 instances of every family: CPU-seconds per instance linreg 1.28,
+#: quadratic 0.81, mlp 4.64, recsys 3.86, plus 10.4 for start-up — 180 CPU-s (≈ 90 s on 2
+#: cores) for 16 of each, too much; 16 / 16 / 8 / 8 predicts 112 CPU-s and took 105 CPU-s
+#: (≈ 53 s; `/usr/bin/time -v lrgym leaderboard run-baselines`). 9 mlp and 9 recsys would take
+#: ≈ 114 CPU-s (57 s): inside the limit only until the next entry of the main job (each adds
+#: ≈ 1/17 of it), so 8 keeps a margin.
+SIZES: dict[str, int] = {"linreg": 16, "quadratic": 16, "mlp": 8, "recsys": 8}
 SEEDS = (0, 1, 2, 3, 4)
 
 HERE = Path(__file__).parent
@@ -126,7 +144,7 @@ def evaluate_candidate(job: tuple) -> dict:
             lr = min(ref.lr * m, runs.lr_max)
             policy = Cosine(lr)
             env = make_env(policy, env_kwargs)
-            env._tasks = runs.tasks
+            env.task_cache = runs.tasks
             trajs = [run_episode(policy, env, seed=s, instance=instance) for s in seeds]
             s = score(l0, [t.final_loss for t in trajs], lref, [t.diverged for t in trajs])
             cosine[f"{lr:.6g}"] = float(np.mean(s))
@@ -288,7 +306,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--candidates", type=int, default=CANDIDATES)
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--ship", action="store_true",
-                   help="write the shipped leaderboard/suites/v2.json and references/v2-r1.json (maintainers)")
+                   help="write the shipped leaderboard/suites/v2.json and references/v2-r<revision>.json (maintainers)")
     p.add_argument("--reuse", help="records of an earlier run on the same code (runs/selection/v2.json, or "
                                    "runs/selection/records.jsonl of an interrupted one)")
     args = p.parse_args(argv)

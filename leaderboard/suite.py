@@ -36,6 +36,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lrgym.tasks import MIXED_V1
 from lrgym.tasks.base import instance_set as lookup_instance_set
 
 __all__ = ["DEFAULT_SUITE", "SUITES", "FamilySuite", "Suite", "Task", "get_suite", "suite_v2"]
@@ -155,7 +156,8 @@ class Suite:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-FAMILIES = ("linreg", "quadratic", "mlp", "recsys")
+#: the families of the suites: LRControl-v1's members, from the family registry (lrgym.tasks)
+FAMILIES = MIXED_V1
 TEST_START = lookup_instance_set("test").start
 VAL_START = lookup_instance_set("val").start
 
@@ -176,7 +178,7 @@ def suite_v2(instances: dict[str, list[int]]) -> Suite:
     fams = tuple(FamilySuite(f, tuple(int(k) for k in instances[f])) for f in FAMILIES if instances.get(f))
     return Suite(
         name="v2",
-        revision=1,
+        revision=2,
         description="the leaderboard: the test instances that discriminate (lrgym.leaderboard.selection) x 5 seeds, "
                     "family-default horizons",
         instance_set="test",

@@ -7,7 +7,8 @@ in ``SHA256SUMS`` beside them (written by ``lrgym leaderboard references --ship`
 :func:`is_trusted` says whether a file still has the hash recorded for it; a file with no record
 (written by someone else) or another hash (changed since) is ignored and the references are
 recomputed. ``python -m lrgym.leaderboard.trust DIR`` re-records every ``*.json`` of ``DIR``
-(maintainers, after reviewing shipped files by hand).
+(maintainers, after reviewing shipped files by hand) and forgets the records of files no longer
+there.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["digest", "is_trusted", "record"]
+__all__ = ["digest", "forget_missing", "is_trusted", "record"]
 
 REGISTRY = "trusted.json"
 SUMS = "SHA256SUMS"
@@ -79,8 +80,21 @@ def is_trusted(path: Path) -> bool:
         return False
 
 
+def forget_missing(directory: Path) -> list[str]:
+    """Drop the records of files no longer in ``directory`` (e.g. a removed suite revision's
+    references); returns their names."""
+    directory = Path(directory)
+    registry = _read_registry(directory)
+    gone = sorted(name for name in registry if not (directory / name).exists())
+    if gone:
+        _write_registry(directory, {k: v for k, v in registry.items() if k not in gone})
+    return gone
+
+
 if __name__ == "__main__":  # pragma: no cover - maintainers
     for directory in sys.argv[1:] or [str(Path(__file__).parent / "references")]:
         for p in sorted(Path(directory).glob("*.json")):
             record(p)
             print(f"recorded {p}")
+        for name in forget_missing(Path(directory)):
+            print(f"forgot {name} (no longer in {directory})")

@@ -41,21 +41,16 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import hashlib
 import inspect
 import json
-import math
 import sys
 import time
-import traceback
 from pathlib import Path
+
+from lrgym.leaderboard.failures import PolicyError, describe, plain, traceback_text, truncate
 
 __all__ = ["PolicyError", "main", "policy_files", "run_job", "serve"]
 
-MAX_REASON_CHARS = 4000
 #: a submission's files (the policy file and the ``.py`` files beside it, or a model zip)
 MAX_SUBMISSION_BYTES = 64 * 1024 * 1024
-
-
-class PolicyError(Exception):
-    """A policy could not be loaded or misbehaved; ``str(self)`` is the recorded reason."""
 
 
 # ---- process setup ---------------------------------------------------------------------------
@@ -87,9 +82,9 @@ def serve(jobs, replies) -> None:
             try:
                 reply = {"ok": True, **run_job(job, state)}
             except PolicyError as exc:
-                reply = {"ok": False, "reason": _truncate(str(exc))}
+                reply = {"ok": False, "reason": truncate(str(exc))}
             except BaseException as exc:  # noqa: BLE001 - a grader bug is still a recorded failure
-                reply = {"ok": False, "reason": _truncate(f"grader error: {_describe(exc)}\n{_tb(exc)}")}
+                reply = {"ok": False, "reason": truncate(f"grader error: {describe(exc)}\n{traceback_text(exc)}")}
             try:
                 replies.send_bytes(json.dumps(reply).encode())
             except (BrokenPipeError, OSError):
@@ -109,18 +104,6 @@ def main(argv: list[str] | None = None) -> None:
     os.dup2(null, 0)
     os.close(null)
     serve(jobs, replies)
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _tb(exc: BaseException, limit: int = 6) -> str:
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-limit))
-
-
-def _truncate(text: str) -> str:
-    return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 20] + "\n...[truncated]"
 
 
 # ---- what the sandbox receives -----------------------------------------------------------------
@@ -205,12 +188,8 @@ class _InlineChannel:
         self.host.handle(("load", spec, {}))
 
     def request(self, msg) -> dict:
-        from lrgym.leaderboard.policy_host import PolicyError as HostError
-
         try:
-            return self.host.handle(msg)
-        except HostError as exc:
-            raise PolicyError(str(exc)) from None
+            return self.host.handle(msg)  # its PolicyError is the worker's (lrgym.leaderboard.failures)
         except MemoryError:
             raise PolicyError("MemoryError: out of memory") from None
 
@@ -282,7 +261,7 @@ def run_lockstep(channel, family: str, envs: list, runs: list[tuple[int, int]], 
             except (ValueError, TypeError) as exc:
                 instance, seed = runs[i]
                 raise PolicyError(f"invalid action at step {step} ({family} instance {instance} seed {seed}): "
-                                  f"{_describe(exc)}") from None
+                                  f"{describe(exc)}") from None
         step += 1
 
 
@@ -333,21 +312,6 @@ class _State:
         self.channels.clear()
 
 
-def _plain(value):
-    """JSON-able copy of env keywords (tuples, NumPy numbers)."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if hasattr(value, "tolist"):
-        return _plain(value.tolist())
-    return repr(value)
-
-
 # ---- jobs ---------------------------------------------------------------------------------------
 
 
@@ -376,12 +340,12 @@ def _episodes(job: dict, state: _State) -> dict:
     try:
         envs = state.envs_for(kwargs, len(runs))
     except (ValueError, TypeError) as exc:
-        raise PolicyError(f"the policy's settings are invalid: {_describe(exc)}") from None
+        raise PolicyError(f"the policy's settings are invalid: {describe(exc)}") from None
     t0 = time.perf_counter()
     trajs, waited = run_lockstep(channel, family, envs, runs, name)
     trajectories = [t.to_dict() for t in trajs]
-    info = {"name": name, "source_hash": source_hash, "env_kwargs": _plain(kwargs),
-            "sandbox": _plain(getattr(channel, "applied", {})),
+    info = {"name": name, "source_hash": source_hash, "env_kwargs": plain(kwargs),
+            "sandbox": plain(getattr(channel, "applied", {})),
             "timing": {"seconds": time.perf_counter() - t0, "policy_seconds": waited,
                        "steps": sum(len(t.lrs) for t in trajs)}}
     return {"trajectories": trajectories, "policy_info": info}

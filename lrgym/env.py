@@ -12,20 +12,25 @@ import numba
 import numpy as np
 from gymnasium import spaces
 
-from lrgym.features import FEATURE_NAMES, M_CAP, N_FEATURES, N_MEMORY, features, observation_space_bounds, start_episode
-from lrgym.info import ACTION_MODES, family_index
-from lrgym.optim import OPTIMIZERS, OptimizerConfig, check_choice
+from lrgym.features import (
+    FEATURE_NAMES,
+    M_CAP,
+    N_FEATURES,
+    N_MEMORY,
+    advance_memory,
+    features,
+    observation_space_bounds,
+    start_episode,
+)
+from lrgym.info import ACTION_MODES, episode_constants, family_index, make_info  # noqa: F401 (ACTION_MODES re-exported)
+from lrgym.optim import OptimizerConfig
 from lrgym.render import RENDER_FPS, RENDER_MODES, EpisodeRecorder, check_render_mode
-from lrgym.rewards import REWARDS, reward_and_advance, reward_code, reward_params
-from lrgym.tasks import make_family
+from lrgym.rewards import reward
+from lrgym.settings import ADAPTIVE_OPTIMIZERS, DEFAULT_FACTORS, EnvSettings, default_lr_init  # noqa: F401 (re-exported)
+from lrgym.tasks.cache import build_task, cached_task
 from lrgym.tasks.base import (
     N_STATS,
-    S_BATCH_LOSS,
     S_DIVERGED,
-    S_GRAD_COS,
-    S_GRAD_DOT,
-    S_GRAD_NORM,
-    S_LOSS_VAR,
     S_TRAIN_LOSS,
     S_UPDATES,
     S_VAL_LOSS,
@@ -33,23 +38,18 @@ from lrgym.tasks.base import (
     Task,
     TaskFamily,
 )
-from lrgym.tasks.base import instance_set as lookup_instance_set
 
-DEFAULT_FACTORS = (0.5, 0.8, 1.0, 1.25, 2.0)
-ADAPTIVE_OPTIMIZERS = ("adam", "rmsprop")
 TASK_CACHE_SIZE = 64
 
 
 @numba.njit(cache=True, error_model="numpy")
 def observe(stats, memory, t, horizon, lr, reward_kind, reward_args, obs):
-    """Features of the new state (against the previous step's memory), then the reward."""
+    """Features of the new state and the reward (both against the previous step's memory),
+    then the memory moves on to this step."""
     features(stats, memory, t, horizon, lr, True, obs)
-    return reward_and_advance(stats, memory, t, horizon, reward_kind, reward_args)
-
-
-def default_lr_init(optimizer: str) -> float:
-    """1e-3 for Adam and RMSprop (their customary default), 1e-2 otherwise."""
-    return 1e-3 if optimizer in ADAPTIVE_OPTIMIZERS else 1e-2
+    r = reward(stats, memory, t, horizon, reward_kind, reward_args)
+    advance_memory(stats, memory)
+    return r
 
 
 class LRControlEnv(gym.Env):
@@ -140,7 +140,12 @@ class LRControlEnv(gym.Env):
     rises by more than this fraction is undone — parameters and optimizer state restored,
     ``info["rejected"] = True`` — as the bold-driver heuristic needs); ``task_cache`` (an
     ``OrderedDict`` shared by several envs of the same family and options, so each instance is
-    built once: built tasks are immutable, the training state lives in the env).
+    built once: built tasks are immutable, the training state lives in the env; by default every
+    env of the process shares the byte-bounded cache of :mod:`lrgym.tasks.cache`, sized by
+    ``LRGYM_TASK_CACHE_MB``). The arguments
+    are checked once into a frozen :class:`~lrgym.settings.EnvSettings`, ``env.settings``
+    (:meth:`from_settings` builds an env from one; the vector env shares one between its
+    sub-environments).
 
     ## Rendering
 
@@ -196,44 +201,47 @@ class LRControlEnv(gym.Env):
             self.__init__(**dict(family))
             return
         self.render_mode = check_render_mode(render_mode)
-        self.family = family if isinstance(family, TaskFamily) else make_family(family, **(family_options or {}))
-        self.instance_set = instance_set
-        self.instances = lookup_instance_set(instance_set)
-        self.optimizer = OptimizerConfig.coerce(optimizer)
-        check_choice("action_mode", action_mode, ACTION_MODES)
-        check_choice("reward", reward, REWARDS)
-        self.action_mode = action_mode
-        self.reward_name = reward
-        self.horizon = _positive_int("horizon", self.family.default_horizon if horizon is None else horizon)
-        self.inner_steps = _positive_int(
-            "inner_steps", self.family.default_inner_steps if inner_steps is None else inner_steps
-        )
-        if not (0 < lr_min < lr_max) or not math.isfinite(lr_max):
-            raise ValueError(f"lr_min={lr_min!r}, lr_max={lr_max!r} out of range; valid: 0 < lr_min < lr_max < inf")
-        self.lr_min, self.lr_max = float(lr_min), float(lr_max)
-        self.lr_init = default_lr_init(self.optimizer.name) if lr_init is None else float(lr_init)
-        if not (self.lr_min <= self.lr_init <= self.lr_max):
-            raise ValueError(f"lr_init={lr_init!r} out of range; valid: lr_min <= lr_init <= lr_max ({lr_min}, {lr_max})")
-        if not (cap_factor > 1 and math.isfinite(cap_factor)):
-            raise ValueError(f"cap_factor={cap_factor!r} out of range; valid: 1 < cap_factor < inf")
-        self.cap_factor = float(cap_factor)
-        if rejection_threshold is not None and not (rejection_threshold >= 0):
-            raise ValueError(f"rejection_threshold={rejection_threshold!r} out of range; valid: None or >= 0")
-        self.rejection_threshold = rejection_threshold
-        self.factors = np.asarray(factors, dtype=np.float64)
-        if self.factors.ndim != 1 or len(self.factors) == 0 or not np.all(self.factors > 0):
-            raise ValueError(f"factors={factors!r} invalid; valid: a non-empty sequence of positive numbers")
+        self._apply_settings(EnvSettings.build(
+            family=family, family_options=family_options, instance_set=instance_set, optimizer=optimizer,
+            action_mode=action_mode, factors=factors, horizon=horizon, inner_steps=inner_steps, reward=reward,
+            reward_alphas=reward_alphas, lr_init=lr_init, lr_min=lr_min, lr_max=lr_max, cap_factor=cap_factor,
+            rejection_threshold=rejection_threshold,
+        ), task_cache)
 
-        self._reward_code = reward_code(reward)
-        self._reward_params = reward_params(*reward_alphas)
-        self._log_lr_min, self._log_lr_max = math.log10(self.lr_min), math.log10(self.lr_max)  # vector env
-        self._opt_code = self.optimizer.code
-        self._hyper = self.optimizer.hyper()
-        # the info entries fixed for the env's lifetime (lrgym.info's schema)
-        self._constant_info = (
-            np.int64(self.horizon), np.int64(self.inner_steps), np.float64(self.lr_min), np.float64(self.lr_max),
-            np.int64(OPTIMIZERS.index(self.optimizer.name)), np.int64(ACTION_MODES.index(action_mode)),
-        )
+    @classmethod
+    def from_settings(cls, settings: EnvSettings, *, render_mode: str | None = None,
+                      task_cache: OrderedDict | None = None) -> "LRControlEnv":
+        """An env with already built :class:`~lrgym.settings.EnvSettings` (shared, not copied:
+        the vector env gives every sub-environment the same object)."""
+        env = cls.__new__(cls)
+        env.render_mode = check_render_mode(render_mode)
+        env._apply_settings(settings, task_cache)
+        return env
+
+    def _apply_settings(self, settings: EnvSettings, task_cache: OrderedDict | None) -> None:
+        """Set up the env from its settings: spaces, episode arrays, task cache."""
+        self.settings = settings
+        # the settings under their public names (read-only by convention: change them by a new env)
+        self.family = settings.family
+        self.instance_set = settings.instance_set
+        self.instances = settings.instances
+        self.optimizer = settings.optimizer
+        self.action_mode = settings.action_mode
+        self.reward_name = settings.reward
+        self.horizon = settings.horizon
+        self.inner_steps = settings.inner_steps
+        self.lr_min, self.lr_max = settings.lr_min, settings.lr_max
+        self.lr_init = settings.lr_init
+        self.cap_factor = settings.cap_factor
+        self.rejection_threshold = settings.rejection_threshold
+        self.factors = settings.factors
+        # what the compiled step reads, derived once in the settings
+        self._reward_code = settings.reward_code
+        self._reward_params = settings.reward_params
+        self._opt_code = settings.opt_code
+        self._hyper = settings.hyper
+        self._constant_info = settings.constant_info
+        action_mode = settings.action_mode
 
         if action_mode == "discrete":
             self.action_space = spaces.Discrete(len(self.factors))
@@ -243,7 +251,9 @@ class LRControlEnv(gym.Env):
         self.observation_space = spaces.Box(low, high, dtype=np.float32)
         self.feature_names = FEATURE_NAMES
 
-        self._tasks: OrderedDict = OrderedDict() if task_cache is None else task_cache
+        #: None: the process-wide, byte-bounded cache of built tasks (lrgym.tasks.cache); else
+        #: a mapping instance → task given by the caller (shared with its other envs)
+        self._tasks: OrderedDict | None = task_cache
         self.task: Task | None = None
         self.state = None
         self._stats = np.zeros(N_STATS)
@@ -253,20 +263,75 @@ class LRControlEnv(gym.Env):
         self.lr = self.lr_init
         self.updates = 0
         self._done = True
-        self._recorder = None if render_mode is None else EpisodeRecorder(self.horizon, self.lr_min, self.lr_max)
+        self._recorder = None if self.render_mode is None else EpisodeRecorder(self.horizon, self.lr_min, self.lr_max)
 
     # ---- instances --------------------------------------------------------------------------
 
     @property
     def task_cache(self) -> OrderedDict:
-        """The built tasks of this env (give it as ``task_cache=`` to another env to share them)."""
+        """The built tasks of this env, an LRU ``OrderedDict`` instance seed → built task, if it
+        has its own; by default an env draws its tasks from the process-wide, byte-bounded cache
+        of :mod:`lrgym.tasks.cache` (shared by every env of the process, keyed by the
+        instance's spec) and reading this property gives it its own mapping from then on.
+
+        Envs of the same family and family options may share one: give it as ``task_cache=`` to
+        another env, or assign it (``env.task_cache = shared``; takes effect at the next reset).
+        Built tasks are immutable (the training state lives in the env), so sharing changes no
+        trajectory; it only saves building an instance twice.
+        """
+        if self._tasks is None:
+            self._tasks = OrderedDict()
         return self._tasks
 
+    @task_cache.setter
+    def task_cache(self, cache: OrderedDict) -> None:
+        if not isinstance(cache, OrderedDict):
+            raise TypeError(f"task_cache must be a collections.OrderedDict, got {type(cache).__name__}")
+        self._tasks = cache
+
+    # ---- the step state (read by the vector env, which steps many envs in one call) ----------
+
+    @property
+    def stats(self) -> np.ndarray:
+        """The last step's statistics (float64, indexed by ``lrgym.tasks.base.S_*``); live array."""
+        return self._stats
+
+    @property
+    def feature_memory(self) -> np.ndarray:
+        """What the features and rewards remember between steps (float64, indexed by
+        ``lrgym.features.M_*``); live array."""
+        return self._memory
+
+    @property
+    def family_index(self) -> np.int64:
+        """``info["family"]`` of the current episode (an index into ``lrgym.info.FAMILY_NAMES``)."""
+        return self._episode_info[0]
+
+    def load_step(self, stats, memory, obs, lr: float, t: int, updates: int, done: bool) -> None:
+        """Bring the env to a step computed elsewhere (the vector env's batched step of this
+        sub-environment), so that it can be inspected or stepped on as a single env."""
+        self._stats[:] = stats
+        self._memory[:] = memory
+        self._obs[:] = obs
+        self.lr = float(lr)
+        self.t = int(t)
+        self.updates = int(updates)
+        self._done = bool(done)
+
+    def record_step(self, info: dict) -> None:
+        """Feed a step computed elsewhere (the vector env's) to the render recorder, if any."""
+        if self._recorder is not None:
+            self._recorder.record(info)
+
     def task_for(self, instance: int) -> Task:
-        """The built task of an instance seed (kept in a small LRU cache)."""
+        """The built task of an instance seed: from the process-wide byte-bounded LRU cache
+        (:func:`lrgym.tasks.cache.cached_task`), or from the mapping given as ``task_cache``
+        (then a small LRU of :data:`TASK_CACHE_SIZE` tasks)."""
+        if self._tasks is None:
+            return cached_task(self.family, instance)
         task = self._tasks.get(instance)
         if task is None:
-            task = self.family.build(self.family.sample(instance))
+            task = build_task(self.family, self.family.sample(instance))
             self._tasks[instance] = task
             if len(self._tasks) > TASK_CACHE_SIZE:
                 self._tasks.popitem(last=False)
@@ -295,9 +360,7 @@ class LRControlEnv(gym.Env):
         self.instance = self._choose_instance(options)
         self.task = self.task_for(self.instance)
         self.state = self.task.new_state(self.np_random)
-        self._episode_info = (
-            np.int64(family_index(self.task.spec.family)), np.int64(self.instance), np.float64(self.task.optimal_loss)
-        )
+        self._episode_info = episode_constants(family_index(self.task.spec.family), self.instance, self.task.optimal_loss)
         self.lr = float((options or {}).get("lr_init", self.lr_init))
         if not (self.lr_min <= self.lr <= self.lr_max):
             raise ValueError(f"lr_init={self.lr!r} out of range; valid: {self.lr_min} <= lr_init <= {self.lr_max}")
@@ -357,33 +420,7 @@ class LRControlEnv(gym.Env):
 
     def _info(self, rejected: bool) -> dict:
         """The info dict: :data:`lrgym.info.INFO_SCHEMA`'s keys and types, every call."""
-        s = list(self._stats)  # np.float64 scalars in one call
-        family, instance, optimal_loss = self._episode_info
-        horizon, inner_steps, lr_min, lr_max, optimizer, action_mode = self._constant_info
-        return {
-            "lr": np.float64(self.lr),
-            "train_loss": s[S_TRAIN_LOSS],
-            "val_loss": s[S_VAL_LOSS],
-            "val_metric": s[S_VAL_METRIC],
-            "batch_loss": s[S_BATCH_LOSS],
-            "loss_var": s[S_LOSS_VAR],
-            "grad_norm": s[S_GRAD_NORM],
-            "grad_dot": s[S_GRAD_DOT],
-            "grad_cos": s[S_GRAD_COS],
-            "excess_loss": s[S_TRAIN_LOSS] - optimal_loss,  # NaN where no optimum is known
-            "diverged": s[S_DIVERGED] > 0.0,  # np.bool_
-            "rejected": np.bool_(rejected),
-            "updates": np.int64(self.updates),
-            "family": family,
-            "instance": instance,
-            "step": np.int64(self.t),
-            "horizon": horizon,
-            "inner_steps": inner_steps,
-            "lr_min": lr_min,
-            "lr_max": lr_max,
-            "optimizer": optimizer,
-            "action_mode": action_mode,
-        }
+        return make_info(self._stats, self.lr, rejected, self.updates, self.t, self._episode_info, self._constant_info)
 
 
 #: LRControlEnv's keyword arguments other than ``family`` and their defaults (to tell a config
@@ -447,9 +484,3 @@ def log_lr_action(lr: float, lr_min: float, lr_max: float) -> np.ndarray:
     lo, hi = math.log10(lr_min), math.log10(lr_max)
     log_lr = min(hi, max(lo, math.log10(lr))) if lr > 0 else lo
     return np.array([2.0 * (log_lr - lo) / (hi - lo) - 1.0], dtype=np.float32)
-
-
-def _positive_int(name: str, value) -> int:
-    if not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}={value!r} out of range; valid: a positive integer")
-    return int(value)

@@ -90,7 +90,7 @@ N_MEMORY = 9
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _safe_loss(value, cap):
+def safe_loss(value, cap):
     """A loss usable in a log: non-finite or above the cap → cap; ≤ 0 → TINY."""
     if not math.isfinite(value) or value > cap:
         return cap
@@ -131,15 +131,15 @@ def features(stats, memory, t, horizon, lr, measured, out):
     ``measured`` is False at reset, when no minibatch statistic exists yet.
     """
     cap = memory[M_CAP]
-    lt = _safe_loss(stats[S_TRAIN_LOSS], cap)
-    vt = _safe_loss(stats[S_VAL_LOSS], cap * memory[M_V0] / memory[M_L0])
+    lt = safe_loss(stats[S_TRAIN_LOSS], cap)
+    vt = safe_loss(stats[S_VAL_LOSS], cap * memory[M_V0] / memory[M_L0])
     out[F_LOG_TRAIN_LOSS_REL] = _clip(math.log(lt / memory[M_L0]))
     out[F_LOG_VAL_LOSS_REL] = _clip(math.log(vt / memory[M_V0]))
     out[F_DELTA_LOG_TRAIN_LOSS] = _clip(math.log(lt / memory[M_L_PREV]))
     out[F_DELTA_LOG_VAL_LOSS] = _clip(math.log(vt / memory[M_V_PREV]))
     out[F_LOG_VAL_TRAIN_RATIO] = _clip(math.log(vt / lt))
     if measured:
-        bt = _safe_loss(stats[S_BATCH_LOSS], cap)
+        bt = safe_loss(stats[S_BATCH_LOSS], cap)
         out[F_LOG_BATCH_LOSS_REL] = _clip(math.log(bt / memory[M_L0]))
         var = stats[S_LOSS_VAR]
         mean_abs = max(abs(stats[S_BATCH_LOSS]), TINY)
@@ -162,6 +162,22 @@ def features(stats, memory, t, horizon, lr, measured, out):
         out[F_GRAD_COS] = 0.0
     out[F_LOG10_LR] = _clip(math.log10(lr))
     out[F_PROGRESS] = t / horizon
+
+
+@numba.njit(cache=True, error_model="numpy")
+def advance_memory(stats, memory):
+    """After a step's features and reward: remember its losses, metric and gradient norm for
+    the next step's deltas (a diverged step's losses are not remembered; the episode ends)."""
+    if not stats[S_DIVERGED] > 0.0:
+        cap = memory[M_CAP]
+        memory[M_L_PREV] = safe_loss(stats[S_TRAIN_LOSS], cap)
+        memory[M_V_PREV] = safe_loss(stats[S_VAL_LOSS], cap * memory[M_V0] / memory[M_L0])
+        memory[M_METRIC_PREV] = stats[S_VAL_METRIC]
+    g = stats[S_GRAD_NORM]
+    if math.isfinite(g) and g > 0.0:
+        if memory[M_G1] == 0.0:
+            memory[M_G1] = g
+        memory[M_G_PREV] = g
 
 
 def observation_space_bounds(n: int = N_FEATURES):

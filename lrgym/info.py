@@ -53,10 +53,11 @@ from __future__ import annotations
 import numpy as np
 
 from lrgym.optim import OPTIMIZERS
+from lrgym.tasks import MIXED_V1
 
 #: the families an ``info["family"]`` index refers to (the members of ``LRControl-v1``, in the
 #: mixed family's order: instance seed k of ``LRControl-v1`` has family k mod 4)
-FAMILY_NAMES: tuple[str, ...] = ("linreg", "quadratic", "mlp", "recsys")
+FAMILY_NAMES: tuple[str, ...] = MIXED_V1  # from the family registry (lrgym.tasks)
 #: ``info["action_mode"]`` indexes this
 ACTION_MODES: tuple[str, ...] = ("discrete", "log_lr")
 
@@ -109,3 +110,55 @@ def optimizer_name(index) -> str:
 def action_mode_name(index) -> str:
     """The action mode's name of an ``info["action_mode"]`` index."""
     return ACTION_MODES[int(index)]
+
+
+def info_constants(horizon: int, inner_steps: int, lr_min: float, lr_max: float, optimizer: int,
+                   action_mode: int) -> tuple:
+    """The entries fixed for an env's lifetime, as the NumPy scalars :func:`make_info` puts in
+    every info (``optimizer`` / ``action_mode`` are indices)."""
+    return (np.int64(horizon), np.int64(inner_steps), np.float64(lr_min), np.float64(lr_max), np.int64(optimizer),
+            np.int64(action_mode))
+
+
+def episode_constants(family: int, instance: int, optimal_loss: float) -> tuple:
+    """The entries fixed for an episode (``family`` index, instance seed) and the loss at the
+    instance's optimum (``excess_loss`` = train_loss − it; NaN where none is known)."""
+    return np.int64(family), np.int64(instance), np.float64(optimal_loss)
+
+
+def make_info(stats: np.ndarray, lr: float, rejected: bool, updates: int, step: int, episode: tuple,
+              constants: tuple) -> dict:
+    """The info of one reset or step, :data:`INFO_SCHEMA`'s keys and dtypes: the one builder of
+    the env (:class:`lrgym.env.LRControlEnv`) and of :class:`lrgym.monitor.TrainingMonitor`.
+
+    ``stats`` is the kernels' statistics array (``lrgym.tasks.base.S_*``), ``episode`` from
+    :func:`episode_constants`, ``constants`` from :func:`info_constants`.
+    """
+    (train_loss, val_loss, val_metric, batch_loss, loss_var, grad_norm, grad_dot, grad_cos, diverged,
+     _) = stats  # np.float64 scalars, in the S_* order (lrgym.tasks.base; tests/test_info.py)
+    family, instance, optimal_loss = episode
+    horizon, inner_steps, lr_min, lr_max, optimizer, action_mode = constants
+    return {
+        "lr": np.float64(lr),
+        "train_loss": train_loss,
+        "val_loss": val_loss,
+        "val_metric": val_metric,
+        "batch_loss": batch_loss,
+        "loss_var": loss_var,
+        "grad_norm": grad_norm,
+        "grad_dot": grad_dot,
+        "grad_cos": grad_cos,
+        "excess_loss": train_loss - optimal_loss,  # NaN where no optimum is known
+        "diverged": diverged > 0.0,  # np.bool_
+        "rejected": np.bool_(rejected),
+        "updates": np.int64(updates),
+        "family": family,
+        "instance": instance,
+        "step": np.int64(step),
+        "horizon": horizon,
+        "inner_steps": inner_steps,
+        "lr_min": lr_min,
+        "lr_max": lr_max,
+        "optimizer": optimizer,
+        "action_mode": action_mode,
+    }

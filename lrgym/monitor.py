@@ -3,11 +3,11 @@ loop that runs outside lrgym's kernels (a user's PyTorch loop, :mod:`lrgym.torch
 
 It is the env's own code, not a copy: per update, the loop hands over the minibatch's
 per-example losses and the raw minibatch gradient, which go through the kernels' accumulators
-(:func:`lrgym.tasks.kernels.loss_moments`, :func:`~lrgym.tasks.kernels.record_gradient_pair`,
-:func:`~lrgym.tasks.kernels.finish_stats`) into the same ``stats`` vector (``S_*`` layout of
+(:func:`lrgym.tasks.stats.loss_moments`, :func:`~lrgym.tasks.stats.record_gradient_pair`,
+:func:`~lrgym.tasks.stats.finish_stats`) into the same ``stats`` vector (``S_*`` layout of
 :mod:`lrgym.tasks.base`) a kernel fills; at the end of a step the env's compiled
 :func:`lrgym.env.observe` turns it into the observation (:func:`lrgym.features.features`) and
-the reward (:func:`lrgym.rewards.reward_and_advance`). So a policy sees the same features with
+the reward (:func:`lrgym.rewards.reward`). So a policy sees the same features with
 the same definitions in both places::
 
     monitor = TrainingMonitor(horizon=50, updates_per_step=10)
@@ -36,7 +36,7 @@ import math
 import numpy as np
 
 from lrgym.env import observe
-from lrgym.info import ACTION_MODES
+from lrgym.info import ACTION_MODES, make_info
 from lrgym.optim import OPTIMIZERS
 from lrgym.features import M_CAP, N_FEATURES, N_MEMORY, features, start_episode
 from lrgym.rewards import REWARDS, reward_code, reward_params
@@ -44,15 +44,14 @@ from lrgym.tasks.base import (
     N_STATS,
     S_BATCH_LOSS,
     S_DIVERGED,
-    S_GRAD_COS,
-    S_GRAD_DOT,
-    S_GRAD_NORM,
     S_LOSS_VAR,
     S_TRAIN_LOSS,
     S_VAL_LOSS,
     S_VAL_METRIC,
 )
-from lrgym.tasks.kernels import N_ACC, finish_stats, is_bad, loss_moments, record_gradient_pair
+from lrgym.tasks.stats import A_BATCH_LOSS, N_ACC, finish_stats, is_bad, loss_moments, record_gradient_pair
+
+_NO_OPTIMUM = np.float64(math.nan)  # a monitored task of your own states no optimum: excess_loss NaN
 
 __all__ = ["TrainingMonitor"]
 
@@ -141,7 +140,7 @@ class TrainingMonitor:
             self.prev_grad = np.zeros_like(grad)
         if losses.shape[0] == 1:  # a scalar loss: no spread measured (close_step sets cv = 1)
             batch_loss = float(losses[0])
-            self.acc[4] += batch_loss
+            self.acc[A_BATCH_LOSS] += batch_loss
             self._scalar_losses = True
         else:
             batch_loss = loss_moments(losses, self.acc)
@@ -178,7 +177,7 @@ class TrainingMonitor:
             self.stats[S_TRAIN_LOSS], self.stats[S_VAL_LOSS] = l0, v0
             start_episode(self.stats, self.cap_factor, self.loss_scale, self.memory)  # metric: the one given at start
             self.started = True
-            if is_bad(self.acc[4] / max(self.step_updates, 1), self.loss_cap):
+            if is_bad(self.acc[A_BATCH_LOSS] / max(self.step_updates, 1), self.loss_cap):
                 self.diverged = True
         finish_stats(self.acc, self.step_updates, self.diverged, self.stats)
         if self._scalar_losses:  # spread unmeasured: Var ℓ = (E ℓ)², so log_loss_cv reads 0
@@ -227,33 +226,10 @@ class TrainingMonitor:
 
     def info(self, lr: float, rejected: bool = False) -> dict:
         """The env's ``info`` (:data:`lrgym.info.INFO_SCHEMA`'s keys and dtypes, every call;
-        ``excess_loss`` is NaN: no optimum is known). Call :meth:`describe` first."""
-        s = list(self.stats)  # np.float64 scalars
-        family, instance, horizon, inner_steps, lr_min, lr_max, optimizer, action_mode = self._constants
-        return {
-            "lr": np.float64(lr),
-            "train_loss": s[S_TRAIN_LOSS],
-            "val_loss": s[S_VAL_LOSS],
-            "val_metric": s[S_VAL_METRIC],
-            "batch_loss": s[S_BATCH_LOSS],
-            "loss_var": s[S_LOSS_VAR],
-            "grad_norm": s[S_GRAD_NORM],
-            "grad_dot": s[S_GRAD_DOT],
-            "grad_cos": s[S_GRAD_COS],
-            "excess_loss": np.float64(math.nan),
-            "diverged": s[S_DIVERGED] > 0.0,
-            "rejected": np.bool_(rejected),
-            "updates": np.int64(self.updates),
-            "family": family,
-            "instance": instance,
-            "step": np.int64(self.t),
-            "horizon": horizon,
-            "inner_steps": inner_steps,
-            "lr_min": lr_min,
-            "lr_max": lr_max,
-            "optimizer": optimizer,
-            "action_mode": action_mode,
-        }
+        ``excess_loss`` is NaN: no optimum is known), from :func:`lrgym.info.make_info`, the
+        env's own builder. Call :meth:`describe` first."""
+        family, instance, *constants = self._constants
+        return make_info(self.stats, lr, rejected, self.updates, self.t, (family, instance, _NO_OPTIMUM), constants)
 
     # ---- checkpointing --------------------------------------------------------------------------
 

@@ -7,20 +7,15 @@ from __future__ import annotations
 
 import gymnasium as gym
 
+from lrgym.tasks import env_ids
+
 ENTRY_POINT = "lrgym.env:LRControlEnv"
 #: ``gym.make_vec(id, num_envs=N)`` builds the batched :class:`lrgym.vector.LRControlVectorEnv`
 VECTOR_ENTRY_POINT = "lrgym.vector:LRControlVectorEnv"
 
-#: id → kwargs of :class:`lrgym.env.LRControlEnv`
-ENV_IDS: dict[str, dict] = {
-    "LRControl-LinReg-v1": {"family": "linreg"},
-    "LRControl-Quadratic-v1": {"family": "quadratic"},
-    "LRControl-MLP-v1": {"family": "mlp"},
-    "LRControl-Digits-v1": {"family": "mlp", "family_options": {"dataset": "digits"}},
-    "LRControl-BreastCancer-v1": {"family": "mlp", "family_options": {"dataset": "breast_cancer"}},
-    "LRControl-Recsys-v1": {"family": "recsys"},
-    "LRControl-v1": {"family": "mixed"},
-}
+#: id → kwargs of :class:`lrgym.env.LRControlEnv`: derived from the family registry
+#: (:data:`lrgym.tasks.FAMILIES`, each entry's ``env_ids``), plus ids registered later
+ENV_IDS: dict[str, dict] = env_ids()
 
 
 def register_all() -> None:

@@ -16,6 +16,10 @@ Divergence penalty (the episode terminates): ``log_improvement`` and ``final`` g
 a total return of log(L_0 / cap) (as if the loss had ended at the cap, ``cap_factor``·max(L_0,
 loss_scale), see the env's Episode End; −log(cap_factor) unless L_0 < the task's loss scale);
 ``metric_delta`` a total of −1; ``sign_delta`` −α1 for the diverging and every remaining step.
+
+A reward reads the features' memory of the previous step (:mod:`lrgym.features`, slots ``M_*``)
+and never writes it: :func:`lrgym.features.advance_memory` moves the memory on after the reward
+(:func:`lrgym.env.observe` runs features, reward, advance in that order).
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ import math
 import numba
 import numpy as np
 
-from lrgym.features import M_CAP, M_G1, M_G_PREV, M_L0, M_L_PREV, M_METRIC0, M_METRIC_PREV, M_V0, M_V_PREV, TINY, _safe_loss
-from lrgym.tasks.base import S_DIVERGED, S_GRAD_NORM, S_TRAIN_LOSS, S_VAL_LOSS, S_VAL_METRIC
+from lrgym.features import M_CAP, M_L0, M_L_PREV, M_METRIC0, M_METRIC_PREV, safe_loss
+from lrgym.tasks.base import S_DIVERGED, S_TRAIN_LOSS, S_VAL_METRIC
 
 REWARDS = ("log_improvement", "sign_delta", "final", "metric_delta")
 R_LOG_IMPROVEMENT, R_SIGN_DELTA, R_FINAL, R_METRIC_DELTA = range(4)
@@ -35,8 +39,9 @@ P_ALPHA1, P_ALPHA2 = range(2)
 
 
 @numba.njit(cache=True, error_model="numpy")
-def reward_and_advance(stats, memory, t, horizon, reward_code, reward_params):
-    """The reward of the step that produced ``stats`` (the ``t``-th); then update ``memory``.
+def reward(stats, memory, t, horizon, reward_code, reward_params):
+    """The reward of the step that produced ``stats`` (the ``t``-th), against the previous
+    step's feature memory (read only: :func:`lrgym.features.advance_memory` moves it on).
 
     Divergence (``stats[S_DIVERGED]``) gets the documented penalty: the telescoping rewards
     give the diverged episode a total return of log(L_0 / cap) (``log_improvement``,
@@ -46,7 +51,7 @@ def reward_and_advance(stats, memory, t, horizon, reward_code, reward_params):
     diverged = stats[S_DIVERGED] > 0.0
     cap = memory[M_CAP]
     l_prev = memory[M_L_PREV]
-    lt = _safe_loss(stats[S_TRAIN_LOSS], cap)
+    lt = safe_loss(stats[S_TRAIN_LOSS], cap)
     metric = stats[S_VAL_METRIC]
     if reward_code == R_LOG_IMPROVEMENT:
         r = math.log(l_prev / cap) if diverged else math.log(l_prev / lt)
@@ -69,15 +74,6 @@ def reward_and_advance(stats, memory, t, horizon, reward_code, reward_params):
             r = memory[M_METRIC0] - memory[M_METRIC_PREV] - 1.0
         else:
             r = metric - memory[M_METRIC_PREV]
-    if not diverged:
-        memory[M_L_PREV] = lt
-        memory[M_V_PREV] = _safe_loss(stats[S_VAL_LOSS], cap * memory[M_V0] / memory[M_L0])
-        memory[M_METRIC_PREV] = metric
-    g = stats[S_GRAD_NORM]
-    if math.isfinite(g) and g > 0.0:
-        if memory[M_G1] == 0.0:
-            memory[M_G1] = g
-        memory[M_G_PREV] = g
     return r
 
 

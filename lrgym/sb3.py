@@ -115,7 +115,7 @@ class LRControlSB3VecEnv(VecEnv):
 
     def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
         for i in self._get_indices(indices):
-            setattr(self.venv_gym._sub_envs[i], attr_name, value)
+            setattr(self.venv_gym.sub_env(i), attr_name, value)
 
     def env_method(self, method_name: str, *method_args, indices: VecEnvIndices = None, **method_kwargs) -> list[Any]:
         return [

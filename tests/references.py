@@ -164,3 +164,95 @@ class ReferenceOptimizer:
 def rel_err(a, b) -> float:
     a, b = np.asarray(a, float), np.asarray(b, float)
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+
+
+# ---- the recommender's instance data as lrgym built it before its compiled generator ---------
+# (lrgym.tasks.recsys: synthetic_positives / split_positives, NumPy draws and Python loops). The
+# compiled generator must give the same instances (tests/tasks/test_recsys_data.py); the
+# benchmarks time it as the "before" build.
+
+VAL_POSITIVES = 512
+EVAL_TRIPLES = 2048
+
+
+def synthetic_positives_numpy(spec: RecsysSpec, rng: np.random.Generator):
+    """Positive pairs (u, i) of the latent-factor model with Zipf popularity (module docstring)."""
+    n_u, n_i, k = spec.n_users, spec.n_items, spec.true_rank
+    U = rng.standard_normal((n_u, k)) / k**0.25
+    V = rng.standard_normal((n_i, k)) / k**0.25
+    log_pop = -spec.zipf * np.log1p(rng.permutation(n_i).astype(np.float64))
+    cap = max(3, n_i // 4)
+    counts = np.clip(np.maximum(3, rng.poisson(spec.interactions, size=n_u)), 1, cap)
+    users, items = [], []
+    chunk = max(1, 2_000_000 // n_i)
+    for start in range(0, n_u, chunk):
+        stop = min(n_u, start + chunk)
+        keys = log_pop + spec.signal * (U[start:stop] @ V.T) + rng.gumbel(size=(stop - start, n_i))
+        if cap < n_i:
+            top = np.argpartition(-keys, cap - 1, axis=1)[:, :cap]
+        else:
+            top = np.tile(np.arange(n_i), (stop - start, 1))
+        order = np.argsort(-np.take_along_axis(keys, top, axis=1), axis=1, kind="stable")
+        top = np.take_along_axis(top, order, axis=1)
+        for row in range(stop - start):
+            c = counts[start + row]
+            users.append(np.full(c, start + row, dtype=np.int64))
+            items.append(top[row, :c].astype(np.int64))
+    return np.concatenate(users), np.concatenate(items)
+
+
+def split_positives_numpy(rng, pos_u, pos_i, n_users, n_items, n_negatives):
+    """Hold out validation positives; draw validation negatives and the evaluation set.
+
+    Returns (train_u, train_i, eval triples (u, i, y), validation triples (u, i, y)), the
+    triples in groups of 1 + k: a positive, then its k negatives.
+    """
+    group = 1 + n_negatives
+    order = np.lexsort((pos_i, pos_u))
+    pos_u, pos_i = pos_u[order], pos_i[order]
+    user_start = np.searchsorted(pos_u, np.arange(n_users + 1))
+    user_count = np.diff(user_start)
+    item_count = np.bincount(pos_i, minlength=n_items)
+    held = np.zeros(len(pos_u), dtype=bool)
+    val_u, val_i = [], []
+    for u in rng.permutation(np.flatnonzero((user_count >= 3) & (user_count <= n_items - 2 * n_negatives))):
+        if len(val_u) == VAL_POSITIVES:
+            break
+        rows = np.arange(user_start[u], user_start[u + 1])
+        ok = rows[item_count[pos_i[rows]] >= 2]
+        if len(ok) == 0:
+            continue
+        r = int(rng.choice(ok))
+        held[r] = True
+        item_count[pos_i[r]] -= 1
+        val_u.append(u)
+        val_i.append(pos_i[r])
+    if not val_u:
+        raise ValueError("no user has 3 or more positives: cannot hold out validation positives")
+    va_u, va_i, va_y = [], [], []
+    for u, i in zip(val_u, val_i):
+        mine = set(pos_i[user_start[u] : user_start[u + 1]].tolist())
+        negs = []
+        while len(negs) < n_negatives:
+            j = int(rng.integers(n_items))
+            if j not in mine:
+                negs.append(j)
+        va_u += [u] * group
+        va_i += [i] + negs
+        va_y += [1.0] + [0.0] * n_negatives
+    train_u, train_i = pos_u[~held], pos_i[~held]
+    n_eval = min(len(train_u), EVAL_TRIPLES // group)
+    pick = rng.choice(len(train_u), size=n_eval, replace=False)
+    ev_u = np.repeat(train_u[pick], group)
+    ev_i = np.empty(n_eval * group, dtype=np.int64)
+    ev_i[::group] = train_i[pick]
+    ev_y = np.zeros(n_eval * group)
+    ev_y[::group] = 1.0
+    for j in range(1, group):
+        ev_i[j::group] = rng.integers(n_items, size=n_eval)
+    as_int = lambda a: np.ascontiguousarray(a, dtype=np.int64)  # noqa: E731
+    return (
+        as_int(train_u), as_int(train_i),
+        (as_int(ev_u), as_int(ev_i), np.ascontiguousarray(ev_y)),
+        (as_int(va_u), as_int(va_i), np.array(va_y)),
+    )

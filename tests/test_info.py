@@ -185,3 +185,22 @@ def test_module_prefixed_ids_resolve_in_a_fresh_process():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["LRControl-v1", "(12,)"]
+
+
+def test_make_info_reads_every_stat_from_its_named_index():
+    """The one info builder (env and TrainingMonitor) unpacks the kernels' stats array by
+    position: each entry must come from its S_* index."""
+    from lrgym.info import episode_constants, info_constants, make_info
+    from lrgym.tasks import base
+
+    stats = np.arange(1.0, base.N_STATS + 1.0)
+    stats[base.S_DIVERGED] = 0.0
+    info = make_info(stats, 0.5, False, 7, 3, episode_constants(2, 11, 0.25), info_constants(50, 10, 1e-6, 10.0, 3, 1))
+    for key in ("train_loss", "val_loss", "val_metric", "batch_loss", "loss_var", "grad_norm", "grad_dot", "grad_cos"):
+        assert info[key] == stats[getattr(base, "S_" + key.upper())], key
+    assert info["excess_loss"] == stats[base.S_TRAIN_LOSS] - 0.25 and not info["diverged"]
+    assert (info["updates"], info["step"], info["family"], info["instance"], info["optimizer"]) == (7, 3, 2, 11, 3)
+    stats[base.S_DIVERGED] = 1.0
+    assert make_info(stats, 0.5, True, 7, 3, episode_constants(2, 11, 0.0), info_constants(50, 10, 1e-6, 10.0, 3, 1))[
+        "diverged"
+    ]

@@ -90,3 +90,15 @@ def test_the_editable_install_maps_the_floors_without_top_level_names(tmp_path):
     assert Path(lines[0]).resolve() == (ROOT / "baselines" / "__init__.py").resolve()
     assert Path(lines[1]).resolve() == (ROOT / "leaderboard" / "__init__.py").resolve()
     assert lines[2:4] == ["None", "None"]
+
+
+def test_every_source_package_is_installed(target):
+    """A sub-package missing from pyproject's explicit ``packages`` list (e.g. ``lrgym.vector``)
+    would work in the editable install and be absent from a regular one."""
+    expected = set()
+    for folder, installed_as in (("lrgym", "lrgym"), ("baselines", "lrgym/baselines"), ("leaderboard", "lrgym/leaderboard")):
+        for init in (ROOT / folder).rglob("__init__.py"):
+            if "__pycache__" not in init.parts:
+                expected.add((Path(installed_as) / init.parent.relative_to(ROOT / folder)).as_posix())
+    installed = {p.parent.relative_to(target).as_posix() for p in (target / "lrgym").rglob("__init__.py")}
+    assert "lrgym/vector" in expected and expected <= installed, sorted(expected - installed)

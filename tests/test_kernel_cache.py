@@ -13,23 +13,38 @@ import numpy as np
 import lrgym
 from lrgym import kernel_cache, rng
 
-# draw_indices (lrgym/tasks/kernels.py) compiles SplitMix64's constants from lrgym/rng.py into
-# itself: the case where Numba's per-file check alone would load stale machine code.
+# a kernel in another module of the package (written into the copy: lrgym/tasks/probe_kernel.py)
+# compiles SplitMix64's constants from lrgym/rng.py into itself: the case where Numba's per-file
+# check alone would load stale machine code.
+PROBE_KERNEL = textwrap.dedent(
+    """
+    import numba
+
+    from lrgym.rng import draw_indices
+
+
+    @numba.njit(cache=True)
+    def draw(state, n, out):
+        draw_indices(state, n, out)
+    """
+)
 PROBE = textwrap.dedent(
     """
     import json, numpy as np
     import lrgym
-    from lrgym.tasks.kernels import draw_indices
+    from lrgym.tasks.probe_kernel import draw
     state, out = np.zeros(1, dtype=np.uint64), np.zeros(6, dtype=np.int64)
-    draw_indices(state, 1000, out)
-    loaded = bool(draw_indices.stats.cache_hits)
+    draw(state, 1000, out)
+    loaded = bool(draw.stats.cache_hits)
     print(json.dumps({"out": out.tolist(), "file": lrgym.__file__, "cache_hit": loaded}))
     """
 )
 
 
-def _copy_package(dst: Path) -> Path:
+def _copy_package(dst: Path, probe: bool = False) -> Path:
     shutil.copytree(Path(lrgym.__file__).parent, dst / "lrgym", ignore=shutil.ignore_patterns("__pycache__"))
+    if probe:
+        (dst / "lrgym" / "tasks" / "probe_kernel.py").write_text(PROBE_KERNEL)
     return dst / "lrgym"
 
 
@@ -63,13 +78,13 @@ def test_package_kernels_use_the_package_stamp():
 
 
 def test_editing_a_dependency_recompiles_the_kernels_that_use_it(tmp_path):
-    pkg = _copy_package(tmp_path)
+    pkg = _copy_package(tmp_path, probe=True)
     first = _probe(tmp_path)
     assert Path(first["file"]).parent == pkg and not first["cache_hit"]
     again = _probe(tmp_path)
     assert again == {**first, "cache_hit": True}  # served from the cache
 
-    # change a SplitMix64 constant in rng.py; kernels.py, which defines draw_indices, is untouched
+    # change a SplitMix64 constant in rng.py; tasks/probe_kernel.py, which defines the kernel, is untouched
     rng_py = pkg / "rng.py"
     text = rng_py.read_text()
     assert "_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)" in text

@@ -16,7 +16,7 @@ char_lstm       character-level LSTM (embedding 24, hidden 64) predicting the ne
 
 Every task fixes its data split; a *seed* sets the model's initialisation (``torch.manual_seed``)
 and the minibatch stream (row indices drawn by lrgym's SplitMix64 generator,
-:func:`lrgym.tasks.kernels.draw_indices`), as a seed of an lrgym episode does. The training
+:func:`lrgym.rng.draw_indices`), as a seed of an lrgym episode does. The training
 objective reported each step is the mean loss on fixed training rows, the validation loss and
 accuracy on held-out rows — the same quantities lrgym's families report.
 """
@@ -34,7 +34,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from lrgym.tasks.kernels import draw_indices
+from lrgym.rng import draw_indices
 
 STDLIB_TRAIN = ("textwrap.py", "string.py", "heapq.py", "bisect.py", "shlex.py", "fnmatch.py", "glob.py",
                 "colorsys.py", "copy.py", "keyword.py", "calendar.py", "difflib.py", "argparse.py")

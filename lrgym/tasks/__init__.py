@@ -1,36 +1,75 @@
-"""Task families by name. Modules are imported on first use, so ``import lrgym`` stays quick.
+"""Task families by name: the one family registry. Modules are imported on first use, so
+``import lrgym`` stays quick.
 
 A new family is three things: its module (a :class:`~lrgym.tasks.base.TaskFamily` subclass and
 its :class:`~lrgym.tasks.base.Task`; ``lrgym/tasks/<name>.py``), its tests (the family contract
 test in ``tests/tasks/test_family_contract.py`` runs over every registered family by itself),
 and one registry line: an entry of :data:`FAMILIES` here, or, from outside the package,
-:func:`register_family` (which can also give it a gymnasium id). Everything else (the env, the
-vector env, gymnasium ids, SB3's ``make_vec_env``, the baselines, tuning, a leaderboard suite
-that names the family) takes the family by name. Which families the mixed env ``LRControl-v1``
-and the leaderboard's frozen suites contain are versioned decisions, made in
-:mod:`lrgym.tasks.mixture` and :mod:`lrgym.leaderboard.suite`, never implied by registering.
+:func:`register_family`. Everything else derives from this registry:
+
+* the gymnasium ids (single and vector entry points): :data:`lrgym.registry.ENV_IDS` is built
+  from the entries' ``env_ids``;
+* the baselines, tuning and a leaderboard suite take the family by name
+  (:func:`lrgym.baselines.families.available_families` lists the registry);
+* the members of the mixed family behind ``LRControl-v1`` and the info schema's family name
+  table (``info["family"]`` indexes it): :data:`MIXED_V1`, the entries with ``mixed_v1=True``
+  in registry order. These are versioned decisions: a new family joins ``LRControl-v1`` only
+  with a new env version (its instance seed k belongs to member k mod the number of members),
+  so :func:`register_family` cannot set the flag; a new family mixes with the others on
+  request, ``family_options={"members": (..., "toy")}`` of ``family="mixed"``.
 """
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass, field
 
 from lrgym.tasks.base import INSTANCE_SETS, Task, TaskFamily, TaskSpec, TrainState
 
-#: family name → "module:Class"
-FAMILIES: dict[str, str] = {
-    "linreg": "lrgym.tasks.linreg:LinRegFamily",
-    "quadratic": "lrgym.tasks.quadratic:QuadraticFamily",
-    "mlp": "lrgym.tasks.mlp:MLPFamily",
-    "recsys": "lrgym.tasks.recsys:RecsysFamily",
-    "mixed": "lrgym.tasks.mixture:MixtureFamily",
+
+@dataclass(frozen=True)
+class FamilyEntry:
+    """A registered family: where its class lives and which gymnasium ids stand for it."""
+
+    #: ``"package.module:ClassName"`` of the :class:`~lrgym.tasks.base.TaskFamily` (imported on first use)
+    target: str
+    #: gymnasium id → ``family_options`` of that id (``{}``: the family's defaults)
+    env_ids: dict[str, dict] = field(default_factory=dict)
+    #: a member of ``LRControl-v1``'s mixture and of the info schema's name table (versioned)
+    mixed_v1: bool = False
+
+
+#: family name → its entry (one line per family)
+FAMILIES: dict[str, FamilyEntry] = {
+    "linreg": FamilyEntry("lrgym.tasks.linreg:LinRegFamily", {"LRControl-LinReg-v1": {}}, mixed_v1=True),
+    "quadratic": FamilyEntry("lrgym.tasks.quadratic:QuadraticFamily", {"LRControl-Quadratic-v1": {}}, mixed_v1=True),
+    "mlp": FamilyEntry("lrgym.tasks.mlp:MLPFamily", {
+        "LRControl-MLP-v1": {},
+        "LRControl-Digits-v1": {"dataset": "digits"},
+        "LRControl-BreastCancer-v1": {"dataset": "breast_cancer"},
+    }, mixed_v1=True),
+    "recsys": FamilyEntry("lrgym.tasks.recsys:RecsysFamily", {"LRControl-Recsys-v1": {}}, mixed_v1=True),
+    "mixed": FamilyEntry("lrgym.tasks.mixture:MixtureFamily", {"LRControl-v1": {}}),
 }
+
+#: the members of ``LRControl-v1``'s mixed family, in order (instance seed k → member k mod 4);
+#: also ``lrgym.info.FAMILY_NAMES``, the table ``info["family"]`` indexes
+MIXED_V1: tuple[str, ...] = tuple(name for name, entry in FAMILIES.items() if entry.mixed_v1)
+
+
+def env_ids() -> dict[str, dict]:
+    """Every registered gymnasium id → its :class:`~lrgym.env.LRControlEnv` keywords."""
+    out = {}
+    for name, entry in FAMILIES.items():
+        for env_id, options in entry.env_ids.items():
+            out[env_id] = {"family": name, "family_options": dict(options)} if options else {"family": name}
+    return out
 
 
 def family_class(name: str) -> type[TaskFamily]:
     if name not in FAMILIES:
         raise ValueError(f"unknown family {name!r}; valid choices: {', '.join(FAMILIES)}")
-    module, cls = FAMILIES[name].split(":")
+    module, cls = FAMILIES[name].target.split(":")
     return getattr(importlib.import_module(module), cls)
 
 
@@ -42,12 +81,16 @@ def register_family(name: str, target: str, env_id: str | None = None) -> None:
     evaluates the family must run this too (e.g. in the module that defines it, or in the
     policy's module). Re-registering the same target is a no-op; another target is an error.
     """
-    if FAMILIES.get(name, target) != target:
-        raise ValueError(f"family {name!r} is already registered as {FAMILIES[name]!r}")
+    old = FAMILIES.get(name)
+    if old is not None and old.target != target:
+        raise ValueError(f"family {name!r} is already registered as {old.target!r}")
     module, sep, cls = target.partition(":")
     if not (module and sep and cls):
         raise ValueError(f"target {target!r} invalid; valid: 'package.module:ClassName'")
-    FAMILIES[name] = target
+    ids = dict(old.env_ids) if old is not None else {}
+    if env_id is not None:
+        ids.setdefault(env_id, {})
+    FAMILIES[name] = FamilyEntry(target, ids, mixed_v1=old.mixed_v1 if old is not None else False)
     if env_id is not None:
         from lrgym.registry import register_id
 
@@ -59,5 +102,5 @@ def make_family(name: str, **options) -> TaskFamily:
     return family_class(name)(**options)
 
 
-__all__ = ["FAMILIES", "INSTANCE_SETS", "Task", "TaskFamily", "TaskSpec", "TrainState", "family_class", "make_family",
+__all__ = ["FAMILIES", "INSTANCE_SETS", "MIXED_V1", "FamilyEntry", "env_ids", "Task", "TaskFamily", "TaskSpec", "TrainState", "family_class", "make_family",
            "register_family"]

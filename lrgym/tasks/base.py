@@ -36,6 +36,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+#: the compile options of the families' Numba kernels: relaxed float semantics that let short
+#: dot products vectorise while NaN / inf checks keep working (never ``fastmath=True``)
+FAST_MATH = {"reassoc", "contract"}
+
 INSTANCE_SETS: dict[str, range] = {
     "train": range(0, 10_000),
     "val": range(10_000, 10_200),
@@ -208,6 +212,46 @@ class Task(ABC):
     @abstractmethod
     def evaluate(self, state: TrainState, stats: np.ndarray) -> None:
         """Fill the loss / metric entries of ``stats`` for the current parameters (no update)."""
+
+
+class KernelTask(Task):
+    """A task whose training step is one compiled ``run_*`` kernel, called in one place.
+
+    The kernel's signature is ``(<head...>, lr, n_updates, opt, hyper, <tail...>, loss_cap,
+    stats)``. The family writes its argument list once, in :meth:`kernel_item`: the pair
+    ``(head, tail)`` of tuples holding one environment's arguments (its
+    :class:`TrainState` arrays and the task's data). :meth:`run` (the single env) calls
+    :attr:`kernel` with them, and the vector env's batched drivers
+    (:mod:`lrgym.tasks.batched`) call the same compiled specialisation with the same tuples, so
+    both run identical machine code on identical arguments.
+    """
+
+    #: the kernel kind: environments whose tasks share it run in one batched call (a family with
+    #: two kernels, e.g. streaming vs finite linear regression, names them apart)
+    kernel_name: str = ""
+    #: run the BLAS library on one thread around the kernel (kernels that call ``np.dot``)
+    single_thread_blas: bool = False
+
+    @property
+    @abstractmethod
+    def kernel(self):
+        """The family's Numba ``run_*`` dispatcher for this task."""
+
+    @abstractmethod
+    def kernel_item(self, state: TrainState) -> tuple[tuple, tuple]:
+        """(head, tail): this environment's kernel arguments before ``lr`` and between ``hyper``
+        and ``loss_cap``."""
+
+    def run(self, state, lr, n_updates, opt, hyper, loss_cap, stats):
+        head, tail = self.kernel_item(state)
+        args = (*head, float(lr), int(n_updates), int(opt), hyper, *tail, float(loss_cap), stats)
+        if self.single_thread_blas:
+            from lrgym.tasks.blas import blas_single_thread
+
+            with blas_single_thread():
+                self.kernel(*args)
+        else:
+            self.kernel(*args)
 
 
 class TaskFamily(ABC):

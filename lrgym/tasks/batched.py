@@ -1,11 +1,13 @@
 """Batched training: one compiled call runs the inner training of many environments.
 
 The vector environment (:mod:`lrgym.vector`) groups its sub-environments by the compiled kernel
-their task runs (a *kind*: linear regression on a finite data set, streaming linear regression,
-noisy quadratic, MLP, ...). A group keeps a ``numba.typed.List`` with one tuple per environment —
-the arguments of the family's ``run_*`` kernel that belong to the environment (its
-:class:`~lrgym.tasks.base.TrainState` arrays and its task's data), in the kernel's order — and
-:func:`run_serial` / :func:`run_parallel` loop over the list and call the kernel for each.
+their task runs (a *kind*, :attr:`KernelTask.kernel_name <lrgym.tasks.base.KernelTask>`: linear
+regression on a finite data set, streaming linear regression, noisy quadratic, MLP, ...). A group
+keeps a ``numba.typed.List`` with one item per environment — the family's own
+:meth:`~lrgym.tasks.base.KernelTask.kernel_item`, the arguments of its ``run_*`` kernel that
+belong to the environment (its :class:`~lrgym.tasks.base.TrainState` arrays and its task's
+data), the same tuples :meth:`KernelTask.run` passes — and :func:`run_serial` /
+:func:`run_parallel` loop over the list and call the kernel for each.
 
 **Same machine code as the single environment.** The drivers do not call the ``run_*`` kernel
 as a Numba function (Numba would link a copy of it into the driver and optimise it again; with
@@ -18,13 +20,12 @@ environment; ``tests/test_vector.py`` checks trajectories to the bit.
 Every ``run_*`` kernel has the signature ``(<head...>, lr, n_updates, opt, hyper, <tail...>,
 loss_cap, stats)`` (the tail is ``segments`` for most families, empty for the recommender); a
 kind's item is the pair ``(head, tail)`` of tuples holding exactly the objects :meth:`Task.run`
-passes. A task whose class has no kind here still works in the vector env, through a Python loop
-over :meth:`Task.run` (:data:`FALLBACK`); :func:`register_kind` adds kinds for new families.
+passes. A task that is not a :class:`~lrgym.tasks.base.KernelTask` (or overrides its ``run``)
+still works in the vector env, through a Python loop over :meth:`Task.run` (:data:`FALLBACK`).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -154,95 +155,19 @@ def remove_item(items, i):
     items.pop()
 
 
-# ---- kinds of the built-in families ----------------------------------------------------------
+# ---- kinds ------------------------------------------------------------------------------------
 
 
-def _linreg_finite_item(task, state):
-    s = state.scratch
-    return (
-        (
-            state.params, state.slots, state.step, state.rng, state.grad, state.prev_grad,
-            s["rows"], s["losses"], s["acc"],
-            task.X, task.y, task.R, task.c, task.rho, task.n_eval,
-            task.Rv, task.cv, task.rho_v, task.n_val, task.val_var,
-        ),
-        (task.segments,),
-    )
+_KINDS: dict[tuple[str, Callable], Kind] = {}
 
 
-def _linreg_stream_item(task, state):
-    s = state.scratch
-    return (
-        (
-            state.params, state.slots, state.step, state.rng, state.grad, state.prev_grad,
-            s["losses"], s["acc"], s["z"], s["e_eig"], s["g_eig"],
-            task.w_star, task.U, task.UT, task.eigvals, task.sqrt_eig, task.spec.noise, task.y_var,
-        ),
-        (task.segments,),
-    )
-
-
-def _quadratic_item(task, state):
-    s = state.scratch
-    return (
-        (
-            state.params, state.slots, state.step, state.rng, state.grad, state.prev_grad,
-            s["xi"], s["acc"], task.H, math.sqrt(task.noise_var), task.spec.noise,
-        ),
-        (task.segments,),
-    )
-
-
-def _mlp_item(task, state):
-    s = state.scratch
-    return (
-        (
-            state.params, state.slots, state.step, state.rng, state.grad, state.prev_grad,
-            s["rows"], s["Xb"], s["yb"], s["losses"], s["eval_losses"], s["acts"], task.act_offsets,
-            s["delta_a"], s["delta_b"], s["acc"], task.widths, task.offsets, task.relu,
-            task.X, task.y, task.n_eval, task.Xv, task.yv,
-        ),
-        (task.segments,),
-    )
-
-
-def _recsys_item(task, state):
-    s = state.scratch
-    return (
-        (
-            state.params, state.slots, state.step, state.rng,
-            s["tri_u"], s["tri_i"], s["tri_y"], s["scores"], s["losses"], s["dscores"], s["row_slot"], s["rows"],
-            s["starts"], s["G"], s["uacc"], s["prev_G"], s["prev_slot"], s["prev_rows"], s["prev_meta"],
-            s["table_sq"], s["acc"],
-            s["ev_scores"], s["ev_losses"], s["ev_dscores"],
-            task.width, task.v_off, task.pos_u, task.pos_i, task.n_items, task.spec.n_negatives,
-            task.ev_u, task.ev_i, task.ev_y, task.va_u, task.va_i, task.va_y,
-        ),
-        (),
-    )
-
-
-_KINDS: dict[str, Kind] = {}
-_CHOOSERS: list[tuple[str, str, Callable]] = []  # (module, class name, task -> Kind)
-
-
-def register_kind(module: str, class_name: str, chooser: Callable) -> None:
-    """Teach :func:`kind_of` a task class (by module and name, imported lazily):
-    ``chooser(task) -> Kind``."""
-    _CHOOSERS.append((module, class_name, chooser))
-
-
-def _kind(name: str, module: str, kernel: str, item: Callable) -> Kind:
-    if name not in _KINDS:
-        import importlib
-
-        _KINDS[name] = Kind(name, getattr(importlib.import_module(module), kernel), item)
-    return _KINDS[name]
+def _task_item(task, state) -> tuple:
+    return task.kernel_item(state)
 
 
 def check_item(kind: Kind, item: tuple) -> bool:
-    """Does ``item`` fill the kernel's signature? (A family that changed its kernel's arguments
-    without updating its kind here must not be called with the old layout.)"""
+    """Does ``item`` fill the kernel's signature? (A sanity check of a family's
+    :meth:`~lrgym.tasks.base.KernelTask.kernel_item` against its kernel's parameter count.)"""
     import inspect
 
     head, tail = item
@@ -250,23 +175,21 @@ def check_item(kind: Kind, item: tuple) -> bool:
     return n_params == len(head) + len(tail) + 6
 
 
-register_kind(
-    "lrgym.tasks.linreg", "LinRegTask",
-    lambda task: _kind("linreg_stream", "lrgym.tasks.linreg", "run_stream", _linreg_stream_item)
-    if task.streaming else _kind("linreg_finite", "lrgym.tasks.linreg", "run_finite", _linreg_finite_item),
-)
-register_kind("lrgym.tasks.quadratic", "QuadraticTask", lambda task: _kind("quadratic", "lrgym.tasks.quadratic", "run_quadratic", _quadratic_item))
-register_kind("lrgym.tasks.mlp", "MLPTask", lambda task: _kind("mlp", "lrgym.tasks.mlp", "run_mlp", _mlp_item))
-register_kind("lrgym.tasks.recsys", "RecsysTask", lambda task: _kind("recsys", "lrgym.tasks.recsys", "run_recsys", _recsys_item))
-
-
 def kind_of(task) -> Kind:
     """The batched kernel kind of a built task (:data:`FALLBACK` when there is none).
 
-    Only the exact registered classes match: a subclass may override ``run``.
+    A :class:`~lrgym.tasks.base.KernelTask` whose class keeps :meth:`KernelTask.run` is called
+    through its kernel with its own :meth:`~lrgym.tasks.base.KernelTask.kernel_item` — the one
+    argument list of the family; any other task (or a subclass that overrides ``run``) runs
+    through a Python loop over ``task.run``.
     """
-    cls = type(task)
-    for module, name, chooser in _CHOOSERS:
-        if cls.__name__ == name and cls.__module__ == module:
-            return chooser(task)
-    return FALLBACK
+    from lrgym.tasks.base import KernelTask
+
+    if not isinstance(task, KernelTask) or type(task).run is not KernelTask.run:
+        return FALLBACK
+    kernel = task.kernel
+    key = (task.kernel_name, kernel)
+    kind = _KINDS.get(key)
+    if kind is None:
+        kind = _KINDS[key] = Kind(task.kernel_name, kernel, _task_item)
+    return kind

@@ -59,12 +59,14 @@ import numba
 import numpy as np
 
 from lrgym import rng as _rng
-from lrgym.tasks.updates import apply_update_fast as apply_update
+from lrgym.rng import draw_indices
+from lrgym.optim import apply_update
 from lrgym.tasks.base import (
+    FAST_MATH,
     S_TRAIN_LOSS,
     S_VAL_LOSS,
     S_VAL_METRIC,
-    Task,
+    KernelTask,
     TaskFamily,
     TaskSpec,
     TrainState,
@@ -72,7 +74,7 @@ from lrgym.tasks.base import (
     log_uniform_int,
 )
 from lrgym.tasks.datasets import bundled
-from lrgym.tasks.kernels import FAST_MATH, N_ACC, draw_indices, finish_stats, is_bad, loss_moments, record_gradient_pair
+from lrgym.tasks.stats import N_ACC, finish_stats, is_bad, loss_moments, record_gradient_pair
 
 EVAL_ROWS = 2048
 VAL_ROWS = 512
@@ -406,7 +408,7 @@ def _load_diabetes(spec: "LinRegSpec"):
     return X[tr], y[tr], X[va], y[va]
 
 
-class LinRegTask(Task):
+class LinRegTask(KernelTask):
     metric_name = "r2"
 
     def __init__(self, spec: LinRegSpec):
@@ -472,23 +474,30 @@ class LinRegTask(Task):
             scratch["rows"] = np.zeros(b, dtype=np.int64)
         return scratch
 
-    def run(self, state: TrainState, lr, n_updates, opt, hyper, loss_cap, stats):
+    @property
+    def kernel_name(self) -> str:
+        return "linreg_stream" if self.streaming else "linreg_finite"
+
+    @property
+    def kernel(self):
+        return run_stream if self.streaming else run_finite
+
+    def kernel_item(self, state: TrainState) -> tuple[tuple, tuple]:
         s = state.scratch
         if self.streaming:
-            run_stream(
+            head = (
                 state.params, state.slots, state.step, state.rng, state.grad, state.prev_grad,
                 s["losses"], s["acc"], s["z"], s["e_eig"], s["g_eig"],
                 self.w_star, self.U, self.UT, self.eigvals, self.sqrt_eig, self.spec.noise, self.y_var,
-                lr, n_updates, opt, hyper, self.segments, loss_cap, stats,
             )
         else:
-            run_finite(
+            head = (
                 state.params, state.slots, state.step, state.rng, state.grad, state.prev_grad,
                 s["rows"], s["losses"], s["acc"],
                 self.X, self.y, self.R, self.c, self.rho, self.n_eval,
                 self.Rv, self.cv, self.rho_v, self.n_val, self.val_var,
-                lr, n_updates, opt, hyper, self.segments, loss_cap, stats,
             )
+        return head, (self.segments,)
 
     def evaluate(self, state: TrainState, stats):
         if self.streaming:

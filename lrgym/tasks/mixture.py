@@ -8,9 +8,11 @@ thing whichever family an episode draws.
 
 from __future__ import annotations
 
+from lrgym.tasks import MIXED_V1
 from lrgym.tasks.base import Task, TaskFamily, TaskSpec
 
-DEFAULT_MEMBERS = ("linreg", "quadratic", "mlp", "recsys")
+#: ``LRControl-v1``'s members, from the family registry (the entries marked ``mixed_v1``)
+DEFAULT_MEMBERS = MIXED_V1
 
 
 class MixtureFamily(TaskFamily):

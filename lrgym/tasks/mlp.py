@@ -77,6 +77,7 @@ Performance: the matrix products go to BLAS through ``np.dot`` inside the kernel
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, replace
 
@@ -84,12 +85,13 @@ import numba
 import numpy as np
 
 from lrgym import rng as _rng
-from lrgym.tasks.updates import apply_update_fast
+from lrgym.optim import apply_update
 from lrgym.tasks.base import (
+    FAST_MATH,
     S_TRAIN_LOSS,
     S_VAL_LOSS,
     S_VAL_METRIC,
-    Task,
+    KernelTask,
     TaskFamily,
     TaskSpec,
     TrainState,
@@ -98,7 +100,7 @@ from lrgym.tasks.base import (
 )
 from lrgym.tasks.blas import blas_single_thread
 from lrgym.tasks.datasets import bundled
-from lrgym.tasks.kernels import FAST_MATH, N_ACC, finish_stats, is_bad, loss_moments, record_gradient_pair
+from lrgym.tasks.stats import N_ACC, finish_stats, is_bad, loss_moments, record_gradient_pair
 from lrgym.tasks.vmath import vexp, vtanh
 
 EVAL_ROWS = 2048
@@ -301,7 +303,7 @@ def run_mlp(
         batch_loss = loss_moments(losses, acc)
         backward(params, widths, offsets, relu, Xb, yb, acts, act_offsets, delta_a, delta_b, grad)
         record_gradient_pair(grad, prev_grad, step[0] > 0, acc)
-        apply_update_fast(params, grad, slots, step, lr, opt, hyper, segments)
+        apply_update(params, grad, slots, step, lr, opt, hyper, segments)
         done += 1
         if is_bad(batch_loss, loss_cap) or not math.isfinite(params.sum()):
             diverged = True
@@ -322,8 +324,13 @@ def _standardise(X_train: np.ndarray, X_val: np.ndarray):
     return (X_train - mean) / std, (X_val - mean) / std
 
 
+@functools.lru_cache(maxsize=None)
 def load_real(dataset: str):
-    """Standardised (X, y, X_val, y_val) of a bundled scikit-learn data set, fixed split."""
+    """Standardised (X, y, X_val, y_val) of a bundled scikit-learn data set, fixed split.
+
+    The split and the standardisation are the same for every instance, so they are made once
+    per process and every instance of the data set shares these arrays (kernels only read
+    them; the cached arrays are those a fresh call returns, ``tests/tasks/test_cache.py``)."""
     X, y = bundled(dataset)
     n_train, n_val = real_split_sizes(dataset)
     if X.shape[0] != n_train + n_val:
@@ -370,7 +377,7 @@ def synthetic_data(spec: MLPSpec):
 # ---- task and family ----------------------------------------------------------------------
 
 
-class MLPTask(Task):
+class MLPTask(KernelTask):
     metric_name = "accuracy"
 
     def __init__(self, spec: MLPSpec):
@@ -441,19 +448,19 @@ class MLPTask(Task):
             "acc": np.zeros(N_ACC),
         }
 
-    def run(self, state: TrainState, lr, n_updates, opt, hyper, loss_cap, stats):
-        s = state.scratch
-        with blas_single_thread():
-            self._run(state, s, lr, n_updates, opt, hyper, loss_cap, stats)
+    kernel_name = "mlp"
+    kernel = staticmethod(run_mlp)
+    single_thread_blas = True  # np.dot inside the kernel (lrgym.tasks.blas)
 
-    def _run(self, state, s, lr, n_updates, opt, hyper, loss_cap, stats):
-        run_mlp(
+    def kernel_item(self, state: TrainState) -> tuple[tuple, tuple]:
+        s = state.scratch
+        head = (
             state.params, state.slots, state.step, state.rng, state.grad, state.prev_grad,
             s["rows"], s["Xb"], s["yb"], s["losses"], s["eval_losses"], s["acts"], self.act_offsets,
             s["delta_a"], s["delta_b"], s["acc"], self.widths, self.offsets, self.relu,
             self.X, self.y, self.n_eval, self.Xv, self.yv,
-            float(lr), int(n_updates), int(opt), hyper, self.segments, float(loss_cap), stats,
         )
+        return head, (self.segments,)
 
     def evaluate(self, state: TrainState, stats):
         s = state.scratch

@@ -33,24 +33,24 @@ import numba
 import numpy as np
 
 from lrgym import rng as _rng
-from lrgym.tasks.updates import apply_update_fast as apply_update
+from lrgym.optim import apply_update
 from lrgym.tasks.base import (
+    FAST_MATH,
     S_BATCH_LOSS,
     S_LOSS_VAR,
     S_TRAIN_LOSS,
     S_VAL_LOSS,
     S_VAL_METRIC,
-    Task,
+    KernelTask,
     TaskFamily,
     TaskSpec,
     TrainState,
     log_uniform,
     log_uniform_int,
 )
-from lrgym.tasks.kernels import (
+from lrgym.tasks.stats import (
     A_BATCH_LOSS,
     A_LOSS_VAR,
-    FAST_MATH,
     N_ACC,
     finish_stats,
     is_bad,
@@ -166,7 +166,7 @@ def quadratic_loss_scale(eigvals, noise_var: float) -> float:
     return float(0.5 * lam.mean() + 0.5 * np.sum(eta * noise_var / (2.0 - eta * lam)))
 
 
-class QuadraticTask(Task):
+class QuadraticTask(KernelTask):
     optimal_loss = 0.0
     metric_name = "neg_log10_gap"
 
@@ -198,13 +198,16 @@ class QuadraticTask(Task):
     def new_scratch(self):
         return {"xi": np.zeros(self.spec.dim), "acc": np.zeros(N_ACC)}
 
-    def run(self, state: TrainState, lr, n_updates, opt, hyper, loss_cap, stats):
+    kernel_name = "quadratic"
+    kernel = staticmethod(run_quadratic)
+
+    def kernel_item(self, state: TrainState) -> tuple[tuple, tuple]:
         s = state.scratch
-        run_quadratic(
+        head = (
             state.params, state.slots, state.step, state.rng, state.grad, state.prev_grad,
             s["xi"], s["acc"], self.H, math.sqrt(self.noise_var), self.spec.noise,
-            lr, n_updates, opt, hyper, self.segments, loss_cap, stats,
         )
+        return head, (self.segments,)
 
     def evaluate(self, state: TrainState, stats):
         evaluate_quadratic(self.H, state.params, state.grad.copy(), stats)

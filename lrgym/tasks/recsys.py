@@ -104,22 +104,22 @@ import numpy as np
 from lrgym.rng import skip_ahead, uniform_ahead
 from lrgym.optim import H_CLIP_NORM, H_NORMALIZE, H_WEIGHT_DECAY, clip_coefficient
 from lrgym.tasks.base import (
+    FAST_MATH,
     S_TRAIN_LOSS,
     S_VAL_LOSS,
     S_VAL_METRIC,
-    Task,
+    KernelTask,
     TaskFamily,
     TaskSpec,
     TrainState,
     log_uniform,
     log_uniform_int,
 )
-from lrgym.tasks.kernels import (
+from lrgym.tasks.stats import (
     A_GRAD_COS,
     A_GRAD_DOT,
     A_GRAD_NORM,
     A_GRAD_PAIRS,
-    FAST_MATH,
     N_ACC,
     finish_stats,
     is_bad,
@@ -264,7 +264,7 @@ def gather_row_gradients(params, width, n_users, tri_u, tri_i, dscores, n, scale
 
 @numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
 def record_sparse_gradient_pair(G, rows, n_rows, prev_G, prev_slot, prev_rows, prev_meta, have_prev, acc):
-    """:func:`lrgym.tasks.kernels.record_gradient_pair` for a gradient that lives on rows.
+    """:func:`lrgym.tasks.stats.record_gradient_pair` for a gradient that lives on rows.
 
     The previous gradient is kept compactly, like the current one: row ``prev_rows[k]`` of it
     is ``prev_G[k]`` and ``prev_slot`` maps a row to k (−1: zero there); ``prev_meta`` holds
@@ -398,7 +398,7 @@ def draw_minibatch(rng, pos_u, pos_i, n_items, group, tri_u, tri_i, tri_y, unifo
 
     Bit-identical to that sequence of :func:`lrgym.rng.randint` calls (module docstring), but
     draw t (the t-th triple's) is computed from its own SplitMix64 state
-    (:func:`lrgym.rng.uniform_ahead`, as in :func:`lrgym.tasks.kernels.draw_indices`), so the uniforms come from one vectorised loop
+    (:func:`lrgym.rng.uniform_ahead`, as in :func:`lrgym.rng.draw_indices`), so the uniforms come from one vectorised loop
     into ``uniforms`` (length ≥ the number of triples) instead of a serial chain of draws.
     """
     n = tri_u.shape[0]
@@ -595,29 +595,201 @@ def file_positives(path: str):
 
 
 def synthetic_positives(spec: RecsysSpec, rng: np.random.Generator):
-    """Positive pairs (u, i) of the latent-factor model with Zipf popularity (module docstring)."""
+    """Positive pairs (u, i) of the latent-factor model with Zipf popularity (module docstring).
+
+    Per user, the ``n_u`` items of largest key log π_i + signal · u*·v*_i + G_ui (G standard
+    Gumbel), in decreasing order of key. The NumPy draws are those of the original NumPy code
+    (``tests/references.py: synthetic_positives_numpy``), in the same order; the keys and the
+    top-n_u selection run compiled (:func:`_top_keys`), with NumPy's own arithmetic so that the
+    instance is the same, to the bit (``tests/tasks/test_recsys_data.py``). The Gumbel noise
+    comes from ``rng.random``: NumPy's ``gumbel`` is −log(−log(1 − u)) of the same doubles u
+    (it draws again for u = 0, where this falls back to ``rng.gumbel``).
+    """
     n_u, n_i, k = spec.n_users, spec.n_items, spec.true_rank
     U = rng.standard_normal((n_u, k)) / k**0.25
     V = rng.standard_normal((n_i, k)) / k**0.25
     log_pop = -spec.zipf * np.log1p(rng.permutation(n_i).astype(np.float64))
     cap = max(3, n_i // 4)
-    counts = np.clip(np.maximum(3, rng.poisson(spec.interactions, size=n_u)), 1, cap)
-    users, items = [], []
+    counts = np.clip(np.maximum(3, rng.poisson(spec.interactions, size=n_u)), 1, cap).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    users = np.empty(offsets[-1], dtype=np.int64)
+    items = np.empty(offsets[-1], dtype=np.int64)
     chunk = max(1, 2_000_000 // n_i)
     for start in range(0, n_u, chunk):
         stop = min(n_u, start + chunk)
-        keys = log_pop + spec.signal * (U[start:stop] @ V.T) + rng.gumbel(size=(stop - start, n_i))
-        if cap < n_i:
-            top = np.argpartition(-keys, cap - 1, axis=1)[:, :cap]
-        else:
-            top = np.tile(np.arange(n_i), (stop - start, 1))
-        order = np.argsort(-np.take_along_axis(keys, top, axis=1), axis=1, kind="stable")
-        top = np.take_along_axis(top, order, axis=1)
-        for row in range(stop - start):
-            c = counts[start + row]
-            users.append(np.full(c, start + row, dtype=np.int64))
-            items.append(top[row, :c].astype(np.int64))
-    return np.concatenate(users), np.concatenate(items)
+        scores = U[start:stop] @ V.T
+        before = rng.bit_generator.state
+        noise = rng.random((stop - start, n_i))
+        uniform = True
+        if not noise.all():  # a u = 0 draw: NumPy's gumbel would have drawn again
+            rng.bit_generator.state = before
+            noise = rng.gumbel(size=(stop - start, n_i))
+            uniform = False
+        _top_keys(log_pop, float(spec.signal), scores, noise, uniform, counts, offsets, start, users, items)
+    return users, items
+
+
+#: resolution of the Gumbel bound table in :func:`_top_keys`
+_GUMBEL_BUCKETS = 4096
+
+
+@numba.njit(cache=True, inline="always")
+def _heap_less(key_a, item_a, key_b, item_b):
+    """Heap order: smaller key first; equal keys, larger item first (it leaves first)."""
+    return key_a < key_b or (key_a == key_b and item_a > item_b)
+
+
+@numba.njit(cache=True)  # no fastmath: the keys must round exactly as NumPy's expression does
+def _top_keys(log_pop, signal, scores, noise, uniform, counts, offsets, start, users, items):
+    """For each row r (user start + r): the counts[user] items of largest key, largest first
+    (equal keys: lower item first), into users / items at offsets[user].
+
+    key = (log_pop + signal · score) + g, g = 0 − 1·log(−log(1 − u)) (NumPy's Gumbel with
+    loc 0, scale 1, from its uniform double u) or g = noise itself when ``uniform`` is False.
+
+    The kept items live in a binary min-heap ordered by (key, −item), so an item enters only
+    with a key above the smallest kept one and, among equal smallest keys, the later item
+    leaves first; the heap is sorted at the end. Speed: g decreases in u, so
+    g(u) ≤ bound[⌊u·B⌋] = g(⌊u·B⌋ / B); once the heap is full, an item whose base + bound (with
+    a margin far above rounding) cannot beat the heap's smallest key is skipped without its two
+    logarithms. Kept items' keys are always computed exactly.
+    """
+    n_rows, n_i = scores.shape
+    cap = 0
+    for r in range(n_rows):
+        cap = max(cap, counts[start + r])
+    heap_key = np.empty(cap)
+    heap_item = np.empty(cap, dtype=np.int64)
+    bound = np.empty(_GUMBEL_BUCKETS)
+    bound[0] = np.inf
+    for b in range(1, _GUMBEL_BUCKETS):
+        bound[b] = 0.0 - 1.0 * math.log(-math.log(1.0 - b / _GUMBEL_BUCKETS))
+    for r in range(n_rows):
+        c = counts[start + r]
+        m = 0
+        skip_below = -np.inf  # base + bound below this: cannot enter the full heap
+        for j in range(n_i):
+            base = log_pop[j] + signal * scores[r, j]
+            if uniform:
+                u = noise[r, j]
+                if m == c and base + bound[int(u * _GUMBEL_BUCKETS)] < skip_below:
+                    continue
+                g = 0.0 - 1.0 * math.log(-math.log(1.0 - u))
+            else:
+                g = noise[r, j]
+            key = base + g
+            if m < c:  # sift up
+                pos = m
+                m += 1
+                while pos > 0:
+                    parent = (pos - 1) >> 1
+                    if _heap_less(key, j, heap_key[parent], heap_item[parent]):
+                        heap_key[pos] = heap_key[parent]
+                        heap_item[pos] = heap_item[parent]
+                        pos = parent
+                    else:
+                        break
+                heap_key[pos] = key
+                heap_item[pos] = j
+            elif key > heap_key[0]:  # replace the root, sift down
+                pos = 0
+                while True:
+                    child = 2 * pos + 1
+                    if child >= c:
+                        break
+                    if child + 1 < c and _heap_less(heap_key[child + 1], heap_item[child + 1], heap_key[child], heap_item[child]):
+                        child += 1
+                    if _heap_less(heap_key[child], heap_item[child], key, j):
+                        heap_key[pos] = heap_key[child]
+                        heap_item[pos] = heap_item[child]
+                        pos = child
+                    else:
+                        break
+                heap_key[pos] = key
+                heap_item[pos] = j
+            else:
+                continue
+            if m == c:
+                low = heap_key[0]
+                skip_below = low - 1e-9 * (1.0 + abs(low))
+        # largest key first, equal keys by item: sort the heap's (−key, item) pairs
+        order = np.argsort(heap_item[:c], kind="mergesort")
+        keys = heap_key[:c][order]
+        its = heap_item[:c][order]
+        order2 = np.argsort(-keys, kind="mergesort")
+        o = offsets[start + r]
+        for q in range(c):
+            users[o + q] = start + r
+            items[o + q] = its[order2[q]]
+
+
+@numba.njit(cache=True)
+def _bounded(words, pos, n):
+    """NumPy's ``Generator.integers(n)`` (Lemire's method on 32-bit words, n ≤ 2³²) from the
+    raw 32-bit words ``words[pos:]``: (value, next pos), or (−1, pos) when the words run out.
+    n = 1 draws nothing, as NumPy's does."""
+    if n == 1:
+        return 0, pos
+    rng_excl = np.uint64(n)
+    threshold = (np.uint64(0xFFFFFFFF) - np.uint64(n - 1)) % rng_excl
+    while True:
+        if pos >= words.shape[0]:
+            return -1, pos
+        m = np.uint64(words[pos]) * rng_excl
+        pos += 1
+        leftover = m & np.uint64(0xFFFFFFFF)
+        if leftover >= rng_excl or leftover >= threshold:
+            return np.int64(m >> np.uint64(32)), pos
+
+
+@numba.njit(cache=True)
+def _hold_out(words, candidates, user_start, pos_i, item_count, n_items, n_negatives, limit, held, val_u, val_i, negs):
+    """The validation draws of :func:`split_positives`, from raw 32-bit words.
+
+    For each candidate user in order, until ``limit`` are held out: a uniform choice among the
+    user's positives whose item keeps another training positive (``rng.choice``), held out
+    (``held``, ``item_count`` updated). Then, per held-out user, ``n_negatives`` uniform items
+    that are not the user's positives (rejection). Returns (held-out users, words used), or
+    (−1, ·) when ``words`` ran out (the caller draws more).
+    """
+    pos = 0
+    n_val = 0
+    ok = np.empty(pos_i.shape[0], dtype=np.int64)
+    for u in candidates:
+        if n_val == limit:
+            break
+        n_ok = 0
+        for row in range(user_start[u], user_start[u + 1]):
+            if item_count[pos_i[row]] >= 2:
+                ok[n_ok] = row
+                n_ok += 1
+        if n_ok == 0:
+            continue
+        j, pos = _bounded(words, pos, n_ok)
+        if j < 0:
+            return -1, pos
+        row = ok[j]
+        held[row] = True
+        item_count[pos_i[row]] -= 1
+        val_u[n_val] = u
+        val_i[n_val] = pos_i[row]
+        n_val += 1
+    mine = np.zeros(n_items, dtype=np.bool_)
+    for v in range(n_val):
+        u = val_u[v]
+        for row in range(user_start[u], user_start[u + 1]):
+            mine[pos_i[row]] = True
+        got = 0
+        while got < n_negatives:
+            j, pos = _bounded(words, pos, n_items)
+            if j < 0:
+                return -1, pos
+            if not mine[j]:
+                negs[v * n_negatives + got] = j
+                got += 1
+        for row in range(user_start[u], user_start[u + 1]):
+            mine[pos_i[row]] = False
+    return n_val, pos
 
 
 def split_positives(rng, pos_u, pos_i, n_users, n_items, n_negatives):
@@ -625,40 +797,47 @@ def split_positives(rng, pos_u, pos_i, n_users, n_items, n_negatives):
 
     Returns (train_u, train_i, eval triples (u, i, y), validation triples (u, i, y)), the
     triples in groups of 1 + k: a positive, then its k negatives.
+
+    The per-user draws run compiled (:func:`_hold_out`) on raw 32-bit words of ``rng``
+    (``integers(0, 2**32, dtype=uint64)`` returns them), reproducing NumPy's bounded integers,
+    so the split and the generator's state afterwards are those of the original NumPy loop
+    (``tests/references.py: split_positives_numpy``; ``tests/tasks/test_recsys_data.py``).
     """
     group = 1 + n_negatives
     order = np.lexsort((pos_i, pos_u))
     pos_u, pos_i = pos_u[order], pos_i[order]
-    user_start = np.searchsorted(pos_u, np.arange(n_users + 1))
+    user_start = np.searchsorted(pos_u, np.arange(n_users + 1)).astype(np.int64)
     user_count = np.diff(user_start)
-    item_count = np.bincount(pos_i, minlength=n_items)
-    held = np.zeros(len(pos_u), dtype=bool)
-    val_u, val_i = [], []
-    for u in rng.permutation(np.flatnonzero((user_count >= 3) & (user_count <= n_items - 2 * n_negatives))):
-        if len(val_u) == VAL_POSITIVES:
+    item_count = np.bincount(pos_i, minlength=n_items).astype(np.int64)
+    candidates = rng.permutation(np.flatnonzero((user_count >= 3) & (user_count <= n_items - 2 * n_negatives)))
+    limit = VAL_POSITIVES
+    val_u = np.zeros(limit, dtype=np.int64)
+    val_i = np.zeros(limit, dtype=np.int64)
+    negs = np.zeros(limit * n_negatives, dtype=np.int64)
+    n_words = 2 * (len(candidates) + limit * n_negatives) + 1024
+    while True:
+        before = rng.bit_generator.state
+        words = rng.integers(0, 2**32, size=n_words, dtype=np.uint64)
+        held = np.zeros(len(pos_u), dtype=bool)
+        counts = item_count.copy()
+        n_val, used = _hold_out(
+            words, candidates.astype(np.int64), user_start, pos_i.astype(np.int64), counts, n_items, n_negatives, limit,
+            held, val_u, val_i, negs,
+        )
+        rng.bit_generator.state = before
+        if n_val >= 0:
+            rng.integers(0, 2**32, size=used, dtype=np.uint64)  # advance rng past the words used
             break
-        rows = np.arange(user_start[u], user_start[u + 1])
-        ok = rows[item_count[pos_i[rows]] >= 2]
-        if len(ok) == 0:
-            continue
-        r = int(rng.choice(ok))
-        held[r] = True
-        item_count[pos_i[r]] -= 1
-        val_u.append(u)
-        val_i.append(pos_i[r])
-    if not val_u:
+        n_words *= 4
+    if n_val == 0:
         raise ValueError("no user has 3 or more positives: cannot hold out validation positives")
-    va_u, va_i, va_y = [], [], []
-    for u, i in zip(val_u, val_i):
-        mine = set(pos_i[user_start[u] : user_start[u + 1]].tolist())
-        negs = []
-        while len(negs) < n_negatives:
-            j = int(rng.integers(n_items))
-            if j not in mine:
-                negs.append(j)
-        va_u += [u] * group
-        va_i += [i] + negs
-        va_y += [1.0] + [0.0] * n_negatives
+    va_u = np.repeat(val_u[:n_val], group)
+    va_i = np.empty(n_val * group, dtype=np.int64)
+    va_i[::group] = val_i[:n_val]
+    va_y = np.zeros(n_val * group)
+    va_y[::group] = 1.0
+    for j in range(1, group):
+        va_i[j::group] = negs[: n_val * n_negatives][j - 1 :: n_negatives]
     train_u, train_i = pos_u[~held], pos_i[~held]
     n_eval = min(len(train_u), EVAL_TRIPLES // group)
     pick = rng.choice(len(train_u), size=n_eval, replace=False)
@@ -673,14 +852,14 @@ def split_positives(rng, pos_u, pos_i, n_users, n_items, n_negatives):
     return (
         as_int(train_u), as_int(train_i),
         (as_int(ev_u), as_int(ev_i), np.ascontiguousarray(ev_y)),
-        (as_int(va_u), as_int(va_i), np.array(va_y)),
+        (as_int(va_u), as_int(va_i), np.ascontiguousarray(va_y)),
     )
 
 
 # ---- task and family ----------------------------------------------------------------------
 
 
-class RecsysTask(Task):
+class RecsysTask(KernelTask):
     metric_name = "auc"
     #: the divergence rule's scale: log 2, the log-loss of σ(0) (≈ L₀ at the small init)
     loss_scale = math.log(2.0)
@@ -745,9 +924,12 @@ class RecsysTask(Task):
             "ev_dscores": np.zeros(n_eval),
         }
 
-    def run(self, state: TrainState, lr, n_updates, opt, hyper, loss_cap, stats):
+    kernel_name = "recsys"
+    kernel = staticmethod(run_recsys)
+
+    def kernel_item(self, state: TrainState) -> tuple[tuple, tuple]:
         s = state.scratch
-        run_recsys(
+        head = (
             state.params, state.slots, state.step, state.rng,
             s["tri_u"], s["tri_i"], s["tri_y"], s["scores"], s["losses"], s["dscores"], s["row_slot"], s["rows"],
             s["starts"], s["G"], s["uacc"], s["prev_G"], s["prev_slot"], s["prev_rows"], s["prev_meta"],
@@ -755,8 +937,8 @@ class RecsysTask(Task):
             s["ev_scores"], s["ev_losses"], s["ev_dscores"],
             self.width, self.v_off, self.pos_u, self.pos_i, self.n_items, self.spec.n_negatives,
             self.ev_u, self.ev_i, self.ev_y, self.va_u, self.va_i, self.va_y,
-            float(lr), int(n_updates), int(opt), hyper, float(loss_cap), stats,
         )
+        return head, ()
 
     def evaluate(self, state: TrainState, stats):
         s = state.scratch

@@ -1,4 +1,5 @@
-"""Sparse row updates over :func:`lrgym.optim.update_coordinate` for the recommender kernels.
+"""Sparse row updates over :func:`lrgym.optim.update_coordinate` for the recommender kernels
+(the dense update every other family uses is :func:`lrgym.optim.apply_update`, imported from there).
 
 (History: ``optim.apply_update`` called ``update_coordinate(..., opt, ...)`` with a run-time ``opt``
 inside its coordinate loop, so every coordinate goes through the six-way branch of update
@@ -31,14 +32,9 @@ from lrgym.optim import (
     NESTEROV,
     RMSPROP,
     SGD,
-    apply_update,
     hyper_tuple,
     update_coordinate,
 )
-
-#: the dense update is :func:`lrgym.optim.apply_update` (it branches on the rule once, too)
-apply_update_fast = apply_update
-_as_tuple = hyper_tuple
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
@@ -63,7 +59,7 @@ def apply_rule_rows(params, slots, starts, G, n_rows, t, lr, opt, hyper):
     coordinates' new values (not finite iff one of them is not finite, or they overflow).
     """
     tf = float(t)
-    hyper = _as_tuple(hyper)
+    hyper = hyper_tuple(hyper)
     if opt == SGD:
         return _rows(params, slots, starts, G, n_rows, tf, lr, SGD, hyper)
     elif opt == MOMENTUM:

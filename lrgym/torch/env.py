@@ -49,9 +49,9 @@ from lrgym.features import FEATURE_NAMES, observation_space_bounds
 from lrgym.monitor import TrainingMonitor
 from lrgym.optim import OptimizerConfig, check_choice
 from lrgym.rewards import REWARDS
-from lrgym.tasks.kernels import draw_indices
+from lrgym.rng import draw_indices
 from lrgym.torch.optim import make_optimizer
-from lrgym.torch.scheduler import _finite, flat_grad
+from lrgym.torch.scheduler import flat_grad, params_finite
 
 __all__ = ["TorchTrainingEnv"]
 
@@ -243,7 +243,7 @@ class TorchTrainingEnv(gym.Env):
             losses.mean().backward()
             self.optimizer.step()
             self.monitor.record_update(losses.detach().double().reshape(-1).numpy(), flat_grad(params),
-                                       _finite(params))
+                                       params_finite(params))
         self.model.eval()
         if self.monitor.diverged:
             train, val, metric = math.inf, math.inf, math.nan

@@ -59,6 +59,7 @@ from lrgym.env import ACTION_MODES, DEFAULT_FACTORS, default_lr_init, next_lr
 from lrgym.monitor import TrainingMonitor
 from lrgym.optim import OptimizerConfig
 from lrgym.policy import Policy, policy_env_kwargs
+from lrgym.tasks.base import S_TRAIN_LOSS
 
 __all__ = ["PolicyScheduler", "flat_grad", "measure"]
 
@@ -77,7 +78,8 @@ def flat_grad(params) -> np.ndarray:
     return torch.cat(parts).to(dtype=torch.float64, device="cpu").numpy()
 
 
-def _finite(params) -> bool:
+def params_finite(params) -> bool:
+    """True if every parameter tensor is finite (no NaN or inf)."""
     with torch.no_grad():
         return bool(all(torch.isfinite(p).all() for p in params))
 
@@ -207,7 +209,7 @@ class PolicyScheduler:
         if self.monitor.done:
             return
         params = self.params
-        self.monitor.record_update(_losses_array(loss), flat_grad(params), _finite(params))
+        self.monitor.record_update(_losses_array(loss), flat_grad(params), params_finite(params))
         if self.monitor.step_complete:
             self._end_step()
 
@@ -230,8 +232,9 @@ class PolicyScheduler:
         self.monitor.close_step(train, val, metric)
         rejected = False
         if self._snapshot is not None and not self.monitor.diverged:
-            before = self._snapshot[3]
-            if self.monitor.stats[0] > (1.0 + self.rejection_threshold) * before[0]:
+            before = self._snapshot[3]  # (train loss, val loss, metric) before the step
+            train_before = before[0]
+            if self.monitor.stats[S_TRAIN_LOSS] > (1.0 + self.rejection_threshold) * train_before:
                 self._restore(self._snapshot)
                 self.monitor.restore_losses(*before)
                 rejected = True

@@ -25,7 +25,7 @@ def test_entry_point_lists_the_subcommands():
 def test_suites_table():
     code, out = _invoke("leaderboard", "suites")
     assert code == 0
-    assert "v2/r1" in out and "v1/r1" in out and "quick/r1" in out and "val/r1" in out
+    assert "v2/r2" in out and "v1/r1" in out and "quick/r1" in out and "val/r1" in out
     assert "v2 (default)" in out
 
 

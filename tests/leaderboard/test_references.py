@@ -100,3 +100,31 @@ def test_specs_that_differ_only_in_rounding_keep_the_cache_valid(tmp_path, monke
     path.write_text(json.dumps(data))
     trust.record(path)
     assert R.find_cached(suite, verify=False) is None
+
+
+def test_trust_forgets_the_records_of_removed_files(tmp_path):
+    kept, removed = tmp_path / "a-r1.json", tmp_path / "b-r1.json"
+    for path in (kept, removed):
+        path.write_text(json.dumps({"name": path.name}))
+        trust.record(path)
+    removed.unlink()
+    assert trust.forget_missing(tmp_path) == ["b-r1.json"]
+    assert json.loads((tmp_path / trust.REGISTRY).read_text()) == {"a-r1.json": trust.digest(kept)}
+    assert trust.is_trusted(kept) and trust.forget_missing(tmp_path) == []
+    removed.write_text(json.dumps({"name": removed.name}))  # back, but its record is gone: foreign
+    assert not trust.is_trusted(removed)
+
+
+@pytest.mark.parametrize("name", ["v2", "v1", "val", "quick"])
+def test_every_shipped_references_file_is_valid_for_the_current_code(name, tmp_path, monkeypatch):
+    """A clean clone grades every suite from the shipped references (nothing is recomputed): the
+    file is trusted, in the current format, matches the suite and its specs, and the current
+    code reproduces its first run per family."""
+    from lrgym.leaderboard.suite import get_suite
+
+    monkeypatch.setenv("LRGYM_CACHE", str(tmp_path))  # an empty cache, as in a clean clone
+    suite = get_suite(name)
+    found = R.find_cached(suite)
+    assert found is not None, f"shipped references of {suite.version} are stale: re-ship them"
+    assert found[1] == R.SHIPPED_DIR / R._file_name(suite)
+    assert {t.label for t in suite.tasks()} <= set(found[0].tasks)

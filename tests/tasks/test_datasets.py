@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from lrgym.env import LRControlEnv
-from lrgym.tasks import datasets
+from lrgym.tasks import datasets, mlp
+from lrgym.tasks.cache import shared_cache
 
 CASES = [("linreg", "diabetes"), ("mlp", "digits"), ("mlp", "breast_cancer")]
 
@@ -29,9 +30,13 @@ def episode(env: LRControlEnv, instance: int) -> list[bytes]:
 def test_kept_data_set_builds_the_same_instance_as_a_fresh_read(family, dataset):
     options = {"dataset": dataset}
     datasets.bundled.cache_clear()
+    mlp.load_real.cache_clear()  # the MLP's standardised split, also kept per process
+    shared_cache().clear()  # the built instances (lrgym.tasks.cache)
     fresh_env = LRControlEnv(family=family, family_options=options, horizon=6, inner_steps=3)
     fresh = fresh_env.task_for(7)  # built right after the data set was read
     assert datasets.bundled.cache_info().misses == 1
+    mlp.load_real.cache_clear()
+    shared_cache().clear()
     kept_env = LRControlEnv(family=family, family_options=options, horizon=6, inner_steps=3)
     kept = kept_env.task_for(7)  # built from the kept arrays
     assert datasets.bundled.cache_info().hits >= 1 and kept is not fresh

@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from family_contract import check_env, check_family, check_kernels, check_specs  # noqa: E402
 
 from lrgym.registry import ENV_IDS  # noqa: E402
-from lrgym.tasks import FAMILIES, register_family  # noqa: E402
+from lrgym.tasks import FAMILIES, MIXED_V1, env_ids, register_family  # noqa: E402
 
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
@@ -62,6 +62,15 @@ def test_a_new_family_is_its_module_its_tests_and_one_registry_line(toy):
         np.testing.assert_array_equal(obs[i], single.reset(seed=i)[0])
     obs, rewards, *_ = vec.step(np.array([3, 2, 1]))
     assert np.isfinite(obs).all()
+    # the registry's derived tables: the id is listed; LRControl-v1 keeps its (versioned) members,
+    # and the toy mixes with other families on request
+    assert ENV_IDS[toy] == {"family": "toy"} and FAMILIES["toy"].env_ids == {toy: {}}
+    assert "toy" not in MIXED_V1 and gym.make("LRControl-v1").unwrapped.family.members == MIXED_V1
+    mixed = gym.make("LRControl-v1", family_options={"members": ("linreg", "toy")}, horizon=8)
+    for instance, family in ((0, "linreg"), (1, "toy")):
+        mixed.reset(seed=0, options={"instance": instance})
+        assert mixed.unwrapped.task.spec.family == family
+        assert np.isfinite(mixed.step(2)[0]).all()
     # SB3's helper, with its rgb_array render mode
     from stable_baselines3.common.env_util import make_vec_env
 
@@ -80,6 +89,18 @@ def test_a_new_family_is_its_module_its_tests_and_one_registry_line(toy):
     assert len(traj.lrs) == 8 and traj.final_loss < traj.initial_loss
     job, runs = run_config(("toy", "fixed", {"lr": 0.05}, (0, 1), (0,)))
     assert [r[:2] for r in runs] == [(0, 0), (1, 0)]
+
+
+def test_ids_and_name_tables_derive_from_the_family_registry():
+    from lrgym.info import FAMILY_NAMES
+    from lrgym.leaderboard.suite import FAMILIES as SUITE_FAMILIES
+    from lrgym.tasks.mixture import DEFAULT_MEMBERS
+
+    assert {k: v for k, v in ENV_IDS.items() if k in env_ids()} == env_ids()
+    assert set(env_ids()) == {i for entry in FAMILIES.values() for i in entry.env_ids}
+    assert gym.make("LRControl-Digits-v1").unwrapped.task_for(0).spec.dataset == "digits"
+    # LRControl-v1's members (versioned), the info name table and the suites' families: one tuple
+    assert FAMILY_NAMES == DEFAULT_MEMBERS == SUITE_FAMILIES == MIXED_V1 == ("linreg", "quadratic", "mlp", "recsys")
 
 
 def test_registering_checks_its_input(toy):

@@ -5,7 +5,7 @@ import pytest
 
 from lrgym import rng
 from lrgym.tasks import make_family
-from lrgym.tasks.kernels import draw_indices
+from lrgym.rng import draw_indices
 from lrgym.tasks.linreg import mean_loss, qr_loss, qr_stats
 
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import lrgym  # noqa: F401  (registers the ids)
+from lrgym.features import M_L0
 from lrgym.optim import OptimizerConfig
 from lrgym.tasks import make_family
 from lrgym.tasks.base import N_STATS, S_BATCH_LOSS, S_LOSS_VAR, S_TRAIN_LOSS
@@ -64,7 +65,7 @@ def test_gd_converges_below_2_over_L_and_diverges_above(factor, diverges):
         assert np.all(np.isfinite(obs))
     assert bool(info["diverged"]) is diverges and terminated is diverges  # info flags are np.bool_
     if not diverges:
-        assert info["train_loss"] < 1e-6 * env.unwrapped._memory[0]
+        assert info["train_loss"] < 1e-6 * env.unwrapped.feature_memory[M_L0]  # the initial loss
 
 
 def test_contraction_at_two_over_L_plus_mu_on_extreme_directions():

@@ -19,7 +19,7 @@ torch = pytest.importorskip("torch")
 from lrgym.baselines.registry import make_baseline  # noqa: E402
 from lrgym.env import LRControlEnv  # noqa: E402
 from lrgym.policy import policy_env_kwargs  # noqa: E402
-from lrgym.tasks.kernels import draw_indices  # noqa: E402
+from lrgym.rng import draw_indices  # noqa: E402
 from lrgym.torch import PolicyScheduler, make_optimizer  # noqa: E402
 
 HORIZON, INNER = 16, 5

@@ -1,10 +1,12 @@
-"""Statistics helpers shared by every family's training kernel.
+"""The step statistics a training kernel accumulates: slots ``A_*`` and the helpers that fill them.
 
 A kernel runs its updates, feeding each raw minibatch gradient to :func:`record_gradient_pair`
 and each minibatch's per-example losses to :func:`loss_moments` (both accumulate into a small
-float64 ``acc`` array of length :data:`N_ACC`, slots ``A_*``), then calls :func:`finish_stats` to write the ``S_*``
-minibatch entries of ``stats``. :func:`is_bad` is the one divergence test: a loss that is not
-finite or exceeds the cap. :func:`draw_indices` draws a minibatch's row indices.
+float64 ``acc`` array of length :data:`N_ACC`, slots ``A_*``), then calls :func:`finish_stats` to
+write the ``S_*`` minibatch entries of ``stats`` (layout: :mod:`lrgym.tasks.base`).
+:func:`is_bad` is the one divergence test: a loss that is not finite or exceeds the cap.
+(Minibatch row indices come from :func:`lrgym.rng.draw_indices`; the kernels' compile options
+are :data:`lrgym.tasks.base.FAST_MATH`.)
 """
 
 from __future__ import annotations
@@ -12,11 +14,9 @@ from __future__ import annotations
 import math
 
 import numba
-import numpy as np
-
-from lrgym.rng import skip_ahead, uniform_ahead
 
 from lrgym.tasks.base import (
+    FAST_MATH,
     S_BATCH_LOSS,
     S_DIVERGED,
     S_GRAD_COS,
@@ -26,7 +26,6 @@ from lrgym.tasks.base import (
     S_UPDATES,
 )
 
-FAST_MATH = {"reassoc", "contract"}
 # ---- slots of the per-step accumulator ``acc`` (summed over a step's updates) ------------------
 A_GRAD_NORM = 0  # Σ ‖g_k‖
 A_GRAD_DOT = 1  # Σ g_k · g_{k-1} (over updates that have a previous gradient)
@@ -35,22 +34,6 @@ A_GRAD_PAIRS = 3  # number of (g_k, g_{k-1}) pairs
 A_BATCH_LOSS = 4  # Σ mean minibatch loss
 A_LOSS_VAR = 5  # Σ within-minibatch variance of the per-example losses
 N_ACC = 8  # (slots 6, 7 spare)
-
-
-@numba.njit(cache=True, error_model="numpy")
-def draw_indices(state, n, out):
-    """Fill ``out`` with integers uniform on {0, ..., n-1}: bit-identical to
-    :func:`lrgym.rng.fill_randint` (same draws, same final state), about 4× faster.
-
-    The draws are independent of each other (:func:`lrgym.rng.uniform_ahead`): the loop
-    vectorises.
-    """
-    s0 = state[0]
-    m = out.shape[0]
-    fn = float(n)
-    for i in range(m):
-        out[i] = int(uniform_ahead(s0, i + 1) * fn)
-    state[0] = skip_ahead(s0, m)
 
 
 @numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")

@@ -1,0 +1,237 @@
+"""Instance builds and resets, before and after the cheap-resets change (#13), in one run.
+
+    python -m benchmarks.resets                  # the tables (≈ 3 – 5 min on a busy 2-core VM)
+    python -m benchmarks.resets --quick          # fewer instances and episodes
+
+Two measurements, each with the build path of today ("after") and the one before it
+("before", :func:`old_build_path`: no cache of built tasks, the recommender's NumPy generator
+from ``tests/references.py``, the MLP data set re-split per instance) in the same process:
+
+* **build time per family**: ``family.build`` of ``--instances`` train instances (the same
+  ones on both paths, spread over the whole train set), CPU time, mean and p99;
+* **``LRControl-v1`` with a new instance every episode**, single env (``gym.make``) and
+  ``gym.make_vec(..., 16)``: random actions, default horizon (50); rounds alternate between
+  the two paths, each round on new seeds (so on new instances: the cache is cleared before
+  every "after" round and cannot help by remembering an earlier round's instances). Env
+  steps/s of CPU time and the share of it spent in resets (``LRControlEnv.reset``, which
+  builds the instance).
+
+"before" runs the old build path with BLAS on one thread (the harness pins it, as the
+leaderboard does); "before, 2 BLAS threads" runs it as a user's process did, with OpenBLAS's
+default of one thread per core during the builds (today's builds always use one thread:
+``lrgym.tasks.cache.build_task``). On a busy machine the second is what RL users saw; the
+first isolates the gain of the compiled generator and the cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import time
+
+from benchmarks import harness as _harness  # noqa: F401  (BLAS on one thread before NumPy loads)
+
+import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
+
+import lrgym  # noqa: E402, F401  (registers the ids)
+from lrgym import env as env_module  # noqa: E402
+from lrgym.tasks import cache as cache_module  # noqa: E402
+from lrgym.tasks import make_family, mlp, recsys  # noqa: E402
+
+FAMILIES = ("linreg", "quadratic", "mlp", "recsys")
+ENV_ID = "LRControl-v1"
+
+
+def _reference_generator():
+    tests = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+    import references
+
+    return references.synthetic_positives_numpy, references.split_positives_numpy
+
+
+@contextlib.contextmanager
+def old_build_path(blas_threads: int | None = None):
+    """The build path before #13, for "before" rows: every reset builds (no cache), the
+    recommender's data from the NumPy code, the MLP's data-set split made per instance; with
+    ``blas_threads``, builds also run with that many BLAS threads (as NumPy starts OpenBLAS in
+    a user's process: one per core) instead of the one thread of today's builds."""
+    synthetic, split = _reference_generator()
+    cache = cache_module.shared_cache()
+    saved = (recsys.synthetic_positives, recsys.split_positives, mlp.load_real, cache.max_bytes,
+             cache_module.build_task, env_module.build_task)
+    recsys.synthetic_positives, recsys.split_positives = synthetic, split
+    mlp.load_real = mlp.load_real.__wrapped__
+    cache.set_limit(0)
+    limits = contextlib.nullcontext()
+    if blas_threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        cache_module.build_task = env_module.build_task = lambda family, spec: family.build(spec)
+        limits = threadpool_limits(blas_threads, user_api="blas")
+    try:
+        with limits:
+            yield
+    finally:
+        recsys.synthetic_positives, recsys.split_positives, mlp.load_real = saved[:3]
+        cache.set_limit(saved[3])
+        cache_module.build_task, env_module.build_task = saved[4:]
+
+
+#: the build paths compared: name → context manager
+PATHS = {
+    "before, 2 BLAS threads": lambda: old_build_path(blas_threads=2),
+    "before": old_build_path,
+    "after": contextlib.nullcontext,
+}
+
+
+WARM_UP_INSTANCES = range(10_000, 10_024)  # val instances: every kernel kind, never measured
+
+
+_warm = False
+
+
+def warm_up() -> None:
+    """Load every compiled kernel both paths use (a one-time cost per process), on instances
+    that are not measured: a few steps on each of 24 instances (6 of each family, streaming
+    and data-set linreg among them), on both paths."""
+    global _warm
+    if _warm:
+        return
+    _warm = True
+    from lrgym.tasks import datasets
+
+    for name in datasets.NAMES:  # scikit-learn's import and the bundled files: once per process
+        datasets.bundled(name)
+    for ctx in PATHS.values():
+        with ctx():
+            env = gym.make(ENV_ID, instance_set="val")
+            for k in WARM_UP_INSTANCES:
+                env.reset(seed=k, options={"instance": k})
+                for _ in range(3):
+                    env.step(2)
+        cache_module.shared_cache().clear()
+
+
+def build_times(family: str, n: int) -> dict[str, np.ndarray]:
+    """CPU seconds of ``n`` builds per path (the same train instances on both, alternating
+    which path builds an instance first)."""
+    fam = make_family(family)
+    seeds = [int(s) for s in np.linspace(1, 9_999, n)]
+    for s in WARM_UP_INSTANCES:  # compile / load the generators' kernels
+        cache_module.build_task(fam, fam.sample(s))
+    warm_up()  # once per process
+    out = {path: [] for path in PATHS}
+    for i, s in enumerate(seeds):
+        spec = fam.sample(s)
+        for path in list(PATHS)[:: 1 if i % 2 == 0 else -1]:
+            with PATHS[path]():
+                t0 = time.process_time()
+                cache_module.build_task(fam, spec)
+                out[path].append(time.process_time() - t0)
+    return {k: np.array(v) for k, v in out.items()}
+
+
+class _ResetClock:
+    """CPU time spent inside ``LRControlEnv.reset`` (patched on the class while active)."""
+
+    def __init__(self):
+        self.seconds = 0.0
+
+    def __enter__(self):
+        original = self._original = env_module.LRControlEnv.reset
+        clock = self
+
+        def timed_reset(env, *args, **kwargs):
+            t0 = time.process_time()
+            try:
+                return original(env, *args, **kwargs)
+            finally:
+                clock.seconds += time.process_time() - t0
+
+        env_module.LRControlEnv.reset = timed_reset
+        return self
+
+    def __exit__(self, *exc):
+        env_module.LRControlEnv.reset = self._original
+
+
+def rollout(n_envs: int, steps: int, seed: int) -> tuple[float, float]:
+    """(CPU seconds, of which in resets) of ``steps`` random-action steps of ``LRControl-v1``
+    (``gym.make`` for n_envs = 0, else ``gym.make_vec(ENV_ID, n_envs)``), seeded ``seed``."""
+    actions = np.random.default_rng(seed)
+    with _ResetClock() as clock:
+        t0 = time.process_time()
+        if n_envs == 0:
+            env = gym.make(ENV_ID)
+            env.reset(seed=seed)
+            for _ in range(steps):
+                _, _, terminated, truncated, _ = env.step(int(actions.integers(5)))
+                if terminated or truncated:
+                    env.reset()
+        else:
+            env = gym.make_vec(ENV_ID, num_envs=n_envs, vectorization_mode="vector_entry_point")
+            env.reset(seed=seed)
+            for _ in range(steps // n_envs):
+                env.step(actions.integers(5, size=n_envs))
+        env.close()
+        total = time.process_time() - t0
+    return total, clock.seconds
+
+
+def env_rates(n_envs: int, steps: int, rounds: int, first_seed: int = 1000) -> dict[str, dict[str, float]]:
+    """Env steps/s and reset share per path, over ``rounds`` interleaved rounds (new seeds each)."""
+    warm_up()
+    rollout(n_envs, 100 if n_envs == 0 else n_envs * 50, seed=7)  # the vector env's batched kernels
+    sums = {p: [0.0, 0.0] for p in PATHS}
+    for r in range(rounds):
+        seed = first_seed + 1000 * r
+        for path in list(PATHS)[:: 1 if r % 2 == 0 else -1]:
+            cache_module.shared_cache().clear()
+            with PATHS[path]():
+                total, in_reset = rollout(n_envs, steps, seed)
+            sums[path][0] += total
+            sums[path][1] += in_reset
+    done = steps - steps % max(n_envs, 1) if n_envs else steps
+    return {
+        p: {"steps_per_s": rounds * done / t, "reset_share": r / t} for p, (t, r) in sums.items()
+    }
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--instances", type=int, default=60, help="instances per family for the build times")
+    ap.add_argument("--steps", type=int, default=2000, help="env steps per round")
+    ap.add_argument("--rounds", type=int, default=4, help="rounds per path (interleaved)")
+    ap.add_argument("--quick", action="store_true", help="20 instances, 1,000 steps, 2 rounds")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.instances, args.steps, args.rounds = 20, 1000, 2
+    print(f"Build time per family ({args.instances} train instances, CPU ms, mean / p99; "
+          "speed-up of the mean vs each before):\n")
+    print("| family | " + " | ".join(PATHS) + " | speed-up vs before | vs before, 2 BLAS threads |")
+    print("|---|" + "---:|" * (len(PATHS) + 2))
+    for family in FAMILIES:
+        t = {p: v * 1e3 for p, v in build_times(family, args.instances).items()}
+        cells = " | ".join(f"{v.mean():.1f} / {np.percentile(v, 99):.1f}" for v in t.values())
+        after = t["after"].mean()
+        print(f"| {family} | {cells} | {t['before'].mean() / after:.2f}× | "
+              f"{t['before, 2 BLAS threads'].mean() / after:.2f}× |", flush=True)
+    print(f"\n`{ENV_ID}`, a new instance every episode, random actions ({args.rounds} interleaved rounds × "
+          f"{args.steps} env steps per path, CPU time; env steps/s, share of it in resets):\n")
+    print("| env | " + " | ".join(PATHS) + " | speed-up vs before | vs before, 2 BLAS threads |")
+    print("|---|" + "---:|" * (len(PATHS) + 2))
+    for n_envs, label in ((0, "single (`gym.make`)"), (16, "`gym.make_vec(..., 16)`")):
+        r = env_rates(n_envs, args.steps, args.rounds)
+        cells = " | ".join(f"{v['steps_per_s']:,.0f} ({100 * v['reset_share']:.0f} % resets)" for v in r.values())
+        a = r["after"]["steps_per_s"]
+        print(f"| {label} | {cells} | {a / r['before']['steps_per_s']:.2f}× | "
+              f"{a / r['before, 2 BLAS threads']['steps_per_s']:.2f}× |", flush=True)
+
+if __name__ == "__main__":
+    main()

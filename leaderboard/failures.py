@@ -1,0 +1,57 @@
+"""How the grader words a failure, and what may cross its process boundaries.
+
+Shared by the worker (:mod:`lrgym.leaderboard.worker`, the env side) and the policy host
+(:mod:`lrgym.leaderboard.policy_host`, the sandboxed policy side), which both turn anything a
+policy throws into a recorded reason. Standard library only: the policy host imports it inside
+the sandbox.
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+
+__all__ = ["MAX_REASON_CHARS", "PolicyError", "describe", "plain", "traceback_text", "truncate"]
+
+#: a recorded failure reason is cut to this many characters
+MAX_REASON_CHARS = 4000
+
+
+class PolicyError(Exception):
+    """A policy could not be loaded or misbehaved; ``str(self)`` is the recorded reason."""
+
+
+def describe(exc: BaseException) -> str:
+    """``"TypeError: message"``."""
+    return f"{type(exc).__name__}: {exc}"
+
+
+def traceback_text(exc: BaseException, limit: int = 6, skip: int = 0) -> str:
+    """The last ``limit`` frames of ``exc``'s traceback, the first ``skip`` frames left out
+    (the grader's own frames above a policy's code)."""
+    tb = exc.__traceback__
+    for _ in range(skip):
+        if tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb, limit=-limit))
+
+
+def truncate(text: str) -> str:
+    """``text`` cut to :data:`MAX_REASON_CHARS` (marked ``...[truncated]``)."""
+    return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 20] + "\n...[truncated]"
+
+
+def plain(value):
+    """A JSON-able copy (tuples → lists, NumPy numbers and arrays → Python ones, non-finite
+    floats → their repr); any other object becomes its repr."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if hasattr(value, "tolist"):
+        return plain(value.tolist())
+    return repr(value)

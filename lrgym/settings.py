@@ -1,0 +1,154 @@
+"""``EnvSettings``: an environment's settings, checked once, shared by the single and vector env.
+
+:class:`~lrgym.env.LRControlEnv` and :class:`~lrgym.vector.LRControlVectorEnv` take the same
+keyword arguments (``family``, ``optimizer``, ``action_mode``, ``horizon``, ...). Both turn them
+into one frozen :class:`EnvSettings` with :meth:`EnvSettings.build`, which checks every value
+(a bad one raises ``ValueError`` naming it and the valid choices) and derives once what the
+compiled step needs (optimizer code and hyper-parameters, reward code and parameters, log10 of
+the LR range, the info entries fixed for the env's lifetime). The vector env builds the settings
+once and hands the same object to each of its sub-environments, so every sub-environment and the
+batched step read their settings from one place::
+
+    settings = EnvSettings.build(family="linreg", optimizer="adam", horizon=20)
+    env = LRControlEnv.from_settings(settings)
+    env.settings is settings              # True
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lrgym.info import ACTION_MODES, info_constants
+from lrgym.optim import OPTIMIZERS, OptimizerConfig, check_choice
+from lrgym.rewards import REWARDS, reward_code, reward_params
+from lrgym.tasks import make_family
+from lrgym.tasks.base import TaskFamily
+from lrgym.tasks.base import instance_set as lookup_instance_set
+
+#: the discrete action's LR factors: halve, ×0.8, keep, ×1.25, double
+DEFAULT_FACTORS = (0.5, 0.8, 1.0, 1.25, 2.0)
+#: inner optimizers whose customary initial LR is 1e-3 (the others start at 1e-2)
+ADAPTIVE_OPTIMIZERS = ("adam", "rmsprop")
+
+#: the info keys whose values are fixed for an env's lifetime, in :attr:`EnvSettings.constant_info`'s order
+CONSTANT_INFO_KEYS = ("horizon", "inner_steps", "lr_min", "lr_max", "optimizer", "action_mode")
+
+
+def default_lr_init(optimizer: str) -> float:
+    """1e-3 for Adam and RMSprop (their customary default), 1e-2 otherwise."""
+    return 1e-3 if optimizer in ADAPTIVE_OPTIMIZERS else 1e-2
+
+
+@dataclass(frozen=True, eq=False)
+class EnvSettings:
+    """Everything fixed for an env's lifetime (see :class:`~lrgym.env.LRControlEnv`'s Arguments).
+
+    Build it with :meth:`build` (it checks the values); the fields after ``rejection_threshold``
+    are derived from the others. Its arrays are passed to compiled kernels as they are (writeable, so
+    the kernels keep their cached signatures): treat them as read-only.
+    """
+
+    family: TaskFamily
+    instance_set: str
+    instances: range
+    optimizer: OptimizerConfig
+    action_mode: str
+    factors: np.ndarray
+    horizon: int
+    inner_steps: int
+    reward: str
+    reward_alphas: tuple[float, float]
+    lr_init: float
+    lr_min: float
+    lr_max: float
+    cap_factor: float
+    rejection_threshold: float | None
+    # ---- derived: what the compiled step and the info need -----------------------------------
+    opt_code: int = field(init=False)
+    hyper: np.ndarray = field(init=False)
+    reward_code: int = field(init=False)
+    reward_params: np.ndarray = field(init=False)
+    log_lr_min: float = field(init=False)
+    log_lr_max: float = field(init=False)
+    #: the info entries fixed for the env's lifetime, as the schema's NumPy scalars, in
+    #: :data:`CONSTANT_INFO_KEYS`' order
+    constant_info: tuple = field(init=False)
+
+    def __post_init__(self):
+        derived = {
+            "opt_code": self.optimizer.code,
+            "hyper": self.optimizer.hyper(),
+            "reward_code": reward_code(self.reward),
+            "reward_params": reward_params(*self.reward_alphas),
+            "log_lr_min": math.log10(self.lr_min),
+            "log_lr_max": math.log10(self.lr_max),
+            "constant_info": info_constants(
+                self.horizon, self.inner_steps, self.lr_min, self.lr_max, OPTIMIZERS.index(self.optimizer.name),
+                ACTION_MODES.index(self.action_mode),
+            ),
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def build(
+        cls,
+        family: str | TaskFamily = "linreg",
+        family_options: dict | None = None,
+        instance_set: str = "train",
+        optimizer: str | dict | OptimizerConfig = "sgd",
+        action_mode: str = "discrete",
+        factors: tuple[float, ...] = DEFAULT_FACTORS,
+        horizon: int | None = None,
+        inner_steps: int | None = None,
+        reward: str = "log_improvement",
+        reward_alphas: tuple[float, float] = (1.0, 1.0),
+        lr_init: float | None = None,
+        lr_min: float = 1e-6,
+        lr_max: float = 10.0,
+        cap_factor: float = 1e4,
+        rejection_threshold: float | None = None,
+    ) -> "EnvSettings":
+        """Check the env's keyword arguments and derive the rest (a bad value raises
+        ``ValueError`` naming it and the valid choices). ``family``: a name (with
+        ``family_options``, spec overrides) or a built :class:`~lrgym.tasks.base.TaskFamily`."""
+        family = family if isinstance(family, TaskFamily) else make_family(family, **(family_options or {}))
+        instances = lookup_instance_set(instance_set)
+        opt = OptimizerConfig.coerce(optimizer)
+        check_choice("action_mode", action_mode, ACTION_MODES)
+        check_choice("reward", reward, REWARDS)
+        horizon = _positive_int("horizon", family.default_horizon if horizon is None else horizon)
+        inner_steps = _positive_int("inner_steps", family.default_inner_steps if inner_steps is None else inner_steps)
+        if not (0 < lr_min < lr_max) or not math.isfinite(lr_max):
+            raise ValueError(f"lr_min={lr_min!r}, lr_max={lr_max!r} out of range; valid: 0 < lr_min < lr_max < inf")
+        lo, hi = float(lr_min), float(lr_max)
+        init = default_lr_init(opt.name) if lr_init is None else float(lr_init)
+        if not (lo <= init <= hi):
+            raise ValueError(f"lr_init={lr_init!r} out of range; valid: lr_min <= lr_init <= lr_max ({lr_min}, {lr_max})")
+        if not (cap_factor > 1 and math.isfinite(cap_factor)):
+            raise ValueError(f"cap_factor={cap_factor!r} out of range; valid: 1 < cap_factor < inf")
+        if rejection_threshold is not None and not (rejection_threshold >= 0):
+            raise ValueError(f"rejection_threshold={rejection_threshold!r} out of range; valid: None or >= 0")
+        factor_array = np.asarray(factors, dtype=np.float64)
+        if factor_array.ndim != 1 or len(factor_array) == 0 or not np.all(factor_array > 0):
+            raise ValueError(f"factors={factors!r} invalid; valid: a non-empty sequence of positive numbers")
+        return cls(
+            family=family, instance_set=instance_set, instances=instances, optimizer=opt, action_mode=action_mode,
+            factors=factor_array, horizon=horizon, inner_steps=inner_steps, reward=reward,
+            reward_alphas=tuple(reward_alphas), lr_init=init, lr_min=lo, lr_max=hi, cap_factor=float(cap_factor),
+            rejection_threshold=rejection_threshold,
+        )
+
+    def constant_info_items(self) -> dict[str, Any]:
+        """The fixed info entries by key (``horizon``, ``inner_steps``, ``lr_min``, ...)."""
+        return dict(zip(CONSTANT_INFO_KEYS, self.constant_info))
+
+
+def _positive_int(name: str, value) -> int:
+    if not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}={value!r} out of range; valid: a positive integer")
+    return int(value)

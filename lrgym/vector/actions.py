@@ -1,0 +1,98 @@
+"""The vector env's actions: check a batch of actions and set every sub-environment's new LR.
+
+The compiled loops apply the single env's formulas (:func:`lrgym.env.next_lr`) element by element,
+without fast-math, so every LR is the one the single env would set, to the bit. Only the
+sub-environments in ``active`` are checked and updated (under ``NEXT_STEP`` autoreset the others
+restart in this step and ignore their action).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from lrgym.settings import EnvSettings
+
+
+@numba.njit(cache=True)
+def _next_lrs_discrete(actions, active, factors, lr, lr_min, lr_max):
+    for e in range(lr.shape[0]):
+        if active[e]:
+            lr[e] = min(lr_max, max(lr_min, lr[e] * factors[actions[e]]))
+
+
+@numba.njit(cache=True)
+def _next_lrs_log(actions, active, lr, log_lr_min, log_lr_max):
+    for e in range(lr.shape[0]):
+        if active[e]:
+            lr[e] = 10.0 ** (log_lr_min + 0.5 * (actions[e] + 1.0) * (log_lr_max - log_lr_min))
+
+
+@numba.njit(cache=True)
+def _valid_discrete(actions, active, k):
+    for e in range(actions.shape[0]):
+        if active[e] and not (0 <= actions[e] < k):
+            return False
+    return True
+
+
+@numba.njit(cache=True)
+def _valid_integral(actions, active, k):
+    for e in range(actions.shape[0]):
+        a = actions[e]
+        if active[e] and not (0.0 <= a < k and math.floor(a) == a):
+            return False
+    return True
+
+
+@numba.njit(cache=True)
+def _valid_box(actions, active):
+    for e in range(actions.shape[0]):
+        a = actions[e]
+        if active[e] and not (-1.0 <= a <= 1.0):  # also catches NaN
+            return False
+    return True
+
+
+def check_actions(actions, active: np.ndarray, settings: EnvSettings) -> np.ndarray:
+    """The batch of actions as a flat array (int64 indices or float64 in [-1, 1]); an action of
+    an active sub-environment outside the single action space raises ``ValueError`` naming the
+    valid choices (nothing has changed then)."""
+    arr = np.asarray(actions)
+    n = active.shape[0]
+    if settings.action_mode == "discrete":
+        if arr.shape not in ((n,), (n, 1)):
+            raise ValueError(f"actions of shape {arr.shape} invalid; valid: ({n},) integers")
+        arr = arr.reshape(n)
+        k = len(settings.factors)
+        if arr.dtype.kind in "iu":
+            out = arr.astype(np.int64, copy=False)
+            ok = _valid_discrete(out, active, k)
+        elif arr.dtype.kind == "f":
+            x = arr.astype(np.float64, copy=False)
+            ok = _valid_integral(x, active, k)
+            out = np.where(active, x, 0.0).astype(np.int64) if ok else None
+        else:
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"invalid actions {actions!r}; valid choices: integers 0..{k - 1} "
+                f"(factors {tuple(settings.factors.tolist())})"
+            )
+        return out
+    if arr.shape not in ((n,), (n, 1)) or arr.dtype.kind not in "iuf":
+        raise ValueError(f"actions of shape {arr.shape} invalid; valid: ({n}, 1) floats in [-1, 1]")
+    out = arr.reshape(n).astype(np.float64)
+    if not _valid_box(out, active):
+        raise ValueError(f"invalid actions {actions!r}; valid: floats in [-1, 1] (NaN is not allowed)")
+    return out
+
+
+def apply_actions(checked: np.ndarray, active: np.ndarray, settings: EnvSettings, lr: np.ndarray) -> None:
+    """Set ``lr[e]`` of every active sub-environment to the LR its (checked) action sets."""
+    if settings.action_mode == "discrete":
+        _next_lrs_discrete(checked, active, settings.factors, lr, settings.lr_min, settings.lr_max)
+    else:
+        _next_lrs_log(checked, active, lr, settings.log_lr_min, settings.log_lr_max)

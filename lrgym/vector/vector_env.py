@@ -1,0 +1,392 @@
+"""``LRControlVectorEnv``: the gymnasium vector API over N sub-environments (see :mod:`lrgym.vector`).
+
+This module is the orchestration: construction from one :class:`~lrgym.settings.EnvSettings`,
+resets (through the sub-environments' own :meth:`LRControlEnv.reset`), a step (actions →
+:mod:`~lrgym.vector.actions`, batched training and bookkeeping → :mod:`~lrgym.vector.training`,
+infos → :mod:`~lrgym.vector.infos`) and gymnasium's three autoreset modes.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Sequence
+
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from lrgym.env import LRControlEnv
+from lrgym.features import FEATURE_NAMES, M_CAP, N_FEATURES, N_MEMORY
+from lrgym.render import RECORDED_KEYS, RENDER_FPS, RENDER_MODES, check_render_mode
+from lrgym.settings import EnvSettings
+from lrgym.tasks.base import N_STATS
+from lrgym.vector.actions import apply_actions, check_actions
+from lrgym.vector.infos import InfoColumns, subset
+from lrgym.vector.training import KernelGroups, observe_all, snapshot, undo_rejected
+
+__all__ = ["LRControlVectorEnv", "vector_entry_point"]
+
+
+class LRControlVectorEnv(VectorEnv):
+    """``num_envs`` :class:`~lrgym.env.LRControlEnv` stepped together by compiled batched kernels.
+
+    ## Arguments
+
+    ``num_envs`` (≥ 1); ``parallel`` (default False): run each kernel kind's sub-environments in
+    a Numba ``prange`` loop; ``autoreset_mode``: ``AutoresetMode.NEXT_STEP`` (default),
+    ``SAME_STEP`` or ``DISABLED`` (or their string values); ``max_episode_steps`` (optional, as
+    gymnasium's ``TimeLimit``: also truncate after that many steps); every other keyword is an
+    :class:`~lrgym.env.LRControlEnv` argument, shared by all sub-environments (``family``,
+    ``family_options``, ``instance_set``, ``optimizer``, ``action_mode``, ``horizon``,
+    ``inner_steps``, ``reward``, ...). Sub-environments may draw instances of different sizes and
+    families (``LRControl-v1``). Those keywords are checked once into one
+    :class:`~lrgym.settings.EnvSettings` (``envs.settings``), the object every sub-environment and
+    the batched step read.
+
+    ## Spaces
+
+    ``single_observation_space`` / ``single_action_space`` are the sub-environment's;
+    ``observation_space`` is ``Box(num_envs, 12)`` and ``action_space`` ``MultiDiscrete`` (discrete
+    mode) or ``Box(num_envs, 1)`` (``log_lr``), as gymnasium's ``batch_space`` makes them.
+
+    ## Seeding
+
+    ``reset(seed=s)`` with an int seeds sub-environment i with ``s + i`` (gymnasium's
+    convention); a sequence gives one seed (or None) per sub-environment; ``None`` leaves them
+    unseeded (fresh entropy on the first reset, else continue). Sub-environment i then behaves
+    exactly as ``LRControlEnv(...).reset(seed=s_i)`` followed by the same actions, with automatic
+    resets drawing from its own generator like a single env's ``reset()``.
+
+    ## Reset options
+
+    ``instance``: an instance seed for every sub-environment, or a sequence of N;
+    ``lr_init``: as for the single env; ``reset_mask``: a bool array (N,) — reset only these.
+
+    ## Step
+
+    Returns ``(obs (N, 12) float32, rewards (N,) float64, terminated (N,) bool, truncated (N,)
+    bool, infos)``. ``infos`` holds the single env's fixed info schema (:mod:`lrgym.info`: the
+    same 22 keys at every reset and step) as arrays of the schema's dtypes (float64, int64,
+    bool) over the sub-environments, each with its ``_key`` mask (all True after a step; after a
+    masked ``reset`` True for the sub-environments it reset). A sub-environment reset within a
+    step (autoreset) reports its reset info there, as ``SyncVectorEnv`` does. Stepping with an action outside the space raises
+    ``ValueError`` (as the single env does) and changes nothing.
+
+    ## Rendering
+
+    ``render_mode="ansi"`` or ``"rgb_array"`` (as the single env): :meth:`render` returns a tuple
+    of one frame per sub-environment, each the frame its single env would draw.
+
+    ## Version History
+
+    * v1: the fixed info schema (every key at every step, integer ``family``).
+    * v0: initial release.
+    """
+
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": RENDER_FPS, "autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        *,
+        parallel: bool = False,
+        autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
+        max_episode_steps: int | None = None,
+        **env_kwargs: Any,
+    ):
+        if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs={num_envs!r} out of range; valid: an integer >= 1")
+        try:
+            mode = autoreset_mode if isinstance(autoreset_mode, AutoresetMode) else AutoresetMode(autoreset_mode)
+        except ValueError:
+            raise ValueError(
+                f"unknown autoreset_mode {autoreset_mode!r}; valid choices: "
+                + ", ".join(m.value for m in AutoresetMode)
+            ) from None
+        if max_episode_steps is not None and (not isinstance(max_episode_steps, (int, np.integer)) or max_episode_steps < 1):
+            raise ValueError(f"max_episode_steps={max_episode_steps!r} out of range; valid: None or an integer >= 1")
+        self.num_envs = int(num_envs)
+        self.parallel = bool(parallel)
+        self.autoreset_mode = mode
+        self.metadata = {**type(self).metadata, "autoreset_mode": mode}
+        self.max_episode_steps = None if max_episode_steps is None else int(max_episode_steps)
+        kwargs = dict(env_kwargs)
+        self.render_mode = check_render_mode(kwargs.pop("render_mode", None))
+        unknown = sorted(set(kwargs) - set(_SETTINGS_ARGS))
+        if unknown:
+            raise TypeError(f"LRControlVectorEnv got unknown keyword argument(s) {unknown}; valid: "
+                            f"num_envs, parallel, autoreset_mode, max_episode_steps, render_mode, "
+                            f"{', '.join(_SETTINGS_ARGS)}")
+
+        #: the settings of every sub-environment: one object, built and checked once
+        self.settings = settings = EnvSettings.build(**kwargs)
+        self.family = settings.family
+        #: the sub-environments' keyword arguments (``family`` built)
+        self.env_kwargs = {"family": settings.family, **{k: v for k, v in env_kwargs.items() if k not in ("family", "family_options")}}
+        # the sub-envs draw their tasks from the process-wide cache (lrgym.tasks.cache, keyed by
+        # the instance's spec): one built task serves every sub-env that draws it
+        self._sub_envs = [LRControlEnv.from_settings(settings, render_mode=self.render_mode) for _ in range(self.num_envs)]
+        self.horizon = settings.horizon
+        self.inner_steps = settings.inner_steps
+        self.action_mode = settings.action_mode
+        self.feature_names = FEATURE_NAMES
+        self.factors = settings.factors
+        self.lr_min, self.lr_max = settings.lr_min, settings.lr_max
+        self.rejection_threshold = settings.rejection_threshold
+
+        first = self._sub_envs[0]
+        self.single_observation_space = first.observation_space
+        self.single_action_space = first.action_space
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+
+        # one row per sub-environment: the step state the batched step reads and writes
+        n = self.num_envs
+        self._stats = np.zeros((n, N_STATS))
+        self._memory = np.zeros((n, N_MEMORY))
+        self._obs = np.zeros((n, N_FEATURES), dtype=np.float32)
+        self._lr = np.full(n, settings.lr_init)
+        self._t = np.zeros(n, dtype=np.int64)
+        self._updates = np.zeros(n, dtype=np.int64)
+        self._rewards = np.zeros(n)
+        self._terminated = np.zeros(n, dtype=np.bool_)
+        self._truncated = np.zeros(n, dtype=np.bool_)
+        self._rejected = np.zeros(n, dtype=np.bool_)
+        self._optimal_loss = np.zeros(n)
+        self._families = np.zeros(n, dtype=np.int64)  # info["family"]: index into FAMILY_NAMES
+        self._instances = np.zeros(n, dtype=np.int64)
+        self._started = np.zeros(n, dtype=np.bool_)  # reset at least once
+        self._autoreset = np.zeros(n, dtype=np.bool_)  # finished last step (NEXT_STEP / DISABLED)
+        self._all = np.ones(n, dtype=np.bool_)
+        self._ready = False  # every sub-env has been reset
+
+        self._kernels = KernelGroups(n, settings, self.parallel)
+        self._infos = InfoColumns(n, settings)
+
+    # ---- sub-environments ---------------------------------------------------------------------
+
+    def _adopt(self, i: int, obs: np.ndarray) -> None:
+        """Take over sub-environment i right after its reset: episode arrays and kernel slot."""
+        env = self._sub_envs[i]
+        self._stats[i] = env.stats
+        self._memory[i] = env.feature_memory
+        self._obs[i] = obs
+        self._lr[i] = env.lr
+        self._t[i] = 0
+        self._updates[i] = 0
+        self._rejected[i] = False
+        self._optimal_loss[i] = env.task.optimal_loss
+        self._families[i] = env.family_index
+        self._instances[i] = env.instance
+        self._infos.episode_changed()
+        self._kernels.place(i, env.task, env.state, float(self._lr[i]), float(self._memory[i, M_CAP]), self._stats[i])
+
+    def sub_env(self, i: int) -> LRControlEnv:
+        """Sub-environment i as a single env, its step state brought up to date (for inspection)."""
+        env = self._sub_envs[i]
+        if self._started[i]:
+            env.load_step(self._stats[i], self._memory[i], self._obs[i], self._lr[i], self._t[i], self._updates[i],
+                          self._terminated[i] or self._truncated[i])
+        return env
+
+    def kernel_groups(self) -> list[tuple[str, int]]:
+        """How the batched step runs: (kernel kind, number of sub-environments) per compiled
+        call (:mod:`lrgym.tasks.batched`), ``("python", n)`` for tasks without a compiled kind."""
+        return self._kernels.summary()
+
+    @property
+    def envs(self) -> tuple[LRControlEnv, ...]:
+        """The sub-environments (brought up to date; stepping them directly desynchronises the vector env)."""
+        return tuple(self.sub_env(i) for i in range(self.num_envs))
+
+    def get_attr(self, name: str) -> tuple:
+        """``getattr`` of every sub-environment (as ``SyncVectorEnv.get_attr``)."""
+        return tuple(getattr(env, name) for env in self.envs)
+
+    def set_attr(self, name: str, values) -> None:
+        """Set an attribute on every sub-environment (one value, or a sequence of N)."""
+        if not isinstance(values, (list, tuple)):
+            values = [values] * self.num_envs
+        if len(values) != self.num_envs:
+            raise ValueError(f"set_attr needs one value or {self.num_envs} values, got {len(values)}")
+        for env, value in zip(self._sub_envs, values):
+            setattr(env, name, value)
+
+    def call(self, name: str, *args, **kwargs) -> tuple:
+        """Call a method (or read an attribute) of every sub-environment."""
+        out = []
+        for env in self.envs:
+            fn = getattr(env, name)
+            out.append(fn(*args, **kwargs) if callable(fn) else fn)
+        return tuple(out)
+
+    @property
+    def np_random(self) -> tuple[np.random.Generator, ...]:
+        """The sub-environments' generators."""
+        return tuple(env.np_random for env in self._sub_envs)
+
+    @property
+    def np_random_seed(self) -> tuple[int | None, ...]:
+        return tuple(env.np_random_seed for env in self._sub_envs)
+
+    # ---- reset ----------------------------------------------------------------------------
+
+    def _seeds(self, seed) -> list:
+        if seed is None:
+            return [None] * self.num_envs
+        if isinstance(seed, (int, np.integer)):
+            return [int(seed) + i for i in range(self.num_envs)]
+        seeds = list(seed)
+        if len(seeds) != self.num_envs:
+            raise ValueError(
+                f"If seeds are passed as a list the length must match num_envs={self.num_envs} but got length={len(seeds)}."
+            )
+        return seeds
+
+    def _reset_one(self, i: int, seed=None, options=None) -> dict:
+        obs, info = self._sub_envs[i].reset(seed=seed, options=options)
+        self._adopt(i, obs)
+        self._started[i] = True
+        self._terminated[i] = False
+        self._truncated[i] = False
+        self._autoreset[i] = False
+        return info
+
+    def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict | None = None):
+        """Reset all sub-environments (or those in ``options["reset_mask"]``)."""
+        seeds = self._seeds(seed)
+        options = dict(options or {})
+        mask = options.pop("reset_mask", None)
+        if mask is None:
+            mask = self._all
+        else:
+            if not isinstance(mask, np.ndarray) or mask.shape != (self.num_envs,) or mask.dtype != np.bool_:
+                raise ValueError(f"options['reset_mask'] must be a bool numpy array of shape ({self.num_envs},)")
+            if not mask.any():
+                raise ValueError("options['reset_mask'] must contain at least one True value")
+        instance = options.pop("instance", None)
+        per_env_instance = instance is not None and not isinstance(instance, (int, np.integer))
+        if per_env_instance:
+            instance = list(instance)
+            if len(instance) != self.num_envs:
+                raise ValueError(f"options['instance'] needs one int or {self.num_envs} ints, got {len(instance)}")
+        infos: dict = {}
+        for i in np.flatnonzero(mask):
+            env_options = dict(options)
+            if instance is not None:
+                env_options["instance"] = instance[i] if per_env_instance else instance
+            info = self._reset_one(int(i), seeds[i], env_options or None)
+            self._infos.add_reset(infos, info, int(i))
+        self._rewards[mask] = 0.0
+        return self._obs.copy(), infos
+
+    # ---- step -----------------------------------------------------------------------------
+
+    def step(self, actions):
+        if not self._ready:
+            if not self._started.all():
+                raise RuntimeError("step() called before reset(); call reset() first")
+            self._ready = True
+        if self.autoreset_mode == AutoresetMode.NEXT_STEP:
+            resetting = self._autoreset.copy()
+            active = ~resetting
+        else:
+            if self.autoreset_mode == AutoresetMode.DISABLED and self._autoreset.any():
+                raise RuntimeError(
+                    "step() called on finished sub-environments "
+                    f"{np.flatnonzero(self._autoreset).tolist()} with autoreset disabled; "
+                    "reset them with reset(options={'reset_mask': mask}) first"
+                )
+            resetting = None
+            active = self._all
+        self._train(check_actions(actions, active, self.settings), active)
+        infos = self._infos.step(self._stats, self._lr, self._optimal_loss, self._rejected, self._updates, self._t,
+                                 self._families, self._instances)
+        if self.render_mode is not None:
+            self._record(infos, active)
+        self._autoreset_step(infos, resetting, active)
+        return (
+            self._obs.copy(),
+            self._rewards.copy(),
+            self._terminated.copy(),
+            self._truncated.copy(),
+            infos,
+        )
+
+    def _train(self, checked_actions: np.ndarray, active: np.ndarray) -> None:
+        """One step of every active sub-environment: new LRs, inner training (one compiled call
+        per kernel kind), the rejection rule, then features, rewards and episode ends."""
+        s = self.settings
+        apply_actions(checked_actions, active, s, self._lr)
+        if s.rejection_threshold is not None:
+            before = snapshot([env.state for env in self._sub_envs], self._stats, active)
+        self._kernels.run(active, self._lr, self._memory, self._stats)
+        self._rejected[:] = False
+        if s.rejection_threshold is not None:
+            undo_rejected(before, [env.state for env in self._sub_envs], self._stats, s.rejection_threshold,
+                          self._rejected)
+        observe_all(
+            active, self._stats, self._memory, self._t, self._updates, s.horizon, self.max_episode_steps or 0,
+            self._lr, s.reward_code, s.reward_params, self._obs, self._rewards, self._terminated, self._truncated,
+        )
+
+    def _autoreset_step(self, infos: dict, resetting: np.ndarray | None, active: np.ndarray) -> None:
+        """Gymnasium's autoreset after a step, in this env's mode (see the class docstring)."""
+        done = self._terminated | self._truncated
+        if resetting is not None:  # NEXT_STEP: the envs that finished last step restart now
+            for i in np.flatnonzero(resetting) if resetting.any() else ():
+                info = self._reset_one(int(i))
+                self._rewards[i] = 0.0
+                self._infos.overwrite(infos, info, int(i))
+            self._autoreset = done & active
+        elif self.autoreset_mode == AutoresetMode.SAME_STEP:
+            finished = np.flatnonzero(done)
+            if len(finished):
+                final_obs = np.full(self.num_envs, None, dtype=object)
+                final_info = subset(infos, done)
+                for i in finished:
+                    final_obs[i] = self._obs[i].copy()
+                term, trunc = self._terminated.copy(), self._truncated.copy()
+                for i in finished:
+                    info = self._reset_one(int(i))
+                    self._infos.overwrite(infos, info, int(i))
+                self._terminated, self._truncated = term, trunc
+                infos["final_obs"], infos["_final_obs"] = final_obs, done.copy()
+                infos["final_info"], infos["_final_info"] = final_info, done.copy()
+        else:  # DISABLED
+            self._autoreset = done.copy()
+
+    # ---- rendering ------------------------------------------------------------------------
+
+    def _record(self, infos: dict, active: np.ndarray) -> None:
+        """Feed this step of every active sub-env to its recorder (the sub-envs' own resets
+        start their episodes)."""
+        for i in np.flatnonzero(active):
+            self._sub_envs[i].record_step({key: infos[key][i] for key in RECORDED_KEYS})
+
+    def render(self) -> tuple | None:
+        """One frame per sub-env (a line of text or an image; see :mod:`lrgym.render`), as
+        gymnasium's vector API returns them; None without a render mode."""
+        if self.render_mode is None:
+            return None
+        return tuple(env.render() for env in self._sub_envs)
+
+    # ---- misc -----------------------------------------------------------------------------
+
+    def close_extras(self, **kwargs) -> None:
+        for env in self._sub_envs:
+            env.close()
+
+    def __repr__(self) -> str:
+        if self.spec is None:
+            return f"LRControlVectorEnv(num_envs={self.num_envs})"
+        return f"LRControlVectorEnv({self.spec.id}, num_envs={self.num_envs})"
+
+
+#: the keyword arguments that make an env's settings (:meth:`EnvSettings.build`'s)
+_SETTINGS_ARGS = tuple(p for p in inspect.signature(EnvSettings.build).parameters if p != "cls")
+
+
+def vector_entry_point(num_envs: int = 1, **kwargs) -> LRControlVectorEnv:
+    """Gymnasium's ``vector_entry_point`` for every lrgym id (what ``gym.make_vec`` calls)."""
+    return LRControlVectorEnv(num_envs=num_envs, **kwargs)

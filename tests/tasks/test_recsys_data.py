@@ -1,0 +1,69 @@
+"""The recommender's compiled instance generator against the original NumPy code.
+
+``lrgym.tasks.recsys.synthetic_positives`` / ``split_positives`` run their loops compiled
+(Gumbel top-k per user; the validation hold-out's bounded-integer draws from raw 32-bit words);
+``tests/references.py`` keeps the NumPy code they replaced. Both sides consume the same
+generator: the positives, the split, the evaluation and validation triples and the generator's
+state afterwards must be identical (integers compared exactly; the keys behind them are the
+same arithmetic on both sides: libm's scalar log, not NumPy's SIMD-dispatched one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from references import split_positives_numpy, synthetic_positives_numpy
+
+from lrgym.tasks import make_family
+from lrgym.tasks.recsys import RecsysSpec, _bounded, split_positives, synthetic_positives
+
+
+def _specs():
+    family = make_family("recsys")
+    specs = [family.sample(k) for k in (3, 7, 11, 4605, 10_003, 20_007)]
+    base = RecsysSpec(family="recsys", instance=5)
+    specs += [
+        dataclasses.replace(base, n_users=3, n_items=8, interactions=1.0, n_negatives=1),  # tiny: 3 positives per user
+        dataclasses.replace(base, n_users=40, n_items=12, interactions=30.0, n_negatives=2),  # users hold most items
+        dataclasses.replace(base, n_users=2500, n_items=1500, n_negatives=8),  # several chunks of users
+    ]
+    return specs
+
+
+@pytest.mark.parametrize("spec", _specs(), ids=lambda s: f"u{s.n_users}-i{s.n_items}-k{s.n_negatives}-s{s.instance}")
+def test_compiled_generator_reproduces_the_numpy_instance(spec):
+    fast_rng = np.random.default_rng([spec.instance, 7])
+    slow_rng = np.random.default_rng([spec.instance, 7])
+    fast = synthetic_positives(spec, fast_rng)
+    slow = synthetic_positives_numpy(spec, slow_rng)
+    for a, b in zip(fast, slow):
+        np.testing.assert_array_equal(a, b)
+    assert fast_rng.bit_generator.state == slow_rng.bit_generator.state
+    fast_split = split_positives(fast_rng, *fast, spec.n_users, spec.n_items, spec.n_negatives)
+    slow_split = split_positives_numpy(slow_rng, *slow, spec.n_users, spec.n_items, spec.n_negatives)
+    flat = lambda split: [split[0], split[1], *split[2], *split[3]]  # noqa: E731
+    for a, b in zip(flat(fast_split), flat(slow_split)):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    assert fast_rng.bit_generator.state == slow_rng.bit_generator.state
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 1000, 2**31 + 5, 2**32])
+def test_bounded_integers_follow_numpys_stream(n):
+    """Lemire's method on raw words equals Generator.integers(n), drawn one at a time."""
+    words = np.random.default_rng(1).integers(0, 2**32, size=4000, dtype=np.uint64)
+    rng = np.random.default_rng(1)
+    pos = 0
+    for _ in range(500):
+        value, pos = _bounded(words, pos, n)
+        assert value == rng.integers(n)
+    # the same number of words consumed: the stream continues identically
+    assert np.random.default_rng(1).integers(0, 2**32, size=pos + 1, dtype=np.uint64)[pos] == rng.integers(
+        0, 2**32, dtype=np.uint64
+    )
+
+
+def test_words_running_out_is_reported():
+    assert _bounded(np.zeros(0, dtype=np.uint64), 0, 10) == (-1, 0)

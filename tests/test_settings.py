@@ -1,0 +1,86 @@
+"""EnvSettings: one checked settings object, shared by the single env and every sub-env of the vector env."""
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from lrgym.env import LRControlEnv
+from lrgym.optim import OPTIMIZERS
+from lrgym.settings import CONSTANT_INFO_KEYS, EnvSettings
+from lrgym.vector import LRControlVectorEnv
+
+
+def test_vector_env_and_its_sub_envs_read_one_settings_object():
+    vec = LRControlVectorEnv(3, family="linreg", optimizer="adam", horizon=7, action_mode="log_lr", lr_max=3.0)
+    assert all(env.settings is vec.settings for env in vec.envs)
+    s = vec.settings
+    assert (s.horizon, s.optimizer.name, s.action_mode, s.lr_max) == (7, "adam", "log_lr", 3.0)
+    assert s.lr_init == 1e-3  # the adaptive optimizers' default
+    assert s.log_lr_max == math.log10(3.0) and s.log_lr_min == math.log10(1e-6)
+    assert vec.horizon == 7 and vec.lr_max == 3.0
+
+
+def test_settings_are_frozen():
+    s = EnvSettings.build(family="quadratic")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.horizon = 3
+
+
+def test_single_env_attributes_are_its_settings():
+    env = LRControlEnv(family="quadratic", optimizer={"name": "momentum", "clip_norm": 1.0}, inner_steps=4, factors=(0.5, 2.0))
+    s = env.settings
+    assert env.inner_steps == s.inner_steps == 4
+    assert env.optimizer is s.optimizer and env.factors is s.factors
+    assert env.factors.tolist() == [0.5, 2.0] and env.action_space.n == 2
+    assert s.horizon == env.family.default_horizon  # the family's default when not given
+    # the info entries fixed for the env's lifetime come from the settings
+    _, info = env.reset(seed=0)
+    fixed = s.constant_info_items()
+    assert tuple(fixed) == CONSTANT_INFO_KEYS
+    for key, value in fixed.items():
+        assert info[key] == value and type(info[key]) is type(value)
+    assert info["optimizer"] == OPTIMIZERS.index("momentum")
+
+
+def test_from_settings_reproduces_the_keyword_env_to_the_bit():
+    kwargs = dict(family="linreg", optimizer="adam", horizon=6, reward="sign_delta", reward_alphas=(0.5, 2.0))
+    a = LRControlEnv(**kwargs)
+    b = LRControlEnv.from_settings(EnvSettings.build(**kwargs))
+    oa, _ = a.reset(seed=3)
+    ob, _ = b.reset(seed=3)
+    assert oa.tobytes() == ob.tobytes()
+    for action in (0, 4, 3, 3, 1, 2):
+        sa, sb = a.step(action), b.step(action)
+        assert sa[0].tobytes() == sb[0].tobytes() and sa[1:4] == sb[1:4]
+
+
+@pytest.mark.parametrize(("kwargs", "named"), [
+    ({"horizon": 0}, "horizon=0"),
+    ({"inner_steps": 2.5}, "inner_steps=2.5"),
+    ({"lr_min": 1.0, "lr_max": 0.1}, "lr_min=1.0"),
+    ({"lr_init": 100.0}, "lr_init=100.0"),
+    ({"cap_factor": 1.0}, "cap_factor=1.0"),
+    ({"rejection_threshold": -0.1}, "rejection_threshold=-0.1"),
+    ({"factors": (1.0, -2.0)}, "factors="),
+    ({"action_mode": "continuous"}, "continuous"),
+    ({"reward": "profit"}, "profit"),
+    ({"instance_set": "holdout"}, "holdout"),
+])
+def test_bad_values_are_named_by_the_single_and_the_vector_env(kwargs, named):
+    for make in (lambda: EnvSettings.build(**kwargs), lambda: LRControlEnv(**kwargs),
+                 lambda: LRControlVectorEnv(2, **kwargs)):
+        with pytest.raises(ValueError, match=named.replace("(", r"\(").replace(".", r"\.")):
+            make()
+
+
+def test_vector_env_rejects_unknown_keywords_with_the_valid_ones():
+    with pytest.raises(TypeError, match="horizn.*valid:.*horizon"):
+        LRControlVectorEnv(2, horizn=5)
+
+
+def test_settings_arrays_feed_the_kernels_unchanged():
+    s = EnvSettings.build(family="linreg", optimizer="adam")
+    assert s.hyper.dtype == np.float64 and s.reward_params.dtype == np.float64
+    assert s.opt_code == s.optimizer.code
