@@ -246,6 +246,8 @@ class LRControlEnv(gym.Env):
         self.cap_factor = settings.cap_factor
         self.rejection_threshold = settings.rejection_threshold
         self.factors = settings.factors
+        #: the factors as Python floats, for the step's fast path of a plain ``int`` action
+        self._factor_values = tuple(float(f) for f in self.factors) if settings.action_mode == "discrete" else ()
         # what the compiled step reads, derived once in the settings
         self._reward_code = settings.reward_code
         self._reward_params = settings.reward_params
@@ -395,14 +397,23 @@ class LRControlEnv(gym.Env):
         if self._done:
             raise RuntimeError("step() called on a finished episode; call reset() first")
         self.lr = self._next_lr(action)
-        if self._bound is not None:  # the common case, in one compiled call (see _bind_kernel)
+        b = self._bound
+        if b is not None:  # the common case, in one compiled call (see _bind_kernel)
+            self.t += 1
+            stats = self._stats
             if self._blas_single_thread:
                 with blas_single_thread():
-                    reward = self._train_and_observe()
+                    reward = train_and_observe(
+                        b.items, b.addr, self.lr, self.inner_steps, self._opt_code, self._hyper, stats, self._memory,
+                        self.t, self.horizon, self._reward_code, self._reward_params, self._obs,
+                    )
             else:
-                reward = self._train_and_observe()
-            self.updates += int(self._stats[S_UPDATES])
-            terminated = bool(self._stats[S_DIVERGED] > 0.0)
+                reward = train_and_observe(
+                    b.items, b.addr, self.lr, self.inner_steps, self._opt_code, self._hyper, stats, self._memory,
+                    self.t, self.horizon, self._reward_code, self._reward_params, self._obs,
+                )
+            self.updates += int(stats[S_UPDATES])
+            terminated = bool(stats[S_DIVERGED] > 0.0)
             truncated = (not terminated) and self.t >= self.horizon
             self._done = terminated or truncated
             info = self._info(False)
@@ -458,16 +469,20 @@ class LRControlEnv(gym.Env):
         self._bound = self._bound_kernel
         self._blas_single_thread = kind.single_thread_blas
 
-    def _train_and_observe(self) -> float:
-        """The bound kernel's step and the new observation and reward (``self.t`` moves on)."""
-        self.t += 1
-        b = self._bound
-        return train_and_observe(
-            b.items, b.addr, self.lr, self.inner_steps, self._opt_code, self._hyper, self._stats, self._memory, self.t,
-            self.horizon, self._reward_code, self._reward_params, self._obs,
-        )
+    def __getstate__(self):
+        # the bound kernel holds a numba typed list (not picklable): rebound after unpickling
+        state = self.__dict__.copy()
+        state["_bound_kernel"] = state["_bound"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if self.task is not None and self.state is not None:
+            self._bind_kernel()
 
     def _next_lr(self, action) -> float:
+        if type(action) is int and 0 <= action < len(self._factor_values):  # next_lr's rule, for a plain int
+            return min(self.lr_max, max(self.lr_min, self.lr * self._factor_values[action]))
         return next_lr(action, self.lr, self.action_mode, self.factors, self.lr_min, self.lr_max)
 
     def lr_to_action(self, lr: float) -> np.ndarray:
