@@ -1,6 +1,6 @@
 """lrgym's recommender step against a hand-written Numba kernel of the same math.
 
-    python -m benchmarks.hand_recsys [--rounds 3 --blocks 5 --seconds 0.3]
+    python -m benchmarks.hand_recsys [--rounds 3 --blocks 5 --seconds 0.3] [--updates 10]
 
 The hand kernel is what one would write for this model without an LR-control environment
 around it: plain SGD on the summed logistic loss of matrix factorisation (rows (p_u, b_u) and
@@ -129,6 +129,7 @@ def main(argv=None) -> None:
     ap.add_argument("--blocks", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=0.3)
     ap.add_argument("--lr", type=float, default=0.1)
+    ap.add_argument("--updates", type=int, default=10, help="updates per env step (more: the update path alone)")
     args = ap.parse_args(argv)
 
     from benchmarks.reference_recsys import reference_task
@@ -141,8 +142,8 @@ def main(argv=None) -> None:
     stats, cfg = np.zeros(N_STATS), OptimizerConfig("sgd")
     code, hyper = cfg.code, cfg.hyper()
     runners = {
-        "lrgym kernel (sgd)": lambda: task.run(state, args.lr, 10, code, hyper, 1e300, stats),
-        "hand-written kernel": lambda: hand.env_step(args.lr),
+        "lrgym kernel (sgd)": lambda: task.run(state, args.lr, args.updates, code, hyper, 1e300, stats),
+        "hand-written kernel": lambda: hand.env_step(args.lr, args.updates),
     }
     best = {name: 0.0 for name in runners}
     for step in runners.values():
@@ -152,7 +153,7 @@ def main(argv=None) -> None:
             for _ in range(args.blocks):
                 best[name] = max(best[name], _rate(step, args.seconds))
     lrgym_rate, hand_rate = best["lrgym kernel (sgd)"], best["hand-written kernel"]
-    print("| recommender env step (rank 16, 256 triples, 10 updates + evaluation) | env steps/s |")
+    print(f"| recommender env step (rank 16, 256 triples, {args.updates} updates + evaluation) | env steps/s |")
     print("|---|---:|")
     for name, rate in best.items():
         print(f"| {name} | {rate:,.0f} |")
