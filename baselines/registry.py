@@ -6,6 +6,7 @@
 
     policy = make_baseline("cosine", family="mlp")   # tuned on the mlp train instances
     policy = make_baseline("dqn")                    # weights trained on LRControl-v1 (mixed)
+    policy = make_baseline("controller", family="mlp")  # the ES-trained controller (lrgym.baselines.controller)
 
 ``BASELINES[name](**hyper)`` builds a hand-designed baseline with the given hyper-parameters
 (untuned textbook defaults otherwise); ``make_baseline(name, family)`` fills them from
@@ -67,6 +68,12 @@ def _sb3(algo: str):
     return factory
 
 
+def _controller(family: str | None = None, path: str | Path | None = None, mask=()) -> Policy:
+    from lrgym.baselines.controller import ControllerPolicy
+
+    return ControllerPolicy.load(path or weights_path("controller", family, ".npz"), mask=mask, name="controller")
+
+
 #: name → factory(**hyper-parameters) of a Policy
 BASELINES: dict[str, Callable[..., Policy]] = {
     # schedules (SGD)
@@ -90,10 +97,11 @@ BASELINES: dict[str, Callable[..., Policy]] = {
     "qlearning": _qlearning,
     "dqn": _sb3("dqn"),
     "ppo": _sb3("ppo"),
+    "controller": _controller,
 }
 
 #: baselines that load trained weights (the rest are hand-designed and tuned by lrgym.baselines.tune)
-LEARNED: tuple[str, ...] = ("qlearning", "dqn", "ppo")
+LEARNED: tuple[str, ...] = ("qlearning", "dqn", "ppo", "controller")
 HAND_DESIGNED: tuple[str, ...] = tuple(n for n in BASELINES if n not in LEARNED)
 #: hand-designed baselines without tuned hyper-parameters (shown as published defaults)
 UNTUNED: tuple[str, ...] = ("adam_default",)

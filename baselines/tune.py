@@ -10,7 +10,7 @@ values with the re-tuned families replaced) unless ``--ship`` regenerates the sh
 
 Protocol (per family, and for the mixed family of ``LRControl-v1``):
 
-* **Instances**: the first ``--instances`` (default 8) seeds of the **train** set, each run
+* **Instances**: the first ``--instances`` (default 32) seeds of the **train** set, each run
   with env seeds ``--seeds`` (default 0), at the family's default horizon and inner steps.
   Validation and test instances are never used.
 * **Score** of a configuration: the mean over those runs of the leaderboard's normalised score
@@ -29,7 +29,8 @@ Protocol (per family, and for the mixed family of ``LRControl-v1``):
   to the earlier (smaller-LR) configuration.
 
 Jobs run in a process pool (``--workers``, default all cores, single-threaded BLAS each: see
-:mod:`lrgym.baselines.parallel`); built tasks are cached per worker.
+:mod:`lrgym.baselines.parallel`), or on a Ray cluster with ``--backend ray [--address auto]``
+(:mod:`lrgym.baselines.backend`; same values); built tasks are cached per worker.
 """
 
 from __future__ import annotations
@@ -37,13 +38,13 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import time
 from collections import OrderedDict
 
 import numpy as np
 
 from lrgym.baselines import outputs
+from lrgym.baselines.backend import Backend, add_backend_arguments
 from lrgym.baselines.families import MIXED, available_families, env_kwargs_for
 from lrgym.baselines.reference import RULE, ConstantLRRuns, coarse_grid
 from lrgym.baselines.score import score
@@ -135,14 +136,16 @@ def reference_job(job: tuple) -> tuple:
     return job, {(int(instance), int(s)): loss for s, loss in zip(seeds, best.final_loss)}
 
 
-def search_references(families, instances, seeds, workers: int | None, instance_set: str = "train") -> dict:
-    """family → {(instance, seed): L_ref} for every instance (process pool)."""
-    from lrgym.baselines.parallel import imap
+def search_references(families, instances, seeds, workers: int | None, instance_set: str = "train",
+                      backend=None) -> dict:
+    """family → {(instance, seed): L_ref} for every instance (on ``backend``: :mod:`lrgym.baselines.backend`)."""
+    from lrgym.baselines.backend import get_backend
 
     jobs = [(f, int(k), tuple(seeds), instance_set) for f, inst in _per_family(families, instances).items()
             for k in inst]
     out: dict = {f: {} for f in _per_family(families, instances)}
-    for job, refs in imap(reference_job, jobs, workers, "references (best constant LR per instance)"):
+    for job, refs in get_backend(backend).imap(reference_job, jobs, workers,
+                                               "references (best constant LR per instance)"):
         out[job[0]].update(refs)
     return out
 
@@ -181,10 +184,10 @@ def run_scores(runs: list, refs: dict) -> np.ndarray:
 # ---- driver -----------------------------------------------------------------------------------
 
 
-def _run_jobs(jobs: list[tuple], workers: int, desc: str) -> dict:
-    from lrgym.baselines.parallel import imap
+def _run_jobs(jobs: list[tuple], workers: int | None, desc: str, backend=None) -> dict:
+    from lrgym.baselines.backend import get_backend
 
-    return {_key(job): runs for job, runs in imap(run_config, jobs, workers, desc)}
+    return {_key(job): runs for job, runs in get_backend(backend).imap(run_config, jobs, workers, desc)}
 
 
 def _key(job: tuple) -> tuple:
@@ -197,12 +200,16 @@ def stage2_configs(name: str, lr_fixed: float, lr_max: float = 10.0) -> list[dic
     return [{"lr": lr, **p} for lr in lrs for p in product(GRIDS[name])]
 
 
-def tune(families: list[str], instances: int = 8, seeds: tuple[int, ...] = (0,), workers: int | None = None,
-         names: list[str] | None = None) -> dict:
-    """Tune every hand-designed baseline on ``families``; returns the tuned.json content for them."""
+def tune(families: list[str], instances: int = 32, seeds: tuple[int, ...] = (0,), workers: int | None = None,
+         names: list[str] | None = None, backend=None) -> dict:
+    """Tune every hand-designed baseline on ``families``; returns the tuned.json content for them.
+
+    ``backend`` (:mod:`lrgym.baselines.backend`: ``"local"`` by default, or ``"ray"``) runs the
+    jobs; ``workers`` defaults to its CPUs. Both give the same values."""
+    from lrgym.baselines.backend import get_backend
     from lrgym.tasks.base import instance_set
 
-    workers = workers or os.cpu_count() or 1
+    backend = get_backend(backend)
     train = list(instance_set("train")[:instances])
     names = names or ["fixed", "adam", *GRIDS]
     start = time.time()
@@ -210,13 +217,13 @@ def tune(families: list[str], instances: int = 8, seeds: tuple[int, ...] = (0,),
     def job(family, name, params):
         return (family, name, params, tuple(train), tuple(seeds))
 
-    refs = search_references(families, train, seeds, workers)  # stage 0
+    refs = search_references(families, train, seeds, workers, backend=backend)  # stage 0
     grids = {f: fixed_grid(f) for f in families}
     lr_max = {f: lr_range(f)[1] for f in families}
     stage1 = [job(f, "fixed", {"lr": lr}) for f in families for lr in grids[f]]
     if "adam" in names:
         stage1 += [job(f, "adam", {"lr": lr}) for f in families for lr in ADAM_LRS]
-    res = _run_jobs(stage1, workers, "stage 1: fixed LR, Adam")
+    res = _run_jobs(stage1, workers, "stage 1: fixed LR, Adam", backend)
 
     def mean_score(f: str, name: str, params: dict) -> float:
         return float(np.mean(run_scores(res[(f, name, json.dumps(params, sort_keys=True))], refs[f])))
@@ -227,7 +234,7 @@ def tune(families: list[str], instances: int = 8, seeds: tuple[int, ...] = (0,),
 
     stage2 = [job(f, n, p) for f in families for n in names if n in GRIDS
               for p in stage2_configs(n, lr_fixed[f], lr_max[f])]
-    res.update(_run_jobs(stage2, workers, "stage 2: schedules and heuristics"))
+    res.update(_run_jobs(stage2, workers, "stage 2: schedules and heuristics", backend))
 
     values: dict = {}
     train_scores: dict = {}
@@ -287,14 +294,16 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description="Tune the hand-designed baselines on train instances.")
     p.add_argument("--families", nargs="*", help=f"families to (re-)tune (default: every available one and {MIXED})")
     p.add_argument("--baselines", nargs="*", help="only these baselines (default: all hand-designed)")
-    p.add_argument("--instances", type=int, default=8, help="train instances per family")
+    p.add_argument("--instances", type=int, default=32, help="train instances per family")
     p.add_argument("--seeds", type=int, nargs="*", default=[0])
-    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--workers", type=int, default=None, help="parallel jobs (default: the backend's CPUs)")
+    add_backend_arguments(p)
     outputs.add_output_arguments(p, "tuned values (tuned.json)")
     args = p.parse_args(argv)
+    backend = Backend(args.backend, args.address)
     out = outputs.output_path(outputs.SHIPPED_TUNED, ship=args.ship, out=args.out)
     families = args.families or [*available_families(), MIXED]
-    new = tune(families, args.instances, tuple(args.seeds), args.workers, args.baselines)
+    new = tune(families, args.instances, tuple(args.seeds), args.workers, args.baselines, backend)
     base = out if out.exists() else outputs.SHIPPED_TUNED  # untouched families keep their shipped values
     old = json.loads(base.read_text()) if base.exists() else {}
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -48,6 +48,10 @@ SuiteOpt = typer.Option(DEFAULT_SUITE, "--suite", "-s",
 DbOpt = typer.Option(None, "--db", help="SQLite results file (default: $LRGYM_STORE or ./lrgym_leaderboard.sqlite).")
 WorkersOpt = typer.Option(None, "--workers", "-j", min=1,
                           help="Worker processes (default: all cores; capped at the number of jobs).")
+BackendOpt = typer.Option("local", "--backend", help="Where the jobs run: local (a process pool on this machine) "
+                          "or ray (a Ray cluster; pip install \"lrgym[ray]\"). Same results.")
+AddressOpt = typer.Option(None, "--address", help="Ray cluster: auto (the one this machine belongs to) or "
+                          "HOST:PORT of its head (default: a Ray instance on this machine for this run).")
 PrivateOpt = typer.Option(None, "--private", help="Grade on the hidden suite of this key file (the grader's "
                           "secret; see `lrgym leaderboard suites --private`). Overrides --suite.")
 
@@ -128,16 +132,29 @@ def _outcome_line(outcome) -> Text:
     return Text.assemble(("✗ ", "red"), (clean(e.name, keep_newlines=False), "bold"), f"  failed: {reason}")
 
 
-def _references(suite, workers, progress: _Progress, directory=None):
+def _backend(backend: str, address: Optional[str]):
+    """The :class:`lrgym.baselines.backend.Backend` of ``--backend`` / ``--address`` (checked)."""
+    from lrgym.baselines.backend import Backend, import_ray
+
+    try:
+        b = Backend(backend, address)
+        if b.is_ray:
+            import_ray()
+    except (ValueError, ImportError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--backend / --address") from None
+    return b
+
+
+def _references(suite, workers, progress: _Progress, directory=None, backend=None):
     from lrgym.leaderboard.references import load_references
 
     return load_references(
         suite, n_workers=workers, log=progress.log,
-        progress=lambda d, t: progress.update(d, t, "references"), directory=directory,
+        progress=lambda d, t: progress.update(d, t, "references"), directory=directory, backend=backend,
     )
 
 
-def _run(specs, suite, db, workers, description, refs_dir=None, **kw):
+def _run(specs, suite, db, workers, description, refs_dir=None, backend=None, **kw):
     from lrgym.leaderboard.runner import run_suite
 
     finished = []
@@ -149,10 +166,11 @@ def _run(specs, suite, db, workers, description, refs_dir=None, **kw):
     with _store(db) as store:
         try:
             with _Progress(description) as progress:
-                refs = _references(suite, workers, progress, refs_dir)
+                refs = _references(suite, workers, progress, refs_dir, backend)
                 progress.reset(description)
                 outcomes = run_suite(specs, suite, store=store, references=refs, n_workers=workers,
-                                     on_progress=progress.update, on_outcome=on_outcome, log=progress.log, **kw)
+                                     on_progress=progress.update, on_outcome=on_outcome, log=progress.log,
+                                     backend=backend, **kw)
         except ValueError as exc:  # a name taken, a bad limit: nothing was run
             err.print(Text(f"error: {clean(str(exc))}"))
             raise typer.Exit(2) from None
@@ -195,11 +213,14 @@ def run_baselines(
                                             help="Write the ranking here (Markdown)."),
     no_markdown: bool = typer.Option(False, "--no-markdown", help="Do not write the Markdown file."),
     private: Optional[Path] = PrivateOpt,
+    backend: str = BackendOpt,
+    address: Optional[str] = AddressOpt,
 ):
     """Run the baselines on a suite (all cores), record them and print the ranking."""
     from lrgym.leaderboard.runner import baseline_specs, cpu_description
 
     s = _suite(suite, private)
+    backend_ = _backend(backend, address)
     try:
         specs = baseline_specs(only or None, include_learned=learned)
     except (ImportError, ValueError) as exc:
@@ -207,7 +228,7 @@ def run_baselines(
         raise typer.Exit(2) from None
     t0 = time.perf_counter()
     outcomes, refs, path = _run(specs, s, db, workers, f"{len(specs)} baselines on {s.version}",
-                                refs_dir=_refs_dir(private))
+                                refs_dir=_refs_dir(private), backend=backend_)
     elapsed = time.perf_counter() - t0
     lb = _print_board(s, db)
     n_ok = sum(o.ok for o in outcomes)
@@ -272,12 +293,15 @@ def submit(
     owner: Optional[str] = typer.Option(None, "--owner", help="Who owns the entry name (default: your user name); "
                                         "a hosted grader sets the account."),
     private: Optional[Path] = PrivateOpt,
+    backend: str = BackendOpt,
+    address: Optional[str] = AddressOpt,
 ):
     """Evaluate your policy on a suite in a sandboxed process and record it."""
     from lrgym.leaderboard.limits import check_memory_limit, check_time_limit
     from lrgym.leaderboard.runner import submission_spec
 
     s = _suite(suite, private)
+    backend_ = _backend(backend, address)
     for value, check, hint in ((time_limit, check_time_limit, "--time-limit"),
                                (memory_limit, check_memory_limit, "--memory-limit")):
         try:
@@ -295,7 +319,7 @@ def submit(
     except (ValueError, FileNotFoundError) as exc:
         raise typer.BadParameter(str(exc), param_hint="TARGET / --name") from None
     outcomes, refs, path = _run([spec], s, db, workers, f"{spec.name} on {s.version}", refs_dir=_refs_dir(private),
-                                time_limit=time_limit, memory_mb=memory_limit, owner=owner)
+                                backend=backend_, time_limit=time_limit, memory_mb=memory_limit, owner=owner)
     outcome = outcomes[0]
     if not outcome.ok:
         err.print(Text("submission failed:", style="red bold"))
@@ -359,6 +383,8 @@ def references(
     recompute: bool = typer.Option(False, "--recompute", help="Recompute even if a valid cache exists."),
     ship: bool = typer.Option(False, "--ship", help="Also write the copy shipped in the package (maintainers)."),
     private: Optional[Path] = PrivateOpt,
+    backend: str = BackendOpt,
+    address: Optional[str] = AddressOpt,
 ):
     """Compute (or show the cached) best-fixed-LR references of a suite."""
     import numpy as np
@@ -369,12 +395,14 @@ def references(
 
     if private is not None and ship:
         raise typer.BadParameter("a private suite's references are never shipped", param_hint="--ship")
+    backend_ = _backend(backend, address)
     for name in ([None] if private is not None else list(SUITES) if suite == "all" else [suite]):
         s = _suite(name, private)
         t0 = time.perf_counter()
         with _Progress(f"references of {s.version}") as progress:
             refs = load_references(s, n_workers=workers, recompute=recompute, log=progress.log,
-                                   progress=lambda d, t: progress.update(d, t), directory=_refs_dir(private))
+                                   progress=lambda d, t: progress.update(d, t), directory=_refs_dir(private),
+                                   backend=backend_)
         table = Table(title=Text(f"references of {s.version} ({time.perf_counter() - t0:.1f} s)"))
         for col in ("instance", "best fixed LR", "median L0", "median L_ref"):
             table.add_column(col, justify="right")

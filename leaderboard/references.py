@@ -163,9 +163,13 @@ def compute_references(
     suite: Suite | str,
     n_workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    backend=None,
 ) -> References:
-    """Search the reference of every task of ``suite`` (process pool); see the module docstring."""
-    from lrgym.leaderboard.pool import Job, WorkerPool
+    """Search the reference of every task of ``suite`` (the grader's worker pool of ``backend``,
+    local by default or ``"ray"``: :func:`lrgym.leaderboard.backends.grader_pool`); see the
+    module docstring."""
+    from lrgym.leaderboard.backends import grader_pool
+    from lrgym.leaderboard.pool import Job
 
     suite = get_suite(suite)
     t0 = time.perf_counter()
@@ -183,7 +187,7 @@ def compute_references(
         if progress is not None:
             progress(done[0], len(jobs))
 
-    result = WorkerPool(n_workers, quiet=False).run(jobs, on_reply=on_reply)["references"]
+    result = grader_pool(backend, n_workers, quiet=False).run(jobs, on_reply=on_reply)["references"]
     if result.failed:
         raise RuntimeError(f"computing the references failed: {result.reason}")
     tasks = {}
@@ -267,9 +271,10 @@ def load_references(
     progress: Callable[[int, int], None] | None = None,
     log: Callable[[str], None] | None = None,
     directory: Path | None = None,
+    backend=None,
 ) -> References:
-    """The references of ``suite``: cached if valid, else computed and cached (in ``directory``
-    alone if given: a private suite's references stay with its key)."""
+    """The references of ``suite``: cached if valid, else computed (on ``backend``) and cached (in
+    ``directory`` alone if given: a private suite's references stay with its key)."""
     suite = get_suite(suite)
     if not recompute:
         found = find_cached(suite, directory=directory)
@@ -278,7 +283,7 @@ def load_references(
     if log is not None:
         log(f"computing references for suite {suite.version} ({len(suite.tasks())} tasks x "
             f"≈35 learning rates x {len(suite.seeds)} seeds) ...")
-    refs = compute_references(suite, n_workers=n_workers, progress=progress)
+    refs = compute_references(suite, n_workers=n_workers, progress=progress, backend=backend)
     try:
         path = save_references(refs, directory)
         if log is not None:

@@ -428,6 +428,42 @@ def family_figure(lb: Leaderboard, fs, rows: list[Row], styles: dict[str, Style]
     return fig
 
 
+#: the learned controller's entry, whose LR curves the report sets against each instance's reference LR
+CONTROLLER_ENTRY = "controller"
+
+
+def controller_figure(lb: Leaderboard, references, name: str = CONTROLLER_ENTRY, per_family: int = 3):
+    """The learned controller's LR on a few held-out (suite) instances per family, seed 0, each
+    against that instance's best constant LR (the reference, dashed, same colour); ``None`` if the
+    board has no entry ``name`` or no references."""
+    from matplotlib.figure import Figure
+
+    row = next((r for r in lb.rows if r.name == name), None)
+    if row is None or references is None:
+        return None
+    families = [fs for fs in lb.suite.families if any(x.family == fs.family for x in row.runs)]
+    fig = Figure(figsize=(3.4 * max(1, len(families)), 3.6))
+    axes = np.atleast_1d(fig.subplots(1, max(1, len(families))))
+    seed = lb.suite.seeds[0]
+    for ax, fs in zip(axes, families):
+        for k, instance in enumerate(fs.instances[:per_family]):
+            run = next((x for x in row.runs if (x.family, x.instance, x.seed) == (fs.family, instance, seed)), None)
+            if run is None:
+                continue
+            color = f"C{k}"
+            lrs = np.asarray(run.curves.get("lr", ()), dtype=float)
+            ax.plot(np.arange(len(lrs)), lrs, color=color, lw=1.4, label=f"{instance}")
+            ax.axhline(references.lr(Task(fs.family, instance)), color=color, ls="--", lw=0.9)
+        ax.set_yscale("log")
+        ax.set_title(f"{fs.family}", fontsize=FONT_SIZE)
+        ax.set_xlabel("env step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=FONT_SIZE - 2, title="instance", title_fontsize=FONT_SIZE - 2)
+    axes[0].set_ylabel("learning rate")
+    fig.subplots_adjust(wspace=0.45, bottom=0.16)
+    return fig
+
+
 def figures(lb: Leaderboard, top: int = 5, references=None, entries=()) -> dict:
     """Every figure of the report (matplotlib Figures): ``ci``, ``profile``, ``algoperf`` and
     ``family:<name>`` per family."""
@@ -442,6 +478,9 @@ def figures(lb: Leaderboard, top: int = 5, references=None, entries=()) -> dict:
                "algoperf": algoperf_figure(lb, shown, styles)}
         for fs in lb.suite.families:
             out[f"family:{fs.family}"] = family_figure(lb, fs, shown, styles, references)
+        controller = controller_figure(lb, references)
+        if controller is not None:
+            out["controller"] = controller
     return out
 
 
@@ -544,6 +583,13 @@ def html_page(lb: Leaderboard, references=None, top: int = 5, with_plots: bool =
                       "step.</p>"]
             for fs in suite.families:
                 parts.append(f"<h3>{e(fs.family)}</h3>" + img(f"family:{fs.family}", f"{fs.family} curves"))
+            if "controller" in images:
+                parts += ["<h2>The learned controller against the best constant LR</h2>",
+                          f"<p>The LR the learned <code>{e(CONTROLLER_ENTRY)}</code> entry sets at each step (solid) on "
+                          "the first instances of each family of this suite (held out: it trained on train "
+                          f"instances only), seed {e(suite.seeds[0])}, and each instance's best constant LR, the "
+                          "reference of the score (dashed, same colour).</p>",
+                          img("controller", "controller LR against the reference LR")]
 
     if lb.failures:
         parts.append('<h2>Failed (latest attempt)</h2><table><tr><th class="name">entry</th><th>when</th>'

@@ -36,7 +36,7 @@ import numpy as np
 from lrgym.leaderboard import scoring
 from lrgym.leaderboard.limits import (MIN_MEMORY_MB, check_memory_limit, check_time_limit, machine_memory_mb,
                                      plan_workers)
-from lrgym.leaderboard.pool import GroupResult, Job, WorkerPool, default_workers
+from lrgym.leaderboard.pool import GroupResult, Job, default_workers
 from lrgym.leaderboard.references import References, floored, load_references
 from lrgym.leaderboard.settings import allowed_optimizers
 from lrgym.leaderboard.store import EntryRecord, ResultStore, RunRecord
@@ -313,6 +313,7 @@ def run_suite(
     on_outcome: Callable[[Outcome], None] | None = None,
     log: Callable[[str], None] | None = None,
     quiet_workers: bool = True,
+    backend=None,
 ) -> list[Outcome]:
     """Evaluate every spec on ``suite``; record each as soon as it is done (if ``store``).
 
@@ -323,7 +324,9 @@ def run_suite(
     (:mod:`lrgym.leaderboard.limits`); ``isolate`` (never share a worker between policies)
     defaults to true when any spec is a submission. ``owner`` owns the submissions' names
     (default: the user running the grader). ``store_patience``: how long a locked database is
-    waited for before the entry is left in the store's side file.
+    waited for before the entry is left in the store's side file. ``backend``
+    (:mod:`lrgym.baselines.backend`: ``"local"``, the default, or ``"ray"``) runs the jobs
+    (:func:`lrgym.leaderboard.backends.grader_pool`); the results are the same.
     """
     suite = get_suite(suite)
     names = [s.name for s in specs]
@@ -344,9 +347,16 @@ def run_suite(
             taken = s.kind == "submission" and store.name_available(s.name, suite.version, owner)
             if taken:
                 raise ValueError(taken)
-    refs = references if references is not None else load_references(suite, n_workers=n_workers, log=log)
+    from lrgym.baselines.backend import get_backend
+    from lrgym.leaderboard.backends import grader_pool
+
+    backend = get_backend(backend)
+    refs = references if references is not None else load_references(suite, n_workers=n_workers, log=log,
+                                                                      backend=backend)
+    # the memory cap is this machine's: on Ray each node's sandboxes keep their own limits
     workers, note = plan_workers(n_workers, len(specs) * len(suite.tasks()),
-                                 memory_mb if (untrusted or sandbox_baselines) else None, default_workers())
+                                 memory_mb if (untrusted or sandbox_baselines) and not backend.is_ray else None,
+                                 backend.default_workers() if backend.is_ray else default_workers())
     jobs = _jobs(specs, suite, memory_mb, time_limit, sandbox_baselines, workers)
     workers = min(workers, len(jobs))
     if note and log is not None:
@@ -355,7 +365,7 @@ def run_suite(
     context.workers = workers
     recorder = _Recorder(specs, context, store, len(jobs), len(_job_tasks(suite, workers)), store_patience,
                          on_progress, on_outcome, log)
-    pool = WorkerPool(workers, time_limit=time_limit, isolate_groups=isolate, quiet=quiet_workers)
+    pool = grader_pool(backend, workers, time_limit=time_limit, isolate_groups=isolate, quiet=quiet_workers)
     pool.run(jobs, on_reply=recorder.on_reply, on_group_done=recorder.on_group_done)
     order = {n: i for i, n in enumerate(names)}
     return sorted(recorder.outcomes, key=lambda o: order[o.spec.name])

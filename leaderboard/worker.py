@@ -377,6 +377,16 @@ def run_job(job: dict, state: _State | None = None) -> dict:
         sys.stderr.write(str(job.get("message", "")))
         sys.stderr.flush()
         os._exit(int(job.get("code", 3)))
+    if op == "kill_host":  # for tests of the Ray pool: the Ray worker hosting this worker dies
+        marker = job.get("once")  # a file path: only the first attempt kills (it creates the file)
+        if marker is None or not os.path.exists(marker):
+            if marker is not None:
+                Path(marker).touch()
+            import signal
+
+            os.kill(os.getppid(), signal.SIGKILL)
+            time.sleep(60)  # PR_SET_PDEATHSIG ends this process with its host
+        return {"pid": os.getpid()}
     raise ValueError(f"unknown job op {op!r}")
 
 

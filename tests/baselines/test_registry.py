@@ -20,7 +20,7 @@ SHORT = {"horizon": 5, "inner_steps": 2}
 def test_learned_and_hand_designed_partition_the_registry():
     assert set(LEARNED) | set(HAND_DESIGNED) == set(BASELINES)
     assert not set(LEARNED) & set(HAND_DESIGNED)
-    assert set(LEARNED) == {"qlearning", "dqn", "ppo"}
+    assert set(LEARNED) == {"qlearning", "dqn", "ppo", "controller"}
 
 
 @pytest.mark.parametrize("family", FAMILIES)

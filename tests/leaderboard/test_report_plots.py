@@ -127,3 +127,37 @@ def test_family_panels_show_the_median_and_spread_over_seeds_and_instances(board
 def _rgb(hex_colour: str) -> tuple[float, float, float]:
     h = hex_colour.lstrip("#")
     return tuple(int(h[i:i + 2], 16) / 255 for i in (0, 2, 4))
+
+
+class _Refs:
+    """Stub references: a known best constant LR per task."""
+
+    def lr(self, task):
+        return 0.001 * (1 + task.instance % 7)
+
+    def final_loss(self, task, seed):
+        return 0.01
+
+
+def test_controller_figure_sets_its_lr_against_each_instances_reference(tmp_path):
+    path = tmp_path / "c.sqlite"
+    with ResultStore(path) as store:
+        for name, level in (("controller", 0.9), ("b00", 0.5)):
+            runs = runs_for(level)
+            store.add_entry(synthetic_entry(SUITE, name, "baseline", summary=summarize(runs, SUITE, reps=50)), runs)
+        lb = build_leaderboard(store, SUITE, reps=50)
+    assert report.controller_figure(lb, None) is None  # needs the references
+    fig = report.controller_figure(lb, _Refs())
+    for ax, fs in zip(fig.axes, SUITE.families):
+        curves = [ln for ln in ax.get_lines() if len(ln.get_xdata()) > 2]
+        refs = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+        assert len(curves) == len(refs) == len(fs.instances)
+        for j, (curve, ref) in enumerate(zip(curves, refs)):
+            task_index = [(t.family, t.instance) for t in SUITE.tasks()].index((fs.family, fs.instances[j]))
+            np.testing.assert_allclose(curve.get_ydata(), lr_of(0.9, task_index, SUITE.seeds[0]))
+            assert ref.get_ydata()[0] == pytest.approx(0.001 * (1 + fs.instances[j] % 7))
+            assert curve.get_color() == ref.get_color()
+    assert "controller" in report.figures(lb, references=_Refs())
+    no_controller = [r for r in lb.rows if r.name != "controller"]
+    lb.rows[:] = no_controller
+    assert report.controller_figure(lb, _Refs()) is None

@@ -1,0 +1,181 @@
+"""Where jobs that fan out run: a local process pool (default) or a Ray cluster.
+
+Every command that runs many independent jobs (tuning, the reference searches, the leaderboard's
+grading) takes a :class:`Backend`::
+
+    python -m lrgym.baselines.tune --backend ray --address auto     # an existing Ray cluster
+    lrgym leaderboard run-baselines --backend ray --address 10.0.0.5:6379
+    lrgym leaderboard submit my.py:Mine --backend ray                # a Ray instance on this machine
+
+* ``local`` — :func:`lrgym.baselines.parallel.imap`, a process pool sized to this machine's cores.
+* ``ray`` — the same jobs as Ray tasks (``num_cpus=1`` each, BLAS on one thread), results
+  streamed back to the driver as they finish (:func:`ray_imap`). ``--address`` is Ray's:
+  ``auto`` (the cluster this machine belongs to), ``HOST:PORT`` of a head node, or nothing (a
+  Ray instance started for this run on this machine and ended with it).
+
+The jobs, their seeds and the code they run are the same on both backends, so their results are
+the same to the bit on machines of one kind (tests/test_ray_cluster.py). A job whose Ray worker
+dies (its process killed, its node lost) is retried once, on whichever node Ray places it; a
+second loss raises :class:`JobLost` naming the job and Ray's reason. Ray is an optional extra
+(``pip install "lrgym[ray]"``) imported only when the ``ray`` backend is used.
+
+This module is floor 2 of the stack (``lrgym.baselines``); the leaderboard's grading pool on
+Ray (:mod:`lrgym.leaderboard.ray_pool`) builds on :func:`connect`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+__all__ = ["BACKENDS", "Backend", "JobLost", "RAY_WORKER_ENV", "connect", "add_backend_arguments", "get_backend", "import_ray", "ray_imap"]
+
+BACKENDS = ("local", "ray")
+#: environment of every Ray worker lrgym starts: BLAS on one thread (the cluster gives the parallelism)
+RAY_WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+#: a job whose worker dies is run again this many times before it counts as failed
+RAY_RETRIES = 1
+
+
+class JobLost(RuntimeError):
+    """A job's Ray worker died on every attempt (1 + :data:`RAY_RETRIES`)."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A place to run jobs: ``name`` in :data:`BACKENDS`; ``address`` (Ray only) as ``ray.init`` takes it."""
+
+    name: str = "local"
+    address: str | None = None
+
+    def __post_init__(self):
+        if self.name not in BACKENDS:
+            raise ValueError(f"unknown backend {self.name!r}; valid choices: {', '.join(BACKENDS)}")
+        if self.address is not None and self.name != "ray":
+            raise ValueError(f"--address {self.address!r} is for the ray backend; the {self.name} backend takes none "
+                             "(valid: --backend ray --address auto|HOST:PORT)")
+
+    @property
+    def is_ray(self) -> bool:
+        return self.name == "ray"
+
+    def default_workers(self) -> int:
+        """Parallel jobs by default: this machine's cores, or the Ray cluster's CPUs."""
+        if self.is_ray:
+            return max(1, int(connect(self.address).cluster_resources().get("CPU", 1)))
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # pragma: no cover - macOS
+            return max(1, os.cpu_count() or 1)
+
+    def imap(self, fn: Callable, jobs: Iterable, workers: int | None = None, desc: str = "") -> Iterator:
+        """``fn(job)`` for every job, unordered, with a progress bar. ``fn`` must be a module-level
+        function (pickled by reference) that is deterministic given its job."""
+        if self.is_ray:
+            return ray_imap(fn, jobs, self.address, workers, desc)
+        from lrgym.baselines.parallel import imap
+
+        return imap(fn, jobs, workers, desc)
+
+    def __str__(self) -> str:
+        return self.name if self.address is None else f"{self.name} ({self.address})"
+
+
+def get_backend(backend: "Backend | str | None" = None, address: str | None = None) -> Backend:
+    """A :class:`Backend` from a name (``None``: local) or an existing one; bad names fail with the choices."""
+    if isinstance(backend, Backend):
+        if address is not None and address != backend.address:
+            return Backend(backend.name, address)
+        return backend
+    return Backend(backend or "local", address)
+
+
+def add_backend_arguments(parser) -> None:
+    """``--backend`` and ``--address`` for an argparse command whose jobs fan out."""
+    parser.add_argument("--backend", choices=BACKENDS, default="local",
+                        help="where the jobs run: local process pool (default) or a Ray cluster")
+    parser.add_argument("--address", default=None,
+                        help="Ray cluster: auto or HOST:PORT of its head (default: a Ray instance on this machine)")
+
+
+def import_ray():
+    """``ray``, or an ImportError that says how to install it."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise ImportError('the ray backend needs Ray, an optional extra: pip install "lrgym[ray]" '
+                          f"(import failed: {exc})") from exc
+    return ray
+
+
+def connect(address: str | None = None):
+    """``ray``, connected to the cluster at ``address`` (once per process).
+
+    ``address=None`` starts a Ray instance on this machine for this process (its CPUs, no
+    dashboard, a small object store: lrgym's jobs pass kilobytes). Workers get
+    :data:`RAY_WORKER_ENV`. An already initialised Ray (e.g. by the caller) is used as it is.
+    """
+    ray = import_ray()
+    if ray.is_initialized():
+        return ray
+    kwargs: dict = dict(address=address, log_to_driver=False, logging_level="WARNING",
+                        runtime_env={"env_vars": dict(RAY_WORKER_ENV)})
+    if address is None:
+        kwargs.update(include_dashboard=False, object_store_memory=128 * 1024 * 1024)
+    try:
+        ray.init(**kwargs)
+    except ConnectionError as exc:
+        raise ConnectionError(f"could not connect to the Ray cluster at {address!r}: {exc} "
+                              "(start one with `ray start --head`, or pass --address HOST:PORT)") from exc
+    return ray
+
+
+def _call(fn: Callable, job):
+    """One job inside a Ray worker (BLAS on one thread, like the local pool's workers)."""
+    from lrgym.baselines.parallel import single_threaded_blas
+
+    single_threaded_blas()
+    return fn(job)
+
+
+_remote_call = None
+
+
+def ray_imap(fn: Callable, jobs: Iterable, address: str | None = None, workers: int | None = None,
+             desc: str = "") -> Iterator:
+    """``fn(job)`` for every job as Ray tasks (unordered), at most ``workers`` in flight (default:
+    all of the cluster's CPUs), with a progress bar. A task whose worker dies is retried once by
+    Ray (``max_retries``); a second loss raises :class:`JobLost`. Exceptions raised by ``fn`` are
+    not retried: they are re-raised here, like the local pool does."""
+    global _remote_call
+    from tqdm.auto import tqdm
+
+    ray = connect(address)
+    if _remote_call is None:
+        _remote_call = ray.remote(num_cpus=1, max_retries=RAY_RETRIES, retry_exceptions=False)(_call)
+    jobs = list(jobs)
+    limit = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    fn_ref = ray.put(fn)
+    queue = list(reversed(jobs))
+    running: dict = {}
+    bar = tqdm(total=len(jobs), desc=desc)
+    try:
+        while queue or running:
+            while queue and len(running) < limit:
+                job = queue.pop()
+                running[_remote_call.remote(fn_ref, job)] = job
+            (ready,), _ = ray.wait(list(running), num_returns=1)
+            job = running.pop(ready)
+            try:
+                out = ray.get(ready)
+            except ray.exceptions.RayTaskError as exc:  # fn raised: the job's own error
+                raise exc.as_instanceof_cause() from None
+            except ray.exceptions.RayError as exc:  # the worker or its node died twice
+                raise JobLost(f"job {job!r} lost its Ray worker {1 + RAY_RETRIES} times: {exc}") from exc
+            yield out
+            bar.update(1)
+    finally:
+        for ref in running:
+            ray.cancel(ref, force=True)
+        bar.close()

@@ -1,0 +1,249 @@
+"""``controller``: a learned LR controller — a small network on the observation that moves the LR
+by a bounded factor each step (numpy-only inference; trained by :mod:`lrgym.baselines.train_controller`).
+
+**Rule.** With x_t the controller's inputs (below) and f the instance's family::
+
+    η_0     = η_f · exp(c_f)                        η_f = the family's tuned fixed LR, c_f learned
+    η_{t+1} = clip(η_t · exp(Δ_t), lr_min, lr_max)  Δ_t = Δ_max · tanh(net(x_t) + b_f + p_f · t/T)
+
+``net`` is linear (``hidden=()``, the shipped default) or a tanh MLP; ``b_f`` is a learned bias per
+family (= the family's one-hot as an input) and ``p_f`` a learned per-family slope over the episode's
+progress (``family_progress=True``; a per-family schedule on top of the shared rule). The policy sets the LR itself (``action_mode
+"log_lr"``) and trains with plain SGD, optionally with the env's step rejection
+(``rejection_threshold``: a step whose loss rises by more than that fraction is undone, and the
+``rejected`` input is 1 at the next decision).
+
+**Inputs** (:data:`INPUT_NAMES`, each scaled to order 1 and clipped to ±:data:`INPUT_CLIP`), in
+feature groups (:data:`INPUT_GROUPS`, the ablation's unit):
+
+=========  ===========================================================================================
+group      inputs
+=========  ===========================================================================================
+loss       log_train_loss_rel/10, log_val_loss_rel/10, tanh(10·Δlog train loss), tanh(10·Δlog val
+           loss), log_batch_loss_rel/10, log_val_train_ratio/3
+noise      log_loss_cv/3
+gradient   log_grad_norm_rel/5, tanh(Δlog grad norm), grad_cos
+lr_time    ln(η_t/η_0)/5, progress t/T
+rejected   1 if the env undid the last step
+bias       1
+=========  ===========================================================================================
+
+A masked group (``mask=("gradient",)``) is held at 0: the ablation of the README; masking
+``family`` zeroes b_f, c_f and p_f (every family then starts at its base LR η_f with the shared rule).
+
+The weights (``weights/controller_mixed.npz``) hold the parameter vector, the layer sizes, Δ_max,
+the rejection threshold and the per-family base LRs, so the file alone defines the policy.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from lrgym.info import FAMILY_NAMES
+
+INPUT_NAMES: tuple[str, ...] = (
+    "log_train_loss_rel", "log_val_loss_rel", "delta_log_train_loss", "delta_log_val_loss",
+    "log_batch_loss_rel", "log_val_train_ratio", "log_loss_cv", "log_grad_norm_rel",
+    "delta_log_grad_norm", "grad_cos", "log_lr_rel", "progress", "rejected", "bias",
+)
+N_INPUTS = len(INPUT_NAMES)
+INPUT_GROUPS: dict[str, tuple[str, ...]] = {
+    "loss": INPUT_NAMES[0:6],
+    "noise": ("log_loss_cv",),
+    "gradient": ("log_grad_norm_rel", "delta_log_grad_norm", "grad_cos"),
+    "lr_time": ("log_lr_rel", "progress"),
+    "rejected": ("rejected",),
+    "family": (),  # the per-family bias b_f, start offset c_f and progress slope p_f
+}
+INPUT_CLIP = 3.0
+N_FAMILIES = len(FAMILY_NAMES)
+
+
+def controller_inputs(obs: np.ndarray, log_lr_rel: np.ndarray, rejected: np.ndarray) -> np.ndarray:
+    """(N, :data:`N_INPUTS`) inputs from observations (N, 12), ln(η_t/η_0) (N,) and rejection flags (N,)."""
+    o = np.asarray(obs, dtype=np.float64)
+    x = np.empty((o.shape[0], N_INPUTS))
+    x[:, 0] = o[:, 0] / 10.0
+    x[:, 1] = o[:, 1] / 10.0
+    x[:, 2] = np.tanh(10.0 * o[:, 2])
+    x[:, 3] = np.tanh(10.0 * o[:, 3])
+    x[:, 4] = o[:, 4] / 10.0
+    x[:, 5] = o[:, 5] / 3.0
+    x[:, 6] = o[:, 6] / 3.0
+    x[:, 7] = o[:, 7] / 5.0
+    x[:, 8] = np.tanh(o[:, 8])
+    x[:, 9] = o[:, 9]
+    x[:, 10] = np.asarray(log_lr_rel, dtype=np.float64) / 5.0
+    x[:, 11] = o[:, 11]
+    x[:, 12] = np.asarray(rejected, dtype=np.float64)
+    x[:, 13] = 1.0
+    return np.clip(x, -INPUT_CLIP, INPUT_CLIP)
+
+
+def input_mask(masked: Sequence[str] = ()) -> np.ndarray:
+    """(N_INPUTS,) 0/1 vector that zeroes the inputs of the ``masked`` groups."""
+    unknown = [g for g in masked if g not in INPUT_GROUPS]
+    if unknown:
+        raise ValueError(f"unknown input group(s) {unknown}; valid choices: {', '.join(INPUT_GROUPS)}")
+    m = np.ones(N_INPUTS)
+    for g in masked:
+        for name in INPUT_GROUPS[g]:
+            m[INPUT_NAMES.index(name)] = 0.0
+    return m
+
+
+@dataclass
+class ControllerNet:
+    """The controller's parameters and forward pass (batched; numpy only).
+
+    ``theta`` is one flat vector: the layers' weights and biases (``hidden`` sizes, tanh), then the
+    per-family output biases b (4), then the per-family start offsets c (4).
+    """
+
+    hidden: tuple[int, ...] = ()
+    max_step: float = 0.5
+    base_lr: tuple[float, ...] = (1e-2,) * N_FAMILIES
+    rejection_threshold: float | None = None
+    family_progress: bool = False
+    theta: np.ndarray | None = None
+    mask: tuple[str, ...] = ()
+    _mask_vec: np.ndarray = field(default=None, repr=False)
+
+    def __post_init__(self):
+        self.hidden = tuple(int(h) for h in self.hidden)
+        self.base_lr = tuple(float(v) for v in self.base_lr)
+        if self.theta is None:
+            self.theta = np.zeros(self.n_params)
+        self.theta = np.asarray(self.theta, dtype=np.float64)
+        if self.theta.shape != (self.n_params,):
+            raise ValueError(f"theta has shape {self.theta.shape}; valid: ({self.n_params},) for hidden={self.hidden}")
+        self._mask_vec = input_mask(self.mask)
+
+    @property
+    def layer_shapes(self) -> list[tuple[int, int]]:
+        sizes = (N_INPUTS, *self.hidden, 1)
+        return [(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
+
+    @property
+    def n_params(self) -> int:
+        return sum(a * b + b for a, b in self.layer_shapes) + (3 if self.family_progress else 2) * N_FAMILIES
+
+    def unpack(self, theta: np.ndarray):
+        """(layers [(W, b)], family output bias (4,), family start offset (4,)) of a parameter vector
+        (the per-family progress slopes, if any, follow: :meth:`progress_slopes`)."""
+        layers, i = [], 0
+        for a, b in self.layer_shapes:
+            w = theta[i:i + a * b].reshape(a, b)
+            i += a * b
+            layers.append((w, theta[i:i + b]))
+            i += b
+        return layers, theta[i:i + N_FAMILIES], theta[i + N_FAMILIES:i + 2 * N_FAMILIES]
+
+    def progress_slopes(self, theta: np.ndarray) -> np.ndarray:
+        """p_f (4,): the per-family slopes over progress (zeros without ``family_progress``)."""
+        if not self.family_progress:
+            return np.zeros(N_FAMILIES)
+        return theta[self.n_params - N_FAMILIES:]
+
+    def start_log_lr(self, family: np.ndarray, theta: np.ndarray | None = None) -> np.ndarray:
+        """ln η_0 per episode (family indices (N,))."""
+        _, _, offset = self.unpack(self.theta if theta is None else theta)
+        if "family" in self.mask:
+            offset = np.zeros_like(offset)
+        return np.log(np.asarray(self.base_lr))[family] + offset[family]
+
+    def step_size(self, x: np.ndarray, family: np.ndarray, theta: np.ndarray | None = None) -> np.ndarray:
+        """Δ (N,): the change of ln η for inputs x (N, N_INPUTS) of episodes of ``family`` (N,)."""
+        theta = self.theta if theta is None else theta
+        layers, fam_bias, _ = self.unpack(theta)
+        slope = self.progress_slopes(theta)
+        fam_term = fam_bias[family] + slope[family] * x[:, INPUT_NAMES.index("progress")]
+        if "family" in self.mask:
+            fam_term = np.zeros_like(fam_term)
+        h = x * self._mask_vec
+        for k, (w, b) in enumerate(layers):
+            h = h @ w + b
+            if k < len(layers) - 1:
+                h = np.tanh(h)
+        return self.max_step * np.tanh(h[:, 0] + fam_term)
+
+    # ---- files -----------------------------------------------------------------------------
+
+    def save(self, path: str | Path, meta: dict | None = None) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        header = {"hidden": list(self.hidden), "max_step": self.max_step, "base_lr": list(self.base_lr),
+                  "rejection_threshold": self.rejection_threshold, "families": list(FAMILY_NAMES),
+                  "family_progress": self.family_progress,
+                  "inputs": list(INPUT_NAMES), **(meta or {})}
+        with open(path, "wb") as f:
+            np.savez(f, theta=self.theta, header=np.array(json.dumps(header, sort_keys=True)))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, mask: Sequence[str] = ()) -> "ControllerNet":
+        with np.load(path, allow_pickle=False) as data:
+            header = json.loads(str(data["header"]))
+            theta = np.array(data["theta"], dtype=np.float64)
+        if header.get("inputs") != list(INPUT_NAMES):
+            raise ValueError(f"{path}: weights for inputs {header.get('inputs')}, this code has {list(INPUT_NAMES)}")
+        return cls(hidden=tuple(header["hidden"]), max_step=float(header["max_step"]),
+                   base_lr=tuple(header["base_lr"]), rejection_threshold=header.get("rejection_threshold"),
+                   family_progress=bool(header.get("family_progress", False)),
+                   theta=theta, mask=tuple(mask))
+
+
+class ControllerPolicy:
+    """The Policy-protocol wrapper of a :class:`ControllerNet` for one episode at a time."""
+
+    name = "controller"
+    optimizer = "sgd"
+    action_mode = "log_lr"
+
+    def __init__(self, net: ControllerNet, name: str | None = None):
+        self.net = net
+        self.env_options = ({} if net.rejection_threshold is None
+                            else {"rejection_threshold": float(net.rejection_threshold)})
+        if name is not None:
+            self.name = name
+
+    @classmethod
+    def load(cls, path: str | Path, mask: Sequence[str] = (), name: str | None = None) -> "ControllerPolicy":
+        return cls(ControllerNet.load(path, mask=mask), name=name)
+
+    def env_kwargs(self) -> dict:
+        return {"optimizer": self.optimizer, "action_mode": self.action_mode, **self.env_options}
+
+    def reset(self, info: dict) -> None:
+        family = int(info["family"])
+        if not 0 <= family < N_FAMILIES:
+            raise ValueError(f"controller: family id {family} has no trained weights; valid: 0..{N_FAMILIES - 1} "
+                             f"({', '.join(FAMILY_NAMES)})")
+        self.family = np.array([family])
+        self.log_lr_min, self.log_lr_max = np.log(float(info["lr_min"])), np.log(float(info["lr_max"]))
+        self.log_lr0 = float(self.net.start_log_lr(self.family)[0])
+        self.log_lr = self.log_lr0
+        self.t = 0
+
+    def act(self, obs: np.ndarray, info: dict) -> np.ndarray:
+        if self.t > 0:
+            x = controller_inputs(np.asarray(obs, dtype=np.float64)[None, :], np.array([self.log_lr - self.log_lr0]),
+                                  np.array([bool(info.get("rejected", False))]))
+            self.log_lr += float(self.net.step_size(x, self.family)[0])
+        self.log_lr = min(max(self.log_lr, self.log_lr_min), self.log_lr_max)
+        self.t += 1
+        return np.array([log_lr_action(self.log_lr, self.log_lr_min, self.log_lr_max)], dtype=np.float32)
+
+
+def log_lr_action(log_lr, log_lr_min, log_lr_max):
+    """The env's ``log_lr`` action in [-1, 1] for natural-log LRs (element-wise)."""
+    return np.clip(2.0 * (np.asarray(log_lr) - log_lr_min) / (log_lr_max - log_lr_min) - 1.0, -1.0, 1.0)
+
+
+__all__ = ["ControllerNet", "ControllerPolicy", "INPUT_GROUPS", "INPUT_NAMES", "controller_inputs", "input_mask",
+           "log_lr_action"]

@@ -1,0 +1,107 @@
+"""A discrete-action policy that is a small MLP in NumPy: how RLlib-trained agents are graded.
+
+:mod:`lrgym.baselines.train_rllib` exports the greedy path of a trained RLlib module (PPO: actor
+encoder → policy head, whose argmax is the greedy action; DQN: encoder → advantage head, whose
+argmax is the greedy action of the dueling Q = V + A − mean(A)) as plain weight matrices, checked
+at export against RLlib's own ``forward_inference``. Acting needs NumPy only — no Ray, no torch —
+so the leaderboard grades it in its sandbox like any submission::
+
+    policy = MLPPolicy.load("runs/rllib_ppo_mixed.npz")
+    lrgym leaderboard submit runs/rllib_ppo_mixed.py:RLlibPolicy      # the exported submission file
+
+Layers are ``(W, b, activation)`` with ``y = act(x @ W + b)``; observations are clipped like
+in training (:func:`lrgym.baselines.wrappers.clip_obs`).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from lrgym.baselines.wrappers import clip_obs
+
+__all__ = ["ACTIVATIONS", "MLPPolicy"]
+
+ACTIVATIONS = {
+    "linear": lambda x: x,
+    "tanh": np.tanh,
+    "relu": lambda x: np.maximum(x, 0.0),
+}
+
+
+class MLPPolicy:
+    """Greedy discrete policy: ``argmax(mlp(clip_obs(obs)))`` (first index on ties)."""
+
+    optimizer = "sgd"
+    action_mode = "discrete"
+
+    def __init__(self, layers: list[tuple[np.ndarray, np.ndarray, str]], name: str = "mlp", meta: dict | None = None):
+        for w, b, act in layers:
+            if act not in ACTIVATIONS:
+                raise ValueError(f"unknown activation {act!r}; valid choices: {', '.join(ACTIVATIONS)}")
+            if w.ndim != 2 or b.shape != (w.shape[1],):
+                raise ValueError(f"layer shapes {w.shape} and {b.shape} do not fit")
+        self.layers = [(np.asarray(w, np.float64), np.asarray(b, np.float64), a) for w, b, a in layers]
+        self.name = name
+        self.meta = meta or {}
+
+    def outputs(self, obs: np.ndarray) -> np.ndarray:
+        """The network's outputs (logits or advantages) for a batch or a single observation."""
+        x = clip_obs(np.asarray(obs)).astype(np.float64)
+        for w, b, act in self.layers:
+            x = ACTIVATIONS[act](x @ w + b)
+        return x
+
+    def reset(self, info: dict) -> None:
+        pass
+
+    def act(self, obs: np.ndarray, info: dict) -> int:
+        return int(np.argmax(self.outputs(obs)))
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        arrays = {}
+        for i, (w, b, _) in enumerate(self.layers):
+            arrays[f"w{i}"], arrays[f"b{i}"] = w, b
+        meta = {**self.meta, "name": self.name, "activations": [a for _, _, a in self.layers]}
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "MLPPolicy":
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            meta = json.loads(bytes(z["meta"]).decode())
+            layers = [(z[f"w{i}"], z[f"b{i}"], a) for i, a in enumerate(meta["activations"])]
+        return cls(layers, name=meta.get("name", "mlp"), meta=meta)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_bytes(self.to_bytes())
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "MLPPolicy":
+        return cls.from_bytes(Path(path).read_bytes())
+
+    def submission_source(self, class_name: str = "RLlibPolicy") -> str:
+        """A self-contained submission file (the weights inline, base64): what ``lrgym
+        leaderboard submit FILE.py:RLlibPolicy`` grades; it imports only lrgym and NumPy."""
+        blob = base64.b64encode(self.to_bytes()).decode()
+        lines = [blob[i:i + 100] for i in range(0, len(blob), 100)]
+        body = "\n".join(f'    "{line}"' for line in lines)
+        return (f'"""{self.name}: exported by lrgym.baselines.train_rllib (NumPy inference of the trained '
+                f'module).\n\nlrgym leaderboard submit THIS_FILE.py:{class_name}\n"""\n\n'
+                "import base64\n\nfrom lrgym.baselines.mlp_policy import MLPPolicy\n\n"
+                f"WEIGHTS = (\n{body}\n)\n\n\n"
+                f"class {class_name}(MLPPolicy):\n"
+                f"    name = {self.name!r}\n\n"
+                "    def __init__(self, family=None):\n"
+                "        loaded = MLPPolicy.from_bytes(base64.b64decode(WEIGHTS))\n"
+                "        super().__init__(loaded.layers, name=self.name, meta=loaded.meta)\n")

@@ -1,0 +1,378 @@
+"""Train the learned LR controller (:mod:`lrgym.baselines.controller`) by evolution strategies.
+
+::
+
+    python -m lrgym.baselines.train_controller                          # → runs/controller_mixed.{npz,json}
+    python -m lrgym.baselines.train_controller --config my.json --seed 1
+    python -m lrgym.baselines.train_controller --ship                   # → baselines/weights/controller_mixed.*
+
+**Objective** = what the leaderboard ranks by: the normalised score S (:func:`lrgym.baselines.score.score`)
+of each episode against a per-run reference, averaged over a batch of **train** instances of
+every family (plus ``div_penalty`` per diverged run, so that divergence costs more than S's floor).
+The training reference of an (instance, seed) is the best constant SGD LR on a quarter-decade
+grid (:func:`grid_references`): cheaper than the leaderboard's fine search, and computed on train
+instances only. Validation and test instances are never touched: model selection uses a held-out
+block of *train* instances (``holdout_start``).
+
+**Optimiser**: antithetic OpenAI-ES (Salimans et al. 2017) with centred-rank fitness shaping and
+Adam on the parameter vector; every candidate of a generation runs on the same episodes (common
+random numbers), all of them batched in one :class:`lrgym.vector.LRControlVectorEnv` per family.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import dataclasses
+import json
+import sys
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from lrgym.baselines.controller import ControllerNet, controller_inputs, log_lr_action
+from lrgym.baselines.outputs import SHIPPED_WEIGHTS, add_output_arguments, output_path, runs_dir
+from lrgym.baselines.score import score
+from lrgym.info import FAMILY_NAMES
+
+HERE = Path(__file__).parent
+#: the shipped recipe
+DEFAULT_CONFIG = HERE / "controller.json"
+WEIGHTS_NAME = "controller_mixed.npz"
+
+
+@dataclass
+class ControllerConfig:
+    """Everything the training run depends on (with the seed). JSON file: any subset of the fields."""
+
+    families: tuple[str, ...] = FAMILY_NAMES
+    #: train instances (instance seeds) per family in the training pool, from ``train_start``
+    pool: dict = field(default_factory=lambda: {"linreg": 32, "quadratic": 48, "mlp": 8, "recsys": 16})
+    #: episodes per family per generation (drawn from the pool)
+    batch: dict = field(default_factory=lambda: {"linreg": 6, "quadratic": 12, "mlp": 2, "recsys": 3})
+    train_start: int = 0
+    #: held-out train instances per family (for model selection), from ``holdout_start``
+    holdout: int = 6
+    #: scan this many times the pool (and holdout) size per family and take ``hard_fraction`` of the
+    #: instances with the smallest stability margin (see :func:`episode_set`)
+    scan: dict = field(default_factory=dict)
+    hard_fraction: float = 0.5
+    holdout_start: int = 9000
+    holdout_every: int = 10
+    generations: int = 40
+    pairs: int = 6
+    sigma: float = 0.1
+    step_size: float = 0.05
+    div_penalty: float = 1.0
+    hidden: tuple[int, ...] = ()
+    family_progress: bool = False
+    max_step: float = 0.5
+    rejection_threshold: float | None = None
+    #: quarter-decade grid of the training references, log10 LR
+    ref_grid: tuple[float, float, float] = (-3.5, 0.5, 0.25)
+    #: base LR per family: the tuned ``fixed`` LR of baselines/tuned.json
+    base_lr: dict | None = None
+    mask: tuple[str, ...] = ()
+    #: further LRControlEnv keywords of the training episodes (``family_options``, ``horizon``, ...;
+    #: default: each family's own defaults, as the leaderboard's suites use them)
+    env_options: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, path: str | Path | None) -> "ControllerConfig":
+        data = {} if path is None else json.loads(Path(path).read_text())
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names - {"_comment"})
+        if unknown:
+            raise ValueError(f"unknown config key(s) {unknown}; valid: {', '.join(sorted(names))}")
+        data.pop("_comment", None)
+        for key in ("families", "hidden", "ref_grid", "mask"):
+            if key in data:
+                data[key] = tuple(data[key])
+        return cls(**data)
+
+    def resolved_base_lr(self) -> tuple[float, ...]:
+        if self.base_lr is not None:
+            return tuple(float(self.base_lr[f]) for f in FAMILY_NAMES)
+        from lrgym.baselines.registry import tuned_values
+
+        return tuple(float(tuned_values("fixed", f)["lr"]) for f in FAMILY_NAMES)
+
+
+# ---- batched episodes ------------------------------------------------------------------------
+
+#: built tasks per (family, env options), shared by every episode of this process (bounded LRU
+#: caches of :class:`lrgym.env.LRControlEnv`; a cached task behaves like a fresh one)
+_TASKS: dict[str, OrderedDict] = {}
+
+
+def run_batch(net: ControllerNet, family: str, instances, seeds, thetas: np.ndarray | None = None,
+              const_log_lr: np.ndarray | None = None, record: bool = False, env_options: dict | None = None,
+              tasks: dict | None = None):
+    """Run episodes of ``family`` on (instances[j], seeds[j]) for every parameter vector in
+    ``thetas`` (P, n) — or, with ``const_log_lr`` (N,), constant LRs — stepped together, the
+    controller's decisions batched over all of them (``tasks``: a shared cache of built tasks).
+
+    Returns a dict of arrays (P, R) (or (N,)): ``initial``, ``final``, ``diverged`` (and with
+    ``record`` the per-step ``lrs`` (…, T))."""
+    from lrgym.env import LRControlEnv
+
+    instances, seeds = list(map(int, instances)), list(map(int, seeds))
+    R = len(instances)
+    if const_log_lr is None:
+        thetas = np.atleast_2d(net.theta if thetas is None else thetas)
+        P = thetas.shape[0]
+        inst, sd = instances * P, seeds * P
+    else:
+        P = None
+        inst, sd = instances, seeds
+    N = len(inst)
+    kwargs = {"family": family, "instance_set": "train", "optimizer": "sgd", "action_mode": "log_lr",
+              **(env_options or {})}
+    if const_log_lr is None and net.rejection_threshold is not None:
+        kwargs["rejection_threshold"] = float(net.rejection_threshold)
+    # single envs sharing one cache of built tasks: for the mlp family they step several times faster
+    # than the batched vector env on this machine, and they are the envs the leaderboard runs
+    if tasks is None:
+        key = json.dumps([family, env_options], sort_keys=True, default=str)
+        tasks = _TASKS.setdefault(key, OrderedDict())
+    envs = [LRControlEnv(**kwargs, task_cache=tasks) for _ in range(N)]
+    obs = np.zeros((N, len(envs[0].feature_names)))
+    fam = np.zeros(N, dtype=np.int64)
+    initial = np.zeros(N)
+    for i, env in enumerate(envs):
+        o, info = env.reset(seed=sd[i], options={"instance": inst[i]})
+        obs[i], fam[i], initial[i] = o, int(info["family"]), float(info["train_loss"])
+    lmin, lmax = np.log(envs[0].lr_min), np.log(envs[0].lr_max)
+    if const_log_lr is None:
+        log_lr0 = np.concatenate([net.start_log_lr(fam[p * R:(p + 1) * R], thetas[p]) for p in range(P)])
+    else:
+        log_lr0 = np.asarray(const_log_lr, dtype=np.float64)
+    log_lr = np.clip(log_lr0.copy(), lmin, lmax)
+    final = initial.copy()
+    diverged = np.zeros(N, dtype=bool)
+    done = np.zeros(N, dtype=bool)
+    rejected = np.zeros(N, dtype=bool)
+    lrs = []
+    t = 0
+    while not done.all():
+        if t > 0 and const_log_lr is None:
+            x = controller_inputs(obs, log_lr - log_lr0, rejected)
+            delta = np.concatenate([net.step_size(x[p * R:(p + 1) * R], fam[p * R:(p + 1) * R], thetas[p])
+                                    for p in range(P)])
+            log_lr = np.where(done, log_lr, np.clip(log_lr + delta, lmin, lmax))
+        action = log_lr_action(log_lr, lmin, lmax).astype(np.float32)
+        if record:
+            lrs.append(np.exp(log_lr))
+        for i in np.flatnonzero(~done):
+            o, _, term, trunc, info = envs[i].step(action[i:i + 1])
+            obs[i] = o
+            final[i] = float(info["train_loss"])
+            rejected[i] = bool(info["rejected"])
+            if term or trunc:
+                done[i] = True
+                diverged[i] = bool(info["diverged"])
+        t += 1
+    out = {"initial": initial, "final": np.where(diverged, np.inf, final), "diverged": diverged}
+    if record:
+        out["lrs"] = np.stack(lrs, axis=1)
+    if P is not None:
+        out = {k: v.reshape(P, R, *v.shape[1:]) for k, v in out.items()}
+    return out
+
+
+def grid_references(cfg: ControllerConfig, family: str, instances, seeds) -> dict:
+    """Per (instance, seed): the final loss of the best constant SGD LR on ``cfg.ref_grid``
+    (lowest mean log final loss over the instance's runs among LRs that diverged on none), and its
+    stability ``margin``: decades from that LR up to the first grid LR that diverged (inf: none did)."""
+    lo, hi, step = cfg.ref_grid
+    grid = np.arange(lo, hi + 1e-9, step)
+    R, G = len(instances), len(grid)
+    log_lrs = np.repeat(grid * np.log(10.0), R)
+    res = run_batch(None, family, list(instances) * G, list(seeds) * G, const_log_lr=log_lrs,
+                    env_options=cfg.env_options)
+    final = res["final"].reshape(G, R)
+    initial = res["initial"][:R]
+    ref = np.empty(R)
+    ref_lr = np.empty(R)
+    margin = np.full(R, np.inf)
+    for inst in set(instances):
+        cols = [j for j, k in enumerate(instances) if k == inst]
+        logf = np.log(np.maximum(final[:, cols], 1e-12 * initial[cols]))
+        ok = np.isfinite(logf).all(axis=1)
+        obj = np.where(ok, logf.mean(axis=1), np.inf)
+        g = int(np.argmin(obj)) if ok.any() else 0
+        ref[cols] = final[g, cols] if ok.any() else initial[cols]
+        ref_lr[cols] = 10 ** grid[g]
+        bad = np.flatnonzero(~ok & (np.arange(G) > g))
+        if len(bad):
+            margin[cols] = grid[bad[0]] - grid[g]
+    return {"initial": initial, "reference": ref, "lr": ref_lr, "margin": margin}
+
+
+def episode_scores(res: dict, ref: np.ndarray) -> np.ndarray:
+    """S of every run in ``res`` against the per-run reference losses ``ref`` (R,)."""
+    return score(res["initial"], res["final"], np.broadcast_to(ref, res["final"].shape), res["diverged"])
+
+
+# ---- training ---------------------------------------------------------------------------------
+
+
+@dataclass
+class EpisodeSet:
+    family: str
+    instances: list
+    seeds: list
+    reference: np.ndarray
+
+
+def episode_set(cfg: ControllerConfig, family: str, start: int, n: int, log=print) -> EpisodeSet:
+    """``n`` train instances of ``family`` from ``start`` with their training references. With
+    ``cfg.scan[family] = m`` the first m·n instances are scanned and the ``cfg.hard_fraction`` of the
+    set with the smallest stability margin (the best constant LR closest to divergence) is taken
+    first, the rest in order: the leaderboard's suites keep the instances that discriminate, which
+    are often such instances, and a random draw has few of them."""
+    m = max(1, int(cfg.scan.get(family, 1)))
+    members = list(range(start, start + m * n))  # a single-family env: every instance seed is its family's
+    seeds = [1000 + k % 1000 for k in members]  # one env seed per instance (minibatch order, init)
+    t0 = time.time()
+    key = json.dumps([family, members, seeds, list(cfg.ref_grid), cfg.env_options], sort_keys=True, default=str)
+    cache = runs_dir() / "controller_references" / f"{family}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+    if cache.exists():
+        refs = {k: np.asarray(v, dtype=float) for k, v in json.loads(cache.read_text())["refs"].items()}
+        refs.setdefault("margin", np.full(len(members), np.inf))  # written before margins were kept
+    else:
+        refs = grid_references(cfg, family, members, seeds)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps({"key": key, "refs": {k: v.tolist() for k, v in refs.items()}}))
+    pick = list(range(n))
+    if m > 1:
+        n_hard = int(round(cfg.hard_fraction * n))
+        hard = [int(j) for j in np.argsort(refs["margin"], kind="stable")[:n_hard]]
+        pick = sorted(hard + [j for j in range(len(members)) if j not in hard][:n - n_hard])
+    log(f"  references {family} × {n} (from {start}, scanned {len(members)}): {time.time() - t0:.1f} s, "
+        f"best grid LR median {np.median(refs['lr'][pick]):.3g}, "
+        f"margin ≤ 0.5 decades: {int(np.sum(refs['margin'][pick] <= 0.5))}")
+    return EpisodeSet(family, [members[j] for j in pick], [seeds[j] for j in pick], refs["reference"][pick])
+
+
+def evaluate_theta(net: ControllerNet, sets: list[EpisodeSet], theta=None, env_options: dict | None = None) -> dict:
+    """Mean S, per-family mean S and divergence rates of one parameter vector on episode sets."""
+    out = {}
+    all_s = []
+    for es in sets:
+        res = run_batch(net, es.family, es.instances, es.seeds, None if theta is None else theta[None],
+                        env_options=env_options)
+        s = episode_scores({k: v[0] for k, v in res.items()}, es.reference)
+        out[es.family] = {"mean": float(np.mean(s)), "div": float(np.mean(res["diverged"]))}
+        all_s.append(s)
+    s = np.concatenate(all_s)
+    out["all"] = {"mean": float(np.mean(s)), "iqm": float(_iqm(s))}
+    return out
+
+
+def _iqm(x: np.ndarray) -> float:
+    x = np.sort(np.asarray(x, dtype=float))
+    n = len(x)
+    return float(np.mean(x[n // 4: n - n // 4])) if n >= 4 else float(np.mean(x))
+
+
+def centred_ranks(f: np.ndarray) -> np.ndarray:
+    ranks = np.empty(len(f))
+    ranks[np.argsort(f)] = np.arange(len(f))
+    return ranks / (len(f) - 1) - 0.5
+
+
+def train(cfg: ControllerConfig, seed: int, log=print) -> tuple[ControllerNet, dict]:
+    rng = np.random.default_rng(seed)
+    net = ControllerNet(hidden=cfg.hidden, max_step=cfg.max_step, base_lr=cfg.resolved_base_lr(),
+                        rejection_threshold=cfg.rejection_threshold, family_progress=cfg.family_progress,
+                        mask=cfg.mask)
+    if cfg.hidden:
+        # small random first layers (an all-zero MLP has no ES gradient through its hidden units)
+        layers, _, _ = net.unpack(net.theta)
+        for w, _b in layers[:-1]:
+            w[...] = rng.normal(0, 1.0 / np.sqrt(w.shape[0]), w.shape)
+    t_start = time.time()
+    log(f"train_controller: seed {seed}, {net.n_params} parameters, families {list(cfg.families)}")
+    pools = {f: episode_set(cfg, f, cfg.train_start, int(cfg.pool[f]), log) for f in cfg.families}
+    holdout = [episode_set(cfg, f, cfg.holdout_start, cfg.holdout, log) for f in cfg.families]
+    theta = net.theta.copy()
+    m, v = np.zeros_like(theta), np.zeros_like(theta)
+    b1, b2 = 0.9, 0.999
+    history = []
+    best = {"score": -np.inf, "theta": theta.copy(), "generation": 0}
+
+    def select(gen: int):
+        ev = evaluate_theta(net, holdout, theta, cfg.env_options)
+        history.append({"generation": gen, "holdout": ev, "seconds": round(time.time() - t_start, 1)})
+        sel = ev["all"]["mean"] - cfg.div_penalty * np.mean([ev[f]["div"] for f in cfg.families])
+        tag = ""
+        if sel > best["score"]:
+            best.update(score=sel, theta=theta.copy(), generation=gen)
+            tag = " *"
+        fam = "  ".join(f"{f} {ev[f]['mean']:.3f}/{ev[f]['div']:.0%}" for f in cfg.families)
+        log(f"gen {gen:4d}  holdout mean {ev['all']['mean']:.3f} IQM {ev['all']['iqm']:.3f}  {fam}"
+            f"  ({time.time() - t_start:.0f} s){tag}")
+
+    select(0)
+    for gen in range(1, cfg.generations + 1):
+        eps = rng.normal(size=(cfg.pairs, theta.size))
+        cands = np.concatenate([theta + cfg.sigma * eps, theta - cfg.sigma * eps])
+        fitness = np.zeros(len(cands))
+        for f in cfg.families:
+            pool = pools[f]
+            idx = rng.choice(len(pool.instances), size=min(int(cfg.batch[f]), len(pool.instances)), replace=False)
+            res = run_batch(net, f, [pool.instances[i] for i in idx], [pool.seeds[i] for i in idx], cands,
+                            env_options=cfg.env_options)
+            s = episode_scores(res, pool.reference[idx]) - cfg.div_penalty * res["diverged"]
+            fitness += s.sum(axis=1)
+        total = sum(min(int(cfg.batch[f]), len(pools[f].instances)) for f in cfg.families)
+        fitness /= total
+        shaped = centred_ranks(fitness)
+        grad = ((shaped[:cfg.pairs] - shaped[cfg.pairs:])[:, None] * eps).sum(axis=0) / (2 * cfg.pairs * cfg.sigma)
+        m = b1 * m + (1 - b1) * grad
+        v = b2 * v + (1 - b2) * grad ** 2
+        theta = theta + cfg.step_size * (m / (1 - b1 ** gen)) / (np.sqrt(v / (1 - b2 ** gen)) + 1e-8)
+        if gen % 5 == 0:
+            log(f"gen {gen:4d}  train fitness mean {fitness.mean():.3f} max {fitness.max():.3f}"
+                f"  ({time.time() - t_start:.0f} s)")
+        if gen % cfg.holdout_every == 0 or gen == cfg.generations:
+            select(gen)
+    net.theta = best["theta"]
+    info = {"seed": seed, "best_generation": best["generation"], "holdout_selection_score": best["score"],
+            "seconds": round(time.time() - t_start, 1), "history": history}
+    return net, info
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lrgym.baselines.train_controller", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="JSON file of ControllerConfig fields "
+                        f"(default: the shipped recipe {DEFAULT_CONFIG.name})")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--generations", type=int, default=None, help="override the config's generations")
+    add_output_arguments(parser, f"controller weights ({WEIGHTS_NAME})")
+    args = parser.parse_args(argv)
+    cfg = ControllerConfig.from_json(args.config)
+    if args.generations is not None:
+        cfg.generations = args.generations
+    path = output_path(SHIPPED_WEIGHTS / WEIGHTS_NAME, ship=args.ship, out=args.out)
+    t0, c0 = time.time(), time.process_time()
+    net, info = train(cfg, args.seed)
+    cfg_dict = dataclasses.asdict(cfg)
+    meta = {"config": cfg_dict, "seed": args.seed, "best_generation": info["best_generation"],
+            "command": "python -m lrgym.baselines.train_controller " + " ".join(argv if argv is not None else sys.argv[1:])}
+    net.save(path, meta=meta)
+    sidecar = path.with_suffix(".json")
+    sidecar.write_text(json.dumps({**meta, "wall_seconds": round(time.time() - t0, 1),
+                                   "cpu_seconds": round(time.process_time() - c0, 1),
+                                   "history": info["history"]}, indent=1, default=float) + "\n")
+    print(f"wrote {path} and {sidecar} ({time.time() - t0:.0f} s wall, {time.process_time() - c0:.0f} CPU-s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

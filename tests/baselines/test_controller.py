@@ -1,0 +1,117 @@
+"""The learned controller (lrgym.baselines.controller) and its training command (train_controller)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from lrgym.baselines.controller import INPUT_GROUPS, INPUT_NAMES, ControllerNet, ControllerPolicy, controller_inputs, input_mask
+from lrgym.baselines.evaluation import evaluate
+from lrgym.baselines.outputs import SHIPPED_WEIGHTS
+from lrgym.baselines.train_controller import ControllerConfig, main, run_batch, train
+from lrgym.features import FEATURE_NAMES
+from lrgym.info import FAMILY_NAMES
+
+from learning_setup import HELD_OUT, KeepLR, best_constant_lr, env_kwargs, mean_final_log_loss
+
+
+def _net(seed=0, **kw):
+    net = ControllerNet(base_lr=(0.02, 0.01, 0.01, 0.1), max_step=0.5, **kw)
+    net.theta = np.random.default_rng(seed).normal(0, 0.5, net.n_params)
+    return net
+
+
+def test_forward_pass_by_hand():
+    net = _net(hidden=())
+    layers, fam_bias, offset = net.unpack(net.theta)
+    (w, b), = layers
+    x = np.random.default_rng(1).normal(size=(3, len(INPUT_NAMES)))
+    fam = np.array([0, 2, 3])
+    expected = [0.5 * np.tanh(x[i] @ w[:, 0] + b[0] + fam_bias[fam[i]]) for i in range(3)]
+    np.testing.assert_allclose(net.step_size(x, fam), expected, rtol=1e-12)
+    np.testing.assert_allclose(net.start_log_lr(fam), np.log([0.02, 0.01, 0.1]) + offset[fam], rtol=1e-12)
+    assert net.n_params == len(INPUT_NAMES) + 1 + 2 * len(FAMILY_NAMES)
+
+
+def test_inputs_scaled_clipped_and_masked():
+    obs = np.zeros((1, len(FEATURE_NAMES)), dtype=np.float32)
+    obs[0, FEATURE_NAMES.index("log_train_loss_rel")] = -100.0
+    obs[0, FEATURE_NAMES.index("grad_cos")] = 0.25
+    x = controller_inputs(obs, np.array([0.0]), np.array([True]))[0]
+    assert x[INPUT_NAMES.index("log_train_loss_rel")] == -3.0  # −100/10, clipped to ±3
+    assert x[INPUT_NAMES.index("grad_cos")] == 0.25
+    assert x[INPUT_NAMES.index("rejected")] == 1.0 and x[INPUT_NAMES.index("bias")] == 1.0
+    m = input_mask(("gradient",))
+    assert [n for n, v in zip(INPUT_NAMES, m) if v == 0] == list(INPUT_GROUPS["gradient"])
+    with pytest.raises(ValueError, match="unknown input group.*valid choices"):
+        input_mask(("colour",))
+
+
+def test_save_load_round_trip(tmp_path):
+    net = _net(hidden=(4,), rejection_threshold=0.1)
+    path = net.save(tmp_path / "c.npz", meta={"seed": 3})
+    back = ControllerNet.load(path)
+    np.testing.assert_array_equal(back.theta, net.theta)
+    assert (back.hidden, back.max_step, back.base_lr, back.rejection_threshold) == (
+        net.hidden, net.max_step, net.base_lr, net.rejection_threshold)
+    assert ControllerPolicy(back).env_kwargs()["rejection_threshold"] == 0.1
+
+
+@pytest.mark.parametrize("family", ["linreg", "quadratic"])
+def test_single_env_policy_matches_the_batched_trainer(family):
+    """The policy the leaderboard runs (one env, one episode) makes the LRs the trainer's batched
+    rollout made for the same weights, instance and seed (same code, up to BLAS rounding)."""
+    net = _net(seed=2)
+    net.theta *= 0.3
+    res = run_batch(net, family, [5, 6], [11, 12], record=True)
+    trajs = evaluate(ControllerPolicy(net), {"family": family}, instance_set="train", instances=[5], seeds=[11])
+    trajs += evaluate(ControllerPolicy(net), {"family": family}, instance_set="train", instances=[6], seeds=[12])
+    for j, t in enumerate(trajs):
+        np.testing.assert_allclose(t.lrs, res["lrs"][0, j], rtol=1e-5)
+        np.testing.assert_allclose(t.final_loss, res["final"][0, j], rtol=1e-4)
+    assert len({round(v, 6) for v in trajs[0].lrs}) > 5  # the LR really moves
+
+
+TINY = {"families": ["quadratic", "linreg"], "generations": 1, "pairs": 2, "pool": {"quadratic": 2, "linreg": 2},
+        "batch": {"quadratic": 1, "linreg": 1}, "holdout": 1, "holdout_every": 1, "ref_grid": [-3, 0, 1]}
+
+
+def test_command_smoke_writes_to_runs_not_to_shipped_weights(tmp_path, monkeypatch):
+    shipped = SHIPPED_WEIGHTS / "controller_mixed.npz"
+    before = shipped.read_bytes() if shipped.exists() else None
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps(TINY))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LRGYM_RUNS", raising=False)
+    assert main(["--config", str(cfg), "--seed", "1"]) == 0
+    out = tmp_path / "runs" / "controller_mixed.npz"
+    side = json.loads((tmp_path / "runs" / "controller_mixed.json").read_text())
+    assert side["seed"] == 1 and side["config"]["generations"] == 1 and len(side["history"]) == 2
+    assert ControllerPolicy.load(out).net.n_params == ControllerNet().n_params
+    assert (shipped.read_bytes() if shipped.exists() else None) == before
+
+
+def test_unknown_config_key_is_named(tmp_path):
+    p = tmp_path / "c.json"
+    p.write_text(json.dumps({"generation": 3}))
+    with pytest.raises(ValueError, match="generation.*valid"):
+        ControllerConfig.from_json(p)
+
+
+@pytest.mark.slow
+def test_training_command_learns_to_raise_a_too_small_lr():
+    """The training recipe, shorter and on the learning test's quadratics (best constant LR known in
+    closed form, episodes start 100× below it), beats keeping the LR on held-out instances."""
+    kwargs = env_kwargs()
+    lr0 = kwargs.pop("lr_init")
+    options = {k: kwargs[k] for k in ("family_options", "horizon", "inner_steps")}
+    keep = evaluate(KeepLR(), {**kwargs, "lr_init": lr0}, instance_set="val", instances=HELD_OUT)
+    cfg = ControllerConfig(families=("quadratic",), pool={"quadratic": 16}, batch={"quadratic": 8}, holdout=4,
+                           holdout_every=5, generations=15, pairs=6, base_lr={f: lr0 for f in FAMILY_NAMES},
+                           env_options=options)
+    net, _ = train(cfg, seed=0, log=lambda *a: None)
+    trained = evaluate(ControllerPolicy(net), kwargs, instance_set="val", instances=HELD_OUT)
+    assert not any(t.diverged for t in trained)
+    assert mean_final_log_loss(trained) < mean_final_log_loss(keep) - 2.0
+    assert np.median([t.lrs[-1] for t in trained]) > 10 * lr0
+    assert best_constant_lr() > lr0

@@ -1,0 +1,52 @@
+"""The NumPy export of RLlib modules (lrgym.baselines.mlp_policy, train_rllib.export_policy),
+checked against torch computing the same network."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from lrgym.baselines.mlp_policy import MLPPolicy  # noqa: E402
+from lrgym.baselines.train_rllib import export_policy  # noqa: E402
+
+
+class _Module(torch.nn.Module):
+    """Shaped like RLlib's default PPO module: encoder.actor_encoder → pi (logits)."""
+
+    def __init__(self, extra=None):
+        super().__init__()
+        torch.manual_seed(0)
+        self.encoder = torch.nn.Module()
+        layers = [torch.nn.Linear(12, 16), torch.nn.Tanh(), torch.nn.Linear(16, 16), torch.nn.ReLU()]
+        if extra is not None:
+            layers.append(extra)
+        self.encoder.actor_encoder = torch.nn.Sequential(*layers)
+        self.pi = torch.nn.Sequential(torch.nn.Linear(16, 5))
+
+    def forward_inference(self, batch):
+        return {"action_dist_inputs": self.pi(self.encoder.actor_encoder(batch["obs"]))}
+
+
+def test_export_matches_torch_and_survives_a_round_trip(tmp_path):
+    module = _Module()
+    policy = export_policy(module, "ppo", "rllib_ppo")
+    obs = np.random.default_rng(0).normal(0, 3, size=(64, 12))
+    with torch.no_grad():
+        want = module.forward_inference({"obs": torch.from_numpy(np.clip(obs, -10, 10).astype(np.float32))})["action_dist_inputs"]
+    np.testing.assert_allclose(policy.outputs(obs), want.double().numpy(), rtol=1e-5, atol=1e-6)
+    again = MLPPolicy.load(policy.save(tmp_path / "p.npz"))
+    np.testing.assert_array_equal(again.outputs(obs), policy.outputs(obs))
+    namespace: dict = {}
+    exec(compile(policy.submission_source(), "submission.py", "exec"), namespace)
+    submitted = namespace["RLlibPolicy"](family="mlp")
+    assert submitted.name == "rllib_ppo" and submitted.action_mode == "discrete"
+    assert [submitted.act(o, {}) for o in obs] == [int(np.argmax(want[i])) for i in range(len(obs))]
+
+
+def test_layers_it_cannot_export_are_refused():
+    with pytest.raises(ValueError, match="LayerNorm"):
+        export_policy(_Module(extra=torch.nn.LayerNorm(16)), "ppo", "x")
+    with pytest.raises(ValueError, match="unknown activation 'gelu'"):
+        MLPPolicy([(np.zeros((2, 2)), np.zeros(2), "gelu")])

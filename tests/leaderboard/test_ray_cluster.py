@@ -1,0 +1,234 @@
+"""A real two-node Ray cluster on 127.0.0.1 runs what the local pool runs, with the same results.
+
+The module's fixture starts a head node and a second node (one CPU each, separate raylets and
+object stores: Ray's ``cluster_utils.Cluster``, what ``ray start --head`` / ``ray start --address``
+make) and ends both in its teardown. If Ray cannot start, every test here FAILS with the reason
+(nothing is skipped). Through it: the quick suite (same scores and curves to the bit as the local
+pool), the references and tuning (same values), a submission and hostile ones from
+``lb_cheats.py`` (failing with the same reasons, sandboxed inside the Ray worker), a Ray worker
+killed mid-job (retried once, then failed), and a short RLlib training whose exported policy
+is graded as a submission.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from lb_helpers import HERE, policy, tiny_suite
+
+from lrgym.leaderboard.pool import Job, WorkerPool
+from lrgym.leaderboard.references import compute_references, load_references
+from lrgym.leaderboard.runner import baseline_specs, run_suite, submission_spec
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux sandbox")
+
+TINY = tiny_suite("ray", families=("quadratic", "linreg"), n_instances=1, seeds=(0, 1), horizon=8, inner_steps=3)
+ONE_FAMILY = tiny_suite("ray1", families=("quadratic",), n_instances=1, seeds=(0, 1), horizon=8, inner_steps=3)
+CHEATS = Path(HERE) / "lb_cheats.py"
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A head and a second node on this machine (1 CPU each); the driver connected to the head."""
+    try:
+        import ray
+        from ray.cluster_utils import Cluster
+
+        from lrgym.baselines.backend import connect
+    except ImportError as exc:  # the [ray] extra is part of [all]: its absence is a failure
+        pytest.fail(f"Ray is not installed ({exc}): pip install 'lrgym[ray]'")
+    nodes = None
+    try:
+        small = dict(num_cpus=1, object_store_memory=80 * 1024 * 1024, include_dashboard=False)
+        nodes = Cluster(initialize_head=True, head_node_args={**small, "dashboard_port": None})
+        nodes.add_node(**{k: v for k, v in small.items() if k != "include_dashboard"})
+        nodes.wait_for_nodes()
+        connect(nodes.address)
+    except Exception as exc:  # noqa: BLE001 - any reason Ray could not start is the test's failure
+        if nodes is not None:
+            nodes.shutdown()
+        pytest.fail(f"could not start a two-node Ray cluster on 127.0.0.1: {type(exc).__name__}: {exc}")
+    try:
+        yield nodes
+    finally:
+        ray.shutdown()
+        nodes.shutdown()
+
+
+def _runs(outcome) -> list:
+    return [(r.family, r.instance, r.seed, r.score, r.final_loss, r.initial_loss, r.steps_to_target, r.curves)
+            for r in outcome.runs]
+
+
+def test_the_cluster_has_two_live_nodes(cluster):
+    import ray
+
+    alive = [n for n in ray.nodes() if n["Alive"]]
+    assert len({n["NodeID"] for n in alive}) == 2
+    assert ray.cluster_resources()["CPU"] == 2
+
+
+def test_quick_suite_gives_the_local_results_to_the_bit(cluster):
+    specs = baseline_specs(["bold_driver"])
+    refs = load_references("quick", n_workers=2)
+    local = run_suite(specs, "quick", references=refs, n_workers=2)
+    on_ray = run_suite(specs, "quick", references=refs, n_workers=2, backend="ray")
+    for a, b in zip(local, on_ray):
+        assert a.ok and b.ok, (a.entry.failure_reason, b.entry.failure_reason)
+        assert _runs(b) == _runs(a)
+        assert b.entry.summary["iqm"] == a.entry.summary["iqm"]
+
+
+def test_references_and_tuning_give_the_local_values(cluster):
+    from lrgym.baselines.tune import tune
+
+    local = compute_references(TINY, n_workers=2)
+    on_ray = compute_references(TINY, n_workers=2, backend="ray")
+    assert on_ray.tasks == local.tasks
+    kwargs = dict(families=["quadratic"], instances=1, names=["fixed", "step"])
+    t_local, t_ray = tune(**kwargs, workers=2), tune(**kwargs, workers=2, backend="ray")
+    assert t_ray["values"] == t_local["values"] and t_ray["train_scores"] == t_local["train_scores"]
+
+
+def test_submissions_and_cheats_fail_the_same_way_in_the_ray_worker(cluster):
+    """A submission runs in its sandbox (namespaces) inside the Ray worker; the hostile ones of
+    the integrity tests are recorded failed with exactly the local reasons."""
+    refs = compute_references(ONE_FAMILY, n_workers=2)
+    names = ["SuiteOverride", "TerminalInjection"]
+
+    def specs():
+        return [submission_spec(policy("Keep"), name="honest")] + \
+            [submission_spec(f"{CHEATS}:{n}", name=n) for n in names]
+
+    local = run_suite(specs(), ONE_FAMILY, references=refs, n_workers=2, time_limit=120, memory_mb=1000)
+    on_ray = run_suite(specs(), ONE_FAMILY, references=refs, n_workers=2, time_limit=120, memory_mb=1000,
+                       backend="ray")
+    honest_local, honest_ray = local[0], on_ray[0]
+    assert honest_local.ok and honest_ray.ok, honest_ray.entry.failure_reason
+    assert _runs(honest_ray) == _runs(honest_local)
+    sandbox = {k: v for k, v in honest_ray.entry.env_spec["sandbox"].items() if k != "uid"}  # uid: random per sandbox
+    assert sandbox == {k: v for k, v in honest_local.entry.env_spec["sandbox"].items() if k != "uid"}
+    assert sandbox["kind"] in ("root", "userns")  # namespaces, in the Ray worker too
+    for a, b in zip(local[1:], on_ray[1:]):
+        assert not a.ok and not b.ok
+        assert b.entry.failure_reason == a.entry.failure_reason
+        assert b.runs == []
+    assert "fixed by the suite" in on_ray[1].entry.failure_reason
+    assert "pwned" in on_ray[2].entry.failure_reason and "\x1b" not in on_ray[2].entry.failure_reason
+
+
+def test_a_lost_ray_worker_is_retried_once_then_recorded_failed(cluster, tmp_path):
+    """``kill_host`` SIGKILLs the Ray worker (actor process) running the job, as a lost node
+    would: once → the job runs again on a new actor and its group succeeds, keeping the replies
+    it had; every time → the group fails with Ray's reason after one retry."""
+    from lrgym.leaderboard.ray_pool import RayWorkerPool
+
+    marker = tmp_path / "killed-once"
+    jobs = [Job("survives", {"op": "sleep", "seconds": 0.1}),
+            Job("survives", {"op": "kill_host", "once": str(marker)}),
+            Job("lost", {"op": "kill_host"})]
+    done = []
+    pool = RayWorkerPool(2)
+    results = pool.run(jobs, on_group_done=done.append)
+    assert marker.exists()
+    ok, lost = results["survives"], results["lost"]
+    assert not ok.failed and len(ok.replies) == 2 and ok.replies[0]["ok"] and "pid" in ok.replies[1]
+    assert lost.failed and "lost its Ray worker 2 times" in lost.reason
+    assert pool.lost_workers == 3
+    assert sorted(r.name for r in done) == ["lost", "survives"]
+    # the local pool has no Ray worker to lose: the same death of the host is the grader's own,
+    # so it is not exercised there; a death of the grader worker itself fails alike on both
+    die = [Job("g", {"op": "die", "message": "boom", "code": 3})]
+    local_reason = WorkerPool(1).run(die)["g"].reason
+    ray_reason = RayWorkerPool(1).run(die)["g"].reason
+    assert ray_reason == local_reason and "boom" in ray_reason
+
+
+def _grader_workers() -> set[int]:
+    """Pids of live grader worker processes (python -m lrgym.leaderboard.worker) on this machine."""
+    import os
+
+    pids = set()
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"lrgym.leaderboard.worker" in f.read():
+                    pids.add(int(pid))
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+def test_a_group_over_its_time_limit_is_killed_with_its_grader_worker(cluster):
+    """The time limit holds on Ray: the actor is killed, and its grader worker dies with it."""
+    import time
+
+    from lrgym.leaderboard.ray_pool import RayWorkerPool
+
+    before = _grader_workers()
+    t0 = time.monotonic()
+    result = RayWorkerPool(1, time_limit=2).run([Job("slow", {"op": "sleep", "seconds": 60})])["slow"]
+    assert result.failed and "exceeded the wall-clock limit of 2 s" in result.reason
+    assert time.monotonic() - t0 < 40
+    deadline = time.monotonic() + 15
+    while _grader_workers() - before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _grader_workers() - before == set()
+
+
+def test_short_rllib_training_exports_a_gradable_policy(cluster, tmp_path):
+    """PPO with one env runner (a Ray actor stepping the batched vector env), checkpointed and
+    resumed; the exported NumPy policy is graded as a submission through the cluster."""
+    import json
+
+    import numpy as np
+
+    from lrgym.baselines.mlp_policy import MLPPolicy
+    from lrgym.baselines.train_rllib import RLlibConfig, train
+
+    out = tmp_path / "ppo"
+    common = dict(algo="ppo", env_runners=1, envs_per_runner=2, train_batch_size=64, env_kwargs={"horizon": 8},
+                  out=str(out), progress=False)
+    first = train(RLlibConfig(total_timesteps=64, **common), log=lambda m: None)
+    assert (tmp_path / "ppo.ckpt").is_dir()
+    second = train(RLlibConfig(total_timesteps=128, resume=str(tmp_path / "ppo.ckpt"), **common), log=lambda m: None)
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["env_steps"] >= 128 and meta["history"][0]["env_steps"] > 64  # continued, not restarted
+    loaded = MLPPolicy.load(out.with_suffix(".npz"))
+    obs = np.random.default_rng(1).normal(size=(16, 12))
+    np.testing.assert_array_equal(loaded.outputs(obs), second.outputs(obs))
+    assert any(not np.array_equal(a[0], b[0]) for a, b in zip(first.layers, second.layers))  # it trained
+    refs = compute_references(ONE_FAMILY, n_workers=2)
+    graded = run_suite([submission_spec(f"{out.with_suffix('.py')}:RLlibPolicy", name="rllib-ppo")], ONE_FAMILY,
+                       references=refs, n_workers=2, time_limit=300, memory_mb=1000, backend="ray")[0]
+    assert graded.ok, graded.entry.failure_reason
+    assert len(graded.runs) == len(ONE_FAMILY.tasks()) * len(ONE_FAMILY.seeds)
+
+
+def _dies_first(job):
+    """A task whose Ray worker dies (SIGKILL) unless its marker file exists; it creates the file."""
+    import os
+    import signal
+
+    marker, value = job
+    if marker is not None and os.path.exists(marker):
+        return value
+    if marker is not None:
+        Path(marker).touch()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_imap_tasks_whose_worker_dies_are_retried_once(cluster, tmp_path):
+    """The tuning backend: a killed Ray worker costs one retry; a second death raises JobLost."""
+    import ray.cloudpickle
+
+    from lrgym.baselines.backend import Backend, JobLost
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this file
+    backend = Backend("ray")
+    jobs = [(str(tmp_path / f"m{i}"), i) for i in range(3)]
+    assert sorted(backend.imap(_dies_first, jobs, workers=2)) == [0, 1, 2]
+    with pytest.raises(JobLost, match="lost its Ray worker 2 times"):
+        list(backend.imap(_dies_first, [(None, 7)], workers=1))
