@@ -103,6 +103,9 @@ BASELINES: dict[str, Callable[..., Policy]] = {
 #: baselines that load trained weights (the rest are hand-designed and tuned by lrgym.baselines.tune)
 LEARNED: tuple[str, ...] = ("qlearning", "dqn", "ppo", "controller")
 HAND_DESIGNED: tuple[str, ...] = tuple(n for n in BASELINES if n not in LEARNED)
+#: Baselines whose weights are per lrgym family: they read ``info["family"]`` and refuse a task
+#: outside the four families (e.g. a user's PyTorch training, ``info["family"] == -1``).
+FAMILY_BOUND: tuple[str, ...] = ("controller",)
 #: hand-designed baselines without tuned hyper-parameters (shown as published defaults)
 UNTUNED: tuple[str, ...] = ("adam_default",)
 
@@ -151,5 +154,5 @@ def make_baseline(name: str, family: str | None = None, **overrides) -> Policy:
     return BASELINES[name](**{**tuned_values(name, family), **overrides})
 
 
-__all__ = ["BASELINES", "HAND_DESIGNED", "LEARNED", "UNTUNED", "is_learned", "load_tuned", "make_baseline",
+__all__ = ["BASELINES", "FAMILY_BOUND", "HAND_DESIGNED", "LEARNED", "UNTUNED", "is_learned", "load_tuned", "make_baseline",
            "tuned_values"]

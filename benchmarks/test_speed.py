@@ -107,3 +107,25 @@ def test_lrcontrol_new_instance_every_episode(benchmark, n_envs, path):
     benchmark.group = f"LRControl-v1 new instances, {'single' if n_envs == 0 else f'vector {n_envs}'}"
     benchmark.extra_info["env_steps"] = 1600
     benchmark.pedantic(run, rounds=3, iterations=1)
+
+
+@pytest.mark.parametrize("impl", ["lrgym", "hand"])
+def test_recsys_update_path(benchmark, impl):
+    """The recommender's env step (10 SGD updates + evaluation): lrgym's kernel vs the
+    hand-written kernel of the same math (``benchmarks/hand_recsys.py``; ratio there)."""
+    from benchmarks.hand_recsys import HandRecsys
+    from benchmarks.reference_recsys import reference_task
+    from lrgym.optim import OptimizerConfig
+    from lrgym.tasks.base import N_STATS
+
+    task = reference_task()
+    state = task.new_state(np.random.default_rng(0))
+    if impl == "hand":
+        hand = HandRecsys(task, state.params, state.rng)
+        step = lambda: hand.env_step(0.1)  # noqa: E731
+    else:
+        stats, cfg = np.zeros(N_STATS), OptimizerConfig("sgd")
+        step = lambda: task.run(state, 0.1, h.INNER_STEPS, cfg.code, cfg.hyper(), 1e300, stats)  # noqa: E731
+    step()
+    benchmark.group = "recsys update path"
+    benchmark(step)

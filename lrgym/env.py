@@ -27,6 +27,8 @@ from lrgym.optim import OptimizerConfig
 from lrgym.render import RENDER_FPS, RENDER_MODES, EpisodeRecorder, check_render_mode
 from lrgym.rewards import reward
 from lrgym.settings import ADAPTIVE_OPTIMIZERS, DEFAULT_FACTORS, EnvSettings, default_lr_init  # noqa: F401 (re-exported)
+from lrgym.tasks.batched import FALLBACK, BoundKernel, kind_of, run_bound
+from lrgym.tasks.blas import blas_single_thread
 from lrgym.tasks.cache import build_task, cached_task
 from lrgym.tasks.base import (
     N_STATS,
@@ -50,6 +52,15 @@ def observe(stats, memory, t, horizon, lr, reward_kind, reward_args, obs):
     r = reward(stats, memory, t, horizon, reward_kind, reward_args)
     advance_memory(stats, memory)
     return r
+
+
+@numba.njit(cache=True, error_model="numpy")
+def train_and_observe(items, addr, lr, n_updates, opt, hyper, stats, memory, t, horizon, reward_kind, reward_args,
+                      obs):
+    """A step of a bound kernel (:class:`lrgym.tasks.batched.BoundKernel`) and :func:`observe`, in
+    one call from Python: the step of an environment without rejection."""
+    run_bound(items, addr, lr, n_updates, opt, hyper, memory[M_CAP], stats)
+    return observe(stats, memory, t, horizon, lr, reward_kind, reward_args, obs)
 
 
 class LRControlEnv(gym.Env):
@@ -235,11 +246,16 @@ class LRControlEnv(gym.Env):
         self.cap_factor = settings.cap_factor
         self.rejection_threshold = settings.rejection_threshold
         self.factors = settings.factors
+        #: the factors as Python floats, for the step's fast path of a plain ``int`` action
+        self._factor_values = tuple(float(f) for f in self.factors) if settings.action_mode == "discrete" else ()
         # what the compiled step reads, derived once in the settings
         self._reward_code = settings.reward_code
         self._reward_params = settings.reward_params
         self._opt_code = settings.opt_code
         self._hyper = settings.hyper
+        self._bound_kernel = None  # lrgym.tasks.batched.BoundKernel, reused across episodes
+        self._bound = None  # this episode's bound kernel, if the fast step applies (_bind_kernel)
+        self._blas_single_thread = False
         self._constant_info = settings.constant_info
         action_mode = settings.action_mode
 
@@ -367,6 +383,7 @@ class LRControlEnv(gym.Env):
         self.t = 0
         self.updates = 0
         self._stats[:] = 0.0
+        self._bind_kernel()
         self.task.evaluate(self.state, self._stats)
         start_episode(self._stats, self.cap_factor, self.task.loss_scale, self._memory)
         features(self._stats, self._memory, 0, self.horizon, self.lr, False, self._obs)
@@ -380,6 +397,29 @@ class LRControlEnv(gym.Env):
         if self._done:
             raise RuntimeError("step() called on a finished episode; call reset() first")
         self.lr = self._next_lr(action)
+        b = self._bound
+        if b is not None:  # the common case, in one compiled call (see _bind_kernel)
+            self.t += 1
+            stats = self._stats
+            if self._blas_single_thread:
+                with blas_single_thread():
+                    reward = train_and_observe(
+                        b.items, b.addr, self.lr, self.inner_steps, self._opt_code, self._hyper, stats, self._memory,
+                        self.t, self.horizon, self._reward_code, self._reward_params, self._obs,
+                    )
+            else:
+                reward = train_and_observe(
+                    b.items, b.addr, self.lr, self.inner_steps, self._opt_code, self._hyper, stats, self._memory,
+                    self.t, self.horizon, self._reward_code, self._reward_params, self._obs,
+                )
+            self.updates += int(stats[S_UPDATES])
+            terminated = bool(stats[S_DIVERGED] > 0.0)
+            truncated = (not terminated) and self.t >= self.horizon
+            self._done = terminated or truncated
+            info = self._info(False)
+            if self._recorder is not None:
+                self._recorder.record(info)
+            return self._obs.copy(), float(reward), terminated, truncated, info
         if self.rejection_threshold is not None:
             before, stats_before = self.state.copy(), self._stats.copy()
         self.task.run(
@@ -411,7 +451,38 @@ class LRControlEnv(gym.Env):
             return None
         return self._recorder.ansi() if self.render_mode == "ansi" else self._recorder.rgb_array()
 
+    def _bind_kernel(self) -> None:
+        """Bind this episode's kernel arguments once (:class:`lrgym.tasks.batched.BoundKernel`),
+        for a task run by its family kernel (the class's own :meth:`KernelTask.run
+        <lrgym.tasks.base.KernelTask.run>`, not patched) in an env without rejection (which
+        copies the state around the kernel call); ``self._bound`` is None otherwise."""
+        self._bound = None
+        if self.rejection_threshold is not None or "run" in vars(self.task):
+            return
+        kind = kind_of(self.task)
+        if kind is FALLBACK:
+            return
+        if self._bound_kernel is None:
+            self._bound_kernel = BoundKernel()
+        self._bound_kernel.bind(kind, kind.item(self.task, self.state), self.lr, self.inner_steps, self._opt_code,
+                                self._hyper, self._memory[M_CAP], self._stats)
+        self._bound = self._bound_kernel
+        self._blas_single_thread = kind.single_thread_blas
+
+    def __getstate__(self):
+        # the bound kernel holds a numba typed list (not picklable): rebound after unpickling
+        state = self.__dict__.copy()
+        state["_bound_kernel"] = state["_bound"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if self.task is not None and self.state is not None:
+            self._bind_kernel()
+
     def _next_lr(self, action) -> float:
+        if type(action) is int and 0 <= action < len(self._factor_values):  # next_lr's rule, for a plain int
+            return min(self.lr_max, max(self.lr_min, self.lr * self._factor_values[action]))
         return next_lr(action, self.lr, self.action_mode, self.factors, self.lr_min, self.lr_max)
 
     def lr_to_action(self, lr: float) -> np.ndarray:

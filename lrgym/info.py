@@ -132,33 +132,45 @@ def make_info(stats: np.ndarray, lr: float, rejected: bool, updates: int, step: 
     the env (:class:`lrgym.env.LRControlEnv`) and of :class:`lrgym.monitor.TrainingMonitor`.
 
     ``stats`` is the kernels' statistics array (``lrgym.tasks.base.S_*``), ``episode`` from
-    :func:`episode_constants`, ``constants`` from :func:`info_constants`.
+    :func:`episode_constants`, ``constants`` from :func:`info_constants`. (The constant entries
+    come from one dict per (episode, constants) pair, copied: the step's info costs ≈ 1 µs less.)
     """
     (train_loss, val_loss, val_metric, batch_loss, loss_var, grad_norm, grad_dot, grad_cos, diverged,
      _) = stats  # np.float64 scalars, in the S_* order (lrgym.tasks.base; tests/test_info.py)
-    family, instance, optimal_loss = episode
+    info = _template(episode, constants).copy()
+    info["lr"] = np.float64(lr)
+    info["train_loss"] = train_loss
+    info["val_loss"] = val_loss
+    info["val_metric"] = val_metric
+    info["batch_loss"] = batch_loss
+    info["loss_var"] = loss_var
+    info["grad_norm"] = grad_norm
+    info["grad_dot"] = grad_dot
+    info["grad_cos"] = grad_cos
+    info["excess_loss"] = train_loss - episode[2]  # NaN where no optimum is known
+    info["diverged"] = diverged > 0.0  # np.bool_
+    info["rejected"] = np.bool_(rejected)
+    info["updates"] = np.int64(updates)
+    info["step"] = np.int64(step)
+    return info
+
+
+#: (episode, constants, template) of the last :func:`_template` call, swapped as one object
+_last_template: tuple = (None, None, None)
+
+
+def _template(episode: tuple, constants: tuple) -> dict:
+    """The info dict in :data:`INFO_SCHEMA`'s key order with the entries fixed by ``episode`` and
+    ``constants`` filled in (the others None), rebuilt when either tuple is another object."""
+    global _last_template
+    last_episode, last_constants, d = _last_template
+    if last_episode is episode and last_constants is constants:
+        return d
+    family, instance, _ = episode
     horizon, inner_steps, lr_min, lr_max, optimizer, action_mode = constants
-    return {
-        "lr": np.float64(lr),
-        "train_loss": train_loss,
-        "val_loss": val_loss,
-        "val_metric": val_metric,
-        "batch_loss": batch_loss,
-        "loss_var": loss_var,
-        "grad_norm": grad_norm,
-        "grad_dot": grad_dot,
-        "grad_cos": grad_cos,
-        "excess_loss": train_loss - optimal_loss,  # NaN where no optimum is known
-        "diverged": diverged > 0.0,  # np.bool_
-        "rejected": np.bool_(rejected),
-        "updates": np.int64(updates),
-        "family": family,
-        "instance": instance,
-        "step": np.int64(step),
-        "horizon": horizon,
-        "inner_steps": inner_steps,
-        "lr_min": lr_min,
-        "lr_max": lr_max,
-        "optimizer": optimizer,
-        "action_mode": action_mode,
-    }
+    d = dict.fromkeys(("lr", "train_loss", "val_loss", "val_metric", "batch_loss", "loss_var", "grad_norm",
+                       "grad_dot", "grad_cos", "excess_loss", "diverged", "rejected", "updates"))
+    d.update(family=family, instance=instance, step=None, horizon=horizon, inner_steps=inner_steps, lr_min=lr_min,
+             lr_max=lr_max, optimizer=optimizer, action_mode=action_mode)
+    _last_template = (episode, constants, d)
+    return d

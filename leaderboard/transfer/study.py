@@ -50,7 +50,7 @@ class StudyConfig:
     inner_steps: int = 5
     size: TaskSize = field(default_factory=lambda: FULL)
     suite: str = DEFAULT_SUITE  # the leaderboard's default suite
-    policies: tuple[str, ...] | None = None  # None: every hand-designed and learned baseline
+    policies: tuple[str, ...] | None = None  # None: every baseline that can drive a non-lrgym task
     reps: int = 2000
 
 
@@ -59,9 +59,11 @@ QUICK_CONFIG = StudyConfig(seeds=(0, 1), horizon=6, inner_steps=2, size=QUICK, s
 
 
 def all_policies() -> tuple[str, ...]:
-    from lrgym.baselines.registry import HAND_DESIGNED, LEARNED
+    """Every hand-designed and learned baseline except the family-bound ones (the real side's
+    PyTorch tasks belong to no lrgym family, so a per-family controller has no weights there)."""
+    from lrgym.baselines.registry import FAMILY_BOUND, HAND_DESIGNED, LEARNED
 
-    return tuple(HAND_DESIGNED) + tuple(LEARNED)
+    return tuple(n for n in (*HAND_DESIGNED, *LEARNED) if n not in FAMILY_BOUND)
 
 
 def make_policy(name: str, **overrides):

@@ -47,6 +47,9 @@ class Kind:
     #: (task, state) -> (head, tail): the kernel's per-environment arguments before ``lr`` and
     #: between ``hyper`` and ``loss_cap``
     item: Callable | None
+    #: run BLAS on one thread around the batched call (the kernel calls ``np.dot``, like the
+    #: single env's :meth:`KernelTask.run <lrgym.tasks.base.KernelTask.run>`)
+    single_thread_blas: bool = False
 
 
 FALLBACK = Kind("python", None, None)
@@ -123,6 +126,61 @@ def run_parallel(items, addr, env_idx, active, lrs, n_updates, opt, hyper, memor
             _call_kernel(addr, items[g], lrs[e], n_updates, opt, hyper, memory[e, M_CAP], stats[e])
 
 
+def item_layout(item: tuple) -> tuple:
+    """What decides an item's Numba type, cheaply (``numba.typeof`` of a nested tuple of 20 arrays
+    costs milliseconds): per element its Python type, and for arrays dtype, ndim, layout, flags."""
+    out = []
+    for part in item:
+        for x in part:
+            if isinstance(x, np.ndarray):
+                f = x.flags
+                out.append((x.dtype.str, x.ndim, f.c_contiguous, f.f_contiguous, f.writeable, f.aligned))
+            else:
+                out.append(type(x))
+    return tuple(out)
+
+
+class BoundKernel:
+    """One environment's kernel call with its arguments bound once per episode (the single env).
+
+    Numba unboxes every argument of every call from Python (≈ 0.2 µs per array; a kernel has
+    20 – 36): the single env's step paid that for arguments that change only at a reset. A
+    bound kernel keeps the item in a one-element typed list (unboxed as one pointer) and calls
+    the kernel's compiled specialisation through its address, as :func:`run_serial` does for
+    the vector env — the identical machine code :meth:`KernelTask.run
+    <lrgym.tasks.base.KernelTask.run>` reaches, on the identical arrays.
+    """
+
+    #: kernel address per (kind, item layout, types of the per-step arguments)
+    _addresses: dict = {}
+
+    def __init__(self):
+        self.items = None
+        self.addr = 0
+        self._layout = None
+
+    def bind(self, kind: Kind, item: tuple, lr: float, n_updates: int, opt: int, hyper, loss_cap: float,
+             stats) -> None:
+        """Bind ``item`` (``kind.item(task, state)``); the other arguments only type the kernel."""
+        layout = (kind.name, item_layout(item), type(hyper), getattr(hyper, "dtype", None))
+        if self.items is not None and layout == self._layout:
+            set_item(self.items, 0, item)
+        else:
+            self.items = new_items(item)
+        key = (kind.kernel, layout)
+        addr = self._addresses.get(key)
+        if addr is None:
+            args = kernel_args(item, float(lr), int(n_updates), int(opt), hyper, float(loss_cap), stats)
+            addr = self._addresses[key] = kernel_address(kind.kernel, args)
+        self.addr, self._layout = addr, layout
+
+
+@numba.njit(cache=True)
+def run_bound(items, addr, lr, n_updates, opt, hyper, loss_cap, stats):
+    """The kernel at ``addr`` on ``items[0]`` (:class:`BoundKernel`)."""
+    _call_kernel(addr, items[0], lr, n_updates, opt, hyper, loss_cap, stats)
+
+
 # ---- the typed lists, built and edited by cached compiled helpers -----------------------------
 # (numba.typed.List's own Python methods compile for every new item type in every process; these
 # helpers are compiled once per item type and cached on disk)
@@ -191,5 +249,5 @@ def kind_of(task) -> Kind:
     key = (task.kernel_name, kernel)
     kind = _KINDS.get(key)
     if kind is None:
-        kind = _KINDS[key] = Kind(task.kernel_name, kernel, _task_item)
+        kind = _KINDS[key] = Kind(task.kernel_name, kernel, _task_item, bool(task.single_thread_blas))
     return kind

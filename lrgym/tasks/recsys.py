@@ -137,6 +137,9 @@ VAL_POSITIVES = 512
 POSITIVE_RATING = 4.0
 BATCH_SIZES = (16, 32, 64, 128, 256)
 NEGATIVE_COUNTS = (1, 2, 3, 4, 8)
+# slots of ``prev_meta``, the previous sparse gradient's bookkeeping (record_sparse_gradient_pair)
+PREV_N_ROWS = 0   # how many rows the previous gradient touched
+PREV_NORM_SQ = 1  # its squared norm ‖g_prev‖²
 CSV_HEADER = ("userid", "movieid", "rating", "timestamp")
 _RATING_DTYPE = [("user", np.int64), ("item", np.int64), ("rating", np.float64), ("timestamp", np.float64)]
 
@@ -268,7 +271,7 @@ def record_sparse_gradient_pair(G, rows, n_rows, prev_G, prev_slot, prev_rows, p
 
     The previous gradient is kept compactly, like the current one: row ``prev_rows[k]`` of it
     is ``prev_G[k]`` and ``prev_slot`` maps a row to k (−1: zero there); ``prev_meta`` holds
-    its row count and squared norm. Only ‖g‖ and g·g_prev are needed, so a dense (P,) copy
+    its row count and squared norm (slots ``PREV_N_ROWS``, ``PREV_NORM_SQ``). Only ‖g‖ and g·g_prev are needed, so a dense (P,) copy
     would only add scattered memory traffic. Accumulates ‖g‖, g·g_prev, cos into ``acc`` and
     makes g the previous gradient, in O(touched rows).
     """
@@ -282,22 +285,22 @@ def record_sparse_gradient_pair(G, rows, n_rows, prev_G, prev_slot, prev_rows, p
         if j >= 0:
             for c in range(width):
                 gp += G[k, c] * prev_G[j, c]
-    for k in range(int(prev_meta[0])):
+    for k in range(int(prev_meta[PREV_N_ROWS])):
         prev_slot[prev_rows[k]] = -1
     for k in range(n_rows):
         prev_slot[rows[k]] = k
         prev_rows[k] = rows[k]
         for c in range(width):
             prev_G[k, c] = G[k, c]
-    pp = prev_meta[1]
+    pp = prev_meta[PREV_NORM_SQ]
     acc[A_GRAD_NORM] += math.sqrt(gg)
     if have_prev:
         acc[A_GRAD_DOT] += gp
         denom = math.sqrt(gg * pp)
         acc[A_GRAD_COS] += gp / denom if denom > 0.0 else 0.0
         acc[A_GRAD_PAIRS] += 1.0
-    prev_meta[0] = n_rows
-    prev_meta[1] = gg
+    prev_meta[PREV_N_ROWS] = n_rows
+    prev_meta[PREV_NORM_SQ] = gg
 
 
 @numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")

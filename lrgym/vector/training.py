@@ -13,6 +13,7 @@ rows, one per sub-environment: ``stats`` (N, N_STATS), ``memory`` (N, N_MEMORY),
 from __future__ import annotations
 
 import warnings
+from contextlib import nullcontext
 
 import numba
 import numpy as np
@@ -22,6 +23,7 @@ from lrgym.features import M_CAP
 from lrgym.settings import EnvSettings
 from lrgym.tasks import batched
 from lrgym.tasks.base import S_DIVERGED, S_TRAIN_LOSS, S_UPDATES, S_VAL_LOSS, S_VAL_METRIC
+from lrgym.tasks.blas import blas_single_thread
 
 
 @numba.njit(cache=True)
@@ -61,18 +63,7 @@ def undo_rejected(before: dict, states: list, stats: np.ndarray, threshold: floa
             rejected[i] = True
 
 
-def _layout(item: tuple) -> tuple:
-    """What decides an item's Numba type, cheaply (``numba.typeof`` of a nested tuple of 20 arrays
-    costs milliseconds): per element its Python type, and for arrays dtype, ndim, layout, flags."""
-    out = []
-    for part in item:
-        for x in part:
-            if isinstance(x, np.ndarray):
-                f = x.flags
-                out.append((x.dtype.str, x.ndim, f.c_contiguous, f.f_contiguous, f.writeable, f.aligned))
-            else:
-                out.append(type(x))
-    return tuple(out)
+_layout = batched.item_layout
 
 
 class _Group:
@@ -174,8 +165,13 @@ class KernelGroups:
         try:
             for group in self._groups.values():
                 if len(group):
-                    driver(group.items, group.addr, group.env_idx, active, lr, s.inner_steps, s.opt_code, s.hyper,
-                           memory, stats)
+                    # BLAS on one thread where the single env has it (kernels calling np.dot):
+                    # OpenBLAS's own threads make small products slower, much slower on a busy
+                    # machine (lrgym.tasks.blas), and the vector env reproduces the single env
+                    blas = blas_single_thread() if group.kind.single_thread_blas else nullcontext()
+                    with blas:
+                        driver(group.items, group.addr, group.env_idx, active, lr, s.inner_steps, s.opt_code,
+                               s.hyper, memory, stats)
         finally:
             if self.parallel:
                 numba.set_parallel_chunksize(chunksize)

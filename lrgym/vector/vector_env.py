@@ -374,7 +374,7 @@ class LRControlVectorEnv(VectorEnv):
     # ---- misc -----------------------------------------------------------------------------
 
     def close_extras(self, **kwargs) -> None:
-        for env in self._sub_envs:
+        for env in getattr(self, "_sub_envs", ()):  # none yet if the constructor refused its arguments
             env.close()
 
     def __repr__(self) -> str:

@@ -10,7 +10,7 @@ import pytest
 from lrgym.baselines.evaluation import evaluate
 from lrgym.baselines.families import MIXED, available_families, env_kwargs_for
 from lrgym.baselines.policy import Policy, policy_env_kwargs
-from lrgym.baselines.registry import BASELINES, HAND_DESIGNED, LEARNED, UNTUNED, load_tuned, make_baseline, tuned_values
+from lrgym.baselines.registry import BASELINES, FAMILY_BOUND, HAND_DESIGNED, LEARNED, UNTUNED, load_tuned, make_baseline, tuned_values
 from lrgym.tasks.base import instance_set
 
 FAMILIES = [*available_families(), MIXED]
@@ -21,6 +21,24 @@ def test_learned_and_hand_designed_partition_the_registry():
     assert set(LEARNED) | set(HAND_DESIGNED) == set(BASELINES)
     assert not set(LEARNED) & set(HAND_DESIGNED)
     assert set(LEARNED) == {"qlearning", "dqn", "ppo", "controller"}
+
+
+@pytest.mark.parametrize("name", list(BASELINES))
+def test_only_family_bound_baselines_refuse_a_task_outside_the_families(name):
+    """A user's PyTorch training (TorchTrainingEnv, the transfer study) has info["family"] == -1:
+    every baseline drives it except the FAMILY_BOUND ones, which refuse with a clear error."""
+    import gymnasium as gym
+
+    env = gym.make("LRControl-v1", **SHORT)
+    _, info = env.reset(seed=0)
+    info = {**info, "family": -1}
+    policy = make_baseline(name, None)
+    if name in FAMILY_BOUND:
+        with pytest.raises(ValueError, match="family id -1"):
+            policy.reset(info)
+    else:
+        policy.reset(info)
+        policy.act(env.observation_space.sample() * 0, info)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
