@@ -63,8 +63,6 @@ def undo_rejected(before: dict, states: list, stats: np.ndarray, threshold: floa
             rejected[i] = True
 
 
-_layout = batched.item_layout
-
 
 class _Group:
     """The sub-environments of one kernel kind (and item type): a typed list of kernel-argument
@@ -109,7 +107,7 @@ class KernelGroups:
             self._fallback[i] = (task, state)
             return
         item = kind.item(task, state)
-        key = (kind.name, _layout(item))
+        key = (kind.name, batched.item_layout(item))
         if old is not None and old[0].key == key:
             batched.set_item(old[0].items, old[1], item)
             return
