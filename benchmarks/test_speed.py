@@ -112,7 +112,7 @@ def test_lrcontrol_new_instance_every_episode(benchmark, n_envs, path):
 @pytest.mark.parametrize("impl", ["lrgym", "hand"])
 def test_recsys_update_path(benchmark, impl):
     """The recommender's env step (10 SGD updates + evaluation): lrgym's kernel vs the
-    hand-written kernel of the same math (``benchmarks/hand_recsys.py``; ratio there)."""
+    hand-written kernel of the same math and statistics (``benchmarks/hand_recsys.py``; ratio there)."""
     from benchmarks.hand_recsys import HandRecsys
     from benchmarks.reference_recsys import reference_task
     from lrgym.optim import OptimizerConfig
