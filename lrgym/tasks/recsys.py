@@ -140,6 +140,8 @@ NEGATIVE_COUNTS = (1, 2, 3, 4, 8)
 # slots of ``prev_meta``, the previous sparse gradient's bookkeeping (record_sparse_gradient_pair)
 PREV_N_ROWS = 0   # how many rows the previous gradient touched
 PREV_NORM_SQ = 1  # its squared norm ‖g_prev‖²
+PREV_BUFFER = 2   # which of the two gradient buffers (0 or 1) holds it; the other takes the next one
+N_PREV_META = 3
 CSV_HEADER = ("userid", "movieid", "rating", "timestamp")
 _RATING_DTYPE = [("user", np.int64), ("item", np.int64), ("rating", np.float64), ("timestamp", np.float64)]
 
@@ -266,14 +268,20 @@ def gather_row_gradients(params, width, n_users, tri_u, tri_i, dscores, n, scale
 
 
 @numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
-def record_sparse_gradient_pair(G, rows, n_rows, prev_G, prev_slot, prev_rows, prev_meta, have_prev, acc):
+def record_sparse_gradient_pair(G, rows, n_rows, prev_G, prev_rows, prev_slot, prev_meta, have_prev, acc):
     """:func:`lrgym.tasks.stats.record_gradient_pair` for a gradient that lives on rows.
 
     The previous gradient is kept compactly, like the current one: row ``prev_rows[k]`` of it
     is ``prev_G[k]`` and ``prev_slot`` maps a row to k (−1: zero there); ``prev_meta`` holds
-    its row count and squared norm (slots ``PREV_N_ROWS``, ``PREV_NORM_SQ``). Only ‖g‖ and g·g_prev are needed, so a dense (P,) copy
-    would only add scattered memory traffic. Accumulates ‖g‖, g·g_prev, cos into ``acc`` and
-    makes g the previous gradient, in O(touched rows).
+    its row count and squared norm (slots ``PREV_N_ROWS``, ``PREV_NORM_SQ``). Only ‖g‖ and
+    g·g_prev are needed, so a dense (P,) copy would only add scattered memory traffic.
+    Accumulates ‖g‖, g·g_prev, cos into ``acc``, in O(touched rows).
+
+    Nothing is copied: the caller keeps two gradient buffers (:func:`run_recsys`) and the
+    current one — (``G``, ``rows``) with the row map :func:`gather_row_gradients` filled — simply
+    becomes the previous one. This function clears ``prev_slot`` (the outgoing previous
+    gradient's row map, all −1 again, ready to be the next update's map) and records g's row
+    count and squared norm in ``prev_meta``; the caller flips ``prev_meta[PREV_BUFFER]``.
     """
     width = G.shape[1]
     gg = 0.0
@@ -287,11 +295,6 @@ def record_sparse_gradient_pair(G, rows, n_rows, prev_G, prev_slot, prev_rows, p
                 gp += G[k, c] * prev_G[j, c]
     for k in range(int(prev_meta[PREV_N_ROWS])):
         prev_slot[prev_rows[k]] = -1
-    for k in range(n_rows):
-        prev_slot[rows[k]] = k
-        prev_rows[k] = rows[k]
-        for c in range(width):
-            prev_G[k, c] = G[k, c]
     pp = prev_meta[PREV_NORM_SQ]
     acc[A_GRAD_NORM] += math.sqrt(gg)
     if have_prev:
@@ -425,18 +428,26 @@ def draw_minibatch(rng, pos_u, pos_i, n_items, group, tri_u, tri_i, tri_y, unifo
 def run_recsys(
     params, slots, step, rng,
     tri_u, tri_i, tri_y, scores, losses, dscores, row_slot, rows, starts, G, uacc,
-    prev_G, prev_slot, prev_rows, prev_meta,
-    table_sq, acc, ev_scores, ev_losses, ev_dscores,
+    prev_meta, table_sq, acc, ev_scores, ev_losses, ev_dscores,
     width, v_off, pos_u, pos_i, n_items, n_negatives,
     ev_u, ev_i, ev_y, va_u, va_i, va_y,
     lr, n_updates, opt, hyper, loss_cap, stats,
 ):
-    """``n_updates`` sparse minibatch updates with negative sampling, then evaluation."""
+    """``n_updates`` sparse minibatch updates with negative sampling, then evaluation.
+
+    Two gradient buffers — ``G[b]``, ``rows[b]``, ``row_slot[b]`` for b = 0, 1 — alternate:
+    an update gathers its gradient into buffer ``1 − prev_meta[PREV_BUFFER]`` while the other
+    still holds the previous update's raw gradient for g·g_prev
+    (:func:`record_sparse_gradient_pair`); then the roles swap, without a copy. With a gradient
+    transform (clipping, weight decay, normalisation) the outgoing buffer, no longer needed,
+    takes the transformed copy the rule applies, so the raw gradient stays the next "previous".
+    """
     n_users = v_off // width
     group = 1 + n_negatives
     n_triples = tri_u.shape[0]
     scale = GRADIENT_SCALE
     layerwise = int(hyper[H_NORMALIZE]) == 2
+    plain = hyper[H_CLIP_NORM] <= 0.0 and hyper[H_WEIGHT_DECAY] == 0.0 and int(hyper[H_NORMALIZE]) == 0
     if layerwise:
         table_sq[0] = 0.0
         table_sq[1] = 0.0
@@ -448,22 +459,34 @@ def run_recsys(
     diverged = False
     done = 0
     for _ in range(n_updates):
+        old = int(prev_meta[PREV_BUFFER])
+        cur = 1 - old
+        G_cur = G[cur]
+        G_old = G[old]
         draw_minibatch(rng, pos_u, pos_i, n_items, group, tri_u, tri_i, tri_y, scores)
         triple_scores(params, width, v_off, tri_u, tri_i, n_triples, scores)
         logistic_losses(scores, tri_y, n_triples, losses, dscores, True)
         batch_loss = loss_moments(losses, acc)
         n_rows = gather_row_gradients(
-            params, width, n_users, tri_u, tri_i, dscores, n_triples, scale, row_slot, rows, starts, G, uacc
+            params, width, n_users, tri_u, tri_i, dscores, n_triples, scale, row_slot[cur], rows[cur], starts, G_cur,
+            uacc,
         )
-        record_sparse_gradient_pair(G, rows, n_rows, prev_G, prev_slot, prev_rows, prev_meta, step[0] > 0, acc)
-        for k in range(n_rows):
-            row_slot[rows[k]] = -1
-        transform_rows(params, G, starts, n_rows, v_off, hyper, table_sq)
+        record_sparse_gradient_pair(
+            G_cur, rows[cur], n_rows, G_old, rows[old], row_slot[old], prev_meta, step[0] > 0, acc
+        )
+        prev_meta[PREV_BUFFER] = cur
+        G_step = G_cur
+        if not plain:
+            for k in range(n_rows):
+                for c in range(width):
+                    G_old[k, c] = G_cur[k, c]
+            G_step = G_old
+            transform_rows(params, G_step, starts, n_rows, v_off, hyper, table_sq)
         if layerwise:
             table_sq[0] -= rows_sq_norm(params, starts, n_rows, width, v_off, 0)
             table_sq[1] -= rows_sq_norm(params, starts, n_rows, width, v_off, 1)
         step[0] += 1
-        updated_sum = apply_rule_rows(params, slots, starts, G, n_rows, step[0], lr, opt, hyper)
+        updated_sum = apply_rule_rows(params, slots, starts, G_step, n_rows, step[0], lr, opt, hyper)
         if layerwise:
             table_sq[0] += rows_sq_norm(params, starts, n_rows, width, v_off, 0)
             table_sq[1] += rows_sq_norm(params, starts, n_rows, width, v_off, 1)
@@ -911,15 +934,13 @@ class RecsysTask(KernelTask):
             "scores": np.zeros(T),
             "losses": np.zeros(T),
             "dscores": np.zeros(T),
-            "row_slot": np.full(self.n_users + self.n_items, -1, dtype=np.int64),
-            "rows": np.zeros(2 * T, dtype=np.int64),
+            # two gradient buffers (current / previous, roles swapped every update: run_recsys)
+            "row_slot": np.full((2, self.n_users + self.n_items), -1, dtype=np.int64),
+            "rows": np.zeros((2, 2 * T), dtype=np.int64),
             "starts": np.zeros(2 * T, dtype=np.int64),
-            "G": np.zeros((2 * T, self.width)),
+            "G": np.zeros((2, 2 * T, self.width)),
             "uacc": np.zeros(self.width),
-            "prev_G": np.zeros((2 * T, self.width)),
-            "prev_slot": np.full(self.n_users + self.n_items, -1, dtype=np.int64),
-            "prev_rows": np.zeros(2 * T, dtype=np.int64),
-            "prev_meta": np.zeros(2),
+            "prev_meta": np.zeros(N_PREV_META),
             "table_sq": np.zeros(2),
             "acc": np.zeros(N_ACC),
             "ev_scores": np.zeros(n_eval),
@@ -935,8 +956,7 @@ class RecsysTask(KernelTask):
         head = (
             state.params, state.slots, state.step, state.rng,
             s["tri_u"], s["tri_i"], s["tri_y"], s["scores"], s["losses"], s["dscores"], s["row_slot"], s["rows"],
-            s["starts"], s["G"], s["uacc"], s["prev_G"], s["prev_slot"], s["prev_rows"], s["prev_meta"],
-            s["table_sq"], s["acc"],
+            s["starts"], s["G"], s["uacc"], s["prev_meta"], s["table_sq"], s["acc"],
             s["ev_scores"], s["ev_losses"], s["ev_dscores"],
             self.width, self.v_off, self.pos_u, self.pos_i, self.n_items, self.spec.n_negatives,
             self.ev_u, self.ev_i, self.ev_y, self.va_u, self.va_i, self.va_y,
