@@ -124,8 +124,9 @@ from lrgym.tasks.stats import (
     finish_stats,
     is_bad,
     loss_moments,
+    row_dot,
 )
-from lrgym.tasks.updates import apply_rule_rows
+from lrgym.tasks.updates import apply_rule_rows, apply_rule_rows_with_pair
 from lrgym.tasks.vmath import vexp, vlog1p_unit
 
 EVAL_TRIPLES = 2048
@@ -283,16 +284,20 @@ def record_sparse_gradient_pair(G, rows, n_rows, prev_G, prev_rows, prev_slot, p
     gradient's row map, all −1 again, ready to be the next update's map) and records g's row
     count and squared norm in ``prev_meta``; the caller flips ``prev_meta[PREV_BUFFER]``.
     """
-    width = G.shape[1]
     gg = 0.0
     gp = 0.0
     for k in range(n_rows):
-        for c in range(width):
-            gg += G[k, c] * G[k, c]
+        gg = row_dot(gg, G, k, G, k)
         j = prev_slot[rows[k]]
         if j >= 0:
-            for c in range(width):
-                gp += G[k, c] * prev_G[j, c]
+            gp = row_dot(gp, G, k, prev_G, j)
+    finish_sparse_gradient_pair(gg, gp, n_rows, prev_rows, prev_slot, prev_meta, have_prev, acc)
+
+
+@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+def finish_sparse_gradient_pair(gg, gp, n_rows, prev_rows, prev_slot, prev_meta, have_prev, acc):
+    """The bookkeeping half of :func:`record_sparse_gradient_pair`, given ‖g‖² and g·g_prev
+    (from there, or from :func:`lrgym.tasks.updates.apply_rule_rows_with_pair`)."""
     for k in range(int(prev_meta[PREV_N_ROWS])):
         prev_slot[prev_rows[k]] = -1
     pp = prev_meta[PREV_NORM_SQ]
@@ -471,22 +476,28 @@ def run_recsys(
             params, width, n_users, tri_u, tri_i, dscores, n_triples, scale, row_slot[cur], rows[cur], starts, G_cur,
             uacc,
         )
-        record_sparse_gradient_pair(
-            G_cur, rows[cur], n_rows, G_old, rows[old], row_slot[old], prev_meta, step[0] > 0, acc
-        )
-        prev_meta[PREV_BUFFER] = cur
-        G_step = G_cur
-        if not plain:
-            for k in range(n_rows):
+        have_prev = step[0] > 0
+        if plain:  # the rule takes the raw gradient: its statistics in the update's pass
+            step[0] += 1
+            updated_sum, gg, gp = apply_rule_rows_with_pair(
+                params, slots, starts, G_cur, n_rows, rows[cur], G_old, row_slot[old], step[0], lr, opt, hyper
+            )
+            finish_sparse_gradient_pair(gg, gp, n_rows, rows[old], row_slot[old], prev_meta, have_prev, acc)
+            prev_meta[PREV_BUFFER] = cur
+        else:
+            record_sparse_gradient_pair(
+                G_cur, rows[cur], n_rows, G_old, rows[old], row_slot[old], prev_meta, have_prev, acc
+            )
+            prev_meta[PREV_BUFFER] = cur
+            for k in range(n_rows):  # the outgoing buffer is free: it takes the transformed copy
                 for c in range(width):
                     G_old[k, c] = G_cur[k, c]
-            G_step = G_old
-            transform_rows(params, G_step, starts, n_rows, v_off, hyper, table_sq)
-        if layerwise:
-            table_sq[0] -= rows_sq_norm(params, starts, n_rows, width, v_off, 0)
-            table_sq[1] -= rows_sq_norm(params, starts, n_rows, width, v_off, 1)
-        step[0] += 1
-        updated_sum = apply_rule_rows(params, slots, starts, G_step, n_rows, step[0], lr, opt, hyper)
+            transform_rows(params, G_old, starts, n_rows, v_off, hyper, table_sq)
+            if layerwise:
+                table_sq[0] -= rows_sq_norm(params, starts, n_rows, width, v_off, 0)
+                table_sq[1] -= rows_sq_norm(params, starts, n_rows, width, v_off, 1)
+            step[0] += 1
+            updated_sum = apply_rule_rows(params, slots, starts, G_old, n_rows, step[0], lr, opt, hyper)
         if layerwise:
             table_sq[0] += rows_sq_norm(params, starts, n_rows, width, v_off, 0)
             table_sq[1] += rows_sq_norm(params, starts, n_rows, width, v_off, 1)

@@ -58,6 +58,16 @@ def record_gradient_pair(grad, prev_grad, have_prev, acc):
 
 
 @numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+def row_dot(acc, A, a, B, b):
+    """``acc`` + Σ_c A[a, c]·B[b, c]: one row's share of ‖g‖² or g·g_prev for a gradient kept
+    as rows (:func:`lrgym.tasks.recsys.record_sparse_gradient_pair`). Its own function, with
+    the kernels' flags, so every caller — fast-math or not — sums a row in the same order."""
+    for c in range(A.shape[1]):
+        acc += A[a, c] * B[b, c]
+    return acc
+
+
+@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
 def loss_moments(losses, acc):
     """Accumulate the mean and the variance of the per-example losses into ``acc``."""
     b = losses.shape[0]

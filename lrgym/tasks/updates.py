@@ -35,6 +35,7 @@ from lrgym.optim import (
     hyper_tuple,
     update_coordinate,
 )
+from lrgym.tasks.stats import row_dot
 
 
 #: the sum of the updated coordinates' new values cannot overflow when each has |x| ≤ this / their count
@@ -42,11 +43,18 @@ SAFE_SUM = 1e300
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _rows(params, slots, starts, G, n_rows, tf, lr, opt, hyper):
+def _rows(params, slots, starts, G, n_rows, tf, lr, opt, hyper, dots, rows, prev_G, prev_slot):
     width = G.shape[1]
     limit = SAFE_SUM / max(n_rows * width, 1)
     n_large = 0
+    gg = 0.0
+    gp = 0.0
     for k in range(n_rows):  # G[k, j], params[s + j]: no per-row views (a refcount pair each)
+        if dots:  # the raw gradient's statistics, in record_sparse_gradient_pair's order
+            gg = row_dot(gg, G, k, G, k)
+            j = prev_slot[rows[k]]
+            if j >= 0:
+                gp = row_dot(gp, G, k, prev_G, j)
         # max(·, 0) (a no-op: offsets are ≥ 0) tells LLVM that s + j is not a negative index,
         # so Numba's wrap-around select goes and the row's loop vectorises (elementwise: no
         # change in any bit; no fast-math here)
@@ -55,13 +63,30 @@ def _rows(params, slots, starts, G, n_rows, tf, lr, opt, hyper):
             update_coordinate(params, slots, s + j, G[k, j], lr, tf, opt, hyper)
             n_large += 0 if abs(params[s + j]) <= limit else 1  # NaN counts as large
     if n_large == 0:
-        return 0.0
+        return 0.0, gg, gp
     total = 0.0
     for k in range(n_rows):
         s = starts[k]
         for j in range(width):
             total += params[s + j]
-    return total
+    return total, gg, gp
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _dispatch(params, slots, starts, G, n_rows, t, lr, opt, hyper, dots, rows, prev_G, prev_slot):
+    tf = float(t)
+    h = hyper_tuple(hyper)
+    if opt == SGD:
+        return _rows(params, slots, starts, G, n_rows, tf, lr, SGD, h, dots, rows, prev_G, prev_slot)
+    elif opt == MOMENTUM:
+        return _rows(params, slots, starts, G, n_rows, tf, lr, MOMENTUM, h, dots, rows, prev_G, prev_slot)
+    elif opt == NESTEROV:
+        return _rows(params, slots, starts, G, n_rows, tf, lr, NESTEROV, h, dots, rows, prev_G, prev_slot)
+    elif opt == ADAM:
+        return _rows(params, slots, starts, G, n_rows, tf, lr, ADAM, h, dots, rows, prev_G, prev_slot)
+    elif opt == RMSPROP:
+        return _rows(params, slots, starts, G, n_rows, tf, lr, RMSPROP, h, dots, rows, prev_G, prev_slot)
+    return _rows(params, slots, starts, G, n_rows, tf, lr, ADAGRAD, h, dots, rows, prev_G, prev_slot)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -77,16 +102,20 @@ def apply_rule_rows(params, slots, starts, G, n_rows, t, lr, opt, hyper):
     row order. The common case costs a vectorised count, not a serial chain of additions (one
     per coordinate, ≈ 4 cycles each: a third of a recommender update).
     """
-    tf = float(t)
-    hyper = hyper_tuple(hyper)
-    if opt == SGD:
-        return _rows(params, slots, starts, G, n_rows, tf, lr, SGD, hyper)
-    elif opt == MOMENTUM:
-        return _rows(params, slots, starts, G, n_rows, tf, lr, MOMENTUM, hyper)
-    elif opt == NESTEROV:
-        return _rows(params, slots, starts, G, n_rows, tf, lr, NESTEROV, hyper)
-    elif opt == ADAM:
-        return _rows(params, slots, starts, G, n_rows, tf, lr, ADAM, hyper)
-    elif opt == RMSPROP:
-        return _rows(params, slots, starts, G, n_rows, tf, lr, RMSPROP, hyper)
-    return _rows(params, slots, starts, G, n_rows, tf, lr, ADAGRAD, hyper)
+    return _dispatch(params, slots, starts, G, n_rows, t, lr, opt, hyper, False, starts, G, starts)[0]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def apply_rule_rows_with_pair(params, slots, starts, G, n_rows, rows, prev_G, prev_slot, t, lr, opt, hyper):
+    """:func:`apply_rule_rows` with the untransformed gradient ``G``, and in the same pass over
+    the rows the sums :func:`lrgym.tasks.recsys.record_sparse_gradient_pair` needs: returns
+    (the finiteness witness of :func:`apply_rule_rows`, ‖g‖², g·g_prev), where row ``rows[k]``
+    of g is ``G[k]`` and ``prev_slot`` maps a row to its row of ``prev_G`` (−1: none).
+
+    The sums are :func:`~lrgym.tasks.stats.row_dot` (compiled with the kernels' fast-math
+    flags, so each row's sum vectorises exactly as in ``record_sparse_gradient_pair``: the same
+    bits) and run beside the update (compiled without, each update rounded as in
+    ``torch.optim``): each sum is a serial chain of about 30 cycles per row, which the update's
+    independent work now fills instead of waiting for it in a pass of its own.
+    """
+    return _dispatch(params, slots, starts, G, n_rows, t, lr, opt, hyper, True, rows, prev_G, prev_slot)
