@@ -14,6 +14,9 @@ from __future__ import annotations
 import math
 
 import numba
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
 
 from lrgym.tasks.base import (
     FAST_MATH,
@@ -57,13 +60,33 @@ def record_gradient_pair(grad, prev_grad, have_prev, acc):
         prev_grad[j] = grad[j]
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@intrinsic
+def add_product_relaxed(typingctx, acc, x, y):
+    """``acc + x·y`` with :data:`~lrgym.tasks.base.FAST_MATH`'s flags (reassoc, contract) on the
+    multiply and the add, whatever the flags of the function it is compiled into."""
+    if not all(isinstance(t, types.Float) for t in (acc, x, y)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        total, a, b = args
+        flags = ("reassoc", "contract")
+        return builder.fadd(total, builder.fmul(a, b, flags=flags), flags=flags)
+
+    return types.float64(types.float64, types.float64, types.float64), codegen
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def row_dot(acc, A, a, B, b):
     """``acc`` + Σ_c A[a, c]·B[b, c]: one row's share of ‖g‖² or g·g_prev for a gradient kept
-    as rows (:func:`lrgym.tasks.recsys.record_sparse_gradient_pair`). Its own function, with
-    the kernels' flags, so every caller — fast-math or not — sums a row in the same order."""
+    as rows (:func:`lrgym.tasks.recsys.record_sparse_gradient_pair`).
+
+    The loop carries the kernels' relaxed flags on its own operations
+    (:func:`add_product_relaxed`), so it vectorises — and sums in the same order — in a fast-math
+    kernel and in a strict one (the sparse update, :mod:`lrgym.tasks.updates`), inlined in both:
+    exactly the loop ``acc += A[a, c] * B[b, c]`` of a ``fastmath={"reassoc", "contract"}``
+    function."""
     for c in range(A.shape[1]):
-        acc += A[a, c] * B[b, c]
+        acc = add_product_relaxed(acc, A[a, c], B[b, c])
     return acc
 
 
