@@ -66,15 +66,18 @@ from lrgym.tasks.vmath import vexp, vlog1p_unit
 
 @numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
 def _mean_logloss(P, n_users, tri_u, tri_i, tri_y, scores):
-    """Mean log-loss softplus((1 − 2y) s) of the triples; their scores into ``scores``."""
+    """Mean log-loss softplus((1 − 2y) s) of the triples; their scores into ``scores`` (the
+    losses in a loop of their own, which vectorises)."""
     r = P.shape[1] - 1
-    total = 0.0
     for t in range(tri_u.shape[0]):
         u, i = tri_u[t], n_users + tri_i[t]
         s = P[u, r] + P[i, r]
         for c in range(r):
             s += P[u, c] * P[i, c]
         scores[t] = s
+    total = 0.0
+    for t in range(tri_u.shape[0]):
+        s = scores[t]
         x = -s if tri_y[t] > 0.5 else s
         total += max(x, 0.0) + vlog1p_unit(vexp(-abs(x)))
     return total / tri_u.shape[0]
