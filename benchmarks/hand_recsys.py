@@ -1,6 +1,6 @@
 """lrgym's recommender step against hand-written Numba kernels of the same math.
 
-    python -m benchmarks.hand_recsys [--rounds 3 --blocks 5 --seconds 0.3] [--updates 10]
+    python -m benchmarks.hand_recsys [--rounds 5 --blocks 5 --seconds 0.2] [--updates 10 200]
 
 Two hand-written kernels, written the way one would write this model by hand, without an
 LR-control environment around it: straight loops over the minibatch's triples, then one pass
@@ -342,7 +342,7 @@ def _rate(step, seconds: float) -> float:
     return n / (time.thread_time() - start)
 
 
-def measure(updates: int, rounds: int = 3, blocks: int = 5, seconds: float = 0.3, lr: float = 0.1) -> dict:
+def measure(updates: int, rounds: int = 5, blocks: int = 5, seconds: float = 0.2, lr: float = 0.1) -> dict:
     """Best env steps/s (CPU time) of lrgym's SGD kernel and both hand kernels, interleaved."""
     from benchmarks.reference_recsys import reference_task
     from lrgym.optim import OptimizerConfig
@@ -370,9 +370,9 @@ def measure(updates: int, rounds: int = 3, blocks: int = 5, seconds: float = 0.3
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--blocks", type=int, default=5)
-    ap.add_argument("--seconds", type=float, default=0.3)
+    ap.add_argument("--seconds", type=float, default=0.2)
     ap.add_argument("--lr", type=float, default=0.1)
     ap.add_argument("--updates", type=int, nargs="+", default=[10, 200],
                     help="updates per env step, one table row each (200: the update path alone)")

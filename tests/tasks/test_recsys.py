@@ -447,3 +447,69 @@ def test_layout_and_segments():
 def test_override_validation(kw, match):
     with pytest.raises(ValueError, match=match):
         RecsysFamily(**kw)
+
+
+# ---- the sparse update's pieces -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value, finite", [(0.3, True), (1e300, True), (1.5e306, False), (np.nan, False),
+                                           (np.inf, False)])
+def test_sparse_update_reports_non_finite_exactly_when_the_updated_sum_is(value, finite):
+    """``apply_rule_rows`` returns a cheap witness instead of the sum of the updated values:
+    finite iff that sum (in row order, as before) is — including a sum that overflows although
+    every value is finite."""
+    from lrgym.tasks.updates import apply_rule_rows
+
+    width, n_rows = 5, 40
+    params = np.full(n_rows * width * 2, 7.0)
+    starts = np.arange(0, n_rows * 2 * width, 2 * width, dtype=np.int64)  # every other row
+    params[starts[3] + 2] = value  # one coordinate, or (1e300 / 1.5e306) every updated coordinate
+    if abs(value) >= 1e300:
+        for s in starts:
+            params[s : s + width] = value
+    G = np.zeros((n_rows, width))
+    witness = apply_rule_rows(params, np.zeros((2, len(params))), starts, G, n_rows, 1, 0.1, 0,
+                              OptimizerConfig("sgd").hyper())
+    total = 0.0
+    for s in starts:
+        for x in params[s : s + width]:
+            total += x  # the sum in row order, in Python floats
+    assert np.isfinite(witness) == np.isfinite(total) == finite
+    untouched = np.ones(len(params), dtype=bool)
+    for s in starts:
+        untouched[s : s + width] = False
+    assert np.all(params[untouched] == 7.0)
+
+
+@pytest.mark.parametrize("opt_name", ["sgd", "momentum", "adam", "adagrad"])
+def test_fused_row_pass_equals_separate_statistics_and_update(opt_name):
+    """``apply_rule_rows_with_pair`` (‖g‖², g·g_prev summed in the update's pass) gives the
+    parameters, slots and sums of the separate passes it replaces, to the bit."""
+    from lrgym.tasks.recsys import N_PREV_META, record_sparse_gradient_pair
+    from lrgym.tasks.stats import N_ACC
+    from lrgym.tasks.updates import apply_rule_rows, apply_rule_rows_with_pair
+
+    rng = np.random.default_rng(5)
+    width, n_table_rows, n_rows = 17, 50, 30
+    params = rng.standard_normal(n_table_rows * width)
+    slots = np.abs(rng.standard_normal((2, len(params))))
+    rows = rng.permutation(n_table_rows)[:n_rows].astype(np.int64)
+    starts = rows * width
+    G = rng.standard_normal((n_rows, width))
+    prev_rows = rng.permutation(n_table_rows)[:20].astype(np.int64)
+    prev_G = rng.standard_normal((20, width))
+    prev_slot = np.full(n_table_rows, -1, dtype=np.int64)
+    prev_slot[prev_rows] = np.arange(20)
+    cfg = OptimizerConfig(opt_name)
+    p1, s1 = params.copy(), slots.copy()
+    w1, gg, gp = apply_rule_rows_with_pair(p1, s1, starts, G, n_rows, rows, prev_G, prev_slot.copy(), 3, 0.05,
+                                           cfg.code, cfg.hyper())
+    p2, s2 = params.copy(), slots.copy()
+    meta, acc = np.zeros(N_PREV_META), np.zeros(N_ACC)
+    record_sparse_gradient_pair(G, rows, n_rows, prev_G, prev_rows, prev_slot.copy(), meta, False, acc)
+    w2 = apply_rule_rows(p2, s2, starts, G, n_rows, 3, 0.05, cfg.code, cfg.hyper())
+    assert np.array_equal(p1, p2) and np.array_equal(s1, s2) and w1 == w2 == 0.0
+    assert gg == meta[1] and gg == pytest.approx(np.sum(G**2), rel=1e-13)
+    both = [(k, prev_slot[r]) for k, r in enumerate(rows) if prev_slot[r] >= 0]
+    assert both  # some rows are in both gradients
+    assert gp == pytest.approx(sum(G[k] @ prev_G[j] for k, j in both), rel=1e-12)
