@@ -780,8 +780,7 @@ def _hold_out(words, candidates, user_start, pos_i, item_count, n_items, n_negat
     mine = np.zeros(n_items, dtype=np.bool_)
     for v in range(n_val):
         u = val_u[v]
-        for row in range(user_start[u], user_start[u + 1]):
-            mine[pos_i[row]] = True
+        _mark_items(mine, pos_i, user_start[u], user_start[u + 1], True)
         got = 0
         while got < n_negatives:
             j, pos = _bounded(words, pos, n_items)
@@ -790,9 +789,61 @@ def _hold_out(words, candidates, user_start, pos_i, item_count, n_items, n_negat
             if not mine[j]:
                 negs[v * n_negatives + got] = j
                 got += 1
-        for row in range(user_start[u], user_start[u + 1]):
-            mine[pos_i[row]] = False
+        _mark_items(mine, pos_i, user_start[u], user_start[u + 1], False)
     return n_val, pos
+
+
+@numba.njit(cache=True, inline="always")
+def _mark_items(mine, pos_i, lo, hi, value):
+    """``mine[item] = value`` for the items of rows lo..hi−1 (one user's positives)."""
+    for row in range(lo, hi):
+        mine[pos_i[row]] = value
+
+
+@numba.njit(cache=True)
+def _sorted_within_users(pos_u, pos_i):
+    """``np.lexsort((pos_i, pos_u))`` for ``pos_u`` already in non-decreasing order: each user's
+    run of rows sorted by item, stably (equal items keep their order), by insertion sort (runs
+    are short: a user's positives). Returns the permutation."""
+    n = pos_u.shape[0]
+    order = np.arange(n)
+    lo = 0
+    while lo < n:
+        hi = lo + 1
+        while hi < n and pos_u[hi] == pos_u[lo]:
+            hi += 1
+        for a in range(lo + 1, hi):
+            row = order[a]
+            item = pos_i[row]
+            b = a
+            while b > lo and pos_i[order[b - 1]] > item:
+                order[b] = order[b - 1]
+                b -= 1
+            order[b] = row
+        lo = hi
+    return order
+
+
+def _user_item_order(pos_u, pos_i):
+    """The permutation sorting positives by (user, item), stably: ``np.lexsort((pos_i, pos_u))``,
+    compiled when the users are already in order (the synthetic generator writes them so)."""
+    if pos_u.shape[0] > 1 and (pos_u[1:] >= pos_u[:-1]).all():
+        return _sorted_within_users(np.ascontiguousarray(pos_u, dtype=np.int64), np.ascontiguousarray(pos_i, dtype=np.int64))
+    return np.lexsort((pos_i, pos_u))
+
+
+def _triples(pos_u, pos_i, negatives):
+    """Triples (u, i, y) in groups of 1 + k: each positive (u, i, 1), then its k negatives
+    (u, negatives[p, j], 0); ``negatives`` is (n positives, k)."""
+    n, k = negatives.shape
+    group = 1 + k
+    tri_u = np.repeat(np.asarray(pos_u, dtype=np.int64), group)
+    tri_i = np.empty((n, group), dtype=np.int64)
+    tri_i[:, 0] = pos_i
+    tri_i[:, 1:] = negatives
+    tri_y = np.zeros((n, group))
+    tri_y[:, 0] = 1.0
+    return tri_u, tri_i.reshape(-1), tri_y.reshape(-1)
 
 
 def split_positives(rng, pos_u, pos_i, n_users, n_items, n_negatives):
@@ -807,7 +858,7 @@ def split_positives(rng, pos_u, pos_i, n_users, n_items, n_negatives):
     (``tests/references.py: split_positives_numpy``; ``tests/tasks/test_recsys_data.py``).
     """
     group = 1 + n_negatives
-    order = np.lexsort((pos_i, pos_u))
+    order = _user_item_order(pos_u, pos_i)
     pos_u, pos_i = pos_u[order], pos_i[order]
     user_start = np.searchsorted(pos_u, np.arange(n_users + 1)).astype(np.int64)
     user_count = np.diff(user_start)
@@ -834,23 +885,15 @@ def split_positives(rng, pos_u, pos_i, n_users, n_items, n_negatives):
         n_words *= 4
     if n_val == 0:
         raise ValueError("no user has 3 or more positives: cannot hold out validation positives")
-    va_u = np.repeat(val_u[:n_val], group)
-    va_i = np.empty(n_val * group, dtype=np.int64)
-    va_i[::group] = val_i[:n_val]
-    va_y = np.zeros(n_val * group)
-    va_y[::group] = 1.0
-    for j in range(1, group):
-        va_i[j::group] = negs[: n_val * n_negatives][j - 1 :: n_negatives]
+    va_u, va_i, va_y = _triples(val_u[:n_val], val_i[:n_val], negs[: n_val * n_negatives].reshape(n_val, n_negatives))
     train_u, train_i = pos_u[~held], pos_i[~held]
     n_eval = min(len(train_u), EVAL_TRIPLES // group)
     pick = rng.choice(len(train_u), size=n_eval, replace=False)
-    ev_u = np.repeat(train_u[pick], group)
-    ev_i = np.empty(n_eval * group, dtype=np.int64)
-    ev_i[::group] = train_i[pick]
-    ev_y = np.zeros(n_eval * group)
-    ev_y[::group] = 1.0
-    for j in range(1, group):
-        ev_i[j::group] = rng.integers(n_items, size=n_eval)
+    # the evaluation negatives: one draw of n_eval items per negative slot, slot by slot
+    ev_negs = np.empty((n_negatives, n_eval), dtype=np.int64)
+    for j in range(n_negatives):
+        ev_negs[j] = rng.integers(n_items, size=n_eval)
+    ev_u, ev_i, ev_y = _triples(train_u[pick], train_i[pick], ev_negs.T)
     as_int = lambda a: np.ascontiguousarray(a, dtype=np.int64)  # noqa: E731
     return (
         as_int(train_u), as_int(train_i),

@@ -17,7 +17,7 @@ import pytest
 from references import split_positives_numpy, synthetic_positives_numpy
 
 from lrgym.tasks import make_family
-from lrgym.tasks.recsys import RecsysSpec, _bounded, split_positives, synthetic_positives
+from lrgym.tasks.recsys import RecsysSpec, _bounded, _triples, _user_item_order, split_positives, synthetic_positives
 
 
 def _specs():
@@ -67,3 +67,23 @@ def test_bounded_integers_follow_numpys_stream(n):
 
 def test_words_running_out_is_reported():
     assert _bounded(np.zeros(0, dtype=np.uint64), 0, 10) == (-1, 0)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_user_item_order_is_numpys_lexsort(seed):
+    """The compiled (user, item) sort of the split equals ``np.lexsort`` (stable: duplicate
+    pairs keep their order), for users in order (the compiled path) and shuffled (NumPy's)."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    pos_u = np.sort(rng.integers(0, 1 + n // 8, size=n))
+    pos_i = rng.integers(0, 1 + n // 10, size=n)  # many duplicate (user, item) pairs
+    for users in (pos_u, rng.permutation(pos_u)):
+        got = _user_item_order(users, pos_i)
+        np.testing.assert_array_equal(got, np.lexsort((pos_i, users)))
+
+
+def test_triples_interleave_positives_and_their_negatives():
+    got_u, got_i, got_y = _triples(np.array([4, 7]), np.array([1, 2]), np.array([[5, 6, 8], [9, 10, 11]]))
+    np.testing.assert_array_equal(got_u, [4, 4, 4, 4, 7, 7, 7, 7])
+    np.testing.assert_array_equal(got_i, [1, 5, 6, 8, 2, 9, 10, 11])
+    np.testing.assert_array_equal(got_y, [1, 0, 0, 0, 1, 0, 0, 0])
