@@ -617,6 +617,7 @@ def synthetic_positives(spec: RecsysSpec, rng: np.random.Generator):
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     users = np.empty(offsets[-1], dtype=np.int64)
     items = np.empty(offsets[-1], dtype=np.int64)
+    upper, lower = gumbel_bound_tables()
     chunk = max(1, 2_000_000 // n_i)
     for start in range(0, n_u, chunk):
         stop = min(n_u, start + chunk)
@@ -628,12 +629,43 @@ def synthetic_positives(spec: RecsysSpec, rng: np.random.Generator):
             rng.bit_generator.state = before
             noise = rng.gumbel(size=(stop - start, n_i))
             uniform = False
-        _top_keys(log_pop, float(spec.signal), scores, noise, uniform, counts, offsets, start, users, items)
+        _top_keys(log_pop, float(spec.signal), scores, noise, uniform, counts, offsets, start, users, items, upper, lower)
     return users, items
 
 
-#: resolution of the Gumbel bound table in :func:`_top_keys`
-_GUMBEL_BUCKETS = 4096
+#: the Gumbel bound tables of :func:`_top_keys` have one bucket per (binary exponent, first
+#: ``_BUCKET_BITS`` mantissa bits) of u, for u in [2⁻⁶⁰, 1): the bucket of u is its bit pattern
+#: shifted right by ``_BUCKET_SHIFT``, minus that of 2⁻⁶⁰
+_BUCKET_BITS = 6
+_BUCKET_SHIFT = 52 - _BUCKET_BITS
+_BUCKET_MIN = ((1023 - 60) << 52) >> _BUCKET_SHIFT
+_N_BUCKETS = (1023 << 52 >> _BUCKET_SHIFT) - _BUCKET_MIN
+
+
+@numba.njit(cache=True)  # no fastmath: the same arithmetic as the keys
+def _gumbel_bound_tables():
+    """(upper, lower): for each bucket of u (see ``_BUCKET_BITS``), g at the bucket's lowest and
+    at the next bucket's lowest u, g(u) = 0 − 1·log(−log(1 − u)) as the keys compute it. g
+    decreases in u, so lower[b] ≤ g(u) ≤ upper[b] for every u of bucket b (up to rounding,
+    which the callers' margins cover); −inf / +inf at the ends."""
+    upper = np.empty(_N_BUCKETS)
+    lower = np.empty(_N_BUCKETS)
+    word = np.empty(1, dtype=np.int64)
+    as_float = word.view(np.float64)
+    for b in range(_N_BUCKETS):
+        word[0] = (_BUCKET_MIN + b) << _BUCKET_SHIFT
+        low_u = as_float[0]
+        word[0] = (_BUCKET_MIN + b + 1) << _BUCKET_SHIFT
+        high_u = as_float[0]
+        upper[b] = 0.0 - 1.0 * math.log(-math.log(1.0 - low_u))
+        lower[b] = 0.0 - 1.0 * math.log(-math.log(1.0 - high_u)) if high_u < 1.0 else -np.inf
+    return upper, lower
+
+
+@functools.cache
+def gumbel_bound_tables():
+    """:func:`_gumbel_bound_tables`, computed once per process."""
+    return _gumbel_bound_tables()
 
 
 @numba.njit(cache=True, inline="always")
@@ -642,20 +674,68 @@ def _heap_less(key_a, item_a, key_b, item_b):
     return key_a < key_b or (key_a == key_b and item_a > item_b)
 
 
+@numba.njit(cache=True)
+def _heap_offer(heap_key, heap_item, m, c, key, item):
+    """Offer (key, item) to a binary min-heap (:func:`_heap_less` order) that keeps the c
+    largest of what it was offered; m entries are in use. Returns the new m.
+
+    Not full: sift the new entry up. Full: it replaces the root (the smallest kept) only when
+    its key is larger, then sifts down; an equal key does not enter (offered in increasing
+    item order, the earlier item wins the tie)."""
+    if m < c:
+        pos = m
+        while pos > 0:
+            parent = (pos - 1) >> 1
+            if _heap_less(key, item, heap_key[parent], heap_item[parent]):
+                heap_key[pos] = heap_key[parent]
+                heap_item[pos] = heap_item[parent]
+                pos = parent
+            else:
+                break
+        heap_key[pos] = key
+        heap_item[pos] = item
+        return m + 1
+    if not key > heap_key[0]:
+        return m
+    pos = 0
+    while True:
+        child = 2 * pos + 1
+        if child >= c:
+            break
+        if child + 1 < c and _heap_less(heap_key[child + 1], heap_item[child + 1], heap_key[child], heap_item[child]):
+            child += 1
+        if _heap_less(heap_key[child], heap_item[child], key, item):
+            heap_key[pos] = heap_key[child]
+            heap_item[pos] = heap_item[child]
+            pos = child
+        else:
+            break
+    heap_key[pos] = key
+    heap_item[pos] = item
+    return m
+
+
 @numba.njit(cache=True)  # no fastmath: the keys must round exactly as NumPy's expression does
-def _top_keys(log_pop, signal, scores, noise, uniform, counts, offsets, start, users, items):
+def _top_keys(log_pop, signal, scores, noise, uniform, counts, offsets, start, users, items, upper, lower):
     """For each row r (user start + r): the counts[user] items of largest key, largest first
     (equal keys: lower item first), into users / items at offsets[user].
 
     key = (log_pop + signal · score) + g, g = 0 − 1·log(−log(1 − u)) (NumPy's Gumbel with
     loc 0, scale 1, from its uniform double u) or g = noise itself when ``uniform`` is False.
 
-    The kept items live in a binary min-heap ordered by (key, −item), so an item enters only
-    with a key above the smallest kept one and, among equal smallest keys, the later item
-    leaves first; the heap is sorted at the end. Speed: g decreases in u, so
-    g(u) ≤ bound[⌊u·B⌋] = g(⌊u·B⌋ / B); once the heap is full, an item whose base + bound (with
-    a margin far above rounding) cannot beat the heap's smallest key is skipped without its two
-    logarithms. Kept items' keys are always computed exactly.
+    Two passes per row, so that the two logarithms run for few items (≈ the kept ones):
+
+    1. bounds without logarithms: g lies between ``lower`` and ``upper`` of u's bucket
+       (:func:`_gumbel_bound_tables`; buckets by binary exponent and leading mantissa bits, so
+       they are tight where the large keys are); a heap finds L, the c-th largest lower bound.
+       At least c keys are ≥ L, so the c-th largest key is ≥ L.
+    2. the exact selection: items in increasing order, skipping those whose upper bound is
+       below L (with a margin far above rounding: they cannot be among the c largest keys);
+       the others get their exact key and are offered to a heap of the c largest keys
+       (:func:`_heap_offer`, ordered by (key, −item)). The c largest keys of the items offered
+       are the c largest of the row, so the result is that of offering every item.
+
+    The heap is sorted at the end. Kept items' keys are always computed exactly.
     """
     n_rows, n_i = scores.shape
     cap = 0
@@ -663,58 +743,39 @@ def _top_keys(log_pop, signal, scores, noise, uniform, counts, offsets, start, u
         cap = max(cap, counts[start + r])
     heap_key = np.empty(cap)
     heap_item = np.empty(cap, dtype=np.int64)
-    bound = np.empty(_GUMBEL_BUCKETS)
-    bound[0] = np.inf
-    for b in range(1, _GUMBEL_BUCKETS):
-        bound[b] = 0.0 - 1.0 * math.log(-math.log(1.0 - b / _GUMBEL_BUCKETS))
+    ub = np.empty(n_i)
+    words = noise.view(np.int64)
     for r in range(n_rows):
         c = counts[start + r]
         m = 0
-        skip_below = -np.inf  # base + bound below this: cannot enter the full heap
-        for j in range(n_i):
+        for j in range(n_i):  # pass 1: bounds, and the c-th largest lower bound
             base = log_pop[j] + signal * scores[r, j]
             if uniform:
-                u = noise[r, j]
-                if m == c and base + bound[int(u * _GUMBEL_BUCKETS)] < skip_below:
-                    continue
-                g = 0.0 - 1.0 * math.log(-math.log(1.0 - u))
+                b = (words[r, j] >> _BUCKET_SHIFT) - _BUCKET_MIN
+                if b < 0:  # u < 2⁻⁶⁰: 1 − u rounds to 1, g = +inf
+                    ub[j] = np.inf
+                    low = np.inf
+                else:
+                    ub[j] = base + upper[b]
+                    low = base + lower[b]
+            else:
+                ub[j] = base + noise[r, j]
+                low = ub[j]
+            m = _heap_offer(heap_key, heap_item, m, c, low, j)
+        skip_below = -np.inf
+        if m == c:
+            low = heap_key[0]
+            skip_below = low - 1e-9 * (1.0 + abs(low))
+        m = 0
+        for j in range(n_i):  # pass 2: exact keys of the items that can be kept
+            if ub[j] < skip_below:
+                continue
+            base = log_pop[j] + signal * scores[r, j]
+            if uniform:
+                g = 0.0 - 1.0 * math.log(-math.log(1.0 - noise[r, j]))
             else:
                 g = noise[r, j]
-            key = base + g
-            if m < c:  # sift up
-                pos = m
-                m += 1
-                while pos > 0:
-                    parent = (pos - 1) >> 1
-                    if _heap_less(key, j, heap_key[parent], heap_item[parent]):
-                        heap_key[pos] = heap_key[parent]
-                        heap_item[pos] = heap_item[parent]
-                        pos = parent
-                    else:
-                        break
-                heap_key[pos] = key
-                heap_item[pos] = j
-            elif key > heap_key[0]:  # replace the root, sift down
-                pos = 0
-                while True:
-                    child = 2 * pos + 1
-                    if child >= c:
-                        break
-                    if child + 1 < c and _heap_less(heap_key[child + 1], heap_item[child + 1], heap_key[child], heap_item[child]):
-                        child += 1
-                    if _heap_less(heap_key[child], heap_item[child], key, j):
-                        heap_key[pos] = heap_key[child]
-                        heap_item[pos] = heap_item[child]
-                        pos = child
-                    else:
-                        break
-                heap_key[pos] = key
-                heap_item[pos] = j
-            else:
-                continue
-            if m == c:
-                low = heap_key[0]
-                skip_below = low - 1e-9 * (1.0 + abs(low))
+            m = _heap_offer(heap_key, heap_item, m, c, base + g, j)
         # largest key first, equal keys by item: sort the heap's (−key, item) pairs
         order = np.argsort(heap_item[:c], kind="mergesort")
         keys = heap_key[:c][order]
