@@ -3,9 +3,11 @@
     python -m benchmarks.resets                  # the tables (≈ 3 – 5 min on a busy 2-core VM)
     python -m benchmarks.resets --quick          # fewer instances and episodes
 
-Two measurements, each with the build path of today ("after") and the one before it
-("before", :func:`old_build_path`: no cache of built tasks, the recommender's NumPy generator
-from ``tests/references.py``, the MLP data set re-split per instance) in the same process:
+Two measurements, each with the build path of today ("after"), the one of main at 0e4fa09
+("main 0e4fa09", :func:`main_build_path`: the first #13 round, with the canonical QR kernel and
+the one-pass Gumbel top-k) and the one before #13 ("before", :func:`old_build_path`: no cache
+of built tasks, the recommender's NumPy generator from ``tests/references.py``, the MLP data set
+re-split per instance) in the same process:
 
 * **build time per family**: ``family.build`` of ``--instances`` train instances (the same
   ones on both paths, spread over the whole train set), CPU time, mean and p99;
@@ -33,13 +35,17 @@ import time
 
 from benchmarks import harness as _harness  # noqa: F401  (BLAS on one thread before NumPy loads)
 
+import math  # noqa: E402
+
 import gymnasium as gym  # noqa: E402
+import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
 import lrgym  # noqa: E402, F401  (registers the ids)
 from lrgym import env as env_module  # noqa: E402
 from lrgym.tasks import cache as cache_module  # noqa: E402
-from lrgym.tasks import make_family, mlp, recsys  # noqa: E402
+from lrgym.tasks import linreg, make_family, mlp, recsys  # noqa: E402
+from lrgym.tasks.recsys import _heap_offer  # noqa: E402
 
 FAMILIES = ("linreg", "quadratic", "mlp", "recsys")
 ENV_ID = "LRControl-v1"
@@ -74,7 +80,7 @@ def old_build_path(blas_threads: int | None = None):
         cache_module.build_task = env_module.build_task = lambda family, spec: family.build(spec)
         limits = threadpool_limits(blas_threads, user_api="blas")
     try:
-        with limits:
+        with limits, main_build_path():  # and the canonical QR kernel, as main's
             yield
     finally:
         recsys.synthetic_positives, recsys.split_positives, mlp.load_real = saved[:3]
@@ -82,13 +88,78 @@ def old_build_path(blas_threads: int | None = None):
         cache_module.build_task, env_module.build_task = saved[4:]
 
 
+@numba.njit(cache=True)
+def _top_keys_one_pass(log_pop, signal, scores, noise, uniform, counts, offsets, start, users, items, upper, lower):
+    """main 0e4fa09's Gumbel top-k (one streaming heap per row, a 4,096-bucket bound on u), for
+    the "main" rows; same result as :func:`lrgym.tasks.recsys._top_keys` (``upper`` / ``lower``
+    unused)."""
+    n_rows, n_i = scores.shape
+    n_buckets = 4096
+    cap = 0
+    for r in range(n_rows):
+        cap = max(cap, counts[start + r])
+    heap_key = np.empty(cap)
+    heap_item = np.empty(cap, dtype=np.int64)
+    bound = np.empty(n_buckets)
+    bound[0] = np.inf
+    for b in range(1, n_buckets):
+        bound[b] = 0.0 - 1.0 * math.log(-math.log(1.0 - b / n_buckets))
+    for r in range(n_rows):
+        c = counts[start + r]
+        m = 0
+        skip_below = -np.inf
+        for j in range(n_i):
+            base = log_pop[j] + signal * scores[r, j]
+            if uniform:
+                u = noise[r, j]
+                if m == c and base + bound[int(u * n_buckets)] < skip_below:
+                    continue
+                g = 0.0 - 1.0 * math.log(-math.log(1.0 - u))
+            else:
+                g = noise[r, j]
+            key = base + g
+            if m < c or key > heap_key[0]:
+                m = _heap_offer(heap_key, heap_item, m, c, key, j)
+            else:
+                continue
+            if m == c:
+                low = heap_key[0]
+                skip_below = low - 1e-9 * (1.0 + abs(low))
+        order = np.argsort(heap_item[:c], kind="mergesort")
+        keys = heap_key[:c][order]
+        its = heap_item[:c][order]
+        order2 = np.argsort(-keys, kind="mergesort")
+        o = offsets[start + r]
+        for q in range(c):
+            users[o + q] = start + r
+            items[o + q] = its[order2[q]]
+
+
+@contextlib.contextmanager
+def main_build_path():
+    """The build path of main at 0e4fa09 (after the first #13 round, before this one): the
+    canonical Householder QR kernel, the one-pass Gumbel top-k, ``np.lexsort`` for the split."""
+    saved = (linreg.qr_kernel, recsys._top_keys, recsys._user_item_order)
+    linreg.qr_kernel = lambda: linreg.householder_qr
+    recsys._top_keys = _top_keys_one_pass
+    recsys._user_item_order = lambda pos_u, pos_i: np.lexsort((pos_i, pos_u))
+    try:
+        yield
+    finally:
+        linreg.qr_kernel, recsys._top_keys, recsys._user_item_order = saved
+
+
 #: the build paths compared: name → context manager
 PATHS = {
     "before, 2 BLAS threads": lambda: old_build_path(blas_threads=2),
     "before": old_build_path,
+    "main 0e4fa09": main_build_path,
     "after": contextlib.nullcontext,
 }
 
+
+#: the paths "after" is compared with, in the ratio columns
+BASELINES = ("main 0e4fa09", "before", "before, 2 BLAS threads")
 
 WARM_UP_INSTANCES = range(10_000, 10_024)  # val instances: every kernel kind, never measured
 
@@ -214,24 +285,24 @@ def main(argv=None) -> None:
         args.instances, args.steps, args.rounds = 20, 1000, 2
     print(f"Build time per family ({args.instances} train instances, CPU ms, mean / p99; "
           "speed-up of the mean vs each before):\n")
-    print("| family | " + " | ".join(PATHS) + " | speed-up vs before | vs before, 2 BLAS threads |")
-    print("|---|" + "---:|" * (len(PATHS) + 2))
+    print("| family | " + " | ".join(PATHS) + " | " + " | ".join(f"after vs {p}" for p in BASELINES) + " |")
+    print("|---|" + "---:|" * (len(PATHS) + len(BASELINES)))
     for family in FAMILIES:
         t = {p: v * 1e3 for p, v in build_times(family, args.instances).items()}
         cells = " | ".join(f"{v.mean():.1f} / {np.percentile(v, 99):.1f}" for v in t.values())
         after = t["after"].mean()
-        print(f"| {family} | {cells} | {t['before'].mean() / after:.2f}× | "
-              f"{t['before, 2 BLAS threads'].mean() / after:.2f}× |", flush=True)
+        ratios = " | ".join(f"{t[p].mean() / after:.2f}×" for p in BASELINES)
+        print(f"| {family} | {cells} | {ratios} |", flush=True)
     print(f"\n`{ENV_ID}`, a new instance every episode, random actions ({args.rounds} interleaved rounds × "
           f"{args.steps} env steps per path, CPU time; env steps/s, share of it in resets):\n")
-    print("| env | " + " | ".join(PATHS) + " | speed-up vs before | vs before, 2 BLAS threads |")
-    print("|---|" + "---:|" * (len(PATHS) + 2))
+    print("| env | " + " | ".join(PATHS) + " | " + " | ".join(f"after vs {p}" for p in BASELINES) + " |")
+    print("|---|" + "---:|" * (len(PATHS) + len(BASELINES)))
     for n_envs, label in ((0, "single (`gym.make`)"), (16, "`gym.make_vec(..., 16)`")):
         r = env_rates(n_envs, args.steps, args.rounds)
         cells = " | ".join(f"{v['steps_per_s']:,.0f} ({100 * v['reset_share']:.0f} % resets)" for v in r.values())
         a = r["after"]["steps_per_s"]
-        print(f"| {label} | {cells} | {a / r['before']['steps_per_s']:.2f}× | "
-              f"{a / r['before, 2 BLAS threads']['steps_per_s']:.2f}× |", flush=True)
+        ratios = " | ".join(f"{a / r[p]['steps_per_s']:.2f}×" for p in BASELINES)
+        print(f"| {label} | {cells} | {ratios} |", flush=True)
 
 if __name__ == "__main__":
     main()

@@ -619,18 +619,29 @@ def synthetic_positives(spec: RecsysSpec, rng: np.random.Generator):
     items = np.empty(offsets[-1], dtype=np.int64)
     upper, lower = gumbel_bound_tables()
     chunk = max(1, 2_000_000 // n_i)
+    signal = float(spec.signal)
     for start in range(0, n_u, chunk):
         stop = min(n_u, start + chunk)
         scores = U[start:stop] @ V.T
         before = rng.bit_generator.state
-        noise = rng.random((stop - start, n_i))
-        uniform = True
-        if not noise.all():  # a u = 0 draw: NumPy's gumbel would have drawn again
-            rng.bit_generator.state = before
-            noise = rng.gumbel(size=(stop - start, n_i))
-            uniform = False
-        _top_keys(log_pop, float(spec.signal), scores, noise, uniform, counts, offsets, start, users, items, upper, lower)
+        # the chunk's uniforms, drawn and used a few rows at a time (the same stream as one
+        # draw of the whole chunk; the rows' noise stays in cache for _top_keys)
+        step = max(1, _NOISE_ELEMENTS // n_i)
+        for lo in range(start, stop, step):
+            hi = min(stop, lo + step)
+            noise = rng.random((hi - lo, n_i))
+            if not _top_keys(log_pop, signal, scores[lo - start : hi - start], noise, True, counts, offsets, lo,
+                             users, items, upper, lower):
+                # a u = 0 draw: NumPy's gumbel would have drawn again; redo the chunk with it
+                rng.bit_generator.state = before
+                noise = rng.gumbel(size=(stop - start, n_i))
+                _top_keys(log_pop, signal, scores, noise, False, counts, offsets, start, users, items, upper, lower)
+                break
     return users, items
+
+
+#: uniforms drawn per call of :func:`_top_keys` (256 KiB: they stay in cache between the draw and use)
+_NOISE_ELEMENTS = 32_768
 
 
 #: the Gumbel bound tables of :func:`_top_keys` have one bucket per (binary exponent, first
@@ -735,7 +746,9 @@ def _top_keys(log_pop, signal, scores, noise, uniform, counts, offsets, start, u
        (:func:`_heap_offer`, ordered by (key, −item)). The c largest keys of the items offered
        are the c largest of the row, so the result is that of offering every item.
 
-    The heap is sorted at the end. Kept items' keys are always computed exactly.
+    The heap is sorted at the end. Kept items' keys are always computed exactly. Returns
+    False, leaving the work unfinished, when ``uniform`` and a u is 0 (NumPy's ``gumbel`` would
+    have drawn again: the caller redraws), else True.
     """
     n_rows, n_i = scores.shape
     cap = 0
@@ -753,6 +766,8 @@ def _top_keys(log_pop, signal, scores, noise, uniform, counts, offsets, start, u
             if uniform:
                 b = (words[r, j] >> _BUCKET_SHIFT) - _BUCKET_MIN
                 if b < 0:  # u < 2⁻⁶⁰: 1 − u rounds to 1, g = +inf
+                    if words[r, j] == 0:
+                        return False  # u = 0: the caller redraws with NumPy's gumbel
                     ub[j] = np.inf
                     low = np.inf
                 else:
@@ -785,6 +800,7 @@ def _top_keys(log_pop, signal, scores, noise, uniform, counts, offsets, start, u
         for q in range(c):
             users[o + q] = start + r
             items[o + q] = its[order2[q]]
+    return True
 
 
 @numba.njit(cache=True)

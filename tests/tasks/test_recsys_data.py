@@ -152,3 +152,50 @@ def test_top_keys_against_sorting_every_key(seed, uniform):
     want_u, want_i = _top_keys_brute_force(log_pop, 2.5, scores, noise, uniform, counts)
     np.testing.assert_array_equal(users, want_u)
     np.testing.assert_array_equal(items, want_i)
+
+
+class _ZeroOnce:
+    """A generator whose ``random`` returns a 0 in its ``call``-th draw (as NumPy's can, with
+    probability 2⁻⁵³ per double), otherwise NumPy's own."""
+
+    def __init__(self, seed, call):
+        self._rng, self._call, self.calls = np.random.default_rng(seed), call, 0
+
+    def __getattr__(self, name):
+        return getattr(self._rng, name)
+
+    def random(self, size):
+        self.calls += 1
+        out = self._rng.random(size)
+        if self.calls == self._call:
+            out.flat[out.size // 2] = 0.0
+        return out
+
+
+@pytest.mark.parametrize("call", [1, 3])
+def test_a_zero_uniform_redraws_the_chunk_with_numpys_gumbel(call):
+    """u = 0 (NumPy's ``gumbel`` would have drawn again): the generator returns to the chunk's
+    start and draws it with ``gumbel``, so the instance is still the NumPy code's (which draws
+    ``gumbel`` throughout); here in the first or a later block of rows of the first chunk."""
+    spec = RecsysSpec(family="recsys", instance=5, n_users=900, n_items=300)
+    rng = _ZeroOnce([5, 7], call)
+    got = synthetic_positives(spec, rng)
+    assert rng.calls >= call
+    want = synthetic_positives_numpy(spec, np.random.default_rng([5, 7]))
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    after_numpy = np.random.default_rng([5, 7])
+    synthetic_positives_numpy(spec, after_numpy)
+    assert rng.bit_generator.state == after_numpy.bit_generator.state
+
+
+def test_top_keys_reports_a_zero_uniform():
+    noise = np.full((2, 6), 0.5)
+    counts = np.array([2, 2])
+    offsets = np.array([0, 2, 4])
+    out = (np.empty(4, dtype=np.int64), np.empty(4, dtype=np.int64))
+    args = (np.zeros(6), 1.0, np.zeros((2, 6)))
+    assert _top_keys(*args, noise, True, counts, offsets, 0, *out, *gumbel_bound_tables())
+    noise[1, 3] = 0.0
+    assert not _top_keys(*args, noise, True, counts, offsets, 0, *out, *gumbel_bound_tables())
+    assert _top_keys(*args, noise, False, counts, offsets, 0, *out, *gumbel_bound_tables())
