@@ -726,6 +726,43 @@ def _heap_offer(heap_key, heap_item, m, c, key, item):
     return m
 
 
+@numba.njit(cache=True)
+def _at_least_c_above(lows, c, hist):
+    """A value t with at least c of ``lows`` ≥ t, near the c-th largest (−inf when there is none
+    or the finite values do not decide it): one counting pass into ``len(hist)`` equal bins
+    between the smallest and largest finite value, then the lower edge (less half a bin, which
+    covers rounding) of the highest bin that brings the count from the top to c."""
+    top = -np.inf
+    bottom = np.inf
+    above = 0  # +inf values: above any t
+    for v in lows:
+        if math.isfinite(v):
+            top = max(top, v)
+            bottom = min(bottom, v)
+        elif v > 0:
+            above += 1
+    if above >= c or not bottom <= top:
+        return -np.inf
+    n_bins = hist.shape[0]
+    if top == bottom:
+        return bottom
+    scale = n_bins / (top - bottom)
+    hist[:] = 0
+    for v in lows:
+        if math.isfinite(v):
+            hist[min(n_bins - 1, int((v - bottom) * scale))] += 1
+    count = above
+    for b in range(n_bins - 1, -1, -1):
+        count += hist[b]
+        if count >= c:
+            return bottom + (b - 0.5) / scale
+    return -np.inf
+
+
+#: bins of :func:`_at_least_c_above`
+_THRESHOLD_BINS = 128
+
+
 @numba.njit(cache=True)  # no fastmath: the keys must round exactly as NumPy's expression does
 def _top_keys(log_pop, signal, scores, noise, uniform, counts, offsets, start, users, items, upper, lower):
     """For each row r (user start + r): the counts[user] items of largest key, largest first
@@ -738,8 +775,9 @@ def _top_keys(log_pop, signal, scores, noise, uniform, counts, offsets, start, u
 
     1. bounds without logarithms: g lies between ``lower`` and ``upper`` of u's bucket
        (:func:`_gumbel_bound_tables`; buckets by binary exponent and leading mantissa bits, so
-       they are tight where the large keys are); a heap finds L, the c-th largest lower bound.
-       At least c keys are ≥ L, so the c-th largest key is ≥ L.
+       they are tight where the large keys are); a histogram of the lower bounds finds L with at
+       least c lower bounds ≥ L, near the c-th largest (:func:`_at_least_c_above`). At least c
+       keys are ≥ L, so the c-th largest key is ≥ L.
     2. the exact selection: items in increasing order, skipping those whose upper bound is
        below L (with a margin far above rounding: they cannot be among the c largest keys);
        the others get their exact key and are offered to a heap of the c largest keys
@@ -757,11 +795,12 @@ def _top_keys(log_pop, signal, scores, noise, uniform, counts, offsets, start, u
     heap_key = np.empty(cap)
     heap_item = np.empty(cap, dtype=np.int64)
     ub = np.empty(n_i)
+    lows = np.empty(n_i)
+    hist = np.empty(_THRESHOLD_BINS, dtype=np.int64)
     words = noise.view(np.int64)
     for r in range(n_rows):
         c = counts[start + r]
-        m = 0
-        for j in range(n_i):  # pass 1: bounds, and the c-th largest lower bound
+        for j in range(n_i):  # pass 1: bounds of every key
             base = log_pop[j] + signal * scores[r, j]
             if uniform:
                 b = (words[r, j] >> _BUCKET_SHIFT) - _BUCKET_MIN
@@ -769,18 +808,15 @@ def _top_keys(log_pop, signal, scores, noise, uniform, counts, offsets, start, u
                     if words[r, j] == 0:
                         return False  # u = 0: the caller redraws with NumPy's gumbel
                     ub[j] = np.inf
-                    low = np.inf
+                    lows[j] = np.inf
                 else:
                     ub[j] = base + upper[b]
-                    low = base + lower[b]
+                    lows[j] = base + lower[b]
             else:
                 ub[j] = base + noise[r, j]
-                low = ub[j]
-            m = _heap_offer(heap_key, heap_item, m, c, low, j)
-        skip_below = -np.inf
-        if m == c:
-            low = heap_key[0]
-            skip_below = low - 1e-9 * (1.0 + abs(low))
+                lows[j] = ub[j]
+        low = _at_least_c_above(lows, c, hist)
+        skip_below = low - 1e-9 * (1.0 + abs(low))
         m = 0
         for j in range(n_i):  # pass 2: exact keys of the items that can be kept
             if ub[j] < skip_below:
