@@ -706,14 +706,23 @@ def _heap_offer(heap_key, heap_item, m, c, key, item):
         heap_key[pos] = key
         heap_item[pos] = item
         return m + 1
-    if not key > heap_key[0]:
-        return m
+    if key > heap_key[0]:
+        _heap_sift_down(heap_key, heap_item, c, key, item)
+    return m
+
+
+@numba.njit(cache=True, inline="always")
+def _heap_sift_down(heap_key, heap_item, size, key, item):
+    """Replace the root of the heap's first ``size`` entries by (key, item) and sift it down
+    (size 0: nothing to do)."""
+    if size == 0:
+        return
     pos = 0
     while True:
         child = 2 * pos + 1
-        if child >= c:
+        if child >= size:
             break
-        if child + 1 < c and _heap_less(heap_key[child + 1], heap_item[child + 1], heap_key[child], heap_item[child]):
+        if child + 1 < size and _heap_less(heap_key[child + 1], heap_item[child + 1], heap_key[child], heap_item[child]):
             child += 1
         if _heap_less(heap_key[child], heap_item[child], key, item):
             heap_key[pos] = heap_key[child]
@@ -723,7 +732,6 @@ def _heap_offer(heap_key, heap_item, m, c, key, item):
             break
     heap_key[pos] = key
     heap_item[pos] = item
-    return m
 
 
 @numba.njit(cache=True)
@@ -784,7 +792,8 @@ def _top_keys(log_pop, signal, scores, noise, uniform, counts, offsets, start, u
        (:func:`_heap_offer`, ordered by (key, −item)). The c largest keys of the items offered
        are the c largest of the row, so the result is that of offering every item.
 
-    The heap is sorted at the end. Kept items' keys are always computed exactly. Returns
+    The row is written by popping the heap's minima (heapsort). Kept items' keys are always
+    computed exactly. Returns
     False, leaving the work unfinished, when ``uniform`` and a u is 0 (NumPy's ``gumbel`` would
     have drawn again: the caller redraws), else True.
     """
@@ -827,15 +836,12 @@ def _top_keys(log_pop, signal, scores, noise, uniform, counts, offsets, start, u
             else:
                 g = noise[r, j]
             m = _heap_offer(heap_key, heap_item, m, c, base + g, j)
-        # largest key first, equal keys by item: sort the heap's (−key, item) pairs
-        order = np.argsort(heap_item[:c], kind="mergesort")
-        keys = heap_key[:c][order]
-        its = heap_item[:c][order]
-        order2 = np.argsort(-keys, kind="mergesort")
+        # largest key first, equal keys lower item first: the heap's minima fill the row backwards
         o = offsets[start + r]
-        for q in range(c):
+        for q in range(c - 1, -1, -1):
             users[o + q] = start + r
-            items[o + q] = its[order2[q]]
+            items[o + q] = heap_item[0]
+            _heap_sift_down(heap_key, heap_item, q, heap_key[q], heap_item[q])
     return True
 
 
