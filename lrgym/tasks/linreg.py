@@ -41,6 +41,9 @@ per instance (:func:`qr_stats`): with X = QR, c = Qᵀy and ρ = ‖y − Qc‖�
 so each costs O(d²) instead of O(n·d) and touches a d×d triangle instead of the n×d rows — this
 matters most when many instances are stepped together and their data no longer fit in cache.
 The value is the same mean loss up to rounding (the tests compare it with the direct mean).
+The QR's rounding is part of the instance: :func:`householder_qr` is the canonical kernel, and
+builds run it in a ≈ 3× faster form (:func:`householder_qr_blocked`) only where a per-process
+self-check shows the two give the same bits (:func:`qr_kernel`).
 
 A streaming update never forms its rows: it works in the eigenbasis of H (:func:`stream_gradient`).
 With e' = Uᵀ(w − w*) and v = √λ ⊙ z (so x = U v), the residual is xᵀw − y = vᵀe' − σ ε and the
