@@ -45,7 +45,6 @@ import lrgym  # noqa: E402, F401  (registers the ids)
 from lrgym import env as env_module  # noqa: E402
 from lrgym.tasks import cache as cache_module  # noqa: E402
 from lrgym.tasks import linreg, make_family, mlp, recsys  # noqa: E402
-from lrgym.tasks.recsys import _heap_offer  # noqa: E402
 
 FAMILIES = ("linreg", "quadratic", "mlp", "recsys")
 ENV_ID = "LRControl-v1"
@@ -66,6 +65,13 @@ def old_build_path(blas_threads: int | None = None):
     recommender's data from the NumPy code, the MLP's data-set split made per instance; with
     ``blas_threads``, builds also run with that many BLAS threads (as NumPy starts OpenBLAS in
     a user's process: one per core) instead of the one thread of today's builds."""
+    with main_build_path():  # main's canonical QR kernel; the recommender's generator replaced below
+        with _pre_13_build_path(blas_threads):
+            yield
+
+
+@contextlib.contextmanager
+def _pre_13_build_path(blas_threads: int | None):
     synthetic, split = _reference_generator()
     cache = cache_module.shared_cache()
     saved = (recsys.synthetic_positives, recsys.split_positives, mlp.load_real, cache.max_bytes,
@@ -80,7 +86,7 @@ def old_build_path(blas_threads: int | None = None):
         cache_module.build_task = env_module.build_task = lambda family, spec: family.build(spec)
         limits = threadpool_limits(blas_threads, user_api="blas")
     try:
-        with limits, main_build_path():  # and the canonical QR kernel, as main's
+        with limits:
             yield
     finally:
         recsys.synthetic_positives, recsys.split_positives, mlp.load_real = saved[:3]
@@ -88,43 +94,91 @@ def old_build_path(blas_threads: int | None = None):
         cache_module.build_task, env_module.build_task = saved[4:]
 
 
-@numba.njit(cache=True)
-def _top_keys_one_pass(log_pop, signal, scores, noise, uniform, counts, offsets, start, users, items, upper, lower):
-    """main 0e4fa09's Gumbel top-k (one streaming heap per row, a 4,096-bucket bound on u), for
-    the "main" rows; same result as :func:`lrgym.tasks.recsys._top_keys` (``upper`` / ``lower``
-    unused)."""
+#: main 0e4fa09's resolution of the Gumbel bound table in its top-k
+_MAIN_GUMBEL_BUCKETS = 4096
+
+
+@numba.njit(cache=True, inline="always")
+def _heap_less(key_a, item_a, key_b, item_b):
+    return key_a < key_b or (key_a == key_b and item_a > item_b)
+
+
+@numba.njit(cache=True)  # no fastmath: the keys must round exactly as NumPy's expression does
+def _top_keys_one_pass(log_pop, signal, scores, noise, uniform, counts, offsets, start, users, items):
+    """main 0e4fa09's ``lrgym.tasks.recsys._top_keys``, verbatim (for the "main" rows).
+
+    For each row r (user start + r): the counts[user] items of largest key, largest first
+    (equal keys: lower item first), into users / items at offsets[user].
+
+    key = (log_pop + signal · score) + g, g = 0 − 1·log(−log(1 − u)) (NumPy's Gumbel with
+    loc 0, scale 1, from its uniform double u) or g = noise itself when ``uniform`` is False.
+
+    The kept items live in a binary min-heap ordered by (key, −item), so an item enters only
+    with a key above the smallest kept one and, among equal smallest keys, the later item
+    leaves first; the heap is sorted at the end. Speed: g decreases in u, so
+    g(u) ≤ bound[⌊u·B⌋] = g(⌊u·B⌋ / B); once the heap is full, an item whose base + bound (with
+    a margin far above rounding) cannot beat the heap's smallest key is skipped without its two
+    logarithms. Kept items' keys are always computed exactly.
+    """
     n_rows, n_i = scores.shape
-    n_buckets = 4096
     cap = 0
     for r in range(n_rows):
         cap = max(cap, counts[start + r])
     heap_key = np.empty(cap)
     heap_item = np.empty(cap, dtype=np.int64)
-    bound = np.empty(n_buckets)
+    bound = np.empty(_MAIN_GUMBEL_BUCKETS)
     bound[0] = np.inf
-    for b in range(1, n_buckets):
-        bound[b] = 0.0 - 1.0 * math.log(-math.log(1.0 - b / n_buckets))
+    for b in range(1, _MAIN_GUMBEL_BUCKETS):
+        bound[b] = 0.0 - 1.0 * math.log(-math.log(1.0 - b / _MAIN_GUMBEL_BUCKETS))
     for r in range(n_rows):
         c = counts[start + r]
         m = 0
-        skip_below = -np.inf
+        skip_below = -np.inf  # base + bound below this: cannot enter the full heap
         for j in range(n_i):
             base = log_pop[j] + signal * scores[r, j]
             if uniform:
                 u = noise[r, j]
-                if m == c and base + bound[int(u * n_buckets)] < skip_below:
+                if m == c and base + bound[int(u * _MAIN_GUMBEL_BUCKETS)] < skip_below:
                     continue
                 g = 0.0 - 1.0 * math.log(-math.log(1.0 - u))
             else:
                 g = noise[r, j]
             key = base + g
-            if m < c or key > heap_key[0]:
-                m = _heap_offer(heap_key, heap_item, m, c, key, j)
+            if m < c:  # sift up
+                pos = m
+                m += 1
+                while pos > 0:
+                    parent = (pos - 1) >> 1
+                    if _heap_less(key, j, heap_key[parent], heap_item[parent]):
+                        heap_key[pos] = heap_key[parent]
+                        heap_item[pos] = heap_item[parent]
+                        pos = parent
+                    else:
+                        break
+                heap_key[pos] = key
+                heap_item[pos] = j
+            elif key > heap_key[0]:  # replace the root, sift down
+                pos = 0
+                while True:
+                    child = 2 * pos + 1
+                    if child >= c:
+                        break
+                    if child + 1 < c and _heap_less(heap_key[child + 1], heap_item[child + 1], heap_key[child], heap_item[child]):
+                        child += 1
+                    if _heap_less(heap_key[child], heap_item[child], key, j):
+                        heap_key[pos] = heap_key[child]
+                        heap_item[pos] = heap_item[child]
+                        pos = child
+                    else:
+                        break
+                heap_key[pos] = key
+                heap_item[pos] = j
             else:
                 continue
             if m == c:
                 low = heap_key[0]
                 skip_below = low - 1e-9 * (1.0 + abs(low))
+        # largest key first, equal keys by item: sort the heap's (−key, item) pairs
         order = np.argsort(heap_item[:c], kind="mergesort")
         keys = heap_key[:c][order]
         its = heap_item[:c][order]
@@ -135,18 +189,46 @@ def _top_keys_one_pass(log_pop, signal, scores, noise, uniform, counts, offsets,
             items[o + q] = its[order2[q]]
 
 
+def _synthetic_positives_main(spec, rng):
+    """main 0e4fa09's ``lrgym.tasks.recsys.synthetic_positives``, verbatim (whole chunks of
+    uniforms, the one-pass top-k)."""
+    n_u, n_i, k = spec.n_users, spec.n_items, spec.true_rank
+    U = rng.standard_normal((n_u, k)) / k**0.25
+    V = rng.standard_normal((n_i, k)) / k**0.25
+    log_pop = -spec.zipf * np.log1p(rng.permutation(n_i).astype(np.float64))
+    cap = max(3, n_i // 4)
+    counts = np.clip(np.maximum(3, rng.poisson(spec.interactions, size=n_u)), 1, cap).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    users = np.empty(offsets[-1], dtype=np.int64)
+    items = np.empty(offsets[-1], dtype=np.int64)
+    chunk = max(1, 2_000_000 // n_i)
+    for start in range(0, n_u, chunk):
+        stop = min(n_u, start + chunk)
+        scores = U[start:stop] @ V.T
+        before = rng.bit_generator.state
+        noise = rng.random((stop - start, n_i))
+        uniform = True
+        if not noise.all():  # a u = 0 draw: NumPy's gumbel would have drawn again
+            rng.bit_generator.state = before
+            noise = rng.gumbel(size=(stop - start, n_i))
+            uniform = False
+        _top_keys_one_pass(log_pop, float(spec.signal), scores, noise, uniform, counts, offsets, start, users, items)
+    return users, items
+
+
 @contextlib.contextmanager
 def main_build_path():
     """The build path of main at 0e4fa09 (after the first #13 round, before this one): the
-    canonical Householder QR kernel, the one-pass Gumbel top-k, ``np.lexsort`` for the split."""
-    saved = (linreg.qr_kernel, recsys._top_keys, recsys._user_item_order)
+    canonical Householder QR kernel, main's recommender generator (whole chunks of uniforms,
+    the one-pass Gumbel top-k), ``np.lexsort`` for the split."""
+    saved = (linreg.qr_kernel, recsys.synthetic_positives, recsys._user_item_order)
     linreg.qr_kernel = lambda: linreg.householder_qr
-    recsys._top_keys = _top_keys_one_pass
+    recsys.synthetic_positives = _synthetic_positives_main
     recsys._user_item_order = lambda pos_u, pos_i: np.lexsort((pos_i, pos_u))
     try:
         yield
     finally:
-        linreg.qr_kernel, recsys._top_keys, recsys._user_item_order = saved
+        linreg.qr_kernel, recsys.synthetic_positives, recsys._user_item_order = saved
 
 
 #: the build paths compared: name → context manager
