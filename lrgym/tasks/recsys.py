@@ -793,9 +793,8 @@ def _top_keys(log_pop, signal, scores, noise, uniform, counts, offsets, start, u
        are the c largest of the row, so the result is that of offering every item.
 
     The row is written by popping the heap's minima (heapsort). Kept items' keys are always
-    computed exactly. Returns
-    False, leaving the work unfinished, when ``uniform`` and a u is 0 (NumPy's ``gumbel`` would
-    have drawn again: the caller redraws), else True.
+    computed exactly. Returns False, leaving the work unfinished, when ``uniform`` and a u is 0
+    (NumPy's ``gumbel`` would have drawn again: the caller redraws), else True.
     """
     n_rows, n_i = scores.shape
     cap = 0
