@@ -22,12 +22,20 @@ from lrgym.features import (
     observation_space_bounds,
     start_episode,
 )
-from lrgym.info import ACTION_MODES, episode_constants, family_index, make_info  # noqa: F401 (ACTION_MODES re-exported)
+from lrgym.info import (  # noqa: F401 (ACTION_MODES re-exported)
+    ACTION_MODES,
+    N_STEP_VALUES,
+    episode_constants,
+    family_index,
+    make_info,
+    step_info,
+    write_step_values,
+)
 from lrgym.optim import OptimizerConfig
 from lrgym.render import RENDER_FPS, RENDER_MODES, EpisodeRecorder, check_render_mode
 from lrgym.rewards import reward
 from lrgym.settings import ADAPTIVE_OPTIMIZERS, DEFAULT_FACTORS, EnvSettings, default_lr_init  # noqa: F401 (re-exported)
-from lrgym.tasks.batched import FALLBACK, BoundKernel, kind_of, run_bound
+from lrgym.tasks.batched import FALLBACK, BoundKernel, call_bound, kind_of
 from lrgym.tasks.blas import blas_single_thread
 from lrgym.tasks.cache import build_task, cached_task
 from lrgym.tasks.base import (
@@ -55,12 +63,17 @@ def observe(stats, memory, t, horizon, lr, reward_kind, reward_args, obs):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def train_and_observe(items, addr, lr, n_updates, opt, hyper, stats, memory, t, horizon, reward_kind, reward_args,
-                      obs):
-    """A step of a bound kernel (:class:`lrgym.tasks.batched.BoundKernel`) and :func:`observe`, in
-    one call from Python: the step of an environment without rejection."""
-    run_bound(items, addr, lr, n_updates, opt, hyper, memory[M_CAP], stats)
-    return observe(stats, memory, t, horizon, lr, reward_kind, reward_args, obs)
+def train_and_observe(lr, t, call_addr, item_addr, addr, n_updates, opt, hyper, stats, memory, horizon, reward_kind,
+                      reward_args, obs, step_values, optimal_loss):
+    """A step of a bound kernel (:class:`lrgym.tasks.batched.BoundKernel`: ``call_addr``,
+    ``item_addr``, ``addr``), :func:`observe`, and the info's changing float entries
+    (:func:`lrgym.info.write_step_values` into ``step_values``), in one call from Python: the step of
+    an environment without rejection. Every argument is a number or an array (cheap for Numba
+    to unbox); returns (reward, diverged, updates run)."""
+    call_bound(call_addr, item_addr, addr, lr, n_updates, opt, hyper, memory[M_CAP], stats)
+    r = observe(stats, memory, t, horizon, lr, reward_kind, reward_args, obs)
+    write_step_values(stats, lr, optimal_loss, step_values)
+    return r, stats[S_DIVERGED] > 0.0, np.int64(stats[S_UPDATES])
 
 
 class LRControlEnv(gym.Env):
@@ -254,7 +267,11 @@ class LRControlEnv(gym.Env):
         self._opt_code = settings.opt_code
         self._hyper = settings.hyper
         self._bound_kernel = None  # lrgym.tasks.batched.BoundKernel, reused across episodes
-        self._bound = None  # this episode's bound kernel, if the fast step applies (_bind_kernel)
+        #: this episode's arguments of train_and_observe after (lr, t), if the fast step applies
+        #: (_bind_kernel); None otherwise
+        self._step_args = None
+        self._step_values = np.zeros(N_STEP_VALUES)  # the info's changing floats (lrgym.info.STEP_FLOAT_KEYS)
+        self._step_template = None  # this episode's info with rejected False (lrgym.info.step_info)
         self._blas_single_thread = False
         self._constant_info = settings.constant_info
         action_mode = settings.action_mode
@@ -389,6 +406,7 @@ class LRControlEnv(gym.Env):
         features(self._stats, self._memory, 0, self.horizon, self.lr, False, self._obs)
         self._done = False
         info = self._info(rejected=False)
+        self._step_template = info.copy()
         if self._recorder is not None:
             self._recorder.start(info)
         return self._obs.copy(), info
@@ -396,30 +414,27 @@ class LRControlEnv(gym.Env):
     def step(self, action):
         if self._done:
             raise RuntimeError("step() called on a finished episode; call reset() first")
-        self.lr = self._next_lr(action)
-        b = self._bound
-        if b is not None:  # the common case, in one compiled call (see _bind_kernel)
-            self.t += 1
-            stats = self._stats
+        factors = self._factor_values
+        if type(action) is int and 0 <= action < len(factors):  # next_lr's rule, for a plain int
+            lr = min(self.lr_max, max(self.lr_min, self.lr * factors[action]))
+        else:
+            lr = next_lr(action, self.lr, self.action_mode, self.factors, self.lr_min, self.lr_max)
+        self.lr = lr
+        args = self._step_args
+        if args is not None:  # the common case, in one compiled call (see _bind_kernel)
+            t = self.t = self.t + 1
             if self._blas_single_thread:
                 with blas_single_thread():
-                    reward = train_and_observe(
-                        b.items, b.addr, self.lr, self.inner_steps, self._opt_code, self._hyper, stats, self._memory,
-                        self.t, self.horizon, self._reward_code, self._reward_params, self._obs,
-                    )
+                    reward, terminated, done = train_and_observe(lr, t, *args)
             else:
-                reward = train_and_observe(
-                    b.items, b.addr, self.lr, self.inner_steps, self._opt_code, self._hyper, stats, self._memory,
-                    self.t, self.horizon, self._reward_code, self._reward_params, self._obs,
-                )
-            self.updates += int(stats[S_UPDATES])
-            terminated = bool(stats[S_DIVERGED] > 0.0)
-            truncated = (not terminated) and self.t >= self.horizon
+                reward, terminated, done = train_and_observe(lr, t, *args)
+            updates = self.updates = self.updates + done
+            truncated = (not terminated) and t >= self.horizon
             self._done = terminated or truncated
-            info = self._info(False)
+            info = step_info(self._step_template, self._step_values, terminated, updates, t)
             if self._recorder is not None:
                 self._recorder.record(info)
-            return self._obs.copy(), float(reward), terminated, truncated, info
+            return self._obs.copy(), reward, terminated, truncated, info
         if self.rejection_threshold is not None:
             before, stats_before = self.state.copy(), self._stats.copy()
         self.task.run(
@@ -452,11 +467,16 @@ class LRControlEnv(gym.Env):
         return self._recorder.ansi() if self.render_mode == "ansi" else self._recorder.rgb_array()
 
     def _bind_kernel(self) -> None:
-        """Bind this episode's kernel arguments once (:class:`lrgym.tasks.batched.BoundKernel`),
+        """Bind this episode's kernel arguments once (:class:`lrgym.tasks.batched.BoundKernel`) and
+        the other arguments of :func:`train_and_observe` after ``(lr, t)`` into ``self._step_args``,
         for a task run by its family kernel (the class's own :meth:`KernelTask.run
         <lrgym.tasks.base.KernelTask.run>`, not patched) in an env without rejection (which
-        copies the state around the kernel call); ``self._bound`` is None otherwise."""
-        self._bound = None
+        copies the state around the kernel call); ``self._step_args`` is None otherwise.
+
+        The arguments are the env's own arrays (stats, feature memory, observation, step values),
+        filled in place every step: they must keep their identity for the episode (they do:
+        :meth:`load_step` and :meth:`reset` write into them)."""
+        self._step_args = None
         if self.rejection_threshold is not None or "run" in vars(self.task):
             return
         kind = kind_of(self.task)
@@ -464,26 +484,27 @@ class LRControlEnv(gym.Env):
             return
         if self._bound_kernel is None:
             self._bound_kernel = BoundKernel()
-        self._bound_kernel.bind(kind, kind.item(self.task, self.state), self.lr, self.inner_steps, self._opt_code,
-                                self._hyper, self._memory[M_CAP], self._stats)
-        self._bound = self._bound_kernel
+        b = self._bound_kernel
+        b.bind(kind, kind.item(self.task, self.state), self.lr, self.inner_steps, self._opt_code, self._hyper,
+               self._memory[M_CAP], self._stats)
         self._blas_single_thread = kind.single_thread_blas
+        self._step_args = (
+            b.call_addr, b.item_addr, b.addr, self.inner_steps, self._opt_code, self._hyper, self._stats,
+            self._memory, self.horizon, self._reward_code, self._reward_params, self._obs, self._step_values,
+            float(self.task.optimal_loss),
+        )
 
     def __getstate__(self):
-        # the bound kernel holds a numba typed list (not picklable): rebound after unpickling
+        # the bound kernel holds a numba typed list (not picklable) and the step arguments hold
+        # native addresses into it: both are rebound after unpickling (or copying)
         state = self.__dict__.copy()
-        state["_bound_kernel"] = state["_bound"] = None
+        state["_bound_kernel"] = state["_step_args"] = None
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
         if self.task is not None and self.state is not None:
             self._bind_kernel()
-
-    def _next_lr(self, action) -> float:
-        if type(action) is int and 0 <= action < len(self._factor_values):  # next_lr's rule, for a plain int
-            return min(self.lr_max, max(self.lr_min, self.lr * self._factor_values[action]))
-        return next_lr(action, self.lr, self.action_mode, self.factors, self.lr_min, self.lr_max)
 
     def lr_to_action(self, lr: float) -> np.ndarray:
         """The ``log_lr`` action that sets ``lr`` (clipped to the LR range)."""
