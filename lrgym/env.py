@@ -8,7 +8,6 @@ from collections import OrderedDict
 from collections.abc import Mapping
 
 import gymnasium as gym
-import numba
 import numpy as np
 from gymnasium import spaces
 
@@ -17,25 +16,26 @@ from lrgym.features import (
     M_CAP,
     N_FEATURES,
     N_MEMORY,
-    advance_memory,
     features,
     observation_space_bounds,
     start_episode,
 )
-from lrgym.info import (  # noqa: F401 (ACTION_MODES re-exported)
-    ACTION_MODES,
-    N_STEP_VALUES,
-    episode_constants,
-    family_index,
-    make_info,
-    step_info,
-    write_step_values,
-)
+from lrgym.info import ACTION_MODES, N_STEP_VALUES, episode_constants, family_index, make_info, step_info  # noqa: F401 (ACTION_MODES re-exported)
 from lrgym.optim import OptimizerConfig
 from lrgym.render import RENDER_FPS, RENDER_MODES, EpisodeRecorder, check_render_mode
-from lrgym.rewards import reward
 from lrgym.settings import ADAPTIVE_OPTIMIZERS, DEFAULT_FACTORS, EnvSettings, default_lr_init  # noqa: F401 (re-exported)
-from lrgym.tasks.batched import FALLBACK, BoundKernel, call_bound, kind_of
+from lrgym.step import (  # noqa: F401 (observe re-exported: lrgym.env.observe is the env's observation and reward)
+    F_MEMORY,
+    F_STATS,
+    F_VALUES,
+    I_STEP,
+    I_UPDATES,
+    bind_episode,
+    new_buffers,
+    observe,
+    train_and_observe,
+)
+from lrgym.tasks.batched import FALLBACK, BoundKernel, kind_of
 from lrgym.tasks.blas import blas_single_thread
 from lrgym.tasks.cache import build_task, cached_task
 from lrgym.tasks.base import (
@@ -50,30 +50,6 @@ from lrgym.tasks.base import (
 )
 
 TASK_CACHE_SIZE = 64
-
-
-@numba.njit(cache=True, error_model="numpy")
-def observe(stats, memory, t, horizon, lr, reward_kind, reward_args, obs):
-    """Features of the new state and the reward (both against the previous step's memory),
-    then the memory moves on to this step."""
-    features(stats, memory, t, horizon, lr, True, obs)
-    r = reward(stats, memory, t, horizon, reward_kind, reward_args)
-    advance_memory(stats, memory)
-    return r
-
-
-@numba.njit(cache=True, error_model="numpy")
-def train_and_observe(lr, t, call_addr, item_addr, addr, n_updates, opt, hyper, stats, memory, horizon, reward_kind,
-                      reward_args, obs, step_values, optimal_loss):
-    """A step of a bound kernel (:class:`lrgym.tasks.batched.BoundKernel`: ``call_addr``,
-    ``item_addr``, ``addr``), :func:`observe`, and the info's changing float entries
-    (:func:`lrgym.info.write_step_values` into ``step_values``), in one call from Python: the step of
-    an environment without rejection. Every argument is a number or an array (cheap for Numba
-    to unbox); returns (reward, diverged, updates run)."""
-    call_bound(call_addr, item_addr, addr, lr, n_updates, opt, hyper, memory[M_CAP], stats)
-    r = observe(stats, memory, t, horizon, lr, reward_kind, reward_args, obs)
-    write_step_values(stats, lr, optimal_loss, step_values)
-    return r, stats[S_DIVERGED] > 0.0, np.int64(stats[S_UPDATES])
 
 
 class LRControlEnv(gym.Env):
@@ -270,7 +246,6 @@ class LRControlEnv(gym.Env):
         #: this episode's arguments of train_and_observe after (lr, t), if the fast step applies
         #: (_bind_kernel); None otherwise
         self._step_args = None
-        self._step_values = np.zeros(N_STEP_VALUES)  # the info's changing floats (lrgym.info.STEP_FLOAT_KEYS)
         self._step_template = None  # this episode's info with rejected False (lrgym.info.step_info)
         self._blas_single_thread = False
         self._constant_info = settings.constant_info
@@ -289,8 +264,13 @@ class LRControlEnv(gym.Env):
         self._tasks: OrderedDict | None = task_cache
         self.task: Task | None = None
         self.state = None
-        self._stats = np.zeros(N_STATS)
-        self._memory = np.zeros(N_MEMORY)
+        #: what the compiled step reads and writes (lrgym.step): the statistics, the features'
+        #: memory and the info's step values are views into ``_step_floats``
+        self._step_ints, self._step_floats = new_buffers(
+            settings.hyper, settings.reward_params, settings.inner_steps, settings.opt_code, settings.horizon,
+            settings.reward_code,
+        )
+        self._view_buffers()
         self._obs = np.zeros(N_FEATURES, dtype=np.float32)
         self.t = 0
         self.lr = self.lr_init
@@ -425,13 +405,13 @@ class LRControlEnv(gym.Env):
             t = self.t = self.t + 1
             if self._blas_single_thread:
                 with blas_single_thread():
-                    reward, terminated, done = train_and_observe(lr, t, *args)
+                    reward, terminated, done = train_and_observe(lr, t, self.updates, *args)
             else:
-                reward, terminated, done = train_and_observe(lr, t, *args)
-            updates = self.updates = self.updates + done
+                reward, terminated, done = train_and_observe(lr, t, self.updates, *args)
+            self.updates += done
             truncated = (not terminated) and t >= self.horizon
             self._done = terminated or truncated
-            info = step_info(self._step_template, self._step_values, terminated, updates, t)
+            info = step_info(self._step_template, self._step_values, self._step_counts, terminated)
             if self._recorder is not None:
                 self._recorder.record(info)
             return self._obs.copy(), reward, terminated, truncated, info
@@ -488,21 +468,31 @@ class LRControlEnv(gym.Env):
         b.bind(kind, kind.item(self.task, self.state), self.lr, self.inner_steps, self._opt_code, self._hyper,
                self._memory[M_CAP], self._stats)
         self._blas_single_thread = kind.single_thread_blas
-        self._step_args = (
-            b.call_addr, b.item_addr, b.addr, self.inner_steps, self._opt_code, self._hyper, self._stats,
-            self._memory, self.horizon, self._reward_code, self._reward_params, self._obs, self._step_values,
-            float(self.task.optimal_loss),
-        )
+        bind_episode(self._step_ints, self._step_floats, b, float(self.task.optimal_loss))
+        self._step_args = (self._step_ints, self._step_floats, self._obs)
+
+    def _view_buffers(self) -> None:
+        """The statistics, the features' memory and the step's info values and counts as views
+        into the compiled step's buffers (:mod:`lrgym.step`)."""
+        floats, ints = self._step_floats, self._step_ints
+        self._stats = floats[F_STATS:F_STATS + N_STATS]
+        self._memory = floats[F_MEMORY:F_MEMORY + N_MEMORY]
+        self._step_values = floats[F_VALUES:F_VALUES + N_STEP_VALUES]
+        self._step_counts = ints[I_UPDATES:I_STEP + 1]
 
     def __getstate__(self):
         # the bound kernel holds a numba typed list (not picklable) and the step arguments hold
-        # native addresses into it: both are rebound after unpickling (or copying)
+        # native addresses into it: both are rebound after unpickling (or copying); the views
+        # into the step's buffers would come back as separate arrays: they are made again
         state = self.__dict__.copy()
         state["_bound_kernel"] = state["_step_args"] = None
+        for view in ("_stats", "_memory", "_step_values", "_step_counts"):
+            del state[view]
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        self._view_buffers()
         if self.task is not None and self.state is not None:
             self._bind_kernel()
 

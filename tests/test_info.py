@@ -211,7 +211,7 @@ def test_step_info_equals_make_info_bit_for_bit(diverged):
     """The single env's fast step builds its info from compiled-written values
     (lrgym.info.write_step_values, step_info); it must equal the one builder's info key by key,
     dtype by dtype and bit by bit — NaN, inf and negative zero included."""
-    from lrgym.info import episode_constants, info_constants, make_info, step_info, write_step_values
+    from lrgym.info import STEP_FLOAT_KEYS, episode_constants, info_constants, make_info, step_info, write_step_values
     from lrgym.tasks import base
 
     rng = np.random.default_rng(0)
@@ -223,9 +223,9 @@ def test_step_info_equals_make_info_bit_for_bit(diverged):
             lr = float(rng.uniform(1e-6, 10.0))
             reference = make_info(stats, lr, False, 123, 9, episode, constants)
             template = make_info(rng.standard_normal(base.N_STATS), 0.1, False, 0, 0, episode, constants)
-            values = np.zeros(10)
+            values = np.zeros(len(STEP_FLOAT_KEYS))
             write_step_values(stats, lr, optimal_loss, values)
-            info = step_info(template, values, diverged, 123, 9)
+            info = step_info(template, values, np.array([123, 9]), diverged)
             assert tuple(info) == tuple(reference) == INFO_KEYS
             for key in INFO_KEYS:
                 assert type(info[key]) is type(reference[key]), key
