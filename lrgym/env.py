@@ -50,6 +50,10 @@ from lrgym.tasks.base import (
 )
 
 TASK_CACHE_SIZE = 64
+#: action types whose valid values take the step's fast path of next_lr's discrete rule (the
+#: same product and clip as :func:`next_lr`, on the factors as Python floats): Python's int and
+#: the NumPy integers that ``Discrete.sample()`` and agents' ``argmax`` return
+_PLAIN_INTS = frozenset((int, np.int64, np.int32, np.intp))
 
 
 class LRControlEnv(gym.Env):
@@ -395,7 +399,7 @@ class LRControlEnv(gym.Env):
         if self._done:
             raise RuntimeError("step() called on a finished episode; call reset() first")
         factors = self._factor_values
-        if type(action) is int and 0 <= action < len(factors):  # next_lr's rule, for a plain int
+        if type(action) in _PLAIN_INTS and 0 <= action < len(factors):  # next_lr's rule, for an integer
             lr = min(self.lr_max, max(self.lr_min, self.lr * factors[action]))
         else:
             lr = next_lr(action, self.lr, self.action_mode, self.factors, self.lr_min, self.lr_max)

@@ -325,3 +325,16 @@ def test_compiled_step_runs_the_kernel_as_task_run_does(case):
         assert env.stats.tobytes() == stats.tobytes()
         for name in ("params", "slots", "step", "rng", "grad", "prev_grad"):
             assert getattr(env.state, name).tobytes() == getattr(state, name).tobytes(), name
+
+
+def test_integer_action_types_give_the_same_trajectory():
+    """Python ints and NumPy integers take the step's fast path of the discrete rule, other
+    integer forms (uint8, a 0-d array, a float that is an integer) the general next_lr: all
+    give the same LRs and trajectories to the bit."""
+    actions = [4, 4, 0, 3, 1, 2, 4, 0]
+    forms = [int, np.int64, np.int32, np.uint8, np.array, float]
+    runs = [rollout(LRControlEnv(family="linreg", horizon=8, inner_steps=2), 3, [form(a) for a in actions])
+            for form in forms]
+    for run in runs[1:]:
+        assert_identical(runs[0], run)
+    assert [step[4]["lr"] for step in runs[0][1:]] == pytest.approx([0.02, 0.04, 0.02, 0.025, 0.02, 0.02, 0.04, 0.02])
