@@ -6,9 +6,9 @@
 One step of ``LRControl-LinReg-v1`` on the reference configuration (d 32, batch 64, 2,048
 rows, 10 updates, the action that keeps the LR), through ``gym.make``'s wrappers, against the
 same compiled work done in one compiled loop (:data:`_FUSED`): per step the family kernel
-(called through its compiled specialisation's address, as the env and the vector env call it)
-and then ``lrgym.env.observe`` (features, reward, the features' memory), 64 steps per Python
-call, on one instance, with the env's horizon. The difference is what Python adds per step:
+(called through its compiled specialisation's address on an item held by the loop, as the env
+calls it on its bound item) and then ``lrgym.env.observe`` (features, reward, the features'
+memory), 64 steps per Python call, on one instance, with the env's horizon. The difference is what Python adds per step:
 gymnasium's wrappers, the env's bookkeeping, the compiled call's argument passing (Numba
 unboxing), the info dict. CPU time, best of ``--blocks`` blocks per round, the three rows
 alternating block by block.
@@ -37,7 +37,6 @@ import sys
 _FUSED = '''
 import numba
 import numpy as np
-from numba.typed import List
 from benchmarks import harness as h
 from lrgym.env import observe
 from lrgym.features import M_CAP, N_FEATURES, N_MEMORY, start_episode
@@ -48,10 +47,10 @@ from lrgym.tasks.batched import _call_kernel, kernel_address, kernel_args, kind_
 
 
 @numba.njit
-def fused_loop(items, addr, lr, n_updates, opt, hyper, stats, memory, t0, horizon, rk, rp, obs):
+def fused_loop(n, item, addr, lr, n_updates, opt, hyper, stats, memory, t0, horizon, rk, rp, obs):
     r = 0.0
-    for g in range(len(items)):
-        _call_kernel(addr, items[g], lr, n_updates, opt, hyper, memory[M_CAP], stats)
+    for g in range(n):
+        _call_kernel(addr, item, lr, n_updates, opt, hyper, memory[M_CAP], stats)
         r += observe(stats, memory, t0 + g, horizon, lr, rk, rp, obs)
     return r
 
@@ -68,13 +67,12 @@ def fused(bench, n=h.N_ENVS):
     obs = np.zeros(N_FEATURES, dtype=np.float32)
     task.evaluate(state, stats)
     start_episode(stats, 1e4, task.loss_scale, memory)
-    items = List([item] * n)
     args = kernel_args(item, bench.lr, h.INNER_STEPS, cfg.code, hyper, memory[M_CAP], stats)
     addr = kernel_address(kind.kernel, args)
     rk, rp, t = reward_code("log_improvement"), reward_params(1.0, 1.0), [1]
 
     def step():
-        fused_loop(items, addr, bench.lr, h.INNER_STEPS, cfg.code, hyper, stats, memory, t[0], 10**9, rk, rp, obs)
+        fused_loop(n, item, addr, bench.lr, h.INNER_STEPS, cfg.code, hyper, stats, memory, t[0], 10**9, rk, rp, obs)
         t[0] += n
         return n
 
