@@ -8,7 +8,8 @@ rows, 10 updates, the action that keeps the LR), through ``gym.make``'s wrappers
 same compiled work done in one compiled loop (:data:`_FUSED`): per step the family kernel
 (called through its compiled specialisation's address on an item held by the loop, as the env
 calls it on its bound item) and then ``lrgym.env.observe`` (features, reward, the features'
-memory), 64 steps per Python call, on one instance, with the env's horizon. The difference is what Python adds per step:
+memory), 64 steps per Python call, on the env's own instance data (a copy of its training
+state), with the env's horizon. The difference is what Python adds per step:
 gymnasium's wrappers, the env's bookkeeping, the compiled call's argument passing (Numba
 unboxing), the info dict. CPU time, best of ``--blocks`` blocks per round, the three rows
 alternating block by block.
@@ -55,10 +56,26 @@ def fused_loop(n, item, addr, lr, n_updates, opt, hyper, stats, memory, t0, hori
     return r
 
 
-def fused(bench, n=h.N_ENVS):
-    """n env steps of compiled work per call: the kernel, then features and reward (one env's arrays)."""
-    task = h.reference_task(bench)
-    state = task.new_state(np.random.default_rng(0))
+def single_and_fused(bench, n=h.N_ENVS):
+    """Two runners on one instance's data: ``gym.make`` steps (as the harness's ``single``) and
+    n env steps of compiled work per call (the kernel, then features and reward) on the same
+    task's arrays with a copy of the env's training state — so both rows read the same data
+    at the same addresses (cache placement differs between allocations, not between rows)."""
+    import gymnasium as gym
+
+    import lrgym  # noqa: F401
+
+    env = gym.make(bench.env_id, **h._env_kwargs(bench))
+    env.reset(seed=0, options={"instance": 0})
+
+    def single():
+        _, _, terminated, truncated, _ = env.step(h.KEEP)
+        if terminated or truncated:
+            env.reset()
+        return 1
+
+    task = env.unwrapped.task
+    state = env.unwrapped.state.copy()
     kind = kind_of(task)
     item = kind.item(task, state)
     cfg = OptimizerConfig("sgd")
@@ -71,12 +88,12 @@ def fused(bench, n=h.N_ENVS):
     addr = kernel_address(kind.kernel, args)
     rk, rp, t = reward_code("log_improvement"), reward_params(1.0, 1.0), [1]
 
-    def step():
+    def fused():
         fused_loop(n, item, addr, bench.lr, h.INNER_STEPS, cfg.code, hyper, stats, memory, t[0], 10**9, rk, rp, obs)
         t[0] += n
         return n
 
-    return step
+    return single, fused
 '''
 
 #: run in a subprocess with a tree first on sys.path, using that tree's own benchmark harness
@@ -85,7 +102,8 @@ _MEASURE = _FUSED + '''
 import json
 
 bench = h.FAMILIES["linreg"]
-runs = dict(step_us=h.single(bench), kernel_us=h.kernel(bench), fused_us=fused(bench))
+single, fused = single_and_fused(bench)
+runs = dict(step_us=single, kernel_us=h.kernel(bench), fused_us=fused)
 for run in runs.values():
     h.rate(run, seconds=0.2, blocks=1)
 best = dict.fromkeys(runs, 0.0)
