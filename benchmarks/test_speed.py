@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 
 IMPLEMENTATIONS = {
     "single": (h.single, {}),
-    "kernel": (h.kernel, {}),  # the compiled work alone: single − kernel = the step's Python part
+    "kernel": (h.kernel, {}),  # the kernel alone (benchmarks/step_overhead.py: a step's Python part)
     "vector64": (h.vector, {}),
     "vector64_prange": (h.vector, {"parallel": True}),
     "numpy": (h.numpy_ref, {}),
