@@ -1,6 +1,7 @@
 """Evidence that a refactoring changed no trajectory: fingerprints to the bit, before vs after.
 
-``dump`` runs every registered id as a single env and as the vector env (all three autoreset
+``dump`` fingerprints built instances (every array and number of a task, a fresh training
+state and its first evaluation; :data:`INSTANCE_SEEDS` of each family) and runs every registered id as a single env and as the vector env (all three autoreset
 modes) with fixed seeds and fixed action sequences, and fingerprints every observation, reward,
 flag and info value (SHA-256 of their bytes), plus the final training loss of every episode as a
 float's hex. ``compare`` reads two such dumps and, optionally, two leaderboard exports
@@ -104,8 +105,60 @@ def vector_env_run(env_id: str, kwargs: dict, seed: int, mode: str, n: int = 3) 
     return {"sha256": h.hexdigest(), "final_losses": finals}
 
 
-def dump(path: str) -> None:
-    out: dict = {}
+#: instances fingerprinted by ``dump`` (besides the env runs): family options → seeds
+INSTANCE_FAMILIES = {
+    "linreg": {}, "quadratic": {}, "mlp": {}, "recsys": {},
+    "mlp/digits": {"dataset": "digits"}, "mlp/breast_cancer": {"dataset": "breast_cancer"},
+}
+INSTANCE_SEEDS = (*range(0, 10_000, 125), *range(10_000, 10_200, 10), *range(20_000, 20_200, 10))
+
+
+def _task_digest(h, value, depth: int = 0) -> None:
+    """Every array and number a built task holds (its attributes, recursively through
+    containers and plain objects, two levels deep); compiled kernels and classes skipped."""
+    if isinstance(value, (np.ndarray, np.generic, int, float, bool, str)) or value is None:
+        _digest(h, value)
+    elif isinstance(value, dict):
+        for key in sorted(value, key=str):
+            h.update(str(key).encode())
+            _task_digest(h, value[key], depth)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _task_digest(h, v, depth)
+    elif hasattr(value, "__dict__") and depth < 2 and not isinstance(value, type) and not callable(value):
+        _task_digest(h, vars(value), depth + 1)
+
+
+def instance_fingerprints() -> dict:
+    """SHA-256 per built instance: its arrays and numbers (spec included), a fresh training
+    state drawn from a fixed generator, and one evaluation of it."""
+    from lrgym.tasks import make_family
+    from lrgym.tasks.base import N_STATS
+    from lrgym.tasks.cache import build_task
+
+    out = {}
+    for label, options in INSTANCE_FAMILIES.items():
+        fam = make_family(label.split("/")[0], **options)
+        for seed in INSTANCE_SEEDS:
+            task = build_task(fam, fam.sample(seed))
+            h = hashlib.sha256()
+            _task_digest(h, vars(task))
+            state = task.new_state(np.random.default_rng(seed))
+            _task_digest(h, vars(state))
+            stats = np.zeros(N_STATS)
+            task.evaluate(state, stats)
+            _digest(h, stats)
+            out[f"instance/{label}/{seed}"] = {"sha256": h.hexdigest(), "final_losses": []}
+        print(label, "instances done", file=sys.stderr, flush=True)
+    return out
+
+
+def dump(path: str, instances_only: bool = False) -> None:
+    out: dict = instance_fingerprints()
+    if instances_only:
+        with open(path, "w") as f:
+            json.dump(out, f, indent=1, sort_keys=True)
+        return
     for env_id in ENV_IDS:
         for variant, kwargs in VARIANTS.items():
             for seed in SEEDS:
@@ -173,13 +226,14 @@ def main(argv=None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("dump")
     d.add_argument("out")
+    d.add_argument("--instances-only", action="store_true", help="only the built instances' fingerprints")
     c = sub.add_parser("compare")
     c.add_argument("before")
     c.add_argument("after")
     c.add_argument("--board", nargs=2, metavar=("BEFORE", "AFTER"))
     args = p.parse_args(argv)
     if args.cmd == "dump":
-        dump(args.out)
+        dump(args.out, args.instances_only)
         return 0
     return compare(args.before, args.after, args.board)
 

@@ -3,9 +3,11 @@
     python -m benchmarks.resets                  # the tables (≈ 3 – 5 min on a busy 2-core VM)
     python -m benchmarks.resets --quick          # fewer instances and episodes
 
-Two measurements, each with the build path of today ("after") and the one before it
-("before", :func:`old_build_path`: no cache of built tasks, the recommender's NumPy generator
-from ``tests/references.py``, the MLP data set re-split per instance) in the same process:
+Two measurements, each with the build path of today ("after"), the one of main at 0e4fa09
+("main 0e4fa09", :func:`main_build_path`: the first #13 round, with the canonical QR kernel and
+the one-pass Gumbel top-k) and the one before #13 ("before", :func:`old_build_path`: no cache
+of built tasks, the recommender's NumPy generator from ``tests/references.py``, the MLP data set
+re-split per instance) in the same process:
 
 * **build time per family**: ``family.build`` of ``--instances`` train instances (the same
   ones on both paths, spread over the whole train set), CPU time, mean and p99;
@@ -33,13 +35,16 @@ import time
 
 from benchmarks import harness as _harness  # noqa: F401  (BLAS on one thread before NumPy loads)
 
+import math  # noqa: E402
+
 import gymnasium as gym  # noqa: E402
+import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
 import lrgym  # noqa: E402, F401  (registers the ids)
 from lrgym import env as env_module  # noqa: E402
 from lrgym.tasks import cache as cache_module  # noqa: E402
-from lrgym.tasks import make_family, mlp, recsys  # noqa: E402
+from lrgym.tasks import linreg, make_family, mlp, recsys  # noqa: E402
 
 FAMILIES = ("linreg", "quadratic", "mlp", "recsys")
 ENV_ID = "LRControl-v1"
@@ -60,6 +65,13 @@ def old_build_path(blas_threads: int | None = None):
     recommender's data from the NumPy code, the MLP's data-set split made per instance; with
     ``blas_threads``, builds also run with that many BLAS threads (as NumPy starts OpenBLAS in
     a user's process: one per core) instead of the one thread of today's builds."""
+    with main_build_path():  # main's canonical QR kernel; the recommender's generator replaced below
+        with _pre_13_build_path(blas_threads):
+            yield
+
+
+@contextlib.contextmanager
+def _pre_13_build_path(blas_threads: int | None):
     synthetic, split = _reference_generator()
     cache = cache_module.shared_cache()
     saved = (recsys.synthetic_positives, recsys.split_positives, mlp.load_real, cache.max_bytes,
@@ -82,13 +94,154 @@ def old_build_path(blas_threads: int | None = None):
         cache_module.build_task, env_module.build_task = saved[4:]
 
 
+#: main 0e4fa09's resolution of the Gumbel bound table in its top-k
+_MAIN_GUMBEL_BUCKETS = 4096
+
+
+@numba.njit(cache=True, inline="always")
+def _heap_less(key_a, item_a, key_b, item_b):
+    return key_a < key_b or (key_a == key_b and item_a > item_b)
+
+
+@numba.njit(cache=True)  # no fastmath: the keys must round exactly as NumPy's expression does
+def _top_keys_one_pass(log_pop, signal, scores, noise, uniform, counts, offsets, start, users, items):
+    """main 0e4fa09's ``lrgym.tasks.recsys._top_keys``, verbatim (for the "main" rows).
+
+    For each row r (user start + r): the counts[user] items of largest key, largest first
+    (equal keys: lower item first), into users / items at offsets[user].
+
+    key = (log_pop + signal · score) + g, g = 0 − 1·log(−log(1 − u)) (NumPy's Gumbel with
+    loc 0, scale 1, from its uniform double u) or g = noise itself when ``uniform`` is False.
+
+    The kept items live in a binary min-heap ordered by (key, −item), so an item enters only
+    with a key above the smallest kept one and, among equal smallest keys, the later item
+    leaves first; the heap is sorted at the end. Speed: g decreases in u, so
+    g(u) ≤ bound[⌊u·B⌋] = g(⌊u·B⌋ / B); once the heap is full, an item whose base + bound (with
+    a margin far above rounding) cannot beat the heap's smallest key is skipped without its two
+    logarithms. Kept items' keys are always computed exactly.
+    """
+    n_rows, n_i = scores.shape
+    cap = 0
+    for r in range(n_rows):
+        cap = max(cap, counts[start + r])
+    heap_key = np.empty(cap)
+    heap_item = np.empty(cap, dtype=np.int64)
+    bound = np.empty(_MAIN_GUMBEL_BUCKETS)
+    bound[0] = np.inf
+    for b in range(1, _MAIN_GUMBEL_BUCKETS):
+        bound[b] = 0.0 - 1.0 * math.log(-math.log(1.0 - b / _MAIN_GUMBEL_BUCKETS))
+    for r in range(n_rows):
+        c = counts[start + r]
+        m = 0
+        skip_below = -np.inf  # base + bound below this: cannot enter the full heap
+        for j in range(n_i):
+            base = log_pop[j] + signal * scores[r, j]
+            if uniform:
+                u = noise[r, j]
+                if m == c and base + bound[int(u * _MAIN_GUMBEL_BUCKETS)] < skip_below:
+                    continue
+                g = 0.0 - 1.0 * math.log(-math.log(1.0 - u))
+            else:
+                g = noise[r, j]
+            key = base + g
+            if m < c:  # sift up
+                pos = m
+                m += 1
+                while pos > 0:
+                    parent = (pos - 1) >> 1
+                    if _heap_less(key, j, heap_key[parent], heap_item[parent]):
+                        heap_key[pos] = heap_key[parent]
+                        heap_item[pos] = heap_item[parent]
+                        pos = parent
+                    else:
+                        break
+                heap_key[pos] = key
+                heap_item[pos] = j
+            elif key > heap_key[0]:  # replace the root, sift down
+                pos = 0
+                while True:
+                    child = 2 * pos + 1
+                    if child >= c:
+                        break
+                    if child + 1 < c and _heap_less(heap_key[child + 1], heap_item[child + 1], heap_key[child], heap_item[child]):
+                        child += 1
+                    if _heap_less(heap_key[child], heap_item[child], key, j):
+                        heap_key[pos] = heap_key[child]
+                        heap_item[pos] = heap_item[child]
+                        pos = child
+                    else:
+                        break
+                heap_key[pos] = key
+                heap_item[pos] = j
+            else:
+                continue
+            if m == c:
+                low = heap_key[0]
+                skip_below = low - 1e-9 * (1.0 + abs(low))
+        # largest key first, equal keys by item: sort the heap's (−key, item) pairs
+        order = np.argsort(heap_item[:c], kind="mergesort")
+        keys = heap_key[:c][order]
+        its = heap_item[:c][order]
+        order2 = np.argsort(-keys, kind="mergesort")
+        o = offsets[start + r]
+        for q in range(c):
+            users[o + q] = start + r
+            items[o + q] = its[order2[q]]
+
+
+def _synthetic_positives_main(spec, rng):
+    """main 0e4fa09's ``lrgym.tasks.recsys.synthetic_positives``, verbatim (whole chunks of
+    uniforms, the one-pass top-k)."""
+    n_u, n_i, k = spec.n_users, spec.n_items, spec.true_rank
+    U = rng.standard_normal((n_u, k)) / k**0.25
+    V = rng.standard_normal((n_i, k)) / k**0.25
+    log_pop = -spec.zipf * np.log1p(rng.permutation(n_i).astype(np.float64))
+    cap = max(3, n_i // 4)
+    counts = np.clip(np.maximum(3, rng.poisson(spec.interactions, size=n_u)), 1, cap).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    users = np.empty(offsets[-1], dtype=np.int64)
+    items = np.empty(offsets[-1], dtype=np.int64)
+    chunk = max(1, 2_000_000 // n_i)
+    for start in range(0, n_u, chunk):
+        stop = min(n_u, start + chunk)
+        scores = U[start:stop] @ V.T
+        before = rng.bit_generator.state
+        noise = rng.random((stop - start, n_i))
+        uniform = True
+        if not noise.all():  # a u = 0 draw: NumPy's gumbel would have drawn again
+            rng.bit_generator.state = before
+            noise = rng.gumbel(size=(stop - start, n_i))
+            uniform = False
+        _top_keys_one_pass(log_pop, float(spec.signal), scores, noise, uniform, counts, offsets, start, users, items)
+    return users, items
+
+
+@contextlib.contextmanager
+def main_build_path():
+    """The build path of main at 0e4fa09 (after the first #13 round, before this one): the
+    canonical Householder QR kernel, main's recommender generator (whole chunks of uniforms,
+    the one-pass Gumbel top-k), ``np.lexsort`` for the split."""
+    saved = (linreg.qr_kernel, recsys.synthetic_positives, recsys._user_item_order)
+    linreg.qr_kernel = lambda: linreg.householder_qr
+    recsys.synthetic_positives = _synthetic_positives_main
+    recsys._user_item_order = lambda pos_u, pos_i: np.lexsort((pos_i, pos_u))
+    try:
+        yield
+    finally:
+        linreg.qr_kernel, recsys.synthetic_positives, recsys._user_item_order = saved
+
+
 #: the build paths compared: name → context manager
 PATHS = {
     "before, 2 BLAS threads": lambda: old_build_path(blas_threads=2),
     "before": old_build_path,
+    "main 0e4fa09": main_build_path,
     "after": contextlib.nullcontext,
 }
 
+
+#: the paths "after" is compared with, in the ratio columns
+BASELINES = ("main 0e4fa09", "before", "before, 2 BLAS threads")
 
 WARM_UP_INSTANCES = range(10_000, 10_024)  # val instances: every kernel kind, never measured
 
@@ -214,24 +367,24 @@ def main(argv=None) -> None:
         args.instances, args.steps, args.rounds = 20, 1000, 2
     print(f"Build time per family ({args.instances} train instances, CPU ms, mean / p99; "
           "speed-up of the mean vs each before):\n")
-    print("| family | " + " | ".join(PATHS) + " | speed-up vs before | vs before, 2 BLAS threads |")
-    print("|---|" + "---:|" * (len(PATHS) + 2))
+    print("| family | " + " | ".join(PATHS) + " | " + " | ".join(f"after vs {p}" for p in BASELINES) + " |")
+    print("|---|" + "---:|" * (len(PATHS) + len(BASELINES)))
     for family in FAMILIES:
         t = {p: v * 1e3 for p, v in build_times(family, args.instances).items()}
         cells = " | ".join(f"{v.mean():.1f} / {np.percentile(v, 99):.1f}" for v in t.values())
         after = t["after"].mean()
-        print(f"| {family} | {cells} | {t['before'].mean() / after:.2f}× | "
-              f"{t['before, 2 BLAS threads'].mean() / after:.2f}× |", flush=True)
+        ratios = " | ".join(f"{t[p].mean() / after:.2f}×" for p in BASELINES)
+        print(f"| {family} | {cells} | {ratios} |", flush=True)
     print(f"\n`{ENV_ID}`, a new instance every episode, random actions ({args.rounds} interleaved rounds × "
           f"{args.steps} env steps per path, CPU time; env steps/s, share of it in resets):\n")
-    print("| env | " + " | ".join(PATHS) + " | speed-up vs before | vs before, 2 BLAS threads |")
-    print("|---|" + "---:|" * (len(PATHS) + 2))
+    print("| env | " + " | ".join(PATHS) + " | " + " | ".join(f"after vs {p}" for p in BASELINES) + " |")
+    print("|---|" + "---:|" * (len(PATHS) + len(BASELINES)))
     for n_envs, label in ((0, "single (`gym.make`)"), (16, "`gym.make_vec(..., 16)`")):
         r = env_rates(n_envs, args.steps, args.rounds)
         cells = " | ".join(f"{v['steps_per_s']:,.0f} ({100 * v['reset_share']:.0f} % resets)" for v in r.values())
         a = r["after"]["steps_per_s"]
-        print(f"| {label} | {cells} | {a / r['before']['steps_per_s']:.2f}× | "
-              f"{a / r['before, 2 BLAS threads']['steps_per_s']:.2f}× |", flush=True)
+        ratios = " | ".join(f"{a / r[p]['steps_per_s']:.2f}×" for p in BASELINES)
+        print(f"| {label} | {cells} | {ratios} |", flush=True)
 
 if __name__ == "__main__":
     main()

@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 
 IMPLEMENTATIONS = {
     "single": (h.single, {}),
-    "kernel": (h.kernel, {}),  # the compiled work alone: single − kernel = the step's Python part
+    "kernel": (h.kernel, {}),  # the kernel alone (benchmarks/step_overhead.py: a step's Python part)
     "vector64": (h.vector, {}),
     "vector64_prange": (h.vector, {"parallel": True}),
     "numpy": (h.numpy_ref, {}),
@@ -60,13 +60,22 @@ def test_id_vector_vs_sync(benchmark, env_id, n, mode):
 # ---- cheap resets (#13): before / after in the same run (benchmarks/resets.py) ----------------
 
 BUILD_SEEDS = [int(s) for s in np.linspace(1, 9_999, 12)]
+#: the build paths of benchmarks/resets.py: before #13, main at 0e4fa09 (first #13 round), today
+RESET_PATHS = ["before", "main", "after"]
 
 
-@pytest.mark.parametrize("path", ["before", "after"])
+def _build_path(path):
+    from benchmarks import resets
+
+    return {"before": resets.old_build_path, "main": resets.main_build_path, "after": contextlib.nullcontext}[path]
+
+
+@pytest.mark.parametrize("path", RESET_PATHS)
 @pytest.mark.parametrize("family", ["linreg", "quadratic", "mlp", "recsys"])
 def test_build(benchmark, family, path):
     """One call = building 12 train instances of the family (spread over the train set);
-    ``before``: the build path before the cheap-resets change (``resets.old_build_path``)."""
+    ``before``: the build path before the cheap-resets change (``resets.old_build_path``);
+    ``main``: main at 0e4fa09 (``resets.main_build_path``)."""
     from benchmarks import resets
     from lrgym.tasks import make_family
     from lrgym.tasks.cache import build_task
@@ -75,7 +84,7 @@ def test_build(benchmark, family, path):
     specs = [fam.sample(s) for s in BUILD_SEEDS]
     for s in resets.WARM_UP_INSTANCES:
         build_task(fam, fam.sample(s))
-    ctx = resets.old_build_path if path == "before" else contextlib.nullcontext
+    ctx = _build_path(path)
 
     def build_all():
         with ctx():
@@ -87,7 +96,7 @@ def test_build(benchmark, family, path):
     benchmark.pedantic(build_all, rounds=3, iterations=1)
 
 
-@pytest.mark.parametrize("path", ["before", "after"])
+@pytest.mark.parametrize("path", RESET_PATHS)
 @pytest.mark.parametrize("n_envs", [0, 16])
 def test_lrcontrol_new_instance_every_episode(benchmark, n_envs, path):
     """``LRControl-v1`` (single env for n_envs 0, else ``gym.make_vec(..., 16)``), random actions,
@@ -97,7 +106,7 @@ def test_lrcontrol_new_instance_every_episode(benchmark, n_envs, path):
 
     resets.warm_up()
     seeds = iter(range(5000, 10**6, 1000))
-    ctx = resets.old_build_path if path == "before" else contextlib.nullcontext
+    ctx = _build_path(path)
 
     def run():
         shared_cache().clear()

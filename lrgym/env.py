@@ -8,7 +8,6 @@ from collections import OrderedDict
 from collections.abc import Mapping
 
 import gymnasium as gym
-import numba
 import numpy as np
 from gymnasium import spaces
 
@@ -17,17 +16,26 @@ from lrgym.features import (
     M_CAP,
     N_FEATURES,
     N_MEMORY,
-    advance_memory,
     features,
     observation_space_bounds,
     start_episode,
 )
-from lrgym.info import ACTION_MODES, episode_constants, family_index, make_info  # noqa: F401 (ACTION_MODES re-exported)
+from lrgym.info import ACTION_MODES, N_STEP_VALUES, episode_constants, family_index, make_info, step_info  # noqa: F401 (ACTION_MODES re-exported)
 from lrgym.optim import OptimizerConfig
 from lrgym.render import RENDER_FPS, RENDER_MODES, EpisodeRecorder, check_render_mode
-from lrgym.rewards import reward
 from lrgym.settings import ADAPTIVE_OPTIMIZERS, DEFAULT_FACTORS, EnvSettings, default_lr_init  # noqa: F401 (re-exported)
-from lrgym.tasks.batched import FALLBACK, BoundKernel, kind_of, run_bound
+from lrgym.step import (  # noqa: F401 (observe re-exported: lrgym.env.observe is the env's observation and reward)
+    F_MEMORY,
+    F_STATS,
+    F_VALUES,
+    I_STEP,
+    I_UPDATES,
+    bind_episode,
+    new_buffers,
+    observe,
+    train_and_observe,
+)
+from lrgym.tasks.batched import FALLBACK, BoundKernel, kind_of
 from lrgym.tasks.blas import blas_single_thread
 from lrgym.tasks.cache import build_task, cached_task
 from lrgym.tasks.base import (
@@ -42,25 +50,10 @@ from lrgym.tasks.base import (
 )
 
 TASK_CACHE_SIZE = 64
-
-
-@numba.njit(cache=True, error_model="numpy")
-def observe(stats, memory, t, horizon, lr, reward_kind, reward_args, obs):
-    """Features of the new state and the reward (both against the previous step's memory),
-    then the memory moves on to this step."""
-    features(stats, memory, t, horizon, lr, True, obs)
-    r = reward(stats, memory, t, horizon, reward_kind, reward_args)
-    advance_memory(stats, memory)
-    return r
-
-
-@numba.njit(cache=True, error_model="numpy")
-def train_and_observe(items, addr, lr, n_updates, opt, hyper, stats, memory, t, horizon, reward_kind, reward_args,
-                      obs):
-    """A step of a bound kernel (:class:`lrgym.tasks.batched.BoundKernel`) and :func:`observe`, in
-    one call from Python: the step of an environment without rejection."""
-    run_bound(items, addr, lr, n_updates, opt, hyper, memory[M_CAP], stats)
-    return observe(stats, memory, t, horizon, lr, reward_kind, reward_args, obs)
+#: action types whose valid values take the step's fast path of next_lr's discrete rule (the
+#: same product and clip as :func:`next_lr`, on the factors as Python floats): Python's int and
+#: the NumPy integers that ``Discrete.sample()`` and agents' ``argmax`` return
+_PLAIN_INTS = frozenset((int, np.int64, np.int32, np.intp))
 
 
 class LRControlEnv(gym.Env):
@@ -254,7 +247,10 @@ class LRControlEnv(gym.Env):
         self._opt_code = settings.opt_code
         self._hyper = settings.hyper
         self._bound_kernel = None  # lrgym.tasks.batched.BoundKernel, reused across episodes
-        self._bound = None  # this episode's bound kernel, if the fast step applies (_bind_kernel)
+        #: this episode's arguments of train_and_observe after (lr, t), if the fast step applies
+        #: (_bind_kernel); None otherwise
+        self._step_args = None
+        self._step_template = None  # this episode's info with rejected False (lrgym.info.step_info)
         self._blas_single_thread = False
         self._constant_info = settings.constant_info
         action_mode = settings.action_mode
@@ -272,8 +268,13 @@ class LRControlEnv(gym.Env):
         self._tasks: OrderedDict | None = task_cache
         self.task: Task | None = None
         self.state = None
-        self._stats = np.zeros(N_STATS)
-        self._memory = np.zeros(N_MEMORY)
+        #: what the compiled step reads and writes (lrgym.step): the statistics, the features'
+        #: memory and the info's step values are views into ``_step_floats``
+        self._step_ints, self._step_floats = new_buffers(
+            settings.hyper, settings.reward_params, settings.inner_steps, settings.opt_code, settings.horizon,
+            settings.reward_code,
+        )
+        self._view_buffers()
         self._obs = np.zeros(N_FEATURES, dtype=np.float32)
         self.t = 0
         self.lr = self.lr_init
@@ -389,6 +390,7 @@ class LRControlEnv(gym.Env):
         features(self._stats, self._memory, 0, self.horizon, self.lr, False, self._obs)
         self._done = False
         info = self._info(rejected=False)
+        self._step_template = info.copy()
         if self._recorder is not None:
             self._recorder.start(info)
         return self._obs.copy(), info
@@ -396,30 +398,27 @@ class LRControlEnv(gym.Env):
     def step(self, action):
         if self._done:
             raise RuntimeError("step() called on a finished episode; call reset() first")
-        self.lr = self._next_lr(action)
-        b = self._bound
-        if b is not None:  # the common case, in one compiled call (see _bind_kernel)
-            self.t += 1
-            stats = self._stats
+        factors = self._factor_values
+        if type(action) in _PLAIN_INTS and 0 <= action < len(factors):  # next_lr's rule, for an integer
+            lr = min(self.lr_max, max(self.lr_min, self.lr * factors[action]))
+        else:
+            lr = next_lr(action, self.lr, self.action_mode, self.factors, self.lr_min, self.lr_max)
+        self.lr = lr
+        args = self._step_args
+        if args is not None:  # the common case, in one compiled call (see _bind_kernel)
+            t = self.t = self.t + 1
             if self._blas_single_thread:
                 with blas_single_thread():
-                    reward = train_and_observe(
-                        b.items, b.addr, self.lr, self.inner_steps, self._opt_code, self._hyper, stats, self._memory,
-                        self.t, self.horizon, self._reward_code, self._reward_params, self._obs,
-                    )
+                    reward, terminated, done = train_and_observe(lr, t, self.updates, *args)
             else:
-                reward = train_and_observe(
-                    b.items, b.addr, self.lr, self.inner_steps, self._opt_code, self._hyper, stats, self._memory,
-                    self.t, self.horizon, self._reward_code, self._reward_params, self._obs,
-                )
-            self.updates += int(stats[S_UPDATES])
-            terminated = bool(stats[S_DIVERGED] > 0.0)
-            truncated = (not terminated) and self.t >= self.horizon
+                reward, terminated, done = train_and_observe(lr, t, self.updates, *args)
+            self.updates += done
+            truncated = (not terminated) and t >= self.horizon
             self._done = terminated or truncated
-            info = self._info(False)
+            info = step_info(self._step_template, self._step_values, self._step_counts, terminated)
             if self._recorder is not None:
                 self._recorder.record(info)
-            return self._obs.copy(), float(reward), terminated, truncated, info
+            return self._obs.copy(), reward, terminated, truncated, info
         if self.rejection_threshold is not None:
             before, stats_before = self.state.copy(), self._stats.copy()
         self.task.run(
@@ -452,11 +451,16 @@ class LRControlEnv(gym.Env):
         return self._recorder.ansi() if self.render_mode == "ansi" else self._recorder.rgb_array()
 
     def _bind_kernel(self) -> None:
-        """Bind this episode's kernel arguments once (:class:`lrgym.tasks.batched.BoundKernel`),
+        """Bind this episode's kernel arguments once (:class:`lrgym.tasks.batched.BoundKernel`) and
+        the other arguments of :func:`train_and_observe` after ``(lr, t)`` into ``self._step_args``,
         for a task run by its family kernel (the class's own :meth:`KernelTask.run
         <lrgym.tasks.base.KernelTask.run>`, not patched) in an env without rejection (which
-        copies the state around the kernel call); ``self._bound`` is None otherwise."""
-        self._bound = None
+        copies the state around the kernel call); ``self._step_args`` is None otherwise.
+
+        The arguments are the env's own arrays (stats, feature memory, observation, step values),
+        filled in place every step: they must keep their identity for the episode (they do:
+        :meth:`load_step` and :meth:`reset` write into them)."""
+        self._step_args = None
         if self.rejection_threshold is not None or "run" in vars(self.task):
             return
         kind = kind_of(self.task)
@@ -464,26 +468,37 @@ class LRControlEnv(gym.Env):
             return
         if self._bound_kernel is None:
             self._bound_kernel = BoundKernel()
-        self._bound_kernel.bind(kind, kind.item(self.task, self.state), self.lr, self.inner_steps, self._opt_code,
-                                self._hyper, self._memory[M_CAP], self._stats)
-        self._bound = self._bound_kernel
+        b = self._bound_kernel
+        b.bind(kind, kind.item(self.task, self.state), self.lr, self.inner_steps, self._opt_code, self._hyper,
+               self._memory[M_CAP], self._stats)
         self._blas_single_thread = kind.single_thread_blas
+        bind_episode(self._step_ints, self._step_floats, b, float(self.task.optimal_loss))
+        self._step_args = (self._step_ints, self._step_floats, self._obs)
+
+    def _view_buffers(self) -> None:
+        """The statistics, the features' memory and the step's info values and counts as views
+        into the compiled step's buffers (:mod:`lrgym.step`)."""
+        floats, ints = self._step_floats, self._step_ints
+        self._stats = floats[F_STATS:F_STATS + N_STATS]
+        self._memory = floats[F_MEMORY:F_MEMORY + N_MEMORY]
+        self._step_values = floats[F_VALUES:F_VALUES + N_STEP_VALUES]
+        self._step_counts = ints[I_UPDATES:I_STEP + 1]
 
     def __getstate__(self):
-        # the bound kernel holds a numba typed list (not picklable): rebound after unpickling
+        # the bound kernel holds a numba typed list (not picklable) and the step arguments hold
+        # native addresses into it: both are rebound after unpickling (or copying); the views
+        # into the step's buffers would come back as separate arrays: they are made again
         state = self.__dict__.copy()
-        state["_bound_kernel"] = state["_bound"] = None
+        state["_bound_kernel"] = state["_step_args"] = None
+        for view in ("_stats", "_memory", "_step_values", "_step_counts"):
+            del state[view]
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        self._view_buffers()
         if self.task is not None and self.state is not None:
             self._bind_kernel()
-
-    def _next_lr(self, action) -> float:
-        if type(action) is int and 0 <= action < len(self._factor_values):  # next_lr's rule, for a plain int
-            return min(self.lr_max, max(self.lr_min, self.lr * self._factor_values[action]))
-        return next_lr(action, self.lr, self.action_mode, self.factors, self.lr_min, self.lr_max)
 
     def lr_to_action(self, lr: float) -> np.ndarray:
         """The ``log_lr`` action that sets ``lr`` (clipped to the LR range)."""

@@ -1,5 +1,6 @@
 """LRControlEnv: the Gymnasium contract, determinism, pickling, rewards, features, bad input."""
 
+import copy
 import math
 import pickle
 import warnings
@@ -111,6 +112,27 @@ def test_pickled_env_continues_identically(env_id):
     rest_a = [env.step(a) for a in actions[4:]]
     rest_b = [clone.step(a) for a in actions[4:]]
     assert_identical(rest_a, rest_b)
+
+
+@pytest.mark.parametrize("env_id", ["LRControl-LinReg-v1", "LRControl-MLP-v1"])
+def test_copied_env_steps_its_own_arrays(env_id):
+    """A copy (copy.deepcopy) rebinds its compiled step to its own arrays: stepping the copy
+    leaves the original's parameters alone and both continue like an untouched twin."""
+    env = fast(env_id, horizon=10).unwrapped
+    twin = fast(env_id, horizon=10).unwrapped
+    actions = actions_for(env, 10, seed=2)
+    for e in (env, twin):
+        e.reset(seed=7)
+        for a in actions[:3]:
+            e.step(a)
+    clone = copy.deepcopy(env)
+    params = env.state.params.copy()
+    rest_clone = [clone.step(a) for a in actions[3:]]
+    assert env.state.params.tobytes() == params.tobytes() and env.t == 3
+    rest_env = [env.step(a) for a in actions[3:]]
+    rest_twin = [twin.step(a) for a in actions[3:]]
+    assert_identical(rest_env, rest_twin)
+    assert_identical(rest_clone, rest_twin)
 
 
 def test_log_improvement_rewards_telescope_to_log_initial_over_final():
@@ -269,3 +291,50 @@ def test_other_rewards_follow_their_formulas(reward):
         else:
             assert r == pytest.approx(info["val_metric"] - prev_m, rel=1e-9, abs=1e-12)
         prev_l, prev_m = info["train_loss"], info["val_metric"]
+
+
+#: one env per compiled kernel kind (finite and streaming linreg, data sets, quadratic, MLP, recsys)
+KERNEL_KINDS = {
+    "linreg": dict(family="linreg", family_options={"streaming": False, "dataset": "synthetic"}),
+    "linreg-stream": dict(family="linreg", family_options={"streaming": True, "dataset": "synthetic"}),
+    "linreg-diabetes": dict(family="linreg", family_options={"dataset": "diabetes"}),
+    "quadratic": dict(family="quadratic"),
+    "mlp": dict(family="mlp", optimizer="adam"),
+    "mlp-digits": dict(family="mlp", family_options={"dataset": "digits"}),
+    "recsys": dict(family="recsys", family_options={"n_users": 200, "n_items": 100}, optimizer="momentum"),
+}
+
+
+@pytest.mark.parametrize("case", list(KERNEL_KINDS))
+def test_compiled_step_runs_the_kernel_as_task_run_does(case):
+    """The single env's step calls the family kernel through native addresses (a bound item,
+    lrgym.tasks.batched.BoundKernel); Task.run calls the same kernel from Python with its full
+    argument list. From copies of the same state, both give the same parameters, optimizer
+    state and statistics to the bit, step after step."""
+    from lrgym.features import M_CAP
+    from lrgym.tasks.base import N_STATS
+
+    env = LRControlEnv(horizon=6, inner_steps=3, **KERNEL_KINDS[case])
+    env.reset(seed=4)
+    assert env._step_args is not None  # the compiled step applies
+    state, stats = env.state.copy(), np.zeros(N_STATS)
+    for a in (2, 3, 1, 4):
+        cap = env.feature_memory[M_CAP]
+        env.step(a)
+        env.task.run(state, env.lr, env.inner_steps, env.settings.opt_code, env.settings.hyper, cap, stats)
+        assert env.stats.tobytes() == stats.tobytes()
+        for name in ("params", "slots", "step", "rng", "grad", "prev_grad"):
+            assert getattr(env.state, name).tobytes() == getattr(state, name).tobytes(), name
+
+
+def test_integer_action_types_give_the_same_trajectory():
+    """Python ints and NumPy integers take the step's fast path of the discrete rule, other
+    integer forms (uint8, a 0-d array, a float that is an integer) the general next_lr: all
+    give the same LRs and trajectories to the bit."""
+    actions = [4, 4, 0, 3, 1, 2, 4, 0]
+    forms = [int, np.int64, np.int32, np.uint8, np.array, float]
+    runs = [rollout(LRControlEnv(family="linreg", horizon=8, inner_steps=2), 3, [form(a) for a in actions])
+            for form in forms]
+    for run in runs[1:]:
+        assert_identical(runs[0], run)
+    assert [step[4]["lr"] for step in runs[0][1:]] == pytest.approx([0.02, 0.04, 0.02, 0.025, 0.02, 0.02, 0.04, 0.02])

@@ -204,3 +204,30 @@ def test_make_info_reads_every_stat_from_its_named_index():
     assert make_info(stats, 0.5, True, 7, 3, episode_constants(2, 11, 0.0), info_constants(50, 10, 1e-6, 10.0, 3, 1))[
         "diverged"
     ]
+
+
+@pytest.mark.parametrize("diverged", [False, True])
+def test_step_info_equals_make_info_bit_for_bit(diverged):
+    """The single env's fast step builds its info from compiled-written values
+    (lrgym.info.write_step_values, step_info); it must equal the one builder's info key by key,
+    dtype by dtype and bit by bit — NaN, inf and negative zero included."""
+    from lrgym.info import STEP_FLOAT_KEYS, episode_constants, info_constants, make_info, step_info, write_step_values
+    from lrgym.tasks import base
+
+    rng = np.random.default_rng(0)
+    constants = info_constants(50, 10, 1e-6, 10.0, 3, 1)
+    for optimal_loss in (0.25, float("nan"), -0.0):
+        episode = episode_constants(1, 17, optimal_loss)
+        for stats in (rng.standard_normal(base.N_STATS), np.array([np.inf, np.nan, -0.0, 1e-310, 5, 6, 7, 8, 0, 10.0])):
+            stats[base.S_DIVERGED] = 1.0 if diverged else 0.0
+            lr = float(rng.uniform(1e-6, 10.0))
+            reference = make_info(stats, lr, False, 123, 9, episode, constants)
+            template = make_info(rng.standard_normal(base.N_STATS), 0.1, False, 0, 0, episode, constants)
+            values = np.zeros(len(STEP_FLOAT_KEYS))
+            write_step_values(stats, lr, optimal_loss, values)
+            info = step_info(template, values, np.array([123, 9]), diverged)
+            assert tuple(info) == tuple(reference) == INFO_KEYS
+            for key in INFO_KEYS:
+                assert type(info[key]) is type(reference[key]), key
+                assert np.asarray(info[key]).tobytes() == np.asarray(reference[key]).tobytes(), key
+            assert info is not template and template["step"] == 0  # the template is copied, not changed

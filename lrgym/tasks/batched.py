@@ -31,8 +31,11 @@ from typing import Callable
 
 import numba
 import numpy as np
+from llvmlite import ir
 from numba import prange, types
+from numba.core import cgutils
 from numba.extending import intrinsic
+from numba.typed.listobject import _container_get_data, ll_list_type, ll_voidptr_type
 
 from lrgym.features import M_CAP
 
@@ -67,10 +70,42 @@ def kernel_address(kernel, args: tuple) -> int:
     This is the specialisation a Python call ``kernel(*args)`` dispatches to, so calling the
     address runs the identical machine code.
     """
-    sig = tuple(numba.typeof(a) for a in args)
-    kernel.compile(sig)
-    cres = kernel.overloads[sig]
+    return compiled_address(kernel, tuple(numba.typeof(a) for a in args))
+
+
+def compiled_address(dispatcher, sig: tuple) -> int:
+    """Address of ``dispatcher``'s native code for the Numba argument types ``sig`` (compiled,
+    or loaded from Numba's cache, if needed)."""
+    dispatcher.compile(sig)
+    cres = dispatcher.overloads[sig]
     return cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name)
+
+
+def _emit_kernel_call(context, builder, addr, head, tail, head_vals, tail_vals, lr, n_updates, opt, hyper,
+                      loss_cap, stats, argtys_mid):
+    """Emit the call of the native kernel at ``addr`` with ``(*head, lr, n_updates, opt, hyper, *tail,
+    loss_cap, stats)`` (LLVM values; ``head`` / ``tail`` their Numba types)."""
+    lr_t, n_t, opt_t, hyper_t, cap_t, stats_t = argtys_mid
+    argtys = list(head) + [lr_t, n_t, opt_t, hyper_t] + list(tail) + [cap_t, stats_t]
+    llargs = list(head_vals) + [lr, n_updates, opt, hyper] + list(tail_vals) + [loss_cap, stats]
+    fnty = context.call_conv.get_function_type(types.none, argtys)
+    fnptr = builder.inttoptr(addr, fnty.as_pointer())
+    # The kernels never raise (divergence is reported in ``stats``); the status is dropped.
+    context.call_conv.call_function(builder, fnptr, types.none, argtys, llargs)
+
+
+def _emit_item_call(context, builder, item_t, item, addr, lr, n_updates, opt, hyper, loss_cap, stats, argtys_mid):
+    """:func:`_emit_kernel_call` for the LLVM value ``item`` of the Numba type ``item_t`` = (head, tail)."""
+    head_t, tail_t = item_t.types
+    head, tail = list(head_t.types), list(tail_t.types)
+    a_head = builder.extract_value(item, 0)
+    a_tail = builder.extract_value(item, 1)
+    _emit_kernel_call(
+        context, builder, addr, head, tail,
+        [builder.extract_value(a_head, i) for i in range(len(head))],
+        [builder.extract_value(a_tail, i) for i in range(len(tail))],
+        lr, n_updates, opt, hyper, loss_cap, stats, argtys_mid,
+    )
 
 
 @intrinsic
@@ -78,28 +113,86 @@ def _call_kernel(typingctx, addr, item, lr, n_updates, opt, hyper, loss_cap, sta
     """Call the native kernel at ``addr`` with ``(*head, lr, n_updates, opt, hyper, *tail,
     loss_cap, stats)`` for ``item = (head, tail)`` — an opaque call LLVM can neither inline nor
     re-optimise."""
-    head_t, tail_t = item.types
-    head, tail = list(head_t.types), list(tail_t.types)
-    argtys = head + [lr, n_updates, opt, hyper] + tail + [loss_cap, stats]
     sig = types.none(addr, item, lr, n_updates, opt, hyper, loss_cap, stats)
 
     def codegen(context, builder, signature, args):
         a_addr, a_item, a_lr, a_n, a_opt, a_hyper, a_cap, a_stats = args
-        a_head = builder.extract_value(a_item, 0)
-        a_tail = builder.extract_value(a_item, 1)
-        llargs = (
-            [builder.extract_value(a_head, i) for i in range(len(head))]
-            + [a_lr, a_n, a_opt, a_hyper]
-            + [builder.extract_value(a_tail, i) for i in range(len(tail))]
-            + [a_cap, a_stats]
-        )
+        _emit_item_call(context, builder, item, a_item, a_addr, a_lr, a_n, a_opt, a_hyper, a_cap, a_stats,
+                        (lr, n_updates, opt, hyper, loss_cap, stats))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _call_kernel_at(typingctx, addr, item_ptr, lr, n_updates, opt, hyper, loss_cap, stats):
+    """:func:`_call_kernel` for the item stored at ``item_ptr`` (a ``CPointer`` to the item's data
+    representation, as a typed list stores it), read without reference counting: whoever stored
+    it keeps its arrays alive."""
+    item_t = item_ptr.dtype
+    sig = types.none(addr, item_ptr, lr, n_updates, opt, hyper, loss_cap, stats)
+
+    def codegen(context, builder, signature, args):
+        a_addr, a_ptr, a_lr, a_n, a_opt, a_hyper, a_cap, a_stats = args
+        item = context.data_model_manager[item_t].load_from_data_pointer(builder, a_ptr)
+        _emit_item_call(context, builder, item_t, item, a_addr, a_lr, a_n, a_opt, a_hyper, a_cap, a_stats,
+                        (lr, n_updates, opt, hyper, loss_cap, stats))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@numba.njit(cache=True)
+def bound_call(item_ptr, addr, lr, n_updates, opt, hyper, loss_cap, stats):
+    """The kernel at ``addr`` on the item at ``item_ptr`` (a ``CPointer`` of the item type).
+
+    Compiled once per item type (:class:`BoundKernel`), and called only through its address
+    (:func:`call_bound`): its own signature is the same for every family — (pointer, address,
+    lr, n_updates, opt, hyper, loss_cap, stats) — so one compiled step (the env's
+    ``train_and_observe``) calls any family's kernel with arguments that Python passes as plain
+    integers, floats and arrays."""
+    _call_kernel_at(addr, item_ptr, lr, n_updates, opt, hyper, loss_cap, stats)
+
+
+@intrinsic
+def call_bound(typingctx, call_addr, item_addr, addr, lr, n_updates, opt, hyper, loss_cap, stats):
+    """Call :func:`bound_call`'s specialisation at ``call_addr`` on the item at address ``item_addr``
+    with the kernel at ``addr`` (see :class:`BoundKernel`). The item's pointer is passed as an
+    opaque pointer: every ``CPointer`` is one machine pointer."""
+    sig = types.none(call_addr, item_addr, addr, lr, n_updates, opt, hyper, loss_cap, stats)
+
+    def codegen(context, builder, signature, args):
+        a_call, a_item, a_addr, a_lr, a_n, a_opt, a_hyper, a_cap, a_stats = args
+        argtys = [types.voidptr, addr, lr, n_updates, opt, hyper, loss_cap, stats]
+        llargs = [builder.inttoptr(a_item, context.get_value_type(types.voidptr)), a_addr, a_lr, a_n, a_opt,
+                  a_hyper, a_cap, a_stats]
         fnty = context.call_conv.get_function_type(types.none, argtys)
-        fnptr = builder.inttoptr(a_addr, fnty.as_pointer())
-        # The kernels never raise (divergence is reported in ``stats``); the status is dropped.
+        fnptr = builder.inttoptr(a_call, fnty.as_pointer())
         context.call_conv.call_function(builder, fnptr, types.none, argtys, llargs)
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+@intrinsic
+def _list_data_address(typingctx, items):
+    """The address of a typed list's item storage (item 0; items follow at the item size)."""
+    sig = types.intp(items)
+
+    def codegen(context, builder, signature, args):
+        fnty = ir.FunctionType(ll_voidptr_type, [ll_list_type])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "numba_list_base_ptr")
+        base = builder.call(fn, [_container_get_data(context, builder, items, args[0])])
+        return builder.ptrtoint(base, context.get_value_type(types.intp))
+
+    return sig, codegen
+
+
+@numba.njit(cache=True)
+def item_address(items):
+    """Address of ``items[0]``'s storage in a one-item typed list (valid while the list lives and
+    does not grow: :func:`set_item` replaces the item in place)."""
+    return _list_data_address(items)
 
 
 @numba.njit(cache=True)
@@ -143,20 +236,30 @@ def item_layout(item: tuple) -> tuple:
 class BoundKernel:
     """One environment's kernel call with its arguments bound once per episode (the single env).
 
-    Numba unboxes every argument of every call from Python (≈ 0.2 µs per array; a kernel has
-    20 – 36): the single env's step paid that for arguments that change only at a reset. A
-    bound kernel keeps the item in a one-element typed list (unboxed as one pointer) and calls
-    the kernel's compiled specialisation through its address, as :func:`run_serial` does for
-    the vector env — the identical machine code :meth:`KernelTask.run
-    <lrgym.tasks.base.KernelTask.run>` reaches, on the identical arrays.
+    Numba unboxes every argument of every call from Python (≈ 0.1 µs per array in a tuple, ≈ 1 µs
+    for a typed list; a kernel has 20 – 36 arguments): the single env's step paid that for
+    arguments that change only at a reset. A bound kernel stores the item once per episode in a
+    one-element typed list (which owns references to its arrays) and keeps three integers:
+
+    * :attr:`addr`, the kernel's compiled specialisation (:func:`kernel_address`), the identical
+      machine code :meth:`KernelTask.run <lrgym.tasks.base.KernelTask.run>` reaches and
+      :func:`run_serial` calls for the vector env;
+    * :attr:`item_addr`, where the typed list stores the item (:func:`item_address`);
+    * :attr:`call_addr`, :func:`bound_call` compiled for the item's type: it reads the item at
+      ``item_addr`` and calls the kernel with it.
+
+    A compiled step then runs any family's kernel with :func:`call_bound` from arguments that
+    Python passes as plain integers, floats and arrays — the cheapest for Numba to unbox.
     """
 
-    #: kernel address per (kind, item layout, types of the per-step arguments)
+    #: (kernel address, bound_call address) per (kind, item layout, types of the per-step arguments)
     _addresses: dict = {}
 
     def __init__(self):
         self.items = None
         self.addr = 0
+        self.item_addr = 0
+        self.call_addr = 0
         self._layout = None
 
     def bind(self, kind: Kind, item: tuple, lr: float, n_updates: int, opt: int, hyper, loss_cap: float,
@@ -168,17 +271,15 @@ class BoundKernel:
         else:
             self.items = new_items(item)
         key = (kind.kernel, layout)
-        addr = self._addresses.get(key)
-        if addr is None:
+        addrs = self._addresses.get(key)
+        if addrs is None:
             args = kernel_args(item, float(lr), int(n_updates), int(opt), hyper, float(loss_cap), stats)
-            addr = self._addresses[key] = kernel_address(kind.kernel, args)
-        self.addr, self._layout = addr, layout
-
-
-@numba.njit(cache=True)
-def run_bound(items, addr, lr, n_updates, opt, hyper, loss_cap, stats):
-    """The kernel at ``addr`` on ``items[0]`` (:class:`BoundKernel`)."""
-    _call_kernel(addr, items[0], lr, n_updates, opt, hyper, loss_cap, stats)
+            sig = (types.CPointer(numba.typeof(item)), types.intp, types.float64, types.int64, types.int64,
+                   numba.typeof(hyper), types.float64, numba.typeof(stats))
+            addrs = self._addresses[key] = (kernel_address(kind.kernel, args), compiled_address(bound_call, sig))
+        self.addr, self.call_addr = addrs
+        self.item_addr = item_address(self.items)
+        self._layout = layout
 
 
 # ---- the typed lists, built and edited by cached compiled helpers -----------------------------

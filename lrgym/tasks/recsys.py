@@ -651,23 +651,66 @@ def synthetic_positives(spec: RecsysSpec, rng: np.random.Generator):
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     users = np.empty(offsets[-1], dtype=np.int64)
     items = np.empty(offsets[-1], dtype=np.int64)
+    upper, lower = gumbel_bound_tables()
     chunk = max(1, 2_000_000 // n_i)
+    signal = float(spec.signal)
     for start in range(0, n_u, chunk):
         stop = min(n_u, start + chunk)
         scores = U[start:stop] @ V.T
         before = rng.bit_generator.state
-        noise = rng.random((stop - start, n_i))
-        uniform = True
-        if not noise.all():  # a u = 0 draw: NumPy's gumbel would have drawn again
-            rng.bit_generator.state = before
-            noise = rng.gumbel(size=(stop - start, n_i))
-            uniform = False
-        _top_keys(log_pop, float(spec.signal), scores, noise, uniform, counts, offsets, start, users, items)
+        # the chunk's uniforms, drawn and used a few rows at a time (the same stream as one
+        # draw of the whole chunk; the rows' noise stays in cache for _top_keys)
+        step = max(1, _NOISE_ELEMENTS // n_i)
+        for lo in range(start, stop, step):
+            hi = min(stop, lo + step)
+            noise = rng.random((hi - lo, n_i))
+            if not _top_keys(log_pop, signal, scores[lo - start : hi - start], noise, True, counts, offsets, lo,
+                             users, items, upper, lower):
+                # a u = 0 draw: NumPy's gumbel would have drawn again; redo the chunk with it
+                rng.bit_generator.state = before
+                noise = rng.gumbel(size=(stop - start, n_i))
+                _top_keys(log_pop, signal, scores, noise, False, counts, offsets, start, users, items, upper, lower)
+                break
     return users, items
 
 
-#: resolution of the Gumbel bound table in :func:`_top_keys`
-_GUMBEL_BUCKETS = 4096
+#: uniforms drawn per call of :func:`_top_keys` (256 KiB: they stay in cache between the draw and use)
+_NOISE_ELEMENTS = 32_768
+
+
+#: the Gumbel bound tables of :func:`_top_keys` have one bucket per (binary exponent, first
+#: ``_BUCKET_BITS`` mantissa bits) of u, for u in [2⁻⁶⁰, 1): the bucket of u is its bit pattern
+#: shifted right by ``_BUCKET_SHIFT``, minus that of 2⁻⁶⁰
+_BUCKET_BITS = 6
+_BUCKET_SHIFT = 52 - _BUCKET_BITS
+_BUCKET_MIN = ((1023 - 60) << 52) >> _BUCKET_SHIFT
+_N_BUCKETS = (1023 << 52 >> _BUCKET_SHIFT) - _BUCKET_MIN
+
+
+@numba.njit(cache=True)  # no fastmath: the same arithmetic as the keys
+def _gumbel_bound_tables():
+    """(upper, lower): for each bucket of u (see ``_BUCKET_BITS``), g at the bucket's lowest and
+    at the next bucket's lowest u, g(u) = 0 − 1·log(−log(1 − u)) as the keys compute it. g
+    decreases in u, so lower[b] ≤ g(u) ≤ upper[b] for every u of bucket b (up to rounding,
+    which the callers' margins cover); −inf / +inf at the ends."""
+    upper = np.empty(_N_BUCKETS)
+    lower = np.empty(_N_BUCKETS)
+    word = np.empty(1, dtype=np.int64)
+    as_float = word.view(np.float64)
+    for b in range(_N_BUCKETS):
+        word[0] = (_BUCKET_MIN + b) << _BUCKET_SHIFT
+        low_u = as_float[0]
+        word[0] = (_BUCKET_MIN + b + 1) << _BUCKET_SHIFT
+        high_u = as_float[0]
+        upper[b] = 0.0 - 1.0 * math.log(-math.log(1.0 - low_u))
+        lower[b] = 0.0 - 1.0 * math.log(-math.log(1.0 - high_u)) if high_u < 1.0 else -np.inf
+    return upper, lower
+
+
+@functools.cache
+def gumbel_bound_tables():
+    """:func:`_gumbel_bound_tables`, computed once per process."""
+    return _gumbel_bound_tables()
 
 
 @numba.njit(cache=True, inline="always")
@@ -676,20 +719,116 @@ def _heap_less(key_a, item_a, key_b, item_b):
     return key_a < key_b or (key_a == key_b and item_a > item_b)
 
 
+@numba.njit(cache=True)
+def _heap_offer(heap_key, heap_item, m, c, key, item):
+    """Offer (key, item) to a binary min-heap (:func:`_heap_less` order) that keeps the c
+    largest of what it was offered; m entries are in use. Returns the new m.
+
+    Not full: sift the new entry up. Full: it replaces the root (the smallest kept) only when
+    its key is larger, then sifts down; an equal key does not enter (offered in increasing
+    item order, the earlier item wins the tie)."""
+    if m < c:
+        pos = m
+        while pos > 0:
+            parent = (pos - 1) >> 1
+            if _heap_less(key, item, heap_key[parent], heap_item[parent]):
+                heap_key[pos] = heap_key[parent]
+                heap_item[pos] = heap_item[parent]
+                pos = parent
+            else:
+                break
+        heap_key[pos] = key
+        heap_item[pos] = item
+        return m + 1
+    if key > heap_key[0]:
+        _heap_sift_down(heap_key, heap_item, c, key, item)
+    return m
+
+
+@numba.njit(cache=True, inline="always")
+def _heap_sift_down(heap_key, heap_item, size, key, item):
+    """Replace the root of the heap's first ``size`` entries by (key, item) and sift it down
+    (size 0: nothing to do)."""
+    if size == 0:
+        return
+    pos = 0
+    while True:
+        child = 2 * pos + 1
+        if child >= size:
+            break
+        if child + 1 < size and _heap_less(heap_key[child + 1], heap_item[child + 1], heap_key[child], heap_item[child]):
+            child += 1
+        if _heap_less(heap_key[child], heap_item[child], key, item):
+            heap_key[pos] = heap_key[child]
+            heap_item[pos] = heap_item[child]
+            pos = child
+        else:
+            break
+    heap_key[pos] = key
+    heap_item[pos] = item
+
+
+@numba.njit(cache=True)
+def _at_least_c_above(lows, c, hist):
+    """A value t with at least c of ``lows`` ≥ t, near the c-th largest (−inf when there is none
+    or the finite values do not decide it): one counting pass into ``len(hist)`` equal bins
+    between the smallest and largest finite value, then the lower edge (less half a bin, which
+    covers rounding) of the highest bin that brings the count from the top to c."""
+    top = -np.inf
+    bottom = np.inf
+    above = 0  # +inf values: above any t
+    for v in lows:
+        if math.isfinite(v):
+            top = max(top, v)
+            bottom = min(bottom, v)
+        elif v > 0:
+            above += 1
+    if above >= c or not bottom <= top:
+        return -np.inf
+    n_bins = hist.shape[0]
+    if top == bottom:
+        return bottom
+    scale = n_bins / (top - bottom)
+    hist[:] = 0
+    for v in lows:
+        if math.isfinite(v):
+            hist[min(n_bins - 1, int((v - bottom) * scale))] += 1
+    count = above
+    for b in range(n_bins - 1, -1, -1):
+        count += hist[b]
+        if count >= c:
+            return bottom + (b - 0.5) / scale
+    return -np.inf
+
+
+#: bins of :func:`_at_least_c_above`
+_THRESHOLD_BINS = 128
+
+
 @numba.njit(cache=True)  # no fastmath: the keys must round exactly as NumPy's expression does
-def _top_keys(log_pop, signal, scores, noise, uniform, counts, offsets, start, users, items):
+def _top_keys(log_pop, signal, scores, noise, uniform, counts, offsets, start, users, items, upper, lower):
     """For each row r (user start + r): the counts[user] items of largest key, largest first
     (equal keys: lower item first), into users / items at offsets[user].
 
     key = (log_pop + signal · score) + g, g = 0 − 1·log(−log(1 − u)) (NumPy's Gumbel with
     loc 0, scale 1, from its uniform double u) or g = noise itself when ``uniform`` is False.
 
-    The kept items live in a binary min-heap ordered by (key, −item), so an item enters only
-    with a key above the smallest kept one and, among equal smallest keys, the later item
-    leaves first; the heap is sorted at the end. Speed: g decreases in u, so
-    g(u) ≤ bound[⌊u·B⌋] = g(⌊u·B⌋ / B); once the heap is full, an item whose base + bound (with
-    a margin far above rounding) cannot beat the heap's smallest key is skipped without its two
-    logarithms. Kept items' keys are always computed exactly.
+    Two passes per row, so that the two logarithms run for few items (≈ the kept ones):
+
+    1. bounds without logarithms: g lies between ``lower`` and ``upper`` of u's bucket
+       (:func:`_gumbel_bound_tables`; buckets by binary exponent and leading mantissa bits, so
+       they are tight where the large keys are); a histogram of the lower bounds finds L with at
+       least c lower bounds ≥ L, near the c-th largest (:func:`_at_least_c_above`). At least c
+       keys are ≥ L, so the c-th largest key is ≥ L.
+    2. the exact selection: items in increasing order, skipping those whose upper bound is
+       below L (with a margin far above rounding: they cannot be among the c largest keys);
+       the others get their exact key and are offered to a heap of the c largest keys
+       (:func:`_heap_offer`, ordered by (key, −item)). The c largest keys of the items offered
+       are the c largest of the row, so the result is that of offering every item.
+
+    The row is written by popping the heap's minima (heapsort). Kept items' keys are always
+    computed exactly. Returns False, leaving the work unfinished, when ``uniform`` and a u is 0
+    (NumPy's ``gumbel`` would have drawn again: the caller redraws), else True.
     """
     n_rows, n_i = scores.shape
     cap = 0
@@ -697,67 +836,46 @@ def _top_keys(log_pop, signal, scores, noise, uniform, counts, offsets, start, u
         cap = max(cap, counts[start + r])
     heap_key = np.empty(cap)
     heap_item = np.empty(cap, dtype=np.int64)
-    bound = np.empty(_GUMBEL_BUCKETS)
-    bound[0] = np.inf
-    for b in range(1, _GUMBEL_BUCKETS):
-        bound[b] = 0.0 - 1.0 * math.log(-math.log(1.0 - b / _GUMBEL_BUCKETS))
+    ub = np.empty(n_i)
+    lows = np.empty(n_i)
+    hist = np.empty(_THRESHOLD_BINS, dtype=np.int64)
+    words = noise.view(np.int64)
     for r in range(n_rows):
         c = counts[start + r]
-        m = 0
-        skip_below = -np.inf  # base + bound below this: cannot enter the full heap
-        for j in range(n_i):
+        for j in range(n_i):  # pass 1: bounds of every key
             base = log_pop[j] + signal * scores[r, j]
             if uniform:
-                u = noise[r, j]
-                if m == c and base + bound[int(u * _GUMBEL_BUCKETS)] < skip_below:
-                    continue
-                g = 0.0 - 1.0 * math.log(-math.log(1.0 - u))
+                b = (words[r, j] >> _BUCKET_SHIFT) - _BUCKET_MIN
+                if b < 0:  # u < 2⁻⁶⁰: 1 − u rounds to 1, g = +inf
+                    if words[r, j] == 0:
+                        return False  # u = 0: the caller redraws with NumPy's gumbel
+                    ub[j] = np.inf
+                    lows[j] = np.inf
+                else:
+                    ub[j] = base + upper[b]
+                    lows[j] = base + lower[b]
+            else:
+                ub[j] = base + noise[r, j]
+                lows[j] = ub[j]
+        low = _at_least_c_above(lows, c, hist)
+        skip_below = low - 1e-9 * (1.0 + abs(low))
+        m = 0
+        for j in range(n_i):  # pass 2: exact keys of the items that can be kept
+            if ub[j] < skip_below:
+                continue
+            base = log_pop[j] + signal * scores[r, j]
+            if uniform:
+                g = 0.0 - 1.0 * math.log(-math.log(1.0 - noise[r, j]))
             else:
                 g = noise[r, j]
-            key = base + g
-            if m < c:  # sift up
-                pos = m
-                m += 1
-                while pos > 0:
-                    parent = (pos - 1) >> 1
-                    if _heap_less(key, j, heap_key[parent], heap_item[parent]):
-                        heap_key[pos] = heap_key[parent]
-                        heap_item[pos] = heap_item[parent]
-                        pos = parent
-                    else:
-                        break
-                heap_key[pos] = key
-                heap_item[pos] = j
-            elif key > heap_key[0]:  # replace the root, sift down
-                pos = 0
-                while True:
-                    child = 2 * pos + 1
-                    if child >= c:
-                        break
-                    if child + 1 < c and _heap_less(heap_key[child + 1], heap_item[child + 1], heap_key[child], heap_item[child]):
-                        child += 1
-                    if _heap_less(heap_key[child], heap_item[child], key, j):
-                        heap_key[pos] = heap_key[child]
-                        heap_item[pos] = heap_item[child]
-                        pos = child
-                    else:
-                        break
-                heap_key[pos] = key
-                heap_item[pos] = j
-            else:
-                continue
-            if m == c:
-                low = heap_key[0]
-                skip_below = low - 1e-9 * (1.0 + abs(low))
-        # largest key first, equal keys by item: sort the heap's (−key, item) pairs
-        order = np.argsort(heap_item[:c], kind="mergesort")
-        keys = heap_key[:c][order]
-        its = heap_item[:c][order]
-        order2 = np.argsort(-keys, kind="mergesort")
+            m = _heap_offer(heap_key, heap_item, m, c, base + g, j)
+        # largest key first, equal keys lower item first: the heap's minima fill the row backwards
         o = offsets[start + r]
-        for q in range(c):
+        for q in range(c - 1, -1, -1):
             users[o + q] = start + r
-            items[o + q] = its[order2[q]]
+            items[o + q] = heap_item[0]
+            _heap_sift_down(heap_key, heap_item, q, heap_key[q], heap_item[q])
+    return True
 
 
 @numba.njit(cache=True)
@@ -814,8 +932,7 @@ def _hold_out(words, candidates, user_start, pos_i, item_count, n_items, n_negat
     mine = np.zeros(n_items, dtype=np.bool_)
     for v in range(n_val):
         u = val_u[v]
-        for row in range(user_start[u], user_start[u + 1]):
-            mine[pos_i[row]] = True
+        _mark_items(mine, pos_i, user_start[u], user_start[u + 1], True)
         got = 0
         while got < n_negatives:
             j, pos = _bounded(words, pos, n_items)
@@ -824,9 +941,61 @@ def _hold_out(words, candidates, user_start, pos_i, item_count, n_items, n_negat
             if not mine[j]:
                 negs[v * n_negatives + got] = j
                 got += 1
-        for row in range(user_start[u], user_start[u + 1]):
-            mine[pos_i[row]] = False
+        _mark_items(mine, pos_i, user_start[u], user_start[u + 1], False)
     return n_val, pos
+
+
+@numba.njit(cache=True, inline="always")
+def _mark_items(mine, pos_i, lo, hi, value):
+    """``mine[item] = value`` for the items of rows lo..hi−1 (one user's positives)."""
+    for row in range(lo, hi):
+        mine[pos_i[row]] = value
+
+
+@numba.njit(cache=True)
+def _sorted_within_users(pos_u, pos_i):
+    """``np.lexsort((pos_i, pos_u))`` for ``pos_u`` already in non-decreasing order: each user's
+    run of rows sorted by item, stably (equal items keep their order), by insertion sort (runs
+    are short: a user's positives). Returns the permutation."""
+    n = pos_u.shape[0]
+    order = np.arange(n)
+    lo = 0
+    while lo < n:
+        hi = lo + 1
+        while hi < n and pos_u[hi] == pos_u[lo]:
+            hi += 1
+        for a in range(lo + 1, hi):
+            row = order[a]
+            item = pos_i[row]
+            b = a
+            while b > lo and pos_i[order[b - 1]] > item:
+                order[b] = order[b - 1]
+                b -= 1
+            order[b] = row
+        lo = hi
+    return order
+
+
+def _user_item_order(pos_u, pos_i):
+    """The permutation sorting positives by (user, item), stably: ``np.lexsort((pos_i, pos_u))``,
+    compiled when the users are already in order (the synthetic generator writes them so)."""
+    if pos_u.shape[0] > 1 and (pos_u[1:] >= pos_u[:-1]).all():
+        return _sorted_within_users(np.ascontiguousarray(pos_u, dtype=np.int64), np.ascontiguousarray(pos_i, dtype=np.int64))
+    return np.lexsort((pos_i, pos_u))
+
+
+def _triples(pos_u, pos_i, negatives):
+    """Triples (u, i, y) in groups of 1 + k: each positive (u, i, 1), then its k negatives
+    (u, negatives[p, j], 0); ``negatives`` is (n positives, k)."""
+    n, k = negatives.shape
+    group = 1 + k
+    tri_u = np.repeat(np.asarray(pos_u, dtype=np.int64), group)
+    tri_i = np.empty((n, group), dtype=np.int64)
+    tri_i[:, 0] = pos_i
+    tri_i[:, 1:] = negatives
+    tri_y = np.zeros((n, group))
+    tri_y[:, 0] = 1.0
+    return tri_u, tri_i.reshape(-1), tri_y.reshape(-1)
 
 
 def split_positives(rng, pos_u, pos_i, n_users, n_items, n_negatives):
@@ -841,7 +1010,7 @@ def split_positives(rng, pos_u, pos_i, n_users, n_items, n_negatives):
     (``tests/references.py: split_positives_numpy``; ``tests/tasks/test_recsys_data.py``).
     """
     group = 1 + n_negatives
-    order = np.lexsort((pos_i, pos_u))
+    order = _user_item_order(pos_u, pos_i)
     pos_u, pos_i = pos_u[order], pos_i[order]
     user_start = np.searchsorted(pos_u, np.arange(n_users + 1)).astype(np.int64)
     user_count = np.diff(user_start)
@@ -868,23 +1037,15 @@ def split_positives(rng, pos_u, pos_i, n_users, n_items, n_negatives):
         n_words *= 4
     if n_val == 0:
         raise ValueError("no user has 3 or more positives: cannot hold out validation positives")
-    va_u = np.repeat(val_u[:n_val], group)
-    va_i = np.empty(n_val * group, dtype=np.int64)
-    va_i[::group] = val_i[:n_val]
-    va_y = np.zeros(n_val * group)
-    va_y[::group] = 1.0
-    for j in range(1, group):
-        va_i[j::group] = negs[: n_val * n_negatives][j - 1 :: n_negatives]
+    va_u, va_i, va_y = _triples(val_u[:n_val], val_i[:n_val], negs[: n_val * n_negatives].reshape(n_val, n_negatives))
     train_u, train_i = pos_u[~held], pos_i[~held]
     n_eval = min(len(train_u), EVAL_TRIPLES // group)
     pick = rng.choice(len(train_u), size=n_eval, replace=False)
-    ev_u = np.repeat(train_u[pick], group)
-    ev_i = np.empty(n_eval * group, dtype=np.int64)
-    ev_i[::group] = train_i[pick]
-    ev_y = np.zeros(n_eval * group)
-    ev_y[::group] = 1.0
-    for j in range(1, group):
-        ev_i[j::group] = rng.integers(n_items, size=n_eval)
+    # the evaluation negatives: one draw of n_eval items per negative slot, slot by slot
+    ev_negs = np.empty((n_negatives, n_eval), dtype=np.int64)
+    for j in range(n_negatives):
+        ev_negs[j] = rng.integers(n_items, size=n_eval)
+    ev_u, ev_i, ev_y = _triples(train_u[pick], train_i[pick], ev_negs.T)
     as_int = lambda a: np.ascontiguousarray(a, dtype=np.int64)  # noqa: E731
     return (
         as_int(train_u), as_int(train_i),

@@ -176,3 +176,55 @@ def test_same_spec_gives_identical_data():
 def test_bad_family_options(options, message):
     with pytest.raises(ValueError, match=message):
         make_family("linreg", **options)
+
+
+# ---- the QR behind the exact losses: faster kernel, same bits -------------------------------
+
+
+@pytest.mark.parametrize("rows, cols", [(33, 2048), (129, 2048), (257, 512), (5, 300), (70, 64), (40, 41), (3, 1)])
+def test_qr_kernel_gives_the_canonical_householder_bits(rows, cols):
+    """``qr_stats`` runs ``qr_kernel()``: on every shape (sum lengths beyond the self-check's
+    1..160, both column parities), its result is the canonical ``householder_qr``'s to the bit,
+    whichever kernel the running CPU got."""
+    from lrgym.tasks.linreg import householder_qr, qr_kernel
+
+    rng = np.random.default_rng(rows * 7919 + cols)
+    A = rng.standard_normal((rows, cols)) * np.exp(rng.uniform(-4.0, 4.0, size=(rows, 1)))
+    B = A.copy()
+    k = min(cols, rows - 1)
+    householder_qr(A, k)
+    qr_kernel()(B, k)
+    assert A.view(np.int64).tolist() == B.view(np.int64).tolist()
+
+
+def test_qr_kernel_falls_back_to_the_canonical_kernel(monkeypatch):
+    """A CPU where no block length reproduces the canonical kernel gets the canonical kernel."""
+    from lrgym.tasks import linreg
+
+    monkeypatch.setattr(linreg, "_QR_KERNEL", None)
+    monkeypatch.setattr(linreg, "_reproduces_canonical_qr", lambda block: False)
+    assert linreg.qr_kernel() is linreg.householder_qr
+
+
+def test_blocked_qr_with_a_wrong_block_is_caught_by_the_self_check():
+    """The self-check can fail: a block length that is not a multiple of the compiler's main
+    block (here 3) changes the summation order, and the check rejects it."""
+    from lrgym.tasks.linreg import _reproduces_canonical_qr
+
+    assert not _reproduces_canonical_qr(3)
+
+
+def test_qr_stats_against_numpy_least_squares():
+    """R, c, ρ of ``qr_stats`` against LAPACK's QR and least squares (equal up to rounding):
+    RᵀR = XᵀX, Rᵀc = Xᵀy, ρ = the least-squares residual."""
+    from lrgym.tasks.linreg import qr_stats
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((700, 45))
+    y = X @ rng.standard_normal(45) + 0.1 * rng.standard_normal(700)
+    R, c, rho = qr_stats(X, y, 600)
+    Xe, ye = X[:600], y[:600]
+    np.testing.assert_allclose(R.T @ R, Xe.T @ Xe, rtol=1e-10, atol=1e-9)
+    np.testing.assert_allclose(R.T @ c, Xe.T @ ye, rtol=1e-10, atol=1e-9)
+    resid = np.linalg.lstsq(Xe, ye, rcond=None)[1][0]
+    assert rho == pytest.approx(resid, rel=1e-9)
