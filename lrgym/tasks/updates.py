@@ -112,10 +112,12 @@ def apply_rule_rows_with_pair(params, slots, starts, G, n_rows, rows, prev_G, pr
     (the finiteness witness of :func:`apply_rule_rows`, ‖g‖², g·g_prev), where row ``rows[k]``
     of g is ``G[k]`` and ``prev_slot`` maps a row to its row of ``prev_G`` (−1: none).
 
-    The sums are :func:`~lrgym.tasks.stats.row_dot` (compiled with the kernels' fast-math
-    flags, so each row's sum vectorises exactly as in ``record_sparse_gradient_pair``: the same
-    bits) and run beside the update (compiled without, each update rounded as in
-    ``torch.optim``): each sum is a serial chain of about 30 cycles per row, which the update's
-    independent work now fills instead of waiting for it in a pass of its own.
+    The sums are :func:`~lrgym.tasks.stats.row_dot`, whose operations carry the kernels'
+    fast-math flags, so each row's sum vectorises exactly as in ``record_sparse_gradient_pair``
+    (the same bits), while the update's operations here carry none (each rounded as in
+    ``torch.optim``). Each sum is a serial chain of about 30 cycles per row (the running total
+    enters the first lane of the row's vector sum); the update's independent work now runs in
+    its shadow instead of after it (alone: ≈ 2.4 µs of chain + 2.15 µs of update per recommender
+    update of 287 rows; together ≈ 2.9 µs).
     """
     return _dispatch(params, slots, starts, G, n_rows, t, lr, opt, hyper, True, rows, prev_G, prev_slot)
