@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -96,12 +97,19 @@ class _Worker:
         out = subprocess.DEVNULL if quiet else None
         # quiet: its stderr goes to a private file whose last lines explain a death (_death_reason)
         self.stderr = tempfile.TemporaryFile(prefix="lrgym-worker-") if quiet else None
+        # the worker's temp folder (its TMPDIR: the sandboxes' private folders go there), made and
+        # removed here, so a worker killed mid-job (time limit, failed group) leaves nothing behind
+        self.scratch = tempfile.mkdtemp(prefix="lrgym-worker-")
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "lrgym.leaderboard.worker", str(rep_w)],
-                stdin=job_r, stdout=out, stderr=self.stderr, pass_fds=(rep_w,), env=_child_env(), close_fds=True,
+                stdin=job_r, stdout=out, stderr=self.stderr, pass_fds=(rep_w,),
+                env={**_child_env(), "TMPDIR": self.scratch}, close_fds=True,
                 start_new_session=True,  # its own process group: killed as a whole, spared the terminal's ^C
             )
+        except BaseException:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            raise
         finally:
             os.close(job_r)
             os.close(rep_w)
@@ -152,6 +160,8 @@ class _Worker:
         if self.sentinel is not None:
             os.close(self.sentinel)
             self.sentinel = None
+        if self.process.poll() is not None:  # gone: nothing writes to its temp folder any more
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
     def kill(self) -> None:
         """SIGKILL the worker and its process group (its sandboxes die with it: PDEATHSIG)."""

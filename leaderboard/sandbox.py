@@ -202,6 +202,14 @@ class PolicyProcess:
         self.mode = dict(sandbox_mode or mode())
         self.limits = limits
         self._private = tempfile.mkdtemp(prefix="lrgym-grader-")  # the grader's; 0700
+        self.process = self.commands = self.replies = None
+        try:
+            self._start(start_timeout)
+        except BaseException:  # a sandbox that did not start leaves no process and no folder
+            self.close()
+            raise
+
+    def _start(self, start_timeout: float) -> None:
         self.output_path = os.path.join(self._private, "policy-output.txt")
         out = os.open(self.output_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         cmd_r, cmd_w = os.pipe()
@@ -214,6 +222,10 @@ class PolicyProcess:
                 argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, pass_fds=(cmd_r, rep_w),
                 env=_sandbox_env(), cwd="/", close_fds=True, start_new_session=True, preexec_fn=_pdeathsig,
             )
+        except BaseException:
+            os.close(cmd_w)
+            os.close(rep_r)
+            raise
         finally:
             for fd in (cmd_r, rep_w, out):
                 os.close(fd)
@@ -224,7 +236,7 @@ class PolicyProcess:
         os.mkdir(new_root)
         paths, links = root_contents()
         cfg = {"namespaces": kind != "none", "uid": uid, "new_root": new_root, "paths": paths, "links": links,
-               **asdict(limits)}
+               **asdict(self.limits)}
         self.applied = self.request(cfg, timeout=start_timeout)["sandbox"]
 
     def request(self, msg, timeout: float | None = None) -> dict:
@@ -283,9 +295,13 @@ class PolicyProcess:
         so its CPU time is accounted to the grader); after ``grace`` seconds, SIGKILL."""
         for conn in (self.commands, self.replies):
             try:
-                conn.close()
+                if conn is not None:
+                    conn.close()
             except OSError:
                 pass
+        if self.process is None:  # it never started
+            shutil.rmtree(self._private, ignore_errors=True)
+            return
         try:
             self.process.wait(grace)
         except subprocess.TimeoutExpired:

@@ -209,7 +209,11 @@ class _SandboxChannel:
         except SandboxError as exc:
             raise PolicyError(str(exc)) from None
         self.applied = {**self.process.mode, **self.process.applied}
-        self.request(("load", spec, files))
+        try:
+            self.request(("load", spec, files))
+        except BaseException:  # not kept by the worker: end it (and its folder) now
+            self.process.close()
+            raise
 
     def request(self, msg) -> dict:
         try:

@@ -195,3 +195,20 @@ def test_timeout_kills_the_policys_own_children(refs, monkeypatch):
     while processes_with(token) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert processes_with(token) == []
+
+
+def test_hostile_submissions_leave_no_temp_files(refs, tmp_path, monkeypatch):
+    """Every sandbox's private folder is removed: after a clean run, a policy that fails to
+    load, one killed with its worker at the time limit and one that kills itself. (The workers
+    inherit TMPDIR; before the fix each of these left an ``lrgym-grader-*`` folder behind.)"""
+    import tempfile
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    specs = [submission_spec(policy(name)) for name in ("Keep", "BadConstructor", "Hangs", "KillsItself")]
+    outcomes = run_suite(specs, SUITE, references=refs, n_workers=2, time_limit=8.0)
+    reasons = {o.spec.name: o.entry.failure_reason for o in outcomes}
+    assert reasons["Keep"] is None and all(reasons[n] for n in ("BadConstructor", "Hangs", "KillsItself")), reasons
+    assert sorted(p.name for p in tmp.iterdir()) == []
