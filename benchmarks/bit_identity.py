@@ -120,6 +120,8 @@ def _task_digest(h, value, depth: int = 0) -> None:
         _digest(h, value)
     elif isinstance(value, dict):
         for key in sorted(value, key=str):
+            if key == "scratch":  # a state's work buffers: their layout is the kernel's business
+                continue
             h.update(str(key).encode())
             _task_digest(h, value[key], depth)
     elif isinstance(value, (list, tuple)):
@@ -131,7 +133,8 @@ def _task_digest(h, value, depth: int = 0) -> None:
 
 def instance_fingerprints() -> dict:
     """SHA-256 per built instance: its arrays and numbers (spec included), a fresh training
-    state drawn from a fixed generator, and one evaluation of it."""
+    state drawn from a fixed generator (without its ``scratch`` work buffers, whose layout a
+    kernel may change), and one evaluation of it."""
     from lrgym.tasks import make_family
     from lrgym.tasks.base import N_STATS
     from lrgym.tasks.cache import build_task
