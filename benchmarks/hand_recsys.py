@@ -34,6 +34,11 @@ instead of Numba's scalar libm calls, so neither side is timed on a slower ``exp
 
 The ratio lrgym / hand (env steps per second of CPU time, best of blocks, interleaved in one
 process) is the issue's measure; its target is ≥ 1.0× against the same-math kernel.
+
+The hand kernels are compiled in every process, not cached on disk: they inline lrgym functions
+(``vexp``, ``randint``, ...), and Numba validates a cache entry by this file alone, so a cached
+hand kernel would keep an old copy of them after lrgym changes (lrgym's own kernels are stamped
+with the whole package: :mod:`lrgym.kernel_cache`).
 """
 
 from __future__ import annotations
@@ -64,7 +69,7 @@ from lrgym.tasks.recsys import draw_minibatch
 from lrgym.tasks.vmath import vexp, vlog1p_unit
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(fastmath=FAST_MATH, error_model="numpy")  # no cache: see the module docstring
 def _mean_logloss(P, n_users, tri_u, tri_i, tri_y, scores):
     """Mean log-loss softplus((1 − 2y) s) of the triples; their scores into ``scores`` (the
     losses in a loop of their own, which vectorises)."""
@@ -83,7 +88,7 @@ def _mean_logloss(P, n_users, tri_u, tri_i, tri_y, scores):
     return total / tri_u.shape[0]
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(fastmath=FAST_MATH, error_model="numpy")  # no cache: see the module docstring
 def _evaluate(P, n_users, group, ev_u, ev_i, ev_y, va_u, va_i, va_y, ev_scores, va_scores, out):
     """(train loss, val loss, val AUC) into ``out[S_TRAIN_LOSS, S_VAL_LOSS, S_VAL_METRIC]``."""
     out[S_TRAIN_LOSS] = _mean_logloss(P, n_users, ev_u, ev_i, ev_y, ev_scores)
@@ -97,7 +102,7 @@ def _evaluate(P, n_users, group, ev_u, ev_i, ev_y, va_u, va_i, va_y, ev_scores, 
     out[S_VAL_METRIC] = wins / (n_groups * (group - 1))
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(fastmath=FAST_MATH, error_model="numpy")  # no cache: see the module docstring
 def hand_recsys_step(P, n_users, rng, pos_u, pos_i, n_items, group, tri_u, tri_i, tri_y, d, gU, gV, lr, n_updates,
                      ev_u, ev_i, ev_y, va_u, va_i, va_y, ev_scores, va_scores, out):
     """``n_updates`` plain-SGD minibatch updates of the table ``P`` (rows: users, then items),
@@ -127,7 +132,7 @@ def hand_recsys_step(P, n_users, rng, pos_u, pos_i, n_items, group, tri_u, tri_i
     _evaluate(P, n_users, group, ev_u, ev_i, ev_y, va_u, va_i, va_y, ev_scores, va_scores, out)
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(fastmath=FAST_MATH, error_model="numpy")  # no cache: see the module docstring
 def hand_recsys_stats_step(P, n_users, rng, pos_u, pos_i, n_items, batch_size, group, tri_u, tri_row, scores,
                            losses, dls, uacc,
                            G, rows, slot_of, n_rows, prev_sq, t_done, lr, n_updates, loss_cap,

@@ -98,12 +98,12 @@ def _pre_13_build_path(blas_threads: int | None):
 _MAIN_GUMBEL_BUCKETS = 4096
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(inline="always")  # not cached: it is compiled with lrgym code (see hand_recsys)
 def _heap_less(key_a, item_a, key_b, item_b):
     return key_a < key_b or (key_a == key_b and item_a > item_b)
 
 
-@numba.njit(cache=True)  # no fastmath: the keys must round exactly as NumPy's expression does
+@numba.njit  # no fastmath: the keys must round exactly as NumPy's expression does; not cached
 def _top_keys_one_pass(log_pop, signal, scores, noise, uniform, counts, offsets, start, users, items):
     """main 0e4fa09's ``lrgym.tasks.recsys._top_keys``, verbatim (for the "main" rows).
 
