@@ -88,6 +88,47 @@ def _child_env() -> dict:
     return env
 
 
+#: prefix of a worker's temp folder: ``lrgym-worker-<pid of the process that owns the worker>-``
+SCRATCH_PREFIX = "lrgym-worker-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def sweep_orphaned_scratch(tmp: str | None = None) -> int:
+    """Remove the worker temp folders whose owning process has died (a grader killed with
+    ``kill -9``: its workers die with it, by ``PR_SET_PDEATHSIG``, and nobody removed their
+    folders). Folders of live processes, of other users and of other names are left alone.
+    Returns how many were removed. (Assumes the graders sharing this temp dir share a PID
+    namespace, as the processes of one machine or container do.)"""
+    tmp = tmp or tempfile.gettempdir()
+    removed = 0
+    try:
+        names = os.listdir(tmp)
+    except OSError:
+        return 0
+    for name in names:
+        if not name.startswith(SCRATCH_PREFIX):
+            continue
+        owner = name[len(SCRATCH_PREFIX):].split("-", 1)[0]
+        path = os.path.join(tmp, name)
+        try:
+            mine = os.stat(path).st_uid == os.getuid()
+        except OSError:
+            continue
+        if owner.isdigit() and mine and not _alive(int(owner)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
+
+
 class _Worker:
     """One ``python -m lrgym.leaderboard.worker`` process: jobs on its stdin, replies on a pipe."""
 
@@ -98,8 +139,10 @@ class _Worker:
         # quiet: its stderr goes to a private file whose last lines explain a death (_death_reason)
         self.stderr = tempfile.TemporaryFile(prefix="lrgym-worker-") if quiet else None
         # the worker's temp folder (its TMPDIR: the sandboxes' private folders go there), made and
-        # removed here, so a worker killed mid-job (time limit, failed group) leaves nothing behind
-        self.scratch = tempfile.mkdtemp(prefix="lrgym-worker-")
+        # removed here, so a worker killed mid-job (time limit, failed group) leaves nothing behind;
+        # named after this process, so that if this process is killed a later pool removes it
+        sweep_orphaned_scratch()
+        self.scratch = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "lrgym.leaderboard.worker", str(rep_w)],

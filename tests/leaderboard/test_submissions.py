@@ -212,3 +212,21 @@ def test_hostile_submissions_leave_no_temp_files(refs, tmp_path, monkeypatch):
     reasons = {o.spec.name: o.entry.failure_reason for o in outcomes}
     assert reasons["Keep"] is None and all(reasons[n] for n in ("BadConstructor", "Hangs", "KillsItself")), reasons
     assert sorted(p.name for p in tmp.iterdir()) == []
+
+
+def test_a_killed_graders_worker_folders_are_swept_by_the_next_pool(tmp_path):
+    """``kill -9`` of a grader leaves its workers' temp folders (nobody is left to remove
+    them); the next pool removes exactly those whose owning process is dead."""
+    import os
+    import subprocess
+
+    from lrgym.leaderboard.pool import sweep_orphaned_scratch
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / f"lrgym-worker-{dead.pid}-a1" / "lrgym-grader-b2" / "root").mkdir(parents=True)
+    keep = [f"lrgym-worker-{os.getpid()}-c3", "lrgym-worker-notapid", "lrgym-grader-d4", "other"]
+    for name in keep:
+        (tmp_path / name).mkdir()
+    assert sweep_orphaned_scratch(str(tmp_path)) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(keep)
