@@ -116,11 +116,8 @@ from lrgym.tasks.base import (
     log_uniform_int,
 )
 from lrgym.tasks.stats import (
-    A_GRAD_COS,
-    A_GRAD_DOT,
-    A_GRAD_NORM,
-    A_GRAD_PAIRS,
     N_ACC,
+    add_gradient_pair,
     finish_stats,
     is_bad,
     loss_moments,
@@ -300,13 +297,7 @@ def finish_sparse_gradient_pair(gg, gp, n_rows, prev_rows, prev_slot, prev_meta,
     (from there, or from :func:`lrgym.tasks.updates.apply_rule_rows_with_pair`)."""
     for k in range(int(prev_meta[PREV_N_ROWS])):
         prev_slot[prev_rows[k]] = -1
-    pp = prev_meta[PREV_NORM_SQ]
-    acc[A_GRAD_NORM] += math.sqrt(gg)
-    if have_prev:
-        acc[A_GRAD_DOT] += gp
-        denom = math.sqrt(gg * pp)
-        acc[A_GRAD_COS] += gp / denom if denom > 0.0 else 0.0
-        acc[A_GRAD_PAIRS] += 1.0
+    add_gradient_pair(gg, gp, prev_meta[PREV_NORM_SQ], have_prev, acc)
     prev_meta[PREV_N_ROWS] = n_rows
     prev_meta[PREV_NORM_SQ] = gg
 

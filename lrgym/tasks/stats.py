@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 
 import numba
-from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
@@ -50,14 +49,23 @@ def record_gradient_pair(grad, prev_grad, have_prev, acc):
         gg += grad[j] * grad[j]
         gp += grad[j] * prev_grad[j]
         pp += prev_grad[j] * prev_grad[j]
+    add_gradient_pair(gg, gp, pp, have_prev, acc)
+    for j in range(d):
+        prev_grad[j] = grad[j]
+
+
+@numba.njit(cache=True, inline="always", fastmath=FAST_MATH, error_model="numpy")
+def add_gradient_pair(gg, gp, pp, have_prev, acc):
+    """Accumulate ‖g‖ = √gg and, with a previous gradient, g·g_prev = gp and
+    cos(g, g_prev) = gp / √(gg·pp) (0 if either is zero) into ``acc``: the one definition of the
+    gradient-pair features, for dense (:func:`record_gradient_pair`) and row-wise gradients
+    (:func:`lrgym.tasks.recsys.finish_sparse_gradient_pair`)."""
     acc[A_GRAD_NORM] += math.sqrt(gg)
     if have_prev:
         acc[A_GRAD_DOT] += gp
         denom = math.sqrt(gg * pp)
         acc[A_GRAD_COS] += gp / denom if denom > 0.0 else 0.0
         acc[A_GRAD_PAIRS] += 1.0
-    for j in range(d):
-        prev_grad[j] = grad[j]
 
 
 @intrinsic
