@@ -103,6 +103,7 @@ import numpy as np
 
 from lrgym.rng import skip_ahead, uniform_ahead
 from lrgym.optim import H_CLIP_NORM, H_NORMALIZE, H_WEIGHT_DECAY, clip_coefficient
+from lrgym.tasks import pcg64
 from lrgym.tasks.base import (
     FAST_MATH,
     S_TRAIN_LOSS,
@@ -628,10 +629,12 @@ def synthetic_positives(spec: RecsysSpec, rng: np.random.Generator):
     Per user, the ``n_u`` items of largest key log π_i + signal · u*·v*_i + G_ui (G standard
     Gumbel), in decreasing order of key. The NumPy draws are those of the original NumPy code
     (``tests/references.py: synthetic_positives_numpy``), in the same order; the keys and the
-    top-n_u selection run compiled (:func:`_top_keys`), with NumPy's own arithmetic so that the
-    instance is the same, to the bit (``tests/tasks/test_recsys_data.py``). The Gumbel noise
-    comes from ``rng.random``: NumPy's ``gumbel`` is −log(−log(1 − u)) of the same doubles u
-    (it draws again for u = 0, where this falls back to ``rng.gumbel``).
+    top-n_u selection run compiled (:func:`_top_keys_streamed`), with NumPy's own arithmetic so
+    that the instance is the same, to the bit (``tests/tasks/test_recsys_data.py``). The Gumbel
+    noise is NumPy's ``gumbel``, −log(−log(1 − u)) of the doubles u of ``rng.random``: those are
+    drawn inside the compiled loop, one user row at a time, from ``rng``'s own PCG64 stream
+    (:mod:`lrgym.tasks.pcg64`), which leaves ``rng`` where ``rng.random`` would have. (For a
+    u = 0, where NumPy's ``gumbel`` draws again, the chunk of users is redone with ``rng.gumbel``.)
     """
     n_u, n_i, k = spec.n_users, spec.n_items, spec.true_rank
     U = rng.standard_normal((n_u, k)) / k**0.25
@@ -648,34 +651,31 @@ def synthetic_positives(spec: RecsysSpec, rng: np.random.Generator):
     for start in range(0, n_u, chunk):
         stop = min(n_u, start + chunk)
         scores = U[start:stop] @ V.T
-        before = rng.bit_generator.state
-        # the chunk's uniforms, drawn and used a few rows at a time (the same stream as one
-        # draw of the whole chunk; the rows' noise stays in cache for _top_keys)
-        step = max(1, _NOISE_ELEMENTS // n_i)
-        for lo in range(start, stop, step):
-            hi = min(stop, lo + step)
-            noise = rng.random((hi - lo, n_i))
-            if not _top_keys(log_pop, signal, scores[lo - start : hi - start], noise, True, counts, offsets, lo,
-                             users, items, upper, lower):
-                # a u = 0 draw: NumPy's gumbel would have drawn again; redo the chunk with it
-                rng.bit_generator.state = before
-                noise = rng.gumbel(size=(stop - start, n_i))
-                _top_keys(log_pop, signal, scores, noise, False, counts, offsets, start, users, items, upper, lower)
-                break
+        stream, before = pcg64.open_stream(rng.bit_generator)
+        if _top_keys_streamed(log_pop, signal, scores, stream, counts, offsets, start, users, items, upper, lower):
+            pcg64.close_stream(rng.bit_generator, stream, before)
+        else:  # a u = 0 draw (rng has not moved): NumPy's gumbel would have drawn again; redo with it
+            noise = rng.gumbel(size=(stop - start, n_i))
+            _top_keys(log_pop, signal, scores, noise, False, counts, offsets, start, users, items, upper, lower)
     return users, items
 
 
-#: uniforms drawn per call of :func:`_top_keys` (256 KiB: they stay in cache between the draw and use)
-_NOISE_ELEMENTS = 32_768
-
-
-#: the Gumbel bound tables of :func:`_top_keys` have one bucket per (binary exponent, first
-#: ``_BUCKET_BITS`` mantissa bits) of u, for u in [2⁻⁶⁰, 1): the bucket of u is its bit pattern
-#: shifted right by ``_BUCKET_SHIFT``, minus that of 2⁻⁶⁰
+#: the Gumbel bound tables of :func:`_top_row` have one bucket per (binary exponent, first
+#: ``_BUCKET_BITS`` mantissa bits) of u, for u in [2⁻⁶⁰, 1), and bucket 0 for u < 2⁻⁶⁰: the
+#: bucket of u ≥ 2⁻⁶⁰ is its bit pattern shifted right by ``_BUCKET_SHIFT``, minus that of 2⁻⁶⁰,
+#: plus 1 (:func:`_bucket`)
 _BUCKET_BITS = 6
 _BUCKET_SHIFT = 52 - _BUCKET_BITS
 _BUCKET_MIN = ((1023 - 60) << 52) >> _BUCKET_SHIFT
-_N_BUCKETS = (1023 << 52 >> _BUCKET_SHIFT) - _BUCKET_MIN
+_N_BUCKETS = (1023 << 52 >> _BUCKET_SHIFT) - _BUCKET_MIN + 1
+
+
+@numba.njit(cache=True, inline="always")
+def _bucket(word):
+    """The bound tables' bucket of the uniform double whose bits are ``word`` (0 for u < 2⁻⁶⁰);
+    branch-free, so that the bounds pass vectorises."""
+    b = (word >> _BUCKET_SHIFT) - (_BUCKET_MIN - 1)
+    return b if b > 0 else 0
 
 
 @numba.njit(cache=True)  # no fastmath: the same arithmetic as the keys
@@ -683,15 +683,18 @@ def _gumbel_bound_tables():
     """(upper, lower): for each bucket of u (see ``_BUCKET_BITS``), g at the bucket's lowest and
     at the next bucket's lowest u, g(u) = 0 − 1·log(−log(1 − u)) as the keys compute it. g
     decreases in u, so lower[b] ≤ g(u) ≤ upper[b] for every u of bucket b (up to rounding,
-    which the callers' margins cover); −inf / +inf at the ends."""
+    which the callers' margins cover); bucket 0 (u < 2⁻⁶⁰, where 1 − u rounds to 1 and g = +inf)
+    is +inf in both, the last bucket's lower bound −inf."""
     upper = np.empty(_N_BUCKETS)
     lower = np.empty(_N_BUCKETS)
+    upper[0] = np.inf
+    lower[0] = np.inf
     word = np.empty(1, dtype=np.int64)
     as_float = word.view(np.float64)
-    for b in range(_N_BUCKETS):
-        word[0] = (_BUCKET_MIN + b) << _BUCKET_SHIFT
+    for b in range(1, _N_BUCKETS):
+        word[0] = (_BUCKET_MIN + b - 1) << _BUCKET_SHIFT
         low_u = as_float[0]
-        word[0] = (_BUCKET_MIN + b + 1) << _BUCKET_SHIFT
+        word[0] = (_BUCKET_MIN + b) << _BUCKET_SHIFT
         high_u = as_float[0]
         upper[b] = 0.0 - 1.0 * math.log(-math.log(1.0 - low_u))
         lower[b] = 0.0 - 1.0 * math.log(-math.log(1.0 - high_u)) if high_u < 1.0 else -np.inf
@@ -702,61 +705,6 @@ def _gumbel_bound_tables():
 def gumbel_bound_tables():
     """:func:`_gumbel_bound_tables`, computed once per process."""
     return _gumbel_bound_tables()
-
-
-@numba.njit(cache=True, inline="always")
-def _heap_less(key_a, item_a, key_b, item_b):
-    """Heap order: smaller key first; equal keys, larger item first (it leaves first)."""
-    return key_a < key_b or (key_a == key_b and item_a > item_b)
-
-
-@numba.njit(cache=True)
-def _heap_offer(heap_key, heap_item, m, c, key, item):
-    """Offer (key, item) to a binary min-heap (:func:`_heap_less` order) that keeps the c
-    largest of what it was offered; m entries are in use. Returns the new m.
-
-    Not full: sift the new entry up. Full: it replaces the root (the smallest kept) only when
-    its key is larger, then sifts down; an equal key does not enter (offered in increasing
-    item order, the earlier item wins the tie)."""
-    if m < c:
-        pos = m
-        while pos > 0:
-            parent = (pos - 1) >> 1
-            if _heap_less(key, item, heap_key[parent], heap_item[parent]):
-                heap_key[pos] = heap_key[parent]
-                heap_item[pos] = heap_item[parent]
-                pos = parent
-            else:
-                break
-        heap_key[pos] = key
-        heap_item[pos] = item
-        return m + 1
-    if key > heap_key[0]:
-        _heap_sift_down(heap_key, heap_item, c, key, item)
-    return m
-
-
-@numba.njit(cache=True, inline="always")
-def _heap_sift_down(heap_key, heap_item, size, key, item):
-    """Replace the root of the heap's first ``size`` entries by (key, item) and sift it down
-    (size 0: nothing to do)."""
-    if size == 0:
-        return
-    pos = 0
-    while True:
-        child = 2 * pos + 1
-        if child >= size:
-            break
-        if child + 1 < size and _heap_less(heap_key[child + 1], heap_item[child + 1], heap_key[child], heap_item[child]):
-            child += 1
-        if _heap_less(heap_key[child], heap_item[child], key, item):
-            heap_key[pos] = heap_key[child]
-            heap_item[pos] = heap_item[child]
-            pos = child
-        else:
-            break
-    heap_key[pos] = key
-    heap_item[pos] = item
 
 
 @numba.njit(cache=True)
@@ -796,76 +744,149 @@ def _at_least_c_above(lows, c, hist):
 _THRESHOLD_BINS = 128
 
 
+#: the threshold of :func:`_top_row` comes from the maxima of the lower bounds in
+#: ``_GROUPS_PER_KEPT`` · c groups of items (at most one group per item)
+_GROUPS_PER_KEPT = 4
+#: candidates up to this many are sorted by insertion, more by a merge sort
+_INSERTION_SORT_MAX = 64
+
+
+@numba.njit(cache=True)
+def _sort_candidates(cand_key, cand_item, n):
+    """Sort the first n candidates by key, largest first, stably (they come in increasing item
+    order, so equal keys keep the lower item first): by insertion for few, else a merge sort."""
+    if n <= _INSERTION_SORT_MAX:
+        for a in range(1, n):
+            key = cand_key[a]
+            item = cand_item[a]
+            b = a
+            while b > 0 and cand_key[b - 1] < key:
+                cand_key[b] = cand_key[b - 1]
+                cand_item[b] = cand_item[b - 1]
+                b -= 1
+            cand_key[b] = key
+            cand_item[b] = item
+        return
+    order = np.argsort(-cand_key[:n], kind="mergesort")
+    keys = cand_key[:n][order]
+    its = cand_item[:n][order]
+    cand_key[:n] = keys
+    cand_item[:n] = its
+
+
 @numba.njit(cache=True)  # no fastmath: the keys must round exactly as NumPy's expression does
-def _top_keys(log_pop, signal, scores, noise, uniform, counts, offsets, start, users, items, upper, lower):
-    """For each row r (user start + r): the counts[user] items of largest key, largest first
-    (equal keys: lower item first), into users / items at offsets[user].
+def _top_row(log_pop, signal, score_row, noise_row, uniform, c, user, o, users, items, upper, lower,
+             ub, lows, group_max, hist, cand_key, cand_item):
+    """One user's row of :func:`_top_keys`: the c items of largest key, largest first (equal
+    keys: lower item first), into users / items[o : o + c] (``user`` in users).
 
     key = (log_pop + signal · score) + g, g = 0 − 1·log(−log(1 − u)) (NumPy's Gumbel with
-    loc 0, scale 1, from its uniform double u) or g = noise itself when ``uniform`` is False.
+    loc 0, scale 1, from its uniform double u = ``noise_row[j]``) or g = ``noise_row[j]``
+    itself when ``uniform`` is False.
 
-    Two passes per row, so that the two logarithms run for few items (≈ the kept ones):
+    Two passes, so that the two logarithms run for few items (≈ the kept ones):
 
     1. bounds without logarithms: g lies between ``lower`` and ``upper`` of u's bucket
        (:func:`_gumbel_bound_tables`; buckets by binary exponent and leading mantissa bits, so
-       they are tight where the large keys are); a histogram of the lower bounds finds L with at
-       least c lower bounds ≥ L, near the c-th largest (:func:`_at_least_c_above`). At least c
-       keys are ≥ L, so the c-th largest key is ≥ L.
+       they are tight where the large keys are), one branch-free loop. The items fall into
+       G = min(n_i, 4c) groups (item j in group j mod G); a histogram of the G groups' maxima
+       of the lower bounds gives L with at least c maxima ≥ L (:func:`_at_least_c_above`).
+       Those c groups each hold an item whose lower bound is ≥ L, so at least c keys are ≥ L
+       and the c-th largest key is ≥ L.
     2. the exact selection: items in increasing order, skipping those whose upper bound is
-       below L (with a margin far above rounding: they cannot be among the c largest keys);
-       the others get their exact key and are offered to a heap of the c largest keys
-       (:func:`_heap_offer`, ordered by (key, −item)). The c largest keys of the items offered
-       are the c largest of the row, so the result is that of offering every item.
+       below L (with a margin far above rounding: their key is below the c-th largest, so they
+       cannot be kept, even on a tie); the others (≈ c) get their exact key and are sorted
+       (:func:`_sort_candidates`). They include the c largest keys of the row, so their first c
+       are the row's.
 
-    The row is written by popping the heap's minima (heapsort). Kept items' keys are always
-    computed exactly. Returns False, leaving the work unfinished, when ``uniform`` and a u is 0
-    (NumPy's ``gumbel`` would have drawn again: the caller redraws), else True.
+    Kept items' keys are always computed exactly. Returns False, writing nothing, when
+    ``uniform`` and a u is 0 (NumPy's ``gumbel`` would have drawn again: the caller redraws),
+    else True.
     """
-    n_rows, n_i = scores.shape
-    cap = 0
-    for r in range(n_rows):
-        cap = max(cap, counts[start + r])
-    heap_key = np.empty(cap)
-    heap_item = np.empty(cap, dtype=np.int64)
-    ub = np.empty(n_i)
-    lows = np.empty(n_i)
-    hist = np.empty(_THRESHOLD_BINS, dtype=np.int64)
-    words = noise.view(np.int64)
-    for r in range(n_rows):
-        c = counts[start + r]
+    n_i = score_row.shape[0]
+    if uniform:
+        words = noise_row.view(np.int64)
+        zero = False
         for j in range(n_i):  # pass 1: bounds of every key
-            base = log_pop[j] + signal * scores[r, j]
-            if uniform:
-                b = (words[r, j] >> _BUCKET_SHIFT) - _BUCKET_MIN
-                if b < 0:  # u < 2⁻⁶⁰: 1 − u rounds to 1, g = +inf
-                    if words[r, j] == 0:
-                        return False  # u = 0: the caller redraws with NumPy's gumbel
-                    ub[j] = np.inf
-                    lows[j] = np.inf
-                else:
-                    ub[j] = base + upper[b]
-                    lows[j] = base + lower[b]
-            else:
-                ub[j] = base + noise[r, j]
-                lows[j] = ub[j]
-        low = _at_least_c_above(lows, c, hist)
-        skip_below = low - 1e-9 * (1.0 + abs(low))
-        m = 0
-        for j in range(n_i):  # pass 2: exact keys of the items that can be kept
-            if ub[j] < skip_below:
-                continue
-            base = log_pop[j] + signal * scores[r, j]
-            if uniform:
-                g = 0.0 - 1.0 * math.log(-math.log(1.0 - noise[r, j]))
-            else:
-                g = noise[r, j]
-            m = _heap_offer(heap_key, heap_item, m, c, base + g, j)
-        # largest key first, equal keys lower item first: the heap's minima fill the row backwards
-        o = offsets[start + r]
-        for q in range(c - 1, -1, -1):
-            users[o + q] = start + r
-            items[o + q] = heap_item[0]
-            _heap_sift_down(heap_key, heap_item, q, heap_key[q], heap_item[q])
+            base = log_pop[j] + signal * score_row[j]
+            b = _bucket(words[j])
+            ub[j] = base + upper[b]
+            lows[j] = base + lower[b]
+            zero |= words[j] == 0
+        if zero:
+            return False  # u = 0: the caller redraws with NumPy's gumbel
+    else:
+        for j in range(n_i):
+            ub[j] = log_pop[j] + signal * score_row[j] + noise_row[j]
+            lows[j] = ub[j]
+    n_groups = min(n_i, _GROUPS_PER_KEPT * c)
+    group_max[:n_groups] = -np.inf
+    for j0 in range(0, n_i, n_groups):  # the groups' maxima of the lower bounds, a block at a time
+        m = min(n_groups, n_i - j0)
+        block_max = group_max[:m]
+        block = lows[j0 : j0 + m]
+        for g in range(m):
+            block_max[g] = block[g] if block[g] > block_max[g] else block_max[g]
+    low = _at_least_c_above(group_max[:n_groups], c, hist)
+    skip_below = low - 1e-9 * (1.0 + abs(low))
+    n = 0
+    for j in range(n_i):  # pass 2: exact keys of the items that can be kept
+        if ub[j] < skip_below:
+            continue
+        base = log_pop[j] + signal * score_row[j]
+        if uniform:
+            g = 0.0 - 1.0 * math.log(-math.log(1.0 - noise_row[j]))
+        else:
+            g = noise_row[j]
+        cand_key[n] = base + g
+        cand_item[n] = j
+        n += 1
+    _sort_candidates(cand_key, cand_item, n)
+    for q in range(c):
+        users[o + q] = user
+        items[o + q] = cand_item[q]
+    return True
+
+
+@numba.njit(cache=True)
+def _row_buffers(n_i):
+    """Scratch of :func:`_top_row` for rows of n_i items: upper and lower bounds, group maxima,
+    histogram, candidates' keys and items."""
+    return (np.empty(n_i), np.empty(n_i), np.empty(n_i), np.empty(_THRESHOLD_BINS, dtype=np.int64), np.empty(n_i),
+            np.empty(n_i, dtype=np.int64))
+
+
+@numba.njit(cache=True)
+def _top_keys(log_pop, signal, scores, noise, uniform, counts, offsets, start, users, items, upper, lower):
+    """For each row r (user start + r): the counts[user] items of largest key, largest first
+    (equal keys: lower item first), into users / items at offsets[user] (:func:`_top_row`, the
+    noise of row r in ``noise[r]``). Returns False, leaving the work unfinished, when ``uniform``
+    and a u is 0, else True."""
+    n_rows, n_i = scores.shape
+    ub, lows, group_max, hist, cand_key, cand_item = _row_buffers(n_i)
+    for r in range(n_rows):
+        user = start + r
+        if not _top_row(log_pop, signal, scores[r], noise[r], uniform, counts[user], user, offsets[user], users,
+                        items, upper, lower, ub, lows, group_max, hist, cand_key, cand_item):
+            return False
+    return True
+
+
+@numba.njit(cache=True)
+def _top_keys_streamed(log_pop, signal, scores, stream, counts, offsets, start, users, items, upper, lower):
+    """:func:`_top_keys` with uniforms drawn row by row from a PCG64 ``stream``
+    (:func:`lrgym.tasks.pcg64.fill_uniforms`: the doubles ``rng.random`` gives, in the same order,
+    so the noise never leaves the cache). Returns False when a u is 0 (the stream has then moved
+    past it: the caller restarts from the generator, which a stream does not move)."""
+    n_rows, n_i = scores.shape
+    ub, lows, group_max, hist, cand_key, cand_item = _row_buffers(n_i)
+    noise_row = np.empty(n_i)
+    for r in range(n_rows):
+        user = start + r
+        pcg64.fill_uniforms(stream, noise_row)
+        if not _top_row(log_pop, signal, scores[r], noise_row, True, counts[user], user, offsets[user], users,
+                        items, upper, lower, ub, lows, group_max, hist, cand_key, cand_item):
+            return False
     return True
 
 

@@ -17,11 +17,12 @@ import numpy as np
 import pytest
 from references import split_positives_numpy, synthetic_positives_numpy
 
-from lrgym.tasks import make_family
+from lrgym.tasks import make_family, pcg64, recsys
 from lrgym.tasks.recsys import (
     RecsysSpec,
     _bounded,
     _top_keys,
+    _top_keys_streamed,
     _triples,
     _user_item_order,
     gumbel_bound_tables,
@@ -154,39 +155,88 @@ def test_top_keys_against_sorting_every_key(seed, uniform):
     np.testing.assert_array_equal(items, want_i)
 
 
-class _ZeroOnce:
-    """A generator whose ``random`` returns a 0 in its ``call``-th draw (as NumPy's can, with
-    probability 2⁻⁵³ per double), otherwise NumPy's own."""
-
-    def __init__(self, seed, call):
-        self._rng, self._call, self.calls = np.random.default_rng(seed), call, 0
-
-    def __getattr__(self, name):
-        return getattr(self._rng, name)
-
-    def random(self, size):
-        self.calls += 1
-        out = self._rng.random(size)
-        if self.calls == self._call:
-            out.flat[out.size // 2] = 0.0
-        return out
+_MASK128 = (1 << 128) - 1
 
 
-@pytest.mark.parametrize("call", [1, 3])
-def test_a_zero_uniform_redraws_the_chunk_with_numpys_gumbel(call):
-    """u = 0 (NumPy's ``gumbel`` would have drawn again): the generator returns to the chunk's
-    start and draws it with ``gumbel``, so the instance is still the NumPy code's (which draws
-    ``gumbel`` throughout); here in the first or a later block of rows of the first chunk."""
+def _steps_between(start: dict, end: dict) -> int:
+    """How many PCG64 steps lead from one state dict to another (counted one by one)."""
+    s, inc, target = start["state"]["state"], start["state"]["inc"], end["state"]["state"]
+    n = 0
+    while s != target:
+        s = (pcg64.MULTIPLIER * s + inc) & _MASK128
+        n += 1
+        assert n < 10**6
+    return n
+
+
+def _with_zero_ahead(seed, distance: int) -> np.random.Generator:
+    """A generator of ``default_rng(seed)``'s increment whose ``distance``-th next 64-bit output
+    is 0 (its state then has equal halves, so XSL-RR gives 0): ``random`` would return u = 0."""
+    rng = np.random.default_rng(seed)
+    state = rng.bit_generator.state
+    inc = state["state"]["inc"]
+    s = (0x0123456789ABCDEF << 64) | 0x0123456789ABCDEF
+    back = pow(pcg64.MULTIPLIER, -1, 1 << 128)
+    for _ in range(distance):
+        s = ((s - inc) * back) & _MASK128
+    rng.bit_generator.state = {**state, "state": {"state": s, "inc": inc}}
+    return rng
+
+
+@pytest.mark.parametrize("row", [0, 7, 899])
+def test_a_zero_uniform_redraws_the_chunk_with_numpys_gumbel(row, monkeypatch):
+    """u = 0 (NumPy's ``gumbel`` draws again): the compiled generator returns to the chunk's start
+    and draws it with ``gumbel``, so the instance is still the NumPy code's (which draws
+    ``gumbel`` throughout, skipping the 0). The generator is made so that the chunk's uniforms
+    hold a real 0 of NumPy's stream, in the first, an early or the last row of users."""
     spec = RecsysSpec(family="recsys", instance=5, n_users=900, n_items=300)
-    rng = _ZeroOnce([5, 7], call)
+    starts = []
+    open_stream = pcg64.open_stream
+    monkeypatch.setattr(pcg64, "open_stream", lambda bg: starts.append(bg.state) or open_stream(bg))
+    probe = np.random.default_rng([5, 7])
+    before = probe.bit_generator.state
+    synthetic_positives(spec, probe)
+    ahead = _steps_between(before, starts[0]) + row * spec.n_items + 123  # draws before the chunk, then the 0
+    gumbel_chunks = []
+    top_keys = recsys._top_keys
+    monkeypatch.setattr(recsys, "_top_keys", lambda *a: gumbel_chunks.append(a[4]) or top_keys(*a))
+    rng = _with_zero_ahead([5, 7], ahead)
     got = synthetic_positives(spec, rng)
-    assert rng.calls >= call
-    want = synthetic_positives_numpy(spec, np.random.default_rng([5, 7]))
+    assert gumbel_chunks == [False]  # the zero was met: the chunk redrawn with NumPy's gumbel
+    reference = _with_zero_ahead([5, 7], ahead)
+    want = synthetic_positives_numpy(spec, reference)
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_array_equal(got[1], want[1])
-    after_numpy = np.random.default_rng([5, 7])
-    synthetic_positives_numpy(spec, after_numpy)
-    assert rng.bit_generator.state == after_numpy.bit_generator.state
+    assert rng.bit_generator.state == reference.bit_generator.state
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_streamed_top_keys_are_those_of_numpys_uniforms(seed):
+    """Uniforms drawn row by row inside the kernel = ``rng.random`` of the block, then
+    :func:`_top_keys`; a 0 in the stream is reported (False) without moving the generator."""
+    rng = np.random.default_rng(seed)
+    n_rows, n_i = 37, int(rng.integers(5, 400))
+    scores = rng.standard_normal((n_rows, n_i))
+    log_pop = -np.log1p(rng.permutation(n_i).astype(np.float64))
+    counts = rng.integers(1, max(2, n_i // 4) + 1, size=n_rows).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    out = [np.empty(offsets[-1], dtype=np.int64) for _ in range(4)]
+    tables = gumbel_bound_tables()
+    numpys = np.random.default_rng([seed, 1])
+    ours = np.random.default_rng([seed, 1])
+    noise = numpys.random((n_rows, n_i))
+    assert _top_keys(log_pop, 1.5, scores, noise, True, counts, offsets, 0, out[0], out[1], *tables)
+    stream, saved = pcg64.open_stream(ours.bit_generator)
+    assert _top_keys_streamed(log_pop, 1.5, scores, stream, counts, offsets, 0, out[2], out[3], *tables)
+    pcg64.close_stream(ours.bit_generator, stream, saved)
+    np.testing.assert_array_equal(out[2], out[0])
+    np.testing.assert_array_equal(out[3], out[1])
+    assert ours.bit_generator.state == numpys.bit_generator.state
+    zero = _with_zero_ahead(seed, 3 * n_i + 2)  # row 3
+    before = zero.bit_generator.state
+    stream, _ = pcg64.open_stream(zero.bit_generator)
+    assert not _top_keys_streamed(log_pop, 1.5, scores, stream, counts, offsets, 0, out[2], out[3], *tables)
+    assert zero.bit_generator.state == before
 
 
 def test_top_keys_reports_a_zero_uniform():
