@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import sys
 import time
@@ -216,17 +217,310 @@ def _synthetic_positives_main(spec, rng):
     return users, items
 
 
+# ---- main 8a55173's recommender generator, verbatim but for the names (for the "main 8a55173"
+# rows): rng.random in blocks of 32k doubles, the histogram threshold over every item's lower
+# bound, a heap of the kept items. Not cached: compiled with lrgym code (see hand_recsys).
+
+
+def _synthetic_positives_8a55173(spec: recsys.RecsysSpec, rng: np.random.Generator):
+    """Positive pairs (u, i) of the latent-factor model with Zipf popularity (module docstring).
+
+    Per user, the ``n_u`` items of largest key log π_i + signal · u*·v*_i + G_ui (G standard
+    Gumbel), in decreasing order of key. The NumPy draws are those of the original NumPy code
+    (``tests/references.py: synthetic_positives_numpy``), in the same order; the keys and the
+    top-n_u selection run compiled (:func:`_top_keys`), with NumPy's own arithmetic so that the
+    instance is the same, to the bit (``tests/tasks/test_recsys_data.py``). The Gumbel noise
+    comes from ``rng.random``: NumPy's ``gumbel`` is −log(−log(1 − u)) of the same doubles u
+    (it draws again for u = 0, where this falls back to ``rng.gumbel``).
+    """
+    n_u, n_i, k = spec.n_users, spec.n_items, spec.true_rank
+    U = rng.standard_normal((n_u, k)) / k**0.25
+    V = rng.standard_normal((n_i, k)) / k**0.25
+    log_pop = -spec.zipf * np.log1p(rng.permutation(n_i).astype(np.float64))
+    cap = max(3, n_i // 4)
+    counts = np.clip(np.maximum(3, rng.poisson(spec.interactions, size=n_u)), 1, cap).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    users = np.empty(offsets[-1], dtype=np.int64)
+    items = np.empty(offsets[-1], dtype=np.int64)
+    upper, lower = gumbel_bound_tables_8a55173()
+    chunk = max(1, 2_000_000 // n_i)
+    signal = float(spec.signal)
+    for start in range(0, n_u, chunk):
+        stop = min(n_u, start + chunk)
+        scores = U[start:stop] @ V.T
+        before = rng.bit_generator.state
+        # the chunk's uniforms, drawn and used a few rows at a time (the same stream as one
+        # draw of the whole chunk; the rows' noise stays in cache for _top_keys)
+        step = max(1, _NOISE_ELEMENTS // n_i)
+        for lo in range(start, stop, step):
+            hi = min(stop, lo + step)
+            noise = rng.random((hi - lo, n_i))
+            if not _top_keys_8a55173(log_pop, signal, scores[lo - start : hi - start], noise, True, counts, offsets, lo,
+                             users, items, upper, lower):
+                # a u = 0 draw: NumPy's gumbel would have drawn again; redo the chunk with it
+                rng.bit_generator.state = before
+                noise = rng.gumbel(size=(stop - start, n_i))
+                _top_keys_8a55173(log_pop, signal, scores, noise, False, counts, offsets, start, users, items, upper, lower)
+                break
+    return users, items
+
+
+#: uniforms drawn per call of :func:`_top_keys` (256 KiB: they stay in cache between the draw and use)
+_NOISE_ELEMENTS = 32_768
+
+
+#: the Gumbel bound tables of :func:`_top_keys` have one bucket per (binary exponent, first
+#: ``_BUCKET_BITS`` mantissa bits) of u, for u in [2⁻⁶⁰, 1): the bucket of u is its bit pattern
+#: shifted right by ``_BUCKET_SHIFT``, minus that of 2⁻⁶⁰
+_BUCKET_BITS = 6
+_BUCKET_SHIFT = 52 - _BUCKET_BITS
+_BUCKET_MIN = ((1023 - 60) << 52) >> _BUCKET_SHIFT
+_N_BUCKETS = (1023 << 52 >> _BUCKET_SHIFT) - _BUCKET_MIN
+
+
+@numba.njit  # no fastmath: the same arithmetic as the keys
+def _gumbel_bound_tables_8a55173_kernel():
+    """(upper, lower): for each bucket of u (see ``_BUCKET_BITS``), g at the bucket's lowest and
+    at the next bucket's lowest u, g(u) = 0 − 1·log(−log(1 − u)) as the keys compute it. g
+    decreases in u, so lower[b] ≤ g(u) ≤ upper[b] for every u of bucket b (up to rounding,
+    which the callers' margins cover); −inf / +inf at the ends."""
+    upper = np.empty(_N_BUCKETS)
+    lower = np.empty(_N_BUCKETS)
+    word = np.empty(1, dtype=np.int64)
+    as_float = word.view(np.float64)
+    for b in range(_N_BUCKETS):
+        word[0] = (_BUCKET_MIN + b) << _BUCKET_SHIFT
+        low_u = as_float[0]
+        word[0] = (_BUCKET_MIN + b + 1) << _BUCKET_SHIFT
+        high_u = as_float[0]
+        upper[b] = 0.0 - 1.0 * math.log(-math.log(1.0 - low_u))
+        lower[b] = 0.0 - 1.0 * math.log(-math.log(1.0 - high_u)) if high_u < 1.0 else -np.inf
+    return upper, lower
+
+
+@functools.cache
+def gumbel_bound_tables_8a55173():
+    """:func:`_gumbel_bound_tables`, computed once per process."""
+    return _gumbel_bound_tables_8a55173_kernel()
+
+
+@numba.njit(inline="always")
+def _heap_less_8a55173(key_a, item_a, key_b, item_b):
+    """Heap order: smaller key first; equal keys, larger item first (it leaves first)."""
+    return key_a < key_b or (key_a == key_b and item_a > item_b)
+
+
+@numba.njit
+def _heap_offer_8a55173(heap_key, heap_item, m, c, key, item):
+    """Offer (key, item) to a binary min-heap (:func:`_heap_less` order) that keeps the c
+    largest of what it was offered; m entries are in use. Returns the new m.
+
+    Not full: sift the new entry up. Full: it replaces the root (the smallest kept) only when
+    its key is larger, then sifts down; an equal key does not enter (offered in increasing
+    item order, the earlier item wins the tie)."""
+    if m < c:
+        pos = m
+        while pos > 0:
+            parent = (pos - 1) >> 1
+            if _heap_less_8a55173(key, item, heap_key[parent], heap_item[parent]):
+                heap_key[pos] = heap_key[parent]
+                heap_item[pos] = heap_item[parent]
+                pos = parent
+            else:
+                break
+        heap_key[pos] = key
+        heap_item[pos] = item
+        return m + 1
+    if key > heap_key[0]:
+        _heap_sift_down_8a55173(heap_key, heap_item, c, key, item)
+    return m
+
+
+@numba.njit(inline="always")
+def _heap_sift_down_8a55173(heap_key, heap_item, size, key, item):
+    """Replace the root of the heap's first ``size`` entries by (key, item) and sift it down
+    (size 0: nothing to do)."""
+    if size == 0:
+        return
+    pos = 0
+    while True:
+        child = 2 * pos + 1
+        if child >= size:
+            break
+        if child + 1 < size and _heap_less_8a55173(heap_key[child + 1], heap_item[child + 1], heap_key[child], heap_item[child]):
+            child += 1
+        if _heap_less_8a55173(heap_key[child], heap_item[child], key, item):
+            heap_key[pos] = heap_key[child]
+            heap_item[pos] = heap_item[child]
+            pos = child
+        else:
+            break
+    heap_key[pos] = key
+    heap_item[pos] = item
+
+
+@numba.njit
+def _at_least_c_above_8a55173(lows, c, hist):
+    """A value t with at least c of ``lows`` ≥ t, near the c-th largest (−inf when there is none
+    or the finite values do not decide it): one counting pass into ``len(hist)`` equal bins
+    between the smallest and largest finite value, then the lower edge (less half a bin, which
+    covers rounding) of the highest bin that brings the count from the top to c."""
+    top = -np.inf
+    bottom = np.inf
+    above = 0  # +inf values: above any t
+    for v in lows:
+        if math.isfinite(v):
+            top = max(top, v)
+            bottom = min(bottom, v)
+        elif v > 0:
+            above += 1
+    if above >= c or not bottom <= top:
+        return -np.inf
+    n_bins = hist.shape[0]
+    if top == bottom:
+        return bottom
+    scale = n_bins / (top - bottom)
+    hist[:] = 0
+    for v in lows:
+        if math.isfinite(v):
+            hist[min(n_bins - 1, int((v - bottom) * scale))] += 1
+    count = above
+    for b in range(n_bins - 1, -1, -1):
+        count += hist[b]
+        if count >= c:
+            return bottom + (b - 0.5) / scale
+    return -np.inf
+
+
+#: bins of :func:`_at_least_c_above`
+_THRESHOLD_BINS = 128
+
+
+@numba.njit  # no fastmath: the keys must round exactly as NumPy's expression does
+def _top_keys_8a55173(log_pop, signal, scores, noise, uniform, counts, offsets, start, users, items, upper, lower):
+    """For each row r (user start + r): the counts[user] items of largest key, largest first
+    (equal keys: lower item first), into users / items at offsets[user].
+
+    key = (log_pop + signal · score) + g, g = 0 − 1·log(−log(1 − u)) (NumPy's Gumbel with
+    loc 0, scale 1, from its uniform double u) or g = noise itself when ``uniform`` is False.
+
+    Two passes per row, so that the two logarithms run for few items (≈ the kept ones):
+
+    1. bounds without logarithms: g lies between ``lower`` and ``upper`` of u's bucket
+       (:func:`_gumbel_bound_tables`; buckets by binary exponent and leading mantissa bits, so
+       they are tight where the large keys are); a histogram of the lower bounds finds L with at
+       least c lower bounds ≥ L, near the c-th largest (:func:`_at_least_c_above`). At least c
+       keys are ≥ L, so the c-th largest key is ≥ L.
+    2. the exact selection: items in increasing order, skipping those whose upper bound is
+       below L (with a margin far above rounding: they cannot be among the c largest keys);
+       the others get their exact key and are offered to a heap of the c largest keys
+       (:func:`_heap_offer`, ordered by (key, −item)). The c largest keys of the items offered
+       are the c largest of the row, so the result is that of offering every item.
+
+    The row is written by popping the heap's minima (heapsort). Kept items' keys are always
+    computed exactly. Returns False, leaving the work unfinished, when ``uniform`` and a u is 0
+    (NumPy's ``gumbel`` would have drawn again: the caller redraws), else True.
+    """
+    n_rows, n_i = scores.shape
+    cap = 0
+    for r in range(n_rows):
+        cap = max(cap, counts[start + r])
+    heap_key = np.empty(cap)
+    heap_item = np.empty(cap, dtype=np.int64)
+    ub = np.empty(n_i)
+    lows = np.empty(n_i)
+    hist = np.empty(_THRESHOLD_BINS, dtype=np.int64)
+    words = noise.view(np.int64)
+    for r in range(n_rows):
+        c = counts[start + r]
+        for j in range(n_i):  # pass 1: bounds of every key
+            base = log_pop[j] + signal * scores[r, j]
+            if uniform:
+                b = (words[r, j] >> _BUCKET_SHIFT) - _BUCKET_MIN
+                if b < 0:  # u < 2⁻⁶⁰: 1 − u rounds to 1, g = +inf
+                    if words[r, j] == 0:
+                        return False  # u = 0: the caller redraws with NumPy's gumbel
+                    ub[j] = np.inf
+                    lows[j] = np.inf
+                else:
+                    ub[j] = base + upper[b]
+                    lows[j] = base + lower[b]
+            else:
+                ub[j] = base + noise[r, j]
+                lows[j] = ub[j]
+        low = _at_least_c_above_8a55173(lows, c, hist)
+        skip_below = low - 1e-9 * (1.0 + abs(low))
+        m = 0
+        for j in range(n_i):  # pass 2: exact keys of the items that can be kept
+            if ub[j] < skip_below:
+                continue
+            base = log_pop[j] + signal * scores[r, j]
+            if uniform:
+                g = 0.0 - 1.0 * math.log(-math.log(1.0 - noise[r, j]))
+            else:
+                g = noise[r, j]
+            m = _heap_offer_8a55173(heap_key, heap_item, m, c, base + g, j)
+        # largest key first, equal keys lower item first: the heap's minima fill the row backwards
+        o = offsets[start + r]
+        for q in range(c - 1, -1, -1):
+            users[o + q] = start + r
+            items[o + q] = heap_item[0]
+            _heap_sift_down_8a55173(heap_key, heap_item, q, heap_key[q], heap_item[q])
+    return True
+
+
+
+
+def _linreg_draw_8a55173(self, rng, n):
+    """main 8a55173's ``LinRegTask._draw``, verbatim (fresh arrays for the temporaries)."""
+    z = rng.standard_normal((n, self.spec.dim))
+    X = np.ascontiguousarray((z * self.sqrt_eig) @ self.U.T)
+    y = X @ self.w_star + self.spec.noise * rng.standard_normal(n)
+    return X, y
+
+
+def _qr_stats_8a55173(X, y, n_rows):
+    """main 8a55173's ``linreg.qr_stats``, verbatim (a fresh working copy)."""
+    d = X.shape[1]
+    k = min(n_rows, d)
+    A = np.empty((d + 1, n_rows))
+    A[:d] = X[:n_rows].T
+    A[d] = y[:n_rows]
+    linreg.qr_kernel()(A, k)
+    R = np.ascontiguousarray(np.triu(A[:d, :k].T))
+    c = np.ascontiguousarray(A[d, :k])
+    rho = float(A[d, k:] @ A[d, k:]) if n_rows > k else 0.0
+    return R, c, rho
+
+
+@contextlib.contextmanager
+def main_8a55173_build_path():
+    """The build path of main at 8a55173 (before this round): the recommender's uniforms from
+    ``rng.random`` in blocks, its histogram threshold and heap (:func:`_synthetic_positives_8a55173`);
+    fresh arrays for the builds' large temporaries (no :mod:`lrgym.tasks.workspace`)."""
+    saved = (recsys.synthetic_positives, linreg.LinRegTask._draw, linreg.qr_stats)
+    recsys.synthetic_positives = _synthetic_positives_8a55173
+    linreg.LinRegTask._draw = _linreg_draw_8a55173
+    linreg.qr_stats = _qr_stats_8a55173
+    try:
+        yield
+    finally:
+        recsys.synthetic_positives, linreg.LinRegTask._draw, linreg.qr_stats = saved
+
+
 @contextlib.contextmanager
 def main_build_path():
     """The build path of main at 0e4fa09 (after the first #13 round, before this one): the
     canonical Householder QR kernel, main's recommender generator (whole chunks of uniforms,
-    the one-pass Gumbel top-k), ``np.lexsort`` for the split."""
+    the one-pass Gumbel top-k), ``np.lexsort`` for the split, fresh arrays for linreg's
+    temporaries (as at 8a55173)."""
     saved = (linreg.qr_kernel, recsys.synthetic_positives, recsys._user_item_order)
     linreg.qr_kernel = lambda: linreg.householder_qr
-    recsys.synthetic_positives = _synthetic_positives_main
     recsys._user_item_order = lambda pos_u, pos_i: np.lexsort((pos_i, pos_u))
     try:
-        yield
+        with main_8a55173_build_path():
+            recsys.synthetic_positives = _synthetic_positives_main
+            yield
     finally:
         linreg.qr_kernel, recsys.synthetic_positives, recsys._user_item_order = saved
 
@@ -236,12 +530,13 @@ PATHS = {
     "before, 2 BLAS threads": lambda: old_build_path(blas_threads=2),
     "before": old_build_path,
     "main 0e4fa09": main_build_path,
+    "main 8a55173": main_8a55173_build_path,
     "after": contextlib.nullcontext,
 }
 
 
 #: the paths "after" is compared with, in the ratio columns
-BASELINES = ("main 0e4fa09", "before", "before, 2 BLAS threads")
+BASELINES = ("main 8a55173", "main 0e4fa09", "before", "before, 2 BLAS threads")
 
 WARM_UP_INSTANCES = range(10_000, 10_024)  # val instances: every kernel kind, never measured
 

@@ -79,6 +79,7 @@ from lrgym.tasks.base import (
 )
 from lrgym.tasks.datasets import bundled
 from lrgym.tasks.stats import N_ACC, finish_stats, is_bad, loss_moments, record_gradient_pair
+from lrgym.tasks.workspace import scratch
 
 EVAL_ROWS = 2048
 VAL_ROWS = 512
@@ -501,12 +502,12 @@ def qr_stats(X: np.ndarray, y: np.ndarray, n_rows: int):
     """
     d = X.shape[1]
     k = min(n_rows, d)
-    A = np.empty((d + 1, n_rows))
+    A = scratch("linreg.qr", (d + 1, n_rows))  # reused memory (lrgym.tasks.workspace); R and c are copies
     A[:d] = X[:n_rows].T
     A[d] = y[:n_rows]
     qr_kernel()(A, k)
     R = np.ascontiguousarray(np.triu(A[:d, :k].T))
-    c = np.ascontiguousarray(A[d, :k])
+    c = A[d, :k].copy()
     rho = float(A[d, k:] @ A[d, k:]) if n_rows > k else 0.0
     return R, c, rho
 
@@ -591,8 +592,11 @@ class LinRegTask(KernelTask):
         return self.spec.streaming and self.spec.dataset == "synthetic"
 
     def _draw(self, rng, n):
-        z = rng.standard_normal((n, self.spec.dim))
-        X = np.ascontiguousarray((z * self.sqrt_eig) @ self.U.T)
+        # z ~ N(0, I) rows, then X = (z · √λ) Uᵀ; z is scaled in place in reused memory
+        # (lrgym.tasks.workspace: the same draws and products as fresh arrays, no fresh pages)
+        z = rng.standard_normal(out=scratch("linreg.normals", (n, self.spec.dim)))
+        np.multiply(z, self.sqrt_eig, out=z)
+        X = np.ascontiguousarray(z @ self.U.T)
         y = X @ self.w_star + self.spec.noise * rng.standard_normal(n)
         return X, y
 

@@ -126,6 +126,7 @@ from lrgym.tasks.stats import (
 )
 from lrgym.tasks.updates import apply_rule_rows, apply_rule_rows_with_pair
 from lrgym.tasks.vmath import vexp, vlog1p_unit
+from lrgym.tasks.workspace import scratch
 
 EVAL_TRIPLES = 2048
 #: the optimizer descends the minibatch's *summed* loss Σ_t ℓ_t (per-triple SGD, as in classical
@@ -650,7 +651,8 @@ def synthetic_positives(spec: RecsysSpec, rng: np.random.Generator):
     signal = float(spec.signal)
     for start in range(0, n_u, chunk):
         stop = min(n_u, start + chunk)
-        scores = U[start:stop] @ V.T
+        # U[start:stop] @ V.T, written into reused memory (lrgym.tasks.workspace: no fresh pages)
+        scores = np.matmul(U[start:stop], V.T, out=scratch("recsys.scores", (stop - start, n_i)))
         stream, before = pcg64.open_stream(rng.bit_generator)
         if _top_keys_streamed(log_pop, signal, scores, stream, counts, offsets, start, users, items, upper, lower):
             pcg64.close_stream(rng.bit_generator, stream, before)
