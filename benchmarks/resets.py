@@ -45,7 +45,7 @@ import numpy as np  # noqa: E402
 import lrgym  # noqa: E402, F401  (registers the ids)
 from lrgym import env as env_module  # noqa: E402
 from lrgym.tasks import cache as cache_module  # noqa: E402
-from lrgym.tasks import linreg, make_family, mlp, recsys  # noqa: E402
+from lrgym.tasks import linreg, make_family, mlp, quadratic, recsys  # noqa: E402
 
 FAMILIES = ("linreg", "quadratic", "mlp", "recsys")
 ENV_ID = "LRControl-v1"
@@ -493,19 +493,69 @@ def _qr_stats_8a55173(X, y, n_rows):
     return R, c, rho
 
 
+def _random_rotation_8a55173(rng, d):
+    """main 8a55173's ``linreg.random_rotation``, verbatim (NumPy's normals)."""
+    q, r = np.linalg.qr(rng.standard_normal((d, d)))
+    return q * np.sign(np.diag(r))
+
+
+def _teacher_data_8a55173(rng, n, d, n_classes):
+    """main 8a55173's ``mlp._teacher_data``, verbatim (NumPy's normals)."""
+    W1 = rng.standard_normal((d, mlp.TEACHER_HIDDEN)) / math.sqrt(d)
+    b1 = 0.5 * rng.standard_normal(mlp.TEACHER_HIDDEN)
+    W2 = rng.standard_normal((mlp.TEACHER_HIDDEN, n_classes)) / math.sqrt(mlp.TEACHER_HIDDEN)
+    X = rng.standard_normal((n, d))
+    logits = np.tanh(X @ W1 + b1) @ W2
+    logits = (logits - logits.mean(0)) / logits.std(0)
+    return X, np.argmax(logits, axis=1).astype(np.int64)
+
+
+def _cluster_data_8a55173(rng, n, d, n_classes, separation):
+    """main 8a55173's ``mlp._cluster_data``, verbatim (NumPy's normals)."""
+    per_class = 2
+    centres = rng.standard_normal((n_classes * per_class, d)) * (separation / math.sqrt(2 * d))
+    which = rng.integers(0, n_classes * per_class, size=n)
+    X = centres[which] + rng.standard_normal((n, d))
+    return X, (which // per_class).astype(np.int64)
+
+
+def _recsys_init_params_8a55173(self, rng):
+    """main 8a55173's ``RecsysTask.init_params``, verbatim (NumPy's normals)."""
+    params = np.zeros(self.n_params)
+    users, items = self.tables(params)
+    r = self.spec.rank
+    users[:, :r] = rng.normal(0.0, self.spec.init_scale, size=(self.n_users, r))
+    items[:, :r] = rng.normal(0.0, self.spec.init_scale, size=(self.n_items, r))
+    return params
+
+
+#: (module or class, attribute, main 8a55173's version) of everything this round changed
+_REPLACED_8A55173 = (
+    (recsys, "synthetic_positives", _synthetic_positives_8a55173),
+    (recsys.RecsysTask, "init_params", _recsys_init_params_8a55173),
+    (linreg.LinRegTask, "_draw", _linreg_draw_8a55173),
+    (linreg, "qr_stats", _qr_stats_8a55173),
+    (linreg, "random_rotation", _random_rotation_8a55173),
+    (quadratic, "random_rotation", _random_rotation_8a55173),
+    (mlp, "_teacher_data", _teacher_data_8a55173),
+    (mlp, "_cluster_data", _cluster_data_8a55173),
+)
+
+
 @contextlib.contextmanager
 def main_8a55173_build_path():
-    """The build path of main at 8a55173 (before this round): the recommender's uniforms from
-    ``rng.random`` in blocks, its histogram threshold and heap (:func:`_synthetic_positives_8a55173`);
-    fresh arrays for the builds' large temporaries (no :mod:`lrgym.tasks.workspace`)."""
-    saved = (recsys.synthetic_positives, linreg.LinRegTask._draw, linreg.qr_stats)
-    recsys.synthetic_positives = _synthetic_positives_8a55173
-    linreg.LinRegTask._draw = _linreg_draw_8a55173
-    linreg.qr_stats = _qr_stats_8a55173
+    """The build path of main at 8a55173 (before this round): NumPy's own normals and uniforms
+    (no :mod:`lrgym.tasks.pcg64`), the recommender's histogram threshold and heap
+    (:func:`_synthetic_positives_8a55173`), fresh arrays for the builds' large temporaries (no
+    :mod:`lrgym.tasks.workspace`)."""
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in _REPLACED_8A55173]
+    for owner, name, old in _REPLACED_8A55173:
+        setattr(owner, name, old)
     try:
         yield
     finally:
-        recsys.synthetic_positives, linreg.LinRegTask._draw, linreg.qr_stats = saved
+        for owner, name, current in saved:
+            setattr(owner, name, current)
 
 
 @contextlib.contextmanager

@@ -77,6 +77,7 @@ from lrgym.tasks.base import (
     log_uniform,
     log_uniform_int,
 )
+from lrgym.tasks import pcg64
 from lrgym.tasks.datasets import bundled
 from lrgym.tasks.stats import N_ACC, finish_stats, is_bad, loss_moments, record_gradient_pair
 from lrgym.tasks.workspace import scratch
@@ -525,7 +526,7 @@ def _min_residual(R: np.ndarray, c: np.ndarray) -> float:
 
 def random_rotation(rng: np.random.Generator, d: int) -> np.ndarray:
     """A Haar-random orthogonal matrix (QR of a Gaussian matrix with sign correction)."""
-    q, r = np.linalg.qr(rng.standard_normal((d, d)))
+    q, r = np.linalg.qr(pcg64.standard_normal(rng, (d, d)))
     return q * np.sign(np.diag(r))
 
 
@@ -592,9 +593,10 @@ class LinRegTask(KernelTask):
         return self.spec.streaming and self.spec.dataset == "synthetic"
 
     def _draw(self, rng, n):
-        # z ~ N(0, I) rows, then X = (z · √λ) Uᵀ; z is scaled in place in reused memory
-        # (lrgym.tasks.workspace: the same draws and products as fresh arrays, no fresh pages)
-        z = rng.standard_normal(out=scratch("linreg.normals", (n, self.spec.dim)))
+        # z ~ N(0, I) rows (rng.standard_normal's, drawn compiled: lrgym.tasks.pcg64), then
+        # X = (z · √λ) Uᵀ; z is scaled in place in reused memory (lrgym.tasks.workspace: the same
+        # draws and products as fresh arrays, no fresh pages)
+        z = pcg64.fill_normal(rng, scratch("linreg.normals", (n, self.spec.dim)))
         np.multiply(z, self.sqrt_eig, out=z)
         X = np.ascontiguousarray(z @ self.U.T)
         y = X @ self.w_star + self.spec.noise * rng.standard_normal(n)

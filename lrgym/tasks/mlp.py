@@ -98,6 +98,7 @@ from lrgym.tasks.base import (
     log_uniform,
     log_uniform_int,
 )
+from lrgym.tasks import pcg64
 from lrgym.tasks.blas import blas_single_thread
 from lrgym.tasks.datasets import bundled
 from lrgym.tasks.stats import N_ACC, finish_stats, is_bad, loss_moments, record_gradient_pair
@@ -345,7 +346,7 @@ def _teacher_data(rng, n, d, n_classes):
     W1 = rng.standard_normal((d, TEACHER_HIDDEN)) / math.sqrt(d)
     b1 = 0.5 * rng.standard_normal(TEACHER_HIDDEN)
     W2 = rng.standard_normal((TEACHER_HIDDEN, n_classes)) / math.sqrt(TEACHER_HIDDEN)
-    X = rng.standard_normal((n, d))
+    X = pcg64.standard_normal(rng, (n, d))  # rng.standard_normal's doubles, drawn compiled
     logits = np.tanh(X @ W1 + b1) @ W2
     logits = (logits - logits.mean(0)) / logits.std(0)
     return X, np.argmax(logits, axis=1).astype(np.int64)
@@ -355,7 +356,7 @@ def _cluster_data(rng, n, d, n_classes, separation):
     per_class = 2
     centres = rng.standard_normal((n_classes * per_class, d)) * (separation / math.sqrt(2 * d))
     which = rng.integers(0, n_classes * per_class, size=n)
-    X = centres[which] + rng.standard_normal((n, d))
+    X = centres[which] + pcg64.standard_normal(rng, (n, d))  # rng.standard_normal's, drawn compiled
     return X, (which // per_class).astype(np.int64)
 
 

@@ -634,12 +634,13 @@ def synthetic_positives(spec: RecsysSpec, rng: np.random.Generator):
     that the instance is the same, to the bit (``tests/tasks/test_recsys_data.py``). The Gumbel
     noise is NumPy's ``gumbel``, −log(−log(1 − u)) of the doubles u of ``rng.random``: those are
     drawn inside the compiled loop, one user row at a time, from ``rng``'s own PCG64 stream
-    (:mod:`lrgym.tasks.pcg64`), which leaves ``rng`` where ``rng.random`` would have. (For a
-    u = 0, where NumPy's ``gumbel`` draws again, the chunk of users is redone with ``rng.gumbel``.)
+    (:mod:`lrgym.tasks.pcg64`), which leaves ``rng`` where ``rng.random`` would have (another bit
+    generator's by ``rng.random``). For a u = 0, where NumPy's ``gumbel`` draws again, the chunk
+    of users is redone with ``rng.gumbel``. The factors' normals are drawn compiled as well.
     """
     n_u, n_i, k = spec.n_users, spec.n_items, spec.true_rank
-    U = rng.standard_normal((n_u, k)) / k**0.25
-    V = rng.standard_normal((n_i, k)) / k**0.25
+    U = pcg64.standard_normal(rng, (n_u, k)) / k**0.25  # rng.standard_normal's doubles, drawn compiled
+    V = pcg64.standard_normal(rng, (n_i, k)) / k**0.25
     log_pop = -spec.zipf * np.log1p(rng.permutation(n_i).astype(np.float64))
     cap = max(3, n_i // 4)
     counts = np.clip(np.maximum(3, rng.poisson(spec.interactions, size=n_u)), 1, cap).astype(np.int64)
@@ -653,10 +654,18 @@ def synthetic_positives(spec: RecsysSpec, rng: np.random.Generator):
         stop = min(n_u, start + chunk)
         # U[start:stop] @ V.T, written into reused memory (lrgym.tasks.workspace: no fresh pages)
         scores = np.matmul(U[start:stop], V.T, out=scratch("recsys.scores", (stop - start, n_i)))
-        stream, before = pcg64.open_stream(rng.bit_generator)
-        if _top_keys_streamed(log_pop, signal, scores, stream, counts, offsets, start, users, items, upper, lower):
-            pcg64.close_stream(rng.bit_generator, stream, before)
-        else:  # a u = 0 draw (rng has not moved): NumPy's gumbel would have drawn again; redo with it
+        if pcg64.is_pcg64(rng.bit_generator):
+            stream, before = pcg64.open_stream(rng.bit_generator)
+            done = _top_keys_streamed(log_pop, signal, scores, stream, counts, offsets, start, users, items, upper, lower)
+            if done:
+                pcg64.close_stream(rng.bit_generator, stream, before)
+        else:  # another bit generator: its own doubles
+            before = rng.bit_generator.state
+            done = _top_keys(log_pop, signal, scores, rng.random((stop - start, n_i)), True, counts, offsets, start,
+                             users, items, upper, lower)
+            if not done:
+                rng.bit_generator.state = before
+        if not done:  # a u = 0 draw (rng is back at the chunk's start): NumPy's gumbel would have drawn again
             noise = rng.gumbel(size=(stop - start, n_i))
             _top_keys(log_pop, signal, scores, noise, False, counts, offsets, start, users, items, upper, lower)
     return users, items
@@ -1106,8 +1115,9 @@ class RecsysTask(KernelTask):
         params = np.zeros(self.n_params)
         users, items = self.tables(params)
         r = self.spec.rank
-        users[:, :r] = rng.normal(0.0, self.spec.init_scale, size=(self.n_users, r))
-        items[:, :r] = rng.normal(0.0, self.spec.init_scale, size=(self.n_items, r))
+        # rng.normal(0, init_scale, size)'s doubles, drawn compiled (lrgym.tasks.pcg64)
+        users[:, :r] = pcg64.fill_normal(rng, np.empty((self.n_users, r)), 0.0, self.spec.init_scale)
+        items[:, :r] = pcg64.fill_normal(rng, np.empty((self.n_items, r)), 0.0, self.spec.init_scale)
         return params
 
     def new_scratch(self):

@@ -97,3 +97,71 @@ def test_other_bit_generators_are_refused_by_name():
         pcg64.uniforms(np.random.Generator(np.random.MT19937(1)), 4)
     with pytest.raises(ValueError, match="n=-1"):
         pcg64.uniforms(np.random.default_rng(1), -1)
+
+
+# ---- standard normals: NumPy's ziggurat on the stream ------------------------------------------
+
+
+def _next_output_is(rng: np.random.Generator, word: int) -> np.random.Generator:
+    """Set ``rng``'s state so that its next 64-bit output is ``word`` (a state whose high half is
+    below 2⁵⁸ rotates by 0, so its output is high ^ low), keeping its increment."""
+    state = rng.bit_generator.state
+    inc = state["state"]["inc"]
+    high = 0x0123456789ABCDE
+    after = (high << 64) | (high ^ word)
+    before = ((after - inc) * pow(pcg64.MULTIPLIER, -1, 1 << 128)) % (1 << 128)
+    rng.bit_generator.state = {**state, "state": {"state": before, "inc": inc}}
+    return rng
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 255, 256, 257, 4099])
+@pytest.mark.parametrize("seed", [0, 5, [3, 7]])
+@pytest.mark.parametrize("buffered", [False, True])
+def test_standard_normal_is_numpys(n, seed, buffered):
+    ours, numpys = np.random.default_rng(seed), np.random.default_rng(seed)
+    for rng in (ours, numpys):
+        rng.random(5)
+        if buffered:
+            rng.integers(0, 2**32, size=1, dtype=np.uint32)
+    _same(pcg64.standard_normal(ours, (n,)), numpys.standard_normal(n))
+    assert ours.bit_generator.state == numpys.bit_generator.state
+    assert _later_draws(ours) == _later_draws(numpys)
+
+
+def test_standard_normal_over_many_draws_takes_every_path():
+    """500,000 draws: rejections (≈ 0.7 %, one or more extra outputs) and the tail beyond
+    r = 3.654… (idx 0, two more outputs per try) both occur, and all equal NumPy's."""
+    ours, numpys = np.random.default_rng(2024), np.random.default_rng(2024)
+    got = pcg64.standard_normal(ours, (500, 1000))
+    want = numpys.standard_normal((500, 1000))
+    _same(got, want)
+    assert ours.bit_generator.state == numpys.bit_generator.state
+    assert (np.abs(want) > 3.9).sum() > 10  # beyond the base strip's reach (rabs·wi[0] ≤ 3.91): the tail
+
+
+@pytest.mark.parametrize(
+    "word",
+    [
+        (0xFFFFFFFFFFFFF << 9) | 0x000,  # idx 0, rabs at its largest (≥ ki[0]): the tail
+        (0xFFFFFFFFFFEFF << 9) | 0x100,  # the same with the sign bit set and rabs's bit 8 clear
+        (0xFFFFFFFFFFFFF << 9) | 0x005,  # idx 5, rabs ≥ ki[5]: the wedge test, maybe a rejection
+        (0x7 << 9) | 0x001,  # idx 1: ki[1] = 0, always the wedge test
+        0x100 | 0x002,  # idx 2, rabs 0, sign set: x = −0.0
+    ],
+)
+def test_standard_normal_rare_paths_from_a_chosen_output(word):
+    ours = _next_output_is(np.random.default_rng(11), word)
+    numpys = _next_output_is(np.random.default_rng(11), word)
+    _same(pcg64.standard_normal(ours, (3,)), numpys.standard_normal(3))
+    assert ours.bit_generator.state == numpys.bit_generator.state
+    ours = _next_output_is(np.random.default_rng(11), word)
+    numpys = _next_output_is(np.random.default_rng(11), word)
+    _same(pcg64.fill_normal(ours, np.empty(3), 0.0, 0.1), numpys.normal(0.0, 0.1, 3))  # −0.0 → +0.0 as NumPy
+
+
+def test_normals_of_other_bit_generators_are_their_own():
+    ours, numpys = (np.random.Generator(np.random.MT19937(4)) for _ in range(2))
+    _same(pcg64.standard_normal(ours, (7, 3)), numpys.standard_normal((7, 3)))
+    _same(pcg64.fill_normal(ours, np.empty(5), 1.0, 2.0), numpys.normal(1.0, 2.0, 5))
+    with pytest.raises(ValueError, match="C-contiguous float64"):
+        pcg64.fill_normal(ours, np.empty(4, dtype=np.float32))

@@ -196,7 +196,8 @@ def test_a_zero_uniform_redraws_the_chunk_with_numpys_gumbel(row, monkeypatch):
     probe = np.random.default_rng([5, 7])
     before = probe.bit_generator.state
     synthetic_positives(spec, probe)
-    ahead = _steps_between(before, starts[0]) + row * spec.n_items + 123  # draws before the chunk, then the 0
+    # the chunk's stream is the last one opened (the factors' normals open theirs before)
+    ahead = _steps_between(before, starts[-1]) + row * spec.n_items + 123  # draws before the chunk, then the 0
     gumbel_chunks = []
     top_keys = recsys._top_keys
     monkeypatch.setattr(recsys, "_top_keys", lambda *a: gumbel_chunks.append(a[4]) or top_keys(*a))
