@@ -529,10 +529,40 @@ def _recsys_init_params_8a55173(self, rng):
     return params
 
 
+@numba.njit  # not cached (see above)
+def _sorted_within_users_8a55173(pos_u, pos_i):
+    """main 8a55173's ``recsys._sorted_within_users``, verbatim: per user's run, insertion sort by item."""
+    n = pos_u.shape[0]
+    order = np.arange(n)
+    lo = 0
+    while lo < n:
+        hi = lo + 1
+        while hi < n and pos_u[hi] == pos_u[lo]:
+            hi += 1
+        for a in range(lo + 1, hi):
+            row = order[a]
+            item = pos_i[row]
+            b = a
+            while b > lo and pos_i[order[b - 1]] > item:
+                order[b] = order[b - 1]
+                b -= 1
+            order[b] = row
+        lo = hi
+    return order
+
+
+def _user_item_order_8a55173(pos_u, pos_i):
+    """main 8a55173's ``recsys._user_item_order``, verbatim."""
+    if pos_u.shape[0] > 1 and (pos_u[1:] >= pos_u[:-1]).all():
+        return _sorted_within_users_8a55173(np.ascontiguousarray(pos_u, dtype=np.int64), np.ascontiguousarray(pos_i, dtype=np.int64))
+    return np.lexsort((pos_i, pos_u))
+
+
 #: (module or class, attribute, main 8a55173's version) of everything this round changed
 _REPLACED_8A55173 = (
     (recsys, "synthetic_positives", _synthetic_positives_8a55173),
     (recsys.RecsysTask, "init_params", _recsys_init_params_8a55173),
+    (recsys, "_user_item_order", _user_item_order_8a55173),
     (linreg.LinRegTask, "_draw", _linreg_draw_8a55173),
     (linreg, "qr_stats", _qr_stats_8a55173),
     (linreg, "random_rotation", _random_rotation_8a55173),
@@ -564,15 +594,15 @@ def main_build_path():
     canonical Householder QR kernel, main's recommender generator (whole chunks of uniforms,
     the one-pass Gumbel top-k), ``np.lexsort`` for the split, fresh arrays for linreg's
     temporaries (as at 8a55173)."""
-    saved = (linreg.qr_kernel, recsys.synthetic_positives, recsys._user_item_order)
-    linreg.qr_kernel = lambda: linreg.householder_qr
-    recsys._user_item_order = lambda pos_u, pos_i: np.lexsort((pos_i, pos_u))
-    try:
-        with main_8a55173_build_path():
-            recsys.synthetic_positives = _synthetic_positives_main
+    with main_8a55173_build_path():
+        saved = (linreg.qr_kernel, recsys.synthetic_positives, recsys._user_item_order)
+        linreg.qr_kernel = lambda: linreg.householder_qr
+        recsys.synthetic_positives = _synthetic_positives_main
+        recsys._user_item_order = lambda pos_u, pos_i: np.lexsort((pos_i, pos_u))
+        try:
             yield
-    finally:
-        linreg.qr_kernel, recsys.synthetic_positives, recsys._user_item_order = saved
+        finally:
+            linreg.qr_kernel, recsys.synthetic_positives, recsys._user_item_order = saved
 
 
 #: the build paths compared: name → context manager

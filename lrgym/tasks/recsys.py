@@ -976,35 +976,42 @@ def _mark_items(mine, pos_i, lo, hi, value):
 
 
 @numba.njit(cache=True)
-def _sorted_within_users(pos_u, pos_i):
-    """``np.lexsort((pos_i, pos_u))`` for ``pos_u`` already in non-decreasing order: each user's
-    run of rows sorted by item, stably (equal items keep their order), by insertion sort (runs
-    are short: a user's positives). Returns the permutation."""
+def _stable_counting_order(keys, order, n_keys, out):
+    """``out`` = ``order`` stably sorted by ``keys[order]`` (integers 0 .. n_keys − 1): one
+    counting pass, a prefix sum, one scatter pass."""
+    start = np.zeros(n_keys + 1, dtype=np.int64)
+    for row in order:
+        start[keys[row] + 1] += 1
+    for k in range(n_keys):
+        start[k + 1] += start[k]
+    for row in order:
+        k = keys[row]
+        out[start[k]] = row
+        start[k] += 1
+
+
+@numba.njit(cache=True)
+def _radix_user_item_order(pos_u, pos_i, n_users, n_items):
+    """``np.lexsort((pos_i, pos_u))`` for users in 0 .. n_users − 1 and items in 0 .. n_items − 1:
+    a stable sort by item, then a stable sort of that by user (least significant key first),
+    so rows sort by (user, item) and equal pairs keep their order, as lexsort's. O(rows +
+    users + items), no comparisons."""
     n = pos_u.shape[0]
-    order = np.arange(n)
-    lo = 0
-    while lo < n:
-        hi = lo + 1
-        while hi < n and pos_u[hi] == pos_u[lo]:
-            hi += 1
-        for a in range(lo + 1, hi):
-            row = order[a]
-            item = pos_i[row]
-            b = a
-            while b > lo and pos_i[order[b - 1]] > item:
-                order[b] = order[b - 1]
-                b -= 1
-            order[b] = row
-        lo = hi
+    by_item = np.empty(n, dtype=np.int64)
+    _stable_counting_order(pos_i, np.arange(n), n_items, by_item)
+    order = np.empty(n, dtype=np.int64)
+    _stable_counting_order(pos_u, by_item, n_users, order)
     return order
 
 
 def _user_item_order(pos_u, pos_i):
     """The permutation sorting positives by (user, item), stably: ``np.lexsort((pos_i, pos_u))``,
-    compiled when the users are already in order (the synthetic generator writes them so)."""
-    if pos_u.shape[0] > 1 and (pos_u[1:] >= pos_u[:-1]).all():
-        return _sorted_within_users(np.ascontiguousarray(pos_u, dtype=np.int64), np.ascontiguousarray(pos_i, dtype=np.int64))
-    return np.lexsort((pos_i, pos_u))
+    compiled (two counting-sort passes, :func:`_radix_user_item_order`) for non-negative ids."""
+    pos_u = np.ascontiguousarray(pos_u, dtype=np.int64)
+    pos_i = np.ascontiguousarray(pos_i, dtype=np.int64)
+    if pos_u.shape[0] == 0 or min(pos_u.min(), pos_i.min()) < 0:
+        return np.lexsort((pos_i, pos_u))
+    return _radix_user_item_order(pos_u, pos_i, int(pos_u.max()) + 1, int(pos_i.max()) + 1)
 
 
 def _triples(pos_u, pos_i, negatives):

@@ -83,14 +83,15 @@ def test_words_running_out_is_reported():
 @pytest.mark.parametrize("seed", range(6))
 def test_user_item_order_is_numpys_lexsort(seed):
     """The compiled (user, item) sort of the split equals ``np.lexsort`` (stable: duplicate
-    pairs keep their order), for users in order (the compiled path) and shuffled (NumPy's)."""
+    pairs keep their order), for users in order and shuffled, and NumPy's own for negative ids."""
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, 400))
     pos_u = np.sort(rng.integers(0, 1 + n // 8, size=n))
     pos_i = rng.integers(0, 1 + n // 10, size=n)  # many duplicate (user, item) pairs
-    for users in (pos_u, rng.permutation(pos_u)):
+    for users in (pos_u, rng.permutation(pos_u), pos_u - 3):
         got = _user_item_order(users, pos_i)
         np.testing.assert_array_equal(got, np.lexsort((pos_i, users)))
+    np.testing.assert_array_equal(_user_item_order(pos_u[:0], pos_i[:0]), np.lexsort((pos_i[:0], pos_u[:0])))
 
 
 def test_triples_interleave_positives_and_their_negatives():
