@@ -3,11 +3,13 @@
     python -m benchmarks.resets                  # the tables (≈ 3 – 5 min on a busy 2-core VM)
     python -m benchmarks.resets --quick          # fewer instances and episodes
 
-Two measurements, each with the build path of today ("after"), the one of main at 0e4fa09
-("main 0e4fa09", :func:`main_build_path`: the first #13 round, with the canonical QR kernel and
-the one-pass Gumbel top-k) and the one before #13 ("before", :func:`old_build_path`: no cache
-of built tasks, the recommender's NumPy generator from ``tests/references.py``, the MLP data set
-re-split per instance) in the same process:
+Two measurements, each with the build path of today ("after"), the one of main at 8a55173
+("main 8a55173", :func:`main_8a55173_build_path`: the second #13 round, with NumPy drawing the
+instances' normals and uniforms, the histogram-threshold top-k and fresh arrays for the builds'
+temporaries), the one of main at 0e4fa09 ("main 0e4fa09", :func:`main_build_path`: the first
+#13 round, with the canonical QR kernel and the one-pass Gumbel top-k) and the one before #13
+("before", :func:`old_build_path`: no cache of built tasks, the recommender's NumPy generator
+from ``tests/references.py``, the MLP data set re-split per instance) in the same process:
 
 * **build time per family**: ``family.build`` of ``--instances`` train instances (the same
   ones on both paths, spread over the whole train set), CPU time, mean and p99;
