@@ -648,22 +648,46 @@ def warm_up() -> None:
         cache_module.shared_cache().clear()
 
 
+#: OpenBLAS's worker threads spin on after a multi-threaded call before they sleep, and process
+#: CPU time counts them: a path measured right after a 2-thread path was charged for it
+_BLAS_SPIN_SECONDS = 0.5
+
+
+def _let_blas_workers_sleep(path: str) -> None:
+    """After a path that ran BLAS on several threads, wait (not measured) until its workers sleep."""
+    if "BLAS threads" in path:
+        time.sleep(_BLAS_SPIN_SECONDS)
+
+
 def build_times(family: str, n: int) -> dict[str, np.ndarray]:
-    """CPU seconds of ``n`` builds per path (the same train instances on both, alternating
-    which path builds an instance first)."""
+    """CPU seconds of ``n`` builds per path (the same train instances on every path,
+    alternating which path builds an instance first). Paths that run BLAS on several threads
+    build their instances after the others: OpenBLAS's workers spin on after a call, and process
+    CPU time would charge that to the path measured next."""
     fam = make_family(family)
     seeds = [int(s) for s in np.linspace(1, 9_999, n)]
     for s in WARM_UP_INSTANCES:  # compile / load the generators' kernels
         cache_module.build_task(fam, fam.sample(s))
     warm_up()  # once per process
     out = {path: [] for path in PATHS}
+    one_thread = [p for p in PATHS if "BLAS threads" not in p]
     for i, s in enumerate(seeds):
         spec = fam.sample(s)
-        for path in list(PATHS)[:: 1 if i % 2 == 0 else -1]:
+        for path in one_thread[:: 1 if i % 2 == 0 else -1]:
             with PATHS[path]():
                 t0 = time.process_time()
                 cache_module.build_task(fam, spec)
                 out[path].append(time.process_time() - t0)
+    for path in PATHS:
+        if path in one_thread:
+            continue
+        for s in seeds:
+            spec = fam.sample(s)
+            with PATHS[path]():
+                t0 = time.process_time()
+                cache_module.build_task(fam, spec)
+                out[path].append(time.process_time() - t0)
+        _let_blas_workers_sleep(path)
     return {k: np.array(v) for k, v in out.items()}
 
 
@@ -725,6 +749,7 @@ def env_rates(n_envs: int, steps: int, rounds: int, first_seed: int = 1000) -> d
             cache_module.shared_cache().clear()
             with PATHS[path]():
                 total, in_reset = rollout(n_envs, steps, seed)
+            _let_blas_workers_sleep(path)
             sums[path][0] += total
             sums[path][1] += in_reset
     done = steps - steps % max(n_envs, 1) if n_envs else steps
