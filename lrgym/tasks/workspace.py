@@ -5,8 +5,9 @@ regression's Gaussian rows before their rotation, the QR's working copy) used to
 arrays every time. In a training process that keeps built instances (the task cache) and steps
 between builds, freed blocks of that size are often handed back to the operating system, and
 the next build's array arrives as fresh pages that the kernel must zero on first touch (NumPy
-also asks for 2 MiB huge pages for arrays from 4 MiB up): measured in the environment's resets,
-that system time was ≈ 3.6 of ≈ 10.7 ms of a recommender build (``benchmarks/RESULTS.md``).
+also asks for 2 MiB huge pages for arrays from 4 MiB up): in the resets of one rollout in a fresh
+process, a recommender build took 10.7 ms with a fresh score block and 6.9 ms with a reused one
+(``benchmarks/RESULTS.md``).
 
 :func:`scratch` returns a view of a buffer kept per thread (builds in different threads never
 share one) and per ``name`` (two temporaries of one build never alias), grown when a build
