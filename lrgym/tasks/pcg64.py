@@ -64,6 +64,9 @@ _LANE0 = 12
 STREAM_WORDS = _LANE0 + 2 * LANES
 #: raw outputs drawn ahead by :func:`fill_standard_normal` (the unused ones are given back)
 _RAW_BUFFER = 256
+#: :func:`fill_normal` lets NumPy draw fewer normals than this (the same doubles): opening and
+#: closing a stream costs ≈ 10 µs of Python, NumPy ≈ 10 ns a normal on the benchmark machine
+SMALL_NORMALS = 1024
 
 _U1 = np.uint64(1)
 _U8 = np.uint64(8)
@@ -322,11 +325,12 @@ def standard_normal(rng: np.random.Generator, shape) -> np.ndarray:
 def fill_normal(rng: np.random.Generator, out: np.ndarray, loc: float | None = None, scale: float | None = None) -> np.ndarray:
     """``rng.standard_normal(out=out)``, or with ``loc`` and ``scale`` ``out[...] = rng.normal(loc,
     scale, out.shape)`` (``loc + scale · z`` as NumPy computes it), through
-    :func:`fill_standard_normal` for a PCG64 generator; ``out`` a C-contiguous float64 array."""
+    :func:`fill_standard_normal` for a PCG64 generator and at least :data:`SMALL_NORMALS`
+    values (else by NumPy itself); ``out`` a C-contiguous float64 array."""
     if not (isinstance(out, np.ndarray) and out.dtype == np.float64 and out.flags.c_contiguous):
         raise ValueError("out must be a C-contiguous float64 array")
     standard = loc is None and scale is None
-    if not is_pcg64(rng.bit_generator):
+    if out.size < SMALL_NORMALS or not is_pcg64(rng.bit_generator):  # NumPy's own draw
         if standard:
             return rng.standard_normal(out=out)
         out[...] = rng.normal(loc, scale, out.shape)

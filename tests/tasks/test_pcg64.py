@@ -102,6 +102,12 @@ def test_other_bit_generators_are_refused_by_name():
 # ---- standard normals: NumPy's ziggurat on the stream ------------------------------------------
 
 
+@pytest.fixture
+def compiled_always(monkeypatch):
+    """Every size through the compiled ziggurat (fill_normal leaves small ones to NumPy)."""
+    monkeypatch.setattr(pcg64, "SMALL_NORMALS", 0)
+
+
 def _next_output_is(rng: np.random.Generator, word: int) -> np.random.Generator:
     """Set ``rng``'s state so that its next 64-bit output is ``word`` (a state whose high half is
     below 2⁵⁸ rotates by 0, so its output is high ^ low), keeping its increment."""
@@ -117,7 +123,7 @@ def _next_output_is(rng: np.random.Generator, word: int) -> np.random.Generator:
 @pytest.mark.parametrize("n", [0, 1, 2, 255, 256, 257, 4099])
 @pytest.mark.parametrize("seed", [0, 5, [3, 7]])
 @pytest.mark.parametrize("buffered", [False, True])
-def test_standard_normal_is_numpys(n, seed, buffered):
+def test_standard_normal_is_numpys(n, seed, buffered, compiled_always):
     ours, numpys = np.random.default_rng(seed), np.random.default_rng(seed)
     for rng in (ours, numpys):
         rng.random(5)
@@ -149,7 +155,7 @@ def test_standard_normal_over_many_draws_takes_every_path():
         0x100 | 0x002,  # idx 2, rabs 0, sign set: x = −0.0
     ],
 )
-def test_standard_normal_rare_paths_from_a_chosen_output(word):
+def test_standard_normal_rare_paths_from_a_chosen_output(word, compiled_always):
     ours = _next_output_is(np.random.default_rng(11), word)
     numpys = _next_output_is(np.random.default_rng(11), word)
     _same(pcg64.standard_normal(ours, (3,)), numpys.standard_normal(3))
@@ -159,9 +165,17 @@ def test_standard_normal_rare_paths_from_a_chosen_output(word):
     _same(pcg64.fill_normal(ours, np.empty(3), 0.0, 0.1), numpys.normal(0.0, 0.1, 3))  # −0.0 → +0.0 as NumPy
 
 
-def test_normals_of_other_bit_generators_are_their_own():
+def test_normals_of_other_bit_generators_are_their_own(compiled_always):
     ours, numpys = (np.random.Generator(np.random.MT19937(4)) for _ in range(2))
     _same(pcg64.standard_normal(ours, (7, 3)), numpys.standard_normal((7, 3)))
     _same(pcg64.fill_normal(ours, np.empty(5), 1.0, 2.0), numpys.normal(1.0, 2.0, 5))
     with pytest.raises(ValueError, match="C-contiguous float64"):
         pcg64.fill_normal(ours, np.empty(4, dtype=np.float32))
+
+
+@pytest.mark.parametrize("n", [1, pcg64.SMALL_NORMALS - 1, pcg64.SMALL_NORMALS])
+def test_small_and_large_draws_agree_at_the_size_threshold(n):
+    """Below SMALL_NORMALS NumPy draws, from it on the compiled ziggurat: the same doubles."""
+    ours, numpys = np.random.default_rng(8), np.random.default_rng(8)
+    _same(pcg64.fill_normal(ours, np.empty(n), 0.5, 2.0), numpys.normal(0.5, 2.0, n))
+    assert ours.bit_generator.state == numpys.bit_generator.state
