@@ -1,4 +1,4 @@
-"""NumPy's PCG64 stream of uniform doubles, drawn inside compiled code (instance builds).
+"""NumPy's PCG64 draws — uniform doubles and standard normals — made in compiled code (builds).
 
 An instance is defined by the draws of a NumPy ``Generator`` (``np.random.default_rng``, whose
 bit generator is PCG64). Where a build needs many uniforms and consumes them in a compiled
@@ -30,6 +30,13 @@ Usage (Python side)::
 
 :func:`uniforms` is ``rng.random(n)`` through this path (tests check them equal on many seeds,
 lengths and generator states, ``tests/tasks/test_pcg64.py``).
+
+Standard normals: :func:`fill_standard_normal` is NumPy's ziggurat (``random_standard_normal``)
+statement for statement, with NumPy's tables (:mod:`lrgym.tasks.ziggurat_tables`) and libm's
+``log1p`` / ``exp`` as NumPy calls them, on a stream's raw 64-bit outputs (drawn ahead, the unused
+ones given back by :func:`rewind`). :func:`fill_normal` / :func:`standard_normal` are
+``rng.standard_normal`` / ``rng.normal`` with the same doubles and the same generator state
+afterwards (NumPy itself draws for another bit generator or few values).
 """
 
 from __future__ import annotations
@@ -78,7 +85,6 @@ _U11 = np.uint64(11)
 _U58 = np.uint64(58)
 _U63 = np.uint64(63)
 _U64 = np.uint64(64)
-_ONE = np.uint64(1)
 _ZERO = np.uint64(0)
 _TWO_POW_MINUS_53 = 1.0 / 9007199254740992.0
 
@@ -106,7 +112,7 @@ def lcg_step(hi, lo, mul_hi, mul_lo, inc_hi, inc_lo):
     prod_lo = lo * mul_lo
     prod_hi = mul_high(lo, mul_lo) + lo * mul_hi + hi * mul_lo
     out_lo = prod_lo + inc_lo
-    carry = _ONE if out_lo < prod_lo else _ZERO
+    carry = _U1 if out_lo < prod_lo else _ZERO
     return prod_hi + inc_hi + carry, out_lo
 
 
