@@ -80,6 +80,20 @@ def test_vector_env_rejects_unknown_keywords_with_the_valid_ones():
         LRControlVectorEnv(2, horizn=5)
 
 
+def test_env_keywords_and_defaults_are_the_settings_ones():
+    """LRControlEnv spells out EnvSettings.build's keywords (so ``help`` and IDEs show them): the
+    names, order and defaults must be the same, or an env default would silently differ."""
+    import inspect
+
+    env_params = dict(inspect.signature(LRControlEnv.__init__).parameters)
+    settings_params = dict(inspect.signature(EnvSettings.build).parameters)
+    env_only = {"self", "render_mode", "task_cache"}
+    assert [n for n in env_params if n not in env_only] == [n for n in settings_params if n != "cls"]
+    for name, p in settings_params.items():
+        if name != "cls":
+            assert env_params[name].default == p.default, name
+
+
 def test_settings_arrays_feed_the_kernels_unchanged():
     s = EnvSettings.build(family="linreg", optimizer="adam")
     assert s.hyper.dtype == np.float64 and s.reward_params.dtype == np.float64
