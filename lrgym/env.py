@@ -160,6 +160,9 @@ class LRControlEnv(gym.Env):
 
     ## Version History
 
+    * v1 (2026-12-02, same id): the recommender's gradient features (``grad_norm``,
+      ``grad_dot``, ``grad_cos``) are summed in another relaxed order and differ from before in
+      the last bits; parameters, losses and rewards are unchanged for fixed actions.
     * v1: suite-v2 dynamics and a fixed info schema; the ``-v0`` ids are gone (gymnasium names
       ``-v1``). Dynamics: (1) divergence cap ``cap_factor · max(L₀, loss_scale)`` instead of
       ``cap_factor · L₀`` (each task states its ``loss_scale``); the divergence penalty of

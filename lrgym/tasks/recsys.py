@@ -122,9 +122,8 @@ from lrgym.tasks.stats import (
     finish_stats,
     is_bad,
     loss_moments,
-    row_dot,
 )
-from lrgym.tasks.updates import apply_rule_rows, apply_rule_rows_with_pair
+from lrgym.tasks.updates import apply_rule_rows
 from lrgym.tasks.vmath import vexp, vlog1p_unit
 from lrgym.tasks.workspace import scratch
 
@@ -209,7 +208,8 @@ def logistic_losses(scores, tri_y, n, losses, dscores, want_grad):
 
 
 @numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
-def gather_row_gradients(params, width, n_users, tri_u, tri_i, dscores, n, scale, row_slot, rows, starts, G, uacc):
+def gather_row_gradients(params, width, n_users, tri_u, tri_i, dscores, n, scale, row_slot, rows, starts, G, uacc,
+                         prev_slot, both):
     """Sum ``scale``·∂ℓ/∂row over the n triples into one row of ``G`` per touched row.
 
     ∂ℓ/∂p_u = ℓ'·q_i, ∂ℓ/∂q_i = ℓ'·p_u, ∂ℓ/∂b_u = ∂ℓ/∂b_i = ℓ' (ℓ' = ∂ℓ/∂s, from ``dscores``).
@@ -217,7 +217,9 @@ def gather_row_gradients(params, width, n_users, tri_u, tri_i, dscores, n, scale
     ``k · width`` in ``params``). ``row_slot`` (−1 = untouched) maps a row to its slot in ``G``;
     ``rows[k]`` / ``starts[k]`` are slot k's row and flat offset. Consecutive triples of the
     same user (a positive and its negatives) are summed in ``uacc`` before touching the user's
-    row. Returns the number of touched rows.
+    row. The touched rows that the previous gradient touched too (``prev_slot``: its row map,
+    −1 = untouched) are listed as pairs (slot, its previous slot) in ``both[0]``, ``both[1]``,
+    without a branch, as they get their slot. Returns (touched rows, listed pairs).
 
     Everything is indexed as 2-D tables (``P[row, c]``, ``G[slot, c]``), never through per-row
     slices: each slice is an array view with an atomic reference-count increment and decrement,
@@ -226,6 +228,7 @@ def gather_row_gradients(params, width, n_users, tri_u, tri_i, dscores, n, scale
     r = width - 1
     P = params.reshape((params.shape[0] // width, width))
     n_rows = 0
+    n_both = 0
     t = 0
     while t < n:
         ru = tri_u[t]
@@ -244,6 +247,10 @@ def gather_row_gradients(params, width, n_users, tri_u, tri_i, dscores, n, scale
                 row_slot[ri] = slot
                 rows[slot] = ri
                 starts[slot] = ri * width
+                j = prev_slot[ri]
+                both[0, n_both] = slot
+                both[1, n_both] = j
+                n_both += 1 if j >= 0 else 0
                 for c in range(r):
                     G[slot, c] = d * P[ru, c]
                 G[slot, r] = d
@@ -259,23 +266,65 @@ def gather_row_gradients(params, width, n_users, tri_u, tri_i, dscores, n, scale
             row_slot[ru] = slot
             rows[slot] = ru
             starts[slot] = ru * width
+            j = prev_slot[ru]
+            both[0, n_both] = slot
+            both[1, n_both] = j
+            n_both += 1 if j >= 0 else 0
             for c in range(width):
                 G[slot, c] = uacc[c]
         else:
             for c in range(width):
                 G[slot, c] += uacc[c]
-    return n_rows
+    return n_rows, n_both
 
 
 @numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
-def record_sparse_gradient_pair(G, rows, n_rows, prev_G, prev_rows, prev_slot, prev_meta, have_prev, acc):
+def sparse_gradient_pair_sums(G, n_rows, prev_G, both, n_both, colsum):
+    """(‖g‖², g·g_prev) of a gradient kept as rows, ``G[k]`` for k < ``n_rows`` (the first
+    rows of a C-contiguous ``G``), and the previous one, ``prev_G``; the ``n_both`` rows both
+    touch are ``G[both[0, m]]`` and ``prev_G[both[1, m]]`` (:func:`gather_row_gradients`).
+    ``colsum`` (length ≥ width) is scratch.
+
+    Both are summed in the kernels' relaxed order (:data:`~lrgym.tasks.base.FAST_MATH`, as a
+    hand-written ``gg += g * g`` is), in long vectorised loops rather than a short sum per row:
+    ‖g‖² is one sum over the n_rows · width contiguous values; g·g_prev adds, column by column,
+    the products of the listed rows into ``colsum`` (elementwise across rows), then sums the
+    columns. Reproducible to the bit on one CPU kind, like every kernel sum. (Until 2026-12-02
+    both were summed row by row with the running total entering each row's vectorised sum in
+    its first lane, a serial chain of ≈ 30 cycles per row, after a search for each row in the
+    previous gradient: ≈ 10 % of an update. The features ‖g‖, g·g_prev and cos differ from that
+    order by rounding only.)
+    """
+    width = G.shape[1]
+    flat = G.reshape(G.shape[0] * width)
+    gg = 0.0
+    for q in range(n_rows * width):
+        gg += flat[q] * flat[q]
+    for c in range(width):
+        colsum[c] = 0.0
+    for m in range(n_both):
+        k = both[0, m]
+        j = both[1, m]
+        for c in range(width):
+            colsum[c] += G[k, c] * prev_G[j, c]
+    gp = 0.0
+    for c in range(width):
+        gp += colsum[c]
+    return gg, gp
+
+
+@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+def record_sparse_gradient_pair(
+    G, n_rows, prev_G, prev_rows, prev_slot, both, n_both, prev_meta, have_prev, acc, colsum
+):
     """:func:`lrgym.tasks.stats.record_gradient_pair` for a gradient that lives on rows.
 
     The previous gradient is kept compactly, like the current one: row ``prev_rows[k]`` of it
     is ``prev_G[k]`` and ``prev_slot`` maps a row to k (−1: zero there); ``prev_meta`` holds
     its row count and squared norm (slots ``PREV_N_ROWS``, ``PREV_NORM_SQ``). Only ‖g‖ and
-    g·g_prev are needed, so a dense (P,) copy would only add scattered memory traffic.
-    Accumulates ‖g‖, g·g_prev, cos into ``acc``, in O(touched rows).
+    g·g_prev are needed (:func:`sparse_gradient_pair_sums`; ``colsum`` is its scratch), so a
+    dense (P,) copy would only add scattered memory traffic. Accumulates ‖g‖, g·g_prev, cos
+    into ``acc``, in O(touched rows).
 
     Nothing is copied: the caller keeps two gradient buffers (:func:`run_recsys`) and the
     current one — (``G``, ``rows``) with the row map :func:`gather_row_gradients` filled — simply
@@ -283,20 +332,7 @@ def record_sparse_gradient_pair(G, rows, n_rows, prev_G, prev_rows, prev_slot, p
     gradient's row map, all −1 again, ready to be the next update's map) and records g's row
     count and squared norm in ``prev_meta``; the caller flips ``prev_meta[PREV_BUFFER]``.
     """
-    gg = 0.0
-    gp = 0.0
-    for k in range(n_rows):
-        gg = row_dot(gg, G, k, G, k)
-        j = prev_slot[rows[k]]
-        if j >= 0:
-            gp = row_dot(gp, G, k, prev_G, j)
-    finish_sparse_gradient_pair(gg, gp, n_rows, prev_rows, prev_slot, prev_meta, have_prev, acc)
-
-
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
-def finish_sparse_gradient_pair(gg, gp, n_rows, prev_rows, prev_slot, prev_meta, have_prev, acc):
-    """The bookkeeping half of :func:`record_sparse_gradient_pair`, given ‖g‖² and g·g_prev
-    (from there, or from :func:`lrgym.tasks.updates.apply_rule_rows_with_pair`)."""
+    gg, gp = sparse_gradient_pair_sums(G, n_rows, prev_G, both, n_both, colsum)
     for k in range(int(prev_meta[PREV_N_ROWS])):
         prev_slot[prev_rows[k]] = -1
     add_gradient_pair(gg, gp, prev_meta[PREV_NORM_SQ], have_prev, acc)
@@ -425,7 +461,7 @@ def draw_minibatch(rng, pos_u, pos_i, n_items, group, tri_u, tri_i, tri_y, unifo
 @numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
 def run_recsys(
     params, slots, step, rng,
-    tri_u, tri_i, tri_y, scores, losses, dscores, row_slot, rows, starts, G, uacc,
+    tri_u, tri_i, tri_y, scores, losses, dscores, row_slot, rows, starts, G, uacc, both,
     prev_meta, table_sq, acc, ev_scores, ev_losses, ev_dscores,
     width, v_off, pos_u, pos_i, n_items, n_negatives,
     ev_u, ev_i, ev_y, va_u, va_i, va_y,
@@ -436,7 +472,8 @@ def run_recsys(
     Two gradient buffers — ``G[b]``, ``rows[b]``, ``row_slot[b]`` for b = 0, 1 — alternate:
     an update gathers its gradient into buffer ``1 − prev_meta[PREV_BUFFER]`` while the other
     still holds the previous update's raw gradient for g·g_prev
-    (:func:`record_sparse_gradient_pair`); then the roles swap, without a copy. With a gradient
+    (:func:`record_sparse_gradient_pair`; the gather lists the rows both touch in ``both``); then
+    the roles swap, without a copy. With a gradient
     transform (clipping, weight decay, normalisation) the outgoing buffer, no longer needed,
     takes the transformed copy the rule applies, so the raw gradient stays the next "previous".
     """
@@ -465,32 +502,26 @@ def run_recsys(
         triple_scores(params, width, v_off, tri_u, tri_i, n_triples, scores)
         logistic_losses(scores, tri_y, n_triples, losses, dscores, True)
         batch_loss = loss_moments(losses, acc)
-        n_rows = gather_row_gradients(
+        n_rows, n_both = gather_row_gradients(
             params, width, n_users, tri_u, tri_i, dscores, n_triples, scale, row_slot[cur], rows[cur], starts, G_cur,
-            uacc,
+            uacc, row_slot[old], both,
         )
-        have_prev = step[0] > 0
-        if plain:  # the rule takes the raw gradient: its statistics in the update's pass
-            step[0] += 1
-            updated_sum, gg, gp = apply_rule_rows_with_pair(
-                params, slots, starts, G_cur, n_rows, rows[cur], G_old, row_slot[old], step[0], lr, opt, hyper
-            )
-            finish_sparse_gradient_pair(gg, gp, n_rows, rows[old], row_slot[old], prev_meta, have_prev, acc)
-            prev_meta[PREV_BUFFER] = cur
-        else:
-            record_sparse_gradient_pair(
-                G_cur, rows[cur], n_rows, G_old, rows[old], row_slot[old], prev_meta, have_prev, acc
-            )
-            prev_meta[PREV_BUFFER] = cur
-            for k in range(n_rows):  # the outgoing buffer is free: it takes the transformed copy
+        record_sparse_gradient_pair(  # (uacc, free after the gather, is its scratch)
+            G_cur, n_rows, G_old, rows[old], row_slot[old], both, n_both, prev_meta, step[0] > 0, acc, uacc
+        )
+        prev_meta[PREV_BUFFER] = cur
+        G_step = G_cur
+        if not plain:  # the outgoing buffer is free: it takes the transformed copy
+            for k in range(n_rows):
                 for c in range(width):
                     G_old[k, c] = G_cur[k, c]
-            transform_rows(params, G_old, starts, n_rows, v_off, hyper, table_sq)
+            G_step = G_old
+            transform_rows(params, G_step, starts, n_rows, v_off, hyper, table_sq)
             if layerwise:
                 table_sq[0] -= rows_sq_norm(params, starts, n_rows, width, v_off, 0)
                 table_sq[1] -= rows_sq_norm(params, starts, n_rows, width, v_off, 1)
-            step[0] += 1
-            updated_sum = apply_rule_rows(params, slots, starts, G_old, n_rows, step[0], lr, opt, hyper)
+        step[0] += 1
+        updated_sum = apply_rule_rows(params, slots, starts, G_step, n_rows, step[0], lr, opt, hyper)
         if layerwise:
             table_sq[0] += rows_sq_norm(params, starts, n_rows, width, v_off, 0)
             table_sq[1] += rows_sq_norm(params, starts, n_rows, width, v_off, 1)
@@ -1143,6 +1174,7 @@ class RecsysTask(KernelTask):
             "starts": np.zeros(2 * T, dtype=np.int64),
             "G": np.zeros((2, 2 * T, self.width)),
             "uacc": np.zeros(self.width),
+            "both": np.zeros((2, 2 * T), dtype=np.int64),  # rows in g and g_prev (sparse_gradient_pair_sums)
             "prev_meta": np.zeros(N_PREV_META),
             "table_sq": np.zeros(2),
             "acc": np.zeros(N_ACC),
@@ -1159,7 +1191,7 @@ class RecsysTask(KernelTask):
         head = (
             state.params, state.slots, state.step, state.rng,
             s["tri_u"], s["tri_i"], s["tri_y"], s["scores"], s["losses"], s["dscores"], s["row_slot"], s["rows"],
-            s["starts"], s["G"], s["uacc"], s["prev_meta"], s["table_sq"], s["acc"],
+            s["starts"], s["G"], s["uacc"], s["both"], s["prev_meta"], s["table_sq"], s["acc"],
             s["ev_scores"], s["ev_losses"], s["ev_dscores"],
             self.width, self.v_off, self.pos_u, self.pos_i, self.n_items, self.spec.n_negatives,
             self.ev_u, self.ev_i, self.ev_y, self.va_u, self.va_i, self.va_y,
@@ -1189,9 +1221,10 @@ class RecsysTask(KernelTask):
         row_slot = np.full(self.n_users + self.n_items, -1, dtype=np.int64)
         rows, starts = np.zeros(2 * n, dtype=np.int64), np.zeros(2 * n, dtype=np.int64)
         G = np.zeros((2 * n, self.width))
-        n_rows = gather_row_gradients(
+        no_prev = np.full(self.n_users + self.n_items, -1, dtype=np.int64)  # no previous gradient
+        n_rows, _ = gather_row_gradients(
             params, self.width, self.n_users, u, i, dscores, n, GRADIENT_SCALE, row_slot, rows, starts, G,
-            np.zeros(self.width),
+            np.zeros(self.width), no_prev, np.zeros((2, 2 * n), dtype=np.int64),
         )
         grad = np.zeros(self.n_params)
         for k in range(n_rows):

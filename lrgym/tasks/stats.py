@@ -14,8 +14,6 @@ from __future__ import annotations
 import math
 
 import numba
-from numba.core import types
-from numba.extending import intrinsic
 
 from lrgym.tasks.base import (
     FAST_MATH,
@@ -59,43 +57,13 @@ def add_gradient_pair(gg, gp, pp, have_prev, acc):
     """Accumulate ‖g‖ = √gg and, with a previous gradient, g·g_prev = gp and
     cos(g, g_prev) = gp / √(gg·pp) (0 if either is zero) into ``acc``: the one definition of the
     gradient-pair features, for dense (:func:`record_gradient_pair`) and row-wise gradients
-    (:func:`lrgym.tasks.recsys.finish_sparse_gradient_pair`)."""
+    (:func:`lrgym.tasks.recsys.record_sparse_gradient_pair`)."""
     acc[A_GRAD_NORM] += math.sqrt(gg)
     if have_prev:
         acc[A_GRAD_DOT] += gp
         denom = math.sqrt(gg * pp)
         acc[A_GRAD_COS] += gp / denom if denom > 0.0 else 0.0
         acc[A_GRAD_PAIRS] += 1.0
-
-
-@intrinsic
-def add_product_relaxed(typingctx, acc, x, y):
-    """``acc + x·y`` with :data:`~lrgym.tasks.base.FAST_MATH`'s flags (reassoc, contract) on the
-    multiply and the add, whatever the flags of the function it is compiled into."""
-    if not all(isinstance(t, types.Float) for t in (acc, x, y)):
-        return None
-
-    def codegen(context, builder, sig, args):
-        total, a, b = args
-        flags = ("reassoc", "contract")
-        return builder.fadd(total, builder.fmul(a, b, flags=flags), flags=flags)
-
-    return types.float64(types.float64, types.float64, types.float64), codegen
-
-
-@numba.njit(cache=True, inline="always", error_model="numpy")
-def row_dot(acc, A, a, B, b):
-    """``acc`` + Σ_c A[a, c]·B[b, c]: one row's share of ‖g‖² or g·g_prev for a gradient kept
-    as rows (:func:`lrgym.tasks.recsys.record_sparse_gradient_pair`).
-
-    The loop carries the kernels' relaxed flags on its own operations
-    (:func:`add_product_relaxed`), so it vectorises — and sums in the same order — in a fast-math
-    kernel and in a strict one (the sparse update, :mod:`lrgym.tasks.updates`), inlined in both:
-    exactly the loop ``acc += A[a, c] * B[b, c]`` of a ``fastmath={"reassoc", "contract"}``
-    function."""
-    for c in range(A.shape[1]):
-        acc = add_product_relaxed(acc, A[a, c], B[b, c])
-    return acc
 
 
 @numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")

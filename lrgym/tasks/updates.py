@@ -35,7 +35,6 @@ from lrgym.optim import (
     hyper_tuple,
     update_coordinate,
 )
-from lrgym.tasks.stats import row_dot
 
 
 #: the sum of the updated coordinates' new values cannot overflow when each has |x| ≤ this / their count
@@ -43,18 +42,11 @@ SAFE_SUM = 1e300
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _rows(params, slots, starts, G, n_rows, tf, lr, opt, hyper, dots, rows, prev_G, prev_slot):
+def _rows(params, slots, starts, G, n_rows, tf, lr, opt, hyper):
     width = G.shape[1]
     limit = SAFE_SUM / max(n_rows * width, 1)
     n_large = 0
-    gg = 0.0
-    gp = 0.0
     for k in range(n_rows):  # G[k, j], params[s + j]: no per-row views (a refcount pair each)
-        if dots:  # the raw gradient's statistics, in record_sparse_gradient_pair's order
-            gg = row_dot(gg, G, k, G, k)
-            j = prev_slot[rows[k]]
-            if j >= 0:
-                gp = row_dot(gp, G, k, prev_G, j)
         # max(·, 0) (a no-op: offsets are ≥ 0) tells LLVM that s + j is not a negative index,
         # so Numba's wrap-around select goes and the row's loop vectorises (elementwise: no
         # change in any bit; no fast-math here)
@@ -63,30 +55,30 @@ def _rows(params, slots, starts, G, n_rows, tf, lr, opt, hyper, dots, rows, prev
             update_coordinate(params, slots, s + j, G[k, j], lr, tf, opt, hyper)
             n_large += 0 if abs(params[s + j]) <= limit else 1  # NaN counts as large
     if n_large == 0:
-        return 0.0, gg, gp
+        return 0.0
     total = 0.0
     for k in range(n_rows):
         s = starts[k]
         for j in range(width):
             total += params[s + j]
-    return total, gg, gp
+    return total
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _dispatch(params, slots, starts, G, n_rows, t, lr, opt, hyper, dots, rows, prev_G, prev_slot):
+def _dispatch(params, slots, starts, G, n_rows, t, lr, opt, hyper):
     tf = float(t)
     h = hyper_tuple(hyper)
     if opt == SGD:
-        return _rows(params, slots, starts, G, n_rows, tf, lr, SGD, h, dots, rows, prev_G, prev_slot)
+        return _rows(params, slots, starts, G, n_rows, tf, lr, SGD, h)
     elif opt == MOMENTUM:
-        return _rows(params, slots, starts, G, n_rows, tf, lr, MOMENTUM, h, dots, rows, prev_G, prev_slot)
+        return _rows(params, slots, starts, G, n_rows, tf, lr, MOMENTUM, h)
     elif opt == NESTEROV:
-        return _rows(params, slots, starts, G, n_rows, tf, lr, NESTEROV, h, dots, rows, prev_G, prev_slot)
+        return _rows(params, slots, starts, G, n_rows, tf, lr, NESTEROV, h)
     elif opt == ADAM:
-        return _rows(params, slots, starts, G, n_rows, tf, lr, ADAM, h, dots, rows, prev_G, prev_slot)
+        return _rows(params, slots, starts, G, n_rows, tf, lr, ADAM, h)
     elif opt == RMSPROP:
-        return _rows(params, slots, starts, G, n_rows, tf, lr, RMSPROP, h, dots, rows, prev_G, prev_slot)
-    return _rows(params, slots, starts, G, n_rows, tf, lr, ADAGRAD, h, dots, rows, prev_G, prev_slot)
+        return _rows(params, slots, starts, G, n_rows, tf, lr, RMSPROP, h)
+    return _rows(params, slots, starts, G, n_rows, tf, lr, ADAGRAD, h)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -102,22 +94,5 @@ def apply_rule_rows(params, slots, starts, G, n_rows, t, lr, opt, hyper):
     row order. The common case costs a vectorised count, not a serial chain of additions (one
     per coordinate, ≈ 4 cycles each: a third of a recommender update).
     """
-    return _dispatch(params, slots, starts, G, n_rows, t, lr, opt, hyper, False, starts, G, starts)[0]
+    return _dispatch(params, slots, starts, G, n_rows, t, lr, opt, hyper)
 
-
-@numba.njit(cache=True, error_model="numpy")
-def apply_rule_rows_with_pair(params, slots, starts, G, n_rows, rows, prev_G, prev_slot, t, lr, opt, hyper):
-    """:func:`apply_rule_rows` with the untransformed gradient ``G``, and in the same pass over
-    the rows the sums :func:`lrgym.tasks.recsys.record_sparse_gradient_pair` needs: returns
-    (the finiteness witness of :func:`apply_rule_rows`, ‖g‖², g·g_prev), where row ``rows[k]``
-    of g is ``G[k]`` and ``prev_slot`` maps a row to its row of ``prev_G`` (−1: none).
-
-    The sums are :func:`~lrgym.tasks.stats.row_dot`, whose operations carry the kernels'
-    fast-math flags, so each row's sum vectorises exactly as in ``record_sparse_gradient_pair``
-    (the same bits), while the update's operations here carry none (each rounded as in
-    ``torch.optim``). Each sum is a serial chain of about 30 cycles per row (the running total
-    enters the first lane of the row's vector sum); the update's independent work now runs in
-    its shadow instead of after it (alone: ≈ 2.4 µs of chain + 2.15 µs of update per recommender
-    update of 287 rows; together ≈ 2.9 µs).
-    """
-    return _dispatch(params, slots, starts, G, n_rows, t, lr, opt, hyper, True, rows, prev_G, prev_slot)

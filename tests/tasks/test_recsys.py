@@ -481,35 +481,42 @@ def test_sparse_update_reports_non_finite_exactly_when_the_updated_sum_is(value,
     assert np.all(params[untouched] == 7.0)
 
 
-@pytest.mark.parametrize("opt_name", ["sgd", "momentum", "adam", "adagrad"])
-def test_fused_row_pass_equals_separate_statistics_and_update(opt_name):
-    """``apply_rule_rows_with_pair`` (‖g‖², g·g_prev summed in the update's pass) gives the
-    parameters, slots and sums of the separate passes it replaces, to the bit."""
-    from lrgym.tasks.recsys import N_PREV_META, record_sparse_gradient_pair
-    from lrgym.tasks.stats import N_ACC
-    from lrgym.tasks.updates import apply_rule_rows, apply_rule_rows_with_pair
+@pytest.mark.parametrize("shape", [dict(rank=4, batch_size=8, n_negatives=3),
+                                   dict(rank=16, batch_size=64, n_negatives=1)])
+def test_gathered_gradients_and_their_pair_sums_match_dense_numpy(shape):
+    """Two consecutive minibatches' row gradients (``gather_row_gradients``): each equals the
+    dense gradient of ``ref_loss_grad``; the rows both touch are listed as (slot, previous slot)
+    pairs; ``sparse_gradient_pair_sums`` gives the dense ‖g‖² and g·g_prev (to rounding: its
+    sums are reassociated)."""
+    from lrgym.tasks.recsys import draw_minibatch, gather_row_gradients, sparse_gradient_pair_sums
 
-    rng = np.random.default_rng(5)
-    width, n_table_rows, n_rows = 17, 50, 30
-    params = rng.standard_normal(n_table_rows * width)
-    slots = np.abs(rng.standard_normal((2, len(params))))
-    rows = rng.permutation(n_table_rows)[:n_rows].astype(np.int64)
-    starts = rows * width
-    G = rng.standard_normal((n_rows, width))
-    prev_rows = rng.permutation(n_table_rows)[:20].astype(np.int64)
-    prev_G = rng.standard_normal((20, width))
-    prev_slot = np.full(n_table_rows, -1, dtype=np.int64)
-    prev_slot[prev_rows] = np.arange(20)
-    cfg = OptimizerConfig(opt_name)
-    p1, s1 = params.copy(), slots.copy()
-    w1, gg, gp = apply_rule_rows_with_pair(p1, s1, starts, G, n_rows, rows, prev_G, prev_slot.copy(), 3, 0.05,
-                                           cfg.code, cfg.hyper())
-    p2, s2 = params.copy(), slots.copy()
-    meta, acc = np.zeros(N_PREV_META), np.zeros(N_ACC)
-    record_sparse_gradient_pair(G, rows, n_rows, prev_G, prev_rows, prev_slot.copy(), meta, False, acc)
-    w2 = apply_rule_rows(p2, s2, starts, G, n_rows, 3, 0.05, cfg.code, cfg.hyper())
-    assert np.array_equal(p1, p2) and np.array_equal(s1, s2) and w1 == w2 == 0.0
-    assert gg == meta[1] and gg == pytest.approx(np.sum(G**2), rel=1e-13)
-    both = [(k, prev_slot[r]) for k, r in enumerate(rows) if prev_slot[r] >= 0]
-    assert both  # some rows are in both gradients
-    assert gp == pytest.approx(sum(G[k] @ prev_G[j] for k, j in both), rel=1e-12)
+    task = small_task(**shape)
+    state = task.new_state(np.random.default_rng(4))
+    p = state.params
+    T, w = task.n_triples, task.width
+    row_slot = np.full((2, task.n_users + task.n_items), -1, dtype=np.int64)
+    rows, starts = np.zeros((2, 2 * T), dtype=np.int64), np.zeros(2 * T, dtype=np.int64)
+    G, uacc, both = np.zeros((2, 2 * T, w)), np.zeros(w), np.zeros((2, 2 * T), dtype=np.int64)
+    dense, n_rows = [], []
+    for b in range(2):
+        u, i, y, scratch = np.zeros(T, np.int64), np.zeros(T, np.int64), np.zeros(T), np.zeros(T)
+        draw_minibatch(state.rng, task.pos_u, task.pos_i, task.n_items, task.group, u, i, y, scratch)
+        s = np.array([p[a * w: a * w + w - 1] @ p[(task.n_users + j) * w: (task.n_users + j) * w + w - 1]
+                      + p[a * w + w - 1] + p[(task.n_users + j) * w + w - 1] for a, j in zip(u, i)])
+        dscores = 1.0 / (1.0 + np.exp(-s)) - y
+        n, n_both = gather_row_gradients(p, w, task.n_users, u, i, dscores, T, 1.0, row_slot[b], rows[b], starts,
+                                         G[b], uacc, row_slot[1 - b], both)
+        g = np.zeros_like(p)
+        for k in range(n):
+            g[rows[b, k] * w: rows[b, k] * w + w] = G[b, k]
+        _, ref = ref_loss_grad(task, p, u, i, y)
+        np.testing.assert_allclose(g, ref, rtol=1e-10, atol=1e-13)
+        dense.append(g)
+        n_rows.append(n)
+    shared = set(rows[0, : n_rows[0]]) & set(rows[1, : n_rows[1]])
+    assert len(shared) > 0 and n_both == len(shared)
+    assert {int(rows[1, k]) for k in both[0, :n_both]} == shared
+    assert all(rows[0, j] == rows[1, k] for k, j in zip(both[0, :n_both], both[1, :n_both]))
+    gg, gp = sparse_gradient_pair_sums(G[1], n_rows[1], G[0], both, n_both, uacc)
+    assert gg == pytest.approx(dense[1] @ dense[1], rel=1e-13)
+    assert gp == pytest.approx(dense[1] @ dense[0], rel=1e-12, abs=1e-14 * gg)
