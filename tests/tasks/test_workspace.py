@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pytest
 
 from lrgym.tasks import workspace
 
@@ -38,3 +39,34 @@ def test_requests_above_the_bound_get_fresh_arrays():
     assert first.shape == (n,) and not np.shares_memory(first, second)
     kept = workspace.scratch("test.huge", (10,))  # nothing that size was kept
     assert not np.shares_memory(kept, second)
+
+
+def _arrays(task):
+    """Every NumPy array a task holds (attributes, one level into tuples and lists)."""
+    for value in vars(task).values():
+        for a in value if isinstance(value, (tuple, list)) else (value,):
+            if isinstance(a, np.ndarray):
+                yield a
+
+
+@pytest.mark.parametrize("family", ["linreg", "recsys", "mlp", "quadratic"])
+def test_a_built_instance_holds_no_scratch_memory(family):
+    """Scratch buffers are reused by the next build: no array of a built task may share memory
+    with one, or building another instance would change it (checked both ways: no shared
+    memory, and the arrays are unchanged after more builds of the same family)."""
+    from lrgym.tasks import make_family
+    from lrgym.tasks.cache import build_task
+
+    fam = make_family(family)
+    # a finite linreg instance (a streaming one has no rows): the first such train seed
+    seed = next(s for s in range(100) if not getattr(fam.sample(s), "streaming", False))
+    task = build_task(fam, fam.sample(seed))
+    before = [a.copy() for a in _arrays(task)]
+    buffers = list(getattr(workspace._LOCAL, "buffers", {}).values())
+    for a in _arrays(task):
+        for buf in buffers:
+            assert not np.shares_memory(a, buf)
+    for other in range(seed + 1, seed + 4):
+        build_task(fam, fam.sample(other))
+    for old, a in zip(before, _arrays(task)):
+        np.testing.assert_array_equal(a, old)
