@@ -254,6 +254,25 @@ class KernelTask(Task):
             self.kernel(*args)
 
 
+def is_integer(value) -> bool:
+    """A Python or NumPy integer (``True``/``False`` are not: they are options of their own)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def is_real(value) -> bool:
+    """A Python or NumPy real number (not a bool); range checks decide about NaN and infinities."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def check_options(family: str, options: dict, rules: dict) -> None:
+    """Check a family's spec overrides: ``rules`` maps an option to ``(predicate, valid range in
+    words)``; the first value the predicate rejects raises ``ValueError`` naming the option, the
+    value and the valid range. Options without a rule are left to the family."""
+    for key, (ok, valid) in rules.items():
+        if key in options and not ok(options[key]):
+            raise ValueError(f"{family} option {key}={options[key]!r} out of range; valid: {valid}")
+
+
 class TaskFamily(ABC):
     """A distribution over instances. Subclasses set ``name`` and implement sample / build."""
 

@@ -74,6 +74,9 @@ from lrgym.tasks.base import (
     TaskFamily,
     TaskSpec,
     TrainState,
+    check_options,
+    is_integer,
+    is_real,
     log_uniform,
     log_uniform_int,
 )
@@ -662,23 +665,15 @@ class LinRegFamily(TaskFamily):
 
     def _validate_overrides(self):
         o = self.overrides
-        checks = {
-            "dim": lambda v: isinstance(v, (int, np.integer)) and 1 <= v <= 4096,
-            "condition": lambda v: 1.0 <= v <= 1e8,
-            "scale": lambda v: 0 < v < 1e6,
-            "noise": lambda v: 0 <= v < 1e6,
-            "batch_size": lambda v: isinstance(v, (int, np.integer)) and v >= 1,
-            "n_train": lambda v: isinstance(v, (int, np.integer)) and v >= 2,
-            "streaming": lambda v: isinstance(v, bool),
-        }
-        ranges = {
-            "dim": "integer 1..4096", "condition": "1 <= condition <= 1e8", "scale": "> 0",
-            "noise": ">= 0", "batch_size": "integer >= 1", "n_train": "integer >= 2",
-            "streaming": "True or False",
-        }
-        for key, ok in checks.items():
-            if key in o and not ok(o[key]):
-                raise ValueError(f"linreg option {key}={o[key]!r} out of range; valid: {ranges[key]}")
+        check_options(self.name, o, {
+            "dim": (lambda v: is_integer(v) and 1 <= v <= 4096, "integer 1..4096"),
+            "condition": (lambda v: is_real(v) and 1.0 <= v <= 1e8, "1 <= condition <= 1e8"),
+            "scale": (lambda v: is_real(v) and 0 < v < 1e6, "> 0"),
+            "noise": (lambda v: is_real(v) and 0 <= v < 1e6, ">= 0"),
+            "batch_size": (lambda v: is_integer(v) and v >= 1, "integer >= 1"),
+            "n_train": (lambda v: is_integer(v) and v >= 2, "integer >= 2"),
+            "streaming": (lambda v: isinstance(v, bool), "True or False"),
+        })
         if "dataset" in o and o["dataset"] not in DATASETS:
             raise ValueError(f"unknown linreg dataset {o['dataset']!r}; valid choices: {', '.join(DATASETS)}")
 

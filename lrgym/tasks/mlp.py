@@ -95,6 +95,9 @@ from lrgym.tasks.base import (
     TaskFamily,
     TaskSpec,
     TrainState,
+    check_options,
+    is_integer,
+    is_real,
     log_uniform,
     log_uniform_int,
 )
@@ -506,20 +509,16 @@ class MLPFamily(TaskFamily):
 
     def _validate_overrides(self):
         o = self.overrides
-        is_int = lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool)  # noqa: E731
-        checks = {
-            "input_dim": (lambda v: is_int(v) and 1 <= v <= 4096, "integer 1..4096"),
-            "n_classes": (lambda v: is_int(v) and 2 <= v <= 1000, "integer 2..1000"),
-            "hidden": (lambda v: is_int(v) and 1 <= v <= 4096, "integer 1..4096"),
-            "depth": (lambda v: is_int(v) and v in (1, 2), "1 or 2"),
-            "batch_size": (lambda v: is_int(v) and 1 <= v <= 65536, "integer 1..65536"),
-            "n_train": (lambda v: is_int(v) and 2 <= v <= 10_000_000, "integer 2..10,000,000"),
-            "separation": (lambda v: isinstance(v, (int, float)) and 0 < v < 1e6, "0 < separation < 1e6"),
-            "label_noise": (lambda v: isinstance(v, (int, float)) and 0 <= v <= 1, "0 <= label_noise <= 1"),
-        }
-        for key, (ok, valid) in checks.items():
-            if key in o and not ok(o[key]):
-                raise ValueError(f"mlp option {key}={o[key]!r} out of range; valid: {valid}")
+        check_options(self.name, o, {
+            "input_dim": (lambda v: is_integer(v) and 1 <= v <= 4096, "integer 1..4096"),
+            "n_classes": (lambda v: is_integer(v) and 2 <= v <= 1000, "integer 2..1000"),
+            "hidden": (lambda v: is_integer(v) and 1 <= v <= 4096, "integer 1..4096"),
+            "depth": (lambda v: is_integer(v) and v in (1, 2), "1 or 2"),
+            "batch_size": (lambda v: is_integer(v) and 1 <= v <= 65536, "integer 1..65536"),
+            "n_train": (lambda v: is_integer(v) and 2 <= v <= 10_000_000, "integer 2..10,000,000"),
+            "separation": (lambda v: is_real(v) and 0 < v < 1e6, "0 < separation < 1e6"),
+            "label_noise": (lambda v: is_real(v) and 0 <= v <= 1, "0 <= label_noise <= 1"),
+        })
         for key, choices in (("dataset", DATASETS), ("activation", ACTIVATIONS), ("init", INITS)):
             if key in o and o[key] not in choices:
                 raise ValueError(f"unknown mlp {key} {o[key]!r}; valid choices: {', '.join(choices)}")

@@ -45,6 +45,9 @@ from lrgym.tasks.base import (
     TaskFamily,
     TaskSpec,
     TrainState,
+    check_options,
+    is_integer,
+    is_real,
     log_uniform,
     log_uniform_int,
 )
@@ -222,18 +225,14 @@ class QuadraticFamily(TaskFamily):
     default_inner_steps = 10
 
     def _validate_overrides(self):
-        o = self.overrides
-        rules = {
-            "dim": (lambda v: isinstance(v, (int, np.integer)) and 1 <= v <= 2048, "integer 1..2048"),
-            "condition": (lambda v: 1.0 <= v <= 1e8, "1 <= condition <= 1e8"),
-            "scale": (lambda v: 0 < v < 1e6, "> 0"),
-            "noise": (lambda v: 0 <= v < 1e6, ">= 0"),
-            "batch_size": (lambda v: isinstance(v, (int, np.integer)) and v >= 1, "integer >= 1"),
+        check_options(self.name, self.overrides, {
+            "dim": (lambda v: is_integer(v) and 1 <= v <= 2048, "integer 1..2048"),
+            "condition": (lambda v: is_real(v) and 1.0 <= v <= 1e8, "1 <= condition <= 1e8"),
+            "scale": (lambda v: is_real(v) and 0 < v < 1e6, "> 0"),
+            "noise": (lambda v: is_real(v) and 0 <= v < 1e6, ">= 0"),
+            "batch_size": (lambda v: is_integer(v) and v >= 1, "integer >= 1"),
             "rotate": (lambda v: isinstance(v, bool), "True or False"),
-        }
-        for key, (ok, valid) in rules.items():
-            if key in o and not ok(o[key]):
-                raise ValueError(f"quadratic option {key}={o[key]!r} out of range; valid: {valid}")
+        })
 
     def _sample(self, rng, instance_seed):
         noisy = rng.uniform() < 0.5

@@ -113,6 +113,9 @@ from lrgym.tasks.base import (
     TaskFamily,
     TaskSpec,
     TrainState,
+    check_options,
+    is_integer,
+    is_real,
     log_uniform,
     log_uniform_int,
 )
@@ -1242,24 +1245,19 @@ class RecsysFamily(TaskFamily):
 
     def _validate_overrides(self):
         o = self.overrides
-        is_int = lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool)  # noqa: E731
-        is_num = lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool)  # noqa: E731
-        checks = {
-            "n_users": (lambda v: is_int(v) and 3 <= v <= 10_000_000, "integer 3..10,000,000"),
-            "n_items": (lambda v: is_int(v) and 4 <= v <= 10_000_000, "integer 4..10,000,000"),
-            "rank": (lambda v: is_int(v) and 1 <= v <= 1024, "integer 1..1024"),
-            "true_rank": (lambda v: is_int(v) and 1 <= v <= 1024, "integer 1..1024"),
-            "zipf": (lambda v: is_num(v) and 0 <= v <= 5, "0 <= zipf <= 5"),
-            "signal": (lambda v: is_num(v) and 0 <= v <= 100, "0 <= signal <= 100"),
-            "interactions": (lambda v: is_num(v) and 1 <= v <= 1e6, "1 <= interactions <= 1e6"),
-            "batch_size": (lambda v: is_int(v) and 1 <= v <= 65536, "integer 1..65536"),
-            "n_negatives": (lambda v: is_int(v) and 1 <= v <= 1000, "integer 1..1000"),
-            "init_scale": (lambda v: is_num(v) and 0 <= v < 1e3, "0 <= init_scale < 1000"),
+        check_options(self.name, o, {
+            "n_users": (lambda v: is_integer(v) and 3 <= v <= 10_000_000, "integer 3..10,000,000"),
+            "n_items": (lambda v: is_integer(v) and 4 <= v <= 10_000_000, "integer 4..10,000,000"),
+            "rank": (lambda v: is_integer(v) and 1 <= v <= 1024, "integer 1..1024"),
+            "true_rank": (lambda v: is_integer(v) and 1 <= v <= 1024, "integer 1..1024"),
+            "zipf": (lambda v: is_real(v) and 0 <= v <= 5, "0 <= zipf <= 5"),
+            "signal": (lambda v: is_real(v) and 0 <= v <= 100, "0 <= signal <= 100"),
+            "interactions": (lambda v: is_real(v) and 1 <= v <= 1e6, "1 <= interactions <= 1e6"),
+            "batch_size": (lambda v: is_integer(v) and 1 <= v <= 65536, "integer 1..65536"),
+            "n_negatives": (lambda v: is_integer(v) and 1 <= v <= 1000, "integer 1..1000"),
+            "init_scale": (lambda v: is_real(v) and 0 <= v < 1e3, "0 <= init_scale < 1000"),
             "data_path": (lambda v: v is None or isinstance(v, (str, os.PathLike)), "None or a file path"),
-        }
-        for key, (ok, valid) in checks.items():
-            if key in o and not ok(o[key]):
-                raise ValueError(f"recsys option {key}={o[key]!r} out of range; valid: {valid}")
+        })
         if o.get("data_path") is not None:
             o["data_path"] = os.fspath(o["data_path"])
             fixed = sorted({"n_users", "n_items"} & set(o))

@@ -109,3 +109,30 @@ def test_registering_checks_its_input(toy):
         register_family("toy", "other:Family")
     with pytest.raises(ValueError, match="valid: 'package.module:ClassName'"):
         register_family("toy2", "no_colon")
+
+
+# every family checks its numeric options the same way (lrgym.tasks.base.check_options)
+_INTEGER_OPTION = {"linreg": "dim", "quadratic": "dim", "mlp": "hidden", "recsys": "rank"}
+_REAL_OPTION = {"linreg": "noise", "quadratic": "noise", "mlp": "separation", "recsys": "signal"}
+
+
+@pytest.mark.parametrize("name", sorted(_INTEGER_OPTION))
+@pytest.mark.parametrize("bad", [True, 8.0, "8", None])
+def test_integer_options_reject_other_types_by_name(name, bad):
+    from lrgym.tasks import make_family
+
+    key = _INTEGER_OPTION[name]
+    with pytest.raises(ValueError, match=rf"{name} option {key}={bad!r} out of range; valid: integer"):
+        make_family(name, **{key: bad})
+    assert make_family(name, **{key: np.int64(8)}).sample(0).__getattribute__(key) == 8
+
+
+@pytest.mark.parametrize("name", sorted(_REAL_OPTION))
+@pytest.mark.parametrize("bad", [True, "0.1", None, float("nan")])
+def test_real_options_reject_other_types_and_nan_by_name(name, bad):
+    from lrgym.tasks import make_family
+
+    key = _REAL_OPTION[name]
+    with pytest.raises(ValueError, match=rf"{name} option {key}="):
+        make_family(name, **{key: bad})
+    assert make_family(name, **{key: np.float32(0.5)}).sample(0).__getattribute__(key) == 0.5
