@@ -130,16 +130,29 @@ def output_double(hi, lo):
     return float(output_u64(hi, lo) >> _U11) * _TWO_POW_MINUS_53
 
 
+@numba.njit(cache=True, inline="always")
+def load_lanes(stream):
+    """The four lanes' states (hi, lo) of a stream, in lane order (they then live in registers)."""
+    return (stream[_LANE0], stream[_LANE0 + 1], stream[_LANE0 + 2], stream[_LANE0 + 3],
+            stream[_LANE0 + 4], stream[_LANE0 + 5], stream[_LANE0 + 6], stream[_LANE0 + 7])
+
+
+@numba.njit(cache=True, inline="always")
+def store_lanes(stream, h0, l0, h1, l1, h2, l2, h3, l3):
+    """Write the four lanes' states back into the stream (the inverse of :func:`load_lanes`)."""
+    stream[_LANE0], stream[_LANE0 + 1] = h0, l0
+    stream[_LANE0 + 2], stream[_LANE0 + 3] = h1, l1
+    stream[_LANE0 + 4], stream[_LANE0 + 5] = h2, l2
+    stream[_LANE0 + 6], stream[_LANE0 + 7] = h3, l3
+
+
 @numba.njit(cache=True)
 def fill_uniforms(stream, out):
     """The stream's next ``out.shape[0]`` doubles into ``out`` (1-d), advancing the stream."""
     n = out.shape[0]
     m_hi, m_lo = stream[_JUMP_MUL], stream[_JUMP_MUL + 1]
     c_hi, c_lo = stream[_JUMP_INC], stream[_JUMP_INC + 1]
-    h0, l0 = stream[_LANE0], stream[_LANE0 + 1]
-    h1, l1 = stream[_LANE0 + 2], stream[_LANE0 + 3]
-    h2, l2 = stream[_LANE0 + 4], stream[_LANE0 + 5]
-    h3, l3 = stream[_LANE0 + 6], stream[_LANE0 + 7]
+    h0, l0, h1, l1, h2, l2, h3, l3 = load_lanes(stream)
     full = n - n % 4
     for t in range(0, full, 4):
         out[t] = output_double(h0, l0)
@@ -168,10 +181,7 @@ def fill_uniforms(stream, out):
         h0, l0, h1, l1, h2, l2, h3, l3 = h2, l2, h3, l3, h0, l0, h1, l1
     elif rest == 3:
         h0, l0, h1, l1, h2, l2, h3, l3 = h3, l3, h0, l0, h1, l1, h2, l2
-    stream[_LANE0], stream[_LANE0 + 1] = h0, l0
-    stream[_LANE0 + 2], stream[_LANE0 + 3] = h1, l1
-    stream[_LANE0 + 4], stream[_LANE0 + 5] = h2, l2
-    stream[_LANE0 + 6], stream[_LANE0 + 7] = h3, l3
+    store_lanes(stream, h0, l0, h1, l1, h2, l2, h3, l3)
 
 
 @numba.njit(cache=True)
@@ -179,10 +189,7 @@ def fill_raw(stream, out):
     """The stream's next 64-bit outputs into ``out`` (uint64, a length divisible by 4)."""
     m_hi, m_lo = stream[_JUMP_MUL], stream[_JUMP_MUL + 1]
     c_hi, c_lo = stream[_JUMP_INC], stream[_JUMP_INC + 1]
-    h0, l0 = stream[_LANE0], stream[_LANE0 + 1]
-    h1, l1 = stream[_LANE0 + 2], stream[_LANE0 + 3]
-    h2, l2 = stream[_LANE0 + 4], stream[_LANE0 + 5]
-    h3, l3 = stream[_LANE0 + 6], stream[_LANE0 + 7]
+    h0, l0, h1, l1, h2, l2, h3, l3 = load_lanes(stream)
     for t in range(0, out.shape[0] - out.shape[0] % 4, 4):
         out[t] = output_u64(h0, l0)
         out[t + 1] = output_u64(h1, l1)
@@ -192,10 +199,7 @@ def fill_raw(stream, out):
         h1, l1 = lcg_step(h1, l1, m_hi, m_lo, c_hi, c_lo)
         h2, l2 = lcg_step(h2, l2, m_hi, m_lo, c_hi, c_lo)
         h3, l3 = lcg_step(h3, l3, m_hi, m_lo, c_hi, c_lo)
-    stream[_LANE0], stream[_LANE0 + 1] = h0, l0
-    stream[_LANE0 + 2], stream[_LANE0 + 3] = h1, l1
-    stream[_LANE0 + 4], stream[_LANE0 + 5] = h2, l2
-    stream[_LANE0 + 6], stream[_LANE0 + 7] = h3, l3
+    store_lanes(stream, h0, l0, h1, l1, h2, l2, h3, l3)
 
 
 @numba.njit(cache=True)
