@@ -202,16 +202,97 @@ def test_qr_kernel_falls_back_to_the_canonical_kernel(monkeypatch):
     from lrgym.tasks import linreg
 
     monkeypatch.setattr(linreg, "_QR_KERNEL", None)
-    monkeypatch.setattr(linreg, "_reproduces_canonical_qr", lambda block: False)
+    monkeypatch.setattr(linreg, "_reproduces_canonical_qr", lambda block, panel=0: False)
     assert linreg.qr_kernel() is linreg.householder_qr
+
+
+def test_qr_kernel_without_the_panel_form_when_only_it_fails_the_check(monkeypatch):
+    """A CPU where the blocked kernel passes the self-check and the panel kernel does not gets
+    the blocked kernel alone (never the panel kernel on large matrices)."""
+    from lrgym.tasks import linreg
+
+    monkeypatch.setattr(linreg, "_QR_KERNEL", None)
+    monkeypatch.setattr(linreg, "_reproduces_canonical_qr", lambda block, panel=0: panel == 0 and block == 16)
+    kernel = linreg.qr_kernel()
+    assert kernel.func is linreg.householder_qr_blocked and kernel.keywords == {"block": 16}
+    monkeypatch.setattr(linreg, "_QR_KERNEL", None)
+    monkeypatch.setattr(linreg, "_reproduces_canonical_qr", lambda block, panel=0: block == 16)
+    kernel = linreg.qr_kernel()
+    assert kernel.func is linreg.householder_qr_fast and kernel.keywords == {"block": 16, "panel": linreg.QR_PANEL}
+
+
+def _canonical_and(kernel, rows, cols, seed=0, zero_rows=()):
+    """(canonical result, ``kernel``'s result) on one random matrix of rows with scales over
+    eight decades; ``zero_rows`` are set to 0 (a column without a reflector)."""
+    from lrgym.tasks.linreg import householder_qr
+
+    rng = np.random.default_rng(seed + rows * 7919 + cols)
+    A = rng.standard_normal((rows, cols)) * np.exp(rng.uniform(-4.0, 4.0, size=(rows, 1)))
+    A[list(zero_rows)] = 0.0
+    B = A.copy()
+    k = min(cols, rows - 1)
+    householder_qr(A, k)
+    kernel(B, k)
+    return A.view(np.int64), B.view(np.int64)
+
+
+@pytest.mark.parametrize("panel", [1, 2, 3, 5, 16, 40])
+@pytest.mark.parametrize("rows, cols", [
+    (161, 160), (162, 160), (33, 2048), (98, 2048), (257, 512), (5, 300), (70, 64), (40, 41), (41, 41),
+    (3, 1), (2, 5), (2, 1), (17, 16), (18, 16), (100, 30), (31, 30), (60, 20), (9, 8),
+])
+def test_panel_qr_gives_the_canonical_bits(rows, cols, panel):
+    """The panel kernel equals the canonical kernel bit for bit: every panel width (1, a width
+    that does not divide k, wider than k), an odd and an even number of rows below each panel
+    (the one-column last row, the self-paired last row), fewer columns than rows (k = cols <
+    rows − 1: rows below k only receive reflectors) and k = rows − 1."""
+    from lrgym.tasks.linreg import householder_qr_panel, qr_kernel
+
+    kernel = qr_kernel()
+    if "panel" not in getattr(kernel, "keywords", {}):
+        pytest.skip("this CPU's compiled loops did not pass the panel kernel's self-check")
+    block = kernel.keywords["block"]
+    A, B = _canonical_and(lambda M, k: householder_qr_panel(M, k, block, panel), rows, cols)
+    assert np.array_equal(A, B)
+
+
+@pytest.mark.parametrize("zero_rows", [(0,), (5,), (15, 16), (17,), (39,)])
+def test_panel_qr_skips_zero_columns_as_the_canonical_kernel(zero_rows):
+    """A column that is zero below the diagonal gets no reflector (the canonical kernel's
+    ``continue``: the row is left as it is, no later row is touched by it), in any position of a
+    panel, including the first and last rows of a panel."""
+    from lrgym.tasks.linreg import householder_qr_panel, qr_kernel
+
+    kernel = qr_kernel()
+    if "panel" not in getattr(kernel, "keywords", {}):
+        pytest.skip("this CPU's compiled loops did not pass the panel kernel's self-check")
+    A, B = _canonical_and(lambda M, k: householder_qr_panel(M, k, kernel.keywords["block"], 16), 41, 200,
+                          zero_rows=zero_rows)
+    assert np.array_equal(A, B)
+
+
+def test_fast_qr_runs_the_panel_kernel_on_large_matrices_only():
+    """``householder_qr_fast`` picks the panel kernel above the size threshold and the blocked one
+    below it; on the running CPU both give the canonical bits on both sides of it."""
+    from lrgym.tasks import linreg
+
+    kernel = linreg.qr_kernel()
+    if "panel" not in getattr(kernel, "keywords", {}):
+        pytest.skip("this CPU's compiled loops did not pass the panel kernel's self-check")
+    rows, cols = linreg.QR_PANEL_MIN_ROWS, linreg.QR_PANEL_MIN_COLS
+    for shape in [(rows, cols), (rows + 1, cols), (rows + 1, cols - 1), (rows + 2, cols + 7), (258, 2048)]:
+        A, B = _canonical_and(kernel, *shape)
+        assert np.array_equal(A, B), shape
 
 
 def test_blocked_qr_with_a_wrong_block_is_caught_by_the_self_check():
     """The self-check can fail: a block length that is not a multiple of the compiler's main
-    block (here 3) changes the summation order, and the check rejects it."""
-    from lrgym.tasks.linreg import _reproduces_canonical_qr
+    block (here 3) changes the summation order, and the check rejects it (for the blocked and
+    for the panel kernel)."""
+    from lrgym.tasks.linreg import QR_PANEL, _reproduces_canonical_qr
 
     assert not _reproduces_canonical_qr(3)
+    assert not _reproduces_canonical_qr(3, QR_PANEL)
 
 
 def test_qr_stats_against_numpy_least_squares():
