@@ -46,6 +46,7 @@ from lrgym.tasks.base import (
     TaskSpec,
     TrainState,
     check_options,
+    choose,
     is_integer,
     is_real,
     log_uniform,
@@ -243,7 +244,7 @@ class QuadraticFamily(TaskFamily):
             condition=log_uniform(rng, 1.0, 1e4),
             scale=log_uniform(rng, SCALE_RANGE[0], SCALE_RANGE[1]),
             noise=log_uniform(rng, 0.01, 1.0) if noisy else 0.0,
-            batch_size=int(rng.choice(BATCH_SIZES)),
+            batch_size=int(choose(rng, BATCH_SIZES)),
             rotate=True,
         )
 

@@ -114,6 +114,7 @@ from lrgym.tasks.base import (
     TaskSpec,
     TrainState,
     check_options,
+    choose,
     is_integer,
     is_real,
     log_uniform,
@@ -1283,8 +1284,8 @@ class RecsysFamily(TaskFamily):
             zipf=float(rng.uniform(0.5, 1.5)),
             signal=log_uniform(rng, 1.0, 4.0),
             interactions=log_uniform(rng, 10.0, 50.0),
-            batch_size=int(rng.choice(BATCH_SIZES)),
-            n_negatives=int(rng.choice(NEGATIVE_COUNTS)),
+            batch_size=int(choose(rng, BATCH_SIZES)),
+            n_negatives=int(choose(rng, NEGATIVE_COUNTS)),
         )
 
     def build(self, spec):

@@ -136,3 +136,22 @@ def test_real_options_reject_other_types_and_nan_by_name(name, bad):
     with pytest.raises(ValueError, match=rf"{name} option {key}="):
         make_family(name, **{key: bad})
     assert make_family(name, **{key: np.float32(0.5)}).sample(0).__getattribute__(key) == 0.5
+
+
+@pytest.mark.parametrize("options", [(8, 16, 32, 64, 128, 256), (1, 4, 16, 64, 256), (1, 2, 3, 4, 8), (7,), (3, 5)])
+def test_choose_is_numpys_choice(options):
+    """``lrgym.tasks.base.choose`` (the families' spec sampling) gives ``rng.choice``'s item and
+    leaves the generator where ``rng.choice`` leaves it, from fresh generators and from
+    generators holding a buffered 32-bit value or after other draws."""
+    from lrgym.tasks.base import choose
+
+    for seed in range(400):
+        a, b = np.random.default_rng([seed, 11]), np.random.default_rng([seed, 11])
+        for g in (a, b):  # the same history before the draw
+            if seed % 3 == 1:
+                g.integers(5)  # buffers the other half of a 64-bit output
+            elif seed % 3 == 2:
+                g.uniform()
+        assert choose(b, options) == a.choice(options)
+        assert a.bit_generator.state == b.bit_generator.state
+        assert a.integers(1 << 20) == b.integers(1 << 20) and a.random() == b.random()
