@@ -3,7 +3,9 @@
     python -m benchmarks.resets                  # the tables (≈ 3 – 5 min on a busy 2-core VM)
     python -m benchmarks.resets --quick          # fewer instances and episodes
 
-Two measurements, each with the build path of today ("after"), the one of main at 8a55173
+Two measurements, each with the build path of today ("after"), the one of main at 479ce56
+("main 479ce56", :func:`main_479ce56_build_path`: before the fourth round, with the blocked QR
+kernel on every matrix and ``rng.choice`` in the specs), the one of main at 8a55173
 ("main 8a55173", :func:`main_8a55173_build_path`: the second #13 round, with NumPy drawing the
 instances' normals and uniforms, the histogram-threshold top-k and fresh arrays for the builds'
 temporaries), the one of main at 0e4fa09 ("main 0e4fa09", :func:`main_build_path`: the first
@@ -560,7 +562,52 @@ def _user_item_order_8a55173(pos_u, pos_i):
     return np.lexsort((pos_i, pos_u))
 
 
-#: (module or class, attribute, main 8a55173's version) of everything this round changed
+def _qr_kernel_479ce56():
+    """main 479ce56's ``linreg.qr_kernel``: the blocked kernel alone (no panel form for large
+    matrices), with the block length today's self-check found (else the canonical kernel)."""
+    kernel = _QR_KERNEL_TODAY()
+    block = getattr(kernel, "keywords", {}).get("block")
+    return functools.partial(linreg.householder_qr_blocked, block=block) if block else linreg.householder_qr
+
+
+def _choose_479ce56(rng, options):
+    """main 479ce56's spec sampling of a batch size or negatives count: ``rng.choice``."""
+    return rng.choice(options)
+
+
+_QR_KERNEL_TODAY = linreg.qr_kernel
+
+#: (module or class, attribute, main 479ce56's version) of everything the fourth round of
+#: cheaper resets (branch ``resets5``) changed
+_REPLACED_479CE56 = (
+    (linreg, "qr_kernel", _qr_kernel_479ce56),
+    (linreg, "choose", _choose_479ce56),
+    (quadratic, "choose", _choose_479ce56),
+    (mlp, "choose", _choose_479ce56),
+    (recsys, "choose", _choose_479ce56),
+)
+
+
+@contextlib.contextmanager
+def _replaced(replacements):
+    """Each (owner, name, old) of ``replacements`` set while active, today's put back after."""
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in replacements]
+    for owner, name, old in replacements:
+        setattr(owner, name, old)
+    try:
+        yield
+    finally:
+        for owner, name, current in saved:
+            setattr(owner, name, current)
+
+
+def main_479ce56_build_path():
+    """The build path of main at 479ce56 (before the fourth round): the blocked QR kernel on
+    every matrix, the specs' batch sizes and negatives counts drawn by ``rng.choice``."""
+    return _replaced(_REPLACED_479CE56)
+
+
+#: (module or class, attribute, main 8a55173's version) of everything the third round changed
 _REPLACED_8A55173 = (
     (recsys, "synthetic_positives", _synthetic_positives_8a55173),
     (recsys.RecsysTask, "init_params", _recsys_init_params_8a55173),
@@ -580,14 +627,8 @@ def main_8a55173_build_path():
     (no :mod:`lrgym.tasks.pcg64`), the recommender's histogram threshold and heap
     (:func:`_synthetic_positives_8a55173`), fresh arrays for the builds' large temporaries (no
     :mod:`lrgym.tasks.workspace`)."""
-    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in _REPLACED_8A55173]
-    for owner, name, old in _REPLACED_8A55173:
-        setattr(owner, name, old)
-    try:
+    with main_479ce56_build_path(), _replaced(_REPLACED_8A55173):
         yield
-    finally:
-        for owner, name, current in saved:
-            setattr(owner, name, current)
 
 
 @contextlib.contextmanager
@@ -613,12 +654,13 @@ PATHS = {
     "before": old_build_path,
     "main 0e4fa09": main_build_path,
     "main 8a55173": main_8a55173_build_path,
+    "main 479ce56": main_479ce56_build_path,
     "after": contextlib.nullcontext,
 }
 
 
 #: the paths "after" is compared with, in the ratio columns
-BASELINES = ("main 8a55173", "main 0e4fa09", "before", "before, 2 BLAS threads")
+BASELINES = ("main 479ce56", "main 8a55173", "main 0e4fa09", "before", "before, 2 BLAS threads")
 
 WARM_UP_INSTANCES = range(10_000, 10_024)  # val instances: every kernel kind, never measured
 
