@@ -5,7 +5,8 @@
 
 Two measurements, each with the build path of today ("after"), the one of main at 479ce56
 ("main 479ce56", :func:`main_479ce56_build_path`: before the fourth round, with the blocked QR
-kernel on every matrix and ``rng.choice`` in the specs), the one of main at 8a55173
+kernel on every matrix, ``rng.choice`` in the specs, fresh arrays for the MLP data's
+temporaries), the one of main at 8a55173
 ("main 8a55173", :func:`main_8a55173_build_path`: the second #13 round, with NumPy drawing the
 instances' normals and uniforms, the histogram-threshold top-k and fresh arrays for the builds'
 temporaries), the one of main at 0e4fa09 ("main 0e4fa09", :func:`main_build_path`: the first
@@ -49,7 +50,7 @@ import numpy as np  # noqa: E402
 import lrgym  # noqa: E402, F401  (registers the ids)
 from lrgym import env as env_module  # noqa: E402
 from lrgym.tasks import cache as cache_module  # noqa: E402
-from lrgym.tasks import linreg, make_family, mlp, quadratic, recsys  # noqa: E402
+from lrgym.tasks import linreg, make_family, mlp, pcg64, quadratic, recsys  # noqa: E402
 
 FAMILIES = ("linreg", "quadratic", "mlp", "recsys")
 ENV_ID = "LRControl-v1"
@@ -575,6 +576,26 @@ def _choose_479ce56(rng, options):
     return rng.choice(options)
 
 
+def _teacher_data_479ce56(rng, n, d, n_classes):
+    """main 479ce56's ``mlp._teacher_data``, verbatim (fresh arrays for the hidden layer)."""
+    W1 = rng.standard_normal((d, mlp.TEACHER_HIDDEN)) / math.sqrt(d)
+    b1 = 0.5 * rng.standard_normal(mlp.TEACHER_HIDDEN)
+    W2 = rng.standard_normal((mlp.TEACHER_HIDDEN, n_classes)) / math.sqrt(mlp.TEACHER_HIDDEN)
+    X = pcg64.standard_normal(rng, (n, d))
+    logits = np.tanh(X @ W1 + b1) @ W2
+    logits = (logits - logits.mean(0)) / logits.std(0)
+    return X, np.argmax(logits, axis=1).astype(np.int64)
+
+
+def _cluster_data_479ce56(rng, n, d, n_classes, separation):
+    """main 479ce56's ``mlp._cluster_data``, verbatim (fresh arrays for the gather and the noise)."""
+    per_class = 2
+    centres = rng.standard_normal((n_classes * per_class, d)) * (separation / math.sqrt(2 * d))
+    which = rng.integers(0, n_classes * per_class, size=n)
+    X = centres[which] + pcg64.standard_normal(rng, (n, d))
+    return X, (which // per_class).astype(np.int64)
+
+
 _QR_KERNEL_TODAY = linreg.qr_kernel
 
 #: (module or class, attribute, main 479ce56's version) of everything the fourth round of
@@ -585,6 +606,8 @@ _REPLACED_479CE56 = (
     (quadratic, "choose", _choose_479ce56),
     (mlp, "choose", _choose_479ce56),
     (recsys, "choose", _choose_479ce56),
+    (mlp, "_teacher_data", _teacher_data_479ce56),
+    (mlp, "_cluster_data", _cluster_data_479ce56),
 )
 
 
@@ -603,7 +626,8 @@ def _replaced(replacements):
 
 def main_479ce56_build_path():
     """The build path of main at 479ce56 (before the fourth round): the blocked QR kernel on
-    every matrix, the specs' batch sizes and negatives counts drawn by ``rng.choice``."""
+    every matrix, the specs' batch sizes and negatives counts drawn by ``rng.choice``, fresh
+    arrays for the MLP data's temporaries."""
     return _replaced(_REPLACED_479CE56)
 
 

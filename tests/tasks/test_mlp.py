@@ -445,3 +445,46 @@ def test_init_torch_and_glorot():
 def test_override_validation(kw, match):
     with pytest.raises(ValueError, match=match):
         MLPFamily(**kw)
+
+
+def _synthetic_data_numpy(spec):
+    """The synthetic data sets in plain NumPy expressions (fresh arrays, NumPy's own normals):
+    the definition that ``mlp.synthetic_data`` computes in reused memory and compiled draws."""
+    rng = np.random.default_rng([spec.instance, 7])
+    n, d, c = spec.n_train + 512, spec.input_dim, spec.n_classes
+    if spec.dataset == "teacher":
+        W1 = rng.standard_normal((d, 32)) / math.sqrt(d)
+        b1 = 0.5 * rng.standard_normal(32)
+        W2 = rng.standard_normal((32, c)) / math.sqrt(32)
+        X = rng.standard_normal((n, d))
+        logits = np.tanh(X @ W1 + b1) @ W2
+        logits = (logits - logits.mean(0)) / logits.std(0)
+        y = np.argmax(logits, axis=1).astype(np.int64)
+    else:
+        centres = rng.standard_normal((2 * c, d)) * (spec.separation / math.sqrt(2 * d))
+        which = rng.integers(0, 2 * c, size=n)
+        X = centres[which] + rng.standard_normal((n, d))
+        y = (which // 2).astype(np.int64)
+    if spec.label_noise > 0:
+        flip = rng.uniform(size=n) < spec.label_noise
+        y = np.where(flip, rng.integers(0, c, size=n), y)
+    return X[: spec.n_train], y[: spec.n_train], X[spec.n_train :], y[spec.n_train :]
+
+
+@pytest.mark.parametrize("dataset", ["teacher", "clusters"])
+def test_synthetic_data_is_the_numpy_definition_to_the_bit(dataset):
+    """Rows and labels of synthetic instances (the temporaries in reused memory, normals drawn
+    compiled) equal the plain NumPy expressions bit for bit, on specs of many sizes, label noise
+    on and off, built one after another (so the reused buffers hold the last build's values)."""
+    from lrgym.tasks.mlp import synthetic_data
+
+    fam = MLPFamily(dataset=dataset)
+    specs = [fam.sample(k) for k in range(0, 120, 7)] + [
+        MLPFamily(dataset=dataset, input_dim=d, n_classes=c, n_train=n).sample(k)
+        for k, (d, c, n) in enumerate([(1, 2, 2), (3, 10, 9000), (64, 2, 512), (8, 7, 1500)])
+    ]
+    for spec in specs:
+        got, want = synthetic_data(spec), _synthetic_data_numpy(spec)
+        for g, w in zip(got, want):
+            assert g.dtype == w.dtype and g.shape == w.shape
+            assert np.array_equal(g.view(np.int64), w.view(np.int64)), spec
