@@ -1,7 +1,8 @@
 """Scratch memory for instance builds, reused from build to build (one buffer per thread and name).
 
 A build's large temporaries (the recommender's score matrix of a block of users, linear
-regression's Gaussian rows before their rotation, the QR's working copy) used to be new NumPy
+regression's Gaussian rows before their rotation, the QR's working copy, the MLP teacher's hidden
+layer and the cluster data's noise) used to be new NumPy
 arrays every time. In a training process that keeps built instances (the task cache) and steps
 between builds, freed blocks of that size are often handed back to the operating system, and
 the next build's array arrives as fresh pages that the kernel must zero on first touch (NumPy
