@@ -469,7 +469,7 @@ def test_sparse_update_reports_non_finite_exactly_when_the_updated_sum_is(value,
             params[s : s + width] = value
     G = np.zeros((n_rows, width))
     witness = apply_rule_rows(params, np.zeros((2, len(params))), starts, G, n_rows, 1, 0.1, 0,
-                              OptimizerConfig("sgd").hyper())
+                              OptimizerConfig("sgd").hyper(), np.zeros(width))
     total = 0.0
     for s in starts:
         for x in params[s : s + width]:
