@@ -469,7 +469,7 @@ def test_sparse_update_reports_non_finite_exactly_when_the_updated_sum_is(value,
             params[s : s + width] = value
     G = np.zeros((n_rows, width))
     witness = apply_rule_rows(params, np.zeros((2, len(params))), starts, G, n_rows, 1, 0.1, 0,
-                              OptimizerConfig("sgd").hyper())
+                              OptimizerConfig("sgd").hyper(), np.zeros(width))
     total = 0.0
     for s in starts:
         for x in params[s : s + width]:
@@ -520,3 +520,20 @@ def test_gathered_gradients_and_their_pair_sums_match_dense_numpy(shape):
     gg, gp = sparse_gradient_pair_sums(G[1], n_rows[1], G[0], both, n_both, uacc)
     assert gg == pytest.approx(dense[1] @ dense[1], rel=1e-13)
     assert gp == pytest.approx(dense[1] @ dense[0], rel=1e-12, abs=1e-14 * gg)
+
+
+def test_sampled_auc_matches_a_direct_count_with_ties():
+    """The kernel's sampled AUC (branch-free, summed in any order) against a plain Python count of
+    the (positive, negative) pairs in each group: 1 per correctly ranked pair, ½ per tie."""
+    from lrgym.tasks.recsys import sampled_auc
+
+    rng = np.random.default_rng(5)
+    for group in (2, 4, 9):
+        n_groups = 301
+        scores = rng.integers(-3, 4, size=n_groups * group).astype(np.float64)  # many ties
+        expected = 0.0
+        for g in range(n_groups):
+            pos = scores[g * group]
+            for neg in scores[g * group + 1 : (g + 1) * group]:
+                expected += 1.0 if pos > neg else 0.5 if pos == neg else 0.0
+        assert sampled_auc(scores, n_groups, group) == expected / (n_groups * (group - 1))

@@ -82,7 +82,7 @@ def test_apply_rule_rows_touches_only_given_rows(name):
         dense_g[starts[k] : starts[k] + 5] = G[k]
     touched = dense_g != 0
     pa, sa = p.copy(), slots.copy()
-    apply_rule_rows(pa, sa, starts, G, 3, 7, 0.05, cfg.code, cfg.hyper())
+    apply_rule_rows(pa, sa, starts, G, 3, 7, 0.05, cfg.code, cfg.hyper(), np.zeros(5))
     pb, sb = p.copy(), slots.copy()
     apply_update(pb, dense_g.copy(), sb, np.array([6]), 0.05, cfg.code, cfg.hyper(), np.array([0, 40]))
     np.testing.assert_allclose(pa[touched], pb[touched], rtol=1e-13)
