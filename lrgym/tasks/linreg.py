@@ -365,7 +365,7 @@ def householder_qr(A, k):
             a[i] = 0.0
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
 def _sq_rest(a, lo, n, s):
     """s + Σ a[i]² over i = lo..n−1: the loop of :func:`householder_qr`, started from s."""
     for i in range(lo, n):
@@ -373,7 +373,7 @@ def _sq_rest(a, lo, n, s):
     return s
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
 def _dot_rest(a, t, lo, n, s):
     """s + Σ a[i]·t[i] over i = lo..n−1: the loop of :func:`householder_qr`, started from s."""
     for i in range(lo, n):
@@ -381,7 +381,7 @@ def _dot_rest(a, t, lo, n, s):
     return s
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
 def _dot2_rest(a, t0, t1, lo, n, s0, s1):
     """The two-column loop of :func:`householder_qr` over i = lo..n−1, started from (s0, s1)."""
     for i in range(lo, n):
@@ -390,7 +390,7 @@ def _dot2_rest(a, t0, t1, lo, n, s0, s1):
     return s0, s1
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
 def householder_qr_blocked(A, k, block):
     """:func:`householder_qr` with the same arithmetic, ≈ 3× faster: every sum's first
     ⌊len/block⌋·block terms run in a loop over contiguous slices, the rest in the canonical loop
@@ -409,59 +409,43 @@ def householder_qr_blocked(A, k, block):
     m, n = A.shape
     for col in range(k):
         a = A[col]
-        w = n - col
-        mid = col + (w // block) * block
-        av = a[col:mid]
-        norm2 = 0.0
-        for i in range(mid - col):
-            norm2 += av[i] * av[i]
-        norm2 = _sq_rest(a, mid, n, norm2)
-        if norm2 == 0.0:
+        mid = col + ((n - col) // block) * block
+        made, alpha, scale = _reflector(a, col, mid, n)
+        if not made:
             continue
-        x0 = a[col]
-        alpha = -math.sqrt(norm2) if x0 >= 0.0 else math.sqrt(norm2)
-        vv = norm2 - x0 * x0 + (x0 - alpha) * (x0 - alpha)
-        a[col] = x0 - alpha
-        scale = 2.0 / vv
-        av = a[col:mid]
-        aw = a[col:]
         j = col + 1
         while j + 1 < m:
-            t0 = A[j]
-            t1 = A[j + 1]
-            t0v = t0[col:mid]
-            t1v = t1[col:mid]
-            s0 = 0.0
-            s1 = 0.0
-            for i in range(mid - col):
-                s0 += av[i] * t0v[i]
-                s1 += av[i] * t1v[i]
-            s0, s1 = _dot2_rest(a, t0, t1, mid, n, s0, s1)
-            f0 = scale * s0
-            f1 = scale * s1
-            t0w = t0[col:]
-            t1w = t1[col:]
-            for i in range(w):
-                t0w[i] -= f0 * aw[i]
-                t1w[i] -= f1 * aw[i]
+            s0, s1 = _dot_pair(a, A[j], A[j + 1], col, mid, n)
+            _axpy_pair(a, A[j], A[j + 1], col, n, scale * s0, scale * s1)
             j += 2
         if j < m:
-            t = A[j]
-            tv = t[col:mid]
-            s = 0.0
-            for i in range(mid - col):
-                s += av[i] * tv[i]
-            s = _dot_rest(a, t, mid, n, s)
-            f = scale * s
-            tw = t[col:]
-            for i in range(w):
-                tw[i] -= f * aw[i]
+            _axpy_single(a, A[j], col, n, scale * _dot_single(a, A[j], col, mid, n))
         a[col] = alpha
         for i in range(col + 1, n):
             a[i] = 0.0
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
+def _reflector(a, col, mid, n):
+    """Turn column ``col`` (row ``a`` of the QR's working array, entries col..n−1) into its
+    Householder vector, as :func:`householder_qr` does: returns (made, α, 2 / vᵀv) with
+    ``a[col]`` set to x₀ − α; (False, 0, 0) and ``a`` unchanged for a zero column. ‖a‖² runs over
+    slices up to ``mid``, then the canonical loop (see :func:`householder_qr_blocked`)."""
+    av = a[col:mid]
+    norm2 = 0.0
+    for i in range(mid - col):
+        norm2 += av[i] * av[i]
+    norm2 = _sq_rest(a, mid, n, norm2)
+    if norm2 == 0.0:
+        return False, 0.0, 0.0
+    x0 = a[col]
+    alpha = -math.sqrt(norm2) if x0 >= 0.0 else math.sqrt(norm2)
+    vv = norm2 - x0 * x0 + (x0 - alpha) * (x0 - alpha)
+    a[col] = x0 - alpha
+    return True, alpha, 2.0 / vv
+
+
+@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
 def _dot_pair(a, t0, t1, col, mid, n):
     """(a·t0, a·t1) over i = col..n−1: the two-column sums of :func:`householder_qr_blocked`
     (main blocks over slices up to ``mid``, then the canonical loop)."""
@@ -476,7 +460,7 @@ def _dot_pair(a, t0, t1, col, mid, n):
     return _dot2_rest(a, t0, t1, mid, n, s0, s1)
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
 def _dot_single(a, t, col, mid, n):
     """a·t over i = col..n−1: the one-column sum of :func:`householder_qr_blocked`."""
     av = a[col:mid]
@@ -487,7 +471,7 @@ def _dot_single(a, t, col, mid, n):
     return _dot_rest(a, t, mid, n, s)
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
 def _axpy_pair(a, t0, t1, col, n, f0, f1):
     """t0 −= f0·a, t1 −= f1·a over i = col..n−1 (elementwise: each row's values do not depend
     on the other's)."""
@@ -499,7 +483,7 @@ def _axpy_pair(a, t0, t1, col, n, f0, f1):
         t1w[i] -= f1 * aw[i]
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
 def _axpy_single(a, t, col, n, f):
     """t −= f·a over i = col..n−1."""
     aw = a[col:]
@@ -541,23 +525,11 @@ def householder_qr_panel(A, k, block, panel):
         for col in range(c0, c1):
             p = col - c0
             a = A[col]
-            w = n - col
-            mid = col + (w // block) * block
-            av = a[col:mid]
-            norm2 = 0.0
-            for i in range(mid - col):
-                norm2 += av[i] * av[i]
-            norm2 = _sq_rest(a, mid, n, norm2)
-            if norm2 == 0.0:
-                made[p] = False  # no reflector (the canonical kernel's ``continue``)
+            mid = col + ((n - col) // block) * block
+            made[p], alpha, scale = _reflector(a, col, mid, n)
+            if not made[p]:  # no reflector (the canonical kernel's ``continue``)
                 continue
-            x0 = a[col]
-            alpha = -math.sqrt(norm2) if x0 >= 0.0 else math.sqrt(norm2)
-            vv = norm2 - x0 * x0 + (x0 - alpha) * (x0 - alpha)
-            a[col] = x0 - alpha
-            scale = 2.0 / vv
             scales[p] = scale
-            made[p] = True
             v = V[p]
             for i in range(col, n):
                 v[i] = a[i]
