@@ -166,9 +166,9 @@ class RecsysSpec(TaskSpec):
 
 
 # ---- kernels -------------------------------------------------------------------------------
-# The kernels an update calls are compiled without Numba's reference counting (``_nrt=False``;
-# they allocate nothing): with it, every array argument of every call costs an atomic increment
-# and decrement of its reference count, ≈ 100 per update, and each atomic operation is a full
+# The kernels an update and an evaluation call are compiled without Numba's reference counting
+# (``_nrt=False``; they allocate nothing): with it, every array argument of every call costs an
+# atomic increment and decrement of its reference count, ≈ 100 per update, and each atomic operation is a full
 # memory barrier that stalls the loads in flight around it (≈ 6.5 % of an update in ``perf``).
 # The arrays are owned by the caller for the whole call, so no count is needed.
 
