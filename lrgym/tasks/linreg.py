@@ -42,10 +42,10 @@ so each costs O(d²) instead of O(n·d) and touches a d×d triangle instead of t
 matters most when many instances are stepped together and their data no longer fit in cache.
 The value is the same mean loss up to rounding (the tests compare it with the direct mean).
 The QR's rounding is part of the instance: :func:`householder_qr` is the canonical kernel, and
-builds run it in a ≈ 3× faster form (:func:`householder_qr_blocked`; on matrices larger than
-L2, a form that applies 16 reflectors at a time to each pair of rows,
-:func:`householder_qr_panel`, another ≈ 10 %) only where a per-process self-check shows that
-they give the same bits (:func:`qr_kernel`).
+builds run it in a ≈ 3× faster form (:func:`householder_qr_blocked`; for d ≥ 96, a form that
+applies 16 reflectors at a time to each pair of rows, :func:`householder_qr_panel`, another
+5 – 20 %) only where a per-process self-check shows that they give the same bits
+(:func:`qr_kernel`).
 
 A streaming update never forms its rows: it works in the eigenbasis of H (:func:`stream_gradient`).
 With e' = Uᵀ(w − w*) and v = √λ ⊙ z (so x = U v), the residual is xᵀw − y = vᵀe' − σ ε and the
@@ -583,13 +583,17 @@ QR_BLOCKS = (32, 16, 64, 8)
 #: reflectors per panel of :func:`householder_qr_panel` (16 rows of 2,048 doubles: 256 KiB in L2)
 QR_PANEL = 16
 #: :func:`householder_qr_fast` runs the panel kernel on matrices of more rows than this and at
-#: least :data:`QR_PANEL_MIN_COLS` columns (the eval rows' QR of wide instances), the blocked
-#: kernel on the others. Measured on the benchmark machine, ms per QR (blocked / panel): 251 ×
-#: 2,048 10.7 / 9.5, 193 × 2,048 6.5 / 5.7, 129 × 2,048 2.9 / 2.7, 65 × 2,048 0.73 / 0.74,
-#: 33 × 2,048 0.20 / 0.23, 251 × 512 2.5 / 2.6: below these sizes the matrix stays in L2 anyway
-#: and the panel's copies and loop overhead cost more than they save.
+#: least :data:`QR_PANEL_MIN_COLS` columns (every eval and validation QR of an instance with
+#: d ≥ 96), the blocked kernel on the others. Measured on the benchmark machine (AMD EPYC,
+#: 1 MiB L2 per core; median of 7, interleaved), ms per QR (blocked / panel) of d + 1 rows ×
+#: n columns: d = 250: n = 256 1.41 / 1.32, 512 2.69 / 2.53, 1,024 5.55 / 4.66, 1,536 8.47 /
+#: 6.83; d = 128: n = 256 0.43 / 0.41, 512 0.78 / 0.72, 1,024 1.49 / 1.37; d = 96: n = 256
+#: 0.251 / 0.244, 512 0.445 / 0.432, 1,536 1.28 / 1.19; d = 64: n = 256 0.118 / 0.121, 1,024
+#: 0.390 / 0.386; d = 48: n = 512 0.119 / 0.128. The panel form pays off once there are enough
+#: rows below a panel to amortise its copies (d ≳ 80), at every column count from 256 on: the
+#: working set (≈ 8·d·n bytes) passes through L1 once per panel instead of once per reflector.
 QR_PANEL_MIN_ROWS = 96
-QR_PANEL_MIN_COLS = 1536
+QR_PANEL_MIN_COLS = 256
 _QR_KERNEL = None
 
 
