@@ -492,8 +492,88 @@ def _axpy_single(a, t, col, n, f):
         tw[i] -= f * aw[i]
 
 
+@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
+def _axpy_dot2_blocks(vv, wv, t0v, t1v, f0, f1):
+    """t0 −= f0·v, t1 −= f1·v and, from the new values, (w·t0, w·t1): one pass over slices of
+    the same length (a multiple of the main block), so each row entry is loaded and stored once.
+
+    The update rounds as in :func:`_axpy_pair` (one FMA per entry); the two sums are
+    :func:`_dot_pair`'s main loop over the updated values when the compiler vectorises this
+    loop as that one (same VF, UF and tree). Written so that it can: its own function (its own
+    register budget: the compiler's choice of UF depends on it), ``w`` loaded once, the sums
+    before the stores. Checked with the rest of :func:`householder_qr_panel` by
+    :func:`qr_kernel`."""
+    s0 = 0.0
+    s1 = 0.0
+    for i in range(vv.shape[0]):
+        w = wv[i]
+        v = vv[i]
+        x0 = t0v[i] - f0 * v
+        x1 = t1v[i] - f1 * v
+        s0 += w * x0
+        s1 += w * x1
+        t0v[i] = x0
+        t1v[i] = x1
+    return s0, s1
+
+
+@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
+def _axpy_dot_pair(v, w, t0, t1, col, colw, midw, n, f0, f1, one1):
+    """Reflector ``v`` (from ``col``) applied to rows t0, t1 with factors f0, f1, fused with the
+    sums of the next reflector ``w`` (from ``colw`` > ``col``, main blocks up to ``midw``) over
+    the updated rows: returns (w·t0, w·t1) over i = colw..n−1 as :func:`_dot_pair` would compute
+    them after :func:`_axpy_pair` — the one-column sum (:func:`_dot_single`) for t1 when
+    ``one1``. Entries before ``colw`` and from ``midw`` on are updated first (elementwise, so
+    the same bits in any order), then the canonical loops run the rest of the sums."""
+    for i in range(col, colw):
+        t0[i] -= f0 * v[i]
+        t1[i] -= f1 * v[i]
+    vr = v[midw:n]
+    t0r = t0[midw:n]
+    t1r = t1[midw:n]
+    for i in range(n - midw):
+        t0r[i] -= f0 * vr[i]
+        t1r[i] -= f1 * vr[i]
+    s0, s1 = _axpy_dot2_blocks(v[colw:midw], w[colw:midw], t0[colw:midw], t1[colw:midw], f0, f1)
+    if one1:
+        s0, _ = _dot2_rest(w, t0, t1, midw, n, s0, s1)
+        return s0, _dot_rest(w, t1, midw, n, s1)
+    return _dot2_rest(w, t0, t1, midw, n, s0, s1)
+
+
+@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
+def _apply_panel_fused(t0, t1, V, scales, made, c0, c1, tail, last, block):
+    """Reflectors c0..c1−1 (vectors ``V``, 2 / vᵀv ``scales``, skipping those not ``made``)
+    applied in turn to the rows t0, t1 (``tail``: t1 is the last row of the matrix), each update
+    fused with the next reflector's sums (:func:`_axpy_dot_pair`): the same operations on every
+    entry as in :func:`householder_qr_panel`'s unfused loop, one pass per reflector instead of
+    two. The first reflector's sums are a plain :func:`_dot_pair`, the last one's update a plain
+    :func:`_axpy_pair`."""
+    n = t0.shape[0]
+    prev = -1
+    s0 = 0.0
+    s1 = 0.0
+    for col in range(c0, c1):
+        p = col - c0
+        if not made[p]:
+            continue
+        mid = col + ((n - col) // block) * block
+        one1 = tail and (last - col) % 2 == 1  # the canonical one-column case
+        if prev < 0:
+            s0, s1 = _dot_pair(V[p], t0, t1, col, mid, n)
+            if one1:
+                s1 = _dot_single(V[p], t1, col, mid, n)
+        else:
+            f = scales[prev]
+            s0, s1 = _axpy_dot_pair(V[prev], V[p], t0, t1, c0 + prev, col, mid, n, f * s0, f * s1, one1)
+        prev = p
+    if prev >= 0:
+        f = scales[prev]
+        _axpy_pair(V[prev], t0, t1, c0 + prev, n, f * s0, f * s1)
+
+
 @numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
-def householder_qr_panel(A, k, block, panel):
+def householder_qr_panel(A, k, block, panel, fuse=False):
     """:func:`householder_qr_blocked`'s arithmetic in another order of the same operations:
     reflectors are made ``panel`` at a time and then applied to the rows below the panel one
     pair of rows at a time, every reflector of the panel in turn, while the pair stays in the
@@ -512,6 +592,12 @@ def householder_qr_panel(A, k, block, panel):
     column of R at once). That the compiled loops behave so (both slots of the two-column loop
     alike, the update's contraction the same in every loop) is the compiler's choice on the
     running CPU, so :func:`qr_kernel` checks it against :func:`householder_qr` before use.
+
+    ``fuse``: the pairs of rows go through :func:`_apply_panel_fused`, which makes one pass over
+    the pair per reflector instead of two (the update by reflector c and the sums of reflector
+    c + 1 in one loop, :func:`_axpy_dot_pair`): the same operations on every entry, so the same
+    bits when that loop's sums are vectorised as :func:`_dot_pair`'s — checked separately
+    (:func:`qr_kernel`).
     """
     m, n = A.shape
     V = np.empty((panel, n))
@@ -546,6 +632,9 @@ def householder_qr_panel(A, k, block, panel):
                 a[i] = 0.0
         # 2. the rows below the panel: a pair of rows at a time, every reflector of the panel
         j = c1
+        while fuse and j + 1 < m:
+            _apply_panel_fused(A[j], A[j + 1], V, scales, made, c0, c1, j + 1 == last, last, block)
+            j += 2
         while j + 1 < m:
             t0 = A[j]
             t1 = A[j + 1]
@@ -598,30 +687,30 @@ _QR_KERNEL = None
 
 
 @numba.njit(cache=True)
-def householder_qr_fast(A, k, block, panel):
-    """:func:`householder_qr_panel` for large matrices, :func:`householder_qr_blocked` for the
-    others (:data:`QR_PANEL_MIN_ROWS`): both compute the canonical kernel's bits (checked by
-    :func:`qr_kernel`)."""
+def householder_qr_fast(A, k, block, panel, fuse=False):
+    """:func:`householder_qr_panel` (``fuse``: its fused form) for large matrices,
+    :func:`householder_qr_blocked` for the others (:data:`QR_PANEL_MIN_ROWS`): both compute the
+    canonical kernel's bits (checked by :func:`qr_kernel`)."""
     if A.shape[0] > QR_PANEL_MIN_ROWS and A.shape[1] >= QR_PANEL_MIN_COLS:
-        householder_qr_panel(A, k, block, panel)
+        householder_qr_panel(A, k, block, panel, fuse)
     else:
         householder_qr_blocked(A, k, block)
 
 
-def _reproduces_canonical_qr(block: int, panel: int = 0) -> bool:
+def _reproduces_canonical_qr(block: int, panel: int = 0, fuse: bool = False) -> bool:
     """Whether :func:`householder_qr_blocked` with ``block`` (with ``panel`` > 0:
-    :func:`householder_qr_panel` with ``block`` and ``panel``) gives :func:`householder_qr`'s bits
-    on this CPU for every sum length 1..160 (two matrices: the odd column of each pass falls on
-    every length in one or the other; for the panel kernel, every (reflector, row) case — both
-    slots of the two-column loop, a row paired with itself, the one-column last row — occurs on
-    every length)."""
+    :func:`householder_qr_panel` with ``block``, ``panel`` and ``fuse``) gives
+    :func:`householder_qr`'s bits on this CPU for every sum length 1..160 (two matrices: the odd
+    column of each pass falls on every length in one or the other; for the panel kernel, every
+    (reflector, row) case — both slots of the two-column loop, a row paired with itself, the
+    one-column last row, fused or not — occurs on every length)."""
     rng = np.random.default_rng(12345)
     for rows in (161, 162):
         A = rng.standard_normal((rows, 160)) * np.exp(rng.uniform(-3.0, 3.0, size=(rows, 1)))
         B = A.copy()
         householder_qr(A, 160)
         if panel:
-            householder_qr_panel(B, 160, block, panel)
+            householder_qr_panel(B, 160, block, panel, fuse)
         else:
             householder_qr_blocked(B, 160, block)
         if not np.array_equal(A.view(np.int64), B.view(np.int64)):
@@ -632,10 +721,10 @@ def _reproduces_canonical_qr(block: int, panel: int = 0) -> bool:
 def qr_kernel():
     """The QR kernel :func:`qr_stats` uses: ``A, k ->`` in-place :func:`householder_qr`, computed
     by the first faster form that reproduces the canonical kernel on this CPU (checked once per
-    process, ≈ 20 ms): :func:`householder_qr_fast` (blocked, and panels for large matrices) when
-    both :func:`householder_qr_blocked` and :func:`householder_qr_panel` pass the check with a
-    block length, :func:`householder_qr_blocked` when only it does, else the canonical kernel
-    itself."""
+    process, ≈ 30 ms): :func:`householder_qr_fast` (blocked, and panels for large matrices, fused
+    when that form passes too) when both :func:`householder_qr_blocked` and
+    :func:`householder_qr_panel` pass the check with a block length,
+    :func:`householder_qr_blocked` when only it does, else the canonical kernel itself."""
     global _QR_KERNEL
     if _QR_KERNEL is None:
         kernel = householder_qr
@@ -643,7 +732,8 @@ def qr_kernel():
             if _reproduces_canonical_qr(block):
                 kernel = functools.partial(householder_qr_blocked, block=block)
                 if _reproduces_canonical_qr(block, QR_PANEL):
-                    kernel = functools.partial(householder_qr_fast, block=block, panel=QR_PANEL)
+                    fuse = _reproduces_canonical_qr(block, QR_PANEL, fuse=True)
+                    kernel = functools.partial(householder_qr_fast, block=block, panel=QR_PANEL, fuse=fuse)
                 break
         _QR_KERNEL = kernel
     return _QR_KERNEL

@@ -181,7 +181,9 @@ def test_bad_family_options(options, message):
 # ---- the QR behind the exact losses: faster kernel, same bits -------------------------------
 
 
-@pytest.mark.parametrize("rows, cols", [(33, 2048), (129, 2048), (257, 512), (5, 300), (70, 64), (40, 41), (3, 1)])
+@pytest.mark.parametrize("rows, cols", [
+    (33, 2048), (129, 2048), (257, 512), (5, 300), (70, 64), (40, 41), (3, 1), (97, 256), (98, 257), (201, 700), (251, 1024),
+])
 def test_qr_kernel_gives_the_canonical_householder_bits(rows, cols):
     """``qr_stats`` runs ``qr_kernel()``: on every shape (sum lengths beyond the self-check's
     1..160, both column parities), its result is the canonical ``householder_qr``'s to the bit,
@@ -202,7 +204,7 @@ def test_qr_kernel_falls_back_to_the_canonical_kernel(monkeypatch):
     from lrgym.tasks import linreg
 
     monkeypatch.setattr(linreg, "_QR_KERNEL", None)
-    monkeypatch.setattr(linreg, "_reproduces_canonical_qr", lambda block, panel=0: False)
+    monkeypatch.setattr(linreg, "_reproduces_canonical_qr", lambda block, panel=0, fuse=False: False)
     assert linreg.qr_kernel() is linreg.householder_qr
 
 
@@ -212,13 +214,28 @@ def test_qr_kernel_without_the_panel_form_when_only_it_fails_the_check(monkeypat
     from lrgym.tasks import linreg
 
     monkeypatch.setattr(linreg, "_QR_KERNEL", None)
-    monkeypatch.setattr(linreg, "_reproduces_canonical_qr", lambda block, panel=0: panel == 0 and block == 16)
+    monkeypatch.setattr(linreg, "_reproduces_canonical_qr",
+                        lambda block, panel=0, fuse=False: panel == 0 and block == 16)
     kernel = linreg.qr_kernel()
     assert kernel.func is linreg.householder_qr_blocked and kernel.keywords == {"block": 16}
     monkeypatch.setattr(linreg, "_QR_KERNEL", None)
-    monkeypatch.setattr(linreg, "_reproduces_canonical_qr", lambda block, panel=0: block == 16)
+    monkeypatch.setattr(linreg, "_reproduces_canonical_qr", lambda block, panel=0, fuse=False: block == 16)
     kernel = linreg.qr_kernel()
-    assert kernel.func is linreg.householder_qr_fast and kernel.keywords == {"block": 16, "panel": linreg.QR_PANEL}
+    assert kernel.func is linreg.householder_qr_fast
+    assert kernel.keywords == {"block": 16, "panel": linreg.QR_PANEL, "fuse": True}
+
+
+def test_qr_kernel_without_the_fused_panel_when_only_it_fails_the_check(monkeypatch):
+    """A CPU where the panel kernel passes the self-check and its fused form does not gets the
+    unfused panel kernel."""
+    from lrgym.tasks import linreg
+
+    monkeypatch.setattr(linreg, "_QR_KERNEL", None)
+    monkeypatch.setattr(linreg, "_reproduces_canonical_qr",
+                        lambda block, panel=0, fuse=False: block == 32 and not fuse)
+    kernel = linreg.qr_kernel()
+    assert kernel.func is linreg.householder_qr_fast
+    assert kernel.keywords == {"block": 32, "panel": linreg.QR_PANEL, "fuse": False}
 
 
 def _canonical_and(kernel, rows, cols, seed=0, zero_rows=()):
@@ -236,39 +253,79 @@ def _canonical_and(kernel, rows, cols, seed=0, zero_rows=()):
     return A.view(np.int64), B.view(np.int64)
 
 
+@pytest.mark.parametrize("fuse", [False, True])
 @pytest.mark.parametrize("panel", [1, 2, 3, 5, 16, 40])
 @pytest.mark.parametrize("rows, cols", [
     (161, 160), (162, 160), (33, 2048), (98, 2048), (257, 512), (5, 300), (70, 64), (40, 41), (41, 41),
     (3, 1), (2, 5), (2, 1), (17, 16), (18, 16), (100, 30), (31, 30), (60, 20), (9, 8),
 ])
-def test_panel_qr_gives_the_canonical_bits(rows, cols, panel):
-    """The panel kernel equals the canonical kernel bit for bit: every panel width (1, a width
-    that does not divide k, wider than k), an odd and an even number of rows below each panel
-    (the one-column last row, the self-paired last row), fewer columns than rows (k = cols <
-    rows − 1: rows below k only receive reflectors) and k = rows − 1."""
-    from lrgym.tasks.linreg import householder_qr_panel, qr_kernel
+def test_panel_qr_gives_the_canonical_bits(rows, cols, panel, fuse):
+    """The panel kernel, fused or not, equals the canonical kernel bit for bit: every panel width
+    (1: nothing to fuse, a width that does not divide k, wider than k), an odd and an even number
+    of rows below each panel (the one-column last row, the self-paired last row), fewer columns
+    than rows (k = cols < rows − 1: rows below k only receive reflectors) and k = rows − 1."""
+    from lrgym.tasks.linreg import householder_qr_panel
 
-    kernel = qr_kernel()
-    if "panel" not in getattr(kernel, "keywords", {}):
-        pytest.skip("this CPU's compiled loops did not pass the panel kernel's self-check")
-    block = kernel.keywords["block"]
-    A, B = _canonical_and(lambda M, k: householder_qr_panel(M, k, block, panel), rows, cols)
+    block = _panel_block(fuse)
+    A, B = _canonical_and(lambda M, k: householder_qr_panel(M, k, block, panel, fuse), rows, cols)
     assert np.array_equal(A, B)
 
 
-@pytest.mark.parametrize("zero_rows", [(0,), (5,), (15, 16), (17,), (39,)])
-def test_panel_qr_skips_zero_columns_as_the_canonical_kernel(zero_rows):
+def _panel_block(fuse=False):
+    """The block length of the running CPU's panel kernel (fused: of its fused form); skips the
+    test when the self-check rejected that kernel here."""
+    from lrgym.tasks.linreg import qr_kernel
+
+    keywords = getattr(qr_kernel(), "keywords", {})
+    if "panel" not in keywords:
+        pytest.skip("this CPU's compiled loops did not pass the panel kernel's self-check")
+    if fuse and not keywords["fuse"]:
+        pytest.skip("this CPU's compiled loops did not pass the fused panel kernel's self-check")
+    return keywords["block"]
+
+
+@pytest.mark.parametrize("fuse", [False, True])
+@pytest.mark.parametrize("zero_rows", [(0,), (5,), (15, 16), (17,), (39,), (1, 2, 3), (14, 15), tuple(range(16, 32))])
+def test_panel_qr_skips_zero_columns_as_the_canonical_kernel(zero_rows, fuse):
     """A column that is zero below the diagonal gets no reflector (the canonical kernel's
     ``continue``: the row is left as it is, no later row is touched by it), in any position of a
-    panel, including the first and last rows of a panel."""
-    from lrgym.tasks.linreg import householder_qr_panel, qr_kernel
+    panel, including the first and last rows of a panel, several in a row (the fused form then
+    fuses an update with the sums of a reflector further on) and a whole panel."""
+    from lrgym.tasks.linreg import householder_qr_panel
 
-    kernel = qr_kernel()
-    if "panel" not in getattr(kernel, "keywords", {}):
-        pytest.skip("this CPU's compiled loops did not pass the panel kernel's self-check")
-    A, B = _canonical_and(lambda M, k: householder_qr_panel(M, k, kernel.keywords["block"], 16), 41, 200,
+    block = _panel_block(fuse)
+    A, B = _canonical_and(lambda M, k: householder_qr_panel(M, k, block, 16, fuse), 41, 200,
                           zero_rows=zero_rows)
     assert np.array_equal(A, B)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fused_update_and_sums_equal_the_unfused_ones(seed):
+    """``_axpy_dot_pair`` (update by one reflector fused with the next one's sums) against
+    ``_axpy_pair`` then ``_dot_pair`` / ``_dot_single``, bit for bit, on many random cases: every
+    sum length around 0..5 main blocks, both rows' values and the factors over many decades, the
+    next reflector one or several columns further on, the one-column case for the second row."""
+    from lrgym.tasks.linreg import _axpy_dot_pair, _axpy_pair, _dot_pair, _dot_single
+
+    block = _panel_block(fuse=True)
+    rng = np.random.default_rng(seed)
+    for _ in range(300):
+        n = int(rng.integers(2, 5 * block + 40))
+        col = int(rng.integers(0, n - 1))
+        colw = int(rng.integers(col + 1, min(n, col + 4)))
+        midw = colw + ((n - colw) // block) * block
+        one1 = bool(rng.integers(2))
+        v, w, t0, t1 = (rng.standard_normal(n) * np.exp(rng.uniform(-8, 8)) for _ in range(4))
+        f0, f1 = rng.standard_normal(2) * np.exp(rng.uniform(-8, 8, size=2))
+        a0, a1 = t0.copy(), t1.copy()
+        _axpy_pair(v, a0, a1, col, n, f0, f1)
+        want = _dot_pair(w, a0, a1, colw, midw, n)
+        if one1:
+            want = (want[0], _dot_single(w, a1, colw, midw, n))
+        got = _axpy_dot_pair(v, w, t0, t1, col, colw, midw, n, f0, f1, one1)
+        assert np.array_equal(t0.view(np.int64), a0.view(np.int64))
+        assert np.array_equal(t1.view(np.int64), a1.view(np.int64))
+        assert np.array_equal(np.array(got).view(np.int64), np.array(want).view(np.int64))
 
 
 def test_fast_qr_runs_the_panel_kernel_on_large_matrices_only():
@@ -276,9 +333,8 @@ def test_fast_qr_runs_the_panel_kernel_on_large_matrices_only():
     below it; on the running CPU both give the canonical bits on both sides of it."""
     from lrgym.tasks import linreg
 
+    _panel_block()
     kernel = linreg.qr_kernel()
-    if "panel" not in getattr(kernel, "keywords", {}):
-        pytest.skip("this CPU's compiled loops did not pass the panel kernel's self-check")
     rows, cols = linreg.QR_PANEL_MIN_ROWS, linreg.QR_PANEL_MIN_COLS
     for shape in [(rows, cols), (rows + 1, cols), (rows + 1, cols - 1), (rows + 2, cols + 7), (258, 2048)]:
         A, B = _canonical_and(kernel, *shape)
@@ -288,11 +344,12 @@ def test_fast_qr_runs_the_panel_kernel_on_large_matrices_only():
 def test_blocked_qr_with_a_wrong_block_is_caught_by_the_self_check():
     """The self-check can fail: a block length that is not a multiple of the compiler's main
     block (here 3) changes the summation order, and the check rejects it (for the blocked and
-    for the panel kernel)."""
+    for the panel kernel, fused or not)."""
     from lrgym.tasks.linreg import QR_PANEL, _reproduces_canonical_qr
 
     assert not _reproduces_canonical_qr(3)
     assert not _reproduces_canonical_qr(3, QR_PANEL)
+    assert not _reproduces_canonical_qr(3, QR_PANEL, fuse=True)
 
 
 def test_qr_stats_against_numpy_least_squares():
