@@ -43,9 +43,9 @@ matters most when many instances are stepped together and their data no longer f
 The value is the same mean loss up to rounding (the tests compare it with the direct mean).
 The QR's rounding is part of the instance: :func:`householder_qr` is the canonical kernel, and
 builds run it in a ≈ 3× faster form (:func:`householder_qr_blocked`; for d ≥ 96, a form that
-applies 16 reflectors at a time to each pair of rows, :func:`householder_qr_panel`, another
-5 – 20 %) only where a per-process self-check shows that they give the same bits
-(:func:`qr_kernel`).
+applies 16 reflectors at a time to each pair of rows, one pass over the pair per reflector,
+:func:`householder_qr_panel` with ``fuse``, another 1.1 – 1.5×) only where a per-process
+self-check shows that they give the same bits (:func:`qr_kernel`).
 
 A streaming update never forms its rows: it works in the eigenbasis of H (:func:`stream_gradient`).
 With e' = Uᵀ(w − w*) and v = √λ ⊙ z (so x = U v), the residual is xᵀw − y = vᵀe' − σ ε and the
@@ -500,8 +500,10 @@ def _axpy_dot2_blocks(vv, wv, t0v, t1v, f0, f1):
     The update rounds as in :func:`_axpy_pair` (one FMA per entry); the two sums are
     :func:`_dot_pair`'s main loop over the updated values when the compiler vectorises this
     loop as that one (same VF, UF and tree). Written so that it can: its own function (its own
-    register budget: the compiler's choice of UF depends on it), ``w`` loaded once, the sums
-    before the stores. Checked with the rest of :func:`householder_qr_panel` by
+    register budget: the compiler's choice of UF depends on it — inlined into a larger loop body
+    it got UF = 2 here and other bits), ``w`` loaded once, the sums before the stores. The rows
+    and the reflectors live in different arrays, so the loop's run-time overlap check always
+    takes the vectorised path. Checked with the rest of :func:`householder_qr_panel` by
     :func:`qr_kernel`."""
     s0 = 0.0
     s1 = 0.0
@@ -671,17 +673,22 @@ def householder_qr_panel(A, k, block, panel, fuse=False):
 QR_BLOCKS = (32, 16, 64, 8)
 #: reflectors per panel of :func:`householder_qr_panel` (16 rows of 2,048 doubles: 256 KiB in L2)
 QR_PANEL = 16
-#: :func:`householder_qr_fast` runs the panel kernel on matrices of more rows than this and at
-#: least :data:`QR_PANEL_MIN_COLS` columns (every eval and validation QR of an instance with
-#: d ≥ 96), the blocked kernel on the others. Measured on the benchmark machine (AMD EPYC,
-#: 1 MiB L2 per core; median of 7, interleaved), ms per QR (blocked / panel) of d + 1 rows ×
-#: n columns: d = 250: n = 256 1.41 / 1.32, 512 2.69 / 2.53, 1,024 5.55 / 4.66, 1,536 8.47 /
-#: 6.83; d = 128: n = 256 0.43 / 0.41, 512 0.78 / 0.72, 1,024 1.49 / 1.37; d = 96: n = 256
-#: 0.251 / 0.244, 512 0.445 / 0.432, 1,536 1.28 / 1.19; d = 64: n = 256 0.118 / 0.121, 1,024
-#: 0.390 / 0.386; d = 48: n = 512 0.119 / 0.128. The panel form pays off once there are enough
-#: rows below a panel to amortise its copies (d ≳ 80), at every column count from 256 on: the
-#: working set (≈ 8·d·n bytes) passes through L1 once per panel instead of once per reflector.
+#: :func:`householder_qr_fast` runs the panel kernel on matrices of more rows than this (its
+#: fused form: than :data:`QR_FUSED_MIN_ROWS`) and at least :data:`QR_PANEL_MIN_COLS` columns
+#: (every eval and validation QR of an instance with d ≥ 96, fused d ≥ 64), the blocked kernel on
+#: the others. Measured on the benchmark machine (AMD EPYC, 1 MiB L2 per core; median of 7 – 9,
+#: interleaved), ms per QR (blocked / panel / fused) of d + 1 rows × n columns: d = 250:
+#: n = 256 1.41 / 1.32 / 1.32 (from another run), 512 2.76 / 2.60 / 2.07, 1,024 5.45 / 4.57 /
+#: 3.63; d = 128: n = 512 0.78 / 0.71 / 0.60, 1,024 1.48 / 1.32 / 1.09; d = 96: n = 256
+#: 0.251 / 0.244, 512 0.445 / 0.432, 1,536 1.28 / 1.19; d = 64 (blocked / fused): n = 256
+#: 0.119 / 0.114, 512 0.210 / 0.186, 2,048 0.776 / 0.699; d = 60: n = 256 0.110 / 0.115, 512
+#: 0.192 / 0.167; d = 48: n = 256 0.070 / 0.071, 1,024 0.224 / 0.235; d = 32: n = 512
+#: 0.059 / 0.065. Unfused, the panel form pays off once there are enough rows below a panel to
+#: amortise its copies (d ≳ 80), at every column count from 256 on: the working set (≈ 8·d·n
+#: bytes) passes through L1 once per panel instead of once per reflector; fused, it makes one
+#: pass per reflector where the blocked kernel makes two, and pays off from d ≈ 64.
 QR_PANEL_MIN_ROWS = 96
+QR_FUSED_MIN_ROWS = 64
 QR_PANEL_MIN_COLS = 256
 _QR_KERNEL = None
 
@@ -691,7 +698,8 @@ def householder_qr_fast(A, k, block, panel, fuse=False):
     """:func:`householder_qr_panel` (``fuse``: its fused form) for large matrices,
     :func:`householder_qr_blocked` for the others (:data:`QR_PANEL_MIN_ROWS`): both compute the
     canonical kernel's bits (checked by :func:`qr_kernel`)."""
-    if A.shape[0] > QR_PANEL_MIN_ROWS and A.shape[1] >= QR_PANEL_MIN_COLS:
+    min_rows = QR_FUSED_MIN_ROWS if fuse else QR_PANEL_MIN_ROWS
+    if A.shape[0] > min_rows and A.shape[1] >= QR_PANEL_MIN_COLS:
         householder_qr_panel(A, k, block, panel, fuse)
     else:
         householder_qr_blocked(A, k, block)

@@ -335,10 +335,12 @@ def test_fast_qr_runs_the_panel_kernel_on_large_matrices_only():
 
     _panel_block()
     kernel = linreg.qr_kernel()
-    rows, cols = linreg.QR_PANEL_MIN_ROWS, linreg.QR_PANEL_MIN_COLS
-    for shape in [(rows, cols), (rows + 1, cols), (rows + 1, cols - 1), (rows + 2, cols + 7), (258, 2048)]:
-        A, B = _canonical_and(kernel, *shape)
-        assert np.array_equal(A, B), shape
+    cols = linreg.QR_PANEL_MIN_COLS
+    for rows in (linreg.QR_PANEL_MIN_ROWS, linreg.QR_FUSED_MIN_ROWS):
+        for shape in [(rows, cols), (rows + 1, cols), (rows + 1, cols - 1), (rows + 2, cols + 7), (258, 2048)]:
+            A, B = _canonical_and(kernel, *shape)
+            assert np.array_equal(A, B), shape
+
 
 
 def test_blocked_qr_with_a_wrong_block_is_caught_by_the_self_check():
