@@ -182,7 +182,8 @@ def test_bad_family_options(options, message):
 
 
 @pytest.mark.parametrize("rows, cols", [
-    (33, 2048), (129, 2048), (257, 512), (5, 300), (70, 64), (40, 41), (3, 1), (97, 256), (98, 257), (201, 700), (251, 1024),
+    (33, 2048), (129, 2048), (257, 512), (5, 300), (70, 64), (40, 41), (3, 1),
+    (65, 256), (66, 257), (97, 256), (98, 257), (201, 700), (251, 1024),
 ])
 def test_qr_kernel_gives_the_canonical_householder_bits(rows, cols):
     """``qr_stats`` runs ``qr_kernel()``: on every shape (sum lengths beyond the self-check's
