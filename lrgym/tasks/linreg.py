@@ -634,10 +634,10 @@ def householder_qr_panel(A, k, block, panel, fuse=False):
                 a[i] = 0.0
         # 2. the rows below the panel: a pair of rows at a time, every reflector of the panel
         j = c1
-        while fuse and j + 1 < m:
+        while fuse and j + 1 < m:  # fused: one pass over the pair per reflector
             _apply_panel_fused(A[j], A[j + 1], V, scales, made, c0, c1, j + 1 == last, last, block)
             j += 2
-        while j + 1 < m:
+        while j + 1 < m:  # unfused (no pairs left here when fused): sums, then the update
             t0 = A[j]
             t1 = A[j + 1]
             for col in range(c0, c1):
