@@ -703,7 +703,6 @@ def synthetic_positives(spec: RecsysSpec, rng: np.random.Generator):
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     users = np.empty(offsets[-1], dtype=np.int64)
     items = np.empty(offsets[-1], dtype=np.int64)
-    upper, lower = gumbel_bound_tables()
     chunk = max(1, 2_000_000 // n_i)
     signal = float(spec.signal)
     for start in range(0, n_u, chunk):
@@ -712,66 +711,57 @@ def synthetic_positives(spec: RecsysSpec, rng: np.random.Generator):
         scores = np.matmul(U[start:stop], V.T, out=scratch("recsys.scores", (stop - start, n_i)))
         if pcg64.is_pcg64(rng.bit_generator):
             stream, before = pcg64.open_stream(rng.bit_generator)
-            done = _top_keys_streamed(log_pop, signal, scores, stream, counts, offsets, start, users, items, upper, lower)
+            done = _top_keys_streamed(log_pop, signal, scores, stream, counts, offsets, start, users, items)
             if done:
                 pcg64.close_stream(rng.bit_generator, stream, before)
         else:  # another bit generator: its own doubles
             before = rng.bit_generator.state
             done = _top_keys(log_pop, signal, scores, rng.random((stop - start, n_i)), True, counts, offsets, start,
-                             users, items, upper, lower)
+                             users, items)
             if not done:
                 rng.bit_generator.state = before
         if not done:  # a u = 0 draw (rng is back at the chunk's start): NumPy's gumbel would have drawn again
             noise = rng.gumbel(size=(stop - start, n_i))
-            _top_keys(log_pop, signal, scores, noise, False, counts, offsets, start, users, items, upper, lower)
+            _top_keys(log_pop, signal, scores, noise, False, counts, offsets, start, users, items)
     return users, items
 
 
-#: the Gumbel bound tables of :func:`_top_row` have one bucket per (binary exponent, first
-#: ``_BUCKET_BITS`` mantissa bits) of u, for u in [2⁻⁶⁰, 1), and bucket 0 for u < 2⁻⁶⁰: the
-#: bucket of u ≥ 2⁻⁶⁰ is its bit pattern shifted right by ``_BUCKET_SHIFT``, minus that of 2⁻⁶⁰,
-#: plus 1 (:func:`_bucket`)
-_BUCKET_BITS = 6
-_BUCKET_SHIFT = 52 - _BUCKET_BITS
-_BUCKET_MIN = ((1023 - 60) << 52) >> _BUCKET_SHIFT
-_N_BUCKETS = (1023 << 52 >> _BUCKET_SHIFT) - _BUCKET_MIN + 1
+#: the upper bound of g in :func:`_gumbel_upper` is raised by this much, far above its rounding
+#: (≈ 1e-7 at most, from 1 − u for u ≥ 2⁻³⁰, and ≈ 1e-14 from the logarithms and the sums)
+_G_BOUND_MARGIN = 1e-4
+#: the bit pattern of 2⁻³⁰: below it (probability 1e-9 per draw) the bound is +inf
+_TINY_U_WORD = (1023 - 30) << 52
+#: log2(1 + m) ≥ m + ``_LOG2_BEND`` · m(1 − m) on [0, 1) (the tightest constant is
+#: 1 − 1/(2 ln 2) = 0.278652…, the slope ratio at m → 1)
+_LOG2_BEND = 0.2786
+#: log(1 + u/2) ≥ ``_HALF_U_CHORD`` · u on [0, 1] (the chord of the concave side, log 1.5 = 0.405465…)
+_HALF_U_CHORD = 0.405
+_LN2 = math.log(2.0)
 
 
 @numba.njit(cache=True, inline="always")
-def _bucket(word):
-    """The bound tables' bucket of the uniform double whose bits are ``word`` (0 for u < 2⁻⁶⁰);
-    branch-free, so that the bounds pass vectorises."""
-    b = (word >> _BUCKET_SHIFT) - (_BUCKET_MIN - 1)
-    return b if b > 0 else 0
+def _gumbel_upper(u, word):
+    """An upper bound, without logarithms, of g(u) = 0 − 1·log(−log(1 − u)) as the keys compute
+    it, for the uniform double u whose bits are ``word`` (+inf for u < 2⁻³⁰); branch-free, so
+    that the bounds pass vectorises.
+
+    −log(1 − u) = u + u²/2 + u³/3 + … ≥ u(1 + u/2), so g ≤ −log u − log(1 + u/2) ≤ −log u −
+    0.405·u. For −log u = −ln 2 · log2 u, the bit pattern gives log2 u nearly: with
+    f = word·2⁻⁵² − 1023 = e + m (u = 2ᵉ(1 + m), m ∈ [0, 1)), log2 u = e + log2(1 + m) ≥
+    f + 0.2786·m(1 − m). The margin covers rounding: int64 → double of ``word`` (2⁻⁴⁴ in f),
+    1 − u (exact for NumPy's uniforms, multiples of 2⁻⁵³; for any double u ≥ 2⁻³⁰ it moves g by
+    at most 2⁻⁵³/u ≤ 2⁻²³), the two logarithms and the sums (≈ 1e-14)."""
+    f = float(word) * 2.0**-52 - 1023.0
+    m = f - math.floor(f)
+    log2_u = f + _LOG2_BEND * (m * (1.0 - m))
+    bound = _G_BOUND_MARGIN - _LN2 * log2_u - _HALF_U_CHORD * u
+    return bound if word >= _TINY_U_WORD else np.inf
 
 
-@numba.njit(cache=True)  # no fastmath: the same arithmetic as the keys
-def _gumbel_bound_tables():
-    """(upper, lower): for each bucket of u (see ``_BUCKET_BITS``), g at the bucket's lowest and
-    at the next bucket's lowest u, g(u) = 0 − 1·log(−log(1 − u)) as the keys compute it. g
-    decreases in u, so lower[b] ≤ g(u) ≤ upper[b] for every u of bucket b (up to rounding,
-    which the callers' margins cover); bucket 0 (u < 2⁻⁶⁰, where 1 − u rounds to 1 and g = +inf)
-    is +inf in both, the last bucket's lower bound −inf."""
-    upper = np.empty(_N_BUCKETS)
-    lower = np.empty(_N_BUCKETS)
-    upper[0] = np.inf
-    lower[0] = np.inf
-    word = np.empty(1, dtype=np.int64)
-    as_float = word.view(np.float64)
-    for b in range(1, _N_BUCKETS):
-        word[0] = (_BUCKET_MIN + b - 1) << _BUCKET_SHIFT
-        low_u = as_float[0]
-        word[0] = (_BUCKET_MIN + b) << _BUCKET_SHIFT
-        high_u = as_float[0]
-        upper[b] = 0.0 - 1.0 * math.log(-math.log(1.0 - low_u))
-        lower[b] = 0.0 - 1.0 * math.log(-math.log(1.0 - high_u)) if high_u < 1.0 else -np.inf
-    return upper, lower
-
-
-@functools.cache
-def gumbel_bound_tables():
-    """:func:`_gumbel_bound_tables`, computed once per process."""
-    return _gumbel_bound_tables()
+@numba.njit(cache=True, inline="always")
+def _gumbel(u):
+    """NumPy's Gumbel (loc 0, scale 1) from its uniform double u, the same operations."""
+    return 0.0 - 1.0 * math.log(-math.log(1.0 - u))
 
 
 @numba.njit(cache=True)
@@ -811,7 +801,7 @@ def _at_least_c_above(lows, c, hist):
 _THRESHOLD_BINS = 128
 
 
-#: the threshold of :func:`_top_row` comes from the maxima of the lower bounds in
+#: the first cutoff of :func:`_top_row` comes from the maxima of the upper bounds in
 #: ``_GROUPS_PER_KEPT`` · c groups of items (at most one group per item)
 _GROUPS_PER_KEPT = 4
 #: candidates up to this many are sorted by insertion, more by a merge sort
@@ -841,9 +831,101 @@ def _sort_candidates(cand_key, cand_item, n):
     cand_item[:n] = its
 
 
+#: the first cutoff of :func:`_top_row` lies this far below its estimate of the c-th largest
+#: upper bound (the bounds of the top items overshoot their keys by up to ≈ 0.1)
+_CUTOFF_SLACK = 0.1
+#: candidates up to this many are ranked by counting (:func:`_place_candidates`), more sorted
+_RANK_MAX = 128
+
+
+@numba.njit(cache=True)
+def _key_bounds(log_pop, signal, score_row, noise_row, uniform, ub):
+    """ub[j] ≥ key j for every item, one branch-free loop (:func:`_gumbel_upper`); the keys
+    themselves when ``uniform`` is False. Returns False when ``uniform`` and a u is 0."""
+    n_i = score_row.shape[0]
+    if not uniform:
+        for j in range(n_i):
+            ub[j] = log_pop[j] + signal * score_row[j] + noise_row[j]
+        return True
+    words = noise_row.view(np.int64)
+    zero = False
+    for j in range(n_i):
+        word = words[j]
+        ub[j] = (log_pop[j] + signal * score_row[j]) + _gumbel_upper(noise_row[j], word)
+        zero |= word == 0
+    return not zero
+
+
+@numba.njit(cache=True)
+def _group_maxima(values, n_groups, group_max):
+    """group_max[g] = the largest of values[j] for j ≡ g (mod n_groups), a block at a time."""
+    n = values.shape[0]
+    group_max[:n_groups] = -np.inf
+    for j0 in range(0, n, n_groups):
+        m = min(n_groups, n - j0)
+        block_max = group_max[:m]
+        block = values[j0 : j0 + m]
+        for g in range(m):
+            block_max[g] = block[g] if block[g] > block_max[g] else block_max[g]
+
+
+@numba.njit(cache=True)
+def _exact_candidates(log_pop, signal, score_row, noise_row, uniform, ub, cutoff, cand_key, cand_item):
+    """The items whose bound is not below ``cutoff``, in increasing order, into cand_item, and
+    their exact keys into cand_key (the expression of NumPy's code); returns their number.
+    The items are gathered branch-free (every item is written, the count moves on survivors)."""
+    n = 0
+    for j in range(score_row.shape[0]):
+        cand_item[n] = j
+        n += not (ub[j] < cutoff)
+    for q in range(n):
+        j = cand_item[q]
+        g = _gumbel(noise_row[j]) if uniform else noise_row[j]
+        cand_key[q] = (log_pop[j] + signal * score_row[j]) + g
+    return n
+
+
+@numba.njit(cache=True)
+def _place_candidates(cand_key, cand_item, n, c, user, o, users, items, rank):
+    """The c candidates of largest key, largest first (equal keys: the earlier candidate
+    first), into users / items[o : o + c]; returns the c-th largest key (needs n ≥ c).
+
+    Up to ``_RANK_MAX`` candidates, by counting: candidate a goes to place rank[a] = the number
+    of larger keys, a loop over the candidates b with the a's in vector lanes. Distinct keys
+    make the ranks 0 … n − 1, whose sum is n(n − 1)/2; equal keys share a rank and make it
+    smaller, and then (as for more candidates) :func:`_sort_candidates` orders them: either
+    way the order of a stable sort by decreasing key."""
+    if n <= _RANK_MAX:
+        lanes = (n + 7) & ~7  # whole vectors of a's (cand_key has room; the extra lanes are not read)
+        keys = cand_key[:lanes]
+        counts = rank[:lanes]
+        counts[:] = 0
+        for b in range(n):
+            key_b = cand_key[b]
+            for a in range(lanes):
+                counts[a] += key_b > keys[a]
+        total = 0
+        for a in range(n):
+            total += counts[a]
+        if total == n * (n - 1) // 2:
+            kth = np.inf
+            for a in range(n):
+                r = counts[a]
+                if r < c:
+                    users[o + r] = user
+                    items[o + r] = cand_item[a]
+                    kth = min(kth, cand_key[a])
+            return kth
+    _sort_candidates(cand_key, cand_item, n)
+    for q in range(c):
+        users[o + q] = user
+        items[o + q] = cand_item[q]
+    return cand_key[c - 1]
+
+
 @numba.njit(cache=True)  # no fastmath: the keys must round exactly as NumPy's expression does
-def _top_row(log_pop, signal, score_row, noise_row, uniform, c, user, o, users, items, upper, lower,
-             ub, lows, group_max, hist, cand_key, cand_item):
+def _top_row(log_pop, signal, score_row, noise_row, uniform, c, user, o, users, items, ub, group_max, hist,
+             cand_key, cand_item, rank):
     """One user's row of :func:`_top_keys`: the c items of largest key, largest first (equal
     keys: lower item first), into users / items[o : o + c] (``user`` in users).
 
@@ -851,108 +933,75 @@ def _top_row(log_pop, signal, score_row, noise_row, uniform, c, user, o, users, 
     loc 0, scale 1, from its uniform double u = ``noise_row[j]``) or g = ``noise_row[j]``
     itself when ``uniform`` is False.
 
-    Two passes, so that the two logarithms run for few items (≈ the kept ones):
+    Why the result is the same bits however items are pruned: the row's answer is the c largest
+    exact keys, and every key that is computed is computed exactly (NumPy's expression); an
+    item may be skipped only when its key is certainly below the c-th largest key. Here:
 
-    1. bounds without logarithms: g lies between ``lower`` and ``upper`` of u's bucket
-       (:func:`_gumbel_bound_tables`; buckets by binary exponent and leading mantissa bits, so
-       they are tight where the large keys are), one branch-free loop. The items fall into
-       G = min(n_i, 4c) groups (item j in group j mod G); a histogram of the G groups' maxima
-       of the lower bounds gives L with at least c maxima ≥ L (:func:`_at_least_c_above`).
-       Those c groups each hold an item whose lower bound is ≥ L, so at least c keys are ≥ L
-       and the c-th largest key is ≥ L.
-    2. the exact selection: items in increasing order, skipping those whose upper bound is
-       below L (with a margin far above rounding: their key is below the c-th largest, so they
-       cannot be kept, even on a tie); the others (≈ c) get their exact key and are sorted
-       (:func:`_sort_candidates`). They include the c largest keys of the row, so their first c
-       are the row's.
+    1. upper bounds ub ≥ key of every item, without logarithms (:func:`_key_bounds`), and an
+       estimate of the c-th largest bound: the items fall into G = min(n_i, 4c) groups (item
+       j in group j mod G) and a histogram of the groups' maxima gives t with at least c
+       maxima ≥ t (:func:`_at_least_c_above`). The cutoff is t − ``_CUTOFF_SLACK``.
+    2. the exact keys of the items with ub ≥ cutoff (≈ 1.3 c), ranked (:func:`_place_candidates`).
+       Every skipped item has key ≤ ub < cutoff. If the c-th largest candidate key is ≥ cutoff,
+       the skipped keys are below it, so the candidates hold the row's c largest keys (ties
+       included) and their first c are the row's. Otherwise (≈ 7 % of rows) step 2 runs again
+       with the cutoff lowered to that c-th key, which then holds by construction.
 
-    Kept items' keys are always computed exactly. Returns False, writing nothing, when
-    ``uniform`` and a u is 0 (NumPy's ``gumbel`` would have drawn again: the caller redraws),
-    else True.
+    Returns False, writing nothing, when ``uniform`` and a u is 0 (NumPy's ``gumbel`` would
+    have drawn again: the caller redraws), else True.
     """
     n_i = score_row.shape[0]
-    if uniform:
-        words = noise_row.view(np.int64)
-        zero = False
-        for j in range(n_i):  # pass 1: bounds of every key
-            base = log_pop[j] + signal * score_row[j]
-            b = _bucket(words[j])
-            ub[j] = base + upper[b]
-            lows[j] = base + lower[b]
-            zero |= words[j] == 0
-        if zero:
-            return False  # u = 0: the caller redraws with NumPy's gumbel
-    else:
-        for j in range(n_i):
-            ub[j] = log_pop[j] + signal * score_row[j] + noise_row[j]
-            lows[j] = ub[j]
+    if not _key_bounds(log_pop, signal, score_row, noise_row, uniform, ub):
+        return False  # u = 0: the caller redraws with NumPy's gumbel
     n_groups = min(n_i, _GROUPS_PER_KEPT * c)
-    group_max[:n_groups] = -np.inf
-    for j0 in range(0, n_i, n_groups):  # the groups' maxima of the lower bounds, a block at a time
-        m = min(n_groups, n_i - j0)
-        block_max = group_max[:m]
-        block = lows[j0 : j0 + m]
-        for g in range(m):
-            block_max[g] = block[g] if block[g] > block_max[g] else block_max[g]
-    low = _at_least_c_above(group_max[:n_groups], c, hist)
-    skip_below = low - 1e-9 * (1.0 + abs(low))
-    n = 0
-    for j in range(n_i):  # pass 2: exact keys of the items that can be kept
-        if ub[j] < skip_below:
-            continue
-        base = log_pop[j] + signal * score_row[j]
-        if uniform:
-            g = 0.0 - 1.0 * math.log(-math.log(1.0 - noise_row[j]))
-        else:
-            g = noise_row[j]
-        cand_key[n] = base + g
-        cand_item[n] = j
-        n += 1
-    _sort_candidates(cand_key, cand_item, n)
-    for q in range(c):
-        users[o + q] = user
-        items[o + q] = cand_item[q]
+    _group_maxima(ub, n_groups, group_max)
+    cutoff = _at_least_c_above(group_max[:n_groups], c, hist) - _CUTOFF_SLACK
+    n = _exact_candidates(log_pop, signal, score_row, noise_row, uniform, ub, cutoff, cand_key, cand_item)
+    kth = _place_candidates(cand_key, cand_item, n, c, user, o, users, items, rank) if n >= c else -np.inf
+    if kth < cutoff:  # a skipped item could still rank: lower the cutoff to the c-th key found
+        n = _exact_candidates(log_pop, signal, score_row, noise_row, uniform, ub, kth, cand_key, cand_item)
+        _place_candidates(cand_key, cand_item, n, c, user, o, users, items, rank)
     return True
 
 
 @numba.njit(cache=True)
 def _row_buffers(n_i):
-    """Scratch of :func:`_top_row` for rows of n_i items: upper and lower bounds, group maxima,
-    histogram, candidates' keys and items."""
-    return (np.empty(n_i), np.empty(n_i), np.empty(n_i), np.empty(_THRESHOLD_BINS, dtype=np.int64), np.empty(n_i),
-            np.empty(n_i, dtype=np.int64))
+    """Scratch of :func:`_top_row` for rows of n_i items: upper bounds, group maxima, histogram,
+    candidates' keys (whole vectors of 8 more), items and ranks."""
+    return (np.empty(n_i), np.empty(n_i), np.empty(_THRESHOLD_BINS, dtype=np.int64), np.empty(n_i + 8),
+            np.empty(n_i, dtype=np.int64), np.empty(n_i + 8, dtype=np.int64))
 
 
 @numba.njit(cache=True)
-def _top_keys(log_pop, signal, scores, noise, uniform, counts, offsets, start, users, items, upper, lower):
+def _top_keys(log_pop, signal, scores, noise, uniform, counts, offsets, start, users, items):
     """For each row r (user start + r): the counts[user] items of largest key, largest first
     (equal keys: lower item first), into users / items at offsets[user] (:func:`_top_row`, the
     noise of row r in ``noise[r]``). Returns False, leaving the work unfinished, when ``uniform``
     and a u is 0, else True."""
     n_rows, n_i = scores.shape
-    ub, lows, group_max, hist, cand_key, cand_item = _row_buffers(n_i)
+    ub, group_max, hist, cand_key, cand_item, rank = _row_buffers(n_i)
     for r in range(n_rows):
         user = start + r
         if not _top_row(log_pop, signal, scores[r], noise[r], uniform, counts[user], user, offsets[user], users,
-                        items, upper, lower, ub, lows, group_max, hist, cand_key, cand_item):
+                        items, ub, group_max, hist, cand_key, cand_item, rank):
             return False
     return True
 
 
 @numba.njit(cache=True)
-def _top_keys_streamed(log_pop, signal, scores, stream, counts, offsets, start, users, items, upper, lower):
+def _top_keys_streamed(log_pop, signal, scores, stream, counts, offsets, start, users, items):
     """:func:`_top_keys` with uniforms drawn row by row from a PCG64 ``stream``
     (:func:`lrgym.tasks.pcg64.fill_uniforms`: the doubles ``rng.random`` gives, in the same order,
     so the noise never leaves the cache). Returns False when a u is 0 (the stream has then moved
     past it: the caller restarts from the generator, which a stream does not move)."""
     n_rows, n_i = scores.shape
-    ub, lows, group_max, hist, cand_key, cand_item = _row_buffers(n_i)
+    ub, group_max, hist, cand_key, cand_item, rank = _row_buffers(n_i)
     noise_row = np.empty(n_i)
     for r in range(n_rows):
         user = start + r
         pcg64.fill_uniforms(stream, noise_row)
         if not _top_row(log_pop, signal, scores[r], noise_row, True, counts[user], user, offsets[user], users,
-                        items, upper, lower, ub, lows, group_max, hist, cand_key, cand_item):
+                        items, ub, group_max, hist, cand_key, cand_item, rank):
             return False
     return True
 

@@ -25,7 +25,6 @@ from lrgym.tasks.recsys import (
     _top_keys_streamed,
     _triples,
     _user_item_order,
-    gumbel_bound_tables,
     split_positives,
     synthetic_positives,
 )
@@ -128,7 +127,7 @@ def _top_keys_brute_force(log_pop, signal, scores, noise, uniform, counts):
 @pytest.mark.parametrize("seed", range(4))
 def test_top_keys_against_sorting_every_key(seed, uniform):
     """The compiled two-pass selection against computing and sorting every key: uniforms from
-    tiny (g = +inf, and the table's first buckets) to the largest double below 1, ties of equal
+    tiny (g = +inf, and the bound's +inf below 2⁻³⁰) to the largest double below 1, ties of equal
     keys (broken by the lower item), NumPy's Gumbel values directly (``uniform`` False)."""
     rng = np.random.default_rng(seed)
     n_rows, n_i = 40, int(rng.integers(8, 300))
@@ -150,7 +149,7 @@ def test_top_keys_against_sorting_every_key(seed, uniform):
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     users = np.empty(offsets[-1], dtype=np.int64)
     items = np.empty(offsets[-1], dtype=np.int64)
-    _top_keys(log_pop, 2.5, scores, noise, uniform, counts, offsets, 0, users, items, *gumbel_bound_tables())
+    _top_keys(log_pop, 2.5, scores, noise, uniform, counts, offsets, 0, users, items)
     want_u, want_i = _top_keys_brute_force(log_pop, 2.5, scores, noise, uniform, counts)
     np.testing.assert_array_equal(users, want_u)
     np.testing.assert_array_equal(items, want_i)
@@ -223,13 +222,12 @@ def test_streamed_top_keys_are_those_of_numpys_uniforms(seed):
     counts = rng.integers(1, max(2, n_i // 4) + 1, size=n_rows).astype(np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     out = [np.empty(offsets[-1], dtype=np.int64) for _ in range(4)]
-    tables = gumbel_bound_tables()
     numpys = np.random.default_rng([seed, 1])
     ours = np.random.default_rng([seed, 1])
     noise = numpys.random((n_rows, n_i))
-    assert _top_keys(log_pop, 1.5, scores, noise, True, counts, offsets, 0, out[0], out[1], *tables)
+    assert _top_keys(log_pop, 1.5, scores, noise, True, counts, offsets, 0, out[0], out[1])
     stream, saved = pcg64.open_stream(ours.bit_generator)
-    assert _top_keys_streamed(log_pop, 1.5, scores, stream, counts, offsets, 0, out[2], out[3], *tables)
+    assert _top_keys_streamed(log_pop, 1.5, scores, stream, counts, offsets, 0, out[2], out[3])
     pcg64.close_stream(ours.bit_generator, stream, saved)
     np.testing.assert_array_equal(out[2], out[0])
     np.testing.assert_array_equal(out[3], out[1])
@@ -237,7 +235,7 @@ def test_streamed_top_keys_are_those_of_numpys_uniforms(seed):
     zero = _with_zero_ahead(seed, 3 * n_i + 2)  # row 3
     before = zero.bit_generator.state
     stream, _ = pcg64.open_stream(zero.bit_generator)
-    assert not _top_keys_streamed(log_pop, 1.5, scores, stream, counts, offsets, 0, out[2], out[3], *tables)
+    assert not _top_keys_streamed(log_pop, 1.5, scores, stream, counts, offsets, 0, out[2], out[3])
     assert zero.bit_generator.state == before
 
 
@@ -247,7 +245,7 @@ def test_top_keys_reports_a_zero_uniform():
     offsets = np.array([0, 2, 4])
     out = (np.empty(4, dtype=np.int64), np.empty(4, dtype=np.int64))
     args = (np.zeros(6), 1.0, np.zeros((2, 6)))
-    assert _top_keys(*args, noise, True, counts, offsets, 0, *out, *gumbel_bound_tables())
+    assert _top_keys(*args, noise, True, counts, offsets, 0, *out)
     noise[1, 3] = 0.0
-    assert not _top_keys(*args, noise, True, counts, offsets, 0, *out, *gumbel_bound_tables())
-    assert _top_keys(*args, noise, False, counts, offsets, 0, *out, *gumbel_bound_tables())
+    assert not _top_keys(*args, noise, True, counts, offsets, 0, *out)
+    assert _top_keys(*args, noise, False, counts, offsets, 0, *out)
