@@ -100,6 +100,9 @@ from dataclasses import dataclass, replace
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 from lrgym.rng import skip_ahead, uniform_ahead
 from lrgym.optim import H_CLIP_NORM, H_NORMALIZE, H_WEIGHT_DECAY, clip_coefficient
@@ -869,13 +872,60 @@ def _group_maxima(values, n_groups, group_max):
             block_max[g] = block[g] if block[g] > block_max[g] else block_max[g]
 
 
+#: lanes of :func:`_compress_not_below` (8 doubles: one AVX-512 register)
+_LANES = 8
+
+
+@intrinsic
+def _compress_not_below(typingctx, values, j0, cutoff, out, n):
+    """Of the 8 indices j0 … j0 + 7, those j with ``not values[j] < cutoff``, in increasing
+    order, into out[n:]; returns how many (LLVM's ``masked.compressstore``: one compare and one
+    ``vpcompressq`` with AVX-512, element by element elsewhere). The caller keeps j0 + 8 ≤
+    len(values) and room in ``out``."""
+    if not (isinstance(values, types.Array) and values.dtype == types.float64 and values.layout == "C"
+            and isinstance(out, types.Array) and out.dtype == types.int64 and out.layout == "C"):
+        return None
+
+    def codegen(context, builder, sig, args):
+        vals_arr = context.make_array(sig.args[0])(context, builder, args[0])
+        out_arr = context.make_array(sig.args[3])(context, builder, args[3])
+        start, cut, count = args[1], args[2], args[4]
+        i32, i64 = ir.IntType(32), ir.IntType(64)
+        doubles, indices = ir.VectorType(ir.DoubleType(), _LANES), ir.VectorType(i64, _LANES)
+        mask_type = ir.VectorType(ir.IntType(1), _LANES)
+        splat_order = ir.Constant(ir.VectorType(i32, _LANES), [0] * _LANES)
+
+        def splat(vector_type, x):
+            first = builder.insert_element(ir.Constant(vector_type, ir.Undefined), x, ir.Constant(i32, 0))
+            return builder.shuffle_vector(first, ir.Constant(vector_type, ir.Undefined), splat_order)
+
+        block = builder.load(builder.bitcast(builder.gep(vals_arr.data, [start]), doubles.as_pointer()), align=8)
+        keep = builder.fcmp_unordered(">=", block, splat(doubles, cut))  # not (v < cutoff): NaN kept, as before
+        js = builder.add(splat(indices, start), ir.Constant(indices, list(range(_LANES))))
+        store = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [indices, i64.as_pointer(), mask_type]),
+            "llvm.masked.compressstore.v8i64")
+        builder.call(store, [js, builder.gep(out_arr.data, [count]), keep])
+        popcount = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.IntType(_LANES), [ir.IntType(_LANES)]), f"llvm.ctpop.i{_LANES}")
+        return builder.zext(builder.call(popcount, [builder.bitcast(keep, ir.IntType(_LANES))]), i64)
+
+    return types.int64(values, types.int64, types.float64, out, types.int64), codegen
+
+
 @numba.njit(cache=True)
 def _exact_candidates(log_pop, signal, score_row, noise_row, uniform, ub, cutoff, cand_key, cand_item):
     """The items whose bound is not below ``cutoff``, in increasing order, into cand_item, and
     their exact keys into cand_key (the expression of NumPy's code); returns their number.
-    The items are gathered branch-free (every item is written, the count moves on survivors)."""
+    The items are gathered branch-free, 8 at a time (:func:`_compress_not_below`), the last
+    few one by one (every item is written, the count moves on survivors)."""
+    n_i = score_row.shape[0]
     n = 0
-    for j in range(score_row.shape[0]):
+    j0 = 0
+    while j0 + _LANES <= n_i:
+        n += _compress_not_below(ub, j0, cutoff, cand_item, n)
+        j0 += _LANES
+    for j in range(j0, n_i):
         cand_item[n] = j
         n += not (ub[j] < cutoff)
     for q in range(n):

@@ -22,6 +22,7 @@ from lrgym.tasks.recsys import (
     _GROUPS_PER_KEPT,
     _THRESHOLD_BINS,
     _at_least_c_above,
+    _compress_not_below,
     _gumbel,
     _gumbel_upper,
     _place_candidates,
@@ -301,3 +302,31 @@ def test_ranking_by_counting_is_the_stable_sort(seed):
         np.testing.assert_array_equal(items, order * 3)
         np.testing.assert_array_equal(users, 7)
         assert kth == keys[order[-1]]
+
+
+@numba.njit(cache=True)
+def _gather_not_below(values, cutoff, out):
+    n = 0
+    j0 = 0
+    while j0 + 8 <= values.shape[0]:
+        n += _compress_not_below(values, j0, cutoff, out, n)
+        j0 += 8
+    return n, j0
+
+
+def test_compress_not_below_keeps_the_indices_in_order():
+    """The 8-lane compress store gathers the same indices as ``not (v < cutoff)`` one by one
+    (NaN kept), in increasing order, and writes nothing past them."""
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        n_i = int(rng.integers(8, 400))
+        values = rng.standard_normal(n_i)
+        values[rng.random(n_i) < 0.05] = np.nan
+        values[rng.random(n_i) < 0.05] = np.inf
+        cutoff = float(rng.choice([rng.standard_normal(), -np.inf, np.inf]))
+        out = np.full(n_i + 1, -1, dtype=np.int64)
+        n, j0 = _gather_not_below(values, cutoff, out)
+        want = np.nonzero(~(values[:j0] < cutoff))[0]
+        assert n == len(want)
+        np.testing.assert_array_equal(out[:n], want)
+        assert (out[n:] == -1).all()
