@@ -880,8 +880,8 @@ _LANES = 8
 def _compress_not_below(typingctx, values, j0, cutoff, out, n):
     """Of the 8 indices j0 … j0 + 7, those j with ``not values[j] < cutoff``, in increasing
     order, into out[n:]; returns how many (LLVM's ``masked.compressstore``: one compare and one
-    ``vpcompressq`` with AVX-512, element by element elsewhere). The caller keeps j0 + 8 ≤
-    len(values) and room in ``out``."""
+    ``vpcompressq`` with AVX-512, element by element elsewhere). Only the kept lanes are
+    written. The caller keeps j0 + 8 ≤ len(values) and n + 8 ≤ len(out) or fewer kept."""
     if not (isinstance(values, types.Array) and values.dtype == types.float64 and values.layout == "C"
             and isinstance(out, types.Array) and out.dtype == types.int64 and out.layout == "C"):
         return None
@@ -991,11 +991,15 @@ def _top_row(log_pop, signal, score_row, noise_row, uniform, c, user, o, users, 
        estimate of the c-th largest bound: the items fall into G = min(n_i, 4c) groups (item
        j in group j mod G) and a histogram of the groups' maxima gives t with at least c
        maxima ≥ t (:func:`_at_least_c_above`). The cutoff is t − ``_CUTOFF_SLACK``.
-    2. the exact keys of the items with ub ≥ cutoff (≈ 1.3 c), ranked (:func:`_place_candidates`).
-       Every skipped item has key ≤ ub < cutoff. If the c-th largest candidate key is ≥ cutoff,
+    2. the exact keys of the items with ub ≥ cutoff (≈ 1.2 c), ranked (:func:`_place_candidates`).
+       Every skipped item has key ≤ ub < cutoff (ub = fl(base + bound) with the computed bound
+       ≥ the computed g, and rounding is monotone, so ub ≥ fl(base + g) = the key, exactly; with
+       ``uniform`` False ub is the key). If the c-th largest candidate key is ≥ cutoff,
        the skipped keys are below it, so the candidates hold the row's c largest keys (ties
-       included) and their first c are the row's. Otherwise (≈ 7 % of rows) step 2 runs again
-       with the cutoff lowered to that c-th key, which then holds by construction.
+       included) and their first c are the row's. Otherwise (≈ 7 % of train rows) step 2 runs
+       again with the cutoff lowered to that c-th key, which then holds by construction. No
+       count of bounds enters the proof: a cutoff that is too high costs a second step 2, one
+       that is too low costs logarithms, neither changes the result.
 
     Returns False, writing nothing, when ``uniform`` and a u is 0 (NumPy's ``gumbel`` would
     have drawn again: the caller redraws), else True.
