@@ -772,7 +772,11 @@ def _at_least_c_above(lows, c, hist):
     """A value t with at least c of ``lows`` ≥ t, near the c-th largest (−inf when there is none
     or the finite values do not decide it): one counting pass into ``len(hist)`` equal bins
     between the smallest and largest finite value, then the lower edge (less half a bin, which
-    covers rounding) of the highest bin that brings the count from the top to c."""
+    covers rounding) of the highest bin that brings the count from the top to c. One exception:
+    when the finite values are all equal it returns that value without counting, even if fewer
+    than c values reach it (main's :func:`_top_row` trusted t there and could keep fewer than
+    c items on such rows; today's only takes t as an estimate and checks its cutoff against the
+    exact keys)."""
     top = -np.inf
     bottom = np.inf
     above = 0  # +inf values: above any t
