@@ -1,9 +1,11 @@
 """Instance builds and resets, before and after the cheap-resets change (#13), in one run.
 
-    python -m benchmarks.resets                  # the tables (≈ 3 – 5 min on a busy 2-core VM)
+    python -m benchmarks.resets                  # the tables (≈ 6 – 8 min on a busy 2-core VM)
     python -m benchmarks.resets --quick          # fewer instances and episodes
 
-Two measurements, each with the build path of today ("after"), the one of main at 479ce56
+Three measurements, each with the build path of today ("after"), the one of main at cfecd14
+("main cfecd14", :func:`main_cfecd14_build_path`: before the fifth round, with linreg's QR not
+fused and the recommender's top keys bounded by table lookups), the one of main at 479ce56
 ("main 479ce56", :func:`main_479ce56_build_path`: before the fourth round, with the blocked QR
 kernel on every matrix, ``rng.choice`` in the specs, fresh arrays for the MLP data's
 temporaries), the one of main at 8a55173
@@ -21,7 +23,13 @@ from ``tests/references.py``, the MLP data set re-split per instance) in the sam
   the two paths, each round on new seeds (so on new instances: the cache is cleared before
   every "after" round and cannot help by remembering an earlier round's instances). Env
   steps/s of CPU time and the share of it spent in resets (``LRControlEnv.reset``, which
-  builds the instance).
+  builds the instance). Each round is a new process-young env of 2,000 steps (≈ 40 episodes
+  of the single env): it pays the first loads of kernels and the heap's growth again, and
+  its share swings with the few large instances a round happens to draw;
+* **the same in a long run** (``--steady-steps``): per seed, one env runs ``--warm-steps``
+  unmeasured steps, then the cache is emptied and ``--steady-steps`` steps are measured, as an
+  RL run of many episodes sees them (paths "before", "main 479ce56", "after"; ≈ 400 episodes
+  per seed and path, so the large instances' share averages out).
 
 "before" runs the old build path with BLAS on one thread (the harness pins it, as the
 leaderboard does); "before, 2 BLAS threads" runs it as a user's process did, with OpenBLAS's
@@ -35,6 +43,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import importlib.util
 import os
 import sys
 import time
@@ -627,8 +636,74 @@ def _replaced(replacements):
 def main_479ce56_build_path():
     """The build path of main at 479ce56 (before the fourth round): the blocked QR kernel on
     every matrix, the specs' batch sizes and negatives counts drawn by ``rng.choice``, fresh
-    arrays for the MLP data's temporaries."""
-    return _replaced(_REPLACED_479CE56)
+    arrays for the MLP data's temporaries; the recommender's top keys of main cfecd14 (the same
+    at 479ce56)."""
+    return _replaced(_REPLACED_479CE56 + (_replaced_cfecd14()[1],))
+
+
+def _top_keys_streamed_cfecd14():
+    """main cfecd14's ``recsys._top_keys_streamed`` (table bounds, no cutoff check), with the
+    signature of today's: its row kernel is the reference of ``tests/tasks/test_recsys_topkeys.py``
+    (kept there verbatim), called with its Gumbel bound tables."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "tasks",
+                        "test_recsys_topkeys.py")
+    spec = importlib.util.spec_from_file_location("_recsys_topkeys_reference", path)
+    ref = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ref)
+    upper, lower = ref.gumbel_bound_tables()
+    kernel = _streamed_rows_cfecd14(ref._top_row_reference)
+
+    def top_keys_streamed(log_pop, signal, scores, stream, counts, offsets, start, users, items):
+        return kernel(log_pop, signal, scores, stream, counts, offsets, start, users, items, upper, lower)
+
+    return top_keys_streamed
+
+
+@functools.cache
+def _streamed_rows_cfecd14(top_row):
+    """main cfecd14's ``_top_keys_streamed`` loop around ``top_row`` (compiled once per process)."""
+
+    @numba.njit
+    def kernel(log_pop, signal, scores, stream, counts, offsets, start, users, items, upper, lower):
+        n_rows, n_i = scores.shape
+        ub, lows, group_max = np.empty(n_i), np.empty(n_i), np.empty(n_i)
+        hist, cand_key, cand_item = np.empty(128, dtype=np.int64), np.empty(n_i), np.empty(n_i, dtype=np.int64)
+        noise_row = np.empty(n_i)
+        for r in range(n_rows):
+            user = start + r
+            pcg64.fill_uniforms(stream, noise_row)
+            if not top_row(log_pop, signal, scores[r], noise_row, True, counts[user], user, offsets[user], users,
+                           items, upper, lower, ub, lows, group_max, hist, cand_key, cand_item):
+                return False
+        return True
+
+    return kernel
+
+
+def _qr_kernel_cfecd14():
+    """main cfecd14's ``linreg.qr_kernel`` (:func:`benchmarks.qr_kernels.main_cfecd14_kernel`:
+    no fused form, the panel kernel only from 1,536 columns), with the block length and panel
+    today's self-check found (else today's kernel)."""
+    from benchmarks.qr_kernels import main_cfecd14_kernel
+
+    kernel = _QR_KERNEL_TODAY()
+    kw = getattr(kernel, "keywords", {})
+    return main_cfecd14_kernel(kw["block"], kw["panel"]) if "panel" in kw else kernel
+
+
+@functools.cache
+def _replaced_cfecd14():
+    """(module, attribute, main cfecd14's version) of what the fifth round (stop 22: the fused
+    QR and the recommender's top keys without tables) changed."""
+    qr = _qr_kernel_cfecd14()
+    return ((linreg, "qr_kernel", lambda: qr), (recsys, "_top_keys_streamed", _top_keys_streamed_cfecd14()))
+
+
+def main_cfecd14_build_path():
+    """The build path of main at cfecd14 (before the fifth round): linreg's QR without the
+    fused panel form (panels only from 1,536 columns), the recommender's top keys with the
+    Gumbel bound tables."""
+    return _replaced(_replaced_cfecd14())
 
 
 #: (module or class, attribute, main 8a55173's version) of everything the third round changed
@@ -679,12 +754,13 @@ PATHS = {
     "main 0e4fa09": main_build_path,
     "main 8a55173": main_8a55173_build_path,
     "main 479ce56": main_479ce56_build_path,
+    "main cfecd14": main_cfecd14_build_path,
     "after": contextlib.nullcontext,
 }
 
 
 #: the paths "after" is compared with, in the ratio columns
-BASELINES = ("main 479ce56", "main 8a55173", "main 0e4fa09", "before", "before, 2 BLAS threads")
+BASELINES = ("main cfecd14", "main 479ce56", "main 8a55173", "main 0e4fa09", "before", "before, 2 BLAS threads")
 
 WARM_UP_INSTANCES = range(10_000, 10_024)  # val instances: every kernel kind, never measured
 
@@ -762,6 +838,7 @@ class _ResetClock:
 
     def __init__(self):
         self.seconds = 0.0
+        self.calls = 0
 
     def __enter__(self):
         original = self._original = env_module.LRControlEnv.reset
@@ -773,6 +850,7 @@ class _ResetClock:
                 return original(env, *args, **kwargs)
             finally:
                 clock.seconds += time.process_time() - t0
+                clock.calls += 1
 
         env_module.LRControlEnv.reset = timed_reset
         return self
@@ -824,15 +902,88 @@ def env_rates(n_envs: int, steps: int, rounds: int, first_seed: int = 1000) -> d
     }
 
 
+#: the paths of the steady-state table (a long run per path and seed: today's, main before this
+#: round and the one before #13)
+STEADY_PATHS = ("before", "main cfecd14", "after")
+
+
+def _random_actions(env, actions, n_envs: int, steps: int) -> None:
+    """``steps`` env steps of random actions (a reset after every finished episode of the single
+    env; the vector env resets its finished sub-envs itself)."""
+    if n_envs == 0:
+        for _ in range(steps):
+            _, _, terminated, truncated, _ = env.step(int(actions.integers(5)))
+            if terminated or truncated:
+                env.reset()
+    else:
+        for _ in range(steps // n_envs):
+            env.step(actions.integers(5, size=n_envs))
+
+
+def steady_state(n_envs: int, warm_steps: int, steps: int, seed: int) -> dict[str, float]:
+    """A long run of one env, as an RL run sees it: ``warm_steps`` random-action steps (not
+    measured: they load the kernels this seed's instances need and grow the process's heap,
+    one-time costs of a process), then the cache of built tasks is emptied and ``steps`` steps
+    are measured (CPU time, and the part of it in ``LRControlEnv.reset``). Returns the seconds,
+    the seconds in resets, the resets and the cache hits among them (the train set has 10,000
+    instances: a few draws repeat, and the cache serves those, as it would in a user's run)."""
+    actions = np.random.default_rng(seed)
+    if n_envs == 0:
+        env = gym.make(ENV_ID)
+    else:
+        env = gym.make_vec(ENV_ID, num_envs=n_envs, vectorization_mode="vector_entry_point")
+    env.reset(seed=seed)
+    _random_actions(env, actions, n_envs, warm_steps)
+    cache = cache_module.shared_cache()
+    cache.clear()
+    hits, misses = cache.hits, cache.misses
+    with _ResetClock() as clock:
+        t0 = time.process_time()
+        _random_actions(env, actions, n_envs, steps)
+        total = time.process_time() - t0
+    env.close()
+    return {"seconds": total, "in_resets": clock.seconds, "resets": clock.calls,
+            "hits": cache.hits - hits, "builds": cache.misses - misses}
+
+
+def steady_rates(n_envs: int, warm_steps: int, steps: int, seeds: int, first_seed: int = 50_000):
+    """:func:`steady_state` per path of :data:`STEADY_PATHS` and seed (paths alternate within a
+    seed): per path, env steps/s and the share in resets over all seeds, and the per-seed shares."""
+    warm_up()
+    out = {p: [] for p in STEADY_PATHS}
+    for k in range(seeds):
+        seed = first_seed + 1000 * k
+        for path in STEADY_PATHS[:: 1 if k % 2 == 0 else -1]:
+            with PATHS[path]():
+                out[path].append(steady_state(n_envs, warm_steps, steps, seed))
+    done = steps - steps % max(n_envs, 1)
+    rows = {}
+    for path, runs in out.items():
+        t = sum(r["seconds"] for r in runs)
+        rows[path] = {
+            "steps_per_s": len(runs) * done / t,
+            "reset_share": sum(r["in_resets"] for r in runs) / t,
+            "shares": [r["in_resets"] / r["seconds"] for r in runs],
+            "resets": sum(r["resets"] for r in runs),
+            "hits": sum(r["hits"] for r in runs),
+        }
+    return rows
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--instances", type=int, default=60, help="instances per family for the build times")
     ap.add_argument("--steps", type=int, default=2000, help="env steps per round")
     ap.add_argument("--rounds", type=int, default=4, help="rounds per path (interleaved)")
-    ap.add_argument("--quick", action="store_true", help="20 instances, 1,000 steps, 2 rounds")
+    ap.add_argument("--steady-steps", type=int, default=20_000,
+                    help="measured env steps per seed and path of the steady-state table (0: no table)")
+    ap.add_argument("--steady-seeds", type=int, default=3, help="seeds (long runs) per path of the steady-state table")
+    ap.add_argument("--warm-steps", type=int, default=4_000, help="unmeasured env steps before each long run")
+    ap.add_argument("--quick", action="store_true", help="20 instances, 1,000 steps, 2 rounds; steady state 2 × 5,000 steps")
     args = ap.parse_args(argv)
     if args.quick:
         args.instances, args.steps, args.rounds = 20, 1000, 2
+        args.steady_steps, args.steady_seeds, args.warm_steps = 5_000, 2, 2_000
     print(f"Build time per family ({args.instances} train instances, CPU ms, mean / p99; "
           "speed-up of the mean vs each before):\n")
     print("| family | " + " | ".join(PATHS) + " | " + " | ".join(f"after vs {p}" for p in BASELINES) + " |")
@@ -853,6 +1004,27 @@ def main(argv=None) -> None:
         a = r["after"]["steps_per_s"]
         ratios = " | ".join(f"{a / r[p]['steps_per_s']:.2f}×" for p in BASELINES)
         print(f"| {label} | {cells} | {ratios} |", flush=True)
+    if args.steady_steps > 0:
+        print_steady(args)
+
+
+def print_steady(args) -> None:
+    """The steady-state table (:func:`steady_rates`)."""
+    print(f"\n`{ENV_ID}` in a long run, a new instance every episode, random actions ({args.steady_seeds} seeds × "
+          f"{args.steady_steps:,} measured env steps per path, each after {args.warm_steps:,} unmeasured ones; CPU "
+          "time; env steps/s, share in resets over all seeds, [per seed]):\n")
+    print("| env | " + " | ".join(STEADY_PATHS) + " | resets (cache hits) per path |")
+    print("|---|" + "---:|" * len(STEADY_PATHS) + "---:|")
+    for n_envs, label in ((0, "single (`gym.make`)"), (16, "`gym.make_vec(..., 16)`")):
+        r = steady_rates(n_envs, args.warm_steps, args.steady_steps, args.steady_seeds)
+        cells = " | ".join(
+            f"{v['steps_per_s']:,.0f} ({100 * v['reset_share']:.1f} % resets) "
+            f"[{', '.join(f'{100 * s:.1f}' for s in v['shares'])}]"
+            for v in r.values()
+        )
+        counts = r["after"]
+        print(f"| {label} | {cells} | {counts['resets']:,} ({counts['hits']}) |", flush=True)
+
 
 if __name__ == "__main__":
     main()
