@@ -23,9 +23,10 @@ from ``tests/references.py``, the MLP data set re-split per instance) in the sam
   the two paths, each round on new seeds (so on new instances: the cache is cleared before
   every "after" round and cannot help by remembering an earlier round's instances). Env
   steps/s of CPU time and the share of it spent in resets (``LRControlEnv.reset``, which
-  builds the instance). Each round is a new process-young env of 2,000 steps (≈ 40 episodes
-  of the single env): it pays the first loads of kernels and the heap's growth again, and
-  its share swings with the few large instances a round happens to draw;
+  builds the instance). Each round's seed is run once unmeasured first, so that no path pays
+  alone for what the process meets the first time (pages for its largest instance yet, a
+  kernel's first specialisation); a round is ≈ 40 episodes of the single env, so its share
+  swings with the few large instances it happens to draw;
 * **the same in a long run** (``--steady-steps``): per seed, one env runs ``--warm-steps``
   unmeasured steps, then the cache is emptied and ``--steady-steps`` steps are measured, as an
   RL run of many episodes sees them (paths "before", "main 479ce56", "after"; ≈ 400 episodes
@@ -43,7 +44,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import importlib.util
 import os
 import sys
 import time
@@ -645,11 +645,11 @@ def _top_keys_streamed_cfecd14():
     """main cfecd14's ``recsys._top_keys_streamed`` (table bounds, no cutoff check), with the
     signature of today's: its row kernel is the reference of ``tests/tasks/test_recsys_topkeys.py``
     (kept there verbatim), called with its Gumbel bound tables."""
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "tasks",
-                        "test_recsys_topkeys.py")
-    spec = importlib.util.spec_from_file_location("_recsys_topkeys_reference", path)
-    ref = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ref)
+    here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "tasks")
+    if here not in sys.path:  # imported under pytest's name, so Numba's on-disk cache of it applies
+        sys.path.insert(0, here)
+    import test_recsys_topkeys as ref
+
     upper, lower = ref.gumbel_bound_tables()
     kernel = _streamed_rows_cfecd14(ref._top_row_reference)
 
@@ -889,6 +889,11 @@ def env_rates(n_envs: int, steps: int, rounds: int, first_seed: int = 1000) -> d
     sums = {p: [0.0, 0.0] for p in PATHS}
     for r in range(rounds):
         seed = first_seed + 1000 * r
+        # not measured: the round's instances once, so that no path pays alone for what a
+        # process does the first time it meets them (pages for a larger instance than any before,
+        # a kernel's first specialisation); the path measured first used to (the order alternates)
+        cache_module.shared_cache().clear()
+        rollout(n_envs, steps, seed)
         for path in list(PATHS)[:: 1 if r % 2 == 0 else -1]:
             cache_module.shared_cache().clear()
             with PATHS[path]():
