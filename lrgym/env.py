@@ -160,6 +160,12 @@ class LRControlEnv(gym.Env):
 
     ## Version History
 
+    * v1 (2026-12-02, same id): fix — a recommender built with a tiny item count through
+      ``family_options`` (e.g. ``n_items=4``) could, for about 2 in 10⁶ of its users, hold a
+      stale item of an earlier user instead of the user's own top item; those instances now
+      hold the right items. No instance of the train, val or test sets changes (it needs all
+      but one of a user's groups of items to draw u ≥ 1 − 2⁻⁷; ``benchmarks/bit_identity``: 720
+      built instances and 126 env runs identical).
     * v1 (2026-12-02, same id): the recommender's gradient features (``grad_norm``,
       ``grad_dot``, ``grad_cos``) are summed in another relaxed order and differ from before in
       the last bits; parameters, losses and rewards are unchanged for fixed actions.
