@@ -20,7 +20,7 @@ TORCH ?= torch==2.13.0
 PORTABLE_TESTS := tests/test_rng.py tests/tasks/test_vmath.py tests/test_optim.py \
 	tests/tasks/test_fast_kernels.py tests/tasks/test_quadratic.py tests/tasks/test_linreg.py \
 	tests/test_divergence.py tests/test_env.py tests/test_vector.py tests/torch_extra/test_policy_scheduler.py \
-	tests/tasks/test_recsys_data.py tests/tasks/test_pcg64.py
+	tests/tasks/test_recsys_data.py tests/tasks/test_recsys_topkeys.py tests/tasks/test_pcg64.py
 NO_SIMD_DISPATCH := X86_V3 X86_V4 AVX512_ICL AVX512_SPR
 
 CLIENTS_VENV ?= .venv-clients
