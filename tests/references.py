@@ -256,3 +256,28 @@ def split_positives_numpy(rng, pos_u, pos_i, n_users, n_items, n_negatives):
         (as_int(ev_u), as_int(ev_i), np.ascontiguousarray(ev_y)),
         (as_int(va_u), as_int(va_i), np.array(va_y)),
     )
+
+
+def top_keys_brute_force(log_pop, signal, scores, noise, uniform, counts):
+    """The recommender's top keys the obvious way: every key of every row in plain Python (the
+    same scalar operations as NumPy's expression: IEEE arithmetic and libm's log), sorted by
+    (−key, item), the counts[r] largest of row r. Returns (rows, items), one entry per kept item.
+    ``noise`` holds uniforms u (``uniform``: the Gumbel is −log(−log(1 − u))) or the Gumbel values."""
+    rows, items = [], []
+    for r in range(scores.shape[0]):
+        keyed = []
+        for j in range(scores.shape[1]):
+            base = float(log_pop[j]) + float(signal) * float(scores[r, j])
+            u = float(noise[r, j])
+            if not uniform:
+                g = u
+            elif 1.0 - u == 1.0:
+                g = math.inf  # log(−log(1)) = log(0) = −inf
+            else:
+                g = 0.0 - 1.0 * math.log(-math.log(1.0 - u))
+            keyed.append((-(base + g), j))
+        keyed.sort()
+        c = int(counts[r])
+        rows += [r] * c
+        items += [j for _, j in keyed[:c]]
+    return np.array(rows, dtype=np.int64), np.array(items, dtype=np.int64)

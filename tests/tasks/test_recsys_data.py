@@ -11,11 +11,10 @@ same arithmetic on both sides: libm's scalar log, not NumPy's SIMD-dispatched on
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 import pytest
-from references import split_positives_numpy, synthetic_positives_numpy
+from references import split_positives_numpy, synthetic_positives_numpy, top_keys_brute_force
 
 from lrgym.tasks import make_family, pcg64, recsys
 from lrgym.tasks.recsys import (
@@ -100,29 +99,6 @@ def test_triples_interleave_positives_and_their_negatives():
     np.testing.assert_array_equal(got_y, [1, 0, 0, 0, 1, 0, 0, 0])
 
 
-def _top_keys_brute_force(log_pop, signal, scores, noise, uniform, counts):
-    """Every key of every row in plain Python (the same scalar operations: IEEE arithmetic and
-    libm's log), sorted by (−key, item): the c largest per row."""
-    users, items = [], []
-    for r in range(scores.shape[0]):
-        keyed = []
-        for j in range(scores.shape[1]):
-            base = float(log_pop[j]) + float(signal) * float(scores[r, j])
-            u = float(noise[r, j])
-            if not uniform:
-                g = u
-            elif 1.0 - u == 1.0:
-                g = math.inf  # log(−log(1)) = log(0) = −inf
-            else:
-                g = 0.0 - 1.0 * math.log(-math.log(1.0 - u))
-            keyed.append((-(base + g), j))
-        keyed.sort()
-        c = int(counts[r])
-        users += [r] * c
-        items += [j for _, j in keyed[:c]]
-    return np.array(users), np.array(items)
-
-
 @pytest.mark.parametrize("uniform", [True, False])
 @pytest.mark.parametrize("seed", range(4))
 def test_top_keys_against_sorting_every_key(seed, uniform):
@@ -150,7 +126,7 @@ def test_top_keys_against_sorting_every_key(seed, uniform):
     users = np.empty(offsets[-1], dtype=np.int64)
     items = np.empty(offsets[-1], dtype=np.int64)
     _top_keys(log_pop, 2.5, scores, noise, uniform, counts, offsets, 0, users, items)
-    want_u, want_i = _top_keys_brute_force(log_pop, 2.5, scores, noise, uniform, counts)
+    want_u, want_i = top_keys_brute_force(log_pop, 2.5, scores, noise, uniform, counts)
     np.testing.assert_array_equal(users, want_u)
     np.testing.assert_array_equal(items, want_i)
 

@@ -17,6 +17,7 @@ import math
 import numba
 import numpy as np
 import pytest
+from references import top_keys_brute_force
 
 from lrgym.tasks.recsys import (
     _GROUPS_PER_KEPT,
@@ -192,27 +193,6 @@ def _rows(rng, n_rows, n_i, uniform):
     return log_pop, scores, noise
 
 
-def _brute_force_items(log_pop, signal, scores, noise, uniform, counts):
-    """Every key of every row in plain Python (the same scalar operations: IEEE arithmetic and
-    libm's log), sorted by (−key, item): the c largest per row, as one array."""
-    items = []
-    for r in range(scores.shape[0]):
-        keyed = []
-        for j in range(scores.shape[1]):
-            base = float(log_pop[j]) + float(signal) * float(scores[r, j])
-            u = float(noise[r, j])
-            if not uniform:
-                g = u
-            elif 1.0 - u == 1.0:
-                g = math.inf  # log(−log(1)) = log(0) = −inf
-            else:
-                g = 0.0 - 1.0 * math.log(-math.log(1.0 - u))
-            keyed.append((-(base + g), j))
-        keyed.sort()
-        items += [j for _, j in keyed[: int(counts[r])]]
-    return np.array(items, dtype=np.int64)
-
-
 @pytest.mark.parametrize("uniform", [True, False])
 @pytest.mark.parametrize("seed", range(12))
 def test_top_row_selects_the_reference_items(seed, uniform):
@@ -238,7 +218,7 @@ def test_top_row_selects_the_reference_items(seed, uniform):
         assert _top_keys(log_pop, signal, scores, noise, uniform, counts, offsets, 0, *got)
         assert _top_keys_reference(log_pop, signal, scores, noise, uniform, counts, offsets, 0, *want, upper, lower)
         np.testing.assert_array_equal(got[0], np.repeat(np.arange(n_rows), counts))
-        np.testing.assert_array_equal(got[1], _brute_force_items(log_pop, signal, scores, noise, uniform, counts))
+        np.testing.assert_array_equal(got[1], top_keys_brute_force(log_pop, signal, scores, noise, uniform, counts)[1])
         for r in range(n_rows):
             row = slice(offsets[r], offsets[r + 1])
             if len(set(want[1][row])) == counts[r]:  # the old kernel's answer is a real one (else: its defect)
