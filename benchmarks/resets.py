@@ -29,8 +29,9 @@ from ``tests/references.py``, the MLP data set re-split per instance) in the sam
   swings with the few large instances it happens to draw;
 * **the same in a long run** (``--steady-steps``): per seed, one env runs ``--warm-steps``
   unmeasured steps, then the cache is emptied and ``--steady-steps`` steps are measured, as an
-  RL run of many episodes sees them (paths "before", "main 479ce56", "after"; ≈ 400 episodes
-  per seed and path, so the large instances' share averages out).
+  RL run of many episodes sees them (paths "before, 2 BLAS threads", "before", "main
+  cfecd14", "after"; ≈ 400 episodes per seed and path, so the large instances' share averages
+  out), in CPU time and in wall clock (where the 2-thread path's builds use the second core).
 
 "before" runs the old build path with BLAS on one thread (the harness pins it, as the
 leaderboard does); "before, 2 BLAS threads" runs it as a user's process did, with OpenBLAS's
@@ -645,9 +646,10 @@ def _top_keys_streamed_cfecd14():
     """main cfecd14's ``recsys._top_keys_streamed`` (table bounds, no cutoff check), with the
     signature of today's: its row kernel is the reference of ``tests/tasks/test_recsys_topkeys.py``
     (kept there verbatim), called with its Gumbel bound tables."""
-    here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "tasks")
-    if here not in sys.path:  # imported under pytest's name, so Numba's on-disk cache of it applies
-        sys.path.insert(0, here)
+    tests = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests")
+    for here in (tests, os.path.join(tests, "tasks")):  # as pytest imports it (Numba's cache of it applies)
+        if here not in sys.path:
+            sys.path.insert(0, here)
     import test_recsys_topkeys as ref
 
     upper, lower = ref.gumbel_bound_tables()
@@ -908,8 +910,8 @@ def env_rates(n_envs: int, steps: int, rounds: int, first_seed: int = 1000) -> d
 
 
 #: the paths of the steady-state table (a long run per path and seed: today's, main before this
-#: round and the one before #13)
-STEADY_PATHS = ("before", "main cfecd14", "after")
+#: round and the one before #13, as the leaderboard ran it and as a user's process did)
+STEADY_PATHS = ("before, 2 BLAS threads", "before", "main cfecd14", "after")
 
 
 def _random_actions(env, actions, n_envs: int, steps: int) -> None:
@@ -943,11 +945,11 @@ def steady_state(n_envs: int, warm_steps: int, steps: int, seed: int) -> dict[st
     cache.clear()
     hits, misses = cache.hits, cache.misses
     with _ResetClock() as clock:
-        t0 = time.process_time()
+        t0, w0 = time.process_time(), time.perf_counter()
         _random_actions(env, actions, n_envs, steps)
-        total = time.process_time() - t0
+        total, wall = time.process_time() - t0, time.perf_counter() - w0
     env.close()
-    return {"seconds": total, "in_resets": clock.seconds, "resets": clock.calls,
+    return {"seconds": total, "wall": wall, "in_resets": clock.seconds, "resets": clock.calls,
             "hits": cache.hits - hits, "builds": cache.misses - misses}
 
 
@@ -963,12 +965,14 @@ def steady_rates(n_envs: int, warm_steps: int, steps: int, seeds: int, first_see
         for path in STEADY_PATHS[:: 1 if k % 2 == 0 else -1]:
             with PATHS[path]():
                 out[path].append(steady_state(n_envs, warm_steps, steps, seed))
+            _let_blas_workers_sleep(path)
     done = steps - steps % max(n_envs, 1)
     rows = {}
     for path, runs in out.items():
         t = sum(r["seconds"] for r in runs)
         rows[path] = {
             "steps_per_s": len(runs) * done / t,
+            "wall_steps_per_s": len(runs) * done / sum(r["wall"] for r in runs),
             "reset_share": sum(r["in_resets"] for r in runs) / t,
             "shares": [r["in_resets"] / r["seconds"] for r in runs],
             "resets": sum(r["resets"] for r in runs),
@@ -1022,15 +1026,15 @@ def main(argv=None) -> None:
 def print_steady(args) -> None:
     """The steady-state table (:func:`steady_rates`)."""
     print(f"\n`{ENV_ID}` in a long run, a new instance every episode, random actions ({args.steady_seeds} seeds × "
-          f"{args.steady_steps:,} measured env steps per path, each after {args.warm_steps:,} unmeasured ones; CPU "
-          "time; env steps/s, share in resets over all seeds, [per seed]):\n")
+          f"{args.steady_steps:,} measured env steps per path, each after {args.warm_steps:,} unmeasured ones; env "
+          "steps/s of CPU time, share of it in resets over all seeds, [per seed]; env steps/s of wall clock):\n")
     print("| env | " + " | ".join(STEADY_PATHS) + " | resets (cache hits) per path |")
     print("|---|" + "---:|" * len(STEADY_PATHS) + "---:|")
     for n_envs, label in ((0, "single (`gym.make`)"), (16, "`gym.make_vec(..., 16)`")):
         r = steady_rates(n_envs, args.warm_steps, args.steady_steps, args.steady_seeds)
         cells = " | ".join(
             f"{v['steps_per_s']:,.0f} ({100 * v['reset_share']:.1f} % resets) "
-            f"[{', '.join(f'{100 * s:.1f}' for s in v['shares'])}]"
+            f"[{', '.join(f'{100 * s:.1f}' for s in v['shares'])}]; wall {v['wall_steps_per_s']:,.0f}"
             for v in r.values()
         )
         counts = r["after"]
