@@ -514,26 +514,6 @@ def _random_rotation_8a55173(rng, d):
     return q * np.sign(np.diag(r))
 
 
-def _teacher_data_8a55173(rng, n, d, n_classes):
-    """main 8a55173's ``mlp._teacher_data``, verbatim (NumPy's normals)."""
-    W1 = rng.standard_normal((d, mlp.TEACHER_HIDDEN)) / math.sqrt(d)
-    b1 = 0.5 * rng.standard_normal(mlp.TEACHER_HIDDEN)
-    W2 = rng.standard_normal((mlp.TEACHER_HIDDEN, n_classes)) / math.sqrt(mlp.TEACHER_HIDDEN)
-    X = rng.standard_normal((n, d))
-    logits = np.tanh(X @ W1 + b1) @ W2
-    logits = (logits - logits.mean(0)) / logits.std(0)
-    return X, np.argmax(logits, axis=1).astype(np.int64)
-
-
-def _cluster_data_8a55173(rng, n, d, n_classes, separation):
-    """main 8a55173's ``mlp._cluster_data``, verbatim (NumPy's normals)."""
-    per_class = 2
-    centres = rng.standard_normal((n_classes * per_class, d)) * (separation / math.sqrt(2 * d))
-    which = rng.integers(0, n_classes * per_class, size=n)
-    X = centres[which] + rng.standard_normal((n, d))
-    return X, (which // per_class).astype(np.int64)
-
-
 def _recsys_init_params_8a55173(self, rng):
     """main 8a55173's ``RecsysTask.init_params``, verbatim (NumPy's normals)."""
     params = np.zeros(self.n_params)
@@ -586,24 +566,36 @@ def _choose_479ce56(rng, options):
     return rng.choice(options)
 
 
-def _teacher_data_479ce56(rng, n, d, n_classes):
-    """main 479ce56's ``mlp._teacher_data``, verbatim (fresh arrays for the hidden layer)."""
+def _teacher_data_479ce56(rng, n, d, n_classes, normals=pcg64.standard_normal):
+    """main 479ce56's ``mlp._teacher_data``, verbatim (fresh arrays for the hidden layer); with
+    ``normals`` = NumPy's own, main 8a55173's (:func:`_teacher_data_8a55173`)."""
     W1 = rng.standard_normal((d, mlp.TEACHER_HIDDEN)) / math.sqrt(d)
     b1 = 0.5 * rng.standard_normal(mlp.TEACHER_HIDDEN)
     W2 = rng.standard_normal((mlp.TEACHER_HIDDEN, n_classes)) / math.sqrt(mlp.TEACHER_HIDDEN)
-    X = pcg64.standard_normal(rng, (n, d))
+    X = normals(rng, (n, d))
     logits = np.tanh(X @ W1 + b1) @ W2
     logits = (logits - logits.mean(0)) / logits.std(0)
     return X, np.argmax(logits, axis=1).astype(np.int64)
 
 
-def _cluster_data_479ce56(rng, n, d, n_classes, separation):
-    """main 479ce56's ``mlp._cluster_data``, verbatim (fresh arrays for the gather and the noise)."""
+def _cluster_data_479ce56(rng, n, d, n_classes, separation, normals=pcg64.standard_normal):
+    """main 479ce56's ``mlp._cluster_data``, verbatim (fresh arrays for the gather and the
+    noise); with ``normals`` = NumPy's own, main 8a55173's (:func:`_cluster_data_8a55173`)."""
     per_class = 2
     centres = rng.standard_normal((n_classes * per_class, d)) * (separation / math.sqrt(2 * d))
     which = rng.integers(0, n_classes * per_class, size=n)
-    X = centres[which] + pcg64.standard_normal(rng, (n, d))
+    X = centres[which] + normals(rng, (n, d))
     return X, (which // per_class).astype(np.int64)
+
+
+def _numpy_normals(rng, shape):
+    """``rng.standard_normal(shape)``: NumPy drawing the normals itself (main 8a55173)."""
+    return rng.standard_normal(shape)
+
+
+#: main 8a55173's MLP data: 479ce56's code with NumPy's own normals
+_teacher_data_8a55173 = functools.partial(_teacher_data_479ce56, normals=_numpy_normals)
+_cluster_data_8a55173 = functools.partial(_cluster_data_479ce56, normals=_numpy_normals)
 
 
 _QR_KERNEL_TODAY = linreg.qr_kernel
