@@ -89,7 +89,7 @@ N_MEMORY = 9
 
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def safe_loss(value, cap):
     """A loss usable in a log: non-finite or above the cap → cap; ≤ 0 → TINY."""
     if not math.isfinite(value) or value > cap:
@@ -97,14 +97,14 @@ def safe_loss(value, cap):
     return max(value, TINY)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _clip(x):
     if x != x:
         return 0.0
     return min(OBS_BOUND, max(-OBS_BOUND, x))
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def start_episode(stats, cap_factor, loss_scale, memory):
     """Fill ``memory`` from the stats measured at reset (before any update).
 
@@ -124,7 +124,7 @@ def start_episode(stats, cap_factor, loss_scale, memory):
     memory[M_CAP] = cap_factor * (max(l0, loss_scale) if math.isfinite(loss_scale) else l0)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def features(stats, memory, t, horizon, lr, measured, out):
     """Write the observation for the state after ``t`` steps into ``out`` (float32).
 
@@ -164,7 +164,7 @@ def features(stats, memory, t, horizon, lr, measured, out):
     out[F_PROGRESS] = t / horizon
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def advance_memory(stats, memory):
     """After a step's features and reward: remember its losses, metric and gradient norm for
     the next step's deltas (a diverged step's losses are not remembered; the episode ends)."""

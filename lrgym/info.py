@@ -195,7 +195,7 @@ STEP_FLOAT_KEYS: tuple[str, ...] = INFO_KEYS[:10]
 N_STEP_VALUES = len(STEP_FLOAT_KEYS)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def write_step_values(stats, lr, optimal_loss, out):
     """Write the :data:`STEP_FLOAT_KEYS` values of a step into ``out`` (float64): ``lr``, the
     statistics of :func:`make_info` and ``excess_loss`` = train_loss − ``optimal_loss`` (the same

@@ -15,7 +15,7 @@ package: it keeps Numba's choice of cache directory (``NUMBA_CACHE_DIR`` if set,
 defining file alone. Any change to any module then recompiles every kernel once. Functions of
 other libraries keep Numba's default behaviour.
 
-It must run before the first ``@numba.njit(cache=True)`` of the package is decorated (the
+It must run before the first ``@numba.njit(cache=True, nogil=True)`` of the package is decorated (the
 locator is chosen at decoration time), so ``lrgym/__init__.py`` calls it first. It relies on
 Numba's cache-locator classes (``numba.core.caching``, stable since Numba 0.4x); if they are
 missing it does nothing and Numba's default applies.

@@ -136,7 +136,7 @@ def new_state(n_params: int) -> tuple[np.ndarray, np.ndarray]:
     return np.zeros((2, n_params)), np.zeros(1, dtype=np.int64)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def update_coordinate(params, slots, i, g, lr, t, opt, hyper):
     """Apply the update rule to coordinate ``i`` with (transformed) gradient ``g`` at step t."""
     if opt == SGD:
@@ -170,7 +170,7 @@ def update_coordinate(params, slots, i, g, lr, t, opt, hyper):
         params[i] -= lr * g / (math.sqrt(v) + hyper[H_EPS])
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def squared_norm(x, start, stop):
     s = 0.0
     for i in range(start, stop):
@@ -181,13 +181,13 @@ def squared_norm(x, start, stop):
 CLIP_GUARD = 1e-6  # torch.nn.utils.clip_grad_norm_ divides by ‖g‖ + 1e-6
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def clip_coefficient(clip, norm):
     """``min(1, c / (‖g‖ + 10⁻⁶))``: the factor ``torch.nn.utils.clip_grad_norm_`` scales by."""
     return min(1.0, clip / (norm + CLIP_GUARD))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def transform_gradient(params, grad, hyper, segments):
     """Steps 1–3 (clipping, weight decay, normalisation) in place; returns the raw ‖g‖.
 
@@ -226,7 +226,7 @@ def transform_gradient(params, grad, hyper, segments):
     return raw_norm
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def hyper_tuple(hyper):
     """The eight hyper-parameters as a tuple of values.
 
@@ -236,7 +236,7 @@ def hyper_tuple(hyper):
     return (hyper[0], hyper[1], hyper[2], hyper[3], hyper[4], hyper[5], hyper[6], hyper[7])
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def apply_rule(params, slots, grad, t, lr, opt, hyper):
     """Step 4 on every coordinate, with (transformed) gradient ``grad`` at step t.
 
@@ -269,7 +269,7 @@ def apply_rule(params, slots, grad, t, lr, opt, hyper):
             update_coordinate(params, slots, i, grad[i], lr, tf, ADAGRAD, h)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def apply_update(params, grad, slots, step, lr, opt, hyper, segments):
     """One full update of every coordinate (``grad`` is overwritten); returns the raw ‖g‖."""
     raw_norm = transform_gradient(params, grad, hyper, segments)

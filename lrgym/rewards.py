@@ -38,7 +38,7 @@ R_LOG_IMPROVEMENT, R_SIGN_DELTA, R_FINAL, R_METRIC_DELTA = range(4)
 P_ALPHA1, P_ALPHA2 = range(2)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def reward(stats, memory, t, horizon, reward_code, reward_params):
     """The reward of the step that produced ``stats`` (the ``t``-th), against the previous
     step's feature memory (read only: :func:`lrgym.features.advance_memory` moves it on).

@@ -36,7 +36,7 @@ def new_state(seed_source: np.random.Generator) -> np.ndarray:
     return seed_source.integers(0, 2**63 - 1, size=1, dtype=np.int64).astype(np.uint64)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def _mix(z):
     """SplitMix64's output function: a bijective mixer of the state word."""
     z = (z ^ (z >> _S30)) * _MIX_1
@@ -44,7 +44,7 @@ def _mix(z):
     return z ^ (z >> _S31)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def next_u64(state):
     """Advance ``state[0]`` and return the next 64 random bits."""
     s = state[0] + _GOLDEN_GAMMA
@@ -52,13 +52,13 @@ def next_u64(state):
     return _mix(s)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def uniform(state):
     """A float64 uniform on [0, 1) with 53 random bits."""
     return float(next_u64(state) >> _S11) * _TWO_POW_MINUS_53
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def uniform_ahead(s0, k):
     """The uniform that the k-th :func:`uniform` call (k ≥ 1) from state word ``s0`` returns,
     without advancing anything.
@@ -70,13 +70,13 @@ def uniform_ahead(s0, k):
     return float(_mix(s0 + np.uint64(k) * _GOLDEN_GAMMA) >> _S11) * _TWO_POW_MINUS_53
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def skip_ahead(s0, n):
     """The state word after n draws from ``s0``."""
     return s0 + np.uint64(n) * _GOLDEN_GAMMA
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def randint(state, n):
     """An integer uniform on {0, ..., n-1} (n ≤ 2**31; bias below 2**-22)."""
     return int(uniform(state) * n)
@@ -169,21 +169,21 @@ _S7 = np.uint64(7)
 _TWO = np.uint64(2)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def _signed(x, z):
     """x with the sign given by bit 8 of the draw z: x·(1 − 2·bit), without a branch (a branch
     on a random bit is mispredicted half the time, which would double the cost of a draw)."""
     return x * (1.0 - float((z >> _S7) & _TWO))
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def _layer_point(z):
     """(i, x) for the draw z: layer i = bits 0–7, abscissa x = u·x[i] with u = (z >> 11)·2⁻⁵³."""
     i = np.int64(z & _LAYER_MASK)
     return i, float(z >> _S11) * _TWO_POW_MINUS_53 * _ZIG_X[i]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _normal_rare(state, z, i, x):
     """The ziggurat's rare paths (1.5 % of draws), continuing the draw z that fell in layer i
     at abscissa x ≥ x[i+1]. Restarts with a fresh draw after a rejection."""
@@ -207,7 +207,7 @@ def _normal_rare(state, z, i, x):
             return _signed(x, z)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def standard_normal(state):
     """A standard normal deviate by the ziggurat method (Marsaglia & Tsang 2000), 256 layers.
 
@@ -232,7 +232,7 @@ def standard_normal(state):
     return _normal_rare(state, z, i, x)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def fill_standard_normal(state, out):
     """Fill ``out`` (1-D) with standard normals: exactly ``out.shape[0]`` successive
     :func:`standard_normal` draws (the same code, with the fast path written into the loop:
@@ -246,14 +246,14 @@ def fill_standard_normal(state, out):
             out[k] = _normal_rare(state, z, i, x)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def fill_randint(state, n, out):
     """Fill ``out`` (1-D int64) with integers uniform on {0, ..., n-1}."""
     for i in range(out.shape[0]):
         out[i] = randint(state, n)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def draw_indices(state, n, out):
     """Fill ``out`` with integers uniform on {0, ..., n-1}: bit-identical to
     :func:`lrgym.rng.fill_randint` (same draws, same final state), about 4× faster.

@@ -74,7 +74,7 @@ def bind_episode(ints: np.ndarray, floats: np.ndarray, bound, optimal_loss: floa
     floats[F_OPTIMAL] = optimal_loss
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def observe(stats, memory, t, horizon, lr, reward_kind, reward_args, obs):
     """Features of the new state and the reward (both against the previous step's memory),
     then the memory moves on to this step."""
@@ -84,7 +84,7 @@ def observe(stats, memory, t, horizon, lr, reward_kind, reward_args, obs):
     return r
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def train_and_observe(lr, t, updates, ints, floats, obs):
     """Step ``t`` at ``lr`` of an env without rejection, in one call from Python: the bound
     kernel (``inner_steps`` updates and the evaluation, into the statistics), :func:`observe`

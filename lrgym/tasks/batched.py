@@ -142,7 +142,7 @@ def _call_kernel_at(typingctx, addr, item_ptr, lr, n_updates, opt, hyper, loss_c
     return sig, codegen
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def bound_call(item_ptr, addr, lr, n_updates, opt, hyper, loss_cap, stats):
     """The kernel at ``addr`` on the item at ``item_ptr`` (a ``CPointer`` of the item type).
 
@@ -188,14 +188,14 @@ def _list_data_address(typingctx, items):
     return sig, codegen
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def item_address(items):
     """Address of ``items[0]``'s storage in a one-item typed list (valid while the list lives and
     does not grow: :func:`set_item` replaces the item in place)."""
     return _list_data_address(items)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def run_serial(items, addr, env_idx, active, lrs, n_updates, opt, hyper, memory, stats):
     """Run the kernel at ``addr`` for every item whose environment ``env_idx[g]`` is active."""
     for g in range(len(items)):
@@ -204,7 +204,7 @@ def run_serial(items, addr, env_idx, active, lrs, n_updates, opt, hyper, memory,
             _call_kernel(addr, items[g], lrs[e], n_updates, opt, hyper, memory[e, M_CAP], stats[e])
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, nogil=True, parallel=True)
 def run_parallel(items, addr, env_idx, active, lrs, n_updates, opt, hyper, memory, stats):
     """:func:`run_serial` with the environments spread over Numba's threads (``prange``).
 
@@ -287,7 +287,7 @@ class BoundKernel:
 # helpers are compiled once per item type and cached on disk)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def new_items(item):
     """A typed list holding ``item``."""
     items = numba.typed.List()
@@ -295,17 +295,17 @@ def new_items(item):
     return items
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def append_item(items, item):
     items.append(item)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def set_item(items, i, item):
     items[i] = item
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def remove_item(items, i):
     """Remove item i by moving the last item into its place (order is not kept)."""
     last = len(items) - 1

@@ -113,7 +113,7 @@ class LinRegSpec(TaskSpec):
 # ---- kernels -------------------------------------------------------------------------------
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FAST_MATH, error_model="numpy")
 def mean_loss(w, X, y, n_rows):
     """½ · mean over the first ``n_rows`` rows of (xᵀw − y)²."""
     d = w.shape[0]
@@ -126,7 +126,7 @@ def mean_loss(w, X, y, n_rows):
     return 0.5 * total / n_rows
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FAST_MATH, error_model="numpy")
 def eigen_error(w, w_star, UT, e):
     """e' = Uᵀ(w − w*) into ``e``: the error in the eigenbasis of H (row i of ``UT`` = Uᵀ is the
     eigenvector uᵢ, so e'ᵢ = uᵢᵀ(w − w*); the inner loop runs along a contiguous row)."""
@@ -138,7 +138,7 @@ def eigen_error(w, w_star, UT, e):
         e[i] = s
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FAST_MATH, error_model="numpy")
 def population_loss(w, w_star, UT, eigvals, noise):
     """L(w) = ½ eᵀHe + σ²/2 = ½ Σᵢ λᵢ (uᵢᵀe)² + σ²/2 with e = w − w*, H = U diag(λ) Uᵀ and
     ``UT`` = Uᵀ (row i is uᵢ)."""
@@ -152,7 +152,7 @@ def population_loss(w, w_star, UT, eigvals, noise):
     return 0.5 * total + 0.5 * noise * noise
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FAST_MATH, error_model="numpy")
 def minibatch_gradient(w, X, y, rows, grad, losses):
     """g = mean over rows of (xᵀw − y)·x; writes per-example losses ½ r² into ``losses``.
 
@@ -199,7 +199,7 @@ def minibatch_gradient(w, X, y, rows, grad, losses):
         grad[j] /= b
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FAST_MATH, error_model="numpy")
 def stream_gradient(rng, e, U, sqrt_eig, noise, z, g_eig, grad, losses):
     """Gradient of one fresh minibatch of b = ``losses.shape[0]`` rows, in the eigenbasis of H.
 
@@ -234,7 +234,7 @@ def stream_gradient(rng, e, U, sqrt_eig, noise, z, g_eig, grad, losses):
         grad[j] = s
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FAST_MATH, error_model="numpy")
 def qr_loss(w, R, c, rho, n_rows):
     """½ mean of (xᵀw − y)² over ``n_rows`` rows factored by :func:`qr_stats`: (‖Rw − c‖² + ρ) / 2n."""
     k, d = R.shape
@@ -247,7 +247,7 @@ def qr_loss(w, R, c, rho, n_rows):
     return 0.5 * (total + rho) / n_rows
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FAST_MATH, error_model="numpy")
 def evaluate_finite(w, R, c, rho, n_eval, Rv, cv, rho_v, n_val, val_var, stats):
     stats[S_TRAIN_LOSS] = qr_loss(w, R, c, rho, n_eval)
     val = qr_loss(w, Rv, cv, rho_v, n_val)
@@ -255,7 +255,7 @@ def evaluate_finite(w, R, c, rho, n_eval, Rv, cv, rho_v, n_val, val_var, stats):
     stats[S_VAL_METRIC] = 1.0 - 2.0 * val / val_var
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FAST_MATH, error_model="numpy")
 def run_finite(
     params, slots, step, rng, grad, prev_grad, rows, losses, acc,
     X, y, R, c, rho, n_eval, Rv, cv, rho_v, n_val, val_var, lr, n_updates, opt, hyper, segments, loss_cap, stats,
@@ -281,7 +281,7 @@ def run_finite(
     finish_stats(acc, done, diverged, stats)
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FAST_MATH, error_model="numpy")
 def evaluate_stream(w, w_star, UT, eigvals, noise, y_var, stats):
     loss = population_loss(w, w_star, UT, eigvals, noise)
     stats[S_TRAIN_LOSS] = loss
@@ -289,7 +289,7 @@ def evaluate_stream(w, w_star, UT, eigvals, noise, y_var, stats):
     stats[S_VAL_METRIC] = 1.0 - 2.0 * loss / y_var
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FAST_MATH, error_model="numpy")
 def run_stream(
     params, slots, step, rng, grad, prev_grad, losses, acc, z, e_eig, g_eig,
     w_star, U, UT, eigvals, sqrt_eig, noise, y_var, lr, n_updates, opt, hyper, segments, loss_cap, stats,
@@ -318,7 +318,7 @@ def run_stream(
 # ---- task and family ----------------------------------------------------------------------
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FAST_MATH, error_model="numpy")
 def householder_qr(A, k):
     """In-place Householder QR of the matrix whose *columns* are the rows of ``A`` (so every
     inner loop runs along a contiguous row of ``A``): afterwards ``A[j, :j+1]`` holds column j
@@ -365,7 +365,7 @@ def householder_qr(A, k):
             a[i] = 0.0
 
 
-@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
 def _sq_rest(a, lo, n, s):
     """s + Σ a[i]² over i = lo..n−1: the loop of :func:`householder_qr`, started from s."""
     for i in range(lo, n):
@@ -373,7 +373,7 @@ def _sq_rest(a, lo, n, s):
     return s
 
 
-@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
 def _dot_rest(a, t, lo, n, s):
     """s + Σ a[i]·t[i] over i = lo..n−1: the loop of :func:`householder_qr`, started from s."""
     for i in range(lo, n):
@@ -381,7 +381,7 @@ def _dot_rest(a, t, lo, n, s):
     return s
 
 
-@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
 def _dot2_rest(a, t0, t1, lo, n, s0, s1):
     """The two-column loop of :func:`householder_qr` over i = lo..n−1, started from (s0, s1)."""
     for i in range(lo, n):
@@ -390,7 +390,7 @@ def _dot2_rest(a, t0, t1, lo, n, s0, s1):
     return s0, s1
 
 
-@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
 def householder_qr_blocked(A, k, block):
     """:func:`householder_qr` with the same arithmetic, ≈ 3× faster: every sum's first
     ⌊len/block⌋·block terms run in a loop over contiguous slices, the rest in the canonical loop
@@ -425,7 +425,7 @@ def householder_qr_blocked(A, k, block):
             a[i] = 0.0
 
 
-@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
 def _reflector(a, col, mid, n):
     """Turn column ``col`` (row ``a`` of the QR's working array, entries col..n−1) into its
     Householder vector, as :func:`householder_qr` does: returns (made, α, 2 / vᵀv) with
@@ -445,7 +445,7 @@ def _reflector(a, col, mid, n):
     return True, alpha, 2.0 / vv
 
 
-@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
 def _dot_pair(a, t0, t1, col, mid, n):
     """(a·t0, a·t1) over i = col..n−1: the two-column sums of :func:`householder_qr_blocked`
     (main blocks over slices up to ``mid``, then the canonical loop)."""
@@ -460,7 +460,7 @@ def _dot_pair(a, t0, t1, col, mid, n):
     return _dot2_rest(a, t0, t1, mid, n, s0, s1)
 
 
-@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
 def _dot_single(a, t, col, mid, n):
     """a·t over i = col..n−1: the one-column sum of :func:`householder_qr_blocked`."""
     av = a[col:mid]
@@ -471,7 +471,7 @@ def _dot_single(a, t, col, mid, n):
     return _dot_rest(a, t, mid, n, s)
 
 
-@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
 def _axpy_pair(a, t0, t1, col, n, f0, f1):
     """t0 −= f0·a, t1 −= f1·a over i = col..n−1 (elementwise: each row's values do not depend
     on the other's)."""
@@ -483,7 +483,7 @@ def _axpy_pair(a, t0, t1, col, n, f0, f1):
         t1w[i] -= f1 * aw[i]
 
 
-@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
 def _axpy_single(a, t, col, n, f):
     """t −= f·a over i = col..n−1."""
     aw = a[col:]
@@ -492,7 +492,7 @@ def _axpy_single(a, t, col, n, f):
         tw[i] -= f * aw[i]
 
 
-@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
 def _axpy_dot2_blocks(vv, wv, t0v, t1v, f0, f1):
     """t0 −= f0·v, t1 −= f1·v and, from the new values, (w·t0, w·t1): one pass over slices of
     the same length (a multiple of the main block), so each row entry is loaded and stored once.
@@ -519,7 +519,7 @@ def _axpy_dot2_blocks(vv, wv, t0v, t1v, f0, f1):
     return s0, s1
 
 
-@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
 def _axpy_dot_pair(v, w, t0, t1, col, colw, midw, n, f0, f1, one1):
     """Reflector ``v`` (from ``col``) applied to rows t0, t1 with factors f0, f1, fused with the
     sums of the next reflector ``w`` (from ``colw`` > ``col``, main blocks up to ``midw``) over
@@ -543,7 +543,7 @@ def _axpy_dot_pair(v, w, t0, t1, col, colw, midw, n, f0, f1, one1):
     return _dot2_rest(w, t0, t1, midw, n, s0, s1)
 
 
-@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
 def _apply_panel_fused(t0, t1, V, scales, made, c0, c1, tail, last, block):
     """Reflectors c0..c1−1 (vectors ``V``, 2 / vᵀv ``scales``, skipping those not ``made``)
     applied in turn to the rows t0, t1 (``tail``: t1 is the last row of the matrix), each update
@@ -574,7 +574,7 @@ def _apply_panel_fused(t0, t1, V, scales, made, c0, c1, tail, last, block):
         _axpy_pair(V[prev], t0, t1, c0 + prev, n, f * s0, f * s1)
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FAST_MATH, error_model="numpy")
 def householder_qr_panel(A, k, block, panel, fuse=False):
     """:func:`householder_qr_blocked`'s arithmetic in another order of the same operations:
     reflectors are made ``panel`` at a time and then applied to the rows below the panel one
@@ -693,7 +693,7 @@ QR_PANEL_MIN_COLS = 256
 _QR_KERNEL = None
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def householder_qr_fast(A, k, block, panel, fuse=False):
     """:func:`householder_qr_panel` (``fuse``: its fused form) for large matrices,
     :func:`householder_qr_blocked` for the others (:data:`QR_PANEL_MIN_ROWS`): both compute the

@@ -148,7 +148,7 @@ def real_split_sizes(dataset: str) -> tuple[int, int]:
 # ---- kernels -------------------------------------------------------------------------------
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FAST_MATH, error_model="numpy")
 def forward(params, widths, offsets, relu, X, acts, act_offsets):
     """Logits for the rows of ``X``: Z_l = A_{l−1} W_l + b_l, A_l = φ(Z_l) on hidden layers.
 
@@ -183,7 +183,7 @@ def forward(params, widths, offsets, relu, X, acts, act_offsets):
     return A
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FAST_MATH, error_model="numpy")
 def softmax_cross_entropy(logits, y, losses):
     """Per-row ℓ = logsumexp(z) − z_y into ``losses``; ``logits`` becomes softmax(z) in place.
 
@@ -217,7 +217,7 @@ def softmax_cross_entropy(logits, y, losses):
     return correct
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FAST_MATH, error_model="numpy")
 def backward(params, widths, offsets, relu, X, y, acts, act_offsets, delta_a, delta_b, grad):
     """Gradient of the summed cross-entropy over the rows of ``X`` into ``grad``.
 
@@ -261,7 +261,7 @@ def backward(params, widths, offsets, relu, X, y, acts, act_offsets, delta_a, de
             D = D_prev
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FAST_MATH, error_model="numpy")
 def dataset_loss(params, widths, offsets, relu, X, y, n_rows, acts, act_offsets, losses):
     """(mean cross-entropy, accuracy) over the first ``n_rows`` rows, in chunks."""
     chunk = losses.shape[0]
@@ -276,7 +276,7 @@ def dataset_loss(params, widths, offsets, relu, X, y, n_rows, acts, act_offsets,
     return total / n_rows, correct / n_rows
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FAST_MATH, error_model="numpy")
 def evaluate_mlp(params, widths, offsets, relu, X, y, n_eval, Xv, yv, acts, act_offsets, losses, stats):
     stats[S_TRAIN_LOSS] = dataset_loss(params, widths, offsets, relu, X, y, n_eval, acts, act_offsets, losses)[0]
     val_loss, val_acc = dataset_loss(params, widths, offsets, relu, Xv, yv, yv.shape[0], acts, act_offsets, losses)
@@ -284,7 +284,7 @@ def evaluate_mlp(params, widths, offsets, relu, X, y, n_eval, Xv, yv, acts, act_
     stats[S_VAL_METRIC] = val_acc
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FAST_MATH, error_model="numpy")
 def run_mlp(
     params, slots, step, rng, grad, prev_grad, rows, Xb, yb, losses, eval_losses, acts, act_offsets,
     delta_a, delta_b, acc, widths, offsets, relu, X, y, n_eval, Xv, yv,

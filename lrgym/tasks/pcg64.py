@@ -106,7 +106,7 @@ def mul_high(typingctx, a, b):
     return types.uint64(types.uint64, types.uint64), codegen
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def lcg_step(hi, lo, mul_hi, mul_lo, inc_hi, inc_lo):
     """(hi, lo)·(mul_hi, mul_lo) + (inc_hi, inc_lo) mod 2¹²⁸, as (high word, low word)."""
     prod_lo = lo * mul_lo
@@ -116,7 +116,7 @@ def lcg_step(hi, lo, mul_hi, mul_lo, inc_hi, inc_lo):
     return prod_hi + inc_hi + carry, out_lo
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def output_u64(hi, lo):
     """PCG64's 64-bit output of a state: XSL-RR, rotr64(hi ^ lo, hi >> 58)."""
     x = hi ^ lo
@@ -124,20 +124,20 @@ def output_u64(hi, lo):
     return (x >> rot) | (x << ((_U64 - rot) & _U63))
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def output_double(hi, lo):
     """``Generator.random``'s double from a PCG64 state: output x, then (x >> 11)·2⁻⁵³."""
     return float(output_u64(hi, lo) >> _U11) * _TWO_POW_MINUS_53
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def load_lanes(stream):
     """The four lanes' states (hi, lo) of a stream, in lane order (they then live in registers)."""
     return (stream[_LANE0], stream[_LANE0 + 1], stream[_LANE0 + 2], stream[_LANE0 + 3],
             stream[_LANE0 + 4], stream[_LANE0 + 5], stream[_LANE0 + 6], stream[_LANE0 + 7])
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def store_lanes(stream, h0, l0, h1, l1, h2, l2, h3, l3):
     """Write the four lanes' states back into the stream (the inverse of :func:`load_lanes`)."""
     stream[_LANE0], stream[_LANE0 + 1] = h0, l0
@@ -146,7 +146,7 @@ def store_lanes(stream, h0, l0, h1, l1, h2, l2, h3, l3):
     stream[_LANE0 + 6], stream[_LANE0 + 7] = h3, l3
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def fill_uniforms(stream, out):
     """The stream's next ``out.shape[0]`` doubles into ``out`` (1-d), advancing the stream."""
     n = out.shape[0]
@@ -184,7 +184,7 @@ def fill_uniforms(stream, out):
     store_lanes(stream, h0, l0, h1, l1, h2, l2, h3, l3)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def fill_raw(stream, out):
     """The stream's next 64-bit outputs into ``out`` (uint64, a length divisible by 4)."""
     m_hi, m_lo = stream[_JUMP_MUL], stream[_JUMP_MUL + 1]
@@ -202,7 +202,7 @@ def fill_raw(stream, out):
     store_lanes(stream, h0, l0, h1, l1, h2, l2, h3, l3)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def rewind(stream, k):
     """Move the stream k positions back (outputs drawn ahead and not used are given back)."""
     if k <= 0:
@@ -215,7 +215,7 @@ def rewind(stream, k):
         h, lo = lcg_step(h, lo, stream[_STEP_MUL], stream[_STEP_MUL + 1], stream[_STEP_INC], stream[_STEP_INC + 1])
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def _next_word(stream, buf, pos):
     """(next raw output, new position) from ``buf``, refilled from the stream when used up."""
     if pos == buf.shape[0]:
@@ -224,7 +224,7 @@ def _next_word(stream, buf, pos):
     return buf[pos], pos + 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def fill_standard_normal(stream, out, ki, signed_wi, fi, r, inv_r):
     """``Generator.standard_normal``'s next ``out.shape[0]`` doubles into ``out`` (1-d):
     NumPy's ziggurat (``random_standard_normal`` in ``distributions.c``), statement for

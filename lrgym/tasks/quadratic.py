@@ -77,7 +77,7 @@ class QuadraticSpec(TaskSpec):
     rotate: bool = True
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FAST_MATH, error_model="numpy")
 def hessian_product(H, x, out):
     """out = H x."""
     d = x.shape[0]
@@ -88,7 +88,7 @@ def hessian_product(H, x, out):
         out[i] = s
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FAST_MATH, error_model="numpy")
 def objective(H, x, hx):
     """f(x) = ½ xᵀHx (``hx`` is scratch for Hx)."""
     hessian_product(H, x, hx)
@@ -98,7 +98,7 @@ def objective(H, x, hx):
     return 0.5 * s
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FAST_MATH, error_model="numpy")
 def evaluate_quadratic(H, x, hx, stats):
     f = objective(H, x, hx)
     stats[S_TRAIN_LOSS] = f
@@ -106,7 +106,7 @@ def evaluate_quadratic(H, x, hx, stats):
     stats[S_VAL_METRIC] = -math.log10(f) if f > 0.0 else 300.0
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FAST_MATH, error_model="numpy")
 def run_quadratic(
     params, slots, step, rng, grad, prev_grad, xi, acc,
     H, noise_scale, per_example_sigma, lr, n_updates, opt, hyper, segments, loss_cap, stats,

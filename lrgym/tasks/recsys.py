@@ -176,7 +176,7 @@ class RecsysSpec(TaskSpec):
 # The arrays are owned by the caller for the whole call, so no count is needed.
 
 
-@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
 def triple_scores(params, width, v_off, tri_u, tri_i, n, scores):
     """s = p_u · q_i + b_u + b_i for the first n triples (rows are (factors, bias)).
 
@@ -197,7 +197,7 @@ def triple_scores(params, width, v_off, tri_u, tri_i, n, scores):
         scores[t] = s + P[ru, r] + P[ri, r]
 
 
-@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
 def logistic_losses(scores, tri_y, n, losses, dscores, want_grad):
     """ℓ = softplus((1 − 2y) s) into ``losses`` and, if ``want_grad``, ∂ℓ/∂s = σ(s) − y.
 
@@ -220,7 +220,7 @@ def logistic_losses(scores, tri_y, n, losses, dscores, want_grad):
         dscores[t] = (inv if s >= 0.0 else e * inv) - y
 
 
-@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
 def gather_row_gradients(params, width, n_users, tri_u, tri_i, dscores, n, scale, row_slot, rows, starts, G, uacc,
                          prev_slot, both):
     """Sum ``scale``·∂ℓ/∂row over the n triples into one row of ``G`` per touched row.
@@ -291,7 +291,7 @@ def gather_row_gradients(params, width, n_users, tri_u, tri_i, dscores, n, scale
     return n_rows, n_both
 
 
-@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
 def sparse_gradient_pair_sums(G, n_rows, prev_G, both, n_both, colsum):
     """(‖g‖², g·g_prev) of a gradient kept as rows, ``G[k]`` for k < ``n_rows`` (the first
     rows of a C-contiguous ``G``), and the previous one, ``prev_G``; the ``n_both`` rows both
@@ -326,7 +326,7 @@ def sparse_gradient_pair_sums(G, n_rows, prev_G, both, n_both, colsum):
     return gg, gp
 
 
-@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
 def record_sparse_gradient_pair(
     G, n_rows, prev_G, prev_rows, prev_slot, both, n_both, prev_meta, have_prev, acc, colsum
 ):
@@ -353,7 +353,7 @@ def record_sparse_gradient_pair(
     prev_meta[PREV_NORM_SQ] = gg
 
 
-@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
 def rows_sq_norm(x, starts, n_rows, width, v_off, table):
     """Σ x² over the touched rows of one table (0 users, 1 items), or of both (table −1)."""
     total = 0.0
@@ -365,7 +365,7 @@ def rows_sq_norm(x, starts, n_rows, width, v_off, table):
     return total
 
 
-@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
 def transform_rows(params, G, starts, n_rows, v_off, hyper, table_sq):
     """``optim.transform_gradient`` for a row-sparse gradient (see the module docstring)."""
     width = G.shape[1]
@@ -412,7 +412,7 @@ def transform_rows(params, G, starts, n_rows, v_off, hyper, table_sq):
                             G[k, c] *= ratio
 
 
-@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
 def mean_logloss(params, width, v_off, tri_u, tri_i, tri_y, scores, losses, dscores):
     n = tri_u.shape[0]
     triple_scores(params, width, v_off, tri_u, tri_i, n, scores)
@@ -423,7 +423,7 @@ def mean_logloss(params, width, v_off, tri_u, tri_i, tri_y, scores, losses, dsco
     return total / n
 
 
-@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH)
+@numba.njit(cache=True, nogil=True, _nrt=False, fastmath=FAST_MATH)
 def sampled_auc(scores, n_groups, group):
     """Fraction of (positive, negative) pairs ranked correctly; groups = [pos, k negs], ties ½.
 
@@ -439,14 +439,14 @@ def sampled_auc(scores, n_groups, group):
     return good / (n_groups * (group - 1))
 
 
-@numba.njit(cache=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
 def evaluate_recsys(params, width, v_off, ev_u, ev_i, ev_y, va_u, va_i, va_y, group, scores, losses, dscores, stats):
     stats[S_TRAIN_LOSS] = mean_logloss(params, width, v_off, ev_u, ev_i, ev_y, scores, losses, dscores)
     stats[S_VAL_LOSS] = mean_logloss(params, width, v_off, va_u, va_i, va_y, scores, losses, dscores)
     stats[S_VAL_METRIC] = sampled_auc(scores, va_u.shape[0] // group, group)
 
 
-@numba.njit(cache=True, _nrt=False, error_model="numpy")
+@numba.njit(cache=True, nogil=True, _nrt=False, error_model="numpy")
 def draw_minibatch(rng, pos_u, pos_i, n_items, group, tri_u, tri_i, tri_y, uniforms):
     """Fill the triples: per positive, ``randint(n_train_positives)``, then k × ``randint(n_items)``.
 
@@ -486,7 +486,7 @@ def draw_minibatch(rng, pos_u, pos_i, n_items, group, tri_u, tri_i, tri_y, unifo
         prefetch(pos_i, p)
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FAST_MATH, error_model="numpy")
 def run_recsys(
     params, slots, step, rng,
     tri_u, tri_i, tri_y, scores, losses, dscores, row_slot, rows, starts, G, uacc, both,
@@ -742,7 +742,7 @@ _HALF_U_CHORD = 0.405
 _LN2 = math.log(2.0)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def _gumbel_upper(u, word):
     """An upper bound, without logarithms, of g(u) = 0 − 1·log(−log(1 − u)) as the keys compute
     it, for the uniform double u whose bits are ``word`` (+inf for u < 2⁻³⁰); branch-free, so
@@ -761,13 +761,13 @@ def _gumbel_upper(u, word):
     return bound if word >= _TINY_U_WORD else np.inf
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def _gumbel(u):
     """NumPy's Gumbel (loc 0, scale 1) from its uniform double u, the same operations."""
     return 0.0 - 1.0 * math.log(-math.log(1.0 - u))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _at_least_c_above(lows, c, hist):
     """A value t with at least c of ``lows`` ≥ t, near the c-th largest (−inf when there is none
     or the finite values do not decide it): one counting pass into ``len(hist)`` equal bins
@@ -815,7 +815,7 @@ _GROUPS_PER_KEPT = 4
 _INSERTION_SORT_MAX = 64
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _sort_candidates(cand_key, cand_item, n):
     """Sort the first n candidates by key, largest first, stably (they come in increasing item
     order, so equal keys keep the lower item first): by insertion for few, else a merge sort."""
@@ -845,7 +845,7 @@ _CUTOFF_SLACK = 0.1
 _RANK_MAX = 128
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _key_bounds(log_pop, signal, score_row, noise_row, uniform, ub):
     """ub[j] ≥ key j for every item, one branch-free loop (:func:`_gumbel_upper`); the keys
     themselves when ``uniform`` is False. Returns False when ``uniform`` and a u is 0."""
@@ -863,7 +863,7 @@ def _key_bounds(log_pop, signal, score_row, noise_row, uniform, ub):
     return not zero
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _group_maxima(values, n_groups, group_max):
     """group_max[g] = the largest of values[j] for j ≡ g (mod n_groups), a block at a time."""
     n = values.shape[0]
@@ -917,7 +917,7 @@ def _compress_not_below(typingctx, values, j0, cutoff, out, n):
     return types.int64(values, types.int64, types.float64, out, types.int64), codegen
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _exact_candidates(log_pop, signal, score_row, noise_row, uniform, ub, cutoff, cand_key, cand_item):
     """The items whose bound is not below ``cutoff``, in increasing order, into cand_item, and
     their exact keys into cand_key (the expression of NumPy's code); returns their number.
@@ -939,7 +939,7 @@ def _exact_candidates(log_pop, signal, score_row, noise_row, uniform, ub, cutoff
     return n
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _place_candidates(cand_key, cand_item, n, c, user, o, users, items, rank):
     """The c candidates of largest key, largest first (equal keys: the earlier candidate
     first), into users / items[o : o + c]; returns the c-th largest key (needs n ≥ c).
@@ -977,7 +977,7 @@ def _place_candidates(cand_key, cand_item, n, c, user, o, users, items, rank):
     return cand_key[c - 1]
 
 
-@numba.njit(cache=True)  # no fastmath: the keys must round exactly as NumPy's expression does
+@numba.njit(cache=True, nogil=True)  # no fastmath: the keys must round exactly as NumPy's expression does
 def _top_row(log_pop, signal, score_row, noise_row, uniform, c, user, o, users, items, ub, group_max, hist,
              cand_key, cand_item, rank):
     """One user's row of :func:`_top_keys`: the c items of largest key, largest first (equal
@@ -1022,7 +1022,7 @@ def _top_row(log_pop, signal, score_row, noise_row, uniform, c, user, o, users, 
     return True
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _row_buffers(n_i):
     """Scratch of :func:`_top_row` for rows of n_i items: upper bounds, group maxima, histogram,
     candidates' keys (whole vectors of 8 more), items and ranks."""
@@ -1030,7 +1030,7 @@ def _row_buffers(n_i):
             np.empty(n_i, dtype=np.int64), np.empty(n_i + 8, dtype=np.int64))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _top_keys(log_pop, signal, scores, noise, uniform, counts, offsets, start, users, items):
     """For each row r (user start + r): the counts[user] items of largest key, largest first
     (equal keys: lower item first), into users / items at offsets[user] (:func:`_top_row`, the
@@ -1046,7 +1046,7 @@ def _top_keys(log_pop, signal, scores, noise, uniform, counts, offsets, start, u
     return True
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _top_keys_streamed(log_pop, signal, scores, stream, counts, offsets, start, users, items):
     """:func:`_top_keys` with uniforms drawn row by row from a PCG64 ``stream``
     (:func:`lrgym.tasks.pcg64.fill_uniforms`: the doubles ``rng.random`` gives, in the same order,
@@ -1064,7 +1064,7 @@ def _top_keys_streamed(log_pop, signal, scores, stream, counts, offsets, start, 
     return True
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _bounded(words, pos, n):
     """NumPy's ``Generator.integers(n)`` (Lemire's method on 32-bit words, n ≤ 2³²) from the
     raw 32-bit words ``words[pos:]``: (value, next pos), or (−1, pos) when the words run out.
@@ -1083,7 +1083,7 @@ def _bounded(words, pos, n):
             return np.int64(m >> np.uint64(32)), pos
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _hold_out(words, candidates, user_start, pos_i, item_count, n_items, n_negatives, limit, held, val_u, val_i, negs):
     """The validation draws of :func:`split_positives`, from raw 32-bit words.
 
@@ -1131,14 +1131,14 @@ def _hold_out(words, candidates, user_start, pos_i, item_count, n_items, n_negat
     return n_val, pos
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def _mark_items(mine, pos_i, lo, hi, value):
     """``mine[item] = value`` for the items of rows lo..hi−1 (one user's positives)."""
     for row in range(lo, hi):
         mine[pos_i[row]] = value
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _stable_counting_order(keys, order, n_keys, out):
     """``out`` = ``order`` stably sorted by ``keys[order]`` (integers 0 .. n_keys − 1): one
     counting pass, a prefix sum, one scatter pass."""
@@ -1153,7 +1153,7 @@ def _stable_counting_order(keys, order, n_keys, out):
         start[k] += 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _radix_user_item_order(pos_u, pos_i, n_users, n_items):
     """``np.lexsort((pos_i, pos_u))`` for users in 0 .. n_users − 1 and items in 0 .. n_items − 1:
     a stable sort by item, then a stable sort of that by user (least significant key first),

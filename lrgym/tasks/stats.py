@@ -36,7 +36,7 @@ A_LOSS_VAR = 5  # Σ within-minibatch variance of the per-example losses
 N_ACC = 8  # (slots 6, 7 spare)
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FAST_MATH, error_model="numpy")
 def record_gradient_pair(grad, prev_grad, have_prev, acc):
     """Accumulate ‖g‖, g·g_prev and cos(g, g_prev) into ``acc`` and remember g."""
     d = grad.shape[0]
@@ -52,7 +52,7 @@ def record_gradient_pair(grad, prev_grad, have_prev, acc):
         prev_grad[j] = grad[j]
 
 
-@numba.njit(cache=True, inline="always", fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, inline="always", fastmath=FAST_MATH, error_model="numpy")
 def add_gradient_pair(gg, gp, pp, have_prev, acc):
     """Accumulate ‖g‖ = √gg and, with a previous gradient, g·g_prev = gp and
     cos(g, g_prev) = gp / √(gg·pp) (0 if either is zero) into ``acc``: the one definition of the
@@ -66,7 +66,7 @@ def add_gradient_pair(gg, gp, pp, have_prev, acc):
         acc[A_GRAD_PAIRS] += 1.0
 
 
-@numba.njit(cache=True, fastmath=FAST_MATH, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FAST_MATH, error_model="numpy")
 def loss_moments(losses, acc):
     """Accumulate the mean and the variance of the per-example losses into ``acc``."""
     b = losses.shape[0]
@@ -82,7 +82,7 @@ def loss_moments(losses, acc):
     return m
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def finish_stats(acc, n_done, diverged, stats):
     """Turn the accumulators of ``n_done`` updates into the ``S_*`` minibatch entries."""
     n = max(n_done, 1)
@@ -96,6 +96,6 @@ def finish_stats(acc, n_done, diverged, stats):
     stats[S_UPDATES] = n_done
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def is_bad(value, cap):
     return not math.isfinite(value) or value > cap

@@ -41,7 +41,7 @@ from lrgym.optim import (
 SAFE_SUM = 1e300
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@numba.njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _rows(params, slots, starts, G, n_rows, tf, lr, opt, hyper, large):
     width = G.shape[1]
     limit = SAFE_SUM / max(n_rows * width, 1)
@@ -71,7 +71,7 @@ def _rows(params, slots, starts, G, n_rows, tf, lr, opt, hyper, large):
     return total
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _dispatch(params, slots, starts, G, n_rows, t, lr, opt, hyper, large):
     tf = float(t)
     h = hyper_tuple(hyper)
@@ -88,7 +88,7 @@ def _dispatch(params, slots, starts, G, n_rows, t, lr, opt, hyper, large):
     return _rows(params, slots, starts, G, n_rows, tf, lr, ADAGRAD, h, large)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def apply_rule_rows(params, slots, starts, G, n_rows, t, lr, opt, hyper, large):
     """Sparse update: for k < n_rows, coordinates ``starts[k] + j`` get gradient ``G[k, j]``.
 

@@ -66,7 +66,7 @@ def _bits_f64(typingctx, x):
     return types.float64(types.int64), codegen
 
 
-@numba.njit(cache=True, inline="always", fastmath=VMATH_FLAGS, error_model="numpy")
+@numba.njit(cache=True, nogil=True, inline="always", fastmath=VMATH_FLAGS, error_model="numpy")
 def vexp(x):
     """exp(x), vectorisable; see the module docstring."""
     if x > 709.0:
@@ -94,7 +94,7 @@ def vexp(x):
     return p * two_k
 
 
-@numba.njit(cache=True, inline="always", fastmath=VMATH_FLAGS, error_model="numpy")
+@numba.njit(cache=True, nogil=True, inline="always", fastmath=VMATH_FLAGS, error_model="numpy")
 def vtanh(x):
     """tanh(x), vectorisable; see the module docstring."""
     if x > 20.0:
@@ -112,7 +112,7 @@ def vtanh(x):
     return n / d
 
 
-@numba.njit(cache=True, inline="always", fastmath=VMATH_FLAGS, error_model="numpy")
+@numba.njit(cache=True, nogil=True, inline="always", fastmath=VMATH_FLAGS, error_model="numpy")
 def vlog1p_unit(e):
     """log(1 + e) for 0 ≤ e ≤ 1 (NaN in, NaN out), vectorisable."""
     big = e > 0.41421356237309503
@@ -133,7 +133,7 @@ def vlog1p_unit(e):
     return 2.0 * z * s + (_LN2 if big else 0.0)
 
 
-@numba.njit(cache=True, inline="always", fastmath=VMATH_FLAGS, error_model="numpy")
+@numba.njit(cache=True, nogil=True, inline="always", fastmath=VMATH_FLAGS, error_model="numpy")
 def vsoftplus(x):
     """log(1 + exp(x)), vectorisable and stable for any x."""
     a = x if x >= 0.0 else -x

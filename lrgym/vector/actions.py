@@ -16,21 +16,21 @@ import numpy as np
 from lrgym.settings import EnvSettings
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _next_lrs_discrete(actions, active, factors, lr, lr_min, lr_max):
     for e in range(lr.shape[0]):
         if active[e]:
             lr[e] = min(lr_max, max(lr_min, lr[e] * factors[actions[e]]))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _next_lrs_log(actions, active, lr, log_lr_min, log_lr_max):
     for e in range(lr.shape[0]):
         if active[e]:
             lr[e] = 10.0 ** (log_lr_min + 0.5 * (actions[e] + 1.0) * (log_lr_max - log_lr_min))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _valid_discrete(actions, active, k):
     for e in range(actions.shape[0]):
         if active[e] and not (0 <= actions[e] < k):
@@ -38,7 +38,7 @@ def _valid_discrete(actions, active, k):
     return True
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _valid_integral(actions, active, k):
     for e in range(actions.shape[0]):
         a = actions[e]
@@ -47,7 +47,7 @@ def _valid_integral(actions, active, k):
     return True
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _valid_box(actions, active):
     for e in range(actions.shape[0]):
         a = actions[e]

@@ -26,7 +26,7 @@ from lrgym.tasks.base import S_DIVERGED, S_TRAIN_LOSS, S_UPDATES, S_VAL_LOSS, S_
 from lrgym.tasks.blas import blas_single_thread
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def observe_all(
     active, stats, memory, t, updates, horizon, max_steps, lr, reward_code, reward_params, obs,
     rewards, terminated, truncated,
