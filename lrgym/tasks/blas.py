@@ -12,20 +12,33 @@ one thread.
 loaded BLAS library to one thread and restores the previous counts on exit, so code outside
 the kernels (the user's NumPy, SciPy) keeps its threading. It needs ``threadpoolctl`` (a
 scikit-learn dependency); without it, it does nothing (then set ``OPENBLAS_NUM_THREADS=1``).
-The thread count is process-wide state: environments stepped from several Python threads at
-once may see each other's limit, which is harmless (one thread is what each wants).
+The thread count is process-wide state, so the context is counted across threads: the first
+entry (of any thread) sets one thread, the last exit restores the counts. Without the count a
+build ahead in a background thread (:mod:`lrgym.tasks.ahead`) that exits while an MLP step of
+the main thread is inside ``np.dot`` would hand that product back to several threads. While any
+thread is inside, the user's own NumPy in other threads runs BLAS on one thread as well.
+
+One more rule of OpenBLAS (0.3.30, measured: ``tests/tasks/test_blas.py``): once the main thread
+has set a thread count, a count set from another thread is ignored, in that thread too. A
+background builder therefore cannot make its own BLAS single-threaded; the env's thread holds
+the count for it (:func:`enter_single_thread` at its first build ahead, :func:`leave_single_thread`
+at ``close``) and the builder checks :func:`runs_single_threaded` before each build.
 """
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 
 _controllers: list | None = None
+_lock = threading.Lock()  # guards the three below
+_inside = 0  # threads (and nested entries) inside blas_single_thread now
+_saved: list = []  # (controller, thread count) to restore when the last one leaves
 
 
 def _blas_controllers() -> list:
     global _controllers
-    if _controllers is None:
+    if _controllers is None:  # (under _lock: found once)
         try:
             import scipy.linalg.cython_blas  # noqa: F401  (the library numba's np.dot calls)
             from threadpoolctl import ThreadpoolController
@@ -36,16 +49,43 @@ def _blas_controllers() -> list:
     return _controllers
 
 
+def enter_single_thread() -> None:
+    """Count one more user of one BLAS thread; the first sets every library to one thread."""
+    global _inside, _saved
+    with _lock:
+        if _inside == 0:
+            _saved = []
+            for c in _blas_controllers():
+                n = c.get_num_threads()
+                if n is not None and n > 1:
+                    c.set_num_threads(1)
+                    _saved.append((c, n))
+        _inside += 1
+
+
+def leave_single_thread() -> None:
+    """Count one user less; the last restores the thread counts the first one found."""
+    global _inside, _saved
+    with _lock:
+        _inside -= 1
+        if _inside == 0:
+            for c, n in _saved:
+                c.set_num_threads(n)
+            _saved = []
+
+
+def runs_single_threaded() -> bool:
+    """Whether BLAS calls of the calling thread run on one thread now. OpenBLAS (0.3.30) ignores
+    a thread count set from a thread other than the main one once the main thread has set one,
+    so a background thread cannot make itself single-threaded: it can only check."""
+    return all((c.get_num_threads() or 1) <= 1 for c in _blas_controllers())
+
+
 @contextmanager
 def blas_single_thread():
-    saved = []
-    for c in _blas_controllers():
-        n = c.get_num_threads()
-        if n is not None and n > 1:
-            c.set_num_threads(1)
-            saved.append((c, n))
+    """Run the BLAS libraries on one thread inside the block (any thread; nests; module docstring)."""
+    enter_single_thread()
     try:
         yield
     finally:
-        for c, n in saved:
-            c.set_num_threads(n)
+        leave_single_thread()

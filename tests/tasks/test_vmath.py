@@ -87,17 +87,3 @@ def test_apply_rule_rows_touches_only_given_rows(name):
     apply_update(pb, dense_g.copy(), sb, np.array([6]), 0.05, cfg.code, cfg.hyper(), np.array([0, 40]))
     np.testing.assert_allclose(pa[touched], pb[touched], rtol=1e-13)
     assert np.array_equal(pa[~touched], p[~touched]) and np.array_equal(sa[:, ~touched], slots[:, ~touched])
-
-
-def test_blas_single_thread_limits_and_restores():
-    import threadpoolctl  # a scikit-learn dependency
-    import scipy.linalg.cython_blas  # noqa: F401
-
-    from lrgym.tasks.blas import blas_single_thread
-
-    ctl = threadpoolctl.ThreadpoolController().select(user_api="blas")
-    with ctl.limit(limits=2):
-        before = [c.get_num_threads() for c in ctl.lib_controllers]
-        with blas_single_thread():
-            assert all(c.get_num_threads() == 1 for c in ctl.lib_controllers)
-        assert [c.get_num_threads() for c in ctl.lib_controllers] == before
