@@ -28,6 +28,7 @@ larger than the whole budget is built and used but not kept.
 from __future__ import annotations
 
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Hashable
 
@@ -70,10 +71,16 @@ class TaskCache:
     ``get_or_build(key, build)`` returns the cached task or calls ``build()`` and keeps the
     result, evicting the least recently used tasks until both bounds hold. ``hits`` /
     ``misses`` count lookups; ``nbytes`` is the bytes held.
+
+    Thread-safe: a lock guards the map and the counts, not ``build()``, so builds in two threads
+    (an env's reset and a build ahead, :mod:`lrgym.tasks.ahead`) run at once. Two threads that
+    miss the same key both build it; the first result is kept, and both are the same instance
+    to the bit (a build depends on the spec alone).
     """
 
     def __init__(self, max_bytes: int, max_items: int = DEFAULT_CACHE_ITEMS):
         self._items: OrderedDict[Hashable, tuple[Task, int]] = OrderedDict()
+        self._lock = threading.Lock()
         self.nbytes = 0
         self.hits = 0
         self.misses = 0
@@ -86,8 +93,9 @@ class TaskCache:
         for name, v in (("max_bytes", max_bytes), ("max_items", max_items)):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0:
                 raise ValueError(f"{name}={v!r} invalid; valid: an integer >= 0")
-        self.max_bytes, self.max_items = int(max_bytes), int(max_items)
-        self._evict()
+        with self._lock:
+            self.max_bytes, self.max_items = int(max_bytes), int(max_items)
+            self._evict()
 
     def __len__(self) -> int:
         return len(self._items)
@@ -96,25 +104,32 @@ class TaskCache:
         return key in self._items
 
     def clear(self) -> None:
-        self._items.clear()
-        self.nbytes = 0
+        with self._lock:
+            self._items.clear()
+            self.nbytes = 0
 
     def get_or_build(self, key: Hashable, build) -> Task:
-        entry = self._items.get(key)
-        if entry is not None:
-            self.hits += 1
-            self._items.move_to_end(key)
-            return entry[0]
-        self.misses += 1
-        task = build()
+        with self._lock:
+            entry = self._items.get(key)
+            if entry is not None:
+                self.hits += 1
+                self._items.move_to_end(key)
+                return entry[0]
+            self.misses += 1
+        task = build()  # outside the lock: other threads look up and build meanwhile
         size = task_nbytes(task)
-        if size <= self.max_bytes and self.max_items > 0:
-            self._items[key] = (task, size)
-            self.nbytes += size
-            self._evict()
+        with self._lock:
+            entry = self._items.get(key)
+            if entry is not None:  # built by another thread meanwhile: keep one copy
+                self._items.move_to_end(key)
+                return entry[0]
+            if size <= self.max_bytes and self.max_items > 0:
+                self._items[key] = (task, size)
+                self.nbytes += size
+                self._evict()
         return task
 
-    def _evict(self) -> None:
+    def _evict(self) -> None:  # (with the lock held)
         while self._items and (self.nbytes > self.max_bytes or len(self._items) > self.max_items):
             _, (_, size) = self._items.popitem(last=False)
             self.nbytes -= size

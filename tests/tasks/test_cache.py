@@ -126,3 +126,40 @@ def test_cached_task_is_the_family_build(fresh_cache):
     family = make_family("recsys")
     task = cached_task(family, 9)
     assert task.spec == family.sample(9) and cached_task(family, 9) is task
+
+
+def test_cache_is_thread_safe_and_keeps_one_copy_of_a_key_built_twice():
+    """Four threads look up and build 40 keys at once (builds outside the lock, slowed so they
+    overlap): the counts add up, the bytes held are those of the tasks kept, and every lookup of a
+    key after the first returns the one kept task."""
+    import threading
+    import time
+
+    cache = TaskCache(max_bytes=2**30)
+    family = make_family("quadratic")
+    tasks = {k: build_task(family, family.sample(k)) for k in range(40)}
+    results = {k: [] for k in tasks}
+    lock = threading.Lock()
+
+    def build_of(k):
+        def build():
+            time.sleep(0.001)
+            return tasks[k]
+        return build
+
+    def worker(offset):
+        for j in range(80):
+            k = (j + offset) % 40
+            task = cache.get_or_build(k, build_of(k))
+            with lock:
+                results[k].append(task)
+
+    threads = [threading.Thread(target=worker, args=(10 * i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert cache.hits + cache.misses == 4 * 80
+    assert len(cache) == 40 and cache.nbytes == sum(task_nbytes(t) for t in tasks.values())
+    for k, seen in results.items():
+        assert all(t is tasks[k] for t in seen)
