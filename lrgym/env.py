@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from collections import OrderedDict
@@ -37,6 +38,7 @@ from lrgym.step import (  # noqa: F401 (observe re-exported: lrgym.env.observe i
 )
 from lrgym.tasks.batched import FALLBACK, BoundKernel, kind_of
 from lrgym.tasks.blas import blas_single_thread
+from lrgym.tasks.ahead import BuildAhead, check_depth
 from lrgym.tasks.cache import build_task, cached_task
 from lrgym.tasks.base import (
     N_STATS,
@@ -146,7 +148,9 @@ class LRControlEnv(gym.Env):
     ``OrderedDict`` shared by several envs of the same family and options, so each instance is
     built once: built tasks are immutable, the training state lives in the env; by default every
     env of the process shares the byte-bounded cache of :mod:`lrgym.tasks.cache`, sized by
-    ``LRGYM_TASK_CACHE_MB``). The arguments
+    ``LRGYM_TASK_CACHE_MB``); ``build_ahead`` (default 0: off; n ≥ 1: a background thread builds
+    the next n instances this env will draw while it steps, so a reset finds its instance built —
+    the same episodes to the bit, a second core's time; :mod:`lrgym.tasks.ahead`). The arguments
     are checked once into a frozen :class:`~lrgym.settings.EnvSettings`, ``env.settings``
     (:meth:`from_settings` builds an env from one; the vector env shares one between its
     sub-environments).
@@ -206,6 +210,7 @@ class LRControlEnv(gym.Env):
         rejection_threshold: float | None = None,
         render_mode: str | None = None,
         task_cache: OrderedDict | None = None,
+        build_ahead: int = 0,
     ):
         if isinstance(family, Mapping):  # one config mapping (RLlib's EnvContext): its items are the kwargs
             passed = sorted(k for k, v in locals().items() if k in _INIT_DEFAULTS and v is not _INIT_DEFAULTS[k])
@@ -219,20 +224,20 @@ class LRControlEnv(gym.Env):
             action_mode=action_mode, factors=factors, horizon=horizon, inner_steps=inner_steps, reward=reward,
             reward_alphas=reward_alphas, lr_init=lr_init, lr_min=lr_min, lr_max=lr_max, cap_factor=cap_factor,
             rejection_threshold=rejection_threshold,
-        ), task_cache)
+        ), task_cache, build_ahead)
 
     @classmethod
     def from_settings(cls, settings: EnvSettings, *, render_mode: str | None = None,
-                      task_cache: OrderedDict | None = None) -> "LRControlEnv":
+                      task_cache: OrderedDict | None = None, build_ahead: int = 0) -> "LRControlEnv":
         """An env with already built :class:`~lrgym.settings.EnvSettings` (shared, not copied:
         the vector env gives every sub-environment the same object)."""
         env = cls.__new__(cls)
         env.render_mode = check_render_mode(render_mode)
-        env._apply_settings(settings, task_cache)
+        env._apply_settings(settings, task_cache, build_ahead)
         return env
 
-    def _apply_settings(self, settings: EnvSettings, task_cache: OrderedDict | None) -> None:
-        """Set up the env from its settings: spaces, episode arrays, task cache."""
+    def _apply_settings(self, settings: EnvSettings, task_cache: OrderedDict | None, build_ahead: int = 0) -> None:
+        """Set up the env from its settings: spaces, episode arrays, task cache, build-ahead."""
         self.settings = settings
         # the settings under their public names (read-only by convention: change them by a new env)
         self.family = settings.family
@@ -275,6 +280,9 @@ class LRControlEnv(gym.Env):
         #: None: the process-wide, byte-bounded cache of built tasks (lrgym.tasks.cache); else
         #: a mapping instance → task given by the caller (shared with its other envs)
         self._tasks: OrderedDict | None = task_cache
+        #: how many next instances a background thread builds ahead (lrgym.tasks.ahead; 0: off)
+        self.build_ahead = check_depth(build_ahead)
+        self._ahead = self._new_build_ahead()
         self.task: Task | None = None
         self.state = None
         #: what the compiled step reads and writes (lrgym.step): the statistics, the features'
@@ -365,6 +373,37 @@ class LRControlEnv(gym.Env):
             self._tasks.move_to_end(instance)
         return task
 
+    @property
+    def build_ahead_counts(self) -> tuple[int, int]:
+        """(resets whose instance a build ahead had ready or running, the other resets) since the
+        env was made; (0, 0) when ``build_ahead`` is 0."""
+        a = self._ahead
+        return (0, 0) if a is None else (a.hits, a.misses)
+
+    def _new_build_ahead(self) -> BuildAhead | None:
+        """The env's :class:`~lrgym.tasks.ahead.BuildAhead` (None when ``build_ahead`` is 0): it
+        builds into the process-wide cache, or (with an own ``task_cache``) only for this env."""
+        if self.build_ahead == 0:
+            return None
+        family = self.family
+        if self._tasks is None:
+            build = functools.partial(cached_task, family)
+        else:
+            def build(instance: int) -> Task:
+                return build_task(family, family.sample(instance))
+        return BuildAhead(self.build_ahead, self.instances, build)
+
+    def _predicted_task(self, instance: int, drawn: bool, state_before) -> Task | None:
+        """The task a build ahead made for this reset's ``instance``, if it predicted it (kept in
+        the env's own task cache, if it has one); None otherwise."""
+        task = self._ahead.take(self.np_random, instance, drawn, state_before)
+        if task is not None and self._tasks is not None:
+            self._tasks[instance] = task
+            self._tasks.move_to_end(instance)
+            if len(self._tasks) > TASK_CACHE_SIZE:
+                self._tasks.popitem(last=False)
+        return task
+
     def _choose_instance(self, options) -> int:
         if options and "instance" in options:
             k = options["instance"]
@@ -383,9 +422,18 @@ class LRControlEnv(gym.Env):
         unknown = set(options or {}) - {"instance", "lr_init"}
         if unknown:
             raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: instance, lr_init")
-        self.instance = self._choose_instance(options)
-        self.task = self.task_for(self.instance)
+        ahead = self._ahead
+        task = None
+        if ahead is None:
+            self.instance = self._choose_instance(options)
+        else:
+            state_before = self.np_random.bit_generator.state
+            self.instance = self._choose_instance(options)
+            task = self._predicted_task(self.instance, not (options and "instance" in options), state_before)
+        self.task = task if task is not None else self.task_for(self.instance)
         self.state = self.task.new_state(self.np_random)
+        if ahead is not None:  # np_random is where the next reset starts: queue its builds
+            ahead.refill(self.np_random)
         self._episode_info = episode_constants(family_index(self.task.spec.family), self.instance, self.task.optimal_loss)
         self.lr = float((options or {}).get("lr_init", self.lr_init))
         if not (self.lr_min <= self.lr <= self.lr_max):
@@ -493,18 +541,28 @@ class LRControlEnv(gym.Env):
         self._step_values = floats[F_VALUES:F_VALUES + N_STEP_VALUES]
         self._step_counts = ints[I_UPDATES:I_STEP + 1]
 
+    def close(self):
+        """Drop the builds queued ahead (``build_ahead``) and release the BLAS libraries' one-thread
+        hold they need (:mod:`lrgym.tasks.ahead`); the env can still be reset after."""
+        if self._ahead is not None:
+            self._ahead.close()
+        super().close()
+
     def __getstate__(self):
         # the bound kernel holds a numba typed list (not picklable) and the step arguments hold
         # native addresses into it: both are rebound after unpickling (or copying); the views
-        # into the step's buffers would come back as separate arrays: they are made again
+        # into the step's buffers would come back as separate arrays: they are made again. The
+        # builds queued ahead stay with the original (a copy starts its own at its next reset)
         state = self.__dict__.copy()
-        state["_bound_kernel"] = state["_step_args"] = None
+        state["_bound_kernel"] = state["_step_args"] = state["_ahead"] = None
         for view in ("_stats", "_memory", "_step_values", "_step_counts"):
             del state[view]
         return state
 
     def __setstate__(self, state):
+        state.setdefault("build_ahead", 0)  # (pickled before build-ahead existed)
         self.__dict__.update(state)
+        self._ahead = self._new_build_ahead()
         self._view_buffers()
         if self.task is not None and self.state is not None:
             self._bind_kernel()

@@ -19,6 +19,7 @@ from lrgym.env import LRControlEnv
 from lrgym.features import FEATURE_NAMES, M_CAP, N_FEATURES, N_MEMORY
 from lrgym.render import RECORDED_KEYS, RENDER_FPS, RENDER_MODES, check_render_mode
 from lrgym.settings import EnvSettings
+from lrgym.tasks.ahead import check_depth
 from lrgym.tasks.base import N_STATS
 from lrgym.vector.actions import apply_actions, check_actions
 from lrgym.vector.infos import InfoColumns, subset
@@ -35,7 +36,9 @@ class LRControlVectorEnv(VectorEnv):
     ``num_envs`` (≥ 1); ``parallel`` (default False): run each kernel kind's sub-environments in
     a Numba ``prange`` loop; ``autoreset_mode``: ``AutoresetMode.NEXT_STEP`` (default),
     ``SAME_STEP`` or ``DISABLED`` (or their string values); ``max_episode_steps`` (optional, as
-    gymnasium's ``TimeLimit``: also truncate after that many steps); every other keyword is an
+    gymnasium's ``TimeLimit``: also truncate after that many steps); ``build_ahead`` (default 0):
+    each sub-environment's next n instances are built in a background thread while the envs
+    step (the same episodes to the bit; :mod:`lrgym.tasks.ahead`); every other keyword is an
     :class:`~lrgym.env.LRControlEnv` argument, shared by all sub-environments (``family``,
     ``family_options``, ``instance_set``, ``optimizer``, ``action_mode``, ``horizon``,
     ``inner_steps``, ``reward``, ...). Sub-environments may draw instances of different sizes and
@@ -92,6 +95,7 @@ class LRControlVectorEnv(VectorEnv):
         parallel: bool = False,
         autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
         max_episode_steps: int | None = None,
+        build_ahead: int = 0,
         **env_kwargs: Any,
     ):
         if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
@@ -115,7 +119,7 @@ class LRControlVectorEnv(VectorEnv):
         unknown = sorted(set(kwargs) - set(_SETTINGS_ARGS))
         if unknown:
             raise TypeError(f"LRControlVectorEnv got unknown keyword argument(s) {unknown}; valid: "
-                            f"num_envs, parallel, autoreset_mode, max_episode_steps, render_mode, "
+                            f"num_envs, parallel, autoreset_mode, max_episode_steps, build_ahead, render_mode, "
                             f"{', '.join(_SETTINGS_ARGS)}")
 
         #: the settings of every sub-environment: one object, built and checked once
@@ -125,7 +129,9 @@ class LRControlVectorEnv(VectorEnv):
         self.env_kwargs = {"family": settings.family, **{k: v for k, v in env_kwargs.items() if k not in ("family", "family_options")}}
         # the sub-envs draw their tasks from the process-wide cache (lrgym.tasks.cache, keyed by
         # the instance's spec): one built task serves every sub-env that draws it
-        self._sub_envs = [LRControlEnv.from_settings(settings, render_mode=self.render_mode) for _ in range(self.num_envs)]
+        self.build_ahead = check_depth(build_ahead)
+        self._sub_envs = [LRControlEnv.from_settings(settings, render_mode=self.render_mode, build_ahead=self.build_ahead)
+                          for _ in range(self.num_envs)]
         self.horizon = settings.horizon
         self.inner_steps = settings.inner_steps
         self.action_mode = settings.action_mode
