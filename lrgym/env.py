@@ -38,7 +38,7 @@ from lrgym.step import (  # noqa: F401 (observe re-exported: lrgym.env.observe i
 )
 from lrgym.tasks.batched import FALLBACK, BoundKernel, kind_of
 from lrgym.tasks.blas import blas_single_thread
-from lrgym.tasks.ahead import BuildAhead, check_depth
+from lrgym.tasks.ahead import BuildAhead, Prediction, check_depth
 from lrgym.tasks.cache import build_task, cached_task
 from lrgym.tasks.base import (
     N_STATS,
@@ -393,16 +393,16 @@ class LRControlEnv(gym.Env):
                 return build_task(family, family.sample(instance))
         return BuildAhead(self.build_ahead, self.instances, build)
 
-    def _predicted_task(self, instance: int, drawn: bool, state_before) -> Task | None:
-        """The task a build ahead made for this reset's ``instance``, if it predicted it (kept in
-        the env's own task cache, if it has one); None otherwise."""
-        task = self._ahead.take(self.np_random, instance, drawn, state_before)
-        if task is not None and self._tasks is not None:
-            self._tasks[instance] = task
+    def _prediction(self, instance: int, drawn: bool, state_before) -> Prediction | None:
+        """What a build ahead made of this reset (task, initial state, first evaluation), if it
+        predicted it (the task kept in the env's own task cache, if it has one); else None."""
+        p = self._ahead.take(self.np_random, instance, drawn, state_before)
+        if p is not None and self._tasks is not None:
+            self._tasks[instance] = p.task
             self._tasks.move_to_end(instance)
             if len(self._tasks) > TASK_CACHE_SIZE:
                 self._tasks.popitem(last=False)
-        return task
+        return p
 
     def _choose_instance(self, options) -> int:
         if options and "instance" in options:
@@ -423,15 +423,19 @@ class LRControlEnv(gym.Env):
         if unknown:
             raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: instance, lr_init")
         ahead = self._ahead
-        task = None
+        prediction = None
         if ahead is None:
             self.instance = self._choose_instance(options)
         else:
             state_before = self.np_random.bit_generator.state
             self.instance = self._choose_instance(options)
-            task = self._predicted_task(self.instance, not (options and "instance" in options), state_before)
-        self.task = task if task is not None else self.task_for(self.instance)
-        self.state = self.task.new_state(self.np_random)
+            prediction = self._prediction(self.instance, not (options and "instance" in options), state_before)
+        if prediction is None:
+            self.task = self.task_for(self.instance)
+            self.state = self.task.new_state(self.np_random)
+        else:  # made ahead from the same draws: the generator goes where those draws left it
+            self.task, self.state = prediction.task, prediction.state
+            self.np_random.bit_generator.state = prediction.rng_state
         if ahead is not None:  # np_random is where the next reset starts: queue its builds
             ahead.refill(self.np_random)
         self._episode_info = episode_constants(family_index(self.task.spec.family), self.instance, self.task.optimal_loss)
@@ -442,7 +446,10 @@ class LRControlEnv(gym.Env):
         self.updates = 0
         self._stats[:] = 0.0
         self._bind_kernel()
-        self.task.evaluate(self.state, self._stats)
+        if prediction is None:
+            self.task.evaluate(self.state, self._stats)
+        else:
+            self._stats[:] = prediction.stats
         start_episode(self._stats, self.cap_factor, self.task.loss_scale, self._memory)
         features(self._stats, self._memory, 0, self.horizon, self.lr, False, self._obs)
         self._done = False

@@ -87,7 +87,7 @@ def test_env_keywords_and_defaults_are_the_settings_ones():
 
     env_params = dict(inspect.signature(LRControlEnv.__init__).parameters)
     settings_params = dict(inspect.signature(EnvSettings.build).parameters)
-    env_only = {"self", "render_mode", "task_cache"}
+    env_only = {"self", "render_mode", "task_cache", "build_ahead"}
     assert [n for n in env_params if n not in env_only] == [n for n in settings_params if n != "cls"]
     for name, p in settings_params.items():
         if name != "cls":

@@ -6,8 +6,11 @@ builds that instance, and draws the episode's initial parameters and RNG word fr
 ``np_random``. So right after a reset the next instances are known: copy the generator, draw
 as reset draws, build, draw the initial state on the copy (it advances the copy exactly as the
 next reset will advance ``np_random``), and repeat. :class:`BuildAhead` does this ``depth``
-instances ahead in a background thread, while the env steps in the caller's thread; a reset
-then finds its instance built (or waits for it, which releases the GIL to the builder).
+instances ahead in a background thread, while the env steps in the caller's thread, and keeps
+what the reset would make of those draws (:class:`Prediction`: the built task, the initial
+training state, its first evaluation, the generator's state after): a reset then finds its
+episode ready (or waits for it, which releases the GIL to the builder), sets ``np_random`` to
+the predicted state and goes on with its cheap part (binding the kernel, features, info).
 
 **Same results, whatever is predicted.** A build of instance seed k is a function of k alone
 (:func:`lrgym.tasks.cache.build_task`), so a prediction only decides what is ready, never what
@@ -16,7 +19,8 @@ the chain expected it (its state equals the state right after the previous reset
 instance was drawn, not given; otherwise — ``reset(seed=...)``, ``options={"instance": k}``, a
 user's own draw from ``env.np_random`` — it builds as without build-ahead and the chain
 starts again from the new state. Tests: ``tests/tasks/test_ahead.py`` (the same observations,
-rewards and infos to the bit with and without, over mixed-family runs with interference).
+rewards and infos to the bit with and without, over mixed-family runs with interference, in
+the vector env, after a copy, a pickle, a fork and a failed build).
 
 **Threads.** One worker thread per process (:class:`~concurrent.futures.ThreadPoolExecutor`
 with one worker, made on first use and made again in a forked child), shared by every env in
@@ -28,24 +32,32 @@ libraries at one thread for the whole process from its first reset until ``close
 it is collected), and the builder checks before each build; if another thread count is in force
 it builds nothing and the reset builds as without build-ahead.
 
-**Costs.** A second core's time (the same builds, moved, plus one extra draw of each initial
-state on the copy), and memory: up to ``depth`` built instances per env beyond the task cache.
-With one core, or when every core is busy with other envs (a leaderboard's worker processes),
-it gains nothing: keep it off there. ``python -m benchmarks.resets --steady-only`` measures it.
+**Costs.** A second core's time (the same builds and first evaluations, moved), and memory: up
+to ``depth`` built instances per env beyond the task cache (≈ 0.9 MiB each on ``LRControl-v1``
+on average, ≤ 11 MiB). The builder's Python takes the GIL in short pieces, so the cheapest env
+steps get a little slower (a quadratic's ≈ 12 → 20 µs). With one core, or when every core is
+busy with other envs (a leaderboard's worker processes), it gains nothing: keep it off there.
+``python -m benchmarks.resets --steady-only`` measures it. ``close()`` drops the queue and waits
+for the env's running build (one at most).
+
+**Fork.** A forked child has no worker thread: its env does not wait for the parent's queue,
+builds its next instance itself and starts its own chain.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import threading
 import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import NamedTuple
 
 import numpy as np
 
-from lrgym.tasks.base import Task
+from lrgym.tasks.base import N_STATS, Task, TrainState
 from lrgym.tasks.blas import enter_single_thread, leave_single_thread, runs_single_threaded
 
 #: the largest ``build_ahead`` an env accepts (each keeps up to this many built instances)
@@ -90,6 +102,18 @@ if hasattr(threading, "_register_atexit"):
     threading._register_atexit(_cancel_all_chains)
 
 
+class Prediction(NamedTuple):
+    """What a reset would make of its draws, made ahead: the instance seed, its built task, the
+    episode's initial training state, the statistics of its first evaluation (the rest 0), and
+    the generator's state after the draws of that training state."""
+
+    instance: int
+    task: Task
+    state: TrainState
+    stats: np.ndarray
+    rng_state: dict
+
+
 class _Chain:
     """The draws of the resets to come, on a copy of the env's generator: advanced only by the
     worker thread, one :meth:`next` per queued build, in order."""
@@ -102,9 +126,9 @@ class _Chain:
         self.cancelled = False
         _chains.add(self)
 
-    def next(self) -> tuple[int, Task] | None:
-        """(instance seed, built task) of the next reset, as that reset will draw it; None if
-        the chain was cancelled before this build started."""
+    def next(self) -> Prediction | None:
+        """The next reset's :class:`Prediction`, drawn as that reset will draw it; None if the
+        chain was cancelled before this build started."""
         if self.cancelled:
             return None
         if not runs_single_threaded():  # see the module docstring: the reset builds it instead
@@ -112,8 +136,10 @@ class _Chain:
             return None
         k = int(self.instances[int(self.rng.integers(len(self.instances)))])
         task = self.build(k)
-        task.new_state(self.rng)  # advances the copy as the reset advances np_random
-        return k, task
+        state = task.new_state(self.rng)  # advances the copy as the reset advances np_random
+        stats = np.zeros(N_STATS)
+        task.evaluate(state, stats)
+        return Prediction(k, task, state, stats, self.rng.bit_generator.state)
 
 
 class BuildAhead:
@@ -131,17 +157,19 @@ class BuildAhead:
         self._chain: _Chain | None = None
         self._queued: deque[Future] = deque()
         self._expected_state: dict | None = None  # np_random's state right after the last reset
+        self._pid = os.getpid()  # the process whose worker holds the queued builds
         self._holding_blas = False  # this env holds the BLAS libraries at one thread (close releases)
         self._release = None  # weakref.finalize that releases the hold if the env is collected
         self.hits = 0
         self.misses = 0
 
-    def take(self, rng: np.random.Generator, instance: int, drawn: bool, state_before: dict | None) -> Task | None:
-        """The built task of ``instance`` if the chain predicted this reset, else None (and the
-        chain is dropped). ``drawn``: the reset drew the instance from ``rng`` (no
+    def take(self, rng: np.random.Generator, instance: int, drawn: bool, state_before: dict | None) -> Prediction | None:
+        """The :class:`Prediction` of this reset if the chain made it, else None (and the chain
+        is dropped). ``drawn``: the reset drew the instance from ``rng`` (no
         ``options["instance"]``); ``state_before``: ``rng``'s state before that draw. Waits
         for the build if it is still running; a build's exception is raised here."""
-        valid = drawn and self._queued and state_before == self._expected_state
+        valid = (drawn and self._queued and state_before == self._expected_state
+                 and self._pid == os.getpid())  # (a forked child never gets the parent's results)
         if not valid:
             self.cancel()
             self.misses += 1
@@ -151,12 +179,12 @@ class BuildAhead:
         except BaseException:  # the build failed: raised here as an inline build would raise it
             self.cancel()
             raise
-        if result is None or result[0] != instance:  # cannot happen while the states agree
+        if result is None or result.instance != instance:  # (the second cannot happen while the states agree)
             self.cancel()
             self.misses += 1
             return None
         self.hits += 1
-        return result[1]
+        return result
 
     def refill(self, rng: np.random.Generator) -> None:
         """Queue builds up to ``depth`` ahead of ``rng``'s current state (the end of a reset)."""
@@ -166,16 +194,20 @@ class BuildAhead:
             enter_single_thread()
             self._holding_blas = True
             self._release = weakref.finalize(self, leave_single_thread)
-        if self._chain is None or self._chain.cancelled:
+        if self._chain is None or self._chain.cancelled or self._pid != os.getpid():
             self._chain, self._queued = _Chain(rng, self.instances, self.build), deque()
+            self._pid = os.getpid()
         self._expected_state = rng.bit_generator.state
         worker = _worker()
         while len(self._queued) < self.depth:
             self._queued.append(worker.submit(self._chain.next))
 
     def close(self) -> None:
-        """Drop the queued builds and release the BLAS hold (the env's ``close``)."""
+        """Drop the queued builds, wait for this env's running one (at most one build) and release
+        the BLAS hold (the env's ``close``): after it, no builder works for this env."""
+        queued = list(self._queued) if self._pid == os.getpid() else []  # (a fork's are not its own)
         self.cancel()
+        concurrent.futures.wait(queued)
         if self._holding_blas:
             self._release()  # leave_single_thread, once
             self._holding_blas = False

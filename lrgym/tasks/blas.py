@@ -33,7 +33,7 @@ from contextlib import contextmanager
 _controllers: list | None = None
 _lock = threading.Lock()  # guards the three below
 _inside = 0  # threads (and nested entries) inside blas_single_thread now
-_saved: list = []  # (controller, thread count) to restore when the last one leaves
+_saved: dict = {}  # controller → thread count to restore when the last one leaves
 
 
 def _blas_controllers() -> list:
@@ -50,28 +50,30 @@ def _blas_controllers() -> list:
 
 
 def enter_single_thread() -> None:
-    """Count one more user of one BLAS thread; the first sets every library to one thread."""
-    global _inside, _saved
+    """Count one more user of one BLAS thread and set every library that runs more to one (also
+    when others are inside: someone may have raised the count meanwhile, e.g. a threadpoolctl
+    limit of the user's; that count is the one the last user out restores)."""
+    global _inside
     with _lock:
         if _inside == 0:
-            _saved = []
-            for c in _blas_controllers():
-                n = c.get_num_threads()
-                if n is not None and n > 1:
-                    c.set_num_threads(1)
-                    _saved.append((c, n))
+            _saved.clear()
+        for c in _blas_controllers():
+            n = c.get_num_threads()
+            if n is not None and n > 1:
+                c.set_num_threads(1)
+                _saved[c] = n
         _inside += 1
 
 
 def leave_single_thread() -> None:
-    """Count one user less; the last restores the thread counts the first one found."""
-    global _inside, _saved
+    """Count one user less; the last restores the thread counts found above one."""
+    global _inside
     with _lock:
         _inside -= 1
         if _inside == 0:
-            for c, n in _saved:
+            for c, n in _saved.items():
                 c.set_num_threads(n)
-            _saved = []
+            _saved.clear()
 
 
 def runs_single_threaded() -> bool:

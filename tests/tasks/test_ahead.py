@@ -39,6 +39,25 @@ def no_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def close_builders(monkeypatch):
+    """Close every env's builder at the end of its test (as ``env.close()`` does): no builder
+    works, and no env holds BLAS at one thread, into the next test."""
+    made = []
+    new_build_ahead = LRControlEnv._new_build_ahead
+
+    def recording(env):
+        ahead = new_build_ahead(env)
+        if ahead is not None:
+            made.append(ahead)
+        return ahead
+
+    monkeypatch.setattr(LRControlEnv, "_new_build_ahead", recording)
+    yield
+    for ahead in made:
+        ahead.close()
+
+
 def _info_bytes(info: dict) -> bytes:
     return b"".join(np.asarray(info[k]).tobytes() for k in sorted(info))
 
@@ -187,6 +206,9 @@ def test_the_env_holds_blas_at_one_thread_while_it_builds_ahead(no_cache):
 
     from lrgym.tasks.blas import runs_single_threaded
 
+    import gc
+
+    gc.collect()  # envs of earlier tests that were not closed hold the count until collected
     ctl = threadpoolctl.ThreadpoolController().select(user_api="blas")
     with ctl.limit(limits=2):
         env = LRControlEnv(**KWARGS, build_ahead=2)
@@ -209,3 +231,42 @@ def test_a_builder_that_finds_several_blas_threads_builds_nothing(no_cache, monk
     env = LRControlEnv(**KWARGS, build_ahead=2)
     assert run(env, interfere=False, episodes=5) == reference
     assert env.build_ahead_counts == (0, 6)  # every reset built its own instance
+
+
+def test_a_forked_child_builds_its_own(no_cache):
+    """The worker thread does not survive a fork: a child's env must not wait for the parent's
+    queued builds, and runs the same episodes."""
+    import multiprocessing
+
+    global _FORKED_ENV
+    env = _FORKED_ENV = LRControlEnv(**KWARGS, build_ahead=3)
+    env.reset(seed=3)  # three builds queued in this process's worker
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:  # the child inherits the env as it is (memory, not a pickle)
+        child = pool.apply_async(_continue_in_child).get(timeout=120)
+    assert child == _continue(env)
+    _FORKED_ENV = None
+
+
+def _continue(env) -> list[bytes]:
+    out = []
+    for _ in range(4):
+        done = False
+        while not done:
+            obs, reward, terminated, truncated, info = env.step(1)
+            out += [obs.tobytes(), np.float64(reward).tobytes()]
+            done = terminated or truncated
+        obs, info = env.reset()
+        out += [obs.tobytes(), _info_bytes(info)]
+    return out
+
+
+_FORKED_ENV = None
+
+
+def _continue_in_child() -> list[bytes]:
+    hits, misses = _FORKED_ENV.build_ahead_counts
+    out = _continue(_FORKED_ENV)
+    assert _FORKED_ENV.build_ahead_counts == (hits + 3, misses + 1)  # the first reset built itself
+    return out
+

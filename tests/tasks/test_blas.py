@@ -12,9 +12,15 @@ from lrgym.tasks.blas import blas_single_thread
 
 @pytest.fixture
 def blas_controllers():
+    import gc
+
     import scipy.linalg.cython_blas  # noqa: F401  (the library numba's np.dot calls)
     import threadpoolctl  # a scikit-learn dependency
 
+    from lrgym.tasks import blas
+
+    gc.collect()  # envs of earlier tests that built ahead hold one thread until collected
+    assert blas._inside == 0, "something still holds BLAS at one thread"
     ctl = threadpoolctl.ThreadpoolController().select(user_api="blas")
     with ctl.limit(limits=2):
         yield ctl.lib_controllers
@@ -75,3 +81,20 @@ def test_runs_single_threaded_tells_a_thread_what_its_products_get(blas_controll
 
     single, counts = in_thread(after_trying)
     assert single == (max(counts) == 1)
+
+
+def test_a_count_raised_while_held_is_set_back_and_restored_at_the_end(blas_controllers):
+    """The user raises the thread count (a threadpoolctl limit) while an env holds one thread:
+    the next kernel's entry sets one again, and the last one out restores the user's count."""
+    from lrgym.tasks.blas import enter_single_thread, leave_single_thread
+
+    before = threads_of(blas_controllers)
+    enter_single_thread()  # an env building ahead
+    try:
+        for c in blas_controllers:
+            c.set_num_threads(2)  # the user's
+        with blas_single_thread():  # a kernel
+            assert threads_of(blas_controllers) == [1] * len(before)
+    finally:
+        leave_single_thread()
+    assert threads_of(blas_controllers) == [2] * len(before)
