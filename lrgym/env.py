@@ -436,8 +436,6 @@ class LRControlEnv(gym.Env):
         else:  # made ahead from the same draws: the generator goes where those draws left it
             self.task, self.state = prediction.task, prediction.state
             self.np_random.bit_generator.state = prediction.rng_state
-        if ahead is not None:  # np_random is where the next reset starts: queue its builds
-            ahead.refill(self.np_random)
         self._episode_info = episode_constants(family_index(self.task.spec.family), self.instance, self.task.optimal_loss)
         self.lr = float((options or {}).get("lr_init", self.lr_init))
         if not (self.lr_min <= self.lr <= self.lr_max):
@@ -457,6 +455,8 @@ class LRControlEnv(gym.Env):
         self._step_template = info.copy()
         if self._recorder is not None:
             self._recorder.start(info)
+        if ahead is not None:  # np_random is where the next reset starts: queue its builds (last,
+            ahead.refill(self.np_random)  # so that the builder's Python does not slow this reset's)
         return self._obs.copy(), info
 
     def step(self, action):
