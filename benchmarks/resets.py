@@ -30,8 +30,11 @@ from ``tests/references.py``, the MLP data set re-split per instance) in the sam
 * **the same in a long run** (``--steady-steps``): per seed, one env runs ``--warm-steps``
   unmeasured steps, then the cache is emptied and ``--steady-steps`` steps are measured, as an
   RL run of many episodes sees them (paths "before, 2 BLAS threads", "before", "main
-  cfecd14", "after"; ≈ 400 episodes per seed and path, so the large instances' share averages
-  out), in CPU time and in wall clock (where the 2-thread path's builds use the second core).
+  cfecd14", "after", and "after, build ahead": today's envs with ``build_ahead``, building the
+  next instances in a background thread; ≈ 400 episodes per seed and path, so the large
+  instances' share averages out), in CPU time (the process's, so the builder thread's too) and
+  in wall clock (where the 2-thread path's builds and the builder thread use the second core),
+  each with the share in resets.
 
 "before" runs the old build path with BLAS on one thread (the harness pins it, as the
 leaderboard does); "before, 2 BLAS threads" runs it as a user's process did, with OpenBLAS's
@@ -828,10 +831,12 @@ def build_times(family: str, n: int) -> dict[str, np.ndarray]:
 
 
 class _ResetClock:
-    """CPU time spent inside ``LRControlEnv.reset`` (patched on the class while active)."""
+    """CPU time (``seconds``, the process's: every thread) and wall-clock time (``wall``) spent
+    inside ``LRControlEnv.reset`` (patched on the class while active)."""
 
     def __init__(self):
         self.seconds = 0.0
+        self.wall = 0.0
         self.calls = 0
 
     def __enter__(self):
@@ -839,11 +844,12 @@ class _ResetClock:
         clock = self
 
         def timed_reset(env, *args, **kwargs):
-            t0 = time.process_time()
+            t0, w0 = time.process_time(), time.perf_counter()
             try:
                 return original(env, *args, **kwargs)
             finally:
                 clock.seconds += time.process_time() - t0
+                clock.wall += time.perf_counter() - w0
                 clock.calls += 1
 
         env_module.LRControlEnv.reset = timed_reset
@@ -903,7 +909,27 @@ def env_rates(n_envs: int, steps: int, rounds: int, first_seed: int = 1000) -> d
 
 #: the paths of the steady-state table (a long run per path and seed: today's, main before this
 #: round and the one before #13, as the leaderboard ran it and as a user's process did)
-STEADY_PATHS = ("before, 2 BLAS threads", "before", "main cfecd14", "after")
+STEADY_PATHS = ("before, 2 BLAS threads", "before", "main cfecd14", "after", "after, build ahead")
+
+#: ``build_ahead`` of the single env and of each of the vector env's sub-envs on the "after,
+#: build ahead" path (≈ 0.9 MiB per built instance of ``LRControl-v1`` on average, ≤ 11 MiB)
+BUILD_AHEAD = {"single": 16, "vector": 4}
+_build_ahead = {"single": 0, "vector": 0}
+
+
+@contextlib.contextmanager
+def build_ahead_path():
+    """Today's build path, with every env building its next instances in a background thread
+    (``build_ahead`` = :data:`BUILD_AHEAD`, :mod:`lrgym.tasks.ahead`)."""
+    _build_ahead.update(BUILD_AHEAD)
+    try:
+        yield
+    finally:
+        _build_ahead.update(single=0, vector=0)
+
+
+#: the long runs' paths: name → context manager
+STEADY_CONTEXTS = {**PATHS, "after, build ahead": build_ahead_path}
 
 
 def _random_actions(env, actions, n_envs: int, steps: int) -> None:
@@ -928,9 +954,10 @@ def steady_state(n_envs: int, warm_steps: int, steps: int, seed: int) -> dict[st
     instances: a few draws repeat, and the cache serves those, as it would in a user's run)."""
     actions = np.random.default_rng(seed)
     if n_envs == 0:
-        env = gym.make(ENV_ID)
+        env = gym.make(ENV_ID, build_ahead=_build_ahead["single"])
     else:
-        env = gym.make_vec(ENV_ID, num_envs=n_envs, vectorization_mode="vector_entry_point")
+        env = gym.make_vec(ENV_ID, num_envs=n_envs, vectorization_mode="vector_entry_point",
+                           build_ahead=_build_ahead["vector"])
     env.reset(seed=seed)
     _random_actions(env, actions, n_envs, warm_steps)
     cache = cache_module.shared_cache()
@@ -941,7 +968,7 @@ def steady_state(n_envs: int, warm_steps: int, steps: int, seed: int) -> dict[st
         _random_actions(env, actions, n_envs, steps)
         total, wall = time.process_time() - t0, time.perf_counter() - w0
     env.close()
-    return {"seconds": total, "wall": wall, "in_resets": clock.seconds, "resets": clock.calls,
+    return {"seconds": total, "wall": wall, "in_resets": clock.seconds, "wall_in_resets": clock.wall, "resets": clock.calls,
             "hits": cache.hits - hits, "builds": cache.misses - misses}
 
 
@@ -955,7 +982,7 @@ def steady_rates(n_envs: int, warm_steps: int, steps: int, seeds: int, first_see
         seed = first_seed + 1000 * k
         steady_state(n_envs, warm_steps, steps, seed)  # not measured: as in env_rates
         for path in STEADY_PATHS[:: 1 if k % 2 == 0 else -1]:
-            with PATHS[path]():
+            with STEADY_CONTEXTS[path]():
                 out[path].append(steady_state(n_envs, warm_steps, steps, seed))
             _let_blas_workers_sleep(path)
     done = steps - steps % max(n_envs, 1)
@@ -965,6 +992,7 @@ def steady_rates(n_envs: int, warm_steps: int, steps: int, seeds: int, first_see
         rows[path] = {
             "steps_per_s": len(runs) * done / t,
             "wall_steps_per_s": len(runs) * done / sum(r["wall"] for r in runs),
+            "wall_reset_share": sum(r["wall_in_resets"] for r in runs) / sum(r["wall"] for r in runs),
             "reset_share": sum(r["in_resets"] for r in runs) / t,
             "shares": [r["in_resets"] / r["seconds"] for r in runs],
             "resets": sum(r["resets"] for r in runs),
@@ -1015,22 +1043,79 @@ def main(argv=None) -> None:
         print_steady(args)
 
 
+def _family_of(task) -> str:
+    return type(task).__name__.removesuffix("Task").lower()
+
+
+def reset_in_steps(build_ahead: int, warm_steps: int, steps: int, seed: int) -> dict[str, tuple[float, float, int]]:
+    """A long run of one ``gym.make`` env (today's path, ``build_ahead`` as given), wall clock of
+    the env's thread: per family of the instance, (mean µs per env step, mean µs per reset into
+    that family, resets) over ``steps`` measured steps after ``warm_steps`` unmeasured ones."""
+    actions = np.random.default_rng(seed)
+    env = gym.make(ENV_ID, build_ahead=build_ahead)
+    env.reset(seed=seed)
+    _random_actions(env, actions, 0, warm_steps)
+    cache_module.shared_cache().clear()
+    step_s, step_n, reset_s, reset_n = {}, {}, {}, {}
+    for _ in range(steps):
+        family = _family_of(env.unwrapped.task)
+        t0 = time.perf_counter()
+        _, _, terminated, truncated, _ = env.step(int(actions.integers(5)))
+        step_s[family] = step_s.get(family, 0.0) + time.perf_counter() - t0
+        step_n[family] = step_n.get(family, 0) + 1
+        if terminated or truncated:
+            t0 = time.perf_counter()
+            env.reset()
+            family = _family_of(env.unwrapped.task)
+            reset_s[family] = reset_s.get(family, 0.0) + time.perf_counter() - t0
+            reset_n[family] = reset_n.get(family, 0) + 1
+    env.close()
+    return {f: (1e6 * step_s[f] / step_n[f], 1e6 * reset_s[f] / reset_n[f], reset_n[f]) for f in sorted(reset_s)}
+
+
+def print_reset_in_steps(args) -> None:
+    """A reset's cost in its family's own env steps, without and with ``build_ahead``."""
+    depth = BUILD_AHEAD["single"]
+    seed = 50_000
+    warm_up()
+    reset_in_steps(0, args.warm_steps, args.steady_steps // 4, seed)  # not measured
+    rows = {d: reset_in_steps(d, args.warm_steps, args.steady_steps, seed) for d in (0, depth)}
+    print(f"\nA reset in its family's own env steps (one `gym.make` env, seed {seed}, {args.steady_steps:,} "
+          f"measured steps after {args.warm_steps:,}; wall clock of the env's thread; µs per env step, µs per "
+          "reset, resets):\n")
+    print(f"| family | env step, µs | reset, µs | reset in env steps | with `build_ahead={depth}`: reset, µs | "
+          "reset in env steps | resets |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for family, (step, reset, n) in rows[0].items():
+        step_a, reset_a, _ = rows[depth].get(family, (float("nan"),) * 3)
+        print(f"| {family} | {step:,.0f} | {reset:,.0f} | {reset / step:.1f} | {reset_a:,.0f} | "
+              f"{reset_a / step:.1f} | {n} |", flush=True)
+
+
 def print_steady(args) -> None:
     """The steady-state table (:func:`steady_rates`)."""
     print(f"\n`{ENV_ID}` in a long run, a new instance every episode, random actions ({args.steady_seeds} seeds × "
           f"{args.steady_steps:,} measured env steps per path, each after {args.warm_steps:,} unmeasured ones; env "
-          "steps/s of CPU time, share of it in resets over all seeds, [per seed]; env steps/s of wall clock):\n")
-    print("| env | " + " | ".join(STEADY_PATHS) + " | resets (cache hits) per path |")
-    print("|---|" + "---:|" * len(STEADY_PATHS) + "---:|")
+          "steps/s of CPU time (the process's, every thread), share of it in resets over all seeds, [per seed]; "
+          "env steps/s of wall clock (share of it in resets); \"after, build ahead\": `build_ahead="
+          f"{BUILD_AHEAD['single']}` (single), `{BUILD_AHEAD['vector']}` (each sub-env)):\n")
+    print("| env | " + " | ".join(STEADY_PATHS) + " | resets (cache hits) per path | wall clock: after, build ahead vs "
+          "before, 2 BLAS threads / vs after |")
+    print("|---|" + "---:|" * (len(STEADY_PATHS) + 2))
     for n_envs, label in ((0, "single (`gym.make`)"), (16, "`gym.make_vec(..., 16)`")):
         r = steady_rates(n_envs, args.warm_steps, args.steady_steps, args.steady_seeds)
         cells = " | ".join(
             f"{v['steps_per_s']:,.0f} ({100 * v['reset_share']:.1f} % resets) "
-            f"[{', '.join(f'{100 * s:.1f}' for s in v['shares'])}]; wall {v['wall_steps_per_s']:,.0f}"
+            f"[{', '.join(f'{100 * s:.1f}' for s in v['shares'])}]; wall {v['wall_steps_per_s']:,.0f} "
+            f"({100 * v['wall_reset_share']:.1f} %)"
             for v in r.values()
         )
         counts = r["after"]
-        print(f"| {label} | {cells} | {counts['resets']:,} ({counts['hits']}) |", flush=True)
+        ahead = r["after, build ahead"]["wall_steps_per_s"]
+        ratios = (f"{ahead / r['before, 2 BLAS threads']['wall_steps_per_s']:.2f}× / "
+                  f"{ahead / r['after']['wall_steps_per_s']:.2f}×")
+        print(f"| {label} | {cells} | {counts['resets']:,} ({counts['hits']}) | {ratios} |", flush=True)
+    print_reset_in_steps(args)
 
 
 if __name__ == "__main__":
