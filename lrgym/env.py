@@ -366,12 +366,15 @@ class LRControlEnv(gym.Env):
         task = self._tasks.get(instance)
         if task is None:
             task = build_task(self.family, self.family.sample(instance))
-            self._tasks[instance] = task
-            if len(self._tasks) > TASK_CACHE_SIZE:
-                self._tasks.popitem(last=False)
-        else:
-            self._tasks.move_to_end(instance)
+        self._keep(instance, task)
         return task
+
+    def _keep(self, instance: int, task: Task) -> None:
+        """Put ``task`` last (most recent) in the env's own LRU ``task_cache``, within its size."""
+        self._tasks[instance] = task
+        self._tasks.move_to_end(instance)
+        if len(self._tasks) > TASK_CACHE_SIZE:
+            self._tasks.popitem(last=False)
 
     @property
     def build_ahead_counts(self) -> tuple[int, int]:
@@ -398,10 +401,7 @@ class LRControlEnv(gym.Env):
         predicted it (the task kept in the env's own task cache, if it has one); else None."""
         p = self._ahead.take(self.np_random, instance, drawn, state_before)
         if p is not None and self._tasks is not None:
-            self._tasks[instance] = p.task
-            self._tasks.move_to_end(instance)
-            if len(self._tasks) > TASK_CACHE_SIZE:
-                self._tasks.popitem(last=False)
+            self._keep(instance, p.task)
         return p
 
     def _choose_instance(self, options) -> int:
