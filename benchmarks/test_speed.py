@@ -118,6 +118,28 @@ def test_lrcontrol_new_instance_every_episode(benchmark, n_envs, path):
     benchmark.pedantic(run, rounds=3, iterations=1)
 
 
+@pytest.mark.parametrize("build_ahead", [0, 16])
+def test_lrcontrol_long_run_build_ahead(benchmark, build_ahead):
+    """``LRControl-v1``, one ``gym.make`` env, random actions, a new instance every episode, in a
+    long run (wall clock, the pytest-benchmark timer): 4,000 steps per round after the env's
+    first 2,000, with and without ``build_ahead`` (the builder uses the second core; the ratio
+    of the two rows is its gain; ``python -m benchmarks.resets --steady-only`` has the full table)."""
+    import gymnasium as gym
+
+    from benchmarks import resets
+
+    resets.warm_up()
+    actions = np.random.default_rng(7)
+    env = gym.make(resets.ENV_ID, build_ahead=build_ahead)
+    env.reset(seed=60_000)
+    resets._random_actions(env, actions, 0, 2000)
+
+    benchmark.group = "LRControl-v1 long run, single env, build_ahead"
+    benchmark.extra_info["env_steps"] = 4000
+    benchmark.pedantic(lambda: resets._random_actions(env, actions, 0, 4000), rounds=3, iterations=1)
+    env.close()
+
+
 @pytest.mark.parametrize("impl", ["lrgym", "hand"])
 def test_recsys_update_path(benchmark, impl):
     """The recommender's env step (10 SGD updates + evaluation): lrgym's kernel vs the
