@@ -146,8 +146,8 @@ class BuildAhead:
     """Keeps ``depth`` builds queued ahead of one env's resets (module docstring).
 
     The env calls :meth:`take` in ``reset`` after drawing its instance and :meth:`refill` at
-    the end of ``reset``; :meth:`cancel` (``close``) drops what is queued. ``hits`` counts the
-    resets served by a prediction, ``misses`` the others.
+    the end of ``reset``; :meth:`close` (the env's ``close``) drops what is queued and releases
+    the BLAS hold. ``hits`` counts the resets served by a prediction, ``misses`` the others.
     """
 
     def __init__(self, depth: int, instances: Sequence[int], build: Callable[[int], Task]):
@@ -216,6 +216,7 @@ class BuildAhead:
         """Drop the queued builds (a running one finishes; its task goes to the cache)."""
         if self._chain is not None:
             self._chain.cancelled = True
-        for future in self._queued:
-            future.cancel()  # (a queued one leaves the queue; a running one ignores this)
+        if self._pid == os.getpid():  # (a forked child leaves the parent's futures alone: their
+            for future in self._queued:  # locks may have been held by the worker at the fork)
+                future.cancel()  # (a queued one leaves the queue; a running one ignores this)
         self._chain, self._queued, self._expected_state = None, deque(), None
