@@ -2,6 +2,7 @@
 
     python -m benchmarks.resets                  # the tables (≈ 6 – 8 min on a busy 2-core VM)
     python -m benchmarks.resets --quick          # fewer instances and episodes
+    python -m benchmarks.resets --per-id         # does build_ahead pay here? per env id (≈ 3 min)
 
 Three measurements, each with the build path of today ("after"), the one of main at cfecd14
 ("main cfecd14", :func:`main_cfecd14_build_path`: before the fifth round, with linreg's QR not
@@ -1012,12 +1013,20 @@ def main(argv=None) -> None:
     ap.add_argument("--warm-steps", type=int, default=4_000, help="unmeasured env steps before each long run")
     ap.add_argument("--quick", action="store_true", help="20 instances, 1,000 steps, 2 rounds; steady state 2 × 5,000 steps")
     ap.add_argument("--steady-only", action="store_true", help="only the long-run table")
+    ap.add_argument("--per-id", action="store_true",
+                    help="only the per-env-id table of build_ahead (does it pay on this machine?)")
+    ap.add_argument("--per-id-steps", type=int, default=8_000,
+                    help="measured steps per seed of the per-id table (scaled per id by PER_ID_STEPS)")
+    ap.add_argument("--per-id-seeds", type=int, default=2, help="seeds per env id and path of the per-id table")
     args = ap.parse_args(argv)
     if args.quick:
         args.instances, args.steps, args.rounds = 20, 1000, 2
         args.steady_steps, args.steady_seeds, args.warm_steps = 5_000, 2, 2_000
     if args.steady_only:
         print_steady(args)
+        return
+    if args.per_id:
+        print_per_id(args)
         return
     print(f"Build time per family ({args.instances} train instances, CPU ms, mean / p99; "
           "speed-up of the mean vs each before):\n")
@@ -1090,6 +1099,152 @@ def print_reset_in_steps(args) -> None:
         step_a, reset_a, _ = rows[depth].get(family, (float("nan"),) * 3)
         print(f"| {family} | {step:,.0f} | {reset:,.0f} | {reset / step:.1f} | {reset_a:,.0f} | "
               f"{reset_a / step:.1f} | {n} |", flush=True)
+
+
+#: the per-id table's env ids: each family's own and the mixed one (one family's instances per
+#: episode, or any family's)
+PER_ID = ("LRControl-LinReg-v1", "LRControl-Quadratic-v1", "LRControl-MLP-v1", "LRControl-Recsys-v1", ENV_ID)
+
+
+def env_thread_run(env_id: str, build_ahead: int, warm_steps: int, steps: int, seed: int) -> dict[str, float]:
+    """A long run of one ``gym.make(env_id, build_ahead=...)`` env, random actions, after
+    ``warm_steps`` unmeasured steps (cache emptied after them): the wall clock, and the CPU time
+    of the env's own thread (``time.thread_time``) in its steps, in µs per step. The second
+    tells whether the builder's core slows the env's own work (a shared core, or vector units
+    shared by the two vCPUs): the same steps take more of the env thread's CPU time."""
+    actions = np.random.default_rng(seed)
+    env = gym.make(env_id, build_ahead=build_ahead)
+    env.reset(seed=seed)
+    _random_actions(env, actions, 0, warm_steps)
+    cache_module.shared_cache().clear()
+    step_cpu = 0.0
+    w0 = time.perf_counter()
+    for _ in range(steps):
+        c0 = time.thread_time()
+        _, _, terminated, truncated, _ = env.step(int(actions.integers(5)))
+        step_cpu += time.thread_time() - c0
+        if terminated or truncated:
+            env.reset()
+    wall = time.perf_counter() - w0
+    hits = env.unwrapped.build_ahead_counts[0]
+    env.close()
+    return {"steps_per_s": steps / wall, "step_cpu_us": 1e6 * step_cpu / steps, "hits": hits}
+
+
+#: measured steps per env id of the per-id table, scaled to its step's cost (≈ the same wall
+#: clock per id)
+PER_ID_STEPS = {"LRControl-LinReg-v1": 1.0, "LRControl-Quadratic-v1": 4.0, "LRControl-MLP-v1": 0.25,
+                "LRControl-Recsys-v1": 0.5, ENV_ID: 0.5}
+
+
+def per_id_rates(steps: int, seeds: int, first_seed: int = 70_000) -> dict[str, dict[int, dict[str, float]]]:
+    """:func:`env_thread_run` per env id of :data:`PER_ID`, ``build_ahead`` 0 and
+    :data:`BUILD_AHEAD` ``["single"]``, ``seeds`` seeds each (alternating which goes first),
+    summed over seeds: {id: {depth: steps/s, env thread µs per step, hits}}."""
+    warm_up()
+    depth = BUILD_AHEAD["single"]
+    out = {}
+    for env_id in PER_ID:
+        n = max(200, int(steps * PER_ID_STEPS[env_id]))
+        runs = {0: [], depth: []}
+        for k in range(seeds):
+            for d in (0, depth)[:: 1 if k % 2 == 0 else -1]:
+                runs[d].append(env_thread_run(env_id, d, n // 5, n, first_seed + 1000 * k))
+        out[env_id] = {
+            d: {"steps_per_s": len(r) * n / sum(n / x["steps_per_s"] for x in r),
+                "step_cpu_us": float(np.mean([x["step_cpu_us"] for x in r])),
+                "hits": sum(x["hits"] for x in r)}
+            for d, r in runs.items()
+        }
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _dependent_adds(x, rounds):
+    """Scalar work bound by latency: one running sum (the core's adder waits on itself)."""
+    s = 0.0
+    for _ in range(rounds):
+        for i in range(x.shape[0]):
+            s += x[i] * 1.0000001
+    return s
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def _vector_fmas(x, y, rounds):
+    """Work bound by the vector units' throughput: y ← 0.999 y + x over an L1-sized array."""
+    for _ in range(rounds):
+        for i in range(x.shape[0]):
+            y[i] = y[i] * 0.999 + x[i]
+    return y[0]
+
+
+@numba.njit(cache=True, nogil=True)
+def _small_gemms(A, W, Z, rounds):
+    """An MLP evaluation chunk's product (256 × 50 by 50 × 50) through BLAS, on one thread."""
+    for _ in range(rounds):
+        np.dot(A, W, Z)
+
+
+def two_thread_scaling(repeats: int = 3) -> dict[str, float]:
+    """How much a second thread adds on this machine: per kind of work, the wall-clock speed-up
+    of two threads each doing one job over one thread doing both (2.0: two independent cores;
+    ≈ 1: the second vCPU shares the first's execution units; < 1: it also slows the first).
+    Best of ``repeats``. The builder of ``build_ahead`` is such a second thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lrgym.tasks.blas import blas_single_thread
+
+    rng = np.random.default_rng(0)
+    xv, ys = [rng.random(512), rng.random(512)], [np.zeros(512), np.zeros(512)]
+    A, W = rng.random((256, 50)), rng.random((50, 50))
+    Zs = [np.zeros((256, 50)), np.zeros((256, 50))]
+    xs = [rng.random(4096), rng.random(4096)]
+    jobs = {
+        "scalar, latency-bound adds": lambda i: _dependent_adds(xs[i], 4000),
+        "vector FMAs (L1)": lambda i: _vector_fmas(xv[i], ys[i], 200_000),
+        "BLAS products (one thread each)": lambda i: _small_gemms(A, W, Zs[i], 1500),
+    }
+    out = {}
+    with blas_single_thread(), ThreadPoolExecutor(1) as pool:
+        for name, job in jobs.items():
+            job(0), job(1)  # compile / warm
+            best = 0.0
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                job(0), job(1)
+                one = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                other = pool.submit(job, 1)
+                job(0)
+                other.result()
+                best = max(best, one / (time.perf_counter() - t0))
+            out[name] = best
+    return out
+
+
+def print_per_id(args) -> None:
+    """Does ``build_ahead`` pay on this machine? Per env id, with and without (:func:`per_id_rates`),
+    after the machine's two-thread scaling (:func:`two_thread_scaling`)."""
+    scaling = two_thread_scaling()
+    print("\nTwo threads against one on this machine (wall clock, best of 3; 2.00× = two independent cores):\n")
+    print("| work | two threads vs one |")
+    print("|---|---:|")
+    for name, r in scaling.items():
+        print(f"| {name} | {r:.2f}× |")
+    depth = BUILD_AHEAD["single"]
+    steps, seeds = args.per_id_steps, args.per_id_seeds
+    rows = per_id_rates(steps, seeds)
+    print(f"\nOne `gym.make` env per id, a new instance every episode, random actions ({seeds} seeds; measured "
+          f"steps per seed: {steps:,} × {', '.join(f'{PER_ID_STEPS[i]:g}' for i in PER_ID)} for the ids in order, "
+          "each after a fifth as many unmeasured ones); env steps/s of wall clock, and the env thread's CPU "
+          "time per step:\n")
+    print(f"| env id | `build_ahead=0`: steps/s | step, env thread µs | `build_ahead={depth}`: steps/s | "
+          "step, env thread µs | with vs without | resets served ahead |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for env_id, r in rows.items():
+        off, on = r[0], r[depth]
+        print(f"| `{env_id}` | {off['steps_per_s']:,.0f} | {off['step_cpu_us']:,.0f} | {on['steps_per_s']:,.0f} | "
+              f"{on['step_cpu_us']:,.0f} | {on['steps_per_s'] / off['steps_per_s']:.2f}× | {on['hits']:,} |", flush=True)
 
 
 def print_steady(args) -> None:
