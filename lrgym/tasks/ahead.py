@@ -35,9 +35,12 @@ it builds nothing and the reset builds as without build-ahead.
 **Costs.** A second core's time (the same builds and first evaluations, moved), and memory: up
 to ``depth`` built instances per env beyond the task cache (≈ 0.9 MiB each on ``LRControl-v1``
 on average, ≤ 11 MiB). The builder's Python takes the GIL in short pieces, so the cheapest env
-steps get a little slower (a quadratic's ≈ 12 → 20 µs). With one core, or when every core is
-busy with other envs (a leaderboard's worker processes), it gains nothing: keep it off there.
-``python -m benchmarks.resets --steady-only`` measures it. ``close()`` drops the queue and waits
+steps get slower (a quadratic's ≈ 12 → 20 µs on an AMD EPYC, 28 → 40 µs on an Intel Xeon VM
+whose second vCPU also slows the first's vector arithmetic): an env of quadratics alone ran
+0.79 – 0.91× as fast with it there, while the recommender's ran 1.8 – 2×. With one core, or when
+every core is busy with other envs (a leaderboard's worker processes), it gains nothing: keep it
+off there. ``python -m benchmarks.resets --per-id`` tells, per env id, whether it pays on a
+machine (``--steady-only``: long runs of ``LRControl-v1``). ``close()`` drops the queue and waits
 for the env's running build (one at most).
 
 **Fork.** A forked child has no worker thread: its env does not wait for the parent's queue,
