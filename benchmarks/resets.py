@@ -2,7 +2,7 @@
 
     python -m benchmarks.resets                  # the tables (≈ 6 – 8 min on a busy 2-core VM)
     python -m benchmarks.resets --quick          # fewer instances and episodes
-    python -m benchmarks.resets --per-id         # does build_ahead pay here? per env id (≈ 3 min)
+    python -m benchmarks.resets --per-id         # does build_ahead pay here? per env id (≈ 1.5 – 3 min)
 
 Three measurements, each with the build path of today ("after"), the one of main at cfecd14
 ("main cfecd14", :func:`main_cfecd14_build_path`: before the fifth round, with linreg's QR not
@@ -1109,7 +1109,8 @@ PER_ID = ("LRControl-LinReg-v1", "LRControl-Quadratic-v1", "LRControl-MLP-v1", "
 def env_thread_run(env_id: str, build_ahead: int, warm_steps: int, steps: int, seed: int) -> dict[str, float]:
     """A long run of one ``gym.make(env_id, build_ahead=...)`` env, random actions, after
     ``warm_steps`` unmeasured steps (cache emptied after them): the wall clock, and the CPU time
-    of the env's own thread (``time.thread_time``) in its steps, in µs per step. The second
+    of the env's own thread (``time.thread_time``) in its steps, in µs per step, and the resets
+    served by a build ahead. The second
     tells whether the builder's core slows the env's own work (a shared core, or vector units
     shared by the two vCPUs): the same steps take more of the env thread's CPU time."""
     actions = np.random.default_rng(seed)
@@ -1128,7 +1129,7 @@ def env_thread_run(env_id: str, build_ahead: int, warm_steps: int, steps: int, s
     wall = time.perf_counter() - w0
     hits = env.unwrapped.build_ahead_counts[0]
     env.close()
-    return {"steps_per_s": steps / wall, "step_cpu_us": 1e6 * step_cpu / steps, "hits": hits}
+    return {"wall": wall, "step_cpu_us": 1e6 * step_cpu / steps, "hits": hits}
 
 
 #: measured steps per env id of the per-id table, scaled to its step's cost (≈ the same wall
@@ -1140,7 +1141,7 @@ PER_ID_STEPS = {"LRControl-LinReg-v1": 1.0, "LRControl-Quadratic-v1": 4.0, "LRCo
 def per_id_rates(steps: int, seeds: int, first_seed: int = 70_000) -> dict[str, dict[int, dict[str, float]]]:
     """:func:`env_thread_run` per env id of :data:`PER_ID`, ``build_ahead`` 0 and
     :data:`BUILD_AHEAD` ``["single"]``, ``seeds`` seeds each (alternating which goes first),
-    summed over seeds: {id: {depth: steps/s, env thread µs per step, hits}}."""
+    over all seeds: {id: {depth: {steps/s of wall clock, env thread µs per step, hits}}}."""
     warm_up()
     depth = BUILD_AHEAD["single"]
     out = {}
@@ -1151,7 +1152,7 @@ def per_id_rates(steps: int, seeds: int, first_seed: int = 70_000) -> dict[str, 
             for d in (0, depth)[:: 1 if k % 2 == 0 else -1]:
                 runs[d].append(env_thread_run(env_id, d, n // 5, n, first_seed + 1000 * k))
         out[env_id] = {
-            d: {"steps_per_s": len(r) * n / sum(n / x["steps_per_s"] for x in r),
+            d: {"steps_per_s": len(r) * n / sum(x["wall"] for x in r),
                 "step_cpu_us": float(np.mean([x["step_cpu_us"] for x in r])),
                 "hits": sum(x["hits"] for x in r)}
             for d, r in runs.items()
