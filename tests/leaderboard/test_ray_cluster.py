@@ -147,31 +147,68 @@ def test_a_lost_ray_worker_is_retried_once_then_recorded_failed(cluster, tmp_pat
 
 
 def _grader_workers() -> set[int]:
-    """Pids of live grader worker processes (python -m lrgym.leaderboard.worker) on this machine."""
+    """Pids of live grader worker processes (python -m lrgym.leaderboard.worker) descending from
+    this test process: the fixture's Ray nodes are its children, their workers start the grader
+    workers. Those of any other process on the machine (a parallel test run, ``pytest -n``) are
+    not counted."""
     import os
 
-    pids = set()
+    parent, graders = {}, set()
     for pid in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if b"lrgym.leaderboard.worker" in f.read():
-                    pids.add(int(pid))
-        except (OSError, ValueError):
+        if not pid.isdigit():
             continue
-    return pids
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                after_name = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except (OSError, IndexError):
+            continue
+        if after_name[0] == "Z":
+            continue
+        parent[int(pid)] = int(after_name[1])
+        if b"lrgym.leaderboard.worker" in cmdline:
+            graders.add(int(pid))
+    me = os.getpid()
+
+    def descends(pid: int) -> bool:
+        seen = set()
+        while pid in parent and pid not in seen:
+            seen.add(pid)
+            pid = parent[pid]
+            if pid == me:
+                return True
+        return False
+
+    return {pid for pid in graders if descends(pid)}
 
 
 def test_a_group_over_its_time_limit_is_killed_with_its_grader_worker(cluster):
-    """The time limit holds on Ray: the actor is killed, and its grader worker dies with it."""
+    """The time limit holds on Ray: the actor is killed, and its grader worker dies with it.
+
+    The grader worker is watched while the job runs, so the check after it has seen it live. The
+    limit counts from the group's start, Ray actor start included (≈ 2.7 s on a slow 2-core VM):
+    with a 2-s limit the actor was killed before it had started a grader worker at all."""
+    import threading
     import time
 
     from lrgym.leaderboard.ray_pool import RayWorkerPool
 
     before = _grader_workers()
+    outcome = {}
     t0 = time.monotonic()
-    result = RayWorkerPool(1, time_limit=2).run([Job("slow", {"op": "sleep", "seconds": 60})])["slow"]
-    assert result.failed and "exceeded the wall-clock limit of 2 s" in result.reason
-    assert time.monotonic() - t0 < 40
+    run = threading.Thread(target=lambda: outcome.update(
+        RayWorkerPool(1, time_limit=12).run([Job("slow", {"op": "sleep", "seconds": 60})])))
+    run.start()
+    seen = set()
+    while run.is_alive():
+        seen |= _grader_workers() - before
+        time.sleep(0.05)
+    run.join()
+    result = outcome["slow"]
+    assert result.failed and "exceeded the wall-clock limit of 12 s" in result.reason
+    assert time.monotonic() - t0 < 50
+    assert seen, "the slow job's grader worker was never seen running under this test process"
     deadline = time.monotonic() + 15
     while _grader_workers() - before and time.monotonic() < deadline:
         time.sleep(0.2)
