@@ -22,6 +22,9 @@ PORTABLE_TESTS := tests/test_rng.py tests/tasks/test_vmath.py tests/test_optim.p
 	tests/test_divergence.py tests/test_env.py tests/test_vector.py tests/torch_extra/test_policy_scheduler.py \
 	tests/tasks/test_recsys_data.py tests/tasks/test_recsys_topkeys.py tests/tasks/test_pcg64.py
 NO_SIMD_DISPATCH := X86_V3 X86_V4 AVX512_ICL AVX512_SPR
+# The whole suite runs on one pytest-xdist worker per core (at most 4), a test module at a time,
+# the slowest modules first (tests/conftest.py); PARALLEL= runs it in one process.
+PARALLEL ?= -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder
 
 CLIENTS_VENV ?= .venv-clients
 CLIENT_STEPS ?= 4096
@@ -43,7 +46,7 @@ leaderboard: setup
 	$(BIN)/lrgym leaderboard run-baselines
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PARALLEL)
 	NPY_DISABLE_CPU_FEATURES="$(NO_SIMD_DISPATCH)" $(BIN)/python -m pytest -q $(PORTABLE_TESTS)
 
 bench: setup
