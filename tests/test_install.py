@@ -102,3 +102,44 @@ def test_every_source_package_is_installed(target):
                 expected.add((Path(installed_as) / init.parent.relative_to(ROOT / folder)).as_posix())
     installed = {p.parent.relative_to(target).as_posix() for p in (target / "lrgym").rglob("__init__.py")}
     assert "lrgym/vector" in expected and expected <= installed, sorted(expected - installed)
+
+
+def test_every_shipped_data_file_is_installed(target):
+    """The weights, tuned values, references, suites and example submissions are in the wheel,
+    byte for byte: every non-Python file of the three source folders (the data folders are listed
+    as packages in pyproject, as setuptools asks, so no future setuptools drops them)."""
+    missing, changed = [], []
+    for folder, installed_as in (("lrgym", "lrgym"), ("baselines", "lrgym/baselines"), ("leaderboard", "lrgym/leaderboard")):
+        for path in (ROOT / folder).rglob("*"):
+            rel = path.relative_to(ROOT / folder)
+            if not path.is_file() or "__pycache__" in rel.parts:
+                continue
+            if path.suffix == ".py" and (path.parent / "__init__.py").exists():
+                continue  # a package's modules: test_every_source_package_is_installed
+            installed = target / installed_as / rel
+            if not installed.is_file():
+                missing.append(f"{folder}/{rel}")
+            elif installed.read_bytes() != path.read_bytes():
+                changed.append(f"{folder}/{rel}")
+    assert not missing and not changed, (missing, changed)
+    assert (target / "lrgym" / "baselines" / "weights" / "controller_mixed.npz").is_file()  # (the list was not empty)
+
+
+def test_an_installed_copy_trusts_its_shipped_references(target, tmp_path):
+    """The grader uses shipped references only when their hashes match ``SHA256SUMS`` beside
+    them (:mod:`lrgym.leaderboard.trust`): without that file in the wheel, an installed lrgym
+    would recompute every suite's references (minutes each) instead of loading them."""
+    code = (
+        "from lrgym.leaderboard.references import SHIPPED_DIR\n"
+        "from lrgym.leaderboard.trust import is_trusted\n"
+        "files = sorted(SHIPPED_DIR.glob('*.json'))\n"
+        "print(SHIPPED_DIR); print(len(files)); print(all(is_trusted(p) for p in files))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    shipped, n_files, trusted = out.stdout.split("\n")[:3]
+    assert Path(shipped).resolve().is_relative_to(target.resolve()), shipped
+    assert int(n_files) == len(list((ROOT / "leaderboard" / "references").glob("*.json"))) > 0
+    assert trusted == "True"
