@@ -43,6 +43,15 @@ def target(tmp_path_factory) -> Path:
     return out
 
 
+def _run_installed(code: str, target: Path, cwd: Path) -> list[str]:
+    """The output lines of ``code`` run by a fresh interpreter that imports from ``target`` (and
+    from outside the checkout)."""
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    out = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.split("\n")
+
+
 def test_only_lrgym_is_installed(target):
     names = sorted(p.name for p in target.iterdir() if not p.name.endswith((".dist-info", ".egg-info")) and p.name != "bin")
     assert names == ["lrgym"], names  # (bin/ holds the console script `lrgym`)
@@ -64,11 +73,7 @@ def test_installed_floors_import_from_the_install(target, tmp_path):
         "print(lrgym.__file__); print(lrgym.baselines.__file__); print(lrgym.leaderboard.__file__)\n"
         "print(importlib.util.find_spec('baselines')); print(importlib.util.find_spec('leaderboard'))\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(target)}
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
-                         timeout=300)
-    assert out.returncode == 0, out.stderr
-    lines = out.stdout.split("\n")
+    lines = _run_installed(code, target, tmp_path)
     for line in lines[:3]:
         assert Path(line).resolve().is_relative_to(target.resolve()), line
     assert lines[3:5] == ["None", "None"]  # no top-level baselines / leaderboard anywhere on the path
@@ -135,11 +140,7 @@ def test_an_installed_copy_trusts_its_shipped_references(target, tmp_path):
         "files = sorted(SHIPPED_DIR.glob('*.json'))\n"
         "print(SHIPPED_DIR); print(len(files)); print(all(is_trusted(p) for p in files))\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(target)}
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
-                         timeout=300)
-    assert out.returncode == 0, out.stderr
-    shipped, n_files, trusted = out.stdout.split("\n")[:3]
+    shipped, n_files, trusted = _run_installed(code, target, tmp_path)[:3]
     assert Path(shipped).resolve().is_relative_to(target.resolve()), shipped
     assert int(n_files) == len(list((ROOT / "leaderboard" / "references").glob("*.json"))) > 0
     assert trusted == "True"
