@@ -49,7 +49,7 @@ DbOpt = typer.Option(None, "--db", help="SQLite results file (default: $LRGYM_ST
 WorkersOpt = typer.Option(None, "--workers", "-j", min=1,
                           help="Worker processes (default: all cores; capped at the number of jobs).")
 BackendOpt = typer.Option("local", "--backend", help="Where the jobs run: local (a process pool on this machine) "
-                          "or ray (a Ray cluster; pip install \"lrgym[ray]\"). Same results.")
+                          "or ray (a Ray cluster; pip install \"lrgym\\[ray]\"). Same results.")
 AddressOpt = typer.Option(None, "--address", help="Ray cluster: auto (the one this machine belongs to) or "
                           "HOST:PORT of its head (default: a Ray instance on this machine for this run).")
 PrivateOpt = typer.Option(None, "--private", help="Grade on the hidden suite of this key file (the grader's "

@@ -42,3 +42,12 @@ def test_bad_arguments(tmp_path):
     assert code == 2 and "expected path/to/policy.py:ClassName" in out
     code, out = _invoke("leaderboard", "show", "--suite", "v0", "--db", str(tmp_path / "r.sqlite"))
     assert code == 2 and "unknown suite" in out
+
+
+@pytest.mark.parametrize("command", ["run-baselines", "submit", "references"])
+def test_help_shows_the_ray_extra_literally(command):
+    """Help text is rich markup: an unescaped ``[ray]`` is taken for a style tag and vanishes,
+    which told users to ``pip install "lrgym"`` for the ray backend."""
+    code, out = _invoke("leaderboard", command, "--help")
+    assert code == 0
+    assert 'pip install "lrgym[ray]"' in " ".join(out.replace("│", " ").split())
