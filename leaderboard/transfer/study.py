@@ -19,6 +19,7 @@ PyTorch training?
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import math
@@ -235,12 +236,26 @@ def agreement(lrgym: dict, real: dict, cfg: StudyConfig) -> dict:
 # ---- the whole study ----------------------------------------------------------------------------
 
 
+def policy_inputs(policies) -> dict[str, str]:
+    """SHA-256 of the shipped files the study's policies are made from: ``tuned.json`` (the
+    hand-designed baselines' values) and the weights of each learned one. A shipped study whose
+    inputs differ from the shipped files is stale: it ranked other policies than the board's."""
+    from lrgym.baselines.outputs import SHIPPED_TUNED, SHIPPED_WEIGHTS
+    from lrgym.baselines.registry import LEARNED
+
+    files = [SHIPPED_TUNED]
+    for name in sorted(set(policies) & set(LEARNED)):
+        files += sorted(SHIPPED_WEIGHTS.glob(f"{name}_*"))
+    return {f.relative_to(SHIPPED_TUNED.parent).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+
+
 def _config_dict(cfg: StudyConfig) -> dict:
     return {**asdict(cfg), "size": asdict(cfg.size)}
 
 
 def reuse_real_side(path: str | Path, cfg: StudyConfig) -> tuple[dict, dict]:
-    """The real side of an earlier ``transfer.json`` (same tasks, seeds, episode and sizes), so
+    """The real side of an earlier ``transfer.json`` (same tasks, seeds, episode and sizes, and
+    the same policy inputs, :func:`policy_inputs`, which the earlier run must have recorded), so
     that only lrgym's side is recomputed after the board changed."""
     old = json.loads(Path(path).read_text())
     keys = ("tasks", "seeds", "horizon", "inner_steps", "size")
@@ -252,6 +267,14 @@ def reuse_real_side(path: str | Path, cfg: StudyConfig) -> tuple[dict, dict]:
     missing = [p for p in policies if p not in old["real_scores"]]
     if missing:
         raise ValueError(f"{path} has no real-task scores for {missing}")
+    if "inputs" not in old:
+        raise ValueError(f"{path} does not record the files its policies were made from; "
+                         "valid: a run that records them (an 'inputs' entry)")
+    now_inputs = policy_inputs(policies)
+    changed = sorted(k for k in now_inputs if old["inputs"].get(k) != now_inputs[k])
+    if changed:
+        raise ValueError(f"{path} ran its policies from other files ({', '.join(changed)} changed since); "
+                         "valid: a run on the shipped tuned values and weights")
     return ({p: old["real_scores"][p] for p in policies},
             {"references": old["references"], "curves": old["curves"]})
 
@@ -274,8 +297,12 @@ def run_study(cfg: StudyConfig, out_dir: str | Path, db: str | Path | None = Non
         real, extra = real_scores(cfg, log)
     log(f"lrgym suite {cfg.suite}")
     board = lrgym_scores(cfg, db, workers, log)
+    from lrgym.leaderboard.runner import cpu_description, package_versions
+
     result = {
         "config": _config_dict(cfg),
+        "inputs": policy_inputs(list(cfg.policies or all_policies())),
+        "machine": {"cpu": cpu_description(), **package_versions(("torch",))},
         "real_scores": real,
         "lrgym_scores": {p: np.asarray(m).tolist() for p, m in board.items()},
         "agreement": agreement(board, real, cfg),
