@@ -18,6 +18,7 @@ for ``family`` if present, else those trained on the mixed family.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
 from functools import lru_cache
@@ -141,6 +142,35 @@ def tuned_values(name: str, family: str | None = None) -> dict:
     return {}
 
 
+def shipped_inputs(names) -> dict[str, str]:
+    """SHA-256 of the shipped files the baselines ``names`` are made from, keyed ``tuned.json``
+    (the tuned hand-designed ones) and ``weights/<file>`` (each learned one's weights).
+
+    Results recorded with these (a board's entries, the transfer study) can be checked against
+    the files shipped now: a retune or a retrain that was not followed by a re-run shows.
+    """
+    files: dict[str, Path] = {}
+    for name in names:
+        if name in LEARNED:
+            files.update((f"weights/{f.name}", f) for f in sorted(WEIGHTS.glob(f"{name}_*")))
+        elif name not in UNTUNED and TUNED_PATH.exists():
+            files["tuned.json"] = TUNED_PATH
+    return {key: hashlib.sha256(path.read_bytes()).hexdigest() for key, path in sorted(files.items())}
+
+
+#: how generated results (LEADERBOARD.md, the README's val table) state their baselines' inputs
+MADE_FROM = "Baselines made from (SHA-256 of the shipped files they ran, first 12 hex digits): "
+
+
+def made_from_text(inputs) -> str:
+    """``MADE_FROM`` + "`tuned.json` c05cb334d9ce, `weights/dqn_mixed.zip` 8bb3097bd5f8.": one
+    sentence for :func:`shipped_inputs` (a file's value may be a set of hashes: joined by " / ")."""
+    def short(v) -> str:
+        return v[:12] if isinstance(v, str) else " / ".join(h[:12] for h in sorted(v))
+
+    return MADE_FROM + ", ".join(f"`{name}` {short(v)}" for name, v in sorted(inputs.items())) + "."
+
+
 def make_baseline(name: str, family: str | None = None, **overrides) -> Policy:
     """Baseline ``name`` with its tuned hyper-parameters (or weights) for ``family``.
 
@@ -155,4 +185,4 @@ def make_baseline(name: str, family: str | None = None, **overrides) -> Policy:
 
 
 __all__ = ["BASELINES", "FAMILY_BOUND", "HAND_DESIGNED", "LEARNED", "UNTUNED", "is_learned", "load_tuned", "make_baseline",
-           "tuned_values"]
+           "made_from_text", "shipped_inputs", "tuned_values"]

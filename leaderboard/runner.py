@@ -484,7 +484,7 @@ def _finish(spec: PolicySpec, result: GroupResult, ctx: _Context) -> Outcome:
 
     if result.failed:
         return failed(result.reason or "unknown failure")
-    trajectories, policy_env, sandbox, source_hash = [], {}, None, None
+    trajectories, policy_env, sandbox, source_hash, inputs = [], {}, None, None, None
     timing = {"seconds": 0.0, "policy_seconds": 0.0, "steps": 0}
     n_seeds = len(suite.seeds)
     for group, reply in zip(_job_tasks(suite, ctx.workers), result.replies):
@@ -500,6 +500,7 @@ def _finish(spec: PolicySpec, result: GroupResult, ctx: _Context) -> Outcome:
         policy_env[group[0].family] = info.get("env_kwargs")
         sandbox = sandbox or info.get("sandbox")
         source_hash = source_hash or info.get("source_hash")
+        inputs = inputs or info.get("inputs")
         for k in timing:
             timing[k] += (info.get("timing") or {}).get(k, 0)
     runs = score_runs(trajectories, ctx.refs)
@@ -513,6 +514,8 @@ def _finish(spec: PolicySpec, result: GroupResult, ctx: _Context) -> Outcome:
     summary["policy_steps"] = int(timing["steps"])
     env_spec["env_kwargs"] = policy_env
     env_spec["sandbox"] = sandbox
+    if spec.kind == "baseline" and inputs:
+        env_spec["inputs"] = inputs  # the shipped tuned values / weights it ran (lrgym.baselines.registry)
     if source_hash is None:
         source_hash = hashlib.sha256(repr(sorted(spec.spec.items())).encode()).hexdigest()
     entry = EntryRecord(status="ok", policy_source_hash=source_hash, env_spec=env_spec, summary=summary, **common)

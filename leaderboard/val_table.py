@@ -54,7 +54,7 @@ def val_suite() -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
 def compute(names: list[str], workers: int | None = None, families: list[str] | None = None) -> dict:
     """Scores S of every run: {name: {family: array}} (learned baselines without weights skipped)."""
     from lrgym.baselines.parallel import imap
-    from lrgym.baselines.registry import BASELINES, LEARNED, weights_path
+    from lrgym.baselines.registry import BASELINES, LEARNED, shipped_inputs, weights_path
 
     fams, seeds = val_suite()
     if families:
@@ -77,11 +77,11 @@ def compute(names: list[str], workers: int | None = None, families: list[str] | 
             scores.setdefault(n, {})[f] = run_scores(results[(f, n, "null")], refs[f])
     return {"scores": scores, "families": list(fams), "seeds": list(seeds),
             "instances": {f: list(i) for f, i in fams.items()}, "skipped": skipped,
-            "names": list(BASELINES)}
+            "names": list(BASELINES), "inputs": shipped_inputs(ready)}
 
 
 def markdown(result: dict) -> str:
-    from lrgym.baselines.registry import LEARNED
+    from lrgym.baselines.registry import LEARNED, made_from_text
     from lrgym.leaderboard.scoring import iqm
 
     fams = result["families"]
@@ -101,6 +101,8 @@ def markdown(result: dict) -> str:
             "clipped to [−1, 2]). Regenerate with `python -m lrgym.leaderboard.val_table --write`.")
     if result["skipped"]:
         note += f" Not shown (no weights): {', '.join(result['skipped'])}."
+    if result.get("inputs"):
+        note += " " + made_from_text(result["inputs"])
     return note + "\n\n" + "\n".join(rows) + "\n"
 
 

@@ -121,12 +121,13 @@ def policy_files(spec: dict, family: str | None = None) -> tuple[dict, dict[str,
     """
     kind = spec.get("kind")
     if kind == "baseline":
-        from lrgym.baselines.registry import load_tuned, make_baseline
+        from lrgym.baselines.registry import load_tuned, make_baseline, shipped_inputs
 
         cls = type(make_baseline(spec["name"], family))
         tuned = json.dumps(load_tuned().get("values", {}).get(spec["name"]), sort_keys=True)
+        made_from = json.dumps(shipped_inputs([spec["name"]]), sort_keys=True)  # its weights, if learned
         source = inspect.getsourcefile(cls)
-        return dict(spec), {}, _file_hash(Path(source).read_bytes(), tuned) if source else None
+        return dict(spec), {}, _file_hash(Path(source).read_bytes(), tuned + made_from) if source else None
     if kind == "object":
         target = spec["target"]
         where, _, attr = target.rpartition(":")
@@ -352,6 +353,10 @@ def _episodes(job: dict, state: _State) -> dict:
             "sandbox": plain(getattr(channel, "applied", {})),
             "timing": {"seconds": time.perf_counter() - t0, "policy_seconds": waited,
                        "steps": sum(len(t.lrs) for t in trajs)}}
+    if job["policy"].get("kind") == "baseline":  # the shipped files it was made from, read here
+        from lrgym.baselines.registry import shipped_inputs
+
+        info["inputs"] = shipped_inputs([job["policy"]["name"]])
     return {"trajectories": trajectories, "policy_info": info}
 
 

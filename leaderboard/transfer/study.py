@@ -19,7 +19,6 @@ PyTorch training?
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 import math
@@ -237,16 +236,12 @@ def agreement(lrgym: dict, real: dict, cfg: StudyConfig) -> dict:
 
 
 def policy_inputs(policies) -> dict[str, str]:
-    """SHA-256 of the shipped files the study's policies are made from: ``tuned.json`` (the
-    hand-designed baselines' values) and the weights of each learned one. A shipped study whose
-    inputs differ from the shipped files is stale: it ranked other policies than the board's."""
-    from lrgym.baselines.outputs import SHIPPED_TUNED, SHIPPED_WEIGHTS
-    from lrgym.baselines.registry import LEARNED
+    """SHA-256 of the shipped files the study's policies are made from
+    (:func:`lrgym.baselines.registry.shipped_inputs`). A shipped study whose inputs differ from
+    the shipped files is stale: it ranked other policies than the board's."""
+    from lrgym.baselines.registry import shipped_inputs
 
-    files = [SHIPPED_TUNED]
-    for name in sorted(set(policies) & set(LEARNED)):
-        files += sorted(SHIPPED_WEIGHTS.glob(f"{name}_*"))
-    return {f.relative_to(SHIPPED_TUNED.parent).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+    return shipped_inputs(policies)
 
 
 def _config_dict(cfg: StudyConfig) -> dict:

@@ -101,3 +101,51 @@ def test_learned_baselines_load_lazily():
             "[make_baseline(n) for n in ('dqn', 'ppo', 'qlearning', 'cosine')]; "
             "assert 'torch' not in sys.modules and 'stable_baselines3' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=str(Path(__file__).parents[2]))
+
+
+def _sha256(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def test_shipped_inputs_hash_the_files_each_baseline_is_made_from():
+    from lrgym.baselines.outputs import SHIPPED_TUNED, SHIPPED_WEIGHTS
+    from lrgym.baselines.registry import shipped_inputs
+
+    tuned = _sha256(SHIPPED_TUNED)
+    assert shipped_inputs(["cosine"]) == {"tuned.json": tuned}
+    assert shipped_inputs(["adam_default"]) == {}  # untuned: made from no shipped file
+    assert shipped_inputs(["dqn", "fixed"]) == {
+        "tuned.json": tuned,
+        "weights/dqn_mixed.json": _sha256(SHIPPED_WEIGHTS / "dqn_mixed.json"),
+        "weights/dqn_mixed.zip": _sha256(SHIPPED_WEIGHTS / "dqn_mixed.zip"),
+    }
+    assert set(shipped_inputs(["controller"])) == {"weights/controller_mixed.json", "weights/controller_mixed.npz"}
+
+
+def test_a_retrained_baseline_has_new_inputs_and_a_new_source_hash(tmp_path, monkeypatch):
+    """The grader's source hash of a learned baseline covers its weights: a board entry of the
+    old weights and one of the new ones can be told apart."""
+    import shutil
+
+    from lrgym.baselines import registry
+    from lrgym.leaderboard.worker import policy_files
+
+    spec = {"kind": "baseline", "name": "qlearning"}
+    _, _, before = policy_files(spec)
+    inputs_before = registry.shipped_inputs(["qlearning"])
+    weights = tmp_path / "weights"
+    shutil.copytree(registry.WEIGHTS, weights)
+    with np.load(weights / "qlearning_mixed.npz") as z:
+        arrays = dict(z)
+    arrays["q"] = arrays["q"] + 1.0  # "retrained"
+    np.savez(weights / "qlearning_mixed.npz", **arrays)
+    monkeypatch.setattr(registry, "WEIGHTS", weights)
+
+    _, _, after = policy_files(spec)
+    inputs_after = registry.shipped_inputs(["qlearning"])
+    assert after != before
+    assert inputs_after["weights/qlearning_mixed.npz"] == _sha256(weights / "qlearning_mixed.npz")
+    assert inputs_after["weights/qlearning_mixed.npz"] != inputs_before["weights/qlearning_mixed.npz"]
+    assert np.array_equal(make_baseline("qlearning").q, arrays["q"])  # it is the file that runs

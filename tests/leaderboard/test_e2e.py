@@ -29,6 +29,12 @@ def test_quick_suite_end_to_end(tmp_path):
     text = md.read_text()
     for b in BASELINES:
         assert b in out and b in text
+    from lrgym.baselines.registry import shipped_inputs
+
+    tuned = shipped_inputs(["fixed"])["tuned.json"]
+    assert f"Baselines made from (SHA-256 of the shipped files they ran, first 12 hex digits): `tuned.json` {tuned[:12]}." in text
+    with ResultStore(db) as store:
+        assert all(e.env_spec["inputs"] == {"tuned.json": tuned} for e in store.entries("quick/r1"))
 
     code, out = _invoke("submit", policy("HalfEvery10"), "--name", "my-policy", "--suite", "quick", "--db", str(db))
     assert code == 0, out

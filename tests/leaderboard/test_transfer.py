@@ -100,3 +100,26 @@ def test_reuse_takes_the_real_side_only_from_a_run_with_the_same_settings(quick)
     assert real == result["real_scores"] and extra["references"] == result["references"]
     with pytest.raises(ValueError, match="seeds"):
         reuse_real_side(out / "transfer.json", replace(QUICK_CONFIG, seeds=(0, 1, 2)))
+    with pytest.raises(ValueError, match="dqn_mixed.zip"):
+        changed = json.loads((out / "transfer.json").read_text())
+        changed["inputs"]["weights/dqn_mixed.zip"] = "0" * 64  # a run on other DQN weights
+        (out / "other.json").write_text(json.dumps(changed))
+        reuse_real_side(out / "other.json", QUICK_CONFIG)
+    with pytest.raises(ValueError, match="does not record"):
+        del changed["inputs"]
+        (out / "other.json").write_text(json.dumps(changed))
+        reuse_real_side(out / "other.json", QUICK_CONFIG)
+
+
+def test_policy_inputs_hash_the_shipped_files(quick):
+    import hashlib
+
+    from lrgym.baselines.outputs import SHIPPED_TUNED, SHIPPED_WEIGHTS
+
+    _, result = quick
+    inputs = result["inputs"]
+    assert inputs["tuned.json"] == hashlib.sha256(SHIPPED_TUNED.read_bytes()).hexdigest()
+    for algo, suffix in (("dqn", ".zip"), ("ppo", ".zip"), ("qlearning", ".npz")):
+        path = SHIPPED_WEIGHTS / f"{algo}_mixed{suffix}"
+        assert inputs[f"weights/{path.name}"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert not any("controller" in k for k in inputs)  # family-bound: not in the study
