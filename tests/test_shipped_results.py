@@ -1,0 +1,86 @@
+"""The results the repository ships are of the policies it ships.
+
+``LEADERBOARD.md``, the transfer study (``docs/transfer/``) and the README's copy of its table
+are generated files. A retune (``baselines/tuned.json``) or a retrain (``baselines/weights/``)
+that is not followed by re-running them leaves numbers of other policies under the shipped
+names — which happened once (the transfer study of 2026-12-02 outlived a retune). These tests
+compare recorded SHA-256s with the files shipped now, and the generated files with each other;
+nothing is recomputed, so they hold on any machine.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from lrgym.baselines.registry import MADE_FROM, shipped_inputs
+
+ROOT = Path(__file__).resolve().parents[1]
+BOARD = ROOT / "LEADERBOARD.md"
+TRANSFER = ROOT / "docs" / "transfer"
+
+
+def made_from(text: str) -> dict[str, str]:
+    """The file → hash prefix pairs of the one "Baselines made from ..." sentence in ``text``."""
+    [sentence] = re.findall(re.escape(MADE_FROM) + r"(.*?\.)(?:\n|$)", text)
+    return dict(re.findall(r"`([^`]+)` ([0-9a-f]{12}(?: / [0-9a-f]{12})*)", sentence))
+
+
+def shortened(inputs: dict[str, str]) -> dict[str, str]:
+    return {name: digest[:12] for name, digest in inputs.items()}
+
+
+def board_rows() -> dict[str, list[str]]:
+    """Entry name → its cells on LEADERBOARD.md's ranking table."""
+    rows = {}
+    for line in BOARD.read_text().splitlines():
+        cells = [c.strip() for c in line.split("|")[1:-1]]
+        if len(cells) > 4 and cells[0].isdigit():  # | # | entry | kind | IQM [CI] | ...
+            rows[cells[1].replace("\\_", "_")] = cells
+    return rows
+
+
+@pytest.fixture(scope="module")
+def transfer():
+    return json.loads((TRANSFER / "transfer.json").read_text())
+
+
+def test_board_ran_the_shipped_tuned_values_and_weights():
+    rows = board_rows()
+    baselines = [name for name, cells in rows.items() if cells[2] in ("baseline", "learned")]
+    assert len(baselines) == 18
+    assert made_from(BOARD.read_text()) == shortened(shipped_inputs(baselines))
+
+
+def test_transfer_study_ran_the_shipped_tuned_values_and_weights(transfer):
+    assert transfer["inputs"] == shipped_inputs(transfer["agreement"]["policies"])
+
+
+def test_transfer_study_lrgym_side_is_the_board(transfer):
+    """Its lrgym column is each policy's IQM on LEADERBOARD.md (both rounded to 0.01)."""
+    rows = board_rows()
+    ag = transfer["agreement"]
+    assert len(ag["policies"]) == 17
+    for policy, iqm in zip(ag["policies"], ag["iqm"]["lrgym"]):
+        assert f"{iqm:.2f}" == rows[policy][3].split()[0], policy
+
+
+def readme_block(begin: str, end: str) -> str:
+    return (ROOT / "README.md").read_text().split(begin)[1].split(end)[0]
+
+
+def test_readme_val_table_ran_the_shipped_tuned_values_and_weights():
+    from lrgym.baselines.registry import LEARNED
+
+    block = readme_block("<!-- val-table:begin -->", "<!-- val-table:end -->")
+    names = re.findall(r"^\| (\w+)(?: \(learned\))? \|(?: [-0-9.]+ \|)", block, re.MULTILINE)
+    assert len(names) == 18 and set(LEARNED) <= set(names)
+    assert made_from(block) == shortened(shipped_inputs(names))
+
+
+def test_readme_shows_the_shipped_transfer_table():
+    block = readme_block("<!-- transfer:start -->", "<!-- transfer:end -->")
+    assert block.strip() == (TRANSFER / "transfer.md").read_text().strip()
