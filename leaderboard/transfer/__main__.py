@@ -1,12 +1,15 @@
-"""``python -m lrgym.leaderboard.transfer [--quick] [--out DIR] [--db PATH] [--reuse JSON] [--ship]``
+"""``python -m lrgym.leaderboard.transfer [--quick] [--out DIR] [--db PATH] [--reuse JSON] [--loss-reduction sum] [--ship]``
 
 Runs the transfer study (:mod:`lrgym.leaderboard.transfer.study`) and writes ``transfer.md``,
 ``transfer.png`` and ``transfer.json`` into ``--out`` (default ``transfer-study/``). ``--quick``
 is the CI smoke run (2 seeds, 6 steps × 2 updates, small data, the ``quick`` suite; under a
 minute). ``--db`` reads lrgym's side from a leaderboard store that holds every baseline on the
 suite instead of running them; ``--reuse OLD/transfer.json`` takes the real side from an earlier
-run (same settings) and recomputes lrgym's side only. ``--ship`` also copies the table and plot to ``docs/transfer/``
-of the repository (the files the README shows).
+run (same settings) and recomputes lrgym's side only. ``--loss-reduction sum``: the real tasks
+descend their summed minibatch loss, lrgym's convention, instead of the mean (the control that
+puts lrgym's tuned LRs on the real tasks' scale). ``--ship`` also copies the table, plot and
+results to ``docs/transfer/`` of the repository (``docs/transfer/sum-loss/`` with
+``--loss-reduction sum``), the files the README shows.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from lrgym.leaderboard.transfer.study import FULL_CONFIG, QUICK_CONFIG, run_study
+from lrgym.leaderboard.transfer.study import FULL_CONFIG, LOSS_REDUCTIONS, QUICK_CONFIG, run_study
 from lrgym.leaderboard.transfer.tasks import TASKS
 
 SHIP_DIR = Path(__file__).resolve().parents[2] / "docs" / "transfer"
@@ -32,7 +35,10 @@ def main(argv=None) -> None:
     p.add_argument("--task", action="append", choices=list(TASKS), help="only these real tasks (repeatable)")
     p.add_argument("--reuse", type=Path, default=None,
                    help="take the real side from this earlier transfer.json (recompute lrgym's side only)")
-    p.add_argument("--ship", action="store_true", help="also write the table and plot to docs/transfer/")
+    p.add_argument("--loss-reduction", choices=LOSS_REDUCTIONS, default="mean",
+                   help="the real tasks descend the mean (PyTorch's usual) or the summed (lrgym's) minibatch loss")
+    p.add_argument("--ship", action="store_true",
+                   help="also write the table, plot and results to docs/transfer/ (sum-loss/ for --loss-reduction sum)")
     args = p.parse_args(argv)
     cfg = QUICK_CONFIG if args.quick else FULL_CONFIG
     if args.seeds is not None:
@@ -41,14 +47,21 @@ def main(argv=None) -> None:
         cfg = replace(cfg, seeds=tuple(range(args.seeds)))
     if args.task:
         cfg = replace(cfg, tasks=tuple(args.task))
+    cfg = replace(cfg, loss_reduction=args.loss_reduction)
     result = run_study(cfg, args.out, db=args.db, workers=args.workers, reuse=args.reuse)
     print((args.out / "transfer.md").read_text())
     print(f"CPU seconds (this process): {result['cpu_seconds_this_process']}")
     if args.ship:
-        SHIP_DIR.mkdir(parents=True, exist_ok=True)
+        where = ship_dir(cfg.loss_reduction)
+        where.mkdir(parents=True, exist_ok=True)
         for name in ("transfer.md", "transfer.png", "transfer.json"):
-            shutil.copy(args.out / name, SHIP_DIR / name)
-        print(f"shipped to {SHIP_DIR}")
+            shutil.copy(args.out / name, where / name)
+        print(f"shipped to {where}")
+
+
+def ship_dir(loss_reduction: str = "mean") -> Path:
+    """Where ``--ship`` writes: ``docs/transfer/``, or its ``sum-loss/`` for the summed-loss control."""
+    return SHIP_DIR if loss_reduction == "mean" else SHIP_DIR / "sum-loss"
 
 
 if __name__ == "__main__":

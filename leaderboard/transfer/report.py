@@ -30,7 +30,10 @@ def markdown_table(result: dict) -> str:
     head = ["policy", f"lrgym ({cfg['suite']})", *cfg["tasks"], "pooled real"]
     lines = [
         f"Normalised score IQM (rank) per side; 1 = the side's best constant SGD LR. Real tasks: "
-        f"{len(cfg['seeds'])} seeds, {cfg['horizon']} steps × {cfg['inner_steps']} updates; reference LR "
+        f"{len(cfg['seeds'])} seeds, {cfg['horizon']} steps × {cfg['inner_steps']} updates"
+        + ("; the minibatch loss summed over examples (lrgym's convention), not averaged"
+           if cfg.get("loss_reduction", "mean") == "sum" else "")
+        + "; reference LR "
         + ", ".join(f"{t} {refs[t]['lr']:.3g}" for t in cfg["tasks"]) + ".",
         "",
         "| " + " | ".join(head) + " |",
@@ -70,7 +73,8 @@ def plot(result: dict, path: str | Path) -> None:
         ax.set_title(f"{side}: τ = {t[0]:+.2f} [{t[1]:+.2f}, {t[2]:+.2f}]", fontsize=10)
         ax.set_xlabel(f"lrgym IQM (suite {suite})")
         ax.set_ylabel("real-task IQM")
-    fig.suptitle("Does the lrgym ranking transfer? (blue: hand-designed, red: learned)", fontsize=11)
+    summed = " — summed minibatch loss" if result["config"].get("loss_reduction", "mean") == "sum" else ""
+    fig.suptitle(f"Does the lrgym ranking transfer?{summed} (blue: hand-designed, red: learned)", fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

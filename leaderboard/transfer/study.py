@@ -42,6 +42,9 @@ __all__ = ["StudyConfig", "FULL_CONFIG", "QUICK_CONFIG", "run_study", "kendall_t
 LR_MIN, LR_MAX = (inspect.signature(LRControlEnv).parameters[k].default for k in ("lr_min", "lr_max"))
 
 
+LOSS_REDUCTIONS = ("mean", "sum")
+
+
 @dataclass
 class StudyConfig:
     tasks: tuple[str, ...] = tuple(TASKS)
@@ -52,6 +55,14 @@ class StudyConfig:
     suite: str = DEFAULT_SUITE  # the leaderboard's default suite
     policies: tuple[str, ...] | None = None  # None: every baseline that can drive a non-lrgym task
     reps: int = 2000
+    #: how a real task's minibatch loss is reduced for the backward pass: "mean" (what PyTorch
+    #: users do) or "sum" (lrgym's convention since env v1: the MLP and recommender families
+    #: descend the summed minibatch loss, so plain SGD's LR scale is 1 / batch size of "mean"'s)
+    loss_reduction: str = "mean"
+
+    def __post_init__(self):
+        if self.loss_reduction not in LOSS_REDUCTIONS:
+            raise ValueError(f"loss_reduction {self.loss_reduction!r} unknown; valid choices: {', '.join(LOSS_REDUCTIONS)}")
 
 
 FULL_CONFIG = StudyConfig()
@@ -76,8 +87,9 @@ def make_policy(name: str, **overrides):
 # ---- the real side ------------------------------------------------------------------------------
 
 
-def train_run(task, policy, seed: int, horizon: int, inner_steps: int) -> dict:
-    """One training run of ``task`` with ``policy`` through PolicyScheduler; its trajectory."""
+def train_run(task, policy, seed: int, horizon: int, inner_steps: int, loss_reduction: str = "mean") -> dict:
+    """One training run of ``task`` with ``policy`` through PolicyScheduler; its trajectory.
+    ``loss_reduction``: the backward pass descends the minibatch's mean or summed loss."""
     import torch
 
     from lrgym import rng as lrgym_rng
@@ -98,7 +110,7 @@ def train_run(task, policy, seed: int, horizon: int, inner_steps: int) -> dict:
         x, y = task.minibatch(word)
         opt.zero_grad()
         batch = task.losses(model, x, y)
-        batch.mean().backward()
+        (batch.sum() if loss_reduction == "sum" else batch.mean()).backward()
         opt.step()
         sched.step(batch.detach())
         if (k + 1) % inner_steps == 0 or sched.diverged:
@@ -115,7 +127,8 @@ def reference(task, cfg: StudyConfig, log=print) -> dict:
     through the scheduler as the ``fixed`` baseline on every seed), and its final loss per seed."""
 
     def run(lr: float) -> Row:
-        runs = [train_run(task, make_policy("fixed", lr=lr), s, cfg.horizon, cfg.inner_steps) for s in cfg.seeds]
+        runs = [train_run(task, make_policy("fixed", lr=lr), s, cfg.horizon, cfg.inner_steps, cfg.loss_reduction)
+                for s in cfg.seeds]
         return Row(float(lr), tuple(r["initial_loss"] for r in runs), tuple(r["final_loss"] for r in runs))
 
     ref = search_reference(run, LR_MIN, LR_MAX)
@@ -146,7 +159,7 @@ def real_scores(cfg: StudyConfig, log=print) -> tuple[dict, dict]:
         refs[name] = ref
         for p in policies:
             policy = make_policy(p)
-            runs = [train_run(task, policy, s, cfg.horizon, cfg.inner_steps) for s in cfg.seeds]
+            runs = [train_run(task, policy, s, cfg.horizon, cfg.inner_steps, cfg.loss_reduction) for s in cfg.seeds]
             scores[p][name] = [score_run(r, ref["final_loss"][r["seed"]]) for r in runs]
             curves.setdefault(p, {})[name] = {"lr": runs[0]["lrs"], "train_loss": runs[0]["train_losses"]}
         log(f"  {name}: {len(policies)} policies × {len(cfg.seeds)} seeds in {time.perf_counter() - t0:.0f} s")
@@ -171,11 +184,16 @@ def lrgym_scores(cfg: StudyConfig, db: str | Path | None = None, workers: int | 
     if db is not None and Path(db).exists():
         with ResultStore(db) as store:
             board = build_leaderboard(store, cfg.suite, reps=10)
-            have = {r.name: r.scores for r in board.rows if r.entry.kind == "baseline"}
+            rows = {r.name: r for r in board.rows if r.entry.kind == "baseline"}
+        # only entries of the shipped tuned values / weights: the real side runs those
+        have = {p: r.scores for p, r in rows.items() if ((r.entry.env_spec or {}).get("inputs") or {}) == policy_inputs([p])}
         if all(p in have for p in policies):
             log(f"  lrgym: {len(policies)} baselines read from {db}")
             return {p: have[p] for p in policies}
-        log(f"  lrgym: {db} lacks {sorted(set(policies) - set(have))}; running them")
+        stale = sorted(p for p in policies if p in rows and p not in have)
+        log(f"  lrgym: {db} lacks {sorted(set(policies) - set(rows))}"
+            + (f" and holds {stale} of other tuned values or weights than the shipped ones" if stale else "")
+            + "; running them all")
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         with ResultStore(Path(tmp) / "transfer.db") as store:
@@ -253,9 +271,10 @@ def reuse_real_side(path: str | Path, cfg: StudyConfig) -> tuple[dict, dict]:
     the same policy inputs, :func:`policy_inputs`, which the earlier run must have recorded), so
     that only lrgym's side is recomputed after the board changed."""
     old = json.loads(Path(path).read_text())
-    keys = ("tasks", "seeds", "horizon", "inner_steps", "size")
+    keys = ("tasks", "seeds", "horizon", "inner_steps", "size", "loss_reduction")
     now = json.loads(json.dumps(_config_dict(cfg)))
-    differ = [k for k in keys if old["config"][k] != now[k]]
+    was = {"loss_reduction": "mean", **old["config"]}  # runs before the option averaged
+    differ = [k for k in keys if was[k] != now[k]]
     if differ:
         raise ValueError(f"{path} was run with other settings ({', '.join(differ)}); valid: the same as this run")
     policies = list(cfg.policies or all_policies())
@@ -284,7 +303,8 @@ def run_study(cfg: StudyConfig, out_dir: str | Path, db: str | Path | None = Non
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.process_time()
-    log(f"real tasks: {', '.join(cfg.tasks)}; seeds {list(cfg.seeds)}; {cfg.horizon} steps × {cfg.inner_steps} updates")
+    log(f"real tasks: {', '.join(cfg.tasks)}; seeds {list(cfg.seeds)}; {cfg.horizon} steps × {cfg.inner_steps} updates"
+        + ("; minibatch loss summed" if cfg.loss_reduction == "sum" else ""))
     if reuse is not None:
         real, extra = reuse_real_side(reuse, cfg)
         log(f"  real side reused from {reuse}")
