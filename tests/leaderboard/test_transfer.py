@@ -123,3 +123,37 @@ def test_policy_inputs_hash_the_shipped_files(quick):
         path = SHIPPED_WEIGHTS / f"{algo}_mixed{suffix}"
         assert inputs[f"weights/{path.name}"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert not any("controller" in k for k in inputs)  # family-bound: not in the study
+
+
+@pytest.mark.parametrize("task_name", ["digits_cnn", "tabular_mlp", "char_lstm"])
+def test_summed_loss_is_plain_sgd_at_batch_size_times_the_lr(task_name):
+    """The control's premise, checked on every task: with plain SGD, descending the summed
+    minibatch loss at LR η takes the same steps as descending the mean at B·η."""
+    task = make_task(task_name, QUICK)
+    eta = 0.01
+    summed = train_run(task, make_policy("fixed", lr=eta), 0, 4, 2, loss_reduction="sum")
+    mean = train_run(task, make_policy("fixed", lr=eta * task.batch_size), 0, 4, 2, loss_reduction="mean")
+    assert summed["lrs"] == [pytest.approx(eta, rel=1e-12)] * 4
+    np.testing.assert_allclose(summed["train_losses"], mean["train_losses"], rtol=1e-5)
+    assert summed["train_losses"][-1] != summed["train_losses"][0]  # it trained
+
+
+def test_summed_loss_study_says_so_and_is_not_mixed_with_a_mean_one(quick, tmp_path):
+    from dataclasses import replace
+
+    from lrgym.leaderboard.transfer.study import StudyConfig, reuse_real_side
+
+    out, _ = quick
+    with pytest.raises(ValueError, match="loss_reduction"):
+        reuse_real_side(out / "transfer.json", replace(QUICK_CONFIG, loss_reduction="sum"))
+    with pytest.raises(ValueError, match="'max'.*valid choices: mean, sum"):
+        StudyConfig(loss_reduction="max")
+    main(["--quick", "--task", "tabular_mlp", "--loss-reduction", "sum", "--out", str(tmp_path)])
+    result = json.loads((tmp_path / "transfer.json").read_text())
+    assert result["config"]["loss_reduction"] == "sum"
+    assert "the minibatch loss summed over examples" in (tmp_path / "transfer.md").read_text()
+    # the reference LR of the summed loss is ≈ the mean's / batch size (one grid point = 1/64 decade)
+    from lrgym.leaderboard.transfer.tasks import TASKS
+
+    ratio = json.loads((out / "transfer.json").read_text())["references"]["tabular_mlp"]["lr"] / result["references"]["tabular_mlp"]["lr"]
+    assert ratio == pytest.approx(TASKS["tabular_mlp"].batch_size, rel=0.2)
