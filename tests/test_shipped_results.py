@@ -43,9 +43,14 @@ def board_rows() -> dict[str, list[str]]:
     return rows
 
 
-@pytest.fixture(scope="module")
-def transfer():
-    return json.loads((TRANSFER / "transfer.json").read_text())
+#: the shipped transfer studies: (folder, README markers) — the main one and its summed-loss control
+STUDIES = {"mean": (TRANSFER, "transfer"), "sum": (TRANSFER / "sum-loss", "transfer-sum")}
+
+
+@pytest.fixture(scope="module", params=list(STUDIES))
+def study(request):
+    folder, marker = STUDIES[request.param]
+    return folder, marker, json.loads((folder / "transfer.json").read_text())
 
 
 def test_board_ran_the_shipped_tuned_values_and_weights():
@@ -55,14 +60,15 @@ def test_board_ran_the_shipped_tuned_values_and_weights():
     assert made_from(BOARD.read_text()) == shortened(shipped_inputs(baselines))
 
 
-def test_transfer_study_ran_the_shipped_tuned_values_and_weights(transfer):
-    assert transfer["inputs"] == shipped_inputs(transfer["agreement"]["policies"])
+def test_transfer_study_ran_the_shipped_tuned_values_and_weights(study):
+    _, _, result = study
+    assert result["inputs"] == shipped_inputs(result["agreement"]["policies"])
 
 
-def test_transfer_study_lrgym_side_is_the_board(transfer):
+def test_transfer_study_lrgym_side_is_the_board(study):
     """Its lrgym column is each policy's IQM on LEADERBOARD.md (both rounded to 0.01)."""
     rows = board_rows()
-    ag = transfer["agreement"]
+    ag = study[2]["agreement"]
     assert len(ag["policies"]) == 17
     for policy, iqm in zip(ag["policies"], ag["iqm"]["lrgym"]):
         assert f"{iqm:.2f}" == rows[policy][3].split()[0], policy
@@ -81,6 +87,8 @@ def test_readme_val_table_ran_the_shipped_tuned_values_and_weights():
     assert made_from(block) == shortened(shipped_inputs(names))
 
 
-def test_readme_shows_the_shipped_transfer_table():
-    block = readme_block("<!-- transfer:start -->", "<!-- transfer:end -->")
-    assert block.strip() == (TRANSFER / "transfer.md").read_text().strip()
+def test_readme_shows_the_shipped_transfer_table(study):
+    folder, marker, result = study
+    block = readme_block(f"<!-- {marker}:start -->", f"<!-- {marker}:end -->")
+    assert block.strip() == (folder / "transfer.md").read_text().strip()
+    assert result["config"].get("loss_reduction", "mean") == ("sum" if folder.name == "sum-loss" else "mean")
