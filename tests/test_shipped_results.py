@@ -1,9 +1,11 @@
 """The results the repository ships are of the policies it ships.
 
-``LEADERBOARD.md``, the transfer study (``docs/transfer/``) and the README's copy of its table
-are generated files. A retune (``baselines/tuned.json``) or a retrain (``baselines/weights/``)
+``LEADERBOARD.md``, its HTML report (``docs/controller/report-v2.html``), the README's val table,
+the transfer studies (``docs/transfer/``) and the README's copies of their tables are generated
+files. A retune (``baselines/tuned.json``) or a retrain (``baselines/weights/``)
 that is not followed by re-running them leaves numbers of other policies under the shipped
-names — which happened once (the transfer study of 2026-12-02 outlived a retune). These tests
+names — which happened (the transfer study of 2026-12-02 outlived a retune and two retrains,
+the HTML report a retrain). These tests
 compare recorded SHA-256s with the files shipped now, and the generated files with each other;
 nothing is recomputed, so they hold on any machine.
 """
@@ -92,3 +94,14 @@ def test_readme_shows_the_shipped_transfer_table(study):
     block = readme_block(f"<!-- {marker}:start -->", f"<!-- {marker}:end -->")
     assert block.strip() == (folder / "transfer.md").read_text().strip()
     assert result["config"].get("loss_reduction", "mean") == ("sum" if folder.name == "sum-loss" else "mean")
+
+
+def test_controller_report_ran_the_shipped_tuned_values_and_weights():
+    """docs/controller/report-v2.html (the HTML report of the shipped board): every entry's
+    details name the shipped files it ran."""
+    page = (ROOT / "docs" / "controller" / "report-v2.html").read_text()
+    entries = re.findall(r"<details><summary>([^<]+?) \((baseline|learned)\)</summary>(.*?)</details>", page, re.S)
+    assert len(entries) == 18
+    for name, _, details in entries:
+        recorded = dict(re.findall(r"made from <code>([^<]+)</code> sha256 <code>([0-9a-f]{64})</code>", details))
+        assert recorded == shipped_inputs([name]), name
