@@ -157,3 +157,31 @@ def test_summed_loss_study_says_so_and_is_not_mixed_with_a_mean_one(quick, tmp_p
 
     ratio = json.loads((out / "transfer.json").read_text())["references"]["tabular_mlp"]["lr"] / result["references"]["tabular_mlp"]["lr"]
     assert ratio == pytest.approx(TASKS["tabular_mlp"].batch_size, rel=0.2)
+
+
+def test_db_side_takes_only_entries_of_the_shipped_files(tmp_path, monkeypatch):
+    """``--db``: a board's entries are reused only if they ran the shipped tuned values and
+    weights; entries of other files are run again (with the files shipped now)."""
+    from dataclasses import replace
+
+    from lrgym.baselines import registry
+    from lrgym.leaderboard.runner import baseline_specs, run_suite
+    from lrgym.leaderboard.store import ResultStore
+    from lrgym.leaderboard.transfer.study import lrgym_scores
+
+    cfg = replace(QUICK_CONFIG, policies=("fixed", "cosine"))
+    db = tmp_path / "board.sqlite"
+    with ResultStore(db) as store:
+        run_suite(baseline_specs(list(cfg.policies)), cfg.suite, store=store, n_workers=1)
+    logs = []
+    first = lrgym_scores(cfg, db=db, log=logs.append)
+    assert logs == [f"  lrgym: 2 baselines read from {db}"]
+
+    real = registry.shipped_inputs
+    monkeypatch.setattr(registry, "shipped_inputs", lambda names: {k: "0" * 64 for k in real(names)})  # "retuned"
+    logs.clear()
+    again = lrgym_scores(cfg, db=db, workers=1, log=logs.append)
+    assert "holds ['cosine', 'fixed'] of other tuned values or weights than the shipped ones" in logs[0]
+    assert any("2 baselines on suite quick" in line for line in logs)
+    for p in cfg.policies:  # the re-run used the same (actual) files: the same scores
+        np.testing.assert_array_equal(again[p], first[p])
