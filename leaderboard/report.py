@@ -159,6 +159,9 @@ def print_table(lb: Leaderboard, console=None, show_failures: bool = True) -> No
                            "LEADERBOARD.md)"))
     if not lb.rows:
         console.print(Text("No entries yet: run `lrgym leaderboard run-baselines`."))
+    note = stale_note(lb)
+    if note:
+        console.print(Text(note, style="yellow"))
     if show_failures and lb.failures:
         ft = Table(title=Text("Failed (latest attempt)"), header_style="bold")
         ft.add_column("entry")
@@ -192,6 +195,27 @@ def baseline_inputs(lb: Leaderboard) -> dict[str, set[str]]:
     return dict(sorted(out.items()))
 
 
+def stale_baselines(lb: Leaderboard) -> list[str]:
+    """Baseline rows not made from the tuned values / weights this install ships: the files
+    their entries recorded (``env_spec["inputs"]``) differ from
+    :func:`lrgym.baselines.registry.shipped_inputs`, or were not recorded (entries of an lrgym
+    that did not record them). After a retune or a retrain their numbers are of other policies."""
+    from lrgym.baselines.registry import BASELINES, shipped_inputs
+
+    return [r.entry.name for r in lb.rows if r.entry.kind == "baseline" and r.entry.name in BASELINES
+            and ((r.entry.env_spec or {}).get("inputs") or {}) != shipped_inputs([r.entry.name])]
+
+
+def stale_note(lb: Leaderboard) -> str | None:
+    """One sentence naming the :func:`stale_baselines`, or None."""
+    stale = stale_baselines(lb)
+    if not stale:
+        return None
+    return (f"Note: the row(s) of {', '.join(stale)} were not made from the tuned values or weights this "
+            "install ships (they changed since, or the entry did not record them); "
+            "`lrgym leaderboard run-baselines` runs them again.")
+
+
 def markdown(lb: Leaderboard, command: str | None = None, elapsed: float | None = None,
              machine: str | None = None) -> str:
     """``LEADERBOARD.md``: the ranking, failures, suite and definitions."""
@@ -213,6 +237,8 @@ def markdown(lb: Leaderboard, command: str | None = None, elapsed: float | None 
         lines.append("| " + " | ".join(markdown_escape(c) if i == 1 else _md(c) for i, c in enumerate(_cells(lb, r)))
                      + " |")
     lines += ["", KINDS_LEGEND]
+    if stale_note(lb):
+        lines += ["", stale_note(lb)]
     if lb.failures:
         lines += ["", "## Failed (latest attempt)", "", "| entry | reason |", "|:---|:---|"]
         for e in lb.failures:
@@ -570,6 +596,8 @@ def html_page(lb: Leaderboard, references=None, top: int = 5, with_plots: bool =
             f'<td class="{"name" if i in (1, 2) else ""}">{e(c)}</td>' for i, c in enumerate(cells)) + "</tr>")
     parts.append("</tbody></table></div>")
     parts.append(f'<p class="sub">{e(KINDS_LEGEND)}</p>')
+    if stale_note(lb):
+        parts.append(f'<p class="sub"><b>{e(stale_note(lb))}</b></p>')
     if not lb.rows:
         parts.append("<p>No entries yet: run <code>lrgym leaderboard run-baselines</code>.</p>")
 

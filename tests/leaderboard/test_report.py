@@ -160,3 +160,30 @@ def test_old_summaries_without_family_means_are_recomputed(tmp_path):
     fam = lb.row("old").summary["families"]["quadratic"]
     assert fam["mean"] == pytest.approx(float(np.mean(np.array(MATRICES["strong"])[:, :2])))
     assert fam["diverged_fraction"] == 0.0
+
+
+def test_rows_of_other_tuned_values_or_weights_than_the_shipped_ones_are_flagged(tmp_path):
+    """A board read after a retune or a retrain says which baseline rows are of other files."""
+    from lrgym.baselines.registry import shipped_inputs
+
+    shipped = shipped_inputs(["fixed"])
+    recorded = {"fixed": shipped, "cosine": {"tuned.json": "0" * 64}, "bold_driver": None, "strong": None}
+    with ResultStore(tmp_path / "r.sqlite") as s:
+        for name, inputs in recorded.items():
+            runs = synthetic_runs(SUITE, MATRICES["strong"])
+            env_spec = {"inputs": inputs} if inputs else {}
+            s.add_entry(synthetic_entry(SUITE, name, "baseline", env_spec=env_spec,
+                                        summary=summarize(runs, SUITE, reps=50)), runs)
+        lb = build_leaderboard(s, SUITE, reps=50)
+    # "fixed" ran the shipped tuned values; "cosine" other ones; "bold_driver" recorded none;
+    # "strong" is no registered baseline (nothing to compare with)
+    assert sorted(report.stale_baselines(lb)) == ["bold_driver", "cosine"]
+    note = report.stale_note(lb)
+    assert "cosine" in note and "bold_driver" in note and "fixed" not in note
+    assert note in report.markdown(lb)
+    assert "lrgym leaderboard run-baselines" in report.html_page(lb, with_plots=False)
+    from rich.console import Console
+
+    out = io.StringIO()
+    report.print_table(lb, console=Console(file=out, width=250))
+    assert "were not made from the tuned values or weights this install ships" in out.getvalue()
