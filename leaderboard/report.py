@@ -237,8 +237,9 @@ def markdown(lb: Leaderboard, command: str | None = None, elapsed: float | None 
         lines.append("| " + " | ".join(markdown_escape(c) if i == 1 else _md(c) for i, c in enumerate(_cells(lb, r)))
                      + " |")
     lines += ["", KINDS_LEGEND]
-    if stale_note(lb):
-        lines += ["", stale_note(lb)]
+    note = stale_note(lb)
+    if note:
+        lines += ["", note]
     if lb.failures:
         lines += ["", "## Failed (latest attempt)", "", "| entry | reason |", "|:---|:---|"]
         for e in lb.failures:
@@ -596,8 +597,9 @@ def html_page(lb: Leaderboard, references=None, top: int = 5, with_plots: bool =
             f'<td class="{"name" if i in (1, 2) else ""}">{e(c)}</td>' for i, c in enumerate(cells)) + "</tr>")
     parts.append("</tbody></table></div>")
     parts.append(f'<p class="sub">{e(KINDS_LEGEND)}</p>')
-    if stale_note(lb):
-        parts.append(f'<p class="sub"><b>{e(stale_note(lb))}</b></p>')
+    note = stale_note(lb)
+    if note:
+        parts.append(f'<p class="sub"><b>{e(note)}</b></p>')
     if not lb.rows:
         parts.append("<p>No entries yet: run <code>lrgym leaderboard run-baselines</code>.</p>")
 

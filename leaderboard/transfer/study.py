@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from lrgym.baselines.reference import Row, search_reference
+from lrgym.baselines.registry import shipped_inputs
 from lrgym.baselines.score import score
 from lrgym.env import LRControlEnv
 from lrgym.leaderboard import scoring
@@ -186,7 +187,7 @@ def lrgym_scores(cfg: StudyConfig, db: str | Path | None = None, workers: int | 
             board = build_leaderboard(store, cfg.suite, reps=10)
             rows = {r.name: r for r in board.rows if r.entry.kind == "baseline"}
         # only entries of the shipped tuned values / weights: the real side runs those
-        have = {p: r.scores for p, r in rows.items() if ((r.entry.env_spec or {}).get("inputs") or {}) == policy_inputs([p])}
+        have = {p: r.scores for p, r in rows.items() if ((r.entry.env_spec or {}).get("inputs") or {}) == shipped_inputs([p])}
         if all(p in have for p in policies):
             log(f"  lrgym: {len(policies)} baselines read from {db}")
             return {p: have[p] for p in policies}
@@ -253,23 +254,14 @@ def agreement(lrgym: dict, real: dict, cfg: StudyConfig) -> dict:
 # ---- the whole study ----------------------------------------------------------------------------
 
 
-def policy_inputs(policies) -> dict[str, str]:
-    """SHA-256 of the shipped files the study's policies are made from
-    (:func:`lrgym.baselines.registry.shipped_inputs`). A shipped study whose inputs differ from
-    the shipped files is stale: it ranked other policies than the board's."""
-    from lrgym.baselines.registry import shipped_inputs
-
-    return shipped_inputs(policies)
-
-
 def _config_dict(cfg: StudyConfig) -> dict:
     return {**asdict(cfg), "size": asdict(cfg.size)}
 
 
 def reuse_real_side(path: str | Path, cfg: StudyConfig) -> tuple[dict, dict]:
     """The real side of an earlier ``transfer.json`` (same tasks, seeds, episode and sizes, and
-    the same policy inputs, :func:`policy_inputs`, which the earlier run must have recorded), so
-    that only lrgym's side is recomputed after the board changed."""
+    the same policy inputs, :func:`lrgym.baselines.registry.shipped_inputs`, which the earlier
+    run must have recorded), so that only lrgym's side is recomputed after the board changed."""
     old = json.loads(Path(path).read_text())
     keys = ("tasks", "seeds", "horizon", "inner_steps", "size", "loss_reduction")
     now = json.loads(json.dumps(_config_dict(cfg)))
@@ -284,7 +276,7 @@ def reuse_real_side(path: str | Path, cfg: StudyConfig) -> tuple[dict, dict]:
     if "inputs" not in old:
         raise ValueError(f"{path} does not record the files its policies were made from; "
                          "valid: a run that records them (an 'inputs' entry)")
-    now_inputs = policy_inputs(policies)
+    now_inputs = shipped_inputs(policies)
     changed = sorted(k for k in now_inputs if old["inputs"].get(k) != now_inputs[k])
     if changed:
         raise ValueError(f"{path} ran its policies from other files ({', '.join(changed)} changed since); "
@@ -316,7 +308,7 @@ def run_study(cfg: StudyConfig, out_dir: str | Path, db: str | Path | None = Non
 
     result = {
         "config": _config_dict(cfg),
-        "inputs": policy_inputs(list(cfg.policies or all_policies())),
+        "inputs": shipped_inputs(list(cfg.policies or all_policies())),
         "machine": {"cpu": cpu_description(), **package_versions(("torch",))},
         "real_scores": real,
         "lrgym_scores": {p: np.asarray(m).tolist() for p, m in board.items()},

@@ -177,8 +177,10 @@ def test_db_side_takes_only_entries_of_the_shipped_files(tmp_path, monkeypatch):
     first = lrgym_scores(cfg, db=db, log=logs.append)
     assert logs == [f"  lrgym: 2 baselines read from {db}"]
 
+    from lrgym.leaderboard.transfer import study
+
     real = registry.shipped_inputs
-    monkeypatch.setattr(registry, "shipped_inputs", lambda names: {k: "0" * 64 for k in real(names)})  # "retuned"
+    monkeypatch.setattr(study, "shipped_inputs", lambda names: {k: "0" * 64 for k in real(names)})  # "retuned"
     logs.clear()
     again = lrgym_scores(cfg, db=db, workers=1, log=logs.append)
     assert "holds ['cosine', 'fixed'] of other tuned values or weights than the shipped ones" in logs[0]
