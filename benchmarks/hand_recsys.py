@@ -16,7 +16,7 @@ over the touched rows; no generic layers, no optimizer dispatch, no flags.
   row → slot map, and two of each (current / previous gradient) swapped after every update, so
   g·g_prev is one lookup per row — no sorting, no searching, no copying. Three passes over the
   triples: draw (serial :func:`lrgym.rng.randint` calls in the documented order, bit-identical
-  to lrgym's vectorised :func:`~lrgym.tasks.recsys.draw_minibatch`) and score; losses and
+  to lrgym's vectorised :func:`~lrgym.tasks.recsys.kernels.draw_minibatch`) and score; losses and
   ∂ℓ/∂s; the gradient summed into the rows. (One fused pass was 1.6× slower: exp and log1p
   inside the triple loop do not vectorise.) Then one pass over the touched rows for ‖g‖²,
   g·g_prev, the SGD step and the finiteness test.

@@ -64,7 +64,11 @@ import numpy as np  # noqa: E402
 import lrgym  # noqa: E402, F401  (registers the ids)
 from lrgym import env as env_module  # noqa: E402
 from lrgym.tasks import cache as cache_module  # noqa: E402
+from lrgym.tasks import householder  # noqa: E402
 from lrgym.tasks import linreg, make_family, mlp, pcg64, quadratic, recsys  # noqa: E402
+from lrgym.tasks.recsys import family as recsys_family  # noqa: E402  (where RecsysTask looks up its builders)
+from lrgym.tasks.recsys import split as recsys_split  # noqa: E402
+from lrgym.tasks.recsys import synthetic as recsys_synthetic  # noqa: E402
 
 FAMILIES = ("linreg", "quadratic", "mlp", "recsys")
 ENV_ID = "LRControl-v1"
@@ -94,9 +98,9 @@ def old_build_path(blas_threads: int | None = None):
 def _pre_13_build_path(blas_threads: int | None):
     synthetic, split = _reference_generator()
     cache = cache_module.shared_cache()
-    saved = (recsys.synthetic_positives, recsys.split_positives, mlp.load_real, cache.max_bytes,
+    saved = (recsys_family.synthetic_positives, recsys_family.split_positives, mlp.load_real, cache.max_bytes,
              cache_module.build_task, env_module.build_task)
-    recsys.synthetic_positives, recsys.split_positives = synthetic, split
+    recsys_family.synthetic_positives, recsys_family.split_positives = synthetic, split
     mlp.load_real = mlp.load_real.__wrapped__
     cache.set_limit(0)
     limits = contextlib.nullcontext()
@@ -109,7 +113,7 @@ def _pre_13_build_path(blas_threads: int | None):
         with limits:
             yield
     finally:
-        recsys.synthetic_positives, recsys.split_positives, mlp.load_real = saved[:3]
+        recsys_family.synthetic_positives, recsys_family.split_positives, mlp.load_real = saved[:3]
         cache.set_limit(saved[3])
         cache_module.build_task, env_module.build_task = saved[4:]
 
@@ -125,7 +129,7 @@ def _heap_less(key_a, item_a, key_b, item_b):
 
 @numba.njit  # no fastmath: the keys must round exactly as NumPy's expression does; not cached
 def _top_keys_one_pass(log_pop, signal, scores, noise, uniform, counts, offsets, start, users, items):
-    """main 0e4fa09's ``lrgym.tasks.recsys._top_keys``, verbatim (for the "main" rows).
+    """main 0e4fa09's ``lrgym.tasks.recsys._top_keys`` (now in ``recsys/synthetic.py``), verbatim (for the "main" rows).
 
     For each row r (user start + r): the counts[user] items of largest key, largest first
     (equal keys: lower item first), into users / items at offsets[user].
@@ -562,7 +566,7 @@ def _qr_kernel_479ce56():
     matrices), with the block length today's self-check found (else the canonical kernel)."""
     kernel = _QR_KERNEL_TODAY()
     block = getattr(kernel, "keywords", {}).get("block")
-    return functools.partial(linreg.householder_qr_blocked, block=block) if block else linreg.householder_qr
+    return functools.partial(householder.householder_qr_blocked, block=block) if block else householder.householder_qr
 
 
 def _choose_479ce56(rng, options):
@@ -611,7 +615,7 @@ _REPLACED_479CE56 = (
     (linreg, "choose", _choose_479ce56),
     (quadratic, "choose", _choose_479ce56),
     (mlp, "choose", _choose_479ce56),
-    (recsys, "choose", _choose_479ce56),
+    (recsys_family, "choose", _choose_479ce56),
     (mlp, "_teacher_data", _teacher_data_479ce56),
     (mlp, "_cluster_data", _cluster_data_479ce56),
 )
@@ -694,7 +698,7 @@ def _replaced_cfecd14():
     """(module, attribute, main cfecd14's version) of what the fifth round (stop 22: the fused
     QR and the recommender's top keys without tables) changed."""
     qr = _qr_kernel_cfecd14()
-    return ((linreg, "qr_kernel", lambda: qr), (recsys, "_top_keys_streamed", _top_keys_streamed_cfecd14()))
+    return ((linreg, "qr_kernel", lambda: qr), (recsys_synthetic, "_top_keys_streamed", _top_keys_streamed_cfecd14()))
 
 
 def main_cfecd14_build_path():
@@ -706,9 +710,9 @@ def main_cfecd14_build_path():
 
 #: (module or class, attribute, main 8a55173's version) of everything the third round changed
 _REPLACED_8A55173 = (
-    (recsys, "synthetic_positives", _synthetic_positives_8a55173),
+    (recsys_family, "synthetic_positives", _synthetic_positives_8a55173),
     (recsys.RecsysTask, "init_params", _recsys_init_params_8a55173),
-    (recsys, "_user_item_order", _user_item_order_8a55173),
+    (recsys_split, "_user_item_order", _user_item_order_8a55173),
     (linreg.LinRegTask, "_draw", _linreg_draw_8a55173),
     (linreg, "qr_stats", _qr_stats_8a55173),
     (linreg, "random_rotation", _random_rotation_8a55173),
@@ -735,14 +739,14 @@ def main_build_path():
     the one-pass Gumbel top-k), ``np.lexsort`` for the split, fresh arrays for linreg's
     temporaries (as at 8a55173)."""
     with main_8a55173_build_path():
-        saved = (linreg.qr_kernel, recsys.synthetic_positives, recsys._user_item_order)
-        linreg.qr_kernel = lambda: linreg.householder_qr
-        recsys.synthetic_positives = _synthetic_positives_main
-        recsys._user_item_order = lambda pos_u, pos_i: np.lexsort((pos_i, pos_u))
+        saved = (linreg.qr_kernel, recsys_family.synthetic_positives, recsys_split._user_item_order)
+        linreg.qr_kernel = lambda: householder.householder_qr
+        recsys_family.synthetic_positives = _synthetic_positives_main
+        recsys_split._user_item_order = lambda pos_u, pos_i: np.lexsort((pos_i, pos_u))
         try:
             yield
         finally:
-            linreg.qr_kernel, recsys.synthetic_positives, recsys._user_item_order = saved
+            linreg.qr_kernel, recsys_family.synthetic_positives, recsys_split._user_item_order = saved
 
 
 #: the build paths compared: name → context manager

@@ -57,7 +57,7 @@ def add_gradient_pair(gg, gp, pp, have_prev, acc):
     """Accumulate ‖g‖ = √gg and, with a previous gradient, g·g_prev = gp and
     cos(g, g_prev) = gp / √(gg·pp) (0 if either is zero) into ``acc``: the one definition of the
     gradient-pair features, for dense (:func:`record_gradient_pair`) and row-wise gradients
-    (:func:`lrgym.tasks.recsys.record_sparse_gradient_pair`)."""
+    (:func:`lrgym.tasks.recsys.kernels.record_sparse_gradient_pair`)."""
     acc[A_GRAD_NORM] += math.sqrt(gg)
     if have_prev:
         acc[A_GRAD_DOT] += gp

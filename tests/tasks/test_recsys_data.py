@@ -16,17 +16,11 @@ import numpy as np
 import pytest
 from references import split_positives_numpy, synthetic_positives_numpy, top_keys_brute_force
 
-from lrgym.tasks import make_family, pcg64, recsys
-from lrgym.tasks.recsys import (
-    RecsysSpec,
-    _bounded,
-    _top_keys,
-    _top_keys_streamed,
-    _triples,
-    _user_item_order,
-    split_positives,
-    synthetic_positives,
-)
+from lrgym.tasks import make_family, pcg64
+from lrgym.tasks.recsys import RecsysSpec, split_positives, synthetic_positives
+from lrgym.tasks.recsys import synthetic
+from lrgym.tasks.recsys.split import _bounded, _triples, _user_item_order
+from lrgym.tasks.recsys.synthetic import _top_keys, _top_keys_streamed
 
 
 def _specs():
@@ -175,8 +169,8 @@ def test_a_zero_uniform_redraws_the_chunk_with_numpys_gumbel(row, monkeypatch):
     # the chunk's stream is the last one opened (the factors' normals open theirs before)
     ahead = _steps_between(before, starts[-1]) + row * spec.n_items + 123  # draws before the chunk, then the 0
     gumbel_chunks = []
-    top_keys = recsys._top_keys
-    monkeypatch.setattr(recsys, "_top_keys", lambda *a: gumbel_chunks.append(a[4]) or top_keys(*a))
+    top_keys = synthetic._top_keys
+    monkeypatch.setattr(synthetic, "_top_keys", lambda *a: gumbel_chunks.append(a[4]) or top_keys(*a))
     rng = _with_zero_ahead([5, 7], ahead)
     got = synthetic_positives(spec, rng)
     assert gumbel_chunks == [False]  # the zero was met: the chunk redrawn with NumPy's gumbel

@@ -1,6 +1,6 @@
 """The recommender's top-keys row kernel against the one it replaced.
 
-``lrgym.tasks.recsys._top_row`` prunes with upper bounds computed from u's bit pattern (no
+``lrgym.tasks.recsys.synthetic._top_row`` prunes with upper bounds computed from u's bit pattern (no
 table) and checks its cutoff against the exact keys afterwards; main cfecd14's kernel (kept
 below verbatim as ``_top_row_reference``, with its Gumbel bound tables) pruned with table
 bounds. The selection (the c items of largest exact key, in order, equal keys by item) does not
@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from references import top_keys_brute_force
 
-from lrgym.tasks.recsys import (
+from lrgym.tasks.recsys.synthetic import (
     _GROUPS_PER_KEPT,
     _THRESHOLD_BINS,
     _at_least_c_above,
