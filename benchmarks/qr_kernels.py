@@ -6,7 +6,7 @@
 * **kernel alone**, ms per QR of the (d + 1) × n working array of ``qr_stats`` (n rows of X):
   the blocked kernel, the panel kernel unfused and fused, and the two choices — main cfecd14's
   (blocked; the unfused panel kernel when d + 1 > 96 and n ≥ 1,536) and today's
-  (``linreg.qr_kernel()``: the fused panel kernel from d ≥ 64). Every variant is first checked to
+  (``householder.qr_kernel()``: the fused panel kernel from d ≥ 64). Every variant is first checked to
   give the canonical kernel's bits on the matrix it is timed on.
 * **builds**: ``LinRegTask(spec)`` of train instances with main's choice and with today's (the
   same instances, alternating which goes first), total CPU ms per round and the QR's part of it.
@@ -24,7 +24,7 @@ from benchmarks import harness as _harness  # noqa: F401  (BLAS on one thread be
 
 import numpy as np  # noqa: E402
 
-from lrgym.tasks import datasets, linreg, make_family  # noqa: E402
+from lrgym.tasks import datasets, householder, linreg, make_family  # noqa: E402
 
 SHAPES = [(2048, d) for d in (64, 128, 200, 250)] + [(1024, d) for d in (128, 250)] + [
     (512, d) for d in (48, 64, 96, 128, 200, 250)] + [(256, d) for d in (64, 250)]
@@ -37,9 +37,9 @@ def main_cfecd14_kernel(block: int, panel: int):
 
     def qr(A, k):
         if A.shape[0] > 96 and A.shape[1] >= 1536:
-            linreg.householder_qr_panel(A, k, block, panel, False)
+            householder.householder_qr_panel(A, k, block, panel, False)
         else:
-            linreg.householder_qr_blocked(A, k, block)
+            householder.householder_qr_blocked(A, k, block)
 
     return qr
 
@@ -51,16 +51,16 @@ def _median_range(values) -> str:
 
 def kernel_table(rounds: int) -> None:
     """The per-shape table (see the module docstring)."""
-    today = linreg.qr_kernel()
+    today = householder.qr_kernel()
     kw = getattr(today, "keywords", {})
     if "panel" not in kw:
         print("this CPU's compiled loops did not pass the panel kernel's self-check: nothing to compare")
         return
     block, panel = kw["block"], kw["panel"]
     variants = {
-        "blocked": functools.partial(linreg.householder_qr_blocked, block=block),
-        "panel": functools.partial(linreg.householder_qr_panel, block=block, panel=panel, fuse=False),
-        "fused": functools.partial(linreg.householder_qr_panel, block=block, panel=panel, fuse=True),
+        "blocked": functools.partial(householder.householder_qr_blocked, block=block),
+        "panel": functools.partial(householder.householder_qr_panel, block=block, panel=panel, fuse=False),
+        "fused": functools.partial(householder.householder_qr_panel, block=block, panel=panel, fuse=True),
         "main cfecd14": main_cfecd14_kernel(block, panel),
         "today": today,
     }
@@ -75,7 +75,7 @@ def kernel_table(rounds: int) -> None:
         X = rng.standard_normal((d + 1, n)) * np.exp(rng.uniform(-3.0, 3.0, size=(d + 1, 1)))
         k = min(n, d)
         want = X.copy()
-        linreg.householder_qr(want, k)
+        householder.householder_qr(want, k)
         A = X.copy()
         for name, f in variants.items():
             A[:] = X
@@ -96,8 +96,8 @@ def kernel_table(rounds: int) -> None:
 
 
 def build_table(n_instances: int, rounds: int) -> None:
-    """The builds table (see the module docstring): ``linreg._QR_KERNEL`` set to each path in turn."""
-    kw = getattr(linreg.qr_kernel(), "keywords", {})
+    """The builds table (see the module docstring): ``householder._QR_KERNEL`` set to each path in turn."""
+    kw = getattr(householder.qr_kernel(), "keywords", {})
     if "panel" not in kw:
         return
     clock = {}
@@ -109,16 +109,16 @@ def build_table(n_instances: int, rounds: int) -> None:
             clock[name] += time.process_time() - t0
         return qr
 
-    paths = {"main cfecd14": main_cfecd14_kernel(kw["block"], kw["panel"]), "today": linreg.qr_kernel()}
+    paths = {"main cfecd14": main_cfecd14_kernel(kw["block"], kw["panel"]), "today": householder.qr_kernel()}
     paths = {name: timed(name, f) for name, f in paths.items()}
     clock.update(dict.fromkeys(paths, 0.0))
     fam = make_family("linreg")
     specs = [fam.sample(int(s)) for s in np.linspace(1, 9_999, n_instances)]
     datasets.bundled("diabetes")  # scikit-learn's import and the bundled file: once per process
-    saved = linreg._QR_KERNEL
+    saved = householder._QR_KERNEL
     try:
         for name, f in paths.items():  # compile / load every kernel both paths run
-            linreg._QR_KERNEL = f
+            householder._QR_KERNEL = f
             for s in range(10_000, 10_016):
                 linreg.LinRegTask(fam.sample(s))
             for shape in ((251, 2048), (251, 512), (65, 512), (40, 300)):
@@ -130,7 +130,7 @@ def build_table(n_instances: int, rounds: int) -> None:
             clock.update(dict.fromkeys(paths, 0.0))
             for i, spec in enumerate(specs):
                 for name, f in list(paths.items())[:: 1 if (i + r) % 2 == 0 else -1]:
-                    linreg._QR_KERNEL = f
+                    householder._QR_KERNEL = f
                     t0 = time.process_time()
                     linreg.LinRegTask(spec)
                     total[name] += time.process_time() - t0
@@ -138,7 +138,7 @@ def build_table(n_instances: int, rounds: int) -> None:
                 builds[name].append(total[name])
                 qrs[name].append(clock[name])
     finally:
-        linreg._QR_KERNEL = saved
+        householder._QR_KERNEL = saved
     print(f"\nlinreg builds of {n_instances} train instances, CPU ms per round, median [min–max] of {rounds}:\n")
     print("| path | builds | of which QR | QR share |")
     print("|---|---:|---:|---:|")

@@ -36,8 +36,6 @@ from lrgym import rng as _rng
 from lrgym.optim import apply_update
 from lrgym.tasks.base import (
     FAST_MATH,
-    S_BATCH_LOSS,
-    S_LOSS_VAR,
     S_TRAIN_LOSS,
     S_VAL_LOSS,
     S_VAL_METRIC,
@@ -60,7 +58,7 @@ from lrgym.tasks.stats import (
     is_bad,
     record_gradient_pair,
 )
-from lrgym.tasks.linreg import random_rotation, spectrum
+from lrgym.tasks.covariance import random_rotation, spectrum
 
 BATCH_SIZES = (1, 4, 16, 64, 256)
 #: L of sampled instances (log-uniform); see the module docstring

@@ -189,7 +189,7 @@ def test_qr_kernel_gives_the_canonical_householder_bits(rows, cols):
     """``qr_stats`` runs ``qr_kernel()``: on every shape (sum lengths beyond the self-check's
     1..160, both column parities), its result is the canonical ``householder_qr``'s to the bit,
     whichever kernel the running CPU got."""
-    from lrgym.tasks.linreg import householder_qr, qr_kernel
+    from lrgym.tasks.householder import householder_qr, qr_kernel
 
     rng = np.random.default_rng(rows * 7919 + cols)
     A = rng.standard_normal((rows, cols)) * np.exp(rng.uniform(-4.0, 4.0, size=(rows, 1)))
@@ -202,47 +202,47 @@ def test_qr_kernel_gives_the_canonical_householder_bits(rows, cols):
 
 def test_qr_kernel_falls_back_to_the_canonical_kernel(monkeypatch):
     """A CPU where no block length reproduces the canonical kernel gets the canonical kernel."""
-    from lrgym.tasks import linreg
+    from lrgym.tasks import householder
 
-    monkeypatch.setattr(linreg, "_QR_KERNEL", None)
-    monkeypatch.setattr(linreg, "_reproduces_canonical_qr", lambda block, panel=0, fuse=False: False)
-    assert linreg.qr_kernel() is linreg.householder_qr
+    monkeypatch.setattr(householder, "_QR_KERNEL", None)
+    monkeypatch.setattr(householder, "_reproduces_canonical_qr", lambda block, panel=0, fuse=False: False)
+    assert householder.qr_kernel() is householder.householder_qr
 
 
 def test_qr_kernel_without_the_panel_form_when_only_it_fails_the_check(monkeypatch):
     """A CPU where the blocked kernel passes the self-check and the panel kernel does not gets
     the blocked kernel alone (never the panel kernel on large matrices)."""
-    from lrgym.tasks import linreg
+    from lrgym.tasks import householder
 
-    monkeypatch.setattr(linreg, "_QR_KERNEL", None)
-    monkeypatch.setattr(linreg, "_reproduces_canonical_qr",
+    monkeypatch.setattr(householder, "_QR_KERNEL", None)
+    monkeypatch.setattr(householder, "_reproduces_canonical_qr",
                         lambda block, panel=0, fuse=False: panel == 0 and block == 16)
-    kernel = linreg.qr_kernel()
-    assert kernel.func is linreg.householder_qr_blocked and kernel.keywords == {"block": 16}
-    monkeypatch.setattr(linreg, "_QR_KERNEL", None)
-    monkeypatch.setattr(linreg, "_reproduces_canonical_qr", lambda block, panel=0, fuse=False: block == 16)
-    kernel = linreg.qr_kernel()
-    assert kernel.func is linreg.householder_qr_fast
-    assert kernel.keywords == {"block": 16, "panel": linreg.QR_PANEL, "fuse": True}
+    kernel = householder.qr_kernel()
+    assert kernel.func is householder.householder_qr_blocked and kernel.keywords == {"block": 16}
+    monkeypatch.setattr(householder, "_QR_KERNEL", None)
+    monkeypatch.setattr(householder, "_reproduces_canonical_qr", lambda block, panel=0, fuse=False: block == 16)
+    kernel = householder.qr_kernel()
+    assert kernel.func is householder.householder_qr_fast
+    assert kernel.keywords == {"block": 16, "panel": householder.QR_PANEL, "fuse": True}
 
 
 def test_qr_kernel_without_the_fused_panel_when_only_it_fails_the_check(monkeypatch):
     """A CPU where the panel kernel passes the self-check and its fused form does not gets the
     unfused panel kernel."""
-    from lrgym.tasks import linreg
+    from lrgym.tasks import householder
 
-    monkeypatch.setattr(linreg, "_QR_KERNEL", None)
-    monkeypatch.setattr(linreg, "_reproduces_canonical_qr",
+    monkeypatch.setattr(householder, "_QR_KERNEL", None)
+    monkeypatch.setattr(householder, "_reproduces_canonical_qr",
                         lambda block, panel=0, fuse=False: block == 32 and not fuse)
-    kernel = linreg.qr_kernel()
-    assert kernel.func is linreg.householder_qr_fast
-    assert kernel.keywords == {"block": 32, "panel": linreg.QR_PANEL, "fuse": False}
+    kernel = householder.qr_kernel()
+    assert kernel.func is householder.householder_qr_fast
+    assert kernel.keywords == {"block": 32, "panel": householder.QR_PANEL, "fuse": False}
 
 
 def _canonical_and(kernel, rows, cols, seed=0, zero_rows=()):
     """(canonical result, ``kernel``'s result) on one random matrix of rows with scales over
     eight decades; ``zero_rows`` are set to 0 (a column without a reflector)."""
-    from lrgym.tasks.linreg import householder_qr
+    from lrgym.tasks.householder import householder_qr
 
     rng = np.random.default_rng(seed + rows * 7919 + cols)
     A = rng.standard_normal((rows, cols)) * np.exp(rng.uniform(-4.0, 4.0, size=(rows, 1)))
@@ -265,7 +265,7 @@ def test_panel_qr_gives_the_canonical_bits(rows, cols, panel, fuse):
     (1: nothing to fuse, a width that does not divide k, wider than k), an odd and an even number
     of rows below each panel (the one-column last row, the self-paired last row), fewer columns
     than rows (k = cols < rows − 1: rows below k only receive reflectors) and k = rows − 1."""
-    from lrgym.tasks.linreg import householder_qr_panel
+    from lrgym.tasks.householder import householder_qr_panel
 
     block = _panel_block(fuse)
     A, B = _canonical_and(lambda M, k: householder_qr_panel(M, k, block, panel, fuse), rows, cols)
@@ -275,7 +275,7 @@ def test_panel_qr_gives_the_canonical_bits(rows, cols, panel, fuse):
 def _panel_block(fuse=False):
     """The block length of the running CPU's panel kernel (fused: of its fused form); skips the
     test when the self-check rejected that kernel here."""
-    from lrgym.tasks.linreg import qr_kernel
+    from lrgym.tasks.householder import qr_kernel
 
     keywords = getattr(qr_kernel(), "keywords", {})
     if "panel" not in keywords:
@@ -292,7 +292,7 @@ def test_panel_qr_skips_zero_columns_as_the_canonical_kernel(zero_rows, fuse):
     ``continue``: the row is left as it is, no later row is touched by it), in any position of a
     panel, including the first and last rows of a panel, several in a row (the fused form then
     fuses an update with the sums of a reflector further on) and a whole panel."""
-    from lrgym.tasks.linreg import householder_qr_panel
+    from lrgym.tasks.householder import householder_qr_panel
 
     block = _panel_block(fuse)
     A, B = _canonical_and(lambda M, k: householder_qr_panel(M, k, block, 16, fuse), 41, 200,
@@ -306,7 +306,7 @@ def test_fused_update_and_sums_equal_the_unfused_ones(seed):
     ``_axpy_pair`` then ``_dot_pair`` / ``_dot_single``, bit for bit, on many random cases: every
     sum length around 0..5 main blocks, both rows' values and the factors over many decades, the
     next reflector one or several columns further on, the one-column case for the second row."""
-    from lrgym.tasks.linreg import _axpy_dot_pair, _axpy_pair, _dot_pair, _dot_single
+    from lrgym.tasks.householder import _axpy_dot_pair, _axpy_pair, _dot_pair, _dot_single
 
     block = _panel_block(fuse=True)
     rng = np.random.default_rng(seed)
@@ -332,12 +332,12 @@ def test_fused_update_and_sums_equal_the_unfused_ones(seed):
 def test_fast_qr_runs_the_panel_kernel_on_large_matrices_only():
     """``householder_qr_fast`` picks the panel kernel above the size threshold and the blocked one
     below it; on the running CPU both give the canonical bits on both sides of it."""
-    from lrgym.tasks import linreg
+    from lrgym.tasks import householder
 
     _panel_block()
-    kernel = linreg.qr_kernel()
-    cols = linreg.QR_PANEL_MIN_COLS
-    for rows in (linreg.QR_PANEL_MIN_ROWS, linreg.QR_FUSED_MIN_ROWS):
+    kernel = householder.qr_kernel()
+    cols = householder.QR_PANEL_MIN_COLS
+    for rows in (householder.QR_PANEL_MIN_ROWS, householder.QR_FUSED_MIN_ROWS):
         for shape in [(rows, cols), (rows + 1, cols), (rows + 1, cols - 1), (rows + 2, cols + 7), (258, 2048)]:
             A, B = _canonical_and(kernel, *shape)
             assert np.array_equal(A, B), shape
@@ -348,7 +348,7 @@ def test_blocked_qr_with_a_wrong_block_is_caught_by_the_self_check():
     """The self-check can fail: a block length that is not a multiple of the compiler's main
     block (here 3) changes the summation order, and the check rejects it (for the blocked and
     for the panel kernel, fused or not)."""
-    from lrgym.tasks.linreg import QR_PANEL, _reproduces_canonical_qr
+    from lrgym.tasks.householder import QR_PANEL, _reproduces_canonical_qr
 
     assert not _reproduces_canonical_qr(3)
     assert not _reproduces_canonical_qr(3, QR_PANEL)
