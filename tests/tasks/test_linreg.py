@@ -43,6 +43,7 @@ def test_finite_kernel_matches_numpy_reference_in_lock_step(optimizer):
     ref_opt = ReferenceOptimizer(**{"name": config.name, "n": 12, **{k: v for k, v in config.to_dict().items() if k in ("clip_norm",)}})
     w_ref = state.params.copy()
     stats = np.zeros(N_STATS)
+    prev_g = None  # the previous update's raw gradient, across env steps
     for lr in (0.05, 0.2, 0.1):
         task.run(state, lr, 10, config.code, config.hyper(), 1e12, stats)
         batch_losses, batch_vars, norms, dots = [], [], [], []
@@ -54,11 +55,15 @@ def test_finite_kernel_matches_numpy_reference_in_lock_step(optimizer):
             batch_losses.append(per_example.mean())
             batch_vars.append(per_example.var())
             norms.append(np.linalg.norm(g))
+            if prev_g is not None:
+                dots.append(g @ prev_g)
+            prev_g = g
             w_ref = ref_opt.step(w_ref, g, lr)
         assert rel_err(state.params, w_ref) < 1e-10
         assert stats[S_BATCH_LOSS] == pytest.approx(np.mean(batch_losses), rel=1e-10)
         assert stats[S_LOSS_VAR] == pytest.approx(np.mean(batch_vars), rel=1e-10)
         assert stats[S_GRAD_NORM] == pytest.approx(np.mean(norms), rel=1e-10)
+        assert stats[S_GRAD_DOT] == pytest.approx(np.mean(dots), rel=1e-9)  # the first step has 9 pairs, later ones 10
     n_eval = min(2048, 3000)
     assert stats[S_TRAIN_LOSS] == pytest.approx(loss(w_ref, task.X[:n_eval], task.y[:n_eval]), rel=1e-10)
     assert stats[S_VAL_LOSS] == pytest.approx(loss(w_ref, task.Xv, task.yv), rel=1e-10)
