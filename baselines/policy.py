@@ -21,7 +21,6 @@ episode starts from.
 
 from __future__ import annotations
 
-import inspect
 from abc import ABC, abstractmethod
 from typing import Any
 

@@ -35,8 +35,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-
 from lrgym.leaderboard import trust
 from lrgym.leaderboard.suite import Suite, Task, get_suite
 

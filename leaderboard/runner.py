@@ -26,7 +26,6 @@ import hashlib
 import math
 import os
 import platform
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable

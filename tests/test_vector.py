@@ -9,7 +9,6 @@ from gymnasium.vector import AutoresetMode
 
 import lrgym
 from lrgym.env import LRControlEnv
-from lrgym.tasks.base import TaskFamily
 from lrgym.tasks.batched import FALLBACK, kind_of
 from lrgym.tasks.linreg import LinRegFamily, LinRegTask
 from lrgym.vector import LRControlVectorEnv

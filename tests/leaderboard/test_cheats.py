@@ -13,7 +13,6 @@ import json
 import math
 import os
 import sqlite3
-import subprocess
 import sys
 import time
 import uuid

@@ -2,7 +2,6 @@
 
 import re
 
-import pytest
 from lb_helpers import policy
 
 from typer import testing as typer_testing
