@@ -36,10 +36,12 @@ def check_specs(name: str) -> None:
             assert not bad, f"{name}: spec fields that are not plain numbers or strings: {bad}"
 
 
-def run_steps(task, lr: float, steps: int, seed: int = 0, n_updates: int = 3):
-    """(stats after each step, final state) of ``steps`` calls of Task.run with plain SGD."""
-    opt = OptimizerConfig.coerce("sgd")
-    state = task.new_state(np.random.default_rng(seed))
+def run_steps(task, lr: float, steps: int, seed: int = 0, n_updates: int = 3, optimizer: str = "sgd", state=None):
+    """(stats after each step, final state) of ``steps`` calls of Task.run (plain SGD unless
+    ``optimizer``), from a new state of ``seed`` or from ``state``, which it advances."""
+    opt = OptimizerConfig.coerce(optimizer)
+    if state is None:
+        state = task.new_state(np.random.default_rng(seed))
     stats = np.full(N_STATS, np.nan)
     task.evaluate(state, stats)
     loss_cap = 1e4 * max(stats[S_TRAIN_LOSS], 1e-12)
@@ -71,6 +73,24 @@ def check_kernels(name: str, instance: int) -> None:
     big, _ = run_steps(family.build(spec), 1e6, 20)
     assert big[-1][S_DIVERGED] == 1.0, f"{name}: lr=1e6 for 20 steps did not report divergence"
     assert big[-1][S_UPDATES] <= 3
+    check_replay(name, a)
+
+
+def check_replay(name: str, task) -> None:
+    """A copied training state replays its run to the bit after ``restore`` (the env undoes a
+    rejected step this way), optimizer slots and generator included; another seed's run differs."""
+    for optimizer in ("momentum", "adam"):
+        state = task.new_state(np.random.default_rng(1))
+        run_steps(task, 1e-4, 2, optimizer=optimizer, state=state)  # slots and step counter in use
+        saved = state.copy()
+        first, _ = run_steps(task, 1e-4, 2, optimizer=optimizer, state=state)
+        first = np.concatenate(first + [state.params, state.slots.ravel()])
+        state.restore(saved)
+        again, _ = run_steps(task, 1e-4, 2, optimizer=optimizer, state=state)
+        again = np.concatenate(again + [state.params, state.slots.ravel()])
+        np.testing.assert_array_equal(first, again, err_msg=f"{name}, {optimizer}: restore did not replay the run")
+        other, _ = run_steps(task, 1e-4, 4, seed=2, optimizer=optimizer)
+        assert not np.array_equal(np.concatenate(other[2:]), first[: 2 * N_STATS]), f"{name}: seed 2 ran seed 1's run"
 
 
 def check_env(name: str) -> None:

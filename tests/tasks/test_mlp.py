@@ -343,18 +343,6 @@ def test_same_rng_word_gives_identical_stats(opt_name):
     assert not np.array_equal(run_kernel(task, other, 0.05, 7, cfg), runs[0][:N_STATS])
 
 
-def test_state_copy_restore_replays_bit_for_bit():
-    task = small_task()
-    cfg = OptimizerConfig("momentum")
-    state = task.new_state(np.random.default_rng(1))
-    run_kernel(task, state, 0.1, 5, cfg)
-    saved = state.copy()
-    a = run_kernel(task, state, 0.1, 5, cfg)
-    state.restore(saved)
-    b = run_kernel(task, state, 0.1, 5, cfg)
-    assert np.array_equal(a, b)
-
-
 # ---- family: sampling, build, validation ----------------------------------------------------
 
 
