@@ -105,3 +105,28 @@ def test_controller_report_ran_the_shipped_tuned_values_and_weights():
     for name, _, details in entries:
         recorded = dict(re.findall(r"made from <code>([^<]+)</code> sha256 <code>([0-9a-f]{64})</code>", details))
         assert recorded == shipped_inputs([name]), name
+
+
+def test_readme_headline_states_the_shipped_board_and_study():
+    """The README's opening answer (the learned controller first, the ranking's transfer) quotes
+    LEADERBOARD.md and the transfer study; its claim that the controller beats every
+    hand-designed rule holds on the board (its CI's lower end above their best IQM)."""
+    text = (ROOT / "README.md").read_text()
+    head = " ".join(text.split("## Quick start")[0].split())
+    found = re.search(r"controller beats every hand-designed rule \(IQM of the normalised score "
+                      r"([0-9.]+ \[[0-9.]+, [0-9.]+\]), against ([0-9.]+) for the (.+?): ", head)
+    assert found, "the README's opening no longer states the controller's result"
+    rows = board_rows()
+    assert found.group(1) == rows["controller"][3]
+    hand = {name: float(cells[3].split()[0]) for name, cells in rows.items() if cells[2] == "baseline"}
+    best = max(hand.values())
+    assert float(found.group(2)) == best
+    named = {re.sub(r"^the ", "", n) for n in re.split(r",? and |, ", found.group(3))}  # "the plateau rule and ..."
+    spoken = {"plateau": "plateau rule"}
+    assert named == {spoken.get(n, n.replace("_", " ")) for n, v in hand.items() if v == best}
+    low = float(rows["controller"][3].split("[")[1].split(",")[0])
+    assert low > best, "the controller's CI no longer lies above the best hand-designed entry"
+    tau = re.search(r"Kendall τ ([−+][0-9.]+ \[[−+][0-9.]+, [−+][0-9.]+\]) over", head)
+    table = (TRANSFER / "transfer.md").read_text()
+    pooled = [line for line in table.splitlines() if "Kendall τ" in line][0].split("|")[-2].strip()
+    assert tau and tau.group(1).replace("−", "-") == pooled.replace("**", "")
