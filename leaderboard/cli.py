@@ -2,11 +2,12 @@
 
 ::
 
-    lrgym leaderboard run-baselines            # main job: every hand-designed baseline on v1
+    lrgym leaderboard run-baselines            # main job: every baseline on the default suite (v2)
     lrgym leaderboard submit my_policy.py:MyPolicy --name mine
     lrgym leaderboard show
-    lrgym leaderboard report                   # LEADERBOARD.md + leaderboard.html
-    lrgym leaderboard references --suite v1    # (re)compute the best-fixed-LR references
+    lrgym leaderboard report                   # leaderboard.html + runs/LEADERBOARD.md
+    lrgym leaderboard run-baselines --ship     # maintainers: rewrite the shipped LEADERBOARD.md
+    lrgym leaderboard references --suite v2    # (re)compute the best-fixed-LR references
     lrgym leaderboard export --format csv      # results/{entries,runs,trajectories}.csv (or json)
     lrgym leaderboard suites
     lrgym leaderboard suites --private grader.key       # a hidden suite (see lrgym.leaderboard.private)
@@ -54,6 +55,40 @@ AddressOpt = typer.Option(None, "--address", help="Ray cluster: auto (the one th
                           "HOST:PORT of its head (default: a Ray instance on this machine for this run).")
 PrivateOpt = typer.Option(None, "--private", help="Grade on the hidden suite of this key file (the grader's "
                           "secret; see `lrgym leaderboard suites --private`). Overrides --suite.")
+
+#: the ranking a source checkout ships at its top (README; tests/test_shipped_results.py): only
+#: ``--ship`` writes it, every other run writes under runs/ (lrgym.baselines.outputs)
+SHIPPED_BOARD = Path(__file__).resolve().parents[1] / "LEADERBOARD.md"
+MarkdownOpt = typer.Option(None, "--markdown", help="Write the ranking here (Markdown; default: runs/LEADERBOARD.md "
+                           "of the working directory, or under $LRGYM_RUNS).")
+NoMarkdownOpt = typer.Option(False, "--no-markdown", help="Do not write the Markdown file.")
+ShipBoardOpt = typer.Option(False, "--ship", help="Write the LEADERBOARD.md shipped at the top of the source "
+                            "checkout instead (maintainers regenerating it; the default suite only).")
+
+
+def _board_path(markdown: Optional[Path], no_markdown: bool, ship: bool, suite: str,
+                private: Optional[Path]) -> Optional[Path]:
+    """Where the Markdown ranking goes: nowhere (``--no-markdown``), ``--markdown``, the shipped
+    ``LEADERBOARD.md`` (``--ship``), else ``runs/LEADERBOARD.md``: a run never rewrites the
+    shipped board unless asked."""
+    from lrgym.baselines.outputs import runs_dir
+
+    default = runs_dir() / "LEADERBOARD.md"
+    if ship and (markdown is not None or no_markdown):
+        given = f"--markdown {markdown}" if markdown is not None else "--no-markdown"
+        raise typer.BadParameter(f"{given} and --ship both given; valid: one of them (or neither: {default})",
+                                 param_hint="--ship")
+    if no_markdown:
+        return None
+    if ship:
+        if private is not None or suite != DEFAULT_SUITE:
+            raise typer.BadParameter(f"the shipped LEADERBOARD.md ranks the default suite {DEFAULT_SUITE!r} only; "
+                                     "valid for another suite: --markdown PATH", param_hint="--ship")
+        if not (SHIPPED_BOARD.parent / "pyproject.toml").is_file():
+            raise typer.BadParameter("this install is not a source checkout, so it ships no LEADERBOARD.md; "
+                                     "valid: --markdown PATH", param_hint="--ship")
+        return SHIPPED_BOARD
+    return markdown if markdown is not None else default
 
 
 def _suite(name: str, private: Optional[Path] = None):
@@ -209,16 +244,18 @@ def run_baselines(
     learned: bool = typer.Option(True, "--learned/--no-learned",
                                  help="Include the learned baselines (those whose weights are shipped)."),
     only: Optional[List[str]] = typer.Option(None, "--only", help="Run just these baselines (repeatable)."),
-    markdown: Optional[Path] = typer.Option(Path("LEADERBOARD.md"), "--markdown",
-                                            help="Write the ranking here (Markdown)."),
-    no_markdown: bool = typer.Option(False, "--no-markdown", help="Do not write the Markdown file."),
+    markdown: Optional[Path] = MarkdownOpt,
+    no_markdown: bool = NoMarkdownOpt,
+    ship: bool = ShipBoardOpt,
     private: Optional[Path] = PrivateOpt,
     backend: str = BackendOpt,
     address: Optional[str] = AddressOpt,
 ):
-    """Run the baselines on a suite (all cores), record them and print the ranking."""
+    """Run the baselines on a suite (all cores), record them, print the ranking and write it
+    (runs/LEADERBOARD.md; the shipped LEADERBOARD.md with --ship)."""
     from lrgym.leaderboard.runner import baseline_specs, cpu_description
 
+    board = _board_path(markdown, no_markdown, ship, suite, private)
     s = _suite(suite, private)
     backend_ = _backend(backend, address)
     try:
@@ -234,13 +271,14 @@ def run_baselines(
     n_ok = sum(o.ok for o in outcomes)
     console.print(Text(f"{n_ok}/{len(outcomes)} baselines on suite {s.version} in {elapsed:.1f} s "
                        f"({cpu_description()}); results in {path}"))
-    if markdown is not None and not no_markdown:
+    if board is not None:
         from lrgym.leaderboard.report import markdown as to_markdown
 
         cmd = "lrgym leaderboard run-baselines" + (" --private KEYFILE" if private is not None else
                                                    "" if suite == DEFAULT_SUITE else f" --suite {suite}")
-        markdown.write_text(to_markdown(lb, command=cmd, elapsed=elapsed, machine=cpu_description()))
-        console.print(Text(f"wrote {markdown}"))
+        board.parent.mkdir(parents=True, exist_ok=True)
+        board.write_text(to_markdown(lb, command=cmd, elapsed=elapsed, machine=cpu_description()))
+        console.print(Text(f"wrote {board}"))
     if n_ok < len(outcomes):
         raise typer.Exit(1)
 
@@ -347,18 +385,21 @@ def report(
     suite: str = SuiteOpt,
     db: Optional[Path] = DbOpt,
     html: Path = typer.Option(Path("leaderboard.html"), "--html", help="HTML report path."),
-    markdown: Optional[Path] = typer.Option(Path("LEADERBOARD.md"), "--markdown", help="Markdown path."),
-    no_markdown: bool = typer.Option(False, "--no-markdown", help="Skip the Markdown file."),
+    markdown: Optional[Path] = MarkdownOpt,
+    no_markdown: bool = NoMarkdownOpt,
+    ship: bool = ShipBoardOpt,
     top: int = typer.Option(5, "--top", help="Best baselines drawn in the plots (beside every submission)."),
     entry: Optional[List[str]] = typer.Option(None, "--entry", help="Also draw this entry in every plot (repeatable)."),
     private: Optional[Path] = PrivateOpt,
 ):
-    """Write the HTML report (tables and plots) and LEADERBOARD.md."""
+    """Write the HTML report (tables and plots) and the Markdown ranking (runs/LEADERBOARD.md;
+    the shipped LEADERBOARD.md with --ship)."""
     from lrgym.leaderboard.ranking import build_leaderboard
     from lrgym.leaderboard.references import find_cached
     from lrgym.leaderboard.report import html_page
     from lrgym.leaderboard.report import markdown as to_markdown
 
+    board = _board_path(markdown, no_markdown, ship, suite, private)
     s = _suite(suite, private)
     with _existing_store(db) as store:
         lb = build_leaderboard(store, s)
@@ -370,10 +411,11 @@ def report(
         raise typer.BadParameter(str(exc), param_hint="--entry") from None
     html.write_text(page, encoding="utf-8")
     console.print(Text(f"wrote {html} ({len(lb.rows)} entries)"))
-    if markdown is not None and not no_markdown:
+    if board is not None:
         cmd = "lrgym leaderboard report" + ("" if suite == DEFAULT_SUITE else f" --suite {suite}")
-        markdown.write_text(to_markdown(lb, command=cmd), encoding="utf-8")
-        console.print(Text(f"wrote {markdown}"))
+        board.parent.mkdir(parents=True, exist_ok=True)
+        board.write_text(to_markdown(lb, command=cmd), encoding="utf-8")
+        console.print(Text(f"wrote {board}"))
 
 
 @leaderboard_app.command()

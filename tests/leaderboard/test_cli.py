@@ -51,3 +51,28 @@ def test_help_shows_the_ray_extra_literally(command):
     code, out = _invoke("leaderboard", command, "--help")
     assert code == 0
     assert 'pip install "lrgym[ray]"' in " ".join(out.replace("│", " ").split())
+
+
+def test_the_shipped_board_is_written_only_when_asked(tmp_path, monkeypatch):
+    """run-baselines and report write runs/LEADERBOARD.md; --ship, and only it, the checkout's
+    LEADERBOARD.md, for the default suite, and never together with --markdown / --no-markdown."""
+    from pathlib import Path
+
+    from lrgym.leaderboard import cli
+
+    root = Path(__file__).resolve().parents[2]
+    assert cli._board_path(None, False, True, "v2", None) == root / "LEADERBOARD.md"
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path / "out"))
+    assert cli._board_path(None, False, False, "v2", None) == tmp_path / "out" / "LEADERBOARD.md"
+    assert cli._board_path(tmp_path / "b.md", False, False, "quick", None) == tmp_path / "b.md"
+    assert cli._board_path(None, True, False, "v2", None) is None
+    db = str(tmp_path / "missing.sqlite")
+    for command in ("run-baselines", "report"):
+        code, out = _invoke("leaderboard", command, "--ship", "--markdown", "x.md", "--db", db)
+        assert code == 2 and "--markdown x.md and --ship both given" in " ".join(out.split()), out
+        code, out = _invoke("leaderboard", command, "--ship", "--suite", "quick", "--db", db)
+        assert code == 2 and "default suite 'v2' only" in " ".join(out.split()), out
+    monkeypatch.setattr(cli, "SHIPPED_BOARD", tmp_path / "site-packages" / "lrgym" / "LEADERBOARD.md")
+    code, out = _invoke("leaderboard", "report", "--ship", "--db", db)
+    assert code == 2 and "not a source checkout" in " ".join(out.split()), out
+    assert not (tmp_path / "out").exists() and not Path(db).exists()  # a refused command writes nothing

@@ -6,15 +6,15 @@ from lb_helpers import policy
 
 from typer import testing as typer_testing
 
-from lrgym.leaderboard.cli import app
+from lrgym.leaderboard.cli import SHIPPED_BOARD, app
 from lrgym.leaderboard.store import ResultStore
 from lrgym.leaderboard.suite import get_suite
 
 BASELINES = ("fixed", "cosine", "bold_driver")
 
 
-def _invoke(*args):
-    result = typer_testing.CliRunner().invoke(app, ["leaderboard", *args], env={"COLUMNS": "250"})
+def _invoke(*args, env=None):
+    result = typer_testing.CliRunner().invoke(app, ["leaderboard", *args], env={"COLUMNS": "250", **(env or {})})
     return result.exit_code, result.output
 
 
@@ -56,6 +56,14 @@ def test_quick_suite_end_to_end(tmp_path):
     assert page.count('src="data:image/png;base64,') == 3 + n_families  # CIs, 2 profiles, one per family
     for name in ("my-policy", *BASELINES):
         assert name in page and name in md2.read_text()
+
+    # without --markdown the ranking goes to runs/ (here $LRGYM_RUNS), never over the shipped board
+    shipped = SHIPPED_BOARD.read_bytes()
+    runs = tmp_path / "runs"
+    code, out = _invoke("report", "--suite", "quick", "--db", str(db), "--html", str(html), env={"LRGYM_RUNS": str(runs)})
+    assert code == 0, out
+    assert "my-policy" in (runs / "LEADERBOARD.md").read_text()
+    assert SHIPPED_BOARD.read_bytes() == shipped
 
     with ResultStore(db) as store:
         assert store.check_integrity()
