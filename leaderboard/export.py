@@ -26,7 +26,7 @@ too, any suite).
     lrgym leaderboard export --format json --out results.json # {"entries": [...], "runs": [...], ...}
 
     from lrgym.leaderboard.export import load_results
-    runs = load_results()                        # pandas DataFrame of per-run scores (suite v1)
+    runs = load_results()                        # pandas DataFrame of per-run scores (the default suite)
     runs.groupby(["name", "family"]).score.mean()
     traj = load_results(table="trajectories", suite="quick", db="my.sqlite")
 
@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from lrgym.leaderboard.store import CURVE_KEYS, EntryRecord, ResultStore
+from lrgym.leaderboard.suite import DEFAULT_SUITE, SUITES
 
 TABLES: tuple[str, ...] = ("entries", "runs", "trajectories")
 FORMATS: tuple[str, ...] = ("csv", "json")
@@ -55,13 +56,17 @@ SUMMARY_COLUMNS = {
 
 
 def suite_version(suite: str | None) -> str | None:
-    """The stored version of a suite given by name (``"v1"`` → ``"v1/r1"``) or by version."""
-    from lrgym.leaderboard.suite import SUITES
+    """The stored version of a suite given by name (``"v2"`` → ``"v2/r2"``) or by version (any
+    ``name/revision``, e.g. an older ``"v2/r1"`` or a private suite's); None: no suite."""
+    if suite is None or suite in SUITES:
+        return None if suite is None else SUITES[suite].version
+    if "/" not in str(suite):
+        raise ValueError(f"unknown suite {suite!r}; valid: {', '.join(SUITES)} or a stored version such as "
+                         f"{SUITES[DEFAULT_SUITE].version!r}")
+    return suite
 
-    return SUITES[suite].version if suite in SUITES else suite
 
-
-def select_entries(store: ResultStore, suite_version: str | None = "v1", every_entry: bool = False) -> list[EntryRecord]:
+def select_entries(store: ResultStore, suite_version: str | None, every_entry: bool = False) -> list[EntryRecord]:
     """The entries to export: the ranked ones of ``suite_version``, or every entry of the store."""
     if every_entry:
         return store.entries()
@@ -87,7 +92,7 @@ def entry_rows(entries: list[EntryRecord]) -> list[dict]:
     return rows
 
 
-def tables(store: ResultStore, suite_version: str | None = "v1", every_entry: bool = False) -> dict[str, list[dict]]:
+def tables(store: ResultStore, suite_version: str | None, every_entry: bool = False) -> dict[str, list[dict]]:
     """The three tables (see the module docstring) as lists of dicts."""
     entries = select_entries(store, suite_version, every_entry)
     runs, steps = [], []
@@ -138,7 +143,7 @@ def _empty_columns(table: str) -> tuple[str, ...]:
     return ("entry_id", "name", "family", "instance", "seed", "step", *CURVE_KEYS)
 
 
-def export(store: ResultStore, fmt: str, out: Path, suite_version: str | None = "v1",
+def export(store: ResultStore, fmt: str, out: Path, suite_version: str | None,
            every_entry: bool = False) -> list[Path]:
     """Write the tables as ``fmt`` (``csv``: a folder of three files; ``json``: one file)."""
     if fmt not in FORMATS:
@@ -150,13 +155,13 @@ def export(store: ResultStore, fmt: str, out: Path, suite_version: str | None = 
     return write_csv(data, Path(out))
 
 
-def load_results(db: str | Path | None = None, suite: str | None = "v1", table: str = "runs",
+def load_results(db: str | Path | None = None, suite: str | None = DEFAULT_SUITE, table: str = "runs",
                  every_entry: bool = False):
     """A table of the results store as a pandas DataFrame (the ``[analysis]`` extra).
 
     ``db``: the SQLite store (default ``$LRGYM_STORE`` or ``./lrgym_leaderboard.sqlite``);
-    ``suite``: the suite (a name such as ``"v1"``, or a version such as ``"v1/r1"``) whose ranked
-    entries to take; ``table``: ``"runs"`` (per-run
+    ``suite``: the suite (a name such as ``"v2"``, the default suite, or a version such as
+    ``"v2/r2"``) whose ranked entries to take; ``table``: ``"runs"`` (per-run
     scores, the default), ``"entries"`` or ``"trajectories"`` (see the module docstring);
     ``every_entry``: every entry of the store instead.
     """

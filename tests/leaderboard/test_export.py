@@ -140,3 +140,18 @@ def test_export_errors(store_path, tmp_path):
     with pytest.raises(FileNotFoundError):
         load_results(missing)
     assert not missing.exists()
+
+
+def test_load_results_reads_the_default_suite_unless_told(tmp_path):
+    """``load_results()`` without a suite is the default suite's ranking (what ``make
+    leaderboard`` wrote); a suite that is neither a name nor a stored version is refused by name."""
+    from lrgym.leaderboard.suite import DEFAULT_SUITE, SUITES
+
+    path = tmp_path / "d.sqlite"
+    with ResultStore(path) as store:
+        store.add_entry(synthetic_entry(get_suite(DEFAULT_SUITE), "on-default", summary={"iqm": [0.5, 0.4, 0.6]}), [])
+        store.add_entry(synthetic_entry(SUITE, "on-quick", summary={"iqm": [0.3, 0.2, 0.4]}), runs_of(0.3))
+    assert list(load_results(path, table="entries").name) == ["on-default"]
+    assert list(load_results(path, suite="quick", table="entries").name) == ["on-quick"]
+    with pytest.raises(ValueError, match=f"unknown suite 'v3'; valid: {', '.join(SUITES)} or a stored version"):
+        load_results(path, suite="v3")
