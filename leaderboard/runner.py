@@ -3,7 +3,7 @@
 ::
 
     specs = baseline_specs()                     # or [submission_spec("my.py:MyPolicy", "mine")]
-    outcomes = run_suite(specs, "v1", store=ResultStore("results.sqlite"))
+    outcomes = run_suite(specs, "v2", store=ResultStore("results.sqlite"))   # the default suite
 
 Each policy is a *group* of jobs (one job = one task with all the suite's seeds) on a
 :class:`~lrgym.leaderboard.pool.WorkerPool`. The workers are the grader's: they build the env from
@@ -39,7 +39,7 @@ from lrgym.leaderboard.pool import GroupResult, Job, default_workers
 from lrgym.leaderboard.references import References, floored, load_references
 from lrgym.leaderboard.settings import allowed_optimizers
 from lrgym.leaderboard.store import EntryRecord, ResultStore, RunRecord
-from lrgym.leaderboard.suite import Suite, Task, get_suite
+from lrgym.leaderboard.suite import DEFAULT_SUITE, Suite, Task, get_suite
 from lrgym.leaderboard.text import check_entry_name, clean, name_key
 
 __all__ = [
@@ -297,7 +297,7 @@ def _validate(trajectories, task: Task, seeds, suite: Suite, refs: References) -
 
 def run_suite(
     specs: list[PolicySpec],
-    suite: Suite | str = "v1",
+    suite: Suite | str = DEFAULT_SUITE,
     *,
     store: ResultStore | None = None,
     references: References | None = None,

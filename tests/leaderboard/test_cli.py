@@ -76,3 +76,18 @@ def test_the_shipped_board_is_written_only_when_asked(tmp_path, monkeypatch):
     code, out = _invoke("leaderboard", "report", "--ship", "--db", db)
     assert code == 2 and "not a source checkout" in " ".join(out.split()), out
     assert not (tmp_path / "out").exists() and not Path(db).exists()  # a refused command writes nothing
+
+
+def test_the_python_api_defaults_to_the_cli_suite():
+    """``run_suite(specs)`` and ``load_results()`` grade and read the suite the commands default
+    to (both once defaulted to v1 after the board moved to v2)."""
+    import inspect
+
+    from lrgym.leaderboard import cli
+    from lrgym.leaderboard.export import load_results
+    from lrgym.leaderboard.runner import run_suite
+    from lrgym.leaderboard.suite import DEFAULT_SUITE
+
+    assert cli.SuiteOpt.default == DEFAULT_SUITE
+    for function in (run_suite, load_results):
+        assert inspect.signature(function).parameters["suite"].default == DEFAULT_SUITE, function.__name__
