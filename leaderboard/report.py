@@ -155,8 +155,8 @@ def print_table(lb: Leaderboard, console=None, show_failures: bool = True) -> No
             break
     console.print(table)
     if compact and lb.rows:
-        console.print(Text("(a narrow terminal: the other columns are in `lrgym leaderboard report` and "
-                           "LEADERBOARD.md)"))
+        console.print(Text("(a narrow terminal: the other columns are in `lrgym leaderboard report` and its "
+                           "Markdown file, runs/LEADERBOARD.md by default)"))
     if not lb.rows:
         console.print(Text("No entries yet: run `lrgym leaderboard run-baselines`."))
     note = stale_note(lb)
