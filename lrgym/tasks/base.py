@@ -6,7 +6,7 @@ turns it into a :class:`TaskSpec` (a frozen dataclass of plain numbers: dimensio
 noise, conditioning, data-set name) and ``family.build(spec)`` into a :class:`Task` that holds the
 data arrays and the compiled training kernel. Both steps are deterministic functions of the seed.
 
-Instance seeds are split into disjoint sets, fixed for every ``-v0`` environment:
+Instance seeds are split into disjoint sets, fixed for every environment id and version:
 
 =======  =================  ======
 set      seeds              size
