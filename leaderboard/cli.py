@@ -5,7 +5,7 @@
     lrgym leaderboard run-baselines            # main job: every baseline on the default suite (v2)
     lrgym leaderboard submit my_policy.py:MyPolicy --name mine
     lrgym leaderboard show
-    lrgym leaderboard report                   # leaderboard.html + runs/LEADERBOARD.md
+    lrgym leaderboard report                   # runs/leaderboard.html + runs/LEADERBOARD.md
     lrgym leaderboard run-baselines --ship     # maintainers: rewrite the shipped LEADERBOARD.md
     lrgym leaderboard references --suite v2    # (re)compute the best-fixed-LR references
     lrgym leaderboard export --format csv      # results/{entries,runs,trajectories}.csv (or json)
@@ -384,7 +384,8 @@ def show(
 def report(
     suite: str = SuiteOpt,
     db: Optional[Path] = DbOpt,
-    html: Path = typer.Option(Path("leaderboard.html"), "--html", help="HTML report path."),
+    html: Optional[Path] = typer.Option(None, "--html", help="HTML report path (default: runs/leaderboard.html, "
+                                        "or under $LRGYM_RUNS)."),
     markdown: Optional[Path] = MarkdownOpt,
     no_markdown: bool = NoMarkdownOpt,
     ship: bool = ShipBoardOpt,
@@ -392,8 +393,8 @@ def report(
     entry: Optional[List[str]] = typer.Option(None, "--entry", help="Also draw this entry in every plot (repeatable)."),
     private: Optional[Path] = PrivateOpt,
 ):
-    """Write the HTML report (tables and plots) and the Markdown ranking (runs/LEADERBOARD.md;
-    the shipped LEADERBOARD.md with --ship)."""
+    """Write the HTML report (tables and plots; runs/leaderboard.html) and the Markdown ranking
+    (runs/LEADERBOARD.md; the shipped LEADERBOARD.md with --ship)."""
     from lrgym.leaderboard.ranking import build_leaderboard
     from lrgym.leaderboard.references import find_cached
     from lrgym.leaderboard.report import html_page
@@ -409,6 +410,11 @@ def report(
         page = html_page(lb, references=refs, top=top, entries=tuple(entry or ()))
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--entry") from None
+    if html is None:
+        from lrgym.baselines.outputs import runs_dir
+
+        html = runs_dir() / "leaderboard.html"
+    html.parent.mkdir(parents=True, exist_ok=True)
     html.write_text(page, encoding="utf-8")
     console.print(Text(f"wrote {html} ({len(lb.rows)} entries)"))
     if board is not None:

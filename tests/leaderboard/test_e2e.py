@@ -57,12 +57,12 @@ def test_quick_suite_end_to_end(tmp_path):
     for name in ("my-policy", *BASELINES):
         assert name in page and name in md2.read_text()
 
-    # without --markdown the ranking goes to runs/ (here $LRGYM_RUNS), never over the shipped board
+    # without --markdown / --html the ranking and the page go to runs/ (here $LRGYM_RUNS), never over the shipped board
     shipped = SHIPPED_BOARD.read_bytes()
     runs = tmp_path / "runs"
-    code, out = _invoke("report", "--suite", "quick", "--db", str(db), "--html", str(html), env={"LRGYM_RUNS": str(runs)})
+    code, out = _invoke("report", "--suite", "quick", "--db", str(db), env={"LRGYM_RUNS": str(runs)})
     assert code == 0, out
-    assert "my-policy" in (runs / "LEADERBOARD.md").read_text()
+    assert "my-policy" in (runs / "LEADERBOARD.md").read_text() and "my-policy" in (runs / "leaderboard.html").read_text()
     assert SHIPPED_BOARD.read_bytes() == shipped
 
     with ResultStore(db) as store:
