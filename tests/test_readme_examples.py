@@ -1,8 +1,8 @@
-"""The README's Python examples run as printed (the ones that need no model, store or long
-training of the reader's; the SB3 one with a shorter ``learn``).
+"""The README's Python examples run as printed (the ones that need no store or long training of
+the reader's; the SB3 one with a shorter ``learn``, the PyTorch one with a small model of ours).
 
-A block is found by its first line, so a block that moves still runs and one that is rewritten
-fails here until this list follows it.
+A block is found by text only it has, so a block that moves still runs and one that is
+rewritten fails here until this list follows it.
 """
 
 from __future__ import annotations
@@ -15,39 +15,52 @@ import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
-#: first line of the block → (what the block assumes is already imported, replacements)
+#: what the PyTorch example assumes of the reader's code: a model, its losses and 500 minibatches
+TORCH_READER = """
+import torch
+torch.manual_seed(0)
+X = torch.randn(256, 8)
+Y = (X[:, 0] + 0.5 * X[:, 1] > 0).long()
+model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 2))
+objective = lambda m: torch.nn.functional.cross_entropy(m(X), Y).item()
+val_loss = lambda m: torch.nn.functional.cross_entropy(m(X[:64]), Y[:64]).item()
+val_accuracy = lambda m: (m(X[:64]).argmax(1) == Y[:64]).float().mean().item()
+batches = [(X[k % 8 * 32 : (k % 8 + 1) * 32], Y[k % 8 * 32 : (k % 8 + 1) * 32]) for k in range(500)]
+"""
+
+#: text of the block that no other block has → (what the block assumes is already defined, replacements)
 EXAMPLES = {
-    "import gymnasium as gym": ("", {}),
+    'env = gym.make("LRControl-LinReg-v1")': ("", {}),
     "from lrgym.baselines.registry import BASELINES, LEARNED, HAND_DESIGNED, make_baseline": ("", {}),
     'envs = gym.make_vec("LRControl-v1", num_envs=64, vectorization_mode="vector_entry_point")':
         ("import gymnasium as gym\nimport lrgym\n", {}),
     'env = gym.make("LRControl-v1", build_ahead=16)':
         ("import gymnasium as gym\nimport lrgym\nfrom lrgym.sb3 import make_sb3_vec_env\n", {}),
-    "from stable_baselines3 import DQN": ("", {".learn(10_000)": ".learn(64)"}),
+    'DQN("MlpPolicy", make_sb3_vec_env("LRControl-v1", n_envs=8, seed=0))': ("", {".learn(10_000)": ".learn(64)"}),
+    "from lrgym.torch import PolicyScheduler": (TORCH_READER, {}),
 }
 
 
-def python_blocks() -> dict[str, str]:
-    blocks = [textwrap.dedent(b) for b in re.findall(r"```python\n(.*?)```", README.read_text(), re.S)]
-    return {b.splitlines()[0].strip(): b for b in blocks}
+def python_blocks() -> list[str]:
+    return [textwrap.dedent(b) for b in re.findall(r"```python\n(.*?)```", README.read_text(), re.S)]
 
 
-@pytest.mark.parametrize("first_line", list(EXAMPLES))
-def test_readme_example_runs(first_line):
-    blocks = python_blocks()
-    assert first_line in blocks, f"no README Python block starts with {first_line!r} any more"
-    prelude, replacements = EXAMPLES[first_line]
-    code = blocks[first_line]
+@pytest.mark.parametrize("marker", list(EXAMPLES))
+def test_readme_example_runs(marker):
+    found = [b for b in python_blocks() if marker in b]
+    assert len(found) == 1, f"{len(found)} README Python blocks hold {marker!r} (want exactly one)"
+    prelude, replacements = EXAMPLES[marker]
+    [code] = found
     for old, new in replacements.items():
         assert old in code, f"{old!r} is no longer in the example"
         code = code.replace(old, new)
-    if "stable_baselines3" in code:
+    if "torch" in code:
         import torch
 
         torch.set_num_threads(1)
     namespace: dict = {}
     try:
-        exec(compile(prelude + code, f"README example {first_line!r}", "exec"), namespace)
+        exec(compile(prelude + code, f"README example {marker!r}", "exec"), namespace)
     finally:  # the example's envs (and their builder threads) end with it
         import gymnasium as gym
 
