@@ -71,9 +71,9 @@ def _board_path(markdown: Optional[Path], no_markdown: bool, ship: bool, suite: 
     """Where the Markdown ranking goes: nowhere (``--no-markdown``), ``--markdown``, the shipped
     ``LEADERBOARD.md`` (``--ship``), else ``runs/LEADERBOARD.md``: a run never rewrites the
     shipped board unless asked."""
-    from lrgym.baselines.outputs import runs_dir
+    from lrgym.baselines.outputs import output_path
 
-    default = runs_dir() / "LEADERBOARD.md"
+    default = output_path(SHIPPED_BOARD)  # runs/LEADERBOARD.md
     if ship and (markdown is not None or no_markdown):
         given = f"--markdown {markdown}" if markdown is not None else "--no-markdown"
         raise typer.BadParameter(f"{given} and --ship both given; valid: one of them (or neither: {default})",
@@ -87,8 +87,7 @@ def _board_path(markdown: Optional[Path], no_markdown: bool, ship: bool, suite: 
         if not (SHIPPED_BOARD.parent / "pyproject.toml").is_file():
             raise typer.BadParameter("this install is not a source checkout, so it ships no LEADERBOARD.md; "
                                      "valid: --markdown PATH", param_hint="--ship")
-        return SHIPPED_BOARD
-    return markdown if markdown is not None else default
+    return output_path(SHIPPED_BOARD, ship=ship, out=markdown)
 
 
 def _suite(name: str, private: Optional[Path] = None):
@@ -410,10 +409,9 @@ def report(
         page = html_page(lb, references=refs, top=top, entries=tuple(entry or ()))
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--entry") from None
-    if html is None:
-        from lrgym.baselines.outputs import runs_dir
+    from lrgym.baselines.outputs import output_path
 
-        html = runs_dir() / "leaderboard.html"
+    html = output_path(Path("leaderboard.html"), out=html)  # runs/leaderboard.html unless --html
     html.parent.mkdir(parents=True, exist_ok=True)
     html.write_text(page, encoding="utf-8")
     console.print(Text(f"wrote {html} ({len(lb.rows)} entries)"))
