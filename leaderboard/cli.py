@@ -8,7 +8,7 @@
     lrgym leaderboard report                   # runs/leaderboard.html + runs/LEADERBOARD.md
     lrgym leaderboard run-baselines --ship     # maintainers: rewrite the shipped LEADERBOARD.md
     lrgym leaderboard references --suite v2    # (re)compute the best-fixed-LR references
-    lrgym leaderboard export --format csv      # results/{entries,runs,trajectories}.csv (or json)
+    lrgym leaderboard export --format csv      # runs/results/{entries,runs,trajectories}.csv (or json)
     lrgym leaderboard suites
     lrgym leaderboard suites --private grader.key       # a hidden suite (see lrgym.leaderboard.private)
 """
@@ -465,19 +465,21 @@ def references(
 def export(
     fmt: str = typer.Option("csv", "--format", "-f", help="csv (a folder of three files) or json (one file)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o",
-                                       help="Output folder (csv) or file (json) (default: results/ or results.json)."),
+                                       help="Output folder (csv) or file (json) (default: runs/results/ or "
+                                            "runs/results.json, under $LRGYM_RUNS if set)."),
     suite: str = SuiteOpt,
     db: Optional[Path] = DbOpt,
     every_entry: bool = typer.Option(False, "--all", help="Every entry of the store (failed, older, any suite)."),
 ):
     """Export entries, per-run scores and trajectories as CSV or JSON (lrgym.leaderboard.export)."""
+    from lrgym.baselines.outputs import output_path
     from lrgym.leaderboard.export import FORMATS
     from lrgym.leaderboard.export import export as write
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"unknown format {fmt!r}; valid choices: {', '.join(FORMATS)}", param_hint="--format")
     s = _suite(suite)
-    out = out or Path("results" if fmt == "csv" else "results.json")
+    out = output_path(Path("results" if fmt == "csv" else "results.json"), out=out)  # runs/… unless --out
     with _existing_store(db) as store:
         paths = write(store, fmt, out, s.version, every_entry)
     for path in paths:

@@ -107,6 +107,20 @@ def test_csv_export_reads_back_with_pandas(store_path, tmp_path):
     assert len(traj) == sum(len(r.curves["lr"]) for recs in want.values() for r in recs)
 
 
+@pytest.mark.parametrize("fmt, written", [("json", "results.json"), ("csv", "results")])
+def test_export_without_out_writes_under_runs_never_the_working_directory(store_path, tmp_path, monkeypatch, fmt,
+                                                                         written):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LRGYM_RUNS", raising=False)
+    invoke("--format", fmt, "--suite", "quick", "--db", str(store_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.sqlite", "runs"]  # the store, and runs/ only
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == [written]
+    elsewhere = tmp_path / "elsewhere"
+    monkeypatch.setenv("LRGYM_RUNS", str(elsewhere))
+    invoke("--format", fmt, "--suite", "quick", "--db", str(store_path))
+    assert [p.name for p in elsewhere.iterdir()] == [written]
+
+
 def test_all_entries_include_failed_and_superseded_ones(store_path, tmp_path):
     out = tmp_path / "all.json"
     invoke("--format", "json", "--out", str(out), "--all", "--db", str(store_path))
