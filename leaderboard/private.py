@@ -9,9 +9,18 @@ leaderboard therefore ranks on a private suite::
     lrgym leaderboard submit their_policy.py:P --private grader.key --owner ACCOUNT
 
 The key (32 random bytes, hex) never leaves the grader. Instance seeds are
-HMAC-SHA256(key, "family/i") mapped into the ``private`` instance set (1,000,000 … 1,199,999:
-disjoint from train, val and test), env seeds HMAC-SHA256(key, "seed/j") in [0, 2³¹); the suite's
-name carries a key id (a hash of the key, which reveals nothing of it). Its references are
+HMAC-SHA256(key, "family/i") mapped into the ``private`` instance set (2⁴⁰ … 2⁶² − 1: disjoint
+from train, val and test), env seeds HMAC-SHA256(key, "seed/j") in [0, 2³¹); the suite's name
+carries a key id (a hash of the key, which reveals nothing of it).
+
+Why the pool is that large: hiding *which* seeds were drawn is not enough if the pool can be
+enumerated. A policy sees seed-independent facts of its instance (train_loss − excess_loss is
+the instance's optimum loss, different for every instance); with a small public pool it could
+carry a table of all of them, computed offline (the first pool, 1,000,000 … 1,199,999, took
+≈ 35 CPU-minutes for linreg), recognise its instance and tune its LR by simulating it inside
+the sandbox, where lrgym is importable. No one tabulates 2⁶² instances. Revision 2 is the
+suite drawn from this pool; results and references of revision 1 (the old pool) are kept
+apart by the version (``private-<id>/r1`` vs ``/r2``). Its references are
 computed by the grader and kept beside the key (``KEYFILE.references/``, mode 0700), never in
 the shared cache or the package, and the stored entries describe the suite without its
 instances. Rotate the key (a new suite) when results of many submissions could have leaked
@@ -29,11 +38,15 @@ from pathlib import Path
 from lrgym.leaderboard.suite import FAMILIES, FamilySuite, Suite
 from lrgym.tasks.base import instance_set
 
-__all__ = ["create_key", "is_private", "load_key", "private_suite", "references_dir"]
+__all__ = ["REVISION", "create_key", "is_private", "load_key", "private_suite", "references_dir"]
 
 N_INSTANCES = 8
 N_SEEDS = 5
 PREFIX = "private-"
+REVISION = 2
+"""The revision of every private suite: 2 since the instance pool became un-enumerable (2⁴⁰ …
+2⁶² − 1; revision 1 drew from 1,000,000 … 1,199,999). Bump it whenever the drawing changes, so
+stored entries and cached references of the old instances are never mixed with the new."""
 
 
 def create_key(path: str | os.PathLike) -> bool:
@@ -94,7 +107,7 @@ def private_suite(keyfile: str | os.PathLike, n_instances: int = N_INSTANCES, n_
         j += 1
     key_id = hashlib.sha256(b"lrgym private suite id\0" + key).hexdigest()[:8]
     return Suite(
-        name=PREFIX + key_id, revision=1,
+        name=PREFIX + key_id, revision=REVISION,
         description=f"private: {n_instances} hidden instances per family x {n_seeds} hidden seeds (key {key_id})",
         instance_set="private", families=tuple(families), seeds=tuple(seeds),
     )

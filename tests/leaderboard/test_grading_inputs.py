@@ -260,6 +260,37 @@ def test_private_suite_is_hidden_deterministic_and_disjoint(tmp_path):
         load_key(tmp_path / "missing.key")
 
 
+def test_the_private_pool_cannot_be_enumerated(tmp_path):
+    """The hidden instances come from a pool no one can tabulate offline (a policy recognises a
+    pooled instance from seed-independent facts such as its optimum loss; 200,000 instances took
+    ≈ 35 CPU-minutes), disjoint from the public sets, and such seeds work end to end: the env
+    builds and resets on one, and the store keeps it as the same integer (SQLite's INTEGER is
+    signed 64-bit)."""
+    from lrgym.env import LRControlEnv
+
+    pool = INSTANCE_SETS["private"]
+    assert len(pool) >= 2**60 and pool.stop <= 2**63  # un-enumerable, and still an int64
+    for public in ("train", "val", "test"):
+        other = INSTANCE_SETS[public]
+        assert pool.start >= other.stop or pool.stop <= other.start, public
+    key = tmp_path / "grader.key"
+    create_key(key)
+    suite = private_suite(key)
+    assert suite.revision == 2  # the old pool's entries and references (r1) are never mixed in
+    drawn = [t.instance for t in suite.tasks()]
+    assert all(k in pool for k in drawn) and max(drawn) > 2**50  # spread over the pool, not its start
+    k = next(t.instance for t in suite.tasks() if t.family == "quadratic")
+    env = LRControlEnv("quadratic", instance_set="private", horizon=2)
+    _, info = env.reset(seed=0, options={"instance": k})
+    assert int(info["instance"]) == k
+    _, info = env.reset(seed=1)  # a random draw from the pool
+    assert int(info["instance"]) in pool
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        runs = synthetic_runs(suite.restrict(["quadratic"]), [[0.5] * 8] * 5)
+        entry_id = store.add_entry(synthetic_entry(suite, "big"), runs)
+        assert [r.instance for r in store.runs(entry_id)] == [r.instance for r in runs]
+
+
 def test_grading_on_a_private_suite(tmp_path):
     """References computed by the grader and kept beside the key; an entry records the suite's
     shape, not its instances; a look-up policy finds nothing to look up."""
@@ -269,7 +300,7 @@ def test_grading_on_a_private_suite(tmp_path):
     refs_dir = references_dir(key)
     assert stat.S_IMODE(os.stat(refs_dir).st_mode) == 0o700
     refs = load_references(suite, n_workers=1, directory=refs_dir)
-    assert (refs_dir / f"{suite.name}-r1.json").exists()
+    assert (refs_dir / f"{suite.name}-r{suite.revision}.json").exists()
     [outcome] = run_suite([submission_spec(policy("Keep"), name="hidden")], suite, references=refs, n_workers=1,
                           time_limit=300)
     assert outcome.ok, outcome.entry.failure_reason
