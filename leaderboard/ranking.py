@@ -10,9 +10,10 @@ runs next to it, mean, median, optimality gap, fraction of diverged runs. Across
   over seeds of the steps the run needed to reach the reference's final loss (∞ if most runs
   never did), ratios taken against the fastest entry on the board.
 
-Entries are ranked by IQM (point estimate). The latest successful entry per name counts; a name
-whose most recent attempt failed is listed under failures (with any earlier success still
-ranked).
+Entries are ranked by IQM (point estimate). The latest successful entry per name counts (a
+name in any spelling, :func:`lrgym.leaderboard.store.version_key`: ``keeper`` and ``KEEPER``
+are two versions of one entry); a name whose most recent attempt failed is listed under
+failures (with any earlier success still ranked).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ import numpy as np
 
 from lrgym.leaderboard import scoring
 from lrgym.leaderboard.runner import BOOTSTRAP_REPS, score_matrix, summarize
-from lrgym.leaderboard.store import EntryRecord, ResultStore, RunRecord
+from lrgym.leaderboard.store import EntryRecord, ResultStore, RunRecord, version_key
 from lrgym.leaderboard.suite import Suite, get_suite
+from lrgym.leaderboard.text import name_key
 
 __all__ = ["Leaderboard", "Row", "build_leaderboard", "PROFILE_TAUS", "ALGOPERF_TAUS"]
 
@@ -61,9 +63,13 @@ class Leaderboard:
     skipped: list[str] = field(default_factory=list)  # entries that do not match the suite
 
     def row(self, name: str) -> Row:
-        for r in self.rows:
-            if r.name == name:
-                return r
+        """The row of the entry named ``name``: the one shown under that exact name, else the
+        only one whose name is the same name in another spelling (``keeper`` finds the row
+        shown as ``Keeper``; :func:`~lrgym.leaderboard.text.name_key`). ``KeyError`` if none."""
+        exact = [r for r in self.rows if r.name == name]
+        same = exact or [r for r in self.rows if name_key(r.name) == name_key(name)]
+        if len(same) == 1 or exact:
+            return same[0]
         raise KeyError(name)
 
 
@@ -103,12 +109,12 @@ def build_leaderboard(store: ResultStore, suite: Suite | str, reps: int = BOOTST
         for r, t, s in zip(rows, times, scoring.algoperf_score(times)):
             r.times, r.algoperf = t, float(s)
 
-    ok_after = {}
+    ok_after = {}  # version key -> id of its latest success (entries come oldest first)
     for e in store.entries(suite.version, status="ok"):
-        ok_after[e.name] = max(ok_after.get(e.name, 0), e.id)
-    latest_failure: dict[str, EntryRecord] = {}
+        ok_after[version_key(e)] = e.id
+    latest_failure: dict[tuple, EntryRecord] = {}
     for e in store.entries(suite.version, status="failed"):
-        if e.id > ok_after.get(e.name, 0):
-            latest_failure[e.name] = e
+        if e.id > ok_after.get(version_key(e), 0):
+            latest_failure[version_key(e)] = e
     failures = sorted(latest_failure.values(), key=lambda e: -e.id)
     return Leaderboard(suite, rows, failures, best.name if best else None, skipped)

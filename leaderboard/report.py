@@ -302,16 +302,18 @@ def entry_styles(lb: Leaderboard) -> dict[str, Style]:
 
 def plotted_rows(lb: Leaderboard, top: int = 5, entries=()) -> list[Row]:
     """The entries the plots show, in rank order: the ``top`` best baselines (hand-designed or
-    learned), every submission, and every entry named in ``entries`` (ValueError for a name not
-    on the board)."""
-    names = [r.name for r in lb.rows]
-    unknown = [n for n in entries if n not in names]
-    if unknown:
-        raise ValueError(f"entry {unknown[0]!r} is not on the {lb.suite.version} board; valid choices: "
-                         + ", ".join(names))
-    best = [r.name for r in lb.rows if r.entry.kind == "baseline"][: max(0, top)]
-    keep = set(best) | {r.name for r in lb.rows if r.entry.kind == "submission"} | set(entries)
-    return [r for r in lb.rows if r.name in keep]
+    learned), every submission, and every entry named in ``entries`` (in any spelling of its name,
+    :meth:`Leaderboard.row`; ValueError for a name not on the board)."""
+    named = []
+    for n in entries:
+        try:
+            named.append(lb.row(n))
+        except KeyError:
+            raise ValueError(f"entry {n!r} is not on the {lb.suite.version} board; valid choices: "
+                             + ", ".join(r.name for r in lb.rows)) from None
+    best = [r for r in lb.rows if r.entry.kind == "baseline"][: max(0, top)]
+    keep = {id(r) for r in [*best, *named]} | {id(r) for r in lb.rows if r.entry.kind == "submission"}
+    return [r for r in lb.rows if id(r) in keep]
 
 
 def _png(fig) -> str:

@@ -6,7 +6,8 @@ and all its runs are written in a single ``BEGIN IMMEDIATE ... COMMIT`` transact
 reader never sees an entry without all of its runs, even if the writer is killed mid-write.
 
 Nothing is ever deleted or overwritten: re-submitting a name adds a new entry, and
-:meth:`ResultStore.latest_entries` picks the most recent successful one per name.
+:meth:`ResultStore.latest_entries` picks the most recent successful one per name
+(:func:`version_key`: the same name in any spelling, ``keeper`` / ``Keeper`` / ``KEEPER``).
 
 Concurrency: the file is opened in WAL mode with a busy timeout (30 s by default), so several
 processes may write to the same file; writers queue instead of failing, readers never block.
@@ -18,10 +19,18 @@ grader that gave up or was killed is written by the next :meth:`~ResultStore.flu
 is already stored is not written twice.
 
 Names: a submission cannot take a name held by a baseline entry of the same suite, nor one held
-by another ``owner`` (names compared NFKC-normalised and case-folded,
-:func:`lrgym.leaderboard.text.name_key`); the check runs inside the write transaction, so two
-concurrent graders cannot both claim a name. The same owner re-submitting a name adds a new
-version (:meth:`~ResultStore.latest_entries` shows the latest).
+by another ``owner``; "the same name" is one rule, :func:`lrgym.leaderboard.text.name_key`
+(NFKC, case, spaces and lookalikes such as ``I``/``l``/``1`` folded), and the error names the
+existing name the new one is too close to. The check runs inside the write transaction, so two
+concurrent graders cannot both claim a name. The same owner re-submitting a name, in any
+spelling, adds a new version (:meth:`~ResultStore.latest_entries` shows the latest, under the
+spelling it was last submitted with).
+
+No key is stored: it is computed from the stored names whenever it is needed, so a change of
+the rule applies to every existing file without a migration. A file written before the rule
+folded lookalikes may hold two lookalike names of different owners (or of a baseline and a
+submission); both stay on the board (versions are per kind and owner too), and the name
+belongs to the one who claimed it first.
 
 The file is created readable by its owner only (mode 0600).
 
@@ -53,6 +62,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from lrgym.leaderboard.text import lookalike_note, name_key
+
 __all__ = [
     "CURVE_KEYS",
     "DEFAULT_STORE_PATH",
@@ -64,6 +75,7 @@ __all__ = [
     "RunRecord",
     "SchemaVersionError",
     "default_store_path",
+    "version_key",
 ]
 
 SCHEMA_VERSION = 2
@@ -92,6 +104,14 @@ class NameTakenError(ValueError):
 def default_store_path() -> Path:
     """``$LRGYM_STORE`` if set, else :data:`DEFAULT_STORE_PATH`."""
     return Path(os.environ.get("LRGYM_STORE") or DEFAULT_STORE_PATH)
+
+
+def version_key(entry: EntryRecord) -> tuple:
+    """Entries with equal keys are versions of one board entry (the latest is shown): the same
+    name (:func:`~lrgym.leaderboard.text.name_key`, so ``keeper`` and ``KEEPER`` are one entry),
+    kind and owner. The name check makes kind and owner follow from the name in a store written
+    today; they keep apart the lookalike names an older store may hold (see the module docs)."""
+    return entry.kind, entry.owner, name_key(entry.name)
 
 
 # --------------------------------------------------------------------------------------------
@@ -442,20 +462,27 @@ class ResultStore:
 
     @staticmethod
     def _check_name(conn: sqlite3.Connection, entry: EntryRecord) -> None:
-        from lrgym.leaderboard.text import name_key
-
+        """``NameTakenError`` naming the existing name if ``entry``'s is the same name
+        (:func:`~lrgym.leaderboard.text.name_key`) as a baseline's of its suite, or as a
+        submission's of another owner. The first submission of a name claims it (an older store
+        may hold lookalikes of two owners: the later one cannot add versions)."""
         key = name_key(entry.name)
-        rows = conn.execute("SELECT DISTINCT name, kind, owner FROM entries WHERE suite_version IS ?",
+        rows = conn.execute("SELECT name, kind, owner FROM entries WHERE suite_version IS ? ORDER BY id",
                             (entry.suite_version,))
+        claim = None  # (name, owner) of the first submission with this key
         for name, kind, owner in rows:
             if name_key(name) != key:
                 continue
             if kind == "baseline":
-                raise NameTakenError(f"entry name {entry.name!r} is reserved for the baseline {name!r}; "
-                                     "choose another name")
-            if owner != entry.owner:
-                raise NameTakenError(f"entry name {entry.name!r} belongs to another submitter ({owner!r}); "
-                                     "choose another name")
+                raise NameTakenError(f"entry name {entry.name!r} is reserved for the baseline {name!r}"
+                                     f"{lookalike_note(entry.name, name)}; choose another name")
+            if claim is None:
+                claim = (name, owner)
+        if claim is not None and claim[1] != entry.owner:
+            name, owner = claim
+            which = "belongs to" if name == entry.name else f"is too close to {name!r}, a name of"
+            raise NameTakenError(f"entry name {entry.name!r} {which} another submitter ({owner!r})"
+                                 f"{lookalike_note(entry.name, name)}; choose another name")
 
     def name_available(self, name: str, suite_version: str | None, owner: str | None) -> str | None:
         """None if ``owner`` may submit under ``name`` on this suite, else the reason why not."""
@@ -559,10 +586,11 @@ class ResultStore:
         name: str | None = None,
         kind: str | None = None,
     ) -> list[EntryRecord]:
-        """All entries matching the given filters (``None`` = any), oldest first."""
+        """All entries matching the given filters (``None`` = any), oldest first. ``name``
+        matches the same name in any spelling (:func:`~lrgym.leaderboard.text.name_key`:
+        ``name="keeper"`` finds the versions submitted as ``Keeper`` too)."""
         where, params = [], []
-        for column, value in (("suite_version", suite_version), ("status", status),
-                              ("name", name), ("kind", kind)):
+        for column, value in (("suite_version", suite_version), ("status", status), ("kind", kind)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
@@ -570,7 +598,11 @@ class ResultStore:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id"
-        return [_entry_from_row(row) for row in self.conn.execute(sql, params)]
+        rows = self.conn.execute(sql, params)
+        if name is not None:
+            key = name_key(name)
+            rows = (row for row in rows if name_key(row[1]) == key)
+        return [_entry_from_row(row) for row in rows]
 
     def entry(self, entry_id: int) -> EntryRecord:
         """The entry with this id (``KeyError`` if there is none)."""
@@ -582,16 +614,18 @@ class ResultStore:
         return _entry_from_row(row)
 
     def latest_entries(self, suite_version: str, *, kind: str | None = None) -> list[EntryRecord]:
-        """The most recent (highest id) ``ok`` entry per name for this suite version,
-        sorted by name. Failed attempts never replace an earlier successful one."""
-        sql = (
-            f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE id IN ("
-            " SELECT MAX(id) FROM entries WHERE suite_version = ? AND status = 'ok'"
-            + (" AND kind = ?" if kind is not None else "")
-            + " GROUP BY name) ORDER BY name"
-        )
+        """The most recent (highest id) ``ok`` entry of every board entry (:func:`version_key`:
+        ``keeper``, ``KEEPER`` and ``Keeper`` of one owner are versions of one) for this suite
+        version, sorted by the name it was last submitted with. Failed attempts never replace an
+        earlier successful one."""
+        sql = (f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE suite_version = ? AND status = 'ok'"
+               + (" AND kind = ?" if kind is not None else "") + " ORDER BY id")
         params = (suite_version,) if kind is None else (suite_version, kind)
-        return [_entry_from_row(row) for row in self.conn.execute(sql, params)]
+        latest = {}  # version key -> its newest entry (rows come oldest first)
+        for row in self.conn.execute(sql, params):
+            entry = _entry_from_row(row)
+            latest[version_key(entry)] = entry
+        return sorted(latest.values(), key=lambda e: (e.name, e.id))
 
     def runs(self, entry_id: int) -> list[RunRecord]:
         """The runs of an entry, in the order they were given to :meth:`add_entry`."""

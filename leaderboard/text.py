@@ -5,7 +5,8 @@ rewrite the terminal or set its title (ANSI escape sequences); in Markdown a nam
 link or a remote image. :func:`clean` removes every control character (C0 except newline, DEL,
 C1, and the Unicode line/paragraph separators and bidirectional overrides) from anything a
 policy can influence before it is stored or shown; :func:`markdown_escape` escapes Markdown's
-and HTML's special characters for tables; :func:`check_entry_name` validates a new entry name.
+and HTML's special characters for tables; :func:`check_entry_name` validates a new entry name,
+and :func:`name_key` says when two names are the same name.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["MAX_NAME_CHARS", "check_entry_name", "clean", "markdown_escape", "name_key"]
+__all__ = ["LOOKALIKES", "MAX_NAME_CHARS", "check_entry_name", "clean", "lookalike_note", "markdown_escape", "name_key"]
 
 MAX_NAME_CHARS = 64
 # C0 controls but \n, DEL, C1 controls, line/paragraph separators, bidi embeddings/overrides/isolates
@@ -38,10 +39,44 @@ def markdown_escape(text: object) -> str:
     return s
 
 
+#: characters that look alike in an entry name's alphabet once case is folded (digits against
+#: letters; ``i`` because a capital ``I`` folds to it and looks like ``l``) ...
+_LOOKALIKE_CHARS = str.maketrans({"0": "o", "1": "l", "i": "l"})
+#: ... and letter pairs that look like one letter (Unicode TR39's confusables among ASCII letters)
+_LOOKALIKE_PAIRS = (("rn", "m"), ("vv", "w"), ("cl", "d"))
+LOOKALIKES = "0/o, 1/l/I/i, rn/m, vv/w, cl/d"
+"""The lookalikes :func:`name_key` folds, as error messages state them."""
+
+
 def name_key(name: str) -> str:
-    """The form two names are compared in (NFKC, case-folded, spaces collapsed): ``Fixed``,
-    ``ｆｉｘｅｄ`` and ``fixed `` all claim the name ``fixed``."""
-    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+    """What makes two entry names *the same name*: equal keys. One rule for reserved baseline
+    names, a name's owner and the versions of an entry (:mod:`lrgym.leaderboard.store`).
+
+    The key is NFKC-normalised (full-width and other compatibility forms become ASCII),
+    case-folded, its spaces collapsed, and then its lookalikes folded — a small "skeleton" in
+    the sense of Unicode TR39, restricted to the characters :func:`check_entry_name` allows
+    (ASCII letters, digits, space, ``. _ + -``; the rest of TR39's table is about other scripts,
+    which a name cannot contain): ``0`` → ``o``, ``1`` and ``i`` → ``l``, then ``rn`` → ``m``,
+    ``vv`` → ``w``, ``cl`` → ``d``. So ``Fixed``, ``ｆｉｘｅｄ`` and ``fixed `` are the name
+    ``fixed``, and ``hypergradient_muIt`` (capital I) is the baseline ``hypergradient_mult``.
+
+    It folds more than the eye needs (``mix`` and ``mlx`` are one name, because ``MIX`` is both
+    ``mix`` and, to the eye, ``MlX``): a refused name costs its submitter another choice, an
+    accepted lookalike would mislead every reader of the board. The key is for comparing only,
+    never shown.
+    """
+    key = " ".join(unicodedata.normalize("NFKC", name).casefold().split()).translate(_LOOKALIKE_CHARS)
+    for pair, letter in _LOOKALIKE_PAIRS:  # no replacement makes a new pair: the order is free
+        key = key.replace(pair, letter)
+    return key
+
+
+def lookalike_note(name: str, existing: str) -> str:
+    """For an error refusing ``name`` because it is the same name as ``existing`` (equal
+    :func:`name_key`): nothing if the two are the same text, else why they count as one."""
+    if name == existing:
+        return ""
+    return f" (too close to it: names are compared ignoring case, width, spaces and the lookalikes {LOOKALIKES})"
 
 
 def check_entry_name(name: str) -> str:

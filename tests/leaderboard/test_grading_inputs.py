@@ -105,6 +105,82 @@ def test_a_name_belongs_to_its_owner(tmp_path):
         assert store.name_available("mine", SUITE.version, "alice") is None
 
 
+@pytest.mark.parametrize("name, same", [
+    ("hypergradient_muIt", "hypergradient_mult"), ("m0del-1", "Model-l"), ("burner", "bumer"),
+    ("VVave", "wave"), ("cIip", "dip"), (" Ｆｉｘｅｄ ", "fixed"), ("a  b", "A B")])
+def test_lookalike_names_are_one_name(name, same):
+    assert name_key(name) == name_key(same)
+
+
+@pytest.mark.parametrize("name, other", [("model-2", "model-z"), ("a_b", "a-b"), ("ab", "a b"), ("sgd", "sgb")])
+def test_distinct_names_stay_distinct(name, other):
+    assert name_key(name) != name_key(other)
+
+
+def test_a_lookalike_of_a_reserved_name_is_refused_naming_it(tmp_path):
+    """``hypergradient_muIt`` (capital I) next to the baseline ``hypergradient_mult``: refused
+    before running, and by the store; both errors name the baseline it is too close to."""
+    with pytest.raises(ValueError, match="reserved for the baseline 'hypergradient_mult'"):
+        submission_spec(policy("Keep"), name="hypergradient_muIt")
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        runs = synthetic_runs(SUITE, [[0.5], [0.5]])
+        store.add_entry(synthetic_entry(SUITE, "hypergradient_mult"), runs)
+        with pytest.raises(NameTakenError, match="baseline 'hypergradient_mult' .too close"):
+            store.add_entry(synthetic_entry(SUITE, "hypergradient_muIt", kind="submission", owner="eve"), runs)
+        store.add_entry(synthetic_entry(SUITE, "keeper-1", kind="submission", owner="alice"), runs)
+        with pytest.raises(NameTakenError, match="too close to 'keeper-1', a name of another submitter .'alice'."):
+            store.add_entry(synthetic_entry(SUITE, "Keeper-l", kind="submission", owner="mallory"), runs)
+
+
+def test_spellings_of_a_name_are_versions_of_one_entry(tmp_path):
+    """``keeper``, ``KEEPER``, ``Keeper`` of one owner: one row on the board (the latest, under the
+    name it was last submitted with), in the ranking, the failures list, the export and look-ups."""
+    from lrgym.leaderboard.export import select_entries
+    from lrgym.leaderboard.report import plotted_rows
+
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        ids = [store.add_entry(synthetic_entry(SUITE, n, kind="submission", owner="alice", summary={}),
+                               synthetic_runs(SUITE, [[s], [s]]))
+               for n, s in (("keeper", 0.2), ("KEEPER", 0.4), ("Keeper", 0.6))]
+        store.add_entry(synthetic_entry(SUITE, "fixed", summary={}), synthetic_runs(SUITE, [[0.5], [0.5]]))
+        latest = store.latest_entries(SUITE.version, kind="submission")
+        assert [(e.id, e.name) for e in latest] == [(ids[-1], "Keeper")]
+        assert [e.id for e in store.entries(SUITE.version, name="keeper")] == ids
+        assert [e.id for e in select_entries(store, SUITE.version)] == sorted([ids[-1], ids[-1] + 1])
+        lb = build_leaderboard(store, SUITE, reps=50)
+        assert sorted(r.name for r in lb.rows) == ["Keeper", "fixed"]
+        assert lb.row("KEEPER").entry.id == ids[-1] and lb.row("keeper").iqm[0] == pytest.approx(0.6)
+        assert [r.name for r in plotted_rows(lb, top=0, entries=["keeper"])] == ["Keeper"]
+        # a failed later attempt in another spelling is that entry's failure, the success still ranked
+        store.record_failure("KeePer", "submission", "boom", suite_version=SUITE.version, owner="alice")
+        lb = build_leaderboard(store, SUITE, reps=50)
+        assert [f.name for f in lb.failures] == ["KeePer"] and "Keeper" in [r.name for r in lb.rows]
+        store.add_entry(synthetic_entry(SUITE, "keeper", kind="submission", owner="alice", summary={}),
+                        synthetic_runs(SUITE, [[0.7], [0.7]]))
+        assert build_leaderboard(store, SUITE, reps=50).failures == []
+
+
+def test_an_old_store_with_lookalikes_of_two_owners_keeps_both(tmp_path):
+    """A file written before lookalikes were folded may hold ``keeper-1`` (alice, first) and
+    ``keeper-l`` (mallory), and a submission ``hypergradient_muIt`` beside the baseline: it opens,
+    every row stays on the board, the first claimant keeps adding versions, the other is refused."""
+    db = tmp_path / "old.sqlite"
+    with ResultStore(db) as store:  # written by hand, as the old name check let them through
+        runs = synthetic_runs(SUITE, [[0.5], [0.5]])
+        rows = [("keeper-1", "submission", "alice"), ("keeper-l", "submission", "mallory"),
+                ("hypergradient_mult", "baseline", None), ("hypergradient_muIt", "submission", "eve")]
+        for name, kind, owner in rows:
+            store.conn.execute("INSERT INTO entries (name, kind, status, suite_version, created_at, n_runs, owner, "
+                               "summary_json) VALUES (?, ?, 'ok', ?, 'x', 0, ?, '{}')",
+                               (name, kind, SUITE.version, owner))
+    with ResultStore(db) as store:
+        assert sorted(e.name for e in store.latest_entries(SUITE.version)) == sorted(n for n, _, _ in rows)
+        store.add_entry(synthetic_entry(SUITE, "keeper-1", kind="submission", owner="alice"), runs)
+        with pytest.raises(NameTakenError, match="too close to 'keeper-1'"):
+            store.add_entry(synthetic_entry(SUITE, "keeper-l", kind="submission", owner="mallory"), runs)
+        assert len(store.latest_entries(SUITE.version)) == 4 and store.check_integrity()
+
+
 def test_run_suite_refuses_a_taken_name_before_running(tmp_path):
     refs = load_references(SUITE, n_workers=1)
     with ResultStore(tmp_path / "r.sqlite") as store:
@@ -126,7 +202,7 @@ def test_clean_and_markdown_escape():
     assert clean("line1\nline2", keep_newlines=False) == "line1 line2"
     md = markdown_escape("[x](http://e.example) ![i](u) <b>&|*_`")
     assert "](" not in md.replace("\\](", "") and "<" not in md and "|" not in md.replace("\\|", "")
-    assert name_key(" Ｆｉｘｅｄ ") == "fixed"
+    assert name_key(" Ｆｉｘｅｄ ") == name_key("fixed")
 
 
 def test_injected_text_in_the_store_is_harmless_in_every_output(tmp_path):
