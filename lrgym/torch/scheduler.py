@@ -18,8 +18,20 @@ the env's own code) and asks the policy for the LR of the next step, exactly as
 :class:`lrgym.LRControlEnv` would: the same features (losses relative to the first, gradient
 norm and cosine between consecutive minibatch gradients, LR, progress), the same action
 contract (``discrete`` factors or ``log_lr`` in [lr_min, lr_max], from the policy's
-``env_options``) and the same starting LR (the policy's ``lr_init``, else 1e-2 / 1e-3 for
-Adam and RMSprop as in the env).
+``env_options``) and the same starting LR.
+
+Policies: anything the leaderboard grades, i.e. an object with ``reset(info)`` and
+``act(obs, info)`` (:func:`check_policy`); ``name``, ``optimizer`` (default ``"sgd"``),
+``action_mode`` (default ``"discrete"``), ``env_options`` and ``lr_init`` are optional.
+
+The optimizer's own LR (``SGD(params, lr=0.1)``) is **not** where the schedule starts: the
+policy owns the LR from the first update on, as in the env. The scheduler sets every group's LR
+at construction, before your first update: a ``log_lr`` policy picks its LR itself; a
+``discrete`` policy multiplies the start LR ``lr_init`` by its factors, and that start is the
+``lr_init`` argument, else the policy's ``lr_init``, else the env's default (1e-2; 1e-3 for
+Adam and RMSprop). When that default replaces a different optimizer LR, a ``UserWarning`` says
+so; pass ``lr_init=opt.param_groups[0]["lr"]`` to start from yours. The optimizer's LR still
+sets the ratio between parameter groups.
 
 What it measures:
 
@@ -32,7 +44,8 @@ What it measures:
 * validation: ``val_fn()`` returns a loss, or ``(loss, metric)`` (metric higher is better);
   without it the validation features repeat the training loss.
 * ``step(losses)`` takes per-example losses (``reduction="none"``) for the loss-spread feature;
-  a scalar loss works too (that feature then reads 0).
+  a scalar loss works too (that feature then reads 0). It is required: the policy observes
+  every update, so ``step()`` without a loss, epoch style, raises ``TypeError``.
 
 LR: the policy's LR is set on the first parameter group; other groups keep their initial ratio
 to it (like ``LambdaLR``'s per-group base LRs). After ``horizon`` steps, or once training
@@ -41,9 +54,21 @@ the LR stays (``sched.done``). A policy with the env's ``rejection_threshold`` (
 gets its step undone as in the env: parameters and optimizer state are restored (the data
 stream is not rewound).
 
-Conventions of ``torch.optim.lr_scheduler``: :meth:`get_last_lr`, :attr:`last_epoch` (updates
-seen), :meth:`state_dict` / :meth:`load_state_dict` (scheduler and policy state; the optimizer
-and model checkpoint themselves as usual).
+Conventions of ``torch.optim.lr_scheduler``: :meth:`get_last_lr` (Python floats, as in every
+``param_groups[i]["lr"]`` it writes; a tensor LR is filled in place), :attr:`last_epoch`
+(updates seen), :meth:`state_dict` / :meth:`load_state_dict` (scheduler and policy state; the
+optimizer and model checkpoint themselves as usual)::
+
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict()}, path)
+    ...
+    ckpt = torch.load(path)                        # weights_only=True, torch's default: plain data
+    model.load_state_dict(ckpt["model"]); opt.load_state_dict(ckpt["opt"])
+    sched = PolicyScheduler(opt, make_baseline("plateau"), horizon=50, ...)   # built as before
+    sched.load_state_dict(ckpt["sched"])           # continues the saved run to the bit
+
+The policy's state is saved with the scheduler's: its own ``state_dict()`` / ``load_state_dict()``
+if it has both, else its attributes, NumPy arrays as tensors (:mod:`lrgym.torch.checkpoint`
+lists what can be saved; anything else raises ``TypeError`` naming the attribute).
 """
 
 from __future__ import annotations
@@ -56,12 +81,14 @@ import numpy as np
 import torch
 
 from lrgym.env import ACTION_MODES, DEFAULT_FACTORS, default_lr_init, next_lr
+from lrgym.info import INFO_SCHEMA
 from lrgym.monitor import TrainingMonitor
 from lrgym.optim import OptimizerConfig
-from lrgym.policy import Policy, policy_env_kwargs
+from lrgym.policy import policy_env_kwargs
 from lrgym.tasks.base import S_TRAIN_LOSS
+from lrgym.torch.checkpoint import TAG, class_name, from_checkpoint, get_object_state, set_object_state, to_checkpoint
 
-__all__ = ["PolicyScheduler", "flat_grad", "measure"]
+__all__ = ["PolicyScheduler", "check_policy", "flat_grad", "measure"]
 
 #: the torch.optim class of each lrgym inner optimizer (see lrgym.torch.optim)
 TORCH_CLASS = {"sgd": "SGD", "momentum": "SGD", "nesterov": "SGD", "adam": "Adam", "rmsprop": "RMSprop",
@@ -93,6 +120,33 @@ def _losses_array(loss) -> np.ndarray:
     return arr
 
 
+def policy_name(policy) -> str:
+    """``policy.name``, else its class name (as the evaluation and the leaderboard name it)."""
+    return str(getattr(policy, "name", type(policy).__name__))
+
+
+def check_policy(policy) -> None:
+    """Accept what the leaderboard grades and :func:`lrgym.baselines.evaluation.run_episode`
+    drives: an object with callable ``reset(info)`` and ``act(obs, info)``. Everything else is
+    optional, with the defaults :func:`lrgym.policy.policy_env_kwargs` fills in (``optimizer``
+    ``"sgd"``, ``action_mode`` ``"discrete"``, no ``env_options``, no ``lr_init``; ``name``: the
+    class name). The leaderboard's own check is
+    ``lrgym.leaderboard.policy_host.declared_choices`` (a test keeps the two in agreement)."""
+    if isinstance(policy, type):
+        raise TypeError(f"policy {policy.__name__} is a class; valid: an instance of it, e.g. {policy.__name__}()")
+    missing = [f"{method}()" for method in ("reset", "act") if not callable(getattr(policy, method, None))]
+    if missing:
+        raise TypeError(
+            f"policy {policy_name(policy)!r} ({type(policy).__name__}) has no {' and no '.join(missing)} method; "
+            "valid: an object with reset(info) and act(obs, info) (name, optimizer, action_mode, env_options and "
+            "lr_init are optional: see lrgym.policy.Policy)")
+
+
+def _has_state_dict(policy) -> bool:
+    """The policy checkpoints itself (``state_dict()`` and ``load_state_dict(state)``, PyTorch's hook)."""
+    return callable(getattr(policy, "state_dict", None)) and callable(getattr(policy, "load_state_dict", None))
+
+
 def measure(train_loss_fn, val_fn) -> tuple[float | None, float | None, float]:
     """(train_loss, val_loss, val_metric) from the user's callables (None / nan where absent)."""
     with torch.no_grad():
@@ -114,16 +168,18 @@ class PolicyScheduler:
 
     Args:
         optimizer: any ``torch.optim.Optimizer``.
-        policy: any object following :class:`lrgym.policy.Policy` (a baseline from
-            ``lrgym.baselines.registry.make_baseline``, a learned agent, a submission class).
+        policy: any object with ``reset(info)`` and ``act(obs, info)`` (:class:`lrgym.policy.Policy`;
+            a baseline from ``lrgym.baselines.registry.make_baseline``, a learned agent, a
+            submission class instance).
         horizon: policy steps in the run (``progress`` = t / horizon).
         updates_per_step: optimizer updates per policy step (the env's ``inner_steps``).
         val_fn: ``() -> loss`` or ``() -> (loss, metric)`` on validation data, called after each
             step (and once at construction).
         train_loss_fn: ``() -> loss``, the training objective, called likewise; None uses the
             step's mean minibatch loss.
-        lr_init: the LR of the first step before the policy's first action (None: the policy's
-            ``lr_init``, else the env's default for the policy's optimizer).
+        lr_init: the LR before the policy's first action, which a ``discrete`` policy multiplies
+            (None: the policy's ``lr_init``, else the env's default for the policy's optimizer,
+            with a warning if the optimizer's LR differs; not the optimizer's LR).
         lr_min, lr_max, cap_factor, reward: as in :class:`lrgym.LRControlEnv`.
         loss_scale: the task's typical loss; training diverged when a loss passes
             ``cap_factor · max(L0, loss_scale)`` (nan, the default: ``cap_factor · L0``).
@@ -136,11 +192,7 @@ class PolicyScheduler:
                  task_name: str = "torch", loss_scale: float = math.nan):
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
-        if not isinstance(policy, Policy):
-            raise TypeError(
-                f"policy {policy!r} does not follow lrgym.policy.Policy; valid: an object with name, optimizer, "
-                "action_mode, reset(info) and act(obs, info)"
-            )
+        check_policy(policy)
         if not (0 < lr_min < lr_max < math.inf):
             raise ValueError(f"lr_min={lr_min!r}, lr_max={lr_max!r} out of range; valid: 0 < lr_min < lr_max < inf")
         kwargs = policy_env_kwargs(policy)
@@ -156,22 +208,33 @@ class PolicyScheduler:
         self.policy_optimizer = OptimizerConfig.coerce(kwargs.get("optimizer", "sgd")).name
         if type(optimizer).__name__ != TORCH_CLASS[self.policy_optimizer]:
             warnings.warn(
-                f"policy {getattr(policy, 'name', policy)!r} was designed for lrgym's {self.policy_optimizer!r} "
+                f"policy {policy_name(policy)!r} was designed for lrgym's {self.policy_optimizer!r} "
                 f"(torch.optim.{TORCH_CLASS[self.policy_optimizer]}), it drives a {type(optimizer).__name__} here; "
                 "lrgym.torch.make_optimizer(params, policy.optimizer) builds the matching one", stacklevel=2)
         self.ignored_options = sorted(set(kwargs) - set(SUPPORTED_OPTIONS))
         self.lr_min, self.lr_max = float(lr_min), float(lr_max)
+        given_lr = float(optimizer.param_groups[0].get("initial_lr", optimizer.param_groups[0]["lr"]))
         if lr_init is None:
             lr_init = kwargs.get("lr_init") or default_lr_init(self.policy_optimizer)
+            if (kwargs.get("lr_init") is None and self.action_mode == "discrete"
+                    and not math.isclose(given_lr, float(lr_init), rel_tol=1e-9)):
+                warnings.warn(
+                    f"policy {policy_name(policy)!r} multiplies the LR by its factors and states no start LR of its "
+                    f"own: it starts from lr_init={float(lr_init):g} (the env's default for "
+                    f"{self.policy_optimizer!r}, where lrgym's episodes start), not from the optimizer's "
+                    f"lr={given_lr:g}. Pass PolicyScheduler(..., lr_init={given_lr:g}) to start from yours, or "
+                    f"build the optimizer with lr={float(lr_init):g}", stacklevel=2)
         self.lr = min(self.lr_max, max(self.lr_min, float(lr_init)))
         self.val_fn, self.train_loss_fn = val_fn, train_loss_fn
         self.task_name = task_name
         self.monitor = TrainingMonitor(horizon, updates_per_step, cap_factor, reward, loss_scale=loss_scale)
         self.horizon, self.updates_per_step = self.monitor.horizon, self.monitor.updates_per_step
-        for group in optimizer.param_groups:
-            group.setdefault("initial_lr", group["lr"])
-        first = optimizer.param_groups[0]["initial_lr"]
-        self._ratios = [g["initial_lr"] / first if first else 1.0 for g in optimizer.param_groups]
+        for group in optimizer.param_groups:  # as torch.optim.lr_scheduler.LRScheduler records them
+            lr = group["lr"]
+            group.setdefault("initial_lr", lr.clone() if isinstance(lr, torch.Tensor) else lr)
+        first = float(optimizer.param_groups[0]["initial_lr"])
+        self._ratios = [float(g["initial_lr"]) / first if first else 1.0 for g in optimizer.param_groups]
+        self._last_lr: list[float] = []
         self.last_epoch = 0  # optimizer updates seen by step()
         self.last_reward = 0.0
         self._snapshot = None
@@ -204,7 +267,10 @@ class PolicyScheduler:
         """Record the update just taken (its minibatch ``loss``, per-example or scalar); every
         ``updates_per_step`` updates, observe and set the policy's next LR."""
         if loss is None:
-            raise ValueError("PolicyScheduler.step(loss) needs the minibatch loss (per-example losses or their mean)")
+            raise TypeError(
+                "PolicyScheduler.step(loss) needs the loss of the update just taken: its per-example losses "
+                "(e.g. F.cross_entropy(output, target, reduction='none')) or their mean, a tensor or a number. "
+                "Call it after every optimizer.step(), not once per epoch: the policy observes each update")
         self.last_epoch += 1
         if self.monitor.done:
             return
@@ -217,7 +283,7 @@ class PolicyScheduler:
         """Ask the policy for this step's LR (the first step uses ``lr_init`` only if the policy
         says so: the env too asks the policy before its first step)."""
         action = self.policy.act(self.last_obs.copy(), dict(self.last_info))
-        self.lr = next_lr(action, self.lr, self.action_mode, self.factors, self.lr_min, self.lr_max)
+        self.lr = float(next_lr(action, self.lr, self.action_mode, self.factors, self.lr_min, self.lr_max))
         self._apply_lr()
         if self.rejection_threshold is not None:
             self._snapshot = (
@@ -252,43 +318,88 @@ class PolicyScheduler:
         self.monitor.prev_grad[...] = prev_grad
 
     def _apply_lr(self) -> None:
-        for group, ratio in zip(self.optimizer.param_groups, self._ratios):
-            group["lr"] = self.lr * ratio
+        """Set every group's LR (Python floats; a tensor LR is filled in place, as torch's schedulers do)."""
+        self._last_lr = [self.lr * ratio for ratio in self._ratios]
+        for group, lr in zip(self.optimizer.param_groups, self._last_lr):
+            if isinstance(group["lr"], torch.Tensor):
+                group["lr"].fill_(lr)
+            else:
+                group["lr"] = lr
 
     # ---- torch.optim.lr_scheduler conventions ----------------------------------------------------
 
     def get_last_lr(self) -> list[float]:
-        """The LR of every parameter group, as set by the last decision."""
-        return [group["lr"] for group in self.optimizer.param_groups]
+        """The LR of every parameter group set by the last decision (Python floats)."""
+        return list(self._last_lr)
 
     def state_dict(self) -> dict:
-        """Everything but the optimizer (checkpoint that with ``optimizer.state_dict()``): counters,
-        LR, the monitor's statistics and the policy's state."""
-        policy_state = self.policy.__getstate__() if hasattr(self.policy, "__getstate__") else vars(self.policy)
+        """Everything but the optimizer and the model (checkpoint those with their own
+        ``state_dict()``): counters, LR, the monitor's statistics, the step being undone (bold
+        driver) and the policy's state. Plain data and tensors only, so ``torch.save`` then
+        ``torch.load`` with its default ``weights_only=True`` read it back
+        (:mod:`lrgym.torch.checkpoint`).
+
+        The policy's state: what its ``state_dict()`` returns if it has ``state_dict()`` and
+        ``load_state_dict(state)`` methods, else its attributes (``__getstate__()``: NumPy arrays
+        as tensors, helper objects attribute by attribute). A value that is not data (a function,
+        an open file) raises ``TypeError`` naming it, e.g. ``policy.schedule``: give such a policy
+        the two methods.
+        """
         return {
-            "last_epoch": self.last_epoch,
-            "lr": self.lr,
-            "ratios": list(self._ratios),
-            "last_obs": self.last_obs.copy(),
-            "last_info": copy.deepcopy(self.last_info),
-            "last_reward": self.last_reward,
-            "monitor": self.monitor.state_dict(),
-            "policy": copy.deepcopy(policy_state),
-            "snapshot": copy.deepcopy(self._snapshot),
+            "last_epoch": int(self.last_epoch),
+            "lr": float(self.lr),
+            "ratios": [float(r) for r in self._ratios],
+            "last_obs": self.last_obs.tolist(),
+            "last_info": {k: v.item() if isinstance(v, np.generic) else v for k, v in self.last_info.items()},
+            "last_reward": float(self.last_reward),
+            "monitor": to_checkpoint(self.monitor.state_dict(), "monitor"),
+            "policy": self._policy_state(),
+            "snapshot": to_checkpoint(self._snapshot, "snapshot"),
         }
 
+    def _policy_state(self):
+        if _has_state_dict(self.policy):
+            return {TAG: "state_dict", "class": class_name(type(self.policy)),
+                    "state": to_checkpoint(self.policy.state_dict(), "policy.state_dict()")}
+        return to_checkpoint(self.policy, "policy")
+
+    _KEYS = ("last_epoch", "lr", "ratios", "last_obs", "last_info", "last_reward", "monitor", "policy", "snapshot")
+
     def load_state_dict(self, state: dict) -> None:
-        """Continue from :meth:`state_dict` (the policy object must be of the same kind)."""
+        """Continue from :meth:`state_dict` (also after ``torch.load``): the next updates give the
+        LRs and observations of the run that was saved, to the bit. Build the scheduler with the
+        same kind of policy, built the same way (its state is loaded into it, as
+        ``nn.Module.load_state_dict`` loads into a module), on an optimizer with as many parameter
+        groups; load the model's, the optimizer's and this state in any order."""
+        missing = [key for key in self._KEYS if key not in state]
+        if missing:
+            raise ValueError(f"not a PolicyScheduler state: missing {missing}; valid: a dict from state_dict()")
+        ratios = [float(r) for r in state["ratios"]]
+        if len(ratios) != len(self.optimizer.param_groups):
+            raise ValueError(f"the state has {len(ratios)} parameter group(s), the optimizer "
+                             f"{len(self.optimizer.param_groups)}; valid: the optimizer the state was saved with")
+        monitor = from_checkpoint(state["monitor"], None, "monitor")
+        snapshot = from_checkpoint(state["snapshot"], None, "snapshot")
+        last_info = {k: INFO_SCHEMA[k].type(v) if k in INFO_SCHEMA else v for k, v in state["last_info"].items()}
+        self._load_policy_state(state["policy"])
+        self.monitor.load_state_dict(monitor)
         self.last_epoch = int(state["last_epoch"])
         self.lr = float(state["lr"])
-        self._ratios = list(state["ratios"])
+        self._ratios = ratios
         self.last_obs = np.array(state["last_obs"], dtype=np.float32)
-        self.last_info = copy.deepcopy(state["last_info"])
+        self.last_info = last_info
         self.last_reward = float(state["last_reward"])
-        self.monitor.load_state_dict(state["monitor"])
-        if hasattr(self.policy, "__setstate__"):
-            self.policy.__setstate__(copy.deepcopy(state["policy"]))
-        else:
-            self.policy.__dict__.update(copy.deepcopy(state["policy"]))
-        self._snapshot = copy.deepcopy(state["snapshot"])
+        self._snapshot = snapshot
         self._apply_lr()
+
+    def _load_policy_state(self, stored) -> None:
+        kind = stored.get(TAG) if isinstance(stored, dict) else None
+        if kind == "state_dict":
+            if stored["class"] != class_name(type(self.policy)) or not _has_state_dict(self.policy):
+                raise ValueError(f"the state is of a policy {stored['class']} with load_state_dict(), this scheduler "
+                                 f"drives a {class_name(type(self.policy))}; valid: the same kind of policy")
+            self.policy.load_state_dict(from_checkpoint(stored["state"], None, "policy.state_dict()"))
+        elif kind == "object":
+            from_checkpoint(stored, self.policy, "policy")
+        else:  # a state of an older lrgym: the policy's raw __getstate__()
+            set_object_state(self.policy, from_checkpoint(stored, get_object_state(self.policy), "policy"))

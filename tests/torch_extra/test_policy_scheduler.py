@@ -33,7 +33,7 @@ def env_episode(policy, seed=3, instance=7):
     env = LRControlEnv(family="linreg", family_options=LINREG, horizon=HORIZON, inner_steps=INNER,
                        **policy_env_kwargs(policy))
     obs, info = env.reset(seed=seed, options={"instance": instance})
-    start = (env.task, env.state.params.copy(), env.state.rng.copy())
+    start = (env.task, env.state.params.copy(), env.state.rng.copy(), float(info["lr"]))
     policy.reset(info)
     observations, lrs, rejected = [obs], [], []
     done = False
@@ -49,12 +49,12 @@ def env_episode(policy, seed=3, instance=7):
 class TorchLinReg:
     """The env's linreg instance in torch: ½ (xᵀw − y)² on the task's arrays."""
 
-    def __init__(self, task, w0, optimizer_name):
+    def __init__(self, task, w0, optimizer_name, lr=1.0):
         self.X, self.y = torch.from_numpy(task.X), torch.from_numpy(task.y)
         self.Xv, self.yv = torch.from_numpy(task.Xv), torch.from_numpy(task.yv)
         self.n_eval, self.val_var = task.n_eval, task.val_var
         self.w = torch.nn.Parameter(torch.from_numpy(w0.copy()))
-        self.opt = make_optimizer([self.w], optimizer_name, lr=1.0)
+        self.opt = make_optimizer([self.w], optimizer_name, lr=lr)
 
     def train_loss(self):
         r = self.X[: self.n_eval] @ self.w - self.y[: self.n_eval]
@@ -75,8 +75,8 @@ class TorchLinReg:
 
 
 def scheduler_episode(policy, start, optimizer_name, n_updates=None, sched_state=None):
-    task, w0, rng_word = start
-    model = TorchLinReg(task, w0, optimizer_name)
+    task, w0, rng_word, lr0 = start
+    model = TorchLinReg(task, w0, optimizer_name, lr0)  # the optimizer built at the episode's start LR
     sched = PolicyScheduler(model.opt, policy, horizon=HORIZON, updates_per_step=INNER,
                             train_loss_fn=model.train_loss, val_fn=model.val, loss_scale=task.loss_scale)
     observations, lrs = [sched.last_obs], []
@@ -131,7 +131,7 @@ def test_lock_step_covers_rejections():
 def test_state_dict_round_trip_mid_training_continues_identically():
     policy = make_baseline("hypergradient", family="linreg")
     start, *_ = env_episode(make_baseline("hypergradient", family="linreg"))
-    task, w0, rng_word = start
+    task, w0, rng_word, _ = start
     model = TorchLinReg(task, w0, "sgd")
     sched = PolicyScheduler(model.opt, policy, horizon=HORIZON, updates_per_step=INNER,
                             train_loss_fn=model.train_loss, val_fn=model.val)
@@ -178,7 +178,7 @@ def test_param_groups_keep_their_ratio_and_bad_inputs_are_named():
         PolicyScheduler("sgd", make_baseline("fixed", lr=0.3), horizon=4)
     with pytest.raises(ValueError, match="horizon"):
         PolicyScheduler(opt, make_baseline("fixed", lr=0.3), horizon=0)
-    with pytest.raises(ValueError, match="needs the minibatch loss"):
+    with pytest.raises(TypeError, match=r"step\(loss\) needs the loss.*reduction='none'.*or their mean"):
         sched.step()
 
 

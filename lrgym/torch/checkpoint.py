@@ -1,0 +1,251 @@
+"""Policy and scheduler state as plain data that ``torch.load`` reads with ``weights_only=True``.
+
+Since torch 2.6, ``torch.load`` only unpickles *data* by default: numbers, strings, bytes,
+``None``, lists, tuples, dicts, sets and tensors. lrgym's policies and its training monitor keep
+NumPy arrays and NumPy scalars, some keep small helper objects (the Q-learner's discretiser), a
+path (the SB3 agents) or a random generator. :func:`to_checkpoint` turns such a value into data
+of the allowed kinds, :func:`from_checkpoint` turns it back, bit for bit:
+
+=================================  ===============================================================
+value                              stored as
+=================================  ===============================================================
+None, bool, int, float, complex,   itself
+str, bytes, ``torch.Tensor``
+list, tuple, dict, OrderedDict,    the same container of stored items (dict keys must be
+set                                numbers, strings, bytes, None or tuples of them)
+``np.ndarray`` (numeric or bool)   ``{"__lrgym__": "ndarray", "data": tensor}`` (same dtype)
+NumPy scalar (``np.float64`` …)    ``{"__lrgym__": "numpy", "dtype": "<f8", "value": 0.5}``
+``pathlib`` path                   ``{"__lrgym__": "path", "value": "/the/path"}``
+``np.random.Generator``,           the generator's state (``bit_generator.state``,
+``np.random.RandomState``,         ``get_state()``, ``getstate()``)
+``random.Random``
+``torch.nn.Module``                ``{"__lrgym__": "module", "state": module.state_dict(), ...}``
+any other object                   ``{"__lrgym__": "object", "class": "pkg.mod.Name",
+                                   "state": ...}``: the stored ``__getstate__()`` (its
+                                   ``__dict__`` unless the class says otherwise)
+=================================  ===============================================================
+
+Objects, modules, generators and tensors are restored **in place**, the way
+``nn.Module.load_state_dict`` restores parameters: :func:`from_checkpoint` gets the live value
+at the same place (``live``) and loads the stored state into it, so the policy you pass to a
+new scheduler must be built like the one that was saved (same class, same helper objects; its
+other attributes are overwritten). No class is ever imported or constructed from a checkpoint,
+which is what keeps it safe to load.
+
+Anything else — functions, lambdas, open files, locks, enums, classes with their own pickling
+(``__reduce__``) — raises ``TypeError`` naming where it sits (``policy.schedule``,
+``policy.memory['x'][2]``): such a policy gives itself ``state_dict()`` and
+``load_state_dict(state)`` methods (the PyTorch convention; their values may be anything from
+the table), and the scheduler saves what those return instead.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import pathlib
+import random
+import types
+from collections import OrderedDict
+
+import numpy as np
+import torch
+
+__all__ = ["TAG", "class_name", "from_checkpoint", "get_object_state", "set_object_state", "to_checkpoint"]
+
+#: the key that marks a stored non-data value (a dict of the policy's own may not use it)
+TAG = "__lrgym__"
+
+_PLAIN = (type(None), bool, int, float, complex, str, bytes)
+#: NumPy dtype kinds stored: bool, signed / unsigned int, float, complex (arrays); + str, bytes (scalars)
+_ARRAY_KINDS = "biufc"
+_SCALAR_KINDS = "biufcUS"
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+#: objects that are code or handles, not state
+_NOT_DATA = (type, types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.ModuleType,
+             functools.partial, enum.Enum)
+
+_VALID = ("valid: numbers, str, bytes, None; lists, tuples, dicts and sets of them; NumPy arrays and scalars; "
+          "torch tensors and modules; pathlib paths; NumPy and `random` generators; objects made of these. "
+          "Otherwise give the policy state_dict() and load_state_dict(state) methods")
+
+
+def class_name(cls: type) -> str:
+    """``package.module.Qualname`` of a class: how a checkpoint names the class of a stored object."""
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _too_wide(dtype: np.dtype) -> bool:
+    """``np.longdouble`` / ``np.clongdouble``: wider than a Python float or a torch dtype."""
+    return dtype.kind in "fc" and dtype.itemsize > (8 if dtype.kind == "f" else 16)
+
+
+def _plain_key(key) -> bool:
+    if isinstance(key, tuple) and type(key) is tuple:
+        return all(_plain_key(k) for k in key)
+    return type(key) in _PLAIN
+
+
+def get_object_state(obj):
+    """What ``pickle`` stores of ``obj``: ``obj.__getstate__()`` (Python ≥ 3.11 gives every object
+    one: its ``__dict__``, ``None`` when that is empty, ``(dict, slots)`` with ``__slots__``), or on
+    Python 3.10 a class's own ``__getstate__`` else a copy of ``__dict__``."""
+    getstate = getattr(obj, "__getstate__", None)
+    if getstate is not None:
+        return getstate()
+    return dict(vars(obj)) if hasattr(obj, "__dict__") else None
+
+
+def set_object_state(obj, state) -> None:
+    """Restore ``state`` (from :func:`get_object_state`) into ``obj`` as ``pickle`` would:
+    ``obj.__setstate__(state)`` if the class has one, else ``None`` → nothing, a dict → its
+    ``__dict__`` updated, ``(dict, slots)`` → both."""
+    if getattr(type(obj), "__setstate__", None) is not None:
+        obj.__setstate__(state)
+        return
+    if state is None:
+        return
+    slots = None
+    if isinstance(state, tuple) and len(state) == 2:
+        state, slots = state
+    if state:
+        if not isinstance(state, dict):
+            raise TypeError(f"cannot restore a {type(obj).__name__} from a state of type {type(state).__name__}; "
+                            "valid: None, a dict, or (dict, slots), or a class with __setstate__")
+        obj.__dict__.update(state)
+    for name, value in (slots or {}).items():
+        object.__setattr__(obj, name, value)
+
+
+def to_checkpoint(value, where: str = "value", _stack: tuple = ()):
+    """``value`` as data that ``torch.load(weights_only=True)`` reads (the module docstring's
+    table); arrays and tensors are copies. ``where`` names the value in errors."""
+    if type(value) in _PLAIN:
+        return value
+    if isinstance(value, np.generic):
+        if value.dtype.kind not in _SCALAR_KINDS or _too_wide(value.dtype):
+            raise TypeError(f"cannot checkpoint {where}: a NumPy {value.dtype} scalar; {_VALID}")
+        return {TAG: "numpy", "dtype": value.dtype.str, "value": value.item()}
+    if isinstance(value, np.ndarray):
+        if type(value) is not np.ndarray or value.dtype.kind not in _ARRAY_KINDS or _too_wide(value.dtype):
+            raise TypeError(f"cannot checkpoint {where}: a {type(value).__name__} of dtype {value.dtype}; "
+                            f"valid: a numeric or bool np.ndarray. {_VALID}")
+        native = value.astype(value.dtype.newbyteorder("="), order="C", copy=True)
+        return {TAG: "ndarray", "data": torch.from_numpy(native)}
+    if isinstance(value, torch.nn.Module):
+        return {TAG: "module", "class": class_name(type(value)), "training": value.training,
+                "state": to_checkpoint(value.state_dict(), f"{where}.state_dict()", _stack)}
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, pathlib.PurePath):
+        return {TAG: "path", "value": str(value)}
+    if isinstance(value, np.random.Generator):
+        return {TAG: "generator", "state": to_checkpoint(value.bit_generator.state, where, _stack)}
+    if isinstance(value, np.random.RandomState):
+        return {TAG: "random_state", "state": to_checkpoint(value.get_state(legacy=False), where, _stack)}
+    if type(value) is random.Random:
+        return {TAG: "py_random", "state": value.getstate()}
+    if id(value) in _stack:
+        raise TypeError(f"cannot checkpoint {where}: it contains itself (a cycle); {_VALID}")
+    stack = (*_stack, id(value))
+    if type(value) in (list, tuple):
+        return type(value)(to_checkpoint(v, f"{where}[{i}]", stack) for i, v in enumerate(value))
+    if type(value) in (set, frozenset):
+        bad = [v for v in value if not _plain_key(v)]
+        if bad:
+            raise TypeError(f"cannot checkpoint {where}: a set holding {type(bad[0]).__name__}; {_VALID}")
+        return set(value) if type(value) is set else {TAG: "frozenset", "items": list(value)}
+    if type(value) in (dict, OrderedDict):
+        if TAG in value:
+            raise TypeError(f"cannot checkpoint {where}: its key {TAG!r} is reserved for lrgym's own markers")
+        out = type(value)()
+        for key, item in value.items():
+            if not _plain_key(key):
+                raise TypeError(f"cannot checkpoint {where}: a dict key of type {type(key).__name__} ({key!r}); "
+                                f"valid keys: numbers, str, bytes, None or tuples of them")
+            out[key] = to_checkpoint(item, f"{where}[{key!r}]", stack)
+        return out
+    cls = type(value)
+    if (isinstance(value, _NOT_DATA) or not hasattr(value, "__dict__") and not hasattr(cls, "__slots__")
+            or cls.__reduce_ex__ is not object.__reduce_ex__ or cls.__reduce__ is not object.__reduce__):
+        raise TypeError(f"cannot checkpoint {where}: a {class_name(cls)}, which is not data; {_VALID}")
+    state = get_object_state(value)
+    if type(state) is dict and all(type(k) is str for k in state):  # attributes: named policy.attr in errors
+        stored = {key: to_checkpoint(item, f"{where}.{key}", stack) for key, item in state.items()}
+    else:
+        stored = to_checkpoint(state, where, stack)
+    return {TAG: "object", "class": class_name(cls), "state": stored}
+
+
+def from_checkpoint(value, live=None, where: str = "value"):
+    """The value :func:`to_checkpoint` stored (arrays and tensors are fresh copies). Objects,
+    modules, generators and same-shaped tensors are loaded into ``live``, the value at the same
+    place now, and returned; an object or module without a live counterpart of its class raises
+    ``ValueError``."""
+    if isinstance(value, torch.Tensor):
+        if isinstance(live, torch.Tensor) and live.shape == value.shape and live.dtype == value.dtype:
+            with torch.no_grad():
+                live.copy_(value)
+            return live
+        return value.clone()
+    if isinstance(value, np.ndarray):  # a checkpoint of an older lrgym (weights_only=False)
+        return value.copy()
+    if type(value) in (list, tuple):
+        counterpart = live if isinstance(live, (list, tuple)) and len(live) == len(value) else [None] * len(value)
+        return type(value)(from_checkpoint(v, c, f"{where}[{i}]") for i, (v, c) in enumerate(zip(value, counterpart)))
+    if isinstance(value, set):
+        return set(value)
+    if not isinstance(value, dict):
+        return value
+    kind = value.get(TAG)
+    if kind is None:
+        counterpart = live if isinstance(live, dict) else {}
+        return type(value)((k, from_checkpoint(v, counterpart.get(k), f"{where}[{k!r}]")) for k, v in value.items())
+    if kind == "numpy":
+        return np.dtype(value["dtype"]).type(value["value"])
+    if kind == "ndarray":
+        return value["data"].numpy().copy()
+    if kind == "path":
+        return pathlib.Path(value["value"])
+    if kind == "frozenset":
+        return frozenset(value["items"])
+    if kind == "generator":
+        state = from_checkpoint(value["state"])
+        if isinstance(live, np.random.Generator) and type(live.bit_generator).__name__ == state["bit_generator"]:
+            live.bit_generator.state = state
+            return live
+        if state["bit_generator"] not in _BIT_GENERATORS:
+            raise ValueError(f"{where}: unknown bit generator {state['bit_generator']!r}; "
+                             f"valid: {', '.join(_BIT_GENERATORS)}")
+        bit_generator = getattr(np.random, state["bit_generator"])()
+        bit_generator.state = state
+        return np.random.Generator(bit_generator)
+    if kind == "random_state":
+        generator = live if isinstance(live, np.random.RandomState) else np.random.RandomState()
+        generator.set_state(from_checkpoint(value["state"]))
+        return generator
+    if kind == "py_random":
+        generator = live if type(live) is random.Random else random.Random()
+        generator.setstate(value["state"])
+        return generator
+    if kind in ("module", "object"):
+        if live is None or class_name(type(live)) != value["class"]:
+            now = "nothing" if live is None else f"a {class_name(type(live))}"
+            raise ValueError(
+                f"cannot restore {where}: the checkpoint holds a {value['class']} there, this policy has {now}. "
+                "Objects are loaded into the policy's own (as nn.Module.load_state_dict loads parameters): "
+                "build the policy the same way as the one that was saved")
+        if kind == "module":
+            live.load_state_dict(from_checkpoint(value["state"], None, f"{where}.state_dict()"))
+            live.train(value["training"])
+            return live
+        stored = value["state"]
+        current = get_object_state(live)
+        if isinstance(stored, dict) and TAG not in stored:
+            current = current if isinstance(current, dict) else {}
+            state = {k: from_checkpoint(v, current.get(k), f"{where}.{k}") for k, v in stored.items()}
+        else:
+            state = from_checkpoint(stored, current, where)
+        set_object_state(live, state)
+        return live
+    raise ValueError(f"cannot restore {where}: unknown marker {TAG}={kind!r} (a checkpoint of a newer lrgym?)")

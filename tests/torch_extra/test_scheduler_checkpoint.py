@@ -1,0 +1,367 @@
+"""PolicyScheduler as a PyTorch user checkpoints and feeds it.
+
+* Checkpoints: ``torch.save`` of the model's, optimizer's and scheduler's ``state_dict()`` mid-step,
+  ``torch.load`` with ``weights_only=True`` (PyTorch's default since 2.6), a fresh model, optimizer,
+  policy and scheduler loaded from it must give the LRs, observations and weights of the run that
+  was never interrupted, to the bit (the reference), for policies holding NumPy arrays, helper
+  objects, a path, a random generator, nothing at all, or a ``state_dict()`` of their own.
+* LRs are Python floats (NumPy scalars in ``param_groups`` break weights-only loading).
+* Policies: the scheduler takes exactly what the leaderboard grades (``reset`` and ``act``).
+* The optimizer's own LR: when it is not the start, a discrete policy says so.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import pathlib
+import random
+import threading
+import warnings
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from lrgym.baselines.registry import make_baseline  # noqa: E402
+from lrgym.torch import PolicyScheduler  # noqa: E402
+from lrgym.torch.checkpoint import from_checkpoint, to_checkpoint  # noqa: E402
+
+torch.set_num_threads(1)
+
+HORIZON, INNER = 8, 3
+N_ROWS, BATCH = 96, 16
+
+
+def weights_only_round_trip(obj):
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    buf.seek(0)
+    return torch.load(buf, weights_only=True)
+
+
+def regression_data():
+    g = torch.Generator().manual_seed(5)
+    X = torch.randn(N_ROWS, 8, generator=g, dtype=torch.float64)
+    y = X @ torch.linspace(-1, 1, 8, dtype=torch.float64) + 0.1 * torch.randn(N_ROWS, generator=g, dtype=torch.float64)
+    return X, y
+
+
+X, Y = regression_data()
+
+
+def build(policy, seed=0, lr=0.01):
+    torch.manual_seed(seed)
+    model = torch.nn.Linear(8, 1).double()
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the start-LR warning, tested below
+        sched = PolicyScheduler(opt, policy, horizon=HORIZON, updates_per_step=INNER,
+                                train_loss_fn=lambda: float(((model(X).squeeze(1) - Y) ** 2).mean()))
+    return model, opt, sched
+
+
+def run(model, opt, sched, updates):
+    """Train on the rows of each update index k (the data stream is a function of k alone)."""
+    trace = []
+    for k in updates:
+        rows = (7 * k + torch.arange(BATCH)) % N_ROWS
+        opt.zero_grad()
+        losses = (model(X[rows]).squeeze(1) - Y[rows]) ** 2
+        losses.mean().backward()
+        opt.step()
+        sched.step(losses)
+        trace.append((sched.get_last_lr(), sched.last_obs.copy(), bool(sched.last_info["rejected"]),
+                      [p.detach().clone() for p in model.parameters()]))
+    return trace
+
+
+class Keep:
+    """Class attributes only: ``__getstate__()`` is None on Python ≥ 3.11."""
+
+    name, optimizer, action_mode = "keep", "sgd", "discrete"
+
+    def reset(self, info):
+        pass
+
+    def act(self, obs, info):
+        return 3  # × 1.25
+
+
+class Explorer:
+    """A stochastic discrete policy: its numpy Generator, counters and arrays are its state."""
+
+    name = "explorer"
+
+    def __init__(self, seed=0):
+        self.rng = np.random.default_rng(seed)
+        self.counts = np.zeros(5, dtype=np.int64)
+        self.py_rng = random.Random(seed)
+        self.source = pathlib.Path("/nowhere/explorer.npz")
+
+    def reset(self, info):
+        self.counts[:] = 0
+        self.last = np.float64(info["lr"])
+
+    def act(self, obs, info):
+        a = int(self.rng.integers(1, 4)) if self.py_rng.random() < 0.9 else 2
+        self.counts[a] += 1
+        return a
+
+
+class WithHook:
+    """Keeps a lambda (not data), so only its own state_dict() can checkpoint it."""
+
+    name, action_mode = "hooked", "log_lr"
+
+    def __init__(self):
+        self.schedule = lambda t: 10.0 ** (-1 - t / 4)
+        self.t = 0
+        self.loaded = False
+
+    def reset(self, info):
+        self.t = 0
+
+    def act(self, obs, info):
+        lr = self.schedule(self.t)
+        self.t += 1
+        return np.array([(math.log10(lr) + 6) / 7 * 2 - 1], dtype=np.float32)  # log10 LR in [-6, 1]
+
+    def state_dict(self):
+        return {"t": self.t, "history": np.arange(self.t, dtype=np.float64)}
+
+    def load_state_dict(self, state):
+        self.t = state["t"]
+        assert isinstance(state["history"], np.ndarray) and state["history"].shape == (self.t,)
+        self.loaded = True
+
+
+POLICIES = {
+    "dqn": lambda: make_baseline("dqn"),  # SB3 agent: a pathlib path, a meta dict
+    "qlearning": lambda: make_baseline("qlearning"),  # Q-table arrays, a Discretiser object
+    "hypergradient": lambda: make_baseline("hypergradient", beta=0.02),
+    "bold_driver": lambda: make_baseline("bold_driver", lr=0.3),  # undoes steps: the snapshot is state
+    "keep": Keep,
+    "explorer": Explorer,
+    "hook": WithHook,
+}
+
+
+@pytest.mark.parametrize("name", list(POLICIES))
+def test_weights_only_checkpoint_mid_step_continues_like_the_uninterrupted_run(name):
+    total = HORIZON * INNER
+    cut = 2 * INNER + 1  # in the middle of a step: the monitor's accumulators are state
+    reference = run(*build(POLICIES[name]()), range(total))
+
+    model, opt, sched = build(POLICIES[name]())
+    run(model, opt, sched, range(cut))
+    checkpoint = weights_only_round_trip({"model": model.state_dict(), "opt": opt.state_dict(),
+                                          "sched": sched.state_dict()})
+
+    model2, opt2, sched2 = build(POLICIES[name](), seed=1, lr=0.5)  # other weights, LR and policy state
+    if name == "hypergradient":
+        sched2.policy.beta = 123.0  # must come back from the checkpoint
+    model2.load_state_dict(checkpoint["model"])
+    opt2.load_state_dict(checkpoint["opt"])
+    sched2.load_state_dict(checkpoint["sched"])
+    assert sched2.last_epoch == cut
+    resumed = run(model2, opt2, sched2, range(cut, total))
+
+    assert len(resumed) == total - cut
+    for (lr1, obs1, rej1, w1), (lr2, obs2, rej2, w2) in zip(reference[cut:], resumed):
+        assert lr1 == lr2
+        np.testing.assert_array_equal(obs1, obs2)
+        assert rej1 == rej2
+        assert all(torch.equal(a, b) for a, b in zip(w1, w2))
+    assert len({lr[0] for lr, *_ in reference[cut:]}) > 1  # the LR moves after the cut
+    if name == "bold_driver":
+        assert any(rej for _, _, rej, _ in reference[cut:])  # steps undone after the cut
+    if name == "hook":
+        assert sched2.policy.loaded
+
+
+def test_lrs_are_python_floats_and_the_optimizer_checkpoint_loads_weights_only():
+    """The audit's reproducer: DQN, 4 updates; np.float64 in param_groups broke torch.load."""
+    model = torch.nn.Linear(8, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.warns(UserWarning, match="lr_init"):
+        sched = PolicyScheduler(opt, make_baseline("dqn"), horizon=10, updates_per_step=2)
+    torch.manual_seed(0)
+    x, y = torch.randn(16, 8), torch.randint(0, 2, (16,))
+    for _ in range(4):
+        opt.zero_grad()
+        losses = torch.nn.functional.cross_entropy(model(x), y, reduction="none")
+        losses.mean().backward()
+        opt.step()
+        sched.step(losses)
+    assert all(type(g["lr"]) is float for g in opt.param_groups)
+    assert all(type(lr) is float for lr in sched.get_last_lr())
+    loaded = weights_only_round_trip(opt.state_dict())
+    assert loaded["param_groups"][0]["lr"] == sched.get_last_lr()[0]
+    weights_only_round_trip(sched.state_dict())
+
+
+def test_a_tensor_lr_is_filled_in_place():
+    w = torch.nn.Parameter(torch.ones(3))
+    lr = torch.tensor(0.1)
+    opt = torch.optim.SGD([w], lr=lr)
+    sched = PolicyScheduler(opt, make_baseline("fixed", lr=0.3), horizon=2, updates_per_step=1)
+    assert opt.param_groups[0]["lr"] is lr and float(lr) == pytest.approx(0.3)
+    assert sched.get_last_lr() == [pytest.approx(0.3)] and type(sched.get_last_lr()[0]) is float
+
+
+def test_a_policy_without_instance_attributes_round_trips():
+    w = torch.nn.Parameter(torch.ones(2))
+    opt = torch.optim.SGD([w], lr=0.01)
+    sched = PolicyScheduler(opt, Keep(), horizon=3, updates_per_step=1)
+    sched.load_state_dict(sched.state_dict())  # in memory
+    sched.load_state_dict(weights_only_round_trip(sched.state_dict()))
+    assert sched.get_last_lr() == [0.01 * 1.25]
+
+
+def test_state_that_is_not_data_is_named():
+    class Scheduled(Keep):
+        def __init__(self):
+            self.schedule = lambda t: 0.1
+            self.memory = {"recent": [1.0, threading.Lock()]}
+
+    w = torch.nn.Parameter(torch.ones(2))
+    sched = PolicyScheduler(torch.optim.SGD([w], lr=0.01), Scheduled(), horizon=3, updates_per_step=1)
+    with pytest.raises(TypeError, match=r"policy\.schedule: a builtins\.function.*state_dict\(\) and load_state_dict"):
+        sched.state_dict()
+    del sched.policy.schedule
+    with pytest.raises(TypeError, match=r"policy\.memory\['recent'\]\[1\]: a _thread\.lock"):
+        sched.state_dict()
+
+
+def test_loading_into_a_different_kind_of_policy_is_refused():
+    w = torch.nn.Parameter(torch.ones(2))
+    state = PolicyScheduler(torch.optim.SGD([w], lr=0.01), make_baseline("qlearning"), horizon=3).state_dict()
+    other = PolicyScheduler(torch.optim.SGD([w], lr=0.01), Keep(), horizon=3)
+    with pytest.raises(ValueError, match=r"QLearningPolicy.*this policy has a .*Keep"):
+        other.load_state_dict(state)
+
+
+@pytest.mark.parametrize("value", [
+    np.arange(6, dtype=np.uint64).reshape(2, 3) * np.uint64(2**61), np.float32([1.5, np.nan, -np.inf]),
+    np.array(3.0), np.arange(10.0)[::3], np.arange(4, dtype=">i4"), np.array([True, False]),
+    np.float64(0.1), np.float32(1 / 3), np.int64(-7), np.bool_(True), np.uint64(2**64 - 1), np.str_("a"),
+    (1, "two", None, b"3", 4.5 + 1j), {3, "x"}, frozenset({1}), pathlib.Path("/a/b.zip"),
+])
+def test_checkpoint_values_come_back_with_their_type_and_bits(value):
+    back = from_checkpoint(weights_only_round_trip(to_checkpoint(value)))
+    assert type(back) is type(value)
+    if isinstance(value, np.ndarray):
+        assert back.dtype == value.dtype.newbyteorder("=") and back.shape == value.shape
+        assert back.tobytes() == value.astype(back.dtype).tobytes()
+    elif isinstance(value, np.generic):
+        assert back.dtype == value.dtype and back.tobytes() == value.tobytes()
+    else:
+        assert back == value
+
+
+def test_generators_and_modules_continue_in_place():
+    rng, legacy, py = np.random.default_rng(1), np.random.RandomState(2), random.Random(3)
+    net = torch.nn.Linear(2, 2)
+    state = weights_only_round_trip(to_checkpoint({"rng": rng, "legacy": legacy, "py": py, "net": net}))
+    expected = (rng.random(3), legacy.rand(3), [py.random() for _ in range(3)])
+    live = {"rng": np.random.default_rng(9), "legacy": np.random.RandomState(9), "py": random.Random(9),
+            "net": torch.nn.Linear(2, 2)}
+    back = from_checkpoint(state, live)
+    assert back["net"] is live["net"] and torch.equal(back["net"].weight, net.weight)
+    assert back["rng"] is live["rng"]
+    np.testing.assert_array_equal(back["rng"].random(3), expected[0])
+    np.testing.assert_array_equal(back["legacy"].rand(3), expected[1])
+    assert [back["py"].random() for _ in range(3)] == expected[2]
+
+
+# ---- which policies are accepted --------------------------------------------------------------
+
+
+class Minimal:  # what the README's submission section asks for: optimizer / action_mode default
+    name = "minimal"
+
+    def reset(self, info):
+        pass
+
+    def act(self, obs, info):
+        return 3
+
+
+class Nameless:
+    def reset(self, info):
+        pass
+
+    def act(self, obs, info):
+        return 2
+
+
+class OnlyAct:
+    def act(self, obs, info):
+        return 2
+
+
+class ActNotCallable:
+    act = 3
+
+    def reset(self, info):
+        pass
+
+
+def test_the_scheduler_takes_a_policy_with_reset_and_act_only():
+    w = torch.nn.Parameter(torch.ones(2))
+    sched = PolicyScheduler(torch.optim.SGD([w], lr=0.01), Minimal(), horizon=3, updates_per_step=1)
+    assert sched.action_mode == "discrete" and sched.policy_optimizer == "sgd"
+    assert sched.get_last_lr() == [0.01 * 1.25]  # the env's default start × factors[3]
+    PolicyScheduler(torch.optim.SGD([w], lr=0.01), Nameless(), horizon=3)
+    with pytest.raises(TypeError, match=r"'OnlyAct' \(OnlyAct\) has no reset\(\) method; valid: .*reset\(info\)"):
+        PolicyScheduler(torch.optim.SGD([w], lr=0.01), OnlyAct(), horizon=3)
+    with pytest.raises(TypeError, match=r"has no act\(\) method"):
+        PolicyScheduler(torch.optim.SGD([w], lr=0.01), ActNotCallable(), horizon=3)
+    with pytest.raises(TypeError, match=r"Minimal is a class; valid: an instance of it, e.g. Minimal\(\)"):
+        PolicyScheduler(torch.optim.SGD([w], lr=0.01), Minimal, horizon=3)
+
+
+def test_the_scheduler_accepts_what_the_leaderboard_accepts():
+    policy_host = pytest.importorskip("lrgym.leaderboard.policy_host")
+    from lrgym.leaderboard.failures import PolicyError
+
+    w = torch.nn.Parameter(torch.ones(2))
+    for candidate in (Minimal(), Nameless(), OnlyAct(), ActNotCallable(), object(), Keep(), make_baseline("cosine")):
+        try:
+            policy_host.declared_choices(candidate)
+            graded = True
+        except PolicyError:
+            graded = False
+        try:
+            PolicyScheduler(torch.optim.SGD([w], lr=0.01), candidate, horizon=3)
+            driven = True
+        except TypeError:
+            driven = False
+        assert driven == graded, type(candidate).__name__
+
+
+# ---- the optimizer's LR and step() ------------------------------------------------------------
+
+
+def test_a_discrete_policy_that_would_ignore_the_optimizers_lr_says_so():
+    w = torch.nn.Parameter(torch.ones(2))
+    with pytest.warns(UserWarning, match=r"'minimal'.*starts from lr_init=0\.01.*optimizer's lr=0\.1.*lr_init=0\.1"):
+        sched = PolicyScheduler(torch.optim.SGD([w], lr=0.1), Minimal(), horizon=3)
+    assert sched.get_last_lr() == [0.01 * 1.25]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sched = PolicyScheduler(torch.optim.SGD([w], lr=0.1), Minimal(), horizon=3, lr_init=0.1)  # yours
+        assert sched.get_last_lr() == [0.1 * 1.25]
+        PolicyScheduler(torch.optim.SGD([w], lr=0.01), Minimal(), horizon=3)  # the same start
+        PolicyScheduler(torch.optim.SGD([w], lr=0.1), make_baseline("cosine"), horizon=3)  # sets the LR itself
+        PolicyScheduler(torch.optim.SGD([w], lr=0.1), make_baseline("fixed", lr=0.3), horizon=3)  # its own lr_init
+
+
+def test_step_without_a_loss_says_what_to_pass():
+    w = torch.nn.Parameter(torch.ones(2))
+    sched = PolicyScheduler(torch.optim.SGD([w], lr=0.01), Minimal(), horizon=3)
+    expected = r"per-example losses .*reduction='none'.*or their mean.*after every optimizer\.step\(\)"
+    with pytest.raises(TypeError, match=expected):
+        sched.step()
