@@ -1,7 +1,8 @@
 """Grader side of the runner: a pool of isolated worker processes that speak JSON.
 
 :class:`WorkerPool` starts ``n_workers`` fresh interpreters (``python -m lrgym.leaderboard.worker``:
-nothing of the grader is inherited but ``sys.path`` and the environment), hands them jobs one
+nothing of the grader is inherited but ``sys.path`` without the working directory, and the
+environment; :mod:`lrgym.leaderboard.import_paths`), hands them jobs one
 at a time as JSON and collects JSON replies with :func:`multiprocessing.connection.wait`.
 
 Jobs belong to *groups* (one group = one policy being evaluated). A group fails as soon as one
@@ -37,6 +38,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Callable
+
+from lrgym.leaderboard.import_paths import child_path_env
 
 __all__ = ["Job", "GroupResult", "WorkerPool", "default_workers"]
 
@@ -76,13 +79,11 @@ class GroupResult:
         return self.finished - self.started
 
 
-def _child_env() -> dict:
-    env = dict(os.environ)
-    # the worker imports what the grader imports (same sys.path, like multiprocessing's spawn)
-    paths = [p for p in sys.path if p and os.path.isdir(p)]
-    if env.get("PYTHONPATH"):
-        paths.append(env["PYTHONPATH"])
-    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+def _child_env(hidden: tuple[str, ...] | list[str] = ()) -> dict:
+    """A worker's environment: the grader's, importing what the grader imports (its ``sys.path``,
+    like multiprocessing's spawn) except the working directory and ``hidden``
+    (:mod:`lrgym.leaderboard.import_paths`)."""
+    env = {**os.environ, **child_path_env(hidden)}
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(var, "1")
     return env
@@ -132,7 +133,7 @@ def sweep_orphaned_scratch(tmp: str | None = None) -> int:
 class _Worker:
     """One ``python -m lrgym.leaderboard.worker`` process: jobs on its stdin, replies on a pipe."""
 
-    def __init__(self, quiet: bool):
+    def __init__(self, quiet: bool, hidden: tuple[str, ...] | list[str] = ()):
         job_r, job_w = os.pipe()
         rep_r, rep_w = os.pipe()
         out = subprocess.DEVNULL if quiet else None
@@ -147,7 +148,7 @@ class _Worker:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "lrgym.leaderboard.worker", str(rep_w)],
                 stdin=job_r, stdout=out, stderr=self.stderr, pass_fds=(rep_w,),
-                env={**_child_env(), "TMPDIR": self.scratch}, close_fds=True,
+                env={**_child_env(hidden), "TMPDIR": self.scratch}, cwd=self.scratch, close_fds=True,
                 start_new_session=True,  # its own process group: killed as a whole, spared the terminal's ^C
             )
         except BaseException:

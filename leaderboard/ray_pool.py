@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Callable
 
 from lrgym.baselines.backend import RAY_RETRIES, connect
+from lrgym.leaderboard.import_paths import hidden_dirs
 from lrgym.leaderboard.pool import GroupResult, Job, _Groups
 
 __all__ = ["GraderHost", "RayWorkerPool", "ship_files"]
@@ -41,32 +42,25 @@ __all__ = ["GraderHost", "RayWorkerPool", "ship_files"]
 
 def ship_files(spec: dict) -> tuple[dict, dict[str, bytes]]:
     """(spec with its file path relative, the files it needs) for a policy spec that names files
-    on the driver; ``(spec, {})`` for baselines and installed modules. Uses the worker's own rule
-    for which files belong to a submission (:func:`lrgym.leaderboard.worker.policy_files`)."""
-    from lrgym.leaderboard.worker import MAX_SUBMISSION_BYTES, PolicyError
+    on the driver; ``(spec, {})`` for baselines and installed modules. The worker's own rules say
+    which files belong to a submission and how they are read (:func:`lrgym.leaderboard.worker.read_submission`)."""
+    from lrgym.leaderboard.worker import policy_file_paths, read_submission, sb3_file_paths
 
     kind = spec.get("kind")
     if kind == "sb3":
         path = Path(spec["path"])
-        paths = [path, path.with_suffix(".json")]
+        paths = sb3_file_paths(path)
         rel = {**spec, "path": path.name}
     elif kind == "object":
         where, _, attr = spec["target"].rpartition(":")
         if not (where.endswith(".py") or "/" in where or os.sep in where):
             return spec, {}  # an installed module: the cluster's Python has it
         path = Path(where)
-        paths = [path] + sorted(p for p in path.parent.glob("*.py") if p != path)
+        paths = policy_file_paths(path)
         rel = {**spec, "target": f"{path.name}:{attr}"}
     else:
         return spec, {}
-    files, total = {}, 0
-    for p in paths:
-        if p.is_file():
-            files[p.name] = p.read_bytes()
-            total += len(files[p.name])
-            if total > MAX_SUBMISSION_BYTES:
-                raise PolicyError(f"submission too large: more than {MAX_SUBMISSION_BYTES >> 20} MB of files")
-    return rel, files
+    return rel, read_submission(paths)
 
 
 class GraderHost:
@@ -76,10 +70,11 @@ class GraderHost:
     or ``(None, why the worker died)``, like the local pool's worker handle.
     """
 
-    def __init__(self, quiet: bool = True):
+    def __init__(self, quiet: bool = True, hidden: tuple[str, ...] | list[str] = ()):
         from lrgym.leaderboard.pool import _Worker
 
-        self._make = lambda: _Worker(quiet)
+        # hidden: the driver's working directory, which Ray puts on this actor's sys.path
+        self._make = lambda: _Worker(quiet, hidden)
         self.worker = None
         self.files_dir = None
 
@@ -204,7 +199,7 @@ class RayWorkerPool:
                 slots.remove(s)
         while groups.pending and len(slots) < min(self.n_workers,
                                                   len(groups.pending) + sum(s.job is not None for s in slots)):
-            slots.append(_Slot(self._host.remote(self.quiet)))
+            slots.append(_Slot(self._host.remote(self.quiet, hidden_dirs())))
         for s in slots:
             if s.job is None and groups.pending and self._usable(s, groups.pending[0][1]):
                 index, job = groups.pending.popleft()

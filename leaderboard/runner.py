@@ -111,7 +111,7 @@ def submission_spec(
     if target.endswith(".zip"):
         if not Path(target).is_file():
             raise FileNotFoundError(f"SB3 model {target} not found")
-        path = str(Path(target).resolve())
+        path = str(Path(target).absolute())  # not resolved: the worker refuses a symbolic link
         spec = {"kind": "sb3", "path": path, "algo": algo, "optimizer": optimizer,
                 "env_options": env_options or {}, "name": name}
         default_name = Path(target).stem
@@ -123,7 +123,7 @@ def submission_spec(
             path = Path(where)
             if not path.is_file():
                 raise FileNotFoundError(f"policy file {where} not found")
-            target = f"{path.resolve()}:{attr}"
+            target = f"{path.absolute()}:{attr}"  # not resolved: the worker refuses a symbolic link
         spec = {"kind": "object", "target": target}
         default_name = attr
     name = check_entry_name(name or default_name)
@@ -402,6 +402,7 @@ def _jobs(specs: list[PolicySpec], suite: Suite, memory_mb: float, time_limit: f
           sandbox_baselines: bool, workers: int) -> list[Job]:
     from dataclasses import asdict
 
+    from lrgym.leaderboard.private import is_private
     from lrgym.leaderboard.sandbox import Limits
 
     limits = asdict(Limits(memory_mb=memory_mb, cpu_seconds=time_limit))
@@ -411,6 +412,7 @@ def _jobs(specs: list[PolicySpec], suite: Suite, memory_mb: float, time_limit: f
             "op": "episodes", "policy": spec.spec, "family": g[0].family, "env_kwargs": suite.env_kwargs(g[0].family),
             "optimizers": optimizers, "instances": [t.instance for t in g], "seeds": list(suite.seeds),
             "sandbox": limits if (spec.kind != "baseline" or sandbox_baselines) else None,
+            "hidden": is_private(suite),  # its failure reasons then name no instance and no seed
         }, FAMILY_COST.get(g[0].family, 3.0) * len(g))
         for spec in specs
         for g in _job_tasks(suite, workers)

@@ -40,6 +40,7 @@ import time
 from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection, wait
 
+from lrgym.leaderboard.import_paths import import_paths
 from lrgym.leaderboard.text import clean
 
 __all__ = ["Limits", "PolicyProcess", "SandboxError", "mode", "start"]
@@ -77,14 +78,11 @@ def _pdeathsig() -> None:  # pragma: no cover - runs in the child between fork a
 SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 
 
-def _python_paths() -> list[str]:
-    return [p for p in dict.fromkeys(sys.path) if p and os.path.isdir(p)]
-
-
 def root_contents() -> tuple[list[str], dict[str, str]]:
     """(directories bound read-only into the policy's root, symlinks recreated there): the
-    system directories, the Python installation, every ``sys.path`` directory and the lrgym
-    packages, nested ones dropped."""
+    system directories, the Python installation, the ``sys.path`` directories of
+    :func:`~lrgym.leaderboard.import_paths.import_paths` (never the grader's working directory)
+    and the lrgym packages, nested ones dropped."""
     links, wanted = {}, []
     for d in SYSTEM_DIRS:
         if os.path.islink(d):
@@ -96,7 +94,7 @@ def root_contents() -> tuple[list[str], dict[str, str]]:
     import lrgym.leaderboard
 
     python = [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable)),
-              *_python_paths(), *(os.path.dirname(m.__file__) for m in (lrgym, lrgym.baselines, lrgym.leaderboard))]
+              *import_paths(), *(os.path.dirname(m.__file__) for m in (lrgym, lrgym.baselines, lrgym.leaderboard))]
     wanted += [os.path.realpath(p) for p in python] + [os.path.abspath(p) for p in python]
     never = {"/", "/tmp", "/dev", "/proc", "/sys", "/var/tmp", os.path.realpath(tempfile.gettempdir())}
     paths: list[str] = []
@@ -116,7 +114,9 @@ def _readable_by_others(path: str) -> bool:
 
 
 def _unshare_flags(user_ns: bool) -> list[str]:
-    flags = ["unshare", "--pid", "--fork", "--kill-child", "--net", "--mount", "--mount-proc"]
+    """New PID, network, mount, System V IPC and UTS namespaces (IPC: the policy's shared-memory
+    segments and semaphores are its own and vanish with it, outside its memory limit otherwise)."""
+    flags = ["unshare", "--pid", "--fork", "--kill-child", "--net", "--mount", "--mount-proc", "--ipc", "--uts"]
     if user_ns:
         flags[1:1] = ["--user", "--map-root-user"]
     return flags
@@ -164,7 +164,9 @@ def _sandbox_env() -> dict:
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
-        "PYTHONPATH": os.pathsep.join(_python_paths()),
+        # what the worker imports, minus the grader's working directory; nothing first on the path
+        "PYTHONPATH": os.pathsep.join(import_paths()),
+        "PYTHONSAFEPATH": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
         "USER": "sandbox",
         "NUMBA_CACHE_DIR": "/tmp/work/.numba",
@@ -257,7 +259,7 @@ class PolicyProcess:
                                "(protocol violated)") from None
         try:
             reply = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
             reply = None
         if not isinstance(reply, dict):
             raise SandboxError("malformed reply from the policy process (protocol violated)")

@@ -41,6 +41,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import hashlib
 import inspect
 import json
+import stat
 import sys
 import time
 from pathlib import Path
@@ -135,9 +136,7 @@ def policy_files(spec: dict, family: str | None = None) -> tuple[dict, dict[str,
             raise PolicyError(f"policy target {target!r} must be 'path/to/file.py:Name' or 'module:Name'")
         if where.endswith(".py") or "/" in where or os.sep in where:
             path = Path(where)
-            if not path.is_file():
-                raise PolicyError(f"policy file {path} not found")
-            files = _read_files([path] + sorted(p for p in path.parent.glob("*.py") if p != path))
+            files = read_submission(policy_file_paths(path))
             host = {"kind": "object", "module": path.stem, "attr": attr, "file": path.name, "source": target}
             return host, files, _file_hash(files[path.name])
         source = None
@@ -150,27 +149,64 @@ def policy_files(spec: dict, family: str | None = None) -> tuple[dict, dict[str,
         return {"kind": "object", "module": where, "attr": attr, "file": None, "source": target}, {}, source
     if kind == "sb3":
         path = Path(spec["path"])
-        if not path.is_file():
-            raise PolicyError(f"SB3 model {path} not found")
-        sidecar = path.with_suffix(".json")
-        paths = [path] + ([sidecar] if sidecar.is_file() else [])
-        files = _read_files(paths)
-        host = {"kind": "sb3", "file": path.name, "sidecar": sidecar.is_file(), "algo": spec.get("algo"),
+        files = read_submission(sb3_file_paths(path))
+        host = {"kind": "sb3", "file": path.name, "sidecar": len(files) > 1, "algo": spec.get("algo"),
                 "name": spec.get("name"), "optimizer": spec.get("optimizer"),
                 "env_options": spec.get("env_options") or {}, "source": str(path)}
         return host, files, _file_hash(files[path.name])
     raise PolicyError(f"unknown policy kind {kind!r}")
 
 
-def _read_files(paths: list[Path]) -> dict[str, bytes]:
-    files, total = {}, 0
-    for p in paths:
-        data = p.read_bytes()
-        total += len(data)
-        if total > MAX_SUBMISSION_BYTES:
-            raise PolicyError(f"submission too large: {p.parent} holds more than {MAX_SUBMISSION_BYTES >> 20} MB "
+def policy_file_paths(path: Path) -> list[Path]:
+    """A policy file and the ``.py`` files beside it (its sibling modules, copied with it)."""
+    return [path] + sorted(p for p in path.parent.glob("*.py") if p.name != path.name)
+
+
+def sb3_file_paths(path: Path) -> list[Path]:
+    """An SB3 model zip and, if there is one, its sidecar ``.json`` (env options, algorithm)."""
+    sidecar = path.with_suffix(".json")
+    return [path] + ([sidecar] if os.path.lexists(sidecar) else [])
+
+
+def _read_regular_file(path: Path, budget: int) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``budget`` bytes.
+
+    Submission files are read by the grader's user, maybe root, so a submission must not make
+    it read anything else: a symbolic link (to a key, the store, ``/dev/zero``) is refused
+    without being followed (``O_NOFOLLOW``), a device or FIFO without blocking on it
+    (``O_NONBLOCK``, then ``fstat``), and a file is measured before it is read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise PolicyError(f"submission file {path} not found") from None
+    except OSError as exc:
+        if os.path.islink(path):
+            raise PolicyError(f"submission file {path} is a symbolic link; a submission's files are copied "
+                              "as regular files only (copy the file itself there)") from None
+        raise PolicyError(f"cannot read submission file {path}: {exc.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise PolicyError(f"submission file {path} is not a regular file; valid: regular files only")
+        if info.st_size > budget:
+            raise PolicyError(f"submission too large: {path.parent} holds more than {MAX_SUBMISSION_BYTES >> 20} MB "
                               "of files to copy into the sandbox; put the policy in a directory of its own")
-        files[p.name] = data
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(budget + 1)
+        if len(data) > budget:  # it grew while being read
+            raise PolicyError(f"submission too large: {path} grew past {MAX_SUBMISSION_BYTES >> 20} MB while read")
+        return data
+    finally:
+        os.close(fd)
+
+
+def read_submission(paths: list[Path]) -> dict[str, bytes]:
+    """{file name: bytes} of a submission's files (:func:`_read_regular_file` each), at most
+    :data:`MAX_SUBMISSION_BYTES` in all."""
+    files, left = {}, MAX_SUBMISSION_BYTES
+    for p in paths:
+        files[p.name] = _read_regular_file(p, left)
+        left -= len(files[p.name])
     return files
 
 
@@ -238,15 +274,28 @@ def _action(value):
     return value
 
 
-def run_lockstep(channel, family: str, envs: list, runs: list[tuple[int, int]], name: str) -> tuple:
+def episode_label(family: str, k: int, runs: list[tuple[int, int]], hidden: bool) -> str:
+    """How messages name episode ``k`` of a job: by its place in the job, plus its instance and
+    seed unless the suite is ``hidden`` (a private suite's instances and seeds are its secret, and
+    a failure reason goes back to the submitter)."""
+    label = f"{family}, episode {k + 1} of {len(runs)} of the job"
+    return label if hidden else f"{label}: instance {runs[k][0]} seed {runs[k][1]}"
+
+
+def run_lockstep(channel, family: str, envs: list, runs: list[tuple[int, int]], name: str,
+                 hidden: bool = False) -> tuple:
     """Run one episode per ``(instance, seed)`` of ``runs``, in lockstep, each on its own env and
     policy instance: one message per step carries every live episode's observation and public
-    info (copies). Returns (trajectories, seconds spent waiting for the policy)."""
+    info (copies). Returns (trajectories, seconds spent waiting for the policy).
+
+    The policy learns neither instance ids (it could look answers up) nor seeds: the episodes
+    are named to it by their place in the job (``hidden`` says whether the grader's own
+    messages may name them)."""
     from lrgym.baselines.evaluation import Episode
     from lrgym.leaderboard.settings import public_info
 
     episodes = [Episode(env, seed, instance, name) for env, (instance, seed) in zip(envs, runs)]
-    wheres = [f"{family} seed {seed}" for _, seed in runs]  # no instance id: the policy must not learn it
+    wheres = [episode_label(family, k, runs, hidden=True) for k in range(len(runs))]
     channel.request(("reset", family, [public_info(ep.info) for ep in episodes], wheres))
     waited, step = 0.0, 0
     while True:
@@ -264,8 +313,7 @@ def run_lockstep(channel, family: str, envs: list, runs: list[tuple[int, int]], 
             try:
                 episodes[i].step(_action(action))
             except (ValueError, TypeError) as exc:
-                instance, seed = runs[i]
-                raise PolicyError(f"invalid action at step {step} ({family} instance {instance} seed {seed}): "
+                raise PolicyError(f"invalid action at step {step} ({episode_label(family, i, runs, hidden)}): "
                                   f"{describe(exc)}") from None
         step += 1
 
@@ -347,7 +395,7 @@ def _episodes(job: dict, state: _State) -> dict:
     except (ValueError, TypeError) as exc:
         raise PolicyError(f"the policy's settings are invalid: {describe(exc)}") from None
     t0 = time.perf_counter()
-    trajs, waited = run_lockstep(channel, family, envs, runs, name)
+    trajs, waited = run_lockstep(channel, family, envs, runs, name, hidden=bool(job.get("hidden")))
     trajectories = [t.to_dict() for t in trajs]
     info = {"name": name, "source_hash": source_hash, "env_kwargs": plain(kwargs),
             "sandbox": plain(getattr(channel, "applied", {})),

@@ -1,0 +1,232 @@
+"""What a submission can reach besides its own sandbox (a security review's findings, 2026-12-03):
+
+* the grader's working directory: never on a worker's import path, never bound into a sandbox
+  (a ``json.py`` beside the policy ran as the grader's user; the store beside it was readable);
+* the files beside the policy: read as regular files only, never through a symbolic link, a
+  device or a FIFO (a link to the grader's key was copied into the sandbox);
+* System V IPC: the sandbox's own namespace (shared memory outside its memory limit, and kept
+  after it ended);
+* a private suite's instances and seeds: not in what the policy is told, nor in failure reasons;
+* a reply nested too deep to decode: a protocol violation of the policy, not a grader error.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import sys
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import pytest
+from lb_helpers import policy, tiny_suite
+
+from lrgym.leaderboard import import_paths as paths
+from lrgym.leaderboard.failures import PolicyError
+from lrgym.leaderboard.references import load_references
+from lrgym.leaderboard.runner import run_suite, submission_spec
+from lrgym.leaderboard.sandbox import Limits, PolicyProcess, SandboxError, mode, start
+from lrgym.leaderboard.suite import FamilySuite, Suite
+from lrgym.leaderboard.worker import MAX_SUBMISSION_BYTES, read_submission
+from lrgym.tasks.base import instance_set
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux sandbox")
+NAMESPACES = pytest.mark.skipif(mode()["kind"] == "none", reason="needs namespaces (unshare)")
+
+KEEP = "class P:\n    name = 'p'\n    def reset(self, info):\n        pass\n    def act(self, obs, info):\n        return 2\n"
+
+
+# ---- import paths ------------------------------------------------------------------------------
+
+
+def test_import_paths_leave_out_the_working_directory_what_holds_it_and_named_dirs(tmp_path, monkeypatch):
+    work, inner, other, named = (tmp_path / "work", tmp_path / "work" / "lib", tmp_path / "other",
+                                 tmp_path / "named")
+    for d in (work, inner, other, named):
+        d.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv(paths.HIDDEN_DIRS_ENV, str(named))
+    monkeypatch.setattr(sys, "path", ["", ".", str(tmp_path), str(work), str(inner), str(other), str(named),
+                                      str(tmp_path / "missing"), str(other)])
+    # the working directory, its parent (which shows it), relative entries and the named
+    # directory go; a directory inside the working directory shows only itself and stays
+    assert paths.import_paths() == [str(inner), str(other)]
+    env = paths.child_path_env(extra_hidden=[str(other)])
+    assert env["PYTHONPATH"] == str(inner) and env["PYTHONSAFEPATH"] == "1"
+    assert env[paths.HIDDEN_DIRS_ENV].split(os.pathsep) == sorted(os.path.realpath(d) for d in (work, other, named))
+
+
+def test_a_module_beside_the_policy_does_not_run_in_the_grader_started_from_its_folder(tmp_path, monkeypatch):
+    """``cd submission && lrgym leaderboard submit policy.py:P``: a ``json.py`` there would be
+    imported by the grader's worker (``python -m`` puts the working directory first) and run as
+    the grader's user, outside the sandbox."""
+    marker = tmp_path / "ran-in-the-grader"
+    sub = tmp_path / "submission"
+    sub.mkdir()
+    (sub / "policy.py").write_text(KEEP)
+    (sub / "json.py").write_text(f"open({str(marker)!r}, 'w').write('pwned')\n"
+                                 "import sys, importlib\ndel sys.modules['json']\nsys.path = [p for p in sys.path "
+                                 f"if p not in ('', {str(sub)!r})]\nglobals().update(vars(importlib.import_module('json')))\n")
+    suite = tiny_suite("cwd", seeds=(0,), horizon=3)
+    refs = load_references(suite, n_workers=1)
+    monkeypatch.chdir(sub)
+    monkeypatch.syspath_prepend(str(sub))  # as `python -m` from the folder would have it
+    [outcome] = run_suite([submission_spec("policy.py:P", name="cwd-module")], suite, references=refs,
+                          n_workers=1, time_limit=120)
+    assert not marker.exists(), "a module of the grader's working directory ran in its worker"
+    assert outcome.ok, outcome.entry.failure_reason
+
+
+# ---- the sandbox's view ------------------------------------------------------------------------
+
+IPC_PROBE = '''
+import ctypes, json
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmget.restype = ctypes.c_int
+class Probe:
+    def __init__(self):
+        facts = {"exists": {p: __import__("os").path.exists(p) for p in PATHS},
+                 "host_segment": libc.shmget(HOST_KEY, 0, 0),
+                 "own_segment": libc.shmget(OWN_KEY, 4096, 0o1666)}  # IPC_CREAT | 0666
+        raise RuntimeError("FACTS" + json.dumps(facts) + "END")
+'''
+
+
+def _libc():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.shmget.restype = ctypes.c_int
+    return libc
+
+
+def _probe(source: str) -> dict:
+    process = start(Limits(memory_mb=1500, cpu_seconds=60))
+    try:
+        process.request(("load", {"kind": "object", "module": "probe", "attr": "Probe", "file": "probe.py",
+                                  "source": "probe.py"}, {"probe.py": source.encode()}))
+        with pytest.raises(SandboxError) as info:
+            process.request(("policies", "quadratic", 1))
+    finally:
+        process.close()
+    text = str(info.value)
+    return json.loads(text[text.index("FACTS") + 5: text.index("END")])
+
+
+@NAMESPACES
+def test_the_sandbox_sees_neither_the_grader_folder_nor_its_ipc(tmp_path, monkeypatch):
+    work = tmp_path / "grader"
+    work.mkdir()
+    store = work / "lrgym_leaderboard.sqlite"
+    store.write_bytes(b"SQLite format 3\0")
+    store.chmod(0o644)  # readable by anyone who can reach it: only not binding it protects it
+    monkeypatch.chdir(work)
+    monkeypatch.syspath_prepend(str(work))  # `python -m lrgym...` from the grader's folder
+    libc = _libc()
+    host_key, own_key = 0x4C52_0000 + os.getpid() % 4096, 0x4C53_0000 + os.getpid() % 4096
+    host_id = libc.shmget(host_key, 4096, 0o1666)
+    assert host_id >= 0, os.strerror(ctypes.get_errno())
+    try:
+        facts = _probe(f"PATHS = {[str(store), str(work)]!r}\nHOST_KEY = {host_key}\nOWN_KEY = {own_key}\n"
+                       + IPC_PROBE)
+        assert facts["exists"] == {str(store): False, str(work): False}
+        assert facts["host_segment"] == -1  # the grader's segment (mode 0666) is not in its namespace
+        assert facts["own_segment"] >= 0  # it may make its own ...
+        assert libc.shmget(own_key, 0, 0) == -1  # ... which is gone with it, never in the grader's
+    finally:
+        libc.shmctl(host_id, 0, None)  # IPC_RMID
+
+
+def test_a_reply_nested_too_deep_is_the_policys_protocol_violation(tmp_path):
+    """``json.loads`` of ``[[[[…]]]]`` raises RecursionError, which used to escape as a grader error."""
+    process = PolicyProcess.__new__(PolicyProcess)
+    cmd_r, cmd_w = os.pipe()
+    rep_r, rep_w = os.pipe()
+    process.commands, process.replies = Connection(cmd_w, readable=False), Connection(rep_r, writable=False)
+    process.output_path = str(tmp_path / "out.txt")
+    writer = Connection(rep_w, readable=False)
+    writer.send_bytes(b"[" * 5_000 + b"]" * 5_000)  # deeper than the recursion limit, inside the pipe buffer
+    try:
+        with pytest.raises(SandboxError, match="malformed reply from the policy process"):
+            process.request(("act", "quadratic", []), timeout=5)
+    finally:
+        for conn in (process.commands, process.replies, writer):
+            conn.close()
+        os.close(cmd_r)
+
+
+# ---- the files of a submission -------------------------------------------------------------------
+
+
+def test_submission_files_are_regular_files_read_without_following_links(tmp_path, monkeypatch):
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "policy.py").write_text(KEEP)
+    assert read_submission([sub / "policy.py"]) == {"policy.py": KEEP.encode()}
+    secret = tmp_path / "grader.key"
+    secret.write_text("0123abcd" * 8)
+    secret.chmod(0o600)
+    (sub / "key.py").symlink_to(secret)
+    with pytest.raises(PolicyError, match=r"key\.py is a symbolic link"):
+        read_submission([sub / "policy.py", sub / "key.py"])
+    (sub / "key.py").unlink()
+    (sub / "zero.py").symlink_to("/dev/zero")  # a root worker used to read it until out of memory
+    with pytest.raises(PolicyError, match=r"zero\.py is a symbolic link"):
+        read_submission([sub / "zero.py"])
+    os.mkfifo(sub / "pipe.py")  # opened without blocking, refused by its type
+    with pytest.raises(PolicyError, match=r"pipe\.py is not a regular file"):
+        read_submission([sub / "pipe.py"])
+    with pytest.raises(PolicyError, match="not found"):
+        read_submission([sub / "missing.py"])
+    big = sub / "big.py"
+    big.write_bytes(b"#" * 1000)
+    monkeypatch.setattr("lrgym.leaderboard.worker.MAX_SUBMISSION_BYTES", 1500)
+    with pytest.raises(PolicyError, match="submission too large"):
+        read_submission([sub / "policy.py", big, big])  # 1000 + 1000 + the policy > 1500
+    assert MAX_SUBMISSION_BYTES == 64 << 20
+
+
+def test_a_linked_sibling_fails_the_submission_and_nothing_of_it_is_copied(tmp_path):
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "policy.py").write_text(KEEP)
+    secret = tmp_path / "store.sqlite"
+    secret.write_bytes(b"SQLite format 3\0secret rows")
+    (sub / "store.py").symlink_to(secret)
+    suite = tiny_suite("links", seeds=(0,), horizon=3)
+    [outcome] = run_suite([submission_spec(f"{sub / 'policy.py'}:P", name="linked")], suite,
+                          references=load_references(suite, n_workers=1), n_workers=1, time_limit=120)
+    assert not outcome.ok and "store.py is a symbolic link" in outcome.entry.failure_reason
+    assert "secret rows" not in outcome.entry.failure_reason
+
+
+# ---- what the policy and the failure reasons say about episodes ----------------------------------
+
+
+def _suite(name: str, instance_set_name: str, first: int) -> Suite:
+    return Suite(name=name, revision=1, description="test", instance_set=instance_set_name,
+                 families=(FamilySuite("quadratic", (first,), 4, 2),), seeds=(1_234_567, 7_654_321))
+
+
+WHERE = ("class P:\n    name = 'p'\n    def reset(self, info):\n        pass\n"
+         "    def act(self, obs, info):\n        raise RuntimeError('told nothing')\n")
+
+
+@pytest.mark.parametrize("hidden", [True, False])
+def test_a_private_suites_instances_and_seeds_stay_out_of_failure_reasons(tmp_path, hidden):
+    first = instance_set("private" if hidden else "test").start + 3
+    suite = _suite(f"labels-{hidden}", "private" if hidden else "test", first)
+    refs = load_references(suite, n_workers=1)
+    src = tmp_path / "where.py"
+    src.write_text(WHERE)
+    invalid, raises = run_suite([submission_spec(policy("InvalidAction"), name="invalid"),
+                                 submission_spec(f"{src}:P", name="raises")],
+                                suite, references=refs, n_workers=1, time_limit=120)
+    assert "invalid action at step 0 (quadratic, episode 1 of 2 of the job" in invalid.entry.failure_reason
+    assert "policy raised in act() at step 0 (quadratic, episode 1 of 2 of the job)" in raises.entry.failure_reason
+    # the policy's own messages never name a seed; the grader's name instance and seed on public suites only
+    for secret in (str(first), "1234567", "7654321"):
+        assert secret not in raises.entry.failure_reason
+        if hidden:
+            assert secret not in invalid.entry.failure_reason
+    if not hidden:  # public instances and seeds: named, for the submitter to reproduce the failure
+        assert f"episode 1 of 2 of the job: instance {first} seed 1234567)" in invalid.entry.failure_reason
