@@ -64,8 +64,18 @@ def algo_of_zip(path: str | Path) -> str:
 
 def zip_meta(path: str | Path, algo: str | None = None) -> dict:
     """What :class:`SB3Policy` needs for a zip without a sidecar (trained elsewhere): its
-    algorithm, no observation clipping; the action mode follows the model's action space."""
-    return {"algo": (algo or algo_of_zip(path)).lower(), "clip_obs": False, "env_options": {}}
+    algorithm, no observation clipping; the action mode follows the model's action space.
+    An ``algo`` that contradicts the zip's own (:func:`algo_of_zip`) is a ``ValueError``."""
+    try:
+        found = algo_of_zip(path)
+    except ValueError:
+        if algo is None:
+            raise
+        found = None  # not one SB3 ships: the caller's algo is all there is
+    if algo is not None and found is not None and algo.lower() != found and {algo.lower(), found} != {"ddpg", "td3"}:
+        raise ValueError(f"--algo {algo!r} but {Path(path).name} was saved by {found.upper()}; "
+                         f"pass --algo {found} or leave --algo out")
+    return {"algo": (algo or found).lower(), "clip_obs": False, "env_options": {}}
 
 
 class SB3Policy:

@@ -324,7 +324,8 @@ def submit(
                                                  "process (MB, 256 to the machine's memory) (default: 4096, at most "
                                                  "half the machine's memory)."),
     algo: Optional[str] = typer.Option(None, "--algo", help="SB3 algorithm of a .zip (dqn, ppo, ...) (default: from the file)."),
-    optimizer: str = typer.Option("sgd", "--optimizer", help="SB3 models: inner optimizer they were trained with."),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", help="SB3 models: inner optimizer they were trained "
+                                            "with (default: sgd)."),
     env_options: Optional[str] = typer.Option(None, "--env-options", help="SB3 models: JSON of the policy choices "
                                               "(lr_init, factors, rejection_threshold); the suite fixes the rest."),
     owner: Optional[str] = typer.Option(None, "--owner", help="Who owns the entry name (default: your user name); "
@@ -354,7 +355,7 @@ def submit(
         spec = submission_spec(target, name or declared_name(target), algo=algo, optimizer=optimizer,
                                env_options=options)
     except (ValueError, FileNotFoundError) as exc:
-        raise typer.BadParameter(str(exc), param_hint="TARGET / --name") from None
+        raise typer.BadParameter(str(exc), param_hint="TARGET / --name / --algo / --optimizer / --env-options") from None
     outcomes, refs, path = _run([spec], s, db, workers, f"{spec.name} on {s.version}", refs_dir=_refs_dir(private),
                                 backend=backend_, time_limit=time_limit, memory_mb=memory_limit, owner=owner)
     outcome = outcomes[0]

@@ -40,7 +40,7 @@ from lrgym.leaderboard.references import References, floored, load_references
 from lrgym.leaderboard.settings import allowed_optimizers
 from lrgym.leaderboard.store import EntryRecord, ResultStore, RunRecord
 from lrgym.leaderboard.suite import DEFAULT_SUITE, Suite, Task, get_suite
-from lrgym.leaderboard.text import check_entry_name, clean, name_key
+from lrgym.leaderboard.text import check_entry_name, clean, lookalike_note, name_key
 
 __all__ = [
     "DEFAULT_MEMORY_MB",
@@ -100,22 +100,31 @@ def submission_spec(
     target: str,
     name: str | None = None,
     algo: str | None = None,
-    optimizer: str = "sgd",
+    optimizer: str | None = None,
     env_options: dict | None = None,
 ) -> PolicySpec:
     """A submission: ``path/to/file.py:Name``, ``package.module:Name`` or an SB3 ``.zip``.
 
     Nothing is imported here: the policy is loaded only inside its sandbox. The name must be a
     valid entry name (:func:`lrgym.leaderboard.text.check_entry_name`) and not a baseline's.
+    ``algo``, ``optimizer`` and ``env_options`` (the policy's choices) are for SB3 zips, checked
+    here, before anything runs or is stored; a policy class declares its choices itself.
     """
     if target.endswith(".zip"):
         if not Path(target).is_file():
             raise FileNotFoundError(f"SB3 model {target} not found")
+        algo, options = _zip_choices(algo, optimizer, env_options)
         path = str(Path(target).absolute())  # not resolved: the worker refuses a symbolic link
-        spec = {"kind": "sb3", "path": path, "algo": algo, "optimizer": optimizer,
+        spec = {"kind": "sb3", "path": path, "algo": algo, "optimizer": options["optimizer"],
                 "env_options": env_options or {}, "name": name}
         default_name = Path(target).stem
     else:
+        given = [flag for flag, value in (("--algo", algo), ("--optimizer", optimizer), ("--env-options", env_options))
+                 if value is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)} apply to SB3 .zip models only; a policy class declares its choices "
+                             "as class attributes (optimizer = 'adam', action_mode, lr_init, factors, "
+                             "rejection_threshold)")
         if ":" not in target:
             raise ValueError(f"submission {target!r}: expected path/to/policy.py:ClassName, module:ClassName or model.zip")
         where, _, attr = target.rpartition(":")
@@ -129,9 +138,26 @@ def submission_spec(
     name = check_entry_name(name or default_name)
     reserved = {name_key(n): n for n in _baseline_names()}
     if name_key(name) in reserved:
-        raise ValueError(f"entry name {name!r} is reserved for the baseline {reserved[name_key(name)]!r}; "
-                         "choose another name (--name)")
+        baseline = reserved[name_key(name)]
+        raise ValueError(f"entry name {name!r} is reserved for the baseline {baseline!r}"
+                         f"{lookalike_note(name, baseline)}; choose another name (--name)")
     return PolicySpec(name, "submission", spec, target)
+
+
+def _zip_choices(algo: str | None, optimizer: str | None, env_options: dict | None) -> tuple[str | None, dict]:
+    """(``algo`` lowercased, the checked choices) of an SB3 zip submission; ``ValueError``
+    naming the bad value and the valid ones (the sandbox checks them again against the suite)."""
+    from lrgym.baselines.sb3_agents import SB3_ALGOS
+    from lrgym.leaderboard.settings import SettingsError, check_choices
+
+    if algo is not None and algo.lower() not in SB3_ALGOS:
+        raise ValueError(f"--algo {algo!r} unknown; valid choices: {', '.join(SB3_ALGOS)} (or leave it out: "
+                         "the algorithm is read from the zip)")
+    try:
+        choices = check_choices({**(env_options or {}), "optimizer": optimizer or "sgd"})
+    except SettingsError as exc:
+        raise ValueError(str(exc)) from None
+    return (algo.lower() if algo else None), choices
 
 
 def _baseline_names() -> list[str]:

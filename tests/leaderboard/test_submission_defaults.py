@@ -96,3 +96,42 @@ def test_an_sb3_zip_of_ppo_or_a2c_needs_no_algo(algo, tmp_path):
     assert outcome.ok, outcome.entry.failure_reason
     assert outcome.entry.env_spec["env_kwargs"]["quadratic"]["action_mode"] == "log_lr"
     assert len(outcome.runs) == SUITE.n_runs
+
+
+def test_bad_submit_options_stop_before_anything_runs_or_is_stored(tmp_path):
+    """``--algo``, ``--optimizer`` and ``--env-options`` are checked on the command line: before,
+    a misspelt one failed inside the sandbox and stayed in the store as a failed entry, and on a
+    policy file they were silently ignored."""
+    typer_testing = pytest.importorskip("typer.testing")
+    from lrgym.leaderboard.cli import app
+
+    model = tmp_path / "m.zip"
+    model.write_bytes(b"PK\x05\x06" + b"\0" * 18)  # never opened: the options fail first
+    db = tmp_path / "r.sqlite"
+    cases = [
+        ([str(model), "--algo", "pp0"], "--algo 'pp0' unknown; valid choices: a2c, ddpg, dqn, ppo, sac, td3"),
+        ([str(model), "--optimizer", "adamw"], "optimizer='adamw' not allowed; valid choices: sgd, momentum"),
+        ([str(model), "--env-options", '{"horizon": 5}'], "horizon are fixed by the suite"),
+        ([str(model), "--env-options", '{"lr_init": -1}'], "lr_init=-1 out of range"),
+        ([f"{EXAMPLE}:LossWatcher", "--env-options", '{"lr_init": 0.1}'], "--env-options apply to SB3 .zip models only"),
+        ([f"{EXAMPLE}:LossWatcher", "--algo", "dqn", "--optimizer", "adam"],
+         "--algo, --optimizer apply to SB3 .zip models only"),
+    ]
+    for args, message in cases:
+        result = typer_testing.CliRunner().invoke(app, ["leaderboard", "submit", *args, "--suite", "quick",
+                                                        "--db", str(db)], env={"COLUMNS": "400"})
+        assert result.exit_code == 2, (args, result.output)
+        assert message in " ".join(result.output.split()), (args, result.output)
+    assert not db.exists()  # nothing ran, nothing was stored
+
+
+def test_an_algo_that_contradicts_the_zip_is_named(tmp_path):
+    sb3 = pytest.importorskip("stable_baselines3")
+    from lrgym.baselines.sb3_agents import zip_meta
+
+    env = LRControlEnv(**SUITE.env_kwargs("quadratic"))
+    path = tmp_path / "tiny_dqn.zip"
+    sb3.DQN("MlpPolicy", env, policy_kwargs={"net_arch": [8]}, seed=0, device="cpu").save(path)
+    assert zip_meta(path)["algo"] == zip_meta(path, "DQN")["algo"] == "dqn"
+    with pytest.raises(ValueError, match="--algo 'ppo' but tiny_dqn.zip was saved by DQN; pass --algo dqn"):
+        zip_meta(path, "ppo")
