@@ -524,15 +524,30 @@ class ResultStore:
                 delay = min(delay * 2, 10.0)
                 continue
             side.unlink(missing_ok=True)
+            self._remove_pending_dir_if_empty()
             return entry_id
+
+    def _remove_pending_dir_if_empty(self) -> None:
+        """Leave no empty :attr:`pending_dir` beside the store (a folder with side files, this
+        grader's or another's, stays)."""
+        try:
+            self.pending_dir.rmdir()
+        except OSError:  # not empty, or gone already
+            pass
 
     def _write_pending(self, entry: EntryRecord, runs: Sequence[RunRecord]) -> Path:
         directory = self.pending_dir
-        directory.mkdir(mode=0o700, exist_ok=True)
         path = directory / f"{entry.token}.json"
         tmp = path.with_suffix(".tmp")
         data = {"entry": dataclasses.asdict(entry), "runs": [dataclasses.asdict(r) for r in runs]}
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        for attempt in range(5):
+            directory.mkdir(mode=0o700, exist_ok=True)
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                break
+            except FileNotFoundError:  # another grader removed the empty folder in between
+                if attempt == 4:
+                    raise
         with os.fdopen(fd, "w") as f:
             f.write(_dumps(data))
             f.flush()
@@ -564,6 +579,7 @@ class ResultStore:
                     break
                 raise
             path.unlink(missing_ok=True)
+        self._remove_pending_dir_if_empty()
         return ids
 
     def record_failure(self, name: str, kind: str, reason: str, **metadata: Any) -> int:
