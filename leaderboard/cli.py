@@ -5,7 +5,7 @@
     lrgym leaderboard run-baselines            # main job: every baseline on the default suite (v2)
     lrgym leaderboard submit my_policy.py:MyPolicy --name mine
     lrgym leaderboard show
-    lrgym leaderboard report                   # runs/leaderboard.html + runs/LEADERBOARD.md
+    lrgym leaderboard report                   # runs/leaderboard.html + runs/LEADERBOARD.md (other suites: -<suite>)
     lrgym leaderboard run-baselines --ship     # maintainers: rewrite the shipped LEADERBOARD.md
     lrgym leaderboard references --suite v2    # (re)compute the best-fixed-LR references
     lrgym leaderboard export --format csv      # runs/results/{entries,runs,trajectories}.csv (or json)
@@ -66,14 +66,27 @@ ShipBoardOpt = typer.Option(False, "--ship", help="Write the LEADERBOARD.md ship
                             "checkout instead (maintainers regenerating it; the default suite only).")
 
 
-def _board_path(markdown: Optional[Path], no_markdown: bool, ship: bool, suite: str,
-                private: Optional[Path]) -> Optional[Path]:
-    """Where the Markdown ranking goes: nowhere (``--no-markdown``), ``--markdown``, the shipped
-    ``LEADERBOARD.md`` (``--ship``), else ``runs/LEADERBOARD.md``: a run never rewrites the
-    shipped board unless asked."""
-    from lrgym.baselines.outputs import output_path
+def _suite_file(name: str, suite) -> Path:
+    """``name`` (``LEADERBOARD.md``, ``leaderboard.html``) for the default suite, else with the
+    suite's name in it (``LEADERBOARD-quick.md``), so boards of different suites never overwrite
+    each other under ``runs/``."""
+    from lrgym.leaderboard.private import is_private
 
-    default = output_path(SHIPPED_BOARD)  # runs/LEADERBOARD.md
+    if suite.name == DEFAULT_SUITE and not is_private(suite):
+        return Path(name)
+    stem, _, ext = name.rpartition(".")
+    return Path(f"{stem}-{suite.name}.{ext}")
+
+
+def _board_path(markdown: Optional[Path], no_markdown: bool, ship: bool, suite) -> Optional[Path]:
+    """Where the Markdown ranking of ``suite`` goes: nowhere (``--no-markdown``), ``--markdown``,
+    the shipped ``LEADERBOARD.md`` (``--ship``), else ``runs/LEADERBOARD.md`` (another suite:
+    ``runs/LEADERBOARD-<suite>.md``): a run never rewrites the shipped board unless asked."""
+    from lrgym.baselines.outputs import output_path
+    from lrgym.leaderboard.private import is_private
+
+    shipped = SHIPPED_BOARD.with_name(_suite_file(SHIPPED_BOARD.name, suite).name)
+    default = output_path(shipped)  # runs/LEADERBOARD[-suite].md
     if ship and (markdown is not None or no_markdown):
         given = f"--markdown {markdown}" if markdown is not None else "--no-markdown"
         raise typer.BadParameter(f"{given} and --ship both given; valid: one of them (or neither: {default})",
@@ -81,13 +94,13 @@ def _board_path(markdown: Optional[Path], no_markdown: bool, ship: bool, suite: 
     if no_markdown:
         return None
     if ship:
-        if private is not None or suite != DEFAULT_SUITE:
+        if is_private(suite) or suite.name != DEFAULT_SUITE:
             raise typer.BadParameter(f"the shipped LEADERBOARD.md ranks the default suite {DEFAULT_SUITE!r} only; "
                                      "valid for another suite: --markdown PATH", param_hint="--ship")
         if not (SHIPPED_BOARD.parent / "pyproject.toml").is_file():
             raise typer.BadParameter("this install is not a source checkout, so it ships no LEADERBOARD.md; "
                                      "valid: --markdown PATH", param_hint="--ship")
-    return output_path(SHIPPED_BOARD, ship=ship, out=markdown)
+    return output_path(shipped, ship=ship, out=markdown)
 
 
 def _suite(name: str, private: Optional[Path] = None):
@@ -254,8 +267,11 @@ def run_baselines(
     (runs/LEADERBOARD.md; the shipped LEADERBOARD.md with --ship)."""
     from lrgym.leaderboard.runner import baseline_specs, cpu_description
 
-    board = _board_path(markdown, no_markdown, ship, suite, private)
+    if only and not learned:
+        raise typer.BadParameter(f"--only {' --only '.join(only)} names the baselines to run; --no-learned would "
+                                 "drop some of them: give one of the two", param_hint="--only / --no-learned")
     s = _suite(suite, private)
+    board = _board_path(markdown, no_markdown, ship, s)
     backend_ = _backend(backend, address)
     try:
         specs = baseline_specs(only or None, include_learned=learned)
@@ -389,7 +405,7 @@ def report(
     markdown: Optional[Path] = MarkdownOpt,
     no_markdown: bool = NoMarkdownOpt,
     ship: bool = ShipBoardOpt,
-    top: int = typer.Option(5, "--top", help="Best baselines drawn in the plots (beside every submission)."),
+    top: int = typer.Option(5, "--top", min=1, help="Best baselines drawn in the plots (beside every submission)."),
     entry: Optional[List[str]] = typer.Option(None, "--entry", help="Also draw this entry in every plot (repeatable)."),
     private: Optional[Path] = PrivateOpt,
 ):
@@ -400,8 +416,8 @@ def report(
     from lrgym.leaderboard.report import html_page
     from lrgym.leaderboard.report import markdown as to_markdown
 
-    board = _board_path(markdown, no_markdown, ship, suite, private)
     s = _suite(suite, private)
+    board = _board_path(markdown, no_markdown, ship, s)
     with _existing_store(db) as store:
         lb = build_leaderboard(store, s)
     found = find_cached(s, directory=_refs_dir(private))
@@ -412,7 +428,7 @@ def report(
         raise typer.BadParameter(str(exc), param_hint="--entry") from None
     from lrgym.baselines.outputs import output_path
 
-    html = output_path(Path("leaderboard.html"), out=html)  # runs/leaderboard.html unless --html
+    html = output_path(_suite_file("leaderboard.html", s), out=html)  # runs/leaderboard[-suite].html unless --html
     html.parent.mkdir(parents=True, exist_ok=True)
     html.write_text(page, encoding="utf-8")
     console.print(Text(f"wrote {html} ({len(lb.rows)} entries)"))
@@ -471,6 +487,7 @@ def export(
     suite: str = SuiteOpt,
     db: Optional[Path] = DbOpt,
     every_entry: bool = typer.Option(False, "--all", help="Every entry of the store (failed, older, any suite)."),
+    private: Optional[Path] = PrivateOpt,
 ):
     """Export entries, per-run scores and trajectories as CSV or JSON (lrgym.leaderboard.export)."""
     from lrgym.baselines.outputs import output_path
@@ -479,7 +496,7 @@ def export(
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"unknown format {fmt!r}; valid choices: {', '.join(FORMATS)}", param_hint="--format")
-    s = _suite(suite)
+    s = _suite(suite, private)
     out = output_path(Path("results" if fmt == "csv" else "results.json"), out=out)  # runs/… unless --out
     with _existing_store(db) as store:
         paths = write(store, fmt, out, s.version, every_entry)

@@ -158,7 +158,12 @@ def print_table(lb: Leaderboard, console=None, show_failures: bool = True) -> No
         console.print(Text("(a narrow terminal: the other columns are in `lrgym leaderboard report` and its "
                            "Markdown file, runs/LEADERBOARD.md by default)"))
     if not lb.rows:
-        console.print(Text("No entries yet: run `lrgym leaderboard run-baselines`."))
+        from lrgym.leaderboard.private import is_private
+        from lrgym.leaderboard.suite import DEFAULT_SUITE
+
+        which = (" --private KEYFILE" if is_private(suite) else
+                 "" if suite.name == DEFAULT_SUITE else f" --suite {suite.name}")
+        console.print(Text(f"No entries yet: run `lrgym leaderboard run-baselines{which}`."))
     note = stale_note(lb)
     if note:
         console.print(Text(note, style="yellow"))

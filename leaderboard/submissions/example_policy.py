@@ -4,8 +4,9 @@
 
 A submission is any class following :class:`lrgym.baselines.policy.Policy`: a ``name``, the inner
 ``optimizer`` and ``action_mode`` it wants, ``reset(info)`` at the start of each episode and
-``act(obs, info) -> action`` each step. It is constructed once per task family, with
-``family=...`` if its constructor accepts that argument. It runs in separate worker processes
+``act(obs, info) -> action`` each step. Each episode gets an instance of its own, constructed
+with ``family=...`` if its constructor accepts that argument (so state kept in ``self`` never
+crosses episodes). It runs in a sandboxed process
 with a wall-clock and a memory limit; if it raises, hangs, returns an invalid or NaN action or
 gets killed, the entry is recorded as failed with the reason.
 """

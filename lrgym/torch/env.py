@@ -16,7 +16,7 @@ the same action spaces and LR map (``discrete`` factors or ``log_lr``), the same
 (12 named features, ``env.feature_names``, computed by the env's own code through
 :class:`lrgym.monitor.TrainingMonitor`), the same rewards by name with the same divergence
 penalty, truncation after ``horizon`` steps, termination on divergence, and the same ``info``
-keys except those only a synthetic task knows (``excess_loss``). So every lrgym policy and
+keys (``excess_loss``, which only a synthetic task knows, is NaN). So every lrgym policy and
 agent runs on it unchanged (``lrgym.baselines.evaluation.run_episode(policy, env, seed)``).
 
 Data: ``train_data`` is a tuple of tensors ``(X, y)`` (minibatches of ``batch_size`` rows drawn

@@ -60,12 +60,17 @@ def test_the_shipped_board_is_written_only_when_asked(tmp_path, monkeypatch):
 
     from lrgym.leaderboard import cli
 
+    from lrgym.leaderboard.suite import get_suite
+
     root = Path(__file__).resolve().parents[2]
-    assert cli._board_path(None, False, True, "v2", None) == root / "LEADERBOARD.md"
+    v2, quick = get_suite("v2"), get_suite("quick")
+    assert cli._board_path(None, False, True, v2) == root / "LEADERBOARD.md"
     monkeypatch.setenv("LRGYM_RUNS", str(tmp_path / "out"))
-    assert cli._board_path(None, False, False, "v2", None) == tmp_path / "out" / "LEADERBOARD.md"
-    assert cli._board_path(tmp_path / "b.md", False, False, "quick", None) == tmp_path / "b.md"
-    assert cli._board_path(None, True, False, "v2", None) is None
+    assert cli._board_path(None, False, False, v2) == tmp_path / "out" / "LEADERBOARD.md"
+    # another suite's board has a file of its own: a quick run never replaces the default suite's
+    assert cli._board_path(None, False, False, quick) == tmp_path / "out" / "LEADERBOARD-quick.md"
+    assert cli._board_path(tmp_path / "b.md", False, False, quick) == tmp_path / "b.md"
+    assert cli._board_path(None, True, False, v2) is None
     db = str(tmp_path / "missing.sqlite")
     for command in ("run-baselines", "report"):
         code, out = _invoke("leaderboard", command, "--ship", "--markdown", "x.md", "--db", db)
@@ -91,3 +96,13 @@ def test_the_python_api_defaults_to_the_cli_suite():
     assert cli.SuiteOpt.default == DEFAULT_SUITE
     for function in (run_suite, load_results):
         assert inspect.signature(function).parameters["suite"].default == DEFAULT_SUITE, function.__name__
+
+
+def test_contradicting_or_out_of_range_options_stop_before_anything_runs(tmp_path):
+    db = tmp_path / "r.sqlite"
+    code, out = _invoke("leaderboard", "run-baselines", "--only", "dqn", "--no-learned", "--suite", "quick",
+                        "--db", str(db))
+    assert code == 2 and "--only dqn names the baselines to run; --no-learned would drop" in " ".join(out.split()), out
+    code, out = _invoke("leaderboard", "report", "--top", "-3", "--db", str(db))
+    assert code == 2 and "--top" in out and "greater than or equal to 1" in out, out
+    assert not db.exists()

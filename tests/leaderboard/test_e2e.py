@@ -62,7 +62,9 @@ def test_quick_suite_end_to_end(tmp_path):
     runs = tmp_path / "runs"
     code, out = _invoke("report", "--suite", "quick", "--db", str(db), env={"LRGYM_RUNS": str(runs)})
     assert code == 0, out
-    assert "my-policy" in (runs / "LEADERBOARD.md").read_text() and "my-policy" in (runs / "leaderboard.html").read_text()
+    assert sorted(p.name for p in runs.iterdir()) == ["LEADERBOARD-quick.md", "leaderboard-quick.html"]
+    assert "my-policy" in (runs / "LEADERBOARD-quick.md").read_text()
+    assert "my-policy" in (runs / "leaderboard-quick.html").read_text()
     assert SHIPPED_BOARD.read_bytes() == shipped
 
     with ResultStore(db) as store:
