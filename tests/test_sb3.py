@@ -1,0 +1,86 @@
+"""lrgym.sb3: which ids make_sb3_vec_env takes, and DummyVecEnv's step infos by default."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+pytest.importorskip("stable_baselines3")
+
+from stable_baselines3.common.vec_env import DummyVecEnv  # noqa: E402
+
+import lrgym  # noqa: E402,F401  (registers the ids)
+from lrgym.info import INFO_KEYS  # noqa: E402
+from lrgym.sb3 import make_sb3_vec_env  # noqa: E402
+
+SHORT = dict(horizon=3, inner_steps=2)
+
+
+@pytest.mark.parametrize("env_id, what", [
+    ("CartPole-v1", "is not an lrgym id"),  # registered, another entry point: used to give an LRControl env
+    ("LRControl-Nope-v1", "is not a registered id"),
+])
+def test_non_lrgym_ids_are_refused_naming_the_lrgym_ids(env_id, what):
+    with pytest.raises(ValueError, match=what) as raised:
+        make_sb3_vec_env(env_id, n_envs=2)
+    message = str(raised.value)
+    assert repr(env_id) in message
+    assert all(i in message for i in ("LRControl-v1", "LRControl-LinReg-v1", "LRControl-Recsys-v1"))
+
+
+def test_module_prefixed_id_is_the_plain_id():
+    """gymnasium's and SB3's make_vec_env take 'lrgym:LRControl-v1' (the README's form for tools)."""
+    prefixed = make_sb3_vec_env("lrgym:LRControl-Quadratic-v1", n_envs=2, seed=3, **SHORT)
+    plain = make_sb3_vec_env("LRControl-Quadratic-v1", n_envs=2, seed=3, **SHORT)
+    assert prefixed.get_attr("family")[0].name == "quadratic"
+    assert prefixed.reset().tobytes() == plain.reset().tobytes()
+    for venv in (prefixed, plain):
+        venv.step_async(np.array([4, 0]))
+    assert prefixed.step_wait()[0].tobytes() == plain.step_wait()[0].tobytes()
+
+
+def test_default_step_infos_are_dummy_vec_envs_key_for_key():
+    """Without info_keys, every step info holds DummyVecEnv's keys in its order, with its values,
+    across automatic resets (a finished sub-env reports its last step, not its reset)."""
+    ours = make_sb3_vec_env("LRControl-LinReg-v1", n_envs=3, seed=4, **SHORT)
+    dummy = DummyVecEnv([lambda: gym.make("LRControl-LinReg-v1", **SHORT) for _ in range(3)])
+    dummy.seed(4)
+    assert ours.reset().tobytes() == dummy.reset().tobytes()
+    rng = np.random.default_rng(1)
+    ended = 0
+    for _ in range(7):
+        actions = rng.integers(0, 5, size=3)
+        ours.step_async(actions)
+        dummy.step_async(actions)
+        *_, dones, infos = ours.step_wait()
+        *_, dummy_dones, dummy_infos = dummy.step_wait()
+        assert (dones == dummy_dones).all()
+        ended += dones.sum()
+        for a, b in zip(infos, dummy_infos):
+            assert list(a) == list(b)  # same keys, same order
+            assert list(a)[:len(INFO_KEYS)] == list(INFO_KEYS)
+            for key in INFO_KEYS:
+                assert type(a[key]) is type(b[key]) and a[key] == b[key], key
+            assert a["TimeLimit.truncated"] == b["TimeLimit.truncated"]
+    assert ended >= 6
+
+
+def test_info_keys_narrows_the_step_infos():
+    lean = make_sb3_vec_env("LRControl-Quadratic-v1", n_envs=2, seed=0, info_keys=(), **SHORT)
+    some = make_sb3_vec_env("LRControl-Quadratic-v1", n_envs=2, seed=0, info_keys=("train_loss", "lr"), **SHORT)
+    for venv in (lean, some):
+        venv.reset()
+        venv.step_async(np.array([2, 2]))
+    assert list(lean.step_wait()[3][0]) == ["TimeLimit.truncated"]
+    info = some.step_wait()[3][0]
+    assert list(info) == ["train_loss", "lr", "TimeLimit.truncated"] and isinstance(info["lr"], np.float64)
+    assert set(lean.reset_infos[0]) == set(INFO_KEYS)  # reset infos always hold every key
+
+
+@pytest.mark.parametrize("info_keys, message", [
+    ("train_loss", r"info_keys='train_loss' invalid; valid: 'all', \(\) or a sequence of keys from lr, train_loss"),
+    (("train_loss", "loss"), r"unknown info_keys \['loss'\]; valid: 'all'"),
+    (5, r"info_keys=5 invalid"),
+])
+def test_bad_info_keys_name_the_valid_choices(info_keys, message):
+    with pytest.raises(ValueError, match=message):
+        make_sb3_vec_env("LRControl-Quadratic-v1", n_envs=1, info_keys=info_keys)
