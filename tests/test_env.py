@@ -258,6 +258,17 @@ def test_bad_constructor_arguments(kwargs, message):
         LRControlEnv(**kwargs)
 
 
+def test_member_option_of_the_mixed_id_names_the_valid_options():
+    """LRControl-v1's family (mixed) has options of its own only; a member's option is a
+    ValueError saying where it goes, not a TypeError from the family's constructor."""
+    with pytest.raises(ValueError, match=r"unknown mixed family option\(s\) \['dim'\]; valid choices: members, "
+                                         r"member_options.*\{'member_options': \{'linreg': \{'dim': 32\}"):
+        gym.make("LRControl-v1", family_options={"dim": 32})
+    env = gym.make("LRControl-v1", family_options={"member_options": {"linreg": {"dim": 32}}})
+    _, info = env.reset(seed=0, options={"instance": 0})  # instance 0: linreg
+    assert env.unwrapped.task.spec.dim == 32
+
+
 def test_bad_reset_options():
     env = LRControlEnv(instance_set="val")
     with pytest.raises(ValueError, match=r"instance 5 not in the 'val' set; valid: integers 10000\.\.10199"):

@@ -16,23 +16,50 @@ DEFAULT_MEMBERS = MIXED_V1
 
 
 class MixtureFamily(TaskFamily):
+    """Instance seed k is instance k of ``members[k % len(members)]``.
+
+    Options (``family_options`` of ``family="mixed"``, e.g. ``LRControl-v1``'s):
+
+    * ``members``: the member families' names, in order (default ``LRControl-v1``'s
+      :data:`DEFAULT_MEMBERS`: linreg, quadratic, mlp, recsys);
+    * ``member_options``: each member's own spec overrides, by member name:
+      ``{"member_options": {"linreg": {"dim": 32}, "mlp": {"dataset": "digits"}}}``.
+
+    A mixture has no spec fields of its own, so a member's option given at the top level
+    (``family_options={"dim": 32}``) raises ``ValueError`` naming the valid options and the
+    members that take it, with the ``member_options`` form to write instead.
+    """
+
     name = "mixed"
     default_horizon = 50
     default_inner_steps = 10
+    #: the mixture's own options (everything else belongs to a member, in ``member_options``)
+    OPTIONS = ("members", "member_options")
 
-    def __init__(self, members: tuple[str, ...] = DEFAULT_MEMBERS, member_options: dict | None = None):
+    def __init__(self, members: tuple[str, ...] = DEFAULT_MEMBERS, member_options: dict | None = None, **unknown):
         from lrgym.tasks import FAMILIES, make_family
 
+        if isinstance(members, str):
+            raise ValueError(f"members={members!r} invalid; valid: a sequence of family names, e.g. ({members!r},)")
         members = tuple(members)
         if not members:
             raise ValueError("members must name at least one family; valid choices: " + ", ".join(FAMILIES))
         for m in members:
             if m not in FAMILIES or m == self.name:
                 raise ValueError(f"unknown member family {m!r}; valid choices: {', '.join(FAMILIES)}")
-        member_options = dict(member_options or {})
-        unknown = sorted(set(member_options) - set(members))
         if unknown:
-            raise ValueError(f"member_options for {unknown} which are not members; valid: {', '.join(members)}")
+            raise ValueError(_unknown_options_message(unknown, members))
+        if member_options is not None and not isinstance(member_options, dict):
+            raise ValueError(f"member_options={member_options!r} invalid; valid: a dict member name → dict of its options")
+        member_options = dict(member_options or {})
+        unknown_members = sorted(set(member_options) - set(members))
+        if unknown_members:
+            raise ValueError(f"member_options for {unknown_members} which are not members; valid: {', '.join(members)}")
+        for m, options in member_options.items():
+            if not isinstance(options, dict):
+                raise ValueError(
+                    f"member_options[{m!r}]={options!r} invalid; valid: a dict of {m}'s spec overrides, e.g. {{}}"
+                )
         self.members = members
         self.families = {m: make_family(m, **member_options.get(m, {})) for m in members}
         self.overrides = {"members": members, "member_options": member_options}
@@ -49,3 +76,29 @@ class MixtureFamily(TaskFamily):
 
     def build(self, spec: TaskSpec) -> Task:
         return self.families[spec.family].build(spec)
+
+
+def _unknown_options_message(unknown: dict, members: tuple[str, ...]) -> str:
+    """The error for top-level options the mixture does not have: its valid options, and for an
+    option of some members, which ones take it and how to pass it (``member_options``)."""
+    import dataclasses
+
+    from lrgym.tasks import family_class
+
+    takers = {}
+    for m in members:
+        spec_class = family_class(m).spec_class
+        fields = {f.name for f in dataclasses.fields(spec_class)} - {"family", "instance"}
+        for key in sorted(unknown):
+            if key in fields:
+                takers.setdefault(key, []).append(m)
+    message = (f"unknown mixed family option(s) {sorted(unknown)}; valid choices: {', '.join(MixtureFamily.OPTIONS)} "
+               "(a member's own options go in member_options, by member)")
+    if takers:
+        example = {}
+        for key, ms in takers.items():
+            for m in ms:
+                example.setdefault(m, {})[key] = unknown[key]
+        options_of = "; ".join(f"{key!r} is an option of {', '.join(ms)}" for key, ms in takers.items())
+        message += f". {options_of}: family_options={{'member_options': {example!r}}}"
+    return message

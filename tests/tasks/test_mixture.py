@@ -37,7 +37,20 @@ def test_mixed_env_visits_every_family_with_one_observation_layout():
     ({"members": ("linreg", "cnn")}, "unknown member family 'cnn'"),
     ({"members": ()}, "at least one family"),
     ({"member_options": {"mlp": {}}, "members": ("linreg",)}, "not members"),
+    # a member's option at the top level: the mixture's options, and who takes it, how
+    ({"dim": 32}, r"unknown mixed family option\(s\) \['dim'\]; valid choices: members, member_options .*"
+                  r"'dim' is an option of linreg, quadratic: "
+                  r"family_options=\{'member_options': \{'linreg': \{'dim': 32\}, 'quadratic': \{'dim': 32\}\}\}"),
+    ({"colour": "red"}, r"unknown mixed family option\(s\) \['colour'\]; valid choices: members, member_options"),
+    ({"members": "linreg"}, r"members='linreg' invalid; valid: a sequence of family names, e.g. \('linreg',\)"),
+    ({"member_options": {"linreg": 32}}, r"member_options\['linreg'\]=32 invalid; valid: a dict of linreg's"),
+    ({"member_options": [("linreg", {})]}, r"member_options=\[.*\] invalid; valid: a dict"),
 ])
 def test_bad_mixture_options(kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_family("mixed", **kwargs)
+
+
+def test_member_options_reach_the_members():
+    mixed = make_family("mixed", member_options={"linreg": {"dim": 32}, "quadratic": {"dim": 7}})
+    assert mixed.sample(0).dim == 32 and mixed.sample(1).dim == 7  # seeds 0, 1: linreg, quadratic
