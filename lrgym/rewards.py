@@ -30,7 +30,7 @@ import numba
 import numpy as np
 
 from lrgym.features import M_CAP, M_L0, M_L_PREV, M_METRIC0, M_METRIC_PREV, safe_loss
-from lrgym.tasks.base import S_DIVERGED, S_TRAIN_LOSS, S_VAL_METRIC
+from lrgym.tasks.base import S_DIVERGED, S_TRAIN_LOSS, S_VAL_METRIC, is_real
 
 REWARDS = ("log_improvement", "sign_delta", "final", "metric_delta")
 R_LOG_IMPROVEMENT, R_SIGN_DELTA, R_FINAL, R_METRIC_DELTA = range(4)
@@ -83,6 +83,28 @@ def reward_code(name: str) -> int:
     return REWARDS.index(name)
 
 
+def check_reward_alphas(alphas) -> tuple[float, float]:
+    """``reward_alphas`` as two floats ``(α1, α2)``, or ``ValueError`` naming the value.
+
+    ``sign_delta`` pays α1·sign(ΔL) + α2·ΔL/L_0 and −α1 per step lost to divergence, so both
+    weights must be finite and ≥ 0 (a negative one would pay for a rising loss, or for
+    diverging), and one of them > 0 (else every reward is 0). Checked for every reward, though
+    only ``sign_delta`` reads them.
+    """
+    valid = "two finite numbers (α1, α2) >= 0, not both 0, e.g. (1.0, 1.0)"
+    try:
+        pair = tuple(alphas)
+    except TypeError:
+        raise ValueError(f"reward_alphas={alphas!r} invalid; valid: {valid}") from None
+    if len(pair) != 2 or not all(is_real(a) for a in pair):
+        raise ValueError(f"reward_alphas={alphas!r} invalid; valid: {valid}")
+    a1, a2 = float(pair[0]), float(pair[1])
+    if not (math.isfinite(a1) and math.isfinite(a2) and a1 >= 0 and a2 >= 0 and (a1 > 0 or a2 > 0)):
+        raise ValueError(f"reward_alphas={alphas!r} out of range; valid: {valid}")
+    return a1, a2
+
+
 def reward_params(alpha1: float = 1.0, alpha2: float = 1.0) -> np.ndarray:
-    """The float64 parameter array of the rewards (``sign_delta``'s α1, α2)."""
-    return np.array([alpha1, alpha2], dtype=np.float64)
+    """The float64 parameter array of the rewards (``sign_delta``'s α1, α2; checked with
+    :func:`check_reward_alphas`)."""
+    return np.array(check_reward_alphas((alpha1, alpha2)), dtype=np.float64)

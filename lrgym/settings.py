@@ -24,7 +24,7 @@ import numpy as np
 
 from lrgym.info import ACTION_MODES, info_constants
 from lrgym.optim import OPTIMIZERS, OptimizerConfig, check_choice
-from lrgym.rewards import REWARDS, reward_code, reward_params
+from lrgym.rewards import REWARDS, check_reward_alphas, reward_code, reward_params
 from lrgym.tasks import make_family
 from lrgym.tasks.base import TaskFamily
 from lrgym.tasks.base import instance_set as lookup_instance_set
@@ -121,6 +121,7 @@ class EnvSettings:
         opt = OptimizerConfig.coerce(optimizer)
         check_choice("action_mode", action_mode, ACTION_MODES)
         check_choice("reward", reward, REWARDS)
+        alphas = check_reward_alphas(reward_alphas)
         horizon = _positive_int("horizon", family.default_horizon if horizon is None else horizon)
         inner_steps = _positive_int("inner_steps", family.default_inner_steps if inner_steps is None else inner_steps)
         if not (0 < lr_min < lr_max) or not math.isfinite(lr_max):
@@ -139,7 +140,7 @@ class EnvSettings:
         return cls(
             family=family, instance_set=instance_set, instances=instances, optimizer=opt, action_mode=action_mode,
             factors=factor_array, horizon=horizon, inner_steps=inner_steps, reward=reward,
-            reward_alphas=tuple(reward_alphas), lr_init=init, lr_min=lo, lr_max=hi, cap_factor=float(cap_factor),
+            reward_alphas=alphas, lr_init=init, lr_min=lo, lr_max=hi, cap_factor=float(cap_factor),
             rejection_threshold=rejection_threshold,
         )
 

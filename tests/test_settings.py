@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+import re
 
 import numpy as np
 import pytest
@@ -98,3 +99,29 @@ def test_settings_arrays_feed_the_kernels_unchanged():
     s = EnvSettings.build(family="linreg", optimizer="adam")
     assert s.hyper.dtype == np.float64 and s.reward_params.dtype == np.float64
     assert s.opt_code == s.optimizer.code
+
+
+@pytest.mark.parametrize("alphas, problem", [
+    ((1.0,), "invalid"),  # used to be accepted, α2 silently 1
+    ((1.0, 2.0, 3.0), "invalid"),  # used to be a TypeError from reward_params
+    ((float("nan"), 1.0), "out of range"),  # used to be accepted
+    ((1.0, float("inf")), "out of range"),
+    ((-1.0, 1.0), "out of range"),  # would pay −α1·(−1) for diverging
+    ((0.0, 0.0), "out of range"),  # every reward 0
+    (1.0, "invalid"),
+    (("a", "b"), "invalid"),
+    ((True, 1.0), "invalid"),
+])
+def test_bad_reward_alphas_name_the_value_and_the_valid_range(alphas, problem):
+    message = rf"reward_alphas={re.escape(repr(alphas))} {problem}; valid: two finite numbers \(α1, α2\) >= 0, not both 0"
+    with pytest.raises(ValueError, match=message):
+        EnvSettings.build(family="quadratic", reward="sign_delta", reward_alphas=alphas)
+    with pytest.raises(ValueError, match=message):  # whatever the reward: a bad value is bad input
+        LRControlEnv(family="quadratic", reward_alphas=alphas)
+
+
+@pytest.mark.parametrize("alphas", [(0.5, 2.0), [0, 1], np.array([2.0, 0.0]), (np.float32(1.0), np.int64(3))])
+def test_good_reward_alphas_become_two_floats(alphas):
+    s = EnvSettings.build(family="quadratic", reward="sign_delta", reward_alphas=alphas)
+    assert s.reward_alphas == tuple(float(a) for a in alphas) and all(type(a) is float for a in s.reward_alphas)
+    assert s.reward_params.tolist() == list(s.reward_alphas)
