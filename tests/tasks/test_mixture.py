@@ -16,8 +16,14 @@ def test_instance_k_is_member_k_mod_n_and_the_same_spec_as_that_family():
 
 
 def test_every_set_gives_each_member_an_equal_share():
+    """Every public set, counted whole; the private pool (2^40 ... 2^62 - 1, too large to count)
+    at its two ends: member k mod 4 makes any run of consecutive seeds equal shares."""
     mixed = make_family("mixed")
-    for seeds in INSTANCE_SETS.values():
+    private = INSTANCE_SETS["private"]
+    runs = [seeds for name, seeds in INSTANCE_SETS.items() if name != "private"]
+    runs += [private[:10_001], private[-10_001:]]
+    for seeds in runs:
+        assert len(seeds) <= 20_000
         counts = np.bincount([mixed.members.index(mixed.member_of(k)) for k in seeds], minlength=4)
         assert counts.max() - counts.min() <= 1
 
