@@ -196,11 +196,14 @@ def _progress(total: int, desc: str):
 def main(argv=None) -> None:
     from lrgym.baselines import outputs
     from lrgym.baselines.families import env_kwargs_for
+    from lrgym.rewards import REWARDS
+    from lrgym.tasks import FAMILIES
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--family", default=None, help="task family (default: the mixed family of LRControl-v1)")
+    p.add_argument("--family", default=None, choices=FAMILIES,
+                   help="task family (default: the mixed family of LRControl-v1)")
     p.add_argument("--episodes", type=int, default=QLearningConfig.episodes)
-    p.add_argument("--reward", default="log_improvement", help="env reward (e.g. sign_delta)")
+    p.add_argument("--reward", default="log_improvement", choices=REWARDS, help="env reward")
     p.add_argument("--no-reward-clip", action="store_true", help="do not clip per-step rewards")
     p.add_argument("--seed", type=int, default=0)
     outputs.add_output_arguments(p, "Q-table (.npz)")

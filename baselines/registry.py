@@ -22,6 +22,7 @@ import hashlib
 import json
 import warnings
 from functools import lru_cache
+import inspect
 from pathlib import Path
 from typing import Callable
 
@@ -42,7 +43,26 @@ def _named(cls, name: str, **fixed):
 
     factory.__name__ = name
     factory.__doc__ = f"{name}: {cls.__name__}({', '.join(f'{k}={v!r}' for k, v in fixed.items())}) — {cls.__doc__.splitlines()[0]}"
+    # the class's parameters (what make_baseline may override), for help() and the option check
+    factory.__signature__ = inspect.Signature(_parameters(cls))
     return factory
+
+
+def _parameters(cls) -> list[inspect.Parameter]:
+    """The keyword parameters of ``cls(...)`` but ``name``, those its ``**kw`` passes on to the
+    base classes' ``__init__`` included (``Cosine(lr, ..., **kw)`` → ``Schedule``'s ``optimizer``)."""
+    found: dict[str, inspect.Parameter] = {}
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass) or klass is object:
+            continue
+        params = list(inspect.signature(klass.__init__).parameters.values())[1:]
+        for q in params:
+            if q.kind in (q.POSITIONAL_OR_KEYWORD, q.KEYWORD_ONLY) and q.name != "name":
+                found.setdefault(q.name, q.replace(kind=q.KEYWORD_ONLY) if q.name in found else q)
+        if not any(q.kind == q.VAR_KEYWORD for q in params):
+            break
+    ordered = sorted(found.values(), key=lambda q: q.default is not inspect.Parameter.empty)  # required first
+    return [q.replace(kind=q.KEYWORD_ONLY) for q in ordered]
 
 
 def weights_path(name: str, family: str | None, suffix: str) -> Path:
@@ -179,7 +199,15 @@ def make_baseline(name: str, family: str | None = None, **overrides) -> Policy:
     """
     if name not in BASELINES:
         raise ValueError(f"unknown baseline {name!r}; valid choices: {', '.join(BASELINES)}")
+    options = [q for q in inspect.signature(BASELINES[name]).parameters if q != "family"]
+    unknown = sorted(set(overrides) - set(options))
+    if unknown:
+        raise ValueError(f"baseline {name!r} has no option {', '.join(map(repr, unknown))}; valid: "
+                         f"{', '.join(options) or 'none'}")
     if name in LEARNED:
+        path = overrides.get("path")
+        if path is not None and not Path(path).is_file():
+            raise FileNotFoundError(f"weights for the learned baseline {name!r} not found: {path}")
         return BASELINES[name](family=family, **overrides)
     return BASELINES[name](**{**tuned_values(name, family), **overrides})
 

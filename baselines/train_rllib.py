@@ -291,7 +291,7 @@ def parse_config(argv=None) -> RLlibConfig:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--config", help="JSON file of RLlibConfig fields (flags override it)")
     p.add_argument("--algo", choices=ALGOS)
-    p.add_argument("--family", help="task family (default: the mixed family)")
+    p.add_argument("--family", choices=FAMILIES, help="task family (default: the mixed family)")
     p.add_argument("--steps", type=int, dest="total_timesteps", help="env steps in all (a resumed run included)")
     p.add_argument("--env-runners", type=int, dest="env_runners", help="sampling actors (default 2)")
     p.add_argument("--envs-per-runner", type=int, dest="envs_per_runner", help="sub-envs per runner (default 8)")

@@ -31,6 +31,8 @@ from pathlib import Path
 
 from lrgym.baselines import outputs
 from lrgym.baselines.families import env_kwargs_for
+from lrgym.rewards import REWARDS
+from lrgym.tasks import FAMILIES
 from lrgym.baselines.sb3_agents import ACTION_MODES, ALGOS, SB3Policy
 from lrgym.baselines.wrappers import ClipObservation, ClipReward, HorizonIsTerminal, RepeatInstances
 
@@ -157,8 +159,8 @@ def parse_config(argv=None) -> TrainConfig:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--config", help="JSON file of TrainConfig fields (flags override it)")
     p.add_argument("--algo", choices=ALGOS)
-    p.add_argument("--family", help="task family (default: the mixed family)")
-    p.add_argument("--reward", help="reward name, e.g. log_improvement or sign_delta")
+    p.add_argument("--family", choices=FAMILIES, help="task family (default: the mixed family)")
+    p.add_argument("--reward", choices=REWARDS, help="env reward (default: log_improvement)")
     p.add_argument("--reward-clip", type=float, nargs=2, metavar=("LOW", "HIGH"), help="clip per-step rewards")
     p.add_argument("--no-reward-clip", action="store_true", help="do not clip rewards")
     p.add_argument("--steps", type=int, dest="total_timesteps", help="total env steps")

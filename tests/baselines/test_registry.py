@@ -149,3 +149,18 @@ def test_a_retrained_baseline_has_new_inputs_and_a_new_source_hash(tmp_path, mon
     assert inputs_after["weights/qlearning_mixed.npz"] == _sha256(weights / "qlearning_mixed.npz")
     assert inputs_after["weights/qlearning_mixed.npz"] != inputs_before["weights/qlearning_mixed.npz"]
     assert np.array_equal(make_baseline("qlearning").q, arrays["q"])  # it is the file that runs
+
+
+def test_options_a_baseline_does_not_take_are_named_with_the_valid_ones(tmp_path):
+    """``make_baseline("cosine", path=...)`` used to raise ``TypeError: Schedule.__init__() got an
+    unexpected keyword argument 'path'``; a missing weights file named its sidecar, not itself."""
+    with pytest.raises(ValueError, match="baseline 'cosine' has no option 'path'; valid: lr, min_ratio, warmup_frac, "
+                                         "cycles, cycle_mult, optimizer"):
+        make_baseline("cosine", path=tmp_path / "w.zip")
+    with pytest.raises(ValueError, match="baseline 'dqn' has no option 'lr'; valid: path"):
+        make_baseline("dqn", lr=0.1)
+    with pytest.raises(FileNotFoundError, match="weights for the learned baseline 'dqn' not found: .*nothere.zip"):
+        make_baseline("dqn", path=tmp_path / "nothere.zip")
+    # what is valid still works: a schedule's base-class option (passed on by **kw) and tuned values
+    assert make_baseline("cosine", optimizer="adam").optimizer == "adam"
+    assert make_baseline("bold_driver", dec=0.5).name == "bold_driver"
