@@ -39,7 +39,7 @@ from lrgym.env import observe
 from lrgym.info import ACTION_MODES, make_info
 from lrgym.optim import OPTIMIZERS
 from lrgym.features import M_CAP, N_FEATURES, N_MEMORY, features, start_episode
-from lrgym.rewards import REWARDS, reward_code, reward_params
+from lrgym.rewards import REWARDS, check_reward_alphas, reward_code, reward_params
 from lrgym.tasks.base import (
     N_STATS,
     S_BATCH_LOSS,
@@ -81,7 +81,7 @@ class TrainingMonitor:
         self.loss_scale = float(loss_scale)
         self.reward = reward
         self._reward_code = reward_code(reward)
-        self._reward_params = reward_params(*reward_alphas)
+        self._reward_params = reward_params(*check_reward_alphas(reward_alphas))  # a pair, as the env checks it
         self.stats = np.zeros(N_STATS)
         self.memory = np.zeros(N_MEMORY)
         self.obs = np.zeros(N_FEATURES, dtype=np.float32)

@@ -118,6 +118,10 @@ def test_bad_reward_alphas_name_the_value_and_the_valid_range(alphas, problem):
         EnvSettings.build(family="quadratic", reward="sign_delta", reward_alphas=alphas)
     with pytest.raises(ValueError, match=message):  # whatever the reward: a bad value is bad input
         LRControlEnv(family="quadratic", reward_alphas=alphas)
+    from lrgym.monitor import TrainingMonitor
+
+    with pytest.raises(ValueError, match=message):  # the PyTorch side's monitor checks it the same way
+        TrainingMonitor(horizon=10, updates_per_step=2, reward="sign_delta", reward_alphas=alphas)
 
 
 @pytest.mark.parametrize("alphas", [(0.5, 2.0), [0, 1], np.array([2.0, 0.0]), (np.float32(1.0), np.int64(3))])
