@@ -310,12 +310,11 @@ def build_policy(spec: dict, family: str, loaded: dict):
 
 def declared_choices(policy) -> dict:
     """The env options a policy asks for (the protocol's attributes; checked by the grader)."""
-    from lrgym.baselines.policy import policy_env_kwargs
+    from lrgym.policy import missing_methods, policy_env_kwargs
 
-    for attr in ("act", "reset"):
-        if not callable(getattr(policy, attr, None)):
-            raise PolicyError(f"the policy {type(policy).__name__} has no {attr}() method "
-                              "(see lrgym.baselines.policy.Policy)")
+    for attr in missing_methods(policy):
+        raise PolicyError(f"the policy {type(policy).__name__} has no {attr}() method "
+                          "(see lrgym.baselines.policy.Policy)")
     try:
         kwargs = dict(policy_env_kwargs(policy))
     except BaseException as exc:  # noqa: BLE001

@@ -48,6 +48,16 @@ class Policy(Protocol):
     def act(self, obs: np.ndarray, info: dict) -> Any: ...
 
 
+#: what every policy must have; everything else has a default (:func:`policy_env_kwargs`)
+REQUIRED_METHODS = ("reset", "act")
+
+
+def missing_methods(policy) -> list[str]:
+    """The required methods ``policy`` lacks (empty: it can be driven by an env, graded by the
+    leaderboard and drive a PyTorch optimizer). The one rule all three use."""
+    return [m for m in REQUIRED_METHODS if not callable(getattr(policy, m, None))]
+
+
 def policy_env_kwargs(policy) -> dict:
     """Env keywords for any Policy (the protocol's attributes, with defaults)."""
     if hasattr(policy, "env_kwargs"):

@@ -84,7 +84,7 @@ from lrgym.env import ACTION_MODES, DEFAULT_FACTORS, default_lr_init, next_lr
 from lrgym.info import INFO_SCHEMA
 from lrgym.monitor import TrainingMonitor
 from lrgym.optim import OptimizerConfig
-from lrgym.policy import policy_env_kwargs
+from lrgym.policy import missing_methods, policy_env_kwargs
 from lrgym.tasks.base import S_TRAIN_LOSS
 from lrgym.torch.checkpoint import TAG, class_name, from_checkpoint, get_object_state, set_object_state, to_checkpoint
 
@@ -130,11 +130,10 @@ def check_policy(policy) -> None:
     drives: an object with callable ``reset(info)`` and ``act(obs, info)``. Everything else is
     optional, with the defaults :func:`lrgym.policy.policy_env_kwargs` fills in (``optimizer``
     ``"sgd"``, ``action_mode`` ``"discrete"``, no ``env_options``, no ``lr_init``; ``name``: the
-    class name). The leaderboard's own check is
-    ``lrgym.leaderboard.policy_host.declared_choices`` (a test keeps the two in agreement)."""
+    class name). The rule is :func:`lrgym.policy.missing_methods`, the leaderboard's too."""
     if isinstance(policy, type):
         raise TypeError(f"policy {policy.__name__} is a class; valid: an instance of it, e.g. {policy.__name__}()")
-    missing = [f"{method}()" for method in ("reset", "act") if not callable(getattr(policy, method, None))]
+    missing = [f"{method}()" for method in missing_methods(policy)]
     if missing:
         raise TypeError(
             f"policy {policy_name(policy)!r} ({type(policy).__name__}) has no {' and no '.join(missing)} method; "

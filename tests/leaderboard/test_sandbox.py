@@ -7,6 +7,7 @@ the report reaches the test as the failure reason.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -156,9 +157,13 @@ def test_a_policys_own_env_options_are_refused_for_zips_too(tmp_path):
                 policy_kwargs={"net_arch": [8]}, seed=0, device="cpu")
     path = tmp_path / "tiny.zip"
     model.save(path)
-    cheat, honest = run_suite([submission_spec(str(path), name="cheat", env_options={"inner_steps": 200}),
-                               submission_spec(str(path), name="zip", env_options={"lr_init": 0.05})],
-                              suite, references=refs, n_workers=2, time_limit=120)
+    with pytest.raises(ValueError, match="inner_steps are fixed by the suite"):  # on the command line already
+        submission_spec(str(path), name="cheat", env_options={"inner_steps": 200})
+    # and again in the worker, for a spec that did not come through submission_spec
+    honest_spec = submission_spec(str(path), name="zip", env_options={"lr_init": 0.05})
+    cheat_spec = dataclasses.replace(honest_spec, name="cheat",
+                                     spec={**honest_spec.spec, "env_options": {"inner_steps": 200}})
+    cheat, honest = run_suite([cheat_spec, honest_spec], suite, references=refs, n_workers=2, time_limit=120)
     assert not cheat.ok and "inner_steps are fixed by the suite" in cheat.entry.failure_reason
     assert honest.ok, honest.entry.failure_reason
     assert honest.entry.env_spec["env_kwargs"]["quadratic"]["lr_init"] == 0.05
