@@ -94,12 +94,18 @@ def train_run(task, policy, seed: int, horizon: int, inner_steps: int, loss_redu
     import torch
 
     from lrgym import rng as lrgym_rng
+    from lrgym.env import default_lr_init
+    from lrgym.optim import OptimizerConfig
     from lrgym.policy import policy_env_kwargs
     from lrgym.torch import PolicyScheduler, make_optimizer
 
     torch.manual_seed(seed)
     model = task.model()
-    opt = make_optimizer(model.parameters(), policy_env_kwargs(policy).get("optimizer", "sgd"), lr=1.0)
+    kwargs = policy_env_kwargs(policy)
+    optimizer = kwargs.get("optimizer", "sgd")
+    # built at the LR the policy starts from (as lrgym's episodes do): the scheduler sets it anyway
+    start = kwargs.get("lr_init") or default_lr_init(OptimizerConfig.coerce(optimizer).name)
+    opt = make_optimizer(model.parameters(), optimizer, lr=start)
     sched = PolicyScheduler(opt, policy, horizon=horizon, updates_per_step=inner_steps,
                             train_loss_fn=lambda: task.objective(model), val_fn=lambda: task.validation(model),
                             task_name=task.name)
