@@ -61,3 +61,25 @@ def processes_with(token: str) -> list[int]:
         if f"LRGYM_TEST_TOKEN={token}".encode() in environ and state != "Z":
             pids.append(int(pid))
     return pids
+
+
+def probe_sandbox(source: str) -> dict:
+    """Run ``source`` as a policy module in a fresh sandbox: its class ``Probe`` collects facts
+    in its constructor and raises ``RuntimeError("FACTS" + json + "END")``, which reaches the
+    grader as the failure reason; returns the facts."""
+    import json
+
+    import pytest
+
+    from lrgym.leaderboard.sandbox import Limits, SandboxError, start
+
+    process = start(Limits(memory_mb=1500, cpu_seconds=60))
+    try:
+        process.request(("load", {"kind": "object", "module": "probe", "attr": "Probe", "file": "probe.py",
+                                  "source": "probe.py"}, {"probe.py": source.encode()}))
+        with pytest.raises(SandboxError) as info:
+            process.request(("policies", "quadratic", 1))
+    finally:
+        process.close()
+    text = str(info.value)
+    return json.loads(text[text.index("FACTS") + 5: text.index("END")])

@@ -13,20 +13,18 @@
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import sys
 from multiprocessing.connection import Connection
-from pathlib import Path
 
 import pytest
-from lb_helpers import policy, tiny_suite
+from lb_helpers import policy, probe_sandbox, tiny_suite
 
 from lrgym.leaderboard import import_paths as paths
 from lrgym.leaderboard.failures import PolicyError
 from lrgym.leaderboard.references import load_references
 from lrgym.leaderboard.runner import run_suite, submission_spec
-from lrgym.leaderboard.sandbox import Limits, PolicyProcess, SandboxError, mode, start
+from lrgym.leaderboard.sandbox import PolicyProcess, SandboxError, mode
 from lrgym.leaderboard.suite import FamilySuite, Suite
 from lrgym.leaderboard.worker import MAX_SUBMISSION_BYTES, read_submission
 from lrgym.tasks.base import instance_set
@@ -99,19 +97,6 @@ def _libc():
     return libc
 
 
-def _probe(source: str) -> dict:
-    process = start(Limits(memory_mb=1500, cpu_seconds=60))
-    try:
-        process.request(("load", {"kind": "object", "module": "probe", "attr": "Probe", "file": "probe.py",
-                                  "source": "probe.py"}, {"probe.py": source.encode()}))
-        with pytest.raises(SandboxError) as info:
-            process.request(("policies", "quadratic", 1))
-    finally:
-        process.close()
-    text = str(info.value)
-    return json.loads(text[text.index("FACTS") + 5: text.index("END")])
-
-
 @NAMESPACES
 def test_the_sandbox_sees_neither_the_grader_folder_nor_its_ipc(tmp_path, monkeypatch):
     work = tmp_path / "grader"
@@ -126,7 +111,7 @@ def test_the_sandbox_sees_neither_the_grader_folder_nor_its_ipc(tmp_path, monkey
     host_id = libc.shmget(host_key, 4096, 0o1666)
     assert host_id >= 0, os.strerror(ctypes.get_errno())
     try:
-        facts = _probe(f"PATHS = {[str(store), str(work)]!r}\nHOST_KEY = {host_key}\nOWN_KEY = {own_key}\n"
+        facts = probe_sandbox(f"PATHS = {[str(store), str(work)]!r}\nHOST_KEY = {host_key}\nOWN_KEY = {own_key}\n"
                        + IPC_PROBE)
         assert facts["exists"] == {str(store): False, str(work): False}
         assert facts["host_segment"] == -1  # the grader's segment (mode 0666) is not in its namespace

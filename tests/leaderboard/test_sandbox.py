@@ -8,16 +8,15 @@ the report reaches the test as the failure reason.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import sys
 
 import pytest
-from lb_helpers import policy, tiny_suite
+from lb_helpers import policy, probe_sandbox, tiny_suite
 
 from lrgym.leaderboard.references import load_references
 from lrgym.leaderboard.runner import baseline_specs, run_suite, submission_spec
-from lrgym.leaderboard.sandbox import Limits, SandboxError, mode, start
+from lrgym.leaderboard.sandbox import Limits, mode
 from lrgym.leaderboard.settings import SettingsError, check_choices, episode_kwargs, public_info
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux sandbox")
@@ -56,17 +55,7 @@ class Probe:
 
 
 def _probe(tmp_path, read, write) -> dict:
-    source = f"READ = {read!r}\nWRITE = {write!r}\n" + PROBE
-    process = start(Limits(memory_mb=1500, cpu_seconds=60))
-    try:
-        process.request(("load", {"kind": "object", "module": "probe", "attr": "Probe", "file": "probe.py",
-                                  "source": "probe.py"}, {"probe.py": source.encode()}))
-        with pytest.raises(SandboxError) as info:
-            process.request(("policies", "quadratic", 1))
-    finally:
-        process.close()
-    text = str(info.value)
-    return json.loads(text[text.index("FACTS") + 5: text.index("END")])
+    return probe_sandbox(f"READ = {read!r}\nWRITE = {write!r}\n" + PROBE)
 
 
 @pytest.mark.skipif(mode()["kind"] == "none", reason="needs namespaces (unshare)")
