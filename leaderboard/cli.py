@@ -304,13 +304,16 @@ def declared_name(target: str) -> str | None:
     class does not set it to a non-empty string literal in its body (then the class name is used)."""
     import ast
 
+    from lrgym.leaderboard.worker import PolicyError, read_submission
+
     where, sep, attr = target.rpartition(":")
-    if not sep or not where.endswith(".py") or not Path(where).is_file():
+    if not sep or not where.endswith(".py"):
         return None
-    try:
-        tree = ast.parse(Path(where).read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
-        return None  # the worker reports a broken file properly
+    try:  # read as the worker reads it: a regular file, never through a link
+        [source] = read_submission([Path(where)]).values()
+        tree = ast.parse(source.decode("utf-8"))
+    except (PolicyError, SyntaxError, UnicodeDecodeError, ValueError):
+        return None  # the worker reports a missing, linked or broken file properly
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and node.name == attr:
             for stmt in node.body:

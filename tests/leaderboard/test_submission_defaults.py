@@ -70,6 +70,8 @@ def test_submit_name_defaults_to_the_policys_name(tmp_path):
     assert declared_name(f"{src}:Missing") is None and declared_name("pkg.module:Cls") is None
     (tmp_path / "broken.py").write_text("class (:\n")
     assert declared_name(f"{tmp_path / 'broken.py'}:X") is None
+    (tmp_path / "link.py").symlink_to(src)  # read as the worker reads: never through a link
+    assert declared_name(f"{tmp_path / 'link.py'}:A") is None
 
 
 def test_submit_cli_uses_the_policys_name(tmp_path):
