@@ -495,11 +495,12 @@ class _Recorder:
 def _finish(spec: PolicySpec, result: GroupResult, ctx: _Context) -> Outcome:
     """The entry of a finished group: failed with its (cleaned) reason, or its runs checked
     against the suite and scored from their losses by the grader."""
+    from lrgym.leaderboard.private import is_private, public_description
+
     suite = ctx.suite
     common = dict(name=spec.name, kind=spec.kind, suite_version=suite.version, cpu=ctx.cpu,
-                  seeds=tuple(suite.seeds), package_versions=ctx.versions,
-                  owner=ctx.owner if spec.kind == "submission" else None)
-    from lrgym.leaderboard.private import is_private, public_description
+                  seeds=() if is_private(suite) else tuple(suite.seeds),  # a private suite's seeds are its secret
+                  package_versions=ctx.versions, owner=ctx.owner if spec.kind == "submission" else None)
 
     described = public_description(suite) if is_private(suite) else suite.to_dict()  # hidden instances stay hidden
     env_spec: dict = {"suite": described, "policy": spec.spec, "source": spec.source}

@@ -44,7 +44,9 @@ def markdown_escape(text: object) -> str:
 _LOOKALIKE_CHARS = str.maketrans({"0": "o", "1": "l", "i": "l"})
 #: ... and letter pairs that look like one letter (Unicode TR39's confusables among ASCII letters)
 _LOOKALIKE_PAIRS = (("rn", "m"), ("vv", "w"), ("cl", "d"))
-LOOKALIKES = "0/o, 1/l/I/i, rn/m, vv/w, cl/d"
+#: the separators of a name, which do not tell two names apart
+_SEPARATORS = re.compile(r"[\s._+\-]+")
+LOOKALIKES = "0/o, 1/l/I/i, rn/m, vv/w, cl/d, and the separators space . _ + -"
 """The lookalikes :func:`name_key` folds, as error messages state them."""
 
 
@@ -53,7 +55,9 @@ def name_key(name: str) -> str:
     names, a name's owner and the versions of an entry (:mod:`lrgym.leaderboard.store`).
 
     The key is NFKC-normalised (full-width and other compatibility forms become ASCII),
-    case-folded, its spaces collapsed, and then its lookalikes folded — a small "skeleton" in
+    case-folded, its separators (space ``. _ + -``) dropped (``hypergradient-mult``,
+    ``hyper gradient_mult``, ``hypergradient_mult.`` are the baseline), and then its lookalikes
+    folded — a small "skeleton" in
     the sense of Unicode TR39, restricted to the characters :func:`check_entry_name` allows
     (ASCII letters, digits, space, ``. _ + -``; the rest of TR39's table is about other scripts,
     which a name cannot contain): ``0`` → ``o``, ``1`` and ``i`` → ``l``, then ``rn`` → ``m``,
@@ -65,7 +69,8 @@ def name_key(name: str) -> str:
     accepted lookalike would mislead every reader of the board. The key is for comparing only,
     never shown.
     """
-    key = " ".join(unicodedata.normalize("NFKC", name).casefold().split()).translate(_LOOKALIKE_CHARS)
+    key = unicodedata.normalize("NFKC", name).casefold().translate(_LOOKALIKE_CHARS)
+    key = _SEPARATORS.sub("", key)  # separators (space . _ + -) do not tell names apart
     for pair, letter in _LOOKALIKE_PAIRS:  # no replacement makes a new pair: the order is free
         key = key.replace(pair, letter)
     return key
@@ -76,7 +81,7 @@ def lookalike_note(name: str, existing: str) -> str:
     :func:`name_key`): nothing if the two are the same text, else why they count as one."""
     if name == existing:
         return ""
-    return f" (too close to it: names are compared ignoring case, width, spaces and the lookalikes {LOOKALIKES})"
+    return f" (too close to it: names are compared ignoring case, width and the lookalikes {LOOKALIKES})"
 
 
 def check_entry_name(name: str) -> str:
