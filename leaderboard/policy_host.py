@@ -12,7 +12,8 @@ Order of events (nothing of the submission runs before step 4):
 2. the host reads its configuration (first message): limits, sandbox uid;
 3. it builds a private root file system and ``chroot`` s into it: a size-limited tmpfs with
    read-only binds of the system directories, the Python installation and the packages on
-   ``sys.path`` only (no store, no references, no caches, no home), a few devices, ``/proc`` of
+   ``sys.path`` only (no store, no references, no caches, no home; the grader's folders inside
+   them covered by empty tmpfs), a few devices, ``/proc`` of
    its namespace and a writable ``/tmp``; works in ``/tmp/work``; sets resource limits (address
    space, CPU time, open files, file size, core dumps, processes) and drops its privileges: as
    root to an unprivileged uid with no groups; otherwise (user namespace) every capability; in
@@ -113,15 +114,33 @@ def _bind(source: str, target: str, read_only: bool = True) -> None:
         _mount("none", target, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _kept_flags(source), None)
 
 
-def _new_root(root: str, paths: list[str], links: dict[str, str], size_mb: int) -> None:
+def _mask(root: str, masked: list[str]) -> None:
+    """Cover each of ``masked`` (the grader's folders inside a bound directory, e.g. a
+    ``WORKDIR /usr/src/app``) with an empty read-only tmpfs; one that is not a directory in the
+    new root (or is reached through a symlink) is not there to hide. Any failure is fatal."""
+    done: list[str] = []
+    real_root = os.path.realpath(root)
+    for path in masked:
+        target = root + path
+        if any(target.startswith(d + "/") for d in done):  # inside one masked already: gone
+            continue
+        if not os.path.isdir(target) or os.path.realpath(target) != os.path.normpath(real_root + path):
+            continue
+        _mount("tmpfs", target, "tmpfs", _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, "size=4k,mode=555")
+        done.append(target)
+
+
+def _new_root(root: str, paths: list[str], links: dict[str, str], size_mb: int, masked: list[str] = ()) -> None:
     """Build the policy's whole file system in ``root`` and ``chroot`` into it: a size-limited
     tmpfs holding read-only binds of ``paths`` only (the system, the Python installation, the
-    packages on ``sys.path``), ``links`` (``/bin -> usr/bin``), a few devices, ``/proc`` of the
-    PID namespace and a writable ``/tmp``. The store, the references, the caches and every other
-    file of the machine are simply not there."""
+    packages on ``sys.path``), with an empty tmpfs over each of ``masked`` (the grader's folders
+    inside them), ``links`` (``/bin -> usr/bin``), a few devices, ``/proc`` of the PID namespace
+    and a writable ``/tmp``. The store, the references, the caches and every other file of the
+    machine are simply not there."""
     _mount("tmpfs", root, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={size_mb}m,mode=755")
     for path in paths:
         _bind(path, root + path)
+    _mask(root, list(masked))
     for link, target in links.items():
         os.symlink(target, root + link)
     for dev in _DEVICES:
@@ -199,7 +218,7 @@ def confine(cfg: dict) -> dict:
     global ROOT
     applied: dict = {"namespaces": bool(cfg.get("namespaces"))}
     if cfg.get("namespaces"):
-        _new_root(cfg["new_root"], cfg["paths"], cfg["links"], int(cfg["tmp_mb"]))
+        _new_root(cfg["new_root"], cfg["paths"], cfg["links"], int(cfg["tmp_mb"]), cfg.get("masked", []))
         applied["file_system"] = "private root: read-only system and Python, fresh /tmp"
     else:  # documented fallback without namespaces: a fresh private directory at least
         import tempfile

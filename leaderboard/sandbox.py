@@ -9,7 +9,8 @@ own PID namespace: whole tree    yes                 yes (user ns)        no: pr
 killed, own-session children too                                         and PDEATHSIG only
 no network                       yes                 yes                  no
 read-only file system, fresh     yes                 yes                  fresh temp dir only
-tmpfs ``/tmp``
+tmpfs ``/tmp``, grader folders                                           (nothing is masked)
+masked (:func:`masked_dirs`)
 unprivileged uid (cannot read    yes (a private uid  no (same uid, no     no
 the store, refs, other entries)  per sandbox)        capabilities)
 resource limits                  yes                 yes                  yes
@@ -40,7 +41,7 @@ import time
 from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection, wait
 
-from lrgym.leaderboard.import_paths import import_paths
+from lrgym.leaderboard.import_paths import hidden_dirs, import_paths
 from lrgym.leaderboard.text import clean
 
 __all__ = ["Limits", "PolicyProcess", "SandboxError", "mode", "start"]
@@ -103,6 +104,25 @@ def root_contents() -> tuple[list[str], dict[str, str]]:
                                                                   for q in paths):
             paths.append(p)
     return paths, links
+
+
+def masked_dirs(paths: list[str], hidden: list[str] | None = None) -> list[str]:
+    """Where the hidden directories (:func:`~lrgym.leaderboard.import_paths.hidden_dirs`: this
+    process's working directory and ``$LRGYM_HIDDEN_DIRS``) appear inside the bound ``paths``:
+    the policy host covers each with an empty read-only tmpfs. A grader working in
+    ``/usr/src/app`` (Docker's usual ``WORKDIR``) or in a folder of the venv is never bound itself,
+    but ``/usr`` or the venv is. Only directories strictly inside a bound one are listed (one that
+    is, or holds, a bound directory is the system or Python itself), under each name the bound
+    directory has in the root (its real path and the path it was bound by)."""
+    hidden = hidden_dirs() if hidden is None else hidden
+    masked = set()
+    for p in paths:
+        real = os.path.realpath(p).rstrip("/") + "/"
+        for h in hidden:
+            h = os.path.realpath(h)
+            if h.startswith(real) and len(h) > len(real):
+                masked.add(p.rstrip("/") + "/" + h[len(real):].rstrip("/"))
+    return sorted(masked, key=lambda m: (len(m), m))
 
 
 def _readable_by_others(path: str) -> bool:
@@ -237,8 +257,9 @@ class PolicyProcess:
         new_root = os.path.join(self._private, "root")
         os.mkdir(new_root)
         paths, links = root_contents()
+        # without namespaces there is no private root, and nothing can be masked (see the README)
         cfg = {"namespaces": kind != "none", "uid": uid, "new_root": new_root, "paths": paths, "links": links,
-               **asdict(self.limits)}
+               "masked": masked_dirs(paths) if kind != "none" else [], **asdict(self.limits)}
         self.applied = self.request(cfg, timeout=start_timeout)["sandbox"]
 
     def request(self, msg, timeout: float | None = None) -> dict:

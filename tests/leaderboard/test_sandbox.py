@@ -177,3 +177,59 @@ def test_keep_policy_module_target_runs_in_the_sandbox():
     assert outcome.ok, outcome.entry.failure_reason
     assert outcome.entry.policy_source_hash and len(outcome.entry.policy_source_hash) == 64
     assert policy("Keep").endswith(":Keep")
+
+
+MASK_PROBE = '''
+import json, os
+
+class Probe:
+    def __init__(self):
+        facts = {"file": os.path.exists(FILE), "listing": os.listdir(FOLDER) if os.path.isdir(FOLDER) else None,
+                 "sub": os.path.exists(SUB)}
+        raise RuntimeError("FACTS" + json.dumps(facts) + "END")
+'''
+
+
+@pytest.mark.skipif(mode()["kind"] == "none", reason="needs namespaces (unshare)")
+@pytest.mark.parametrize("kind", ["auto", "userns"])
+def test_a_grader_folder_inside_a_bound_tree_is_masked(monkeypatch, kind):
+    """A grader working in a folder under a bound tree (Docker's ``WORKDIR /usr/src/app``, a folder
+    in the venv) is not bound itself, but its parent is: an empty tmpfs covers it in the sandbox."""
+    import secrets
+    import shutil
+    from pathlib import Path
+
+    if kind == "userns":
+        monkeypatch.setenv("LRGYM_SANDBOX", "userns")
+        mode.cache_clear()
+    folder = Path(sys.prefix) / f"lrgym-test-grader-{secrets.token_hex(6)}"
+    try:
+        if kind == "userns" and mode()["kind"] != "userns":
+            pytest.skip("user namespaces are not permitted on this machine")
+        (folder / "runs").mkdir(parents=True)
+        secret = folder / "runs" / "results.json"
+        secret.write_text('{"secret": 1}')
+        secret.chmod(0o644)
+        folder.chmod(0o755)
+        (folder / "runs").chmod(0o755)
+        monkeypatch.chdir(folder)
+        facts = probe_sandbox(f"FILE = {str(secret)!r}\nFOLDER = {str(folder)!r}\nSUB = {str(folder / 'runs')!r}\n"
+                              + MASK_PROBE)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        mode.cache_clear()  # recomputed with the restored environment
+    assert facts == {"file": False, "listing": [], "sub": False}
+
+
+def test_masked_dirs_are_the_hidden_ones_strictly_inside_a_bound_one(tmp_path):
+    from lrgym.leaderboard.sandbox import masked_dirs
+
+    real = tmp_path / "real"
+    (real / "app" / "runs").mkdir(parents=True)
+    alias = tmp_path / "alias"
+    alias.symlink_to(real)
+    bound = [str(real), str(alias)]
+    hidden = [str(real / "app"), str(real / "app" / "runs"), str(tmp_path), str(real), "/elsewhere"]
+    assert masked_dirs([str(real)], hidden) == [str(real / "app"), str(real / "app" / "runs")]
+    assert str(alias / "app") in masked_dirs(bound, hidden)  # under each name it is bound by
+    assert masked_dirs(["/usr"], ["/", "/usr", "/usrx"]) == []
