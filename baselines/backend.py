@@ -25,6 +25,7 @@ Ray (:mod:`lrgym.leaderboard.ray_pool`) builds on :func:`connect`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -109,12 +110,42 @@ def import_ray():
     return ray
 
 
+@contextlib.contextmanager
+def _neutral_working_directory():
+    """Run the block in an empty private folder (made once per process, kept while it lives).
+
+    Ray puts the driver's working directory first on every worker's ``sys.path`` (unless a
+    ``runtime_env`` ships a ``working_dir``). A grader started from a submission's folder would
+    then make its Ray workers import that folder's ``lrgym/`` or ``json.py`` — outside any
+    sandbox, as the grader's user. :func:`connect` therefore starts Ray from a folder that holds
+    nothing (mode 0700); what workers import comes from the installation only."""
+    global _EMPTY_DIR
+    if _EMPTY_DIR is None:
+        import atexit
+        import shutil
+        import tempfile
+
+        _EMPTY_DIR = tempfile.mkdtemp(prefix="lrgym-ray-driver-")
+        atexit.register(shutil.rmtree, _EMPTY_DIR, True)
+    previous = os.getcwd()
+    os.chdir(_EMPTY_DIR)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+_EMPTY_DIR: str | None = None
+
+
 def connect(address: str | None = None):
     """``ray``, connected to the cluster at ``address`` (once per process).
 
     ``address=None`` starts a Ray instance on this machine for this process (its CPUs, no
     dashboard, a small object store: lrgym's jobs pass kilobytes). Workers get
-    :data:`RAY_WORKER_ENV`. An already initialised Ray (e.g. by the caller) is used as it is.
+    :data:`RAY_WORKER_ENV`. Ray is started from an empty folder, so workers never import from the
+    working directory (:func:`_neutral_working_directory`). An already initialised Ray (e.g. by
+    the caller) is used as it is: start it away from folders you do not trust.
     """
     ray = import_ray()
     if ray.is_initialized():
@@ -124,7 +155,8 @@ def connect(address: str | None = None):
     if address is None:
         kwargs.update(include_dashboard=False, object_store_memory=128 * 1024 * 1024)
     try:
-        ray.init(**kwargs)
+        with _neutral_working_directory():
+            ray.init(**kwargs)
     except ConnectionError as exc:
         raise ConnectionError(f"could not connect to the Ray cluster at {address!r}: {exc} "
                               "(start one with `ray start --head`, or pass --address HOST:PORT)") from exc

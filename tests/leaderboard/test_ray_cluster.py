@@ -70,6 +70,25 @@ def test_the_cluster_has_two_live_nodes(cluster):
     assert ray.cluster_resources()["CPU"] == 2
 
 
+def test_ray_workers_never_import_from_the_drivers_working_directory(cluster):
+    """Ray puts the driver's working directory on its workers' ``sys.path``: a grader started
+    from a submission's folder made its Ray actors import that folder's ``lrgym/`` as the
+    grader's user (a second security review, 2026-12-03). ``connect`` starts Ray from an empty
+    private folder instead."""
+    import os
+
+    import ray
+
+    @ray.remote(num_cpus=1)
+    def worker_path():
+        import sys
+
+        return sys.path
+
+    paths = {os.path.realpath(p) for p in ray.get(worker_path.remote(), timeout=300) if p}
+    assert os.path.realpath(os.getcwd()) not in paths  # the working directory when connect() ran
+
+
 def test_quick_suite_gives_the_local_results_to_the_bit(cluster):
     specs = baseline_specs(["bold_driver"])
     refs = load_references("quick", n_workers=2)
