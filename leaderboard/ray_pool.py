@@ -43,24 +43,21 @@ __all__ = ["GraderHost", "RayWorkerPool", "ship_files"]
 def ship_files(spec: dict) -> tuple[dict, dict[str, bytes]]:
     """(spec with its file path relative, the files it needs) for a policy spec that names files
     on the driver; ``(spec, {})`` for baselines and installed modules. The worker's own rules say
-    which files belong to a submission and how they are read (:func:`lrgym.leaderboard.worker.read_submission`)."""
-    from lrgym.leaderboard.worker import policy_file_paths, read_submission, sb3_file_paths
+    which files belong to a submission and how they are read (:func:`lrgym.leaderboard.worker.read_policy_files`,
+    :func:`~lrgym.leaderboard.worker.read_sb3_files`: the directory opened once, without following links)."""
+    from lrgym.leaderboard.worker import read_policy_files, read_sb3_files
 
     kind = spec.get("kind")
     if kind == "sb3":
         path = Path(spec["path"])
-        paths = sb3_file_paths(path)
-        rel = {**spec, "path": path.name}
-    elif kind == "object":
+        return {**spec, "path": path.name}, read_sb3_files(path)
+    if kind == "object":
         where, _, attr = spec["target"].rpartition(":")
         if not (where.endswith(".py") or "/" in where or os.sep in where):
             return spec, {}  # an installed module: the cluster's Python has it
         path = Path(where)
-        paths = policy_file_paths(path)
-        rel = {**spec, "target": f"{path.name}:{attr}"}
-    else:
-        return spec, {}
-    return rel, read_submission(paths)
+        return {**spec, "target": f"{path.name}:{attr}"}, read_policy_files(path)
+    return spec, {}
 
 
 class GraderHost:

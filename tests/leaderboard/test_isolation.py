@@ -26,7 +26,7 @@ from lrgym.leaderboard.references import load_references
 from lrgym.leaderboard.runner import run_suite, submission_spec
 from lrgym.leaderboard.sandbox import PolicyProcess, SandboxError, mode
 from lrgym.leaderboard.suite import FamilySuite, Suite
-from lrgym.leaderboard.worker import MAX_SUBMISSION_BYTES, read_submission
+from lrgym.leaderboard.worker import MAX_SUBMISSION_BYTES, policy_files, read_submission
 from lrgym.tasks.base import instance_set
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux sandbox")
@@ -168,6 +168,78 @@ def test_submission_files_are_regular_files_read_without_following_links(tmp_pat
     with pytest.raises(PolicyError, match="submission too large"):
         read_submission([sub / "policy.py", big, big])  # 1000 + 1000 + the policy > 1500
     assert MAX_SUBMISSION_BYTES == 64 << 20
+
+
+def test_no_directory_on_a_submissions_path_is_followed_through_a_link(tmp_path):
+    """O_NOFOLLOW on the full path protects only its last component: the directories are opened
+    one at a time from "/" without following links, so a linked one is refused by name."""
+    vault = tmp_path / "vault"  # stands for a root-only folder
+    vault.mkdir()
+    (vault / "policy.py").write_text(KEEP)
+    (vault / "secret.py").write_text("TOKEN = 'root only'\n")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "reallink").symlink_to(vault)
+    spec = {"kind": "object", "target": f"{mine / 'reallink' / 'policy.py'}:P"}
+    with pytest.raises(PolicyError, match=r"mine/reallink is a symbolic link; give the real path"):
+        policy_files(spec)
+    with pytest.raises(PolicyError, match=r"reallink is a symbolic link"):
+        read_submission([mine / "reallink" / "policy.py"])
+    with pytest.raises(PolicyError, match=r"reallink is a symbolic link"):
+        policy_files({"kind": "sb3", "path": str(mine / "reallink" / "model.zip")})
+    # ".." is resolved lexically (no link may be on the way, so it names what the kernel would)
+    _, files, _ = policy_files({"kind": "object", "target": f"{mine / 'reallink' / '..' / '..' / 'vault' / 'policy.py'}:P"})
+    assert set(files) == {"policy.py", "secret.py"}
+    with pytest.raises(PolicyError, match=r"mine/missing not found"):
+        read_submission([mine / "missing" / "policy.py"])
+    (mine / "model.zip").write_bytes(b"PK zip")  # an SB3 model's sidecar .json is optional
+    host, files, _ = policy_files({"kind": "sb3", "path": str(mine / "model.zip")})
+    assert files == {"model.zip": b"PK zip"} and not host["sidecar"]
+    (mine / "model.json").write_text("{}")
+    host, files, _ = policy_files({"kind": "sb3", "path": str(mine / "model.zip")})
+    assert files == {"model.zip": b"PK zip", "model.json": b"{}"} and host["sidecar"]
+
+
+def test_a_submission_directory_swapped_for_a_link_after_listing_is_still_read_from_where_it_was(
+        tmp_path, monkeypatch):
+    """The race of the review (swap the folder with a link to a root-only one between the listing
+    and the opens, renameat2 RENAME_EXCHANGE in a loop), made deterministic: the swap happens right
+    after the listing; the files still come from the directory that was listed."""
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    (vault / "policy.py").write_text("SECRET = 'root only'\n")
+    (vault / "helper.py").write_text("SECRET = 'root only too'\n")
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "policy.py").write_text(KEEP)
+    (sub / "helper.py").write_text("X = 1\n")
+    real_scandir = os.scandir
+
+    def listed_then_swapped(where=None):
+        entries = list(real_scandir(where))  # what the listing sees: the real folder
+
+        class _Listing:
+            def __enter__(self):
+                return iter(entries)
+
+            def __exit__(self, *exc):
+                return False
+
+            def __iter__(self):
+                return iter(entries)
+
+            def close(self):
+                pass
+
+        if not (sub.is_symlink()):
+            sub.rename(tmp_path / "was")
+            sub.symlink_to(vault)
+        return _Listing()
+
+    monkeypatch.setattr(os, "scandir", listed_then_swapped)
+    _, files, _ = policy_files({"kind": "object", "target": f"{sub / 'policy.py'}:P"})
+    assert files == {"policy.py": KEEP.encode(), "helper.py": b"X = 1\n"}
+    assert sub.is_symlink()  # the swap did happen, after the listing
 
 
 def test_a_linked_sibling_fails_the_submission_and_nothing_of_it_is_copied(tmp_path):
