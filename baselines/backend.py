@@ -118,7 +118,7 @@ def _neutral_working_directory():
     ``runtime_env`` ships a ``working_dir``). A grader started from a submission's folder would
     then make its Ray workers import that folder's ``lrgym/`` or ``json.py`` — outside any
     sandbox, as the grader's user. :func:`connect` therefore starts Ray from a folder that holds
-    nothing (mode 0700); what workers import comes from the installation only."""
+    nothing and only its owner can write; what workers import comes from the installation only."""
     global _EMPTY_DIR
     if _EMPTY_DIR is None:
         import atexit
@@ -126,6 +126,9 @@ def _neutral_working_directory():
         import tempfile
 
         _EMPTY_DIR = tempfile.mkdtemp(prefix="lrgym-ray-driver-")
+        # readable by all, writable by us only: it lands on the workers' sys.path, and a sandbox
+        # binds what is there (a folder other users cannot read would cost the sandbox its uid drop)
+        os.chmod(_EMPTY_DIR, 0o755)
         atexit.register(shutil.rmtree, _EMPTY_DIR, True)
     previous = os.getcwd()
     os.chdir(_EMPTY_DIR)
