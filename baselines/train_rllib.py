@@ -35,6 +35,7 @@ import numpy as np
 from lrgym.baselines import outputs
 from lrgym.baselines.families import env_kwargs_for
 from lrgym.baselines.mlp_policy import MLPPolicy
+from lrgym.tasks import FAMILIES
 
 __all__ = ["ALGOS", "ENV_NAME", "RLlibConfig", "export_policy", "make_env", "train"]
 

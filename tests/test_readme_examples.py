@@ -67,3 +67,42 @@ def test_readme_example_runs(marker):
         for value in namespace.values():
             if isinstance(value, (gym.Env, gym.vector.VectorEnv)) or type(value).__name__.endswith("VecEnv"):
                 value.close()
+
+
+#: modules the README mentions without a command line of their own to check
+NOT_COMMANDS = {"lrgym.leaderboard.worker"}  # started by the grader's pool, not by a user
+
+
+def readme_commands() -> dict[str, set[str]]:
+    """{command: the flags the README gives it}: every ``python -m lrgym…`` and
+    ``lrgym leaderboard SUB`` line of the README's shell blocks and inline code."""
+    text = README.read_text()
+    commands: dict[str, set[str]] = {}
+    for match in re.finditer(r"(python -m (lrgym[\w.]+)|lrgym leaderboard ([a-z-]+))([^`\n]*)", text):
+        command = match.group(2) or f"leaderboard {match.group(3)}"
+        if command in NOT_COMMANDS:
+            continue
+        flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", match.group(4).split("#")[0]))
+        commands.setdefault(command, set()).update(flags)
+    return commands
+
+
+def test_every_readme_command_runs_its_help_and_knows_the_readmes_flags():
+    """A command the README tells users to run parses its arguments (a training script's
+    ``--help`` once crashed on a missing import) and has every flag the README gives it."""
+    import os
+    import subprocess
+    import sys
+
+    commands = readme_commands()
+    assert {"lrgym.baselines.train_rllib", "lrgym.baselines.train_sb3", "leaderboard submit"} <= set(commands)
+    env = {**os.environ, "COLUMNS": "300"}
+    for command, flags in sorted(commands.items()):
+        if command.startswith("leaderboard "):
+            argv = [sys.executable, "-m", "lrgym.leaderboard.cli", *command.split(), "--help"]
+        else:
+            argv = [sys.executable, "-m", command, "--help"]
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
+        assert out.returncode == 0, f"{command} --help failed:\n{out.stderr[-2000:]}"
+        missing = sorted(f for f in flags if f not in out.stdout)
+        assert not missing, f"the README gives {command} flags its --help does not know: {missing}"
