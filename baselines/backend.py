@@ -141,11 +141,31 @@ def _neutral_working_directory():
 _EMPTY_DIR: str | None = None
 
 
+def _check_reachable(address: str, timeout: float = 10.0) -> None:
+    """A ``HOST:PORT`` address (or ``ray://HOST:PORT``) must accept a TCP connection within
+    ``timeout`` s; names Ray resolves itself (``auto``, ``local``) are left to Ray."""
+    import socket
+
+    hostport = address.removeprefix("ray://")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ConnectionError(f"could not connect to the Ray cluster at {address!r}: {exc.strerror or exc} "
+                              "(start one with `ray start --head`, or pass --address HOST:PORT of its head, "
+                              "or --address auto on a machine of the cluster)") from None
+
+
 def connect(address: str | None = None):
     """``ray``, connected to the cluster at ``address`` (once per process).
 
     ``address=None`` starts a Ray instance on this machine for this process (its CPUs, no
-    dashboard, a small object store: lrgym's jobs pass kilobytes). Workers get
+    dashboard, a small object store: lrgym's jobs pass kilobytes) — a new one, even where
+    ``$RAY_ADDRESS`` or a running cluster would make ``ray.init()`` join it (``--address auto``
+    joins). A ``HOST:PORT`` that does not answer within 10 s is a ``ConnectionError`` (Ray
+    itself retries for minutes). Workers get
     :data:`RAY_WORKER_ENV`. Ray is started from an empty folder, so workers never import from the
     working directory (:func:`_neutral_working_directory`). An already initialised Ray (e.g. by
     the caller) is used as it is: start it away from folders you do not trust.
@@ -153,10 +173,12 @@ def connect(address: str | None = None):
     ray = import_ray()
     if ray.is_initialized():
         return ray
-    kwargs: dict = dict(address=address, log_to_driver=False, logging_level="WARNING",
+    kwargs: dict = dict(address=address or "local", log_to_driver=False, logging_level="WARNING",
                         runtime_env={"env_vars": dict(RAY_WORKER_ENV)})
     if address is None:
         kwargs.update(include_dashboard=False, object_store_memory=128 * 1024 * 1024)
+    else:
+        _check_reachable(address)
     try:
         with _neutral_working_directory():
             ray.init(**kwargs)

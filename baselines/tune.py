@@ -300,7 +300,10 @@ def main(argv=None) -> None:
     add_backend_arguments(p)
     outputs.add_output_arguments(p, "tuned values (tuned.json)")
     args = p.parse_args(argv)
-    backend = Backend(args.backend, args.address)
+    try:
+        backend = Backend(args.backend, args.address)
+    except ValueError as exc:
+        p.error(str(exc))
     out = outputs.output_path(outputs.SHIPPED_TUNED, ship=args.ship, out=args.out)
     families = args.families or [*available_families(), MIXED]
     new = tune(families, args.instances, tuple(args.seeds), args.workers, args.baselines, backend)

@@ -181,13 +181,14 @@ def _outcome_line(outcome) -> Text:
 
 def _backend(backend: str, address: Optional[str]):
     """The :class:`lrgym.baselines.backend.Backend` of ``--backend`` / ``--address`` (checked)."""
-    from lrgym.baselines.backend import Backend, import_ray
+    from lrgym.baselines.backend import Backend, connect, import_ray
 
     try:
         b = Backend(backend, address)
         if b.is_ray:
             import_ray()
-    except (ValueError, ImportError) as exc:
+            connect(b.address)  # now, before a store or anything else is made
+    except (ValueError, ImportError, ConnectionError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--backend / --address") from None
     return b
 

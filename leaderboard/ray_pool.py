@@ -85,7 +85,12 @@ class GraderHost:
         import tempfile
 
         if self.files_dir is None:
-            self.files_dir = tempfile.mkdtemp(prefix="lrgym-submission-")  # mode 0700
+            from lrgym.leaderboard.pool import SCRATCH_PREFIX
+
+            # mode 0700, named after this actor's process: stop() removes it, and if the actor is
+            # killed (a time limit, a failed group, ^C of the driver) the next grader on this node
+            # removes it (pool.sweep_orphaned_scratch), so no copy of a submission stays behind
+            self.files_dir = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-submission-")
         for name, data in files.items():
             (Path(self.files_dir) / Path(name).name).write_bytes(data)
         policy = dict(payload["policy"])
@@ -162,6 +167,9 @@ class RayWorkerPool:
         on_group_done: Callable[[GroupResult], None] | None = None,
     ) -> dict[str, GroupResult]:
         """Run every job; one :class:`GroupResult` per group (see ``WorkerPool.run``)."""
+        from lrgym.leaderboard.pool import sweep_orphaned_scratch
+
+        sweep_orphaned_scratch()  # what killed actors of an earlier run left on this node
         groups = _Groups(jobs, self.time_limit, on_group_done)
         attempts: dict[int, int] = {}
         shipped: dict[str, tuple] = {}

@@ -52,3 +52,34 @@ def test_cli_refuses_ray_without_ray_before_running_anything(monkeypatch):
 def _text(output: str) -> str:
     """The CLI's message without rich's box and line wrapping."""
     return "".join(" ".join(output.replace("│", " ").split()).split(" "))  # wrapped words re-joined
+
+
+def test_ray_connections_start_their_own_instance_or_fail_fast(monkeypatch, tmp_path):
+    """(a Ray user's audit, 2026-12-03) No address joined whatever cluster ``$RAY_ADDRESS`` or
+    ``/tmp/ray`` named and then crashed on the local-only options; a dead ``HOST:PORT`` retried
+    for minutes instead of failing; the CLI printed a traceback and had made the store."""
+    import time
+
+    ray = pytest.importorskip("ray")
+    from typer.testing import CliRunner
+
+    from lrgym.baselines import backend
+    from lrgym.leaderboard.cli import app
+
+    calls = []
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kw: calls.append(kw))
+    backend.connect(None)
+    assert calls[-1]["address"] == "local" and "object_store_memory" in calls[-1]  # a new instance, always
+    backend.connect("auto")
+    assert calls[-1]["address"] == "auto" and "object_store_memory" not in calls[-1]
+
+    t0 = time.monotonic()
+    with pytest.raises(ConnectionError, match=r"could not connect to the Ray cluster at '127.0.0.1:1'.*ray start --head"):
+        backend.connect("127.0.0.1:1")
+    assert len(calls) == 2 and time.monotonic() - t0 < 30  # refused before ray.init, at once
+    db = tmp_path / "r.sqlite"
+    result = CliRunner().invoke(app, ["leaderboard", "run-baselines", "--suite", "quick", "--backend", "ray",
+                                      "--address", "127.0.0.1:1", "--db", str(db)], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and "could not connect to the Ray cluster at '127.0.0.1:1'" in result.output
+    assert not db.exists()

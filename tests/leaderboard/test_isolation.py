@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+from pathlib import Path
 from multiprocessing.connection import Connection
 
 import pytest
@@ -287,3 +288,29 @@ def test_a_private_suites_instances_and_seeds_stay_out_of_failure_reasons(tmp_pa
             assert secret not in invalid.entry.failure_reason
     if not hidden:  # public instances and seeds: named, for the submitter to reproduce the failure
         assert f"episode 1 of 2 of the job: instance {first} seed 1234567)" in invalid.entry.failure_reason
+
+
+def test_a_killed_ray_actors_copy_of_a_submission_is_swept_by_the_next_grader(tmp_path, monkeypatch):
+    """A Ray actor writes the submission's files into a private folder that only its ``stop()``
+    removed; ``ray.kill`` (time limit, failed group, ^C) left copies of submissions behind (a Ray
+    user's audit, 2026-12-03). The folder is named after the actor's process, so the next
+    grader on the node removes it once that process is gone."""
+    import subprocess
+
+    from lrgym.leaderboard.pool import sweep_orphaned_scratch
+    from lrgym.leaderboard.ray_pool import GraderHost
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with monkeypatch.context() as m:
+        m.setattr(os, "getpid", lambda: dead.pid)  # the actor's process, gone
+        payload = GraderHost(quiet=True)._localise({"policy": {"kind": "object", "target": "policy.py:P"}},
+                                                   {"policy.py": KEEP.encode()})
+    copy = Path(payload["policy"]["target"].rpartition(":")[0])
+    assert copy.read_text() == KEEP and copy.parent.parent == tmp_path
+    live = GraderHost(quiet=True)._localise({"policy": {"kind": "object", "target": "policy.py:P"}},
+                                             {"policy.py": KEEP.encode()})
+    live_dir = Path(live["policy"]["target"].rpartition(":")[0]).parent
+    assert sweep_orphaned_scratch(str(tmp_path)) == 1
+    assert not copy.parent.exists() and live_dir.exists()  # a live actor's folder stays
