@@ -249,6 +249,11 @@ def train(config: RLlibConfig, log=print) -> MLPPolicy:
         from ray.rllib.algorithms.algorithm import Algorithm
 
         algo = Algorithm.from_checkpoint(str(Path(config.resume).resolve()))
+        found = type(algo).__name__.lower()  # the checkpoint's algorithm decides how it is exported
+        if found != config.algo:
+            algo.stop()
+            raise ValueError(f"--resume {config.resume} is a {found.upper()} checkpoint but --algo is "
+                             f"{config.algo!r}; valid: --algo {found}")
     else:
         algo = algo_config(config).build_algo()
     start, steps, iteration = time.time(), 0, 0

@@ -50,3 +50,28 @@ def test_layers_it_cannot_export_are_refused():
         export_policy(_Module(extra=torch.nn.LayerNorm(16)), "ppo", "x")
     with pytest.raises(ValueError, match="unknown activation 'gelu'"):
         MLPPolicy([(np.zeros((2, 2)), np.zeros(2), "gelu")])
+
+
+def test_resuming_a_checkpoint_of_another_algorithm_fails_before_training(tmp_path, monkeypatch):
+    """``--resume`` of a DQN checkpoint under the default ``--algo ppo`` trained to the end and
+    then failed to export (PPO's module layout); a Ray user's audit, 2026-12-03."""
+    from ray.rllib.algorithms.algorithm import Algorithm
+
+    from lrgym.baselines import backend, train_rllib
+
+    class DQN:  # what Algorithm.from_checkpoint returns for a DQN checkpoint (by class name)
+        stopped = False
+
+        def stop(self):
+            DQN.stopped = True
+
+        def train(self):  # pragma: no cover - must not be reached
+            raise AssertionError("trained a checkpoint of another algorithm")
+
+    monkeypatch.setattr(backend, "connect", lambda address=None: None)
+    monkeypatch.setattr(Algorithm, "from_checkpoint", classmethod(lambda cls, path: DQN()))
+    config = train_rllib.RLlibConfig(algo="ppo", resume=str(tmp_path / "x.ckpt"), out=str(tmp_path / "out"),
+                                     total_timesteps=10)
+    with pytest.raises(ValueError, match=r"x\.ckpt is a DQN checkpoint but --algo is 'ppo'; valid: --algo dqn"):
+        train_rllib.train(config)
+    assert DQN.stopped and not list(tmp_path.iterdir())  # nothing written
