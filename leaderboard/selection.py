@@ -62,6 +62,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lrgym.baselines.outputs import runs_dir
 from lrgym.baselines.reference import RULE
 from lrgym.baselines.score import PRECISION_FLOOR, score
 
@@ -283,8 +284,8 @@ def write(selection: dict, ship: bool) -> list[Path]:
     from lrgym.leaderboard.references import SHIPPED_DIR, References, save_references, task_specs
     from lrgym.leaderboard.suite import suite_v2
 
-    sel_path = SHIPPED_SELECTION if ship else Path("runs") / "selection" / "v2.json"
-    ref_dir = SHIPPED_DIR if ship else Path("runs") / "selection"
+    sel_path = SHIPPED_SELECTION if ship else runs_dir() / "selection" / "v2.json"
+    ref_dir = SHIPPED_DIR if ship else runs_dir() / "selection"
     sel_path.parent.mkdir(parents=True, exist_ok=True)
     slim = {k: v for k, v in selection.items() if k not in ("families", "records")}
     slim["families"] = {f: {k: v for k, v in d.items() if k != "references"} for f, d in selection["families"].items()}
@@ -308,10 +309,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--ship", action="store_true",
                    help="write the shipped leaderboard/suites/v2.json and references/v2-r<revision>.json (maintainers)")
     p.add_argument("--reuse", help="records of an earlier run on the same code (runs/selection/v2.json, or "
-                                   "runs/selection/records.jsonl of an interrupted one)")
+                                   "runs/selection/records.jsonl of an interrupted one; runs/ is $LRGYM_RUNS if set)")
     args = p.parse_args(argv)
     reuse = load_records(args.reuse) if args.reuse else None
-    log = Path("runs") / "selection" / "records.jsonl"
+    log = runs_dir() / "selection" / "records.jsonl"
     log.parent.mkdir(parents=True, exist_ok=True)
 
     def progress(rec: dict) -> None:

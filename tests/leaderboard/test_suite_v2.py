@@ -134,3 +134,21 @@ def test_the_rule_by_hand():
     assert "edge" in selection.keep({**good, "bracketed": False})[1]
     assert "no gap" in selection.keep({**good, "gap": 0.019})[1]
     assert selection.keep({**good, "gap": 0.02})[0]
+
+
+def test_writing_the_shipped_selection_without_ship_reproduces_its_files_under_lrgym_runs(tmp_path, monkeypatch):
+    """``selection.write`` of the shipped selection and references rebuilds both shipped files
+    byte for byte, and without ``--ship`` it writes them under ``$LRGYM_RUNS``, like every other
+    command that regenerates a shipped file (nothing lands in ``./runs`` or the package)."""
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path / "elsewhere"))
+    monkeypatch.chdir(tmp_path)
+    shipped_refs = SHIPPED_DIR / f"v2-r{V2.revision}.json"
+    sel = json.loads(selection.SHIPPED_SELECTION.read_text())
+    tasks = json.loads(shipped_refs.read_text())["tasks"]
+    for f, d in sel["families"].items():
+        d["references"] = {k.split("/", 1)[1]: v for k, v in tasks.items() if k.startswith(f"{f}/")}
+    sel_path, ref_path = selection.write(sel, ship=False)
+    assert sel_path.parent == ref_path.parent == tmp_path / "elsewhere" / "selection"
+    assert not (tmp_path / "runs").exists()
+    assert ref_path.read_bytes() == shipped_refs.read_bytes()
+    assert json.loads(sel_path.read_text()) == {**json.loads(selection.SHIPPED_SELECTION.read_text()), "records": []}
