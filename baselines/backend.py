@@ -30,11 +30,14 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from lrgym.tasks.blas import SINGLE_THREAD_ENV
+
 __all__ = ["BACKENDS", "Backend", "JobLost", "RAY_WORKER_ENV", "connect", "add_backend_arguments", "get_backend", "import_ray", "ray_imap"]
 
 BACKENDS = ("local", "ray")
-#: environment of every Ray worker lrgym starts: BLAS on one thread (the cluster gives the parallelism)
-RAY_WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+#: environment of every Ray worker lrgym starts: BLAS on one thread (the cluster gives the parallelism;
+#: :data:`lrgym.tasks.blas.SINGLE_THREAD_ENV`)
+RAY_WORKER_ENV = dict(SINGLE_THREAD_ENV)
 #: a job whose worker dies is run again this many times before it counts as failed
 RAY_RETRIES = 1
 

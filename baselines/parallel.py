@@ -11,15 +11,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 
+from lrgym.tasks.blas import SINGLE_THREAD_ENV
+
 
 def single_threaded_blas() -> None:
-    """Limit BLAS / OpenMP thread pools of this process to one thread (if threadpoolctl is installed)."""
-    os.environ["OPENBLAS_NUM_THREADS"] = "1"
-    os.environ["OMP_NUM_THREADS"] = "1"
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-        return
+    """Limit the BLAS / OpenMP thread pools of this process to one thread: the loaded libraries
+    now (threadpoolctl, a core dependency), and those loaded later or by child processes
+    (:data:`lrgym.tasks.blas.SINGLE_THREAD_ENV` into ``os.environ``)."""
+    from threadpoolctl import threadpool_limits
+
+    os.environ.update(SINGLE_THREAD_ENV)
     threadpool_limits(1)
 
 

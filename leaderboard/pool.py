@@ -40,6 +40,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Callable
 
 from lrgym.leaderboard.import_paths import child_path_env
+from lrgym.tasks.blas import SINGLE_THREAD_ENV
 
 __all__ = ["Job", "GroupResult", "WorkerPool", "default_workers"]
 
@@ -84,8 +85,8 @@ def _child_env(hidden: tuple[str, ...] | list[str] = ()) -> dict:
     like multiprocessing's spawn) except the working directory and ``hidden``
     (:mod:`lrgym.leaderboard.import_paths`)."""
     env = {**os.environ, **child_path_env(hidden)}
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env.setdefault(var, "1")
+    for var, value in SINGLE_THREAD_ENV.items():  # BLAS on one thread unless the grader's env says otherwise
+        env.setdefault(var, value)
     return env
 
 

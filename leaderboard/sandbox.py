@@ -43,6 +43,7 @@ from multiprocessing.connection import Connection, wait
 
 from lrgym.leaderboard.import_paths import hidden_dirs, import_paths
 from lrgym.leaderboard.text import clean
+from lrgym.tasks.blas import SINGLE_THREAD_ENV
 
 __all__ = ["Limits", "PolicyProcess", "SandboxError", "mode", "start"]
 
@@ -192,8 +193,8 @@ def _sandbox_env() -> dict:
         "NUMBA_CACHE_DIR": "/tmp/work/.numba",
         "MPLCONFIGDIR": "/tmp/work/.matplotlib",
     }
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        env[var] = "1"
+    # one thread for BLAS / OpenMP and for Numba's pool (a policy's prange): the pool is the parallelism
+    env.update(SINGLE_THREAD_ENV, NUMBA_NUM_THREADS="1")
     # LRGYM_TEST_TOKEN: a marker the tests find leftover processes by (it grants nothing)
     for var in ("PYTHONHASHSEED", "NPY_DISABLE_CPU_FEATURES", "LRGYM_TEST_TOKEN"):
         if var in os.environ:

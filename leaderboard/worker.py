@@ -34,9 +34,11 @@ from __future__ import annotations
 
 import os
 
-# One BLAS thread per worker: the pool provides the parallelism (set before NumPy loads).
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+from lrgym.tasks.blas import SINGLE_THREAD_ENV
+
+# One BLAS thread per worker: the pool provides the parallelism (set before SciPy's BLAS loads).
+for _var, _value in SINGLE_THREAD_ENV.items():
+    os.environ.setdefault(_var, _value)
 
 import hashlib
 import inspect

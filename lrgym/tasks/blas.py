@@ -10,8 +10,9 @@ one thread.
 
 :func:`blas_single_thread` is a cheap context manager (≈2 µs per BLAS library) that sets every
 loaded BLAS library to one thread and restores the previous counts on exit, so code outside
-the kernels (the user's NumPy, SciPy) keeps its threading. It needs ``threadpoolctl`` (a
-scikit-learn dependency); without it, it does nothing (then set ``OPENBLAS_NUM_THREADS=1``).
+the kernels (the user's NumPy, SciPy) keeps its threading. It drives the libraries through
+``threadpoolctl`` (a core dependency); if threadpoolctl cannot inspect them it warns once and does
+nothing (then start the process with :data:`SINGLE_THREAD_ENV`, e.g. ``OPENBLAS_NUM_THREADS=1``).
 The thread count is process-wide state, so the context is counted across threads: the first
 entry (of any thread) sets one thread, the last exit restores the counts. Without the count a
 build ahead in a background thread (:mod:`lrgym.tasks.ahead`) that exits while an MLP step of
@@ -23,12 +24,28 @@ has set a thread count, a count set from another thread is ignored, in that thre
 background builder therefore cannot make its own BLAS single-threaded; the env's thread holds
 the count for it (:func:`enter_single_thread` at its first build ahead, :func:`leave_single_thread`
 at ``close``) and the builder checks :func:`runs_single_threaded` before each build.
+
+Processes started to run environments in parallel (the tuning pool, Ray workers, the grader's
+workers and policy processes) start their BLAS and OpenMP libraries on one thread instead, with
+:data:`SINGLE_THREAD_ENV` in their environment.
 """
 
 from __future__ import annotations
 
 import threading
+import warnings
 from contextlib import contextmanager
+from types import MappingProxyType
+
+#: The environment variables that start the BLAS / OpenMP libraries (OpenBLAS, OpenMP, MKL) of a
+#: process on one thread; read when a library loads, so set them in a child process's environment
+#: (or before SciPy is imported). The one list of them: the tuning pool
+#: (:mod:`lrgym.baselines.parallel`), Ray workers (:data:`lrgym.baselines.backend.RAY_WORKER_ENV`)
+#: and the grader's workers and policy processes (:mod:`lrgym.leaderboard.pool`,
+#: :mod:`lrgym.leaderboard.worker`, :mod:`lrgym.leaderboard.sandbox`) use it. Numba's own thread
+#: pool (``NUMBA_NUM_THREADS``: the vector env's opt-in ``prange`` threads) is not in it; only the
+#: sandboxed policy process also sets that.
+SINGLE_THREAD_ENV = MappingProxyType({"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
 
 _controllers: list | None = None
 _lock = threading.Lock()  # guards the three below
@@ -42,10 +59,17 @@ def _blas_controllers() -> list:
         try:
             import scipy.linalg.cython_blas  # noqa: F401  (the library numba's np.dot calls)
             from threadpoolctl import ThreadpoolController
-
-            _controllers = list(ThreadpoolController().select(user_api="blas").lib_controllers)
-        except Exception:  # no threadpoolctl / scipy, or a library it cannot drive
+        except ImportError:  # both are core dependencies: only a partial install lacks them
             _controllers = []
+            return _controllers
+        try:
+            _controllers = list(ThreadpoolController().select(user_api="blas").lib_controllers)
+        except Exception as exc:  # a library threadpoolctl cannot inspect: say so, run on
+            _controllers = []  # (first: found once, also if the warning is turned into an error)
+            warnings.warn(f"lrgym cannot limit BLAS to one thread inside its kernels (threadpoolctl failed: {exc!r}); "
+                          "MLP steps may run many times slower while other processes use the cores. Start the "
+                          "process with OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 "
+                          "(lrgym.tasks.blas.SINGLE_THREAD_ENV).", RuntimeWarning, stacklevel=2)
     return _controllers
 
 
