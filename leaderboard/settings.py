@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import math
 
+from lrgym.info import ACTION_MODES
 from lrgym.optim import OPTIMIZERS
 
 __all__ = ["ALLOWED_OPTIMIZERS", "HIDDEN_INFO_KEYS", "POLICY_CHOICES", "SettingsError", "allowed_optimizers",
            "check_choices", "episode_kwargs", "episode_kwargs_from", "public_info"]
 
 ALLOWED_OPTIMIZERS: tuple[str, ...] = tuple(OPTIMIZERS)
-ACTION_MODES = ("discrete", "log_lr")
 POLICY_CHOICES = ("optimizer", "action_mode", "lr_init", "factors", "rejection_threshold")
 #: info keys a graded policy never sees (the instance id would let it look answers up)
 HIDDEN_INFO_KEYS = frozenset({"instance"})

@@ -53,10 +53,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from lrgym.optim import OPTIMIZERS
 from lrgym.tasks import MIXED_V1
 from lrgym.tasks.base import (
     S_BATCH_LOSS,
+    S_DIVERGED,
     S_GRAD_COS,
     S_GRAD_DOT,
     S_GRAD_NORM,
@@ -101,6 +101,23 @@ INFO_SCHEMA: dict[str, np.dtype] = {
 }
 INFO_KEYS: tuple[str, ...] = tuple(INFO_SCHEMA)
 
+#: The one stats → info table: each info key that reports a statistic of the kernels, with its
+#: index in their statistics array (``lrgym.tasks.base.S_*``), in :data:`INFO_SCHEMA`'s order.
+#: :func:`make_info`, :func:`write_step_values` and the vector env's
+#: :meth:`lrgym.vector.infos.InfoColumns.step` read it; :func:`step_info` is written out for speed
+#: and checked against it (``tests/test_info.py``). (``excess_loss`` and ``diverged`` derive from
+#: ``S_TRAIN_LOSS`` and ``S_DIVERGED``; ``S_UPDATES`` is not an info value.)
+STEP_STAT_KEYS: tuple[tuple[str, int], ...] = (
+    ("train_loss", S_TRAIN_LOSS),
+    ("val_loss", S_VAL_LOSS),
+    ("val_metric", S_VAL_METRIC),
+    ("batch_loss", S_BATCH_LOSS),
+    ("loss_var", S_LOSS_VAR),
+    ("grad_norm", S_GRAD_NORM),
+    ("grad_dot", S_GRAD_DOT),
+    ("grad_cos", S_GRAD_COS),
+)
+
 
 def family_index(name: str) -> int:
     """``info["family"]`` of a family name: its index in :data:`FAMILY_NAMES`, −1 if absent."""
@@ -111,16 +128,6 @@ def family_name(index) -> str:
     """The family name of an ``info["family"]`` index (``"unknown"`` for −1)."""
     i = int(index)
     return FAMILY_NAMES[i] if 0 <= i < len(FAMILY_NAMES) else "unknown"
-
-
-def optimizer_name(index) -> str:
-    """The inner optimizer's name of an ``info["optimizer"]`` index."""
-    return OPTIMIZERS[int(index)]
-
-
-def action_mode_name(index) -> str:
-    """The action mode's name of an ``info["action_mode"]`` index."""
-    return ACTION_MODES[int(index)]
 
 
 def info_constants(horizon: int, inner_steps: int, lr_min: float, lr_max: float, optimizer: int,
@@ -146,20 +153,12 @@ def make_info(stats: np.ndarray, lr: float, rejected: bool, updates: int, step: 
     :func:`episode_constants`, ``constants`` from :func:`info_constants`. (The constant entries
     come from one dict per (episode, constants) pair, copied: the step's info costs ≈ 1 µs less.)
     """
-    (train_loss, val_loss, val_metric, batch_loss, loss_var, grad_norm, grad_dot, grad_cos, diverged,
-     _) = stats  # np.float64 scalars, in the S_* order (lrgym.tasks.base; tests/test_info.py)
     info = _template(episode, constants).copy()
     info["lr"] = np.float64(lr)
-    info["train_loss"] = train_loss
-    info["val_loss"] = val_loss
-    info["val_metric"] = val_metric
-    info["batch_loss"] = batch_loss
-    info["loss_var"] = loss_var
-    info["grad_norm"] = grad_norm
-    info["grad_dot"] = grad_dot
-    info["grad_cos"] = grad_cos
-    info["excess_loss"] = train_loss - episode[2]  # NaN where no optimum is known
-    info["diverged"] = diverged > 0.0  # np.bool_
+    for key, index in STEP_STAT_KEYS:
+        info[key] = stats[index]  # np.float64 scalars
+    info["excess_loss"] = stats[S_TRAIN_LOSS] - episode[2]  # NaN where no optimum is known
+    info["diverged"] = stats[S_DIVERGED] > 0.0  # np.bool_
     info["rejected"] = np.bool_(rejected)
     info["updates"] = np.int64(updates)
     info["step"] = np.int64(step)
@@ -179,9 +178,8 @@ def _template(episode: tuple, constants: tuple) -> dict:
         return d
     family, instance, _ = episode
     horizon, inner_steps, lr_min, lr_max, optimizer, action_mode = constants
-    d = dict.fromkeys(("lr", "train_loss", "val_loss", "val_metric", "batch_loss", "loss_var", "grad_norm",
-                       "grad_dot", "grad_cos", "excess_loss", "diverged", "rejected", "updates"))
-    d.update(family=family, instance=instance, step=None, horizon=horizon, inner_steps=inner_steps, lr_min=lr_min,
+    d = dict.fromkeys(INFO_KEYS)
+    d.update(family=family, instance=instance, horizon=horizon, inner_steps=inner_steps, lr_min=lr_min,
              lr_max=lr_max, optimizer=optimizer, action_mode=action_mode)
     _last_template = (episode, constants, d)
     return d
@@ -190,26 +188,25 @@ def _template(episode: tuple, constants: tuple) -> dict:
 # ---- the step's info from compiled code (the single env's fast step) ---------------------------
 
 #: the float64 entries of a step's info that change every step, in :data:`INFO_SCHEMA`'s order:
-#: what :func:`write_step_values` writes and :func:`step_info` puts into the info (in this order)
-STEP_FLOAT_KEYS: tuple[str, ...] = INFO_KEYS[:10]
+#: what :func:`write_step_values` writes and :func:`step_info` puts into the info (in this order):
+#: ``lr``, the :data:`STEP_STAT_KEYS`, ``excess_loss``
+STEP_FLOAT_KEYS: tuple[str, ...] = ("lr", *(key for key, _ in STEP_STAT_KEYS), "excess_loss")
 N_STEP_VALUES = len(STEP_FLOAT_KEYS)
+if STEP_FLOAT_KEYS != INFO_KEYS[:N_STEP_VALUES]:  # make_info and step_info fill the template in place
+    raise AssertionError(f"STEP_STAT_KEYS out of INFO_SCHEMA's order: {STEP_FLOAT_KEYS}")
+#: the statistics' indices of :data:`STEP_STAT_KEYS` (a constant of the compiled code)
+_STEP_STAT_INDICES = np.array([index for _, index in STEP_STAT_KEYS], dtype=np.int64)
 
 
 @numba.njit(cache=True, nogil=True)
 def write_step_values(stats, lr, optimal_loss, out):
     """Write the :data:`STEP_FLOAT_KEYS` values of a step into ``out`` (float64): ``lr``, the
-    statistics of :func:`make_info` and ``excess_loss`` = train_loss − ``optimal_loss`` (the same
-    IEEE operations as :func:`make_info`, so the same bits)."""
+    statistics of :data:`STEP_STAT_KEYS` and ``excess_loss`` = train_loss − ``optimal_loss`` (the
+    same IEEE operations as :func:`make_info`, so the same bits)."""
     out[0] = lr
-    out[1] = stats[S_TRAIN_LOSS]
-    out[2] = stats[S_VAL_LOSS]
-    out[3] = stats[S_VAL_METRIC]
-    out[4] = stats[S_BATCH_LOSS]
-    out[5] = stats[S_LOSS_VAR]
-    out[6] = stats[S_GRAD_NORM]
-    out[7] = stats[S_GRAD_DOT]
-    out[8] = stats[S_GRAD_COS]
-    out[9] = stats[S_TRAIN_LOSS] - optimal_loss
+    for j in range(len(_STEP_STAT_INDICES)):
+        out[1 + j] = stats[_STEP_STAT_INDICES[j]]
+    out[len(_STEP_STAT_INDICES) + 1] = stats[S_TRAIN_LOSS] - optimal_loss
 
 
 def step_info(template: dict, values: np.ndarray, counts: np.ndarray, diverged: bool) -> dict:
@@ -221,7 +218,8 @@ def step_info(template: dict, values: np.ndarray, counts: np.ndarray, diverged: 
     Equal, key by key, dtype by dtype and bit by bit, to :func:`make_info` of the same step
     (``tests/test_info.py``), in about 40 % of its time: indexing a NumPy array makes its
     ``np.float64`` / ``np.int64`` scalars faster than wrapping Python numbers (``np.int64(n)``
-    costs ≈ 0.2 µs)."""
+    costs ≈ 0.2 µs). Its keys are written out, not looped over (≈ 1 µs more);
+    ``tests/test_info.py`` checks them against :data:`STEP_FLOAT_KEYS`."""
     info = template.copy()
     info["lr"] = values[0]
     info["train_loss"] = values[1]

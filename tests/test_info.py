@@ -231,3 +231,64 @@ def test_step_info_equals_make_info_bit_for_bit(diverged):
                 assert type(info[key]) is type(reference[key]), key
                 assert np.asarray(info[key]).tobytes() == np.asarray(reference[key]).tobytes(), key
             assert info is not template and template["step"] == 0  # the template is copied, not changed
+
+
+def test_the_stats_to_info_table_names_every_statistic_by_its_index():
+    """lrgym.info.STEP_STAT_KEYS is the one stats → info table: each key reports S_<KEY>, every
+    statistic but S_DIVERGED / S_UPDATES is in it, and it runs in INFO_SCHEMA's order."""
+    from lrgym.info import N_STEP_VALUES, STEP_FLOAT_KEYS, STEP_STAT_KEYS
+    from lrgym.tasks import base
+
+    for key, index in STEP_STAT_KEYS:
+        assert index == getattr(base, "S_" + key.upper()), key
+    indices = sorted(index for _, index in STEP_STAT_KEYS)
+    assert indices + [base.S_DIVERGED, base.S_UPDATES] == list(range(base.N_STATS))
+    assert STEP_FLOAT_KEYS == ("lr", *(k for k, _ in STEP_STAT_KEYS), "excess_loss") == INFO_KEYS[:N_STEP_VALUES]
+
+
+def test_the_fast_step_writes_every_value_to_its_key():
+    """write_step_values (compiled) and step_info (keys written out for speed) against the table:
+    distinct values, so a swapped pair of keys is caught (the bit-for-bit test above shares one
+    layout between the two and would not see a swap there)."""
+    from lrgym.info import N_STEP_VALUES, STEP_FLOAT_KEYS, STEP_STAT_KEYS, step_info, write_step_values
+    from lrgym.tasks import base
+
+    stats = np.arange(10.0, 10.0 + base.N_STATS)
+    values = np.full(N_STEP_VALUES, np.nan)
+    write_step_values(stats, 0.5, 2.0, values)
+    assert values[0] == 0.5 and values[-1] == stats[base.S_TRAIN_LOSS] - 2.0
+    for j, (_, index) in enumerate(STEP_STAT_KEYS):
+        assert values[1 + j] == stats[index]
+    template = dict.fromkeys(INFO_KEYS)
+    values = np.arange(1.0, N_STEP_VALUES + 1.0)
+    info = step_info(template, values, np.array([7, 3]), True)
+    assert [info[key] for key in STEP_FLOAT_KEYS] == list(values)
+    assert tuple(info) == INFO_KEYS and (info["updates"], info["step"], info["diverged"]) == (7, 3, True)
+
+
+def test_vector_info_columns_read_the_table():
+    """InfoColumns.step: each stat column from its table index, keys in the schema's order, each
+    followed by its mask (as before the table)."""
+    from lrgym.info import STEP_STAT_KEYS
+    from lrgym.tasks import base
+
+    n = 3
+    vec = LRControlVectorEnv(n, family="linreg", horizon=2, inner_steps=1)
+    stats = np.arange(n * base.N_STATS, dtype=np.float64).reshape(n, base.N_STATS)
+    stats[:, base.S_DIVERGED] = [0.0, 1.0, 0.0]
+    ints = np.arange(n, dtype=np.int64)
+    infos = vec._infos.step(stats, np.full(n, 0.1), 0.5, np.zeros(n, dtype=bool), ints, ints, ints, ints)
+    for key, index in STEP_STAT_KEYS:
+        assert (infos[key] == stats[:, index]).all(), key
+    assert (infos["excess_loss"] == stats[:, base.S_TRAIN_LOSS] - 0.5).all()
+    assert infos["diverged"].tolist() == [False, True, False]
+    assert list(infos)[:2 * len(INFO_KEYS)] == [k for key in INFO_KEYS for k in (key, "_" + key)]
+    check_vector_infos(vec, infos, np.ones(n, dtype=bool))
+    vec.close()
+
+
+def test_the_leaderboard_takes_the_action_modes_of_the_info_schema():
+    from lrgym.info import ACTION_MODES as schema
+    from lrgym.leaderboard import settings
+
+    assert settings.ACTION_MODES is schema

@@ -13,19 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from lrgym.info import INFO_SCHEMA
+from lrgym.info import INFO_SCHEMA, STEP_STAT_KEYS
 from lrgym.settings import CONSTANT_INFO_KEYS, EnvSettings
-from lrgym.tasks.base import (
-    S_BATCH_LOSS,
-    S_DIVERGED,
-    S_GRAD_COS,
-    S_GRAD_DOT,
-    S_GRAD_NORM,
-    S_LOSS_VAR,
-    S_TRAIN_LOSS,
-    S_VAL_LOSS,
-    S_VAL_METRIC,
-)
+from lrgym.tasks.base import S_DIVERGED, S_TRAIN_LOSS
 
 #: the info keys that change with the step or the episode (the others are the settings')
 EPISODE_KEYS = tuple(k for k in INFO_SCHEMA if k not in CONSTANT_INFO_KEYS)
@@ -57,32 +47,26 @@ class InfoColumns:
         self._episode = None
 
     def step(self, stats, lr, optimal_loss, rejected, updates, t, families, instances) -> dict:
-        """The infos of a step: columns of one copy of ``stats`` (N, N_STATS) and of the other
-        per-sub-environment arrays, every mask True."""
+        """The infos of a step: columns of one copy of ``stats`` (N, N_STATS) (the statistics of
+        :data:`lrgym.info.STEP_STAT_KEYS`) and of the other per-sub-environment arrays, every mask
+        True; keys in :data:`~lrgym.info.INFO_SCHEMA`'s order, each followed by its mask."""
         if self._episode is None:
             self._episode = (_frozen(families.copy()), _frozen(instances.copy()))
         family, instance = self._episode
         s = stats.copy()
-        train = s[:, S_TRAIN_LOSS]
         every = np.ones(self.num_envs, dtype=np.bool_)  # one all-True mask, shared by the keys
-        infos = {
-            "lr": lr.copy(), "_lr": every,
-            "train_loss": train, "_train_loss": every,
-            "val_loss": s[:, S_VAL_LOSS], "_val_loss": every,
-            "val_metric": s[:, S_VAL_METRIC], "_val_metric": every,
-            "batch_loss": s[:, S_BATCH_LOSS], "_batch_loss": every,
-            "loss_var": s[:, S_LOSS_VAR], "_loss_var": every,
-            "grad_norm": s[:, S_GRAD_NORM], "_grad_norm": every,
-            "grad_dot": s[:, S_GRAD_DOT], "_grad_dot": every,
-            "grad_cos": s[:, S_GRAD_COS], "_grad_cos": every,
-            "excess_loss": train - optimal_loss, "_excess_loss": every,
+        infos = {"lr": lr.copy(), "_lr": every}
+        for key, index in STEP_STAT_KEYS:
+            infos[key], infos["_" + key] = s[:, index], every
+        infos.update({
+            "excess_loss": s[:, S_TRAIN_LOSS] - optimal_loss, "_excess_loss": every,
             "diverged": s[:, S_DIVERGED] > 0.0, "_diverged": every,
             "rejected": rejected.copy(), "_rejected": every,
             "updates": updates.copy(), "_updates": every,
             "family": family, "_family": every,
             "instance": instance, "_instance": every,
             "step": t.copy(), "_step": every,
-        }
+        })
         for key, column in self.constant.items():
             infos[key], infos["_" + key] = column, every
         return infos
