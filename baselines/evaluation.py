@@ -9,8 +9,6 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
-
 from lrgym.baselines.policy import policy_env_kwargs
 from lrgym.env import LRControlEnv
 from lrgym.info import family_name
@@ -41,14 +39,6 @@ class Trajectory:
     def final_loss(self) -> float:
         """The last training loss; ``inf`` when the run diverged."""
         return math.inf if self.diverged else self.train_losses[-1]
-
-    @property
-    def final_metric(self) -> float:
-        return self.val_metrics[-1]
-
-    @property
-    def episode_return(self) -> float:
-        return float(np.sum(self.rewards))
 
     def to_dict(self) -> dict:
         return asdict(self)

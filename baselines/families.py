@@ -1,15 +1,10 @@
 """Which task families exist, and the env keywords baselines are tuned, trained and scored on.
 
-``family=None`` or ``"mixed"`` means the default env ``LRControl-v1``'s mixed family (its
-registered keywords once the id exists). While
-some member families of the mixture are not implemented yet, the mixture is restricted to the
-ones that import (``family_options={"members": ...}``), so every baseline runs today and picks
-up new families as they land.
+The families are the registry's (:data:`lrgym.tasks.FAMILIES`); ``family=None`` or ``"mixed"``
+means the default env ``LRControl-v1`` (its registered keywords: the mixed family).
 """
 
 from __future__ import annotations
-
-import importlib
 
 from lrgym.tasks import FAMILIES
 
@@ -18,26 +13,9 @@ DEFAULT_ENV_ID = "LRControl-v1"
 
 
 def available_families() -> list[str]:
-    """Single task families whose module imports (``mixed`` excluded), in registry order."""
-    out = []
-    for name in FAMILIES:
-        if name == MIXED:
-            continue
-        module = FAMILIES[name].target.split(":")[0]
-        try:
-            importlib.import_module(module)
-        except ImportError:
-            continue
-        out.append(name)
-    return out
-
-
-def mixed_members() -> tuple[str, ...]:
-    """The members the mixed family has here (its defaults, minus families not available)."""
-    from lrgym.tasks.mixture import DEFAULT_MEMBERS
-
-    have = set(available_families())
-    return tuple(m for m in DEFAULT_MEMBERS if m in have)
+    """The single task families of the registry (``mixed`` excluded), in registry order. A family
+    whose module fails to import is listed all the same: it fails where it is used, loudly."""
+    return [name for name in FAMILIES if name != MIXED]
 
 
 def family_key(family: str | None) -> str:
@@ -55,12 +33,5 @@ def env_kwargs_for(family: str | None) -> dict:
     if key != MIXED:
         return {"family": key}
     from lrgym.registry import ENV_IDS
-    from lrgym.tasks.mixture import DEFAULT_MEMBERS
 
-    if DEFAULT_ENV_ID in ENV_IDS:
-        return dict(ENV_IDS[DEFAULT_ENV_ID])
-
-    members = mixed_members()
-    if members == tuple(DEFAULT_MEMBERS):
-        return {"family": MIXED}
-    return {"family": MIXED, "family_options": {"members": members}}
+    return dict(ENV_IDS[DEFAULT_ENV_ID])

@@ -68,7 +68,6 @@ _STEP_INC = 6
 _BACK_MUL = 8
 _BACK_INC = 10
 _LANE0 = 12
-STREAM_WORDS = _LANE0 + 2 * LANES
 #: raw outputs drawn ahead by :func:`fill_standard_normal` (the unused ones are given back)
 _RAW_BUFFER = 256
 #: :func:`fill_normal` lets NumPy draw fewer normals than this (the same doubles): opening and
