@@ -91,6 +91,13 @@ def spec_rng(family: str, instance_seed: int) -> np.random.Generator:
     return np.random.default_rng([zlib.crc32(family.encode()), int(instance_seed)])
 
 
+def data_rng(spec) -> np.random.Generator:
+    """The generator an instance's synthetic data is drawn from (after :func:`spec_rng` chose the
+    spec): seeded by the instance seed alone, the same for every family that uses it (linreg,
+    mlp, recsys; part of their instances' bits)."""
+    return np.random.default_rng([spec.instance, 7])
+
+
 def log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
     """A float in [low, high], log-uniform.
 

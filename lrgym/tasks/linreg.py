@@ -74,6 +74,7 @@ from lrgym.tasks.base import (
     TrainState,
     check_options,
     choose,
+    data_rng,
     is_integer,
     is_real,
     log_uniform,
@@ -369,7 +370,7 @@ class LinRegTask(KernelTask):
 
     def __init__(self, spec: LinRegSpec):
         self.spec = spec
-        data_rng = np.random.default_rng([spec.instance, 7])
+        rng = data_rng(spec)
         if spec.dataset == "diabetes":
             self.X, self.y, self.Xv, self.yv = _load_diabetes(spec)
             d = self.X.shape[1]
@@ -377,12 +378,12 @@ class LinRegTask(KernelTask):
             d = spec.dim
             self.eigvals = spectrum(d, spec.condition, spec.scale)
             self.sqrt_eig = np.sqrt(self.eigvals)
-            self.U = np.ascontiguousarray(random_rotation(data_rng, d))
+            self.U = np.ascontiguousarray(random_rotation(rng, d))
             self.UT = np.ascontiguousarray(self.U.T)  # rows are the eigenvectors (streaming loops)
-            self.w_star = data_rng.standard_normal(d) / math.sqrt(d)
+            self.w_star = rng.standard_normal(d) / math.sqrt(d)
             if not spec.streaming:
-                self.X, self.y = self._draw(data_rng, spec.n_train)
-                self.Xv, self.yv = self._draw(data_rng, VAL_ROWS)
+                self.X, self.y = self._draw(rng, spec.n_train)
+                self.Xv, self.yv = self._draw(rng, VAL_ROWS)
         self.dim = d
         self.n_params = d
         self.segments = np.array([0, d], dtype=np.int64)
@@ -474,8 +475,6 @@ class LinRegFamily(TaskFamily):
 
     name = "linreg"
     spec_class = LinRegSpec
-    default_horizon = 50
-    default_inner_steps = 10
 
     def _validate_overrides(self):
         o = self.overrides

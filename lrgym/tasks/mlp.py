@@ -97,6 +97,7 @@ from lrgym.tasks.base import (
     TrainState,
     check_options,
     choose,
+    data_rng,
     is_integer,
     is_real,
     log_uniform,
@@ -384,7 +385,7 @@ def _cluster_data(rng, n, d, n_classes, separation):
 
 def synthetic_data(spec: MLPSpec):
     """(X, y, X_val, y_val) of a synthetic instance, deterministic in the spec."""
-    rng = np.random.default_rng([spec.instance, 7])
+    rng = data_rng(spec)
     n = spec.n_train + VAL_ROWS
     if spec.dataset == "teacher":
         X, y = _teacher_data(rng, n, spec.input_dim, spec.n_classes)
@@ -523,8 +524,6 @@ class MLPFamily(TaskFamily):
 
     name = "mlp"
     spec_class = MLPSpec
-    default_horizon = 50
-    default_inner_steps = 10
 
     def _validate_overrides(self):
         o = self.overrides

@@ -16,6 +16,7 @@ from lrgym.tasks.base import (
     TrainState,
     check_options,
     choose,
+    data_rng,
     is_integer,
     is_real,
     log_uniform,
@@ -61,7 +62,7 @@ class RecsysTask(KernelTask):
 
     def __init__(self, spec: RecsysSpec):
         self.spec = spec
-        rng = np.random.default_rng([spec.instance, 7])
+        rng = data_rng(spec)
         if spec.data_path is not None:
             pos_u, pos_i, n_users, n_items = file_positives(spec.data_path)
         else:
@@ -173,8 +174,6 @@ class RecsysFamily(TaskFamily):
 
     name = "recsys"
     spec_class = RecsysSpec
-    default_horizon = 50
-    default_inner_steps = 10
 
     def _validate_overrides(self):
         o = self.overrides
