@@ -38,13 +38,18 @@ the rejection threshold and the per-family base LRs, so the file alone defines t
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from lrgym.actions import action_from_log
 from lrgym.info import FAMILY_NAMES
+
+#: lrgym's inverse action map, interpreted (it then maps NumPy arrays element-wise)
+_action_from_log = action_from_log.py_func
 
 INPUT_NAMES: tuple[str, ...] = (
     "log_train_loss_rel", "log_val_loss_rel", "delta_log_train_loss", "delta_log_val_loss",
@@ -237,13 +242,24 @@ class ControllerPolicy:
             self.log_lr += float(self.net.step_size(x, self.family)[0])
         self.log_lr = min(max(self.log_lr, self.log_lr_min), self.log_lr_max)
         self.t += 1
-        return np.array([log_lr_action(self.log_lr, self.log_lr_min, self.log_lr_max)], dtype=np.float32)
+        return np.array([action_from_ln_lr(self.log_lr, self.log_lr_min, self.log_lr_max)], dtype=np.float32)
+
+
+def action_from_ln_lr(ln_lr, ln_lr_min, ln_lr_max):
+    """The env's ``log_lr`` action in [-1, 1] for **natural-log** LRs ``ln_lr`` in
+    ``[ln_lr_min, ln_lr_max]`` (element-wise, clipped): the env's inverse map
+    (:func:`lrgym.actions.action_from_log`, any log base) on natural logs. For an LR itself use
+    :func:`lrgym.env.log_lr_action` ``(lr, lr_min, lr_max)``."""
+    return np.clip(_action_from_log(np.asarray(ln_lr), ln_lr_min, ln_lr_max), -1.0, 1.0)
 
 
 def log_lr_action(log_lr, log_lr_min, log_lr_max):
-    """The env's ``log_lr`` action in [-1, 1] for natural-log LRs (element-wise)."""
-    return np.clip(2.0 * (np.asarray(log_lr) - log_lr_min) / (log_lr_max - log_lr_min) - 1.0, -1.0, 1.0)
+    """Deprecated name of :func:`action_from_ln_lr` (natural-log inputs; not
+    :func:`lrgym.env.log_lr_action`, which takes the LR and its range)."""
+    warnings.warn("lrgym.baselines.controller.log_lr_action is renamed action_from_ln_lr (it takes natural-log "
+                  "LRs; lrgym.env.log_lr_action takes the LR itself)", DeprecationWarning, stacklevel=2)
+    return action_from_ln_lr(log_lr, log_lr_min, log_lr_max)
 
 
-__all__ = ["ControllerNet", "ControllerPolicy", "INPUT_GROUPS", "INPUT_NAMES", "controller_inputs", "input_mask",
-           "log_lr_action"]
+__all__ = ["ControllerNet", "ControllerPolicy", "INPUT_GROUPS", "INPUT_NAMES", "action_from_ln_lr", "controller_inputs",
+           "input_mask"]

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from lrgym.env import log_lr_action
+from lrgym.actions import log_lr_action
 from lrgym.policy import DEFAULT_ACTION_MODE, Policy, policy_env_kwargs  # noqa: F401 (re-exported: the protocol lives in lrgym.policy)
 
 __all__ = ["DEFAULT_ACTION_MODE", "LRPolicy", "Policy", "policy_env_kwargs"]

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lrgym.baselines.controller import ControllerNet, controller_inputs, log_lr_action
+from lrgym.baselines.controller import ControllerNet, action_from_ln_lr, controller_inputs
 from lrgym.baselines.outputs import SHIPPED_WEIGHTS, add_output_arguments, output_path, runs_dir
 from lrgym.baselines.score import score
 from lrgym.info import FAMILY_NAMES
@@ -163,7 +163,7 @@ def run_batch(net: ControllerNet, family: str, instances, seeds, thetas: np.ndar
             delta = np.concatenate([net.step_size(x[p * R:(p + 1) * R], fam[p * R:(p + 1) * R], thetas[p])
                                     for p in range(P)])
             log_lr = np.where(done, log_lr, np.clip(log_lr + delta, lmin, lmax))
-        action = log_lr_action(log_lr, lmin, lmax).astype(np.float32)
+        action = action_from_ln_lr(log_lr, lmin, lmax).astype(np.float32)
         if record:
             lrs.append(np.exp(log_lr))
         for i in np.flatnonzero(~done):

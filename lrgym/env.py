@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import math
 from collections import OrderedDict
 from collections.abc import Mapping
 
@@ -12,6 +11,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from lrgym.actions import action_mode_hint, factor_lr, log_lr_action, next_lr  # noqa: F401 (re-exported: lrgym.env.next_lr, log_lr_action)
 from lrgym.features import (
     FEATURE_NAMES,
     M_CAP,
@@ -53,7 +53,7 @@ from lrgym.tasks.base import (
 
 TASK_CACHE_SIZE = 64
 #: action types whose valid values take the step's fast path of next_lr's discrete rule (the
-#: same product and clip as :func:`next_lr`, on the factors as Python floats): Python's int and
+#: same rule, :func:`lrgym.actions.factor_lr`, on the factors as Python floats): Python's int and
 #: the NumPy integers that ``Discrete.sample()`` and agents' ``argmax`` return
 _PLAIN_INTS = frozenset((int, np.int64, np.int32, np.intp))
 
@@ -464,7 +464,7 @@ class LRControlEnv(gym.Env):
             raise RuntimeError("step() called on a finished episode; call reset() first")
         factors = self._factor_values
         if type(action) in _PLAIN_INTS and 0 <= action < len(factors):  # next_lr's rule, for an integer
-            lr = min(self.lr_max, max(self.lr_min, self.lr * factors[action]))
+            lr = factor_lr(self.lr, factors[action], self.lr_min, self.lr_max)
         else:
             lr = next_lr(action, self.lr, self.action_mode, self.factors, self.lr_min, self.lr_max)
         self.lr = lr
@@ -588,59 +588,3 @@ class LRControlEnv(gym.Env):
 _INIT_DEFAULTS = {
     name: p.default for name, p in inspect.signature(LRControlEnv.__init__).parameters.items() if name not in ("self", "family")
 }
-
-
-def next_lr(action, lr: float, action_mode: str, factors: np.ndarray, lr_min: float, lr_max: float) -> float:
-    """The LR an action sets, given the LR in force ``lr`` (the env's action contract).
-
-    ``discrete``: ``lr · factors[a]`` clipped to [lr_min, lr_max]; ``log_lr``: a float in [-1, 1]
-    mapped to log10 LR in [log10 lr_min, log10 lr_max]. A bad action raises ``ValueError`` naming it
-    and the valid choices. Shared by :class:`LRControlEnv` and :mod:`lrgym.torch`.
-    """
-    if action_mode == "discrete":
-        if isinstance(action, (int, np.integer)):
-            a = int(action)
-        else:
-            arr = np.asarray(action)
-            if arr.size != 1 or arr.dtype.kind not in "iu" and not (
-                arr.dtype.kind == "f" and np.isfinite(arr).all() and float(arr.flat[0]).is_integer()
-            ):
-                raise ValueError(
-                    f"invalid action {action!r}; valid choices: integers 0..{len(factors) - 1} "
-                    f"(factors {tuple(factors.tolist())}). {action_mode_hint('discrete')}"
-                )
-            a = int(arr.flat[0])
-        if not 0 <= a < len(factors):
-            raise ValueError(
-                f"invalid action {action!r}; valid choices: integers 0..{len(factors) - 1} "
-                f"(factors {tuple(factors.tolist())}). {action_mode_hint('discrete')}"
-            )
-        return min(lr_max, max(lr_min, lr * factors[a]))
-    arr = np.asarray(action, dtype=np.float64)
-    if arr.size != 1:
-        raise ValueError(f"invalid action {action!r}; valid: one float in [-1, 1]. {action_mode_hint('log_lr')}")
-    x = float(arr.flat[0])
-    if not (-1.0 <= x <= 1.0):  # also catches NaN
-        raise ValueError(
-            f"invalid action {action!r}; valid: one float in [-1, 1] (NaN is not allowed). {action_mode_hint('log_lr')}"
-        )
-    log_lr_min, log_lr_max = math.log10(lr_min), math.log10(lr_max)
-    return 10.0 ** (log_lr_min + 0.5 * (x + 1.0) * (log_lr_max - log_lr_min))
-
-
-def action_mode_hint(action_mode: str) -> str:
-    """What to change when an action does not fit ``action_mode`` (appended to the errors)."""
-    other = "log_lr" if action_mode == "discrete" else "discrete"
-    means = {"discrete": "an index into factors", "log_lr": "a float in [-1, 1] setting log10 of the LR"}
-    return (f"This env has action_mode={action_mode!r} (the default is 'discrete'); for {means[other]} create it "
-            f"with action_mode={other!r} — a policy declares it as its class attribute action_mode = {other!r}.")
-
-
-def log_lr_action(lr: float, lr_min: float, lr_max: float) -> np.ndarray:
-    """The ``log_lr`` action in [-1, 1] that sets ``lr`` (clipped to ``[lr_min, lr_max]``).
-
-    Inverse of the env's map log10 η = log10 η_min + (a + 1)/2 · (log10 η_max − log10 η_min).
-    """
-    lo, hi = math.log10(lr_min), math.log10(lr_max)
-    log_lr = min(hi, max(lo, math.log10(lr))) if lr > 0 else lo
-    return np.array([2.0 * (log_lr - lo) / (hi - lo) - 1.0], dtype=np.float32)

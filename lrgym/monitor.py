@@ -6,7 +6,7 @@ per-example losses and the raw minibatch gradient, which go through the kernels'
 (:func:`lrgym.tasks.stats.loss_moments`, :func:`~lrgym.tasks.stats.record_gradient_pair`,
 :func:`~lrgym.tasks.stats.finish_stats`) into the same ``stats`` vector (``S_*`` layout of
 :mod:`lrgym.tasks.base`) a kernel fills; at the end of a step the env's compiled
-:func:`lrgym.env.observe` turns it into the observation (:func:`lrgym.features.features`) and
+:func:`lrgym.step.observe` turns it into the observation (:func:`lrgym.features.features`) and
 the reward (:func:`lrgym.rewards.reward`). So a policy sees the same features with
 the same definitions in both places::
 
@@ -35,11 +35,11 @@ import math
 
 import numpy as np
 
-from lrgym.env import observe
 from lrgym.info import ACTION_MODES, make_info
 from lrgym.optim import OPTIMIZERS
 from lrgym.features import M_CAP, N_FEATURES, N_MEMORY, features, start_episode
 from lrgym.rewards import REWARDS, check_reward_alphas, reward_code, reward_params
+from lrgym.step import observe
 from lrgym.tasks.base import (
     N_STATS,
     S_BATCH_LOSS,
@@ -191,7 +191,7 @@ class TrainingMonitor:
             self.stats[S_DIVERGED] = 1.0
 
     def observe(self, lr: float) -> tuple[np.ndarray, float]:
-        """The env's :func:`~lrgym.env.observe` of the closed step: (observation copy, reward)."""
+        """The env's :func:`~lrgym.step.observe` of the closed step: (observation copy, reward)."""
         self.t += 1
         reward = observe(self.stats, self.memory, self.t, self.horizon, lr, self._reward_code,
                          self._reward_params, self.obs)

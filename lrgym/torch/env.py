@@ -44,14 +44,16 @@ import torch
 from gymnasium import spaces
 
 from lrgym import rng as lrgym_rng
-from lrgym.env import ACTION_MODES, DEFAULT_FACTORS, default_lr_init, next_lr
+from lrgym.actions import next_lr
 from lrgym.features import FEATURE_NAMES, observation_space_bounds
+from lrgym.info import ACTION_MODES
 from lrgym.monitor import TrainingMonitor
 from lrgym.optim import OptimizerConfig, check_choice
 from lrgym.rewards import REWARDS
 from lrgym.rng import draw_indices
+from lrgym.settings import DEFAULT_FACTORS, default_lr_init
+from lrgym.torch._tensors import flat_grad, params_finite
 from lrgym.torch.optim import make_optimizer
-from lrgym.torch.scheduler import flat_grad, params_finite
 
 __all__ = ["TorchTrainingEnv"]
 

@@ -80,12 +80,14 @@ import warnings
 import numpy as np
 import torch
 
-from lrgym.env import ACTION_MODES, DEFAULT_FACTORS, default_lr_init, next_lr
-from lrgym.info import INFO_SCHEMA
+from lrgym.actions import next_lr
+from lrgym.info import ACTION_MODES, INFO_SCHEMA
 from lrgym.monitor import TrainingMonitor
 from lrgym.optim import OptimizerConfig
 from lrgym.policy import missing_methods, policy_env_kwargs
+from lrgym.settings import DEFAULT_FACTORS, default_lr_init
 from lrgym.tasks.base import S_TRAIN_LOSS
+from lrgym.torch._tensors import flat_grad, params_finite  # noqa: F401 (flat_grad: lrgym.torch.flat_grad)
 from lrgym.torch.checkpoint import TAG, class_name, from_checkpoint, get_object_state, set_object_state, to_checkpoint
 
 __all__ = ["PolicyScheduler", "check_policy", "flat_grad", "measure"]
@@ -95,20 +97,6 @@ TORCH_CLASS = {"sgd": "SGD", "momentum": "SGD", "nesterov": "SGD", "adam": "Adam
                "adagrad": "Adagrad"}
 #: env keywords a policy may ask for that the scheduler honours
 SUPPORTED_OPTIONS = ("optimizer", "action_mode", "factors", "rejection_threshold", "lr_init")
-
-
-def flat_grad(params) -> np.ndarray:
-    """All parameters' ``.grad`` as one flat float64 NumPy vector (zeros where ``grad`` is None)."""
-    parts = [(p.grad if p.grad is not None else torch.zeros_like(p)).detach().reshape(-1) for p in params]
-    if not parts:
-        return np.zeros(0)
-    return torch.cat(parts).to(dtype=torch.float64, device="cpu").numpy()
-
-
-def params_finite(params) -> bool:
-    """True if every parameter tensor is finite (no NaN or inf)."""
-    with torch.no_grad():
-        return bool(all(torch.isfinite(p).all() for p in params))
 
 
 def _losses_array(loss) -> np.ndarray:

@@ -1,6 +1,7 @@
 """The vector env's actions: check a batch of actions and set every sub-environment's new LR.
 
-The compiled loops apply the single env's formulas (:func:`lrgym.env.next_lr`) element by element,
+The compiled loops apply the single env's rules (:mod:`lrgym.actions`: :func:`~lrgym.actions.factor_lr`,
+:func:`~lrgym.actions.log_lr_to_lr`, which :func:`lrgym.actions.next_lr` applies) element by element,
 without fast-math, so every LR is the one the single env would set, to the bit. Only the
 sub-environments in ``active`` are checked and updated (under ``NEXT_STEP`` autoreset the others
 restart in this step and ignore their action).
@@ -13,6 +14,7 @@ import math
 import numba
 import numpy as np
 
+from lrgym.actions import factor_lr, log_lr_to_lr
 from lrgym.settings import EnvSettings
 
 
@@ -20,14 +22,14 @@ from lrgym.settings import EnvSettings
 def _next_lrs_discrete(actions, active, factors, lr, lr_min, lr_max):
     for e in range(lr.shape[0]):
         if active[e]:
-            lr[e] = min(lr_max, max(lr_min, lr[e] * factors[actions[e]]))
+            lr[e] = factor_lr(lr[e], factors[actions[e]], lr_min, lr_max)
 
 
 @numba.njit(cache=True, nogil=True)
 def _next_lrs_log(actions, active, lr, log_lr_min, log_lr_max):
     for e in range(lr.shape[0]):
         if active[e]:
-            lr[e] = 10.0 ** (log_lr_min + 0.5 * (actions[e] + 1.0) * (log_lr_max - log_lr_min))
+            lr[e] = log_lr_to_lr(actions[e], log_lr_min, log_lr_max)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -18,9 +18,9 @@ from contextlib import nullcontext
 import numba
 import numpy as np
 
-from lrgym.env import observe
 from lrgym.features import M_CAP
 from lrgym.settings import EnvSettings
+from lrgym.step import observe
 from lrgym.tasks import batched
 from lrgym.tasks.base import S_DIVERGED, S_TRAIN_LOSS, S_UPDATES, S_VAL_LOSS, S_VAL_METRIC
 from lrgym.tasks.blas import blas_single_thread
@@ -32,7 +32,7 @@ def observe_all(
     rewards, terminated, truncated,
 ):
     """The single env's step bookkeeping after its kernel ran, for every active env: count the
-    updates and the step, compute features and reward (:func:`lrgym.env.observe`), decide the
+    updates and the step, compute features and reward (:func:`lrgym.step.observe`), decide the
     episode's end (``max_steps`` > 0: also truncate after that many steps)."""
     for e in range(stats.shape[0]):
         if not active[e]:

@@ -1,0 +1,103 @@
+"""The action contract's formulas, in one place: the LR an action sets, and its inverse.
+
+* ``discrete``: :func:`factor_lr` — ``lr · factor`` clipped to ``[lr_min, lr_max]``;
+* ``log_lr``: :func:`log_lr_to_lr` — ``a`` in [-1, 1] sets
+  ``log10 lr = log10 lr_min + (a + 1)/2 · (log10 lr_max − log10 lr_min)``;
+* the inverse: :func:`action_from_log` (the affine map of a log LR onto [-1, 1], in any log base)
+  and :func:`log_lr_action` (the ``log_lr`` action that sets an LR).
+
+The rules are compiled scalar functions (``numba.njit``, without fast-math): the vector env's
+loops (:mod:`lrgym.vector.actions`) and the single env's step (its fast path for an integer action)
+call them compiled; :func:`next_lr` (the env's other actions, :mod:`lrgym.torch`) calls the same
+source interpreted, through ``.py_func`` (so it keeps taking NumPy scalars as they come). The same
+floating-point operations in the same order everywhere: every caller sets the same LR to the bit.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, nogil=True)
+def factor_lr(lr, factor, lr_min, lr_max):
+    """The ``discrete`` rule: ``lr · factor`` clipped to ``[lr_min, lr_max]``."""
+    return min(lr_max, max(lr_min, lr * factor))
+
+
+@numba.njit(cache=True, nogil=True)
+def log_lr_to_lr(action, log_lr_min, log_lr_max):
+    """The ``log_lr`` rule: ``action`` in [-1, 1] → the LR with
+    ``log10 lr = log_lr_min + (action + 1)/2 · (log_lr_max − log_lr_min)`` (log10 bounds)."""
+    return 10.0 ** (log_lr_min + 0.5 * (action + 1.0) * (log_lr_max - log_lr_min))
+
+
+@numba.njit(cache=True, nogil=True)
+def action_from_log(log_lr, log_lr_min, log_lr_max):
+    """The inverse affine map: a log LR in ``[log_lr_min, log_lr_max]`` → its action in [-1, 1].
+    Any log base, as long as all three are in the same one (interpreted through ``.py_func`` it
+    also maps NumPy arrays element-wise)."""
+    return 2.0 * (log_lr - log_lr_min) / (log_lr_max - log_lr_min) - 1.0
+
+
+# the same rules, interpreted (NumPy scalars and arrays pass through as they are)
+_factor_lr = factor_lr.py_func
+_log_lr_to_lr = log_lr_to_lr.py_func
+_action_from_log = action_from_log.py_func
+
+
+def log_lr_action(lr: float, lr_min: float, lr_max: float) -> np.ndarray:
+    """The ``log_lr`` action in [-1, 1] that sets ``lr`` (clipped to ``[lr_min, lr_max]``).
+
+    Inverse of the env's map log10 η = log10 η_min + (a + 1)/2 · (log10 η_max − log10 η_min).
+    """
+    lo, hi = math.log10(lr_min), math.log10(lr_max)
+    log_lr = min(hi, max(lo, math.log10(lr))) if lr > 0 else lo
+    return np.array([_action_from_log(log_lr, lo, hi)], dtype=np.float32)
+
+
+def next_lr(action, lr: float, action_mode: str, factors: np.ndarray, lr_min: float, lr_max: float) -> float:
+    """The LR an action sets, given the LR in force ``lr`` (the env's action contract).
+
+    ``discrete``: ``lr · factors[a]`` clipped to [lr_min, lr_max]; ``log_lr``: a float in [-1, 1]
+    mapped to log10 LR in [log10 lr_min, log10 lr_max]. A bad action raises ``ValueError`` naming it
+    and the valid choices. Shared by :class:`~lrgym.env.LRControlEnv` and :mod:`lrgym.torch`.
+    """
+    if action_mode == "discrete":
+        if isinstance(action, (int, np.integer)):
+            a = int(action)
+        else:
+            arr = np.asarray(action)
+            if arr.size != 1 or arr.dtype.kind not in "iu" and not (
+                arr.dtype.kind == "f" and np.isfinite(arr).all() and float(arr.flat[0]).is_integer()
+            ):
+                raise ValueError(
+                    f"invalid action {action!r}; valid choices: integers 0..{len(factors) - 1} "
+                    f"(factors {tuple(factors.tolist())}). {action_mode_hint('discrete')}"
+                )
+            a = int(arr.flat[0])
+        if not 0 <= a < len(factors):
+            raise ValueError(
+                f"invalid action {action!r}; valid choices: integers 0..{len(factors) - 1} "
+                f"(factors {tuple(factors.tolist())}). {action_mode_hint('discrete')}"
+            )
+        return _factor_lr(lr, factors[a], lr_min, lr_max)
+    arr = np.asarray(action, dtype=np.float64)
+    if arr.size != 1:
+        raise ValueError(f"invalid action {action!r}; valid: one float in [-1, 1]. {action_mode_hint('log_lr')}")
+    x = float(arr.flat[0])
+    if not (-1.0 <= x <= 1.0):  # also catches NaN
+        raise ValueError(
+            f"invalid action {action!r}; valid: one float in [-1, 1] (NaN is not allowed). {action_mode_hint('log_lr')}"
+        )
+    return _log_lr_to_lr(x, math.log10(lr_min), math.log10(lr_max))
+
+
+def action_mode_hint(action_mode: str) -> str:
+    """What to change when an action does not fit ``action_mode`` (appended to the errors)."""
+    other = "log_lr" if action_mode == "discrete" else "discrete"
+    means = {"discrete": "an index into factors", "log_lr": "a float in [-1, 1] setting log10 of the LR"}
+    return (f"This env has action_mode={action_mode!r} (the default is 'discrete'); for {means[other]} create it "
+            f"with action_mode={other!r} — a policy declares it as its class attribute action_mode = {other!r}.")

@@ -1,0 +1,119 @@
+"""The action contract's rules live once, in :mod:`lrgym.actions`: the single env's fast path,
+:func:`~lrgym.actions.next_lr` (the env's slow path and :mod:`lrgym.torch`) and the vector env's
+compiled loops all set the same LR to the bit; the inverse maps agree; and the modules that use
+``observe``, ``next_lr`` and the settings import them from their homes, not through ``lrgym.env``."""
+
+from __future__ import annotations
+
+import ast
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lrgym import actions
+from lrgym.env import LRControlEnv
+from lrgym.settings import EnvSettings
+from lrgym.vector.actions import apply_actions
+
+ROOT = Path(__file__).resolve().parents[1]
+LR_RANGE = (1e-6, 10.0)
+
+
+def _lrs_from_everywhere(action_mode, action_values, lrs):
+    """(next_lr's LRs, the compiled rule's, the vector env's loop's) for each (action, lr)."""
+    settings = EnvSettings.build(family="quadratic", action_mode=action_mode, lr_min=LR_RANGE[0], lr_max=LR_RANGE[1])
+    lo, hi = settings.lr_min, settings.lr_max
+    by_next_lr = [actions.next_lr(a, lr, action_mode, settings.factors, lo, hi) for a, lr in zip(action_values, lrs)]
+    if action_mode == "discrete":
+        compiled = [actions.factor_lr(lr, settings.factors[a], lo, hi) for a, lr in zip(action_values, lrs)]
+        checked = np.array(action_values, dtype=np.int64)
+    else:
+        compiled = [actions.log_lr_to_lr(float(a), settings.log_lr_min, settings.log_lr_max) for a in action_values]
+        checked = np.array(action_values, dtype=np.float64)
+    vector = np.array(lrs, dtype=np.float64)
+    apply_actions(checked, np.ones(len(lrs), dtype=np.bool_), settings, vector)
+    return by_next_lr, compiled, vector.tolist()
+
+
+def test_discrete_rule_is_one_rule_to_the_bit():
+    rng = np.random.default_rng(0)
+    lrs = (10.0 ** rng.uniform(-7, 2, size=200)).tolist() + [1e-6, 10.0, 5.0, 2e-6]
+    acts = rng.integers(0, 5, size=len(lrs)).tolist()
+    a, b, c = _lrs_from_everywhere("discrete", acts, lrs)
+    assert [x.hex() for x in map(float, a)] == [x.hex() for x in b] == [x.hex() for x in c]
+    assert all(LR_RANGE[0] <= x <= LR_RANGE[1] for x in c)
+
+
+def test_log_lr_rule_is_one_rule_to_the_bit():
+    rng = np.random.default_rng(1)
+    acts = rng.uniform(-1, 1, size=200).tolist() + [-1.0, 1.0, 0.0]
+    a, b, c = _lrs_from_everywhere("log_lr", acts, [1.0] * len(acts))
+    assert [float(x).hex() for x in a] == [x.hex() for x in b] == [x.hex() for x in c]
+
+
+def test_single_env_fast_and_slow_paths_set_the_same_lr():
+    """An int takes the step's fast path, a float array action next_lr's: the same LRs."""
+    fast, slow = LRControlEnv(family="quadratic", horizon=8), LRControlEnv(family="quadratic", horizon=8)
+    fast.reset(seed=0)
+    slow.reset(seed=0)
+    for a in (4, 4, 0, 3, 1, 2, 4, 0):
+        fast.step(a)
+        slow.step(np.array([float(a)]))
+        assert fast.lr.hex() == float(slow.lr).hex()
+
+
+@pytest.mark.parametrize("lr", [1e-6, 3.7e-4, 0.01, 1.0, 10.0])
+def test_inverse_maps_agree_and_invert_the_rule(lr):
+    from lrgym.baselines.controller import action_from_ln_lr
+
+    a = actions.log_lr_action(lr, *LR_RANGE)
+    assert a.dtype == np.float32 and a.shape == (1,)
+    ln = action_from_ln_lr(math.log(lr), math.log(LR_RANGE[0]), math.log(LR_RANGE[1]))
+    assert float(ln) == pytest.approx(float(a[0]), abs=1e-6)  # natural logs: the same action
+    back = actions.log_lr_to_lr(float(a[0]), math.log10(LR_RANGE[0]), math.log10(LR_RANGE[1]))
+    assert back == pytest.approx(lr, rel=1e-5)
+
+
+def test_controller_old_helper_name_warns_and_is_not_the_envs():
+    from lrgym.baselines import controller
+
+    assert "log_lr_action" not in controller.__all__
+    with pytest.warns(DeprecationWarning, match="action_from_ln_lr"):
+        old = controller.log_lr_action(np.log(0.01), np.log(1e-6), np.log(10.0))
+    assert float(old) == float(controller.action_from_ln_lr(np.log(0.01), np.log(1e-6), np.log(10.0)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        from lrgym.env import log_lr_action  # the env's own name stays: (lr, lr_min, lr_max)
+    assert log_lr_action is actions.log_lr_action
+
+
+#: the modules that must import these names from their homes, not through lrgym.env (a re-export hub)
+HOMES = {"observe": "lrgym.step", "next_lr": "lrgym.actions", "log_lr_action": "lrgym.actions",
+         "ACTION_MODES": "lrgym.info", "DEFAULT_FACTORS": "lrgym.settings", "default_lr_init": "lrgym.settings",
+         "flat_grad": "lrgym.torch._tensors", "params_finite": "lrgym.torch._tensors"}
+IMPORTERS = ["lrgym/monitor.py", "lrgym/vector/training.py", "lrgym/vector/actions.py", "lrgym/torch/env.py",
+             "lrgym/torch/scheduler.py", "baselines/policy.py"]
+
+
+@pytest.mark.parametrize("path", IMPORTERS)
+def test_names_are_imported_from_their_home_module(path):
+    tree = ast.parse((ROOT / path).read_text())
+    wrong = [f"{path}:{node.lineno}: {alias.name} from {node.module} (home: {HOMES[alias.name]})"
+             for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+             for alias in node.names if alias.name in HOMES and node.module != HOMES[alias.name]]
+    assert wrong == []
+
+
+def test_public_names_stay_importable_where_users_import_them():
+    import lrgym.env as env
+
+    for name in ("observe", "next_lr", "log_lr_action", "ACTION_MODES", "DEFAULT_FACTORS", "default_lr_init"):
+        assert getattr(env, name) is not None
+    pytest.importorskip("torch")
+    import lrgym.torch
+    from lrgym.torch import _tensors, scheduler
+
+    assert lrgym.torch.flat_grad is scheduler.flat_grad is _tensors.flat_grad
