@@ -172,9 +172,9 @@ class _Progress:
 def _outcome_line(outcome) -> Text:
     e = outcome.entry
     if e.status == "ok":
-        iqm = e.summary["iqm"]
+        ranked = e.summary["family_iqm"]
         return Text.assemble(("✓ ", "green"), (e.name, "bold"),
-                             f"  IQM {iqm[0]:.3f} [{iqm[1]:.3f}, {iqm[2]:.3f}]  ({outcome.elapsed:.1f} s)")
+                             f"  family IQM {ranked[0]:.3f} [{ranked[1]:.3f}, {ranked[2]:.3f}]  ({outcome.elapsed:.1f} s)")
     reason = clean(e.failure_reason or "").split("\n", 1)[0]
     return Text.assemble(("✗ ", "red"), (clean(e.name, keep_newlines=False), "bold"), f"  failed: {reason}")
 

@@ -49,6 +49,9 @@ TABLES: tuple[str, ...] = ("entries", "runs", "trajectories")
 FORMATS: tuple[str, ...] = ("csv", "json")
 #: summary keys copied into the entries table: column → (summary key, index or None)
 SUMMARY_COLUMNS = {
+    "family_iqm": ("family_iqm", 0), "family_iqm_low": ("family_iqm", 1), "family_iqm_high": ("family_iqm", 2),
+    "family_iqm_new_instances_low": ("family_iqm_instances", 1),
+    "family_iqm_new_instances_high": ("family_iqm_instances", 2),
     "iqm": ("iqm", 0), "iqm_low": ("iqm", 1), "iqm_high": ("iqm", 2),
     "mean": ("mean", 0), "median": ("median", 0), "diverged_fraction": ("diverged_fraction", None),
     "reached_fraction": ("reached_fraction", None),

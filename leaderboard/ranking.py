@@ -1,16 +1,22 @@
 """The ranking of one suite version: every entry's aggregates, and the comparisons between them.
 
-Per entry (from its own runs, also stored in its summary): IQM with a 95 % stratified-bootstrap
-CI over (seeds × tasks), per-family IQM with the family's mean score and fraction of diverged
-runs next to it, mean, median, optimality gap, fraction of diverged runs. Across entries (depends on who else is on the board, so computed at display time):
+Per entry (from its own runs, also stored in its summary): the **family IQM** — the mean over
+the suite's families of each family's IQM (:func:`lrgym.leaderboard.scoring.family_iqm`) — with
+two 95 % CIs: on the suite's instances (seeds resampled within each instance) and on new
+instances of the same families (instances resampled within each family, then seeds); per-family
+IQM with the family's mean score and fraction of diverged runs next to it; the IQM of all runs
+pooled, mean, median, optimality gap, fraction of diverged runs. Across entries (depends on who
+else is on the board, so computed at display time):
 
 * **PoI**: probability of improvement over the *best baseline* (the baseline entry with the
-  highest IQM), with a bootstrap CI;
+  highest family IQM), with a bootstrap CI;
 * **AlgoPerf**: AlgoPerf's profile score on steps-to-target, each task's time being the median
   over seeds of the steps the run needed to reach the reference's final loss (∞ if most runs
   never did), ratios taken against the fastest entry on the board.
 
-Entries are ranked by IQM (point estimate). The latest successful entry per name counts (a
+Entries are ranked by family IQM (point estimate; ties by name). Every family weighs the same:
+with the IQM of all runs pooled, a family with under a quarter of the runs (mlp, recsys) could
+fail entirely and be trimmed away. The latest successful entry per name counts (a
 name in any spelling, :func:`lrgym.leaderboard.store.version_key`: ``keeper`` and ``KEEPER``
 are two versions of one entry); a name whose most recent attempt failed is listed under
 failures (with any earlier success still ranked).
@@ -50,8 +56,9 @@ class Row:
         return self.entry.name
 
     @property
-    def iqm(self) -> list[float]:
-        return self.summary["iqm"]
+    def family_iqm(self) -> list[float]:
+        """``[estimate, low, high]`` of the ranking statistic (CI on the suite's instances)."""
+        return self.summary["family_iqm"]
 
 
 @dataclass
@@ -75,8 +82,10 @@ class Leaderboard:
 
 def _complete(summary) -> bool:
     """Whether a stored summary has every field the board shows (older entries lack the
-    per-family mean and divergence rate: they are recomputed from the stored runs)."""
-    return (isinstance(summary, dict) and "iqm" in summary
+    per-family mean and divergence rate, or the family IQM: they are recomputed from the
+    stored runs)."""
+    return (isinstance(summary, dict)
+            and all(k in summary for k in ("family_iqm", "family_iqm_instances", "iqm"))
             and all("mean" in v and "diverged_fraction" in v for v in summary.get("families", {}).values()))
 
 
@@ -93,7 +102,7 @@ def build_leaderboard(store: ResultStore, suite: Suite | str, reps: int = BOOTST
             continue
         summary = entry.summary if _complete(entry.summary) else summarize(runs, suite, reps)
         rows.append(Row(entry, runs, scores, summary))
-    rows.sort(key=lambda r: (-r.iqm[0], r.name))
+    rows.sort(key=lambda r: (-r.family_iqm[0], r.name))
     for i, r in enumerate(rows, 1):
         r.rank = i
 

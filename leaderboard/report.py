@@ -32,14 +32,18 @@ KINDS_LEGEND = ("kind: baseline = hand-designed (hyper-parameters tuned per fami
 SCORE_DEFINITIONS = """\
 Per run: S = (log L0 − log LT) / (log L0 − log L_ref), where L0 is the initial training loss,
 LT the final one, and L_ref the final loss of the instance's reference (the best constant SGD
-learning rate: a half-decade grid over the LR range refined to 1/64 decade around its best
-point, run with the same seeds). S = 1 matches the reference, 0 makes no progress; S is clipped
+learning rate found by a half-decade grid over the LR range refined to 1/64 decade around its
+best point, run with the same seeds; "best": no other LR run scores a higher mean S against it). S = 1 matches the reference, 0 makes no progress; S is clipped
 to [−1, 2] and a diverged run scores the floor −1. Losses below 1e-12 × L0 count as 1e-12 × L0
 (float precision). Steps to target: the first env step whose training loss is ≤ L_ref (∞ if never).
-IQM: mean of the middle 50 % of all (seed × instance) scores, with a 95 % stratified-bootstrap
-CI (2,000 resamples of seeds within each instance); it ranks. Per family: IQM / mean /
-divergence rate — the IQM ignores the worst quarter of the runs, so the family's mean score
-(diverged runs count −1) and its fraction of diverged runs stand next to it. Mean / median:
+Family IQM (it ranks): the mean over the families of each family's IQM (the mean of the middle
+50 % of its seed × instance scores), so every family weighs the same and none can be given up;
+95 % CI from 2,000 resamples of seeds within each instance (how sure the score is on these
+instances). "CI, new instances": 2,000 resamples of instances within each family, then seeds
+(how sure it is for other instances of the same families: wider). Per family: IQM / mean /
+divergence rate — the IQM ignores the worst quarter of the family's runs, so its mean score
+(diverged runs count −1) and its fraction of diverged runs stand next to it. IQM, all runs:
+rliable's IQM of the whole matrix (it lets a family with under a quarter of the runs fail). Mean / median:
 over instances of the per-instance mean over seeds. Optimality gap: mean of max(1 − S, 0) (lower is better). PoI:
 probability that a run of the entry beats a run of the best baseline on a random instance
 (Mann–Whitney, ties ½), with a bootstrap CI. AlgoPerf: AlgoPerf's performance-profile score
@@ -62,20 +66,29 @@ def _ci(iv, digits: int = 2) -> str:
     return f"{_f(iv[0], digits)} [{_f(iv[1], digits)}, {_f(iv[2], digits)}]"
 
 
+def _bounds(iv, digits: int = 2) -> str:
+    """``"[low, high]"`` of an ``[estimate, low, high]`` interval whose estimate is shown elsewhere."""
+    return f"[{_f(iv[1], digits)}, {_f(iv[2], digits)}]"
+
+
+#: the ranking statistic's column, and its CI over new instances
+RANK_COLUMN = "family IQM [95% CI]"
+INSTANCES_COLUMN = "CI, new instances"
 #: header suffix of the per-family columns; see :func:`family_cell`
 FAMILY_CELL = "IQM / mean / div."
 
 
 def _columns(lb: Leaderboard) -> list[str]:
     fams = [f"{f}\n{FAMILY_CELL}" for f in lb.suite.family_names]
-    return ["#", "entry", "kind", "IQM [95% CI]", *fams, "mean", "median", "opt. gap",
+    return ["#", "entry", "kind", RANK_COLUMN, INSTANCES_COLUMN, *fams, "IQM, all runs", "mean", "median", "opt. gap",
             f"PoI vs {lb.best_baseline or 'best baseline'}", "AlgoPerf", "diverged"]
 
 
 def family_cell(stats: dict | None) -> str:
     """``"IQM / mean / divergence rate"`` of one family, e.g. ``"1.00 / 0.81 / 12%"``.
 
-    The IQM ranks, but it drops the worst quarter of the runs: a policy that diverges in 12 %
+    The family's IQM is its share of the ranking statistic, but it drops the worst quarter of
+    the family's runs: a policy that diverges in 12 %
     of a family's runs can have IQM 1.00 there. The mean (a diverged run counts −1) and the
     divergence rate next to it show the failures."""
     if not stats:
@@ -109,8 +122,8 @@ def _cells(lb: Leaderboard, r: Row) -> list[str]:
     s = r.summary
     fams = [family_cell(s.get("families", {}).get(f)) for f in lb.suite.family_names]
     return [
-        str(r.rank), clean(r.name, keep_newlines=False), _kind(r.entry), _ci(s["iqm"]), *fams,
-        _f(s["mean"][0]), _f(s["median"][0]), _f(s["optimality_gap"][0]),
+        str(r.rank), clean(r.name, keep_newlines=False), _kind(r.entry), _ci(s["family_iqm"]),
+        _bounds(s["family_iqm_instances"]), *fams, _f(s["iqm"][0]), _f(s["mean"][0]), _f(s["median"][0]), _f(s["optimality_gap"][0]),
         _ci(r.poi) if r.poi is not None else "–", _f(r.algoperf), _percent(s.get("diverged_fraction", 0)),
     ]
 
@@ -124,8 +137,8 @@ def _reason_line(reason: str | None, n: int = 160) -> str:
 
 
 #: the columns a narrow terminal still shows (plus the PoI column)
-COMPACT_COLUMNS = ("#", "entry", "kind", "IQM [95% CI]", "mean", "diverged")
-MINIMAL_COLUMNS = ("#", "entry", "IQM [95% CI]", "mean")
+COMPACT_COLUMNS = ("#", "entry", "kind", RANK_COLUMN, INSTANCES_COLUMN, "mean", "diverged")
+MINIMAL_COLUMNS = ("#", "entry", RANK_COLUMN, "mean")
 
 
 def print_table(lb: Leaderboard, console=None, show_failures: bool = True) -> None:
@@ -139,7 +152,7 @@ def print_table(lb: Leaderboard, console=None, show_failures: bool = True) -> No
     title = f"lrgym leaderboard — suite {suite.version} ({len(suite.tasks())} instances × {len(suite.seeds)} seeds)"
     columns = _columns(lb)
     # the widest layout that fits the terminal: all columns, the essentials, the bare ranking
-    # (the per-family IQM / mean / divergence columns go last: they show what the IQM hides)
+    # (the per-family IQM / mean / divergence columns go last: they show what an IQM hides)
     family = [i for i, c in enumerate(columns) if c.endswith(FAMILY_CELL)]
     essentials = [i for i, c in enumerate(columns) if c in COMPACT_COLUMNS or c.startswith("PoI")]
     layouts = [range(len(columns)), sorted(essentials + family), essentials,
@@ -230,8 +243,9 @@ def markdown(lb: Leaderboard, command: str | None = None, elapsed: float | None 
         "",
         f"Suite **{suite.version}** ({suite.description}): {len(suite.tasks())} instances "
         f"({', '.join(f'{fs.family} × {len(fs.instances)}' for fs in suite.families)}) × "
-        f"{len(suite.seeds)} seeds = {suite.n_runs} runs per entry. Ranked by IQM of the normalised "
-        f"score S (1 = the best constant SGD learning rate per instance, by a fine search).",
+        f"{len(suite.seeds)} seeds = {suite.n_runs} runs per entry. Ranked by the family IQM (the mean over "
+        f"families of each family's IQM) of the normalised score S (1 = the best constant SGD learning rate "
+        f"per instance, by a fine search).",
         "",
     ]
     cols = _columns(lb)
@@ -334,7 +348,7 @@ def _label(name: str, n: int = 28) -> str:
 
 
 def ci_figure(lb: Leaderboard, styles: dict[str, Style]):
-    """IQM with its 95 % CI, every entry of the board (submissions' names in bold)."""
+    """The family IQM with its 95 % CI, every entry of the board (submissions' names in bold)."""
     from matplotlib.figure import Figure
 
     rows = lb.rows
@@ -342,7 +356,7 @@ def ci_figure(lb: Leaderboard, styles: dict[str, Style]):
     ax = fig.subplots()
     ys = np.arange(len(rows))[::-1]
     for y, r in zip(ys, rows):
-        e, lo, hi = r.iqm
+        e, lo, hi = r.family_iqm
         ax.errorbar(e, y, xerr=[[e - lo], [hi - e]], fmt="o", color=styles[r.name].color, capsize=3,
                     label=styles[r.name].label)
     ax.set_yticks(ys, [styles[r.name].label for r in rows])
@@ -350,7 +364,7 @@ def ci_figure(lb: Leaderboard, styles: dict[str, Style]):
         if r.entry.kind == "submission":
             tick.set_fontweight("bold")
     ax.axvline(1.0, color="k", ls="--", lw=0.8)
-    ax.set_xlabel("IQM of normalised score S (95% stratified-bootstrap CI); 1 = best fixed LR")
+    ax.set_xlabel("family IQM of normalised score S (95% stratified-bootstrap CI); 1 = best fixed LR")
     ax.grid(axis="x", alpha=0.3)
     return fig
 
@@ -622,7 +636,7 @@ def html_page(lb: Leaderboard, references=None, top: int = 5, with_plots: bool =
             def img(key, alt):
                 return f'<img alt="{e(alt)}" src="data:image/png;base64,{images[key]}">' if key in images else ""
 
-            parts += ["<h2>Score confidence intervals</h2>", img("ci", "IQM with 95% CIs"),
+            parts += ["<h2>Score confidence intervals</h2>", img("ci", "family IQM with 95% CIs"),
                       "<h2>Performance profiles</h2>",
                       f"<p>Shown here and below: every submission, the {top} best baselines"
                       + (" and the entries asked for" if entries else "") + f" ({e(shown)}). "

@@ -226,12 +226,17 @@ def summarize(runs: list[RunRecord], suite: Suite, reps: int = BOOTSTRAP_REPS) -
     scores = score_matrix(runs, suite)
     agg = scoring.aggregate(scores, reps=reps, seed=0)
     tasks = suite.tasks()
+    labels = [t.family for t in tasks]
+
+    def ranked(s):
+        return scoring.family_iqm(s, labels)
+
     families = {}
     diverged = score_matrix(runs, suite, "diverged")
     for f in suite.family_names:
         cols = [i for i, t in enumerate(tasks) if t.family == f]
-        # IQM (the ranking's statistic) hides up to a quarter of failed runs: the mean and the
-        # divergence rate next to it show them
+        # the family's IQM (its share of the ranking statistic) hides up to a quarter of its
+        # failed runs: the mean and the divergence rate next to it show them
         families[f] = {
             "iqm": _interval(scoring.stratified_bootstrap_ci(scores[:, cols], scoring.iqm, reps=reps, seed=0)),
             "mean": float(scoring.mean(scores[:, cols])),
@@ -239,6 +244,11 @@ def summarize(runs: list[RunRecord], suite: Suite, reps: int = BOOTSTRAP_REPS) -
         }
     steps = score_matrix(runs, suite, "steps_to_target")
     return {
+        # the ranking statistic, with its CI on the suite's instances (seeds resampled) and on
+        # new instances of the same families (instances, then seeds, resampled)
+        "family_iqm": _interval(scoring.stratified_bootstrap_ci(scores, ranked, reps=reps, seed=0, vectorized=True)),
+        "family_iqm_instances": _interval(
+            scoring.instance_bootstrap_ci(scores, labels, ranked, reps=reps, seed=0, vectorized=True)),
         "iqm": _interval(agg["iqm"]),
         "mean": _interval(agg["mean"]),
         "median": _interval(agg["median"]),

@@ -154,7 +154,7 @@ def test_spellings_of_a_name_are_versions_of_one_entry(tmp_path):
         assert [e.id for e in select_entries(store, SUITE.version)] == sorted([ids[-1], ids[-1] + 1])
         lb = build_leaderboard(store, SUITE, reps=50)
         assert sorted(r.name for r in lb.rows) == ["Keeper", "fixed"]
-        assert lb.row("KEEPER").entry.id == ids[-1] and lb.row("keeper").iqm[0] == pytest.approx(0.6)
+        assert lb.row("KEEPER").entry.id == ids[-1] and lb.row("keeper").family_iqm[0] == pytest.approx(0.6)
         assert [r.name for r in plotted_rows(lb, top=0, entries=["keeper"])] == ["Keeper"]
         # a failed later attempt in another spelling is that entry's failure, the success still ranked
         store.record_failure("KeePer", "submission", "boom", suite_version=SUITE.version, owner="alice")

@@ -4,6 +4,7 @@ import io
 
 import numpy as np
 import pytest
+from scipy.stats import trim_mean
 from lb_helpers import synthetic_entry, synthetic_runs, tiny_suite
 
 from lrgym.leaderboard import report, scoring
@@ -45,7 +46,10 @@ def test_ranking_order_and_comparisons(store):
     assert lb.row("weak").poi[0] == 0.0
     assert lb.row(EVIL).poi[0] == pytest.approx(float(scoring.probability_of_improvement(
         np.array(MATRICES[EVIL]), np.array(MATRICES["strong"]))))
-    assert lb.row("strong").iqm[0] == pytest.approx(float(scoring.iqm(np.array(MATRICES["strong"]))))
+    strong = np.array(MATRICES["strong"])  # columns: quadratic ×2, linreg ×2
+    assert lb.row("strong").family_iqm[0] == pytest.approx(
+        (trim_mean(strong[:, :2].ravel(), 0.25) + trim_mean(strong[:, 2:].ravel(), 0.25)) / 2)
+    assert lb.row("strong").summary["iqm"][0] == pytest.approx(trim_mean(strong.ravel(), 0.25))
     # AlgoPerf: all entries have identical times here → everyone is fastest everywhere
     assert [r.algoperf for r in lb.rows] == pytest.approx([1.0, 1.0, 1.0])
     assert {f.name for f in lb.failures} == {"weak", "<img src=x onerror=alert(1)>"}
@@ -108,9 +112,9 @@ def test_terminal_table_fits_the_terminal_and_never_truncates_the_ranking(store,
     table = [line for line in lines if line.startswith("│")]
     assert all(len(line) <= width for line in lines)
     assert ("quadratic" in header) is family_columns
-    for r in lb.rows:  # every rank, full name and IQM with its interval, unabridged
+    for r in lb.rows:  # every rank, full name and family IQM with its interval, unabridged
         row = next(line for line in table if f" {r.name} " in line)
-        assert f" {r.rank} " in row and report._ci(r.summary["iqm"]) in row
+        assert f" {r.rank} " in row and report._ci(r.family_iqm) in row
 
 
 def test_a_family_with_12_percent_divergence_does_not_read_as_perfect(tmp_path):
@@ -147,6 +151,31 @@ def test_a_family_with_12_percent_divergence_does_not_read_as_perfect(tmp_path):
     assert cell in buf.getvalue()
     # a rate below one percent is never shown as 0 %
     assert report.family_cell({"iqm": [1.0], "mean": 0.99, "diverged_fraction": 1 / 400}) == "1.00 / 0.99 / <1%"
+
+
+def test_an_entry_that_gives_up_a_small_family_ranks_below_an_honest_one(tmp_path):
+    """mlp is 1/6 of the runs here, as on suite v2: failing all of it would be trimmed away by
+    the IQM of all runs (the ranking statistic before), but costs its full share of the family
+    IQM. Stored summaries from before the family IQM are recomputed from their runs."""
+    from lrgym.leaderboard.suite import FamilySuite, Suite
+
+    suite = Suite(name="lopsided", revision=1, description="test suite", instance_set="test",
+                  families=(FamilySuite("quadratic", tuple(range(20000, 20005)), 6, 3),
+                            FamilySuite("mlp", (20000,), 6, 3)), seeds=(0, 1, 2, 3))
+    gives_up = [[1.05] * 5 + [-1.0]] * 4
+    honest = [[1.0] * 6] * 4
+    with ResultStore(tmp_path / "l.sqlite") as s:
+        for name, scores in (("gives_up", gives_up), ("honest", honest)):
+            runs = synthetic_runs(suite, scores)
+            summary = summarize(runs, suite, reps=200)
+            if name == "gives_up":  # stored by an older version: no family IQM
+                summary = {k: v for k, v in summary.items() if not k.startswith("family_iqm")}
+            s.add_entry(synthetic_entry(suite, name, kind="submission", summary=summary), runs)
+        lb = build_leaderboard(s, suite, reps=200)
+    assert [r.name for r in lb.rows] == ["honest", "gives_up"]
+    assert lb.row("gives_up").summary["iqm"][0] == pytest.approx(1.05)  # what used to rank it first
+    assert lb.row("gives_up").family_iqm[0] == pytest.approx((1.05 - 1.0) / 2)
+    assert lb.row("honest").summary["family_iqm_instances"] == [1.0, 1.0, 1.0]
 
 
 def test_old_summaries_without_family_means_are_recomputed(tmp_path):

@@ -12,6 +12,9 @@ from lrgym.leaderboard.scoring import (
     aggregate,
     algoperf_profile,
     algoperf_score,
+    family_iqm,
+    instance_bootstrap_ci,
+    instance_bootstrap_samples,
     iqm,
     mean,
     median,
@@ -331,3 +334,98 @@ def test_algoperf_fastest_everywhere_scores_one_and_input_validation():
         performance_ratios([[np.nan, 1.0]])
     with pytest.raises(ValueError):
         algoperf_score(TIMES, r_max=1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# The ranking statistic and the bootstrap over instances
+# --------------------------------------------------------------------------------------------
+
+#: interleaved labels of unequal families: a has 5 tasks, b 2, c 1
+FAMILIES = ["a", "b", "a", "a", "c", "b", "a", "a"]
+
+
+def test_family_iqm_is_the_mean_of_scipys_trimmed_means_per_family():
+    from scipy.stats import trim_mean
+
+    rng = np.random.default_rng(3)
+    for n_runs in (1, 3, 5):
+        scores = np.round(rng.normal(0.8, 0.3, size=(n_runs, len(FAMILIES))), 1)  # ties too
+        labels = np.array(FAMILIES)
+        expected = np.mean([trim_mean(scores[:, labels == f].ravel(), 0.25) for f in ("a", "b", "c")])
+        assert family_iqm(scores, FAMILIES) == pytest.approx(expected, abs=1e-15)
+        stack = np.stack([scores, scores + 1.0])
+        np.testing.assert_allclose(family_iqm(stack, FAMILIES), [expected, expected + 1.0], atol=1e-15)
+    with pytest.raises(ValueError, match="one label per task"):
+        family_iqm(np.ones((2, 3)), ["a", "b"])
+
+
+def test_family_iqm_charges_a_small_family_given_up_in_full_where_the_pooled_iqm_trims_it():
+    # 20 tasks of "big", 4 of "small" (1/6 of the runs, like mlp on suite v2): give "small" up
+    labels = ["big"] * 20 + ["small"] * 4
+    gives_up = np.array([[1.05] * 20 + [-1.0] * 4] * 5)
+    honest = np.ones((5, 24))
+    assert iqm(gives_up) == pytest.approx(1.05) and iqm(honest) == 1.0  # the pooled IQM never sees it
+    assert family_iqm(gives_up, labels) == pytest.approx((1.05 - 1.0) / 2)
+    assert family_iqm(honest, labels) == 1.0
+
+
+def _slow_instance_bootstrap(mats, families, statistic, reps, seed):
+    """The documented draws, one replication and one cell at a time (one chunk)."""
+    rng = np.random.default_rng(seed)
+    labels = np.array(families)
+    n, m = mats[0].shape
+    picked = np.empty((reps, m), dtype=int)
+    for f in dict.fromkeys(families):
+        cols = np.flatnonzero(labels == f)
+        draws = rng.integers(0, len(cols), size=(reps, len(cols)))
+        for r in range(reps):
+            for k, col in enumerate(cols):
+                picked[r, col] = cols[draws[r, k]]
+    runs = rng.integers(0, n, size=(reps, n, m))
+    out = []
+    for r in range(reps):
+        resampled = []
+        for mat in mats:
+            x = np.empty((n, m))
+            for i in range(n):
+                for j in range(m):
+                    x[i, j] = mat[runs[r, i, j], picked[r, j]]
+            resampled.append(x)
+        out.append(statistic(*resampled))
+    return np.array(out)
+
+
+def test_instance_bootstrap_matches_a_slow_implementation_of_its_documented_draws():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(2, 4, len(FAMILIES)))
+
+    def stat(x):
+        return family_iqm(x, FAMILIES)
+
+    fast = instance_bootstrap_samples(a, FAMILIES, stat, reps=50, seed=7)
+    np.testing.assert_array_equal(fast, _slow_instance_bootstrap((a,), FAMILIES, stat, 50, 7))
+    np.testing.assert_array_equal(instance_bootstrap_samples(a, FAMILIES, stat, reps=50, seed=7, vectorized=True), fast)
+
+    def diff(x, y):
+        return family_iqm(x, FAMILIES) - family_iqm(y, FAMILIES)
+
+    paired = instance_bootstrap_samples((a, b), FAMILIES, diff, reps=30, seed=1)
+    np.testing.assert_array_equal(paired, _slow_instance_bootstrap((a, b), FAMILIES, diff, 30, 1))
+    # paired: the same draws for both matrices, so an entry against itself differs by exactly 0
+    assert np.all(instance_bootstrap_samples((a, a), FAMILIES, diff, reps=30, seed=1) == 0.0)
+    iv = instance_bootstrap_ci(a, FAMILIES, stat, reps=50, seed=7)
+    assert iv.estimate == stat(a) and iv.low <= iv.high
+
+
+def test_instance_bootstrap_draws_instances_within_their_family_only():
+    # each family's scores are one constant: any mixing across families would move the means
+    labels = np.array(FAMILIES)
+    scores = np.tile(np.where(labels == "a", 0.0, np.where(labels == "b", 10.0, 100.0)), (3, 1))
+    means = instance_bootstrap_samples(
+        scores, FAMILIES, lambda x: [x[:, labels == f].mean() for f in "abc"], reps=200, seed=0)
+    assert np.all(means == [0.0, 10.0, 100.0])
+    # and instances do vary: a family of distinct instances gives resamples of different means
+    spread = instance_bootstrap_samples(np.tile(np.arange(8.0), (3, 1)), ["x"] * 8, lambda x: x.mean(), reps=200)
+    assert spread.std() > 0.5 and not np.any(np.isnan(spread))
+    with pytest.raises(ValueError, match="one shape"):
+        instance_bootstrap_samples((scores, scores[:, :3]), FAMILIES, lambda x, y: 0.0)
