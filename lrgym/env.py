@@ -24,7 +24,17 @@ from lrgym.features import (
 from lrgym.info import ACTION_MODES, N_STEP_VALUES, episode_constants, family_index, make_info, step_info  # noqa: F401 (ACTION_MODES re-exported)
 from lrgym.optim import OptimizerConfig
 from lrgym.render import RENDER_FPS, RENDER_MODES, EpisodeRecorder, check_render_mode
-from lrgym.settings import ADAPTIVE_OPTIMIZERS, DEFAULT_FACTORS, EnvSettings, default_lr_init  # noqa: F401 (re-exported)
+from lrgym.settings import (  # noqa: F401 (ADAPTIVE_OPTIMIZERS, DEFAULT_FACTORS, default_lr_init re-exported)
+    ADAPTIVE_OPTIMIZERS,
+    DEFAULT_CAP_FACTOR,
+    DEFAULT_FACTORS,
+    DEFAULT_LR_MAX,
+    DEFAULT_LR_MIN,
+    DEFAULT_REWARD_ALPHAS,
+    EnvSettings,
+    check_lr_init,
+    default_lr_init,
+)
 from lrgym.step import (  # noqa: F401 (observe re-exported: lrgym.env.observe is the env's observation and reward)
     F_MEMORY,
     F_STATS,
@@ -202,11 +212,11 @@ class LRControlEnv(gym.Env):
         horizon: int | None = None,
         inner_steps: int | None = None,
         reward: str = "log_improvement",
-        reward_alphas: tuple[float, float] = (1.0, 1.0),
+        reward_alphas: tuple[float, float] = DEFAULT_REWARD_ALPHAS,
         lr_init: float | None = None,
-        lr_min: float = 1e-6,
-        lr_max: float = 10.0,
-        cap_factor: float = 1e4,
+        lr_min: float = DEFAULT_LR_MIN,
+        lr_max: float = DEFAULT_LR_MAX,
+        cap_factor: float = DEFAULT_CAP_FACTOR,
         rejection_threshold: float | None = None,
         render_mode: str | None = None,
         task_cache: OrderedDict | None = None,
@@ -437,9 +447,7 @@ class LRControlEnv(gym.Env):
             self.task, self.state = prediction.task, prediction.state
             self.np_random.bit_generator.state = prediction.rng_state
         self._episode_info = episode_constants(family_index(self.task.spec.family), self.instance, self.task.optimal_loss)
-        self.lr = float((options or {}).get("lr_init", self.lr_init))
-        if not (self.lr_min <= self.lr <= self.lr_max):
-            raise ValueError(f"lr_init={self.lr!r} out of range; valid: {self.lr_min} <= lr_init <= {self.lr_max}")
+        self.lr = check_lr_init((options or {}).get("lr_init", self.lr_init), self.lr_min, self.lr_max)
         self.t = 0
         self.updates = 0
         self._stats[:] = 0.0

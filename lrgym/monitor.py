@@ -35,10 +35,11 @@ import math
 
 import numpy as np
 
-from lrgym.info import ACTION_MODES, make_info
-from lrgym.optim import OPTIMIZERS
 from lrgym.features import M_CAP, N_FEATURES, N_MEMORY, features, start_episode
+from lrgym.info import ACTION_MODES, make_info
+from lrgym.optim import OPTIMIZERS, check_choice
 from lrgym.rewards import REWARDS, check_reward_alphas, reward_code, reward_params
+from lrgym.settings import DEFAULT_CAP_FACTOR, DEFAULT_REWARD_ALPHAS, check_cap_factor, check_lr_range, positive_int
 from lrgym.step import observe
 from lrgym.tasks.base import (
     N_STATS,
@@ -65,19 +66,14 @@ class TrainingMonitor:
     ``reward_alphas`` as in the env. All state is NumPy arrays and numbers (:meth:`state_dict`).
     """
 
-    def __init__(self, horizon: int, updates_per_step: int, cap_factor: float = 1e4,
-                 reward: str = "log_improvement", reward_alphas: tuple[float, float] = (1.0, 1.0),
+    def __init__(self, horizon: int, updates_per_step: int, cap_factor: float = DEFAULT_CAP_FACTOR,
+                 reward: str = "log_improvement", reward_alphas: tuple[float, float] = DEFAULT_REWARD_ALPHAS,
                  loss_scale: float = math.nan):
-        for name, value in (("horizon", horizon), ("updates_per_step", updates_per_step)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name}={value!r} out of range; valid: a positive integer")
-        if not (cap_factor > 1 and math.isfinite(cap_factor)):
-            raise ValueError(f"cap_factor={cap_factor!r} out of range; valid: 1 < cap_factor < inf")
-        if reward not in REWARDS:
-            raise ValueError(f"unknown reward {reward!r}; valid choices: {', '.join(REWARDS)}")
-        self.horizon = int(horizon)
-        self.updates_per_step = int(updates_per_step)
-        self.cap_factor = float(cap_factor)
+        # the env's checks (lrgym.settings), so a bad value fails here as it fails in the env
+        self.horizon = positive_int("horizon", horizon)
+        self.updates_per_step = positive_int("updates_per_step", updates_per_step)
+        self.cap_factor = check_cap_factor(cap_factor)
+        check_choice("reward", reward, REWARDS)
         self.loss_scale = float(loss_scale)
         self.reward = reward
         self._reward_code = reward_code(reward)
@@ -217,7 +213,11 @@ class TrainingMonitor:
     def describe(self, lr_min: float, lr_max: float, optimizer: str, action_mode: str, family: int = -1,
                  instance: int = 0) -> None:
         """The episode's constant ``info`` entries (:mod:`lrgym.info`): ``family`` −1 is a task of
-        your own, ``optimizer`` / ``action_mode`` names become their indices."""
+        your own, ``optimizer`` / ``action_mode`` names become their indices. The LR range is
+        checked as the env checks it (``0 < lr_min < lr_max < inf``)."""
+        lr_min, lr_max = check_lr_range(lr_min, lr_max)
+        check_choice("optimizer", optimizer, OPTIMIZERS)
+        check_choice("action_mode", action_mode, ACTION_MODES)
         self._constants = (
             np.int64(family), np.int64(instance), np.int64(self.horizon), np.int64(self.updates_per_step),
             np.float64(lr_min), np.float64(lr_max), np.int64(OPTIMIZERS.index(optimizer)),

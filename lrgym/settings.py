@@ -26,11 +26,20 @@ from lrgym.info import ACTION_MODES, info_constants
 from lrgym.optim import OPTIMIZERS, OptimizerConfig, check_choice
 from lrgym.rewards import REWARDS, check_reward_alphas, reward_code, reward_params
 from lrgym.tasks import make_family
-from lrgym.tasks.base import TaskFamily
+from lrgym.tasks.base import TaskFamily, is_real
 from lrgym.tasks.base import instance_set as lookup_instance_set
 
+# ---- the control settings' defaults: one home for LRControlEnv, EnvSettings, lrgym.torch's
+# TorchTrainingEnv and PolicyScheduler, and TrainingMonitor ----------------------------------------
 #: the discrete action's LR factors: halve, ×0.8, keep, ×1.25, double
 DEFAULT_FACTORS = (0.5, 0.8, 1.0, 1.25, 2.0)
+#: the LR range ``[lr_min, lr_max]`` an action can set
+DEFAULT_LR_MIN = 1e-6
+DEFAULT_LR_MAX = 10.0
+#: divergence cap ``cap_factor · max(L0, loss_scale)``
+DEFAULT_CAP_FACTOR = 1e4
+#: ``sign_delta``'s weights (α1, α2)
+DEFAULT_REWARD_ALPHAS = (1.0, 1.0)
 #: inner optimizers whose customary initial LR is 1e-3 (the others start at 1e-2)
 ADAPTIVE_OPTIMIZERS = ("adam", "rmsprop")
 
@@ -106,11 +115,11 @@ class EnvSettings:
         horizon: int | None = None,
         inner_steps: int | None = None,
         reward: str = "log_improvement",
-        reward_alphas: tuple[float, float] = (1.0, 1.0),
+        reward_alphas: tuple[float, float] = DEFAULT_REWARD_ALPHAS,
         lr_init: float | None = None,
-        lr_min: float = 1e-6,
-        lr_max: float = 10.0,
-        cap_factor: float = 1e4,
+        lr_min: float = DEFAULT_LR_MIN,
+        lr_max: float = DEFAULT_LR_MAX,
+        cap_factor: float = DEFAULT_CAP_FACTOR,
         rejection_threshold: float | None = None,
     ) -> "EnvSettings":
         """Check the env's keyword arguments and derive the rest (a bad value raises
@@ -122,25 +131,18 @@ class EnvSettings:
         check_choice("action_mode", action_mode, ACTION_MODES)
         check_choice("reward", reward, REWARDS)
         alphas = check_reward_alphas(reward_alphas)
-        horizon = _positive_int("horizon", family.default_horizon if horizon is None else horizon)
-        inner_steps = _positive_int("inner_steps", family.default_inner_steps if inner_steps is None else inner_steps)
-        if not (0 < lr_min < lr_max) or not math.isfinite(lr_max):
-            raise ValueError(f"lr_min={lr_min!r}, lr_max={lr_max!r} out of range; valid: 0 < lr_min < lr_max < inf")
-        lo, hi = float(lr_min), float(lr_max)
-        init = default_lr_init(opt.name) if lr_init is None else float(lr_init)
-        if not (lo <= init <= hi):
-            raise ValueError(f"lr_init={lr_init!r} out of range; valid: lr_min <= lr_init <= lr_max ({lr_min}, {lr_max})")
-        if not (cap_factor > 1 and math.isfinite(cap_factor)):
-            raise ValueError(f"cap_factor={cap_factor!r} out of range; valid: 1 < cap_factor < inf")
-        if rejection_threshold is not None and not (rejection_threshold >= 0):
+        horizon = positive_int("horizon", family.default_horizon if horizon is None else horizon)
+        inner_steps = positive_int("inner_steps", family.default_inner_steps if inner_steps is None else inner_steps)
+        lo, hi = check_lr_range(lr_min, lr_max)
+        init = resolve_lr_init(lr_init, opt.name, lo, hi)
+        cap = check_cap_factor(cap_factor)
+        if rejection_threshold is not None and not (is_real(rejection_threshold) and rejection_threshold >= 0):
             raise ValueError(f"rejection_threshold={rejection_threshold!r} out of range; valid: None or >= 0")
-        factor_array = np.asarray(factors, dtype=np.float64)
-        if factor_array.ndim != 1 or len(factor_array) == 0 or not np.all(factor_array > 0):
-            raise ValueError(f"factors={factors!r} invalid; valid: a non-empty sequence of positive numbers")
+        factor_array = check_factors(factors)
         return cls(
             family=family, instance_set=instance_set, instances=instances, optimizer=opt, action_mode=action_mode,
             factors=factor_array, horizon=horizon, inner_steps=inner_steps, reward=reward,
-            reward_alphas=alphas, lr_init=init, lr_min=lo, lr_max=hi, cap_factor=float(cap_factor),
+            reward_alphas=alphas, lr_init=init, lr_min=lo, lr_max=hi, cap_factor=cap,
             rejection_threshold=rejection_threshold,
         )
 
@@ -149,7 +151,59 @@ class EnvSettings:
         return dict(zip(CONSTANT_INFO_KEYS, self.constant_info))
 
 
-def _positive_int(name: str, value) -> int:
-    if not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}={value!r} out of range; valid: a positive integer")
+# ---- the control settings' checks: one home (EnvSettings.build, lrgym.torch's TorchTrainingEnv and
+# PolicyScheduler, TrainingMonitor). Each returns the checked value, or raises ValueError naming the
+# bad value and the valid choices. Numbers are Python or NumPy reals, never bools. -------------------
+
+def positive_int(name: str, value) -> int:
+    """``value`` as an ``int`` if it is a positive Python or NumPy integer (a bool is not one:
+    ``horizon=True`` is an error, not 1)."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name}={value!r} out of range; valid: a positive integer (1, 2, 3, ...)")
     return int(value)
+
+
+def check_lr_range(lr_min, lr_max) -> tuple[float, float]:
+    """``(lr_min, lr_max)`` as floats if ``0 < lr_min < lr_max < inf`` (NaN is rejected)."""
+    if not (is_real(lr_min) and is_real(lr_max) and 0 < lr_min < lr_max < math.inf):
+        raise ValueError(f"lr_min={lr_min!r}, lr_max={lr_max!r} out of range; valid: numbers with "
+                         f"0 < lr_min < lr_max < inf (default {DEFAULT_LR_MIN}, {DEFAULT_LR_MAX})")
+    return float(lr_min), float(lr_max)
+
+
+def check_lr_init(lr_init, lr_min: float, lr_max: float, default_of: str | None = None) -> float:
+    """``lr_init`` as a float if it is a number in ``[lr_min, lr_max]`` (a checked range).
+    ``default_of``: the optimizer whose default LR it is (named in the error)."""
+    if not (is_real(lr_init) and lr_min <= lr_init <= lr_max):
+        what = f"lr_init={lr_init!r}" if default_of is None else \
+            f"lr_init=None (the default for {default_of!r}: {lr_init!r})"
+        raise ValueError(f"{what} out of range; valid: a number with lr_min <= lr_init <= lr_max ({lr_min}, {lr_max})")
+    return float(lr_init)
+
+
+def resolve_lr_init(lr_init, optimizer: str, lr_min: float, lr_max: float) -> float:
+    """The episode's start LR: ``lr_init``, or None for :func:`default_lr_init` of ``optimizer``;
+    within the (checked) range ``[lr_min, lr_max]``."""
+    if lr_init is None:
+        return check_lr_init(default_lr_init(optimizer), lr_min, lr_max, default_of=optimizer)
+    return check_lr_init(lr_init, lr_min, lr_max)
+
+
+def check_cap_factor(cap_factor) -> float:
+    """``cap_factor`` as a float if ``1 < cap_factor < inf``."""
+    if not (is_real(cap_factor) and 1 < cap_factor < math.inf):
+        raise ValueError(f"cap_factor={cap_factor!r} out of range; valid: a number with 1 < cap_factor < inf "
+                         f"(default {DEFAULT_CAP_FACTOR:g})")
+    return float(cap_factor)
+
+
+def check_factors(factors, name: str = "factors") -> np.ndarray:
+    """The discrete action's factors as a float64 array, if a non-empty sequence of positive numbers."""
+    try:
+        array = np.asarray(factors, dtype=np.float64)
+    except (TypeError, ValueError):
+        array = None
+    if array is None or array.ndim != 1 or len(array) == 0 or not np.all(array > 0):
+        raise ValueError(f"{name}={factors!r} invalid; valid: a non-empty sequence of positive numbers "
+                         f"(default {DEFAULT_FACTORS})")
+    return array

@@ -59,6 +59,14 @@ def test_from_settings_reproduces_the_keyword_env_to_the_bit():
 
 @pytest.mark.parametrize(("kwargs", "named"), [
     ({"horizon": 0}, "horizon=0"),
+    ({"horizon": True}, "horizon=True"),  # a bool is not a horizon (it was taken as 1)
+    ({"inner_steps": False}, "inner_steps=False"),
+    ({"lr_max": math.nan}, "lr_max=nan"),
+    ({"lr_max": math.inf}, "lr_max=inf"),
+    ({"lr_max": True}, "lr_max=True"),
+    ({"lr_init": math.nan}, "lr_init=nan"),
+    ({"lr_min": 0.1, "lr_max": 1.0}, "lr_init=None"),  # the default start LR (sgd: 0.01) outside
+    ({"cap_factor": math.inf}, "cap_factor=inf"),
     ({"inner_steps": 2.5}, "inner_steps=2.5"),
     ({"lr_min": 1.0, "lr_max": 0.1}, "lr_min=1.0"),
     ({"lr_init": 100.0}, "lr_init=100.0"),

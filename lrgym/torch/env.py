@@ -51,7 +51,18 @@ from lrgym.monitor import TrainingMonitor
 from lrgym.optim import OptimizerConfig, check_choice
 from lrgym.rewards import REWARDS
 from lrgym.rng import draw_indices
-from lrgym.settings import DEFAULT_FACTORS, default_lr_init
+from lrgym.settings import (
+    DEFAULT_CAP_FACTOR,
+    DEFAULT_FACTORS,
+    DEFAULT_LR_MAX,
+    DEFAULT_LR_MIN,
+    DEFAULT_REWARD_ALPHAS,
+    check_factors,
+    check_lr_init,
+    check_lr_range,
+    positive_int,
+    resolve_lr_init,
+)
 from lrgym.torch._tensors import flat_grad, params_finite
 from lrgym.torch.optim import make_optimizer
 
@@ -96,11 +107,11 @@ class TorchTrainingEnv(gym.Env):
         horizon: int = 50,
         inner_steps: int = 10,
         reward: str = "log_improvement",
-        reward_alphas: tuple[float, float] = (1.0, 1.0),
+        reward_alphas: tuple[float, float] = DEFAULT_REWARD_ALPHAS,
         lr_init: float | None = None,
-        lr_min: float = 1e-6,
-        lr_max: float = 10.0,
-        cap_factor: float = 1e4,
+        lr_min: float = DEFAULT_LR_MIN,
+        lr_max: float = DEFAULT_LR_MAX,
+        cap_factor: float = DEFAULT_CAP_FACTOR,
         loss_scale: float = math.nan,
         name: str = "torch",
         render_mode: str | None = None,
@@ -109,10 +120,10 @@ class TorchTrainingEnv(gym.Env):
             raise ValueError(f"unknown render_mode {render_mode!r}; valid choices: None")
         check_choice("action_mode", action_mode, ACTION_MODES)
         check_choice("reward", reward, REWARDS)
-        if not (0 < lr_min < lr_max < math.inf):
-            raise ValueError(f"lr_min={lr_min!r}, lr_max={lr_max!r} out of range; valid: 0 < lr_min < lr_max < inf")
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size={batch_size!r} out of range; valid: a positive integer")
+        # the env's checks (lrgym.settings; horizon, inner_steps, cap_factor, reward_alphas: the monitor's)
+        self.lr_min, self.lr_max = check_lr_range(lr_min, lr_max)
+        self.factors = check_factors(factors)
+        batch_size = positive_int("batch_size", batch_size)
         self.make_optimizer = optimizer if callable(optimizer) else None
         self.optimizer_config = None if callable(optimizer) else OptimizerConfig.coerce(optimizer)
         opt_name = self.optimizer_config.name if self.optimizer_config is not None else "custom"
@@ -135,13 +146,7 @@ class TorchTrainingEnv(gym.Env):
             val_data = [tuple(val_data)]
         self.eval_data, self.val_data = list(eval_data), None if val_data is None else list(val_data)
         self.action_mode, self.reward_name = action_mode, reward
-        self.factors = np.asarray(factors, dtype=np.float64)
-        if self.factors.ndim != 1 or len(self.factors) == 0 or not np.all(self.factors > 0):
-            raise ValueError(f"factors={factors!r} invalid; valid: a non-empty sequence of positive numbers")
-        self.lr_min, self.lr_max = float(lr_min), float(lr_max)
-        self.lr_init = default_lr_init(opt_name) if lr_init is None else float(lr_init)
-        if not (self.lr_min <= self.lr_init <= self.lr_max):
-            raise ValueError(f"lr_init={lr_init!r} out of range; valid: lr_min <= lr_init <= lr_max ({lr_min}, {lr_max})")
+        self.lr_init = resolve_lr_init(lr_init, opt_name, self.lr_min, self.lr_max)
         self.optimizer_name = opt_name
         self.name = name
         self._describe = (self.lr_min, self.lr_max, opt_name if opt_name != "custom" else "sgd", action_mode)
@@ -216,9 +221,7 @@ class TorchTrainingEnv(gym.Env):
             _reset_parameters(self.model)
         self._rng_word = lrgym_rng.new_state(self.np_random)
         self._batches = None
-        self.lr = float((options or {}).get("lr_init", self.lr_init))
-        if not (self.lr_min <= self.lr <= self.lr_max):
-            raise ValueError(f"lr_init={self.lr!r} out of range; valid: {self.lr_min} <= lr_init <= {self.lr_max}")
+        self.lr = check_lr_init((options or {}).get("lr_init", self.lr_init), self.lr_min, self.lr_max)
         params = list(self.model.parameters())
         if self.make_optimizer is not None:
             self.optimizer = self.make_optimizer(params, self.lr)

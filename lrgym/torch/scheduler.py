@@ -83,9 +83,18 @@ import torch
 from lrgym.actions import next_lr
 from lrgym.info import ACTION_MODES, INFO_SCHEMA
 from lrgym.monitor import TrainingMonitor
-from lrgym.optim import OptimizerConfig
+from lrgym.optim import OptimizerConfig, check_choice
 from lrgym.policy import missing_methods, policy_env_kwargs
-from lrgym.settings import DEFAULT_FACTORS, default_lr_init
+from lrgym.settings import (
+    DEFAULT_CAP_FACTOR,
+    DEFAULT_FACTORS,
+    DEFAULT_LR_MAX,
+    DEFAULT_LR_MIN,
+    check_factors,
+    check_lr_range,
+    default_lr_init,
+    resolve_lr_init,
+)
 from lrgym.tasks.base import S_TRAIN_LOSS
 from lrgym.torch._tensors import flat_grad, params_finite  # noqa: F401 (flat_grad: lrgym.torch.flat_grad)
 from lrgym.torch.checkpoint import TAG, class_name, from_checkpoint, get_object_state, set_object_state, to_checkpoint
@@ -174,23 +183,19 @@ class PolicyScheduler:
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer, policy, horizon: int, updates_per_step: int = 10,
-                 val_fn=None, train_loss_fn=None, lr_init: float | None = None, lr_min: float = 1e-6,
-                 lr_max: float = 10.0, cap_factor: float = 1e4, reward: str = "log_improvement",
+                 val_fn=None, train_loss_fn=None, lr_init: float | None = None, lr_min: float = DEFAULT_LR_MIN,
+                 lr_max: float = DEFAULT_LR_MAX, cap_factor: float = DEFAULT_CAP_FACTOR, reward: str = "log_improvement",
                  task_name: str = "torch", loss_scale: float = math.nan):
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
         check_policy(policy)
-        if not (0 < lr_min < lr_max < math.inf):
-            raise ValueError(f"lr_min={lr_min!r}, lr_max={lr_max!r} out of range; valid: 0 < lr_min < lr_max < inf")
+        self.lr_min, self.lr_max = check_lr_range(lr_min, lr_max)
         kwargs = policy_env_kwargs(policy)
-        if kwargs["action_mode"] not in ACTION_MODES:
-            raise ValueError(f"policy action_mode {kwargs['action_mode']!r} unknown; valid choices: {', '.join(ACTION_MODES)}")
+        check_choice("action_mode", kwargs["action_mode"], ACTION_MODES)
         self.optimizer = optimizer
         self.policy = policy
         self.action_mode = kwargs["action_mode"]
-        self.factors = np.asarray(kwargs.get("factors", DEFAULT_FACTORS), dtype=np.float64)
-        if self.factors.ndim != 1 or len(self.factors) == 0 or not np.all(self.factors > 0):
-            raise ValueError(f"policy factors {kwargs.get('factors')!r} invalid; valid: positive numbers")
+        self.factors = check_factors(kwargs.get("factors", DEFAULT_FACTORS), name="policy factors")
         self.rejection_threshold = kwargs.get("rejection_threshold")
         self.policy_optimizer = OptimizerConfig.coerce(kwargs.get("optimizer", "sgd")).name
         if type(optimizer).__name__ != TORCH_CLASS[self.policy_optimizer]:
@@ -199,19 +204,20 @@ class PolicyScheduler:
                 f"(torch.optim.{TORCH_CLASS[self.policy_optimizer]}), it drives a {type(optimizer).__name__} here; "
                 "lrgym.torch.make_optimizer(params, policy.optimizer) builds the matching one", stacklevel=2)
         self.ignored_options = sorted(set(kwargs) - set(SUPPORTED_OPTIONS))
-        self.lr_min, self.lr_max = float(lr_min), float(lr_max)
         given_lr = float(optimizer.param_groups[0].get("initial_lr", optimizer.param_groups[0]["lr"]))
         if lr_init is None:
-            lr_init = kwargs.get("lr_init") or default_lr_init(self.policy_optimizer)
-            if (kwargs.get("lr_init") is None and self.action_mode == "discrete"
-                    and not math.isclose(given_lr, float(lr_init), rel_tol=1e-9)):
+            lr_init = kwargs.get("lr_init")
+            if (lr_init is None and self.action_mode == "discrete"
+                    and not math.isclose(given_lr, default_lr_init(self.policy_optimizer), rel_tol=1e-9)):
+                start = default_lr_init(self.policy_optimizer)
                 warnings.warn(
                     f"policy {policy_name(policy)!r} multiplies the LR by its factors and states no start LR of its "
-                    f"own: it starts from lr_init={float(lr_init):g} (the env's default for "
+                    f"own: it starts from lr_init={start:g} (the env's default for "
                     f"{self.policy_optimizer!r}, where lrgym's episodes start), not from the optimizer's "
                     f"lr={given_lr:g}. Pass PolicyScheduler(..., lr_init={given_lr:g}) to start from yours, or "
-                    f"build the optimizer with lr={float(lr_init):g}", stacklevel=2)
-        self.lr = min(self.lr_max, max(self.lr_min, float(lr_init)))
+                    f"build the optimizer with lr={start:g}", stacklevel=2)
+        # the env's rule: a start LR outside [lr_min, lr_max] is an error, not clipped
+        self.lr = resolve_lr_init(lr_init, self.policy_optimizer, self.lr_min, self.lr_max)
         self.val_fn, self.train_loss_fn = val_fn, train_loss_fn
         self.task_name = task_name
         self.monitor = TrainingMonitor(horizon, updates_per_step, cap_factor, reward, loss_scale=loss_scale)

@@ -1,0 +1,167 @@
+"""One set of rules for the control settings (``lrgym.settings``' checkers): the four entry points
+that take them — ``gym.make``'s env, :class:`lrgym.torch.TorchTrainingEnv`,
+:class:`lrgym.torch.PolicyScheduler` and :class:`lrgym.monitor.TrainingMonitor` — reject the same
+bad values, each with a ``ValueError`` naming the value and the valid range, and accept the same
+good ones.
+
+Each entry point takes the settings it has: the scheduler takes ``factors`` from its policy's
+``env_options`` and no ``reward_alphas``; the monitor takes ``horizon``, ``updates_per_step`` (the
+env's ``inner_steps``), ``cap_factor`` and ``reward_alphas`` at construction and the LR range in
+``describe`` (it has no ``lr_init`` or ``factors``)."""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import lrgym  # noqa: E402,F401 (registers the env ids)
+from lrgym.monitor import TrainingMonitor  # noqa: E402
+from lrgym.torch import PolicyScheduler, TorchTrainingEnv  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+class First:
+    """A discrete policy that always takes action 0 (its ``env_options`` carry ``factors``)."""
+
+    name = "first"
+    action_mode = "discrete"
+
+    def __init__(self, factors=None):
+        self.env_options = {} if factors is None else {"factors": factors}
+
+    def reset(self, info):
+        self.start_lr = float(info["lr"])  # the scheduler's start LR, before the first action
+
+    def act(self, obs, info):
+        return 0
+
+
+def make_gym(horizon=3, inner_steps=2, **kw):
+    return gym.make("LRControl-LinReg-v1", horizon=horizon, inner_steps=inner_steps, **kw)
+
+
+def make_torch_env(horizon=3, inner_steps=2, **kw):
+    X, y = torch.zeros(8, 2), torch.zeros(8, dtype=torch.long)
+    return TorchTrainingEnv(model=lambda: torch.nn.Linear(2, 2), train_data=(X, y),
+                            loss_fn=torch.nn.CrossEntropyLoss(reduction="none"), batch_size=4,
+                            horizon=horizon, inner_steps=inner_steps, **kw)
+
+
+def make_scheduler(horizon=3, inner_steps=2, factors=None, reward_alphas=None, **kw):
+    assert reward_alphas is None, "the scheduler takes no reward_alphas"
+    w = torch.nn.Parameter(torch.zeros(2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the start-LR note: not what is tested here
+        return PolicyScheduler(torch.optim.SGD([w], lr=0.01), First(factors), horizon=horizon,
+                               updates_per_step=inner_steps, **kw)
+
+
+def make_monitor(horizon=3, inner_steps=2, lr_min=1e-6, lr_max=10.0, **kw):
+    monitor = TrainingMonitor(horizon, inner_steps, **kw)
+    monitor.describe(lr_min, lr_max, "sgd", "discrete")
+    return monitor
+
+
+ENTRY_POINTS = {"gym.make": make_gym, "TorchTrainingEnv": make_torch_env, "PolicyScheduler": make_scheduler,
+                "TrainingMonitor": make_monitor}
+#: the settings each entry point does not take
+NOT_TAKEN = {"PolicyScheduler": {"reward_alphas"}, "TrainingMonitor": {"lr_init", "factors"}}
+
+BAD = [
+    ({"horizon": True}, "horizon=True", "positive integer"),
+    ({"horizon": 0}, "horizon=0", "positive integer"),
+    ({"horizon": 2.5}, "horizon=2.5", "positive integer"),
+    ({"horizon": np.float64(3.0)}, "horizon=", "positive integer"),
+    ({"inner_steps": True}, "=True", "positive integer"),
+    ({"inner_steps": -1}, "=-1", "positive integer"),
+    ({"lr_min": 1.0, "lr_max": 0.1}, "lr_min=1.0, lr_max=0.1", "0 < lr_min < lr_max < inf"),
+    ({"lr_min": 0.1, "lr_max": 0.1}, "lr_min=0.1, lr_max=0.1", "0 < lr_min < lr_max < inf"),
+    ({"lr_min": 0.0}, "lr_min=0.0", "0 < lr_min < lr_max < inf"),
+    ({"lr_min": math.nan}, "lr_min=nan", "0 < lr_min < lr_max < inf"),
+    ({"lr_max": math.nan}, "lr_max=nan", "0 < lr_min < lr_max < inf"),
+    ({"lr_max": math.inf}, "lr_max=inf", "0 < lr_min < lr_max < inf"),
+    ({"lr_max": True}, "lr_max=True", "0 < lr_min < lr_max < inf"),
+    ({"lr_init": 100.0}, "lr_init=100.0", "lr_min <= lr_init <= lr_max"),
+    ({"lr_init": 1e-9}, "lr_init=1e-09", "lr_min <= lr_init <= lr_max"),
+    ({"lr_init": math.nan}, "lr_init=nan", "lr_min <= lr_init <= lr_max"),
+    ({"lr_init": math.inf}, "lr_init=inf", "lr_min <= lr_init <= lr_max"),
+    ({"lr_min": 0.1, "lr_max": 1.0}, "lr_init=None (the default for 'sgd': 0.01)", "lr_min <= lr_init <= lr_max"),
+    ({"cap_factor": 1.0}, "cap_factor=1.0", "1 < cap_factor < inf"),
+    ({"cap_factor": math.nan}, "cap_factor=nan", "1 < cap_factor < inf"),
+    ({"cap_factor": math.inf}, "cap_factor=inf", "1 < cap_factor < inf"),
+    ({"factors": ()}, "factors=()", "positive numbers"),
+    ({"factors": (1.0, -2.0)}, "factors=(1.0, -2.0)", "positive numbers"),
+    ({"factors": (math.nan,)}, "factors=(nan,)", "positive numbers"),
+    ({"reward_alphas": (-1.0, 1.0)}, "reward_alphas=(-1.0, 1.0)", ">= 0"),
+]
+
+
+def _applies(entry: str, kwargs: dict, named: str) -> bool:
+    """The entry point takes every setting of the case, and the one at fault (``lr_init`` when the
+    default start LR falls outside the range)."""
+    fault = {"lr_init"} if named.startswith("lr_init") else set()
+    return not (set(kwargs) | fault) & NOT_TAKEN.get(entry, set())
+
+
+@pytest.mark.parametrize("entry", list(ENTRY_POINTS))
+@pytest.mark.parametrize(("kwargs", "named", "valid"), BAD, ids=[str(case[0]) for case in BAD])
+def test_every_entry_point_rejects_the_same_bad_value_naming_it_and_the_valid_range(entry, kwargs, named, valid):
+    if not _applies(entry, kwargs, named):
+        pytest.skip(f"{entry} does not take {sorted(kwargs)}")
+    with pytest.raises(ValueError, match=re.escape(named) + ".*valid: .*" + re.escape(valid)):
+        ENTRY_POINTS[entry](**kwargs)
+
+
+GOOD = [
+    {"horizon": np.int64(3), "inner_steps": np.int32(2)},
+    {"lr_min": 1e-5, "lr_max": 1.0, "lr_init": 1e-5},  # the range's ends are valid start LRs
+    {"lr_min": 1e-5, "lr_max": 1.0, "lr_init": 1.0},
+    {"lr_min": np.float32(1e-4), "lr_max": 2, "lr_init": np.float64(0.5)},
+    {"lr_min": 1e-3, "lr_max": 0.1},  # the default start LR (sgd: 1e-2) inside
+    {"cap_factor": 1.5},
+    {"factors": [0.5, 2.0]},
+    {"reward_alphas": (0.0, 2.0)},
+]
+
+
+@pytest.mark.parametrize("entry", list(ENTRY_POINTS))
+@pytest.mark.parametrize("kwargs", GOOD, ids=[str(case) for case in GOOD])
+def test_every_entry_point_accepts_the_same_good_values(entry, kwargs):
+    dropped = {k: v for k, v in kwargs.items() if k not in NOT_TAKEN.get(entry, set())}
+    if not dropped:
+        pytest.skip(f"{entry} does not take {sorted(kwargs)}")
+    made = ENTRY_POINTS[entry](**dropped)
+    if entry == "gym.make":
+        made = made.unwrapped
+    if "horizon" in kwargs:
+        assert made.horizon == 3 and type(made.horizon) is int
+    if "lr_min" in kwargs and entry != "TrainingMonitor":
+        assert (made.lr_min, made.lr_max) == (float(kwargs["lr_min"]), float(kwargs["lr_max"]))
+    if "lr_init" in kwargs and entry != "TrainingMonitor":
+        start = made.policy.start_lr if entry == "PolicyScheduler" else made.lr_init
+        assert start == float(kwargs["lr_init"])
+
+
+def test_the_defaults_have_one_home():
+    import inspect
+
+    from lrgym import settings
+    from lrgym.env import LRControlEnv
+
+    expected = {"lr_min": settings.DEFAULT_LR_MIN, "lr_max": settings.DEFAULT_LR_MAX,
+                "cap_factor": settings.DEFAULT_CAP_FACTOR, "reward_alphas": settings.DEFAULT_REWARD_ALPHAS,
+                "factors": settings.DEFAULT_FACTORS}
+    for entry in (LRControlEnv.__init__, settings.EnvSettings.build, TorchTrainingEnv.__init__,
+                  PolicyScheduler.__init__, TrainingMonitor.__init__):
+        params = inspect.signature(entry).parameters
+        for name, default in expected.items():
+            if name in params:
+                assert params[name].default is default, (entry.__qualname__, name)
