@@ -20,7 +20,8 @@ def _tau(t) -> str:
 
 
 def markdown_table(result: dict) -> str:
-    """Policies by lrgym IQM; IQM (rank) on lrgym, each real task and pooled; τ [95 % CI] last."""
+    """Policies by lrgym's family IQM (the board's statistic); it (rank) on lrgym, the IQM (rank) on
+    each real task and pooled; τ [95 % CI] last."""
     ag = result["agreement"]
     cfg = result["config"]
     sides = ["lrgym", *cfg["tasks"], "pooled"]
@@ -29,7 +30,8 @@ def markdown_table(result: dict) -> str:
     refs = result["references"]
     head = ["policy", f"lrgym ({cfg['suite']})", *cfg["tasks"], "pooled real"]
     lines = [
-        f"Normalised score IQM (rank) per side; 1 = the side's best constant SGD LR. Real tasks: "
+        f"Normalised score (rank) per side: on lrgym the board's family IQM, on the real tasks the IQM; "
+        f"1 = the side's best constant SGD LR. Real tasks: "
         f"{len(cfg['seeds'])} seeds, {cfg['horizon']} steps × {cfg['inner_steps']} updates"
         + ("; the minibatch loss summed over examples (lrgym's convention), not averaged"
            if cfg.get("loss_reduction", "mean") == "sum" else "")
@@ -47,7 +49,7 @@ def markdown_table(result: dict) -> str:
 
 
 def plot(result: dict, path: str | Path) -> None:
-    """One panel per real side: lrgym IQM (x) vs the side's IQM (y), one point per policy."""
+    """One panel per real side: lrgym's family IQM (x) vs the side's IQM (y), one point per policy."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -71,7 +73,7 @@ def plot(result: dict, path: str | Path) -> None:
         ax.axhline(1.0, color="grey", lw=0.6, ls="--")
         t = ag["tau"][side]
         ax.set_title(f"{side}: τ = {t[0]:+.2f} [{t[1]:+.2f}, {t[2]:+.2f}]", fontsize=10)
-        ax.set_xlabel(f"lrgym IQM (suite {suite})")
+        ax.set_xlabel(f"lrgym family IQM (suite {suite})")
         ax.set_ylabel("real-task IQM")
     summed = " — summed minibatch loss" if result["config"].get("loss_reduction", "mean") == "sum" else ""
     fig.suptitle(f"Does the lrgym ranking transfer?{summed} (blue: hand-designed, red: learned)", fontsize=11)

@@ -11,10 +11,11 @@ PyTorch training?
    run through the same scheduler as the ``fixed`` baseline.
 2. **lrgym side.** The same baselines on the default leaderboard suite, read from a result store
    (``--db``) or run into a temporary one (:func:`lrgym.leaderboard.runner.run_suite`).
-3. **Agreement.** Policies are ranked by IQM of their scores (the board's statistic) on lrgym,
+3. **Agreement.** Policies are ranked on lrgym by the board's statistic (the family IQM,
+   :func:`lrgym.leaderboard.scoring.family_iqm`) and on the real side by the IQM of their scores,
    on each real task and pooled over the real tasks; Kendall's τ (``scipy.stats.kendalltau``,
    τ-b) between lrgym's ranking and each real one, with a 95 % bootstrap CI (seeds resampled
-   within each task on both sides, :func:`lrgym.leaderboard.scoring.iqm` recomputed).
+   within each task on both sides, both statistics recomputed).
 """
 
 from __future__ import annotations
@@ -217,18 +218,20 @@ def lrgym_scores(cfg: StudyConfig, db: str | Path | None = None, workers: int | 
 # ---- agreement ----------------------------------------------------------------------------------
 
 
-def kendall_tau_ci(x: np.ndarray, y: np.ndarray, reps: int = 2000, seed: int = 0, alpha: float = 0.05):
-    """Kendall τ-b between the policies' IQMs of two score stacks, with a bootstrap CI.
+def kendall_tau_ci(x: np.ndarray, y: np.ndarray, reps: int = 2000, seed: int = 0, alpha: float = 0.05,
+                   x_statistic=scoring.iqm):
+    """Kendall τ-b between the policies' statistics of two score stacks, with a bootstrap CI.
 
     ``x`` (n_policies, n_runs_x, n_tasks_x) and ``y`` (n_policies, n_runs_y, n_tasks_y): one
-    score matrix per policy, same policy order. Each bootstrap replicate resamples the runs
-    (seeds) of every task with replacement, on both sides, the same rows for every policy.
-    Returns (τ, low, high).
+    score matrix per policy, same policy order; ``x`` is summarised by ``x_statistic`` (a
+    stack-aware statistic, e.g. the board's family IQM), ``y`` by the IQM. Each bootstrap
+    replicate resamples the runs (seeds) of every task with replacement, on both sides, the
+    same rows for every policy. Returns (τ, low, high).
     """
     from scipy.stats import kendalltau
 
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    tau = float(kendalltau(scoring.iqm(x), scoring.iqm(y)).statistic)
+    tau = float(kendalltau(x_statistic(x), scoring.iqm(y)).statistic)
     rng = np.random.default_rng(seed)
     taus = np.empty(reps)
     for i in range(reps):
@@ -236,7 +239,7 @@ def kendall_tau_ci(x: np.ndarray, y: np.ndarray, reps: int = 2000, seed: int = 0
         iy = rng.integers(0, y.shape[1], size=y.shape[1:])
         xb = np.take_along_axis(x, np.broadcast_to(ix, x.shape), axis=1)
         yb = np.take_along_axis(y, np.broadcast_to(iy, y.shape), axis=1)
-        taus[i] = kendalltau(scoring.iqm(xb), scoring.iqm(yb)).statistic
+        taus[i] = kendalltau(x_statistic(xb), scoring.iqm(yb)).statistic
     taus = taus[np.isfinite(taus)]
     if taus.size == 0:
         return tau, math.nan, math.nan
@@ -245,15 +248,24 @@ def kendall_tau_ci(x: np.ndarray, y: np.ndarray, reps: int = 2000, seed: int = 0
 
 
 def agreement(lrgym: dict, real: dict, cfg: StudyConfig) -> dict:
-    """IQMs per policy on every side and τ [CI] of each real side against lrgym."""
+    """Each policy's statistic on every side (lrgym: the board's family IQM; a real side: the
+    IQM) and τ [CI] of each real side against lrgym."""
+    from lrgym.leaderboard.suite import get_suite
+
     policies = list(cfg.policies or all_policies())
     x = np.stack([lrgym[p] for p in policies])
+    families = [t.family for t in get_suite(cfg.suite).tasks()]
+
+    def board_statistic(s):
+        return scoring.family_iqm(s, families)
+
     sides = {t: np.stack([np.asarray(real[p][t], dtype=float)[:, None] for p in policies]) for t in cfg.tasks}
     sides["pooled"] = np.stack([np.stack([real[p][t] for t in cfg.tasks], axis=1) for p in policies])
-    out = {"policies": policies, "iqm": {"lrgym": scoring.iqm(x).tolist()}, "tau": {}}
+    out = {"policies": policies, "lrgym_statistic": "family_iqm",
+           "iqm": {"lrgym": board_statistic(x).tolist()}, "tau": {}}
     for name, y in sides.items():
         out["iqm"][name] = scoring.iqm(y).tolist()
-        out["tau"][name] = list(kendall_tau_ci(x, y, reps=cfg.reps, seed=0))
+        out["tau"][name] = list(kendall_tau_ci(x, y, reps=cfg.reps, seed=0, x_statistic=board_statistic))
     return out
 
 
