@@ -1,8 +1,9 @@
 """References: the best constant SGD learning rate of every suite instance, and its losses.
 
 For each task (family, instance) of a suite, :func:`lrgym.baselines.reference.search_reference`
-(the one reference rule of lrgym) finds the constant SGD LR with the lowest mean over the
-suite's seeds of the log final training loss, by a half-decade grid over the env's LR range
+(the one reference rule of lrgym) finds the best constant SGD LR — the one against which no
+other LR run scores a higher mean normalised score over the suite's seeds (the minimax rule
+of :func:`lrgym.baselines.reference.best_row`) — by a half-decade grid over the env's LR range
 followed by 1/16- and 1/64-decade refinements around the best point, never past an LR that
 diverged; with the suite's horizon and inner steps. Losses below 10⁻¹² × the initial loss
 count as 10⁻¹² × the initial loss (:data:`PRECISION_FLOOR`). The reference's final loss on
