@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 from pathlib import Path
 
 __all__ = ["digest", "forget_missing", "is_trusted", "record"]
@@ -91,10 +90,26 @@ def forget_missing(directory: Path) -> list[str]:
     return gone
 
 
-if __name__ == "__main__":  # pragma: no cover - maintainers
-    for directory in sys.argv[1:] or [str(Path(__file__).parent / "references")]:
-        for p in sorted(Path(directory).glob("*.json")):
-            record(p)
-            print(f"recorded {p}")
-        for name in forget_missing(Path(directory)):
+def main(argv: list[str] | None = None) -> None:
+    """``python -m lrgym.leaderboard.trust [DIR ...]``: re-record every ``*.json`` of each folder."""
+    import argparse
+
+    p = argparse.ArgumentParser(
+        prog="python -m lrgym.leaderboard.trust",
+        description="Re-record the sha256 of every *.json in each folder (maintainers, after reviewing "
+                    "shipped reference files by hand) and forget the records of files no longer there.")
+    p.add_argument("dirs", nargs="*", type=Path, default=[Path(__file__).parent / "references"],
+                   help="folders of references files (default: the shipped leaderboard/references)")
+    args = p.parse_args(argv)
+    for directory in args.dirs:
+        if not directory.is_dir():
+            p.error(f"{directory} is not a folder; valid: folders holding references *.json files")
+        for path in sorted(directory.glob("*.json")):
+            record(path)
+            print(f"recorded {path}")
+        for name in forget_missing(directory):
             print(f"forgot {name} (no longer in {directory})")
+
+
+if __name__ == "__main__":  # pragma: no cover - maintainers
+    main()

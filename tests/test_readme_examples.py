@@ -104,5 +104,7 @@ def test_every_readme_command_runs_its_help_and_knows_the_readmes_flags():
             argv = [sys.executable, "-m", command, "--help"]
         out = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
         assert out.returncode == 0, f"{command} --help failed:\n{out.stderr[-2000:]}"
+        # a module without a parser exits 0 too, having taken "--help" for an argument
+        assert "usage:" in out.stdout.lower(), f"{command} --help printed no usage:\n{out.stdout[-500:]}"
         missing = sorted(f for f in flags if f not in out.stdout)
         assert not missing, f"the README gives {command} flags its --help does not know: {missing}"
