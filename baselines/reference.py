@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lrgym.baselines.score import floored, score
+from lrgym.baselines.score import MIN_PROGRESS, floored, score
 
 __all__ = [
     "COARSE_STEP", "REFINEMENTS", "RULE", "ConstantLRRuns", "Reference", "Row", "best_row", "coarse_grid",
@@ -142,7 +142,7 @@ def best_row(rows: Sequence[Row]) -> Row:
     if not ok:
         return rows[0]
     l0 = np.asarray(ok[0].initial_loss, dtype=float)
-    progress = [r for r in ok if np.all(np.log(l0 / floored(r.final_loss, l0)) > 1e-12)]
+    progress = [r for r in ok if np.all(np.log(l0 / floored(r.final_loss, l0)) > MIN_PROGRESS)]
     if not progress:  # no LR improved on every seed: S is undefined; the lowest mean log loss
         return min(ok, key=lambda r: r.objective)
     finals = np.array([r.final_loss for r in rows], dtype=float)  # (n_rows, n_seeds), inf = diverged

@@ -26,6 +26,8 @@ __all__ = ["PRECISION_FLOOR", "floored", "run_score", "score"]
 
 #: losses below PRECISION_FLOOR × the initial loss count as that (see :func:`floored`)
 PRECISION_FLOOR = 1e-12
+#: the smallest log-improvement of a reference that counts as progress (:func:`run_score`)
+MIN_PROGRESS = 1e-12
 
 
 def floored(loss: ArrayLike, initial_loss: ArrayLike) -> np.ndarray:
@@ -45,7 +47,7 @@ def run_score(
     floor: float = -1.0,
     clip: tuple[float, float] | None = (-1.0, 2.0),
     *,
-    min_progress: float = 1e-12,
+    min_progress: float = MIN_PROGRESS,
 ) -> np.ndarray:
     """Normalised score of one run (or of many, element-wise) from log losses: 1 = the reference,
     0 = no progress (see the module docstring; :func:`score` takes raw losses and applies the

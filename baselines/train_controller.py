@@ -16,7 +16,9 @@ block of *train* instances (``holdout_start``).
 
 **Optimiser**: antithetic OpenAI-ES (Salimans et al. 2017) with centred-rank fitness shaping and
 Adam on the parameter vector; every candidate of a generation runs on the same episodes (common
-random numbers), all of them batched in one :class:`lrgym.vector.LRControlVectorEnv` per family.
+random numbers), each on its own :class:`lrgym.env.LRControlEnv` (the env the leaderboard runs),
+stepped together in one process, the envs sharing one cache of built instances and the
+controller's decisions batched over all of them (:func:`run_batch`).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import numpy as np
 
 from lrgym.baselines.controller import ControllerNet, action_from_ln_lr, controller_inputs
 from lrgym.baselines.outputs import SHIPPED_WEIGHTS, add_output_arguments, output_path, runs_dir
-from lrgym.baselines.score import score
+from lrgym.baselines.score import floored, score
 from lrgym.info import FAMILY_NAMES
 
 HERE = Path(__file__).parent
@@ -200,7 +202,7 @@ def grid_references(cfg: ControllerConfig, family: str, instances, seeds) -> dic
     margin = np.full(R, np.inf)
     for inst in set(instances):
         cols = [j for j, k in enumerate(instances) if k == inst]
-        logf = np.log(np.maximum(final[:, cols], 1e-12 * initial[cols]))
+        logf = np.log(floored(final[:, cols], initial[cols]))  # the board's precision floor
         ok = np.isfinite(logf).all(axis=1)
         obj = np.where(ok, logf.mean(axis=1), np.inf)
         g = int(np.argmin(obj)) if ok.any() else 0

@@ -168,8 +168,8 @@ def print_table(lb: Leaderboard, console=None, show_failures: bool = True) -> No
             break
     console.print(table)
     if compact and lb.rows:
-        console.print(Text("(a narrow terminal: the other columns are in `lrgym leaderboard report` and its "
-                           "Markdown file, runs/LEADERBOARD.md by default)"))
+        console.print(Text("(a narrow terminal: the other columns are in the Markdown ranking and the HTML "
+                           "page `lrgym leaderboard report` writes; where: its `wrote ...` lines)"))
     if not lb.rows:
         from lrgym.leaderboard.private import is_private
         from lrgym.leaderboard.suite import DEFAULT_SUITE
