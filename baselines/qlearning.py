@@ -38,8 +38,9 @@ from pathlib import Path
 import numpy as np
 
 from lrgym.baselines.wrappers import ClipReward, RepeatInstances
-from lrgym.env import DEFAULT_FACTORS, LRControlEnv
+from lrgym.env import LRControlEnv
 from lrgym.features import FEATURE_NAMES
+from lrgym.settings import DEFAULT_FACTORS
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ _FUSED = '''
 import numba
 import numpy as np
 from benchmarks import harness as h
-from lrgym.env import observe
+from lrgym.step import observe
 from lrgym.features import M_CAP, N_FEATURES, N_MEMORY, start_episode
 from lrgym.optim import OptimizerConfig
 from lrgym.rewards import reward_code, reward_params

@@ -19,7 +19,7 @@ loss_scale), see the env's Episode End; −log(cap_factor) unless L_0 < the task
 
 A reward reads the features' memory of the previous step (:mod:`lrgym.features`, slots ``M_*``)
 and never writes it: :func:`lrgym.features.advance_memory` moves the memory on after the reward
-(:func:`lrgym.env.observe` runs features, reward, advance in that order).
+(:func:`lrgym.step.observe` runs features, reward, advance in that order).
 """
 
 from __future__ import annotations

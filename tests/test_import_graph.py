@@ -145,13 +145,9 @@ def test_imports_point_down_the_stack(floor):
 #: the random streams). Not the env layer above it (``lrgym.env``, ``lrgym.features``,
 #: ``lrgym.registry``, ``lrgym.vector``, ...).
 TASK_LAYER_MAY_IMPORT = ("lrgym.tasks", "lrgym.optim", "lrgym.rng")
-#: the two known upward imports, to be removed (and then deleted here):
-#: batched.py reads the loss cap's column of the env's memory (``lrgym.features.M_CAP``; the
-#: drivers could take the caps column instead, a change in ``lrgym/vector/training.py``), and
-#: ``lrgym.tasks.register_family(..., env_id=...)`` (README) registers the gymnasium id lazily.
+#: the one known upward import (delete it here when it goes): ``lrgym.tasks.register_family(...,
+#: env_id=...)`` (README) registers the gymnasium id lazily.
 TASK_LAYER_KNOWN = {
-    ("lrgym/tasks/batched.py", "lrgym.features"),
-    ("lrgym/tasks/batched.py", "lrgym.features.M_CAP"),
     ("lrgym/tasks/__init__.py", "lrgym.registry"),
     ("lrgym/tasks/__init__.py", "lrgym.registry.register_id"),
 }

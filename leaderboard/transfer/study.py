@@ -95,7 +95,7 @@ def train_run(task, policy, seed: int, horizon: int, inner_steps: int, loss_redu
     import torch
 
     from lrgym import rng as lrgym_rng
-    from lrgym.env import default_lr_init
+    from lrgym.settings import default_lr_init
     from lrgym.optim import OptimizerConfig
     from lrgym.policy import policy_env_kwargs
     from lrgym.torch import PolicyScheduler, make_optimizer

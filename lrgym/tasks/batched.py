@@ -37,7 +37,6 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.typed.listobject import _container_get_data, ll_list_type, ll_voidptr_type
 
-from lrgym.features import M_CAP
 
 
 @dataclass(frozen=True)
@@ -196,16 +195,17 @@ def item_address(items):
 
 
 @numba.njit(cache=True, nogil=True)
-def run_serial(items, addr, env_idx, active, lrs, n_updates, opt, hyper, memory, stats):
-    """Run the kernel at ``addr`` for every item whose environment ``env_idx[g]`` is active."""
+def run_serial(items, addr, env_idx, active, lrs, n_updates, opt, hyper, caps, stats):
+    """Run the kernel at ``addr`` for every item whose environment ``env_idx[g]`` is active
+    (``lrs[e]``, ``caps[e]``, ``stats[e]``: environment ``e``'s LR, loss cap and statistics row)."""
     for g in range(len(items)):
         e = env_idx[g]
         if active[e]:
-            _call_kernel(addr, items[g], lrs[e], n_updates, opt, hyper, memory[e, M_CAP], stats[e])
+            _call_kernel(addr, items[g], lrs[e], n_updates, opt, hyper, caps[e], stats[e])
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def run_parallel(items, addr, env_idx, active, lrs, n_updates, opt, hyper, memory, stats):
+def run_parallel(items, addr, env_idx, active, lrs, n_updates, opt, hyper, caps, stats):
     """:func:`run_serial` with the environments spread over Numba's threads (``prange``).
 
     Call it with ``numba.set_parallel_chunksize(1)`` in force (the vector env does): environments
@@ -216,7 +216,7 @@ def run_parallel(items, addr, env_idx, active, lrs, n_updates, opt, hyper, memor
         g = np.int64(k)
         e = env_idx[g]
         if active[e]:
-            _call_kernel(addr, items[g], lrs[e], n_updates, opt, hyper, memory[e, M_CAP], stats[e])
+            _call_kernel(addr, items[g], lrs[e], n_updates, opt, hyper, caps[e], stats[e])
 
 
 def item_layout(item: tuple) -> tuple:

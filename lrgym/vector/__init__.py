@@ -9,7 +9,7 @@ same seeds); the vector env only replaces the per-environment Python work of a s
    ``LRControl-v1``), **one** compiled call that runs every sub-environment's inner training with
    the family's own ``run_*`` kernel,
 3. one compiled loop computing the observation features and rewards
-   (:func:`lrgym.env.observe`, the single env's function),
+   (:func:`lrgym.step.observe`, the single env's function),
 
 so N sub-environments with seeds s₀, …, s_{N−1} produce exactly — to the bit — what N
 :class:`LRControlEnv` with the same seeds and actions produce, including across automatic resets

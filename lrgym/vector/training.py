@@ -158,6 +158,7 @@ class KernelGroups:
         """The inner training of every active sub-environment: one compiled call per kind."""
         s = self.settings
         driver = batched.run_parallel if self.parallel else batched.run_serial
+        caps = memory[:, M_CAP]  # each env's loss cap (a view)
         if self.parallel:  # dynamic scheduling, one env at a time (see run_parallel)
             chunksize = numba.set_parallel_chunksize(1)
         try:
@@ -169,7 +170,7 @@ class KernelGroups:
                     blas = blas_single_thread() if group.kind.single_thread_blas else nullcontext()
                     with blas:
                         driver(group.items, group.addr, group.env_idx, active, lr, s.inner_steps, s.opt_code,
-                               s.hyper, memory, stats)
+                               s.hyper, caps, stats)
         finally:
             if self.parallel:
                 numba.set_parallel_chunksize(chunksize)
