@@ -31,8 +31,6 @@ class MixtureFamily(TaskFamily):
     """
 
     name = "mixed"
-    default_horizon = 50
-    default_inner_steps = 10
     #: the mixture's own options (everything else belongs to a member, in ``member_options``)
     OPTIONS = ("members", "member_options")
 

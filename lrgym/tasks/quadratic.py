@@ -220,8 +220,6 @@ class QuadraticFamily(TaskFamily):
 
     name = "quadratic"
     spec_class = QuadraticSpec
-    default_horizon = 50
-    default_inner_steps = 10
 
     def _validate_overrides(self):
         check_options(self.name, self.overrides, {
