@@ -17,31 +17,30 @@ A killed worker is replaced while jobs remain. Workers that ran a group's code a
 for another group when ``isolate_groups`` is set (untrusted submissions): each submission gets
 workers (and sandboxes) of its own.
 
-:meth:`WorkerPool.run` is a loop over four steps, each a method: hand out jobs
-(:meth:`~WorkerPool._dispatch`), wait for a reply, a death or a deadline, read what arrived
-(:meth:`~WorkerPool._collect`), and fail the groups whose time is up (:meth:`~WorkerPool._expire`);
-the bookkeeping of groups (replies in job order, counts, deadlines) lives in :class:`_Groups`.
+:meth:`WorkerPool.run` is the loop of :class:`lrgym.leaderboard.scheduling.GroupScheduler`,
+shared with the Ray pool: hand out jobs, wait for a reply, a death or a deadline, read what
+arrived, fail the groups whose time is up. The rules above live there, with the bookkeeping of
+groups (:class:`~lrgym.leaderboard.scheduling.Groups`); this module supplies the transport: a
+worker process started, sent a job on its stdin, waited on (its reply pipe and its pidfd), read,
+and stopped or killed.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import time
-from collections import deque
-from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
-from typing import Callable
 
 from lrgym.leaderboard.import_paths import child_path_env
+from lrgym.leaderboard.scheduling import GroupResult, Groups, GroupScheduler, Job
 from lrgym.tasks.blas import SINGLE_THREAD_ENV
 
+# Job and GroupResult live in lrgym.leaderboard.scheduling; imported from here as before
 __all__ = ["Job", "GroupResult", "WorkerPool", "default_workers"]
 
 MAX_REPLY_BYTES = 256 * 1024 * 1024
@@ -53,31 +52,6 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - macOS
         return max(1, os.cpu_count() or 1)
-
-
-@dataclass
-class Job:
-    group: str
-    payload: dict  # JSON-able; sent to the worker as is
-    cost: float = 1.0  # rough relative cost (only for ordering)
-
-
-@dataclass
-class GroupResult:
-    """Replies of one group, in job order, or the reason it failed."""
-
-    name: str
-    replies: list = field(default_factory=list)
-    failed: bool = False
-    reason: str | None = None
-    started: float | None = None
-    finished: float | None = None
-
-    @property
-    def elapsed(self) -> float:
-        if self.started is None or self.finished is None:
-            return 0.0
-        return self.finished - self.started
 
 
 def _child_env(hidden: tuple[str, ...] | list[str] = ()) -> dict:
@@ -256,62 +230,7 @@ def _death_reason(process, stderr=None) -> str:
     return reason + (f"\n--- last lines of the worker's stderr ---\n{tail}" if tail.strip() else "")
 
 
-class _Groups:
-    """Bookkeeping of a run: each group's replies in job order, jobs left, deadline, result."""
-
-    def __init__(self, jobs: list[Job], time_limit: float | None, on_group_done):
-        self.order: list[str] = list(dict.fromkeys(job.group for job in jobs))
-        self.remaining = {g: 0 for g in self.order}
-        self.slot_of: list[int] = []
-        for job in jobs:
-            self.slot_of.append(self.remaining[job.group])
-            self.remaining[job.group] += 1
-        self.results = {g: GroupResult(g, replies=[None] * self.remaining[g]) for g in self.order}
-        self.pending = deque(enumerate(jobs))
-        self.deadline: dict[str, float] = {}
-        self.time_limit = time_limit
-        self.on_group_done = on_group_done
-
-    def started(self, group: str) -> None:
-        res = self.results[group]
-        if res.started is None:
-            res.started = time.monotonic()
-            if self.time_limit is not None:
-                self.deadline[group] = res.started + self.time_limit
-
-    def finish(self, group: str) -> None:
-        res = self.results[group]
-        if res.finished is None:
-            res.finished = time.monotonic()
-            if res.started is None:
-                res.started = res.finished
-            if self.on_group_done is not None:
-                self.on_group_done(res)
-
-    def fail(self, group: str, reason: str) -> bool:
-        """Mark ``group`` failed and drop its pending jobs; False if it had already ended."""
-        res = self.results[group]
-        if res.failed or res.finished is not None:
-            return False
-        res.failed, res.reason, res.replies = True, reason, []
-        for item in [p for p in self.pending if p[1].group == group]:
-            self.pending.remove(item)
-        self.finish(group)
-        return True
-
-    def replied(self, index: int, job: Job, reply: dict) -> bool:
-        """Store a successful reply; True if it counts (its group has not failed)."""
-        res = self.results[job.group]
-        if res.failed:
-            return False
-        res.replies[self.slot_of[index]] = reply
-        self.remaining[job.group] -= 1
-        if self.remaining[job.group] == 0:
-            self.finish(job.group)
-        return True
-
-
-class WorkerPool:
+class WorkerPool(GroupScheduler):
     """Run groups of JSON jobs on isolated worker processes (see the module docstring).
 
     Args:
@@ -328,98 +247,25 @@ class WorkerPool:
         self.isolate_groups = isolate_groups
         self.quiet = quiet
 
-    def run(
-        self,
-        jobs: list[Job],
-        on_reply: Callable[[Job, dict], None] | None = None,
-        on_group_done: Callable[[GroupResult], None] | None = None,
-    ) -> dict[str, GroupResult]:
-        """Run every job; returns one :class:`GroupResult` per group (in first-job order).
+    def _start(self) -> _Worker:
+        return _Worker(self.quiet)
 
-        ``on_reply(job, reply)`` is called for every successful reply and
-        ``on_group_done(result)`` once per group as soon as it has finished or failed: the
-        caller can record it right away (one store transaction per finished entry).
-        """
-        groups = _Groups(jobs, self.time_limit, on_group_done)
-        workers: list[_Worker] = []
+    def _send(self, groups: Groups, workers: list[_Worker], w: _Worker, index: int, job: Job) -> None:
         try:
-            while groups.pending or any(w.job is not None for w in workers):
-                self._dispatch(groups, workers)
-                busy = [w for w in workers if w.job is not None]
-                if not busy:
-                    continue
-                ready = wait([x for w in busy for x in w.waitables], self._timeout(groups, busy))
-                self._collect(groups, workers, busy, ready, on_reply)
-                self._expire(groups, workers)
-        finally:
-            for w in workers:
-                w.stop() if w.job is None else w.kill()
-        for g in groups.order:  # groups with no job left unfinished (cannot happen, but be total)
-            groups.finish(g)
-        return groups.results
+            w.send(index, job)
+        except (BrokenPipeError, OSError):  # it died before taking the job
+            reason = _death_reason(w.process, w.stderr)
+            self._discard(workers, w)
+            self._fail(groups, workers, job.group, reason)
 
-    def _usable(self, w: _Worker, job: Job) -> bool:
-        return not self.isolate_groups or not w.groups or w.groups == {job.group}
+    def _wait(self, busy: list[_Worker], timeout: float | None) -> list[_Worker]:
+        ready = wait([x for w in busy for x in w.waitables], timeout)
+        return [w for w in busy if any(x in ready for x in w.waitables)]
 
-    def _dispatch(self, groups: _Groups, workers: list[_Worker]) -> None:
-        """Retire idle workers another group may not use, start new ones, hand out jobs."""
-        for w in list(workers):
-            if w.job is None and groups.pending and not self._usable(w, groups.pending[0][1]):
-                w.stop()
-                workers.remove(w)
-        while groups.pending and len(workers) < min(self.n_workers, len(groups.pending)
-                                                      + sum(w.job is not None for w in workers)):
-            workers.append(_Worker(self.quiet))
-        for w in list(workers):
-            if w in workers and w.job is None and groups.pending and self._usable(w, groups.pending[0][1]):
-                index, job = groups.pending.popleft()
-                groups.started(job.group)
-                try:
-                    w.send(index, job)
-                except (BrokenPipeError, OSError):
-                    reason = _death_reason(w.process, w.stderr)
-                    w.kill()
-                    workers.remove(w)
-                    self._fail(groups, workers, job.group, reason)
+    def _collect(self, groups: Groups, workers: list[_Worker], w: _Worker, on_reply) -> None:
+        """Read the reply (or the death) of a ready worker."""
+        reply, problem = w.receive()
+        self._answer(groups, workers, w, reply, problem, on_reply)
 
-    @staticmethod
-    def _timeout(groups: _Groups, busy: list[_Worker]) -> float | None:
-        live = [groups.deadline[w.job[1].group] for w in busy if w.job[1].group in groups.deadline]
-        return max(0.0, min(live) - time.monotonic()) if live else None
-
-    def _collect(self, groups: _Groups, workers: list[_Worker], busy: list[_Worker], ready: list,
-                 on_reply) -> None:
-        """Read the replies (or deaths) of the workers that are ready."""
-        for w in busy:
-            if w not in workers or w.job is None or not any(x in ready for x in w.waitables):
-                continue
-            index, job = w.job
-            reply, problem = w.receive()
-            if reply is None:
-                w.kill()
-                workers.remove(w)
-                self._fail(groups, workers, job.group, problem)
-                continue
-            w.job = None
-            if not reply.get("ok"):
-                self._fail(groups, workers, job.group, str(reply.get("reason", "unknown failure")))
-            elif groups.replied(index, job, reply) and on_reply is not None:
-                on_reply(job, reply)
-
-    def _expire(self, groups: _Groups, workers: list[_Worker]) -> None:
-        """Fail the groups whose wall-clock limit has passed (their workers are killed)."""
-        now = time.monotonic()
-        for w in list(workers):
-            if w.job is not None and now >= groups.deadline.get(w.job[1].group, math.inf):
-                self._fail(groups, workers, w.job[1].group,
-                           f"timeout: exceeded the wall-clock limit of {self.time_limit:g} s")
-
-    @staticmethod
-    def _fail(groups: _Groups, workers: list[_Worker], group: str, reason: str) -> None:
-        """Fail ``group``: its pending jobs are dropped, its running workers killed."""
-        if not groups.fail(group, reason):
-            return
-        for w in list(workers):
-            if w.job is not None and w.job[1].group == group:
-                w.kill()
-                workers.remove(w)
+    def _end(self, w: _Worker, graceful: bool) -> None:
+        w.stop() if graceful else w.kill()

@@ -29,13 +29,12 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 from typing import Callable
 
 from lrgym.baselines.backend import RAY_RETRIES, connect
 from lrgym.leaderboard.import_paths import hidden_dirs
-from lrgym.leaderboard.pool import GroupResult, Job, _Groups
+from lrgym.leaderboard.scheduling import GroupResult, Groups, GroupScheduler, Job
 
 __all__ = ["GraderHost", "RayWorkerPool", "ship_files"]
 
@@ -139,8 +138,14 @@ class _Slot:
         self.groups: set[str] = set()
 
 
-class RayWorkerPool:
+class RayWorkerPool(GroupScheduler):
     """:class:`~lrgym.leaderboard.pool.WorkerPool` on a Ray cluster (see the module docstring).
+
+    The run loop and its rules (groups, deadlines, isolation) are
+    :class:`lrgym.leaderboard.scheduling.GroupScheduler`'s, shared with the local pool; this
+    class supplies the transport: an actor started, given a job as a remote call (with the
+    submission's files), waited on with ``ray.wait``, read with ``ray.get``, and stopped or
+    killed. A lost Ray worker is its own case (:meth:`_collect`): the job runs again.
 
     Args:
         n_workers: actors at once (default: the cluster's CPUs).
@@ -159,6 +164,8 @@ class RayWorkerPool:
         self.quiet = quiet
         self._host = self.ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(GraderHost)
         self.lost_workers = 0  # Ray workers lost during the last run (each cost a retry)
+        self._attempts: dict[int, int] = {}  # during a run: job index -> Ray workers lost running it
+        self._files: dict[str, tuple] = {}  # during a run: policy -> (its spec, its files), read once
 
     def run(
         self,
@@ -170,116 +177,62 @@ class RayWorkerPool:
         from lrgym.leaderboard.pool import sweep_orphaned_scratch
 
         sweep_orphaned_scratch()  # what killed actors of an earlier run left on this node
-        groups = _Groups(jobs, self.time_limit, on_group_done)
-        attempts: dict[int, int] = {}
-        shipped: dict[str, tuple] = {}
-        slots: list[_Slot] = []
+        self._attempts, self._files = {}, {}
         self.lost_workers = 0
-        try:
-            while groups.pending or any(s.job is not None for s in slots):
-                self._dispatch(groups, slots, shipped)
-                busy = [s for s in slots if s.job is not None]
-                if not busy:
-                    continue
-                ready, _ = self.ray.wait([s.ref for s in busy], num_returns=1, timeout=self._timeout(groups, busy))
-                for slot in [s for s in busy if s.ref in ready]:
-                    self._collect(groups, slots, slot, attempts, on_reply)
-                self._expire(groups, slots)
-        finally:
-            for s in slots:
-                self._end(s, graceful=s.job is None)
-        for g in groups.order:
-            groups.finish(g)
-        return groups.results
+        return super().run(jobs, on_reply, on_group_done)
 
-    # -- the four steps of the loop -------------------------------------------------------------
+    # -- the transport ----------------------------------------------------------------------------
 
-    def _usable(self, slot: _Slot, job: Job) -> bool:
-        return not self.isolate_groups or not slot.groups or slot.groups == {job.group}
+    def _start(self) -> _Slot:
+        return _Slot(self._host.remote(self.quiet, hidden_dirs()))
 
-    def _dispatch(self, groups: _Groups, slots: list[_Slot], shipped: dict) -> None:
-        for s in list(slots):
-            if s.job is None and groups.pending and not self._usable(s, groups.pending[0][1]):
-                self._end(s, graceful=True)
-                slots.remove(s)
-        while groups.pending and len(slots) < min(self.n_workers,
-                                                  len(groups.pending) + sum(s.job is not None for s in slots)):
-            slots.append(_Slot(self._host.remote(self.quiet, hidden_dirs())))
-        for s in slots:
-            if s.job is None and groups.pending and self._usable(s, groups.pending[0][1]):
-                index, job = groups.pending.popleft()
-                groups.started(job.group)
-                payload, files = self._shipped(job, shipped)
-                s.job, s.ref = (index, job), s.actor.run.remote(payload, files)
-                s.groups.add(job.group)
+    def _send(self, groups: Groups, slots: list[_Slot], slot: _Slot, index: int, job: Job) -> None:
+        payload, files = self._shipped(job)
+        slot.job, slot.ref = (index, job), slot.actor.run.remote(payload, files)
+        slot.groups.add(job.group)
 
-    def _shipped(self, job: Job, cache: dict) -> tuple[dict, dict]:
-        """The job's payload with a submission's files attached (read once per policy)."""
+    def _shipped(self, job: Job) -> tuple[dict, dict]:
+        """The job's payload with a submission's files attached (read once per policy and run)."""
         policy = job.payload.get("policy")
         if not isinstance(policy, dict):
             return job.payload, {}
         key = json.dumps(policy, sort_keys=True)
-        if key not in cache:
+        if key not in self._files:
             try:
-                cache[key] = ship_files(policy)
+                self._files[key] = ship_files(policy)
             except (OSError, ValueError, KeyError):  # missing or oversized: the worker reports it
-                cache[key] = (policy, {})
-        rel, files = cache[key]
+                self._files[key] = (policy, {})
+        rel, files = self._files[key]
         return {**job.payload, "policy": rel}, files
 
-    @staticmethod
-    def _timeout(groups: _Groups, busy: list[_Slot]) -> float | None:
-        live = [groups.deadline[s.job[1].group] for s in busy if s.job[1].group in groups.deadline]
-        return max(0.0, min(live) - time.monotonic()) if live else None
+    def _wait(self, busy: list[_Slot], timeout: float | None) -> list[_Slot]:
+        ready, _ = self.ray.wait([s.ref for s in busy], num_returns=1, timeout=timeout)
+        return [s for s in busy if s.ref in ready]
 
-    def _collect(self, groups: _Groups, slots: list[_Slot], slot: _Slot, attempts: dict, on_reply) -> None:
+    def _collect(self, groups: Groups, slots: list[_Slot], slot: _Slot, on_reply) -> None:
         ray = self.ray
         index, job = slot.job
         try:
             reply, problem = ray.get(slot.ref)
         except ray.exceptions.RayTaskError as exc:  # GraderHost itself raised (a bug, not a loss)
-            self._end(slot, graceful=False)
-            slots.remove(slot)
+            self._discard(slots, slot)
             self._fail(groups, slots, job.group, f"grader error on the Ray worker: {exc}")
             return
         except ray.exceptions.RayError as exc:  # the actor (Ray worker) or its node is gone
             self.lost_workers += 1
-            self._end(slot, graceful=False)
-            slots.remove(slot)
+            self._discard(slots, slot)
             if groups.results[job.group].failed:
                 return
-            attempts[index] = attempts.get(index, 0) + 1
-            if attempts[index] <= RAY_RETRIES:
+            self._attempts[index] = self._attempts.get(index, 0) + 1
+            if self._attempts[index] <= RAY_RETRIES:
                 groups.pending.appendleft((index, job))  # run again, on a new actor
             else:
                 self._fail(groups, slots, job.group,
-                           f"lost its Ray worker {attempts[index]} times (retried on a new one): "
+                           f"lost its Ray worker {self._attempts[index]} times (retried on a new one): "
                            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
             return
-        slot.job, slot.ref = None, None
-        if reply is None:
-            self._end(slot, graceful=False)
-            slots.remove(slot)
-            self._fail(groups, slots, job.group, problem)
-        elif not reply.get("ok"):
-            self._fail(groups, slots, job.group, str(reply.get("reason", "unknown failure")))
-        elif groups.replied(index, job, reply) and on_reply is not None:
-            on_reply(job, reply)
-
-    def _expire(self, groups: _Groups, slots: list[_Slot]) -> None:
-        now = time.monotonic()
-        for s in list(slots):
-            if s.job is not None and now >= groups.deadline.get(s.job[1].group, float("inf")):
-                self._fail(groups, slots, s.job[1].group,
-                           f"timeout: exceeded the wall-clock limit of {self.time_limit:g} s")
-
-    def _fail(self, groups: _Groups, slots: list[_Slot], group: str, reason: str) -> None:
-        if not groups.fail(group, reason):
-            return
-        for s in list(slots):
-            if s.job is not None and s.job[1].group == group:
-                self._end(s, graceful=False)
-                slots.remove(s)
+        slot.ref = None
+        self._answer(groups, slots, slot, reply, problem, on_reply)
 
     def _end(self, slot: _Slot, graceful: bool) -> None:
         """Stop an idle actor's worker (it ends its sandboxes), or kill a busy actor outright."""
@@ -294,4 +247,3 @@ class RayWorkerPool:
         except Exception:  # noqa: BLE001 - already gone
             pass
         slot.job = slot.ref = None
-

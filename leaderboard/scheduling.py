@@ -1,0 +1,247 @@
+"""The rules the grader's pools share: groups of jobs that fail as a whole, a deadline per group,
+workers kept to one group, handed out jobs one at a time.
+
+Two pools run the grader's jobs: :class:`lrgym.leaderboard.pool.WorkerPool` (local worker
+processes) and :class:`lrgym.leaderboard.ray_pool.RayWorkerPool` (the same worker processes
+inside Ray actors). They differ only in how a *unit* (a worker, an actor) is started, given a
+job, waited on, read and ended; what to do with it is decided here, once, by
+:class:`GroupScheduler`, and each pool supplies the transport as five methods:
+
+* ``_start()``: a new idle unit;
+* ``_send(groups, units, unit, index, job)``: hand it job ``index`` (and set ``unit.job``);
+* ``_wait(busy, timeout)``: the busy units that have something to read (after at most
+  ``timeout`` seconds, or as soon as one has when ``timeout`` is None);
+* ``_collect(groups, units, unit, on_reply)``: read what a ready unit has, usually by passing
+  ``(reply, None)`` or ``(None, why it broke)`` on to :meth:`GroupScheduler._answer`;
+* ``_end(unit, graceful)``: stop an idle unit (it ends its sandboxes) or kill a busy one.
+
+A unit has ``job`` (``(index, Job)`` while busy, else None) and ``groups`` (the groups whose
+jobs it was given: with ``isolate_groups`` a unit serves one group only).
+
+The rules:
+
+* jobs are handed out in order; a unit busy or idle counts towards ``n_workers``, and no more
+  units are started than there are jobs to run;
+* with ``isolate_groups`` (untrusted submissions) an idle unit that served another group is
+  ended (gracefully) before the next group's job is handed out, so each submission gets units
+  (workers, sandboxes) of its own;
+* a group fails as soon as one of its jobs fails (a failed reply, a unit that broke): its
+  pending jobs are dropped and its busy units killed (ended, not gracefully) and let go;
+* a group's wall-clock ``time_limit`` counts from its first handed-out job; when it passes while
+  a job of the group is running, the group fails with "timeout: exceeded the wall-clock limit
+  of T s";
+* at the end (or on an exception) idle units are stopped and busy ones killed.
+
+:class:`Groups` keeps the books of a run: each group's replies in job order, jobs left,
+deadline, result.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+__all__ = ["Job", "GroupResult", "Groups", "GroupScheduler"]
+
+
+@dataclass
+class Job:
+    group: str
+    payload: dict  # JSON-able; sent to the worker as is
+    cost: float = 1.0  # rough relative cost (only for ordering)
+
+
+@dataclass
+class GroupResult:
+    """Replies of one group, in job order, or the reason it failed."""
+
+    name: str
+    replies: list = field(default_factory=list)
+    failed: bool = False
+    reason: str | None = None
+    started: float | None = None
+    finished: float | None = None
+
+    @property
+    def elapsed(self) -> float:
+        if self.started is None or self.finished is None:
+            return 0.0
+        return self.finished - self.started
+
+
+class Groups:
+    """Bookkeeping of a run: each group's replies in job order, jobs left, deadline, result."""
+
+    def __init__(self, jobs: list[Job], time_limit: float | None, on_group_done):
+        self.order: list[str] = list(dict.fromkeys(job.group for job in jobs))
+        self.remaining = {g: 0 for g in self.order}
+        self.slot_of: list[int] = []
+        for job in jobs:
+            self.slot_of.append(self.remaining[job.group])
+            self.remaining[job.group] += 1
+        self.results = {g: GroupResult(g, replies=[None] * self.remaining[g]) for g in self.order}
+        self.pending = deque(enumerate(jobs))
+        self.deadline: dict[str, float] = {}
+        self.time_limit = time_limit
+        self.on_group_done = on_group_done
+
+    def started(self, group: str) -> None:
+        res = self.results[group]
+        if res.started is None:
+            res.started = time.monotonic()
+            if self.time_limit is not None:
+                self.deadline[group] = res.started + self.time_limit
+
+    def finish(self, group: str) -> None:
+        res = self.results[group]
+        if res.finished is None:
+            res.finished = time.monotonic()
+            if res.started is None:
+                res.started = res.finished
+            if self.on_group_done is not None:
+                self.on_group_done(res)
+
+    def fail(self, group: str, reason: str) -> bool:
+        """Mark ``group`` failed and drop its pending jobs; False if it had already ended."""
+        res = self.results[group]
+        if res.failed or res.finished is not None:
+            return False
+        res.failed, res.reason, res.replies = True, reason, []
+        for item in [p for p in self.pending if p[1].group == group]:
+            self.pending.remove(item)
+        self.finish(group)
+        return True
+
+    def replied(self, index: int, job: Job, reply: dict) -> bool:
+        """Store a successful reply; True if it counts (its group has not failed)."""
+        res = self.results[job.group]
+        if res.failed:
+            return False
+        res.replies[self.slot_of[index]] = reply
+        self.remaining[job.group] -= 1
+        if self.remaining[job.group] == 0:
+            self.finish(job.group)
+        return True
+
+
+class GroupScheduler:
+    """The run loop and the rules of the module docstring; a subclass sets ``n_workers``,
+    ``time_limit`` and ``isolate_groups`` and supplies the transport (``_start``, ``_send``,
+    ``_wait``, ``_collect``, ``_end``)."""
+
+    n_workers: int
+    time_limit: float | None
+    isolate_groups: bool
+
+    def run(
+        self,
+        jobs: list[Job],
+        on_reply: Callable[[Job, dict], None] | None = None,
+        on_group_done: Callable[[GroupResult], None] | None = None,
+    ) -> dict[str, GroupResult]:
+        """Run every job; returns one :class:`GroupResult` per group (in first-job order).
+
+        ``on_reply(job, reply)`` is called for every successful reply and
+        ``on_group_done(result)`` once per group as soon as it has finished or failed: the
+        caller can record it right away (one store transaction per finished entry).
+        """
+        groups = Groups(jobs, self.time_limit, on_group_done)
+        units: list = []
+        try:
+            while groups.pending or any(u.job is not None for u in units):
+                self._dispatch(groups, units)
+                busy = [u for u in units if u.job is not None]
+                if not busy:
+                    continue
+                ready = self._wait(busy, self._timeout(groups, busy))
+                for u in busy:  # a unit read before may have failed the group of another one
+                    if u in units and u.job is not None and u in ready:
+                        self._collect(groups, units, u, on_reply)
+                self._expire(groups, units)
+        finally:
+            for u in units:
+                self._end(u, graceful=u.job is None)
+        for g in groups.order:  # groups with no job left unfinished (cannot happen, but be total)
+            groups.finish(g)
+        return groups.results
+
+    # -- the shared steps ---------------------------------------------------------------------------
+
+    def _usable(self, unit, job: Job) -> bool:
+        return not self.isolate_groups or not unit.groups or unit.groups == {job.group}
+
+    def _dispatch(self, groups: Groups, units: list) -> None:
+        """Retire idle units another group may not use, start new ones, hand out jobs."""
+        for u in list(units):
+            if u.job is None and groups.pending and not self._usable(u, groups.pending[0][1]):
+                self._end(u, graceful=True)
+                units.remove(u)
+        while groups.pending and len(units) < min(self.n_workers, len(groups.pending)
+                                                    + sum(u.job is not None for u in units)):
+            units.append(self._start())
+        for u in list(units):  # _send may let units go (a worker dead before taking its job)
+            if u in units and u.job is None and groups.pending and self._usable(u, groups.pending[0][1]):
+                index, job = groups.pending.popleft()
+                groups.started(job.group)
+                self._send(groups, units, u, index, job)
+
+    @staticmethod
+    def _timeout(groups: Groups, busy: list) -> float | None:
+        """Seconds until the nearest deadline of a busy unit's group, or None (no deadline)."""
+        live = [groups.deadline[u.job[1].group] for u in busy if u.job[1].group in groups.deadline]
+        return max(0.0, min(live) - time.monotonic()) if live else None
+
+    def _answer(self, groups: Groups, units: list, unit, reply: dict | None, problem: str | None,
+                on_reply) -> None:
+        """Act on ``unit``'s answer to its job: ``(reply, None)``, or ``(None, why)`` when the unit
+        broke (died, broke the protocol): it is let go and its group fails with ``why``."""
+        index, job = unit.job
+        unit.job = None
+        if reply is None:
+            self._discard(units, unit)
+            self._fail(groups, units, job.group, problem)
+        elif not reply.get("ok"):
+            self._fail(groups, units, job.group, str(reply.get("reason", "unknown failure")))
+        elif groups.replied(index, job, reply) and on_reply is not None:
+            on_reply(job, reply)
+
+    def _expire(self, groups: Groups, units: list) -> None:
+        """Fail the groups whose wall-clock limit has passed (their busy units are killed)."""
+        now = time.monotonic()
+        for u in list(units):
+            if u.job is not None and now >= groups.deadline.get(u.job[1].group, math.inf):
+                self._fail(groups, units, u.job[1].group,
+                           f"timeout: exceeded the wall-clock limit of {self.time_limit:g} s")
+
+    def _fail(self, groups: Groups, units: list, group: str, reason: str) -> None:
+        """Fail ``group``: its pending jobs are dropped, its busy units killed and let go."""
+        if not groups.fail(group, reason):
+            return
+        for u in list(units):
+            if u.job is not None and u.job[1].group == group:
+                self._discard(units, u)
+
+    def _discard(self, units: list, unit) -> None:
+        """Kill ``unit`` (whatever it is doing) and let it go."""
+        self._end(unit, graceful=False)
+        units.remove(unit)
+
+    # -- the transport: supplied by each pool -------------------------------------------------------
+
+    def _start(self):
+        raise NotImplementedError
+
+    def _send(self, groups: Groups, units: list, unit, index: int, job: Job) -> None:
+        raise NotImplementedError
+
+    def _wait(self, busy: list, timeout: float | None) -> list:
+        raise NotImplementedError
+
+    def _collect(self, groups: Groups, units: list, unit, on_reply) -> None:
+        raise NotImplementedError
+
+    def _end(self, unit, graceful: bool) -> None:
+        raise NotImplementedError
