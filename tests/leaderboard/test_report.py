@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import trim_mean
 from lb_helpers import synthetic_entry, synthetic_runs, tiny_suite
 
-from lrgym.leaderboard import report, scoring
+from lrgym.leaderboard import report, report_format, report_html, scoring
 from lrgym.leaderboard.ranking import build_leaderboard
 from lrgym.leaderboard.runner import summarize
 from lrgym.leaderboard.store import ResultStore
@@ -70,7 +70,7 @@ def test_html_without_matplotlib_says_which_extra(store, monkeypatch):
     def no_mpl(*a, **k):
         raise ImportError("No module named 'matplotlib'")
 
-    monkeypatch.setattr(report, "plots", no_mpl)
+    monkeypatch.setattr(report_html, "plots", no_mpl)  # the name the page calls
     page = report.html_page(build_leaderboard(store, SUITE, reps=200))
     assert "lrgym[report]" in page and "data:image/png" not in page
 
@@ -114,7 +114,7 @@ def test_terminal_table_fits_the_terminal_and_never_truncates_the_ranking(store,
     assert ("quadratic" in header) is family_columns
     for r in lb.rows:  # every rank, full name and family IQM with its interval, unabridged
         row = next(line for line in table if f" {r.name} " in line)
-        assert f" {r.rank} " in row and report._ci(r.family_iqm) in row
+        assert f" {r.rank} " in row and report_format.interval(r.family_iqm) in row
 
 
 def test_a_family_with_12_percent_divergence_does_not_read_as_perfect(tmp_path):
@@ -216,3 +216,31 @@ def test_rows_of_other_tuned_values_or_weights_than_the_shipped_ones_are_flagged
     out = io.StringIO()
     report.print_table(lb, console=Console(file=out, width=250))
     assert "were not made from the tuned values or weights this install ships" in out.getvalue()
+
+
+def test_the_report_facade_re_exports_modules_that_import_one_way():
+    """``lrgym.leaderboard.report`` only re-exports; each concern's module imports only the ones
+    below it (format and provenance at the bottom, the HTML page on top) and none the facade."""
+    import ast
+    import importlib
+    from pathlib import Path
+
+    below = {  # module → the report modules it may import
+        "report_format": set(), "provenance": set(),
+        "report_terminal": {"report_format", "provenance"}, "report_markdown": {"report_format", "provenance"},
+        "report_plots": {"report_format"}, "report_html": {"report_format", "provenance", "report_plots"},
+    }
+    for name, allowed in below.items():
+        module = importlib.import_module(f"lrgym.leaderboard.{name}")
+        imported = set()
+        for node in ast.walk(ast.parse(Path(module.__file__).read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[2] for a in node.names if a.name.startswith("lrgym.leaderboard.")}
+            elif isinstance(node, ast.ImportFrom) and node.module == "lrgym.leaderboard":
+                imported |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lrgym.leaderboard."):
+                imported.add(node.module.split(".")[2])
+        assert imported & ({"report", *below}) <= allowed, name
+        assert all(getattr(report, n) is getattr(module, n) for n in module.__all__ if n in report.__all__)
+    assert all(hasattr(report, n) for n in report.__all__)
+    assert {n for m in below for n in importlib.import_module(f"lrgym.leaderboard.{m}").__all__} >= set(report.__all__)

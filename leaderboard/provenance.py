@@ -1,0 +1,48 @@
+"""Which shipped files the board's baseline rows were made from, and which rows are stale.
+
+A baseline entry records the SHA-256s of the shipped tuned values and weights it ran
+(``env_spec["inputs"]``, written by the worker from
+:func:`lrgym.baselines.registry.shipped_inputs`). After a retune or a retrain those files
+change and the stored rows are of other policies: :func:`stale_baselines` names them and
+:func:`stale_note` says so in one sentence, which the terminal table, ``LEADERBOARD.md`` and the
+HTML page all print.
+"""
+
+from __future__ import annotations
+
+from lrgym.leaderboard.ranking import Leaderboard
+
+__all__ = ["baseline_inputs", "stale_baselines", "stale_note"]
+
+
+def baseline_inputs(lb: Leaderboard) -> dict[str, set[str]]:
+    """File → SHA-256s of the shipped tuned values and weights the board's baseline entries ran
+    (recorded by the worker, :func:`lrgym.baselines.registry.shipped_inputs`). One hash per file
+    unless the board mixes entries run before and after a retune or a retrain."""
+    out: dict[str, set[str]] = {}
+    for r in lb.rows:
+        if r.entry.kind == "baseline":
+            for name, digest in ((r.entry.env_spec or {}).get("inputs") or {}).items():
+                out.setdefault(str(name), set()).add(str(digest))
+    return dict(sorted(out.items()))
+
+
+def stale_baselines(lb: Leaderboard) -> list[str]:
+    """Baseline rows not made from the tuned values / weights this install ships: the files
+    their entries recorded (``env_spec["inputs"]``) differ from
+    :func:`lrgym.baselines.registry.shipped_inputs`, or were not recorded (entries of an lrgym
+    that did not record them). After a retune or a retrain their numbers are of other policies."""
+    from lrgym.baselines.registry import BASELINES, shipped_inputs
+
+    return [r.entry.name for r in lb.rows if r.entry.kind == "baseline" and r.entry.name in BASELINES
+            and ((r.entry.env_spec or {}).get("inputs") or {}) != shipped_inputs([r.entry.name])]
+
+
+def stale_note(lb: Leaderboard) -> str | None:
+    """One sentence naming the :func:`stale_baselines`, or None."""
+    stale = stale_baselines(lb)
+    if not stale:
+        return None
+    return (f"Note: the row(s) of {', '.join(stale)} were not made from the tuned values or weights this "
+            "install ships (they changed since, or the entry did not record them); "
+            "`lrgym leaderboard run-baselines` runs them again.")

@@ -1,0 +1,160 @@
+"""The self-contained HTML report (``lrgym leaderboard report``): the ranking, the plots as
+base64 PNGs, the failures, each entry's provenance and the score definitions.
+
+The plots come from :mod:`lrgym.leaderboard.report_plots`; without matplotlib the page still
+renders the tables and says which extra the plots need. Every user-supplied string (entry
+names, failure reasons, sources) is cleaned of control characters and ``html.escape``-d.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime, timezone
+
+from lrgym.leaderboard.provenance import stale_note
+from lrgym.leaderboard.ranking import Leaderboard
+from lrgym.leaderboard.report_format import (KINDS_LEGEND, SCORE_DEFINITIONS, column_names, entry_kind, number,
+                                             row_cells)
+from lrgym.leaderboard.report_plots import CONTROLLER_ENTRY, plots, plotted_rows
+from lrgym.leaderboard.text import clean
+
+__all__ = ["html_page"]
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1250px;color:#222;padding:0 1em}
+h1{margin-bottom:.2em} .sub{color:#555;margin-top:0}
+table{border-collapse:collapse;margin:1em 0;font-size:14px}
+th,td{padding:4px 8px;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
+th{background:#f4f4f4} td.name,th.name,td.left{text-align:left}
+tr.submission td{background:#eef7ff}
+td.reason{text-align:left;white-space:pre-wrap;font-family:monospace;font-size:12px;max-width:800px}
+img{max-width:100%} .note{background:#fff6dd;padding:.6em;border-left:4px solid #e0b000}
+.defs{white-space:pre-wrap;font-size:13px;color:#333;background:#fafafa;padding:1em}
+details{margin:.3em 0} code{font-size:12px}
+.wide{overflow-x:auto}
+"""
+
+
+def html_page(lb: Leaderboard, references=None, top: int = 5, with_plots: bool = True, entries=()) -> str:
+    """The self-contained HTML report (tables, plots as base64 PNG, definitions).
+
+    The plots show every submission, every entry named in ``entries`` and the ``top`` best
+    baselines (:func:`~lrgym.leaderboard.report_plots.plotted_rows`)."""
+    parts = [*_head(lb), *_ranking(lb)]
+    if with_plots and lb.rows:
+        parts += _plots(lb, references, top, entries)
+    parts += [*_failures(lb), *_entries(lb),
+              "<h2>How to read it</h2>", f'<div class="defs">{_e(SCORE_DEFINITIONS)}</div>', "</body></html>"]
+    return "\n".join(parts)
+
+
+def _e(text) -> str:
+    """``text`` with control characters removed, then HTML-escaped."""
+    return html.escape(clean(text))
+
+
+def _head(lb: Leaderboard) -> list[str]:
+    """The document's head and the page's title: the suite and when the page was made."""
+    suite = lb.suite
+    return [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>lrgym leaderboard — {_e(suite.version)}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>lrgym leaderboard</h1>",
+        f'<p class="sub">Suite <b>{_e(suite.version)}</b> — {_e(suite.description)}. '
+        f"{len(suite.tasks())} instances × {len(suite.seeds)} seeds = {suite.n_runs} runs per entry. "
+        f"Generated {_e(datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))}.</p>",
+    ]
+
+
+def _ranking(lb: Leaderboard) -> list[str]:
+    """The ranking table, the kinds legend, the stale-baselines note, or that the board is empty."""
+    cols = column_names(lb)
+    parts = ['<div class="wide"><table class="ranking"><thead><tr>' + "".join(
+        f'<th class="{"name" if i in (1, 2) else ""}">{_e(c)}</th>' for i, c in enumerate(cols)) + "</tr></thead><tbody>"]
+    for r in lb.rows:
+        cells = row_cells(lb, r)
+        parts.append(f'<tr class="{_e(r.entry.kind)}">' + "".join(
+            f'<td class="{"name" if i in (1, 2) else ""}">{_e(c)}</td>' for i, c in enumerate(cells)) + "</tr>")
+    parts.append("</tbody></table></div>")
+    parts.append(f'<p class="sub">{_e(KINDS_LEGEND)}</p>')
+    note = stale_note(lb)
+    if note:
+        parts.append(f'<p class="sub"><b>{_e(note)}</b></p>')
+    if not lb.rows:
+        parts.append("<p>No entries yet: run <code>lrgym leaderboard run-baselines</code>.</p>")
+    return parts
+
+
+def _plots(lb: Leaderboard, references, top: int, entries) -> list[str]:
+    """The plots with their captions, or a note that they need matplotlib (ValueError for an
+    ``entries`` name not on the board, checked first)."""
+    shown = ", ".join(r.name for r in plotted_rows(lb, top, entries))  # checks the names first
+    try:
+        images = plots(lb, top=top, references=references, entries=entries)
+    except ImportError:
+        return ['<p class="note">Plots need matplotlib: <code>pip install \'lrgym[report]\'</code>.</p>']
+
+    def img(key, alt):
+        return f'<img alt="{_e(alt)}" src="data:image/png;base64,{images[key]}">' if key in images else ""
+
+    suite = lb.suite
+    parts = ["<h2>Score confidence intervals</h2>", img("ci", "family IQM with 95% CIs"),
+             "<h2>Performance profiles</h2>",
+             f"<p>Shown here and below: every submission, the {top} best baselines"
+             + (" and the entries asked for" if entries else "") + f" ({_e(shown)}). "
+             "Left: fraction of runs scoring above τ (rliable), shaded 95% bootstrap bands. "
+             "Right: AlgoPerf's time-to-target profiles.</p>",
+             img("profile", "performance profiles"), img("algoperf", "AlgoPerf profiles"),
+             "<h2>Per family: learning rates and losses</h2>",
+             f"<p>Thick lines: the median over all {len(suite.seeds)} seeds and every instance of the "
+             "family, shaded from the 25th to the 75th percentile; thin line: one example run (the "
+             "family's first instance, first seed). Losses are relative to the run's initial loss. "
+             "Right: the median over runs of the normalised score S of the loss reached by each "
+             "step.</p>"]
+    for fs in suite.families:
+        parts.append(f"<h3>{_e(fs.family)}</h3>" + img(f"family:{fs.family}", f"{fs.family} curves"))
+    if "controller" in images:
+        parts += ["<h2>The learned controller against the best constant LR</h2>",
+                  f"<p>The LR the learned <code>{_e(CONTROLLER_ENTRY)}</code> entry sets at each step (solid) on "
+                  "the first instances of each family of this suite (held out: it trained on train "
+                  f"instances only), seed {_e(suite.seeds[0])}, and each instance's best constant LR, the "
+                  "reference of the score (dashed, same colour).</p>",
+                  img("controller", "controller LR against the reference LR")]
+    return parts
+
+
+def _failures(lb: Leaderboard) -> list[str]:
+    """The latest failed attempts, with their full reasons (none: nothing)."""
+    if not lb.failures:
+        return []
+    parts = ['<h2>Failed (latest attempt)</h2><table><tr><th class="name">entry</th><th>when</th>'
+             '<th class="name">reason</th></tr>']
+    for f in lb.failures:
+        parts.append(f'<tr><td class="name">{_e(f.name)}</td><td>{_e((f.created_at or "")[:19])}</td>'
+                     f'<td class="reason">{_e(f.failure_reason or "")}</td></tr>')
+    parts.append("</table>")
+    return parts
+
+
+def _entries(lb: Leaderboard) -> list[str]:
+    """Each entry's provenance (source, hashes, the shipped files a baseline was made from,
+    machine, packages, seeds), and the entries skipped because their runs do not match the suite."""
+    parts = ["<h2>Entries</h2>"]
+    for r in lb.rows:
+        en = r.entry
+        versions = ", ".join(f"{k} {v}" for k, v in (en.package_versions or {}).items())
+        parts.append(
+            f"<details><summary>{_e(en.name)} ({_e(entry_kind(en))})</summary><ul>"
+            f"<li>source: <code>{_e(str((en.env_spec or {}).get('source', '')))}</code></li>"
+            f"<li>policy source sha256: <code>{_e(en.policy_source_hash or '–')}</code></li>"
+            + "".join(f"<li>made from <code>{_e(str(k))}</code> sha256 <code>{_e(str(v))}</code></li>"
+                      for k, v in ((en.env_spec or {}).get("inputs") or {}).items() if en.kind == "baseline")
+            + f"<li>recorded: {_e(en.created_at or '')}, in "
+            f"{_e(number((en.summary or {}).get('elapsed_seconds'), 1))} s</li>"
+            f"<li>CPU: {_e(en.cpu or '')}</li><li>packages: {_e(versions)}</li>"
+            f"<li>seeds: {_e(', '.join(map(str, en.seeds)))}</li></ul></details>")
+    if lb.skipped:
+        parts.append(f"<p>Skipped (runs do not match the suite): {_e(', '.join(lb.skipped))}</p>")
+    return parts

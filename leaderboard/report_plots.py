@@ -1,0 +1,310 @@
+"""The report's figures (matplotlib, the ``report`` extra, imported only here and only when plotting).
+
+Which entries: every plot shows every submission, every entry named with ``--entry``, and the
+``top`` best baselines (:func:`plotted_rows`); the CI plot shows the whole board. How: one style
+per entry (:func:`entry_styles`), the same in every figure. One function per figure;
+:func:`figures` makes them all and :func:`plots` encodes them as base64 PNGs for the HTML page.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from lrgym.leaderboard import scoring
+from lrgym.leaderboard.ranking import ALGOPERF_TAUS, PROFILE_TAUS, Leaderboard, Row
+from lrgym.leaderboard.report_format import entry_kind
+from lrgym.leaderboard.suite import Task
+
+__all__ = ["PALETTE", "LINE_STYLES", "KIND_SUFFIX", "FONT_SIZE", "Style", "entry_styles", "plotted_rows", "ci_figure",
+           "profile_figure", "algoperf_figure", "curve_matrix", "median_band", "progress_matrix", "family_figure",
+           "CONTROLLER_ENTRY", "controller_figure", "figures", "plots", "fs_len"]
+
+#: 20 colours of maximum contrast (Kelly 1965, without white and black and the palest ones
+#: replaced by darker kin); entry i gets colour i mod 20 and line style i // 20 (by rank)
+PALETTE = ("#0067a5", "#f38400", "#008856", "#be0032", "#875692", "#882d17", "#e68fac", "#2b3d26",
+           "#f3c300", "#604e97", "#8db600", "#654522", "#e25822", "#848482", "#a1caf1", "#b3446c",
+           "#c2b280", "#f6a600", "#dcd300", "#000000")
+LINE_STYLES = ("-", "--", ":", "-.")
+#: the labels' suffix per kind (:func:`~lrgym.leaderboard.report_format.entry_kind`): the legend says what each entry is
+KIND_SUFFIX = {"baseline": "", "learned": " (learned)", "submission": " (submission)"}
+FONT_SIZE = 10  # readable at 1× on a laptop: the PNGs are shown at their pixel size (dpi 96)
+
+
+@dataclass(frozen=True)
+class Style:
+    """How one entry is drawn in every figure."""
+
+    color: str
+    linestyle: str
+    linewidth: float
+    label: str
+
+
+def entry_styles(lb: Leaderboard) -> dict[str, Style]:
+    """A style per entry of the board, by rank: colours repeat only beyond 20 entries, and then
+    with another line style; submissions are drawn thicker; labels carry the kind."""
+    styles = {}
+    for i, r in enumerate(lb.rows):
+        kind = entry_kind(r.entry)
+        styles[r.name] = Style(PALETTE[i % len(PALETTE)], LINE_STYLES[(i // len(PALETTE)) % len(LINE_STYLES)],
+                               2.4 if kind == "submission" else 1.5, _label(r.name) + KIND_SUFFIX.get(kind, ""))
+    return styles
+
+
+def plotted_rows(lb: Leaderboard, top: int = 5, entries=()) -> list[Row]:
+    """The entries the plots show, in rank order: the ``top`` best baselines (hand-designed or
+    learned), every submission, and every entry named in ``entries`` (in any spelling of its name,
+    :meth:`Leaderboard.row`; ValueError for a name not on the board)."""
+    named = []
+    for n in entries:
+        try:
+            named.append(lb.row(n))
+        except KeyError:
+            raise ValueError(f"entry {n!r} is not on the {lb.suite.version} board; valid choices: "
+                             + ", ".join(r.name for r in lb.rows)) from None
+    best = [r for r in lb.rows if r.entry.kind == "baseline"][: max(0, top)]
+    keep = {id(r) for r in [*best, *named]} | {id(r) for r in lb.rows if r.entry.kind == "submission"}
+    return [r for r in lb.rows if id(r) in keep]
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=96, bbox_inches="tight")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _label(name: str, n: int = 28) -> str:
+    """A plot label: shortened, and ``$`` escaped so matplotlib never parses it as math."""
+    name = name if len(name) <= n else name[: n - 1] + "…"
+    return name.replace("$", r"\$")
+
+
+def ci_figure(lb: Leaderboard, styles: dict[str, Style]):
+    """The family IQM with its 95 % CI, every entry of the board (submissions' names in bold)."""
+    from matplotlib.figure import Figure
+
+    rows = lb.rows
+    fig = Figure(figsize=(9, 0.32 * len(rows) + 1.4))
+    ax = fig.subplots()
+    ys = np.arange(len(rows))[::-1]
+    for y, r in zip(ys, rows):
+        e, lo, hi = r.family_iqm
+        ax.errorbar(e, y, xerr=[[e - lo], [hi - e]], fmt="o", color=styles[r.name].color, capsize=3,
+                    label=styles[r.name].label)
+    ax.set_yticks(ys, [styles[r.name].label for r in rows])
+    for tick, r in zip(ax.get_yticklabels(), rows):
+        if r.entry.kind == "submission":
+            tick.set_fontweight("bold")
+    ax.axvline(1.0, color="k", ls="--", lw=0.8)
+    ax.set_xlabel("family IQM of normalised score S (95% stratified-bootstrap CI); 1 = best fixed LR")
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def profile_figure(rows: list[Row], styles: dict[str, Style]):
+    """rliable's performance profiles (fraction of runs scoring above τ) with bootstrap bands."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.2, 4.2))  # two side by side on a laptop screen
+    ax = fig.subplots()
+    for r in rows:
+        st = styles[r.name]
+        iv = scoring.stratified_bootstrap_ci(r.scores, lambda s: scoring.performance_profile(s, PROFILE_TAUS),
+                                             reps=500, seed=0, vectorized=True)
+        ax.plot(PROFILE_TAUS, iv.estimate, color=st.color, ls=st.linestyle, lw=st.linewidth, label=st.label)
+        ax.fill_between(PROFILE_TAUS, iv.low, iv.high, color=st.color, alpha=0.12)
+    ax.set_xlabel("normalised score τ")
+    ax.set_ylabel("fraction of runs with score > τ")
+    ax.axvline(1.0, color="k", ls="--", lw=0.8)
+    ax.legend(fontsize=FONT_SIZE - 1)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def algoperf_figure(lb: Leaderboard, rows: list[Row], styles: dict[str, Style]):
+    """AlgoPerf's time-to-target profiles (relative to every entry of the board) of ``rows``."""
+    from matplotlib.figure import Figure
+
+    rho = scoring.algoperf_profile(np.stack([r.times for r in lb.rows]), ALGOPERF_TAUS)
+    index = {r.name: i for i, r in enumerate(lb.rows)}
+    fig = Figure(figsize=(6.2, 4.2))  # two side by side on a laptop screen
+    ax = fig.subplots()
+    for r in rows:
+        st = styles[r.name]
+        ax.step(ALGOPERF_TAUS, rho[index[r.name]], where="post", color=st.color, ls=st.linestyle, lw=st.linewidth,
+                label=f"{st.label} ({r.algoperf:.2f})")
+    ax.set_xlabel("τ (steps to target / fastest entry's)")
+    ax.set_ylabel("fraction of instances reached within τ")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=FONT_SIZE - 1)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def curve_matrix(runs, key: str, length: int, relative: bool = False) -> np.ndarray:
+    """(runs, length) matrix of one curve; a run that ended early (diverged) is padded with inf
+    for losses and NaN for the LR. ``relative``: divided by the run's first value (L_t / L_0)."""
+    pad = np.nan if key == "lr" else np.inf
+    out = np.full((len(runs), length), pad)
+    for i, x in enumerate(runs):
+        c = np.asarray(x.curves.get(key, ()), dtype=float)[:length]
+        if relative and len(c):
+            c = c / c[0] if c[0] > 0 and np.isfinite(c[0]) else np.full(len(c), np.nan)
+        out[i, : len(c)] = c
+    return out
+
+
+def median_band(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median and 25–75 % quantiles per column, NaN ignored (inf counts as the worst value)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        q = np.nanquantile(m, [0.5, 0.25, 0.75], axis=0) if m.size else np.full((3, m.shape[1]), np.nan)
+    return q[0], q[1], q[2]
+
+
+def progress_matrix(runs, references, family: str, length: int) -> np.ndarray:
+    """(runs, length) normalised score S of the loss reached after each step (clipped; a run
+    that ended early keeps its last value, −1 if it diverged)."""
+    out = []
+    for x in runs:
+        tl = np.asarray(x.curves.get("train_loss", ()), dtype=float)
+        p = np.atleast_1d(scoring.score(tl[0], tl, references.final_loss(Task(family, x.instance), x.seed)))
+        full = np.full(length, -1.0 if x.diverged else (p[-1] if len(p) else 0.0))
+        full[: min(len(p), length)] = p[:length]
+        out.append(np.clip(full, -1.0, 2.0))
+    return np.stack(out) if out else np.zeros((0, length))
+
+
+def family_figure(lb: Leaderboard, fs, rows: list[Row], styles: dict[str, Style], references=None):
+    """One family: LR and training loss (relative to L0) over the steps — median over every seed
+    and instance with the 25–75 % band, and one example run as a thin line — and the median
+    normalised progress S(t) (needs the references)."""
+    from matplotlib.figure import Figure
+
+    family, instance, seed = fs.family, fs.instances[0], lb.suite.seeds[0]
+    n = fs_len(lb, family)
+    fig = Figure(figsize=(12.5, 4.2))
+    ax_lr, ax_loss, ax_prog = fig.subplots(1, 3)
+    for r in rows:
+        st = styles[r.name]
+        mine = [x for x in r.runs if x.family == family]
+        if not mine:
+            continue
+        example = next((x for x in mine if (x.instance, x.seed) == (instance, seed)), mine[0])
+        for ax, key, length, rel, steps in ((ax_lr, "lr", n, False, np.arange(n)),
+                                            (ax_loss, "train_loss", n + 1, True, np.arange(n + 1))):
+            med, lo, hi = median_band(curve_matrix(mine, key, length, relative=rel))
+            ax.plot(steps, med, color=st.color, ls=st.linestyle, lw=st.linewidth, label=st.label)
+            ax.fill_between(steps, lo, hi, color=st.color, alpha=0.12, lw=0)
+            one = curve_matrix([example], key, length, relative=rel)[0]
+            ax.plot(steps, np.where(np.isfinite(one), one, np.nan), color=st.color, lw=0.7, alpha=0.6)
+        if references is not None:
+            ax_prog.plot(np.arange(n + 1), np.median(progress_matrix(mine, references, family, n + 1), axis=0),
+                         color=st.color, ls=st.linestyle, lw=st.linewidth)
+    if references is not None:
+        tasks = [Task(family, i) for i in fs.instances]
+        ax_lr.axhline(float(np.median([references.lr(t) for t in tasks])), color="k", ls="--", lw=0.8,
+                      label="reference LR (median)")
+    ax_lr.set_yscale("log")
+    lo, hi = _lr_range(references, Task(family, instance))
+    ax_lr.set_ylim(lo / 2, hi * 2)
+    ax_lr.set_title(f"{family}: learning rate", fontsize=FONT_SIZE)
+    ax_loss.set_yscale("log")
+    ax_loss.set_title(f"{family}: training loss / initial loss", fontsize=FONT_SIZE)
+    ax_prog.axhline(1.0, color="k", ls="--", lw=0.8)
+    ax_prog.set_title(f"{family}: median normalised progress S(t)", fontsize=FONT_SIZE)
+    ax_prog.set_ylim(-1.05, 2.05)
+    for a in (ax_lr, ax_loss, ax_prog):
+        a.set_xlabel("env step")
+        a.grid(alpha=0.3)
+    handles, labels = ax_lr.get_legend_handles_labels()
+    ncol = min(6, max(1, len(labels)))
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=FONT_SIZE - 1,
+               bbox_to_anchor=(0.5, -0.02), frameon=False)
+    fig.subplots_adjust(bottom=0.16 + 0.06 * ((len(labels) - 1) // ncol), wspace=0.25)
+    return fig
+
+
+#: the learned controller's entry, whose LR curves the report sets against each instance's reference LR
+CONTROLLER_ENTRY = "controller"
+
+
+def controller_figure(lb: Leaderboard, references, name: str = CONTROLLER_ENTRY, per_family: int = 3):
+    """The learned controller's LR on a few held-out (suite) instances per family, seed 0, each
+    against that instance's best constant LR (the reference, dashed, same colour); ``None`` if the
+    board has no entry ``name`` or no references."""
+    from matplotlib.figure import Figure
+
+    row = next((r for r in lb.rows if r.name == name), None)
+    if row is None or references is None:
+        return None
+    families = [fs for fs in lb.suite.families if any(x.family == fs.family for x in row.runs)]
+    fig = Figure(figsize=(3.4 * max(1, len(families)), 3.6))
+    axes = np.atleast_1d(fig.subplots(1, max(1, len(families))))
+    seed = lb.suite.seeds[0]
+    for ax, fs in zip(axes, families):
+        for k, instance in enumerate(fs.instances[:per_family]):
+            run = next((x for x in row.runs if (x.family, x.instance, x.seed) == (fs.family, instance, seed)), None)
+            if run is None:
+                continue
+            color = f"C{k}"
+            lrs = np.asarray(run.curves.get("lr", ()), dtype=float)
+            ax.plot(np.arange(len(lrs)), lrs, color=color, lw=1.4, label=f"{instance}")
+            ax.axhline(references.lr(Task(fs.family, instance)), color=color, ls="--", lw=0.9)
+        ax.set_yscale("log")
+        ax.set_title(f"{fs.family}", fontsize=FONT_SIZE)
+        ax.set_xlabel("env step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=FONT_SIZE - 2, title="instance", title_fontsize=FONT_SIZE - 2)
+    axes[0].set_ylabel("learning rate")
+    fig.subplots_adjust(wspace=0.45, bottom=0.16)
+    return fig
+
+
+def figures(lb: Leaderboard, top: int = 5, references=None, entries=()) -> dict:
+    """Every figure of the report (matplotlib Figures): ``ci``, ``profile``, ``algoperf`` and
+    ``family:<name>`` per family."""
+    import matplotlib
+
+    if not lb.rows:
+        return {}
+    styles = entry_styles(lb)
+    shown = plotted_rows(lb, top, entries)
+    with matplotlib.rc_context({"font.size": FONT_SIZE}):
+        out = {"ci": ci_figure(lb, styles), "profile": profile_figure(shown, styles),
+               "algoperf": algoperf_figure(lb, shown, styles)}
+        for fs in lb.suite.families:
+            out[f"family:{fs.family}"] = family_figure(lb, fs, shown, styles, references)
+        controller = controller_figure(lb, references)
+        if controller is not None:
+            out["controller"] = controller
+    return out
+
+
+def plots(lb: Leaderboard, top: int = 5, references=None, entries=()) -> dict[str, str]:
+    """Base64 PNGs of :func:`figures`."""
+    return {key: _png(fig) for key, fig in figures(lb, top, references, entries).items()}
+
+
+def _lr_range(references, task) -> tuple[float, float]:
+    """The env's LR range the reference of ``task`` was searched in (default 1e-6 … 10)."""
+    try:
+        lo, hi = references.tasks[task.label]["lr_range"]
+        return float(lo), float(hi)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return 1e-6, 10.0
+
+
+def fs_len(lb: Leaderboard, family: str) -> int:
+    """Episode length (env steps) of ``family`` in the suite (longest run seen)."""
+    n = 0
+    for r in lb.rows:
+        for x in r.runs:
+            if x.family == family:
+                n = max(n, len(x.curves.get("lr", ())))
+    return n

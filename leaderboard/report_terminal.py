@@ -1,0 +1,70 @@
+"""The ranking as a rich table in the terminal (``lrgym leaderboard show`` / ``run-baselines``).
+
+Every user-supplied string is shown through ``rich.text.Text``: verbatim, never parsed as markup.
+"""
+
+from __future__ import annotations
+
+from lrgym.leaderboard.provenance import stale_note
+from lrgym.leaderboard.ranking import Leaderboard
+from lrgym.leaderboard.report_format import (FAMILY_CELL, INSTANCES_COLUMN, RANK_COLUMN, column_names, reason_line,
+                                             row_cells)
+from lrgym.leaderboard.text import clean
+
+__all__ = ["COMPACT_COLUMNS", "MINIMAL_COLUMNS", "print_table"]
+
+#: the columns a narrow terminal still shows (plus the PoI column)
+COMPACT_COLUMNS = ("#", "entry", "kind", RANK_COLUMN, INSTANCES_COLUMN, "mean", "diverged")
+MINIMAL_COLUMNS = ("#", "entry", RANK_COLUMN, "mean")
+
+
+def print_table(lb: Leaderboard, console=None, show_failures: bool = True) -> None:
+    """The ranking as a rich table (names are shown verbatim, never parsed as markup)."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = console or Console()
+    suite = lb.suite
+    title = f"lrgym leaderboard — suite {suite.version} ({len(suite.tasks())} instances × {len(suite.seeds)} seeds)"
+    columns = column_names(lb)
+    # the widest layout that fits the terminal: all columns, the essentials, the bare ranking
+    # (the per-family IQM / mean / divergence columns go last: they show what an IQM hides)
+    family = [i for i, c in enumerate(columns) if c.endswith(FAMILY_CELL)]
+    essentials = [i for i, c in enumerate(columns) if c in COMPACT_COLUMNS or c.startswith("PoI")]
+    layouts = [range(len(columns)), sorted(essentials + family), essentials,
+               [i for i, c in enumerate(columns) if c in MINIMAL_COLUMNS]]
+    for compact, keep in enumerate(layouts):
+        table = Table(title=Text(title), header_style="bold")
+        for i in keep:
+            table.add_column(Text(columns[i]), justify="left" if i in (1, 2) else "right", no_wrap=True)
+        for r in lb.rows:
+            cells = row_cells(lb, r)
+            table.add_row(*(Text(cells[i]) for i in keep), style="cyan" if r.entry.kind == "submission" else None)
+        if console.measure(table, options=console.options.update(max_width=10_000)).maximum <= console.width:
+            break
+    console.print(table)
+    if compact and lb.rows:
+        console.print(Text("(a narrow terminal: the other columns are in the Markdown ranking and the HTML "
+                           "page `lrgym leaderboard report` writes; where: its `wrote ...` lines)"))
+    if not lb.rows:
+        from lrgym.leaderboard.private import is_private
+        from lrgym.leaderboard.suite import DEFAULT_SUITE
+
+        which = (" --private KEYFILE" if is_private(suite) else
+                 "" if suite.name == DEFAULT_SUITE else f" --suite {suite.name}")
+        console.print(Text(f"No entries yet: run `lrgym leaderboard run-baselines{which}`."))
+    note = stale_note(lb)
+    if note:
+        console.print(Text(note, style="yellow"))
+    if show_failures and lb.failures:
+        ft = Table(title=Text("Failed (latest attempt)"), header_style="bold")
+        ft.add_column("entry")
+        ft.add_column("when")
+        ft.add_column("reason", overflow="fold")
+        for e in lb.failures:
+            ft.add_row(Text(clean(e.name, keep_newlines=False)), Text((e.created_at or "")[:19]),
+                       Text(reason_line(e.failure_reason, 300)))
+        console.print(ft)
+    if lb.skipped:
+        console.print(Text(f"skipped (runs do not match suite {suite.version}): {', '.join(lb.skipped)}"))
