@@ -17,7 +17,9 @@ Modules, one concern each:
 * ``trust``: content hashes of the reference files the grader wrote;
 * ``private``: a hidden suite derived from a grader-held key;
 * ``store``: the append-only SQLite results store;
-* ``ranking`` / ``report``: the ranking and its terminal table, Markdown and HTML;
+* ``ranking`` / ``report``: the ranking and its terminal table, Markdown and HTML (``report``
+  re-exports ``report_format``, ``provenance``, ``report_terminal``, ``report_markdown``,
+  ``report_plots`` and ``report_html``, one concern each);
 * ``val_table``: the baselines' validation table in README.md (``python -m lrgym.leaderboard.val_table``);
 * ``cli``: the ``lrgym leaderboard ...`` commands; ``bench``: the main-job timing.
 """
