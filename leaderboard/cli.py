@@ -305,7 +305,8 @@ def declared_name(target: str) -> str | None:
     class does not set it to a non-empty string literal in its body (then the class name is used)."""
     import ast
 
-    from lrgym.leaderboard.worker import PolicyError, read_submission
+    from lrgym.leaderboard.failures import PolicyError
+    from lrgym.leaderboard.submission_files import read_submission
 
     where, sep, attr = target.rpartition(":")
     if not sep or not where.endswith(".py"):

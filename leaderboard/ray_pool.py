@@ -42,9 +42,9 @@ __all__ = ["GraderHost", "RayWorkerPool", "ship_files"]
 def ship_files(spec: dict) -> tuple[dict, dict[str, bytes]]:
     """(spec with its file path relative, the files it needs) for a policy spec that names files
     on the driver; ``(spec, {})`` for baselines and installed modules. The worker's own rules say
-    which files belong to a submission and how they are read (:func:`lrgym.leaderboard.worker.read_policy_files`,
-    :func:`~lrgym.leaderboard.worker.read_sb3_files`: the directory opened once, without following links)."""
-    from lrgym.leaderboard.worker import read_policy_files, read_sb3_files
+    which files belong to a submission and how they are read (:func:`lrgym.leaderboard.submission_files.read_policy_files`,
+    :func:`~lrgym.leaderboard.submission_files.read_sb3_files`: the directory opened once, without following links)."""
+    from lrgym.leaderboard.submission_files import read_policy_files, read_sb3_files
 
     kind = spec.get("kind")
     if kind == "sb3":

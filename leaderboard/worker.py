@@ -43,17 +43,14 @@ for _var, _value in SINGLE_THREAD_ENV.items():
 import hashlib
 import inspect
 import json
-import stat
 import sys
 import time
 from pathlib import Path
 
 from lrgym.leaderboard.failures import PolicyError, describe, plain, traceback_text, truncate
+from lrgym.leaderboard.submission_files import read_policy_files, read_sb3_files
 
 __all__ = ["PolicyError", "main", "policy_files", "run_job", "serve"]
-
-#: a submission's files (the policy file and the ``.py`` files beside it, or a model zip)
-MAX_SUBMISSION_BYTES = 64 * 1024 * 1024
 
 
 # ---- process setup ---------------------------------------------------------------------------
@@ -119,8 +116,9 @@ def _file_hash(data: bytes, extra: str = "") -> str:
 def policy_files(spec: dict, family: str | None = None) -> tuple[dict, dict[str, bytes], str | None]:
     """(the spec the policy host loads, the files to copy into the sandbox, the source sha256).
 
-    The grader reads the submission's files here, so the sandbox needs no access to where they
-    live; nothing of the submission is imported or run in this process.
+    The grader reads the submission's files here (without following links, within a size
+    budget: :mod:`lrgym.leaderboard.submission_files`), so the sandbox needs no access to where
+    they live; nothing of the submission is imported or run in this process.
     """
     kind = spec.get("kind")
     if kind == "baseline":
@@ -157,151 +155,6 @@ def policy_files(spec: dict, family: str | None = None) -> tuple[dict, dict[str,
                 "env_options": spec.get("env_options") or {}, "source": str(path)}
         return host, files, _file_hash(files[path.name])
     raise PolicyError(f"unknown policy kind {kind!r}")
-
-
-def _refuse(path: Path, exc: OSError, parent_fd: int, name: str, what: str) -> PolicyError:
-    """The error for ``name`` (opened relative to ``parent_fd``, shown as ``path``) not opening."""
-    try:
-        linked = stat.S_ISLNK(os.lstat(name, dir_fd=parent_fd).st_mode)
-    except OSError:
-        linked = False
-    if linked:
-        return PolicyError(f"{what} {path} is a symbolic link; give the real path (a submission's files and "
-                           "the directories that hold them are read as regular files and directories only)")
-    if isinstance(exc, FileNotFoundError):
-        return PolicyError(f"{what} {path} not found")
-    if isinstance(exc, NotADirectoryError) and what == "submission directory":
-        return PolicyError(f"{what} {path} is not a directory")
-    return PolicyError(f"cannot read {what} {path}: {exc.strerror}")
-
-
-def _open_directory(where: Path) -> int:
-    """A file descriptor of the directory ``where``, opened without following a symbolic link at
-    any level: the path is made absolute, then walked from ``/`` one component at a time, each
-    opened relative to the one before with ``O_NOFOLLOW``. A linked component is refused (named
-    in the error), so neither a link nor a link swapped in later (the walk is done once and the
-    submission's files are then listed and opened relative to this descriptor) can make the
-    grader read a directory other than the one named.
-
-    ``..`` is resolved lexically first (:func:`os.path.abspath`); with no link allowed on the way
-    that names the same directory the kernel would reach (``a/b/../c`` is ``a/c``)."""
-    absolute = os.path.abspath(where)
-    flags = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open("/", flags)
-    try:
-        parts = [p for p in absolute.split("/") if p]
-        for i, name in enumerate(parts):
-            last = i == len(parts) - 1  # listed: opened for reading, the ones above only searched
-            try:
-                child = os.open(name, (os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC) if last
-                                else flags, dir_fd=fd)
-            except OSError as exc:
-                raise _refuse(Path("/", *parts[:i + 1]), exc, fd, name, "submission directory") from None
-            os.close(fd)
-            fd = child
-        if not parts:  # "/" itself
-            child = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
-            os.close(fd)
-            fd = child
-        return fd
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def _read_regular_file(dir_fd: int, name: str, path: Path, budget: int) -> bytes:
-    """The bytes of the file ``name`` of the directory ``dir_fd`` (shown as ``path``) if it is a
-    regular file of at most ``budget`` bytes.
-
-    Submission files are read by the grader's user, maybe root, so a submission must not make
-    it read anything else: a symbolic link (to a key, the store, ``/dev/zero``) is refused
-    without being followed (``O_NOFOLLOW``, relative to a directory opened without following
-    links: :func:`_open_directory`), a device or FIFO without blocking on it (``O_NONBLOCK``,
-    then ``fstat``), and a file is measured before it is read."""
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
-    except OSError as exc:
-        raise _refuse(path, exc, dir_fd, name, "submission file") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise PolicyError(f"submission file {path} is not a regular file; valid: regular files only")
-        if info.st_size > budget:
-            raise PolicyError(f"submission too large: {path.parent} holds more than {MAX_SUBMISSION_BYTES >> 20} MB "
-                              "of files to copy into the sandbox; put the policy in a directory of its own")
-        with os.fdopen(os.dup(fd), "rb") as f:
-            data = f.read(budget + 1)
-        if len(data) > budget:  # it grew while being read
-            raise PolicyError(f"submission too large: {path} grew past {MAX_SUBMISSION_BYTES >> 20} MB while read")
-        return data
-    finally:
-        os.close(fd)
-
-
-def _read_names(dir_fd: int, where: Path, names: list[str], budget: int) -> dict[str, bytes]:
-    files = {}
-    for name in names:
-        files[name] = _read_regular_file(dir_fd, name, where / name, budget)
-        budget -= len(files[name])
-    return files
-
-
-def _file_name(path: Path) -> str:
-    if path.name in ("", ".", ".."):
-        raise PolicyError(f"submission file {path} is not a file name; valid: path/to/file.py")
-    return path.name
-
-
-def read_policy_files(path: Path) -> dict[str, bytes]:
-    """{file name: bytes} of a policy file and the ``.py`` files beside it (its sibling modules,
-    copied with it), policy file first: its directory is opened once (:func:`_open_directory`),
-    then listed and each file read relative to it (:func:`_read_regular_file`), at most
-    :data:`MAX_SUBMISSION_BYTES` in all."""
-    name = _file_name(path)
-    dir_fd = _open_directory(path.parent)
-    try:
-        with os.scandir(dir_fd) as entries:
-            siblings = sorted(e.name for e in entries if e.name.endswith(".py") and e.name != name)
-        return _read_names(dir_fd, path.parent, [name] + siblings, MAX_SUBMISSION_BYTES)
-    finally:
-        os.close(dir_fd)
-
-
-def read_sb3_files(path: Path) -> dict[str, bytes]:
-    """{file name: bytes} of an SB3 model zip and, if there is one, its sidecar ``.json`` (env
-    options, algorithm), read as :func:`read_policy_files` reads (one directory descriptor)."""
-    name = _file_name(path)
-    sidecar = Path(name).with_suffix(".json").name
-    dir_fd = _open_directory(path.parent)
-    try:
-        files = _read_names(dir_fd, path.parent, [name], MAX_SUBMISSION_BYTES)
-        try:
-            os.lstat(sidecar, dir_fd=dir_fd)
-        except FileNotFoundError:
-            return files  # no sidecar: nothing to copy
-        files.update(_read_names(dir_fd, path.parent, [sidecar], MAX_SUBMISSION_BYTES - len(files[name])))
-        return files
-    finally:
-        os.close(dir_fd)
-
-
-def read_submission(paths: list[Path]) -> dict[str, bytes]:
-    """{file name: bytes} of the files ``paths``, each read as :func:`read_policy_files` reads
-    (its directory opened once without following links, the file relative to it), at most
-    :data:`MAX_SUBMISSION_BYTES` in all."""
-    files, left, dirs = {}, MAX_SUBMISSION_BYTES, {}
-    try:
-        for p in map(Path, paths):
-            name = _file_name(p)
-            parent = os.path.abspath(p.parent)
-            if parent not in dirs:
-                dirs[parent] = _open_directory(p.parent)
-            files[name] = _read_regular_file(dirs[parent], name, p, left)
-            left -= len(files[name])
-        return files
-    finally:
-        for fd in dirs.values():
-            os.close(fd)
 
 
 # ---- channels: how the worker asks a policy for actions ----------------------------------------

@@ -26,8 +26,9 @@ from lrgym.leaderboard.failures import PolicyError
 from lrgym.leaderboard.references import load_references
 from lrgym.leaderboard.runner import run_suite, submission_spec
 from lrgym.leaderboard.sandbox import PolicyProcess, SandboxError, mode
+from lrgym.leaderboard.submission_files import MAX_SUBMISSION_BYTES, read_submission
 from lrgym.leaderboard.suite import FamilySuite, Suite
-from lrgym.leaderboard.worker import MAX_SUBMISSION_BYTES, policy_files, read_submission
+from lrgym.leaderboard.worker import policy_files
 from lrgym.tasks.base import instance_set
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux sandbox")
@@ -165,7 +166,7 @@ def test_submission_files_are_regular_files_read_without_following_links(tmp_pat
         read_submission([sub / "missing.py"])
     big = sub / "big.py"
     big.write_bytes(b"#" * 1000)
-    monkeypatch.setattr("lrgym.leaderboard.worker.MAX_SUBMISSION_BYTES", 1500)
+    monkeypatch.setattr("lrgym.leaderboard.submission_files.MAX_SUBMISSION_BYTES", 1500)
     with pytest.raises(PolicyError, match="submission too large"):
         read_submission([sub / "policy.py", big, big])  # 1000 + 1000 + the policy > 1500
     assert MAX_SUBMISSION_BYTES == 64 << 20

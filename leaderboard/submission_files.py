@@ -1,0 +1,195 @@
+"""Reading a submission's files without being tricked into reading others.
+
+The threat. The grader reads a submission's files (the policy file and the ``.py`` files beside
+it, or an SB3 model zip and its sidecar ``.json``) and copies them into the sandbox; the
+sandbox itself never sees where they live. The grader runs as its own user, maybe root, and a
+submission is hostile: whoever prepared its folder chooses what the names in it are. If the
+grader opened them like ordinary paths, a submission could make it read, and hand back to the
+submission's own code, something it should never see:
+
+* a symbolic link named ``policy.py`` (or ``helper.py`` beside it) pointing at a private key, the
+  leaderboard's store, a private suite's secrets;
+* a link anywhere *above* the file: ``sub/`` itself, or a folder on the way, linked to a
+  root-only directory (``O_NOFOLLOW`` on the full path only guards its last component);
+* a link swapped in *between* checking a path and opening it (time-of-check to time-of-use):
+  the folder listed, then replaced by a link before its files are opened;
+* a FIFO or a device (``/dev/zero``, a named pipe nobody writes to) that hangs the grader or
+  fills its memory; a file too large, or one that grows while it is read.
+
+The defence, in three steps, each refusing with a :class:`~lrgym.leaderboard.failures.PolicyError`
+that names the offending path (the submitter reads it):
+
+1. :func:`_open_directory`: the folder is opened once, as a file descriptor, by walking its
+   absolute path from ``/`` one component at a time, each opened relative to the one before
+   with ``O_NOFOLLOW`` (``..`` resolved lexically first). No link at any level is followed.
+2. Everything after is relative to that descriptor (``os.scandir(fd)``, ``open(name,
+   dir_fd=fd)``): a link swapped in for the folder later changes nothing, the grader keeps
+   reading the directory it opened.
+3. :func:`_read_regular_file`: each file is opened with ``O_NOFOLLOW | O_NONBLOCK`` (a link is
+   refused, a FIFO or device does not block the open), checked with ``fstat`` on the open
+   descriptor (a regular file, no larger than what is left of :data:`MAX_SUBMISSION_BYTES`),
+   and read at most one byte past that budget (a file that grew is refused).
+
+Used by the grader worker (:func:`lrgym.leaderboard.worker.policy_files`), by the Ray pool to
+ship a submission's files to the node that runs it (:func:`lrgym.leaderboard.ray_pool.ship_files`)
+and by the CLI to read a policy's declared name (``lrgym.leaderboard.cli.declared_name``), so
+every reader follows the same rules. Nothing read here is imported or run in this process.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from lrgym.leaderboard.failures import PolicyError
+
+__all__ = ["MAX_SUBMISSION_BYTES", "read_policy_files", "read_sb3_files", "read_submission"]
+
+#: a submission's files (the policy file and the ``.py`` files beside it, or a model zip)
+MAX_SUBMISSION_BYTES = 64 * 1024 * 1024
+
+
+def _refuse(path: Path, exc: OSError, parent_fd: int, name: str, what: str) -> PolicyError:
+    """The error for ``name`` (opened relative to ``parent_fd``, shown as ``path``) not opening."""
+    try:
+        linked = stat.S_ISLNK(os.lstat(name, dir_fd=parent_fd).st_mode)
+    except OSError:
+        linked = False
+    if linked:
+        return PolicyError(f"{what} {path} is a symbolic link; give the real path (a submission's files and "
+                           "the directories that hold them are read as regular files and directories only)")
+    if isinstance(exc, FileNotFoundError):
+        return PolicyError(f"{what} {path} not found")
+    if isinstance(exc, NotADirectoryError) and what == "submission directory":
+        return PolicyError(f"{what} {path} is not a directory")
+    return PolicyError(f"cannot read {what} {path}: {exc.strerror}")
+
+
+def _open_directory(where: Path) -> int:
+    """A file descriptor of the directory ``where``, opened without following a symbolic link at
+    any level: the path is made absolute, then walked from ``/`` one component at a time, each
+    opened relative to the one before with ``O_NOFOLLOW``. A linked component is refused (named
+    in the error), so neither a link nor a link swapped in later (the walk is done once and the
+    submission's files are then listed and opened relative to this descriptor) can make the
+    grader read a directory other than the one named.
+
+    ``..`` is resolved lexically first (:func:`os.path.abspath`); with no link allowed on the way
+    that names the same directory the kernel would reach (``a/b/../c`` is ``a/c``)."""
+    absolute = os.path.abspath(where)
+    flags = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open("/", flags)
+    try:
+        parts = [p for p in absolute.split("/") if p]
+        for i, name in enumerate(parts):
+            last = i == len(parts) - 1  # listed: opened for reading, the ones above only searched
+            try:
+                child = os.open(name, (os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC) if last
+                                else flags, dir_fd=fd)
+            except OSError as exc:
+                raise _refuse(Path("/", *parts[:i + 1]), exc, fd, name, "submission directory") from None
+            os.close(fd)
+            fd = child
+        if not parts:  # "/" itself
+            child = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read_regular_file(dir_fd: int, name: str, path: Path, budget: int) -> bytes:
+    """The bytes of the file ``name`` of the directory ``dir_fd`` (shown as ``path``) if it is a
+    regular file of at most ``budget`` bytes.
+
+    Submission files are read by the grader's user, maybe root, so a submission must not make
+    it read anything else: a symbolic link (to a key, the store, ``/dev/zero``) is refused
+    without being followed (``O_NOFOLLOW``, relative to a directory opened without following
+    links: :func:`_open_directory`), a device or FIFO without blocking on it (``O_NONBLOCK``,
+    then ``fstat``), and a file is measured before it is read."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError as exc:
+        raise _refuse(path, exc, dir_fd, name, "submission file") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise PolicyError(f"submission file {path} is not a regular file; valid: regular files only")
+        if info.st_size > budget:
+            raise PolicyError(f"submission too large: {path.parent} holds more than {MAX_SUBMISSION_BYTES >> 20} MB "
+                              "of files to copy into the sandbox; put the policy in a directory of its own")
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(budget + 1)
+        if len(data) > budget:  # it grew while being read
+            raise PolicyError(f"submission too large: {path} grew past {MAX_SUBMISSION_BYTES >> 20} MB while read")
+        return data
+    finally:
+        os.close(fd)
+
+
+def _read_names(dir_fd: int, where: Path, names: list[str], budget: int) -> dict[str, bytes]:
+    files = {}
+    for name in names:
+        files[name] = _read_regular_file(dir_fd, name, where / name, budget)
+        budget -= len(files[name])
+    return files
+
+
+def _file_name(path: Path) -> str:
+    if path.name in ("", ".", ".."):
+        raise PolicyError(f"submission file {path} is not a file name; valid: path/to/file.py")
+    return path.name
+
+
+def read_policy_files(path: Path) -> dict[str, bytes]:
+    """{file name: bytes} of a policy file and the ``.py`` files beside it (its sibling modules,
+    copied with it), policy file first: its directory is opened once (:func:`_open_directory`),
+    then listed and each file read relative to it (:func:`_read_regular_file`), at most
+    :data:`MAX_SUBMISSION_BYTES` in all."""
+    name = _file_name(path)
+    dir_fd = _open_directory(path.parent)
+    try:
+        with os.scandir(dir_fd) as entries:
+            siblings = sorted(e.name for e in entries if e.name.endswith(".py") and e.name != name)
+        return _read_names(dir_fd, path.parent, [name] + siblings, MAX_SUBMISSION_BYTES)
+    finally:
+        os.close(dir_fd)
+
+
+def read_sb3_files(path: Path) -> dict[str, bytes]:
+    """{file name: bytes} of an SB3 model zip and, if there is one, its sidecar ``.json`` (env
+    options, algorithm), read as :func:`read_policy_files` reads (one directory descriptor)."""
+    name = _file_name(path)
+    sidecar = Path(name).with_suffix(".json").name
+    dir_fd = _open_directory(path.parent)
+    try:
+        files = _read_names(dir_fd, path.parent, [name], MAX_SUBMISSION_BYTES)
+        try:
+            os.lstat(sidecar, dir_fd=dir_fd)
+        except FileNotFoundError:
+            return files  # no sidecar: nothing to copy
+        files.update(_read_names(dir_fd, path.parent, [sidecar], MAX_SUBMISSION_BYTES - len(files[name])))
+        return files
+    finally:
+        os.close(dir_fd)
+
+
+def read_submission(paths: list[Path]) -> dict[str, bytes]:
+    """{file name: bytes} of the files ``paths``, each read as :func:`read_policy_files` reads
+    (its directory opened once without following links, the file relative to it), at most
+    :data:`MAX_SUBMISSION_BYTES` in all."""
+    files, left, dirs = {}, MAX_SUBMISSION_BYTES, {}
+    try:
+        for p in map(Path, paths):
+            name = _file_name(p)
+            parent = os.path.abspath(p.parent)
+            if parent not in dirs:
+                dirs[parent] = _open_directory(p.parent)
+            files[name] = _read_regular_file(dirs[parent], name, p, left)
+            left -= len(files[name])
+        return files
+    finally:
+        for fd in dirs.values():
+            os.close(fd)
