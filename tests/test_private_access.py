@@ -1,6 +1,7 @@
-"""No module reaches into another object's private attributes across the env's boundaries: the
-vector env reads its settings from one EnvSettings and its sub-envs through their public API,
-and nothing outside the env writes ``env._tasks`` (``env.task_cache`` is the public way)."""
+"""No module reaches into another object's private attributes: e.g. the vector env reads its
+settings from one EnvSettings and its sub-envs through their public API, and nothing outside the
+env writes ``env._tasks`` (``env.task_cache`` is the public way). Every module of the three floors
+is checked; the few reaches allowed are listed with their reasons."""
 
 import ast
 from pathlib import Path
@@ -8,11 +9,20 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-#: the modules checked: the vector env, and everything that shared built tasks through env._tasks
-CHECKED = sorted(
-    [*(ROOT / "lrgym" / "vector").glob("*.py"), ROOT / "lrgym" / "sb3.py", ROOT / "baselines" / "tune.py",
-     ROOT / "leaderboard" / "selection.py", ROOT / "leaderboard" / "worker.py", ROOT / "baselines" / "reference.py"]
-)
+#: the modules checked: every module of the three floors (lrgym, lrgym.baselines, lrgym.leaderboard)
+CHECKED = sorted(p for floor in ("lrgym", "baselines", "leaderboard") for p in (ROOT / floor).rglob("*.py"))
+#: the reaches allowed, each for its reason (file, expression)
+KNOWN = {
+    # a classmethod constructor setting up the instance it made (same class)
+    ("lrgym/env.py", "env._apply_settings"),
+    # Numba's cache locator: the documented way to add one is to extend its private list
+    ("lrgym/kernel_cache.py", "impl._locator_classes"),
+    ("lrgym/kernel_cache.py", "locator._lrgym_root"),
+    # a builder thread that must end before the interpreter's own atexit handlers
+    ("lrgym/tasks/ahead.py", "threading._register_atexit"),
+    # the mixture delegates the TaskFamily hook to its member family (same base class)
+    ("lrgym/tasks/mixture.py", "self.families[self.member_of(instance_seed)]._sample"),
+}
 
 
 def foreign_private_attributes(source: str, name: str = "<source>") -> list[str]:
@@ -30,7 +40,15 @@ def foreign_private_attributes(source: str, name: str = "<source>") -> list[str]
 
 @pytest.mark.parametrize("path", CHECKED, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_private_attribute_of_another_object(path):
-    assert foreign_private_attributes(path.read_text(), str(path.relative_to(ROOT))) == []
+    rel = str(path.relative_to(ROOT))
+    found = [f for f in foreign_private_attributes(path.read_text(), rel) if (rel, f.split(": ", 1)[1]) not in KNOWN]
+    assert found == []
+
+
+def test_every_known_reach_is_still_there():
+    found = {(f.split(":", 1)[0], f.split(": ", 1)[1]) for p in CHECKED
+             for f in foreign_private_attributes(p.read_text(), str(p.relative_to(ROOT)))}
+    assert KNOWN <= found, f"no longer needed, delete from KNOWN: {sorted(KNOWN - found)}"
 
 
 def test_the_check_finds_what_it_looks_for():

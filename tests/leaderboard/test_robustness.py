@@ -70,7 +70,10 @@ def test_grader_killed_mid_run_leaves_store_valid_and_no_orphans(tmp_path):
         for e in entries:
             assert e.status == "ok"
             assert len(store.runs(e.id)) == SUITE.n_runs == e.n_runs
-        assert [e.name for e in entries] == names[: len(entries)]
+        # each a different one of the entries given (groups run two at a time: their order of
+        # finishing is likely, not guaranteed, to be the order given)
+        recorded = [e.name for e in entries]
+        assert len(set(recorded)) == len(recorded) and set(recorded) <= set(names)
     # the workers die with their grader (PR_SET_PDEATHSIG)
     deadline = time.monotonic() + 10
     while processes_with(token) and time.monotonic() < deadline:
