@@ -206,15 +206,18 @@ def kernel(fam: FamilyBench, n: int = N_ENVS):
     stats = np.zeros((n, N_STATS))
     memory = np.zeros((n, N_MEMORY))
     memory[:, M_CAP] = 1e300
+    caps = memory[:, M_CAP]  # each env's loss cap, as the vector env passes it
     items = List([item] * n)
     addr = kernel_address(kind.kernel, kernel_args(item, fam.lr, INNER_STEPS, cfg.code, cfg.hyper(), 1e300, stats[0]))
     idx, active, lrs = np.arange(n), np.ones(n, dtype=np.bool_), np.full(n, fam.lr)
     hyper = cfg.hyper()
 
     def step():
-        run_serial(items, addr, idx, active, lrs, INNER_STEPS, cfg.code, hyper, memory, stats)
+        run_serial(items, addr, idx, active, lrs, INNER_STEPS, cfg.code, hyper, caps, stats)
         return n
 
+    step.call = (run_serial, items, addr, idx, active, lrs, INNER_STEPS, cfg.code, hyper)  # for the tests
+    step.stats, step.memory = stats, memory
     return step
 
 

@@ -34,6 +34,7 @@ import numpy as np
 from llvmlite import ir
 from numba import prange, types
 from numba.core import cgutils
+from numba.core.errors import TypingError
 from numba.extending import intrinsic
 from numba.typed.listobject import _container_get_data, ll_list_type, ll_voidptr_type
 
@@ -107,11 +108,21 @@ def _emit_item_call(context, builder, item_t, item, addr, lr, n_updates, opt, hy
     )
 
 
+def _check_tail(loss_cap, stats) -> None:
+    """The kernel's last two arguments must be a float loss cap and a 1-D float64 statistics row:
+    the native call checks nothing, so a wrong type here would write into the wrong memory."""
+    if not isinstance(loss_cap, types.Float) or not (
+            isinstance(stats, types.Array) and stats.ndim == 1 and stats.dtype == types.float64):
+        raise TypingError(f"a kernel call takes a float loss cap and a 1-D float64 stats row; "
+                          f"got loss_cap: {loss_cap}, stats: {stats}")
+
+
 @intrinsic
 def _call_kernel(typingctx, addr, item, lr, n_updates, opt, hyper, loss_cap, stats):
     """Call the native kernel at ``addr`` with ``(*head, lr, n_updates, opt, hyper, *tail,
     loss_cap, stats)`` for ``item = (head, tail)`` — an opaque call LLVM can neither inline nor
     re-optimise."""
+    _check_tail(loss_cap, stats)
     sig = types.none(addr, item, lr, n_updates, opt, hyper, loss_cap, stats)
 
     def codegen(context, builder, signature, args):
@@ -129,6 +140,7 @@ def _call_kernel_at(typingctx, addr, item_ptr, lr, n_updates, opt, hyper, loss_c
     representation, as a typed list stores it), read without reference counting: whoever stored
     it keeps its arrays alive."""
     item_t = item_ptr.dtype
+    _check_tail(loss_cap, stats)
     sig = types.none(addr, item_ptr, lr, n_updates, opt, hyper, loss_cap, stats)
 
     def codegen(context, builder, signature, args):
