@@ -5,8 +5,12 @@ Three tables, each a list of flat rows (one concept per table, joined by ``entry
 ``entries``
     one row per entry: ``entry_id``, ``name``, ``kind``, ``status``, ``failure_reason``,
     ``suite_version``, ``created_at``, ``n_runs``, ``seeds``, ``policy_source_hash``, ``cpu`` and
-    the headline statistics of its summary (``iqm``, ``iqm_low``, ``iqm_high``, ``mean``,
-    ``median``, ``diverged_fraction``, ``reached_fraction``; empty where absent).
+    the headline statistics of its summary: ``family_iqm`` (the ranking statistic) with
+    ``family_iqm_low`` / ``family_iqm_high`` (its CI on the suite's instances) and
+    ``family_iqm_new_instances_low`` / ``_high`` (its CI over new instances), ``iqm`` (all runs
+    pooled) with ``iqm_low`` / ``iqm_high``, ``mean``, ``median``, ``diverged_fraction``,
+    ``reached_fraction`` — as the board shows them (recomputed from the runs for an entry an
+    older lrgym stored; empty where absent).
 ``runs``
     one row per run: ``entry_id``, ``name``, ``kind``, ``family``, ``instance``, ``seed``,
     ``score`` (the normalised score S), ``initial_loss``, ``final_loss``, ``diverged``,
@@ -83,14 +87,29 @@ def _summary_value(summary: Any, key: str, index: int | None):
     return value if isinstance(value, (int, float)) else None
 
 
-def entry_rows(entries: list[EntryRecord]) -> list[dict]:
+def _current_summary(store: ResultStore, e: EntryRecord):
+    """The summary the board shows for ``e``: recomputed from its runs if an older lrgym stored it
+    without the family IQM (entries of a suite this lrgym does not know keep theirs)."""
+    from lrgym.leaderboard.ranking import current_summary
+
+    suite = next((s for s in SUITES.values() if s.version == e.suite_version), None)
+    if e.status != "ok" or suite is None:
+        return e.summary
+    try:
+        return current_summary(e.summary, store.runs(e.id), suite)
+    except KeyError:  # runs of another instance set than the suite's
+        return e.summary
+
+
+def entry_rows(entries: list[EntryRecord], store: ResultStore | None = None) -> list[dict]:
     rows = []
     for e in entries:
+        summary = e.summary if store is None else _current_summary(store, e)
         row = {"entry_id": e.id, "name": e.name, "kind": e.kind, "status": e.status,
                "failure_reason": e.failure_reason, "suite_version": e.suite_version, "created_at": e.created_at,
                "n_runs": e.n_runs, "seeds": " ".join(map(str, e.seeds)), "policy_source_hash": e.policy_source_hash,
                "cpu": e.cpu}
-        row.update({col: _summary_value(e.summary, key, i) for col, (key, i) in SUMMARY_COLUMNS.items()})
+        row.update({col: _summary_value(summary, key, i) for col, (key, i) in SUMMARY_COLUMNS.items()})
         rows.append(row)
     return rows
 
@@ -109,7 +128,7 @@ def tables(store: ResultStore, suite_version: str | None, every_entry: bool = Fa
             for t in range(max((len(v) for v in curves.values()), default=0)):
                 steps.append({**key, "family": r.family, "instance": r.instance, "seed": r.seed, "step": t,
                               **{k: (v[t] if t < len(v) else math.nan) for k, v in curves.items()}})
-    return {"entries": entry_rows(entries), "runs": runs, "trajectories": steps}
+    return {"entries": entry_rows(entries, store), "runs": runs, "trajectories": steps}
 
 
 def _finite_or_none(x):

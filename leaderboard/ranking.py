@@ -89,6 +89,12 @@ def _complete(summary) -> bool:
             and all("mean" in v and "diverged_fraction" in v for v in summary.get("families", {}).values()))
 
 
+def current_summary(summary, runs: list[RunRecord], suite: Suite, reps: int = BOOTSTRAP_REPS) -> dict:
+    """An entry's summary with every field the board shows: the stored one, or, for an entry
+    stored by an older lrgym, recomputed from its runs (``KeyError`` if they do not match ``suite``)."""
+    return summary if _complete(summary) else summarize(runs, suite, reps)
+
+
 def build_leaderboard(store: ResultStore, suite: Suite | str, reps: int = BOOTSTRAP_REPS) -> Leaderboard:
     """Read the latest entries of ``suite`` from ``store`` and rank them."""
     suite = get_suite(suite)
@@ -100,7 +106,7 @@ def build_leaderboard(store: ResultStore, suite: Suite | str, reps: int = BOOTST
         except KeyError:
             skipped.append(entry.name)
             continue
-        summary = entry.summary if _complete(entry.summary) else summarize(runs, suite, reps)
+        summary = current_summary(entry.summary, runs, suite, reps)
         rows.append(Row(entry, runs, scores, summary))
     rows.sort(key=lambda r: (-r.family_iqm[0], r.name))
     for i, r in enumerate(rows, 1):

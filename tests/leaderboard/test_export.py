@@ -21,6 +21,7 @@ from lb_helpers import synthetic_entry  # noqa: E402
 
 from lrgym.leaderboard.cli import app  # noqa: E402
 from lrgym.leaderboard.export import load_results  # noqa: E402
+from lrgym.leaderboard.runner import summarize  # noqa: E402
 from lrgym.leaderboard.store import ResultStore, RunRecord  # noqa: E402
 from lrgym.leaderboard.suite import get_suite  # noqa: E402
 
@@ -50,8 +51,9 @@ def store_path(tmp_path):
     path = tmp_path / "r.sqlite"
     with ResultStore(path) as store:
         store.add_entry(synthetic_entry(SUITE, "alpha", summary={"iqm": [0.1, 0.0, 0.2]}), runs_of(0.1))  # superseded
-        store.add_entry(synthetic_entry(SUITE, "alpha", summary={"iqm": [0.5, 0.4, 0.6], "mean": [0.45, 0.4, 0.5],
-                                                                 "diverged_fraction": 0.0}), runs_of(0.5))
+        complete = {**summarize(runs_of(0.5), SUITE, reps=50), "iqm": [0.5, 0.4, 0.6], "mean": [0.45, 0.4, 0.5]}
+        store.add_entry(synthetic_entry(SUITE, "alpha", summary=complete), runs_of(0.5))  # exported as stored
+        # stored by an older lrgym (no family IQM): exported as the board shows it, from its runs
         store.add_entry(synthetic_entry(SUITE, "mine", kind="submission", summary={"iqm": [0.3, 0.2, 0.4]}),
                         runs_of(0.3, diverge_first=True))
         store.record_failure("broken", "submission", "boom", suite_version=SUITE.version)
@@ -72,9 +74,17 @@ def test_json_export_holds_the_ranked_entries_their_runs_and_trajectories(store_
     out = tmp_path / "res.json"
     invoke("--format", "json", "--out", str(out), "--suite", "quick", "--db", str(store_path))
     data = json.loads(out.read_text())
+    shown = {"alpha": {**summarize(runs_of(0.5), SUITE, reps=50), "iqm": [0.5, 0.4, 0.6]},  # as stored
+             "mine": summarize(expected_runs("mine"), SUITE)}  # recomputed, as the board does
+    mine = shown["mine"]
     assert [(e["name"], e["kind"], e["iqm"]) for e in data["entries"]] == [("alpha", "baseline", 0.5),
-                                                                          ("mine", "submission", 0.3)]
-    assert data["entries"][0]["mean"] == 0.45 and data["entries"][1]["mean"] is None
+                                                                          ("mine", "submission", mine["iqm"][0])]
+    assert data["entries"][0]["mean"] == 0.45 and data["entries"][1]["mean"] == mine["mean"][0]
+    for entry in data["entries"]:  # the ranking statistic and both its CIs, as the board shows them
+        summary = shown[entry["name"]]
+        assert [entry["family_iqm"], entry["family_iqm_low"], entry["family_iqm_high"]] == summary["family_iqm"]
+        assert [entry["family_iqm_new_instances_low"], entry["family_iqm_new_instances_high"]] == \
+            summary["family_iqm_instances"][1:]
     for entry in data["entries"]:
         mine = [r for r in data["runs"] if r["entry_id"] == entry["entry_id"]]
         want = expected_runs(entry["name"])
