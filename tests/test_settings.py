@@ -137,3 +137,30 @@ def test_good_reward_alphas_become_two_floats(alphas):
     s = EnvSettings.build(family="quadratic", reward="sign_delta", reward_alphas=alphas)
     assert s.reward_alphas == tuple(float(a) for a in alphas) and all(type(a) is float for a in s.reward_alphas)
     assert s.reward_params.tolist() == list(s.reward_alphas)
+
+
+@pytest.mark.parametrize("number", [
+    pytest.param(lambda x: x, id="float"),
+    pytest.param(lambda x: np.float32(x), id="np.float32"),
+    pytest.param(lambda x: np.array(x), id="0-d array"),
+    pytest.param(lambda x: __import__("fractions").Fraction(str(x)), id="Fraction"),
+    pytest.param(lambda x: __import__("decimal").Decimal(str(x)), id="Decimal"),
+])
+def test_any_real_number_is_a_setting_and_becomes_a_float(number):
+    """Real numbers of any kind are settings (a bool, a string or an array of several is not):
+    they become Python floats, the same as the float they are."""
+    # (powers of two: exact in float32 and in decimal)
+    s = EnvSettings.build(family="quadratic", lr_min=number(2.0**-17), lr_max=number(2.0), lr_init=number(0.5),
+                          cap_factor=number(128.0))
+    assert (s.lr_min, s.lr_max, s.lr_init, s.cap_factor) == (2.0**-17, 2.0, 0.5, 128.0)
+    assert all(type(v) is float for v in (s.lr_min, s.lr_max, s.lr_init, s.cap_factor))
+    env = LRControlEnv(family="quadratic", horizon=2, inner_steps=1)
+    _, info = env.reset(seed=0, options={"lr_init": number(0.03125)})
+    assert info["lr"] == 0.03125
+
+
+@pytest.mark.parametrize("bad", ["0.01", np.array([0.01]), np.bool_(True), None, 1j], ids=repr)
+def test_a_start_lr_that_is_not_a_real_number_is_refused_by_name(bad):
+    env = LRControlEnv(family="quadratic", horizon=2, inner_steps=1)
+    with pytest.raises(ValueError, match=re.escape(f"lr_init={bad!r}") + ".*valid: a number"):
+        env.reset(seed=0, options={"lr_init": bad})

@@ -29,7 +29,9 @@ Kernels write what they measured into a float64 ``stats`` array with the layout 
 from __future__ import annotations
 
 import dataclasses
+import decimal
 import math
+import numbers
 import zlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -280,8 +282,13 @@ def is_integer(value) -> bool:
 
 
 def is_real(value) -> bool:
-    """A Python or NumPy real number (not a bool); range checks decide about NaN and infinities."""
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    """A real number — Python's (``numbers.Real``: int, float, ``Fraction``, ``Decimal``... ), NumPy's,
+    or a 0-d NumPy array of one — but not a bool; range checks decide about NaN and infinities."""
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, np.ndarray):
+        return value.ndim == 0 and value.dtype.kind in "iuf"
+    return isinstance(value, (numbers.Real, np.integer, np.floating, decimal.Decimal))
 
 
 def check_options(family: str, options: dict, rules: dict) -> None:
