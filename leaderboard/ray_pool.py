@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Callable
 
 from lrgym.baselines.backend import RAY_RETRIES, connect
+from lrgym.leaderboard.failures import PolicyError
 from lrgym.leaderboard.import_paths import hidden_dirs
 from lrgym.leaderboard.scheduling import GroupResult, Groups, GroupScheduler, Job
 
@@ -200,7 +201,7 @@ class RayWorkerPool(GroupScheduler):
         if key not in self._files:
             try:
                 self._files[key] = ship_files(policy)
-            except (OSError, ValueError, KeyError):  # missing or oversized: the worker reports it
+            except (OSError, ValueError, KeyError, PolicyError):  # missing, oversized, a link...: the worker reports it
                 self._files[key] = (policy, {})
         rel, files = self._files[key]
         return {**job.payload, "policy": rel}, files

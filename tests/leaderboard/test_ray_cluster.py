@@ -138,6 +138,28 @@ def test_submissions_and_cheats_fail_the_same_way_in_the_ray_worker(cluster):
     assert "pwned" in on_ray[2].entry.failure_reason and "\x1b" not in on_ray[2].entry.failure_reason
 
 
+def test_a_submission_file_refused_by_the_driver_fails_its_entry_not_the_ray_run(cluster, tmp_path):
+    """The driver reads a submission's files to ship them; a file it refuses (here a symbolic
+    link: read through it as the grader, it could be any file) once raised out of the whole Ray
+    run. Now that entry alone is recorded failed, with the local reason, the others graded."""
+    import os
+
+    refs = compute_references(ONE_FAMILY, n_workers=2)
+    linked = tmp_path / "policy.py"
+    os.symlink(policy("Keep").rsplit(":", 1)[0], linked)
+
+    def specs():
+        return [submission_spec(policy("Keep"), name="honest"), submission_spec(f"{linked}:Keep", name="linked")]
+
+    local = run_suite(specs(), ONE_FAMILY, references=refs, n_workers=2, time_limit=120, memory_mb=1000)
+    on_ray = run_suite(specs(), ONE_FAMILY, references=refs, n_workers=2, time_limit=120, memory_mb=1000,
+                       backend="ray")
+    assert on_ray[0].ok and _runs(on_ray[0]) == _runs(local[0])
+    assert not local[1].ok and not on_ray[1].ok and on_ray[1].runs == []
+    assert "symbolic link" in on_ray[1].entry.failure_reason
+    assert on_ray[1].entry.failure_reason == local[1].entry.failure_reason
+
+
 def test_a_lost_ray_worker_is_retried_once_then_recorded_failed(cluster, tmp_path):
     """``kill_host`` SIGKILLs the Ray worker (actor process) running the job, as a lost node
     would: once → the job runs again on a new actor and its group succeeds, keeping the replies
