@@ -22,7 +22,8 @@ Python.
 With ``--before TREE`` the same measurement also runs on another source tree (e.g. ``git
 archive`` of an older commit unpacked to a directory), in a subprocess with that tree first on
 ``sys.path``, the two alternating block by block so both see the same machine load. The compiled
-loop uses only what every tree since 5d54488 has (``batched._call_kernel``, ``env.observe``,
+loop uses only what every tree since 5d54488 has (``batched._call_kernel``, ``observe`` from
+``lrgym.step`` or, before 935ee41, ``lrgym.env``,
 ``features.start_episode``, the kinds' ``item``), each tree its own.
 """
 
@@ -39,7 +40,10 @@ _FUSED = '''
 import numba
 import numpy as np
 from benchmarks import harness as h
-from lrgym.step import observe
+try:
+    from lrgym.step import observe
+except ImportError:  # a tree from before lrgym/step.py (935ee41)
+    from lrgym.env import observe
 from lrgym.features import M_CAP, N_FEATURES, N_MEMORY, start_episode
 from lrgym.optim import OptimizerConfig
 from lrgym.rewards import reward_code, reward_params
