@@ -61,7 +61,10 @@ def interval(iv, digits: int = 2) -> str:
 
 
 def interval_bounds(iv, digits: int = 2) -> str:
-    """``"[low, high]"`` of an ``[estimate, low, high]`` interval whose estimate is shown elsewhere."""
+    """``"[low, high]"`` of an ``[estimate, low, high]`` interval whose estimate is shown elsewhere;
+    ``"–"`` when it is undefined (None or NaN bounds, e.g. over new instances of a one-instance family)."""
+    if any(b is None or math.isnan(b) for b in iv[1:3]):
+        return "–"
     return f"[{number(iv[1], digits)}, {number(iv[2], digits)}]"
 
 

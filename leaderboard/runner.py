@@ -221,6 +221,14 @@ def _interval(iv) -> list[float]:
     return [float(iv[0]), float(iv[1]), float(iv[2])]
 
 
+def _new_instances_interval(scores: np.ndarray, labels: list[str], statistic, reps: int) -> list[float]:
+    """The ranking statistic's CI over new instances of the suite's families — undefined (bounds
+    None) when a family has a single instance: resampling it says nothing about other instances."""
+    if min(labels.count(f) for f in set(labels)) < 2:
+        return [float(statistic(scores)), None, None]
+    return _interval(scoring.instance_bootstrap_ci(scores, labels, statistic, reps=reps, seed=0, vectorized=True))
+
+
 def summarize(runs: list[RunRecord], suite: Suite, reps: int = BOOTSTRAP_REPS) -> dict:
     """Aggregates of one entry that do not depend on other entries (stored with it)."""
     scores = score_matrix(runs, suite)
@@ -247,8 +255,7 @@ def summarize(runs: list[RunRecord], suite: Suite, reps: int = BOOTSTRAP_REPS) -
         # the ranking statistic, with its CI on the suite's instances (seeds resampled) and on
         # new instances of the same families (instances, then seeds, resampled)
         "family_iqm": _interval(scoring.stratified_bootstrap_ci(scores, ranked, reps=reps, seed=0, vectorized=True)),
-        "family_iqm_instances": _interval(
-            scoring.instance_bootstrap_ci(scores, labels, ranked, reps=reps, seed=0, vectorized=True)),
+        "family_iqm_instances": _new_instances_interval(scores, labels, ranked, reps),
         "iqm": _interval(agg["iqm"]),
         "mean": _interval(agg["mean"]),
         "median": _interval(agg["median"]),

@@ -9,6 +9,7 @@ from lb_helpers import synthetic_entry, synthetic_runs, tiny_suite
 
 from lrgym.leaderboard import report, report_format, report_html, scoring
 from lrgym.leaderboard.ranking import build_leaderboard
+from lrgym.leaderboard.report_format import interval
 from lrgym.leaderboard.runner import summarize
 from lrgym.leaderboard.store import ResultStore
 
@@ -160,10 +161,10 @@ def test_an_entry_that_gives_up_a_small_family_ranks_below_an_honest_one(tmp_pat
     from lrgym.leaderboard.suite import FamilySuite, Suite
 
     suite = Suite(name="lopsided", revision=1, description="test suite", instance_set="test",
-                  families=(FamilySuite("quadratic", tuple(range(20000, 20005)), 6, 3),
-                            FamilySuite("mlp", (20000,), 6, 3)), seeds=(0, 1, 2, 3))
-    gives_up = [[1.05] * 5 + [-1.0]] * 4
-    honest = [[1.0] * 6] * 4
+                  families=(FamilySuite("quadratic", tuple(range(20000, 20010)), 6, 3),
+                            FamilySuite("mlp", (20000, 20001), 6, 3)), seeds=(0, 1, 2, 3))
+    gives_up = [[1.05] * 10 + [-1.0] * 2] * 4
+    honest = [[1.0] * 12] * 4
     with ResultStore(tmp_path / "l.sqlite") as s:
         for name, scores in (("gives_up", gives_up), ("honest", honest)):
             runs = synthetic_runs(suite, scores)
@@ -176,6 +177,23 @@ def test_an_entry_that_gives_up_a_small_family_ranks_below_an_honest_one(tmp_pat
     assert lb.row("gives_up").summary["iqm"][0] == pytest.approx(1.05)  # what used to rank it first
     assert lb.row("gives_up").family_iqm[0] == pytest.approx((1.05 - 1.0) / 2)
     assert lb.row("honest").summary["family_iqm_instances"] == [1.0, 1.0, 1.0]
+
+
+def test_the_new_instances_ci_is_undefined_for_a_family_of_one_instance(tmp_path):
+    """Resampling the instances of a one-instance family always draws that instance: the interval
+    would be the seeds' one under another name. It is stored with bounds None and shown as "–"."""
+    suite = tiny_suite("single", families=("quadratic", "linreg"), n_instances=1, seeds=(0, 1, 2))
+    runs = synthetic_runs(suite, [[0.9, 1.0], [1.1, 0.8], [1.0, 1.2]])
+    summary = summarize(runs, suite, reps=200)
+    estimate, low, high = summary["family_iqm_instances"]
+    assert estimate == summary["family_iqm"][0] and low is None and high is None
+    with ResultStore(tmp_path / "s.sqlite") as s:
+        s.add_entry(synthetic_entry(suite, "one", summary=summary), runs)
+        lb = build_leaderboard(s, suite, reps=200)
+    row = next(line for line in report.markdown(lb).splitlines() if line.startswith("| 1 | one |"))
+    assert row.split(" | ")[3:5] == [interval(summary["family_iqm"]), "–"]
+    two = tiny_suite("two", families=("quadratic",), n_instances=2, seeds=(0, 1))
+    assert summarize(synthetic_runs(two, [[0.9, 1.0], [1.1, 0.8]]), two, reps=50)["family_iqm_instances"][1] is not None
 
 
 def test_old_summaries_without_family_means_are_recomputed(tmp_path):
