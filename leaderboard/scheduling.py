@@ -27,9 +27,14 @@ The rules:
   (workers, sandboxes) of its own;
 * a group fails as soon as one of its jobs fails (a failed reply, a unit that broke): its
   pending jobs are dropped and its busy units killed (ended, not gracefully) and let go;
-* a group's wall-clock ``time_limit`` counts from its first handed-out job; when it passes while
-  a job of the group is running, the group fails with "timeout: exceeded the wall-clock limit
-  of T s";
+* a group's wall-clock ``time_limit`` counts from its first handed-out job, at the rate of the
+  share of the units it could use that it holds: a group running on all the units it has jobs
+  for (up to ``n_workers``) is charged its wall clock, one kept to half of them by other
+  groups' jobs half of it. So a group, or a hostile submission before it holding units until
+  its own limit, cannot make the next group time out by starving it; a group that hangs on every
+  unit it holds still fails after ``time_limit`` s. When its charged time reaches the limit
+  while a job of the group is running, the group fails with "timeout: exceeded the wall-clock
+  limit of T s";
 * at the end (or on an exception) idle units are stopped and busy ones killed.
 
 :class:`Groups` keeps the books of a run: each group's replies in job order, jobs left,
@@ -40,7 +45,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -73,7 +78,7 @@ class GroupResult:
 
 
 class Groups:
-    """Bookkeeping of a run: each group's replies in job order, jobs left, deadline, result."""
+    """Bookkeeping of a run: each group's replies in job order, jobs left, time charged, result."""
 
     def __init__(self, jobs: list[Job], time_limit: float | None, on_group_done):
         self.order: list[str] = list(dict.fromkeys(job.group for job in jobs))
@@ -84,7 +89,9 @@ class Groups:
             self.remaining[job.group] += 1
         self.results = {g: GroupResult(g, replies=[None] * self.remaining[g]) for g in self.order}
         self.pending = deque(enumerate(jobs))
-        self.deadline: dict[str, float] = {}
+        self.charged: dict[str, float] = {}  # seconds charged against the time limit, per started group
+        self.rates: dict[str, float] = {}  # the rate of each group's clock since the last advance
+        self.last = time.monotonic()
         self.time_limit = time_limit
         self.on_group_done = on_group_done
 
@@ -92,8 +99,22 @@ class Groups:
         res = self.results[group]
         if res.started is None:
             res.started = time.monotonic()
-            if self.time_limit is not None:
-                self.deadline[group] = res.started + self.time_limit
+            self.charged[group] = 0.0
+
+    def advance(self, rates: dict[str, float]) -> None:
+        """Charge each group the time since the last advance at the rate then in force, and put
+        ``rates`` (group -> share of its usable units it holds now) in force."""
+        now = time.monotonic()
+        for group, rate in self.rates.items():
+            if group in self.charged:
+                self.charged[group] += (now - self.last) * rate
+        self.last, self.rates = now, rates
+
+    def left(self, group: str) -> float:
+        """Seconds of ``group``'s time limit not charged yet (inf: no limit)."""
+        if self.time_limit is None or group not in self.charged:
+            return math.inf
+        return self.time_limit - self.charged[group]
 
     def finish(self, group: str) -> None:
         res = self.results[group]
@@ -188,11 +209,19 @@ class GroupScheduler:
                 groups.started(job.group)
                 self._send(groups, units, u, index, job)
 
-    @staticmethod
-    def _timeout(groups: Groups, busy: list) -> float | None:
-        """Seconds until the nearest deadline of a busy unit's group, or None (no deadline)."""
-        live = [groups.deadline[u.job[1].group] for u in busy if u.job[1].group in groups.deadline]
-        return max(0.0, min(live) - time.monotonic()) if live else None
+    def _rates(self, groups: Groups, units: list) -> dict[str, float]:
+        """How fast each running group's clock runs: the units it holds over the units it could
+        use (its running and pending jobs, at most ``n_workers``)."""
+        held = Counter(u.job[1].group for u in units if u.job is not None)
+        pending = Counter(job.group for _, job in groups.pending)
+        return {g: h / min(self.n_workers, h + pending[g]) for g, h in held.items()}
+
+    def _timeout(self, groups: Groups, busy: list) -> float | None:
+        """Seconds until the nearest running group would use up its time limit, or None (no limit)."""
+        groups.advance(self._rates(groups, busy))
+        live = [groups.left(g) / rate for g, rate in groups.rates.items() if rate > 0]
+        live = [t for t in live if t != math.inf]
+        return max(0.0, min(live)) if live else None
 
     def _answer(self, groups: Groups, units: list, unit, reply: dict | None, problem: str | None,
                 on_reply) -> None:
@@ -209,10 +238,10 @@ class GroupScheduler:
             on_reply(job, reply)
 
     def _expire(self, groups: Groups, units: list) -> None:
-        """Fail the groups whose wall-clock limit has passed (their busy units are killed)."""
-        now = time.monotonic()
+        """Fail the groups whose time limit is used up (their busy units are killed)."""
+        groups.advance(self._rates(groups, units))
         for u in list(units):
-            if u.job is not None and now >= groups.deadline.get(u.job[1].group, math.inf):
+            if u.job is not None and groups.left(u.job[1].group) <= 0:
                 self._fail(groups, units, u.job[1].group,
                            f"timeout: exceeded the wall-clock limit of {self.time_limit:g} s")
 

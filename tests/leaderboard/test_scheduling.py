@@ -14,6 +14,12 @@ class FakeUnit:
         self.job = None
         self.groups: set[str] = set()
         self.ran: list[str] = []
+        self.sent = 0.0
+
+    def done(self) -> bool:
+        """A job answers at once, or after ``takes`` seconds (``{"do": "ok", "takes": s}``); "hang" never."""
+        payload = self.job[1].payload
+        return payload.get("do") != "hang" and time.monotonic() >= self.sent + payload.get("takes", 0.0)
 
 
 class FakePool(GroupScheduler):
@@ -30,11 +36,16 @@ class FakePool(GroupScheduler):
         unit.job = (index, job)
         unit.groups.add(job.group)
         unit.ran.append(job.group)
+        unit.sent = time.monotonic()
 
     def _wait(self, busy, timeout):
-        ready = [u for u in busy if u.job[1].payload.get("do") != "hang"]
-        if not ready and timeout is not None:
-            time.sleep(timeout)
+        ready = [u for u in busy if u.done()]
+        if not ready:
+            timed = [u.sent + u.job[1].payload.get("takes", 0.0) - time.monotonic() for u in busy
+                     if u.job[1].payload.get("do") != "hang"]
+            waits = [t for t in (min(timed, default=None), timeout) if t is not None]
+            time.sleep(max(0.0, min(waits)) if waits else 0.0)
+            ready = [u for u in busy if u.done()]
         return ready
 
     def _collect(self, groups, units, unit, on_reply):
@@ -55,6 +66,29 @@ def test_a_group_past_its_deadline_fails_with_the_timeout_message_and_its_busy_u
     assert results["slow"].reason == "timeout: exceeded the wall-clock limit of 0.05 s"
     assert not results["quick"].failed and results["quick"].replies == [{"ok": True, "do": "ok"}]
     assert sorted(pool.ended) == [(0, False), (1, False), (2, True)]  # the hung ones killed, the idle one stopped
+
+
+def test_a_group_kept_from_its_units_by_a_hanging_one_is_not_starved_into_a_timeout():
+    """A hostile submission finishes three jobs at once and hangs on its last one until its own
+    limit, holding one of the two units; the honest group after it (4 jobs of 0.3 s: 0.6 s on
+    two units, 1.2 s on one) had its clock run from its first job, so it timed out too (found by
+    a security review). Its clock now runs at the share of the units it could use that it holds:
+    half while the other group hangs."""
+    pool = FakePool(n_workers=2, time_limit=1.0, isolate_groups=True)
+    jobs = [Job("evil", {"do": "ok"})] * 3 + [Job("evil", {"do": "hang"})] + \
+        [Job("honest", {"do": "ok", "takes": 0.3})] * 4
+    t0 = time.monotonic()
+    results = pool.run(jobs)
+    assert results["evil"].failed and results["evil"].reason.startswith("timeout")
+    assert 1.0 <= results["evil"].finished - t0 < 1.5  # the hang still ends at its own limit
+    assert not results["honest"].failed, results["honest"].reason
+    assert len(results["honest"].replies) == 4
+
+
+def test_a_group_slower_than_its_limit_on_all_its_units_still_times_out():
+    pool = FakePool(n_workers=2, time_limit=0.5)
+    results = pool.run([Job("slow", {"do": "ok", "takes": 0.4})] * 4)  # 0.8 s on its two units
+    assert results["slow"].failed and results["slow"].reason == "timeout: exceeded the wall-clock limit of 0.5 s"
 
 
 def test_a_failed_job_drops_its_groups_pending_jobs_and_kills_its_running_ones():
