@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import math
 import time
+from abc import ABC, abstractmethod
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Callable
@@ -148,7 +149,7 @@ class Groups:
         return True
 
 
-class GroupScheduler:
+class GroupScheduler(ABC):
     """The run loop and the rules of the module docstring; a subclass sets ``n_workers``,
     ``time_limit`` and ``isolate_groups`` and supplies the transport (``_start``, ``_send``,
     ``_wait``, ``_collect``, ``_end``)."""
@@ -260,17 +261,22 @@ class GroupScheduler:
 
     # -- the transport: supplied by each pool -------------------------------------------------------
 
+    @abstractmethod
     def _start(self):
-        raise NotImplementedError
+        """Start a unit (a worker process, a Ray actor) and return it."""
 
+    @abstractmethod
     def _send(self, groups: Groups, units: list, unit, index: int, job: Job) -> None:
-        raise NotImplementedError
+        """Hand ``job`` (number ``index``) to the idle ``unit``."""
 
+    @abstractmethod
     def _wait(self, busy: list, timeout: float | None) -> list:
-        raise NotImplementedError
+        """The busy units that have answered (or died) within ``timeout`` seconds (None: no limit)."""
 
+    @abstractmethod
     def _collect(self, groups: Groups, units: list, unit, on_reply) -> None:
-        raise NotImplementedError
+        """Read ``unit``'s answer and act on it (:meth:`_answer`)."""
 
+    @abstractmethod
     def _end(self, unit, graceful: bool) -> None:
-        raise NotImplementedError
+        """Stop ``unit`` (``graceful``: it is idle) or kill it (it is busy or broken)."""
