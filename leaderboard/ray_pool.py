@@ -16,7 +16,10 @@ Failures:
 * the grader worker dies or a policy fails: the group fails with the reason, as locally;
 * the *Ray* worker is lost (its actor process killed, its node gone): the job is run again on a
   new actor — which Ray places on a live node — once; a second loss fails the group with Ray's
-  reason. Replies already received are kept: nothing finished is lost;
+  reason. Replies already received are kept: nothing finished is lost. The lost attempt's
+  time stays charged to the group's time limit (the limit bounds the wall clock an entry may
+  take, whatever the cause, so losing workers never buys a submission time); a group that runs
+  out of it during the retry fails with the timeout reason;
 * a group over its time limit: its actors are killed (``ray.kill``); their grader worker and
   its sandbox die with them (``PR_SET_PDEATHSIG`` links actor → worker → sandbox).
 
@@ -30,12 +33,11 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Callable
 
 from lrgym.baselines.backend import RAY_RETRIES, connect
 from lrgym.leaderboard.failures import PolicyError
 from lrgym.leaderboard.import_paths import hidden_dirs
-from lrgym.leaderboard.scheduling import GroupResult, Groups, GroupScheduler, Job
+from lrgym.leaderboard.scheduling import Groups, GroupScheduler, Job
 
 __all__ = ["GraderHost", "RayWorkerPool", "ship_files"]
 
@@ -168,19 +170,14 @@ class RayWorkerPool(GroupScheduler):
         self._attempts: dict[int, int] = {}  # during a run: job index -> Ray workers lost running it
         self._files: dict[str, tuple] = {}  # during a run: policy -> (its spec, its files), read once
 
-    def run(
-        self,
-        jobs: list[Job],
-        on_reply: Callable[[Job, dict], None] | None = None,
-        on_group_done: Callable[[GroupResult], None] | None = None,
-    ) -> dict[str, GroupResult]:
-        """Run every job; one :class:`GroupResult` per group (see ``WorkerPool.run``)."""
+    def _begin_run(self) -> None:
+        """Per-run state: clean what killed actors of an earlier run left on this node, and start
+        the retry counts and the read-once submission files afresh."""
         from lrgym.leaderboard.pool import sweep_orphaned_scratch
 
-        sweep_orphaned_scratch()  # what killed actors of an earlier run left on this node
+        sweep_orphaned_scratch()
         self._attempts, self._files = {}, {}
         self.lost_workers = 0
-        return super().run(jobs, on_reply, on_group_done)
 
     # -- the transport ----------------------------------------------------------------------------
 

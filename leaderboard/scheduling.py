@@ -170,6 +170,7 @@ class GroupScheduler(ABC):
         ``on_group_done(result)`` once per group as soon as it has finished or failed: the
         caller can record it right away (one store transaction per finished entry).
         """
+        self._begin_run()
         groups = Groups(jobs, self.time_limit, on_group_done)
         units: list = []
         try:
@@ -178,7 +179,8 @@ class GroupScheduler(ABC):
                 busy = [u for u in units if u.job is not None]
                 if not busy:
                     continue
-                ready = self._wait(busy, self._timeout(groups, busy))
+                self._charge(groups, busy)
+                ready = self._wait(busy, self._timeout(groups))
                 for u in busy:  # a unit read before may have failed the group of another one
                     if u in units and u.job is not None and u in ready:
                         self._collect(groups, units, u, on_reply)
@@ -217,9 +219,14 @@ class GroupScheduler(ABC):
         pending = Counter(job.group for _, job in groups.pending)
         return {g: h / min(self.n_workers, h + pending[g]) for g, h in held.items()}
 
-    def _timeout(self, groups: Groups, busy: list) -> float | None:
-        """Seconds until the nearest running group would use up its time limit, or None (no limit)."""
-        groups.advance(self._rates(groups, busy))
+    def _charge(self, groups: Groups, units: list) -> None:
+        """Charge the running groups the time since the last charge, and put the rates of the
+        units held now in force (:meth:`Groups.advance`)."""
+        groups.advance(self._rates(groups, units))
+
+    def _timeout(self, groups: Groups) -> float | None:
+        """Seconds until the nearest running group would use up its time limit at the rates in
+        force, or None (no limit)."""
         live = [groups.left(g) / rate for g, rate in groups.rates.items() if rate > 0]
         live = [t for t in live if t != math.inf]
         return max(0.0, min(live)) if live else None
@@ -240,7 +247,7 @@ class GroupScheduler(ABC):
 
     def _expire(self, groups: Groups, units: list) -> None:
         """Fail the groups whose time limit is used up (their busy units are killed)."""
-        groups.advance(self._rates(groups, units))
+        self._charge(groups, units)
         for u in list(units):
             if u.job is not None and groups.left(u.job[1].group) <= 0:
                 self._fail(groups, units, u.job[1].group,
@@ -260,6 +267,10 @@ class GroupScheduler(ABC):
         units.remove(unit)
 
     # -- the transport: supplied by each pool -------------------------------------------------------
+
+    def _begin_run(self) -> None:
+        """Called once at the start of :meth:`run`, before any unit starts: a pool resets its
+        per-run state here (the default does nothing)."""
 
     @abstractmethod
     def _start(self):

@@ -130,5 +130,5 @@ def test_both_pools_use_the_shared_rules():
 
     for cls in (WorkerPool, RayWorkerPool):
         assert issubclass(cls, GroupScheduler)
-        for step in ("run", "_dispatch", "_usable", "_timeout", "_answer", "_expire", "_fail"):
-            assert getattr(cls, step) is getattr(GroupScheduler, step) or step == "run", (cls, step)
+        for step in ("run", "_dispatch", "_usable", "_charge", "_timeout", "_answer", "_expire", "_fail"):
+            assert getattr(cls, step) is getattr(GroupScheduler, step), (cls, step)
