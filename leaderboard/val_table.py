@@ -14,8 +14,9 @@ Every run is scored like the leaderboard does, S = (log L0 − log LT) / (log L0
 with the precision floor, clipped to [−1, 2], −1 on divergence (:func:`lrgym.baselines.score.score`),
 with L_ref the final loss of the instance's reference for the same seed (the best constant SGD
 LR by the leaderboard's fine search, :func:`lrgym.baselines.reference.search_reference`). The
-table shows the mean of S per family and over all runs (and the IQM over all runs, the
-leaderboard's headline statistic). Hand-designed baselines use the values tuned on train
+table shows the mean of S per family and over all runs, and the family IQM (the mean of the
+families' IQMs, the leaderboard's ranking statistic: :func:`lrgym.leaderboard.scoring.family_iqm`),
+by which it is sorted. Hand-designed baselines use the values tuned on train
 instances (``baselines/tuned.json``), learned ones their shipped weights.
 
 Everything goes through :func:`lrgym.baselines.evaluation.evaluate`; the reference runs are
@@ -82,23 +83,28 @@ def compute(names: list[str], workers: int | None = None, families: list[str] | 
 
 def markdown(result: dict) -> str:
     from lrgym.baselines.registry import LEARNED, made_from_text
-    from lrgym.leaderboard.scoring import iqm
+    from lrgym.leaderboard.scoring import family_iqm
 
     fams = result["families"]
-    head = "| baseline | " + " | ".join(fams) + " | all (mean) | all (IQM) |"
+    head = "| baseline | " + " | ".join(fams) + " | all (mean) | family IQM |"
     rule = "|---|" + "---:|" * (len(fams) + 2)
     rows = [head, rule]
-    order = sorted(result["scores"], key=lambda n: -np.mean(np.concatenate(list(result["scores"][n].values()))))
-    for n in order:
+
+    def fam_iqm(n: str) -> float:  # the board's statistic, over every run of every family
+        per = result["scores"][n]
+        return float(family_iqm(np.concatenate([per[f] for f in fams])[None, :],
+                                [f for f in fams for _ in per[f]]))
+
+    for n in sorted(result["scores"], key=lambda n: -fam_iqm(n)):
         per = result["scores"][n]
         allruns = np.concatenate([per[f] for f in fams])
         label = f"{n} (learned)" if n in LEARNED else n
         rows.append(f"| {label} | " + " | ".join(f"{np.mean(per[f]):.2f}" for f in fams)
-                    + f" | **{np.mean(allruns):.2f}** | {float(iqm(allruns[None, :])):.2f} |")
+                    + f" | {np.mean(allruns):.2f} | **{fam_iqm(n):.2f}** |")
     n_inst = {len(v) for v in result["instances"].values()}
-    note = (f"Mean normalised score S on the `val` instances ({'/'.join(map(str, sorted(n_inst)))} per family × "
+    note = (f"Normalised score S on the `val` instances ({'/'.join(map(str, sorted(n_inst)))} per family × "
             f"{len(result['seeds'])} seeds; 1 = the per-instance best constant SGD LR (the leaderboard's reference), 0 = no progress, −1 = diverged; "
-            "clipped to [−1, 2]). Regenerate with `python -m lrgym.leaderboard.val_table --write`.")
+            "clipped to [−1, 2]): its mean per family and over all runs, and the family IQM (the mean of the four families' IQMs, the board's ranking statistic), by which the rows are sorted. Regenerate with `python -m lrgym.leaderboard.val_table --write`.")
     if result["skipped"]:
         note += f" Not shown (no weights): {', '.join(result['skipped'])}."
     if result.get("inputs"):

@@ -1,0 +1,31 @@
+"""The README's validation table (:mod:`lrgym.leaderboard.val_table`) ranks like the board."""
+
+import numpy as np
+from scipy.stats import trim_mean
+
+from lrgym.leaderboard.val_table import markdown
+
+FAMILIES = ["linreg", "quadratic", "mlp", "recsys"]
+
+
+def _rows(table: str) -> dict[str, list[str]]:
+    rows = [line.strip("|").split("|") for line in table.splitlines() if line.startswith("| ") and "---" not in line]
+    return {cells[0].strip(): [c.strip().strip("*") for c in cells[1:]] for cells in rows[1:]}
+
+
+def test_the_table_shows_and_sorts_by_the_family_iqm_so_a_given_up_family_costs_its_share():
+    """``gives_up`` scores 1.1 everywhere but diverges on every recsys run (S = −1, a quarter of
+    its runs: the pooled IQM trims them all away and reads 1.1); ``steady`` scores 0.9 to 1.0."""
+    rng = np.random.default_rng(0)
+    steady = {f: rng.uniform(0.9, 1.0, size=40) for f in FAMILIES}
+    gives_up = {f: np.full(40, 1.1) for f in FAMILIES}
+    gives_up["recsys"] = np.full(40, -1.0)
+    result = {"scores": {"gives_up": gives_up, "steady": steady}, "families": FAMILIES,
+              "seeds": [0, 1, 2, 3, 4], "instances": {f: list(range(8)) for f in FAMILIES}, "skipped": []}
+    table = markdown(result)
+    rows = _rows(table)
+    for name, per in result["scores"].items():
+        expected = np.mean([trim_mean(per[f], 0.25) for f in FAMILIES])  # the board's statistic, by hand
+        assert rows[name][-1] == f"{expected:.2f}", name
+        assert rows[name][-2] == f"{np.mean(np.concatenate(list(per.values()))):.2f}", name
+    assert list(rows) == ["steady", "gives_up"]  # 0.95 against (3 × 1.1 − 1) / 4 = 0.575
