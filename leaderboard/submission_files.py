@@ -14,7 +14,11 @@ submission's own code, something it should never see:
 * a link swapped in *between* checking a path and opening it (time-of-check to time-of-use):
   the folder listed, then replaced by a link before its files are opened;
 * a FIFO or a device (``/dev/zero``, a named pipe nobody writes to) that hangs the grader or
-  fills its memory; a file too large, or one that grows while it is read.
+  fills its memory; a file too large, or one that grows while it is read;
+* a file of a kernel pseudo-file system: ``/proc/<grader pid>/environ`` or
+  ``/proc/<pid>/mountinfo`` are regular files, not links, and report a size of 0, yet a read
+  returns the grader's environment (its secrets) or the machine's mounts, which were copied
+  into the sandbox (a ``/sys`` file reports 4096 bytes whatever it holds).
 
 The defence, in three steps, each refusing with a :class:`~lrgym.leaderboard.failures.PolicyError`
 that names the offending path (the submitter reads it):
@@ -28,7 +32,14 @@ that names the offending path (the submitter reads it):
 3. :func:`_read_regular_file`: each file is opened with ``O_NOFOLLOW | O_NONBLOCK`` (a link is
    refused, a FIFO or device does not block the open), checked with ``fstat`` on the open
    descriptor (a regular file, no larger than what is left of :data:`MAX_SUBMISSION_BYTES`),
-   and read at most one byte past that budget (a file that grew is refused).
+   and read at most one byte past that budget whatever its size said; a file whose bytes read
+   are not its measured size is refused (it changed while read, or its size is not what a
+   read returns).
+
+A directory or file on a kernel pseudo-file system (:data:`PSEUDO_FILE_SYSTEMS`: proc, sysfs,
+debugfs, cgroup, ...) is refused before anything of it is read: ``fstatfs`` of the open
+descriptor names its file system, so a bind mount of one such file is found too; the size
+check of step 3 catches one the list does not know. No refusal quotes the bytes of a file.
 
 Used by the grader worker (:func:`lrgym.leaderboard.worker.policy_files`), by the Ray pool to
 ship a submission's files to the node that runs it (:func:`lrgym.leaderboard.ray_pool.ship_files`)
@@ -38,16 +49,56 @@ every reader follows the same rules. Nothing read here is imported or run in thi
 
 from __future__ import annotations
 
+import ctypes
 import os
+import platform
 import stat
+import sys
 from pathlib import Path
 
 from lrgym.leaderboard.failures import PolicyError
 
-__all__ = ["MAX_SUBMISSION_BYTES", "read_policy_files", "read_sb3_files", "read_submission"]
+__all__ = ["MAX_SUBMISSION_BYTES", "PSEUDO_FILE_SYSTEMS", "read_policy_files", "read_sb3_files", "read_submission"]
 
 #: a submission's files (the policy file and the ``.py`` files beside it, or a model zip)
 MAX_SUBMISSION_BYTES = 64 * 1024 * 1024
+
+#: ``statfs`` magic numbers (``linux/magic.h``) of the kernel's pseudo-file systems, whose files
+#: are the machine's state (processes' environments, mounts, keys, tunables), not stored data
+PSEUDO_FILE_SYSTEMS = {
+    0x9FA0: "proc", 0x62656572: "sysfs", 0x64626720: "debugfs", 0x74726163: "tracefs",
+    0x73636673: "securityfs", 0x0027E0EB: "cgroup", 0x63677270: "cgroup2", 0xCAFE4A11: "bpf",
+    0x62656570: "configfs", 0x6165676C: "pstore", 0xDE5E81E4: "efivarfs", 0x42494E4D: "binfmt_misc",
+    0x65735543: "fusectl", 0xF97CFF8C: "selinuxfs", 0x43415D53: "smackfs", 0x6E736673: "nsfs",
+    0x00001CD1: "devpts", 0x19800202: "mqueue",
+}
+
+
+def _file_system_magic(fd: int) -> int | None:
+    """The ``f_type`` of ``fstatfs(fd)`` (which file system holds ``fd``), None where it cannot
+    be asked.
+
+    ``struct statfs`` starts with ``f_type``: a ``long`` on most Linux ABIs, an ``unsigned int``
+    on s390x. Every magic number fits in 32 bits, so it is the first four bytes on a
+    little-endian machine (either type) and on s390x, the low half of the ``long`` elsewhere."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        buf = ctypes.create_string_buffer(512)  # larger than any ABI's struct statfs
+        if libc.fstatfs(fd, buf) != 0:
+            return None
+    except (OSError, AttributeError):  # pragma: no cover - no fstatfs (not Linux)
+        return None
+    if sys.byteorder == "little" or platform.machine().startswith("s390"):
+        return int.from_bytes(buf.raw[:4], sys.byteorder)
+    return int.from_bytes(buf.raw[:ctypes.sizeof(ctypes.c_long)], "big") & 0xFFFFFFFF
+
+
+def _refuse_pseudo(fd: int, path: Path, what: str) -> None:
+    """Refuse ``fd`` (shown as ``path``) if it lies on a kernel pseudo-file system."""
+    kind = PSEUDO_FILE_SYSTEMS.get(_file_system_magic(fd))
+    if kind is not None:
+        raise PolicyError(f"{what} {path} is on the kernel's {kind} pseudo-file system (machine state, not a "
+                          "file); valid: a submission's own files on an ordinary file system")
 
 
 def _refuse(path: Path, exc: OSError, parent_fd: int, name: str, what: str) -> PolicyError:
@@ -94,6 +145,7 @@ def _open_directory(where: Path) -> int:
             child = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
             os.close(fd)
             fd = child
+        _refuse_pseudo(fd, Path(absolute), "submission directory")
         return fd
     except BaseException:
         os.close(fd)
@@ -108,7 +160,10 @@ def _read_regular_file(dir_fd: int, name: str, path: Path, budget: int) -> bytes
     it read anything else: a symbolic link (to a key, the store, ``/dev/zero``) is refused
     without being followed (``O_NOFOLLOW``, relative to a directory opened without following
     links: :func:`_open_directory`), a device or FIFO without blocking on it (``O_NONBLOCK``,
-    then ``fstat``), and a file is measured before it is read."""
+    then ``fstat``), one of a pseudo-file system before anything is read
+    (:func:`_refuse_pseudo`), and a file is measured before it is read: never more than
+    ``budget`` + 1 bytes are read, and bytes that are not the measured size (the file changed,
+    or its size says nothing, like the 0 of a ``/proc`` file) refuse it."""
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
     except OSError as exc:
@@ -117,6 +172,7 @@ def _read_regular_file(dir_fd: int, name: str, path: Path, budget: int) -> bytes
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise PolicyError(f"submission file {path} is not a regular file; valid: regular files only")
+        _refuse_pseudo(fd, path, "submission file")
         if info.st_size > budget:
             raise PolicyError(f"submission too large: {path.parent} holds more than {MAX_SUBMISSION_BYTES >> 20} MB "
                               "of files to copy into the sandbox; put the policy in a directory of its own")
@@ -124,6 +180,9 @@ def _read_regular_file(dir_fd: int, name: str, path: Path, budget: int) -> bytes
             data = f.read(budget + 1)
         if len(data) > budget:  # it grew while being read
             raise PolicyError(f"submission too large: {path} grew past {MAX_SUBMISSION_BYTES >> 20} MB while read")
+        if len(data) != info.st_size:  # changed while read, or a size that is not its bytes
+            raise PolicyError(f"submission file {path} changed while it was read ({info.st_size} bytes measured, "
+                              f"{len(data)} read); valid: a file nothing writes to while it is submitted")
         return data
     finally:
         os.close(fd)

@@ -136,6 +136,8 @@ def policy_files(spec: dict, family: str | None = None) -> tuple[dict, dict[str,
             raise PolicyError(f"policy target {target!r} must be 'path/to/file.py:Name' or 'module:Name'")
         if where.endswith(".py") or "/" in where or os.sep in where:
             path = Path(where)
+            if path.suffix != ".py":  # the host imports it as a module; nothing else is read
+                raise PolicyError(f"policy file {where} is not a Python file; valid: path/to/file.py:Name")
             files = read_policy_files(path)
             host = {"kind": "object", "module": path.stem, "attr": attr, "file": path.name, "source": target}
             return host, files, _file_hash(files[path.name])

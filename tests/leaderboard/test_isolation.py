@@ -3,7 +3,9 @@
 * the grader's working directory: never on a worker's import path, never bound into a sandbox
   (a ``json.py`` beside the policy ran as the grader's user; the store beside it was readable);
 * the files beside the policy: read as regular files only, never through a symbolic link, a
-  device or a FIFO (a link to the grader's key was copied into the sandbox);
+  device or a FIFO (a link to the grader's key was copied into the sandbox), never from a kernel
+  pseudo-file system (``/proc/<grader pid>/environ`` as the policy file, size 0, was read and
+  copied: the grader's environment), never more than measured, and only a ``.py`` as the policy;
 * System V IPC: the sandbox's own namespace (shared memory outside its memory limit, and kept
   after it ended);
 * a private suite's instances and seeds: not in what the policy is told, nor in failure reasons;
@@ -26,7 +28,7 @@ from lrgym.leaderboard.failures import PolicyError
 from lrgym.leaderboard.references import load_references
 from lrgym.leaderboard.runner import run_suite, submission_spec
 from lrgym.leaderboard.sandbox import PolicyProcess, SandboxError, mode
-from lrgym.leaderboard.submission_files import MAX_SUBMISSION_BYTES, read_submission
+from lrgym.leaderboard.submission_files import MAX_SUBMISSION_BYTES, read_policy_files, read_submission
 from lrgym.leaderboard.suite import FamilySuite, Suite
 from lrgym.leaderboard.worker import policy_files
 from lrgym.tasks.base import instance_set
@@ -242,6 +244,86 @@ def test_a_submission_directory_swapped_for_a_link_after_listing_is_still_read_f
     _, files, _ = policy_files({"kind": "object", "target": f"{sub / 'policy.py'}:P"})
     assert files == {"policy.py": KEEP.encode(), "helper.py": b"X = 1\n"}
     assert sub.is_symlink()  # the swap did happen, after the listing
+
+
+@pytest.fixture
+def process_with_a_secret():
+    """(pid, secret) of a process whose environment holds ``secret`` (as the grader's may)."""
+    import secrets
+    import subprocess
+
+    secret = f"grader-secret-{secrets.token_hex(8)}"
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE,
+                            env={"PATH": os.environ.get("PATH", ""), "LRGYM_GRADER_TOKEN": secret})
+    try:
+        yield proc.pid, secret
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_proc_or_sys_file_as_the_policy_is_refused_before_it_is_read(process_with_a_secret):
+    """``submit /proc/<grader pid>/environ:P``: a regular file, no link, of size 0, whose read
+    is the grader's environment; it was read (the size check passed: 0 bytes) and copied into
+    the sandbox. A pseudo-file system is refused by name, and nothing of it is quoted."""
+    pid, secret = process_with_a_secret
+    environ = Path(f"/proc/{pid}/environ")
+    assert secret.encode() in environ.read_bytes() and environ.stat().st_size == 0  # what the attack reads
+    for read in (lambda: read_policy_files(environ), lambda: policy_files({"kind": "sb3", "path": str(environ)})):
+        with pytest.raises(PolicyError, match=rf"submission directory /proc/{pid} is on the kernel's proc "
+                                              "pseudo-file system") as info:
+            read()
+        assert secret not in str(info.value)
+    with pytest.raises(PolicyError, match="proc pseudo-file system"):
+        read_submission([Path(f"/proc/{pid}/mountinfo")])
+    sysfs = Path("/sys/kernel/uevent_seqnum")  # a /sys file reports 4096 bytes whatever it holds
+    if sysfs.exists():
+        with pytest.raises(PolicyError, match="sysfs pseudo-file system"):
+            read_submission([sysfs])
+
+
+def test_a_policy_file_that_is_not_python_is_refused_before_it_is_read(tmp_path):
+    """A ``path:Name`` whose file is not a ``.py`` was read and copied, then failed in the
+    sandbox with "AttributeError: 'NoneType' object has no attribute 'loader'"."""
+    (tmp_path / "notes.txt").write_text("private notes\n")
+    with pytest.raises(PolicyError, match=r"notes\.txt is not a Python file; valid: path/to/file\.py:Name"):
+        policy_files({"kind": "object", "target": f"{tmp_path / 'notes.txt'}:P"})
+
+
+def test_a_file_whose_size_is_not_its_bytes_is_refused_without_quoting_it(process_with_a_secret, monkeypatch):
+    """A pseudo-file system the list does not know (emptied here) is still refused: the bytes
+    read (the environment) are not the size measured (0)."""
+    pid, secret = process_with_a_secret
+    monkeypatch.setattr("lrgym.leaderboard.submission_files.PSEUDO_FILE_SYSTEMS", {})
+    with pytest.raises(PolicyError, match=r"environ changed while it was read \(0 bytes measured") as info:
+        policy_files({"kind": "sb3", "path": f"/proc/{pid}/environ"})
+    assert secret not in str(info.value)
+
+
+def test_a_proc_file_bound_into_an_ordinary_folder_is_refused(tmp_path, process_with_a_secret):
+    """The file itself is checked too, not only its folder: a bind mount of ``environ`` over
+    ``policy.py`` (made in a private mount namespace here) is found by ``fstatfs``."""
+    import subprocess
+
+    pid, secret = process_with_a_secret
+    (tmp_path / "policy.py").write_text(KEEP)
+    script = ("import subprocess, sys\nfrom pathlib import Path\n"
+              "from lrgym.leaderboard.submission_files import read_policy_files\n"
+              f"subprocess.run(['mount', '--bind', '/proc/{pid}/environ', {str(tmp_path / 'policy.py')!r}], check=True)\n"
+              f"assert {secret!r}.encode() in Path({str(tmp_path / 'policy.py')!r}).read_bytes()\n"
+              f"try:\n    read_policy_files(Path({str(tmp_path / 'policy.py')!r}))\n"
+              "except Exception as exc:\n    print(exc)\nelse:\n    print('READ')\n")
+    flags = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+    try:
+        done = subprocess.run(["unshare", *flags, "--mount", "--propagation", "private", sys.executable, "-c", script],
+                              capture_output=True, text=True, timeout=120)
+    except FileNotFoundError:
+        pytest.skip("no unshare to make a private mount namespace")
+    if done.returncode != 0 and done.stderr.startswith("unshare:"):  # not permitted here
+        pytest.skip(f"no private mount namespace here: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr
+    assert "policy.py is on the kernel's proc pseudo-file system" in done.stdout, done.stdout
+    assert secret not in done.stdout
 
 
 def test_a_linked_sibling_fails_the_submission_and_nothing_of_it_is_copied(tmp_path):
