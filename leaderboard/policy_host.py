@@ -220,10 +220,8 @@ def confine(cfg: dict) -> dict:
     if cfg.get("namespaces"):
         _new_root(cfg["new_root"], cfg["paths"], cfg["links"], int(cfg["tmp_mb"]), cfg.get("masked", []))
         applied["file_system"] = "private root: read-only system and Python, fresh /tmp"
-    else:  # documented fallback without namespaces: a fresh private directory at least
-        import tempfile
-
-        ROOT = tempfile.mkdtemp(prefix="lrgym-policy-")
+    else:  # documented fallback without namespaces: a folder of the grader's, which measures it
+        ROOT = cfg["scratch"]
     work = os.path.join(ROOT, "work")
     os.makedirs(work, mode=0o700, exist_ok=True)
     uid = cfg.get("uid") if os.getuid() == 0 and cfg.get("namespaces") and cfg.get("uid") else None

@@ -11,6 +11,8 @@ no network                       yes                 yes                  no
 read-only file system, fresh     yes                 yes                  fresh temp dir only
 tmpfs ``/tmp``, grader folders                                           (nothing is masked)
 masked (:func:`masked_dirs`)
+its scratch space capped at      yes (tmpfs size)    yes (tmpfs size)     its folder only: measured
+``tmp_mb``                                                               (:class:`PolicyProcess`)
 unprivileged uid (cannot read    yes (a private uid  no (same uid, no     no
 the store, refs, other entries)  per sandbox)        capabilities)
 resource limits                  yes                 yes                  yes
@@ -67,7 +69,7 @@ class Limits:
     cpu_seconds: float | None = None  # CPU time (RLIMIT_CPU)
     open_files: int = 256  # RLIMIT_NOFILE
     file_mb: int = 64  # largest file it may write, its stdout/stderr included (RLIMIT_FSIZE)
-    tmp_mb: int = 256  # size of its tmpfs /tmp
+    tmp_mb: int = 256  # size of its tmpfs /tmp; without namespaces, what its scratch folder may hold
     processes: int = 256  # RLIMIT_NPROC of its private uid (root only)
 
 
@@ -181,7 +183,8 @@ def mode() -> dict:
     return {"kind": "none", "uid_drop": False, "note": note}
 
 
-def _sandbox_env() -> dict:
+def _sandbox_env(work: str = "/tmp/work") -> dict:
+    """The policy host's whole environment; ``work`` is the folder it works in (its caches too)."""
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
@@ -190,8 +193,8 @@ def _sandbox_env() -> dict:
         "PYTHONSAFEPATH": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
         "USER": "sandbox",
-        "NUMBA_CACHE_DIR": "/tmp/work/.numba",
-        "MPLCONFIGDIR": "/tmp/work/.matplotlib",
+        "NUMBA_CACHE_DIR": f"{work}/.numba",
+        "MPLCONFIGDIR": f"{work}/.matplotlib",
     }
     # one thread for BLAS / OpenMP and for Numba's pool (a policy's prange): the pool is the parallelism
     env.update(SINGLE_THREAD_ENV, NUMBA_NUM_THREADS="1")
@@ -218,8 +221,51 @@ def death_reason(code: int | None, who: str = "policy process") -> str:
     return f"{who} died: exit code {code}"
 
 
+#: without namespaces: how often the grader measures the policy's scratch folder while it waits
+SCRATCH_CHECK_SECONDS = 0.2
+#: what a file or folder costs at least when the scratch folder is measured (empty files are not free)
+SCRATCH_MIN_ENTRY_BYTES = 4096
+
+
+def folder_bytes(path: str, stop_above: int) -> int:
+    """The disk space ``path`` and everything in it take (each entry its allocated blocks, at
+    least :data:`SCRATCH_MIN_ENTRY_BYTES`, a hard-linked file once; links not followed),
+    counted until the total passes ``stop_above`` (so the walk is short whatever it holds).
+    A folder that cannot be listed counts as more than ``stop_above``: it cannot be measured."""
+    total, seen, todo = 0, set(), [path]
+    while todo:
+        try:
+            entries = list(os.scandir(todo.pop()))
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return stop_above + 1
+        for entry in entries:
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if (info.st_dev, info.st_ino) in seen:
+                continue
+            seen.add((info.st_dev, info.st_ino))
+            total += max(info.st_blocks * 512, SCRATCH_MIN_ENTRY_BYTES)
+            if total > stop_above:
+                return total
+            if stat.S_ISDIR(info.st_mode):
+                todo.append(entry.path)
+    return total
+
+
 class PolicyProcess:
-    """One running policy host: :meth:`request` sends a message and returns the reply dict."""
+    """One running policy host: :meth:`request` sends a message and returns the reply dict.
+
+    Without namespaces (``mode()["kind"] == "none"``) the policy works in ``scratch``, a folder
+    inside the grader's private one, and no tmpfs bounds what it writes there: the grader
+    measures it (:func:`folder_bytes`) after every reply and every
+    :data:`SCRATCH_CHECK_SECONDS` while it waits, and ends the policy, removing the folder, as
+    soon as it holds more than ``limits.tmp_mb``."""
+
+    scratch: str | None = None
 
     def __init__(self, limits: Limits, sandbox_mode: dict | None = None, start_timeout: float = 120.0):
         self.mode = dict(sandbox_mode or mode())
@@ -238,12 +284,15 @@ class PolicyProcess:
         cmd_r, cmd_w = os.pipe()
         rep_r, rep_w = os.pipe()
         kind = self.mode["kind"]
+        if kind == "none":  # no private /tmp: a folder of the grader's, measured (see the class)
+            self.scratch = os.path.join(self._private, "scratch")
+            os.mkdir(self.scratch, 0o700)
         prefix = [] if kind == "none" else _unshare_flags(kind == "userns")
         argv = prefix + [sys.executable, "-m", "lrgym.leaderboard.policy_host", str(cmd_r), str(rep_w)]
         try:
             self.process = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, pass_fds=(cmd_r, rep_w),
-                env=_sandbox_env(), cwd="/", close_fds=True, start_new_session=True, preexec_fn=_pdeathsig,
+                env=_sandbox_env(os.path.join(self.scratch, "work") if self.scratch else "/tmp/work"), cwd="/", close_fds=True, start_new_session=True, preexec_fn=_pdeathsig,
             )
         except BaseException:
             os.close(cmd_w)
@@ -260,18 +309,18 @@ class PolicyProcess:
         paths, links = root_contents()
         # without namespaces there is no private root, and nothing can be masked (see the README)
         cfg = {"namespaces": kind != "none", "uid": uid, "new_root": new_root, "paths": paths, "links": links,
-               "masked": masked_dirs(paths) if kind != "none" else [], **asdict(self.limits)}
+               "masked": masked_dirs(paths) if kind != "none" else [], "scratch": self.scratch, **asdict(self.limits)}
         self.applied = self.request(cfg, timeout=start_timeout)["sandbox"]
 
     def request(self, msg, timeout: float | None = None) -> dict:
         """Send ``msg`` (pickled), return the decoded reply; raises :class:`SandboxError` if
-        the process died, broke the protocol or replied ``{"ok": false}``."""
+        the process died, broke the protocol, replied ``{"ok": false}`` or (without namespaces)
+        filled its scratch folder past ``limits.tmp_mb``."""
         try:
             self.commands.send(msg)
         except (BrokenPipeError, OSError):
             raise SandboxError(self._died()) from None
-        if timeout is not None and not wait([self.replies], timeout):
-            raise SandboxError(f"the policy process did not answer within {timeout:g} s")
+        self._wait_reply(timeout)
         try:
             raw = self.replies.recv_bytes(MAX_REPLY_BYTES)
         except EOFError:
@@ -288,6 +337,30 @@ class PolicyProcess:
         if not reply.get("ok"):
             raise SandboxError(clean(str(reply.get("reason", "unknown failure")))[:4000] + self._tail_note())
         return reply
+
+    def _wait_reply(self, timeout: float | None) -> None:
+        """Wait until a reply can be read (or the process ended), at most ``timeout`` seconds;
+        the scratch folder is measured meanwhile and once the reply is there."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if self.scratch is not None:
+                left = SCRATCH_CHECK_SECONDS if left is None else min(left, SCRATCH_CHECK_SECONDS)
+            ready = wait([self.replies], left)
+            if self.scratch is not None:
+                self._check_scratch()
+            if ready:
+                return
+            if deadline is not None and time.monotonic() >= deadline:
+                raise SandboxError(f"the policy process did not answer within {timeout:g} s")
+
+    def _check_scratch(self) -> None:
+        """End the policy if its scratch folder holds more than ``limits.tmp_mb``."""
+        cap = int(self.limits.tmp_mb) << 20
+        if folder_bytes(self.scratch, cap) > cap:
+            self.close()  # stop the writing now; its folder is removed
+            raise SandboxError(f"the policy wrote more than {self.limits.tmp_mb} MB into its scratch folder "
+                               "(tmp_mb: the size of the sandbox's /tmp, a limit of its own without namespaces)")
 
     def _died(self) -> str:
         try:
