@@ -62,6 +62,8 @@ from lrgym.tasks.base import (
 )
 
 TASK_CACHE_SIZE = 64
+#: the keys of ``reset(options=...)``
+RESET_OPTIONS = ("instance", "lr_init")
 #: action types whose valid values take the step's fast path of next_lr's discrete rule (the
 #: same rule, :func:`lrgym.actions.factor_lr`, on the factors as Python floats): Python's int and
 #: the NumPy integers that ``Discrete.sample()`` and agents' ``argmax`` return
@@ -105,7 +107,8 @@ class LRControlEnv(gym.Env):
 
     ``reset`` picks an instance uniformly from ``instance_set`` (or ``options={"instance": k}``
     for seed ``k`` of that set), draws initial parameters from the env's ``np_random`` and sets
-    the LR to ``lr_init``.
+    the LR to ``lr_init`` (or ``options={"lr_init": x}``). Bad options raise ``ValueError`` and
+    change nothing (:meth:`check_reset_options`).
 
     ## Episode End
 
@@ -414,32 +417,49 @@ class LRControlEnv(gym.Env):
             self._keep(instance, p.task)
         return p
 
-    def _choose_instance(self, options) -> int:
-        if options and "instance" in options:
-            k = options["instance"]
-            if not isinstance(k, (int, np.integer)) or k not in self.instances:
+    def _choose_instance(self, asked: int | None) -> int:
+        """The episode's instance seed: ``asked`` (checked), or one drawn uniformly from the set."""
+        if asked is not None:
+            return asked
+        return int(self.instances[int(self.np_random.integers(len(self.instances)))])
+
+    def check_reset_options(self, options) -> tuple[int | None, float]:
+        """``reset``'s ``options`` checked, before the reset changes anything: (the instance seed
+        asked for, or None to draw one; the episode's start LR). Bad options raise ``ValueError``
+        naming the value and the valid choices, and leave the env as it was (the vector env
+        checks every sub-environment's options this way before it resets any)."""
+        if options is None:
+            options = {}
+        elif not isinstance(options, Mapping):
+            raise ValueError(f"options={options!r} invalid; valid: None or a dict with the keys "
+                             f"{', '.join(RESET_OPTIONS)}")
+        unknown = set(options) - set(RESET_OPTIONS)
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: {', '.join(RESET_OPTIONS)}")
+        instance = None
+        if "instance" in options:
+            k = options["instance"]  # an integer of the set (a bool is not one: True was instance 1)
+            if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k not in self.instances:
                 r = self.instances
                 raise ValueError(
                     f"instance {k!r} not in the {self.instance_set!r} set; valid: integers {r.start}..{r.stop - 1}"
                 )
-            return int(k)
-        return int(self.instances[int(self.np_random.integers(len(self.instances)))])
+            instance = int(k)
+        return instance, check_lr_init(options.get("lr_init", self.lr_init), self.lr_min, self.lr_max)
 
     # ---- gymnasium API ----------------------------------------------------------------------
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        asked, lr_init = self.check_reset_options(options)  # first: a refused reset changes nothing
         super().reset(seed=seed)
-        unknown = set(options or {}) - {"instance", "lr_init"}
-        if unknown:
-            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: instance, lr_init")
         ahead = self._ahead
         prediction = None
         if ahead is None:
-            self.instance = self._choose_instance(options)
+            self.instance = self._choose_instance(asked)
         else:
             state_before = self.np_random.bit_generator.state
-            self.instance = self._choose_instance(options)
-            prediction = self._prediction(self.instance, not (options and "instance" in options), state_before)
+            self.instance = self._choose_instance(asked)
+            prediction = self._prediction(self.instance, asked is None, state_before)
         if prediction is None:
             self.task = self.task_for(self.instance)
             self.state = self.task.new_state(self.np_random)
@@ -447,7 +467,7 @@ class LRControlEnv(gym.Env):
             self.task, self.state = prediction.task, prediction.state
             self.np_random.bit_generator.state = prediction.rng_state
         self._episode_info = episode_constants(family_index(self.task.spec.family), self.instance, self.task.optimal_loss)
-        self.lr = check_lr_init((options or {}).get("lr_init", self.lr_init), self.lr_min, self.lr_max)
+        self.lr = lr_init
         self.t = 0
         self.updates = 0
         self._stats[:] = 0.0

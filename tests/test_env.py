@@ -349,3 +349,34 @@ def test_integer_action_types_give_the_same_trajectory():
     for run in runs[1:]:
         assert_identical(runs[0], run)
     assert [step[4]["lr"] for step in runs[0][1:]] == pytest.approx([0.02, 0.04, 0.02, 0.025, 0.02, 0.02, 0.04, 0.02])
+
+
+@pytest.mark.parametrize("options, named", [
+    ({"instance": 4, "lr_init": 100.0}, "lr_init=100.0"),  # a valid instance, a bad start LR
+    ({"lr_init": math.nan}, "lr_init=nan"),
+    ({"instance": 4, "level": 3}, r"unknown reset option\(s\) \['level'\]; valid: instance, lr_init"),
+    ({"instance": True}, "instance True not in the 'train' set; valid: integers 0..9999"),  # was instance 1
+    (5, "options=5 invalid; valid: None or a dict with the keys instance, lr_init"),  # was a TypeError
+    (["instance"], r"options=\['instance'\] invalid; valid: None or a dict"),
+], ids=repr)
+def test_a_refused_reset_changes_nothing(options, named):
+    """A reset whose options are refused leaves the env as it was — its episode, its generator,
+    the seed it was given unused — like a twin that never saw the call. (It used to take the
+    asked-for instance's task and state while its step stayed bound to the old episode, and a
+    copy of it then continued another episode.)"""
+    env, twin = (LRControlEnv(family="linreg", horizon=6, inner_steps=2) for _ in range(2))
+    for e in (env, twin):
+        e.reset(seed=0, options={"instance": 3})
+        e.step(4)
+    with pytest.raises(ValueError, match=named):
+        env.reset(seed=99, options=options)
+    assert (env.instance, env.task, env.t) == (twin.instance, twin.task, twin.t)
+    assert env.np_random.bit_generator.state == twin.np_random.bit_generator.state
+    actions = [1, 3, 2, 4]
+    clone = pickle.loads(pickle.dumps(env))  # rebinds its step to env.task / env.state
+    expected = [twin.step(a) for a in actions]
+    next_obs, next_info = twin.reset()
+    for e in (env, clone):
+        assert_identical(expected, [e.step(a) for a in actions])
+        obs, info = e.reset()  # the same next instance and initial parameters: the same generator
+        assert obs.tobytes() == next_obs.tobytes() and info["instance"] == next_info["instance"]

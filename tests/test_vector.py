@@ -234,6 +234,31 @@ def test_bad_actions_raise_and_change_nothing():
         LRControlVectorEnv(1, autoreset_mode="sometimes")
 
 
+
+@pytest.mark.parametrize("seed, options", [
+    (None, {"instance": [1, 2, -3]}),  # the third sub-env's instance is bad
+    ([5, 6, -1], None),  # the third seed is bad (gymnasium's seeding refuses it)
+    (7, {"lr_init": 100.0}),
+    (7, {"instance": True}),
+    (7, 5),
+], ids=repr)
+def test_a_refused_vector_reset_resets_no_sub_env(seed, options):
+    """A reset refused for any sub-environment resets none (it used to reset those before the
+    bad one, and half-reset that one), like a twin that never saw the call."""
+    vec, twin = (LRControlVectorEnv(3, family="linreg", **SHORT) for _ in range(2))
+    for v in (vec, twin):
+        v.reset(seed=0)
+        v.step(np.array([4, 0, 2]))
+    with pytest.raises((ValueError, gym.error.Error), match="valid|Seed must be"):
+        vec.reset(seed=seed, options=options)
+    assert vec.get_attr("instance") == twin.get_attr("instance")
+    assert [g.bit_generator.state for g in vec.np_random] == [g.bit_generator.state for g in twin.np_random]
+    for actions in ([1, 3, 2], [2, 2, 2], [0, 4, 1]):
+        got, expected = vec.step(np.array(actions)), twin.step(np.array(actions))
+        assert got[0].tobytes() == expected[0].tobytes()
+        assert all((a == b).all() for a, b in zip(got[1:4], expected[1:4]))
+
+
 # ---- gymnasium's vector API -----------------------------------------------------------------
 
 

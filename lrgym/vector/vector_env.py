@@ -9,13 +9,15 @@ infos → :mod:`~lrgym.vector.infos`) and gymnasium's three autoreset modes.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from typing import Any, Sequence
 
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.utils import seeding
 from gymnasium.vector.utils import batch_space
 
-from lrgym.env import LRControlEnv
+from lrgym.env import RESET_OPTIONS, LRControlEnv
 from lrgym.features import FEATURE_NAMES, M_CAP, N_FEATURES, N_MEMORY
 from lrgym.render import RECORDED_KEYS, RENDER_FPS, RENDER_MODES, check_render_mode
 from lrgym.settings import EnvSettings
@@ -64,6 +66,8 @@ class LRControlVectorEnv(VectorEnv):
 
     ``instance``: an instance seed for every sub-environment, or a sequence of N;
     ``lr_init``: as for the single env; ``reset_mask``: a bool array (N,) — reset only these.
+    The seeds and every sub-environment's options are checked before any is reset: a bad one
+    raises and resets none.
 
     ## Step
 
@@ -247,6 +251,9 @@ class LRControlVectorEnv(VectorEnv):
             raise ValueError(
                 f"If seeds are passed as a list the length must match num_envs={self.num_envs} but got length={len(seeds)}."
             )
+        for s in seeds:  # a bad seed raises gymnasium's own error here, before any sub-env is reset
+            if s is not None and not (isinstance(s, int) and s >= 0):
+                seeding.np_random(s)
         return seeds
 
     def _reset_one(self, i: int, seed=None, options=None) -> dict:
@@ -261,6 +268,9 @@ class LRControlVectorEnv(VectorEnv):
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict | None = None):
         """Reset all sub-environments (or those in ``options["reset_mask"]``)."""
         seeds = self._seeds(seed)
+        if options is not None and not isinstance(options, Mapping):
+            raise ValueError(f"options={options!r} invalid; valid: None or a dict with the keys reset_mask, "
+                             f"{', '.join(RESET_OPTIONS)}")
         options = dict(options or {})
         mask = options.pop("reset_mask", None)
         if mask is None:
@@ -270,19 +280,25 @@ class LRControlVectorEnv(VectorEnv):
                 raise ValueError(f"options['reset_mask'] must be a bool numpy array of shape ({self.num_envs},)")
             if not mask.any():
                 raise ValueError("options['reset_mask'] must contain at least one True value")
-        instance = options.pop("instance", None)
+        instance = options_instance = options.pop("instance", None)
         per_env_instance = instance is not None and not isinstance(instance, (int, np.integer))
         if per_env_instance:
-            instance = list(instance)
-            if len(instance) != self.num_envs:
-                raise ValueError(f"options['instance'] needs one int or {self.num_envs} ints, got {len(instance)}")
-        infos: dict = {}
-        for i in np.flatnonzero(mask):
-            env_options = dict(options)
+            try:
+                instance = list(instance)
+            except TypeError:
+                instance = None
+            if instance is None or len(instance) != self.num_envs:
+                raise ValueError(f"options['instance']={options_instance!r} invalid; valid: one instance seed or a "
+                                 f"sequence of {self.num_envs}")
+        env_options = {int(i): dict(options) for i in np.flatnonzero(mask)}
+        for i, o in env_options.items():  # every sub-env's options checked before any is reset
             if instance is not None:
-                env_options["instance"] = instance[i] if per_env_instance else instance
-            info = self._reset_one(int(i), seeds[i], env_options or None)
-            self._infos.add_reset(infos, info, int(i))
+                o["instance"] = instance[i] if per_env_instance else instance
+            self._sub_envs[i].check_reset_options(o)
+        infos: dict = {}
+        for i, o in env_options.items():
+            info = self._reset_one(i, seeds[i], o or None)
+            self._infos.add_reset(infos, info, i)
         self._rewards[mask] = 0.0
         return self._obs.copy(), infos
 
