@@ -20,6 +20,8 @@ import math
 import numba
 import numpy as np
 
+from lrgym.tasks.base import is_real
+
 
 @numba.njit(cache=True, nogil=True)
 def factor_lr(lr, factor, lr_min, lr_max):
@@ -63,10 +65,11 @@ def next_lr(action, lr: float, action_mode: str, factors: np.ndarray, lr_min: fl
 
     ``discrete``: ``lr · factors[a]`` clipped to [lr_min, lr_max]; ``log_lr``: a float in [-1, 1]
     mapped to log10 LR in [log10 lr_min, log10 lr_max]. A bad action raises ``ValueError`` naming it
-    and the valid choices. Shared by :class:`~lrgym.env.LRControlEnv` and :mod:`lrgym.torch`.
+    and the valid choices: out of range, NaN, or not a number — a bool, a string, a complex number
+    or an object array is refused, as the vector env's check refuses it. Shared by :class:`~lrgym.env.LRControlEnv` and :mod:`lrgym.torch`.
     """
     if action_mode == "discrete":
-        if isinstance(action, (int, np.integer)):
+        if isinstance(action, (int, np.integer)) and not isinstance(action, bool):  # a bool is no index
             a = int(action)
         else:
             arr = np.asarray(action)
@@ -84,10 +87,16 @@ def next_lr(action, lr: float, action_mode: str, factors: np.ndarray, lr_min: fl
                 f"(factors {tuple(factors.tolist())}). {action_mode_hint('discrete')}"
             )
         return _factor_lr(lr, factors[a], lr_min, lr_max)
-    arr = np.asarray(action, dtype=np.float64)
-    if arr.size != 1:
-        raise ValueError(f"invalid action {action!r}; valid: one float in [-1, 1]. {action_mode_hint('log_lr')}")
-    x = float(arr.flat[0])
+    if is_real(action):  # a real scalar (Python's, NumPy's, a 0-d array, Fraction, ...), not a bool
+        x = float(action)
+    else:  # one real number in an array or sequence; not a bool, a string, a complex, an object
+        try:
+            arr = np.asarray(action)
+        except ValueError:  # a ragged sequence
+            arr = None
+        if arr is None or arr.size != 1 or arr.dtype.kind not in "iuf":
+            raise ValueError(f"invalid action {action!r}; valid: one float in [-1, 1]. {action_mode_hint('log_lr')}")
+        x = float(arr.flat[0])
     if not (-1.0 <= x <= 1.0):  # also catches NaN
         raise ValueError(
             f"invalid action {action!r}; valid: one float in [-1, 1] (NaN is not allowed). {action_mode_hint('log_lr')}"

@@ -87,7 +87,7 @@ class LRControlEnv(gym.Env):
     ``log10(lr) = log10(lr_min) + (a + 1)/2 · (log10(lr_max) − log10(lr_min))``.
 
     In both modes the LR stays within ``[lr_min, lr_max]`` (default ``[1e-6, 10]``). An action
-    outside the space, or NaN, raises ``ValueError``.
+    outside the space, NaN, or not a number (a bool, a string, a complex) raises ``ValueError``.
 
     ## Observation Space
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 import warnings
 from pathlib import Path
 
@@ -75,6 +76,39 @@ def test_inverse_maps_agree_and_invert_the_rule(lr):
     assert float(ln) == pytest.approx(float(a[0]), abs=1e-6)  # natural logs: the same action
     back = actions.log_lr_to_lr(float(a[0]), math.log10(LR_RANGE[0]), math.log10(LR_RANGE[1]))
     assert back == pytest.approx(lr, rel=1e-5)
+
+
+
+@pytest.mark.parametrize("action_mode, action", [
+    ("discrete", True),  # was action 1 (×0.8)
+    ("discrete", False),
+    ("log_lr", True),  # was action 1.0 (lr_max)
+    ("log_lr", np.bool_(False)),
+    ("log_lr", np.array([True])),
+    ("log_lr", "0.5"),  # was 0.5
+    ("log_lr", ["0.5"]),
+    ("log_lr", np.array([0.5 + 0.5j])),  # was 0.5, the imaginary part dropped with a warning
+    ("log_lr", 0.5 + 0j),  # was a TypeError
+    ("log_lr", np.array([0.5], dtype=object)),
+], ids=repr)
+def test_an_action_that_is_not_a_number_is_refused_as_the_vector_env_refuses_it(action_mode, action):
+    """Bools, strings, complex numbers and object arrays are not actions: the single env (and
+    next_lr, lrgym.torch's rule) refuses them by name and changes nothing, as the vector env
+    refuses the same action in a batch."""
+    from lrgym.vector import LRControlVectorEnv
+
+    kwargs = dict(family="quadratic", action_mode=action_mode, horizon=3, inner_steps=1)
+    vec = LRControlVectorEnv(1, **kwargs)
+    vec.reset(seed=0)
+    with pytest.raises(ValueError, match="invalid actions"):  # the reference: the batched check
+        vec.step(np.array([action]))
+    env = LRControlEnv(**kwargs)
+    env.reset(seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ComplexWarning on the way
+        with pytest.raises(ValueError, match=re.escape(f"invalid action {action!r}; valid")):
+            env.step(action)
+    assert (env.lr, env.t) == (env.lr_init, 0)
 
 
 def test_controller_old_helper_name_warns_and_is_not_the_envs():

@@ -84,8 +84,10 @@ def check_actions(actions, active: np.ndarray, settings: EnvSettings) -> np.ndar
                 f"(factors {tuple(settings.factors.tolist())})"
             )
         return out
-    if arr.shape not in ((n,), (n, 1)) or arr.dtype.kind not in "iuf":
+    if arr.shape not in ((n,), (n, 1)):
         raise ValueError(f"actions of shape {arr.shape} invalid; valid: ({n}, 1) floats in [-1, 1]")
+    if arr.dtype.kind not in "iuf":  # not numbers: bools, strings, complex, objects
+        raise ValueError(f"invalid actions {actions!r}; valid: ({n}, 1) floats in [-1, 1]")
     out = arr.reshape(n).astype(np.float64)
     if not _valid_box(out, active):
         raise ValueError(f"invalid actions {actions!r}; valid: floats in [-1, 1] (NaN is not allowed)")
