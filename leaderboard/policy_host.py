@@ -135,8 +135,13 @@ def _new_root(root: str, paths: list[str], links: dict[str, str], size_mb: int, 
     tmpfs holding read-only binds of ``paths`` only (the system, the Python installation, the
     packages on ``sys.path``), with an empty tmpfs over each of ``masked`` (the grader's folders
     inside them), ``links`` (``/bin -> usr/bin``), a few devices, ``/proc`` of the PID namespace
-    and a writable ``/tmp``. The store, the references, the caches and every other file of the
-    machine are simply not there."""
+    (read-only) and a writable ``/tmp``. The store, the references, the caches and every other
+    file of the machine are simply not there.
+
+    ``/proc`` is read-only because in the user-namespace sandbox of a grader running as root the
+    policy is uid 0 outside, and the kernel lets uid 0 write the machine's sysctls
+    (``/proc/sys/kernel/core_pattern``: a program run as root on the host) and
+    ``/proc/sysrq-trigger`` by file permissions alone, without any capability."""
     _mount("tmpfs", root, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={size_mb}m,mode=755")
     for path in paths:
         _bind(path, root + path)
@@ -149,7 +154,7 @@ def _new_root(root: str, paths: list[str], links: dict[str, str], size_mb: int, 
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                          ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"{root}/dev/{name}")
-    _bind("/proc", root + "/proc", read_only=False)
+    _bind("/proc", root + "/proc")
     for tmp in ("/tmp", "/dev/shm"):
         os.makedirs(root + tmp, exist_ok=True)
         os.chmod(root + tmp, 0o1777)

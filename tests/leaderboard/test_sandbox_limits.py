@@ -2,7 +2,10 @@
 
 * without namespaces (``LRGYM_SANDBOX=off``, no ``unshare``) its scratch folder is capped at
   ``tmp_mb`` like the namespaced modes' tmpfs (only each file was capped: many files filled the
-  disk) and removed with it (it was left in ``/tmp``).
+  disk) and removed with it (it was left in ``/tmp``);
+* ``/proc`` is read-only in the sandbox: a grader running as root in the user-namespace mode
+  maps the policy to uid 0 outside, and uid 0 may write the machine's sysctls
+  (``/proc/sys/kernel/core_pattern``: a program run as root outside) without any capability.
 
 Each hostile policy runs in a sandbox of its own, started from a subprocess where the test
 needs another mode or another user; everything it starts dies with it, also when a test fails.
@@ -111,3 +114,48 @@ def test_folder_bytes_counts_every_entry_once_and_stops_past_the_cap(tmp_path):
     assert folder_bytes(str(tmp_path), 10 << 20) == whole
     assert 4096 < folder_bytes(str(tmp_path), 4096) < whole  # the walk stops once past the cap
     assert folder_bytes(str(tmp_path / "gone"), 1) == 0
+
+
+# ---- /proc -------------------------------------------------------------------------------------
+
+PROC_PROBE = '''
+import json, os
+
+def opened(path, flags):
+    try:
+        os.close(os.open(path, flags))  # opened only: nothing is written
+        return True
+    except OSError as exc:
+        return exc.strerror
+
+class Probe:
+    def __init__(self):
+        facts = {"write": {p: opened(p, os.O_WRONLY) for p in MACHINE if os.path.exists(p)},
+                 "uid_map": open("/proc/self/uid_map").read().split(),
+                 "read_own": open("/proc/self/status").read().startswith("Name:")}
+        raise RuntimeError("FACTS" + json.dumps(facts) + "END")
+'''
+
+#: files of the machine, not of the sandbox: opening them for writing must fail
+MACHINE = ["/proc/sys/kernel/core_pattern", "/proc/sys/kernel/modprobe", "/proc/sys/vm/drop_caches",
+           "/proc/sys/kernel/pid_max", "/proc/sysrq-trigger"]
+
+
+@pytest.mark.skipif(mode()["kind"] == "none", reason="needs namespaces (unshare)")
+@pytest.mark.parametrize("kind", ["auto", "userns"])
+def test_the_policy_cannot_write_the_machines_sysctls(monkeypatch, kind):
+    """With ``LRGYM_SANDBOX=userns`` as root (also what root gets when its Python is not readable
+    by others) the policy is uid 0 outside, without capabilities: it could open
+    ``/proc/sys/kernel/core_pattern`` for writing (a core dump then runs any program as root on
+    the machine). Only opened here, never written."""
+    if kind == "userns":
+        monkeypatch.setenv("LRGYM_SANDBOX", "userns")
+    mode.cache_clear()
+    try:
+        if kind == "userns" and mode()["kind"] != "userns":
+            pytest.skip("user namespaces are not permitted on this machine")
+        facts = probe_sandbox(f"MACHINE = {MACHINE!r}\n" + PROC_PROBE)
+    finally:
+        mode.cache_clear()
+    assert facts["read_own"]
+    assert facts["write"] and not any(v is True for v in facts["write"].values()), facts
