@@ -151,7 +151,7 @@ class LRControlEnv(gym.Env):
     (``LRControlEnv({"family": "mixed", "horizon": 20})``), which is how RLlib passes its
     ``EnvContext``. ``family`` name or :class:`~lrgym.tasks.base.TaskFamily` (``"linreg"``, ``"quadratic"``,
     ``"mlp"``, ``"recsys"``, ``"mixed"``); ``family_options`` dict of spec overrides (e.g.
-    ``{"dim": 32}``); ``instance_set`` ``"train"`` | ``"val"`` | ``"test"``; ``optimizer`` name,
+    ``{"dim": 32}``; with a family name, not beside a built family); ``instance_set`` ``"train"`` | ``"val"`` | ``"test"``; ``optimizer`` name,
     dict or :class:`~lrgym.optim.OptimizerConfig`; ``action_mode``; ``factors``; ``horizon`` and
     ``inner_steps`` (family defaults); ``reward``; ``reward_alphas`` (α1, α2 of ``sign_delta``);
     ``lr_init`` (default 1e-3 for adam/rmsprop, else 1e-2); ``lr_min``, ``lr_max``;
@@ -292,7 +292,9 @@ class LRControlEnv(gym.Env):
 
         #: None: the process-wide, byte-bounded cache of built tasks (lrgym.tasks.cache); else
         #: a mapping instance → task given by the caller (shared with its other envs)
-        self._tasks: OrderedDict | None = task_cache
+        self._tasks: OrderedDict | None = None
+        if task_cache is not None:
+            self.task_cache = task_cache  # (the setter checks it)
         #: how many next instances a background thread builds ahead (lrgym.tasks.ahead; 0: off)
         self.build_ahead = check_depth(build_ahead)
         self._ahead = self._new_build_ahead()

@@ -17,6 +17,7 @@ batched step read their settings from one place::
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,7 +126,7 @@ class EnvSettings:
         """Check the env's keyword arguments and derive the rest (a bad value raises
         ``ValueError`` naming it and the valid choices). ``family``: a name (with
         ``family_options``, spec overrides) or a built :class:`~lrgym.tasks.base.TaskFamily`."""
-        family = family if isinstance(family, TaskFamily) else make_family(family, **(family_options or {}))
+        family = check_family(family, family_options)
         instances = lookup_instance_set(instance_set)
         opt = OptimizerConfig.coerce(optimizer)
         check_choice("action_mode", action_mode, ACTION_MODES)
@@ -154,6 +155,21 @@ class EnvSettings:
 # ---- the control settings' checks: one home (EnvSettings.build, lrgym.torch's TorchTrainingEnv and
 # PolicyScheduler, TrainingMonitor). Each returns the checked value, or raises ValueError naming the
 # bad value and the valid choices. Numbers are Python or NumPy reals, never bools. -------------------
+
+def check_family(family, family_options) -> TaskFamily:
+    """The episode's family: a built :class:`~lrgym.tasks.base.TaskFamily` as it is (without
+    ``family_options``: they build a family from its name), or a family name built with the
+    ``family_options`` (None or a dict of spec overrides; the family checks their names and values)."""
+    if isinstance(family, TaskFamily):
+        if family_options:
+            raise ValueError(f"family_options={family_options!r} given with a built family ({family.name!r}); "
+                             "valid: the family's name with these options, or the built family alone")
+        return family
+    if family_options is not None and not isinstance(family_options, Mapping):
+        raise ValueError(f"family_options={family_options!r} invalid; valid: None or a dict of the family's "
+                         "options, e.g. {'dim': 32}")
+    return make_family(family, **(family_options or {}))
+
 
 def positive_int(name: str, value) -> int:
     """``value`` as an ``int`` if it is a positive Python or NumPy integer (a bool is not one:
@@ -198,11 +214,16 @@ def check_cap_factor(cap_factor) -> float:
 
 
 def check_factors(factors, name: str = "factors") -> np.ndarray:
-    """The discrete action's factors as a float64 array, if a non-empty sequence of positive numbers."""
-    try:
-        array = np.asarray(factors, dtype=np.float64)
-    except (TypeError, ValueError):
-        array = None
+    """The discrete action's factors as a float64 array, if a non-empty sequence of positive real
+    numbers (a 1-D integer or float array, or a sequence of reals; not bools, not strings)."""
+    if isinstance(factors, np.ndarray):
+        ok = factors.ndim == 1 and factors.dtype.kind in "iuf"
+    else:
+        try:
+            ok = all(is_real(f) for f in factors)
+        except TypeError:  # not a sequence
+            ok = False
+    array = np.asarray(factors, dtype=np.float64) if ok else None
     if array is None or array.ndim != 1 or len(array) == 0 or not np.all(array > 0):
         raise ValueError(f"{name}={factors!r} invalid; valid: a non-empty sequence of positive numbers "
                          f"(default {DEFAULT_FACTORS})")

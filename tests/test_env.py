@@ -380,3 +380,11 @@ def test_a_refused_reset_changes_nothing(options, named):
         assert_identical(expected, [e.step(a) for a in actions])
         obs, info = e.reset()  # the same next instance and initial parameters: the same generator
         assert obs.tobytes() == next_obs.tobytes() and info["instance"] == next_info["instance"]
+
+
+@pytest.mark.parametrize("cache", [{}, 1, ["tasks"]], ids=repr)
+def test_a_task_cache_that_is_not_an_ordered_dict_is_refused_at_construction(cache):
+    """As the ``task_cache`` setter refuses it (the constructor took it, and the env's first reset
+    failed on it with an AttributeError)."""
+    with pytest.raises(TypeError, match=f"task_cache must be a collections.OrderedDict, got {type(cache).__name__}"):
+        LRControlEnv(family="linreg", task_cache=cache)

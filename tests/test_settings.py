@@ -73,6 +73,10 @@ def test_from_settings_reproduces_the_keyword_env_to_the_bit():
     ({"cap_factor": 1.0}, "cap_factor=1.0"),
     ({"rejection_threshold": -0.1}, "rejection_threshold=-0.1"),
     ({"factors": (1.0, -2.0)}, "factors="),
+    ({"factors": (True, 2.0)}, "factors=(True, 2.0) invalid"),  # a bool is not a factor (it was 1.0)
+    ({"factors": ("0.5", "2")}, "factors=('0.5', '2') invalid"),  # nor a string (it was 0.5)
+    ({"family_options": 1}, "family_options=1 invalid; valid: None or a dict"),  # was a TypeError
+    ({"family_options": []}, "family_options=[] invalid; valid: None or a dict"),  # was ignored
     ({"action_mode": "continuous"}, "continuous"),
     ({"reward": "profit"}, "profit"),
     ({"instance_set": "holdout"}, "holdout"),
@@ -80,8 +84,23 @@ def test_from_settings_reproduces_the_keyword_env_to_the_bit():
 def test_bad_values_are_named_by_the_single_and_the_vector_env(kwargs, named):
     for make in (lambda: EnvSettings.build(**kwargs), lambda: LRControlEnv(**kwargs),
                  lambda: LRControlVectorEnv(2, **kwargs)):
-        with pytest.raises(ValueError, match=named.replace("(", r"\(").replace(".", r"\.")):
+        with pytest.raises(ValueError, match=re.escape(named)):
             make()
+
+
+
+def test_family_options_with_a_built_family_are_refused_not_ignored():
+    """``family_options`` build a family from its name; beside a built family they were dropped
+    without a word (the env ran the family's defaults)."""
+    from lrgym.tasks import make_family
+
+    family = make_family("linreg")
+    for make in (lambda: EnvSettings.build(family=family, family_options={"dim": 3}),
+                 lambda: LRControlEnv(family=family, family_options={"dim": 3}),
+                 lambda: LRControlVectorEnv(2, family=family, family_options={"dim": 3})):
+        with pytest.raises(ValueError, match=re.escape("family_options={'dim': 3} given with a built family")):
+            make()
+    assert EnvSettings.build(family=family, family_options={}).family is family  # no options: fine
 
 
 def test_vector_env_rejects_unknown_keywords_with_the_valid_ones():

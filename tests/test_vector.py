@@ -1,5 +1,6 @@
 """LRControlVectorEnv: bit-exact agreement with single envs, autoreset modes, gymnasium's vector API."""
 
+import re
 import warnings
 
 import gymnasium as gym
@@ -257,6 +258,22 @@ def test_a_refused_vector_reset_resets_no_sub_env(seed, options):
         got, expected = vec.step(np.array(actions)), twin.step(np.array(actions))
         assert got[0].tobytes() == expected[0].tobytes()
         assert all((a == b).all() for a, b in zip(got[1:4], expected[1:4]))
+
+
+
+@pytest.mark.parametrize("kwargs, named", [
+    ({"num_envs": True}, "num_envs=True"),  # was one sub-environment
+    ({"max_episode_steps": True}, "max_episode_steps=True"),  # was 1
+    ({"parallel": "no"}, "parallel='no'"),  # was True (a non-empty string)
+    ({"parallel": 0}, "parallel=0"),
+])
+def test_vector_arguments_of_the_wrong_kind_are_named(kwargs, named):
+    """The vector env's own arguments follow the settings' rule: a bool is not a number, and
+    ``parallel`` is a bool (anything truthy used to turn it on)."""
+    kwargs = {"num_envs": 2, **kwargs}
+    with pytest.raises(ValueError, match=re.escape(named) + ".*valid"):
+        LRControlVectorEnv(kwargs.pop("num_envs"), family="linreg", **kwargs)
+    assert LRControlVectorEnv(2, family="linreg", parallel=np.True_, max_episode_steps=np.int64(3)).parallel is True
 
 
 # ---- gymnasium's vector API -----------------------------------------------------------------

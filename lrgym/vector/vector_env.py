@@ -20,7 +20,7 @@ from gymnasium.vector.utils import batch_space
 from lrgym.env import RESET_OPTIONS, LRControlEnv
 from lrgym.features import FEATURE_NAMES, M_CAP, N_FEATURES, N_MEMORY
 from lrgym.render import RECORDED_KEYS, RENDER_FPS, RENDER_MODES, check_render_mode
-from lrgym.settings import EnvSettings
+from lrgym.settings import EnvSettings, positive_int
 from lrgym.tasks.ahead import check_depth
 from lrgym.tasks.base import N_STATS
 from lrgym.vector.actions import apply_actions, check_actions
@@ -35,7 +35,7 @@ class LRControlVectorEnv(VectorEnv):
 
     ## Arguments
 
-    ``num_envs`` (≥ 1); ``parallel`` (default False): run each kernel kind's sub-environments in
+    ``num_envs`` (≥ 1); ``parallel`` (a bool, default False): run each kernel kind's sub-environments in
     a Numba ``prange`` loop; ``autoreset_mode``: ``AutoresetMode.NEXT_STEP`` (default),
     ``SAME_STEP`` or ``DISABLED`` (or their string values); ``max_episode_steps`` (optional, as
     gymnasium's ``TimeLimit``: also truncate after that many steps); ``build_ahead`` (default 0):
@@ -102,8 +102,9 @@ class LRControlVectorEnv(VectorEnv):
         build_ahead: int = 0,
         **env_kwargs: Any,
     ):
-        if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-            raise ValueError(f"num_envs={num_envs!r} out of range; valid: an integer >= 1")
+        num_envs = positive_int("num_envs", num_envs)  # a bool is not a count (True was one sub-env)
+        if not isinstance(parallel, (bool, np.bool_)):  # anything truthy used to turn it on
+            raise ValueError(f"parallel={parallel!r} invalid; valid: True or False")
         try:
             mode = autoreset_mode if isinstance(autoreset_mode, AutoresetMode) else AutoresetMode(autoreset_mode)
         except ValueError:
@@ -111,13 +112,12 @@ class LRControlVectorEnv(VectorEnv):
                 f"unknown autoreset_mode {autoreset_mode!r}; valid choices: "
                 + ", ".join(m.value for m in AutoresetMode)
             ) from None
-        if max_episode_steps is not None and (not isinstance(max_episode_steps, (int, np.integer)) or max_episode_steps < 1):
-            raise ValueError(f"max_episode_steps={max_episode_steps!r} out of range; valid: None or an integer >= 1")
-        self.num_envs = int(num_envs)
+        self.num_envs = num_envs
         self.parallel = bool(parallel)
         self.autoreset_mode = mode
         self.metadata = {**type(self).metadata, "autoreset_mode": mode}
-        self.max_episode_steps = None if max_episode_steps is None else int(max_episode_steps)
+        #: None, or truncate after that many steps (as gymnasium's TimeLimit)
+        self.max_episode_steps = None if max_episode_steps is None else positive_int("max_episode_steps", max_episode_steps)
         kwargs = dict(env_kwargs)
         self.render_mode = check_render_mode(kwargs.pop("render_mode", None))
         unknown = sorted(set(kwargs) - set(_SETTINGS_ARGS))
