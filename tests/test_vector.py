@@ -276,6 +276,35 @@ def test_vector_arguments_of_the_wrong_kind_are_named(kwargs, named):
     assert LRControlVectorEnv(2, family="linreg", parallel=np.True_, max_episode_steps=np.int64(3)).parallel is True
 
 
+
+@pytest.mark.parametrize("family", ["linreg", "mixed"])
+@pytest.mark.parametrize("copy_of", ["pickle", "deepcopy"])
+def test_a_copied_vector_env_continues_as_the_original(family, copy_of):
+    """pickle / copy.deepcopy of a vector env mid-episode (as of gymnasium's SyncVectorEnv over
+    the same envs) continues to the bit as the original, across autoresets, on its own state:
+    stepping the copy leaves the original alone. (It raised: the compiled kernels' argument lists
+    do not pickle; they are rebuilt.)"""
+    import copy
+    import pickle
+
+    kwargs = {**FAMILIES[family], "horizon": 4, "inner_steps": 2}
+    vec, twin = LRControlVectorEnv(3, **kwargs), LRControlVectorEnv(3, **kwargs)
+    actions = np.random.default_rng(0).integers(0, 5, size=(12, 3))
+    for v in (vec, twin):
+        v.reset(seed=2)
+        for a in actions[:3]:
+            v.step(a)
+    clone = pickle.loads(pickle.dumps(vec)) if copy_of == "pickle" else copy.deepcopy(vec)
+    clone_steps = [clone.step(a) for a in actions[3:]]  # first: the original must not see them
+    for got, a in zip(clone_steps, actions[3:]):
+        expected, original = twin.step(a), vec.step(a)
+        for out in (got, original):
+            assert out[0].tobytes() == expected[0].tobytes() and out[1].tobytes() == expected[1].tobytes()
+            assert (out[2] == expected[2]).all() and (out[3] == expected[3]).all()
+            for key in ("train_loss", "instance", "step"):
+                assert out[4][key].tobytes() == expected[4][key].tobytes(), key
+
+
 # ---- gymnasium's vector API -----------------------------------------------------------------
 
 

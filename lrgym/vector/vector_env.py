@@ -393,6 +393,25 @@ class LRControlVectorEnv(VectorEnv):
             return None
         return tuple(env.render() for env in self._sub_envs)
 
+    # ---- copies ---------------------------------------------------------------------------
+
+    def __getstate__(self):
+        # the kernel groups hold Numba typed lists of kernel arguments (not picklable) that point
+        # into the sub-environments' training states, and the info columns hold read-only
+        # arrays: both are made again for the copy's own sub-environments (which copy themselves)
+        state = self.__dict__.copy()
+        state["_kernels"] = state["_infos"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._kernels = KernelGroups(self.num_envs, self.settings, self.parallel)
+        self._infos = InfoColumns(self.num_envs, self.settings)
+        for i in np.flatnonzero(self._started):
+            env = self._sub_envs[i]
+            self._kernels.place(int(i), env.task, env.state, float(self._lr[i]), float(self._memory[i, M_CAP]),
+                                self._stats[i])
+
     # ---- misc -----------------------------------------------------------------------------
 
     def close_extras(self, **kwargs) -> None:
