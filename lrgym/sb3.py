@@ -177,6 +177,11 @@ def lrgym_env_kwargs(env_id: str) -> dict:
     other id (``"CartPole-v1"``) raises ``ValueError`` naming the lrgym ids: the batched adapter
     runs lrgym's envs only (SB3's ``make_vec_env`` takes the others).
     """
+    return dict(_lrgym_spec(env_id).kwargs)
+
+
+def _lrgym_spec(env_id: str) -> gym.envs.registration.EnvSpec:
+    """The registered spec of an lrgym id (see :func:`lrgym_env_kwargs`), or ``ValueError``."""
     import importlib
 
     from lrgym.env import LRControlEnv
@@ -195,7 +200,7 @@ def lrgym_env_kwargs(env_id: str) -> dict:
             f"{', '.join(sorted(ENV_IDS))} (also as 'lrgym:<id>'); for other envs use "
             "stable_baselines3.common.env_util.make_vec_env"
         )
-    return dict(spec.kwargs)
+    return spec
 
 
 def make_sb3_vec_env(env_id: str, n_envs: int = 1, seed: int | None = None, **kwargs: Any) -> LRControlSB3VecEnv:
@@ -204,12 +209,15 @@ def make_sb3_vec_env(env_id: str, n_envs: int = 1, seed: int | None = None, **kw
     ``env_id``: an lrgym id, plain or module-prefixed (``"LRControl-v1"``,
     ``"lrgym:LRControl-v1"``); another env's id raises ``ValueError`` (see :func:`lrgym_env_kwargs`).
     ``kwargs`` override the id's registered arguments (``horizon``, ``family_options``,
-    ``parallel``, ``info_keys``, ...). Step infos hold every info key, as ``DummyVecEnv``'s do;
-    ``info_keys=()`` drops them for speed (module docstring).
+    ``parallel``, ``info_keys``, ...). An id registered with ``max_episode_steps`` truncates
+    there, as ``gym.make``'s ``TimeLimit`` does (the keyword overrides it). Step infos hold every
+    info key, as ``DummyVecEnv``'s do; ``info_keys=()`` drops them for speed (module docstring).
     """
     import lrgym  # noqa: F401  (registers the ids)
 
-    venv = LRControlSB3VecEnv(n_envs, **{**lrgym_env_kwargs(env_id), **kwargs})
+    spec = _lrgym_spec(env_id)
+    limit = {} if spec.max_episode_steps is None else {"max_episode_steps": spec.max_episode_steps}
+    venv = LRControlSB3VecEnv(n_envs, **{**limit, **spec.kwargs, **kwargs})
     if seed is not None:
         venv.seed(seed)
     return venv

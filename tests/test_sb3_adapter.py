@@ -84,3 +84,35 @@ def test_info_keys_narrows_the_step_infos():
 def test_bad_info_keys_name_the_valid_choices(info_keys, message):
     with pytest.raises(ValueError, match=message):
         make_sb3_vec_env("LRControl-Quadratic-v1", n_envs=1, info_keys=info_keys)
+
+
+@pytest.fixture
+def time_limited_id():
+    """An id of the user's own: LRControlEnv with a TimeLimit of 3 steps before its horizon of 5."""
+    env_id = "TimeLimitedLinReg-v0"
+    gym.register(env_id, entry_point="lrgym.env:LRControlEnv", max_episode_steps=3,
+                 kwargs=dict(family="linreg", horizon=5, inner_steps=2))
+    yield env_id
+    del gym.registry[env_id]
+
+
+@pytest.mark.parametrize("override", [None, 4])
+def test_a_registered_time_limit_is_kept_as_dummy_vec_env_keeps_it(time_limited_id, override):
+    """An id registered with ``max_episode_steps`` truncates its episodes there under
+    make_sb3_vec_env as under DummyVecEnv (gym.make's TimeLimit) and gym.make_vec; the keyword
+    overrides it, as it does gym.make's. (make_sb3_vec_env dropped it: episodes ran to the horizon.)"""
+    limit = {} if override is None else {"max_episode_steps": override}
+    ours = make_sb3_vec_env(time_limited_id, n_envs=2, seed=1, **limit)
+    dummy = DummyVecEnv([lambda: gym.make(time_limited_id, **limit) for _ in range(2)])
+    dummy.seed(1)
+    assert ours.reset().tobytes() == dummy.reset().tobytes()
+    finished = 0
+    for t in range(7):
+        actions = np.array([2, 3])
+        ours.step_async(actions)
+        dummy.step_async(actions)
+        (o1, r1, d1, i1), (o2, r2, d2, i2) = ours.step_wait(), dummy.step_wait()
+        assert o1.tobytes() == o2.tobytes() and (d1 == d2).all() and r1.tobytes() == r2.tobytes(), t
+        assert [i["TimeLimit.truncated"] for i in i1] == [i["TimeLimit.truncated"] for i in i2]
+        finished += int(d1.sum())
+    assert finished == 2 * (7 // (override or 3))  # the limit, not the horizon (5), ends them
