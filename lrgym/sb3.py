@@ -38,6 +38,7 @@ from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
 from lrgym.info import INFO_KEYS
+from lrgym.settings import positive_int
 from lrgym.vector import LRControlVectorEnv
 
 __all__ = ["LRControlSB3VecEnv", "lrgym_env_kwargs", "make_sb3_vec_env"]
@@ -56,6 +57,10 @@ class LRControlSB3VecEnv(VecEnv):
 
     def __init__(self, num_envs: int = 1, *, info_keys: Iterable[str] | str = "all", **kwargs: Any):
         self.info_keys = _check_info_keys(info_keys)
+        mode = kwargs.get("autoreset_mode", AutoresetMode.SAME_STEP)
+        if mode not in (AutoresetMode.SAME_STEP, AutoresetMode.SAME_STEP.value):  # it was replaced silently
+            raise ValueError(f"autoreset_mode={mode!r} invalid; valid: AutoresetMode.SAME_STEP (SB3's convention: "
+                             "a finished sub-environment restarts within its step), or leave it out")
         kwargs["autoreset_mode"] = AutoresetMode.SAME_STEP
         self.venv_gym = LRControlVectorEnv(num_envs, **kwargs)
         v = self.venv_gym
@@ -215,6 +220,7 @@ def make_sb3_vec_env(env_id: str, n_envs: int = 1, seed: int | None = None, **kw
     """
     import lrgym  # noqa: F401  (registers the ids)
 
+    n_envs = positive_int("n_envs", n_envs)
     spec = _lrgym_spec(env_id)
     limit = {} if spec.max_episode_steps is None else {"max_episode_steps": spec.max_episode_steps}
     venv = LRControlSB3VecEnv(n_envs, **{**limit, **spec.kwargs, **kwargs})

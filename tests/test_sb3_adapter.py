@@ -1,5 +1,7 @@
 """lrgym.sb3: which ids make_sb3_vec_env takes, and DummyVecEnv's step infos by default."""
 
+import re
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -116,3 +118,16 @@ def test_a_registered_time_limit_is_kept_as_dummy_vec_env_keeps_it(time_limited_
         assert [i["TimeLimit.truncated"] for i in i1] == [i["TimeLimit.truncated"] for i in i2]
         finished += int(d1.sum())
     assert finished == 2 * (7 // (override or 3))  # the limit, not the horizon (5), ends them
+
+
+@pytest.mark.parametrize("kwargs, named", [
+    ({"autoreset_mode": "NextStep"}, "autoreset_mode='NextStep'"),  # was replaced by SameStep silently
+    ({"autoreset_mode": "Disabled"}, "autoreset_mode='Disabled'"),
+    ({"n_envs": 0}, "n_envs=0"),  # was named num_envs, a name the caller did not use
+    ({"n_envs": True}, "n_envs=True"),
+])
+def test_arguments_the_adapter_cannot_honour_are_named(kwargs, named):
+    with pytest.raises(ValueError, match=re.escape(named) + ".*valid"):
+        make_sb3_vec_env("LRControl-LinReg-v1", **{"n_envs": 2, **kwargs}, **SHORT)
+    venv = make_sb3_vec_env("LRControl-LinReg-v1", n_envs=2, autoreset_mode="SameStep", **SHORT)  # SB3's own: fine
+    assert venv.venv_gym.autoreset_mode.value == "SameStep"
