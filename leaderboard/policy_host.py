@@ -13,11 +13,11 @@ Order of events (nothing of the submission runs before step 4):
 3. it builds a private root file system and ``chroot`` s into it: a size-limited tmpfs with
    read-only binds of the system directories, the Python installation and the packages on
    ``sys.path`` only (no store, no references, no caches, no home; the grader's folders inside
-   them covered by empty tmpfs), a few devices, ``/proc`` of
-   its namespace and a writable ``/tmp``; works in ``/tmp/work``; sets resource limits (address
-   space, CPU time, open files, file size, core dumps, processes) and drops its privileges: as
-   root to an unprivileged uid with no groups; otherwise (user namespace) every capability; in
-   both cases ``PR_SET_NO_NEW_PRIVS``;
+   them covered by empty tmpfs), a few devices, a read-only ``/proc`` of its namespace and a
+   writable ``/tmp``; works in ``/tmp/work``; sets resource limits (address space, CPU time,
+   open files, file size, core dumps, processes: :func:`_bound_processes`) and drops its
+   privileges: as root to an unprivileged uid with no groups; otherwise (user namespace) every
+   capability; in both cases ``PR_SET_NO_NEW_PRIVS``;
 4. it writes the submission's files (sent by the grader) to ``/tmp/submission`` and loads the
    policy, then serves ``reset`` / ``act`` requests until its command pipe closes.
 
@@ -162,23 +162,98 @@ def _new_root(root: str, paths: list[str], links: dict[str, str], size_mb: int, 
     os.chdir("/")
 
 
+def _cap(kind: int, value) -> None:
+    """Set the resource limit ``kind`` to ``value`` (soft and hard), never above its hard limit."""
+    import resource
+
+    value = int(value)
+    soft, hard = resource.getrlimit(kind)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    resource.setrlimit(kind, (value, value))
+
+
 def _limits(cfg: dict) -> None:
     import resource
 
-    def cap(kind, value):
-        value = int(value)
-        soft, hard = resource.getrlimit(kind)
-        if hard != resource.RLIM_INFINITY:
-            value = min(value, hard)
-        resource.setrlimit(kind, (value, value))
-
-    cap(resource.RLIMIT_CORE, 0)
-    cap(resource.RLIMIT_NOFILE, cfg["open_files"])
-    cap(resource.RLIMIT_FSIZE, cfg["file_mb"] * 1024 * 1024)
+    _cap(resource.RLIMIT_CORE, 0)
+    _cap(resource.RLIMIT_NOFILE, cfg["open_files"])
+    _cap(resource.RLIMIT_FSIZE, cfg["file_mb"] * 1024 * 1024)
     if cfg.get("cpu_seconds"):
-        cap(resource.RLIMIT_CPU, max(1, int(cfg["cpu_seconds"] + 0.999)))
-    if cfg.get("processes") and os.getuid() == 0 and cfg.get("uid"):  # counted per uid: only a private one
-        cap(resource.RLIMIT_NPROC, cfg["processes"])
+        _cap(resource.RLIMIT_CPU, max(1, int(cfg["cpu_seconds"] + 0.999)))
+
+
+#: pids below this are skipped once a PID namespace's numbers wrap (the kernel's RESERVED_PIDS)
+RESERVED_PIDS = 300
+PID_MAX = "/proc/sys/kernel/pid_max"
+
+
+def _kernel_at_least(major: int, minor: int) -> bool:
+    import re
+
+    found = re.match(r"(\d+)\.(\d+)", os.uname().release)
+    return bool(found) and (int(found[1]), int(found[2])) >= (major, minor)
+
+
+def _outside_uid() -> int | None:
+    """The uid outside its user namespace this process's uid is, None in the machine's own."""
+    try:
+        with open("/proc/self/uid_map") as f:
+            rows = [tuple(map(int, line.split())) for line in f if line.strip()]
+    except (OSError, ValueError):
+        return None
+    if rows == [(0, 0, 2**32 - 1)]:  # the initial user namespace
+        return None
+    uid = os.getuid()
+    return next((outside + uid - inside for inside, outside, count in rows if inside <= uid < inside + count), None)
+
+
+def _bound_processes(cfg: dict) -> str:
+    """Bound how many processes (and threads: both are tasks) the policy may have; returns how,
+    recorded with the entry. Called as root of the namespaces, before :func:`_new_root`.
+
+    * root's sandbox: ``RLIMIT_NPROC`` of its private uid, which nothing else uses;
+    * the user-namespace sandbox: its uid outside is the grader's, whose other processes a plain
+      ``RLIMIT_NPROC`` would count, and root outside is exempt from it. Two bounds, each where
+      the kernel offers it: ``RLIMIT_NPROC``, which since Linux 5.14 counts the processes of a
+      user namespace apart (not for root outside); and the PID namespace's own ``pid_max``
+      (Linux 6.14) of ``RESERVED_PIDS + processes``: pids wrap to ``RESERVED_PIDS``, so it holds
+      at least ``processes`` tasks and fewer than ``RESERVED_PIDS + processes``. On an older
+      kernel that file is the machine's, which root outside could write: it is written only when
+      the policy's uid outside is not root (the kernel then refuses the machine's) or when its
+      value differs from the machine's (``machine_pid_max``, read by the grader), which proves it
+      is the namespace's own;
+    * without namespaces: none (the grader's user may run other processes); the process group,
+      the subreaper and the time limit end them.
+    """
+    import resource
+
+    n = int(cfg.get("processes") or 0)
+    if not cfg.get("namespaces") or n <= 0:
+        return "not bounded (no namespaces: ended by process group and time limit)"
+    if cfg.get("uid"):
+        _cap(resource.RLIMIT_NPROC, n)
+        return f"RLIMIT_NPROC {n} of its private uid"
+    bounds, outside = [], _outside_uid()
+    try:
+        with open(PID_MAX) as f:
+            own = int(f.read())
+    except (OSError, ValueError):
+        own = None
+    machine = cfg.get("machine_pid_max")
+    if own is not None and (outside not in (None, 0) or (machine is not None and own != machine)):
+        try:
+            with open(PID_MAX, "w") as f:
+                f.write(str(RESERVED_PIDS + n))
+            with open(PID_MAX) as f:
+                if int(f.read()) == RESERVED_PIDS + n:
+                    bounds.append(f"pid_max {RESERVED_PIDS + n} of its PID namespace")
+        except (OSError, ValueError):  # not the namespace's own (Linux < 6.14): left alone
+            pass
+    if outside not in (None, 0) and _kernel_at_least(5, 14):
+        _cap(resource.RLIMIT_NPROC, n)
+        bounds.append(f"RLIMIT_NPROC {n} of its user namespace")
+    return " and ".join(bounds) or "not bounded (this kernel counts neither per user nor per PID namespace)"
 
 
 def _drop_privileges(uid: int | None) -> None:
@@ -222,6 +297,7 @@ def confine(cfg: dict) -> dict:
     """Step 3 of the module docstring; returns what was applied (recorded with the entry)."""
     global ROOT
     applied: dict = {"namespaces": bool(cfg.get("namespaces"))}
+    applied["processes"] = _bound_processes(cfg)
     if cfg.get("namespaces"):
         _new_root(cfg["new_root"], cfg["paths"], cfg["links"], int(cfg["tmp_mb"]), cfg.get("masked", []))
         applied["file_system"] = "private root: read-only system and Python, fresh /tmp"
@@ -230,6 +306,10 @@ def confine(cfg: dict) -> dict:
     work = os.path.join(ROOT, "work")
     os.makedirs(work, mode=0o700, exist_ok=True)
     uid = cfg.get("uid") if os.getuid() == 0 and cfg.get("namespaces") and cfg.get("uid") else None
+    if cfg.get("namespaces") and cfg.get("numba_cache"):  # the path Numba was given, inside the new root
+        os.makedirs(cfg["numba_cache"], mode=0o700, exist_ok=True)
+        if uid:
+            os.chown(cfg["numba_cache"], uid, uid)
     if uid:
         os.chown(work, uid, uid)
     os.chdir(work)

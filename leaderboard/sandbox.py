@@ -16,7 +16,12 @@ its scratch space capped at      yes (tmpfs size)    yes (tmpfs size)     its fo
 unprivileged uid (cannot read    yes (a private uid  no (same uid, no     no
 the store, refs, other entries)  per sandbox)        capabilities)
 resource limits                  yes                 yes                  yes
+processes and threads bounded    yes: RLIMIT_NPROC   RLIMIT_NPROC (Linux  no: the grader's uid
+(``processes``)                  of its private uid  5.14+), pid_max of   runs other processes
+                                                     its PID ns (6.14+)
 ===============================  ==================  ===================  ====================
+
+How processes are bounded, and why not otherwise: :func:`lrgym.leaderboard.policy_host._bound_processes`.
 
 ``unshare`` (util-linux) is on every Linux this project targets; when it cannot create the
 namespaces the grader says so (:func:`mode`) and either refuses (``LRGYM_SANDBOX=require``) or
@@ -70,7 +75,7 @@ class Limits:
     open_files: int = 256  # RLIMIT_NOFILE
     file_mb: int = 64  # largest file it may write, its stdout/stderr included (RLIMIT_FSIZE)
     tmp_mb: int = 256  # size of its tmpfs /tmp; without namespaces, what its scratch folder may hold
-    processes: int = 256  # RLIMIT_NPROC of its private uid (root only)
+    processes: int = 256  # its processes and threads (how, by sandbox: policy_host._bound_processes)
 
 
 def _pdeathsig() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -183,8 +188,9 @@ def mode() -> dict:
     return {"kind": "none", "uid_drop": False, "note": note}
 
 
-def _sandbox_env(work: str = "/tmp/work") -> dict:
-    """The policy host's whole environment; ``work`` is the folder it works in (its caches too)."""
+def _sandbox_env(work: str, numba_cache: str) -> dict:
+    """The policy host's whole environment: ``work`` is the folder it works in, ``numba_cache``
+    Numba's cache (see :meth:`PolicyProcess._start`)."""
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
@@ -193,7 +199,7 @@ def _sandbox_env(work: str = "/tmp/work") -> dict:
         "PYTHONSAFEPATH": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
         "USER": "sandbox",
-        "NUMBA_CACHE_DIR": f"{work}/.numba",
+        "NUMBA_CACHE_DIR": numba_cache,
         "MPLCONFIGDIR": f"{work}/.matplotlib",
     }
     # one thread for BLAS / OpenMP and for Numba's pool (a policy's prange): the pool is the parallelism
@@ -203,6 +209,16 @@ def _sandbox_env(work: str = "/tmp/work") -> dict:
         if var in os.environ:
             env[var] = os.environ[var]
     return env
+
+
+def _machine_pid_max() -> int | None:
+    """This machine's ``kernel.pid_max`` as the grader sees it (the policy host compares its own
+    namespace's with it: :func:`lrgym.leaderboard.policy_host._bound_processes`)."""
+    try:
+        with open("/proc/sys/kernel/pid_max") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return None
 
 
 def death_reason(code: int | None, who: str = "policy process") -> str:
@@ -287,12 +303,21 @@ class PolicyProcess:
         if kind == "none":  # no private /tmp: a folder of the grader's, measured (see the class)
             self.scratch = os.path.join(self._private, "scratch")
             os.mkdir(self.scratch, 0o700)
+            work = os.path.join(self.scratch, "work")
+            numba_cache = os.path.join(work, ".numba")
+        else:
+            # Numba checks that its cache is writable when lrgym is imported, before the host is
+            # confined: a folder of the grader's (a fixed /tmp/work was made in the machine's /tmp,
+            # and an ordinary user's sandbox could not start when another user's was there); the
+            # host makes the same path in its private root (policy_host.confine)
+            work, numba_cache = "/tmp/work", os.path.join(self._private, "numba")
         prefix = [] if kind == "none" else _unshare_flags(kind == "userns")
         argv = prefix + [sys.executable, "-m", "lrgym.leaderboard.policy_host", str(cmd_r), str(rep_w)]
         try:
             self.process = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, pass_fds=(cmd_r, rep_w),
-                env=_sandbox_env(os.path.join(self.scratch, "work") if self.scratch else "/tmp/work"), cwd="/", close_fds=True, start_new_session=True, preexec_fn=_pdeathsig,
+                env=_sandbox_env(work, numba_cache), cwd="/", close_fds=True, start_new_session=True,
+                preexec_fn=_pdeathsig,
             )
         except BaseException:
             os.close(cmd_w)
@@ -309,7 +334,9 @@ class PolicyProcess:
         paths, links = root_contents()
         # without namespaces there is no private root, and nothing can be masked (see the README)
         cfg = {"namespaces": kind != "none", "uid": uid, "new_root": new_root, "paths": paths, "links": links,
-               "masked": masked_dirs(paths) if kind != "none" else [], "scratch": self.scratch, **asdict(self.limits)}
+               "masked": masked_dirs(paths) if kind != "none" else [], "scratch": self.scratch,
+               "numba_cache": numba_cache,
+               "machine_pid_max": _machine_pid_max(), **asdict(self.limits)}
         self.applied = self.request(cfg, timeout=start_timeout)["sandbox"]
 
     def request(self, msg, timeout: float | None = None) -> dict:

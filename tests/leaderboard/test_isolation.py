@@ -307,11 +307,12 @@ def test_a_proc_file_bound_into_an_ordinary_folder_is_refused(tmp_path, process_
 
     pid, secret = process_with_a_secret
     (tmp_path / "policy.py").write_text(KEEP)
+    target = str(tmp_path / "policy.py")
     script = ("import subprocess, sys\nfrom pathlib import Path\n"
               "from lrgym.leaderboard.submission_files import read_policy_files\n"
-              f"subprocess.run(['mount', '--bind', '/proc/{pid}/environ', {str(tmp_path / 'policy.py')!r}], check=True)\n"
-              f"assert {secret!r}.encode() in Path({str(tmp_path / 'policy.py')!r}).read_bytes()\n"
-              f"try:\n    read_policy_files(Path({str(tmp_path / 'policy.py')!r}))\n"
+              f"subprocess.run(['mount', '--bind', '/proc/{pid}/environ', {target!r}], check=True)\n"
+              f"assert {secret!r}.encode() in Path({target!r}).read_bytes()\n"
+              f"try:\n    read_policy_files(Path({target!r}))\n"
               "except Exception as exc:\n    print(exc)\nelse:\n    print('READ')\n")
     flags = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
     try:

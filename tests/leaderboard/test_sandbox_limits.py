@@ -3,6 +3,9 @@
 * without namespaces (``LRGYM_SANDBOX=off``, no ``unshare``) its scratch folder is capped at
   ``tmp_mb`` like the namespaced modes' tmpfs (only each file was capped: many files filled the
   disk) and removed with it (it was left in ``/tmp``);
+* in the user-namespace sandbox its processes are bounded (a fork bomb was bounded by nothing
+  but the machine): an ordinary user's (run as ``nobody`` when the tests run as root) and the
+  one root gets with ``LRGYM_SANDBOX=userns``, each by what its kernel offers;
 * ``/proc`` is read-only in the sandbox: a grader running as root in the user-namespace mode
   maps the policy to uid 0 outside, and uid 0 may write the machine's sysctls
   (``/proc/sys/kernel/core_pattern``: a program run as root outside) without any capability.
@@ -28,12 +31,34 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Li
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def _hidden_python_folder() -> tuple[str, str] | None:
+    """(a folder others cannot search, the entry of it on the way to this Python), or None if
+    others can reach the Python (``/root/.pyenv/...`` under a 0700 ``/root``: no ordinary user
+    could run the grader with it)."""
+    path = os.path.realpath(sys.base_prefix)
+    parts = path.strip("/").split("/")
+    for i in range(len(parts) - 1):
+        folder = "/" + "/".join(parts[:i])
+        if not os.stat(folder).st_mode & 0o001:
+            return folder, parts[i]
+    return None
+
+
 def _run_script(script: str, env: dict, user: str | None = None, timeout: float = 180) -> dict:
     """Run ``script`` (it prints one JSON line last) with ``env`` added, as ``user`` if given
-    (``setpriv``, from root); returns the JSON."""
+    (``setpriv``, from root); returns the JSON. For ``user``, a Python installation others cannot
+    reach (:func:`_hidden_python_folder`) is made reachable in a private mount namespace: a
+    tmpfs over the closed folder, holding a bind of just the way to the Python."""
     argv = [sys.executable, "-c", script]
     if user is not None:
         argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *argv]
+        hidden = _hidden_python_folder()
+        if hidden is not None:
+            folder, entry = hidden
+            steps = (f'set -e; d=$(mktemp -d); mount --bind "{folder}" "$d"; '
+                     f'mount -t tmpfs -o mode=755,size=1m tmpfs "{folder}"; mkdir "{folder}/{entry}"; '
+                     f'mount --bind "$d/{entry}" "{folder}/{entry}"; exec "$@"')
+            argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c", steps, "sh", *argv]
     done = subprocess.run(argv, env={**os.environ, **env}, cwd="/", capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -159,3 +184,106 @@ def test_the_policy_cannot_write_the_machines_sysctls(monkeypatch, kind):
         mode.cache_clear()
     assert facts["read_own"]
     assert facts["write"] and not any(v is True for v in facts["write"].values()), facts
+
+
+# ---- processes in the user-namespace sandbox ---------------------------------------------------
+
+FORK_SCRIPT = '''
+import json
+from lrgym.leaderboard.sandbox import Limits, SandboxError, mode, start
+
+PROBE = """
+import json, os, time
+class Probe:
+    def __init__(self):
+        forked, error = 0, None
+        try:
+            while forked < CAP:
+                if os.fork() == 0:
+                    time.sleep(20)  # ended with its namespace long before
+                    os._exit(0)
+                forked += 1
+        except OSError as exc:
+            error = exc.strerror
+        raise RuntimeError("FACTS" + json.dumps({"forked": forked, "error": error}) + "END")
+"""
+process = start(Limits(memory_mb=1500, cpu_seconds=60, processes=PROCESSES))
+facts = None
+try:
+    process.request(("load", {"kind": "object", "module": "bomb", "attr": "Probe", "file": "bomb.py",
+                              "source": "bomb.py"}, {"bomb.py": f"CAP = {CAP}\\n{PROBE}".encode()}))
+    try:
+        process.request(("policies", "quadratic", 1), timeout=60)
+    except SandboxError as exc:
+        text = str(exc)
+        facts = json.loads(text[text.index("FACTS") + 5:text.index("END")])
+finally:
+    process.close()
+print(json.dumps({"kind": mode()["kind"], "processes": process.applied.get("processes"), **facts}))
+'''
+
+#: the tasks of the user namespace besides the policy's children: ``unshare`` (outside the PID
+#: namespace), its PID 1 and the host
+OWN_TASKS = 3
+
+
+def _fork_bomb(processes: int, cap: int, user: str | None = None) -> dict:
+    """The fork bomb's facts, its sandbox started by ``user`` (a uid) if given."""
+    import shutil
+    import tempfile
+
+    script = f"CAP = {cap}\n" + FORK_SCRIPT.replace("PROCESSES", str(processes))
+    if user is None:
+        return _run_script(script, {"LRGYM_SANDBOX": "userns"})
+    cache = tempfile.mkdtemp(prefix="lrgym-test-numba-", dir="/tmp")  # the grader side's, the user's own
+    try:
+        os.chown(cache, int(user), int(user))
+        return _run_script(script, {"LRGYM_SANDBOX": "userns", "NUMBA_CACHE_DIR": cache, "HOME": cache}, user=user)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def _kernel_at_least(major: int, minor: int) -> bool:
+    release = os.uname().release.split(".")
+    return (int(release[0]), int("".join(c for c in release[1] if c.isdigit()))) >= (major, minor)
+
+
+def _a_pid_namespace_has_its_own_pid_max() -> bool:
+    """Whether a new PID namespace here shows a ``pid_max`` other than the machine's: then it
+    is its own (Linux 6.14), and the policy host may set it (read only here)."""
+    argv = ["unshare", "--user", "--map-root-user", "--pid", "--fork", "--mount", "--mount-proc",
+            "cat", "/proc/sys/kernel/pid_max"]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    with open("/proc/sys/kernel/pid_max") as f:
+        return done.returncode == 0 and done.stdout.strip() != f.read().strip()
+
+
+def test_an_ordinary_users_sandbox_bounds_a_fork_bomb():
+    """As an ordinary user (``nobody`` here, when the tests run as root) the sandbox is root of a
+    user namespace with the user's uid outside; nothing bounded its processes. Since Linux 5.14
+    ``RLIMIT_NPROC`` counts a user namespace's processes apart: exactly ``processes`` tasks."""
+    if not _kernel_at_least(5, 14):
+        pytest.skip("RLIMIT_NPROC counts every process of the uid before Linux 5.14 (documented gap)")
+    user = "65534" if os.geteuid() == 0 else None
+    out = _fork_bomb(processes=16, cap=120, user=user)
+    if out["kind"] != "userns":
+        pytest.skip("user namespaces are not permitted on this machine")
+    assert "RLIMIT_NPROC 16 of its user namespace" in out["processes"], out
+    assert out["forked"] == 16 - OWN_TASKS and out["error"] == "Resource temporarily unavailable", out
+
+
+def test_roots_user_namespace_sandbox_bounds_a_fork_bomb_by_its_pid_max():
+    """As root with ``LRGYM_SANDBOX=userns`` the policy is uid 0 outside, which the kernel exempts
+    from ``RLIMIT_NPROC``; the PID namespace's own ``pid_max`` (Linux 6.14) bounds it: fewer
+    than 300 + ``processes`` tasks."""
+    if os.geteuid() != 0:
+        pytest.skip("the case of a grader running as root")
+    if not _a_pid_namespace_has_its_own_pid_max():
+        pytest.skip("no per-namespace pid_max known to be one here (Linux < 6.14?): documented gap")
+    out = _fork_bomb(processes=16, cap=360)
+    assert out["kind"] == "userns" and out["processes"] == "pid_max 316 of its PID namespace", out
+    # pids 1 to 315 (none wrapped yet): its PID 1, the host and 313 children
+    assert out["forked"] == 315 - 2 and out["error"] == "Resource temporarily unavailable", out
