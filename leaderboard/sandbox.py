@@ -25,7 +25,10 @@ How processes are bounded, and why not otherwise: :func:`lrgym.leaderboard.polic
 
 ``unshare`` (util-linux) is on every Linux this project targets; when it cannot create the
 namespaces the grader says so (:func:`mode`) and either refuses (``LRGYM_SANDBOX=require``) or
-falls back with a warning that is stored with the entry. ``LRGYM_SANDBOX=userns`` gives root the
+falls back with a warning that is stored with the entry. As root, ``require`` also refuses to
+run policies without their private uid (the Python installation not readable by other users, or
+root's namespaces not permitted): root of a user namespace reads every root-only file of the
+system folders. ``LRGYM_SANDBOX=userns`` gives root the
 ordinary user's sandbox (to test it), ``LRGYM_SANDBOX=off`` the weakest one.
 
 The process is started in its own session with ``PR_SET_PDEATHSIG``: if the grader dies, the
@@ -180,6 +183,11 @@ def mode() -> dict:
                         "namespace without capabilities instead of an unprivileged uid; make the Python "
                         "installation and the packages readable by all (chmod o+rX)")
                 kind = "userns"
+        if root and not uid_drop and setting == "require":
+            # root of a user namespace, uid 0 outside: it reads every root-only file of the bound
+            # system folders (/etc/shadow, SSH host keys), so not what a hosted grader requires
+            raise SandboxError("LRGYM_SANDBOX=require but the policy would not run as an unprivileged uid: "
+                               + (note or "root's own namespaces (unshare as root) are not permitted here"))
         return {"kind": kind, "uid_drop": uid_drop, "note": note}
     note = ("no namespaces (unshare missing or not permitted): the policy runs in a fresh temp dir with "
             "resource limits only; it can reach what the grader's user can")

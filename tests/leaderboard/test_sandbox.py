@@ -16,7 +16,7 @@ from lb_helpers import policy, probe_sandbox, tiny_suite
 
 from lrgym.leaderboard.references import load_references
 from lrgym.leaderboard.runner import baseline_specs, run_suite, submission_spec
-from lrgym.leaderboard.sandbox import Limits, mode
+from lrgym.leaderboard.sandbox import Limits, SandboxError, mode
 from lrgym.leaderboard.settings import SettingsError, check_choices, episode_kwargs, public_info
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux sandbox")
@@ -233,3 +233,25 @@ def test_masked_dirs_are_the_hidden_ones_strictly_inside_a_bound_one(tmp_path):
     assert masked_dirs([str(real)], hidden) == [str(real / "app"), str(real / "app" / "runs")]
     assert str(alias / "app") in masked_dirs(bound, hidden)  # under each name it is bound by
     assert masked_dirs(["/usr"], ["/", "/usr", "/usrx"]) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or mode()["kind"] == "none", reason="root's sandbox needs root and namespaces")
+def test_require_refuses_a_root_grader_whose_policies_would_keep_uid_0(monkeypatch):
+    """As root, a Python installation other users cannot read costs the policies their private uid
+    (root of a user namespace instead, which reads /etc/shadow): ``auto`` falls back with a note,
+    ``require`` refuses, naming the unreadable folder."""
+    from lrgym.leaderboard import sandbox
+
+    monkeypatch.setattr(sandbox, "_readable_by_others", lambda path: False)
+    try:
+        for setting in ("auto", "require"):
+            monkeypatch.setenv("LRGYM_SANDBOX", setting)
+            mode.cache_clear()
+            if setting == "auto":
+                got = mode()
+                assert got["kind"] == "userns" and not got["uid_drop"] and "not readable by other users" in got["note"]
+            else:
+                with pytest.raises(SandboxError, match="unprivileged uid: .* is not readable by other users"):
+                    mode()
+    finally:
+        mode.cache_clear()
