@@ -40,6 +40,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 from lrgym.info import INFO_KEYS
 from lrgym.settings import positive_int
 from lrgym.vector import LRControlVectorEnv
+from lrgym.vector.vector_env import check_settable
 
 __all__ = ["LRControlSB3VecEnv", "lrgym_env_kwargs", "make_sb3_vec_env"]
 
@@ -124,6 +125,7 @@ class LRControlSB3VecEnv(VecEnv):
         return [getattr(self.venv_gym.sub_env(i), attr_name) for i in self._get_indices(indices)]
 
     def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        check_settable(attr_name)  # the batched env's step state and settings are its own
         for i in self._get_indices(indices):
             setattr(self.venv_gym.sub_env(i), attr_name, value)
 

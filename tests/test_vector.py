@@ -407,3 +407,30 @@ def test_sb3_algorithms_train_on_the_vector_env(algo):
     model.learn(total_timesteps=300)
     assert model.num_timesteps >= 300
     assert len(venv.episode_returns) >= 0 and venv.episode_count >= 10
+
+
+def test_set_attr_refuses_what_the_batched_step_keeps_itself_where_sync_would_step_with_it():
+    """SyncVectorEnv's ``set_attr("lr", x)`` changes its sub-envs' next step; the batched env
+    steps from its own arrays, so it refuses (naming the attribute and what to do instead) rather
+    than ignore the value. An attribute of the user's own is still set, on every sub-env."""
+    sync = gym.vector.SyncVectorEnv([lambda: LRControlEnv(family="quadratic") for _ in range(2)])
+    sync.reset(seed=0)
+    sync.set_attr("lr", 0.5)
+    keep = list(LRControlEnv(family="quadratic").factors).index(1.0)
+    assert list(sync.step(np.array([keep, keep]))[4]["lr"]) == [0.5, 0.5]  # the reference steps with it
+    envs = gym.make_vec("LRControl-Quadratic-v1", 2, vectorization_mode="vector_entry_point")
+    envs.reset(seed=0)
+    for name in ("lr", "t", "horizon", "lr_max", "factors"):
+        with pytest.raises(ValueError, match=rf"set_attr\('{name}'\) would have no effect.*valid:"):
+            envs.set_attr(name, 10.0)
+    envs.set_attr("curriculum_level", [1, 2])
+    assert envs.get_attr("curriculum_level") == (1, 2)
+    from lrgym.sb3 import make_sb3_vec_env
+
+    venv = make_sb3_vec_env("LRControl-Quadratic-v1", n_envs=2)
+    venv.reset()
+    with pytest.raises(ValueError, match=r"set_attr\('lr'\) would have no effect"):
+        venv.set_attr("lr", 10.0)
+    venv.set_attr("curriculum_level", 3, indices=[1])
+    assert venv.get_attr("curriculum_level", indices=[1]) == [3]
+    sync.close(), envs.close(), venv.close()

@@ -27,7 +27,29 @@ from lrgym.vector.actions import apply_actions, check_actions
 from lrgym.vector.infos import InfoColumns, subset
 from lrgym.vector.training import KernelGroups, observe_all, snapshot, undo_rejected
 
-__all__ = ["LRControlVectorEnv", "vector_entry_point"]
+__all__ = ["LRControlVectorEnv", "vector_entry_point", "check_settable"]
+
+#: sub-environment attributes the batched step never reads back from a sub-environment: its
+#: step state (kept in the vector env's own arrays) and the settings (fixed when the env is
+#: made). Setting one on a sub-environment would change nothing, silently, where
+#: ``SyncVectorEnv`` would step with it; ``set_attr`` refuses them instead.
+BATCH_OWNED = frozenset({
+    "lr", "t", "updates", "state", "task", "instance",
+    "settings", "family", "instance_set", "instances", "optimizer", "action_mode", "reward_name", "horizon",
+    "inner_steps", "lr_min", "lr_max", "lr_init", "cap_factor", "rejection_threshold", "factors",
+    "action_space", "observation_space", "render_mode", "build_ahead",
+})
+
+
+def check_settable(name: str) -> None:
+    """Refuse a ``set_attr`` of an attribute the batched step keeps itself (:data:`BATCH_OWNED`)."""
+    if name in BATCH_OWNED:
+        raise ValueError(
+            f"set_attr({name!r}) would have no effect: the batched env keeps its sub-environments' step state "
+            "(lr, t, updates, state, task, instance) in its own arrays and fixes their settings when it is made; "
+            "valid: an attribute of your own (e.g. a curriculum level your wrapper reads), or a new env made "
+            f"with the setting you want (gym.make_vec(id, n, vectorization_mode='vector_entry_point', {name}=...) "
+            "for a setting; reset(options={'lr_init': ...}) for the starting LR)")
 
 
 class LRControlVectorEnv(VectorEnv):
@@ -214,7 +236,9 @@ class LRControlVectorEnv(VectorEnv):
         return tuple(getattr(env, name) for env in self.envs)
 
     def set_attr(self, name: str, values) -> None:
-        """Set an attribute on every sub-environment (one value, or a sequence of N)."""
+        """Set an attribute on every sub-environment (one value, or a sequence of N); one the
+        batched step keeps itself is refused (:func:`check_settable`)."""
+        check_settable(name)
         if not isinstance(values, (list, tuple)):
             values = [values] * self.num_envs
         if len(values) != self.num_envs:
