@@ -299,10 +299,16 @@ def run_baselines(
         raise typer.Exit(1)
 
 
+#: largest policy file whose ``name`` :func:`declared_name` reads: :mod:`ast` takes ≈ 600× a
+#: file's size in memory (4 MB of ``x = 1`` lines took 2.4 GB), and the grader's process parses it
+MAX_NAME_SOURCE_BYTES = 1 << 20
+
+
 def declared_name(target: str) -> str | None:
     """The ``name`` class attribute of ``path/to/file.py:ClassName``, read from the source with
     :mod:`ast` (a submission is untrusted code: nothing is imported or run here); None if the
-    class does not set it to a non-empty string literal in its body (then the class name is used)."""
+    class does not set it to a non-empty string literal in its body (then the class name is used),
+    or if the file is larger than :data:`MAX_NAME_SOURCE_BYTES` (then ``--name`` names it)."""
     import ast
 
     from lrgym.leaderboard.failures import PolicyError
@@ -313,6 +319,8 @@ def declared_name(target: str) -> str | None:
         return None
     try:  # read as the worker reads it: a regular file, never through a link
         [source] = read_submission([Path(where)]).values()
+        if len(source) > MAX_NAME_SOURCE_BYTES:
+            return None
         tree = ast.parse(source.decode("utf-8"))
     except (PolicyError, SyntaxError, UnicodeDecodeError, ValueError):
         return None  # the worker reports a missing, linked or broken file properly

@@ -74,6 +74,24 @@ def test_submit_name_defaults_to_the_policys_name(tmp_path):
     assert declared_name(f"{tmp_path / 'link.py'}:A") is None
 
 
+def test_submit_does_not_parse_a_huge_policy_file_in_the_graders_process(tmp_path, monkeypatch):
+    """ast takes ≈ 600× a file's size in memory: a hostile 64 MB policy file (the submission
+    limit) would take the grader's ~40 GB. Past MAX_NAME_SOURCE_BYTES the name is not read."""
+    import ast
+
+    from lrgym.leaderboard import cli
+
+    big = tmp_path / "big.py"
+    body = "class A:\n    name = 'declared'\n"
+    big.write_text(body + "x = 1\n" * ((cli.MAX_NAME_SOURCE_BYTES - len(body)) // 6))
+    assert big.stat().st_size <= cli.MAX_NAME_SOURCE_BYTES
+    assert declared_name(f"{big}:A") == "declared"  # at the limit: read
+    big.write_text(body + "x = 1\n" * (cli.MAX_NAME_SOURCE_BYTES // 6 + 1))
+    parsed = []
+    monkeypatch.setattr(ast, "parse", lambda *a, **k: parsed.append(1))
+    assert declared_name(f"{big}:A") is None and not parsed  # past it: the class name, nothing parsed
+
+
 def test_submit_cli_uses_the_policys_name(tmp_path):
     typer_testing = pytest.importorskip("typer.testing")
     from lrgym.leaderboard.cli import app
