@@ -17,7 +17,7 @@ batched step read their settings from one place::
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -214,16 +214,21 @@ def check_cap_factor(cap_factor) -> float:
 
 
 def check_factors(factors, name: str = "factors") -> np.ndarray:
-    """The discrete action's factors as a float64 array, if a non-empty sequence of positive real
-    numbers (a 1-D integer or float array, or a sequence of reals; not bools, not strings)."""
-    if isinstance(factors, np.ndarray):
-        ok = factors.ndim == 1 and factors.dtype.kind in "iuf"
-    else:
-        try:
-            ok = all(is_real(f) for f in factors)
-        except TypeError:  # not a sequence
-            ok = False
-    array = np.asarray(factors, dtype=np.float64) if ok else None
+    """The discrete action's factors as a float64 array, if a non-empty 1-D array of positive
+    numbers: an array-like of integers or floats (a NumPy array, a torch tensor), or a sequence of
+    reals (a list, a tuple; Fractions and 0-d arrays too) — not bools, strings, mappings or
+    one-shot iterators."""
+    array = None
+    try:
+        if hasattr(factors, "__array__"):  # an array (NumPy's, torch's, ...): judged by its dtype
+            values = np.asarray(factors)
+            if values.dtype.kind in "iuf":
+                array = values.astype(np.float64)
+        elif isinstance(factors, Sequence) and not isinstance(factors, (str, bytes)):
+            if all(is_real(f) for f in factors):
+                array = np.asarray([float(f) for f in factors], dtype=np.float64)
+    except (TypeError, ValueError, RuntimeError):  # ragged, or not convertible (a tensor needing grad)
+        array = None
     if array is None or array.ndim != 1 or len(array) == 0 or not np.all(array > 0):
         raise ValueError(f"{name}={factors!r} invalid; valid: a non-empty sequence of positive numbers "
                          f"(default {DEFAULT_FACTORS})")

@@ -9,7 +9,7 @@ import pytest
 
 from lrgym.env import LRControlEnv
 from lrgym.optim import OPTIMIZERS
-from lrgym.settings import CONSTANT_INFO_KEYS, EnvSettings
+from lrgym.settings import CONSTANT_INFO_KEYS, EnvSettings, check_factors
 from lrgym.vector import LRControlVectorEnv
 
 
@@ -75,6 +75,9 @@ def test_from_settings_reproduces_the_keyword_env_to_the_bit():
     ({"factors": (1.0, -2.0)}, "factors="),
     ({"factors": (True, 2.0)}, "factors=(True, 2.0) invalid"),  # a bool is not a factor (it was 1.0)
     ({"factors": ("0.5", "2")}, "factors=('0.5', '2') invalid"),  # nor a string (it was 0.5)
+    ({"factors": {0.5: 1, 2.0: 1}}, "factors={0.5: 1, 2.0: 1} invalid"),  # a mapping (its keys were taken)
+    ({"factors": np.array([True, False])}, "factors=array([ True, False]) invalid"),
+    ({"factors": np.array([[0.5, 2.0]])}, "factors=array([[0.5, 2. ]]) invalid"),
     ({"family_options": 1}, "family_options=1 invalid; valid: None or a dict"),  # was a TypeError
     ({"family_options": []}, "family_options=[] invalid; valid: None or a dict"),  # was ignored
     ({"action_mode": "continuous"}, "continuous"),
@@ -183,3 +186,20 @@ def test_a_start_lr_that_is_not_a_real_number_is_refused_by_name(bad):
     env = LRControlEnv(family="quadratic", horizon=2, inner_steps=1)
     with pytest.raises(ValueError, match=re.escape(f"lr_init={bad!r}") + ".*valid: a number"):
         env.reset(seed=0, options={"lr_init": bad})
+
+
+def test_factors_of_every_array_and_sequence_kind_give_the_same_floats():
+    """An array-like is judged by its dtype (a torch tensor, as ``lrgym.torch`` passes one), a
+    sequence by its items; a one-shot iterator is refused with the named error, not a bare
+    TypeError. The reference: float() of each value."""
+    from fractions import Fraction
+
+    torch = pytest.importorskip("torch")
+    expected = [0.5, 0.8, 1.0, 1.25, 2.0]
+    for factors in (expected, tuple(expected), np.array(expected), np.array(expected, dtype=np.float32),
+                    torch.tensor(expected, dtype=torch.float64), [Fraction(1, 2), Fraction(4, 5), 1, Fraction(5, 4), 2]):
+        assert check_factors(factors).tolist() == [float(f) for f in factors], factors
+    assert check_factors(np.array([1, 2])).dtype == np.float64
+    with pytest.raises(ValueError, match=r"factors=<generator object .* invalid; valid: a non-empty sequence"):
+        check_factors(f for f in expected)
+
