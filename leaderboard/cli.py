@@ -299,9 +299,9 @@ def run_baselines(
         raise typer.Exit(1)
 
 
-#: largest policy file whose ``name`` :func:`declared_name` reads: :mod:`ast` takes ≈ 600× a
-#: file's size in memory (4 MB of ``x = 1`` lines took 2.4 GB), and the grader's process parses it
-MAX_NAME_SOURCE_BYTES = 1 << 20
+#: largest policy file whose ``name`` :func:`declared_name` reads: :mod:`ast` takes up to ≈ 900×
+#: a file's size in memory (1 MB of ``a;a;…`` took 0.9 GB), and the grader's process parses it
+MAX_NAME_SOURCE_BYTES = 128 * 1024
 
 
 def declared_name(target: str) -> str | None:
@@ -322,8 +322,10 @@ def declared_name(target: str) -> str | None:
         if len(source) > MAX_NAME_SOURCE_BYTES:
             return None
         tree = ast.parse(source.decode("utf-8"))
-    except (PolicyError, SyntaxError, UnicodeDecodeError, ValueError):
-        return None  # the worker reports a missing, linked or broken file properly
+    except (PolicyError, SyntaxError, UnicodeDecodeError, ValueError, RecursionError, MemoryError):
+        # the worker reports a missing, linked or broken file properly; a source built to exhaust
+        # the parser (a deep expression: RecursionError; nested lambdas: MemoryError) is its to fail
+        return None
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and node.name == attr:
             for stmt in node.body:

@@ -75,8 +75,8 @@ def test_submit_name_defaults_to_the_policys_name(tmp_path):
 
 
 def test_submit_does_not_parse_a_huge_policy_file_in_the_graders_process(tmp_path, monkeypatch):
-    """ast takes ≈ 600× a file's size in memory: a hostile 64 MB policy file (the submission
-    limit) would take the grader's ~40 GB. Past MAX_NAME_SOURCE_BYTES the name is not read."""
+    """ast takes up to ≈ 900× a file's size in memory: a hostile 64 MB policy file (the submission
+    limit) would take the grader's ~50 GB. Past MAX_NAME_SOURCE_BYTES the name is not read."""
     import ast
 
     from lrgym.leaderboard import cli
@@ -155,3 +155,19 @@ def test_an_algo_that_contradicts_the_zip_is_named(tmp_path):
     assert zip_meta(path)["algo"] == zip_meta(path, "DQN")["algo"] == "dqn"
     with pytest.raises(ValueError, match="--algo 'ppo' but tiny_dqn.zip was saved by DQN; pass --algo dqn"):
         zip_meta(path, "ppo")
+
+
+def test_a_source_built_to_break_the_parser_leaves_the_class_name(tmp_path):
+    """A deep expression (RecursionError in ast) or nested lambdas (MemoryError in the parser),
+    small enough to be parsed, crashed ``submit`` before anything was recorded; the class name
+    is used and the worker then fails the entry."""
+    from lrgym.leaderboard import cli
+
+    deep = tmp_path / "deep.py"
+    deep.write_text("class A:\n    name = 'declared'\nx = " + "+".join(["a"] * 20_000) + "\n")
+    nested = tmp_path / "nested.py"
+    nested.write_text("class A:\n    name = 'declared'\nx = " + "lambda:" * 3_000 + "1\n")
+    for path in (deep, nested):
+        assert path.stat().st_size <= cli.MAX_NAME_SOURCE_BYTES
+        assert declared_name(f"{path}:A") is None
+
