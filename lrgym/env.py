@@ -441,7 +441,8 @@ class LRControlEnv(gym.Env):
         instance = None
         if "instance" in options:
             k = options["instance"]  # an integer of the set (a bool is not one: True was instance 1)
-            if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k not in self.instances:
+            # int(k): a range tests a Python int in O(1), a NumPy integer by scanning it (≈ 1 ms)
+            if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or int(k) not in self.instances:
                 r = self.instances
                 raise ValueError(
                     f"instance {k!r} not in the {self.instance_set!r} set; valid: integers {r.start}..{r.stop - 1}"
