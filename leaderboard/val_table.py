@@ -104,7 +104,9 @@ def markdown(result: dict) -> str:
     n_inst = {len(v) for v in result["instances"].values()}
     note = (f"Normalised score S on the `val` instances ({'/'.join(map(str, sorted(n_inst)))} per family × "
             f"{len(result['seeds'])} seeds; 1 = the per-instance best constant SGD LR (the leaderboard's reference), 0 = no progress, −1 = diverged; "
-            "clipped to [−1, 2]): its mean per family and over all runs, and the family IQM (the mean of the four families' IQMs, the board's ranking statistic), by which the rows are sorted. Regenerate with `python -m lrgym.leaderboard.val_table --write`.")
+            "clipped to [−1, 2]): its mean per family and over all runs, and the family IQM (the mean of the "
+            f"{len(fams)} families' IQMs, the board's ranking statistic), by which the rows are sorted. "
+            "Regenerate with `python -m lrgym.leaderboard.val_table --write`.")
     if result["skipped"]:
         note += f" Not shown (no weights): {', '.join(result['skipped'])}."
     if result.get("inputs"):
