@@ -55,9 +55,13 @@ def _run_script(script: str, env: dict, user: str | None = None, timeout: float 
         hidden = _hidden_python_folder()
         if hidden is not None:
             folder, entry = hidden
-            steps = (f'set -e; d=$(mktemp -d); mount --bind "{folder}" "$d"; '
+            # $d only carries the closed folder to its new place: unmounted and removed before
+            # the exec (the bind made from it stays), or left behind in /tmp on every run
+            steps = (f'set -e; d=$(mktemp -d); trap \'umount "$d" 2>/dev/null || true; rmdir "$d"\' EXIT; '
+                     f'mount --bind "{folder}" "$d"; '
                      f'mount -t tmpfs -o mode=755,size=1m tmpfs "{folder}"; mkdir "{folder}/{entry}"; '
-                     f'mount --bind "$d/{entry}" "{folder}/{entry}"; exec "$@"')
+                     f'mount --bind "$d/{entry}" "{folder}/{entry}"; umount "$d"; rmdir "$d"; trap - EXIT; '
+                     'exec "$@"')
             argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c", steps, "sh", *argv]
     done = subprocess.run(argv, env={**os.environ, **env}, cwd="/", capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, done.stderr[-3000:]
