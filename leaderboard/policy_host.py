@@ -67,7 +67,7 @@ def _init_then_host(fds: tuple[int, ...]) -> None:
 # ---- 3. confinement -------------------------------------------------------------------------
 
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REMOUNT, _MS_BIND = 1, 2, 4, 8, 32, 4096
-_MS_NOATIME, _MS_NODIRATIME, _MS_RELATIME = 1024, 2048, 1 << 21
+_MS_NOATIME, _MS_NODIRATIME, _MS_RELATIME, _MS_STRICTATIME = 1024, 2048, 1 << 21, 1 << 24
 _ST_TO_MS = {1: _MS_RDONLY, 2: _MS_NOSUID, 4: _MS_NODEV, 8: _MS_NOEXEC, 1024: _MS_NOATIME,
              2048: _MS_NODIRATIME, 4096: _MS_RELATIME}
 
@@ -82,7 +82,7 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str |
     import ctypes
 
     libc = _libc()
-    rc = libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None,
+    rc = libc.mount(os.fsencode(source), os.fsencode(target), fstype.encode() if fstype else None,
                     ctypes.c_ulong(flags), data.encode() if data else None)
     if rc != 0:
         err = ctypes.get_errno()
@@ -94,24 +94,54 @@ _DEVICES = ("null", "zero", "random", "urandom", "full")
 
 
 def _kept_flags(path: str) -> int:
-    """The mount flags of ``path`` a remount must keep (a user namespace may not clear them)."""
+    """The mount flags of ``path`` a remount must keep (a user namespace may not clear them;
+    a remount without an atime flag would mean ``relatime``, so ``strictatime`` is said)."""
     st = os.statvfs(path)
     keep = 0
     for st_flag, ms_flag in _ST_TO_MS.items():
         if st.f_flag & st_flag:
             keep |= ms_flag
+    if not keep & (_MS_NOATIME | _MS_RELATIME):
+        keep |= _MS_STRICTATIME
     return keep
 
 
+def _mount_points(top: str) -> list[str]:
+    """``top`` and every mount point below it in this mount namespace (the fifth field of
+    ``/proc/self/mountinfo``, whose ``\\040``-style escapes are undone)."""
+    import re
+
+    with open("/proc/self/mountinfo", "rb") as f:
+        points = [os.fsdecode(re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m[1], 8)]), line.split()[4]))
+                  for line in f]
+    top = os.path.realpath(top)
+    return [p for p in points if p == top or p.startswith(top.rstrip("/") + "/")]
+
+
 def _bind(source: str, target: str, read_only: bool = True) -> None:
+    """Bind ``source`` (and the mounts below it) at ``target``; ``read_only``: all of them.
+
+    The bind is recursive, so the mounts below ``source`` come along (Docker binds
+    ``/etc/hosts``, ``/etc/hostname`` and ``/etc/resolv.conf`` into ``/etc``), and a remount
+    changes one mount only: each of them is remounted read-only (when only the top was, a file
+    of the machine bound below stayed writable to a policy that is uid 0 outside, as in the
+    user-namespace sandbox of a grader running as root). A
+    mount point no path reaches any more (hidden under a later mount) is skipped; any remount
+    that fails stops the sandbox from starting."""
     if os.path.isdir(source):
         os.makedirs(target, mode=0o755, exist_ok=True)
     else:
         os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
         open(target, "a").close()
     _mount(source, target, None, _MS_BIND | _MS_REC, None)
-    if read_only:
-        _mount("none", target, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _kept_flags(source), None)
+    if not read_only:
+        return
+    points = _mount_points(target)
+    if not points:
+        raise OSError(f"mount {target}: the bind is not in /proc/self/mountinfo")
+    for point in points:
+        if os.path.lexists(point):
+            _mount("none", point, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _kept_flags(point), None)
 
 
 def _mask(root: str, masked: list[str]) -> None:

@@ -8,7 +8,8 @@
   one root gets with ``LRGYM_SANDBOX=userns``, each by what its kernel offers;
 * ``/proc`` is read-only in the sandbox: a grader running as root in the user-namespace mode
   maps the policy to uid 0 outside, and uid 0 may write the machine's sysctls
-  (``/proc/sys/kernel/core_pattern``: a program run as root outside) without any capability.
+  (``/proc/sys/kernel/core_pattern``: a program run as root outside) without any capability;
+  so are the mounts below a bound system folder (only the bind's top was made read-only).
 
 Each hostile policy runs in a sandbox of its own, started from a subprocess where the test
 needs another mode or another user; everything it starts dies with it, also when a test fails.
@@ -44,9 +45,11 @@ def _hidden_python_folder() -> tuple[str, str] | None:
     return None
 
 
-def _run_script(script: str, env: dict, user: str | None = None, timeout: float = 180) -> dict:
+def _run_script(script: str, env: dict, user: str | None = None, timeout: float = 180,
+                private_mounts: bool = False) -> dict:
     """Run ``script`` (it prints one JSON line last) with ``env`` added, as ``user`` if given
-    (``setpriv``, from root); returns the JSON. For ``user``, a Python installation others cannot
+    (``setpriv``, from root), in a private mount namespace if told (as root: what it mounts
+    vanishes with it); returns the JSON. For ``user``, a Python installation others cannot
     reach (:func:`_hidden_python_folder`) is made reachable in a private mount namespace: a
     tmpfs over the closed folder, holding a bind of just the way to the Python."""
     argv = [sys.executable, "-c", script]
@@ -63,6 +66,8 @@ def _run_script(script: str, env: dict, user: str | None = None, timeout: float 
                      f'mount --bind "$d/{entry}" "{folder}/{entry}"; umount "$d"; rmdir "$d"; trap - EXIT; '
                      'exec "$@"')
             argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c", steps, "sh", *argv]
+    if private_mounts:
+        argv = ["unshare", "--mount", "--propagation", "private", *argv]
     done = subprocess.run(argv, env={**os.environ, **env}, cwd="/", capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -188,6 +193,60 @@ def test_the_policy_cannot_write_the_machines_sysctls(monkeypatch, kind):
         mode.cache_clear()
     assert facts["read_own"]
     assert facts["write"] and not any(v is True for v in facts["write"].values()), facts
+
+
+SUBMOUNT_SCRIPT = '''
+import json, os, subprocess, sys
+sys.path.insert(0, TESTS)
+from lb_helpers import probe_sandbox
+from lrgym.leaderboard.sandbox import mode
+
+subprocess.run(["mount", "--bind", MINE, TARGET], check=True)  # in this private mount namespace only
+PROBE = f"""
+import json, os
+def opened(path):
+    try:
+        os.close(os.open(path, os.O_WRONLY))  # opened only: nothing is written
+        return True
+    except OSError as exc:
+        return exc.strerror
+class Probe:
+    def __init__(self):
+        facts = {{"seen": open({TARGET!r}).read(), "write": opened({TARGET!r})}}
+        raise RuntimeError("FACTS" + json.dumps(facts) + "END")
+"""
+out = {}
+for setting in ("auto", "userns"):
+    os.environ["LRGYM_SANDBOX"] = setting
+    mode.cache_clear()
+    out[setting] = {"kind": mode()["kind"], **probe_sandbox(PROBE)}
+print(json.dumps(out))
+'''
+
+
+@pytest.mark.skipif(mode()["kind"] == "none", reason="needs namespaces (unshare)")
+def test_mounts_below_a_bound_system_folder_are_read_only_too(tmp_path):
+    """The bind of a system folder is recursive, but only its top was remounted read-only: a
+    mount below it (Docker binds /etc/hosts, /etc/hostname, /etc/resolv.conf) stayed writable,
+    to a policy that is uid 0 outside with ``LRGYM_SANDBOX=userns`` as root. Made here in a
+    private mount namespace: a world-writable file of the test's bound over a file of ``/etc``
+    (so only the mount can refuse the write); only opened for writing, never written."""
+    if os.geteuid() != 0:
+        pytest.skip("binding a file over one of /etc takes root's mount namespace")
+    target = next((p for p in ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf")
+                   if os.path.isfile(p) and not os.path.islink(p)), None)
+    if target is None:
+        pytest.skip("no regular file to bind over in /etc")
+    mine = tmp_path / "bound-file"
+    mine.write_text("the test's own file\n")
+    mine.chmod(0o666)
+    tests = os.path.dirname(os.path.abspath(__file__))
+    script = f"TESTS, MINE, TARGET = {tests!r}, {str(mine)!r}, {target!r}\n" + SUBMOUNT_SCRIPT
+    out = _run_script(script, {}, private_mounts=True)
+    for setting, facts in out.items():
+        assert facts["seen"] == "the test's own file\n", (setting, facts)  # the mount is in the sandbox
+        assert facts["write"] == "Read-only file system", (setting, facts)
+    assert out["userns"]["kind"] == "userns"
 
 
 # ---- processes in the user-namespace sandbox ---------------------------------------------------
