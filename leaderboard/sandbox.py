@@ -37,6 +37,7 @@ sandbox dies, and with its PID 1 every process in it.
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
@@ -255,29 +256,75 @@ def folder_bytes(path: str, stop_above: int) -> int:
     """The disk space ``path`` and everything in it take (each entry its allocated blocks, at
     least :data:`SCRATCH_MIN_ENTRY_BYTES`, a hard-linked file once; links not followed),
     counted until the total passes ``stop_above`` (so the walk is short whatever it holds).
-    A folder that cannot be listed counts as more than ``stop_above``: it cannot be measured."""
+
+    The policy may change the folder while it is measured: an entry gone since it was listed
+    is skipped, and a folder replaced by a file or a link since it was listed is counted as
+    what it is now (never walked through). Anything else that cannot be measured (a folder the
+    policy made unreadable or unsearchable, ``chmod 000`` or ``0600``) raises OSError naming
+    it: the grader counts that as over the cap (:meth:`PolicyProcess._check_scratch`)."""
     total, seen, todo = 0, set(), [path]
-    while todo:
-        try:
-            entries = list(os.scandir(todo.pop()))
-        except FileNotFoundError:
-            continue
-        except OSError:
-            return stop_above + 1
-        for entry in entries:
-            try:
-                info = entry.stat(follow_symlinks=False)
-            except FileNotFoundError:
-                continue
-            if (info.st_dev, info.st_ino) in seen:
-                continue
+
+    def count(info: os.stat_result) -> bool:
+        """Add ``info``'s entry (once); True once the total is past ``stop_above``."""
+        nonlocal total
+        if (info.st_dev, info.st_ino) not in seen:
             seen.add((info.st_dev, info.st_ino))
             total += max(info.st_blocks * 512, SCRATCH_MIN_ENTRY_BYTES)
-            if total > stop_above:
+        return total > stop_above
+
+    while todo:
+        folder = todo.pop()
+        try:
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue  # removed since it was listed
+        except NotADirectoryError:  # replaced by a file or a link since it was listed
+            try:
+                info = os.lstat(folder)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISDIR(info.st_mode):  # and back again: it changes faster than it is measured
+                raise OSError(errno.EAGAIN, "it kept changing between a folder and a file", folder) from None
+            if count(info):
                 return total
-            if stat.S_ISDIR(info.st_mode):
-                todo.append(entry.path)
+            continue
+        try:
+            with os.scandir(fd) as listing:  # entries stat-ed inside this folder, wherever it moves
+                for entry in listing:
+                    try:
+                        info = entry.stat(follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue
+                    except OSError as exc:
+                        raise OSError(exc.errno, exc.strerror, os.path.join(folder, entry.name)) from None
+                    if count(info):
+                        return total
+                    if stat.S_ISDIR(info.st_mode):
+                        todo.append(os.path.join(folder, entry.name))
+        finally:
+            os.close(fd)
     return total
+
+
+def remove_folder(path: str) -> None:
+    """Remove ``path`` and everything in it, also what its owner made unreadable or unsearchable
+    (a policy's ``chmod 000`` folder was left behind by ``rmtree(ignore_errors=True)``): every
+    folder in it is made ``u+rwx`` again, links never followed, and the removal retried."""
+    shutil.rmtree(path, ignore_errors=True)
+    if not os.path.lexists(path):
+        return
+    todo = [path]
+    while todo:
+        folder = todo.pop()
+        try:
+            info = os.lstat(folder)
+            if not stat.S_ISDIR(info.st_mode):
+                continue
+            os.chmod(folder, stat.S_IMODE(info.st_mode) | stat.S_IRWXU)
+            todo.extend(os.path.join(folder, name) for name in os.listdir(folder))
+        except OSError:
+            continue
+    shutil.rmtree(path, ignore_errors=True)
 
 
 class PolicyProcess:
@@ -287,7 +334,7 @@ class PolicyProcess:
     inside the grader's private one, and no tmpfs bounds what it writes there: the grader
     measures it (:func:`folder_bytes`) after every reply and every
     :data:`SCRATCH_CHECK_SECONDS` while it waits, and ends the policy, removing the folder, as
-    soon as it holds more than ``limits.tmp_mb``."""
+    soon as it holds more than ``limits.tmp_mb`` or cannot be measured."""
 
     scratch: str | None = None
 
@@ -390,9 +437,20 @@ class PolicyProcess:
                 raise SandboxError(f"the policy process did not answer within {timeout:g} s")
 
     def _check_scratch(self) -> None:
-        """End the policy if its scratch folder holds more than ``limits.tmp_mb``."""
+        """End the policy if its scratch folder holds more than ``limits.tmp_mb`` or cannot be
+        measured (a folder it made unreadable)."""
         cap = int(self.limits.tmp_mb) << 20
-        if folder_bytes(self.scratch, cap) > cap:
+        try:
+            used = folder_bytes(self.scratch, cap)
+        except OSError as exc:
+            name = exc.filename if isinstance(exc.filename, str) else ""
+            name = clean(os.path.relpath(name, self.scratch) if name.startswith(self.scratch) else ".",
+                         keep_newlines=False)[:200]  # the policy's own name, not the grader's path
+            self.close()  # stop it now; its folder is removed
+            raise SandboxError(f"the policy made its scratch folder impossible to measure ({exc.strerror}: {name}), "
+                               f"which counts as more than its {self.limits.tmp_mb} MB (tmp_mb: the size of the "
+                               "sandbox's /tmp, a limit of its own without namespaces)") from None
+        if used > cap:
             self.close()  # stop the writing now; its folder is removed
             raise SandboxError(f"the policy wrote more than {self.limits.tmp_mb} MB into its scratch folder "
                                "(tmp_mb: the size of the sandbox's /tmp, a limit of its own without namespaces)")
@@ -432,7 +490,7 @@ class PolicyProcess:
             except OSError:
                 pass
         if self.process is None:  # it never started
-            shutil.rmtree(self._private, ignore_errors=True)
+            remove_folder(self._private)
             return
         try:
             self.process.wait(grace)
@@ -453,7 +511,7 @@ class PolicyProcess:
             pass
         if self.mode["kind"] == "none":
             _kill_orphans()
-        shutil.rmtree(self._private, ignore_errors=True)
+        remove_folder(self._private)
 
     def __enter__(self):
         return self

@@ -2,7 +2,8 @@
 
 * without namespaces (``LRGYM_SANDBOX=off``, no ``unshare``) its scratch folder is capped at
   ``tmp_mb`` like the namespaced modes' tmpfs (only each file was capped: many files filled the
-  disk) and removed with it (it was left in ``/tmp``);
+  disk) and removed with it (it was left in ``/tmp``); a folder it makes unreadable counts as
+  over the cap and is removed too (it escaped as a grader error, and was left behind);
 * in the user-namespace sandbox its processes are bounded (a fork bomb was bounded by nothing
   but the machine): an ordinary user's (run as ``nobody`` when the tests run as root) and the
   one root gets with ``LRGYM_SANDBOX=userns``, each by what its kernel offers;
@@ -71,6 +72,22 @@ def _run_script(script: str, env: dict, user: str | None = None, timeout: float 
     done = subprocess.run(argv, env={**os.environ, **env}, cwd="/", capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _run_as_ordinary_user(script: str, env: dict) -> dict:
+    """:func:`_run_script` as an ordinary user: ``nobody`` when the tests run as root (with a
+    Numba cache and home of its own), else as the tests' own user."""
+    import shutil
+    import tempfile
+
+    if os.geteuid() != 0:
+        return _run_script(script, env)
+    cache = tempfile.mkdtemp(prefix="lrgym-test-numba-", dir="/tmp")  # the grader side's, the user's own
+    try:
+        os.chown(cache, 65534, 65534)
+        return _run_script(script, {**env, "NUMBA_CACHE_DIR": cache, "HOME": cache}, user="65534")
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
 
 
 # ---- the scratch folder without namespaces -----------------------------------------------------
@@ -148,6 +165,117 @@ def test_folder_bytes_counts_every_entry_once_and_stops_past_the_cap(tmp_path):
     assert folder_bytes(str(tmp_path), 10 << 20) == whole
     assert 4096 < folder_bytes(str(tmp_path), 4096) < whole  # the walk stops once past the cap
     assert folder_bytes(str(tmp_path / "gone"), 1) == 0
+
+
+def test_a_folder_replaced_while_it_is_measured_is_counted_as_what_it_became(tmp_path, monkeypatch):
+    """The race of the review, made deterministic: the policy replaces a folder by a file
+    between the listing and the walk into it (NotADirectoryError counted the whole scratch
+    folder as over the cap: an honest policy ended with a misleading reason). The file is
+    counted instead; one that turns back into a folder as well cannot be measured."""
+    import stat
+
+    root, away = tmp_path / "scratch", tmp_path / "away"
+    root.mkdir()
+    (root / "a").mkdir()
+    (root / "notes").write_bytes(b"x" * 10)
+    real_open, real_scandir, real_lstat = os.open, os.scandir, os.lstat
+    swapped = []
+
+    def swap(path):
+        if str(path) == str(root / "a") and not swapped:
+            (root / "a").rename(away)  # the folder goes, a file of 100 KB takes its name
+            (root / "a").write_bytes(b"y" * 100_000)
+            swapped.append(True)
+
+    monkeypatch.setattr(os, "open", lambda path, *a, **k: (swap(path), real_open(path, *a, **k))[1])
+    monkeypatch.setattr(os, "scandir", lambda path=".": (swap(path), real_scandir(path))[1])
+    got = folder_bytes(str(root), 10 << 20)
+    monkeypatch.undo()
+    assert swapped
+    size = lambda p: max(os.lstat(p).st_blocks * 512, 4096)  # noqa: E731 - the definition, per entry
+    # by the definition: the folder as listed (now "away"), the file now in its place, "notes"
+    assert got == size(away) + size(root / "a") + size(root / "notes")
+
+    # a name that is a file when opened and a folder again when looked at: not measurable
+    (root / "a").unlink()
+    (root / "a").mkdir()
+    flipped = []
+
+    def flip_back(path, *a, **k):
+        if str(path) == str(root / "a") and not flipped and (root / "a").is_file():
+            (root / "a").unlink()
+            (root / "a").mkdir()
+            flipped.append(True)
+        return real_lstat(path, *a, **k)
+
+    swapped.clear()
+    away.rmdir()
+    monkeypatch.setattr(os, "open", lambda path, *a, **k: (swap(path), real_open(path, *a, **k))[1])
+    monkeypatch.setattr(os, "lstat", flip_back)
+    with pytest.raises(OSError, match="kept changing between a folder and a file"):
+        folder_bytes(str(root), 10 << 20)
+    monkeypatch.undo()
+    assert flipped and stat.S_ISDIR(os.lstat(root / "a").st_mode)
+
+
+UNMEASURABLE_SCRIPT = '''
+import json, os, time
+from lrgym.leaderboard.sandbox import Limits, SandboxError, mode, start
+
+POLICIES = """
+import os
+class Unsearchable:  # a folder others may list but not enter: its entries cannot be measured
+    def __init__(self):
+        os.makedirs("d")
+        with open("d/data", "wb") as f:
+            f.write(b"x" * 100000)
+        os.chmod("d", 0o600)
+    def reset(self, info):
+        pass
+    def act(self, obs, info):
+        return 2
+class Closed(Unsearchable):  # a folder nobody may list, inside one (rmtree left them behind)
+    def __init__(self):
+        os.makedirs("d/sub")
+        with open("d/sub/data", "wb") as f:
+            f.write(b"x" * 100000)
+        os.chmod("d/sub", 0)
+"""
+out = {"kind": mode()["kind"], "uid": os.getuid()}
+for name in ("Unsearchable", "Closed"):
+    process = start(Limits(memory_mb=1500, cpu_seconds=60, tmp_mb=8))
+    scratch = process.scratch
+    try:
+        process.request(("load", {"kind": "object", "module": "pol", "attr": name, "file": "pol.py",
+                                  "source": "pol.py"}, {"pol.py": POLICIES.encode()}))
+        process.request(("policies", "quadratic", 1))
+        process.request(("reset", "quadratic", [{}], ["e0"]))
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 5:  # measured within a period of fast steps
+            process.request(("act", "quadratic", [(0, [0.0], {})]))
+        out[name] = "ok"
+    except SandboxError as exc:
+        out[name] = str(exc)
+    except Exception as exc:  # what escaped to the grader
+        out[name] = f"grader error: {type(exc).__name__}: {exc}"
+    out[name + "_closed"] = process.process.poll() is not None
+    process.close()
+    out[name + "_scratch_after_close"] = os.path.lexists(scratch)
+print(json.dumps(out))
+'''
+
+
+def test_without_namespaces_a_scratch_folder_made_unreadable_counts_as_over_the_cap_and_is_removed():
+    """As an ordinary user (``nobody`` when the tests run as root, whom permissions bind): a
+    folder chmod 0600 raised PermissionError out of ``request()`` (a grader error, the policy
+    left running), and one chmod 000 was left behind with the whole scratch folder."""
+    out = _run_as_ordinary_user(UNMEASURABLE_SCRIPT, {"LRGYM_SANDBOX": "off"})
+    assert out["kind"] == "none" and out["uid"] != 0
+    for name, where in (("Unsearchable", "work/d/data"), ("Closed", "work/d/sub")):
+        assert out[name].startswith(f"the policy made its scratch folder impossible to measure (Permission denied: "
+                                    f"{where}), which counts as more than its 8 MB (tmp_mb"), out[name]
+        assert out[name + "_closed"], "the policy was left running"
+        assert not out[name + "_scratch_after_close"], "its scratch folder was left behind"
 
 
 # ---- /proc -------------------------------------------------------------------------------------
@@ -290,20 +418,12 @@ print(json.dumps({"kind": mode()["kind"], "processes": process.applied.get("proc
 OWN_TASKS = 3
 
 
-def _fork_bomb(processes: int, cap: int, user: str | None = None) -> dict:
-    """The fork bomb's facts, its sandbox started by ``user`` (a uid) if given."""
-    import shutil
-    import tempfile
-
+def _fork_bomb(processes: int, cap: int, ordinary_user: bool = False) -> dict:
+    """The fork bomb's facts, its sandbox started by an ordinary user if told (else by this
+    process's user)."""
     script = f"CAP = {cap}\n" + FORK_SCRIPT.replace("PROCESSES", str(processes))
-    if user is None:
-        return _run_script(script, {"LRGYM_SANDBOX": "userns"})
-    cache = tempfile.mkdtemp(prefix="lrgym-test-numba-", dir="/tmp")  # the grader side's, the user's own
-    try:
-        os.chown(cache, int(user), int(user))
-        return _run_script(script, {"LRGYM_SANDBOX": "userns", "NUMBA_CACHE_DIR": cache, "HOME": cache}, user=user)
-    finally:
-        shutil.rmtree(cache, ignore_errors=True)
+    run = _run_as_ordinary_user if ordinary_user else _run_script
+    return run(script, {"LRGYM_SANDBOX": "userns"})
 
 
 def _kernel_at_least(major: int, minor: int) -> bool:
@@ -330,8 +450,7 @@ def test_an_ordinary_users_sandbox_bounds_a_fork_bomb():
     ``RLIMIT_NPROC`` counts a user namespace's processes apart: exactly ``processes`` tasks."""
     if not _kernel_at_least(5, 14):
         pytest.skip("RLIMIT_NPROC counts every process of the uid before Linux 5.14 (documented gap)")
-    user = "65534" if os.geteuid() == 0 else None
-    out = _fork_bomb(processes=16, cap=120, user=user)
+    out = _fork_bomb(processes=16, cap=120, ordinary_user=True)
     if out["kind"] != "userns":
         pytest.skip("user namespaces are not permitted on this machine")
     assert "RLIMIT_NPROC 16 of its user namespace" in out["processes"], out
