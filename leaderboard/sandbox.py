@@ -246,7 +246,8 @@ def death_reason(code: int | None, who: str = "policy process") -> str:
     return f"{who} died: exit code {code}"
 
 
-#: without namespaces: how often the grader measures the policy's scratch folder while it waits
+#: without namespaces: how often the grader measures the policy's scratch folder (at a reply or
+#: while it waits; sooner only when the file system lost more space than the folder had left)
 SCRATCH_CHECK_SECONDS = 0.2
 #: what a file or folder costs at least when the scratch folder is measured (empty files are not free)
 SCRATCH_MIN_ENTRY_BYTES = 4096
@@ -306,6 +307,16 @@ def folder_bytes(path: str, stop_above: int) -> int:
     return total
 
 
+def free_bytes(path: str) -> int | None:
+    """Free space of the file system holding ``path`` (None if it cannot be read): a change of
+    it is the cheap sign that a folder on it may have grown (:meth:`PolicyProcess._scratch_due`)."""
+    try:
+        info = os.statvfs(path)
+    except OSError:
+        return None
+    return info.f_bfree * info.f_frsize
+
+
 def remove_folder(path: str) -> None:
     """Remove ``path`` and everything in it, also what its owner made unreadable or unsearchable
     (a policy's ``chmod 000`` folder was left behind by ``rmtree(ignore_errors=True)``): every
@@ -332,11 +343,16 @@ class PolicyProcess:
 
     Without namespaces (``mode()["kind"] == "none"``) the policy works in ``scratch``, a folder
     inside the grader's private one, and no tmpfs bounds what it writes there: the grader
-    measures it (:func:`folder_bytes`) after every reply and every
-    :data:`SCRATCH_CHECK_SECONDS` while it waits, and ends the policy, removing the folder, as
-    soon as it holds more than ``limits.tmp_mb`` or cannot be measured."""
+    measures it (:func:`folder_bytes`) every :data:`SCRATCH_CHECK_SECONDS`, at a reply or while
+    it waits (not after every reply: a walk of a cache of a few hundred files costs more than a
+    step), and at once when its file system lost more free space than the folder had left
+    (a burst), and ends the policy, removing the folder, as soon as it holds more than
+    ``limits.tmp_mb`` or cannot be measured."""
 
     scratch: str | None = None
+    #: (when the scratch folder was last measured, the file system's free bytes then, what the
+    #: folder had left below its cap then); never measured yet
+    _measured: tuple[float, int | None, int] = (float("-inf"), None, 0)
 
     def __init__(self, limits: Limits, sandbox_mode: dict | None = None, start_timeout: float = 120.0):
         self.mode = dict(sandbox_mode or mode())
@@ -422,12 +438,14 @@ class PolicyProcess:
 
     def _wait_reply(self, timeout: float | None) -> None:
         """Wait until a reply can be read (or the process ended), at most ``timeout`` seconds;
-        the scratch folder is measured meanwhile and once the reply is there."""
+        the scratch folder is measured meanwhile and once the reply is there, when due
+        (:meth:`_scratch_due`)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if self.scratch is not None:
-                left = SCRATCH_CHECK_SECONDS if left is None else min(left, SCRATCH_CHECK_SECONDS)
+            if self.scratch is not None:  # wake up when the folder is next due to be measured
+                due = max(0.0, self._measured[0] + SCRATCH_CHECK_SECONDS - time.monotonic())
+                left = due if left is None else min(left, due)
             ready = wait([self.replies], left)
             if self.scratch is not None:
                 self._check_scratch()
@@ -436,10 +454,25 @@ class PolicyProcess:
             if deadline is not None and time.monotonic() >= deadline:
                 raise SandboxError(f"the policy process did not answer within {timeout:g} s")
 
+    def _scratch_due(self) -> bool:
+        """Whether the scratch folder is to be measured now: :data:`SCRATCH_CHECK_SECONDS` after
+        the end of the last measure, or at once when its file system has lost more free space
+        since then than the folder had left below its cap (it may be over: a burst). The free
+        space is a sign only (others write to that file system too, and empty files take none):
+        the period bounds how long anything goes unmeasured."""
+        measured_at, free_then, left = self._measured
+        if time.monotonic() >= measured_at + SCRATCH_CHECK_SECONDS:
+            return True
+        free = free_bytes(self.scratch)
+        return free is None or free_then is None or free_then - free > left
+
     def _check_scratch(self) -> None:
-        """End the policy if its scratch folder holds more than ``limits.tmp_mb`` or cannot be
-        measured (a folder it made unreadable)."""
+        """When due (:meth:`_scratch_due`), measure the scratch folder; end the policy if it holds
+        more than ``limits.tmp_mb`` or cannot be measured (a folder it made unreadable)."""
+        if not self._scratch_due():
+            return
         cap = int(self.limits.tmp_mb) << 20
+        free = free_bytes(self.scratch)  # before the walk: what is written during it counts later
         try:
             used = folder_bytes(self.scratch, cap)
         except OSError as exc:
@@ -450,6 +483,7 @@ class PolicyProcess:
             raise SandboxError(f"the policy made its scratch folder impossible to measure ({exc.strerror}: {name}), "
                                f"which counts as more than its {self.limits.tmp_mb} MB (tmp_mb: the size of the "
                                "sandbox's /tmp, a limit of its own without namespaces)") from None
+        self._measured = (time.monotonic(), free, cap - used)
         if used > cap:
             self.close()  # stop the writing now; its folder is removed
             raise SandboxError(f"the policy wrote more than {self.limits.tmp_mb} MB into its scratch folder "

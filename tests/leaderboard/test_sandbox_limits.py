@@ -2,7 +2,8 @@
 
 * without namespaces (``LRGYM_SANDBOX=off``, no ``unshare``) its scratch folder is capped at
   ``tmp_mb`` like the namespaced modes' tmpfs (only each file was capped: many files filled the
-  disk) and removed with it (it was left in ``/tmp``); a folder it makes unreadable counts as
+  disk) and removed with it (it was left in ``/tmp``); measured once per period, not after every
+  reply (a cache of 3,000 files made every step 17 ms); a folder it makes unreadable counts as
   over the cap and is removed too (it escaped as a grader error, and was left behind);
 * in the user-namespace sandbox its processes are bounded (a fork bomb was bounded by nothing
   but the machine): an ordinary user's (run as ``nobody`` when the tests run as root) and the
@@ -216,6 +217,64 @@ def test_a_folder_replaced_while_it_is_measured_is_counted_as_what_it_became(tmp
         folder_bytes(str(root), 10 << 20)
     monkeypatch.undo()
     assert flipped and stat.S_ISDIR(os.lstat(root / "a").st_mode)
+
+
+WALKS_SCRIPT = '''
+import json, time
+from lrgym.leaderboard import sandbox
+from lrgym.leaderboard.sandbox import Limits, start
+
+walks = []
+measure = sandbox.folder_bytes
+
+def counted(path, stop_above):  # every walk of the scratch folder, when it began
+    walks.append(time.monotonic())
+    return measure(path, stop_above)
+
+sandbox.folder_bytes = counted
+CACHED = """
+import os
+class Cached:  # honest: a cache of 300 small files (lrgym's own Numba cache is 506), then fast steps
+    def __init__(self):
+        os.makedirs("cache")
+        for i in range(300):
+            open(f"cache/f{i}", "w").close()
+    def reset(self, info):
+        pass
+    def act(self, obs, info):
+        return 2
+"""
+# a cap the file system cannot lose meanwhile, whatever else runs here: walks come from the period only
+process = start(Limits(memory_mb=1500, cpu_seconds=60, tmp_mb=1 << 20))
+try:
+    process.request(("load", {"kind": "object", "module": "cached", "attr": "Cached", "file": "cached.py",
+                              "source": "cached.py"}, {"cached.py": CACHED.encode()}))
+    process.request(("policies", "quadratic", 1))
+    process.request(("reset", "quadratic", [{}], ["e0"]))
+    del walks[:]
+    replies, t0 = 0, time.monotonic()
+    while time.monotonic() - t0 < 1.5:
+        process.request(("act", "quadratic", [(0, [0.0], {})]))
+        replies += 1
+    elapsed = time.monotonic() - t0
+finally:
+    process.close()
+print(json.dumps({"kind": sandbox.mode()["kind"], "replies": replies, "walks": walks, "t0": t0,
+                  "elapsed": elapsed, "period": sandbox.SCRATCH_CHECK_SECONDS}))
+'''
+
+
+def test_without_namespaces_the_scratch_folder_is_measured_once_per_period_not_per_reply():
+    """The folder was walked after every reply, one per step: with 3,000 files each step took
+    17 ms instead of 0.07 (charged to the policy's time limit). Over 1.5 s of fast replies the
+    walks are at least a period apart, and there still are some (the period still applies)."""
+    out = _run_script(WALKS_SCRIPT, {"LRGYM_SANDBOX": "off"})
+    assert out["kind"] == "none"
+    walks, period, elapsed = out["walks"], out["period"], out["elapsed"]
+    assert out["replies"] > 10 * (elapsed / period + 1), out  # the replies were fast: many per period
+    assert len(walks) <= elapsed / period + 1, (len(walks), out["replies"], elapsed)
+    assert all(b - a >= period for a, b in zip(walks, walks[1:])), walks
+    assert len(walks) >= elapsed / (2 * period) - 1, (len(walks), elapsed)
 
 
 UNMEASURABLE_SCRIPT = '''
