@@ -1,7 +1,10 @@
 """``python -m lrgym.leaderboard.transfer [--quick] [--out DIR] [--db PATH] [--reuse JSON] [--loss-reduction sum] [--ship]``
 
 Runs the transfer study (:mod:`lrgym.leaderboard.transfer.study`) and writes ``transfer.md``,
-``transfer.png`` and ``transfer.json`` into ``--out`` (default ``transfer-study/``). ``--quick``
+``transfer.png`` and ``transfer.json`` into ``--out`` (default: ``runs/transfer/`` of the working
+directory, or under ``$LRGYM_RUNS``, where training and tuning write too; ``transfer-sum/`` for
+``--loss-reduction sum`` and a ``-quick`` suffix for ``--quick``, so no run replaces another's
+results). ``--quick``
 is the CI smoke run (2 seeds, 6 steps × 2 updates, small data, the ``quick`` suite; under a
 minute). ``--db`` reads lrgym's side from a leaderboard store that holds every baseline on the
 suite instead of running them; ``--reuse OLD/transfer.json`` takes the real side from an earlier
@@ -19,6 +22,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+from lrgym.baselines.outputs import runs_dir
 from lrgym.leaderboard.transfer.study import FULL_CONFIG, LOSS_REDUCTIONS, QUICK_CONFIG, run_study
 from lrgym.leaderboard.transfer.tasks import TASKS
 
@@ -28,7 +32,9 @@ SHIP_DIR = Path(__file__).resolve().parents[2] / "docs" / "transfer"
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m lrgym.leaderboard.transfer", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="CI smoke run (seconds, not minutes)")
-    p.add_argument("--out", type=Path, default=Path("transfer-study"), help="output directory")
+    p.add_argument("--out", type=Path, default=None,
+                   help="output directory (default: runs/transfer/ or under $LRGYM_RUNS; transfer-sum/ for "
+                        "--loss-reduction sum, a -quick suffix for --quick)")
     p.add_argument("--db", type=Path, default=None, help="read lrgym's side from this leaderboard store")
     p.add_argument("--workers", type=int, default=None, help="worker processes for lrgym's side")
     p.add_argument("--seeds", type=int, default=None, help="number of seeds per real task")
@@ -48,6 +54,8 @@ def main(argv=None) -> None:
     if args.task:
         cfg = replace(cfg, tasks=tuple(args.task))
     cfg = replace(cfg, loss_reduction=args.loss_reduction)
+    if args.out is None:
+        args.out = default_out(args.loss_reduction, quick=args.quick)
     result = run_study(cfg, args.out, db=args.db, workers=args.workers, reuse=args.reuse)
     print((args.out / "transfer.md").read_text())
     print(f"CPU seconds (this process): {result['cpu_seconds_this_process']}")
@@ -57,6 +65,12 @@ def main(argv=None) -> None:
         for name in ("transfer.md", "transfer.png", "transfer.json"):
             shutil.copy(args.out / name, where / name)
         print(f"shipped to {where}")
+
+
+def default_out(loss_reduction: str = "mean", quick: bool = False) -> Path:
+    """Where a run writes without ``--out``: ``runs/transfer[-sum][-quick]/`` under
+    :func:`lrgym.baselines.outputs.runs_dir` (never the checkout's shipped ``docs/transfer/``)."""
+    return runs_dir() / ("transfer" + ("-sum" if loss_reduction == "sum" else "") + ("-quick" if quick else ""))
 
 
 def ship_dir(loss_reduction: str = "mean") -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -193,3 +194,38 @@ def test_db_side_takes_only_entries_of_the_shipped_files(tmp_path, monkeypatch):
     assert any("2 baselines on suite quick" in line for line in logs)
     for p in cfg.policies:  # the re-run used the same (actual) files: the same scores
         np.testing.assert_array_equal(again[p], first[p])
+
+
+@pytest.mark.parametrize("flags, folder", [([], "transfer"), (["--quick"], "transfer-quick"),
+                                           (["--loss-reduction", "sum"], "transfer-sum"),
+                                           (["--quick", "--loss-reduction", "sum"], "transfer-sum-quick")])
+def test_without_out_the_study_writes_under_runs_not_the_working_directory(flags, folder, tmp_path, monkeypatch):
+    """Like training and tuning (``lrgym.baselines.outputs``), a run without ``--out`` writes under
+    ``$LRGYM_RUNS`` (else ``./runs``), one folder per kind of run, and nothing else in the working
+    directory (it wrote ``./transfer-study/``, where the mean and the summed-loss runs of the README
+    replaced each other's results). The study itself is stood in for: only where it writes is asked."""
+    import lrgym.leaderboard.transfer.__main__ as cli
+
+    seen = []
+
+    def fake_study(cfg, out_dir, **kwargs):
+        seen.append((cfg, Path(out_dir)))
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        (Path(out_dir) / "transfer.md").write_text("table")
+        return {"cpu_seconds_this_process": 0.0}
+
+    work, runs = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(cli, "run_study", fake_study)
+    for env, where in ((str(runs), runs), (None, work / "runs")):
+        if env is None:
+            monkeypatch.delenv("LRGYM_RUNS", raising=False)
+        else:
+            monkeypatch.setenv("LRGYM_RUNS", env)
+        seen.clear()
+        cli.main(flags)
+        [(cfg, out)] = seen
+        assert out.absolute() == where / folder
+        assert cfg.loss_reduction == ("sum" if "sum" in flags else "mean")
+        assert sorted(p.name for p in work.iterdir()) == ([] if env else ["runs"])
