@@ -40,11 +40,16 @@ class MixtureFamily(TaskFamily):
         if isinstance(members, str):
             raise ValueError(f"members={members!r} invalid; valid: a sequence of family names, e.g. ({members!r},)")
         members = tuple(members)
+        # a mixture is no member of one: the valid members are every registered family but this one
+        valid = ", ".join(f for f in FAMILIES if f != self.name)
         if not members:
-            raise ValueError("members must name at least one family; valid choices: " + ", ".join(FAMILIES))
+            raise ValueError("members must name at least one family; valid choices: " + valid)
         for m in members:
-            if m not in FAMILIES or m == self.name:
-                raise ValueError(f"unknown member family {m!r}; valid choices: {', '.join(FAMILIES)}")
+            if m == self.name:
+                raise ValueError(f"member family {m!r} invalid: a mixture cannot be a member of one; "
+                                 f"valid choices: {valid}")
+            if m not in FAMILIES:
+                raise ValueError(f"unknown member family {m!r}; valid choices: {valid}")
         if unknown:
             raise ValueError(_unknown_options_message(unknown, members))
         if member_options is not None and not isinstance(member_options, dict):

@@ -60,3 +60,25 @@ def test_bad_mixture_options(kwargs, message):
 def test_member_options_reach_the_members():
     mixed = make_family("mixed", member_options={"linreg": {"dim": 32}, "quadratic": {"dim": 7}})
     assert mixed.sample(0).dim == 32 and mixed.sample(1).dim == 7  # seeds 0, 1: linreg, quadratic
+
+
+@pytest.mark.parametrize("bad", ["mixed", "cnn", None])
+def test_a_bad_member_error_lists_exactly_the_families_a_mixture_takes(bad):
+    """The valid choices an error names are the families that work as members, tried one by one
+    (the mixture itself was listed as a valid choice, also in the error refusing it)."""
+    from lrgym.tasks import FAMILIES
+
+    works = []
+    for name in FAMILIES:
+        try:
+            make_family("mixed", members=(name,))
+        except ValueError:
+            continue
+        works.append(name)
+    assert works and "mixed" not in works
+    with pytest.raises(ValueError) as err:
+        make_family("mixed", members=() if bad is None else ("linreg", bad))
+    listed = str(err.value).split("valid choices: ")[1].split(", ")
+    assert listed == works
+    if bad is not None:
+        assert repr(bad) in str(err.value)
