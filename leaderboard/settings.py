@@ -29,6 +29,7 @@ import math
 
 from lrgym.info import ACTION_MODES
 from lrgym.optim import OPTIMIZERS
+from lrgym.settings import DEFAULT_LR_MAX, DEFAULT_LR_MIN
 
 __all__ = ["ALLOWED_OPTIMIZERS", "HIDDEN_INFO_KEYS", "POLICY_CHOICES", "SettingsError", "allowed_optimizers",
            "check_choices", "episode_kwargs", "episode_kwargs_from", "public_info"]
@@ -56,8 +57,14 @@ def _number(name: str, value, low: float, high: float) -> float:
     return float(value)
 
 
-def check_choices(choices: dict, allowed_optimizers: tuple[str, ...] = ALLOWED_OPTIMIZERS) -> dict:
-    """``choices`` validated and normalised (plain JSON values); raises :class:`SettingsError`."""
+def check_choices(choices: dict, allowed_optimizers: tuple[str, ...] = ALLOWED_OPTIMIZERS,
+                  lr_range: tuple[float, float] = (DEFAULT_LR_MIN, DEFAULT_LR_MAX)) -> dict:
+    """``choices`` validated and normalised (plain JSON values); raises :class:`SettingsError`.
+
+    ``lr_init`` must lie in ``lr_range``, the suite's ``[lr_min, lr_max]`` (the env's default range
+    unless the suite sets its own), as the env requires: so the command line refuses an SB3 zip's
+    ``--env-options '{"lr_init": 100}'`` before anything runs, instead of a failed entry.
+    """
     if not isinstance(choices, dict):
         raise SettingsError(f"the policy's env options must be a dict, got {type(choices).__name__}")
     fixed = sorted(str(k) for k in choices if k not in POLICY_CHOICES)
@@ -75,7 +82,7 @@ def check_choices(choices: dict, allowed_optimizers: tuple[str, ...] = ALLOWED_O
         raise SettingsError(f"action_mode={mode!r} invalid; valid choices: {', '.join(ACTION_MODES)}")
     out["action_mode"] = mode
     if choices.get("lr_init") is not None:
-        out["lr_init"] = _number("lr_init", choices["lr_init"], 0.0, math.inf)
+        out["lr_init"] = _number("lr_init", choices["lr_init"], *lr_range)
     if "factors" in choices:
         factors = choices["factors"]
         if not isinstance(factors, (list, tuple)) or not 1 <= len(factors) <= MAX_FACTORS:
@@ -94,7 +101,8 @@ def allowed_optimizers(suite) -> tuple[str, ...]:
 def episode_kwargs_from(suite_kwargs: dict, choices: dict, optimizers=None) -> dict:
     """:class:`lrgym.env.LRControlEnv` keywords of a graded episode: the suite's keywords, then
     the policy's validated choices (a suite that fixes one of the choices itself wins)."""
-    chosen = check_choices(choices, tuple(optimizers or ALLOWED_OPTIMIZERS))
+    lr_range = (suite_kwargs.get("lr_min", DEFAULT_LR_MIN), suite_kwargs.get("lr_max", DEFAULT_LR_MAX))
+    chosen = check_choices(choices, tuple(optimizers or ALLOWED_OPTIMIZERS), lr_range)
     return {**suite_kwargs, **{k: v for k, v in chosen.items() if k not in suite_kwargs}}
 
 

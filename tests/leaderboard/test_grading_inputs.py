@@ -448,3 +448,34 @@ def test_a_dying_worker_reports_its_last_stderr_lines():
     assert result.reason.startswith("worker process died: exit code 3")
     assert "line 99" in result.reason and "the last words" in result.reason and "line 10\n" not in result.reason
     assert "\x1b" not in result.reason
+
+
+# ---- an SB3 zip's choices on the command line ------------------------------------------------
+
+
+@pytest.mark.parametrize("lr_init", [100.0, 10.5, 1e-7, 0.0, 1e-6, 0.05, 10.0])
+def test_a_zips_lr_init_is_checked_on_the_command_line_as_the_env_checks_it(lr_init, tmp_path):
+    """``--env-options '{"lr_init": ...}'`` of an SB3 zip is refused before anything runs or is
+    stored exactly when the env itself refuses that start LR (the reference: ``LRControlEnv``'s
+    own check on the suite's LR range); it passed any positive number, and lr_init=100 became a
+    failed entry. The error names the value and the range."""
+    from lrgym.env import LRControlEnv
+
+    zip_path = tmp_path / "model.zip"
+    zip_path.write_bytes(b"not read on the command line")
+    try:
+        LRControlEnv(family="quadratic", lr_init=lr_init)
+        env_refuses = False
+    except ValueError:
+        env_refuses = True
+    if env_refuses:
+        with pytest.raises(ValueError, match=rf"lr_init={lr_init!r} out of range; valid: a number in \[1e-06, 10\]"):
+            submission_spec(str(zip_path), env_options={"lr_init": lr_init})
+        result = CliRunner().invoke(app, ["leaderboard", "submit", str(zip_path), "--suite", "quick",
+                                          "--db", str(tmp_path / "s.sqlite"), "--env-options",
+                                          f'{{"lr_init": {lr_init!r}}}'])
+        assert result.exit_code != 0 and "lr_init" in result.output
+        assert not (tmp_path / "s.sqlite").exists()  # nothing stored, nothing ran
+    else:
+        spec = submission_spec(str(zip_path), env_options={"lr_init": lr_init})
+        assert spec.spec["env_options"] == {"lr_init": lr_init}
