@@ -125,9 +125,15 @@ def family_index(name: str) -> int:
 
 
 def family_name(index) -> str:
-    """The family name of an ``info["family"]`` index (``"unknown"`` for −1)."""
+    """The family name of an ``info["family"]`` index (``"unknown"`` for −1, a family outside
+    :data:`FAMILY_NAMES`). Anything else is no index an env gives: ``ValueError`` naming it and
+    the valid ones (a wrong column or a float read as the family must not pass as "unknown")."""
+    if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)) \
+            or not -1 <= int(index) < len(FAMILY_NAMES):
+        raise ValueError(f"family index {index!r} invalid; valid: -1 (a family outside the table) or "
+                         + ", ".join(f"{i} ({n})" for i, n in enumerate(FAMILY_NAMES)))
     i = int(index)
-    return FAMILY_NAMES[i] if 0 <= i < len(FAMILY_NAMES) else "unknown"
+    return FAMILY_NAMES[i] if i >= 0 else "unknown"
 
 
 def info_constants(horizon: int, inner_steps: int, lr_min: float, lr_max: float, optimizer: int,

@@ -3,6 +3,7 @@ on every family, in the single env and the vector env — checked against the en
 spec and arguments (the independent source of each value)."""
 
 import math
+import re
 
 import gymnasium as gym
 import numpy as np
@@ -292,3 +293,15 @@ def test_the_leaderboard_takes_the_action_modes_of_the_info_schema():
     from lrgym.leaderboard import settings
 
     assert settings.ACTION_MODES is schema
+
+
+@pytest.mark.parametrize("index", [-2, 4, 7, 1.0, 2.5, True, "1", None])
+def test_family_name_refuses_what_no_env_gives(index):
+    """The indices an env can put in ``info["family"]`` are ``family_index`` of the registered
+    families (−1 for those outside the table); anything else raised nothing and read "unknown"."""
+    from lrgym.tasks import FAMILIES
+
+    possible = {family_index(name) for name in FAMILIES} | {-1}
+    assert all(family_name(i) in FAMILY_NAMES + ("unknown",) for i in possible)
+    with pytest.raises(ValueError, match=rf"family index {re.escape(repr(index))} invalid; valid: -1 .* 0 \(linreg\)"):
+        family_name(index)
