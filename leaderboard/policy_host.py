@@ -388,9 +388,19 @@ def _import_target(spec: dict):
     obj = module
     for part in attr.split("."):
         if not hasattr(obj, part):
-            raise PolicyError(f"{spec['source']} has no attribute {attr!r}")
+            raise PolicyError(f"{spec['source']} has no attribute {attr!r}; {_classes_of(module)}")
         obj = getattr(obj, part)
     return obj
+
+
+def _classes_of(module) -> str:
+    """The valid choices of a target's ``:Name``: the public classes ``module`` defines itself."""
+    try:
+        names = sorted(n for n, v in vars(module).items() if not n.startswith("_") and isinstance(v, type)
+                       and getattr(v, "__module__", None) == module.__name__)
+    except Exception:  # noqa: BLE001 - the module is the submitter's: its names are only a hint
+        names = []
+    return f"valid choices: the classes it defines, {', '.join(names)}" if names else "it defines no class"
 
 
 def _instantiate(obj, family: str):

@@ -233,3 +233,27 @@ def test_a_killed_graders_worker_folders_are_swept_by_the_next_pool(tmp_path):
         (tmp_path / name).mkdir()
     assert sweep_orphaned_scratch(str(tmp_path)) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(keep)
+
+
+def test_a_misspelt_class_is_named_with_the_classes_the_file_defines(refs, tmp_path):
+    """``file.py:Nope`` fails with the classes the file defines as the valid choices (it named only
+    the bad one); the classes are read back from the file with ``ast`` (the reference), the
+    imported one and the private one are not offered."""
+    import ast
+
+    src = tmp_path / "mine.py"
+    src.write_text("from collections import OrderedDict\n\nclass Careful:\n    def reset(self, info): pass\n"
+                   "    def act(self, obs, info): return 2\n\nclass Bold(Careful):\n    pass\n\n"
+                   "class _Helper:\n    pass\n")
+    empty = tmp_path / "empty" / "nothing.py"
+    empty.parent.mkdir()
+    empty.write_text("X = 1\n")
+    defined = sorted(n.name for n in ast.parse(src.read_text()).body
+                     if isinstance(n, ast.ClassDef) and not n.name.startswith("_"))
+    assert defined == ["Bold", "Careful"]
+    outcome, none = run_suite([submission_spec(f"{src}:Carefull"), submission_spec(f"{empty}:P", name="empty")],
+                              SUITE, references=refs, n_workers=1, time_limit=60)
+    assert not outcome.ok and not none.ok
+    assert outcome.entry.failure_reason.endswith(
+        f"has no attribute 'Carefull'; valid choices: the classes it defines, {', '.join(defined)}")
+    assert none.entry.failure_reason.endswith("has no attribute 'P'; it defines no class")
