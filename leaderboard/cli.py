@@ -91,6 +91,9 @@ def _board_path(markdown: Optional[Path], no_markdown: bool, ship: bool, suite) 
         given = f"--markdown {markdown}" if markdown is not None else "--no-markdown"
         raise typer.BadParameter(f"{given} and --ship both given; valid: one of them (or neither: {default})",
                                  param_hint="--ship")
+    if no_markdown and markdown is not None:
+        raise typer.BadParameter(f"--markdown {markdown} and --no-markdown both given; valid: one of them "
+                                 f"(or neither: {default})", param_hint="--no-markdown")
     if no_markdown:
         return None
     if ship:
@@ -473,6 +476,9 @@ def references(
 
     if private is not None and ship:
         raise typer.BadParameter("a private suite's references are never shipped", param_hint="--ship")
+    if private is None and suite != "all" and suite not in SUITES:
+        raise typer.BadParameter(f"unknown suite {suite!r}; valid choices: {', '.join(SUITES)}, all (every one)",
+                                 param_hint="--suite")
     backend_ = _backend(backend, address)
     for name in ([None] if private is not None else list(SUITES) if suite == "all" else [suite]):
         s = _suite(name, private)

@@ -106,3 +106,43 @@ def test_contradicting_or_out_of_range_options_stop_before_anything_runs(tmp_pat
     code, out = _invoke("leaderboard", "report", "--top", "-3", "--db", str(db))
     assert code == 2 and "--top" in out and "greater than or equal to 1" in out, out
     assert not db.exists()
+
+
+@pytest.mark.parametrize("command", ["run-baselines", "report"])
+def test_markdown_and_no_markdown_together_stop_before_anything_runs(command, tmp_path):
+    """``--markdown PATH --no-markdown`` contradict each other: refused naming both (``--no-markdown``
+    silently won, and the file asked for was not written)."""
+    db, md = tmp_path / "r.sqlite", tmp_path / "board.md"
+    code, out = _invoke("leaderboard", command, "--suite", "quick", "--db", str(db), "--markdown", str(md),
+                        "--no-markdown", *(["--only", "fixed"] if command == "run-baselines" else []))
+    flat = " ".join(out.replace("│", " ").split())
+    assert code == 2 and f"--markdown {md} and --no-markdown both given; valid: one of them" in flat, out
+    assert not db.exists() and not md.exists()
+
+
+def test_references_names_every_suite_it_takes(tmp_path, monkeypatch):
+    """``references --suite`` takes a suite name or ``all`` (its help says so); a bad name's error
+    lists them all, ``all`` included (it listed the suites only), and ``all`` asks for every
+    suite of the registry (the reference), each once."""
+    import lrgym.leaderboard.references as refs_module
+    from lrgym.leaderboard.suite import SUITES
+
+    code, out = _invoke("leaderboard", "references", "--suite", "al")
+    flat = " ".join(out.replace("│", " ").split())
+    assert code == 2 and "unknown suite 'al'; valid choices: " + ", ".join(SUITES) + ", all" in flat, out
+    asked = []
+
+    class FakeReferences:  # where the references would be computed: the suites asked for are the point
+        def __init__(self, suite):
+            self.tasks = {t.label: {"lr": 0.1, "initial_loss": [1.0], "final_loss": [0.5]} for t in suite.tasks()}
+
+    def fake_load(suite, **kwargs):
+        asked.append(suite.name)
+        return FakeReferences(suite)
+
+    monkeypatch.setattr(refs_module, "load_references", fake_load)
+    for name in [*SUITES, "all"]:
+        asked.clear()
+        result = typer_testing.CliRunner().invoke(app, ["leaderboard", "references", "--suite", name])
+        assert result.exit_code == 0, (name, result.output)
+        assert asked == (list(SUITES) if name == "all" else [name])
