@@ -21,7 +21,12 @@ Failures:
   take, whatever the cause, so losing workers never buys a submission time); a group that runs
   out of it during the retry fails with the timeout reason;
 * a group over its time limit: its actors are killed (``ray.kill``); their grader worker and
-  its sandbox die with them (``PR_SET_PDEATHSIG`` links actor → worker → sandbox).
+  its sandbox die with them (``PR_SET_PDEATHSIG`` links actor → worker → sandbox);
+* fewer free CPUs than actors (a lost node, other jobs on a shared cluster, ``--workers``
+  above the cluster's CPUs): an actor holds its CPU while it lives, so one Ray cannot place
+  yet is given no job (:meth:`GroupScheduler._ready`) and no group's clock runs for it; the
+  placed actors run the jobs. (A job sent to an actor never placed waited forever: a run
+  without a time limit hung, a submission failed with a timeout it never ran into.)
 
 A submission given as a file (``path/to/policy.py:Name`` and the ``.py`` files beside it, or an
 SB3 zip and its sidecar) is read on the driver and written to a private temporary folder on the
@@ -132,10 +137,13 @@ class GraderHost:
 
 
 class _Slot:
-    """The driver's handle of one actor: its current job, the groups it served."""
+    """The driver's handle of one actor: its current job, the groups it served, and whether Ray
+    has placed it yet (``placed``: the reference that resolves once the actor runs)."""
 
     def __init__(self, actor):
         self.actor = actor
+        self.placed = actor.pid.remote()
+        self.ready = False
         self.job: tuple[int, Job] | None = None
         self.ref = None
         self.groups: set[str] = set()
@@ -203,9 +211,18 @@ class RayWorkerPool(GroupScheduler):
         rel, files = self._files[key]
         return {**job.payload, "policy": rel}, files
 
+    def _ready(self, slot: _Slot) -> bool:
+        return slot.ready
+
     def _wait(self, busy: list[_Slot], timeout: float | None) -> list[_Slot]:
-        ready, _ = self.ray.wait([s.ref for s in busy], num_returns=1, timeout=timeout)
-        return [s for s in busy if s.ref in ready]
+        """The busy slots that answered; a starting slot (no job) whose actor now runs becomes
+        ready (an actor that could not start counts as ready: its first job meets the loss)."""
+        refs = [s.ref if s.job is not None else s.placed for s in busy]
+        ready, _ = self.ray.wait(refs, num_returns=1, timeout=timeout)
+        for s in busy:
+            if s.job is None and s.placed in ready:
+                s.ready = True
+        return [s for s in busy if s.job is not None and s.ref in ready]
 
     def _collect(self, groups: Groups, slots: list[_Slot], slot: _Slot, on_reply) -> None:
         ray = self.ray
@@ -235,7 +252,7 @@ class RayWorkerPool(GroupScheduler):
     def _end(self, slot: _Slot, graceful: bool) -> None:
         """Stop an idle actor's worker (it ends its sandboxes), or kill a busy actor outright."""
         ray = self.ray
-        if graceful:
+        if graceful and slot.ready:  # an actor never placed has nothing to stop
             try:
                 ray.get(slot.actor.stop.remote(), timeout=20)
             except Exception:  # noqa: BLE001 - already dead or stuck: killed below

@@ -13,15 +13,22 @@ job, waited on, read and ended; what to do with it is decided here, once, by
   ``timeout`` seconds, or as soon as one has when ``timeout`` is None);
 * ``_collect(groups, units, unit, on_reply)``: read what a ready unit has, usually by passing
   ``(reply, None)`` or ``(None, why it broke)`` on to :meth:`GroupScheduler._answer`;
-* ``_end(unit, graceful)``: stop an idle unit (it ends its sandboxes) or kill a busy one.
+* ``_end(unit, graceful)``: stop an idle unit (it ends its sandboxes) or kill a busy one;
+* ``_ready(unit)`` (optional, default True): whether a started unit can take a job yet. A
+  unit that is not ready (a Ray actor the cluster has no free CPU for) is *starting*: it is
+  given no job, its place does not count towards a group's share, and ``_wait`` is also given
+  it, to report it once it is ready (a local worker is ready when started).
 
 A unit has ``job`` (``(index, Job)`` while busy, else None) and ``groups`` (the groups whose
 jobs it was given: with ``isolate_groups`` a unit serves one group only).
 
 The rules:
 
-* jobs are handed out in order; a unit busy or idle counts towards ``n_workers``, and no more
-  units are started than there are jobs to run;
+* jobs are handed out in order, to ready units only; a unit busy, idle or starting counts
+  towards ``n_workers``, and no more units are started than there are jobs to run. A job waits
+  in the queue, its group not charged, until a unit is ready for it: a unit that never gets
+  ready (a cluster without a free CPU for it) never holds a job, so the idle ready units run
+  everything;
 * with ``isolate_groups`` (untrusted submissions) an idle unit that served another group is
   ended (gracefully) before the next group's job is handed out, so each submission gets units
   (workers, sandboxes) of its own;
@@ -177,10 +184,11 @@ class GroupScheduler(ABC):
             while groups.pending or any(u.job is not None for u in units):
                 self._dispatch(groups, units)
                 busy = [u for u in units if u.job is not None]
-                if not busy:
+                starting = [u for u in units if u.job is None and not self._ready(u)]
+                if not busy and not starting:
                     continue
-                self._charge(groups, busy)
-                ready = self._wait(busy, self._timeout(groups))
+                self._charge(groups, units)
+                ready = self._wait(busy + starting, self._timeout(groups))
                 for u in busy:  # a unit read before may have failed the group of another one
                     if u in units and u.job is not None and u in ready:
                         self._collect(groups, units, u, on_reply)
@@ -207,17 +215,19 @@ class GroupScheduler(ABC):
                                                     + sum(u.job is not None for u in units)):
             units.append(self._start())
         for u in list(units):  # _send may let units go (a worker dead before taking its job)
-            if u in units and u.job is None and groups.pending and self._usable(u, groups.pending[0][1]):
+            if u in units and u.job is None and groups.pending and self._ready(u) \
+                    and self._usable(u, groups.pending[0][1]):
                 index, job = groups.pending.popleft()
                 groups.started(job.group)
                 self._send(groups, units, u, index, job)
 
     def _rates(self, groups: Groups, units: list) -> dict[str, float]:
         """How fast each running group's clock runs: the units it holds over the units it could
-        use (its running and pending jobs, at most ``n_workers``)."""
+        use (its running and pending jobs, at most ``n_workers`` less the units still starting)."""
         held = Counter(u.job[1].group for u in units if u.job is not None)
         pending = Counter(job.group for _, job in groups.pending)
-        return {g: h / min(self.n_workers, h + pending[g]) for g, h in held.items()}
+        usable = self.n_workers - sum(u.job is None and not self._ready(u) for u in units)
+        return {g: h / max(h, min(usable, h + pending[g])) for g, h in held.items()}
 
     def _charge(self, groups: Groups, units: list) -> None:
         """Charge the running groups the time since the last charge, and put the rates of the
@@ -272,6 +282,10 @@ class GroupScheduler(ABC):
         """Called once at the start of :meth:`run`, before any unit starts: a pool resets its
         per-run state here (the default does nothing)."""
 
+    def _ready(self, unit) -> bool:
+        """Whether ``unit`` can take a job (default: as soon as it is started)."""
+        return True
+
     @abstractmethod
     def _start(self):
         """Start a unit (a worker process, a Ray actor) and return it."""
@@ -282,7 +296,9 @@ class GroupScheduler(ABC):
 
     @abstractmethod
     def _wait(self, busy: list, timeout: float | None) -> list:
-        """The busy units that have answered (or died) within ``timeout`` seconds (None: no limit)."""
+        """The busy units that have answered (or died) within ``timeout`` seconds (None: no limit).
+        ``busy`` also holds the units still starting (``job`` None): a pool whose units can be
+        not ready returns when one of them gets ready, too (it need not list it)."""
 
     @abstractmethod
     def _collect(self, groups: Groups, units: list, unit, on_reply) -> None:

@@ -187,6 +187,43 @@ def test_a_lost_ray_worker_is_retried_once_then_recorded_failed(cluster, tmp_pat
     assert ray_reason == local_reason and "boom" in ray_reason
 
 
+def test_actors_the_cluster_cannot_place_get_no_jobs(cluster):
+    """An actor holds its CPU while it lives, so on a cluster with fewer free CPUs than the pool's
+    actors (another job holding one here; a lost node, or ``--workers`` above the cluster's
+    CPUs, alike) some are never placed. The pool sent jobs to them anyway: the run waited
+    forever without a time limit, and a group with one failed with a timeout its jobs never ran
+    into (a Ray user's audit, 2026-12-04). The placed actor now runs every job."""
+    import threading
+
+    import ray
+
+    from lrgym.leaderboard.ray_pool import RayWorkerPool
+
+    @ray.remote(num_cpus=1)
+    class Blocker:
+        def ready(self):
+            return True
+
+    blocker = Blocker.remote()
+    try:
+        ray.get(blocker.ready.remote(), timeout=120)
+        jobs = [Job("open", {"op": "sleep", "seconds": 0.1}) for _ in range(3)] + \
+               [Job("timed", {"op": "sleep", "seconds": 0.1}) for _ in range(3)]
+        pool = RayWorkerPool(time_limit=None)  # as many actors as the cluster has CPUs: 2
+        assert pool.n_workers == 2
+        outcome = {}
+        run = threading.Thread(target=lambda: outcome.update(pool.run(jobs[:3])), daemon=True)
+        run.start()
+        run.join(120)  # the old pool never returned
+        assert not run.is_alive(), "the run waited for an actor the cluster could not place"
+        assert not outcome["open"].failed and [r["ok"] for r in outcome["open"].replies] == [True] * 3
+        timed = RayWorkerPool(2, time_limit=60).run(jobs[3:])["timed"]
+        assert not timed.failed, timed.reason
+        assert len(timed.replies) == 3
+    finally:
+        ray.kill(blocker)
+
+
 def _grader_workers() -> set[int]:
     """Pids of live grader worker processes (python -m lrgym.leaderboard.worker) descending from
     this test process: the fixture's Ray nodes are its children, their workers start the grader
