@@ -200,6 +200,29 @@ def stage2_configs(name: str, lr_fixed: float, lr_max: float = 10.0) -> list[dic
     return [{"lr": lr, **p} for lr in lrs for p in product(GRIDS[name])]
 
 
+def tunable() -> list[str]:
+    """The baselines the tuner tunes: ``fixed`` and ``adam`` (an LR each) and those of :data:`GRIDS`."""
+    return ["fixed", "adam", *GRIDS]
+
+
+def check_arguments(families, instances, seeds, names) -> list[str]:
+    """The baselines to tune (``names``, default :func:`tunable`) once ``families``, ``instances``
+    and ``seeds`` are valid; ``ValueError`` naming the bad value and the valid ones, before any of
+    the minutes of reference searches that precede the first use of a baseline's name."""
+    valid_families = [*available_families(), MIXED]
+    bad = [f for f in families if f not in valid_families]
+    if bad or not families:
+        raise ValueError(f"families {bad or families!r} invalid; valid choices: {', '.join(valid_families)}")
+    bad = [n for n in names or () if n not in tunable()]
+    if bad:
+        raise ValueError(f"baseline(s) {bad!r} not tuned here; valid choices: {', '.join(tunable())}")
+    if isinstance(instances, bool) or not isinstance(instances, int) or instances < 1:
+        raise ValueError(f"instances={instances!r} out of range; valid: a positive integer (train instances per family)")
+    if not seeds:
+        raise ValueError(f"seeds={seeds!r} invalid; valid: at least one env seed, e.g. (0,)")
+    return list(names or tunable())
+
+
 def tune(families: list[str], instances: int = 32, seeds: tuple[int, ...] = (0,), workers: int | None = None,
          names: list[str] | None = None, backend=None) -> dict:
     """Tune every hand-designed baseline on ``families``; returns the tuned.json content for them.
@@ -209,9 +232,9 @@ def tune(families: list[str], instances: int = 32, seeds: tuple[int, ...] = (0,)
     from lrgym.baselines.backend import get_backend
     from lrgym.tasks.base import instance_set
 
+    names = check_arguments(families, instances, seeds, names)
     backend = get_backend(backend)
     train = list(instance_set("train")[:instances])
-    names = names or ["fixed", "adam", *GRIDS]
     start = time.time()
 
     def job(family, name, params):
@@ -306,6 +329,10 @@ def main(argv=None) -> None:
         p.error(str(exc))
     out = outputs.output_path(outputs.SHIPPED_TUNED, ship=args.ship, out=args.out)
     families = args.families or [*available_families(), MIXED]
+    try:
+        check_arguments(families, args.instances, tuple(args.seeds), args.baselines)
+    except ValueError as exc:
+        p.error(str(exc))
     new = tune(families, args.instances, tuple(args.seeds), args.workers, args.baselines, backend)
     base = out if out.exists() else outputs.SHIPPED_TUNED  # untouched families keep their shipped values
     old = json.loads(base.read_text()) if base.exists() else {}

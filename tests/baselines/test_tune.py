@@ -43,3 +43,38 @@ def test_tiny_tuning_run_and_merge():
     merged = merge({"values": {"cosine": {"linreg": {"lr": 1.0}}}}, out)
     assert set(merged["values"]["cosine"]) == {"linreg", "quadratic"}
     assert merged["command"] == "python -m lrgym.baselines.tune"
+
+
+@pytest.mark.parametrize("kwargs, bad", [({"names": ["cosin"]}, "cosin"), ({"names": ["adam_default"]}, "adam_default"),
+                                         ({"families": ["mlpp"]}, "mlpp"), ({"instances": 0}, "instances=0"),
+                                         ({"seeds": ()}, "seeds=()")])
+def test_bad_arguments_stop_before_any_job_runs(kwargs, bad, monkeypatch):
+    """A misspelt baseline was a KeyError after the reference searches and stage 1 had run
+    (minutes). Now the error comes first, names the value and the valid choices: the baselines
+    the shipped tuned.json holds values for (the reference) and the registry's families."""
+    import json
+
+    import lrgym.baselines.tune as tune_module
+    from lrgym.baselines import outputs
+    from lrgym.baselines.families import MIXED, available_families
+
+    def no_jobs(*args, **kw):
+        raise AssertionError("a job ran before the arguments were checked")
+
+    monkeypatch.setattr(tune_module, "search_references", no_jobs)
+    monkeypatch.setattr(tune_module, "_run_jobs", no_jobs)
+    args = {"families": ["linreg"], "instances": 2, "seeds": (0,), "names": None, **kwargs}
+    with pytest.raises(ValueError) as err:
+        tune(args["families"], args["instances"], args["seeds"], None, args["names"])
+    message = str(err.value)
+    assert bad in message
+    shipped = sorted(json.loads(outputs.SHIPPED_TUNED.read_text())["values"])
+    if "names" in kwargs:
+        assert sorted(message.split("valid choices: ")[1].split(", ")) == shipped
+    if "families" in kwargs:
+        assert message.split("valid choices: ")[1].split(", ") == [*available_families(), MIXED]
+    with pytest.raises(SystemExit):  # the command line: argparse's error, no traceback
+        tune_module.main([*(["--baselines", *kwargs["names"]] if "names" in kwargs else []),
+                          *(["--families", *kwargs["families"]] if "families" in kwargs else ["--families", "linreg"]),
+                          "--instances", str(args["instances"]), "--seeds", *map(str, args["seeds"]),
+                          "--out", "/nonexistent/never-written.json"])
