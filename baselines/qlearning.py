@@ -146,6 +146,12 @@ class QLearningConfig:
     seed: int = 0
     discretiser: Discretiser = field(default_factory=Discretiser)
 
+    def __post_init__(self):
+        for key in ("episodes", "repeats"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{key}={value!r} out of range; valid: a positive integer")
+
 
 def train(config: QLearningConfig, progress: bool = False) -> QLearningPolicy:
     """Q-learning on ``config.instance_set`` (instances drawn uniformly by the env)."""
@@ -209,8 +215,11 @@ def main(argv=None) -> None:
     p.add_argument("--seed", type=int, default=0)
     outputs.add_output_arguments(p, "Q-table (.npz)")
     args = p.parse_args(argv)
-    config = QLearningConfig(env_kwargs={**env_kwargs_for(args.family), "reward": args.reward},
-                             episodes=args.episodes, seed=args.seed)
+    try:
+        config = QLearningConfig(env_kwargs={**env_kwargs_for(args.family), "reward": args.reward},
+                                 episodes=args.episodes, seed=args.seed)
+    except ValueError as exc:
+        p.error(f"--{exc}")
     if args.no_reward_clip:
         config.reward_clip = None
     out = outputs.output_path(outputs.SHIPPED_WEIGHTS / f"qlearning_{args.family or 'mixed'}.npz",

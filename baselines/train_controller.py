@@ -358,9 +358,15 @@ def main(argv=None) -> int:
     parser.add_argument("--generations", type=int, default=None, help="override the config's generations")
     add_output_arguments(parser, f"controller weights ({WEIGHTS_NAME})")
     args = parser.parse_args(argv)
-    cfg = ControllerConfig.from_json(args.config)
+    try:
+        cfg = ControllerConfig.from_json(args.config)
+    except (OSError, ValueError, TypeError) as exc:
+        parser.error(f"--config {args.config}: {exc}")
     if args.generations is not None:
         cfg.generations = args.generations
+    if isinstance(cfg.generations, bool) or not isinstance(cfg.generations, int) or cfg.generations < 1:
+        parser.error(f"generations={cfg.generations!r} out of range; valid: a positive integer "
+                     "(--generations or the config's generations)")
     path = output_path(SHIPPED_WEIGHTS / WEIGHTS_NAME, ship=args.ship, out=args.out)
     t0, c0 = time.time(), time.process_time()
     net, info = train(cfg, args.seed)

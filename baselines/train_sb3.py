@@ -64,6 +64,10 @@ class TrainConfig:
     def __post_init__(self):
         if self.algo not in ALGOS:
             raise ValueError(f"unknown algo {self.algo!r}; valid choices: {', '.join(ALGOS)}")
+        for key in ("total_timesteps", "n_envs", "repeats", "threads"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{key}={value!r} out of range; valid: a positive integer")
 
     @property
     def action_mode(self) -> str:
@@ -188,7 +192,10 @@ def parse_config(argv=None) -> TrainConfig:
     for key in ("net_arch", "reward_alphas", "reward_clip"):
         if values.get(key) is not None:
             values[key] = tuple(values[key])
-    return TrainConfig(**values)
+    try:
+        return TrainConfig(**values)
+    except ValueError as exc:  # --steps is total_timesteps, --n-envs n_envs: the message names the field
+        p.error(str(exc))
 
 
 def main(argv=None) -> None:

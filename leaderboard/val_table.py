@@ -164,6 +164,11 @@ def main(argv=None) -> None:
         if args.write:
             write_section(tuned=tuned_markdown())
         return
+    for flag, given, valid in (("--baselines", args.baselines, list(BASELINES)),
+                               ("--families", args.families, list(val_suite()[0]))):
+        bad = [v for v in given or () if v not in valid]
+        if bad:  # before the minutes of reference searches
+            p.error(f"{flag} {' '.join(bad)}: unknown; valid choices: {', '.join(valid)}")
     result = compute(args.baselines or list(BASELINES), args.workers, args.families)
     table = markdown(result)
     print(table)

@@ -29,3 +29,26 @@ def test_the_table_shows_and_sorts_by_the_family_iqm_so_a_given_up_family_costs_
         assert rows[name][-1] == f"{expected:.2f}", name
         assert rows[name][-2] == f"{np.mean(np.concatenate(list(per.values()))):.2f}", name
     assert list(rows) == ["steady", "gives_up"]  # 0.95 against (3 × 1.1 − 1) / 4 = 0.575
+
+
+def test_unknown_baselines_or_families_stop_before_the_reference_searches(monkeypatch, capsys):
+    """``--baselines cosin`` started the val references (minutes) and failed only after them;
+    now argparse's error names the bad value and the valid choices: the registry's baselines and
+    the families of the ``val`` suite (the references)."""
+    import pytest
+
+    import lrgym.leaderboard.val_table as vt
+    from lrgym.baselines.registry import BASELINES
+    from lrgym.leaderboard.suite import get_suite
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("the table was computed before the arguments were checked")
+
+    monkeypatch.setattr(vt, "compute", no_run)
+    for argv, valid in ((["--baselines", "fixed", "cosin"], list(BASELINES)),
+                        (["--families", "mlpp"], [fs.family for fs in get_suite("val").families])):
+        with pytest.raises(SystemExit) as stop:
+            vt.main(argv)
+        err = capsys.readouterr().err
+        assert stop.value.code == 2
+        assert f"{argv[0]} {argv[-1]}: unknown; valid choices: {', '.join(valid)}" in err

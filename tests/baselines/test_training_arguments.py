@@ -1,0 +1,75 @@
+"""The training commands refuse counts they cannot train with, before anything runs or is written.
+
+``--episodes 0`` (Q-learning) and ``--steps 0`` (SB3) saved untrained weights as if trained,
+``--n-envs 0`` was an IndexError deep in SB3, and the controller's ``--generations 0`` started
+minutes of reference searches first. Each bad value now stops the command with argparse's error
+(exit 2) naming it; the training function is stood in for by one that fails if called.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+def _refused(main, module, train_name, argv, message, tmp_path, monkeypatch, capsys):
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started before the arguments were checked")
+
+    monkeypatch.setattr(module, train_name, no_training)
+    out = tmp_path / "never"
+    with pytest.raises(SystemExit) as stop:
+        main([*argv, "--out", str(out)])
+    assert stop.value.code == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+@pytest.mark.parametrize("argv, message", [(["--episodes", "0"], "episodes=0 out of range"),
+                                           (["--episodes", "-5"], "episodes=-5 out of range")])
+def test_qlearning_refuses_no_episodes(argv, message, tmp_path, monkeypatch, capsys):
+    import lrgym.baselines.qlearning as q
+
+    _refused(q.main, q, "train", argv, message, tmp_path, monkeypatch, capsys)
+
+
+@pytest.mark.parametrize("argv, message", [(["--steps", "0"], "total_timesteps=0 out of range"),
+                                           (["--n-envs", "0"], "n_envs=0 out of range"),
+                                           (["--threads", "-1"], "threads=-1 out of range")])
+def test_train_sb3_refuses_empty_runs(argv, message, tmp_path, monkeypatch, capsys):
+    import lrgym.baselines.train_sb3 as t
+
+    _refused(t.main, t, "train", ["--algo", "dqn", *argv], message, tmp_path, monkeypatch, capsys)
+
+
+@pytest.mark.parametrize("argv, message", [(["--generations", "0"], "generations=0 out of range"),
+                                           (["--generations", "-3"], "generations=-3 out of range")])
+def test_train_controller_refuses_no_generations(argv, message, tmp_path, monkeypatch, capsys):
+    import lrgym.baselines.train_controller as c
+
+    _refused(c.main, c, "train", argv, message, tmp_path, monkeypatch, capsys)
+
+
+def test_train_controller_names_a_bad_config(tmp_path, monkeypatch, capsys):
+    import lrgym.baselines.train_controller as c
+
+    config = tmp_path / "cfg.json"
+    config.write_text('{"generation": 5}')
+    monkeypatch.setattr(c, "train", lambda *a, **k: pytest.fail("training started"))
+    with pytest.raises(SystemExit) as stop:
+        c.main(["--config", str(config), "--out", str(tmp_path / "never.npz")])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "unknown config key(s) ['generation']" in err and "generations" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cfg.json"]
+
+
+def test_the_smallest_valid_counts_still_train(tmp_path):
+    """The bounds are not off by one: one Q-learning episode trains and writes its table."""
+    import numpy as np
+
+    import lrgym.baselines.qlearning as q
+
+    out = tmp_path / "q.npz"
+    q.main(["--episodes", "1", "--family", "quadratic", "--out", str(out)])
+    with np.load(out) as saved:
+        assert any(np.asarray(saved[k]).size for k in saved.files)
