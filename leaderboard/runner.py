@@ -393,6 +393,8 @@ def run_suite(
     from lrgym.leaderboard.backends import grader_pool
 
     backend = get_backend(backend)
+    if untrusted or sandbox_baselines:
+        _check_sandbox(backend, log)
     refs = references if references is not None else load_references(suite, n_workers=n_workers, log=log,
                                                                       backend=backend)
     # the memory cap is this machine's: on Ray each node's sandboxes keep their own limits
@@ -411,6 +413,25 @@ def run_suite(
     pool.run(jobs, on_reply=recorder.on_reply, on_group_done=recorder.on_group_done)
     order = {n: i for i, n in enumerate(names)}
     return sorted(recorder.outcomes, key=lambda o: order[o.spec.name])
+
+
+def _check_sandbox(backend, log: Callable[[str], None] | None) -> None:
+    """The grader's sandbox, before anything runs. A bad ``$LRGYM_SANDBOX``, or ``require`` where
+    this machine cannot confine a policy, is the grader's error (``ValueError``: nothing runs or
+    is stored), not a failure of each submission; the weak mode without namespaces is said through
+    ``log`` (it is also stored with every entry). On Ray each node probes its own sandbox: only the
+    setting is checked here."""
+    from lrgym.leaderboard import sandbox
+
+    sandbox.setting()
+    if backend.is_ray:
+        return
+    try:
+        confined = sandbox.mode()
+    except sandbox.SandboxError as exc:
+        raise ValueError(str(exc)) from None
+    if confined["kind"] == "none" and log is not None:
+        log(f"warning: {confined['note']}")
 
 
 def _current_user() -> str:

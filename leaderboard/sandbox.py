@@ -154,16 +154,26 @@ def _unshare_flags(user_ns: bool) -> list[str]:
     return flags
 
 
+#: the values of ``$LRGYM_SANDBOX`` (``auto`` when unset)
+SETTINGS = ("auto", "require", "off", "userns")
+
+
+def setting() -> str:
+    """``$LRGYM_SANDBOX`` (``auto`` when unset); ``ValueError`` naming it and :data:`SETTINGS` otherwise."""
+    value = os.environ.get("LRGYM_SANDBOX", "auto")
+    if value not in SETTINGS:
+        raise ValueError(f"LRGYM_SANDBOX={value!r} invalid; valid choices: {', '.join(SETTINGS)}")
+    return value
+
+
 @functools.lru_cache(maxsize=1)
 def mode() -> dict:
     """How policies are confined on this machine: ``{"kind": "root" | "userns" | "none",
     "uid_drop": bool, "note": str}`` (probed once per process)."""
-    setting = os.environ.get("LRGYM_SANDBOX", "auto")
-    if setting not in ("auto", "require", "off", "userns"):
-        raise ValueError(f"LRGYM_SANDBOX={setting!r} invalid; valid choices: auto, require, off, userns")
+    setting_ = setting()
     root = os.geteuid() == 0
     # userns: what an ordinary user gets, also when running as root (to test that path)
-    kinds = [] if setting == "off" else (["root", "userns"] if root and setting != "userns" else ["userns"])
+    kinds = [] if setting_ == "off" else (["root", "userns"] if root and setting_ != "userns" else ["userns"])
     if shutil.which("unshare") is None:
         kinds = []
     for kind in kinds:
@@ -184,7 +194,7 @@ def mode() -> dict:
                         "namespace without capabilities instead of an unprivileged uid; make the Python "
                         "installation and the packages readable by all (chmod o+rX)")
                 kind = "userns"
-        if root and not uid_drop and setting == "require":
+        if root and not uid_drop and setting_ == "require":
             # root of a user namespace, uid 0 outside: it reads every root-only file of the bound
             # system folders (/etc/shadow, SSH host keys), so not what a hosted grader requires
             raise SandboxError("LRGYM_SANDBOX=require but the policy would not run as an unprivileged uid: "
@@ -192,7 +202,7 @@ def mode() -> dict:
         return {"kind": kind, "uid_drop": uid_drop, "note": note}
     note = ("no namespaces (unshare missing or not permitted): the policy runs in a fresh temp dir with "
             "resource limits only; it can reach what the grader's user can")
-    if setting == "require":
+    if setting_ == "require":
         raise SandboxError(f"LRGYM_SANDBOX=require but {note}")
     return {"kind": "none", "uid_drop": False, "note": note}
 
