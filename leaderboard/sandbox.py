@@ -200,7 +200,8 @@ def mode() -> dict:
             raise SandboxError("LRGYM_SANDBOX=require but the policy would not run as an unprivileged uid: "
                                + (note or "root's own namespaces (unshare as root) are not permitted here"))
         return {"kind": kind, "uid_drop": uid_drop, "note": note}
-    note = ("no namespaces (unshare missing or not permitted): the policy runs in a fresh temp dir with "
+    why = "LRGYM_SANDBOX=off" if setting_ == "off" else "unshare missing or not permitted"
+    note = (f"no namespaces ({why}): the policy runs in a fresh temp dir with "
             "resource limits only; it can reach what the grader's user can")
     if setting_ == "require":
         raise SandboxError(f"LRGYM_SANDBOX=require but {note}")
