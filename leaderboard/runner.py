@@ -132,6 +132,9 @@ def submission_spec(
             path = Path(where)
             if not path.is_file():
                 raise FileNotFoundError(f"policy file {where} not found")
+            if path.suffix != ".py":  # the worker refuses it too, but only after a failed entry is made
+                raise ValueError(f"policy file {where} is not a Python file; valid: path/to/file.py:Name "
+                                 "(or an SB3 model .zip)")
             target = f"{path.absolute()}:{attr}"  # not resolved: the worker refuses a symbolic link
         spec = {"kind": "object", "target": target}
         default_name = attr

@@ -479,3 +479,21 @@ def test_a_zips_lr_init_is_checked_on_the_command_line_as_the_env_checks_it(lr_i
     else:
         spec = submission_spec(str(zip_path), env_options={"lr_init": lr_init})
         assert spec.spec["env_options"] == {"lr_init": lr_init}
+
+
+def test_a_policy_file_that_is_not_python_stops_on_the_command_line(tmp_path):
+    """``policy.txt:Name`` passed the command line and became a stored failed entry ("not a Python
+    file"); the suffix is known before anything runs. The same source as ``.py`` is accepted."""
+    source = "class Keep:\n    name = 'keep'\n    def reset(self, info): pass\n    def act(self, obs, info): return 2\n"
+    txt, py = tmp_path / "policy.txt", tmp_path / "sub" / "policy.py"
+    py.parent.mkdir()
+    txt.write_text(source)
+    py.write_text(source)
+    with pytest.raises(ValueError, match=rf"policy file {txt} is not a Python file; valid: path/to/file.py:Name"):
+        submission_spec(f"{txt}:Keep", name="keep-txt")
+    db = tmp_path / "s.sqlite"
+    result = CliRunner().invoke(app, ["leaderboard", "submit", f"{txt}:Keep", "--name", "keep-txt", "--suite", "quick",
+                                      "--db", str(db)])
+    assert result.exit_code == 2 and "not a Python file" in " ".join(result.output.replace("│", " ").split())
+    assert not db.exists()
+    assert submission_spec(f"{py}:Keep", name="keep-py").spec["target"].endswith("policy.py:Keep")
