@@ -234,6 +234,21 @@ def _sampled(result: dict, before: int) -> int:
     return int(value) if value is not None else before
 
 
+def _check_cpus(config: RLlibConfig, cpus: float, log) -> None:
+    """Each env runner is an actor of one CPU, and RLlib waits, silently, until every one is
+    placed: ``--env-runners`` above the CPUs of the Ray instance lrgym started on this machine
+    (no ``--address``: it never gets more) would wait forever, so it is refused; on a cluster
+    (``--address``) that may grow, the wait is only announced."""
+    if config.env_runners <= cpus:
+        return
+    if config.address is None:
+        raise ValueError(f"--env-runners {config.env_runners} needs {config.env_runners} CPUs (one per runner), "
+                         f"but this Ray instance has {cpus:g}; valid: --env-runners 0 to {int(cpus)}, "
+                         "or --address of a cluster with more CPUs")
+    log(f"note: --env-runners {config.env_runners} needs {config.env_runners} CPUs and the cluster at "
+        f"{config.address} has {cpus:g} now: training starts when it has them")
+
+
 def train(config: RLlibConfig, log=print) -> MLPPolicy:
     """Train (or resume) until ``total_timesteps`` env steps in all; write the outputs; returns the
     exported policy."""
@@ -242,6 +257,8 @@ def train(config: RLlibConfig, log=print) -> MLPPolicy:
     out = config.output()  # before training: a bad --out / --ship pair fails at once
     ckpt = Path(str(out) + ".ckpt")
     ray = connect(config.address)
+    if not config.resume:
+        _check_cpus(config, ray.cluster_resources().get("CPU", 0), log)
     from ray.tune.registry import register_env
 
     register_env(ENV_NAME, make_env)

@@ -325,6 +325,20 @@ def test_short_rllib_training_exports_a_gradable_policy(cluster, tmp_path):
     assert len(graded.runs) == len(ONE_FAMILY.tasks()) * len(ONE_FAMILY.seeds)
 
 
+def test_rllib_refuses_more_env_runners_than_the_instance_has_cpus(cluster, tmp_path):
+    """An env runner is an actor of one CPU and RLlib waits, silently, until all are placed:
+    ``--env-runners 4`` (the README's DQN example) on a 2-core machine waited forever (a Ray
+    user's audit, 2026-12-04). Without ``--address`` the instance never grows: refused, naming
+    the value and the valid range, before anything is built or written."""
+    from lrgym.baselines.train_rllib import RLlibConfig, train
+
+    out = tmp_path / "dqn"
+    config = RLlibConfig(algo="dqn", env_runners=3, total_timesteps=64, out=str(out), progress=False)
+    with pytest.raises(ValueError, match=r"--env-runners 3 needs 3 CPUs .* has 2; valid: --env-runners 0 to 2"):
+        train(config, log=lambda m: None)
+    assert list(tmp_path.iterdir()) == []
+
+
 def _dies_first(job):
     """A task whose Ray worker dies (SIGKILL) unless its marker file exists; it creates the file."""
     import os
