@@ -187,8 +187,19 @@ def connect(address: str | None = None):
             ray.init(**kwargs)
     except ConnectionError as exc:
         raise ConnectionError(f"could not connect to the Ray cluster at {address!r}: {exc} "
-                              "(start one with `ray start --head`, or pass --address HOST:PORT)") from exc
+                              f"({_auth_hint(address)}start one with `ray start --head`, or pass --address HOST:PORT)") from exc
     return ray
+
+
+def _auth_hint(address: str | None) -> str:
+    """What to try when a cluster that answers refuses the driver: Ray (>= 2.5x) runs clusters
+    with token authentication (``ray start`` does where ``~/.ray/auth_token`` exists), and sends
+    its token only to a cluster it found itself (``auto``), never to an address given, unless
+    ``RAY_AUTH_MODE=token``; the refusal then reads as a failed connection."""
+    if address in (None, "auto", "local") or os.environ.get("RAY_AUTH_MODE"):
+        return ""
+    return ("a cluster with Ray's token authentication needs RAY_AUTH_MODE=token and its token "
+            "(RAY_AUTH_TOKEN, or ~/.ray/auth_token) for an address given, or use --address auto on its machines; ")
 
 
 def _call(fn: Callable, job):

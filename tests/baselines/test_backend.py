@@ -83,3 +83,35 @@ def test_ray_connections_start_their_own_instance_or_fail_fast(monkeypatch, tmp_
                                       "--address", "127.0.0.1:1", "--db", str(db)], env={"COLUMNS": "300"})
     assert result.exit_code == 2 and "could not connect to the Ray cluster at '127.0.0.1:1'" in result.output
     assert not db.exists()
+
+
+def test_a_cluster_that_refuses_the_driver_names_ray_token_authentication(monkeypatch):
+    """Ray 2.60 runs a ``ray start`` cluster with token authentication where ~/.ray/auth_token
+    exists (lrgym's own local instances write it), and sends the token to an address given only
+    with RAY_AUTH_MODE=token: ``--address HOST:PORT`` of such a head failed with "could not
+    connect ... start one with `ray start --head`" while it ran (a Ray user's audit,
+    2026-12-04; seen on a real head). The error now names the setting; ``auto`` (Ray sends the
+    token itself) and an explicit RAY_AUTH_MODE keep the plain hint."""
+    import socket
+
+    ray = pytest.importorskip("ray")
+    from lrgym.baselines import backend
+
+    def refused(**kw):  # what ray.init raises when the cluster rejects the driver's (missing) token
+        raise ConnectionError(f"Failed to connect to Ray cluster at {kw['address']}")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", refused)
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    with socket.socket() as head:  # a port that answers, as a running head's does
+        head.bind(("127.0.0.1", 0))
+        head.listen()
+        address = f"127.0.0.1:{head.getsockname()[1]}"
+        with pytest.raises(ConnectionError, match=r"RAY_AUTH_MODE=token .*~/.ray/auth_token.*ray start --head"):
+            backend.connect(address)
+        for auto_or_set in (("auto", None), (address, "token")):
+            if auto_or_set[1]:
+                monkeypatch.setenv("RAY_AUTH_MODE", auto_or_set[1])
+            with pytest.raises(ConnectionError) as info:
+                backend.connect(auto_or_set[0])
+            assert "RAY_AUTH_MODE" not in str(info.value) and "ray start --head" in str(info.value)
