@@ -48,12 +48,13 @@ SuiteOpt = typer.Option(DEFAULT_SUITE, "--suite", "-s",
                         help="Suite: v2 (leaderboard), v1 (previous, frozen), val (validation), quick (CI).")
 DbOpt = typer.Option(None, "--db", help="SQLite results file (default: $LRGYM_STORE or ./lrgym_leaderboard.sqlite).")
 WorkersOpt = typer.Option(None, "--workers", "-j", min=1,
-                          help="Worker processes (default: all cores; capped at the number of jobs).")
+                          help="Worker processes (default: all cores; capped at the number of jobs and, for "
+                          "sandboxed policies, at what this machine's memory holds at the memory limit).")
 BackendOpt = typer.Option("local", "--backend", help="Where the jobs run: local (a process pool on this machine) "
                           "or ray (a Ray cluster; pip install \"lrgym\\[ray]\"). Same results.")
 AddressOpt = typer.Option(None, "--address", help="Ray cluster: auto (the one this machine belongs to) or "
                           "HOST:PORT of its head (default: a Ray instance on this machine for this run).")
-PrivateOpt = typer.Option(None, "--private", help="Grade on the hidden suite of this key file (the grader's "
+PrivateOpt = typer.Option(None, "--private", help="Use the hidden suite of this key file (the grader's "
                           "secret; see `lrgym leaderboard suites --private`). Overrides --suite.")
 
 #: the ranking a source checkout ships at its top (README; tests/test_shipped_results.py): only
