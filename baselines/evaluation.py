@@ -110,8 +110,14 @@ def evaluate(
 ) -> list[Trajectory]:
     """Run ``policy`` on every (instance, seed) pair; one env is built and reused.
 
-    ``instances`` are instance seeds of the env's instance set (default: the first five).
+    ``instances`` are instance seeds of the env's instance set (default: the first five); an
+    empty ``instances`` or ``seeds`` is a ``ValueError`` (it returned no runs, silently).
     """
+    for what, given in (("instances", instances), ("seeds", seeds)):
+        if given is not None and len(given) == 0:
+            raise ValueError(f"{what}={given!r} is empty; valid: at least one "
+                             + ("instance seed of the instance set (or None: its first five)" if what == "instances"
+                                else "env seed, e.g. [0]"))
     if env is None:
         kwargs = dict(env_kwargs or {})
         if instance_set is not None:

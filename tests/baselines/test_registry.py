@@ -2,6 +2,7 @@
 evaluation function on every available family; tuned values come from train instances only."""
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -164,3 +165,18 @@ def test_options_a_baseline_does_not_take_are_named_with_the_valid_ones(tmp_path
     # what is valid still works: a schedule's base-class option (passed on by **kw) and tuned values
     assert make_baseline("cosine", optimizer="adam").optimizer == "adam"
     assert make_baseline("bold_driver", dec=0.5).name == "bold_driver"
+
+
+@pytest.mark.parametrize("kwargs, named", [({"instances": [], "seeds": [0]}, "instances=[] is empty"),
+                                           ({"instances": [10_000], "seeds": []}, "seeds=[] is empty"),
+                                           ({"instances": (), "seeds": ()}, "instances=() is empty")])
+def test_evaluate_refuses_an_empty_run_list(kwargs, named):
+    """``evaluate`` runs every (instance, seed) pair; with none it returned ``[]`` as if it had run
+    (a mean over it is NaN far from the cause). The counting reference: one instance and one
+    seed give exactly one trajectory of that instance and seed."""
+    policy = make_baseline("fixed", family="quadratic")
+    with pytest.raises(ValueError, match=re.escape(named)):
+        evaluate(policy, {"family": "quadratic", "horizon": 2}, instance_set="val", **kwargs)
+    [trajectory] = evaluate(policy, {"family": "quadratic", "horizon": 2}, instance_set="val", instances=[10_000],
+                            seeds=[3])
+    assert (trajectory.instance, trajectory.seed) == (10_000, 3)
