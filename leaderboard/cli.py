@@ -520,6 +520,12 @@ def export(
         raise typer.BadParameter(f"unknown format {fmt!r}; valid choices: {', '.join(FORMATS)}", param_hint="--format")
     s = _suite(suite, private)
     out = output_path(Path("results" if fmt == "csv" else "results.json"), out=out)  # runs/… unless --out
+    if fmt == "csv" and out.exists() and not out.is_dir():
+        raise typer.BadParameter(f"{out} is a file, and csv writes a folder of three files; valid: a folder "
+                                 "(new or existing), or --format json for one file", param_hint="--out")
+    if fmt == "json" and out.is_dir():
+        raise typer.BadParameter(f"{out} is a folder, and json writes one file; valid: a file path, or "
+                                 "--format csv for a folder", param_hint="--out")
     with _existing_store(db) as store:
         paths = write(store, fmt, out, s.version, every_entry)
     for path in paths:

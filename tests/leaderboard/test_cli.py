@@ -146,3 +146,24 @@ def test_references_names_every_suite_it_takes(tmp_path, monkeypatch):
         result = typer_testing.CliRunner().invoke(app, ["leaderboard", "references", "--suite", name])
         assert result.exit_code == 0, (name, result.output)
         assert asked == (list(SUITES) if name == "all" else [name])
+
+
+@pytest.mark.parametrize("fmt, make", [("csv", "file"), ("json", "folder")])
+def test_export_to_the_wrong_kind_of_path_is_named(fmt, make, tmp_path):
+    """csv writes a folder, json a file: an ``--out`` of the other kind was a FileExistsError /
+    IsADirectoryError traceback; now the error names the path and the valid forms, and the path is
+    left as it was."""
+    from lrgym.leaderboard.store import ResultStore
+
+    db = tmp_path / "r.sqlite"
+    ResultStore(db).close()
+    out = tmp_path / "taken"
+    if make == "file":
+        out.write_text("mine")
+    else:
+        out.mkdir()
+    code, text = _invoke("leaderboard", "export", "--format", fmt, "--out", str(out), "--db", str(db))
+    flat = " ".join(text.replace("│", " ").split())
+    assert code == 2, text
+    assert f"{out} is a {make}, and {fmt} writes" in flat
+    assert (out.read_text() == "mine") if make == "file" else (list(out.iterdir()) == [])
