@@ -104,7 +104,16 @@ def _board_path(markdown: Optional[Path], no_markdown: bool, ship: bool, suite) 
         if not (SHIPPED_BOARD.parent / "pyproject.toml").is_file():
             raise typer.BadParameter("this install is not a source checkout, so it ships no LEADERBOARD.md; "
                                      "valid: --markdown PATH", param_hint="--ship")
-    return output_path(shipped, ship=ship, out=markdown)
+    return _file_out(output_path(shipped, ship=ship, out=markdown), "--markdown")
+
+
+def _file_out(path: Optional[Path], hint: str) -> Optional[Path]:
+    """``path`` for a file the command will write; an existing folder there is refused before
+    anything runs (it was an IsADirectoryError once the work was done)."""
+    if path is not None and path.is_dir():
+        raise typer.BadParameter(f"{path} is a folder; valid: a file path (its folder is made if missing)",
+                                 param_hint=hint)
+    return path
 
 
 def _suite(name: str, private: Optional[Path] = None):
@@ -435,8 +444,11 @@ def report(
     from lrgym.leaderboard.report import html_page
     from lrgym.leaderboard.report import markdown as to_markdown
 
+    from lrgym.baselines.outputs import output_path
+
     s = _suite(suite, private)
     board = _board_path(markdown, no_markdown, ship, s)
+    html = _file_out(output_path(_suite_file("leaderboard.html", s), out=html), "--html")  # runs/leaderboard[-suite].html unless --html
     with _existing_store(db) as store:
         lb = build_leaderboard(store, s)
     found = find_cached(s, directory=_refs_dir(private))
@@ -445,9 +457,6 @@ def report(
         page = html_page(lb, references=refs, top=top, entries=tuple(entry or ()))
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--entry") from None
-    from lrgym.baselines.outputs import output_path
-
-    html = output_path(_suite_file("leaderboard.html", s), out=html)  # runs/leaderboard[-suite].html unless --html
     html.parent.mkdir(parents=True, exist_ok=True)
     html.write_text(page, encoding="utf-8")
     console.print(Text(f"wrote {html} ({len(lb.rows)} entries)"))

@@ -167,3 +167,19 @@ def test_export_to_the_wrong_kind_of_path_is_named(fmt, make, tmp_path):
     assert code == 2, text
     assert f"{out} is a {make}, and {fmt} writes" in flat
     assert (out.read_text() == "mine") if make == "file" else (list(out.iterdir()) == [])
+
+
+@pytest.mark.parametrize("args, hint", [(["run-baselines", "--only", "fixed", "--markdown"], "--markdown"),
+                                        (["report", "--markdown"], "--markdown"),
+                                        (["report", "--no-markdown", "--html"], "--html")])
+def test_a_folder_where_a_file_is_written_stops_before_anything_runs(args, hint, tmp_path):
+    """``--markdown DIR`` / ``--html DIR`` was an IsADirectoryError after the work (a whole
+    run-baselines, or the HTML page already written beside a failing Markdown one); now it is
+    refused first, naming the folder, and no store is made."""
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    db = tmp_path / "r.sqlite"
+    code, out = _invoke("leaderboard", *args, str(folder), "--suite", "quick", "--db", str(db))
+    flat = " ".join(out.replace("│", " ").split())
+    assert code == 2 and f"{folder} is a folder; valid: a file path" in flat and hint in flat, out
+    assert not db.exists() and list(folder.iterdir()) == []
