@@ -142,9 +142,18 @@ def _refs_dir(private: Optional[Path]):
 
 
 def _store(db: Optional[Path]):
-    from lrgym.leaderboard.store import ResultStore
+    """The results store at ``db``; a path SQLite cannot use (a folder, a file of another kind)
+    stops the command with the path and SQLite's reason instead of a traceback."""
+    import sqlite3
 
-    return ResultStore(db)
+    from lrgym.leaderboard.store import ResultStore, default_store_path
+
+    try:
+        return ResultStore(db)
+    except sqlite3.DatabaseError as exc:
+        path = db if db is not None else default_store_path()
+        raise typer.BadParameter(f"{path}: {exc}; valid: an lrgym results store (SQLite) or a new file path",
+                                 param_hint="--db / $LRGYM_STORE") from None
 
 
 class _Progress:

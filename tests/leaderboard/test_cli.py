@@ -183,3 +183,26 @@ def test_a_folder_where_a_file_is_written_stops_before_anything_runs(args, hint,
     flat = " ".join(out.replace("│", " ").split())
     assert code == 2 and f"{folder} is a folder; valid: a file path" in flat and hint in flat, out
     assert not db.exists() and list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [["show"], ["export"], ["run-baselines", "--only", "fixed"]])
+@pytest.mark.parametrize("kind", ["folder", "not-sqlite"])
+def test_a_db_sqlite_cannot_use_is_named(command, kind, tmp_path):
+    """``--db`` at a folder or at a file that is no SQLite database was an OperationalError /
+    DatabaseError traceback; now the error names the path and SQLite's reason, nothing runs, and a
+    foreign file is left as it was."""
+    import sqlite3
+
+    db = tmp_path / "results"
+    if kind == "folder":
+        db.mkdir()
+    else:
+        db.write_text("not a database, and mine\\n" * 100)
+    with pytest.raises(sqlite3.DatabaseError) as sqlite_says:  # the reference: SQLite's own verdict
+        sqlite3.connect(str(db)).execute("PRAGMA schema_version").fetchall()
+    code, out = _invoke("leaderboard", *command, "--suite", "quick", "--db", str(db))
+    flat = " ".join(out.replace("│", " ").split())
+    assert code == 2, out
+    assert f"{db}: {sqlite_says.value}; valid: an lrgym results store" in flat
+    if kind != "folder":
+        assert db.read_text() == "not a database, and mine\\n" * 100
