@@ -64,6 +64,9 @@ def create_key(path: str | os.PathLike) -> bool:
 def load_key(path: str | os.PathLike) -> bytes:
     """The secret of a key file, with clear errors for a missing, short or shared file."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise ValueError(f"private suite key {path} is not a file (a folder?); valid: the path of a key file, "
+                         f"e.g. {path / 'grader.key'} (`lrgym leaderboard suites --private PATH` creates it)")
     if not path.is_file():
         raise ValueError(f"private suite key {path} not found; create it with "
                          f"`lrgym leaderboard suites --private {path}`")

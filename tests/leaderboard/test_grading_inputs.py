@@ -497,3 +497,18 @@ def test_a_policy_file_that_is_not_python_stops_on_the_command_line(tmp_path):
     assert result.exit_code == 2 and "not a Python file" in " ".join(result.output.replace("│", " ").split())
     assert not db.exists()
     assert submission_spec(f"{py}:Keep", name="keep-py").spec["target"].endswith("policy.py:Keep")
+
+
+def test_a_key_path_that_is_a_folder_is_named_as_such(tmp_path):
+    """``suites --private DIR`` said the key was "not found; create it with `lrgym leaderboard
+    suites --private DIR`" — the very command that had failed. Now it says the path is a folder
+    and shows a key path inside it; that path then works (the reference: create_key + load_key)."""
+    folder = tmp_path / "keys"
+    folder.mkdir()
+    with pytest.raises(ValueError, match=rf"private suite key {folder} is not a file \(a folder\?\); valid: .*"
+                                         rf"{folder / 'grader.key'}"):
+        load_key(folder)
+    result = CliRunner().invoke(app, ["leaderboard", "suites", "--private", str(folder)], env={"COLUMNS": "200"})
+    flat = " ".join(result.output.replace("│", " ").split())
+    assert result.exit_code == 2 and "is not a file (a folder?)" in flat and "not found" not in flat
+    assert create_key(folder / "grader.key") and len(load_key(folder / "grader.key")) >= 16
