@@ -65,9 +65,12 @@ def main(argv: list[str] | None = None) -> None:
 
     from lrgym.leaderboard.suite import DEFAULT_SUITE
 
-    suite = get_suite(args.suite or DEFAULT_SUITE)
+    try:  # a misspelt suite or baseline stops here, not after the references (minutes if not cached)
+        suite = get_suite(args.suite or DEFAULT_SUITE)
+        specs = baseline_specs(args.only, include_learned=args.learned)
+    except ValueError as exc:
+        parser.error(str(exc))
     refs = load_references(suite, n_workers=args.workers, log=print)  # untimed if not cached yet
-    specs = baseline_specs(args.only, include_learned=args.learned)
     kind = "baselines" if args.learned or args.only else "hand-designed baselines"
     print(f"{len(specs)} {kind} x {suite.n_runs} episodes on {suite.version}; {cpu_description()}")
     parts = [("all", suite)]

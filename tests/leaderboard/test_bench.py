@@ -15,3 +15,17 @@ def test_per_family_costs_by_hand():
 def test_per_family_costs_needs_every_family():
     with pytest.raises(KeyError):
         per_family_costs({"all": 46.0, "linreg": 26.0}, {"linreg": 8, "mlp": 4})
+
+
+@pytest.mark.parametrize("argv, message", [(["--only", "cosin"], "unknown baseline(s) ['cosin']; valid choices: fixed"),
+                                           (["--suite", "qiuck"], "unknown suite 'qiuck'; valid choices: v2")])
+def test_a_misspelt_baseline_or_suite_stops_before_the_references(argv, message, monkeypatch, capsys):
+    """Both were tracebacks, the baseline's only after the suite's references had been loaded
+    (computed, if not cached: minutes)."""
+    import lrgym.leaderboard.references as references
+    from lrgym.leaderboard.bench import main
+
+    monkeypatch.setattr(references, "load_references", lambda *a, **k: pytest.fail("references loaded first"))
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2 and message in capsys.readouterr().err
