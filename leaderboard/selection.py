@@ -311,6 +311,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--reuse", help="records of an earlier run on the same code (runs/selection/v2.json, or "
                                    "runs/selection/records.jsonl of an interrupted one; runs/ is $LRGYM_RUNS if set)")
     args = p.parse_args(argv)
+    bad = [f for f in args.families or () if f not in SIZES]
+    if bad:
+        p.error(f"--families {' '.join(bad)}: unknown; valid choices: {', '.join(SIZES)}")
+    if args.candidates < 1:
+        p.error(f"--candidates {args.candidates} out of range; valid: a positive integer (test instances tried per family)")
     reuse = load_records(args.reuse) if args.reuse else None
     log = runs_dir() / "selection" / "records.jsonl"
     log.parent.mkdir(parents=True, exist_ok=True)

@@ -152,3 +152,19 @@ def test_writing_the_shipped_selection_without_ship_reproduces_its_files_under_l
     assert not (tmp_path / "runs").exists()
     assert ref_path.read_bytes() == shipped_refs.read_bytes()
     assert json.loads(sel_path.read_text()) == {**json.loads(selection.SHIPPED_SELECTION.read_text()), "records": []}
+
+
+@pytest.mark.parametrize("argv, message", [(["--families", "linreg", "mlpp"], "--families mlpp: unknown; valid choices: "),
+                                           (["--candidates", "0"], "--candidates 0 out of range")])
+def test_selection_refuses_bad_arguments_before_it_runs_or_writes(argv, message, tmp_path, monkeypatch, capsys):
+    """``--families mlpp`` was a KeyError and ``--candidates 0`` an IndexError (after the records
+    folder was made); the valid families are the suite's, ``SIZES``."""
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path))
+    monkeypatch.setattr(selection, "select", lambda *a, **k: pytest.fail("the selection ran"))
+    with pytest.raises(SystemExit) as stop:
+        selection.main(argv)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and message in err
+    if "--families" in argv:
+        assert err.strip().endswith(", ".join(selection.SIZES))
+    assert list(tmp_path.iterdir()) == []
