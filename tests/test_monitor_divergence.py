@@ -67,3 +67,15 @@ def test_deferred_l0_still_ends_a_first_step_that_blew_past_the_cap():
     deferred.finish_step(0.1, train_loss=4.0)  # a healthy-looking evaluation does not hide it
     assert deferred.loss_cap == pytest.approx(500.0, rel=1e-15)
     assert deferred.diverged and deferred.done
+
+
+def test_a_nan_gradient_and_loss_still_give_a_finite_bounded_observation():
+    """A loop whose last update went NaN (loss, gradient, parameters): the observation stays
+    finite and inside the observation bounds, as the features' docstring promises."""
+    monitor = TrainingMonitor(horizon=5, updates_per_step=3, cap_factor=100.0)
+    monitor.start(0.1, train_loss=2.0)
+    monitor.record_update([1.0, 2.0], GRAD)
+    assert monitor.record_update([math.nan, math.nan], np.array([math.nan, 1.0]), params_finite=False) is True
+    obs, _ = monitor.finish_step(0.1, train_loss=math.nan, val_loss=math.nan)
+    assert monitor.diverged
+    assert np.all(np.isfinite(obs)) and np.all(np.abs(obs) <= 100.0)

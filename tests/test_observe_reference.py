@@ -193,3 +193,19 @@ def test_env_features_at_every_step_match_the_infos():
         for name, value in zip(FEATURE_NAMES, obs.astype(float)):
             assert value == pytest.approx(want[name], rel=1e-5, abs=1e-6), (t, name)
     assert trunc
+
+
+def test_non_finite_statistics_give_a_finite_bounded_observation():
+    """A diverged step whose statistics are NaN or infinite (a gradient that overflowed):
+    every feature is finite and within ±100; a NaN value reads 0, an infinite loss the cap."""
+    memory = np.zeros(N_MEMORY)
+    start_episode(stats_of(2.0, 2.5, 0.3, 0.0, 0.0, 0.0, 0.0, False), 50.0, 1.5, memory)
+    obs = np.zeros(N_FEATURES, dtype=np.float32)
+    for bad in (math.nan, math.inf):
+        s = stats_of(bad, bad, bad, bad, 1.0, bad, math.nan, True)
+        m = memory.copy()
+        observe(s, m, 1, 8, 0.1, reward_code("log_improvement"), reward_params(), obs)
+        assert np.all(np.isfinite(obs)) and np.all(np.abs(obs) <= BOUND), (bad, obs)
+        f = dict(zip(FEATURE_NAMES, obs.astype(float)))
+        assert f["grad_cos"] == 0.0
+        assert f["log_train_loss_rel"] == pytest.approx(math.log(50.0 * 2.0 / 2.0), rel=1e-6)  # log(cap / L0)
