@@ -42,7 +42,8 @@ The rules:
   unit it holds still fails after ``time_limit`` s. When its charged time reaches the limit
   while a job of the group is running, the group fails with "timeout: exceeded the wall-clock
   limit of T s";
-* at the end (or on an exception) idle units are stopped and busy ones killed.
+* at the end (or on an exception) idle units are stopped and busy ones killed, all at once
+  (``_end_all``).
 
 :class:`Groups` keeps the books of a run: each group's replies in job order, jobs left,
 deadline, result.
@@ -194,8 +195,7 @@ class GroupScheduler(ABC):
                         self._collect(groups, units, u, on_reply)
                 self._expire(groups, units)
         finally:
-            for u in units:
-                self._end(u, graceful=u.job is None)
+            self._end_all(units)
         for g in groups.order:  # groups with no job left unfinished (cannot happen, but be total)
             groups.finish(g)
         return groups.results
@@ -207,9 +207,10 @@ class GroupScheduler(ABC):
 
     def _dispatch(self, groups: Groups, units: list) -> None:
         """Retire idle units another group may not use, start new ones, hand out jobs."""
-        for u in list(units):
-            if u.job is None and groups.pending and not self._usable(u, groups.pending[0][1]):
-                self._end(u, graceful=True)
+        if groups.pending:
+            retired = [u for u in units if u.job is None and not self._usable(u, groups.pending[0][1])]
+            self._end_all(retired)
+            for u in retired:
                 units.remove(u)
         while groups.pending and len(units) < min(self.n_workers, len(groups.pending)
                                                     + sum(u.job is not None for u in units)):
@@ -281,6 +282,13 @@ class GroupScheduler(ABC):
     def _begin_run(self) -> None:
         """Called once at the start of :meth:`run`, before any unit starts: a pool resets its
         per-run state here (the default does nothing)."""
+
+    def _end_all(self, units: list) -> None:
+        """End several units at once: the idle ones gracefully, the busy ones killed. The default
+        ends them one after another; a pool whose graceful stop is a round trip (Ray) overlaps
+        them, so that ending n units takes about one stop, not n."""
+        for u in units:
+            self._end(u, graceful=u.job is None)
 
     def _ready(self, unit) -> bool:
         """Whether ``unit`` can take a job (default: as soon as it is started)."""

@@ -125,6 +125,46 @@ def test_a_unit_that_broke_fails_its_group_with_why_and_is_let_go():
     assert pool.ended == [(0, False), (1, False)]
 
 
+def test_a_unit_that_is_never_ready_gets_no_job_and_charges_no_group():
+    """A Ray actor the cluster has no free CPU for is never placed; a job sent to it waited for
+    it forever (a Ray user's audit, 2026-12-04). Here unit 1 never gets ready (a job given to it
+    would never answer): the ready unit runs all three jobs, the group within its limit, and the
+    unit never ready is ended without a graceful stop being waited for."""
+
+    class OneNeverReady(FakePool):
+        def _ready(self, unit):
+            return unit.n != 1
+
+        def _wait(self, busy, timeout):  # a job given to unit 1 would never answer
+            return super()._wait([u for u in busy if u.job is not None and u.n != 1], timeout)
+
+    pool = OneNeverReady(n_workers=2, time_limit=5.0)
+    results = pool.run([Job("g", {"do": "ok", "takes": 0.05})] * 3)
+    assert not results["g"].failed, results["g"].reason
+    assert len(pool.units) == 2 and pool.units[0].ran == ["g"] * 3 and pool.units[1].ran == []
+
+
+def test_the_units_left_at_the_end_are_ended_in_one_batch():
+    """``_end_all`` gets every unit at the end of a run (the Ray pool sends all their stops
+    before waiting for any: one round trip, not one per actor), and with ``isolate_groups`` the
+    idle units another group may not use are retired together too."""
+
+    class Batches(FakePool):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.batches: list[list[int]] = []
+
+        def _end_all(self, units):
+            self.batches.append(sorted(u.n for u in units))
+            super()._end_all(units)
+
+    pool = Batches(n_workers=3, isolate_groups=True)
+    pool.run([Job("a", {"do": "ok"})] * 3 + [Job("b", {"do": "ok"})] * 3)
+    assert [0, 1, 2] in pool.batches  # group a's three units retired at once before b's jobs
+    assert pool.batches[-1] == [3, 4, 5]  # b's three at the end
+    assert sorted(pool.ended) == [(n, True) for n in range(6)]
+
+
 def test_both_pools_use_the_shared_rules():
     from lrgym.leaderboard.ray_pool import RayWorkerPool  # Ray itself is imported only when connecting
 
