@@ -46,6 +46,10 @@ def main(argv=None) -> None:
     p.add_argument("--ship", action="store_true",
                    help="also write the table, plot and results to docs/transfer/ (sum-loss/ for --loss-reduction sum)")
     args = p.parse_args(argv)
+    for flag, path in (("--db", args.db), ("--reuse", args.reuse)):
+        if path is not None and not path.is_file():  # a typo'd path ran everything itself, or failed at the end
+            p.error(f"{flag} {path}: no such file; valid: " + ("a leaderboard store holding the suite's baselines "
+                    "(or leave --db out: lrgym's side is run)" if flag == "--db" else "an earlier run's transfer.json"))
     cfg = QUICK_CONFIG if args.quick else FULL_CONFIG
     if args.seeds is not None:
         if args.seeds < 1:

@@ -229,3 +229,18 @@ def test_without_out_the_study_writes_under_runs_not_the_working_directory(flags
         assert out.absolute() == where / folder
         assert cfg.loss_reduction == ("sum" if "sum" in flags else "mean")
         assert sorted(p.name for p in work.iterdir()) == ([] if env else ["runs"])
+
+
+@pytest.mark.parametrize("flag", ["--db", "--reuse"])
+def test_a_missing_db_or_reuse_file_stops_before_the_study(flag, tmp_path, monkeypatch, capsys):
+    """``--db`` at a path with no file silently ran lrgym's whole side itself (the README's
+    ``--db lrgym_leaderboard.sqlite`` from another folder); ``--reuse`` at one failed with a
+    traceback. Both now stop at once, naming the path."""
+    import lrgym.leaderboard.transfer.__main__ as cli
+
+    monkeypatch.setattr(cli, "run_study", lambda *a, **k: pytest.fail("the study ran"))
+    missing = tmp_path / "nowhere" / "x.sqlite"
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["--quick", flag, str(missing), "--out", str(tmp_path / "out")])
+    assert stop.value.code == 2 and f"{flag} {missing}: no such file" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
