@@ -114,12 +114,18 @@ class QLearningPolicy:
             return self.keep
         return int(np.argmax(self.q[s]))
 
-    def save(self, path: str | Path) -> None:
+    def save(self, path: str | Path) -> Path:
+        """Write the table to ``path`` (``.npz`` appended when missing, NumPy's rule); returns the
+        file written."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_name(path.name + ".npz")
         np.savez_compressed(
             path, q=self.q, visits=self.visits, factors=np.array(self.factors),
             features=np.array(self.discretiser.features),
             edges=json.dumps([list(e) for e in self.discretiser.edges]), meta=json.dumps(self.meta),
         )
+        return path
 
     @classmethod
     def load(cls, path: str | Path) -> "QLearningPolicy":
@@ -224,10 +230,12 @@ def main(argv=None) -> None:
         config.reward_clip = None
     out = outputs.output_path(outputs.SHIPPED_WEIGHTS / f"qlearning_{args.family or 'mixed'}.npz",
                               ship=args.ship, out=args.out)
+    if out.is_dir():  # before minutes of training, not after
+        p.error(f"--out {out} is a folder; valid: a file path, e.g. {out / ('qlearning_' + (args.family or 'mixed') + '.npz')}")
     start = time.time()
     policy = train(config, progress=True)
     out.parent.mkdir(parents=True, exist_ok=True)
-    policy.save(out)
+    out = policy.save(out)  # .npz appended when missing
     print(f"saved {out} ({out.stat().st_size} bytes) after {time.time() - start:.0f} s; "
           f"states visited {int((policy.visits.sum(1) > 0).sum())}/{policy.q.shape[0]}")
 

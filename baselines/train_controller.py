@@ -368,6 +368,8 @@ def main(argv=None) -> int:
         parser.error(f"generations={cfg.generations!r} out of range; valid: a positive integer "
                      "(--generations or the config's generations)")
     path = output_path(SHIPPED_WEIGHTS / WEIGHTS_NAME, ship=args.ship, out=args.out)
+    if path.is_dir():  # before the references and generations, not after
+        parser.error(f"--out {path} is a folder; valid: a file path, e.g. {path / WEIGHTS_NAME}")
     t0, c0 = time.time(), time.process_time()
     net, info = train(cfg, args.seed)
     cfg_dict = dataclasses.asdict(cfg)

@@ -193,9 +193,13 @@ def parse_config(argv=None) -> TrainConfig:
         if values.get(key) is not None:
             values[key] = tuple(values[key])
     try:
-        return TrainConfig(**values)
+        config = TrainConfig(**values)
     except ValueError as exc:  # --steps is total_timesteps, --n-envs n_envs: the message names the field
         p.error(str(exc))
+    if config.output().is_dir():  # the output is a path without suffix: a folder would get .zip beside it
+        p.error(f"--out {config.output()} is a folder; valid: a path without suffix, e.g. "
+                f"{config.output() / (config.algo + '_' + (config.family or 'mixed'))}")
+    return config
 
 
 def main(argv=None) -> None:

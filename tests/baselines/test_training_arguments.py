@@ -73,3 +73,36 @@ def test_the_smallest_valid_counts_still_train(tmp_path):
     q.main(["--episodes", "1", "--family", "quadratic", "--out", str(out)])
     with np.load(out) as saved:
         assert any(np.asarray(saved[k]).size for k in saved.files)
+
+
+@pytest.mark.parametrize("module_name, argv", [("qlearning", []), ("train_sb3", ["--algo", "dqn"]),
+                                               ("train_controller", [])])
+def test_an_out_that_is_a_folder_stops_before_training(module_name, argv, tmp_path, monkeypatch, capsys):
+    """A folder given as ``--out`` was found out after training (the controller: IsADirectoryError)
+    or written beside (``DIR.npz``, ``DIR.zip``); now it is refused first, with a file path in it."""
+    import importlib
+
+    module = importlib.import_module(f"lrgym.baselines.{module_name}")
+    monkeypatch.setattr(module, "train", lambda *a, **k: pytest.fail("training started"))
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    with pytest.raises(SystemExit) as stop:
+        module.main([*argv, "--out", str(folder)])
+    assert stop.value.code == 2 and f"--out {folder} is a folder; valid: " in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [folder] and list(folder.iterdir()) == []
+
+
+def test_qlearning_names_the_file_it_wrote(tmp_path, capsys):
+    """NumPy appends ``.npz`` to a path without it; the command then reported (and stat'ed) the
+    path as given and died with FileNotFoundError after training. The reference: the files that
+    exist afterwards."""
+    import numpy as np
+
+    import lrgym.baselines.qlearning as q
+
+    q.main(["--episodes", "1", "--family", "quadratic", "--out", str(tmp_path / "table")])
+    [written] = list(tmp_path.iterdir())
+    assert written.name == "table.npz"
+    assert f"saved {written} ({written.stat().st_size} bytes)" in capsys.readouterr().out
+    with np.load(written) as saved:
+        assert "q" in saved.files
