@@ -333,6 +333,8 @@ def main(argv=None) -> None:
         check_arguments(families, args.instances, tuple(args.seeds), args.baselines)
     except ValueError as exc:
         p.error(str(exc))
+    if out.is_dir():  # before the tuning (minutes), not when writing its result
+        p.error(f"--out {out} is a folder; valid: a file path, e.g. {out / 'tuned.json'}")
     new = tune(families, args.instances, tuple(args.seeds), args.workers, args.baselines, backend)
     base = out if out.exists() else outputs.SHIPPED_TUNED  # untouched families keep their shipped values
     old = json.loads(base.read_text()) if base.exists() else {}

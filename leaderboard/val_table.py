@@ -169,6 +169,8 @@ def main(argv=None) -> None:
         bad = [v for v in given or () if v not in valid]
         if bad:  # before the minutes of reference searches
             p.error(f"{flag} {' '.join(bad)}: unknown; valid choices: {', '.join(valid)}")
+    if args.json and Path(args.json).is_dir():
+        p.error(f"--json {args.json} is a folder; valid: a file path, e.g. {Path(args.json) / 'val_scores.json'}")
     result = compute(args.baselines or list(BASELINES), args.workers, args.families)
     table = markdown(result)
     print(table)

@@ -106,3 +106,21 @@ def test_qlearning_names_the_file_it_wrote(tmp_path, capsys):
     assert f"saved {written} ({written.stat().st_size} bytes)" in capsys.readouterr().out
     with np.load(written) as saved:
         assert "q" in saved.files
+
+
+def test_tune_and_val_table_refuse_a_folder_as_their_output_file(tmp_path, monkeypatch, capsys):
+    """``tune --out DIR`` failed with IsADirectoryError after the whole tuning, ``val_table --json
+    DIR`` after the whole table; both now stop first."""
+    import lrgym.baselines.tune as tune_module
+    import lrgym.leaderboard.val_table as val_table
+
+    monkeypatch.setattr(tune_module, "tune", lambda *a, **k: pytest.fail("tuning started"))
+    monkeypatch.setattr(val_table, "compute", lambda *a, **k: pytest.fail("the table was computed"))
+    folder = tmp_path / "out"
+    folder.mkdir()
+    for main, argv, flag in ((tune_module.main, ["--families", "linreg", "--out", str(folder)], "--out"),
+                             (val_table.main, ["--json", str(folder)], "--json")):
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        assert stop.value.code == 2 and f"{flag} {folder} is a folder; valid: a file path" in capsys.readouterr().err
+    assert list(folder.iterdir()) == []
