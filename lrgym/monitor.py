@@ -96,7 +96,19 @@ class TrainingMonitor:
 
     def start(self, lr: float, train_loss: float | None = None, val_loss: float | None = None,
               val_metric: float = math.nan) -> np.ndarray:
-        """Begin an episode at LR ``lr``; returns the initial observation (a copy)."""
+        """Begin an episode at LR ``lr``; returns the initial observation (a copy).
+
+        ``reward="metric_delta"`` rewards the change of the validation metric, so it needs
+        ``val_metric`` from the start (a ``ValueError`` otherwise: every reward would be NaN).
+        """
+        if self.reward == "metric_delta" and not (isinstance(val_metric, (int, float, np.floating))
+                                                  and math.isfinite(val_metric)):
+            raise ValueError(
+                f"reward='metric_delta' rewards the change of the validation metric, but the episode "
+                f"starts with val_metric={val_metric!r}: give the metric (PolicyScheduler: a val_fn "
+                f"returning (loss, metric); TrainingMonitor.start(..., val_metric=M0)), or choose a "
+                f"reward of the loss; valid choices: "
+                + ", ".join(r for r in REWARDS if r != "metric_delta"))
         self.stats[:] = 0.0
         self.acc[:] = 0.0
         self.prev_grad = np.zeros(0)

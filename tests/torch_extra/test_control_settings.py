@@ -175,3 +175,16 @@ def test_the_defaults_have_one_home():
         for name, default in expected.items():
             if name in params:
                 assert params[name].default is default, (entry.__qualname__, name)
+
+
+def test_metric_delta_needs_the_scheduler_to_measure_a_metric():
+    """``reward="metric_delta"`` with a ``val_fn`` that returns a loss only: the scheduler has no
+    metric, every reward would be NaN; refused at construction, naming the reward and val_metric.
+    With ``(loss, metric)`` it is taken."""
+    from lrgym.baselines.registry import make_baseline
+
+    opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.01)
+    with pytest.raises(ValueError, match="metric_delta.*val_metric"):
+        PolicyScheduler(opt, make_baseline("fixed"), horizon=3, reward="metric_delta", val_fn=lambda: 1.0)
+    sched = PolicyScheduler(opt, make_baseline("fixed"), horizon=3, reward="metric_delta", val_fn=lambda: (1.0, 0.5))
+    assert sched.monitor.reward == "metric_delta"
