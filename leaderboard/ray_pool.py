@@ -44,7 +44,38 @@ from lrgym.leaderboard.failures import PolicyError
 from lrgym.leaderboard.import_paths import hidden_dirs
 from lrgym.leaderboard.scheduling import Groups, GroupScheduler, Job
 
-__all__ = ["GraderHost", "RayWorkerPool", "ship_files"]
+__all__ = ["GraderHost", "NodeMismatch", "RayWorkerPool", "code_fingerprint", "ship_files"]
+
+
+class NodeMismatch(RuntimeError):
+    """A node of the cluster runs other lrgym code or other numerics packages than the driver."""
+
+
+def code_fingerprint() -> dict:
+    """What a node's results depend on besides the job: the Python and numerics packages'
+    versions and a hash of lrgym's code (every ``.py`` of lrgym, lrgym.baselines and
+    lrgym.leaderboard: :func:`lrgym.kernel_cache.package_fingerprint`), so that a node with
+    another version or a local edit is found, not averaged into the scores."""
+    import hashlib
+    import platform
+    from importlib import metadata
+
+    import lrgym
+    import lrgym.baselines
+    import lrgym.leaderboard
+    from lrgym.kernel_cache import package_fingerprint
+
+    out = {"python": platform.python_version(), "lrgym": lrgym.__version__}
+    for pkg in ("numpy", "numba", "scipy", "gymnasium"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    code = hashlib.sha256()
+    for package in (lrgym, lrgym.baselines, lrgym.leaderboard):  # read now (10 ms), not a cached hash
+        code.update(package_fingerprint.__wrapped__(package.__path__[0]))
+    out["code"] = code.hexdigest()[:16]
+    return out
 
 
 def ship_files(spec: dict) -> tuple[dict, dict[str, bytes]]:
@@ -84,6 +115,12 @@ class GraderHost:
 
     def pid(self) -> int:
         return os.getpid()
+
+    def describe(self) -> dict:
+        """This node's :func:`code_fingerprint` and address (the first call: the driver checks it)."""
+        import ray
+
+        return {**code_fingerprint(), "node": ray.util.get_node_ip_address()}
 
     def _localise(self, payload: dict, files: dict) -> dict:
         """Write a submission's files into this node's private temp folder; point the spec there."""
@@ -142,7 +179,7 @@ class _Slot:
 
     def __init__(self, actor):
         self.actor = actor
-        self.placed = actor.pid.remote()
+        self.placed = actor.describe.remote()
         self.ready = False
         self.job: tuple[int, Job] | None = None
         self.ref = None
@@ -177,6 +214,7 @@ class RayWorkerPool(GroupScheduler):
         self.lost_workers = 0  # Ray workers lost during the last run (each cost a retry)
         self._attempts: dict[int, int] = {}  # during a run: job index -> Ray workers lost running it
         self._files: dict[str, tuple] = {}  # during a run: policy -> (its spec, its files), read once
+        self._fingerprint = code_fingerprint()  # the driver's: every actor's node must match it
 
     def _begin_run(self) -> None:
         """Per-run state: clean what killed actors of an earlier run left on this node, and start
@@ -222,7 +260,24 @@ class RayWorkerPool(GroupScheduler):
         for s in busy:
             if s.job is None and s.placed in ready:
                 s.ready = True
+                self._check_node(s)
         return [s for s in busy if s.job is not None and s.ref in ready]
+
+    def _check_node(self, slot: _Slot) -> None:
+        """Stop the run if the actor's node differs from the driver in what results depend on
+        (:func:`code_fingerprint`): its scores would not be the local engine's."""
+        ray = self.ray
+        try:
+            node = ray.get(slot.placed)
+        except ray.exceptions.RayError:  # the actor did not start: its first job meets the loss
+            return
+        where = node.pop("node", "?")
+        differ = {k: (v, node.get(k)) for k, v in self._fingerprint.items() if node.get(k) != v}
+        if differ:
+            raise NodeMismatch(
+                f"the Ray node {where} differs from the driver in what results depend on: "
+                + ", ".join(f"{k} {theirs} there, {mine} here" for k, (mine, theirs) in differ.items())
+                + "; install the same Python environment and lrgym (the same code) on every node")
 
     def _collect(self, groups: Groups, slots: list[_Slot], slot: _Slot, on_reply) -> None:
         ray = self.ray

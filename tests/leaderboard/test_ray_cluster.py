@@ -224,6 +224,29 @@ def test_actors_the_cluster_cannot_place_get_no_jobs(cluster):
         ray.kill(blocker)
 
 
+def test_a_node_with_other_code_stops_the_run_before_its_results_count(cluster):
+    """A node whose lrgym code or numerics packages differ from the driver's would give other
+    scores under the same seeds, averaged silently into the entry (the README asks for the same
+    environment on every node; nothing checked it: a Ray user's audit, 2026-12-04). Each actor
+    reports its node's fingerprint when placed; a difference stops the run naming the node and
+    what differs. Here the actors say they run another NumPy."""
+    import ray.cloudpickle
+
+    from lrgym.leaderboard.ray_pool import GraderHost, NodeMismatch, RayWorkerPool, code_fingerprint
+
+    class OtherNumPy(GraderHost):
+        def describe(self):
+            return {**super().describe(), "numpy": "0.0-other"}
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this file
+    pool = RayWorkerPool(1)
+    pool._host = pool.ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(OtherNumPy)
+    here = code_fingerprint()["numpy"]
+    with pytest.raises(NodeMismatch, match=rf"numpy 0.0-other there, {here} here"):
+        pool.run([Job("g", {"op": "sleep", "seconds": 0})])
+    assert RayWorkerPool(1).run([Job("g", {"op": "sleep", "seconds": 0})])["g"].replies == [{"ok": True}]
+
+
 def _grader_workers() -> set[int]:
     """Pids of live grader worker processes (python -m lrgym.leaderboard.worker) descending from
     this test process: the fixture's Ray nodes are its children, their workers start the grader
