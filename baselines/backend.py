@@ -180,6 +180,12 @@ def connect(address: str | None = None):
                         runtime_env={"env_vars": dict(RAY_WORKER_ENV)})
     if address is None:
         kwargs.update(include_dashboard=False, object_store_memory=128 * 1024 * 1024)
+        if os.environ.get("RAY_ADDRESS"):  # e.g. inside `ray job submit`: say that it is not joined
+            import warnings
+
+            warnings.warn(f"RAY_ADDRESS={os.environ['RAY_ADDRESS']!r} is not used: without --address lrgym starts "
+                          "a Ray instance of its own on this machine; pass --address auto to join that cluster",
+                          stacklevel=2)
     else:
         _check_reachable(address)
     try:

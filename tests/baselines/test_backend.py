@@ -115,3 +115,28 @@ def test_a_cluster_that_refuses_the_driver_names_ray_token_authentication(monkey
             with pytest.raises(ConnectionError) as info:
                 backend.connect(auto_or_set[0])
             assert "RAY_AUTH_MODE" not in str(info.value) and "ray start --head" in str(info.value)
+
+
+def test_no_address_with_ray_address_set_says_that_it_starts_its_own_instance(monkeypatch):
+    """Inside ``ray job submit`` (RAY_ADDRESS set to the cluster) a command without --address
+    started a Ray instance of its own on the head and ran there alone, saying nothing (a Ray
+    user's audit, 2026-12-04). It still starts its own (the README's rule) but warns, naming the
+    variable and --address auto; with --address auto Ray joins RAY_ADDRESS's cluster."""
+    import warnings
+
+    ray = pytest.importorskip("ray")
+    from lrgym.baselines import backend
+
+    calls = []
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kw: calls.append(kw))
+    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.5:6379")
+    with pytest.warns(UserWarning, match=r"RAY_ADDRESS='10.0.0.5:6379' is not used.*--address auto"):
+        backend.connect(None)
+    assert calls[-1]["address"] == "local"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        backend.connect("auto")
+        monkeypatch.delenv("RAY_ADDRESS")
+        backend.connect(None)
+    assert [c["address"] for c in calls] == ["local", "auto", "local"]
