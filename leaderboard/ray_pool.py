@@ -52,8 +52,8 @@ class NodeMismatch(RuntimeError):
 
 
 def code_fingerprint() -> dict:
-    """What a node's results depend on besides the job: the Python and numerics packages'
-    versions and a hash of lrgym's code (every ``.py`` of lrgym, lrgym.baselines and
+    """What a node's results depend on besides the job: the Python (major.minor, as Ray itself
+    requires) and numerics packages' versions and a hash of lrgym's code (every ``.py`` of lrgym, lrgym.baselines and
     lrgym.leaderboard: :func:`lrgym.kernel_cache.package_fingerprint`), so that a node with
     another version or a local edit is found, not averaged into the scores."""
     import hashlib
@@ -65,7 +65,7 @@ def code_fingerprint() -> dict:
     import lrgym.leaderboard
     from lrgym.kernel_cache import package_fingerprint
 
-    out = {"python": platform.python_version(), "lrgym": lrgym.__version__}
+    out = {"python": ".".join(platform.python_version_tuple()[:2]), "lrgym": lrgym.__version__}  # as Ray asks
     for pkg in ("numpy", "numba", "scipy", "gymnasium"):
         try:
             out[pkg] = metadata.version(pkg)
