@@ -20,6 +20,10 @@ Failures:
   time stays charged to the group's time limit (the limit bounds the wall clock an entry may
   take, whatever the cause, so losing workers never buys a submission time); a group that runs
   out of it during the retry fails with the timeout reason;
+* the driver's ``$LRGYM_SANDBOX`` (``require`` for a hosted grader) holds on every node: a Ray
+  worker has its node's environment, so it did not reach the grader workers, and a node
+  without namespaces graded untrusted code in the weak mode the driver had refused
+  (:data:`DRIVER_SETTINGS`);
 * a group over its time limit: its actors are killed (``ray.kill``); their grader worker and
   its sandbox die with them (``PR_SET_PDEATHSIG`` links actor → worker → sandbox);
 * fewer free CPUs than actors (a lost node, other jobs on a shared cluster, ``--workers``
@@ -45,6 +49,12 @@ from lrgym.leaderboard.import_paths import hidden_dirs
 from lrgym.leaderboard.scheduling import Groups, GroupScheduler, Job
 
 __all__ = ["GraderHost", "NodeMismatch", "RayWorkerPool", "code_fingerprint", "ship_files"]
+
+
+#: environment variables of the driver that decide how the grader confines a submission: set on
+#: the driver, they hold in every actor's grader worker (a Ray worker has its node's environment,
+#: the one `ray start` had there, not the driver's)
+DRIVER_SETTINGS = ("LRGYM_SANDBOX",)
 
 
 class NodeMismatch(RuntimeError):
@@ -105,9 +115,11 @@ class GraderHost:
     or ``(None, why the worker died)``, like the local pool's worker handle.
     """
 
-    def __init__(self, quiet: bool = True, hidden: tuple[str, ...] | list[str] = ()):
+    def __init__(self, quiet: bool = True, hidden: tuple[str, ...] | list[str] = (), env: dict | None = None):
         from lrgym.leaderboard.pool import _Worker
 
+        # env: the driver's grading settings (DRIVER_SETTINGS), for this actor's grader workers
+        os.environ.update(env or {})
         # hidden: the driver's working directory, which Ray puts on this actor's sys.path
         self._make = lambda: _Worker(quiet, hidden)
         self.worker = None
@@ -228,7 +240,8 @@ class RayWorkerPool(GroupScheduler):
     # -- the transport ----------------------------------------------------------------------------
 
     def _start(self) -> _Slot:
-        return _Slot(self._host.remote(self.quiet, hidden_dirs()))
+        settings = {k: os.environ[k] for k in DRIVER_SETTINGS if k in os.environ}
+        return _Slot(self._host.remote(self.quiet, hidden_dirs(), settings))
 
     def _send(self, groups: Groups, slots: list[_Slot], slot: _Slot, index: int, job: Job) -> None:
         payload, files = self._shipped(job)

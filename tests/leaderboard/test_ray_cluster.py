@@ -247,6 +247,20 @@ def test_a_node_with_other_code_stops_the_run_before_its_results_count(cluster):
     assert RayWorkerPool(1).run([Job("g", {"op": "sleep", "seconds": 0})])["g"].replies == [{"ok": True}]
 
 
+def test_the_drivers_sandbox_setting_holds_on_the_nodes(cluster, monkeypatch):
+    """A Ray worker has its node's environment (what ``ray start`` had), not the driver's: a
+    hosted grader's ``LRGYM_SANDBOX=require`` never reached the grader workers, so a node
+    without namespaces graded untrusted code in the weak mode the driver refuses (a Ray user's
+    audit, 2026-12-04). Set after the nodes started, the driver's setting now holds there:
+    ``off`` is seen as the weak mode in the entry."""
+    refs = compute_references(ONE_FAMILY, n_workers=2)
+    monkeypatch.setenv("LRGYM_SANDBOX", "off")
+    out = run_suite([submission_spec(policy("Keep"), name="honest")], ONE_FAMILY, references=refs, n_workers=1,
+                    time_limit=120, memory_mb=1000, backend="ray")[0]
+    assert out.ok, out.entry.failure_reason
+    assert out.entry.env_spec["sandbox"]["kind"] == "none"
+
+
 def _grader_workers() -> set[int]:
     """Pids of live grader worker processes (python -m lrgym.leaderboard.worker) descending from
     this test process: the fixture's Ray nodes are its children, their workers start the grader
