@@ -7,12 +7,27 @@ import numpy as np
 import torch
 
 
+def _as_real(grad: torch.Tensor) -> torch.Tensor:
+    """A gradient as the flat real vector whose norm and dot products are PyTorch's: a sparse
+    gradient (``nn.Embedding(sparse=True)``) densified, duplicate indices summed; a complex one as
+    its (real, imaginary) pairs, so ``‖g‖² = Σ |g_i|²`` as ``torch.linalg.vector_norm`` computes it
+    and ``⟨g, h⟩ = Re Σ g_i conj(h_i)`` (casting to float would drop the imaginary parts)."""
+    if grad.layout != torch.strided:
+        grad = grad.to_dense()
+    if grad.is_complex():
+        grad = torch.view_as_real(grad.resolve_conj())
+    return grad.reshape(-1)
+
+
 def flat_grad(params) -> np.ndarray:
-    """All parameters' ``.grad`` as one flat float64 NumPy vector (zeros where ``grad`` is None)."""
-    parts = [(p.grad if p.grad is not None else torch.zeros_like(p)).detach().reshape(-1) for p in params]
+    """All parameters' ``.grad`` as one flat float64 NumPy vector (zeros where ``grad`` is None;
+    sparse gradients densified, complex ones as real and imaginary parts)."""
+    parts = [_as_real(p.grad.detach()) if p.grad is not None
+             else torch.zeros(p.numel() * (2 if p.is_complex() else 1), dtype=torch.float64, device=p.device)
+             for p in params]
     if not parts:
         return np.zeros(0)
-    return torch.cat(parts).to(dtype=torch.float64, device="cpu").numpy()
+    return torch.cat([part.to(dtype=torch.float64, device="cpu") for part in parts]).numpy()
 
 
 def params_finite(params) -> bool:

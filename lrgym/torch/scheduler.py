@@ -35,9 +35,11 @@ sets the ratio between parameter groups.
 
 What it measures:
 
-* gradients: the raw minibatch gradient ``p.grad`` of every parameter of the optimizer,
-  read in ``step`` (so call ``step`` after ``optimizer.step()`` and before the next
-  ``zero_grad``);
+* gradients: the minibatch gradient ``p.grad`` of every parameter of the optimizer, read in
+  ``step`` (so call ``step`` after ``optimizer.step()`` and before the next ``zero_grad``): what
+  the optimizer used, so clipped if you clip it, the sum over micro-batches if you accumulate,
+  unscaled after ``GradScaler.step``; a sparse gradient as its dense vector, a complex one as its
+  ``view_as_real`` (as ``torch.optim`` treats it);
 * training loss: ``train_loss_fn()`` after each step if given (the training objective on fixed
   rows, as lrgym's families report it), else the step's mean minibatch loss; the episode's L0
   is ``train_loss_fn()`` at construction, else the first minibatch loss;
@@ -47,8 +49,15 @@ What it measures:
   a scalar loss works too (that feature then reads 0). It is required: the policy observes
   every update, so ``step()`` without a loss, epoch style, raises ``TypeError``.
 
+Only updates taken are observed: ``step(loss)`` after an ``optimizer.step()`` that did not run
+(``torch.amp.GradScaler`` skips it while the gradients overflow; optimizer step hooks tell) is
+not an update, warned once, and not counted, unless its loss is non-finite or over the cap,
+which ends the run as divergence.
+
 LR: the policy's LR is set on the first parameter group; other groups keep their initial ratio
-to it (like ``LambdaLR``'s per-group base LRs). After ``horizon`` steps, or once training
+to it (like ``LambdaLR``'s per-group base LRs); a group added later with
+``optimizer.add_param_group`` gets its own LR's ratio to the first group's initial LR, from its
+first update. After ``horizon`` steps, or once training
 diverged (a non-finite or capped loss, non-finite parameters), the policy is no longer asked and
 the LR stays (``sched.done``). A policy with the env's ``rejection_threshold`` (the bold driver)
 gets its step undone as in the env: parameters and optimizer state are restored (the data
@@ -56,7 +65,7 @@ stream is not rewound).
 
 Conventions of ``torch.optim.lr_scheduler``: :meth:`get_last_lr` (Python floats, as in every
 ``param_groups[i]["lr"]`` it writes; a tensor LR is filled in place), :attr:`last_epoch`
-(updates seen), :meth:`state_dict` / :meth:`load_state_dict` (scheduler and policy state; the
+(updates taken), :meth:`state_dict` / :meth:`load_state_dict` (scheduler and policy state; the
 optimizer and model checkpoint themselves as usual)::
 
     torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict()}, path)
@@ -76,6 +85,7 @@ from __future__ import annotations
 import copy
 import math
 import warnings
+import weakref
 
 import numpy as np
 import torch
@@ -96,6 +106,7 @@ from lrgym.settings import (
     resolve_lr_init,
 )
 from lrgym.tasks.base import S_TRAIN_LOSS
+from lrgym.tasks.stats import is_bad
 from lrgym.torch._tensors import flat_grad, params_finite  # noqa: F401 (flat_grad: lrgym.torch.flat_grad)
 from lrgym.torch.checkpoint import TAG, class_name, from_checkpoint, get_object_state, set_object_state, to_checkpoint
 
@@ -157,6 +168,29 @@ def measure(train_loss_fn, val_fn) -> tuple[float | None, float | None, float]:
             else:
                 val = float(out)
     return train, val, metric
+
+
+def _register_hooks(sched: "PolicyScheduler") -> tuple:
+    """Optimizer step hooks (``register_step_pre_hook`` / ``_post_hook``; they run under
+    ``torch.compile`` too) holding the scheduler weakly: before each update, adopt parameter groups
+    added since; after it, count it, so :meth:`PolicyScheduler.step` knows whether the update it
+    is told about happened. Removed when the scheduler is garbage-collected."""
+    ref = weakref.ref(sched)
+
+    def before(optimizer, args, kwargs):
+        live = ref()
+        if live is not None and len(optimizer.param_groups) > len(live._ratios):
+            live._adopt_new_groups()
+
+    def after(optimizer, args, kwargs):
+        live = ref()
+        if live is not None:
+            live._opt_steps += 1
+
+    handles = (sched.optimizer.register_step_pre_hook(before), sched.optimizer.register_step_post_hook(after))
+    for handle in handles:
+        weakref.finalize(sched, handle.remove)
+    return handles
 
 
 class PolicyScheduler:
@@ -228,10 +262,13 @@ class PolicyScheduler:
         first = float(optimizer.param_groups[0]["initial_lr"])
         self._ratios = [float(g["initial_lr"]) / first if first else 1.0 for g in optimizer.param_groups]
         self._last_lr: list[float] = []
-        self.last_epoch = 0  # optimizer updates seen by step()
+        self.last_epoch = 0  # optimizer updates taken, told by step()
         self.last_reward = 0.0
         self._snapshot = None
         self._rejected = False
+        self._opt_steps = 0  # optimizer.step() calls since the last step(): 0 = the update was skipped
+        self._warned_skip = False
+        self._hooks = _register_hooks(self)
 
         train, val, metric = measure(train_loss_fn, val_fn)
         self.last_obs = self.monitor.start(self.lr, train, val, metric)
@@ -258,19 +295,45 @@ class PolicyScheduler:
 
     def step(self, loss=None) -> None:
         """Record the update just taken (its minibatch ``loss``, per-example or scalar); every
-        ``updates_per_step`` updates, observe and set the policy's next LR."""
+        ``updates_per_step`` updates, observe and set the policy's next LR. If ``optimizer.step()``
+        did not run since the last call (a ``GradScaler`` skipped it), nothing is recorded."""
         if loss is None:
             raise TypeError(
                 "PolicyScheduler.step(loss) needs the loss of the update just taken: its per-example losses "
                 "(e.g. F.cross_entropy(output, target, reduction='none')) or their mean, a tensor or a number. "
                 "Call it after every optimizer.step(), not once per epoch: the policy observes each update")
-        self.last_epoch += 1
+        stepped, self._opt_steps = self._opt_steps > 0, 0
         if self.monitor.done:
+            self.last_epoch += stepped
             return
+        losses = _losses_array(loss)
+        if not stepped and not is_bad(float(losses.mean()), self.monitor.loss_cap):
+            self._skipped_update()
+            return  # nothing changed: no update to observe (a non-finite loss still ends the run)
+        self.last_epoch += 1
         params = self.params
-        self.monitor.record_update(_losses_array(loss), flat_grad(params), params_finite(params))
+        self.monitor.record_update(losses, flat_grad(params), params_finite(params))
         if self.monitor.step_complete:
             self._end_step()
+
+    def _skipped_update(self) -> None:
+        if not self._warned_skip:
+            self._warned_skip = True
+            warnings.warn(
+                "PolicyScheduler.step(loss): optimizer.step() did not run since the last call (torch.amp.GradScaler "
+                "skips it when the gradients overflow; or step() was called before optimizer.step()), so this call "
+                "is not counted as an update: the policy observes the updates taken. Warned once", stacklevel=3)
+
+    def _adopt_new_groups(self) -> None:
+        """Groups added by ``optimizer.add_param_group`` after construction get the policy's LR times
+        their ratio to the first group (their own LR over its ``initial_lr``), before their first update."""
+        first = float(self.optimizer.param_groups[0]["initial_lr"])
+        for group in self.optimizer.param_groups[len(self._ratios):]:
+            lr = group["lr"]
+            group.setdefault("initial_lr", lr.clone() if isinstance(lr, torch.Tensor) else lr)
+            self._ratios.append(float(group["initial_lr"]) / first if first else 1.0)
+        self._snapshot = None  # the optimizer state saved for undoing this step no longer fits: not undone
+        self._apply_lr()
 
     def _begin_step(self) -> None:
         """Ask the policy for this step's LR (the first step uses ``lr_init`` only if the policy

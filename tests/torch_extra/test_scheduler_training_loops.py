@@ -1,0 +1,181 @@
+"""PolicyScheduler in the training loops PyTorch users write: mixed precision (GradScaler skipping
+updates), sparse and complex gradients, parameter groups added during training.
+
+Each reference is PyTorch itself: a run without the feature that must give the same observations
+(a power-of-two loss scale is exact, a sparse gradient is a dense one with zeros, a complex
+parameter is updated as its ``view_as_real``), or the SGD update written out.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from lrgym.baselines.registry import make_baseline  # noqa: E402
+from lrgym.torch import PolicyScheduler  # noqa: E402
+
+torch.set_num_threads(1)
+HORIZON, INNER = 4, 3
+
+
+def _regression(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(96, 5, generator=g) * 30.0  # large inputs: a 2**120 loss scale overflows the gradients
+    y = X @ torch.randn(5, generator=g) + torch.randn(96, generator=g)
+    return X, y
+
+
+def _trace(sched):
+    return sched.last_obs.copy(), sched.lr, int(sched.last_info["updates"]), int(sched.monitor.t)
+
+
+@pytest.mark.parametrize("name", ["plateau", "hypergradient"])
+def test_updates_a_grad_scaler_skips_are_not_recorded(name):
+    """GradScaler skips ``optimizer.step()`` while the scaled gradients overflow. The scheduler must
+    observe only the updates taken: retrying each skipped minibatch, the scaled run takes exactly
+    the plain run's updates (a power-of-two scale is exact), so it sees the same observations,
+    LRs and update counts at every update."""
+    X, y = _regression()
+    runs = []
+    for scaled in (False, True):
+        torch.manual_seed(1)
+        model = torch.nn.Linear(5, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=1e-4)
+        sched = PolicyScheduler(opt, make_baseline(name), horizon=HORIZON, updates_per_step=INNER, lr_init=1e-4)
+        scaler = torch.amp.GradScaler("cpu", init_scale=2.0**120, growth_interval=10**6) if scaled else None
+        trace, skipped = [], 0
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for k in range(HORIZON * INNER):
+                rows = slice(8 * k, 8 * k + 8)
+                while True:
+                    opt.zero_grad()
+                    losses = (model(X[rows]).squeeze(1) - y[rows]) ** 2
+                    if scaler is None:
+                        losses.mean().backward()
+                        opt.step()
+                        taken = True
+                    else:
+                        scale = scaler.get_scale()
+                        scaler.scale(losses.mean()).backward()
+                        scaler.step(opt)
+                        scaler.update()
+                        taken = scaler.get_scale() == scale  # the scale halves exactly when the step is skipped
+                    sched.step(losses.detach())
+                    skipped += not taken
+                    if taken:
+                        break
+                trace.append(_trace(sched))
+        runs.append(trace)
+        if scaled:
+            assert skipped > 0  # the test exercises skipped updates
+            notes = [str(w.message) for w in caught if "did not run" in str(w.message)]
+            assert len(notes) == 1 and "GradScaler" in notes[0]  # said once
+            assert sched.last_epoch == HORIZON * INNER  # the updates taken, as info["updates"]
+    for (obs, lr, updates, t), (obs_s, lr_s, updates_s, t_s) in zip(*runs):
+        np.testing.assert_array_equal(obs_s, obs)
+        assert (lr_s, updates_s, t_s) == (lr, updates, t)
+
+
+def test_a_non_finite_loss_ends_the_run_even_when_the_step_is_skipped():
+    """A GradScaler skips the update of an infinite loss too; the env's rule still calls it divergence."""
+    w = torch.nn.Parameter(torch.ones(3))
+    opt = torch.optim.SGD([w], lr=0.01)
+    sched = PolicyScheduler(opt, make_baseline("fixed", lr=0.01), horizon=HORIZON, updates_per_step=INNER)
+    scaler = torch.amp.GradScaler("cpu")
+    for value in (1.0, float("inf")):
+        opt.zero_grad()
+        loss = (w * w).sum() * value
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        sched.step(loss.detach())
+    assert sched.diverged and sched.done and sched.last_info["diverged"]
+
+
+def _embedding_run(sparse: bool):
+    torch.manual_seed(2)
+    emb = torch.nn.Embedding(12, 4, sparse=sparse)
+    target = torch.linspace(-1.0, 1.0, 4)
+    opt = torch.optim.SGD(emb.parameters(), lr=0.05)
+    sched = PolicyScheduler(opt, make_baseline("hypergradient"), horizon=HORIZON, updates_per_step=INNER,
+                            lr_init=0.05)
+    g = torch.Generator().manual_seed(3)
+    trace = []
+    for _ in range(HORIZON * INNER):
+        idx = torch.randint(0, 12, (6,), generator=g)  # repeated rows: the sparse gradient has duplicates
+        opt.zero_grad()
+        losses = ((emb(idx) - target) ** 2).sum(1)
+        losses.mean().backward()
+        opt.step()
+        sched.step(losses.detach())
+        trace.append(_trace(sched))
+    return trace, emb.weight.grad
+
+
+def test_sparse_gradients_are_observed_as_the_dense_ones():
+    """``nn.Embedding(sparse=True)``: the scheduler reads the sparse gradient (it crashed:
+    'reshape is not implemented for sparse tensors') and sees what it sees with the dense layer."""
+    sparse, grad = _embedding_run(True)
+    assert grad.is_sparse
+    dense, _ = _embedding_run(False)
+    for (obs_s, lr_s, *counts_s), (obs, lr, *counts) in zip(sparse, dense):
+        np.testing.assert_allclose(obs_s, obs, rtol=1e-5, atol=1e-6)
+        assert lr_s == pytest.approx(lr, rel=1e-5) and counts_s == counts
+
+
+def _complex_run(as_real: bool):
+    """A complex least-squares fit; ``as_real``: the same parameter stored as its view_as_real."""
+    g = torch.Generator().manual_seed(4)
+    X = torch.randn(60, 3, dtype=torch.complex64, generator=g)
+    t = X @ torch.tensor([1 + 2j, -1j, 0.5], dtype=torch.complex64)
+    start = torch.randn(3, dtype=torch.complex64, generator=g)
+    w = torch.nn.Parameter(torch.view_as_real(start).clone() if as_real else start.clone())
+    opt = torch.optim.SGD([w], lr=0.02)
+    sched = PolicyScheduler(opt, make_baseline("hypergradient"), horizon=HORIZON, updates_per_step=INNER,
+                            lr_init=0.02)
+    trace = []
+    for k in range(HORIZON * INNER):
+        rows = slice(5 * k, 5 * k + 5)
+        opt.zero_grad()
+        weights = torch.view_as_complex(w) if as_real else w
+        losses = (X[rows] @ weights - t[rows]).abs() ** 2
+        losses.mean().backward()
+        opt.step()
+        sched.step(losses.detach())
+        trace.append(_trace(sched))
+    return trace
+
+
+def test_complex_parameters_are_observed_as_their_real_view():
+    """torch.optim updates a complex parameter as its ``view_as_real``; the gradient features must
+    see the same vector (casting to float dropped the imaginary parts: a wrong norm and cosine)."""
+    for (obs_c, lr_c, *counts_c), (obs, lr, *counts) in zip(_complex_run(False), _complex_run(True)):
+        np.testing.assert_allclose(obs_c, obs, rtol=1e-5, atol=1e-6)
+        assert lr_c == pytest.approx(lr, rel=1e-5) and counts_c == counts
+
+
+def test_a_group_added_during_training_keeps_its_ratio_from_its_first_update():
+    """``optimizer.add_param_group`` (unfreezing a layer): the new group's LR follows the policy,
+    at its ratio to the first group, from its first update on (it kept its own LR for good)."""
+    a, b = torch.nn.Parameter(torch.ones(3)), torch.nn.Parameter(torch.ones(2))
+    opt = torch.optim.SGD([a], lr=0.1)
+    sched = PolicyScheduler(opt, make_baseline("cosine"), horizon=HORIZON, updates_per_step=1)
+    for k in range(HORIZON):
+        if k == 1:
+            opt.add_param_group({"params": [b], "lr": 0.01})
+        opt.zero_grad()
+        loss = (a.sum() - 1.0) ** 2 + (b.sum() + 2.0) ** 2
+        loss.backward()
+        lr, b_before, grad_b = sched.lr, b.detach().clone(), b.grad.clone()
+        opt.step()
+        if k >= 1:  # SGD: b ← b − (policy LR · 0.01 / 0.1) · ∇b
+            torch.testing.assert_close(b.detach(), b_before - lr * 0.1 * grad_b, rtol=0, atol=1e-7)
+            assert opt.param_groups[1]["lr"] == pytest.approx(lr * 0.1, rel=1e-12)
+        sched.step(loss.detach())
+    assert sched.get_last_lr() == pytest.approx([sched.lr, sched.lr * 0.1], rel=1e-12)
+    assert len(sched.state_dict()["ratios"]) == 2
