@@ -21,7 +21,10 @@ agent runs on it unchanged (``lrgym.baselines.evaluation.run_episode(policy, env
 
 Data: ``train_data`` is a tuple of tensors ``(X, y)`` (minibatches of ``batch_size`` rows drawn
 with replacement by lrgym's SplitMix64 generator seeded from ``reset(seed=...)``, so episodes
-are reproducible) or any re-iterable of ``(x, y)`` batches such as a ``DataLoader`` (cycled).
+are reproducible) or any re-iterable of ``(x, y)`` batches such as a ``DataLoader`` or a list
+(cycled: each pass is a new ``iter()``, so a shuffling loader reshuffles, from the torch seed
+``reset`` sets). A generator or other one-shot iterator is refused (``TypeError``), and so is
+data without a batch (``ValueError``): the env could not start its next pass.
 The training objective reported each step is the mean loss over ``eval_data`` (default: the
 first ``eval_rows`` training rows, or the first ``eval_batches`` batches of a loader); the
 validation loss and ``metric_fn`` over ``val_data`` (default metric: 1 − V/V0).
@@ -35,6 +38,7 @@ optimizer name / dict / :class:`~lrgym.optim.OptimizerConfig` (built by
 
 from __future__ import annotations
 
+import collections.abc
 import math
 from typing import Callable
 
@@ -73,6 +77,19 @@ def _reset_parameters(model: torch.nn.Module) -> None:
     for module in model.modules():
         if hasattr(module, "reset_parameters") and callable(module.reset_parameters):
             module.reset_parameters()
+
+
+def _check_reiterable(data) -> None:
+    """Batch data the env cycles must start over at each ``iter()``: a ``DataLoader``, a list of
+    batches, not a generator or other one-shot iterator (which is its own iterator and, once used
+    up, would end the episode with a bare ``StopIteration``)."""
+    if not (hasattr(data, "__iter__") or hasattr(data, "__getitem__")):  # not iterated here: no worker starts
+        raise TypeError(f"train_data of type {type(data).__name__} is not iterable; valid: a tuple (X, y) of "
+                        "tensors, or a re-iterable of (x, y) batches such as a DataLoader or a list")
+    if isinstance(data, collections.abc.Iterator):
+        raise TypeError(f"train_data is a one-shot iterator ({type(data).__name__}): the env cycles its batches "
+                        "over updates and episodes; valid: a tuple (X, y) of tensors, or a re-iterable of (x, y) "
+                        "batches such as a DataLoader or a list (list(...) of your generator)")
 
 
 class TorchTrainingEnv(gym.Env):
@@ -133,6 +150,8 @@ class TorchTrainingEnv(gym.Env):
         self.batch_size = int(batch_size)
         self._tensor_data = isinstance(train_data, (tuple, list)) and len(train_data) == 2 and all(
             isinstance(t, torch.Tensor) for t in train_data)
+        if not self._tensor_data:
+            _check_reiterable(train_data)
         self.train_data = train_data
         if eval_data is None:
             if self._tensor_data:
@@ -145,6 +164,10 @@ class TorchTrainingEnv(gym.Env):
                 and isinstance(val_data[0], torch.Tensor):
             val_data = [tuple(val_data)]
         self.eval_data, self.val_data = list(eval_data), None if val_data is None else list(val_data)
+        if not self.eval_data:
+            raise ValueError(f"the evaluation data has no batch (train_data {type(train_data).__name__} yields "
+                             "none, or eval_data is empty); valid: a tuple (X, y) of tensors or an iterable of "
+                             "(x, y) batches with at least one batch")
         self.action_mode, self.reward_name = action_mode, reward
         self.lr_init = resolve_lr_init(lr_init, opt_name, self.lr_min, self.lr_max)
         self.optimizer_name = opt_name
@@ -173,11 +196,17 @@ class TorchTrainingEnv(gym.Env):
             draw_indices(self._rng_word, X.shape[0], self._rows)
             idx = torch.from_numpy(self._rows)
             return X[idx], y[idx]
+        if self._batches is not None:
+            try:
+                return next(self._batches)
+            except StopIteration:  # one pass done: start the next (a DataLoader reshuffles)
+                pass
+        self._batches = iter(self.train_data)
         try:
             return next(self._batches)
-        except (StopIteration, TypeError):
-            self._batches = iter(self.train_data)
-            return next(self._batches)
+        except StopIteration:
+            raise ValueError(f"train_data ({type(self.train_data).__name__}) yielded no batch in a new pass; "
+                             "valid: a re-iterable of (x, y) batches that yields at least one") from None
 
     def _mean_loss(self, batches) -> float:
         total, n = 0.0, 0

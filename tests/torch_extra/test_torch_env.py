@@ -145,3 +145,52 @@ def test_a_data_loader_is_cycled_and_evaluated_on_its_first_batches():
     assert info["train_loss"] == pytest.approx(expected, rel=1e-6)
     rewards = [env.step(2)[1] for _ in range(4)]
     assert env.monitor.updates == 20 and sum(rewards) > 0
+
+
+class _Batches:
+    """A re-iterable of (x, y) batches whose ``fail_at``-th batch raises ``error`` (a dataset bug)
+    and whose passes after the first may be empty."""
+
+    def __init__(self, X, y, fail_at=None, error=TypeError, passes=None):
+        self.X, self.y, self.fail_at, self.error, self.passes, self.served = X, y, fail_at, error, passes, 0
+
+    def __iter__(self):
+        self.served += 1
+        if self.passes is not None and self.served > self.passes:
+            return iter(())
+        for k in range(0, len(self.y), 16):
+            if self.fail_at is not None and k // 16 == self.fail_at:
+                raise self.error("collate failed on this batch")
+            yield self.X[k:k + 16], self.y[k:k + 16]
+
+
+def _loader_env(data, **kw):
+    return TorchTrainingEnv(lambda: torch.nn.Linear(6, 3), data, torch.nn.CrossEntropyLoss(reduction="none"),
+                            eval_batches=1, **{"horizon": 3, "inner_steps": 4, **kw})
+
+
+def test_batch_data_that_cannot_be_cycled_is_refused_by_name():
+    """A generator is used up after one pass: it ended an episode with a bare StopIteration. Empty
+    data divided by zero. Both are refused at construction, naming the data and what is valid."""
+    X, y = blobs(n=64)
+    with pytest.raises(TypeError, match=r"one-shot iterator \(generator\).*valid:.*DataLoader"):
+        _loader_env(((X[k:k + 16], y[k:k + 16]) for k in range(0, 64, 16)))
+    with pytest.raises(TypeError, match=r"train_data of type int is not iterable; valid:"):
+        _loader_env(7)
+    with pytest.raises(ValueError, match=r"no batch.*train_data list.*valid:"):
+        _loader_env([])
+    env = _loader_env(_Batches(X, y, passes=2))  # construction's evaluation pass, then one training pass
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"train_data \(_Batches\) yielded no batch in a new pass; valid:"):
+        for _ in range(3):
+            env.step(2)  # 12 updates: the 4 batches of a pass, then an empty pass
+
+
+def test_an_error_inside_the_data_is_raised_not_taken_for_the_end_of_a_pass():
+    """A TypeError from the user's data (a collate bug) was caught as 'the end of the pass': the
+    env silently restarted the data and never trained on the batches after it."""
+    X, y = blobs(n=64)
+    env = _loader_env(_Batches(X, y, fail_at=2))
+    env.reset(seed=0)
+    with pytest.raises(TypeError, match="collate failed"):
+        env.step(2)
