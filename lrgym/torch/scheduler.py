@@ -57,7 +57,9 @@ which ends the run as divergence.
 LR: the policy's LR is set on the first parameter group; other groups keep their initial ratio
 to it (like ``LambdaLR``'s per-group base LRs); a group added later with
 ``optimizer.add_param_group`` gets its own LR's ratio to the first group's initial LR, from its
-first update. After ``horizon`` steps, or once training
+first update. The policy owns the LR: until ``done``, an update at an LR something else set
+(another scheduler on the optimizer, a ``LinearLR`` warm-up) is refused with a ``RuntimeError``
+before it runs; PolicyScheduler is not chainable (``ChainedScheduler``, ``SequentialLR``). After ``horizon`` steps, or once training
 diverged (a non-finite or capped loss, non-finite parameters), the policy is no longer asked and
 the LR stays (``sched.done``). A policy with the env's ``rejection_threshold`` (the bold driver)
 gets its step undone as in the env: parameters and optimizer state are restored (the data
@@ -173,14 +175,16 @@ def measure(train_loss_fn, val_fn) -> tuple[float | None, float | None, float]:
 def _register_hooks(sched: "PolicyScheduler") -> tuple:
     """Optimizer step hooks (``register_step_pre_hook`` / ``_post_hook``; they run under
     ``torch.compile`` too) holding the scheduler weakly: before each update, adopt parameter groups
-    added since; after it, count it, so :meth:`PolicyScheduler.step` knows whether the update it
+    added since and check that nothing else changed the LRs; after it, count it, so :meth:`PolicyScheduler.step` knows whether the update it
     is told about happened. Removed when the scheduler is garbage-collected."""
     ref = weakref.ref(sched)
 
     def before(optimizer, args, kwargs):
         live = ref()
-        if live is not None and len(optimizer.param_groups) > len(live._ratios):
-            live._adopt_new_groups()
+        if live is not None:
+            if len(optimizer.param_groups) > len(live._ratios):
+                live._adopt_new_groups()
+            live._check_lrs()
 
     def after(optimizer, args, kwargs):
         live = ref()
@@ -334,6 +338,26 @@ class PolicyScheduler:
             self._ratios.append(float(group["initial_lr"]) / first if first else 1.0)
         self._snapshot = None  # the optimizer state saved for undoing this step no longer fits: not undone
         self._apply_lr()
+
+    def _check_lrs(self) -> None:
+        """Before an update: every group still has the LR this scheduler set. Another LR scheduler on
+        the same optimizer (``LinearLR`` warm-up, ``ChainedScheduler``, ``SequentialLR``) or code of
+        yours that moved it would run updates at an LR the policy does not know it chose. Once the
+        policy's run is over (``done``) the LR is yours again. (A tensor LR off the CPU is not read:
+        reading it would synchronise the device.)"""
+        if self.monitor.done:
+            return
+        for i, (group, lr) in enumerate(zip(self.optimizer.param_groups, self._last_lr)):
+            now = group["lr"]
+            if isinstance(now, torch.Tensor) and now.device.type != "cpu":
+                continue
+            if not math.isclose(float(now), lr, rel_tol=1e-6):  # a float32 tensor LR holds lr rounded
+                raise RuntimeError(
+                    f"optimizer.param_groups[{i}]['lr'] is {float(now):g} at this update, but PolicyScheduler set "
+                    f"{lr:g}: something else changed it (another LR scheduler on this optimizer, e.g. a LinearLR "
+                    "warm-up, or code assigning param_groups[i]['lr']). The policy owns the LR of every group "
+                    "until sched.done and cannot be chained with other schedulers (ChainedScheduler, "
+                    "SequentialLR); valid: leave the LR to the policy (resuming, load the scheduler's state too)")
 
     def _begin_step(self) -> None:
         """Ask the policy for this step's LR (the first step uses ``lr_init`` only if the policy

@@ -179,3 +179,55 @@ def test_a_group_added_during_training_keeps_its_ratio_from_its_first_update():
         sched.step(loss.detach())
     assert sched.get_last_lr() == pytest.approx([sched.lr, sched.lr * 0.1], rel=1e-12)
     assert len(sched.state_dict()["ratios"]) == 2
+
+
+def test_another_lr_scheduler_on_the_optimizer_is_refused_before_its_update():
+    """A LinearLR warm-up on the same optimizer rewrote the LR the policy had set: updates ran at
+    an LR the policy's observation did not show. Refused before the first such update, naming
+    both LRs; once the policy's run is over the LR is the user's again."""
+    w = torch.nn.Parameter(torch.ones(3))
+    opt = torch.optim.SGD([w], lr=0.01)
+    sched = PolicyScheduler(opt, make_baseline("fixed", lr=0.01), horizon=1, updates_per_step=2)
+    torch.optim.lr_scheduler.LinearLR(opt, start_factor=0.1, total_iters=4)  # sets the LR to 0.001 now
+    opt.zero_grad()
+    (w * w).sum().backward()
+    with pytest.raises(RuntimeError, match=r"param_groups\[0\]\['lr'\] is 0.001 .* PolicyScheduler set 0.01.*"
+                                           r"LinearLR.*valid:"):
+        opt.step()
+    torch.testing.assert_close(w.detach(), torch.ones(3), rtol=0, atol=0)  # no update at the wrong LR
+    opt.param_groups[0]["lr"] = 0.01
+    for _ in range(2):
+        opt.zero_grad()
+        loss = (w * w).sum()
+        loss.backward()
+        opt.step()
+        sched.step(loss.detach())
+    assert sched.done
+    opt.param_groups[0]["lr"] = 0.5  # the run is over: the user takes the LR back
+    before = w.detach().clone()
+    opt.step()
+    torch.testing.assert_close(w.detach(), before - 0.5 * w.grad, rtol=0, atol=1e-7)
+
+
+def test_a_tensor_lr_is_filled_in_place_and_followed():
+    """``SGD(lr=torch.tensor(...))``: the scheduler fills the tensor (float32 rounding is not taken
+    for an outside change) and the run sees what the run with a float LR sees."""
+    traces = []
+    for tensor_lr in (False, True):
+        torch.manual_seed(5)
+        model = torch.nn.Linear(5, 1)
+        lr = torch.tensor(1e-4) if tensor_lr else 1e-4
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, foreach=False)
+        sched = PolicyScheduler(opt, make_baseline("hypergradient"), horizon=HORIZON, updates_per_step=INNER,
+                                lr_init=1e-4)
+        X, y = _regression(1)
+        for k in range(HORIZON * INNER):
+            opt.zero_grad()
+            losses = (model(X[8 * k:8 * k + 8]).squeeze(1) - y[8 * k:8 * k + 8]) ** 2
+            losses.mean().backward()
+            opt.step()
+            sched.step(losses.detach())
+        if tensor_lr:
+            assert opt.param_groups[0]["lr"] is lr and float(lr) == pytest.approx(sched.lr, rel=1e-6)
+        traces.append(sched.last_obs.copy())
+    np.testing.assert_allclose(traces[1], traces[0], rtol=1e-4, atol=1e-5)
