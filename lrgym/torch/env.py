@@ -27,7 +27,9 @@ are reproducible) or any re-iterable of ``(x, y)`` batches such as a ``DataLoade
 data without a batch (``ValueError``): the env could not start its next pass.
 The training objective reported each step is the mean loss over ``eval_data`` (default: the
 first ``eval_rows`` training rows, or the first ``eval_batches`` batches of a loader); the
-validation loss and ``metric_fn`` over ``val_data`` (default metric: 1 − V/V0).
+validation loss and ``metric_fn`` over ``val_data`` (default metric: 1 − V/V0). Updates run in
+``model.train()`` mode, measurements (at reset too) in ``model.eval()``: no dropout, and
+BatchNorm's running statistics are used, not moved.
 
 ``model`` is a zero-argument callable returning a fresh ``nn.Module`` (called at every reset,
 after ``torch.manual_seed`` from the env's ``np_random``), or a module, whose parameters are then
@@ -219,6 +221,9 @@ class TorchTrainingEnv(gym.Env):
         return total / max(n, 1)
 
     def _measure(self) -> tuple[float, float, float]:
+        """(objective, validation loss, metric) in eval mode: no dropout, BatchNorm's running
+        statistics used and left as they are (also at reset, where a fresh model is in train mode)."""
+        self.model.eval()
         train = self._mean_loss(self.eval_data)
         if self.val_data is None:
             return train, train, math.nan

@@ -194,3 +194,30 @@ def test_an_error_inside_the_data_is_raised_not_taken_for_the_end_of_a_pass():
     env.reset(seed=0)
     with pytest.raises(TypeError, match="collate failed"):
         env.step(2)
+
+
+def test_the_start_is_measured_in_eval_mode_without_touching_the_model():
+    """A fresh model is in train mode: reset measured L0 and V0 with dropout on and BatchNorm's
+    batch statistics, and the measurement itself moved BatchNorm's running statistics before any
+    update. The reference: PyTorch's eval-mode loss of the model reset left, whose BatchNorm
+    buffers must still be the initial ones (mean 0, variance 1)."""
+    X, y = blobs()
+
+    def model():
+        return torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.BatchNorm1d(16), torch.nn.ReLU(),
+                                   torch.nn.Dropout(0.5), torch.nn.Linear(16, 3))
+
+    env = TorchTrainingEnv(model, (X[:240], y[:240]), torch.nn.CrossEntropyLoss(reduction="none"),
+                           val_data=(X[240:], y[240:]), horizon=3, inner_steps=2)
+    _, info = env.reset(seed=0)
+    bn = env.model[1]
+    torch.testing.assert_close(bn.running_mean, torch.zeros(16), rtol=0, atol=0)
+    torch.testing.assert_close(bn.running_var, torch.ones(16), rtol=0, atol=0)
+    with torch.no_grad():
+        env.model.eval()
+        train = float(torch.nn.functional.cross_entropy(env.model(X[:240]).double(), y[:240]))
+        val = float(torch.nn.functional.cross_entropy(env.model(X[240:]).double(), y[240:]))
+    assert info["train_loss"] == pytest.approx(train, rel=1e-6)
+    assert info["val_loss"] == pytest.approx(val, rel=1e-6)
+    env.step(2)
+    assert bn.running_mean.abs().sum() > 0  # the updates themselves ran in train mode
