@@ -37,7 +37,7 @@ What it measures:
 
 * gradients: the minibatch gradient ``p.grad`` of every parameter of the optimizer, read in
   ``step`` (so call ``step`` after ``optimizer.step()`` and before the next ``zero_grad``): what
-  the optimizer used, so clipped if you clip it, the sum over micro-batches if you accumulate,
+  the optimizer used, so clipped if you clip it, accumulated over micro-batches if you accumulate,
   unscaled after ``GradScaler.step``; a sparse gradient as its dense vector, a complex one as its
   ``view_as_real`` (as ``torch.optim`` treats it);
 * training loss: ``train_loss_fn()`` after each step if given (the training objective on fixed
@@ -325,8 +325,10 @@ class PolicyScheduler:
             self._warned_skip = True
             warnings.warn(
                 "PolicyScheduler.step(loss): optimizer.step() did not run since the last call (torch.amp.GradScaler "
-                "skips it when the gradients overflow; or step() was called before optimizer.step()), so this call "
-                "is not counted as an update: the policy observes the updates taken. Warned once", stacklevel=3)
+                "skips it when the gradients overflow; or step() was called before optimizer.step(), or once per "
+                "micro-batch when accumulating gradients: call it once per optimizer.step(), with all the "
+                "micro-batches' losses), so this call is not counted as an update: the policy observes the updates "
+                "taken. Warned once", stacklevel=3)
 
     def _adopt_new_groups(self) -> None:
         """Groups added by ``optimizer.add_param_group`` after construction get the policy's LR times

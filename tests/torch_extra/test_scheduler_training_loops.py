@@ -231,3 +231,36 @@ def test_a_tensor_lr_is_filled_in_place_and_followed():
             assert opt.param_groups[0]["lr"] is lr and float(lr) == pytest.approx(sched.lr, rel=1e-6)
         traces.append(sched.last_obs.copy())
     np.testing.assert_allclose(traces[1], traces[0], rtol=1e-4, atol=1e-5)
+
+
+def test_gradient_accumulation_records_one_update_per_optimizer_step():
+    """Four micro-batches per ``optimizer.step()``, ``sched.step`` called after each backward (a
+    common slip): only the calls after an update count (warned once, naming accumulation), and
+    the run equals the one calling ``sched.step`` once per update with the last micro-batch's
+    losses; the gradient read is the accumulated one."""
+    X, y = _regression(2)
+    traces = []
+    for per_micro_batch in (False, True):
+        torch.manual_seed(6)
+        model = torch.nn.Linear(5, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=1e-4)
+        sched = PolicyScheduler(opt, make_baseline("hypergradient"), horizon=HORIZON, updates_per_step=INNER,
+                                lr_init=1e-4)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for k in range(HORIZON * INNER):
+                opt.zero_grad()
+                for m in range(4):
+                    rows = slice(8 * (4 * k + m) % 96, 8 * (4 * k + m) % 96 + 8)
+                    losses = (model(X[rows]).squeeze(1) - y[rows]) ** 2
+                    (losses.mean() / 4).backward()
+                    if m == 3:
+                        opt.step()
+                    if per_micro_batch or m == 3:
+                        sched.step(losses.detach())
+        notes = [str(w.message) for w in caught if "did not run" in str(w.message)]
+        assert len(notes) == per_micro_batch and all("accumulating" in n for n in notes)
+        assert sched.last_epoch == HORIZON * INNER
+        traces.append((sched.last_obs.copy(), sched.lr))
+    np.testing.assert_array_equal(traces[1][0], traces[0][0])
+    assert traces[1][1] == traces[0][1]
