@@ -33,7 +33,9 @@ BatchNorm's running statistics are used, not moved.
 
 ``model`` is a zero-argument callable returning a fresh ``nn.Module`` (called at every reset,
 after ``torch.manual_seed`` from the env's ``np_random``), or a module, whose parameters are then
-re-initialised at reset with each submodule's ``reset_parameters``. ``optimizer`` is an lrgym
+re-initialised at reset with each submodule's ``reset_parameters``, after the module's whole state
+(parameters and buffers no ``reset_parameters`` covers, such as a custom module's bare
+``nn.Parameter``) is put back as it was given. ``optimizer`` is an lrgym
 optimizer name / dict / :class:`~lrgym.optim.OptimizerConfig` (built by
 :func:`lrgym.torch.make_optimizer`) or a callable ``(params, lr) -> torch.optim.Optimizer``.
 """
@@ -148,6 +150,9 @@ class TorchTrainingEnv(gym.Env):
         opt_name = self.optimizer_config.name if self.optimizer_config is not None else "custom"
         self.model_fn = model if not isinstance(model, torch.nn.Module) else None
         self.model = model if isinstance(model, torch.nn.Module) else None
+        # a module's state as given (on the CPU): reset returns what no reset_parameters() re-draws to it
+        self._initial_state = None if self.model is None else {
+            k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
         self.loss_fn, self.metric_fn = loss_fn, metric_fn
         self.batch_size = int(batch_size)
         self._tensor_data = isinstance(train_data, (tuple, list)) and len(train_data) == 2 and all(
@@ -252,6 +257,7 @@ class TorchTrainingEnv(gym.Env):
         if self.model_fn is not None:
             self.model = self.model_fn()
         else:
+            self.model.load_state_dict(self._initial_state)  # e.g. a bare nn.Parameter of a custom module
             _reset_parameters(self.model)
         self._rng_word = lrgym_rng.new_state(self.np_random)
         self._batches = None

@@ -107,6 +107,37 @@ def test_a_module_is_reinitialised_with_reset_parameters():
     assert torch.equal(w0, model.weight)
 
 
+class _Scaled(torch.nn.Module):
+    """A custom module with a bare parameter: no ``reset_parameters()`` re-draws ``scale``."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(6, 3)
+        self.scale = torch.nn.Parameter(torch.full((1,), 0.5))
+
+    def forward(self, x):
+        return self.linear(x) * self.scale
+
+
+def test_reset_puts_back_what_no_reset_parameters_covers():
+    """The custom module's ``scale`` kept its trained value across resets: the next episode
+    started from trained weights, and ``reset(seed=s)`` gave other observations each time.
+    Reference: the value the module was given, and the first episode of the same seed."""
+    X, y = blobs()
+    model = _Scaled()
+    env = TorchTrainingEnv(model, (X, y), torch.nn.CrossEntropyLoss(reduction="none"), horizon=3, inner_steps=4)
+
+    def episode():
+        obs = [env.reset(seed=3)[0]]
+        assert model.scale.item() == 0.5
+        obs += [env.step(4)[0] for _ in range(3)]
+        return np.concatenate(obs)
+
+    first = episode()
+    assert model.scale.item() != 0.5  # trained
+    np.testing.assert_array_equal(episode(), first)
+
+
 def test_divergence_terminates_with_the_documented_penalty():
     """Least squares at LR 10 explodes: terminated, finite observation, return −log(cap_factor)."""
     X, _ = blobs()
