@@ -44,7 +44,9 @@ What it measures:
   rows, as lrgym's families report it), else the step's mean minibatch loss; the episode's L0
   is ``train_loss_fn()`` at construction, else the first minibatch loss;
 * validation: ``val_fn()`` returns a loss, or ``(loss, metric)`` (metric higher is better);
-  without it the validation features repeat the training loss.
+  without it the validation features repeat the training loss. Both functions run under
+  ``torch.no_grad()`` in whatever mode the model is in (the scheduler does not know the model):
+  with dropout or BatchNorm, call ``model.eval()`` in them and ``model.train()`` before returning.
 * ``step(losses)`` takes per-example losses (``reduction="none"``) for the loss-spread feature;
   a scalar loss works too (that feature then reads 0). It is required: the policy observes
   every update, so ``step()`` without a loss, epoch style, raises ``TypeError``.
