@@ -30,6 +30,18 @@ def flat_grad(params) -> np.ndarray:
     return torch.cat([part.to(dtype=torch.float64, device="cpu") for part in parts]).numpy()
 
 
+def losses_array(loss) -> np.ndarray:
+    """An update's loss — per-example losses or their mean, a tensor on any device or numbers —
+    as a flat float64 NumPy vector on the CPU (an empty one is a ``ValueError``)."""
+    if isinstance(loss, torch.Tensor):
+        arr = loss.detach().to(dtype=torch.float64, device="cpu").reshape(-1).numpy()
+    else:
+        arr = np.asarray(loss, dtype=np.float64).reshape(-1)
+    if arr.size == 0:
+        raise ValueError("empty loss; valid: a scalar loss or a vector of per-example losses")
+    return arr
+
+
 def params_finite(params) -> bool:
     """True if every parameter tensor is finite (no NaN or inf)."""
     with torch.no_grad():

@@ -71,7 +71,7 @@ from lrgym.settings import (
     positive_int,
     resolve_lr_init,
 )
-from lrgym.torch._tensors import flat_grad, params_finite
+from lrgym.torch._tensors import flat_grad, losses_array, params_finite
 from lrgym.torch.optim import make_optimizer
 
 __all__ = ["TorchTrainingEnv"]
@@ -287,7 +287,7 @@ class TorchTrainingEnv(gym.Env):
             losses = self.loss_fn(self.model(x), y)
             losses.mean().backward()
             self.optimizer.step()
-            self.monitor.record_update(losses.detach().double().reshape(-1).numpy(), flat_grad(params),
+            self.monitor.record_update(losses_array(losses), flat_grad(params),
                                        params_finite(params))
         self.model.eval()
         if self.monitor.diverged:

@@ -111,7 +111,7 @@ from lrgym.settings import (
 )
 from lrgym.tasks.base import S_TRAIN_LOSS
 from lrgym.tasks.stats import is_bad
-from lrgym.torch._tensors import flat_grad, params_finite  # noqa: F401 (flat_grad: lrgym.torch.flat_grad)
+from lrgym.torch._tensors import flat_grad, losses_array, params_finite  # noqa: F401 (flat_grad: lrgym.torch.flat_grad)
 from lrgym.torch.checkpoint import TAG, class_name, from_checkpoint, get_object_state, set_object_state, to_checkpoint
 
 __all__ = ["PolicyScheduler", "check_policy", "flat_grad", "measure"]
@@ -121,15 +121,6 @@ TORCH_CLASS = {"sgd": "SGD", "momentum": "SGD", "nesterov": "SGD", "adam": "Adam
                "adagrad": "Adagrad"}
 #: env keywords a policy may ask for that the scheduler honours
 SUPPORTED_OPTIONS = ("optimizer", "action_mode", "factors", "rejection_threshold", "lr_init")
-
-
-def _losses_array(loss) -> np.ndarray:
-    if isinstance(loss, torch.Tensor):
-        return loss.detach().to(dtype=torch.float64, device="cpu").reshape(-1).numpy()
-    arr = np.asarray(loss, dtype=np.float64).reshape(-1)
-    if arr.size == 0:
-        raise ValueError("step(loss): empty loss; valid: a scalar loss or a vector of per-example losses")
-    return arr
 
 
 def policy_name(policy) -> str:
@@ -312,7 +303,7 @@ class PolicyScheduler:
         if self.monitor.done:
             self.last_epoch += stepped
             return
-        losses = _losses_array(loss)
+        losses = losses_array(loss)
         if not stepped and not is_bad(float(losses.mean()), self.monitor.loss_cap):
             self._skipped_update()
             return  # nothing changed: no update to observe (a non-finite loss still ends the run)

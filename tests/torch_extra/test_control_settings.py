@@ -188,3 +188,18 @@ def test_metric_delta_needs_the_scheduler_to_measure_a_metric():
         PolicyScheduler(opt, make_baseline("fixed"), horizon=3, reward="metric_delta", val_fn=lambda: 1.0)
     sched = PolicyScheduler(opt, make_baseline("fixed"), horizon=3, reward="metric_delta", val_fn=lambda: (1.0, 0.5))
     assert sched.monitor.reward == "metric_delta"
+
+
+@pytest.mark.parametrize("empty", [torch.zeros(0), [], np.zeros((0, 3))])
+def test_an_empty_loss_is_named_whatever_its_kind(empty):
+    """``step(loss)`` with no losses: a ValueError naming what is valid, for a tensor too (an
+    empty tensor went on to the monitor, whose step mean is then 0/0)."""
+    from lrgym.baselines.registry import make_baseline
+
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    sched = PolicyScheduler(opt, make_baseline("fixed"), horizon=3)
+    model(torch.ones(1, 2)).sum().backward()
+    opt.step()
+    with pytest.raises(ValueError, match="empty loss.*per-example losses"):
+        sched.step(empty)
