@@ -165,11 +165,18 @@ def measure(train_loss_fn, val_fn) -> tuple[float | None, float | None, float]:
     return train, val, metric
 
 
-def _register_hooks(sched: "PolicyScheduler") -> tuple:
+def _register_hooks(sched: "PolicyScheduler") -> tuple | None:
     """Optimizer step hooks (``register_step_pre_hook`` / ``_post_hook``; they run under
     ``torch.compile`` too) holding the scheduler weakly: before each update, adopt parameter groups
-    added since and check that nothing else changed the LRs; after it, count it, so :meth:`PolicyScheduler.step` knows whether the update it
-    is told about happened. Removed when the scheduler is garbage-collected."""
+    added since and check that nothing else changed the LRs; after it, count it, so
+    :meth:`PolicyScheduler.step` knows whether the update it is told about happened. Removed when
+    the scheduler is garbage-collected. None for an optimizer whose ``step`` runs no hooks (a
+    wrapper subclassing ``Optimizer`` without calling its ``__init__``, such as Accelerate's):
+    every ``step(loss)`` is then an update taken, and the LRs are not checked."""
+    optimizer = sched.optimizer
+    if not (getattr(type(optimizer).step, "hooked", False) and hasattr(optimizer, "_optimizer_step_pre_hooks")
+            and hasattr(optimizer, "_optimizer_step_post_hooks")):
+        return None
     ref = weakref.ref(sched)
 
     def before(optimizer, args, kwargs):
@@ -184,7 +191,7 @@ def _register_hooks(sched: "PolicyScheduler") -> tuple:
         if live is not None:
             live._opt_steps += 1
 
-    handles = (sched.optimizer.register_step_pre_hook(before), sched.optimizer.register_step_post_hook(after))
+    handles = (optimizer.register_step_pre_hook(before), optimizer.register_step_post_hook(after))
     for handle in handles:
         weakref.finalize(sched, handle.remove)
     return handles
@@ -299,7 +306,7 @@ class PolicyScheduler:
                 "PolicyScheduler.step(loss) needs the loss of the update just taken: its per-example losses "
                 "(e.g. F.cross_entropy(output, target, reduction='none')) or their mean, a tensor or a number. "
                 "Call it after every optimizer.step(), not once per epoch: the policy observes each update")
-        stepped, self._opt_steps = self._opt_steps > 0, 0
+        stepped, self._opt_steps = self._opt_steps > 0 or self._hooks is None, 0
         if self.monitor.done:
             self.last_epoch += stepped
             return
@@ -331,6 +338,8 @@ class PolicyScheduler:
             lr = group["lr"]
             group.setdefault("initial_lr", lr.clone() if isinstance(lr, torch.Tensor) else lr)
             self._ratios.append(float(group["initial_lr"]) / first if first else 1.0)
+        if self.monitor.done:  # the run is over: the LRs are the user's, none is set
+            return
         self._snapshot = None  # the optimizer state saved for undoing this step no longer fits: not undone
         self._apply_lr()
 
@@ -400,6 +409,18 @@ class PolicyScheduler:
                 group["lr"].fill_(lr)
             else:
                 group["lr"] = lr
+
+    def __getstate__(self) -> dict:
+        """``copy.deepcopy`` / ``pickle``: everything but the hook handles (a copied optimizer has
+        no hooks: torch's ``Optimizer.__getstate__`` drops them); :meth:`__setstate__` registers
+        the copy's own on its optimizer, so the copy counts its own updates."""
+        state = self.__dict__.copy()
+        state.pop("_hooks", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._hooks = _register_hooks(self)
 
     # ---- torch.optim.lr_scheduler conventions ----------------------------------------------------
 

@@ -264,3 +264,114 @@ def test_gradient_accumulation_records_one_update_per_optimizer_step():
         traces.append((sched.last_obs.copy(), sched.lr))
     np.testing.assert_array_equal(traces[1][0], traces[0][0])
     assert traces[1][1] == traces[0][1]
+
+
+def _run_updates(model, opt, sched, batches):
+    """``batches`` of (rows) updates, each: zero_grad, backward, optimizer.step, sched.step."""
+    X, y = _regression(2)
+    for k in batches:
+        opt.zero_grad()
+        losses = (model(X[8 * k:8 * k + 8]).squeeze(1) - y[8 * k:8 * k + 8]) ** 2
+        losses.mean().backward()
+        opt.step()
+        sched.step(losses.detach())
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_a_copied_scheduler_counts_the_updates_of_its_own_optimizer(how):
+    """A scheduler copied (``copy.deepcopy``, ``pickle``) with its optimizer and model drives the
+    copied optimizer: torch's Optimizer drops its step hooks when copied, so the copy saw none of
+    its updates (each taken for one GradScaler skipped: nothing recorded, last_epoch stuck) and
+    ``pickle`` failed on the hooks. The reference is the original run, continued on the same
+    batches: the copy must give its observations, LR and update count."""
+    import copy
+    import pickle
+
+    torch.manual_seed(3)
+    model = torch.nn.Linear(5, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-4)
+    sched = PolicyScheduler(opt, make_baseline("plateau"), horizon=HORIZON, updates_per_step=INNER, lr_init=1e-4)
+    _run_updates(model, opt, sched, range(4))
+    bundle = (model, opt, sched)
+    model2, opt2, sched2 = copy.deepcopy(bundle) if how == "deepcopy" else pickle.loads(pickle.dumps(bundle))
+    assert sched2.optimizer is opt2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no 'optimizer.step() did not run' warning
+        _run_updates(model2, opt2, sched2, range(4, 9))
+    _run_updates(model, opt, sched, range(4, 9))
+    assert sched2.last_epoch == sched.last_epoch == 9
+    assert _trace(sched2)[1:] == _trace(sched)[1:]
+    np.testing.assert_array_equal(sched2.last_obs, sched.last_obs)
+
+
+class _Wrapped(torch.optim.Optimizer):
+    """An optimizer wrapper as Accelerate's ``AcceleratedOptimizer`` is: a subclass of Optimizer
+    that never calls ``Optimizer.__init__`` and delegates to the optimizer it wraps (so it has no
+    step hooks of its own)."""
+
+    def __init__(self, inner):  # noqa: D107 - no super().__init__(), as the wrappers do
+        self.inner = inner
+
+    @property
+    def param_groups(self):
+        return self.inner.param_groups
+
+    @property
+    def state(self):
+        return self.inner.state
+
+    def step(self, closure=None):
+        return self.inner.step(closure)
+
+    def zero_grad(self, set_to_none=True):
+        self.inner.zero_grad(set_to_none)
+
+    def state_dict(self):
+        return self.inner.state_dict()
+
+    def load_state_dict(self, state):
+        self.inner.load_state_dict(state)
+
+
+def test_an_optimizer_wrapper_without_step_hooks_is_driven_as_before():
+    """A wrapper without step hooks was an AttributeError at construction. It is driven as any
+    optimizer was before the hooks: every ``step(loss)`` an update. The reference is the same run
+    on the bare SGD."""
+    traces = []
+    for wrapped in (False, True):
+        torch.manual_seed(4)
+        model = torch.nn.Linear(5, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=1e-4)
+        driven = _Wrapped(opt) if wrapped else opt
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the wrapper is no torch.optim.SGD: the class warning
+            sched = PolicyScheduler(driven, make_baseline("plateau"), horizon=HORIZON, updates_per_step=INNER,
+                                    lr_init=1e-4)
+        _run_updates(model, driven, sched, range(HORIZON * INNER))
+        traces.append((sched.last_epoch, sched.lr, sched.last_obs.copy()))
+    assert traces[1][:2] == traces[0][:2] == (HORIZON * INNER, traces[0][1])
+    np.testing.assert_array_equal(traces[1][2], traces[0][2])
+
+
+def test_a_group_added_after_the_run_leaves_the_users_lrs_alone():
+    """Once ``done`` the LR is the user's: a group added then must not make the scheduler write
+    its LRs back over those the user set (it did, at the new group's first update)."""
+    a, b = torch.nn.Parameter(torch.ones(3)), torch.nn.Parameter(torch.ones(2))
+    opt = torch.optim.SGD([a], lr=0.1)
+    sched = PolicyScheduler(opt, make_baseline("fixed", lr=0.1), horizon=1, updates_per_step=1)
+    opt.zero_grad()
+    loss = (a.sum() - 1.0) ** 2
+    loss.backward()
+    opt.step()
+    sched.step(loss.detach())
+    assert sched.done
+    opt.param_groups[0]["lr"] = 0.5  # the user's LR after the run
+    opt.add_param_group({"params": [b], "lr": 0.02})
+    opt.zero_grad()
+    loss = (a.sum() - 1.0) ** 2 + (b.sum() + 2.0) ** 2
+    loss.backward()
+    a_before, b_before = a.detach().clone(), b.detach().clone()
+    opt.step()  # SGD as the user set it: a at 0.5, b at 0.02
+    torch.testing.assert_close(a.detach(), a_before - 0.5 * a.grad, rtol=0, atol=1e-7)
+    torch.testing.assert_close(b.detach(), b_before - 0.02 * b.grad, rtol=0, atol=1e-7)
+    assert [g["lr"] for g in opt.param_groups] == [0.5, 0.02]
