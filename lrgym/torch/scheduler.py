@@ -178,10 +178,13 @@ def _register_hooks(sched: "PolicyScheduler") -> tuple | None:
             and hasattr(optimizer, "_optimizer_step_post_hooks")):
         return None
     ref = weakref.ref(sched)
+    optimizer._lrgym_policy_scheduler = ref  # the newest scheduler built on it owns its LRs
 
     def before(optimizer, args, kwargs):
         live = ref()
-        if live is not None:
+        # a scheduler replaced by a newer one on this optimizer (still referenced somewhere, e.g. a
+        # notebook's output history) no longer owns the LRs: it must not refuse the newer one's
+        if live is not None and getattr(optimizer, "_lrgym_policy_scheduler", None) is ref:
             if len(optimizer.param_groups) > len(live._ratios):
                 live._adopt_new_groups()
             live._check_lrs()

@@ -375,3 +375,23 @@ def test_a_group_added_after_the_run_leaves_the_users_lrs_alone():
     torch.testing.assert_close(a.detach(), a_before - 0.5 * a.grad, rtol=0, atol=1e-7)
     torch.testing.assert_close(b.detach(), b_before - 0.02 * b.grad, rtol=0, atol=1e-7)
     assert [g["lr"] for g in opt.param_groups] == [0.5, 0.02]
+
+
+def test_a_scheduler_built_anew_on_the_optimizer_owns_its_lrs():
+    """Building a new scheduler on the same optimizer (re-running a notebook cell, starting over)
+    while the old one is still referenced (the notebook's output history) raised 'something else
+    changed it' at the first update: the old one's hook refused the new one's LR. The newest owns
+    the LRs; the reference is SGD's update at the new policy's LR."""
+    w = torch.nn.Parameter(torch.ones(3))
+    opt = torch.optim.SGD([w], lr=0.01)
+    old = PolicyScheduler(opt, make_baseline("fixed", lr=0.01), horizon=4, updates_per_step=1)
+    new = PolicyScheduler(opt, make_baseline("fixed", lr=0.05), horizon=4, updates_per_step=1)
+    for _ in range(3):
+        opt.zero_grad()
+        loss = (w * w).sum()
+        loss.backward()
+        before = w.detach().clone()
+        opt.step()
+        torch.testing.assert_close(w.detach(), before - 0.05 * w.grad, rtol=0, atol=1e-7)
+        new.step(loss.detach())
+    assert new.last_epoch == 3 and not old.done
