@@ -23,8 +23,9 @@ Data: ``train_data`` is a tuple of tensors ``(X, y)`` (minibatches of ``batch_si
 with replacement by lrgym's SplitMix64 generator seeded from ``reset(seed=...)``, so episodes
 are reproducible) or any re-iterable of ``(x, y)`` batches such as a ``DataLoader`` or a list
 (cycled: each pass is a new ``iter()``, so a shuffling loader reshuffles, from the torch seed
-``reset`` sets). A generator or other one-shot iterator is refused (``TypeError``), and so is
-data without a batch (``ValueError``): the env could not start its next pass.
+``reset`` sets), or an endless iterator such as a generator streaming batches (read on across
+episodes). A finite one-shot iterator is a ``ValueError`` once used up, and so is data without a
+batch: the env could not start its next pass.
 The training objective reported each step is the mean loss over ``eval_data`` (default: the
 first ``eval_rows`` training rows, or the first ``eval_batches`` batches of a loader); the
 validation loss and ``metric_fn`` over ``val_data`` (default metric: 1 − V/V0). Updates run in
@@ -43,6 +44,7 @@ optimizer name / dict / :class:`~lrgym.optim.OptimizerConfig` (built by
 from __future__ import annotations
 
 import collections.abc
+import copy
 import math
 from typing import Callable
 
@@ -83,17 +85,13 @@ def _reset_parameters(model: torch.nn.Module) -> None:
             module.reset_parameters()
 
 
-def _check_reiterable(data) -> None:
-    """Batch data the env cycles must start over at each ``iter()``: a ``DataLoader``, a list of
-    batches, not a generator or other one-shot iterator (which is its own iterator and, once used
-    up, would end the episode with a bare ``StopIteration``)."""
+def _check_iterable(data) -> None:
+    """Batch data the env cycles: a ``DataLoader`` or a list of batches starts over at each
+    ``iter()``; an endless iterator (a generator streaming batches) is read on. A finite one-shot
+    iterator cannot start over: :meth:`TorchTrainingEnv._next_batch` says so when it is used up."""
     if not (hasattr(data, "__iter__") or hasattr(data, "__getitem__")):  # not iterated here: no worker starts
         raise TypeError(f"train_data of type {type(data).__name__} is not iterable; valid: a tuple (X, y) of "
                         "tensors, or a re-iterable of (x, y) batches such as a DataLoader or a list")
-    if isinstance(data, collections.abc.Iterator):
-        raise TypeError(f"train_data is a one-shot iterator ({type(data).__name__}): the env cycles its batches "
-                        "over updates and episodes; valid: a tuple (X, y) of tensors, or a re-iterable of (x, y) "
-                        "batches such as a DataLoader or a list (list(...) of your generator)")
 
 
 class TorchTrainingEnv(gym.Env):
@@ -152,13 +150,14 @@ class TorchTrainingEnv(gym.Env):
         self.model = model if isinstance(model, torch.nn.Module) else None
         # a module's state as given (on the CPU): reset returns what no reset_parameters() re-draws to it
         self._initial_state = None if self.model is None else {
-            k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+            k: v.detach().to("cpu", copy=True) if isinstance(v, torch.Tensor) else copy.deepcopy(v)
+            for k, v in self.model.state_dict().items()}  # a module's get_extra_state() may be any object
         self.loss_fn, self.metric_fn = loss_fn, metric_fn
         self.batch_size = int(batch_size)
         self._tensor_data = isinstance(train_data, (tuple, list)) and len(train_data) == 2 and all(
             isinstance(t, torch.Tensor) for t in train_data)
         if not self._tensor_data:
-            _check_reiterable(train_data)
+            _check_iterable(train_data)
         self.train_data = train_data
         if eval_data is None:
             if self._tensor_data:
@@ -212,6 +211,10 @@ class TorchTrainingEnv(gym.Env):
         try:
             return next(self._batches)
         except StopIteration:
+            if isinstance(self.train_data, collections.abc.Iterator):
+                raise ValueError(f"train_data, a one-shot iterator ({type(self.train_data).__name__}), is used up: "
+                                 "it cannot start a new pass; valid: a re-iterable of (x, y) batches such as a "
+                                 "DataLoader or a list (list(...) of your generator), or an endless iterator") from None
             raise ValueError(f"train_data ({type(self.train_data).__name__}) yielded no batch in a new pass; "
                              "valid: a re-iterable of (x, y) batches that yields at least one") from None
 

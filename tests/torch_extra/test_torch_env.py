@@ -201,11 +201,14 @@ def _loader_env(data, **kw):
 
 
 def test_batch_data_that_cannot_be_cycled_is_refused_by_name():
-    """A generator is used up after one pass: it ended an episode with a bare StopIteration. Empty
-    data divided by zero. Both are refused at construction, naming the data and what is valid."""
+    """A finite generator is used up after one pass: it ended an episode with a bare StopIteration;
+    it is a ValueError naming it once used up. Empty data divided by zero: refused at
+    construction, naming the data and what is valid."""
     X, y = blobs(n=64)
-    with pytest.raises(TypeError, match=r"one-shot iterator \(generator\).*valid:.*DataLoader"):
-        _loader_env(((X[k:k + 16], y[k:k + 16]) for k in range(0, 64, 16)))
+    env = _loader_env(((X[k:k + 16], y[k:k + 16]) for k in range(0, 64, 16)))  # 1 batch for eval, 3 left
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"one-shot iterator \(generator\), is used up.*valid:.*DataLoader"):
+        env.step(2)  # 4 updates
     with pytest.raises(TypeError, match=r"train_data of type int is not iterable; valid:"):
         _loader_env(7)
     with pytest.raises(ValueError, match=r"no batch.*train_data list.*valid:"):
@@ -252,3 +255,55 @@ def test_the_start_is_measured_in_eval_mode_without_touching_the_model():
     assert info["val_loss"] == pytest.approx(val, rel=1e-6)
     env.step(2)
     assert bn.running_mean.abs().sum() > 0  # the updates themselves ran in train mode
+
+
+def test_an_endless_generator_of_batches_is_read_on():
+    """A generator streaming batches without end (synthetic data) was refused at construction as
+    a one-shot iterator, although the env never needs it to start over. The reference is the
+    same batches as a list, which the env re-iterates: the same run."""
+    import itertools
+
+    X, y = blobs(n=64)
+    batches = [(X[k:k + 16], y[k:k + 16]) for k in range(0, 64, 16)]
+    runs = []
+    for data in (batches, (b for b in itertools.cycle(batches))):
+        env = _loader_env(data, eval_data=batches[:1], horizon=3, inner_steps=3)
+        obs, _ = env.reset(seed=0)
+        trace = [obs]
+        for _ in range(3):
+            obs, reward, *_ = env.step(2)
+            trace += [obs, reward]
+        runs.append(trace)
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+
+
+class _Tagged(torch.nn.Module):
+    """A module with extra state (``get_extra_state``: any object, here a dict) besides a layer."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer, self.tag = torch.nn.Linear(6, 3), {"calls": 0}
+
+    def forward(self, x):
+        self.tag["calls"] += 1
+        return self.layer(x)
+
+    def get_extra_state(self):
+        return dict(self.tag)
+
+    def set_extra_state(self, state):
+        self.tag = dict(state)
+
+
+def test_a_module_with_extra_state_is_put_back_at_reset():
+    """A module whose state_dict holds extra state that is no tensor failed at construction
+    ('dict' object has no attribute 'detach'); reset puts it back as given."""
+    X, y = blobs(n=64)
+    model = _Tagged()
+    env = TorchTrainingEnv(model, (X, y), torch.nn.CrossEntropyLoss(reduction="none"), horizon=2, inner_steps=2)
+    env.reset(seed=0)
+    env.step(2)
+    assert model.tag["calls"] > 0
+    env.reset(seed=0)
+    assert model.get_extra_state() == {"calls": 1}  # as given, then the reset's one measurement pass
