@@ -50,6 +50,8 @@ these dtypes over the sub-environments, each with gymnasium's boolean mask ``"_k
 
 from __future__ import annotations
 
+import operator
+
 import numba
 import numpy as np
 
@@ -127,12 +129,18 @@ def family_index(name: str) -> int:
 def family_name(index) -> str:
     """The family name of an ``info["family"]`` index (``"unknown"`` for −1, a family outside
     :data:`FAMILY_NAMES`). Anything else is no index an env gives: ``ValueError`` naming it and
-    the valid ones (a wrong column or a float read as the family must not pass as "unknown")."""
-    if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)) \
-            or not -1 <= int(index) < len(FAMILY_NAMES):
+    the valid ones (a wrong column or a float read as the family must not pass as "unknown").
+    An integer is any object Python takes as an index (``operator.index``): a NumPy integer or
+    0-d array, a one-element integer tensor (TorchRL's infos), not a bool or a float."""
+    i = None
+    if not (isinstance(index, (bool, np.bool_)) or str(getattr(index, "dtype", "")).endswith("bool")):
+        try:
+            i = operator.index(index)
+        except TypeError:
+            pass
+    if i is None or not -1 <= i < len(FAMILY_NAMES):
         raise ValueError(f"family index {index!r} invalid; valid: -1 (a family outside the table) or "
                          + ", ".join(f"{i} ({n})" for i, n in enumerate(FAMILY_NAMES)))
-    i = int(index)
     return FAMILY_NAMES[i] if i >= 0 else "unknown"
 
 

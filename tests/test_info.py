@@ -305,3 +305,16 @@ def test_family_name_refuses_what_no_env_gives(index):
     assert all(family_name(i) in FAMILY_NAMES + ("unknown",) for i in possible)
     with pytest.raises(ValueError, match=rf"family index {re.escape(repr(index))} invalid; valid: -1 .* 0 \(linreg\)"):
         family_name(index)
+
+
+def test_family_name_takes_the_integers_clients_hold():
+    """``info["family"]`` as clients hand it back: a NumPy 0-d array, a one-element integer tensor
+    (TorchRL stacks infos as tensors); int() of them worked before the check, which refused them.
+    The reference is FAMILY_NAMES itself; floats and bools stay refused."""
+    torch = pytest.importorskip("torch")
+    for i, name in enumerate(FAMILY_NAMES):
+        assert family_name(np.array(i)) == name == family_name(torch.tensor(i)) == family_name(torch.tensor([i]))
+    assert family_name(torch.tensor(-1)) == "unknown"
+    for bad in (torch.tensor(1.0), torch.tensor(True), np.array(True), np.array(1.0), torch.tensor([0, 1])):
+        with pytest.raises(ValueError, match=r"family index .* invalid; valid: -1"):
+            family_name(bad)
