@@ -57,6 +57,16 @@ _NO_OPTIMUM = np.float64(math.nan)  # a monitored task of your own states no opt
 __all__ = ["TrainingMonitor"]
 
 
+def _finite_number(value) -> bool:
+    """``value`` is a finite number (any real a float() reads: a NumPy integer, a 0-d tensor), not a bool."""
+    if value is None or isinstance(value, (bool, np.bool_, str, bytes)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
 class TrainingMonitor:
     """Statistics → observation and reward, one env step = ``updates_per_step`` updates.
 
@@ -101,12 +111,12 @@ class TrainingMonitor:
         ``reward="metric_delta"`` rewards the change of the validation metric, so it needs
         ``val_metric`` from the start (a ``ValueError`` otherwise: every reward would be NaN).
         """
-        if self.reward == "metric_delta" and not (isinstance(val_metric, (int, float, np.floating))
-                                                  and math.isfinite(val_metric)):
+        if self.reward == "metric_delta" and not _finite_number(val_metric):
             raise ValueError(
                 f"reward='metric_delta' rewards the change of the validation metric, but the episode "
                 f"starts with val_metric={val_metric!r}: give the metric (PolicyScheduler: a val_fn "
-                f"returning (loss, metric); TrainingMonitor.start(..., val_metric=M0)), or choose a "
+                f"returning (loss, metric); TorchTrainingEnv: val_data and metric_fn; "
+                f"TrainingMonitor.start(..., val_metric=M0)), or choose a "
                 f"reward of the loss; valid choices: "
                 + ", ".join(r for r in REWARDS if r != "metric_delta"))
         self.stats[:] = 0.0

@@ -43,3 +43,16 @@ def test_loss_rewards_need_no_metric():
     monitor.start(0.1, train_loss=2.0)
     assert step(monitor, 1.0, math.nan) == pytest.approx(math.log(2.0))
 
+
+
+def test_metric_delta_takes_a_metric_of_any_real_number_type():
+    """A metric as users compute it, a NumPy integer (a count of correct answers) or a 0-d array,
+    was refused as missing; the rewards are its differences, as for a float."""
+    for start in (np.int64(3), np.array(3.0), np.float32(3.0)):
+        monitor = TrainingMonitor(horizon=2, updates_per_step=1, reward="metric_delta")
+        monitor.start(0.1, train_loss=2.0, val_metric=start)
+        assert step(monitor, 1.5, 5.0) == pytest.approx(2.0, rel=0, abs=1e-12)
+    for bad in (True, "0.5"):
+        with pytest.raises(ValueError, match="metric_delta"):
+            TrainingMonitor(horizon=2, updates_per_step=1, reward="metric_delta").start(0.1, train_loss=2.0,
+                                                                                         val_metric=bad)
