@@ -224,10 +224,17 @@ class GroupScheduler(ABC):
 
     def _rates(self, groups: Groups, units: list) -> dict[str, float]:
         """How fast each running group's clock runs: the units it holds over the units it could
-        use (its running and pending jobs, at most ``n_workers`` less the units still starting)."""
+        use (its running and pending jobs, at most ``n_workers`` less the units still starting).
+
+        While a unit is starting, the pool is taken to be the units started less those starting:
+        fewer units than ``n_workers`` are started only when the jobs need no more, so a pending
+        job then waits for a starting unit, not for a unit another group holds (with
+        ``n_workers`` there, a group on every placed unit of a cluster short of CPUs was charged
+        a fraction of its wall clock, and a hang outlived its limit that many times)."""
         held = Counter(u.job[1].group for u in units if u.job is not None)
         pending = Counter(job.group for _, job in groups.pending)
-        usable = self.n_workers - sum(u.job is None and not self._ready(u) for u in units)
+        starting = sum(u.job is None and not self._ready(u) for u in units)
+        usable = (len(units) if starting else self.n_workers) - starting
         return {g: h / max(h, min(usable, h + pending[g])) for g, h in held.items()}
 
     def _charge(self, groups: Groups, units: list) -> None:

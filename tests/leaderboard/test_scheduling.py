@@ -172,3 +172,24 @@ def test_both_pools_use_the_shared_rules():
         assert issubclass(cls, GroupScheduler)
         for step in ("run", "_dispatch", "_usable", "_charge", "_timeout", "_answer", "_expire", "_fail"):
             assert getattr(cls, step) is getattr(GroupScheduler, step), (cls, step)
+
+
+def test_a_group_on_every_placed_unit_is_charged_its_wall_clock_while_a_unit_starts():
+    """Three units allowed, a group of two jobs: two units started, one never placed (a cluster
+    short of CPUs). The group runs on the only unit that runs, so its clock is the wall clock;
+    it ran at half of it (the unstarted third unit counted as one it could use), so a job that
+    hangs outlived its limit twice (a review of the Ray placement rule, 2026-12-04)."""
+
+    class OneNeverReady(FakePool):
+        def _ready(self, unit):
+            return unit.n != 1
+
+        def _wait(self, busy, timeout):
+            return super()._wait([u for u in busy if u.job is not None and u.n != 1], timeout)
+
+    pool = OneNeverReady(n_workers=3, time_limit=0.4)
+    t0 = time.monotonic()
+    results = pool.run([Job("evil", {"do": "hang"})] * 2)
+    assert results["evil"].failed and results["evil"].reason.startswith("timeout")
+    assert 0.4 <= results["evil"].finished - t0 < 0.7  # at twice its limit before
+    assert len(pool.units) == 2 and pool.units[1].ran == []
