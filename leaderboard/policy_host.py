@@ -394,13 +394,22 @@ def _import_target(spec: dict):
 
 
 def _classes_of(module) -> str:
-    """The valid choices of a target's ``:Name``: the public classes ``module`` defines itself."""
+    """The valid choices of a target's ``:Name``: what :func:`_instantiate` takes that ``module``
+    defines itself and names publicly, a policy class, a factory function or a policy instance
+    (an object with ``act``)."""
+    import inspect
+
+    def policy_like(v) -> bool:
+        if isinstance(v, type) or inspect.isfunction(v):
+            return getattr(v, "__module__", None) == module.__name__
+        return hasattr(v, "act") and not inspect.ismodule(v) and not inspect.isroutine(v)
+
     try:
-        names = sorted(n for n, v in vars(module).items() if not n.startswith("_") and isinstance(v, type)
-                       and getattr(v, "__module__", None) == module.__name__)
+        names = sorted(n for n, v in vars(module).items() if not n.startswith("_") and policy_like(v))
     except Exception:  # noqa: BLE001 - the module is the submitter's: its names are only a hint
         names = []
-    return f"valid choices: the classes it defines, {', '.join(names)}" if names else "it defines no class"
+    return (f"valid choices: what it defines (a policy class, factory or instance), {', '.join(names)}" if names
+            else "it defines no policy class, factory or instance")
 
 
 def _instantiate(obj, family: str):

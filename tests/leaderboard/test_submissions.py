@@ -236,24 +236,35 @@ def test_a_killed_graders_worker_folders_are_swept_by_the_next_pool(tmp_path):
 
 
 def test_a_misspelt_class_is_named_with_the_classes_the_file_defines(refs, tmp_path):
-    """``file.py:Nope`` fails with the classes the file defines as the valid choices (it named only
-    the bad one); the classes are read back from the file with ``ast`` (the reference), the
-    imported one and the private one are not offered."""
+    """``file.py:Nope`` fails with what the file defines that a target may name as the valid
+    choices (it named only the bad one): its public classes and factory functions, read back from
+    the file with ``ast`` (the reference), and a policy instance (an object with ``act``); the
+    imported names and the private ones are not offered. A factory or an instance was left out,
+    and a file of factories only said 'it defines no class'."""
     import ast
 
     src = tmp_path / "mine.py"
-    src.write_text("from collections import OrderedDict\n\nclass Careful:\n    def reset(self, info): pass\n"
+    src.write_text("from collections import OrderedDict\nfrom os.path import join\n\n"
+                   "class Careful:\n    def reset(self, info): pass\n"
                    "    def act(self, obs, info): return 2\n\nclass Bold(Careful):\n    pass\n\n"
-                   "class _Helper:\n    pass\n")
+                   "class _Helper:\n    pass\n\ndef make_policy(family):\n    return Careful()\n\n"
+                   "shared = Careful()\nCOUNT = 3\n")
+    factories = tmp_path / "factories" / "only.py"
+    factories.parent.mkdir()
+    factories.write_text("def make(family=None):\n    class P:\n        def reset(self, info): pass\n"
+                         "        def act(self, obs, info): return 2\n    return P()\n")
     empty = tmp_path / "empty" / "nothing.py"
     empty.parent.mkdir()
     empty.write_text("X = 1\n")
-    defined = sorted(n.name for n in ast.parse(src.read_text()).body
-                     if isinstance(n, ast.ClassDef) and not n.name.startswith("_"))
-    assert defined == ["Bold", "Careful"]
-    outcome, none = run_suite([submission_spec(f"{src}:Carefull"), submission_spec(f"{empty}:P", name="empty")],
-                              SUITE, references=refs, n_workers=1, time_limit=60)
-    assert not outcome.ok and not none.ok
-    assert outcome.entry.failure_reason.endswith(
-        f"has no attribute 'Carefull'; valid choices: the classes it defines, {', '.join(defined)}")
-    assert none.entry.failure_reason.endswith("has no attribute 'P'; it defines no class")
+    body = ast.parse(src.read_text()).body
+    defined = sorted([n.name for n in body if isinstance(n, (ast.ClassDef, ast.FunctionDef))
+                      and not n.name.startswith("_")] + ["shared"])  # shared = Careful(): an instance
+    assert defined == ["Bold", "Careful", "make_policy", "shared"]
+    outcome, factory, none = run_suite(
+        [submission_spec(f"{src}:Carefull"), submission_spec(f"{factories}:Make", name="factory"),
+         submission_spec(f"{empty}:P", name="empty")], SUITE, references=refs, n_workers=1, time_limit=60)
+    assert not outcome.ok and not factory.ok and not none.ok
+    what = "valid choices: what it defines (a policy class, factory or instance)"
+    assert outcome.entry.failure_reason.endswith(f"has no attribute 'Carefull'; {what}, {', '.join(defined)}")
+    assert factory.entry.failure_reason.endswith(f"has no attribute 'Make'; {what}, make")
+    assert none.entry.failure_reason.endswith("has no attribute 'P'; it defines no policy class, factory or instance")
