@@ -40,7 +40,10 @@ node that runs it, so the cluster's nodes need no shared file system.
 from __future__ import annotations
 
 import json
+import math
 import os
+import time
+import warnings
 from pathlib import Path
 
 from lrgym.baselines.backend import RAY_RETRIES, connect
@@ -227,6 +230,7 @@ class RayWorkerPool(GroupScheduler):
         self._attempts: dict[int, int] = {}  # during a run: job index -> Ray workers lost running it
         self._files: dict[str, tuple] = {}  # during a run: policy -> (its spec, its files), read once
         self._fingerprint = code_fingerprint()  # the driver's: every actor's node must match it
+        self._placement_warned = False  # during a run: the user was told no actor can be placed
 
     def _begin_run(self) -> None:
         """Per-run state: clean what killed actors of an earlier run left on this node, and start
@@ -236,6 +240,7 @@ class RayWorkerPool(GroupScheduler):
         sweep_orphaned_scratch()
         self._attempts, self._files = {}, {}
         self.lost_workers = 0
+        self._placement_warned = False
 
     # -- the transport ----------------------------------------------------------------------------
 
@@ -262,6 +267,9 @@ class RayWorkerPool(GroupScheduler):
         rel, files = self._files[key]
         return {**job.payload, "policy": rel}, files
 
+    #: seconds with no actor placed (none running a job) before the user is warned, once per run
+    PLACEMENT_PATIENCE = 60.0
+
     def _ready(self, slot: _Slot) -> bool:
         return slot.ready
 
@@ -269,7 +277,21 @@ class RayWorkerPool(GroupScheduler):
         """The busy slots that answered; a starting slot (no job) whose actor now runs becomes
         ready (an actor that could not start counts as ready: its first job meets the loss)."""
         refs = [s.ref if s.job is not None else s.placed for s in busy]
-        ready, _ = self.ray.wait(refs, num_returns=1, timeout=timeout)
+        if self._placement_warned or any(s.job is not None for s in busy):
+            ready, _ = self.ray.wait(refs, num_returns=1, timeout=timeout)
+        else:  # nothing runs, every actor waits for a CPU: say so if it lasts (it may last for ever)
+            t0 = time.monotonic()  # (no group holds an actor, so none has a deadline: timeout is None)
+            ready, _ = self.ray.wait(refs, num_returns=1, timeout=min(math.inf if timeout is None else timeout,
+                                                                     self.PLACEMENT_PATIENCE))
+            if not ready and time.monotonic() - t0 >= self.PLACEMENT_PATIENCE - 0.01:
+                self._placement_warned = True
+                free = self.ray.available_resources().get("CPU", 0)
+                total = self.ray.cluster_resources().get("CPU", 0)
+                warnings.warn(
+                    f"for {self.PLACEMENT_PATIENCE:g} s no grader actor could be placed: {len(busy)} wait for a CPU "
+                    f"and the Ray cluster has {free:g} of its {total:g} CPUs free (other jobs hold them, or a node "
+                    "is lost); the run waits until one frees (no submission's time limit counts meanwhile)",
+                    RuntimeWarning, stacklevel=2)
         for s in busy:
             if s.job is None and s.placed in ready:
                 s.ready = True
@@ -282,6 +304,12 @@ class RayWorkerPool(GroupScheduler):
         ray = self.ray
         try:
             node = ray.get(slot.placed)
+        except ray.exceptions.RayTaskError as exc:  # describe raised there: an lrgym without it, a broken one
+            lines = [line for line in str(exc).splitlines() if line.strip()]
+            raise NodeMismatch(
+                f"a Ray node could not report what its results depend on ({lines[0] if lines else ''}: "
+                f"{lines[-1] if lines else type(exc).__name__}); install the same Python environment and lrgym "
+                "(the same code) on every node") from None
         except ray.exceptions.RayError:  # the actor did not start: its first job meets the loss
             return
         where = node.pop("node", "?")

@@ -247,6 +247,71 @@ def test_a_node_with_other_code_stops_the_run_before_its_results_count(cluster):
     assert RayWorkerPool(1).run([Job("g", {"op": "sleep", "seconds": 0})])["g"].replies == [{"ok": True}]
 
 
+def test_a_node_that_cannot_report_its_code_stops_the_run(cluster):
+    """A node with another lrgym runs its own GraderHost (Ray imports the class there): one from
+    before the check has no ``describe``, and its error was taken for an actor that did not
+    start, so the node ran jobs unchecked (a review of the node check, 2026-12-04). The run now
+    stops, naming what the node said."""
+    import ray.cloudpickle
+
+    from lrgym.leaderboard.ray_pool import GraderHost, NodeMismatch, RayWorkerPool
+
+    class NoDescribe(GraderHost):
+        def describe(self):
+            raise AttributeError("'GraderHost' object has no attribute 'describe'")
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this file
+    pool = RayWorkerPool(1)
+    pool._host = pool.ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(NoDescribe)
+    with pytest.raises(NodeMismatch, match=r"could not report .*no attribute 'describe'"):
+        pool.run([Job("g", {"op": "sleep", "seconds": 0})])
+
+
+def test_the_user_is_told_when_no_actor_can_be_placed(cluster):
+    """With every CPU of the cluster held by another job, no actor is placed, no job handed out,
+    no time limit counts: the run waits, and without a word it waited for ever (a review of the
+    placement rule, 2026-12-04). After ``PLACEMENT_PATIENCE`` s a warning says why; once a CPU
+    frees, the run goes on."""
+    import threading
+    import time
+    import warnings
+
+    import ray
+
+    from lrgym.leaderboard.ray_pool import RayWorkerPool
+
+    @ray.remote(num_cpus=1)
+    class Blocker:
+        def ready(self):
+            return True
+
+    blockers = [Blocker.remote() for _ in range(2)]
+    caught: list = []
+
+    def free_a_cpu_once_told():
+        deadline = time.monotonic() + 60
+        while not caught and time.monotonic() < deadline:
+            time.sleep(0.1)
+        ray.kill(blockers[0])
+
+    try:
+        ray.get([b.ready.remote() for b in blockers], timeout=120)
+        pool = RayWorkerPool(1, time_limit=60)
+        pool.PLACEMENT_PATIENCE = 2.0
+        freer = threading.Thread(target=free_a_cpu_once_told, daemon=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            freer.start()
+            result = pool.run([Job("g", {"op": "sleep", "seconds": 0})])["g"]
+        freer.join()
+        told = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+        assert any("no grader actor could be placed" in m and "0 of its 2 CPUs free" in m for m in told), told
+        assert not result.failed and result.replies == [{"ok": True}]
+    finally:
+        for b in blockers:
+            ray.kill(b)
+
+
 def test_the_drivers_sandbox_setting_holds_on_the_nodes(cluster, monkeypatch):
     """A Ray worker has its node's environment (what ``ray start`` had), not the driver's: a
     hosted grader's ``LRGYM_SANDBOX=require`` never reached the grader workers, so a node
@@ -302,10 +367,13 @@ def test_a_group_over_its_time_limit_is_killed_with_its_grader_worker(cluster):
     """The time limit holds on Ray: the actor is killed, and its grader worker dies with it.
 
     The grader worker is watched while the job runs, so the check after it has seen it live. The
-    limit counts from the group's start, Ray actor start included (≈ 2.7 s on a slow 2-core VM
+    limit counted from the group's start, Ray actor start included (≈ 2.7 s on a slow 2-core VM
     when idle): with a 2-s limit the actor was killed before it had started a grader worker at
     all, and a 12-s limit was not enough once, with the full suite on both cores and a PyTorch
-    run beside it. 30 s leaves room for a loaded machine; the test waits that long, in one worker."""
+    run beside it. 30 s leaves room for a loaded machine; the test waits that long, in one worker.
+    Since the placement rule (9f9134c) the limit counts from the job's hand-out, after the actor
+    is placed: the run's end is timed from the grader worker's start, not from before the actor's
+    (whose start, unbounded on a loaded machine, is outside the limit now)."""
     import threading
     import time
 
@@ -314,19 +382,31 @@ def test_a_group_over_its_time_limit_is_killed_with_its_grader_worker(cluster):
     limit = 30
     before = _grader_workers()
     outcome = {}
-    t0 = time.monotonic()
-    run = threading.Thread(target=lambda: outcome.update(
-        RayWorkerPool(1, time_limit=limit).run([Job("slow", {"op": "sleep", "seconds": 120})])))
+
+    def grade():
+        try:
+            outcome.update(RayWorkerPool(1, time_limit=limit).run([Job("slow", {"op": "sleep", "seconds": 120})]))
+        except BaseException as exc:  # noqa: BLE001 - shown by the assertion below, not lost in the thread
+            outcome["error"] = exc
+
+    run = threading.Thread(target=grade)
     run.start()
-    seen = set()
+    seen, first_seen = set(), None
     while run.is_alive():
-        seen |= _grader_workers() - before
+        now = _grader_workers() - before
+        if now and first_seen is None:
+            first_seen = time.monotonic()
+        seen |= now
         time.sleep(0.05)
     run.join()
+    ended = time.monotonic()
+    assert "error" not in outcome, f"the run raised {outcome.get('error')!r}"
     result = outcome["slow"]
     assert result.failed and f"exceeded the wall-clock limit of {limit} s" in result.reason
-    assert time.monotonic() - t0 < limit + 40
     assert seen, "the slow job's grader worker was never seen running under this test process"
+    # the limit counts from the job's hand-out, once the actor is placed (its start is not
+    # charged, and takes long on a loaded machine): timed from the grader worker's start
+    assert ended - first_seen < limit + 40
     deadline = time.monotonic() + 15
     while _grader_workers() - before and time.monotonic() < deadline:
         time.sleep(0.2)
