@@ -40,7 +40,7 @@ import numpy as np
 from lrgym.baselines.wrappers import ClipReward, RepeatInstances
 from lrgym.env import LRControlEnv
 from lrgym.features import FEATURE_NAMES
-from lrgym.settings import DEFAULT_FACTORS
+from lrgym.settings import DEFAULT_FACTORS, positive_int
 
 
 @dataclass(frozen=True)
@@ -153,10 +153,8 @@ class QLearningConfig:
     discretiser: Discretiser = field(default_factory=Discretiser)
 
     def __post_init__(self):
-        for key in ("episodes", "repeats"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{key}={value!r} out of range; valid: a positive integer")
+        for key in ("episodes", "repeats"):  # lrgym.settings' rule: a Python or NumPy integer, not a bool
+            setattr(self, key, positive_int(key, getattr(self, key)))
 
 
 def train(config: QLearningConfig, progress: bool = False) -> QLearningPolicy:

@@ -39,6 +39,7 @@ from lrgym.baselines.controller import ControllerNet, action_from_ln_lr, control
 from lrgym.baselines.outputs import SHIPPED_WEIGHTS, add_output_arguments, output_path, runs_dir
 from lrgym.baselines.score import floored, score
 from lrgym.info import FAMILY_NAMES
+from lrgym.settings import positive_int
 
 HERE = Path(__file__).parent
 #: the shipped recipe
@@ -364,9 +365,10 @@ def main(argv=None) -> int:
         parser.error(f"--config {args.config}: {exc}")
     if args.generations is not None:
         cfg.generations = args.generations
-    if isinstance(cfg.generations, bool) or not isinstance(cfg.generations, int) or cfg.generations < 1:
-        parser.error(f"generations={cfg.generations!r} out of range; valid: a positive integer "
-                     "(--generations or the config's generations)")
+    try:
+        cfg.generations = positive_int("generations", cfg.generations)
+    except ValueError as exc:
+        parser.error(f"{exc}: --generations or the config's generations")
     path = output_path(SHIPPED_WEIGHTS / WEIGHTS_NAME, ship=args.ship, out=args.out)
     if path.is_dir():  # before the references and generations, not after
         parser.error(f"--out {path} is a folder; valid: a file path, e.g. {path / WEIGHTS_NAME}")

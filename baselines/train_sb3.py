@@ -32,6 +32,7 @@ from pathlib import Path
 from lrgym.baselines import outputs
 from lrgym.baselines.families import env_kwargs_for
 from lrgym.rewards import REWARDS
+from lrgym.settings import positive_int
 from lrgym.tasks import FAMILIES
 from lrgym.baselines.sb3_agents import ACTION_MODES, ALGOS, SB3Policy
 from lrgym.baselines.wrappers import ClipObservation, ClipReward, HorizonIsTerminal, RepeatInstances
@@ -64,10 +65,8 @@ class TrainConfig:
     def __post_init__(self):
         if self.algo not in ALGOS:
             raise ValueError(f"unknown algo {self.algo!r}; valid choices: {', '.join(ALGOS)}")
-        for key in ("total_timesteps", "n_envs", "repeats", "threads"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{key}={value!r} out of range; valid: a positive integer")
+        for key in ("total_timesteps", "n_envs", "repeats", "threads"):  # a Python or NumPy integer, not a bool
+            setattr(self, key, positive_int(key, getattr(self, key)))
 
     @property
     def action_mode(self) -> str:

@@ -48,6 +48,7 @@ from lrgym.baselines.backend import Backend, add_backend_arguments
 from lrgym.baselines.families import MIXED, available_families, env_kwargs_for
 from lrgym.baselines.reference import RULE, ConstantLRRuns, coarse_grid
 from lrgym.baselines.score import score
+from lrgym.settings import positive_int
 
 COMMAND = "python -m lrgym.baselines.tune"
 
@@ -216,8 +217,7 @@ def check_arguments(families, instances, seeds, names) -> list[str]:
     bad = [n for n in names or () if n not in tunable()]
     if bad:
         raise ValueError(f"baseline(s) {bad!r} not tuned here; valid choices: {', '.join(tunable())}")
-    if isinstance(instances, bool) or not isinstance(instances, int) or instances < 1:
-        raise ValueError(f"instances={instances!r} out of range; valid: a positive integer (train instances per family)")
+    positive_int("instances", instances)  # train instances per family: a Python or NumPy integer
     if not seeds:
         raise ValueError(f"seeds={seeds!r} invalid; valid: at least one env seed, e.g. (0,)")
     return list(names or tunable())

@@ -124,3 +124,27 @@ def test_tune_and_val_table_refuse_a_folder_as_their_output_file(tmp_path, monke
             main(argv)
         assert stop.value.code == 2 and f"{flag} {folder} is a folder; valid: a file path" in capsys.readouterr().err
     assert list(folder.iterdir()) == []
+
+
+def test_counts_given_as_numpy_integers_are_taken_as_the_python_ones():
+    """The training configs' new count checks refused a NumPy integer (a sweep over np.arange)
+    as 'out of range'; lrgym.settings.positive_int, the env's rule, takes it. The reference is
+    the Python int: the same config, a plain int after the check; bools and 0 stay refused."""
+    import numpy as np
+
+    from lrgym.baselines.qlearning import QLearningConfig
+    from lrgym.baselines.tune import check_arguments, tunable
+
+    q = QLearningConfig(episodes=np.int64(3), repeats=np.int32(2))
+    assert (q.episodes, q.repeats) == (3, 2) and type(q.episodes) is int and type(q.repeats) is int
+    assert check_arguments(["quadratic"], np.int64(2), (0,), None) == tunable()
+    for bad in (True, np.int64(0)):
+        with pytest.raises(ValueError, match="episodes=.* out of range; valid: a positive integer"):
+            QLearningConfig(episodes=bad)
+        with pytest.raises(ValueError, match="instances=.* out of range; valid: a positive integer"):
+            check_arguments(["quadratic"], bad, (0,), None)
+    sb3 = pytest.importorskip("stable_baselines3")  # noqa: F841 - train_sb3 imports it
+    from lrgym.baselines.train_sb3 import TrainConfig
+
+    t = TrainConfig(total_timesteps=np.int64(64), n_envs=np.int64(2), repeats=np.int64(1), threads=np.int64(1))
+    assert (t.total_timesteps, t.n_envs, t.repeats, t.threads) == (64, 2, 1, 1) and type(t.n_envs) is int
