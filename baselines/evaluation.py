@@ -113,9 +113,13 @@ def evaluate(
     ``instances`` are instance seeds of the env's instance set (default: the first five); an
     empty ``instances`` or ``seeds`` is a ``ValueError`` (it returned no runs, silently).
     """
+    # read once: a generator (or other iterator) has no len(), and seeds are iterated once per instance
+    given_as = {"instances": instances, "seeds": seeds}
+    instances = None if instances is None else list(instances)
+    seeds = list(seeds)
     for what, given in (("instances", instances), ("seeds", seeds)):
         if given is not None and len(given) == 0:
-            raise ValueError(f"{what}={given!r} is empty; valid: at least one "
+            raise ValueError(f"{what}={given_as[what]!r} is empty; valid: at least one "
                              + ("instance seed of the instance set (or None: its first five)" if what == "instances"
                                 else "env seed, e.g. [0]"))
     if env is None:

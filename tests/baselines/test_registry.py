@@ -180,3 +180,20 @@ def test_evaluate_refuses_an_empty_run_list(kwargs, named):
     [trajectory] = evaluate(policy, {"family": "quadratic", "horizon": 2}, instance_set="val", instances=[10_000],
                             seeds=[3])
     assert (trajectory.instance, trajectory.seed) == (10_000, 3)
+
+
+def test_evaluate_takes_instances_and_seeds_as_any_iterable():
+    """``len()`` of the empty-list check (07b450b) made a generator of instances a TypeError, and
+    a generator of seeds was used up by the first instance (the others ran no seed). The
+    reference is run_episode on every (instance, seed) pair."""
+    from lrgym.baselines.evaluation import make_env, run_episode
+
+    policy = make_baseline("fixed", family="quadratic")
+    kwargs = {"family": "quadratic", "horizon": 2, "instance_set": "val"}
+    trajs = evaluate(policy, {"family": "quadratic", "horizon": 2}, instance_set="val",
+                     instances=(i for i in (10_000, 10_001)), seeds=iter((0, 1)))
+    env = make_env(policy, kwargs)
+    expected = [run_episode(policy, env, s, i) for i in (10_000, 10_001) for s in (0, 1)]
+    assert [(t.instance, t.seed) for t in trajs] == [(10_000, 0), (10_000, 1), (10_001, 0), (10_001, 1)]
+    for got, want in zip(trajs, expected):
+        np.testing.assert_array_equal(got.rewards, want.rewards)
