@@ -30,7 +30,11 @@ Failures:
   above the cluster's CPUs): an actor holds its CPU while it lives, so one Ray cannot place
   yet is given no job (:meth:`GroupScheduler._ready`) and no group's clock runs for it; the
   placed actors run the jobs. (A job sent to an actor never placed waited forever: a run
-  without a time limit hung, a submission failed with a timeout it never ran into.)
+  without a time limit hung, a submission failed with a timeout it never ran into.) When no
+  actor at all can be placed the run waits, and says so after :attr:`RayWorkerPool.PLACEMENT_PATIENCE` s;
+* a node whose lrgym cannot report its fingerprint (one from before the check, a broken one:
+  ``describe`` or the actor's constructor raises there) stops the run like one that differs
+  (:class:`NodeMismatch`), instead of failing each entry as a lost Ray worker.
 
 A submission given as a file (``path/to/policy.py:Name`` and the ``.py`` files beside it, or an
 SB3 zip and its sidecar) is read on the driver and written to a private temporary folder on the
@@ -304,14 +308,16 @@ class RayWorkerPool(GroupScheduler):
         ray = self.ray
         try:
             node = ray.get(slot.placed)
-        except ray.exceptions.RayTaskError as exc:  # describe raised there: an lrgym without it, a broken one
-            lines = [line for line in str(exc).splitlines() if line.strip()]
-            raise NodeMismatch(
-                f"a Ray node could not report what its results depend on ({lines[0] if lines else ''}: "
-                f"{lines[-1] if lines else type(exc).__name__}); install the same Python environment and lrgym "
-                "(the same code) on every node") from None
-        except ray.exceptions.RayError:  # the actor did not start: its first job meets the loss
-            return
+        except ray.exceptions.RayError as exc:
+            # describe (RayTaskError) or GraderHost() (its creation task) raised there: the node's
+            # own lrgym, from before the check or broken; every job of it would fail as a lost worker
+            if isinstance(exc, ray.exceptions.RayTaskError) or getattr(exc, "actor_init_failed", False):
+                lines = [line for line in str(exc).splitlines() if line.strip()]
+                raise NodeMismatch(
+                    f"a Ray node could not report what its results depend on ({lines[0] if lines else ''}: "
+                    f"{lines[-1] if lines else type(exc).__name__}); install the same Python environment and "
+                    "lrgym (the same code) on every node") from None
+            return  # the actor was lost before it ran (its node gone): its first job meets the loss
         where = node.pop("node", "?")
         differ = {k: (v, node.get(k)) for k, v in self._fingerprint.items() if node.get(k) != v}
         if differ:

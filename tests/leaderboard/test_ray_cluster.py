@@ -250,8 +250,10 @@ def test_a_node_with_other_code_stops_the_run_before_its_results_count(cluster):
 def test_a_node_that_cannot_report_its_code_stops_the_run(cluster):
     """A node with another lrgym runs its own GraderHost (Ray imports the class there): one from
     before the check has no ``describe``, and its error was taken for an actor that did not
-    start, so the node ran jobs unchecked (a review of the node check, 2026-12-04). The run now
-    stops, naming what the node said."""
+    start, so the node ran jobs unchecked; one from before the driver's settings were passed
+    fails in its constructor, taken for a lost worker, so every entry failed with "lost its Ray
+    worker" (a review of the node check, 2026-12-04). The run now stops, naming what the node
+    said."""
     import ray.cloudpickle
 
     from lrgym.leaderboard.ray_pool import GraderHost, NodeMismatch, RayWorkerPool
@@ -265,6 +267,14 @@ def test_a_node_that_cannot_report_its_code_stops_the_run(cluster):
     pool._host = pool.ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(NoDescribe)
     with pytest.raises(NodeMismatch, match=r"could not report .*no attribute 'describe'"):
         pool.run([Job("g", {"op": "sleep", "seconds": 0})])
+
+    class OldSignature(GraderHost):  # one from before the driver's settings were passed
+        def __init__(self, quiet=True, hidden=(), env=None):
+            raise TypeError("GraderHost.__init__() takes from 1 to 3 positional arguments but 4 were given")
+
+    pool._host = pool.ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(OldSignature)
+    with pytest.raises(NodeMismatch, match=r"could not report .*takes from 1 to 3 positional"):
+        pool.run([Job("g", {"op": "sleep", "seconds": 0})])  # was: the entry failed, "lost its Ray worker"
 
 
 def test_the_user_is_told_when_no_actor_can_be_placed(cluster):
