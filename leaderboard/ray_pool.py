@@ -70,9 +70,10 @@ class NodeMismatch(RuntimeError):
 
 def code_fingerprint() -> dict:
     """What a node's results depend on besides the job: the Python (major.minor, as Ray itself
-    requires) and numerics packages' versions and a hash of lrgym's code (every ``.py`` of lrgym, lrgym.baselines and
-    lrgym.leaderboard: :func:`lrgym.kernel_cache.package_fingerprint`), so that a node with
-    another version or a local edit is found, not averaged into the scores."""
+    requires) and numerics packages' versions, a hash of lrgym's code (every ``.py`` of lrgym, lrgym.baselines and
+    lrgym.leaderboard: :func:`lrgym.kernel_cache.package_fingerprint`) and one of the baselines'
+    shipped weights and tuned values (:func:`shipped_files_hash`), so that a node with another
+    version or a local edit is found, not averaged into the scores."""
     import hashlib
     import platform
     from importlib import metadata
@@ -92,7 +93,21 @@ def code_fingerprint() -> dict:
     for package in (lrgym, lrgym.baselines, lrgym.leaderboard):  # read now (10 ms), not a cached hash
         code.update(package_fingerprint.__wrapped__(package.__path__[0]))
     out["code"] = code.hexdigest()[:16]
+    out["baseline files"] = shipped_files_hash(Path(lrgym.baselines.__path__[0]))
     return out
+
+
+def shipped_files_hash(baselines_dir: Path) -> str:
+    """A hash of the files the baselines are made from besides code: the tuned values and
+    settings (``*.json``) and the trained weights (``weights/``), which training and tuning with
+    ``--ship`` rewrite in place; a node with other ones ranks other baselines under the same names."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted([*baselines_dir.glob("*.json"), *(baselines_dir / "weights").glob("*")]):
+        if path.is_file():
+            digest.update(path.relative_to(baselines_dir).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def ship_files(spec: dict) -> tuple[dict, dict[str, bytes]]:

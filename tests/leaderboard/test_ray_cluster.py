@@ -247,6 +247,33 @@ def test_a_node_with_other_code_stops_the_run_before_its_results_count(cluster):
     assert RayWorkerPool(1).run([Job("g", {"op": "sleep", "seconds": 0})])["g"].replies == [{"ok": True}]
 
 
+def test_the_node_check_covers_the_baselines_shipped_weights_and_tuned_values(tmp_path):
+    """A node's baselines are made from its own ``baselines/weights/`` and ``tuned.json``, which
+    ``--ship`` rewrites in place: a node with other ones ranked other baselines under the same
+    names, and the fingerprint (``.py`` files only) did not see it (a review of the node check,
+    2026-12-04). No cluster needed: the hash of a copy changes with one byte of a weights file."""
+    import shutil
+
+    import lrgym.baselines
+    from lrgym.leaderboard.ray_pool import code_fingerprint, shipped_files_hash
+
+    here = Path(lrgym.baselines.__path__[0])
+    assert code_fingerprint()["baseline files"] == shipped_files_hash(here)
+    copy = tmp_path / "baselines"
+    copy.mkdir()
+    for f in here.glob("*.json"):
+        shutil.copy(f, copy / f.name)
+    shutil.copytree(here / "weights", copy / "weights")
+    assert shipped_files_hash(copy) == shipped_files_hash(here)
+    weights = sorted((copy / "weights").glob("*.npz"))[0]
+    original = weights.read_bytes()
+    weights.write_bytes(original[:-1] + b"x")
+    assert shipped_files_hash(copy) != shipped_files_hash(here)
+    weights.write_bytes(original)
+    (copy / "tuned.json").write_text("{}")
+    assert shipped_files_hash(copy) != shipped_files_hash(here)
+
+
 def test_a_node_that_cannot_report_its_code_stops_the_run(cluster):
     """A node with another lrgym runs its own GraderHost (Ray imports the class there): one from
     before the check has no ``describe``, and its error was taken for an actor that did not
