@@ -369,8 +369,10 @@ def warm_up(env_id: str, mode: str) -> None:
     instance of each kind (family, streaming or not, data set, depth) among the first 400.
 
     lrgym's vector env types a batched kernel and a ``numba.typed.List`` per kernel kind the
-    first time a kind appears in the process (≈ 1 – 4 s each, not cached on disk); a short timed
-    run that met a new kind would measure that one-time cost instead of the steady rate."""
+    first time a kind appears in the process (≈ 1 – 4 s each, not cached on disk), and the typed
+    lists' item operations the first time a sub-env moves from one kind to another (≈ 1.3 s on a
+    2.6 GHz Xeon VM): so every sub-env is then reset onto another kind. A short timed run that met
+    either would measure that one-time cost instead of the steady rate."""
     import gymnasium as gym
 
     import lrgym  # noqa: F401
@@ -390,6 +392,10 @@ def warm_up(env_id: str, mode: str) -> None:
         for env, k in zip(envs.envs, picks.values()):
             env.reset(seed=0, options={"instance": k})
     for _ in range(3):
+        envs.step(np.full(len(picks), KEEP))
+    if mode != "sync" and len(picks) > 1:  # every sub-env changes kind: the kernel groups' typed
+        shifted = list(picks.values())[1:] + list(picks.values())[:1]  # lists remove, pop and set
+        envs.reset(seed=1, options={"instance": shifted})  # items (compiled in-process on first use)
         envs.step(np.full(len(picks), KEEP))
     envs.close()
 
@@ -413,12 +419,15 @@ def vector_vs_sync(env_id: str, n: int, rounds: int, clock=time.thread_time) -> 
 
 def gymnasium_benchmark_step(env_id: str, seconds: float = 5.0) -> float:
     """gymnasium's own ``benchmark_step`` on ``gym.make(env_id)``: random actions, default
-    settings, resets (new instances) included; wall clock, after a short warm-up."""
+    settings, resets (new instances) included; wall clock, after :func:`warm_up` (SyncVectorEnv's
+    sub-envs are ``gym.make`` envs: it loads every single-env kernel the id can need, which a
+    cold Numba cache would otherwise compile inside the timed seconds) and a short warm-up."""
     import gymnasium as gym
     from gymnasium.utils.performance import benchmark_step
 
     import lrgym  # noqa: F401
 
+    warm_up(env_id, "sync")
     env = gym.make(env_id)
     benchmark_step(env, target_duration=0.5)
     return benchmark_step(env, target_duration=seconds)
