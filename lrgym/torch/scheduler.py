@@ -165,39 +165,17 @@ def measure(train_loss_fn, val_fn) -> tuple[float | None, float | None, float]:
     return train, val, metric
 
 
-def _register_hooks(sched: "PolicyScheduler") -> tuple | None:
-    """Optimizer step hooks (``register_step_pre_hook`` / ``_post_hook``; they run under
-    ``torch.compile`` too) holding the scheduler weakly: before each update, adopt parameter groups
-    added since and check that nothing else changed the LRs; after it, count it, so
-    :meth:`PolicyScheduler.step` knows whether the update it is told about happened. Removed when
-    the scheduler is garbage-collected. None for an optimizer whose ``step`` runs no hooks (a
-    wrapper subclassing ``Optimizer`` without calling its ``__init__``, such as Accelerate's):
-    every ``step(loss)`` is then an update taken, and the LRs are not checked."""
-    optimizer = sched.optimizer
-    if not (getattr(type(optimizer).step, "hooked", False) and hasattr(optimizer, "_optimizer_step_pre_hooks")
-            and hasattr(optimizer, "_optimizer_step_post_hooks")):
-        return None
-    ref = weakref.ref(sched)
-    optimizer._lrgym_policy_scheduler = ref  # the newest scheduler built on it owns its LRs
+#: the newest :class:`PolicyScheduler` built on each optimizer, held weakly on both sides: it
+#: owns the optimizer's LRs (an older one, still referenced somewhere such as a notebook's output
+#: history, must not refuse the newer one's LRs). Kept here, not as an attribute of the optimizer.
+_OWNERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
-    def before(optimizer, args, kwargs):
-        live = ref()
-        # a scheduler replaced by a newer one on this optimizer (still referenced somewhere, e.g. a
-        # notebook's output history) no longer owns the LRs: it must not refuse the newer one's
-        if live is not None and getattr(optimizer, "_lrgym_policy_scheduler", None) is ref:
-            if len(optimizer.param_groups) > len(live._ratios):
-                live._adopt_new_groups()
-            live._check_lrs()
 
-    def after(optimizer, args, kwargs):
-        live = ref()
-        if live is not None:
-            live._opt_steps += 1
-
-    handles = (optimizer.register_step_pre_hook(before), optimizer.register_step_post_hook(after))
-    for handle in handles:
-        weakref.finalize(sched, handle.remove)
-    return handles
+def _runs_step_hooks(optimizer) -> bool:
+    """Whether ``optimizer.step`` runs ``register_step_pre_hook`` / ``_post_hook`` hooks: not for a
+    wrapper subclassing ``Optimizer`` without calling its ``__init__`` (such as Accelerate's)."""
+    return (getattr(type(optimizer).step, "hooked", False) and hasattr(optimizer, "_optimizer_step_pre_hooks")
+            and hasattr(optimizer, "_optimizer_step_post_hooks"))
 
 
 class PolicyScheduler:
@@ -275,7 +253,7 @@ class PolicyScheduler:
         self._rejected = False
         self._opt_steps = 0  # optimizer.step() calls since the last step(): 0 = the update was skipped
         self._warned_skip = False
-        self._hooks = _register_hooks(self)
+        self._hooks = self._register_hooks()
 
         train, val, metric = measure(train_loss_fn, val_fn)
         self.last_obs = self.monitor.start(self.lr, train, val, metric)
@@ -332,6 +310,47 @@ class PolicyScheduler:
                 "micro-batch when accumulating gradients: call it once per optimizer.step(), with all the "
                 "micro-batches' losses), so this call is not counted as an update: the policy observes the updates "
                 "taken. Warned once", stacklevel=3)
+
+    def _register_hooks(self) -> tuple | None:
+        """Optimizer step hooks (``register_step_pre_hook`` / ``_post_hook``; they run under
+        ``torch.compile`` too) holding the scheduler weakly: before each update, adopt parameter
+        groups added since and check that nothing else changed the LRs (only the optimizer's owner,
+        :data:`_OWNERS`); after it, count it, so :meth:`step` knows whether the update it is told
+        about happened. Removed when the scheduler is garbage-collected. None for an optimizer
+        whose ``step`` runs no hooks (:func:`_runs_step_hooks`): every ``step(loss)`` is then an
+        update taken, and the LRs are not checked."""
+        optimizer = self.optimizer
+        if not _runs_step_hooks(optimizer):
+            return None
+        owner = weakref.ref(self)
+        _OWNERS[optimizer] = owner
+        before_update = weakref.WeakMethod(self._before_update)
+        after_update = weakref.WeakMethod(self._after_update)
+
+        def before(optimizer, args, kwargs):
+            method = before_update()
+            if method is not None and _OWNERS.get(optimizer) is owner:
+                method()
+
+        def after(optimizer, args, kwargs):
+            method = after_update()
+            if method is not None:
+                method()
+
+        handles = (optimizer.register_step_pre_hook(before), optimizer.register_step_post_hook(after))
+        for handle in handles:
+            weakref.finalize(self, handle.remove)
+        return handles
+
+    def _before_update(self) -> None:
+        """Before ``optimizer.step()`` (hook): groups added since get their LR; no LR changed by another."""
+        if len(self.optimizer.param_groups) > len(self._ratios):
+            self._adopt_new_groups()
+        self._check_lrs()
+
+    def _after_update(self) -> None:
+        """After ``optimizer.step()`` ran (hook): the update was taken."""
+        self._opt_steps += 1
 
     def _adopt_new_groups(self) -> None:
         """Groups added by ``optimizer.add_param_group`` after construction get the policy's LR times
@@ -423,7 +442,7 @@ class PolicyScheduler:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._hooks = _register_hooks(self)
+        self._hooks = self._register_hooks()
 
     # ---- torch.optim.lr_scheduler conventions ----------------------------------------------------
 
