@@ -370,9 +370,11 @@ def warm_up(env_id: str, mode: str) -> None:
 
     lrgym's vector env types a batched kernel and a ``numba.typed.List`` per kernel kind the
     first time a kind appears in the process (≈ 1 – 4 s each, not cached on disk), and the typed
-    lists' item operations the first time a sub-env moves from one kind to another (≈ 1.3 s on a
-    2.6 GHz Xeon VM): so every sub-env is then reset onto another kind. A short timed run that met
-    either would measure that one-time cost instead of the steady rate."""
+    lists' item operations the first time a sub-env moves from one kind to another (cached
+    helpers of ``lrgym.tasks.batched``: compiled, ≈ 1.3 s on a 2.6 GHz Xeon VM, only where Numba's
+    disk cache is cold or stale after an edit of lrgym): so every sub-env is then reset onto
+    another kind. A short timed run that met either would measure that one-time cost instead of
+    the steady rate."""
     import gymnasium as gym
 
     import lrgym  # noqa: F401
