@@ -396,13 +396,16 @@ def _import_target(spec: dict):
 def _classes_of(module) -> str:
     """The valid choices of a target's ``:Name``: what :func:`_instantiate` takes that ``module``
     defines itself and names publicly, a policy class, a factory function or a policy instance
-    (an object with ``act``)."""
+    (an object whose class defines ``act``; read with ``inspect.getattr_static``, so listing the
+    choices runs none of the submitter's attribute hooks)."""
     import inspect
 
     def policy_like(v) -> bool:
         if isinstance(v, type) or inspect.isfunction(v):
             return getattr(v, "__module__", None) == module.__name__
-        return hasattr(v, "act") and not inspect.ismodule(v) and not inspect.isroutine(v)
+        # looked up statically: a hostile object's __getattr__ (one that never returns) runs no code here
+        return (inspect.getattr_static(v, "act", None) is not None and not inspect.ismodule(v)
+                and not inspect.isroutine(v))
 
     try:
         names = sorted(n for n, v in vars(module).items() if not n.startswith("_") and policy_like(v))

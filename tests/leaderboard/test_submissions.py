@@ -240,7 +240,8 @@ def test_a_misspelt_class_is_named_with_the_classes_the_file_defines(refs, tmp_p
     choices (it named only the bad one): its public classes and factory functions, read back from
     the file with ``ast`` (the reference), and a policy instance (an object with ``act``); the
     imported names and the private ones are not offered. A factory or an instance was left out,
-    and a file of factories only said 'it defines no class'."""
+    and a file of factories only said 'it defines no class'. An object whose ``__getattr__`` never
+    returns is not asked for ``act`` (listing the choices hung until the time limit)."""
     import ast
 
     src = tmp_path / "mine.py"
@@ -248,7 +249,9 @@ def test_a_misspelt_class_is_named_with_the_classes_the_file_defines(refs, tmp_p
                    "class Careful:\n    def reset(self, info): pass\n"
                    "    def act(self, obs, info): return 2\n\nclass Bold(Careful):\n    pass\n\n"
                    "class _Helper:\n    pass\n\ndef make_policy(family):\n    return Careful()\n\n"
-                   "shared = Careful()\nCOUNT = 3\n")
+                   "shared = Careful()\nCOUNT = 3\n"
+                   "import time\n\nclass _Trap:\n    def __getattr__(self, name):\n        while True:\n"
+                   "            time.sleep(0.1)\n\ntrap = _Trap()\n")  # listing must not ask it for act
     factories = tmp_path / "factories" / "only.py"
     factories.parent.mkdir()
     factories.write_text("def make(family=None):\n    class P:\n        def reset(self, info): pass\n"
@@ -259,6 +262,7 @@ def test_a_misspelt_class_is_named_with_the_classes_the_file_defines(refs, tmp_p
     body = ast.parse(src.read_text()).body
     defined = sorted([n.name for n in body if isinstance(n, (ast.ClassDef, ast.FunctionDef))
                       and not n.name.startswith("_")] + ["shared"])  # shared = Careful(): an instance
+    # (trap is a module-level object too, but its class defines no act)
     assert defined == ["Bold", "Careful", "make_policy", "shared"]
     outcome, factory, none = run_suite(
         [submission_spec(f"{src}:Carefull"), submission_spec(f"{factories}:Make", name="factory"),
