@@ -46,3 +46,16 @@ def params_finite(params) -> bool:
     """True if every parameter tensor is finite (no NaN or inf)."""
     with torch.no_grad():
         return bool(all(torch.isfinite(p).all() for p in params))
+
+
+def set_group_lr(group: dict, lr: float) -> None:
+    """Set a parameter group's LR to ``lr`` keeping the user's type: a tensor LR (``torch.optim``
+    takes a 0-dim tensor, e.g. for ``capturable`` or ``fused`` Adam, whose captured CUDA graphs
+    read that very tensor) is filled in place, so it stays the same object on the same device, as
+    ``torch.optim.lr_scheduler`` does; a number LR becomes the Python float ``lr`` (a NumPy scalar
+    would break ``torch.load(weights_only=True)`` of the optimizer's checkpoint)."""
+    current = group["lr"]
+    if isinstance(current, torch.Tensor):
+        current.fill_(lr)
+    else:
+        group["lr"] = float(lr)

@@ -38,7 +38,9 @@ re-initialised at reset with each submodule's ``reset_parameters``, after the mo
 (parameters and buffers no ``reset_parameters`` covers, such as a custom module's bare
 ``nn.Parameter``) is put back as it was given. ``optimizer`` is an lrgym
 optimizer name / dict / :class:`~lrgym.optim.OptimizerConfig` (built by
-:func:`lrgym.torch.make_optimizer`) or a callable ``(params, lr) -> torch.optim.Optimizer``.
+:func:`lrgym.torch.make_optimizer`) or a callable ``(params, lr) -> torch.optim.Optimizer``; a
+tensor LR it builds (``Adam(params, lr=torch.tensor(lr), capturable=True)``) stays that tensor,
+filled in place with each step's LR, as ``torch.optim.lr_scheduler`` does.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ from lrgym.settings import (
     positive_int,
     resolve_lr_init,
 )
-from lrgym.torch._tensors import flat_grad, losses_array, params_finite
+from lrgym.torch._tensors import flat_grad, losses_array, params_finite, set_group_lr
 from lrgym.torch.optim import make_optimizer
 
 __all__ = ["TorchTrainingEnv"]
@@ -279,9 +281,9 @@ class TorchTrainingEnv(gym.Env):
     def step(self, action):
         if self._done:
             raise RuntimeError("step() called on a finished episode; call reset() first")
-        self.lr = next_lr(action, self.lr, self.action_mode, self.factors, self.lr_min, self.lr_max)
+        self.lr = float(next_lr(action, self.lr, self.action_mode, self.factors, self.lr_min, self.lr_max))
         for group in self.optimizer.param_groups:
-            group["lr"] = self.lr
+            set_group_lr(group, self.lr)  # a tensor LR stays the user's tensor, filled in place
         params = list(self.model.parameters())
         self.model.train()
         while not self.monitor.step_complete:
