@@ -4,7 +4,8 @@ The package ships trained weights (``baselines/weights/``) and tuned values
 (``baselines/tuned.json``) that the leaderboard ranks as the baselines. A quick experiment must
 not replace them, so every command that trains or tunes writes, in this order of precedence:
 
-1. ``--out PATH``: exactly there;
+1. ``--out PATH``: exactly there, or, if ``PATH`` is an existing folder, inside it under the
+   default name (as ``cp`` and ``mv`` treat a folder: ``--out /tmp`` → ``/tmp/dqn_mixed.zip``);
 2. ``--ship``: over the shipped file in the package (what the maintainers do to regenerate it);
 3. otherwise: under :func:`runs_dir` (``./runs`` of the working directory, or ``$LRGYM_RUNS``).
 
@@ -38,17 +39,25 @@ def runs_dir() -> Path:
 
 def output_path(shipped: Path, *, ship: bool = False, out: str | Path | None = None) -> Path:
     """Where to write an output whose shipped copy is ``shipped``: ``out``, else ``shipped`` if
-    ``ship``, else the same file name under :func:`runs_dir`. ``out`` and ``ship`` exclude each other."""
+    ``ship``, else the same file name under :func:`runs_dir`. ``out`` and ``ship`` exclude each other.
+
+    An ``out`` that is an existing folder means "in there, under the usual name": ``out /
+    shipped.name`` (``shipped`` may lack its suffix, as the SB3 weights' ``dqn_mixed`` does: the
+    command adds ``.zip`` and ``.json`` to what this returns). An output that is itself a folder
+    (``lrgym leaderboard export --format csv``) does not come here with its ``--out``.
+    """
     if out is not None and ship:
         raise ValueError(f"--out {out} and --ship both given; valid: one of them (or neither: {runs_dir()}/)")
     if out is not None:
-        return Path(out)
+        out = Path(out)
+        return out / shipped.name if out.is_dir() else out
     return shipped if ship else runs_dir() / shipped.name
 
 
 def add_output_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     """``--out`` and ``--ship`` for a command that writes ``what``."""
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--out", default=None, help=f"write {what} here (default: {RUNS_ENV} or ./runs/)")
+    group.add_argument("--out", default=None, help=f"write {what} here; an existing folder: inside it under the "
+                       f"default name (default: ${RUNS_ENV} or ./runs/)")
     group.add_argument("--ship", action="store_true",
                        help=f"overwrite the shipped {what} in the package (maintainers regenerating it)")

@@ -171,7 +171,7 @@ def parse_config(argv=None) -> TrainConfig:
     p.add_argument("--n-envs", type=int, dest="n_envs")
     p.add_argument("--threads", type=int)
     p.add_argument("--tensorboard", dest="tensorboard_log", help="TensorBoard log folder (SB3's tensorboard_log)")
-    outputs.add_output_arguments(p, "weights (path without suffix)")
+    outputs.add_output_arguments(p, "weights (path without suffix: PATH.zip and PATH.json)")
     p.add_argument("--no-progress", action="store_false", dest="progress", default=None)
     args = vars(p.parse_args(argv))
     config_path, clip_off = args.pop("config"), args.pop("no_reward_clip")
@@ -195,7 +195,7 @@ def parse_config(argv=None) -> TrainConfig:
         config = TrainConfig(**values)
     except ValueError as exc:  # --steps is total_timesteps, --n-envs n_envs: the message names the field
         p.error(str(exc))
-    if config.output().is_dir():  # the output is a path without suffix: a folder would get .zip beside it
+    if config.output().is_dir():  # --out DIR is DIR/<algo>_<family>: a folder of that name too is refused
         p.error(f"--out {config.output()} is a folder; valid: a path without suffix, e.g. "
                 f"{config.output() / (config.algo + '_' + (config.family or 'mixed'))}")
     return config

@@ -60,8 +60,9 @@ PrivateOpt = typer.Option(None, "--private", help="Use the hidden suite of this 
 #: the ranking a source checkout ships at its top (README; tests/test_shipped_results.py): only
 #: ``--ship`` writes it, every other run writes under runs/ (lrgym.baselines.outputs)
 SHIPPED_BOARD = Path(__file__).resolve().parents[1] / "LEADERBOARD.md"
-MarkdownOpt = typer.Option(None, "--markdown", help="Write the ranking here (Markdown; default: runs/LEADERBOARD.md "
-                           "of the working directory, or under $LRGYM_RUNS).")
+MarkdownOpt = typer.Option(None, "--markdown", help="Write the ranking here (Markdown; an existing folder: "
+                           "the default file name inside it; default: runs/LEADERBOARD.md of the working directory, or "
+                           "under $LRGYM_RUNS).")
 NoMarkdownOpt = typer.Option(False, "--no-markdown", help="Do not write the Markdown file.")
 ShipBoardOpt = typer.Option(False, "--ship", help="Write the LEADERBOARD.md shipped at the top of the source "
                             "checkout instead (maintainers regenerating it; the default suite only).")
@@ -108,8 +109,9 @@ def _board_path(markdown: Optional[Path], no_markdown: bool, ship: bool, suite) 
 
 
 def _file_out(path: Optional[Path], hint: str) -> Optional[Path]:
-    """``path`` for a file the command will write; an existing folder there is refused before
-    anything runs (it was an IsADirectoryError once the work was done)."""
+    """``path`` for a file the command will write; an existing folder there (``--markdown DIR``
+    whose ``DIR/LEADERBOARD.md`` is a folder too: output_path already put a plain folder's file
+    inside it) is refused before anything runs (it was an IsADirectoryError once the work was done)."""
     if path is not None and path.is_dir():
         raise typer.BadParameter(f"{path} is a folder; valid: a file path (its folder is made if missing)",
                                  param_hint=hint)
@@ -437,8 +439,8 @@ def show(
 def report(
     suite: str = SuiteOpt,
     db: Optional[Path] = DbOpt,
-    html: Optional[Path] = typer.Option(None, "--html", help="HTML report path (default: runs/leaderboard.html, "
-                                        "or under $LRGYM_RUNS)."),
+    html: Optional[Path] = typer.Option(None, "--html", help="HTML report path (an existing folder: the default file "
+                                        "name inside it; default: runs/leaderboard.html, or under $LRGYM_RUNS)."),
     markdown: Optional[Path] = MarkdownOpt,
     no_markdown: bool = NoMarkdownOpt,
     ship: bool = ShipBoardOpt,
@@ -522,8 +524,9 @@ def references(
 def export(
     fmt: str = typer.Option("csv", "--format", "-f", help="csv (a folder of three files) or json (one file)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o",
-                                       help="Output folder (csv) or file (json) (default: runs/results/ or "
-                                            "runs/results.json, under $LRGYM_RUNS if set)."),
+                                       help="Output folder (csv) or file (json; an existing folder: results.json "
+                                            "inside it) (default: runs/results/ or runs/results.json, under "
+                                            "$LRGYM_RUNS if set)."),
     suite: str = SuiteOpt,
     db: Optional[Path] = DbOpt,
     every_entry: bool = typer.Option(False, "--all", help="Every entry of the store (failed, older, any suite)."),
@@ -537,7 +540,8 @@ def export(
     if fmt not in FORMATS:
         raise typer.BadParameter(f"unknown format {fmt!r}; valid choices: {', '.join(FORMATS)}", param_hint="--format")
     s = _suite(suite, private)
-    out = output_path(Path("results" if fmt == "csv" else "results.json"), out=out)  # runs/… unless --out
+    if fmt == "json" or out is None:  # csv's output is itself a folder: its --out is taken as is
+        out = output_path(Path("results" if fmt == "csv" else "results.json"), out=out)  # runs/… unless --out
     if fmt == "csv" and out.exists() and not out.is_dir():
         raise typer.BadParameter(f"{out} is a file, and csv writes a folder of three files; valid: a folder "
                                  "(new or existing), or --format json for one file", param_hint="--out")

@@ -75,21 +75,72 @@ def test_the_smallest_valid_counts_still_train(tmp_path):
         assert any(np.asarray(saved[k]).size for k in saved.files)
 
 
+#: what each training command writes for ``--out DIR``: DIR/<its default name>[suffixes]
+DEFAULT_NAMES = {"qlearning": ("qlearning_mixed.npz", ["qlearning_mixed.npz"]),
+                 "train_sb3": ("dqn_mixed", ["dqn_mixed.json", "dqn_mixed.zip"]),
+                 "train_controller": ("controller_mixed.npz", ["controller_mixed.json", "controller_mixed.npz"])}
+
+
+def _stub_training(module_name, module, monkeypatch):
+    """Stand-ins for each command's training that write what the real one writes, where told."""
+    import types
+
+    if module_name == "train_sb3":
+        def train(config):
+            out = config.output()
+            out.with_suffix(".zip").write_bytes(b"zip")
+            out.with_suffix(".json").write_text("{}")
+            return types.SimpleNamespace(path=out.with_suffix(".zip"))
+    elif module_name == "train_controller":
+        class Net:
+            def save(self, path, meta=None):
+                path.write_bytes(b"npz")
+                return path
+
+        def train(cfg, seed):
+            return Net(), {"best_generation": 1, "history": []}
+    else:
+        return  # Q-learning trains for real: one episode is quick
+    monkeypatch.setattr(module, "train", train)
+
+
+@pytest.mark.parametrize("module_name, argv", [("qlearning", ["--episodes", "1"]), ("train_sb3", ["--algo", "dqn"]),
+                                               ("train_controller", ["--generations", "1"])])
+def test_an_out_that_is_a_folder_is_written_inside_it(module_name, argv, tmp_path, monkeypatch, capsys):
+    """``--out DIR`` with DIR an existing folder writes DIR/<default name>, as ``cp`` and ``mv``
+    treat a folder (it was refused, although train_sb3 writes ``DIR.zip``, not DIR itself); the
+    command names the file it wrote. A new path is still taken as the file's path."""
+    import importlib
+
+    if module_name == "train_sb3":
+        pytest.importorskip("stable_baselines3")
+    module = importlib.import_module(f"lrgym.baselines.{module_name}")
+    _stub_training(module_name, module, monkeypatch)
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    module.main([*argv, "--out", str(folder)])
+    name, written = DEFAULT_NAMES[module_name]
+    assert sorted(p.name for p in folder.iterdir()) == written
+    assert str(folder / written[-1]) in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == [folder]  # nothing beside the folder (no weights.zip)
+
+
 @pytest.mark.parametrize("module_name, argv", [("qlearning", []), ("train_sb3", ["--algo", "dqn"]),
                                                ("train_controller", [])])
-def test_an_out_that_is_a_folder_stops_before_training(module_name, argv, tmp_path, monkeypatch, capsys):
-    """A folder given as ``--out`` was found out after training (the controller: IsADirectoryError)
-    or written beside (``DIR.npz``, ``DIR.zip``); now it is refused first, with a file path in it."""
+def test_an_out_whose_file_would_be_a_folder_stops_before_training(module_name, argv, tmp_path, monkeypatch, capsys):
+    """``--out DIR`` where DIR/<default name> is itself a folder cannot be written: refused before
+    training (the controller's was an IsADirectoryError after it), naming a file path to give."""
     import importlib
 
     module = importlib.import_module(f"lrgym.baselines.{module_name}")
     monkeypatch.setattr(module, "train", lambda *a, **k: pytest.fail("training started"))
     folder = tmp_path / "weights"
-    folder.mkdir()
+    taken = folder / DEFAULT_NAMES[module_name][0]
+    taken.mkdir(parents=True)
     with pytest.raises(SystemExit) as stop:
         module.main([*argv, "--out", str(folder)])
-    assert stop.value.code == 2 and f"--out {folder} is a folder; valid: " in capsys.readouterr().err
-    assert list(tmp_path.iterdir()) == [folder] and list(folder.iterdir()) == []
+    assert stop.value.code == 2 and f"--out {taken} is a folder; valid: " in capsys.readouterr().err
+    assert list(folder.iterdir()) == [taken] and list(taken.iterdir()) == []
 
 
 def test_qlearning_names_the_file_it_wrote(tmp_path, capsys):
@@ -108,22 +159,27 @@ def test_qlearning_names_the_file_it_wrote(tmp_path, capsys):
         assert "q" in saved.files
 
 
-def test_tune_and_val_table_refuse_a_folder_as_their_output_file(tmp_path, monkeypatch, capsys):
-    """``tune --out DIR`` failed with IsADirectoryError after the whole tuning, ``val_table --json
-    DIR`` after the whole table; both now stop first."""
+def test_tune_writes_inside_a_folder_and_val_table_refuses_one(tmp_path, monkeypatch, capsys):
+    """``tune --out DIR`` failed with IsADirectoryError after the whole tuning; it shares
+    lrgym.baselines.outputs, so an existing folder now gets DIR/tuned.json. ``val_table --json
+    DIR`` (its own option) still stops first, naming the folder."""
+    import json
+
     import lrgym.baselines.tune as tune_module
     import lrgym.leaderboard.val_table as val_table
 
-    monkeypatch.setattr(tune_module, "tune", lambda *a, **k: pytest.fail("tuning started"))
+    new = {"values": {}, "train_scores": {}, "fixed_lr": {}, "settings": {}, "last_run": "test"}
+    monkeypatch.setattr(tune_module, "tune", lambda *a, **k: new)
     monkeypatch.setattr(val_table, "compute", lambda *a, **k: pytest.fail("the table was computed"))
     folder = tmp_path / "out"
     folder.mkdir()
-    for main, argv, flag in ((tune_module.main, ["--families", "linreg", "--out", str(folder)], "--out"),
-                             (val_table.main, ["--json", str(folder)], "--json")):
-        with pytest.raises(SystemExit) as stop:
-            main(argv)
-        assert stop.value.code == 2 and f"{flag} {folder} is a folder; valid: a file path" in capsys.readouterr().err
-    assert list(folder.iterdir()) == []
+    tune_module.main(["--families", "linreg", "--out", str(folder)])
+    assert [p.name for p in folder.iterdir()] == ["tuned.json"] and f"wrote {folder / 'tuned.json'}" in capsys.readouterr().out
+    assert json.loads((folder / "tuned.json").read_text())["last_run"] == "test"
+    with pytest.raises(SystemExit) as stop:
+        val_table.main(["--json", str(folder)])
+    assert stop.value.code == 2 and f"--json {folder} is a folder; valid: a file path" in capsys.readouterr().err
+    assert [p.name for p in folder.iterdir()] == ["tuned.json"]
 
 
 def test_counts_given_as_numpy_integers_are_taken_as_the_python_ones():

@@ -148,41 +148,71 @@ def test_references_names_every_suite_it_takes(tmp_path, monkeypatch):
         assert asked == (list(SUITES) if name == "all" else [name])
 
 
-@pytest.mark.parametrize("fmt, make", [("csv", "file"), ("json", "folder")])
-def test_export_to_the_wrong_kind_of_path_is_named(fmt, make, tmp_path):
-    """csv writes a folder, json a file: an ``--out`` of the other kind was a FileExistsError /
-    IsADirectoryError traceback; now the error names the path and the valid forms, and the path is
-    left as it was."""
+def test_export_csv_to_a_file_is_named(tmp_path):
+    """csv writes a folder of three files: an ``--out`` that is a file was a FileExistsError
+    traceback; now the error names the path and the valid forms, and the file is left as it was."""
     from lrgym.leaderboard.store import ResultStore
 
     db = tmp_path / "r.sqlite"
     ResultStore(db).close()
     out = tmp_path / "taken"
-    if make == "file":
-        out.write_text("mine")
-    else:
-        out.mkdir()
-    code, text = _invoke("leaderboard", "export", "--format", fmt, "--out", str(out), "--db", str(db))
+    out.write_text("mine")
+    code, text = _invoke("leaderboard", "export", "--format", "csv", "--out", str(out), "--db", str(db))
     flat = " ".join(text.replace("│", " ").split())
     assert code == 2, text
-    assert f"{out} is a {make}, and {fmt} writes" in flat
-    assert (out.read_text() == "mine") if make == "file" else (list(out.iterdir()) == [])
+    assert f"{out} is a file, and csv writes" in flat
+    assert out.read_text() == "mine"
 
 
-@pytest.mark.parametrize("args, hint", [(["run-baselines", "--only", "fixed", "--markdown"], "--markdown"),
-                                        (["report", "--markdown"], "--markdown"),
-                                        (["report", "--no-markdown", "--html"], "--html")])
-def test_a_folder_where_a_file_is_written_stops_before_anything_runs(args, hint, tmp_path):
-    """``--markdown DIR`` / ``--html DIR`` was an IsADirectoryError after the work (a whole
-    run-baselines, or the HTML page already written beside a failing Markdown one); now it is
-    refused first, naming the folder, and no store is made."""
-    folder = tmp_path / "a-folder"
-    folder.mkdir()
+@pytest.mark.parametrize("fmt, written", [("json", ["results.json"]),
+                                          ("csv", ["entries.csv", "runs.csv", "trajectories.csv"])])
+def test_export_into_an_existing_folder(fmt, written, tmp_path):
+    """An existing folder as ``--out``: json writes ``results.json`` inside it (as every command
+    sharing lrgym.baselines.outputs does; it was refused), csv its three files right in it (the
+    folder is csv's output itself, not a place for a ``results`` folder)."""
+    from lrgym.leaderboard.store import ResultStore
+
     db = tmp_path / "r.sqlite"
+    ResultStore(db).close()
+    out = tmp_path / "mine"
+    out.mkdir()
+    code, text = _invoke("leaderboard", "export", "--format", fmt, "--out", str(out), "--db", str(db))
+    assert code == 0, text
+    assert sorted(p.name for p in out.iterdir()) == written
+    assert str(out / written[0]) in " ".join(text.split())
+
+
+@pytest.mark.parametrize("args, name", [(["run-baselines", "--only", "fixed", "--markdown"], "LEADERBOARD-quick.md"),
+                                        (["report", "--markdown"], "LEADERBOARD-quick.md"),
+                                        (["report", "--no-markdown", "--html"], "leaderboard-quick.html")])
+def test_a_folder_whose_file_is_a_folder_stops_before_anything_runs(args, name, tmp_path):
+    """``--markdown DIR`` / ``--html DIR`` go to the file of the default name inside DIR; where
+    that is a folder too, it was an IsADirectoryError after the work (a whole run-baselines, or
+    the HTML page already written beside a failing Markdown one); it is refused first, naming the
+    path, and no store is made."""
+    folder = tmp_path / "a-folder"
+    (folder / name).mkdir(parents=True)
+    db = tmp_path / "r.sqlite"
+    hint = args[-1]
     code, out = _invoke("leaderboard", *args, str(folder), "--suite", "quick", "--db", str(db))
     flat = " ".join(out.replace("│", " ").split())
-    assert code == 2 and f"{folder} is a folder; valid: a file path" in flat and hint in flat, out
-    assert not db.exists() and list(folder.iterdir()) == []
+    assert code == 2 and f"{folder / name} is a folder; valid: a file path" in flat and hint in flat, out
+    assert not db.exists() and list(folder.iterdir()) == [folder / name]
+
+
+def test_report_writes_inside_an_existing_folder(tmp_path):
+    """``report --markdown DIR --html DIR``: both files, under their default names, inside DIR
+    (it was refused as a folder)."""
+    from lrgym.leaderboard.store import ResultStore
+
+    db = tmp_path / "r.sqlite"
+    ResultStore(db).close()
+    folder = tmp_path / "site"
+    folder.mkdir()
+    code, out = _invoke("leaderboard", "report", "--suite", "quick", "--db", str(db),
+                        "--markdown", str(folder), "--html", str(folder))
+    assert code == 0, out
+    assert sorted(p.name for p in folder.iterdir()) == ["LEADERBOARD-quick.md", "leaderboard-quick.html"]
 
 
 @pytest.mark.parametrize("command", [["show"], ["export"], ["run-baselines", "--only", "fixed"]])
