@@ -64,8 +64,15 @@ first update. The policy owns the LR: until ``done``, an update at an LR somethi
 before it runs; PolicyScheduler is not chainable (``ChainedScheduler``, ``SequentialLR``). After ``horizon`` steps, or once training
 diverged (a non-finite or capped loss, non-finite parameters), the policy is no longer asked and
 the LR stays (``sched.done``). A policy with the env's ``rejection_threshold`` (the bold driver)
-gets its step undone as in the env: parameters and optimizer state are restored (the data
-stream is not rewound).
+gets its step undone as in the env: the parameters and the optimizer's state are restored, and,
+given ``model=`` and ``scaler=``, the model's buffers (BatchNorm's running statistics) and the
+``GradScaler``'s scale and growth tracker: all as they were before the step, as if its updates never
+ran (the data stream is not rewound; a tensor LR stays the same tensor). The scaler is restored
+because its scale after the undone updates describes gradients at the parameters that were thrown
+away (backed off for their overflows, grown for their clean updates); at the restored parameters the
+scale that held there is the one that fits, and the undone run continues as the run that never took
+those updates would. If that scale overflows again, the scaler backs off and skips the update as
+usual, which the scheduler does not count (above).
 
 Conventions of ``torch.optim.lr_scheduler``: :meth:`get_last_lr` (Python floats, as in every
 ``param_groups[i]["lr"]`` it writes; a tensor LR is filled in place), :attr:`last_epoch`
@@ -111,7 +118,7 @@ from lrgym.settings import (
 )
 from lrgym.tasks.base import S_TRAIN_LOSS
 from lrgym.tasks.stats import is_bad
-from lrgym.torch._tensors import flat_grad, losses_array, params_finite  # noqa: F401 (flat_grad: lrgym.torch.flat_grad)
+from lrgym.torch._tensors import flat_grad, losses_array, params_finite, set_group_lr  # noqa: F401 (flat_grad: lrgym.torch.flat_grad)
 from lrgym.torch.checkpoint import TAG, class_name, from_checkpoint, get_object_state, set_object_state, to_checkpoint
 
 __all__ = ["PolicyScheduler", "check_policy", "flat_grad", "measure"]
@@ -199,14 +206,29 @@ class PolicyScheduler:
         loss_scale: the task's typical loss; training diverged when a loss passes
             ``cap_factor · max(L0, loss_scale)`` (nan, the default: ``cap_factor · L0``).
         task_name: a name for the run (``info["family"]`` is −1, a family outside lrgym's table).
+        model: the ``nn.Module`` being trained, for a policy that undoes steps (the bold driver):
+            its buffers (BatchNorm's ``running_mean`` / ``running_var`` / ``num_batches_tracked``)
+            are then put back with the parameters. Without it the scheduler knows only the
+            optimizer's parameters, and an undo leaves the buffers as the undone updates moved them.
+        scaler: your ``torch.amp.GradScaler``, for the same policies: an undo then restores its
+            scale and growth tracker too (module docstring: why). Call ``sched.step(loss)`` after
+            ``scaler.update()``, as for any scheduler, else the pending update moves the restored scale.
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer, policy, horizon: int, updates_per_step: int = 10,
                  val_fn=None, train_loss_fn=None, lr_init: float | None = None, lr_min: float = DEFAULT_LR_MIN,
                  lr_max: float = DEFAULT_LR_MAX, cap_factor: float = DEFAULT_CAP_FACTOR, reward: str = "log_improvement",
-                 task_name: str = "torch", loss_scale: float = math.nan):
+                 task_name: str = "torch", loss_scale: float = math.nan, model: torch.nn.Module | None = None,
+                 scaler=None):
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+        if model is not None and not isinstance(model, torch.nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}; valid: the module the "
+                            "optimizer trains (its buffers are restored when a step is undone), or None")
+        if scaler is not None and not isinstance(scaler, torch.amp.GradScaler):
+            raise TypeError(f"scaler must be a torch.amp.GradScaler, got {type(scaler).__name__}; valid: the "
+                            "GradScaler of your loop (its state is restored when a step is undone), or None")
+        self.model, self.scaler = model, scaler
         check_policy(policy)
         self.lr_min, self.lr_max = check_lr_range(lr_min, lr_max)
         kwargs = policy_env_kwargs(policy)
@@ -250,7 +272,6 @@ class PolicyScheduler:
         self.last_epoch = 0  # optimizer updates taken, told by step()
         self.last_reward = 0.0
         self._snapshot = None
-        self._rejected = False
         self._opt_steps = 0  # optimizer.step() calls since the last step(): 0 = the update was skipped
         self._warned_skip = False
         self._hooks = self._register_hooks()
@@ -297,7 +318,17 @@ class PolicyScheduler:
             return  # nothing changed: no update to observe (a non-finite loss still ends the run)
         self.last_epoch += 1
         params = self.params
-        self.monitor.record_update(losses, flat_grad(params), params_finite(params))
+        grad = flat_grad(params)
+        if self.monitor.prev_grad.size == 0 and self.monitor.updates > 0 and grad.size > 0:
+            # the first step was undone: as the env's update counter, restored to 0, says, there is
+            # no previous gradient (no cosine pair) for this update, as after a reset
+            updates, self.monitor.updates = self.monitor.updates, 0
+            try:
+                self.monitor.record_update(losses, grad, params_finite(params))
+            finally:
+                self.monitor.updates += updates
+        else:
+            self.monitor.record_update(losses, grad, params_finite(params))
         if self.monitor.step_complete:
             self._end_step()
 
@@ -392,12 +423,21 @@ class PolicyScheduler:
         self.lr = float(next_lr(action, self.lr, self.action_mode, self.factors, self.lr_min, self.lr_max))
         self._apply_lr()
         if self.rejection_threshold is not None:
-            self._snapshot = (
-                [p.detach().clone() for p in self.params],
-                copy.deepcopy(self.optimizer.state_dict()),
-                self.monitor.prev_grad.copy(),
-                self.monitor.losses(),
-            )
+            self._snapshot = self._take_snapshot()
+
+    def _take_snapshot(self) -> tuple:
+        """What an undo of the step beginning now puts back: (parameters, optimizer state, the
+        monitor's previous gradient, the losses before the step, the model's buffers by name or None,
+        the GradScaler's state or None). Buffers (BatchNorm's running statistics and batch counter)
+        and the scaler's state are only known when the scheduler was given ``model`` / ``scaler``."""
+        return (
+            [p.detach().clone() for p in self.params],
+            copy.deepcopy(self.optimizer.state_dict()),
+            self.monitor.prev_grad.copy(),
+            self.monitor.losses(),
+            None if self.model is None else {name: b.detach().clone() for name, b in self.model.named_buffers()},
+            None if self.scaler is None else self.scaler.state_dict(),
+        )
 
     def _end_step(self) -> None:
         train, val, metric = measure(self.train_loss_fn, self.val_fn)
@@ -416,21 +456,37 @@ class PolicyScheduler:
             self._begin_step()
 
     def _restore(self, snapshot) -> None:
-        saved_params, saved_opt, prev_grad, _ = snapshot
+        """Undo the step: parameters, buffers and the scaler's state copied back in place, the
+        optimizer's state loaded, keeping the user's tensor hyper-parameters (a tensor LR) as the
+        same tensor objects: ``optimizer.load_state_dict`` alone would replace them with copies.
+        (A snapshot of an older lrgym has no buffers or scaler state: those are left as they are.)"""
+        saved_params, saved_opt, prev_grad, _, saved_buffers, saved_scaler = (*snapshot, None, None)[:6]
         with torch.no_grad():
             for p, saved in zip(self.params, saved_params):
                 p.copy_(saved)
+            if self.model is not None and saved_buffers is not None:
+                for name, buffer in self.model.named_buffers():
+                    if name in saved_buffers:
+                        buffer.copy_(saved_buffers[name])
+        tensors = [{key: value for key, value in group.items() if isinstance(value, torch.Tensor)}
+                   for group in self.optimizer.param_groups]
         self.optimizer.load_state_dict(copy.deepcopy(saved_opt))
-        self.monitor.prev_grad[...] = prev_grad
+        with torch.no_grad():
+            for group, kept in zip(self.optimizer.param_groups, tensors):
+                for key, tensor in kept.items():
+                    saved = group.get(key)
+                    if isinstance(saved, (torch.Tensor, float, int)) and not isinstance(saved, bool):
+                        tensor.copy_(torch.as_tensor(saved))
+                    group[key] = tensor
+        if self.scaler is not None and saved_scaler is not None:
+            self.scaler.load_state_dict(saved_scaler)
+        self.monitor.prev_grad = prev_grad.copy()  # empty when the step undone was the first: see step()
 
     def _apply_lr(self) -> None:
         """Set every group's LR (Python floats; a tensor LR is filled in place, as torch's schedulers do)."""
         self._last_lr = [self.lr * ratio for ratio in self._ratios]
         for group, lr in zip(self.optimizer.param_groups, self._last_lr):
-            if isinstance(group["lr"], torch.Tensor):
-                group["lr"].fill_(lr)
-            else:
-                group["lr"] = lr
+            set_group_lr(group, lr)
 
     def __getstate__(self) -> dict:
         """``copy.deepcopy`` / ``pickle``: everything but the hook handles (a copied optimizer has
@@ -453,7 +509,9 @@ class PolicyScheduler:
     def state_dict(self) -> dict:
         """Everything but the optimizer and the model (checkpoint those with their own
         ``state_dict()``): counters, LR, the monitor's statistics, the step being undone (bold
-        driver) and the policy's state. Plain data and tensors only, so ``torch.save`` then
+        driver) and the policy's state, and whether an ``optimizer.step()`` ran that ``step(loss)``
+        has not been told about yet: saved at any point of the loop, also between the two calls,
+        the loaded scheduler continues exactly. Plain data and tensors only, so ``torch.save`` then
         ``torch.load`` with its default ``weights_only=True`` read it back
         (:mod:`lrgym.torch.checkpoint`).
 
@@ -473,6 +531,10 @@ class PolicyScheduler:
             "monitor": to_checkpoint(self.monitor.state_dict(), "monitor"),
             "policy": self._policy_state(),
             "snapshot": to_checkpoint(self._snapshot, "snapshot"),
+            # optimizer.step() ran since the last step(loss): saved between the two, the next step(loss)
+            # after loading must record that update, as it would have without the round trip
+            "opt_steps": int(self._opt_steps),
+            "warned_skip": bool(self._warned_skip),
         }
 
     def _policy_state(self):
@@ -508,6 +570,8 @@ class PolicyScheduler:
         self.last_info = last_info
         self.last_reward = float(state["last_reward"])
         self._snapshot = snapshot
+        self._opt_steps = int(state.get("opt_steps", 0))  # absent from an older lrgym's state
+        self._warned_skip = bool(state.get("warned_skip", self._warned_skip))
         self._apply_lr()
 
     def _load_policy_state(self, stored) -> None:

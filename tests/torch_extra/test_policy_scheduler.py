@@ -241,3 +241,15 @@ def test_a_mismatched_optimizer_is_named_in_a_warning():
     w = torch.nn.Parameter(torch.ones(2))
     with pytest.warns(UserWarning, match="'adam'.*torch.optim.Adam.*SGD"):
         PolicyScheduler(torch.optim.SGD([w], lr=0.1), make_baseline("adam"), horizon=3)
+
+
+def test_undoing_the_first_step_matches_the_env():
+    """Undone before any earlier update, the env's counter is back at 0: the next update has no
+    previous gradient to compare with (no cosine pair), as after a reset. The scheduler used to
+    crash restoring the empty previous gradient of that point (a ValueError)."""
+    policy = make_baseline("bold_driver", family="linreg", lr=1.0)
+    start, env_obs, env_lrs, rejected = env_episode(policy)
+    assert rejected[0]
+    obs, lrs, sched = scheduler_episode(make_baseline("bold_driver", family="linreg", lr=1.0), start, "sgd")
+    np.testing.assert_allclose(lrs, env_lrs, rtol=1e-6, atol=0)
+    np.testing.assert_allclose(obs, env_obs, rtol=1e-6, atol=1e-6)

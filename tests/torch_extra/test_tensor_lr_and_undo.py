@@ -75,3 +75,136 @@ def test_the_env_keeps_a_number_lr_a_python_float_so_its_checkpoint_loads_weight
     torch.save(env.optimizer.state_dict(), buf)
     buf.seek(0)
     assert torch.load(buf, weights_only=True)["param_groups"][0]["lr"] == 0.02
+
+
+# ---- the bold driver's undo ------------------------------------------------------------------------
+
+def _bn_model(seed=0):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+
+
+def _eval_loss(model, X, y):
+    """The objective on fixed rows in eval mode (BatchNorm's running statistics used, not moved)."""
+    model.eval()
+    loss = float(torch.nn.functional.cross_entropy(model(X), y))
+    model.train()
+    return loss
+
+
+def test_an_undo_restores_the_models_buffers_the_grad_scaler_and_keeps_a_tensor_lr():
+    """Reference: ``state_dict()`` copies of the model and the scaler taken where each step begins
+    (the point an undo returns to); after every undone step the model (BatchNorm's running mean,
+    variance and batch counter included) and the scaler (scale, growth tracker) equal them."""
+    X, y = _blobs(n=160)
+    model = _bn_model()
+    lr_tensor = torch.tensor(0.01)
+    opt = torch.optim.SGD(model.parameters(), lr=lr_tensor, momentum=0.9, foreach=False)
+    # the scale doubles after every clean update, so each step moves it (and an overflow halves it)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**4, growth_interval=1)
+    inner = 3
+    sched = PolicyScheduler(opt, make_baseline("bold_driver", lr=3.0), horizon=12, updates_per_step=inner,
+                            train_loss_fn=lambda: _eval_loss(model, X[:64], y[:64]), model=model, scaler=scaler)
+
+    def restore_point():
+        return copy.deepcopy(model.state_dict()), scaler.state_dict()
+
+    reference, undone, k = restore_point(), 0, 0
+    while not sched.done:
+        rows = (16 * k + torch.arange(16)) % len(X)
+        k += 1
+        opt.zero_grad()
+        losses = torch.nn.functional.cross_entropy(model(X[rows]), y[rows], reduction="none")
+        scaler.scale(losses.mean()).backward()
+        scaler.step(opt)
+        scaler.update()
+        t = sched.monitor.t
+        sched.step(losses.detach())
+        assert opt.param_groups[0]["lr"] is lr_tensor  # also after optimizer.load_state_dict in the undo
+        assert float(lr_tensor) == float(np.float32(sched.lr))
+        if sched.monitor.t == t:
+            continue  # inside a step
+        if sched.last_info["rejected"]:
+            undone += 1
+            saved_model, saved_scaler = reference
+            now = model.state_dict()
+            assert now.keys() == saved_model.keys()
+            for key, value in saved_model.items():
+                assert torch.equal(now[key], value), key
+            assert scaler.state_dict() == saved_scaler
+        reference = restore_point()
+    assert undone >= 2  # the test exercises undos
+    assert int(model[1].num_batches_tracked) < k  # undone updates are not counted by BatchNorm either
+
+
+def test_model_and_scaler_of_the_wrong_kind_are_named():
+    w = torch.nn.Parameter(torch.ones(2))
+    opt = torch.optim.SGD([w], lr=0.01)
+    with pytest.raises(TypeError, match=r"model must be a torch.nn.Module, got dict.*valid"):
+        PolicyScheduler(opt, make_baseline("bold_driver"), horizon=2, model={"w": w})
+    with pytest.raises(TypeError, match=r"scaler must be a torch.amp.GradScaler, got str.*valid"):
+        PolicyScheduler(opt, make_baseline("bold_driver"), horizon=2, scaler="cpu")
+
+
+# ---- state_dict round trip at any point of the loop ------------------------------------------------
+
+POLICIES = {
+    "bold_driver": lambda: make_baseline("bold_driver", lr=3.0),
+    "hypergradient": lambda: make_baseline("hypergradient", beta=0.02),
+    "plateau": lambda: make_baseline("plateau", patience=0, threshold=0.3),
+}
+HORIZON, INNER = 6, 3
+
+
+def _loop(policy_name, cut=None, where=None):
+    """The LRs, observations and update counts after every update of one run; with ``cut``, the
+    scheduler's state goes through ``torch.save`` / ``torch.load(weights_only=True)`` into a fresh
+    scheduler (fresh policy, built as the first) at update ``cut``, ``where`` in the loop."""
+    X, y = _blobs(n=160, seed=1)
+    model = _bn_model(seed=3)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+
+    def make():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a policy's start-LR note
+            return PolicyScheduler(opt, POLICIES[policy_name](), horizon=HORIZON, updates_per_step=INNER,
+                                   train_loss_fn=lambda: _eval_loss(model, X[:64], y[:64]),
+                                   model=model)
+
+    def round_trip(sched):
+        buf = io.BytesIO()
+        torch.save(sched.state_dict(), buf)
+        buf.seek(0)
+        fresh = make()
+        fresh.load_state_dict(torch.load(buf, weights_only=True))
+        return fresh
+
+    sched, trace = make(), []
+    for k in range(HORIZON * INNER):
+        if k == cut and where == "before opt.step":
+            sched = round_trip(sched)
+        rows = (16 * k + torch.arange(16)) % len(X)
+        opt.zero_grad()
+        losses = torch.nn.functional.cross_entropy(model(X[rows]), y[rows], reduction="none")
+        losses.mean().backward()
+        opt.step()
+        if k == cut and where == "between opt.step and sched.step":
+            sched = round_trip(sched)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # an update taken but not counted would warn
+            sched.step(losses.detach())
+        if k == cut and where == "after sched.step":
+            sched = round_trip(sched)
+        trace.append((sched.get_last_lr(), sched.last_obs.tolist(), sched.last_epoch, bool(sched.last_info["rejected"])))
+    return trace
+
+
+@pytest.mark.parametrize("where", ["before opt.step", "between opt.step and sched.step", "after sched.step"])
+@pytest.mark.parametrize("policy_name", list(POLICIES))
+def test_a_state_dict_round_trip_anywhere_in_the_loop_continues_the_run_exactly(policy_name, where):
+    reference = _loop(policy_name)
+    assert len({lr[0] for lr, *_ in reference}) > 1  # the LR moves
+    if policy_name == "bold_driver":
+        assert any(rejected for *_, rejected in reference)  # undos, restoring the snapshot's buffers
+    for cut in (INNER - 1, INNER + 1, 2 * INNER):  # last update of a step, inside one, first of one
+        assert _loop(policy_name, cut, where) == reference, cut
