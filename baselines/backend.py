@@ -32,7 +32,9 @@ from dataclasses import dataclass
 
 from lrgym.tasks.blas import SINGLE_THREAD_ENV
 
-__all__ = ["BACKENDS", "Backend", "JobLost", "RAY_WORKER_ENV", "connect", "add_backend_arguments", "get_backend", "import_ray", "ray_imap"]
+__all__ = ["BACKENDS", "Backend", "DRIVER_ONLY", "INTERPRETER_SETTINGS", "JobLost", "NodeMismatch", "RAY_WORKER_ENV",
+           "TASK_MEMORY_MB", "code_hash", "connect", "add_backend_arguments", "get_backend", "import_ray", "node_differences",
+           "node_fingerprint", "ray_imap", "shipped_files_hash", "worker_env"]
 
 BACKENDS = ("local", "ray")
 #: environment of every Ray worker lrgym starts: BLAS on one thread (the cluster gives the parallelism;
@@ -40,10 +42,162 @@ BACKENDS = ("local", "ray")
 RAY_WORKER_ENV = dict(SINGLE_THREAD_ENV)
 #: a job whose worker dies is run again this many times before it counts as failed
 RAY_RETRIES = 1
+#: environment variables an interpreter reads once, at its start, that change results: NumPy picks
+#: its SIMD kernels at import (``NPY_DISABLE_CPU_FEATURES``), Python its string-hash seed, hence set
+#: iteration orders (``PYTHONHASHSEED``). The driver's values reach every Ray worker lrgym starts
+#: from its first instruction (``runtime_env`` env_vars, :func:`worker_env`); setting them later,
+#: inside the worker, would change nothing in it
+INTERPRETER_SETTINGS = ("NPY_DISABLE_CPU_FEATURES", "PYTHONHASHSEED")
+#: Ray ``memory`` (MB) each tuning / reference task asks for: a Ray worker with lrgym, NumPy and
+#: Numba loaded and one job's envs (≈ 250 MB resident, measured: python -m lrgym.leaderboard.worker
+#: after a quick-suite job), with room; Ray then places no more tasks on a node than its memory holds
+TASK_MEMORY_MB = 512
 
 
 class JobLost(RuntimeError):
     """A job's Ray worker died on every attempt (1 + :data:`RAY_RETRIES`)."""
+
+
+class NodeMismatch(RuntimeError):
+    """A node of the cluster differs from the driver in what results depend on (:func:`node_fingerprint`)."""
+
+
+def worker_env() -> dict[str, str]:
+    """The environment every Ray worker lrgym starts gets (``runtime_env={"env_vars": ...}``):
+    BLAS on one thread (:data:`RAY_WORKER_ENV`) and the driver's :data:`INTERPRETER_SETTINGS`,
+    ``""`` where the driver has none (NumPy and Python read an empty value as unset), so a value
+    the node's ``ray start`` had does not hold either."""
+    return {**RAY_WORKER_ENV, **{k: os.environ.get(k, "") for k in INTERPRETER_SETTINGS}}
+
+
+#: lrgym modules no node runs (paths inside their package, glob patterns): the driver's CLI,
+#: runner, scoring, store and reports, and the offline training scripts (whose products, the
+#: weights, are hashed as data). :func:`node_fingerprint` leaves them out, so editing a report
+#: while a run goes on does not stop it. tests/baselines/test_node_fingerprint.py checks that a
+#: grader worker's jobs and the tuner's tasks import none of them
+DRIVER_ONLY = {
+    "lrgym.leaderboard": ("bench.py", "cli.py", "entry.py", "export.py", "limits.py", "private.py", "provenance.py",
+                          "ranking.py", "report*.py", "runner.py", "scoring.py", "selection.py", "store.py",
+                          "val_table.py", "transfer/*.py"),
+    "lrgym.baselines": ("controller_ablation.py", "train_*.py"),
+}
+
+
+def _package_dir(name: str):
+    """Where package ``name`` lives, without importing it (floor 2 reads floor 3's files only)."""
+    import importlib.util
+    from pathlib import Path
+
+    return Path(importlib.util.find_spec(name).submodule_search_locations[0])
+
+
+def code_hash(roots: dict | None = None) -> str:
+    """SHA-256 (16 hex digits) over the path and content of every ``.py`` file of lrgym,
+    lrgym.baselines and lrgym.leaderboard that a node may run (all but :data:`DRIVER_ONLY`);
+    read at each call (≈ 10 ms), never cached, so an edit since the driver started is seen.
+    ``roots``: package name → folder (default: where each is installed)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for package in ("lrgym", "lrgym.baselines", "lrgym.leaderboard"):
+        root = roots[package] if roots else _package_dir(package)
+        skip = DRIVER_ONLY.get(package, ())
+        for path in sorted(root.rglob("*.py")):
+            rel = path.relative_to(root)
+            if package == "lrgym" and rel.parts[0] in ("baselines", "leaderboard"):
+                continue  # an installed layout nests them: hashed as their own packages
+            if any(rel.match(pattern) and len(rel.parts) == len(pattern.split("/")) for pattern in skip):
+                continue
+            digest.update(f"{package}/{rel.as_posix()}".encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def shipped_files_hash(baselines_dir) -> str:
+    """A hash of the files the baselines are made from besides code: the tuned values and
+    settings (``*.json``) and the trained weights (``weights/``), which training and tuning with
+    ``--ship`` rewrite in place; a node with other ones ranks other baselines under the same names."""
+    import hashlib
+    from pathlib import Path
+
+    baselines_dir = Path(baselines_dir)
+    digest = hashlib.sha256()
+    for path in sorted([*baselines_dir.glob("*.json"), *(baselines_dir / "weights").glob("*")]):
+        if path.is_file():
+            digest.update(path.relative_to(baselines_dir).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _numpy_simd() -> str:
+    """The CPU features NumPy's kernels run with here: its build's baseline and the dispatch
+    targets this CPU has and ``NPY_DISABLE_CPU_FEATURES`` left on (what ``numpy.show_runtime()``
+    lists as found). Two machines with the same set run the same NumPy kernels."""
+    try:
+        from numpy._core import _multiarray_umath as umath
+    except ImportError:  # pragma: no cover - NumPy 1.x
+        from numpy.core import _multiarray_umath as umath
+    features = umath.__cpu_features__
+    return " ".join([*umath.__cpu_baseline__, *(f for f in umath.__cpu_dispatch__ if features.get(f))])
+
+
+def _numba_cpu() -> str:
+    """The CPU Numba compiles lrgym's kernels for (``NUMBA_CPU_NAME``, else this machine's, as
+    LLVM names it): another one may get other instructions (vector widths, FMA) and other bits."""
+    import numba
+
+    name = numba.config.CPU_NAME
+    if not name:
+        import llvmlite.binding
+
+        name = llvmlite.binding.get_host_cpu_name()
+    features = numba.config.CPU_FEATURES
+    return f"{name} ({features})" if features else name
+
+
+def node_fingerprint() -> dict:
+    """What this machine's results depend on besides the job, read now:
+
+    * versions: Python (major.minor, as Ray itself requires), lrgym, and NumPy, Numba, SciPy,
+      gymnasium, torch, stable-baselines3 (None where not installed: the SB3 submissions and
+      baselines act through torch);
+    * ``code``: lrgym's code a node runs (:func:`code_hash`), ``baseline files``: the shipped
+      weights and tuned values (:func:`shipped_files_hash`);
+    * ``numpy simd``: the CPU features NumPy's kernels use here (:func:`_numpy_simd`),
+      ``numba cpu``: the CPU Numba compiles for (:func:`_numba_cpu`);
+    * the :data:`INTERPRETER_SETTINGS` this process was started with (None where unset).
+
+    The driver compares every node's with its own (:func:`node_differences`): a node that
+    differs would give other scores under the same seeds, averaged silently into an entry."""
+    import platform
+    from importlib import metadata
+
+    import lrgym
+
+    out = {"python": ".".join(platform.python_version_tuple()[:2]), "lrgym": lrgym.__version__}
+    for pkg in ("numpy", "numba", "scipy", "gymnasium", "torch", "stable_baselines3"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    out["code"] = code_hash()
+    out["baseline files"] = shipped_files_hash(_package_dir("lrgym.baselines"))
+    out["numpy simd"] = _numpy_simd()
+    out["numba cpu"] = _numba_cpu()
+    for name in INTERPRETER_SETTINGS:
+        out[name] = os.environ.get(name) or None
+    return out
+
+
+def node_differences(mine: dict, theirs: dict, where: str) -> str | None:
+    """None if node ``where``'s fingerprint ``theirs`` equals the driver's ``mine``, else the
+    :class:`NodeMismatch` message naming the node, each value that differs (theirs and ours) and
+    what to do."""
+    differ = {k: (v, theirs.get(k)) for k, v in mine.items() if theirs.get(k) != v}
+    if not differ:
+        return None
+    return (f"the Ray node {where} differs from the driver in what results depend on: "
+            + ", ".join(f"{k} {t} there, {m} here" for k, (m, t) in differ.items())
+            + "; install the same Python environment and lrgym (the same code) on every node, on machines "
+            "of one CPU kind (or NPY_DISABLE_CPU_FEATURES / NUMBA_CPU_NAME set alike)")
 
 
 @dataclass(frozen=True)
@@ -169,7 +323,7 @@ def connect(address: str | None = None):
     ``$RAY_ADDRESS`` or a running cluster would make ``ray.init()`` join it (``--address auto``
     joins). A ``HOST:PORT`` that does not answer within 10 s is a ``ConnectionError`` (Ray
     itself retries for minutes). Workers get
-    :data:`RAY_WORKER_ENV`. Ray is started from an empty folder, so workers never import from the
+    :func:`worker_env`. Ray is started from an empty folder, so workers never import from the
     working directory (:func:`_neutral_working_directory`). An already initialised Ray (e.g. by
     the caller) is used as it is: start it away from folders you do not trust.
     """
@@ -177,7 +331,7 @@ def connect(address: str | None = None):
     if ray.is_initialized():
         return ray
     kwargs: dict = dict(address=address or "local", log_to_driver=False, logging_level="WARNING",
-                        runtime_env={"env_vars": dict(RAY_WORKER_ENV)})
+                        runtime_env={"env_vars": worker_env()})
     if address is None:
         kwargs.update(include_dashboard=False, object_store_memory=128 * 1024 * 1024)
         if os.environ.get("RAY_ADDRESS"):  # e.g. inside `ray job submit`: say that it is not joined
@@ -208,12 +362,34 @@ def _auth_hint(address: str | None) -> str:
             "(RAY_AUTH_TOKEN, or ~/.ray/auth_token) for an address given, or use --address auto on its machines; ")
 
 
-def _call(fn: Callable, job):
-    """One job inside a Ray worker (BLAS on one thread, like the local pool's workers)."""
+def _call(fn: Callable, job, expected: dict):
+    """One job inside a Ray worker (BLAS on one thread, like the local pool's workers), on a
+    node checked against the driver's fingerprint ``expected`` first (:func:`_check_this_node`)."""
     from lrgym.baselines.parallel import single_threaded_blas
 
+    _check_this_node(expected)
     single_threaded_blas()
     return fn(job)
+
+
+#: this Ray worker process's :func:`node_fingerprint`, taken at its first task (≈ 20 ms, once)
+_this_node: dict | None = None
+
+
+def _check_this_node(expected: dict) -> None:
+    """Raise :class:`NodeMismatch` (naming this node and what differs) unless this worker's
+    node fingerprint equals the driver's ``expected``: the grader's actors are checked the same
+    way when placed (:mod:`lrgym.leaderboard.ray_pool`), and a tuning or reference task on an
+    unlike node would mix its values into the driver's silently."""
+    global _this_node
+    if _this_node is None:
+        import ray
+
+        _this_node = {**node_fingerprint(), "node": ray.util.get_node_ip_address()}
+    theirs = dict(_this_node)
+    problem = node_differences(expected, theirs, theirs.pop("node"))
+    if problem:
+        raise NodeMismatch(problem)
 
 
 _remote_call = None
@@ -224,13 +400,18 @@ def ray_imap(fn: Callable, jobs: Iterable, address: str | None = None, workers: 
     """``fn(job)`` for every job as Ray tasks (unordered), at most ``workers`` in flight (default:
     all of the cluster's CPUs), with a progress bar. A task whose worker dies is retried once by
     Ray (``max_retries``); a second loss raises :class:`JobLost`. Exceptions raised by ``fn`` are
-    not retried: they are re-raised here, like the local pool does."""
+    not retried: they are re-raised here, like the local pool does. Each task runs on one CPU
+    with :data:`TASK_MEMORY_MB` of Ray ``memory`` and :func:`worker_env`, after checking its
+    node against the driver's :func:`node_fingerprint` (a difference raises :class:`NodeMismatch`
+    before any of that node's values is returned)."""
     global _remote_call
     from tqdm.auto import tqdm
 
     ray = connect(address)
     if _remote_call is None:
         _remote_call = ray.remote(num_cpus=1, max_retries=RAY_RETRIES, retry_exceptions=False)(_call)
+    call = _remote_call.options(memory=TASK_MEMORY_MB * 2**20, runtime_env={"env_vars": worker_env()})
+    expected = node_fingerprint()
     jobs = list(jobs)
     limit = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     fn_ref = ray.put(fn)
@@ -241,7 +422,7 @@ def ray_imap(fn: Callable, jobs: Iterable, address: str | None = None, workers: 
         while queue or running:
             while queue and len(running) < limit:
                 job = queue.pop()
-                running[_remote_call.remote(fn_ref, job)] = job
+                running[call.remote(fn_ref, job, expected)] = job
             (ready,), _ = ray.wait(list(running), num_returns=1)
             job = running.pop(ready)
             try:

@@ -50,12 +50,14 @@ import time
 import warnings
 from pathlib import Path
 
-from lrgym.baselines.backend import RAY_RETRIES, connect
+from lrgym.baselines.backend import (RAY_RETRIES, TASK_MEMORY_MB, NodeMismatch, connect, node_differences,
+                                     node_fingerprint, shipped_files_hash, worker_env)
 from lrgym.leaderboard.failures import PolicyError
 from lrgym.leaderboard.import_paths import hidden_dirs
 from lrgym.leaderboard.scheduling import Groups, GroupScheduler, Job
 
-__all__ = ["GraderHost", "NodeMismatch", "RayWorkerPool", "code_fingerprint", "ship_files"]
+__all__ = ["GraderHost", "NodeMismatch", "RayWorkerPool", "actor_memory_mb", "code_fingerprint", "ship_files",
+           "shipped_files_hash"]
 
 
 #: environment variables of the driver that decide how the grader confines a submission: set on
@@ -64,50 +66,25 @@ __all__ = ["GraderHost", "NodeMismatch", "RayWorkerPool", "code_fingerprint", "s
 DRIVER_SETTINGS = ("LRGYM_SANDBOX",)
 
 
-class NodeMismatch(RuntimeError):
-    """A node of the cluster runs other lrgym code or other numerics packages than the driver."""
+#: the node check (:func:`lrgym.baselines.backend.node_fingerprint`): versions, lrgym's code and
+#: shipped data, the CPU features NumPy and Numba use, the interpreter settings; the tuner's Ray
+#: tasks run the same check
+code_fingerprint = node_fingerprint
+
+#: Ray ``memory`` (MB) of an actor besides its submission's sandbox: the actor's Ray worker and
+#: its grader worker, lrgym, NumPy and Numba loaded and a job's envs
+#: (:data:`lrgym.baselines.backend.TASK_MEMORY_MB`)
+ACTOR_MEMORY_MB = TASK_MEMORY_MB
 
 
-def code_fingerprint() -> dict:
-    """What a node's results depend on besides the job: the Python (major.minor, as Ray itself
-    requires) and numerics packages' versions, a hash of lrgym's code (every ``.py`` of lrgym, lrgym.baselines and
-    lrgym.leaderboard: :func:`lrgym.kernel_cache.package_fingerprint`) and one of the baselines'
-    shipped weights and tuned values (:func:`shipped_files_hash`), so that a node with another
-    version or a local edit is found, not averaged into the scores."""
-    import hashlib
-    import platform
-    from importlib import metadata
-
-    import lrgym
-    import lrgym.baselines
-    import lrgym.leaderboard
-    from lrgym.kernel_cache import package_fingerprint
-
-    out = {"python": ".".join(platform.python_version_tuple()[:2]), "lrgym": lrgym.__version__}  # as Ray asks
-    for pkg in ("numpy", "numba", "scipy", "gymnasium"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = None
-    code = hashlib.sha256()
-    for package in (lrgym, lrgym.baselines, lrgym.leaderboard):  # read now (10 ms), not a cached hash
-        code.update(package_fingerprint.__wrapped__(package.__path__[0]))
-    out["code"] = code.hexdigest()[:16]
-    out["baseline files"] = shipped_files_hash(Path(lrgym.baselines.__path__[0]))
-    return out
-
-
-def shipped_files_hash(baselines_dir: Path) -> str:
-    """A hash of the files the baselines are made from besides code: the tuned values and
-    settings (``*.json``) and the trained weights (``weights/``), which training and tuning with
-    ``--ship`` rewrite in place; a node with other ones ranks other baselines under the same names."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for path in sorted([*baselines_dir.glob("*.json"), *(baselines_dir / "weights").glob("*")]):
-        if path.is_file():
-            digest.update(path.relative_to(baselines_dir).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
+def actor_memory_mb(jobs: list[Job]) -> float:
+    """The Ray ``memory`` (MB) one grader actor asks for to run ``jobs``: :data:`ACTOR_MEMORY_MB`
+    plus the largest sandbox memory limit among them (``payload["sandbox"]["memory_mb"]``, the
+    address space a submission's process may take: :class:`lrgym.leaderboard.sandbox.Limits`).
+    Ray then places no more actors on a node than its memory holds, as the local pool caps its
+    workers at the machine's memory (:func:`lrgym.leaderboard.limits.plan_workers`)."""
+    sandboxes = [float((job.payload.get("sandbox") or {}).get("memory_mb") or 0) for job in jobs]
+    return ACTOR_MEMORY_MB + max(sandboxes, default=0.0)
 
 
 def ship_files(spec: dict) -> tuple[dict, dict[str, bytes]]:
@@ -154,7 +131,7 @@ class GraderHost:
         """This node's :func:`code_fingerprint` and address (the first call: the driver checks it)."""
         import ray
 
-        return {**code_fingerprint(), "node": ray.util.get_node_ip_address()}
+        return {**node_fingerprint(), "node": ray.util.get_node_ip_address()}
 
     def _localise(self, payload: dict, files: dict) -> dict:
         """Write a submission's files into this node's private temp folder; point the spec there."""
@@ -248,8 +225,23 @@ class RayWorkerPool(GroupScheduler):
         self.lost_workers = 0  # Ray workers lost during the last run (each cost a retry)
         self._attempts: dict[int, int] = {}  # during a run: job index -> Ray workers lost running it
         self._files: dict[str, tuple] = {}  # during a run: policy -> (its spec, its files), read once
-        self._fingerprint = code_fingerprint()  # the driver's: every actor's node must match it
+        self._fingerprint = node_fingerprint()  # the driver's: every actor's node must match it
+        self._memory_mb = float(ACTOR_MEMORY_MB)  # during a run: each actor's Ray memory (actor_memory_mb)
         self._placement_warned = False  # during a run: the user was told no actor can be placed
+
+    def run(self, jobs: list[Job], on_reply=None, on_group_done=None):
+        """:meth:`GroupScheduler.run`, each actor asking Ray for :func:`actor_memory_mb` of
+        ``jobs``; a request no node of the cluster can hold is refused before anything runs (its
+        actors would never be placed)."""
+        self._memory_mb = actor_memory_mb(jobs)
+        largest = max((n.get("Resources", {}).get("memory", 0) / 2**20 for n in self.ray.nodes() if n.get("Alive")),
+                      default=0.0)
+        if self._memory_mb > largest:
+            raise ValueError(f"each grader actor needs {self._memory_mb:g} MB of Ray memory (the sandbox's memory "
+                             f"limit + {ACTOR_MEMORY_MB} MB for its workers) but the largest node of the Ray cluster "
+                             f"offers {largest:.0f} MB; valid: --memory-limit up to {largest - ACTOR_MEMORY_MB:.0f} MB, "
+                             "or nodes with more memory")
+        return super().run(jobs, on_reply, on_group_done)
 
     def _begin_run(self) -> None:
         """Per-run state: clean what killed actors of an earlier run left on this node, and start
@@ -265,7 +257,14 @@ class RayWorkerPool(GroupScheduler):
 
     def _start(self) -> _Slot:
         settings = {k: os.environ[k] for k in DRIVER_SETTINGS if k in os.environ}
-        return _Slot(self._host.remote(self.quiet, hidden_dirs(), settings))
+        return _Slot(self._host.options(**self._actor_options()).remote(self.quiet, hidden_dirs(), settings))
+
+    def _actor_options(self) -> dict:
+        """Ray options of each actor: its memory (:func:`actor_memory_mb`), and the driver's
+        interpreter settings from its first instruction (``runtime_env`` env_vars:
+        :func:`lrgym.baselines.backend.worker_env`; NumPy reads ``NPY_DISABLE_CPU_FEATURES`` at
+        import, Python ``PYTHONHASHSEED`` at start, so the constructor's ``env`` would be too late)."""
+        return {"memory": int(self._memory_mb * 2**20), "runtime_env": {"env_vars": worker_env()}}
 
     def _send(self, groups: Groups, slots: list[_Slot], slot: _Slot, index: int, job: Job) -> None:
         payload, files = self._shipped(job)
@@ -334,12 +333,9 @@ class RayWorkerPool(GroupScheduler):
                     "lrgym (the same code) on every node") from None
             return  # the actor was lost before it ran (its node gone): its first job meets the loss
         where = node.pop("node", "?")
-        differ = {k: (v, node.get(k)) for k, v in self._fingerprint.items() if node.get(k) != v}
-        if differ:
-            raise NodeMismatch(
-                f"the Ray node {where} differs from the driver in what results depend on: "
-                + ", ".join(f"{k} {theirs} there, {mine} here" for k, (mine, theirs) in differ.items())
-                + "; install the same Python environment and lrgym (the same code) on every node")
+        problem = node_differences(self._fingerprint, node, where)
+        if problem:
+            raise NodeMismatch(problem)
 
     def _collect(self, groups: Groups, slots: list[_Slot], slot: _Slot, on_reply) -> None:
         ray = self.ray

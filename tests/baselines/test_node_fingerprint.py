@@ -1,0 +1,173 @@
+"""The node check's fingerprint (lrgym.baselines.backend.node_fingerprint): what it covers, what
+it leaves out, and the environment every Ray worker gets. No cluster needed: the cluster's own
+use of it is in tests/leaderboard/test_ray_cluster.py.
+
+The audit of 2026-12-04 found the fingerprint blind to the torch and stable-baselines3 versions,
+to the CPU features NumPy dispatches to and to the interpreter settings, and hashing every
+``.py`` file, so an edit of a report while a run went on stopped it.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from lrgym.baselines import backend
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(code: str, **env) -> str:
+    """``code`` in a fresh interpreter with ``env`` added; its stdout."""
+    full = {**os.environ, **env}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+def test_versions_of_every_scoring_package_are_covered():
+    fp = backend.node_fingerprint()
+    for dist in ("numpy", "numba", "scipy", "gymnasium", "torch", "stable_baselines3"):
+        try:
+            expected = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            expected = None
+        assert fp[dist] == expected, dist
+    assert fp["torch"] is not None and fp["stable_baselines3"] is not None  # the [all] environment has both
+
+
+def test_the_cpu_features_numpy_dispatches_to_are_covered_as_numpy_reports_them():
+    """The reference is ``numpy.show_runtime()``'s own SIMD report (baseline + found) in a fresh
+    interpreter; with the highest found feature disabled (``NPY_DISABLE_CPU_FEATURES``) the
+    fingerprint loses it and records the setting."""
+    code = ("import contextlib, io, json, numpy as np\n"
+            "from lrgym.baselines.backend import node_fingerprint\n"
+            "shown = io.StringIO()\n"
+            "with contextlib.redirect_stdout(shown): np.show_runtime()\n"
+            "print(json.dumps({'shown': shown.getvalue(), 'fp': node_fingerprint()}))\n")
+
+    def report(**env):
+        out = json.loads(_run(code, **env).splitlines()[-1])
+        simd = ast.literal_eval(re.search(r"\{'baseline':.*?\}", out["shown"], re.S).group(0))
+        return simd["baseline"], simd["found"], out["fp"]
+
+    baseline, found, fp = report()
+    out = {"fp": fp}
+    assert out["fp"]["numpy simd"].split() == baseline + found
+    assert out["fp"]["NPY_DISABLE_CPU_FEATURES"] is None
+    if not found:
+        pytest.fail("NumPy dispatches to no feature beyond its baseline on this CPU: nothing to disable")
+    disabled = found[-1]
+    baseline2, found2, fp = report(NPY_DISABLE_CPU_FEATURES=disabled)
+    assert disabled not in found2 and fp["numpy simd"].split() == baseline2 + found2
+    assert fp["numpy simd"] != out["fp"]["numpy simd"] and fp["NPY_DISABLE_CPU_FEATURES"] == disabled
+
+
+def test_the_interpreter_settings_are_covered_and_passed_to_ray_workers(monkeypatch):
+    fp = json.loads(_run("import json; from lrgym.baselines.backend import node_fingerprint; "
+                         "print(json.dumps(node_fingerprint()))", PYTHONHASHSEED="123").splitlines()[-1])
+    assert fp["PYTHONHASHSEED"] == "123"
+    monkeypatch.setenv("PYTHONHASHSEED", "7")
+    monkeypatch.delenv("NPY_DISABLE_CPU_FEATURES", raising=False)
+    env = backend.worker_env()
+    # the driver's value; "" where it has none, so a value of the node's `ray start` does not hold
+    assert env["PYTHONHASHSEED"] == "7" and env["NPY_DISABLE_CPU_FEATURES"] == ""
+    assert {k: env[k] for k in backend.RAY_WORKER_ENV} == backend.RAY_WORKER_ENV  # BLAS on one thread kept
+    # an empty value is an unset one for Python and NumPy (random hashes, every feature on)
+    seen = _run("import sys, numpy; print(sys.flags.hash_randomization)", PYTHONHASHSEED="", NPY_DISABLE_CPU_FEATURES="")
+    assert seen.split() == ["1"]
+
+
+def _copy_packages(tmp_path: Path) -> dict:
+    roots = {}
+    for package, folder in (("lrgym", "lrgym"), ("lrgym.baselines", "baselines"), ("lrgym.leaderboard", "leaderboard")):
+        roots[package] = tmp_path / folder
+        shutil.copytree(ROOT / folder, roots[package], ignore=shutil.ignore_patterns("__pycache__", "*.npz", "*.sqlite"))
+    return roots
+
+
+def test_the_code_hash_covers_what_nodes_run_and_not_the_drivers_reports(tmp_path):
+    """An edit of lrgym's env, of the grader worker or of a new module changes the hash; an edit
+    of a driver-only module (a report, the CLI, a training script) does not, so a run goes on."""
+    roots = _copy_packages(tmp_path)
+    before = backend.code_hash(roots)
+    assert before == backend.code_hash()  # the copy hashes like the installed packages
+
+    def edited(rel: str, text: str = "\n# an edit\n") -> str:
+        path = tmp_path / rel
+        original = path.read_text() if path.exists() else None
+        path.write_text((original or "") + text)
+        try:
+            return backend.code_hash(roots)
+        finally:
+            path.unlink() if original is None else path.write_text(original)
+
+    for rel in ("leaderboard/report_html.py", "leaderboard/cli.py", "leaderboard/scoring.py",
+                "leaderboard/transfer/study.py", "baselines/train_rllib.py"):
+        assert edited(rel) == before, rel
+    for rel in ("lrgym/env.py", "lrgym/tasks/quadratic.py", "leaderboard/worker.py", "leaderboard/sandbox.py",
+                "baselines/registry.py", "baselines/tune.py", "leaderboard/new_module.py", "leaderboard/transfer/x/y.py"):
+        if rel == "leaderboard/transfer/x/y.py":
+            (tmp_path / "leaderboard/transfer/x").mkdir()
+        assert edited(rel) != before, rel
+
+
+def test_every_driver_only_pattern_names_files_and_no_node_job_imports_one():
+    """The independent reference for :data:`DRIVER_ONLY`: a fresh interpreter runs what a node
+    runs — a grader worker's episodes job of every baseline (one family) and a reference job,
+    with the tuner's module loaded — and lists the lrgym modules it imported; none may be driver-only (it would then decide
+    a node's results unchecked)."""
+    files = {package: sorted(p.relative_to(backend._package_dir(package)).as_posix()
+                             for p in backend._package_dir(package).rglob("*.py"))
+             for package in backend.DRIVER_ONLY}
+    for package, patterns in backend.DRIVER_ONLY.items():
+        for pattern in patterns:
+            assert [f for f in files[package] if fnmatch.fnmatch(f, pattern)], (package, pattern)
+    code = """
+import json, sys
+from lrgym.baselines.registry import BASELINES
+from lrgym.leaderboard.settings import allowed_optimizers
+from lrgym.leaderboard.suite import get_suite
+from lrgym.leaderboard.worker import run_job, _State
+import lrgym.baselines.tune  # the tuner's tasks (run_config, reference_job) live there
+suite = get_suite("quick")
+state = _State()
+for family, instance in sorted({t.family: t.instance for t in suite.tasks()}.items())[:1]:  # every baseline, one family
+    kwargs = {**suite.env_kwargs(family), "horizon": 2}
+    for name in BASELINES:
+        reply = run_job({"op": "episodes", "policy": {"kind": "baseline", "name": name}, "family": family,
+                         "env_kwargs": kwargs, "optimizers": list(allowed_optimizers(suite)), "instances": [instance], "seeds": [0],
+                         "sandbox": None, "hidden": False}, state)
+        assert "error" not in reply, reply
+    reply = run_job({"op": "reference", "env_kwargs": kwargs, "instance": instance, "seeds": [0]}, state)
+    assert "reference" in reply, reply
+print(json.dumps(sorted(m for m in sys.modules if m.startswith("lrgym"))))
+"""
+    loaded = json.loads(_run(code).splitlines()[-1])
+    assert "lrgym.leaderboard.worker" in loaded and "lrgym.baselines.registry" in loaded
+    for module in loaded:
+        package = next((p for p in backend.DRIVER_ONLY if module.startswith(p + ".")), None)
+        if package is None:
+            continue
+        rel = module[len(package) + 1:].replace(".", "/") + ".py"
+        assert not any(fnmatch.fnmatch(rel, pattern) for pattern in backend.DRIVER_ONLY[package]), module
+
+
+def test_node_differences_names_the_node_and_each_value():
+    mine = backend.node_fingerprint()
+    assert backend.node_differences(mine, dict(mine), "10.0.0.7") is None
+    theirs = {**mine, "numpy simd": "X86_V2 X86_V3", "PYTHONHASHSEED": "1"}
+    message = backend.node_differences(mine, theirs, "10.0.0.7")
+    assert message.startswith("the Ray node 10.0.0.7 differs from the driver")
+    assert f"numpy simd X86_V2 X86_V3 there, {mine['numpy simd']} here" in message
+    assert f"PYTHONHASHSEED 1 there, {mine['PYTHONHASHSEED']} here" in message
