@@ -234,19 +234,48 @@ def _sampled(result: dict, before: int) -> int:
     return int(value) if value is not None else before
 
 
-def _check_cpus(config: RLlibConfig, cpus: float, log) -> None:
+def _check_cpus(env_runners: int, address: str | None, cpus: float, log, source: str | None = None) -> None:
     """Each env runner is an actor of one CPU, and RLlib waits, silently, until every one is
-    placed: ``--env-runners`` above the CPUs of the Ray instance lrgym started on this machine
+    placed: ``env_runners`` above the CPUs of the Ray instance lrgym started on this machine
     (no ``--address``: it never gets more) would wait forever, so it is refused; on a cluster
-    (``--address``) that may grow, the wait is only announced."""
-    if config.env_runners <= cpus:
+    (``--address``) that may grow, the wait is only announced. ``source`` says where the count
+    comes from (default: the ``--env-runners`` flag; a resumed checkpoint's own settings). Both
+    paths of :func:`train` call it before anything is built."""
+    if env_runners <= cpus:
         return
-    if config.address is None:
-        raise ValueError(f"--env-runners {config.env_runners} needs {config.env_runners} CPUs (one per runner), "
-                         f"but this Ray instance has {cpus:g}; valid: --env-runners 0 to {int(cpus)}, "
-                         "or --address of a cluster with more CPUs")
-    log(f"note: --env-runners {config.env_runners} needs {config.env_runners} CPUs and the cluster at "
-        f"{config.address} has {cpus:g} now: training starts when it has them")
+    valid = "--address of a cluster with more CPUs"
+    if source is None:
+        source, valid = f"--env-runners {env_runners}", f"--env-runners 0 to {int(cpus)}, or {valid}"
+    if address is None:
+        raise ValueError(f"{source} needs {env_runners} CPUs (one per runner), "
+                         f"but this Ray instance has {cpus:g}; valid: {valid}")
+    log(f"note: {source} needs {env_runners} CPUs and the cluster at "
+        f"{address} has {cpus:g} now: training starts when it has them")
+
+
+def checkpoint_settings(path: str | Path) -> tuple[str, int] | None:
+    """(algorithm name in lower case, env runners) of an RLlib checkpoint folder, read from its
+    ``class_and_ctor_args.pkl`` without building anything: a resumed run uses the checkpoint's
+    own settings, not the flags, so these are what the checks before training must see. None if
+    the folder has no such file (no checkpoint: ``Algorithm.from_checkpoint`` says so)."""
+    import pickle
+
+    from ray.rllib.utils.checkpoints import Checkpointable
+
+    file = Path(path) / Checkpointable.CLASS_AND_CTOR_ARGS_FILE_NAME
+    if not file.is_file():
+        return None
+    with open(file, "rb") as f:
+        saved = pickle.load(f)  # the checkpoint is the user's own; Algorithm.from_checkpoint unpickles it too
+    config_state = saved["ctor_args_and_kwargs"][0][0]
+    return saved["class"].__name__.lower(), int(config_state.get("num_env_runners", 0))
+
+
+def _check_algo(config: RLlibConfig, found: str) -> None:
+    """A resumed checkpoint's algorithm decides how it is exported: another ``--algo`` is refused."""
+    if found != config.algo:
+        raise ValueError(f"--resume {config.resume} is a {found.upper()} checkpoint but --algo is "
+                         f"{config.algo!r}; valid: --algo {found}")
 
 
 def train(config: RLlibConfig, log=print) -> MLPPolicy:
@@ -257,8 +286,14 @@ def train(config: RLlibConfig, log=print) -> MLPPolicy:
     out = config.output()  # before training: a bad --out / --ship pair fails at once
     ckpt = Path(str(out) + ".ckpt")
     ray = connect(config.address)
-    if not config.resume:
-        _check_cpus(config, ray.cluster_resources().get("CPU", 0), log)
+    if config.resume:  # the checkpoint's own settings, checked like the flags before anything is built
+        saved = checkpoint_settings(config.resume)
+        if saved is not None:
+            _check_algo(config, saved[0])
+            _check_cpus(saved[1], config.address, ray.cluster_resources().get("CPU", 0), log,
+                        source=f"--resume {config.resume} ({saved[1]} env runners, the checkpoint's own setting)")
+    else:
+        _check_cpus(config.env_runners, config.address, ray.cluster_resources().get("CPU", 0), log)
     from ray.tune.registry import register_env
 
     register_env(ENV_NAME, make_env)
@@ -266,11 +301,11 @@ def train(config: RLlibConfig, log=print) -> MLPPolicy:
         from ray.rllib.algorithms.algorithm import Algorithm
 
         algo = Algorithm.from_checkpoint(str(Path(config.resume).resolve()))
-        found = type(algo).__name__.lower()  # the checkpoint's algorithm decides how it is exported
-        if found != config.algo:
+        try:  # again on what was built (a checkpoint without its settings file)
+            _check_algo(config, type(algo).__name__.lower())
+        except ValueError:
             algo.stop()
-            raise ValueError(f"--resume {config.resume} is a {found.upper()} checkpoint but --algo is "
-                             f"{config.algo!r}; valid: --algo {found}")
+            raise
     else:
         algo = algo_config(config).build_algo()
     start, steps, iteration = time.time(), 0, 0

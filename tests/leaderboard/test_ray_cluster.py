@@ -518,3 +518,131 @@ def test_imap_tasks_whose_worker_dies_are_retried_once(cluster, tmp_path):
     assert sorted(backend.imap(_dies_first, jobs, workers=2)) == [0, 1, 2]
     with pytest.raises(JobLost, match="lost its Ray worker 2 times"):
         list(backend.imap(_dies_first, [(None, 7)], workers=1))
+
+
+def _settings_seen(job):
+    """What a Ray task's interpreter started with: its settings, a string hash and NumPy's SIMD set."""
+    import os
+
+    from lrgym.baselines.backend import node_fingerprint
+
+    return os.environ.get("PYTHONHASHSEED"), hash("lrgym"), node_fingerprint()["numpy simd"]
+
+
+def test_imap_tasks_check_their_node_like_the_grader_actors(cluster, monkeypatch):
+    """Tuning and reference tasks (``Backend.imap``) ran on any node unchecked (the audit of
+    2026-12-04): a node with other code mixed its values into the driver's. Each task now
+    compares its node with the driver's fingerprint before running; here the driver's says
+    another NumPy, as a node with another NumPy would differ from it."""
+    import ray.cloudpickle
+
+    from lrgym.baselines import backend
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this file
+    real = backend.node_fingerprint()
+    monkeypatch.setattr(backend, "node_fingerprint", lambda: {**real, "numpy": "0.0-other"})
+    with pytest.raises(backend.NodeMismatch, match=rf"numpy {real['numpy']} there, 0.0-other here"):
+        list(backend.Backend("ray").imap(_settings_seen, [0, 1], workers=2))
+    monkeypatch.undo()
+    assert len(list(backend.Backend("ray").imap(_settings_seen, [0, 1], workers=2))) == 2
+
+
+def test_the_drivers_interpreter_settings_hold_in_tasks_and_actors(cluster, monkeypatch):
+    """NumPy picks its SIMD kernels at import and Python its hash seed at start: the driver's
+    ``NPY_DISABLE_CPU_FEATURES`` / ``PYTHONHASHSEED`` reach every Ray worker from its first
+    instruction (runtime_env), the nodes having been started without them; the actors' node
+    check (which compares both and the SIMD set) then passes."""
+    import json
+    import subprocess
+
+    import ray.cloudpickle
+
+    from lrgym.baselines import backend
+    from lrgym.leaderboard.ray_pool import RayWorkerPool
+
+    found = backend.node_fingerprint()["numpy simd"].split()
+    disabled = found[-1]  # the highest feature NumPy dispatches to here (a dispatch target, not the baseline)
+    env = {**__import__("os").environ, "PYTHONHASHSEED": "123", "NPY_DISABLE_CPU_FEATURES": disabled}
+    code = ("import json; from lrgym.baselines.backend import node_fingerprint; "
+            "print(json.dumps([hash('lrgym'), node_fingerprint()['numpy simd']]))")
+    reference, simd = json.loads(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                                                text=True, check=True).stdout.splitlines()[-1])
+    assert simd.split() == found[:-1]  # a driver started with the setting: one feature fewer
+    # this driver started without them: it is made to see what one started with them sees
+    monkeypatch.setenv("PYTHONHASHSEED", "123")
+    monkeypatch.setenv("NPY_DISABLE_CPU_FEATURES", disabled)
+    monkeypatch.setattr(backend, "_numpy_simd", lambda: simd)
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    seen = list(backend.Backend("ray").imap(_settings_seen, [0, 1], workers=2))
+    assert {(s[0], s[1]) for s in seen} == {("123", reference)}
+    assert {s[2] for s in seen} == {simd}
+    # the actors: their node check compares both settings and the SIMD set with the driver's (set above)
+    assert RayWorkerPool(2).run([Job("g", {"op": "sleep", "seconds": 0})] * 2)["g"].replies == [{"ok": True}] * 2
+
+
+class _OptionsSpy:
+    """Records the options an actor class or remote function is started with."""
+
+    def __init__(self, remote, seen: list):
+        self.remote_fn, self.seen = remote, seen
+
+    def options(self, **kwargs):
+        self.seen.append(kwargs)
+        return self.remote_fn.options(**kwargs)
+
+
+def test_actors_and_tasks_ask_ray_for_the_memory_they_may_use(cluster):
+    """Ray packed actors by CPUs only: a node took as many sandboxes as it had CPUs whatever
+    their memory limit (the audit of 2026-12-04). Each grader actor now asks for the largest
+    sandbox memory limit of its jobs plus ACTOR_MEMORY_MB; each imap task for TASK_MEMORY_MB; a
+    request no node holds is refused before anything runs."""
+    import ray.cloudpickle
+
+    from lrgym.baselines import backend
+    from lrgym.leaderboard.ray_pool import ACTOR_MEMORY_MB, RayWorkerPool
+
+    seen: list = []
+    pool = RayWorkerPool(1)
+    pool._host = _OptionsSpy(pool._host, seen)
+    jobs = [Job("a", {"op": "sleep", "seconds": 0, "sandbox": {"memory_mb": 300.0}}),
+            Job("b", {"op": "sleep", "seconds": 0, "sandbox": None})]
+    assert all(r.replies == [{"ok": True}] for r in pool.run(jobs).values())
+    assert seen and all(o["memory"] == int((ACTOR_MEMORY_MB + 300) * 2**20) for o in seen)
+    largest = max(n["Resources"]["memory"] for n in pool.ray.nodes() if n["Alive"]) / 2**20
+    with pytest.raises(ValueError, match=rf"needs [0-9.e+]+ MB of Ray memory .* offers {largest:.0f} MB"):
+        pool.run([Job("a", {"op": "sleep", "seconds": 0, "sandbox": {"memory_mb": largest + 1 - ACTOR_MEMORY_MB}})])
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    calls: list = []
+    backend._remote_call = None
+    list(backend.Backend("ray").imap(_settings_seen, [0], workers=1))  # makes the remote function
+    backend._remote_call = _OptionsSpy(backend._remote_call, calls)
+    list(backend.Backend("ray").imap(_settings_seen, [0], workers=1))
+    assert calls and calls[0]["memory"] == backend.TASK_MEMORY_MB * 2**20
+
+
+def test_rllib_resume_checks_the_checkpoints_env_runners_against_the_cpus(cluster, tmp_path):
+    """``--resume`` goes on with the checkpoint's own settings, and skipped the CPU check the
+    first run has: a checkpoint of 3 env runners resumed on 2 CPUs waited for ever (the audit of
+    2026-12-04). Both paths now share the check; the checkpoint's count is read from its
+    settings file before anything is built."""
+    import pickle
+
+    from ray.rllib.algorithms.ppo import PPO, PPOConfig
+
+    from lrgym.baselines.train_rllib import RLlibConfig, checkpoint_settings, train
+
+    ckpt = tmp_path / "ppo.ckpt"
+    ckpt.mkdir()
+    state = PPOConfig().env_runners(num_env_runners=3).get_state()
+    with open(ckpt / "class_and_ctor_args.pkl", "wb") as f:  # what Algorithm.save_to_path writes first
+        pickle.dump({"class": PPO, "ctor_args_and_kwargs": ((state,), {})}, f)
+    assert checkpoint_settings(ckpt) == ("ppo", 3)
+    config = RLlibConfig(algo="ppo", env_runners=1, resume=str(ckpt), total_timesteps=64, out=str(tmp_path / "o"),
+                         progress=False)
+    with pytest.raises(ValueError, match=r"ppo\.ckpt \(3 env runners, the checkpoint's own setting\) needs 3 CPUs"
+                                         r".* has 2; valid: --address of a cluster"):
+        train(config, log=lambda m: None)
+    with pytest.raises(ValueError, match=r"is a PPO checkpoint but --algo is 'dqn'; valid: --algo ppo"):
+        train(RLlibConfig(algo="dqn", resume=str(ckpt), out=str(tmp_path / "o")), log=lambda m: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ppo.ckpt"]  # nothing written
