@@ -48,9 +48,10 @@ RAY_RETRIES = 1
 #: from its first instruction (``runtime_env`` env_vars, :func:`worker_env`); setting them later,
 #: inside the worker, would change nothing in it
 INTERPRETER_SETTINGS = ("NPY_DISABLE_CPU_FEATURES", "PYTHONHASHSEED")
-#: Ray ``memory`` (MB) each tuning / reference task asks for: a Ray worker with lrgym, NumPy and
-#: Numba loaded and one job's envs (≈ 250 MB resident, measured: python -m lrgym.leaderboard.worker
-#: after a quick-suite job), with room; Ray then places no more tasks on a node than its memory holds
+#: Ray ``memory`` (MB) each tuning / reference task, and each grader actor besides its sandbox,
+#: asks for: a grader worker's peak resident memory over quick-suite jobs of four families was
+#: 204 MB (bold_driver, measured 2026-12-04 with ``resource.getrusage``), plus the Ray worker
+#: process holding it; Ray then places no more of them on a node than its memory holds
 TASK_MEMORY_MB = 512
 
 
