@@ -31,6 +31,7 @@ from lrgym.baselines.heuristics import BoldDriver, Hypergradient, Multiplicative
 from lrgym.baselines.outputs import SHIPPED_TUNED, SHIPPED_WEIGHTS
 from lrgym.baselines.policy import Policy
 from lrgym.baselines.schedules import Constant, Cosine, ExponentialDecay, InverseSqrt, LinearDecay, OneCycle, StepDecay
+from lrgym.registry import check_keywords, keyword_names
 
 #: the shipped files (one place: lrgym.baselines.outputs)
 TUNED_PATH = SHIPPED_TUNED
@@ -39,6 +40,7 @@ WEIGHTS = SHIPPED_WEIGHTS
 
 def _named(cls, name: str, **fixed):
     def factory(**hyper) -> Policy:
+        check_keywords(f"baseline {name!r}", hyper, keyword_names(factory))  # not Python's bare TypeError
         return cls(**{**fixed, **hyper}, name=name)
 
     factory.__name__ = name
@@ -195,15 +197,12 @@ def make_baseline(name: str, family: str | None = None, **overrides) -> Policy:
     """Baseline ``name`` with its tuned hyper-parameters (or weights) for ``family``.
 
     ``overrides`` replace tuned values (hand-designed) or pass ``path=`` to other weights
-    (learned).
+    (learned); a name the baseline does not take raises :class:`lrgym.registry.UnknownKeywordError`
+    (a ValueError and TypeError) naming it, the closest valid name and every valid one.
     """
     if name not in BASELINES:
         raise ValueError(f"unknown baseline {name!r}; valid choices: {', '.join(BASELINES)}")
-    options = [q for q in inspect.signature(BASELINES[name]).parameters if q != "family"]
-    unknown = sorted(set(overrides) - set(options))
-    if unknown:
-        raise ValueError(f"baseline {name!r} has no option {', '.join(map(repr, unknown))}; valid: "
-                         f"{', '.join(options) or 'none'}")
+    check_keywords(f"baseline {name!r}", overrides, [q for q in keyword_names(BASELINES[name]) if q != "family"])
     if name in LEARNED:
         path = overrides.get("path")
         if path is not None and not Path(path).is_file():
