@@ -195,7 +195,8 @@ def _loop(policy_name, cut=None, where=None):
             sched.step(losses.detach())
         if k == cut and where == "after sched.step":
             sched = round_trip(sched)
-        trace.append((sched.get_last_lr(), sched.last_obs.tolist(), sched.last_epoch, bool(sched.last_info["rejected"])))
+        trace.append((sched.get_last_lr(), sched.last_obs.tolist(), sched.last_epoch,
+                      bool(sched.last_info["rejected"])))
     return trace
 
 
