@@ -54,10 +54,18 @@ def output_path(shipped: Path, *, ship: bool = False, out: str | Path | None = N
     return shipped if ship else runs_dir() / shipped.name
 
 
+def _path_given(text: str) -> str:
+    """``--out``'s value: a path, not an empty string (which ``Path`` takes as ``.``, the working
+    directory: ``--out ""`` then wrote ``./dqn_mixed.zip`` unasked)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is empty; valid: a file path, or an existing folder")
+    return text
+
+
 def add_output_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     """``--out`` and ``--ship`` for a command that writes ``what``."""
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--out", default=None, help=f"write {what} here; an existing folder: inside it under the "
+    group.add_argument("--out", default=None, type=_path_given, help=f"write {what} here; an existing folder: inside it under the "
                        f"default name (default: ${RUNS_ENV} or ./runs/)")
     group.add_argument("--ship", action="store_true",
                        help=f"overwrite the shipped {what} in the package (maintainers regenerating it)")

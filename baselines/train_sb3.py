@@ -179,8 +179,11 @@ def parse_config(argv=None) -> TrainConfig:
         del args["ship"]  # a config file may ask to ship; the flag can only add it
     values = {}
     if config_path:
-        with open(config_path) as f:
-            values.update(json.load(f))
+        try:
+            with open(config_path) as f:
+                values.update(json.load(f))
+        except (OSError, ValueError) as exc:  # missing, a folder, not JSON: named, not a traceback
+            p.error(f"--config {config_path}: {exc}; valid: a JSON file of TrainConfig fields")
     values.update({k: v for k, v in args.items() if v is not None})
     if clip_off:
         values["reward_clip"] = None

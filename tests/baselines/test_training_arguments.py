@@ -204,3 +204,37 @@ def test_counts_given_as_numpy_integers_are_taken_as_the_python_ones():
 
     t = TrainConfig(total_timesteps=np.int64(64), n_envs=np.int64(2), repeats=np.int64(1), threads=np.int64(1))
     assert (t.total_timesteps, t.n_envs, t.repeats, t.threads) == (64, 2, 1, 1) and type(t.n_envs) is int
+
+
+@pytest.mark.parametrize("module_name, argv", [("qlearning", []), ("train_sb3", ["--algo", "dqn"]),
+                                               ("train_controller", []), ("tune", ["--families", "linreg"])])
+def test_an_empty_out_is_refused(module_name, argv, tmp_path, monkeypatch, capsys):
+    """``--out ""`` was ``Path("")``, the working directory: the commands wrote there unasked
+    (train_sb3: ./dqn_mixed.zip after training). Now argparse refuses it, naming the value."""
+    import importlib
+
+    module = importlib.import_module(f"lrgym.baselines.{module_name}")
+    for name in ("train", "tune"):
+        if hasattr(module, name):
+            monkeypatch.setattr(module, name, lambda *a, **k: pytest.fail("work started"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        module.main([*argv, "--out", ""])
+    assert stop.value.code == 2 and "argument --out: '' is empty; valid: a file path" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("content", [None, "{not json"])
+def test_train_sb3_names_a_config_it_cannot_read(content, tmp_path, monkeypatch, capsys):
+    """A missing or broken ``--config`` file was a FileNotFoundError / JSONDecodeError traceback."""
+    pytest.importorskip("stable_baselines3")
+    import lrgym.baselines.train_sb3 as t
+
+    monkeypatch.setattr(t, "train", lambda *a, **k: pytest.fail("training started"))
+    config = tmp_path / "cfg.json"
+    if content is not None:
+        config.write_text(content)
+    with pytest.raises(SystemExit) as stop:
+        t.main(["--config", str(config), "--out", str(tmp_path / "never")])
+    assert stop.value.code == 2 and f"--config {config}: " in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == ([config] if content is not None else [])
