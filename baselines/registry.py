@@ -31,7 +31,7 @@ from lrgym.baselines.heuristics import BoldDriver, Hypergradient, Multiplicative
 from lrgym.baselines.outputs import SHIPPED_TUNED, SHIPPED_WEIGHTS
 from lrgym.baselines.policy import Policy
 from lrgym.baselines.schedules import Constant, Cosine, ExponentialDecay, InverseSqrt, LinearDecay, OneCycle, StepDecay
-from lrgym.registry import check_keywords, keyword_names
+from lrgym.keywords import check_keywords, keyword_names
 
 #: the shipped files (one place: lrgym.baselines.outputs)
 TUNED_PATH = SHIPPED_TUNED
@@ -197,7 +197,7 @@ def make_baseline(name: str, family: str | None = None, **overrides) -> Policy:
     """Baseline ``name`` with its tuned hyper-parameters (or weights) for ``family``.
 
     ``overrides`` replace tuned values (hand-designed) or pass ``path=`` to other weights
-    (learned); a name the baseline does not take raises :class:`lrgym.registry.UnknownKeywordError`
+    (learned); a name the baseline does not take raises :class:`lrgym.keywords.UnknownKeywordError`
     (a ValueError and TypeError) naming it, the closest valid name and every valid one.
     """
     if name not in BASELINES:

@@ -192,7 +192,7 @@ def _lrgym_spec(env_id: str) -> gym.envs.registration.EnvSpec:
     import importlib
 
     from lrgym.env import LRControlEnv
-    from lrgym.registry import ENTRY_POINT, ENV_IDS
+    from lrgym.registry import CLASS_ENTRY_POINT, ENTRY_POINT, ENV_IDS, make_env
 
     if not isinstance(env_id, str):
         raise ValueError(f"env_id={env_id!r} invalid; valid: an lrgym id string, e.g. 'LRControl-v1'")
@@ -200,7 +200,7 @@ def _lrgym_spec(env_id: str) -> gym.envs.registration.EnvSpec:
     if sep:
         importlib.import_module(module)  # may register ids (lrgym itself is imported already)
     spec = gym.registry.get(name)
-    if spec is None or spec.entry_point not in (ENTRY_POINT, LRControlEnv):
+    if spec is None or spec.entry_point not in (ENTRY_POINT, CLASS_ENTRY_POINT, make_env, LRControlEnv):
         what = "is not a registered id" if spec is None else f"is not an lrgym id (entry point {spec.entry_point!r})"
         raise ValueError(
             f"env_id {env_id!r} {what}; make_sb3_vec_env batches lrgym's envs only — valid choices: "

@@ -1,10 +1,8 @@
-"""A misspelt keyword through lrgym's checked entry points names itself, the closest valid
-keyword and every valid one (it was Python's bare ``__init__() got an unexpected keyword
+"""A misspelt keyword of ``gym.make`` / ``gym.make_vec`` on an lrgym id names itself, the closest
+valid keyword and every valid one (it was Python's bare ``__init__() got an unexpected keyword
 argument``); the error stays a TypeError (gymnasium's and Python's type for it), and specs,
-copies and pickles of the envs work as with the class as entry point.
-
-The registered ids still use the classes (lrgym.registry's docstring says why); an id registered
-here with the checked entry points shows how ``gym.make`` behaves once they switch.
+copies, pickles and render modes of the envs work as with the class as entry point. The valid
+names are checked against the signatures themselves (``inspect``), the reference.
 """
 
 from __future__ import annotations
@@ -18,16 +16,11 @@ import pytest
 
 import lrgym  # noqa: F401  (registers the ids)
 from lrgym.env import LRControlEnv
-from lrgym.registry import CHECKED_ENTRY_POINT, CHECKED_VECTOR_ENTRY_POINT, UnknownKeywordError, make_env
-
-
-@pytest.fixture(scope="module")
-def checked_id():
-    env_id = "CheckedLinReg-v0"
-    gym.register(env_id, entry_point=CHECKED_ENTRY_POINT, vector_entry_point=CHECKED_VECTOR_ENTRY_POINT,
-                 kwargs={"family": "linreg"})
-    yield env_id
-    del gym.registry[env_id]
+from lrgym.keywords import UnknownKeywordError, check_keywords, keyword_names
+from lrgym.registry import CLASS_ENTRY_POINT, make_env
+from lrgym.sb3 import lrgym_env_kwargs
+from lrgym.settings import EnvSettings
+from lrgym.vector import LRControlVectorEnv
 
 
 def test_make_env_names_a_misspelt_keyword_and_the_valid_ones():
@@ -39,29 +32,50 @@ def test_make_env_names_a_misspelt_keyword_and_the_valid_ones():
                                  f"(did you mean 'optimizer'?); valid: {', '.join(valid)}")
 
 
-def test_gym_make_through_the_checked_entry_point(checked_id):
+def test_a_name_with_no_close_match_gets_the_valid_list_only():
+    with pytest.raises(UnknownKeywordError, match=r"^f has no keyword 'zzz'; valid: a, b$"):
+        check_keywords("f", ["zzz"], keyword_names(lambda a, b=1, *args, **kwargs: None))
+
+
+def test_the_registered_ids_check_their_keywords():
     with pytest.raises(TypeError, match=r"LRControlEnv has no keyword 'horizn' \(did you mean 'horizon'\?\); valid: "):
-        gym.make(checked_id, horizn=10)
-    with pytest.raises(TypeError, match=r"no keyword 'optimiser' \(did you mean 'optimizer'\?\); valid: num_envs"):
-        gym.make_vec(checked_id, 2, vectorization_mode="vector_entry_point", optimiser="adam")
+        gym.make("LRControl-v1", horizn=10)
 
 
-def test_specs_copies_pickles_and_render_modes_are_unchanged(checked_id):
-    env = gym.make(checked_id, horizon=3, inner_steps=2)
+def test_the_vector_env_names_a_misspelt_keyword_and_its_valid_ones():
+    with pytest.raises(UnknownKeywordError) as caught:
+        gym.make_vec("LRControl-LinReg-v1", 2, vectorization_mode="vector_entry_point", optimiser="adam")
+    message = str(caught.value)
+    assert message.startswith("LRControlVectorEnv has no keyword 'optimiser' (did you mean 'optimizer'?); valid: ")
+    valid = message.split("valid: ", 1)[1].split(", ")
+    own = [p for p, v in inspect.signature(LRControlVectorEnv).parameters.items() if v.kind != v.VAR_KEYWORD]
+    settings = [p for p in inspect.signature(EnvSettings.build).parameters if p != "cls"]
+    assert set(valid) == {*own, "render_mode", *settings}
+    assert "task_cache" not in valid  # a single env's own keyword, refused by the vector env
+
+
+def test_specs_copies_pickles_and_render_modes_are_unchanged():
+    env = gym.make("LRControl-LinReg-v1", horizon=3, inner_steps=2)
     again = gym.make(env.spec)
     assert again.spec.kwargs == env.spec.kwargs and again.unwrapped.horizon == 3
     env.reset(seed=1)
     expected = copy.deepcopy(env).step(2)[0].tobytes()
     for clone in (copy.deepcopy(env), pickle.loads(pickle.dumps(env))):
         assert clone.step(2)[0].tobytes() == expected
-    venv = gym.make_vec(checked_id, 2, vectorization_mode="vector_entry_point", horizon=3)
+    venv = gym.make_vec("LRControl-LinReg-v1", 2, vectorization_mode="vector_entry_point", horizon=3)
     assert venv.num_envs == 2 and venv.reset(seed=0)[0].shape[0] == 2
-    assert gym.make(checked_id, render_mode="rgb_array").render_mode == "rgb_array"
-    assert type(gym.make(checked_id, render_mode="human")).__name__ == "HumanRendering"  # creator's metadata read
+    assert gym.make("LRControl-LinReg-v1", render_mode="rgb_array").render_mode == "rgb_array"
+    assert type(gym.make("LRControl-LinReg-v1", render_mode="human")).__name__ == "HumanRendering"  # creator's metadata
 
 
-@pytest.mark.xfail(strict=True, reason="the ids still register the class: lrgym/sb3.py must accept the checked "
-                   "entry point first (lrgym.registry's docstring)")
-def test_the_registered_ids_check_their_keywords():
-    with pytest.raises(UnknownKeywordError):
-        gym.make("LRControl-v1", horizn=10)
+@pytest.fixture
+def class_id():
+    env_id = "MyLinRegByClass-v0"
+    gym.register(env_id, entry_point=CLASS_ENTRY_POINT, kwargs={"family": "linreg", "horizon": 4})
+    yield env_id
+    del gym.registry[env_id]
+
+
+def test_an_id_of_your_own_registering_the_class_still_works(class_id):
+    assert gym.make(class_id).unwrapped.horizon == 4
+    assert lrgym_env_kwargs(class_id) == {"family": "linreg", "horizon": 4}  # lrgym's tools accept it

@@ -19,6 +19,7 @@ from gymnasium.vector.utils import batch_space
 
 from lrgym.env import RESET_OPTIONS, LRControlEnv
 from lrgym.features import FEATURE_NAMES, M_CAP, N_FEATURES, N_MEMORY
+from lrgym.keywords import check_keywords, keyword_names
 from lrgym.render import RECORDED_KEYS, RENDER_FPS, RENDER_MODES, check_render_mode
 from lrgym.settings import EnvSettings, positive_int
 from lrgym.tasks.ahead import check_depth
@@ -142,11 +143,8 @@ class LRControlVectorEnv(VectorEnv):
         self.max_episode_steps = None if max_episode_steps is None else positive_int("max_episode_steps", max_episode_steps)
         kwargs = dict(env_kwargs)
         self.render_mode = check_render_mode(kwargs.pop("render_mode", None))
-        unknown = sorted(set(kwargs) - set(_SETTINGS_ARGS))
-        if unknown:
-            raise TypeError(f"LRControlVectorEnv got unknown keyword argument(s) {unknown}; valid: "
-                            f"num_envs, parallel, autoreset_mode, max_episode_steps, build_ahead, render_mode, "
-                            f"{', '.join(_SETTINGS_ARGS)}")
+        check_keywords("LRControlVectorEnv", kwargs,
+                       [*keyword_names(LRControlVectorEnv), "render_mode", *_SETTINGS_ARGS])
 
         #: the settings of every sub-environment: one object, built and checked once
         self.settings = settings = EnvSettings.build(**kwargs)

@@ -1,0 +1,51 @@
+"""Keyword arguments checked by name: a misspelt one names itself, the closest valid name and
+every valid one, where Python says only ``__init__() got an unexpected keyword argument 'horizn'``.
+
+The valid names always come from a signature (:func:`keyword_names`), never from a hand-kept
+list, so they cannot drift from what the callee takes. Used by the ids' entry point
+(:func:`lrgym.registry.make_env`), the vector env and the baselines' registry.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from typing import Callable, Iterable
+
+__all__ = ["UnknownKeywordError", "check_keywords", "keyword_names"]
+
+
+class UnknownKeywordError(TypeError, ValueError):
+    """A keyword argument the callee does not take. A ``TypeError``, as Python's own error for it
+    is (gymnasium's ``make`` catches that and re-raises ``type(e)(message)``: keep the one-string
+    constructor), and a ``ValueError``, as lrgym's other argument errors are."""
+
+
+def keyword_names(*callables: Callable) -> list[str]:
+    """The names ``callables`` take as keywords, in signature order, first callable first
+    (``self``, ``*args`` and ``**kwargs`` are not names; a class gives its ``__init__``'s)."""
+    names: list[str] = []
+    for fn in callables:
+        for name, p in inspect.signature(fn).parameters.items():
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name not in names:
+                names.append(name)
+    return names
+
+
+def check_keywords(what: str, given: Iterable[str], valid: Iterable[str]) -> None:
+    """Raise :class:`UnknownKeywordError` if a name in ``given`` is not in ``valid``::
+
+        check_keywords("LRControlEnv", ["horizn"], keyword_names(LRControlEnv))
+        # UnknownKeywordError: LRControlEnv has no keyword 'horizn' (did you mean 'horizon'?);
+        #   valid: family, family_options, instance_set, ...
+    """
+    valid = list(valid)
+    unknown = [k for k in given if k not in valid]
+    if not unknown:
+        return
+    hints = []
+    for k in unknown:
+        close = difflib.get_close_matches(str(k), valid, n=1)
+        hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    noun = "keyword" if len(unknown) == 1 else "keywords"
+    raise UnknownKeywordError(f"{what} has no {noun} {', '.join(hints)}; valid: {', '.join(valid) or 'none'}")
