@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from lrgym.tasks.blas import SINGLE_THREAD_ENV
 
-__all__ = ["BACKENDS", "Backend", "DRIVER_ONLY", "INTERPRETER_SETTINGS", "JobLost", "NodeMismatch", "RAY_WORKER_ENV",
+__all__ = ["BACKENDS", "Backend", "CPU_KEYS", "CPUKinds", "DRIVER_ONLY", "INTERPRETER_SETTINGS", "JobLost", "NodeMismatch", "RAY_WORKER_ENV",
            "TASK_MEMORY_MB", "code_hash", "connect", "add_backend_arguments", "get_backend", "import_ray", "node_differences",
            "node_fingerprint", "ray_imap", "shipped_files_hash", "worker_env"]
 
@@ -166,8 +166,10 @@ def node_fingerprint() -> dict:
       ``numba cpu``: the CPU Numba compiles for (:func:`_numba_cpu`);
     * the :data:`INTERPRETER_SETTINGS` this process was started with (None where unset).
 
-    The driver compares every node's with its own (:func:`node_differences`): a node that
-    differs would give other scores under the same seeds, averaged silently into an entry."""
+    The driver compares every node's software with its own (:func:`node_differences`): a node
+    that differs would give other scores under the same seeds, averaged silently into an entry.
+    The CPU kind (:data:`CPU_KEYS`) is compared between the nodes only (:class:`CPUKinds`): the
+    driver's own need not be theirs (a laptop driving a cloud cluster)."""
     import platform
     from importlib import metadata
 
@@ -188,17 +190,52 @@ def node_fingerprint() -> dict:
     return out
 
 
+#: the fingerprint's entries that name the CPU kind: NumPy's dispatched features and Numba's target
+#: CPU. Two kinds give results equal up to rounding, not to the bit, so they are compared between
+#: the nodes that run jobs (:class:`CPUKinds`: a warning), not with the driver, which runs none
+CPU_KEYS = ("numpy simd", "numba cpu")
+
+
 def node_differences(mine: dict, theirs: dict, where: str) -> str | None:
-    """None if node ``where``'s fingerprint ``theirs`` equals the driver's ``mine``, else the
-    :class:`NodeMismatch` message naming the node, each value that differs (theirs and ours) and
-    what to do."""
-    differ = {k: (v, theirs.get(k)) for k, v in mine.items() if theirs.get(k) != v}
+    """None if node ``where``'s fingerprint ``theirs`` equals the driver's ``mine`` in everything
+    but the CPU kind (:data:`CPU_KEYS`), else the :class:`NodeMismatch` message naming the node,
+    each value that differs (theirs and ours) and what to do."""
+    differ = {k: (v, theirs.get(k)) for k, v in mine.items() if k not in CPU_KEYS and theirs.get(k) != v}
     if not differ:
         return None
     return (f"the Ray node {where} differs from the driver in what results depend on: "
             + ", ".join(f"{k} {t} there, {m} here" for k, (m, t) in differ.items())
-            + "; install the same Python environment and lrgym (the same code) on every node, on machines "
-            "of one CPU kind (or NPY_DISABLE_CPU_FEATURES / NUMBA_CPU_NAME set alike)")
+            + "; install the same Python environment and lrgym (the same code) on every node")
+
+
+class CPUKinds:
+    """The CPU kinds (:data:`CPU_KEYS`) of the nodes that ran a run's jobs. The first node's
+    kind is the run's; a node of another kind makes :meth:`see` warn once (``RuntimeWarning``,
+    naming both nodes and what differs): its results equal the others' up to rounding, not to
+    the bit, so the run is not reproducible to the bit (the same job may land on either kind).
+    Setting ``NPY_DISABLE_CPU_FEATURES`` on the driver (it reaches every worker) and
+    ``NUMBA_CPU_NAME`` on every node to a common level makes the kinds one."""
+
+    def __init__(self):
+        self.first: tuple[dict, str] | None = None  # (kind, node) of the first node seen
+        self.warned = False
+
+    def see(self, fingerprint: dict, where: str) -> None:
+        kind = {k: fingerprint.get(k) for k in CPU_KEYS}
+        if self.first is None:
+            self.first = (kind, where)
+            return
+        first, first_where = self.first
+        if kind != first and not self.warned:
+            import warnings
+
+            self.warned = True
+            differ = ", ".join(f"{k} {kind[k]} on {where}, {first[k]} on {first_where}"
+                               for k in CPU_KEYS if kind[k] != first[k])
+            warnings.warn(f"the Ray cluster mixes CPU kinds ({differ}): results are equal up to rounding "
+                          "across them, not to the bit; set NPY_DISABLE_CPU_FEATURES on the driver and "
+                          "NUMBA_CPU_NAME on every node to a common level for results identical to the bit",
+                          RuntimeWarning, stacklevel=3)
 
 
 @dataclass(frozen=True)
@@ -365,23 +402,25 @@ def _auth_hint(address: str | None) -> str:
 
 def _call(fn: Callable, job, expected: dict):
     """One job inside a Ray worker (BLAS on one thread, like the local pool's workers), on a
-    node checked against the driver's fingerprint ``expected`` first (:func:`_check_this_node`)."""
+    node checked against the driver's fingerprint ``expected`` first (:func:`_check_this_node`):
+    ``(this node's fingerprint and address, fn(job))``."""
     from lrgym.baselines.parallel import single_threaded_blas
 
-    _check_this_node(expected)
+    node = _check_this_node(expected)
     single_threaded_blas()
-    return fn(job)
+    return node, fn(job)
 
 
 #: this Ray worker process's :func:`node_fingerprint`, taken at its first task (≈ 20 ms, once)
 _this_node: dict | None = None
 
 
-def _check_this_node(expected: dict) -> None:
-    """Raise :class:`NodeMismatch` (naming this node and what differs) unless this worker's
-    node fingerprint equals the driver's ``expected``: the grader's actors are checked the same
-    way when placed (:mod:`lrgym.leaderboard.ray_pool`), and a tuning or reference task on an
-    unlike node would mix its values into the driver's silently."""
+def _check_this_node(expected: dict) -> dict:
+    """This worker's node fingerprint and address (``"node"``); raise :class:`NodeMismatch`
+    (naming this node and what differs) unless it equals the driver's ``expected``
+    (:func:`node_differences`): the grader's actors are checked the same way when placed
+    (:mod:`lrgym.leaderboard.ray_pool`), and a tuning or reference task on an unlike node would
+    mix its values into the driver's silently."""
     global _this_node
     if _this_node is None:
         import ray
@@ -391,6 +430,7 @@ def _check_this_node(expected: dict) -> None:
     problem = node_differences(expected, theirs, theirs.pop("node"))
     if problem:
         raise NodeMismatch(problem)
+    return dict(_this_node)
 
 
 _remote_call = None
@@ -404,7 +444,7 @@ def ray_imap(fn: Callable, jobs: Iterable, address: str | None = None, workers: 
     not retried: they are re-raised here, like the local pool does. Each task runs on one CPU
     with :data:`TASK_MEMORY_MB` of Ray ``memory`` and :func:`worker_env`, after checking its
     node against the driver's :func:`node_fingerprint` (a difference raises :class:`NodeMismatch`
-    before any of that node's values is returned)."""
+    before any of that node's values is returned; nodes of unlike CPU kinds warn: :class:`CPUKinds`)."""
     global _remote_call
     from tqdm.auto import tqdm
 
@@ -413,6 +453,7 @@ def ray_imap(fn: Callable, jobs: Iterable, address: str | None = None, workers: 
         _remote_call = ray.remote(num_cpus=1, max_retries=RAY_RETRIES, retry_exceptions=False)(_call)
     call = _remote_call.options(memory=TASK_MEMORY_MB * 2**20, runtime_env={"env_vars": worker_env()})
     expected = node_fingerprint()
+    kinds = CPUKinds()
     jobs = list(jobs)
     limit = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     fn_ref = ray.put(fn)
@@ -427,11 +468,12 @@ def ray_imap(fn: Callable, jobs: Iterable, address: str | None = None, workers: 
             (ready,), _ = ray.wait(list(running), num_returns=1)
             job = running.pop(ready)
             try:
-                out = ray.get(ready)
+                node, out = ray.get(ready)
             except ray.exceptions.RayTaskError as exc:  # fn raised: the job's own error
                 raise exc.as_instanceof_cause() from None
             except ray.exceptions.RayError as exc:  # the worker or its node died twice
                 raise JobLost(f"job {job!r} lost its Ray worker {1 + RAY_RETRIES} times: {exc}") from exc
+            kinds.see(node, node["node"])
             yield out
             bar.update(1)
     finally:

@@ -50,7 +50,7 @@ import time
 import warnings
 from pathlib import Path
 
-from lrgym.baselines.backend import (RAY_RETRIES, TASK_MEMORY_MB, NodeMismatch, connect, node_differences,
+from lrgym.baselines.backend import (RAY_RETRIES, TASK_MEMORY_MB, CPUKinds, NodeMismatch, connect, node_differences,
                                      node_fingerprint, shipped_files_hash, worker_env)
 from lrgym.leaderboard.failures import PolicyError
 from lrgym.leaderboard.import_paths import hidden_dirs
@@ -228,6 +228,7 @@ class RayWorkerPool(GroupScheduler):
         self._fingerprint = node_fingerprint()  # the driver's: every actor's node must match it
         self._memory_mb = float(ACTOR_MEMORY_MB)  # during a run: each actor's Ray memory (actor_memory_mb)
         self._placement_warned = False  # during a run: the user was told no actor can be placed
+        self._cpu_kinds = CPUKinds()  # during a run: the CPU kinds of the actors' nodes
 
     def run(self, jobs: list[Job], on_reply=None, on_group_done=None):
         """:meth:`GroupScheduler.run`, each actor asking Ray for :func:`actor_memory_mb` of
@@ -252,6 +253,7 @@ class RayWorkerPool(GroupScheduler):
         self._attempts, self._files = {}, {}
         self.lost_workers = 0
         self._placement_warned = False
+        self._cpu_kinds = CPUKinds()
 
     # -- the transport ----------------------------------------------------------------------------
 
@@ -318,7 +320,8 @@ class RayWorkerPool(GroupScheduler):
 
     def _check_node(self, slot: _Slot) -> None:
         """Stop the run if the actor's node differs from the driver in what results depend on
-        (:func:`code_fingerprint`): its scores would not be the local engine's."""
+        (:func:`code_fingerprint`): its scores would not be the local engine's; warn once if its
+        CPU kind differs from the first node's (:class:`~lrgym.baselines.backend.CPUKinds`)."""
         ray = self.ray
         try:
             node = ray.get(slot.placed)
@@ -336,6 +339,7 @@ class RayWorkerPool(GroupScheduler):
         problem = node_differences(self._fingerprint, node, where)
         if problem:
             raise NodeMismatch(problem)
+        self._cpu_kinds.see(node, where)  # unlike CPU kinds: a warning (results equal up to rounding)
 
     def _collect(self, groups: Groups, slots: list[_Slot], slot: _Slot, on_reply) -> None:
         ray = self.ray

@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import warnings
 from importlib import metadata
 from pathlib import Path
 
@@ -166,8 +167,28 @@ print(json.dumps(sorted(m for m in sys.modules if m.startswith("lrgym"))))
 def test_node_differences_names_the_node_and_each_value():
     mine = backend.node_fingerprint()
     assert backend.node_differences(mine, dict(mine), "10.0.0.7") is None
-    theirs = {**mine, "numpy simd": "X86_V2 X86_V3", "PYTHONHASHSEED": "1"}
+    theirs = {**mine, "torch": "0.0-other", "PYTHONHASHSEED": "1"}
     message = backend.node_differences(mine, theirs, "10.0.0.7")
     assert message.startswith("the Ray node 10.0.0.7 differs from the driver")
-    assert f"numpy simd X86_V2 X86_V3 there, {mine['numpy simd']} here" in message
+    assert f"torch 0.0-other there, {mine['torch']} here" in message
     assert f"PYTHONHASHSEED 1 there, {mine['PYTHONHASHSEED']} here" in message
+
+
+def test_the_cpu_kind_is_compared_between_nodes_not_with_the_driver():
+    """A laptop driving a cloud cluster of another CPU kind runs no job itself: its CPU kind is
+    not the nodes' business (the check refused every node of such a cluster). Nodes of two kinds
+    give results equal up to rounding, not to the bit: one warning names them."""
+    mine = backend.node_fingerprint()
+    other_kind = {**mine, "numpy simd": "X86_V2", "numba cpu": "haswell"}
+    assert backend.node_differences(mine, other_kind, "10.0.0.7") is None
+    kinds = backend.CPUKinds()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        kinds.see(other_kind, "10.0.0.7")
+        kinds.see(dict(other_kind), "10.0.0.8")  # the same kind as the first node: silent
+    with pytest.warns(RuntimeWarning, match=rf"mixes CPU kinds \(numpy simd {mine['numpy simd']} on 10.0.0.9, "
+                                             r"X86_V2 on 10.0.0.7, numba cpu .* on 10.0.0.9, haswell on 10.0.0.7\)"):
+        kinds.see(mine, "10.0.0.9")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        kinds.see(mine, "10.0.0.10")  # once per run

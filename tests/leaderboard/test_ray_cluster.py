@@ -576,7 +576,7 @@ def test_the_drivers_interpreter_settings_hold_in_tasks_and_actors(cluster, monk
     seen = list(backend.Backend("ray").imap(_settings_seen, [0, 1], workers=2))
     assert {(s[0], s[1]) for s in seen} == {("123", reference)}
     assert {s[2] for s in seen} == {simd}
-    # the actors: their node check compares both settings and the SIMD set with the driver's (set above)
+    # the actors: their node check compares both settings with the driver's (set above)
     assert RayWorkerPool(2).run([Job("g", {"op": "sleep", "seconds": 0})] * 2)["g"].replies == [{"ok": True}] * 2
 
 
