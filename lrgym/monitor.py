@@ -151,9 +151,15 @@ class TrainingMonitor:
     def record_update(self, losses, grad: np.ndarray, params_finite: bool = True) -> bool:
         """Record one update: the minibatch's per-example losses (or its scalar mean loss) and the
         raw minibatch gradient as one flat float64 vector. Returns True if this update diverged
-        (non-finite or capped loss, or non-finite parameters after it)."""
+        (non-finite or capped loss, or non-finite parameters after it).
+
+        The gradient pairs with the previous update's (the cosine and norm-ratio features) only if
+        there is one of its size: the first update of an episode, one after :attr:`prev_grad` was
+        emptied (an undone first update), or one whose parameters changed in number (a parameter
+        group added) has no pair, as an env's first update after a reset."""
         losses = np.ascontiguousarray(np.atleast_1d(np.asarray(losses, dtype=np.float64)).ravel())
         grad = np.ascontiguousarray(grad, dtype=np.float64)
+        paired = self.updates > 0 and self.prev_grad.shape == grad.shape
         if self.prev_grad.shape != grad.shape:
             self.prev_grad = np.zeros_like(grad)
         if losses.shape[0] == 1:  # a scalar loss: no spread measured (close_step sets cv = 1)
@@ -162,7 +168,7 @@ class TrainingMonitor:
             self._scalar_losses = True
         else:
             batch_loss = loss_moments(losses, self.acc)
-        record_gradient_pair(grad, self.prev_grad, self.updates > 0, self.acc)
+        record_gradient_pair(grad, self.prev_grad, paired, self.acc)
         if not self.started and self.updates == 0:
             self._first_loss = batch_loss
         self.updates += 1

@@ -319,16 +319,9 @@ class PolicyScheduler:
         self.last_epoch += 1
         params = self.params
         grad = flat_grad(params)
-        if self.monitor.prev_grad.size == 0 and self.monitor.updates > 0 and grad.size > 0:
-            # the first step was undone: as the env's update counter, restored to 0, says, there is
-            # no previous gradient (no cosine pair) for this update, as after a reset
-            updates, self.monitor.updates = self.monitor.updates, 0
-            try:
-                self.monitor.record_update(losses, grad, params_finite(params))
-            finally:
-                self.monitor.updates += updates
-        else:
-            self.monitor.record_update(losses, grad, params_finite(params))
+        # after an undone first step prev_grad is empty: no pair for this update (the env's update
+        # counter, restored to 0, says the same), as TrainingMonitor.record_update documents
+        self.monitor.record_update(losses, grad, params_finite(params))
         if self.monitor.step_complete:
             self._end_step()
 
