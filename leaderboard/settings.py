@@ -4,7 +4,8 @@ A graded episode is built from the suite's env keywords (:meth:`Suite.env_kwargs
 instance set, horizon, inner steps, ...) plus the few *policy choices* below, which describe how
 the policy acts, not how hard the problem is. Anything else a policy asks for (``inner_steps``,
 ``horizon``, ``cap_factor``, ``lr_max``, ``reward``, ``family_options``, ...) is refused with an
-error that names the key and the allowed ones: a policy cannot change the episode.
+error that names the key and the allowed ones: a policy cannot change the episode. A key that is
+no env keyword at all (``lr_int``, meant ``lr_init``) is named as unknown, with the closest choice.
 
 ==========================  ==================================================================
 choice                      allowed values
@@ -57,6 +58,23 @@ def _number(name: str, value, low: float, high: float) -> float:
     return float(value)
 
 
+def _refuse_unknown(choices: dict) -> None:
+    """Refuse a key that is no env keyword at all (a misspelt choice: ``lr_int``), naming the
+    closest choice and every one (:func:`lrgym.keywords.check_keywords`); a real env keyword the
+    suite fixes (``horizon``) is left to the "fixed by the suite" message."""
+    if all(k in POLICY_CHOICES for k in choices):
+        return
+    from lrgym.env import LRControlEnv
+    from lrgym.keywords import UnknownKeywordError, check_keywords, keyword_names
+
+    env_keywords = set(keyword_names(LRControlEnv))
+    try:
+        check_keywords("a policy's choice of env options", [k for k in choices if k not in env_keywords],
+                       POLICY_CHOICES)
+    except UnknownKeywordError as exc:
+        raise SettingsError(str(exc)) from None
+
+
 def check_choices(choices: dict, allowed_optimizers: tuple[str, ...] = ALLOWED_OPTIMIZERS,
                   lr_range: tuple[float, float] = (DEFAULT_LR_MIN, DEFAULT_LR_MAX)) -> dict:
     """``choices`` validated and normalised (plain JSON values); raises :class:`SettingsError`.
@@ -67,6 +85,7 @@ def check_choices(choices: dict, allowed_optimizers: tuple[str, ...] = ALLOWED_O
     """
     if not isinstance(choices, dict):
         raise SettingsError(f"the policy's env options must be a dict, got {type(choices).__name__}")
+    _refuse_unknown(choices)
     fixed = sorted(str(k) for k in choices if k not in POLICY_CHOICES)
     if fixed:
         raise SettingsError(

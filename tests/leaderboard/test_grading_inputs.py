@@ -6,6 +6,7 @@ injection" of issue #11 (the code cheats are in ``test_cheats.py``), and the pri
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sqlite3
@@ -512,3 +513,29 @@ def test_a_key_path_that_is_a_folder_is_named_as_such(tmp_path):
     flat = " ".join(result.output.replace("│", " ").split())
     assert result.exit_code == 2 and "is not a file (a folder?)" in flat and "not found" not in flat
     assert create_key(folder / "grader.key") and len(load_key(folder / "grader.key")) >= 16
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"lr_int": 1.0}, r"has no keyword 'lr_int' \(did you mean 'lr_init'\?\); valid: optimizer, action_mode, "
+                      r"lr_init, factors, rejection_threshold$"),
+    ({"factor": [0.5, 2.0]}, r"has no keyword 'factor' \(did you mean 'factors'\?\)"),
+    ({"horizon": 5}, r"^env option\(s\) horizon are fixed by the suite; a policy may choose only optimizer"),
+    ({"lr_init": 0.1, "inner_steps": 3}, r"^env option\(s\) inner_steps are fixed by the suite"),
+])
+def test_a_misspelt_env_option_is_named_apart_from_one_the_suite_fixes(options, message, tmp_path):
+    """``--env-options '{"lr_int": 1}'`` (meant lr_init) said "lr_int are fixed by the suite", as
+    if the suite had set it: a key that is no env keyword at all now names the closest choice and
+    every valid one; a real env keyword the suite fixes (horizon, inner_steps) keeps its message."""
+    from lrgym.leaderboard.settings import SettingsError, check_choices
+
+    with pytest.raises(SettingsError, match=message):
+        check_choices(options)
+    zip_path = tmp_path / "model.zip"
+    zip_path.write_bytes(b"not read on the command line")
+    db = tmp_path / "s.sqlite"
+    result = CliRunner().invoke(app, ["leaderboard", "submit", str(zip_path), "--suite", "quick", "--db", str(db),
+                                      "--env-options", json.dumps(options)], env={"COLUMNS": "300"})
+    flat = " ".join(result.output.replace("│", " ").split())
+    assert result.exit_code == 2 and not db.exists()
+    wrong = next(iter(k for k in options if k != "lr_init"))
+    assert wrong in flat and ("did you mean" in flat) == (wrong in ("lr_int", "factor"))
