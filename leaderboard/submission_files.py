@@ -58,7 +58,11 @@ from pathlib import Path
 
 from lrgym.leaderboard.failures import PolicyError
 
-__all__ = ["MAX_SUBMISSION_BYTES", "PSEUDO_FILE_SYSTEMS", "read_policy_files", "read_sb3_files", "read_submission"]
+__all__ = ["MAX_SUBMISSION_BYTES", "PSEUDO_FILE_SYSTEMS", "SUBMISSION_FORMS", "missing_file_error", "read_policy_files",
+           "read_sb3_files", "read_submission"]
+
+#: what ``submit`` takes (README, "Submitting a policy")
+SUBMISSION_FORMS = "path/to/policy.py:ClassName, package.module:ClassName or an SB3 model.zip"
 
 #: a submission's files (the policy file and the ``.py`` files beside it, or a model zip)
 MAX_SUBMISSION_BYTES = 64 * 1024 * 1024
@@ -72,6 +76,15 @@ PSEUDO_FILE_SYSTEMS = {
     0x65735543: "fusectl", 0xF97CFF8C: "selinuxfs", 0x43415D53: "smackfs", 0x6E736673: "nsfs",
     0x00001CD1: "devpts", 0x19800202: "mqueue",
 }
+
+
+def missing_file_error(path: Path, what: str) -> Exception:
+    """The error for a submission file ``path`` (``what``: "policy file", "SB3 model") that is not
+    a file: a folder is named as one, with the forms a submission takes (``submit /tmp:P`` said
+    "policy file /tmp not found"); anything else is not found."""
+    if os.path.isdir(path):
+        return ValueError(f"{what} {path} is a folder, not a file; valid: {SUBMISSION_FORMS}")
+    return FileNotFoundError(f"{what} {path} not found")
 
 
 def _file_system_magic(fd: int) -> int | None:

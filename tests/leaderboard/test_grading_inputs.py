@@ -539,3 +539,28 @@ def test_a_misspelt_env_option_is_named_apart_from_one_the_suite_fixes(options, 
     assert result.exit_code == 2 and not db.exists()
     wrong = next(iter(k for k in options if k != "lr_init"))
     assert wrong in flat and ("did you mean" in flat) == (wrong in ("lr_int", "factor"))
+
+
+@pytest.mark.parametrize("target, named", [("{d}:P", "policy file {d}"), ("{d}/:P", "policy file {d}"),
+                                           ("{d}/sub.py:P", "policy file {d}/sub.py"),
+                                           ("{d}/model.zip", "SB3 model {d}/model.zip")])
+def test_a_folder_given_as_the_submission_file_is_named_as_a_folder(target, named, tmp_path):
+    """``submit /tmp:P`` said "policy file /tmp not found"; a folder (also one named like a file,
+    ``sub.py`` or ``model.zip``) is now named as a folder, with the forms a submission takes, before
+    anything runs or is stored. A path that does not exist is still "not found"."""
+    (tmp_path / "sub.py").mkdir()
+    (tmp_path / "model.zip").mkdir()
+    db = tmp_path / "s.sqlite"
+
+    def submit(t):
+        result = CliRunner().invoke(app, ["leaderboard", "submit", t, "--suite", "quick", "--db", str(db)],
+                                    env={"COLUMNS": "300"})
+        return result.exit_code, " ".join(result.output.replace("│", " ").split())
+
+    code, flat = submit(target.format(d=tmp_path))
+    assert code == 2 and not db.exists()
+    assert f"{named.format(d=tmp_path)} is a folder, not a file; valid: path/to/policy.py:ClassName, " \
+           "package.module:ClassName or an SB3 model.zip" in flat and "not found" not in flat
+    missing = target.format(d=tmp_path / "gone")
+    code, flat = submit(missing)
+    assert code == 2 and "not found" in flat and "is a folder" not in flat and not db.exists()
