@@ -54,6 +54,15 @@ def output_path(shipped: Path, *, ship: bool = False, out: str | Path | None = N
     return shipped if ship else runs_dir() / shipped.name
 
 
+def with_suffix_added(path: str | Path, suffix: str) -> Path:
+    """``path`` if its name already ends in ``suffix``, else ``path`` with ``suffix`` appended to
+    its name: ``runs/lr0.5`` → ``runs/lr0.5.zip``, ``runs/x.zip`` stays. Not ``Path.with_suffix``,
+    which replaces whatever follows the name's last dot (``runs/lr0.5`` → ``runs/lr0.zip``, so runs
+    given ``--out runs/lr0.5`` and ``--out runs/lr0.7`` overwrote each other)."""
+    path = Path(path)
+    return path if path.name.endswith(suffix) else path.with_name(path.name + suffix)
+
+
 def _path_given(text: str) -> str:
     """``--out``'s value: a path, not an empty string (which ``Path`` takes as ``.``, the working
     directory: ``--out ""`` then wrote ``./dqn_mixed.zip`` unasked)."""

@@ -58,7 +58,7 @@ class TrainConfig:
     policy_kwargs: dict = field(default_factory=dict)  # overrides of policy_defaults()
     threads: int = 1
     progress: bool = True
-    out: str | None = None  # path without suffix; default runs/<algo>_<family> (see ship)
+    out: str | None = None  # path, .zip added unless it ends in it; default runs/<algo>_<family> (see ship)
     ship: bool = False  # write over the shipped baselines/weights/<algo>_<family>.{zip,json}
     tensorboard_log: str | None = None  # SB3's TensorBoard log folder (the [rl] extra has tensorboard)
 
@@ -82,6 +82,13 @@ class TrainConfig:
         """The output path without suffix (:func:`lrgym.baselines.outputs.output_path`)."""
         name = f"{self.algo}_{self.family or 'mixed'}"
         return outputs.output_path(outputs.SHIPPED_WEIGHTS / name, ship=self.ship, out=self.out)
+
+    def output_files(self) -> tuple[Path, Path]:
+        """(model zip, sidecar json): :meth:`output` with ``.zip`` appended unless it ends in it
+        (``--out runs/lr0.5`` → ``runs/lr0.5.zip``, ``--out x.zip`` → ``x.zip``), and that name with
+        ``.json`` for ``.zip``, the sidecar :class:`~lrgym.baselines.sb3_agents.SB3Policy` reads."""
+        model = outputs.with_suffix_added(self.output(), ".zip")
+        return model, model.with_suffix(".json")
 
 
 def algo_defaults(config: TrainConfig) -> dict:
@@ -122,7 +129,8 @@ def make_train_env(config: TrainConfig, rank: int = 0):
 
 
 def train(config: TrainConfig):
-    """Train, save ``<out>.zip`` and ``<out>.json``; returns the loaded :class:`SB3Policy`."""
+    """Train, save the model zip and its sidecar json (:meth:`TrainConfig.output_files`); returns
+    the loaded :class:`SB3Policy`."""
     import torch
     from stable_baselines3 import DQN, PPO
     from stable_baselines3.common.vec_env import DummyVecEnv
@@ -135,11 +143,11 @@ def train(config: TrainConfig):
         "MlpPolicy", vec_env, seed=config.seed, device="cpu", verbose=0, tensorboard_log=config.tensorboard_log,
         policy_kwargs={**policy_defaults(config), **config.policy_kwargs}, **kwargs,
     )
-    out = config.output()  # before training: a bad --out / --ship pair fails at once
+    zip_path, json_path = config.output_files()  # before training: a bad --out / --ship pair fails at once
     start = time.time()
     model.learn(total_timesteps=config.total_timesteps, progress_bar=config.progress)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    model.save(out.with_suffix(".zip"))
+    zip_path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(zip_path)
     env_kwargs = config.full_env_kwargs()
     meta = {
         "algo": config.algo,
@@ -149,9 +157,9 @@ def train(config: TrainConfig):
         "algo_kwargs": _jsonable(kwargs),
         "train_seconds": round(time.time() - start, 1),
     }
-    with open(out.with_suffix(".json"), "w") as f:
+    with open(json_path, "w") as f:
         json.dump(meta, f, indent=1)
-    return SB3Policy(out.with_suffix(".zip"), name=config.algo)
+    return SB3Policy(zip_path, name=config.algo)
 
 
 def _jsonable(d):
@@ -171,7 +179,7 @@ def parse_config(argv=None) -> TrainConfig:
     p.add_argument("--n-envs", type=int, dest="n_envs")
     p.add_argument("--threads", type=int)
     p.add_argument("--tensorboard", dest="tensorboard_log", help="TensorBoard log folder (SB3's tensorboard_log)")
-    outputs.add_output_arguments(p, "weights (path without suffix: PATH.zip and PATH.json)")
+    outputs.add_output_arguments(p, "weights (PATH.zip and PATH.json; .zip is added unless PATH ends in it)")
     p.add_argument("--no-progress", action="store_false", dest="progress", default=None)
     args = vars(p.parse_args(argv))
     config_path, clip_off = args.pop("config"), args.pop("no_reward_clip")
@@ -201,6 +209,9 @@ def parse_config(argv=None) -> TrainConfig:
     if config.output().is_dir():  # --out DIR is DIR/<algo>_<family>: a folder of that name too is refused
         p.error(f"--out {config.output()} is a folder; valid: a path without suffix, e.g. "
                 f"{config.output() / (config.algo + '_' + (config.family or 'mixed'))}")
+    for path in config.output_files():  # SB3 would save a folder's zip as <folder>_2, the json would fail
+        if path.is_dir():
+            p.error(f"output {path} is a folder; valid: an --out whose .zip and .json are not folders")
     return config
 
 

@@ -8,6 +8,8 @@ minutes of reference searches first. Each bad value now stops the command with a
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 
@@ -87,10 +89,10 @@ def _stub_training(module_name, module, monkeypatch):
 
     if module_name == "train_sb3":
         def train(config):
-            out = config.output()
-            out.with_suffix(".zip").write_bytes(b"zip")
-            out.with_suffix(".json").write_text("{}")
-            return types.SimpleNamespace(path=out.with_suffix(".zip"))
+            zip_path, json_path = config.output_files()
+            zip_path.write_bytes(b"zip")
+            json_path.write_text("{}")
+            return types.SimpleNamespace(path=zip_path)
     elif module_name == "train_controller":
         class Net:
             def save(self, path, meta=None):
@@ -238,3 +240,48 @@ def test_train_sb3_names_a_config_it_cannot_read(content, tmp_path, monkeypatch,
         t.main(["--config", str(config), "--out", str(tmp_path / "never")])
     assert stop.value.code == 2 and f"--config {config}: " in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == ([config] if content is not None else [])
+
+
+def test_train_sb3_keeps_a_dotted_out_name_whole(tmp_path, capsys):
+    """``--out runs/lr0.5`` wrote ``runs/lr0.zip`` and ``runs/lr0.json`` (``Path.with_suffix``
+    replaced the ".5"), so runs given ``lr0.5`` and ``lr0.7`` overwrote each other. Now ``.zip`` is
+    appended unless the name ends in it (``--out x.zip`` stays ``x.zip``), and the sidecar is the
+    zip's name with ``.json``, the one :class:`SB3Policy` reads back (its algorithm)."""
+    pytest.importorskip("stable_baselines3")
+    from lrgym.baselines.sb3_agents import SB3Policy
+    from lrgym.baselines.train_sb3 import main
+
+    tiny = ["--algo", "ppo", "--family", "linreg", "--steps", "64", "--no-progress"]
+    for out in ("lr0.5", "lr0.7", "model.zip"):
+        main([*tiny, "--out", str(tmp_path / out)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lr0.5.json", "lr0.5.zip", "lr0.7.json", "lr0.7.zip",
+                                                          "model.json", "model.zip"]
+    assert f"saved {tmp_path / 'lr0.7.zip'} " in capsys.readouterr().out
+    for name in ("lr0.5.zip", "model.zip"):
+        assert SB3Policy(tmp_path / name).action_mode == "log_lr"
+        assert json.loads((tmp_path / name).with_suffix(".json").read_text())["algo"] == "ppo"
+
+
+def test_train_sb3_refuses_an_out_whose_zip_is_a_folder(tmp_path, monkeypatch, capsys):
+    """``--out runs/m`` with ``runs/m.zip`` a folder: SB3 would have saved to ``runs/m.zip_2``
+    after training (and the json beside a folder named m.json would fail); refused first."""
+    import lrgym.baselines.train_sb3 as t
+
+    monkeypatch.setattr(t, "train", lambda *a, **k: pytest.fail("training started"))
+    for taken in ("m.zip", "m.json"):
+        (tmp_path / taken).mkdir()
+        with pytest.raises(SystemExit) as stop:
+            t.main(["--algo", "dqn", "--out", str(tmp_path / "m")])
+        assert stop.value.code == 2 and f"output {tmp_path / taken} is a folder" in capsys.readouterr().err
+        (tmp_path / taken).rmdir()
+
+
+def test_with_suffix_added_appends_rather_than_replaces():
+    from pathlib import Path
+
+    from lrgym.baselines.outputs import with_suffix_added
+
+    assert with_suffix_added("runs/lr0.5", ".zip") == Path("runs/lr0.5.zip")
+    assert with_suffix_added(Path("runs/x.zip"), ".zip") == Path("runs/x.zip")
+    assert with_suffix_added("runs/dqn_mixed", ".zip") == Path("runs/dqn_mixed.zip")
+    assert with_suffix_added("a.b/c.tar", ".gz") == Path("a.b/c.tar.gz")
