@@ -33,8 +33,9 @@ from dataclasses import dataclass
 from lrgym.tasks.blas import SINGLE_THREAD_ENV
 
 __all__ = ["BACKENDS", "Backend", "CPU_KEYS", "CPUKinds", "DRIVER_ONLY", "INTERPRETER_SETTINGS", "JobLost", "NodeMismatch", "RAY_WORKER_ENV",
-           "TASK_MEMORY_MB", "code_hash", "connect", "add_backend_arguments", "get_backend", "import_ray", "node_differences",
-           "node_fingerprint", "ray_imap", "shipped_files_hash", "worker_env"]
+           "TASK_MEMORY_MB", "check_memory_request", "code_hash", "connect", "add_backend_arguments", "get_backend",
+           "import_ray", "largest_node_memory_mb", "node_differences", "node_fingerprint", "ray_imap", "shipped_files_hash",
+           "worker_env"]
 
 BACKENDS = ("local", "ray")
 #: environment of every Ray worker lrgym starts: BLAS on one thread (the cluster gives the parallelism;
@@ -206,6 +207,25 @@ def node_differences(mine: dict, theirs: dict, where: str) -> str | None:
     return (f"the Ray node {where} differs from the driver in what results depend on: "
             + ", ".join(f"{k} {t} there, {m} here" for k, (m, t) in differ.items())
             + "; install the same Python environment and lrgym (the same code) on every node")
+
+
+def largest_node_memory_mb(nodes: list[dict]) -> float:
+    """The most Ray ``memory`` (MB) that one live node with a CPU offers, from ``ray.nodes()``.
+    Every task and actor lrgym starts needs one CPU and its memory on the same node, so a node
+    without CPUs (a head started with ``ray start --head --num-cpus 0``, as Ray advises for large
+    clusters) places none of them, whatever its memory: it does not count."""
+    return max((float(n.get("Resources", {}).get("memory", 0)) / 2**20 for n in nodes
+                if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) >= 1), default=0.0)
+
+
+def check_memory_request(ray, memory_mb: float, what: str, valid: str) -> None:
+    """Refuse (``ValueError``, naming ``what`` needs ``memory_mb``, the largest node's memory and
+    ``valid``) a Ray ``memory`` request that no node can place (:func:`largest_node_memory_mb`):
+    Ray would keep such a task or actor pending for ever, silently."""
+    largest = largest_node_memory_mb(ray.nodes())
+    if memory_mb > largest:
+        raise ValueError(f"{what} needs {memory_mb:g} MB of Ray memory but the largest node of the Ray cluster "
+                         f"with a CPU offers {largest:.0f} MB; valid: {valid}")
 
 
 class CPUKinds:
@@ -442,19 +462,22 @@ def ray_imap(fn: Callable, jobs: Iterable, address: str | None = None, workers: 
     all of the cluster's CPUs), with a progress bar. A task whose worker dies is retried once by
     Ray (``max_retries``); a second loss raises :class:`JobLost`. Exceptions raised by ``fn`` are
     not retried: they are re-raised here, like the local pool does. Each task runs on one CPU
-    with :data:`TASK_MEMORY_MB` of Ray ``memory`` and :func:`worker_env`, after checking its
+    with :data:`TASK_MEMORY_MB` of Ray ``memory`` (a cluster where no node with a CPU has that
+    much is refused first: :func:`check_memory_request`) and :func:`worker_env`, after checking its
     node against the driver's :func:`node_fingerprint` (a difference raises :class:`NodeMismatch`
     before any of that node's values is returned; nodes of unlike CPU kinds warn: :class:`CPUKinds`)."""
     global _remote_call
     from tqdm.auto import tqdm
 
     ray = connect(address)
+    jobs = list(jobs)
+    if jobs:  # a request no node holds would leave every task pending for ever
+        check_memory_request(ray, TASK_MEMORY_MB, "each Ray task", "a node with a CPU and more memory")
     if _remote_call is None:
         _remote_call = ray.remote(num_cpus=1, max_retries=RAY_RETRIES, retry_exceptions=False)(_call)
     call = _remote_call.options(memory=TASK_MEMORY_MB * 2**20, runtime_env={"env_vars": worker_env()})
     expected = node_fingerprint()
     kinds = CPUKinds()
-    jobs = list(jobs)
     limit = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     fn_ref = ray.put(fn)
     queue = list(reversed(jobs))

@@ -50,8 +50,9 @@ import time
 import warnings
 from pathlib import Path
 
-from lrgym.baselines.backend import (RAY_RETRIES, TASK_MEMORY_MB, CPUKinds, NodeMismatch, connect, node_differences,
-                                     node_fingerprint, shipped_files_hash, worker_env)
+from lrgym.baselines.backend import (RAY_RETRIES, TASK_MEMORY_MB, CPUKinds, NodeMismatch, check_memory_request, connect,
+                                     largest_node_memory_mb, node_differences, node_fingerprint, shipped_files_hash,
+                                     worker_env)
 from lrgym.leaderboard.failures import PolicyError
 from lrgym.leaderboard.import_paths import hidden_dirs
 from lrgym.leaderboard.scheduling import Groups, GroupScheduler, Job
@@ -232,16 +233,13 @@ class RayWorkerPool(GroupScheduler):
 
     def run(self, jobs: list[Job], on_reply=None, on_group_done=None):
         """:meth:`GroupScheduler.run`, each actor asking Ray for :func:`actor_memory_mb` of
-        ``jobs``; a request no node of the cluster can hold is refused before anything runs (its
-        actors would never be placed)."""
+        ``jobs``; a request no node of the cluster with a CPU can hold is refused before anything
+        runs (its actors would never be placed: :func:`lrgym.baselines.backend.check_memory_request`)."""
         self._memory_mb = actor_memory_mb(jobs)
-        largest = max((n.get("Resources", {}).get("memory", 0) / 2**20 for n in self.ray.nodes() if n.get("Alive")),
-                      default=0.0)
-        if self._memory_mb > largest:
-            raise ValueError(f"each grader actor needs {self._memory_mb:g} MB of Ray memory (the sandbox's memory "
-                             f"limit + {ACTOR_MEMORY_MB} MB for its workers) but the largest node of the Ray cluster "
-                             f"offers {largest:.0f} MB; valid: --memory-limit up to {largest - ACTOR_MEMORY_MB:.0f} MB, "
-                             "or nodes with more memory")
+        largest = largest_node_memory_mb(self.ray.nodes())
+        check_memory_request(self.ray, self._memory_mb,
+                             f"each grader actor (the sandbox's memory limit + {ACTOR_MEMORY_MB} MB for its workers)",
+                             f"--memory-limit up to {largest - ACTOR_MEMORY_MB:.0f} MB, or nodes with more memory")
         return super().run(jobs, on_reply, on_group_done)
 
     def _begin_run(self) -> None:
@@ -299,18 +297,20 @@ class RayWorkerPool(GroupScheduler):
         refs = [s.ref if s.job is not None else s.placed for s in busy]
         if self._placement_warned or any(s.job is not None for s in busy):
             ready, _ = self.ray.wait(refs, num_returns=1, timeout=timeout)
-        else:  # nothing runs, every actor waits for a CPU: say so if it lasts (it may last for ever)
+        else:  # nothing runs, every actor waits for a CPU or memory: say so if it lasts (it may last for ever)
             t0 = time.monotonic()  # (no group holds an actor, so none has a deadline: timeout is None)
             ready, _ = self.ray.wait(refs, num_returns=1, timeout=min(math.inf if timeout is None else timeout,
                                                                      self.PLACEMENT_PATIENCE))
             if not ready and time.monotonic() - t0 >= self.PLACEMENT_PATIENCE - 0.01:
                 self._placement_warned = True
-                free = self.ray.available_resources().get("CPU", 0)
-                total = self.ray.cluster_resources().get("CPU", 0)
+                free, total = self.ray.available_resources(), self.ray.cluster_resources()
                 warnings.warn(
                     f"for {self.PLACEMENT_PATIENCE:g} s no grader actor could be placed: {len(busy)} wait for a CPU "
-                    f"and the Ray cluster has {free:g} of its {total:g} CPUs free (other jobs hold them, or a node "
-                    "is lost); the run waits until one frees (no submission's time limit counts meanwhile)",
+                    f"and {self._memory_mb:g} MB of memory each on one node, and the Ray cluster has "
+                    f"{free.get('CPU', 0):g} of its {total.get('CPU', 0):g} CPUs and "
+                    f"{free.get('memory', 0) / 2**20:.0f} of its {total.get('memory', 0) / 2**20:.0f} MB free "
+                    "(other jobs hold them, or a node is lost); the run waits until they free (no submission's "
+                    "time limit counts meanwhile)",
                     RuntimeWarning, stacklevel=2)
         for s in busy:
             if s.job is None and s.placed in ready:
