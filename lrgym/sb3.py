@@ -177,8 +177,9 @@ def _check_info_keys(info_keys) -> tuple[str, ...]:
 def lrgym_env_kwargs(env_id: str) -> dict:
     """The :class:`~lrgym.env.LRControlEnv` keywords an lrgym id stands for.
 
-    ``env_id`` is a registered id whose entry point is ``LRControlEnv`` (every id of
-    :data:`lrgym.registry.ENV_IDS`: ``"LRControl-v1"``, ``"LRControl-LinReg-v1"``, ...), optionally
+    ``env_id`` is a registered id whose entry point is lrgym's :func:`~lrgym.registry.make_env`
+    (every id of :data:`lrgym.registry.ENV_IDS`: ``"LRControl-v1"``, ``"LRControl-LinReg-v1"``,
+    ...) or the class ``LRControlEnv`` itself (an id of your own may register either), optionally
     in gymnasium's ``"module:id"`` form (``"lrgym:LRControl-v1"``; the module is imported first, as
     ``gym.make`` does, so a package that registers its own family's id can name itself). Any
     other id (``"CartPole-v1"``) raises ``ValueError`` naming the lrgym ids: the batched adapter

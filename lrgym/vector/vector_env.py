@@ -451,5 +451,7 @@ _SETTINGS_ARGS = tuple(p for p in inspect.signature(EnvSettings.build).parameter
 
 
 def vector_entry_point(num_envs: int = 1, **kwargs) -> LRControlVectorEnv:
-    """Gymnasium's ``vector_entry_point`` for every lrgym id (what ``gym.make_vec`` calls)."""
+    """``LRControlVectorEnv(num_envs, **kwargs)`` as a function, for an id of your own; lrgym's ids
+    register the class itself (:data:`lrgym.registry.VECTOR_ENTRY_POINT`), which ``gym.make_vec``
+    calls and which checks its keywords."""
     return LRControlVectorEnv(num_envs=num_envs, **kwargs)
