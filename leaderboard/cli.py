@@ -392,7 +392,6 @@ def submit(
     """Evaluate your policy on a suite in a sandboxed process and record it."""
     from lrgym.leaderboard.limits import check_memory_limit, check_time_limit
     from lrgym.leaderboard.runner import submission_spec
-    from lrgym.leaderboard.submission_files import missing_file_error
 
     s = _suite(suite, private)
     backend_ = _backend(backend, address)
@@ -410,10 +409,8 @@ def submit(
     try:
         spec = submission_spec(target, name or declared_name(target), algo=algo, optimizer=optimizer,
                                env_options=options)
-    except FileNotFoundError as exc:  # the file named is missing, or a folder: say which
-        given, what = (target, "SB3 model") if target.endswith(".zip") else (target.rpartition(":")[0], "policy file")
-        reason = missing_file_error(Path(given), what) if given else exc
-        raise typer.BadParameter(str(reason), param_hint="TARGET") from None
+    except FileNotFoundError as exc:  # the file named is missing (a folder is a ValueError saying so)
+        raise typer.BadParameter(str(exc), param_hint="TARGET") from None
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="TARGET / --name / --algo / --optimizer / --env-options") from None
     outcomes, refs, path = _run([spec], s, db, workers, f"{spec.name} on {s.version}", refs_dir=_refs_dir(private),

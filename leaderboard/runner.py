@@ -39,6 +39,7 @@ from lrgym.leaderboard.pool import GroupResult, Job, default_workers
 from lrgym.leaderboard.references import References, floored, load_references
 from lrgym.leaderboard.settings import allowed_optimizers
 from lrgym.leaderboard.store import EntryRecord, ResultStore, RunRecord
+from lrgym.leaderboard.submission_files import missing_file_error
 from lrgym.leaderboard.suite import DEFAULT_SUITE, Suite, Task, get_suite
 from lrgym.leaderboard.text import check_entry_name, clean, lookalike_note, name_key
 
@@ -112,7 +113,7 @@ def submission_spec(
     """
     if target.endswith(".zip"):
         if not Path(target).is_file():
-            raise FileNotFoundError(f"SB3 model {target} not found")
+            raise missing_file_error(Path(target), "SB3 model")
         algo, options = _zip_choices(algo, optimizer, env_options)
         path = str(Path(target).absolute())  # not resolved: the worker refuses a symbolic link
         spec = {"kind": "sb3", "path": path, "algo": algo, "optimizer": options["optimizer"],
@@ -131,7 +132,7 @@ def submission_spec(
         if where.endswith(".py") or "/" in where or os.sep in where:
             path = Path(where)
             if not path.is_file():
-                raise FileNotFoundError(f"policy file {where} not found")
+                raise missing_file_error(path, "policy file")
             if path.suffix != ".py":  # the worker refuses it too, but only after a failed entry is made
                 raise ValueError(f"policy file {where} is not a Python file; valid: path/to/file.py:Name "
                                  "(or an SB3 model .zip)")

@@ -564,3 +564,16 @@ def test_a_folder_given_as_the_submission_file_is_named_as_a_folder(target, name
     missing = target.format(d=tmp_path / "gone")
     code, flat = submit(missing)
     assert code == 2 and "not found" in flat and "is a folder" not in flat and not db.exists()
+
+
+def test_submission_spec_names_a_folder_as_a_folder_from_python_too(tmp_path):
+    """The CLI's message comes from ``submission_spec`` itself, so a Python caller gets it too."""
+    from lrgym.leaderboard.runner import submission_spec
+
+    (tmp_path / "model.zip").mkdir()
+    with pytest.raises(ValueError, match=rf"policy file {tmp_path} is a folder, not a file; valid: "):
+        submission_spec(f"{tmp_path}:P", "p")
+    with pytest.raises(ValueError, match=r"SB3 model .*model.zip is a folder, not a file"):
+        submission_spec(str(tmp_path / "model.zip"), "p")
+    with pytest.raises(FileNotFoundError, match=r"policy file .*gone.py not found"):
+        submission_spec(f"{tmp_path}/gone.py:P", "p")
