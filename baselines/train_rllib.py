@@ -80,8 +80,19 @@ class RLlibConfig:
         return {**env_kwargs_for(self.family), **self.env_kwargs, "instance_set": "train", "action_mode": "discrete"}
 
     def output(self) -> Path:
+        """The output path without suffix (:func:`lrgym.baselines.outputs.output_path`)."""
         name = f"rllib_{self.algo}_{self.family or 'mixed'}"
         return outputs.output_path(outputs.SHIPPED_WEIGHTS / name, ship=self.ship, out=self.out)
+
+    def output_files(self) -> dict[str, Path]:
+        """What a run writes, by suffix: the policy ``.npz`` (:meth:`output` with ``.npz`` appended
+        unless it ends in it: :func:`lrgym.baselines.outputs.with_suffix_added`) and, that name's
+        ``.npz`` replaced, the submission ``.py``, the ``.json`` record and the ``.ckpt/`` folder.
+        ``--out runs/ppo.lr0.5`` → ``runs/ppo.lr0.5.npz``, ``.py``, ``.json``, ``.ckpt``; not
+        ``Path.with_suffix``, which replaced the ``.5`` (``runs/ppo.lr0.npz``: runs given
+        ``--out runs/ppo.lr0.5`` and ``--out runs/ppo.lr0.7`` overwrote each other's policy)."""
+        npz = outputs.with_suffix_added(self.output(), ".npz")
+        return {suffix: npz.with_suffix(suffix) for suffix in (".npz", ".py", ".json", ".ckpt")}
 
 
 # ---- the env each runner steps ------------------------------------------------------------------
@@ -283,8 +294,8 @@ def train(config: RLlibConfig, log=print) -> MLPPolicy:
     exported policy."""
     from lrgym.baselines.backend import connect
 
-    out = config.output()  # before training: a bad --out / --ship pair fails at once
-    ckpt = Path(str(out) + ".ckpt")
+    files = config.output_files()  # before training: a bad --out / --ship pair fails at once
+    ckpt = files[".ckpt"]
     ray = connect(config.address)
     if config.resume:  # the checkpoint's own settings, checked like the flags before anything is built
         saved = checkpoint_settings(config.resume)
@@ -329,7 +340,7 @@ def train(config: RLlibConfig, log=print) -> MLPPolicy:
             if iteration % config.checkpoint_every == 0:
                 algo.save_to_path(str(ckpt.resolve()))
         bar.close()
-        out.parent.mkdir(parents=True, exist_ok=True)
+        ckpt.parent.mkdir(parents=True, exist_ok=True)
         algo.save_to_path(str(ckpt.resolve()))
         meta = {"algo": config.algo, "env_steps": steps, "train_seconds": round(time.time() - start, 1),
                 "config": json.loads(json.dumps(asdict(config), default=str)),
@@ -338,10 +349,11 @@ def train(config: RLlibConfig, log=print) -> MLPPolicy:
         policy = export_policy(algo.get_module(), config.algo, f"rllib_{config.algo}", meta)
     finally:
         algo.stop()
-    policy.save(out.with_suffix(".npz"))
-    out.with_suffix(".py").write_text(policy.submission_source())
-    out.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
-    log(f"{steps} env steps in {meta['train_seconds']} s; wrote {out}.{{npz,py,json}} and {ckpt}/")
+    policy.save(files[".npz"])
+    files[".py"].write_text(policy.submission_source())
+    files[".json"].write_text(json.dumps(meta, indent=1) + "\n")
+    log(f"{steps} env steps in {meta['train_seconds']} s; wrote {', '.join(str(files[k]) for k in ('.npz', '.py', '.json'))} "
+        f"and {ckpt}/")
     return policy
 
 
@@ -366,7 +378,10 @@ def parse_config(argv=None) -> RLlibConfig:
         del args["ship"]
     values: dict = {}
     if config_path:
-        values.update(json.loads(Path(config_path).read_text()))
+        try:
+            values.update(json.loads(Path(config_path).read_text()))
+        except (OSError, ValueError) as exc:  # missing, a folder, not JSON: named, not a traceback
+            p.error(f"--config {config_path}: {exc}; valid: a JSON file of RLlibConfig fields")
     values.update({k: v for k, v in args.items() if v is not None})
     if horizon is not None:
         values["env_kwargs"] = {**values.get("env_kwargs", {}), "horizon": horizon}
