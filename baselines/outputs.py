@@ -6,6 +6,8 @@ not replace them, so every command that trains or tunes writes, in this order of
 
 1. ``--out PATH``: exactly there, or, if ``PATH`` is an existing folder, inside it under the
    default name (as ``cp`` and ``mv`` treat a folder: ``--out /tmp`` → ``/tmp/dqn_mixed.zip``);
+   a ``PATH`` that names the shipped file itself (``--out baselines/weights``) is refused: that
+   takes ``--ship``;
 2. ``--ship``: over the shipped file in the package (what the maintainers do to regenerate it);
 3. otherwise: under :func:`runs_dir` (``./runs`` of the working directory, or ``$LRGYM_RUNS``).
 
@@ -49,9 +51,32 @@ def output_path(shipped: Path, *, ship: bool = False, out: str | Path | None = N
     if out is not None and ship:
         raise ValueError(f"--out {out} and --ship both given; valid: one of them (or neither: {runs_dir()}/)")
     if out is not None:
-        out = Path(out)
-        return out / shipped.name if out.is_dir() else out
+        given = Path(out)
+        path = given / shipped.name if given.is_dir() else given
+        if _same_output(path, shipped):
+            raise ValueError(f"--out {out} is the shipped {shipped.name} ({shipped}); valid: --ship to overwrite it "
+                             f"on purpose, or another path (default: {runs_dir() / shipped.name})")
+        return path
     return shipped if ship else runs_dir() / shipped.name
+
+
+#: suffixes a command adds to what :func:`output_path` returns (the SB3 weights' ``.zip`` and
+#: sidecar ``.json``, NumPy's ``.npz``): ``--out weights/dqn_mixed.zip`` names the shipped ``dqn_mixed``
+ADDED_SUFFIXES = (".zip", ".json", ".npz")
+
+
+def _same_output(path: Path, shipped: Path) -> bool:
+    """Whether writing ``path`` would write the shipped file ``shipped`` (or one of the files a
+    command derives from it by adding :data:`ADDED_SUFFIXES`), through any spelling of the path
+    (relative, ``..``, a symbolic link)."""
+    def bare(p: Path) -> Path:
+        p = p.resolve()
+        for suffix in ADDED_SUFFIXES:
+            if p.name.endswith(suffix) and len(p.name) > len(suffix):
+                return p.with_name(p.name[: -len(suffix)])
+        return p
+
+    return bare(path) == bare(shipped)
 
 
 def with_suffix_added(path: str | Path, suffix: str) -> Path:

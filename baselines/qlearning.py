@@ -226,8 +226,11 @@ def main(argv=None) -> None:
         p.error(f"--{exc}")
     if args.no_reward_clip:
         config.reward_clip = None
-    out = outputs.output_path(outputs.SHIPPED_WEIGHTS / f"qlearning_{args.family or 'mixed'}.npz",
-                              ship=args.ship, out=args.out)
+    try:
+        out = outputs.output_path(outputs.SHIPPED_WEIGHTS / f"qlearning_{args.family or 'mixed'}.npz",
+                                  ship=args.ship, out=args.out)
+    except ValueError as exc:
+        p.error(str(exc))
     if out.is_dir():  # before minutes of training, not after
         p.error(f"--out {out} is a folder; valid: a file path, e.g. {out / ('qlearning_' + (args.family or 'mixed') + '.npz')}")
     start = time.time()

@@ -369,7 +369,10 @@ def main(argv=None) -> int:
         cfg.generations = positive_int("generations", cfg.generations)
     except ValueError as exc:
         parser.error(f"{exc}: --generations or the config's generations")
-    path = output_path(SHIPPED_WEIGHTS / WEIGHTS_NAME, ship=args.ship, out=args.out)
+    try:
+        path = output_path(SHIPPED_WEIGHTS / WEIGHTS_NAME, ship=args.ship, out=args.out)
+    except ValueError as exc:
+        parser.error(str(exc))
     if path.is_dir():  # before the references and generations, not after
         parser.error(f"--out {path} is a folder; valid: a file path, e.g. {path / WEIGHTS_NAME}")
     t0, c0 = time.time(), time.process_time()

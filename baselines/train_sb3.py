@@ -206,6 +206,10 @@ def parse_config(argv=None) -> TrainConfig:
         config = TrainConfig(**values)
     except ValueError as exc:  # --steps is total_timesteps, --n-envs n_envs: the message names the field
         p.error(str(exc))
+    try:
+        config.output()  # --out naming the shipped weights: refused (outputs.output_path)
+    except ValueError as exc:
+        p.error(str(exc))
     if config.output().is_dir():  # --out DIR is DIR/<algo>_<family>: a folder of that name too is refused
         p.error(f"--out {config.output()} is a folder; valid: a path without suffix, e.g. "
                 f"{config.output() / (config.algo + '_' + (config.family or 'mixed'))}")

@@ -327,7 +327,10 @@ def main(argv=None) -> None:
         backend = Backend(args.backend, args.address)
     except ValueError as exc:
         p.error(str(exc))
-    out = outputs.output_path(outputs.SHIPPED_TUNED, ship=args.ship, out=args.out)
+    try:
+        out = outputs.output_path(outputs.SHIPPED_TUNED, ship=args.ship, out=args.out)
+    except ValueError as exc:
+        p.error(str(exc))
     families = args.families or [*available_families(), MIXED]
     try:
         check_arguments(families, args.instances, tuple(args.seeds), args.baselines)

@@ -105,7 +105,18 @@ def _board_path(markdown: Optional[Path], no_markdown: bool, ship: bool, suite) 
         if not (SHIPPED_BOARD.parent / "pyproject.toml").is_file():
             raise typer.BadParameter("this install is not a source checkout, so it ships no LEADERBOARD.md; "
                                      "valid: --markdown PATH", param_hint="--ship")
-    return _file_out(output_path(shipped, ship=ship, out=markdown), "--markdown")
+    return _file_out(_output(shipped, markdown, "--markdown", ship=ship), "--markdown")
+
+
+def _output(shipped: Path, out: Optional[Path], hint: str, ship: bool = False) -> Path:
+    """:func:`lrgym.baselines.outputs.output_path` with its refusals (``--out`` naming the shipped
+    file, e.g. ``--markdown .`` in the source checkout) as the option's error."""
+    from lrgym.baselines.outputs import output_path
+
+    try:
+        return output_path(shipped, ship=ship, out=out)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc).replace("--out", hint), param_hint=hint) from None
 
 
 def _file_out(path: Optional[Path], hint: str) -> Optional[Path]:
@@ -457,11 +468,10 @@ def report(
     from lrgym.leaderboard.report import html_page
     from lrgym.leaderboard.report import markdown as to_markdown
 
-    from lrgym.baselines.outputs import output_path
 
     s = _suite(suite, private)
     board = _board_path(markdown, no_markdown, ship, s)
-    html = _file_out(output_path(_suite_file("leaderboard.html", s), out=html), "--html")  # runs/leaderboard[-suite].html unless --html
+    html = _file_out(_output(_suite_file("leaderboard.html", s), html, "--html"), "--html")  # runs/leaderboard[-suite].html unless --html
     with _existing_store(db) as store:
         lb = build_leaderboard(store, s)
     found = find_cached(s, directory=_refs_dir(private))
@@ -535,7 +545,6 @@ def export(
     private: Optional[Path] = PrivateOpt,
 ):
     """Export entries, per-run scores and trajectories as CSV or JSON (lrgym.leaderboard.export)."""
-    from lrgym.baselines.outputs import output_path
     from lrgym.leaderboard.export import FORMATS
     from lrgym.leaderboard.export import export as write
 
@@ -543,7 +552,7 @@ def export(
         raise typer.BadParameter(f"unknown format {fmt!r}; valid choices: {', '.join(FORMATS)}", param_hint="--format")
     s = _suite(suite, private)
     if fmt == "json" or out is None:  # csv's output is itself a folder: its --out is taken as is
-        out = output_path(Path("results" if fmt == "csv" else "results.json"), out=out)  # runs/… unless --out
+        out = _output(Path("results" if fmt == "csv" else "results.json"), out, "--out")  # runs/… unless --out
     if fmt == "csv" and out.exists() and not out.is_dir():
         raise typer.BadParameter(f"{out} is a file, and csv writes a folder of three files; valid: a folder "
                                  "(new or existing), or --format json for one file", param_hint="--out")

@@ -54,6 +54,39 @@ def test_output_path_precedence(tmp_path, monkeypatch):
         output_path(shipped, ship=True, out="x")
 
 
+def test_an_out_naming_the_shipped_file_is_refused_in_any_spelling(tmp_path, monkeypatch):
+    """``--out DIR`` writes DIR/<default name> (9d23a1d), so ``--out baselines/weights`` wrote over
+    the shipped weights without ``--ship``; so did ``--out baselines/weights/dqn_mixed.zip``. Any
+    path that is the shipped file (a folder holding it, relative, with ``..``, through a symbolic
+    link, with the suffix the command adds) is refused; its neighbours are not."""
+    weights = tmp_path / "pkg" / "weights"
+    weights.mkdir(parents=True)
+    shipped = weights / "dqn_mixed"
+    (tmp_path / "link").symlink_to(weights)
+    monkeypatch.chdir(tmp_path)
+    for out in (weights, "pkg/weights", "pkg/weights/dqn_mixed", "pkg/weights/dqn_mixed.zip",
+                "pkg/weights/dqn_mixed.json", "pkg/../pkg/weights/dqn_mixed", "link", "link/dqn_mixed.zip"):
+        with pytest.raises(ValueError, match=r"is the shipped dqn_mixed .*valid: --ship to overwrite it on purpose"):
+            output_path(shipped, out=out)
+    for out in ("pkg/weights/dqn_mixed2", "pkg/weights/dqn_mixed.5", "pkg/dqn_mixed", "runs"):
+        assert output_path(shipped, out=out) is not None
+    board = tmp_path / "LEADERBOARD.md"  # a shipped file with its suffix: the folder holding it is refused too
+    with pytest.raises(ValueError, match="is the shipped LEADERBOARD.md"):
+        output_path(board, out=".")
+
+
+def test_the_commands_refuse_an_out_naming_the_shipped_weights_before_training(sandbox, capsys):
+    from lrgym.baselines import qlearning, train_sb3
+
+    work, ship = sandbox
+    for main, argv in ((train_sb3.main, ["--algo", "dqn", "--steps", "10", "--out", str(ship / "weights")]),
+                       (qlearning.main, ["--episodes", "1", "--out", str(ship / "weights" / "qlearning_mixed")])):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2 and "is the shipped" in capsys.readouterr().err
+    assert not any((ship / "weights").iterdir()) and not (work / "runs").exists()
+
+
 def test_qlearning_default_and_ship(sandbox):
     from lrgym.baselines.qlearning import QLearningPolicy, main
 
