@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from lrgym.baselines.controller import ControllerNet, action_from_ln_lr, controller_inputs
-from lrgym.baselines.outputs import SHIPPED_WEIGHTS, add_output_arguments, output_path, runs_dir
+from lrgym.baselines.outputs import SHIPPED_WEIGHTS, add_output_arguments, output_path, runs_dir, with_suffix_added
 from lrgym.baselines.score import floored, score
 from lrgym.info import FAMILY_NAMES
 from lrgym.settings import positive_int
@@ -381,7 +381,7 @@ def main(argv=None) -> int:
     meta = {"config": cfg_dict, "seed": args.seed, "best_generation": info["best_generation"],
             "command": "python -m lrgym.baselines.train_controller " + " ".join(argv if argv is not None else sys.argv[1:])}
     net.save(path, meta=meta)
-    sidecar = path.with_suffix(".json")
+    sidecar = with_suffix_added(path, ".npz").with_suffix(".json")  # runs/c0.5 → runs/c0.5.json, not runs/c0.json
     sidecar.write_text(json.dumps({**meta, "wall_seconds": round(time.time() - t0, 1),
                                    "cpu_seconds": round(time.process_time() - c0, 1),
                                    "history": info["history"]}, indent=1, default=float) + "\n")

@@ -398,6 +398,10 @@ def parse_config(argv=None) -> RLlibConfig:
 def main(argv=None) -> None:
     config = parse_config(argv)
     try:
+        config.output_files()  # an --out naming the shipped files (outputs.output_path): an error, not a traceback
+    except ValueError as exc:
+        raise SystemExit(f"train_rllib: error: {exc}") from None
+    try:
         train(config)
     finally:
         from lrgym.baselines.backend import import_ray

@@ -87,3 +87,11 @@ def test_a_config_file_it_cannot_read_is_named(content, tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         train_rllib.parse_config(["--config", str(config)])
     assert stop.value.code == 2 and f"--config {config}: " in capsys.readouterr().err
+
+
+def test_an_out_naming_the_shipped_weights_is_refused_before_anything_starts(monkeypatch, capsys):
+    from lrgym.baselines.outputs import SHIPPED_WEIGHTS
+
+    monkeypatch.setattr(backend, "connect", lambda address=None: pytest.fail("Ray started before --out was checked"))
+    with pytest.raises(SystemExit, match=r"train_rllib: error: --out .* is the shipped rllib_ppo_mixed .*--ship"):
+        train_rllib.main(["--algo", "ppo", "--out", str(SHIPPED_WEIGHTS)])
