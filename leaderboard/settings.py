@@ -69,7 +69,7 @@ def _refuse_unknown(choices: dict) -> None:
 
     env_keywords = set(keyword_names(LRControlEnv))
     try:
-        check_keywords("a policy's choice of env options", [k for k in choices if k not in env_keywords],
+        check_keywords("the policy's env_options", [k for k in choices if k not in env_keywords],
                        POLICY_CHOICES)
     except UnknownKeywordError as exc:
         raise SettingsError(str(exc)) from None

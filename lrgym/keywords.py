@@ -1,5 +1,6 @@
 """Keyword arguments checked by name: a misspelt one names itself, the closest valid name and
-every valid one, where Python says only ``__init__() got an unexpected keyword argument 'horizn'``.
+every valid one, where Python says only ``__init__() got an unexpected keyword argument 'horizn'``
+(the message starts with Python's words: other libraries read them).
 
 The valid names always come from a signature (:func:`keyword_names`), never from a hand-kept
 list, so they cannot drift from what the callee takes. Used by the ids' entry point
@@ -35,17 +36,24 @@ def keyword_names(*callables: Callable) -> list[str]:
 def check_keywords(what: str, given: Iterable[str], valid: Iterable[str]) -> None:
     """Raise :class:`UnknownKeywordError` if a name in ``given`` is not in ``valid``::
 
-        check_keywords("LRControlEnv", ["horizn"], keyword_names(LRControlEnv))
-        # UnknownKeywordError: LRControlEnv has no keyword 'horizn' (did you mean 'horizon'?);
-        #   valid: family, family_options, instance_set, ...
+        check_keywords("LRControlEnv()", ["horizn"], keyword_names(LRControlEnv))
+        # UnknownKeywordError: LRControlEnv() got an unexpected keyword argument 'horizn'
+        #   (did you mean 'horizon'?); valid: family, family_options, instance_set, ...
+
+    The message starts as Python's own does (``got an unexpected keyword argument 'horizn'``),
+    since libraries read it: gymnasium's ``make`` looks for ``render_mode`` in it, TorchRL's
+    ``GymEnv`` retries without ``frameskip`` when it names that keyword. Each further unknown
+    name is listed after the first.
     """
     valid = list(valid)
     unknown = [k for k in given if k not in valid]
     if not unknown:
         return
-    hints = []
-    for k in unknown:
+
+    def hint(k) -> str:
         close = difflib.get_close_matches(str(k), valid, n=1)
-        hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-    noun = "keyword" if len(unknown) == 1 else "keywords"
-    raise UnknownKeywordError(f"{what} has no {noun} {', '.join(hints)}; valid: {', '.join(valid) or 'none'}")
+        return f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+
+    also = f"; also unexpected: {', '.join(hint(k) for k in unknown[1:])}" if len(unknown) > 1 else ""
+    raise UnknownKeywordError(f"{what} got an unexpected keyword argument {hint(unknown[0])}{also}; "
+                              f"valid: {', '.join(valid) or 'none'}")

@@ -35,7 +35,7 @@ ENV_IDS: dict[str, dict] = env_ids()
 def make_env(**kwargs: Any) -> LRControlEnv:
     """Gymnasium's ``entry_point`` of every lrgym id: ``LRControlEnv(**kwargs)``, its keywords
     checked first (:func:`~lrgym.keywords.check_keywords`)."""
-    check_keywords("LRControlEnv", kwargs, keyword_names(LRControlEnv))
+    check_keywords("LRControlEnv()", kwargs, keyword_names(LRControlEnv))
     return LRControlEnv(**kwargs)
 
 

@@ -28,17 +28,17 @@ def test_make_env_names_a_misspelt_keyword_and_the_valid_ones():
         make_env(horizn=10, optimiser="adam")
     assert isinstance(caught.value, TypeError) and isinstance(caught.value, ValueError)
     valid = list(inspect.signature(LRControlEnv).parameters)  # the reference: the signature
-    assert str(caught.value) == ("LRControlEnv has no keywords 'horizn' (did you mean 'horizon'?), 'optimiser' "
-                                 f"(did you mean 'optimizer'?); valid: {', '.join(valid)}")
+    assert str(caught.value) == ("LRControlEnv() got an unexpected keyword argument 'horizn' (did you mean 'horizon'?); "
+                                 f"also unexpected: 'optimiser' (did you mean 'optimizer'?); valid: {', '.join(valid)}")
 
 
 def test_a_name_with_no_close_match_gets_the_valid_list_only():
-    with pytest.raises(UnknownKeywordError, match=r"^f has no keyword 'zzz'; valid: a, b$"):
+    with pytest.raises(UnknownKeywordError, match=r"^f got an unexpected keyword argument 'zzz'; valid: a, b$"):
         check_keywords("f", ["zzz"], keyword_names(lambda a, b=1, *args, **kwargs: None))
 
 
 def test_the_registered_ids_check_their_keywords():
-    with pytest.raises(TypeError, match=r"LRControlEnv has no keyword 'horizn' \(did you mean 'horizon'\?\); valid: "):
+    with pytest.raises(TypeError, match=r"LRControlEnv\(\) got an unexpected keyword argument 'horizn' \(did you mean 'horizon'\?\); valid: "):
         gym.make("LRControl-v1", horizn=10)
 
 
@@ -46,7 +46,8 @@ def test_the_vector_env_names_a_misspelt_keyword_and_its_valid_ones():
     with pytest.raises(UnknownKeywordError) as caught:
         gym.make_vec("LRControl-LinReg-v1", 2, vectorization_mode="vector_entry_point", optimiser="adam")
     message = str(caught.value)
-    assert message.startswith("LRControlVectorEnv has no keyword 'optimiser' (did you mean 'optimizer'?); valid: ")
+    assert message.startswith("LRControlVectorEnv() got an unexpected keyword argument 'optimiser' (did you mean 'optimizer'?); "
+                              "valid: ")
     valid = message.split("valid: ", 1)[1].split(", ")
     own = [p for p, v in inspect.signature(LRControlVectorEnv).parameters.items() if v.kind != v.VAR_KEYWORD]
     settings = [p for p in inspect.signature(EnvSettings.build).parameters if p != "cls"]
@@ -79,3 +80,20 @@ def class_id():
 def test_an_id_of_your_own_registering_the_class_still_works(class_id):
     assert gym.make(class_id).unwrapped.horizon == 4
     assert lrgym_env_kwargs(class_id) == {"family": "linreg", "horizon": 4}  # lrgym's tools accept it
+
+
+def test_the_message_starts_as_pythons_own_which_other_libraries_read():
+    """gymnasium's make looks for "got an unexpected keyword argument 'render_mode'" in the
+    creator's TypeError, TorchRL's GymEnv retries without frameskip when the message names it
+    (the first wording, "has no keyword", broke TorchRL's GymEnv on every lrgym id)."""
+
+    class Plain:
+        def __init__(self, family=None):
+            pass
+
+    with pytest.raises(TypeError) as python:
+        Plain(frameskip=1)
+    with pytest.raises(TypeError) as ours:
+        gym.make("LRControl-LinReg-v1", frameskip=1)
+    expected = "got an unexpected keyword argument 'frameskip'"
+    assert expected in str(python.value) and expected in str(ours.value)

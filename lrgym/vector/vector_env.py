@@ -143,7 +143,7 @@ class LRControlVectorEnv(VectorEnv):
         self.max_episode_steps = None if max_episode_steps is None else positive_int("max_episode_steps", max_episode_steps)
         kwargs = dict(env_kwargs)
         self.render_mode = check_render_mode(kwargs.pop("render_mode", None))
-        check_keywords("LRControlVectorEnv", kwargs,
+        check_keywords("LRControlVectorEnv()", kwargs,
                        [*keyword_names(LRControlVectorEnv), "render_mode", *_SETTINGS_ARGS])
 
         #: the settings of every sub-environment: one object, built and checked once

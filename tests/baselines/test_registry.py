@@ -155,10 +155,10 @@ def test_a_retrained_baseline_has_new_inputs_and_a_new_source_hash(tmp_path, mon
 def test_options_a_baseline_does_not_take_are_named_with_the_valid_ones(tmp_path):
     """``make_baseline("cosine", path=...)`` used to raise ``TypeError: Schedule.__init__() got an
     unexpected keyword argument 'path'``; a missing weights file named its sidecar, not itself."""
-    with pytest.raises(ValueError, match="baseline 'cosine' has no keyword 'path'; valid: lr, min_ratio, warmup_frac, "
+    with pytest.raises(ValueError, match="baseline 'cosine' got an unexpected keyword argument 'path'; valid: lr, min_ratio, warmup_frac, "
                                          "cycles, cycle_mult, optimizer"):
         make_baseline("cosine", path=tmp_path / "w.zip")
-    with pytest.raises(ValueError, match="baseline 'dqn' has no keyword 'lr'; valid: path"):
+    with pytest.raises(ValueError, match="baseline 'dqn' got an unexpected keyword argument 'lr'; valid: path"):
         make_baseline("dqn", lr=0.1)
     with pytest.raises(FileNotFoundError, match="weights for the learned baseline 'dqn' not found: .*nothere.zip"):
         make_baseline("dqn", path=tmp_path / "nothere.zip")
@@ -212,4 +212,4 @@ def test_a_misspelt_hyper_parameter_names_the_closest_valid_one(call):
         make_baseline("cosine", min_ration=0.1) if call == "make_baseline" else BASELINES["cosine"](min_ration=0.1)
     assert isinstance(caught.value, ValueError)
     valid = ", ".join(inspect.signature(BASELINES["cosine"]).parameters)
-    assert str(caught.value) == f"baseline 'cosine' has no keyword 'min_ration' (did you mean 'min_ratio'?); valid: {valid}"
+    assert str(caught.value) == f"baseline 'cosine' got an unexpected keyword argument 'min_ration' (did you mean 'min_ratio'?); valid: {valid}"

@@ -516,9 +516,9 @@ def test_a_key_path_that_is_a_folder_is_named_as_such(tmp_path):
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"lr_int": 1.0}, r"has no keyword 'lr_int' \(did you mean 'lr_init'\?\); valid: optimizer, action_mode, "
+    ({"lr_int": 1.0}, r"env_options got an unexpected keyword argument 'lr_int' \(did you mean 'lr_init'\?\); valid: optimizer, action_mode, "
                       r"lr_init, factors, rejection_threshold$"),
-    ({"factor": [0.5, 2.0]}, r"has no keyword 'factor' \(did you mean 'factors'\?\)"),
+    ({"factor": [0.5, 2.0]}, r"got an unexpected keyword argument 'factor' \(did you mean 'factors'\?\)"),
     ({"horizon": 5}, r"^env option\(s\) horizon are fixed by the suite; a policy may choose only optimizer"),
     ({"lr_init": 0.1, "inner_steps": 3}, r"^env option\(s\) inner_steps are fixed by the suite"),
 ])
