@@ -50,9 +50,9 @@ import time
 import warnings
 from pathlib import Path
 
-from lrgym.baselines.backend import (RAY_RETRIES, TASK_MEMORY_MB, CPUKinds, NodeMismatch, check_memory_request, connect,
-                                     largest_node_memory_mb, node_differences, node_fingerprint, shipped_files_hash,
+from lrgym.baselines.backend import (RAY_RETRIES, TASK_MEMORY_MB, check_memory_request, connect, largest_node_memory_mb,
                                      worker_env)
+from lrgym.baselines.node_check import CPUKinds, NodeMismatch, node_differences, node_fingerprint, shipped_files_hash
 from lrgym.leaderboard.failures import PolicyError
 from lrgym.leaderboard.import_paths import hidden_dirs
 from lrgym.leaderboard.scheduling import Groups, GroupScheduler, Job
@@ -67,7 +67,7 @@ __all__ = ["GraderHost", "NodeMismatch", "RayWorkerPool", "actor_memory_mb", "co
 DRIVER_SETTINGS = ("LRGYM_SANDBOX",)
 
 
-#: the node check (:func:`lrgym.baselines.backend.node_fingerprint`): versions, lrgym's code and
+#: the node check (:func:`lrgym.baselines.node_check.node_fingerprint`): versions, lrgym's code and
 #: shipped data, the CPU features NumPy and Numba use, the interpreter settings; the tuner's Ray
 #: tasks run the same check
 code_fingerprint = node_fingerprint
@@ -231,21 +231,19 @@ class RayWorkerPool(GroupScheduler):
         self._placement_warned = False  # during a run: the user was told no actor can be placed
         self._cpu_kinds = CPUKinds()  # during a run: the CPU kinds of the actors' nodes
 
-    def run(self, jobs: list[Job], on_reply=None, on_group_done=None):
-        """:meth:`GroupScheduler.run`, each actor asking Ray for :func:`actor_memory_mb` of
-        ``jobs``; a request no node of the cluster with a CPU can hold is refused before anything
-        runs (its actors would never be placed: :func:`lrgym.baselines.backend.check_memory_request`)."""
+    def _begin_run(self, jobs: list[Job]) -> None:
+        """Per-run state: each actor's Ray memory (:func:`actor_memory_mb` of ``jobs``; a request
+        no node of the cluster with a CPU can hold is refused before anything runs, as its actors
+        would never be placed: :func:`lrgym.baselines.backend.check_memory_request`); clean what
+        killed actors of an earlier run left on this node, and start the retry counts and the
+        read-once submission files afresh."""
+        from lrgym.leaderboard.pool import sweep_orphaned_scratch
+
         self._memory_mb = actor_memory_mb(jobs)
         largest = largest_node_memory_mb(self.ray.nodes())
         check_memory_request(self.ray, self._memory_mb,
                              f"each grader actor (the sandbox's memory limit + {ACTOR_MEMORY_MB} MB for its workers)",
                              f"--memory-limit up to {largest - ACTOR_MEMORY_MB:.0f} MB, or nodes with more memory")
-        return super().run(jobs, on_reply, on_group_done)
-
-    def _begin_run(self) -> None:
-        """Per-run state: clean what killed actors of an earlier run left on this node, and start
-        the retry counts and the read-once submission files afresh."""
-        from lrgym.leaderboard.pool import sweep_orphaned_scratch
 
         sweep_orphaned_scratch()
         self._attempts, self._files = {}, {}
@@ -321,7 +319,7 @@ class RayWorkerPool(GroupScheduler):
     def _check_node(self, slot: _Slot) -> None:
         """Stop the run if the actor's node differs from the driver in what results depend on
         (:func:`code_fingerprint`): its scores would not be the local engine's; warn once if its
-        CPU kind differs from the first node's (:class:`~lrgym.baselines.backend.CPUKinds`)."""
+        CPU kind differs from the first node's (:class:`~lrgym.baselines.node_check.CPUKinds`)."""
         ray = self.ray
         try:
             node = ray.get(slot.placed)

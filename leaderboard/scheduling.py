@@ -178,7 +178,7 @@ class GroupScheduler(ABC):
         ``on_group_done(result)`` once per group as soon as it has finished or failed: the
         caller can record it right away (one store transaction per finished entry).
         """
-        self._begin_run()
+        self._begin_run(jobs)
         groups = Groups(jobs, self.time_limit, on_group_done)
         units: list = []
         try:
@@ -286,9 +286,10 @@ class GroupScheduler(ABC):
 
     # -- the transport: supplied by each pool -------------------------------------------------------
 
-    def _begin_run(self) -> None:
-        """Called once at the start of :meth:`run`, before any unit starts: a pool resets its
-        per-run state here (the default does nothing)."""
+    def _begin_run(self, jobs: list[Job]) -> None:
+        """Called once at the start of :meth:`run` with its ``jobs``, before any unit starts: a
+        pool resets its per-run state and refuses a run it cannot place here (the default does
+        nothing)."""
 
     def _end_all(self, units: list) -> None:
         """End several units at once: the idle ones gracefully, the busy ones killed. The default

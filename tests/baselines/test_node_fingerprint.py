@@ -1,4 +1,4 @@
-"""The node check's fingerprint (lrgym.baselines.backend.node_fingerprint): what it covers, what
+"""The node check's fingerprint (lrgym.baselines.node_check.node_fingerprint): what it covers, what
 it leaves out, and the environment every Ray worker gets. No cluster needed: the cluster's own
 use of it is in tests/leaderboard/test_ray_cluster.py.
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from lrgym.baselines import backend
+from lrgym.baselines import backend, node_check
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,7 +37,7 @@ def _run(code: str, **env) -> str:
 
 
 def test_versions_of_every_scoring_package_are_covered():
-    fp = backend.node_fingerprint()
+    fp = node_check.node_fingerprint()
     for dist in ("numpy", "numba", "scipy", "gymnasium", "torch", "stable_baselines3"):
         try:
             expected = metadata.version(dist)
@@ -52,7 +52,7 @@ def test_the_cpu_features_numpy_dispatches_to_are_covered_as_numpy_reports_them(
     interpreter; with the highest found feature disabled (``NPY_DISABLE_CPU_FEATURES``) the
     fingerprint loses it and records the setting."""
     code = ("import contextlib, io, json, numpy as np\n"
-            "from lrgym.baselines.backend import node_fingerprint\n"
+            "from lrgym.baselines.node_check import node_fingerprint\n"
             "shown = io.StringIO()\n"
             "with contextlib.redirect_stdout(shown): np.show_runtime()\n"
             "print(json.dumps({'shown': shown.getvalue(), 'fp': node_fingerprint()}))\n")
@@ -75,7 +75,7 @@ def test_the_cpu_features_numpy_dispatches_to_are_covered_as_numpy_reports_them(
 
 
 def test_the_interpreter_settings_are_covered_and_passed_to_ray_workers(monkeypatch):
-    fp = json.loads(_run("import json; from lrgym.baselines.backend import node_fingerprint; "
+    fp = json.loads(_run("import json; from lrgym.baselines.node_check import node_fingerprint; "
                          "print(json.dumps(node_fingerprint()))", PYTHONHASHSEED="123").splitlines()[-1])
     assert fp["PYTHONHASHSEED"] == "123"
     monkeypatch.setenv("PYTHONHASHSEED", "7")
@@ -101,15 +101,15 @@ def test_the_code_hash_covers_what_nodes_run_and_not_the_drivers_reports(tmp_pat
     """An edit of lrgym's env, of the grader worker or of a new module changes the hash; an edit
     of a driver-only module (a report, the CLI, a training script) does not, so a run goes on."""
     roots = _copy_packages(tmp_path)
-    before = backend.code_hash(roots)
-    assert before == backend.code_hash()  # the copy hashes like the installed packages
+    before = node_check.code_hash(roots)
+    assert before == node_check.code_hash()  # the copy hashes like the installed packages
 
     def edited(rel: str, text: str = "\n# an edit\n") -> str:
         path = tmp_path / rel
         original = path.read_text() if path.exists() else None
         path.write_text((original or "") + text)
         try:
-            return backend.code_hash(roots)
+            return node_check.code_hash(roots)
         finally:
             path.unlink() if original is None else path.write_text(original)
 
@@ -128,10 +128,10 @@ def test_every_driver_only_pattern_names_files_and_no_node_job_imports_one():
     runs — a grader worker's episodes job of every baseline (one family) and a reference job,
     with the tuner's module loaded — and lists the lrgym modules it imported; none may be driver-only (it would then decide
     a node's results unchecked)."""
-    files = {package: sorted(p.relative_to(backend._package_dir(package)).as_posix()
-                             for p in backend._package_dir(package).rglob("*.py"))
-             for package in backend.DRIVER_ONLY}
-    for package, patterns in backend.DRIVER_ONLY.items():
+    files = {package: sorted(p.relative_to(node_check._package_dir(package)).as_posix()
+                             for p in node_check._package_dir(package).rglob("*.py"))
+             for package in node_check.DRIVER_ONLY}
+    for package, patterns in node_check.DRIVER_ONLY.items():
         for pattern in patterns:
             assert [f for f in files[package] if fnmatch.fnmatch(f, pattern)], (package, pattern)
     code = """
@@ -157,18 +157,18 @@ print(json.dumps(sorted(m for m in sys.modules if m.startswith("lrgym"))))
     loaded = json.loads(_run(code).splitlines()[-1])
     assert "lrgym.leaderboard.worker" in loaded and "lrgym.baselines.registry" in loaded
     for module in loaded:
-        package = next((p for p in backend.DRIVER_ONLY if module.startswith(p + ".")), None)
+        package = next((p for p in node_check.DRIVER_ONLY if module.startswith(p + ".")), None)
         if package is None:
             continue
         rel = module[len(package) + 1:].replace(".", "/") + ".py"
-        assert not any(fnmatch.fnmatch(rel, pattern) for pattern in backend.DRIVER_ONLY[package]), module
+        assert not any(fnmatch.fnmatch(rel, pattern) for pattern in node_check.DRIVER_ONLY[package]), module
 
 
 def test_node_differences_names_the_node_and_each_value():
-    mine = backend.node_fingerprint()
-    assert backend.node_differences(mine, dict(mine), "10.0.0.7") is None
+    mine = node_check.node_fingerprint()
+    assert node_check.node_differences(mine, dict(mine), "10.0.0.7") is None
     theirs = {**mine, "torch": "0.0-other", "PYTHONHASHSEED": "1"}
-    message = backend.node_differences(mine, theirs, "10.0.0.7")
+    message = node_check.node_differences(mine, theirs, "10.0.0.7")
     assert message.startswith("the Ray node 10.0.0.7 differs from the driver")
     assert f"torch 0.0-other there, {mine['torch']} here" in message
     assert f"PYTHONHASHSEED 1 there, {mine['PYTHONHASHSEED']} here" in message
@@ -178,10 +178,10 @@ def test_the_cpu_kind_is_compared_between_nodes_not_with_the_driver():
     """A laptop driving a cloud cluster of another CPU kind runs no job itself: its CPU kind is
     not the nodes' business (the check refused every node of such a cluster). Nodes of two kinds
     give results equal up to rounding, not to the bit: one warning names them."""
-    mine = backend.node_fingerprint()
+    mine = node_check.node_fingerprint()
     other_kind = {**mine, "numpy simd": "X86_V2", "numba cpu": "haswell"}
-    assert backend.node_differences(mine, other_kind, "10.0.0.7") is None
-    kinds = backend.CPUKinds()
+    assert node_check.node_differences(mine, other_kind, "10.0.0.7") is None
+    kinds = node_check.CPUKinds()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         kinds.see(other_kind, "10.0.0.7")

@@ -526,7 +526,7 @@ def _settings_seen(job):
     """What a Ray task's interpreter started with: its settings, a string hash and NumPy's SIMD set."""
     import os
 
-    from lrgym.baselines.backend import node_fingerprint
+    from lrgym.baselines.node_check import node_fingerprint
 
     return os.environ.get("PYTHONHASHSEED"), hash("lrgym"), node_fingerprint()["numpy simd"]
 
@@ -553,19 +553,19 @@ def test_the_drivers_interpreter_settings_hold_in_tasks_and_actors(cluster, monk
     """NumPy picks its SIMD kernels at import and Python its hash seed at start: the driver's
     ``NPY_DISABLE_CPU_FEATURES`` / ``PYTHONHASHSEED`` reach every Ray worker from its first
     instruction (runtime_env), the nodes having been started without them; the actors' node
-    check (which compares both and the SIMD set) then passes."""
+    check (which compares both) then passes."""
     import json
     import subprocess
 
     import ray.cloudpickle
 
-    from lrgym.baselines import backend
+    from lrgym.baselines import backend, node_check
     from lrgym.leaderboard.ray_pool import RayWorkerPool
 
-    found = backend.node_fingerprint()["numpy simd"].split()
+    found = node_check.node_fingerprint()["numpy simd"].split()
     disabled = found[-1]  # the highest feature NumPy dispatches to here (a dispatch target, not the baseline)
     env = {**__import__("os").environ, "PYTHONHASHSEED": "123", "NPY_DISABLE_CPU_FEATURES": disabled}
-    code = ("import json; from lrgym.baselines.backend import node_fingerprint; "
+    code = ("import json; from lrgym.baselines.node_check import node_fingerprint; "
             "print(json.dumps([hash('lrgym'), node_fingerprint()['numpy simd']]))")
     reference, simd = json.loads(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                                                 text=True, check=True).stdout.splitlines()[-1])
@@ -573,7 +573,7 @@ def test_the_drivers_interpreter_settings_hold_in_tasks_and_actors(cluster, monk
     # this driver started without them: it is made to see what one started with them sees
     monkeypatch.setenv("PYTHONHASHSEED", "123")
     monkeypatch.setenv("NPY_DISABLE_CPU_FEATURES", disabled)
-    monkeypatch.setattr(backend, "_numpy_simd", lambda: simd)
+    monkeypatch.setattr(node_check, "_numpy_simd", lambda: simd)
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     seen = list(backend.Backend("ray").imap(_settings_seen, [0, 1], workers=2))
     assert {(s[0], s[1]) for s in seen} == {("123", reference)}
