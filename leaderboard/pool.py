@@ -78,14 +78,30 @@ def _alive(pid: int) -> bool:
     return True
 
 
+#: seconds :meth:`_Worker.kill` waits for the killed worker to be gone before removing its temp
+#: folder (it was 5: on a CI machine with every core busy a killed worker outlived that once and
+#: its folder stayed)
+KILL_WAIT = 60.0
+#: (process, temp folder) of killed workers that were still exiting when their pool let them go:
+#: each folder is removed by the next :func:`sweep_orphaned_scratch` after its process is gone
+_EXITING: list = []
+
+
 def sweep_orphaned_scratch(tmp: str | None = None) -> int:
     """Remove the worker temp folders whose owning process has died (a grader killed with
     ``kill -9``: its workers die with it, by ``PR_SET_PDEATHSIG``, and nobody removed their
-    folders). Folders of live processes, of other users and of other names are left alone.
+    folders), and those of this process's killed workers that have exited since (``_EXITING``).
+    Folders of live processes, of other users and of other names are left alone.
     Returns how many were removed. (Assumes the graders sharing this temp dir share a PID
     namespace, as the processes of one machine or container do.)"""
-    tmp = tmp or tempfile.gettempdir()
     removed = 0
+    for entry in list(_EXITING):
+        process, path = entry
+        if process.poll() is not None:
+            shutil.rmtree(path, ignore_errors=True)
+            _EXITING.remove(entry)
+            removed += 1
+    tmp = tmp or tempfile.gettempdir()
     try:
         names = os.listdir(tmp)
     except OSError:
@@ -181,6 +197,8 @@ class _Worker:
             self.sentinel = None
         if self.process.poll() is not None:  # gone: nothing writes to its temp folder any more
             shutil.rmtree(self.scratch, ignore_errors=True)
+        else:  # still exiting: removed by the next sweep once it is gone (sweep_orphaned_scratch)
+            _EXITING.append((self.process, self.scratch))
 
     def kill(self) -> None:
         """SIGKILL the worker and its process group (its sandboxes die with it: PDEATHSIG)."""
@@ -189,9 +207,9 @@ class _Worker:
         except (ProcessLookupError, PermissionError, AttributeError):
             if self.process.poll() is None:
                 self.process.kill()
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:  # pragma: no cover
+        try:  # a killed process dies at once; on a machine whose cores are all busy it may take seconds
+            self.process.wait(KILL_WAIT)
+        except subprocess.TimeoutExpired:  # pragma: no cover - left to a later sweep (_close)
             pass
         self._close()
 

@@ -235,6 +235,36 @@ def test_a_killed_graders_worker_folders_are_swept_by_the_next_pool(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(keep)
 
 
+def test_a_killed_worker_still_exiting_has_its_folder_removed_once_it_is_gone(tmp_path, monkeypatch):
+    """A killed worker not yet gone when its pool let it go kept its temp folder for good (its
+    owner, this grader, is alive, so no sweep took it): CI saw one once, on a machine with every
+    core busy. Now the folder is removed by the next sweep after the process has exited."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from lrgym.leaderboard import pool
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    worker = pool._Worker(quiet=True)
+    process = worker.process
+    real_wait, real_poll = process.wait, process.poll
+
+    def slow_wait(timeout=None):  # the killed worker outlives the pool's wait
+        raise subprocess.TimeoutExpired(process.args, timeout)
+
+    monkeypatch.setattr(process, "wait", slow_wait)
+    monkeypatch.setattr(process, "poll", lambda: None)
+    worker.kill()
+    assert [p.name for p in tmp_path.iterdir()] == [Path(worker.scratch).name]  # not removed yet
+    monkeypatch.setattr(process, "wait", real_wait)
+    monkeypatch.setattr(process, "poll", real_poll)
+    process.wait(30)  # now it is gone
+    assert pool.sweep_orphaned_scratch() == 1
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_misspelt_class_is_named_with_the_classes_the_file_defines(refs, tmp_path):
     """``file.py:Nope`` fails with what the file defines that a target may name as the valid
     choices (it named only the bad one): its public classes and factory functions, read back from
