@@ -6,10 +6,12 @@ not replace them, so every command that trains or tunes writes, in this order of
 
 1. ``--out PATH``: exactly there, or, if ``PATH`` is an existing folder, inside it under the
    default name (as ``cp`` and ``mv`` treat a folder: ``--out /tmp`` → ``/tmp/dqn_mixed.zip``);
-   a ``PATH`` that names the shipped file itself (``--out baselines/weights``) is refused: that
-   takes ``--ship``;
+   a ``PATH`` that lands on a shipped file (:func:`shipped_outputs`: ``--out baselines/weights``,
+   or ``--out baselines/weights/ppo_mixed`` from the DQN trainer) is refused: only ``--ship``
+   writes one, and only the command's own;
 2. ``--ship``: over the shipped file in the package (what the maintainers do to regenerate it);
-3. otherwise: under :func:`runs_dir` (``./runs`` of the working directory, or ``$LRGYM_RUNS``).
+3. otherwise: under :func:`runs_dir` (``./runs`` of the working directory, or ``$LRGYM_RUNS``;
+   a ``$LRGYM_RUNS`` that puts the output on a shipped file is refused as well).
 
 ::
 
@@ -22,7 +24,9 @@ not replace them, so every command that trains or tunes writes, in this order of
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -39,25 +43,48 @@ def runs_dir() -> Path:
     return Path(os.environ.get(RUNS_ENV) or "runs")
 
 
-def output_path(shipped: Path, *, ship: bool = False, out: str | Path | None = None) -> Path:
+def output_path(shipped: Path, *, ship: bool = False, out: str | Path | None = None,
+                protected: Iterable[Path] = ()) -> Path:
     """Where to write an output whose shipped copy is ``shipped``: ``out``, else ``shipped`` if
     ``ship``, else the same file name under :func:`runs_dir`. ``out`` and ``ship`` exclude each other.
 
     An ``out`` that is an existing folder means "in there, under the usual name": ``out /
     shipped.name`` (``shipped`` may lack its suffix, as the SB3 weights' ``dqn_mixed`` does: the
     command adds ``.zip`` and ``.json`` to what this returns). An output that is itself a folder
-    (``lrgym leaderboard export --format csv``) does not come here with its ``--out``.
+    (``lrgym leaderboard export --format csv``) does not come here with its ``--out``. A
+    ``shipped`` given as a bare name (``Path("results.json")``) is an output nothing ships: only
+    its default name.
+
+    Without ``ship``, the path is refused (``ValueError``) when it is a shipped file in any spelling
+    (:func:`shipped_outputs`, ``shipped`` itself and the caller's ``protected`` files): ``--out
+    baselines/weights/ppo_mixed`` from the DQN trainer, or ``$LRGYM_RUNS`` set to the weights folder.
     """
     if out is not None and ship:
         raise ValueError(f"--out {out} and --ship both given; valid: one of them (or neither: {runs_dir()}/)")
-    if out is not None:
+    if ship:
+        return shipped
+    own = [shipped] if shipped.is_absolute() else []
+    if out is None:
+        path = runs_dir() / shipped.name
+        source = f"${RUNS_ENV}={os.environ[RUNS_ENV]}" if os.environ.get(RUNS_ENV) else f"the default {path}"
+        verb, other = f"puts {path} on", f"another folder as ${RUNS_ENV}, or --out PATH"
+    else:
         given = Path(out)
         path = given / shipped.name if given.is_dir() else given
-        if _same_output(path, shipped):
-            raise ValueError(f"--out {out} is the shipped {shipped.name} ({shipped}); valid: --ship to overwrite it "
-                             f"on purpose, or another path (default: {runs_dir() / shipped.name})")
-        return path
-    return shipped if ship else runs_dir() / shipped.name
+        source, verb, other = f"--out {out}", "is", f"another path (default: {runs_dir() / shipped.name})"
+    hit = _shipped_target(path, [*own, *shipped_outputs(), *protected], source)
+    if hit is not None:
+        how = "--ship to overwrite it on purpose, or " if own and hit == own[0] else ""
+        raise ValueError(f"{source} {verb} the shipped {hit.name} ({hit}); valid: {how}{other}")
+    return path
+
+
+def shipped_outputs() -> list[Path]:
+    """The files this package ships that a command regenerates, only with ``--ship``: the tuned
+    values and every file in the weights folder. (The leaderboard adds its own: ``LEADERBOARD.md``,
+    the references.)"""
+    weights = sorted(SHIPPED_WEIGHTS.iterdir()) if SHIPPED_WEIGHTS.is_dir() else []
+    return [SHIPPED_TUNED, *weights]
 
 
 #: suffixes a command adds to what :func:`output_path` returns (the SB3 weights' ``.zip`` and
@@ -65,10 +92,19 @@ def output_path(shipped: Path, *, ship: bool = False, out: str | Path | None = N
 ADDED_SUFFIXES = (".zip", ".json", ".npz")
 
 
-def _same_output(path: Path, shipped: Path) -> bool:
-    """Whether writing ``path`` would write the shipped file ``shipped`` (or one of the files a
-    command derives from it by adding :data:`ADDED_SUFFIXES`), through any spelling of the path
-    (relative, ``..``, a symbolic link)."""
+def _shipped_target(path: Path, shipped: Iterable[Path], given: str) -> Path | None:
+    """The file of ``shipped`` that writing ``path`` would write (or one of the files a command
+    derives from it by adding :data:`ADDED_SUFFIXES`), through any spelling of the path
+    (relative, ``..``, a symbolic link); ``None`` if none. A path through a symbolic link loop
+    (which no command could write to) is refused here, before any work."""
+    for p in (*reversed(path.parents), path):  # the loop's first link; resolve() raises on it before
+        # Python 3.13 (a RuntimeError), ignores it after
+        try:
+            p.stat()
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise ValueError(f"{given}: {p} is a symbolic link loop; valid: a path that can be written") from None
+
     def bare(p: Path) -> Path:
         p = p.resolve()
         for suffix in ADDED_SUFFIXES:
@@ -76,7 +112,8 @@ def _same_output(path: Path, shipped: Path) -> bool:
                 return p.with_name(p.name[: -len(suffix)])
         return p
 
-    return bare(path) == bare(shipped)
+    target = bare(path)
+    return next((s for s in shipped if bare(s) == target), None)
 
 
 def with_suffix_added(path: str | Path, suffix: str) -> Path:

@@ -84,11 +84,12 @@ def _board_path(markdown: Optional[Path], no_markdown: bool, ship: bool, suite) 
     """Where the Markdown ranking of ``suite`` goes: nowhere (``--no-markdown``), ``--markdown``,
     the shipped ``LEADERBOARD.md`` (``--ship``), else ``runs/LEADERBOARD.md`` (another suite:
     ``runs/LEADERBOARD-<suite>.md``): a run never rewrites the shipped board unless asked."""
-    from lrgym.baselines.outputs import output_path
+    from lrgym.baselines.outputs import runs_dir
     from lrgym.leaderboard.private import is_private
 
-    shipped = SHIPPED_BOARD.with_name(_suite_file(SHIPPED_BOARD.name, suite).name)
-    default = output_path(shipped)  # runs/LEADERBOARD[-suite].md
+    name = _suite_file(SHIPPED_BOARD.name, suite)  # only the default suite's board is shipped
+    shipped = SHIPPED_BOARD if name.name == SHIPPED_BOARD.name else name
+    default = runs_dir() / name  # runs/LEADERBOARD[-suite].md, for the messages (_output checks it)
     if ship and (markdown is not None or no_markdown):
         given = f"--markdown {markdown}" if markdown is not None else "--no-markdown"
         raise typer.BadParameter(f"{given} and --ship both given; valid: one of them (or neither: {default})",
@@ -108,13 +109,23 @@ def _board_path(markdown: Optional[Path], no_markdown: bool, ship: bool, suite) 
     return _file_out(_output(shipped, markdown, "--markdown", ship=ship), "--markdown")
 
 
+def _shipped_files() -> list[Path]:
+    """What the leaderboard ships beside the baselines' files (``lrgym.baselines.outputs.
+    shipped_outputs``), which no output may overwrite without ``--ship``: ``LEADERBOARD.md`` and
+    the references with their ``SHA256SUMS``."""
+    from lrgym.leaderboard.references import SHIPPED_DIR
+
+    return [SHIPPED_BOARD, *(sorted(SHIPPED_DIR.iterdir()) if SHIPPED_DIR.is_dir() else [])]
+
+
 def _output(shipped: Path, out: Optional[Path], hint: str, ship: bool = False) -> Path:
-    """:func:`lrgym.baselines.outputs.output_path` with its refusals (``--out`` naming the shipped
-    file, e.g. ``--markdown .`` in the source checkout) as the option's error."""
+    """:func:`lrgym.baselines.outputs.output_path` with its refusals (an ``--out`` or a
+    ``$LRGYM_RUNS`` naming a shipped file, e.g. ``--markdown .`` in the source checkout) as the
+    option's error. ``shipped`` is a bare name for an output nothing ships (``leaderboard.html``)."""
     from lrgym.baselines.outputs import output_path
 
     try:
-        return output_path(shipped, ship=ship, out=out)
+        return output_path(shipped, ship=ship, out=out, protected=_shipped_files())
     except ValueError as exc:
         raise typer.BadParameter(str(exc).replace("--out", hint), param_hint=hint) from None
 

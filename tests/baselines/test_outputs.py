@@ -66,13 +66,71 @@ def test_an_out_naming_the_shipped_file_is_refused_in_any_spelling(tmp_path, mon
     monkeypatch.chdir(tmp_path)
     for out in (weights, "pkg/weights", "pkg/weights/dqn_mixed", "pkg/weights/dqn_mixed.zip",
                 "pkg/weights/dqn_mixed.json", "pkg/../pkg/weights/dqn_mixed", "link", "link/dqn_mixed.zip"):
-        with pytest.raises(ValueError, match=r"is the shipped dqn_mixed .*valid: --ship to overwrite it on purpose"):
+        with pytest.raises(ValueError, match=r"is the shipped dqn_mixed \(.*valid: --ship to overwrite it on purpose"):
             output_path(shipped, out=out)
     for out in ("pkg/weights/dqn_mixed2", "pkg/weights/dqn_mixed.5", "pkg/dqn_mixed", "runs"):
         assert output_path(shipped, out=out) is not None
     board = tmp_path / "LEADERBOARD.md"  # a shipped file with its suffix: the folder holding it is refused too
     with pytest.raises(ValueError, match="is the shipped LEADERBOARD.md"):
         output_path(board, out=".")
+
+
+def test_an_out_naming_another_shipped_file_is_refused_too(sandbox):
+    """The DQN trainer's ``--out baselines/weights/ppo_mixed`` wrote over the shipped PPO weights
+    (only the command's own shipped file was checked), the tuner's ``--out weights/qlearning_mixed.npz``
+    over the Q-table. Every shipped file is refused; ``--ship`` is offered only for the command's own."""
+    work, ship = sandbox
+    weights = ship / "weights"
+    for name in ("ppo_mixed.zip", "ppo_mixed.json", "qlearning_mixed.npz"):
+        (weights / name).write_bytes(b"shipped")
+    dqn = weights / "dqn_mixed"
+    for shipped, out, hit in ((dqn, weights / "ppo_mixed", "ppo_mixed"), (dqn, ship / "tuned.json", "tuned.json"),
+                              (ship / "tuned.json", weights / "qlearning_mixed.npz", "qlearning_mixed.npz"),
+                              (ship / "tuned.json", weights / "qlearning_mixed", "qlearning_mixed.npz")):
+        with pytest.raises(ValueError, match=rf"--out {out} is the shipped {hit}[.a-z]* \(") as refused:
+            output_path(shipped, out=out)
+        assert "--ship" not in str(refused.value)  # --ship would write the command's own file, not this one
+    assert output_path(dqn, out=weights / "ppo_new") == weights / "ppo_new"  # a new name beside them is no shipped file
+
+
+def test_runs_dir_inside_the_package_is_refused(sandbox, monkeypatch, capsys):
+    """``$LRGYM_RUNS`` naming the shipped folder put the default output on the shipped file (no
+    ``--out``, no ``--ship``: unchecked)."""
+    from lrgym.baselines import qlearning
+
+    work, ship = sandbox
+    (ship / "weights" / "qlearning_mixed.npz").write_bytes(b"shipped")
+    monkeypatch.setenv(outputs.RUNS_ENV, str(ship / "weights"))
+    with pytest.raises(ValueError, match=rf"^\${outputs.RUNS_ENV}={ship / 'weights'} puts .* on the shipped dqn_mixed .*"
+                                         rf"valid: --ship to overwrite it on purpose, or another folder as \$LRGYM_RUNS"):
+        output_path(ship / "weights" / "dqn_mixed")
+    monkeypatch.setenv(outputs.RUNS_ENV, str(ship))
+    with pytest.raises(ValueError, match="on the shipped tuned.json"):
+        output_path(ship / "tuned.json")
+    monkeypatch.setenv(outputs.RUNS_ENV, str(ship / "weights"))
+    with pytest.raises(SystemExit) as exit_:
+        qlearning.main(["--episodes", "1"])
+    assert exit_.value.code == 2 and "on the shipped qlearning_mixed.npz" in capsys.readouterr().err
+    assert (ship / "weights" / "qlearning_mixed.npz").read_bytes() == b"shipped"
+
+
+def test_an_output_nothing_ships_is_never_called_shipped(tmp_path, monkeypatch):
+    """``export``'s ``results.json`` and ``report``'s ``leaderboard.html`` are bare names (nothing
+    ships them): ``--out results.json`` or ``--out .`` was refused as "the shipped results.json",
+    offering a ``--ship`` those commands do not have."""
+    monkeypatch.chdir(tmp_path)
+    from pathlib import Path
+
+    assert output_path(Path("results.json"), out=".") == Path("results.json")
+    assert output_path(Path("leaderboard.html"), out="leaderboard.html") == Path("leaderboard.html")
+
+
+def test_a_symbolic_link_loop_is_refused_by_name(tmp_path):
+    """An ``--out`` through a symbolic link loop was a RuntimeError traceback (``Path.resolve``)."""
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    for out in (tmp_path / "loop", tmp_path / "loop" / "x.zip"):
+        with pytest.raises(ValueError, match=rf"--out {out}: {tmp_path / 'loop'} is a symbolic link loop; valid: "):
+            output_path(tmp_path / "weights" / "dqn_mixed", out=out)
 
 
 def test_the_commands_refuse_an_out_naming_the_shipped_weights_before_training(sandbox, capsys):

@@ -236,3 +236,33 @@ def test_a_db_sqlite_cannot_use_is_named(command, kind, tmp_path):
     assert f"{db}: {sqlite_says.value}; valid: an lrgym results store" in flat
     if kind != "folder":
         assert db.read_text() == "not a database, and mine\\n" * 100
+
+
+def test_outputs_refuse_every_shipped_file_and_only_those(tmp_path, monkeypatch):
+    """``report --markdown baselines/tuned.json`` wrote over the shipped tuned values (only the
+    board was checked), ``$LRGYM_RUNS`` set to the checkout's top put the default board on the
+    shipped LEADERBOARD.md; and ``--html leaderboard.html`` (nothing ships it) was refused as "the
+    shipped leaderboard.html", offering a ``--ship`` that ``--html`` does not have."""
+    from pathlib import Path
+
+    from lrgym.baselines.outputs import SHIPPED_TUNED
+    from lrgym.leaderboard.cli import SHIPPED_BOARD
+    from lrgym.leaderboard.references import SHIPPED_DIR
+
+    db = str(tmp_path / "missing.sqlite")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LRGYM_RUNS", raising=False)
+    for args, hit in ((["--markdown", str(SHIPPED_TUNED)], "tuned.json"),
+                      (["--markdown", str(SHIPPED_DIR / "v2-r2.json")], "v2-r2.json"),
+                      (["--no-markdown", "--html", str(SHIPPED_BOARD)], "LEADERBOARD.md")):
+        code, out = _invoke("leaderboard", "report", *args, "--db", db)
+        flat = " ".join(out.replace("│", " ").split())
+        assert code == 2 and f"is the shipped {hit} (" in flat and "--ship" not in flat, out
+    monkeypatch.setenv("LRGYM_RUNS", str(SHIPPED_BOARD.parent))
+    code, out = _invoke("leaderboard", "report", "--db", db)
+    flat = " ".join(out.replace("│", " ").split())
+    assert code == 2 and "on the shipped LEADERBOARD.md (" in flat, out
+    monkeypatch.delenv("LRGYM_RUNS")
+    code, out = _invoke("leaderboard", "report", "--no-markdown", "--html", "leaderboard.html", "--db", db)
+    assert "shipped" not in out and "missing.sqlite" in " ".join(out.replace("│", " ").split()), out
+    assert not Path(db).exists() and not (tmp_path / "leaderboard.html").exists()
