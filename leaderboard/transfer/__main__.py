@@ -18,6 +18,7 @@ results to ``docs/transfer/`` of the repository (``docs/transfer/sum-loss/`` wit
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -58,8 +59,14 @@ def main(argv=None) -> None:
     if args.task:
         cfg = replace(cfg, tasks=tuple(args.task))
     cfg = replace(cfg, loss_reduction=args.loss_reduction)
+    given = f"--out {args.out}" if args.out is not None else f"$LRGYM_RUNS={os.environ.get('LRGYM_RUNS')}"
     if args.out is None:
         args.out = default_out(args.loss_reduction, quick=args.quick)
+    shipped = {Path(os.path.realpath(ship_dir(r))) for r in LOSS_REDUCTIONS}
+    if Path(os.path.realpath(args.out)) in shipped:  # the study would rewrite the shipped one in place
+        p.error(f"{given} puts the study in {args.out}, the shipped study's {os.path.realpath(args.out)}; valid: "
+                f"another folder (default: runs/{default_out(args.loss_reduction, quick=args.quick).name} under "
+                "the working directory), with --ship to copy its results there")
     result = run_study(cfg, args.out, db=args.db, workers=args.workers, reuse=args.reuse)
     print((args.out / "transfer.md").read_text())
     print(f"CPU seconds (this process): {result['cpu_seconds_this_process']}")

@@ -244,3 +244,25 @@ def test_a_missing_db_or_reuse_file_stops_before_the_study(flag, tmp_path, monke
         cli.main(["--quick", flag, str(missing), "--out", str(tmp_path / "out")])
     assert stop.value.code == 2 and f"{flag} {missing}: no such file" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_an_out_or_runs_dir_on_the_shipped_study_stops_before_it(tmp_path, monkeypatch, capsys):
+    """``--out docs/transfer`` (or ``$LRGYM_RUNS=docs``, whose ``transfer/`` it is) wrote the study
+    over the shipped one without ``--ship``; both stop before the study now, naming the folder."""
+    import lrgym.leaderboard.transfer.__main__ as cli
+
+    docs = tmp_path / "docs"
+    (docs / "transfer" / "sum-loss").mkdir(parents=True)
+    monkeypatch.setattr(cli, "SHIP_DIR", docs / "transfer")
+    monkeypatch.setattr(cli, "run_study", lambda *a, **k: pytest.fail("the study ran"))
+    monkeypatch.chdir(tmp_path)
+    for argv, env in ((["--out", "docs/transfer/"], None), (["--out", "docs/transfer/sum-loss"], None), ([], str(docs))):
+        if env is None:
+            monkeypatch.delenv("LRGYM_RUNS", raising=False)
+        else:
+            monkeypatch.setenv("LRGYM_RUNS", env)
+        with pytest.raises(SystemExit) as stop:
+            cli.main(argv)
+        err = " ".join(capsys.readouterr().err.split())
+        shipped = docs / "transfer" / ("sum-loss" if "sum-loss" in str(argv) else "")
+        assert stop.value.code == 2 and f"the shipped study's {str(shipped).rstrip('/')}; valid: another folder" in err, err
