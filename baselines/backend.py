@@ -275,6 +275,13 @@ def _check_this_node(expected: dict) -> dict:
     return dict(_this_node)
 
 
+def _predates_the_check(cause) -> bool:
+    """Whether a task failed because its node's :func:`_call` takes no driver fingerprint: an
+    lrgym from before the node check, which cannot check itself (Python's ``TypeError`` for the
+    extra argument names the function)."""
+    return isinstance(cause, TypeError) and str(cause).startswith(f"{_call.__name__}() takes ")
+
+
 _remote_call = None
 
 
@@ -315,6 +322,10 @@ def ray_imap(fn: Callable, jobs: Iterable, address: str | None = None, workers: 
             try:
                 node, out = ray.get(ready)
             except ray.exceptions.RayTaskError as exc:  # fn raised: the job's own error
+                if _predates_the_check(exc.cause):
+                    raise NodeMismatch(f"a Ray node runs an lrgym from before the node check (its task runner "
+                                       f"says: {exc.cause}); install the same Python environment and lrgym (the "
+                                       "same code) on every node") from None
                 raise exc.as_instanceof_cause() from None
             except ray.exceptions.RayError as exc:  # the worker or its node died twice
                 raise JobLost(f"job {job!r} lost its Ray worker {1 + RAY_RETRIES} times: {exc}") from exc

@@ -549,6 +549,39 @@ def test_imap_tasks_check_their_node_like_the_grader_actors(cluster, monkeypatch
     assert len(list(backend.Backend("ray").imap(_settings_seen, [0, 1], workers=2))) == 2
 
 
+def test_an_imap_task_on_a_node_from_before_the_check_is_a_node_mismatch(cluster, monkeypatch):
+    """A node whose lrgym predates the node check runs ``_call(fn, job)``: the driver's third
+    argument (its fingerprint) made it fail with Python's TypeError, read as the job's own error.
+    It is now a NodeMismatch saying why. The old node's runner is stood in for by a function of
+    that name and signature, called as a node calls its own (Python writes the message)."""
+    import ray
+    import ray.cloudpickle
+
+    from lrgym.baselines import backend
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this file
+    monkeypatch.setattr(backend, "_remote_call", ray.remote(num_cpus=1, max_retries=0)(_old_node))
+    with pytest.raises(backend.NodeMismatch, match=r"runs an lrgym from before the node check .*_call\(\) takes 2 "):
+        list(backend.Backend("ray").imap(abs, [1], workers=1))
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match="the job's own"):  # a job's own error is still its own
+        list(backend.Backend("ray").imap(_raises_its_own, [1], workers=1))
+
+
+def _call(fn, job):
+    """lrgym.baselines.backend._call before the node check (no ``expected`` argument)."""
+    return fn(job)
+
+
+def _old_node(*args):
+    """What a node with that lrgym does with the driver's task: its own ``_call(*args)``."""
+    return _call(*args)
+
+
+def _raises_its_own(job):
+    raise ValueError("the job's own error")
+
+
 def test_the_drivers_interpreter_settings_hold_in_tasks_and_actors(cluster, monkeypatch):
     """NumPy picks its SIMD kernels at import and Python its hash seed at start: the driver's
     ``NPY_DISABLE_CPU_FEATURES`` / ``PYTHONHASHSEED`` reach every Ray worker from its first
