@@ -392,15 +392,16 @@ def parse_config(argv=None) -> RLlibConfig:
     for key in ("net_arch", "reward_clip"):
         if values.get(key) is not None:
             values[key] = tuple(values[key])
-    return RLlibConfig(**values)
+    config = RLlibConfig(**values)
+    try:
+        config.output_files()  # an --out naming a shipped file (outputs.output_path): an option error, before Ray
+    except ValueError as exc:
+        p.error(str(exc))
+    return config
 
 
 def main(argv=None) -> None:
     config = parse_config(argv)
-    try:
-        config.output_files()  # an --out naming the shipped files (outputs.output_path): an error, not a traceback
-    except ValueError as exc:
-        raise SystemExit(f"train_rllib: error: {exc}") from None
     try:
         train(config)
     finally:
