@@ -44,7 +44,7 @@ def runs_dir() -> Path:
 
 
 def output_path(shipped: Path, *, ship: bool = False, out: str | Path | None = None,
-                protected: Iterable[Path] = ()) -> Path:
+                protected: Iterable[Path] = (), option: str = "--out") -> Path:
     """Where to write an output whose shipped copy is ``shipped``: ``out``, else ``shipped`` if
     ``ship``, else the same file name under :func:`runs_dir`. ``out`` and ``ship`` exclude each other.
 
@@ -58,20 +58,21 @@ def output_path(shipped: Path, *, ship: bool = False, out: str | Path | None = N
     Without ``ship``, the path is refused (``ValueError``) when it is a shipped file in any spelling
     (:func:`shipped_outputs`, ``shipped`` itself and the caller's ``protected`` files): ``--out
     baselines/weights/ppo_mixed`` from the DQN trainer, or ``$LRGYM_RUNS`` set to the weights folder.
+    ``option``: the name the messages give ``out`` (the leaderboard's ``--markdown``, ``--html``).
     """
     if out is not None and ship:
-        raise ValueError(f"--out {out} and --ship both given; valid: one of them (or neither: {runs_dir()}/)")
+        raise ValueError(f"{option} {out} and --ship both given; valid: one of them (or neither: {runs_dir()}/)")
     if ship:
         return shipped
     own = [shipped] if shipped.is_absolute() else []
     if out is None:
         path = runs_dir() / shipped.name
         source = f"${RUNS_ENV}={os.environ[RUNS_ENV]}" if os.environ.get(RUNS_ENV) else f"the default {path}"
-        verb, other = f"puts {path} on", f"another folder as ${RUNS_ENV}, or --out PATH"
+        verb, other = f"puts {path} on", f"another folder as ${RUNS_ENV}, or {option} PATH"
     else:
         given = Path(out)
         path = given / shipped.name if given.is_dir() else given
-        source, verb, other = f"--out {out}", "is", f"another path (default: {runs_dir() / shipped.name})"
+        source, verb, other = f"{option} {out}", "is", f"another path (default: {runs_dir() / shipped.name})"
     hit = _shipped_target(path, [*own, *shipped_outputs(), *protected], source)
     if hit is not None:
         how = "--ship to overwrite it on purpose, or " if own and hit == own[0] else ""

@@ -125,9 +125,9 @@ def _output(shipped: Path, out: Optional[Path], hint: str, ship: bool = False) -
     from lrgym.baselines.outputs import output_path
 
     try:
-        return output_path(shipped, ship=ship, out=out, protected=_shipped_files())
+        return output_path(shipped, ship=ship, out=out, protected=_shipped_files(), option=hint)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc).replace("--out", hint), param_hint=hint) from None
+        raise typer.BadParameter(str(exc), param_hint=hint) from None
 
 
 def _file_out(path: Optional[Path], hint: str) -> Optional[Path]:
@@ -478,7 +478,6 @@ def report(
     from lrgym.leaderboard.references import find_cached
     from lrgym.leaderboard.report import html_page
     from lrgym.leaderboard.report import markdown as to_markdown
-
 
     s = _suite(suite, private)
     board = _board_path(markdown, no_markdown, ship, s)

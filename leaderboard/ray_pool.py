@@ -52,13 +52,12 @@ from pathlib import Path
 
 from lrgym.baselines.backend import (RAY_RETRIES, TASK_MEMORY_MB, check_memory_request, connect, largest_node_memory_mb,
                                      worker_env)
-from lrgym.baselines.node_check import CPUKinds, NodeMismatch, node_differences, node_fingerprint, shipped_files_hash
+from lrgym.baselines.node_check import CPUKinds, NodeMismatch, node_differences, node_fingerprint
 from lrgym.leaderboard.failures import PolicyError
 from lrgym.leaderboard.import_paths import hidden_dirs
 from lrgym.leaderboard.scheduling import Groups, GroupScheduler, Job
 
-__all__ = ["GraderHost", "NodeMismatch", "RayWorkerPool", "actor_memory_mb", "code_fingerprint", "ship_files",
-           "shipped_files_hash"]
+__all__ = ["GraderHost", "NodeMismatch", "RayWorkerPool", "actor_memory_mb", "ship_files"]
 
 
 #: environment variables of the driver that decide how the grader confines a submission: set on
@@ -66,11 +65,6 @@ __all__ = ["GraderHost", "NodeMismatch", "RayWorkerPool", "actor_memory_mb", "co
 #: the one `ray start` had there, not the driver's)
 DRIVER_SETTINGS = ("LRGYM_SANDBOX",)
 
-
-#: the node check (:func:`lrgym.baselines.node_check.node_fingerprint`): versions, lrgym's code and
-#: shipped data, the CPU features NumPy and Numba use, the interpreter settings; the tuner's Ray
-#: tasks run the same check
-code_fingerprint = node_fingerprint
 
 #: Ray ``memory`` (MB) of an actor besides its submission's sandbox: the actor's Ray worker and
 #: its grader worker, lrgym, NumPy and Numba loaded and a job's envs
@@ -129,7 +123,7 @@ class GraderHost:
         return os.getpid()
 
     def describe(self) -> dict:
-        """This node's :func:`code_fingerprint` and address (the first call: the driver checks it)."""
+        """This node's :func:`~lrgym.baselines.node_check.node_fingerprint` and address (the first call: the driver checks it)."""
         import ray
 
         return {**node_fingerprint(), "node": ray.util.get_node_ip_address()}
@@ -318,7 +312,7 @@ class RayWorkerPool(GroupScheduler):
 
     def _check_node(self, slot: _Slot) -> None:
         """Stop the run if the actor's node differs from the driver in what results depend on
-        (:func:`code_fingerprint`): its scores would not be the local engine's; warn once if its
+        (:func:`~lrgym.baselines.node_check.node_fingerprint`): its scores would not be the local engine's; warn once if its
         CPU kind differs from the first node's (:class:`~lrgym.baselines.node_check.CPUKinds`)."""
         ray = self.ray
         try:

@@ -17,7 +17,7 @@ from typing import Any
 import gymnasium as gym
 
 from lrgym.env import LRControlEnv
-from lrgym.keywords import UnknownKeywordError, check_keywords, keyword_names  # noqa: F401  (re-exported)
+from lrgym.keywords import check_keywords, keyword_names
 from lrgym.tasks import env_ids
 
 #: what the ids register: :func:`make_env`, LRControlEnv(**kwargs) after checking the keywords

@@ -233,7 +233,8 @@ def test_a_node_with_other_code_stops_the_run_before_its_results_count(cluster):
     what differs. Here the actors say they run another NumPy."""
     import ray.cloudpickle
 
-    from lrgym.leaderboard.ray_pool import GraderHost, NodeMismatch, RayWorkerPool, code_fingerprint
+    from lrgym.baselines.node_check import node_fingerprint
+    from lrgym.leaderboard.ray_pool import GraderHost, NodeMismatch, RayWorkerPool
 
     class OtherNumPy(GraderHost):
         def describe(self):
@@ -242,7 +243,7 @@ def test_a_node_with_other_code_stops_the_run_before_its_results_count(cluster):
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this file
     pool = RayWorkerPool(1)
     pool._host = pool.ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(OtherNumPy)
-    here = code_fingerprint()["numpy"]
+    here = node_fingerprint()["numpy"]
     with pytest.raises(NodeMismatch, match=rf"numpy 0.0-other there, {here} here"):
         pool.run([Job("g", {"op": "sleep", "seconds": 0})])
     assert RayWorkerPool(1).run([Job("g", {"op": "sleep", "seconds": 0})])["g"].replies == [{"ok": True}]
@@ -256,10 +257,10 @@ def test_the_node_check_covers_the_baselines_shipped_weights_and_tuned_values(tm
     import shutil
 
     import lrgym.baselines
-    from lrgym.leaderboard.ray_pool import code_fingerprint, shipped_files_hash
+    from lrgym.baselines.node_check import node_fingerprint, shipped_files_hash
 
     here = Path(lrgym.baselines.__path__[0])
-    assert code_fingerprint()["baseline files"] == shipped_files_hash(here)
+    assert node_fingerprint()["baseline files"] == shipped_files_hash(here)
     copy = tmp_path / "baselines"
     copy.mkdir()
     for f in here.glob("*.json"):
