@@ -118,7 +118,7 @@ from lrgym.settings import (
 )
 from lrgym.tasks.base import S_TRAIN_LOSS
 from lrgym.tasks.stats import is_bad
-from lrgym.torch._tensors import flat_grad, losses_array, params_finite, set_group_lr  # noqa: F401 (flat_grad: lrgym.torch.flat_grad)
+from lrgym.torch._tensors import flat_grad, losses_array, lr_ratio, params_finite, set_group_lr  # noqa: F401 (flat_grad: lrgym.torch.flat_grad)
 from lrgym.torch.checkpoint import TAG, class_name, from_checkpoint, get_object_state, set_object_state, to_checkpoint
 
 __all__ = ["PolicyScheduler", "check_policy", "flat_grad", "measure"]
@@ -266,8 +266,8 @@ class PolicyScheduler:
         for group in optimizer.param_groups:  # as torch.optim.lr_scheduler.LRScheduler records them
             lr = group["lr"]
             group.setdefault("initial_lr", lr.clone() if isinstance(lr, torch.Tensor) else lr)
-        first = float(optimizer.param_groups[0]["initial_lr"])
-        self._ratios = [float(g["initial_lr"]) / first if first else 1.0 for g in optimizer.param_groups]
+        first = optimizer.param_groups[0]["initial_lr"]
+        self._ratios = [lr_ratio(g["initial_lr"], first) for g in optimizer.param_groups]
         self._last_lr: list[float] = []
         self.last_epoch = 0  # optimizer updates taken, told by step()
         self.last_reward = 0.0
@@ -379,11 +379,11 @@ class PolicyScheduler:
     def _adopt_new_groups(self) -> None:
         """Groups added by ``optimizer.add_param_group`` after construction get the policy's LR times
         their ratio to the first group (their own LR over its ``initial_lr``), before their first update."""
-        first = float(self.optimizer.param_groups[0]["initial_lr"])
+        first = self.optimizer.param_groups[0]["initial_lr"]
         for group in self.optimizer.param_groups[len(self._ratios):]:
             lr = group["lr"]
             group.setdefault("initial_lr", lr.clone() if isinstance(lr, torch.Tensor) else lr)
-            self._ratios.append(float(group["initial_lr"]) / first if first else 1.0)
+            self._ratios.append(lr_ratio(group["initial_lr"], first))
         if self.monitor.done:  # the run is over: the LRs are the user's, none is set
             return
         self._snapshot = None  # the optimizer state saved for undoing this step no longer fits: not undone
@@ -468,8 +468,10 @@ class PolicyScheduler:
             for group, kept in zip(self.optimizer.param_groups, tensors):
                 for key, tensor in kept.items():
                     saved = group.get(key)
-                    if isinstance(saved, (torch.Tensor, float, int)) and not isinstance(saved, bool):
-                        tensor.copy_(torch.as_tensor(saved))
+                    if isinstance(saved, torch.Tensor):
+                        tensor.copy_(saved)
+                    elif isinstance(saved, (float, int)) and not isinstance(saved, bool):
+                        tensor.fill_(saved)  # the number itself, at the tensor's precision (not via float32)
                     group[key] = tensor
         if self.scaler is not None and saved_scaler is not None:
             self.scaler.load_state_dict(saved_scaler)

@@ -209,3 +209,33 @@ def test_a_state_dict_round_trip_anywhere_in_the_loop_continues_the_run_exactly(
         assert any(rejected for *_, rejected in reference)  # undos, restoring the snapshot's buffers
     for cut in (INNER - 1, INNER + 1, 2 * INNER):  # last update of a step, inside one, first of one
         assert _loop(policy_name, cut, where) == reference, cut
+
+
+def test_an_undo_puts_a_saved_number_lr_into_a_float64_tensor_lr_at_full_precision():
+    """A float64 tensor LR that replaced a number LR during a step gets, on that step's undo, the
+    number the undo returns to, exactly (reference: the Python float itself; through a float32
+    tensor it would be 3.3299999237060547)."""
+    X = torch.randn(64, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    y = X @ torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    model = torch.nn.Linear(3, 1, bias=False).double()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def loss():
+        with torch.no_grad():
+            return float(((model(X).squeeze(1) - y) ** 2).mean())
+
+    # an LR far above 2/L: the one step makes the loss grow, so the bold driver undoes it
+    sched = PolicyScheduler(opt, make_baseline("bold_driver", lr=3.33), horizon=1, updates_per_step=1,
+                            train_loss_fn=loss)
+    number_lr = opt.param_groups[0]["lr"]
+    assert type(number_lr) is float and number_lr == 3.33
+    lr64 = torch.tensor(number_lr, dtype=torch.float64)
+    opt.param_groups[0]["lr"] = lr64  # the user's swap, in the middle of the step
+    opt.zero_grad()
+    batch_loss = ((model(X).squeeze(1) - y) ** 2).mean()
+    batch_loss.backward()
+    opt.step()
+    sched.step(batch_loss.detach())
+    assert sched.done and sched.last_info["rejected"]
+    assert opt.param_groups[0]["lr"] is lr64
+    assert lr64.item() == 3.33
