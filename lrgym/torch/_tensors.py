@@ -59,3 +59,10 @@ def set_group_lr(group: dict, lr: float) -> None:
         current.fill_(lr)
     else:
         group["lr"] = float(lr)
+
+
+def lr_ratio(lr, first) -> float:
+    """A parameter group's LR over the first group's, as a Python float (1 when the first is 0):
+    the factor by which that group's LR follows the policy's, which sets the first group's."""
+    first = float(first)
+    return float(lr) / first if first else 1.0

@@ -40,7 +40,11 @@ re-initialised at reset with each submodule's ``reset_parameters``, after the mo
 optimizer name / dict / :class:`~lrgym.optim.OptimizerConfig` (built by
 :func:`lrgym.torch.make_optimizer`) or a callable ``(params, lr) -> torch.optim.Optimizer``; a
 tensor LR it builds (``Adam(params, lr=torch.tensor(lr), capturable=True)``) stays that tensor,
-filled in place with each step's LR, as ``torch.optim.lr_scheduler`` does.
+filled in place with each step's LR, as ``torch.optim.lr_scheduler`` does. The LR is the first
+parameter group's; a callable's other groups keep the ratio of their LR to the first group's that
+the callable gave them (``lambda params, lr: SGD([{"params": body}, {"params": head, "lr": 10 * lr}],
+lr=lr)`` trains the head at ten times the policy's LR), as :class:`~lrgym.torch.PolicyScheduler`
+does.
 """
 
 from __future__ import annotations
@@ -75,7 +79,7 @@ from lrgym.settings import (
     positive_int,
     resolve_lr_init,
 )
-from lrgym.torch._tensors import flat_grad, losses_array, params_finite, set_group_lr
+from lrgym.torch._tensors import flat_grad, losses_array, lr_ratio, params_finite, set_group_lr
 from lrgym.torch.optim import make_optimizer
 
 __all__ = ["TorchTrainingEnv"]
@@ -272,6 +276,8 @@ class TorchTrainingEnv(gym.Env):
             self.optimizer = self.make_optimizer(params, self.lr)
         else:
             self.optimizer = make_optimizer(params, self.optimizer_config, self.lr)
+        first = self.optimizer.param_groups[0]["lr"]
+        self._lr_ratios = [lr_ratio(group["lr"], first) for group in self.optimizer.param_groups]
         train, val, metric = self._measure()
         self._v0 = val
         obs = self.monitor.start(self.lr, train, val, self._metric(val, metric))
@@ -282,8 +288,8 @@ class TorchTrainingEnv(gym.Env):
         if self._done:
             raise RuntimeError("step() called on a finished episode; call reset() first")
         self.lr = float(next_lr(action, self.lr, self.action_mode, self.factors, self.lr_min, self.lr_max))
-        for group in self.optimizer.param_groups:
-            set_group_lr(group, self.lr)  # a tensor LR stays the user's tensor, filled in place
+        for group, ratio in zip(self.optimizer.param_groups, self._lr_ratios):
+            set_group_lr(group, self.lr * ratio)  # a tensor LR stays the user's tensor, filled in place
         params = list(self.model.parameters())
         self.model.train()
         while not self.monitor.step_complete:

@@ -307,3 +307,28 @@ def test_a_module_with_extra_state_is_put_back_at_reset():
     assert model.tag["calls"] > 0
     env.reset(seed=0)
     assert model.get_extra_state() == {"calls": 1}  # as given, then the reset's one measurement pass
+
+
+def test_a_custom_optimizers_groups_keep_their_lr_ratio_to_the_first():
+    """A callable optimizer with a head group at 10× the LR it is given: every step the first
+    group holds the policy's LR (reference: the discrete factors' product written out) and the
+    head ten times it, and the head's update is SGD at that LR (reference: its parameters before
+    and after one single-update step, with the gradient recomputed on the same minibatch)."""
+    from lrgym.settings import DEFAULT_FACTORS
+
+    def body_and_head(params, lr):
+        params = list(params)
+        return torch.optim.SGD([{"params": params[:2]}, {"params": params[2:], "lr": 10 * lr}], lr=lr)
+
+    env = make_env(optimizer=body_and_head, inner_steps=1, lr_init=0.01)
+    env.reset(seed=0)
+    expected = 0.01
+    for action in (3, 4, 0, 2):
+        head_before = [p.detach().clone() for p in env.model[2].parameters()]
+        env.step(action)
+        expected *= DEFAULT_FACTORS[action]
+        body_lr, head_lr = (group["lr"] for group in env.optimizer.param_groups)
+        assert body_lr == pytest.approx(expected, rel=1e-12) and head_lr == pytest.approx(10 * expected, rel=1e-12)
+        for before, p in zip(head_before, env.model[2].parameters()):
+            assert p.grad is not None
+            torch.testing.assert_close(p.detach(), before - head_lr * p.grad, rtol=1e-6, atol=1e-7)
