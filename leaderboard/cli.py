@@ -5,6 +5,7 @@
     lrgym leaderboard run-baselines            # main job: every baseline on the default suite (v2)
     lrgym leaderboard submit my_policy.py:MyPolicy --name mine
     lrgym leaderboard show
+    lrgym leaderboard import-kept DB.pending/TOKEN.name-taken --name other   # a result whose name was taken meanwhile
     lrgym leaderboard report                   # runs/leaderboard.html + runs/LEADERBOARD.md (other suites: -<suite>)
     lrgym leaderboard run-baselines --ship     # maintainers: rewrite the shipped LEADERBOARD.md
     lrgym leaderboard references --suite v2    # (re)compute the best-fixed-LR references
@@ -217,6 +218,9 @@ class _Progress:
 
 def _outcome_line(outcome) -> Text:
     e = outcome.entry
+    if outcome.kept is not None:  # it ran, but another owner took its name meanwhile (said in full by submit)
+        return Text.assemble(("✗ ", "red"), (clean(e.name, keep_newlines=False), "bold"),
+                             f"  ran, but not stored: its name was taken meanwhile; kept in {outcome.kept}")
     if e.status == "ok":
         ranked = e.summary["family_iqm"]
         return Text.assemble(("✓ ", "green"), (e.name, "bold"),
@@ -265,7 +269,8 @@ def _run(specs, suite, db, workers, description, refs_dir=None, backend=None, **
                 outcomes = run_suite(specs, suite, store=store, references=refs, n_workers=workers,
                                      on_progress=progress.update, on_outcome=on_outcome, log=progress.log,
                                      backend=backend, **kw)
-        except ValueError as exc:  # a name taken, a bad limit: nothing was run
+        except ValueError as exc:  # a name taken before the run, a bad limit: nothing was run
+            # (a name taken during the run is no exception: the outcome says where its result is kept)
             err.print(Text(f"error: {clean(str(exc))}"))
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
@@ -291,7 +296,10 @@ def _print_board(suite, db, show_failures=True):
 
     with _existing_store(db) as store:
         lb = build_leaderboard(store, suite)
+        kept = [store.kept_note(path) for path in store.kept_results()]
     print_table(lb, console, show_failures=show_failures)
+    for note in kept:  # results that ran but wait for another name (lrgym leaderboard import-kept)
+        err.print(Text(f"not on the board: {note}"))
     return lb
 
 
@@ -438,6 +446,10 @@ def submit(
     outcomes, refs, path = _run([spec], s, db, workers, f"{spec.name} on {s.version}", refs_dir=_refs_dir(private),
                                 backend=backend_, time_limit=time_limit, memory_mb=memory_limit, owner=owner)
     outcome = outcomes[0]
+    if outcome.kept is not None:  # ran, but another owner took the name between the check and the write
+        err.print(Text("submission not stored:", style="red bold"))
+        err.print(Text(clean(outcome.kept_message or "")))
+        raise typer.Exit(3)
     if not outcome.ok:
         err.print(Text("submission failed:", style="red bold"))
         err.print(Text(clean(outcome.entry.failure_reason or "")))
@@ -446,6 +458,32 @@ def submit(
     lb = _print_board(s, db, show_failures=False)
     row = lb.row(spec.name)
     console.print(Text(f"{spec.name}: rank {row.rank} of {len(lb.rows)} on {s.version}; results in {path}"))
+
+
+@leaderboard_app.command("import-kept")
+def import_kept(
+    kept: Path = typer.Argument(..., help="A kept result: <db>.pending/<token>.name-taken (named by submit, "
+                                "show and every grading run)."),
+    name: str = typer.Option(..., "--name", "-n", help="The entry name to store it under (not taken by "
+                             "another submitter nor a baseline)."),
+    db: Optional[Path] = DbOpt,
+):
+    """Store a result that ran but was kept aside because another submitter took its name meanwhile,
+    under another --name (its owner, runs and scores unchanged)."""
+    from lrgym.leaderboard.store import default_store_path
+
+    path = Path(db) if db is not None else default_store_path()
+    if not path.is_file():
+        raise typer.BadParameter(f"{path}: no results store there; valid: the store the result was meant for "
+                                 "(the --db the message named)", param_hint="--db / $LRGYM_STORE")
+    with _store(path) as store:
+        try:
+            entry_id = store.import_kept(kept, name)
+        except ValueError as exc:  # a bad or taken name, a file that is no kept result: the file stays
+            raise typer.BadParameter(clean(str(exc)), param_hint="KEPT / --name") from None
+        entry = store.entry(entry_id)
+    console.print(Text(f"stored {entry.name!r} (owner {entry.owner!r}, {entry.n_runs} runs, {entry.status}) "
+                       f"in {path} as entry {entry_id}; removed {kept}"))
 
 
 @leaderboard_app.command()

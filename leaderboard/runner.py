@@ -38,7 +38,7 @@ from lrgym.leaderboard.limits import (MIN_MEMORY_MB, check_memory_limit, check_t
 from lrgym.leaderboard.pool import GroupResult, Job, default_workers
 from lrgym.leaderboard.references import References, floored, load_references
 from lrgym.leaderboard.settings import allowed_optimizers
-from lrgym.leaderboard.store import EntryRecord, ResultStore, RunRecord
+from lrgym.leaderboard.store import EntryRecord, KeptResultError, NameTakenError, ResultStore, RunRecord
 from lrgym.leaderboard.submission_files import missing_file_error
 from lrgym.leaderboard.suite import DEFAULT_SUITE, Suite, Task, get_suite
 from lrgym.leaderboard.text import check_entry_name, clean, lookalike_note, name_key
@@ -178,6 +178,11 @@ class Outcome:
     entry: EntryRecord
     runs: list[RunRecord] = field(default_factory=list)
     elapsed: float = 0.0
+    #: the side file keeping the result when it ran but could not be stored because another
+    #: owner took its name meanwhile (``ResultStore.import_kept`` stores it under another name),
+    #: and what the submitter is told about it; None when stored (or no store was given)
+    kept: Path | None = None
+    kept_message: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -388,11 +393,11 @@ def run_suite(
         isolate = untrusted
     owner = owner if owner is not None else _current_user()
     if store is not None:
-        store.flush_pending()
-        for s in specs:
+        store.flush_pending(log=log)
+        for s in specs:  # before anything runs; the write re-checks it (another grader may claim it meanwhile)
             taken = s.kind == "submission" and store.name_available(s.name, suite.version, owner)
             if taken:
-                raise ValueError(taken)
+                raise NameTakenError(taken)
     from lrgym.baselines.backend import get_backend
     from lrgym.leaderboard.backends import grader_pool
 
@@ -520,8 +525,14 @@ class _Recorder:
     def on_group_done(self, result: GroupResult) -> None:
         outcome = _finish(self.by_name[result.name], result, self.context)
         if self.store is not None:
-            entry_id = self.store.add_entry_durably(outcome.entry, outcome.runs, patience=self.patience,
-                                                    log=self.log)
+            try:
+                entry_id = self.store.add_entry_durably(outcome.entry, outcome.runs, patience=self.patience,
+                                                        log=self.log)
+            except KeptResultError as exc:  # the name was taken during the run: kept, said, never dropped
+                entry_id = None
+                outcome.kept, outcome.kept_message = exc.kept, str(exc)
+                if self.log is not None:
+                    self.log(f"warning: {exc}")
             if entry_id is not None:
                 outcome.entry = self.store.entry(entry_id)
         self.outcomes.append(outcome)

@@ -16,7 +16,10 @@ is first written to a side file (``<db>.pending/<token>.json``), the write is re
 exponential backoff, and the side file is removed only after the commit; a side file left by a
 grader that gave up or was killed is written by the next :meth:`~ResultStore.flush_pending`
 (every grading run calls it). The entry's ``token`` makes that idempotent: an entry whose token
-is already stored is not written twice.
+is already stored is not written twice. A finished entry whose name another owner took after the
+grader's check before the run is never dropped: its side file is set aside as
+``<token>.name-taken`` (:class:`KeptResultError` says so to the grader; every flush reports such
+files) until :meth:`~ResultStore.import_kept` stores it under another name.
 
 Names: a submission cannot take a name held by a baseline entry of the same suite, nor one held
 by another ``owner``; "the same name" is one rule, :func:`lrgym.leaderboard.text.name_key`
@@ -71,6 +74,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "STATUSES",
     "EntryRecord",
+    "KeptResultError",
+    "NameTakenError",
     "ResultStore",
     "RunRecord",
     "SchemaVersionError",
@@ -99,6 +104,33 @@ class SchemaVersionError(RuntimeError):
 
 class NameTakenError(ValueError):
     """A submission asked for a name held by a baseline or by another owner."""
+
+
+class KeptResultError(RuntimeError):
+    """A finished evaluation could not be stored because its name was taken in the meantime (by
+    another owner, between the grader's check before the run and the write after it): nothing is
+    lost, the result is kept in the side file :attr:`kept` until :meth:`ResultStore.import_kept`
+    stores it under another name. ``str()`` says all of that. Not a ``ValueError``: the
+    evaluation did run."""
+
+    def __init__(self, message: str, kept: Path, reason: str) -> None:
+        super().__init__(message)
+        self.kept = kept
+        self.reason = reason
+
+
+#: suffix of a side file set aside because its name was taken (:meth:`ResultStore.kept_results`)
+KEPT_SUFFIX = ".name-taken"
+
+
+def kept_message(name: str, reason: str, kept: Path, db: Path, ran: bool = True) -> str:
+    """What a submitter whose result was set aside is told: the evaluation ran, its name was
+    taken by another submitter in the meantime (``reason``: the name check's words), where the
+    result is kept, and the command that stores it under another name."""
+    what = "the evaluation ran to the end, but" if ran else "a finished evaluation waiting to be stored:"
+    return (f"entry {name!r}: {what} its name was taken by another submitter in the meantime ({reason}); "
+            f"the result is not lost: it is kept in {kept}; store it under another name with "
+            f"`lrgym leaderboard import-kept {kept} --name NEW_NAME --db {db}`")
 
 
 def default_store_path() -> Path:
@@ -505,7 +537,9 @@ class ResultStore:
         """:meth:`add_entry`, surviving a locked database: the entry goes to a side file first,
         the write is retried with exponential backoff for ``patience`` seconds, and the side file
         is removed after the commit. Returns the entry id, or None if the database stayed locked
-        (the entry then waits in :attr:`pending_dir` for :meth:`flush_pending`)."""
+        (the entry then waits in :attr:`pending_dir` for :meth:`flush_pending`). A name taken by
+        another owner since the check before the run raises :class:`KeptResultError`: the side file
+        is set aside (``<token>.name-taken``) for :meth:`import_kept`, never dropped."""
         import uuid
 
         if entry.token is None:
@@ -515,6 +549,9 @@ class ResultStore:
         while True:
             try:
                 entry_id = self.add_entry(entry, runs)
+            except NameTakenError as exc:  # claimed by another owner since the check before the run
+                kept = self._set_aside(side)
+                raise KeptResultError(kept_message(entry.name, str(exc), kept, self.path), kept, str(exc)) from None
             except sqlite3.OperationalError as exc:
                 if not _is_lock_error(exc) or time.monotonic() + delay > deadline:
                     if log is not None:
@@ -555,12 +592,57 @@ class ResultStore:
         os.replace(tmp, path)
         return path
 
-    def flush_pending(self) -> list[int]:
-        """Write every side file left by an earlier run (idempotent: tokens already stored are
-        skipped); returns the ids of the entries it wrote or found."""
+    def _set_aside(self, side: Path) -> Path:
+        """Rename a side file whose name was taken to ``<token>.name-taken`` (its new path)."""
+        kept = side.with_suffix(KEPT_SUFFIX)
+        side.rename(kept)
+        return kept
+
+    def kept_results(self) -> list[Path]:
+        """The side files set aside because their name was taken (:meth:`import_kept` stores one)."""
         directory = self.pending_dir
         if str(self.path) == ":memory:" or not directory.is_dir():
             return []
+        return sorted(directory.glob("*" + KEPT_SUFFIX))
+
+    def import_kept(self, path: str | os.PathLike[str], name: str) -> int:
+        """Store the result kept in ``path`` (a side file of :attr:`pending_dir`, usually one set
+        aside as ``<token>.name-taken``) under the entry name ``name``: its owner, runs, scores
+        and every other field unchanged. Returns the entry id and removes the file;
+        ``NameTakenError`` if ``name`` is taken too (the file stays), ``ValueError`` if ``name``
+        is no valid entry name or the file is no side file. Idempotent: a result already stored
+        (its token) is not stored twice."""
+        from lrgym.leaderboard.text import check_entry_name
+
+        path = Path(path)
+        name = check_entry_name(name)
+        try:
+            data = _loads(path.read_text())
+            entry = EntryRecord(**{**data["entry"], "id": None, "n_runs": None})
+            runs = [RunRecord(**r) for r in data["runs"]]
+        except FileNotFoundError:
+            raise ValueError(f"{path}: no such file; valid: a kept result of this store "
+                             f"({', '.join(map(str, self.kept_results())) or 'none now'})") from None
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise ValueError(f"{path} is not a kept result ({type(exc).__name__}: {exc}); valid: a file "
+                             f"{self.pending_dir}/<token>{KEPT_SUFFIX}") from None
+        entry_id = self.add_entry(dataclasses.replace(entry, name=name), runs)
+        path.unlink(missing_ok=True)
+        self._remove_pending_dir_if_empty()
+        return entry_id
+
+    def flush_pending(self, log=None) -> list[int]:
+        """Write every side file left by an earlier run (idempotent: tokens already stored are
+        skipped); returns the ids of the entries it wrote or found. A side file whose name another
+        owner has taken meanwhile is set aside (``<token>.name-taken``, for :meth:`import_kept`),
+        and every set-aside file is reported through ``log`` (default: a ``UserWarning``), so a
+        kept result is never forgotten silently."""
+        import warnings
+
+        directory = self.pending_dir
+        if str(self.path) == ":memory:" or not directory.is_dir():
+            return []
+        say = log if log is not None else (lambda message: warnings.warn(message, UserWarning, stacklevel=3))
         ids = []
         for path in sorted(directory.glob("*.json")):
             try:
@@ -571,16 +653,28 @@ class ResultStore:
                 continue  # a half-written side file (its writer died before the rename): skip
             try:
                 ids.append(self.add_entry(entry, runs))
-            except NameTakenError:  # claimed by someone else meanwhile: kept aside, never dropped
-                path.rename(path.with_suffix(".name-taken"))
+            except NameTakenError:  # claimed by someone else meanwhile: set aside (reported below), never dropped
+                self._set_aside(path)
                 continue
             except sqlite3.OperationalError as exc:
                 if _is_lock_error(exc):
                     break
                 raise
             path.unlink(missing_ok=True)
+        for kept in self.kept_results():  # set aside now or by an earlier run: said every time until stored
+            say(self.kept_note(kept))
         self._remove_pending_dir_if_empty()
         return ids
+
+    def kept_note(self, kept: Path) -> str:
+        """:func:`kept_message` for a set-aside side file, with the name check's reason now."""
+        try:
+            entry = _loads(kept.read_text())["entry"]
+            name, owner, suite = entry["name"], entry.get("owner"), entry.get("suite_version")
+        except (OSError, ValueError, TypeError, KeyError):
+            return f"a result is kept in {kept} (unreadable: {kept.name}); it was not stored"
+        reason = self.name_available(name, suite, owner) or "the name is free again"
+        return kept_message(name, f"{reason}; owner {owner!r}", kept, self.path, ran=False)
 
     def record_failure(self, name: str, kind: str, reason: str, **metadata: Any) -> int:
         """Record a failed evaluation (no runs) with its ``reason``; return the entry id.
