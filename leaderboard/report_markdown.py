@@ -1,7 +1,8 @@
 """``LEADERBOARD.md``: the ranking, the failures, the suite and the score definitions.
 
 The entry names and failure reasons are the submitters': :func:`lrgym.leaderboard.text.markdown_escape`
-turns them into plain text (no links, images or tags); the other cells are escaped for a table.
+turns them into plain text (no links, images or tags, nor the links GitHub makes of a plain
+``www.x.com``, URL or e-mail address); the other cells are escaped for a table.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 A failure reason is the policy's own exception text: printed raw it could move the cursor,
 rewrite the terminal or set its title (ANSI escape sequences); in Markdown a name could become a
-link or a remote image. :func:`clean` removes every control character (C0 except newline, DEL,
+link (also a plain ``www.x.com``, ``http://x`` or e-mail address, which GitHub
+links by itself) or a remote image. :func:`clean` removes every control character (C0 except newline, DEL,
 C1, and the Unicode line/paragraph separators and bidirectional overrides) from anything a
 policy can influence before it is stored or shown; :func:`markdown_escape` escapes Markdown's
 and HTML's special characters for tables; :func:`check_entry_name` validates a new entry name,
@@ -20,6 +21,15 @@ MAX_NAME_CHARS = 64
 # C0 controls but \n, DEL, C1 controls, line/paragraph separators, bidi embeddings/overrides/isolates
 _CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~&:\"'])")
+#: where GitHub's autolink extension (cmark-gfm; https://github.github.com/gfm/#autolinks-extension-)
+#: would turn plain text into a link: ``www.`` (any case), the ``:`` of ``http:`` / ``https:`` /
+#: ``ftp:`` / ``mailto:`` / ``xmpp:`` (and of any other scheme), and the ``@`` of an e-mail
+#: address. It finds them in the text *after* entities and backslash escapes are decoded (``\.``,
+#: ``&#64;`` do not help), so an invisible WORD JOINER (U+2060, written as its entity) goes before
+#: each ``:`` and ``@`` and between ``www`` and its dot: no scheme, e-mail local part or ``www.``
+#: prefix is contiguous any more, and the text reads the same.
+_AUTOLINK_BREAK = re.compile(r"(?i)(?<=www)(?=\.)|(?=[:@])")
+_WORD_JOINER = "&#8288;"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+\-]*")
 
 
@@ -32,11 +42,14 @@ def clean(text: object, keep_newlines: bool = True) -> str:
 
 def markdown_escape(text: object) -> str:
     """One line of :func:`clean` text with Markdown and HTML special characters escaped
-    (``[x](http://...)`` and ``![](...)`` stay literal text; ``<``/``&`` become entities)."""
+    (``[x](http://...)`` and ``![](...)`` stay literal text; ``<``/``&`` become entities) and
+    GitHub's autolinks broken (``www.x.com``, ``http://x``, ``a@x.com``, ``mailto:`` stay text:
+    an invisible word joiner goes before each ``:`` and ``@`` and after ``www``)."""
     s = clean(text, keep_newlines=False)
+    s = _AUTOLINK_BREAK.sub("\x00", s)  # marked first: the escapes below must not touch the joiner's entity
     s = _MD_SPECIAL.sub(lambda m: {"<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&#39;"}
                         .get(m.group(1), "\\" + m.group(1)), s)
-    return s
+    return s.replace("\x00", _WORD_JOINER)
 
 
 #: characters that look alike in an entry name's alphabet once case is folded (digits against
