@@ -19,6 +19,9 @@ resource limits                  yes                 yes                  yes
 processes and threads bounded    yes: RLIMIT_NPROC   RLIMIT_NPROC (Linux  no: the grader's uid
 (``processes``)                  of its private uid  5.14+), pid_max of   runs other processes
                                                      its PID ns (6.14+)
+memory limit for the whole        cgroup of its own   only with a         as root: cgroup;
+sandbox (children, shared memory  (v2 or v1)          delegated v2 group; else per process
+included: :class:`SandboxCgroup`)                     else per process    (RLIMIT_AS)
 ===============================  ==================  ===================  ====================
 
 How processes are bounded, and why not otherwise: :func:`lrgym.leaderboard.policy_host._bound_processes`.
@@ -169,7 +172,8 @@ def setting() -> str:
 @functools.lru_cache(maxsize=1)
 def mode() -> dict:
     """How policies are confined on this machine: ``{"kind": "root" | "userns" | "none",
-    "uid_drop": bool, "note": str}`` (probed once per process)."""
+    "uid_drop": bool, "note": str, "memory_bound": str}`` (probed once per process; the memory
+    bound, :func:`memory_bound`, warns once where no cgroup can be made)."""
     setting_ = setting()
     root = os.geteuid() == 0
     # userns: what an ordinary user gets, also when running as root (to test that path)
@@ -199,13 +203,13 @@ def mode() -> dict:
             # system folders (/etc/shadow, SSH host keys), so not what a hosted grader requires
             raise SandboxError("LRGYM_SANDBOX=require but the policy would not run as an unprivileged uid: "
                                + (note or "root's own namespaces (unshare as root) are not permitted here"))
-        return {"kind": kind, "uid_drop": uid_drop, "note": note}
+        return {"kind": kind, "uid_drop": uid_drop, "note": note, "memory_bound": memory_bound()["note"]}
     why = "LRGYM_SANDBOX=off" if setting_ == "off" else "unshare missing or not permitted"
     note = (f"no namespaces ({why}): the policy runs in a fresh temp dir with "
             "resource limits only; it can reach what the grader's user can")
     if setting_ == "require":
         raise SandboxError(f"LRGYM_SANDBOX=require but {note}")
-    return {"kind": "none", "uid_drop": False, "note": note}
+    return {"kind": "none", "uid_drop": False, "note": note, "memory_bound": memory_bound()["note"]}
 
 
 def _sandbox_env(work: str, numba_cache: str) -> dict:
@@ -349,6 +353,292 @@ def remove_folder(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+# ---- the sandbox's memory and processes as a whole: a cgroup of its own ----------------------
+
+#: name prefix of a sandbox's cgroup: ``lrgym-sandbox-<pid of the process that made it>-<random>``
+CGROUP_PREFIX = "lrgym-sandbox-"
+#: how often the grader reads the group's OOM-kill counter while it waits for a reply
+OOM_CHECK_SECONDS = 0.25
+
+
+def _unescape(field: str) -> str:
+    import re
+
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), field)
+
+
+def _cgroup_mounts() -> list[tuple[str, str, str, set]]:
+    """(file system type, root of the mount, mount point, super options) of every cgroup mount."""
+    rows = []
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                left, _, right = line.partition(" - ")
+                a, b = left.split(), right.split()
+                if len(a) >= 5 and len(b) >= 3 and b[0] in ("cgroup", "cgroup2"):
+                    rows.append((b[0], _unescape(a[3]), _unescape(a[4]), set(b[2].split(","))))
+    except OSError:
+        pass
+    return rows
+
+
+def _own_cgroups() -> dict[str, str]:
+    """This process's cgroup path per v1 controller, and under ``""`` its cgroup v2 path."""
+    own = {}
+    try:
+        with open("/proc/self/cgroup") as f:
+            for line in f:
+                hid, controllers, path = line.rstrip("\n").split(":", 2)
+                if hid == "0" and not controllers:
+                    own[""] = path
+                for c in filter(None, controllers.split(",")):
+                    own[c] = path
+    except (OSError, ValueError):
+        pass
+    return own
+
+
+def _own_cgroup_dir(version: int, controller: str = "") -> str | None:
+    """The folder of this process's own cgroup in the (v2, or v1 ``controller``) hierarchy, if
+    mounted here and writable: the sandboxes' groups are made inside it (never beside it)."""
+    own = _own_cgroups()
+    for fstype, root, point, opts in _cgroup_mounts():
+        if version == 2 and fstype == "cgroup2":
+            path = own.get("")
+        elif version == 1 and fstype == "cgroup" and controller in opts:
+            path = own.get(controller)
+        else:
+            continue
+        if path is None:
+            continue
+        root = root.rstrip("/")
+        if root:  # the mount shows a sub-tree only: the path must lie in it
+            if path != root and not path.startswith(root + "/"):
+                continue
+            path = path[len(root):]
+        folder = os.path.join(point, path.lstrip("/"))
+        if os.path.isdir(folder) and os.access(folder, os.W_OK):
+            return folder
+    return None
+
+
+def _write(path: str, value) -> None:
+    with open(path, "w") as f:
+        f.write(str(value))
+
+
+def _read_counter(path: str, key: str) -> int:
+    """The value of ``key`` in a flat-keyed cgroup file (``oom_kill 2``); 0 if absent."""
+    try:
+        with open(path) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 2 and parts[0] == key:
+                    return int(parts[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+class SandboxCgroup:
+    """The cgroup(s) of one sandbox: its memory limit and process bound hold for the policy
+    process and everything it forks together, shared memory and memfd pages included (the
+    address-space limit is per process, and does not count them). Made by :func:`make_cgroup`
+    before the sandbox starts (its first process joins it before ``exec``:
+    :meth:`join`), removed by :meth:`remove` after it ended; groups of sandboxes whose grader
+    was killed are removed by :func:`sweep_stale_cgroups`.
+
+    * cgroup v2 (``memory`` and ``pids`` delegated to the grader's own group): ``memory.max``,
+      ``memory.swap.max`` 0, ``memory.oom.group`` 1 (an OOM kill ends the whole sandbox),
+      ``pids.max``;
+    * cgroup v1: ``memory.limit_in_bytes`` and ``memory.memsw.limit_in_bytes`` (no swap beyond
+      it) in the memory hierarchy, ``pids.max`` in the pids one (when mounted).
+
+    Over its limit the kernel reclaims what it can, then its OOM killer kills a process of the
+    group (only of the group): :meth:`oom_kills` counts them, and the grader fails the
+    submission naming the memory limit."""
+
+    def __init__(self, version: int, folders: list[str], memory_folder: str, memory_mb: float, processes: int):
+        self.version, self.folders, self.memory_folder = version, folders, memory_folder
+        self.memory_mb, self.processes = memory_mb, processes
+
+    def describe(self) -> str:
+        bound = f"{self.memory_mb:g} MB (memory of all its processes, shared memory included)"
+        if len(self.folders) > 1 or self.version == 2:
+            bound += f" and {self.processes} tasks"
+        return f"cgroup v{self.version} of its own: {bound}"
+
+    def join(self) -> None:  # pragma: no cover - runs in the child between fork and exec
+        """Move the calling process into the group(s) (writing 0 moves the writer)."""
+        for folder in self.folders:
+            fd = os.open(os.path.join(folder, "cgroup.procs"), os.O_WRONLY)
+            try:
+                os.write(fd, b"0")
+            finally:
+                os.close(fd)
+
+    def oom_kills(self) -> int:
+        """How many processes the OOM killer killed in the group (the group over its limit)."""
+        name = "memory.events" if self.version == 2 else "memory.oom_control"
+        return _read_counter(os.path.join(self.memory_folder, name), "oom_kill")
+
+    def peak_mb(self) -> float | None:
+        name = "memory.peak" if self.version == 2 else "memory.max_usage_in_bytes"
+        try:
+            with open(os.path.join(self.memory_folder, name)) as f:
+                return int(f.read().split()[0]) / 2**20
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def remove(self, wait: float = 10.0) -> None:
+        """Kill what is left in the group (nothing, normally: the namespace is gone) and remove it."""
+        _remove_group_folders(self.folders, wait)
+
+
+def _remove_group_folders(folders: list[str], wait: float = 10.0) -> bool:
+    deadline = time.monotonic() + wait
+    left = [f for f in folders if os.path.isdir(f)]
+    while left:
+        for folder in list(left):
+            try:
+                with open(os.path.join(folder, "cgroup.procs")) as f:
+                    pids = [int(p) for p in f.read().split()]
+            except (OSError, ValueError):
+                pids = []
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            try:
+                os.rmdir(folder)
+                left.remove(folder)
+            except FileNotFoundError:
+                left.remove(folder)
+            except OSError:  # EBUSY: its last processes are still exiting
+                pass
+        if not left:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def _cgroup_parents() -> tuple[int, list[str]] | tuple[None, str]:
+    """(version, [memory parent, pids parent or nothing]) where this process may make groups,
+    or (None, why not)."""
+    v2 = _own_cgroup_dir(2)
+    if v2 is not None:
+        try:
+            with open(os.path.join(v2, "cgroup.subtree_control")) as f:
+                enabled = f.read().split()
+        except OSError:
+            enabled = []
+        if "memory" in enabled:
+            return 2, [v2]
+    memory = _own_cgroup_dir(1, "memory")
+    if memory is not None:
+        pids = _own_cgroup_dir(1, "pids")
+        return 1, [memory] + ([pids] if pids else [])
+    why = ("no writable cgroup: neither a cgroup v2 group with the memory controller delegated to the "
+           "grader nor a writable cgroup v1 memory hierarchy")
+    return None, why
+
+
+def make_cgroup(memory_mb: float | None, processes: int) -> tuple[SandboxCgroup | None, str]:
+    """A new group for one sandbox with these limits, or (None, why not)."""
+    if not memory_mb:
+        return None, "no memory limit"
+    version, parents = _cgroup_parents()
+    if version is None:
+        return None, parents
+    sweep_stale_cgroups(parents)
+    name = f"{CGROUP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}"
+    folders: list[str] = []
+    limit = int(memory_mb * 2**20)
+    try:
+        for parent in parents:
+            folder = os.path.join(parent, name)
+            os.mkdir(folder, 0o755)
+            folders.append(folder)
+        memory = folders[0]
+        if version == 2:
+            _write(os.path.join(memory, "memory.max"), limit)
+            for key, value in (("memory.swap.max", 0), ("memory.oom.group", 1)):
+                if os.path.exists(os.path.join(memory, key)):
+                    _write(os.path.join(memory, key), value)
+            if os.path.exists(os.path.join(memory, "pids.max")):
+                _write(os.path.join(memory, "pids.max"), int(processes))
+        else:
+            _write(os.path.join(memory, "memory.limit_in_bytes"), limit)
+            if os.path.exists(os.path.join(memory, "memory.memsw.limit_in_bytes")):
+                _write(os.path.join(memory, "memory.memsw.limit_in_bytes"), limit)
+            for folder in folders[1:]:
+                _write(os.path.join(folder, "pids.max"), int(processes))
+    except OSError as exc:
+        _remove_group_folders(folders, wait=1.0)
+        return None, f"a cgroup could not be made ({exc.strerror or exc})"
+    return SandboxCgroup(version, folders, folders[0], memory_mb, processes), ""
+
+
+def _owner_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale_cgroups(parents: list[str] | None = None) -> int:
+    """Remove the sandbox groups whose maker has died (a worker or grader killed with ``kill -9``:
+    its sandboxes died with it, their groups stayed), as :func:`lrgym.leaderboard.pool.sweep_orphaned_scratch`
+    does for temp folders. Only groups named :data:`CGROUP_PREFIX` inside this process's own
+    groups are looked at. Returns how many were removed."""
+    if parents is None:
+        version, parents = _cgroup_parents()
+        if version is None:
+            return 0
+    removed = 0
+    for parent in parents:
+        try:
+            names = os.listdir(parent)
+        except OSError:
+            continue
+        for name in names:
+            if not name.startswith(CGROUP_PREFIX):
+                continue
+            owner = name[len(CGROUP_PREFIX):].split("-", 1)[0]
+            if owner.isdigit() and not _owner_alive(int(owner)):
+                removed += _remove_group_folders([os.path.join(parent, name)], wait=1.0)
+    return removed
+
+
+@functools.lru_cache(maxsize=1)
+def memory_bound() -> dict:
+    """How ``--memory-limit`` bounds a sandbox on this machine (probed once per process by
+    making and removing a group): ``{"cgroup": 1 | 2 | None, "note": str}``. Without a cgroup
+    each process of the policy has its own address-space limit only, which its children and
+    its shared memory escape: said once as a warning."""
+    group, why = make_cgroup(MIN_PROBE_MB, 16)
+    if group is not None:
+        version = group.version
+        group.remove()
+        return {"cgroup": version, "note": f"the memory limit holds for the whole sandbox (cgroup v{version})"}
+    note = (f"{why}: the memory limit is each policy process's address space only (RLIMIT_AS); a policy's "
+            "children and its shared memory (memfd, /dev/shm) are not counted (run the grader as root, or "
+            "delegate the cgroup v2 memory controller to it)")
+    import warnings
+
+    warnings.warn(f"lrgym sandbox: {note}", RuntimeWarning, stacklevel=2)
+    return {"cgroup": None, "note": note}
+
+
+MIN_PROBE_MB = 64
+
+
 class PolicyProcess:
     """One running policy host: :meth:`request` sends a message and returns the reply dict.
 
@@ -361,6 +651,9 @@ class PolicyProcess:
     ``limits.tmp_mb`` or cannot be measured."""
 
     scratch: str | None = None
+    #: the sandbox's cgroup (:class:`SandboxCgroup`), None where none can be made
+    cgroup: "SandboxCgroup | None" = None
+    _oom_checked: float = float("-inf")
     #: (when the scratch folder was last measured, the file system's free bytes then, what the
     #: folder had left below its cap then); never measured yet
     _measured: tuple[float, int | None, int] = (float("-inf"), None, 0)
@@ -371,6 +664,10 @@ class PolicyProcess:
         self._private = tempfile.mkdtemp(prefix="lrgym-grader-")  # the grader's; 0700
         self.process = self.commands = self.replies = None
         try:
+            self.cgroup, why = make_cgroup(limits.memory_mb, limits.processes)
+            self.memory = (self.cgroup.describe() if self.cgroup is not None else
+                           f"address space of each process only (RLIMIT_AS, {limits.memory_mb:g} MB): {why}"
+                           if limits.memory_mb else "none")
             self._start(start_timeout)
         except BaseException:  # a sandbox that did not start leaves no process and no folder
             self.close()
@@ -394,12 +691,19 @@ class PolicyProcess:
             # host makes the same path in its private root (policy_host.confine)
             work, numba_cache = "/tmp/work", os.path.join(self._private, "numba")
         prefix = [] if kind == "none" else _unshare_flags(kind == "userns")
+        group = self.cgroup
+
+        def preexec() -> None:  # pragma: no cover - in the child, before exec: nothing of it runs outside
+            _pdeathsig()
+            if group is not None:
+                group.join()
+
         argv = prefix + [sys.executable, "-m", "lrgym.leaderboard.policy_host", str(cmd_r), str(rep_w)]
         try:
             self.process = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, pass_fds=(cmd_r, rep_w),
                 env=_sandbox_env(work, numba_cache), cwd="/", close_fds=True, start_new_session=True,
-                preexec_fn=_pdeathsig,
+                preexec_fn=preexec,
             )
         except BaseException:
             os.close(cmd_w)
@@ -419,7 +723,7 @@ class PolicyProcess:
                "masked": masked_dirs(paths) if kind != "none" else [], "scratch": self.scratch,
                "numba_cache": numba_cache,
                "machine_pid_max": _machine_pid_max(), **asdict(self.limits)}
-        self.applied = self.request(cfg, timeout=start_timeout)["sandbox"]
+        self.applied = {**self.request(cfg, timeout=start_timeout)["sandbox"], "memory": self.memory}
 
     def request(self, msg, timeout: float | None = None) -> dict:
         """Send ``msg`` (pickled), return the decoded reply; raises :class:`SandboxError` if
@@ -444,8 +748,26 @@ class PolicyProcess:
         if not isinstance(reply, dict):
             raise SandboxError("malformed reply from the policy process (protocol violated)")
         if not reply.get("ok"):
+            self._check_memory(force=True)
             raise SandboxError(clean(str(reply.get("reason", "unknown failure")))[:4000] + self._tail_note())
+        self._check_memory()
         return reply
+
+    def _check_memory(self, force: bool = False) -> None:
+        """End the sandbox with a reason naming the memory limit once the OOM killer has killed
+        any of its processes (its cgroup went over ``limits.memory_mb``); read at most every
+        :data:`OOM_CHECK_SECONDS` unless ``force`` (the sandbox failed: why)."""
+        if self.cgroup is None or (not force and time.monotonic() < self._oom_checked + OOM_CHECK_SECONDS):
+            return
+        self._oom_checked = time.monotonic()
+        kills = self.cgroup.oom_kills()
+        if kills:
+            peak = self.cgroup.peak_mb()
+            self.close()
+            raise SandboxError(
+                f"the policy went over its memory limit of {self.limits.memory_mb:g} MB (memory of the whole "
+                f"sandbox: all its processes, shared memory included{'' if peak is None else f'; peak {peak:.0f} MB'}): "
+                f"the kernel's OOM killer killed {kills} of its processes" + self._tail_note())
 
     def _wait_reply(self, timeout: float | None) -> None:
         """Wait until a reply can be read (or the process ended), at most ``timeout`` seconds;
@@ -457,9 +779,13 @@ class PolicyProcess:
             if self.scratch is not None:  # wake up when the folder is next due to be measured
                 due = max(0.0, self._measured[0] + SCRATCH_CHECK_SECONDS - time.monotonic())
                 left = due if left is None else min(left, due)
+            if self.cgroup is not None:  # wake up to see whether the OOM killer ended a process of it
+                left = OOM_CHECK_SECONDS if left is None else min(left, OOM_CHECK_SECONDS)
             ready = wait([self.replies], left)
             if self.scratch is not None:
                 self._check_scratch()
+            if not ready:
+                self._check_memory()
             if ready:
                 return
             if deadline is not None and time.monotonic() >= deadline:
@@ -505,6 +831,7 @@ class PolicyProcess:
             code = self.process.wait(5)
         except subprocess.TimeoutExpired:
             code = None
+        self._check_memory(force=True)
         return death_reason(code) + self._tail_note()
 
     def output_tail(self) -> str:
@@ -535,6 +862,7 @@ class PolicyProcess:
             except OSError:
                 pass
         if self.process is None:  # it never started
+            self._remove_cgroup()
             remove_folder(self._private)
             return
         try:
@@ -556,7 +884,12 @@ class PolicyProcess:
             pass
         if self.mode["kind"] == "none":
             _kill_orphans()
+        self._remove_cgroup()
         remove_folder(self._private)
+
+    def _remove_cgroup(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.remove()
 
     def __enter__(self):
         return self
