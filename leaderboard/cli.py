@@ -421,7 +421,7 @@ def submit(
 ):
     """Evaluate your policy on a suite in a sandboxed process and record it."""
     from lrgym.leaderboard.limits import check_memory_limit, check_time_limit
-    from lrgym.leaderboard.runner import submission_spec
+    from lrgym.leaderboard.runner import check_submission_files, submission_spec
 
     s = _suite(suite, private)
     backend_ = _backend(backend, address)
@@ -437,8 +437,10 @@ def submit(
     except ValueError as exc:
         raise typer.BadParameter(f"not JSON: {exc}", param_hint="--env-options") from None
     try:
-        spec = submission_spec(target, name or declared_name(target), algo=algo, optimizer=optimizer,
-                               env_options=options)
+        # an empty --name is refused, not replaced by the declared one
+        spec = submission_spec(target, name if name is not None else declared_name(target), algo=algo,
+                               optimizer=optimizer, env_options=options)
+        check_submission_files(spec)  # a linked or special file: refused now, not after a sandbox run
     except FileNotFoundError as exc:  # the file named is missing (a folder is a ValueError saying so)
         raise typer.BadParameter(str(exc), param_hint="TARGET") from None
     except ValueError as exc:

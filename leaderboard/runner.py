@@ -49,6 +49,7 @@ __all__ = [
     "Outcome",
     "PolicySpec",
     "baseline_specs",
+    "check_submission_files",
     "run_suite",
     "score_runs",
     "submission_spec",
@@ -129,6 +130,7 @@ def submission_spec(
         if ":" not in target:
             raise ValueError(f"submission {target!r}: expected path/to/policy.py:ClassName, module:ClassName or model.zip")
         where, _, attr = target.rpartition(":")
+        _check_target_names(target, where, attr)
         if where.endswith(".py") or "/" in where or os.sep in where:
             path = Path(where)
             if not path.is_file():
@@ -137,15 +139,82 @@ def submission_spec(
                 raise ValueError(f"policy file {where} is not a Python file; valid: path/to/file.py:Name "
                                  "(or an SB3 model .zip)")
             target = f"{path.absolute()}:{attr}"  # not resolved: the worker refuses a symbolic link
+        elif os.path.isdir(where) and not _installed(where):
+            raise ValueError(f"{where} is a folder, not a policy file, and no installed module; valid: "
+                             f"{where}/policy.py:{attr} (the policy file inside it), package.module:{attr} of an "
+                             "installed package, or model.zip")
         spec = {"kind": "object", "target": target}
         default_name = attr
-    name = check_entry_name(name or default_name)
+    name = check_entry_name(default_name if name is None else name)  # an empty name is refused, not replaced
     reserved = {name_key(n): n for n in _baseline_names()}
     if name_key(name) in reserved:
         baseline = reserved[name_key(name)]
         raise ValueError(f"entry name {name!r} is reserved for the baseline {baseline!r}"
                          f"{lookalike_note(name, baseline)}; choose another name (--name)")
     return PolicySpec(name, "submission", spec, target)
+
+
+def _check_target_names(target: str, where: str, attr: str) -> None:
+    """``ValueError`` naming the bad part of ``path/to/file.py:ClassName`` / ``module:ClassName``
+    that can be judged without running anything: a missing class or module, a class name that is
+    no Python identifier (``Outer.Inner`` for a nested class), a module name that is no dotted
+    one. Whether the class exists is known only by importing the code, in the sandbox."""
+    import keyword
+
+    def identifiers(dotted: str) -> bool:
+        return all(part.isidentifier() and not keyword.iskeyword(part) for part in dotted.split("."))
+
+    forms = "path/to/policy.py:ClassName, package.module:ClassName or model.zip"
+    if not attr:
+        raise ValueError(f"submission {target!r} names no class after the ':'; valid: {forms}")
+    if not where:
+        raise ValueError(f"submission {target!r} names no policy file or module before the ':'; valid: {forms}")
+    if not identifiers(attr):
+        raise ValueError(f"class name {attr!r} of submission {target!r} is not a Python identifier; valid: letters, "
+                         "digits and _, not starting with a digit (Outer.Inner for a nested class), as in "
+                         f"{forms}")
+    path_like = where.endswith(".py") or "/" in where or os.sep in where
+    if not path_like and not identifiers(where):
+        raise ValueError(f"{where!r} in submission {target!r} is neither a policy file (path/to/policy.py) nor a "
+                         f"module name (package.module); valid: {forms}")
+
+
+def _installed(module: str) -> bool:
+    """Whether the top package of ``module`` is on a worker's import path (this process's
+    ``sys.path`` without the grader's folder, :func:`lrgym.leaderboard.import_paths.import_paths`):
+    found, not imported — nothing of it runs here."""
+    import importlib.machinery
+    import sys
+
+    from lrgym.leaderboard.import_paths import import_paths
+
+    top = module.split(".")[0]
+    if top in sys.builtin_module_names:
+        return True
+    try:
+        return importlib.machinery.PathFinder.find_spec(top, import_paths()) is not None
+    except (ImportError, ValueError, OSError):
+        return False
+
+
+def check_submission_files(spec: PolicySpec) -> None:
+    """Read a submission's files as the worker will (:mod:`lrgym.leaderboard.submission_files`:
+    no symbolic link at any level, regular files only, 64 MB in all), before anything runs, so
+    that ``submit`` refuses them with the reason instead of recording a failed entry after a
+    sandbox start. ``ValueError`` with the reader's message; nothing read is run. A module
+    target reads no file here."""
+    from lrgym.leaderboard.failures import PolicyError
+    from lrgym.leaderboard.submission_files import read_policy_files, read_sb3_files
+
+    try:
+        if spec.spec.get("kind") == "sb3":
+            read_sb3_files(Path(spec.spec["path"]))
+        elif spec.spec.get("kind") == "object":
+            where = spec.spec["target"].rpartition(":")[0]
+            if where.endswith(".py") or "/" in where or os.sep in where:
+                read_policy_files(Path(where))
+    except PolicyError as exc:
+        raise ValueError(f"{exc} (refused before anything ran)") from None
 
 
 def _zip_choices(algo: str | None, optimizer: str | None, env_options: dict | None) -> tuple[str | None, dict]:

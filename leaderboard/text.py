@@ -100,7 +100,9 @@ def lookalike_note(name: str, existing: str) -> str:
 def check_entry_name(name: str) -> str:
     """``name`` if it is a valid entry name, else ``ValueError`` saying what is allowed."""
     if not isinstance(name, str) or not name.strip():
-        raise ValueError("entry name must be a non-empty string")
+        raise ValueError(
+            f"entry name {clean(name, False)[:80] if isinstance(name, str) else name!r} is empty; valid: 1 to {MAX_NAME_CHARS} characters from letters, "
+            "digits, space and . _ + - (starting with a letter or digit)")
     name = name.strip()
     if len(name) > MAX_NAME_CHARS or not _NAME.fullmatch(name):
         raise ValueError(
