@@ -39,6 +39,7 @@ import numba
 import numpy as np
 
 from lrgym.tasks.base import (
+    DBL_MAX,
     S_BATCH_LOSS,
     S_DIVERGED,
     S_GRAD_COS,
@@ -153,7 +154,7 @@ def features(stats, memory, t, horizon, lr, measured, out):
         else:
             out[F_LOG_GRAD_NORM_REL] = 0.0 if not (g > 0.0) or math.isfinite(g) else OBS_BOUND
             out[F_DELTA_LOG_GRAD_NORM] = 0.0
-        out[F_GRAD_COS] = _clip(stats[S_GRAD_COS])
+        out[F_GRAD_COS] = min(1.0, max(-1.0, _clip(stats[S_GRAD_COS])))  # the declared [−1, 1]
     else:
         out[F_LOG_BATCH_LOSS_REL] = 0.0
         out[F_LOG_LOSS_CV] = 0.0

@@ -32,6 +32,7 @@ import dataclasses
 import decimal
 import math
 import numbers
+import sys
 import zlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ import numpy as np
 #: the compile options of the families' Numba kernels: relaxed float semantics that let short
 #: dot products vectorise while NaN / inf checks keep working (never ``fastmath=True``)
 FAST_MATH = {"reassoc", "contract"}
+DBL_MIN = sys.float_info.min  # the smallest normal float64, 2.2e-308
+DBL_MAX = sys.float_info.max  # the largest finite float64, 1.8e308
 
 INSTANCE_SETS: dict[str, range] = {
     "train": range(0, 10_000),

@@ -16,6 +16,8 @@ import math
 import numba
 
 from lrgym.tasks.base import (
+    DBL_MAX,
+    DBL_MIN,
     FAST_MATH,
     S_BATCH_LOSS,
     S_DIVERGED,
@@ -61,9 +63,30 @@ def add_gradient_pair(gg, gp, pp, have_prev, acc):
     acc[A_GRAD_NORM] += math.sqrt(gg)
     if have_prev:
         acc[A_GRAD_DOT] += gp
-        denom = math.sqrt(gg * pp)
-        acc[A_GRAD_COS] += gp / denom if denom > 0.0 else 0.0
+        acc[A_GRAD_COS] += cosine(gg, gp, pp)
         acc[A_GRAD_PAIRS] += 1.0
+
+
+@numba.njit(cache=True, nogil=True, inline="always", fastmath=FAST_MATH, error_model="numpy")
+def cosine(gg, gp, pp):
+    """cos(g, h) = g·h / √(‖g‖²‖h‖²) from gg = ‖g‖², gp = g·h and pp = ‖h‖², in [−1, 1] (0 if
+    either vector is zero). Where gg·pp leaves the normal range (gradients near 1e-80, as at a
+    converged noise-free instance, or near 1e+77) the denominator is √gg·√pp instead, which
+    neither underflows into subnormals that have lost digits nor overflows; a rounding just past
+    ±1 is clamped (the observation space declares [−1, 1])."""
+    product = gg * pp
+    if DBL_MIN <= product <= DBL_MAX:
+        denom = math.sqrt(product)
+    else:
+        denom = math.sqrt(gg) * math.sqrt(pp)
+    if not denom > 0.0:
+        return 0.0
+    cos = gp / denom
+    if cos > 1.0:
+        return 1.0
+    if cos < -1.0:
+        return -1.0
+    return cos  # (NaN stays NaN: a non-finite gradient)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FAST_MATH, error_model="numpy")
