@@ -122,7 +122,9 @@ def start_episode(stats, cap_factor, loss_scale, memory):
     memory[M_METRIC_PREV] = stats[S_VAL_METRIC]
     memory[M_G1] = 0.0
     memory[M_G_PREV] = 0.0
-    memory[M_CAP] = cap_factor * (max(l0, loss_scale) if math.isfinite(loss_scale) else l0)
+    # saturated at the largest float: a huge cap_factor means "no cap", not an infinite one whose
+    # log would make the divergence penalty −inf
+    memory[M_CAP] = min(cap_factor * (max(l0, loss_scale) if math.isfinite(loss_scale) else l0), DBL_MAX)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")

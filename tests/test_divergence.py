@@ -7,6 +7,7 @@ and must still fire on real divergence, in every family and in the vector env.
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -144,3 +145,22 @@ def test_quadratic_noise_term_is_the_stationary_loss_of_sgd_at_one_over_L():
     for _ in range(20000):  # iterate the exact second-moment recursion to its fixed point
         m = expected_second_moments(task.eigvals, m, 1.0 / task.L, task.noise_var)
     assert task.loss_scale - noise_free == pytest.approx(0.5 * np.sum(task.eigvals * m), rel=1e-9)
+
+
+@pytest.mark.parametrize("reward", ["log_improvement", "final"])
+def test_a_huge_cap_factor_saturates_the_cap_and_keeps_the_penalty_finite(reward):
+    """cap_factor = 1e308 means "no cap": the cap is the largest float, not inf, so a run that
+    diverges (to a non-finite loss) gets the documented penalty log(L_prev / cap) — resp.
+    log(L0 / cap) — finite (reference: Python's math on the losses the env reported)."""
+    env = LRControlEnv(family="linreg", cap_factor=1e308, reward=reward, horizon=200, lr_init=1.0)
+    _, info = env.reset(seed=0)
+    l0 = previous = info["train_loss"]
+    assert env.feature_memory[M_CAP] == sys.float_info.max
+    for _ in range(200):
+        _, r, terminated, truncated, info = env.step(4)  # LR × 2 until the loss is no longer finite
+        if terminated or truncated:
+            break
+        previous = info["train_loss"]
+    assert terminated and info["diverged"]
+    expected = math.log((previous if reward == "log_improvement" else l0) / sys.float_info.max)
+    assert math.isfinite(r) and r == pytest.approx(expected, rel=1e-12)
