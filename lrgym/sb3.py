@@ -122,21 +122,45 @@ class LRControlSB3VecEnv(VecEnv):
         self.venv_gym.close()
 
     def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
-        return [getattr(self.venv_gym.sub_env(i), attr_name) for i in self._get_indices(indices)]
+        return [getattr(self.venv_gym.sub_env(i), attr_name) for i in self._indices(indices)]
 
     def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
         check_settable(attr_name)  # the batched env's step state and settings are its own
-        for i in self._get_indices(indices):
+        for i in self._indices(indices):
             setattr(self.venv_gym.sub_env(i), attr_name, value)
 
     def env_method(self, method_name: str, *method_args, indices: VecEnvIndices = None, **method_kwargs) -> list[Any]:
-        return [
-            getattr(self.venv_gym.sub_env(i), method_name)(*method_args, **method_kwargs)
-            for i in self._get_indices(indices)
-        ]
+        """Call a method of the sub-environments ``indices`` (all by default), as ``DummyVecEnv``'s.
+
+        ``env_method("reset", seed=s, options=o, indices=...)`` resets those sub-environments for
+        real, as ``DummyVecEnv``'s does (the batched step goes on from the new episodes; each gets
+        the same ``seed`` and ``options``; ``reset_infos`` are left as they were, as there); it
+        returns each one's ``(obs, info)``. Methods that would desynchronise the batched env
+        (``step``, private methods, ...) raise ``ValueError`` naming what to use instead
+        (:func:`lrgym.vector.vector_env.check_call`).
+        """
+        return self.venv_gym.call_at(self._indices(indices), method_name, method_args, method_kwargs,
+                                     via="env_method", attributes=False)
+
+    def _indices(self, indices: VecEnvIndices) -> list[int]:
+        """SB3's ``indices`` (None: all; an int; an iterable of ints) as sub-environment indices in
+        0..n-1, in order; negative ones count from the end, as ``DummyVecEnv``'s list of envs does.
+        An index out of range raises ``IndexError`` (as indexing that list does), one that is no
+        integer (a bool, a float) ``TypeError``."""
+        n = self.num_envs
+        out = []
+        for i in self._get_indices(indices):
+            if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
+                raise TypeError(f"indices={indices!r} invalid: {i!r} is not an integer; valid: None, an int or "
+                                f"a sequence of ints in -{n}..{n - 1}")
+            if not -n <= i < n:
+                raise IndexError(f"indices={indices!r} invalid: {i} out of range; valid: None, an int or a "
+                                 f"sequence of ints in -{n}..{n - 1}")
+            out.append(int(i) % n)
+        return out
 
     def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
-        return [False for _ in self._get_indices(indices)]
+        return [False for _ in self._indices(indices)]
 
     def get_images(self) -> Sequence[np.ndarray | None]:
         """One ``rgb_array`` frame per sub-env (created with ``render_mode="rgb_array"``), else None."""

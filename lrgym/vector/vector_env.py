@@ -28,7 +28,7 @@ from lrgym.vector.actions import apply_actions, check_actions
 from lrgym.vector.infos import InfoColumns, subset
 from lrgym.vector.training import KernelGroups, observe_all, snapshot, undo_rejected
 
-__all__ = ["LRControlVectorEnv", "vector_entry_point", "check_settable"]
+__all__ = ["LRControlVectorEnv", "vector_entry_point", "check_settable", "check_call"]
 
 #: sub-environment attributes the batched step never reads back from a sub-environment: its
 #: step state (kept in the vector env's own arrays) and the settings (fixed when the env is
@@ -51,6 +51,45 @@ def check_settable(name: str) -> None:
             "valid: an attribute of your own (e.g. a curriculum level your wrapper reads), or a new env made "
             f"with the setting you want (gym.make_vec(id, n, vectorization_mode='vector_entry_point', {name}=...) "
             "for a setting; reset(options={'lr_init': ...}) for the starting LR)")
+
+
+#: sub-environment methods that :meth:`LRControlVectorEnv.call` (and the SB3 adapter's
+#: ``env_method``) refuses, with what to use instead: run on a sub-environment directly, each
+#: would change its step state (or its render recorder) behind the batched step, which keeps that
+#: state in its own arrays and would go on from the old one. ``reset`` is not here: a call of it
+#: goes through the vector env's own reset of that sub-environment (:meth:`~LRControlVectorEnv.call`).
+CALL_REFUSED = {
+    "step": "the vector env's step(actions), one action per sub-environment (for SB3: venv.step(actions))",
+    "load_step": "nothing: the vector env brings a sub-environment's step state up to date itself "
+                 "(envs, sub_env(i))",
+    "record_step": "nothing: the vector env feeds every step to the sub-environments' render recorders itself",
+}
+#: sub-environment methods that set an attribute named by their first argument: checked as
+#: ``set_attr`` checks its name (:func:`check_settable`)
+CALL_SETTERS = frozenset({"set_wrapper_attr", "__setattr__"})
+
+
+def check_call(name, args: tuple, kwargs: dict, via: str = "call") -> None:
+    """Refuse a ``call`` (``via``: or SB3's ``env_method``) of a sub-environment method that would
+    desynchronise the batched env: :data:`CALL_REFUSED`, an attribute setter given an attribute the
+    batched step keeps itself (:func:`check_settable`), and private methods (``_bind_kernel``,
+    ``__init__``, ``__setstate__``, ...: the env's internals)."""
+    if not isinstance(name, str):
+        raise TypeError(f"{via}() needs a method name (a str), got {name!r}")
+    if name in CALL_REFUSED:
+        raise ValueError(
+            f"{via}({name!r}) refused: run on the sub-environments directly it would desynchronise the batched "
+            f"env, which keeps their step state in its own arrays and would go on from the old one; valid: "
+            f"{CALL_REFUSED[name]}")
+    if name in CALL_SETTERS:
+        attribute = args[0] if args else kwargs.get("name")
+        if isinstance(attribute, str):
+            check_settable(attribute)
+    elif name.startswith("_"):
+        raise ValueError(
+            f"{via}({name!r}) refused: a private method of the sub-environments (their internals, which the "
+            "batched step keeps in step itself); valid: a public method (reset, render, close, lr_to_action, "
+            "task_for, check_reset_options, ...) or an attribute")
 
 
 class LRControlVectorEnv(VectorEnv):
@@ -245,12 +284,37 @@ class LRControlVectorEnv(VectorEnv):
             setattr(env, name, value)
 
     def call(self, name: str, *args, **kwargs) -> tuple:
-        """Call a method (or read an attribute) of every sub-environment."""
+        """Call a method (or read an attribute) of every sub-environment, as ``SyncVectorEnv.call``.
+
+        ``call("reset", seed=s, options=o)`` resets every sub-environment for real, as
+        ``SyncVectorEnv``'s does: through the vector env's own reset of each (the batched step
+        goes on from the new episodes), each with the same ``seed`` and ``options`` as the single
+        env's ``reset`` takes them; it returns each one's ``(obs, info)``. Like
+        ``SyncVectorEnv``'s, it leaves the autoreset bookkeeping alone: a sub-environment that
+        finished at the last step is still reset by the next step (``NEXT_STEP``) or refused by it
+        (``DISABLED``); ``reset(options={"reset_mask": mask})`` restarts chosen sub-environments
+        and clears that. Methods that would desynchronise the batched env (``step``, ``load_step``,
+        ``record_step``, private methods, ``set_wrapper_attr`` of an attribute ``set_attr``
+        refuses) raise ``ValueError`` naming what to use instead (:func:`check_call`).
+        """
+        return tuple(self.call_at(range(self.num_envs), name, args, kwargs))
+
+    def call_at(self, indices, name: str, args: tuple = (), kwargs: dict | None = None, *,
+                via: str = "call", attributes: bool = True) -> list:
+        """:meth:`call` for the sub-environments ``indices`` (valid indices, in order; SB3's
+        ``env_method`` through :class:`lrgym.sb3.LRControlSB3VecEnv`, ``via="env_method"``).
+        ``attributes``: an attribute that is not callable is returned as it is (``call``), else
+        it is called (``env_method``: SB3's ``DummyVecEnv`` calls whatever it finds)."""
+        kwargs = {} if kwargs is None else kwargs
         out = []
-        for env in self.envs:
-            fn = getattr(env, name)
-            out.append(fn(*args, **kwargs) if callable(fn) else fn)
-        return tuple(out)
+        for i in indices:
+            if name == "reset":
+                out.append(self._reset_by_call(i, *args, **kwargs))
+                continue
+            check_call(name, args, kwargs, via)
+            member = getattr(self.sub_env(i), name)
+            out.append(member(*args, **kwargs) if callable(member) or not attributes else member)
+        return out
 
     @property
     def np_random(self) -> tuple[np.random.Generator, ...]:
@@ -286,6 +350,16 @@ class LRControlVectorEnv(VectorEnv):
         self._truncated[i] = False
         self._autoreset[i] = False
         return info
+
+    def _reset_by_call(self, i: int, *, seed=None, options=None) -> tuple[np.ndarray, dict]:
+        """``call("reset", seed=..., options=...)`` for sub-environment i: the single env's reset
+        (one seed and options, as ``SyncVectorEnv.call`` passes them to each sub-environment),
+        taken over by the batched step; the autoreset flag stays as it was (as ``SyncVectorEnv``'s
+        call leaves its own). Returns the sub-environment's ``(obs, info)``."""
+        pending = self._autoreset[i]
+        info = self._reset_one(i, seed, options)
+        self._autoreset[i] = pending
+        return self._obs[i].copy(), info
 
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict | None = None):
         """Reset all sub-environments (or those in ``options["reset_mask"]``)."""
