@@ -500,11 +500,15 @@ class Host:
     job, which run in lockstep, each with its own policy instance):
 
     * ``("load", spec, files)``: write the submission's files, remember its spec;
-    * ``("policies", family, n)``: build ``n`` instances for ``family``; answers the name and the
-      env options it asks for (checked by the grader);
+    * ``("policies", family, n)``: build ``n`` new instances for ``family`` (the previous job's
+      are dropped: never reused); answers the name and the env options it asks for (checked by
+      the grader);
     * ``("reset", family, infos, wheres)``: ``reset(info)`` of instance i with ``infos[i]``;
     * ``("act", family, items)``: ``act(obs, info)`` of instance i for each ``(i, obs, info)``;
       answers the actions as JSON (:func:`plain_action`).
+
+    This class runs the instances in its own process: the trusted baselines, in the worker. A
+    submission runs in :class:`EpisodeHost`, one process per episode.
     """
 
     def __init__(self):
@@ -532,15 +536,8 @@ class Host:
             return {"ok": True}
         if op == "policies":
             _, family, n = msg
-            built = self.policies.setdefault(family, [])
-            while len(built) < n:
-                built.append(build_policy(self.spec, family, self.loaded))
-            choices = [declared_choices(p) for p in built[:n]]
-            if any(c != choices[0] for c in choices):
-                raise PolicyError("instances of the policy ask for different env options")
-            policy = built[0]
-            return {"ok": True, "name": str(getattr(policy, "name", type(policy).__name__))[:200],
-                    "choices": choices[0]}
+            self.policies[family] = built = [build_policy(self.spec, family, self.loaded) for _ in range(n)]
+            return described(built)
         if op == "load":
             _, spec, files = msg
             _write_files(files, os.path.join(ROOT, "submission"))
@@ -559,21 +556,343 @@ class Host:
         return plain_action(action)
 
 
-def serve(commands, replies) -> None:
-    import json
+def described(built: list) -> dict:
+    """The reply to ``policies``: the name and the env options of the instances ``built``."""
+    choices = [declared_choices(p) for p in built]
+    if any(c != choices[0] for c in choices):
+        raise PolicyError("instances of the policy ask for different env options")
+    policy = built[0]
+    return {"ok": True, "name": str(getattr(policy, "name", type(policy).__name__))[:200], "choices": choices[0]}
 
-    host = Host()
+
+# ---- one process per episode -----------------------------------------------------------------
+
+#: largest reply of an episode's process (the grader's limit for the whole reply is 64 KB)
+EPISODE_REPLY_BYTES = 64 * 1024
+
+
+def _memory_error_reason() -> str:
+    return f"MemoryError: out of memory (the sandbox's memory limit{_LIMIT_NOTE})"
+
+
+_LIMIT_NOTE = ""
+
+
+class EpisodeHost:
+    """Serves one submission in the sandbox with **a fresh process per episode**, so that no
+    state of one episode reaches another: not its instance, its class attributes, the module's
+    globals, nor (between jobs) its files.
+
+    This process (the *template*) imports the policy's module once (its top-level code runs
+    here, nothing else of it: no constructor, ``reset`` or ``act``) and then forks one process
+    per episode of a job at ``policies``: each builds its own instance in its own copy of the
+    template, in a fresh folder of its own (``/tmp/work/<k>``, also its ``HOME`` and
+    ``TMPDIR``), and answers that episode's ``reset`` / ``act`` over a socket; the template
+    relays the job's lockstep messages (one message per step from the grader, one per episode
+    inside the sandbox). At the next ``policies`` (a new job) and at the end, every process of the
+    previous job is killed (in the namespaces ``kill(-1)``: all the policy's processes, its
+    daemons in their own sessions included; without namespaces its episodes' process groups),
+    ``/tmp`` is emptied but for the submission's files, which are written again, and so are
+    ``/dev/shm`` and the System V IPC objects of the sandbox's own IPC namespace."""
+
+    def __init__(self, namespaces: bool = True, grader_fds: tuple[int, ...] = ()):
+        self.namespaces = namespaces
+        self.grader_fds = grader_fds  # the pipes to the grader: closed in the episodes' processes
+        self.spec: dict | None = None
+        self.files: dict[str, bytes] = {}
+        self.loaded: dict = {}
+        self.episodes: list = []  # (pid, connection) per episode of the current job
+        self.wheres: list[str] = []
+        self.steps: list[int] = []
+        self.used = False  # processes ran since the last clean-up
+
+    # -- the grader's requests
+
+    def handle(self, msg: tuple) -> dict:
+        op = msg[0]
+        if op == "act":
+            _, family, items = msg
+            for i, obs, info in items:
+                self._send(i, ("act", obs, info))
+            actions = []
+            for i, _, _ in items:
+                reply = self._receive(i, f"act() at step {self.steps[i]}")
+                self.steps[i] += 1
+                actions.append(reply.get("action"))
+            return {"ok": True, "actions": actions}
+        if op == "reset":
+            _, family, infos, wheres = msg
+            if len(infos) != len(self.episodes):
+                raise PolicyError(f"reset of {len(infos)} episodes, {len(self.episodes)} built")
+            self.wheres, self.steps = list(wheres), [0] * len(infos)
+            for i, info in enumerate(infos):
+                self._send(i, ("reset", info, wheres[i]))
+            for i in range(len(infos)):
+                self._receive(i, "reset()")
+            return {"ok": True}
+        if op == "policies":
+            _, family, n = msg
+            return self._fork(family, int(n))
+        if op == "load":
+            _, spec, files = msg
+            self.spec, self.files = spec, dict(files)
+            _write_files(files, os.path.join(ROOT, "submission"))
+            return {"ok": True}
+        raise PolicyError(f"unknown request {op!r}")
+
+    def _send(self, i: int, msg) -> None:
+        try:
+            self.episodes[i][1].send(msg)
+        except (BrokenPipeError, OSError, IndexError):
+            pass  # its death is read with its reply
+
+    def _receive(self, i: int, what: str) -> dict:
+        import json
+
+        pid, conn = self.episodes[i]
+        try:
+            raw = conn.recv_bytes(EPISODE_REPLY_BYTES)
+            reply = json.loads(raw)
+        except (EOFError, ConnectionError):
+            raise PolicyError(f"the policy's process died in {what} ({self._where(i)}): {self._death(pid)}") from None
+        except (OSError, ValueError, RecursionError):
+            raise PolicyError(f"the policy's process sent a malformed reply in {what} ({self._where(i)})") from None
+        if not isinstance(reply, dict):
+            raise PolicyError(f"the policy's process sent a malformed reply in {what} ({self._where(i)})")
+        if not reply.get("ok"):
+            raise PolicyError(str(reply.get("reason", "unknown failure")))
+        return reply
+
+    def _where(self, i: int) -> str:
+        return self.wheres[i] if i < len(self.wheres) else f"episode {i + 1} of the job"
+
+    @staticmethod
+    def _death(pid: int) -> str:
+        import signal
+
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            return "ended"
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            name = signal.Signals(sig).name if sig in signal.valid_signals() else f"signal {sig}"
+            hint = " (out of memory or killed)" if sig == signal.SIGKILL else ""
+            return f"killed by {name}{hint}"
+        return f"exit code {os.WEXITSTATUS(status)}"
+
+    # -- episodes
+
+    def _fork(self, family: str, n: int) -> dict:
+        import gc
+
+        self.end_episodes()
+        if self.spec is None:
+            raise PolicyError("no submission loaded")
+        if self.spec.get("kind") == "object" and "obj" not in self.loaded:
+            self.loaded["obj"] = _import_target(self.spec)  # the module's top-level code, once, here
+            self.used = True
+            self.end_episodes()  # what its import started or wrote is gone before any episode
+        elif self.spec.get("kind") == "sb3":
+            import lrgym.baselines.sb3_agents  # noqa: F401 - the grader's code, loaded once
+        gc.collect()
+        gc.freeze()  # the template's objects stay shared with every episode's process (no copy by the GC)
+        from multiprocessing.connection import Pipe
+
+        self.used = True
+        for k in range(n):
+            mine, theirs = Pipe(duplex=True)
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the episode's process
+                try:
+                    mine.close()
+                    for fd in self.grader_fds:
+                        os.close(fd)
+                    for _, other in self.episodes:
+                        other.close()
+                    _episode_main(self.spec, family, self.loaded, k, theirs, self.namespaces)
+                finally:
+                    os._exit(0)
+            theirs.close()
+            self.episodes.append((pid, mine))
+        built = [self._receive(k, "the constructor") for k in range(n)]
+        if any(b.get("choices") != built[0].get("choices") for b in built):
+            raise PolicyError("instances of the policy ask for different env options")
+        return {"ok": True, "name": built[0].get("name"), "choices": built[0].get("choices")}
+
+    def end_episodes(self) -> None:
+        """Kill every process of the previous job and clean what they left (see the class)."""
+        for _, conn in self.episodes:
+            try:
+                conn.close()
+            except OSError:
+                pass
+        pids = [pid for pid, _ in self.episodes]
+        self.episodes, self.wheres, self.steps = [], [], []
+        if not self.used:
+            return
+        _kill_all(pids, self.namespaces)
+        _clean_files(self.files, self.namespaces)
+        self.used = False
+
+
+def _kill_all(pids: list[int], namespaces: bool) -> None:
+    """Kill the episodes' processes and everything they started; reap this process's children."""
+    import errno
+    import signal
+    import time
+
+    if namespaces:  # every process this one may signal in the PID namespace but itself and PID 1
+        for _ in range(1000):
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except OSError as exc:
+                if exc.errno == errno.ESRCH:
+                    break
+            _reap()
+            time.sleep(0.001)
+    else:  # no PID namespace: kill(-1) would reach the grader's user's processes; the episodes' groups only
+        for pid in pids:
+            for target in (-pid, pid):
+                try:
+                    os.kill(target, signal.SIGKILL)
+                except OSError:
+                    pass
+    for pid in pids:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+    _reap()
+
+
+def _reap() -> None:
     while True:
         try:
-            msg = commands.recv()
-        except (EOFError, OSError):
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
             return
+        if pid == 0:
+            return
+
+
+def _clean_files(files: dict[str, bytes], namespaces: bool) -> None:
+    """Empty the policy's ``/tmp`` (its scratch folder without namespaces) but for the submission's
+    files, written again as they came; in the namespaces also ``/dev/shm`` and the System V IPC
+    objects (its own IPC namespace)."""
+    import shutil
+
+    folders = [ROOT] + (["/dev/shm"] if namespaces else [])
+    for folder in folders:
         try:
-            reply = host.handle(msg)
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(folder, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                _make_removable(path)
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+    _write_files(files, os.path.join(ROOT, "submission"))
+    os.makedirs(os.path.join(ROOT, "work"), mode=0o700, exist_ok=True)
+    for folder in _KEEP_FOLDERS:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    if namespaces:
+        _remove_ipc()
+
+
+#: folders the sandbox made for the policy outside ``work`` (Numba's cache), made again when cleaned
+_KEEP_FOLDERS: list[str] = []
+
+
+def _make_removable(path: str) -> None:
+    import stat
+
+    for top, dirs, _ in os.walk(path, onerror=lambda e: None):
+        for d in dirs:
+            try:
+                full = os.path.join(top, d)
+                if not os.path.islink(full):
+                    os.chmod(full, 0o700)
+            except OSError:
+                pass
+    try:
+        os.chmod(path, stat.S_IRWXU)
+    except OSError:
+        pass
+
+
+def _remove_ipc() -> None:
+    """Remove every System V shared-memory segment, message queue and semaphore set this
+    process may (the sandbox's IPC namespace is its own: they are the policy's)."""
+    import ctypes
+
+    libc = _libc()
+    for name, remove in (("shm", lambda i: libc.shmctl(i, 0, None)), ("msg", lambda i: libc.msgctl(i, 0, None)),
+                         ("sem", lambda i: libc.semctl(i, 0, 0, ctypes.c_int(0)))):
+        try:
+            with open(f"/proc/sysvipc/{name}") as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) > 1 and fields[1].isdigit():
+                remove(int(fields[1]))
+
+
+def _episode_main(spec: dict, family: str, loaded: dict, k: int, conn, namespaces: bool) -> None:
+    """One episode's process: build the instance in a folder of its own, then answer ``reset``
+    and ``act`` for it until the template closes the connection."""
+    import json
+
+    if not namespaces:
+        os.setpgid(0, 0)  # killed as a group when its job ends (no PID namespace there)
+    work = os.path.join(ROOT, "work", str(k))
+    os.makedirs(work, mode=0o700, exist_ok=True)
+    os.chdir(work)
+    os.environ.update(HOME=work, TMPDIR=work)
+    import tempfile
+
+    tempfile.tempdir = None
+    policy, step, where = None, 0, f"episode {k + 1} of the job"
+    while True:
+        try:
+            if policy is None:
+                reply = {"ok": True}
+                policy = build_policy(spec, family, loaded)
+                reply = described([policy])
+            else:
+                try:
+                    msg = conn.recv()
+                except (EOFError, OSError):
+                    return
+                if msg[0] == "reset":
+                    _, info, where = msg
+                    try:
+                        policy.reset(info)
+                    except BaseException as exc:  # noqa: BLE001
+                        raise PolicyError(f"policy raised in reset() ({where}): {describe(exc)}\n"
+                                          f"{traceback_text(exc, skip=1)}") from None
+                    step, reply = 0, {"ok": True}
+                else:
+                    _, obs, info = msg
+                    try:
+                        action = policy.act(obs, info)
+                    except BaseException as exc:  # noqa: BLE001
+                        raise PolicyError(f"policy raised in act() at step {step} ({where}): "
+                                          f"{describe(exc)}\n{traceback_text(exc, skip=1)}") from None
+                    step += 1
+                    reply = {"ok": True, "action": plain_action(action)}
         except PolicyError as exc:
             reply = {"ok": False, "reason": truncate(str(exc))}
         except MemoryError:
-            reply = {"ok": False, "reason": "MemoryError: out of memory (the sandbox's memory limit)"}
+            reply = {"ok": False, "reason": _memory_error_reason()}
         except BaseException as exc:  # noqa: BLE001 - everything a policy can throw is a result
             reply = {"ok": False, "reason": truncate(f"error: {describe(exc)}\n{traceback_text(exc)}")}
         try:
@@ -581,9 +900,42 @@ def serve(commands, replies) -> None:
         except (TypeError, ValueError) as exc:
             data = json.dumps({"ok": False, "reason": f"unencodable reply: {exc}"}).encode()
         try:
-            replies.send_bytes(data)
+            conn.send_bytes(data)
         except (BrokenPipeError, OSError):
             return
+        if policy is None or not reply.get("ok"):
+            return  # it failed: the job fails with this reply
+
+
+def serve(commands, replies, host=None) -> None:
+    import json
+
+    host = host if host is not None else Host()
+    try:
+        while True:
+            try:
+                msg = commands.recv()
+            except (EOFError, OSError):
+                return
+            try:
+                reply = host.handle(msg)
+            except PolicyError as exc:
+                reply = {"ok": False, "reason": truncate(str(exc))}
+            except MemoryError:
+                reply = {"ok": False, "reason": _memory_error_reason()}
+            except BaseException as exc:  # noqa: BLE001 - everything a policy can throw is a result
+                reply = {"ok": False, "reason": truncate(f"error: {describe(exc)}\n{traceback_text(exc)}")}
+            try:
+                data = json.dumps(reply).encode()
+            except (TypeError, ValueError) as exc:
+                data = json.dumps({"ok": False, "reason": f"unencodable reply: {exc}"}).encode()
+            try:
+                replies.send_bytes(data)
+            except (BrokenPipeError, OSError):
+                return
+    finally:
+        if isinstance(host, EpisodeHost):
+            host.end_episodes()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -604,8 +956,12 @@ def main(argv: list[str] | None = None) -> None:
         import resource
 
         if cfg.get("memory_mb"):
+            global _LIMIT_NOTE
             limit = int(cfg["memory_mb"] * 1024 * 1024)
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+            _LIMIT_NOTE = f" of {cfg['memory_mb']:g} MB"
+        if cfg.get("namespaces") and cfg.get("numba_cache"):
+            _KEEP_FOLDERS.append(cfg["numba_cache"])
         reply = {"ok": True, "sandbox": applied}
     except BaseException as exc:  # noqa: BLE001
         reply = {"ok": False, "reason": f"the sandbox could not be set up: {describe(exc)}"}
@@ -614,7 +970,7 @@ def main(argv: list[str] | None = None) -> None:
     replies.send_bytes(json.dumps(reply).encode())
     if not reply["ok"]:
         os._exit(3)
-    serve(commands, replies)
+    serve(commands, replies, EpisodeHost(namespaces=bool(cfg.get("namespaces")), grader_fds=(cmd_fd, reply_fd)))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,10 @@ per step for all of them) and records the trajectories itself. The policy answer
 
 * a submission runs in its own sandboxed process (:mod:`lrgym.leaderboard.sandbox`,
   :mod:`lrgym.leaderboard.policy_host`), started once per worker and ended (with everything it
-  started) when the worker is done with it; it sees copies of the observation and of the
+  started) when the worker is done with it; inside it every episode runs in a fresh process
+  forked from a template that has imported the policy's module and run nothing else of it, and
+  each job's processes, files and IPC objects are gone before the next job
+  (:class:`~lrgym.leaderboard.policy_host.EpisodeHost`); it sees copies of the observation and of the
   whitelisted info, and its answers are validated here;
 * the trusted baselines run in the worker itself through the same request handler
   (:class:`~lrgym.leaderboard.policy_host.Host`), so both paths give the same actions.
@@ -317,28 +320,27 @@ class _State:
 # ---- jobs ---------------------------------------------------------------------------------------
 
 
-def _describe_policy(channel, family: str, n: int, cache: dict, job: dict) -> tuple[str, dict]:
+def _describe_policy(channel, family: str, n: int, job: dict) -> tuple[str, dict]:
     """(name, env keywords) of the policy for ``family``: the suite's settings plus its allowed
-    choices; builds ``n`` instances of it."""
+    choices; builds ``n`` new instances of it, one per episode of the job (never reused from an
+    earlier job: in the sandbox each in a fresh process, :class:`~lrgym.leaderboard.policy_host.EpisodeHost`)."""
     from lrgym.leaderboard.settings import SettingsError, episode_kwargs_from
     from lrgym.leaderboard.text import clean
 
-    if cache.get(family, (None, None, 0))[2] < n:
-        reply = channel.request(("policies", family, n))
-        try:
-            kwargs = episode_kwargs_from(job["env_kwargs"], reply.get("choices") or {}, job.get("optimizers"))
-        except SettingsError as exc:
-            raise PolicyError(f"invalid policy settings: {clean(str(exc))}") from None
-        cache[family] = (clean(str(reply.get("name") or "policy"), keep_newlines=False)[:100], kwargs, n)
-    return cache[family][:2]
+    reply = channel.request(("policies", family, n))
+    try:
+        kwargs = episode_kwargs_from(job["env_kwargs"], reply.get("choices") or {}, job.get("optimizers"))
+    except SettingsError as exc:
+        raise PolicyError(f"invalid policy settings: {clean(str(exc))}") from None
+    return clean(str(reply.get("name") or "policy"), keep_newlines=False)[:100], kwargs
 
 
 def _episodes(job: dict, state: _State) -> dict:
     """Every (instance, seed) of the job, in lockstep; trajectories instance by instance."""
     family = job["family"]
     runs = [(int(k), int(s)) for k in job["instances"] for s in job["seeds"]]
-    channel, source_hash, described = state.channel(job["policy"], job.get("sandbox"), family)
-    name, kwargs = _describe_policy(channel, family, len(runs), described, job)
+    channel, source_hash, _ = state.channel(job["policy"], job.get("sandbox"), family)
+    name, kwargs = _describe_policy(channel, family, len(runs), job)
     try:
         envs = state.envs_for(kwargs, len(runs))
     except (ValueError, TypeError) as exc:

@@ -67,10 +67,11 @@ def test_the_policy_sees_a_private_machine(tmp_path):
     facts = _probe(tmp_path, read=[str(store), os.path.expanduser("~/.bashrc")],
                    write=[str(store), os.path.abspath(shipped), grader_file, "/usr/probe.txt"])
     assert facts["network"] is False
-    assert facts["pids"] == [1, 2]  # its namespace's init and itself: no grader, no other entry
+    # its namespace's init, the host (the episodes' template) and itself: no grader, no other entry
+    assert facts["pids"] == [1, 2, 3]
     assert not any(facts["read"].values()) and not any(facts["exists"].values())
     assert not any(facts["write"].values())
-    assert facts["tmp_writable"] and facts["cwd"] == "/tmp/work"
+    assert facts["tmp_writable"] and facts["cwd"] == "/tmp/work/0"  # episode 0's own folder
     assert facts["nofile"] == Limits().open_files and facts["fsize"] == Limits().file_mb << 20
     assert facts["as"] == 1500 << 20
     assert "LRGYM_STORE" not in facts["env"] and "LRGYM_CACHE" not in facts["env"]
@@ -92,7 +93,7 @@ def test_an_ordinary_users_sandbox(tmp_path, monkeypatch):
         facts = _probe(tmp_path, read=[str(store)], write=[os.path.abspath(shipped), os.path.abspath(__file__)])
     finally:
         mode.cache_clear()
-    assert facts["uid"] == 0 and facts["pids"] == [1, 2] and facts["network"] is False
+    assert facts["uid"] == 0 and facts["pids"] == [1, 2, 3] and facts["network"] is False
     assert not any(facts["read"].values()) and not any(facts["write"].values())
     assert facts["tmp_writable"]
 
