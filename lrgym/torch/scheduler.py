@@ -86,6 +86,9 @@ optimizer and model checkpoint themselves as usual)::
     sched = PolicyScheduler(opt, make_baseline("plateau"), horizon=50, ...)   # built as before
     sched.load_state_dict(ckpt["sched"])           # continues the saved run to the bit
 
+Saved between ``optimizer.step()`` and ``step(loss)``, the state holds the gradient of the update
+taken but not yet told (the resumed model has no ``p.grad``).
+
 The policy's state is saved with the scheduler's: its own ``state_dict()`` / ``load_state_dict()``
 if it has both, else its attributes, NumPy arrays as tensors (:mod:`lrgym.torch.checkpoint`
 lists what can be saved; anything else raises ``TypeError`` naming the attribute).
@@ -273,6 +276,7 @@ class PolicyScheduler:
         self.last_reward = 0.0
         self._snapshot = None
         self._opt_steps = 0  # optimizer.step() calls since the last step(): 0 = the update was skipped
+        self._pending_grad = None  # the flat gradient of that update, when a checkpoint brought it (load_state_dict)
         self._warned_skip = False
         self._hooks = self._register_hooks()
 
@@ -309,6 +313,7 @@ class PolicyScheduler:
                 "(e.g. F.cross_entropy(output, target, reduction='none')) or their mean, a tensor or a number. "
                 "Call it after every optimizer.step(), not once per epoch: the policy observes each update")
         stepped, self._opt_steps = self._opt_steps > 0 or self._hooks is None, 0
+        pending_grad, self._pending_grad = self._pending_grad, None
         if self.monitor.done:
             self.last_epoch += stepped
             return
@@ -318,7 +323,7 @@ class PolicyScheduler:
             return  # nothing changed: no update to observe (a non-finite loss still ends the run)
         self.last_epoch += 1
         params = self.params
-        grad = flat_grad(params)
+        grad = pending_grad if pending_grad is not None else flat_grad(params)
         # after an undone first step prev_grad is empty: no pair for this update (the env's update
         # counter, restored to 0, says the same), as TrainingMonitor.record_update documents
         self.monitor.record_update(losses, grad, params_finite(params))
@@ -373,8 +378,10 @@ class PolicyScheduler:
         self._check_lrs()
 
     def _after_update(self) -> None:
-        """After ``optimizer.step()`` ran (hook): the update was taken."""
+        """After ``optimizer.step()`` ran (hook): the update was taken. Its gradient is in
+        ``p.grad``: a pending one loaded from a checkpoint is superseded."""
         self._opt_steps += 1
+        self._pending_grad = None
 
     def _adopt_new_groups(self) -> None:
         """Groups added by ``optimizer.add_param_group`` after construction get the policy's LR times
@@ -505,9 +512,11 @@ class PolicyScheduler:
         """Everything but the optimizer and the model (checkpoint those with their own
         ``state_dict()``): counters, LR, the monitor's statistics, the step being undone (bold
         driver) and the policy's state, and whether an ``optimizer.step()`` ran that ``step(loss)``
-        has not been told about yet: saved at any point of the loop, also between the two calls,
-        the loaded scheduler continues exactly. Plain data and tensors only, so ``torch.save`` then
-        ``torch.load`` with its default ``weights_only=True`` read it back
+        has not been told about yet, with that update's gradient (``pending_grad``, the flat
+        float64 vector :func:`flat_grad` reads; None when no update is pending): saved at any point
+        of the loop, also between the two calls, the loaded scheduler continues exactly, also into
+        a fresh model and optimizer whose ``p.grad`` is None. Plain data and tensors only, so
+        ``torch.save`` then ``torch.load`` with its default ``weights_only=True`` read it back
         (:mod:`lrgym.torch.checkpoint`).
 
         The policy's state: what its ``state_dict()`` returns if it has ``state_dict()`` and
@@ -529,8 +538,18 @@ class PolicyScheduler:
             # optimizer.step() ran since the last step(loss): saved between the two, the next step(loss)
             # after loading must record that update, as it would have without the round trip
             "opt_steps": int(self._opt_steps),
+            "pending_grad": self._pending_grad_tensor(),
             "warned_skip": bool(self._warned_skip),
         }
+
+    def _pending_grad_tensor(self) -> torch.Tensor | None:
+        """The gradient of the update taken but not yet told (``step(loss)`` reads it from ``p.grad``,
+        which a resumed model does not have), as a float64 CPU tensor; None when none is pending
+        (or the run is over: ``step`` then reads no gradient)."""
+        if self._opt_steps == 0 or self.monitor.done:
+            return None
+        grad = self._pending_grad if self._pending_grad is not None else flat_grad(self.params)
+        return torch.from_numpy(np.array(grad, dtype=np.float64))  # a copy
 
     def _policy_state(self):
         if _has_state_dict(self.policy):
@@ -545,7 +564,8 @@ class PolicyScheduler:
         LRs and observations of the run that was saved, to the bit. Build the scheduler with the
         same kind of policy, built the same way (its state is loaded into it, as
         ``nn.Module.load_state_dict`` loads into a module), on an optimizer with as many parameter
-        groups; load the model's, the optimizer's and this state in any order."""
+        groups; load the model's, the optimizer's and this state in any order. A state of an
+        older lrgym (no ``pending_grad``) still loads."""
         missing = [key for key in self._KEYS if key not in state]
         if missing:
             raise ValueError(f"not a PolicyScheduler state: missing {missing}; valid: a dict from state_dict()")
@@ -566,6 +586,8 @@ class PolicyScheduler:
         self.last_reward = float(state["last_reward"])
         self._snapshot = snapshot
         self._opt_steps = int(state.get("opt_steps", 0))  # absent from an older lrgym's state
+        pending = state.get("pending_grad")  # absent from an older lrgym's state: p.grad is read
+        self._pending_grad = None if pending is None else pending.detach().to("cpu", torch.float64).numpy().copy()
         self._warned_skip = bool(state.get("warned_skip", self._warned_skip))
         self._apply_lr()
 

@@ -9,7 +9,8 @@
   tracker (reference: ``state_dict()`` copies taken at that point, compared with ``torch.equal``).
 * ``state_dict()`` / ``load_state_dict()`` into a fresh scheduler at any point of the loop, also
   between ``opt.step()`` and ``sched.step()``, continues the run to the bit (reference: the same
-  loop without the round trip).
+  loop without the round trip) — also a real resume, where the model and the optimizer are fresh
+  objects too (their ``p.grad`` None) and all three states come from one weights-only checkpoint.
 """
 
 from __future__ import annotations
@@ -156,13 +157,16 @@ POLICIES = {
 HORIZON, INNER = 6, 3
 
 
-def _loop(policy_name, cut=None, where=None):
+def _loop(policy_name, cut=None, where=None, resume=False, momentum=0.0):
     """The LRs, observations and update counts after every update of one run; with ``cut``, the
     scheduler's state goes through ``torch.save`` / ``torch.load(weights_only=True)`` into a fresh
-    scheduler (fresh policy, built as the first) at update ``cut``, ``where`` in the loop."""
+    scheduler (fresh policy, built as the first) at update ``cut``, ``where`` in the loop. With
+    ``resume``, a real resume: the model, the optimizer and the scheduler are all built anew (the
+    model from another seed, so nothing carries over; no ``p.grad``) and load the three states of
+    one checkpoint, in the README's order."""
     X, y = _blobs(n=160, seed=1)
     model = _bn_model(seed=3)
-    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=momentum)
 
     def make():
         with warnings.catch_warnings():
@@ -172,11 +176,20 @@ def _loop(policy_name, cut=None, where=None):
                                    model=model)
 
     def round_trip(sched):
+        nonlocal model, opt
         buf = io.BytesIO()
-        torch.save(sched.state_dict(), buf)
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict()}, buf)
         buf.seek(0)
+        ckpt = torch.load(buf, weights_only=True)
+        if resume:
+            model = _bn_model(seed=99)
+            opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=momentum)
+            assert all(p.grad is None for p in model.parameters())
         fresh = make()
-        fresh.load_state_dict(torch.load(buf, weights_only=True))
+        if resume:
+            model.load_state_dict(ckpt["model"])
+            opt.load_state_dict(ckpt["opt"])
+        fresh.load_state_dict(ckpt["sched"])
         return fresh
 
     sched, trace = make(), []
@@ -209,6 +222,51 @@ def test_a_state_dict_round_trip_anywhere_in_the_loop_continues_the_run_exactly(
         assert any(rejected for *_, rejected in reference)  # undos, restoring the snapshot's buffers
     for cut in (INNER - 1, INNER + 1, 2 * INNER):  # last update of a step, inside one, first of one
         assert _loop(policy_name, cut, where) == reference, cut
+
+
+@pytest.mark.parametrize("where", ["before opt.step", "between opt.step and sched.step", "after sched.step"])
+@pytest.mark.parametrize("policy_name", list(POLICIES))
+def test_a_checkpoint_resumed_into_a_fresh_model_optimizer_and_scheduler_continues_the_run_exactly(
+        policy_name, where):
+    """The README's resume: build the model, optimizer and scheduler anew and load the three states
+    of one weights-only checkpoint. Saved between ``opt.step()`` and ``sched.step(loss)``, the
+    fresh model has no ``p.grad``: the pending update's gradient was read as zeros (a wrong cosine
+    and norm for that update, and observations that differed from there on); it is now part of
+    the scheduler's state. Reference: the same loop without the round trip, to the bit."""
+    reference = _loop(policy_name, momentum=0.9)
+    assert len({lr[0] for lr, *_ in reference}) > 1  # the LR moves
+    for cut in (INNER - 1, INNER + 1, 2 * INNER):  # last update of a step, inside one, first of one
+        assert _loop(policy_name, cut, where, resume=True, momentum=0.9) == reference, cut
+
+
+def test_a_scheduler_state_without_the_pending_gradient_still_loads():
+    """A state of an older lrgym has no ``pending_grad`` (nor ``horizon``, ``updates_per_step``,
+    ``warned_no_grad``): it loads, and with the same model (its ``p.grad`` still there) continues
+    as before. Reference: the uninterrupted run."""
+    X, y = _blobs(n=160, seed=1)
+    runs = []
+    for cut in (None, 4):
+        model = _bn_model(seed=3)
+        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        sched = PolicyScheduler(opt, POLICIES["hypergradient"](), horizon=HORIZON, updates_per_step=INNER)
+        trace = []
+        for k in range(HORIZON * INNER):
+            rows = (16 * k + torch.arange(16)) % len(X)
+            opt.zero_grad()
+            losses = torch.nn.functional.cross_entropy(model(X[rows]), y[rows], reduction="none")
+            losses.mean().backward()
+            opt.step()
+            if k == cut:
+                state = sched.state_dict()
+                assert state["pending_grad"].dtype == torch.float64
+                for key in ("pending_grad", "horizon", "updates_per_step", "warned_no_grad"):
+                    state.pop(key, None)  # the keys newer than an older lrgym's state
+                sched = PolicyScheduler(opt, POLICIES["hypergradient"](), horizon=HORIZON, updates_per_step=INNER)
+                sched.load_state_dict(state)
+            sched.step(losses.detach())
+            trace.append((sched.get_last_lr(), sched.last_obs.tolist(), sched.last_epoch))
+        runs.append(trace)
+    assert runs[1] == runs[0]
 
 
 def test_an_undo_puts_a_saved_number_lr_into_a_float64_tensor_lr_at_full_precision():
