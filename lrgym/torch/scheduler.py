@@ -52,9 +52,10 @@ What it measures:
   every update, so ``step()`` without a loss, epoch style, raises ``TypeError``.
 
 Only updates taken are observed: ``step(loss)`` after an ``optimizer.step()`` that did not run
-(``torch.amp.GradScaler`` skips it while the gradients overflow; optimizer step hooks tell) is
-not an update, warned once, and not counted, unless its loss is non-finite or over the cap,
-which ends the run as divergence.
+(``torch.amp.GradScaler`` skips it while the gradients overflow; optimizer step hooks tell) or
+that skipped its update itself (a ``fused=True`` optimizer, which ``GradScaler`` always calls,
+with ``optimizer.found_inf`` set) is not an update, warned once, and not counted, unless its
+loss is non-finite or over the cap, which ends the run as divergence.
 
 LR: the policy's LR is set on the first parameter group; other groups keep their initial ratio
 to it (like ``LambdaLR``'s per-group base LRs); a group added later with
@@ -179,6 +180,20 @@ def measure(train_loss_fn, val_fn) -> tuple[float | None, float | None, float]:
 #: owns the optimizer's LRs (an older one, still referenced somewhere such as a notebook's output
 #: history, must not refuse the newer one's LRs). Kept here, not as an attribute of the optimizer.
 _OWNERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _skipped_inside(optimizer) -> bool:
+    """Whether the ``optimizer.step()`` running now skips its update for an AMP overflow.
+
+    An optimizer that handles AMP scaling itself (``fused=True`` SGD, Adam, AdamW: torch's
+    ``_step_supports_amp_scaling``) is always called by ``GradScaler.step``, which sets
+    ``optimizer.found_inf`` (nonzero: the scaled gradients overflowed) and ``optimizer.grad_scale``
+    for that call only (it deletes them afterwards); the fused kernel then leaves the parameters
+    and the state as they were. Other optimizers are not called at all on an overflow, and have no
+    ``found_inf``. (Reading it synchronises a device, as ``GradScaler``'s own check of the unfused
+    path does on every step.)"""
+    found_inf = getattr(optimizer, "found_inf", None)
+    return isinstance(found_inf, torch.Tensor) and bool(found_inf.item() != 0)
 
 
 def _runs_step_hooks(optimizer) -> bool:
@@ -378,8 +393,12 @@ class PolicyScheduler:
         self._check_lrs()
 
     def _after_update(self) -> None:
-        """After ``optimizer.step()`` ran (hook): the update was taken. Its gradient is in
-        ``p.grad``: a pending one loaded from a checkpoint is superseded."""
+        """After ``optimizer.step()`` ran (hook): the update was taken, unless the optimizer itself
+        skipped it for an AMP overflow (:func:`_skipped_inside`): that one is not counted, exactly as
+        an update ``GradScaler`` does not run at all. A taken update's gradient is in ``p.grad``:
+        a pending one loaded from a checkpoint is superseded."""
+        if _skipped_inside(self.optimizer):
+            return
         self._opt_steps += 1
         self._pending_grad = None
 

@@ -395,3 +395,51 @@ def test_a_scheduler_built_anew_on_the_optimizer_owns_its_lrs():
         torch.testing.assert_close(w.detach(), before - 0.05 * w.grad, rtol=0, atol=1e-7)
         new.step(loss.detach())
     assert new.last_epoch == 3 and not old.done
+
+
+def _overflow_run(optimizer, fused: bool):
+    """A GradScaler run whose 2nd update overflows (its loss × 1e6 at a 2**127 scale): the trace
+    after every ``sched.step`` and the 'did not run' notes."""
+    g = torch.Generator().manual_seed(7)
+    X, y = torch.randn(32, 8, generator=g), torch.randint(0, 2, (32,), generator=g)
+    torch.manual_seed(0)
+    model = torch.nn.Linear(8, 2)
+    opt = optimizer(model.parameters(), lr=1e-2, fused=fused)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**127)
+    trace = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sched = PolicyScheduler(opt, make_baseline("hypergradient"), horizon=HORIZON, updates_per_step=2,
+                                lr_init=1e-2)
+        for k in range(2 * HORIZON + 1):
+            opt.zero_grad()
+            losses = torch.nn.functional.cross_entropy(model(X), y, reduction="none")
+            scaler.scale(losses.mean() * (1e6 if k == 1 else 1.0)).backward()
+            scaler.step(opt)
+            scaler.update()
+            sched.step(losses.detach())
+            trace.append((sched.last_epoch, sched.last_obs.tolist(), sched.get_last_lr()))
+    notes = [str(w.message) for w in caught if "did not run" in str(w.message)]
+    return trace, notes, model.weight.detach().clone()
+
+
+@pytest.mark.parametrize("optimizer", [torch.optim.SGD, torch.optim.Adam], ids=["SGD", "Adam"])
+def test_an_update_a_fused_optimizer_skips_for_an_overflow_is_not_recorded(optimizer):
+    """``fused=True`` optimizers scale for AMP themselves: ``GradScaler.step`` always calls their
+    ``step()`` (with ``optimizer.found_inf`` set) and the fused kernel skips the update. That update
+    was counted and its inf/NaN gradient observed (NaN features, an LR driven to lr_min). It is
+    not recorded, warned once, as the unfused run does. Reference: the ``fused=False`` run."""
+    unfused, unfused_notes, w_unfused = _overflow_run(optimizer, fused=False)
+    fused, fused_notes, w_fused = _overflow_run(optimizer, fused=True)
+    assert unfused[1][0] == unfused[0][0] == 1  # the overflowing update is skipped, not counted
+    assert len(unfused_notes) == len(fused_notes) == 1
+    assert [epoch for epoch, *_ in fused] == [epoch for epoch, *_ in unfused]
+    assert np.isfinite(fused[-1][1]).all()
+    if optimizer is torch.optim.SGD:  # the fused SGD kernel computes what the foreach one does
+        assert fused == unfused
+        assert torch.equal(w_fused, w_unfused)
+        return
+    for (_, obs_f, lrs_f), (_, obs, lrs) in zip(fused, unfused):  # Adam's fused arithmetic: last bits differ
+        np.testing.assert_allclose(obs_f, obs, rtol=1e-5, atol=1e-6)
+        assert lrs_f == pytest.approx(lrs, rel=1e-6)
+    torch.testing.assert_close(w_fused, w_unfused)
