@@ -61,8 +61,17 @@ def set_group_lr(group: dict, lr: float) -> None:
         group["lr"] = float(lr)
 
 
-def lr_ratio(lr, first) -> float:
-    """A parameter group's LR over the first group's, as a Python float (1 when the first is 0):
-    the factor by which that group's LR follows the policy's, which sets the first group's."""
-    first = float(first)
-    return float(lr) / first if first else 1.0
+def reference_lr(lrs) -> float:
+    """The LR the policy's LR is set on: the first nonzero LR of ``lrs`` (the parameter groups'
+    LRs in order), as a Python float; 0.0 if every one is 0. A first group at LR 0 (a frozen
+    backbone) is not the reference: the policy drives the first group that trains."""
+    return next((float(lr) for lr in lrs if float(lr) != 0.0), 0.0)
+
+
+def lr_ratios(lrs) -> list[float]:
+    """Every parameter group's LR over :func:`reference_lr` (Python floats): the factor by which
+    that group's LR follows the policy's. A group at LR 0 stays at 0, as under ``LambdaLR``; if
+    every LR is 0 there is no reference, and every ratio is 1 (every group gets the policy's LR)."""
+    lrs = [float(lr) for lr in lrs]
+    reference = reference_lr(lrs)
+    return [lr / reference if reference else 1.0 for lr in lrs]

@@ -41,10 +41,10 @@ optimizer name / dict / :class:`~lrgym.optim.OptimizerConfig` (built by
 :func:`lrgym.torch.make_optimizer`) or a callable ``(params, lr) -> torch.optim.Optimizer``; a
 tensor LR it builds (``Adam(params, lr=torch.tensor(lr), capturable=True)``) stays that tensor,
 filled in place with each step's LR, as ``torch.optim.lr_scheduler`` does. The LR is the first
-parameter group's; a callable's other groups keep the ratio of their LR to the first group's that
-the callable gave them (``lambda params, lr: SGD([{"params": body}, {"params": head, "lr": 10 * lr}],
-lr=lr)`` trains the head at ten times the policy's LR), as :class:`~lrgym.torch.PolicyScheduler`
-does.
+parameter group's with a nonzero LR; a callable's other groups keep the ratio of their LR to that
+group's that the callable gave them (``lambda params, lr: SGD([{"params": body}, {"params": head,
+"lr": 10 * lr}], lr=lr)`` trains the head at ten times the policy's LR; a group built with
+``"lr": 0.0``, a frozen backbone, stays at 0), as :class:`~lrgym.torch.PolicyScheduler` does.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ from lrgym.settings import (
     positive_int,
     resolve_lr_init,
 )
-from lrgym.torch._tensors import flat_grad, losses_array, lr_ratio, params_finite, set_group_lr
+from lrgym.torch._tensors import flat_grad, losses_array, lr_ratios, params_finite, set_group_lr
 from lrgym.torch.optim import make_optimizer
 
 __all__ = ["TorchTrainingEnv"]
@@ -276,8 +276,7 @@ class TorchTrainingEnv(gym.Env):
             self.optimizer = self.make_optimizer(params, self.lr)
         else:
             self.optimizer = make_optimizer(params, self.optimizer_config, self.lr)
-        first = self.optimizer.param_groups[0]["lr"]
-        self._lr_ratios = [lr_ratio(group["lr"], first) for group in self.optimizer.param_groups]
+        self._lr_ratios = lr_ratios(group["lr"] for group in self.optimizer.param_groups)
         train, val, metric = self._measure()
         self._v0 = val
         obs = self.monitor.start(self.lr, train, val, self._metric(val, metric))

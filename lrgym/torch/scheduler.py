@@ -29,9 +29,9 @@ policy owns the LR from the first update on, as in the env. The scheduler sets e
 at construction, before your first update: a ``log_lr`` policy picks its LR itself; a
 ``discrete`` policy multiplies the start LR ``lr_init`` by its factors, and that start is the
 ``lr_init`` argument, else the policy's ``lr_init``, else the env's default (1e-2; 1e-3 for
-Adam and RMSprop). When that default replaces a different optimizer LR, a ``UserWarning`` says
-so; pass ``lr_init=opt.param_groups[0]["lr"]`` to start from yours. The optimizer's LR still
-sets the ratio between parameter groups.
+Adam and RMSprop). When that default replaces a different optimizer LR (the first group's with a
+nonzero LR), a ``UserWarning`` says so; pass ``lr_init=opt.param_groups[0]["lr"]`` to start from
+yours. The optimizer's LR still sets the ratio between parameter groups.
 
 What it measures:
 
@@ -57,12 +57,14 @@ that skipped its update itself (a ``fused=True`` optimizer, which ``GradScaler``
 with ``optimizer.found_inf`` set) is not an update, warned once, and not counted, unless its
 loss is non-finite or over the cap, which ends the run as divergence.
 
-LR: the policy's LR is set on the first parameter group; other groups keep their initial ratio
-to it (like ``LambdaLR``'s per-group base LRs); a group added later with
-``optimizer.add_param_group`` gets its own LR's ratio to the first group's initial LR, from its
-first update. The policy owns the LR: until ``done``, an update at an LR something else set
-(another scheduler on the optimizer, a ``LinearLR`` warm-up) is refused with a ``RuntimeError``
-before it runs; PolicyScheduler is not chainable (``ChainedScheduler``, ``SequentialLR``). After ``horizon`` steps, or once training
+LR: the policy's LR is set on the first parameter group with a nonzero LR (the reference group);
+every group keeps its initial LR's ratio to the reference's (like ``LambdaLR``'s per-group base
+LRs), so a group at LR 0, a frozen backbone, stays at 0 (if every group's LR is 0, every group
+gets the policy's LR); a group added later with ``optimizer.add_param_group`` gets its own LR's
+ratio to the reference group's initial LR, from its first update. The policy owns the LR: until
+``done``, an update at an LR something else set (another scheduler on the optimizer, a
+``LinearLR`` warm-up) is refused with a ``RuntimeError`` before it runs; PolicyScheduler is not
+chainable (``ChainedScheduler``, ``SequentialLR``). After ``horizon`` steps, or once training
 diverged (a non-finite or capped loss, non-finite parameters), the policy is no longer asked and
 the LR stays (``sched.done``). A policy with the env's ``rejection_threshold`` (the bold driver)
 gets its step undone as in the env: the parameters and the optimizer's state are restored, and,
@@ -122,7 +124,14 @@ from lrgym.settings import (
 )
 from lrgym.tasks.base import S_TRAIN_LOSS
 from lrgym.tasks.stats import is_bad
-from lrgym.torch._tensors import flat_grad, losses_array, lr_ratio, params_finite, set_group_lr  # noqa: F401 (flat_grad: lrgym.torch.flat_grad)
+from lrgym.torch._tensors import (  # noqa: F401 (flat_grad: lrgym.torch.flat_grad)
+    flat_grad,
+    losses_array,
+    lr_ratios,
+    params_finite,
+    reference_lr,
+    set_group_lr,
+)
 from lrgym.torch.checkpoint import TAG, class_name, from_checkpoint, get_object_state, set_object_state, to_checkpoint
 
 __all__ = ["PolicyScheduler", "check_policy", "flat_grad", "measure"]
@@ -263,7 +272,7 @@ class PolicyScheduler:
                 f"(torch.optim.{TORCH_CLASS[self.policy_optimizer]}), it drives a {type(optimizer).__name__} here; "
                 "lrgym.torch.make_optimizer(params, policy.optimizer) builds the matching one", stacklevel=2)
         self.ignored_options = sorted(set(kwargs) - set(SUPPORTED_OPTIONS))
-        given_lr = float(optimizer.param_groups[0].get("initial_lr", optimizer.param_groups[0]["lr"]))
+        given_lr = reference_lr(g.get("initial_lr", g["lr"]) for g in optimizer.param_groups)
         if lr_init is None:
             lr_init = kwargs.get("lr_init")
             if (lr_init is None and self.action_mode == "discrete"
@@ -284,8 +293,7 @@ class PolicyScheduler:
         for group in optimizer.param_groups:  # as torch.optim.lr_scheduler.LRScheduler records them
             lr = group["lr"]
             group.setdefault("initial_lr", lr.clone() if isinstance(lr, torch.Tensor) else lr)
-        first = optimizer.param_groups[0]["initial_lr"]
-        self._ratios = [lr_ratio(g["initial_lr"], first) for g in optimizer.param_groups]
+        self._ratios = lr_ratios(g["initial_lr"] for g in optimizer.param_groups)
         self._last_lr: list[float] = []
         self.last_epoch = 0  # optimizer updates taken, told by step()
         self.last_reward = 0.0
@@ -404,12 +412,14 @@ class PolicyScheduler:
 
     def _adopt_new_groups(self) -> None:
         """Groups added by ``optimizer.add_param_group`` after construction get the policy's LR times
-        their ratio to the first group (their own LR over its ``initial_lr``), before their first update."""
-        first = self.optimizer.param_groups[0]["initial_lr"]
-        for group in self.optimizer.param_groups[len(self._ratios):]:
+        their ratio to the reference group (their own LR over the ``initial_lr`` of the first group
+        with a nonzero one, :func:`~lrgym.torch._tensors.lr_ratios`; a group added at LR 0 stays at
+        0), before their first update. The groups already there keep their ratios."""
+        groups = self.optimizer.param_groups
+        for group in groups[len(self._ratios):]:
             lr = group["lr"]
             group.setdefault("initial_lr", lr.clone() if isinstance(lr, torch.Tensor) else lr)
-            self._ratios.append(lr_ratio(group["initial_lr"], first))
+        self._ratios += lr_ratios(g["initial_lr"] for g in groups)[len(self._ratios):]
         if self.monitor.done:  # the run is over: the LRs are the user's, none is set
             return
         self._snapshot = None  # the optimizer state saved for undoing this step no longer fits: not undone

@@ -443,3 +443,91 @@ def test_an_update_a_fused_optimizer_skips_for_an_overflow_is_not_recorded(optim
         np.testing.assert_allclose(obs_f, obs, rtol=1e-5, atol=1e-6)
         assert lrs_f == pytest.approx(lrs, rel=1e-6)
     torch.testing.assert_close(w_fused, w_unfused)
+
+
+class _Keep:
+    """A discrete policy that keeps its start LR (the factor 1)."""
+
+    def __init__(self, lr_init):
+        self.lr_init = lr_init
+
+    def reset(self, info):
+        pass
+
+    def act(self, obs, info):
+        from lrgym.settings import DEFAULT_FACTORS
+
+        return list(DEFAULT_FACTORS).index(1.0)
+
+
+def _frozen_groups():
+    torch.manual_seed(8)
+    body, head, extra = torch.nn.Linear(4, 4), torch.nn.Linear(4, 1), torch.nn.Linear(4, 1)
+    groups = [{"params": body.parameters(), "lr": 0.0}, {"params": head.parameters(), "lr": 0.5},
+              {"params": extra.parameters(), "lr": 2.0}]
+    return (body, head, extra), groups
+
+
+def test_a_first_group_at_lr_0_stays_frozen_as_under_lambda_lr():
+    """A first parameter group at LR 0 (a frozen backbone) got the policy's LR, as every group did:
+    the ratios were taken to the first group, and a ratio to 0 was 1. The reference group is the
+    first with a nonzero LR. Reference: torch's ``LambdaLR`` with the constant factor policy LR /
+    that group's LR (powers of two: exact), which keeps the zero group at 0."""
+    _, groups = _frozen_groups()
+    sched = PolicyScheduler(torch.optim.SGD(groups), _Keep(0.25), horizon=HORIZON, updates_per_step=1)
+    _, groups = _frozen_groups()
+    lambda_lr = torch.optim.lr_scheduler.LambdaLR(torch.optim.SGD(groups), lambda epoch: 0.25 / 0.5)
+    assert sched.get_last_lr() == lambda_lr.get_last_lr() == [0.0, 0.25, 1.0]
+    assert [g["lr"] for g in sched.optimizer.param_groups] == [0.0, 0.25, 1.0]
+    assert sched.last_info["lr"] == 0.25  # the policy's LR is the reference group's
+
+
+def test_a_frozen_first_group_stays_frozen_through_undos_round_trips_and_added_groups():
+    """The bold driver (LR moves, steps undone) on a frozen first group: every LR is the policy's
+    times the group's ratio to the first group with a nonzero LR (0 for the frozen one), the frozen
+    parameters never move (reference: their values at the start), a state_dict round trip keeps
+    the LRs, and groups added later follow the same reference (one at LR 0 stays at 0)."""
+    (body, head, extra), groups = _frozen_groups()
+    opt = torch.optim.SGD(groups)
+    X, y = _regression(3)
+    X = X[:, :4] / 30.0
+    model = torch.nn.Sequential(body, torch.nn.Tanh())
+
+    def loss_of(rows):
+        h = model(X[rows])
+        return (head(h).squeeze(1) + extra(h).squeeze(1) - y[rows]) ** 2
+
+    sched = PolicyScheduler(opt, make_baseline("bold_driver", lr=0.05), horizon=8, updates_per_step=2,
+                            train_loss_fn=lambda: loss_of(slice(0, 64)).mean())
+    body_start = [p.detach().clone() for p in body.parameters()]
+    late_frozen, late = torch.nn.Parameter(torch.ones(2)), torch.nn.Parameter(torch.ones(2))
+    lrs, rejected = set(), 0
+    for k in range(16):
+        if k == 5:
+            opt.add_param_group({"params": [late_frozen], "lr": 0.0})
+            opt.add_param_group({"params": [late], "lr": 0.125})
+        rows = slice(8 * k % 96, 8 * k % 96 + 8)
+        opt.zero_grad()
+        losses = loss_of(rows)
+        (losses.mean() + (late_frozen.sum() + late.sum()) ** 2).backward()
+        opt.step()
+        lr_taken = sched.lr
+        sched.step(losses.detach())
+        if sched.monitor.step_updates == 0:  # a step ended: its info reports the LR it ran at
+            assert sched.last_info["lr"] == lr_taken
+        lr = sched.lr
+        expected = [0.0, lr, lr * 4.0] + ([0.0, lr * 0.25] if k >= 5 else [])
+        assert sched.get_last_lr() == pytest.approx(expected, rel=1e-12)
+        assert [float(g["lr"]) for g in opt.param_groups] == pytest.approx(expected, rel=1e-12)
+        lrs.add(lr)
+        rejected += bool(sched.last_info["rejected"]) and sched.monitor.step_updates == 0
+        if k == 9:
+            state = sched.state_dict()
+            sched = PolicyScheduler(opt, make_baseline("bold_driver", lr=0.05), horizon=8, updates_per_step=2,
+                                    train_loss_fn=lambda: loss_of(slice(0, 64)).mean())
+            sched.load_state_dict(state)
+            assert sched.get_last_lr() == pytest.approx(expected, rel=1e-12)
+    assert len(lrs) > 1 and rejected > 0  # the LR moved and steps were undone
+    for before, p in zip(body_start, body.parameters()):
+        assert torch.equal(before, p.detach())
+    torch.testing.assert_close(late_frozen.detach(), torch.ones(2), rtol=0, atol=0)

@@ -332,3 +332,29 @@ def test_a_custom_optimizers_groups_keep_their_lr_ratio_to_the_first():
         for before, p in zip(head_before, env.model[2].parameters()):
             assert p.grad is not None
             torch.testing.assert_close(p.detach(), before - head_lr * p.grad, rtol=1e-6, atol=1e-7)
+
+
+def test_a_frozen_first_group_stays_frozen_in_the_env():
+    """A callable optimizer whose first group is frozen (LR 0): the env gave it the policy's LR, so
+    the backbone trained. The policy's LR is the first group with a nonzero LR's; the frozen
+    parameters do not move (reference: their values after reset) and the head follows the policy
+    (reference: the discrete factors' product written out)."""
+    from lrgym.settings import DEFAULT_FACTORS
+
+    def frozen_body(params, lr):
+        params = list(params)
+        return torch.optim.SGD([{"params": params[:2], "lr": 0.0}, {"params": params[2:]}], lr=lr)
+
+    env = make_env(optimizer=frozen_body, lr_init=0.01)
+    env.reset(seed=0)
+    body = [p.detach().clone() for p in env.model[0].parameters()]
+    head = [p.detach().clone() for p in env.model[2].parameters()]
+    expected = 0.01
+    for action in (3, 4, 0):
+        *_, info = env.step(action)
+        expected *= DEFAULT_FACTORS[action]
+        assert [group["lr"] for group in env.optimizer.param_groups] == pytest.approx([0.0, expected], rel=1e-12)
+        assert info["lr"] == pytest.approx(expected, rel=1e-12)
+    for before, p in zip(body, env.model[0].parameters()):
+        assert torch.equal(before, p.detach())
+    assert not all(torch.equal(before, p.detach()) for before, p in zip(head, env.model[2].parameters()))
