@@ -27,8 +27,10 @@ are reproducible) or any re-iterable of ``(x, y)`` batches such as a ``DataLoade
 episodes). A finite one-shot iterator is a ``ValueError`` once used up, and so is data without a
 batch: the env could not start its next pass.
 The training objective reported each step is the mean loss over ``eval_data`` (default: the
-first ``eval_rows`` training rows, or the first ``eval_batches`` batches of a loader); the
-validation loss and ``metric_fn`` over ``val_data`` (default metric: 1 − V/V0). Updates run in
+first ``eval_rows`` training rows, or the first ``eval_batches`` batches of a loader, drawn once
+at construction in a forked torch RNG seeded with :data:`EVAL_DATA_SEED`, so envs built alike
+evaluate on the same batches); the validation loss and ``metric_fn`` over ``val_data`` (default
+metric: 1 − V/V0). Updates run in
 ``model.train()`` mode, measurements (at reset too) in ``model.eval()``: no dropout, and
 BatchNorm's running statistics are used, not moved.
 
@@ -82,7 +84,12 @@ from lrgym.settings import (
 from lrgym.torch._tensors import flat_grad, losses_array, lr_ratios, params_finite, set_group_lr
 from lrgym.torch.optim import make_optimizer
 
-__all__ = ["TorchTrainingEnv"]
+__all__ = ["EVAL_DATA_SEED", "TorchTrainingEnv"]
+
+#: the torch seed under which the default evaluation batches of batch data (``eval_batches``
+#: first batches of a ``DataLoader``) are drawn, in a forked RNG: two envs built with the same
+#: arguments evaluate on the same batches, whatever the global RNG's state (which is left alone)
+EVAL_DATA_SEED = 0
 
 
 def _reset_parameters(model: torch.nn.Module) -> None:
@@ -98,6 +105,15 @@ def _check_iterable(data) -> None:
     if not (hasattr(data, "__iter__") or hasattr(data, "__getitem__")):  # not iterated here: no worker starts
         raise TypeError(f"train_data of type {type(data).__name__} is not iterable; valid: a tuple (X, y) of "
                         "tensors, or a re-iterable of (x, y) batches such as a DataLoader or a list")
+
+
+def _first_batches(data, n: int) -> list:
+    """The first ``n`` batches of batch data (the default evaluation data), drawn in a forked
+    torch RNG seeded with :data:`EVAL_DATA_SEED`: a shuffling ``DataLoader`` gives every env built
+    with the same arguments the same batches, and the global RNG is as it was."""
+    with torch.random.fork_rng(devices=[]):  # the CPU generator, which DataLoader's samplers draw from
+        torch.default_generator.manual_seed(EVAL_DATA_SEED)
+        return [batch for _, batch in zip(range(n), data)]
 
 
 class TorchTrainingEnv(gym.Env):
@@ -169,7 +185,7 @@ class TorchTrainingEnv(gym.Env):
             if self._tensor_data:
                 eval_data = [(train_data[0][:eval_rows], train_data[1][:eval_rows])]
             else:
-                eval_data = [batch for _, batch in zip(range(eval_batches), train_data)]
+                eval_data = _first_batches(train_data, eval_batches)
         elif isinstance(eval_data, (tuple, list)) and len(eval_data) == 2 and isinstance(eval_data[0], torch.Tensor):
             eval_data = [tuple(eval_data)]
         if val_data is not None and isinstance(val_data, (tuple, list)) and len(val_data) == 2 \

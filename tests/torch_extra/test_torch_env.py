@@ -358,3 +358,35 @@ def test_a_frozen_first_group_stays_frozen_in_the_env():
     for before, p in zip(body, env.model[0].parameters()):
         assert torch.equal(before, p.detach())
     assert not all(torch.equal(before, p.detach()) for before, p in zip(head, env.model[2].parameters()))
+
+
+def _shuffling_loader_env():
+    X, y = blobs(n=160)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=16, shuffle=True)
+    return TorchTrainingEnv(lambda: torch.nn.Linear(6, 3), loader, torch.nn.CrossEntropyLoss(reduction="none"),
+                            eval_batches=2, horizon=3, inner_steps=4)
+
+
+def test_envs_built_alike_on_a_shuffling_loader_run_the_same_episodes():
+    """The default evaluation batches of a shuffling DataLoader were drawn at construction from the
+    global torch RNG: two envs built with the same arguments evaluated on other rows, so the same
+    ``reset(seed=0)`` gave other observations and rewards. They are drawn in a forked RNG seeded
+    with ``EVAL_DATA_SEED``, leaving the global RNG as it was. Reference: the first env's episode,
+    to the bit, with the global RNG moved between the constructions."""
+    from lrgym.torch.env import EVAL_DATA_SEED
+
+    assert EVAL_DATA_SEED == 0
+    episodes = []
+    for moved in (1, 2):
+        torch.manual_seed(100 + moved)
+        state = torch.get_rng_state()
+        env = _shuffling_loader_env()
+        assert torch.equal(torch.get_rng_state(), state)  # construction leaves the global RNG alone
+        obs, info = env.reset(seed=0)
+        trace = [obs, info["train_loss"]]
+        for action in (2, 3, 1):
+            obs, reward, *_ = env.step(action)
+            trace += [obs, reward]
+        episodes.append(trace)
+    for a, b in zip(*episodes):
+        np.testing.assert_array_equal(a, b)
