@@ -90,7 +90,8 @@ optimizer and model checkpoint themselves as usual)::
     sched.load_state_dict(ckpt["sched"])           # continues the saved run to the bit
 
 Saved between ``optimizer.step()`` and ``step(loss)``, the state holds the gradient of the update
-taken but not yet told (the resumed model has no ``p.grad``).
+taken but not yet told (the resumed model has no ``p.grad``). A state saved by a scheduler with
+another ``horizon`` or ``updates_per_step`` is a ``ValueError`` naming both.
 
 The policy's state is saved with the scheduler's: its own ``state_dict()`` / ``load_state_dict()``
 if it has both, else its attributes, NumPy arrays as tensors (:mod:`lrgym.torch.checkpoint`
@@ -568,6 +569,8 @@ class PolicyScheduler:
             # after loading must record that update, as it would have without the round trip
             "opt_steps": int(self._opt_steps),
             "pending_grad": self._pending_grad_tensor(),
+            "horizon": int(self.horizon),
+            "updates_per_step": int(self.updates_per_step),
             "warned_skip": bool(self._warned_skip),
         }
 
@@ -593,7 +596,8 @@ class PolicyScheduler:
         LRs and observations of the run that was saved, to the bit. Build the scheduler with the
         same kind of policy, built the same way (its state is loaded into it, as
         ``nn.Module.load_state_dict`` loads into a module), on an optimizer with as many parameter
-        groups; load the model's, the optimizer's and this state in any order. A state of an
+        groups and the same ``horizon`` and ``updates_per_step`` (a ``ValueError`` names what
+        differs); load the model's, the optimizer's and this state in any order. A state of an
         older lrgym (no ``pending_grad``) still loads."""
         missing = [key for key in self._KEYS if key not in state]
         if missing:
@@ -602,6 +606,7 @@ class PolicyScheduler:
         if len(ratios) != len(self.optimizer.param_groups):
             raise ValueError(f"the state has {len(ratios)} parameter group(s), the optimizer "
                              f"{len(self.optimizer.param_groups)}; valid: the optimizer the state was saved with")
+        self._check_same_episode(state)
         monitor = from_checkpoint(state["monitor"], None, "monitor")
         snapshot = from_checkpoint(state["snapshot"], None, "snapshot")
         last_info = {k: INFO_SCHEMA[k].type(v) if k in INFO_SCHEMA else v for k, v in state["last_info"].items()}
@@ -619,6 +624,22 @@ class PolicyScheduler:
         self._pending_grad = None if pending is None else pending.detach().to("cpu", torch.float64).numpy().copy()
         self._warned_skip = bool(state.get("warned_skip", self._warned_skip))
         self._apply_lr()
+
+    def _check_same_episode(self, state: dict) -> None:
+        """The state continues an episode of this scheduler's length: the same ``horizon`` and
+        ``updates_per_step`` (an older lrgym's state has them in its ``last_info``, as the env's
+        ``horizon`` / ``inner_steps``). Otherwise progress t/T, the info and the step boundaries
+        would mix the two runs."""
+        info = state["last_info"]
+        saved = {"horizon": state.get("horizon", info.get("horizon")),
+                 "updates_per_step": state.get("updates_per_step", info.get("inner_steps"))}
+        mine = {"horizon": self.horizon, "updates_per_step": self.updates_per_step}
+        wrong = [name for name in saved if saved[name] is not None and int(saved[name]) != mine[name]]
+        if wrong:
+            was = ", ".join(f"{name}={int(saved[name])}" for name in wrong)
+            now = ", ".join(f"{name}={mine[name]}" for name in wrong)
+            raise ValueError(f"the state was saved by a PolicyScheduler with {was}, this scheduler has {now}; "
+                             f"valid: build the scheduler as the saved one was ({was})")
 
     def _load_policy_state(self, stored) -> None:
         kind = stored.get(TAG) if isinstance(stored, dict) else None

@@ -365,3 +365,27 @@ def test_step_without_a_loss_says_what_to_pass():
     expected = r"per-example losses .*reduction='none'.*or their mean.*after every optimizer\.step\(\)"
     with pytest.raises(TypeError, match=expected):
         sched.step()
+
+
+@pytest.mark.parametrize("older", [False, True], ids=["state", "older lrgym's state"])
+def test_a_state_of_another_horizon_or_updates_per_step_is_refused_naming_both(older):
+    """A state saved by a scheduler with horizon=8, updates_per_step=3 loaded silently into one
+    built with other values: progress t/T, the info's horizon and the step boundaries then mixed
+    the two runs. A ValueError names the saved and this scheduler's values (an older lrgym's
+    state, without the two keys, is checked against its info's ``horizon`` / ``inner_steps``)."""
+    model, opt, sched = build(make_baseline("cosine"))
+    run(model, opt, sched, range(4))
+    state = sched.state_dict()
+    if older:
+        del state["horizon"], state["updates_per_step"]
+    for kwargs, named in (({"horizon": 100}, r"horizon=8, this scheduler has horizon=100"),
+                          ({"updates_per_step": 5}, r"updates_per_step=3, this scheduler has updates_per_step=5")):
+        other = PolicyScheduler(opt, make_baseline("cosine"), **{"horizon": HORIZON, "updates_per_step": INNER,
+                                                                  **kwargs})
+        lr_before = other.get_last_lr()
+        with pytest.raises(ValueError, match=r"saved by a PolicyScheduler with " + named + r".*valid:"):
+            other.load_state_dict(state)
+        assert other.get_last_lr() == lr_before and other.last_epoch == 0  # nothing loaded
+    same = PolicyScheduler(opt, make_baseline("cosine"), horizon=HORIZON, updates_per_step=INNER)
+    same.load_state_dict(state)
+    assert same.last_epoch == 4
