@@ -30,7 +30,8 @@ The training objective reported each step is the mean loss over ``eval_data`` (d
 first ``eval_rows`` training rows, or the first ``eval_batches`` batches of a loader, drawn once
 at construction in a forked torch RNG seeded with :data:`EVAL_DATA_SEED`, so envs built alike
 evaluate on the same batches); the validation loss and ``metric_fn`` over ``val_data`` (default
-metric: 1 − V/V0). Updates run in
+metric: 1 − V/V0, V and V0 floored at ``lrgym.features.TINY`` as the features floor losses
+≤ 0: 0.0 while a first loss of 0 stays 0). Updates run in
 ``model.train()`` mode, measurements (at reset too) in ``model.eval()``: no dropout, and
 BatchNorm's running statistics are used, not moved.
 
@@ -63,7 +64,7 @@ from gymnasium import spaces
 
 from lrgym import rng as lrgym_rng
 from lrgym.actions import next_lr
-from lrgym.features import FEATURE_NAMES, observation_space_bounds
+from lrgym.features import FEATURE_NAMES, TINY, observation_space_bounds
 from lrgym.info import ACTION_MODES
 from lrgym.monitor import TrainingMonitor
 from lrgym.optim import OptimizerConfig, check_choice
@@ -114,6 +115,16 @@ def _first_batches(data, n: int) -> list:
     with torch.random.fork_rng(devices=[]):  # the CPU generator, which DataLoader's samplers draw from
         torch.default_generator.manual_seed(EVAL_DATA_SEED)
         return [batch for _, batch in zip(range(n), data)]
+
+
+def default_metric(val: float, v0: float) -> float:
+    """The default validation metric, 1 − V/V0, with V and V0 floored at ``lrgym.features.TINY``
+    as the relative-loss features floor losses ≤ 0 (``safe_loss``, ``start_episode``): a first
+    validation loss of 0 gives 0.0 while V stays 0 (log(V/V0) reads 0 likewise), not a division
+    by zero. NaN when V is not finite."""
+    if not math.isfinite(val):
+        return math.nan
+    return 1.0 - max(val, TINY) / max(v0, TINY)
 
 
 class TorchTrainingEnv(gym.Env):
@@ -266,10 +277,10 @@ class TorchTrainingEnv(gym.Env):
         return train, val, metric
 
     def _metric(self, val: float, metric: float) -> float:
-        """The default metric 1 − V/V0 when no ``metric_fn`` is given."""
+        """The default metric 1 − V/V0 (:func:`default_metric`) when no ``metric_fn`` is given."""
         if self.metric_fn is not None:
             return metric
-        return 1.0 - val / self._v0 if math.isfinite(val) else math.nan
+        return default_metric(val, self._v0)
 
     # ---- gymnasium API ------------------------------------------------------------------------
 

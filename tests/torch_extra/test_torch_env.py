@@ -390,3 +390,34 @@ def test_envs_built_alike_on_a_shuffling_loader_run_the_same_episodes():
         episodes.append(trace)
     for a, b in zip(*episodes):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_first_validation_loss_of_zero_gives_the_default_metric_zero():
+    """A model whose first validation loss is exactly 0 made reset divide by zero (1 − V/V0). The
+    default metric floors V and V0 as the relative-loss features do (``lrgym.features.TINY``):
+    0.0 while V stays 0, as the features' log(V/V0) reads 0. A nonzero V0 keeps 1 − V/V0."""
+    from lrgym.features import FEATURE_NAMES
+
+    X, Y = torch.randn(64, 8, generator=torch.Generator().manual_seed(0)), torch.zeros(64, 1)
+
+    def zero_model():
+        model = torch.nn.Linear(8, 1)
+        torch.nn.init.zeros_(model.weight)
+        torch.nn.init.zeros_(model.bias)
+        return model  # predicts the targets exactly: every loss is 0, every gradient 0
+
+    env = TorchTrainingEnv(zero_model, (X, Y), lambda out, t: ((out - t) ** 2).mean(1), val_data=(X[:16], Y[:16]),
+                           horizon=3, inner_steps=2)
+    obs, info = env.reset(seed=0)
+    assert info["val_loss"] == 0.0 and info["val_metric"] == 0.0
+    obs, reward, terminated, _, info = env.step(2)
+    assert info["val_loss"] == 0.0 and info["val_metric"] == 0.0 and not terminated
+    assert obs[FEATURE_NAMES.index("log_val_loss_rel")] == 0.0
+    X, y = blobs()
+    env = TorchTrainingEnv(lambda: torch.nn.Linear(6, 3), (X[:240], y[:240]),
+                           torch.nn.CrossEntropyLoss(reduction="none"), val_data=(X[240:], y[240:]),
+                           horizon=3, inner_steps=2)
+    _, info = env.reset(seed=0)
+    v0 = info["val_loss"]
+    *_, info = env.step(4)
+    assert info["val_metric"] == 1.0 - info["val_loss"] / v0  # written out
