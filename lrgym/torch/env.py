@@ -26,6 +26,8 @@ are reproducible) or any re-iterable of ``(x, y)`` batches such as a ``DataLoade
 ``reset`` sets), or an endless iterator such as a generator streaming batches (read on across
 episodes). A finite one-shot iterator is a ``ValueError`` once used up, and so is data without a
 batch: the env could not start its next pass.
+Anything else (a bare tensor, ``(X, y, w)``, X and y of different lengths) is refused at
+construction, naming it.
 The training objective reported each step is the mean loss over ``eval_data`` (default: the
 first ``eval_rows`` training rows, or the first ``eval_batches`` batches of a loader, drawn once
 at construction in a forked torch RNG seeded with :data:`EVAL_DATA_SEED`, so envs built alike
@@ -55,6 +57,7 @@ from __future__ import annotations
 import collections.abc
 import copy
 import math
+import reprlib
 from typing import Callable
 
 import gymnasium as gym
@@ -92,6 +95,10 @@ __all__ = ["EVAL_DATA_SEED", "TorchTrainingEnv"]
 #: arguments evaluate on the same batches, whatever the global RNG's state (which is left alone)
 EVAL_DATA_SEED = 0
 
+_TRAIN_DATA_CHOICES = ("a pair (X, y) of tensors with the same first dimension (one row per example), a "
+                       "re-iterable of (x, y) batches such as a DataLoader or a list, or an iterator of (x, y) "
+                       "batches such as an endless generator")
+
 
 def _reset_parameters(model: torch.nn.Module) -> None:
     for module in model.modules():
@@ -99,13 +106,41 @@ def _reset_parameters(model: torch.nn.Module) -> None:
             module.reset_parameters()
 
 
+def _check_model(model) -> None:
+    """``model`` is a module or a callable that makes one (what it returns is checked at reset)."""
+    if not (isinstance(model, torch.nn.Module) or callable(model)):
+        raise TypeError(f"model={reprlib.repr(model)} ({type(model).__name__}) is not a model; valid: a "
+                        "torch.nn.Module, or a zero-argument callable returning one (e.g. lambda: "
+                        "nn.Linear(8, 2)); lrgym's family names such as 'mlp' name LRControlEnv's tasks")
+
+
 def _check_iterable(data) -> None:
     """Batch data the env cycles: a ``DataLoader`` or a list of batches starts over at each
     ``iter()``; an endless iterator (a generator streaming batches) is read on. A finite one-shot
     iterator cannot start over: :meth:`TorchTrainingEnv._next_batch` says so when it is used up."""
     if not (hasattr(data, "__iter__") or hasattr(data, "__getitem__")):  # not iterated here: no worker starts
-        raise TypeError(f"train_data of type {type(data).__name__} is not iterable; valid: a tuple (X, y) of "
-                        "tensors, or a re-iterable of (x, y) batches such as a DataLoader or a list")
+        raise TypeError(f"train_data of type {type(data).__name__} is not iterable; valid: {_TRAIN_DATA_CHOICES}")
+
+
+def _check_train_data(data) -> bool:
+    """True for tensor data, a pair ``(X, y)`` with as many targets as rows (at least one); False
+    for batch data (:func:`_check_iterable`). A bare tensor, or a tuple of other than two tensors
+    (``(X, y, w)``), would be read as batches and fail at the first one: refused here, named."""
+    if isinstance(data, torch.Tensor):
+        raise TypeError(f"train_data is a bare tensor of shape {tuple(data.shape)}, not data with targets; "
+                        f"valid: {_TRAIN_DATA_CHOICES}")
+    if isinstance(data, (tuple, list)) and data and all(isinstance(t, torch.Tensor) for t in data):
+        shapes = ", ".join(str(tuple(t.shape)) for t in data)
+        if len(data) != 2:
+            raise ValueError(f"train_data is a {type(data).__name__} of {len(data)} tensors (shapes {shapes}); "
+                             f"valid: {_TRAIN_DATA_CHOICES}")
+        X, y = data
+        if X.dim() == 0 or y.dim() == 0 or X.shape[0] != y.shape[0] or X.shape[0] == 0:
+            raise ValueError(f"train_data (X, y) has shapes {shapes}: not the same positive number of rows; "
+                             f"valid: {_TRAIN_DATA_CHOICES}")
+        return True
+    _check_iterable(data)
+    return False
 
 
 def _first_batches(data, n: int) -> list:
@@ -130,10 +165,13 @@ def default_metric(val: float, v0: float) -> float:
 class TorchTrainingEnv(gym.Env):
     """A PyTorch training run as an LR-control episode (see the module docstring).
 
-    Arguments: ``model``; ``train_data``; ``loss_fn(outputs, targets)`` returning per-example
-    losses (``reduction="none"``) or their mean; ``val_data`` (default: the evaluation rows);
-    ``metric_fn(outputs, targets) -> float`` (higher is better); ``batch_size`` (tensor data);
-    ``eval_data``, ``eval_rows``, ``eval_batches``; ``optimizer``; and the env's ``action_mode``,
+    Arguments: ``model`` (a ``torch.nn.Module`` or a zero-argument callable returning one);
+    ``train_data`` (a pair ``(X, y)`` of tensors with the same first dimension, a re-iterable of
+    ``(x, y)`` batches, or an iterator of them); ``loss_fn(outputs, targets)`` returning
+    per-example losses (``reduction="none"``) or their mean; ``val_data`` (default: the evaluation
+    rows); ``metric_fn(outputs, targets) -> float`` (higher is better); ``batch_size`` (tensor
+    data); ``eval_data``, ``eval_rows``, ``eval_batches`` (positive integers); ``optimizer``; and
+    the env's ``action_mode``,
     ``factors``, ``horizon``, ``inner_steps``, ``reward``, ``reward_alphas``, ``lr_init``,
     ``lr_min``, ``lr_max``, ``cap_factor``, ``loss_scale`` (divergence cap
     ``cap_factor · max(L0, loss_scale)``; nan: L0 alone); ``name`` (a label; ``info["family"]``
@@ -176,6 +214,8 @@ class TorchTrainingEnv(gym.Env):
         self.lr_min, self.lr_max = check_lr_range(lr_min, lr_max)
         self.factors = check_factors(factors)
         batch_size = positive_int("batch_size", batch_size)
+        eval_rows, eval_batches = positive_int("eval_rows", eval_rows), positive_int("eval_batches", eval_batches)
+        _check_model(model)
         self.make_optimizer = optimizer if callable(optimizer) else None
         self.optimizer_config = None if callable(optimizer) else OptimizerConfig.coerce(optimizer)
         opt_name = self.optimizer_config.name if self.optimizer_config is not None else "custom"
@@ -187,10 +227,7 @@ class TorchTrainingEnv(gym.Env):
             for k, v in self.model.state_dict().items()}  # a module's get_extra_state() may be any object
         self.loss_fn, self.metric_fn = loss_fn, metric_fn
         self.batch_size = int(batch_size)
-        self._tensor_data = isinstance(train_data, (tuple, list)) and len(train_data) == 2 and all(
-            isinstance(t, torch.Tensor) for t in train_data)
-        if not self._tensor_data:
-            _check_iterable(train_data)
+        self._tensor_data = _check_train_data(train_data)
         self.train_data = train_data
         if eval_data is None:
             if self._tensor_data:
@@ -292,6 +329,9 @@ class TorchTrainingEnv(gym.Env):
         torch.manual_seed(int(self.np_random.integers(2**62)))
         if self.model_fn is not None:
             self.model = self.model_fn()
+            if not isinstance(self.model, torch.nn.Module):
+                raise TypeError(f"model() returned {reprlib.repr(self.model)} ({type(self.model).__name__}); "
+                                "valid: a zero-argument callable returning a torch.nn.Module")
         else:
             self.model.load_state_dict(self._initial_state)  # e.g. a bare nn.Parameter of a custom module
             _reset_parameters(self.model)

@@ -421,3 +421,37 @@ def test_a_first_validation_loss_of_zero_gives_the_default_metric_zero():
     v0 = info["val_loss"]
     *_, info = env.step(4)
     assert info["val_metric"] == 1.0 - info["val_loss"] / v0  # written out
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"model": "mlp"}, TypeError, r"model='mlp' \(str\) is not a model; valid: a torch.nn.Module, or a "
+                                  r"zero-argument callable returning one"),
+    ({"train_data": "X"}, TypeError, r"train_data is a bare tensor of shape \(64, 6\).*valid: a pair \(X, y\) of "
+                                     r"tensors with the same first dimension.*DataLoader.*iterator"),
+    ({"train_data": "XYW"}, ValueError, r"train_data is a tuple of 3 tensors \(shapes \(64, 6\), \(64,\), \(64,\)\); "
+                                        r"valid: a pair \(X, y\)"),
+    ({"train_data": "short y"}, ValueError, r"train_data \(X, y\) has shapes \(64, 6\), \(10,\): not the same "
+                                            r"positive number of rows; valid: a pair \(X, y\)"),
+    ({"eval_rows": 0}, ValueError, r"eval_rows=0 out of range; valid: a positive integer"),
+    ({"eval_batches": -1}, ValueError, r"eval_batches=-1 out of range; valid: a positive integer"),
+    ({"eval_rows": 2.5}, ValueError, r"eval_rows=2.5 out of range; valid: a positive integer"),
+])
+def test_bad_arguments_are_refused_at_construction_by_name(kwargs, error, message):
+    """A string model, a bare tensor or a triple as the data, ``eval_rows=0`` were accepted and
+    failed later ('str' object is not callable, 'too many values to unpack'), or gave a NaN first
+    loss and a divergence. Refused when the env is built, naming the argument, the value and what
+    is valid."""
+    X, y = blobs(n=64)
+    data = {"X": X, "XYW": (X, y, y), "short y": (X, y[:10])}
+    kwargs = {**kwargs, "train_data": data.get(kwargs.get("train_data"), (X, y))}
+    kwargs.setdefault("model", lambda: torch.nn.Linear(6, 3))
+    with pytest.raises(error, match=message):
+        TorchTrainingEnv(loss_fn=torch.nn.CrossEntropyLoss(reduction="none"), horizon=2, inner_steps=2, **kwargs)
+
+
+def test_a_model_callable_that_returns_no_module_is_named_at_reset():
+    X, y = blobs(n=64)
+    env = TorchTrainingEnv(lambda: "mlp", (X, y), torch.nn.CrossEntropyLoss(reduction="none"), horizon=2, inner_steps=2)
+    with pytest.raises(TypeError, match=r"model\(\) returned 'mlp' \(str\); valid: a zero-argument callable "
+                                        r"returning a torch.nn.Module"):
+        env.reset(seed=0)
