@@ -36,7 +36,8 @@ yours. The optimizer's LR still sets the ratio between parameter groups.
 What it measures:
 
 * gradients: the minibatch gradient ``p.grad`` of every parameter of the optimizer, read in
-  ``step`` (so call ``step`` after ``optimizer.step()`` and before the next ``zero_grad``): what
+  ``step`` (so call ``step`` after ``optimizer.step()`` and before the next ``zero_grad``; an
+  update after which no parameter has a ``.grad`` is warned once, read as zeros): what
   the optimizer used, so clipped if you clip it, accumulated over micro-batches if you accumulate,
   unscaled after ``GradScaler.step``; a sparse gradient as its dense vector, a complex one as its
   ``view_as_real`` (as ``torch.optim`` treats it);
@@ -302,6 +303,7 @@ class PolicyScheduler:
         self._opt_steps = 0  # optimizer.step() calls since the last step(): 0 = the update was skipped
         self._pending_grad = None  # the flat gradient of that update, when a checkpoint brought it (load_state_dict)
         self._warned_skip = False
+        self._warned_no_grad = False
         self._hooks = self._register_hooks()
 
         train, val, metric = measure(train_loss_fn, val_fn)
@@ -347,12 +349,24 @@ class PolicyScheduler:
             return  # nothing changed: no update to observe (a non-finite loss still ends the run)
         self.last_epoch += 1
         params = self.params
-        grad = pending_grad if pending_grad is not None else flat_grad(params)
+        grad = pending_grad if pending_grad is not None else self._read_grad(params)
         # after an undone first step prev_grad is empty: no pair for this update (the env's update
         # counter, restored to 0, says the same), as TrainingMonitor.record_update documents
         self.monitor.record_update(losses, grad, params_finite(params))
         if self.monitor.step_complete:
             self._end_step()
+
+    def _read_grad(self, params) -> np.ndarray:
+        """The update's gradient, read from ``p.grad`` (:func:`flat_grad`). If no parameter has one,
+        ``optimizer.zero_grad()`` (``set_to_none``, its default) ran before this ``step(loss)``: the
+        policy would observe zero gradients. Warned once (the call order to use); read as zeros."""
+        if not self._warned_no_grad and all(p.grad is None for p in params):
+            self._warned_no_grad = True
+            warnings.warn(
+                "PolicyScheduler.step(loss): an update was taken but no parameter has a .grad (optimizer.zero_grad() "
+                "ran before step(loss)?), so the policy observes zero gradients. Call sched.step(loss) after "
+                "optimizer.step() and before the next zero_grad(). Warned once", stacklevel=3)
+        return flat_grad(params)
 
     def _skipped_update(self) -> None:
         if not self._warned_skip:
@@ -572,6 +586,7 @@ class PolicyScheduler:
             "horizon": int(self.horizon),
             "updates_per_step": int(self.updates_per_step),
             "warned_skip": bool(self._warned_skip),
+            "warned_no_grad": bool(self._warned_no_grad),
         }
 
     def _pending_grad_tensor(self) -> torch.Tensor | None:
@@ -623,6 +638,7 @@ class PolicyScheduler:
         pending = state.get("pending_grad")  # absent from an older lrgym's state: p.grad is read
         self._pending_grad = None if pending is None else pending.detach().to("cpu", torch.float64).numpy().copy()
         self._warned_skip = bool(state.get("warned_skip", self._warned_skip))
+        self._warned_no_grad = bool(state.get("warned_no_grad", self._warned_no_grad))
         self._apply_lr()
 
     def _check_same_episode(self, state: dict) -> None:

@@ -445,6 +445,31 @@ def test_an_update_a_fused_optimizer_skips_for_an_overflow_is_not_recorded(optim
     torch.testing.assert_close(w_fused, w_unfused)
 
 
+def test_zero_grad_before_sched_step_is_warned_once():
+    """``opt.zero_grad()`` (set_to_none) between ``opt.step()`` and ``sched.step(loss)`` left the
+    policy zero gradients (norm 0, cosine 0) without a word. Warned once, naming the call order;
+    the order the README shows gives no warning."""
+    for zero_first in (False, True):
+        w = torch.nn.Parameter(torch.ones(3))
+        opt = torch.optim.SGD([w], lr=0.01)
+        sched = PolicyScheduler(opt, make_baseline("hypergradient"), horizon=HORIZON, updates_per_step=INNER,
+                                lr_init=0.01)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for _ in range(4):
+                opt.zero_grad()
+                loss = ((w - 2.0) ** 2).sum()
+                loss.backward()
+                opt.step()
+                if zero_first:
+                    opt.zero_grad()
+                sched.step(loss.detach())
+        notes = [str(c.message) for c in caught if "zero_grad" in str(c.message)]
+        assert len(notes) == zero_first
+        if zero_first:
+            assert "sched.step(loss) after optimizer.step() and before the next zero_grad()" in notes[0]
+
+
 class _Keep:
     """A discrete policy that keeps its start LR (the factor 1)."""
 
