@@ -22,6 +22,9 @@ KNOWN = {
     ("lrgym/tasks/ahead.py", "threading._register_atexit"),
     # the mixture delegates the TaskFamily hook to its member family (same base class)
     ("lrgym/tasks/mixture.py", "self.families[self.member_of(instance_seed)]._sample"),
+    # torch's own modules name their re-initialiser _reset_parameters (nn.MultiheadAttention,
+    # nn.Transformer: no public one); TorchTrainingEnv's reset re-draws a module's parameters with it
+    ("lrgym/torch/env.py", "module._reset_parameters"),
 }
 
 

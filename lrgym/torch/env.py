@@ -39,7 +39,9 @@ BatchNorm's running statistics are used, not moved.
 
 ``model`` is a zero-argument callable returning a fresh ``nn.Module`` (called at every reset,
 after ``torch.manual_seed`` from the env's ``np_random``), or a module, whose parameters are then
-re-initialised at reset with each submodule's ``reset_parameters``, after the module's whole state
+re-initialised at reset with each submodule's ``reset_parameters`` (``_reset_parameters`` for
+``nn.MultiheadAttention`` and ``nn.Transformer``, torch's name there; submodules before their
+parent, as torch builds them), after the module's whole state
 (parameters and buffers no ``reset_parameters`` covers, such as a custom module's bare
 ``nn.Parameter``) is put back as it was given. ``optimizer`` is an lrgym
 optimizer name / dict / :class:`~lrgym.optim.OptimizerConfig` (built by
@@ -95,15 +97,41 @@ __all__ = ["EVAL_DATA_SEED", "TorchTrainingEnv"]
 #: arguments evaluate on the same batches, whatever the global RNG's state (which is left alone)
 EVAL_DATA_SEED = 0
 
+#: torch's modules that name their re-initialiser ``_reset_parameters`` and have no public one
+_PRIVATE_RESET = (torch.nn.MultiheadAttention, torch.nn.Transformer)
+
 _TRAIN_DATA_CHOICES = ("a pair (X, y) of tensors with the same first dimension (one row per example), a "
                        "re-iterable of (x, y) batches such as a DataLoader or a list, or an iterator of (x, y) "
                        "batches such as an endless generator")
 
 
-def _reset_parameters(model: torch.nn.Module) -> None:
-    for module in model.modules():
-        if hasattr(module, "reset_parameters") and callable(module.reset_parameters):
+def _children_first(model: torch.nn.Module):
+    """Every submodule once (shared ones too), each after its own submodules: the order in which
+    construction initialises them (a parent's ``__init__`` finishes after its children's)."""
+    seen: set[int] = set()
+
+    def visit(module):
+        for child in module.children():
+            if id(child) not in seen:
+                yield from visit(child)
+        seen.add(id(module))
+        yield module
+
+    return visit(model)
+
+
+def _reinitialise(model: torch.nn.Module) -> None:
+    """Re-draw every submodule's parameters as torch draws them at construction: its
+    ``reset_parameters()``, or, for torch's modules whose re-initialiser is private
+    (``nn.MultiheadAttention``'s ``in_proj_weight``, ``nn.Transformer``), ``_reset_parameters()``.
+    Children first, as at construction: ``nn.MultiheadAttention`` zeroes its ``out_proj.bias``
+    after that ``Linear`` drew it, ``nn.Transformer`` re-draws its layers' weights after them.
+    (Modules that only have leaves with ``reset_parameters`` draw in the same order either way.)"""
+    for module in _children_first(model):
+        if callable(getattr(module, "reset_parameters", None)):
             module.reset_parameters()
+        elif isinstance(module, _PRIVATE_RESET):
+            module._reset_parameters()
 
 
 def _check_model(model) -> None:
@@ -334,7 +362,7 @@ class TorchTrainingEnv(gym.Env):
                                 "valid: a zero-argument callable returning a torch.nn.Module")
         else:
             self.model.load_state_dict(self._initial_state)  # e.g. a bare nn.Parameter of a custom module
-            _reset_parameters(self.model)
+            _reinitialise(self.model)
         self._rng_word = lrgym_rng.new_state(self.np_random)
         self._batches = None
         self.lr = check_lr_init((options or {}).get("lr_init", self.lr_init), self.lr_min, self.lr_max)

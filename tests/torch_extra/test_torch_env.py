@@ -455,3 +455,57 @@ def test_a_model_callable_that_returns_no_module_is_named_at_reset():
     with pytest.raises(TypeError, match=r"model\(\) returned 'mlp' \(str\); valid: a zero-argument callable "
                                         r"returning a torch.nn.Module"):
         env.reset(seed=0)
+
+
+class _Attention(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.att = torch.nn.MultiheadAttention(6, 2, batch_first=True)
+        self.out = torch.nn.Linear(6, 3)
+
+    def forward(self, x):
+        x = x.unsqueeze(1)
+        return self.out(self.att(x, x, x)[0].squeeze(1))
+
+
+class _Transformer(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.t = torch.nn.Transformer(d_model=6, nhead=2, num_encoder_layers=1, num_decoder_layers=1,
+                                      dim_feedforward=8, dropout=0.0, batch_first=True)
+        self.out = torch.nn.Linear(6, 3)
+
+    def forward(self, x):
+        x = x.unsqueeze(1)
+        return self.out(self.t(x, x).squeeze(1))
+
+
+@pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")
+@pytest.mark.parametrize("net", [_Attention, _Transformer], ids=["MultiheadAttention", "Transformer"])
+def test_reset_reinitialises_attention_as_torch_builds_it(monkeypatch, net):
+    """``nn.MultiheadAttention`` and ``nn.Transformer`` name their re-initialiser
+    ``_reset_parameters``: reset left the attention's ``in_proj_weight`` as given (the same for
+    every seed), and the Transformer's xavier draw undone. Reference: the module torch builds under
+    the torch seed the reset draws (recorded), parameter for parameter — different seeds give
+    different weights, the same seed the same ones (``out_proj.bias`` 0, as torch builds it)."""
+    X, y = blobs(n=64)
+    model = net()
+    env = TorchTrainingEnv(model, (X, y), torch.nn.CrossEntropyLoss(reduction="none"), horizon=2, inner_steps=2)
+    seeds, manual_seed = [], torch.manual_seed
+    monkeypatch.setattr(torch, "manual_seed", lambda s: (seeds.append(s), manual_seed(s))[1])
+    states = []
+    for seed in (0, 1, 0):
+        env.reset(seed=seed)
+        env.step(2)  # trained, so the next reset must re-draw
+        env.reset(seed=seed)
+        states.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+        manual_seed(seeds[-1])
+        built = net().state_dict()
+        assert built.keys() == states[-1].keys()
+        for key, value in built.items():
+            assert torch.equal(states[-1][key], value), key
+    in_proj = [k for k in states[0] if k.endswith("in_proj_weight")]
+    assert in_proj and not any(torch.equal(states[0][k], states[1][k]) for k in in_proj)
+    assert all(torch.equal(v, states[2][k]) for k, v in states[0].items())
+    out_proj_bias = [v for k, v in states[0].items() if k.endswith("out_proj.bias")]
+    assert out_proj_bias and all(torch.equal(v, torch.zeros(6)) for v in out_proj_bias)
