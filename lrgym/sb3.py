@@ -38,7 +38,7 @@ from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
 from lrgym.info import INFO_KEYS
-from lrgym.settings import positive_int
+from lrgym.settings import MAX_COUNT, positive_int
 from lrgym.vector import LRControlVectorEnv
 from lrgym.vector.vector_env import check_settable
 
@@ -247,7 +247,7 @@ def make_sb3_vec_env(env_id: str, n_envs: int = 1, seed: int | None = None, **kw
     """
     import lrgym  # noqa: F401  (registers the ids)
 
-    n_envs = positive_int("n_envs", n_envs)
+    n_envs = positive_int("n_envs", n_envs, MAX_COUNT)
     spec = _lrgym_spec(env_id)
     limit = {} if spec.max_episode_steps is None else {"max_episode_steps": spec.max_episode_steps}
     venv = LRControlSB3VecEnv(n_envs, **{**limit, **spec.kwargs, **kwargs})

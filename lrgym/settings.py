@@ -41,6 +41,14 @@ DEFAULT_LR_MAX = 10.0
 DEFAULT_CAP_FACTOR = 1e4
 #: ``sign_delta``'s weights (α1, α2)
 DEFAULT_REWARD_ALPHAS = (1.0, 1.0)
+#: the largest ``horizon``, ``inner_steps``, ``num_envs`` and ``max_episode_steps``: they become
+#: int64 values (the info's ``horizon``, ``inner_steps``, ``step``; the compiled step's integers)
+#: and the ``updates`` counter sums up to ``horizon · inner_steps`` minibatch updates in an int64:
+#: 10⁹ · 10⁹ = 10¹⁸ < 2⁶³ − 1 ≈ 9.2 · 10¹⁸, and 10⁹ < 2³¹ − 1 fits even a 32-bit C long. (Beyond
+#: it a value was a bare ``OverflowError`` from NumPy, or an unusable env.)
+MAX_COUNT = 10**9
+#: the largest int64, the default bound of :func:`positive_int` (any count that NumPy keeps)
+MAX_INT64 = 2**63 - 1
 #: inner optimizers whose customary initial LR is 1e-3 (the others start at 1e-2)
 ADAPTIVE_OPTIMIZERS = ("adam", "rmsprop")
 
@@ -132,8 +140,9 @@ class EnvSettings:
         check_choice("action_mode", action_mode, ACTION_MODES)
         check_choice("reward", reward, REWARDS)
         alphas = check_reward_alphas(reward_alphas)
-        horizon = positive_int("horizon", family.default_horizon if horizon is None else horizon)
-        inner_steps = positive_int("inner_steps", family.default_inner_steps if inner_steps is None else inner_steps)
+        horizon = positive_int("horizon", family.default_horizon if horizon is None else horizon, MAX_COUNT)
+        inner_steps = positive_int("inner_steps", family.default_inner_steps if inner_steps is None else inner_steps,
+                                   MAX_COUNT)
         lo, hi = check_lr_range(lr_min, lr_max)
         init = resolve_lr_init(lr_init, opt.name, lo, hi)
         cap = check_cap_factor(cap_factor)
@@ -171,11 +180,13 @@ def check_family(family, family_options) -> TaskFamily:
     return make_family(family, **(family_options or {}))
 
 
-def positive_int(name: str, value) -> int:
-    """``value`` as an ``int`` if it is a positive Python or NumPy integer (a bool is not one:
-    ``horizon=True`` is an error, not 1)."""
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name}={value!r} out of range; valid: a positive integer (1, 2, 3, ...)")
+def positive_int(name: str, value, maximum: int = MAX_INT64) -> int:
+    """``value`` as an ``int`` if it is a Python or NumPy integer from 1 to ``maximum`` (a bool
+    is not one: ``horizon=True`` is an error, not 1). ``maximum``: the int64 range by default
+    (a count NumPy can hold), :data:`MAX_COUNT` for the env's counts."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not 1 <= value <= maximum:
+        raise ValueError(f"{name}={value!r} out of range; valid: a positive integer (1, 2, 3, ...) "
+                         f"at most {maximum:,}")
     return int(value)
 
 

@@ -203,3 +203,54 @@ def test_factors_of_every_array_and_sequence_kind_give_the_same_floats():
     with pytest.raises(ValueError, match=r"factors=<generator object .* invalid; valid: a non-empty sequence"):
         check_factors(f for f in expected)
 
+
+
+COUNT_LIMIT = 10**9
+assert COUNT_LIMIT * COUNT_LIMIT <= 2**63 - 1  # horizon · inner_steps updates fit the int64 `updates` counter
+
+
+@pytest.mark.parametrize("name, value", [
+    ("horizon", 2**63),  # was a bare OverflowError from np.int64(horizon) (info.py)
+    ("horizon", COUNT_LIMIT + 1),
+    ("horizon", np.uint64(2**63)),
+    ("inner_steps", 2**70),  # was a bare OverflowError
+    ("inner_steps", COUNT_LIMIT + 1),
+])
+def test_counts_above_the_bound_are_refused_naming_value_and_range(name, value):
+    message = re.escape(f"{name}={value!r} out of range; valid: a positive integer (1, 2, 3, ...) at most 1,000,000,000")
+    for make in (lambda: EnvSettings.build(family="linreg", **{name: value}),
+                 lambda: LRControlEnv(family="linreg", **{name: value}),
+                 lambda: LRControlVectorEnv(2, family="linreg", **{name: value})):
+        with pytest.raises(ValueError, match=message):
+            make()
+
+
+@pytest.mark.parametrize("name, value", [
+    ("max_episode_steps", 2**70),  # was a Numba TypingError at the first step
+    ("max_episode_steps", 2**63),
+    ("max_episode_steps", COUNT_LIMIT + 1),
+    ("num_envs", 2**63),  # was a hang (making 2**63 sub-envs)
+])
+def test_vector_counts_above_the_bound_are_refused_naming_value_and_range(name, value):
+    message = re.escape(f"{name}={value!r} out of range; valid: a positive integer (1, 2, 3, ...) at most 1,000,000,000")
+    kwargs = {"num_envs": 2, name: value}
+    with pytest.raises(ValueError, match=message):
+        LRControlVectorEnv(family="linreg", **kwargs)
+    if name == "num_envs":
+        pytest.importorskip("stable_baselines3")
+        from lrgym.sb3 import make_sb3_vec_env
+
+        with pytest.raises(ValueError, match=re.escape(f"n_envs={value!r} out of range")):
+            make_sb3_vec_env("LRControl-LinReg-v1", n_envs=value)
+
+
+def test_counts_at_the_bound_are_taken_and_reported_as_int64():
+    """horizon = inner_steps = 10**9 make an env whose info holds them as the int64s Python's
+    ints are (a reset runs no update, so this is quick); the vector env takes the bound too."""
+    env = LRControlEnv(family="linreg", horizon=COUNT_LIMIT, inner_steps=COUNT_LIMIT)
+    obs, info = env.reset(seed=0)
+    assert info["horizon"] == np.int64(COUNT_LIMIT) and type(info["horizon"]) is np.int64
+    assert info["inner_steps"] == COUNT_LIMIT and env.observation_space.contains(obs)
+    vec = LRControlVectorEnv(2, family="linreg", horizon=COUNT_LIMIT, max_episode_steps=COUNT_LIMIT)
+    assert vec.reset(seed=0)[1]["horizon"].tolist() == [COUNT_LIMIT] * 2
+    vec.close()

@@ -21,7 +21,7 @@ from lrgym.env import RESET_OPTIONS, LRControlEnv
 from lrgym.features import FEATURE_NAMES, M_CAP, N_FEATURES, N_MEMORY
 from lrgym.keywords import check_keywords, keyword_names
 from lrgym.render import RECORDED_KEYS, RENDER_FPS, RENDER_MODES, check_render_mode
-from lrgym.settings import EnvSettings, positive_int
+from lrgym.settings import MAX_COUNT, EnvSettings, positive_int
 from lrgym.tasks.ahead import check_depth
 from lrgym.tasks.base import N_STATS
 from lrgym.vector.actions import apply_actions, check_actions
@@ -164,7 +164,7 @@ class LRControlVectorEnv(VectorEnv):
         build_ahead: int = 0,
         **env_kwargs: Any,
     ):
-        num_envs = positive_int("num_envs", num_envs)  # a bool is not a count (True was one sub-env)
+        num_envs = positive_int("num_envs", num_envs, MAX_COUNT)  # a bool is not a count (True was one sub-env)
         if not isinstance(parallel, (bool, np.bool_)):  # anything truthy used to turn it on
             raise ValueError(f"parallel={parallel!r} invalid; valid: True or False")
         try:
@@ -179,7 +179,8 @@ class LRControlVectorEnv(VectorEnv):
         self.autoreset_mode = mode
         self.metadata = {**type(self).metadata, "autoreset_mode": mode}
         #: None, or truncate after that many steps (as gymnasium's TimeLimit)
-        self.max_episode_steps = None if max_episode_steps is None else positive_int("max_episode_steps", max_episode_steps)
+        self.max_episode_steps = (None if max_episode_steps is None
+                                  else positive_int("max_episode_steps", max_episode_steps, MAX_COUNT))
         kwargs = dict(env_kwargs)
         self.render_mode = check_render_mode(kwargs.pop("render_mode", None))
         check_keywords("LRControlVectorEnv()", kwargs,
