@@ -205,6 +205,37 @@ def test_factors_of_every_array_and_sequence_kind_give_the_same_floats():
 
 
 
+@pytest.mark.parametrize("alphas, bad", [
+    ((1.0, 1e306), 1e306),  # the auditor's: a step's reward was -inf (α2 · ΔL/L0 overflowed)
+    ((1e306, 1.0), 1e306),
+    ((0.0, float(np.nextafter(1e6, math.inf))), float(np.nextafter(1e6, math.inf))),
+])
+def test_reward_alphas_above_the_bound_are_refused_naming_value_and_range(alphas, bad):
+    message = (rf"reward_alphas={re.escape(repr(alphas))} out of range \({re.escape(repr(bad))} > 1e\+06\); "
+               r"valid: two finite numbers \(α1, α2\) >= 0, not both 0, each at most 1e\+06")
+    for make in (lambda: EnvSettings.build(family="quadratic", reward="sign_delta", reward_alphas=alphas),
+                 lambda: LRControlEnv(family="quadratic", reward="sign_delta", reward_alphas=alphas),
+                 lambda: LRControlVectorEnv(2, family="quadratic", reward="sign_delta", reward_alphas=alphas)):
+        with pytest.raises(ValueError, match=message):
+            make()
+
+
+def test_reward_alphas_at_the_bound_give_finite_rewards_and_the_exact_penalty():
+    """(1e6, 1e6) is taken; an episode that diverges at its first step (LR 10 on linreg) pays
+    −α1 · (horizon − t + 1), Python's own product, and every step's reward is finite."""
+    horizon = 5
+    env = LRControlEnv(family="linreg", action_mode="log_lr", reward="sign_delta", reward_alphas=(1e6, 1e6),
+                       horizon=horizon)
+    env.reset(seed=0, options={"lr_init": 10.0})
+    _, reward, terminated, _, info = env.step(np.array([1.0], dtype=np.float32))
+    assert terminated and info["diverged"]
+    assert reward == -1e6 * (horizon - 1 + 1)
+    env.reset(seed=0)
+    for action in (-0.2, 0.0, 0.2, -0.4, 0.1):
+        _, reward, terminated, truncated, _ = env.step(np.array([action], dtype=np.float32))
+        assert math.isfinite(reward) and not terminated
+
+
 COUNT_LIMIT = 10**9
 assert COUNT_LIMIT * COUNT_LIMIT <= 2**63 - 1  # horizon · inner_steps updates fit the int64 `updates` counter
 
