@@ -358,6 +358,53 @@ def test_gymnasium_vector_wrappers_work():
     assert episodes >= 3
 
 
+def assert_same_info(got, want):
+    """A single env's info, key for key in order, each value of the same type and bytes (NaN too)."""
+    assert list(got) == list(want)
+    for key, value in want.items():
+        assert type(got[key]) is type(value) and np.asarray(got[key]).tobytes() == np.asarray(value).tobytes(), key
+
+
+@pytest.mark.parametrize("env_id", ["LRControl-LinReg-v1", "LRControl-Quadratic-v1"])
+def test_max_episode_steps_at_the_horizon_serves_time_aware_observation_and_changes_no_step(env_id):
+    """No id registers ``max_episode_steps`` (it would cut a longer ``horizon`` short), so
+    gymnasium's TimeAwareObservation refuses the plain env; ``gym.make(id, max_episode_steps=horizon)``
+    (README, The environment) serves it and changes no step: observations, rewards, flags and infos
+    are the plain env's to the bit across episodes, the time feature is the step count. One
+    difference, TimeLimit's own rule: an episode that diverges at its last step is reported
+    truncated as well as terminated."""
+    from gymnasium.wrappers import TimeAwareObservation
+
+    h = 6
+    with pytest.raises(ValueError, match="max_episode_steps"):
+        TimeAwareObservation(gym.make(env_id, horizon=h))
+    plain = gym.make(env_id, horizon=h, action_mode="log_lr")
+    limited = gym.make(env_id, horizon=h, action_mode="log_lr", max_episode_steps=h)
+    timed = TimeAwareObservation(gym.make(env_id, horizon=h, action_mode="log_lr", max_episode_steps=h))
+    assert plain.spec.max_episode_steps is None and limited.spec.max_episode_steps == h
+    rng = np.random.default_rng(0)
+    for seed in range(3):
+        (o1, i1), (o2, i2), (o3, i3) = plain.reset(seed=seed), limited.reset(seed=seed), timed.reset(seed=seed)
+        assert o1.tobytes() == o2.tobytes() and o3.tobytes() == np.append(o1.astype(np.float64), 0.0).tobytes()
+        assert_same_info(i2, i1), assert_same_info(i3, i1)
+        for t in range(1, h + 1):
+            action = rng.uniform(-0.6, 0.2, size=1).astype(np.float32)
+            a, b, c = plain.step(action), limited.step(action), timed.step(action)
+            assert a[0].tobytes() == b[0].tobytes() and c[0].tobytes() == np.append(a[0].astype(np.float64), t).tobytes()
+            assert a[1:4] == b[1:4] == c[1:4] and type(a[1]) is type(b[1]) is float
+            assert_same_info(b[4], a[4]), assert_same_info(c[4], a[4])
+            if a[2] or a[3]:
+                break
+        assert a[3] or a[2]  # every episode ended at the horizon (or diverged) in all three
+    # the one difference: divergence at the last step (LR 10 on a horizon of 1)
+    plain, limited = (gym.make(env_id, horizon=1, action_mode="log_lr", **kw) for kw in ({}, {"max_episode_steps": 1}))
+    flags = []
+    for env in (plain, limited):
+        env.reset(seed=0, options={"lr_init": 10.0})
+        flags.append(env.step(np.array([1.0], dtype=np.float32))[2:4])
+    assert flags == [(True, False), (True, True)]
+
+
 # ---- Stable-Baselines3 adapter --------------------------------------------------------------
 
 
