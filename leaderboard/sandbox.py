@@ -22,6 +22,9 @@ processes and threads bounded    yes: RLIMIT_NPROC   RLIMIT_NPROC (Linux  no: th
 memory limit for the whole        cgroup of its own   only with a         as root: cgroup;
 sandbox (children, shared memory  (v2 or v1)          delegated v2 group; else per process
 included: :class:`SandboxCgroup`)                     else per process    (RLIMIT_AS)
+CPU-time limit for the whole      the same cgroup     the same cgroup;    the same cgroup;
+sandbox (all its processes, the   (v2 ``cpu.stat``,   else per process    else per process
+ended ones included)              v1 ``cpuacct``)     (RLIMIT_CPU)        (RLIMIT_CPU)
 ===============================  ==================  ===================  ====================
 
 How processes are bounded, and why not otherwise: :func:`lrgym.leaderboard.policy_host._bound_processes`.
@@ -77,8 +80,8 @@ class SandboxError(Exception):
 class Limits:
     """Resource limits of one policy process."""
 
-    memory_mb: float | None = 4096.0  # address space (RLIMIT_AS)
-    cpu_seconds: float | None = None  # CPU time (RLIMIT_CPU)
+    memory_mb: float | None = 4096.0  # the sandbox's cgroup, where it has one; each process's address space (RLIMIT_AS)
+    cpu_seconds: float | None = None  # CPU time: of the sandbox's cgroup, where it counts CPU; each process's (RLIMIT_CPU)
     open_files: int = 256  # RLIMIT_NOFILE
     file_mb: int = 64  # largest file it may write, its stdout/stderr included (RLIMIT_FSIZE)
     tmp_mb: int = 256  # size of its tmpfs /tmp; without namespaces, what its scratch folder may hold
@@ -172,8 +175,9 @@ def setting() -> str:
 @functools.lru_cache(maxsize=1)
 def mode() -> dict:
     """How policies are confined on this machine: ``{"kind": "root" | "userns" | "none",
-    "uid_drop": bool, "note": str, "memory_bound": str}`` (probed once per process; the memory
-    bound, :func:`memory_bound`, warns once where no cgroup can be made)."""
+    "uid_drop": bool, "note": str, "memory_bound": str, "cpu_bound": str}`` (probed once per
+    process; the memory and CPU bounds, :func:`memory_bound` and :func:`cpu_bound`, warn once
+    where no cgroup can be made)."""
     setting_ = setting()
     root = os.geteuid() == 0
     # userns: what an ordinary user gets, also when running as root (to test that path)
@@ -203,13 +207,15 @@ def mode() -> dict:
             # system folders (/etc/shadow, SSH host keys), so not what a hosted grader requires
             raise SandboxError("LRGYM_SANDBOX=require but the policy would not run as an unprivileged uid: "
                                + (note or "root's own namespaces (unshare as root) are not permitted here"))
-        return {"kind": kind, "uid_drop": uid_drop, "note": note, "memory_bound": memory_bound()["note"]}
+        return {"kind": kind, "uid_drop": uid_drop, "note": note, "memory_bound": memory_bound()["note"],
+                "cpu_bound": cpu_bound()["note"]}
     why = "LRGYM_SANDBOX=off" if setting_ == "off" else "unshare missing or not permitted"
     note = (f"no namespaces ({why}): the policy runs in a fresh temp dir with "
             "resource limits only; it can reach what the grader's user can")
     if setting_ == "require":
         raise SandboxError(f"LRGYM_SANDBOX=require but {note}")
-    return {"kind": "none", "uid_drop": False, "note": note, "memory_bound": memory_bound()["note"]}
+    return {"kind": "none", "uid_drop": False, "note": note, "memory_bound": memory_bound()["note"],
+            "cpu_bound": cpu_bound()["note"]}
 
 
 def _sandbox_env(work: str, numba_cache: str) -> dict:
@@ -357,7 +363,8 @@ def remove_folder(path: str) -> None:
 
 #: name prefix of a sandbox's cgroup: ``lrgym-sandbox-<pid of the process that made it>-<random>``
 CGROUP_PREFIX = "lrgym-sandbox-"
-#: how often the grader reads the group's OOM-kill counter while it waits for a reply
+#: how often the grader reads the group's OOM-kill counter and CPU time while it waits for a
+#: reply (and at most after a reply)
 OOM_CHECK_SECONDS = 0.25
 
 
@@ -441,9 +448,11 @@ def _read_counter(path: str, key: str) -> int:
 
 
 class SandboxCgroup:
-    """The cgroup(s) of one sandbox: its memory limit and process bound hold for the policy
-    process and everything it forks together, shared memory and memfd pages included (the
-    address-space limit is per process, and does not count them). Made by :func:`make_cgroup`
+    """The cgroup(s) of one sandbox: its memory limit, process bound and CPU-time limit hold for
+    the policy process and everything it forks together, shared memory and memfd pages included
+    (the address-space and CPU-time rlimits are per process: they do not count shared memory,
+    and every episode process, :class:`~lrgym.leaderboard.policy_host.EpisodeHost`, and every
+    child a policy forks starts with its own full CPU budget). Made by :func:`make_cgroup`
     before the sandbox starts (its first process joins it before ``exec``:
     :meth:`join`), removed by :meth:`remove` after it ended; groups of sandboxes whose grader
     was killed are removed by :func:`sweep_stale_cgroups`.
@@ -452,21 +461,50 @@ class SandboxCgroup:
       ``memory.swap.max`` 0, ``memory.oom.group`` 1 (an OOM kill ends the whole sandbox),
       ``pids.max``;
     * cgroup v1: ``memory.limit_in_bytes`` and ``memory.memsw.limit_in_bytes`` (no swap beyond
-      it) in the memory hierarchy, ``pids.max`` in the pids one (when mounted).
+      it) in the memory hierarchy, ``pids.max`` in the pids one (when mounted), and a group in
+      the ``cpuacct`` hierarchy (when mounted writable) to count its CPU time.
 
-    Over its limit the kernel reclaims what it can, then its OOM killer kills a process of the
-    group (only of the group): :meth:`oom_kills` counts them, and the grader fails the
-    submission naming the memory limit."""
+    Over its memory limit the kernel reclaims what it can, then its OOM killer kills a process of
+    the group (only of the group): :meth:`oom_kills` counts them, and the grader fails the
+    submission naming the memory limit. The CPU time is counted only, never throttled:
+    :meth:`cpu_used` is the CPU time of every process that ever ran in the group, ended ones
+    included (v2: ``usage_usec`` of ``cpu.stat``, which every v2 group has, with or without the
+    ``cpu`` controller; v1: ``cpuacct.usage``); the grader compares it with ``cpu_seconds``
+    while it waits (:meth:`PolicyProcess._check_cgroup`)."""
 
-    def __init__(self, version: int, folders: list[str], memory_folder: str, memory_mb: float, processes: int):
+    def __init__(self, version: int, folders: list[str], memory_folder: str, memory_mb: float | None,
+                 processes: int, cpu_file: str | None = None, cpu_seconds: float | None = None):
         self.version, self.folders, self.memory_folder = version, folders, memory_folder
         self.memory_mb, self.processes = memory_mb, processes
+        self.cpu_file, self.cpu_seconds = cpu_file, cpu_seconds
 
     def describe(self) -> str:
         bound = f"{self.memory_mb:g} MB (memory of all its processes, shared memory included)"
-        if len(self.folders) > 1 or self.version == 2:
+        if any(os.path.exists(os.path.join(f, "pids.max")) for f in self.folders):
             bound += f" and {self.processes} tasks"
         return f"cgroup v{self.version} of its own: {bound}"
+
+    def describe_cpu(self) -> str:
+        source = "cpu.stat" if self.version == 2 else "cpuacct"
+        return (f"cgroup v{self.version} of its own ({source}): {self.cpu_seconds:g} s of CPU for all its "
+                f"processes together, read every {OOM_CHECK_SECONDS:g} s; each process also RLIMIT_CPU")
+
+    def cpu_used(self) -> float | None:
+        """CPU seconds used by every process that ran in the group so far (None if it cannot be read)."""
+        if self.cpu_file is None:
+            return None
+        try:
+            if self.version == 2:
+                with open(self.cpu_file) as f:
+                    for line in f:
+                        parts = line.split()
+                        if len(parts) == 2 and parts[0] == "usage_usec":
+                            return int(parts[1]) / 1e6
+                return None
+            with open(self.cpu_file) as f:
+                return int(f.read().split()[0]) / 1e9
+        except (OSError, ValueError, IndexError):
+            return None
 
     def join(self) -> None:  # pragma: no cover - runs in the child between fork and exec
         """Move the calling process into the group(s) (writing 0 moves the writer)."""
@@ -526,8 +564,8 @@ def _remove_group_folders(folders: list[str], wait: float = 10.0) -> bool:
 
 
 def _cgroup_parents() -> tuple[int, list[str]] | tuple[None, str]:
-    """(version, [memory parent, pids parent or nothing]) where this process may make groups,
-    or (None, why not)."""
+    """(version, [memory parent, then pids and cpuacct parents where mounted]) where this
+    process may make groups, or (None, why not); cgroup v2 has one parent for everything."""
     v2 = _own_cgroup_dir(2)
     if v2 is not None:
         try:
@@ -539,15 +577,22 @@ def _cgroup_parents() -> tuple[int, list[str]] | tuple[None, str]:
             return 2, [v2]
     memory = _own_cgroup_dir(1, "memory")
     if memory is not None:
-        pids = _own_cgroup_dir(1, "pids")
-        return 1, [memory] + ([pids] if pids else [])
+        parents = [memory]
+        for controller in ("pids", "cpuacct"):  # one folder each, unless mounted together
+            folder = _own_cgroup_dir(1, controller)
+            if folder is not None and folder not in parents:
+                parents.append(folder)
+        return 1, parents
     why = ("no writable cgroup: neither a cgroup v2 group with the memory controller delegated to the "
            "grader nor a writable cgroup v1 memory hierarchy")
     return None, why
 
 
-def make_cgroup(memory_mb: float | None, processes: int) -> tuple[SandboxCgroup | None, str]:
-    """A new group for one sandbox with these limits, or (None, why not)."""
+def make_cgroup(memory_mb: float | None, processes: int,
+                cpu_seconds: float | None = None) -> tuple[SandboxCgroup | None, str]:
+    """A new group for one sandbox with these limits, or (None, why not). Its CPU time is
+    counted where the group can (``cpu_file``: v2 always, v1 with a writable ``cpuacct``
+    hierarchy); :class:`PolicyProcess` compares it with ``cpu_seconds``."""
     if not memory_mb:
         return None, "no memory limit"
     version, parents = _cgroup_parents()
@@ -570,16 +615,20 @@ def make_cgroup(memory_mb: float | None, processes: int) -> tuple[SandboxCgroup 
                     _write(os.path.join(memory, key), value)
             if os.path.exists(os.path.join(memory, "pids.max")):
                 _write(os.path.join(memory, "pids.max"), int(processes))
+            cpu_files = [os.path.join(memory, "cpu.stat")]
         else:
             _write(os.path.join(memory, "memory.limit_in_bytes"), limit)
             if os.path.exists(os.path.join(memory, "memory.memsw.limit_in_bytes")):
                 _write(os.path.join(memory, "memory.memsw.limit_in_bytes"), limit)
-            for folder in folders[1:]:
-                _write(os.path.join(folder, "pids.max"), int(processes))
+            for folder in folders[1:]:  # the pids and cpuacct hierarchies' groups: each by its files
+                if os.path.exists(os.path.join(folder, "pids.max")):
+                    _write(os.path.join(folder, "pids.max"), int(processes))
+            cpu_files = [os.path.join(f, "cpuacct.usage") for f in folders]
     except OSError as exc:
         _remove_group_folders(folders, wait=1.0)
         return None, f"a cgroup could not be made ({exc.strerror or exc})"
-    return SandboxCgroup(version, folders, folders[0], memory_mb, processes), ""
+    cpu_file = next((f for f in cpu_files if os.path.exists(f)), None)
+    return SandboxCgroup(version, folders, folders[0], memory_mb, processes, cpu_file, cpu_seconds), ""
 
 
 def _owner_alive(pid: int) -> bool:
@@ -617,19 +666,47 @@ def sweep_stale_cgroups(parents: list[str] | None = None) -> int:
 
 
 @functools.lru_cache(maxsize=1)
+def _probe_cgroup() -> tuple[int | None, bool, str]:
+    """(cgroup version or None, whether it counts CPU time, why there is none): made and removed
+    once per process."""
+    group, why = make_cgroup(MIN_PROBE_MB, 16, 1.0)
+    if group is None:
+        return None, False, why
+    group.remove()
+    return group.version, group.cpu_file is not None, ""
+
+
+@functools.lru_cache(maxsize=1)
 def memory_bound() -> dict:
     """How ``--memory-limit`` bounds a sandbox on this machine (probed once per process by
     making and removing a group): ``{"cgroup": 1 | 2 | None, "note": str}``. Without a cgroup
     each process of the policy has its own address-space limit only, which its children and
     its shared memory escape: said once as a warning."""
-    group, why = make_cgroup(MIN_PROBE_MB, 16)
-    if group is not None:
-        version = group.version
-        group.remove()
+    version, _, why = _probe_cgroup()
+    if version is not None:
         return {"cgroup": version, "note": f"the memory limit holds for the whole sandbox (cgroup v{version})"}
     note = (f"{why}: the memory limit is each policy process's address space only (RLIMIT_AS); a policy's "
             "children and its shared memory (memfd, /dev/shm) are not counted (run the grader as root, or "
             "delegate the cgroup v2 memory controller to it)")
+    import warnings
+
+    warnings.warn(f"lrgym sandbox: {note}", RuntimeWarning, stacklevel=2)
+    return {"cgroup": None, "note": note}
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_bound() -> dict:
+    """How the CPU-time part of ``--time-limit`` bounds a sandbox on this machine: ``{"cgroup":
+    1 | 2 | None, "note": str}``. With a cgroup that counts CPU time (:func:`make_cgroup`) the
+    limit holds for all the sandbox's processes together; without, each process has its own
+    ``RLIMIT_CPU`` only, so every episode process and every child a policy forks gets the whole
+    budget (the wall clock still bounds the total): said once as a warning."""
+    version, counts, why = _probe_cgroup()
+    if version is not None and counts:
+        return {"cgroup": version, "note": f"the CPU-time limit holds for the whole sandbox (cgroup v{version})"}
+    why = why if version is None else f"the sandbox's cgroup v{version} has no CPU accounting (no writable cpuacct hierarchy)"
+    note = (f"{why}: the CPU-time limit is each policy process's own (RLIMIT_CPU); every episode process and "
+            "every child a policy forks has the whole budget, only the wall clock bounds their total")
     import warnings
 
     warnings.warn(f"lrgym sandbox: {note}", RuntimeWarning, stacklevel=2)
@@ -664,10 +741,18 @@ class PolicyProcess:
         self._private = tempfile.mkdtemp(prefix="lrgym-grader-")  # the grader's; 0700
         self.process = self.commands = self.replies = None
         try:
-            self.cgroup, why = make_cgroup(limits.memory_mb, limits.processes)
+            self.cgroup, why = make_cgroup(limits.memory_mb, limits.processes, limits.cpu_seconds)
             self.memory = (self.cgroup.describe() if self.cgroup is not None else
                            f"address space of each process only (RLIMIT_AS, {limits.memory_mb:g} MB): {why}"
                            if limits.memory_mb else "none")
+            if not limits.cpu_seconds:
+                self.cpu = "none"
+            elif self.cgroup is not None and self.cgroup.cpu_file is not None:
+                self.cpu = self.cgroup.describe_cpu()
+            else:
+                why = why if self.cgroup is None else f"cgroup v{self.cgroup.version} without CPU accounting"
+                self.cpu = (f"CPU time of each process only (RLIMIT_CPU, {limits.cpu_seconds:g} s; every episode "
+                            f"process and every child has the whole budget): {why}")
             self._start(start_timeout)
         except BaseException:  # a sandbox that did not start leaves no process and no folder
             self.close()
@@ -723,7 +808,7 @@ class PolicyProcess:
                "masked": masked_dirs(paths) if kind != "none" else [], "scratch": self.scratch,
                "numba_cache": numba_cache,
                "machine_pid_max": _machine_pid_max(), **asdict(self.limits)}
-        self.applied = {**self.request(cfg, timeout=start_timeout)["sandbox"], "memory": self.memory}
+        self.applied = {**self.request(cfg, timeout=start_timeout)["sandbox"], "memory": self.memory, "cpu": self.cpu}
 
     def request(self, msg, timeout: float | None = None) -> dict:
         """Send ``msg`` (pickled), return the decoded reply; raises :class:`SandboxError` if
@@ -748,26 +833,37 @@ class PolicyProcess:
         if not isinstance(reply, dict):
             raise SandboxError("malformed reply from the policy process (protocol violated)")
         if not reply.get("ok"):
-            self._check_memory(force=True)
+            self._check_cgroup(force=True)
             raise SandboxError(clean(str(reply.get("reason", "unknown failure")))[:4000] + self._tail_note())
-        self._check_memory()
+        self._check_cgroup()
         return reply
 
-    def _check_memory(self, force: bool = False) -> None:
+    def _check_cgroup(self, force: bool = False) -> None:
         """End the sandbox with a reason naming the memory limit once the OOM killer has killed
-        any of its processes (its cgroup went over ``limits.memory_mb``); read at most every
-        :data:`OOM_CHECK_SECONDS` unless ``force`` (the sandbox failed: why)."""
+        any of its processes (its cgroup went over ``limits.memory_mb``), or naming the CPU-time
+        limit once its processes together used more than ``limits.cpu_seconds`` of CPU (where
+        the group counts it); read at most every :data:`OOM_CHECK_SECONDS` unless ``force`` (the
+        sandbox failed: why)."""
         if self.cgroup is None or (not force and time.monotonic() < self._oom_checked + OOM_CHECK_SECONDS):
             return
         self._oom_checked = time.monotonic()
-        kills = self.cgroup.oom_kills()
+        kills = self.cgroup.oom_kills() if self.limits.memory_mb else 0
         if kills:
             peak = self.cgroup.peak_mb()
+            tail = self._tail_note()  # before close() removes the output file with the private folder
             self.close()
             raise SandboxError(
                 f"the policy went over its memory limit of {self.limits.memory_mb:g} MB (memory of the whole "
                 f"sandbox: all its processes, shared memory included{'' if peak is None else f'; peak {peak:.0f} MB'}): "
-                f"the kernel's OOM killer killed {kills} of its processes" + self._tail_note())
+                f"the kernel's OOM killer killed {kills} of its processes" + tail)
+        limit = self.limits.cpu_seconds
+        used = self.cgroup.cpu_used() if limit else None
+        if used is not None and used > limit:
+            tail = self._tail_note()
+            self.close(grace=0)  # every moment it lives it burns more
+            raise SandboxError(
+                f"the policy went over its CPU time limit of {limit:g} s (CPU time of the whole sandbox: all its "
+                f"processes together, ended ones included): it used {used:.2f} s" + tail)
 
     def _wait_reply(self, timeout: float | None) -> None:
         """Wait until a reply can be read (or the process ended), at most ``timeout`` seconds;
@@ -779,13 +875,13 @@ class PolicyProcess:
             if self.scratch is not None:  # wake up when the folder is next due to be measured
                 due = max(0.0, self._measured[0] + SCRATCH_CHECK_SECONDS - time.monotonic())
                 left = due if left is None else min(left, due)
-            if self.cgroup is not None:  # wake up to see whether the OOM killer ended a process of it
+            if self.cgroup is not None:  # wake up to see whether it went over its memory or CPU time
                 left = OOM_CHECK_SECONDS if left is None else min(left, OOM_CHECK_SECONDS)
             ready = wait([self.replies], left)
             if self.scratch is not None:
                 self._check_scratch()
             if not ready:
-                self._check_memory()
+                self._check_cgroup()
             if ready:
                 return
             if deadline is not None and time.monotonic() >= deadline:
@@ -831,7 +927,7 @@ class PolicyProcess:
             code = self.process.wait(5)
         except subprocess.TimeoutExpired:
             code = None
-        self._check_memory(force=True)
+        self._check_cgroup(force=True)
         return death_reason(code) + self._tail_note()
 
     def output_tail(self) -> str:
