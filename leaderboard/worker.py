@@ -278,7 +278,8 @@ class _State:
         self.envs: dict[str, list] = {}
         self.tasks: dict[str, object] = {}
 
-    def channel(self, spec: dict, sandbox: dict | None, family: str):
+    def channel(self, spec: dict, sandbox: dict | None, family: str) -> tuple:
+        """(channel, source sha256) of ``spec``: made on its first job, kept until the worker ends."""
         key = json.dumps(spec, sort_keys=True)
         if key not in self.channels:
             host_spec, files, source_hash = policy_files(spec, family)
@@ -288,7 +289,7 @@ class _State:
                 channel = _InlineChannel(host_spec)
             else:
                 channel = _SandboxChannel(host_spec, files, sandbox)
-            self.channels[key] = (channel, source_hash, {})
+            self.channels[key] = (channel, source_hash)
         return self.channels[key]
 
     def task_cache(self, kwargs: dict):
@@ -312,7 +313,7 @@ class _State:
         return self.envs_for(kwargs, 1)[0]
 
     def close(self) -> None:
-        for channel, _, _ in self.channels.values():
+        for channel, _ in self.channels.values():
             channel.close()
         self.channels.clear()
 
@@ -339,7 +340,7 @@ def _episodes(job: dict, state: _State) -> dict:
     """Every (instance, seed) of the job, in lockstep; trajectories instance by instance."""
     family = job["family"]
     runs = [(int(k), int(s)) for k in job["instances"] for s in job["seeds"]]
-    channel, source_hash, _ = state.channel(job["policy"], job.get("sandbox"), family)
+    channel, source_hash = state.channel(job["policy"], job.get("sandbox"), family)
     name, kwargs = _describe_policy(channel, family, len(runs), job)
     try:
         envs = state.envs_for(kwargs, len(runs))
