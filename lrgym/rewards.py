@@ -34,6 +34,14 @@ from lrgym.tasks.base import S_DIVERGED, S_TRAIN_LOSS, S_VAL_METRIC, is_real
 
 REWARDS = ("log_improvement", "sign_delta", "final", "metric_delta")
 R_LOG_IMPROVEMENT, R_SIGN_DELTA, R_FINAL, R_METRIC_DELTA = range(4)
+#: the largest ``sign_delta`` weight α1, α2. The reward α1·sign(ΔL) + α2·ΔL/L_0 is finite for
+#: every finite α only while α·ΔL/L_0 is; with α ≤ 10⁶ that holds for any |ΔL/L_0| up to
+#: ≈ 10³⁰² (the losses are capped at ``cap_factor``·max(L_0, loss_scale)), and the divergence
+#: penalty −α1·(steps left) is at most 10⁶ · 10⁹ (the largest horizon,
+#: :data:`lrgym.settings.MAX_COUNT`) = 10¹⁵, exact in a float64 and finite in the float32 RL
+#: libraries cast rewards to (α2 = 10³⁰⁶ gave a reward of −inf). A weight beyond 10⁶ has no use
+#: a rescaled pair (α1, α2) cannot have.
+MAX_REWARD_ALPHA = 1e6
 # reward_params layout
 P_ALPHA1, P_ALPHA2 = range(2)
 
@@ -87,11 +95,12 @@ def check_reward_alphas(alphas) -> tuple[float, float]:
     """``reward_alphas`` as two floats ``(α1, α2)``, or ``ValueError`` naming the value.
 
     ``sign_delta`` pays α1·sign(ΔL) + α2·ΔL/L_0 and −α1 per step lost to divergence, so both
-    weights must be finite and ≥ 0 (a negative one would pay for a rising loss, or for
-    diverging), and one of them > 0 (else every reward is 0). Checked for every reward, though
-    only ``sign_delta`` reads them.
+    weights must be ≥ 0 (a negative one would pay for a rising loss, or for diverging), at most
+    :data:`MAX_REWARD_ALPHA` (so every reward stays finite), and one of them > 0 (else every
+    reward is 0). Checked for every reward, though only ``sign_delta`` reads them; the one check
+    of the env, the vector env and :class:`lrgym.monitor.TrainingMonitor` (the PyTorch bridge).
     """
-    valid = "two finite numbers (α1, α2) >= 0, not both 0, e.g. (1.0, 1.0)"
+    valid = f"two numbers (α1, α2) with 0 <= α <= {MAX_REWARD_ALPHA:g}, not both 0, e.g. (1.0, 1.0)"
     try:
         pair = tuple(alphas)
     except TypeError:
@@ -99,7 +108,7 @@ def check_reward_alphas(alphas) -> tuple[float, float]:
     if len(pair) != 2 or not all(is_real(a) for a in pair):
         raise ValueError(f"reward_alphas={alphas!r} invalid; valid: {valid}")
     a1, a2 = float(pair[0]), float(pair[1])
-    if not (math.isfinite(a1) and math.isfinite(a2) and a1 >= 0 and a2 >= 0 and (a1 > 0 or a2 > 0)):
+    if not (0 <= a1 <= MAX_REWARD_ALPHA and 0 <= a2 <= MAX_REWARD_ALPHA and (a1 > 0 or a2 > 0)):
         raise ValueError(f"reward_alphas={alphas!r} out of range; valid: {valid}")
     return a1, a2
 

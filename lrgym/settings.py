@@ -49,13 +49,6 @@ DEFAULT_REWARD_ALPHAS = (1.0, 1.0)
 MAX_COUNT = 10**9
 #: the largest int64, the default bound of :func:`positive_int` (any count that NumPy keeps)
 MAX_INT64 = 2**63 - 1
-#: the largest ``sign_delta`` weight α1, α2. The reward α1·sign(ΔL) + α2·ΔL/L_0 is finite for
-#: every finite α only while α·ΔL/L_0 is; with α ≤ 10⁶ that holds for any |ΔL/L_0| up to
-#: ≈ 10³⁰² (the losses are capped at ``cap_factor``·max(L_0, loss_scale)), and the divergence
-#: penalty −α1·(steps left) is at most 10⁶ · :data:`MAX_COUNT` = 10¹⁵, exact in a float64 and
-#: finite in the float32 RL libraries cast rewards to (α2 = 10³⁰⁶ gave a reward of −inf). A
-#: weight beyond 10⁶ has no use a rescaled pair (α1, α2) cannot have.
-MAX_REWARD_ALPHA = 1e6
 #: inner optimizers whose customary initial LR is 1e-3 (the others start at 1e-2)
 ADAPTIVE_OPTIMIZERS = ("adam", "rmsprop")
 
@@ -146,7 +139,7 @@ class EnvSettings:
         opt = OptimizerConfig.coerce(optimizer)
         check_choice("action_mode", action_mode, ACTION_MODES)
         check_choice("reward", reward, REWARDS)
-        alphas = check_reward_weights(reward_alphas)
+        alphas = check_reward_alphas(reward_alphas)
         horizon = positive_int("horizon", family.default_horizon if horizon is None else horizon, MAX_COUNT)
         inner_steps = positive_int("inner_steps", family.default_inner_steps if inner_steps is None else inner_steps,
                                    MAX_COUNT)
@@ -195,17 +188,6 @@ def positive_int(name: str, value, maximum: int = MAX_INT64) -> int:
         raise ValueError(f"{name}={value!r} out of range; valid: a positive integer (1, 2, 3, ...) "
                          f"at most {maximum:,}")
     return int(value)
-
-
-def check_reward_weights(reward_alphas) -> tuple[float, float]:
-    """``reward_alphas`` checked as :func:`lrgym.rewards.check_reward_alphas` checks them (two
-    finite numbers ≥ 0, not both 0), and each at most :data:`MAX_REWARD_ALPHA`."""
-    alphas = check_reward_alphas(reward_alphas)
-    too_big = [a for a in alphas if a > MAX_REWARD_ALPHA]
-    if too_big:
-        raise ValueError(f"reward_alphas={reward_alphas!r} out of range ({too_big[0]!r} > {MAX_REWARD_ALPHA:g}); "
-                         f"valid: two finite numbers (α1, α2) >= 0, not both 0, each at most {MAX_REWARD_ALPHA:g}")
-    return alphas
 
 
 def check_lr_range(lr_min, lr_max) -> tuple[float, float]:

@@ -100,7 +100,8 @@ BAD = [
     ({"factors": ()}, "factors=()", "positive numbers"),
     ({"factors": (1.0, -2.0)}, "factors=(1.0, -2.0)", "positive numbers"),
     ({"factors": (math.nan,)}, "factors=(nan,)", "positive numbers"),
-    ({"reward_alphas": (-1.0, 1.0)}, "reward_alphas=(-1.0, 1.0)", ">= 0"),
+    ({"reward_alphas": (-1.0, 1.0)}, "reward_alphas=(-1.0, 1.0)", "0 <= α <= 1e+06"),
+    ({"reward_alphas": (1.0, 1e306)}, "reward_alphas=(1.0, 1e+306)", "0 <= α <= 1e+06"),  # a -inf reward
 ]
 
 
