@@ -39,7 +39,14 @@ from lrgym.features import M_CAP, N_FEATURES, N_MEMORY, features, start_episode
 from lrgym.info import ACTION_MODES, make_info
 from lrgym.optim import OPTIMIZERS, check_choice
 from lrgym.rewards import REWARDS, check_reward_alphas, reward_code, reward_params
-from lrgym.settings import DEFAULT_CAP_FACTOR, DEFAULT_REWARD_ALPHAS, check_cap_factor, check_lr_range, positive_int
+from lrgym.settings import (
+    DEFAULT_CAP_FACTOR,
+    DEFAULT_REWARD_ALPHAS,
+    MAX_COUNT,
+    check_cap_factor,
+    check_lr_range,
+    positive_int,
+)
 from lrgym.step import observe
 from lrgym.tasks.base import (
     N_STATS,
@@ -80,8 +87,8 @@ class TrainingMonitor:
                  reward: str = "log_improvement", reward_alphas: tuple[float, float] = DEFAULT_REWARD_ALPHAS,
                  loss_scale: float = math.nan):
         # the env's checks (lrgym.settings), so a bad value fails here as it fails in the env
-        self.horizon = positive_int("horizon", horizon)
-        self.updates_per_step = positive_int("updates_per_step", updates_per_step)
+        self.horizon = positive_int("horizon", horizon, MAX_COUNT)
+        self.updates_per_step = positive_int("updates_per_step", updates_per_step, MAX_COUNT)
         self.cap_factor = check_cap_factor(cap_factor)
         check_choice("reward", reward, REWARDS)
         self.loss_scale = float(loss_scale)

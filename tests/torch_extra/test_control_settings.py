@@ -82,6 +82,8 @@ BAD = [
     ({"horizon": np.float64(3.0)}, "horizon=", "positive integer"),
     ({"inner_steps": True}, "=True", "positive integer"),
     ({"inner_steps": -1}, "=-1", "positive integer"),
+    ({"horizon": 10**9 + 1}, "horizon=1000000001", "at most 1,000,000,000"),  # the env's bound (MAX_COUNT)
+    ({"inner_steps": 10**10}, "=10000000000", "at most 1,000,000,000"),
     ({"lr_min": 1.0, "lr_max": 0.1}, "lr_min=1.0, lr_max=0.1", "0 < lr_min < lr_max < inf"),
     ({"lr_min": 0.1, "lr_max": 0.1}, "lr_min=0.1, lr_max=0.1", "0 < lr_min < lr_max < inf"),
     ({"lr_min": 0.0}, "lr_min=0.0", "0 < lr_min < lr_max < inf"),
