@@ -41,7 +41,8 @@ BatchNorm's running statistics are used, not moved.
 after ``torch.manual_seed`` from the env's ``np_random``), or a module, whose parameters are then
 re-initialised at reset with each submodule's ``reset_parameters`` (``_reset_parameters`` for
 ``nn.MultiheadAttention`` and ``nn.Transformer``, torch's name there; submodules before their
-parent, as torch builds them), after the module's whole state
+parent, as torch builds them; the layers of a stack torch builds by copying one layer, as
+``nn.TransformerEncoder``'s, are drawn each on its own), after the module's whole state
 (parameters and buffers no ``reset_parameters`` covers, such as a custom module's bare
 ``nn.Parameter``) is put back as it was given. ``optimizer`` is an lrgym
 optimizer name / dict / :class:`~lrgym.optim.OptimizerConfig` (built by
@@ -126,7 +127,11 @@ def _reinitialise(model: torch.nn.Module) -> None:
     (``nn.MultiheadAttention``'s ``in_proj_weight``, ``nn.Transformer``), ``_reset_parameters()``.
     Children first, as at construction: ``nn.MultiheadAttention`` zeroes its ``out_proj.bias``
     after that ``Linear`` drew it, ``nn.Transformer`` re-draws its layers' weights after them.
-    (Modules that only have leaves with ``reset_parameters`` draw in the same order either way.)"""
+    (Modules that only have leaves with ``reset_parameters`` draw in the same order either way.)
+    One difference stays: a stack built by copying one layer (``nn.TransformerEncoder`` /
+    ``Decoder`` with ``num_layers`` > 1 deep-copies its first layer) starts from copies at
+    construction, while here every layer is drawn anew — a fresh draw of the same distributions,
+    not the module torch would build under the same seed."""
     for module in _children_first(model):
         if callable(getattr(module, "reset_parameters", None)):
             module.reset_parameters()

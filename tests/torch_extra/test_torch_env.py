@@ -509,3 +509,35 @@ def test_reset_reinitialises_attention_as_torch_builds_it(monkeypatch, net):
     assert all(torch.equal(v, states[2][k]) for k, v in states[0].items())
     out_proj_bias = [v for k, v in states[0].items() if k.endswith("out_proj.bias")]
     assert out_proj_bias and all(torch.equal(v, torch.zeros(6)) for v in out_proj_bias)
+
+
+class _DeepTransformer(_Transformer):
+    def __init__(self):
+        torch.nn.Module.__init__(self)
+        self.t = torch.nn.Transformer(d_model=6, nhead=2, num_encoder_layers=2, num_decoder_layers=2,
+                                      dim_feedforward=8, dropout=0.0, batch_first=True)
+        self.out = torch.nn.Linear(6, 3)
+
+
+@pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")
+def test_reset_redraws_every_layer_of_a_cloned_stack_from_the_seed():
+    """A Transformer of two layers per stack (torch builds them by copying one layer): a reset
+    re-draws every parameter tensor of every layer (each differs from the trained model's), the
+    same seed gives the same model to the bit, another seed other attention weights in every
+    layer. (Not equal to torch's own build under that seed: its layers start as copies.)"""
+    X, y = blobs(n=64)
+    model = _DeepTransformer()
+    env = TorchTrainingEnv(model, (X, y), torch.nn.CrossEntropyLoss(reduction="none"), horizon=2, inner_steps=2)
+    states = []
+    for seed in (0, 1, 0):
+        env.reset(seed=seed)
+        env.step(2)
+        trained = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        env.reset(seed=seed)
+        states.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+        moved = [k for k, v in trained.items() if k.endswith("weight") and v.dim() > 1]
+        assert moved and all(not torch.equal(trained[k], states[-1][k]) for k in moved)
+    assert all(torch.equal(v, states[2][k]) for k, v in states[0].items())
+    in_proj = [k for k in states[0] if k.endswith("in_proj_weight")]
+    assert len(in_proj) == 6  # 2 encoder layers, 2 decoder layers with 2 attentions each
+    assert not any(torch.equal(states[0][k], states[1][k]) for k in in_proj)
