@@ -433,7 +433,8 @@ def _instantiate(obj, family: str):
 
 
 def build_policy(spec: dict, family: str, loaded: dict):
-    """The policy of ``spec`` for ``family`` (``loaded`` caches the imported object)."""
+    """The policy of ``spec`` for ``family`` (``loaded`` caches the imported object; in a job of
+    :class:`EpisodeHost` also the SB3 policy its job process built, with the model loaded)."""
     kind = spec.get("kind")
     if kind == "baseline":
         from lrgym.baselines.registry import make_baseline
@@ -444,6 +445,8 @@ def build_policy(spec: dict, family: str, loaded: dict):
             loaded["obj"] = _import_target(spec)
         return _instantiate(loaded["obj"], family)
     if kind == "sb3":
+        if "sb3" in loaded:  # loaded by the job process (EpisodeHost): this episode's own copy
+            return loaded["sb3"]
         from lrgym.baselines.sb3_agents import SB3Policy, zip_meta
 
         path = os.path.join(ROOT, "submission", spec["file"])
@@ -579,31 +582,43 @@ _LIMIT_NOTE = ""
 
 
 class EpisodeHost:
-    """Serves one submission in the sandbox with **a fresh process per episode**, so that no
-    state of one episode reaches another: not its instance, its class attributes, the module's
-    globals, nor (between jobs) its files.
+    """Serves one submission in the sandbox with **a fresh process per job and per episode**, so
+    that no state of one episode reaches another job: not its instance, its class attributes, the
+    module's globals, what the module's import made that the kernel shares across ``fork`` (an
+    anonymous ``MAP_SHARED`` mapping, a pipe, a socket) nor (between jobs) its files.
 
-    This process (the *template*) imports the policy's module once (its top-level code runs
-    here, nothing else of it: no constructor, ``reset`` or ``act``) and then forks one process
-    per episode of a job at ``policies``: each builds its own instance in its own copy of the
-    template, in a fresh folder of its own (``/tmp/work/<k>``, also its ``HOME`` and
-    ``TMPDIR``), and answers that episode's ``reset`` / ``act`` over a socket; the template
-    relays the job's lockstep messages (one message per step from the grader, one per episode
-    inside the sandbox). At the next ``policies`` (a new job) and at the end, every process of the
-    previous job is killed (in the namespaces ``kill(-1)``: all the policy's processes, its
-    daemons in their own sessions included; without namespaces its episodes' process groups),
-    ``/tmp`` is emptied but for the submission's files, which are written again, and so are
-    ``/dev/shm`` and the System V IPC objects of the sandbox's own IPC namespace."""
+    This process (the *pristine host*) never imports the policy's module. At ``policies`` (a
+    new job) it forks a *job process*, which imports the policy's module (its top-level code
+    runs there, nothing else of it: no constructor, ``reset`` or ``act``; for an SB3 zip it
+    imports torch and stable_baselines3 and loads the model, :func:`_job_main`), freezes its
+    objects out of the garbage collector and forks one process per episode of the job: each
+    builds its own instance in its own copy-on-write copy of the job process, in a fresh folder
+    of its own (``/tmp/work/<k>``, also its ``HOME`` and ``TMPDIR``), and answers that episode's
+    ``reset`` / ``act`` over a pipe the pristine host made and holds the other end of, so the
+    host relays the job's lockstep messages directly (one message per step from the grader, one
+    per episode inside the sandbox). The job process then only reports its episodes' pids and
+    how they ended (JSON over a pipe: the host unpickles nothing the policy wrote). At the next
+    ``policies`` and at the end, the whole job is killed (in the namespaces ``kill(-1)``: all the
+    policy's processes, its daemons in their own sessions included; without namespaces the job's
+    process group), ``/tmp`` is emptied but for the submission's files, which are written again,
+    and so are ``/dev/shm`` and the System V IPC objects of the sandbox's own IPC namespace.
+
+    What the module's import makes and the kernel shares across ``fork`` is shared by the
+    episodes of **that job** (they run in lockstep on the job's instances); it is gone with the
+    job."""
 
     def __init__(self, namespaces: bool = True, grader_fds: tuple[int, ...] = ()):
         self.namespaces = namespaces
-        self.grader_fds = grader_fds  # the pipes to the grader: closed in the episodes' processes
+        self.grader_fds = grader_fds  # the pipes to the grader: closed in the job's processes
         self.spec: dict | None = None
         self.files: dict[str, bytes] = {}
-        self.loaded: dict = {}
-        self.episodes: list = []  # (pid, connection) per episode of the current job
+        self.episodes: list = []  # (None, connection) per episode of the current job
         self.wheres: list[str] = []
         self.steps: list[int] = []
+        self.job: int | None = None  # the job process's pid
+        self.status = None  # the job process's reports: its episodes' pids, then how each ended
+        self.pids: list[int] = []
+        self.exits: dict[int, int] = {}
         self.used = False  # processes ran since the last clean-up
 
     # -- the grader's requests
@@ -649,12 +664,12 @@ class EpisodeHost:
     def _receive(self, i: int, what: str) -> dict:
         import json
 
-        pid, conn = self.episodes[i]
+        conn = self.episodes[i][1]
         try:
             raw = conn.recv_bytes(EPISODE_REPLY_BYTES)
             reply = json.loads(raw)
         except (EOFError, ConnectionError):
-            raise PolicyError(f"the policy's process died in {what} ({self._where(i)}): {self._death(pid)}") from None
+            raise PolicyError(f"the policy's process died in {what} ({self._where(i)}): {self._death(i)}") from None
         except (OSError, ValueError, RecursionError):
             raise PolicyError(f"the policy's process sent a malformed reply in {what} ({self._where(i)})") from None
         if not isinstance(reply, dict):
@@ -666,55 +681,77 @@ class EpisodeHost:
     def _where(self, i: int) -> str:
         return self.wheres[i] if i < len(self.wheres) else f"episode {i + 1} of the job"
 
-    @staticmethod
-    def _death(pid: int) -> str:
-        import signal
+    def _read_status(self, timeout: float) -> bool:
+        """Read one report of the job process (False: none within ``timeout`` or no more)."""
+        import json
 
+        if self.status is None:
+            return False
         try:
-            _, status = os.waitpid(pid, 0)
-        except ChildProcessError:
-            return "ended"
-        if os.WIFSIGNALED(status):
-            sig = os.WTERMSIG(status)
-            name = signal.Signals(sig).name if sig in signal.valid_signals() else f"signal {sig}"
-            hint = " (out of memory or killed)" if sig == signal.SIGKILL else ""
-            return f"killed by {name}{hint}"
-        return f"exit code {os.WEXITSTATUS(status)}"
+            if not self.status.poll(max(0.0, timeout)):
+                return False
+            msg = json.loads(self.status.recv_bytes(64 * 1024))
+        except (EOFError, OSError, ValueError, RecursionError):
+            self.status.close()
+            self.status = None
+            return False
+        if isinstance(msg, dict) and isinstance(msg.get("pids"), list):
+            self.pids = [p for p in msg["pids"] if isinstance(p, int) and not isinstance(p, bool)]
+        elif isinstance(msg, dict) and isinstance(msg.get("pid"), int) and isinstance(msg.get("status"), int):
+            self.exits[msg["pid"]] = msg["status"]
+        return True
 
-    # -- episodes
+    def _death(self, i: int) -> str:
+        """How episode ``i``'s process ended, as its job process reported it; the job process's
+        own end when it died before forking it (its import, or loading an SB3 model)."""
+        import time
+
+        deadline = time.monotonic() + 5
+        while True:
+            pid = self.pids[i] if i < len(self.pids) else None
+            if pid is not None and pid in self.exits:
+                return _status_text(self.exits[pid])
+            if time.monotonic() > deadline or not self._read_status(deadline - time.monotonic()):
+                break
+        if self.job is not None and not self.pids:  # the job process died before forking
+            for _ in range(1000):
+                try:
+                    done, status = os.waitpid(self.job, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if done == self.job:
+                    self.job = None
+                    return _status_text(status)
+                time.sleep(0.001)
+        return "ended"
+
+    # -- jobs and episodes
 
     def _fork(self, family: str, n: int) -> dict:
-        import gc
+        from multiprocessing.connection import Pipe
 
         self.end_episodes()
         if self.spec is None:
             raise PolicyError("no submission loaded")
-        if self.spec.get("kind") == "object" and "obj" not in self.loaded:
-            self.loaded["obj"] = _import_target(self.spec)  # the module's top-level code, once, here
-            self.used = True
-            self.end_episodes()  # what its import started or wrote is gone before any episode
-        elif self.spec.get("kind") == "sb3":
-            import lrgym.baselines.sb3_agents  # noqa: F401 - the grader's code, loaded once
-        gc.collect()
-        gc.freeze()  # the template's objects stay shared with every episode's process (no copy by the GC)
-        from multiprocessing.connection import Pipe
-
+        pipes = [Pipe(duplex=True) for _ in range(n)]
+        status_r, status_w = Pipe(duplex=False)
         self.used = True
-        for k in range(n):
-            mine, theirs = Pipe(duplex=True)
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - the episode's process
-                try:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the job process
+            try:
+                for fd in self.grader_fds:
+                    os.close(fd)
+                status_r.close()
+                for mine, _ in pipes:
                     mine.close()
-                    for fd in self.grader_fds:
-                        os.close(fd)
-                    for _, other in self.episodes:
-                        other.close()
-                    _episode_main(self.spec, family, self.loaded, k, theirs, self.namespaces)
-                finally:
-                    os._exit(0)
+                _job_main(self.spec, family, [theirs for _, theirs in pipes], status_w, self.namespaces)
+            finally:
+                os._exit(0)
+        self.job, self.status = pid, status_r
+        status_w.close()
+        for mine, theirs in pipes:
             theirs.close()
-            self.episodes.append((pid, mine))
+            self.episodes.append((None, mine))
         built = [self._receive(k, "the constructor") for k in range(n)]
         if any(b.get("choices") != built[0].get("choices") for b in built):
             raise PolicyError("instances of the policy ask for different env options")
@@ -727,17 +764,32 @@ class EpisodeHost:
                 conn.close()
             except OSError:
                 pass
-        pids = [pid for pid, _ in self.episodes]
+        if self.status is not None:
+            self.status.close()
+        job = self.job
         self.episodes, self.wheres, self.steps = [], [], []
+        self.job, self.status, self.pids, self.exits = None, None, [], {}
         if not self.used:
             return
-        _kill_all(pids, self.namespaces)
+        _kill_all(job, self.namespaces)
         _clean_files(self.files, self.namespaces)
         self.used = False
 
 
-def _kill_all(pids: list[int], namespaces: bool) -> None:
-    """Kill the episodes' processes and everything they started; reap this process's children."""
+def _status_text(status: int) -> str:
+    import signal
+
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        name = signal.Signals(sig).name if sig in signal.valid_signals() else f"signal {sig}"
+        hint = " (out of memory or killed)" if sig == signal.SIGKILL else ""
+        return f"killed by {name}{hint}"
+    return f"exit code {os.WEXITSTATUS(status)}"
+
+
+def _kill_all(job: int | None, namespaces: bool) -> None:
+    """Kill the job process, its episodes and everything they started; reap this process's
+    children."""
     import errno
     import signal
     import time
@@ -751,16 +803,15 @@ def _kill_all(pids: list[int], namespaces: bool) -> None:
                     break
             _reap()
             time.sleep(0.001)
-    else:  # no PID namespace: kill(-1) would reach the grader's user's processes; the episodes' groups only
-        for pid in pids:
-            for target in (-pid, pid):
-                try:
-                    os.kill(target, signal.SIGKILL)
-                except OSError:
-                    pass
-    for pid in pids:
+    elif job is not None:  # no PID namespace: kill(-1) would reach the grader's user's processes; the job's group
+        for target in (-job, job):
+            try:
+                os.kill(target, signal.SIGKILL)
+            except OSError:
+                pass
+    if job is not None:
         try:
-            os.waitpid(pid, 0)
+            os.waitpid(job, 0)
         except ChildProcessError:
             pass
     _reap()
@@ -800,6 +851,7 @@ def _clean_files(files: dict[str, bytes], namespaces: bool) -> None:
                     pass
     _write_files(files, os.path.join(ROOT, "submission"))
     os.makedirs(os.path.join(ROOT, "work"), mode=0o700, exist_ok=True)
+    os.chdir(os.path.join(ROOT, "work"))  # the folder removed above was this process's working directory
     for folder in _KEEP_FOLDERS:
         os.makedirs(folder, mode=0o700, exist_ok=True)
     if namespaces:
@@ -846,13 +898,80 @@ def _remove_ipc() -> None:
                 remove(int(fields[1]))
 
 
-def _episode_main(spec: dict, family: str, loaded: dict, k: int, conn, namespaces: bool) -> None:
-    """One episode's process: build the instance in a folder of its own, then answer ``reset``
-    and ``act`` for it until the template closes the connection."""
+def _failure_reply(exc: BaseException) -> dict:
+    if isinstance(exc, PolicyError):
+        return {"ok": False, "reason": truncate(str(exc))}
+    if isinstance(exc, MemoryError):
+        return {"ok": False, "reason": _memory_error_reason()}
+    return {"ok": False, "reason": truncate(f"error: {describe(exc)}\n{traceback_text(exc)}")}
+
+
+def _job_main(spec: dict, family: str, conns: list, status, namespaces: bool) -> None:
+    """The job process (see :class:`EpisodeHost`): load the policy once, fork one process per
+    episode (``conns[k]``: episode k's end of its pipe to the pristine host), then report their
+    pids and how each ended on ``status`` until none is left.
+
+    Loaded here, before the forks, so that every episode shares it copy-on-write: an ``object``
+    policy's module (its top-level code); an SB3 zip's whole policy, torch and stable_baselines3
+    imported and the model loaded (each episode's process used to import both and load the model
+    itself: 1 – 2 s of CPU and ≈ 80 MB per episode). A failure here is every episode's reply."""
+    import gc
     import json
 
     if not namespaces:
-        os.setpgid(0, 0)  # killed as a group when its job ends (no PID namespace there)
+        os.setpgid(0, 0)  # the job, its episodes and their children: killed as one group at its end
+    os.chdir(os.path.join(ROOT, "work"))  # made anew by the last clean-up (the host's cwd was removed)
+    loaded: dict = {}
+    try:
+        if spec.get("kind") == "object":
+            loaded["obj"] = _import_target(spec)
+        elif spec.get("kind") == "sb3":
+            loaded["sb3"] = build_policy(spec, family, loaded)
+    except BaseException as exc:  # noqa: BLE001 - everything a policy can throw is a result
+        try:
+            data = json.dumps(_failure_reply(exc)).encode()
+        except (TypeError, ValueError) as err:
+            data = json.dumps({"ok": False, "reason": f"unencodable reply: {err}"}).encode()
+        for conn in conns:
+            try:
+                conn.send_bytes(data)
+            except OSError:
+                pass
+        return
+    gc.collect()
+    gc.freeze()  # the job's objects stay shared with every episode's process (no copy by the GC)
+    pids = []
+    for k, conn in enumerate(conns):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the episode's process
+            try:
+                status.close()
+                for other in conns[k + 1:]:
+                    other.close()
+                _episode_main(spec, family, loaded, k, conn, namespaces)
+            finally:
+                os._exit(0)
+        pids.append(pid)
+        conn.close()
+    try:
+        status.send_bytes(json.dumps({"pids": pids}).encode())
+        while True:
+            try:
+                pid, st = os.waitpid(-1, 0)
+            except ChildProcessError:
+                return
+            except InterruptedError:  # pragma: no cover
+                continue
+            status.send_bytes(json.dumps({"pid": pid, "status": st}).encode())
+    except OSError:  # the host closed its end: the job is over
+        return
+
+
+def _episode_main(spec: dict, family: str, loaded: dict, k: int, conn, namespaces: bool) -> None:
+    """One episode's process: build the instance in a folder of its own, then answer ``reset``
+    and ``act`` for it until the pristine host closes the connection."""
+    import json
+
     work = os.path.join(ROOT, "work", str(k))
     os.makedirs(work, mode=0o700, exist_ok=True)
     os.chdir(work)

@@ -14,8 +14,9 @@ per step for all of them) and records the trajectories itself. The policy answer
 * a submission runs in its own sandboxed process (:mod:`lrgym.leaderboard.sandbox`,
   :mod:`lrgym.leaderboard.policy_host`), started once per worker and ended (with everything it
   started) when the worker is done with it; inside it every episode runs in a fresh process
-  forked from a template that has imported the policy's module and run nothing else of it, and
-  each job's processes, files and IPC objects are gone before the next job
+  forked from its job's own process, which has imported the policy's module and run nothing
+  else of it (the host itself never imports it), and each job's processes, files and IPC
+  objects are gone before the next job
   (:class:`~lrgym.leaderboard.policy_host.EpisodeHost`); it sees copies of the observation and of the
   whitelisted info, and its answers are validated here;
 * the trusted baselines run in the worker itself through the same request handler

@@ -84,3 +84,50 @@ def test_no_state_crosses_episodes_and_scores_do_not_depend_on_the_workers(tmp_p
         scores[workers] = {(r.family, r.instance, r.seed): (r.score, r.curves["lr"]) for r in counter.runs}
         assert scores[workers] == {(r.family, r.instance, r.seed): (r.score, r.curves["lr"]) for r in closed.runs}
     assert len(scores[1]) == 8 and scores[1] == scores[2]
+
+
+#: made by the module's top-level code, which ran once in the template for every later job of its
+#: worker (a review, 2026-12): an anonymous mmap is MAP_SHARED and a pipe's descriptors are
+#: inherited, so every episode of every later job wrote to the same page and the same pipe. The
+#: module is now imported by each job's own process, killed with the job.
+SHARED_AT_IMPORT = '''
+import array
+import fcntl
+import mmap
+import os
+import struct
+import termios
+
+SHARED = mmap.mmap(-1, 8)  # anonymous: MAP_SHARED
+READ, WRITE = os.pipe()
+
+
+class Leaky:
+    name = "leaky"
+
+    def reset(self, info):
+        n = struct.unpack("q", SHARED[:8])[0] + 1
+        SHARED[:8] = struct.pack("q", n)
+        os.write(WRITE, b"x")
+        waiting = array.array("i", [0])
+        fcntl.ioctl(READ, termios.FIONREAD, waiting)  # bytes written to the pipe and not read
+        seen = (n, waiting[0])
+        if seen != (1, 1):
+            raise RuntimeError(f"state crossed jobs: mmap, pipe = {seen}")
+
+    def act(self, obs, info):
+        return 2
+'''
+
+
+def test_what_the_import_shares_does_not_cross_jobs(tmp_path):
+    """Two jobs of one episode each in one worker: each episode sees 1 in the mmap and 1 byte
+    in the pipe (the old code: the second job's episode saw (2, 2))."""
+    (tmp_path / "leaky.py").write_text(SHARED_AT_IMPORT)
+    suite = tiny_suite("shared", families=("quadratic", "linreg"), n_instances=1, seeds=(0,), horizon=3,
+                       inner_steps=2)
+    refs = load_references(suite, n_workers=1)
+    [leaky] = run_suite([submission_spec(f"{tmp_path}/leaky.py:Leaky", name="leaky")], suite, references=refs,
+                        n_workers=1, time_limit=300)
+    assert leaky.ok, leaky.entry.failure_reason
+    assert len(leaky.runs) == 2

@@ -1,0 +1,45 @@
+"""An SB3 zip submission on a job as large as the board's (a review, 2026-12): the sandbox's
+template imported only the grader's SB3 wrapper, so every episode's process imported torch and
+stable_baselines3 and loaded the model itself — 16 episodes took 37 s of CPU and a job of 40
+went over the default 4096 MB memory limit (v2 jobs hold 75 – 80). Each job's process now
+imports both and loads the model once before it forks the episodes, which share it copy-on-write
+(:func:`lrgym.leaderboard.policy_host._job_main`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from lb_helpers import tiny_suite
+
+from lrgym.leaderboard.references import load_references
+from lrgym.leaderboard.runner import _job_tasks, baseline_specs, run_suite, submission_spec
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux sandbox")
+
+WEIGHTS = Path(__file__).resolve().parents[2] / "baselines" / "weights"
+
+
+def test_an_sb3_zip_passes_a_job_of_80_episodes_under_the_default_memory_limit(tmp_path):
+    pytest.importorskip("stable_baselines3")
+    for name in ("ppo_mixed.zip", "ppo_mixed.json"):
+        shutil.copy(WEIGHTS / name, tmp_path / name)
+    seeds = tuple(range(8))
+    suite = tiny_suite("sb3-jobs", families=("quadratic",), n_instances=20, seeds=seeds, horizon=3, inner_steps=2)
+    assert max(len(g) for g in _job_tasks(suite, 1)) * len(seeds) >= 80  # one job as large as v2's
+    refs = load_references(suite, n_workers=1)
+    submitted, trusted = run_suite(
+        [submission_spec(str(tmp_path / "ppo_mixed.zip"), name="ppo-submitted"),
+         *baseline_specs(["ppo"], include_learned=True)],
+        suite, references=refs, n_workers=1, time_limit=600)  # the default memory limit
+    assert submitted.ok, submitted.entry.failure_reason
+    assert trusted.ok, trusted.entry.failure_reason
+    assert len(submitted.runs) == 160
+
+    def runs(outcome):
+        return {(r.family, r.instance, r.seed): (r.score, r.final_loss, r.curves["lr"]) for r in outcome.runs}
+
+    assert runs(submitted) == runs(trusted)  # the model loaded once per job acts as the worker's own
