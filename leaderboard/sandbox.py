@@ -19,9 +19,9 @@ resource limits                  yes                 yes                  yes
 processes and threads bounded    yes: RLIMIT_NPROC   RLIMIT_NPROC (Linux  no: the grader's uid
 (``processes``)                  of its private uid  5.14+), pid_max of   runs other processes
                                                      its PID ns (6.14+)
-memory limit for the whole        cgroup of its own   only with a         as root: cgroup;
-sandbox (children, shared memory  (v2 or v1)          delegated v2 group; else per process
-included: :class:`SandboxCgroup`)                     else per process    (RLIMIT_AS)
+memory limit for the whole        cgroup of its own   only in v2's root   as root: cgroup;
+sandbox (children, shared memory  (v1; v2 only in     cgroup; else per    else per process
+included: :class:`SandboxCgroup`) the root cgroup)    process             (RLIMIT_AS)
 CPU-time limit for the whole      the same cgroup     the same cgroup;    the same cgroup;
 sandbox (all its processes, the   (v2 ``cpu.stat``,   else per process    else per process
 ended ones included)              v1 ``cpuacct``)     (RLIMIT_CPU)        (RLIMIT_CPU)
@@ -457,7 +457,10 @@ class SandboxCgroup:
     :meth:`join`), removed by :meth:`remove` after it ended; groups of sandboxes whose grader
     was killed are removed by :func:`sweep_stale_cgroups`.
 
-    * cgroup v2 (``memory`` and ``pids`` delegated to the grader's own group): ``memory.max``,
+    * cgroup v2 (``memory`` enabled in the grader's own group's ``cgroup.subtree_control``,
+      which the kernel's "no internal processes" rule allows only in the root cgroup, since the
+      grader's own group holds the grader: a systemd unit, session or container never gets it;
+      the grader does not move itself to a leaf of its own; untested): ``memory.max``,
       ``memory.swap.max`` 0, ``memory.oom.group`` 1 (an OOM kill ends the whole sandbox),
       ``pids.max``;
     * cgroup v1: ``memory.limit_in_bytes`` and ``memory.memsw.limit_in_bytes`` (no swap beyond
@@ -583,8 +586,10 @@ def _cgroup_parents() -> tuple[int, list[str]] | tuple[None, str]:
             if folder is not None and folder not in parents:
                 parents.append(folder)
         return 1, parents
-    why = ("no writable cgroup: neither a cgroup v2 group with the memory controller delegated to the "
-           "grader nor a writable cgroup v1 memory hierarchy")
+    why = ("no writable cgroup: cgroup v1 needs a writable memory hierarchy (root); cgroup v2 needs "
+           "'memory' in cgroup.subtree_control of the grader's own group, which the kernel allows only in "
+           "the root cgroup (a systemd service or session, a Delegate= unit or a container's own cgroup "
+           "namespace holds the grader itself, so never gets it; the grader does not move itself)")
     return None, why
 
 
