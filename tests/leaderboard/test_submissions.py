@@ -25,14 +25,14 @@ HOSTILE = [
     ("Raises", "policy raised in act() at step 0"),
     ("NaNAction", "invalid action at step 0"),
     ("InvalidAction", "invalid action at step 0"),
-    ("KillsItself", "policy process died: killed by SIGKILL"),
-    ("Segfaults", "policy process died: killed by SIGSEGV"),
-    ("ExitsQuietly", "policy process died: exit code 0"),
+    ("KillsItself", "process died in act() at step 0 (quadratic, episode 1 of 2 of the job): killed by SIGKILL"),
+    ("Segfaults", "process died in act() at step 0 (quadratic, episode 1 of 2 of the job): killed by SIGSEGV"),
+    ("ExitsQuietly", "process died in act() at step 0 (quadratic, episode 1 of 2 of the job): exit code 0"),
     ("Hangs", "timeout: exceeded the wall-clock limit of 15 s"),
     ("EatsMemory", "MemoryError"),
     ("BadConstructor", "constructing the policy raised ValueError: cannot build"),
     ("DoesNotExist", "has no attribute 'DoesNotExist'"),
-    ("CorruptsTheChannel", "from the policy process"),
+    ("CorruptsTheChannel", "process sent a malformed reply in act() at step 0"),
 ]
 
 
