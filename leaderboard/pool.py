@@ -34,6 +34,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from multiprocessing.connection import Connection, wait
 
 from lrgym.leaderboard.import_paths import child_path_env
@@ -87,6 +88,18 @@ KILL_WAIT = 60.0
 _EXITING: list = []
 
 
+def _remove_folder(path: str, tries: int = 20, pause: float = 0.05) -> bool:
+    """Remove ``path`` and everything in it; True once it is gone. Right after a worker is reaped
+    the last processes of its sandboxes (other PID namespaces, killed with it) may still be
+    exiting and holding a folder in it busy, so ``rmtree`` is retried for up to ≈ 1 s."""
+    for _ in range(tries):
+        shutil.rmtree(path, ignore_errors=True)
+        if not os.path.lexists(path):
+            return True
+        time.sleep(pause)
+    return False
+
+
 def sweep_orphaned_scratch(tmp: str | None = None) -> int:
     """Remove the worker temp folders whose owning process has died (a grader killed with
     ``kill -9``: its workers die with it, by ``PR_SET_PDEATHSIG``, and nobody removed their
@@ -97,8 +110,7 @@ def sweep_orphaned_scratch(tmp: str | None = None) -> int:
     removed = 0
     for entry in list(_EXITING):
         process, path = entry
-        if process.poll() is not None:
-            shutil.rmtree(path, ignore_errors=True)
+        if process.poll() is not None and _remove_folder(path):
             _EXITING.remove(entry)
             removed += 1
     tmp = tmp or tempfile.gettempdir()
@@ -195,10 +207,10 @@ class _Worker:
         if self.sentinel is not None:
             os.close(self.sentinel)
             self.sentinel = None
-        if self.process.poll() is not None:  # gone: nothing writes to its temp folder any more
-            shutil.rmtree(self.scratch, ignore_errors=True)
-        else:  # still exiting: removed by the next sweep once it is gone (sweep_orphaned_scratch)
-            _EXITING.append((self.process, self.scratch))
+        if self.process.poll() is not None and _remove_folder(self.scratch):
+            return  # gone, and nothing writes to its temp folder any more
+        # still exiting, or a folder in it still busy: removed by the next sweep (sweep_orphaned_scratch)
+        _EXITING.append((self.process, self.scratch))
 
     def kill(self) -> None:
         """SIGKILL the worker and its process group (its sandboxes die with it: PDEATHSIG)."""
