@@ -967,11 +967,35 @@ def _job_main(spec: dict, family: str, conns: list, status, namespaces: bool) ->
         return
 
 
+def failure_reply(exc: BaseException) -> dict:
+    """The reply that reports ``exc``, raised while answering a request: a :class:`PolicyError`'s
+    own words, a ``MemoryError`` as the memory limit, anything else with its traceback."""
+    if isinstance(exc, PolicyError):
+        return {"ok": False, "reason": truncate(str(exc))}
+    if isinstance(exc, MemoryError):
+        return {"ok": False, "reason": _memory_error_reason()}
+    return {"ok": False, "reason": truncate(f"error: {describe(exc)}\n{traceback_text(exc)}")}
+
+
+def send_reply(conn, reply: dict) -> bool:
+    """Send ``reply`` as JSON on ``conn`` (one that cannot be encoded as a failure saying so);
+    False when the other end is gone."""
+    import json
+
+    try:
+        data = json.dumps(reply).encode()
+    except (TypeError, ValueError) as exc:
+        data = json.dumps({"ok": False, "reason": f"unencodable reply: {exc}"}).encode()
+    try:
+        conn.send_bytes(data)
+    except (BrokenPipeError, OSError):
+        return False
+    return True
+
+
 def _episode_main(spec: dict, family: str, loaded: dict, k: int, conn, namespaces: bool) -> None:
     """One episode's process: build the instance in a folder of its own, then answer ``reset``
     and ``act`` for it until the pristine host closes the connection."""
-    import json
-
     work = os.path.join(ROOT, "work", str(k))
     os.makedirs(work, mode=0o700, exist_ok=True)
     os.chdir(work)
@@ -1008,27 +1032,15 @@ def _episode_main(spec: dict, family: str, loaded: dict, k: int, conn, namespace
                                           f"{describe(exc)}\n{traceback_text(exc, skip=1)}") from None
                     step += 1
                     reply = {"ok": True, "action": plain_action(action)}
-        except PolicyError as exc:
-            reply = {"ok": False, "reason": truncate(str(exc))}
-        except MemoryError:
-            reply = {"ok": False, "reason": _memory_error_reason()}
         except BaseException as exc:  # noqa: BLE001 - everything a policy can throw is a result
-            reply = {"ok": False, "reason": truncate(f"error: {describe(exc)}\n{traceback_text(exc)}")}
-        try:
-            data = json.dumps(reply).encode()
-        except (TypeError, ValueError) as exc:
-            data = json.dumps({"ok": False, "reason": f"unencodable reply: {exc}"}).encode()
-        try:
-            conn.send_bytes(data)
-        except (BrokenPipeError, OSError):
+            reply = failure_reply(exc)
+        if not send_reply(conn, reply):
             return
         if policy is None or not reply.get("ok"):
             return  # it failed: the job fails with this reply
 
 
 def serve(commands, replies, host=None) -> None:
-    import json
-
     host = host if host is not None else Host()
     try:
         while True:
@@ -1038,19 +1050,9 @@ def serve(commands, replies, host=None) -> None:
                 return
             try:
                 reply = host.handle(msg)
-            except PolicyError as exc:
-                reply = {"ok": False, "reason": truncate(str(exc))}
-            except MemoryError:
-                reply = {"ok": False, "reason": _memory_error_reason()}
             except BaseException as exc:  # noqa: BLE001 - everything a policy can throw is a result
-                reply = {"ok": False, "reason": truncate(f"error: {describe(exc)}\n{traceback_text(exc)}")}
-            try:
-                data = json.dumps(reply).encode()
-            except (TypeError, ValueError) as exc:
-                data = json.dumps({"ok": False, "reason": f"unencodable reply: {exc}"}).encode()
-            try:
-                replies.send_bytes(data)
-            except (BrokenPipeError, OSError):
+                reply = failure_reply(exc)
+            if not send_reply(replies, reply):
                 return
     finally:
         if isinstance(host, EpisodeHost):
