@@ -18,7 +18,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 # the numerics tests: random numbers, vector math, optimizers, kernels, divergence, env, vector env,
 # features and rewards, validation metrics, non-finite updates, the monitor, the PyTorch undo, the
-# leaderboard's statistics against their references
+# leaderboard's statistics against their references, the gradient cosine against the exact one
 PORTABLE_TESTS := tests/test_rng.py tests/tasks/test_vmath.py tests/test_optim.py \
 	tests/tasks/test_fast_kernels.py tests/tasks/test_quadratic.py tests/tasks/test_linreg.py \
 	tests/test_divergence.py tests/test_env.py tests/test_vector.py tests/torch_extra/test_policy_scheduler.py \
@@ -27,7 +27,7 @@ PORTABLE_TESTS := tests/test_rng.py tests/tasks/test_vmath.py tests/test_optim.p
 	tests/test_optim_zero_layer.py tests/test_monitor_divergence.py tests/test_monitor_metric_reward.py \
 	tests/test_monitor_gradient_pairs.py tests/torch_extra/test_tensor_lr_and_undo.py \
 	tests/leaderboard/test_confidence_intervals_reference.py tests/leaderboard/test_board_reference.py \
-	tests/leaderboard/test_score_reference.py
+	tests/leaderboard/test_score_reference.py tests/test_gradient_cosine.py
 NO_SIMD_DISPATCH := X86_V3 X86_V4 AVX512_ICL AVX512_SPR
 # The whole suite runs on one pytest-xdist worker per core (at most 4), a test module at a time,
 # the slowest modules first (tests/conftest.py); PARALLEL= runs it in one process.
