@@ -346,9 +346,76 @@ def confine(cfg: dict) -> dict:
     os.environ.update(HOME=work, TMPDIR=work)
     _limits(cfg)
     if cfg.get("namespaces"):
-        _drop_privileges(uid)
-    applied["uid"] = os.getuid()
+        # the host keeps what setting up each job needs (a new IPC namespace, a fresh uid, the
+        # clean-up of that uid's files); each job process drops it all (_enter_job)
+        os.umask(0o022)
+        _JOB["uid"], _JOB["uids"] = uid, {uid} if uid else set()
+        span = cfg.get("uid_range")
+        _JOB["range"] = (int(span[0]), int(span[1])) if uid and span else None
+        _keep_host_privileges()
+    applied["uid"] = uid if uid else os.getuid()
+    if uid and _JOB["range"]:
+        applied["job_uid"] = "a fresh uid per job (this is the first job's)"
     return applied
+
+
+#: the jobs' set-up in the namespaces: the first job's uid (None: user-namespace sandbox, no
+#: uid to change to), the uids used so far, the range fresh ones are drawn from
+_JOB: dict = {"uid": None, "uids": set(), "range": None}
+#: capabilities the host keeps in its bounding set: chown, dac_override, dac_read_search,
+#: fowner, kill, setgid, setuid, setpcap, sys_admin (unshare of an IPC namespace)
+_HOST_CAPS = (0, 1, 2, 3, 5, 6, 7, 8, 21)
+
+
+def _keep_host_privileges() -> None:
+    """The pristine host in the namespaces keeps its privileges (the job processes, which run the
+    policy, drop them): it is made non-dumpable (no process of the policy may ptrace it or write
+    its memory, even one of its uid), every capability it does not need leaves its bounding set,
+    and ``PR_SET_NO_NEW_PRIVS``."""
+    libc = _libc()
+    if libc.prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE 0
+        raise OSError(ctypes_errno(), "PR_SET_DUMPABLE failed")
+    for cap in range(64):
+        if cap not in _HOST_CAPS:
+            libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP (fails harmlessly past the last cap)
+    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        raise OSError(ctypes_errno(), "PR_SET_NO_NEW_PRIVS failed")
+
+
+def _next_job_uid() -> int | None:
+    """A uid no earlier job of this sandbox had (the first job: the sandbox's own), None when
+    there is none to change to (user-namespace sandbox)."""
+    if not _JOB["uid"]:
+        return None
+    if _JOB["range"] is None or not _JOB.get("started"):
+        _JOB["started"] = True
+        return _JOB["uid"]
+    base, span = _JOB["range"]
+    while True:
+        uid = base + int.from_bytes(os.urandom(4), "little") % span
+        if uid not in _JOB["uids"]:
+            _JOB["uids"].add(uid)
+            return uid
+
+
+def _enter_job(uid: int | None, namespaces: bool, out_fd: int | None) -> None:
+    """In the job process, before the policy's module is imported: its stdout and stderr become
+    the job's own output file, and in the namespaces it gets an IPC namespace of its own (System
+    V objects and POSIX message queues die with the job) and drops every privilege, as ``uid``
+    (a fresh one per job) in root's sandbox, as root of the user namespace without any
+    capability otherwise."""
+    if out_fd is not None:
+        os.dup2(out_fd, 1)
+        os.dup2(out_fd, 2)
+        os.close(out_fd)
+    if not namespaces:
+        return
+    libc = _libc()
+    if libc.unshare(0x08000000) != 0:  # CLONE_NEWIPC
+        raise OSError(ctypes_errno(), "unshare(CLONE_NEWIPC) failed")
+    _drop_privileges(uid)
+    if not uid:  # same uid as before (root of the user namespace): dumpable again, as it was
+        libc.prctl(4, 1, 0, 0, 0)
 
 
 # ---- 4. the policy --------------------------------------------------------------------------
@@ -620,6 +687,8 @@ class EpisodeHost:
         self.pids: list[int] = []
         self.exits: dict[int, int] = {}
         self.used = False  # processes ran since the last clean-up
+        self.out_fd: int | None = None  # the current job's own output file (its stdout and stderr)
+        self.out_pos = 0  # how much of it pump_output has copied
 
     # -- the grader's requests
 
@@ -666,6 +735,8 @@ class EpisodeHost:
 
         conn = self.episodes[i][1]
         try:
+            while not conn.poll(OUTPUT_PUMP_SECONDS):  # the job's output reaches the grader while it runs
+                self.pump_output()
             raw = conn.recv_bytes(EPISODE_REPLY_BYTES)
             reply = json.loads(raw)
         except (EOFError, ConnectionError):
@@ -735,6 +806,14 @@ class EpisodeHost:
             raise PolicyError("no submission loaded")
         pipes = [Pipe(duplex=True) for _ in range(n)]
         status_r, status_w = Pipe(duplex=False)
+        uid = _next_job_uid() if self.namespaces else None
+        if uid:  # what the job may write to: its uid's (the submission's files are written anew per job)
+            for path in [os.path.join(ROOT, "work"), *_KEEP_FOLDERS, *_tree(os.path.join(ROOT, "submission"))]:
+                try:
+                    os.lchown(path, uid, uid)
+                except OSError:
+                    pass
+        self.out_fd, self.out_pos = _job_output(), 0
         self.used = True
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the job process
@@ -744,7 +823,8 @@ class EpisodeHost:
                 status_r.close()
                 for mine, _ in pipes:
                     mine.close()
-                _job_main(self.spec, family, [theirs for _, theirs in pipes], status_w, self.namespaces)
+                _job_main(self.spec, family, [theirs for _, theirs in pipes], status_w, self.namespaces,
+                          enter=lambda: _enter_job(uid, self.namespaces, self.out_fd))
             finally:
                 os._exit(0)
         self.job, self.status = pid, status_r
@@ -757,8 +837,35 @@ class EpisodeHost:
             raise PolicyError("instances of the policy ask for different env options")
         return {"ok": True, "name": built[0].get("name"), "choices": built[0].get("choices")}
 
+    def pump_output(self) -> None:
+        """Copy what the job wrote to its own output file since the last call (its last
+        :data:`OUTPUT_TAIL_BYTES` at most) to the host's stdout, the sandbox's output file, whose
+        tail the grader reads for a failure's reason. The job never holds that file: a job
+        cannot pass a value to a later one by its size (``ftruncate``, ``fstat``) or contents."""
+        if self.out_fd is None:
+            return
+        try:
+            size = os.fstat(self.out_fd).st_size
+            if size < self.out_pos:  # the job truncated its file
+                self.out_pos = 0
+            if size == self.out_pos:
+                return
+            start = max(self.out_pos, size - OUTPUT_TAIL_BYTES)
+            data = os.pread(self.out_fd, size - start, start)
+            self.out_pos = start + len(data)
+            if os.fstat(1).st_size + len(data) > OUTPUT_KEEP_BYTES:  # only the tail is ever read
+                os.ftruncate(1, 0)
+            while data:
+                data = data[os.write(1, data):]
+        except OSError:
+            pass
+
     def end_episodes(self) -> None:
         """Kill every process of the previous job and clean what they left (see the class)."""
+        self.pump_output()
+        if self.out_fd is not None:
+            os.close(self.out_fd)
+            self.out_fd = None
         for _, conn in self.episodes:
             try:
                 conn.close()
@@ -774,6 +881,31 @@ class EpisodeHost:
         _kill_all(job, self.namespaces)
         _clean_files(self.files, self.namespaces)
         self.used = False
+
+
+#: the most of a job's output the host copies at once (the grader reads the last 32,000 bytes)
+OUTPUT_TAIL_BYTES = 32 * 1024
+#: the sandbox's output file is emptied before it would grow past this (only its tail is read)
+OUTPUT_KEEP_BYTES = 8 * 1024 * 1024
+#: how often the host copies a job's output while it waits for an episode's reply
+OUTPUT_PUMP_SECONDS = 0.25
+
+
+def _job_output() -> int:
+    """A fresh, unnamed file for a job's stdout and stderr (beside ``ROOT``: ``/`` of the
+    sandbox's root, the grader's private folder without namespaces; unlinked at once)."""
+    path = os.path.join(os.path.dirname(ROOT.rstrip("/")) or "/", f".lrgym-job-output-{os.urandom(8).hex()}")
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    os.unlink(path)
+    return fd
+
+
+def _tree(top: str) -> list[str]:
+    """``top`` and every file and folder below it (links not followed)."""
+    found = [top]
+    for folder, dirs, files in os.walk(top):
+        found += [os.path.join(folder, n) for n in dirs + files]
+    return found
 
 
 def _status_text(status: int) -> str:
@@ -829,8 +961,8 @@ def _reap() -> None:
 
 def _clean_files(files: dict[str, bytes], namespaces: bool) -> None:
     """Empty the policy's ``/tmp`` (its scratch folder without namespaces) but for the submission's
-    files, written again as they came; in the namespaces also ``/dev/shm`` and the System V IPC
-    objects (its own IPC namespace)."""
+    files, written again as they came; in the namespaces also ``/dev/shm`` (System V objects and
+    POSIX message queues were the job's own IPC namespace's, gone with it: :func:`_enter_job`)."""
     import shutil
 
     folders = [ROOT] + (["/dev/shm"] if namespaces else [])
@@ -854,8 +986,6 @@ def _clean_files(files: dict[str, bytes], namespaces: bool) -> None:
     os.chdir(os.path.join(ROOT, "work"))  # the folder removed above was this process's working directory
     for folder in _KEEP_FOLDERS:
         os.makedirs(folder, mode=0o700, exist_ok=True)
-    if namespaces:
-        _remove_ipc()
 
 
 #: folders the sandbox made for the policy outside ``work`` (Numba's cache), made again when cleaned
@@ -879,25 +1009,6 @@ def _make_removable(path: str) -> None:
         pass
 
 
-def _remove_ipc() -> None:
-    """Remove every System V shared-memory segment, message queue and semaphore set this
-    process may (the sandbox's IPC namespace is its own: they are the policy's)."""
-    import ctypes
-
-    libc = _libc()
-    for name, remove in (("shm", lambda i: libc.shmctl(i, 0, None)), ("msg", lambda i: libc.msgctl(i, 0, None)),
-                         ("sem", lambda i: libc.semctl(i, 0, 0, ctypes.c_int(0)))):
-        try:
-            with open(f"/proc/sysvipc/{name}") as f:
-                rows = f.read().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            fields = row.split()
-            if len(fields) > 1 and fields[1].isdigit():
-                remove(int(fields[1]))
-
-
 def _failure_reply(exc: BaseException) -> dict:
     if isinstance(exc, PolicyError):
         return {"ok": False, "reason": truncate(str(exc))}
@@ -906,7 +1017,7 @@ def _failure_reply(exc: BaseException) -> dict:
     return {"ok": False, "reason": truncate(f"error: {describe(exc)}\n{traceback_text(exc)}")}
 
 
-def _job_main(spec: dict, family: str, conns: list, status, namespaces: bool) -> None:
+def _job_main(spec: dict, family: str, conns: list, status, namespaces: bool, enter=None) -> None:
     """The job process (see :class:`EpisodeHost`): load the policy once, fork one process per
     episode (``conns[k]``: episode k's end of its pipe to the pristine host), then report their
     pids and how each ended on ``status`` until none is left.
@@ -923,6 +1034,8 @@ def _job_main(spec: dict, family: str, conns: list, status, namespaces: bool) ->
     os.chdir(os.path.join(ROOT, "work"))  # made anew by the last clean-up (the host's cwd was removed)
     loaded: dict = {}
     try:
+        if enter is not None:  # its own output, IPC namespace and uid (_enter_job)
+            enter()
         if spec.get("kind") == "object":
             loaded["obj"] = _import_target(spec)
         elif spec.get("kind") == "sb3":
@@ -1052,6 +1165,8 @@ def serve(commands, replies, host=None) -> None:
                 reply = host.handle(msg)
             except BaseException as exc:  # noqa: BLE001 - everything a policy can throw is a result
                 reply = failure_reply(exc)
+            if isinstance(host, EpisodeHost):
+                host.pump_output()  # a failure's reason ends with the job's last lines of output
             if not send_reply(replies, reply):
                 return
     finally:

@@ -811,7 +811,7 @@ class PolicyProcess:
         # without namespaces there is no private root, and nothing can be masked (see the README)
         cfg = {"namespaces": kind != "none", "uid": uid, "new_root": new_root, "paths": paths, "links": links,
                "masked": masked_dirs(paths) if kind != "none" else [], "scratch": self.scratch,
-               "numba_cache": numba_cache,
+               "numba_cache": numba_cache, "uid_range": [UID_BASE, UID_SPAN],
                "machine_pid_max": _machine_pid_max(), **asdict(self.limits)}
         self.applied = {**self.request(cfg, timeout=start_timeout)["sandbox"], "memory": self.memory, "cpu": self.cpu}
 

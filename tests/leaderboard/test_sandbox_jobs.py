@@ -1,0 +1,108 @@
+"""Nothing of one job reaches a later job of the same sandbox (a security review, 2026-12): in
+root's sandbox a job's import could leave a value for the next job in a POSIX message queue
+(the clean-up removed System V objects only), in its uid's user keyring (one uid per sandbox)
+or in the size of the sandbox's output file, which every job held as its stdout and stderr
+(``ftruncate``, then ``fstat`` in the next job). Each job process now has an IPC namespace of
+its own, a fresh uid and an output file of its own (:func:`lrgym.leaderboard.policy_host._enter_job`).
+
+Each policy below raises at import in any job that sees an earlier job's value; one worker runs
+both jobs (two families) of each."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+
+import pytest
+from lb_helpers import tiny_suite
+
+from lrgym.leaderboard import sandbox
+from lrgym.leaderboard.references import load_references
+from lrgym.leaderboard.runner import run_suite, submission_spec
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux sandbox")
+
+TAIL = '''
+
+class P:
+    name = "xjob"
+
+    def reset(self, info):
+        pass
+
+    def act(self, obs, info):
+        return 2
+'''
+
+MQUEUE = '''
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+mq = libc.mq_open(b"/lrgym-xjob", os.O_RDWR | os.O_NONBLOCK)
+if mq >= 0:
+    raise RuntimeError("LEAK: a POSIX message queue of an earlier job")
+mq = libc.mq_open(b"/lrgym-xjob", os.O_RDWR | os.O_CREAT | os.O_NONBLOCK, 0o600, None)
+assert mq >= 0, ctypes.get_errno()
+''' + TAIL
+
+KEYRING = '''
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+if libc.syscall(250, 10, -4, b"user", b"lrgym-xjob", 0) > 0:  # KEYCTL_SEARCH in @u
+    raise RuntimeError("LEAK: a key of an earlier job in the user keyring")
+assert libc.syscall(248, b"user", b"lrgym-xjob", b"1", 1, -4) > 0, ctypes.get_errno()
+''' + TAIL
+
+COUNTER = '''
+import os
+if os.fstat(1).st_size or os.fstat(2).st_size:
+    raise RuntimeError(f"LEAK: an output file of size {os.fstat(1).st_size} left by an earlier job")
+os.write(1, b"." * 4242)
+os.ftruncate(2, 4343)
+''' + TAIL
+
+
+def _key_uids() -> set[int]:
+    with open("/proc/key-users") as f:
+        return {int(line.split(":")[0]) for line in f if line.strip()}
+
+
+def _drop_keys(uids) -> None:
+    """Invalidate the keys the test's sandbox uids left (the kernel keeps a dead uid's keys)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    for uid in uids:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover
+            try:
+                os.setgroups([])
+                os.setresgid(uid, uid, uid)
+                os.setresuid(uid, uid, uid)
+                with open("/proc/keys") as f:
+                    for row in f:
+                        fields = row.split()
+                        if fields[5] == str(uid):
+                            libc.syscall(250, 21, int(fields[0], 16))  # KEYCTL_INVALIDATE
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or sandbox.mode()["kind"] != "root", reason="root's sandbox")
+def test_no_state_crosses_jobs_in_roots_sandbox(tmp_path):
+    for name, source in (("mqueue", MQUEUE), ("keyring", KEYRING), ("counter", COUNTER)):
+        (tmp_path / f"{name}.py").write_text(source)
+    suite = tiny_suite("xjob", families=("quadratic", "linreg"), n_instances=1, seeds=(0,), horizon=2,
+                       inner_steps=2)
+    refs = load_references(suite, n_workers=1)
+    before = _key_uids()
+    try:
+        results = run_suite([submission_spec(f"{tmp_path}/{n}.py:P", name=f"xjob-{n}")
+                             for n in ("mqueue", "keyring", "counter")], suite, references=refs, n_workers=1,
+                            time_limit=300)
+    finally:
+        _drop_keys({u for u in _key_uids() - before if u >= sandbox.UID_BASE})
+    for result in results:
+        assert result.ok, result.entry.failure_reason
+        assert len(result.runs) == 2
