@@ -207,8 +207,12 @@ class _Worker:
         if self.sentinel is not None:
             os.close(self.sentinel)
             self.sentinel = None
-        if self.process.poll() is not None and _remove_folder(self.scratch):
-            return  # gone, and nothing writes to its temp folder any more
+        if self.process.poll() is not None:  # reaped: its sandboxes' cgroups (a killed worker left them) go too
+            from lrgym.leaderboard.sandbox import sweep_stale_cgroups
+
+            sweep_stale_cgroups()
+            if _remove_folder(self.scratch):
+                return  # gone, and nothing writes to its temp folder any more
         # still exiting, or a folder in it still busy: removed by the next sweep (sweep_orphaned_scratch)
         _EXITING.append((self.process, self.scratch))
 
