@@ -684,6 +684,7 @@ class EpisodeHost:
         self.steps: list[int] = []
         self.job: int | None = None  # the job process's pid
         self.status = None  # the job process's reports: its episodes' pids, then how each ended
+        self.status_buffer = bytearray()  # bytes of a report not yet complete (_read_status)
         self.pids: list[int] = []
         self.exits: dict[int, int] = {}
         self.used = False  # processes ran since the last clean-up
@@ -753,22 +754,35 @@ class EpisodeHost:
         return self.wheres[i] if i < len(self.wheres) else f"episode {i + 1} of the job"
 
     def _read_status(self, timeout: float) -> bool:
-        """Read one report of the job process (False: none within ``timeout`` or no more)."""
+        """Read one report of the job process (False: none within ``timeout``, or no more). The
+        policy's import runs in that process, so a report is untrusted input: it is read here
+        byte by byte against this deadline (half a message cannot block the host, as
+        ``recv_bytes`` would), at most :data:`STATUS_BYTES` long, and only in-range pids and wait
+        statuses are kept; a malformed report ends the reading."""
         import json
+        import select
+        import time
 
         if self.status is None:
             return False
+        deadline = time.monotonic() + max(0.0, timeout)
         try:
-            if not self.status.poll(max(0.0, timeout)):
-                return False
-            msg = json.loads(self.status.recv_bytes(64 * 1024))
+            while (raw := _take_message(self.status_buffer)) is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not select.select([self.status], [], [], remaining)[0]:
+                    return False
+                chunk = os.read(self.status.fileno(), STATUS_BYTES)
+                if not chunk:
+                    raise EOFError
+                self.status_buffer += chunk
+            msg = json.loads(raw)
         except (EOFError, OSError, ValueError, RecursionError):
             self.status.close()
             self.status = None
             return False
         if isinstance(msg, dict) and isinstance(msg.get("pids"), list):
-            self.pids = [p for p in msg["pids"] if isinstance(p, int) and not isinstance(p, bool)]
-        elif isinstance(msg, dict) and isinstance(msg.get("pid"), int) and isinstance(msg.get("status"), int):
+            self.pids = [p for p in msg["pids"] if _is_int_in(p, 1, 2**22)]
+        elif isinstance(msg, dict) and _is_int_in(msg.get("pid"), 1, 2**22) and _is_int_in(msg.get("status"), 0, 0xFFFF):
             self.exits[msg["pid"]] = msg["status"]
         return True
 
@@ -876,6 +890,7 @@ class EpisodeHost:
         job = self.job
         self.episodes, self.wheres, self.steps = [], [], []
         self.job, self.status, self.pids, self.exits = None, None, [], {}
+        self.status_buffer = bytearray()
         if not self.used:
             return
         _kill_all(job, self.namespaces)
@@ -906,6 +921,30 @@ def _tree(top: str) -> list[str]:
     for folder, dirs, files in os.walk(top):
         found += [os.path.join(folder, n) for n in dirs + files]
     return found
+
+
+#: the longest report of a job process the host reads (its episodes' pids as JSON)
+STATUS_BYTES = 64 * 1024
+
+
+def _take_message(buffer: bytearray) -> bytes | None:
+    """The first whole message in ``buffer`` (removed from it), framed as
+    ``multiprocessing.Connection.send_bytes`` frames it (a 4-byte big-endian length, then the
+    bytes); None while it is incomplete; ``ValueError`` for a length outside 0 – STATUS_BYTES."""
+    if len(buffer) < 4:
+        return None
+    n = int.from_bytes(buffer[:4], "big", signed=True)
+    if not 0 <= n <= STATUS_BYTES:
+        raise ValueError(f"report of {n} bytes")
+    if len(buffer) < 4 + n:
+        return None
+    message = bytes(buffer[4:4 + n])
+    del buffer[:4 + n]
+    return message
+
+
+def _is_int_in(value, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 def _status_text(status: int) -> str:
@@ -984,11 +1023,15 @@ def _clean_files(files: dict[str, bytes], namespaces: bool) -> None:
     _write_files(files, os.path.join(ROOT, "submission"))
     os.makedirs(os.path.join(ROOT, "work"), mode=0o700, exist_ok=True)
     os.chdir(os.path.join(ROOT, "work"))  # the folder removed above was this process's working directory
-    for folder in _KEEP_FOLDERS:
+    for folder in _KEEP_FOLDERS:  # emptied too where they lie outside /tmp (a TMPDIR elsewhere)
+        if os.path.isdir(folder) and not os.path.islink(folder):
+            _make_removable(folder)
+            shutil.rmtree(folder, ignore_errors=True)
         os.makedirs(folder, mode=0o700, exist_ok=True)
 
 
-#: folders the sandbox made for the policy outside ``work`` (Numba's cache), made again when cleaned
+#: folders the sandbox made for the policy outside ``work`` (Numba's cache), emptied and made
+#: again when cleaned: a job's compiled cache is not a later job's (it could carry state)
 _KEEP_FOLDERS: list[str] = []
 
 

@@ -106,3 +106,37 @@ def test_no_state_crosses_jobs_in_roots_sandbox(tmp_path):
     for result in results:
         assert result.ok, result.entry.failure_reason
         assert len(result.runs) == 2
+
+
+NUMBA_CACHE = '''
+import os
+path = os.path.join(os.environ["NUMBA_CACHE_DIR"], "xjob")
+if os.path.exists(path):
+    raise RuntimeError(f"LEAK: {path} of an earlier job in Numba's cache folder")
+with open(path, "w") as f:
+    f.write("1")
+''' + TAIL
+
+
+@pytest.mark.skipif(sandbox.mode()["kind"] == "none", reason="no namespaces: the cache is the grader's own folder")
+def test_numbas_cache_folder_is_emptied_between_jobs_when_the_temp_dir_is_not_tmp(tmp_path, monkeypatch):
+    """A grader whose temp folder is outside /tmp (TMPDIR=/var/tmp/…) gives the sandbox a Numba
+    cache folder outside the policy's /tmp, which the clean-up between jobs made again but did
+    not empty: a file one job left there was read by the next."""
+    import shutil
+    import tempfile
+
+    (tmp_path / "numba_cache.py").write_text(NUMBA_CACHE)
+    suite = tiny_suite("xjob-numba", families=("quadratic", "linreg"), n_instances=1, seeds=(0,), horizon=2,
+                       inner_steps=2)
+    refs = load_references(suite, n_workers=1)
+    elsewhere = tempfile.mkdtemp(prefix="lrgym-test-tmpdir-", dir="/var/tmp")
+    try:
+        monkeypatch.setenv("TMPDIR", elsewhere)
+        monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR: the workers' folders go there
+        [result] = run_suite([submission_spec(f"{tmp_path}/numba_cache.py:P", name="xjob-numba-cache")], suite,
+                             references=refs, n_workers=1, time_limit=300)
+    finally:
+        shutil.rmtree(elsewhere, ignore_errors=True)
+    assert result.ok, result.entry.failure_reason
+    assert len(result.runs) == 2
