@@ -1010,8 +1010,11 @@ def _clean_files(files: dict[str, bytes], namespaces: bool) -> None:
             names = os.listdir(folder)
         except OSError:
             continue
+        mounts = _mount_points(folder) if namespaces else []
         for name in names:
             path = os.path.join(folder, name)
+            if any(m == path or m.startswith(path + "/") for m in mounts):
+                continue  # the read-only binds of a checkout or venv under /tmp, and the folders holding them
             if os.path.isdir(path) and not os.path.islink(path):
                 _make_removable(path)
                 shutil.rmtree(path, ignore_errors=True)

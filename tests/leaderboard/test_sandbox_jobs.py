@@ -140,3 +140,23 @@ def test_numbas_cache_folder_is_emptied_between_jobs_when_the_temp_dir_is_not_tm
         shutil.rmtree(elsewhere, ignore_errors=True)
     assert result.ok, result.entry.failure_reason
     assert len(result.runs) == 2
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or sandbox.mode()["kind"] != "root", reason="root's sandbox (a uid per job)")
+def test_a_module_installed_under_tmp_imports_in_every_job(tmp_path, monkeypatch):
+    """A package directory under /tmp (a checkout or venv there, as CI's clean clone in /tmp/ci)
+    is bound read-only into the sandbox's /tmp: the clean-up between jobs must leave the folders
+    holding those binds alone. It made them root's 0700 while trying to empty /tmp, so the next
+    job, with its fresh uid, could not import the policy ("No module named ..."). Reference: the
+    same module's first job, which imported it."""
+    mods = tmp_path / "mods"
+    mods.mkdir()
+    (mods / "xjob_module_under_tmp.py").write_text(TAIL)
+    monkeypatch.syspath_prepend(str(mods))
+    suite = tiny_suite("xjob-tmp-module", families=("quadratic", "linreg"), n_instances=1, seeds=(0,), horizon=2,
+                       inner_steps=2)
+    refs = load_references(suite, n_workers=1)
+    [result] = run_suite([submission_spec("xjob_module_under_tmp:P", name="xjob-tmp-module")], suite,
+                         references=refs, n_workers=1, time_limit=300)
+    assert result.ok, result.entry.failure_reason
+    assert len(result.runs) == 2
