@@ -83,3 +83,26 @@ def probe_sandbox(source: str) -> dict:
         process.close()
     text = str(info.value)
     return json.loads(text[text.index("FACTS") + 5: text.index("END")])
+
+
+def sandbox_groups() -> list[str]:
+    """Every ``lrgym-sandbox-*`` cgroup on the machine (none where no sandbox cgroup can be made)."""
+    from lrgym.leaderboard.sandbox import CGROUP_PREFIX, _cgroup_parents
+
+    version, parents = _cgroup_parents()
+    if version is None:
+        return []
+    return [os.path.join(p, n) for p in parents for n in os.listdir(p) if n.startswith(CGROUP_PREFIX)]
+
+
+def dead_sandbox_groups(before=()) -> list[str]:
+    """The sandbox cgroups not in ``before`` whose maker (the pid in their name) has ended: left
+    behind (a live maker's group is another run's, still in use)."""
+    from lrgym.leaderboard.sandbox import CGROUP_PREFIX, _owner_alive
+
+    found = []
+    for group in set(sandbox_groups()) - set(before):
+        owner = os.path.basename(group)[len(CGROUP_PREFIX):].split("-", 1)[0]
+        if owner.isdigit() and not _owner_alive(int(owner)):
+            found.append(group)
+    return found

@@ -4,30 +4,16 @@ another sandbox was made on the machine; the pool now sweeps them once it has re
 
 from __future__ import annotations
 
-import os
 import sys
 
 import pytest
-from lb_helpers import tiny_suite
+from lb_helpers import dead_sandbox_groups, tiny_suite
 
 from lrgym.leaderboard import sandbox
 from lrgym.leaderboard.references import load_references
 from lrgym.leaderboard.runner import run_suite, submission_spec
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux sandbox")
-
-
-def _dead_groups() -> list[str]:
-    version, parents = sandbox._cgroup_parents()
-    if version is None:
-        return []
-    found = []
-    for parent in parents:
-        for name in os.listdir(parent):
-            owner = name[len(sandbox.CGROUP_PREFIX):].split("-", 1)[0]
-            if name.startswith(sandbox.CGROUP_PREFIX) and owner.isdigit() and not sandbox._owner_alive(int(owner)):
-                found.append(os.path.join(parent, name))
-    return found
 
 
 @pytest.mark.skipif(sandbox.memory_bound()["cgroup"] is None, reason="no sandbox cgroup on this machine")
@@ -38,4 +24,4 @@ def test_a_time_limit_kill_leaves_no_cgroup(tmp_path):
     [outcome] = run_suite([submission_spec(f"{tmp_path}/hang.py:P")], suite, references=refs, n_workers=1,
                           time_limit=4)
     assert "timeout" in outcome.entry.failure_reason
-    assert _dead_groups() == []
+    assert dead_sandbox_groups() == []

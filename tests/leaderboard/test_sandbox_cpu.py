@@ -20,12 +20,12 @@ import re
 import sys
 
 import pytest
-from lb_helpers import processes_with, tiny_suite
+from lb_helpers import dead_sandbox_groups, processes_with, sandbox_groups, tiny_suite
 
 from lrgym.leaderboard import backends
 from lrgym.leaderboard.references import load_references
 from lrgym.leaderboard.runner import run_suite, submission_spec
-from lrgym.leaderboard.sandbox import CGROUP_PREFIX, Limits, _cgroup_parents, _owner_alive, cpu_bound, start
+from lrgym.leaderboard.sandbox import Limits, cpu_bound, start
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux sandbox")
 
@@ -71,18 +71,6 @@ needs_cgroup = pytest.mark.skipif(cpu_bound()["cgroup"] is None,
                                          "only, as the README says")
 
 
-def _groups() -> list[str]:
-    version, parents = _cgroup_parents()
-    if version is None:
-        return []
-    return [os.path.join(p, n) for p in parents for n in os.listdir(p) if n.startswith(CGROUP_PREFIX)]
-
-
-def _leaked(before: set[str]) -> list[str]:
-    """Groups made since ``before`` whose maker has ended (a live maker's group is another test's)."""
-    return [g for g in set(_groups()) - before if not _owner_alive(int(g.rsplit("/", 1)[1].split("-")[2]))]
-
-
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     folder = tmp_path_factory.mktemp("burners")
@@ -110,7 +98,7 @@ def test_children_over_the_sandbox_cpu_limit_together_fail_and_under_a_larger_on
     assert CHILDREN * BURN > LIMIT + 0.5 and BURN < LIMIT - 0.5  # each under the per-process limit, together over
     token = f"cpu-{os.getpid()}"
     monkeypatch.setenv("LRGYM_TEST_TOKEN", token)
-    before = set(_groups())
+    before = set(sandbox_groups())
     [small] = run_suite([submission_spec(f"{path}:Burners", name="burners-small")], suite, references=refs,
                         n_workers=1, time_limit=LIMIT)
     assert not small.ok
@@ -125,7 +113,7 @@ def test_children_over_the_sandbox_cpu_limit_together_fail_and_under_a_larger_on
     recorded = large.entry.env_spec["sandbox"]
     assert recorded["cpu"].startswith("cgroup v") and f"{LARGE:g} s of CPU" in recorded["cpu"], recorded
     assert "whole sandbox" in recorded["cpu_bound"], recorded
-    assert _leaked(before) == []  # both sandboxes' groups are gone with the workers that made them
+    assert dead_sandbox_groups(before) == []  # both sandboxes' groups are gone with the workers that made them
     assert processes_with(token) == []
 
 

@@ -17,11 +17,11 @@ import os
 import sys
 
 import pytest
-from lb_helpers import processes_with, tiny_suite
+from lb_helpers import dead_sandbox_groups, processes_with, sandbox_groups, tiny_suite
 
 from lrgym.leaderboard.references import load_references
 from lrgym.leaderboard.runner import run_suite, submission_spec
-from lrgym.leaderboard.sandbox import CGROUP_PREFIX, _cgroup_parents, _owner_alive, memory_bound, sweep_stale_cgroups
+from lrgym.leaderboard.sandbox import CGROUP_PREFIX, _cgroup_parents, memory_bound, sweep_stale_cgroups
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux sandbox")
 
@@ -96,13 +96,6 @@ class Memfd:
 '''
 
 
-def _groups() -> list[str]:
-    version, parents = _cgroup_parents()
-    if version is None:
-        return []
-    return [os.path.join(p, n) for p in parents for n in os.listdir(p) if n.startswith(CGROUP_PREFIX)]
-
-
 needs_cgroup = pytest.mark.skipif(memory_bound()["cgroup"] is None,
                                   reason="no cgroup can be made here (not root, no writable cgroup hierarchy): "
                                          "the memory limit is per process only, as the README says")
@@ -123,7 +116,7 @@ def test_a_sandbox_over_its_memory_limit_together_fails_and_under_a_larger_one_p
     assert PARTS * PART_MB > SMALL_MB and PARTS * PART_MB + 300 < LARGE_MB  # the reference: the sum
     token = f"memory-{cls}-{os.getpid()}"
     monkeypatch.setenv("LRGYM_TEST_TOKEN", token)
-    before = set(_groups())
+    before = set(sandbox_groups())
     [small] = run_suite([submission_spec(f"{path}:{cls}", name=f"{cls.lower()}-small")], suite, references=refs,
                         n_workers=1, memory_mb=SMALL_MB, time_limit=120)
     assert not small.ok
@@ -135,7 +128,7 @@ def test_a_sandbox_over_its_memory_limit_together_fails_and_under_a_larger_one_p
     assert "cgroup" in large.entry.env_spec["sandbox"]["memory"]
     # both sandboxes' groups are gone (the workers that made them have ended; a group of a live
     # process is another test's, run beside this one)
-    assert [g for g in set(_groups()) - before if not _owner_alive(int(g.rsplit("/", 1)[1].split("-")[2]))] == []
+    assert dead_sandbox_groups(before) == []
     assert processes_with(token) == []
 
 
