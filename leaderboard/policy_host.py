@@ -663,7 +663,8 @@ class EpisodeHost:
     of its own (``/tmp/work/<k>``, also its ``HOME`` and ``TMPDIR``), and answers that episode's
     ``reset`` / ``act`` over a pipe the pristine host made and holds the other end of, so the
     host relays the job's lockstep messages directly (one message per step from the grader, one
-    per episode inside the sandbox). The job process then only reports its episodes' pids and
+    per episode inside the sandbox; an ``act`` is forwarded as the bytes the grader encoded for
+    that episode, :mod:`lrgym.leaderboard.step_message`, never unpickled here). The job process then only reports its episodes' pids and
     how they ended (JSON over a pipe: the host unpickles nothing the policy wrote). At the next
     ``policies`` and at the end, the whole job is killed (in the namespaces ``kill(-1)``: all the
     policy's processes, its daemons in their own sessions included; without namespaces the job's
@@ -695,12 +696,12 @@ class EpisodeHost:
 
     def handle(self, msg: tuple) -> dict:
         op = msg[0]
-        if op == "act":
+        if op == "act":  # each episode's ("act", obs, info), pickled by the grader (step_message)
             _, family, items = msg
-            for i, obs, info in items:
-                self._send(i, ("act", obs, info))
+            for i, payload in items:
+                self._send(i, payload)
             actions = []
-            for i, _, _ in items:
+            for i, _ in items:
                 reply = self._receive(i, f"act() at step {self.steps[i]}")
                 self.steps[i] += 1
                 actions.append(reply.get("action"))
@@ -726,8 +727,11 @@ class EpisodeHost:
         raise PolicyError(f"unknown request {op!r}")
 
     def _send(self, i: int, msg) -> None:
+        """Send ``msg`` to episode ``i``'s process: bytes as they are (an ``act`` the grader
+        pickled, :mod:`lrgym.leaderboard.step_message`), anything else pickled."""
         try:
-            self.episodes[i][1].send(msg)
+            conn = self.episodes[i][1]
+            conn.send_bytes(msg) if isinstance(msg, bytes) else conn.send(msg)
         except (BrokenPipeError, OSError, IndexError):
             pass  # its death is read with its reply
 
@@ -1055,14 +1059,6 @@ def _make_removable(path: str) -> None:
         pass
 
 
-def _failure_reply(exc: BaseException) -> dict:
-    if isinstance(exc, PolicyError):
-        return {"ok": False, "reason": truncate(str(exc))}
-    if isinstance(exc, MemoryError):
-        return {"ok": False, "reason": _memory_error_reason()}
-    return {"ok": False, "reason": truncate(f"error: {describe(exc)}\n{traceback_text(exc)}")}
-
-
 def _job_main(spec: dict, family: str, conns: list, status, namespaces: bool, enter=None) -> None:
     """The job process (see :class:`EpisodeHost`): load the policy once, fork one process per
     episode (``conns[k]``: episode k's end of its pipe to the pristine host), then report their
@@ -1071,7 +1067,9 @@ def _job_main(spec: dict, family: str, conns: list, status, namespaces: bool, en
     Loaded here, before the forks, so that every episode shares it copy-on-write: an ``object``
     policy's module (its top-level code); an SB3 zip's whole policy, torch and stable_baselines3
     imported and the model loaded (each episode's process used to import both and load the model
-    itself: 1 – 2 s of CPU and ≈ 80 MB per episode). A failure here is every episode's reply."""
+    itself: 1 – 2 s of CPU and ≈ 80 MB per episode); for a trusted baseline (``bench
+    --isolation`` runs them here) the baseline registry, as a submission's module would be (each
+    episode importing it cost ≈ 16 ms). A failure here is every episode's reply."""
     import gc
     import json
 
@@ -1086,9 +1084,11 @@ def _job_main(spec: dict, family: str, conns: list, status, namespaces: bool, en
             loaded["obj"] = _import_target(spec)
         elif spec.get("kind") == "sb3":
             loaded["sb3"] = build_policy(spec, family, loaded)
+        elif spec.get("kind") == "baseline":  # trusted (the isolation benchmark): its registry, once
+            import lrgym.baselines.registry  # noqa: F401
     except BaseException as exc:  # noqa: BLE001 - everything a policy can throw is a result
         try:
-            data = json.dumps(_failure_reply(exc)).encode()
+            data = json.dumps(failure_reply(exc)).encode()
         except (TypeError, ValueError) as err:
             data = json.dumps({"ok": False, "reason": f"unencodable reply: {err}"}).encode()
         for conn in conns:

@@ -53,6 +53,7 @@ from pathlib import Path
 
 from lrgym.leaderboard.failures import PolicyError, describe, plain, traceback_text, truncate
 from lrgym.leaderboard.submission_files import read_policy_files, read_sb3_files
+from lrgym.leaderboard.step_message import encode_act
 
 __all__ = ["PolicyError", "main", "policy_files", "run_job", "serve"]
 
@@ -206,6 +207,10 @@ class _SandboxChannel:
             raise
 
     def request(self, msg) -> dict:
+        """Send ``msg``; an ``act``'s items ``(i, obs, info)`` go as ``(i, bytes)``, each episode's
+        part pickled once here for the sandbox's host to forward (:mod:`~lrgym.leaderboard.step_message`)."""
+        if msg[0] == "act":
+            msg = (msg[0], msg[1], [(i, encode_act(obs, info)) for i, obs, info in msg[2]])
         try:
             return self.process.request(msg)
         except self._error as exc:

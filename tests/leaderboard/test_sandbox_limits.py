@@ -223,6 +223,7 @@ WALKS_SCRIPT = '''
 import json, time
 from lrgym.leaderboard import sandbox
 from lrgym.leaderboard.sandbox import Limits, start
+from lrgym.leaderboard.step_message import encode_act
 
 walks = []
 measure = sandbox.folder_bytes
@@ -254,7 +255,7 @@ try:
     del walks[:]
     replies, t0 = 0, time.monotonic()
     while time.monotonic() - t0 < 1.5:
-        process.request(("act", "quadratic", [(0, [0.0], {})]))
+        process.request(("act", "quadratic", [(0, encode_act([0.0], {}))]))
         replies += 1
     elapsed = time.monotonic() - t0
 finally:
@@ -280,6 +281,7 @@ def test_without_namespaces_the_scratch_folder_is_measured_once_per_period_not_p
 UNMEASURABLE_SCRIPT = '''
 import json, os, time
 from lrgym.leaderboard.sandbox import Limits, SandboxError, mode, start
+from lrgym.leaderboard.step_message import encode_act
 
 POLICIES = """
 import os
@@ -311,7 +313,7 @@ for name in ("Unsearchable", "Closed"):
         process.request(("reset", "quadratic", [{}], ["e0"]))
         t0 = time.monotonic()
         while time.monotonic() - t0 < 5:  # measured within a period of fast steps
-            process.request(("act", "quadratic", [(0, [0.0], {})]))
+            process.request(("act", "quadratic", [(0, encode_act([0.0], {}))]))
         out[name] = "ok"
     except SandboxError as exc:
         out[name] = str(exc)

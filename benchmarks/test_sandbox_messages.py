@@ -1,0 +1,32 @@
+"""pytest-benchmark: one episode's step message for a sandboxed policy, encoded by the grader
+and read by the episode's process (:mod:`lrgym.leaderboard.step_message`), against pickle's own
+encoding of the same ``("act", obs, info)``; a linear-regression step's observation and public info.
+
+    pytest benchmarks/test_sandbox_messages.py --benchmark-enable
+
+The whole cost of the sandbox per entry is measured by ``python -m lrgym.leaderboard.bench
+--isolation`` (README, "Speed cost of the isolation")."""
+
+import pickle
+
+import gymnasium as gym
+import pytest
+
+import lrgym  # noqa: F401 - registers the ids
+from lrgym.leaderboard.settings import public_info
+from lrgym.leaderboard.step_message import encode_act
+
+ENCODERS = {
+    "pickle": lambda obs, info: pickle.dumps(("act", obs, info), protocol=pickle.HIGHEST_PROTOCOL),
+    "step_message": encode_act,
+}
+
+
+@pytest.mark.parametrize("impl", list(ENCODERS))
+def test_step_message_round_trip(benchmark, impl):
+    env = gym.make("LRControl-LinReg-v1")
+    obs, info = env.reset(seed=0)
+    info = public_info(info)
+    encode = ENCODERS[impl]
+    benchmark.group = "sandbox step message (encode + decode)"
+    benchmark(lambda: pickle.loads(encode(obs, info)))
