@@ -723,6 +723,8 @@ class EpisodeHost:
             _, spec, files = msg
             self.spec, self.files = spec, dict(files)
             _write_files(files, os.path.join(ROOT, "submission"))
+            if spec.get("kind") == "sb3":
+                _preload_sb3()
             return {"ok": True}
         raise PolicyError(f"unknown request {op!r}")
 
@@ -900,6 +902,25 @@ class EpisodeHost:
         _kill_all(job, self.namespaces)
         _clean_files(self.files, self.namespaces)
         self.used = False
+
+
+def _preload_sb3() -> None:
+    """Import, in the pristine host, what loading an SB3 zip imports: torch, ``torch._dynamo``
+    (which torch's optimizers import when the first one is built: half of a first load's
+    second), stable_baselines3 and lrgym's SB3 policy. Every job process then starts with them
+    (copy-on-write) and loads only the model, ≈ 0.01 s instead of ≈ 1.9 s of CPU per job.
+
+    Only trusted code runs: the packages of the read-only binds, imported before any of the
+    submission has run (nothing the policy can write exists yet but the submission's files,
+    which are not on the import path). Without torch or stable_baselines3 nothing is imported,
+    and the job's own load fails with its reason."""
+    try:
+        import stable_baselines3  # noqa: F401
+        import torch._dynamo  # noqa: F401
+
+        import lrgym.baselines.sb3_agents  # noqa: F401
+    except ImportError:
+        pass
 
 
 #: the most of a job's output the host copies at once (the grader reads the last 32,000 bytes)

@@ -479,14 +479,13 @@ def run_suite(
     workers, note = plan_workers(n_workers, len(specs) * len(suite.tasks()),
                                  memory_mb if (untrusted or sandbox_baselines) and not backend.is_ray else None,
                                  backend.default_workers() if backend.is_ray else default_workers())
-    jobs = _jobs(specs, suite, memory_mb, time_limit, sandbox_baselines, workers)
+    layouts = _layouts(specs, suite, workers, sandbox_baselines)
+    jobs = _jobs(specs, suite, memory_mb, time_limit, sandbox_baselines, layouts)
     workers = min(workers, len(jobs))
     if note and log is not None:
         log(f"{workers} worker(s): {note}")
     context = _Context(suite, refs, package_versions(), cpu_description(), owner)
-    context.workers = workers
-    recorder = _Recorder(specs, context, store, len(jobs), len(_job_tasks(suite, workers)), store_patience,
-                         on_progress, on_outcome, log)
+    recorder = _Recorder(specs, context, store, len(jobs), layouts, store_patience, on_progress, on_outcome, log)
     pool = grader_pool(backend, workers, time_limit=time_limit, isolate_groups=isolate, quiet=quiet_workers)
     pool.run(jobs, on_reply=recorder.on_reply, on_group_done=recorder.on_group_done)
     order = {n: i for i, n in enumerate(names)}
@@ -521,27 +520,52 @@ def _current_user() -> str:
         return f"uid{os.getuid()}"
 
 
-def _job_tasks(suite: Suite, workers: int = 2) -> list[list[Task]]:
-    """The tasks of each job, expensive jobs first (better packing of the pool).
+#: one job of a run: the tasks (instances of one family) and the seeds it runs, in lockstep
+JobUnit = tuple[list[Task], tuple[int, ...]]
+
+
+def job_layout(suite: Suite, workers: int = 2, seeds_apart: bool = False) -> list[JobUnit]:
+    """The (tasks, seeds) of each job, expensive jobs first (better packing of the pool).
 
     A job runs all its (instance, seed) episodes in lockstep, one message to the policy per step
     for all of them, so fewer, larger jobs mean fewer messages; but the pool needs enough jobs
-    to keep ``workers`` busy. Each family's instances are cut into jobs of at most
-    ``max(its cost per instance, cost of the whole suite / (2 × workers))``: on 2 workers v1
-    makes 7 jobs (mlp in pairs, every other family whole) instead of 32.
+    to keep ``workers`` busy. Each family's instances are cut into jobs that cost at most
+    ``max(one instance, the whole suite / (2 × workers))``: on 2 workers v1 makes 7 jobs of all
+    seeds (mlp in pairs, every other family whole) instead of 32.
+
+    ``seeds_apart`` (every sandboxed policy): each job runs **one seed**, so the episodes that
+    run at the same time in one sandbox are of different instances. The episodes of a job can
+    reach each other while they run (they share the sandbox's uid and ``/tmp``, and each knows
+    its place in the job), and the seeds of one instance were a job's neighbours: a policy could
+    run them as a population, each trying another LR and all following the best, and so beat
+    any honest policy on the suite's own instances. Jobs of one seed hold up to 5 × the
+    instances (v2 on 2 workers: 20 jobs of 8 – 16 episodes instead of 6 of 10 – 80).
     """
+    seed_sets = [(s,) for s in suite.seeds] if seeds_apart else [tuple(suite.seeds)]
     cap = max(1.0, sum(FAMILY_COST.get(t.family, 3.0) for t in suite.tasks()) / (2 * max(1, workers)))
-    groups: list[list[Task]] = []
-    for fs in suite.families:
-        cost = FAMILY_COST.get(fs.family, 3.0)
-        size = max(1, int(cap // cost))
-        tasks = [Task(fs.family, k) for k in fs.instances]
-        groups += [tasks[i:i + size] for i in range(0, len(tasks), size)]
-    return sorted(groups, key=lambda g: -FAMILY_COST.get(g[0].family, 3.0) * len(g))
+    units: list[JobUnit] = []
+    for seeds in seed_sets:
+        for fs in suite.families:
+            cost = FAMILY_COST.get(fs.family, 3.0) * len(seeds) / len(suite.seeds)
+            size = max(1, int(cap // cost))
+            tasks = [Task(fs.family, k) for k in fs.instances]
+            units += [(tasks[i:i + size], seeds) for i in range(0, len(tasks), size)]
+    return sorted(units, key=lambda u: -_unit_cost(u, suite))
+
+
+def _unit_cost(unit: JobUnit, suite: Suite) -> float:
+    tasks, seeds = unit
+    return FAMILY_COST.get(tasks[0].family, 3.0) * len(tasks) * len(seeds) / len(suite.seeds)
+
+
+def _layouts(specs: list[PolicySpec], suite: Suite, workers: int, sandbox_baselines: bool) -> dict[str, list[JobUnit]]:
+    """Each entry's job layout: seeds apart wherever the policy runs in the sandbox."""
+    return {spec.name: job_layout(suite, workers, seeds_apart=spec.kind != "baseline" or sandbox_baselines)
+            for spec in specs}
 
 
 def _jobs(specs: list[PolicySpec], suite: Suite, memory_mb: float, time_limit: float | None,
-          sandbox_baselines: bool, workers: int) -> list[Job]:
+          sandbox_baselines: bool, layouts: dict[str, list[JobUnit]]) -> list[Job]:
     from dataclasses import asdict
 
     from lrgym.leaderboard.private import is_private
@@ -551,13 +575,14 @@ def _jobs(specs: list[PolicySpec], suite: Suite, memory_mb: float, time_limit: f
     optimizers = list(allowed_optimizers(suite))
     return [
         Job(spec.name, {
-            "op": "episodes", "policy": spec.spec, "family": g[0].family, "env_kwargs": suite.env_kwargs(g[0].family),
-            "optimizers": optimizers, "instances": [t.instance for t in g], "seeds": list(suite.seeds),
+            "op": "episodes", "policy": spec.spec, "family": tasks[0].family,
+            "env_kwargs": suite.env_kwargs(tasks[0].family), "optimizers": optimizers,
+            "instances": [t.instance for t in tasks], "seeds": list(seeds),
             "sandbox": limits if (spec.kind != "baseline" or sandbox_baselines) else None,
             "hidden": is_private(suite),  # its failure reasons then name no instance and no seed
-        }, FAMILY_COST.get(g[0].family, 3.0) * len(g))
+        }, _unit_cost((tasks, seeds), suite))
         for spec in specs
-        for g in _job_tasks(suite, workers)
+        for tasks, seeds in layouts[spec.name]
     ]
 
 
@@ -570,16 +595,16 @@ class _Context:
     versions: dict
     cpu: str
     owner: str | None
-    workers: int = 2  # the job layout depends on it (_job_tasks)
 
 
 class _Recorder:
     """Turns finished groups into stored entries (one transaction each) and reports progress."""
 
-    def __init__(self, specs, context: _Context, store, n_jobs: int, jobs_per_spec: int, patience: float,
-                 on_progress, on_outcome, log):
+    def __init__(self, specs, context: _Context, store, n_jobs: int, layouts: dict[str, list[JobUnit]],
+                 patience: float, on_progress, on_outcome, log):
         self.by_name = {s.name: s for s in specs}
-        self.left = {s.name: jobs_per_spec for s in specs}
+        self.layouts = layouts  # each entry's jobs, in the order of its replies
+        self.left = {s.name: len(layouts[s.name]) for s in specs}
         self.context, self.store, self.n_jobs, self.patience = context, store, n_jobs, patience
         self.on_progress, self.on_outcome, self.log = on_progress, on_outcome, log
         self.done = 0
@@ -592,7 +617,7 @@ class _Recorder:
             self.on_progress(self.done, self.n_jobs)
 
     def on_group_done(self, result: GroupResult) -> None:
-        outcome = _finish(self.by_name[result.name], result, self.context)
+        outcome = _finish(self.by_name[result.name], result, self.context, self.layouts[result.name])
         if self.store is not None:
             try:
                 entry_id = self.store.add_entry_durably(outcome.entry, outcome.runs, patience=self.patience,
@@ -614,9 +639,10 @@ class _Recorder:
                 self.on_progress(self.done, self.n_jobs)
 
 
-def _finish(spec: PolicySpec, result: GroupResult, ctx: _Context) -> Outcome:
+def _finish(spec: PolicySpec, result: GroupResult, ctx: _Context, layout: list[JobUnit]) -> Outcome:
     """The entry of a finished group: failed with its (cleaned) reason, or its runs checked
-    against the suite and scored from their losses by the grader."""
+    against the suite (``layout``: the group's jobs, in reply order) and scored from their losses
+    by the grader."""
     from lrgym.leaderboard.private import is_private, public_description
 
     suite = ctx.suite
@@ -636,18 +662,21 @@ def _finish(spec: PolicySpec, result: GroupResult, ctx: _Context) -> Outcome:
         return failed(result.reason or "unknown failure")
     trajectories, policy_env, sandbox, source_hash, inputs = [], {}, None, None, None
     timing = {"seconds": 0.0, "policy_seconds": 0.0, "steps": 0}
-    n_seeds = len(suite.seeds)
-    for group, reply in zip(_job_tasks(suite, ctx.workers), result.replies):
+    for (group, seeds), reply in zip(layout, result.replies):
+        n_seeds = len(seeds)
         got = reply.get("trajectories")
         if not isinstance(got, list) or len(got) != len(group) * n_seeds:
             return failed("malformed reply: wrong number of trajectories")
-        for i, t in enumerate(group):  # instance by instance, seeds in suite order
-            problem = _validate(got[i * n_seeds:(i + 1) * n_seeds], t, list(suite.seeds), suite, ctx.refs)
+        for i, t in enumerate(group):  # instance by instance, the job's seeds in suite order
+            problem = _validate(got[i * n_seeds:(i + 1) * n_seeds], t, list(seeds), suite, ctx.refs)
             if problem is not None:
                 return failed(problem)
         trajectories.extend(got)
         info = reply.get("policy_info") or {}
-        policy_env[group[0].family] = info.get("env_kwargs")
+        family = group[0].family
+        if family in policy_env and policy_env[family] != info.get("env_kwargs"):
+            return failed(f"the policy asked for different env options in two jobs of {family}")
+        policy_env[family] = info.get("env_kwargs")
         sandbox = sandbox or info.get("sandbox")
         source_hash = source_hash or info.get("source_hash")
         inputs = inputs or info.get("inputs")

@@ -363,15 +363,15 @@ def test_a_private_suites_instances_and_seeds_stay_out_of_failure_reasons(tmp_pa
     invalid, raises = run_suite([submission_spec(policy("InvalidAction"), name="invalid"),
                                  submission_spec(f"{src}:P", name="raises")],
                                 suite, references=refs, n_workers=1, time_limit=120)
-    assert "invalid action at step 0 (quadratic, episode 1 of 2 of the job" in invalid.entry.failure_reason
-    assert "policy raised in act() at step 0 (quadratic, episode 1 of 2 of the job)" in raises.entry.failure_reason
+    assert "invalid action at step 0 (quadratic, episode 1 of 1 of the job" in invalid.entry.failure_reason
+    assert "policy raised in act() at step 0 (quadratic, episode 1 of 1 of the job)" in raises.entry.failure_reason
     # the policy's own messages never name a seed; the grader's name instance and seed on public suites only
     for secret in (str(first), "1234567", "7654321"):
         assert secret not in raises.entry.failure_reason
         if hidden:
             assert secret not in invalid.entry.failure_reason
     if not hidden:  # public instances and seeds: named, for the submitter to reproduce the failure
-        assert f"episode 1 of 2 of the job: instance {first} seed 1234567)" in invalid.entry.failure_reason
+        assert f"episode 1 of 1 of the job: instance {first} seed 1234567)" in invalid.entry.failure_reason
 
 
 def test_a_killed_ray_actors_copy_of_a_submission_is_swept_by_the_next_grader(tmp_path, monkeypatch):

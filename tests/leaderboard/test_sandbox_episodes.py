@@ -131,3 +131,58 @@ def test_what_the_import_shares_does_not_cross_jobs(tmp_path):
                         n_workers=1, time_limit=300)
     assert leaky.ok, leaky.entry.failure_reason
     assert len(leaky.runs) == 2
+
+
+#: a population across the episodes that run at the same time in one sandbox (a review,
+#: 2026-12-05): they share its /tmp, so each can publish its progress there and read the others'.
+#: With the seeds of one instance among them, a policy could try several LRs on one instance at
+#: once and have all follow the best one. This one publishes its initial loss and, at its first
+#: step, fails with the initial losses it found published beside its own.
+POPULATION = '''
+import glob
+import os
+
+
+
+class Population:
+    name = "population"
+
+    def reset(self, info):
+        self.board = os.path.join(os.path.dirname(os.path.dirname(os.getcwd())), "population")  # beside work/<k>
+        os.makedirs(self.board, exist_ok=True)
+        self.mine = os.path.join(self.board, str(os.getpid()))
+        with open(self.mine, "w") as f:
+            f.write(repr(float(info["train_loss"])))
+
+    def act(self, obs, info):
+        peers = [open(p).read() for p in sorted(glob.glob(os.path.join(self.board, "*"))) if p != self.mine]
+        raise RuntimeError("SELF " + open(self.mine).read() + " PEERS " + " ".join(peers) + " END")
+'''
+
+
+def test_no_episode_runs_beside_another_seed_of_its_instance(tmp_path):
+    """Each sandboxed job runs one seed (lrgym.leaderboard.runner.job_layout): the episodes that
+    can reach each other are of different instances. The old layout ran both seeds of each
+    instance in one job, and the first episode found its instance's other seed beside it."""
+    import math
+    import re
+
+    from lrgym.leaderboard.suite import Task
+
+    (tmp_path / "population.py").write_text(POPULATION)
+    suite = tiny_suite("population", families=("linreg",), n_instances=3, seeds=(0, 1), horizon=3, inner_steps=2)
+    refs = load_references(suite, n_workers=1)
+    [pop] = run_suite([submission_spec(f"{tmp_path}/population.py:Population", name="population")], suite,
+                      references=refs, n_workers=1, time_limit=300)
+    assert not pop.ok
+    found = re.search(r"SELF (\S+) PEERS (.*?) END", pop.entry.failure_reason)
+    assert found, pop.entry.failure_reason
+    losses = {(k, s): refs.initial_loss(Task("linreg", k), s) for k in suite.families[0].instances for s in suite.seeds}
+
+    def which(loss: str):
+        [run] = [run for run, l0 in losses.items() if math.isclose(float(loss), l0, rel_tol=1e-9)]
+        return run
+
+    me, peers = which(found[1]), [which(p) for p in found[2].split()]
+    assert all(instance != me[0] and seed == me[1] for instance, seed in peers), (me, peers)
+    assert len(peers) == 2  # the job's other instances: the board worked

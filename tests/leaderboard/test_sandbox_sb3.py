@@ -16,20 +16,27 @@ import pytest
 from lb_helpers import tiny_suite
 
 from lrgym.leaderboard.references import load_references
-from lrgym.leaderboard.runner import _job_tasks, baseline_specs, run_suite, submission_spec
+from lrgym.leaderboard.runner import baseline_specs, job_layout, run_suite, submission_spec
+from lrgym.leaderboard.suite import get_suite
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux sandbox")
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "baselines" / "weights"
 
 
-def test_an_sb3_zip_passes_a_job_of_80_episodes_under_the_default_memory_limit(tmp_path):
+def test_an_sb3_zip_passes_a_sandboxed_job_of_80_episodes_under_the_default_memory_limit(tmp_path):
     pytest.importorskip("stable_baselines3")
     for name in ("ppo_mixed.zip", "ppo_mixed.json"):
         shutil.copy(WEIGHTS / name, tmp_path / name)
-    seeds = tuple(range(8))
-    suite = tiny_suite("sb3-jobs", families=("quadratic",), n_instances=20, seeds=seeds, horizon=3, inner_steps=2)
-    assert max(len(g) for g in _job_tasks(suite, 1)) * len(seeds) >= 80  # one job as large as v2's
+    seeds = (0, 1)
+    suite = tiny_suite("sb3-jobs", families=("quadratic",), n_instances=80, seeds=seeds, horizon=3, inner_steps=2)
+
+    def largest(layout):
+        return max(len(tasks) * len(job_seeds) for tasks, job_seeds in layout)
+
+    # a sandboxed job (one seed) of 80 episodes, 5 x the largest of v2's
+    assert largest(job_layout(suite, 1, seeds_apart=True)) == 80
+    assert 5 * largest(job_layout(get_suite("v2"), 1, seeds_apart=True)) <= 80
     refs = load_references(suite, n_workers=1)
     submitted, trusted = run_suite(
         [submission_spec(str(tmp_path / "ppo_mixed.zip"), name="ppo-submitted"),
