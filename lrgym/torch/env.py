@@ -22,8 +22,8 @@ agent runs on it unchanged (``lrgym.baselines.evaluation.run_episode(policy, env
 Data: ``train_data`` is a tuple of tensors ``(X, y)`` (minibatches of ``batch_size`` rows drawn
 with replacement by lrgym's SplitMix64 generator seeded from ``reset(seed=...)``, so episodes
 are reproducible) or any re-iterable of ``(x, y)`` batches such as a ``DataLoader`` or a list
-(cycled: each pass is a new ``iter()``, so a shuffling loader reshuffles, from the torch seed
-``reset`` sets), or an endless iterator such as a generator streaming batches (read on across
+(cycled: each pass is a new ``iter()``, so a shuffling loader reshuffles, from the env's own
+torch stream, see "Randomness"), or an endless iterator such as a generator streaming batches (read on across
 episodes). A finite one-shot iterator is a ``ValueError`` once used up, and so is data without a
 batch: the env could not start its next pass.
 Anything else (a bare tensor, ``(X, y, w)``, X and y of different lengths) is refused at
@@ -37,8 +37,15 @@ metric: 1 − V/V0, V and V0 floored at ``lrgym.features.TINY`` as the features 
 ``model.train()`` mode, measurements (at reset too) in ``model.eval()``: no dropout, and
 BatchNorm's running statistics are used, not moved.
 
+Randomness: each env has a torch CPU random stream of its own, seeded at every reset from the
+env's ``np_random`` (``torch.manual_seed``, which also seeds CUDA's generators) and swapped in
+for the global one during ``reset`` and ``step`` only: model initialisation, dropout and a
+shuffling ``DataLoader`` draw from it, so an episode depends on its seed and actions alone, even
+with other envs stepped in between, and the user's global stream is left as it was. (On a GPU,
+CUDA's generators are seeded at reset but not kept apart.)
+
 ``model`` is a zero-argument callable returning a fresh ``nn.Module`` (called at every reset,
-after ``torch.manual_seed`` from the env's ``np_random``), or a module, whose parameters are then
+in the env's own stream), or a module, whose parameters are then
 re-initialised at reset with each submodule's ``reset_parameters`` (``_reset_parameters`` for
 ``nn.MultiheadAttention`` and ``nn.Transformer``, torch's name there; submodules before their
 parent, as torch builds them; the layers of a stack torch builds by copying one layer, as
@@ -58,6 +65,7 @@ group's that the callable gave them (``lambda params, lr: SGD([{"params": body},
 from __future__ import annotations
 
 import collections.abc
+import contextlib
 import copy
 import math
 import reprlib
@@ -295,6 +303,7 @@ class TorchTrainingEnv(gym.Env):
         self._rng_word = np.zeros(1, dtype=np.uint64)
         self._rows = np.zeros(self.batch_size, dtype=np.int64)
         self._batches = None
+        self._torch_rng = None  # the env's own torch CPU stream (_own_rng), made at reset
         self._done = True
 
     # ---- data and model -----------------------------------------------------------------------
@@ -359,7 +368,10 @@ class TorchTrainingEnv(gym.Env):
         unknown = set(options or {}) - {"lr_init"}
         if unknown:
             raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: lr_init")
-        torch.manual_seed(int(self.np_random.integers(2**62)))
+        with self._own_rng(seed=int(self.np_random.integers(2**62))):
+            return self._reset(options)
+
+    def _reset(self, options: dict | None):
         if self.model_fn is not None:
             self.model = self.model_fn()
             if not isinstance(self.model, torch.nn.Module):
@@ -386,6 +398,30 @@ class TorchTrainingEnv(gym.Env):
     def step(self, action):
         if self._done:
             raise RuntimeError("step() called on a finished episode; call reset() first")
+        with self._own_rng():
+            return self._step(action)
+
+    @contextlib.contextmanager
+    def _own_rng(self, seed: int | None = None):
+        """Run with this env's own torch CPU random stream in place of the global one (seeded
+        with ``seed`` at reset, where ``torch.manual_seed`` also seeds CUDA's generators), and
+        put the global stream back afterwards. Everything an episode draws on the CPU (a fresh
+        model's initialisation, dropout, a shuffling ``DataLoader``'s order at each pass, the
+        base seed of its workers) comes from the env's stream, so its trajectory depends on its
+        seed and actions only: another env stepped in between (``SyncVectorEnv``), or the
+        user's own draws between steps, change nothing in it, and the env leaves the user's
+        global stream as it found it."""
+        with torch.random.fork_rng(devices=[]):  # the CPU generator: restored on leaving
+            if seed is not None:
+                torch.manual_seed(seed)
+            else:
+                torch.set_rng_state(self._torch_rng)
+            try:
+                yield
+            finally:
+                self._torch_rng = torch.get_rng_state()
+
+    def _step(self, action):
         self.lr = float(next_lr(action, self.lr, self.action_mode, self.factors, self.lr_min, self.lr_max))
         for group, ratio in zip(self.optimizer.param_groups, self._lr_ratios):
             set_group_lr(group, self.lr * ratio)  # a tensor LR stays the user's tensor, filled in place

@@ -541,3 +541,57 @@ def test_reset_redraws_every_layer_of_a_cloned_stack_from_the_seed():
     in_proj = [k for k in states[0] if k.endswith("in_proj_weight")]
     assert len(in_proj) == 6  # 2 encoder layers, 2 decoder layers with 2 attentions each
     assert not any(torch.equal(states[0][k], states[1][k]) for k in in_proj)
+
+
+def _dropout_loader_env():
+    """Everything an episode draws from torch: a fresh model, dropout in training, a shuffling
+    DataLoader's order at each pass (160 rows in batches of 16: a new pass every 10 updates)."""
+    X, y = blobs(n=160)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=16, shuffle=True)
+    return TorchTrainingEnv(
+        lambda: torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Dropout(0.3), torch.nn.Linear(16, 3)),
+        loader, torch.nn.CrossEntropyLoss(reduction="none"), eval_batches=2, horizon=5, inner_steps=4)
+
+
+def _trace(env, seed, actions):
+    obs, info = env.reset(seed=seed)
+    trace = [obs, info["train_loss"]]
+    for action in actions:
+        obs, reward, *_ = env.step(action)
+        trace += [obs, reward]
+    return trace
+
+
+def test_interleaved_envs_run_the_episodes_each_runs_alone():
+    """Two envs stepped in turn (as ``SyncVectorEnv`` steps its envs), one reset in the middle of
+    the other's episode and the user drawing from torch between steps: each episode is, to the
+    bit, the one its env runs alone. They used to share torch's global stream, which every reset
+    re-seeded, so dropout and the loader's order depended on the other env. The user's global
+    stream is left as it was."""
+    actions_a, actions_b = (2, 3, 1, 2, 4), (1, 2, 2, 3, 0)
+    alone_a = _trace(_dropout_loader_env(), 0, actions_a)
+    alone_b = _trace(_dropout_loader_env(), 1, actions_b)
+
+    torch.manual_seed(123)
+    env_a, env_b = _dropout_loader_env(), _dropout_loader_env()
+    obs, info = env_a.reset(seed=0)
+    together_a, together_b = [obs, info["train_loss"]], []
+    for t, action in enumerate(actions_a):
+        if t == 2:  # env b starts in the middle of env a's episode
+            obs, info = env_b.reset(seed=1)
+            together_b += [obs, info["train_loss"]]
+        state = torch.get_rng_state()
+        obs, reward, *_ = env_a.step(action)
+        assert torch.equal(torch.get_rng_state(), state)  # the user's stream, untouched
+        together_a += [obs, reward]
+        torch.rand(7)  # the user's own draws between steps
+        if t >= 2:
+            obs, reward, *_ = env_b.step(actions_b[t - 2])
+            together_b += [obs, reward]
+    for action in actions_b[3:]:
+        obs, reward, *_ = env_b.step(action)
+        together_b += [obs, reward]
+    for alone, together in ((alone_a, together_a), (alone_b, together_b)):
+        assert len(alone) == len(together)
+        for x, y in zip(alone, together):
+            np.testing.assert_array_equal(x, y)
