@@ -27,6 +27,17 @@ def tiny_suite(name: str = "tiny", families=("quadratic",), n_instances: int = 1
     )
 
 
+def one_episode_setup(folder, module: str, source: str):
+    """(path of ``source`` written as ``module``.py in ``folder``, a one-episode quadratic suite
+    named ``module``, its references): what the sandbox-limit tests grade their policies on."""
+    from lrgym.leaderboard.references import load_references
+
+    path = folder / f"{module}.py"
+    path.write_text(source)
+    suite = tiny_suite(module, families=("quadratic",), n_instances=1, seeds=(0,), horizon=3, inner_steps=2)
+    return path, suite, load_references(suite, n_workers=1)
+
+
 def synthetic_runs(suite: Suite, scores) -> list[RunRecord]:
     """Runs with the given (n_seeds, n_tasks) score matrix (curves are short fakes)."""
     runs = []

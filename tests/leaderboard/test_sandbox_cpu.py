@@ -20,10 +20,9 @@ import re
 import sys
 
 import pytest
-from lb_helpers import dead_sandbox_groups, processes_with, sandbox_groups, tiny_suite
+from lb_helpers import dead_sandbox_groups, one_episode_setup, processes_with, sandbox_groups
 
 from lrgym.leaderboard import backends
-from lrgym.leaderboard.references import load_references
 from lrgym.leaderboard.runner import run_suite, submission_spec
 from lrgym.leaderboard.sandbox import Limits, cpu_bound, start
 
@@ -73,10 +72,7 @@ needs_cgroup = pytest.mark.skipif(cpu_bound()["cgroup"] is None,
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("burners")
-    (folder / "burners.py").write_text(POLICY)
-    suite = tiny_suite("cpu", families=("quadratic",), n_instances=1, seeds=(0,), horizon=3, inner_steps=2)
-    return folder / "burners.py", suite, load_references(suite, n_workers=1)
+    return one_episode_setup(tmp_path_factory.mktemp("burners"), "burners", POLICY)
 
 
 @pytest.fixture

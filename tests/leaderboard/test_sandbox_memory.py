@@ -17,9 +17,8 @@ import os
 import sys
 
 import pytest
-from lb_helpers import dead_sandbox_groups, processes_with, sandbox_groups, tiny_suite
+from lb_helpers import dead_sandbox_groups, one_episode_setup, processes_with, sandbox_groups
 
-from lrgym.leaderboard.references import load_references
 from lrgym.leaderboard.runner import run_suite, submission_spec
 from lrgym.leaderboard.sandbox import CGROUP_PREFIX, _cgroup_parents, memory_bound, sweep_stale_cgroups
 
@@ -103,10 +102,7 @@ needs_cgroup = pytest.mark.skipif(memory_bound()["cgroup"] is None,
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("hogs")
-    (folder / "hogs.py").write_text(POLICIES)
-    suite = tiny_suite("memory", families=("quadratic",), n_instances=1, seeds=(0,), horizon=3, inner_steps=2)
-    return folder / "hogs.py", suite, load_references(suite, n_workers=1)
+    return one_episode_setup(tmp_path_factory.mktemp("hogs"), "hogs", POLICIES)
 
 
 @needs_cgroup
