@@ -1,6 +1,6 @@
 """pytest-benchmark: one episode's step message for a sandboxed policy, encoded by the grader
-and read by the episode's process (:mod:`lrgym.leaderboard.step_message`), against pickle's own
-encoding of the same ``("act", obs, info)``; a linear-regression step's observation and public info.
+and read by the episode's process (:mod:`lrgym.leaderboard.step_message`), against
+``Connection.send``'s encoding of the same ``("act", obs, info)``; a linear-regression step's observation and public info.
 
     pytest benchmarks/test_sandbox_messages.py --benchmark-enable
 
@@ -8,6 +8,7 @@ The whole cost of the sandbox per entry is measured by ``python -m lrgym.leaderb
 --isolation`` (README, "Speed cost of the isolation")."""
 
 import pickle
+from multiprocessing.reduction import ForkingPickler
 
 import gymnasium as gym
 import pytest
@@ -17,7 +18,7 @@ from lrgym.leaderboard.settings import public_info
 from lrgym.leaderboard.step_message import encode_act
 
 ENCODERS = {
-    "pickle": lambda obs, info: pickle.dumps(("act", obs, info), protocol=pickle.HIGHEST_PROTOCOL),
+    "pickle": lambda obs, info: ForkingPickler.dumps(("act", obs, info)),  # Connection.send's, the old path
     "step_message": encode_act,
 }
 

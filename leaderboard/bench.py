@@ -12,8 +12,9 @@ instances alone and derives the CPU-seconds per instance of each family (what su
 chosen by: :data:`lrgym.leaderboard.selection.SIZES`).
 
 ``--isolation`` measures the cost of the sandbox: the same baselines run once in the workers
-(as trusted baselines do) and once in sandboxed policy processes (as every submission does),
-alternating, and prints the seconds per entry of both.
+(as trusted baselines do: jobs of all seeds) and once in sandboxed policy processes (as every
+submission does: jobs of one seed, :func:`lrgym.leaderboard.runner.job_layout`), alternating,
+and prints the seconds per entry of both; the difference is the sandbox's and its layout's.
 """
 
 from __future__ import annotations

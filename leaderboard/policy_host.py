@@ -913,7 +913,18 @@ def _preload_sb3() -> None:
     Only trusted code runs: the packages of the read-only binds, imported before any of the
     submission has run (nothing the policy can write exists yet but the submission's files,
     which are not on the import path). Without torch or stable_baselines3 nothing is imported,
-    and the job's own load fails with its reason."""
+    and the job's own load fails with its reason.
+
+    What the imports leave besides modules is undone, so that every job starts as the first
+    would have: ``torch._dynamo`` makes its compile cache folder in ``$TMPDIR``
+    (``torchinductor_<user>``, here root's, which no job could write to) and names it in
+    ``TORCHINDUCTOR_CACHE_DIR``; the folder is removed and the variable put back, so a job that
+    compiles makes its own in its own ``TMPDIR``."""
+    import shutil
+
+    tmp = os.environ.get("TMPDIR") or ROOT
+    before_files = set(os.listdir(tmp)) if os.path.isdir(tmp) else set()
+    before_env = dict(os.environ)
     try:
         import stable_baselines3  # noqa: F401
         import torch._dynamo  # noqa: F401
@@ -921,6 +932,13 @@ def _preload_sb3() -> None:
         import lrgym.baselines.sb3_agents  # noqa: F401
     except ImportError:
         pass
+    finally:
+        for name in set(os.environ) - set(before_env):
+            del os.environ[name]
+        os.environ.update(before_env)
+        for name in (set(os.listdir(tmp)) if os.path.isdir(tmp) else set()) - before_files:
+            path = os.path.join(tmp, name)
+            shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
 
 
 #: the most of a job's output the host copies at once (the grader reads the last 32,000 bytes)

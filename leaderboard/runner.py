@@ -5,7 +5,8 @@
     specs = baseline_specs()                     # or [submission_spec("my.py:MyPolicy", "mine")]
     outcomes = run_suite(specs, "v2", store=ResultStore("results.sqlite"))   # the default suite
 
-Each policy is a *group* of jobs (one job = one task with all the suite's seeds) on a
+Each policy is a *group* of jobs (one job = instances of one family, with all the suite's seeds
+for a trusted baseline, with one seed in the sandbox: :func:`job_layout`) on a
 :class:`~lrgym.leaderboard.pool.WorkerPool`. The workers are the grader's: they build the env from
 the suite's settings and the policy's allowed choices (:mod:`lrgym.leaderboard.settings`), record
 the trajectories themselves and ask the policy for actions — a submission in its own sandboxed

@@ -12,7 +12,9 @@ episode's process reads with ``Connection.recv``, and the host forwards those by
 (``Connection.send_bytes``). :func:`encode` pickles ``numpy.float64``, ``numpy.int64`` and
 ``numpy.bool_`` as the type called on the equal Python number: the episode gets objects of the
 same types and the same bits (a NaN's payload and ``-0.0`` included, since a float is pickled
-as its 8 bytes), at about half the cost. Every other object is pickled as ``pickle`` does.
+as its 8 bytes), at about half the cost. Every other object is pickled as ``Connection.send``
+pickles it, with the same protocol (``pickle.DEFAULT_PROTOCOL``: protocol 5 would hand the
+policy an observation that views the message's buffer instead of owning its data).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ _TABLE = {**copyreg.dispatch_table, np.float64: _as_float64, np.int64: _as_int64
 def encode_act(obs, info: dict) -> bytes:
     """The pickle of ``("act", obs, info)`` that an episode's process unpickles (see the module)."""
     buffer = io.BytesIO()
-    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler = pickle.Pickler(buffer, protocol=pickle.DEFAULT_PROTOCOL)  # Connection.send's: arrays own their data
     pickler.dispatch_table = _TABLE
     pickler.dump(("act", obs, info))
     return buffer.getvalue()

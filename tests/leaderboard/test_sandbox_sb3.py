@@ -50,3 +50,30 @@ def test_an_sb3_zip_passes_a_sandboxed_job_of_80_episodes_under_the_default_memo
         return {(r.family, r.instance, r.seed): (r.score, r.final_loss, r.curves["lr"]) for r in outcome.runs}
 
     assert runs(submitted) == runs(trusted)  # the model loaded once per job acts as the worker's own
+
+
+PRELOAD = '''
+import json, os, sys
+from lrgym.leaderboard import policy_host
+before = (sorted(os.listdir(os.environ["TMPDIR"])), dict(os.environ))
+policy_host._preload_sb3()
+after = (sorted(os.listdir(os.environ["TMPDIR"])), dict(os.environ))
+print(json.dumps({"same": before == after, "left": after[0], "loaded": "torch._dynamo" in sys.modules
+                  and "stable_baselines3" in sys.modules}))
+'''
+
+
+def test_the_hosts_sb3_imports_leave_no_folder_and_no_variable_behind(tmp_path):
+    """The sandbox's host imports torch, torch._dynamo and SB3 for every job (a review,
+    2026-12-05): torch._dynamo made root's compile cache folder in $TMPDIR, the first job's working
+    folder, which the job's uid could not write to, and named it in TORCHINDUCTOR_CACHE_DIR for
+    every job. Run in a fresh interpreter, whose imports are the first."""
+    import json
+    import os
+    import subprocess
+
+    pytest.importorskip("stable_baselines3")
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    env.pop("TORCHINDUCTOR_CACHE_DIR", None)
+    out = subprocess.run([sys.executable, "-c", PRELOAD], env=env, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.splitlines()[-1]) == {"same": True, "left": [], "loaded": True}
