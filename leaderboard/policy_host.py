@@ -350,6 +350,7 @@ def confine(cfg: dict) -> dict:
         # clean-up of that uid's files); each job process drops it all (_enter_job)
         os.umask(0o022)
         _JOB["uid"], _JOB["uids"] = uid, {uid} if uid else set()
+        _JOB["tmp_mb"] = int(cfg["tmp_mb"])
         span = cfg.get("uid_range")
         _JOB["range"] = (int(span[0]), int(span[1])) if uid and span else None
         _keep_host_privileges()
@@ -396,6 +397,79 @@ def _next_job_uid() -> int | None:
         if uid not in _JOB["uids"]:
             _JOB["uids"].add(uid)
             return uid
+
+
+_CLONE_NEWNS, _CLONE_NEWPID = 0x00020000, 0x20000000
+_MS_MOVE, _MS_PRIVATE = 8192, 1 << 18
+
+
+def _job_namespaces(files: dict[str, bytes], uid: int | None) -> None:
+    """Give the job namespaces of its own, so that nothing an earlier job of this sandbox did is
+    left for it to read (a review, 2026-12-05: with a job per seed, the next job in a sandbox is
+    usually the next seed of the same instances, and a job could leave it a number through the
+    sandbox's pid counter, forking until its pids read the number, or its files' inode numbers):
+
+    * a **PID namespace**: this process forks, the child goes on as the job's process, PID 1 of
+      the new namespace (its pids count from 1 in every job; it sees no process of the sandbox),
+      and this process waits for it and ends as it ended (:func:`_end_as`);
+    * a **mount namespace**, with ``/proc`` of the new PID namespace (read-only), a fresh tmpfs
+      on ``/dev/shm`` and a fresh tmpfs on ``/tmp`` holding the submission's files, ``work`` and
+      the read-only binds the sandbox has below ``/tmp`` (a checkout or venv there); owned by the
+      job's ``uid``. A fresh tmpfs numbers its inodes from the start.
+
+    Runs in the job's process as root of the sandbox, before anything of the policy; any failure
+    is the job's (every episode's) reply."""
+    libc = _libc()
+    if libc.unshare(_CLONE_NEWNS | _CLONE_NEWPID) != 0:
+        raise OSError(ctypes_errno(), "unshare(CLONE_NEWNS | CLONE_NEWPID) failed")
+    child = os.fork()
+    if child != 0:
+        _end_as(child)
+    _mount("none", "/", None, _MS_REC | _MS_PRIVATE, None)
+    _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC | _MS_RDONLY, None)
+    size = f"size={_JOB['tmp_mb']}m,mode=1777"
+    _mount("tmpfs", "/dev/shm", "tmpfs", _MS_NOSUID | _MS_NODEV, size)
+    staging = f"/.lrgym-job-tmp-{os.urandom(8).hex()}"  # new: nothing a policy left in / is followed
+    os.mkdir(staging, 0o700)
+    _mount("tmpfs", staging, "tmpfs", _MS_NOSUID | _MS_NODEV, size)
+    points = [p for p in _mount_points(ROOT) if p != ROOT]
+    for point in points:  # the outermost binds; _bind brings the ones below along, read-only
+        if not any(point.startswith(other + "/") for other in points):
+            _bind(point, staging + point[len(ROOT):])
+    _mount(staging, ROOT, None, _MS_MOVE, None)
+    os.rmdir(staging)
+    _write_files(files, os.path.join(ROOT, "submission"))
+    os.makedirs(os.path.join(ROOT, "work"), mode=0o700, exist_ok=True)
+    for folder in _KEEP_FOLDERS:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    if uid:  # what the job may write to: its uid's
+        for path in [os.path.join(ROOT, "work"), *_KEEP_FOLDERS, *_tree(os.path.join(ROOT, "submission"))]:
+            os.lchown(path, uid, uid)
+    os.chdir(os.path.join(ROOT, "work"))
+
+
+def _end_as(child: int) -> None:
+    """Wait for ``child`` and end as it ended (killed by the same signal, or its exit code), with
+    every descriptor closed first: the job's pipes are then held by the job's processes only."""
+    import signal
+
+    os.closerange(3, 1 << 16)
+    while True:
+        try:
+            _, status = os.waitpid(child, 0)
+            break
+        except InterruptedError:  # pragma: no cover
+            continue
+        except ChildProcessError:
+            os._exit(1)
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):  # SIGKILL, SIGSTOP: no handler to reset
+            pass
+        os.kill(os.getpid(), sig)
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
 
 
 def _enter_job(uid: int | None, namespaces: bool, out_fd: int | None) -> None:
@@ -666,7 +740,9 @@ class EpisodeHost:
     per episode inside the sandbox; an ``act`` is forwarded as the bytes the grader encoded for
     that episode, :mod:`lrgym.leaderboard.step_message`, never unpickled here). The job process then only reports its episodes' pids and
     how they ended (JSON over a pipe: the host unpickles nothing the policy wrote). At the next
-    ``policies`` and at the end, the whole job is killed (in the namespaces ``kill(-1)``: all the
+    ``policies`` and at the end, the whole job (in the namespaces, in a PID and a mount
+    namespace of its own with fresh ``/tmp`` and ``/dev/shm``: :func:`_job_namespaces`) is killed
+    (in the namespaces ``kill(-1)``: all the
     policy's processes, its daemons in their own sessions included; without namespaces the job's
     process group), ``/tmp`` is emptied but for the submission's files, which are written again,
     and so are ``/dev/shm`` and the System V IPC objects of the sandbox's own IPC namespace.
@@ -827,12 +903,6 @@ class EpisodeHost:
         pipes = [Pipe(duplex=True) for _ in range(n)]
         status_r, status_w = Pipe(duplex=False)
         uid = _next_job_uid() if self.namespaces else None
-        if uid:  # what the job may write to: its uid's (the submission's files are written anew per job)
-            for path in [os.path.join(ROOT, "work"), *_KEEP_FOLDERS, *_tree(os.path.join(ROOT, "submission"))]:
-                try:
-                    os.lchown(path, uid, uid)
-                except OSError:
-                    pass
         self.out_fd, self.out_pos = _job_output(), 0
         self.used = True
         pid = os.fork()
@@ -843,8 +913,14 @@ class EpisodeHost:
                 status_r.close()
                 for mine, _ in pipes:
                     mine.close()
-                _job_main(self.spec, family, [theirs for _, theirs in pipes], status_w, self.namespaces,
-                          enter=lambda: _enter_job(uid, self.namespaces, self.out_fd))
+                files = self.files
+
+                def enter() -> None:  # in the job process, before the policy's module is imported
+                    if self.namespaces:
+                        _job_namespaces(files, uid)
+                    _enter_job(uid, self.namespaces, self.out_fd)
+
+                _job_main(self.spec, family, [theirs for _, theirs in pipes], status_w, self.namespaces, enter=enter)
             finally:
                 os._exit(0)
         self.job, self.status = pid, status_r

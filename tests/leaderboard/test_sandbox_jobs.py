@@ -160,3 +160,73 @@ def test_a_module_installed_under_tmp_imports_in_every_job(tmp_path, monkeypatch
                          references=refs, n_workers=1, time_limit=300)
     assert result.ok, result.entry.failure_reason
     assert len(result.runs) == 2
+
+
+#: leaves the next job of its sandbox a mark through counters no clean-up resets (a review,
+#: 2026-12-05): the pid counter of the sandbox's PID namespace (forking until pids are high) and
+#: the inode numbers of its /tmp and /dev/shm (making and removing files). With a job per seed,
+#: the next job is usually the next seed of the same instances: such a mark can carry what the
+#: last seed found. Each job now has a PID namespace and fresh tmpfs mounts of its own.
+COUNTERS = '''
+import os
+
+MARK = 2000  # well above what a fresh namespace or tmpfs starts at
+
+
+def _counters():
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    inodes = []
+    for folder in ("/tmp", "/dev/shm"):
+        path = os.path.join(folder, f"probe-{os.getpid()}")
+        open(path, "w").close()
+        inodes.append(os.stat(path).st_ino)
+        os.unlink(path)
+    return pid, inodes
+
+
+class Counters:
+    name = "counters"
+
+    def reset(self, info):
+        self.found = None
+        if os.path.basename(os.getcwd()) != "0":
+            return
+        pid, inodes = _counters()
+        if pid > MARK or max(inodes) > MARK:
+            self.found = f"an earlier job left pid {pid}, inodes {inodes}"
+            return
+        for _ in range(MARK + 100):  # leave the mark
+            child = os.fork()
+            if child == 0:
+                os._exit(0)
+            os.waitpid(child, 0)
+        for folder in ("/tmp", "/dev/shm"):
+            for i in range(MARK + 100):
+                path = os.path.join(folder, f"mark-{i}")
+                open(path, "w").close()
+                os.unlink(path)
+
+    def act(self, obs, info):
+        if self.found:
+            raise RuntimeError(self.found)
+        return 2
+'''
+
+
+def test_a_job_finds_no_mark_of_an_earlier_job_in_its_pids_or_inode_numbers(tmp_path):
+    """Two jobs (one per seed) in one sandbox; the first leaves its mark, the second looks for
+    it. The old code: the second job failed with 'an earlier job left pid 2...'."""
+    from lrgym.leaderboard.runner import job_layout
+
+    if sandbox.mode()["kind"] == "none":
+        pytest.skip("without namespaces jobs share the grader's pids and /tmp (documented)")
+    (tmp_path / "counters.py").write_text(COUNTERS)
+    suite = tiny_suite("counters", families=("quadratic",), n_instances=1, seeds=(0, 1), horizon=2, inner_steps=2)
+    assert len(job_layout(suite, 1, seeds_apart=True)) == 2
+    refs = load_references(suite, n_workers=1)
+    [counters] = run_suite([submission_spec(f"{tmp_path}/counters.py:Counters", name="counters")], suite,
+                           references=refs, n_workers=1, time_limit=300)
+    assert counters.ok, counters.entry.failure_reason

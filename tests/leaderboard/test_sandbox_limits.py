@@ -475,9 +475,9 @@ print(json.dumps({"kind": mode()["kind"], "processes": process.applied.get("proc
 '''
 
 #: the tasks of the user namespace besides the policy's children: ``unshare`` (outside the PID
-#: namespace), its PID 1, the host, the job's process (the episodes' template) and the episode's own
-#: process
-OWN_TASKS = 5
+#: namespace), its PID 1, the host, the parent waiting for the job's process (outside the job's
+#: own PID namespace), the job's process (the episodes' template) and the episode's own process
+OWN_TASKS = 6
 
 
 def _fork_bomb(processes: int, cap: int, ordinary_user: bool = False) -> dict:
@@ -533,5 +533,5 @@ def test_roots_user_namespace_sandbox_bounds_a_fork_bomb_by_its_pid_max():
     assert out["kind"] == "userns" and out["processes"] == "pid_max 316 of its PID namespace", out
     if memory_bound()["cgroup"] is not None:  # the sandbox's cgroup bounds it first: pids.max 16
         assert out["forked"] == 16 - OWN_TASKS and out["error"] == "Resource temporarily unavailable", out
-    else:  # pids 1 to 315 (none wrapped yet): its PID 1, the host, the job, the episode and 311 children
-        assert out["forked"] == 315 - 4 and out["error"] == "Resource temporarily unavailable", out
+    else:  # pids 1 to 315 (none wrapped yet): its PID 1, the host, the job's parent, the job, the episode, 310 children
+        assert out["forked"] == 315 - 5 and out["error"] == "Resource temporarily unavailable", out
