@@ -399,51 +399,78 @@ def _next_job_uid() -> int | None:
             return uid
 
 
-_CLONE_NEWNS, _CLONE_NEWPID = 0x00020000, 0x20000000
+_CLONE_NEWNS, _CLONE_NEWPID, _CLONE_NEWNET, _CLONE_NEWUTS = 0x00020000, 0x20000000, 0x40000000, 0x04000000
 _MS_MOVE, _MS_PRIVATE = 8192, 1 << 18
+#: files of a job's own ``/proc`` covered by an empty one: the key quota of every uid, dead jobs'
+#: included (a job added keys to its user keyring and the next job read their count and bytes
+#: there), and the keys a job may view
+MASKED_PROC = ("key-users", "keys")
+#: where in a job's ``/tmp`` its ``/dev/shm`` and Numba's cache folder (when it lies outside
+#: ``/tmp``) live: one tmpfs, one size limit for all of them
+JOB_SHM, JOB_KEEP = ".lrgym-shm", ".lrgym-keep"
 
 
 def _job_namespaces(files: dict[str, bytes], uid: int | None) -> None:
     """Give the job namespaces of its own, so that nothing an earlier job of this sandbox did is
-    left for it to read (a review, 2026-12-05: with a job per seed, the next job in a sandbox is
+    left for it to read (reviews, 2026-12-05: with a job per seed, the next job in a sandbox is
     usually the next seed of the same instances, and a job could leave it a number through the
-    sandbox's pid counter, forking until its pids read the number, or its files' inode numbers):
+    sandbox's pid counter, forking until its pids read the number, its files' inode numbers,
+    the network namespace's counters, ``/proc/net/snmp``'s ``OutNoRoutes`` raised by failed
+    sends, and the key quota ``/proc/key-users`` lists for its dead uid):
 
     * a **PID namespace**: this process forks, the child goes on as the job's process, PID 1 of
       the new namespace (its pids count from 1 in every job; it sees no process of the sandbox),
       and this process waits for it and ends as it ended (:func:`_end_as`);
-    * a **mount namespace**, with ``/proc`` of the new PID namespace (read-only), a fresh tmpfs
-      on ``/dev/shm`` and a fresh tmpfs on ``/tmp`` holding the submission's files, ``work`` and
-      the read-only binds the sandbox has below ``/tmp`` (a checkout or venv there); owned by the
-      job's ``uid``. A fresh tmpfs numbers its inodes from the start.
+    * a **network** and a **UTS namespace** (no interface up, as in the sandbox's; counters from 0);
+    * a **mount namespace**, with ``/proc`` of the new PID namespace (read-only;
+      :data:`MASKED_PROC` covered) and one fresh tmpfs of the sandbox's ``tmp_mb`` on ``/tmp``
+      holding the submission's files, ``work`` and the read-only binds the sandbox has below
+      ``/tmp`` (a checkout or venv there), of which a folder is bound on ``/dev/shm`` and one on
+      Numba's cache folder where it lies outside ``/tmp``; owned by the job's ``uid``. A fresh
+      tmpfs numbers its inodes from the start. (So the host never cleans a folder a job could
+      write to: in the user-namespace sandbox a job could plant a link there.)
 
     Runs in the job's process as root of the sandbox, before anything of the policy; any failure
     is the job's (every episode's) reply."""
     libc = _libc()
-    if libc.unshare(_CLONE_NEWNS | _CLONE_NEWPID) != 0:
-        raise OSError(ctypes_errno(), "unshare(CLONE_NEWNS | CLONE_NEWPID) failed")
+    if libc.unshare(_CLONE_NEWNS | _CLONE_NEWPID | _CLONE_NEWNET | _CLONE_NEWUTS) != 0:
+        raise OSError(ctypes_errno(), "unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS) failed")
     child = os.fork()
     if child != 0:
         _end_as(child)
     _mount("none", "/", None, _MS_REC | _MS_PRIVATE, None)
     _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC | _MS_RDONLY, None)
-    size = f"size={_JOB['tmp_mb']}m,mode=1777"
-    _mount("tmpfs", "/dev/shm", "tmpfs", _MS_NOSUID | _MS_NODEV, size)
+    for name in MASKED_PROC:
+        target = f"/proc/{name}"
+        if os.path.exists(target):
+            _mount("/dev/null", target, None, _MS_BIND, None)
+            _mount("none", target, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _kept_flags(target), None)
     staging = f"/.lrgym-job-tmp-{os.urandom(8).hex()}"  # new: nothing a policy left in / is followed
     os.mkdir(staging, 0o700)
-    _mount("tmpfs", staging, "tmpfs", _MS_NOSUID | _MS_NODEV, size)
+    _mount("tmpfs", staging, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={_JOB['tmp_mb']}m,mode=1777")
     points = [p for p in _mount_points(ROOT) if p != ROOT]
     for point in points:  # the outermost binds; _bind brings the ones below along, read-only
         if not any(point.startswith(other + "/") for other in points):
             _bind(point, staging + point[len(ROOT):])
     _mount(staging, ROOT, None, _MS_MOVE, None)
     os.rmdir(staging)
+    shm = os.path.join(ROOT, JOB_SHM)
+    os.mkdir(shm)
+    os.chmod(shm, 0o1777)
+    _bind(shm, "/dev/shm", read_only=False)
+    own = [os.path.join(ROOT, "work")]
+    for k, folder in enumerate(_KEEP_FOLDERS):
+        if folder == ROOT or folder.startswith(ROOT.rstrip("/") + "/"):
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+        else:  # outside /tmp: a folder of the job's tmpfs bound there
+            inside = os.path.join(ROOT, f"{JOB_KEEP}-{k}")
+            os.mkdir(inside, 0o700)
+            _bind(inside, folder, read_only=False)
+        own.append(folder)
     _write_files(files, os.path.join(ROOT, "submission"))
     os.makedirs(os.path.join(ROOT, "work"), mode=0o700, exist_ok=True)
-    for folder in _KEEP_FOLDERS:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
     if uid:  # what the job may write to: its uid's
-        for path in [os.path.join(ROOT, "work"), *_KEEP_FOLDERS, *_tree(os.path.join(ROOT, "submission"))]:
+        for path in [*own, *_tree(os.path.join(ROOT, "submission"))]:
             os.lchown(path, uid, uid)
     os.chdir(os.path.join(ROOT, "work"))
 
@@ -738,14 +765,14 @@ class EpisodeHost:
     ``reset`` / ``act`` over a pipe the pristine host made and holds the other end of, so the
     host relays the job's lockstep messages directly (one message per step from the grader, one
     per episode inside the sandbox; an ``act`` is forwarded as the bytes the grader encoded for
-    that episode, :mod:`lrgym.leaderboard.step_message`, never unpickled here). The job process then only reports its episodes' pids and
-    how they ended (JSON over a pipe: the host unpickles nothing the policy wrote). At the next
-    ``policies`` and at the end, the whole job (in the namespaces, in a PID and a mount
-    namespace of its own with fresh ``/tmp`` and ``/dev/shm``: :func:`_job_namespaces`) is killed
-    (in the namespaces ``kill(-1)``: all the
+    that episode, :mod:`lrgym.leaderboard.step_message`, never unpickled here). The job process
+    then only reports its episodes' pids and how they ended (JSON over a pipe: the host unpickles
+    nothing the policy wrote). In the namespaces each job has PID, mount, network, UTS and IPC
+    namespaces of its own, with fresh ``/proc``, ``/tmp``, ``/dev/shm`` and cache folder
+    (:func:`_job_namespaces`), so the host cleans nothing a job could write to. At the next
+    ``policies`` and at the end, the whole job is killed (in the namespaces ``kill(-1)``: all the
     policy's processes, its daemons in their own sessions included; without namespaces the job's
-    process group), ``/tmp`` is emptied but for the submission's files, which are written again,
-    and so are ``/dev/shm`` and the System V IPC objects of the sandbox's own IPC namespace.
+    process group, and the scratch folder is emptied but for the submission's files).
 
     What the module's import makes and the kernel shares across ``fork`` is shared by the
     episodes of **that job** (they run in lockstep on the job's instances); it is gone with the
@@ -976,7 +1003,8 @@ class EpisodeHost:
         if not self.used:
             return
         _kill_all(job, self.namespaces)
-        _clean_files(self.files, self.namespaces)
+        if not self.namespaces:  # in the namespaces each job had its own /tmp, /dev/shm and cache (_job_namespaces)
+            _clean_files(self.files)
         self.used = False
 
 
@@ -1117,43 +1145,29 @@ def _reap() -> None:
             return
 
 
-def _clean_files(files: dict[str, bytes], namespaces: bool) -> None:
-    """Empty the policy's ``/tmp`` (its scratch folder without namespaces) but for the submission's
-    files, written again as they came; in the namespaces also ``/dev/shm`` (System V objects and
-    POSIX message queues were the job's own IPC namespace's, gone with it: :func:`_enter_job`)."""
+def _clean_files(files: dict[str, bytes]) -> None:
+    """Without namespaces: empty the policy's scratch folder but for the submission's files,
+    written again as they came. (In the namespaces the host cleans nothing: each job had fresh
+    mounts of its own, and the host never walks a folder a policy could have written to.)"""
     import shutil
 
-    folders = [ROOT] + (["/dev/shm"] if namespaces else [])
-    for folder in folders:
-        try:
-            names = os.listdir(folder)
-        except OSError:
-            continue
-        mounts = _mount_points(folder) if namespaces else []
-        for name in names:
-            path = os.path.join(folder, name)
-            if any(m == path or m.startswith(path + "/") for m in mounts):
-                continue  # the read-only binds of a checkout or venv under /tmp, and the folders holding them
-            if os.path.isdir(path) and not os.path.islink(path):
-                _make_removable(path)
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                try:
-                    os.unlink(path)
-                except OSError:
-                    pass
+    for name in os.listdir(ROOT):
+        path = os.path.join(ROOT, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            _make_removable(path)
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
     _write_files(files, os.path.join(ROOT, "submission"))
     os.makedirs(os.path.join(ROOT, "work"), mode=0o700, exist_ok=True)
     os.chdir(os.path.join(ROOT, "work"))  # the folder removed above was this process's working directory
-    for folder in _KEEP_FOLDERS:  # emptied too where they lie outside /tmp (a TMPDIR elsewhere)
-        if os.path.isdir(folder) and not os.path.islink(folder):
-            _make_removable(folder)
-            shutil.rmtree(folder, ignore_errors=True)
-        os.makedirs(folder, mode=0o700, exist_ok=True)
 
 
-#: folders the sandbox made for the policy outside ``work`` (Numba's cache), emptied and made
-#: again when cleaned: a job's compiled cache is not a later job's (it could carry state)
+#: folders the sandbox made for the policy outside ``work`` (Numba's cache): fresh in every job
+#: (:func:`_job_namespaces`), a job's compiled cache is not a later job's (it could carry state)
 _KEEP_FOLDERS: list[str] = []
 
 

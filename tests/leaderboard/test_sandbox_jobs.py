@@ -20,6 +20,7 @@ from lb_helpers import tiny_suite
 from lrgym.leaderboard import sandbox
 from lrgym.leaderboard.references import load_references
 from lrgym.leaderboard.runner import run_suite, submission_spec
+from lrgym.leaderboard.step_message import encode_act
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux sandbox")
 
@@ -162,13 +163,18 @@ def test_a_module_installed_under_tmp_imports_in_every_job(tmp_path, monkeypatch
     assert len(result.runs) == 2
 
 
-#: leaves the next job of its sandbox a mark through counters no clean-up resets (a review,
-#: 2026-12-05): the pid counter of the sandbox's PID namespace (forking until pids are high) and
-#: the inode numbers of its /tmp and /dev/shm (making and removing files). With a job per seed,
+#: leaves the next job of its sandbox a mark through counters no clean-up resets (two reviews,
+#: 2026-12-05): the pid counter of the sandbox's PID namespace (forking until pids are high), the
+#: inode numbers of its /tmp, /dev/shm and Numba's cache folder (making and removing files), the
+#: network namespace's OutNoRoutes (failed sends) and the key quota /proc/key-users lists for a
+#: dead job's uid (keys added to its keyring). With a job per seed,
 #: the next job is usually the next seed of the same instances: such a mark can carry what the
 #: last seed found. Each job now has a PID namespace and fresh tmpfs mounts of its own.
 COUNTERS = '''
+import ctypes
 import os
+import platform
+import socket
 
 MARK = 2000  # well above what a fresh namespace or tmpfs starts at
 
@@ -179,12 +185,44 @@ def _counters():
         os._exit(0)
     os.waitpid(pid, 0)
     inodes = []
-    for folder in ("/tmp", "/dev/shm"):
+    for folder in ("/tmp", "/dev/shm", os.environ["NUMBA_CACHE_DIR"]):
         path = os.path.join(folder, f"probe-{os.getpid()}")
         open(path, "w").close()
         inodes.append(os.stat(path).st_ino)
         os.unlink(path)
     return pid, inodes
+
+
+def _no_routes():
+    """The network namespace's count of sends that found no route (a failed send raises it)."""
+    rows = [line.split() for line in open("/proc/net/snmp") if line.startswith("Ip:")]
+    return int(rows[1][rows[0].index("OutNoRoutes")])
+
+
+def _send_nowhere(n):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for _ in range(n):
+        try:
+            s.sendto(b"", ("127.0.0.1", 9))  # no interface is up
+        except OSError:
+            pass
+
+
+def _other_key_users():
+    """uids but ours that /proc/key-users lists with keys (a job's dead uid, in its fresh-uid range)."""
+    with open("/proc/key-users") as f:
+        rows = [line.split(":")[0].strip() for line in f if line.strip()]
+    return [int(uid) for uid in rows if int(uid) >= 1_000_000 and int(uid) != os.getuid()]
+
+
+def _add_keys(n):
+    """``n`` keys in this uid's user keyring (add_key(2), x86-64 only)."""
+    if platform.machine() != "x86_64":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    for i in range(n):
+        data = b"x" * 100
+        libc.syscall(248, b"user", f"mark-{i}".encode(), data, ctypes.c_size_t(len(data)), ctypes.c_int(-4))
 
 
 class Counters:
@@ -195,15 +233,19 @@ class Counters:
         if os.path.basename(os.getcwd()) != "0":
             return
         pid, inodes = _counters()
-        if pid > MARK or max(inodes) > MARK:
-            self.found = f"an earlier job left pid {pid}, inodes {inodes}"
+        no_routes, key_users = _no_routes(), _other_key_users()
+        if pid > MARK or max(inodes) > MARK or no_routes > MARK or key_users:
+            self.found = (f"an earlier job left pid {pid}, inodes {inodes}, OutNoRoutes {no_routes}, "
+                          f"key users {key_users}")
             return
+        _send_nowhere(MARK + 100)
+        _add_keys(3)
         for _ in range(MARK + 100):  # leave the mark
             child = os.fork()
             if child == 0:
                 os._exit(0)
             os.waitpid(child, 0)
-        for folder in ("/tmp", "/dev/shm"):
+        for folder in ("/tmp", "/dev/shm", os.environ["NUMBA_CACHE_DIR"]):
             for i in range(MARK + 100):
                 path = os.path.join(folder, f"mark-{i}")
                 open(path, "w").close()
@@ -216,17 +258,128 @@ class Counters:
 '''
 
 
-def test_a_job_finds_no_mark_of_an_earlier_job_in_its_pids_or_inode_numbers(tmp_path):
+@pytest.mark.parametrize("grader_tmp", ["default", "outside /tmp"])
+def test_a_job_finds_no_mark_of_an_earlier_job_in_its_counters(tmp_path, monkeypatch, grader_tmp):
     """Two jobs (one per seed) in one sandbox; the first leaves its mark, the second looks for
-    it. The old code: the second job failed with 'an earlier job left pid 2...'."""
+    it. The code before each job had its own PID, mount and network namespaces failed with
+    'an earlier job left pid 2108, inodes [4250, 4251, ...]', before /proc/key-users was masked
+    with the earlier job's uid, and with the cache folder outside /tmp (a grader's TMPDIR
+    elsewhere) with its inode number."""
     from lrgym.leaderboard.runner import job_layout
 
     if sandbox.mode()["kind"] == "none":
         pytest.skip("without namespaces jobs share the grader's pids and /tmp (documented)")
+    if grader_tmp != "default":  # the grader's temporary folders, so Numba's cache folder in the sandbox, elsewhere
+        import tempfile
+
+        elsewhere = tempfile.mkdtemp(prefix="lrgym-test-", dir="/var/tmp")
+        monkeypatch.setenv("TMPDIR", elsewhere)
+        monkeypatch.setattr(tempfile, "tempdir", None)
     (tmp_path / "counters.py").write_text(COUNTERS)
     suite = tiny_suite("counters", families=("quadratic",), n_instances=1, seeds=(0, 1), horizon=2, inner_steps=2)
     assert len(job_layout(suite, 1, seeds_apart=True)) == 2
     refs = load_references(suite, n_workers=1)
-    [counters] = run_suite([submission_spec(f"{tmp_path}/counters.py:Counters", name="counters")], suite,
-                           references=refs, n_workers=1, time_limit=300)
+    try:
+        [counters] = run_suite([submission_spec(f"{tmp_path}/counters.py:Counters", name="counters")], suite,
+                               references=refs, n_workers=1, time_limit=300)
+    finally:
+        if grader_tmp != "default":
+            import shutil
+
+            shutil.rmtree(elsewhere, ignore_errors=True)
     assert counters.ok, counters.entry.failure_reason
+
+
+#: fills /tmp, then /dev/shm, 6 MB each, and fails naming which writes the 8 MB tmpfs took
+SPACE = '''
+import errno
+import os
+
+
+class Space:
+    name = "space"
+
+    def reset(self, info):
+        self.took = []
+        for folder in ("/tmp", "/dev/shm"):
+            try:
+                with open(os.path.join(folder, "fill"), "wb") as f:
+                    f.write(b"x" * (6 << 20))
+                self.took.append(folder)
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+
+    def act(self, obs, info):
+        raise RuntimeError(f"TOOK {self.took} END")
+'''
+
+
+@pytest.mark.skipif(sandbox.mode()["kind"] == "none", reason="needs namespaces (the tmpfs mounts)")
+def test_a_jobs_tmp_and_dev_shm_share_the_sandboxs_tmp_limit(tmp_path):
+    """One tmpfs of ``tmp_mb`` holds a job's /tmp, /dev/shm and cache folder (a review,
+    2026-12-05: the first per-job mounts gave /tmp and /dev/shm a tmpfs of ``tmp_mb`` each)."""
+    from lrgym.leaderboard.sandbox import Limits, SandboxError, start
+
+    process = start(Limits(memory_mb=1500, cpu_seconds=60, tmp_mb=8))
+    try:
+        process.request(("load", {"kind": "object", "module": "space", "attr": "Space", "file": "space.py",
+                                  "source": "space.py"}, {"space.py": SPACE.encode()}))
+        process.request(("policies", "quadratic", 1))
+        process.request(("reset", "quadratic", [{}], ["e0"]))
+        with pytest.raises(SandboxError, match=r"TOOK \['/tmp'\] END"):
+            process.request(("act", "quadratic", [(0, encode_act([0.0], {}))]))
+    finally:
+        process.close()
+
+
+#: the user-namespace sandbox's policy owns its root's /dev: it puts a link through the sandbox's
+#: PID 1 (which never entered the chroot) in place of /dev/shm, for the host's clean-up to follow
+PLANT = '''
+import os
+
+VICTIM = {victim!r}
+
+
+class Plant:
+    name = "plant"
+
+    def reset(self, info):
+        if os.path.basename(os.getcwd()) != "0" or os.path.islink("/dev/shm"):
+            return
+        try:
+            os.rename("/dev", "/dev.old")
+        except OSError:  # root's sandbox: / is not the policy's
+            return
+        os.mkdir("/dev")
+        for name in os.listdir("/dev.old"):
+            if name != "shm":
+                os.symlink("/dev.old/" + name, "/dev/" + name)
+        os.symlink("/proc/1/root" + VICTIM, "/dev/shm")
+
+    def act(self, obs, info):
+        return 2
+'''
+
+
+def test_the_host_follows_no_link_a_job_planted(tmp_path, monkeypatch):
+    """A security review (2026-12-05): in the user-namespace sandbox a job replaced /dev/shm by a
+    link to a folder of the machine, and the host's clean-up between jobs emptied that folder
+    with the host's privileges. The host now cleans nothing in the namespaces (each job has fresh
+    mounts of its own); the folder keeps its file."""
+    monkeypatch.setenv("LRGYM_SANDBOX", "userns")
+    sandbox.mode.cache_clear()
+    try:
+        if sandbox.mode()["kind"] != "userns":
+            pytest.skip("user namespaces are not permitted on this machine")
+        victim = tmp_path / "victim"
+        victim.mkdir()
+        (victim / "keep.txt").write_text("the machine's file")
+        (tmp_path / "plant.py").write_text(PLANT.format(victim=str(victim)))
+        suite = tiny_suite("plant", families=("quadratic",), n_instances=1, seeds=(0, 1), horizon=2, inner_steps=2)
+        refs = load_references(suite, n_workers=1)
+        run_suite([submission_spec(f"{tmp_path}/plant.py:Plant", name="plant")], suite, references=refs,
+                  n_workers=1, time_limit=300)  # its second job may fail: its /dev/shm is its own link
+    finally:
+        sandbox.mode.cache_clear()
+    assert (victim / "keep.txt").read_text() == "the machine's file"
