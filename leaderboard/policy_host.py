@@ -1,11 +1,11 @@
-"""The sandboxed side of grading: the one process that runs a submission's code.
+"""The sandboxed side of grading: the processes that run a submission's code.
 
 Started by :func:`lrgym.leaderboard.sandbox.start` as ``python -m lrgym.leaderboard.policy_host
 CMD_FD REPLY_FD`` inside new PID, network and mount namespaces (``unshare``). It holds no env,
 no trajectory, no store and no references: it receives copies of observations and of the
 whitelisted info (:func:`lrgym.leaderboard.settings.public_info`) and answers with actions.
 
-Order of events (nothing of the submission runs before step 4):
+Order of events (nothing of the submission runs before step 5):
 
 1. PID 1 of the namespace forks and only reaps: when the host exits, PID 1 exits and the kernel
    kills every process left in the namespace (children in their own session included);
@@ -15,11 +15,18 @@ Order of events (nothing of the submission runs before step 4):
    ``sys.path`` only (no store, no references, no caches, no home; the grader's folders inside
    them covered by empty tmpfs), a few devices, a read-only ``/proc`` of its namespace and a
    writable ``/tmp``; works in ``/tmp/work``; sets resource limits (address space, CPU time,
-   open files, file size, core dumps, processes: :func:`_bound_processes`) and drops its
-   privileges: as root to an unprivileged uid with no groups; otherwise (user namespace) every
-   capability; in both cases ``PR_SET_NO_NEW_PRIVS``;
-4. it writes the submission's files (sent by the grader) to ``/tmp/submission`` and loads the
-   policy, then serves ``reset`` / ``act`` requests until its command pipe closes.
+   open files, file size, core dumps, processes: :func:`_bound_processes`); in the namespaces
+   it keeps the privileges that setting up a job needs, non-dumpable, with every other
+   capability out of its bounding set and ``PR_SET_NO_NEW_PRIVS`` (:func:`_keep_host_privileges`);
+4. it writes the submission's files (sent by the grader) to ``/tmp/submission`` (for an SB3 zip
+   it imports torch and SB3, trusted code, before anything of the submission runs:
+   :func:`_preload_sb3`);
+5. for each job it forks a job process which, in the namespaces, enters PID, mount, network, UTS
+   and IPC namespaces of its own with a fresh ``/proc``, ``/tmp`` and ``/dev/shm``
+   (:func:`_job_namespaces`) and drops every privilege (as root's sandbox to a fresh uid per job,
+   with no groups; in the user namespace every capability; ``PR_SET_NO_NEW_PRIVS`` in both):
+   only then is the policy imported, and one process per episode forked from it
+   (:class:`EpisodeHost`). The host relays ``reset`` / ``act`` until its command pipe closes.
 
 Messages: the grader sends pickled tuples (grader → policy: the policy cannot harm the grader by
 unpickling the grader's data); the host answers with length-prefixed JSON, which the grader
