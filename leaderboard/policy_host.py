@@ -40,6 +40,7 @@ import os
 import sys
 
 from lrgym.leaderboard.failures import PolicyError, describe, plain, traceback_text, truncate
+from lrgym.leaderboard.seccomp import refuse_keyrings
 
 __all__ = ["main"]
 
@@ -180,7 +181,11 @@ def _new_root(root: str, paths: list[str], links: dict[str, str], size_mb: int, 
     (``/proc/sys/kernel/core_pattern``: a program run as root on the host) and
     ``/proc/sysrq-trigger`` by file permissions alone, without any capability."""
     _mount("tmpfs", root, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={size_mb}m,mode=755")
-    for path in paths:
+    for tmp in ("/tmp", "/dev/shm"):  # tmpfs of their own: writable once the root is read-only (seal_root)
+        os.makedirs(root + tmp, exist_ok=True)
+        _mount("tmpfs", root + tmp, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={size_mb}m,mode=1777")
+    os.makedirs(root + JOB_STAGING, mode=0o700)
+    for path in paths:  # after /tmp's mount: a checkout or venv under /tmp is bound inside it
         _bind(path, root + path)
     _mask(root, list(masked))
     for link, target in links.items():
@@ -192,11 +197,21 @@ def _new_root(root: str, paths: list[str], links: dict[str, str], size_mb: int, 
                          ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"{root}/dev/{name}")
     _bind("/proc", root + "/proc")
-    for tmp in ("/tmp", "/dev/shm"):
-        os.makedirs(root + tmp, exist_ok=True)
-        os.chmod(root + tmp, 0o1777)
     os.chroot(root)
     os.chdir("/")
+
+
+def _seal_root() -> None:
+    """Make the sandbox's root tmpfs read-only, once the host has made all it needs in it (its
+    own ``/tmp`` and ``/dev/shm`` are mounts of their own, the job output files are ``memfd``).
+
+    A security review (2026-12-05): in the user-namespace sandbox the policy is uid 0 of the
+    namespace, and the root's folders holding the binds were its to rename. A job renamed
+    ``/root`` aside and put its own ``encodings/utf_8_sig.py`` where the host's standard library
+    had been; a reply starting with a byte-order mark made the host's ``json.loads`` import it,
+    running the policy's code in the privileged host, which reached the machine through
+    ``/proc/1/root``. (Replies are also decoded as UTF-8 before parsing now, which imports no codec.)"""
+    _mount("none", "/", None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _kept_flags("/"), None)
 
 
 def _cap(kind: int, value) -> None:
@@ -353,6 +368,7 @@ def confine(cfg: dict) -> dict:
     os.environ.update(HOME=work, TMPDIR=work)
     _limits(cfg)
     if cfg.get("namespaces"):
+        _seal_root()
         # the host keeps what setting up each job needs (a new IPC namespace, a fresh uid, the
         # clean-up of that uid's files); each job process drops it all (_enter_job)
         os.umask(0o022)
@@ -364,6 +380,15 @@ def confine(cfg: dict) -> dict:
     applied["uid"] = uid if uid else os.getuid()
     if uid and _JOB["range"]:
         applied["job_uid"] = "a fresh uid per job (this is the first job's)"
+    if cfg.get("namespaces"):
+        applied["job_namespaces"] = "PID, mount, network, UTS and IPC namespaces per job"
+        import platform
+
+        from lrgym.leaderboard.seccomp import SUPPORTED_MACHINES
+
+        applied["kernel_keys"] = ("add_key, request_key and keyctl refused in every job (seccomp)"
+                                  if platform.machine() in SUPPORTED_MACHINES else
+                                  f"kernel keys not filtered on {platform.machine()}")
     return applied
 
 
@@ -415,6 +440,8 @@ MASKED_PROC = ("key-users", "keys")
 #: where in a job's ``/tmp`` its ``/dev/shm`` and Numba's cache folder (when it lies outside
 #: ``/tmp``) live: one tmpfs, one size limit for all of them
 JOB_SHM, JOB_KEEP = ".lrgym-shm", ".lrgym-keep"
+#: where a job's /tmp is built before it is moved on /tmp (a folder of the sandbox's root)
+JOB_STAGING = "/.lrgym-job-staging"
 
 
 def _job_namespaces(files: dict[str, bytes], uid: int | None) -> None:
@@ -452,15 +479,13 @@ def _job_namespaces(files: dict[str, bytes], uid: int | None) -> None:
         if os.path.exists(target):
             _mount("/dev/null", target, None, _MS_BIND, None)
             _mount("none", target, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _kept_flags(target), None)
-    staging = f"/.lrgym-job-tmp-{os.urandom(8).hex()}"  # new: nothing a policy left in / is followed
-    os.mkdir(staging, 0o700)
+    staging = JOB_STAGING  # made by _new_root in the root, read-only since (_seal_root)
     _mount("tmpfs", staging, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={_JOB['tmp_mb']}m,mode=1777")
     points = [p for p in _mount_points(ROOT) if p != ROOT]
     for point in points:  # the outermost binds; _bind brings the ones below along, read-only
         if not any(point.startswith(other + "/") for other in points):
             _bind(point, staging + point[len(ROOT):])
     _mount(staging, ROOT, None, _MS_MOVE, None)
-    os.rmdir(staging)
     shm = os.path.join(ROOT, JOB_SHM)
     os.mkdir(shm)
     os.chmod(shm, 0o1777)
@@ -511,7 +536,8 @@ def _enter_job(uid: int | None, namespaces: bool, out_fd: int | None) -> None:
     the job's own output file, and in the namespaces it gets an IPC namespace of its own (System
     V objects and POSIX message queues die with the job) and drops every privilege, as ``uid``
     (a fresh one per job) in root's sandbox, as root of the user namespace without any
-    capability otherwise."""
+    capability otherwise; then the kernel's key management is refused to it and to all it forks
+    (:func:`lrgym.leaderboard.seccomp.refuse_keyrings`)."""
     if out_fd is not None:
         os.dup2(out_fd, 1)
         os.dup2(out_fd, 2)
@@ -522,6 +548,7 @@ def _enter_job(uid: int | None, namespaces: bool, out_fd: int | None) -> None:
     if libc.unshare(0x08000000) != 0:  # CLONE_NEWIPC
         raise OSError(ctypes_errno(), "unshare(CLONE_NEWIPC) failed")
     _drop_privileges(uid)
+    refuse_keyrings()  # kernel keys outlive jobs, uids and sandboxes (lrgym.leaderboard.seccomp)
     if not uid:  # same uid as before (root of the user namespace): dumpable again, as it was
         libc.prctl(4, 1, 0, 0, 0)
 
@@ -855,7 +882,7 @@ class EpisodeHost:
             while not conn.poll(OUTPUT_PUMP_SECONDS):  # the job's output reaches the grader while it runs
                 self.pump_output()
             raw = conn.recv_bytes(EPISODE_REPLY_BYTES)
-            reply = json.loads(raw)
+            reply = json.loads(raw.decode("utf-8"))  # bytes to json.loads would look up (import) a codec
         except (EOFError, ConnectionError):
             raise PolicyError(f"the policy's process died in {what} ({self._where(i)}): {self._death(i)}") from None
         except (OSError, ValueError, RecursionError):
@@ -891,7 +918,7 @@ class EpisodeHost:
                 if not chunk:
                     raise EOFError
                 self.status_buffer += chunk
-            msg = json.loads(raw)
+            msg = json.loads(raw.decode("utf-8"))  # no codec looked up (imported) for the policy's bytes
         except (EOFError, OSError, ValueError, RecursionError):
             self.status.close()
             self.status = None
@@ -1061,12 +1088,10 @@ OUTPUT_PUMP_SECONDS = 0.25
 
 
 def _job_output() -> int:
-    """A fresh, unnamed file for a job's stdout and stderr (beside ``ROOT``: ``/`` of the
-    sandbox's root, the grader's private folder without namespaces; unlinked at once)."""
-    path = os.path.join(os.path.dirname(ROOT.rstrip("/")) or "/", f".lrgym-job-output-{os.urandom(8).hex()}")
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    os.unlink(path)
-    return fd
+    """A fresh, unnamed file for a job's stdout and stderr: a ``memfd`` (in no folder, so in no
+    folder's inode numbering either; counted in the memory limit, each write in the file-size
+    limit)."""
+    return os.memfd_create("lrgym-job-output", os.MFD_CLOEXEC)
 
 
 def _tree(top: str) -> list[str]:

@@ -832,7 +832,7 @@ class PolicyProcess:
             raise SandboxError(f"the policy process sent a reply larger than {MAX_REPLY_BYTES} bytes "
                                "(protocol violated)") from None
         try:
-            reply = json.loads(raw)
+            reply = json.loads(raw.decode("utf-8"))  # decoded here: json.loads would look up a codec for bytes
         except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
             reply = None
         if not isinstance(reply, dict):

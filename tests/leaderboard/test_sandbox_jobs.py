@@ -52,7 +52,8 @@ libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
 if libc.syscall(250, 10, -4, b"user", b"lrgym-xjob", 0) > 0:  # KEYCTL_SEARCH in @u
     raise RuntimeError("LEAK: a key of an earlier job in the user keyring")
-assert libc.syscall(248, b"user", b"lrgym-xjob", b"1", 1, -4) > 0, ctypes.get_errno()
+added = libc.syscall(248, b"user", b"lrgym-xjob", b"1", 1, -4)
+assert added > 0 or ctypes.get_errno() == 38, ctypes.get_errno()  # ENOSYS: refused (lrgym.leaderboard.seccomp)
 ''' + TAIL
 
 COUNTER = '''
@@ -383,3 +384,114 @@ def test_the_host_follows_no_link_a_job_planted(tmp_path, monkeypatch):
     finally:
         sandbox.mode.cache_clear()
     assert (victim / "keep.txt").read_text() == "the machine's file"
+
+
+#: a named keyring, opened to everyone and kept alive in its uid's user keyring, which every
+#: later job of any uid, sandbox or run joined by name (a security review, 2026-12-05)
+KEYJOIN = '''
+import ctypes
+import os
+
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+NAME = {name!r}
+
+
+def keyctl(*args):
+    return libc.syscall(250, *[ctypes.c_long(a) if isinstance(a, int) else a for a in args])
+
+
+ring = keyctl(1, NAME)  # KEYCTL_JOIN_SESSION_KEYRING: joins the named keyring, or makes it
+found = []
+if ring > 0:
+    buf = ctypes.create_string_buffer(4096)
+    for i in range(0, max(keyctl(11, ring, buf, 4096), 0), 4):  # KEYCTL_READ: its keys
+        value = ctypes.create_string_buffer(256)
+        n = keyctl(11, int.from_bytes(buf.raw[i:i + 4], "little"), value, 256)
+        if n > 0:
+            found.append(value.raw[:n].decode())
+    if not found:  # the first job: leave what it learnt
+        keyctl(5, ring, 0x3F3F3F3F)  # KEYCTL_SETPERM: anyone may search, read and write it
+        data = b"best lr index on seed 0 = 17"
+        key = libc.syscall(248, b"user", b"mark", data, ctypes.c_size_t(len(data)), ctypes.c_long(ring))
+        keyctl(5, key, 0x3F3F3F3F)
+        keyctl(8, ring, -4)  # KEYCTL_LINK into the uid's user keyring: it outlives the job
+ERRNO = ctypes.get_errno()
+
+
+class Keyjoin:
+    name = "keyjoin"
+
+    def reset(self, info):
+        pass
+
+    def act(self, obs, info):
+        if found:
+            raise RuntimeError(f"LEAK: an earlier job's keyring holds {{found}}")
+        if ring > 0:
+            raise RuntimeError("the kernel's key management works in the sandbox")
+        return 2
+'''
+
+
+@pytest.mark.skipif(sandbox.mode()["kind"] == "none", reason="needs namespaces (the filter is a job's)")
+def test_no_job_reaches_the_kernels_keys(tmp_path):
+    """Kernel keys outlive jobs, uids and sandboxes; every job is refused add_key, request_key
+    and keyctl (lrgym.leaderboard.seccomp). The old code: the second job found the first's key."""
+    import platform
+
+    from lrgym.leaderboard.seccomp import SUPPORTED_MACHINES
+
+    if platform.machine() not in SUPPORTED_MACHINES:
+        pytest.skip(f"no seccomp filter written for {platform.machine()} (documented)")
+    (tmp_path / "keyjoin.py").write_text(KEYJOIN.format(name=f"lrgym-test-{os.urandom(6).hex()}".encode()))
+    suite = tiny_suite("keyjoin", families=("quadratic",), n_instances=1, seeds=(0, 1), horizon=2, inner_steps=2)
+    refs = load_references(suite, n_workers=1)
+    [keyjoin] = run_suite([submission_spec(f"{tmp_path}/keyjoin.py:Keyjoin", name="keyjoin")], suite,
+                          references=refs, n_workers=1, time_limit=300)
+    assert keyjoin.ok, keyjoin.entry.failure_reason
+    assert keyjoin.entry.env_spec["sandbox"]["kernel_keys"].startswith("add_key, request_key and keyctl refused")
+
+
+ROOT_WRITES = '''
+import errno
+import json
+import os
+
+
+def attempt(what, *args):
+    try:
+        what(*args)
+        return "done"
+    except OSError as exc:
+        return errno.errorcode.get(exc.errno, str(exc.errno))
+
+
+class Probe:
+    def __init__(self):
+        top = "/" + os.path.realpath(os.__file__).split("/")[1]  # the folder holding the standard library's bind
+        facts = {"rename_dev": attempt(os.rename, "/dev", "/dev.old"), "rename_top": attempt(os.rename, top, top + ".old"),
+                 "mkdir": attempt(os.mkdir, "/planted"), "tmp": attempt(os.mkdir, "/tmp/mine")}
+        raise RuntimeError("FACTS" + json.dumps(facts) + "END")
+'''
+
+
+@pytest.mark.parametrize("kind", ["root", "userns"])
+def test_the_sandboxs_root_is_read_only_to_a_job(monkeypatch, kind):
+    """A security review (2026-12-05): in the user-namespace sandbox the policy (uid 0 of the
+    namespace) renamed the root's folders that hold the read-only binds and planted a codec
+    where the host's standard library had been, which the host then imported. The root is
+    read-only once the host has built it; a job writes only to its own /tmp."""
+    from lb_helpers import probe_sandbox
+
+    monkeypatch.setenv("LRGYM_SANDBOX", "userns" if kind == "userns" else "auto")
+    sandbox.mode.cache_clear()
+    try:
+        if sandbox.mode()["kind"] != kind:
+            pytest.skip(f"no {kind} sandbox on this machine")
+        facts = probe_sandbox(ROOT_WRITES)
+    finally:
+        sandbox.mode.cache_clear()
+    assert facts["tmp"] == "done"
+    assert facts["rename_dev"] in ("EROFS", "EACCES", "EPERM") and facts["rename_top"] in ("EROFS", "EACCES", "EPERM")
+    assert facts["mkdir"] in ("EROFS", "EACCES", "EPERM"), facts
