@@ -190,9 +190,9 @@ def _new_root(root: str, paths: list[str], links: dict[str, str], size_mb: int, 
     _mask(root, list(masked))
     for link, target in links.items():
         os.symlink(target, root + link)
-    for dev in _DEVICES:
-        if os.path.exists(f"/dev/{dev}"):
-            _bind(f"/dev/{dev}", f"{root}/dev/{dev}", read_only=False)
+    for dev in _DEVICES:  # read-only binds: the device reads and writes as before, but no job may
+        if os.path.exists(f"/dev/{dev}"):  # chmod or touch the machine's node (uid 0 outside in userns)
+            _bind(f"/dev/{dev}", f"{root}/dev/{dev}")
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                          ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"{root}/dev/{name}")
@@ -386,9 +386,13 @@ def confine(cfg: dict) -> dict:
 
         from lrgym.leaderboard.seccomp import SUPPORTED_MACHINES
 
-        applied["kernel_keys"] = ("add_key, request_key and keyctl refused in every job (seccomp)"
-                                  if platform.machine() in SUPPORTED_MACHINES else
-                                  f"kernel keys not filtered on {platform.machine()}")
+        if platform.machine() not in SUPPORTED_MACHINES:
+            applied["kernel_keys"] = f"kernel keys not filtered on {platform.machine()}"
+        else:
+            problem = _seccomp_problem()
+            _JOB["seccomp"] = problem is None
+            applied["kernel_keys"] = ("add_key, request_key and keyctl refused in every job (seccomp)"
+                                      if problem is None else f"kernel keys not filtered: {problem}")
     return applied
 
 
@@ -507,6 +511,30 @@ def _job_namespaces(files: dict[str, bytes], uid: int | None) -> None:
     os.chdir(os.path.join(ROOT, "work"))
 
 
+def _seccomp_problem() -> str | None:
+    """Why this kernel refuses the jobs' seccomp filter, or None: a child sets
+    ``PR_SET_NO_NEW_PRIVS``, installs it and exits (a kernel without ``CONFIG_SECCOMP_FILTER``
+    would otherwise fail every job, as if the policy had). Recorded with the entry."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the probe
+        os.close(read)
+        try:
+            if _libc().prctl(38, 1, 0, 0, 0) != 0:
+                raise OSError(ctypes_errno(), "PR_SET_NO_NEW_PRIVS failed")
+            refuse_keyrings()
+            message = b""
+        except OSError as exc:
+            message = str(exc).encode()[:500] or b"refused"
+        os.write(write, message)
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as f:
+        message = f.read(1000)
+    os.waitpid(pid, 0)
+    return message.decode(errors="replace") or None
+
+
 def _end_as(child: int) -> None:
     """Wait for ``child`` and end as it ended (killed by the same signal, or its exit code), with
     every descriptor closed first: the job's pipes are then held by the job's processes only."""
@@ -548,7 +576,8 @@ def _enter_job(uid: int | None, namespaces: bool, out_fd: int | None) -> None:
     if libc.unshare(0x08000000) != 0:  # CLONE_NEWIPC
         raise OSError(ctypes_errno(), "unshare(CLONE_NEWIPC) failed")
     _drop_privileges(uid)
-    refuse_keyrings()  # kernel keys outlive jobs, uids and sandboxes (lrgym.leaderboard.seccomp)
+    if _JOB.get("seccomp"):  # kernel keys outlive jobs, uids and sandboxes (lrgym.leaderboard.seccomp)
+        refuse_keyrings()
     if not uid:  # same uid as before (root of the user namespace): dumpable again, as it was
         libc.prctl(4, 1, 0, 0, 0)
 
@@ -1088,10 +1117,23 @@ OUTPUT_PUMP_SECONDS = 0.25
 
 
 def _job_output() -> int:
-    """A fresh, unnamed file for a job's stdout and stderr: a ``memfd`` (in no folder, so in no
-    folder's inode numbering either; counted in the memory limit, each write in the file-size
-    limit)."""
-    return os.memfd_create("lrgym-job-output", os.MFD_CLOEXEC)
+    """A fresh, unnamed file for a job's stdout and stderr, appended to (a ``print`` and a
+    ``/dev/stdout`` reopened by a logger interleave): a ``memfd`` (in no folder, so in no
+    folder's inode numbering; counted in the memory limit, each write in the file-size limit);
+    where Python or the kernel has none (CPython built against glibc < 2.27, a seccomp profile
+    refusing it), a file made and unlinked at once beside ``ROOT`` (the host's own ``/tmp``,
+    which every job covers with its own; without namespaces the grader's private folder)."""
+    import fcntl
+
+    try:
+        fd = os.memfd_create("lrgym-job-output", os.MFD_CLOEXEC)
+    except (AttributeError, OSError):
+        folder = ROOT if _JOB.get("tmp_mb") else (os.path.dirname(ROOT.rstrip("/")) or "/")
+        path = os.path.join(folder, f".lrgym-job-output-{os.urandom(8).hex()}")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        os.unlink(path)
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_APPEND)
+    return fd
 
 
 def _tree(top: str) -> list[str]:

@@ -14,6 +14,7 @@ like this::
     arch == x86-64:  nr >= 0x40000000 (the x32 ABI) or nr in (248, 249, 250) -> ENOSYS
     arch == i386:    nr in (286, 287, 288)  (a 64-bit process may still enter through int 0x80) -> ENOSYS
     arch == aarch64: nr in (217, 218, 219) -> ENOSYS
+    arch == arm:     nr in (309, 310, 311)  (a 32-bit program a job runs on an aarch64 kernel) -> ENOSYS
     anything else    -> allowed
 
 It is installed with ``PR_SET_SECCOMP`` after ``PR_SET_NO_NEW_PRIVS`` (which it requires), is
@@ -30,14 +31,14 @@ __all__ = ["KEY_SYSCALLS", "SUPPORTED_MACHINES", "refuse_keyrings"]
 _LD_ABS_W, _JEQ, _JGE, _RET = 0x20, 0x15, 0x35, 0x06
 _ALLOW, _ERRNO, _ENOSYS = 0x7FFF0000, 0x00050000, 38
 _NR, _ARCH = 0, 4
-_X86_64, _I386, _AARCH64 = 0xC000003E, 0x40000003, 0xC00000B7
+_X86_64, _I386, _AARCH64, _ARM = 0xC000003E, 0x40000003, 0xC00000B7, 0x40000028
 _X32_BIT = 0x40000000
 _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
 
 #: the machines (``platform.machine()``) the filter is written for; elsewhere it is not installed
 SUPPORTED_MACHINES = ("x86_64", "aarch64")
 #: add_key, request_key, keyctl on each architecture the filter knows
-KEY_SYSCALLS = {_X86_64: (248, 249, 250), _I386: (286, 287, 288), _AARCH64: (217, 218, 219)}
+KEY_SYSCALLS = {_X86_64: (248, 249, 250), _I386: (286, 287, 288), _AARCH64: (217, 218, 219), _ARM: (309, 310, 311)}
 
 
 class _Filter(ctypes.Structure):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import platform
 import sys
 
 import pytest
@@ -20,6 +21,7 @@ from lb_helpers import tiny_suite
 from lrgym.leaderboard import sandbox
 from lrgym.leaderboard.references import load_references
 from lrgym.leaderboard.runner import run_suite, submission_spec
+from lrgym.leaderboard.seccomp import SUPPORTED_MACHINES
 from lrgym.leaderboard.step_message import encode_act
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux sandbox")
@@ -471,7 +473,9 @@ class Probe:
     def __init__(self):
         top = "/" + os.path.realpath(os.__file__).split("/")[1]  # the folder holding the standard library's bind
         facts = {"rename_dev": attempt(os.rename, "/dev", "/dev.old"), "rename_top": attempt(os.rename, top, top + ".old"),
-                 "mkdir": attempt(os.mkdir, "/planted"), "tmp": attempt(os.mkdir, "/tmp/mine")}
+                 "mkdir": attempt(os.mkdir, "/planted"), "tmp": attempt(os.mkdir, "/tmp/mine"),
+                 "chmod_null": attempt(os.chmod, "/dev/null", 0o666), "utime_full": attempt(os.utime, "/dev/full", None),
+                 "write_null": attempt(lambda: open("/dev/null", "w").write("x"))}
         raise RuntimeError("FACTS" + json.dumps(facts) + "END")
 '''
 
@@ -480,8 +484,9 @@ class Probe:
 def test_the_sandboxs_root_is_read_only_to_a_job(monkeypatch, kind):
     """A security review (2026-12-05): in the user-namespace sandbox the policy (uid 0 of the
     namespace) renamed the root's folders that hold the read-only binds and planted a codec
-    where the host's standard library had been, which the host then imported. The root is
-    read-only once the host has built it; a job writes only to its own /tmp."""
+    where the host's standard library had been, which the host then imported; and it could chmod
+    and touch the machine's device nodes bound in /dev. The root is read-only once the host has
+    built it, the devices are read-only binds; a job writes only to its own /tmp."""
     from lb_helpers import probe_sandbox
 
     monkeypatch.setenv("LRGYM_SANDBOX", "userns" if kind == "userns" else "auto")
@@ -495,3 +500,52 @@ def test_the_sandboxs_root_is_read_only_to_a_job(monkeypatch, kind):
     assert facts["tmp"] == "done"
     assert facts["rename_dev"] in ("EROFS", "EACCES", "EPERM") and facts["rename_top"] in ("EROFS", "EACCES", "EPERM")
     assert facts["mkdir"] in ("EROFS", "EACCES", "EPERM"), facts
+    # the machine's device nodes (uid 0 outside owns them in userns): used, not changed
+    assert facts["write_null"] == "done"
+    assert facts["chmod_null"] in ("EROFS", "EPERM") and facts["utime_full"] in ("EROFS", "EPERM"), facts
+
+
+@pytest.mark.parametrize("memfd", [True, False])
+def test_a_jobs_output_file_is_unnamed_and_appended_to(tmp_path, monkeypatch, memfd):
+    """The job's stdout/stderr: a memfd, or where Python or the kernel has none (a review,
+    2026-12-05: a CPython built against glibc < 2.27 failed every job) a file unlinked at once;
+    appended to either way, so a print and a reopened /dev/stdout interleave."""
+    import fcntl
+
+    from lrgym.leaderboard import policy_host
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(policy_host, "ROOT", str(scratch))
+    if not memfd:
+        def refused(*args):
+            raise OSError(38, "Function not implemented")
+
+        monkeypatch.setattr(os, "memfd_create", refused, raising=False)
+    fd = policy_host._job_output()
+    try:
+        assert fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND
+        os.write(fd, b"first ")
+        os.lseek(fd, 0, os.SEEK_SET)  # another description's offset: an append still goes to the end
+        os.write(fd, b"second")
+        assert os.pread(fd, 100, 0) == b"first second"
+        assert sorted(os.listdir(tmp_path)) == ["scratch"] and not os.listdir(scratch)  # in no folder
+    finally:
+        os.close(fd)
+
+
+def test_a_kernel_refusing_the_filter_is_recorded_not_blamed_on_the_policy(monkeypatch):
+    """A kernel without seccomp filters failed every job with the filter's OSError, as if the
+    policy had (a review, 2026-12-05): the host now tries it once in a child at start and
+    records why when it cannot."""
+    from lrgym.leaderboard import policy_host
+
+    if platform.machine() not in SUPPORTED_MACHINES:
+        pytest.skip("no filter for this machine")
+    assert policy_host._seccomp_problem() is None  # this kernel takes it
+
+    def refused():
+        raise OSError(22, "PR_SET_SECCOMP failed")
+
+    monkeypatch.setattr(policy_host, "refuse_keyrings", refused)
+    assert "PR_SET_SECCOMP failed" in policy_host._seccomp_problem()
