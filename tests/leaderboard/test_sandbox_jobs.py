@@ -440,10 +440,6 @@ class Keyjoin:
 def test_no_job_reaches_the_kernels_keys(tmp_path):
     """Kernel keys outlive jobs, uids and sandboxes; every job is refused add_key, request_key
     and keyctl (lrgym.leaderboard.seccomp). The old code: the second job found the first's key."""
-    import platform
-
-    from lrgym.leaderboard.seccomp import SUPPORTED_MACHINES
-
     if platform.machine() not in SUPPORTED_MACHINES:
         pytest.skip(f"no seccomp filter written for {platform.machine()} (documented)")
     (tmp_path / "keyjoin.py").write_text(KEYJOIN.format(name=f"lrgym-test-{os.urandom(6).hex()}".encode()))
