@@ -993,7 +993,7 @@ class EpisodeHost:
         pipes = [Pipe(duplex=True) for _ in range(n)]
         status_r, status_w = Pipe(duplex=False)
         uid = _next_job_uid() if self.namespaces else None
-        self.out_fd, self.out_pos = _job_output(), 0
+        self.out_fd, self.out_pos = _job_output(self.namespaces), 0
         self.used = True
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the job process
@@ -1116,7 +1116,7 @@ OUTPUT_KEEP_BYTES = 8 * 1024 * 1024
 OUTPUT_PUMP_SECONDS = 0.25
 
 
-def _job_output() -> int:
+def _job_output(namespaces: bool = False) -> int:
     """A fresh, unnamed file for a job's stdout and stderr, appended to (a ``print`` and a
     ``/dev/stdout`` reopened by a logger interleave): a ``memfd`` (in no folder, so in no
     folder's inode numbering; counted in the memory limit, each write in the file-size limit);
@@ -1128,7 +1128,7 @@ def _job_output() -> int:
     try:
         fd = os.memfd_create("lrgym-job-output", os.MFD_CLOEXEC)
     except (AttributeError, OSError):
-        folder = ROOT if _JOB.get("tmp_mb") else (os.path.dirname(ROOT.rstrip("/")) or "/")
+        folder = ROOT if namespaces else (os.path.dirname(ROOT.rstrip("/")) or "/")
         path = os.path.join(folder, f".lrgym-job-output-{os.urandom(8).hex()}")
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         os.unlink(path)
