@@ -41,6 +41,7 @@ import sys
 
 from lrgym.leaderboard.failures import PolicyError, describe, plain, traceback_text, truncate
 from lrgym.leaderboard.seccomp import refuse_keyrings
+from lrgym.leaderboard.step_message import decode_message
 
 __all__ = ["main"]
 
@@ -866,12 +867,10 @@ class EpisodeHost:
             _, family, items = msg
             for i, payload in items:
                 self._send(i, payload)
-            actions = []
+            replies = self._receive([i for i, _ in items], lambda i: f"act() at step {self.steps[i]}")
             for i, _ in items:
-                reply = self._receive(i, f"act() at step {self.steps[i]}")
                 self.steps[i] += 1
-                actions.append(reply.get("action"))
-            return {"ok": True, "actions": actions}
+            return {"ok": True, "actions": [reply.get("action") for reply in replies]}
         if op == "reset":
             _, family, infos, wheres = msg
             if len(infos) != len(self.episodes):
@@ -879,8 +878,7 @@ class EpisodeHost:
             self.wheres, self.steps = list(wheres), [0] * len(infos)
             for i, info in enumerate(infos):
                 self._send(i, ("reset", info, wheres[i]))
-            for i in range(len(infos)):
-                self._receive(i, "reset()")
+            self._receive(range(len(infos)), lambda i: "reset()")
             return {"ok": True}
         if op == "policies":
             _, family, n = msg
@@ -903,14 +901,44 @@ class EpisodeHost:
         except (BrokenPipeError, OSError, IndexError):
             pass  # its death is read with its reply
 
-    def _receive(self, i: int, what: str) -> dict:
+    def _receive(self, order, what) -> list[dict]:
+        """The replies of the episodes ``order`` (indices), in that order; ``what(i)`` names the
+        call episode ``i`` answers, for a failure's reason.
+
+        They are read as they arrive (one ``poll`` for all of them, the job's output pumped to
+        the grader while none comes), and judged in ``order``: the first episode in that order
+        whose process died or failed raises, as soon as every episode before it has answered,
+        whatever the others do meanwhile (one may never answer)."""
+        import select
+
+        order = list(order)
+        conns = {self.episodes[i][1].fileno(): i for i in order}
+        poller = select.poll()
+        for fd in conns:
+            poller.register(fd, select.POLLIN)
+        raw: dict[int, object] = {}  # episode → its reply's bytes, or the exception reading them raised
+        replies = []
+        for i in order:
+            while i not in raw:
+                ready = poller.poll(OUTPUT_PUMP_SECONDS * 1000)
+                if not ready:  # the job's output reaches the grader while it runs
+                    self.pump_output()
+                for fd, _ in ready:
+                    poller.unregister(fd)
+                    try:
+                        raw[conns[fd]] = self.episodes[conns[fd]][1].recv_bytes(EPISODE_REPLY_BYTES)
+                    except (EOFError, OSError) as exc:
+                        raw[conns[fd]] = exc
+            replies.append(self._judged(i, raw.pop(i), what(i)))
+        return replies
+
+    def _judged(self, i: int, raw, what: str) -> dict:
+        """Episode ``i``'s reply from its bytes (or why they could not be read)."""
         import json
 
-        conn = self.episodes[i][1]
         try:
-            while not conn.poll(OUTPUT_PUMP_SECONDS):  # the job's output reaches the grader while it runs
-                self.pump_output()
-            raw = conn.recv_bytes(EPISODE_REPLY_BYTES)
+            if isinstance(raw, BaseException):
+                raise raw
             reply = json.loads(raw.decode("utf-8"))  # bytes to json.loads would look up (import) a codec
         except (EOFError, ConnectionError):
             raise PolicyError(f"the policy's process died in {what} ({self._where(i)}): {self._death(i)}") from None
@@ -1018,7 +1046,7 @@ class EpisodeHost:
         for mine, theirs in pipes:
             theirs.close()
             self.episodes.append((None, mine))
-        built = [self._receive(k, "the constructor") for k in range(n)]
+        built = self._receive(range(n), lambda k: "the constructor")
         if any(b.get("choices") != built[0].get("choices") for b in built):
             raise PolicyError("instances of the policy ask for different env options")
         return {"ok": True, "name": built[0].get("name"), "choices": built[0].get("choices")}
@@ -1374,7 +1402,7 @@ def _episode_main(spec: dict, family: str, loaded: dict, k: int, conn, namespace
                 reply = described([policy])
             else:
                 try:
-                    msg = conn.recv()
+                    msg = decode_message(conn.recv_bytes())  # a flat-layout act, or a pickle
                 except (EOFError, OSError):
                     return
                 if msg[0] == "reset":

@@ -1,5 +1,6 @@
-"""The grader's encoding of one episode's step for a sandboxed policy
-(lrgym.leaderboard.step_message) against pickle's own: the same objects, types and bits."""
+"""The grader's encoding of one episode's step for a sandboxed policy and the episode process's
+decoding (lrgym.leaderboard.step_message) against pickle's own: the same objects, types and
+bits, on the flat layout and on the pickle it falls back to."""
 
 import pickle
 import struct
@@ -11,7 +12,7 @@ import pytest
 
 import lrgym  # noqa: F401 - registers the ids
 from lrgym.leaderboard.settings import public_info
-from lrgym.leaderboard.step_message import encode_act
+from lrgym.leaderboard.step_message import FLAT, decode_message, encode_act
 
 
 def _bits(value):
@@ -42,7 +43,9 @@ def _steps(env_id: str, n: int = 4):
                                     "LRControl-Recsys-v1", "LRControl-BreastCancer-v1"])
 def test_an_episodes_step_reads_back_as_pickle_would_give_it(env_id):
     for obs, info in _steps(env_id):
-        op, obs2, info2 = pickle.loads(encode_act(obs, info))
+        data = encode_act(obs, info)
+        assert data[0] == FLAT  # every step of every id fits the flat layout
+        op, obs2, info2 = decode_message(data)
         # the reference: what the episode's process read before, Connection.send's pickle (numpy's own reduce)
         ref_op, ref_obs, ref_info = pickle.loads(ForkingPickler.dumps(("act", obs, info)))
         assert op == ref_op == "act"
@@ -59,10 +62,73 @@ def test_special_values_keep_their_type_and_bits():
             "yes": np.True_, "no": np.False_, "f32": np.float32(0.1), "i32": np.int32(-7),
             "py": 0.1, "nested": {"a": [np.float64(1e-300), np.int64(3)]}, "text": "x"}
     obs = np.array([np.nan, -0.0, 1e38], dtype=np.float32)
-    _, obs2, info2 = pickle.loads(encode_act(obs, info))
+    data = encode_act(obs, info)
+    assert data[0] != FLAT  # nested values, Python floats, other scalar types: pickled
+    _, obs2, info2 = decode_message(data)
     assert _bits(obs2) == _bits(pickle.loads(ForkingPickler.dumps(obs)))
     assert obs2.tobytes() == obs.tobytes()
     for key in ("nan", "neg_zero", "inf", "tiny", "big", "top", "yes", "no", "f32", "i32", "py", "text"):
         assert _bits(info2[key]) == _bits(info[key]), key
     assert [_bits(v) for v in info2["nested"]["a"]] == [_bits(v) for v in info["nested"]["a"]]
 
+
+
+def _reference(obs, info):
+    return pickle.loads(ForkingPickler.dumps(("act", obs, info)))
+
+
+def _same(got, ref):
+    assert got[0] == ref[0] == "act"
+    assert _bits(got[1]) == _bits(ref[1])
+    assert list(got[2]) == list(ref[2])
+    assert [_bits(v) for v in got[2].values()] == [_bits(v) for v in ref[2].values()]
+
+
+def test_the_flat_layout_keeps_special_values_order_and_array_flags():
+    quiet = struct.unpack("<d", struct.pack("<Q", 0x7FF8_0000_DEAD_BEEF))[0]
+    signalling = struct.unpack("<d", struct.pack("<Q", 0x7FF0_0000_0000_0001))[0]
+    info = {"z": np.float64(quiet), "a": np.float64(signalling), "neg_zero": np.float64(-0.0),
+            "inf": np.float64(-np.inf), "tiny": np.float64(5e-324), "big": np.int64(-(2**63)),
+            "top": np.int64(2**63 - 1), "yes": np.True_, "no": np.False_, "": np.float64(1.0)}
+    for obs in (np.array([np.nan, -0.0, 1e38], dtype=np.float32), np.arange(6.0).reshape(2, 3),
+                np.array(3.0), np.zeros(0), np.array([True, False]),
+                np.array([2**62, -1], dtype=np.int64), np.array([1 + 2j])):
+        data = encode_act(obs, info)
+        assert data[0] == FLAT, obs.dtype
+        got = decode_message(data)
+        _same(got, _reference(obs, info))
+        assert got[1].flags.owndata and got[1].flags.writeable and got[1].base is None
+
+
+def test_steps_that_do_not_fit_the_layout_are_pickled_and_read_back_the_same():
+    base = {"lr": np.float64(0.1), "step": np.int64(3)}
+    cases = [
+        (np.ones(4)[::2], base),  # not contiguous
+        (np.asfortranarray(np.ones((2, 3))), base),  # Fortran order is kept by pickle
+        (np.array(["a"]), base),  # a dtype the layout does not name
+        (np.array([1.5, -2.0], dtype=">f8"), base),  # not in the native byte order (pickle makes it native)
+        ([0.0], base),  # not an array
+        (np.ones(2), {**base, "py": 0.5}),  # a Python float
+        (np.ones(2), {**base, "f32": np.float32(0.5)}),
+        (np.ones(2), {**base, 3: np.float64(1.0)}),  # a key that is no string
+        (np.ones(2), {**base, "a\x1fb": np.float64(1.0)}),  # a key holding the layout's separator
+        (np.ones(2), {**base, "\ud800": np.float64(1.0)}),  # a key UTF-8 cannot encode
+    ]
+    for obs, info in cases:
+        data = encode_act(obs, info)
+        assert data[0] != FLAT, (obs, info)
+        got = decode_message(data)
+        ref = _reference(obs, info)
+        assert got[0] == "act" and list(got[2]) == list(ref[2])
+        if isinstance(obs, np.ndarray):
+            assert _bits(got[1]) == _bits(ref[1])
+        assert [_bits(v) for v in got[2].values()] == [_bits(v) for v in ref[2].values()]
+
+
+def test_layouts_change_between_steps_and_other_messages_are_pickles():
+    a = {"lr": np.float64(0.25), "diverged": np.False_}
+    b = {"diverged": np.True_, "lr": np.float64(-1.0), "n": np.int64(7)}
+    for obs, info in [(np.ones(3), a), (np.ones(5, dtype=np.float32), b), (np.ones(3), a), (np.ones(3), b)]:
+        _same(decode_message(encode_act(obs, info)), _reference(obs, info))
+    reset = ("reset", {"lr": np.float64(0.1)}, "episode 1 of the job")
+    assert decode_message(ForkingPickler.dumps(reset)) == reset
