@@ -851,6 +851,10 @@ class EpisodeHost:
         self.wheres: list[str] = []
         self.steps: list[int] = []
         self.job: int | None = None  # the job process's pid
+        self.starter: _JobStarter | None = None  # the process jobs are forked from
+        self.exit_pipe: int | None = None  # the job's waiter reports on it (_job_report)
+        self.exit_buffer = b""
+        self.job_reports: dict = {}
         self.status = None  # the job process's reports: its episodes' pids, then how each ended
         self.status_buffer = bytearray()  # bytes of a report not yet complete (_read_status)
         self.pids: list[int] = []
@@ -998,16 +1002,10 @@ class EpisodeHost:
                 return _status_text(self.exits[pid])
             if time.monotonic() > deadline or not self._read_status(deadline - time.monotonic()):
                 break
-        if self.job is not None and not self.pids:  # the job process died before forking
-            for _ in range(1000):
-                try:
-                    done, status = os.waitpid(self.job, os.WNOHANG)
-                except ChildProcessError:
-                    break
-                if done == self.job:
-                    self.job = None
-                    return _status_text(status)
-                time.sleep(0.001)
+        if not self.pids:  # the job process died before forking: its waiter says how
+            status = self._job_report("status", max(0.0, deadline - time.monotonic()))
+            if status is not None:
+                return _status_text(status)
         return "ended"
 
     # -- jobs and episodes
@@ -1018,38 +1016,58 @@ class EpisodeHost:
         self.end_episodes()
         if self.spec is None:
             raise PolicyError("no submission loaded")
+        if self.starter is None:  # now, before this process relays anything of a job
+            self.starter = _JobStarter(self)
         pipes = [Pipe(duplex=True) for _ in range(n)]
         status_r, status_w = Pipe(duplex=False)
+        exit_r, exit_w = os.pipe()
         uid = _next_job_uid() if self.namespaces else None
         self.out_fd, self.out_pos = _job_output(self.namespaces), 0
         self.used = True
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the job process
-            try:
-                for fd in self.grader_fds:
-                    os.close(fd)
-                status_r.close()
-                for mine, _ in pipes:
-                    mine.close()
-                files = self.files
-
-                def enter() -> None:  # in the job process, before the policy's module is imported
-                    if self.namespaces:
-                        _job_namespaces(files, uid)
-                    _enter_job(uid, self.namespaces, self.out_fd)
-
-                _job_main(self.spec, family, [theirs for _, theirs in pipes], status_w, self.namespaces, enter=enter)
-            finally:
-                os._exit(0)
-        self.job, self.status = pid, status_r
-        status_w.close()
-        for mine, theirs in pipes:
-            theirs.close()
-            self.episodes.append((None, mine))
+        try:
+            self.starter.start(family, uid, [exit_w, self.out_fd, status_w.fileno(), *(t.fileno() for _, t in pipes)])
+        except BaseException:
+            os.close(exit_r)
+            status_r.close()
+            raise
+        finally:
+            os.close(exit_w)
+            status_w.close()
+            for _, theirs in pipes:
+                theirs.close()
+        self.status, self.exit_pipe = status_r, exit_r
+        self.episodes = [(None, mine) for mine, _ in pipes]
+        self.job = self._job_report("pid", JOB_START_SECONDS)
         built = self._receive(range(n), lambda k: "the constructor")
         if any(b.get("choices") != built[0].get("choices") for b in built):
             raise PolicyError("instances of the policy ask for different env options")
         return {"ok": True, "name": built[0].get("name"), "choices": built[0].get("choices")}
+
+    def _job_report(self, key: str | None, timeout: float):
+        """What the job's waiter (trusted: :func:`_wait_for_job`) reported under ``key`` (``"pid"``:
+        the job process's pid, ``"status"``: how it ended), waiting at most ``timeout`` seconds;
+        None when it has not (yet). ``key=None`` waits for the waiter's end."""
+        import json
+        import select
+        import time
+
+        deadline = time.monotonic() + timeout
+        while key is None or key not in self.job_reports:
+            if self.exit_pipe is None:
+                return None
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.exit_pipe], [], [], left)[0]:
+                return None
+            chunk = os.read(self.exit_pipe, 4096)
+            if not chunk:  # the waiter is gone (it ended, or was killed with the job)
+                os.close(self.exit_pipe)
+                self.exit_pipe = None
+                continue
+            self.exit_buffer += chunk
+            *lines, self.exit_buffer = self.exit_buffer.split(b"\n")
+            for line in lines:
+                self.job_reports.update(json.loads(line.decode("utf-8")))
+        return self.job_reports[key]
 
     def pump_output(self) -> None:
         """Copy what the job wrote to its own output file since the last call (its last
@@ -1093,10 +1111,135 @@ class EpisodeHost:
         self.status_buffer = bytearray()
         if not self.used:
             return
-        _kill_all(job, self.namespaces)
+        _kill_all(job, self.namespaces, keep=(self.starter.pid,) if self.starter else ())
+        self._job_report(None, JOB_END_SECONDS)  # the job process is gone when its waiter is
+        if self.exit_pipe is not None:
+            os.close(self.exit_pipe)
+        self.exit_pipe, self.exit_buffer, self.job_reports = None, b"", {}
         if not self.namespaces:  # in the namespaces each job had its own /tmp, /dev/shm and cache (_job_namespaces)
             _clean_files(self.files)
         self.used = False
+
+
+# ---- the job starter: jobs are forked from a process that never relayed a message ------------
+
+
+class _JobStarter:
+    """The process every job is forked from: forked from the host at its first job, before the
+    host relayed any message of an episode, so that its memory holds nothing of any job.
+
+    The host relays each job's messages: its heap keeps what the grader sent an earlier job
+    (observations and infos of the previous seed's episodes) and what that job answered (actions
+    the policy chose, so any number it likes). A job forked from the host inherited all of it
+    (review, 2026-12-05: the next job read the last job's reply from ``serve``'s frame, and the
+    grader's last messages from the freed heap). Jobs are forked from this process instead.
+
+    For each job the host sends it the job's descriptors (``SCM_RIGHTS`` over a socket) and the
+    job's family and uid; it forks a *waiter*, trusted code, which forks the job process, tells
+    the host the job's pid and then how it ended (JSON on the job's exit pipe, which the job
+    process never holds), and exits. This process learns nothing of a job but its family, size
+    and uid, and keeps nothing of it (the kernel reaps the waiters: ``SIGCHLD`` ignored)."""
+
+    #: descriptors in one message (the kernel's SCM_MAX_FD is 253)
+    CHUNK = 200
+
+    def __init__(self, host: "EpisodeHost"):
+        import socket
+
+        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the job starter
+            try:
+                self.sock.close()
+                for fd in host.grader_fds:
+                    os.close(fd)
+                _libc().prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG SIGKILL: it ends with the host
+                _starter_main(theirs, host.spec, host.files, host.namespaces)
+            finally:
+                os._exit(0)
+        theirs.close()
+        self.pid = pid
+
+    def start(self, family: str, uid: int | None, fds: list[int]) -> None:
+        """Have a job started with these descriptors: its exit pipe's write end, its output file,
+        its status pipe's write end, then one connection per episode."""
+        import json
+        import socket
+
+        try:
+            for k in range(0, len(fds), self.CHUNK):
+                socket.send_fds(self.sock, [b"fds"], fds[k:k + self.CHUNK])
+            self.sock.send(json.dumps({"family": family, "uid": uid, "fds": len(fds)}).encode())
+        except OSError as exc:
+            raise PolicyError(f"the sandbox could not start a job (its job starter is gone: {exc})") from None
+
+
+def _starter_main(sock, spec: dict, files: dict, namespaces: bool) -> None:  # pragma: no cover
+    """The job starter's loop (:class:`_JobStarter`): a job per request, until the host is gone."""
+    import json
+    import signal
+    import socket
+
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the waiters are reaped by the kernel
+    fds: list[int] = []
+    while True:
+        try:
+            data, got, _, _ = socket.recv_fds(sock, 4096, _JobStarter.CHUNK)
+        except OSError:
+            return
+        if not data:
+            return
+        fds += got
+        if data == b"fds":
+            continue
+        request = json.loads(data.decode("utf-8"))
+        if request["fds"] != len(fds):
+            return  # never: the host sends them all first
+        pid = os.fork()
+        if pid == 0:
+            try:
+                sock.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                _wait_for_job(spec, files, namespaces, request["family"], request["uid"], fds)
+            finally:
+                os._exit(0)
+        for fd in fds:
+            os.close(fd)
+        fds = []
+
+
+def _wait_for_job(spec: dict, files: dict, namespaces: bool, family: str, uid, fds: list[int]) -> None:  # pragma: no cover
+    """The waiter: fork the job process, report its pid and then how it ended on the exit pipe."""
+    import json
+    from multiprocessing.connection import Connection
+
+    exit_w, out_fd, status_fd, episode_fds = fds[0], fds[1], fds[2], fds[3:]
+    pid = os.fork()
+    if pid == 0:  # the job process
+        try:
+            os.close(exit_w)
+
+            def enter() -> None:  # in the job process, before the policy's module is imported
+                if namespaces:
+                    _job_namespaces(files, uid)
+                _enter_job(uid, namespaces, out_fd)
+
+            _job_main(spec, family, [Connection(fd) for fd in episode_fds], Connection(status_fd, readable=False),
+                      namespaces, enter=enter)
+        finally:
+            os._exit(0)
+    os.write(exit_w, json.dumps({"pid": pid}).encode() + b"\n")
+    for fd in fds[1:]:
+        os.close(fd)
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            return
+    os.write(exit_w, json.dumps({"status": status}).encode() + b"\n")
 
 
 def _preload_sb3() -> None:
@@ -1142,6 +1285,9 @@ OUTPUT_TAIL_BYTES = 32 * 1024
 OUTPUT_KEEP_BYTES = 8 * 1024 * 1024
 #: how often the host copies a job's output while it waits for an episode's reply
 OUTPUT_PUMP_SECONDS = 0.25
+#: how long the host waits for a job's waiter to report the job's pid, and at the job's end for
+#: the waiter to end (it ends when the job process has)
+JOB_START_SECONDS, JOB_END_SECONDS = 30.0, 10.0
 
 
 def _job_output(namespaces: bool = False) -> int:
@@ -1207,34 +1353,50 @@ def _status_text(status: int) -> str:
     return f"exit code {os.WEXITSTATUS(status)}"
 
 
-def _kill_all(job: int | None, namespaces: bool) -> None:
-    """Kill the job process, its episodes and everything they started; reap this process's
-    children."""
-    import errno
+def _kill_all(job: int | None, namespaces: bool, keep: tuple[int, ...] = ()) -> None:
+    """Kill the job process, its episodes and everything they started (in the namespaces every
+    process of the sandbox but PID 1, this one and ``keep``: the job starter); reap this
+    process's children."""
     import signal
     import time
 
-    if namespaces:  # every process this one may signal in the PID namespace but itself and PID 1
+    if namespaces:
         for _ in range(1000):
-            try:
-                os.kill(-1, signal.SIGKILL)
-            except OSError as exc:
-                if exc.errno == errno.ESRCH:
-                    break
+            others = _other_processes(keep)
+            if not others:
+                break
+            for pid in others:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
             _reap()
             time.sleep(0.001)
-    elif job is not None:  # no PID namespace: kill(-1) would reach the grader's user's processes; the job's group
+    elif job is not None:  # no PID namespace: only the job's group (its waiter ends when the job has)
         for target in (-job, job):
             try:
                 os.kill(target, signal.SIGKILL)
             except OSError:
                 pass
-    if job is not None:
-        try:
-            os.waitpid(job, 0)
-        except ChildProcessError:
-            pass
     _reap()
+
+
+def _other_processes(keep: tuple[int, ...]) -> list[int]:
+    """The live processes of this PID namespace but PID 1, this one and ``keep`` (from ``/proc``;
+    a zombie is dead already: its parent reaps it)."""
+    skip = {1, os.getpid(), *keep}
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) in skip:
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                state = f.read().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if state != b"Z":
+            found.append(int(name))
+    return found
 
 
 def _reap() -> None:

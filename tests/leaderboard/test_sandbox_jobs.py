@@ -545,3 +545,58 @@ def test_a_kernel_refusing_the_filter_is_recorded_not_blamed_on_the_policy(monke
 
     monkeypatch.setattr(policy_host, "refuse_keyrings", refused)
     assert "PR_SET_SECCOMP failed" in policy_host._seccomp_problem()
+
+
+HINDSIGHT = '''
+import gc
+import sys
+
+
+def _replies(objects):
+    return [o for o in objects if type(o) is dict and o.get("ok") is True and isinstance(o.get("actions"), list)]
+
+
+frame, seen = sys._getframe(), []
+while frame is not None:  # every frame this job process inherited, with its locals
+    seen += _replies(frame.f_locals.values())
+    frame = frame.f_back
+seen += _replies(gc.get_objects())  # and every live container it inherited
+if seen:
+    raise RuntimeError(f"LEAK: an earlier job's reply in this job's memory: {seen[0]!r}")
+
+
+class P:
+    name = "hindsight"
+    action_mode = "log_lr"
+
+    def reset(self, info):
+        pass
+
+    def act(self, obs, info):
+        return -0.123456789
+'''
+
+
+@pytest.mark.parametrize("kind", ["root", "userns"])
+def test_a_job_inherits_nothing_the_host_relayed_for_an_earlier_job(tmp_path, monkeypatch, kind):
+    """A review (2026-12-05): a job process was forked from the sandbox's host, which had relayed
+    the earlier jobs' messages, so the next job read the last job's reply (its actions: any
+    number the policy liked) in ``serve``'s frame, and the grader's last messages (the previous
+    seed's observations) in the freed heap. Jobs are now forked from a process made before the
+    host relayed anything (``policy_host._JobStarter``). The policy raises at import in any job
+    that holds a reply with actions; one worker runs both jobs (two families)."""
+    monkeypatch.setenv("LRGYM_SANDBOX", "userns" if kind == "userns" else "auto")
+    sandbox.mode.cache_clear()
+    try:
+        if sandbox.mode()["kind"] != kind:
+            pytest.skip(f"no {kind} sandbox on this machine")
+        (tmp_path / "hindsight.py").write_text(HINDSIGHT)
+        suite = tiny_suite("hindsight", families=("quadratic", "linreg"), n_instances=1, seeds=(0,), horizon=2,
+                           inner_steps=2)
+        refs = load_references(suite, n_workers=1)
+        [result] = run_suite([submission_spec(f"{tmp_path}/hindsight.py:P", name="hindsight")], suite,
+                             references=refs, n_workers=1, time_limit=300)
+    finally:
+        sandbox.mode.cache_clear()
+    assert result.ok, result.entry.failure_reason
+    assert len(result.runs) == 2
