@@ -36,6 +36,9 @@ too, any suite).
 
 In JSON, non-finite numbers (a diverged run's loss, a target never reached) are written as
 ``null`` (JSON has no NaN or infinity); in CSV they are ``nan`` / ``inf``, which pandas reads back.
+In CSV a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a
+``'`` before it, so that no spreadsheet runs it as a formula (a failed entry's reason is the
+policy's own words).
 """
 
 from __future__ import annotations
@@ -151,9 +154,20 @@ def write_csv(data: dict[str, list[dict]], directory: Path) -> list[Path]:
         with open(path, "w", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=columns)
             writer.writeheader()
-            writer.writerows(rows)
+            writer.writerows({k: _inert(v) for k, v in row.items()} for row in rows)
         out.append(path)
     return out
+
+
+#: first characters that make a spreadsheet read a cell as a formula
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value):
+    """A text cell a spreadsheet would run as a formula (a failure reason is the policy's own
+    words: ``=HYPERLINK(...)``), with a ``'`` before it, as spreadsheets mark text; numbers as
+    they are."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
 def _empty_columns(table: str) -> tuple[str, ...]:

