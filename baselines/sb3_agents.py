@@ -78,6 +78,27 @@ def zip_meta(path: str | Path, algo: str | None = None) -> dict:
     return {"algo": (algo or found).lower(), "clip_obs": False, "env_options": {}}
 
 
+def _load_keeping_random_streams(cls, path):
+    """``cls.load(path)`` on the CPU, with Python's, NumPy's and torch's global random streams
+    where they were: SB3's ``load`` seeds all three with the seed saved in the model
+    (``set_random_seed`` in ``_setup_model``), which made every run that built a ``dqn`` or
+    ``ppo`` policy (a :class:`lrgym.torch.PolicyScheduler`'s, at its first decision and again
+    after a checkpoint's reload) draw the same dropout masks and batch orders whatever its seed.
+    The policy acts deterministically, so nothing of it depends on those streams."""
+    import random
+
+    import torch
+
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() and torch.cuda.is_initialized() else []
+    python, numpy = random.getstate(), np.random.get_state()
+    try:
+        with torch.random.fork_rng(devices=devices):
+            return cls.load(path, device="cpu")
+    finally:
+        random.setstate(python)
+        np.random.set_state(numpy)
+
+
 class SB3Policy:
     """A trained SB3 agent: ``act`` is the deterministic ``model.predict`` of the clipped obs.
 
@@ -126,7 +147,7 @@ class SB3Policy:
             cls = {"dqn": DQN, "ppo": PPO}.get(self.algo) or getattr(stable_baselines3, self.algo.upper(), None)
             if cls is None:
                 raise ValueError(f"unknown SB3 algorithm {self.algo!r} of {self.path}")
-            self._model = cls.load(self.path, device="cpu")
+            self._model = _load_keeping_random_streams(cls, self.path)
         return self._model
 
     def reset(self, info: dict) -> None:

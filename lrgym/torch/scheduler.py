@@ -141,8 +141,9 @@ __all__ = ["PolicyScheduler", "check_policy", "flat_grad", "measure"]
 #: the torch.optim class of each lrgym inner optimizer (see lrgym.torch.optim)
 TORCH_CLASS = {"sgd": "SGD", "momentum": "SGD", "nesterov": "SGD", "adam": "Adam", "rmsprop": "RMSprop",
                "adagrad": "Adagrad"}
-#: env keywords a policy may ask for that the scheduler honours
-SUPPORTED_OPTIONS = ("optimizer", "action_mode", "factors", "rejection_threshold", "lr_init")
+#: env keywords a policy may ask for that the scheduler honours (the last four unless given to it)
+SUPPORTED_OPTIONS = ("optimizer", "action_mode", "factors", "rejection_threshold", "lr_init",
+                     "lr_min", "lr_max", "cap_factor", "reward")
 
 
 def policy_name(policy) -> str:
@@ -231,7 +232,10 @@ class PolicyScheduler:
         lr_init: the LR before the policy's first action, which a ``discrete`` policy multiplies
             (None: the policy's ``lr_init``, else the env's default for the policy's optimizer,
             with a warning if the optimizer's LR differs; not the optimizer's LR).
-        lr_min, lr_max, cap_factor, reward: as in :class:`lrgym.LRControlEnv`.
+        lr_min, lr_max, cap_factor, reward: as in :class:`lrgym.LRControlEnv`; None (the
+            default): the policy's own env option, else the env's default (a ``log_lr``
+            policy's action means an LR between its ``lr_min`` and ``lr_max``). A policy's env
+            option the scheduler does not apply (``reward_alphas``, ``horizon``, ...) is warned of.
         loss_scale: the task's typical loss; training diverged when a loss passes
             ``cap_factor · max(L0, loss_scale)`` (nan, the default: ``cap_factor · L0``).
         task_name: a name for the run (``info["family"]`` is −1, a family outside lrgym's table).
@@ -245,8 +249,8 @@ class PolicyScheduler:
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer, policy, horizon: int, updates_per_step: int = 10,
-                 val_fn=None, train_loss_fn=None, lr_init: float | None = None, lr_min: float = DEFAULT_LR_MIN,
-                 lr_max: float = DEFAULT_LR_MAX, cap_factor: float = DEFAULT_CAP_FACTOR, reward: str = "log_improvement",
+                 val_fn=None, train_loss_fn=None, lr_init: float | None = None, lr_min: float | None = None,
+                 lr_max: float | None = None, cap_factor: float | None = None, reward: str | None = None,
                  task_name: str = "torch", loss_scale: float = math.nan, model: torch.nn.Module | None = None,
                  scaler=None):
         if not isinstance(optimizer, torch.optim.Optimizer):
@@ -259,8 +263,14 @@ class PolicyScheduler:
                             "GradScaler of your loop (its state is restored when a step is undone), or None")
         self.model, self.scaler = model, scaler
         check_policy(policy)
-        self.lr_min, self.lr_max = check_lr_range(lr_min, lr_max)
         kwargs = policy_env_kwargs(policy)
+        own = {"lr_min": DEFAULT_LR_MIN, "lr_max": DEFAULT_LR_MAX, "cap_factor": DEFAULT_CAP_FACTOR,
+               "reward": "log_improvement"}
+        own = {key: kwargs.get(key, default) for key, default in own.items()}  # the policy's, else the env's
+        lr_min, lr_max = own["lr_min"] if lr_min is None else lr_min, own["lr_max"] if lr_max is None else lr_max
+        cap_factor = own["cap_factor"] if cap_factor is None else cap_factor
+        reward = own["reward"] if reward is None else reward
+        self.lr_min, self.lr_max = check_lr_range(lr_min, lr_max)
         check_choice("action_mode", kwargs["action_mode"], ACTION_MODES)
         self.optimizer = optimizer
         self.policy = policy
@@ -274,6 +284,10 @@ class PolicyScheduler:
                 f"(torch.optim.{TORCH_CLASS[self.policy_optimizer]}), it drives a {type(optimizer).__name__} here; "
                 "lrgym.torch.make_optimizer(params, policy.optimizer) builds the matching one", stacklevel=2)
         self.ignored_options = sorted(set(kwargs) - set(SUPPORTED_OPTIONS))
+        if self.ignored_options:
+            warnings.warn(
+                f"policy {policy_name(policy)!r} asks for env options PolicyScheduler does not apply: "
+                f"{ {k: kwargs[k] for k in self.ignored_options} }; it applies {', '.join(SUPPORTED_OPTIONS)}", stacklevel=2)
         given_lr = reference_lr(g.get("initial_lr", g["lr"]) for g in optimizer.param_groups)
         if lr_init is None:
             lr_init = kwargs.get("lr_init")

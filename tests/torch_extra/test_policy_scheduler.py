@@ -253,3 +253,41 @@ def test_undoing_the_first_step_matches_the_env():
     obs, lrs, sched = scheduler_episode(make_baseline("bold_driver", family="linreg", lr=1.0), start, "sgd")
     np.testing.assert_allclose(lrs, env_lrs, rtol=1e-6, atol=0)
     np.testing.assert_allclose(obs, env_obs, rtol=1e-6, atol=1e-6)
+
+
+class _Top:
+    """A log_lr policy that always asks for the top of its LR range."""
+
+    name = "top"
+    action_mode = "log_lr"
+
+    def __init__(self, **env_options):
+        self.env_options = env_options
+
+    def reset(self, info):
+        pass
+
+    def act(self, obs, info):
+        return np.array([1.0], dtype=np.float32)
+
+
+def test_the_policys_own_lr_range_and_cap_apply_unless_given_and_others_are_warned_of():
+    """An audit (2026-12-05): a policy's ``env_options={"lr_max": 0.1}`` was dropped in silence, so
+    its top action set LR 10 instead of 0.1. lr_min, lr_max, cap_factor and reward now come from
+    the policy unless given to the scheduler; an option it cannot apply is warned of."""
+    def first_lr(policy, **kw):
+        w = torch.nn.Parameter(torch.ones(2))
+        opt = torch.optim.SGD([w], lr=0.01)
+        sched = PolicyScheduler(opt, policy, horizon=3, updates_per_step=1, **kw)
+        opt.zero_grad()
+        (w ** 2).sum().backward()
+        opt.step()
+        sched.step((w ** 2).sum())
+        return opt.param_groups[0]["lr"], sched
+
+    lr, sched = first_lr(_Top(lr_max=0.1, cap_factor=5.0))
+    assert lr == pytest.approx(0.1) and sched.monitor.cap_factor == 5.0
+    assert first_lr(_Top(lr_max=0.1), lr_max=2.0)[0] == pytest.approx(2.0)  # the caller's wins
+    assert first_lr(_Top())[0] == pytest.approx(10.0)  # the env's default range
+    with pytest.warns(UserWarning, match=r"does not apply: \{'reward_alphas': \[1.0, 2.0\]\}"):
+        first_lr(_Top(reward_alphas=[1.0, 2.0]))

@@ -389,3 +389,26 @@ def test_a_state_of_another_horizon_or_updates_per_step_is_refused_naming_both(o
     same = PolicyScheduler(opt, make_baseline("cosine"), horizon=HORIZON, updates_per_step=INNER)
     same.load_state_dict(state)
     assert same.last_epoch == 4
+
+
+@pytest.mark.parametrize("name", ["dqn", "ppo"])
+def test_an_sb3_policy_leaves_the_global_random_streams_where_they_were(name):
+    """An audit (2026-12-05): SB3's ``load`` seeded Python's, NumPy's and torch's global
+    generators with the model's saved seed, at the scheduler's first decision and again after a
+    checkpoint's reload, so runs of different seeds drew the same dropout masks and batch orders.
+    The draws after building (and after reloading) equal those of a run that never did."""
+    def draws():
+        return torch.rand(3).tolist(), np.random.rand(3).tolist(), [random.random() for _ in range(3)]
+
+    for seed in (0, 1):
+        torch.manual_seed(seed), np.random.seed(seed), random.seed(seed)
+        expected = draws()
+        torch.manual_seed(seed), np.random.seed(seed), random.seed(seed)
+        opt = torch.optim.SGD(torch.nn.Linear(4, 2).parameters(), lr=0.01)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sched = PolicyScheduler(opt, make_baseline(name), horizon=5, updates_per_step=2, lr_init=0.01)
+        torch.manual_seed(seed), np.random.seed(seed), random.seed(seed)
+        sched.policy._model = None  # as a checkpoint's reload leaves it: the model loads again at its next use
+        sched.policy.model
+        assert draws() == expected, seed
