@@ -18,14 +18,15 @@ import gymnasium as gym
 
 from lrgym.env import LRControlEnv
 from lrgym.keywords import check_keywords, keyword_names
-from lrgym.tasks import env_ids
+from lrgym.tasks import env_ids, with_id_options
 
 #: what the ids register: :func:`make_env`, LRControlEnv(**kwargs) after checking the keywords
 ENTRY_POINT = "lrgym.registry:make_env"
 #: the class itself, as an id of your own may register it (no keyword check before Python's)
 CLASS_ENTRY_POINT = "lrgym.env:LRControlEnv"
 #: ``gym.make_vec(id, num_envs=N)`` builds the batched :class:`lrgym.vector.LRControlVectorEnv`
-VECTOR_ENTRY_POINT = "lrgym.vector:LRControlVectorEnv"
+#: (through :func:`lrgym.vector.vector_entry_point`, which merges an id's own family options)
+VECTOR_ENTRY_POINT = "lrgym.vector:vector_entry_point"
 
 #: id → kwargs of :class:`lrgym.env.LRControlEnv`: derived from the family registry
 #: (:data:`lrgym.tasks.FAMILIES`, each entry's ``env_ids``), plus ids registered later
@@ -35,6 +36,7 @@ ENV_IDS: dict[str, dict] = env_ids()
 def make_env(**kwargs: Any) -> LRControlEnv:
     """Gymnasium's ``entry_point`` of every lrgym id: ``LRControlEnv(**kwargs)``, its keywords
     checked first (:func:`~lrgym.keywords.check_keywords`)."""
+    kwargs = with_id_options(kwargs)
     check_keywords("LRControlEnv()", kwargs, keyword_names(LRControlEnv))
     return LRControlEnv(**kwargs)
 

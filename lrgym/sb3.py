@@ -207,9 +207,12 @@ def lrgym_env_kwargs(env_id: str) -> dict:
     in gymnasium's ``"module:id"`` form (``"lrgym:LRControl-v1"``; the module is imported first, as
     ``gym.make`` does, so a package that registers its own family's id can name itself). Any
     other id (``"CartPole-v1"``) raises ``ValueError`` naming the lrgym ids: the batched adapter
-    runs lrgym's envs only (SB3's ``make_vec_env`` takes the others).
+    runs lrgym's envs only (SB3's ``make_vec_env`` takes the others). An id's own family options
+    (``LRControl-Digits-v1``'s data set) are in ``family_options``.
     """
-    return dict(_lrgym_spec(env_id).kwargs)
+    from lrgym.tasks import with_id_options
+
+    return with_id_options(_lrgym_spec(env_id).kwargs)
 
 
 def _lrgym_spec(env_id: str) -> gym.envs.registration.EnvSpec:
@@ -246,11 +249,12 @@ def make_sb3_vec_env(env_id: str, n_envs: int = 1, seed: int | None = None, **kw
     info key, as ``DummyVecEnv``'s do; ``info_keys=()`` drops them for speed (module docstring).
     """
     import lrgym  # noqa: F401  (registers the ids)
+    from lrgym.tasks import with_id_options
 
     n_envs = positive_int("n_envs", n_envs, MAX_COUNT)
     spec = _lrgym_spec(env_id)
     limit = {} if spec.max_episode_steps is None else {"max_episode_steps": spec.max_episode_steps}
-    venv = LRControlSB3VecEnv(n_envs, **{**limit, **spec.kwargs, **kwargs})
+    venv = LRControlSB3VecEnv(n_envs, **with_id_options({**limit, **spec.kwargs, **kwargs}))
     if seed is not None:
         venv.seed(seed)
     return venv

@@ -97,3 +97,31 @@ def test_the_message_starts_as_pythons_own_which_other_libraries_read():
         gym.make("LRControl-LinReg-v1", frameskip=1)
     expected = "got an unexpected keyword argument 'frameskip'"
     assert expected in str(python.value) and expected in str(ours.value)
+
+
+@pytest.mark.parametrize("env_id, dataset", [("LRControl-Digits-v1", "digits"),
+                                             ("LRControl-BreastCancer-v1", "breast_cancer")])
+def test_an_ids_own_family_options_survive_the_users(env_id, dataset):
+    """An audit (2026-12-05): ``gym.make("LRControl-Digits-v1", family_options={"hidden": 32})``
+    trained on synthetic clusters, since gymnasium replaced the id's ``family_options`` whole.
+    The id's own options are merged under the user's, through every entry point; a contradicting
+    value is refused, naming both."""
+    from lrgym.sb3 import make_sb3_vec_env
+
+    made = [
+        gym.make(env_id, family_options={"hidden": 32}).unwrapped,
+        gym.make_vec(env_id, 2, vectorization_mode="vector_entry_point", family_options={"hidden": 32}),
+        gym.make_vec(env_id, 2, vectorization_mode="sync", family_options={"hidden": 32}),
+        make_sb3_vec_env(env_id, n_envs=2, family_options={"hidden": 32}),
+    ]
+    specs = [made[0].task_for(3).spec, made[1].unwrapped._sub_envs[0].task_for(3).spec,
+             made[2].envs[0].unwrapped.task_for(3).spec, made[3].venv_gym._sub_envs[0].task_for(3).spec]
+    for spec in specs:
+        assert (spec.dataset, spec.hidden) == (dataset, 32)
+    assert gym.make(env_id).unwrapped.task_for(3).spec.dataset == dataset
+    assert gym.make(env_id, family_options={"dataset": dataset}).unwrapped.task_for(3).spec.dataset == dataset
+    with pytest.raises(ValueError, match=f"contradict this id's own {{'dataset': '{dataset}'}}"):
+        gym.make(env_id, family_options={"dataset": "clusters"})
+    with pytest.raises(ValueError, match="contradict"):
+        gym.make_vec(env_id, 2, vectorization_mode="vector_entry_point", family_options={"dataset": "teacher"})
+    assert lrgym_env_kwargs(env_id) == {"family": "mlp", "family_options": {"dataset": dataset}}

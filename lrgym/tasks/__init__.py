@@ -22,6 +22,7 @@ and one registry line: an entry of :data:`FAMILIES` here, or, from outside the p
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from lrgym.tasks.base import INSTANCE_SETS, Task, TaskFamily, TaskSpec, TrainState
@@ -57,13 +58,42 @@ FAMILIES: dict[str, FamilyEntry] = {
 MIXED_V1: tuple[str, ...] = tuple(name for name, entry in FAMILIES.items() if entry.mixed_v1)
 
 
+#: the keyword under which an id registers family options of its own (``LRControl-Digits-v1``'s
+#: ``{"dataset": "digits"}``): not ``family_options``, which gymnasium's ``make(id, family_options=...)``
+#: would replace whole (an id's data set was silently dropped), but merged under the user's
+#: ``family_options`` by every entry point (:func:`with_id_options`)
+ID_FAMILY_OPTIONS = "id_family_options"
+
+
 def env_ids() -> dict[str, dict]:
-    """Every registered gymnasium id → its :class:`~lrgym.env.LRControlEnv` keywords."""
+    """Every registered gymnasium id → its keywords (:class:`~lrgym.env.LRControlEnv`'s, and the
+    id's own family options under :data:`ID_FAMILY_OPTIONS`)."""
     out = {}
     for name, entry in FAMILIES.items():
         for env_id, options in entry.env_ids.items():
-            out[env_id] = {"family": name, "family_options": dict(options)} if options else {"family": name}
+            out[env_id] = {"family": name, ID_FAMILY_OPTIONS: dict(options)} if options else {"family": name}
     return out
+
+
+def with_id_options(kwargs: dict) -> dict:
+    """An id's keywords updated with the user's (what gymnasium hands an entry point), with the
+    id's own family options (:data:`ID_FAMILY_OPTIONS`) merged under the user's ``family_options``:
+    ``gym.make("LRControl-Digits-v1", family_options={"hidden": 32})`` trains on digits. A user
+    value that contradicts the id's is refused, naming both. Returns a new dict."""
+    kwargs = dict(kwargs)
+    fixed = kwargs.pop(ID_FAMILY_OPTIONS, None)
+    if not fixed:
+        return kwargs
+    user = kwargs.get("family_options")
+    if user is None:
+        user = {}
+    if not isinstance(user, Mapping):
+        return {**kwargs, "family_options": user}  # the env refuses it, naming it
+    clash = {key: value for key, value in user.items() if key in fixed and value != fixed[key]}
+    if clash:
+        raise ValueError(f"family_options {clash} contradict this id's own {dict(fixed)}; valid: leave those "
+                         f"keys out, or use the id of the family without fixed options for other values")
+    return {**kwargs, "family_options": {**fixed, **user}}
 
 
 def family_class(name: str) -> type[TaskFamily]:

@@ -22,6 +22,7 @@ from lrgym.features import FEATURE_NAMES, M_CAP, N_FEATURES, N_MEMORY
 from lrgym.keywords import check_keywords, keyword_names
 from lrgym.render import RECORDED_KEYS, RENDER_FPS, RENDER_MODES, check_render_mode
 from lrgym.settings import MAX_COUNT, EnvSettings, positive_int
+from lrgym.tasks import with_id_options
 from lrgym.tasks.ahead import check_depth
 from lrgym.tasks.base import N_STATS
 from lrgym.vector.actions import apply_actions, check_actions
@@ -526,7 +527,8 @@ _SETTINGS_ARGS = tuple(p for p in inspect.signature(EnvSettings.build).parameter
 
 
 def vector_entry_point(num_envs: int = 1, **kwargs) -> LRControlVectorEnv:
-    """``LRControlVectorEnv(num_envs, **kwargs)`` as a function, for an id of your own; lrgym's ids
-    register the class itself (:data:`lrgym.registry.VECTOR_ENTRY_POINT`), which ``gym.make_vec``
-    calls and which checks its keywords."""
-    return LRControlVectorEnv(num_envs=num_envs, **kwargs)
+    """``LRControlVectorEnv(num_envs, **kwargs)`` as a function: the vector entry point of lrgym's
+    ids (:data:`lrgym.registry.VECTOR_ENTRY_POINT`), which ``gym.make_vec`` calls, with an id's
+    own family options merged under the user's (:func:`lrgym.tasks.with_id_options`); an id of
+    your own may register it or the class."""
+    return LRControlVectorEnv(num_envs=num_envs, **with_id_options(kwargs))
