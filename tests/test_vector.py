@@ -182,6 +182,9 @@ def test_per_env_instances_option():
     _, infos = vec.reset(seed=0, options={"instance": 11})
     assert list(infos["instance"]) == [11, 11, 11]
     assert vec.envs[0].task is vec.envs[2].task  # built once, shared
+    for bad in (b"abc", "abc", bytearray(b"xyz"), {0: 1, 1: 2, 2: 3}):  # an audit: b"abc" was seeds 97, 98, 99
+        with pytest.raises(ValueError, match=r"options\['instance'\]=.* invalid; valid: one instance seed or a sequence of 3"):
+            vec.reset(seed=0, options={"instance": bad})
 
 
 def test_same_step_autoreset_mode():

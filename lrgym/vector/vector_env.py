@@ -381,8 +381,8 @@ class LRControlVectorEnv(VectorEnv):
         instance = options_instance = options.pop("instance", None)
         per_env_instance = instance is not None and not isinstance(instance, (int, np.integer))
         if per_env_instance:
-            try:
-                instance = list(instance)
+            try:  # a sequence of seeds; not a str or bytes (b"abc" read as seeds 97, 98, 99)
+                instance = None if isinstance(instance, (str, bytes, bytearray, Mapping)) else list(instance)
             except TypeError:
                 instance = None
             if instance is None or len(instance) != self.num_envs:
