@@ -16,6 +16,7 @@ floating-point operations in the same order everywhere: every caller sets the sa
 from __future__ import annotations
 
 import math
+import sys
 
 import numba
 import numpy as np
@@ -29,11 +30,22 @@ def factor_lr(lr, factor, lr_min, lr_max):
     return min(lr_max, max(lr_min, lr * factor))
 
 
+#: just below log10 of the largest float: ``10.0 ** x`` may overflow above it (Python raises,
+#: compiled code gives inf); an LR range reaching it has its top there
+LOG10_DBL_MAX = math.log10(sys.float_info.max) - 1e-9
+
+
 @numba.njit(cache=True, nogil=True)
-def log_lr_to_lr(action, log_lr_min, log_lr_max):
+def log_lr_to_lr(action, log_lr_min, log_lr_max, lr_min, lr_max):
     """The ``log_lr`` rule: ``action`` in [-1, 1] → the LR with
-    ``log10 lr = log_lr_min + (action + 1)/2 · (log_lr_max − log_lr_min)`` (log10 bounds)."""
-    return 10.0 ** (log_lr_min + 0.5 * (action + 1.0) * (log_lr_max - log_lr_min))
+    ``log10 lr = log_lr_min + (action + 1)/2 · (log_lr_max − log_lr_min)`` (log10 bounds),
+    clipped to ``[lr_min, lr_max]``: ``10 ** log10(b)`` is ``b`` only up to rounding, and the ends
+    of a range like (3e-5, 0.3) fell an ulp outside it (an audit, 2026-12-05; the default
+    (1e-6, 10) and decade bounds come out exact, so their LRs are unchanged)."""
+    e = log_lr_min + 0.5 * (action + 1.0) * (log_lr_max - log_lr_min)
+    if e >= LOG10_DBL_MAX:  # lr_max near the largest float: the power would overflow
+        return lr_max
+    return min(lr_max, max(lr_min, 10.0 ** e))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -101,7 +113,7 @@ def next_lr(action, lr: float, action_mode: str, factors: np.ndarray, lr_min: fl
         raise ValueError(
             f"invalid action {action!r}; valid: one float in [-1, 1] (NaN is not allowed). {action_mode_hint('log_lr')}"
         )
-    return _log_lr_to_lr(x, math.log10(lr_min), math.log10(lr_max))
+    return _log_lr_to_lr(x, math.log10(lr_min), math.log10(lr_max), lr_min, lr_max)
 
 
 def action_mode_hint(action_mode: str) -> str:

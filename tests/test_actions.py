@@ -32,7 +32,7 @@ def _lrs_from_everywhere(action_mode, action_values, lrs):
         compiled = [actions.factor_lr(lr, settings.factors[a], lo, hi) for a, lr in zip(action_values, lrs)]
         checked = np.array(action_values, dtype=np.int64)
     else:
-        compiled = [actions.log_lr_to_lr(float(a), settings.log_lr_min, settings.log_lr_max) for a in action_values]
+        compiled = [actions.log_lr_to_lr(float(a), settings.log_lr_min, settings.log_lr_max, lo, hi) for a in action_values]
         checked = np.array(action_values, dtype=np.float64)
     vector = np.array(lrs, dtype=np.float64)
     apply_actions(checked, np.ones(len(lrs), dtype=np.bool_), settings, vector)
@@ -55,6 +55,28 @@ def test_log_lr_rule_is_one_rule_to_the_bit():
     assert [float(x).hex() for x in a] == [x.hex() for x in b] == [x.hex() for x in c]
 
 
+@pytest.mark.parametrize("lr_min, lr_max", [(3e-5, 0.3), (1.234e-7, 0.777), (2e-3, 5.0), (1e-300, 1.7976931348623157e308)])
+def test_log_lr_keeps_the_lr_inside_any_range_in_every_path(lr_min, lr_max):
+    """An audit (2026-12-05): with bounds (3e-5, 0.3) action 1 set 0.30000000000000004 and action
+    -1 set 3.0000000000000004e-05, outside the range; with lr_max the largest float the single
+    env raised OverflowError and the vector env set inf. Every path clips to the range."""
+    settings = EnvSettings.build(family="quadratic", action_mode="log_lr", lr_min=lr_min, lr_max=lr_max)
+    acts = [-1.0, 1.0, -0.999999, 0.999999, 0.0]
+    for path in (
+        [actions.next_lr(a, 1.0, "log_lr", settings.factors, lr_min, lr_max) for a in acts],
+        [actions.log_lr_to_lr(a, settings.log_lr_min, settings.log_lr_max, lr_min, lr_max) for a in acts],
+    ):
+        assert all(lr_min <= x <= lr_max for x in path), path
+    vector = np.ones(len(acts))
+    apply_actions(np.array(acts), np.ones(len(acts), dtype=np.bool_), settings, vector)
+    assert all(lr_min <= x <= lr_max for x in vector)
+    if lr_max == 0.3:  # the audit's range: the top action gave 0.30000000000000004
+        assert vector[1] == lr_max
+    # the default range and decade bounds come out exact without the clip: their LRs are unchanged
+    for lo, hi in [LR_RANGE, (1e-4, 1.0), (1e-8, 100.0)]:
+        assert 10.0 ** math.log10(lo) == lo and 10.0 ** math.log10(hi) == hi
+
+
 def test_single_env_fast_and_slow_paths_set_the_same_lr():
     """An int takes the step's fast path, a float array action next_lr's: the same LRs."""
     fast, slow = LRControlEnv(family="quadratic", horizon=8), LRControlEnv(family="quadratic", horizon=8)
@@ -74,7 +96,7 @@ def test_inverse_maps_agree_and_invert_the_rule(lr):
     assert a.dtype == np.float32 and a.shape == (1,)
     ln = action_from_ln_lr(math.log(lr), math.log(LR_RANGE[0]), math.log(LR_RANGE[1]))
     assert float(ln) == pytest.approx(float(a[0]), abs=1e-6)  # natural logs: the same action
-    back = actions.log_lr_to_lr(float(a[0]), math.log10(LR_RANGE[0]), math.log10(LR_RANGE[1]))
+    back = actions.log_lr_to_lr(float(a[0]), math.log10(LR_RANGE[0]), math.log10(LR_RANGE[1]), *LR_RANGE)
     assert back == pytest.approx(lr, rel=1e-5)
 
 

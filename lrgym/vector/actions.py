@@ -26,10 +26,10 @@ def _next_lrs_discrete(actions, active, factors, lr, lr_min, lr_max):
 
 
 @numba.njit(cache=True, nogil=True)
-def _next_lrs_log(actions, active, lr, log_lr_min, log_lr_max):
+def _next_lrs_log(actions, active, lr, log_lr_min, log_lr_max, lr_min, lr_max):
     for e in range(lr.shape[0]):
         if active[e]:
-            lr[e] = log_lr_to_lr(actions[e], log_lr_min, log_lr_max)
+            lr[e] = log_lr_to_lr(actions[e], log_lr_min, log_lr_max, lr_min, lr_max)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -99,4 +99,4 @@ def apply_actions(checked: np.ndarray, active: np.ndarray, settings: EnvSettings
     if settings.action_mode == "discrete":
         _next_lrs_discrete(checked, active, settings.factors, lr, settings.lr_min, settings.lr_max)
     else:
-        _next_lrs_log(checked, active, lr, settings.log_lr_min, settings.log_lr_max)
+        _next_lrs_log(checked, active, lr, settings.log_lr_min, settings.log_lr_max, settings.lr_min, settings.lr_max)
