@@ -92,12 +92,42 @@ class Episode:
 
 
 def run_episode(policy, env: LRControlEnv, seed: int, instance: int | None = None) -> Trajectory:
-    """Run ``policy`` for one episode of ``env`` (reset with ``seed`` and ``instance``)."""
+    """Run ``policy`` for one episode of ``env`` (reset with ``seed`` and ``instance``); warns when
+    the env does not apply what the policy's actions rely on (:func:`env_misfit`)."""
+    misfit = env_misfit(policy, env)
+    if misfit:
+        import warnings
+
+        warnings.warn(f"policy {getattr(policy, 'name', type(policy).__name__)!r} does not fit this env: {misfit}; "
+                      "its actions mean something else here. make_env(policy, ...) builds an env that fits",
+                      stacklevel=2)
     episode = Episode(env, seed, instance, getattr(policy, "name", type(policy).__name__))
     policy.reset(episode.info)
     while not episode.done:
         episode.step(policy.act(episode.obs, episode.info))
     return episode.trajectory
+
+
+def env_misfit(policy, env) -> str:
+    """What of the policy's ``action_mode``, ``factors`` and ``rejection_threshold`` the env does
+    not have ('' when all fit): an env built by hand (a :class:`lrgym.torch.TorchTrainingEnv`, or
+    an ``LRControlEnv`` with other keywords) reads a bold driver's actions as indices into its own
+    factors and never undoes a step (an audit, 2026-12-05)."""
+    asks = policy_env_kwargs(policy)
+    env = getattr(env, "unwrapped", env)
+    wrong = []
+    for key in ("action_mode", "factors", "rejection_threshold"):
+        if key not in asks:
+            continue
+        want, have = asks[key], getattr(env, key, None)
+        if key == "factors":
+            same = have is not None and [float(f) for f in want] == [float(f) for f in have]
+        else:
+            same = want == have
+        if not same:
+            wrong.append(f"{key}={want!r} asked, the env has {key}="
+                         f"{(tuple(float(f) for f in have) if key == 'factors' and have is not None else have)!r}")
+    return "; ".join(wrong)
 
 
 def evaluate(

@@ -595,3 +595,59 @@ def test_interleaved_envs_run_the_episodes_each_runs_alone():
         assert len(alone) == len(together)
         for x, y in zip(alone, together):
             np.testing.assert_array_equal(x, y)
+
+
+def test_a_policy_the_env_does_not_fit_is_warned_of():
+    """An audit (2026-12-05): the bold driver (factors 0.7, 1, 1.05; undoes a step whose loss rose
+    4 %) on this env had its actions read as indices into the env's default factors, so "keep"
+    meant ×0.8, and no step was ever undone, without a word. run_episode now names the misfit."""
+    bold = make_baseline("bold_driver")
+    with pytest.warns(UserWarning, match=r"factors=\(0.7, 1.0, 1.05\) asked, the env has factors=\(0.5, 0.8, 1.0, 1.25, 2.0\).*"
+                                         r"rejection_threshold=0.04 asked, the env has rejection_threshold=None"):
+        run_episode(bold, make_env(), seed=0)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a policy that fits: no warning
+        run_episode(make_baseline("cosine"), make_env(action_mode="log_lr"), seed=0)  # no factors to agree on
+        fixed = make_baseline("fixed")  # factors (1.0,): on the env's defaults action 0 halved the LR
+        run_episode(fixed, make_env(factors=(1.0,)), seed=0)
+        run_episode(bold, LRControlEnv(family="quadratic", horizon=3, **policy_env_kwargs(bold)), seed=0)
+
+
+@pytest.mark.parametrize("where", ["loader", "sampler"])
+def test_a_loaders_own_generator_is_seeded_per_episode_and_left_as_it_was(where):
+    """An audit (2026-12-05): with ``DataLoader(..., shuffle=True, generator=g)`` two episodes of
+    the same seed differed, and two envs stepped in turn changed each other's. The loader's own
+    generator is now seeded at reset from the env's stream and swapped in for reset and step
+    only: each episode equals the one its env runs alone, and ``g`` is left where it was."""
+    X, y = blobs(n=96)
+    data = torch.utils.data.TensorDataset(X, y)
+
+    def env_with(g):
+        if where == "loader":
+            loader = torch.utils.data.DataLoader(data, batch_size=16, shuffle=True, generator=g)
+        else:
+            loader = torch.utils.data.DataLoader(data, batch_size=16, sampler=torch.utils.data.RandomSampler(data, generator=g))
+        return TorchTrainingEnv(lambda: torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Dropout(0.3), torch.nn.Linear(8, 3)),
+                                loader, torch.nn.CrossEntropyLoss(reduction="none"), eval_batches=1, horizon=4, inner_steps=5)
+
+    def episode(env, seed):
+        losses = [env.reset(seed=seed)[1]["train_loss"]]
+        losses += [env.step(2)[4]["train_loss"] for _ in range(4)]
+        return losses
+
+    g = torch.Generator().manual_seed(0)
+    env = env_with(g)
+    before = g.get_state()
+    alone = episode(env, 5)
+    assert torch.equal(g.get_state(), before)  # the user's generator is where it was
+    assert episode(env, 5) == alone  # the same seed, the same episode
+    assert episode(env, 6) != alone
+    a, b = env_with(torch.Generator().manual_seed(0)), env_with(torch.Generator().manual_seed(0))
+    first = [a.reset(seed=5)[1]["train_loss"]]
+    b.reset(seed=9)
+    for _ in range(4):  # stepped in turn: a's episode is still the one it runs alone
+        first.append(a.step(2)[4]["train_loss"])
+        b.step(0)
+    assert first == alone
