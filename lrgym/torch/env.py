@@ -41,8 +41,11 @@ Randomness: each env has a torch CPU random stream of its own, seeded at every r
 env's ``np_random`` (``torch.manual_seed``, which also seeds CUDA's generators) and swapped in
 for the global one during ``reset`` and ``step`` only: model initialisation, dropout and a
 shuffling ``DataLoader`` draw from it, so an episode depends on its seed and actions alone, even
-with other envs stepped in between, and the user's global stream is left as it was. (On a GPU,
-CUDA's generators are seeded at reset but not kept apart.)
+with other envs stepped in between, and the user's global stream is left as it was. A
+``DataLoader`` with a generator of its own (``generator=``, or its sampler's) is treated the same
+way: that generator is seeded at reset from the env's stream and holds the env's state during
+``reset`` and ``step`` only (it made episodes differ before). (On a GPU, CUDA's generators are
+seeded at reset but not kept apart.)
 
 ``model`` is a zero-argument callable returning a fresh ``nn.Module`` (called at every reset,
 in the env's own stream), or a module, whose parameters are then
@@ -184,6 +187,17 @@ def _check_train_data(data) -> bool:
     return False
 
 
+def _own_generators(data) -> list:
+    """The ``torch.Generator`` objects a ``DataLoader`` draws from instead of torch's global one:
+    its ``generator`` and its sampler's (each once)."""
+    found = []
+    for holder in (data, getattr(data, "sampler", None), getattr(getattr(data, "batch_sampler", None), "sampler", None)):
+        g = getattr(holder, "generator", None)
+        if isinstance(g, torch.Generator) and all(g is not f for f in found):
+            found.append(g)
+    return found
+
+
 def _first_batches(data, n: int) -> list:
     """The first ``n`` batches of batch data (the default evaluation data), drawn in a forked
     torch RNG seeded with :data:`EVAL_DATA_SEED`: a shuffling ``DataLoader`` gives every env built
@@ -270,6 +284,9 @@ class TorchTrainingEnv(gym.Env):
         self.batch_size = int(batch_size)
         self._tensor_data = _check_train_data(train_data)
         self.train_data = train_data
+        #: generators of the train DataLoader's own (its ``generator``, its sampler's), kept per env
+        self._data_generators = _own_generators(train_data)
+        self._data_states: list = []
         if eval_data is None:
             if self._tensor_data:
                 eval_data = [(train_data[0][:eval_rows], train_data[1][:eval_rows])]
@@ -411,15 +428,23 @@ class TorchTrainingEnv(gym.Env):
         seed and actions only: another env stepped in between (``SyncVectorEnv``), or the
         user's own draws between steps, change nothing in it, and the env leaves the user's
         global stream as it found it."""
+        users = [g.get_state() for g in self._data_generators]
         with torch.random.fork_rng(devices=[]):  # the CPU generator: restored on leaving
             if seed is not None:
                 torch.manual_seed(seed)
+                for g in self._data_generators:  # a loader's own generator: seeded from the env's stream
+                    g.manual_seed(int(torch.randint(0, 2**62, ())))
             else:
                 torch.set_rng_state(self._torch_rng)
+                for g, state in zip(self._data_generators, self._data_states):
+                    g.set_state(state)
             try:
                 yield
             finally:
                 self._torch_rng = torch.get_rng_state()
+                self._data_states = [g.get_state() for g in self._data_generators]
+                for g, state in zip(self._data_generators, users):
+                    g.set_state(state)
 
     def _step(self, action):
         self.lr = float(next_lr(action, self.lr, self.action_mode, self.factors, self.lr_min, self.lr_max))

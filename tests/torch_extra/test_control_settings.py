@@ -177,7 +177,16 @@ def test_the_defaults_have_one_home():
         params = inspect.signature(entry).parameters
         for name, default in expected.items():
             if name in params:
+                if entry is PolicyScheduler.__init__ and name in ("lr_min", "lr_max", "cap_factor"):
+                    assert params[name].default is None, name  # the policy's own option, else the default
+                    continue
                 assert params[name].default is default, (entry.__qualname__, name)
+    from lrgym.baselines.registry import make_baseline
+
+    opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.01)
+    sched = PolicyScheduler(opt, make_baseline("cosine"), horizon=3)  # a policy without options: the defaults
+    assert (sched.lr_min, sched.lr_max, sched.monitor.cap_factor) == (
+        settings.DEFAULT_LR_MIN, settings.DEFAULT_LR_MAX, settings.DEFAULT_CAP_FACTOR)
 
 
 def test_metric_delta_needs_the_scheduler_to_measure_a_metric():
