@@ -405,9 +405,11 @@ def submit(
     workers: Optional[int] = WorkersOpt,
     time_limit: float = typer.Option(1800.0, "--time-limit", help="Wall-clock (and CPU-time) limit for the whole "
                                      "evaluation (s, 1 to 604800)."),
-    memory_limit: Optional[float] = typer.Option(None, "--memory-limit", help="Address-space limit of the policy "
-                                                 "process (MB, 256 to the machine's memory) (default: 4096, at most "
-                                                 "half the machine's memory)."),
+    memory_limit: Optional[float] = typer.Option(None, "--memory-limit", help="Memory limit of the whole sandbox: "
+                                                 "every process of the policy, its shared memory and /tmp files, where "
+                                                 "the grader can make a cgroup, else each process's address space (MB, "
+                                                 "256 to the machine's memory) (default: 4096, at most half the "
+                                                 "machine's memory)."),
     algo: Optional[str] = typer.Option(None, "--algo", help="SB3 algorithm of a .zip (dqn, ppo, ...) (default: from the file)."),
     optimizer: Optional[str] = typer.Option(None, "--optimizer", help="SB3 models: inner optimizer they were trained "
                                             "with (default: sgd)."),

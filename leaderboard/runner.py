@@ -158,8 +158,8 @@ def submission_spec(
 def _check_target_names(target: str, where: str, attr: str) -> None:
     """``ValueError`` naming the bad part of ``path/to/file.py:ClassName`` / ``module:ClassName``
     that can be judged without running anything: a missing class or module, a class name that is
-    no Python identifier (``Outer.Inner`` for a nested class), a module name that is no dotted
-    one. Whether the class exists is known only by importing the code, in the sandbox."""
+    no Python identifier or dotted path of them (``Outer.Inner``, a nested class, is taken), a
+    module name that is no dotted one. Whether the class exists is known only by importing the code, in the sandbox."""
     import keyword
 
     def identifiers(dotted: str) -> bool:

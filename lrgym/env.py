@@ -91,7 +91,8 @@ class LRControlEnv(gym.Env):
 
     ## Observation Space
 
-    ``Box(-100, 100, (12,), float32)`` of named features (``env.feature_names``; see
+    ``Box((12,), float32)`` of named features, clipped to ±100 (``grad_cos`` to [−1, 1],
+    ``progress`` to [0, 1]; ``env.observation_space`` has the bounds of each; ``env.feature_names``; see
     :mod:`lrgym.features`): log training and validation losses relative to their initial
     values, their last changes, minibatch loss, generalisation gap, per-example loss spread,
     gradient-norm features, consecutive-gradient cosine, log10 of the LR, progress t/T. Always

@@ -204,7 +204,9 @@ def check_lr_init(lr_init, lr_min: float, lr_max: float, default_of: str | None 
     if not (is_real(lr_init) and lr_min <= lr_init <= lr_max):
         what = f"lr_init={lr_init!r}" if default_of is None else \
             f"lr_init=None (the default for {default_of!r}: {lr_init!r})"
-        raise ValueError(f"{what} out of range; valid: a number with lr_min <= lr_init <= lr_max ({lr_min}, {lr_max})")
+        why = "out of range" if is_real(lr_init) else (
+            f"is not a real number (a {type(lr_init).__name__}{'; float() it' if hasattr(lr_init, '__float__') else ''})")
+        raise ValueError(f"{what} {why}; valid: a number with lr_min <= lr_init <= lr_max ({lr_min}, {lr_max})")
     return float(lr_init)
 
 

@@ -30,7 +30,7 @@ at construction, before your first update: a ``log_lr`` policy picks its LR itse
 ``discrete`` policy multiplies the start LR ``lr_init`` by its factors, and that start is the
 ``lr_init`` argument, else the policy's ``lr_init``, else the env's default (1e-2; 1e-3 for
 Adam and RMSprop). When that default replaces a different optimizer LR (the first group's with a
-nonzero LR), a ``UserWarning`` says so; pass ``lr_init=opt.param_groups[0]["lr"]`` to start from
+nonzero LR), a ``UserWarning`` says so; pass ``lr_init=`` your LR (a float, of a group that trains) to start from
 yours. The optimizer's LR still sets the ratio between parameter groups.
 
 What it measures:
