@@ -173,6 +173,7 @@ def _check_train_data(data) -> bool:
     if isinstance(data, torch.Tensor):
         raise TypeError(f"train_data is a bare tensor of shape {tuple(data.shape)}, not data with targets; "
                         f"valid: {_TRAIN_DATA_CHOICES}")
+    _refuse_arrays("train_data", data)
     if isinstance(data, (tuple, list)) and data and all(isinstance(t, torch.Tensor) for t in data):
         shapes = ", ".join(str(tuple(t.shape)) for t in data)
         if len(data) != 2:
@@ -185,6 +186,15 @@ def _check_train_data(data) -> bool:
         return True
     _check_iterable(data)
     return False
+
+
+def _refuse_arrays(name: str, data) -> None:
+    """A pair holding NumPy arrays (``(X, y)`` as NumPy gives them) would be read as two batches and
+    fail at reset (an audit, 2026-12-05): refused when the env is built, naming it."""
+    if isinstance(data, (tuple, list)) and any(isinstance(t, np.ndarray) for t in data):
+        kinds = ", ".join(type(t).__name__ for t in data)
+        raise TypeError(f"{name} is a {type(data).__name__} of ({kinds}): NumPy arrays; valid: tensors, "
+                        f"(torch.as_tensor(X), torch.as_tensor(y)), or {_TRAIN_DATA_CHOICES}")
 
 
 def _own_generators(data) -> list:
@@ -294,6 +304,8 @@ class TorchTrainingEnv(gym.Env):
                 eval_data = _first_batches(train_data, eval_batches)
         elif isinstance(eval_data, (tuple, list)) and len(eval_data) == 2 and isinstance(eval_data[0], torch.Tensor):
             eval_data = [tuple(eval_data)]
+        for name, data in (("val_data", val_data), ("eval_data", eval_data)):
+            _refuse_arrays(name, data)
         if val_data is not None and isinstance(val_data, (tuple, list)) and len(val_data) == 2 \
                 and isinstance(val_data[0], torch.Tensor):
             val_data = [tuple(val_data)]

@@ -651,3 +651,17 @@ def test_a_loaders_own_generator_is_seeded_per_episode_and_left_as_it_was(where)
         first.append(a.step(2)[4]["train_loss"])
         b.step(0)
     assert first == alone
+
+
+def test_numpy_data_is_refused_when_the_env_is_built():
+    """An audit (2026-12-05): ``train_data=(X, y)`` of NumPy arrays was built, then failed at reset
+    with "too many values to unpack"; the same for val_data. Refused when built, naming it."""
+    X, y = blobs()
+    Xn, yn = X.numpy(), y.numpy()
+    model = lambda: torch.nn.Linear(6, 3)  # noqa: E731
+    loss = torch.nn.CrossEntropyLoss(reduction="none")
+    with pytest.raises(TypeError, match=r"train_data is a tuple of \(ndarray, ndarray\): NumPy arrays"):
+        TorchTrainingEnv(model, (Xn, yn), loss)
+    with pytest.raises(TypeError, match=r"val_data is a tuple of \(ndarray, ndarray\): NumPy arrays"):
+        TorchTrainingEnv(model, (X, y), loss, val_data=(Xn, yn))
+    TorchTrainingEnv(model, (torch.as_tensor(Xn), torch.as_tensor(yn)), loss).reset(seed=0)  # what it says to do
