@@ -1,6 +1,7 @@
 """pytest-benchmark: one episode's step message for a sandboxed policy, encoded by the grader
-and read by the episode's process (:mod:`lrgym.leaderboard.step_message`), against
-``Connection.send``'s encoding of the same ``("act", obs, info)``; a linear-regression step's observation and public info.
+and read by the episode's process (:mod:`lrgym.leaderboard.step_message`'s flat layout), against
+``Connection.send``'s pickle of the same ``("act", obs, info)``; a linear-regression step's
+observation and public info.
 
     pytest benchmarks/test_sandbox_messages.py --benchmark-enable
 
@@ -15,19 +16,20 @@ import pytest
 
 import lrgym  # noqa: F401 - registers the ids
 from lrgym.leaderboard.settings import public_info
-from lrgym.leaderboard.step_message import encode_act
+from lrgym.leaderboard.step_message import decode_message, encode_act
 
-ENCODERS = {
-    "pickle": lambda obs, info: ForkingPickler.dumps(("act", obs, info)),  # Connection.send's, the old path
-    "step_message": encode_act,
+#: (encode, decode) of one episode's step
+CODECS = {
+    "pickle": (lambda obs, info: ForkingPickler.dumps(("act", obs, info)), pickle.loads),  # Connection.send's
+    "step_message": (encode_act, decode_message),  # the flat layout
 }
 
 
-@pytest.mark.parametrize("impl", list(ENCODERS))
+@pytest.mark.parametrize("impl", list(CODECS))
 def test_step_message_round_trip(benchmark, impl):
     env = gym.make("LRControl-LinReg-v1")
     obs, info = env.reset(seed=0)
     info = public_info(info)
-    encode = ENCODERS[impl]
+    encode, decode = CODECS[impl]
     benchmark.group = "sandbox step message (encode + decode)"
-    benchmark(lambda: pickle.loads(encode(obs, info)))
+    benchmark(lambda: decode(encode(obs, info)))
