@@ -848,6 +848,7 @@ class EpisodeHost:
         self.spec: dict | None = None
         self.files: dict[str, bytes] = {}
         self.episodes: list = []  # (None, connection) per episode of the current job
+        self.buffers: list[bytearray] = []  # per episode: bytes of a reply not yet complete (_receive)
         self.wheres: list[str] = []
         self.steps: list[int] = []
         self.job: int | None = None  # the job process's pid
@@ -910,17 +911,28 @@ class EpisodeHost:
         call episode ``i`` answers, for a failure's reason.
 
         They are read as they arrive (one ``poll`` for all of them, the job's output pumped to
-        the grader while none comes), and judged in ``order``: the first episode in that order
-        whose process died or failed raises, as soon as every episode before it has answered,
-        whatever the others do meanwhile (one may never answer)."""
+        the grader while none comes), byte by byte into a buffer per episode, never waiting for
+        the rest of a message (an episode that sends half a reply holds up nothing else), and
+        judged in ``order``: the first episode in that order whose process died or failed
+        raises, as soon as every episode before it has answered, whatever the others do
+        meanwhile (one may never answer, or answer half)."""
         import select
 
         order = list(order)
-        conns = {self.episodes[i][1].fileno(): i for i in order}
+        raw: dict[int, object] = {}  # episode → its reply's bytes, or the exception reading them raised
+        conns = {}
+        for i in order:
+            try:
+                message = _take_message(self.buffers[i], EPISODE_REPLY_BYTES)
+            except ValueError:
+                message = OSError("bad message length")
+            if message is None:
+                conns[self.episodes[i][1].fileno()] = i
+            else:
+                raw[i] = message
         poller = select.poll()
         for fd in conns:
             poller.register(fd, select.POLLIN)
-        raw: dict[int, object] = {}  # episode → its reply's bytes, or the exception reading them raised
         replies = []
         for i in order:
             while i not in raw:
@@ -928,11 +940,20 @@ class EpisodeHost:
                 if not ready:  # the job's output reaches the grader while it runs
                     self.pump_output()
                 for fd, _ in ready:
-                    poller.unregister(fd)
+                    j = conns[fd]
                     try:
-                        raw[conns[fd]] = self.episodes[conns[fd]][1].recv_bytes(EPISODE_REPLY_BYTES)
+                        chunk = os.read(fd, EPISODE_REPLY_BYTES)
+                        if not chunk:
+                            raise EOFError
+                        self.buffers[j] += chunk
+                        message = _take_message(self.buffers[j], EPISODE_REPLY_BYTES)
                     except (EOFError, OSError) as exc:
-                        raw[conns[fd]] = exc
+                        message = exc
+                    except ValueError:  # a length beyond the limit, or below 0
+                        message = OSError("bad message length")
+                    if message is not None:
+                        poller.unregister(fd)
+                        raw[j] = message
             replies.append(self._judged(i, raw.pop(i), what(i)))
         return replies
 
@@ -1037,6 +1058,7 @@ class EpisodeHost:
                 theirs.close()
         self.status, self.exit_pipe = status_r, exit_r
         self.episodes = [(None, mine) for mine, _ in pipes]
+        self.buffers = [bytearray() for _ in pipes]
         self.job = self._job_report("pid", JOB_START_SECONDS)
         built = self._receive(range(n), lambda k: "the constructor")
         if any(b.get("choices") != built[0].get("choices") for b in built):
@@ -1106,7 +1128,7 @@ class EpisodeHost:
         if self.status is not None:
             self.status.close()
         job = self.job
-        self.episodes, self.wheres, self.steps = [], [], []
+        self.episodes, self.wheres, self.steps, self.buffers = [], [], [], []
         self.job, self.status, self.pids, self.exits = None, None, [], {}
         self.status_buffer = bytearray()
         if not self.used:
@@ -1195,7 +1217,10 @@ def _starter_main(sock, spec: dict, files: dict, namespaces: bool) -> None:  # p
         request = json.loads(data.decode("utf-8"))
         if request["fds"] != len(fds):
             return  # never: the host sends them all first
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:  # no process left (the sandbox's limit): this job's pipes close, it fails; the starter stays
+            pid = -1
         if pid == 0:
             try:
                 sock.close()
@@ -1322,15 +1347,16 @@ def _tree(top: str) -> list[str]:
 STATUS_BYTES = 64 * 1024
 
 
-def _take_message(buffer: bytearray) -> bytes | None:
+def _take_message(buffer: bytearray, limit: int = 0) -> bytes | None:
     """The first whole message in ``buffer`` (removed from it), framed as
     ``multiprocessing.Connection.send_bytes`` frames it (a 4-byte big-endian length, then the
-    bytes); None while it is incomplete; ``ValueError`` for a length outside 0 – STATUS_BYTES."""
+    bytes); None while it is incomplete; ``ValueError`` for a length outside 0 – ``limit``
+    (default :data:`STATUS_BYTES`)."""
     if len(buffer) < 4:
         return None
     n = int.from_bytes(buffer[:4], "big", signed=True)
-    if not 0 <= n <= STATUS_BYTES:
-        raise ValueError(f"report of {n} bytes")
+    if not 0 <= n <= (limit or STATUS_BYTES):
+        raise ValueError(f"message of {n} bytes")
     if len(buffer) < 4 + n:
         return None
     message = bytes(buffer[4:4 + n])
@@ -1372,6 +1398,8 @@ def _kill_all(job: int | None, namespaces: bool, keep: tuple[int, ...] = ()) -> 
                     pass
             _reap()
             time.sleep(0.001)
+        else:  # never: SIGKILL cannot be refused; the sandbox ends rather than run on beside them
+            raise PolicyError("the policy's processes could not all be killed at the end of a job")
     elif job is not None:  # no PID namespace: only the job's group (its waiter ends when the job has)
         for target in (-job, job):
             try:
@@ -1382,20 +1410,29 @@ def _kill_all(job: int | None, namespaces: bool, keep: tuple[int, ...] = ()) -> 
 
 
 def _other_processes(keep: tuple[int, ...]) -> list[int]:
-    """The live processes of this PID namespace but PID 1, this one and ``keep`` (from ``/proc``;
-    a zombie is dead already: its parent reaps it)."""
+    """The live processes of this PID namespace but PID 1, this one and ``keep`` (from ``/proc``).
+    A process is live while any of its threads is: one whose main thread exited alone reads as a
+    zombie in ``/proc/<pid>/stat`` while its other threads run on (a review, 2026-12-05: a job's
+    PID 1 did so and outlived its job, passing the next job a number through the sandbox's task
+    limit); a process all of whose threads are zombies is dead, its parent reaps it."""
     skip = {1, os.getpid(), *keep}
     found = []
     for name in os.listdir("/proc"):
         if not name.isdigit() or int(name) in skip:
             continue
         try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                state = f.read().rsplit(b")", 1)[1].split()[0]
-        except (OSError, IndexError):
+            tasks = os.listdir(f"/proc/{name}/task")
+        except OSError:
             continue  # gone meanwhile
-        if state != b"Z":
-            found.append(int(name))
+        for task in tasks:
+            try:
+                with open(f"/proc/{name}/task/{task}/stat", "rb") as f:
+                    state = f.read().rsplit(b")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state not in (b"Z", b"X"):
+                found.append(int(name))
+                break
     return found
 
 

@@ -52,10 +52,10 @@ _encoders: dict = {}
 _decoders: dict = {}
 
 
-def _flat_layout(keys: tuple, types: tuple, dtype: np.dtype, shape: tuple):
+def _flat_layout(keys: tuple, key_types: tuple, types: tuple, dtype: np.dtype, shape: tuple):
     """The head (first byte, layout length, layout) and the values' struct of one layout, or
     None when the step does not fit the flat layout."""
-    if not all(type(k) is str and _SEP not in k for k in keys) or not all(t in _CODES for t in types):
+    if not all(t is str for t in key_types) or any(_SEP in k for k in keys) or not all(t in _CODES for t in types):
         return None
     codes = "".join(_CODES[t] for t in types)
     try:
@@ -70,8 +70,9 @@ def _flat_layout(keys: tuple, types: tuple, dtype: np.dtype, shape: tuple):
 def encode_act(obs, info: dict) -> bytes:
     """The bytes of ``("act", obs, info)`` that :func:`decode_message` reads back (see the module)."""
     if (type(obs) is np.ndarray and obs.flags.c_contiguous and obs.dtype.kind in _KINDS and obs.dtype.isnative
-            and type(info) is dict):
-        key = (tuple(info), tuple(map(type, info.values())), obs.dtype, obs.shape)
+            and obs.dtype.metadata is None and type(info) is dict):
+        # the keys' types too: "lr" == np.str_("lr"), and a layout found for one must not serve the other
+        key = (tuple(info), tuple(map(type, info)), tuple(map(type, info.values())), obs.dtype, obs.shape)
         try:
             flat = _encoders[key]
         except KeyError:

@@ -600,3 +600,84 @@ def test_a_job_inherits_nothing_the_host_relayed_for_an_earlier_job(tmp_path, mo
         sandbox.mode.cache_clear()
     assert result.ok, result.entry.failure_reason
     assert len(result.runs) == 2
+
+
+HALF_A_REPLY = '''
+import os
+import struct
+import sys
+import time
+
+
+class P:
+    name = "half"
+    action_mode = "log_lr"
+
+    def reset(self, info):
+        pass
+
+    def act(self, obs, info):
+        frame = sys._getframe()
+        while frame.f_code.co_name != "_episode_main":
+            frame = frame.f_back
+        if frame.f_locals["k"] == 0:
+            time.sleep(0.5)
+            raise ValueError("episode 1 fails: the reason to report")
+        os.write(frame.f_locals["conn"].fileno(), struct.pack("!i", 100) + b'{"ok": true')  # 15 of 104 bytes
+        time.sleep(3600)
+'''
+
+
+def test_half_a_reply_of_one_episode_holds_up_no_other(tmp_path):
+    """A review (2026-12-05): the host read a ready episode's reply with ``recv_bytes``, which
+    waits for the whole message, so an episode that sent half a reply hid an earlier episode's
+    failure until the grader's timeout. Replies are read as they come, into a buffer per episode."""
+    import time
+
+    import numpy as np
+
+    from lrgym.leaderboard.sandbox import Limits, SandboxError, start
+
+    process = start(Limits(memory_mb=1500, cpu_seconds=120))
+    try:
+        process.request(("load", {"kind": "object", "module": "half", "attr": "P", "file": "half.py",
+                                  "source": "half.py"}, {"half.py": HALF_A_REPLY.encode()}))
+        process.request(("policies", "quadratic", 2), timeout=60)
+        process.request(("reset", "quadratic", [{}, {}], ["ep1", "ep2"]), timeout=60)
+        start_time = time.monotonic()
+        with pytest.raises(SandboxError, match="policy raised in act\\(\\) at step 0 \\(ep1\\): ValueError: episode 1 fails"):
+            process.request(("act", "quadratic", [(0, encode_act(np.zeros(3), {})), (1, encode_act(np.zeros(3), {}))]),
+                            timeout=30)
+        assert time.monotonic() - start_time < 20
+    finally:
+        process.close()
+
+
+SURVIVOR = r'''
+import ctypes, os, threading, time
+from lrgym.leaderboard import policy_host
+
+pid = os.fork()
+if pid == 0:  # its main thread exits alone: /proc/<pid>/stat reads Z while a thread runs on
+    threading.Thread(target=lambda: time.sleep(60)).start()
+    ctypes.CDLL(None).syscall(60, 0)
+time.sleep(0.3)
+policy_host._kill_all(None, True)
+live = [t for t in os.listdir(f"/proc/{pid}/task") if open(f"/proc/{pid}/task/{t}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"] if os.path.exists(f"/proc/{pid}") else []
+print("LIVE", len(live))
+'''
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a PID namespace of its own (unshare as root)")
+def test_a_process_whose_main_thread_exited_is_killed_at_the_jobs_end(tmp_path):
+    """A review (2026-12-05): the host's clean-up between jobs skipped processes whose
+    ``/proc/<pid>/stat`` reads Z, but a process whose main thread exited alone reads Z while its
+    other threads run; a job's PID 1 did so, outlived its job and passed the next job a number
+    through the sandbox's task limit. Run in a PID namespace of its own, as the host is."""
+    import subprocess
+
+    script = tmp_path / "survivor.py"
+    script.write_text(SURVIVOR)
+    out = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", sys.executable, str(script)],
+                         capture_output=True, text=True, timeout=60)
+    assert "LIVE 0" in out.stdout, out.stdout + out.stderr

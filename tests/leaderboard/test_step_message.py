@@ -113,6 +113,8 @@ def test_steps_that_do_not_fit_the_layout_are_pickled_and_read_back_the_same():
         (np.ones(2), {**base, 3: np.float64(1.0)}),  # a key that is no string
         (np.ones(2), {**base, "a\x1fb": np.float64(1.0)}),  # a key holding the layout's separator
         (np.ones(2), {**base, "\ud800": np.float64(1.0)}),  # a key UTF-8 cannot encode
+        (np.ones(2), {np.str_("lr"): np.float64(0.1), "step": np.int64(3)}),  # a key that is a str subclass (a review)
+        (np.ones(2, dtype=np.dtype(np.float64, metadata={"unit": "lr"})), base),  # dtype metadata pickle keeps
     ]
     for obs, info in cases:
         data = encode_act(obs, info)
@@ -132,3 +134,15 @@ def test_layouts_change_between_steps_and_other_messages_are_pickles():
         _same(decode_message(encode_act(obs, info)), _reference(obs, info))
     reset = ("reset", {"lr": np.float64(0.1)}, "episode 1 of the job")
     assert decode_message(ForkingPickler.dumps(reset)) == reset
+
+
+def test_a_layout_found_for_str_keys_does_not_serve_equal_keys_of_another_type():
+    """A review (2026-12-05): layouts were cached by key equality, and np.str_("lr") == "lr", so a
+    step keyed by np.str_ after one keyed by str went flat and came back with plain str keys."""
+    obs = np.ones(3, dtype=np.float32)
+    plain = {"lr": np.float64(0.1), "step": np.int64(3)}
+    assert encode_act(obs, plain)[0] == FLAT
+    odd = {np.str_("lr"): np.float64(0.1), "step": np.int64(3)}
+    data = encode_act(obs, odd)
+    assert data[0] != FLAT
+    assert [type(k) for k in decode_message(data)[2]] == [np.str_, str]
