@@ -297,3 +297,16 @@ def test_an_undo_puts_a_saved_number_lr_into_a_float64_tensor_lr_at_full_precisi
     assert sched.done and sched.last_info["rejected"]
     assert opt.param_groups[0]["lr"] is lr64
     assert lr64.item() == 3.33
+
+
+def test_params_finite_answers_as_the_element_by_element_check():
+    """params_finite checks a tensor element by element only when its sum is not finite (a NaN,
+    an inf, or an overflow of finite values): the same answer as the plain check, on every case."""
+    from lrgym.torch._tensors import params_finite
+
+    cases = [torch.randn(50), torch.full((10,), 3e38), torch.tensor([1.0, float("nan")]),
+             torch.tensor([float("inf"), -float("inf")]), torch.tensor([-float("inf")]),
+             torch.full((4,), 6e4, dtype=torch.float16), torch.tensor([1e308, 1e308], dtype=torch.float64),
+             torch.zeros(0), torch.tensor([float("nan")], dtype=torch.float64)]
+    for tensors in [[c] for c in cases] + [[cases[0], cases[2]], [cases[1], cases[5]], []]:
+        assert params_finite(tensors) == all(bool(torch.isfinite(t).all()) for t in tensors), tensors
