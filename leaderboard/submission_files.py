@@ -84,7 +84,7 @@ def missing_file_error(path: Path, what: str) -> Exception:
     "policy file /tmp not found"); anything else is not found."""
     if os.path.isdir(path):
         return ValueError(f"{what} {path} is a folder, not a file; valid: {SUBMISSION_FORMS}")
-    return FileNotFoundError(f"{what} {path} not found")
+    return FileNotFoundError(f"{what} {path} not found; valid: {SUBMISSION_FORMS}")
 
 
 def _file_system_magic(fd: int) -> int | None:

@@ -493,7 +493,8 @@ class LRControlEnv(gym.Env):
 
     def step(self, action):
         if self._done:
-            raise RuntimeError("step() called on a finished episode; call reset() first")
+            raise RuntimeError("step() called before the first reset(); call reset() first" if self.task is None
+                               else "step() called on a finished episode; call reset() first")
         factors = self._factor_values
         if type(action) in _PLAIN_INTS and 0 <= action < len(factors):  # next_lr's rule, for an integer
             lr = factor_lr(self.lr, factors[action], self.lr_min, self.lr_max)

@@ -388,3 +388,15 @@ def test_a_task_cache_that_is_not_an_ordered_dict_is_refused_at_construction(cac
     failed on it with an AttributeError)."""
     with pytest.raises(TypeError, match=f"task_cache must be a collections.OrderedDict, got {type(cache).__name__}"):
         LRControlEnv(family="linreg", task_cache=cache)
+
+
+def test_step_before_the_first_reset_is_named_as_such():
+    """An audit (2026-12-05): a bare env (as RLlib builds it) stepped before any reset said "a
+    finished episode"."""
+    env = LRControlEnv(family="quadratic", horizon=1)
+    with pytest.raises(RuntimeError, match="before the first reset"):
+        env.step(0)
+    env.reset(seed=0)
+    env.step(0)
+    with pytest.raises(RuntimeError, match="on a finished episode"):
+        env.step(0)

@@ -564,6 +564,7 @@ def test_a_folder_given_as_the_submission_file_is_named_as_a_folder(target, name
     missing = target.format(d=tmp_path / "gone")
     code, flat = submit(missing)
     assert code == 2 and "not found" in flat and "is a folder" not in flat and not db.exists()
+    assert "not found; valid: path/to/policy.py:ClassName" in flat  # an audit: the valid forms were missing
 
 
 def test_submission_spec_names_a_folder_as_a_folder_from_python_too(tmp_path):
