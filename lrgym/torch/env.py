@@ -374,14 +374,13 @@ class TorchTrainingEnv(gym.Env):
         statistics used and left as they are (also at reset, where a fresh model is in train mode)."""
         self.model.eval()
         train = self._mean_loss(self.eval_data)
-        if self.val_data is None:
-            return train, train, math.nan
-        val = self._mean_loss(self.val_data)
+        val_data = self.eval_data if self.val_data is None else self.val_data  # (the documented default)
+        val = train if self.val_data is None else self._mean_loss(val_data)
         if self.metric_fn is None:
             metric = math.nan
-        else:
+        else:  # on the evaluation data without val_data (it was NaN: an audit, 2026-12-05)
             with torch.no_grad():
-                metric = float(np.mean([float(self.metric_fn(self.model(x), y)) for x, y in self.val_data]))
+                metric = float(np.mean([float(self.metric_fn(self.model(x), y)) for x, y in val_data]))
         return train, val, metric
 
     def _metric(self, val: float, metric: float) -> float:

@@ -665,3 +665,15 @@ def test_numpy_data_is_refused_when_the_env_is_built():
     with pytest.raises(TypeError, match=r"val_data is a tuple of \(ndarray, ndarray\): NumPy arrays"):
         TorchTrainingEnv(model, (X, y), loss, val_data=(Xn, yn))
     TorchTrainingEnv(model, (torch.as_tensor(Xn), torch.as_tensor(yn)), loss).reset(seed=0)  # what it says to do
+
+
+def test_metric_fn_without_val_data_reads_the_evaluation_data():
+    """An audit (2026-12-05): ``metric_fn`` without ``val_data`` gave a NaN metric, though the
+    docstring says val_data defaults to the evaluation data."""
+    X, y = blobs()
+    env = TorchTrainingEnv(lambda: torch.nn.Linear(6, 3), (X, y), torch.nn.CrossEntropyLoss(reduction="none"),
+                           metric_fn=accuracy, eval_rows=64, horizon=2, inner_steps=2)
+    _, info = env.reset(seed=0)
+    with torch.no_grad():
+        expected = float(accuracy(env.model(X[:64]), y[:64]))
+    assert info["val_metric"] == pytest.approx(expected) and info["val_loss"] == info["train_loss"]
