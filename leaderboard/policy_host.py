@@ -804,6 +804,8 @@ def described(built: list) -> dict:
 
 #: largest reply of an episode's process (the grader's limit for the whole reply is 64 KB)
 EPISODE_REPLY_BYTES = 64 * 1024
+#: an episode's "reply" when a message to it could not be written whole (EpisodeHost._send)
+STOPPED_READING = object()
 
 
 def _memory_error_reason() -> str:
@@ -849,6 +851,7 @@ class EpisodeHost:
         self.files: dict[str, bytes] = {}
         self.episodes: list = []  # (None, connection) per episode of the current job
         self.buffers: list[bytearray] = []  # per episode: bytes of a reply not yet complete (_receive)
+        self.stopped: list[bool] = []  # per episode: a message to it could not be written whole (_send)
         self.wheres: list[str] = []
         self.steps: list[int] = []
         self.job: int | None = None  # the job process's pid
@@ -899,12 +902,25 @@ class EpisodeHost:
 
     def _send(self, i: int, msg) -> None:
         """Send ``msg`` to episode ``i``'s process: bytes as they are (an ``act`` the grader
-        pickled, :mod:`lrgym.leaderboard.step_message`), anything else pickled."""
+        encoded, :mod:`lrgym.leaderboard.step_message`), anything else pickled as
+        ``Connection.send`` does, framed as ``Connection.send_bytes`` frames it, in one write that
+        never waits: the host's ends are non-blocking (:meth:`_fork`). An episode in lockstep has
+        at most one message unread; one whose process stopped reading (its pipe full: a review,
+        2026-12-05, had the host block in that write, so an earlier episode's failure came back
+        as a timeout) is failed with its reply (:data:`STOPPED_READING`)."""
+        import struct
+        from multiprocessing.reduction import ForkingPickler
+
+        data = msg if isinstance(msg, bytes) else bytes(ForkingPickler.dumps(msg))
+        frame = struct.pack("!i", len(data)) + data
         try:
-            conn = self.episodes[i][1]
-            conn.send_bytes(msg) if isinstance(msg, bytes) else conn.send(msg)
-        except (BrokenPipeError, OSError, IndexError):
-            pass  # its death is read with its reply
+            written = os.write(self.episodes[i][1].fileno(), frame)
+        except BlockingIOError:
+            written = 0
+        except (OSError, IndexError):
+            return  # its death is read with its reply
+        if written < len(frame):  # its stream is cut mid-message: it gets nothing more
+            self.stopped[i] = True
 
     def _receive(self, order, what) -> list[dict]:
         """The replies of the episodes ``order`` (indices), in that order; ``what(i)`` names the
@@ -923,7 +939,7 @@ class EpisodeHost:
         conns = {}
         for i in order:
             try:
-                message = _take_message(self.buffers[i], EPISODE_REPLY_BYTES)
+                message = STOPPED_READING if self.stopped[i] else _take_message(self.buffers[i], EPISODE_REPLY_BYTES)
             except ValueError:
                 message = OSError("bad message length")
             if message is None:
@@ -947,6 +963,8 @@ class EpisodeHost:
                             raise EOFError
                         self.buffers[j] += chunk
                         message = _take_message(self.buffers[j], EPISODE_REPLY_BYTES)
+                    except BlockingIOError:  # nothing after all: poll again
+                        continue
                     except (EOFError, OSError) as exc:
                         message = exc
                     except ValueError:  # a length beyond the limit, or below 0
@@ -961,6 +979,9 @@ class EpisodeHost:
         """Episode ``i``'s reply from its bytes (or why they could not be read)."""
         import json
 
+        if raw is STOPPED_READING:
+            raise PolicyError(f"the policy's process stopped reading its messages before {what} ({self._where(i)}): "
+                              "a message of the grader could not be delivered")
         try:
             if isinstance(raw, BaseException):
                 raise raw
@@ -1058,7 +1079,10 @@ class EpisodeHost:
                 theirs.close()
         self.status, self.exit_pipe = status_r, exit_r
         self.episodes = [(None, mine) for mine, _ in pipes]
+        for mine, _ in pipes:
+            os.set_blocking(mine.fileno(), False)  # the host never waits on an episode (_send, _receive)
         self.buffers = [bytearray() for _ in pipes]
+        self.stopped = [False] * n
         self.job = self._job_report("pid", JOB_START_SECONDS)
         built = self._receive(range(n), lambda k: "the constructor")
         if any(b.get("choices") != built[0].get("choices") for b in built):
@@ -1087,8 +1111,14 @@ class EpisodeHost:
                 continue
             self.exit_buffer += chunk
             *lines, self.exit_buffer = self.exit_buffer.split(b"\n")
+            self.exit_buffer = self.exit_buffer[-STATUS_BYTES:]  # a report is a short line
             for line in lines:
-                self.job_reports.update(json.loads(line.decode("utf-8")))
+                try:  # only the waiter writes here (without namespaces a job of the same uid could too)
+                    report = json.loads(line.decode("utf-8"))
+                except (ValueError, RecursionError):
+                    continue
+                if isinstance(report, dict):
+                    self.job_reports.update((k, v) for k, v in report.items() if k in ("pid", "status") and _is_int_in(v, 0, 2**31))
         return self.job_reports[key]
 
     def pump_output(self) -> None:
@@ -1128,7 +1158,7 @@ class EpisodeHost:
         if self.status is not None:
             self.status.close()
         job = self.job
-        self.episodes, self.wheres, self.steps, self.buffers = [], [], [], []
+        self.episodes, self.wheres, self.steps, self.buffers, self.stopped = [], [], [], [], []
         self.job, self.status, self.pids, self.exits = None, None, [], {}
         self.status_buffer = bytearray()
         if not self.used:

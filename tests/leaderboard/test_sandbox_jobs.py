@@ -681,3 +681,66 @@ def test_a_process_whose_main_thread_exited_is_killed_at_the_jobs_end(tmp_path):
     out = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", sys.executable, str(script)],
                          capture_output=True, text=True, timeout=60)
     assert "LIVE 0" in out.stdout, out.stdout + out.stderr
+
+
+STOPS_READING = r'''
+import json, os, struct, sys, threading, time
+
+
+class P:
+    name = "deaf"
+    action_mode = "log_lr"
+
+    def reset(self, info):
+        pass
+
+    def act(self, obs, info):
+        frame = sys._getframe(1)
+        if frame.f_locals["k"] == 0:
+            return -1.0
+        # episode 2: answers the next 5000 steps at once from a thread, and never reads again
+        reply = json.dumps({"ok": True, "action": -1.0}).encode()
+        data = memoryview((struct.pack("!i", len(reply)) + reply) * 5000)
+
+        def writer(view=data):
+            while view:
+                view = view[os.write(frame.f_locals["conn"].fileno(), view):]
+
+        threading.Thread(target=writer, daemon=True).start()
+        time.sleep(10 ** 6)
+'''
+
+
+@pytest.mark.parametrize("kind", ["root", "userns"])
+def test_an_episode_that_stops_reading_is_failed_not_waited_for(monkeypatch, kind):
+    """A review (2026-12-05): the host wrote each episode's message with a blocking send, so an
+    episode that stopped reading its pipe (answering ahead from a thread) filled it and the host
+    blocked in the write until the grader's timeout. The host's ends are non-blocking: the
+    episode is failed, named, at the step its pipe is full."""
+    import time
+
+    import numpy as np
+
+    from lrgym.leaderboard.sandbox import Limits, SandboxError, start
+
+    monkeypatch.setenv("LRGYM_SANDBOX", "userns" if kind == "userns" else "auto")
+    sandbox.mode.cache_clear()
+    try:
+        if sandbox.mode()["kind"] != kind:
+            pytest.skip(f"no {kind} sandbox on this machine")
+        process = start(Limits(memory_mb=1500, cpu_seconds=300))
+    finally:
+        sandbox.mode.cache_clear()
+    try:
+        process.request(("load", {"kind": "object", "module": "deaf", "attr": "P", "file": "deaf.py",
+                                  "source": "deaf.py"}, {"deaf.py": STOPS_READING.encode()}))
+        process.request(("policies", "quadratic", 2), timeout=60)
+        process.request(("reset", "quadratic", [{}, {}], ["ep1", "ep2"]), timeout=60)
+        payload = encode_act(np.zeros(3), {})
+        start_time = time.monotonic()
+        with pytest.raises(SandboxError, match=r"stopped reading its messages before act\(\) at step \d+ \(ep2\)"):
+            for _ in range(5000):
+                process.request(("act", "quadratic", [(0, payload), (1, payload)]), timeout=20)
+        assert time.monotonic() - start_time < 20
+    finally:
+        process.close()
