@@ -1428,8 +1428,8 @@ def _kill_all(job: int | None, namespaces: bool, keep: tuple[int, ...] = ()) -> 
                     pass
             _reap()
             time.sleep(0.001)
-        else:  # never: SIGKILL cannot be refused; the sandbox ends rather than run on beside them
-            raise PolicyError("the policy's processes could not all be killed at the end of a job")
+        else:  # never seen: SIGKILL cannot be refused; the request fails (the entry with it) rather than
+            raise PolicyError("the policy's processes could not all be killed at the end of a job")  # run on beside them
     elif job is not None:  # no PID namespace: only the job's group (its waiter ends when the job has)
         for target in (-job, job):
             try:
