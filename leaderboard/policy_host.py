@@ -21,7 +21,9 @@ Order of events (nothing of the submission runs before step 5):
 4. it writes the submission's files (sent by the grader) to ``/tmp/submission`` (for an SB3 zip
    it imports torch and SB3, trusted code, before anything of the submission runs:
    :func:`_preload_sb3`);
-5. for each job it forks a job process which, in the namespaces, enters PID, mount, network, UTS
+5. for each job a job process is forked from the *job starter*, a process the host forked before
+   it relayed anything of a job (:class:`_JobStarter`: no job inherits what the host relayed for
+   an earlier one); the job process, in the namespaces, enters PID, mount, network, UTS
    and IPC namespaces of its own with a fresh ``/proc``, ``/tmp`` and ``/dev/shm``
    (:func:`_job_namespaces`) and drops every privilege (as root's sandbox to a fresh uid per job,
    with no groups; in the user namespace every capability; ``PR_SET_NO_NEW_PRIVS`` in both):
@@ -822,7 +824,9 @@ class EpisodeHost:
     anonymous ``MAP_SHARED`` mapping, a pipe, a socket) nor (between jobs) its files.
 
     This process (the *pristine host*) never imports the policy's module. At ``policies`` (a
-    new job) it forks a *job process*, which imports the policy's module (its top-level code
+    new job) it has a *job process* forked from the job starter (:class:`_JobStarter`, forked
+    from this process before it relayed anything of a job: this process's memory holds the
+    earlier jobs' messages and replies, which no job may inherit), which imports the policy's module (its top-level code
     runs there, nothing else of it: no constructor, ``reset`` or ``act``; for an SB3 zip it
     imports torch and stable_baselines3 and loads the model, :func:`_job_main`), freezes its
     objects out of the garbage collector and forks one process per episode of the job: each
@@ -836,8 +840,9 @@ class EpisodeHost:
     nothing the policy wrote). In the namespaces each job has PID, mount, network, UTS and IPC
     namespaces of its own, with fresh ``/proc``, ``/tmp``, ``/dev/shm`` and cache folder
     (:func:`_job_namespaces`), so the host cleans nothing a job could write to. At the next
-    ``policies`` and at the end, the whole job is killed (in the namespaces ``kill(-1)``: all the
-    policy's processes, its daemons in their own sessions included; without namespaces the job's
+    ``policies`` and at the end, the whole job is killed (in the namespaces every process of the
+    sandbox's PID namespace but its PID 1, this process and the job starter: all the policy's
+    processes, its daemons in their own sessions included, :func:`_kill_all`; without namespaces the job's
     process group, and the scratch folder is emptied but for the submission's files).
 
     What the module's import makes and the kernel shares across ``fork`` is shared by the
