@@ -46,7 +46,7 @@ _SEP = "\x1f"  # between the layout's fields (no key of the schema holds it)
 _KINDS = "biufc"  # observation dtypes whose ``dtype.str`` names them whole (bool, integers, floats, complex;
 #                   in the native byte order: pickle gives a big-endian array back as a native one)
 
-#: grader side: (keys, value types, obs dtype, obs shape) → (head bytes, values struct)
+#: grader side: (keys, their types, value types, obs dtype, obs shape) → (head bytes, values struct)
 _encoders: dict = {}
 #: episode side: layout bytes → (obs dtype, obs shape, values struct, keys, value types)
 _decoders: dict = {}
