@@ -134,10 +134,12 @@ def _path_given(text: str) -> str:
     return text
 
 
-def add_output_arguments(parser: argparse.ArgumentParser, what: str) -> None:
-    """``--out`` and ``--ship`` for a command that writes ``what``."""
+def add_output_arguments(parser: argparse.ArgumentParser, what: str, path_form: str = "") -> None:
+    """``--out`` and ``--ship`` for a command that writes ``what`` (``path_form``: how ``--out``'s
+    PATH becomes the files, said in its help only: ``--ship`` takes no path)."""
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--out", default=None, type=_path_given, help=f"write {what} here; an existing folder: inside it under the "
-                       f"default name (default: ${RUNS_ENV} or ./runs/)")
+    group.add_argument("--out", default=None, type=_path_given, metavar="PATH",
+                       help=f"write {what} here{f' ({path_form})' if path_form else ''}; an existing folder: inside it "
+                       f"under the default name (default: ${RUNS_ENV} or ./runs/)")
     group.add_argument("--ship", action="store_true",
                        help=f"overwrite the shipped {what} in the package (maintainers regenerating it)")

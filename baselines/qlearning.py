@@ -210,7 +210,7 @@ def main(argv=None) -> None:
     from lrgym.rewards import REWARDS
     from lrgym.tasks import FAMILIES
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m lrgym.baselines.qlearning", description=__doc__.split("\n\n")[0])
     p.add_argument("--family", default=None, choices=FAMILIES,
                    help="task family (default: the mixed family of LRControl-v1)")
     p.add_argument("--episodes", type=int, default=QLearningConfig.episodes)

@@ -358,7 +358,7 @@ def train(config: RLlibConfig, log=print) -> MLPPolicy:
 
 
 def parse_config(argv=None) -> RLlibConfig:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m lrgym.baselines.train_rllib", description=__doc__.split("\n\n")[0])
     p.add_argument("--config", help="JSON file of RLlibConfig fields (flags override it)")
     p.add_argument("--algo", choices=ALGOS)
     p.add_argument("--family", choices=FAMILIES, help="task family (default: the mixed family)")
@@ -370,7 +370,7 @@ def parse_config(argv=None) -> RLlibConfig:
     p.add_argument("--checkpoint-every", type=int, dest="checkpoint_every", help="iterations between checkpoints")
     p.add_argument("--resume", help="continue from this checkpoint folder (OUT.ckpt)")
     p.add_argument("--address", help="Ray cluster: auto or HOST:PORT (default: a Ray instance on this machine)")
-    outputs.add_output_arguments(p, "policy (path without suffix)")
+    outputs.add_output_arguments(p, "policy", "a path without suffix")
     p.add_argument("--no-progress", action="store_false", dest="progress", default=None)
     args = vars(p.parse_args(argv))
     config_path, horizon = args.pop("config"), args.pop("horizon")

@@ -167,7 +167,7 @@ def _jsonable(d):
 
 
 def parse_config(argv=None) -> TrainConfig:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m lrgym.baselines.train_sb3", description=__doc__.split("\n\n")[0])
     p.add_argument("--config", help="JSON file of TrainConfig fields (flags override it)")
     p.add_argument("--algo", choices=ALGOS)
     p.add_argument("--family", choices=FAMILIES, help="task family (default: the mixed family)")
@@ -179,7 +179,7 @@ def parse_config(argv=None) -> TrainConfig:
     p.add_argument("--n-envs", type=int, dest="n_envs")
     p.add_argument("--threads", type=int)
     p.add_argument("--tensorboard", dest="tensorboard_log", help="TensorBoard log folder (SB3's tensorboard_log)")
-    outputs.add_output_arguments(p, "weights (PATH.zip and PATH.json; .zip is added unless PATH ends in it)")
+    outputs.add_output_arguments(p, "weights", "PATH.zip and PATH.json; .zip is added unless PATH ends in it")
     p.add_argument("--no-progress", action="store_false", dest="progress", default=None)
     args = vars(p.parse_args(argv))
     config_path, clip_off = args.pop("config"), args.pop("no_reward_clip")

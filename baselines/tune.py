@@ -314,7 +314,7 @@ def merge(old: dict, new: dict) -> dict:
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description="Tune the hand-designed baselines on train instances.")
+    p = argparse.ArgumentParser(prog="python -m lrgym.baselines.tune", description="Tune the hand-designed baselines on train instances.")
     p.add_argument("--families", nargs="*", help=f"families to (re-)tune (default: every available one and {MIXED})")
     p.add_argument("--baselines", nargs="*", help="only these baselines (default: all hand-designed)")
     p.add_argument("--instances", type=int, default=32, help="train instances per family")

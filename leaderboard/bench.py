@@ -45,7 +45,7 @@ def _machine_busy() -> float | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m lrgym.leaderboard.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--suite", default=None, help="suite (default: the leaderboard's default suite)")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--repeat", type=int, default=1)

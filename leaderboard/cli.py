@@ -330,7 +330,9 @@ def run_baselines(
     backend_ = _backend(backend, address)
     try:
         specs = baseline_specs(only or None, include_learned=learned)
-    except (ImportError, ValueError) as exc:
+    except ValueError as exc:  # an unknown name: a bad value of --only, said as every bad value is
+        raise typer.BadParameter(str(exc), param_hint="--only") from None
+    except ImportError as exc:
         err.print(Text(f"error: {exc}"))
         raise typer.Exit(2) from None
     t0 = time.perf_counter()

@@ -302,7 +302,7 @@ def write(selection: dict, ship: bool) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description="Select suite v2's instances (see the module docstring).")
+    p = argparse.ArgumentParser(prog="python -m lrgym.leaderboard.selection", description="Select suite v2's instances (see the module docstring).")
     p.add_argument("--families", nargs="*", help="families (default: all four)")
     p.add_argument("--candidates", type=int, default=CANDIDATES)
     p.add_argument("--workers", type=int, default=None)

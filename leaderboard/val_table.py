@@ -151,7 +151,7 @@ def write_section(table: str | None = None, tuned: str | None = None, path: Path
 def main(argv=None) -> None:
     from lrgym.baselines.registry import BASELINES
 
-    p = argparse.ArgumentParser(description="Validation table of every baseline (mean normalised score).")
+    p = argparse.ArgumentParser(prog="python -m lrgym.leaderboard.val_table", description="Validation table of every baseline (mean normalised score).")
     p.add_argument("--baselines", nargs="*", default=None)
     p.add_argument("--families", nargs="*", default=None)
     p.add_argument("--workers", type=int, default=None)

@@ -105,6 +105,9 @@ def test_contradicting_or_out_of_range_options_stop_before_anything_runs(tmp_pat
     assert code == 2 and "--only dqn names the baselines to run; --no-learned would drop" in " ".join(out.split()), out
     code, out = _invoke("leaderboard", "report", "--top", "-3", "--db", str(db))
     assert code == 2 and "--top" in out and "greater than or equal to 1" in out, out
+    code, out = _invoke("leaderboard", "run-baselines", "--only", "cosin", "--suite", "quick", "--db", str(db))
+    flat = " ".join(out.replace("│", " ").split())  # an audit: a bare "error:" line, unlike every other bad value
+    assert code == 2 and "Invalid value for --only: unknown baseline(s) ['cosin']; valid choices: fixed" in flat, out
     assert not db.exists()
 
 
