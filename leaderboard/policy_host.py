@@ -913,11 +913,9 @@ class EpisodeHost:
         at most one message unread; one whose process stopped reading (its pipe full: a review,
         2026-12-05, had the host block in that write, so an earlier episode's failure came back
         as a timeout) is failed with its reply (:data:`STOPPED_READING`)."""
-        import struct
         from multiprocessing.reduction import ForkingPickler
 
-        data = msg if isinstance(msg, bytes) else bytes(ForkingPickler.dumps(msg))
-        frame = struct.pack("!i", len(data)) + data
+        frame = _framed(msg if isinstance(msg, bytes) else bytes(ForkingPickler.dumps(msg)))
         try:
             written = os.write(self.episodes[i][1].fileno(), frame)
         except BlockingIOError:
@@ -1380,6 +1378,11 @@ def _tree(top: str) -> list[str]:
 
 #: the longest report of a job process the host reads (its episodes' pids as JSON)
 STATUS_BYTES = 64 * 1024
+
+
+def _framed(data: bytes) -> bytes:
+    """``data`` framed as :func:`_take_message` reads it (and ``Connection.recv_bytes``)."""
+    return len(data).to_bytes(4, "big", signed=True) + data
 
 
 def _take_message(buffer: bytearray, limit: int = 0) -> bytes | None:
