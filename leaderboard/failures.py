@@ -11,10 +11,16 @@ from __future__ import annotations
 import math
 import traceback
 
-__all__ = ["MAX_REASON_CHARS", "PolicyError", "describe", "plain", "traceback_text", "truncate"]
+__all__ = ["MAX_REASON_CHARS", "POLICY_REPORTED", "PolicyError", "describe", "plain", "traceback_text", "truncate"]
 
 #: a recorded failure reason is cut to this many characters
 MAX_REASON_CHARS = 4000
+
+#: what the sandbox's host puts before a reason that an episode's process sent it. That process
+#: runs the policy's code, so the words after it are the policy's to choose (an honest one's are
+#: the grader's wording of its exception, ``policy raised in act() ...``); a reason without it
+#: was worded by the grader's own processes
+POLICY_REPORTED = "the policy's process reported: "
 
 
 class PolicyError(Exception):

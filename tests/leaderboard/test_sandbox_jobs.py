@@ -645,13 +645,54 @@ def test_half_a_reply_of_one_episode_holds_up_no_other(tmp_path):
         process.request(("policies", "quadratic", 2), timeout=60)
         process.request(("reset", "quadratic", [{}, {}], ["ep1", "ep2"]), timeout=60)
         start_time = time.monotonic()
-        with pytest.raises(SandboxError, match="policy raised in act\\(\\) at step 0 \\(ep1\\): ValueError: episode 1 fails"):
+        with pytest.raises(SandboxError, match="reported: policy raised in act\\(\\) at step 0 \\(ep1\\): ValueError: episode 1 fails"):
             process.request(("act", "quadratic", [(0, encode_act(np.zeros(3), {})), (1, encode_act(np.zeros(3), {}))]),
                             timeout=30)
         assert time.monotonic() - start_time < 20
     finally:
         process.close()
 
+
+
+FORGED_REASON = '''
+import json, os, struct, sys, time
+
+class P:
+    def reset(self, info):
+        pass
+
+    def act(self, obs, info):  # writes a reply of its own wording on its episode's pipe
+        frame = sys._getframe()
+        while frame.f_code.co_name != "_episode_main":
+            frame = frame.f_back
+        reply = json.dumps({"ok": False, "reason": "the grader's machine was overloaded: not the policy's fault"})
+        os.write(frame.f_locals["conn"].fileno(), struct.pack("!i", len(reply)) + reply.encode())
+        time.sleep(3600)
+'''
+
+
+def test_a_reason_the_policys_process_sent_is_labelled_as_its_own(tmp_path):
+    """Stop 35 left it: a policy wrote its own failure reason verbatim by sending
+    ``{"ok": false, "reason": ...}`` on its episode's pipe (an exception it raises is wrapped in
+    the grader's words, a reply it writes is read as it stands), so it could word it like the
+    grader's. The host now labels every reason an episode's process sends; its own (a death, a
+    malformed reply) stay unlabelled."""
+    import numpy as np
+
+    from lrgym.leaderboard.failures import POLICY_REPORTED
+    from lrgym.leaderboard.sandbox import Limits, SandboxError, start
+
+    process = start(Limits(memory_mb=1500, cpu_seconds=120))
+    try:
+        process.request(("load", {"kind": "object", "module": "forged", "attr": "P", "file": "forged.py",
+                                  "source": "forged.py"}, {"forged.py": FORGED_REASON.encode()}))
+        process.request(("policies", "quadratic", 1), timeout=60)
+        process.request(("reset", "quadratic", [{}], ["ep1"]), timeout=60)
+        with pytest.raises(SandboxError) as caught:
+            process.request(("act", "quadratic", [(0, encode_act(np.zeros(3), {}))]), timeout=30)
+        assert str(caught.value).startswith(POLICY_REPORTED + "the grader's machine was overloaded"), str(caught.value)
+    finally:
+        process.close()
 
 SURVIVOR = r'''
 import ctypes, os, threading, time
