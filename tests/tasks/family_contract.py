@@ -74,6 +74,21 @@ def check_kernels(name: str, instance: int) -> None:
     assert big[-1][S_DIVERGED] == 1.0, f"{name}: lr=1e6 for 20 steps did not report divergence"
     assert big[-1][S_UPDATES] <= 3
     check_replay(name, a)
+    check_optimizer(name, a)
+
+
+def check_optimizer(name: str, task) -> None:
+    """The family runs the inner optimizer it is handed (``opt``, ``hyper``: README, "Every family
+    runs every inner optimizer"): from one state and LR, SGD, Adam and SGD with weight decay end
+    at different parameters. A family that ignores them (plain SGD whatever the env asks) fails."""
+    finals = {}
+    for label, optimizer in (("sgd", "sgd"), ("adam", "adam"), ("sgd with weight decay", {"name": "sgd", "weight_decay": 0.5})):
+        _, state = run_steps(task, 1e-3, 2, seed=3, optimizer=optimizer)
+        finals[label] = state.params.copy()
+    for other in ("adam", "sgd with weight decay"):
+        assert not np.array_equal(finals["sgd"], finals[other]), (
+            f"{name}: {other} ran the same updates as plain SGD: Task.run ignores its opt / hyper arguments "
+            "(apply them with lrgym.optim.apply_update, as every built-in family does)")
 
 
 def check_replay(name: str, task) -> None:

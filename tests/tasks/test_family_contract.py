@@ -84,6 +84,18 @@ def test_a_new_family_is_its_module_its_tests_and_one_registry_line(toy):
     from lrgym.baselines.tune import run_config
 
     assert "toy" in available_families()
+    # a registered family off the board (not in MIXED_V1) has no tuned values: a tuned baseline
+    # takes the mixed family's, saying so; one bound to the info schema's families refuses it
+    from lrgym.baselines.registry import FAMILY_BOUND, make_baseline
+
+    with pytest.warns(UserWarning, match="has no tuned values for family 'toy'"):
+        fixed = make_baseline("fixed", "toy")
+    [traj] = evaluate(fixed, env=make_env(fixed, env_kwargs_for("toy")), instances=[3], seeds=[0])
+    assert len(traj.lrs) == 8
+    for name in FAMILY_BOUND:
+        bound = make_baseline(name, "toy")
+        with pytest.raises(ValueError, match="family id -1 has no trained weights"):
+            evaluate(bound, env=make_env(bound, env_kwargs_for("toy")), instances=[3], seeds=[0])
     policy = Constant(lr=0.05)
     [traj] = evaluate(policy, env=make_env(policy, env_kwargs_for("toy")), instances=[3], seeds=[0])
     assert len(traj.lrs) == 8 and traj.final_loss < traj.initial_loss

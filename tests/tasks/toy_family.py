@@ -2,8 +2,10 @@
 
 f(x) = ½ Σ h_i x_i², h log-spaced in [1, ``condition``], minibatch gradients h·x + σ ξ with ξ
 drawn from the training state's SplitMix64 word (:func:`lrgym.rng.uniform`, so episodes are
-reproducible to the bit). Plain SGD only (the inner optimizer code is ignored). It exists to
-show what a new family needs: this module, its tests, and one registry line
+reproducible to the bit), each update applied by :func:`lrgym.optim.apply_update`, the inner
+optimizer every family shares (so ``optimizer="adam"``, weight decay and clipping act here as on
+the built-in families; the contract checks that a family honours them). It exists to show what
+a new family needs: this module, its tests, and one registry line
 (:func:`lrgym.tasks.register_family`).
 """
 
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lrgym import rng as _rng
+from lrgym.optim import apply_update
 from lrgym.tasks.base import (
     S_BATCH_LOSS,
     S_DIVERGED,
@@ -82,8 +85,7 @@ class ToyTask(Task):
                 dots.append(dot)
                 coss.append(dot / max(norms[-1] * float(np.linalg.norm(state.prev_grad)), 1e-300))
             state.prev_grad[:] = g
-            x -= lr * g
-            state.step[0] += 1
+            apply_update(x, g, state.slots, state.step, lr, opt, hyper, self.segments)  # g is overwritten
             done += 1
             f = self.loss(x)
             if not math.isfinite(f) or f > loss_cap:
