@@ -52,8 +52,9 @@ def public_info(info: dict) -> dict:
 
 
 def _number(name: str, value, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(float(value)) \
-            or not (low <= float(value) <= high):
+    """``value`` as a float if it is an int or float in ``[low, high]`` (an int beyond the largest
+    float, ``10**400``, is out of range like any other, not an ``OverflowError``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (low <= value <= high):
         raise SettingsError(f"{name}={value!r} out of range; valid: a number in [{low:g}, {high:g}]")
     return float(value)
 

@@ -118,6 +118,20 @@ def _file_hash(data: bytes, extra: str = "") -> str:
     return hashlib.sha256(data + extra.encode()).hexdigest()
 
 
+def _files_hash(files: dict[str, bytes], main: str) -> str:
+    """The source hash of a submission of ``files``: ``sha256sum`` of its file ``main`` when that
+    is all it is, else the sha256 of every file's name, length and bytes in name order (the
+    modules beside it, an SB3 model's sidecar), so two submissions that differ in any file the
+    sandbox gets differ in their hash."""
+    if set(files) == {main}:
+        return _file_hash(files[main])
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        data = files[name]
+        digest.update(f"{name}\0{len(data)}\0".encode() + data)
+    return digest.hexdigest()
+
+
 def policy_files(spec: dict, family: str | None = None) -> tuple[dict, dict[str, bytes], str | None]:
     """(the spec the policy host loads, the files to copy into the sandbox, the source sha256).
 
@@ -145,7 +159,7 @@ def policy_files(spec: dict, family: str | None = None) -> tuple[dict, dict[str,
                 raise PolicyError(f"policy file {where} is not a Python file; valid: path/to/file.py:Name")
             files = read_policy_files(path)
             host = {"kind": "object", "module": path.stem, "attr": attr, "file": path.name, "source": target}
-            return host, files, _file_hash(files[path.name])
+            return host, files, _files_hash(files, path.name)
         source = None
         if "." not in where:  # a top-level module: found without running anything
             import importlib.util
@@ -160,7 +174,7 @@ def policy_files(spec: dict, family: str | None = None) -> tuple[dict, dict[str,
         host = {"kind": "sb3", "file": path.name, "sidecar": len(files) > 1, "algo": spec.get("algo"),
                 "name": spec.get("name"), "optimizer": spec.get("optimizer"),
                 "env_options": spec.get("env_options") or {}, "source": str(path)}
-        return host, files, _file_hash(files[path.name])
+        return host, files, _files_hash(files, path.name)
     raise PolicyError(f"unknown policy kind {kind!r}")
 
 
@@ -270,7 +284,7 @@ def run_lockstep(channel, family: str, envs: list, runs: list[tuple[int, int]], 
         for i, action in zip(live, actions):
             try:
                 episodes[i].step(_action(action))
-            except (ValueError, TypeError) as exc:
+            except (ValueError, TypeError, OverflowError) as exc:  # (OverflowError: a number float() cannot hold)
                 raise PolicyError(f"invalid action at step {step} ({episode_label(family, i, runs, hidden)}): "
                                   f"{describe(exc)}") from None
         step += 1
@@ -350,7 +364,7 @@ def _episodes(job: dict, state: _State) -> dict:
     name, kwargs = _describe_policy(channel, family, len(runs), job)
     try:
         envs = state.envs_for(kwargs, len(runs))
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         raise PolicyError(f"the policy's settings are invalid: {describe(exc)}") from None
     t0 = time.perf_counter()
     trajs, waited = run_lockstep(channel, family, envs, runs, name, hidden=bool(job.get("hidden")))

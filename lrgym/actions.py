@@ -100,7 +100,10 @@ def next_lr(action, lr: float, action_mode: str, factors: np.ndarray, lr_min: fl
             )
         return _factor_lr(lr, factors[a], lr_min, lr_max)
     if is_real(action):  # a real scalar (Python's, NumPy's, a 0-d array, Fraction, ...), not a bool
-        x = float(action)
+        try:
+            x = float(action)
+        except OverflowError:  # an int or Fraction beyond the largest float (10**400)
+            x = math.inf
     else:  # one real number in an array or sequence; not a bool, a string, a complex, an object
         try:
             arr = np.asarray(action)

@@ -9,6 +9,7 @@ import ast
 import math
 import re
 import warnings
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -173,3 +174,14 @@ def test_public_names_stay_importable_where_users_import_them():
     from lrgym.torch import _tensors, scheduler
 
     assert lrgym.torch.flat_grad is scheduler.flat_grad is _tensors.flat_grad
+
+
+@pytest.mark.parametrize("action", [10**400, -(10**400), Fraction(10**400, 3)], ids=["1e400", "-1e400", "Fraction"])
+def test_a_number_beyond_the_largest_float_is_an_invalid_action_not_an_overflow(action):
+    """An adversarial audit (2026-12-05): ``float(10**400)`` raised ``OverflowError``, which the
+    grader recorded as its own error; it is out of range like any other number."""
+    env = LRControlEnv(family="quadratic", action_mode="log_lr", horizon=3, inner_steps=1)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="invalid action .*; valid: one float in \\[-1, 1\\]"):
+        env.step(action)
+    assert (env.lr, env.t) == (env.lr_init, 0)

@@ -578,3 +578,13 @@ def test_submission_spec_names_a_folder_as_a_folder_from_python_too(tmp_path):
         submission_spec(str(tmp_path / "model.zip"), "p")
     with pytest.raises(FileNotFoundError, match=r"policy file .*gone.py not found"):
         submission_spec(f"{tmp_path}/gone.py:P", "p")
+
+
+@pytest.mark.parametrize("lr_init", [10**400, -(10**400), float("nan")], ids=["1e400", "-1e400", "nan"])
+def test_a_policys_lr_init_beyond_the_largest_float_is_invalid_settings_not_an_overflow(lr_init):
+    """An adversarial audit (2026-12-05): ``lr_init = 10**400`` raised ``OverflowError`` in the
+    grader's check, recorded as "grader error" with the grader's traceback."""
+    from lrgym.leaderboard.settings import SettingsError, check_choices
+
+    with pytest.raises(SettingsError, match=r"lr_init=.* out of range; valid: a number in"):
+        check_choices({"lr_init": lr_init})
