@@ -81,7 +81,7 @@ def _suite_file(name: str, suite) -> Path:
     return Path(f"{stem}-{suite.name}.{ext}")
 
 
-def _board_path(markdown: Optional[Path], no_markdown: bool, ship: bool, suite) -> Optional[Path]:
+def _board_path(markdown: Optional[Path], no_markdown: bool, ship: bool, suite, db: Optional[Path] = None) -> Optional[Path]:
     """Where the Markdown ranking of ``suite`` goes: nowhere (``--no-markdown``), ``--markdown``,
     the shipped ``LEADERBOARD.md`` (``--ship``), else ``runs/LEADERBOARD.md`` (another suite:
     ``runs/LEADERBOARD-<suite>.md``): a run never rewrites the shipped board unless asked."""
@@ -107,7 +107,7 @@ def _board_path(markdown: Optional[Path], no_markdown: bool, ship: bool, suite) 
         if not (SHIPPED_BOARD.parent / "pyproject.toml").is_file():
             raise typer.BadParameter("this install is not a source checkout, so it ships no LEADERBOARD.md; "
                                      "valid: --markdown PATH", param_hint="--ship")
-    return _file_out(_output(shipped, markdown, "--markdown", ship=ship), "--markdown")
+    return _file_out(_output(shipped, markdown, "--markdown", ship=ship, db=db), "--markdown")
 
 
 def _shipped_files() -> list[Path]:
@@ -119,16 +119,36 @@ def _shipped_files() -> list[Path]:
     return [SHIPPED_BOARD, *(sorted(SHIPPED_DIR.iterdir()) if SHIPPED_DIR.is_dir() else [])]
 
 
-def _output(shipped: Path, out: Optional[Path], hint: str, ship: bool = False) -> Path:
+def _output(shipped: Path, out: Optional[Path], hint: str, ship: bool = False, db: Optional[Path] = None) -> Path:
     """:func:`lrgym.baselines.outputs.output_path` with its refusals (an ``--out`` or a
     ``$LRGYM_RUNS`` naming a shipped file, e.g. ``--markdown .`` in the source checkout) as the
-    option's error. ``shipped`` is a bare name for an output nothing ships (``leaderboard.html``)."""
+    option's error. ``shipped`` is a bare name for an output nothing ships (``leaderboard.html``).
+    A path that is the results store ``db`` or one of its files is refused too (``report
+    --markdown board.sqlite`` replaced the store with the report, every result lost)."""
     from lrgym.baselines.outputs import output_path
 
     try:
-        return output_path(shipped, ship=ship, out=out, protected=_shipped_files(), option=hint)
+        path = output_path(shipped, ship=ship, out=out, protected=_shipped_files(), option=hint)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint=hint) from None
+    _refuse_store_files(path, db, hint)
+    return path
+
+
+def _refuse_store_files(path: Path, db: Optional[Path], hint: str) -> None:
+    """``BadParameter`` if writing ``path`` would overwrite the results store ``db`` (default: the
+    default store), its SQLite journals (``-wal``, ``-shm``, ``-journal``) or a file of its
+    side-file folder (``<db>.pending``), through any spelling of the path."""
+    from lrgym.leaderboard.store import default_store_path
+
+    store = Path(db) if db is not None else default_store_path()
+    base = store.resolve()
+    target = path.resolve()
+    files = {base, *(base.with_name(base.name + suffix) for suffix in ("-wal", "-shm", "-journal"))}
+    pending = base.with_name(base.name + ".pending")
+    if target in files or target == pending or pending in target.parents:
+        raise typer.BadParameter(f"{path} is the results store {store} or one of its files: writing it would "
+                                 "destroy the stored results; valid: another path", param_hint=hint)
 
 
 def _file_out(path: Optional[Path], hint: str) -> Optional[Path]:
@@ -326,7 +346,7 @@ def run_baselines(
         raise typer.BadParameter(f"--only {' --only '.join(only)} names the baselines to run; --no-learned would "
                                  "drop some of them: give one of the two", param_hint="--only / --no-learned")
     s = _suite(suite, private)
-    board = _board_path(markdown, no_markdown, ship, s)
+    board = _board_path(markdown, no_markdown, ship, s, db)
     backend_ = _backend(backend, address)
     try:
         specs = baseline_specs(only or None, include_learned=learned)
@@ -524,8 +544,8 @@ def report(
     from lrgym.leaderboard.report import markdown as to_markdown
 
     s = _suite(suite, private)
-    board = _board_path(markdown, no_markdown, ship, s)
-    html = _file_out(_output(_suite_file("leaderboard.html", s), html, "--html"), "--html")  # runs/leaderboard[-suite].html unless --html
+    board = _board_path(markdown, no_markdown, ship, s, db)
+    html = _file_out(_output(_suite_file("leaderboard.html", s), html, "--html", db=db), "--html")  # runs/leaderboard[-suite].html unless --html
     with _existing_store(db) as store:
         lb = build_leaderboard(store, s)
     found = find_cached(s, directory=_refs_dir(private))
@@ -606,7 +626,8 @@ def export(
         raise typer.BadParameter(f"unknown format {fmt!r}; valid choices: {', '.join(FORMATS)}", param_hint="--format")
     s = _suite(suite, private)
     if fmt == "json" or out is None:  # csv's output is itself a folder: its --out is taken as is
-        out = _output(Path("results" if fmt == "csv" else "results.json"), out, "--out")  # runs/… unless --out
+        out = _output(Path("results" if fmt == "csv" else "results.json"), out, "--out", db=db)  # runs/… unless --out
+    _refuse_store_files(out, db, "--out")  # (csv's --out, taken as is above)
     if fmt == "csv" and out.exists() and not out.is_dir():
         raise typer.BadParameter(f"{out} is a file, and csv writes a folder of three files; valid: a folder "
                                  "(new or existing), or --format json for one file", param_hint="--out")

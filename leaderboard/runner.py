@@ -42,7 +42,7 @@ from lrgym.leaderboard.settings import allowed_optimizers
 from lrgym.leaderboard.store import EntryRecord, KeptResultError, NameTakenError, ResultStore, RunRecord
 from lrgym.leaderboard.submission_files import missing_file_error
 from lrgym.leaderboard.suite import DEFAULT_SUITE, Suite, Task, get_suite
-from lrgym.leaderboard.text import check_entry_name, clean, lookalike_note, name_key
+from lrgym.leaderboard.text import check_entry_name, check_owner, clean, lookalike_note, name_key
 
 __all__ = [
     "DEFAULT_MEMORY_MB",
@@ -461,7 +461,7 @@ def run_suite(
     memory_mb = check_memory_limit(memory_mb)
     if isolate is None:
         isolate = untrusted
-    owner = owner if owner is not None else _current_user()
+    owner = check_owner(owner if owner is not None else _current_user())
     if store is not None:
         store.flush_pending(log=log)
         for s in specs:  # before anything runs; the write re-checks it (another grader may claim it meanwhile)
@@ -623,11 +623,16 @@ class _Recorder:
             try:
                 entry_id = self.store.add_entry_durably(outcome.entry, outcome.runs, patience=self.patience,
                                                         log=self.log)
-            except KeptResultError as exc:  # the name was taken during the run: kept, said, never dropped
+            except KeptResultError as exc:  # name taken during the run, or refused: kept, said, never dropped
                 entry_id = None
                 outcome.kept, outcome.kept_message = exc.kept, str(exc)
                 if self.log is not None:
                     self.log(f"warning: {exc}")
+            except Exception as exc:  # noqa: BLE001 - one entry's store error must not lose the others'
+                entry_id = None
+                if self.log is not None:
+                    self.log(f"error: entry {result.name!r} could not be stored "
+                             f"({type(exc).__name__}: {clean(str(exc), False)[:300]})")
             if entry_id is not None:
                 outcome.entry = self.store.entry(entry_id)
         self.outcomes.append(outcome)

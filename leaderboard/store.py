@@ -21,8 +21,8 @@ grader's check before the run is never dropped: its side file is set aside as
 ``<token>.name-taken`` (:class:`KeptResultError` says so to the grader; every flush reports such
 files) until :meth:`~ResultStore.import_kept` stores it under another name.
 
-Names: a submission cannot take a name held by a baseline entry of the same suite, nor one held
-by another ``owner``; "the same name" is one rule, :func:`lrgym.leaderboard.text.name_key`
+Names: a submission cannot take the name of a registered baseline or of a baseline entry of the
+same suite, nor one held by another ``owner`` on any suite of the store; "the same name" is one rule, :func:`lrgym.leaderboard.text.name_key`
 (NFKC, case, spaces and lookalikes such as ``I``/``l``/``1`` folded), and the error names the
 existing name the new one is too close to. The check runs inside the write transaction, so two
 concurrent graders cannot both claim a name. The same owner re-submitting a name, in any
@@ -73,7 +73,9 @@ __all__ = [
     "KINDS",
     "SCHEMA_VERSION",
     "STATUSES",
+    "UNWRITABLE_SUFFIX",
     "EntryRecord",
+    "ForeignPendingError",
     "KeptResultError",
     "NameTakenError",
     "ResultStore",
@@ -106,12 +108,18 @@ class NameTakenError(ValueError):
     """A submission asked for a name held by a baseline or by another owner."""
 
 
+class ForeignPendingError(ValueError):
+    """The store's side-file folder (``<db>.pending``) is not the grader's own (see
+    :meth:`ResultStore.flush_pending`): nothing is read from it or written to it."""
+
+
 class KeptResultError(RuntimeError):
-    """A finished evaluation could not be stored because its name was taken in the meantime (by
-    another owner, between the grader's check before the run and the write after it): nothing is
-    lost, the result is kept in the side file :attr:`kept` until :meth:`ResultStore.import_kept`
-    stores it under another name. ``str()`` says all of that. Not a ``ValueError``: the
-    evaluation did run."""
+    """A finished evaluation could not be stored: its name was taken in the meantime (by
+    another owner, between the grader's check before the run and the write after it), or the
+    store refuses the entry (a field it cannot hold). Nothing is lost: the result is kept in the
+    side file :attr:`kept` (``<token>.name-taken``, until :meth:`ResultStore.import_kept` stores it
+    under another name; ``<token>.unwritable``, for a person to look at). ``str()`` says all of
+    that. Not a ``ValueError``: the evaluation did run."""
 
     def __init__(self, message: str, kept: Path, reason: str) -> None:
         super().__init__(message)
@@ -121,6 +129,11 @@ class KeptResultError(RuntimeError):
 
 #: suffix of a side file set aside because its name was taken (:meth:`ResultStore.kept_results`)
 KEPT_SUFFIX = ".name-taken"
+#: suffix of a side file set aside because the store refuses its entry (a field it cannot hold:
+#: :meth:`ResultStore.unwritable_results`); every flush says so until someone looks at it
+UNWRITABLE_SUFFIX = ".unwritable"
+#: what the store refuses of an entry (each says why): it stays in its side file, set aside
+_UNWRITABLE_ERRORS = (ValueError, TypeError, sqlite3.IntegrityError, sqlite3.InterfaceError)
 
 
 def kept_message(name: str, reason: str, kept: Path, db: Path, ran: bool = True) -> str:
@@ -131,6 +144,12 @@ def kept_message(name: str, reason: str, kept: Path, db: Path, ran: bool = True)
     return (f"entry {name!r}: {what} its name was taken by another submitter in the meantime ({reason}); "
             f"the result is not lost: it is kept in {kept}; store it under another name with "
             f"`lrgym leaderboard import-kept {kept} --name NEW_NAME --db {db}`")
+
+
+def unwritable_message(name: str, reason: str, kept: Path) -> str:
+    """What the grader says of a finished result the store refuses: why, and where it is kept."""
+    return (f"entry {ascii(name)[1:-1][:80]!r}: a finished result the store refuses ({reason[:300]}); it is not "
+            f"lost: it is kept in {kept} and no later run stops on it; look at it and remove it by hand")
 
 
 def default_store_path() -> Path:
@@ -260,6 +279,27 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, Iterable):
         return [_jsonable(v) for v in obj]
     raise TypeError(f"cannot store {type(obj).__name__} as JSON: {obj!r}")
+
+
+#: the entry's columns stored as SQLite TEXT (UTF-8)
+_TEXT_FIELDS = ("name", "kind", "status", "failure_reason", "policy_source_hash", "suite_version", "cpu",
+                "created_at", "owner", "token")
+
+
+def _check_text_fields(entry: EntryRecord) -> None:
+    """``ValueError`` naming the field if one of ``entry``'s text columns is no UTF-8 text (a lone
+    surrogate such as ``"\\udc80"``: Python holds it, SQLite's encoder refuses it)."""
+    for name in _TEXT_FIELDS:
+        value = getattr(entry, name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise TypeError(f"entry field {name}={value!r} is a {type(value).__name__}; valid: a string or None")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"entry field {name}={ascii(value)[:200]} is not UTF-8 text ({exc.reason} at "
+                             f"position {exc.start}); valid: text without lone surrogates") from None
 
 
 def _dumps(obj: Any) -> str:
@@ -442,6 +482,7 @@ class ResultStore:
             raise ValueError(f"entry declares n_runs={entry.n_runs} but {len(runs)} runs given")
         # Encode everything before taking the write lock: keeps the lock short and means an
         # encoding error cannot happen mid-transaction.
+        _check_text_fields(entry)
         entry_row = (
             entry.name,
             entry.kind,
@@ -495,17 +536,26 @@ class ResultStore:
     @staticmethod
     def _check_name(conn: sqlite3.Connection, entry: EntryRecord) -> None:
         """``NameTakenError`` naming the existing name if ``entry``'s is the same name
-        (:func:`~lrgym.leaderboard.text.name_key`) as a baseline's of its suite, or as a
-        submission's of another owner. The first submission of a name claims it (an older store
-        may hold lookalikes of two owners: the later one cannot add versions)."""
+        (:func:`~lrgym.leaderboard.text.name_key`) as a registered baseline's
+        (:data:`lrgym.baselines.registry.BASELINES`), a baseline entry's of its suite, or a
+        submission's of another owner on any suite of the store. The first submission of a name
+        claims it for the whole store (an older store may hold lookalikes of two owners, or one
+        name of two owners on two suites: the later one cannot add versions)."""
+        from lrgym.baselines.registry import BASELINES
+
         key = name_key(entry.name)
-        rows = conn.execute("SELECT name, kind, owner FROM entries WHERE suite_version IS ? ORDER BY id",
-                            (entry.suite_version,))
-        claim = None  # (name, owner) of the first submission with this key
-        for name, kind, owner in rows:
+        for name in BASELINES:  # whether or not the store holds it yet (import_kept, a new suite)
+            if name_key(name) == key:
+                raise NameTakenError(f"entry name {entry.name!r} is reserved for the baseline {name!r}"
+                                     f"{lookalike_note(entry.name, name)}; choose another name")
+        rows = conn.execute("SELECT name, kind, owner, suite_version FROM entries ORDER BY id")
+        claim = None  # (name, owner) of the first submission with this key, on any suite
+        for name, kind, owner, suite_version in rows:
             if name_key(name) != key:
                 continue
             if kind == "baseline":
+                if suite_version != entry.suite_version:
+                    continue  # a baseline entry of another suite, of a name no longer registered
                 raise NameTakenError(f"entry name {entry.name!r} is reserved for the baseline {name!r}"
                                      f"{lookalike_note(entry.name, name)}; choose another name")
             if claim is None:
@@ -552,6 +602,10 @@ class ResultStore:
             except NameTakenError as exc:  # claimed by another owner since the check before the run
                 kept = self._set_aside(side)
                 raise KeptResultError(kept_message(entry.name, str(exc), kept, self.path), kept, str(exc)) from None
+            except _UNWRITABLE_ERRORS as exc:  # the store refuses it: kept, said, never dropped
+                kept = self._set_aside(side, UNWRITABLE_SUFFIX)
+                raise KeptResultError(unwritable_message(entry.name, f"{type(exc).__name__}: {exc}", kept), kept,
+                                      str(exc)) from None
             except sqlite3.OperationalError as exc:
                 if not _is_lock_error(exc) or time.monotonic() + delay > deadline:
                     if log is not None:
@@ -563,6 +617,27 @@ class ResultStore:
             side.unlink(missing_ok=True)
             self._remove_pending_dir_if_empty()
             return entry_id
+
+    def _own_pending_dir(self) -> bool:
+        """Whether :attr:`pending_dir` exists; ``ForeignPendingError`` if it is not this grader's
+        own: a real folder (no link) of this user that no one else may write to. Another local
+        user who made ``<db>.pending`` first (beside a store in a shared folder) could otherwise
+        have its files stored as results by the next grading run."""
+        import stat
+
+        directory = self.pending_dir
+        try:
+            st = os.lstat(directory)
+        except FileNotFoundError:
+            return False
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "no folder (a link or a file)"
+            raise ForeignPendingError(
+                f"the store's side-file folder {directory} is not the grader's own: {kind} of uid {st.st_uid}, "
+                f"mode {stat.S_IMODE(st.st_mode):o}; valid: a folder of uid {os.geteuid()} that only it may write "
+                f"to. Nothing was read from it: look at its files (results left by a grader of this store "
+                f"are <token>.json) and move it away")
+        return True
 
     def _remove_pending_dir_if_empty(self) -> None:
         """Leave no empty :attr:`pending_dir` beside the store (a folder with side files, this
@@ -579,6 +654,7 @@ class ResultStore:
         data = {"entry": dataclasses.asdict(entry), "runs": [dataclasses.asdict(r) for r in runs]}
         for attempt in range(5):
             directory.mkdir(mode=0o700, exist_ok=True)
+            self._own_pending_dir()
             try:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 break
@@ -592,16 +668,24 @@ class ResultStore:
         os.replace(tmp, path)
         return path
 
-    def _set_aside(self, side: Path) -> Path:
-        """Rename a side file whose name was taken to ``<token>.name-taken`` (its new path)."""
-        kept = side.with_suffix(KEPT_SUFFIX)
+    def _set_aside(self, side: Path, suffix: str = KEPT_SUFFIX) -> Path:
+        """Rename a side file whose name was taken to ``<token>.name-taken`` (one the store
+        refuses: ``suffix`` :data:`UNWRITABLE_SUFFIX`); returns its new path."""
+        kept = side.with_suffix(suffix)
         side.rename(kept)
         return kept
+
+    def unwritable_results(self) -> list[Path]:
+        """The side files set aside because the store refuses their entry (every flush says so)."""
+        directory = self.pending_dir
+        if str(self.path) == ":memory:" or not self._own_pending_dir():
+            return []
+        return sorted(directory.glob("*" + UNWRITABLE_SUFFIX))
 
     def kept_results(self) -> list[Path]:
         """The side files set aside because their name was taken (:meth:`import_kept` stores one)."""
         directory = self.pending_dir
-        if str(self.path) == ":memory:" or not directory.is_dir():
+        if str(self.path) == ":memory:" or not self._own_pending_dir():
             return []
         return sorted(directory.glob("*" + KEPT_SUFFIX))
 
@@ -640,7 +724,7 @@ class ResultStore:
         import warnings
 
         directory = self.pending_dir
-        if str(self.path) == ":memory:" or not directory.is_dir():
+        if str(self.path) == ":memory:" or not self._own_pending_dir():
             return []
         say = log if log is not None else (lambda message: warnings.warn(message, UserWarning, stacklevel=3))
         ids = []
@@ -656,6 +740,9 @@ class ResultStore:
             except NameTakenError:  # claimed by someone else meanwhile: set aside (reported below), never dropped
                 self._set_aside(path)
                 continue
+            except _UNWRITABLE_ERRORS:  # refused (reported below): set aside, so no later run stops on it
+                self._set_aside(path, UNWRITABLE_SUFFIX)
+                continue
             except sqlite3.OperationalError as exc:
                 if _is_lock_error(exc):
                     break
@@ -663,8 +750,24 @@ class ResultStore:
             path.unlink(missing_ok=True)
         for kept in self.kept_results():  # set aside now or by an earlier run: said every time until stored
             say(self.kept_note(kept))
+        for kept in self.unwritable_results():
+            say(self.unwritable_note(kept))
         self._remove_pending_dir_if_empty()
         return ids
+
+    def unwritable_note(self, kept: Path) -> str:
+        """:func:`unwritable_message` for a side file set aside because the store refuses it."""
+        try:
+            entry = _loads(kept.read_text())["entry"]
+            name = str(entry["name"])
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            return f"a result is kept in {kept} (unreadable: {type(exc).__name__}); it was not stored"
+        try:  # the store's reason, found again
+            _check_text_fields(EntryRecord(**{**entry, "id": None, "n_runs": None}))
+            reason = "the store refused it"
+        except _UNWRITABLE_ERRORS as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+        return unwritable_message(name, reason, kept)
 
     def kept_note(self, kept: Path) -> str:
         """:func:`kept_message` for a set-aside side file, with the name check's reason now."""

@@ -3,9 +3,12 @@
 A failure reason is the policy's own exception text: printed raw it could move the cursor,
 rewrite the terminal or set its title (ANSI escape sequences); in Markdown a name could become a
 link (also a plain ``www.x.com``, ``http://x`` or e-mail address, which GitHub
-links by itself) or a remote image. :func:`clean` removes every control character (C0 except newline, DEL,
-C1, and the Unicode line/paragraph separators and bidirectional overrides) from anything a
-policy can influence before it is stored or shown; :func:`markdown_escape` escapes Markdown's
+links by itself) or a remote image; a lone surrogate (``"\\udc80"``, which Python strings may
+hold and UTF-8 cannot) made the store refuse the entry. :func:`clean` removes every control
+character (C0 except newline, DEL, C1), every invisible format character (Unicode category
+``Cf``: bidirectional marks, overrides and isolates, zero-width spaces and joiners, the byte order
+mark), the line and paragraph separators and every surrogate from anything a policy can
+influence before it is stored or shown; :func:`markdown_escape` escapes Markdown's
 and HTML's special characters for tables; :func:`check_entry_name` validates a new entry name,
 and :func:`name_key` says when two names are the same name.
 """
@@ -15,11 +18,15 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["LOOKALIKES", "MAX_NAME_CHARS", "check_entry_name", "clean", "lookalike_note", "markdown_escape", "name_key"]
+__all__ = ["LOOKALIKES", "MAX_NAME_CHARS", "check_entry_name", "check_owner", "clean", "lookalike_note", "markdown_escape", "name_key"]
 
 MAX_NAME_CHARS = 64
-# C0 controls but \n, DEL, C1 controls, line/paragraph separators, bidi embeddings/overrides/isolates
-_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f]")
+# ASCII's controls but \n (C0 and DEL): removed by one regular expression ...
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f]")
+#: ... and beyond ASCII, every character of these Unicode categories: C1 controls (Cc), format
+#: characters (Cf: U+061C, U+200B-U+200F, U+202A-U+202E, U+2060-U+2069, U+FEFF, ...), surrogates
+#: (Cs), line and paragraph separators (Zl, Zp)
+_REMOVED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~&:\"'])")
 #: where GitHub's autolink extension (cmark-gfm; https://github.github.com/gfm/#autolinks-extension-)
 #: would turn plain text into a link: ``www.`` (any case), the ``:`` of ``http:`` / ``https:`` /
@@ -37,6 +44,8 @@ def clean(text: object, keep_newlines: bool = True) -> str:
     """``text`` without control characters (tabs become spaces; newlines kept unless told)."""
     s = str(text).replace("\t", " ").replace("\r\n", "\n")
     s = _CONTROL.sub("", s)
+    if not s.isascii():
+        s = "".join(c for c in s if c.isascii() or unicodedata.category(c) not in _REMOVED_CATEGORIES)
     return s if keep_newlines else s.replace("\n", " ")
 
 
@@ -95,6 +104,18 @@ def lookalike_note(name: str, existing: str) -> str:
     if name == existing:
         return ""
     return f" (too close to it: names are compared ignoring case, width and the lookalikes {LOOKALIKES})"
+
+
+def check_owner(owner: object) -> str:
+    """``owner`` (who owns a submission's name: ``--owner``, else the user running the grader) if
+    it is valid, else ``ValueError`` saying what is allowed: 1 to :data:`MAX_NAME_CHARS` characters
+    of any script, none of them one :func:`clean` removes (a lone surrogate, which the store cannot
+    encode, made every later grading run of that store fail)."""
+    if not isinstance(owner, str) or not owner.strip() or len(owner) > MAX_NAME_CHARS or clean(owner, False) != owner:
+        shown = ascii(owner)[:100] if isinstance(owner, str) else repr(owner)[:100]
+        raise ValueError(f"owner {shown} invalid; valid: 1 to {MAX_NAME_CHARS} printable characters (any script; "
+                         "no control, format or surrogate characters)")
+    return owner
 
 
 def check_entry_name(name: str) -> str:

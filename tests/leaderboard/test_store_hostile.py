@@ -1,0 +1,238 @@
+"""The store against a hostile submission or a careless user (adversarial audit of 2026-12-05).
+
+Each test reproduces one way a stored result could be lost, forged or misattributed, and fails on
+the code before the fix:
+
+* a lone surrogate in a policy's exception text (or in ``--owner``) made SQLite refuse the entry;
+  its side file then stopped every later grading run of that store;
+* ``report --markdown STORE`` (``--html``, ``export --out``) replaced the store with the report;
+* another local user who made ``<db>.pending`` first had its files stored as results;
+* ``import-kept --name fixed`` took a baseline's name, and a name claimed on one suite was free
+  on another;
+* two submissions that differed in a module beside the policy file had one source hash;
+* two graders recording reference files at once lost records of the trusted-file registry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing as mp
+import os
+from pathlib import Path
+
+import pytest
+from lb_helpers import synthetic_entry, synthetic_runs, tiny_suite
+
+from lrgym.leaderboard.store import UNWRITABLE_SUFFIX, ForeignPendingError, KeptResultError, NameTakenError, ResultStore
+from lrgym.leaderboard.text import check_owner, clean
+
+typer_testing = pytest.importorskip("typer.testing")
+
+SUITE = tiny_suite()
+SURROGATES = "bad \udc80\ud800 surrogate"
+
+
+# ---- text a policy controls --------------------------------------------------------------------
+
+
+def test_clean_removes_surrogates_and_invisible_format_characters_and_keeps_letters():
+    hidden = "\udc80\ud800\u061c\u200b\u200d\u2060\ufeff\u202e\u2066\x85\u2028\u2029"
+    assert clean(f"a{hidden}b") == "ab"
+    assert clean("Grüße, 東京, Ελλάδα, مرحبا\nnext") == "Grüße, 東京, Ελλάδα, مرحبا\nnext"
+    # every character left is UTF-8 text and none is a control or format character
+    import unicodedata
+
+    every = "".join(map(chr, range(0x110000)))
+    kept = clean(every)
+    kept.encode("utf-8")
+    assert not [c for c in kept if c != "\n" and unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp")]
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "x" * 65, "al\udc80ice", "al\u202eice", "a\nb", None, 3])
+def test_an_owner_that_cannot_be_stored_or_shown_is_refused_naming_it(bad):
+    with pytest.raises(ValueError, match=r"owner .* invalid; valid: 1 to 64 printable characters"):
+        check_owner(bad)
+    assert check_owner("José Ñúñez") == "José Ñúñez"
+
+
+# ---- an entry the store refuses stops no later run -----------------------------------------------
+
+
+def test_an_entry_the_store_refuses_is_set_aside_said_and_stops_no_later_run(tmp_path):
+    db = tmp_path / "r.sqlite"
+    runs = synthetic_runs(SUITE, [[0.25], [0.75]])
+    with ResultStore(db) as store:
+        bad = synthetic_entry(SUITE, "mallory", kind="submission", owner="x\udc80", summary={})
+        with pytest.raises(KeptResultError, match="a finished result the store refuses") as caught:
+            store.add_entry_durably(bad, runs)
+        kept = caught.value.kept
+        assert kept.name.endswith(UNWRITABLE_SUFFIX) and kept.exists()
+        # a side file of a grader killed before the same write: the next flush sets it aside too
+        store._write_pending(synthetic_entry(SUITE, "eve", kind="submission", owner="y\udc80", summary={},
+                                             token="e" * 32), runs)
+        said = []
+        assert store.flush_pending(log=said.append) == []
+        assert sorted(p.name for p in store.unwritable_results()) == sorted([kept.name, "e" * 32 + UNWRITABLE_SUFFIX])
+        assert len(said) == 2 and all("no later run stops on it" in s and "owner=" in s for s in said)
+        # later writes go on
+        good = store.add_entry_durably(synthetic_entry(SUITE, "honest", kind="submission", owner="bob", summary={}), runs)
+        assert store.entry(good).name == "honest"
+
+
+def test_a_policy_raising_surrogates_is_recorded_as_failed_and_the_next_run_is_graded(tmp_path):
+    from lrgym.leaderboard.references import load_references
+    from lrgym.leaderboard.runner import run_suite, submission_spec
+
+    (tmp_path / "surrogate.py").write_text(
+        "class P:\n"
+        "    def reset(self, info):\n"
+        "        pass\n"
+        "    def act(self, obs, info):\n"
+        f"        raise ValueError({SURROGATES!r})\n")
+    (tmp_path / "keep.py").write_text(
+        "class P:\n"
+        "    def reset(self, info):\n"
+        "        pass\n"
+        "    def act(self, obs, info):\n"
+        "        return 2\n")
+    suite = tiny_suite("surrogates", seeds=(0,), horizon=2, inner_steps=2)
+    refs = load_references(suite, n_workers=1)
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        [failed] = run_suite([submission_spec(f"{tmp_path}/surrogate.py:P", name="surrogate")], suite, store=store,
+                             references=refs, n_workers=1, time_limit=120)
+        assert not failed.ok and "bad  surrogate" in failed.entry.failure_reason
+        assert store.entry(failed.entry.id).status == "failed" and not store.unwritable_results()
+        [ok] = run_suite([submission_spec(f"{tmp_path}/keep.py:P", name="keep")], suite, store=store,
+                         references=refs, n_workers=1, time_limit=120)
+        assert ok.ok and store.entry(ok.entry.id).status == "ok"
+
+
+# ---- the side-file folder is the grader's own ------------------------------------------------------
+
+
+def test_a_side_file_folder_others_may_write_to_is_refused_before_anything_is_read(tmp_path):
+    db = tmp_path / "board.sqlite"
+    with ResultStore(db) as store:
+        pending = store.pending_dir
+        pending.mkdir()
+        os.chmod(pending, 0o777)  # as another user who made it first would leave it
+        (pending / ("f" * 32 + ".json")).write_text("{}")
+        with pytest.raises(ForeignPendingError, match=r"not the grader's own: a folder of uid \d+, mode 777"):
+            store.flush_pending()
+        with pytest.raises(ForeignPendingError):
+            store.add_entry_durably(synthetic_entry(SUITE, "x", kind="submission", owner="bob", summary={}),
+                                    synthetic_runs(SUITE, [[0.5], [0.5]]))
+        assert store.entries() == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a folder of another uid needs root")
+def test_a_side_file_folder_of_another_user_is_refused(tmp_path):
+    db = tmp_path / "board.sqlite"
+    with ResultStore(db) as store:
+        store.pending_dir.mkdir(mode=0o700)
+        os.chown(store.pending_dir, 65534, 65534)
+        with pytest.raises(ForeignPendingError, match="of uid 65534"):
+            store.flush_pending()
+
+
+def test_a_link_in_place_of_the_side_file_folder_is_refused(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    with ResultStore(tmp_path / "board.sqlite") as store:
+        store.pending_dir.symlink_to(elsewhere)
+        with pytest.raises(ForeignPendingError, match=r"no folder \(a link or a file\)"):
+            store.flush_pending()
+
+
+# ---- names -----------------------------------------------------------------------------------
+
+
+def test_a_kept_result_cannot_take_a_registered_baselines_name(tmp_path):
+    with ResultStore(tmp_path / "r.sqlite") as store:  # a fresh store: no baseline entry yet
+        side = store._write_pending(synthetic_entry(SUITE, "mine", kind="submission", owner="bob", summary={},
+                                                    token="a" * 32), synthetic_runs(SUITE, [[0.5], [0.5]]))
+        kept = store._set_aside(side)
+        with pytest.raises(NameTakenError, match="reserved for the baseline 'fixed'"):
+            store.import_kept(kept, "Fixed")
+        assert kept.exists() and store.entries() == []
+
+
+def test_a_name_belongs_to_its_owner_on_every_suite_of_the_store(tmp_path):
+    other = tiny_suite("other-suite")
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        store.add_entry(synthetic_entry(SUITE, "shared-name", kind="submission", owner="alice", summary={}))
+        assert "another submitter ('alice')" in store.name_available("shared-name", other.version, "bob")
+        assert store.name_available("shared-name", other.version, "alice") is None
+
+
+# ---- outputs never overwrite the store -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [
+    ("report", "--markdown", "{db}"), ("report", "--html", "./{db}", "--no-markdown"),
+    ("report", "--markdown", "{db}-wal"), ("export", "--format", "json", "--out", "{db}"),
+    ("export", "--format", "csv", "--out", "{db}.pending"),
+])
+def test_no_output_may_be_the_store_or_one_of_its_files(tmp_path, monkeypatch, args):
+    from lrgym.leaderboard.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    with ResultStore(tmp_path / "b.sqlite") as store:
+        store.add_entry(synthetic_entry(SUITE, "keeper", kind="submission", owner="bob", summary={}),
+                        synthetic_runs(SUITE, [[0.5], [0.5]]))
+    before = hashlib.sha256((tmp_path / "b.sqlite").read_bytes()).hexdigest()
+    result = typer_testing.CliRunner().invoke(
+        app, ["leaderboard", *[a.format(db="b.sqlite") for a in args], "--db", "b.sqlite", "--suite", "quick"],
+        env={"COLUMNS": "400"})
+    assert result.exit_code == 2, result.output
+    assert "is the results store" in " ".join(result.output.split())
+    assert hashlib.sha256((tmp_path / "b.sqlite").read_bytes()).hexdigest() == before
+
+
+# ---- the source hash covers every file the sandbox gets -------------------------------------------
+
+
+def test_the_source_hash_covers_modules_beside_the_policy_file(tmp_path):
+    from lrgym.leaderboard.worker import policy_files
+
+    hashes = []
+    for k, helper in enumerate(("SCALE = 1\n", "SCALE = 2\n")):
+        folder = tmp_path / f"s{k}"
+        folder.mkdir()
+        (folder / "p.py").write_text("from helper import SCALE\nclass P:\n    pass\n")
+        (folder / "helper.py").write_text(helper)
+        *_, source_hash = policy_files({"kind": "object", "target": f"{folder}/p.py:P"})
+        hashes.append(source_hash)
+    assert hashes[0] != hashes[1]
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / "p.py").write_text("class P:\n    pass\n")
+    *_, source_hash = policy_files({"kind": "object", "target": f"{alone}/p.py:P"})
+    assert source_hash == hashlib.sha256(b"class P:\n    pass\n").hexdigest()  # sha256sum p.py
+
+
+# ---- the trusted-file registry under two writers -----------------------------------------------------
+
+
+def _record_many(folder: str, k: int) -> None:
+    from lrgym.leaderboard import trust
+
+    for i in range(150):
+        path = Path(folder) / f"suite{k}-{i}.json"
+        path.write_text("{}")
+        trust.record(path)
+
+
+def test_two_graders_recording_reference_files_at_once_lose_no_record(tmp_path):
+    from lrgym.leaderboard import trust
+
+    ctx = mp.get_context("fork")
+    writers = [ctx.Process(target=_record_many, args=(str(tmp_path), k)) for k in range(2)]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join()
+    files = sorted(tmp_path.glob("suite*.json"))
+    assert len(files) == 300
+    assert [f.name for f in files if not trust.is_trusted(f)] == []
+    assert sorted(os.listdir(tmp_path)) == sorted([f.name for f in files] + [trust.REGISTRY])  # no lock file left
