@@ -8,11 +8,18 @@ so the test also sees imports that only run on some code path. Rules:
 * the baselines (``baselines/`` = ``lrgym.baselines``) never import ``lrgym.leaderboard``;
 * nothing imports a top-level ``baselines`` or ``leaderboard`` (they are installed only as
   ``lrgym.baselines`` / ``lrgym.leaderboard``; OpenAI Baselines owns the other name).
+
+A module can also be imported by its name in a string (``importlib.import_module("lrgym.
+leaderboard.scoring")``, an entry point ``"lrgym.baselines.x:Y"``): every string constant that is
+a dotted module name (with an optional ``:attribute``) counts as an import of that module, so
+such an import breaks the same rules. The one known exception, :data:`STRING_KNOWN`, reads a
+floor's files without importing them.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -59,6 +66,27 @@ def imported_modules(source: str, module: str, is_package: bool) -> list[tuple[i
     return out
 
 
+#: a string that names a module (``a.b.c``, optionally ``:attr``), as importlib and entry points take it
+_MODULE_STRING = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+(:[A-Za-z_][A-Za-z0-9_.]*)?")
+
+
+def string_modules(source: str) -> list[tuple[int, str]]:
+    """(line, module) of every string constant in ``source`` that is a dotted module name of the
+    ``lrgym`` package (``"lrgym.leaderboard.scoring"``, ``"lrgym.baselines.tune:main"``)."""
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and _MODULE_STRING.fullmatch(node.value):
+            module = node.value.partition(":")[0]
+            if within(module, "lrgym"):
+                out.append((node.lineno, module))
+    return out
+
+
+#: (file, module) strings that name a higher floor without importing it: node_check hashes the
+#: files of every floor a cluster node runs (``find_spec``: floor 2 reads floor 3's files only)
+STRING_KNOWN = {("baselines/node_check.py", "lrgym.leaderboard")}
+
+
 def within(name: str, package: str) -> bool:
     return name == package or name.startswith(package + ".")
 
@@ -73,10 +101,16 @@ def violations(path: Path, root: Path = ROOT) -> list[str]:
     elif floor == "baselines":
         forbidden += ["lrgym.leaderboard"]
     found = []
-    for line, name in imported_modules(path.read_text(), module, path.name == "__init__.py"):
+    source = path.read_text()
+    rel = path.relative_to(root).as_posix()
+    for line, name in imported_modules(source, module, path.name == "__init__.py"):
         for bad in forbidden:
             if within(name, bad):
-                found.append(f"{path.relative_to(root)}:{line} ({module}) imports {name}")
+                found.append(f"{rel}:{line} ({module}) imports {name}")
+    for line, name in string_modules(source):
+        for bad in forbidden:
+            if within(name, bad) and (rel, name) not in STRING_KNOWN:
+                found.append(f"{rel}:{line} ({module}) names {name} in a string")
     return sorted(set(found))
 
 
@@ -125,6 +159,24 @@ def test_the_checker_flags_planted_upward_imports(tmp_path):
                                           "tests/test_x.py:1 (tests.test_x) imports leaderboard.cli.app"]
     assert violations(bad, tmp_path) == ["baselines/bad.py:5 (lrgym.baselines.bad) imports lrgym.leaderboard.scoring",
                                          "baselines/bad.py:5 (lrgym.baselines.bad) imports lrgym.leaderboard.scoring.run_score"]
+
+
+def test_the_checker_flags_modules_imported_by_name(tmp_path):
+    """A contributor audit (2026-12-05) planted ``importlib.import_module("lrgym.leaderboard.
+    scoring")`` in the core, and the import-statement check passed it."""
+    (tmp_path / "lrgym").mkdir()
+    core = tmp_path / "lrgym" / "planted.py"
+    core.write_text('import importlib\n\nscoring = importlib.import_module("lrgym.leaderboard.scoring")\n'
+                    'ENTRY = "lrgym.baselines.tune:main"\nTEXT = "see lrgym.leaderboard for the board"\n')
+    assert violations(core, tmp_path) == [
+        "lrgym/planted.py:3 (lrgym.planted) names lrgym.leaderboard.scoring in a string",
+        "lrgym/planted.py:4 (lrgym.planted) names lrgym.baselines.tune in a string"]
+
+
+def test_the_known_string_exceptions_are_still_there():
+    found = {(f.relative_to(ROOT).as_posix(), name) for f in source_files() for _, name in string_modules(f.read_text())}
+    gone = sorted(STRING_KNOWN - found)
+    assert not gone, f"known exceptions no longer needed, delete them from STRING_KNOWN: {gone}"
 
 
 def test_source_files_are_found():
