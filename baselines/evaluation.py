@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from lrgym.baselines.policy import policy_env_kwargs
 from lrgym.env import LRControlEnv
 from lrgym.info import family_name
+from lrgym.registry import make_env as make_registered_env
 
 
 @dataclass
@@ -45,8 +46,12 @@ class Trajectory:
 
 
 def make_env(policy, env_kwargs: dict | None = None) -> LRControlEnv:
-    """An env for ``policy``: ``env_kwargs`` (family, horizon, ...) plus what the policy needs."""
-    return LRControlEnv(**{**(env_kwargs or {}), **policy_env_kwargs(policy)})
+    """An env for ``policy``: ``env_kwargs`` (family, horizon, ...) plus what the policy needs.
+
+    Built as an id builds it (:func:`lrgym.registry.make_env`), so ``env_kwargs`` may be an id's
+    own keywords (``lrgym.registry.ENV_IDS["LRControl-Digits-v1"]``: its fixed family options
+    merged) and a misspelt keyword is named, with the closest valid one."""
+    return make_registered_env(**{**(env_kwargs or {}), **policy_env_kwargs(policy)})
 
 
 class Episode:

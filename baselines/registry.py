@@ -44,7 +44,8 @@ def _named(cls, name: str, **fixed):
         return cls(**{**fixed, **hyper}, name=name)
 
     factory.__name__ = name
-    factory.__doc__ = f"{name}: {cls.__name__}({', '.join(f'{k}={v!r}' for k, v in fixed.items())}) — {cls.__doc__.splitlines()[0]}"
+    summary = inspect.cleandoc(cls.__doc__ or "").partition("\n")[0] or f"{cls.__name__} (no docstring)"
+    factory.__doc__ = f"{name}: {cls.__name__}({', '.join(f'{k}={v!r}' for k, v in fixed.items())}) — {summary}"
     # the class's parameters (what make_baseline may override), for help() and the option check
     factory.__signature__ = inspect.Signature(_parameters(cls))
     return factory

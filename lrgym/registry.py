@@ -28,7 +28,10 @@ CLASS_ENTRY_POINT = "lrgym.env:LRControlEnv"
 #: (through :func:`lrgym.vector.vector_entry_point`, which merges an id's own family options)
 VECTOR_ENTRY_POINT = "lrgym.vector:vector_entry_point"
 
-#: id → kwargs of :class:`lrgym.env.LRControlEnv`: derived from the family registry
+#: id → the keywords its entry point :func:`make_env` takes: :class:`lrgym.env.LRControlEnv`'s,
+#: and an id's own family options under :data:`lrgym.tasks.ID_FAMILY_OPTIONS` (which
+#: :func:`make_env` merges into ``family_options``; ``LRControlEnv(**ENV_IDS[id])`` would refuse
+#: that key: build with ``make_env(**ENV_IDS[id])``). Derived from the family registry
 #: (:data:`lrgym.tasks.FAMILIES`, each entry's ``env_ids``), plus ids registered later
 ENV_IDS: dict[str, dict] = env_ids()
 

@@ -230,3 +230,44 @@ def test_a_misspelt_hyper_parameter_names_the_closest_valid_one(call):
     assert isinstance(caught.value, ValueError)
     valid = ", ".join(inspect.signature(BASELINES["cosine"]).parameters)
     assert str(caught.value) == f"baseline 'cosine' got an unexpected keyword argument 'min_ration' (did you mean 'min_ratio'?); valid: {valid}"
+
+
+def test_an_ids_keywords_build_its_env_through_the_evaluation():
+    """A contributor audit (2026-12-05): ``evaluate(policy, ENV_IDS["LRControl-Digits-v1"])``
+    raised Python's bare TypeError on the id's ``id_family_options``, and a misspelt keyword was
+    no named error; the evaluation now builds envs as the ids do (lrgym.registry.make_env)."""
+    from lrgym.baselines.evaluation import make_env
+    from lrgym.keywords import UnknownKeywordError
+    from lrgym.registry import ENV_IDS
+
+    policy = make_baseline("fixed", "mlp")
+    env = make_env(policy, {**ENV_IDS["LRControl-Digits-v1"], **SHORT})
+    assert env.task_for(0).spec.dataset == "digits"
+    [traj] = evaluate(policy, {**ENV_IDS["LRControl-Digits-v1"], **SHORT}, instance_set="val", instances=[10_000], seeds=[0])
+    assert len(traj.lrs) == SHORT["horizon"] or traj.diverged
+    with pytest.raises(UnknownKeywordError, match="'horizn' .*did you mean 'horizon'"):
+        make_env(policy, {"family": "mlp", "horizn": 5})
+
+
+def test_the_readme_lists_every_baseline_in_its_table():
+    """A contributor's new baseline went unnoticed in the README's table of rules (an audit of
+    2026-12-05): each name of the registry is a row of "The baselines", and each row a name."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### The baselines", 1)[1].split("\n### ", 1)[0]
+    rows = re.findall(r"^\| `([a-z_0-9]+)` \|", section, flags=re.M)
+    assert sorted(rows) == sorted(BASELINES)
+
+
+def test_a_baseline_class_without_a_docstring_registers():
+    """``_named`` read the class's docstring's first line: one without a docstring broke importing
+    the registry (AttributeError on None)."""
+    from lrgym.baselines.registry import _named
+
+    class Bare(Policy):
+        def reset(self, info):
+            pass
+
+        def act(self, obs, info):
+            return 2
+
+    assert _named(Bare, "bare").__doc__ == "bare: Bare() — Bare (no docstring)"
