@@ -38,6 +38,14 @@ SHIPPED_TUNED = HERE / "tuned.json"
 RUNS_ENV = "LRGYM_RUNS"
 
 
+def json_copy(obj):
+    """A plain-JSON copy of ``obj`` (what a sidecar or record stores): tuples become lists, and
+    anything JSON has no type for becomes its ``str`` (a path, a dtype, an enum)."""
+    import json
+
+    return json.loads(json.dumps(obj, default=str))
+
+
 def runs_dir() -> Path:
     """The folder of unshipped outputs: ``$LRGYM_RUNS`` if set, else ``runs`` in the working directory."""
     return Path(os.environ.get(RUNS_ENV) or "runs")

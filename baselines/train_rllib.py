@@ -343,7 +343,7 @@ def train(config: RLlibConfig, log=print) -> MLPPolicy:
         ckpt.parent.mkdir(parents=True, exist_ok=True)
         algo.save_to_path(str(ckpt.resolve()))
         meta = {"algo": config.algo, "env_steps": steps, "train_seconds": round(time.time() - start, 1),
-                "config": json.loads(json.dumps(asdict(config), default=str)),
+                "config": outputs.json_copy(asdict(config)),
                 "trained_on": config.full_env_kwargs(), "ray": ray.__version__,
                 "cluster_cpus": ray.cluster_resources().get("CPU"), "history": history[-50:]}
         policy = export_policy(algo.get_module(), config.algo, f"rllib_{config.algo}", meta)

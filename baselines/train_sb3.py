@@ -153,17 +153,13 @@ def train(config: TrainConfig):
         "algo": config.algo,
         "env_options": {k: env_kwargs[k] for k in ("factors",) if k in env_kwargs},
         "trained_on": {k: v for k, v in env_kwargs.items() if k != "action_mode"},
-        "config": _jsonable(asdict(config)),
-        "algo_kwargs": _jsonable(kwargs),
+        "config": outputs.json_copy(asdict(config)),
+        "algo_kwargs": outputs.json_copy(kwargs),
         "train_seconds": round(time.time() - start, 1),
     }
     with open(json_path, "w") as f:
         json.dump(meta, f, indent=1)
     return SB3Policy(zip_path, name=config.algo)
-
-
-def _jsonable(d):
-    return json.loads(json.dumps(d, default=str))
 
 
 def parse_config(argv=None) -> TrainConfig:

@@ -39,6 +39,7 @@ from typing import Callable
 from lrgym.leaderboard import trust
 from lrgym.leaderboard.suite import Suite, Task, get_suite
 
+from lrgym.baselines.outputs import json_copy
 from lrgym.baselines.reference import RULE
 from lrgym.baselines.score import PRECISION_FLOOR, floored
 
@@ -109,12 +110,8 @@ def task_specs(suite: Suite) -> dict[str, dict]:
     for fs in suite.families:
         family = make_family(fs.family, **dict(suite.env_kwargs(fs.family).get("family_options") or {}))
         for k in fs.instances:
-            specs[Task(fs.family, k).label] = _jsonable(family.sample(k).to_dict())
+            specs[Task(fs.family, k).label] = json_copy(family.sample(k).to_dict())
     return specs
-
-
-def _jsonable(d):
-    return json.loads(json.dumps(d, default=str))
 
 
 def _valid(data: dict, suite: Suite, specs: dict) -> bool:

@@ -275,7 +275,8 @@ def load_records(path: str | Path) -> dict:
     return records
 
 
-def _jsonable(obj):
+def _json_floats(obj):
+    """A plain-JSON copy of ``obj`` with NumPy numbers as floats (NaN and inf kept)."""
     return json.loads(json.dumps(obj, default=float, allow_nan=True))
 
 
@@ -292,7 +293,7 @@ def write(selection: dict, ship: bool) -> list[Path]:
     if not ship:  # the full records, for --reuse
         slim["records"] = selection.get("records", [])
     tmp = sel_path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(_jsonable(slim), indent=1) + "\n")
+    tmp.write_text(json.dumps(_json_floats(slim), indent=1) + "\n")
     os.replace(tmp, sel_path)
     suite = suite_v2({f: d["instances"] for f, d in selection["families"].items()})
     tasks = {f"{f}/{k}": ref for f, d in selection["families"].items() for k, ref in d["references"].items()}
@@ -322,7 +323,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def progress(rec: dict) -> None:
         with open(log, "a") as f:
-            f.write(json.dumps(_jsonable(rec)) + "\n")
+            f.write(json.dumps(_json_floats(rec)) + "\n")
 
     selection = select(args.families, args.candidates, workers=args.workers, reuse=reuse, progress=progress)
     for f, d in selection["families"].items():

@@ -258,7 +258,7 @@ def _null_to_nan(x: float | None) -> float:
     return math.nan if x is None else float(x)
 
 
-def _jsonable(obj: Any) -> Any:
+def _tagged_json(obj: Any) -> Any:
     """Plain-JSON version of ``obj``; non-finite floats become tagged objects."""
     if obj is None or isinstance(obj, (bool, str)):
         return obj
@@ -269,15 +269,15 @@ def _jsonable(obj: Any) -> Any:
             return float(obj)
         return {_FLOAT_TAG: "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")}
     if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): _tagged_json(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [_tagged_json(v) for v in obj]
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return _jsonable(dataclasses.asdict(obj))
+        return _tagged_json(dataclasses.asdict(obj))
     if hasattr(obj, "tolist"):  # NumPy arrays and scalars
-        return _jsonable(obj.tolist())
+        return _tagged_json(obj.tolist())
     if isinstance(obj, Iterable):
-        return [_jsonable(v) for v in obj]
+        return [_tagged_json(v) for v in obj]
     raise TypeError(f"cannot store {type(obj).__name__} as JSON: {obj!r}")
 
 
@@ -303,7 +303,7 @@ def _check_text_fields(entry: EntryRecord) -> None:
 
 
 def _dumps(obj: Any) -> str:
-    return json.dumps(_jsonable(obj), allow_nan=False, separators=(",", ":"))
+    return json.dumps(_tagged_json(obj), allow_nan=False, separators=(",", ":"))
 
 
 def _untag(d: dict) -> Any:
