@@ -35,7 +35,8 @@ import os
 import secrets
 from pathlib import Path
 
-from lrgym.leaderboard.suite import FAMILIES, FamilySuite, Suite
+from lrgym.leaderboard.suite import FamilySuite, Suite
+from lrgym.tasks import MIXED_V1
 from lrgym.tasks.base import instance_set
 
 __all__ = ["REVISION", "create_key", "is_private", "load_key", "private_suite", "references_dir"]
@@ -92,7 +93,7 @@ def private_suite(keyfile: str | os.PathLike, n_instances: int = N_INSTANCES, n_
     key = load_key(keyfile)
     pool = instance_set("private")
     families = []
-    for family in FAMILIES:
+    for family in MIXED_V1:  # the suites' families
         chosen: list[int] = []
         i = 0
         while len(chosen) < n_instances:

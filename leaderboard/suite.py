@@ -156,8 +156,6 @@ class Suite:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-#: the families of the suites: LRControl-v1's members, from the family registry (lrgym.tasks)
-FAMILIES = MIXED_V1
 TEST_START = lookup_instance_set("test").start
 VAL_START = lookup_instance_set("val").start
 
@@ -167,7 +165,7 @@ def _first(start: int, n: int) -> tuple[int, ...]:
 
 
 def _families(start: int, n: int, **kw) -> tuple[FamilySuite, ...]:
-    return tuple(FamilySuite(f, _first(start, n), **kw) for f in FAMILIES)
+    return tuple(FamilySuite(f, _first(start, n), **kw) for f in MIXED_V1)  # LRControl-v1's members
 
 
 V2_SELECTION = Path(__file__).parent / "suites" / "v2.json"
@@ -175,7 +173,7 @@ V2_SELECTION = Path(__file__).parent / "suites" / "v2.json"
 
 def suite_v2(instances: dict[str, list[int]]) -> Suite:
     """Suite v2 on the given test instances per family (families without any are left out)."""
-    fams = tuple(FamilySuite(f, tuple(int(k) for k in instances[f])) for f in FAMILIES if instances.get(f))
+    fams = tuple(FamilySuite(f, tuple(int(k) for k in instances[f])) for f in MIXED_V1 if instances.get(f))
     return Suite(
         name="v2",
         revision=2,

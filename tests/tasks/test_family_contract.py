@@ -105,14 +105,15 @@ def test_a_new_family_is_its_module_its_tests_and_one_registry_line(toy):
 
 def test_ids_and_name_tables_derive_from_the_family_registry():
     from lrgym.info import FAMILY_NAMES
-    from lrgym.leaderboard.suite import FAMILIES as SUITE_FAMILIES
+    from lrgym.leaderboard.suite import SUITES
     from lrgym.tasks.mixture import DEFAULT_MEMBERS
 
     assert {k: v for k, v in ENV_IDS.items() if k in env_ids()} == env_ids()
     assert set(env_ids()) == {i for entry in FAMILIES.values() for i in entry.env_ids}
     assert gym.make("LRControl-Digits-v1").unwrapped.task_for(0).spec.dataset == "digits"
     # LRControl-v1's members (versioned), the info name table and the suites' families: one tuple
-    assert FAMILY_NAMES == DEFAULT_MEMBERS == SUITE_FAMILIES == MIXED_V1 == ("linreg", "quadratic", "mlp", "recsys")
+    assert FAMILY_NAMES == DEFAULT_MEMBERS == MIXED_V1 == ("linreg", "quadratic", "mlp", "recsys")
+    assert all(tuple(f.family for f in suite.families) == MIXED_V1 for suite in SUITES.values())
 
 
 def test_registering_checks_its_input(toy):
