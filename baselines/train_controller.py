@@ -47,41 +47,72 @@ DEFAULT_CONFIG = HERE / "controller.json"
 WEIGHTS_NAME = "controller_mixed.npz"
 
 
+#: per-family settings a config may give for some families only (the rest keep the shipped value)
+PER_FAMILY = ("pool", "batch", "scan", "base_lr")
+
+
 @dataclass
 class ControllerConfig:
-    """Everything the training run depends on (with the seed). JSON file: any subset of the fields."""
+    """Everything the training run depends on (with the seed).
+
+    **The defaults are the shipped recipe**, the one that trained ``weights/controller_mixed.npz``
+    (its sidecar's ``config``); ``baselines/controller.json`` writes the same values out for the
+    README's command, and a test keeps the three equal. So ``ControllerConfig()``, a run without
+    ``--config``, ``--config baselines/controller.json`` and an empty ``{}`` config all train the
+    same way, and a partial config changes only what it names: ``{"generations": 5}`` is the
+    shipped recipe, shorter (it used to be an older recipe's defaults).
+
+    The per-family dicts (:data:`PER_FAMILY`: ``pool``, ``batch``, ``scan``, ``base_lr``) are
+    merged family by family over the shipped ones: ``{"pool": {"linreg": 4}}`` changes linreg's
+    pool and keeps the others' (it replaced the whole dict, and training then failed on the
+    families it left out). To stop scanning a family, give it 1 (``"scan": {"quadratic": 1}``).
+
+    JSON file (:meth:`from_json`): an object with any subset of the fields (and an optional
+    ``_comment``)."""
 
     families: tuple[str, ...] = FAMILY_NAMES
     #: train instances (instance seeds) per family in the training pool, from ``train_start``
     pool: dict = field(default_factory=lambda: {"linreg": 32, "quadratic": 48, "mlp": 8, "recsys": 16})
     #: episodes per family per generation (drawn from the pool)
-    batch: dict = field(default_factory=lambda: {"linreg": 6, "quadratic": 12, "mlp": 2, "recsys": 3})
+    batch: dict = field(default_factory=lambda: {"linreg": 8, "quadratic": 12, "mlp": 2, "recsys": 4})
     train_start: int = 0
     #: held-out train instances per family (for model selection), from ``holdout_start``
-    holdout: int = 6
+    holdout: int = 8
     #: scan this many times the pool (and holdout) size per family and take ``hard_fraction`` of the
-    #: instances with the smallest stability margin (see :func:`episode_set`)
-    scan: dict = field(default_factory=dict)
+    #: instances with the smallest stability margin (see :func:`episode_set`; 1: no scan)
+    scan: dict = field(default_factory=lambda: {"linreg": 4, "quadratic": 2})
     hard_fraction: float = 0.5
     holdout_start: int = 9000
     holdout_every: int = 10
-    generations: int = 40
+    generations: int = 150
+    #: antithetic pairs of candidates per generation
     pairs: int = 6
-    sigma: float = 0.1
-    step_size: float = 0.05
-    div_penalty: float = 1.0
+    #: ES noise scale on the parameters
+    sigma: float = 0.04
+    #: Adam's step size on the parameters
+    step_size: float = 0.02
+    #: penalty per diverged run, on top of its score's floor
+    div_penalty: float = 2.0
     hidden: tuple[int, ...] = ()
-    family_progress: bool = False
-    max_step: float = 0.5
-    rejection_threshold: float | None = None
+    family_progress: bool = True
+    #: Δ_max: the largest change of ln LR per env step
+    max_step: float = 0.3
+    rejection_threshold: float | None = 0.1
     #: quarter-decade grid of the training references, log10 LR
     ref_grid: tuple[float, float, float] = (-3.5, 0.5, 0.25)
-    #: base LR per family: the tuned ``fixed`` LR of baselines/tuned.json
+    #: base LR per family: the tuned ``fixed`` LR of baselines/tuned.json (None, or a family missing
+    #: from the dict)
     base_lr: dict | None = None
     mask: tuple[str, ...] = ()
     #: further LRControlEnv keywords of the training episodes (``family_options``, ``horizon``, ...;
     #: default: each family's own defaults, as the leaderboard's suites use them)
     env_options: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            given = getattr(self, f.name)
+            if f.name in PER_FAMILY and f.default_factory is not dataclasses.MISSING and isinstance(given, dict):
+                setattr(self, f.name, {**f.default_factory(), **given})  # base_lr: merged in resolved_base_lr
 
     @classmethod
     def from_json(cls, path: str | Path | None) -> "ControllerConfig":
@@ -97,11 +128,13 @@ class ControllerConfig:
         return cls(**data)
 
     def resolved_base_lr(self) -> tuple[float, ...]:
-        if self.base_lr is not None:
-            return tuple(float(self.base_lr[f]) for f in FAMILY_NAMES)
+        """The base LR of every family (of :data:`FAMILY_NAMES`): ``base_lr``'s, else the tuned ``fixed`` LR."""
+        given = self.base_lr or {}
+        if all(f in given for f in FAMILY_NAMES):
+            return tuple(float(given[f]) for f in FAMILY_NAMES)
         from lrgym.baselines.registry import tuned_values
 
-        return tuple(float(tuned_values("fixed", f)["lr"]) for f in FAMILY_NAMES)
+        return tuple(float(given[f]) if f in given else float(tuned_values("fixed", f)["lr"]) for f in FAMILY_NAMES)
 
 
 # ---- batched episodes ------------------------------------------------------------------------

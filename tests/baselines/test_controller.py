@@ -1,5 +1,6 @@
 """The learned controller (lrgym.baselines.controller) and its training command (train_controller)."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 from lrgym.baselines.controller import INPUT_GROUPS, INPUT_NAMES, ControllerNet, ControllerPolicy, controller_inputs, input_mask
 from lrgym.baselines.evaluation import evaluate
 from lrgym.baselines.outputs import SHIPPED_WEIGHTS
-from lrgym.baselines.train_controller import ControllerConfig, main, run_batch, train
+from lrgym.baselines.train_controller import DEFAULT_CONFIG, ControllerConfig, main, run_batch, train
 from lrgym.features import FEATURE_NAMES
 from lrgym.info import FAMILY_NAMES
 
@@ -87,7 +88,7 @@ def test_command_smoke_writes_to_runs_not_to_shipped_weights(tmp_path, monkeypat
     out = tmp_path / "runs" / "controller_mixed.npz"
     side = json.loads((tmp_path / "runs" / "controller_mixed.json").read_text())
     assert side["seed"] == 1 and side["config"]["generations"] == 1 and len(side["history"]) == 2
-    assert ControllerPolicy.load(out).net.n_params == ControllerNet().n_params
+    assert ControllerPolicy.load(out).net.n_params == ControllerNet(family_progress=True).n_params  # the shipped shape
     assert (shipped.read_bytes() if shipped.exists() else None) == before
 
 
@@ -111,6 +112,38 @@ def test_unknown_config_key_is_named(tmp_path):
         ControllerConfig.from_json(p)
 
 
+def test_the_defaults_are_the_shipped_recipe():
+    """One recipe: ``ControllerConfig()`` (a config's missing fields), ``baselines/controller.json``
+    (the default ``--config``) and the config recorded beside the shipped weights agree (the
+    defaults were an older recipe: 23 parameters, σ 0.1, ...)."""
+    shipped = json.loads((SHIPPED_WEIGHTS / "controller_mixed.json").read_text())["config"]
+    assert ControllerConfig.from_json(DEFAULT_CONFIG) == ControllerConfig()
+    assert json.loads(json.dumps(dataclasses.asdict(ControllerConfig()))) == shipped
+    assert ControllerNet(family_progress=ControllerConfig().family_progress).n_params == 27  # README's count
+
+
+def test_a_partial_config_changes_only_what_it_names(tmp_path):
+    """``{"generations": 1}`` is the shipped recipe with one generation, and a partial per-family
+    dict is merged over the shipped one family by family (``{"pool": {"linreg": 4}}`` replaced the
+    whole pool: KeyError 'quadratic' once training started)."""
+    p = tmp_path / "c.json"
+    p.write_text(json.dumps({"generations": 1}))
+    assert ControllerConfig.from_json(p) == dataclasses.replace(ControllerConfig.from_json(DEFAULT_CONFIG), generations=1)
+    p.write_text(json.dumps({"pool": {"linreg": 4}, "batch": {"mlp": 1}, "scan": {"quadratic": 1}}))
+    cfg = ControllerConfig.from_json(p)
+    assert cfg.pool == {"linreg": 4, "quadratic": 48, "mlp": 8, "recsys": 16}
+    assert cfg.batch == {"linreg": 8, "quadratic": 12, "mlp": 1, "recsys": 4}
+    assert cfg.scan == {"linreg": 4, "quadratic": 1}
+
+
+def test_a_partial_base_lr_takes_the_other_families_from_the_tuned_values():
+    from lrgym.baselines.registry import tuned_values
+
+    got = ControllerConfig(base_lr={"recsys": 0.5}).resolved_base_lr()
+    assert got == (*(float(tuned_values("fixed", f)["lr"]) for f in FAMILY_NAMES[:3]), 0.5)
+    assert FAMILY_NAMES[3] == "recsys"
+
+
 @pytest.mark.slow
 def test_training_command_learns_to_raise_a_too_small_lr():
     """The training recipe, shorter and on the learning test's quadratics (best constant LR known in
@@ -119,9 +152,11 @@ def test_training_command_learns_to_raise_a_too_small_lr():
     lr0 = kwargs.pop("lr_init")
     options = {k: kwargs[k] for k in ("family_options", "horizon", "inner_steps")}
     keep = evaluate(KeepLR(), {**kwargs, "lr_init": lr0}, instance_set="val", instances=HELD_OUT)
+    # the first recipe's settings (the defaults before they became the shipped recipe), no scan
     cfg = ControllerConfig(families=("quadratic",), pool={"quadratic": 16}, batch={"quadratic": 8}, holdout=4,
                            holdout_every=5, generations=15, pairs=6, base_lr={f: lr0 for f in FAMILY_NAMES},
-                           env_options=options)
+                           env_options=options, sigma=0.1, step_size=0.05, div_penalty=1.0, max_step=0.5,
+                           family_progress=False, rejection_threshold=None, scan={"quadratic": 1})
     net, _ = train(cfg, seed=0, log=lambda *a: None)
     trained = evaluate(ControllerPolicy(net), kwargs, instance_set="val", instances=HELD_OUT)
     assert not any(t.diverged for t in trained)
