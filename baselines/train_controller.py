@@ -27,19 +27,24 @@ import argparse
 import hashlib
 import dataclasses
 import json
+import math
 import sys
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from lrgym.baselines.controller import ControllerNet, action_from_ln_lr, controller_inputs
+from lrgym.baselines.controller import INPUT_GROUPS, ControllerNet, action_from_ln_lr, controller_inputs
 from lrgym.baselines.outputs import SHIPPED_WEIGHTS, add_output_arguments, output_path, runs_dir, with_suffix_added
 from lrgym.baselines.score import floored, score
 from lrgym.info import FAMILY_NAMES
 from lrgym.settings import positive_int
+from lrgym.tasks.base import INSTANCE_SETS, is_real
+
+TRAIN_INSTANCES = INSTANCE_SETS["train"]
 
 HERE = Path(__file__).parent
 #: the shipped recipe
@@ -49,6 +54,54 @@ WEIGHTS_NAME = "controller_mixed.npz"
 
 #: per-family settings a config may give for some families only (the rest keep the shipped value)
 PER_FAMILY = ("pool", "batch", "scan", "base_lr")
+#: the env keywords of every training episode besides ``family`` and ``rejection_threshold`` (the
+#: config's own fields); ``env_options`` may not set any of them
+TRAINER_SET = {"instance_set": "train", "optimizer": "sgd", "action_mode": "log_lr"}
+
+
+class ConfigError(ValueError):
+    """A bad :class:`ControllerConfig` value; the message names the field, the value and the valid ones."""
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _count(name: str, value) -> int:
+    if not (_is_int(value) and value >= 1):
+        raise ConfigError(f"{name}={value!r} {'out of range' if _is_int(value) else 'invalid'}; "
+                          "valid: a positive integer (1, 2, 3, ...)")
+    return int(value)
+
+
+def _positive_real(name: str, value) -> float:
+    if not (is_real(value) and 0 < value < math.inf):
+        raise ConfigError(f"{name}={value!r} {'out of range' if is_real(value) else 'invalid'}; "
+                          "valid: a finite number > 0")
+    return float(value)
+
+
+def _names(field_name: str, value, choices: tuple[str, ...], distinct: bool) -> tuple[str, ...]:
+    """``value`` as a tuple of names from ``choices``, or a ConfigError naming the first bad one."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{field_name}={value!r} invalid; valid: a list of names from {', '.join(choices)}")
+    for v in value:
+        if v not in choices:
+            raise ConfigError(f"{field_name}={list(value)!r}: unknown name {v!r}; valid choices: {', '.join(choices)}")
+    if distinct and len(set(value)) < len(value):
+        raise ConfigError(f"{field_name}={list(value)!r} repeats a name; valid: distinct names from {', '.join(choices)}")
+    return tuple(value)
+
+
+def _per_family(field_name: str, value, check) -> None:
+    """Check a per-family dict: family names as keys, ``check(f"{field_name}[{family!r}]", v)`` on each value."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{field_name}={value!r} invalid; valid: an object of family: value, "
+                          f"families {', '.join(FAMILY_NAMES)}")
+    for family, v in value.items():
+        if family not in FAMILY_NAMES:
+            raise ConfigError(f"{field_name}: unknown family {family!r}; valid choices: {', '.join(FAMILY_NAMES)}")
+        check(f"{field_name}[{family!r}]", v)
 
 
 @dataclass
@@ -111,20 +164,123 @@ class ControllerConfig:
     def __post_init__(self):
         for f in dataclasses.fields(self):
             given = getattr(self, f.name)
-            if f.name in PER_FAMILY and f.default_factory is not dataclasses.MISSING and isinstance(given, dict):
+            if f.name in PER_FAMILY and f.default_factory is not dataclasses.MISSING and isinstance(given, Mapping):
                 setattr(self, f.name, {**f.default_factory(), **given})  # base_lr: merged in resolved_base_lr
+        self.check()
+
+    def check(self) -> None:
+        """Check every field, before any reference is computed (minutes for a first run): a bad
+        value raises :class:`ConfigError` naming the field, the value and the valid choices
+        (``main`` reports it as the argument parser's error). Lists become tuples.
+
+        Beyond each field's own range: the env options are checked by the env's own checks
+        (:meth:`lrgym.settings.EnvSettings.build`, for each family), ``ref_grid`` must lie in the
+        env's LR range (outside it the env clips, and grid points repeat), and the instances the
+        pools and the holdout scan must be train instances, the holdout's apart from the pools'."""
+        self.families = _names("families", self.families, FAMILY_NAMES, distinct=True)
+        if not self.families:
+            raise ConfigError(f"families={list(self.families)!r} is empty; valid: a non-empty list of "
+                              f"{', '.join(FAMILY_NAMES)}")
+        for name in ("pool", "batch", "scan"):
+            _per_family(name, getattr(self, name), _count)
+        if self.base_lr is not None:
+            _per_family("base_lr", self.base_lr, _positive_real)
+        for name in ("train_start", "holdout_start"):
+            value = getattr(self, name)
+            if not (_is_int(value) and value >= 0):
+                raise ConfigError(f"{name}={value!r} out of range; valid: a train instance seed "
+                                  f"(an integer 0 ... {len(TRAIN_INSTANCES) - 1})")
+        for name in ("holdout", "holdout_every", "generations", "pairs"):
+            _count(name, getattr(self, name))
+        for name in ("sigma", "step_size", "max_step"):
+            _positive_real(name, getattr(self, name))
+        if not (is_real(self.div_penalty) and 0 <= self.div_penalty < math.inf):
+            raise ConfigError(f"div_penalty={self.div_penalty!r} out of range; valid: a number >= 0")
+        if not (is_real(self.hard_fraction) and 0 <= self.hard_fraction <= 1):
+            raise ConfigError(f"hard_fraction={self.hard_fraction!r} out of range; valid: a number from 0 to 1 "
+                              "(the share of a scanned set taken among its hardest instances)")
+        if not isinstance(self.hidden, (list, tuple)):
+            raise ConfigError(f"hidden={self.hidden!r} invalid; valid: a list of layer widths, e.g. [] or [8]")
+        for i, width in enumerate(self.hidden):
+            _count(f"hidden[{i}]", width)
+        self.hidden = tuple(int(w) for w in self.hidden)
+        if not isinstance(self.family_progress, (bool, np.bool_)):
+            raise ConfigError(f"family_progress={self.family_progress!r} invalid; valid: true or false")
+        if self.rejection_threshold is not None and not (
+                is_real(self.rejection_threshold) and 0 <= self.rejection_threshold < math.inf):
+            raise ConfigError(f"rejection_threshold={self.rejection_threshold!r} out of range; valid: null "
+                              "(no step rejection) or a number >= 0 (e.g. 0.1: undo a step that raises the "
+                              "training loss by more than 10 %)")
+        self.mask = _names("mask", self.mask, tuple(INPUT_GROUPS), distinct=False)
+        self._check_env_options()
+        self._check_ref_grid()
+        self._check_instances()
+
+    def _check_env_options(self) -> None:
+        from lrgym.keywords import check_keywords, keyword_names
+        from lrgym.settings import EnvSettings
+
+        if not isinstance(self.env_options, Mapping):
+            raise ConfigError(f"env_options={self.env_options!r} invalid; valid: an object of LRControlEnv "
+                              "keywords, e.g. {\"horizon\": 100}")
+        reserved = ("family", *TRAINER_SET, "rejection_threshold")
+        valid = [k for k in keyword_names(EnvSettings.build) if k not in reserved]
+        taken = [k for k in self.env_options if k in reserved]
+        if taken:
+            raise ConfigError(f"env_options sets {taken[0]!r}, which the trainer sets itself (family: each of "
+                              f"families, rejection_threshold: the config's field, "
+                              f"{', '.join(f'{k}={v!r}' for k, v in TRAINER_SET.items())}); valid: {', '.join(valid)}")
+        try:
+            check_keywords("env_options", self.env_options, valid)
+            for family in self.families:
+                EnvSettings.build(family=family, rejection_threshold=self.rejection_threshold, **TRAINER_SET,
+                                  **self.env_options)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"env_options={dict(self.env_options)!r}: {exc}") from None
+
+    def _check_ref_grid(self) -> None:
+        from lrgym.settings import DEFAULT_LR_MAX, DEFAULT_LR_MIN
+
+        grid = self.ref_grid
+        lr_min = self.env_options.get("lr_min", DEFAULT_LR_MIN)
+        lr_max = self.env_options.get("lr_max", DEFAULT_LR_MAX)
+        lo_ok, hi_ok = math.log10(lr_min), math.log10(lr_max)
+        if not (isinstance(grid, (list, tuple)) and len(grid) == 3 and all(is_real(v) for v in grid)
+                and lo_ok <= grid[0] <= grid[1] <= hi_ok and 0 < grid[2] < math.inf):
+            raise ConfigError(f"ref_grid={list(grid) if isinstance(grid, tuple) else grid!r} invalid; valid: "
+                              f"[lowest, highest, step] in log10 LR with {lo_ok:g} <= lowest <= highest <= "
+                              f"{hi_ok:g} (the env's LR range) and step > 0, e.g. [-3.5, 0.5, 0.25]")
+        self.ref_grid = tuple(float(v) for v in grid)
+
+    def _check_instances(self) -> None:
+        for family in self.families:
+            m = int(self.scan.get(family, 1))
+            spans = {"pool": (self.train_start, self.train_start + m * int(self.pool[family])),
+                     "holdout": (self.holdout_start, self.holdout_start + m * int(self.holdout))}
+            for name, (a, b) in spans.items():
+                if b > len(TRAIN_INSTANCES):
+                    start = "train_start" if name == "pool" else "holdout_start"
+                    raise ConfigError(f"{family}'s {name} scans instances {a} ... {b - 1} ({start} + scan × {name}), "
+                                      f"past the train instances; valid: instance seeds 0 ... "
+                                      f"{len(TRAIN_INSTANCES) - 1} (lower {start}, {name} or scan)")
+            (a, b), (c, d) = spans["pool"], spans["holdout"]
+            if a < d and c < b:
+                raise ConfigError(f"{family}'s holdout (instances {c} ... {d - 1}) overlaps its training pool "
+                                  f"({a} ... {b - 1}); valid: holdout_start and train_start whose ranges "
+                                  "(start + scan × size) are disjoint")
 
     @classmethod
     def from_json(cls, path: str | Path | None) -> "ControllerConfig":
+        """The config of a JSON file (None: the defaults), every value checked (:meth:`check`)."""
         data = {} if path is None else json.loads(Path(path).read_text())
+        if not isinstance(data, dict):
+            raise ConfigError(f"the file holds a JSON {type(data).__name__}; valid: an object of config fields, "
+                              'e.g. {"generations": 5}')
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names - {"_comment"})
         if unknown:
-            raise ValueError(f"unknown config key(s) {unknown}; valid: {', '.join(sorted(names))}")
+            raise ConfigError(f"unknown config key(s) {unknown}; valid: {', '.join(sorted(names))}")
         data.pop("_comment", None)
-        for key in ("families", "hidden", "ref_grid", "mask"):
-            if key in data:
-                data[key] = tuple(data[key])
         return cls(**data)
 
     def resolved_base_lr(self) -> tuple[float, ...]:
@@ -165,8 +321,7 @@ def run_batch(net: ControllerNet, family: str, instances, seeds, thetas: np.ndar
         P = None
         inst, sd = instances, seeds
     N = len(inst)
-    kwargs = {"family": family, "instance_set": "train", "optimizer": "sgd", "action_mode": "log_lr",
-              **(env_options or {})}
+    kwargs = {"family": family, **TRAINER_SET, **(env_options or {})}
     if const_log_lr is None and net.rejection_threshold is not None:
         kwargs["rejection_threshold"] = float(net.rejection_threshold)
     # single envs sharing one cache of built tasks: for the mlp family they step several times faster
@@ -383,12 +538,23 @@ def train(cfg: ControllerConfig, seed: int, log=print) -> tuple[ControllerNet, d
     return net, info
 
 
+def _seed(text: str) -> int:
+    """``--seed``'s value: an integer >= 0 (NumPy's generators take no negative seed)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} out of range; valid: an integer >= 0 (0, 1, 2, ...)")
+    return value
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lrgym.baselines.train_controller", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="JSON file of ControllerConfig fields "
                         f"(default: the shipped recipe {DEFAULT_CONFIG.name})")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=_seed, default=0, help="the run's random seed (an integer >= 0; default 0)")
     parser.add_argument("--generations", type=int, default=None, help="override the config's generations")
     add_output_arguments(parser, f"controller weights ({WEIGHTS_NAME})")
     args = parser.parse_args(argv)

@@ -65,6 +65,69 @@ def test_train_controller_names_a_bad_config(tmp_path, monkeypatch, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cfg.json"]
 
 
+#: (config, what the error names): each crashed with a raw traceback (KeyError, ValueError of int(),
+#: numpy's UFuncNoLoopError at generation 1, IndexError in run_batch, a bare TypeError, the net's
+#: own ValueError after the references) or was accepted silently (a negative sigma or max_step, a
+#: hard_fraction outside [0, 1], which changed the pool's size)
+BAD_CONFIGS = [
+    ({"families": ["linreg", "bogus"]}, "families=['linreg', 'bogus']: unknown name 'bogus'; valid choices: linreg, quadratic"),
+    ({"families": []}, "families=[] is empty"),
+    ({"pool": {"linreg": "many"}}, "pool['linreg']='many' invalid; valid: a positive integer"),
+    ({"pool": {"linear": 4}}, "pool: unknown family 'linear'; valid choices: linreg"),
+    ({"sigma": "big"}, "sigma='big' invalid; valid: a finite number > 0"),
+    ({"sigma": -0.04}, "sigma=-0.04 out of range; valid: a finite number > 0"),
+    ({"max_step": -0.3}, "max_step=-0.3 out of range"),
+    ({"step_size": 0}, "step_size=0 out of range"),
+    ({"div_penalty": -1}, "div_penalty=-1 out of range; valid: a number >= 0"),
+    ({"pairs": 0}, "pairs=0 out of range; valid: a positive integer"),
+    ({"batch": {"mlp": 0}}, "batch['mlp']=0 out of range"),
+    ({"holdout": 0}, "holdout=0 out of range"),
+    ({"ref_grid": [0.5, -3.5, 0.25]}, "ref_grid=[0.5, -3.5, 0.25] invalid; valid: [lowest, highest, step]"),
+    ({"ref_grid": [-3.5, 0.5, 0]}, "ref_grid=[-3.5, 0.5, 0] invalid"),
+    ({"env_options": {"horizn": 100}}, "got an unexpected keyword argument 'horizn' (did you mean 'horizon'?); valid: family_options"),
+    ({"env_options": {"horizon": -1}}, "horizon=-1 out of range"),
+    ({"env_options": {"optimizer": "adam"}}, "env_options sets 'optimizer', which the trainer sets itself"),
+    ({"mask": ["bogus"]}, "mask=['bogus']: unknown name 'bogus'; valid choices: loss, noise, gradient"),
+    ({"rejection_threshold": -1}, "rejection_threshold=-1 out of range; valid: null"),
+    ({"hard_fraction": 5}, "hard_fraction=5 out of range; valid: a number from 0 to 1"),
+    ({"hard_fraction": -1}, "hard_fraction=-1 out of range"),
+    ({"hidden": [0]}, "hidden[0]=0 out of range"),
+    ({"family_progress": "yes"}, "family_progress='yes' invalid; valid: true or false"),
+    ({"base_lr": {"recsys": 0}}, "base_lr['recsys']=0 out of range"),
+    ({"train_start": -1}, "train_start=-1 out of range; valid: a train instance seed"),
+    ({"train_start": 9990}, "linreg's pool scans instances 9990 ... 10117"),
+    ({"holdout_start": 100}, "linreg's holdout (instances 100 ... 131) overlaps its training pool (0 ... 127)"),
+]
+
+
+@pytest.mark.parametrize("config, message", BAD_CONFIGS, ids=[json.dumps(c) for c, _ in BAD_CONFIGS])
+def test_train_controller_checks_every_config_value_before_training(config, message, tmp_path, monkeypatch, capsys):
+    """Every field is checked when the config is read, before the references' minutes: argparse's
+    error (exit 2, the usage line) naming the field, its value and the valid ones."""
+    import lrgym.baselines.train_controller as c
+
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps(config))
+    monkeypatch.setattr(c, "train", lambda *a, **k: pytest.fail("training started"))
+    monkeypatch.setattr(c, "grid_references", lambda *a, **k: pytest.fail("references started"))
+    with pytest.raises(SystemExit) as stop:
+        c.main(["--config", str(path), "--out", str(tmp_path / "never.npz")])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage:") and message in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cfg.json"]
+    with pytest.raises(ValueError, match="valid"):  # the dataclass itself checks too
+        c.ControllerConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
+
+
+def test_train_controller_refuses_a_negative_seed(tmp_path, monkeypatch, capsys):
+    """``--seed -1`` was numpy's ``ValueError: expected non-negative integer`` traceback."""
+    import lrgym.baselines.train_controller as c
+
+    _refused(c.main, c, "train", ["--seed", "-1"], "argument --seed: '-1' out of range; valid: an integer >= 0",
+             tmp_path, monkeypatch, capsys)
+
+
 def test_the_smallest_valid_counts_still_train(tmp_path):
     """The bounds are not off by one: one Q-learning episode trains and writes its table."""
     import numpy as np
