@@ -28,6 +28,7 @@ import hashlib
 import dataclasses
 import json
 import math
+import os
 import sys
 import time
 from collections import OrderedDict
@@ -419,25 +420,74 @@ class EpisodeSet:
     reference: np.ndarray
 
 
+#: the arrays of a training reference set (:func:`grid_references`), one value per scanned instance
+REFERENCE_KEYS = ("initial", "reference", "lr", "margin")
+
+
+def references_version() -> str:
+    """What the training references' values depend on besides the arguments in their cache key:
+    lrgym's code (:func:`lrgym.baselines.node_check.code_hash`: the packages lrgym,
+    lrgym.baselines and lrgym.leaderboard, which leaves out the ``train_*.py`` scripts), this
+    file (:func:`grid_references`, :func:`run_batch`) and NumPy's version. Any edit of lrgym's
+    code thus recomputes the references once (≈ 1 – 4 min for the shipped recipe), where a stale
+    cache would train against references the current code no longer reproduces."""
+    from lrgym.baselines import node_check
+
+    this_file = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    return f"code {node_check.code_hash()}, {Path(__file__).name} {this_file}, numpy {np.__version__}"
+
+
+def _checksum(refs: dict) -> str:
+    return hashlib.sha256(json.dumps(refs, sort_keys=True).encode()).hexdigest()
+
+
+def _read_references(cache: Path, key: str, n: int, log) -> dict | None:
+    """The references cached in ``cache`` if the file is whole: its key is ``key``, its checksum
+    (``sha256`` of the values, written beside them) matches, and every array has ``n`` values;
+    else None after a warning (the caller recomputes and rewrites the file)."""
+    try:
+        data = json.loads(cache.read_text())
+        refs = data["refs"]
+        if data.get("key") != key:
+            problem = "its key differs from its name's"
+        elif data.get("sha256") != _checksum(refs):
+            problem = "its values do not match their checksum (edited or damaged)"
+        elif sorted(refs) != sorted(REFERENCE_KEYS) or any(len(refs[k]) != n for k in REFERENCE_KEYS):
+            problem = f"it does not hold {n} values of each of {', '.join(REFERENCE_KEYS)}"
+        else:
+            return {k: np.asarray(refs[k], dtype=float) for k in REFERENCE_KEYS}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        problem = f"it cannot be read ({type(exc).__name__}: {exc})"
+    log(f"  warning: the cached training references {cache} are not used: {problem}; recomputing them")
+    return None
+
+
 def episode_set(cfg: ControllerConfig, family: str, start: int, n: int, log=print) -> EpisodeSet:
     """``n`` train instances of ``family`` from ``start`` with their training references. With
     ``cfg.scan[family] = m`` the first m·n instances are scanned and the ``cfg.hard_fraction`` of the
     set with the smallest stability margin (the best constant LR closest to divergence) is taken
     first, the rest in order: the leaderboard's suites keep the instances that discriminate, which
-    are often such instances, and a random draw has few of them."""
+    are often such instances, and a random draw has few of them.
+
+    The references are cached under ``runs/controller_references/``, in a file named by a hash of
+    everything they depend on: the family, instances, seeds, ``ref_grid``, ``env_options`` and the
+    code that computes them (:func:`references_version`); the file holds a checksum of its values,
+    and one that does not match (edited, truncated) is recomputed and rewritten with a warning."""
     m = max(1, int(cfg.scan.get(family, 1)))
     members = list(range(start, start + m * n))  # a single-family env: every instance seed is its family's
     seeds = [1000 + k % 1000 for k in members]  # one env seed per instance (minibatch order, init)
     t0 = time.time()
-    key = json.dumps([family, members, seeds, list(cfg.ref_grid), cfg.env_options], sort_keys=True, default=str)
+    key = json.dumps([family, members, seeds, list(cfg.ref_grid), cfg.env_options, references_version()],
+                     sort_keys=True, default=str)
     cache = runs_dir() / "controller_references" / f"{family}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
-    if cache.exists():
-        refs = {k: np.asarray(v, dtype=float) for k, v in json.loads(cache.read_text())["refs"].items()}
-        refs.setdefault("margin", np.full(len(members), np.inf))  # written before margins were kept
-    else:
+    refs = _read_references(cache, key, len(members), log) if cache.exists() else None
+    if refs is None:
         refs = grid_references(cfg, family, members, seeds)
+        values = {k: refs[k].tolist() for k in REFERENCE_KEYS}
         cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps({"key": key, "refs": {k: v.tolist() for k, v in refs.items()}}))
+        partial = cache.with_name(f"{cache.name}.{os.getpid()}.partial")  # never a half-written cache file
+        partial.write_text(json.dumps({"key": key, "refs": values, "sha256": _checksum(values)}))
+        os.replace(partial, cache)
     pick = list(range(n))
     if m > 1:
         n_hard = int(round(cfg.hard_fraction * n))

@@ -105,6 +105,43 @@ def test_command_with_a_dotted_out_keeps_the_name_for_its_sidecar(tmp_path, monk
     assert (tmp_path / "runs" / "d.npz").is_file() and (tmp_path / "runs" / "d.json").is_file()
 
 
+def test_reference_cache_is_checked_and_keyed_by_the_code(tmp_path, monkeypatch):
+    """The trainer's reference cache was keyed by family, instances, seeds, grid and env options
+    only, and read unchecked: an edited file (a halved reference) trained against wrong
+    references, silently. Now its file holds a checksum (a mismatch recomputes it, with a
+    warning) and its key holds the code's hash (other code: another file, computed afresh)."""
+    import lrgym.baselines.node_check as node_check
+    import lrgym.baselines.train_controller as tc
+
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path))
+    cfg = ControllerConfig(families=("quadratic",), pool={"quadratic": 2}, scan={"quadratic": 1}, holdout=1,
+                           ref_grid=(-3.0, 0.0, 1.0))
+    logs = []
+    first = tc.episode_set(cfg, "quadratic", 0, 2, log=logs.append)
+    cache, = (tmp_path / "controller_references").glob("*.json")
+    data = json.loads(cache.read_text())
+    data["refs"]["reference"] = [v / 2 for v in data["refs"]["reference"]]
+    cache.write_text(json.dumps(data))
+    again = tc.episode_set(cfg, "quadratic", 0, 2, log=logs.append)
+    np.testing.assert_array_equal(again.reference, first.reference)
+    assert [line for line in logs if "warning" in line] == [
+        f"  warning: the cached training references {cache} are not used: its values do not match their "
+        "checksum (edited or damaged); recomputing them"]
+    monkeypatch.setattr(tc, "grid_references", lambda *a, **k: pytest.fail("a whole cache file was recomputed"))
+    np.testing.assert_array_equal(tc.episode_set(cfg, "quadratic", 0, 2, log=logs.append).reference, first.reference)
+    monkeypatch.undo()
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path))
+    monkeypatch.setattr(node_check, "code_hash", lambda *a, **k: "0" * 16)  # other code
+    tc.episode_set(cfg, "quadratic", 0, 2, log=logs.append)
+    assert len(list((tmp_path / "controller_references").glob("*.json"))) == 2
+    assert len([line for line in logs if "warning" in line]) == 1
+    cache.write_text(cache.read_text()[:40])  # a truncated file
+    monkeypatch.undo()
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path))
+    np.testing.assert_array_equal(tc.episode_set(cfg, "quadratic", 0, 2, log=logs.append).reference, first.reference)
+    assert "are not used: it cannot be read (JSONDecodeError" in logs[-2]
+
+
 def test_unknown_config_key_is_named(tmp_path):
     p = tmp_path / "c.json"
     p.write_text(json.dumps({"generation": 3}))
