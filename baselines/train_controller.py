@@ -301,18 +301,34 @@ class ControllerConfig:
 _TASKS: dict[str, OrderedDict] = {}
 
 
+#: the most envs :func:`run_batch` steps together for constant LRs (a reference scan). Every env
+#: holds its own built task (the shared cache keeps :data:`lrgym.env.TASK_CACHE_SIZE`), so memory
+#: grows with the batch: the shipped recipe's first linreg scan, 128 instances × 17 grid LRs =
+#: 2,176 envs in one batch, peaked at 4.2 GB; in chunks of 256 at 0.77 GB, with the same bits
+#: (each run is independent of the others; tests/baselines/test_controller.py checks it)
+SCAN_CHUNK = 256
+
+
 def run_batch(net: ControllerNet, family: str, instances, seeds, thetas: np.ndarray | None = None,
               const_log_lr: np.ndarray | None = None, record: bool = False, env_options: dict | None = None,
-              tasks: dict | None = None):
+              tasks: dict | None = None, chunk: int | None = None):
     """Run episodes of ``family`` on (instances[j], seeds[j]) for every parameter vector in
     ``thetas`` (P, n) — or, with ``const_log_lr`` (N,), constant LRs — stepped together, the
     controller's decisions batched over all of them (``tasks``: a shared cache of built tasks).
+    Constant LRs without ``record`` run ``chunk`` envs at a time (default :data:`SCAN_CHUNK`: memory).
 
     Returns a dict of arrays (P, R) (or (N,)): ``initial``, ``final``, ``diverged`` (and with
     ``record`` the per-step ``lrs`` (…, T))."""
     from lrgym.env import LRControlEnv
 
     instances, seeds = list(map(int, instances)), list(map(int, seeds))
+    chunk = SCAN_CHUNK if chunk is None else chunk
+    if const_log_lr is not None and not record and len(instances) > chunk:
+        const_log_lr = np.asarray(const_log_lr, dtype=np.float64)
+        parts = [run_batch(net, family, instances[i:i + chunk], seeds[i:i + chunk],
+                           const_log_lr=const_log_lr[i:i + chunk], env_options=env_options, tasks=tasks, chunk=chunk)
+                 for i in range(0, len(instances), chunk)]
+        return {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
     R = len(instances)
     if const_log_lr is None:
         thetas = np.atleast_2d(net.theta if thetas is None else thetas)

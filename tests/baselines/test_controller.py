@@ -73,6 +73,48 @@ def test_single_env_policy_matches_the_batched_trainer(family):
     assert len({round(v, 6) for v in trajs[0].lrs}) > 5  # the LR really moves
 
 
+def test_a_constant_lr_scan_in_chunks_gives_the_same_bits():
+    """The reference scan runs its envs in chunks (the shipped recipe's first linreg scan held
+    2,176 envs at once: 4.2 GB); every run is independent of the others, so the results are the
+    same to the bit as in one batch, diverged runs included."""
+    inst, sd = [3, 4, 5] * 3, [1003, 1004, 1005] * 3
+    log_lrs = np.repeat(np.log(10.0) * np.array([-2.0, -0.5, 1.0]), 3)  # 10 diverges
+    whole = run_batch(None, "quadratic", inst, sd, const_log_lr=log_lrs, chunk=100)
+    chunked = run_batch(None, "quadratic", inst, sd, const_log_lr=log_lrs, chunk=2)
+    assert whole["diverged"].any() and not whole["diverged"].all()
+    for k in ("initial", "final", "diverged"):
+        assert whole[k].shape == chunked[k].shape == (9,)
+        assert whole[k].tobytes() == chunked[k].tobytes(), k
+
+
+def test_the_reference_scan_holds_at_most_a_chunk_of_envs_at_once(monkeypatch):
+    import gc
+    import weakref
+
+    import lrgym.baselines.train_controller as tc
+    import lrgym.env
+
+    alive, most = weakref.WeakSet(), [0]
+
+    class Counted(lrgym.env.LRControlEnv):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            gc.collect()  # the envs of a finished chunk are garbage
+            alive.add(self)
+            most[0] = max(most[0], len(alive))
+
+    monkeypatch.setattr(lrgym.env, "LRControlEnv", Counted)
+    cfg = ControllerConfig(families=("quadratic",), ref_grid=(-3.0, 0.0, 1.0))
+    refs = {}
+    for chunk in (3, 1000):
+        monkeypatch.setattr(tc, "SCAN_CHUNK", chunk, raising=False)
+        most[0] = 0
+        refs[chunk] = tc.grid_references(cfg, "quadratic", [3, 4, 5], [1003, 1004, 1005])
+        assert most[0] == min(chunk, 12)  # 3 instances × 4 grid LRs
+    for k in refs[3]:
+        assert refs[3][k].tobytes() == refs[1000][k].tobytes(), k
+
+
 TINY = {"families": ["quadratic", "linreg"], "generations": 1, "pairs": 2, "pool": {"quadratic": 2, "linreg": 2},
         "batch": {"quadratic": 1, "linreg": 1}, "holdout": 1, "holdout_every": 1, "ref_grid": [-3, 0, 1]}
 
