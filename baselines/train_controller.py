@@ -604,6 +604,21 @@ def train(cfg: ControllerConfig, seed: int, log=print) -> tuple[ControllerNet, d
     return net, info
 
 
+def git_commit() -> str | None:
+    """The git commit of this checkout (``git describe --always --dirty``: ``-dirty`` if files
+    differ from it), or None outside a git checkout. Recorded beside the weights with
+    :func:`references_version` (the code's hash, which also covers uncommitted edits): weights
+    reproduce on the code that trained them; later code may change their last bits."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40"], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (out.stdout.strip() or None) if out.returncode == 0 else None
+
+
 def _seed(text: str) -> int:
     """``--seed``'s value: an integer >= 0 (NumPy's generators take no negative seed)."""
     try:
@@ -644,7 +659,8 @@ def main(argv=None) -> int:
     net, info = train(cfg, args.seed)
     cfg_dict = dataclasses.asdict(cfg)
     meta = {"config": cfg_dict, "seed": args.seed, "best_generation": info["best_generation"],
-            "command": "python -m lrgym.baselines.train_controller " + " ".join(argv if argv is not None else sys.argv[1:])}
+            "command": "python -m lrgym.baselines.train_controller " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "commit": git_commit(), "code": references_version()}
     net.save(path, meta=meta)
     sidecar = with_suffix_added(path, ".npz").with_suffix(".json")  # runs/c0.5 → runs/c0.5.json, not runs/c0.json
     sidecar.write_text(json.dumps({**meta, "wall_seconds": round(time.time() - t0, 1),

@@ -130,6 +130,12 @@ def test_command_smoke_writes_to_runs_not_to_shipped_weights(tmp_path, monkeypat
     out = tmp_path / "runs" / "controller_mixed.npz"
     side = json.loads((tmp_path / "runs" / "controller_mixed.json").read_text())
     assert side["seed"] == 1 and side["config"]["generations"] == 1 and len(side["history"]) == 2
+    # the code it ran: the checkout's commit (None outside git) and the code's hash
+    assert {"commit", "code"} <= set(side)
+    from lrgym.baselines.train_controller import git_commit, references_version
+
+    assert side["commit"] == git_commit() and side["code"] == references_version()
+    assert side["code"].startswith("code ")
     assert ControllerPolicy.load(out).net.n_params == ControllerNet(family_progress=True).n_params  # the shipped shape
     assert (shipped.read_bytes() if shipped.exists() else None) == before
 
