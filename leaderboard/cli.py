@@ -314,11 +314,17 @@ def _print_board(suite, db, show_failures=True):
     from lrgym.leaderboard.ranking import build_leaderboard
     from lrgym.leaderboard.report import print_table
 
+    from lrgym.leaderboard.store import ForeignPendingError
+
     with _existing_store(db) as store:
         lb = build_leaderboard(store, suite)
-        kept = [store.kept_note(path) for path in store.kept_results()]
+        try:
+            kept = [store.kept_note(path) for path in store.kept_results()]
+            kept += [store.unwritable_note(path) for path in store.unwritable_results()]
+        except ForeignPendingError as exc:  # the board is shown; the folder's files are not read
+            kept = [str(exc)]
     print_table(lb, console, show_failures=show_failures)
-    for note in kept:  # results that ran but wait for another name (lrgym leaderboard import-kept)
+    for note in kept:  # results that ran but wait for another name (import-kept), or that the store refused
         err.print(Text(f"not on the board: {note}"))
     return lb
 

@@ -236,3 +236,22 @@ def test_two_graders_recording_reference_files_at_once_lose_no_record(tmp_path):
     assert len(files) == 300
     assert [f.name for f in files if not trust.is_trusted(f)] == []
     assert sorted(os.listdir(tmp_path)) == sorted([f.name for f in files] + [trust.REGISTRY])  # no lock file left
+
+
+def test_show_prints_the_board_and_names_a_foreign_side_file_folder(tmp_path, monkeypatch):
+    from lrgym.leaderboard.cli import app
+
+    from lrgym.leaderboard.suite import get_suite
+
+    quick = get_suite("quick")
+    monkeypatch.chdir(tmp_path)
+    with ResultStore(tmp_path / "b.sqlite") as store:
+        store.add_entry(synthetic_entry(quick, "keeper", kind="submission", owner="bob", summary={}),
+                        synthetic_runs(quick, [[0.5] * len(quick.tasks())] * len(quick.seeds)))
+        store.pending_dir.mkdir()
+        os.chmod(store.pending_dir, 0o777)
+    result = typer_testing.CliRunner().invoke(app, ["leaderboard", "show", "--db", "b.sqlite", "--suite", "quick"],
+                                              env={"COLUMNS": "400"})
+    flat = " ".join(result.output.split())
+    assert result.exit_code == 0, flat
+    assert "not on the board: the store's side-file folder" in flat and "not the grader's own" in flat
