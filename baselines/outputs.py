@@ -38,6 +38,33 @@ SHIPPED_TUNED = HERE / "tuned.json"
 RUNS_ENV = "LRGYM_RUNS"
 
 
+def replace_file(path: str | Path, text: str, mode: int = 0o644) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` by replacing it: a new file beside it (mode ``mode``,
+    before the umask), renamed over ``path`` (``os.replace``). A reader never sees half a file,
+    and whatever ``path`` named before (a symbolic link, a hard link to another file) is replaced,
+    never written through: ``report --markdown x`` where ``x`` links to the results store leaves
+    the store as it was."""
+    import tempfile
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.chmod(tmp, mode & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def json_copy(obj):
     """A plain-JSON copy of ``obj`` (what a sidecar or record stores): tuples become lists, and
     anything JSON has no type for becomes its ``str`` (a path, a dtype, an enum)."""

@@ -64,6 +64,12 @@ class ConfigError(ValueError):
     """A bad :class:`ControllerConfig` value; the message names the field, the value and the valid ones."""
 
 
+#: the most LRs a reference grid may hold, and the widest hidden layer: bounds that stop a
+#: config from asking for 10^12 reference episodes or a 10^9-unit layer minutes into a run
+MAX_REF_GRID = 200
+MAX_HIDDEN = 1024
+
+
 def _is_int(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
@@ -203,7 +209,8 @@ class ControllerConfig:
         if not isinstance(self.hidden, (list, tuple)):
             raise ConfigError(f"hidden={self.hidden!r} invalid; valid: a list of layer widths, e.g. [] or [8]")
         for i, width in enumerate(self.hidden):
-            _count(f"hidden[{i}]", width)
+            if _count(f"hidden[{i}]", width) > MAX_HIDDEN:
+                raise ConfigError(f"hidden[{i}]={width!r} out of range; valid: a layer width from 1 to {MAX_HIDDEN}")
         self.hidden = tuple(int(w) for w in self.hidden)
         if not isinstance(self.family_progress, (bool, np.bool_)):
             raise ConfigError(f"family_progress={self.family_progress!r} invalid; valid: true or false")
@@ -247,10 +254,12 @@ class ControllerConfig:
         lr_max = self.env_options.get("lr_max", DEFAULT_LR_MAX)
         lo_ok, hi_ok = math.log10(lr_min), math.log10(lr_max)
         if not (isinstance(grid, (list, tuple)) and len(grid) == 3 and all(is_real(v) for v in grid)
-                and lo_ok <= grid[0] <= grid[1] <= hi_ok and 0 < grid[2] < math.inf):
+                and lo_ok <= grid[0] <= grid[1] <= hi_ok and 0 < grid[2] < math.inf
+                and (grid[1] - grid[0]) / grid[2] < MAX_REF_GRID):
             raise ConfigError(f"ref_grid={list(grid) if isinstance(grid, tuple) else grid!r} invalid; valid: "
                               f"[lowest, highest, step] in log10 LR with {lo_ok:g} <= lowest <= highest <= "
-                              f"{hi_ok:g} (the env's LR range) and step > 0, e.g. [-3.5, 0.5, 0.25]")
+                              f"{hi_ok:g} (the env's LR range), step > 0 and at most {MAX_REF_GRID} LRs, "
+                              "e.g. [-3.5, 0.5, 0.25]")
         self.ref_grid = tuple(float(v) for v in grid)
 
     def _check_instances(self) -> None:

@@ -27,6 +27,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from lrgym.baselines.outputs import replace_file
 from lrgym.leaderboard.suite import DEFAULT_SUITE
 from lrgym.leaderboard.text import clean
 
@@ -135,20 +136,36 @@ def _output(shipped: Path, out: Optional[Path], hint: str, ship: bool = False, d
     return path
 
 
-def _refuse_store_files(path: Path, db: Optional[Path], hint: str) -> None:
-    """``BadParameter`` if writing ``path`` would overwrite the results store ``db`` (default: the
-    default store), its SQLite journals (``-wal``, ``-shm``, ``-journal``) or a file of its
-    side-file folder (``<db>.pending``), through any spelling of the path."""
+def _refuse_store_files(path: Path, db: Optional[Path], hint: str, inside: tuple[str, ...] = ()) -> None:
+    """``BadParameter`` if writing ``path`` (a folder: the files ``inside`` it) would overwrite the
+    results store ``db`` (default: the default store), its SQLite journals (``-wal``, ``-shm``,
+    ``-journal``) or its side-file folder (``<db>.pending``): by any spelling of the path, through
+    a symbolic link to it or the store's, or as a hard link to one of them (the same inode).
+    Outputs are also written by replacing the file (:func:`lrgym.baselines.outputs.replace_file`),
+    never through a link; this check names the mistake before any work."""
     from lrgym.leaderboard.store import default_store_path
 
     store = Path(db) if db is not None else default_store_path()
-    base = store.resolve()
-    target = path.resolve()
-    files = {base, *(base.with_name(base.name + suffix) for suffix in ("-wal", "-shm", "-journal"))}
-    pending = base.with_name(base.name + ".pending")
-    if target in files or target == pending or pending in target.parents:
-        raise typer.BadParameter(f"{path} is the results store {store} or one of its files: writing it would "
-                                 "destroy the stored results; valid: another path", param_hint=hint)
+    names, inodes = set(), set()
+    for base in {store.absolute(), store.resolve()}:  # the store as given (its side files) and its target
+        for p in (base, *(base.with_name(base.name + s) for s in ("-wal", "-shm", "-journal", ".pending"))):
+            names.add(p)
+            try:
+                st = p.stat()
+                inodes.add((st.st_dev, st.st_ino))
+            except OSError:
+                pass
+    pendings = {n for n in names if n.name.endswith(".pending")}
+    for target in (path, *(path / name for name in inside)):
+        spellings = {target.absolute(), target.resolve()}
+        try:
+            st = target.stat()
+            same_inode = (st.st_dev, st.st_ino) in inodes
+        except OSError:
+            same_inode = False
+        if same_inode or spellings & names or any(p in s.parents for p in pendings for s in spellings):
+            raise typer.BadParameter(f"{target} is the results store {store} or one of its files: writing it "
+                                     "would destroy the stored results; valid: another path", param_hint=hint)
 
 
 def _file_out(path: Optional[Path], hint: str) -> Optional[Path]:
@@ -375,7 +392,7 @@ def run_baselines(
         cmd = "lrgym leaderboard run-baselines" + (" --private KEYFILE" if private is not None else
                                                    "" if suite == DEFAULT_SUITE else f" --suite {suite}")
         board.parent.mkdir(parents=True, exist_ok=True)
-        board.write_text(to_markdown(lb, command=cmd, elapsed=elapsed, machine=cpu_description()))
+        replace_file(board, to_markdown(lb, command=cmd, elapsed=elapsed, machine=cpu_description()))
         console.print(Text(f"wrote {board}"))
     if n_ok < len(outcomes):
         raise typer.Exit(1)
@@ -482,6 +499,10 @@ def submit(
         err.print(Text("submission not stored:", style="red bold"))
         err.print(Text(clean(outcome.kept_message or "")))
         raise typer.Exit(3)
+    if outcome.entry.id is None:  # the store could not take it (said above by the run's log)
+        err.print(Text(f"submission {'ran' if outcome.ok else 'failed'} but is not stored in {path}; "
+                       "see the error above", style="red bold"))
+        raise typer.Exit(1)
     if not outcome.ok:
         err.print(Text("submission failed:", style="red bold"))
         err.print(Text(clean(outcome.entry.failure_reason or "")))
@@ -561,12 +582,12 @@ def report(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--entry") from None
     html.parent.mkdir(parents=True, exist_ok=True)
-    html.write_text(page, encoding="utf-8")
+    replace_file(html, page)
     console.print(Text(f"wrote {html} ({len(lb.rows)} entries)"))
     if board is not None:
         cmd = "lrgym leaderboard report" + ("" if suite == DEFAULT_SUITE else f" --suite {suite}")
         board.parent.mkdir(parents=True, exist_ok=True)
-        board.write_text(to_markdown(lb, command=cmd), encoding="utf-8")
+        replace_file(board, to_markdown(lb, command=cmd))
         console.print(Text(f"wrote {board}"))
 
 
@@ -625,7 +646,7 @@ def export(
     private: Optional[Path] = PrivateOpt,
 ):
     """Export entries, per-run scores and trajectories as CSV or JSON (lrgym.leaderboard.export)."""
-    from lrgym.leaderboard.export import FORMATS
+    from lrgym.leaderboard.export import FORMATS, TABLES
     from lrgym.leaderboard.export import export as write
 
     if fmt not in FORMATS:
@@ -633,7 +654,7 @@ def export(
     s = _suite(suite, private)
     if fmt == "json" or out is None:  # csv's output is itself a folder: its --out is taken as is
         out = _output(Path("results" if fmt == "csv" else "results.json"), out, "--out", db=db)  # runs/… unless --out
-    _refuse_store_files(out, db, "--out")  # (csv's --out, taken as is above)
+    _refuse_store_files(out, db, "--out", tuple(f"{t}.csv" for t in TABLES) if fmt == "csv" else ())
     if fmt == "csv" and out.exists() and not out.is_dir():
         raise typer.BadParameter(f"{out} is a file, and csv writes a folder of three files; valid: a folder "
                                  "(new or existing), or --format json for one file", param_hint="--out")

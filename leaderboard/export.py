@@ -44,11 +44,13 @@ policy's own words).
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from pathlib import Path
 from typing import Any
 
+from lrgym.baselines.outputs import replace_file
 from lrgym.leaderboard.store import CURVE_KEYS, EntryRecord, ResultStore
 from lrgym.leaderboard.suite import DEFAULT_SUITE, SUITES
 
@@ -140,8 +142,7 @@ def _finite_or_none(x):
 
 def write_json(data: dict[str, list[dict]], path: Path) -> Path:
     clean = {t: [{k: _finite_or_none(v) for k, v in row.items()} for row in rows] for t, rows in data.items()}
-    path.write_text(json.dumps(clean, indent=1, allow_nan=False) + "\n", encoding="utf-8")
-    return path
+    return replace_file(path, json.dumps(clean, indent=1, allow_nan=False) + "\n")
 
 
 def write_csv(data: dict[str, list[dict]], directory: Path) -> list[Path]:
@@ -151,11 +152,11 @@ def write_csv(data: dict[str, list[dict]], directory: Path) -> list[Path]:
     for table, rows in data.items():
         path = directory / f"{table}.csv"
         columns = list(rows[0]) if rows else list(_empty_columns(table))
-        with open(path, "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows({k: _inert(v) for k, v in row.items()} for row in rows)
-        out.append(path)
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows({k: _inert(v) for k, v in row.items()} for row in rows)
+        out.append(replace_file(path, text.getvalue()))
     return out
 
 

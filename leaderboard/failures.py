@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 import traceback
 
-__all__ = ["MAX_REASON_CHARS", "POLICY_REPORTED", "PolicyError", "describe", "plain", "traceback_text", "truncate"]
+__all__ = ["MAX_REASON_CHARS", "POLICY_REPORTED", "PolicyError", "describe", "plain", "policy_reported", "quoted",
+           "traceback_text", "truncate"]
 
 #: a recorded failure reason is cut to this many characters
 MAX_REASON_CHARS = 4000
@@ -21,6 +22,23 @@ MAX_REASON_CHARS = 4000
 #: the grader's wording of its exception, ``policy raised in act() ...``); a reason without it
 #: was worded by the grader's own processes
 POLICY_REPORTED = "the policy's process reported: "
+
+#: what starts each further line of text the policy's code chose (see :func:`quoted`)
+QUOTE = "> "
+
+
+def quoted(text: str) -> str:
+    """``text`` with :data:`QUOTE` before each line: text the policy's code chose (its process's
+    reply, its output), so that no line of it can pass for one of the grader's, however far a
+    policy pushes it from the label above it (3,800 blank lines did, in a review)."""
+    return "\n".join(QUOTE + line for line in text.split("\n"))
+
+
+def policy_reported(reason: str) -> str:
+    """A failure reason an episode's process sent: :data:`POLICY_REPORTED` and its first line,
+    then its further lines :func:`quoted` (an honest one's traceback, a liar's fake grader lines)."""
+    first, newline, rest = reason.partition("\n")
+    return POLICY_REPORTED + first + (newline + quoted(rest) if newline else "")
 
 
 class PolicyError(Exception):

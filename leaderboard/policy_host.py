@@ -41,7 +41,7 @@ from __future__ import annotations
 import os
 import sys
 
-from lrgym.leaderboard.failures import POLICY_REPORTED, PolicyError, describe, plain, traceback_text, truncate
+from lrgym.leaderboard.failures import PolicyError, describe, plain, policy_reported, traceback_text, truncate
 from lrgym.leaderboard.seccomp import refuse_keyrings
 from lrgym.leaderboard.step_message import decode_message
 
@@ -996,7 +996,7 @@ class EpisodeHost:
         if not isinstance(reply, dict):
             raise PolicyError(f"the policy's process sent a malformed reply in {what} ({self._where(i)})")
         if not reply.get("ok"):  # its words, which the policy's code can choose: labelled so
-            raise PolicyError(POLICY_REPORTED + str(reply.get("reason", "unknown failure")))
+            raise PolicyError(policy_reported(str(reply.get("reason", "unknown failure"))))
         return reply
 
     def _where(self, i: int) -> str:

@@ -58,6 +58,7 @@ import time
 from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection, wait
 
+from lrgym.leaderboard.failures import quoted
 from lrgym.leaderboard.import_paths import hidden_dirs, import_paths
 from lrgym.leaderboard.text import clean
 from lrgym.tasks.blas import SINGLE_THREAD_ENV
@@ -950,7 +951,7 @@ class PolicyProcess:
 
     def _tail_note(self) -> str:
         tail = self.output_tail()
-        return f"\n--- last lines of the policy's output ---\n{tail}" if tail.strip() else ""
+        return f"\n--- last lines of the policy's output ---\n{quoted(tail)}" if tail.strip() else ""
 
     def close(self, grace: float = 2.0) -> None:
         """End the policy and everything it started: its command pipe is closed (the host

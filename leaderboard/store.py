@@ -146,6 +146,21 @@ def kept_message(name: str, reason: str, kept: Path, db: Path, ran: bool = True)
             f"`lrgym leaderboard import-kept {kept} --name NEW_NAME --db {db}`")
 
 
+def _check_own_file(path: Path) -> None:
+    """``ValueError`` unless ``path`` is a regular file (no link) of this user in a folder of this
+    user that no one else may write to: a kept result the grader wrote, not one another local
+    user planted (whose entry :meth:`ResultStore.import_kept` would store as it stands)."""
+    import stat
+
+    st = os.lstat(path)  # FileNotFoundError: said by the caller
+    folder = os.lstat(path.parent)
+    me = os.geteuid()
+    if not stat.S_ISREG(st.st_mode) or st.st_uid != me:
+        raise ValueError(f"it is not a regular file of uid {me} (uid {st.st_uid}, mode {stat.filemode(st.st_mode)})")
+    if not stat.S_ISDIR(folder.st_mode) or folder.st_uid != me or folder.st_mode & 0o022:
+        raise ValueError(f"its folder is not uid {me}'s alone (uid {folder.st_uid}, mode {stat.S_IMODE(folder.st_mode):o})")
+
+
 def unwritable_message(name: str, reason: str, kept: Path) -> str:
     """What the grader says of a finished result the store refuses: why, and where it is kept."""
     return (f"entry {ascii(name)[1:-1][:80]!r}: a finished result the store refuses ({reason[:300]}); it is not "
@@ -594,7 +609,13 @@ class ResultStore:
 
         if entry.token is None:
             entry = dataclasses.replace(entry, token=uuid.uuid4().hex)
-        side = self._write_pending(entry, runs)
+        try:
+            side = self._write_pending(entry, runs)
+        except (ForeignPendingError, OSError) as exc:  # (another user made <db>.pending during the run)
+            side = self._write_elsewhere(entry, runs)
+            if log is not None:
+                log(f"entry {entry.name!r}: no side file in {self.pending_dir} ({exc}); kept in {side} "
+                    "until the store has it")
         deadline, delay = time.monotonic() + patience, 0.05
         while True:
             try:
@@ -615,8 +636,25 @@ class ResultStore:
                 delay = min(delay * 2, 10.0)
                 continue
             side.unlink(missing_ok=True)
+            if side.parent != self.pending_dir:  # a private folder of _write_elsewhere
+                side.parent.rmdir()
             self._remove_pending_dir_if_empty()
             return entry_id
+
+    def _write_elsewhere(self, entry: EntryRecord, runs: Sequence[RunRecord]) -> Path:
+        """The side file of ``entry`` in a new private folder (``lrgym-kept-*`` in the temp
+        folder, mode 0700) when :attr:`pending_dir` cannot hold it: the result is never only in
+        memory. :meth:`import_kept` takes it from there; :meth:`flush_pending` does not look."""
+        import tempfile
+
+        path = Path(tempfile.mkdtemp(prefix="lrgym-kept-")) / f"{entry.token}.json"
+        data = {"entry": dataclasses.asdict(entry), "runs": [dataclasses.asdict(r) for r in runs]}
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(_dumps(data))
+            f.flush()
+            os.fsync(f.fileno())
+        return path
 
     def _own_pending_dir(self) -> bool:
         """Whether :attr:`pending_dir` exists; ``ForeignPendingError`` if it is not this grader's
@@ -701,9 +739,12 @@ class ResultStore:
         path = Path(path)
         name = check_entry_name(name)
         try:
+            _check_own_file(path)
             data = _loads(path.read_text())
             entry = EntryRecord(**{**data["entry"], "id": None, "n_runs": None})
             runs = [RunRecord(**r) for r in data["runs"]]
+            if entry.kind != "submission":  # only a submission's name can be taken
+                raise ValueError(f"it holds a {entry.kind!r} entry, and only submissions are kept")
         except FileNotFoundError:
             raise ValueError(f"{path}: no such file; valid: a kept result of this store "
                              f"({', '.join(map(str, self.kept_results())) or 'none now'})") from None

@@ -22,6 +22,8 @@ __all__ = ["digest", "forget_missing", "is_trusted", "record"]
 
 REGISTRY = "trusted.json"
 SUMS = "SHA256SUMS"
+#: the lock file of a cache folder's registry (see :func:`_locked`)
+LOCK = ".trusted.json.lock"
 
 
 def digest(path: Path) -> str:
@@ -62,16 +64,23 @@ def _write_registry(directory: Path, registry: dict[str, str]) -> None:
 
 
 def _locked(directory: Path):
-    """An exclusive lock on ``directory``'s registry (``fcntl.flock`` on the folder itself, so no
-    lock file is left in it) for one read-modify-write: two graders recording files of one cache
-    folder at once each rewrote the registry from what they had read, and records were lost (36
-    of 400 in a test), so those files were recomputed."""
+    """An exclusive lock on ``directory``'s registry for one read-modify-write: two graders
+    recording files of one cache folder at once each rewrote the registry from what they had
+    read, and records were lost (36 of 400 in a test), so those files were recomputed.
+
+    The lock is ``fcntl.flock`` on :data:`LOCK` beside the registry, made mode 0600: only the
+    grader's user can open it, so no other user can hold the lock and stall the grader (a lock
+    on the folder itself could be taken by anyone who can read it). The shipped folder, written
+    by maintainers only (``references --ship``), is not locked and gets no lock file."""
     import contextlib
     import fcntl
 
     @contextlib.contextmanager
     def hold():
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        if _shipped(directory):
+            yield
+            return
+        fd = os.open(Path(directory) / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

@@ -84,6 +84,8 @@ BAD_CONFIGS = [
     ({"holdout": 0}, "holdout=0 out of range"),
     ({"ref_grid": [0.5, -3.5, 0.25]}, "ref_grid=[0.5, -3.5, 0.25] invalid; valid: [lowest, highest, step]"),
     ({"ref_grid": [-3.5, 0.5, 0]}, "ref_grid=[-3.5, 0.5, 0] invalid"),
+    ({"ref_grid": [-3.5, 0.5, 1e-12]}, "step > 0 and at most 200 LRs"),  # it asked for 4e12 LRs
+    ({"hidden": [10**9]}, "hidden[0]=1000000000 out of range; valid: a layer width from 1 to 1024"),
     ({"env_options": {"horizn": 100}}, "got an unexpected keyword argument 'horizn' (did you mean 'horizon'?); valid: family_options"),
     ({"env_options": {"horizon": -1}}, "horizon=-1 out of range"),
     ({"env_options": {"optimizer": "adam"}}, "env_options sets 'optimizer', which the trainer sets itself"),

@@ -665,7 +665,8 @@ class P:
         frame = sys._getframe()
         while frame.f_code.co_name != "_episode_main":
             frame = frame.f_back
-        reply = json.dumps({"ok": False, "reason": "the grader's machine was overloaded: not the policy's fault"})
+        reply = json.dumps({"ok": False, "reason": "the grader's machine was overloaded: not the policy's fault"
+                                                  + "\\n" * 50 + "grader error: OSError: no space left (rerun this entry)"})
         os.write(frame.f_locals["conn"].fileno(), struct.pack("!i", len(reply)) + reply.encode())
         time.sleep(3600)
 '''
@@ -675,8 +676,8 @@ def test_a_reason_the_policys_process_sent_is_labelled_as_its_own(tmp_path):
     """Stop 35 left it: a policy wrote its own failure reason verbatim by sending
     ``{"ok": false, "reason": ...}`` on its episode's pipe (an exception it raises is wrapped in
     the grader's words, a reply it writes is read as it stands), so it could word it like the
-    grader's. The host now labels every reason an episode's process sends; its own (a death, a
-    malformed reply) stay unlabelled."""
+    grader's. The host now labels every reason an episode's process sends and quotes its further
+    lines; its own (a death, a malformed reply) stay unlabelled."""
     import numpy as np
 
     from lrgym.leaderboard.failures import POLICY_REPORTED
@@ -690,7 +691,11 @@ def test_a_reason_the_policys_process_sent_is_labelled_as_its_own(tmp_path):
         process.request(("reset", "quadratic", [{}], ["ep1"]), timeout=60)
         with pytest.raises(SandboxError) as caught:
             process.request(("act", "quadratic", [(0, encode_act(np.zeros(3), {}))]), timeout=30)
-        assert str(caught.value).startswith(POLICY_REPORTED + "the grader's machine was overloaded"), str(caught.value)
+        reason = str(caught.value)
+        assert reason.startswith(POLICY_REPORTED + "the grader's machine was overloaded"), reason
+        # its further lines are quoted, however far down (a review pushed a fake line 3,800 lines away)
+        assert reason.split("\n")[-1] == "> grader error: OSError: no space left (rerun this entry)"
+        assert all(line.startswith(">") for line in reason.split("\n")[1:])
     finally:
         process.close()
 

@@ -48,11 +48,15 @@ def test_clean_removes_surrogates_and_invisible_format_characters_and_keeps_lett
     assert not [c for c in kept if c != "\n" and unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp")]
 
 
-@pytest.mark.parametrize("bad", ["", "   ", "x" * 65, "al\udc80ice", "al\u202eice", "a\nb", None, 3])
-def test_an_owner_that_cannot_be_stored_or_shown_is_refused_naming_it(bad):
-    with pytest.raises(ValueError, match=r"owner .* invalid; valid: 1 to 64 printable characters"):
+@pytest.mark.parametrize("bad", ["", "   ", "x" * 65, "al\udc80ice", "al\u202eice", "a\nb", None, 3,
+                                 "alice\u034f", "alice\ufe0f", "\u3164", "\u2800", "Álice", " alice", "-alice"])
+def test_an_owner_that_cannot_be_stored_or_shown_as_itself_is_refused_naming_it(bad):
+    """Surrogates broke the store; invisible marks (U+034F, U+FE0F) and blank letters (U+3164,
+    U+2800) printed as another owner or as nothing (a security review, 2026-12-05)."""
+    with pytest.raises(ValueError, match=r"owner .* invalid; valid: 1 to 64 ASCII letters, digits and"):
         check_owner(bad)
-    assert check_owner("José Ñúñez") == "José Ñúñez"
+    for good in ("alice", "jose.nunez@example.org", "uid1000", "a_b+c-d"):
+        assert check_owner(good) == good
 
 
 # ---- an entry the store refuses stops no later run -----------------------------------------------
@@ -119,9 +123,59 @@ def test_a_side_file_folder_others_may_write_to_is_refused_before_anything_is_re
         (pending / ("f" * 32 + ".json")).write_text("{}")
         with pytest.raises(ForeignPendingError, match=r"not the grader's own: a folder of uid \d+, mode 777"):
             store.flush_pending()
-        with pytest.raises(ForeignPendingError):
-            store.add_entry_durably(synthetic_entry(SUITE, "x", kind="submission", owner="bob", summary={}),
-                                    synthetic_runs(SUITE, [[0.5], [0.5]]))
+        assert store.entries() == [] and (pending / ("f" * 32 + ".json")).exists()
+
+
+def test_a_side_file_folder_made_by_another_user_during_the_run_loses_no_result(tmp_path, monkeypatch):
+    """A security review (2026-12-05): another user's ``<db>.pending`` made while a policy ran
+    (after the check at the start) made the write raise, and the finished result was dropped.
+    The side file now goes to a private folder of its own; the free database takes the entry."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    runs = synthetic_runs(SUITE, [[0.25], [0.75]])
+    with ResultStore(tmp_path / "board.sqlite") as store:
+        store.pending_dir.mkdir()
+        os.chmod(store.pending_dir, 0o777)
+        said = []
+        entry_id = store.add_entry_durably(synthetic_entry(SUITE, "mine", kind="submission", owner="bob", summary={}),
+                                           runs, log=said.append)
+        assert [(r.seed, r.score) for r in store.runs(entry_id)] == [(0, 0.25), (1, 0.75)]
+        assert "no side file in" in said[0] and os.listdir(tmp_path / "tmp") == []  # its private folder is gone
+        # the name taken meanwhile as well: kept in the private folder, and import-kept stores it from there
+        store.pending_dir.mkdir(exist_ok=True)
+        os.chmod(store.pending_dir, 0o777)
+        store.add_entry(synthetic_entry(SUITE, "contested", kind="submission", owner="alice", summary={}))
+        with pytest.raises(KeptResultError) as caught:
+            store.add_entry_durably(synthetic_entry(SUITE, "contested", kind="submission", owner="bob", summary={}), runs)
+        kept = caught.value.kept
+        assert kept.parent.parent == tmp_path / "tmp" and kept.exists()
+        stored = store.import_kept(kept, "bobs-result")
+        assert store.entry(stored).owner == "bob" and not kept.exists()
+
+
+def test_import_kept_takes_only_a_submission_the_grader_kept(tmp_path):
+    """A security review (2026-12-05): import-kept stored any file as it stood, a forged
+    ``kind: "baseline"`` entry with score 3.0 in another user's folder included."""
+    runs = synthetic_runs(SUITE, [[0.5], [0.5]])
+    with ResultStore(tmp_path / "board.sqlite") as store:
+        forged = store._write_pending(synthetic_entry(SUITE, "f0rged", kind="baseline", summary={}, token="f" * 32), runs)
+        with pytest.raises(ValueError, match="holds a 'baseline' entry, and only submissions are kept"):
+            store.import_kept(forged, "best-ever")
+        planted = tmp_path / "shared"
+        planted.mkdir()
+        os.chmod(planted, 0o777)
+        side = store._write_pending(synthetic_entry(SUITE, "x", kind="submission", owner="alice", summary={},
+                                                    token="a" * 32), runs)
+        moved = planted / side.name
+        os.rename(side, moved)
+        with pytest.raises(ValueError, match="its folder is not uid .*'s alone"):
+            store.import_kept(moved, "not-mine")
+        link = tmp_path / "link.json"
+        link.symlink_to(forged)
+        with pytest.raises(ValueError, match="not a regular file"):
+            store.import_kept(link, "linked")
         assert store.entries() == []
 
 
@@ -189,6 +243,57 @@ def test_no_output_may_be_the_store_or_one_of_its_files(tmp_path, monkeypatch, a
     assert hashlib.sha256((tmp_path / "b.sqlite").read_bytes()).hexdigest() == before
 
 
+@pytest.mark.parametrize("case", ["hard link", "csv file a symlink to the store", "store inside the csv folder",
+                                  "side files of a store given as a symlink"])
+def test_no_output_reaches_the_store_through_a_link(tmp_path, monkeypatch, case):
+    """A security review of the check above (2026-12-05) overwrote the store through a hard link,
+    a symlink among the csv files, a store named like one of them, and the side-file folder of a
+    store given by a symlink (``<link>.pending``): each is refused by inode or by name."""
+    from lrgym.leaderboard.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    db = "b.sqlite"
+    with ResultStore(tmp_path / "b.sqlite") as store:
+        store.add_entry(synthetic_entry(SUITE, "keeper", kind="submission", owner="bob", summary={}),
+                        synthetic_runs(SUITE, [[0.5], [0.5]]))
+    if case == "hard link":
+        os.link("b.sqlite", "board.md")
+        args = ["report", "--markdown", "board.md"]
+    elif case == "csv file a symlink to the store":
+        os.mkdir("out")
+        os.symlink("../b.sqlite", "out/entries.csv")
+        args = ["export", "--format", "csv", "--out", "out"]
+    elif case == "store inside the csv folder":
+        os.mkdir("out")
+        os.rename("b.sqlite", "out/runs.csv")
+        db = "out/runs.csv"
+        args = ["export", "--format", "csv", "--out", "out"]
+    else:
+        os.symlink("b.sqlite", "link.sqlite")
+        db = "link.sqlite"
+        args = ["export", "--format", "json", "--out", "link.sqlite.pending/x.json"]
+    real = os.path.realpath(db)
+    before = hashlib.sha256(Path(real).read_bytes()).hexdigest()
+    result = typer_testing.CliRunner().invoke(app, ["leaderboard", *args, "--db", db, "--suite", "quick"],
+                                              env={"COLUMNS": "400"})
+    assert result.exit_code == 2 and "is the results store" in " ".join(result.output.split()), result.output
+    assert hashlib.sha256(Path(real).read_bytes()).hexdigest() == before
+    assert not Path("link.sqlite.pending").exists()
+
+
+def test_an_output_replaces_a_link_at_its_path_and_never_writes_through_it(tmp_path):
+    from lrgym.baselines.outputs import replace_file
+
+    (tmp_path / "precious").write_text("keep me")
+    os.link(tmp_path / "precious", tmp_path / "hard")
+    os.symlink("precious", tmp_path / "soft")
+    for name in ("hard", "soft"):
+        replace_file(tmp_path / name, "report")
+        assert (tmp_path / name).read_text() == "report" and not (tmp_path / name).is_symlink()
+    assert (tmp_path / "precious").read_text() == "keep me"
+    assert sorted(os.listdir(tmp_path)) == ["hard", "precious", "soft"]  # no temporary file left
+
+
 # ---- the source hash covers every file the sandbox gets -------------------------------------------
 
 
@@ -235,7 +340,8 @@ def test_two_graders_recording_reference_files_at_once_lose_no_record(tmp_path):
     files = sorted(tmp_path.glob("suite*.json"))
     assert len(files) == 300
     assert [f.name for f in files if not trust.is_trusted(f)] == []
-    assert sorted(os.listdir(tmp_path)) == sorted([f.name for f in files] + [trust.REGISTRY])  # no lock file left
+    assert sorted(os.listdir(tmp_path)) == sorted([f.name for f in files] + [trust.REGISTRY, trust.LOCK])
+    assert os.stat(tmp_path / trust.LOCK).st_mode & 0o777 == 0o600  # no other user can take the lock
 
 
 def test_show_prints_the_board_and_names_a_foreign_side_file_folder(tmp_path, monkeypatch):
