@@ -43,10 +43,20 @@ def replace_file(path: str | Path, text: str, mode: int = 0o644) -> Path:
     before the umask), renamed over ``path`` (``os.replace``). A reader never sees half a file,
     and whatever ``path`` named before (a symbolic link, a hard link to another file) is replaced,
     never written through: ``report --markdown x`` where ``x`` links to the results store leaves
-    the store as it was."""
+    the store as it was. A path that is no regular file (``/dev/stdout``, a FIFO) is written to
+    as it is."""
+    import stat
     import tempfile
 
     path = Path(path)
+    try:
+        special = not stat.S_ISREG(os.stat(path).st_mode)  # through links: /dev/stdout, a FIFO
+    except OSError:
+        special = False
+    if special:  # no file to replace (and none that could be the store): written to as it is
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        return path
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:

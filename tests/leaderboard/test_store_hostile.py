@@ -361,3 +361,20 @@ def test_show_prints_the_board_and_names_a_foreign_side_file_folder(tmp_path, mo
     flat = " ".join(result.output.split())
     assert result.exit_code == 0, flat
     assert "not on the board: the store's side-file folder" in flat and "not the grader's own" in flat
+
+
+def test_an_output_to_a_stream_is_written_to_not_replaced(tmp_path):
+    """``--markdown /dev/stdout`` must print, not replace the /dev/stdout link (as root it could)."""
+    from lrgym.baselines.outputs import replace_file
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    link = tmp_path / "out"
+    link.symlink_to(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        replace_file(link, "through the stream")
+        assert os.read(reader, 100) == b"through the stream"
+    finally:
+        os.close(reader)
+    assert link.is_symlink() and sorted(os.listdir(tmp_path)) == ["fifo", "out"]
