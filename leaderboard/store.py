@@ -22,8 +22,9 @@ grader's check before the run is never dropped: its side file is set aside as
 files) until :meth:`~ResultStore.import_kept` stores it under another name.
 
 Names: a submission cannot take the name of a registered baseline or of a baseline entry of the
-same suite, nor one held by another ``owner`` on any suite of the store; "the same name" is one rule, :func:`lrgym.leaderboard.text.name_key`
-(NFKC, case, spaces and lookalikes such as ``I``/``l``/``1`` folded), and the error names the
+same suite, nor one held by another ``owner`` on any suite of the store; "the same name" is one
+rule, :func:`lrgym.leaderboard.text.name_key` (NFKC, case, spaces and lookalikes such as
+``I``/``l``/``1`` folded), and the error names the
 existing name the new one is too close to. The check runs inside the write transaction, so two
 concurrent graders cannot both claim a name. The same owner re-submitting a name, in any
 spelling, adds a new version (:meth:`~ResultStore.latest_entries` shows the latest, under the
