@@ -39,7 +39,7 @@ from lrgym.leaderboard.suite import FamilySuite, Suite
 from lrgym.tasks import MIXED_V1
 from lrgym.tasks.base import instance_set
 
-__all__ = ["REVISION", "create_key", "is_private", "load_key", "private_suite", "references_dir"]
+__all__ = ["REVISION", "create_key", "is_private", "load_key", "private_reason", "private_suite", "references_dir"]
 
 N_INSTANCES = 8
 N_SEEDS = 5
@@ -119,6 +119,43 @@ def private_suite(keyfile: str | os.PathLike, n_instances: int = N_INSTANCES, n_
 
 def is_private(suite: Suite) -> bool:
     return suite.instance_set == "private"
+
+
+#: (pattern of a failure reason, what a private suite records instead), first match wins: the
+#: grader's own words decide the kind; the policy's words, numbers and output are dropped
+_PRIVATE_REASONS = (
+    (r"^the policy's process reported: (importing|constructing|loading|reading the policy's env)"
+     r"|^policy (file|target)|^unknown policy kind|could not be loaded", "the policy could not be loaded"),
+    (r"^the policy's process reported: policy raised in reset", "the policy raised an exception in reset()"),
+    (r"^the policy's process reported: policy raised in act", "the policy raised an exception in act()"),
+    (r"^the policy's process reported:", "the policy's process reported a failure"),
+    (r"^invalid action", "the policy returned an invalid action"),
+    (r"settings are invalid|^invalid policy settings|different env options", "the policy's settings are invalid"),
+    (r"memory limit|out of memory|MemoryError|OOM", "the policy went over its memory limit"),
+    (r"CPU time limit", "the policy went over its CPU time limit"),
+    (r"did not answer within|^timeout|timed out|time limit", "the policy went over its time limit"),
+    (r"scratch folder", "the policy went over its scratch-folder limit"),
+    (r"malformed|protocol|larger than|stopped reading", "the policy's process broke the grader's protocol"),
+    (r"died|killed|exit code|signal", "the policy's process died"),
+)
+#: what follows the kind in every failure reason of a private suite
+PRIVATE_REASON_NOTE = (" (a private suite records only the kind of failure: the policy's own words, numbers and "
+                       "output could carry what it saw of the hidden instances; test a policy on a public suite)")
+
+
+def private_reason(reason: str) -> str:
+    """The failure ``reason`` of a submission on a private suite as it is recorded, printed and
+    published: only its kind, from the grader's own wording (:data:`_PRIVATE_REASONS`), never the
+    text a policy chose. A reason carried up to 4,000 characters of it (its exception, the
+    actions it returned, its output), so a policy could fail on purpose to report the hidden
+    instances' losses, one submission after another, and map a private suite (an operator's audit,
+    2026-12-05: 8 mlp instances' best LRs to within 1.5× in six submissions)."""
+    import re
+
+    for pattern, kind in _PRIVATE_REASONS:
+        if re.search(pattern, reason):
+            return kind + PRIVATE_REASON_NOTE
+    return "the policy failed" + PRIVATE_REASON_NOTE
 
 
 def references_dir(keyfile: str | os.PathLike) -> Path:

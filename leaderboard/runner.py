@@ -649,7 +649,7 @@ def _finish(spec: PolicySpec, result: GroupResult, ctx: _Context, layout: list[J
     """The entry of a finished group: failed with its (cleaned) reason, or its runs checked
     against the suite (``layout``: the group's jobs, in reply order) and scored from their losses
     by the grader."""
-    from lrgym.leaderboard.private import is_private, public_description
+    from lrgym.leaderboard.private import is_private, private_reason, public_description
 
     suite = ctx.suite
     common = dict(name=spec.name, kind=spec.kind, suite_version=suite.version, cpu=ctx.cpu,
@@ -660,6 +660,8 @@ def _finish(spec: PolicySpec, result: GroupResult, ctx: _Context, layout: list[J
     env_spec: dict = {"suite": described, "policy": spec.spec, "source": spec.source}
 
     def failed(reason: str) -> Outcome:
+        if is_private(suite) and spec.kind == "submission":  # its words could carry the hidden instances out
+            reason = private_reason(reason)
         entry = EntryRecord(status="failed", failure_reason=clean(reason), env_spec=env_spec,
                             summary={"elapsed_seconds": round(result.elapsed, 3)}, **common)
         return Outcome(spec, entry, [], result.elapsed)

@@ -588,3 +588,26 @@ def test_a_policys_lr_init_beyond_the_largest_float_is_invalid_settings_not_an_o
 
     with pytest.raises(SettingsError, match=r"lr_init=.* out of range; valid: a number in"):
         check_choices({"lr_init": lr_init})
+
+
+@pytest.mark.parametrize("reason, kind", [
+    ("the policy's process reported: importing p.py raised ValueError: LOSS=0.123", "the policy could not be loaded"),
+    ("the policy's process reported: policy raised in reset() (ep1): KeyError: 'x'", "the policy raised an exception in reset()"),
+    ("the policy's process reported: policy raised in act() at step 3 (q): RuntimeError: memory 0.5",
+     "the policy raised an exception in act()"),
+    ("the policy's process reported: anything at all 12345", "the policy's process reported a failure"),
+    ("invalid action at step 3 (quadratic, episode 1 of 1 of the job): ValueError: invalid action 0.98765",
+     "the policy returned an invalid action"),
+    ("invalid policy settings: lr_init=0.0031 out of range", "the policy's settings are invalid"),
+    ("the policy went over its memory limit of 512 MB", "the policy went over its memory limit"),
+    ("the policy went over its CPU time limit of 20 s: it used 20.28 s", "the policy went over its CPU time limit"),
+    ("timeout: exceeded 600 s", "the policy went over its time limit"),
+    ("the policy's process died in act (q): exit code 137", "the policy's process died"),
+    ("the policy process sent a reply larger than 65536 bytes", "the policy's process broke the grader's protocol"),
+    ("something new 42", "the policy failed"),
+])
+def test_a_private_suite_records_only_the_kind_of_a_failure(reason, kind):
+    from lrgym.leaderboard.private import PRIVATE_REASON_NOTE, private_reason
+
+    assert private_reason(reason) == kind + PRIVATE_REASON_NOTE
+    assert not any(ch.isdigit() for ch in private_reason(reason))

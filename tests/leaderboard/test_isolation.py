@@ -363,8 +363,13 @@ def test_a_private_suites_instances_and_seeds_stay_out_of_failure_reasons(tmp_pa
     invalid, raises = run_suite([submission_spec(policy("InvalidAction"), name="invalid"),
                                  submission_spec(f"{src}:P", name="raises")],
                                 suite, references=refs, n_workers=1, time_limit=120)
-    assert "invalid action at step 0 (quadratic, episode 1 of 1 of the job" in invalid.entry.failure_reason
-    assert "policy raised in act() at step 0 (quadratic, episode 1 of 1 of the job)" in raises.entry.failure_reason
+    if hidden:  # a private suite records the kind of failure only (see the next test)
+        assert invalid.entry.failure_reason.startswith("the policy returned an invalid action (a private suite")
+        assert raises.entry.failure_reason.startswith("the policy raised an exception in act() (a private suite")
+        assert "told nothing" not in raises.entry.failure_reason
+    else:
+        assert "invalid action at step 0 (quadratic, episode 1 of 1 of the job" in invalid.entry.failure_reason
+        assert "policy raised in act() at step 0 (quadratic, episode 1 of 1 of the job)" in raises.entry.failure_reason
     # the policy's own messages never name a seed; the grader's name instance and seed on public suites only
     for secret in (str(first), "1234567", "7654321"):
         assert secret not in raises.entry.failure_reason
@@ -372,6 +377,40 @@ def test_a_private_suites_instances_and_seeds_stay_out_of_failure_reasons(tmp_pa
             assert secret not in invalid.entry.failure_reason
     if not hidden:  # public instances and seeds: named, for the submitter to reproduce the failure
         assert f"episode 1 of 1 of the job: instance {first} seed 1234567)" in invalid.entry.failure_reason
+
+
+REPORTS = {  # policies that fail on purpose to carry what they saw out in the failure reason
+    "raises": "    def act(self, obs, info):\n        raise RuntimeError(f'LOSS={info[\"train_loss\"]!r}')\n",
+    "exits": "    def act(self, obs, info):\n        import os; os._exit(int(info['train_loss'] * 1000) % 256)\n",
+    "prints": "    def act(self, obs, info):\n        print('LOSS', info['train_loss'], flush=True); return 'x'\n",
+    "acts": "    def act(self, obs, info):\n        return float(info['train_loss']) + 10.0\n",
+}
+
+
+def test_a_private_suites_failure_reasons_carry_nothing_the_policy_chose(tmp_path):
+    """An operator's audit (2026-12-05): a policy failing on purpose wrote its instances' losses
+    into the failure reason (its exception, its output, the actions it returned, its exit code),
+    which ``submit`` printed and the board published; in six failed submissions it had the best
+    LRs of 8 hidden mlp instances. On a private suite a reason is now the kind of failure only."""
+    first = instance_set("private").start + 11
+    suite = _suite("reports", "private", first)
+    refs = load_references(suite, n_workers=1)
+    specs = []
+    for name, act in REPORTS.items():
+        (tmp_path / f"{name}.py").write_text("action_mode = 'log_lr'\nclass P:\n    action_mode = 'log_lr'\n"
+                                             "    def reset(self, info):\n        pass\n" + act)
+        specs.append(submission_spec(f"{tmp_path / name}.py:P", name=name))
+    outcomes = run_suite(specs, suite, references=refs, n_workers=1, time_limit=120)
+    kinds = {o.spec.name: o.entry.failure_reason for o in outcomes}
+    assert all(not o.ok for o in outcomes)
+    assert kinds["raises"].startswith("the policy raised an exception in act() (a private suite")
+    assert kinds["exits"].startswith("the policy's process died (a private suite")
+    assert kinds["prints"].startswith("the policy returned an invalid action (a private suite")
+    assert kinds["acts"].startswith("the policy returned an invalid action (a private suite")
+    loss = None
+    for reason in kinds.values():
+        assert "LOSS" not in reason and not any(ch.isdigit() for ch in reason), reason
+    del loss
 
 
 def test_a_killed_ray_actors_copy_of_a_submission_is_swept_by_the_next_grader(tmp_path, monkeypatch):
