@@ -34,7 +34,7 @@ from lrgym.baselines.node_check import INTERPRETER_SETTINGS, CPUKinds, NodeMisma
 from lrgym.tasks.blas import SINGLE_THREAD_ENV
 
 __all__ = ["BACKENDS", "Backend", "JobLost", "RAY_WORKER_ENV", "TASK_MEMORY_MB", "check_memory_request", "connect",
-           "add_backend_arguments", "get_backend", "import_ray", "largest_node_memory_mb", "ray_imap", "worker_env"]
+           "add_backend_arguments", "check_address_form", "get_backend", "import_ray", "largest_node_memory_mb", "ray_imap", "worker_env"]
 
 BACKENDS = ("local", "ray")
 #: environment of every Ray worker lrgym starts: BLAS on one thread (the cluster gives the parallelism;
@@ -93,6 +93,7 @@ class Backend:
         if self.address is not None and self.name != "ray":
             raise ValueError(f"--address {self.address!r} is for the ray backend; the {self.name} backend takes none "
                              "(valid: --backend ray --address auto|HOST:PORT)")
+        check_address_form(self.address)
 
     @property
     def is_ray(self) -> bool:
@@ -178,21 +179,73 @@ def _neutral_working_directory():
 _EMPTY_DIR: str | None = None
 
 
-def _check_reachable(address: str, timeout: float = 10.0) -> None:
-    """A ``HOST:PORT`` address (or ``ray://HOST:PORT``) must accept a TCP connection within
-    ``timeout`` s; names Ray resolves itself (``auto``, ``local``) are left to Ray."""
+#: the forms ``--address`` takes (named by every address error)
+ADDRESS_FORMS = "auto, or HOST:PORT of a Ray head's GCS port (6379 unless its `ray start --head --port` said otherwise)"
+#: what an HTTP/2 client sends first: the connection preface and an empty SETTINGS frame (9-byte
+#: header: length 0, type 0x4, flags 0, stream 0), as gRPC clients do (RFC 9113 §3.4)
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+def _split_address(address: str) -> tuple[str, int]:
+    """``(host, port)`` of ``HOST:PORT`` (also ``ray://HOST:PORT``, Ray Client's, and ``[IPv6]:PORT``);
+    anything else is a ``ValueError`` naming it and :data:`ADDRESS_FORMS` (Ray's own message,
+    "Invalid address format", lists no valid form)."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--address {address!r} is not a Ray cluster address; valid: {ADDRESS_FORMS}")
+    return host, int(port)
+
+
+def check_address_form(address: str | None) -> None:
+    """A ``ValueError`` naming ``address`` and :data:`ADDRESS_FORMS` unless it is None (a Ray
+    instance of lrgym's own), ``auto`` or ``HOST:PORT``: checked where the flag is read, before
+    anything runs (:class:`Backend`, ``train_rllib``'s parser), and again by :func:`connect`."""
+    if address is not None and address != "auto":
+        _split_address(address)
+
+
+def _speaks_grpc(sock, timeout: float) -> bool:
+    """Whether the peer on ``sock`` answers an HTTP/2 client preface with a SETTINGS frame within
+    ``timeout`` s. Every HTTP/2 server (gRPC's among them: Ray's GCS, Ray Client's server) sends
+    a SETTINGS frame first; an HTTP/1 server answers with text (``HTTP/1.0 400 ...``: byte 3 is
+    ``P``, not 0x4), others with nothing or by closing the connection."""
+    sock.settimeout(timeout)
+    try:
+        sock.sendall(_H2_PREFACE)
+        header = b""
+        while len(header) < 9:
+            chunk = sock.recv(9 - len(header))
+            if not chunk:
+                return False
+            header += chunk
+    except OSError:  # a timeout or a reset
+        return False
+    return header[3] == 0x4 and header[5:9] == bytes(4)  # a SETTINGS frame, on stream 0
+
+
+def _check_reachable(address: str, timeout: float = 10.0, handshake: float = 3.0, gone: str | None = None) -> None:
+    """Refuse, before ``ray.init`` (which retries for minutes), a ``HOST:PORT`` (or
+    ``ray://HOST:PORT``) that is no Ray head: a ``ConnectionError`` when no TCP connection opens
+    within ``timeout`` s, or the service there does not speak gRPC (:func:`_speaks_grpc`, within
+    ``handshake`` s: e.g. a web server on the port). A cluster run with TLS (``RAY_USE_TLS``)
+    answers the plain HTTP/2 preface with nothing gRPC-like, so there only the TCP connection is
+    checked. ``gone``: what to say instead of the usual hints. A malformed address is a ``ValueError`` (:func:`_split_address`)."""
     import socket
 
-    hostport = address.removeprefix("ray://")
-    host, sep, port = hostport.rpartition(":")
-    if not sep or not port.isdigit():
-        return
+    host, port = _split_address(address)
+    hints = gone or ("start one with `ray start --head`, or pass --address HOST:PORT of its head, "
+                     "or --address auto on a machine of the cluster")
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+        sock = socket.create_connection((host, port), timeout=timeout)
     except OSError as exc:
         raise ConnectionError(f"could not connect to the Ray cluster at {address!r}: {exc.strerror or exc} "
-                              "(start one with `ray start --head`, or pass --address HOST:PORT of its head, "
-                              "or --address auto on a machine of the cluster)") from None
+                              f"({hints})") from None
+    with sock:
+        if os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true") or _speaks_grpc(sock, handshake):
+            return
+    raise ConnectionError(f"{address!r} answers but is no Ray head: the service on port {port} does not speak gRPC "
+                          f"(Ray's GCS does); valid: --address {ADDRESS_FORMS} ({hints})")
 
 
 def connect(address: str | None = None):
@@ -201,8 +254,9 @@ def connect(address: str | None = None):
     ``address=None`` starts a Ray instance on this machine for this process (its CPUs, no
     dashboard, a small object store: lrgym's jobs pass kilobytes) — a new one, even where
     ``$RAY_ADDRESS`` or a running cluster would make ``ray.init()`` join it (``--address auto``
-    joins). A ``HOST:PORT`` that does not answer within 10 s is a ``ConnectionError`` (Ray
-    itself retries for minutes). Workers get
+    joins). An address of another form than :data:`ADDRESS_FORMS` is a ``ValueError``; a
+    ``HOST:PORT`` where no Ray head answers within 10 s is a
+    ``ConnectionError`` (:func:`_check_reachable`; Ray itself retries for minutes). Workers get
     :func:`worker_env`. Ray is started from an empty folder, so workers never import from the
     working directory (:func:`_neutral_working_directory`). An already initialised Ray (e.g. by
     the caller) is used as it is: start it away from folders you do not trust.
@@ -220,8 +274,8 @@ def connect(address: str | None = None):
             warnings.warn(f"RAY_ADDRESS={os.environ['RAY_ADDRESS']!r} is not used: without --address lrgym starts "
                           "a Ray instance of its own on this machine; pass --address auto to join that cluster",
                           stacklevel=2)
-    else:
-        _check_reachable(address)
+    elif address != "auto":  # auto: Ray finds the address itself
+        _check_reachable(address)  # its form (a ValueError) first, then a Ray head answering there
     try:
         with _neutral_working_directory():
             ray.init(**kwargs)

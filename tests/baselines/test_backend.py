@@ -9,6 +9,10 @@ import sys
 
 import pytest
 
+import contextlib
+import socketserver
+import threading
+
 from lrgym.baselines.backend import BACKENDS, Backend, get_backend
 
 
@@ -92,8 +96,6 @@ def test_a_cluster_that_refuses_the_driver_names_ray_token_authentication(monkey
     connect ... start one with `ray start --head`" while it ran (a Ray user's audit,
     2026-12-04; seen on a real head). The error now names the setting; ``auto`` (Ray sends the
     token itself) and an explicit RAY_AUTH_MODE keep the plain hint."""
-    import socket
-
     ray = pytest.importorskip("ray")
     from lrgym.baselines import backend
 
@@ -103,10 +105,7 @@ def test_a_cluster_that_refuses_the_driver_names_ray_token_authentication(monkey
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     monkeypatch.setattr(ray, "init", refused)
     monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
-    with socket.socket() as head:  # a port that answers, as a running head's does
-        head.bind(("127.0.0.1", 0))
-        head.listen()
-        address = f"127.0.0.1:{head.getsockname()[1]}"
+    with _serving(_Http2Settings) as address:  # a port that answers as a running head's does
         with pytest.raises(ConnectionError, match=r"RAY_AUTH_MODE=token .*~/.ray/auth_token.*ray start --head"):
             backend.connect(address)
         for auto_or_set in (("auto", None), (address, "token")):
@@ -140,3 +139,99 @@ def test_no_address_with_ray_address_set_says_that_it_starts_its_own_instance(mo
         monkeypatch.delenv("RAY_ADDRESS")
         backend.connect(None)
     assert [c["address"] for c in calls] == ["local", "auto", "local"]
+
+
+class _Http2Settings(socketserver.BaseRequestHandler):
+    """What a gRPC server (Ray's GCS) sends first on a new connection: an HTTP/2 SETTINGS frame."""
+
+    def handle(self):
+        self.request.sendall(bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]))
+        self.request.recv(64)
+
+
+class _Http1(socketserver.StreamRequestHandler):
+    """A web server (``python -m http.server``): answers the HTTP/2 preface with HTTP/1 text."""
+
+    def handle(self):
+        self.rfile.readline()
+        self.wfile.write(b"HTTP/1.0 505 HTTP Version Not Supported\r\n\r\n")
+
+
+class _Silent(socketserver.BaseRequestHandler):
+    """A service that accepts and never says anything."""
+
+    def handle(self):
+        self.request.recv(64)
+        threading.Event().wait(8)
+
+
+@contextlib.contextmanager
+def _serving(handler, host="127.0.0.1"):
+    """``HOST:PORT`` of a TCP server on ``host`` answering with ``handler``, for the block."""
+    server = socketserver.ThreadingTCPServer((host, 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"{host}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _no_init(monkeypatch):
+    """``ray`` with ``init`` recording its calls (no cluster is joined)."""
+    ray = pytest.importorskip("ray")
+    calls = []
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kw: calls.append(kw))
+    return calls
+
+
+@pytest.mark.parametrize("handler", [_Http1, _Silent])
+def test_a_port_where_no_ray_head_answers_is_refused_in_seconds(handler, monkeypatch):
+    """``--address`` of a TCP service that is no Ray head (``python -m http.server 6399``) passed
+    the TCP check and ``ray.init`` then retried for minutes (a Ray user's audit, 2026-12-05).
+    The peer must now answer the HTTP/2 preface with a SETTINGS frame, as Ray's GCS (gRPC) does;
+    a real head passes the same check in tests/leaderboard/test_ray_cluster.py."""
+    import time
+
+    from lrgym.baselines import backend
+
+    calls = _no_init(monkeypatch)
+    monkeypatch.delenv("RAY_USE_TLS", raising=False)
+    with _serving(handler) as address:
+        t0 = time.monotonic()
+        with pytest.raises(ConnectionError, match=rf"'{address}' answers but is no Ray head: .* does not speak gRPC"
+                                                  r".*valid: --address auto, or HOST:PORT of a Ray head's GCS port"):
+            backend.connect(address)
+        assert time.monotonic() - t0 < 6 and calls == []
+    with _serving(_Http2Settings) as address:  # what a head answers: on to ray.init
+        backend.connect(address)
+    assert [c["address"] for c in calls] == [address]
+
+
+def test_an_address_of_another_form_names_the_valid_forms(monkeypatch, capsys):
+    """``--address foo`` got Ray's "Invalid address format: foo", listing no valid form."""
+    from lrgym.baselines import backend, tune
+
+    calls = _no_init(monkeypatch)
+    for bad in ("foo", "foo:", ":6379", "10.0.0.5:http", "10.0.0.5:70000"):
+        with pytest.raises(ValueError, match=rf"--address '{bad}' is not a Ray cluster address; valid: auto, or "
+                                             r"HOST:PORT of a Ray head's GCS port \(6379"):
+            Backend("ray", bad)
+        with pytest.raises(ValueError, match="is not a Ray cluster address"):
+            backend.connect(bad)
+    assert calls == []
+    with pytest.raises(SystemExit) as stop:
+        tune.main(["--backend", "ray", "--address", "foo"])
+    assert stop.value.code == 2 and "error: --address 'foo' is not a Ray cluster address; valid: auto, or HOST:PORT" \
+        in capsys.readouterr().err
+

@@ -682,3 +682,16 @@ def test_rllib_resume_checks_the_checkpoints_env_runners_against_the_cpus(cluste
     with pytest.raises(ValueError, match=r"is a PPO checkpoint but --algo is 'dqn'; valid: --algo ppo"):
         train(RLlibConfig(algo="dqn", resume=str(ckpt), out=str(tmp_path / "o")), log=lambda m: None)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ppo.ckpt"]  # nothing written
+
+
+def test_a_real_head_passes_the_check_that_refuses_other_services(cluster):
+    """``--address HOST:PORT`` is checked before ``ray.init`` for a peer answering the HTTP/2
+    preface with a SETTINGS frame (a web server there is refused in seconds: test_backend.py);
+    a real head's GCS (gRPC) passes it, at once."""
+    import time
+
+    from lrgym.baselines.backend import _check_reachable
+
+    t0 = time.monotonic()
+    _check_reachable(cluster.address)
+    assert time.monotonic() - t0 < 3
