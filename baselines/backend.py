@@ -230,7 +230,8 @@ def _check_reachable(address: str, timeout: float = 10.0, handshake: float = 3.0
     within ``timeout`` s, or the service there does not speak gRPC (:func:`_speaks_grpc`, within
     ``handshake`` s: e.g. a web server on the port). A cluster run with TLS (``RAY_USE_TLS``)
     answers the plain HTTP/2 preface with nothing gRPC-like, so there only the TCP connection is
-    checked. ``gone``: what to say instead of the usual hints. A malformed address is a ``ValueError`` (:func:`_split_address`)."""
+    checked. ``gone``: what to say instead of the usual hints (an ``auto`` address that names a
+    dead cluster: :func:`_check_auto`). A malformed address is a ``ValueError`` (:func:`_split_address`)."""
     import socket
 
     host, port = _split_address(address)
@@ -248,6 +249,45 @@ def _check_reachable(address: str, timeout: float = 10.0, handshake: float = 3.0
                           f"(Ray's GCS does); valid: --address {ADDRESS_FORMS} ({hints})")
 
 
+def _check_auto() -> None:
+    """``--address auto`` resolves (Ray's own :func:`ray._private.services.canonicalize_bootstrap_address`,
+    the lookup ``ray.init`` does: ``$RAY_ADDRESS``, else the cluster the last ``ray start`` on this
+    machine recorded in ``/tmp/ray/ray_current_cluster`` (``$RAY_TMPDIR/ray/`` if set), else a
+    running GCS process) to a ``HOST:PORT`` that gets :func:`_check_reachable`: a head killed
+    without ``ray stop`` leaves its address in that file, and ``ray.init`` retried it for minutes.
+    No address found is left to ``ray.init``, which says so at once."""
+    try:
+        from ray._common.utils import get_ray_address_file
+
+        record = get_ray_address_file(None)
+    except Exception:  # noqa: BLE001 - a private helper of another Ray version
+        record = os.path.join(os.environ.get("RAY_TMPDIR", "/tmp"), "ray", "ray_current_cluster")
+    try:
+        from ray._private.services import canonicalize_bootstrap_address
+
+        found = canonicalize_bootstrap_address("auto")
+    except ConnectionError:  # none found: ray.init raises the same at once
+        return
+    except Exception:  # noqa: BLE001 - a private helper of another Ray version: read the record itself
+        try:
+            with open(record) as f:
+                found = os.environ.get("RAY_ADDRESS") or f.read().strip()
+        except OSError:
+            return
+    if not found:
+        return
+    if os.environ.get("RAY_ADDRESS"):
+        where, todo = f"$RAY_ADDRESS ({found})", "unset RAY_ADDRESS, or set it to a running head's HOST:PORT"
+    else:
+        where = f"the cluster recorded in {record} ({found})"
+        todo = ("that cluster is gone: run `ray stop` to clear the record, then `ray start --head` for a new "
+                "cluster, or pass --address HOST:PORT of a running head")
+    try:
+        _check_reachable(found, gone=todo)
+    except (ConnectionError, ValueError) as exc:
+        raise ConnectionError(f"--address auto resolves to {where}, where no Ray head runs: {exc}") from None
+
+
 def connect(address: str | None = None):
     """``ray``, connected to the cluster at ``address`` (once per process).
 
@@ -255,7 +295,7 @@ def connect(address: str | None = None):
     dashboard, a small object store: lrgym's jobs pass kilobytes) — a new one, even where
     ``$RAY_ADDRESS`` or a running cluster would make ``ray.init()`` join it (``--address auto``
     joins). An address of another form than :data:`ADDRESS_FORMS` is a ``ValueError``; a
-    ``HOST:PORT`` where no Ray head answers within 10 s is a
+    ``HOST:PORT`` (given, or what ``auto`` resolves to) where no Ray head answers within 10 s is a
     ``ConnectionError`` (:func:`_check_reachable`; Ray itself retries for minutes). Workers get
     :func:`worker_env`. Ray is started from an empty folder, so workers never import from the
     working directory (:func:`_neutral_working_directory`). An already initialised Ray (e.g. by
@@ -274,7 +314,9 @@ def connect(address: str | None = None):
             warnings.warn(f"RAY_ADDRESS={os.environ['RAY_ADDRESS']!r} is not used: without --address lrgym starts "
                           "a Ray instance of its own on this machine; pass --address auto to join that cluster",
                           stacklevel=2)
-    elif address != "auto":  # auto: Ray finds the address itself
+    elif address == "auto":
+        _check_auto()
+    else:
         _check_reachable(address)  # its form (a ValueError) first, then a Ray head answering there
     try:
         with _neutral_working_directory():

@@ -73,6 +73,7 @@ def test_ray_connections_start_their_own_instance_or_fail_fast(monkeypatch, tmp_
     calls = []
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     monkeypatch.setattr(ray, "init", lambda **kw: calls.append(kw))
+    monkeypatch.setattr(backend, "_check_auto", lambda: None)  # not the cluster auto finds on this machine
     backend.connect(None)
     assert calls[-1]["address"] == "local" and "object_store_memory" in calls[-1]  # a new instance, always
     backend.connect("auto")
@@ -104,6 +105,7 @@ def test_a_cluster_that_refuses_the_driver_names_ray_token_authentication(monkey
 
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     monkeypatch.setattr(ray, "init", refused)
+    monkeypatch.setattr(backend, "_check_auto", lambda: None)  # not the cluster auto finds on this machine
     monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
     with _serving(_Http2Settings) as address:  # a port that answers as a running head's does
         with pytest.raises(ConnectionError, match=r"RAY_AUTH_MODE=token .*~/.ray/auth_token.*ray start --head"):
@@ -129,6 +131,7 @@ def test_no_address_with_ray_address_set_says_that_it_starts_its_own_instance(mo
     calls = []
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     monkeypatch.setattr(ray, "init", lambda **kw: calls.append(kw))
+    monkeypatch.setattr(backend, "_check_auto", lambda: None)  # not the cluster auto finds on this machine
     monkeypatch.setenv("RAY_ADDRESS", "10.0.0.5:6379")
     with pytest.warns(UserWarning, match=r"RAY_ADDRESS='10.0.0.5:6379' is not used.*--address auto"):
         backend.connect(None)
@@ -234,4 +237,38 @@ def test_an_address_of_another_form_names_the_valid_forms(monkeypatch, capsys):
         tune.main(["--backend", "ray", "--address", "foo"])
     assert stop.value.code == 2 and "error: --address 'foo' is not a Ray cluster address; valid: auto, or HOST:PORT" \
         in capsys.readouterr().err
+
+
+def test_auto_naming_a_dead_recorded_cluster_fails_fast(monkeypatch, tmp_path):
+    """A head killed without ``ray stop`` stays recorded in /tmp/ray/ray_current_cluster, which
+    ``--address auto`` resolves to: ``ray.init`` retried the dead address for minutes. The
+    address Ray's own lookup finds is now checked like a given one, and the error says the
+    recorded cluster is gone (``ray stop``)."""
+    calls = _no_init(monkeypatch)
+    from ray._private import services
+
+    from lrgym.baselines import backend
+
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))  # Ray's temp folder: tmp_path/ray/
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(services, "find_gcs_addresses", lambda: frozenset())  # other users' clusters here
+    record = tmp_path / "ray" / "ray_current_cluster"
+    record.parent.mkdir()
+    here = services.resolve_ip_for_localhost("127.0.0.1")  # what Ray makes of a recorded 127.0.0.1
+    dead = f"{here}:{_closed_port()}"
+    record.write_text(dead)
+    with pytest.raises(ConnectionError, match=rf"--address auto resolves to the cluster recorded in {record} "
+                                              rf"\({dead}\), where no Ray head runs: .*cluster is gone: run `ray stop`"):
+        backend.connect("auto")
+    with _serving(_Http1, here) as other:  # the recorded port now taken by something else
+        record.write_text(other)
+        with pytest.raises(ConnectionError, match=r"where no Ray head runs: .* no Ray head"):
+            backend.connect("auto")
+    assert calls == []
+    with _serving(_Http2Settings, here) as head:  # a live head recorded: joined as before
+        record.write_text(head)
+        backend.connect("auto")
+    record.unlink()  # nothing recorded: left to ray.init, which says so at once
+    backend.connect("auto")
+    assert [c["address"] for c in calls] == ["auto", "auto"]
 
