@@ -34,7 +34,8 @@ from lrgym.baselines.node_check import INTERPRETER_SETTINGS, CPUKinds, NodeMisma
 from lrgym.tasks.blas import SINGLE_THREAD_ENV
 
 __all__ = ["BACKENDS", "Backend", "JobLost", "RAY_WORKER_ENV", "TASK_MEMORY_MB", "check_memory_request", "connect",
-           "add_backend_arguments", "check_address_form", "get_backend", "import_ray", "largest_node_memory_mb", "ray_imap", "worker_env"]
+           "add_backend_arguments", "check_address_form", "check_workers", "get_backend", "import_ray", "largest_node_memory_mb", "ray_imap", "worker_env",
+           "workers_type"]
 
 BACKENDS = ("local", "ray")
 #: environment of every Ray worker lrgym starts: BLAS on one thread (the cluster gives the parallelism;
@@ -110,7 +111,9 @@ class Backend:
 
     def imap(self, fn: Callable, jobs: Iterable, workers: int | None = None, desc: str = "") -> Iterator:
         """``fn(job)`` for every job, unordered, with a progress bar. ``fn`` must be a module-level
-        function (pickled by reference) that is deterministic given its job."""
+        function (pickled by reference) that is deterministic given its job. ``workers``: None
+        (:meth:`default_workers`) or a positive integer (:func:`check_workers`)."""
+        check_workers(workers)
         if self.is_ray:
             return ray_imap(fn, jobs, self.address, workers, desc)
         from lrgym.baselines.parallel import imap
@@ -119,6 +122,32 @@ class Backend:
 
     def __str__(self) -> str:
         return self.name if self.address is None else f"{self.name} ({self.address})"
+
+
+def check_workers(workers) -> None:
+    """A ``ValueError`` naming ``workers`` unless it is None (the default: all CPUs) or a positive
+    integer: 0 and negative counts were taken silently by the local pool (as "all cores") and
+    crashed the Ray one (``not enough values to unpack``)."""
+    import numbers
+
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or workers < 1):
+        raise ValueError(f"workers={workers!r} out of range; valid: a positive integer (1, 2, 3, ...), "
+                         "or None for all CPUs")
+
+
+def workers_type(text: str) -> int:
+    """The argparse ``type`` of every ``--workers`` flag: a positive integer, else the parser's
+    error naming the value (``argument --workers: -2 is not a positive integer ...``, exit 2)."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer; valid: 1, 2, 3, ... "
+                                         "(parallel jobs; leave --workers out for all CPUs)")
+    return value
 
 
 def get_backend(backend: "Backend | str | None" = None, address: str | None = None) -> Backend:
@@ -384,7 +413,7 @@ _remote_call = None
 def ray_imap(fn: Callable, jobs: Iterable, address: str | None = None, workers: int | None = None,
              desc: str = "") -> Iterator:
     """``fn(job)`` for every job as Ray tasks (unordered), at most ``workers`` in flight (default:
-    all of the cluster's CPUs), with a progress bar. A task whose worker dies is retried once by
+    all of the cluster's CPUs; else a positive integer: :func:`check_workers`), with a progress bar. A task whose worker dies is retried once by
     Ray (``max_retries``); a second loss raises :class:`JobLost`. Exceptions raised by ``fn`` are
     not retried: they are re-raised here, like the local pool does. Each task runs on one CPU
     with :data:`TASK_MEMORY_MB` of Ray ``memory`` (a cluster where no node with a CPU has that
@@ -394,6 +423,7 @@ def ray_imap(fn: Callable, jobs: Iterable, address: str | None = None, workers: 
     global _remote_call
     from tqdm.auto import tqdm
 
+    check_workers(workers)  # before Ray starts; a limit <= 0 would wait on no task at all
     ray = connect(address)
     jobs = list(jobs)
     if jobs:  # a request no node holds would leave every task pending for ever

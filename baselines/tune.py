@@ -44,7 +44,7 @@ from collections import OrderedDict
 import numpy as np
 
 from lrgym.baselines import outputs
-from lrgym.baselines.backend import Backend, add_backend_arguments
+from lrgym.baselines.backend import Backend, add_backend_arguments, workers_type
 from lrgym.baselines.families import MIXED, available_families, env_kwargs_for
 from lrgym.baselines.reference import RULE, ConstantLRRuns, coarse_grid
 from lrgym.baselines.score import score
@@ -319,7 +319,7 @@ def main(argv=None) -> None:
     p.add_argument("--baselines", nargs="*", help="only these baselines (default: all hand-designed)")
     p.add_argument("--instances", type=int, default=32, help="train instances per family")
     p.add_argument("--seeds", type=int, nargs="*", default=[0])
-    p.add_argument("--workers", type=int, default=None, help="parallel jobs (default: the backend's CPUs)")
+    p.add_argument("--workers", type=workers_type, default=None, help="parallel jobs (default: the backend's CPUs)")
     add_backend_arguments(p)
     outputs.add_output_arguments(p, "tuned values (tuned.json)")
     args = p.parse_args(argv)

@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from lrgym.baselines.backend import workers_type
+
 WEIGHTS = Path(__file__).resolve().parents[1] / "baselines" / "weights"
 
 
@@ -30,7 +32,7 @@ def _cpu() -> float:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", default="v1")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=workers_type, default=2)
     parser.add_argument("--all-seeds", action="store_true", help="jobs of all seeds, as before 2026-12-05")
     args = parser.parse_args(argv)
 

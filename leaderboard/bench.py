@@ -26,6 +26,8 @@ import resource
 import tempfile
 import time
 
+from lrgym.baselines.backend import workers_type
+
 
 def _cpu() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
@@ -47,7 +49,7 @@ def _machine_busy() -> float | None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m lrgym.leaderboard.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--suite", default=None, help="suite (default: the leaderboard's default suite)")
-    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--workers", type=workers_type, default=None)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--isolation", action="store_true", help="inline vs sandboxed, seconds per entry")
     parser.add_argument("--only", action="append", default=None, help="baselines to run (repeatable)")

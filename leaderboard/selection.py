@@ -62,6 +62,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lrgym.baselines.backend import workers_type
 from lrgym.baselines.outputs import runs_dir
 from lrgym.baselines.reference import RULE
 from lrgym.baselines.score import PRECISION_FLOOR, score
@@ -306,7 +307,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m lrgym.leaderboard.selection", description="Select suite v2's instances (see the module docstring).")
     p.add_argument("--families", nargs="*", help="families (default: all four)")
     p.add_argument("--candidates", type=int, default=CANDIDATES)
-    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--workers", type=workers_type, default=None)
     p.add_argument("--ship", action="store_true",
                    help="write the shipped leaderboard/suites/v2.json and references/v2-r<revision>.json (maintainers)")
     p.add_argument("--reuse", help="records of an earlier run on the same code (runs/selection/v2.json, or "

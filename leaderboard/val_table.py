@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lrgym.baselines.backend import workers_type
 from lrgym.baselines.families import available_families
 from lrgym.baselines.tune import run_config, run_scores, search_references
 
@@ -154,7 +155,7 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m lrgym.leaderboard.val_table", description="Validation table of every baseline (mean normalised score).")
     p.add_argument("--baselines", nargs="*", default=None)
     p.add_argument("--families", nargs="*", default=None)
-    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--workers", type=workers_type, default=None)
     p.add_argument("--write", action="store_true", help=f"update the tables in {SECTION.name}")
     p.add_argument("--tuned-only", action="store_true", help="only rewrite the tuned-values table")
     p.add_argument("--json", help="also save every run's score to this JSON file")

@@ -23,6 +23,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+from lrgym.baselines.backend import workers_type
 from lrgym.baselines.outputs import runs_dir
 from lrgym.leaderboard.transfer.study import FULL_CONFIG, LOSS_REDUCTIONS, QUICK_CONFIG, run_study
 from lrgym.leaderboard.transfer.tasks import TASKS
@@ -37,7 +38,7 @@ def main(argv=None) -> None:
                    help="output directory (default: runs/transfer/ or under $LRGYM_RUNS; transfer-sum/ for "
                         "--loss-reduction sum, a -quick suffix for --quick)")
     p.add_argument("--db", type=Path, default=None, help="read lrgym's side from this leaderboard store")
-    p.add_argument("--workers", type=int, default=None, help="worker processes for lrgym's side")
+    p.add_argument("--workers", type=workers_type, default=None, help="worker processes for lrgym's side")
     p.add_argument("--seeds", type=int, default=None, help="number of seeds per real task")
     p.add_argument("--task", action="append", choices=list(TASKS), help="only these real tasks (repeatable)")
     p.add_argument("--reuse", type=Path, default=None,

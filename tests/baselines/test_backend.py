@@ -272,3 +272,21 @@ def test_auto_naming_a_dead_recorded_cluster_fails_fast(monkeypatch, tmp_path):
     backend.connect("auto")
     assert [c["address"] for c in calls] == ["auto", "auto"]
 
+
+def test_workers_must_be_a_positive_integer(monkeypatch, capsys):
+    """``tune --backend ray --workers -2`` crashed in ray_imap (``not enough values to unpack``);
+    the local backend took -2 and 0 silently (as all cores)."""
+    from lrgym.baselines import backend, tune
+
+    monkeypatch.setattr(backend, "connect", lambda address=None: pytest.fail("Ray started for a bad --workers"))
+    for bad in (0, -2, 1.5, True):
+        for name in BACKENDS:
+            with pytest.raises(ValueError, match=rf"workers={bad!r} out of range; valid: a positive integer"):
+                list(Backend(name).imap(_square, range(3), workers=bad))
+        with pytest.raises(ValueError, match=rf"workers={bad!r} out of range"):
+            list(backend.ray_imap(_square, range(3), workers=bad))
+    for bad in ("-2", "0", "two"):
+        with pytest.raises(SystemExit) as stop:
+            tune.main(["--backend", "ray", "--workers", bad])
+        assert stop.value.code == 2
+        assert f"error: argument --workers: {bad} is not a positive integer; valid: 1, 2, 3" in capsys.readouterr().err
