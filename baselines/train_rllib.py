@@ -20,6 +20,14 @@ Outputs (``runs/`` unless ``--out PATH`` or ``--ship``: :mod:`lrgym.baselines.ou
 grading needs NumPy only, no Ray or torch), ``.json`` (config, steps, time) and ``.ckpt/`` (RLlib's
 checkpoint, written every ``--checkpoint-every`` iterations and at the end; ``--resume`` it to go on
 training up to ``--steps`` in all).
+
+A resumed run is the checkpoint's run going on: its algorithm, family, env keywords, runners,
+seed and training settings are read from the checkpoint before anything starts
+(:func:`checkpoint_settings`) and name the outputs and the ``.json`` record; a flag that
+contradicts them is refused naming both values (only :data:`RESUME_MAY_DIFFER` may differ). A
+checkpoint already at or beyond ``--steps`` trains nothing and writes nothing. Bad values (and a
+refused ``--address``, too many ``--env-runners`` for the Ray instance, Ray not installed) are
+the parser's errors, exit 2: :class:`ConfigError`.
 """
 
 from __future__ import annotations
@@ -27,21 +35,35 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
 
 from lrgym.baselines import outputs
-from lrgym.baselines.families import env_kwargs_for
+from lrgym.baselines.families import MIXED, env_kwargs_for, family_key
 from lrgym.baselines.mlp_policy import MLPPolicy
 from lrgym.tasks import FAMILIES
 
-__all__ = ["ALGOS", "ENV_NAME", "RLlibConfig", "export_policy", "make_env", "train"]
+__all__ = ["ALGOS", "ENV_NAME", "RESUME_MAY_DIFFER", "ConfigError", "RLlibConfig", "checkpoint_settings",
+           "checkpoint_steps", "export_policy", "make_env", "resumed_config", "train"]
 
 ALGOS = ("ppo", "dqn")
 #: the name the env creator is registered under in Ray's registry
 ENV_NAME = "lrgym-rllib"
+#: the command-line flag of each :class:`RLlibConfig` field that has one (errors name the flag)
+FLAGS = {"algo": "--algo", "family": "--family", "total_timesteps": "--steps", "env_runners": "--env-runners",
+         "envs_per_runner": "--envs-per-runner", "seed": "--seed", "checkpoint_every": "--checkpoint-every",
+         "resume": "--resume", "address": "--address", "out": "--out", "ship": "--ship", "progress": "--no-progress"}
+#: the fields a ``--resume`` run may set anew: how far to go, how often to checkpoint, where to run
+#: and write; every other one is the checkpoint's (:func:`resumed_config`)
+RESUME_MAY_DIFFER = ("total_timesteps", "checkpoint_every", "resume", "address", "progress", "out", "ship")
+
+
+class ConfigError(ValueError):
+    """A setting refused before training starts (a bad value, one that contradicts the resumed
+    checkpoint, more env runners than the Ray instance has CPUs, an ``--address`` with no Ray
+    head, Ray missing): ``main`` reports it as the parser's error (exit 2, no traceback)."""
 
 
 @dataclass
@@ -66,15 +88,30 @@ class RLlibConfig:
     progress: bool = True
     out: str | None = None  # path without suffix; default runs/rllib_<algo>_<family>
     ship: bool = False
+    #: the fields the user set (``parse_config``: flags and ``--config``), which a resumed
+    #: checkpoint's settings must not contradict; None (a config built in Python): those that
+    #: differ from their defaults. Not recorded in the ``.json``.
+    given: frozenset[str] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         if self.algo not in ALGOS:
-            raise ValueError(f"unknown algo {self.algo!r}; valid choices: {', '.join(ALGOS)}")
+            raise ConfigError(f"unknown algo {self.algo!r}; valid choices: {', '.join(ALGOS)}")
         for name in ("total_timesteps", "envs_per_runner", "checkpoint_every"):
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name}={getattr(self, name)!r} out of range; valid: an integer >= 1")
+                raise ConfigError(f"{_valued(name, getattr(self, name))} out of range; valid: an integer >= 1")
         if int(self.env_runners) < 0:
-            raise ValueError(f"env_runners={self.env_runners!r} out of range; valid: 0 (sample in the driver) or more")
+            raise ConfigError(f"{_valued('env_runners', self.env_runners)} out of range; valid: 0 (sample in "
+                              "the driver) or more")
+
+    def set_fields(self) -> frozenset[str]:
+        """The fields this config sets: :attr:`given`, or those differing from their defaults."""
+        if self.given is not None:
+            return frozenset(self.given)
+        return frozenset(f.name for f in fields(self) if f.name != "given" and getattr(self, f.name) != _default(f))
+
+    def record(self) -> dict:
+        """The fields as the ``.json`` record holds them (JSON types; :attr:`given` left out)."""
+        return outputs.json_copy({k: v for k, v in asdict(self).items() if k != "given"})
 
     def full_env_kwargs(self) -> dict:
         return {**env_kwargs_for(self.family), **self.env_kwargs, "instance_set": "train", "action_mode": "discrete"}
@@ -93,6 +130,17 @@ class RLlibConfig:
         ``--out runs/ppo.lr0.5`` and ``--out runs/ppo.lr0.7`` overwrote each other's policy)."""
         npz = outputs.with_suffix_added(self.output(), ".npz")
         return {suffix: npz.with_suffix(suffix) for suffix in (".npz", ".py", ".json", ".ckpt")}
+
+
+def _valued(name: str, value) -> str:
+    """A field and its value, with the flag that sets it, for errors: ``total_timesteps=0 (--steps 0)``."""
+    return f"{name}={value!r}" + (f" ({FLAGS[name]} {value})" if name in FLAGS else "")
+
+
+def _default(f):
+    from dataclasses import MISSING
+
+    return f.default_factory() if f.default is MISSING else f.default
 
 
 # ---- the env each runner steps ------------------------------------------------------------------
@@ -258,53 +306,171 @@ def _check_cpus(env_runners: int, address: str | None, cpus: float, log, source:
     if source is None:
         source, valid = f"--env-runners {env_runners}", f"--env-runners 0 to {int(cpus)}, or {valid}"
     if address is None:
-        raise ValueError(f"{source} needs {env_runners} CPUs (one per runner), "
+        raise ConfigError(f"{source} needs {env_runners} CPUs (one per runner), "
                          f"but this Ray instance has {cpus:g}; valid: {valid}")
     log(f"note: {source} needs {env_runners} CPUs and the cluster at "
         f"{address} has {cpus:g} now: training starts when it has them")
 
 
-def checkpoint_settings(path: str | Path) -> tuple[str, int] | None:
-    """(algorithm name in lower case, env runners) of an RLlib checkpoint folder, read from its
-    ``class_and_ctor_args.pkl`` without building anything: a resumed run uses the checkpoint's
-    own settings, not the flags, so these are what the checks before training must see. None if
-    the folder has no such file (no checkpoint: ``Algorithm.from_checkpoint`` says so)."""
+def _unpickle(file: Path):
     import pickle
 
+    with open(file, "rb") as f:
+        return pickle.load(f)  # the checkpoint is the user's own; Algorithm.from_checkpoint unpickles it too
+
+
+def checkpoint_settings(path: str | Path) -> dict | None:
+    """The :class:`RLlibConfig` fields an RLlib checkpoint folder holds, read from its
+    ``class_and_ctor_args.pkl`` (the ``AlgorithmConfig`` it was built from) without building
+    anything: ``algo`` (its class name in lower case), ``family`` (None: mixed), ``env_kwargs``
+    (the env keywords beyond the family's: ``horizon``, ...), ``reward_clip``, ``env_runners``,
+    ``envs_per_runner``, ``seed``, ``gamma``, ``learning_rate``, ``train_batch_size``, ``net_arch``
+    and ``activation``; a key is left out where the checkpoint has no value for it. A resumed run
+    is built from these, not from the flags (:func:`resumed_config`). None if the folder has no
+    such file (no checkpoint)."""
     from ray.rllib.utils.checkpoints import Checkpointable
 
     file = Path(path) / Checkpointable.CLASS_AND_CTOR_ARGS_FILE_NAME
     if not file.is_file():
         return None
-    with open(file, "rb") as f:
-        saved = pickle.load(f)  # the checkpoint is the user's own; Algorithm.from_checkpoint unpickles it too
-    config_state = saved["ctor_args_and_kwargs"][0][0]
-    return saved["class"].__name__.lower(), int(config_state.get("num_env_runners", 0))
+    saved = _unpickle(file)
+    state = saved["ctor_args_and_kwargs"][0][0]
+    out: dict = {"algo": saved["class"].__name__.lower(), "env_runners": int(state.get("num_env_runners") or 0)}
+    env = dict(state.get("env_config") or {})
+    if "family" in env:
+        family = env.pop("family")
+        out["family"] = None if family == MIXED else family
+    if "reward_clip" in env:
+        clip = env.pop("reward_clip")
+        out["reward_clip"] = None if clip is None else tuple(clip)
+    for key in ("instance_set", "action_mode"):  # lrgym's own (RLlibConfig.full_env_kwargs), not the user's
+        env.pop(key, None)
+    out["env_kwargs"] = env
+    model = state.get("_model_config")
+    for name, value in (("envs_per_runner", state.get("num_envs_per_env_runner")), ("seed", state.get("seed")),
+                        ("gamma", state.get("gamma")), ("learning_rate", state.get("lr")),
+                        ("train_batch_size", state.get("_train_batch_size_per_learner")),
+                        ("net_arch", getattr(model, "fcnet_hiddens", None)),
+                        ("activation", getattr(model, "fcnet_activation", None))):
+        if value is not None:
+            out[name] = tuple(value) if name == "net_arch" else value
+    return out
+
+
+def checkpoint_steps(path: str | Path) -> int | None:
+    """The env steps a checkpoint has sampled in its lifetime (RLlib's
+    ``env_runners/num_env_steps_sampled_lifetime``, which a resumed run counts on from), read
+    from its ``algorithm_state.pkl`` without building anything; None where the file or the count
+    is not found (another RLlib's layout: :func:`train` then reads the built algorithm's)."""
+    file = Path(path) / "algorithm_state.pkl"
+    try:
+        stats = _unpickle(file)["metrics_logger"]["stats"]
+        return int(stats["env_runners--num_env_steps_sampled_lifetime"]["lifetime_sum"])
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _lifetime_steps(algo) -> int | None:
+    """What :func:`checkpoint_steps` reads, from a built (restored) algorithm's metrics."""
+    try:
+        value = algo.metrics.peek(("env_runners", "num_env_steps_sampled_lifetime"), default=None)
+        return None if value is None else int(value)
+    except Exception:  # noqa: BLE001 - another RLlib's metrics API: train as before
+        return None
+
+
+def _shown(name: str, value) -> str:
+    """A setting as its flag takes it: ``--family mixed`` for the family None."""
+    return "mixed" if name == "family" and value is None else str(value)
+
+
+def resumed_config(config: RLlibConfig, saved: dict) -> RLlibConfig:
+    """``config`` with the checkpoint's settings ``saved`` (:func:`checkpoint_settings`) in place
+    of its own: the run goes on as the checkpoint's, under the checkpoint's name
+    (``rllib_<algo>_<family>``: a linreg run resumed without ``--family`` wrote
+    ``rllib_ppo_mixed.*`` over a mixed run's files) and with the checkpoint's settings in its
+    record. A field the user set (:meth:`RLlibConfig.set_fields`) to another value than the
+    checkpoint's is a :class:`ConfigError` naming both, unless it is in :data:`RESUME_MAY_DIFFER`
+    (``--steps``, ``--checkpoint-every``, ``--address``, ``--out`` / ``--ship``, ``--no-progress``);
+    the same value given again is taken.
+    ``algo_kwargs`` (training keywords the checkpoint holds among all of RLlib's) cannot be told
+    apart, so setting any on resume is refused, and the record has None for them."""
+    given = config.set_fields()
+    where = f"--resume {config.resume}"
+    why = ("a resumed run goes on with the checkpoint's settings; only --steps, --checkpoint-every, --address, "
+           "--out / --ship and --no-progress may differ")
+    for name, theirs in saved.items():
+        if name not in given:
+            continue
+        mine = getattr(config, name)
+        if name == "env_kwargs":
+            for key, value in mine.items():
+                if theirs.get(key, "its family's default") != value:
+                    label = "--horizon" if key == "horizon" else f"env_kwargs[{key!r}]"
+                    raise ConfigError(f"{where} holds {label} {_shown(key, theirs.get(key, 'its family default'))} but "
+                                      f"{label} {_shown(key, value)} was given; valid: leave {label} out ({why})")
+            continue
+        if name == "family":
+            same = family_key(mine) == family_key(theirs)
+        elif name == "learning_rate" and mine is None:
+            same = True  # the algorithm's default: nothing given
+        else:
+            same = mine == theirs or (isinstance(mine, (tuple, list)) and tuple(mine) == tuple(theirs))
+        if not same:
+            flag = FLAGS.get(name, f"{name} (a --config field)")
+            raise ConfigError(f"{where} holds {flag} {_shown(name, theirs)} but {flag} {_shown(name, mine)} was "
+                              f"given; valid: leave {flag} out, or {flag} {_shown(name, theirs)} ({why})")
+    if config.algo_kwargs:
+        raise ConfigError(f"{where}: algo_kwargs {config.algo_kwargs} were given, but the checkpoint's training "
+                          f"settings hold; valid: leave algo_kwargs out ({why})")
+    return replace(config, **saved)
 
 
 def _check_algo(config: RLlibConfig, found: str) -> None:
     """A resumed checkpoint's algorithm decides how it is exported: another ``--algo`` is refused."""
     if found != config.algo:
-        raise ValueError(f"--resume {config.resume} is a {found.upper()} checkpoint but --algo is "
-                         f"{config.algo!r}; valid: --algo {found}")
+        raise ConfigError(f"--resume {config.resume} is a {found.upper()} checkpoint but --algo is "
+                          f"{config.algo!r}; valid: --algo {found}")
 
 
-def train(config: RLlibConfig, log=print) -> MLPPolicy:
+def train(config: RLlibConfig, log=print) -> MLPPolicy | None:
     """Train (or resume) until ``total_timesteps`` env steps in all; write the outputs; returns the
-    exported policy."""
-    from lrgym.baselines.backend import connect
+    exported policy. A resumed run takes the checkpoint's settings (:func:`resumed_config`); one
+    whose checkpoint already has ``total_timesteps`` steps or more trains nothing, writes nothing
+    and returns None. What is refused before training (anything that would fail, or wait for
+    ever, later) is a :class:`ConfigError`."""
+    from lrgym.baselines.backend import connect, import_ray
 
-    files = config.output_files()  # before training: a bad --out / --ship pair fails at once
-    ckpt = files[".ckpt"]
-    ray = connect(config.address)
+    try:
+        import_ray()
+    except ImportError as exc:
+        raise ConfigError(str(exc)) from None
+    resumed_from = None
     if config.resume:  # the checkpoint's own settings, checked like the flags before anything is built
         saved = checkpoint_settings(config.resume)
-        if saved is not None:
-            _check_algo(config, saved[0])
-            _check_cpus(saved[1], config.address, ray.cluster_resources().get("CPU", 0), log,
-                        source=f"--resume {config.resume} ({saved[1]} env runners, the checkpoint's own setting)")
-    else:
-        _check_cpus(config.env_runners, config.address, ray.cluster_resources().get("CPU", 0), log)
+        if saved is None:
+            raise ConfigError(f"--resume {config.resume}: no RLlib checkpoint there (no class_and_ctor_args.pkl); "
+                              "valid: the OUT.ckpt folder a train_rllib run wrote")
+        config = resumed_config(config, saved)
+        resumed_from = checkpoint_steps(config.resume)
+        if resumed_from is not None and resumed_from >= config.total_timesteps:
+            log(f"--resume {config.resume} already has {resumed_from} env steps, at or beyond --steps "
+                f"{config.total_timesteps}: nothing to train, nothing written (give --steps above {resumed_from} "
+                "to go on)")
+            return None
+    try:
+        files = config.output_files()  # before training: a bad --out / --ship pair fails at once
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    ckpt = files[".ckpt"]
+    try:
+        ray = connect(config.address)
+    except (ValueError, ConnectionError) as exc:  # a malformed address, no Ray head there
+        raise ConfigError(str(exc)) from None
+    source = None
+    if config.resume:
+        source = f"--resume {config.resume} ({config.env_runners} env runners, the checkpoint's own setting)"
+    _check_cpus(config.env_runners, config.address, ray.cluster_resources().get("CPU", 0), log, source=source)
     from ray.tune.registry import register_env
 
     register_env(ENV_NAME, make_env)
@@ -312,19 +478,27 @@ def train(config: RLlibConfig, log=print) -> MLPPolicy:
         from ray.rllib.algorithms.algorithm import Algorithm
 
         algo = Algorithm.from_checkpoint(str(Path(config.resume).resolve()))
-        try:  # again on what was built (a checkpoint without its settings file)
+        try:  # again on what was built
             _check_algo(config, type(algo).__name__.lower())
-        except ValueError:
+        except ConfigError:
             algo.stop()
             raise
+        if resumed_from is None:  # its steps were not found in the files: the restored metrics'
+            resumed_from = _lifetime_steps(algo)
+            if resumed_from is not None and resumed_from >= config.total_timesteps:
+                algo.stop()
+                log(f"--resume {config.resume} already has {resumed_from} env steps, at or beyond --steps "
+                    f"{config.total_timesteps}: nothing to train, nothing written")
+                return None
     else:
         algo = algo_config(config).build_algo()
-    start, steps, iteration = time.time(), 0, 0
+    start, steps, iteration = time.time(), resumed_from or 0, 0
     history = []
     try:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=config.total_timesteps, desc=f"RLlib {config.algo}", disable=not config.progress)
+        bar.update(min(steps, config.total_timesteps))
         while steps < config.total_timesteps:
             result = algo.train()
             iteration += 1
@@ -342,10 +516,14 @@ def train(config: RLlibConfig, log=print) -> MLPPolicy:
         bar.close()
         ckpt.parent.mkdir(parents=True, exist_ok=True)
         algo.save_to_path(str(ckpt.resolve()))
+        record = config.record()
+        if config.resume:
+            record["algo_kwargs"] = None  # in the checkpoint, among RLlib's own: not read back (resumed_config)
         meta = {"algo": config.algo, "env_steps": steps, "train_seconds": round(time.time() - start, 1),
-                "config": outputs.json_copy(asdict(config)),
-                "trained_on": config.full_env_kwargs(), "ray": ray.__version__,
+                "config": record, "trained_on": config.full_env_kwargs(), "ray": ray.__version__,
                 "cluster_cpus": ray.cluster_resources().get("CPU"), "history": history[-50:]}
+        if config.resume:
+            meta["resumed_from"] = {"checkpoint": str(config.resume), "env_steps": resumed_from}
         policy = export_policy(algo.get_module(), config.algo, f"rllib_{config.algo}", meta)
     finally:
         algo.stop()
@@ -357,21 +535,31 @@ def train(config: RLlibConfig, log=print) -> MLPPolicy:
     return policy
 
 
-def parse_config(argv=None) -> RLlibConfig:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m lrgym.baselines.train_rllib", description=__doc__.split("\n\n")[0])
     p.add_argument("--config", help="JSON file of RLlibConfig fields (flags override it)")
-    p.add_argument("--algo", choices=ALGOS)
-    p.add_argument("--family", choices=FAMILIES, help="task family (default: the mixed family)")
+    p.add_argument("--algo", choices=ALGOS, help="ppo (default) or dqn; on --resume: the checkpoint's")
+    p.add_argument("--family", choices=FAMILIES, help="task family (default: the mixed family; on --resume: the checkpoint's)")
     p.add_argument("--steps", type=int, dest="total_timesteps", help="env steps in all (a resumed run included)")
-    p.add_argument("--env-runners", type=int, dest="env_runners", help="sampling actors (default 2)")
-    p.add_argument("--envs-per-runner", type=int, dest="envs_per_runner", help="sub-envs per runner (default 8)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--horizon", type=int, help="episode length (default: the family's)")
+    p.add_argument("--env-runners", type=int, dest="env_runners", help="sampling actors (default 2; on --resume: the checkpoint's)")
+    p.add_argument("--envs-per-runner", type=int, dest="envs_per_runner", help="sub-envs per runner (default 8; on --resume: the checkpoint's)")
+    p.add_argument("--seed", type=int, help="default 0; on --resume: the checkpoint's")
+    p.add_argument("--horizon", type=int, help="episode length (default: the family's; on --resume: the checkpoint's)")
     p.add_argument("--checkpoint-every", type=int, dest="checkpoint_every", help="iterations between checkpoints")
-    p.add_argument("--resume", help="continue from this checkpoint folder (OUT.ckpt)")
+    p.add_argument("--resume", help="continue from this checkpoint folder (OUT.ckpt) with its own settings, up to --steps")
     p.add_argument("--address", help="Ray cluster: auto or HOST:PORT (default: a Ray instance on this machine)")
     outputs.add_output_arguments(p, "policy", "a path without suffix")
     p.add_argument("--no-progress", action="store_false", dest="progress", default=None)
+    return p
+
+
+def parse_config(argv=None, parser: argparse.ArgumentParser | None = None) -> RLlibConfig:
+    """The :class:`RLlibConfig` of the command line (``--config`` file, then the flags over it),
+    its :attr:`~RLlibConfig.given` the fields set there. Every value that can be checked without
+    Ray is checked here, as the parser's error."""
+    from lrgym.baselines.backend import check_address_form
+
+    p = parser or _parser()
     args = vars(p.parse_args(argv))
     config_path, horizon = args.pop("config"), args.pop("horizon")
     if not args["ship"]:
@@ -382,33 +570,41 @@ def parse_config(argv=None) -> RLlibConfig:
             values.update(json.loads(Path(config_path).read_text()))
         except (OSError, ValueError) as exc:  # missing, a folder, not JSON: named, not a traceback
             p.error(f"--config {config_path}: {exc}; valid: a JSON file of RLlibConfig fields")
+        if not isinstance(values, dict):
+            p.error(f"--config {config_path}: not a JSON object; valid: a JSON file of RLlibConfig fields")
     values.update({k: v for k, v in args.items() if v is not None})
     if horizon is not None:
         values["env_kwargs"] = {**values.get("env_kwargs", {}), "horizon": horizon}
-    known = {f.name for f in fields(RLlibConfig)}
+    known = {f.name for f in fields(RLlibConfig)} - {"given"}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise SystemExit(f"unknown config field(s) {unknown}; valid: {sorted(known)}")
+        p.error(f"--config {config_path}: unknown config field(s) {unknown}; valid: {sorted(known)}")
     for key in ("net_arch", "reward_clip"):
         if values.get(key) is not None:
             values[key] = tuple(values[key])
-    config = RLlibConfig(**values)
     try:
+        check_address_form(values.get("address"))
+        config = RLlibConfig(**values, given=frozenset(values))
         config.output_files()  # an --out naming a shipped file (outputs.output_path): an option error, before Ray
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
         p.error(str(exc))
     return config
 
 
 def main(argv=None) -> None:
-    config = parse_config(argv)
+    """The command: what :func:`train` refuses before training (:class:`ConfigError`) is the
+    parser's error, exit 2; a Ray instance it started is shut down however it ends."""
+    import sys
+
+    p = _parser()
+    config = parse_config(argv, p)
     try:
         train(config)
+    except ConfigError as exc:
+        p.error(str(exc))
     finally:
-        from lrgym.baselines.backend import import_ray
-
-        ray = import_ray()
-        if ray.is_initialized():
+        ray = sys.modules.get("ray")  # imported only if it could be: a missing Ray's hint is said once
+        if ray is not None and ray.is_initialized():
             ray.shutdown()
 
 

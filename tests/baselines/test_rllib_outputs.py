@@ -21,8 +21,11 @@ from lrgym.baselines import backend, train_rllib  # noqa: E402
 class PPO:
     """What ``Algorithm.from_checkpoint`` returns for a PPO checkpoint (by class name)."""
 
+    trained = 0  # iterations, over all instances (reset by _stand_ins)
+
     def train(self):
-        return {"env_runners": {"num_env_steps_sampled_lifetime": 64}}
+        PPO.trained += 1
+        return {"env_runners": {"num_env_steps_sampled_lifetime": 64 * PPO.trained}}
 
     def save_to_path(self, path):
         from pathlib import Path
@@ -47,14 +50,46 @@ class _Exported:
         return f"# {self.tag}\n"
 
 
-def _train(tmp_path, monkeypatch, out: str, tag: str):
+def _checkpoint(path, steps: int = 0, algo: str = "ppo", **settings):
+    """A checkpoint folder as ``Algorithm.save_to_path`` writes it, of the run ``settings``
+    (:class:`RLlibConfig` fields) at ``steps`` env steps: the two files lrgym reads before
+    building anything (the algorithm itself is stood in for by :class:`PPO`)."""
+    import pickle
+
+    from ray.rllib.algorithms.dqn import DQN
+    from ray.rllib.algorithms.ppo import PPO as RLlibPPO
+
+    path.mkdir(parents=True)
+    state = train_rllib.algo_config(train_rllib.RLlibConfig(algo=algo, **settings)).get_state()
+    with open(path / "class_and_ctor_args.pkl", "wb") as f:
+        pickle.dump({"class": RLlibPPO if algo == "ppo" else DQN, "ctor_args_and_kwargs": ((state,), {})}, f)
+    lifetime = {"stats_cls_identifier": "lifetime_sum", "lifetime_sum": float(steps)}
+    with open(path / "algorithm_state.pkl", "wb") as f:
+        pickle.dump({"metrics_logger": {"stats": {"env_runners--num_env_steps_sampled_lifetime": lifetime}},
+                     "training_iteration": 1}, f)
+    return path
+
+
+def _stand_ins(monkeypatch, tag: str = "x", cpus: float = 2.0):
+    """Ray (``cpus`` CPUs), the restored algorithm and the export stood in for; returns the
+    addresses ``connect`` was called with."""
     from ray.rllib.algorithms.algorithm import Algorithm
 
-    fake_ray = types.SimpleNamespace(__version__="test", cluster_resources=lambda: {"CPU": 2.0})
-    monkeypatch.setattr(backend, "connect", lambda address=None: fake_ray)
+    connected = []
+    fake_ray = types.SimpleNamespace(__version__="test", cluster_resources=lambda: {"CPU": cpus})
+    monkeypatch.setattr(backend, "connect", lambda address=None: connected.append(address) or fake_ray)
     monkeypatch.setattr(Algorithm, "from_checkpoint", classmethod(lambda cls, path: PPO()))
     monkeypatch.setattr(train_rllib, "export_policy", lambda *args: _Exported(tag))
-    config = train_rllib.RLlibConfig(algo="ppo", resume=str(tmp_path / "old.ckpt"), out=out, total_timesteps=10,
+    PPO.trained = 0
+    return connected
+
+
+def _train(tmp_path, monkeypatch, out: str, tag: str):
+    _stand_ins(monkeypatch, tag)
+    old = tmp_path / "old.ckpt"
+    if not old.exists():
+        _checkpoint(old)
+    config = train_rllib.RLlibConfig(algo="ppo", resume=str(old), out=out, total_timesteps=10,
                                      progress=False)
     told = []
     train_rllib.train(config, log=told.append)
@@ -98,3 +133,118 @@ def test_an_out_naming_the_shipped_weights_is_refused_before_anything_starts(mon
         train_rllib.main(["--algo", "ppo", "--out", str(SHIPPED_WEIGHTS)])
     assert exit_.value.code == 2  # as argparse's other option errors
     assert re.search(r"error: --out .* is the shipped rllib_ppo_mixed .*--ship", capsys.readouterr().err)
+
+
+def test_a_resumed_run_is_named_and_recorded_as_its_checkpoint(tmp_path, monkeypatch):
+    """A ``--family linreg --horizon 20`` run resumed without ``--family`` wrote
+    ``runs/rllib_ppo_mixed.*`` (over a mixed run's files, checkpoint included) and recorded
+    family mixed, 2 env runners, 8 envs per runner: the flags' defaults, not the checkpoint's
+    settings it trained with (a Ray user's audit, 2026-12-05)."""
+    import json
+
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("LRGYM_RUNS", str(runs))
+    _stand_ins(monkeypatch)
+    ckpt = _checkpoint(tmp_path / "lin.ckpt", steps=32, family="linreg", env_kwargs={"horizon": 20}, env_runners=1,
+                       envs_per_runner=2, seed=3, train_batch_size=500)
+    told = []
+    train_rllib.train(train_rllib.parse_config(["--resume", str(ckpt), "--steps", "100", "--no-progress"]),
+                      log=told.append)
+    assert sorted(p.name for p in runs.iterdir()) == [f"rllib_ppo_linreg{s}" for s in (".ckpt", ".json", ".npz", ".py")]
+    meta = json.loads((runs / "rllib_ppo_linreg.json").read_text())
+    assert {k: meta["config"][k] for k in ("family", "env_kwargs", "env_runners", "envs_per_runner", "seed",
+                                           "train_batch_size", "total_timesteps")} == {
+        "family": "linreg", "env_kwargs": {"horizon": 20}, "env_runners": 1, "envs_per_runner": 2, "seed": 3,
+        "train_batch_size": 500, "total_timesteps": 100}
+    assert meta["trained_on"]["family"] == "linreg" and meta["trained_on"]["horizon"] == 20
+    assert meta["resumed_from"] == {"checkpoint": str(ckpt), "env_steps": 32} and "given" not in meta["config"]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--family", "mlp"], "holds --family linreg but --family mlp was given; valid: leave --family out, "
+                          "or --family linreg (a resumed run goes on with the checkpoint's settings"),
+    (["--horizon", "30"], "holds --horizon 20 but --horizon 30 was given; valid: leave --horizon out"),
+    (["--env-runners", "2"], "holds --env-runners 1 but --env-runners 2 was given"),
+    (["--envs-per-runner", "8"], "holds --envs-per-runner 2 but --envs-per-runner 8 was given"),
+    (["--seed", "4"], "holds --seed 3 but --seed 4 was given"),
+    (["--algo", "dqn"], "holds --algo ppo but --algo dqn was given"),
+])
+def test_a_flag_contradicting_the_resumed_checkpoint_is_refused_naming_both(flags, message, tmp_path, monkeypatch,
+                                                                              capsys):
+    connected = _stand_ins(monkeypatch)
+    ckpt = _checkpoint(tmp_path / "lin.ckpt", family="linreg", env_kwargs={"horizon": 20}, env_runners=1,
+                       envs_per_runner=2, seed=3)
+    with pytest.raises(SystemExit) as stop:
+        train_rllib.main(["--resume", str(ckpt), "--steps", "100", "--out", str(tmp_path / "o"), *flags])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and f"error: --resume {ckpt} {message}" in err and "Traceback" not in err
+    assert "only --steps, --checkpoint-every, --address, --out / --ship and --no-progress may differ" in err
+    assert connected == [] and PPO.trained == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lin.ckpt"]
+    # the checkpoint's own values, given again, and the flags that may differ, are taken
+    train_rllib.main(["--resume", str(ckpt), "--steps", "100", "--out", str(tmp_path / "o"), "--family", "linreg",
+                      "--horizon", "20", "--env-runners", "1", "--checkpoint-every", "3", "--no-progress"])
+    assert PPO.trained == 2 and (tmp_path / "o.npz").exists()
+
+
+@pytest.mark.parametrize("steps", [500, 1001])
+def test_a_checkpoint_already_at_steps_trains_nothing_and_writes_nothing(steps, tmp_path, monkeypatch):
+    """``--resume`` of a checkpoint of 1,001 steps with ``--steps 500`` trained one more
+    iteration anyway (1,001 -> 1,501) and rewrote the outputs."""
+    connected = _stand_ins(monkeypatch)
+    ckpt = _checkpoint(tmp_path / "p.ckpt", steps=1001)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    told = []
+    config = train_rllib.RLlibConfig(resume=str(ckpt), total_timesteps=steps, out=str(tmp_path / "p"), progress=False)
+    assert train_rllib.train(config, log=told.append) is None
+    assert told == [f"--resume {ckpt} already has 1001 env steps, at or beyond --steps {steps}: nothing to train, "
+                    "nothing written (give --steps above 1001 to go on)"]
+    assert PPO.trained == 0 and connected == []  # not even Ray started
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--steps", "0"], "total_timesteps=0 (--steps 0) out of range; valid: an integer >= 1"),
+    (["--env-runners", "-1"], "env_runners=-1 (--env-runners -1) out of range; valid: 0"),
+    (["--envs-per-runner", "0"], "envs_per_runner=0 (--envs-per-runner 0) out of range"),
+    (["--address", "foo"], "--address 'foo' is not a Ray cluster address; valid: auto, or HOST:PORT"),
+    (["--env-runners", "5"], "--env-runners 5 needs 5 CPUs (one per runner), but this Ray instance has 2; "
+                             "valid: --env-runners 0 to 2"),
+    (["--resume", "RESUME_DQN"], "holds --algo dqn but --algo ppo was given; valid: leave --algo out"),
+    (["--resume", "NOTHING"], "no RLlib checkpoint there (no class_and_ctor_args.pkl); valid: the OUT.ckpt folder"),
+])
+def test_bad_values_are_the_parsers_errors(flags, message, tmp_path, monkeypatch, capsys):
+    """Each of these was a Python traceback (a Ray user's audit, 2026-12-05)."""
+    _stand_ins(monkeypatch)
+    dqn = _checkpoint(tmp_path / "dqn.ckpt", algo="dqn")
+    flags = [{"RESUME_DQN": str(dqn), "NOTHING": str(tmp_path / "none.ckpt")}.get(f, f) for f in flags]
+    if "--resume" in flags:
+        flags += ["--algo", "ppo"]
+    with pytest.raises(SystemExit) as stop:
+        train_rllib.main([*flags, "--out", str(tmp_path / "o"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "error: " in err and message in err and "Traceback" not in err
+    assert PPO.trained == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["dqn.ckpt"]
+
+
+def test_an_address_with_no_ray_head_is_the_parsers_error(tmp_path, monkeypatch, capsys):
+    def refused(address=None):
+        raise ConnectionError(f"could not connect to the Ray cluster at {address!r}: Connection refused")
+
+    monkeypatch.setattr(backend, "connect", refused)
+    with pytest.raises(SystemExit) as stop:
+        train_rllib.main(["--address", "127.0.0.1:1", "--out", str(tmp_path / "o"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "error: could not connect to the Ray cluster at '127.0.0.1:1'" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_without_ray_the_install_hint_is_said_once(tmp_path, monkeypatch, capsys):
+    """main()'s cleanup imported Ray again, so the hint came twice, in four tracebacks."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the [ray] extra were not installed
+    with pytest.raises(SystemExit) as stop:
+        train_rllib.main(["--steps", "100", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.count('pip install "lrgym[ray]"') == 1 and "Traceback" not in err

@@ -461,13 +461,22 @@ def test_short_rllib_training_exports_a_gradable_policy(cluster, tmp_path):
     import numpy as np
 
     from lrgym.baselines.mlp_policy import MLPPolicy
-    from lrgym.baselines.train_rllib import RLlibConfig, train
+    from lrgym.baselines.train_rllib import RLlibConfig, checkpoint_settings, checkpoint_steps, train
 
     out = tmp_path / "ppo"
     common = dict(algo="ppo", env_runners=1, envs_per_runner=2, train_batch_size=64, env_kwargs={"horizon": 8},
                   out=str(out), progress=False)
     first = train(RLlibConfig(total_timesteps=64, **common), log=lambda m: None)
     assert (tmp_path / "ppo.ckpt").is_dir()
+    done = json.loads(out.with_suffix(".json").read_text())["env_steps"]
+    # what a resumed run reads of a real checkpoint before building anything: its steps, its settings
+    assert checkpoint_steps(tmp_path / "ppo.ckpt") == done
+    assert {k: v for k, v in checkpoint_settings(tmp_path / "ppo.ckpt").items() if k in common or k == "family"} == {
+        "algo": "ppo", "family": None, "env_runners": 1, "envs_per_runner": 2, "train_batch_size": 64,
+        "env_kwargs": {"horizon": 8}}
+    told = []  # already there: nothing trained, nothing rewritten
+    assert train(RLlibConfig(total_timesteps=done, resume=str(tmp_path / "ppo.ckpt"), **common), log=told.append) is None
+    assert "nothing to train, nothing written" in told[0]
     second = train(RLlibConfig(total_timesteps=128, resume=str(tmp_path / "ppo.ckpt"), **common), log=lambda m: None)
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["env_steps"] >= 128 and meta["history"][0]["env_steps"] > 64  # continued, not restarted
@@ -673,13 +682,13 @@ def test_rllib_resume_checks_the_checkpoints_env_runners_against_the_cpus(cluste
     state = PPOConfig().env_runners(num_env_runners=3).get_state()
     with open(ckpt / "class_and_ctor_args.pkl", "wb") as f:  # what Algorithm.save_to_path writes first
         pickle.dump({"class": PPO, "ctor_args_and_kwargs": ((state,), {})}, f)
-    assert checkpoint_settings(ckpt) == ("ppo", 3)
-    config = RLlibConfig(algo="ppo", env_runners=1, resume=str(ckpt), total_timesteps=64, out=str(tmp_path / "o"),
-                         progress=False)
+    saved = checkpoint_settings(ckpt)
+    assert saved["algo"] == "ppo" and saved["env_runners"] == 3
+    config = RLlibConfig(algo="ppo", resume=str(ckpt), total_timesteps=64, out=str(tmp_path / "o"), progress=False)
     with pytest.raises(ValueError, match=r"ppo\.ckpt \(3 env runners, the checkpoint's own setting\) needs 3 CPUs"
                                          r".* has 2; valid: --address of a cluster"):
         train(config, log=lambda m: None)
-    with pytest.raises(ValueError, match=r"is a PPO checkpoint but --algo is 'dqn'; valid: --algo ppo"):
+    with pytest.raises(ValueError, match=r"holds --algo ppo but --algo dqn was given; valid: leave --algo out"):
         train(RLlibConfig(algo="dqn", resume=str(ckpt), out=str(tmp_path / "o")), log=lambda m: None)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ppo.ckpt"]  # nothing written
 
