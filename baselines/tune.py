@@ -44,7 +44,7 @@ from collections import OrderedDict
 import numpy as np
 
 from lrgym.baselines import outputs
-from lrgym.baselines.backend import Backend, add_backend_arguments, workers_type
+from lrgym.baselines.backend import Backend, add_backend_arguments, connect, workers_type
 from lrgym.baselines.families import MIXED, available_families, env_kwargs_for
 from lrgym.baselines.reference import RULE, ConstantLRRuns, coarse_grid
 from lrgym.baselines.score import score
@@ -325,7 +325,9 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     try:
         backend = Backend(args.backend, args.address)
-    except ValueError as exc:
+        if backend.is_ray:  # joined now, as the lrgym CLI does: Ray missing or no head there is the parser's error
+            connect(backend.address)
+    except (ValueError, ImportError, ConnectionError) as exc:
         p.error(str(exc))
     try:
         out = outputs.output_path(outputs.SHIPPED_TUNED, ship=args.ship, out=args.out)

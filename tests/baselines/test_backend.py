@@ -290,3 +290,20 @@ def test_workers_must_be_a_positive_integer(monkeypatch, capsys):
             tune.main(["--backend", "ray", "--workers", bad])
         assert stop.value.code == 2
         assert f"error: argument --workers: {bad} is not a positive integer; valid: 1, 2, 3" in capsys.readouterr().err
+
+
+def test_tune_reports_a_ray_backend_it_cannot_join_as_the_parsers_error(monkeypatch, capsys):
+    """``tune --backend ray --address`` of a dead cluster (or without Ray) was a traceback from
+    deep in the tuning; it is joined first, as the lrgym CLI does (exit 2, one message)."""
+    from lrgym.baselines import tune
+
+    pytest.importorskip("ray")
+    address = f"127.0.0.1:{_closed_port()}"
+    with pytest.raises(SystemExit) as stop:
+        tune.main(["--backend", "ray", "--address", address, "--families", "quadratic"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and f"error: could not connect to the Ray cluster at '{address}'" in err
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the [ray] extra were not installed
+    with pytest.raises(SystemExit) as stop:
+        tune.main(["--backend", "ray", "--families", "quadratic"])
+    assert stop.value.code == 2 and capsys.readouterr().err.count('pip install "lrgym[ray]"') == 1
