@@ -39,25 +39,34 @@ RUNS_ENV = "LRGYM_RUNS"
 
 
 def replace_file(path: str | Path, text: str, mode: int = 0o644) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` by replacing it: a new file beside it (mode ``mode``,
-    before the umask), renamed over ``path`` (``os.replace``). A reader never sees half a file,
-    and whatever ``path`` named before (a symbolic link, a hard link to another file) is replaced,
-    never written through: ``report --markdown x`` where ``x`` links to the results store leaves
-    the store as it was. A path that is no regular file (``/dev/stdout``, a FIFO) is written to
-    as it is."""
+    """Write ``text`` (UTF-8) to ``path`` by replacing it: a new file beside it, renamed over
+    ``path`` (``os.replace``). A reader never sees half a file, and whatever ``path`` named before
+    (a symbolic link, a hard link to another file) is replaced, never written through: ``report
+    --markdown x`` where ``x`` links to the results store leaves the store as it was.
+
+    The new file's mode is ``mode`` (before the umask), never looser than the file it replaces
+    (an owner-only export stays owner-only). Written in place instead, as ``open(path, "w")``
+    would: a path that leads into ``/dev`` or ``/proc`` (``/dev/stdout``, even when the shell sends
+    it to a file) or to no regular file (a FIFO), and an existing file whose folder takes no new
+    files (a published board in a folder of another account's)."""
     import stat
     import tempfile
 
     path = Path(path)
+    if _is_stream(path):
+        return _write_in_place(path, text)
     try:
-        special = not stat.S_ISREG(os.stat(path).st_mode)  # through links: /dev/stdout, a FIFO
+        st = os.lstat(path)
+        if stat.S_ISREG(st.st_mode):
+            mode &= stat.S_IMODE(st.st_mode)
     except OSError:
-        special = False
-    if special:  # no file to replace (and none that could be the store): written to as it is
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        return path
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        st = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except PermissionError:
+        if st is not None and stat.S_ISREG(st.st_mode):  # may write the file, not add one beside it
+            return _write_in_place(path, text)
+        raise
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
@@ -66,6 +75,31 @@ def replace_file(path: str | Path, text: str, mode: int = 0o644) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return path
+
+
+def _is_stream(path: Path) -> bool:
+    """Whether ``path`` leads (through its links) into ``/dev`` or ``/proc``, or to something
+    that is no regular file: a stream to write to, not a file to replace."""
+    import stat
+
+    hop = path.absolute()
+    for _ in range(40):  # the link chain, hop by hop (resolve() would follow /proc/self/fd/1 to its file)
+        if hop.parts[1:2] in (("dev",), ("proc",)):
+            return True
+        if not hop.is_symlink():
+            break
+        link = Path(os.readlink(hop))
+        hop = link if link.is_absolute() else hop.parent / link
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:  # a new file, or a dangling link: replaced
+        return False
+
+
+def _write_in_place(path: Path, text: str) -> Path:
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
     return path
 
 

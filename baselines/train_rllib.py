@@ -330,12 +330,20 @@ def checkpoint_settings(path: str | Path) -> dict | None:
     such file (no checkpoint)."""
     from ray.rllib.utils.checkpoints import Checkpointable
 
+    import pickle
+
     file = Path(path) / Checkpointable.CLASS_AND_CTOR_ARGS_FILE_NAME
     if not file.is_file():
         return None
-    saved = _unpickle(file)
-    state = saved["ctor_args_and_kwargs"][0][0]
-    out: dict = {"algo": saved["class"].__name__.lower(), "env_runners": int(state.get("num_env_runners") or 0)}
+    try:
+        saved = _unpickle(file)
+        state = saved["ctor_args_and_kwargs"][0][0]
+        cls = saved["class"]
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, IndexError, KeyError,
+            TypeError, ValueError) as exc:  # a damaged or foreign file
+        raise ValueError(f"{file} is no readable RLlib checkpoint file ({type(exc).__name__}: {exc}); valid: "
+                         "the OUT.ckpt folder a train_rllib run wrote, whole") from None
+    out: dict = {"algo": cls.__name__.lower(), "env_runners": int(state.get("num_env_runners") or 0)}
     env = dict(state.get("env_config") or {})
     if "family" in env:
         family = env.pop("family")
@@ -362,11 +370,14 @@ def checkpoint_steps(path: str | Path) -> int | None:
     ``env_runners/num_env_steps_sampled_lifetime``, which a resumed run counts on from), read
     from its ``algorithm_state.pkl`` without building anything; None where the file or the count
     is not found (another RLlib's layout: :func:`train` then reads the built algorithm's)."""
+    import pickle
+
     file = Path(path) / "algorithm_state.pkl"
     try:
         stats = _unpickle(file)["metrics_logger"]["stats"]
         return int(stats["env_runners--num_env_steps_sampled_lifetime"]["lifetime_sum"])
-    except (OSError, KeyError, TypeError, ValueError):
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, IndexError, KeyError,
+            TypeError, ValueError):  # no such file, another layout, or a damaged file: train() reads the algorithm's
         return None
 
 
@@ -447,7 +458,10 @@ def train(config: RLlibConfig, log=print) -> MLPPolicy | None:
         raise ConfigError(str(exc)) from None
     resumed_from = None
     if config.resume:  # the checkpoint's own settings, checked like the flags before anything is built
-        saved = checkpoint_settings(config.resume)
+        try:
+            saved = checkpoint_settings(config.resume)
+        except ValueError as exc:
+            raise ConfigError(f"--resume {config.resume}: {exc}") from None
         if saved is None:
             raise ConfigError(f"--resume {config.resume}: no RLlib checkpoint there (no class_and_ctor_args.pkl); "
                               "valid: the OUT.ckpt folder a train_rllib run wrote")

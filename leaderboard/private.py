@@ -124,16 +124,20 @@ def is_private(suite: Suite) -> bool:
 #: (pattern of a failure reason, what a private suite records instead), first match wins: the
 #: grader's own words decide the kind; the policy's words, numbers and output are dropped
 _PRIVATE_REASONS = (
-    (r"^the policy's process reported: (importing|constructing|loading|reading the policy's env)"
-     r"|^policy (file|target)|^unknown policy kind|could not be loaded", "the policy could not be loaded"),
-    (r"^the policy's process reported: policy raised in reset", "the policy raised an exception in reset()"),
-    (r"^the policy's process reported: policy raised in act", "the policy raised an exception in act()"),
+    (r"^the policy's process reported: (importing|constructing|loading|reading the policy's env|the policy \S+ has no )"
+     r"|^policy (file|target) |^unknown policy kind ", "the policy could not be loaded"),
+    (r"^the policy's process reported: MemoryError: out of memory \(the sandbox's memory limit"
+     r"|^the policy's process reported: policy raised in (reset|act)\(\)[^\n]*: MemoryError: ",
+     "the policy went over its memory limit"),
+    (r"^the policy's process reported: policy raised in reset\(\)", "the policy raised an exception in reset()"),
+    (r"^the policy's process reported: policy raised in act\(\)", "the policy raised an exception in act()"),
     (r"^the policy's process reported:", "the policy's process reported a failure"),
-    (r"^invalid action", "the policy returned an invalid action"),
-    (r"settings are invalid|^invalid policy settings|different env options", "the policy's settings are invalid"),
-    (r"memory limit|out of memory|MemoryError|OOM", "the policy went over its memory limit"),
+    (r"^invalid action ", "the policy returned an invalid action"),
+    (r"^the policy's settings are invalid|^invalid policy settings|^the policy asked for different env options",
+     "the policy's settings are invalid"),
+    (r"^the policy went over its memory limit|^the policy process went over its memory limit", "the policy went over its memory limit"),
     (r"CPU time limit", "the policy went over its CPU time limit"),
-    (r"did not answer within|^timeout|timed out|time limit", "the policy went over its time limit"),
+    (r"^the policy process did not answer within|^timeout|timed out|time limit", "the policy went over its time limit"),
     (r"scratch folder", "the policy went over its scratch-folder limit"),
     (r"malformed|protocol|larger than|stopped reading", "the policy's process broke the grader's protocol"),
     (r"died|killed|exit code|signal", "the policy's process died"),

@@ -38,7 +38,9 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~&:\"'])")
 _AUTOLINK_BREAK = re.compile(r"(?i)(?<=www)(?=\.)|(?=[:@])")
 _WORD_JOINER = "&#8288;"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+\-]*")
-_OWNER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+@\-]*")
+#: an account name: useradd's default rule (``[a-z_][-a-z0-9_]*$?``: ``_grader``, ``build$``) and
+#: e-mail-like accounts (``jose.nunez@example.org``), ASCII only
+_OWNER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+@\-]*\$?")
 
 
 def clean(text: object, keep_newlines: bool = True) -> str:
@@ -110,14 +112,15 @@ def lookalike_note(name: str, existing: str) -> str:
 def check_owner(owner: object) -> str:
     """``owner`` (who owns a submission's name: ``--owner``, else the user running the grader) if
     it is valid, else ``ValueError`` saying what is allowed: 1 to :data:`MAX_NAME_CHARS` ASCII
-    letters, digits and ``. _ + - @``, starting with a letter or digit (an account or user name).
+    letters, digits and ``. _ + - @``, starting with a letter, digit or ``_``, and a ``$`` at the
+    end (an account or user name, as ``useradd`` allows them).
     Only ASCII: a lone surrogate, which the store cannot encode, made every later grading run of
     its store fail, and invisible marks (``alice`` + U+034F) or blank letters (U+3164) let an
     owner print exactly as another one or as nothing."""
     if not isinstance(owner, str) or len(owner) > MAX_NAME_CHARS or not _OWNER.fullmatch(owner):
         shown = ascii(owner)[:100] if isinstance(owner, str) else repr(owner)[:100]
         raise ValueError(f"owner {shown} invalid; valid: 1 to {MAX_NAME_CHARS} ASCII letters, digits and . _ + - @, "
-                         "starting with a letter or digit")
+                         "starting with a letter, digit or _ (a $ may end it)")
     return owner
 
 

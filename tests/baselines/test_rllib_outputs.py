@@ -212,19 +212,24 @@ def test_a_checkpoint_already_at_steps_trains_nothing_and_writes_nothing(steps, 
                              "valid: --env-runners 0 to 2"),
     (["--resume", "RESUME_DQN"], "holds --algo dqn but --algo ppo was given; valid: leave --algo out"),
     (["--resume", "NOTHING"], "no RLlib checkpoint there (no class_and_ctor_args.pkl); valid: the OUT.ckpt folder"),
+    (["--resume", "DAMAGED"], "is no readable RLlib checkpoint file (EOFError"),  # a second review, 2026-12-05
 ])
 def test_bad_values_are_the_parsers_errors(flags, message, tmp_path, monkeypatch, capsys):
     """Each of these was a Python traceback (a Ray user's audit, 2026-12-05)."""
     _stand_ins(monkeypatch)
     dqn = _checkpoint(tmp_path / "dqn.ckpt", algo="dqn")
-    flags = [{"RESUME_DQN": str(dqn), "NOTHING": str(tmp_path / "none.ckpt")}.get(f, f) for f in flags]
+    damaged = tmp_path / "damaged.ckpt"
+    damaged.mkdir()
+    (damaged / "class_and_ctor_args.pkl").write_bytes(b"\x80\x04")  # a pickle cut short
+    flags = [{"RESUME_DQN": str(dqn), "NOTHING": str(tmp_path / "none.ckpt"), "DAMAGED": str(damaged)}.get(f, f)
+             for f in flags]
     if "--resume" in flags:
         flags += ["--algo", "ppo"]
     with pytest.raises(SystemExit) as stop:
         train_rllib.main([*flags, "--out", str(tmp_path / "o"), "--no-progress"])
     err = capsys.readouterr().err
     assert stop.value.code == 2 and "error: " in err and message in err and "Traceback" not in err
-    assert PPO.trained == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["dqn.ckpt"]
+    assert PPO.trained == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["damaged.ckpt", "dqn.ckpt"]
 
 
 def test_an_address_with_no_ray_head_is_the_parsers_error(tmp_path, monkeypatch, capsys):

@@ -605,6 +605,16 @@ def test_a_policys_lr_init_beyond_the_largest_float_is_invalid_settings_not_an_o
     ("the policy's process died in act (q): exit code 137", "the policy's process died"),
     ("the policy process sent a reply larger than 65536 bytes", "the policy's process broke the grader's protocol"),
     ("something new 42", "the policy failed"),
+    # a second review (2026-12-05): a SIGKILL of its own read as the memory limit, an honest MemoryError
+    # (RLIMIT_AS) as an exception, a class without act() as a reported failure, and an unanchored
+    # pattern let an action's text pick the kind
+    ("the policy process was killed by SIGKILL (out of memory or killed)", "the policy's process died"),
+    ("the policy's process reported: policy raised in act() at step 2 (q): MemoryError: \n> Traceback",
+     "the policy went over its memory limit"),
+    ("the policy's process reported: the policy P has no act() method (its class must define it)",
+     "the policy could not be loaded"),
+    ("invalid action at step 0 (quadratic): ValueError: invalid action 'could not be loaded'",
+     "the policy returned an invalid action"),
 ])
 def test_a_private_suite_records_only_the_kind_of_a_failure(reason, kind):
     from lrgym.leaderboard.private import PRIVATE_REASON_NOTE, private_reason

@@ -55,7 +55,7 @@ def test_an_owner_that_cannot_be_stored_or_shown_as_itself_is_refused_naming_it(
     U+2800) printed as another owner or as nothing (a security review, 2026-12-05)."""
     with pytest.raises(ValueError, match=r"owner .* invalid; valid: 1 to 64 ASCII letters, digits and"):
         check_owner(bad)
-    for good in ("alice", "jose.nunez@example.org", "uid1000", "a_b+c-d"):
+    for good in ("alice", "jose.nunez@example.org", "uid1000", "a_b+c-d", "_grader", "build$"):
         assert check_owner(good) == good
 
 
@@ -378,3 +378,47 @@ def test_an_output_to_a_stream_is_written_to_not_replaced(tmp_path):
     finally:
         os.close(reader)
     assert link.is_symlink() and sorted(os.listdir(tmp_path)) == ["fifo", "out"]
+
+
+def test_an_output_through_dev_stdout_sent_to_a_file_is_written_through(tmp_path):
+    """A second review (2026-12-05): with stdout sent to a file, /dev/stdout leads to a regular
+    file, so the link was replaced (as root, a file in /dev) and the redirected file got nothing."""
+    import subprocess
+    import sys
+
+    board = tmp_path / "board.md"
+    link = tmp_path / "stdout"  # a copy of the /dev/stdout link, so the real /dev is never at risk
+    link.symlink_to("/proc/self/fd/1")
+    code = f"from lrgym.baselines.outputs import replace_file; replace_file({str(link)!r}, 'the board')"
+    with open(board, "w") as out:
+        subprocess.run([sys.executable, "-c", code], stdout=out, check=True)
+    assert board.read_text() == "the board" and link.is_symlink()
+
+
+def test_an_output_keeps_its_files_tighter_mode_and_writes_in_place_where_no_file_can_be_added(tmp_path, monkeypatch):
+    """A second review (2026-12-05): replacing made an owner-only (0600) export 0644, and failed
+    where the user may write the file but not add one beside it (a folder of another account's)."""
+    import tempfile
+
+    from lrgym.baselines.outputs import replace_file
+
+    private = tmp_path / "export.json"
+    private.write_text("old")
+    os.chmod(private, 0o600)
+    replace_file(private, "new")
+    assert private.read_text() == "new" and private.stat().st_mode & 0o777 == 0o600
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "board.md").write_text("old")
+    real = tempfile.mkstemp
+
+    def no_new_files_in_shared(*args, **kwargs):  # as a folder of another account's (root would not see it)
+        if Path(kwargs.get("dir", "")) == shared:
+            raise PermissionError(13, "Permission denied", str(shared))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", no_new_files_in_shared)
+    replace_file(shared / "board.md", "new")
+    assert (shared / "board.md").read_text() == "new"
+    with pytest.raises(PermissionError):  # no file there yet: nothing to write in place
+        replace_file(shared / "new.md", "x")
