@@ -684,7 +684,11 @@ def suites(
     if private is not None:
         from lrgym.leaderboard.private import create_key
 
-        if create_key(private):
+        try:
+            created = create_key(private)
+        except ValueError as exc:  # a path that cannot be made (its folder is a file, no permission)
+            raise typer.BadParameter(str(exc), param_hint="--private") from None
+        if created:
             console.print(Text(f"created the key {private} (mode 0600): the grader's secret, never share it"))
         listed.append(_suite("", private))
     for s in listed:

@@ -39,7 +39,7 @@ from lrgym.leaderboard.suite import FamilySuite, Suite
 from lrgym.tasks import MIXED_V1
 from lrgym.tasks.base import instance_set
 
-__all__ = ["REVISION", "create_key", "is_private", "load_key", "private_reason", "private_suite", "references_dir"]
+__all__ = ["KEY_FORM", "REVISION", "create_key", "is_private", "load_key", "private_reason", "private_suite", "references_dir"]
 
 N_INSTANCES = 8
 N_SEEDS = 5
@@ -50,36 +50,144 @@ REVISION = 2
 stored entries and cached references of the old instances are never mixed with the new."""
 
 
+#: the form of a key file, said by every refusal of one
+KEY_FORM = ("a key file holding 64 hex digits (32 random bytes) on one line, mode 0600, as "
+            "`lrgym leaderboard suites --private NEW_PATH` creates it")
+#: largest file :func:`load_key` reads (a key is 65 bytes; no file this large is one)
+MAX_KEY_FILE = 64 * 1024
+MIN_KEY_BYTES = 16
+
+
+def _kind(mode: int) -> str | None:
+    """What a file that is not a regular file is (``stat`` mode), for the messages; None: regular."""
+    import stat
+
+    for test, what in ((stat.S_ISDIR, "a folder"), (stat.S_ISLNK, "a symbolic link"),
+                       (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return what
+    return None if stat.S_ISREG(mode) else "a special file"
+
+
+def _refuse_link(path: Path) -> None:
+    """ValueError naming ``path`` if it is a symbolic link: the key is used only as the file
+    itself (a link can be swapped for another file by whoever can write its folder, and a
+    dangling one, a key on a volume not mounted, must not be mistaken for a missing key)."""
+    try:
+        target = os.readlink(path)
+    except OSError:
+        return
+    if not path.exists():
+        raise ValueError(f"private suite key {path} is a symbolic link to {target}, which does not exist (a key "
+                         f"on a volume not mounted?); valid: the path of the key file itself, not a link: {KEY_FORM}")
+    raise ValueError(f"private suite key {path} is a symbolic link (to {target}); valid: the path of the key file "
+                     f"itself, not a link (whoever can write the link's folder could point it elsewhere): {KEY_FORM}")
+
+
 def create_key(path: str | os.PathLike) -> bool:
-    """Create a new key file (mode 0600) unless one exists; True if it was created."""
+    """Create a new key file (mode 0600) unless something is there already; True if it was created.
+
+    Anything at ``path`` (a key, another file, a link even if dangling, a FIFO) is left as it is
+    and False returned: :func:`load_key` then says whether it is a key. A path that cannot be
+    created (its folder is a file, no permission) is a ``ValueError`` naming it and the reason."""
     path = Path(path)
-    if path.exists():
+    if os.path.lexists(path):
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        if not path.parent.is_dir():
+            path.parent.mkdir(mode=0o700, parents=True)
+        # O_EXCL | O_NOFOLLOW: never through a link made meanwhile
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:  # the key made meanwhile (load_key judges it), or its "folder" is a file
+        if os.path.lexists(path):
+            return False
+        raise ValueError(f"cannot create the private suite key {path}: {path.parent} is not a folder; valid: a "
+                         "new file path in a folder you can write") from None
+    except OSError as exc:
+        raise ValueError(f"cannot create the private suite key {path}: {exc.strerror or exc}; valid: a new "
+                         "file path in a folder you can write") from None
     with os.fdopen(fd, "w") as f:
         f.write(secrets.token_hex(32) + "\n")
     return True
 
 
 def load_key(path: str | os.PathLike) -> bytes:
-    """The secret of a key file, with clear errors for a missing, short or shared file."""
+    """The secret of a key file (:data:`KEY_FORM`).
+
+    Every refusal is a ``ValueError`` naming the file, what is wrong and the valid form, and none
+    shows any of the file's bytes (an error message goes to logs and terminals; a key that is
+    almost right must not leak through it). In this order: a missing path (with the command that
+    creates it); a symbolic link, even to a key (:func:`_refuse_link`); a folder, FIFO, socket or
+    device, named as such and never opened (reading a FIFO would wait forever); contents that are
+    no key (binary data, not hex, an odd number of digits, too short, too large: ``--private
+    /etc/passwd`` is "not a key", not "chmod 600 /etc/passwd"); and last a key readable by other
+    users. Whitespace between the hex digits is allowed, as ``bytes.fromhex`` allows it."""
+    import stat
+
     path = Path(path)
-    if path.exists() and not path.is_file():
-        raise ValueError(f"private suite key {path} is not a file (a folder?); valid: the path of a key file, "
-                         f"e.g. {path / 'grader.key'} (`lrgym leaderboard suites --private PATH` creates it)")
-    if not path.is_file():
-        raise ValueError(f"private suite key {path} not found; create it with "
-                         f"`lrgym leaderboard suites --private {path}`")
-    if path.stat().st_mode & 0o077:
-        raise ValueError(f"private suite key {path} is readable by other users; chmod 600 {path}")
-    text = path.read_text().strip()
+    valid = f"valid: {KEY_FORM}"
     try:
-        key = bytes.fromhex(text)
-    except ValueError:
-        raise ValueError(f"private suite key {path} is not hex") from None
-    if len(key) < 16:
-        raise ValueError(f"private suite key {path} is too short ({len(key)} bytes; at least 16)")
+        st = os.lstat(path)
+    except FileNotFoundError:
+        raise ValueError(f"private suite key {path} not found; create it with "
+                         f"`lrgym leaderboard suites --private {path}`") from None
+    except OSError as exc:
+        raise ValueError(f"private suite key {path} cannot be read: {exc.strerror or exc}; {valid}") from None
+    if stat.S_ISLNK(st.st_mode):
+        _refuse_link(path)
+    kind = _kind(st.st_mode)
+    if kind == "a folder":
+        raise ValueError(f"private suite key {path} is a folder, not a key file; valid: the path of a key file, "
+                         f"e.g. {path / 'grader.key'} (`lrgym leaderboard suites --private PATH` creates it)")
+    if kind is not None:
+        raise ValueError(f"private suite key {path} is {kind}, not a key file; {valid}")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # swapped since the lstat
+                raise ValueError(f"private suite key {path} is not a regular file; {valid}")
+            data = f.read(MAX_KEY_FILE + 1)
+    except OSError as exc:
+        raise ValueError(f"private suite key {path} cannot be read: {exc.strerror or exc}; {valid}") from None
+    key = _parse_key(path, data)
+    if st.st_mode & 0o077:
+        raise ValueError(f"private suite key {path} is readable by other users (mode "
+                         f"{stat.S_IMODE(st.st_mode):04o}); chmod 600 {path}, and make a new key if others "
+                         "may have read it")
+    return key
+
+
+def _parse_key(path: Path, data: bytes) -> bytes:
+    """The key in a key file's ``data``, or a ValueError that says what is wrong in counts and
+    kinds only, never with the file's bytes."""
+    import string
+
+    not_key = f"private suite key {path} is not a key"
+    valid = f"valid: {KEY_FORM}"
+    if len(data) > MAX_KEY_FILE:
+        raise ValueError(f"{not_key}: it holds more than {MAX_KEY_FILE} bytes; {valid}")
+    if not data.strip():
+        raise ValueError(f"{not_key}: it is empty; {valid}")
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        raise ValueError(f"{not_key}: it holds binary data ({len(data)} bytes), not hex digits; {valid}. To keep "
+                         "raw random bytes as the key, write them as hex: python3 -c \"import sys; "
+                         "print(sys.stdin.buffer.read().hex())\" < RAW > KEY") from None
+    digits = "".join(text.split())
+    other = sum(c not in string.hexdigits for c in digits)
+    if other:
+        raise ValueError(f"{not_key}: {other} of its {len(digits)} non-blank characters are not hex digits; {valid}")
+    if len(digits) % 2:
+        raise ValueError(f"{not_key}: it holds an odd number of hex digits ({len(digits)}); {valid}")
+    try:
+        key = bytes.fromhex(text.strip())
+    except ValueError:  # blanks inside a byte's two digits
+        raise ValueError(f"{not_key}: its hex digits are not in pairs (blanks inside a byte); {valid}") from None
+    if len(key) < MIN_KEY_BYTES:
+        raise ValueError(f"{not_key}: it is too short ({len(digits)} hex digits, {len(key)} bytes; at least "
+                         f"{2 * MIN_KEY_BYTES}); {valid}")
     return key
 
 

@@ -506,12 +506,12 @@ def test_a_key_path_that_is_a_folder_is_named_as_such(tmp_path):
     and shows a key path inside it; that path then works (the reference: create_key + load_key)."""
     folder = tmp_path / "keys"
     folder.mkdir()
-    with pytest.raises(ValueError, match=rf"private suite key {folder} is not a file \(a folder\?\); valid: .*"
+    with pytest.raises(ValueError, match=rf"private suite key {folder} is a folder, not a key file; valid: .*"
                                          rf"{folder / 'grader.key'}"):
         load_key(folder)
     result = CliRunner().invoke(app, ["leaderboard", "suites", "--private", str(folder)], env={"COLUMNS": "200"})
     flat = " ".join(result.output.replace("│", " ").split())
-    assert result.exit_code == 2 and "is not a file (a folder?)" in flat and "not found" not in flat
+    assert result.exit_code == 2 and "is a folder, not a key file" in flat and "not found" not in flat
     assert create_key(folder / "grader.key") and len(load_key(folder / "grader.key")) >= 16
 
 

@@ -1,0 +1,128 @@
+"""The grader's key file of a private suite (:func:`lrgym.leaderboard.private.load_key` and
+``create_key``): every refusal names the file, what is wrong and the valid form, is never a
+traceback, and never shows a byte of the file (an operator's audit, 2026-12-05: a raw-binary key
+printed "'utf-8' codec can't decode byte 0x8b in position 0", a dangling link was "not found"
+and the command advised then crashed, ``--private /etc/passwd`` was told to chmod it, a FIFO was
+"a folder?")."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+from typer.testing import CliRunner
+
+from lrgym.leaderboard.cli import app
+from lrgym.leaderboard.private import create_key, load_key, private_suite
+
+VALID = "64 hex digits"
+
+
+def _flat(output: str) -> str:
+    return " ".join(output.replace("│", " ").split())
+
+
+def _write(path, data: bytes, mode: int = 0o600):
+    path.write_bytes(data)
+    os.chmod(path, mode)
+    return path
+
+
+def _cli_suites(key) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["leaderboard", "suites", "--private", str(key)], env={"COLUMNS": "400"})
+    return result.exit_code, _flat(result.output) + ("" if result.exception is None or isinstance(
+        result.exception, SystemExit) else f" TRACEBACK {type(result.exception).__name__}")
+
+
+@pytest.mark.parametrize("data", [
+    bytes([0x8B]) + bytes(range(1, 32)),        # 32 raw bytes (head -c 32 /dev/urandom), not valid UTF-8
+    b"\x89\xfe" + b"ab" * 15,                   # hex-looking bytes after binary ones
+], ids=["urandom", "binary-then-hex"])
+def test_a_raw_binary_key_is_named_and_its_bytes_are_not_shown(tmp_path, data):
+    key = _write(tmp_path / "raw.key", data)
+    with pytest.raises(ValueError) as info:
+        load_key(key)
+    message = str(info.value)
+    assert str(key) in message and "binary data" in message and VALID in message
+    for leak in ("0x8b", "0x89", "\\x", "position", "codec", "abab"):
+        assert leak not in message.lower()
+    code, out = _cli_suites(key)
+    assert code == 2 and "binary data" in out and "TRACEBACK" not in out and "0x8b" not in out
+
+
+@pytest.mark.parametrize("text, says", [
+    ("ab" * 32 + "c", "odd number of hex digits (65)"),
+    ("zz" * 32, "64 of its 64 non-blank characters are not hex digits"),
+    ("ab" * 8, "too short (16 hex digits, 8 bytes; at least 32)"),
+    ("", "empty"),
+], ids=["odd", "not-hex", "short", "empty"])
+def test_a_key_that_is_not_hex_says_what_is_wrong_and_the_valid_form(tmp_path, text, says):
+    key = _write(tmp_path / "bad.key", (text + "\n").encode())
+    with pytest.raises(ValueError) as info:
+        load_key(key)
+    message = str(info.value)
+    assert f"private suite key {key} is not a key" in message and says in message and VALID in message
+    if text:
+        assert text[:8] not in message  # none of the file's characters
+
+
+def test_a_key_written_by_create_key_or_with_blanks_still_loads(tmp_path):
+    key = tmp_path / "k.key"
+    assert create_key(key) and len(load_key(key)) == 32
+    spaced = _write(tmp_path / "spaced.key", b"ab cd ef 01 23 45 67 89 ab cd ef 01 23 45 67 89\n")
+    assert load_key(spaced) == bytes.fromhex("abcdef0123456789abcdef0123456789")  # as bytes.fromhex read it
+
+
+def test_a_dangling_link_is_refused_by_name_and_suites_does_not_crash(tmp_path):
+    """The key's volume not mounted: "not found; create it with `suites --private X`" sent the
+    operator to a command that crashed with FileExistsError (and would have made a new key, a new
+    suite, had the link not been there)."""
+    link = tmp_path / "grader.key"
+    link.symlink_to(tmp_path / "unmounted" / "grader.key")
+    with pytest.raises(ValueError, match=r"is a symbolic link to .*unmounted/grader.key, which does not exist"):
+        load_key(link)
+    assert create_key(link) is False and os.path.islink(link) and not (tmp_path / "unmounted").exists()
+    code, out = _cli_suites(link)
+    assert code == 2 and "symbolic link" in out and "not found" not in out and "TRACEBACK" not in out
+
+
+def test_a_link_to_a_key_is_refused(tmp_path):
+    key = tmp_path / "real.key"
+    create_key(key)
+    link = tmp_path / "link.key"
+    link.symlink_to(key)
+    with pytest.raises(ValueError, match=rf"{link} is a symbolic link \(to {key}\); valid: the path of the key file"):
+        load_key(link)
+    assert private_suite(key).name  # the file itself works
+
+
+def test_a_file_that_is_no_key_is_called_so_before_its_permissions(tmp_path):
+    """``--private /etc/passwd`` (a typo) was told "readable by other users; chmod 600 /etc/passwd"."""
+    passwd = _write(tmp_path / "passwd", b"root:x:0:0:root:/root:/bin/bash\n", 0o644)
+    with pytest.raises(ValueError) as info:
+        load_key(passwd)
+    assert "is not a key" in str(info.value) and "chmod" not in str(info.value)
+    assert stat.S_IMODE(passwd.stat().st_mode) == 0o644  # left as it was
+    shared = _write(tmp_path / "shared.key", b"ab" * 32 + b"\n", 0o640)  # a real key: now its mode
+    with pytest.raises(ValueError, match=r"readable by other users \(mode 0640\); chmod 600"):
+        load_key(shared)
+
+
+def test_a_fifo_is_named_as_such_and_never_opened(tmp_path):
+    fifo = tmp_path / "k.key"
+    os.mkfifo(fifo, 0o600)
+    with pytest.raises(ValueError, match=rf"{fifo} is a FIFO \(named pipe\), not a key file; valid: .*{VALID}"):
+        load_key(fifo)  # opening it for reading would block: this returns at once
+    assert create_key(fifo) is False
+    code, out = _cli_suites(fifo)
+    assert code == 2 and "FIFO" in out and "folder" not in out
+
+
+def test_a_key_path_that_cannot_be_created_is_a_parser_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match=r"cannot create the private suite key .*file/grader.key: .*file is not a "
+                                         r"folder; valid"):
+        create_key(tmp_path / "file" / "grader.key")
+    code, out = _cli_suites(tmp_path / "file" / "grader.key")
+    assert code == 2 and "cannot create the private suite key" in out and "TRACEBACK" not in out
