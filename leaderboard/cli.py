@@ -200,7 +200,10 @@ def _refs_dir(private: Optional[Path]):
         return None
     from lrgym.leaderboard.private import references_dir
 
-    return references_dir(private)
+    try:
+        return references_dir(private)
+    except ValueError as exc:  # a folder others can read, a link, another user's
+        raise typer.BadParameter(str(exc), param_hint="--private") from None
 
 
 def _store(db: Optional[Path]):

@@ -21,7 +21,8 @@ carry a table of all of them, computed offline (the first pool, 1,000,000 … 1,
 the sandbox, where lrgym is importable. No one tabulates 2⁶² instances. Revision 2 is the
 suite drawn from this pool; results and references of revision 1 (the old pool) are kept
 apart by the version (``private-<id>/r1`` vs ``/r2``). Its references are
-computed by the grader and kept beside the key (``KEYFILE.references/``, mode 0700), never in
+computed by the grader and kept beside the key (``KEYFILE.references/``, mode 0700, files 0600;
+a folder there others can read is refused: :func:`references_dir`), never in
 the shared cache or the package, and the stored entries describe the suite without its
 instances. Rotate the key (a new suite) when results of many submissions could have leaked
 information about the instances.
@@ -39,7 +40,7 @@ from lrgym.leaderboard.suite import FamilySuite, Suite
 from lrgym.tasks import MIXED_V1
 from lrgym.tasks.base import instance_set
 
-__all__ = ["KEY_FORM", "REVISION", "create_key", "is_private", "load_key", "private_reason", "private_suite", "references_dir"]
+__all__ = ["KEY_FORM", "REVISION", "create_key", "is_private", "is_private_version", "load_key", "private_reason", "private_suite", "references_dir"]
 
 N_INSTANCES = 8
 N_SEEDS = 5
@@ -229,6 +230,13 @@ def is_private(suite: Suite) -> bool:
     return suite.instance_set == "private"
 
 
+def is_private_version(version: str | None) -> bool:
+    """Whether a stored suite version (``private-8c1d7061/r2``) is a private suite's: its name
+    carries :data:`PREFIX`, which no public suite's does (entries, references and exports know
+    their suite only by its version)."""
+    return str(version or "").startswith(PREFIX)
+
+
 #: (pattern of a failure reason, what a private suite records instead), first match wins: the
 #: grader's own words decide the kind; the policy's words, numbers and output are dropped
 _PRIVATE_REASONS = (
@@ -271,9 +279,39 @@ def private_reason(reason: str) -> str:
 
 
 def references_dir(keyfile: str | os.PathLike) -> Path:
-    """Where the grader keeps the references of a private suite (created mode 0700)."""
+    """Where the grader keeps the references of a private suite, ``KEYFILE.references/``: made
+    mode 0700 if missing; the files in it are written 0600
+    (:func:`lrgym.leaderboard.references.save_references`).
+
+    An existing one must be a folder of the grader's own (not a link, not another user's) that
+    no one else can read or enter; otherwise ``ValueError`` naming it, its mode and the fix. It is
+    refused rather than tightened, as :func:`load_key` refuses a shared key: the references are
+    the answers to the hidden instances (their best LRs and losses), so a folder others could
+    read may already have given them away, and only the operator can judge whether to make a new
+    key. (``mkdir(mode=0o700, exist_ok=True)`` kept an existing 0755 folder as it was, and the
+    references were written 0644 into it.)"""
+    import stat
+
     path = Path(str(keyfile) + ".references")
-    path.mkdir(mode=0o700, exist_ok=True)
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise ValueError(f"cannot make the private suite's references folder {path}: {exc.strerror or exc}; "
+                         "valid: a key file in a folder you can write") from None
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        raise ValueError(f"the private suite's references folder {path} is {_kind(st.st_mode) or 'a file'}, not a "
+                         "folder of your own; "
+                         f"valid: a folder (mode 0700) or nothing there (it is made)")
+    if st.st_uid != os.geteuid():
+        raise ValueError(f"the private suite's references folder {path} belongs to another user (uid "
+                         f"{st.st_uid}); valid: a folder of your own, mode 0700 (or nothing there: it is made)")
+    if st.st_mode & 0o077:
+        raise ValueError(f"the private suite's references folder {path} is open to other users (mode "
+                         f"{stat.S_IMODE(st.st_mode):04o}): the hidden instances' references in it may have been "
+                         f"read; chmod 700 {path} (and make a new key if others may have read them)")
     return path
 
 
