@@ -168,6 +168,43 @@ def _refuse_store_files(path: Path, db: Optional[Path], hint: str, inside: tuple
                                      "would destroy the stored results; valid: another path", param_hint=hint)
 
 
+#: the mode of every file ``report``, ``run-baselines`` and ``export`` write for a private suite
+PRIVATE_MODE = 0o600
+
+
+def _output_mode(private: bool) -> int:
+    """The mode of an output file: owner-only (:data:`PRIVATE_MODE`) for a private suite's, whose
+    HTML and exports name its hidden instances, env seeds and initial losses (and whose Markdown
+    is kept so too, until the grader publishes it); 0644 (less the umask) otherwise."""
+    return PRIVATE_MODE if private else 0o644
+
+
+def _wrote(path: Path, what: str = "", private: bool = False, secrets: bool = True) -> None:
+    """Say that ``path`` was written; for a private suite in the same line that it is kept owner-only,
+    and whether it holds the suite's details (``secrets``) or is fit to publish. A file that is
+    still open to others (an existing one :func:`~lrgym.baselines.outputs.replace_file` had to
+    write in place, its folder taking no new file) is said to be so, with the fix."""
+    import stat
+
+    note = ""
+    if private:
+        try:
+            st = os.stat(path)
+            loose = stat.S_IMODE(st.st_mode) if stat.S_ISREG(st.st_mode) and st.st_mode & 0o077 else 0
+        except OSError:
+            loose = 0
+        details = "it holds the private suite's details (hidden instances, seeds, losses)" if secrets else \
+            "no hidden instance, seed or reference in it (fit to publish)"
+        if loose:
+            note = (f"; {details}, but it stays mode {loose:04o} (an existing file written in place: its folder "
+                    f"takes no new file): chmod 600 {path}")
+        elif secrets:
+            note = f"; {details}: kept owner-only (mode 0600)"
+        else:
+            note = f"; {details}, written owner-only (mode 0600) as every output of a private suite"
+    console.print(Text(f"wrote {path}{what}{note}"))
+
+
 def _file_out(path: Optional[Path], hint: str) -> Optional[Path]:
     """``path`` for a file the command will write; an existing folder there (``--markdown DIR``
     whose ``DIR/LEADERBOARD.md`` is a folder too: output_path already put a plain folder's file
@@ -395,8 +432,9 @@ def run_baselines(
         cmd = "lrgym leaderboard run-baselines" + (" --private KEYFILE" if private is not None else
                                                    "" if suite == DEFAULT_SUITE else f" --suite {suite}")
         board.parent.mkdir(parents=True, exist_ok=True)
-        replace_file(board, to_markdown(lb, command=cmd, elapsed=elapsed, machine=cpu_description()))
-        console.print(Text(f"wrote {board}"))
+        replace_file(board, to_markdown(lb, command=cmd, elapsed=elapsed, machine=cpu_description()),
+                     mode=_output_mode(private is not None))
+        _wrote(board, private=private is not None, secrets=False)
     if n_ok < len(outcomes):
         raise typer.Exit(1)
 
@@ -559,6 +597,8 @@ def report(
     db: Optional[Path] = DbOpt,
     html: Optional[Path] = typer.Option(None, "--html", help="HTML report path (an existing folder: the default file "
                                         "name inside it; default: runs/leaderboard.html, or under $LRGYM_RUNS)."),
+    no_html: bool = typer.Option(False, "--no-html", help="Do not write the HTML report (with --private: it names "
+                                 "the hidden instances' curves; publish the Markdown)."),
     markdown: Optional[Path] = MarkdownOpt,
     no_markdown: bool = NoMarkdownOpt,
     ship: bool = ShipBoardOpt,
@@ -567,7 +607,9 @@ def report(
     private: Optional[Path] = PrivateOpt,
 ):
     """Write the HTML report (tables and plots; runs/leaderboard.html) and the Markdown ranking
-    (runs/LEADERBOARD.md; the shipped LEADERBOARD.md with --ship)."""
+    (runs/LEADERBOARD.md; the shipped LEADERBOARD.md with --ship). A private suite's files are
+    written owner-only (mode 0600); its Markdown names no hidden instance or seed."""
+    from lrgym.leaderboard.private import is_private
     from lrgym.leaderboard.ranking import build_leaderboard
     from lrgym.leaderboard.references import find_cached
     from lrgym.leaderboard.report import html_page
@@ -575,23 +617,34 @@ def report(
 
     s = _suite(suite, private)
     board = _board_path(markdown, no_markdown, ship, s, db)
-    html = _file_out(_output(_suite_file("leaderboard.html", s), html, "--html", db=db), "--html")  # runs/leaderboard[-suite].html unless --html
+    if no_html and html is not None:
+        raise typer.BadParameter(f"--html {html} and --no-html both given; valid: one of them", param_hint="--no-html")
+    if no_html and entry:  # --entry names what the HTML's plots draw
+        raise typer.BadParameter(f"--entry {' --entry '.join(entry)} draws entries in the HTML report's plots, and "
+                                 "--no-html writes none; valid: one of them", param_hint="--entry / --no-html")
+    if no_html and board is None:
+        raise typer.BadParameter("--no-html and --no-markdown both given: nothing to write; valid: at most one of "
+                                 "them (`lrgym leaderboard show` prints the ranking)", param_hint="--no-html")
+    if not no_html:  # runs/leaderboard[-suite].html unless --html
+        html = _file_out(_output(_suite_file("leaderboard.html", s), html, "--html", db=db), "--html")
     with _existing_store(db) as store:
         lb = build_leaderboard(store, s)
-    found = find_cached(s, directory=_refs_dir(private))
-    refs = found[0] if found else None
-    try:
-        page = html_page(lb, references=refs, top=top, entries=tuple(entry or ()))
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--entry") from None
-    html.parent.mkdir(parents=True, exist_ok=True)
-    replace_file(html, page)
-    console.print(Text(f"wrote {html} ({len(lb.rows)} entries)"))
+    mode = _output_mode(is_private(s))
+    if not no_html:
+        found = find_cached(s, directory=_refs_dir(private))
+        refs = found[0] if found else None
+        try:
+            page = html_page(lb, references=refs, top=top, entries=tuple(entry or ()))
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--entry") from None
+        html.parent.mkdir(parents=True, exist_ok=True)
+        replace_file(html, page, mode=mode)
+        _wrote(html, f" ({len(lb.rows)} entries)", private=is_private(s))
     if board is not None:
         cmd = "lrgym leaderboard report" + ("" if suite == DEFAULT_SUITE else f" --suite {suite}")
         board.parent.mkdir(parents=True, exist_ok=True)
-        replace_file(board, to_markdown(lb, command=cmd))
-        console.print(Text(f"wrote {board}"))
+        replace_file(board, to_markdown(lb, command=cmd), mode=mode)
+        _wrote(board, private=is_private(s), secrets=False)
 
 
 @leaderboard_app.command()
@@ -664,10 +717,13 @@ def export(
     if fmt == "json" and out.is_dir():
         raise typer.BadParameter(f"{out} is a folder, and json writes one file; valid: a file path, or "
                                  "--format csv for a folder", param_hint="--out")
+    from lrgym.leaderboard.export import holds_private
+
     with _existing_store(db) as store:
-        paths = write(store, fmt, out, s.version, every_entry)
+        private_rows = holds_private(store, s.version, every_entry)
+        paths = write(store, fmt, out, s.version, every_entry)  # owner-only if it holds a private suite's rows
     for path in paths:
-        console.print(Text(f"wrote {path}"))
+        _wrote(path, private=private_rows)
 
 
 @leaderboard_app.command()

@@ -140,13 +140,24 @@ def _finite_or_none(x):
     return None if isinstance(x, float) and not math.isfinite(x) else x
 
 
-def write_json(data: dict[str, list[dict]], path: Path) -> Path:
+def write_json(data: dict[str, list[dict]], path: Path, mode: int = 0o644) -> Path:
+    """The tables as one JSON file, mode ``mode`` (less the umask)."""
     clean = {t: [{k: _finite_or_none(v) for k, v in row.items()} for row in rows] for t, rows in data.items()}
-    return replace_file(path, json.dumps(clean, indent=1, allow_nan=False) + "\n")
+    return replace_file(path, json.dumps(clean, indent=1, allow_nan=False) + "\n", mode=mode)
 
 
-def write_csv(data: dict[str, list[dict]], directory: Path) -> list[Path]:
-    """One ``<table>.csv`` per table in ``directory`` (created if needed)."""
+def holds_private(store: ResultStore, suite_version: str | None, every_entry: bool = False) -> bool:
+    """Whether the export of these entries holds a private suite's rows (its hidden instance ids,
+    env seeds, initial losses and curves): those of a private suite, or ``every_entry`` of a
+    store that has any. Such an export is written owner-only (:func:`export`)."""
+    from lrgym.leaderboard.private import is_private_version
+
+    return any(is_private_version(e.suite_version) for e in select_entries(store, suite_version, every_entry))
+
+
+def write_csv(data: dict[str, list[dict]], directory: Path, mode: int = 0o644) -> list[Path]:
+    """One ``<table>.csv`` per table in ``directory`` (created if needed), each file mode ``mode``
+    (less the umask)."""
     directory.mkdir(parents=True, exist_ok=True)
     out = []
     for table, rows in data.items():
@@ -156,7 +167,7 @@ def write_csv(data: dict[str, list[dict]], directory: Path) -> list[Path]:
         writer = csv.DictWriter(text, fieldnames=columns)
         writer.writeheader()
         writer.writerows({k: _inert(v) for k, v in row.items()} for row in rows)
-        out.append(replace_file(path, text.getvalue()))
+        out.append(replace_file(path, text.getvalue(), mode=mode))
     return out
 
 
@@ -182,14 +193,21 @@ def _empty_columns(table: str) -> tuple[str, ...]:
 
 def export(store: ResultStore, fmt: str, out: Path, suite_version: str | None,
            every_entry: bool = False) -> list[Path]:
-    """Write the tables as ``fmt`` (``csv``: a folder of three files; ``json``: one file)."""
+    """Write the tables as ``fmt`` (``csv``: a folder of three files; ``json``: one file).
+
+    Files holding a private suite's rows (:func:`holds_private`: its own export, or ``--all`` of a
+    store that has one) are written mode 0600, readable by the grader alone: their runs name the
+    hidden instances, env seeds and initial losses. Others 0644 (less the umask)."""
+    from lrgym.leaderboard.private import is_private_version
+
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; valid choices: {', '.join(FORMATS)}")
     data = tables(store, suite_version, every_entry)
+    mode = 0o600 if any(is_private_version(e.get("suite_version")) for e in data["entries"]) else 0o644
     if fmt == "json":
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-        return [write_json(data, Path(out))]
-    return write_csv(data, Path(out))
+        return [write_json(data, Path(out), mode)]
+    return write_csv(data, Path(out), mode)
 
 
 def load_results(db: str | Path | None = None, suite: str | None = DEFAULT_SUITE, table: str = "runs",

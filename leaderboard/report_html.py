@@ -4,6 +4,11 @@ base64 PNGs, the failures, each entry's provenance and the score definitions.
 The plots come from :mod:`lrgym.leaderboard.report_plots`; without matplotlib the page still
 renders the tables and says which extra the plots need. Every user-supplied string (entry
 names, failure reasons, sources) is cleaned of control characters and ``html.escape``-d.
+
+A private suite's page names none of its instance seeds or env seeds (the controller figure's
+legend and caption say "1 of 8" and "the first env seed"), but its plots still draw the hidden
+instances' curves and reference LRs: ``lrgym leaderboard report --private`` writes it readable
+by the grader alone, and the Markdown ranking is what is published.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import html
 from datetime import datetime, timezone
 
+from lrgym.leaderboard.private import is_private
 from lrgym.leaderboard.provenance import stale_note
 from lrgym.leaderboard.ranking import Leaderboard
 from lrgym.leaderboard.report_format import (KINDS_LEGEND, SCORE_DEFINITIONS, column_names, entry_kind, number,
@@ -116,11 +122,15 @@ def _plots(lb: Leaderboard, references, top: int, entries) -> list[str]:
     for fs in suite.families:
         parts.append(f"<h3>{_e(fs.family)}</h3>" + img(f"family:{fs.family}", f"{fs.family} curves"))
     if "controller" in images:
+        # a private suite's env seeds are its secret: its caption says which seed, not the number
+        seed = "the suite's first env seed" if is_private(suite) else f"seed {_e(suite.seeds[0])}"
         parts += ["<h2>The learned controller against the best constant LR</h2>",
                   f"<p>The LR the learned <code>{_e(CONTROLLER_ENTRY)}</code> entry sets at each step (solid) on "
                   "the first instances of each family of this suite (held out: it trained on train "
-                  f"instances only), seed {_e(suite.seeds[0])}, and each instance's best constant LR, the "
-                  "reference of the score (dashed, same colour).</p>",
+                  f"instances only), {seed}, and each instance's best constant LR, the "
+                  "reference of the score (dashed, same colour)"
+                  + (" — instances by their position in the suite, as its seeds are hidden" if is_private(suite)
+                     else "") + ".</p>",
                   img("controller", "controller LR against the reference LR")]
     return parts
 

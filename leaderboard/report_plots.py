@@ -22,7 +22,7 @@ from lrgym.leaderboard.suite import Task
 
 __all__ = ["PALETTE", "LINE_STYLES", "KIND_SUFFIX", "FONT_SIZE", "Style", "entry_styles", "plotted_rows", "ci_figure",
            "profile_figure", "algoperf_figure", "curve_matrix", "median_band", "progress_matrix", "family_figure",
-           "CONTROLLER_ENTRY", "controller_figure", "figures", "plots", "fs_len"]
+           "CONTROLLER_ENTRY", "controller_figure", "instance_label", "figures", "plots", "fs_len"]
 
 #: 20 colours of maximum contrast (Kelly 1965, without white and black and the palest ones
 #: replaced by darker kin); entry i gets colour i mod 20 and line style i // 20 (by rank)
@@ -235,9 +235,13 @@ CONTROLLER_ENTRY = "controller"
 
 
 def controller_figure(lb: Leaderboard, references, name: str = CONTROLLER_ENTRY, per_family: int = 3):
-    """The learned controller's LR on a few held-out (suite) instances per family, seed 0, each
-    against that instance's best constant LR (the reference, dashed, same colour); ``None`` if the
-    board has no entry ``name`` or no references."""
+    """The learned controller's LR on a few held-out (suite) instances per family, the suite's first
+    seed, each against that instance's best constant LR (the reference, dashed, same colour);
+    ``None`` if the board has no entry ``name`` or no references.
+
+    The legend names each instance by its seed on a public suite, and by its position on a
+    private one ("1 of 8"): a private suite's instance seeds are its secret, and a figure is
+    copied more freely than the page it came in (:func:`instance_label`)."""
     from matplotlib.figure import Figure
 
     row = next((r for r in lb.rows if r.name == name), None)
@@ -254,7 +258,7 @@ def controller_figure(lb: Leaderboard, references, name: str = CONTROLLER_ENTRY,
                 continue
             color = f"C{k}"
             lrs = np.asarray(run.curves.get("lr", ()), dtype=float)
-            ax.plot(np.arange(len(lrs)), lrs, color=color, lw=1.4, label=f"{instance}")
+            ax.plot(np.arange(len(lrs)), lrs, color=color, lw=1.4, label=instance_label(lb.suite, fs, k))
             ax.axhline(references.lr(Task(fs.family, instance)), color=color, ls="--", lw=0.9)
         ax.set_yscale("log")
         ax.set_title(f"{fs.family}", fontsize=FONT_SIZE)
@@ -264,6 +268,14 @@ def controller_figure(lb: Leaderboard, references, name: str = CONTROLLER_ENTRY,
     axes[0].set_ylabel("learning rate")
     fig.subplots_adjust(wspace=0.45, bottom=0.16)
     return fig
+
+
+def instance_label(suite, fs, k: int) -> str:
+    """How a figure names instance ``k`` (0-based) of family suite ``fs``: its seed (``17``) on a
+    public suite, its position (``1 of 8``) on a private one, whose instance seeds are secret."""
+    from lrgym.leaderboard.private import is_private
+
+    return f"{k + 1} of {len(fs.instances)}" if is_private(suite) else str(fs.instances[k])
 
 
 def figures(lb: Leaderboard, top: int = 5, references=None, entries=()) -> dict:

@@ -7,14 +7,18 @@ from __future__ import annotations
 import os
 import stat
 
+import numpy as np
 import pytest
+from lb_helpers import synthetic_runs
 from typer.testing import CliRunner
 
 from lrgym.leaderboard.cli import app
 
-from lrgym.leaderboard.private import create_key, references_dir
+from lrgym.leaderboard.private import create_key, private_reason, private_suite, references_dir
+from lrgym.leaderboard.ranking import build_leaderboard
 from lrgym.leaderboard.references import References, save_references
-from lrgym.leaderboard.store import ResultStore
+from lrgym.leaderboard.runner import summarize
+from lrgym.leaderboard.store import EntryRecord, ResultStore
 
 
 @pytest.fixture
@@ -68,3 +72,123 @@ def test_a_private_suites_references_are_written_owner_only(tmp_path, umask022):
     assert _mode(path) == 0o600
     public = save_references(References("quick/r1", "fp", {}, (0,), {}), tmp_path)
     assert _mode(public) == 0o644  # public references as before
+
+
+# ---- reports and exports --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def graded(tmp_path, umask022, monkeypatch):
+    """A key and a store holding a private suite's board (a baseline "controller", a submission and
+    a failed submission), as run-baselines and submit leave them; ``runs/`` under tmp_path."""
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path / "runs"))
+    key = tmp_path / "grader.key"
+    create_key(key)
+    suite = private_suite(key)
+    db = tmp_path / "store.sqlite"
+    with ResultStore(db) as store:
+        for name, kind, level in (("controller", "baseline", 0.9), ("mine", "submission", 0.7)):
+            runs = synthetic_runs(suite, np.full((len(suite.seeds), len(suite.tasks())), level))
+            store.add_entry(EntryRecord(name=name, kind=kind, suite_version=suite.version, seeds=(),
+                                        summary=summarize(runs, suite, reps=50)), runs)
+        store.record_failure("broke", "submission", private_reason("policy raised in act(): boom"),
+                             suite_version=suite.version)
+    hidden = [str(t.instance) for t in suite.tasks()] + [str(s) for s in suite.seeds] + [key.read_text().strip()]
+    return key, db, suite, hidden
+
+
+def _invoke(*args):
+    result = CliRunner().invoke(app, ["leaderboard", *map(str, args)], env={"COLUMNS": "400"})
+    return result.exit_code, " ".join(result.output.replace("│", " ").split())
+
+
+def test_a_private_output_left_open_to_others_is_said_to_be(tmp_path, capsys):
+    """replace_file writes an existing file in place when its folder takes no new file, keeping
+    its mode: then the line must not claim owner-only."""
+    from lrgym.leaderboard import cli
+
+    path = tmp_path / "board.html"
+    path.write_text("x")
+    os.chmod(path, 0o644)
+    cli._wrote(path, private=True)
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"but it stays mode 0644 (an existing file written in place" in out and f"chmod 600 {path}" in out
+    assert "kept owner-only" not in out
+    os.chmod(path, 0o600)
+    cli._wrote(path, private=True)
+    assert "kept owner-only (mode 0600)" in capsys.readouterr().out
+
+
+def test_a_private_report_is_written_owner_only_and_says_so(graded, tmp_path):
+    """``report --private`` wrote its HTML (and Markdown) 0644 under any umask: the page names the
+    hidden instances' curves; the Markdown, which is published, must hold none of the secrets."""
+    key, db, suite, hidden = graded
+    html, board = tmp_path / "board.html", tmp_path / "board.md"
+    code, out = _invoke("report", "--private", key, "--db", db, "--html", html, "--markdown", board)
+    assert code == 0, out
+    assert _mode(html) == _mode(board) == 0o600
+    assert f"wrote {html} (2 entries); it holds the private suite's details" in out and "owner-only (mode 0600)" in out
+    assert f"wrote {board}; no hidden instance, seed or reference in it (fit to publish)" in out
+    text = board.read_text()
+    assert "mine" in text and "broke" in text and suite.name in text
+    assert not [h for h in hidden if h in text]  # no instance id, env seed or the key
+
+
+def test_report_no_html_writes_only_the_markdown(graded, tmp_path):
+    """There was no ``--no-html``: publishing the Markdown of a private suite always also wrote
+    ``runs/leaderboard-private-<id>.html``, which names a hidden env seed."""
+    key, db, suite, _ = graded
+    code, out = _invoke("report", "--private", key, "--db", db, "--no-html")
+    assert code == 0, out
+    runs = tmp_path / "runs"
+    assert sorted(p.name for p in runs.iterdir()) == [f"LEADERBOARD-{suite.name}.md"]
+    assert _mode(runs / f"LEADERBOARD-{suite.name}.md") == 0o600
+    code, out = _invoke("report", "--private", key, "--db", db, "--no-html", "--html", tmp_path / "x.html")
+    assert code == 2 and "--html" in out and "--no-html both given; valid: one of them" in out
+    code, out = _invoke("report", "--private", key, "--db", db, "--no-html", "--no-markdown")
+    assert code == 2 and "nothing to write" in out
+    code, out = _invoke("report", "--private", key, "--db", db, "--no-html", "--entry", "mine")
+    assert code == 2 and "--entry mine draws entries in the HTML report's plots" in out
+
+
+class _Refs:
+    """Stub references: a best constant LR per task."""
+
+    def lr(self, task):
+        return 0.001 * (1 + task.instance % 7)
+
+    def final_loss(self, task, seed):
+        return 0.01
+
+
+def test_a_private_pages_captions_and_legends_name_no_instance_or_seed(graded):
+    """The controller figure's caption named the suite's first env seed and its legend the hidden
+    instance ids; a private suite's now say "the suite's first env seed" and "1 of 8"."""
+    from lrgym.leaderboard.report import controller_figure, html_page
+
+    key, db, suite, hidden = graded
+    with ResultStore(db) as store:
+        lb = build_leaderboard(store, suite, reps=50)
+    page = html_page(lb, references=_Refs(), top=2)
+    assert "The learned controller against the best constant LR" in page and "the suite's first env seed" in page
+    assert not [h for h in hidden if h in page]
+    fig = controller_figure(lb, _Refs())
+    labels = [t.get_text() for ax in fig.axes for t in ax.get_legend().get_texts()]
+    assert labels[:3] == ["1 of 8", "2 of 8", "3 of 8"] and not [h for h in hidden if h in " ".join(labels)]
+
+
+def test_a_private_export_is_written_owner_only(graded, tmp_path):
+    key, db, suite, hidden = graded
+    out = tmp_path / "private.json"
+    code, text = _invoke("export", "--private", key, "--db", db, "--format", "json", "--out", out)
+    assert code == 0, text
+    assert _mode(out) == 0o600 and "kept owner-only (mode 0600)" in text
+    assert str(suite.tasks()[0].instance) in out.read_text()  # why: it names the hidden instances
+    code, text = _invoke("export", "--private", key, "--db", db, "--out", tmp_path / "csv")
+    assert code == 0 and {_mode(p) for p in (tmp_path / "csv").iterdir()} == {0o600}
+    code, text = _invoke("export", "--all", "--db", db, "--format", "json", "--out", tmp_path / "all.json")
+    assert code == 0 and _mode(tmp_path / "all.json") == 0o600  # every entry: the private ones too
+    with ResultStore(db) as store:  # a store with no private suite's entries: as before
+        store.add_entry(EntryRecord(name="q", kind="baseline", suite_version="quick/r1"), [])
+    code, text = _invoke("export", "--suite", "quick", "--db", db, "--format", "json", "--out", tmp_path / "q.json")
+    assert code == 0 and _mode(tmp_path / "q.json") == 0o644 and "owner-only" not in text
