@@ -71,15 +71,21 @@ ShipBoardOpt = typer.Option(False, "--ship", help="Write the LEADERBOARD.md ship
 
 
 def _suite_file(name: str, suite) -> Path:
-    """``name`` (``LEADERBOARD.md``, ``leaderboard.html``) for the default suite, else with the
-    suite's name in it (``LEADERBOARD-quick.md``), so boards of different suites never overwrite
-    each other under ``runs/``."""
+    """``name`` (``LEADERBOARD.md``, ``leaderboard.html``, ``results.json``, the folder
+    ``results``) for the default suite, else with the suite's name in it
+    (``LEADERBOARD-quick.md``, ``results-private-8c1d7061.json``), so outputs of different
+    suites never overwrite each other under ``runs/``."""
     from lrgym.leaderboard.private import is_private
 
     if suite.name == DEFAULT_SUITE and not is_private(suite):
         return Path(name)
-    stem, _, ext = name.rpartition(".")
-    return Path(f"{stem}-{suite.name}.{ext}")
+    return _labelled(name, suite.name)
+
+
+def _labelled(name: str, label: str) -> Path:
+    """``name`` with ``-label`` before its extension (a name without one, a folder: at its end)."""
+    stem, dot, ext = name.rpartition(".") if "." in name else (name, "", "")
+    return Path(f"{stem}-{label}{dot}{ext}")
 
 
 def _board_path(markdown: Optional[Path], no_markdown: bool, ship: bool, suite, db: Optional[Path] = None) -> Optional[Path]:
@@ -693,23 +699,36 @@ def references(
 def export(
     fmt: str = typer.Option("csv", "--format", "-f", help="csv (a folder of three files) or json (one file)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o",
-                                       help="Output folder (csv) or file (json; an existing folder: results.json "
-                                            "inside it) (default: runs/results/ or runs/results.json, under "
-                                            "$LRGYM_RUNS if set)."),
-    suite: str = SuiteOpt,
+                                       help="Output folder (csv) or file (json; an existing folder: the default "
+                                            "file name inside it) (default: runs/results/ or runs/results.json, "
+                                            "under $LRGYM_RUNS if set; another suite: results-<suite>, --all: "
+                                            "results-all)."),
+    suite: str = typer.Option(DEFAULT_SUITE, "--suite", "-s", help="Suite: v2, v1, val, quick, or a version "
+                              "stored in the results (such as private-8c1d7061/r2, an earlier key's)."),
     db: Optional[Path] = DbOpt,
     every_entry: bool = typer.Option(False, "--all", help="Every entry of the store (failed, older, any suite)."),
     private: Optional[Path] = PrivateOpt,
 ):
-    """Export entries, per-run scores and trajectories as CSV or JSON (lrgym.leaderboard.export)."""
-    from lrgym.leaderboard.export import FORMATS, TABLES
+    """Export entries, per-run scores and trajectories as CSV or JSON (lrgym.leaderboard.export).
+    A private suite's rows (--private, a stored private version, or --all of a store holding
+    them) are written owner-only (mode 0600)."""
+    from lrgym.leaderboard.export import FORMATS, TABLES, holds_private
     from lrgym.leaderboard.export import export as write
+    from lrgym.leaderboard.suite import SUITES
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"unknown format {fmt!r}; valid choices: {', '.join(FORMATS)}", param_hint="--format")
-    s = _suite(suite, private)
+    name = "results" if fmt == "csv" else "results.json"
+    stored = private is None and suite not in SUITES and "/" in suite  # a stored version, by name: no key needed
+    if stored:
+        version, default = suite, _labelled(name, suite.replace("/", "-"))
+    else:
+        s = _suite(suite, private)
+        version, default = s.version, _suite_file(name, s)
+    if every_entry:
+        default = _labelled(name, "all")  # every suite's rows: never the name of one suite's export
     if fmt == "json" or out is None:  # csv's output is itself a folder: its --out is taken as is
-        out = _output(Path("results" if fmt == "csv" else "results.json"), out, "--out", db=db)  # runs/… unless --out
+        out = _output(default, out, "--out", db=db)  # runs/… unless --out
     _refuse_store_files(out, db, "--out", tuple(f"{t}.csv" for t in TABLES) if fmt == "csv" else ())
     if fmt == "csv" and out.exists() and not out.is_dir():
         raise typer.BadParameter(f"{out} is a file, and csv writes a folder of three files; valid: a folder "
@@ -717,11 +736,15 @@ def export(
     if fmt == "json" and out.is_dir():
         raise typer.BadParameter(f"{out} is a folder, and json writes one file; valid: a file path, or "
                                  "--format csv for a folder", param_hint="--out")
-    from lrgym.leaderboard.export import holds_private
-
     with _existing_store(db) as store:
-        private_rows = holds_private(store, s.version, every_entry)
-        paths = write(store, fmt, out, s.version, every_entry)  # owner-only if it holds a private suite's rows
+        if stored and not every_entry:
+            versions = sorted({e.suite_version for e in store.entries() if e.suite_version})
+            if suite not in versions:
+                raise typer.BadParameter(f"no entries of suite version {suite!r} in {store.path}; valid: "
+                                         f"{', '.join(SUITES)}, --private KEYFILE, or a stored version: "
+                                         f"{', '.join(versions) or '(none stored)'}", param_hint="--suite")
+        private_rows = holds_private(store, version, every_entry)
+        paths = write(store, fmt, out, version, every_entry)  # owner-only if it holds a private suite's rows
     for path in paths:
         _wrote(path, private=private_rows)
 

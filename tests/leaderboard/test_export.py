@@ -117,7 +117,7 @@ def test_csv_export_reads_back_with_pandas(store_path, tmp_path):
     assert len(traj) == sum(len(r.curves["lr"]) for recs in want.values() for r in recs)
 
 
-@pytest.mark.parametrize("fmt, written", [("json", "results.json"), ("csv", "results")])
+@pytest.mark.parametrize("fmt, written", [("json", "results-quick.json"), ("csv", "results-quick")])
 def test_export_without_out_writes_under_runs_never_the_working_directory(store_path, tmp_path, monkeypatch, fmt,
                                                                          written):
     monkeypatch.chdir(tmp_path)

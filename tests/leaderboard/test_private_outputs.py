@@ -4,6 +4,7 @@ readable by the grader alone (an operator's audit, 2026-12-05)."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 
@@ -192,3 +193,35 @@ def test_a_private_export_is_written_owner_only(graded, tmp_path):
         store.add_entry(EntryRecord(name="q", kind="baseline", suite_version="quick/r1"), [])
     code, text = _invoke("export", "--suite", "quick", "--db", db, "--format", "json", "--out", tmp_path / "q.json")
     assert code == 0 and _mode(tmp_path / "q.json") == 0o644 and "owner-only" not in text
+
+
+def test_a_private_export_has_its_own_default_path(graded, tmp_path):
+    """``export --private KEY`` wrote runs/results.json (runs/results/), the public export's path,
+    replacing it; boards had -<suite> in their names, exports did not."""
+    key, db, suite, _ = graded
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    public = runs / "results.json"
+    public.write_text("the public export\n")
+    for fmt in ("json", "csv"):
+        code, out = _invoke("export", "--private", key, "--db", db, "--format", fmt)
+        assert code == 0, out
+    assert public.read_text() == "the public export\n"
+    assert (runs / f"results-{suite.name}.json").is_file() and (runs / f"results-{suite.name}" / "runs.csv").is_file()
+    code, out = _invoke("export", "--all", "--db", db, "--format", "json")  # every suite: a name of its own
+    assert code == 0 and (runs / "results-all.json").is_file() and public.read_text() == "the public export\n"
+
+
+def test_an_earlier_keys_results_export_by_their_stored_version(graded, tmp_path):
+    """After a key rotation the old suite's results were reachable only through ``export --all``:
+    ``export --suite private-<old>/r2`` was refused. The store has the entries; no key is needed."""
+    key, db, suite, _ = graded
+    key.unlink()  # rotated away
+    code, out = _invoke("export", "--suite", suite.version, "--db", db, "--format", "json")
+    assert code == 0, out
+    path = tmp_path / "runs" / f"results-{suite.name}-r{suite.revision}.json"
+    data = json.loads(path.read_text())
+    assert {e["name"] for e in data["entries"]} == {"controller", "mine"} and len(data["runs"]) == 2 * suite.n_runs
+    assert _mode(path) == 0o600 and "owner-only" in out
+    code, out = _invoke("export", "--suite", "private-00000000/r2", "--db", db)
+    assert code == 2 and "no entries of suite version 'private-00000000/r2'" in out and suite.version in out
