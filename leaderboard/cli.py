@@ -647,7 +647,10 @@ def report(
         replace_file(html, page, mode=mode)
         _wrote(html, f" ({len(lb.rows)} entries)", private=is_private(s))
     if board is not None:
-        cmd = "lrgym leaderboard report" + ("" if suite == DEFAULT_SUITE else f" --suite {suite}")
+        # the command that makes this board again (a private suite's: its key, named as a placeholder,
+        # as run-baselines names it; not the grader's path)
+        cmd = "lrgym leaderboard report" + (" --private KEYFILE" if private is not None else
+                                            "" if suite == DEFAULT_SUITE else f" --suite {suite}")
         board.parent.mkdir(parents=True, exist_ok=True)
         replace_file(board, to_markdown(lb, command=cmd), mode=mode)
         _wrote(board, private=is_private(s), secrets=False)
