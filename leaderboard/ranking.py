@@ -132,4 +132,20 @@ def build_leaderboard(store: ResultStore, suite: Suite | str, reps: int = BOOTST
         if e.id > ok_after.get(version_key(e), 0):
             latest_failure[version_key(e)] = e
     failures = sorted(latest_failure.values(), key=lambda e: -e.id)
-    return Leaderboard(suite, rows, failures, best.name if best else None, skipped)
+    return Leaderboard(suite, rows, _private_failures(suite, failures), best.name if best else None, skipped)
+
+
+def _private_failures(suite: Suite, failures: list[EntryRecord]) -> list[EntryRecord]:
+    """``failures`` as a board shows them: on a private suite a submission's reason is its kind
+    only (:func:`lrgym.leaderboard.private.private_reason`), also for one stored before the
+    grader recorded only the kind (its stored words, which could carry the hidden instances'
+    losses, stay in the store and its owner-only exports, never on a board)."""
+    from dataclasses import replace
+
+    from lrgym.leaderboard.private import PRIVATE_REASON_NOTE, is_private, private_reason
+
+    if not is_private(suite):
+        return failures
+    return [replace(e, failure_reason=private_reason(e.failure_reason or ""))
+            if e.kind == "submission" and not (e.failure_reason or "").endswith(PRIVATE_REASON_NOTE) else e
+            for e in failures]

@@ -239,3 +239,22 @@ def test_an_earlier_keys_results_export_by_their_stored_version(graded, tmp_path
     assert _mode(path) == 0o600 and "owner-only" in out
     code, out = _invoke("export", "--suite", "private-00000000/r2", "--db", db)
     assert code == 2 and "no entries of suite version 'private-00000000/r2'" in out and suite.version in out
+
+
+def test_a_board_shows_a_failure_stored_before_kinds_only_as_its_kind(graded, tmp_path):
+    """A submission's failure stored before the grader recorded only its kind (b2a4973) kept the
+    policy's words, and every later report published them (an operator's audit: "Failed" rows
+    relayed the hidden instances' losses). A private board shows the kind; the store keeps the words."""
+    key, db, suite, _ = graded
+    payload = ("the policy's process reported: policy raised in act() at step 2 (mlp, episode 1 of 8 of the job): "
+               "RuntimeError: WALK [{'instance': 1515308535306408220, 'loss': 1.40140793}]")
+    with ResultStore(db) as store:
+        store.record_failure("walk-2", "submission", payload, suite_version=suite.version)
+        lb = build_leaderboard(store, suite, reps=50)
+    [walk] = [f for f in lb.failures if f.name == "walk-2"]
+    assert walk.failure_reason.startswith("the policy raised an exception in act() (a private suite records only")
+    board = tmp_path / "board.md"
+    code, out = _invoke("report", "--private", key, "--db", db, "--no-html", "--markdown", board)
+    assert code == 0 and "walk-2" in board.read_text() and "1515308535306408220" not in board.read_text()
+    code, out = _invoke("show", "--private", key, "--db", db)
+    assert code == 0 and "walk-2" in out and "WALK" not in out and "1.4014" not in out
