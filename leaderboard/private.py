@@ -71,19 +71,24 @@ def _kind(mode: int) -> str | None:
     return None if stat.S_ISREG(mode) else "a special file"
 
 
-def _refuse_link(path: Path) -> None:
-    """ValueError naming ``path`` if it is a symbolic link: the key is used only as the file
-    itself (a link can be swapped for another file by whoever can write its folder, and a
-    dangling one, a key on a volume not mounted, must not be mistaken for a missing key)."""
-    try:
-        target = os.readlink(path)
-    except OSError:
-        return
+def _followed_link(path: Path) -> Path:
+    """The key file a symbolic link at ``path`` leads to (a mounted secret, as a Kubernetes secret
+    volume holds its files, is one), or a ValueError naming ``path``: a dangling link (a key on a
+    volume not mounted must not be mistaken for a missing key, which ``suites --private`` would
+    create anew), or a link in a folder others may write to (whoever can, could point it at another
+    file)."""
+    import stat
+
+    target = os.readlink(path)
     if not path.exists():
         raise ValueError(f"private suite key {path} is a symbolic link to {target}, which does not exist (a key "
-                         f"on a volume not mounted?); valid: the path of the key file itself, not a link: {KEY_FORM}")
-    raise ValueError(f"private suite key {path} is a symbolic link (to {target}); valid: the path of the key file "
-                     f"itself, not a link (whoever can write the link's folder could point it elsewhere): {KEY_FORM}")
+                         f"on a volume not mounted?); valid: a link to the key file, or the file itself: {KEY_FORM}")
+    folder = os.stat(path.parent)
+    if folder.st_mode & 0o002 and not folder.st_mode & stat.S_ISVTX:
+        raise ValueError(f"private suite key {path} is a symbolic link in {path.parent}, a folder anyone may write "
+                         f"to (mode {stat.S_IMODE(folder.st_mode):o}), so anyone could point it elsewhere; valid: "
+                         f"the key file itself, or a link in a folder only its owner writes: {KEY_FORM}")
+    return path.resolve()
 
 
 def create_key(path: str | os.PathLike) -> bool:
@@ -119,7 +124,8 @@ def load_key(path: str | os.PathLike) -> bytes:
     Every refusal is a ``ValueError`` naming the file, what is wrong and the valid form, and none
     shows any of the file's bytes (an error message goes to logs and terminals; a key that is
     almost right must not leak through it). In this order: a missing path (with the command that
-    creates it); a symbolic link, even to a key (:func:`_refuse_link`); a folder, FIFO, socket or
+    creates it); a dangling symbolic link, or one others could repoint (:func:`_followed_link`; a
+    link to a key is followed); a folder, FIFO, socket or
     device, named as such and never opened (reading a FIFO would wait forever); contents that are
     no key (binary data, not hex, an odd number of digits, too short, too large: ``--private
     /etc/passwd`` is "not a key", not "chmod 600 /etc/passwd"); and last a key readable by other
@@ -135,8 +141,9 @@ def load_key(path: str | os.PathLike) -> bytes:
                          f"`lrgym leaderboard suites --private {path}`") from None
     except OSError as exc:
         raise ValueError(f"private suite key {path} cannot be read: {exc.strerror or exc}; {valid}") from None
-    if stat.S_ISLNK(st.st_mode):
-        _refuse_link(path)
+    if stat.S_ISLNK(st.st_mode):  # judged and read as the file it leads to
+        path = _followed_link(path)
+        st = os.lstat(path)
     kind = _kind(st.st_mode)
     if kind == "a folder":
         raise ValueError(f"private suite key {path} is a folder, not a key file; valid: the path of a key file, "

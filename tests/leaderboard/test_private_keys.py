@@ -87,14 +87,20 @@ def test_a_dangling_link_is_refused_by_name_and_suites_does_not_crash(tmp_path):
     assert code == 2 and "symbolic link" in out and "not found" not in out and "TRACEBACK" not in out
 
 
-def test_a_link_to_a_key_is_refused(tmp_path):
+def test_a_link_to_a_key_is_followed_unless_anyone_could_repoint_it(tmp_path):
+    """A mounted secret is a link (a Kubernetes secret volume's files are); one in a folder anyone
+    may write to (no sticky bit) could be pointed at another file, so it is refused."""
     key = tmp_path / "real.key"
     create_key(key)
     link = tmp_path / "link.key"
     link.symlink_to(key)
-    with pytest.raises(ValueError, match=rf"{link} is a symbolic link \(to {key}\); valid: the path of the key file"):
-        load_key(link)
-    assert private_suite(key).name  # the file itself works
+    assert load_key(link) == load_key(key) and private_suite(link).name == private_suite(key).name
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    (shared / "link.key").symlink_to(key)
+    with pytest.raises(ValueError, match=r"is a symbolic link in .*shared, a folder anyone may write to"):
+        load_key(shared / "link.key")
 
 
 def test_a_file_that_is_no_key_is_called_so_before_its_permissions(tmp_path):
