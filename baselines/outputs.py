@@ -46,9 +46,9 @@ def replace_file(path: str | Path, text: str, mode: int = 0o644) -> Path:
 
     The new file's mode is ``mode`` (before the umask), never looser than the file it replaces
     (an owner-only export stays owner-only). Written in place instead, as ``open(path, "w")``
-    would: a path that leads into ``/dev`` or ``/proc`` (``/dev/stdout``, even when the shell sends
-    it to a file) or to no regular file (a FIFO), and an existing file whose folder takes no new
-    files (a published board in a folder of another account's)."""
+    would: a stream (:func:`_is_stream`: ``/dev/stdout`` even when the shell sends it to a file, a
+    device, a FIFO), and an existing file whose folder takes no new files (a published board in
+    a folder of another account's)."""
     import stat
     import tempfile
 
@@ -79,13 +79,17 @@ def replace_file(path: str | Path, text: str, mode: int = 0o644) -> Path:
 
 
 def _is_stream(path: Path) -> bool:
-    """Whether ``path`` leads (through its links) into ``/dev`` or ``/proc``, or to something
-    that is no regular file: a stream to write to, not a file to replace."""
+    """Whether ``path`` is a stream to write to, not a file to replace: a link chain through a
+    process's descriptors (``/dev/stdout``, ``/dev/fd/N``, ``/proc/<pid>/fd/N``: even when the
+    shell sent them to a file), or something that is no regular file (a device, a FIFO). A regular
+    file anywhere else, ``/dev/shm`` included, is replaced (with its mode, never through a link)."""
     import stat
 
     hop = path.absolute()
     for _ in range(40):  # the link chain, hop by hop (resolve() would follow /proc/self/fd/1 to its file)
-        if hop.parts[1:2] in (("dev",), ("proc",)):
+        parts = hop.parts
+        if parts[1:3] == ("dev", "fd") or parts[1:2] == ("dev",) and parts[2:3] in (("stdout",), ("stderr",)) \
+                or parts[1:2] == ("proc",) and len(parts) > 3 and parts[3] == "fd":
             return True
         if not hop.is_symlink():
             break

@@ -40,7 +40,7 @@ from lrgym.leaderboard.suite import FamilySuite, Suite
 from lrgym.tasks import MIXED_V1
 from lrgym.tasks.base import instance_set
 
-__all__ = ["KEY_FORM", "REVISION", "create_key", "is_private", "is_private_version", "load_key", "private_reason", "private_suite", "references_dir"]
+__all__ = ["KEY_FORM", "REVISION", "create_key", "is_private", "is_private_version", "load_key", "private_kinds", "private_reason", "private_suite", "references_dir"]
 
 N_INSTANCES = 8
 N_SEEDS = 5
@@ -75,19 +75,29 @@ def _followed_link(path: Path) -> Path:
     """The key file a symbolic link at ``path`` leads to (a mounted secret, as a Kubernetes secret
     volume holds its files, is one), or a ValueError naming ``path``: a dangling link (a key on a
     volume not mounted must not be mistaken for a missing key, which ``suites --private`` would
-    create anew), or a link in a folder others may write to (whoever can, could point it at another
-    file)."""
+    create anew), or a chain with a link someone else could repoint: every link on the way must
+    belong to the grader's user or root, in a folder no other user may write to (a sticky folder
+    counts, its links being the grader's own)."""
     import stat
 
-    target = os.readlink(path)
+    me = os.geteuid()
+    hop = path.absolute()
+    for _ in range(40):
+        if not hop.is_symlink():
+            break
+        link, folder = os.lstat(hop), os.stat(hop.parent)
+        shared = folder.st_mode & 0o022 and not folder.st_mode & stat.S_ISVTX
+        if link.st_uid not in (me, 0) or shared or folder.st_uid not in (me, 0):
+            owner = f"uid {link.st_uid}" if link.st_uid not in (me, 0) else f"a folder of mode {stat.S_IMODE(folder.st_mode):o} (uid {folder.st_uid})"
+            raise ValueError(f"private suite key {path} leads through the symbolic link {hop}, which someone else "
+                             f"could point elsewhere ({owner}); valid: links of your own or root's, in folders only "
+                             f"their owner writes, or the key file itself: {KEY_FORM}")
+        target = Path(os.readlink(hop))
+        hop = target if target.is_absolute() else hop.parent / target
     if not path.exists():
-        raise ValueError(f"private suite key {path} is a symbolic link to {target}, which does not exist (a key "
-                         f"on a volume not mounted?); valid: a link to the key file, or the file itself: {KEY_FORM}")
-    folder = os.stat(path.parent)
-    if folder.st_mode & 0o002 and not folder.st_mode & stat.S_ISVTX:
-        raise ValueError(f"private suite key {path} is a symbolic link in {path.parent}, a folder anyone may write "
-                         f"to (mode {stat.S_IMODE(folder.st_mode):o}), so anyone could point it elsewhere; valid: "
-                         f"the key file itself, or a link in a folder only its owner writes: {KEY_FORM}")
+        raise ValueError(f"private suite key {path} is a symbolic link to {os.readlink(path)}, which does not exist "
+                         f"(a key on a volume not mounted?); valid: a link to the key file, or the file itself: "
+                         f"{KEY_FORM}")
     return path.resolve()
 
 
@@ -270,6 +280,12 @@ PRIVATE_REASON_NOTE = (" (a private suite records only the kind of failure: the 
                        "output could carry what it saw of the hidden instances; test a policy on a public suite)")
 
 
+def private_kinds() -> frozenset[str]:
+    """Every reason :func:`private_reason` gives: the only text a private board shows of a
+    failure as it was stored (anything else, a reason merely ending like one, is reduced)."""
+    return frozenset(kind + PRIVATE_REASON_NOTE for kind in {k for _, k in _PRIVATE_REASONS} | {"the policy failed"})
+
+
 def private_reason(reason: str) -> str:
     """The failure ``reason`` of a submission on a private suite as it is recorded, printed and
     published: only its kind, from the grader's own wording (:data:`_PRIVATE_REASONS`), never the
@@ -306,7 +322,9 @@ def references_dir(keyfile: str | os.PathLike) -> Path:
         pass
     except OSError as exc:
         raise ValueError(f"cannot make the private suite's references folder {path}: {exc.strerror or exc}; "
-                         "valid: a key file in a folder you can write") from None
+                         "valid: a key file in a folder you can write (a key on a read-only mount, a mounted "
+                         "secret: give a symbolic link to it in a folder of your own, mode 0700; the references "
+                         "are kept beside the link)") from None
     st = os.lstat(path)
     if not stat.S_ISDIR(st.st_mode):
         raise ValueError(f"the private suite's references folder {path} is {_kind(st.st_mode) or 'a file'}, not a "

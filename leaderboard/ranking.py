@@ -142,10 +142,10 @@ def _private_failures(suite: Suite, failures: list[EntryRecord]) -> list[EntryRe
     losses, stay in the store and its owner-only exports, never on a board)."""
     from dataclasses import replace
 
-    from lrgym.leaderboard.private import PRIVATE_REASON_NOTE, is_private, private_reason
+    from lrgym.leaderboard.private import is_private, private_kinds, private_reason
 
     if not is_private(suite):
         return failures
     return [replace(e, failure_reason=private_reason(e.failure_reason or ""))
-            if e.kind == "submission" and not (e.failure_reason or "").endswith(PRIVATE_REASON_NOTE) else e
+            if e.kind == "submission" and e.failure_reason not in private_kinds() else e
             for e in failures]

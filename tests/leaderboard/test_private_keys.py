@@ -99,8 +99,28 @@ def test_a_link_to_a_key_is_followed_unless_anyone_could_repoint_it(tmp_path):
     shared.mkdir()
     os.chmod(shared, 0o777)
     (shared / "link.key").symlink_to(key)
-    with pytest.raises(ValueError, match=r"is a symbolic link in .*shared, a folder anyone may write to"):
+    with pytest.raises(ValueError, match=r"leads through the symbolic link .*shared/link.key, which someone else could"):
         load_key(shared / "link.key")
+    # a final review (2026-12-05): only the first link's folder was checked, and only for world-writing
+    mine = tmp_path / "mine"
+    mine.mkdir(mode=0o700)
+    (mine / "key").symlink_to(shared / "link.key")  # a chain through the shared folder's link
+    with pytest.raises(ValueError, match=r"leads through the symbolic link .*shared/link.key"):
+        load_key(mine / "key")
+    group = tmp_path / "group"
+    group.mkdir()
+    os.chmod(group, 0o770)
+    (group / "link.key").symlink_to(key)
+    with pytest.raises(ValueError, match=r"a folder of mode 770"):
+        load_key(group / "link.key")
+    if os.geteuid() == 0:  # another user's link in a sticky folder leads to their key
+        sticky = tmp_path / "sticky"
+        sticky.mkdir()
+        os.chmod(sticky, 0o1777)
+        (sticky / "theirs.key").symlink_to(key)
+        os.lchown(sticky / "theirs.key", 65534, 65534)
+        with pytest.raises(ValueError, match=r"\(uid 65534\)"):
+            load_key(sticky / "theirs.key")
 
 
 def test_a_file_that_is_no_key_is_called_so_before_its_permissions(tmp_path):

@@ -248,11 +248,16 @@ def test_a_board_shows_a_failure_stored_before_kinds_only_as_its_kind(graded, tm
     key, db, suite, _ = graded
     payload = ("the policy's process reported: policy raised in act() at step 2 (mlp, episode 1 of 8 of the job): "
                "RuntimeError: WALK [{'instance': 1515308535306408220, 'loss': 1.40140793}]")
+    from lrgym.leaderboard.private import PRIVATE_REASON_NOTE
+
     with ResultStore(db) as store:
         store.record_failure("walk-2", "submission", payload, suite_version=suite.version)
+        # a final review: words that merely end like a kind (the note is public) were shown as they were
+        store.record_failure("walk-3", "submission", payload + PRIVATE_REASON_NOTE, suite_version=suite.version)
         lb = build_leaderboard(store, suite, reps=50)
-    [walk] = [f for f in lb.failures if f.name == "walk-2"]
-    assert walk.failure_reason.startswith("the policy raised an exception in act() (a private suite records only")
+    for name in ("walk-2", "walk-3"):
+        [walk] = [f for f in lb.failures if f.name == name]
+        assert walk.failure_reason == "the policy raised an exception in act()" + PRIVATE_REASON_NOTE
     board = tmp_path / "board.md"
     code, out = _invoke("report", "--private", key, "--db", db, "--no-html", "--markdown", board)
     assert code == 0 and "walk-2" in board.read_text() and "1515308535306408220" not in board.read_text()

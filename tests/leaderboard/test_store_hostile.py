@@ -422,3 +422,25 @@ def test_an_output_keeps_its_files_tighter_mode_and_writes_in_place_where_no_fil
     assert (shared / "board.md").read_text() == "new"
     with pytest.raises(PermissionError):  # no file there yet: nothing to write in place
         replace_file(shared / "new.md", "x")
+
+
+def test_a_regular_file_under_dev_is_replaced_with_its_mode_not_written_through(tmp_path):
+    """A final review (2026-12-05): every path under /dev counted as a stream, so a private
+    export to /dev/shm was written 0644, and a link planted there was written through."""
+    from lrgym.baselines.outputs import replace_file
+
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or not os.access(shm, os.W_OK):
+        pytest.skip("no writable /dev/shm on this machine")
+    out = shm / f"lrgym-test-{os.getpid()}.json"
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    try:
+        replace_file(out, "private", mode=0o600)
+        assert out.read_text() == "private" and out.stat().st_mode & 0o777 == 0o600
+        out.unlink()
+        out.symlink_to(victim)
+        replace_file(out, "through?", mode=0o600)
+        assert victim.read_text() == "keep me" and not out.is_symlink()
+    finally:
+        out.unlink(missing_ok=True)
