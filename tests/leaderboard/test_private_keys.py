@@ -95,24 +95,25 @@ def test_a_link_to_a_key_is_followed_unless_anyone_could_repoint_it(tmp_path):
     link = tmp_path / "link.key"
     link.symlink_to(key)
     assert load_key(link) == load_key(key) and private_suite(link).name == private_suite(key).name
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    os.chmod(shared, 0o777)
-    (shared / "link.key").symlink_to(key)
+
+    def link_in(name: str, mode: int) -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        os.chmod(folder, mode)
+        (folder / "link.key").symlink_to(key)
+        return folder / "link.key"
+
+    shared = link_in("shared", 0o777)
     with pytest.raises(ValueError, match=r"leads through the symbolic link .*shared/link.key, which someone else could"):
-        load_key(shared / "link.key")
+        load_key(shared)
     # a final review (2026-12-05): only the first link's folder was checked, and only for world-writing
     mine = tmp_path / "mine"
     mine.mkdir(mode=0o700)
-    (mine / "key").symlink_to(shared / "link.key")  # a chain through the shared folder's link
+    (mine / "key").symlink_to(shared)  # a chain through the shared folder's link
     with pytest.raises(ValueError, match=r"leads through the symbolic link .*shared/link.key"):
         load_key(mine / "key")
-    group = tmp_path / "group"
-    group.mkdir()
-    os.chmod(group, 0o770)
-    (group / "link.key").symlink_to(key)
     with pytest.raises(ValueError, match=r"a folder of mode 770"):
-        load_key(group / "link.key")
+        load_key(link_in("group", 0o770))
     if os.geteuid() == 0:  # another user's link in a sticky folder leads to their key
         sticky = tmp_path / "sticky"
         sticky.mkdir()

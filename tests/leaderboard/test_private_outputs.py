@@ -10,7 +10,7 @@ import stat
 
 import numpy as np
 import pytest
-from lb_helpers import synthetic_runs
+from lb_helpers import StubReferences, synthetic_runs
 from typer.testing import CliRunner
 
 from lrgym.leaderboard.cli import app
@@ -166,16 +166,6 @@ def test_report_no_html_writes_only_the_markdown(graded, tmp_path):
     assert code == 2 and "--entry mine draws entries in the HTML report's plots" in out
 
 
-class _Refs:
-    """Stub references: a best constant LR per task."""
-
-    def lr(self, task):
-        return 0.001 * (1 + task.instance % 7)
-
-    def final_loss(self, task, seed):
-        return 0.01
-
-
 def test_a_private_pages_captions_and_legends_name_no_instance_or_seed(graded):
     """The controller figure's caption named the suite's first env seed and its legend the hidden
     instance ids; a private suite's now say "the suite's first env seed" and "1 of 8"."""
@@ -184,10 +174,10 @@ def test_a_private_pages_captions_and_legends_name_no_instance_or_seed(graded):
     key, db, suite, hidden = graded
     with ResultStore(db) as store:
         lb = build_leaderboard(store, suite, reps=50)
-    page = html_page(lb, references=_Refs(), top=2)
+    page = html_page(lb, references=StubReferences(), top=2)
     assert "The learned controller against the best constant LR" in page and "the suite's first env seed" in page
     assert not [h for h in hidden if h in page]
-    fig = controller_figure(lb, _Refs())
+    fig = controller_figure(lb, StubReferences())
     labels = [t.get_text() for ax in fig.axes for t in ax.get_legend().get_texts()]
     assert labels[:3] == ["1 of 8", "2 of 8", "3 of 8"] and not [h for h in hidden if h in " ".join(labels)]
 

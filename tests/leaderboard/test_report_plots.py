@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from lb_helpers import synthetic_entry, tiny_suite
+from lb_helpers import StubReferences, synthetic_entry, tiny_suite
 
 pytest.importorskip("matplotlib")
 
@@ -129,16 +129,6 @@ def _rgb(hex_colour: str) -> tuple[float, float, float]:
     return tuple(int(h[i:i + 2], 16) / 255 for i in (0, 2, 4))
 
 
-class _Refs:
-    """Stub references: a known best constant LR per task."""
-
-    def lr(self, task):
-        return 0.001 * (1 + task.instance % 7)
-
-    def final_loss(self, task, seed):
-        return 0.01
-
-
 def test_controller_figure_sets_its_lr_against_each_instances_reference(tmp_path):
     path = tmp_path / "c.sqlite"
     with ResultStore(path) as store:
@@ -147,7 +137,7 @@ def test_controller_figure_sets_its_lr_against_each_instances_reference(tmp_path
             store.add_entry(synthetic_entry(SUITE, name, "baseline", summary=summarize(runs, SUITE, reps=50)), runs)
         lb = build_leaderboard(store, SUITE, reps=50)
     assert report.controller_figure(lb, None) is None  # needs the references
-    fig = report.controller_figure(lb, _Refs())
+    fig = report.controller_figure(lb, StubReferences())
     for ax, fs in zip(fig.axes, SUITE.families):
         curves = [ln for ln in ax.get_lines() if len(ln.get_xdata()) > 2]
         refs = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
@@ -157,7 +147,7 @@ def test_controller_figure_sets_its_lr_against_each_instances_reference(tmp_path
             np.testing.assert_allclose(curve.get_ydata(), lr_of(0.9, task_index, SUITE.seeds[0]))
             assert ref.get_ydata()[0] == pytest.approx(0.001 * (1 + fs.instances[j] % 7))
             assert curve.get_color() == ref.get_color()
-    assert "controller" in report.figures(lb, references=_Refs())
+    assert "controller" in report.figures(lb, references=StubReferences())
     no_controller = [r for r in lb.rows if r.name != "controller"]
     lb.rows[:] = no_controller
-    assert report.controller_figure(lb, _Refs()) is None
+    assert report.controller_figure(lb, StubReferences()) is None
