@@ -88,7 +88,8 @@ def _followed_link(path: Path) -> Path:
         link, folder = os.lstat(hop), os.stat(hop.parent)
         shared = folder.st_mode & 0o022 and not folder.st_mode & stat.S_ISVTX
         if link.st_uid not in (me, 0) or shared or folder.st_uid not in (me, 0):
-            owner = f"uid {link.st_uid}" if link.st_uid not in (me, 0) else f"a folder of mode {stat.S_IMODE(folder.st_mode):o} (uid {folder.st_uid})"
+            owner = (f"uid {link.st_uid}" if link.st_uid not in (me, 0)
+                     else f"a folder of mode {stat.S_IMODE(folder.st_mode):o} (uid {folder.st_uid})")
             raise ValueError(f"private suite key {path} leads through the symbolic link {hop}, which someone else "
                              f"could point elsewhere ({owner}); valid: links of your own or root's, in folders only "
                              f"their owner writes, or the key file itself: {KEY_FORM}")
