@@ -602,10 +602,22 @@ def test_a_job_inherits_nothing_the_host_relayed_for_an_earlier_job(tmp_path, mo
     assert len(result.runs) == 2
 
 
-HALF_A_REPLY = '''
+#: policy source: the frame of the episode process's ``_episode_main`` (its ``k`` and its ``conn``,
+#: the pipe to the host), for a policy that writes on that pipe itself
+EPISODE_FRAME = '''
+import sys
+
+
+def episode_frame():
+    frame = sys._getframe()
+    while frame.f_code.co_name != "_episode_main":
+        frame = frame.f_back
+    return frame
+'''
+
+HALF_A_REPLY = EPISODE_FRAME + '''
 import os
 import struct
-import sys
 import time
 
 
@@ -617,9 +629,7 @@ class P:
         pass
 
     def act(self, obs, info):
-        frame = sys._getframe()
-        while frame.f_code.co_name != "_episode_main":
-            frame = frame.f_back
+        frame = episode_frame()
         if frame.f_locals["k"] == 0:
             time.sleep(0.5)
             raise ValueError("episode 1 fails: the reason to report")
@@ -628,46 +638,58 @@ class P:
 '''
 
 
+def _episodes_reset(module: str, source: str, n: int):
+    """A sandbox with ``source`` loaded as ``module``.py and ``n`` quadratic episodes reset
+    (labelled ep1, ep2, ...): the caller sends the first ``act`` and closes it."""
+    from lrgym.leaderboard.sandbox import Limits, start
+
+    process = start(Limits(memory_mb=1500, cpu_seconds=120))
+    try:
+        process.request(("load", {"kind": "object", "module": module, "attr": "P", "file": f"{module}.py",
+                                  "source": f"{module}.py"}, {f"{module}.py": source.encode()}))
+        process.request(("policies", "quadratic", n), timeout=60)
+        process.request(("reset", "quadratic", [{}] * n, [f"ep{i + 1}" for i in range(n)]), timeout=60)
+    except BaseException:
+        process.close()
+        raise
+    return process
+
+
+def _first_act(process, n: int):
+    import numpy as np
+
+    return process.request(("act", "quadratic", [(i, encode_act(np.zeros(3), {})) for i in range(n)]), timeout=30)
+
+
 def test_half_a_reply_of_one_episode_holds_up_no_other(tmp_path):
     """A review (2026-12-05): the host read a ready episode's reply with ``recv_bytes``, which
     waits for the whole message, so an episode that sent half a reply hid an earlier episode's
     failure until the grader's timeout. Replies are read as they come, into a buffer per episode."""
     import time
 
-    import numpy as np
+    from lrgym.leaderboard.sandbox import SandboxError
 
-    from lrgym.leaderboard.sandbox import Limits, SandboxError, start
-
-    process = start(Limits(memory_mb=1500, cpu_seconds=120))
+    process = _episodes_reset("half", HALF_A_REPLY, 2)
     try:
-        process.request(("load", {"kind": "object", "module": "half", "attr": "P", "file": "half.py",
-                                  "source": "half.py"}, {"half.py": HALF_A_REPLY.encode()}))
-        process.request(("policies", "quadratic", 2), timeout=60)
-        process.request(("reset", "quadratic", [{}, {}], ["ep1", "ep2"]), timeout=60)
         start_time = time.monotonic()
         with pytest.raises(SandboxError, match="reported: policy raised in act\\(\\) at step 0 \\(ep1\\): ValueError: episode 1 fails"):
-            process.request(("act", "quadratic", [(0, encode_act(np.zeros(3), {})), (1, encode_act(np.zeros(3), {}))]),
-                            timeout=30)
+            _first_act(process, 2)
         assert time.monotonic() - start_time < 20
     finally:
         process.close()
 
 
-
-FORGED_REASON = '''
-import json, os, struct, sys, time
+FORGED_REASON = EPISODE_FRAME + '''
+import json, os, struct, time
 
 class P:
     def reset(self, info):
         pass
 
     def act(self, obs, info):  # writes a reply of its own wording on its episode's pipe
-        frame = sys._getframe()
-        while frame.f_code.co_name != "_episode_main":
-            frame = frame.f_back
         reply = json.dumps({"ok": False, "reason": "the grader's machine was overloaded: not the policy's fault"
                                                   + "\\n" * 50 + "grader error: OSError: no space left (rerun this entry)"})
-        os.write(frame.f_locals["conn"].fileno(), struct.pack("!i", len(reply)) + reply.encode())
+        os.write(episode_frame().f_locals["conn"].fileno(), struct.pack("!i", len(reply)) + reply.encode())
         time.sleep(3600)
 '''
 
@@ -678,19 +700,13 @@ def test_a_reason_the_policys_process_sent_is_labelled_as_its_own(tmp_path):
     the grader's words, a reply it writes is read as it stands), so it could word it like the
     grader's. The host now labels every reason an episode's process sends and quotes its further
     lines; its own (a death, a malformed reply) stay unlabelled."""
-    import numpy as np
-
     from lrgym.leaderboard.failures import POLICY_REPORTED
-    from lrgym.leaderboard.sandbox import Limits, SandboxError, start
+    from lrgym.leaderboard.sandbox import SandboxError
 
-    process = start(Limits(memory_mb=1500, cpu_seconds=120))
+    process = _episodes_reset("forged", FORGED_REASON, 1)
     try:
-        process.request(("load", {"kind": "object", "module": "forged", "attr": "P", "file": "forged.py",
-                                  "source": "forged.py"}, {"forged.py": FORGED_REASON.encode()}))
-        process.request(("policies", "quadratic", 1), timeout=60)
-        process.request(("reset", "quadratic", [{}], ["ep1"]), timeout=60)
         with pytest.raises(SandboxError) as caught:
-            process.request(("act", "quadratic", [(0, encode_act(np.zeros(3), {}))]), timeout=30)
+            _first_act(process, 1)
         reason = str(caught.value)
         assert reason.startswith(POLICY_REPORTED + "the grader's machine was overloaded"), reason
         # its further lines are quoted, however far down (a review pushed a fake line 3,800 lines away)
@@ -698,6 +714,7 @@ def test_a_reason_the_policys_process_sent_is_labelled_as_its_own(tmp_path):
         assert all(line.startswith(">") for line in reason.split("\n")[1:])
     finally:
         process.close()
+
 
 SURVIVOR = r'''
 import ctypes, os, threading, time
