@@ -37,6 +37,7 @@ the rejection threshold and the per-family base LRs, so the file alone defines t
 
 from __future__ import annotations
 
+import io
 import json
 import warnings
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ from typing import Sequence
 import numpy as np
 
 from lrgym.actions import action_from_log
+from lrgym.baselines.outputs import replace_file
 from lrgym.info import FAMILY_NAMES
 
 #: lrgym's inverse action map, interpreted (it then maps NumPy arrays element-wise)
@@ -186,9 +188,9 @@ class ControllerNet:
                   "rejection_threshold": self.rejection_threshold, "families": list(FAMILY_NAMES),
                   "family_progress": self.family_progress,
                   "inputs": list(INPUT_NAMES), **(meta or {})}
-        with open(path, "wb") as f:
-            np.savez(f, theta=self.theta, header=np.array(json.dumps(header, sort_keys=True)))
-        return path
+        buf = io.BytesIO()
+        np.savez(buf, theta=self.theta, header=np.array(json.dumps(header, sort_keys=True)))
+        return replace_file(path, buf.getvalue())
 
     @classmethod
     def load(cls, path: str | Path, mask: Sequence[str] = ()) -> "ControllerNet":

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lrgym.baselines.outputs import replace_file
 from lrgym.baselines.wrappers import clip_obs
 
 __all__ = ["ACTIVATIONS", "MLPPolicy"]
@@ -82,9 +83,7 @@ class MLPPolicy:
         return cls(layers, name=meta.get("name", "mlp"), meta=meta)
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_bytes(self.to_bytes())
-        return path
+        return replace_file(path, self.to_bytes())
 
     @classmethod
     def load(cls, path: str | Path) -> "MLPPolicy":

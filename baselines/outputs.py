@@ -38,44 +38,63 @@ SHIPPED_TUNED = HERE / "tuned.json"
 RUNS_ENV = "LRGYM_RUNS"
 
 
-def replace_file(path: str | Path, text: str, mode: int = 0o644) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` by replacing it: a new file beside it, renamed over
-    ``path`` (``os.replace``). A reader never sees half a file, and whatever ``path`` named before
-    (a symbolic link, a hard link to another file) is replaced, never written through: ``report
-    --markdown x`` where ``x`` links to the results store leaves the store as it was.
+def replace_file(path: str | Path, data: str | bytes, mode: int = 0o644, *, sync: bool = False) -> Path:
+    """Write ``data`` (``str``: as UTF-8) to ``path`` by replacing it: a new file beside it, renamed
+    over ``path`` (``os.replace``). The one way lrgym writes a file it keeps: a reader (or a run
+    stopped half-way) never sees half a file, and whatever ``path`` named before (a symbolic link,
+    a hard link to another file) is replaced, never written through.
 
     The new file's mode is ``mode`` (before the umask), never looser than the file it replaces
-    (an owner-only export stays owner-only). Written in place instead, as ``open(path, "w")``
-    would: a stream (:func:`_is_stream`: ``/dev/stdout`` even when the shell sends it to a file, a
-    device, a FIFO), and an existing file whose folder takes no new files (a published board in
-    a folder of another account's)."""
+    (an owner-only file stays owner-only). ``sync``: the data reach the disk before the rename (a
+    result that must survive a crash of the machine). A folder that takes no new file is a
+    ``PermissionError``: a path a user names for an output goes through :func:`write_output`."""
     import stat
     import tempfile
 
     path = Path(path)
-    if _is_stream(path):
-        return _write_in_place(path, text)
     try:
         st = os.lstat(path)
         if stat.S_ISREG(st.st_mode):
             mode &= stat.S_IMODE(st.st_mode)
     except OSError:
-        st = None
+        pass
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except PermissionError:
-        if st is not None and stat.S_ISREG(st.st_mode):  # may write the file, not add one beside it
-            return _write_in_place(path, text)
-        raise
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())
         os.chmod(tmp, mode & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_output(path: str | Path, text: str, mode: int = 0o644) -> Path:
+    """Write ``text`` to ``path``, a path a user named for an output (a report, an export): by
+    :func:`replace_file` (``report --markdown x`` where ``x`` links to the results store leaves
+    the store as it was), or in place, as ``open(path, "w")`` would, where replacing is not what
+    the user means: a stream (:func:`_is_stream`: ``/dev/stdout`` even when the shell sends it to
+    a file, a device, a FIFO), and an existing file whose folder takes no new files (a published
+    board in a folder of another account's; it keeps its mode)."""
+    import stat
+
+    path = Path(path)
+    if _is_stream(path):
+        return _write_in_place(path, text)
+    try:
+        return replace_file(path, text, mode)
+    except PermissionError:
+        try:
+            regular = stat.S_ISREG(os.lstat(path).st_mode)
+        except OSError:
+            regular = False
+        if regular:  # may write the file, not add one beside it
+            return _write_in_place(path, text)
+        raise
 
 
 def _is_stream(path: Path) -> bool:

@@ -30,6 +30,7 @@ Train a table on the train instances of the default mixed env (outputs go to ``r
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -37,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lrgym.baselines.outputs import replace_file
 from lrgym.baselines.wrappers import ClipReward, RepeatInstances
 from lrgym.env import LRControlEnv
 from lrgym.features import FEATURE_NAMES
@@ -120,12 +122,13 @@ class QLearningPolicy:
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")
+        buf = io.BytesIO()
         np.savez_compressed(
-            path, q=self.q, visits=self.visits, factors=np.array(self.factors),
+            buf, q=self.q, visits=self.visits, factors=np.array(self.factors),
             features=np.array(self.discretiser.features),
             edges=json.dumps([list(e) for e in self.discretiser.edges]), meta=json.dumps(self.meta),
         )
-        return path
+        return replace_file(path, buf.getvalue())
 
     @classmethod
     def load(cls, path: str | Path) -> "QLearningPolicy":

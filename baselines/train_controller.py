@@ -28,7 +28,6 @@ import hashlib
 import dataclasses
 import json
 import math
-import os
 import sys
 import time
 from collections import OrderedDict
@@ -39,7 +38,8 @@ from pathlib import Path
 import numpy as np
 
 from lrgym.baselines.controller import INPUT_GROUPS, ControllerNet, action_from_ln_lr, controller_inputs
-from lrgym.baselines.outputs import SHIPPED_WEIGHTS, add_output_arguments, output_path, runs_dir, with_suffix_added
+from lrgym.baselines.outputs import (SHIPPED_WEIGHTS, add_output_arguments, output_path, replace_file, runs_dir,
+                                     with_suffix_added)
 from lrgym.baselines.score import floored, score
 from lrgym.info import FAMILY_NAMES
 from lrgym.settings import positive_int
@@ -510,9 +510,7 @@ def episode_set(cfg: ControllerConfig, family: str, start: int, n: int, log=prin
         refs = grid_references(cfg, family, members, seeds)
         values = {k: refs[k].tolist() for k in REFERENCE_KEYS}
         cache.parent.mkdir(parents=True, exist_ok=True)
-        partial = cache.with_name(f"{cache.name}.{os.getpid()}.partial")  # never a half-written cache file
-        partial.write_text(json.dumps({"key": key, "refs": values, "sha256": _checksum(values)}))
-        os.replace(partial, cache)
+        replace_file(cache, json.dumps({"key": key, "refs": values, "sha256": _checksum(values)}))
     pick = list(range(n))
     if m > 1:
         n_hard = int(round(cfg.hard_fraction * n))
@@ -672,9 +670,9 @@ def main(argv=None) -> int:
             "commit": git_commit(), "code": references_version()}
     net.save(path, meta=meta)
     sidecar = with_suffix_added(path, ".npz").with_suffix(".json")  # runs/c0.5 → runs/c0.5.json, not runs/c0.json
-    sidecar.write_text(json.dumps({**meta, "wall_seconds": round(time.time() - t0, 1),
-                                   "cpu_seconds": round(time.process_time() - c0, 1),
-                                   "history": info["history"]}, indent=1, default=float) + "\n")
+    replace_file(sidecar, json.dumps({**meta, "wall_seconds": round(time.time() - t0, 1),
+                                      "cpu_seconds": round(time.process_time() - c0, 1),
+                                      "history": info["history"]}, indent=1, default=float) + "\n")
     print(f"wrote {path} and {sidecar} ({time.time() - t0:.0f} s wall, {time.process_time() - c0:.0f} CPU-s)")
     return 0
 

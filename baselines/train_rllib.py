@@ -542,8 +542,8 @@ def train(config: RLlibConfig, log=print) -> MLPPolicy | None:
     finally:
         algo.stop()
     policy.save(files[".npz"])
-    files[".py"].write_text(policy.submission_source())
-    files[".json"].write_text(json.dumps(meta, indent=1) + "\n")
+    outputs.replace_file(files[".py"], policy.submission_source())
+    outputs.replace_file(files[".json"], json.dumps(meta, indent=1) + "\n")
     log(f"{steps} env steps in {meta['train_seconds']} s; wrote {', '.join(str(files[k]) for k in ('.npz', '.py', '.json'))} "
         f"and {ckpt}/")
     return policy

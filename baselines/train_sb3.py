@@ -157,8 +157,7 @@ def train(config: TrainConfig):
         "algo_kwargs": outputs.json_copy(kwargs),
         "train_seconds": round(time.time() - start, 1),
     }
-    with open(json_path, "w") as f:
-        json.dump(meta, f, indent=1)
+    outputs.replace_file(json_path, json.dumps(meta, indent=1))
     return SB3Policy(zip_path, name=config.algo)
 
 

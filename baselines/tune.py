@@ -345,7 +345,7 @@ def main(argv=None) -> None:
     old = json.loads(base.read_text()) if base.exists() else {}
     out.parent.mkdir(parents=True, exist_ok=True)
     merged = merge(old, new)
-    out.write_text(json.dumps(merged, indent=1) + "\n")
+    outputs.replace_file(out, json.dumps(merged, indent=1) + "\n")
     print(f"wrote {out}")
     for name, per_family in new["values"].items():
         print(f"  {name:20s} " + "  ".join(f"{f}: {v} (S={new['train_scores'][name][f]:.2f})"

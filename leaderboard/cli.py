@@ -27,7 +27,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from lrgym.baselines.outputs import replace_file
+from lrgym.baselines.outputs import write_output
 from lrgym.leaderboard.suite import DEFAULT_SUITE
 from lrgym.leaderboard.text import clean
 
@@ -147,7 +147,7 @@ def _refuse_store_files(path: Path, db: Optional[Path], hint: str, inside: tuple
     results store ``db`` (default: the default store), its SQLite journals (``-wal``, ``-shm``,
     ``-journal``) or its side-file folder (``<db>.pending``): by any spelling of the path, through
     a symbolic link to it or the store's, or as a hard link to one of them (the same inode).
-    Outputs are also written by replacing the file (:func:`lrgym.baselines.outputs.replace_file`),
+    Outputs are also written by replacing the file (:func:`lrgym.baselines.outputs.write_output`),
     never through a link; this check names the mistake before any work."""
     from lrgym.leaderboard.store import default_store_path
 
@@ -188,7 +188,7 @@ def _output_mode(private: bool) -> int:
 def _wrote(path: Path, what: str = "", private: bool = False, secrets: bool = True) -> None:
     """Say that ``path`` was written; for a private suite in the same line that it is kept owner-only,
     and whether it holds the suite's details (``secrets``) or is fit to publish. A file that is
-    still open to others (an existing one :func:`~lrgym.baselines.outputs.replace_file` had to
+    still open to others (an existing one :func:`~lrgym.baselines.outputs.write_output` had to
     write in place, its folder taking no new file) is said to be so, with the fix."""
     import stat
 
@@ -438,7 +438,7 @@ def run_baselines(
         cmd = "lrgym leaderboard run-baselines" + (" --private KEYFILE" if private is not None else
                                                    "" if suite == DEFAULT_SUITE else f" --suite {suite}")
         board.parent.mkdir(parents=True, exist_ok=True)
-        replace_file(board, to_markdown(lb, command=cmd, elapsed=elapsed, machine=cpu_description()),
+        write_output(board, to_markdown(lb, command=cmd, elapsed=elapsed, machine=cpu_description()),
                      mode=_output_mode(private is not None))
         _wrote(board, private=private is not None, secrets=False)
     if n_ok < len(outcomes):
@@ -644,7 +644,7 @@ def report(
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--entry") from None
         html.parent.mkdir(parents=True, exist_ok=True)
-        replace_file(html, page, mode=mode)
+        write_output(html, page, mode=mode)
         _wrote(html, f" ({len(lb.rows)} entries)", private=is_private(s))
     if board is not None:
         # the command that makes this board again (a private suite's: its key, named as a placeholder,
@@ -652,7 +652,7 @@ def report(
         cmd = "lrgym leaderboard report" + (" --private KEYFILE" if private is not None else
                                             "" if suite == DEFAULT_SUITE else f" --suite {suite}")
         board.parent.mkdir(parents=True, exist_ok=True)
-        replace_file(board, to_markdown(lb, command=cmd), mode=mode)
+        write_output(board, to_markdown(lb, command=cmd), mode=mode)
         _wrote(board, private=is_private(s), secrets=False)
 
 

@@ -50,7 +50,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from lrgym.baselines.outputs import replace_file
+from lrgym.baselines.outputs import write_output
 from lrgym.leaderboard.store import CURVE_KEYS, EntryRecord, ResultStore
 from lrgym.leaderboard.suite import DEFAULT_SUITE, SUITES
 
@@ -143,7 +143,7 @@ def _finite_or_none(x):
 def write_json(data: dict[str, list[dict]], path: Path, mode: int = 0o644) -> Path:
     """The tables as one JSON file, mode ``mode`` (less the umask)."""
     clean = {t: [{k: _finite_or_none(v) for k, v in row.items()} for row in rows] for t, rows in data.items()}
-    return replace_file(path, json.dumps(clean, indent=1, allow_nan=False) + "\n", mode=mode)
+    return write_output(path, json.dumps(clean, indent=1, allow_nan=False) + "\n", mode=mode)
 
 
 def holds_private(store: ResultStore, suite_version: str | None, every_entry: bool = False) -> bool:
@@ -167,7 +167,7 @@ def write_csv(data: dict[str, list[dict]], directory: Path, mode: int = 0o644) -
         writer = csv.DictWriter(text, fieldnames=columns)
         writer.writeheader()
         writer.writerows({k: _inert(v) for k, v in row.items()} for row in rows)
-        out.append(replace_file(path, text.getvalue(), mode=mode))
+        out.append(write_output(path, text.getvalue(), mode=mode))
     return out
 
 

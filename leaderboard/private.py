@@ -34,8 +34,10 @@ import hashlib
 import hmac
 import os
 import secrets
+import stat
 from pathlib import Path
 
+from lrgym.leaderboard.ownership import PRIVATE, kind_of, own_problem
 from lrgym.leaderboard.suite import FamilySuite, Suite
 from lrgym.tasks import MIXED_V1
 from lrgym.tasks.base import instance_set
@@ -59,18 +61,6 @@ MAX_KEY_FILE = 64 * 1024
 MIN_KEY_BYTES = 16
 
 
-def _kind(mode: int) -> str | None:
-    """What a file that is not a regular file is (``stat`` mode), for the messages; None: regular."""
-    import stat
-
-    for test, what in ((stat.S_ISDIR, "a folder"), (stat.S_ISLNK, "a symbolic link"),
-                       (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
-        if test(mode):
-            return what
-    return None if stat.S_ISREG(mode) else "a special file"
-
-
 def _followed_link(path: Path) -> Path:
     """The key file a symbolic link at ``path`` leads to (a mounted secret, as a Kubernetes secret
     volume holds its files, is one), or a ValueError naming ``path``: a dangling link (a key on a
@@ -78,8 +68,6 @@ def _followed_link(path: Path) -> Path:
     create anew), or a chain with a link someone else could repoint: every link on the way must
     belong to the grader's user or root, in a folder no other user may write to (a sticky folder
     counts, its links being the grader's own)."""
-    import stat
-
     me = os.geteuid()
     hop = path.absolute()
     for _ in range(40):
@@ -141,8 +129,6 @@ def load_key(path: str | os.PathLike) -> bytes:
     no key (binary data, not hex, an odd number of digits, too short, too large: ``--private
     /etc/passwd`` is "not a key", not "chmod 600 /etc/passwd"); and last a key readable by other
     users. Whitespace between the hex digits is allowed, as ``bytes.fromhex`` allows it."""
-    import stat
-
     path = Path(path)
     valid = f"valid: {KEY_FORM}"
     try:
@@ -155,7 +141,7 @@ def load_key(path: str | os.PathLike) -> bytes:
     if stat.S_ISLNK(st.st_mode):  # judged and read as the file it leads to
         path = _followed_link(path)
         st = os.lstat(path)
-    kind = _kind(st.st_mode)
+    kind = None if stat.S_ISREG(st.st_mode) else kind_of(st.st_mode)
     if kind == "a folder":
         raise ValueError(f"private suite key {path} is a folder, not a key file; valid: the path of a key file, "
                          f"e.g. {path / 'grader.key'} (`lrgym leaderboard suites --private PATH` creates it)")
@@ -314,8 +300,6 @@ def references_dir(keyfile: str | os.PathLike) -> Path:
     read may already have given them away, and only the operator can judge whether to make a new
     key. (``mkdir(mode=0o700, exist_ok=True)`` kept an existing 0755 folder as it was, and the
     references were written 0644 into it.)"""
-    import stat
-
     path = Path(str(keyfile) + ".references")
     try:
         path.mkdir(mode=0o700)
@@ -326,19 +310,19 @@ def references_dir(keyfile: str | os.PathLike) -> Path:
                          "valid: a key file in a folder you can write (a key on a read-only mount, a mounted "
                          "secret: give a symbolic link to it in a folder of your own, mode 0700; the references "
                          "are kept beside the link)") from None
-    st = os.lstat(path)
-    if not stat.S_ISDIR(st.st_mode):
-        raise ValueError(f"the private suite's references folder {path} is {_kind(st.st_mode) or 'a file'}, not a "
-                         "folder of your own; "
-                         f"valid: a folder (mode 0700) or nothing there (it is made)")
-    if st.st_uid != os.geteuid():
+    problem = own_problem(path, folder=True, closed=PRIVATE)
+    if problem is None:
+        return path
+    st = problem.st
+    if problem.what == "kind":
+        raise ValueError(f"the private suite's references folder {path} is {kind_of(st.st_mode)}, not a folder of "
+                         "your own; valid: a folder (mode 0700) or nothing there (it is made)")
+    if problem.what == "owner":
         raise ValueError(f"the private suite's references folder {path} belongs to another user (uid "
                          f"{st.st_uid}); valid: a folder of your own, mode 0700 (or nothing there: it is made)")
-    if st.st_mode & 0o077:
-        raise ValueError(f"the private suite's references folder {path} is open to other users (mode "
-                         f"{stat.S_IMODE(st.st_mode):04o}): the hidden instances' references in it may have been "
-                         f"read; chmod 700 {path} (and make a new key if others may have read them)")
-    return path
+    raise ValueError(f"the private suite's references folder {path} is open to other users (mode "
+                     f"{stat.S_IMODE(st.st_mode):04o}): the hidden instances' references in it may have been "
+                     f"read; chmod 700 {path} (and make a new key if others may have read them)")
 
 
 def public_description(suite: Suite) -> dict:

@@ -202,27 +202,19 @@ def _read(path: Path):
 
 
 def save_references(refs: References, directory: Path | None = None) -> Path:
-    """Write ``refs`` to ``directory`` (default: the cache directory), atomically. A private
-    suite's references (the answers to its hidden instances) are written mode 0600, whatever the
-    umask; others as before (0666 less the umask: they are public)."""
+    """Write ``refs`` to ``directory`` (default: the cache directory) by replacing the file
+    (:func:`lrgym.baselines.outputs.replace_file`). A private suite's references (the answers to
+    its hidden instances) are written mode 0600, whatever the umask; others 0666 less the umask
+    (they are public)."""
+    from lrgym.baselines.outputs import replace_file
     from lrgym.leaderboard.private import is_private_version
 
     directory = Path(directory) if directory is not None else cache_dir() / "references"
     directory.mkdir(parents=True, exist_ok=True)
     name, _, rev = refs.suite_version.partition("/")
     path = directory / f"{name}-{rev}.json"
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
     private = is_private_version(refs.suite_version)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600 if private else 0o666)
-    try:
-        if private:
-            os.fchmod(fd, 0o600)  # also a file of that name left by an earlier run
-        with os.fdopen(fd, "w") as f:
-            json.dump(refs.to_dict(), f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_file(path, json.dumps(refs.to_dict(), indent=1), 0o600 if private else 0o666)
     trust.record(path)
     return path
 

@@ -63,7 +63,7 @@ from pathlib import Path
 import numpy as np
 
 from lrgym.baselines.backend import workers_type
-from lrgym.baselines.outputs import runs_dir
+from lrgym.baselines.outputs import replace_file, runs_dir
 from lrgym.baselines.reference import RULE
 from lrgym.baselines.score import PRECISION_FLOOR, score
 
@@ -293,9 +293,7 @@ def write(selection: dict, ship: bool) -> list[Path]:
     slim["families"] = {f: {k: v for k, v in d.items() if k != "references"} for f, d in selection["families"].items()}
     if not ship:  # the full records, for --reuse
         slim["records"] = selection.get("records", [])
-    tmp = sel_path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(_json_floats(slim), indent=1) + "\n")
-    os.replace(tmp, sel_path)
+    replace_file(sel_path, json.dumps(_json_floats(slim), indent=1) + "\n")
     suite = suite_v2({f: d["instances"] for f, d in selection["families"].items()})
     tasks = {f"{f}/{k}": ref for f, d in selection["families"].items() for k, ref in d["references"].items()}
     refs = References(suite.version, suite.fingerprint(), tasks, tuple(suite.seeds), task_specs(suite),

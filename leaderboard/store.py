@@ -66,6 +66,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from lrgym.baselines.outputs import replace_file
+from lrgym.leaderboard.ownership import own_problem
 from lrgym.leaderboard.text import lookalike_note, name_key
 
 __all__ = [
@@ -151,15 +153,13 @@ def _check_own_file(path: Path) -> None:
     """``ValueError`` unless ``path`` is a regular file (no link) of this user in a folder of this
     user that no one else may write to: a kept result the grader wrote, not one another local
     user planted (whose entry :meth:`ResultStore.import_kept` would store as it stands)."""
-    import stat
-
-    st = os.lstat(path)  # FileNotFoundError: said by the caller
-    folder = os.lstat(path.parent)
     me = os.geteuid()
-    if not stat.S_ISREG(st.st_mode) or st.st_uid != me:
-        raise ValueError(f"it is not a regular file of uid {me} (uid {st.st_uid}, mode {stat.filemode(st.st_mode)})")
-    if not stat.S_ISDIR(folder.st_mode) or folder.st_uid != me or folder.st_mode & 0o022:
-        raise ValueError(f"its folder is not uid {me}'s alone (uid {folder.st_uid}, mode {stat.S_IMODE(folder.st_mode):o})")
+    file = own_problem(path, folder=False, closed=0)  # FileNotFoundError: said by the caller
+    if file is not None:
+        raise ValueError(f"it is not a regular file of uid {me} ({file.describe()})")
+    folder = own_problem(path.parent, folder=True)
+    if folder is not None:
+        raise ValueError(f"its folder is not uid {me}'s alone ({folder.describe()})")
 
 
 def unwritable_message(name: str, reason: str, kept: Path) -> str:
@@ -662,18 +662,15 @@ class ResultStore:
         own: a real folder (no link) of this user that no one else may write to. Another local
         user who made ``<db>.pending`` first (beside a store in a shared folder) could otherwise
         have its files stored as results by the next grading run."""
-        import stat
-
         directory = self.pending_dir
         try:
-            st = os.lstat(directory)
+            problem = own_problem(directory, folder=True)
         except FileNotFoundError:
             return False
-        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
-            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "no folder (a link or a file)"
+        if problem is not None:
             raise ForeignPendingError(
-                f"the store's side-file folder {directory} is not the grader's own: {kind} of uid {st.st_uid}, "
-                f"mode {stat.S_IMODE(st.st_mode):o}; valid: a folder of uid {os.geteuid()} that only it may write "
+                f"the store's side-file folder {directory} is not the grader's own: {problem.describe()}; "
+                f"valid: a folder of uid {os.geteuid()} that only it may write "
                 f"to. Nothing was read from it: look at its files (results left by a grader of this store "
                 f"are <token>.json) and move it away")
         return True
@@ -689,23 +686,17 @@ class ResultStore:
     def _write_pending(self, entry: EntryRecord, runs: Sequence[RunRecord]) -> Path:
         directory = self.pending_dir
         path = directory / f"{entry.token}.json"
-        tmp = path.with_suffix(".tmp")
-        data = {"entry": dataclasses.asdict(entry), "runs": [dataclasses.asdict(r) for r in runs]}
-        for attempt in range(5):
+        data = _dumps({"entry": dataclasses.asdict(entry), "runs": [dataclasses.asdict(r) for r in runs]})
+        attempts = 5
+        while True:
             directory.mkdir(mode=0o700, exist_ok=True)
             self._own_pending_dir()
             try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                break
+                return replace_file(path, data, 0o600, sync=True)
             except FileNotFoundError:  # another grader removed the empty folder in between
-                if attempt == 4:
+                attempts -= 1
+                if not attempts:
                     raise
-        with os.fdopen(fd, "w") as f:
-            f.write(_dumps(data))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        return path
 
     def _set_aside(self, side: Path, suffix: str = KEPT_SUFFIX) -> Path:
         """Rename a side file whose name was taken to ``<token>.name-taken`` (one the store

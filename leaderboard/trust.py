@@ -51,16 +51,14 @@ def _read_registry(directory: Path) -> dict[str, str]:
 
 
 def _write_registry(directory: Path, registry: dict[str, str]) -> None:
+    from lrgym.baselines.outputs import replace_file
+
     if _shipped(directory):
         text = "".join(f"{h}  {name}\n" for name, h in sorted(registry.items()))
         name, mode = SUMS, 0o644
     else:
         text, name, mode = json.dumps(registry, indent=1, sort_keys=True), REGISTRY, 0o600
-    tmp = directory / f".{name}.tmp{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, directory / name)
+    replace_file(directory / name, text, mode)
 
 
 def _locked(directory: Path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 
 import numpy as np
@@ -195,3 +196,84 @@ def test_tune_default_keeps_the_shipped_values_and_ship_replaces_them(sandbox):
     shipped_after = json.loads((ship / "tuned.json").read_text())
     assert shipped_after["values"]["fixed"]["linreg"] == out["values"]["fixed"]["linreg"]
     assert np.isfinite(shipped_after["train_scores"]["fixed"]["linreg"])
+
+
+# ---- replace_file: the one way a kept file is written ----------------------------------------------
+
+
+def test_replace_file_writes_text_and_bytes_with_its_mode_and_never_looser_than_before(tmp_path):
+    old = os.umask(0o022)
+    try:
+        text = outputs.replace_file(tmp_path / "a.json", "é\n")
+        assert text.read_bytes() == "é\n".encode() and text.stat().st_mode & 0o777 == 0o644
+        blob = outputs.replace_file(tmp_path / "b.npz", b"\x00\xff", 0o666)
+        assert blob.read_bytes() == b"\x00\xff" and blob.stat().st_mode & 0o777 == 0o644  # less the umask
+        os.chmod(text, 0o600)
+        outputs.replace_file(text, "new", 0o644)
+        assert text.read_text() == "new" and text.stat().st_mode & 0o777 == 0o600  # owner-only stays so
+    finally:
+        os.umask(old)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.npz"]  # no temporary file left
+
+
+def test_replace_file_stopped_half_way_leaves_the_old_file_whole_and_no_temporary_file(tmp_path, monkeypatch):
+    path = tmp_path / "tuned.json"
+    path.write_text("the old values")
+
+    def interrupted(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        outputs.replace_file(path, "x" * 100_000)
+    assert path.read_text() == "the old values" and os.listdir(tmp_path) == ["tuned.json"]
+
+
+def test_replace_file_syncs_only_when_asked_and_never_writes_a_kept_file_in_place(tmp_path, monkeypatch):
+    import tempfile
+
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    outputs.replace_file(tmp_path / "plain", "x")
+    assert synced == []
+    outputs.replace_file(tmp_path / "result", "x", sync=True)
+    assert len(synced) == 1
+
+    def no_new_files(*args, **kwargs):  # a folder that takes no new file (as another account's)
+        raise PermissionError(13, "Permission denied", str(kwargs.get("dir")))
+
+    monkeypatch.setattr(tempfile, "mkstemp", no_new_files)
+    with pytest.raises(PermissionError):  # write_output would write this user-named output in place
+        outputs.replace_file(tmp_path / "plain", "written in place?")
+    assert (tmp_path / "plain").read_text() == "x"
+
+
+def _saved_policies(path):
+    """Each command's own file writer, asked to write ``path``."""
+    from lrgym.baselines.controller import ControllerNet
+    from lrgym.baselines.mlp_policy import MLPPolicy
+    from lrgym.baselines.qlearning import Discretiser, QLearningPolicy
+
+    rng = np.random.default_rng(0)
+    net = ControllerNet(hidden=(2,), max_step=0.5)
+    net.theta = rng.normal(size=net.n_params)
+    yield "controller", lambda: net.save(path)
+    mlp = MLPPolicy([(rng.normal(size=(3, 2)), rng.normal(size=2), "linear")], name="m")
+    yield "mlp", lambda: mlp.save(path)
+    table = QLearningPolicy(np.zeros((Discretiser().n_states, 5)))
+    yield "qlearning", lambda: table.save(path)
+
+
+@pytest.mark.parametrize("kind", ["controller", "mlp", "qlearning"])
+def test_saving_weights_replaces_a_link_at_their_path_and_never_writes_through_it(tmp_path, kind):
+    """Weights were written with ``open(path, "wb")`` (or NumPy's and pathlib's): through a
+    symbolic link at their path, and half a file when the run was stopped while writing."""
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep me")
+    path = tmp_path / "weights.npz"
+    path.symlink_to(victim)
+    save = dict(_saved_policies(path))[kind]
+    written = save()
+    assert victim.read_bytes() == b"keep me"
+    assert written == path and not path.is_symlink() and path.read_bytes()[:2] == b"PK"  # an .npz (a zip)

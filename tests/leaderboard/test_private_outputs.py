@@ -104,7 +104,7 @@ def _invoke(*args):
 
 
 def test_a_private_output_left_open_to_others_is_said_to_be(tmp_path, capsys):
-    """replace_file writes an existing file in place when its folder takes no new file, keeping
+    """write_output writes an existing file in place when its folder takes no new file, keeping
     its mode: then the line must not claim owner-only."""
     from lrgym.leaderboard import cli
 

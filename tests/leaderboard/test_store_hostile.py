@@ -194,7 +194,7 @@ def test_a_link_in_place_of_the_side_file_folder_is_refused(tmp_path):
     elsewhere.mkdir(mode=0o700)
     with ResultStore(tmp_path / "board.sqlite") as store:
         store.pending_dir.symlink_to(elsewhere)
-        with pytest.raises(ForeignPendingError, match=r"no folder \(a link or a file\)"):
+        with pytest.raises(ForeignPendingError, match=r"not the grader's own: a symbolic link of uid \d+"):
             store.flush_pending()
 
 
@@ -282,13 +282,13 @@ def test_no_output_reaches_the_store_through_a_link(tmp_path, monkeypatch, case)
 
 
 def test_an_output_replaces_a_link_at_its_path_and_never_writes_through_it(tmp_path):
-    from lrgym.baselines.outputs import replace_file
+    from lrgym.baselines.outputs import write_output
 
     (tmp_path / "precious").write_text("keep me")
     os.link(tmp_path / "precious", tmp_path / "hard")
     os.symlink("precious", tmp_path / "soft")
     for name in ("hard", "soft"):
-        replace_file(tmp_path / name, "report")
+        write_output(tmp_path / name, "report")
         assert (tmp_path / name).read_text() == "report" and not (tmp_path / name).is_symlink()
     assert (tmp_path / "precious").read_text() == "keep me"
     assert sorted(os.listdir(tmp_path)) == ["hard", "precious", "soft"]  # no temporary file left
@@ -365,7 +365,7 @@ def test_show_prints_the_board_and_names_a_foreign_side_file_folder(tmp_path, mo
 
 def test_an_output_to_a_stream_is_written_to_not_replaced(tmp_path):
     """``--markdown /dev/stdout`` must print, not replace the /dev/stdout link (as root it could)."""
-    from lrgym.baselines.outputs import replace_file
+    from lrgym.baselines.outputs import write_output
 
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
@@ -373,7 +373,7 @@ def test_an_output_to_a_stream_is_written_to_not_replaced(tmp_path):
     link.symlink_to(fifo)
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
     try:
-        replace_file(link, "through the stream")
+        write_output(link, "through the stream")
         assert os.read(reader, 100) == b"through the stream"
     finally:
         os.close(reader)
@@ -389,7 +389,7 @@ def test_an_output_through_dev_stdout_sent_to_a_file_is_written_through(tmp_path
     board = tmp_path / "board.md"
     link = tmp_path / "stdout"  # a copy of the /dev/stdout link, so the real /dev is never at risk
     link.symlink_to("/proc/self/fd/1")
-    code = f"from lrgym.baselines.outputs import replace_file; replace_file({str(link)!r}, 'the board')"
+    code = f"from lrgym.baselines.outputs import write_output; write_output({str(link)!r}, 'the board')"
     with open(board, "w") as out:
         subprocess.run([sys.executable, "-c", code], stdout=out, check=True)
     assert board.read_text() == "the board" and link.is_symlink()
@@ -400,12 +400,12 @@ def test_an_output_keeps_its_files_tighter_mode_and_writes_in_place_where_no_fil
     where the user may write the file but not add one beside it (a folder of another account's)."""
     import tempfile
 
-    from lrgym.baselines.outputs import replace_file
+    from lrgym.baselines.outputs import write_output
 
     private = tmp_path / "export.json"
     private.write_text("old")
     os.chmod(private, 0o600)
-    replace_file(private, "new")
+    write_output(private, "new")
     assert private.read_text() == "new" and private.stat().st_mode & 0o777 == 0o600
     shared = tmp_path / "shared"
     shared.mkdir()
@@ -418,16 +418,16 @@ def test_an_output_keeps_its_files_tighter_mode_and_writes_in_place_where_no_fil
         return real(*args, **kwargs)
 
     monkeypatch.setattr(tempfile, "mkstemp", no_new_files_in_shared)
-    replace_file(shared / "board.md", "new")
+    write_output(shared / "board.md", "new")
     assert (shared / "board.md").read_text() == "new"
     with pytest.raises(PermissionError):  # no file there yet: nothing to write in place
-        replace_file(shared / "new.md", "x")
+        write_output(shared / "new.md", "x")
 
 
 def test_a_regular_file_under_dev_is_replaced_with_its_mode_not_written_through(tmp_path):
     """A final review (2026-12-05): every path under /dev counted as a stream, so a private
     export to /dev/shm was written 0644, and a link planted there was written through."""
-    from lrgym.baselines.outputs import replace_file
+    from lrgym.baselines.outputs import write_output
 
     shm = Path("/dev/shm")
     if not shm.is_dir() or not os.access(shm, os.W_OK):
@@ -436,11 +436,11 @@ def test_a_regular_file_under_dev_is_replaced_with_its_mode_not_written_through(
     victim = tmp_path / "victim"
     victim.write_text("keep me")
     try:
-        replace_file(out, "private", mode=0o600)
+        write_output(out, "private", mode=0o600)
         assert out.read_text() == "private" and out.stat().st_mode & 0o777 == 0o600
         out.unlink()
         out.symlink_to(victim)
-        replace_file(out, "through?", mode=0o600)
+        write_output(out, "through?", mode=0o600)
         assert victim.read_text() == "keep me" and not out.is_symlink()
     finally:
         out.unlink(missing_ok=True)
