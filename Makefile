@@ -7,8 +7,9 @@
 #                       gymnasium's utilities on LRControl-v1 (own venv .venv-clients; not in CI)
 #
 # make test runs the whole suite, then its numerics tier (PORTABLE_TESTS) again with NumPy's
-# AVX2 / AVX-512 dispatch switched off (NPY_DISABLE_CPU_FEATURES): the results must not depend
-# on which SIMD code NumPy picks, so a machine of another CPU kind passes too.
+# AVX2 / AVX-512 dispatch switched off (NPY_DISABLE_CPU_FEATURES) and, on x86-64, OpenBLAS's
+# Haswell (AVX2) kernels (OPENBLAS_CORETYPE): the results must not depend on which SIMD code
+# NumPy and OpenBLAS pick, so a machine of another CPU kind passes too.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -18,7 +19,8 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 # the numerics tests: random numbers, vector math, optimizers, kernels, divergence, env, vector env,
 # features and rewards, validation metrics, non-finite updates, the monitor, the PyTorch undo, the
-# leaderboard's statistics against their references, the gradient cosine against the exact one
+# leaderboard's statistics against their references, the gradient cosine against the exact one,
+# the MLP family (its matrix products are OpenBLAS's)
 PORTABLE_TESTS := tests/test_rng.py tests/tasks/test_vmath.py tests/test_optim.py \
 	tests/tasks/test_fast_kernels.py tests/tasks/test_quadratic.py tests/tasks/test_linreg.py \
 	tests/test_divergence.py tests/test_env.py tests/test_vector.py tests/torch_extra/test_policy_scheduler.py \
@@ -27,8 +29,10 @@ PORTABLE_TESTS := tests/test_rng.py tests/tasks/test_vmath.py tests/test_optim.p
 	tests/test_optim_zero_layer.py tests/test_monitor_divergence.py tests/test_monitor_metric_reward.py \
 	tests/test_monitor_gradient_pairs.py tests/torch_extra/test_tensor_lr_and_undo.py \
 	tests/leaderboard/test_confidence_intervals_reference.py tests/leaderboard/test_board_reference.py \
-	tests/leaderboard/test_score_reference.py tests/test_gradient_cosine.py
+	tests/leaderboard/test_score_reference.py tests/test_gradient_cosine.py tests/tasks/test_mlp.py
 NO_SIMD_DISPATCH := X86_V3 X86_V4 AVX512_ICL AVX512_SPR
+# OpenBLAS's kernels of an AVX2 CPU (x86-64 only; elsewhere unset: OpenBLAS's own choice)
+OLDER_BLAS_CORE := $(if $(filter x86_64,$(shell uname -m)),Haswell,)
 # The whole suite runs on one pytest-xdist worker per core (at most 4), a test module at a time,
 # the slowest modules first (tests/conftest.py); PARALLEL= runs it in one process.
 PARALLEL ?= -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder
@@ -54,7 +58,8 @@ leaderboard: setup
 
 test: setup
 	$(BIN)/python -m pytest -q $(PARALLEL)
-	NPY_DISABLE_CPU_FEATURES="$(NO_SIMD_DISPATCH)" $(BIN)/python -m pytest -q $(PORTABLE_TESTS)
+	NPY_DISABLE_CPU_FEATURES="$(NO_SIMD_DISPATCH)" OPENBLAS_CORETYPE="$(OLDER_BLAS_CORE)" \
+		$(BIN)/python -m pytest -q $(PORTABLE_TESTS)
 
 bench: setup
 	$(BIN)/python -m pytest benchmarks --benchmark-enable -q

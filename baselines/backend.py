@@ -57,7 +57,7 @@ class JobLost(RuntimeError):
 def worker_env() -> dict[str, str]:
     """The environment every Ray worker lrgym starts gets (``runtime_env={"env_vars": ...}``):
     BLAS on one thread (:data:`RAY_WORKER_ENV`) and the driver's :data:`INTERPRETER_SETTINGS`,
-    ``""`` where the driver has none (NumPy and Python read an empty value as unset), so a value
+    ``""`` where the driver has none (NumPy, OpenBLAS and Python read an empty value as unset), so a value
     the node's ``ray start`` had does not hold either."""
     return {**RAY_WORKER_ENV, **{k: os.environ.get(k, "") for k in INTERPRETER_SETTINGS}}
 

@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["CPU_KEYS", "CPUKinds", "DRIVER_ONLY", "INTERPRETER_SETTINGS", "NodeMismatch", "code_hash",
+__all__ = ["COMMON_KIND_ADVICE", "CPU_KEYS", "CPUKinds", "DRIVER_ONLY", "INTERPRETER_SETTINGS", "NodeMismatch", "code_hash",
            "node_differences", "node_fingerprint", "shipped_files_hash"]
 
 #: environment variables an interpreter reads once, at its start, that change results: NumPy picks
-#: its SIMD kernels at import (``NPY_DISABLE_CPU_FEATURES``), Python its string-hash seed, hence set
-#: iteration orders (``PYTHONHASHSEED``). The driver's values reach every Ray worker lrgym starts
-#: from its first instruction (``runtime_env`` env_vars, :func:`lrgym.baselines.backend.worker_env`);
-#: setting them later, inside the worker, would change nothing in it
-INTERPRETER_SETTINGS = ("NPY_DISABLE_CPU_FEATURES", "PYTHONHASHSEED")
+#: its SIMD kernels at import (``NPY_DISABLE_CPU_FEATURES``), OpenBLAS its kernels when it loads
+#: (``OPENBLAS_CORETYPE``: the MLP family's and linreg's matrix products), Python its string-hash
+#: seed, hence set iteration orders (``PYTHONHASHSEED``). The driver's values reach every Ray
+#: worker lrgym starts from its first instruction (``runtime_env`` env_vars,
+#: :func:`lrgym.baselines.backend.worker_env`); setting them later, inside the worker, would change
+#: nothing in it
+INTERPRETER_SETTINGS = ("NPY_DISABLE_CPU_FEATURES", "OPENBLAS_CORETYPE", "PYTHONHASHSEED")
 
 
 class NodeMismatch(RuntimeError):
@@ -112,6 +114,20 @@ def _numba_cpu() -> str:
     return f"{name} ({features})" if features else name
 
 
+def _blas_core() -> str:
+    """The kernels of the BLAS libraries NumPy and Numba's ``np.dot`` call here, as threadpoolctl
+    reports them (OpenBLAS's core type: ``openblas SkylakeX`` on an AVX-512 Intel CPU, ``openblas
+    Haswell`` on an AVX2 one, or what ``OPENBLAS_CORETYPE`` chose): another core type computes
+    the same products with other roundings, so instances and MLP steps differ in the last bits."""
+    import numpy  # noqa: F401  (loads NumPy's BLAS)
+    import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba's np.dot calls)
+    from threadpoolctl import threadpool_info
+
+    kinds = {f"{lib.get('internal_api')} {lib.get('architecture') or '?'}"
+             for lib in threadpool_info() if lib.get("user_api") == "blas"}
+    return ", ".join(sorted(kinds)) or "none found"
+
+
 def node_fingerprint() -> dict:
     """What this machine's results depend on besides the job, read now:
 
@@ -121,7 +137,8 @@ def node_fingerprint() -> dict:
     * ``code``: lrgym's code a node runs (:func:`code_hash`), ``baseline files``: the shipped
       weights and tuned values (:func:`shipped_files_hash`);
     * ``numpy simd``: the CPU features NumPy's kernels use here (:func:`_numpy_simd`),
-      ``numba cpu``: the CPU Numba compiles for (:func:`_numba_cpu`);
+      ``numba cpu``: the CPU Numba compiles for (:func:`_numba_cpu`), ``blas core``: the kernels
+      OpenBLAS picked (:func:`_blas_core`);
     * the :data:`INTERPRETER_SETTINGS` this process was started with (None where unset).
 
     The driver compares every node's software with its own (:func:`node_differences`): a node
@@ -143,15 +160,22 @@ def node_fingerprint() -> dict:
     out["baseline files"] = shipped_files_hash(_package_dir("lrgym.baselines"))
     out["numpy simd"] = _numpy_simd()
     out["numba cpu"] = _numba_cpu()
+    out["blas core"] = _blas_core()
     for name in INTERPRETER_SETTINGS:
         out[name] = os.environ.get(name) or None
     return out
 
 
-#: the fingerprint's entries that name the CPU kind: NumPy's dispatched features and Numba's target
-#: CPU. Two kinds give results equal up to rounding, not to the bit, so they are compared between
-#: the nodes that run jobs (:class:`CPUKinds`: a warning), not with the driver, which runs none
-CPU_KEYS = ("numpy simd", "numba cpu")
+#: the fingerprint's entries that name the CPU kind: NumPy's dispatched features, Numba's target
+#: CPU and OpenBLAS's core type. Two kinds give results equal up to rounding, not to the bit, so
+#: they are compared between the nodes that run jobs (:class:`CPUKinds`: a warning), not with the
+#: driver, which runs none
+CPU_KEYS = ("numpy simd", "numba cpu", "blas core")
+
+#: what makes the CPU kinds of all nodes one (said by :class:`CPUKinds`' warning and the README)
+COMMON_KIND_ADVICE = ("set NPY_DISABLE_CPU_FEATURES and OPENBLAS_CORETYPE on the driver (they reach every worker: "
+                      "e.g. \"X86_V3 X86_V4 AVX512_ICL AVX512_SPR\" and Haswell on x86-64) and NUMBA_CPU_NAME on "
+                      "every node (e.g. haswell) to a common level")
 
 
 def node_differences(mine: dict, theirs: dict, where: str) -> str | None:
@@ -172,8 +196,7 @@ class CPUKinds:
     kind is the run's; a node of another kind makes :meth:`see` warn once (``RuntimeWarning``,
     naming both nodes and what differs): its results equal the others' up to rounding, not to
     the bit, so the run is not reproducible to the bit (the same job may land on either kind).
-    Setting ``NPY_DISABLE_CPU_FEATURES`` on the driver (it reaches every worker) and
-    ``NUMBA_CPU_NAME`` on every node to a common level makes the kinds one."""
+    :data:`COMMON_KIND_ADVICE` makes the kinds one."""
 
     def __init__(self):
         self.first: tuple[dict, str] | None = None  # (kind, node) of the first node seen
@@ -192,6 +215,5 @@ class CPUKinds:
             differ = ", ".join(f"{k} {kind[k]} on {where}, {first[k]} on {first_where}"
                                for k in CPU_KEYS if kind[k] != first[k])
             warnings.warn(f"the Ray cluster mixes CPU kinds ({differ}): results are equal up to rounding "
-                          "across them, not to the bit; set NPY_DISABLE_CPU_FEATURES on the driver and "
-                          "NUMBA_CPU_NAME on every node to a common level for results identical to the bit",
+                          f"across them, not to the bit; {COMMON_KIND_ADVICE} for results identical to the bit",
                           RuntimeWarning, stacklevel=3)

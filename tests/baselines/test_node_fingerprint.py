@@ -192,3 +192,27 @@ def test_the_cpu_kind_is_compared_between_nodes_not_with_the_driver():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         kinds.see(mine, "10.0.0.10")  # once per run
+
+
+def test_openblas_core_type_is_part_of_the_cpu_kind_and_its_setting_is_recorded():
+    """A determinism audit (2026-12-05): with NumPy's dispatch and Numba's CPU made common, two
+    OpenBLAS core types (SkylakeX, Haswell) still built linreg instances with other bits, and the
+    CPU-kind check saw one kind. The reference is threadpoolctl's own report in the same process."""
+    import platform
+
+    if platform.machine() not in ("x86_64", "AMD64"):
+        pytest.fail(f"this test forces OpenBLAS x86-64 core types; on {platform.machine()} pick that CPU's")
+    code = ("import json, numpy, scipy.linalg.cython_blas, threadpoolctl\n"
+            "from lrgym.baselines.node_check import node_fingerprint\n"
+            "arch = sorted({i.get('architecture') for i in threadpoolctl.threadpool_info() if i['user_api'] == 'blas'})\n"
+            "print(json.dumps({'arch': arch, 'fp': node_fingerprint()}))\n")
+    default, older = (json.loads(_run(code, OPENBLAS_CORETYPE=core).splitlines()[-1]) for core in ("", "Prescott"))
+    for out in (default, older):
+        assert out["fp"]["blas core"] == ", ".join(f"openblas {a}" for a in out["arch"])
+    assert default["arch"] != older["arch"] and default["fp"]["OPENBLAS_CORETYPE"] is None
+    assert older["fp"]["OPENBLAS_CORETYPE"] == "Prescott"
+    kinds = node_check.CPUKinds()
+    kinds.see(default["fp"], "10.0.0.7")
+    with pytest.warns(RuntimeWarning, match=r"mixes CPU kinds \(blas core openblas \w+ on 10.0.0.8, .*OPENBLAS_CORETYPE"):
+        kinds.see(older["fp"], "10.0.0.8")
+    assert "OPENBLAS_CORETYPE" in backend.worker_env()  # the driver's reaches every Ray worker
