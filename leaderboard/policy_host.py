@@ -41,7 +41,12 @@ from __future__ import annotations
 import os
 import sys
 
+from lrgym.leaderboard import sandbox_root
 from lrgym.leaderboard.failures import PolicyError, describe, plain, policy_reported, traceback_text, truncate
+from lrgym.leaderboard.libc import c_library, ctypes_errno
+from lrgym.leaderboard.sandbox_root import (JOB_STAGING, MS_BIND, MS_MOVE, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE,
+                                            MS_RDONLY, MS_REC, MS_REMOUNT, bind, kept_flags, mount, mount_points,
+                                            new_root, seal_root)
 from lrgym.leaderboard.seccomp import refuse_keyrings
 from lrgym.leaderboard.step_message import decode_message
 
@@ -76,145 +81,6 @@ def _init_then_host(fds: tuple[int, ...]) -> None:
 
 
 # ---- 3. confinement -------------------------------------------------------------------------
-
-_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REMOUNT, _MS_BIND = 1, 2, 4, 8, 32, 4096
-_MS_NOATIME, _MS_NODIRATIME, _MS_RELATIME, _MS_STRICTATIME = 1024, 2048, 1 << 21, 1 << 24
-_ST_TO_MS = {1: _MS_RDONLY, 2: _MS_NOSUID, 4: _MS_NODEV, 8: _MS_NOEXEC, 1024: _MS_NOATIME,
-             2048: _MS_NODIRATIME, 4096: _MS_RELATIME}
-
-
-def _libc():
-    import ctypes
-
-    return ctypes.CDLL(None, use_errno=True)
-
-
-def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None) -> None:
-    import ctypes
-
-    libc = _libc()
-    rc = libc.mount(os.fsencode(source), os.fsencode(target), fstype.encode() if fstype else None,
-                    ctypes.c_ulong(flags), data.encode() if data else None)
-    if rc != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"mount {target}: {os.strerror(err)}")
-
-
-_MS_REC = 16384
-_DEVICES = ("null", "zero", "random", "urandom", "full")
-
-
-def _kept_flags(path: str) -> int:
-    """The mount flags of ``path`` a remount must keep (a user namespace may not clear them;
-    a remount without an atime flag would mean ``relatime``, so ``strictatime`` is said)."""
-    st = os.statvfs(path)
-    keep = 0
-    for st_flag, ms_flag in _ST_TO_MS.items():
-        if st.f_flag & st_flag:
-            keep |= ms_flag
-    if not keep & (_MS_NOATIME | _MS_RELATIME):
-        keep |= _MS_STRICTATIME
-    return keep
-
-
-def _mount_points(top: str) -> list[str]:
-    """``top`` and every mount point below it in this mount namespace (the fifth field of
-    ``/proc/self/mountinfo``, whose ``\\040``-style escapes are undone)."""
-    import re
-
-    with open("/proc/self/mountinfo", "rb") as f:
-        points = [os.fsdecode(re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m[1], 8)]), line.split()[4]))
-                  for line in f]
-    top = os.path.realpath(top)
-    return [p for p in points if p == top or p.startswith(top.rstrip("/") + "/")]
-
-
-def _bind(source: str, target: str, read_only: bool = True) -> None:
-    """Bind ``source`` (and the mounts below it) at ``target``; ``read_only``: all of them.
-
-    The bind is recursive, so the mounts below ``source`` come along (Docker binds
-    ``/etc/hosts``, ``/etc/hostname`` and ``/etc/resolv.conf`` into ``/etc``), and a remount
-    changes one mount only: each of them is remounted read-only (when only the top was, a file
-    of the machine bound below stayed writable to a policy that is uid 0 outside, as in the
-    user-namespace sandbox of a grader running as root). A
-    mount point no path reaches any more (hidden under a later mount) is skipped; any remount
-    that fails stops the sandbox from starting."""
-    if os.path.isdir(source):
-        os.makedirs(target, mode=0o755, exist_ok=True)
-    else:
-        os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
-        open(target, "a").close()
-    _mount(source, target, None, _MS_BIND | _MS_REC, None)
-    if not read_only:
-        return
-    points = _mount_points(target)
-    if not points:
-        raise OSError(f"mount {target}: the bind is not in /proc/self/mountinfo")
-    for point in points:
-        if os.path.lexists(point):
-            _mount("none", point, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _kept_flags(point), None)
-
-
-def _mask(root: str, masked: list[str]) -> None:
-    """Cover each of ``masked`` (the grader's folders inside a bound directory, e.g. a
-    ``WORKDIR /usr/src/app``) with an empty read-only tmpfs; one that is not a directory in the
-    new root (or is reached through a symlink) is not there to hide. Any failure is fatal."""
-    done: list[str] = []
-    real_root = os.path.realpath(root)
-    for path in masked:
-        target = root + path
-        if any(target.startswith(d + "/") for d in done):  # inside one masked already: gone
-            continue
-        if not os.path.isdir(target) or os.path.realpath(target) != os.path.normpath(real_root + path):
-            continue
-        _mount("tmpfs", target, "tmpfs", _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, "size=4k,mode=555")
-        done.append(target)
-
-
-def _new_root(root: str, paths: list[str], links: dict[str, str], size_mb: int, masked: list[str] = ()) -> None:
-    """Build the policy's whole file system in ``root`` and ``chroot`` into it: a size-limited
-    tmpfs holding read-only binds of ``paths`` only (the system, the Python installation, the
-    packages on ``sys.path``), with an empty tmpfs over each of ``masked`` (the grader's folders
-    inside them), ``links`` (``/bin -> usr/bin``), a few devices, ``/proc`` of the PID namespace
-    (read-only) and a writable ``/tmp``. The store, the references, the caches and every other
-    file of the machine are simply not there.
-
-    ``/proc`` is read-only because in the user-namespace sandbox of a grader running as root the
-    policy is uid 0 outside, and the kernel lets uid 0 write the machine's sysctls
-    (``/proc/sys/kernel/core_pattern``: a program run as root on the host) and
-    ``/proc/sysrq-trigger`` by file permissions alone, without any capability."""
-    _mount("tmpfs", root, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={size_mb}m,mode=755")
-    for tmp in ("/tmp", "/dev/shm"):  # tmpfs of their own: writable once the root is read-only (seal_root)
-        os.makedirs(root + tmp, exist_ok=True)
-        _mount("tmpfs", root + tmp, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={size_mb}m,mode=1777")
-    os.makedirs(root + JOB_STAGING, mode=0o700)
-    for path in paths:  # after /tmp's mount: a checkout or venv under /tmp is bound inside it
-        _bind(path, root + path)
-    _mask(root, list(masked))
-    for link, target in links.items():
-        os.symlink(target, root + link)
-    for dev in _DEVICES:  # read-only binds: the device reads and writes as before, but no job may
-        if os.path.exists(f"/dev/{dev}"):  # chmod or touch the machine's node (uid 0 outside in userns)
-            _bind(f"/dev/{dev}", f"{root}/dev/{dev}")
-    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
-                         ("stderr", "/proc/self/fd/2")):
-        os.symlink(target, f"{root}/dev/{name}")
-    _bind("/proc", root + "/proc")
-    os.chroot(root)
-    os.chdir("/")
-
-
-def _seal_root() -> None:
-    """Make the sandbox's root tmpfs read-only, once the host has made all it needs in it (its
-    own ``/tmp`` and ``/dev/shm`` are mounts of their own, the job output files are ``memfd``).
-
-    A security review (2026-12-05): in the user-namespace sandbox the policy is uid 0 of the
-    namespace, and the root's folders holding the binds were its to rename. A job renamed
-    ``/root`` aside and put its own ``encodings/utf_8_sig.py`` where the host's standard library
-    had been; a reply starting with a byte-order mark made the host's ``json.loads`` import it,
-    running the policy's code in the privileged host, which reached the machine through
-    ``/proc/1/root``. (Replies are also decoded as UTF-8 before parsing now, which imports no codec.)"""
-    _mount("none", "/", None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _kept_flags("/"), None)
 
 
 def _cap(kind: int, value) -> None:
@@ -265,7 +131,7 @@ def _outside_uid() -> int | None:
 
 def _bound_processes(cfg: dict) -> str:
     """Bound how many processes (and threads: both are tasks) the policy may have; returns how,
-    recorded with the entry. Called as root of the namespaces, before :func:`_new_root`.
+    recorded with the entry. Called as root of the namespaces, before :func:`new_root`.
 
     * root's sandbox: ``RLIMIT_NPROC`` of its private uid, which nothing else uses;
     * the user-namespace sandbox: its uid outside is the grader's, whose other processes a plain
@@ -312,7 +178,7 @@ def _bound_processes(cfg: dict) -> str:
 
 
 def _drop_privileges(uid: int | None) -> None:
-    libc = _libc()
+    libc = c_library()
     if uid:
         os.setgroups([])
         os.setresgid(uid, uid, uid)
@@ -338,27 +204,16 @@ def _drop_privileges(uid: int | None) -> None:
         raise OSError(ctypes_errno(), "PR_SET_NO_NEW_PRIVS failed")
 
 
-def ctypes_errno() -> int:
-    import ctypes
-
-    return ctypes.get_errno()
-
-
-#: where the submission's files are written and where it works (a fresh tmpfs in the namespaces)
-ROOT = "/tmp"
-
-
 def confine(cfg: dict) -> dict:
     """Step 3 of the module docstring; returns what was applied (recorded with the entry)."""
-    global ROOT
     applied: dict = {"namespaces": bool(cfg.get("namespaces"))}
     applied["processes"] = _bound_processes(cfg)
     if cfg.get("namespaces"):
-        _new_root(cfg["new_root"], cfg["paths"], cfg["links"], int(cfg["tmp_mb"]), cfg.get("masked", []))
+        new_root(cfg["new_root"], cfg["paths"], cfg["links"], int(cfg["tmp_mb"]), cfg.get("masked", []))
         applied["file_system"] = "private root: read-only system and Python, fresh /tmp"
     else:  # documented fallback without namespaces: a folder of the grader's, which measures it
-        ROOT = cfg["scratch"]
-    work = os.path.join(ROOT, "work")
+        sandbox_root.ROOT = cfg["scratch"]
+    work = os.path.join(sandbox_root.ROOT, "work")
     os.makedirs(work, mode=0o700, exist_ok=True)
     uid = cfg.get("uid") if os.getuid() == 0 and cfg.get("namespaces") and cfg.get("uid") else None
     if cfg.get("namespaces") and cfg.get("numba_cache"):  # the path Numba was given, inside the new root
@@ -371,7 +226,7 @@ def confine(cfg: dict) -> dict:
     os.environ.update(HOME=work, TMPDIR=work)
     _limits(cfg)
     if cfg.get("namespaces"):
-        _seal_root()
+        seal_root()
         # the host keeps what setting up each job needs (a new IPC namespace, a fresh uid, the
         # clean-up of that uid's files); each job process drops it all (_enter_job)
         os.umask(0o022)
@@ -412,7 +267,7 @@ def _keep_host_privileges() -> None:
     policy, drop them): it is made non-dumpable (no process of the policy may ptrace it or write
     its memory, even one of its uid), every capability it does not need leaves its bounding set,
     and ``PR_SET_NO_NEW_PRIVS``."""
-    libc = _libc()
+    libc = c_library()
     if libc.prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE 0
         raise OSError(ctypes_errno(), "PR_SET_DUMPABLE failed")
     for cap in range(64):
@@ -439,7 +294,6 @@ def _next_job_uid() -> int | None:
 
 
 _CLONE_NEWNS, _CLONE_NEWPID, _CLONE_NEWNET, _CLONE_NEWUTS = 0x00020000, 0x20000000, 0x40000000, 0x04000000
-_MS_MOVE, _MS_PRIVATE = 8192, 1 << 18
 #: files of a job's own ``/proc`` covered by an empty one: the key quota of every uid, dead jobs'
 #: included (a job added keys to its user keyring and the next job read their count and bytes
 #: there), and the keys a job may view
@@ -447,8 +301,6 @@ MASKED_PROC = ("key-users", "keys")
 #: where in a job's ``/tmp`` its ``/dev/shm`` and Numba's cache folder (when it lies outside
 #: ``/tmp``) live: one tmpfs, one size limit for all of them
 JOB_SHM, JOB_KEEP = ".lrgym-shm", ".lrgym-keep"
-#: where a job's /tmp is built before it is moved on /tmp (a folder of the sandbox's root)
-JOB_STAGING = "/.lrgym-job-staging"
 
 
 def _job_namespaces(files: dict[str, bytes], uid: int | None) -> None:
@@ -473,45 +325,45 @@ def _job_namespaces(files: dict[str, bytes], uid: int | None) -> None:
 
     Runs in the job's process as root of the sandbox, before anything of the policy; any failure
     is the job's (every episode's) reply."""
-    libc = _libc()
+    libc = c_library()
     if libc.unshare(_CLONE_NEWNS | _CLONE_NEWPID | _CLONE_NEWNET | _CLONE_NEWUTS) != 0:
         raise OSError(ctypes_errno(), "unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS) failed")
     child = os.fork()
     if child != 0:
         _end_as(child)
-    _mount("none", "/", None, _MS_REC | _MS_PRIVATE, None)
-    _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC | _MS_RDONLY, None)
+    mount("none", "/", None, MS_REC | MS_PRIVATE, None)
+    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, None)
     for name in MASKED_PROC:
         target = f"/proc/{name}"
         if os.path.exists(target):
-            _mount("/dev/null", target, None, _MS_BIND, None)
-            _mount("none", target, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _kept_flags(target), None)
-    staging = JOB_STAGING  # made by _new_root in the root, read-only since (_seal_root)
-    _mount("tmpfs", staging, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={_JOB['tmp_mb']}m,mode=1777")
-    points = [p for p in _mount_points(ROOT) if p != ROOT]
-    for point in points:  # the outermost binds; _bind brings the ones below along, read-only
+            mount("/dev/null", target, None, MS_BIND, None)
+            mount("none", target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | kept_flags(target), None)
+    staging = JOB_STAGING  # made by new_root in the root, read-only since (seal_root)
+    mount("tmpfs", staging, "tmpfs", MS_NOSUID | MS_NODEV, f"size={_JOB['tmp_mb']}m,mode=1777")
+    points = [p for p in mount_points(sandbox_root.ROOT) if p != sandbox_root.ROOT]
+    for point in points:  # the outermost binds; bind brings the ones below along, read-only
         if not any(point.startswith(other + "/") for other in points):
-            _bind(point, staging + point[len(ROOT):])
-    _mount(staging, ROOT, None, _MS_MOVE, None)
-    shm = os.path.join(ROOT, JOB_SHM)
+            bind(point, staging + point[len(sandbox_root.ROOT):])
+    mount(staging, sandbox_root.ROOT, None, MS_MOVE, None)
+    shm = os.path.join(sandbox_root.ROOT, JOB_SHM)
     os.mkdir(shm)
     os.chmod(shm, 0o1777)
-    _bind(shm, "/dev/shm", read_only=False)
-    own = [os.path.join(ROOT, "work")]
+    bind(shm, "/dev/shm", read_only=False)
+    own = [os.path.join(sandbox_root.ROOT, "work")]
     for k, folder in enumerate(_KEEP_FOLDERS):
-        if folder == ROOT or folder.startswith(ROOT.rstrip("/") + "/"):
+        if folder == sandbox_root.ROOT or folder.startswith(sandbox_root.ROOT.rstrip("/") + "/"):
             os.makedirs(folder, mode=0o700, exist_ok=True)
         else:  # outside /tmp: a folder of the job's tmpfs bound there
-            inside = os.path.join(ROOT, f"{JOB_KEEP}-{k}")
+            inside = os.path.join(sandbox_root.ROOT, f"{JOB_KEEP}-{k}")
             os.mkdir(inside, 0o700)
-            _bind(inside, folder, read_only=False)
+            bind(inside, folder, read_only=False)
         own.append(folder)
-    _write_files(files, os.path.join(ROOT, "submission"))
-    os.makedirs(os.path.join(ROOT, "work"), mode=0o700, exist_ok=True)
+    _write_files(files, os.path.join(sandbox_root.ROOT, "submission"))
+    os.makedirs(os.path.join(sandbox_root.ROOT, "work"), mode=0o700, exist_ok=True)
     if uid:  # what the job may write to: its uid's
-        for path in [*own, *_tree(os.path.join(ROOT, "submission"))]:
+        for path in [*own, *_tree(os.path.join(sandbox_root.ROOT, "submission"))]:
             os.lchown(path, uid, uid)
-    os.chdir(os.path.join(ROOT, "work"))
+    os.chdir(os.path.join(sandbox_root.ROOT, "work"))
 
 
 def _seccomp_problem() -> str | None:
@@ -523,7 +375,7 @@ def _seccomp_problem() -> str | None:
     if pid == 0:  # pragma: no cover - the probe
         os.close(read)
         try:
-            if _libc().prctl(38, 1, 0, 0, 0) != 0:
+            if c_library().prctl(38, 1, 0, 0, 0) != 0:
                 raise OSError(ctypes_errno(), "PR_SET_NO_NEW_PRIVS failed")
             refuse_keyrings()
             message = b""
@@ -575,7 +427,7 @@ def _enter_job(uid: int | None, namespaces: bool, out_fd: int | None) -> None:
         os.close(out_fd)
     if not namespaces:
         return
-    libc = _libc()
+    libc = c_library()
     if libc.unshare(0x08000000) != 0:  # CLONE_NEWIPC
         raise OSError(ctypes_errno(), "unshare(CLONE_NEWIPC) failed")
     _drop_privileges(uid)
@@ -604,9 +456,9 @@ def _import_target(spec: dict):
 
     where, attr = spec["module"], spec["attr"]
     if spec.get("file"):
-        path = os.path.join(ROOT, "submission", spec["file"])
+        path = os.path.join(sandbox_root.ROOT, "submission", spec["file"])
         module_name = os.path.splitext(spec["file"])[0]
-        sys.path.insert(0, os.path.join(ROOT, "submission"))  # sibling modules of the policy file
+        sys.path.insert(0, os.path.join(sandbox_root.ROOT, "submission"))  # sibling modules of the policy file
         try:
             loader_spec = importlib.util.spec_from_file_location(module_name, path)
             module = importlib.util.module_from_spec(loader_spec)
@@ -683,7 +535,7 @@ def build_policy(spec: dict, family: str, loaded: dict):
             return loaded["sb3"]
         from lrgym.baselines.sb3_agents import SB3Policy, zip_meta
 
-        path = os.path.join(ROOT, "submission", spec["file"])
+        path = os.path.join(sandbox_root.ROOT, "submission", spec["file"])
         try:
             if spec.get("sidecar") and not spec.get("algo"):
                 policy = SB3Policy(path, name=spec.get("name"))
@@ -777,7 +629,7 @@ class Host:
             return described(built)
         if op == "load":
             _, spec, files = msg
-            _write_files(files, os.path.join(ROOT, "submission"))
+            _write_files(files, os.path.join(sandbox_root.ROOT, "submission"))
             self.spec = spec
             return {"ok": True}
         raise PolicyError(f"unknown request {op!r}")
@@ -899,7 +751,7 @@ class EpisodeHost:
         if op == "load":
             _, spec, files = msg
             self.spec, self.files = spec, dict(files)
-            _write_files(files, os.path.join(ROOT, "submission"))
+            _write_files(files, os.path.join(sandbox_root.ROOT, "submission"))
             if spec.get("kind") == "sb3":
                 _preload_sb3()
             return {"ok": True}
@@ -1208,7 +1060,7 @@ class _JobStarter:
                 self.sock.close()
                 for fd in host.grader_fds:
                     os.close(fd)
-                _libc().prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG SIGKILL: it ends with the host
+                c_library().prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG SIGKILL: it ends with the host
                 _starter_main(theirs, host.spec, host.files, host.namespaces)
             finally:
                 os._exit(0)
@@ -1318,7 +1170,7 @@ def _preload_sb3() -> None:
     compiles makes its own in its own ``TMPDIR``."""
     import shutil
 
-    tmp = os.environ.get("TMPDIR") or ROOT
+    tmp = os.environ.get("TMPDIR") or sandbox_root.ROOT
     before_files = set(os.listdir(tmp)) if os.path.isdir(tmp) else set()
     before_env = dict(os.environ)
     try:
@@ -1353,14 +1205,14 @@ def _job_output(namespaces: bool = False) -> int:
     ``/dev/stdout`` reopened by a logger interleave): a ``memfd`` (in no folder, so in no
     folder's inode numbering; counted in the memory limit, each write in the file-size limit);
     where Python or the kernel has none (CPython built against glibc < 2.27, a seccomp profile
-    refusing it), a file made and unlinked at once beside ``ROOT`` (the host's own ``/tmp``,
+    refusing it), a file made and unlinked at once beside ``sandbox_root.ROOT`` (the host's own ``/tmp``,
     which every job covers with its own; without namespaces the grader's private folder)."""
     import fcntl
 
     try:
         fd = os.memfd_create("lrgym-job-output", os.MFD_CLOEXEC)
     except (AttributeError, OSError):
-        folder = ROOT if namespaces else (os.path.dirname(ROOT.rstrip("/")) or "/")
+        folder = sandbox_root.ROOT if namespaces else (os.path.dirname(sandbox_root.ROOT.rstrip("/")) or "/")
         path = os.path.join(folder, f".lrgym-job-output-{os.urandom(8).hex()}")
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         os.unlink(path)
@@ -1490,8 +1342,8 @@ def _clean_files(files: dict[str, bytes]) -> None:
     mounts of its own, and the host never walks a folder a policy could have written to.)"""
     import shutil
 
-    for name in os.listdir(ROOT):
-        path = os.path.join(ROOT, name)
+    for name in os.listdir(sandbox_root.ROOT):
+        path = os.path.join(sandbox_root.ROOT, name)
         if os.path.isdir(path) and not os.path.islink(path):
             _make_removable(path)
             shutil.rmtree(path, ignore_errors=True)
@@ -1500,9 +1352,9 @@ def _clean_files(files: dict[str, bytes]) -> None:
                 os.unlink(path)
             except OSError:
                 pass
-    _write_files(files, os.path.join(ROOT, "submission"))
-    os.makedirs(os.path.join(ROOT, "work"), mode=0o700, exist_ok=True)
-    os.chdir(os.path.join(ROOT, "work"))  # the folder removed above was this process's working directory
+    _write_files(files, os.path.join(sandbox_root.ROOT, "submission"))
+    os.makedirs(os.path.join(sandbox_root.ROOT, "work"), mode=0o700, exist_ok=True)
+    os.chdir(os.path.join(sandbox_root.ROOT, "work"))  # the folder removed above was this process's working directory
 
 
 #: folders the sandbox made for the policy outside ``work`` (Numba's cache): fresh in every job
@@ -1543,7 +1395,7 @@ def _job_main(spec: dict, family: str, conns: list, status, namespaces: bool, en
 
     if not namespaces:
         os.setpgid(0, 0)  # the job, its episodes and their children: killed as one group at its end
-    os.chdir(os.path.join(ROOT, "work"))  # made anew by the last clean-up (the host's cwd was removed)
+    os.chdir(os.path.join(sandbox_root.ROOT, "work"))  # made anew by the last clean-up (the host's cwd was removed)
     loaded: dict = {}
     try:
         if enter is not None:  # its own output, IPC namespace and uid (_enter_job)
@@ -1623,7 +1475,7 @@ def send_reply(conn, reply: dict) -> bool:
 def _episode_main(spec: dict, family: str, loaded: dict, k: int, conn, namespaces: bool) -> None:
     """One episode's process: build the instance in a folder of its own, then answer ``reset``
     and ``act`` for it until the pristine host closes the connection."""
-    work = os.path.join(ROOT, "work", str(k))
+    work = os.path.join(sandbox_root.ROOT, "work", str(k))
     os.makedirs(work, mode=0o700, exist_ok=True)
     os.chdir(work)
     os.environ.update(HOME=work, TMPDIR=work)

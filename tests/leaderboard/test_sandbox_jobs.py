@@ -508,11 +508,11 @@ def test_a_jobs_output_file_is_unnamed_and_appended_to(tmp_path, monkeypatch, me
     appended to either way, so a print and a reopened /dev/stdout interleave."""
     import fcntl
 
-    from lrgym.leaderboard import policy_host
+    from lrgym.leaderboard import policy_host, sandbox_root
 
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    monkeypatch.setattr(policy_host, "ROOT", str(scratch))
+    monkeypatch.setattr(sandbox_root, "ROOT", str(scratch))
     if not memfd:
         def refused(*args):
             raise OSError(38, "Function not implemented")
