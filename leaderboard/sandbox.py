@@ -27,7 +27,7 @@ sandbox (all its processes, the   (v2 ``cpu.stat``,   else per process    else p
 ended ones included)              v1 ``cpuacct``)     (RLIMIT_CPU)        (RLIMIT_CPU)
 ===============================  ==================  ===================  ====================
 
-How processes are bounded, and why not otherwise: :func:`lrgym.leaderboard.policy_host._bound_processes`.
+How processes are bounded, and why not otherwise: :func:`lrgym.leaderboard.sandbox_privileges.bound_processes`.
 
 ``unshare`` (util-linux) is on every Linux this project targets; when it cannot create the
 namespaces the grader says so (:func:`mode`) and either refuses (``LRGYM_SANDBOX=require``) or
@@ -86,7 +86,7 @@ class Limits:
     open_files: int = 256  # RLIMIT_NOFILE
     file_mb: int = 64  # largest file it may write, its stdout/stderr included (RLIMIT_FSIZE)
     tmp_mb: int = 256  # size of its tmpfs /tmp; without namespaces, what its scratch folder may hold
-    processes: int = 256  # its processes and threads (how, by sandbox: policy_host._bound_processes)
+    processes: int = 256  # its processes and threads (how, by sandbox: sandbox_privileges.bound_processes)
 
 
 def _pdeathsig() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -244,7 +244,7 @@ def _sandbox_env(work: str, numba_cache: str) -> dict:
 
 def _machine_pid_max() -> int | None:
     """This machine's ``kernel.pid_max`` as the grader sees it (the policy host compares its own
-    namespace's with it: :func:`lrgym.leaderboard.policy_host._bound_processes`)."""
+    namespace's with it: :func:`lrgym.leaderboard.sandbox_privileges.bound_processes`)."""
     try:
         with open("/proc/sys/kernel/pid_max") as f:
             return int(f.read())
