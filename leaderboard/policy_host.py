@@ -20,7 +20,7 @@ Order of events (nothing of the submission runs before step 5):
    capability out of its bounding set and ``PR_SET_NO_NEW_PRIVS`` (:func:`keep_host_privileges`);
 4. it writes the submission's files (sent by the grader) to ``/tmp/submission`` (for an SB3 zip
    it imports torch and SB3, trusted code, before anything of the submission runs:
-   :func:`_preload_sb3`);
+   :func:`preload_sb3`);
 5. for each job a job process is forked from the *job starter*, a process the host forked before
    it relayed anything of a job (:class:`_JobStarter`: no job inherits what the host relayed for
    an earlier one); the job process, in the namespaces, enters PID, mount, network, UTS
@@ -42,11 +42,13 @@ import os
 import sys
 
 from lrgym.leaderboard import sandbox_root
-from lrgym.leaderboard.failures import PolicyError, describe, plain, policy_reported, traceback_text, truncate
+from lrgym.leaderboard.failures import PolicyError, describe, policy_reported, traceback_text, truncate
 from lrgym.leaderboard.libc import c_library, ctypes_errno
 from lrgym.leaderboard.sandbox_root import (JOB_STAGING, MS_BIND, MS_MOVE, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE,
                                             MS_RDONLY, MS_REC, MS_REMOUNT, bind, kept_flags, mount, mount_points,
                                             new_root, seal_root)
+from lrgym.leaderboard.policy_loading import (build_policy, described, import_target, plain_action, preload_sb3,
+                                             write_files)
 from lrgym.leaderboard.sandbox_privileges import bound_processes, drop_privileges, keep_host_privileges, set_limits
 from lrgym.leaderboard.seccomp import refuse_keyrings
 from lrgym.leaderboard.step_message import decode_message
@@ -82,8 +84,6 @@ def _init_then_host(fds: tuple[int, ...]) -> None:
 
 
 # ---- 3. confinement -------------------------------------------------------------------------
-
-
 
 
 def confine(cfg: dict) -> dict:
@@ -222,7 +222,7 @@ def _job_namespaces(files: dict[str, bytes], uid: int | None) -> None:
             os.mkdir(inside, 0o700)
             bind(inside, folder, read_only=False)
         own.append(folder)
-    _write_files(files, os.path.join(sandbox_root.ROOT, "submission"))
+    write_files(files, os.path.join(sandbox_root.ROOT, "submission"))
     os.makedirs(os.path.join(sandbox_root.ROOT, "work"), mode=0o700, exist_ok=True)
     if uid:  # what the job may write to: its uid's
         for path in [*own, *_tree(os.path.join(sandbox_root.ROOT, "submission"))]:
@@ -304,150 +304,6 @@ def _enter_job(uid: int | None, namespaces: bool, out_fd: int | None) -> None:
 # ---- 4. the policy --------------------------------------------------------------------------
 
 
-def _write_files(files: dict[str, bytes], where: str) -> None:
-    os.makedirs(where, exist_ok=True)
-    for name, data in files.items():
-        if "/" in name or name.startswith("."):
-            raise PolicyError(f"bad submission file name {name!r}")
-        with open(os.path.join(where, name), "wb") as f:
-            f.write(data)
-
-
-def _import_target(spec: dict):
-    """The object named by an ``object`` spec: a file sent by the grader or ``module:Name``."""
-    import importlib
-    import importlib.util
-
-    where, attr = spec["module"], spec["attr"]
-    if spec.get("file"):
-        path = os.path.join(sandbox_root.ROOT, "submission", spec["file"])
-        module_name = os.path.splitext(spec["file"])[0]
-        sys.path.insert(0, os.path.join(sandbox_root.ROOT, "submission"))  # sibling modules of the policy file
-        try:
-            loader_spec = importlib.util.spec_from_file_location(module_name, path)
-            module = importlib.util.module_from_spec(loader_spec)
-            sys.modules[module_name] = module
-            loader_spec.loader.exec_module(module)
-        except BaseException as exc:  # noqa: BLE001
-            raise PolicyError(f"importing {spec['source']} raised {describe(exc)}\n{traceback_text(exc, skip=1)}") from None
-    else:
-        try:
-            module = importlib.import_module(where)
-        except BaseException as exc:  # noqa: BLE001
-            raise PolicyError(f"importing module {where!r} raised {describe(exc)}\n{traceback_text(exc)}") from None
-    obj = module
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise PolicyError(f"{spec['source']} has no attribute {attr!r}; {_classes_of(module)}")
-        obj = getattr(obj, part)
-    return obj
-
-
-def _classes_of(module) -> str:
-    """The valid choices of a target's ``:Name``: what :func:`_instantiate` takes that ``module``
-    defines itself and names publicly, a policy class, a factory function or a policy instance
-    (an object whose class defines ``act``; read with ``inspect.getattr_static``, so listing the
-    choices runs none of the submitter's attribute hooks)."""
-    import inspect
-
-    def policy_like(v) -> bool:
-        if isinstance(v, type) or inspect.isfunction(v):
-            return getattr(v, "__module__", None) == module.__name__
-        # looked up statically: a hostile object's __getattr__ (one that never returns) runs no code here
-        return (inspect.getattr_static(v, "act", None) is not None and not inspect.ismodule(v)
-                and not inspect.isroutine(v))
-
-    try:
-        names = sorted(n for n, v in vars(module).items() if not n.startswith("_") and policy_like(v))
-    except Exception:  # noqa: BLE001 - the module is the submitter's: its names are only a hint
-        names = []
-    return (f"valid choices: what it defines (a policy class, factory or instance), {', '.join(names)}" if names
-            else "it defines no policy class, factory or instance")
-
-
-def _instantiate(obj, family: str):
-    import inspect
-
-    if hasattr(obj, "act") and not isinstance(obj, type):
-        return obj  # an instance
-    if not callable(obj):
-        raise PolicyError(f"{obj!r} is neither a Policy class, a factory nor a Policy instance")
-    try:
-        params = inspect.signature(obj).parameters
-    except (TypeError, ValueError):
-        params = {}
-    try:
-        return obj(family=family) if "family" in params else obj()
-    except BaseException as exc:  # noqa: BLE001
-        raise PolicyError(f"constructing the policy raised {describe(exc)}\n{traceback_text(exc, skip=1)}") from None
-
-
-def build_policy(spec: dict, family: str, loaded: dict):
-    """The policy of ``spec`` for ``family`` (``loaded`` caches the imported object; in a job of
-    :class:`EpisodeHost` also the SB3 policy its job process built, with the model loaded)."""
-    kind = spec.get("kind")
-    if kind == "baseline":
-        from lrgym.baselines.registry import make_baseline
-
-        return make_baseline(spec["name"], family)
-    if kind == "object":
-        if "obj" not in loaded:
-            loaded["obj"] = _import_target(spec)
-        return _instantiate(loaded["obj"], family)
-    if kind == "sb3":
-        if "sb3" in loaded:  # loaded by the job process (EpisodeHost): this episode's own copy
-            return loaded["sb3"]
-        from lrgym.baselines.sb3_agents import SB3Policy, zip_meta
-
-        path = os.path.join(sandbox_root.ROOT, "submission", spec["file"])
-        try:
-            if spec.get("sidecar") and not spec.get("algo"):
-                policy = SB3Policy(path, name=spec.get("name"))
-            else:
-                policy = SB3Policy(path, name=spec.get("name"), meta=zip_meta(path, spec.get("algo")))
-            policy.reset({})  # loads the model now: a bad zip fails here, not at step 0
-        except BaseException as exc:  # noqa: BLE001
-            raise PolicyError(f"loading SB3 model {spec['source']} raised {describe(exc)}") from None
-        if spec.get("optimizer"):
-            policy.optimizer = spec["optimizer"]
-        policy.env_options = {**policy.env_options, **(spec.get("env_options") or {})}  # checked by the grader
-        return policy
-    raise PolicyError(f"unknown policy kind {kind!r}")
-
-
-def declared_choices(policy) -> dict:
-    """The env options a policy asks for (the protocol's attributes; checked by the grader)."""
-    from lrgym.policy import missing_methods, policy_env_kwargs
-
-    for attr in missing_methods(policy):
-        raise PolicyError(f"the policy {type(policy).__name__} has no {attr}() method "
-                          "(see lrgym.baselines.policy.Policy)")
-    try:
-        kwargs = dict(policy_env_kwargs(policy))
-    except BaseException as exc:  # noqa: BLE001
-        raise PolicyError(f"reading the policy's env options raised {describe(exc)}") from None
-    return plain(kwargs)
-
-
-def plain_action(action):
-    """An action as JSON: an int, a float or a short list of numbers (anything else: its repr)."""
-    if isinstance(action, bool):
-        return repr(action)
-    if isinstance(action, int):
-        return action
-    if isinstance(action, float):
-        return action
-    if hasattr(action, "tolist") and getattr(action, "size", 2) <= 64:
-        value = action.tolist()
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return value
-        if isinstance(value, list):
-            return value
-    if isinstance(action, (list, tuple)) and len(action) <= 64:
-        return [plain_action(a) for a in action]
-    return repr(action)[:200]
-
-
 class Host:
     """Serves one submission. Requests (tuples; one message per step for all the episodes of a
     job, which run in lockstep, each with its own policy instance):
@@ -493,7 +349,7 @@ class Host:
             return described(built)
         if op == "load":
             _, spec, files = msg
-            _write_files(files, os.path.join(sandbox_root.ROOT, "submission"))
+            write_files(files, os.path.join(sandbox_root.ROOT, "submission"))
             self.spec = spec
             return {"ok": True}
         raise PolicyError(f"unknown request {op!r}")
@@ -507,15 +363,6 @@ class Host:
                               f"{describe(exc)}\n{traceback_text(exc, skip=1)}") from None
         self.steps[family][i] = step + 1
         return plain_action(action)
-
-
-def described(built: list) -> dict:
-    """The reply to ``policies``: the name and the env options of the instances ``built``."""
-    choices = [declared_choices(p) for p in built]
-    if any(c != choices[0] for c in choices):
-        raise PolicyError("instances of the policy ask for different env options")
-    policy = built[0]
-    return {"ok": True, "name": str(getattr(policy, "name", type(policy).__name__))[:200], "choices": choices[0]}
 
 
 # ---- one process per episode -----------------------------------------------------------------
@@ -615,9 +462,9 @@ class EpisodeHost:
         if op == "load":
             _, spec, files = msg
             self.spec, self.files = spec, dict(files)
-            _write_files(files, os.path.join(sandbox_root.ROOT, "submission"))
+            write_files(files, os.path.join(sandbox_root.ROOT, "submission"))
             if spec.get("kind") == "sb3":
-                _preload_sb3()
+                preload_sb3()
             return {"ok": True}
         raise PolicyError(f"unknown request {op!r}")
 
@@ -1016,43 +863,6 @@ def _wait_for_job(spec: dict, files: dict, namespaces: bool, family: str, uid, f
     os.write(exit_w, json.dumps({"status": status}).encode() + b"\n")
 
 
-def _preload_sb3() -> None:
-    """Import, in the pristine host, what loading an SB3 zip imports: torch, ``torch._dynamo``
-    (which torch's optimizers import when the first one is built: half of a first load's
-    second), stable_baselines3 and lrgym's SB3 policy. Every job process then starts with them
-    (copy-on-write) and loads only the model, ≈ 0.01 s instead of ≈ 1.9 s of CPU per job.
-
-    Only trusted code runs: the packages of the read-only binds, imported before any of the
-    submission has run (nothing the policy can write exists yet but the submission's files,
-    which are not on the import path). Without torch or stable_baselines3 nothing is imported,
-    and the job's own load fails with its reason.
-
-    What the imports leave besides modules is undone, so that every job starts as the first
-    would have: ``torch._dynamo`` makes its compile cache folder in ``$TMPDIR``
-    (``torchinductor_<user>``, here root's, which no job could write to) and names it in
-    ``TORCHINDUCTOR_CACHE_DIR``; the folder is removed and the variable put back, so a job that
-    compiles makes its own in its own ``TMPDIR``."""
-    import shutil
-
-    tmp = os.environ.get("TMPDIR") or sandbox_root.ROOT
-    before_files = set(os.listdir(tmp)) if os.path.isdir(tmp) else set()
-    before_env = dict(os.environ)
-    try:
-        import stable_baselines3  # noqa: F401
-        import torch._dynamo  # noqa: F401
-
-        import lrgym.baselines.sb3_agents  # noqa: F401
-    except ImportError:
-        pass
-    finally:
-        for name in set(os.environ) - set(before_env):
-            del os.environ[name]
-        os.environ.update(before_env)
-        for name in (set(os.listdir(tmp)) if os.path.isdir(tmp) else set()) - before_files:
-            path = os.path.join(tmp, name)
-            shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
-
-
 #: the most of a job's output the host copies at once (the grader reads the last 32,000 bytes)
 OUTPUT_TAIL_BYTES = 32 * 1024
 #: the sandbox's output file is emptied before it would grow past this (only its tail is read)
@@ -1216,7 +1026,7 @@ def _clean_files(files: dict[str, bytes]) -> None:
                 os.unlink(path)
             except OSError:
                 pass
-    _write_files(files, os.path.join(sandbox_root.ROOT, "submission"))
+    write_files(files, os.path.join(sandbox_root.ROOT, "submission"))
     os.makedirs(os.path.join(sandbox_root.ROOT, "work"), mode=0o700, exist_ok=True)
     os.chdir(os.path.join(sandbox_root.ROOT, "work"))  # the folder removed above was this process's working directory
 
@@ -1265,7 +1075,7 @@ def _job_main(spec: dict, family: str, conns: list, status, namespaces: bool, en
         if enter is not None:  # its own output, IPC namespace and uid (_enter_job)
             enter()
         if spec.get("kind") == "object":
-            loaded["obj"] = _import_target(spec)
+            loaded["obj"] = import_target(spec)
         elif spec.get("kind") == "sb3":
             loaded["sb3"] = build_policy(spec, family, loaded)
         elif spec.get("kind") == "baseline":  # trusted (the isolation benchmark): its registry, once

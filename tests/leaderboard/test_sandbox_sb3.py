@@ -54,9 +54,9 @@ def test_an_sb3_zip_passes_a_sandboxed_job_of_80_episodes_under_the_default_memo
 
 PRELOAD = '''
 import json, os, sys
-from lrgym.leaderboard import policy_host
+from lrgym.leaderboard import policy_loading
 before = (sorted(os.listdir(os.environ["TMPDIR"])), dict(os.environ))
-policy_host._preload_sb3()
+policy_loading.preload_sb3()
 after = (sorted(os.listdir(os.environ["TMPDIR"])), dict(os.environ))
 print(json.dumps({"same": before == after, "left": after[0], "loaded": "torch._dynamo" in sys.modules
                   and "stable_baselines3" in sys.modules}))

@@ -324,13 +324,13 @@ def test_the_scheduler_takes_a_policy_with_reset_and_act_only():
 
 
 def test_the_scheduler_accepts_what_the_leaderboard_accepts():
-    policy_host = pytest.importorskip("lrgym.leaderboard.policy_host")
+    policy_loading = pytest.importorskip("lrgym.leaderboard.policy_loading")
     from lrgym.leaderboard.failures import PolicyError
 
     w = torch.nn.Parameter(torch.ones(2))
     for candidate in (Minimal(), Nameless(), OnlyAct(), ActNotCallable(), object(), Keep(), make_baseline("cosine")):
         try:
-            policy_host.declared_choices(candidate)
+            policy_loading.declared_choices(candidate)
             graded = True
         except PolicyError:
             graded = False
