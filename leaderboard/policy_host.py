@@ -41,8 +41,9 @@ from __future__ import annotations
 import os
 import sys
 
-from lrgym.leaderboard import sandbox_root
-from lrgym.leaderboard.failures import PolicyError, describe, policy_reported, traceback_text, truncate
+from lrgym.leaderboard import host_messages, sandbox_root
+from lrgym.leaderboard.failures import PolicyError, describe, policy_reported, traceback_text
+from lrgym.leaderboard.host_messages import STATUS_BYTES, failure_reply, framed, send_reply, take_message
 from lrgym.leaderboard.libc import c_library, ctypes_errno
 from lrgym.leaderboard.sandbox_root import (JOB_STAGING, MS_BIND, MS_MOVE, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE,
                                             MS_RDONLY, MS_REC, MS_REMOUNT, bind, kept_flags, mount, mount_points,
@@ -373,13 +374,6 @@ EPISODE_REPLY_BYTES = 64 * 1024
 STOPPED_READING = object()
 
 
-def _memory_error_reason() -> str:
-    return f"MemoryError: out of memory (the sandbox's memory limit{_LIMIT_NOTE})"
-
-
-_LIMIT_NOTE = ""
-
-
 class EpisodeHost:
     """Serves one submission in the sandbox with **a fresh process per job and per episode**, so
     that no state of one episode reaches another job: not its instance, its class attributes, the
@@ -478,7 +472,7 @@ class EpisodeHost:
         as a timeout) is failed with its reply (:data:`STOPPED_READING`)."""
         from multiprocessing.reduction import ForkingPickler
 
-        frame = _framed(msg if isinstance(msg, bytes) else bytes(ForkingPickler.dumps(msg)))
+        frame = framed(msg if isinstance(msg, bytes) else bytes(ForkingPickler.dumps(msg)))
         try:
             written = os.write(self.episodes[i][1].fileno(), frame)
         except BlockingIOError:
@@ -505,7 +499,7 @@ class EpisodeHost:
         conns = {}
         for i in order:
             try:
-                message = STOPPED_READING if self.stopped[i] else _take_message(self.buffers[i], EPISODE_REPLY_BYTES)
+                message = STOPPED_READING if self.stopped[i] else take_message(self.buffers[i], EPISODE_REPLY_BYTES)
             except ValueError:
                 message = OSError("bad message length")
             if message is None:
@@ -528,7 +522,7 @@ class EpisodeHost:
                         if not chunk:
                             raise EOFError
                         self.buffers[j] += chunk
-                        message = _take_message(self.buffers[j], EPISODE_REPLY_BYTES)
+                        message = take_message(self.buffers[j], EPISODE_REPLY_BYTES)
                     except BlockingIOError:  # nothing after all: poll again
                         continue
                     except (EOFError, OSError) as exc:
@@ -579,7 +573,7 @@ class EpisodeHost:
             return False
         deadline = time.monotonic() + max(0.0, timeout)
         try:
-            while (raw := _take_message(self.status_buffer)) is None:
+            while (raw := take_message(self.status_buffer)) is None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not select.select([self.status], [], [], remaining)[0]:
                     return False
@@ -902,32 +896,6 @@ def _tree(top: str) -> list[str]:
     return found
 
 
-#: the longest report of a job process the host reads (its episodes' pids as JSON)
-STATUS_BYTES = 64 * 1024
-
-
-def _framed(data: bytes) -> bytes:
-    """``data`` framed as :func:`_take_message` reads it (and ``Connection.recv_bytes``)."""
-    return len(data).to_bytes(4, "big", signed=True) + data
-
-
-def _take_message(buffer: bytearray, limit: int = 0) -> bytes | None:
-    """The first whole message in ``buffer`` (removed from it), framed as
-    ``multiprocessing.Connection.send_bytes`` frames it (a 4-byte big-endian length, then the
-    bytes); None while it is incomplete; ``ValueError`` for a length outside 0 – ``limit``
-    (default :data:`STATUS_BYTES`)."""
-    if len(buffer) < 4:
-        return None
-    n = int.from_bytes(buffer[:4], "big", signed=True)
-    if not 0 <= n <= (limit or STATUS_BYTES):
-        raise ValueError(f"message of {n} bytes")
-    if len(buffer) < 4 + n:
-        return None
-    message = bytes(buffer[4:4 + n])
-    del buffer[:4 + n]
-    return message
-
-
 def _is_int_in(value, low: int, high: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
@@ -1120,32 +1088,6 @@ def _job_main(spec: dict, family: str, conns: list, status, namespaces: bool, en
         return
 
 
-def failure_reply(exc: BaseException) -> dict:
-    """The reply that reports ``exc``, raised while answering a request: a :class:`PolicyError`'s
-    own words, a ``MemoryError`` as the memory limit, anything else with its traceback."""
-    if isinstance(exc, PolicyError):
-        return {"ok": False, "reason": truncate(str(exc))}
-    if isinstance(exc, MemoryError):
-        return {"ok": False, "reason": _memory_error_reason()}
-    return {"ok": False, "reason": truncate(f"error: {describe(exc)}\n{traceback_text(exc)}")}
-
-
-def send_reply(conn, reply: dict) -> bool:
-    """Send ``reply`` as JSON on ``conn`` (one that cannot be encoded as a failure saying so);
-    False when the other end is gone."""
-    import json
-
-    try:
-        data = json.dumps(reply).encode()
-    except (TypeError, ValueError) as exc:
-        data = json.dumps({"ok": False, "reason": f"unencodable reply: {exc}"}).encode()
-    try:
-        conn.send_bytes(data)
-    except (BrokenPipeError, OSError):
-        return False
-    return True
-
-
 def _episode_main(spec: dict, family: str, loaded: dict, k: int, conn, namespaces: bool) -> None:
     """One episode's process: build the instance in a folder of its own, then answer ``reset``
     and ``act`` for it until the pristine host closes the connection."""
@@ -1232,10 +1174,9 @@ def main(argv: list[str] | None = None) -> None:
         import resource
 
         if cfg.get("memory_mb"):
-            global _LIMIT_NOTE
             limit = int(cfg["memory_mb"] * 1024 * 1024)
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-            _LIMIT_NOTE = f" of {cfg['memory_mb']:g} MB"
+            host_messages.LIMIT_NOTE = f" of {cfg['memory_mb']:g} MB"
         if cfg.get("namespaces") and cfg.get("numba_cache"):
             _KEEP_FOLDERS.append(cfg["numba_cache"])
         reply = {"ok": True, "sandbox": applied}
