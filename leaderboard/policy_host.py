@@ -25,7 +25,7 @@ Order of events (nothing of the submission runs before step 5):
    it relayed anything of a job (:class:`_JobStarter`: no job inherits what the host relayed for
    an earlier one); the job process, in the namespaces, enters PID, mount, network, UTS
    and IPC namespaces of its own with a fresh ``/proc``, ``/tmp`` and ``/dev/shm``
-   (:func:`_job_namespaces`) and drops every privilege (as root's sandbox to a fresh uid per job,
+   (:func:`job_namespaces`) and drops every privilege (as root's sandbox to a fresh uid per job,
    with no groups; in the user namespace every capability; ``PR_SET_NO_NEW_PRIVS`` in both):
    only then is the policy imported, and one process per episode forked from it
    (:class:`EpisodeHost`). The host relays ``reset`` / ``act`` until its command pipe closes.
@@ -44,14 +44,12 @@ import sys
 from lrgym.leaderboard import host_messages, sandbox_root
 from lrgym.leaderboard.failures import PolicyError, describe, policy_reported, traceback_text
 from lrgym.leaderboard.host_messages import STATUS_BYTES, failure_reply, framed, send_reply, take_message
-from lrgym.leaderboard.libc import c_library, ctypes_errno
-from lrgym.leaderboard.sandbox_root import (JOB_STAGING, MS_BIND, MS_MOVE, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE,
-                                            MS_RDONLY, MS_REC, MS_REMOUNT, bind, kept_flags, mount, mount_points,
-                                            new_root, seal_root)
+from lrgym.leaderboard.job_isolation import JOB_SETUP, KEEP_FOLDERS, enter_job, job_namespaces, next_job_uid, seccomp_problem
+from lrgym.leaderboard.libc import c_library
 from lrgym.leaderboard.policy_loading import (build_policy, described, import_target, plain_action, preload_sb3,
                                              write_files)
-from lrgym.leaderboard.sandbox_privileges import bound_processes, drop_privileges, keep_host_privileges, set_limits
-from lrgym.leaderboard.seccomp import refuse_keyrings
+from lrgym.leaderboard.sandbox_privileges import bound_processes, keep_host_privileges, set_limits
+from lrgym.leaderboard.sandbox_root import new_root, seal_root
 from lrgym.leaderboard.step_message import decode_message
 
 __all__ = ["main"]
@@ -111,15 +109,15 @@ def confine(cfg: dict) -> dict:
     if cfg.get("namespaces"):
         seal_root()
         # the host keeps what setting up each job needs (a new IPC namespace, a fresh uid, the
-        # clean-up of that uid's files); each job process drops it all (_enter_job)
+        # clean-up of that uid's files); each job process drops it all (enter_job)
         os.umask(0o022)
-        _JOB["uid"], _JOB["uids"] = uid, {uid} if uid else set()
-        _JOB["tmp_mb"] = int(cfg["tmp_mb"])
+        JOB_SETUP["uid"], JOB_SETUP["uids"] = uid, {uid} if uid else set()
+        JOB_SETUP["tmp_mb"] = int(cfg["tmp_mb"])
         span = cfg.get("uid_range")
-        _JOB["range"] = (int(span[0]), int(span[1])) if uid and span else None
+        JOB_SETUP["range"] = (int(span[0]), int(span[1])) if uid and span else None
         keep_host_privileges()
     applied["uid"] = uid if uid else os.getuid()
-    if uid and _JOB["range"]:
+    if uid and JOB_SETUP["range"]:
         applied["job_uid"] = "a fresh uid per job (this is the first job's)"
     if cfg.get("namespaces"):
         applied["job_namespaces"] = "PID, mount, network, UTS and IPC namespaces per job"
@@ -130,176 +128,11 @@ def confine(cfg: dict) -> dict:
         if platform.machine() not in SUPPORTED_MACHINES:
             applied["kernel_keys"] = f"kernel keys not filtered on {platform.machine()}"
         else:
-            problem = _seccomp_problem()
-            _JOB["seccomp"] = problem is None
+            problem = seccomp_problem()
+            JOB_SETUP["seccomp"] = problem is None
             applied["kernel_keys"] = ("add_key, request_key and keyctl refused in every job (seccomp)"
                                       if problem is None else f"kernel keys not filtered: {problem}")
     return applied
-
-
-#: the jobs' set-up in the namespaces: the first job's uid (None: user-namespace sandbox, no
-#: uid to change to), the uids used so far, the range fresh ones are drawn from
-_JOB: dict = {"uid": None, "uids": set(), "range": None}
-
-
-def _next_job_uid() -> int | None:
-    """A uid no earlier job of this sandbox had (the first job: the sandbox's own), None when
-    there is none to change to (user-namespace sandbox)."""
-    if not _JOB["uid"]:
-        return None
-    if _JOB["range"] is None or not _JOB.get("started"):
-        _JOB["started"] = True
-        return _JOB["uid"]
-    base, span = _JOB["range"]
-    while True:
-        uid = base + int.from_bytes(os.urandom(4), "little") % span
-        if uid not in _JOB["uids"]:
-            _JOB["uids"].add(uid)
-            return uid
-
-
-_CLONE_NEWNS, _CLONE_NEWPID, _CLONE_NEWNET, _CLONE_NEWUTS = 0x00020000, 0x20000000, 0x40000000, 0x04000000
-#: files of a job's own ``/proc`` covered by an empty one: the key quota of every uid, dead jobs'
-#: included (a job added keys to its user keyring and the next job read their count and bytes
-#: there), and the keys a job may view
-MASKED_PROC = ("key-users", "keys")
-#: where in a job's ``/tmp`` its ``/dev/shm`` and Numba's cache folder (when it lies outside
-#: ``/tmp``) live: one tmpfs, one size limit for all of them
-JOB_SHM, JOB_KEEP = ".lrgym-shm", ".lrgym-keep"
-
-
-def _job_namespaces(files: dict[str, bytes], uid: int | None) -> None:
-    """Give the job namespaces of its own, so that nothing an earlier job of this sandbox did is
-    left for it to read (reviews, 2026-12-05: with a job per seed, the next job in a sandbox is
-    usually the next seed of the same instances, and a job could leave it a number through the
-    sandbox's pid counter, forking until its pids read the number, its files' inode numbers,
-    the network namespace's counters, ``/proc/net/snmp``'s ``OutNoRoutes`` raised by failed
-    sends, and the key quota ``/proc/key-users`` lists for its dead uid):
-
-    * a **PID namespace**: this process forks, the child goes on as the job's process, PID 1 of
-      the new namespace (its pids count from 1 in every job; it sees no process of the sandbox),
-      and this process waits for it and ends as it ended (:func:`_end_as`);
-    * a **network** and a **UTS namespace** (no interface up, as in the sandbox's; counters from 0);
-    * a **mount namespace**, with ``/proc`` of the new PID namespace (read-only;
-      :data:`MASKED_PROC` covered) and one fresh tmpfs of the sandbox's ``tmp_mb`` on ``/tmp``
-      holding the submission's files, ``work`` and the read-only binds the sandbox has below
-      ``/tmp`` (a checkout or venv there), of which a folder is bound on ``/dev/shm`` and one on
-      Numba's cache folder where it lies outside ``/tmp``; owned by the job's ``uid``. A fresh
-      tmpfs numbers its inodes from the start. (So the host never cleans a folder a job could
-      write to: in the user-namespace sandbox a job could plant a link there.)
-
-    Runs in the job's process as root of the sandbox, before anything of the policy; any failure
-    is the job's (every episode's) reply."""
-    libc = c_library()
-    if libc.unshare(_CLONE_NEWNS | _CLONE_NEWPID | _CLONE_NEWNET | _CLONE_NEWUTS) != 0:
-        raise OSError(ctypes_errno(), "unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS) failed")
-    child = os.fork()
-    if child != 0:
-        _end_as(child)
-    mount("none", "/", None, MS_REC | MS_PRIVATE, None)
-    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, None)
-    for name in MASKED_PROC:
-        target = f"/proc/{name}"
-        if os.path.exists(target):
-            mount("/dev/null", target, None, MS_BIND, None)
-            mount("none", target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | kept_flags(target), None)
-    staging = JOB_STAGING  # made by new_root in the root, read-only since (seal_root)
-    mount("tmpfs", staging, "tmpfs", MS_NOSUID | MS_NODEV, f"size={_JOB['tmp_mb']}m,mode=1777")
-    points = [p for p in mount_points(sandbox_root.ROOT) if p != sandbox_root.ROOT]
-    for point in points:  # the outermost binds; bind brings the ones below along, read-only
-        if not any(point.startswith(other + "/") for other in points):
-            bind(point, staging + point[len(sandbox_root.ROOT):])
-    mount(staging, sandbox_root.ROOT, None, MS_MOVE, None)
-    shm = os.path.join(sandbox_root.ROOT, JOB_SHM)
-    os.mkdir(shm)
-    os.chmod(shm, 0o1777)
-    bind(shm, "/dev/shm", read_only=False)
-    own = [os.path.join(sandbox_root.ROOT, "work")]
-    for k, folder in enumerate(_KEEP_FOLDERS):
-        if folder == sandbox_root.ROOT or folder.startswith(sandbox_root.ROOT.rstrip("/") + "/"):
-            os.makedirs(folder, mode=0o700, exist_ok=True)
-        else:  # outside /tmp: a folder of the job's tmpfs bound there
-            inside = os.path.join(sandbox_root.ROOT, f"{JOB_KEEP}-{k}")
-            os.mkdir(inside, 0o700)
-            bind(inside, folder, read_only=False)
-        own.append(folder)
-    write_files(files, os.path.join(sandbox_root.ROOT, "submission"))
-    os.makedirs(os.path.join(sandbox_root.ROOT, "work"), mode=0o700, exist_ok=True)
-    if uid:  # what the job may write to: its uid's
-        for path in [*own, *_tree(os.path.join(sandbox_root.ROOT, "submission"))]:
-            os.lchown(path, uid, uid)
-    os.chdir(os.path.join(sandbox_root.ROOT, "work"))
-
-
-def _seccomp_problem() -> str | None:
-    """Why this kernel refuses the jobs' seccomp filter, or None: a child sets
-    ``PR_SET_NO_NEW_PRIVS``, installs it and exits (a kernel without ``CONFIG_SECCOMP_FILTER``
-    would otherwise fail every job, as if the policy had). Recorded with the entry."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the probe
-        os.close(read)
-        try:
-            if c_library().prctl(38, 1, 0, 0, 0) != 0:
-                raise OSError(ctypes_errno(), "PR_SET_NO_NEW_PRIVS failed")
-            refuse_keyrings()
-            message = b""
-        except OSError as exc:
-            message = str(exc).encode()[:500] or b"refused"
-        os.write(write, message)
-        os._exit(0)
-    os.close(write)
-    with os.fdopen(read, "rb") as f:
-        message = f.read(1000)
-    os.waitpid(pid, 0)
-    return message.decode(errors="replace") or None
-
-
-def _end_as(child: int) -> None:
-    """Wait for ``child`` and end as it ended (killed by the same signal, or its exit code), with
-    every descriptor closed first: the job's pipes are then held by the job's processes only."""
-    import signal
-
-    os.closerange(3, 1 << 16)
-    while True:
-        try:
-            _, status = os.waitpid(child, 0)
-            break
-        except InterruptedError:  # pragma: no cover
-            continue
-        except ChildProcessError:
-            os._exit(1)
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        try:
-            signal.signal(sig, signal.SIG_DFL)
-        except (OSError, ValueError):  # SIGKILL, SIGSTOP: no handler to reset
-            pass
-        os.kill(os.getpid(), sig)
-    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
-
-
-def _enter_job(uid: int | None, namespaces: bool, out_fd: int | None) -> None:
-    """In the job process, before the policy's module is imported: its stdout and stderr become
-    the job's own output file, and in the namespaces it gets an IPC namespace of its own (System
-    V objects and POSIX message queues die with the job) and drops every privilege, as ``uid``
-    (a fresh one per job) in root's sandbox, as root of the user namespace without any
-    capability otherwise; then the kernel's key management is refused to it and to all it forks
-    (:func:`lrgym.leaderboard.seccomp.refuse_keyrings`)."""
-    if out_fd is not None:
-        os.dup2(out_fd, 1)
-        os.dup2(out_fd, 2)
-        os.close(out_fd)
-    if not namespaces:
-        return
-    libc = c_library()
-    if libc.unshare(0x08000000) != 0:  # CLONE_NEWIPC
-        raise OSError(ctypes_errno(), "unshare(CLONE_NEWIPC) failed")
-    drop_privileges(uid)
-    if _JOB.get("seccomp"):  # kernel keys outlive jobs, uids and sandboxes (lrgym.leaderboard.seccomp)
-        refuse_keyrings()
-    if not uid:  # same uid as before (root of the user namespace): dumpable again, as it was
-        libc.prctl(4, 1, 0, 0, 0)
 
 
 # ---- 4. the policy --------------------------------------------------------------------------
@@ -396,7 +229,7 @@ class EpisodeHost:
     then only reports its episodes' pids and how they ended (JSON over a pipe: the host unpickles
     nothing the policy wrote). In the namespaces each job has PID, mount, network, UTS and IPC
     namespaces of its own, with fresh ``/proc``, ``/tmp``, ``/dev/shm`` and cache folder
-    (:func:`_job_namespaces`), so the host cleans nothing a job could write to. At the next
+    (:func:`job_namespaces`), so the host cleans nothing a job could write to. At the next
     ``policies`` and at the end, the whole job is killed (in the namespaces every process of the
     sandbox's PID namespace but its PID 1, this process and the job starter: all the policy's
     processes, its daemons in their own sessions included, :func:`_kill_all`; without namespaces the job's
@@ -623,7 +456,7 @@ class EpisodeHost:
         pipes = [Pipe(duplex=True) for _ in range(n)]
         status_r, status_w = Pipe(duplex=False)
         exit_r, exit_w = os.pipe()
-        uid = _next_job_uid() if self.namespaces else None
+        uid = next_job_uid() if self.namespaces else None
         self.out_fd, self.out_pos = _job_output(self.namespaces), 0
         self.used = True
         try:
@@ -728,7 +561,7 @@ class EpisodeHost:
         if self.exit_pipe is not None:
             os.close(self.exit_pipe)
         self.exit_pipe, self.exit_buffer, self.job_reports = None, b"", {}
-        if not self.namespaces:  # in the namespaces each job had its own /tmp, /dev/shm and cache (_job_namespaces)
+        if not self.namespaces:  # in the namespaces each job had its own /tmp, /dev/shm and cache (job_namespaces)
             _clean_files(self.files)
         self.used = False
 
@@ -836,8 +669,8 @@ def _wait_for_job(spec: dict, files: dict, namespaces: bool, family: str, uid, f
 
             def enter() -> None:  # in the job process, before the policy's module is imported
                 if namespaces:
-                    _job_namespaces(files, uid)
-                _enter_job(uid, namespaces, out_fd)
+                    job_namespaces(files, uid)
+                enter_job(uid, namespaces, out_fd)
 
             _job_main(spec, family, [Connection(fd) for fd in episode_fds], Connection(status_fd, readable=False),
                       namespaces, enter=enter)
@@ -886,14 +719,6 @@ def _job_output(namespaces: bool = False) -> int:
         os.unlink(path)
     fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_APPEND)
     return fd
-
-
-def _tree(top: str) -> list[str]:
-    """``top`` and every file and folder below it (links not followed)."""
-    found = [top]
-    for folder, dirs, files in os.walk(top):
-        found += [os.path.join(folder, n) for n in dirs + files]
-    return found
 
 
 def _is_int_in(value, low: int, high: int) -> bool:
@@ -999,11 +824,6 @@ def _clean_files(files: dict[str, bytes]) -> None:
     os.chdir(os.path.join(sandbox_root.ROOT, "work"))  # the folder removed above was this process's working directory
 
 
-#: folders the sandbox made for the policy outside ``work`` (Numba's cache): fresh in every job
-#: (:func:`_job_namespaces`), a job's compiled cache is not a later job's (it could carry state)
-_KEEP_FOLDERS: list[str] = []
-
-
 def _make_removable(path: str) -> None:
     import stat
 
@@ -1040,7 +860,7 @@ def _job_main(spec: dict, family: str, conns: list, status, namespaces: bool, en
     os.chdir(os.path.join(sandbox_root.ROOT, "work"))  # made anew by the last clean-up (the host's cwd was removed)
     loaded: dict = {}
     try:
-        if enter is not None:  # its own output, IPC namespace and uid (_enter_job)
+        if enter is not None:  # its own output, IPC namespace and uid (enter_job)
             enter()
         if spec.get("kind") == "object":
             loaded["obj"] = import_target(spec)
@@ -1178,7 +998,7 @@ def main(argv: list[str] | None = None) -> None:
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
             host_messages.LIMIT_NOTE = f" of {cfg['memory_mb']:g} MB"
         if cfg.get("namespaces") and cfg.get("numba_cache"):
-            _KEEP_FOLDERS.append(cfg["numba_cache"])
+            KEEP_FOLDERS.append(cfg["numba_cache"])
         reply = {"ok": True, "sandbox": applied}
     except BaseException as exc:  # noqa: BLE001
         reply = {"ok": False, "reason": f"the sandbox could not be set up: {describe(exc)}"}

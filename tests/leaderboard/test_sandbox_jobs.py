@@ -3,7 +3,7 @@ root's sandbox a job's import could leave a value for the next job in a POSIX me
 (the clean-up removed System V objects only), in its uid's user keyring (one uid per sandbox)
 or in the size of the sandbox's output file, which every job held as its stdout and stderr
 (``ftruncate``, then ``fstat`` in the next job). Each job process now has an IPC namespace of
-its own, a fresh uid and an output file of its own (:func:`lrgym.leaderboard.policy_host._enter_job`).
+its own, a fresh uid and an output file of its own (:func:`lrgym.leaderboard.job_isolation.enter_job`).
 
 Each policy below raises at import in any job that sees an earlier job's value; one worker runs
 both jobs (two families) of each."""
@@ -534,17 +534,17 @@ def test_a_kernel_refusing_the_filter_is_recorded_not_blamed_on_the_policy(monke
     """A kernel without seccomp filters failed every job with the filter's OSError, as if the
     policy had (a review, 2026-12-05): the host now tries it once in a child at start and
     records why when it cannot."""
-    from lrgym.leaderboard import policy_host
+    from lrgym.leaderboard import job_isolation
 
     if platform.machine() not in SUPPORTED_MACHINES:
         pytest.skip("no filter for this machine")
-    assert policy_host._seccomp_problem() is None  # this kernel takes it
+    assert job_isolation.seccomp_problem() is None  # this kernel takes it
 
     def refused():
         raise OSError(22, "PR_SET_SECCOMP failed")
 
-    monkeypatch.setattr(policy_host, "refuse_keyrings", refused)
-    assert "PR_SET_SECCOMP failed" in policy_host._seccomp_problem()
+    monkeypatch.setattr(job_isolation, "refuse_keyrings", refused)
+    assert "PR_SET_SECCOMP failed" in job_isolation.seccomp_problem()
 
 
 HINDSIGHT = '''
