@@ -44,6 +44,7 @@ import sys
 from lrgym.leaderboard import host_messages, sandbox_root
 from lrgym.leaderboard.failures import PolicyError, describe, policy_reported, traceback_text
 from lrgym.leaderboard.host_messages import STATUS_BYTES, failure_reply, framed, send_reply, take_message
+from lrgym.leaderboard.job_cleanup import clean_files, kill_all
 from lrgym.leaderboard.job_isolation import JOB_SETUP, KEEP_FOLDERS, enter_job, job_namespaces, next_job_uid, seccomp_problem
 from lrgym.leaderboard.libc import c_library
 from lrgym.leaderboard.policy_loading import (build_policy, described, import_target, plain_action, preload_sb3,
@@ -232,7 +233,7 @@ class EpisodeHost:
     (:func:`job_namespaces`), so the host cleans nothing a job could write to. At the next
     ``policies`` and at the end, the whole job is killed (in the namespaces every process of the
     sandbox's PID namespace but its PID 1, this process and the job starter: all the policy's
-    processes, its daemons in their own sessions included, :func:`_kill_all`; without namespaces the job's
+    processes, its daemons in their own sessions included, :func:`kill_all`; without namespaces the job's
     process group, and the scratch folder is emptied but for the submission's files).
 
     What the module's import makes and the kernel shares across ``fork`` is shared by the
@@ -556,13 +557,13 @@ class EpisodeHost:
         self.status_buffer = bytearray()
         if not self.used:
             return
-        _kill_all(job, self.namespaces, keep=(self.starter.pid,) if self.starter else ())
+        kill_all(job, self.namespaces, keep=(self.starter.pid,) if self.starter else ())
         self._job_report(None, JOB_END_SECONDS)  # the job process is gone when its waiter is
         if self.exit_pipe is not None:
             os.close(self.exit_pipe)
         self.exit_pipe, self.exit_buffer, self.job_reports = None, b"", {}
         if not self.namespaces:  # in the namespaces each job had its own /tmp, /dev/shm and cache (job_namespaces)
-            _clean_files(self.files)
+            clean_files(self.files)
         self.used = False
 
 
@@ -734,111 +735,6 @@ def _status_text(status: int) -> str:
         hint = " (out of memory or killed)" if sig == signal.SIGKILL else ""
         return f"killed by {name}{hint}"
     return f"exit code {os.WEXITSTATUS(status)}"
-
-
-def _kill_all(job: int | None, namespaces: bool, keep: tuple[int, ...] = ()) -> None:
-    """Kill the job process, its episodes and everything they started (in the namespaces every
-    process of the sandbox but PID 1, this one and ``keep``: the job starter); reap this
-    process's children."""
-    import signal
-    import time
-
-    if namespaces:
-        for _ in range(1000):
-            others = _other_processes(keep)
-            if not others:
-                break
-            for pid in others:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            _reap()
-            time.sleep(0.001)
-        else:  # never seen: SIGKILL cannot be refused; the request fails (the entry with it) rather than
-            raise PolicyError("the policy's processes could not all be killed at the end of a job")  # run on beside them
-    elif job is not None:  # no PID namespace: only the job's group (its waiter ends when the job has)
-        for target in (-job, job):
-            try:
-                os.kill(target, signal.SIGKILL)
-            except OSError:
-                pass
-    _reap()
-
-
-def _other_processes(keep: tuple[int, ...]) -> list[int]:
-    """The live processes of this PID namespace but PID 1, this one and ``keep`` (from ``/proc``).
-    A process is live while any of its threads is: one whose main thread exited alone reads as a
-    zombie in ``/proc/<pid>/stat`` while its other threads run on (a review, 2026-12-05: a job's
-    PID 1 did so and outlived its job, passing the next job a number through the sandbox's task
-    limit); a process all of whose threads are zombies is dead, its parent reaps it."""
-    skip = {1, os.getpid(), *keep}
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit() or int(name) in skip:
-            continue
-        try:
-            tasks = os.listdir(f"/proc/{name}/task")
-        except OSError:
-            continue  # gone meanwhile
-        for task in tasks:
-            try:
-                with open(f"/proc/{name}/task/{task}/stat", "rb") as f:
-                    state = f.read().rsplit(b")", 1)[1].split()[0]
-            except (OSError, IndexError):
-                continue
-            if state not in (b"Z", b"X"):
-                found.append(int(name))
-                break
-    return found
-
-
-def _reap() -> None:
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-
-
-def _clean_files(files: dict[str, bytes]) -> None:
-    """Without namespaces: empty the policy's scratch folder but for the submission's files,
-    written again as they came. (In the namespaces the host cleans nothing: each job had fresh
-    mounts of its own, and the host never walks a folder a policy could have written to.)"""
-    import shutil
-
-    for name in os.listdir(sandbox_root.ROOT):
-        path = os.path.join(sandbox_root.ROOT, name)
-        if os.path.isdir(path) and not os.path.islink(path):
-            _make_removable(path)
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
-    write_files(files, os.path.join(sandbox_root.ROOT, "submission"))
-    os.makedirs(os.path.join(sandbox_root.ROOT, "work"), mode=0o700, exist_ok=True)
-    os.chdir(os.path.join(sandbox_root.ROOT, "work"))  # the folder removed above was this process's working directory
-
-
-def _make_removable(path: str) -> None:
-    import stat
-
-    for top, dirs, _ in os.walk(path, onerror=lambda e: None):
-        for d in dirs:
-            try:
-                full = os.path.join(top, d)
-                if not os.path.islink(full):
-                    os.chmod(full, 0o700)
-            except OSError:
-                pass
-    try:
-        os.chmod(path, stat.S_IRWXU)
-    except OSError:
-        pass
 
 
 def _job_main(spec: dict, family: str, conns: list, status, namespaces: bool, enter=None) -> None:

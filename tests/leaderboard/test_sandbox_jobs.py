@@ -718,14 +718,14 @@ def test_a_reason_the_policys_process_sent_is_labelled_as_its_own(tmp_path):
 
 SURVIVOR = r'''
 import ctypes, os, threading, time
-from lrgym.leaderboard import policy_host
+from lrgym.leaderboard import job_cleanup
 
 pid = os.fork()
 if pid == 0:  # its main thread exits alone: /proc/<pid>/stat reads Z while a thread runs on
     threading.Thread(target=lambda: time.sleep(60)).start()
     ctypes.CDLL(None).syscall(60, 0)
 time.sleep(0.3)
-policy_host._kill_all(None, True)
+job_cleanup.kill_all(None, True)
 live = [t for t in os.listdir(f"/proc/{pid}/task") if open(f"/proc/{pid}/task/{t}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"] if os.path.exists(f"/proc/{pid}") else []
 print("LIVE", len(live))
 '''
