@@ -22,7 +22,7 @@ Order of events (nothing of the submission runs before step 5):
    it imports torch and SB3, trusted code, before anything of the submission runs:
    :func:`preload_sb3`);
 5. for each job a job process is forked from the *job starter*, a process the host forked before
-   it relayed anything of a job (:class:`_JobStarter`: no job inherits what the host relayed for
+   it relayed anything of a job (:class:`JobStarter`: no job inherits what the host relayed for
    an earlier one); the job process, in the namespaces, enters PID, mount, network, UTS
    and IPC namespaces of its own with a fresh ``/proc``, ``/tmp`` and ``/dev/shm``
    (:func:`job_namespaces`) and drops every privilege (as root's sandbox to a fresh uid per job,
@@ -45,13 +45,11 @@ from lrgym.leaderboard import host_messages, sandbox_root
 from lrgym.leaderboard.failures import PolicyError, describe, policy_reported, traceback_text
 from lrgym.leaderboard.host_messages import STATUS_BYTES, failure_reply, framed, send_reply, take_message
 from lrgym.leaderboard.job_cleanup import clean_files, kill_all
-from lrgym.leaderboard.job_isolation import JOB_SETUP, KEEP_FOLDERS, enter_job, job_namespaces, next_job_uid, seccomp_problem
-from lrgym.leaderboard.libc import c_library
-from lrgym.leaderboard.policy_loading import (build_policy, described, import_target, plain_action, preload_sb3,
-                                             write_files)
+from lrgym.leaderboard.job_isolation import JOB_SETUP, KEEP_FOLDERS, next_job_uid, seccomp_problem
+from lrgym.leaderboard.job_starter import JobStarter
+from lrgym.leaderboard.policy_loading import build_policy, described, plain_action, preload_sb3, write_files
 from lrgym.leaderboard.sandbox_privileges import bound_processes, keep_host_privileges, set_limits
 from lrgym.leaderboard.sandbox_root import new_root, seal_root
-from lrgym.leaderboard.step_message import decode_message
 
 __all__ = ["main"]
 
@@ -215,11 +213,11 @@ class EpisodeHost:
     anonymous ``MAP_SHARED`` mapping, a pipe, a socket) nor (between jobs) its files.
 
     This process (the *pristine host*) never imports the policy's module. At ``policies`` (a
-    new job) it has a *job process* forked from the job starter (:class:`_JobStarter`, forked
+    new job) it has a *job process* forked from the job starter (:class:`JobStarter`, forked
     from this process before it relayed anything of a job: this process's memory holds the
     earlier jobs' messages and replies, which no job may inherit), which imports the policy's module (its top-level code
     runs there, nothing else of it: no constructor, ``reset`` or ``act``; for an SB3 zip it
-    imports torch and stable_baselines3 and loads the model, :func:`_job_main`), freezes its
+    imports torch and stable_baselines3 and loads the model, :func:`job_main`), freezes its
     objects out of the garbage collector and forks one process per episode of the job: each
     builds its own instance in its own copy-on-write copy of the job process, in a fresh folder
     of its own (``/tmp/work/<k>``, also its ``HOME`` and ``TMPDIR``), and answers that episode's
@@ -251,7 +249,7 @@ class EpisodeHost:
         self.wheres: list[str] = []
         self.steps: list[int] = []
         self.job: int | None = None  # the job process's pid
-        self.starter: _JobStarter | None = None  # the process jobs are forked from
+        self.starter: JobStarter | None = None  # the process jobs are forked from
         self.exit_pipe: int | None = None  # the job's waiter reports on it (_job_report)
         self.exit_buffer = b""
         self.job_reports: dict = {}
@@ -453,7 +451,7 @@ class EpisodeHost:
         if self.spec is None:
             raise PolicyError("no submission loaded")
         if self.starter is None:  # now, before this process relays anything of a job
-            self.starter = _JobStarter(self)
+            self.starter = JobStarter(self)
         pipes = [Pipe(duplex=True) for _ in range(n)]
         status_r, status_w = Pipe(duplex=False)
         exit_r, exit_w = os.pipe()
@@ -570,127 +568,6 @@ class EpisodeHost:
 # ---- the job starter: jobs are forked from a process that never relayed a message ------------
 
 
-class _JobStarter:
-    """The process every job is forked from: forked from the host at its first job, before the
-    host relayed any message of an episode, so that its memory holds nothing of any job.
-
-    The host relays each job's messages: its heap keeps what the grader sent an earlier job
-    (observations and infos of the previous seed's episodes) and what that job answered (actions
-    the policy chose, so any number it likes). A job forked from the host inherited all of it
-    (review, 2026-12-05: the next job read the last job's reply from ``serve``'s frame, and the
-    grader's last messages from the freed heap). Jobs are forked from this process instead.
-
-    For each job the host sends it the job's descriptors (``SCM_RIGHTS`` over a socket) and the
-    job's family and uid; it forks a *waiter*, trusted code, which forks the job process, tells
-    the host the job's pid and then how it ended (JSON on the job's exit pipe, which the job
-    process never holds), and exits. This process learns nothing of a job but its family, size
-    and uid, and keeps nothing of it (the kernel reaps the waiters: ``SIGCHLD`` ignored)."""
-
-    #: descriptors in one message (the kernel's SCM_MAX_FD is 253)
-    CHUNK = 200
-
-    def __init__(self, host: "EpisodeHost"):
-        import socket
-
-        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the job starter
-            try:
-                self.sock.close()
-                for fd in host.grader_fds:
-                    os.close(fd)
-                c_library().prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG SIGKILL: it ends with the host
-                _starter_main(theirs, host.spec, host.files, host.namespaces)
-            finally:
-                os._exit(0)
-        theirs.close()
-        self.pid = pid
-
-    def start(self, family: str, uid: int | None, fds: list[int]) -> None:
-        """Have a job started with these descriptors: its exit pipe's write end, its output file,
-        its status pipe's write end, then one connection per episode."""
-        import json
-        import socket
-
-        try:
-            for k in range(0, len(fds), self.CHUNK):
-                socket.send_fds(self.sock, [b"fds"], fds[k:k + self.CHUNK])
-            self.sock.send(json.dumps({"family": family, "uid": uid, "fds": len(fds)}).encode())
-        except OSError as exc:
-            raise PolicyError(f"the sandbox could not start a job (its job starter is gone: {exc})") from None
-
-
-def _starter_main(sock, spec: dict, files: dict, namespaces: bool) -> None:  # pragma: no cover
-    """The job starter's loop (:class:`_JobStarter`): a job per request, until the host is gone."""
-    import json
-    import signal
-    import socket
-
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the waiters are reaped by the kernel
-    fds: list[int] = []
-    while True:
-        try:
-            data, got, _, _ = socket.recv_fds(sock, 4096, _JobStarter.CHUNK)
-        except OSError:
-            return
-        if not data:
-            return
-        fds += got
-        if data == b"fds":
-            continue
-        request = json.loads(data.decode("utf-8"))
-        if request["fds"] != len(fds):
-            return  # never: the host sends them all first
-        try:
-            pid = os.fork()
-        except OSError:  # no process left (the sandbox's limit): this job's pipes close, it fails; the starter stays
-            pid = -1
-        if pid == 0:
-            try:
-                sock.close()
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                _wait_for_job(spec, files, namespaces, request["family"], request["uid"], fds)
-            finally:
-                os._exit(0)
-        for fd in fds:
-            os.close(fd)
-        fds = []
-
-
-def _wait_for_job(spec: dict, files: dict, namespaces: bool, family: str, uid, fds: list[int]) -> None:  # pragma: no cover
-    """The waiter: fork the job process, report its pid and then how it ended on the exit pipe."""
-    import json
-    from multiprocessing.connection import Connection
-
-    exit_w, out_fd, status_fd, episode_fds = fds[0], fds[1], fds[2], fds[3:]
-    pid = os.fork()
-    if pid == 0:  # the job process
-        try:
-            os.close(exit_w)
-
-            def enter() -> None:  # in the job process, before the policy's module is imported
-                if namespaces:
-                    job_namespaces(files, uid)
-                enter_job(uid, namespaces, out_fd)
-
-            _job_main(spec, family, [Connection(fd) for fd in episode_fds], Connection(status_fd, readable=False),
-                      namespaces, enter=enter)
-        finally:
-            os._exit(0)
-    os.write(exit_w, json.dumps({"pid": pid}).encode() + b"\n")
-    for fd in fds[1:]:
-        os.close(fd)
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except InterruptedError:
-            continue
-        except ChildProcessError:
-            return
-    os.write(exit_w, json.dumps({"status": status}).encode() + b"\n")
-
-
 #: the most of a job's output the host copies at once (the grader reads the last 32,000 bytes)
 OUTPUT_TAIL_BYTES = 32 * 1024
 #: the sandbox's output file is emptied before it would grow past this (only its tail is read)
@@ -735,120 +612,6 @@ def _status_text(status: int) -> str:
         hint = " (out of memory or killed)" if sig == signal.SIGKILL else ""
         return f"killed by {name}{hint}"
     return f"exit code {os.WEXITSTATUS(status)}"
-
-
-def _job_main(spec: dict, family: str, conns: list, status, namespaces: bool, enter=None) -> None:
-    """The job process (see :class:`EpisodeHost`): load the policy once, fork one process per
-    episode (``conns[k]``: episode k's end of its pipe to the pristine host), then report their
-    pids and how each ended on ``status`` until none is left.
-
-    Loaded here, before the forks, so that every episode shares it copy-on-write: an ``object``
-    policy's module (its top-level code); an SB3 zip's whole policy, torch and stable_baselines3
-    imported and the model loaded (each episode's process used to import both and load the model
-    itself: 1 – 2 s of CPU and ≈ 80 MB per episode); for a trusted baseline (``bench
-    --isolation`` runs them here) the baseline registry, as a submission's module would be (each
-    episode importing it cost ≈ 16 ms). A failure here is every episode's reply."""
-    import gc
-    import json
-
-    if not namespaces:
-        os.setpgid(0, 0)  # the job, its episodes and their children: killed as one group at its end
-    os.chdir(os.path.join(sandbox_root.ROOT, "work"))  # made anew by the last clean-up (the host's cwd was removed)
-    loaded: dict = {}
-    try:
-        if enter is not None:  # its own output, IPC namespace and uid (enter_job)
-            enter()
-        if spec.get("kind") == "object":
-            loaded["obj"] = import_target(spec)
-        elif spec.get("kind") == "sb3":
-            loaded["sb3"] = build_policy(spec, family, loaded)
-        elif spec.get("kind") == "baseline":  # trusted (the isolation benchmark): its registry, once
-            import lrgym.baselines.registry  # noqa: F401
-    except BaseException as exc:  # noqa: BLE001 - everything a policy can throw is a result
-        try:
-            data = json.dumps(failure_reply(exc)).encode()
-        except (TypeError, ValueError) as err:
-            data = json.dumps({"ok": False, "reason": f"unencodable reply: {err}"}).encode()
-        for conn in conns:
-            try:
-                conn.send_bytes(data)
-            except OSError:
-                pass
-        return
-    gc.collect()
-    gc.freeze()  # the job's objects stay shared with every episode's process (no copy by the GC)
-    pids = []
-    for k, conn in enumerate(conns):
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the episode's process
-            try:
-                status.close()
-                for other in conns[k + 1:]:
-                    other.close()
-                _episode_main(spec, family, loaded, k, conn, namespaces)
-            finally:
-                os._exit(0)
-        pids.append(pid)
-        conn.close()
-    try:
-        status.send_bytes(json.dumps({"pids": pids}).encode())
-        while True:
-            try:
-                pid, st = os.waitpid(-1, 0)
-            except ChildProcessError:
-                return
-            except InterruptedError:  # pragma: no cover
-                continue
-            status.send_bytes(json.dumps({"pid": pid, "status": st}).encode())
-    except OSError:  # the host closed its end: the job is over
-        return
-
-
-def _episode_main(spec: dict, family: str, loaded: dict, k: int, conn, namespaces: bool) -> None:
-    """One episode's process: build the instance in a folder of its own, then answer ``reset``
-    and ``act`` for it until the pristine host closes the connection."""
-    work = os.path.join(sandbox_root.ROOT, "work", str(k))
-    os.makedirs(work, mode=0o700, exist_ok=True)
-    os.chdir(work)
-    os.environ.update(HOME=work, TMPDIR=work)
-    import tempfile
-
-    tempfile.tempdir = None
-    policy, step, where = None, 0, f"episode {k + 1} of the job"
-    while True:
-        try:
-            if policy is None:
-                reply = {"ok": True}
-                policy = build_policy(spec, family, loaded)
-                reply = described([policy])
-            else:
-                try:
-                    msg = decode_message(conn.recv_bytes())  # a flat-layout act, or a pickle
-                except (EOFError, OSError):
-                    return
-                if msg[0] == "reset":
-                    _, info, where = msg
-                    try:
-                        policy.reset(info)
-                    except BaseException as exc:  # noqa: BLE001
-                        raise PolicyError(f"policy raised in reset() ({where}): {describe(exc)}\n"
-                                          f"{traceback_text(exc, skip=1)}") from None
-                    step, reply = 0, {"ok": True}
-                else:
-                    _, obs, info = msg
-                    try:
-                        action = policy.act(obs, info)
-                    except BaseException as exc:  # noqa: BLE001
-                        raise PolicyError(f"policy raised in act() at step {step} ({where}): "
-                                          f"{describe(exc)}\n{traceback_text(exc, skip=1)}") from None
-                    step += 1
-                    reply = {"ok": True, "action": plain_action(action)}
-        except BaseException as exc:  # noqa: BLE001 - everything a policy can throw is a result
-            reply = failure_reply(exc)
-        if not send_reply(conn, reply):
-            return
-        if policy is None or not reply.get("ok"):
-            return  # it failed: the job fails with this reply
 
 
 def serve(commands, replies, host=None) -> None:

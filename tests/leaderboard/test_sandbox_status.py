@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Li
 FIND_STATUS = '''
 import json, os, sys, time
 frame = sys._getframe()
-while frame.f_code.co_name != "_job_main":
+while frame.f_code.co_name != "job_main":
     frame = frame.f_back
 status = frame.f_locals["status"]
 '''
