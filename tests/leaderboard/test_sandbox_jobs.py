@@ -508,7 +508,7 @@ def test_a_jobs_output_file_is_unnamed_and_appended_to(tmp_path, monkeypatch, me
     appended to either way, so a print and a reopened /dev/stdout interleave."""
     import fcntl
 
-    from lrgym.leaderboard import policy_host, sandbox_root
+    from lrgym.leaderboard import episode_host, sandbox_root
 
     scratch = tmp_path / "scratch"
     scratch.mkdir()
@@ -518,7 +518,7 @@ def test_a_jobs_output_file_is_unnamed_and_appended_to(tmp_path, monkeypatch, me
             raise OSError(38, "Function not implemented")
 
         monkeypatch.setattr(os, "memfd_create", refused, raising=False)
-    fd = policy_host._job_output()
+    fd = episode_host._job_output()
     try:
         assert fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND
         os.write(fd, b"first ")
