@@ -4,7 +4,7 @@ user's zip on a suite, wall clock and CPU time (grader, workers, sandboxes), and
     python -m benchmarks.sb3_submission_cost                    # suite v1, 2 workers
     python -m benchmarks.sb3_submission_cost --all-seeds        # jobs of all seeds (the layout before 2026-12-05)
 
-A sandboxed job loads the zip once in its own process (``lrgym.leaderboard.policy_host``), so
+A sandboxed job loads the zip once in its own process (``lrgym.leaderboard.job_process``), so
 the number of jobs (``lrgym.leaderboard.runner.job_layout``) and what each job process imports
 are what this measures. Run each way twice, alternating: the machine's load moves wall clocks.
 """

@@ -44,8 +44,8 @@ def _job_output(namespaces: bool = False) -> int:
     ``/dev/stdout`` reopened by a logger interleave): a ``memfd`` (in no folder, so in no
     folder's inode numbering; counted in the memory limit, each write in the file-size limit);
     where Python or the kernel has none (CPython built against glibc < 2.27, a seccomp profile
-    refusing it), a file made and unlinked at once beside ``sandbox_root.ROOT`` (the host's own ``/tmp``,
-    which every job covers with its own; without namespaces the grader's private folder)."""
+    refusing it), a file made and unlinked at once beside ``sandbox_root.ROOT`` (the host's own
+    ``/tmp``, which every job covers with its own; without namespaces the grader's private folder)."""
     import fcntl
 
     try:
@@ -80,27 +80,29 @@ class EpisodeHost:
     module's globals, what the module's import made that the kernel shares across ``fork`` (an
     anonymous ``MAP_SHARED`` mapping, a pipe, a socket) nor (between jobs) its files.
 
-    This process (the *pristine host*) never imports the policy's module. At ``policies`` (a
-    new job) it has a *job process* forked from the job starter (:class:`JobStarter`, forked
-    from this process before it relayed anything of a job: this process's memory holds the
-    earlier jobs' messages and replies, which no job may inherit), which imports the policy's module (its top-level code
-    runs there, nothing else of it: no constructor, ``reset`` or ``act``; for an SB3 zip it
-    imports torch and stable_baselines3 and loads the model, :func:`job_main`), freezes its
-    objects out of the garbage collector and forks one process per episode of the job: each
-    builds its own instance in its own copy-on-write copy of the job process, in a fresh folder
-    of its own (``/tmp/work/<k>``, also its ``HOME`` and ``TMPDIR``), and answers that episode's
-    ``reset`` / ``act`` over a pipe the pristine host made and holds the other end of, so the
-    host relays the job's lockstep messages directly (one message per step from the grader, one
-    per episode inside the sandbox; an ``act`` is forwarded as the bytes the grader encoded for
-    that episode, :mod:`lrgym.leaderboard.step_message`, never unpickled here). The job process
-    then only reports its episodes' pids and how they ended (JSON over a pipe: the host unpickles
-    nothing the policy wrote). In the namespaces each job has PID, mount, network, UTS and IPC
-    namespaces of its own, with fresh ``/proc``, ``/tmp``, ``/dev/shm`` and cache folder
-    (:func:`job_namespaces`), so the host cleans nothing a job could write to. At the next
-    ``policies`` and at the end, the whole job is killed (in the namespaces every process of the
-    sandbox's PID namespace but its PID 1, this process and the job starter: all the policy's
-    processes, its daemons in their own sessions included, :func:`kill_all`; without namespaces the job's
-    process group, and the scratch folder is emptied but for the submission's files).
+    This process (the *pristine host*) never imports the policy's module. At ``policies`` (a new
+    job) it has a *job process* forked from the job starter (:class:`JobStarter`, forked from this
+    process before it relayed anything of a job: this process's memory holds the earlier jobs'
+    messages and replies, which no job may inherit), which imports the policy's module (its
+    top-level code runs there, nothing else of it: no constructor, ``reset`` or ``act``; for an SB3
+    zip it imports torch and stable_baselines3 and loads the model,
+    :func:`~lrgym.leaderboard.job_process.job_main`), freezes its objects out of the garbage
+    collector and forks one process per episode of the job: each builds its own instance in its own
+    copy-on-write copy of the job process, in a fresh folder of its own (``/tmp/work/<k>``, also its
+    ``HOME`` and ``TMPDIR``), and answers that episode's ``reset`` / ``act`` over a pipe the
+    pristine host made and holds the other end of, so the host relays the job's lockstep messages
+    directly (one message per step from the grader, one per episode inside the sandbox; an ``act``
+    is forwarded as the bytes the grader encoded for that episode,
+    :mod:`lrgym.leaderboard.step_message`, never unpickled here). The job process then only reports
+    its episodes' pids and how they ended (JSON over a pipe: the host unpickles nothing the policy
+    wrote). In the namespaces each job has PID, mount, network, UTS and IPC namespaces of its own,
+    with fresh ``/proc``, ``/tmp``, ``/dev/shm`` and cache folder
+    (:func:`~lrgym.leaderboard.job_isolation.job_namespaces`), so the host cleans nothing a job
+    could write to. At the next ``policies`` and at the end, the whole job is killed (in the
+    namespaces every process of the sandbox's PID namespace but its PID 1, this process and the job
+    starter: all the policy's processes, its daemons in their own sessions included,
+    :func:`kill_all`; without namespaces the job's process group, and the scratch folder is emptied
+    but for the submission's files).
 
     What the module's import makes and the kernel shares across ``fork`` is shared by the
     episodes of **that job** (they run in lockstep on the job's instances); it is gone with the
@@ -350,8 +352,8 @@ class EpisodeHost:
         return {"ok": True, "name": built[0].get("name"), "choices": built[0].get("choices")}
 
     def _job_report(self, key: str | None, timeout: float):
-        """What the job's waiter (trusted: :func:`_wait_for_job`) reported under ``key`` (``"pid"``:
-        the job process's pid, ``"status"``: how it ended), waiting at most ``timeout`` seconds;
+        """What the job's waiter (trusted: :mod:`lrgym.leaderboard.job_starter`) reported under
+        ``key`` (``"pid"``: the job process's pid, ``"status"``: how it ended), waiting at most ``timeout`` seconds;
         None when it has not (yet). ``key=None`` waits for the waiter's end."""
         import json
         import select

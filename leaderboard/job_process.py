@@ -26,9 +26,9 @@ __all__ = ["job_main"]
 
 
 def job_main(spec: dict, family: str, conns: list, status, namespaces: bool, enter=None) -> None:
-    """The job process (see :class:`~lrgym.leaderboard.episode_host.EpisodeHost`): load the policy once, fork one process per
-    episode (``conns[k]``: episode k's end of its pipe to the pristine host), then report their
-    pids and how each ended on ``status`` until none is left.
+    """The job process (see :class:`~lrgym.leaderboard.episode_host.EpisodeHost`): load the policy
+    once, fork one process per episode (``conns[k]``: episode k's end of its pipe to the pristine
+    host), then report their pids and how each ended on ``status`` until none is left.
 
     Loaded here, before the forks, so that every episode shares it copy-on-write: an ``object``
     policy's module (its top-level code); an SB3 zip's whole policy, torch and stable_baselines3

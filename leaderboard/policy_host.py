@@ -5,35 +5,50 @@ CMD_FD REPLY_FD`` inside new PID, network and mount namespaces (``unshare``). It
 no trajectory, no store and no references: it receives copies of observations and of the
 whitelisted info (:func:`lrgym.leaderboard.settings.public_info`) and answers with actions.
 
+This module is the entry point and the map: it runs the order of events below (:func:`main`),
+and each step's work is in the module named at it.
+
 Order of events (nothing of the submission runs before step 5):
 
 1. PID 1 of the namespace forks and only reaps: when the host exits, PID 1 exits and the kernel
-   kills every process left in the namespace (children in their own session included);
-2. the host reads its configuration (first message): limits, sandbox uid;
+   kills every process left in the namespace (children in their own session included)
+   (here: :func:`_init_then_host`);
+2. the host reads its configuration (first message): limits, sandbox uid (here: :func:`main`);
 3. it builds a private root file system and ``chroot`` s into it: a size-limited tmpfs with
    read-only binds of the system directories, the Python installation and the packages on
    ``sys.path`` only (no store, no references, no caches, no home; the grader's folders inside
    them covered by empty tmpfs), a few devices, a read-only ``/proc`` of its namespace and a
-   writable ``/tmp``; works in ``/tmp/work``; sets resource limits (address space, CPU time,
-   open files, file size, core dumps, processes: :func:`bound_processes`); in the namespaces
-   it keeps the privileges that setting up a job needs, non-dumpable, with every other
-   capability out of its bounding set and ``PR_SET_NO_NEW_PRIVS`` (:func:`keep_host_privileges`);
+   writable ``/tmp`` (:mod:`lrgym.leaderboard.sandbox_root`); works in ``/tmp/work``; sets
+   resource limits (address space, CPU time, open files, file size, core dumps, processes:
+   :func:`lrgym.leaderboard.sandbox_privileges.bound_processes`); in the namespaces it keeps the
+   privileges that setting up a job needs, non-dumpable, with every other capability out of its
+   bounding set and ``PR_SET_NO_NEW_PRIVS``
+   (:func:`lrgym.leaderboard.sandbox_privileges.keep_host_privileges`); all of it run by
+   :func:`confine`;
 4. it writes the submission's files (sent by the grader) to ``/tmp/submission`` (for an SB3 zip
    it imports torch and SB3, trusted code, before anything of the submission runs:
-   :func:`preload_sb3`);
+   :func:`lrgym.leaderboard.policy_loading.preload_sb3`);
 5. for each job a job process is forked from the *job starter*, a process the host forked before
-   it relayed anything of a job (:class:`JobStarter`: no job inherits what the host relayed for
-   an earlier one); the job process, in the namespaces, enters PID, mount, network, UTS
-   and IPC namespaces of its own with a fresh ``/proc``, ``/tmp`` and ``/dev/shm``
-   (:func:`job_namespaces`) and drops every privilege (as root's sandbox to a fresh uid per job,
-   with no groups; in the user namespace every capability; ``PR_SET_NO_NEW_PRIVS`` in both):
-   only then is the policy imported, and one process per episode forked from it
-   (:class:`EpisodeHost`). The host relays ``reset`` / ``act`` until its command pipe closes.
+   it relayed anything of a job (:class:`lrgym.leaderboard.job_starter.JobStarter`: no job
+   inherits what the host relayed for an earlier one); the job process, in the namespaces,
+   enters PID, mount, network, UTS and IPC namespaces of its own with a fresh ``/proc``,
+   ``/tmp`` and ``/dev/shm`` (:func:`lrgym.leaderboard.job_isolation.job_namespaces`) and drops
+   every privilege (as root's sandbox to a fresh uid per job, with no groups; in the user
+   namespace every capability; ``PR_SET_NO_NEW_PRIVS`` in both:
+   :func:`lrgym.leaderboard.job_isolation.enter_job`): only then is the policy imported
+   (:mod:`lrgym.leaderboard.policy_loading`), and one process per episode forked from it
+   (:mod:`lrgym.leaderboard.job_process`). The host
+   (:class:`lrgym.leaderboard.episode_host.EpisodeHost`) relays ``reset`` / ``act`` until its
+   command pipe closes (:func:`serve`), and at each job's end kills what the job left
+   (:mod:`lrgym.leaderboard.job_cleanup`).
 
 Messages: the grader sends pickled tuples (grader → policy: the policy cannot harm the grader by
 unpickling the grader's data); the host answers with length-prefixed JSON, which the grader
 decodes with a size limit and validates. Any exception of the policy becomes a ``{"ok": false,
-"reason": ...}`` reply naming where it happened.
+"reason": ...}`` reply naming where it happened (:mod:`lrgym.leaderboard.host_messages`).
+
+:class:`Host` serves the same requests in its own process: the grader's worker runs the trusted
+baselines with it.
 """
 
 from __future__ import annotations

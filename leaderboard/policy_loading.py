@@ -108,7 +108,8 @@ def _instantiate(obj, family: str):
 
 def build_policy(spec: dict, family: str, loaded: dict):
     """The policy of ``spec`` for ``family`` (``loaded`` caches the imported object; in a job of
-    :class:`EpisodeHost` also the SB3 policy its job process built, with the model loaded)."""
+    :class:`~lrgym.leaderboard.episode_host.EpisodeHost` also the SB3 policy its job process
+    built, with the model loaded)."""
     kind = spec.get("kind")
     if kind == "baseline":
         from lrgym.baselines.registry import make_baseline

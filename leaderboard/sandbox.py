@@ -452,7 +452,7 @@ class SandboxCgroup:
     """The cgroup(s) of one sandbox: its memory limit, process bound and CPU-time limit hold for
     the policy process and everything it forks together, shared memory and memfd pages included
     (the address-space and CPU-time rlimits are per process: they do not count shared memory,
-    and every episode process, :class:`~lrgym.leaderboard.policy_host.EpisodeHost`, and every
+    and every episode process, :class:`~lrgym.leaderboard.episode_host.EpisodeHost`, and every
     child a policy forks starts with its own full CPU budget). Made by :func:`make_cgroup`
     before the sandbox starts (its first process joins it before ``exec``:
     :meth:`join`), removed by :meth:`remove` after it ended; groups of sandboxes whose grader

@@ -1,7 +1,7 @@
 """One episode's step as a sandboxed policy receives it: encoded once, by the grader.
 
 A job's episodes run in lockstep, each in a process of its own inside the sandbox
-(:class:`lrgym.leaderboard.policy_host.EpisodeHost`). The grader sends one message per step for
+(:class:`lrgym.leaderboard.episode_host.EpisodeHost`). The grader sends one message per step for
 all of them, and the sandbox's host hands each episode its part as the bytes the grader encoded
 (:func:`encode_act`), never reading them; the episode's process decodes them
 (:func:`decode_message`). Both ends are trusted code: the grader, and the sandbox's own code in

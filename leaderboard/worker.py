@@ -17,7 +17,7 @@ per step for all of them) and records the trajectories itself. The policy answer
   forked from its job's own process, which has imported the policy's module and run nothing
   else of it (the host itself never imports it), and each job's processes, files and IPC
   objects are gone before the next job
-  (:class:`~lrgym.leaderboard.policy_host.EpisodeHost`); it sees copies of the observation and of the
+  (:class:`~lrgym.leaderboard.episode_host.EpisodeHost`); it sees copies of the observation and of the
   whitelisted info, and its answers are validated here;
 * the trusted baselines run in the worker itself through the same request handler
   (:class:`~lrgym.leaderboard.policy_host.Host`), so both paths give the same actions.
@@ -344,7 +344,7 @@ class _State:
 def _describe_policy(channel, family: str, n: int, job: dict) -> tuple[str, dict]:
     """(name, env keywords) of the policy for ``family``: the suite's settings plus its allowed
     choices; builds ``n`` new instances of it, one per episode of the job (never reused from an
-    earlier job: in the sandbox each in a fresh process, :class:`~lrgym.leaderboard.policy_host.EpisodeHost`)."""
+    earlier job: in the sandbox each in a fresh process, :class:`~lrgym.leaderboard.episode_host.EpisodeHost`)."""
     from lrgym.leaderboard.settings import SettingsError, episode_kwargs_from
     from lrgym.leaderboard.text import clean
 

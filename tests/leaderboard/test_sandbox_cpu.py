@@ -1,6 +1,6 @@
 """The CPU-time limit bounds the whole sandbox, not each of its processes: ``--time-limit`` was
 also each process's ``RLIMIT_CPU``, and since every episode runs in a fresh process
-(:class:`lrgym.leaderboard.policy_host.EpisodeHost`) every episode process, and every child a
+(:class:`lrgym.leaderboard.episode_host.EpisodeHost`) every episode process, and every child a
 policy forks, started with the whole budget. Where the sandbox has a cgroup that counts CPU time
 (v2 ``cpu.stat``, v1 ``cpuacct``) the grader reads it while it waits and fails the submission
 over the limit, naming it and the CPU time used; the group is removed afterwards.

@@ -583,7 +583,7 @@ def test_a_job_inherits_nothing_the_host_relayed_for_an_earlier_job(tmp_path, mo
     the earlier jobs' messages, so the next job read the last job's reply (its actions: any
     number the policy liked) in ``serve``'s frame, and the grader's last messages (the previous
     seed's observations) in the freed heap. Jobs are now forked from a process made before the
-    host relayed anything (``policy_host._JobStarter``). The policy raises at import in any job
+    host relayed anything (``job_starter.JobStarter``). The policy raises at import in any job
     that holds a reply with actions; one worker runs both jobs (two families)."""
     monkeypatch.setenv("LRGYM_SANDBOX", "userns" if kind == "userns" else "auto")
     sandbox.mode.cache_clear()

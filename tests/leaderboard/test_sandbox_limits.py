@@ -475,7 +475,7 @@ print(json.dumps({"kind": mode()["kind"], "processes": process.applied.get("proc
 '''
 
 #: the tasks of the user namespace besides the policy's children: ``unshare`` (outside the PID
-#: namespace), its PID 1, the host, the job starter and the job's waiter (policy_host._JobStarter),
+#: namespace), its PID 1, the host, the job starter and the job's waiter (job_starter.JobStarter),
 #: the parent waiting for the job's process (outside the job's own PID namespace), the job's
 #: process (the episodes' template) and the episode's own process
 OWN_TASKS = 8

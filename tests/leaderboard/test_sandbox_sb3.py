@@ -3,7 +3,7 @@ template imported only the grader's SB3 wrapper, so every episode's process impo
 stable_baselines3 and loaded the model itself — 16 episodes took 37 s of CPU and a job of 40
 went over the default 4096 MB memory limit (v2 jobs hold 75 – 80). Each job's process now
 imports both and loads the model once before it forks the episodes, which share it copy-on-write
-(:func:`lrgym.leaderboard.policy_host._job_main`).
+(:func:`lrgym.leaderboard.job_process.job_main`).
 """
 
 from __future__ import annotations
