@@ -31,8 +31,9 @@ PORTABLE_TESTS := tests/test_rng.py tests/tasks/test_vmath.py tests/test_optim.p
 	tests/leaderboard/test_confidence_intervals_reference.py tests/leaderboard/test_board_reference.py \
 	tests/leaderboard/test_score_reference.py tests/test_gradient_cosine.py tests/tasks/test_mlp.py
 NO_SIMD_DISPATCH := X86_V3 X86_V4 AVX512_ICL AVX512_SPR
-# OpenBLAS's kernels of an AVX2 CPU (x86-64 only; elsewhere unset: OpenBLAS's own choice)
-OLDER_BLAS_CORE := $(if $(filter x86_64,$(shell uname -m)),Haswell,)
+# OpenBLAS's kernels of an AVX2 CPU (x86-64 only; elsewhere not set at all: OpenBLAS's own choice,
+# as some builds take an empty value for their generic kernels)
+OLDER_BLAS_CORE := $(if $(filter x86_64,$(shell uname -m)),OPENBLAS_CORETYPE=Haswell,)
 # The whole suite runs on one pytest-xdist worker per core (at most 4), a test module at a time,
 # the slowest modules first (tests/conftest.py); PARALLEL= runs it in one process.
 PARALLEL ?= -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder
@@ -58,7 +59,7 @@ leaderboard: setup
 
 test: setup
 	$(BIN)/python -m pytest -q $(PARALLEL)
-	NPY_DISABLE_CPU_FEATURES="$(NO_SIMD_DISPATCH)" OPENBLAS_CORETYPE="$(OLDER_BLAS_CORE)" \
+	NPY_DISABLE_CPU_FEATURES="$(NO_SIMD_DISPATCH)" $(OLDER_BLAS_CORE) \
 		$(BIN)/python -m pytest -q $(PORTABLE_TESTS)
 
 bench: setup

@@ -56,10 +56,15 @@ class JobLost(RuntimeError):
 
 def worker_env() -> dict[str, str]:
     """The environment every Ray worker lrgym starts gets (``runtime_env={"env_vars": ...}``):
-    BLAS on one thread (:data:`RAY_WORKER_ENV`) and the driver's :data:`INTERPRETER_SETTINGS`,
-    ``""`` where the driver has none (NumPy, OpenBLAS and Python read an empty value as unset), so a value
-    the node's ``ray start`` had does not hold either."""
-    return {**RAY_WORKER_ENV, **{k: os.environ.get(k, "") for k in INTERPRETER_SETTINGS}}
+    BLAS on one thread (:data:`RAY_WORKER_ENV`) and the driver's :data:`INTERPRETER_SETTINGS`.
+    Where the driver has none: ``""`` for those NumPy and Python read as unset, so a value the
+    node's ``ray start`` had does not hold either; nothing for ``OPENBLAS_CORETYPE``, which some
+    OpenBLAS builds read as "generic kernels" when empty (aarch64), so a node's own value stays
+    and its fingerprint, which records it, stops the run as differing from the driver's."""
+    env = {**RAY_WORKER_ENV, **{k: os.environ.get(k, "") for k in INTERPRETER_SETTINGS}}
+    if not env.get("OPENBLAS_CORETYPE"):
+        env.pop("OPENBLAS_CORETYPE", None)
+    return env
 
 
 def largest_node_memory_mb(nodes: list[dict]) -> float:

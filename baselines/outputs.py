@@ -38,34 +38,45 @@ SHIPPED_TUNED = HERE / "tuned.json"
 RUNS_ENV = "LRGYM_RUNS"
 
 
+class FolderTakesNoNewFile(PermissionError):
+    """:func:`replace_file` could not make its new file beside ``path``: the folder takes none."""
+
+
 def replace_file(path: str | Path, data: str | bytes, mode: int = 0o644, *, sync: bool = False) -> Path:
     """Write ``data`` (``str``: as UTF-8) to ``path`` by replacing it: a new file beside it, renamed
     over ``path`` (``os.replace``). The one way lrgym writes a file it keeps: a reader (or a run
     stopped half-way) never sees half a file, and whatever ``path`` named before (a symbolic link,
     a hard link to another file) is replaced, never written through.
 
-    The new file's mode is ``mode`` (before the umask), never looser than the file it replaces
-    (an owner-only file stays owner-only). ``sync``: the data reach the disk before the rename (a
-    result that must survive a crash of the machine). A folder that takes no new file is a
-    ``PermissionError``: a path a user names for an output goes through :func:`write_output`."""
+    The new file's mode is ``mode`` with the umask taken from the group's and others' bits only
+    (the owner keeps reading and writing its files under any umask: a private suite's references
+    asked 0600 are 0600), and never looser for group and others than the file it replaces (an
+    owner-only file stays owner-only). ``sync``: the data reach the disk before the rename (a
+    result that must survive a crash of the machine). A folder that takes no new file is
+    :class:`FolderTakesNoNewFile`; a path a user names for an output goes through
+    :func:`write_output`, which may then write in place."""
     import stat
     import tempfile
 
     path = Path(path)
+    mode = (mode & ~_umask() & 0o077) | (mode & 0o7700)
     try:
         st = os.lstat(path)
         if stat.S_ISREG(st.st_mode):
-            mode &= stat.S_IMODE(st.st_mode)
+            mode &= stat.S_IMODE(st.st_mode) | 0o7700
     except OSError:
         pass
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except PermissionError as exc:
+        raise FolderTakesNoNewFile(exc.errno, exc.strerror, str(path.parent)) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
             if sync:
                 f.flush()
                 os.fsync(f.fileno())
-        os.chmod(tmp, mode & ~_umask())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -78,8 +89,12 @@ def write_output(path: str | Path, text: str, mode: int = 0o644) -> Path:
     :func:`replace_file` (``report --markdown x`` where ``x`` links to the results store leaves
     the store as it was), or in place, as ``open(path, "w")`` would, where replacing is not what
     the user means: a stream (:func:`_is_stream`: ``/dev/stdout`` even when the shell sends it to
-    a file, a device, a FIFO), and an existing file whose folder takes no new files (a published
-    board in a folder of another account's; it keeps its mode)."""
+    a file, a device, a FIFO), and an existing regular file of the user's whose folder takes no
+    new files (a published board in a folder of another account's; it keeps its mode).
+
+    Never in place into another user's file (in a sticky folder such as ``/tmp``, where the
+    rename is refused, or anywhere): its owner could read what was written, so that is a
+    ``PermissionError`` naming the file and its owner."""
     import stat
 
     path = Path(path)
@@ -87,13 +102,27 @@ def write_output(path: str | Path, text: str, mode: int = 0o644) -> Path:
         return _write_in_place(path, text)
     try:
         return replace_file(path, text, mode)
+    except FolderTakesNoNewFile:
+        try:
+            st = os.lstat(path)
+        except OSError:
+            raise PermissionError(13, f"{path.parent} takes no new file (no permission); valid: a folder you "
+                                  "can write, or an existing file of yours in it", str(path)) from None
+        if not stat.S_ISREG(st.st_mode):
+            raise
+        if st.st_uid != os.geteuid():
+            raise PermissionError(13, f"{path} belongs to uid {st.st_uid}, who could read what is written into it; "
+                                  "valid: a file of your own, or a new path in a folder you can write",
+                                  str(path)) from None
+        return _write_in_place(path, text)
     except PermissionError:
         try:
-            regular = stat.S_ISREG(os.lstat(path).st_mode)
+            st = os.lstat(path)
         except OSError:
-            regular = False
-        if regular:  # may write the file, not add one beside it
-            return _write_in_place(path, text)
+            raise
+        if st.st_uid != os.geteuid():  # a sticky folder refuses to replace another user's file
+            raise PermissionError(13, f"{path} belongs to uid {st.st_uid} in a folder that keeps it theirs (sticky); "
+                                  "valid: a file of your own, or a new path", str(path)) from None
         raise
 
 

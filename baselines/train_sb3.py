@@ -24,6 +24,7 @@ Commands (``torch.set_num_threads(1)`` unless ``--threads``). Outputs go to ``ru
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -147,7 +148,9 @@ def train(config: TrainConfig):
     start = time.time()
     model.learn(total_timesteps=config.total_timesteps, progress_bar=config.progress)
     zip_path.parent.mkdir(parents=True, exist_ok=True)
-    model.save(zip_path)
+    weights = io.BytesIO()
+    model.save(weights)  # SB3 writes a path in place (through a link at it): replaced whole instead
+    outputs.replace_file(zip_path, weights.getvalue())
     env_kwargs = config.full_env_kwargs()
     meta = {
         "algo": config.algo,

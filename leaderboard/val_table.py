@@ -34,6 +34,7 @@ import numpy as np
 
 from lrgym.baselines.backend import workers_type
 from lrgym.baselines.families import available_families
+from lrgym.baselines.outputs import replace_file
 from lrgym.baselines.tune import run_config, run_scores, search_references
 
 HERE = Path(__file__).parent
@@ -146,7 +147,7 @@ def write_section(table: str | None = None, tuned: str | None = None, path: Path
         if body is not None:
             text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: f"{begin}\n{body}{end}", text,
                           flags=re.S)
-    path.write_text(text)
+    replace_file(path, text)
 
 
 def main(argv=None) -> None:
@@ -176,7 +177,7 @@ def main(argv=None) -> None:
     table = markdown(result)
     print(table)
     if args.json:
-        Path(args.json).write_text(json.dumps(
+        replace_file(args.json, json.dumps(
             {**result, "scores": {n: {f: s.tolist() for f, s in per.items()} for n, per in result["scores"].items()}},
             indent=1))
     if args.write:

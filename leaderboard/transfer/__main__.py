@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
 from lrgym.baselines.backend import workers_type
-from lrgym.baselines.outputs import runs_dir
+from lrgym.baselines.outputs import replace_file, runs_dir
 from lrgym.leaderboard.transfer.study import FULL_CONFIG, LOSS_REDUCTIONS, QUICK_CONFIG, run_study
 from lrgym.leaderboard.transfer.tasks import TASKS
 
@@ -75,7 +74,7 @@ def main(argv=None) -> None:
         where = ship_dir(cfg.loss_reduction)
         where.mkdir(parents=True, exist_ok=True)
         for name in ("transfer.md", "transfer.png", "transfer.json"):
-            shutil.copy(args.out / name, where / name)
+            replace_file(where / name, (args.out / name).read_bytes())
         print(f"shipped to {where}")
 
 

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
+
+from lrgym.baselines.outputs import replace_file
 
 
 def _ranks(values: list[float]) -> list[int]:
@@ -78,5 +81,7 @@ def plot(result: dict, path: str | Path) -> None:
     summed = " — summed minibatch loss" if result["config"].get("loss_reduction", "mean") == "sum" else ""
     fig.suptitle(f"Does the lrgym ranking transfer?{summed} (blue: hand-designed, red: learned)", fontsize=11)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=110)
     plt.close(fig)
+    replace_file(path, png.getvalue())

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lrgym.baselines.outputs import replace_file
 from lrgym.baselines.reference import Row, search_reference
 from lrgym.baselines.registry import shipped_inputs
 from lrgym.baselines.score import score
@@ -334,8 +335,8 @@ def run_study(cfg: StudyConfig, out_dir: str | Path, db: str | Path | None = Non
         **extra,
         "cpu_seconds_this_process": round(time.process_time() - t0, 1),
     }
-    (out_dir / "transfer.json").write_text(json.dumps(result, indent=1, default=float))
-    (out_dir / "transfer.md").write_text(markdown_table(result))
+    replace_file(out_dir / "transfer.json", json.dumps(result, indent=1, default=float))
+    replace_file(out_dir / "transfer.md", markdown_table(result))
     plot(result, out_dir / "transfer.png")
     log(f"wrote {out_dir / 'transfer.md'}, {out_dir / 'transfer.png'}, {out_dir / 'transfer.json'}")
     return result

@@ -215,4 +215,24 @@ def test_openblas_core_type_is_part_of_the_cpu_kind_and_its_setting_is_recorded(
     kinds.see(default["fp"], "10.0.0.7")
     with pytest.warns(RuntimeWarning, match=r"mixes CPU kinds \(blas core openblas \w+ on 10.0.0.8, .*OPENBLAS_CORETYPE"):
         kinds.see(older["fp"], "10.0.0.8")
-    assert "OPENBLAS_CORETYPE" in backend.worker_env()  # the driver's reaches every Ray worker
+
+
+def test_openblas_core_type_reaches_ray_workers_only_when_the_driver_has_one(monkeypatch):
+    """An empty OPENBLAS_CORETYPE is not "unset" for every OpenBLAS build (aarch64 takes its
+    generic kernels): a driver without one gives workers none, not an empty one."""
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    assert backend.worker_env()["OPENBLAS_CORETYPE"] == "Haswell"
+    monkeypatch.delenv("OPENBLAS_CORETYPE")
+    assert "OPENBLAS_CORETYPE" not in backend.worker_env()
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "")
+    assert "OPENBLAS_CORETYPE" not in backend.worker_env()
+
+
+def test_a_blas_threadpoolctl_cannot_inspect_is_a_kind_of_its_own_not_a_failed_fingerprint(monkeypatch):
+    import threadpoolctl
+
+    def broken():  # as a BLAS library threadpoolctl cannot inspect (lrgym.tasks.blas warns and runs on)
+        raise OSError("cannot inspect /opt/odd/libblas.so")
+
+    monkeypatch.setattr(threadpoolctl, "threadpool_info", broken)
+    assert node_check.node_fingerprint()["blas core"] == "unknown (OSError)"

@@ -444,3 +444,55 @@ def test_a_regular_file_under_dev_is_replaced_with_its_mode_not_written_through(
         assert victim.read_text() == "keep me" and not out.is_symlink()
     finally:
         out.unlink(missing_ok=True)
+
+
+def test_an_output_is_never_written_into_another_users_file_in_a_sticky_folder(tmp_path):
+    """A review (2026-12-05): the rename over another user's file in a sticky folder is refused
+    (EPERM), and write_output then wrote the private report into that file, which its owner reads."""
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to make files of two other users")
+    import shutil
+    import tempfile
+
+    top = Path(tempfile.mkdtemp(prefix="lrgym-sticky-"))  # pytest's folders are root's alone (0700)
+    os.chmod(top, 0o755)
+    sticky = top / "sticky"
+    sticky.mkdir()
+    os.chmod(sticky, 0o1777)
+    planted = sticky / "board.html"
+    planted.write_text("planted")
+    os.chown(planted, 1234, 1234)
+    os.chmod(planted, 0o666)
+    code = ("import os, stat, sys, tempfile\n"  # imported first: the Python install is root's alone
+            "from lrgym.baselines.outputs import write_output\n"
+            "os.setgid(65534); os.setuid(65534)\n"
+            "try:\n    write_output(sys.argv[1], 'PRIVATE SUITE DETAILS', 0o600)\n"
+            "except PermissionError as exc:\n    print('refused:', exc)\n")
+    try:
+        out = subprocess.run([sys.executable, "-c", code, str(planted)], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert "refused:" in out.stdout and "belongs to uid 1234" in out.stdout, out.stdout
+        assert planted.read_text() == "planted"
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def test_kept_files_keep_the_owners_read_and_write_under_any_umask(tmp_path):
+    """A review (2026-12-05): under umask 0277 a private suite's references were written 0400
+    (asked 0600), and every later write kept them so."""
+    from lrgym.baselines.outputs import replace_file
+
+    old = os.umask(0o277)
+    try:
+        path = replace_file(tmp_path / "v2p-r1.json", "{}", 0o600)
+        assert path.stat().st_mode & 0o777 == 0o600
+        public = replace_file(tmp_path / "v2-r2.json", "{}", 0o666)
+        assert public.stat().st_mode & 0o777 == 0o600  # the umask takes the group's and others' bits
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o400)
+    replace_file(path, "{}", 0o600)
+    assert path.stat().st_mode & 0o777 == 0o600  # an owner's missing bits are not inherited
