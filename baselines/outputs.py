@@ -202,13 +202,68 @@ def output_path(shipped: Path, *, ship: bool = False, out: str | Path | None = N
         verb, other = f"puts {path} on", f"another folder as ${RUNS_ENV}, or {option} PATH"
     else:
         given = Path(out)
+        _check_name_lengths(given, option)
         path = given / shipped.name if given.is_dir() else given
         source, verb, other = f"{option} {out}", "is", f"another path (default: {runs_dir() / shipped.name})"
     hit = _shipped_target(path, [*own, *shipped_outputs(), *protected], source)
     if hit is not None:
         how = "--ship to overwrite it on purpose, or " if own and hit == own[0] else ""
         raise ValueError(f"{source} {verb} the shipped {hit.name} ({hit}); valid: {how}{other}")
+    check_outside_package(path, source, other)
+    check_can_write(path, source)
     return path
+
+
+def package_folders() -> list[Path]:
+    """The folders of the installed package: ``lrgym``, ``lrgym.baselines`` and
+    ``lrgym.leaderboard`` (in a source checkout the last two are ``baselines/`` and
+    ``leaderboard/`` beside ``lrgym/``; in a wheel, inside it). Whatever lies in them may ship
+    (the weights folder ships every file in it), so no output is written there without ``--ship``."""
+    import lrgym
+
+    return [Path(lrgym.__file__).parent.resolve(), HERE.resolve(), (HERE.parent / "leaderboard").resolve()]
+
+
+def check_outside_package(path: str | Path, given: str, other: str = "another folder") -> None:
+    """``ValueError`` if writing ``path`` (or a folder made for it) would put a file inside the
+    installed package (:func:`package_folders`), in any spelling: ``--markdown
+    baselines/weights`` made ``baselines/weights/LEADERBOARD.md``, which the wheel then shipped
+    as a weights file. ``given`` names where ``path`` came from, ``other`` what is valid."""
+    target = Path(path).resolve()
+    for folder in package_folders():
+        if target == folder or folder in target.parents:
+            raise ValueError(f"{given} puts {target} inside the installed package ({folder}), whose files may ship; "
+                             f"valid: {other}")
+
+
+def _check_name_lengths(path: Path, given: str) -> None:
+    """``ValueError`` if a name of ``path`` is longer than the file system takes (looking at such a
+    path is an ``OSError`` already)."""
+    try:
+        limit = os.pathconf("/", "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    for part in Path(path).parts:
+        if len(os.fsencode(part)) > limit:
+            raise ValueError(f"{given}: the name {part[:40]!r}... is {len(os.fsencode(part))} bytes long; valid: "
+                             f"names of at most {limit} bytes")
+
+
+def check_can_write(path: str | Path, given: str) -> None:
+    """``ValueError`` naming ``given``, the path and why, if a file ``path`` cannot be made, before
+    any work (a run of minutes ended in ``FileExistsError`` when a folder of ``--markdown
+    a.sh/x.md`` was a file): a name longer than the file system takes, a folder on the way that is
+    a file, or a nearest existing folder the user may not write to."""
+    path = Path(path).absolute()
+    _check_name_lengths(path, given)
+    folder = path.parent
+    while not os.path.lexists(folder) and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ValueError(f"{given}: {folder} is a file, not a folder; valid: a path whose folders exist or can be made")
+    if not os.access(folder, os.W_OK | os.X_OK) and not (path.is_file() and os.access(path, os.W_OK)):
+        raise ValueError(f"{given}: {folder} is not a folder you can write to; valid: a path in a folder you can "
+                         "write (or an existing file you may write)")
 
 
 def shipped_outputs() -> list[Path]:

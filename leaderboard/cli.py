@@ -27,7 +27,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from lrgym.baselines.outputs import write_output
+from lrgym.baselines.outputs import check_can_write, check_outside_package, write_output
 from lrgym.leaderboard.suite import DEFAULT_SUITE
 from lrgym.leaderboard.text import clean
 
@@ -209,6 +209,18 @@ def _wrote(path: Path, what: str = "", private: bool = False, secrets: bool = Tr
         else:
             note = f"; {details}, written owner-only (mode 0600) as every output of a private suite"
     console.print(Text(f"wrote {path}{what}{note}"))
+
+
+def _write(path: Path, text: str, mode: int, hint: str) -> None:
+    """Write an output the user named (:func:`~lrgym.baselines.outputs.write_output`), its folder
+    made if missing; a path the checks before the run could not foresee (``--markdown
+    /proc/x.md``) is the option's error, not a traceback."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_output(path, text, mode=mode)
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot write {path}: {exc.strerror or exc}; valid: a path in a folder you can "
+                                 "write", param_hint=hint) from None
 
 
 def _file_out(path: Optional[Path], hint: str) -> Optional[Path]:
@@ -437,9 +449,8 @@ def run_baselines(
 
         cmd = "lrgym leaderboard run-baselines" + (" --private KEYFILE" if private is not None else
                                                    "" if suite == DEFAULT_SUITE else f" --suite {suite}")
-        board.parent.mkdir(parents=True, exist_ok=True)
-        write_output(board, to_markdown(lb, command=cmd, elapsed=elapsed, machine=cpu_description()),
-                     mode=_output_mode(private is not None))
+        _write(board, to_markdown(lb, command=cmd, elapsed=elapsed, machine=cpu_description()),
+               _output_mode(private is not None), "--markdown")
         _wrote(board, private=private is not None, secrets=False)
     if n_ok < len(outcomes):
         raise typer.Exit(1)
@@ -643,16 +654,14 @@ def report(
             page = html_page(lb, references=refs, top=top, entries=tuple(entry or ()))
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--entry") from None
-        html.parent.mkdir(parents=True, exist_ok=True)
-        write_output(html, page, mode=mode)
+        _write(html, page, mode, "--html")
         _wrote(html, f" ({len(lb.rows)} entries)", private=is_private(s))
     if board is not None:
         # the command that makes this board again (a private suite's: its key, named as a placeholder,
         # as run-baselines names it; not the grader's path)
         cmd = "lrgym leaderboard report" + (" --private KEYFILE" if private is not None else
                                             "" if suite == DEFAULT_SUITE else f" --suite {suite}")
-        board.parent.mkdir(parents=True, exist_ok=True)
-        write_output(board, to_markdown(lb, command=cmd), mode=mode)
+        _write(board, to_markdown(lb, command=cmd), mode, "--markdown")
         _wrote(board, private=is_private(s), secrets=False)
 
 
@@ -739,6 +748,12 @@ def export(
     if fmt == "json" and out.is_dir():
         raise typer.BadParameter(f"{out} is a folder, and json writes one file; valid: a file path, or "
                                  "--format csv for a folder", param_hint="--out")
+    if fmt == "csv":  # its --out, taken as is, gets output_path's checks here
+        try:
+            check_outside_package(out, f"--out {out}")
+            check_can_write(out / "entries.csv", f"--out {out}")
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--out") from None
     with _existing_store(db) as store:
         if stored and not every_entry:
             versions = sorted({e.suite_version for e in store.entries() if e.suite_version})
@@ -747,7 +762,11 @@ def export(
                                          f"{', '.join(SUITES)}, --private KEYFILE, or a stored version: "
                                          f"{', '.join(versions) or '(none stored)'}", param_hint="--suite")
         private_rows = holds_private(store, version, every_entry)
-        paths = write(store, fmt, out, version, every_entry)  # owner-only if it holds a private suite's rows
+        try:
+            paths = write(store, fmt, out, version, every_entry)  # owner-only if it holds a private suite's rows
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot write {exc.filename or out}: {exc.strerror or exc}; valid: a path in a "
+                                     "folder you can write", param_hint="--out") from None
     for path in paths:
         _wrote(path, private=private_rows)
 
@@ -770,6 +789,8 @@ def suites(
         from lrgym.leaderboard.private import create_key
 
         try:
+            if not os.path.lexists(private):  # a new key (its references beside it) never inside the package
+                check_outside_package(private, f"--private {private}", "a key file outside it")
             created = create_key(private)
         except ValueError as exc:  # a path that cannot be made (its folder is a file, no permission)
             raise typer.BadParameter(str(exc), param_hint="--private") from None

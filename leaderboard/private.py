@@ -30,6 +30,7 @@ information about the instances.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import hmac
 import os
@@ -83,6 +84,12 @@ def _followed_link(path: Path) -> Path:
                              f"their owner writes, or the key file itself: {KEY_FORM}")
         target = Path(os.readlink(hop))
         hop = target if target.is_absolute() else hop.parent / target
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ValueError(f"private suite key {path} is a symbolic link loop (each link leads to another, "
+                             f"never to a file); valid: a link to the key file, or the file itself: {KEY_FORM}") from None
     if not path.exists():
         raise ValueError(f"private suite key {path} is a symbolic link to {os.readlink(path)}, which does not exist "
                          f"(a key on a volume not mounted?); valid: a link to the key file, or the file itself: "

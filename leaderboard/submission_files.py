@@ -81,10 +81,19 @@ PSEUDO_FILE_SYSTEMS = {
 def missing_file_error(path: Path, what: str) -> Exception:
     """The error for a submission file ``path`` (``what``: "policy file", "SB3 model") that is not
     a file: a folder is named as one, with the forms a submission takes (``submit /tmp:P`` said
-    "policy file /tmp not found"); anything else is not found."""
-    if os.path.isdir(path):
-        return ValueError(f"{what} {path} is a folder, not a file; valid: {SUBMISSION_FORMS}")
-    return FileNotFoundError(f"{what} {path} not found; valid: {SUBMISSION_FORMS}")
+    "policy file /tmp not found"), and so is a FIFO, socket or device (said to be missing too);
+    only what is not there is not found."""
+    import stat
+
+    from lrgym.leaderboard.ownership import kind_of
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return FileNotFoundError(f"{what} {path} not found; valid: {SUBMISSION_FORMS}")
+    if stat.S_ISREG(mode):  # (there after all: the caller looked a moment before)
+        return ValueError(f"{what} {path} changed while it was read; valid: {SUBMISSION_FORMS}")
+    return ValueError(f"{what} {path} is {kind_of(mode)}, not a file; valid: {SUBMISSION_FORMS}")
 
 
 def _file_system_magic(fd: int) -> int | None:
