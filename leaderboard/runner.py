@@ -125,7 +125,7 @@ def submission_spec(
         given = [flag for flag, value in (("--algo", algo), ("--optimizer", optimizer), ("--env-options", env_options))
                  if value is not None]
         if given:
-            raise ValueError(f"{', '.join(given)} apply to SB3 .zip models only; a policy class declares its choices "
+            raise ValueError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to SB3 .zip models only; a policy class declares its choices "
                              "as class attributes (optimizer = 'adam', action_mode, lr_init, factors, "
                              "rejection_threshold)")
         if ":" not in target:

@@ -133,7 +133,7 @@ def test_bad_submit_options_stop_before_anything_runs_or_is_stored(tmp_path):
         ([str(model), "--optimizer", "adamw"], "optimizer='adamw' not allowed; valid choices: sgd, momentum"),
         ([str(model), "--env-options", '{"horizon": 5}'], "horizon are fixed by the suite"),
         ([str(model), "--env-options", '{"lr_init": -1}'], "lr_init=-1 out of range"),
-        ([f"{EXAMPLE}:LossWatcher", "--env-options", '{"lr_init": 0.1}'], "--env-options apply to SB3 .zip models only"),
+        ([f"{EXAMPLE}:LossWatcher", "--env-options", '{"lr_init": 0.1}'], "--env-options applies to SB3 .zip models only"),
         ([f"{EXAMPLE}:LossWatcher", "--algo", "dqn", "--optimizer", "adam"],
          "--algo, --optimizer apply to SB3 .zip models only"),
     ]
