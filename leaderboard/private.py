@@ -289,8 +289,11 @@ def private_reason(reason: str) -> str:
     2026-12-05: 8 mlp instances' best LRs to within 1.5× in six submissions)."""
     import re
 
+    from lrgym.leaderboard.failures import QUOTE
+
+    graders = "\n".join(line for line in reason.split("\n") if not line.startswith(QUOTE))  # not the policy's lines
     for pattern, kind in _PRIVATE_REASONS:
-        if re.search(pattern, reason):
+        if re.search(pattern, graders):
             return kind + PRIVATE_REASON_NOTE
     return "the policy failed" + PRIVATE_REASON_NOTE
 

@@ -615,6 +615,9 @@ def test_a_policys_lr_init_beyond_the_largest_float_is_invalid_settings_not_an_o
      "the policy could not be loaded"),
     ("invalid action at step 0 (quadratic): ValueError: invalid action 'could not be loaded'",
      "the policy returned an invalid action"),
+    # the policy's output tail (quoted) must not pick the kind of a death: it printed "CPU time limit"
+    ("the policy process died: exit code 3\n--- last lines of the policy's output ---\n> over its CPU time limit",
+     "the policy's process died"),
 ])
 def test_a_private_suite_records_only_the_kind_of_a_failure(reason, kind):
     from lrgym.leaderboard.private import PRIVATE_REASON_NOTE, private_reason
