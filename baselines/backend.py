@@ -135,8 +135,9 @@ def check_workers(workers) -> None:
     crashed the Ray one (``not enough values to unpack``)."""
     import numbers
 
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or workers < 1):
-        raise ValueError(f"workers={workers!r} out of range; valid: a positive integer (1, 2, 3, ...), "
+    is_int = isinstance(workers, numbers.Integral) and not isinstance(workers, bool)
+    if workers is not None and not (is_int and workers >= 1):
+        raise ValueError(f"workers={workers!r} {'out of range' if is_int else 'is not an integer'}; valid: a positive integer (1, 2, 3, ...), "
                          "or None for all CPUs")
 
 

@@ -147,7 +147,8 @@ class EnvSettings:
         init = resolve_lr_init(lr_init, opt.name, lo, hi)
         cap = check_cap_factor(cap_factor)
         if rejection_threshold is not None and not (is_real(rejection_threshold) and rejection_threshold >= 0):
-            raise ValueError(f"rejection_threshold={rejection_threshold!r} out of range; valid: None or >= 0")
+            raise ValueError(f"rejection_threshold={rejection_threshold!r} {_range_or_type(rejection_threshold)}; "
+                             "valid: None or a number >= 0")
         factor_array = check_factors(factors)
         return cls(
             family=family, instance_set=instance_set, instances=instances, optimizer=opt, action_mode=action_mode,
@@ -180,20 +181,58 @@ def check_family(family, family_options) -> TaskFamily:
     return make_family(family, **(family_options or {}))
 
 
+def _is_int(value) -> bool:
+    """A Python or NumPy integer, not a bool (``True`` is no count or seed)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def positive_int(name: str, value, maximum: int = MAX_INT64) -> int:
     """``value`` as an ``int`` if it is a Python or NumPy integer from 1 to ``maximum`` (a bool
     is not one: ``horizon=True`` is an error, not 1). ``maximum``: the int64 range by default
     (a count NumPy can hold), :data:`MAX_COUNT` for the env's counts."""
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not 1 <= value <= maximum:
-        raise ValueError(f"{name}={value!r} out of range; valid: a positive integer (1, 2, 3, ...) "
-                         f"at most {maximum:,}")
+    if not (_is_int(value) and 1 <= value <= maximum):
+        raise ValueError(f"{name}={value!r} {'out of range' if _is_int(value) else 'is not an integer'}; "
+                         f"valid: a positive integer (1, 2, 3, ...) at most {maximum:,}")
     return int(value)
+
+
+def check_seed(name: str, value, maximum: int = MAX_INT64) -> int:
+    """A random seed: ``value`` as an ``int`` if it is a Python or NumPy integer from 0 to
+    ``maximum`` (NumPy's and gymnasium's generators take no negative seed; a bool is no seed).
+    The one rule of every seed the baselines take (``--seed``, ``--seeds``, ``seeds=``, ``seed=``)."""
+    if not (_is_int(value) and 0 <= value <= maximum):
+        raise ValueError(f"{name}={value!r} {'out of range' if _is_int(value) else 'is not an integer'}; "
+                         f"valid: an integer >= 0 (0, 1, 2, ...) at most {maximum:,}")
+    return int(value)
+
+
+def seed_argument(text: str) -> int:
+    """The argparse ``type`` of every ``--seed`` / ``--seeds`` flag (:func:`check_seed`'s rule): the
+    parser's error names the value, ``argument --seed: '-1' out of range; valid: ...`` (exit 2)."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer; valid: an integer >= 0 (0, 1, 2, ...) "
+                                         f"at most {MAX_INT64:,}") from None
+    try:
+        return check_seed("seed", value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} {str(exc).split(' ', 1)[1]}") from None
+
+
+def _range_or_type(value) -> str:
+    """The error's verb: a real number is ``out of range``; anything else (a string, a bool) is
+    ``not a real number (a str)``."""
+    return "out of range" if is_real(value) else f"is not a real number (a {type(value).__name__})"
 
 
 def check_lr_range(lr_min, lr_max) -> tuple[float, float]:
     """``(lr_min, lr_max)`` as floats if ``0 < lr_min < lr_max < inf`` (NaN is rejected)."""
     if not (is_real(lr_min) and is_real(lr_max) and 0 < lr_min < lr_max < math.inf):
-        raise ValueError(f"lr_min={lr_min!r}, lr_max={lr_max!r} out of range; valid: numbers with "
+        why = _range_or_type(lr_max if is_real(lr_min) else lr_min)
+        raise ValueError(f"lr_min={lr_min!r}, lr_max={lr_max!r}: {why}; valid: numbers with "
                          f"0 < lr_min < lr_max < inf (default {DEFAULT_LR_MIN}, {DEFAULT_LR_MAX})")
     return float(lr_min), float(lr_max)
 
@@ -221,7 +260,7 @@ def resolve_lr_init(lr_init, optimizer: str, lr_min: float, lr_max: float) -> fl
 def check_cap_factor(cap_factor) -> float:
     """``cap_factor`` as a float if ``1 < cap_factor < inf``."""
     if not (is_real(cap_factor) and 1 < cap_factor < math.inf):
-        raise ValueError(f"cap_factor={cap_factor!r} out of range; valid: a number with 1 < cap_factor < inf "
+        raise ValueError(f"cap_factor={cap_factor!r} {_range_or_type(cap_factor)}; valid: a number with 1 < cap_factor < inf "
                          f"(default {DEFAULT_CAP_FACTOR:g})")
     return float(cap_factor)
 
@@ -242,7 +281,7 @@ def check_factors(factors, name: str = "factors") -> np.ndarray:
                 array = np.asarray([float(f) for f in factors], dtype=np.float64)
     except (TypeError, ValueError, RuntimeError):  # ragged, or not convertible (a tensor needing grad)
         array = None
-    if array is None or array.ndim != 1 or len(array) == 0 or not np.all(array > 0):
-        raise ValueError(f"{name}={factors!r} invalid; valid: a non-empty sequence of positive numbers "
+    if array is None or array.ndim != 1 or len(array) == 0 or not np.all((array > 0) & (array < math.inf)):
+        raise ValueError(f"{name}={factors!r} invalid; valid: a non-empty sequence of finite positive numbers "
                          f"(default {DEFAULT_FACTORS})")
     return array

@@ -72,6 +72,9 @@ def test_from_settings_reproduces_the_keyword_env_to_the_bit():
     ({"lr_init": 100.0}, "lr_init=100.0"),
     ({"cap_factor": 1.0}, "cap_factor=1.0"),
     ({"rejection_threshold": -0.1}, "rejection_threshold=-0.1"),
+    ({"rejection_threshold": True}, "rejection_threshold=True is not a real number (a bool)"),  # was "out of range"
+    ({"cap_factor": "1e4"}, "cap_factor='1e4' is not a real number (a str)"),
+    ({"factors": (0.5, math.inf)}, "factors=(0.5, inf) invalid; valid: a non-empty sequence of finite"),
     ({"factors": (1.0, -2.0)}, "factors="),
     ({"factors": (True, 2.0)}, "factors=(True, 2.0) invalid"),  # a bool is not a factor (it was 1.0)
     ({"factors": ("0.5", "2")}, "factors=('0.5', '2') invalid"),  # nor a string (it was 0.5)

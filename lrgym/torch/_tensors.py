@@ -36,7 +36,11 @@ def losses_array(loss) -> np.ndarray:
     if isinstance(loss, torch.Tensor):
         arr = loss.detach().to(dtype=torch.float64, device="cpu").reshape(-1).numpy()
     else:
-        arr = np.asarray(loss, dtype=np.float64).reshape(-1)
+        try:
+            arr = np.asarray(loss, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):  # a string, None inside a list, a ragged list: named, not NumPy's words
+            raise ValueError(f"loss={loss!r} is not a number; valid: the update's loss, a tensor or a number "
+                             "(a scalar loss, or per-example losses)") from None
     if arr.size == 0:
         raise ValueError("empty loss; valid: a scalar loss or a vector of per-example losses")
     return arr

@@ -261,10 +261,10 @@ def test_counts_given_as_numpy_integers_are_taken_as_the_python_ones():
     q = QLearningConfig(episodes=np.int64(3), repeats=np.int32(2))
     assert (q.episodes, q.repeats) == (3, 2) and type(q.episodes) is int and type(q.repeats) is int
     assert check_arguments(["quadratic"], np.int64(2), (0,), None) == tunable()
-    for bad in (True, np.int64(0)):
-        with pytest.raises(ValueError, match="episodes=.* out of range; valid: a positive integer"):
+    for bad, why in ((True, "is not an integer"), (np.int64(0), "out of range")):
+        with pytest.raises(ValueError, match=f"episodes=.* {why}; valid: a positive integer"):
             QLearningConfig(episodes=bad)
-        with pytest.raises(ValueError, match="instances=.* out of range; valid: a positive integer"):
+        with pytest.raises(ValueError, match=f"instances=.* {why}; valid: a positive integer"):
             check_arguments(["quadratic"], bad, (0,), None)
     sb3 = pytest.importorskip("stable_baselines3")  # noqa: F841 - train_sb3 imports it
     from lrgym.baselines.train_sb3 import TrainConfig

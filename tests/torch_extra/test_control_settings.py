@@ -73,7 +73,8 @@ def make_monitor(horizon=3, inner_steps=2, lr_min=1e-6, lr_max=10.0, **kw):
 ENTRY_POINTS = {"gym.make": make_gym, "TorchTrainingEnv": make_torch_env, "PolicyScheduler": make_scheduler,
                 "TrainingMonitor": make_monitor}
 #: the settings each entry point does not take
-NOT_TAKEN = {"PolicyScheduler": {"reward_alphas"}, "TrainingMonitor": {"lr_init", "factors"}}
+NOT_TAKEN = {"gym.make": {"loss_scale"}, "PolicyScheduler": {"reward_alphas"},
+             "TrainingMonitor": {"lr_init", "factors"}}
 
 BAD = [
     ({"horizon": True}, "horizon=True", "positive integer"),
@@ -104,6 +105,13 @@ BAD = [
     ({"factors": (math.nan,)}, "factors=(nan,)", "positive numbers"),
     ({"reward_alphas": (-1.0, 1.0)}, "reward_alphas=(-1.0, 1.0)", "0 <= α <= 1e+06"),
     ({"reward_alphas": (1.0, 1e306)}, "reward_alphas=(1.0, 1e+306)", "0 <= α <= 1e+06"),  # a -inf reward
+    # a value of the wrong type is named as such, not "out of range" (an audit, 2026: '1e4' was)
+    ({"horizon": "x"}, "horizon='x' is not an integer", "positive integer"),
+    ({"lr_max": "1"}, "lr_max='1': is not a real number (a str)", "0 < lr_min < lr_max < inf"),
+    ({"cap_factor": "1e4"}, "cap_factor='1e4' is not a real number (a str)", "1 < cap_factor < inf"),
+    ({"factors": (0.5, math.inf)}, "factors=(0.5, inf)", "finite positive numbers"),  # was accepted
+    # float('x') named neither the argument nor what it takes
+    ({"loss_scale": "x"}, "loss_scale='x' is not a real number (a str)", "a number, or nan"),
 ]
 
 
@@ -200,6 +208,20 @@ def test_metric_delta_needs_the_scheduler_to_measure_a_metric():
         PolicyScheduler(opt, make_baseline("fixed"), horizon=3, reward="metric_delta", val_fn=lambda: 1.0)
     sched = PolicyScheduler(opt, make_baseline("fixed"), horizon=3, reward="metric_delta", val_fn=lambda: (1.0, 0.5))
     assert sched.monitor.reward == "metric_delta"
+
+
+@pytest.mark.parametrize("bad", ["x", [1.0, "x"], {"loss": 1.0}])
+def test_a_loss_that_is_not_a_number_is_named(bad):
+    """``step('x')`` was NumPy's "could not convert string to float: 'x'", naming no argument."""
+    from lrgym.baselines.registry import make_baseline
+
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    sched = PolicyScheduler(opt, make_baseline("fixed"), horizon=3)
+    model(torch.ones(1, 2)).sum().backward()
+    opt.step()
+    with pytest.raises(ValueError, match=re.escape(f"loss={bad!r} is not a number; valid: the update's loss")):
+        sched.step(bad)
 
 
 @pytest.mark.parametrize("empty", [torch.zeros(0), [], np.zeros((0, 3))])

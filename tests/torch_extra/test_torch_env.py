@@ -434,7 +434,7 @@ def test_a_first_validation_loss_of_zero_gives_the_default_metric_zero():
                                             r"positive number of rows; valid: a pair \(X, y\)"),
     ({"eval_rows": 0}, ValueError, r"eval_rows=0 out of range; valid: a positive integer"),
     ({"eval_batches": -1}, ValueError, r"eval_batches=-1 out of range; valid: a positive integer"),
-    ({"eval_rows": 2.5}, ValueError, r"eval_rows=2.5 out of range; valid: a positive integer"),
+    ({"eval_rows": 2.5}, ValueError, r"eval_rows=2.5 is not an integer; valid: a positive integer"),
 ])
 def test_bad_arguments_are_refused_at_construction_by_name(kwargs, error, message):
     """A string model, a bare tensor or a triple as the data, ``eval_rows=0`` were accepted and
