@@ -48,7 +48,7 @@ from lrgym.baselines.backend import Backend, add_backend_arguments, connect, wor
 from lrgym.baselines.families import MIXED, available_families, env_kwargs_for
 from lrgym.baselines.reference import RULE, ConstantLRRuns, coarse_grid
 from lrgym.baselines.score import score
-from lrgym.settings import positive_int
+from lrgym.settings import check_seed, positive_int, seed_argument
 
 COMMAND = "python -m lrgym.baselines.tune"
 
@@ -207,20 +207,45 @@ def tunable() -> list[str]:
 
 
 def check_arguments(families, instances, seeds, names) -> list[str]:
-    """The baselines to tune (``names``, default :func:`tunable`) once ``families``, ``instances``
-    and ``seeds`` are valid; ``ValueError`` naming the bad value and the valid ones, before any of
+    """The baselines to tune (``names``, default (None) :func:`tunable`) once ``families``,
+    ``instances`` (at most the train set's 10,000) and ``seeds`` are valid, each list non-empty and
+    without repeats; ``ValueError`` naming the bad value and the valid ones, before any of
     the minutes of reference searches that precede the first use of a baseline's name."""
+    from lrgym.tasks.base import instance_set
+
     valid_families = [*available_families(), MIXED]
+    if not families:  # an empty --families tuned every family, silently
+        raise ValueError(f"families {list(families)!r} is empty; valid: at least one of {', '.join(valid_families)}")
     bad = [f for f in families if f not in valid_families]
-    if bad or not families:
-        raise ValueError(f"families {bad or families!r} invalid; valid choices: {', '.join(valid_families)}")
+    if bad:
+        raise ValueError(f"families {bad!r} invalid; valid choices: {', '.join(valid_families)}")
+    _distinct("families", families, f"distinct names from {', '.join(valid_families)}")
     bad = [n for n in names or () if n not in tunable()]
     if bad:
         raise ValueError(f"baseline(s) {bad!r} not tuned here; valid choices: {', '.join(tunable())}")
-    positive_int("instances", instances)  # train instances per family: a Python or NumPy integer
+    if names is not None and not names:  # an empty --baselines tuned every one, silently
+        raise ValueError(f"baselines {list(names)!r} is empty; valid: at least one of {', '.join(tunable())}, "
+                         "or leave it out for all")
+    if names is not None:
+        _distinct("baselines", names, f"distinct names from {', '.join(tunable())}")
+    # train instances per family, a Python or NumPy integer: at most the train set (more were cut to it silently)
+    positive_int("instances", instances, len(instance_set("train")))
     if not seeds:
         raise ValueError(f"seeds={seeds!r} invalid; valid: at least one env seed, e.g. (0,)")
+    for i, seed in enumerate(seeds):
+        check_seed(f"seeds[{i}]", seed)  # a negative one was gymnasium's error minutes into the references
+    _distinct("seeds", seeds, "distinct env seeds (a repeat runs the same episodes twice)")
     return list(names or tunable())
+
+
+def _distinct(what: str, values, valid: str) -> None:
+    """A ``ValueError`` naming the first repeated value of ``values``: a repeat was tuned twice
+    (a family), or counted twice in every mean score (a seed), silently."""
+    seen = set()
+    for v in values:
+        if v in seen:
+            raise ValueError(f"{what} {list(values)!r} repeats {v!r}; valid: {valid}")
+        seen.add(v)
 
 
 def tune(families: list[str], instances: int = 32, seeds: tuple[int, ...] = (0,), workers: int | None = None,
@@ -317,8 +342,8 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m lrgym.baselines.tune", description="Tune the hand-designed baselines on train instances.")
     p.add_argument("--families", nargs="*", help=f"families to (re-)tune (default: every available one and {MIXED})")
     p.add_argument("--baselines", nargs="*", help="only these baselines (default: all hand-designed)")
-    p.add_argument("--instances", type=int, default=32, help="train instances per family")
-    p.add_argument("--seeds", type=int, nargs="*", default=[0])
+    p.add_argument("--instances", type=int, default=32, help="train instances per family (at most 10,000)")
+    p.add_argument("--seeds", type=seed_argument, nargs="*", default=[0], help="env seeds (integers >= 0; default 0)")
     p.add_argument("--workers", type=workers_type, default=None, help="parallel jobs (default: the backend's CPUs)")
     add_backend_arguments(p)
     outputs.add_output_arguments(p, "tuned values (tuned.json)")
@@ -333,7 +358,8 @@ def main(argv=None) -> None:
         out = outputs.output_path(outputs.SHIPPED_TUNED, ship=args.ship, out=args.out)
     except ValueError as exc:
         p.error(str(exc))
-    families = args.families or [*available_families(), MIXED]
+    # None: every family; an empty --families is refused (it tuned every family, silently)
+    families = [*available_families(), MIXED] if args.families is None else args.families
     try:
         check_arguments(families, args.instances, tuple(args.seeds), args.baselines)
     except ValueError as exc:

@@ -1,6 +1,7 @@
 """The tuning protocol: scores by hand, the leaderboard's reference rule, and a tiny end-to-end run."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -78,3 +79,45 @@ def test_bad_arguments_stop_before_any_job_runs(kwargs, bad, monkeypatch):
                           *(["--families", *kwargs["families"]] if "families" in kwargs else ["--families", "linreg"]),
                           "--instances", str(args["instances"]), "--seeds", *map(str, args["seeds"]),
                           "--out", "/nonexistent/never-written.json"])
+
+
+#: (argv, what argparse's error says): each was taken silently (an empty --families or --baselines
+#: tuned everything; --instances beyond the train set was cut to its 10,000; a repeated family was
+#: tuned twice, a repeated seed counted twice) or was gymnasium's error minutes into the references
+BAD_COMMAND_LINES = [
+    (["--families"], "families [] is empty; valid: at least one of linreg"),
+    (["--families", "linreg", "--baselines"], "baselines [] is empty; valid: at least one of fixed"),
+    (["--families", "linreg", "linreg"], "families ['linreg', 'linreg'] repeats 'linreg'; valid: distinct names"),
+    (["--families", "linreg", "--seeds", "0", "0"], "seeds [0, 0] repeats 0; valid: distinct env seeds"),
+    (["--families", "linreg", "--baselines", "fixed", "fixed"], "baselines ['fixed', 'fixed'] repeats 'fixed'"),
+    (["--families", "linreg", "--instances", "99999999999"],
+     "instances=99999999999 out of range; valid: a positive integer (1, 2, 3, ...) at most 10,000"),
+    (["--families", "linreg", "--seeds", "-1"], "argument --seeds: '-1' out of range; valid: an integer >= 0"),
+    (["--families", "linreg", "--seeds", "x"], "argument --seeds: 'x' is not an integer; valid: an integer >= 0"),
+]
+
+
+@pytest.mark.parametrize("argv, message", BAD_COMMAND_LINES, ids=[" ".join(a) for a, _ in BAD_COMMAND_LINES])
+def test_the_command_refuses_empty_repeated_and_out_of_range_lists(argv, message, tmp_path, monkeypatch, capsys):
+    import lrgym.baselines.tune as tune_module
+
+    monkeypatch.setattr(tune_module, "tune", lambda *a, **k: pytest.fail("tuning started"))
+    with pytest.raises(SystemExit) as stop:
+        tune_module.main([*argv, "--out", str(tmp_path / "never.json")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.startswith("usage:") and message in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_api_checks_seeds_and_instances_as_the_command_does():
+    """``tune(..., seeds=(-1,))`` reached gymnasium's "Seed must be greater or equal to zero" after
+    the references' set-up; a NumPy seed is a seed, a bool is not."""
+    from lrgym.baselines.tune import check_arguments, tunable
+
+    assert check_arguments(["linreg"], 10_000, (np.int64(3), 0), None) == tunable()  # the bound is valid
+    for seeds, message in (((-1,), "seeds[0]=-1 out of range"), ((0, True), "seeds[1]=True is not an integer"),
+                           ((0, 1.5), "seeds[1]=1.5 is not an integer")):
+        with pytest.raises(ValueError, match=re.escape(message) + ".*valid: an integer >= 0"):
+            check_arguments(["linreg"], 2, seeds, None)
+    with pytest.raises(ValueError, match="instances=10001 out of range.*at most 10,000"):
+        check_arguments(["linreg"], 10_001, (0,), None)
