@@ -13,6 +13,7 @@ from lrgym.baselines.policy import policy_env_kwargs
 from lrgym.env import LRControlEnv
 from lrgym.info import family_name
 from lrgym.registry import make_env as make_registered_env
+from lrgym.settings import check_seed
 
 
 @dataclass
@@ -157,6 +158,7 @@ def evaluate(
             raise ValueError(f"{what}={given_as[what]!r} is empty; valid: at least one "
                              + ("instance seed of the instance set (or None: its first five)" if what == "instances"
                                 else "env seed, e.g. [0]"))
+    seeds = [check_seed(f"seeds[{i}]", s) for i, s in enumerate(seeds)]  # before any episode runs
     if env is None:
         kwargs = dict(env_kwargs or {})
         if instance_set is not None:

@@ -38,7 +38,7 @@ from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
 from lrgym.info import INFO_KEYS
-from lrgym.settings import MAX_COUNT, positive_int
+from lrgym.settings import MAX_COUNT, check_seed, positive_int
 from lrgym.vector import LRControlVectorEnv
 from lrgym.vector.vector_env import check_settable
 
@@ -89,6 +89,12 @@ class LRControlSB3VecEnv(VecEnv):
         self._reset_seeds()
         self._reset_options()
         return obs
+
+    def seed(self, seed: int | None = None) -> Sequence[int | None]:
+        """SB3's ``seed``: sub-env i gets ``seed + i`` at the next reset. A seed that is no integer
+        >= 0 (:func:`lrgym.settings.check_seed`) is refused here, not at that reset (or as a
+        ``TypeError`` of ``'x' + 0``)."""
+        return super().seed(None if seed is None else check_seed("seed", seed))
 
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = actions

@@ -125,9 +125,20 @@ def test_a_registered_time_limit_is_kept_as_dummy_vec_env_keeps_it(time_limited_
     ({"autoreset_mode": "Disabled"}, "autoreset_mode='Disabled'"),
     ({"n_envs": 0}, "n_envs=0"),  # was named num_envs, a name the caller did not use
     ({"n_envs": True}, "n_envs=True"),
+    ({"seed": -1}, "seed=-1 out of range"),  # was taken, and failed at the first reset (gymnasium's error)
+    ({"seed": "x"}, "seed='x' is not an integer"),  # was a TypeError of 'x' + 0
+    ({"seed": 1.5}, "seed=1.5 is not an integer"),
 ])
 def test_arguments_the_adapter_cannot_honour_are_named(kwargs, named):
     with pytest.raises(ValueError, match=re.escape(named) + ".*valid"):
         make_sb3_vec_env("LRControl-LinReg-v1", **{"n_envs": 2, **kwargs}, **SHORT)
     venv = make_sb3_vec_env("LRControl-LinReg-v1", n_envs=2, autoreset_mode="SameStep", **SHORT)  # SB3's own: fine
     assert venv.venv_gym.autoreset_mode.value == "SameStep"
+
+
+def test_seed_checks_its_seed_at_once_and_still_offsets_each_sub_env():
+    venv = make_sb3_vec_env("LRControl-LinReg-v1", n_envs=2, seed=np.int64(5), **SHORT)
+    assert venv.seed(np.int64(7)) == [7, 8]
+    with pytest.raises(ValueError, match=re.escape("seed=-3 out of range; valid: an integer >= 0")):
+        venv.seed(-3)
+    assert venv._seeds == [7, 8]  # a refused seed changes nothing
