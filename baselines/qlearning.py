@@ -39,10 +39,10 @@ from pathlib import Path
 import numpy as np
 
 from lrgym.baselines.outputs import replace_file
-from lrgym.baselines.wrappers import ClipReward, RepeatInstances
+from lrgym.baselines.wrappers import ClipReward, RepeatInstances, check_reward_clip
 from lrgym.env import LRControlEnv
 from lrgym.features import FEATURE_NAMES
-from lrgym.settings import DEFAULT_FACTORS, positive_int
+from lrgym.settings import DEFAULT_FACTORS, check_seed, positive_int, seed_argument
 
 
 @dataclass(frozen=True)
@@ -158,6 +158,8 @@ class QLearningConfig:
     def __post_init__(self):
         for key in ("episodes", "repeats"):  # lrgym.settings' rule: a Python or NumPy integer, not a bool
             setattr(self, key, positive_int(key, getattr(self, key)))
+        self.seed = check_seed("seed", self.seed)  # NumPy's generators take no negative seed
+        self.reward_clip = check_reward_clip(self.reward_clip)  # ClipReward's rule, before training, not at it
 
 
 def train(config: QLearningConfig, progress: bool = False) -> QLearningPolicy:
@@ -219,7 +221,7 @@ def main(argv=None) -> None:
     p.add_argument("--episodes", type=int, default=QLearningConfig.episodes)
     p.add_argument("--reward", default="log_improvement", choices=REWARDS, help="env reward")
     p.add_argument("--no-reward-clip", action="store_true", help="do not clip per-step rewards")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_argument, default=0, help="random seed (an integer >= 0; default 0)")
     outputs.add_output_arguments(p, "Q-table (.npz)")
     args = p.parse_args(argv)
     try:

@@ -37,12 +37,15 @@ from pathlib import Path
 
 import numpy as np
 
+from lrgym.baselines.config_checks import (MAX_HIDDEN, ConfigError, flag, read_config, widths,  # noqa: F401 (re-exported)
+                                           count as _count, is_int as _is_int, names as _names,
+                                           positive_real as _positive_real)
 from lrgym.baselines.controller import INPUT_GROUPS, ControllerNet, action_from_ln_lr, controller_inputs
 from lrgym.baselines.outputs import (SHIPPED_WEIGHTS, add_output_arguments, output_path, replace_file, runs_dir,
                                      with_suffix_added)
 from lrgym.baselines.score import floored, score
 from lrgym.info import FAMILY_NAMES
-from lrgym.settings import positive_int
+from lrgym.settings import positive_int, seed_argument
 from lrgym.tasks.base import INSTANCE_SETS, is_real
 
 TRAIN_INSTANCES = INSTANCE_SETS["train"]
@@ -60,44 +63,9 @@ PER_FAMILY = ("pool", "batch", "scan", "base_lr")
 TRAINER_SET = {"instance_set": "train", "optimizer": "sgd", "action_mode": "log_lr"}
 
 
-class ConfigError(ValueError):
-    """A bad :class:`ControllerConfig` value; the message names the field, the value and the valid ones."""
-
-
-#: the most LRs a reference grid may hold, and the widest hidden layer: bounds that stop a
-#: config from asking for 10^12 reference episodes or a 10^9-unit layer minutes into a run
+#: the most LRs a reference grid may hold: a bound that stops a config from asking for 10^12
+#: reference episodes minutes into a run
 MAX_REF_GRID = 200
-MAX_HIDDEN = 1024
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def _count(name: str, value) -> int:
-    if not (_is_int(value) and value >= 1):
-        raise ConfigError(f"{name}={value!r} {'out of range' if _is_int(value) else 'invalid'}; "
-                          "valid: a positive integer (1, 2, 3, ...)")
-    return int(value)
-
-
-def _positive_real(name: str, value) -> float:
-    if not (is_real(value) and 0 < value < math.inf):
-        raise ConfigError(f"{name}={value!r} {'out of range' if is_real(value) else 'invalid'}; "
-                          "valid: a finite number > 0")
-    return float(value)
-
-
-def _names(field_name: str, value, choices: tuple[str, ...], distinct: bool) -> tuple[str, ...]:
-    """``value`` as a tuple of names from ``choices``, or a ConfigError naming the first bad one."""
-    if isinstance(value, str) or not isinstance(value, (list, tuple)):
-        raise ConfigError(f"{field_name}={value!r} invalid; valid: a list of names from {', '.join(choices)}")
-    for v in value:
-        if v not in choices:
-            raise ConfigError(f"{field_name}={list(value)!r}: unknown name {v!r}; valid choices: {', '.join(choices)}")
-    if distinct and len(set(value)) < len(value):
-        raise ConfigError(f"{field_name}={list(value)!r} repeats a name; valid: distinct names from {', '.join(choices)}")
-    return tuple(value)
 
 
 def _per_family(field_name: str, value, check) -> None:
@@ -206,14 +174,8 @@ class ControllerConfig:
         if not (is_real(self.hard_fraction) and 0 <= self.hard_fraction <= 1):
             raise ConfigError(f"hard_fraction={self.hard_fraction!r} out of range; valid: a number from 0 to 1 "
                               "(the share of a scanned set taken among its hardest instances)")
-        if not isinstance(self.hidden, (list, tuple)):
-            raise ConfigError(f"hidden={self.hidden!r} invalid; valid: a list of layer widths, e.g. [] or [8]")
-        for i, width in enumerate(self.hidden):
-            if _count(f"hidden[{i}]", width) > MAX_HIDDEN:
-                raise ConfigError(f"hidden[{i}]={width!r} out of range; valid: a layer width from 1 to {MAX_HIDDEN}")
-        self.hidden = tuple(int(w) for w in self.hidden)
-        if not isinstance(self.family_progress, (bool, np.bool_)):
-            raise ConfigError(f"family_progress={self.family_progress!r} invalid; valid: true or false")
+        self.hidden = widths("hidden", self.hidden)
+        self.family_progress = flag("family_progress", self.family_progress)
         if self.rejection_threshold is not None and not (
                 is_real(self.rejection_threshold) and 0 <= self.rejection_threshold < math.inf):
             raise ConfigError(f"rejection_threshold={self.rejection_threshold!r} out of range; valid: null "
@@ -281,17 +243,9 @@ class ControllerConfig:
 
     @classmethod
     def from_json(cls, path: str | Path | None) -> "ControllerConfig":
-        """The config of a JSON file (None: the defaults), every value checked (:meth:`check`)."""
-        data = {} if path is None else json.loads(Path(path).read_text())
-        if not isinstance(data, dict):
-            raise ConfigError(f"the file holds a JSON {type(data).__name__}; valid: an object of config fields, "
-                              'e.g. {"generations": 5}')
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names - {"_comment"})
-        if unknown:
-            raise ConfigError(f"unknown config key(s) {unknown}; valid: {', '.join(sorted(names))}")
-        data.pop("_comment", None)
-        return cls(**data)
+        """The config of a JSON file (None: the defaults), every value checked (:meth:`check`); the
+        file read by :func:`lrgym.baselines.config_checks.read_config` (a FIFO is refused, not read)."""
+        return cls(**({} if path is None else read_config(cls, path)))
 
     def resolved_base_lr(self) -> tuple[float, ...]:
         """The base LR of every family (of :data:`FAMILY_NAMES`): ``base_lr``'s, else the tuned ``fixed`` LR."""
@@ -626,23 +580,12 @@ def git_commit() -> str | None:
     return (out.stdout.strip() or None) if out.returncode == 0 else None
 
 
-def _seed(text: str) -> int:
-    """``--seed``'s value: an integer >= 0 (NumPy's generators take no negative seed)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} out of range; valid: an integer >= 0 (0, 1, 2, ...)")
-    return value
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lrgym.baselines.train_controller", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="JSON file of ControllerConfig fields "
                         f"(default: the shipped recipe {DEFAULT_CONFIG.name})")
-    parser.add_argument("--seed", type=_seed, default=0, help="the run's random seed (an integer >= 0; default 0)")
+    parser.add_argument("--seed", type=seed_argument, default=0, help="the run's random seed (an integer >= 0; default 0)")
     parser.add_argument("--generations", type=int, default=None, help="override the config's generations")
     add_output_arguments(parser, f"controller weights ({WEIGHTS_NAME})")
     args = parser.parse_args(argv)

@@ -26,17 +26,28 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lrgym.baselines import outputs
+from lrgym.baselines.config_checks import (ConfigError, check_mapping, flag, optional_text, positive_real,
+                                           read_config, widths)
 from lrgym.baselines.families import env_kwargs_for
 from lrgym.rewards import REWARDS
-from lrgym.settings import positive_int
+from lrgym.settings import check_seed, positive_int, seed_argument
 from lrgym.tasks import FAMILIES
+from lrgym.tasks.base import is_real
 from lrgym.baselines.sb3_agents import ACTION_MODES, ALGOS, SB3Policy
-from lrgym.baselines.wrappers import ClipObservation, ClipReward, HorizonIsTerminal, RepeatInstances
+from lrgym.baselines.wrappers import ClipObservation, ClipReward, HorizonIsTerminal, RepeatInstances, check_reward_clip
+
+#: the largest seed SB3 takes (its set_random_seed seeds NumPy's legacy generator: 0 ... 2**32 - 1)
+MAX_SB3_SEED = 2**32 - 1
+#: LRControlEnv keywords the trainer sets itself (``env_kwargs`` may not: they were overridden silently)
+TRAINER_SET = ("instance_set", "action_mode", "reward", "reward_alphas")
+#: the algorithms' keywords that are not hyper-parameters (``algo_kwargs`` may not set them)
+NOT_HYPER = ("policy", "env", "seed", "device", "verbose", "tensorboard_log", "policy_kwargs", "_init_setup_model")
 
 @dataclass
 class TrainConfig:
@@ -64,10 +75,77 @@ class TrainConfig:
     tensorboard_log: str | None = None  # SB3's TensorBoard log folder (the [rl] extra has tensorboard)
 
     def __post_init__(self):
+        self.check()
+
+    def check(self) -> None:
+        """Check every field (``--config`` files, flags, the API alike): a bad value raises
+        :class:`~lrgym.baselines.config_checks.ConfigError` naming the field, the value and the
+        valid ones, before SB3 starts (it was a TypeError, a torch RuntimeError or an
+        AssertionError from inside SB3). Lists become tuples. The env keywords are checked by the
+        env's own checks (:meth:`lrgym.settings.EnvSettings.build`)."""
         if self.algo not in ALGOS:
-            raise ValueError(f"unknown algo {self.algo!r}; valid choices: {', '.join(ALGOS)}")
+            raise ConfigError(f"unknown algo {self.algo!r}; valid choices: {', '.join(ALGOS)}")
+        if self.family is not None and self.family not in FAMILIES:
+            raise ConfigError(f"family={self.family!r} invalid; valid: null (the mixed family) or one of "
+                              f"{', '.join(FAMILIES)}")
+        if self.reward not in REWARDS:
+            raise ConfigError(f"reward={self.reward!r} invalid; valid choices: {', '.join(REWARDS)}")
         for key in ("total_timesteps", "n_envs", "repeats", "threads"):  # a Python or NumPy integer, not a bool
-            setattr(self, key, positive_int(key, getattr(self, key)))
+            try:
+                setattr(self, key, positive_int(key, getattr(self, key)))
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+        try:
+            self.seed = check_seed("seed", self.seed, MAX_SB3_SEED)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        self.net_arch = widths("net_arch", self.net_arch)
+        if not (is_real(self.gamma) and 0 <= self.gamma <= 1):
+            raise ConfigError(f"gamma={self.gamma!r} {'out of range' if is_real(self.gamma) else 'invalid'}; "
+                              "valid: a number from 0 to 1 (the discount)")
+        if self.learning_rate is not None:
+            self.learning_rate = positive_real("learning_rate", self.learning_rate)
+        try:
+            self.reward_clip = check_reward_clip(self.reward_clip)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        for name in ("progress", "ship"):
+            setattr(self, name, flag(name, getattr(self, name)))
+        self.out = optional_text("out", self.out, "a file path")
+        self.tensorboard_log = optional_text("tensorboard_log", self.tensorboard_log, "a folder path")
+        self._check_keywords()
+
+    def _check_keywords(self) -> None:
+        from lrgym.keywords import check_keywords, keyword_names
+        from lrgym.settings import EnvSettings
+
+        self.env_kwargs = check_mapping("env_kwargs", self.env_kwargs, '{"lr_init": 0.01}')
+        self.algo_kwargs = check_mapping("algo_kwargs", self.algo_kwargs, '{"buffer_size": 10000}')
+        self.policy_kwargs = check_mapping("policy_kwargs", self.policy_kwargs, '{"net_arch": [32]}')
+        valid = [k for k in keyword_names(EnvSettings.build) if k not in TRAINER_SET]
+        taken = [k for k in self.env_kwargs if k in TRAINER_SET]
+        if taken:
+            raise ConfigError(f"env_kwargs sets {taken[0]!r}, which the trainer sets itself (action_mode: the "
+                              "algo's; reward, reward_alphas: the config's fields; instance_set: train); "
+                              f"valid: {', '.join(valid)}")
+        if isinstance(self.reward_alphas, list):
+            self.reward_alphas = tuple(self.reward_alphas)
+        try:
+            check_keywords("env_kwargs", self.env_kwargs, valid)
+            EnvSettings.build(**self.full_env_kwargs())
+        except (TypeError, ValueError) as exc:  # reward_alphas is a field: its own name leads the message
+            raise ConfigError(str(exc) if str(exc).startswith("reward_alphas") else
+                              f"env_kwargs={self.env_kwargs!r}: {exc}") from None
+        self.reward_alphas = tuple(float(a) for a in self.reward_alphas)
+        try:
+            from stable_baselines3 import DQN, PPO
+        except ImportError:  # the [rl] extra is missing: train() says so; the names are checked there
+            return
+        algo_names = [k for k in keyword_names(DQN if self.algo == "dqn" else PPO) if k not in NOT_HYPER]
+        try:
+            check_keywords(f"algo_kwargs ({self.algo})", self.algo_kwargs, algo_names)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     @property
     def action_mode(self) -> str:
@@ -170,40 +248,34 @@ def parse_config(argv=None) -> TrainConfig:
     p.add_argument("--algo", choices=ALGOS)
     p.add_argument("--family", choices=FAMILIES, help="task family (default: the mixed family)")
     p.add_argument("--reward", choices=REWARDS, help="env reward (default: log_improvement)")
-    p.add_argument("--reward-clip", type=float, nargs=2, metavar=("LOW", "HIGH"), help="clip per-step rewards")
-    p.add_argument("--no-reward-clip", action="store_true", help="do not clip rewards")
+    clip = p.add_mutually_exclusive_group()
+    clip.add_argument("--reward-clip", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                      help="clip per-step rewards to [LOW, HIGH] (finite, LOW < HIGH; default -10 1)")
+    clip.add_argument("--no-reward-clip", action="store_true", help="do not clip rewards")
     p.add_argument("--steps", type=int, dest="total_timesteps", help="total env steps")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=seed_argument, help="random seed (an integer >= 0; default 0)")
     p.add_argument("--n-envs", type=int, dest="n_envs")
     p.add_argument("--threads", type=int)
     p.add_argument("--tensorboard", dest="tensorboard_log", help="TensorBoard log folder (SB3's tensorboard_log)")
     outputs.add_output_arguments(p, "weights", "PATH.zip and PATH.json; .zip is added unless PATH ends in it")
     p.add_argument("--no-progress", action="store_false", dest="progress", default=None)
-    args = vars(p.parse_args(argv))
+    args = vars(p.parse_args(_negative_numbers_taken(sys.argv[1:] if argv is None else argv)))
     config_path, clip_off = args.pop("config"), args.pop("no_reward_clip")
     if not args["ship"]:
         del args["ship"]  # a config file may ask to ship; the flag can only add it
     values = {}
     if config_path:
-        try:
-            with open(config_path) as f:
-                values.update(json.load(f))
-        except (OSError, ValueError) as exc:  # missing, a folder, not JSON: named, not a traceback
-            p.error(f"--config {config_path}: {exc}; valid: a JSON file of TrainConfig fields")
+        try:  # missing, a folder, a FIFO, not JSON, not an object, an unknown field: named, exit 2
+            values.update(read_config(TrainConfig, config_path))
+        except ValueError as exc:
+            p.error(f"--config {config_path}: {exc}")
     values.update({k: v for k, v in args.items() if v is not None})
     if clip_off:
         values["reward_clip"] = None
-    known = {f.name for f in fields(TrainConfig)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise SystemExit(f"unknown config field(s) {unknown}; valid: {sorted(known)}")
-    for key in ("net_arch", "reward_alphas", "reward_clip"):
-        if values.get(key) is not None:
-            values[key] = tuple(values[key])
     try:
         config = TrainConfig(**values)
     except ValueError as exc:  # --steps is total_timesteps, --n-envs n_envs: the message names the field
-        p.error(str(exc))
+        p.error(str(exc) if not config_path else f"{exc} (--config {config_path} or the flags)")
     try:
         config.output()  # --out naming the shipped weights: refused (outputs.output_path)
     except ValueError as exc:
@@ -215,6 +287,23 @@ def parse_config(argv=None) -> TrainConfig:
         if path.is_dir():
             p.error(f"output {path} is a folder; valid: an --out whose .zip and .json are not folders")
     return config
+
+
+def _negative_numbers_taken(argv: list[str]) -> list[str]:
+    """``argv`` with the two values after ``--reward-clip`` kept as values when they are negative
+    numbers argparse would take for options (``-inf``, ``-1e5``: "expected 2 arguments"): a
+    leading space makes them values (``float`` ignores it)."""
+    argv = list(argv)
+    for i, arg in enumerate(argv):
+        if arg == "--reward-clip":
+            for j in range(i + 1, min(i + 3, len(argv))):
+                try:
+                    float(argv[j])
+                except ValueError:
+                    continue
+                if argv[j].startswith("-"):
+                    argv[j] = " " + argv[j]
+    return argv
 
 
 def main(argv=None) -> None:

@@ -15,8 +15,12 @@
 
 from __future__ import annotations
 
+import math
+
 import gymnasium as gym
 import numpy as np
+
+from lrgym.tasks.base import is_real
 
 OBS_CLIP = 10.0
 
@@ -62,10 +66,26 @@ class RepeatInstances(gym.Wrapper):
         return self.env.reset(seed=seed, options=options)
 
 
+def check_reward_clip(clip, name: str = "reward_clip") -> tuple[float, float] | None:
+    """``clip``, None (no clipping) or a pair ``(low, high)``, as None or two floats if two finite
+    numbers with ``low < high``, else a ``ValueError`` naming it: ``(1, -1)`` turned every reward
+    into -1, NaN or an overflowed 1e400 clipped nothing or everything, silently. The rule of
+    :class:`ClipReward` and of the training configs' ``reward_clip``."""
+    if clip is None:
+        return None
+    pair = isinstance(clip, (list, tuple)) and len(clip) == 2
+    if not (pair and all(is_real(v) for v in clip) and -math.inf < clip[0] < clip[1] < math.inf):
+        why = "out of range" if pair and all(is_real(v) for v in clip) else "invalid"
+        raise ValueError(f"{name}={clip!r} {why}; valid: two finite numbers (LOW, HIGH) with LOW < HIGH, "
+                         "e.g. (-10, 1), or None (no clipping)")
+    return float(clip[0]), float(clip[1])
+
+
 class ClipReward(gym.RewardWrapper):
     def __init__(self, env: gym.Env, low: float = -10.0, high: float = 1.0):
+        low, high = check_reward_clip((low, high), "ClipReward's (low, high)")  # before wrapping anything
         super().__init__(env)
-        self.low, self.high = float(low), float(high)
+        self.low, self.high = low, high
 
     def reward(self, reward):
         return float(np.clip(reward, self.low, self.high))

@@ -46,7 +46,8 @@ def file_problem(path) -> str | None:
 
 def read_regular_file(path, what: str, valid: str = "a regular file", binary: bool = False) -> str | bytes:
     """The contents of the regular file ``path`` (text, UTF-8; ``binary``: bytes), or a
-    ``ValueError`` ``"{what} {path} is a FIFO (named pipe); valid: {valid}"`` for anything else
+    ``ValueError`` ``"{what} {path} is a FIFO (named pipe); valid: {valid}"`` (``what`` may be
+    empty) for anything else
     (:func:`file_problem`), without opening it. Opened non-blocking and checked again once open,
     so a FIFO swapped in meanwhile is refused too, not waited on."""
     problem = file_problem(path)
@@ -66,4 +67,4 @@ def read_regular_file(path, what: str, valid: str = "a regular file", binary: bo
                         problem = f"is not UTF-8 text ({exc})"
                 else:
                     problem = f"is {kind_of(mode)}"
-    raise ValueError(f"{what} {os.fspath(path)} {problem}; valid: {valid}")
+    raise ValueError(f"{what} {os.fspath(path)}".lstrip() + f" {problem}; valid: {valid}")

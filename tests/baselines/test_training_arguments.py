@@ -130,6 +130,40 @@ def test_train_controller_refuses_a_negative_seed(tmp_path, monkeypatch, capsys)
              tmp_path, monkeypatch, capsys)
 
 
+@pytest.mark.parametrize("module_name, argv", [("qlearning", []), ("train_sb3", ["--algo", "dqn"]),
+                                               ("train_controller", [])])
+@pytest.mark.parametrize("seed, message", [("-1", "argument --seed: '-1' out of range; valid: an integer >= 0"),
+                                           ("x", "argument --seed: 'x' is not an integer; valid: an integer >= 0"),
+                                           ("1.5", "argument --seed: '1.5' is not an integer")])
+def test_every_training_command_refuses_a_seed_that_is_no_integer_from_0(module_name, argv, seed, message,
+                                                                           tmp_path, monkeypatch, capsys):
+    """One rule (lrgym.settings.seed_argument): ``--seed -1`` was numpy's "expected non-negative
+    integer" traceback (qlearning, train_sb3), and train_controller called 'x' "out of range"."""
+    import importlib
+
+    if module_name == "train_sb3":
+        pytest.importorskip("stable_baselines3")
+    module = importlib.import_module(f"lrgym.baselines.{module_name}")
+    _refused(module.main, module, "train", [*argv, "--seed", seed], message, tmp_path, monkeypatch, capsys)
+
+
+def test_the_training_configs_and_evaluate_check_their_seeds():
+    """The same rule for the API: ``evaluate(..., seeds=[-1])`` was gymnasium's error at the
+    first reset; ``QLearningConfig(seed=-1)`` numpy's, at training."""
+    import numpy as np
+
+    from lrgym.baselines.evaluation import evaluate
+    from lrgym.baselines.qlearning import QLearningConfig
+    from lrgym.baselines.registry import make_baseline
+
+    assert QLearningConfig(seed=np.int64(3)).seed == 3
+    for bad, why in ((-1, "out of range"), (True, "is not an integer"), ("0", "is not an integer")):
+        with pytest.raises(ValueError, match=f"seed={bad!r} {why}; valid: an integer >= 0"):
+            QLearningConfig(seed=bad)
+        with pytest.raises(ValueError, match=rf"seeds\[1\]={bad!r} {why}; valid: an integer >= 0"):
+            evaluate(make_baseline("fixed"), {"family": "quadratic"}, instances=[0], seeds=[0, bad])
+
+
 def test_the_smallest_valid_counts_still_train(tmp_path):
     """The bounds are not off by one: one Q-learning episode trains and writes its table."""
     import numpy as np
@@ -350,3 +384,116 @@ def test_with_suffix_added_appends_rather_than_replaces():
     assert with_suffix_added(Path("runs/x.zip"), ".zip") == Path("runs/x.zip")
     assert with_suffix_added("runs/dqn_mixed", ".zip") == Path("runs/dqn_mixed.zip")
     assert with_suffix_added("a.b/c.tar", ".gz") == Path("a.b/c.tar.gz")
+
+
+#: (train_sb3 config, what the error names): each was a traceback from inside SB3 or torch (a
+#: TypeError, torch's RuntimeError, an AssertionError, a ValueError) or exited 1 without usage
+BAD_SB3_CONFIGS = [
+    ([1, 2], "the file holds a JSON list; valid: an object of config fields"),
+    ({"net_arch": 5}, "net_arch=5 invalid; valid: a list of layer widths"),
+    ({"net_arch": [64, -1]}, "net_arch[1]=-1 out of range; valid: a positive integer"),
+    ({"net_arch": [10**9]}, "net_arch[0]=1000000000 out of range; valid: a layer width from 1 to 1024"),
+    ({"learning_rate": "abc"}, "learning_rate='abc' invalid; valid: a finite number > 0"),
+    ({"learning_rate": 0}, "learning_rate=0 out of range"),  # was the default LR, silently
+    ({"reward_alphas": [1e400, 1]}, "reward_alphas=(inf, 1) out of range"),
+    ({"family": "Linreg"}, "family='Linreg' invalid; valid: null (the mixed family) or one of linreg"),
+    ({"reward": "profit"}, "reward='profit' invalid; valid choices: log_improvement"),
+    ({"bogus": 1}, "unknown config key(s) ['bogus']; valid: algo, algo_kwargs"),
+    ({"gamma": 1.5}, "gamma=1.5 out of range; valid: a number from 0 to 1"),
+    ({"seed": -1}, "seed=-1 out of range; valid: an integer >= 0"),
+    ({"seed": 2**32}, "seed=4294967296 out of range; valid: an integer >= 0 (0, 1, 2, ...) at most 4,294,967,295"),
+    ({"reward_clip": [1, -1]}, "reward_clip=[1, -1] out of range; valid: two finite numbers (LOW, HIGH) with LOW < HIGH"),
+    ({"reward_clip": [1]}, "reward_clip=[1] invalid"),
+    ({"progress": "yes"}, "progress='yes' invalid; valid: true or false"),
+    ({"env_kwargs": {"horizn": 3}}, "got an unexpected keyword argument 'horizn' (did you mean 'horizon'?)"),
+    ({"env_kwargs": {"horizon": 0}}, "horizon=0 out of range"),
+    ({"env_kwargs": {"action_mode": "log_lr"}}, "env_kwargs sets 'action_mode', which the trainer sets itself"),
+    ({"env_kwargs": 3}, "env_kwargs=3 invalid; valid: an object of keywords"),
+    ({"algo_kwargs": {"bufer_size": 10}}, "algo_kwargs (dqn) got an unexpected keyword argument 'bufer_size' "
+                                          "(did you mean 'buffer_size'?)"),
+]
+
+
+@pytest.mark.parametrize("config, message", BAD_SB3_CONFIGS, ids=[json.dumps(c) for c, _ in BAD_SB3_CONFIGS])
+def test_train_sb3_checks_every_config_value_before_training(config, message, tmp_path, monkeypatch, capsys):
+    """As train_controller's --config: every field checked when read, argparse's error (usage,
+    exit 2) naming the field, the value and the valid ones; the dataclass checks too."""
+    pytest.importorskip("stable_baselines3")
+    import lrgym.baselines.train_sb3 as t
+
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps(config))
+    monkeypatch.setattr(t, "train", lambda *a, **k: pytest.fail("training started"))
+    with pytest.raises(SystemExit) as stop:
+        t.main(["--config", str(path), "--out", str(tmp_path / "never")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.startswith("usage:") and message in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cfg.json"]
+    if isinstance(config, dict) and "bogus" not in config:
+        with pytest.raises(ValueError, match="valid"):
+            t.TrainConfig(**config)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--reward-clip", "1", "-1"], "reward_clip=[1.0, -1.0] out of range"),  # every reward became -1
+    (["--reward-clip", "nan", "1"], "reward_clip=[nan, 1.0] out of range"),
+    (["--reward-clip", "1e400", "2"], "reward_clip=[inf, 2.0] out of range"),
+    (["--reward-clip", "-inf", "inf"], "reward_clip=[-inf, inf] out of range"),  # was "expected 2 arguments"
+    (["--reward-clip", "0", "1", "--no-reward-clip"], "argument --no-reward-clip: not allowed with argument --reward-clip"),
+])
+def test_train_sb3_refuses_reward_clips_that_clip_nonsense(argv, message, tmp_path, monkeypatch, capsys):
+    pytest.importorskip("stable_baselines3")
+    import lrgym.baselines.train_sb3 as t
+
+    _refused(t.main, t, "train", ["--algo", "dqn", *argv], message, tmp_path, monkeypatch, capsys)
+
+
+def test_train_sb3_takes_negative_reward_clips_argparse_took_for_options():
+    """``--reward-clip -1e1 1`` failed as "expected 2 arguments" (argparse reads -1e1 as an option)."""
+    pytest.importorskip("stable_baselines3")
+    from lrgym.baselines.train_sb3 import parse_config
+
+    assert parse_config(["--reward-clip", "-1e1", "-1e-1"]).reward_clip == (-10.0, -0.1)
+    assert parse_config(["--reward-clip", "-5", "2", "--seed", "3"]).seed == 3
+
+
+def test_clip_reward_and_qlearning_refuse_the_same_bounds():
+    import gymnasium as gym
+
+    from lrgym.baselines.qlearning import QLearningConfig
+    from lrgym.baselines.wrappers import ClipReward
+
+    env = gym.make("LRControl-Quadratic-v1")
+    for low, high in ((1, -1), (0, 0), (float("nan"), 1), (-float("inf"), 1), ("-1", 1)):
+        with pytest.raises(ValueError, match=r"ClipReward's \(low, high\)=.* valid: two finite numbers"):
+            ClipReward(env, low, high)
+        with pytest.raises(ValueError, match=r"reward_clip=.* valid: two finite numbers"):
+            QLearningConfig(reward_clip=(low, high))
+    assert (ClipReward(env, -2, 3).low, ClipReward(env, -2, 3).high) == (-2.0, 3.0)
+    assert QLearningConfig(reward_clip=None).reward_clip is None
+
+
+@pytest.mark.timeout(60)  # the old code waited on the FIFO forever
+@pytest.mark.parametrize("module_name", ["train_sb3", "train_controller"])
+@pytest.mark.parametrize("kind", ["fifo", "folder", "loop"])
+def test_a_config_that_is_no_regular_file_is_named_not_read(module_name, kind, tmp_path, monkeypatch, capsys):
+    """``--config FIFO`` waited forever for a writer; a folder or a link loop is named as such."""
+    import importlib
+    import os
+
+    if module_name == "train_sb3":
+        pytest.importorskip("stable_baselines3")
+    module = importlib.import_module(f"lrgym.baselines.{module_name}")
+    path = tmp_path / "cfg.json"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    else:
+        path.symlink_to(path)
+    monkeypatch.setattr(module, "train", lambda *a, **k: pytest.fail("training started"))
+    with pytest.raises(SystemExit) as stop:
+        module.main(["--config", str(path), "--out", str(tmp_path / "never")])
+    what = {"fifo": "a FIFO (named pipe)", "folder": "a folder", "loop": "a symbolic link loop"}[kind]
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and f"--config {path}: {path} is {what}; valid: a JSON file" in err, err

@@ -1,0 +1,109 @@
+"""The training configs' field checks and JSON files: one mechanism for ``train_controller`` and
+``train_sb3`` (``--config FILE``).
+
+A config is a dataclass whose ``__post_init__`` checks every field, raising :class:`ConfigError`
+(a ``ValueError``) naming the field, the value and the valid ones; :func:`read_config` reads a
+JSON object of its fields (a FIFO, a folder, a list, an unknown key: refused by name). The
+commands report either as the argument parser's error (usage, exit 2), before anything runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from lrgym.files import read_regular_file
+from lrgym.tasks.base import is_real
+
+__all__ = ["MAX_HIDDEN", "ConfigError", "check_mapping", "count", "flag", "is_int", "names", "optional_text",
+           "positive_real", "read_config", "widths"]
+
+#: the widest hidden layer a config may ask for (a 10^9-unit layer failed minutes into a run)
+MAX_HIDDEN = 1024
+
+
+class ConfigError(ValueError):
+    """A bad config value; the message names the field, the value and the valid ones."""
+
+
+def is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def count(name: str, value) -> int:
+    """A positive integer (a Python or NumPy one, not a bool)."""
+    if not (is_int(value) and value >= 1):
+        raise ConfigError(f"{name}={value!r} {'out of range' if is_int(value) else 'invalid'}; "
+                          "valid: a positive integer (1, 2, 3, ...)")
+    return int(value)
+
+
+def positive_real(name: str, value) -> float:
+    """A finite number > 0."""
+    if not (is_real(value) and 0 < value < math.inf):
+        raise ConfigError(f"{name}={value!r} {'out of range' if is_real(value) else 'invalid'}; "
+                          "valid: a finite number > 0")
+    return float(value)
+
+
+def names(field_name: str, value, choices: tuple[str, ...], distinct: bool) -> tuple[str, ...]:
+    """``value`` as a tuple of names from ``choices``, or a ConfigError naming the first bad one."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{field_name}={value!r} invalid; valid: a list of names from {', '.join(choices)}")
+    for v in value:
+        if v not in choices:
+            raise ConfigError(f"{field_name}={list(value)!r}: unknown name {v!r}; valid choices: {', '.join(choices)}")
+    if distinct and len(set(value)) < len(value):
+        raise ConfigError(f"{field_name}={list(value)!r} repeats a name; valid: distinct names from {', '.join(choices)}")
+    return tuple(value)
+
+
+def widths(field_name: str, value) -> tuple[int, ...]:
+    """Hidden layer widths: a list of integers from 1 to :data:`MAX_HIDDEN` (possibly empty)."""
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{field_name}={value!r} invalid; valid: a list of layer widths, e.g. [] or [64, 64]")
+    for i, width in enumerate(value):
+        if count(f"{field_name}[{i}]", width) > MAX_HIDDEN:
+            raise ConfigError(f"{field_name}[{i}]={width!r} out of range; valid: a layer width from 1 to {MAX_HIDDEN}")
+    return tuple(int(w) for w in value)
+
+
+def flag(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"{name}={value!r} invalid; valid: true or false")
+    return bool(value)
+
+
+def optional_text(name: str, value, what: str) -> str | None:
+    """None or a non-empty string (a path)."""
+    if value is not None and not (isinstance(value, str) and value):
+        raise ConfigError(f"{name}={value!r} invalid; valid: null or {what}")
+    return value
+
+
+def read_config(cls, path: str | Path) -> dict:
+    """The fields of a JSON config file for the dataclass ``cls``: an object with any subset of
+    its fields (and an optional ``_comment``), unchecked (``cls(**fields)`` checks them). The file
+    must be a regular file (:func:`lrgym.files.read_regular_file`: a FIFO is refused, not waited
+    on); its JSON an object; its keys field names. Raises ``ValueError`` (:class:`ConfigError`)."""
+    data = json.loads(read_regular_file(path, "", "a JSON file of config fields"))
+    if not isinstance(data, dict):
+        raise ConfigError(f"the file holds a JSON {type(data).__name__}; valid: an object of config fields, "
+                          'e.g. {"seed": 1}')
+    valid = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - valid - {"_comment"})
+    if unknown:
+        raise ConfigError(f"unknown config key(s) {unknown}; valid: {', '.join(sorted(valid))}")
+    data.pop("_comment", None)
+    return data
+
+
+def check_mapping(name: str, value, example: str) -> dict:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{name}={value!r} invalid; valid: an object of keywords, e.g. {example}")
+    return dict(value)
