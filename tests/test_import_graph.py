@@ -194,9 +194,9 @@ def test_imports_point_down_the_stack(floor):
 
 #: what the task layer (``lrgym/tasks/``: families, kernels, batched drivers) may import of the rest
 #: of ``lrgym``: itself and the leaf modules its kernels share with the env (the inner optimizers,
-#: the random streams). Not the env layer above it (``lrgym.env``, ``lrgym.features``,
-#: ``lrgym.registry``, ``lrgym.vector``, ...).
-TASK_LAYER_MAY_IMPORT = ("lrgym.tasks", "lrgym.optim", "lrgym.rng")
+#: the random streams, the input files' checks that a ratings file shares with the configs). Not
+#: the env layer above it (``lrgym.env``, ``lrgym.features``, ``lrgym.registry``, ``lrgym.vector``, ...).
+TASK_LAYER_MAY_IMPORT = ("lrgym.tasks", "lrgym.optim", "lrgym.rng", "lrgym.files")
 #: the one known upward import (delete it here when it goes): ``lrgym.tasks.register_family(...,
 #: env_id=...)`` (README) registers the gymnasium id lazily.
 TASK_LAYER_KNOWN = {
@@ -223,3 +223,11 @@ def test_the_task_layer_does_not_import_the_env_layer():
     assert not new, "lrgym/tasks/ imports the env layer above it:\n" + "\n".join(f"{f} imports {m}" for f, m in new)
     gone = sorted(TASK_LAYER_KNOWN - found)
     assert not gone, f"known exceptions no longer needed, delete them from TASK_LAYER_KNOWN: {gone}"
+
+
+def test_the_input_files_module_is_a_leaf():
+    """``lrgym.files`` (imported by the task layer, the baselines and the leaderboard) imports
+    nothing of lrgym, so it sits below every layer."""
+    path = ROOT / "lrgym" / "files.py"
+    found = [m for _, m in imported_modules(path.read_text(), "lrgym.files", False) if m.startswith("lrgym")]
+    assert found == []

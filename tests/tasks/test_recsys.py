@@ -3,6 +3,8 @@ updates), learning, divergence, determinism, the MovieLens loader and the family
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -370,6 +372,11 @@ def test_family_builds_an_instance_from_a_ratings_file(tmp_path):
     [
         ("u.data", "1\t2\t5\t99\n3\t4\t5\n", r"u\.data, line 2: expected 4 columns"),
         ("u.data", "1\t2\t5\t99\nx7\t4\t5\t99\n", r"u\.data, line 2: user id 'x7' is not an integer"),
+        # an id beyond int64 was a bare OverflowError from np.loadtxt / np.array
+        ("u.data", "1\t2\t5\t99\n1\t99999999999999999999\t5\t99\n",
+         r"u\.data, line 2: item id 99999999999999999999 out of range; valid: an integer of at most"),
+        ("ratings.csv", "userId,movieId,rating,timestamp\n-99999999999999999999,2,5,9\n",
+         r"ratings\.csv, line 2: user id -99999999999999999999 out of range"),
         ("u.data", "1\t2\t5\t99\n\n5\t2.5\t5\t99\n", r"u\.data, line 3: item id '2\.5' is not an integer"),
         ("u.data", "1\t2\tgood\t99\n", r"u\.data, line 1: rating 'good' is not a number"),
         ("u.data", "1\t2\t5\t99\n1\t3\tnan\t99\n", r"u\.data, line 2: rating 'nan' is not finite"),
@@ -394,8 +401,30 @@ def test_ratings_without_positives_and_missing_file(tmp_path):
     path = write(tmp_path / "u.data", "1\t2\t3\t9\n2\t2\t1\t9\n")
     with pytest.raises(ValueError, match=r"u\.data: no rating >= 4"):
         RecsysFamily(data_path=path)
-    with pytest.raises(ValueError, match="no such ratings file"):
+    with pytest.raises(ValueError, match="missing.data not found; valid: a MovieLens u.data or ratings.csv file"):
         RecsysFamily(data_path=str(tmp_path / "missing.data"))
+
+
+@pytest.mark.timeout(60)  # a FIFO must not be opened: reading one waits for a writer
+@pytest.mark.parametrize("kind, what", [("fifo", "a FIFO (named pipe)"), ("folder", "a folder"),
+                                        ("loop", "a symbolic link loop"), ("dangling", "a dangling symbolic link")])
+def test_a_data_path_that_is_no_regular_file_says_what_it_is(kind, what, tmp_path):
+    """A FIFO, a folder or a link loop was "no such ratings file": the wrong reason."""
+    import os
+
+    import gymnasium as gym
+
+    path = tmp_path / "u.data"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "loop":
+        path.symlink_to(path)
+    else:
+        path.symlink_to(tmp_path / "gone")
+    with pytest.raises(ValueError, match=f"ratings file {path} is {re.escape(what)}; valid: a MovieLens"):
+        gym.make("LRControl-Recsys-v1", family_options={"data_path": str(path)})
 
 
 # ---- family ---------------------------------------------------------------------------------

@@ -13,9 +13,23 @@ import warnings
 
 import numpy as np
 
+from lrgym.files import file_problem
+
 POSITIVE_RATING = 4.0
 CSV_HEADER = ("userid", "movieid", "rating", "timestamp")
+#: ids are int64 (a larger one was a bare OverflowError of NumPy's)
+_ID_MIN, _ID_MAX = -(2**63), 2**63 - 1
 _RATING_DTYPE = [("user", np.int64), ("item", np.int64), ("rating", np.float64), ("timestamp", np.float64)]
+
+
+def _checked_file(path) -> str:
+    """``path`` as a string if it is a regular file (links followed); else a ``ValueError`` saying
+    what it is (a folder, a FIFO, a link loop: never opened, a FIFO would block) or that it is missing."""
+    path = os.fspath(path)
+    problem = file_problem(path)
+    if problem is not None:
+        raise ValueError(f"ratings file {path} {problem}; valid: a MovieLens u.data or ratings.csv file")
+    return path
 
 
 def _bad_line(path: str, line_no: int, problem: str) -> ValueError:
@@ -28,9 +42,13 @@ def _parse_fields(path: str, line_no: int, fields: list[str]) -> tuple[int, int,
     out = []
     for name, text in zip(("user id", "item id"), fields[:2]):
         try:
-            out.append(int(text))
+            value = int(text)
         except ValueError:
             raise _bad_line(path, line_no, f"{name} {text!r} is not an integer") from None
+        if not _ID_MIN <= value <= _ID_MAX:
+            raise _bad_line(path, line_no, f"{name} {text} out of range; valid: an integer of at most "
+                                           f"{_ID_MAX:,} in magnitude (int64)")
+        out.append(value)
     try:
         rating = float(fields[2])
     except ValueError:
@@ -58,9 +76,7 @@ def load_ratings(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     Large files are parsed by ``np.loadtxt``; when it rejects a file, a line-by-line pass finds
     the first bad line for the error message.
     """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ValueError(f"{path}: no such ratings file")
+    path = _checked_file(path)
     first_no, first = 0, ""
     with open(path, encoding="utf-8", errors="replace") as f:
         for first_no, first in enumerate(f, start=1):
@@ -87,7 +103,7 @@ def load_ratings(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             )
         if len(table) and np.isfinite(table["rating"]).all() and np.isfinite(table["timestamp"]).all():
             return table["user"].copy(), table["item"].copy(), table["rating"].copy()
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: an id beyond int64; the pass below names its line
         pass
     users, items, ratings = [], [], []
     with open(path, encoding="utf-8", errors="replace") as f:
@@ -126,8 +142,6 @@ def _file_positives(path: str, mtime: float, size: int):
 
 def file_positives(path: str):
     """Cached :func:`positives_from_ratings` of a ratings file (re-read when it changes)."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ValueError(f"{path}: no such ratings file")
+    path = _checked_file(path)
     st = os.stat(path)
     return _file_positives(path, st.st_mtime, st.st_size)
