@@ -27,6 +27,7 @@ import tempfile
 import time
 
 from lrgym.baselines.backend import workers_type
+from lrgym.settings import positive_int
 
 
 def _cpu() -> float:
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m lrgym.leaderboard.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--suite", default=None, help="suite (default: the leaderboard's default suite)")
     parser.add_argument("--workers", type=workers_type, default=None)
-    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=1, help="measurements of each (a positive integer; default 1)")
     parser.add_argument("--isolation", action="store_true", help="inline vs sandboxed, seconds per entry")
     parser.add_argument("--only", action="append", default=None, help="baselines to run (repeatable)")
     parser.add_argument("--learned", action="store_true",
@@ -58,6 +59,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-family", action="store_true",
                         help="also run each family's instances alone: CPU-seconds per family and per instance")
     args = parser.parse_args(argv)
+    try:  # --repeat 0 (or -1) measured nothing and exited 0
+        positive_int("repeat", args.repeat)
+    except ValueError as exc:
+        parser.error(f"--{exc}")
     if args.isolation:
         return isolation(args)
 

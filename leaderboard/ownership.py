@@ -24,6 +24,8 @@ import stat
 from pathlib import Path
 from typing import Literal, NamedTuple
 
+from lrgym.files import kind_of  # (re-exported: one home, on the core floor, for the baselines too)
+
 __all__ = ["NOT_WRITABLE_BY_OTHERS", "PRIVATE", "OwnProblem", "kind_of", "own_problem"]
 
 #: group and others may not write (they may read)
@@ -55,12 +57,3 @@ def own_problem(path: str | os.PathLike, *, folder: bool, closed: int = NOT_WRIT
     if st.st_mode & closed:
         return OwnProblem("mode", st)
     return None
-
-
-def kind_of(mode: int) -> str:
-    """What a file of ``mode`` (``stat``'s) is, with its article, for messages: ``a folder``, ``a
-    symbolic link``, ``a FIFO (named pipe)``..."""
-    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISREG, "a regular file"), (stat.S_ISLNK, "a symbolic link"),
-             (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
-             (stat.S_ISBLK, "a block device"))
-    return next((name for test, name in kinds if test(mode)), "a special file")

@@ -257,12 +257,24 @@ def select(families: list[str] | None = None, candidates: int = CANDIDATES, size
 
 def load_records(path: str | Path) -> dict:
     """``(family, instance) → record`` from a selection written by :func:`write` (its
-    ``runs/`` copy keeps every evaluated candidate's record)."""
-    path = Path(path)
+    ``runs/`` copy keeps every evaluated candidate's record). A file that is missing, no regular
+    file (a folder, a FIFO: never opened) or not such records is a ``ValueError`` naming it."""
+    from lrgym.files import read_regular_file
+
+    valid = "a selection's records (runs/selection/v2.json or records.jsonl)"
+    text = read_regular_file(path, "--reuse", valid)
+    try:
+        return _records(Path(path), text)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"--reuse {path} holds no selection records ({type(exc).__name__}: {exc}); "
+                         f"valid: {valid}") from None
+
+
+def _records(path: Path, text: str) -> dict:
     if path.suffix == ".jsonl":
         return {(r["family"], int(r["instance"])): r
-                for r in (json.loads(line) for line in path.read_text().splitlines() if line.strip())}
-    data = json.loads(path.read_text())
+                for r in (json.loads(line) for line in text.splitlines() if line.strip())}
+    data = json.loads(text)
     records = {}
     for rec in data.get("records", []):
         records[(rec["family"], int(rec["instance"]))] = rec
@@ -316,7 +328,12 @@ def main(argv: list[str] | None = None) -> None:
         p.error(f"--families {' '.join(bad)}: unknown; valid choices: {', '.join(SIZES)}")
     if args.candidates < 1:
         p.error(f"--candidates {args.candidates} out of range; valid: a positive integer (test instances tried per family)")
-    reuse = load_records(args.reuse) if args.reuse else None
+    if args.families == []:  # an empty --families selected every family, silently
+        p.error(f"--families given without a family; valid: one or more of {', '.join(SIZES)}, or leave it out for all")
+    try:
+        reuse = load_records(args.reuse) if args.reuse else None
+    except ValueError as exc:
+        p.error(str(exc))
     log = runs_dir() / "selection" / "records.jsonl"
     log.parent.mkdir(parents=True, exist_ok=True)
 

@@ -54,8 +54,10 @@ def public_info(info: dict) -> dict:
 def _number(name: str, value, low: float, high: float) -> float:
     """``value`` as a float if it is an int or float in ``[low, high]`` (an int beyond the largest
     float, ``10**400``, is out of range like any other, not an ``OverflowError``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (low <= value <= high):
-        raise SettingsError(f"{name}={value!r} out of range; valid: a number in [{low:g}, {high:g}]")
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not (is_number and low <= value <= high):
+        why = "out of range" if is_number else f"is not a number (a {type(value).__name__})"  # '0.1' is no LR
+        raise SettingsError(f"{name}={value!r} {why}; valid: a number in [{low:g}, {high:g}]")
     return float(value)
 
 
@@ -107,7 +109,7 @@ def check_choices(choices: dict, allowed_optimizers: tuple[str, ...] = ALLOWED_O
         factors = choices["factors"]
         if not isinstance(factors, (list, tuple)) or not 1 <= len(factors) <= MAX_FACTORS:
             raise SettingsError(f"factors={factors!r} invalid; valid: 1 to {MAX_FACTORS} numbers in [1e-3, 1e3]")
-        out["factors"] = tuple(_number("factors[i]", f, 1e-3, 1e3) for f in factors)
+        out["factors"] = tuple(_number(f"factors[{i}]", f, 1e-3, 1e3) for i, f in enumerate(factors))
     if choices.get("rejection_threshold") is not None:
         out["rejection_threshold"] = _number("rejection_threshold", choices["rejection_threshold"], 0.0, 10.0)
     return out

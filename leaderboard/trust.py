@@ -18,6 +18,8 @@ import json
 import os
 from pathlib import Path
 
+from lrgym.files import file_problem, read_regular_file
+
 __all__ = ["digest", "forget_missing", "is_trusted", "record"]
 
 REGISTRY = "trusted.json"
@@ -27,7 +29,9 @@ LOCK = ".trusted.json.lock"
 
 
 def digest(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """The sha256 of the regular file ``path``; anything else (a FIFO: reading it waited forever,
+    a folder) is a ``ValueError`` naming what it is (:func:`lrgym.files.read_regular_file`)."""
+    return hashlib.sha256(read_regular_file(path, "references file", "a regular *.json file", binary=True)).hexdigest()
 
 
 def _shipped(directory: Path) -> bool:
@@ -103,7 +107,7 @@ def is_trusted(path: Path) -> bool:
     want = _read_registry(path.parent).get(path.name)
     try:
         return want is not None and digest(path) == want
-    except OSError:
+    except (OSError, ValueError):  # gone, or no regular file (a FIFO planted in the cache): not trusted
         return False
 
 
@@ -133,7 +137,12 @@ def main(argv: list[str] | None = None) -> None:
     for directory in args.dirs:
         if not directory.is_dir():
             p.error(f"{directory} is not a folder; valid: folders holding references *.json files")
-        for path in sorted(directory.glob("*.json")):
+        paths = sorted(directory.glob("*.json"))
+        for path in paths:  # all named before any is recorded: a FIFO was read, and waited on, forever
+            problem = file_problem(path)
+            if problem is not None:
+                p.error(f"{path} {problem}, not a references file; valid: regular *.json files (remove or rename it)")
+        for path in paths:
             record(path)
             print(f"recorded {path}")
         for name in forget_missing(directory):

@@ -29,3 +29,15 @@ def test_a_misspelt_baseline_or_suite_stops_before_the_references(argv, message,
     with pytest.raises(SystemExit) as stop:
         main(argv)
     assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("repeat", ["0", "-1"])
+def test_a_repeat_that_measures_nothing_is_refused(repeat, monkeypatch, capsys):
+    """``--repeat 0`` (or -1) ran no measurement and exited 0."""
+    import lrgym.leaderboard.references as references
+    from lrgym.leaderboard.bench import main
+
+    monkeypatch.setattr(references, "load_references", lambda *a, **k: pytest.fail("references loaded"))
+    with pytest.raises(SystemExit) as stop:
+        main(["--repeat", repeat])
+    assert stop.value.code == 2 and f"--repeat={repeat} out of range; valid: a positive integer" in capsys.readouterr().err

@@ -516,6 +516,18 @@ def test_a_key_path_that_is_a_folder_is_named_as_such(tmp_path):
 
 
 @pytest.mark.parametrize("options, message", [
+    ({"factors": [0.5, 1e9]}, r"^factors\[1\]=1000000000.0 out of range; valid: a number in \[0.001, 1000\]"),  # printed [i]
+    ({"lr_init": "0.1"}, r"^lr_init='0.1' is not a number \(a str\); valid: a number in"),  # was "out of range"
+    ({"rejection_threshold": True}, r"^rejection_threshold=True is not a number \(a bool\)"),
+])
+def test_a_bad_choice_is_named_by_index_and_by_what_is_wrong(options, message):
+    from lrgym.leaderboard.settings import SettingsError, check_choices
+
+    with pytest.raises(SettingsError, match=message):
+        check_choices(options)
+
+
+@pytest.mark.parametrize("options, message", [
     ({"lr_int": 1.0}, r"env_options got an unexpected keyword argument 'lr_int' \(did you mean 'lr_init'\?\); valid: optimizer, action_mode, "
                       r"lr_init, factors, rejection_threshold$"),
     ({"factor": [0.5, 2.0]}, r"got an unexpected keyword argument 'factor' \(did you mean 'factors'\?\)"),

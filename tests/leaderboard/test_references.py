@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -113,6 +114,24 @@ def test_trust_forgets_the_records_of_removed_files(tmp_path):
     assert trust.is_trusted(kept) and trust.forget_missing(tmp_path) == []
     removed.write_text(json.dumps({"name": removed.name}))  # back, but its record is gone: foreign
     assert not trust.is_trusted(removed)
+
+
+@pytest.mark.timeout(60)  # reading the FIFO waited for a writer forever
+@pytest.mark.parametrize("kind, what", [("fifo", "a FIFO (named pipe)"), ("folder", "a folder")])
+def test_trust_names_a_json_that_is_no_regular_file_and_records_nothing(kind, what, tmp_path, capsys):
+    import os
+
+    (tmp_path / "a-r1.json").write_text("{}")
+    odd = tmp_path / "x.json"
+    os.mkfifo(odd) if kind == "fifo" else odd.mkdir()
+    with pytest.raises(SystemExit) as stop:
+        trust.main([str(tmp_path)])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and f"{odd} is {what}, not a references file; valid: regular *.json files" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-r1.json", "x.json"]  # nothing recorded
+    with pytest.raises(ValueError, match=f"references file {odd} is {re.escape(what)}"):
+        trust.digest(odd)
+    assert not trust.is_trusted(odd)
 
 
 @pytest.mark.parametrize("name", ["v2", "v1", "val", "quick"])

@@ -168,3 +168,45 @@ def test_selection_refuses_bad_arguments_before_it_runs_or_writes(argv, message,
     if "--families" in argv:
         assert err.strip().endswith(", ".join(selection.SIZES))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.timeout(60)  # a FIFO must not be read (it waits for a writer)
+@pytest.mark.parametrize("kind, message", [
+    ("missing", "not found; valid: a selection's records"),
+    ("junk", "holds no selection records (JSONDecodeError"),
+    ("list", "holds no selection records (AttributeError"),
+    ("no family", "holds no selection records (KeyError: 'family')"),
+    ("folder", "is a folder; valid: a selection's records"),
+    ("fifo", "is a FIFO (named pipe); valid: a selection's records"),
+])
+def test_selection_names_a_reuse_file_it_cannot_use(kind, message, tmp_path, monkeypatch, capsys):
+    """``--reuse`` with a missing file, junk or a folder was a traceback (FileNotFoundError,
+    JSONDecodeError, IsADirectoryError), a FIFO a hang."""
+    import os
+
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setattr(selection, "select", lambda *a, **k: pytest.fail("the selection ran"))
+    path = tmp_path / "old.json"
+    if kind == "junk":
+        path.write_text("junk")
+    elif kind == "list":
+        path.write_text("[1]")
+    elif kind == "no family":
+        path.write_text('{"records": [{"instance": 3}]}')
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(path)
+    with pytest.raises(SystemExit) as stop:
+        selection.main(["--reuse", str(path)])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and f"--reuse {path} {message}" in err, err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_selection_refuses_an_empty_families(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path))
+    monkeypatch.setattr(selection, "select", lambda *a, **k: pytest.fail("the selection ran"))
+    with pytest.raises(SystemExit) as stop:
+        selection.main(["--families"])
+    assert stop.value.code == 2 and "--families given without a family" in capsys.readouterr().err
