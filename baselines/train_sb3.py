@@ -122,7 +122,9 @@ class TrainConfig:
         self.env_kwargs = check_mapping("env_kwargs", self.env_kwargs, '{"lr_init": 0.01}')
         self.algo_kwargs = check_mapping("algo_kwargs", self.algo_kwargs, '{"buffer_size": 10000}')
         self.policy_kwargs = check_mapping("policy_kwargs", self.policy_kwargs, '{"net_arch": [32]}')
-        valid = [k for k in keyword_names(EnvSettings.build) if k not in TRAINER_SET]
+        from lrgym.env import LRControlEnv
+
+        valid = [k for k in keyword_names(LRControlEnv) if k not in TRAINER_SET]
         taken = [k for k in self.env_kwargs if k in TRAINER_SET]
         if taken:
             raise ConfigError(f"env_kwargs sets {taken[0]!r}, which the trainer sets itself (action_mode: the "
@@ -132,7 +134,8 @@ class TrainConfig:
             self.reward_alphas = tuple(self.reward_alphas)
         try:
             check_keywords("env_kwargs", self.env_kwargs, valid)
-            EnvSettings.build(**self.full_env_kwargs())
+            settings = keyword_names(EnvSettings.build)  # (the others, build_ahead, ..., LRControlEnv checks)
+            EnvSettings.build(**{k: v for k, v in self.full_env_kwargs().items() if k in settings})
         except (TypeError, ValueError) as exc:  # reward_alphas is a field: its own name leads the message
             raise ConfigError(str(exc) if str(exc).startswith("reward_alphas") else
                               f"env_kwargs={self.env_kwargs!r}: {exc}") from None

@@ -497,3 +497,18 @@ def test_a_config_that_is_no_regular_file_is_named_not_read(module_name, kind, t
     what = {"fifo": "a FIFO (named pipe)", "folder": "a folder", "loop": "a symbolic link loop"}[kind]
     err = capsys.readouterr().err
     assert stop.value.code == 2 and f"--config {path}: {path} is {what}; valid: a JSON file" in err, err
+
+
+def test_train_sb3_config_takes_every_lrcontrolenv_keyword_it_does_not_set():
+    """The checks take what they should: an LRControlEnv keyword beyond the settings (build_ahead),
+    list values of a JSON file, a NumPy seed; and keep the shipped defaults."""
+    pytest.importorskip("stable_baselines3")
+    import numpy as np
+
+    from lrgym.baselines.train_sb3 import TrainConfig
+
+    c = TrainConfig(env_kwargs={"build_ahead": 2, "horizon": 7}, net_arch=[32], reward_alphas=[1, 2],
+                    reward_clip=[-5, 2], seed=np.int64(4))
+    assert (c.net_arch, c.reward_alphas, c.reward_clip, c.seed) == ((32,), (1.0, 2.0), (-5.0, 2.0), 4)
+    d = TrainConfig()
+    assert (d.net_arch, d.reward_clip, d.seed, d.learning_rate) == ((64, 64), (-10.0, 1.0), 0, None)
