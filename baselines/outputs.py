@@ -115,13 +115,13 @@ def write_output(path: str | Path, text: str, mode: int = 0o644) -> Path:
                                   "valid: a file of your own, or a new path in a folder you can write",
                                   str(path)) from None
         return _write_in_place(path, text)
-    except PermissionError:
+    except PermissionError as exc:
         try:
-            st = os.lstat(path)
+            owner = os.lstat(path).st_uid
         except OSError:
-            raise
-        if st.st_uid != os.geteuid():  # a sticky folder refuses to replace another user's file
-            raise PermissionError(13, f"{path} belongs to uid {st.st_uid} in a folder that keeps it theirs (sticky); "
+            raise exc from None
+        if owner != os.geteuid():  # a sticky folder refuses to replace another user's file
+            raise PermissionError(13, f"{path} belongs to uid {owner} in a folder that keeps it theirs (sticky); "
                                   "valid: a file of your own, or a new path", str(path)) from None
         raise
 
