@@ -208,7 +208,7 @@ class _Worker:
             os.close(self.sentinel)
             self.sentinel = None
         if self.process.poll() is not None:  # reaped: its sandboxes' cgroups (a killed worker left them) go too
-            from lrgym.leaderboard.sandbox import sweep_stale_cgroups
+            from lrgym.leaderboard.sandbox_cgroup import sweep_stale_cgroups
 
             sweep_stale_cgroups()
             if _remove_folder(self.scratch):

@@ -98,7 +98,7 @@ def probe_sandbox(source: str) -> dict:
 
 def sandbox_groups() -> list[str]:
     """Every ``lrgym-sandbox-*`` cgroup on the machine (none where no sandbox cgroup can be made)."""
-    from lrgym.leaderboard.sandbox import CGROUP_PREFIX, _cgroup_parents
+    from lrgym.leaderboard.sandbox_cgroup import CGROUP_PREFIX, _cgroup_parents
 
     version, parents = _cgroup_parents()
     if version is None:
@@ -109,7 +109,7 @@ def sandbox_groups() -> list[str]:
 def dead_sandbox_groups(before=()) -> list[str]:
     """The sandbox cgroups not in ``before`` whose maker (the pid in their name) has ended: left
     behind (a live maker's group is another run's, still in use)."""
-    from lrgym.leaderboard.sandbox import CGROUP_PREFIX, _owner_alive
+    from lrgym.leaderboard.sandbox_cgroup import CGROUP_PREFIX, _owner_alive
 
     found = []
     for group in set(sandbox_groups()) - set(before):

@@ -9,7 +9,7 @@ has no controllers: the v2 path itself is untested, as the README says).
 
 from __future__ import annotations
 
-from lrgym.leaderboard import sandbox
+from lrgym.leaderboard import sandbox_cgroup
 
 
 def test_a_delegated_v2_group_holding_the_grader_gets_the_per_process_bound_and_is_told_why(tmp_path,
@@ -17,8 +17,8 @@ def test_a_delegated_v2_group_holding_the_grader_gets_the_per_process_bound_and_
     # a delegated group holding the grader: controllers available, none enabled for children
     (tmp_path / "cgroup.controllers").write_text("cpu memory pids\n")
     (tmp_path / "cgroup.subtree_control").write_text("\n")
-    monkeypatch.setattr(sandbox, "_own_cgroup_dir", lambda version, controller="": str(tmp_path)
+    monkeypatch.setattr(sandbox_cgroup, "_own_cgroup_dir", lambda version, controller="": str(tmp_path)
                         if version == 2 else None)
-    version, why = sandbox._cgroup_parents()
+    version, why = sandbox_cgroup._cgroup_parents()
     assert version is None
     assert "root cgroup" in why and "Delegate=" in why and "container" in why, why

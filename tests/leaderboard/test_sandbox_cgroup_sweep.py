@@ -9,14 +9,14 @@ import sys
 import pytest
 from lb_helpers import dead_sandbox_groups, tiny_suite
 
-from lrgym.leaderboard import sandbox
+from lrgym.leaderboard import sandbox_cgroup
 from lrgym.leaderboard.references import load_references
 from lrgym.leaderboard.runner import run_suite, submission_spec
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux sandbox")
 
 
-@pytest.mark.skipif(sandbox.memory_bound()["cgroup"] is None, reason="no sandbox cgroup on this machine")
+@pytest.mark.skipif(sandbox_cgroup.memory_bound()["cgroup"] is None, reason="no sandbox cgroup on this machine")
 def test_a_time_limit_kill_leaves_no_cgroup(tmp_path):
     (tmp_path / "hang.py").write_text("import time\nclass P:\n    def __init__(self):\n        time.sleep(3600)\n")
     suite = tiny_suite("hang")

@@ -24,7 +24,8 @@ from lb_helpers import dead_sandbox_groups, one_episode_setup, processes_with, s
 
 from lrgym.leaderboard import backends
 from lrgym.leaderboard.runner import run_suite, submission_spec
-from lrgym.leaderboard.sandbox import Limits, cpu_bound, start
+from lrgym.leaderboard.sandbox import Limits, start
+from lrgym.leaderboard.sandbox_cgroup import cpu_bound
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux sandbox")
 

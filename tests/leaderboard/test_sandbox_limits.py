@@ -528,7 +528,7 @@ def test_roots_user_namespace_sandbox_bounds_a_fork_bomb_by_its_pid_max():
         pytest.skip("the case of a grader running as root")
     if not _a_pid_namespace_has_its_own_pid_max():
         pytest.skip("no per-namespace pid_max known to be one here (Linux < 6.14?): documented gap")
-    from lrgym.leaderboard.sandbox import memory_bound
+    from lrgym.leaderboard.sandbox_cgroup import memory_bound
 
     out = _fork_bomb(processes=16, cap=360)
     assert out["kind"] == "userns" and out["processes"] == "pid_max 316 of its PID namespace", out

@@ -20,7 +20,7 @@ import pytest
 from lb_helpers import dead_sandbox_groups, one_episode_setup, processes_with, sandbox_groups
 
 from lrgym.leaderboard.runner import run_suite, submission_spec
-from lrgym.leaderboard.sandbox import CGROUP_PREFIX, _cgroup_parents, memory_bound, sweep_stale_cgroups
+from lrgym.leaderboard.sandbox_cgroup import CGROUP_PREFIX, _cgroup_parents, memory_bound, sweep_stale_cgroups
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux sandbox")
 
