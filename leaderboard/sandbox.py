@@ -43,7 +43,6 @@ sandbox dies, and with its PID 1 every process in it.
 
 from __future__ import annotations
 
-import errno
 import functools
 import json
 import os
@@ -61,6 +60,7 @@ from multiprocessing.connection import Connection, wait
 from lrgym.leaderboard.failures import quoted
 from lrgym.leaderboard.import_paths import hidden_dirs, import_paths
 from lrgym.leaderboard.sandbox_cgroup import OOM_CHECK_SECONDS, SandboxCgroup, cpu_bound, make_cgroup, memory_bound
+from lrgym.leaderboard.sandbox_folders import SCRATCH_CHECK_SECONDS, folder_bytes, free_bytes, remove_folder
 from lrgym.leaderboard.text import clean
 from lrgym.tasks.blas import SINGLE_THREAD_ENV
 
@@ -267,98 +267,6 @@ def death_reason(code: int | None, who: str = "policy process") -> str:
                 "SIGXFSZ": " (output size limit)", "SIGSEGV": " (segmentation fault)"}.get(name, "")
         return f"{who} died: killed by {name}{hint}"
     return f"{who} died: exit code {code}"
-
-
-#: without namespaces: how often the grader measures the policy's scratch folder (at a reply or
-#: while it waits; sooner only when the file system lost more space than the folder had left)
-SCRATCH_CHECK_SECONDS = 0.2
-#: what a file or folder costs at least when the scratch folder is measured (empty files are not free)
-SCRATCH_MIN_ENTRY_BYTES = 4096
-
-
-def folder_bytes(path: str, stop_above: int) -> int:
-    """The disk space ``path`` and everything in it take (each entry its allocated blocks, at
-    least :data:`SCRATCH_MIN_ENTRY_BYTES`, a hard-linked file once; links not followed),
-    counted until the total passes ``stop_above`` (so the walk is short whatever it holds).
-
-    The policy may change the folder while it is measured: an entry gone since it was listed
-    is skipped, and a folder replaced by a file or a link since it was listed is counted as
-    what it is now (never walked through). Anything else that cannot be measured (a folder the
-    policy made unreadable or unsearchable, ``chmod 000`` or ``0600``) raises OSError naming
-    it: the grader counts that as over the cap (:meth:`PolicyProcess._check_scratch`)."""
-    total, seen, todo = 0, set(), [path]
-
-    def count(info: os.stat_result) -> bool:
-        """Add ``info``'s entry (once); True once the total is past ``stop_above``."""
-        nonlocal total
-        if (info.st_dev, info.st_ino) not in seen:
-            seen.add((info.st_dev, info.st_ino))
-            total += max(info.st_blocks * 512, SCRATCH_MIN_ENTRY_BYTES)
-        return total > stop_above
-
-    while todo:
-        folder = todo.pop()
-        try:
-            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except FileNotFoundError:
-            continue  # removed since it was listed
-        except NotADirectoryError:  # replaced by a file or a link since it was listed
-            try:
-                info = os.lstat(folder)
-            except FileNotFoundError:
-                continue
-            if stat.S_ISDIR(info.st_mode):  # and back again: it changes faster than it is measured
-                raise OSError(errno.EAGAIN, "it kept changing between a folder and a file", folder) from None
-            if count(info):
-                return total
-            continue
-        try:
-            with os.scandir(fd) as listing:  # entries stat-ed inside this folder, wherever it moves
-                for entry in listing:
-                    try:
-                        info = entry.stat(follow_symlinks=False)
-                    except FileNotFoundError:
-                        continue
-                    except OSError as exc:
-                        raise OSError(exc.errno, exc.strerror, os.path.join(folder, entry.name)) from None
-                    if count(info):
-                        return total
-                    if stat.S_ISDIR(info.st_mode):
-                        todo.append(os.path.join(folder, entry.name))
-        finally:
-            os.close(fd)
-    return total
-
-
-def free_bytes(path: str) -> int | None:
-    """Free space of the file system holding ``path`` (None if it cannot be read): a change of
-    it is the cheap sign that a folder on it may have grown (:meth:`PolicyProcess._scratch_due`)."""
-    try:
-        info = os.statvfs(path)
-    except OSError:
-        return None
-    return info.f_bfree * info.f_frsize
-
-
-def remove_folder(path: str) -> None:
-    """Remove ``path`` and everything in it, also what its owner made unreadable or unsearchable
-    (a policy's ``chmod 000`` folder was left behind by ``rmtree(ignore_errors=True)``): every
-    folder in it is made ``u+rwx`` again, links never followed, and the removal retried."""
-    shutil.rmtree(path, ignore_errors=True)
-    if not os.path.lexists(path):
-        return
-    todo = [path]
-    while todo:
-        folder = todo.pop()
-        try:
-            info = os.lstat(folder)
-            if not stat.S_ISDIR(info.st_mode):
-                continue
-            os.chmod(folder, stat.S_IMODE(info.st_mode) | stat.S_IRWXU)
-            todo.extend(os.path.join(folder, name) for name in os.listdir(folder))
-        except OSError:
-            continue
-    shutil.rmtree(path, ignore_errors=True)
 
 
 class PolicyProcess:

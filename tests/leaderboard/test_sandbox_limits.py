@@ -27,7 +27,8 @@ import sys
 import pytest
 from lb_helpers import probe_sandbox
 
-from lrgym.leaderboard.sandbox import folder_bytes, mode
+from lrgym.leaderboard.sandbox import mode
+from lrgym.leaderboard.sandbox_folders import folder_bytes
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux sandbox")
 
