@@ -58,11 +58,11 @@ from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection, wait
 
 from lrgym.leaderboard.failures import quoted
-from lrgym.leaderboard.import_paths import hidden_dirs, import_paths
+from lrgym.leaderboard.host_start import (machine_pid_max, masked_dirs, pdeathsig, root_contents, sandbox_env,
+                                           unshare_flags)
 from lrgym.leaderboard.sandbox_cgroup import OOM_CHECK_SECONDS, SandboxCgroup, cpu_bound, make_cgroup, memory_bound
 from lrgym.leaderboard.sandbox_folders import SCRATCH_CHECK_SECONDS, folder_bytes, free_bytes, remove_folder
 from lrgym.leaderboard.text import clean
-from lrgym.tasks.blas import SINGLE_THREAD_ENV
 
 __all__ = ["Limits", "PolicyProcess", "SandboxError", "mode", "start"]
 
@@ -90,76 +90,12 @@ class Limits:
     processes: int = 256  # its processes and threads (how, by sandbox: sandbox_privileges.bound_processes)
 
 
-def _pdeathsig() -> None:  # pragma: no cover - runs in the child between fork and exec
-    import ctypes
-
-    ctypes.CDLL(None).prctl(1, int(signal.SIGKILL), 0, 0, 0)
-
-
-SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-
-
-def root_contents() -> tuple[list[str], dict[str, str]]:
-    """(directories bound read-only into the policy's root, symlinks recreated there): the
-    system directories, the Python installation, the ``sys.path`` directories of
-    :func:`~lrgym.leaderboard.import_paths.import_paths` (never the grader's working directory)
-    and the lrgym packages, nested ones dropped."""
-    links, wanted = {}, []
-    for d in SYSTEM_DIRS:
-        if os.path.islink(d):
-            links[d] = os.readlink(d)
-        elif os.path.isdir(d):
-            wanted.append(d)
-    import lrgym
-    import lrgym.baselines
-    import lrgym.leaderboard
-
-    python = [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable)),
-              *import_paths(), *(os.path.dirname(m.__file__) for m in (lrgym, lrgym.baselines, lrgym.leaderboard))]
-    wanted += [os.path.realpath(p) for p in python] + [os.path.abspath(p) for p in python]
-    never = {"/", "/tmp", "/dev", "/proc", "/sys", "/var/tmp", os.path.realpath(tempfile.gettempdir())}
-    paths: list[str] = []
-    for p in sorted(set(wanted) - never, key=len):
-        if os.path.isdir(p) and not os.path.islink(p) and not any(p == q or p.startswith(q.rstrip("/") + "/")
-                                                                  for q in paths):
-            paths.append(p)
-    return paths, links
-
-
-def masked_dirs(paths: list[str], hidden: list[str] | None = None) -> list[str]:
-    """Where the hidden directories (:func:`~lrgym.leaderboard.import_paths.hidden_dirs`: this
-    process's working directory and ``$LRGYM_HIDDEN_DIRS``) appear inside the bound ``paths``:
-    the policy host covers each with an empty read-only tmpfs. A grader working in
-    ``/usr/src/app`` (Docker's usual ``WORKDIR``) or in a folder of the venv is never bound itself,
-    but ``/usr`` or the venv is. Only directories strictly inside a bound one are listed (one that
-    is, or holds, a bound directory is the system or Python itself), under each name the bound
-    directory has in the root (its real path and the path it was bound by)."""
-    hidden = hidden_dirs() if hidden is None else hidden
-    masked = set()
-    for p in paths:
-        real = os.path.realpath(p).rstrip("/") + "/"
-        for h in hidden:
-            h = os.path.realpath(h)
-            if h.startswith(real) and len(h) > len(real):
-                masked.add(p.rstrip("/") + "/" + h[len(real):].rstrip("/"))
-    return sorted(masked, key=lambda m: (len(m), m))
-
-
 def _readable_by_others(path: str) -> bool:
     try:
         mode = os.stat(path).st_mode
     except OSError:
         return False
     return bool(mode & stat.S_IROTH and mode & stat.S_IXOTH)
-
-
-def _unshare_flags(user_ns: bool) -> list[str]:
-    """New PID, network, mount, System V IPC and UTS namespaces (IPC: the policy's shared-memory
-    segments and semaphores are its own and vanish with it, outside its memory limit otherwise)."""
-    flags = ["unshare", "--pid", "--fork", "--kill-child", "--net", "--mount", "--mount-proc", "--ipc", "--uts"]
-    if user_ns:
-        flags[1:1] = ["--user", "--map-root-user"]
-    return flags
 
 
 #: the values of ``$LRGYM_SANDBOX`` (``auto`` when unset)
@@ -188,7 +124,7 @@ def mode() -> dict:
         kinds = []
     for kind in kinds:
         try:
-            ok = subprocess.run(_unshare_flags(kind == "userns") + ["true"], capture_output=True,
+            ok = subprocess.run(unshare_flags(kind == "userns") + ["true"], capture_output=True,
                                 timeout=30).returncode == 0
         except (OSError, subprocess.TimeoutExpired):
             ok = False
@@ -218,39 +154,6 @@ def mode() -> dict:
         raise SandboxError(f"LRGYM_SANDBOX=require but {note}")
     return {"kind": "none", "uid_drop": False, "note": note, "memory_bound": memory_bound()["note"],
             "cpu_bound": cpu_bound()["note"]}
-
-
-def _sandbox_env(work: str, numba_cache: str) -> dict:
-    """The policy host's whole environment: ``work`` is the folder it works in, ``numba_cache``
-    Numba's cache (see :meth:`PolicyProcess._start`)."""
-    env = {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        # what the worker imports, minus the grader's working directory; nothing first on the path
-        "PYTHONPATH": os.pathsep.join(import_paths()),
-        "PYTHONSAFEPATH": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "USER": "sandbox",
-        "NUMBA_CACHE_DIR": numba_cache,
-        "MPLCONFIGDIR": f"{work}/.matplotlib",
-    }
-    # one thread for BLAS / OpenMP and for Numba's pool (a policy's prange): the pool is the parallelism
-    env.update(SINGLE_THREAD_ENV, NUMBA_NUM_THREADS="1")
-    # LRGYM_TEST_TOKEN: a marker the tests find leftover processes by (it grants nothing)
-    for var in ("PYTHONHASHSEED", "NPY_DISABLE_CPU_FEATURES", "LRGYM_TEST_TOKEN"):
-        if var in os.environ:
-            env[var] = os.environ[var]
-    return env
-
-
-def _machine_pid_max() -> int | None:
-    """This machine's ``kernel.pid_max`` as the grader sees it (the policy host compares its own
-    namespace's with it: :func:`lrgym.leaderboard.sandbox_privileges.bound_processes`)."""
-    try:
-        with open("/proc/sys/kernel/pid_max") as f:
-            return int(f.read())
-    except (OSError, ValueError):
-        return None
 
 
 def death_reason(code: int | None, who: str = "policy process") -> str:
@@ -328,11 +231,11 @@ class PolicyProcess:
             # and an ordinary user's sandbox could not start when another user's was there); the
             # host makes the same path in its private root (policy_host.confine)
             work, numba_cache = "/tmp/work", os.path.join(self._private, "numba")
-        prefix = [] if kind == "none" else _unshare_flags(kind == "userns")
+        prefix = [] if kind == "none" else unshare_flags(kind == "userns")
         group = self.cgroup
 
         def preexec() -> None:  # pragma: no cover - in the child, before exec: nothing of it runs outside
-            _pdeathsig()
+            pdeathsig()
             if group is not None:
                 group.join()
 
@@ -340,7 +243,7 @@ class PolicyProcess:
         try:
             self.process = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, pass_fds=(cmd_r, rep_w),
-                env=_sandbox_env(work, numba_cache), cwd="/", close_fds=True, start_new_session=True,
+                env=sandbox_env(work, numba_cache), cwd="/", close_fds=True, start_new_session=True,
                 preexec_fn=preexec,
             )
         except BaseException:
@@ -360,7 +263,7 @@ class PolicyProcess:
         cfg = {"namespaces": kind != "none", "uid": uid, "new_root": new_root, "paths": paths, "links": links,
                "masked": masked_dirs(paths) if kind != "none" else [], "scratch": self.scratch,
                "numba_cache": numba_cache, "uid_range": [UID_BASE, UID_SPAN],
-               "machine_pid_max": _machine_pid_max(), **asdict(self.limits)}
+               "machine_pid_max": machine_pid_max(), **asdict(self.limits)}
         self.applied = {**self.request(cfg, timeout=start_timeout)["sandbox"], "memory": self.memory, "cpu": self.cpu}
 
     def request(self, msg, timeout: float | None = None) -> dict:

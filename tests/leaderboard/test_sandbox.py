@@ -224,7 +224,7 @@ def test_a_grader_folder_inside_a_bound_tree_is_masked(monkeypatch, kind):
 
 
 def test_masked_dirs_are_the_hidden_ones_strictly_inside_a_bound_one(tmp_path):
-    from lrgym.leaderboard.sandbox import masked_dirs
+    from lrgym.leaderboard.host_start import masked_dirs
 
     real = tmp_path / "real"
     (real / "app" / "runs").mkdir(parents=True)

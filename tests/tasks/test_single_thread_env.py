@@ -53,10 +53,10 @@ def test_grader_workers_default_to_one_thread_and_keep_the_graders_choice(monkey
 
 
 def test_the_sandboxed_policy_process_also_gets_one_numba_thread(monkeypatch):
-    from lrgym.leaderboard.sandbox import _sandbox_env
+    from lrgym.leaderboard.host_start import sandbox_env
 
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")  # not inherited: the sandbox's env is built from scratch
-    env = _sandbox_env("/work", "/work/.numba")
+    env = sandbox_env("/work", "/work/.numba")
     assert {var: env[var] for var in VARS} == dict(SINGLE_THREAD_ENV)
     assert env["NUMBA_NUM_THREADS"] == "1"
 

@@ -1,0 +1,122 @@
+"""How the grader starts the policy host (:mod:`lrgym.leaderboard.policy_host`): what
+:meth:`lrgym.leaderboard.sandbox.PolicyProcess._start` runs and sends it first.
+
+* the command: ``unshare`` with the sandbox's namespaces in front of ``python -m
+  lrgym.leaderboard.policy_host`` (:func:`unshare_flags`; without namespaces, nothing in front);
+* its whole environment (:func:`sandbox_env`): nothing of the grader's but a few named variables;
+* between ``fork`` and ``exec``, ``PR_SET_PDEATHSIG`` (:func:`pdeathsig`): it dies with the grader;
+* in its first message, what its private root holds: the directories bound read-only and the
+  symlinks recreated (:func:`root_contents`), the grader's folders covered inside them
+  (:func:`masked_dirs`), and this machine's ``pid_max`` (:func:`machine_pid_max`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import tempfile
+
+from lrgym.leaderboard.import_paths import hidden_dirs, import_paths
+from lrgym.tasks.blas import SINGLE_THREAD_ENV
+
+__all__ = ["SYSTEM_DIRS", "machine_pid_max", "masked_dirs", "pdeathsig", "root_contents", "sandbox_env",
+           "unshare_flags"]
+
+
+def pdeathsig() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """``PR_SET_PDEATHSIG`` SIGKILL: the calling process (the host's first) dies with its parent, the grader."""
+    import ctypes
+
+    ctypes.CDLL(None).prctl(1, int(signal.SIGKILL), 0, 0, 0)
+
+
+SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+
+
+def root_contents() -> tuple[list[str], dict[str, str]]:
+    """(directories bound read-only into the policy's root, symlinks recreated there): the
+    system directories, the Python installation, the ``sys.path`` directories of
+    :func:`~lrgym.leaderboard.import_paths.import_paths` (never the grader's working directory)
+    and the lrgym packages, nested ones dropped."""
+    links, wanted = {}, []
+    for d in SYSTEM_DIRS:
+        if os.path.islink(d):
+            links[d] = os.readlink(d)
+        elif os.path.isdir(d):
+            wanted.append(d)
+    import lrgym
+    import lrgym.baselines
+    import lrgym.leaderboard
+
+    python = [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable)),
+              *import_paths(), *(os.path.dirname(m.__file__) for m in (lrgym, lrgym.baselines, lrgym.leaderboard))]
+    wanted += [os.path.realpath(p) for p in python] + [os.path.abspath(p) for p in python]
+    never = {"/", "/tmp", "/dev", "/proc", "/sys", "/var/tmp", os.path.realpath(tempfile.gettempdir())}
+    paths: list[str] = []
+    for p in sorted(set(wanted) - never, key=len):
+        if os.path.isdir(p) and not os.path.islink(p) and not any(p == q or p.startswith(q.rstrip("/") + "/")
+                                                                  for q in paths):
+            paths.append(p)
+    return paths, links
+
+
+def masked_dirs(paths: list[str], hidden: list[str] | None = None) -> list[str]:
+    """Where the hidden directories (:func:`~lrgym.leaderboard.import_paths.hidden_dirs`: this
+    process's working directory and ``$LRGYM_HIDDEN_DIRS``) appear inside the bound ``paths``:
+    the policy host covers each with an empty read-only tmpfs. A grader working in
+    ``/usr/src/app`` (Docker's usual ``WORKDIR``) or in a folder of the venv is never bound itself,
+    but ``/usr`` or the venv is. Only directories strictly inside a bound one are listed (one that
+    is, or holds, a bound directory is the system or Python itself), under each name the bound
+    directory has in the root (its real path and the path it was bound by)."""
+    hidden = hidden_dirs() if hidden is None else hidden
+    masked = set()
+    for p in paths:
+        real = os.path.realpath(p).rstrip("/") + "/"
+        for h in hidden:
+            h = os.path.realpath(h)
+            if h.startswith(real) and len(h) > len(real):
+                masked.add(p.rstrip("/") + "/" + h[len(real):].rstrip("/"))
+    return sorted(masked, key=lambda m: (len(m), m))
+
+
+def unshare_flags(user_ns: bool) -> list[str]:
+    """New PID, network, mount, System V IPC and UTS namespaces (IPC: the policy's shared-memory
+    segments and semaphores are its own and vanish with it, outside its memory limit otherwise)."""
+    flags = ["unshare", "--pid", "--fork", "--kill-child", "--net", "--mount", "--mount-proc", "--ipc", "--uts"]
+    if user_ns:
+        flags[1:1] = ["--user", "--map-root-user"]
+    return flags
+
+
+def sandbox_env(work: str, numba_cache: str) -> dict:
+    """The policy host's whole environment: ``work`` is the folder it works in, ``numba_cache``
+    Numba's cache (see :meth:`lrgym.leaderboard.sandbox.PolicyProcess._start`)."""
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        # what the worker imports, minus the grader's working directory; nothing first on the path
+        "PYTHONPATH": os.pathsep.join(import_paths()),
+        "PYTHONSAFEPATH": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "USER": "sandbox",
+        "NUMBA_CACHE_DIR": numba_cache,
+        "MPLCONFIGDIR": f"{work}/.matplotlib",
+    }
+    # one thread for BLAS / OpenMP and for Numba's pool (a policy's prange): the pool is the parallelism
+    env.update(SINGLE_THREAD_ENV, NUMBA_NUM_THREADS="1")
+    # LRGYM_TEST_TOKEN: a marker the tests find leftover processes by (it grants nothing)
+    for var in ("PYTHONHASHSEED", "NPY_DISABLE_CPU_FEATURES", "LRGYM_TEST_TOKEN"):
+        if var in os.environ:
+            env[var] = os.environ[var]
+    return env
+
+
+def machine_pid_max() -> int | None:
+    """This machine's ``kernel.pid_max`` as the grader sees it (the policy host compares its own
+    namespace's with it: :func:`lrgym.leaderboard.sandbox_privileges.bound_processes`)."""
+    try:
+        with open("/proc/sys/kernel/pid_max") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return None
