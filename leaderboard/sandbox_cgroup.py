@@ -21,6 +21,8 @@ import os
 import signal
 import time
 
+from lrgym.leaderboard.mountinfo import unescape_field
+
 __all__ = ["CGROUP_PREFIX", "MIN_PROBE_MB", "OOM_CHECK_SECONDS", "SandboxCgroup", "cpu_bound", "make_cgroup",
            "memory_bound", "sweep_stale_cgroups"]
 
@@ -29,12 +31,6 @@ CGROUP_PREFIX = "lrgym-sandbox-"
 #: how often the grader reads the group's OOM-kill counter and CPU time while it waits for a
 #: reply (and at most after a reply)
 OOM_CHECK_SECONDS = 0.25
-
-
-def _unescape(field: str) -> str:
-    import re
-
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), field)
 
 
 def _cgroup_mounts() -> list[tuple[str, str, str, set]]:
@@ -46,7 +42,7 @@ def _cgroup_mounts() -> list[tuple[str, str, str, set]]:
                 left, _, right = line.partition(" - ")
                 a, b = left.split(), right.split()
                 if len(a) >= 5 and len(b) >= 3 and b[0] in ("cgroup", "cgroup2"):
-                    rows.append((b[0], _unescape(a[3]), _unescape(a[4]), set(b[2].split(","))))
+                    rows.append((b[0], unescape_field(a[3]), unescape_field(a[4]), set(b[2].split(","))))
     except OSError:
         pass
     return rows

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 
 from lrgym.leaderboard.libc import c_library
+from lrgym.leaderboard.mountinfo import unescape_field
 
 __all__ = ["JOB_STAGING", "MS_BIND", "MS_MOVE", "MS_NODEV", "MS_NOEXEC", "MS_NOSUID", "MS_PRIVATE", "MS_RDONLY",
            "MS_REC", "MS_REMOUNT", "ROOT", "bind", "kept_flags", "mount", "mount_points", "new_root", "seal_root"]
@@ -61,12 +62,10 @@ def kept_flags(path: str) -> int:
 
 def mount_points(top: str) -> list[str]:
     """``top`` and every mount point below it in this mount namespace (the fifth field of
-    ``/proc/self/mountinfo``, whose ``\\040``-style escapes are undone)."""
-    import re
-
+    ``/proc/self/mountinfo``, whose ``\\040``-style escapes are undone:
+    :func:`lrgym.leaderboard.mountinfo.unescape_field`)."""
     with open("/proc/self/mountinfo", "rb") as f:
-        points = [os.fsdecode(re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m[1], 8)]), line.split()[4]))
-                  for line in f]
+        points = [unescape_field(os.fsdecode(line.split()[4])) for line in f]
     top = os.path.realpath(top)
     return [p for p in points if p == top or p.startswith(top.rstrip("/") + "/")]
 
