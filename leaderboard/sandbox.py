@@ -60,6 +60,7 @@ from multiprocessing.connection import Connection, wait
 from lrgym.leaderboard.failures import quoted
 from lrgym.leaderboard.host_start import (machine_pid_max, masked_dirs, pdeathsig, root_contents, sandbox_env,
                                            unshare_flags)
+from lrgym.leaderboard.libc import c_library
 from lrgym.leaderboard.sandbox_cgroup import OOM_CHECK_SECONDS, SandboxCgroup, cpu_bound, make_cgroup, memory_bound
 from lrgym.leaderboard.sandbox_folders import SCRATCH_CHECK_SECONDS, folder_bytes, free_bytes, remove_folder
 from lrgym.leaderboard.text import clean
@@ -480,9 +481,7 @@ def _kill_orphans() -> None:
 def become_subreaper() -> None:
     """``PR_SET_CHILD_SUBREAPER`` (used by the fallback without namespaces)."""
     try:
-        import ctypes
-
-        ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)
+        c_library().prctl(36, 1, 0, 0, 0)
     except Exception:  # pragma: no cover - non-Linux
         pass
 

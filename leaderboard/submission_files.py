@@ -57,6 +57,7 @@ import sys
 from pathlib import Path
 
 from lrgym.leaderboard.failures import PolicyError
+from lrgym.leaderboard.libc import c_library
 
 __all__ = ["MAX_SUBMISSION_BYTES", "PSEUDO_FILE_SYSTEMS", "SUBMISSION_FORMS", "missing_file_error", "read_policy_files",
            "read_sb3_files", "read_submission"]
@@ -104,7 +105,7 @@ def _file_system_magic(fd: int) -> int | None:
     on s390x. Every magic number fits in 32 bits, so it is the first four bytes on a
     little-endian machine (either type) and on s390x, the low half of the ``long`` elsewhere."""
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
+        libc = c_library()
         buf = ctypes.create_string_buffer(512)  # larger than any ABI's struct statfs
         if libc.fstatfs(fd, buf) != 0:
             return None

@@ -52,6 +52,7 @@ import time
 from pathlib import Path
 
 from lrgym.leaderboard.failures import PolicyError, describe, plain, traceback_text, truncate
+from lrgym.leaderboard.libc import c_library
 from lrgym.leaderboard.submission_files import read_policy_files, read_sb3_files
 from lrgym.leaderboard.step_message import encode_act
 
@@ -64,10 +65,9 @@ __all__ = ["PolicyError", "main", "policy_files", "run_job", "serve"]
 def _die_with_parent() -> None:
     """Linux: get SIGKILL when the parent dies (best effort elsewhere)."""
     try:
-        import ctypes
         import signal
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+        c_library().prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
     except Exception:  # pragma: no cover - non-Linux
         pass
 
