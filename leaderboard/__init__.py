@@ -11,10 +11,11 @@ Modules, one concern each:
   and the info a policy may see;
 * ``worker`` / ``pool``: the grader's worker processes (env, recorded trajectories) on all cores;
 * ``sandbox`` / ``policy_host``: the sandboxed process a submission runs in (namespaces, private
-  root, unprivileged uid, limits, whole process tree ended); ``policy_host``'s docstring maps the
-  modules of the sandboxed side (``sandbox_root``, ``sandbox_privileges``, ``job_isolation``,
-  ``job_starter``, ``job_process``, ``job_cleanup``, ``episode_host``, ``policy_loading``,
-  ``host_messages``, ``libc``);
+  root, unprivileged uid, limits, whole process tree ended); ``sandbox``'s docstring maps the
+  modules of the grader's side (``host_start``, ``sandbox_cgroup``, ``sandbox_folders``),
+  ``policy_host``'s those of the sandboxed side (``sandbox_root``, ``sandbox_privileges``,
+  ``job_isolation``, ``job_starter``, ``job_process``, ``job_cleanup``, ``episode_host``,
+  ``policy_loading``, ``host_messages``), and both use ``mountinfo`` and ``libc``;
 * ``runner``: a policy over a suite on all cores → checked, scored runs → one store entry;
 * ``limits`` / ``text``: checks of a submitter's limits, names and text;
 * ``trust``: content hashes of the reference files the grader wrote;

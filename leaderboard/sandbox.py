@@ -39,6 +39,22 @@ ordinary user's sandbox (to test it), ``LRGYM_SANDBOX=off`` the weakest one.
 
 The process is started in its own session with ``PR_SET_PDEATHSIG``: if the grader dies, the
 sandbox dies, and with its PID 1 every process in it.
+
+This module is the grader's side and its map (the sandboxed side's map is
+:mod:`lrgym.leaderboard.policy_host`); each module imports only those listed after it:
+
+* here: which sandbox this machine gives (:func:`mode`, ``$LRGYM_SANDBOX``: :func:`setting`),
+  the running host (:class:`PolicyProcess`: started, asked, its limits checked while it waits,
+  ended with everything it started) and :func:`start`;
+* :mod:`lrgym.leaderboard.host_start`: what the host is started with (``unshare``'s flags, its
+  environment, ``PR_SET_PDEATHSIG``, its root's contents and the folders masked in it);
+* :mod:`lrgym.leaderboard.sandbox_cgroup`: the cgroup that bounds the whole sandbox's memory,
+  processes and CPU time (:class:`~lrgym.leaderboard.sandbox_cgroup.SandboxCgroup`), and which of
+  those bounds this machine gives;
+* :mod:`lrgym.leaderboard.sandbox_folders`: without namespaces the scratch folder measured against
+  ``tmp_mb``; the grader's folders of a sandbox removed, whatever the policy did to them;
+* :mod:`lrgym.leaderboard.mountinfo` (the cgroup mounts' escapes; shared with the sandboxed side)
+  and :mod:`lrgym.leaderboard.libc` (the C library).
 """
 
 from __future__ import annotations
@@ -115,7 +131,8 @@ def setting() -> str:
 def mode() -> dict:
     """How policies are confined on this machine: ``{"kind": "root" | "userns" | "none",
     "uid_drop": bool, "note": str, "memory_bound": str, "cpu_bound": str}`` (probed once per
-    process; the memory and CPU bounds, :func:`memory_bound` and :func:`cpu_bound`, warn once
+    process; the memory and CPU bounds, :func:`~lrgym.leaderboard.sandbox_cgroup.memory_bound` and
+    :func:`~lrgym.leaderboard.sandbox_cgroup.cpu_bound`, warn once
     where no cgroup can be made)."""
     setting_ = setting()
     root = os.geteuid() == 0
@@ -178,14 +195,16 @@ class PolicyProcess:
 
     Without namespaces (``mode()["kind"] == "none"``) the policy works in ``scratch``, a folder
     inside the grader's private one, and no tmpfs bounds what it writes there: the grader
-    measures it (:func:`folder_bytes`) every :data:`SCRATCH_CHECK_SECONDS`, at a reply or while
+    measures it (:func:`~lrgym.leaderboard.sandbox_folders.folder_bytes`) every
+    :data:`~lrgym.leaderboard.sandbox_folders.SCRATCH_CHECK_SECONDS`, at a reply or while
     it waits (not after every reply: a walk of a cache of a few hundred files costs more than a
     step), and at once when its file system lost more free space than the folder had left
     (a burst), and ends the policy, removing the folder, as soon as it holds more than
     ``limits.tmp_mb`` or cannot be measured."""
 
     scratch: str | None = None
-    #: the sandbox's cgroup (:class:`SandboxCgroup`), None where none can be made
+    #: the sandbox's cgroup (:class:`~lrgym.leaderboard.sandbox_cgroup.SandboxCgroup`), None where none
+    #: can be made
     cgroup: "SandboxCgroup | None" = None
     _oom_checked: float = float("-inf")
     #: (when the scratch folder was last measured, the file system's free bytes then, what the
@@ -299,8 +318,9 @@ class PolicyProcess:
         """End the sandbox with a reason naming the memory limit once the OOM killer has killed
         any of its processes (its cgroup went over ``limits.memory_mb``), or naming the CPU-time
         limit once its processes together used more than ``limits.cpu_seconds`` of CPU (where
-        the group counts it); read at most every :data:`OOM_CHECK_SECONDS` unless ``force`` (the
-        sandbox failed: why)."""
+        the group counts it); read at most every
+        :data:`~lrgym.leaderboard.sandbox_cgroup.OOM_CHECK_SECONDS` unless ``force`` (the sandbox
+        failed: why)."""
         if self.cgroup is None or (not force and time.monotonic() < self._oom_checked + OOM_CHECK_SECONDS):
             return
         self._oom_checked = time.monotonic()
@@ -345,7 +365,8 @@ class PolicyProcess:
                 raise SandboxError(f"the policy process did not answer within {timeout:g} s")
 
     def _scratch_due(self) -> bool:
-        """Whether the scratch folder is to be measured now: :data:`SCRATCH_CHECK_SECONDS` after
+        """Whether the scratch folder is to be measured now:
+        :data:`~lrgym.leaderboard.sandbox_folders.SCRATCH_CHECK_SECONDS` after
         the end of the last measure, or at once when its file system has lost more free space
         since then than the folder had left below its cap (it may be over: a burst). The free
         space is a sign only (others write to that file system too, and empty files take none):
