@@ -24,11 +24,20 @@ __all__ = ["SYSTEM_DIRS", "machine_pid_max", "masked_dirs", "pdeathsig", "root_c
            "unshare_flags"]
 
 
-def pdeathsig() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """``PR_SET_PDEATHSIG`` SIGKILL: the calling process (the host's first) dies with its parent, the grader."""
-    import ctypes
+def pdeathsig():
+    """A function setting ``PR_SET_PDEATHSIG`` SIGKILL, for the child between ``fork`` and
+    ``exec``: the calling process (the host's first) dies with its parent, the grader. The C
+    library and its ``prctl`` are looked up here, in the grader, before the fork: a child of a
+    process with threads must not load a library (another thread may have held the loader's lock
+    at the fork, and the child would wait for it forever)."""
+    from lrgym.leaderboard.libc import c_library
 
-    ctypes.CDLL(None).prctl(1, int(signal.SIGKILL), 0, 0, 0)
+    prctl = c_library().prctl
+
+    def set_pdeathsig() -> None:  # pragma: no cover - runs in the child between fork and exec
+        prctl(1, int(signal.SIGKILL), 0, 0, 0)
+
+    return set_pdeathsig
 
 
 SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")

@@ -4,11 +4,12 @@ fallback's ``PR_SET_CHILD_SUBREAPER``, ``fstatfs`` for a submission's files). ``
 imported at the first call, as before the move of these helpers out of
 :mod:`lrgym.leaderboard.policy_host`.
 
-Two places load the library themselves and are kept as they were: the policy host's
-``PR_SET_PDEATHSIG`` (:func:`lrgym.leaderboard.host_start.pdeathsig`), which runs between
-``fork`` and ``exec`` in a child of a grader that may have threads, and the seccomp filter's
-``prctl`` (:func:`lrgym.leaderboard.seccomp.refuse_keyrings`), which runs in forked job
-processes: code that runs in a forked child is not given new calls."""
+A child between ``fork`` and ``exec`` of a grader that may have threads must not load a library
+(another thread may have held the loader's lock at the fork): the policy host's
+``PR_SET_PDEATHSIG`` (:func:`lrgym.leaderboard.host_start.pdeathsig`) looks its ``prctl`` up
+here before the fork. The seccomp filter's ``prctl``
+(:func:`lrgym.leaderboard.seccomp.refuse_keyrings`) loads the library itself in forked job
+processes of the single-threaded policy host, as it always did."""
 
 from __future__ import annotations
 

@@ -253,9 +253,10 @@ class PolicyProcess:
             work, numba_cache = "/tmp/work", os.path.join(self._private, "numba")
         prefix = [] if kind == "none" else unshare_flags(kind == "userns")
         group = self.cgroup
+        set_pdeathsig = pdeathsig()  # its C function looked up now, not in the child
 
         def preexec() -> None:  # pragma: no cover - in the child, before exec: nothing of it runs outside
-            pdeathsig()
+            set_pdeathsig()
             if group is not None:
                 group.join()
 

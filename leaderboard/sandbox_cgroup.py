@@ -37,10 +37,13 @@ def _cgroup_mounts() -> list[tuple[str, str, str, set]]:
     """(file system type, root of the mount, mount point, super options) of every cgroup mount."""
     rows = []
     try:
-        with open("/proc/self/mountinfo") as f:
+        # fields are split at single spaces (the kernel escapes those in names as \040) and names
+        # kept whatever their bytes: a mount point not in UTF-8, or holding U+00A0 (which
+        # str.split() takes for a space), failed or shifted the fields of every sandbox start
+        with open("/proc/self/mountinfo", errors="surrogateescape") as f:
             for line in f:
-                left, _, right = line.partition(" - ")
-                a, b = left.split(), right.split()
+                left, _, right = line.rstrip("\n").partition(" - ")
+                a, b = left.split(" "), right.split(" ")
                 if len(a) >= 5 and len(b) >= 3 and b[0] in ("cgroup", "cgroup2"):
                     rows.append((b[0], unescape_field(a[3]), unescape_field(a[4]), set(b[2].split(","))))
     except OSError:

@@ -25,3 +25,25 @@ def test_a_time_limit_kill_leaves_no_cgroup(tmp_path):
                           time_limit=4)
     assert "timeout" in outcome.entry.failure_reason
     assert dead_sandbox_groups() == []
+
+
+def test_cgroup_mounts_keep_a_mount_point_of_any_bytes_in_its_field(tmp_path, monkeypatch):
+    """A helper's reading (2026-12-05): mountinfo was read as strict UTF-8 and split on any
+    whitespace, so a mount point not in UTF-8 (a UnicodeDecodeError, which no caller expects)
+    or holding U+00A0 (taken for a space: the fields shifted) broke every sandbox start."""
+    import builtins
+
+    from lrgym.leaderboard import sandbox_cgroup
+
+    fake = tmp_path / "mountinfo"
+    fake.write_bytes(b"25 1 0:22 / /sys/fs/cgroup rw shared:8 - tmpfs tmpfs ro,mode=755\n"
+                     b"30 25 0:26 / /sys/fs/cgroup/mem\xff\xc2\xa0ory rw,nosuid shared:11 - cgroup cgroup rw,memory\n"
+                     b"31 25 0:27 /a\\040b /sys/fs/cgroup/unified rw shared:12 - cgroup2 cgroup2 rw,nsdelegate\n")
+    real_open = builtins.open
+    monkeypatch.setattr(sandbox_cgroup, "open",
+                        lambda path, *a, **k: real_open(fake if path == "/proc/self/mountinfo" else path, *a, **k),
+                        raising=False)
+    assert sandbox_cgroup._cgroup_mounts() == [
+        ("cgroup", "/", "/sys/fs/cgroup/mem\udcff\xa0ory", {"rw", "memory"}),
+        ("cgroup2", "/a b", "/sys/fs/cgroup/unified", {"rw", "nsdelegate"}),
+    ]
