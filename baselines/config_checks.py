@@ -63,13 +63,15 @@ def names(field_name: str, value, choices: tuple[str, ...], distinct: bool) -> t
     return tuple(value)
 
 
-def widths(field_name: str, value) -> tuple[int, ...]:
-    """Hidden layer widths: a list of integers from 1 to :data:`MAX_HIDDEN` (possibly empty)."""
+def widths(field_name: str, value, maximum: int = MAX_HIDDEN) -> tuple[int, ...]:
+    """Hidden layer widths: a list of integers from 1 to ``maximum`` (possibly empty;
+    :data:`MAX_HIDDEN` for the controller's evolution strategy, whose cost grows with the square)."""
     if not isinstance(value, (list, tuple)):
-        raise ConfigError(f"{field_name}={value!r} invalid; valid: a list of layer widths, e.g. [] or [64, 64]")
+        raise ConfigError(f"{field_name}={value!r} invalid; valid: a list of layer widths from 1 to {maximum:,}, "
+                          "e.g. [] or [64, 64]")
     for i, width in enumerate(value):
-        if count(f"{field_name}[{i}]", width) > MAX_HIDDEN:
-            raise ConfigError(f"{field_name}[{i}]={width!r} out of range; valid: a layer width from 1 to {MAX_HIDDEN}")
+        if count(f"{field_name}[{i}]", width) > maximum:
+            raise ConfigError(f"{field_name}[{i}]={width!r} out of range; valid: a layer width from 1 to {maximum:,}")
     return tuple(int(w) for w in value)
 
 

@@ -127,22 +127,16 @@ def write_output(path: str | Path, text: str, mode: int = 0o644) -> Path:
 
 
 def _is_stream(path: Path) -> bool:
-    """Whether ``path`` is a stream to write to, not a file to replace: a link chain through a
-    process's descriptors (``/dev/stdout``, ``/dev/fd/N``, ``/proc/<pid>/fd/N``: even when the
+    """Whether ``path`` is a stream to write to, not a file to replace: a descriptor the process
+    holds (:func:`lrgym.files.is_descriptor_path`: ``/dev/stdout``, ``/dev/fd/N``, even when the
     shell sent them to a file), or something that is no regular file (a device, a FIFO). A regular
     file anywhere else, ``/dev/shm`` included, is replaced (with its mode, never through a link)."""
     import stat
 
-    hop = path.absolute()
-    for _ in range(40):  # the link chain, hop by hop (resolve() would follow /proc/self/fd/1 to its file)
-        parts = hop.parts
-        if parts[1:3] == ("dev", "fd") or parts[1:2] == ("dev",) and parts[2:3] in (("stdout",), ("stderr",)) \
-                or parts[1:2] == ("proc",) and len(parts) > 3 and parts[3] == "fd":
-            return True
-        if not hop.is_symlink():
-            break
-        link = Path(os.readlink(hop))
-        hop = link if link.is_absolute() else hop.parent / link
+    from lrgym.files import is_descriptor_path
+
+    if is_descriptor_path(path):
+        return True
     try:
         return not stat.S_ISREG(os.stat(path).st_mode)
     except OSError:  # a new file, or a dangling link: replaced
@@ -203,7 +197,10 @@ def output_path(shipped: Path, *, ship: bool = False, out: str | Path | None = N
     else:
         given = Path(out)
         _check_name_lengths(given, option)
-        path = given / shipped.name if given.is_dir() else given
+        try:
+            path = given / shipped.name if given.is_dir() else given
+        except OSError as exc:  # (a folder on the way that may not be looked into)
+            raise ValueError(f"{option} {out}: {exc.strerror or exc}; valid: a path you can write") from None
         source, verb, other = f"{option} {out}", "is", f"another path (default: {runs_dir() / shipped.name})"
     hit = _shipped_target(path, [*own, *shipped_outputs(), *protected], source)
     if hit is not None:
@@ -217,36 +214,60 @@ def output_path(shipped: Path, *, ship: bool = False, out: str | Path | None = N
 def package_folders() -> list[Path]:
     """The folders of the installed package: ``lrgym``, ``lrgym.baselines`` and
     ``lrgym.leaderboard`` (in a source checkout the last two are ``baselines/`` and
-    ``leaderboard/`` beside ``lrgym/``; in a wheel, inside it). Whatever lies in them may ship
-    (the weights folder ships every file in it), so no output is written there without ``--ship``."""
+    ``leaderboard/`` beside ``lrgym/``; in a wheel, inside it)."""
     import lrgym
 
     return [Path(lrgym.__file__).parent.resolve(), HERE.resolve(), (HERE.parent / "leaderboard").resolve()]
 
 
+#: the package's data folders, which ship every file in them (pyproject's package-data ``*``)
+DATA_FOLDERS = ("weights", "references", "suites", "submissions")
+
+
+def _ships(target: Path) -> Path | None:
+    """The folder of the package whose files ship if ``target`` (resolved) were written: a data
+    folder (:data:`DATA_FOLDERS`) at any depth on its way, or the Python package folder holding
+    it (one with ``__init__.py``: its ``*.json`` ship as package data, its modules as code);
+    ``None`` elsewhere, e.g. for ``runs/`` made in ``baselines/`` when the working directory is
+    there (no package, so nothing in it ships)."""
+    for top in package_folders():
+        if top not in target.parents:
+            continue
+        parts = target.relative_to(top).parts[:-1]  # the folders on the way, below top
+        for k, part in enumerate(parts):
+            if part in DATA_FOLDERS:
+                return top.joinpath(*parts[:k + 1])
+        if target.parent == top or (target.parent / "__init__.py").is_file():
+            return target.parent
+    return None
+
+
 def check_outside_package(path: str | Path, given: str, other: str = "another folder") -> None:
-    """``ValueError`` if writing ``path`` (or a folder made for it) would put a file inside the
-    installed package (:func:`package_folders`), in any spelling: ``--markdown
-    baselines/weights`` made ``baselines/weights/LEADERBOARD.md``, which the wheel then shipped
-    as a weights file. ``given`` names where ``path`` came from, ``other`` what is valid."""
+    """``ValueError`` if writing ``path`` would put a file where the installed package ships it
+    (:func:`_ships`), in any spelling: ``--markdown baselines/weights`` made
+    ``baselines/weights/LEADERBOARD.md``, which the wheel then shipped as a weights file.
+    ``given`` names where ``path`` came from, ``other`` what is valid."""
     target = Path(path).resolve()
-    for folder in package_folders():
-        if target == folder or folder in target.parents:
-            raise ValueError(f"{given} puts {target} inside the installed package ({folder}), whose files may ship; "
-                             f"valid: {other}")
+    folder = _ships(target)
+    if folder is not None:
+        raise ValueError(f"{given} puts {target} in the installed package's {folder}, whose files ship with it; "
+                         f"valid: {other}")
 
 
 def _check_name_lengths(path: Path, given: str) -> None:
     """``ValueError`` if a name of ``path`` is longer than the file system takes (looking at such a
     path is an ``OSError`` already)."""
     try:
-        limit = os.pathconf("/", "PC_NAME_MAX")
+        limit, total = os.pathconf("/", "PC_NAME_MAX"), os.pathconf("/", "PC_PATH_MAX")
     except (OSError, ValueError):
-        limit = 255
+        limit, total = 255, 4096
     for part in Path(path).parts:
         if len(os.fsencode(part)) > limit:
             raise ValueError(f"{given}: the name {part[:40]!r}... is {len(os.fsencode(part))} bytes long; valid: "
                              f"names of at most {limit} bytes")
+    if len(os.fsencode(os.path.abspath(path))) >= total:
+        raise ValueError(f"{given}: the path is {len(os.fsencode(os.path.abspath(path))):,} bytes long; valid: paths "
+                         f"of fewer than {total:,} bytes")
 
 
 def check_can_write(path: str | Path, given: str) -> None:
@@ -256,6 +277,8 @@ def check_can_write(path: str | Path, given: str) -> None:
     a file, or a nearest existing folder the user may not write to."""
     path = Path(path).absolute()
     _check_name_lengths(path, given)
+    if _is_stream(path):  # /dev/stdout, /dev/null, a FIFO: written in place (write_output)
+        return
     folder = path.parent
     while not os.path.lexists(folder) and folder != folder.parent:
         folder = folder.parent

@@ -24,6 +24,7 @@ Commands (``torch.set_num_threads(1)`` unless ``--threads``). Outputs go to ``ru
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import sys
@@ -44,6 +45,9 @@ from lrgym.baselines.wrappers import ClipObservation, ClipReward, HorizonIsTermi
 
 #: the largest seed SB3 takes (its set_random_seed seeds NumPy's legacy generator: 0 ... 2**32 - 1)
 MAX_SB3_SEED = 2**32 - 1
+#: the widest layer of an SB3 network a config may ask for (SB3 itself takes any; 2**16 keeps a typo of
+#: 10**9 units from failing minutes in, out of memory)
+MAX_SB3_WIDTH = 2**16
 #: LRControlEnv keywords the trainer sets itself (``env_kwargs`` may not: they were overridden silently)
 TRAINER_SET = ("instance_set", "action_mode", "reward", "reward_alphas")
 #: the algorithms' keywords that are not hyper-parameters (``algo_kwargs`` may not set them)
@@ -99,7 +103,7 @@ class TrainConfig:
             self.seed = check_seed("seed", self.seed, MAX_SB3_SEED)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        self.net_arch = widths("net_arch", self.net_arch)
+        self.net_arch = widths("net_arch", self.net_arch, MAX_SB3_WIDTH)
         if not (is_real(self.gamma) and 0 <= self.gamma <= 1):
             raise ConfigError(f"gamma={self.gamma!r} {'out of range' if is_real(self.gamma) else 'invalid'}; "
                               "valid: a number from 0 to 1 (the discount)")
@@ -256,7 +260,8 @@ def parse_config(argv=None) -> TrainConfig:
                       help="clip per-step rewards to [LOW, HIGH] (finite, LOW < HIGH; default -10 1)")
     clip.add_argument("--no-reward-clip", action="store_true", help="do not clip rewards")
     p.add_argument("--steps", type=int, dest="total_timesteps", help="total env steps")
-    p.add_argument("--seed", type=seed_argument, help="random seed (an integer >= 0; default 0)")
+    p.add_argument("--seed", type=functools.partial(seed_argument, maximum=MAX_SB3_SEED),
+                   help=f"random seed (an integer from 0 to {MAX_SB3_SEED:,}; default 0)")
     p.add_argument("--n-envs", type=int, dest="n_envs")
     p.add_argument("--threads", type=int)
     p.add_argument("--tensorboard", dest="tensorboard_log", help="TensorBoard log folder (SB3's tensorboard_log)")

@@ -750,7 +750,7 @@ def export(
                                  "--format csv for a folder", param_hint="--out")
     if fmt == "csv":  # its --out, taken as is, gets output_path's checks here
         try:
-            check_outside_package(out, f"--out {out}")
+            check_outside_package(out / "entries.csv", f"--out {out}")  # (its three files)
             check_can_write(out / "entries.csv", f"--out {out}")
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--out") from None

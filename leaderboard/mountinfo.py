@@ -2,7 +2,12 @@
 backslash in a mount point, a mount's root or an option is written as a three-digit octal
 escape (``\\040`` for a space, ``\\134`` for a backslash); :func:`unescape_field` undoes them.
 
-The one decoder of both sides of the sandbox: the grader finds its cgroup hierarchies with it
+Fields are separated by single spaces; the kernel escapes no other whitespace (``\v``, ``\f``,
+``\r``, U+00A0 stay as they are in a name), so a line is split at single spaces only
+(:func:`split_line`; ``str.split()`` cut such a name, and a mount below it went unseen), and
+read whatever the bytes of its names (:func:`read_lines`).
+
+The one reader of both sides of the sandbox: the grader finds its cgroup hierarchies with it
 (``lrgym.leaderboard.sandbox_cgroup``), the policy host the mounts below a folder it binds or
 seals (:func:`lrgym.leaderboard.sandbox_root.mount_points`). ``re`` is imported at the first
 call, as it was in both places before.
@@ -10,7 +15,7 @@ call, as it was in both places before.
 
 from __future__ import annotations
 
-__all__ = ["unescape_field"]
+__all__ = ["read_lines", "split_line", "unescape_field"]
 
 
 def unescape_field(field: str) -> str:
@@ -19,3 +24,17 @@ def unescape_field(field: str) -> str:
     import re
 
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), field)
+
+
+def read_lines(path: str = "/proc/self/mountinfo") -> list[str]:
+    """The lines of a mountinfo file as text, a name that is no UTF-8 kept byte for byte
+    (``surrogateescape``, as ``os.fsdecode`` does)."""
+    with open(path, errors="surrogateescape", newline="\n") as f:
+        return [line for line in f.read().split("\n") if line]  # (splitlines() also cuts at \v, \f, \x1c, ...)
+
+
+def split_line(line: str) -> tuple[list[str], list[str]]:
+    """(the fields before the `` - `` separator, the fields after it) of one mountinfo line, split
+    at single spaces; the fields are still escaped (:func:`unescape_field`)."""
+    left, _, right = line.rstrip("\n").partition(" - ")
+    return left.split(" "), right.split(" ")

@@ -233,6 +233,12 @@ def _zip_choices(algo: str | None, optimizer: str | None, env_options: dict | No
         raise ValueError(f"--env-options {json.dumps(env_options)[:200]} is a JSON {type(env_options).__name__}; "
                          f"valid: a JSON object of {', '.join(POLICY_CHOICES)}")
     chosen = (env_options or {}).get("optimizer")  # checked as --optimizer is: one optimizer, named once or twice
+    try:
+        for named in (chosen, optimizer):  # each a valid one first, then the two the same
+            if named is not None:
+                check_choices({"optimizer": named})
+    except SettingsError as exc:
+        raise ValueError(str(exc)) from None
     if optimizer is not None and chosen is not None and chosen != optimizer:
         raise ValueError(f"--optimizer {optimizer!r} and --env-options' optimizer {chosen!r} differ; valid: one of them")
     try:

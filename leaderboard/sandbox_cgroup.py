@@ -21,7 +21,7 @@ import os
 import signal
 import time
 
-from lrgym.leaderboard.mountinfo import unescape_field
+from lrgym.leaderboard.mountinfo import read_lines, split_line, unescape_field
 
 __all__ = ["CGROUP_PREFIX", "MIN_PROBE_MB", "OOM_CHECK_SECONDS", "SandboxCgroup", "cpu_bound", "make_cgroup",
            "memory_bound", "sweep_stale_cgroups"]
@@ -35,19 +35,14 @@ OOM_CHECK_SECONDS = 0.25
 
 def _cgroup_mounts() -> list[tuple[str, str, str, set]]:
     """(file system type, root of the mount, mount point, super options) of every cgroup mount."""
-    rows = []
     try:
-        # fields are split at single spaces (the kernel escapes those in names as \040) and names
-        # kept whatever their bytes: a mount point not in UTF-8, or holding U+00A0 (which
-        # str.split() takes for a space), failed or shifted the fields of every sandbox start
-        with open("/proc/self/mountinfo", errors="surrogateescape") as f:
-            for line in f:
-                left, _, right = line.rstrip("\n").partition(" - ")
-                a, b = left.split(" "), right.split(" ")
-                if len(a) >= 5 and len(b) >= 3 and b[0] in ("cgroup", "cgroup2"):
-                    rows.append((b[0], unescape_field(a[3]), unescape_field(a[4]), set(b[2].split(","))))
+        lines = read_lines()  # (a mount point not in UTF-8, or holding U+00A0, failed every sandbox start)
     except OSError:
-        pass
+        return []
+    rows = []
+    for a, b in map(split_line, lines):
+        if len(a) >= 5 and len(b) >= 3 and b[0] in ("cgroup", "cgroup2"):
+            rows.append((b[0], unescape_field(a[3]), unescape_field(a[4]), set(b[2].split(","))))
     return rows
 
 

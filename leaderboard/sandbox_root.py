@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 
 from lrgym.leaderboard.libc import c_library
-from lrgym.leaderboard.mountinfo import unescape_field
+from lrgym.leaderboard.mountinfo import read_lines, split_line, unescape_field
 
 __all__ = ["JOB_STAGING", "MS_BIND", "MS_MOVE", "MS_NODEV", "MS_NOEXEC", "MS_NOSUID", "MS_PRIVATE", "MS_RDONLY",
            "MS_REC", "MS_REMOUNT", "ROOT", "bind", "kept_flags", "mount", "mount_points", "new_root", "seal_root"]
@@ -64,8 +64,7 @@ def mount_points(top: str) -> list[str]:
     """``top`` and every mount point below it in this mount namespace (the fifth field of
     ``/proc/self/mountinfo``, whose ``\\040``-style escapes are undone:
     :func:`lrgym.leaderboard.mountinfo.unescape_field`)."""
-    with open("/proc/self/mountinfo", "rb") as f:
-        points = [unescape_field(os.fsdecode(line.split()[4])) for line in f]
+    points = [unescape_field(split_line(line)[0][4]) for line in read_lines()]
     top = os.path.realpath(top)
     return [p for p in points if p == top or p.startswith(top.rstrip("/") + "/")]
 

@@ -14,7 +14,7 @@ import errno
 import os
 import stat
 
-__all__ = ["file_problem", "kind_of", "read_regular_file"]
+__all__ = ["file_problem", "is_descriptor_path", "kind_of", "read_regular_file"]
 
 
 def kind_of(mode: int) -> str:
@@ -26,11 +26,36 @@ def kind_of(mode: int) -> str:
     return next((name for test, name in kinds if test(mode)), "a special file")
 
 
+def is_descriptor_path(path) -> bool:
+    """Whether ``path`` names a file descriptor the process holds, through any chain of links:
+    ``/dev/stdin``, ``/dev/stdout``, ``/dev/stderr``, ``/dev/fd/N`` (bash's ``<(...)``) or
+    ``/proc/<pid>/fd/N``. Such a path is a stream the user handed over (``--config /dev/stdin``,
+    ``--markdown /dev/stdout``), read or written as it is, even when it is a pipe; the link chain
+    is followed hop by hop (resolving ``/proc/self/fd/1`` would name its target instead)."""
+    from pathlib import Path
+
+    hop = Path(os.fspath(path)).absolute()
+    for _ in range(40):
+        parts = hop.parts
+        if parts[1:3] == ("dev", "fd") or parts[1:2] == ("dev",) and parts[2:3] in (("stdin",), ("stdout",), ("stderr",)) \
+                or parts[1:2] == ("proc",) and len(parts) > 3 and parts[3] == "fd":
+            return True
+        if not hop.is_symlink():
+            return False
+        link = Path(os.readlink(hop))
+        hop = link if link.is_absolute() else hop.parent / link
+    return False
+
+
 def file_problem(path) -> str | None:
     """None if ``path`` is a regular file (symbolic links followed); else what is wrong, as the
     end of a sentence starting with the path: ``not found``, ``is a dangling symbolic link``,
     ``is a symbolic link loop``, ``is a folder``, ``is a FIFO (named pipe)``, ``cannot be read
-    (Permission denied)``. Nothing is opened."""
+    (Permission denied)``. Nothing is opened. A descriptor the process holds
+    (:func:`is_descriptor_path`: ``/dev/stdin``, bash's ``<(...)``) is no problem: a stream the
+    user handed over, read as it is."""
+    if is_descriptor_path(path):
+        return None
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -51,7 +76,14 @@ def read_regular_file(path, what: str, valid: str = "a regular file", binary: bo
     (:func:`file_problem`), without opening it. Opened non-blocking and checked again once open,
     so a FIFO swapped in meanwhile is refused too, not waited on."""
     problem = file_problem(path)
-    if problem is None:
+    if problem is None and is_descriptor_path(path):  # a pipe the user handed over: read to its end
+        with open(path, "rb") as f:
+            data = f.read()
+        try:
+            return data if binary else data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problem = f"is not UTF-8 text ({exc})"
+    elif problem is None:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         except OSError as exc:

@@ -196,28 +196,35 @@ def positive_int(name: str, value, maximum: int = MAX_INT64) -> int:
     return int(value)
 
 
-def check_seed(name: str, value, maximum: int = MAX_INT64) -> int:
-    """A random seed: ``value`` as an ``int`` if it is a Python or NumPy integer from 0 to
-    ``maximum`` (NumPy's and gymnasium's generators take no negative seed; a bool is no seed).
-    The one rule of every seed the baselines take (``--seed``, ``--seeds``, ``seeds=``, ``seed=``)."""
-    if not (_is_int(value) and 0 <= value <= maximum):
+def check_seed(name: str, value, maximum: int | None = None) -> int:
+    """A random seed: ``value`` as an ``int`` if it is a Python or NumPy integer from 0 up
+    (NumPy's and gymnasium's generators take any integer >= 0 and no negative one; a bool is no
+    seed), at most ``maximum`` where a consumer takes no more (SB3 seeds NumPy's legacy
+    generator: 2**32 - 1). The one rule of every seed the baselines take (``--seed``,
+    ``--seeds``, ``seeds=``, ``seed=``)."""
+    if not (_is_int(value) and 0 <= value and (maximum is None or value <= maximum)):
         raise ValueError(f"{name}={value!r} {'out of range' if _is_int(value) else 'is not an integer'}; "
-                         f"valid: an integer >= 0 (0, 1, 2, ...) at most {maximum:,}")
+                         f"valid: {_seed_range(maximum)}")
     return int(value)
 
 
-def seed_argument(text: str) -> int:
+def _seed_range(maximum: int | None) -> str:
+    return "an integer >= 0 (0, 1, 2, ...)" + ("" if maximum is None else f" at most {maximum:,}")
+
+
+def seed_argument(text: str, maximum: int | None = None) -> int:
     """The argparse ``type`` of every ``--seed`` / ``--seeds`` flag (:func:`check_seed`'s rule): the
-    parser's error names the value, ``argument --seed: '-1' out of range; valid: ...`` (exit 2)."""
+    parser's error names the value, ``argument --seed: '-1' out of range; valid: ...`` (exit 2).
+    A flag whose consumer takes seeds up to a bound: ``functools.partial(seed_argument,
+    maximum=...)``."""
     import argparse
 
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer; valid: an integer >= 0 (0, 1, 2, ...) "
-                                         f"at most {MAX_INT64:,}") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer; valid: {_seed_range(maximum)}") from None
     try:
-        return check_seed("seed", value)
+        return check_seed("seed", value, maximum)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{text!r} {str(exc).split(' ', 1)[1]}") from None
 

@@ -85,7 +85,7 @@ BAD_CONFIGS = [
     ({"ref_grid": [0.5, -3.5, 0.25]}, "ref_grid=[0.5, -3.5, 0.25] invalid; valid: [lowest, highest, step]"),
     ({"ref_grid": [-3.5, 0.5, 0]}, "ref_grid=[-3.5, 0.5, 0] invalid"),
     ({"ref_grid": [-3.5, 0.5, 1e-12]}, "step > 0 and at most 200 LRs"),  # it asked for 4e12 LRs
-    ({"hidden": [10**9]}, "hidden[0]=1000000000 out of range; valid: a layer width from 1 to 1024"),
+    ({"hidden": [10**9]}, "hidden[0]=1000000000 out of range; valid: a layer width from 1 to 1,024"),
     ({"env_options": {"horizn": 100}}, "got an unexpected keyword argument 'horizn' (did you mean 'horizon'?); valid: family_options"),
     ({"env_options": {"horizon": -1}}, "horizon=-1 out of range"),
     ({"env_options": {"optimizer": "adam"}}, "env_options sets 'optimizer', which the trainer sets itself"),
@@ -392,7 +392,7 @@ BAD_SB3_CONFIGS = [
     ([1, 2], "the file holds a JSON list; valid: an object of config fields"),
     ({"net_arch": 5}, "net_arch=5 invalid; valid: a list of layer widths"),
     ({"net_arch": [64, -1]}, "net_arch[1]=-1 out of range; valid: a positive integer"),
-    ({"net_arch": [10**9]}, "net_arch[0]=1000000000 out of range; valid: a layer width from 1 to 1024"),
+    ({"net_arch": [10**9]}, "net_arch[0]=1000000000 out of range; valid: a layer width from 1 to 65,536"),
     ({"learning_rate": "abc"}, "learning_rate='abc' invalid; valid: a finite number > 0"),
     ({"learning_rate": 0}, "learning_rate=0 out of range"),  # was the default LR, silently
     ({"reward_alphas": [1e400, 1]}, "reward_alphas=(inf, 1) out of range"),
@@ -512,3 +512,42 @@ def test_train_sb3_config_takes_every_lrcontrolenv_keyword_it_does_not_set():
     assert (c.net_arch, c.reward_alphas, c.reward_clip, c.seed) == ((32,), (1.0, 2.0), (-5.0, 2.0), 4)
     d = TrainConfig()
     assert (d.net_arch, d.reward_clip, d.seed, d.learning_rate) == ((64, 64), (-10.0, 1.0), 0, None)
+
+
+def test_seeds_have_no_upper_bound_but_where_their_consumer_has_one(tmp_path, monkeypatch, capsys):
+    """A review (2026-12-05): seeds from 2**63 up were refused (evaluate, --seed, --seeds), though
+    gymnasium and NumPy take any integer >= 0; only SB3's legacy generator stops at 2**32 - 1."""
+    import argparse
+
+    from lrgym.baselines.evaluation import evaluate
+    from lrgym.baselines.registry import make_baseline
+    from lrgym.settings import check_seed, seed_argument
+
+    big = 2**64 + 7
+    assert check_seed("seed", big) == big and seed_argument(str(big)) == big
+    runs = evaluate(make_baseline("fixed"), {"family": "quadratic", "horizon": 3}, instances=[0], seeds=[big])
+    assert len(runs) == 1
+    with pytest.raises(argparse.ArgumentTypeError, match=r"'4294967296' out of range; valid: an integer >= 0 .* at most 4,294,967,295"):
+        seed_argument(str(2**32), maximum=2**32 - 1)
+    sb3 = pytest.importorskip("lrgym.baselines.train_sb3")
+    _refused(sb3.main, sb3, "train", ["--algo", "dqn", "--seed", str(2**32)], "at most 4,294,967,295", tmp_path,
+             monkeypatch, capsys)
+
+
+def test_a_config_handed_over_as_a_pipe_is_read(tmp_path):
+    """A review (2026-12-05): ``--config /dev/stdin`` and bash's ``<(...)`` are FIFOs the user hands
+    over; they were refused as FIFOs (a FIFO on disk still is: it would wait for a writer)."""
+    import subprocess
+    import sys
+
+    code = ("from lrgym.files import read_regular_file\n"
+            "print(read_regular_file('/dev/stdin', '--config', 'a JSON file'))\n")
+    out = subprocess.run([sys.executable, "-c", code], input='{"seed": 7}', capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == '{"seed": 7}', out.stderr[-2000:]
+
+
+def test_sb3_networks_may_be_wider_than_the_controllers_bound():
+    sb3 = pytest.importorskip("lrgym.baselines.train_sb3")
+    assert sb3.TrainConfig(net_arch=[2048, 2048]).net_arch == (2048, 2048)
+    with pytest.raises(ValueError, match=r"net_arch\[0\]=100000 out of range; valid: a layer width from 1 to 65,536"):
+        sb3.TrainConfig(net_arch=[100000])

@@ -50,8 +50,19 @@ def test_no_output_lands_inside_the_package(package, args):
     """``--markdown baselines/weights`` made ``weights/LEADERBOARD-quick.md``, which the wheel
     then shipped as a weights file (only an existing shipped file was refused)."""
     code, out = _invoke(*(a.format(pkg=package) for a in args), *(() if args[0] == "suites" else ("--db", "s.sqlite")))
-    assert code == 2 and "inside the installed package" in out, out
+    assert code == 2 and "in the installed package's" in out and "whose files ship with it" in out, out
     assert sorted(p.name for p in package.rglob("*")) == ["baselines", "weights"]  # nothing written
+
+
+def test_only_where_files_ship_is_refused(package):
+    """A review (2026-12-05): ``runs/`` made in ``baselines/`` (the working directory there) was
+    refused too, though nothing in it ships: only a data folder or a Python package's folder is."""
+    (package / "baselines" / "__init__.py").write_text("")
+    for ships in ("baselines/x.md", "baselines/weights/sub/x.md", "baselines/weights/x"):
+        with pytest.raises(ValueError, match="whose files ship with it"):
+            outputs.check_outside_package(package / ships, "--out")
+    for fine in ("baselines/runs/x.md", "runs/x.md", "../elsewhere/x.md"):
+        outputs.check_outside_package(package / fine, "--out")
 
 
 @pytest.mark.parametrize("args", [
@@ -115,3 +126,37 @@ def test_a_key_given_as_a_symbolic_link_loop_is_called_a_loop(tmp_path):
     (tmp_path / "b").symlink_to(tmp_path / "a")
     code, out = _invoke("suites", "--private", tmp_path / "a")
     assert code == 2 and "is a symbolic link loop" in out and "does not exist" not in out, out
+
+
+def test_a_path_longer_than_the_system_takes_is_refused_by_its_length(tmp_path):
+    """25 names of 200 bytes: each name fits, the path does not (an OSError from is_dir before)."""
+    long = "/".join(["d" * 200] * 25)
+    with pytest.raises(ValueError, match=r"--out: the path is [\d,]+ bytes long; valid: paths of fewer than"):
+        outputs.output_path(tmp_path / "x.json", out=str(tmp_path / long), option="--out")
+
+
+def test_streams_are_outputs_for_any_user(tmp_path):
+    """A review (2026-12-05): ``--markdown /dev/stdout`` (or /dev/null) was refused for a user who
+    may not write /dev; a stream is written in place, so only the stream itself matters."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os, sys, stat, tempfile\n"  # imported first: the Python install is root's alone
+            "from pathlib import Path\n"
+            "from lrgym.baselines import outputs\n"
+            "from lrgym.files import is_descriptor_path\n"
+            "if os.geteuid() == 0:\n    os.setgid(65534); os.setuid(65534)\n"
+            "for p in ('/dev/stdout', '/dev/null'):\n"
+            "    print(outputs.output_path(Path('board.md'), out=p, option='--markdown'))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd="/")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["/dev/stdout", "/dev/null"]
+
+
+def test_a_bad_optimizer_in_env_options_is_named_before_the_two_are_compared(tmp_path):
+    zip_path = tmp_path / "model.zip"
+    zip_path.write_bytes(b"not read on the command line")
+    code, out = _invoke("submit", zip_path, "--suite", "quick", "--db", tmp_path / "s.sqlite", "--optimizer", "adam",
+                        "--env-options", json.dumps({"optimizer": "sgdx"}))
+    assert code == 2 and "optimizer='sgdx' not allowed; valid choices: sgd" in out, out

@@ -33,17 +33,38 @@ def test_cgroup_mounts_keep_a_mount_point_of_any_bytes_in_its_field(tmp_path, mo
     or holding U+00A0 (taken for a space: the fields shifted) broke every sandbox start."""
     import builtins
 
-    from lrgym.leaderboard import sandbox_cgroup
+    from lrgym.leaderboard import mountinfo, sandbox_cgroup
 
     fake = tmp_path / "mountinfo"
     fake.write_bytes(b"25 1 0:22 / /sys/fs/cgroup rw shared:8 - tmpfs tmpfs ro,mode=755\n"
                      b"30 25 0:26 / /sys/fs/cgroup/mem\xff\xc2\xa0ory rw,nosuid shared:11 - cgroup cgroup rw,memory\n"
                      b"31 25 0:27 /a\\040b /sys/fs/cgroup/unified rw shared:12 - cgroup2 cgroup2 rw,nsdelegate\n")
     real_open = builtins.open
-    monkeypatch.setattr(sandbox_cgroup, "open",
+    monkeypatch.setattr(mountinfo, "open",
                         lambda path, *a, **k: real_open(fake if path == "/proc/self/mountinfo" else path, *a, **k),
                         raising=False)
     assert sandbox_cgroup._cgroup_mounts() == [
         ("cgroup", "/", "/sys/fs/cgroup/mem\udcff\xa0ory", {"rw", "memory"}),
         ("cgroup2", "/a b", "/sys/fs/cgroup/unified", {"rw", "nsdelegate"}),
     ]
+
+
+def test_mount_points_below_a_folder_keep_names_with_whitespace_the_kernel_does_not_escape(tmp_path, monkeypatch):
+    """A review (2026-12-05): the policy host split mountinfo lines on any whitespace, so a mount at
+    ``.../a\\vb`` was seen as ``.../a`` and left writable under a read-only bind."""
+    import builtins
+
+    from lrgym.leaderboard import mountinfo, sandbox_root
+
+    top = tmp_path / "top"
+    top.mkdir()
+    fake = tmp_path / "mountinfo"
+    fake.write_bytes(f"40 1 0:30 / {top} rw - tmpfs tmpfs rw\n".encode()
+                     + f"41 40 0:31 / {top}/a\x0bb rw - tmpfs tmpfs rw\n".encode()
+                     + f"42 40 0:32 / {top}/c\\040d\xa0e rw - tmpfs tmpfs rw\n".encode()
+                     + b"43 1 0:33 / /elsewhere rw - tmpfs tmpfs rw\n")
+    real_open = builtins.open
+    monkeypatch.setattr(mountinfo, "open",
+                        lambda path, *a, **k: real_open(fake if path == "/proc/self/mountinfo" else path, *a, **k),
+                        raising=False)
+    assert sandbox_root.mount_points(str(top)) == [str(top), f"{top}/a\x0bb", f"{top}/c d\xa0e"]
