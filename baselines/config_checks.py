@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from lrgym.files import read_regular_file
-from lrgym.tasks.base import is_real
+from lrgym.settings import positive_int
+from lrgym.tasks.base import is_integer, is_real
 
-__all__ = ["MAX_HIDDEN", "ConfigError", "check_mapping", "count", "flag", "is_int", "names", "optional_text",
+__all__ = ["MAX_HIDDEN", "ConfigError", "check_mapping", "count", "flag", "names", "optional_text",
            "positive_real", "read_config", "widths"]
 
 #: the widest hidden layer a config may ask for (a 10^9-unit layer failed minutes into a run)
@@ -31,16 +32,12 @@ class ConfigError(ValueError):
     """A bad config value; the message names the field, the value and the valid ones."""
 
 
-def is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
 def count(name: str, value) -> int:
-    """A positive integer (a Python or NumPy one, not a bool)."""
-    if not (is_int(value) and value >= 1):
-        raise ConfigError(f"{name}={value!r} {'out of range' if is_int(value) else 'invalid'}; "
-                          "valid: a positive integer (1, 2, 3, ...)")
-    return int(value)
+    """A positive integer (a Python or NumPy one, not a bool): :func:`lrgym.settings.positive_int`'s rule."""
+    try:
+        return positive_int(name, value)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def positive_real(name: str, value) -> float:

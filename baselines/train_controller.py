@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from lrgym.baselines.config_checks import (MAX_HIDDEN, ConfigError, flag, read_config, widths,  # noqa: F401 (re-exported)
-                                           count as _count, is_int as _is_int, names as _names,
+                                           count as _count, names as _names,
                                            positive_real as _positive_real)
 from lrgym.baselines.controller import INPUT_GROUPS, ControllerNet, action_from_ln_lr, controller_inputs
 from lrgym.baselines.outputs import (SHIPPED_WEIGHTS, add_output_arguments, output_path, replace_file, runs_dir,
@@ -46,7 +46,7 @@ from lrgym.baselines.outputs import (SHIPPED_WEIGHTS, add_output_arguments, outp
 from lrgym.baselines.score import floored, score
 from lrgym.info import FAMILY_NAMES
 from lrgym.settings import positive_int, seed_argument
-from lrgym.tasks.base import INSTANCE_SETS, is_real
+from lrgym.tasks.base import INSTANCE_SETS, is_integer, is_real
 
 TRAIN_INSTANCES = INSTANCE_SETS["train"]
 
@@ -162,7 +162,7 @@ class ControllerConfig:
             _per_family("base_lr", self.base_lr, _positive_real)
         for name in ("train_start", "holdout_start"):
             value = getattr(self, name)
-            if not (_is_int(value) and value >= 0):
+            if not (is_integer(value) and value >= 0):
                 raise ConfigError(f"{name}={value!r} out of range; valid: a train instance seed "
                                   f"(an integer 0 ... {len(TRAIN_INSTANCES) - 1})")
         for name in ("holdout", "holdout_every", "generations", "pairs"):

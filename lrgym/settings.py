@@ -27,7 +27,7 @@ from lrgym.info import ACTION_MODES, info_constants
 from lrgym.optim import OPTIMIZERS, OptimizerConfig, check_choice
 from lrgym.rewards import REWARDS, check_reward_alphas, reward_code, reward_params
 from lrgym.tasks import make_family
-from lrgym.tasks.base import TaskFamily, is_real
+from lrgym.tasks.base import TaskFamily, is_integer, is_real
 from lrgym.tasks.base import instance_set as lookup_instance_set
 
 # ---- the control settings' defaults: one home for LRControlEnv, EnvSettings, lrgym.torch's
@@ -181,17 +181,12 @@ def check_family(family, family_options) -> TaskFamily:
     return make_family(family, **(family_options or {}))
 
 
-def _is_int(value) -> bool:
-    """A Python or NumPy integer, not a bool (``True`` is no count or seed)."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
 def positive_int(name: str, value, maximum: int = MAX_INT64) -> int:
     """``value`` as an ``int`` if it is a Python or NumPy integer from 1 to ``maximum`` (a bool
     is not one: ``horizon=True`` is an error, not 1). ``maximum``: the int64 range by default
     (a count NumPy can hold), :data:`MAX_COUNT` for the env's counts."""
-    if not (_is_int(value) and 1 <= value <= maximum):
-        raise ValueError(f"{name}={value!r} {'out of range' if _is_int(value) else 'is not an integer'}; "
+    if not (is_integer(value) and 1 <= value <= maximum):
+        raise ValueError(f"{name}={value!r} {'out of range' if is_integer(value) else 'is not an integer'}; "
                          f"valid: a positive integer (1, 2, 3, ...) at most {maximum:,}")
     return int(value)
 
@@ -202,8 +197,8 @@ def check_seed(name: str, value, maximum: int | None = None) -> int:
     seed), at most ``maximum`` where a consumer takes no more (SB3 seeds NumPy's legacy
     generator: 2**32 - 1). The one rule of every seed the baselines take (``--seed``,
     ``--seeds``, ``seeds=``, ``seed=``)."""
-    if not (_is_int(value) and 0 <= value and (maximum is None or value <= maximum)):
-        raise ValueError(f"{name}={value!r} {'out of range' if _is_int(value) else 'is not an integer'}; "
+    if not (is_integer(value) and 0 <= value and (maximum is None or value <= maximum)):
+        raise ValueError(f"{name}={value!r} {'out of range' if is_integer(value) else 'is not an integer'}; "
                          f"valid: {_seed_range(maximum)}")
     return int(value)
 

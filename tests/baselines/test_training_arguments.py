@@ -72,7 +72,7 @@ def test_train_controller_names_a_bad_config(tmp_path, monkeypatch, capsys):
 BAD_CONFIGS = [
     ({"families": ["linreg", "bogus"]}, "families=['linreg', 'bogus']: unknown name 'bogus'; valid choices: linreg, quadratic"),
     ({"families": []}, "families=[] is empty"),
-    ({"pool": {"linreg": "many"}}, "pool['linreg']='many' invalid; valid: a positive integer"),
+    ({"pool": {"linreg": "many"}}, "pool['linreg']='many' is not an integer; valid: a positive integer"),
     ({"pool": {"linear": 4}}, "pool: unknown family 'linear'; valid choices: linreg"),
     ({"sigma": "big"}, "sigma='big' invalid; valid: a finite number > 0"),
     ({"sigma": -0.04}, "sigma=-0.04 out of range; valid: a finite number > 0"),
