@@ -221,28 +221,20 @@ def check_submission_files(spec: PolicySpec) -> None:
 def _zip_choices(algo: str | None, optimizer: str | None, env_options: dict | None) -> tuple[str | None, dict]:
     """(``algo`` lowercased, the checked choices) of an SB3 zip submission; ``ValueError``
     naming the bad value and the valid ones (the sandbox checks them again against the suite)."""
-    import json
-
     from lrgym.baselines.sb3_agents import SB3_ALGOS
-    from lrgym.leaderboard.settings import POLICY_CHOICES, SettingsError, check_choices
+    from lrgym.leaderboard.settings import SettingsError, check_choices
 
     if algo is not None and algo.lower() not in SB3_ALGOS:
         raise ValueError(f"--algo {algo!r} unknown; valid choices: {', '.join(SB3_ALGOS)} (or leave it out: "
                          "the algorithm is read from the zip)")
-    if env_options is not None and not isinstance(env_options, dict):
-        raise ValueError(f"--env-options {json.dumps(env_options)[:200]} is a JSON {type(env_options).__name__}; "
-                         f"valid: a JSON object of {', '.join(POLICY_CHOICES)}")
-    chosen = (env_options or {}).get("optimizer")  # checked as --optimizer is: one optimizer, named once or twice
     try:
-        for named in (chosen, optimizer):  # each a valid one first, then the two the same
-            if named is not None:
-                check_choices({"optimizer": named})
-    except SettingsError as exc:
-        raise ValueError(str(exc)) from None
-    if optimizer is not None and chosen is not None and chosen != optimizer:
-        raise ValueError(f"--optimizer {optimizer!r} and --env-options' optimizer {chosen!r} differ; valid: one of them")
-    try:
-        choices = check_choices({**(env_options or {}), "optimizer": optimizer or chosen or "sgd"})
+        choices = check_choices({} if env_options is None else env_options)  # its type, keys and values
+        if optimizer is not None:  # one optimizer, named once or twice
+            check_choices({"optimizer": optimizer})
+            if "optimizer" in (env_options or {}) and choices["optimizer"] != optimizer:
+                raise ValueError(f"--optimizer {optimizer!r} and --env-options' optimizer {choices['optimizer']!r} "
+                                 "differ; valid: one of them")
+            choices = check_choices({**(env_options or {}), "optimizer": optimizer})
     except SettingsError as exc:
         raise ValueError(str(exc)) from None
     return (algo.lower() if algo else None), choices

@@ -87,7 +87,8 @@ def check_choices(choices: dict, allowed_optimizers: tuple[str, ...] = ALLOWED_O
     ``--env-options '{"lr_init": 100}'`` before anything runs, instead of a failed entry.
     """
     if not isinstance(choices, dict):
-        raise SettingsError(f"the policy's env options must be a dict, got {type(choices).__name__}")
+        raise SettingsError(f"the policy's env options {str(choices)[:200]} are a {type(choices).__name__}; valid: "
+                            f"a dict (a JSON object) of {', '.join(POLICY_CHOICES)}")
     _refuse_unknown(choices)
     fixed = sorted(str(k) for k in choices if k not in POLICY_CHOICES)
     if fixed:

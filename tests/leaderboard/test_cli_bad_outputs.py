@@ -86,8 +86,8 @@ def test_a_name_too_long_for_the_file_system_is_refused_by_its_length(package):
 
 
 @pytest.mark.parametrize("options, message", [
-    ([1, 2], "is a JSON list; valid: a JSON object of optimizer, action_mode"),
-    ("x", "is a JSON str; valid: a JSON object"),
+    ([1, 2], "env options [1, 2] are a list; valid: a dict (a JSON object) of optimizer, action_mode"),
+    ("x", "env options x are a str; valid: a dict (a JSON object)"),
     ({"optimizer": "ADAM"}, "optimizer='ADAM' not allowed; valid choices: sgd"),
 ])
 def test_env_options_that_are_no_object_or_name_a_bad_optimizer_stop_on_the_command_line(tmp_path, options, message):
