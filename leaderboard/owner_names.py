@@ -1,0 +1,120 @@
+"""Names that say which process made a thing, so that a later sweep can tell a leftover from a
+thing still in use: a sandbox's cgroups (``lrgym-sandbox-<owner>-<random>``,
+:mod:`lrgym.leaderboard.sandbox_cgroup`) and a worker's temp folders (``lrgym-worker-<owner>-...``,
+:mod:`lrgym.leaderboard.pool`). A grader killed with ``kill -9`` leaves both behind; the next
+grader removes those whose owner has ended (:func:`owner_gone`).
+
+A pid alone cannot say that: once a process has died the kernel gives its number to a later
+process, and a leftover named after a reused pid looked owned for as long as that unrelated
+process lived (a leak; a review, 2026-12). So the owner field is ``<pid>.<start time>``
+(:func:`owner_tag`), the start time being field 22 of ``/proc/<pid>/stat`` (clock ticks after
+boot, :func:`start_time`): no two processes of one boot share both. The owner is alive only
+while a process with that pid exists *and* started at that time::
+
+    owner_tag()                                   # "4242.6778310"
+    owner_gone("lrgym-sandbox-4242.6778310-ab12", "lrgym-sandbox-")
+    # False while process 4242 started at tick 6778310 runs; True once it ended, even if
+    # another process has pid 4242 now
+
+Backward compatible: an older name carries the pid only (``lrgym-sandbox-4242-ab12``) and keeps
+the older rule (its owner is alive while any process has that pid), as does every name where
+this process's ``/proc`` cannot be read or shows another PID namespace (:func:`owner_tag` then
+writes the pid only). When in doubt the owner counts as alive: a sweep may leave a leftover for
+the next one, never remove a live process's cgroup (its sandbox would be killed) or folder.
+(An older grader reads ``4242.6778310`` as no pid and leaves such a name alone.)
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["owner_gone", "owner_tag", "start_time"]
+
+#: the start time's place among the fields after the command name in ``/proc/<pid>/stat``: field
+#: 22 of the file, counted from 1, where the first after the name is field 3 (the state)
+_START_TIME_AFTER_NAME = 22 - 3
+
+
+def _stat_fields(pid: int | str) -> tuple[bytes, list[bytes]] | None:
+    """(field 1: the pid as this ``/proc`` shows it, [field 3, field 4, ...]) of
+    ``/proc/<pid>/stat``, or None if it cannot be read. Field 2 is the command name in
+    parentheses, and may itself hold spaces and parentheses (``(a) b)``): the fields after it
+    begin after the *last* ``)``."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    head, _, after_name = stat.rpartition(b")")
+    return head.split(b" ", 1)[0], after_name.split()
+
+
+def start_time(pid: int | str) -> int | None:
+    """When process ``pid`` (``"self"``: this one) started, in clock ticks after boot (field 22
+    of ``/proc/<pid>/stat``), or None if there is no such process or it cannot be read."""
+    fields = _stat_fields(pid)
+    try:
+        return int(fields[1][_START_TIME_AFTER_NAME])
+    except (TypeError, IndexError, ValueError):
+        return None
+
+
+def _own_start_time() -> int | None:
+    """This process's start time, or None unless ``/proc`` shows this process under its own pid
+    (``/proc`` of another PID namespace, or none: start times read there would be another
+    process's)."""
+    fields = _stat_fields("self")
+    if fields is None or fields[0] != str(os.getpid()).encode():
+        return None
+    return start_time("self")
+
+
+def owner_tag() -> str:
+    """The owner field for a name this process makes: ``"<pid>.<start time>"``, or the pid
+    alone where ``/proc`` does not show this process (:func:`_own_start_time`)."""
+    start = _own_start_time()
+    return str(os.getpid()) if start is None else f"{os.getpid()}.{start}"
+
+
+def _owner(name: str, prefix: str) -> tuple[int, int | None] | None:
+    """(pid, start time, or None in an older pid-only name) of ``prefix + owner + "-..."``, or
+    None for a name not of that form."""
+    if not name.startswith(prefix):
+        return None
+    pid, dot, start = name[len(prefix):].split("-", 1)[0].partition(".")
+    if not _is_number(pid) or dot and not _is_number(start):
+        return None
+    return int(pid), int(start) if dot else None
+
+
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit()  # ("²".isdigit() is True, and no int)
+
+
+def _pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _owner_alive(pid: int, start: int | None) -> bool:
+    """Whether the process that made a name is still running: a process ``pid`` exists and, when
+    the name has a ``start`` time and this process can read start times, started then. An
+    unreadable start time counts as alive (a leftover stays for a later sweep)."""
+    if not _pid_exists(pid):
+        return False
+    if start is None or _own_start_time() is None:
+        return True
+    now = start_time(pid)
+    return now is None or now == start
+
+
+def owner_gone(name: str, prefix: str) -> bool:
+    """Whether ``name`` is ``prefix + owner + "-..."`` (:func:`owner_tag`) and its owner has
+    ended: a leftover to remove. Any other name is not judged (False)."""
+    owner = _owner(name, prefix)
+    return owner is not None and not _owner_alive(*owner)

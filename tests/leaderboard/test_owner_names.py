@@ -1,0 +1,97 @@
+"""``owner_names``: a leftover's name says which process made it (pid and start time), so a sweep
+removes it once that process has ended, even when another process has its pid now; older
+pid-only names keep the pid rule."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from lrgym.leaderboard import owner_names
+from lrgym.leaderboard.owner_names import owner_gone, owner_tag, start_time
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc")
+
+PREFIX = "lrgym-test-"
+
+
+def _dead_pid() -> int:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    return dead.pid
+
+
+@pytest.fixture
+def live_child():
+    """A sleeping child process (stdin: a line makes it rename itself, then it answers)."""
+    rename = ("import sys; sys.stdin.readline(); open('/proc/self/comm', 'w').write(sys.argv[1]); "
+              "print('ok', flush=True); sys.stdin.readline()")
+    child = subprocess.Popen([sys.executable, "-c", rename, "a) 1 2 (b) c"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    yield child
+    child.kill()
+    child.wait()
+
+
+def test_the_start_time_is_read_after_the_last_parenthesis_of_the_command_name(live_child):
+    before = start_time(live_child.pid)
+    live_child.stdin.write("rename\n")
+    live_child.stdin.flush()
+    assert live_child.stdout.readline() == "ok\n"
+    with open(f"/proc/{live_child.pid}/comm") as f:
+        assert f.read() == "a) 1 2 (b) c\n"  # spaces and parentheses in field 2 of its stat
+    assert before is not None and start_time(live_child.pid) == before
+
+
+def test_the_start_time_is_field_22_of_the_stat_file(monkeypatch, tmp_path):
+    fake = tmp_path / "stat"
+    fields_after_name = [f"f{n}" for n in range(3, 22)] + ["987654"] + [f"f{n}" for n in range(23, 53)]
+    fake.write_bytes(b"4242 (x) (y) z) " + " ".join(fields_after_name).encode() + b"\n")
+    monkeypatch.setattr(owner_names, "open", lambda path, *a, **k: open(fake, *a, **k), raising=False)
+    assert start_time(4242) == 987654
+
+
+def test_no_start_time_for_a_process_that_has_ended():
+    assert start_time(_dead_pid()) is None
+
+
+def test_the_owner_tag_is_this_process_pid_and_start_time():
+    assert owner_tag() == f"{os.getpid()}.{start_time(os.getpid())}"
+    assert start_time("self") == start_time(os.getpid()) is not None
+
+
+def test_a_name_of_a_reused_pid_is_gone_and_its_true_owners_is_not(live_child):
+    """The pid of a name belongs to a live process that started at another time: the maker has
+    ended and the kernel gave its pid to this one."""
+    for pid in (os.getpid(), live_child.pid):
+        started = start_time(pid)
+        assert not owner_gone(f"{PREFIX}{pid}.{started}-ab12", PREFIX)
+        assert owner_gone(f"{PREFIX}{pid}.{started - 1}-ab12", PREFIX)
+        assert owner_gone(f"{PREFIX}{pid}.{started + 1}-submission-ab12", PREFIX)
+    assert owner_gone(f"{PREFIX}{_dead_pid()}.{start_time(os.getpid())}-ab12", PREFIX)
+
+
+def test_an_older_pid_only_name_keeps_the_pid_rule():
+    assert not owner_gone(f"{PREFIX}{os.getpid()}-ab12", PREFIX)  # any process with the pid: alive
+    assert not owner_gone(f"{PREFIX}{os.getpid()}-submission-ab12", PREFIX)
+    assert not owner_gone(f"{PREFIX}{os.getpid()}", PREFIX)
+    assert owner_gone(f"{PREFIX}{_dead_pid()}-ab12", PREFIX)
+
+
+@pytest.mark.parametrize("name", ["lrgym-test-notapid", "lrgym-test-", "lrgym-test-.5-a", "lrgym-test-1.-a",
+                                  "lrgym-test-1.x-a", "lrgym-test-1.2.3-a", "lrgym-test-\u00b2-a",
+                                  "lrgym-test-1.\u00b2-a", "other-1-a"])
+def test_a_name_of_another_form_is_not_judged(name):
+    assert not owner_gone(name, PREFIX)
+
+
+def test_where_proc_does_not_show_this_process_names_carry_the_pid_only_and_keep_its_rule(monkeypatch):
+    """``/proc`` of another PID namespace (seen here as a pid that is not this process's): its
+    start times are another process's, so none is written or trusted."""
+    me, started = os.getpid(), start_time(os.getpid())
+    monkeypatch.setattr(os, "getpid", lambda: me + 1)
+    assert owner_tag() == str(me + 1)
+    assert not owner_gone(f"{PREFIX}{me}.{started + 1}-ab12", PREFIX)  # exists: alive
