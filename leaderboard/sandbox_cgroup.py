@@ -22,11 +22,14 @@ import signal
 import time
 
 from lrgym.leaderboard.mountinfo import read_lines, split_line, unescape_field
+from lrgym.leaderboard.owner_names import owner_gone, owner_tag
 
 __all__ = ["CGROUP_PREFIX", "MIN_PROBE_MB", "OOM_CHECK_SECONDS", "SandboxCgroup", "cpu_bound", "make_cgroup",
            "memory_bound", "sweep_stale_cgroups"]
 
-#: name prefix of a sandbox's cgroup: ``lrgym-sandbox-<pid of the process that made it>-<random>``
+#: name prefix of a sandbox's cgroup: ``lrgym-sandbox-<pid>.<start time>-<random>``, the pid and
+#: start time of the process that made it (:func:`lrgym.leaderboard.owner_names.owner_tag`; older
+#: groups: ``lrgym-sandbox-<pid>-<random>``)
 CGROUP_PREFIX = "lrgym-sandbox-"
 #: how often the grader reads the group's OOM-kill counter and CPU time while it waits for a
 #: reply (and at most after a reply)
@@ -261,7 +264,7 @@ def make_cgroup(memory_mb: float | None, processes: int,
     if version is None:
         return None, parents
     sweep_stale_cgroups(parents)
-    name = f"{CGROUP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}"
+    name = f"{CGROUP_PREFIX}{owner_tag()}-{os.urandom(6).hex()}"
     folders: list[str] = []
     limit = int(memory_mb * 2**20)
     try:
@@ -293,21 +296,14 @@ def make_cgroup(memory_mb: float | None, processes: int,
     return SandboxCgroup(version, folders, folders[0], memory_mb, processes, cpu_file, cpu_seconds), ""
 
 
-def _owner_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def sweep_stale_cgroups(parents: list[str] | None = None) -> int:
     """Remove the sandbox groups whose maker has died (a worker or grader killed with ``kill -9``:
     its sandboxes died with it, their groups stayed), as :func:`lrgym.leaderboard.pool.sweep_orphaned_scratch`
     does for temp folders. Only groups named :data:`CGROUP_PREFIX` inside this process's own
-    groups are looked at. Returns how many were removed."""
+    groups are looked at. The maker is known by its pid and start time, so a group whose maker's
+    pid now belongs to another process is removed too; an older group named by the pid only stays
+    while any process has that pid (:func:`lrgym.leaderboard.owner_names.owner_gone`). Returns
+    how many were removed."""
     if parents is None:
         version, parents = _cgroup_parents()
         if version is None:
@@ -319,10 +315,7 @@ def sweep_stale_cgroups(parents: list[str] | None = None) -> int:
         except OSError:
             continue
         for name in names:
-            if not name.startswith(CGROUP_PREFIX):
-                continue
-            owner = name[len(CGROUP_PREFIX):].split("-", 1)[0]
-            if owner.isdigit() and not _owner_alive(int(owner)):
+            if owner_gone(name, CGROUP_PREFIX):
                 removed += _remove_group_folders([os.path.join(parent, name)], wait=1.0)
     return removed
 

@@ -107,16 +107,13 @@ def sandbox_groups() -> list[str]:
 
 
 def dead_sandbox_groups(before=()) -> list[str]:
-    """The sandbox cgroups not in ``before`` whose maker (the pid in their name) has ended: left
-    behind (a live maker's group is another run's, still in use)."""
-    from lrgym.leaderboard.sandbox_cgroup import CGROUP_PREFIX, _owner_alive
+    """The sandbox cgroups not in ``before`` whose maker (the pid and start time in their name)
+    has ended: left behind (a live maker's group is another run's, still in use)."""
+    from lrgym.leaderboard.owner_names import owner_gone
+    from lrgym.leaderboard.sandbox_cgroup import CGROUP_PREFIX
 
-    found = []
-    for group in set(sandbox_groups()) - set(before):
-        owner = os.path.basename(group)[len(CGROUP_PREFIX):].split("-", 1)[0]
-        if owner.isdigit() and not _owner_alive(int(owner)):
-            found.append(group)
-    return found
+    left = set(sandbox_groups()) - set(before)
+    return [group for group in left if owner_gone(os.path.basename(group), CGROUP_PREFIX)]
 
 
 class StubReferences:

@@ -1,15 +1,20 @@
 """A worker killed at the time limit leaves no cgroup of its sandbox behind (a security review,
-2026-12): its groups (memory, pids, cpuacct ``lrgym-sandbox-<worker pid>-*``) stayed until
-another sandbox was made on the machine; the pool now sweeps them once it has reaped the worker."""
+2026-12): its groups (memory, pids, cpuacct ``lrgym-sandbox-<worker pid>.<start time>-*``) stayed
+until another sandbox was made on the machine; the pool now sweeps them once it has reaped the
+worker. A sweep knows a group's maker by its pid and start time, so a group whose maker's pid
+was given to another process is swept too."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 
 import pytest
 from lb_helpers import dead_sandbox_groups, tiny_suite
 
 from lrgym.leaderboard import sandbox_cgroup
+from lrgym.leaderboard.owner_names import start_time
 from lrgym.leaderboard.references import load_references
 from lrgym.leaderboard.runner import run_suite, submission_spec
 
@@ -25,6 +30,53 @@ def test_a_time_limit_kill_leaves_no_cgroup(tmp_path):
                           time_limit=4)
     assert "timeout" in outcome.entry.failure_reason
     assert dead_sandbox_groups() == []
+
+
+needs_cgroup = pytest.mark.skipif(sandbox_cgroup.memory_bound()["cgroup"] is None,
+                                  reason="no sandbox cgroup on this machine")
+
+
+@needs_cgroup
+def test_a_sandbox_group_is_named_after_its_makers_pid_and_start_time():
+    group, why = sandbox_cgroup.make_cgroup(sandbox_cgroup.MIN_PROBE_MB, 16)
+    assert group is not None, why
+    try:
+        owner = f"{sandbox_cgroup.CGROUP_PREFIX}{os.getpid()}.{start_time(os.getpid())}-"
+        assert all(os.path.basename(f).startswith(owner) for f in group.folders)
+        assert sandbox_cgroup.sweep_stale_cgroups() >= 0 and all(os.path.isdir(f) for f in group.folders)
+    finally:
+        group.remove()
+
+
+@needs_cgroup
+def test_a_group_whose_makers_pid_was_reused_is_swept_and_no_live_makers_group():
+    """A maker killed with ``kill -9`` left its groups, and the kernel gave its pid to another
+    process: the groups stayed for as long as that unrelated process lived (a review, 2026-12).
+    Simulated with live processes (this one, a child) and start times they did not start at."""
+    version, parents = sandbox_cgroup._cgroup_parents()
+    prefix = sandbox_cgroup.CGROUP_PREFIX
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    me = os.getpid()
+    reused = [f"{prefix}{me}.{start_time(me) - 1}-feed", f"{prefix}{child.pid}.{start_time(child.pid) + 1}-feed"]
+    ended = [f"{prefix}{dead.pid}-dead", f"{prefix}{dead.pid}.{start_time(me)}-dead"]
+    live = [f"{prefix}{me}.{start_time(me)}-beef", f"{prefix}{child.pid}.{start_time(child.pid)}-beef",
+            f"{prefix}{me}-cafe"]  # the last: an older name, the pid only (alive while the pid is)
+    folders = {name: [os.path.join(p, name) for p in parents] for name in reused + ended + live}
+    try:
+        for name in folders:
+            for folder in folders[name]:
+                os.mkdir(folder)
+        assert sandbox_cgroup.sweep_stale_cgroups() >= len(parents) * len(reused + ended)
+        assert [name for name in reused + ended if any(map(os.path.exists, folders[name]))] == []
+        assert [name for name in live if not all(map(os.path.isdir, folders[name]))] == []
+    finally:
+        child.kill()
+        child.wait()
+        for folder in sum(folders.values(), []):
+            if os.path.isdir(folder):
+                os.rmdir(folder)
 
 
 def test_cgroup_mounts_keep_a_mount_point_of_any_bytes_in_its_field(tmp_path, monkeypatch):
