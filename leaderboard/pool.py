@@ -38,6 +38,7 @@ import time
 from multiprocessing.connection import Connection, wait
 
 from lrgym.leaderboard.import_paths import child_path_env
+from lrgym.leaderboard.owner_names import owner_gone, owner_tag
 from lrgym.leaderboard.scheduling import GroupResult, Groups, GroupScheduler, Job
 from lrgym.tasks.blas import SINGLE_THREAD_ENV
 
@@ -65,18 +66,18 @@ def _child_env(hidden: tuple[str, ...] | list[str] = ()) -> dict:
     return env
 
 
-#: prefix of a worker's temp folder: ``lrgym-worker-<pid of the process that owns the worker>-``
+#: prefix of a worker's temp folder: ``lrgym-worker-<pid>.<start time>-``, the pid and start time
+#: of the process that owns the worker (:func:`scratch_prefix`; older folders:
+#: ``lrgym-worker-<pid>-``)
 SCRATCH_PREFIX = "lrgym-worker-"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
+def scratch_prefix() -> str:
+    """The start of the name of a temp folder this process owns (a worker's, a Ray actor's copy
+    of a submission): :data:`SCRATCH_PREFIX` and this process's
+    :func:`~lrgym.leaderboard.owner_names.owner_tag`, so :func:`sweep_orphaned_scratch` removes
+    the folder once this process has ended."""
+    return f"{SCRATCH_PREFIX}{owner_tag()}-"
 
 
 #: seconds :meth:`_Worker.kill` waits for the killed worker to be gone before removing its temp
@@ -104,7 +105,10 @@ def sweep_orphaned_scratch(tmp: str | None = None) -> int:
     """Remove the worker temp folders whose owning process has died (a grader killed with
     ``kill -9``: its workers die with it, by ``PR_SET_PDEATHSIG``, and nobody removed their
     folders), and those of this process's killed workers that have exited since (``_EXITING``).
-    Folders of live processes, of other users and of other names are left alone.
+    Folders of live processes, of other users and of other names are left alone. The owner is
+    known by its pid and start time, so a folder whose owner's pid now belongs to another process
+    is removed too; an older folder named by the pid only stays while any process has that pid
+    (:func:`lrgym.leaderboard.owner_names.owner_gone`).
     Returns how many were removed. (Assumes the graders sharing this temp dir share a PID
     namespace, as the processes of one machine or container do.)"""
     removed = 0
@@ -121,13 +125,12 @@ def sweep_orphaned_scratch(tmp: str | None = None) -> int:
     for name in names:
         if not name.startswith(SCRATCH_PREFIX):
             continue
-        owner = name[len(SCRATCH_PREFIX):].split("-", 1)[0]
         path = os.path.join(tmp, name)
         try:
             mine = os.stat(path).st_uid == os.getuid()
         except OSError:
             continue
-        if owner.isdigit() and mine and not _alive(int(owner)):
+        if mine and owner_gone(name, SCRATCH_PREFIX):
             shutil.rmtree(path, ignore_errors=True)
             removed += 1
     return removed
@@ -146,7 +149,7 @@ class _Worker:
         # removed here, so a worker killed mid-job (time limit, failed group) leaves nothing behind;
         # named after this process, so that if this process is killed a later pool removes it
         sweep_orphaned_scratch()
-        self.scratch = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
+        self.scratch = tempfile.mkdtemp(prefix=scratch_prefix())
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "lrgym.leaderboard.worker", str(rep_w)],

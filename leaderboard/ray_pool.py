@@ -135,12 +135,13 @@ class GraderHost:
         import tempfile
 
         if self.files_dir is None:
-            from lrgym.leaderboard.pool import SCRATCH_PREFIX
+            from lrgym.leaderboard.pool import scratch_prefix
 
-            # mode 0700, named after this actor's process: stop() removes it, and if the actor is
-            # killed (a time limit, a failed group, ^C of the driver) the next grader on this node
-            # removes it (pool.sweep_orphaned_scratch), so no copy of a submission stays behind
-            self.files_dir = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-submission-")
+            # mode 0700, named after this actor's process (its pid and start time): stop() removes
+            # it, and if the actor is killed (a time limit, a failed group, ^C of the driver) the
+            # next grader on this node removes it (pool.sweep_orphaned_scratch), so no copy of a
+            # submission stays behind
+            self.files_dir = tempfile.mkdtemp(prefix=f"{scratch_prefix()}submission-")
         for name, data in files.items():
             (Path(self.files_dir) / Path(name).name).write_bytes(data)
         policy = dict(payload["policy"])

@@ -235,6 +235,37 @@ def test_a_killed_graders_worker_folders_are_swept_by_the_next_pool(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(keep)
 
 
+def test_a_worker_folder_whose_owners_pid_was_reused_is_swept_and_no_live_owners_folder(tmp_path):
+    """A grader killed with ``kill -9`` whose pid the kernel gave to another process: its workers'
+    folders stayed for as long as that process lived (a review, 2026-12). A folder is now named
+    after its owner's pid and start time; reuse is simulated with live processes (this one, a
+    child) and start times they did not start at. Older pid-only names keep the pid rule."""
+    import os
+    import subprocess
+
+    from lrgym.leaderboard import pool
+    from lrgym.leaderboard.owner_names import start_time
+
+    me, started = os.getpid(), start_time(os.getpid())
+    assert pool.scratch_prefix() == f"lrgym-worker-{me}.{started}-"
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    try:
+        swept = [f"lrgym-worker-{me}.{started - 1}-a1", f"lrgym-worker-{me}.{started + 1}-submission-b2",
+                 f"lrgym-worker-{child.pid}.{start_time(child.pid) + 1}-c3", f"lrgym-worker-{dead.pid}.{started}-d4",
+                 f"lrgym-worker-{dead.pid}-e5"]
+        kept = [f"lrgym-worker-{me}.{started}-f6", f"lrgym-worker-{child.pid}.{start_time(child.pid)}-g7",
+                f"lrgym-worker-{me}-h8", f"lrgym-worker-{me}-submission-i9", "lrgym-worker-1.x-j0", "other"]
+        for name in swept + kept:
+            (tmp_path / name / "lrgym-grader-b2").mkdir(parents=True)
+        assert pool.sweep_orphaned_scratch(str(tmp_path)) == len(swept)
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept)
+    finally:
+        child.kill()
+        child.wait()
+
+
 def test_a_killed_worker_still_exiting_has_its_folder_removed_once_it_is_gone(tmp_path, monkeypatch):
     """A killed worker not yet gone when its pool let it go kept its temp folder for good (its
     owner, this grader, is alive, so no sweep took it): CI saw one once, on a machine with every
