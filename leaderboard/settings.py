@@ -30,7 +30,8 @@ import math
 
 from lrgym.info import ACTION_MODES
 from lrgym.optim import OPTIMIZERS
-from lrgym.settings import DEFAULT_LR_MAX, DEFAULT_LR_MIN
+from lrgym.settings import DEFAULT_LR_MAX, DEFAULT_LR_MIN, range_or_type
+from lrgym.tasks.base import is_real
 
 __all__ = ["ALLOWED_OPTIMIZERS", "HIDDEN_INFO_KEYS", "POLICY_CHOICES", "SettingsError", "allowed_optimizers",
            "check_choices", "episode_kwargs", "episode_kwargs_from", "public_info"]
@@ -54,10 +55,8 @@ def public_info(info: dict) -> dict:
 def _number(name: str, value, low: float, high: float) -> float:
     """``value`` as a float if it is an int or float in ``[low, high]`` (an int beyond the largest
     float, ``10**400``, is out of range like any other, not an ``OverflowError``)."""
-    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not (is_number and low <= value <= high):
-        why = "out of range" if is_number else f"is not a number (a {type(value).__name__})"  # '0.1' is no LR
-        raise SettingsError(f"{name}={value!r} {why}; valid: a number in [{low:g}, {high:g}]")
+    if not (is_real(value) and low <= value <= high):  # '0.1' is no LR
+        raise SettingsError(f"{name}={value!r} {range_or_type(value)}; valid: a number in [{low:g}, {high:g}]")
     return float(value)
 
 

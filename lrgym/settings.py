@@ -147,7 +147,7 @@ class EnvSettings:
         init = resolve_lr_init(lr_init, opt.name, lo, hi)
         cap = check_cap_factor(cap_factor)
         if rejection_threshold is not None and not (is_real(rejection_threshold) and rejection_threshold >= 0):
-            raise ValueError(f"rejection_threshold={rejection_threshold!r} {_range_or_type(rejection_threshold)}; "
+            raise ValueError(f"rejection_threshold={rejection_threshold!r} {range_or_type(rejection_threshold)}; "
                              "valid: None or a number >= 0")
         factor_array = check_factors(factors)
         return cls(
@@ -224,16 +224,17 @@ def seed_argument(text: str, maximum: int | None = None) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} {str(exc).split(' ', 1)[1]}") from None
 
 
-def _range_or_type(value) -> str:
-    """The error's verb: a real number is ``out of range``; anything else (a string, a bool) is
-    ``not a real number (a str)``."""
+def range_or_type(value) -> str:
+    """The error's verb for a number that fails its check: a real number is ``out of range``;
+    anything else (a string, a bool) ``is not a real number (a str)``. Every settings check,
+    the env's and the leaderboard's (:mod:`lrgym.leaderboard.settings`), words it so."""
     return "out of range" if is_real(value) else f"is not a real number (a {type(value).__name__})"
 
 
 def check_lr_range(lr_min, lr_max) -> tuple[float, float]:
     """``(lr_min, lr_max)`` as floats if ``0 < lr_min < lr_max < inf`` (NaN is rejected)."""
     if not (is_real(lr_min) and is_real(lr_max) and 0 < lr_min < lr_max < math.inf):
-        why = _range_or_type(lr_max if is_real(lr_min) else lr_min)
+        why = range_or_type(lr_max if is_real(lr_min) else lr_min)
         raise ValueError(f"lr_min={lr_min!r}, lr_max={lr_max!r}: {why}; valid: numbers with "
                          f"0 < lr_min < lr_max < inf (default {DEFAULT_LR_MIN}, {DEFAULT_LR_MAX})")
     return float(lr_min), float(lr_max)
@@ -262,7 +263,7 @@ def resolve_lr_init(lr_init, optimizer: str, lr_min: float, lr_max: float) -> fl
 def check_cap_factor(cap_factor) -> float:
     """``cap_factor`` as a float if ``1 < cap_factor < inf``."""
     if not (is_real(cap_factor) and 1 < cap_factor < math.inf):
-        raise ValueError(f"cap_factor={cap_factor!r} {_range_or_type(cap_factor)}; valid: a number with 1 < cap_factor < inf "
+        raise ValueError(f"cap_factor={cap_factor!r} {range_or_type(cap_factor)}; valid: a number with 1 < cap_factor < inf "
                          f"(default {DEFAULT_CAP_FACTOR:g})")
     return float(cap_factor)
 

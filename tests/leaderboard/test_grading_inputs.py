@@ -517,8 +517,8 @@ def test_a_key_path_that_is_a_folder_is_named_as_such(tmp_path):
 
 @pytest.mark.parametrize("options, message", [
     ({"factors": [0.5, 1e9]}, r"^factors\[1\]=1000000000.0 out of range; valid: a number in \[0.001, 1000\]"),  # printed [i]
-    ({"lr_init": "0.1"}, r"^lr_init='0.1' is not a number \(a str\); valid: a number in"),  # was "out of range"
-    ({"rejection_threshold": True}, r"^rejection_threshold=True is not a number \(a bool\)"),
+    ({"lr_init": "0.1"}, r"^lr_init='0.1' is not a real number \(a str\); valid: a number in"),  # was "out of range"
+    ({"rejection_threshold": True}, r"^rejection_threshold=True is not a real number \(a bool\)"),
 ])
 def test_a_bad_choice_is_named_by_index_and_by_what_is_wrong(options, message):
     from lrgym.leaderboard.settings import SettingsError, check_choices
