@@ -146,9 +146,7 @@ class EnvSettings:
         lo, hi = check_lr_range(lr_min, lr_max)
         init = resolve_lr_init(lr_init, opt.name, lo, hi)
         cap = check_cap_factor(cap_factor)
-        if rejection_threshold is not None and not (is_real(rejection_threshold) and rejection_threshold >= 0):
-            raise ValueError(f"rejection_threshold={rejection_threshold!r} {range_or_type(rejection_threshold)}; "
-                             "valid: None or a number >= 0")
+        rejection_threshold = check_rejection_threshold(rejection_threshold)
         factor_array = check_factors(factors)
         return cls(
             family=family, instance_set=instance_set, instances=instances, optimizer=opt, action_mode=action_mode,
@@ -266,6 +264,19 @@ def check_cap_factor(cap_factor) -> float:
         raise ValueError(f"cap_factor={cap_factor!r} {range_or_type(cap_factor)}; valid: a number with 1 < cap_factor < inf "
                          f"(default {DEFAULT_CAP_FACTOR:g})")
     return float(cap_factor)
+
+
+def check_rejection_threshold(rejection_threshold, name: str = "rejection_threshold") -> float | None:
+    """The step-rejection threshold as a float, or None (no step is undone): a number >= 0 (a step
+    whose training loss rises above ``(1 + threshold)`` times the loss before it is undone; a
+    negative one would undo every step, so nothing would ever train). ``name``: how the error
+    names it (the scheduler reads it from its policy's ``env_options``)."""
+    if rejection_threshold is None:
+        return None
+    if not (is_real(rejection_threshold) and rejection_threshold >= 0):
+        raise ValueError(f"{name}={rejection_threshold!r} {range_or_type(rejection_threshold)}; "
+                         "valid: None or a number >= 0 (e.g. 0.04: undo a step that raises the loss by over 4 %)")
+    return float(rejection_threshold)
 
 
 def check_factors(factors, name: str = "factors") -> np.ndarray:

@@ -121,6 +121,7 @@ from lrgym.settings import (
     DEFAULT_LR_MIN,
     check_factors,
     check_lr_range,
+    check_rejection_threshold,
     default_lr_init,
     resolve_lr_init,
 )
@@ -276,7 +277,8 @@ class PolicyScheduler:
         self.policy = policy
         self.action_mode = kwargs["action_mode"]
         self.factors = check_factors(kwargs.get("factors", DEFAULT_FACTORS), name="policy factors")
-        self.rejection_threshold = kwargs.get("rejection_threshold")
+        self.rejection_threshold = check_rejection_threshold(kwargs.get("rejection_threshold"),
+                                                             name="policy rejection_threshold")
         self.policy_optimizer = OptimizerConfig.coerce(kwargs.get("optimizer", "sgd")).name
         if type(optimizer).__name__ != TORCH_CLASS[self.policy_optimizer]:
             warnings.warn(

@@ -29,13 +29,16 @@ torch.set_num_threads(1)
 
 
 class First:
-    """A discrete policy that always takes action 0 (its ``env_options`` carry ``factors``)."""
+    """A discrete policy that always takes action 0 (its ``env_options`` carry ``factors`` and
+    ``rejection_threshold``, the settings the scheduler takes from its policy)."""
 
     name = "first"
     action_mode = "discrete"
 
-    def __init__(self, factors=None):
+    def __init__(self, factors=None, rejection_threshold=None):
         self.env_options = {} if factors is None else {"factors": factors}
+        if rejection_threshold is not None:
+            self.env_options["rejection_threshold"] = rejection_threshold
 
     def reset(self, info):
         self.start_lr = float(info["lr"])  # the scheduler's start LR, before the first action
@@ -55,12 +58,12 @@ def make_torch_env(horizon=3, inner_steps=2, **kw):
                             horizon=horizon, inner_steps=inner_steps, **kw)
 
 
-def make_scheduler(horizon=3, inner_steps=2, factors=None, reward_alphas=None, **kw):
+def make_scheduler(horizon=3, inner_steps=2, factors=None, reward_alphas=None, rejection_threshold=None, **kw):
     assert reward_alphas is None, "the scheduler takes no reward_alphas"
     w = torch.nn.Parameter(torch.zeros(2))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the start-LR note: not what is tested here
-        return PolicyScheduler(torch.optim.SGD([w], lr=0.01), First(factors), horizon=horizon,
+        return PolicyScheduler(torch.optim.SGD([w], lr=0.01), First(factors, rejection_threshold), horizon=horizon,
                                updates_per_step=inner_steps, **kw)
 
 
@@ -74,7 +77,8 @@ ENTRY_POINTS = {"gym.make": make_gym, "TorchTrainingEnv": make_torch_env, "Polic
                 "TrainingMonitor": make_monitor}
 #: the settings each entry point does not take
 NOT_TAKEN = {"gym.make": {"loss_scale"}, "PolicyScheduler": {"reward_alphas"},
-             "TrainingMonitor": {"lr_init", "factors"}}
+             "TrainingMonitor": {"lr_init", "factors", "rejection_threshold"},
+             "TorchTrainingEnv": {"rejection_threshold"}}  # it undoes no step
 
 BAD = [
     ({"horizon": True}, "horizon=True", "positive integer"),
@@ -110,6 +114,12 @@ BAD = [
     ({"lr_max": "1"}, "lr_max='1': is not a real number (a str)", "0 < lr_min < lr_max < inf"),
     ({"cap_factor": "1e4"}, "cap_factor='1e4' is not a real number (a str)", "1 < cap_factor < inf"),
     ({"factors": (0.5, math.inf)}, "factors=(0.5, inf)", "finite positive numbers"),  # was accepted
+    # the scheduler took its policy's threshold unchecked (an audit, 2026-12-05): -0.5 undid every step, so
+    # the model never trained, silently; '0.04' was a bare TypeError after the first step's updates
+    ({"rejection_threshold": -0.5}, "rejection_threshold=-0.5 out of range", "None or a number >= 0"),
+    ({"rejection_threshold": math.nan}, "rejection_threshold=nan out of range", "None or a number >= 0"),
+    ({"rejection_threshold": "0.04"}, "rejection_threshold='0.04' is not a real number (a str)",
+     "None or a number >= 0"),
     # float('x') named neither the argument nor what it takes
     ({"loss_scale": "x"}, "loss_scale='x' is not a real number (a str)", "a number, or nan"),
 ]
@@ -142,6 +152,7 @@ GOOD = [
     {"cap_factor": 1.5},
     {"factors": [0.5, 2.0]},
     {"reward_alphas": (0.0, 2.0)},
+    {"rejection_threshold": np.float32(0.25)},
 ]
 
 
@@ -169,6 +180,9 @@ def test_every_entry_point_accepts_the_same_good_values(entry, kwargs):
     if "lr_init" in kwargs and entry != "TrainingMonitor":
         start = made.policy.start_lr if entry == "PolicyScheduler" else made.lr_init
         assert start == float(kwargs["lr_init"])
+    if "rejection_threshold" in kwargs:
+        assert made.rejection_threshold == float(kwargs["rejection_threshold"])
+        assert type(made.rejection_threshold) is float
 
 
 def test_the_defaults_have_one_home():
