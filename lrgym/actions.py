@@ -72,13 +72,16 @@ def log_lr_action(lr: float, lr_min: float, lr_max: float) -> np.ndarray:
     return np.array([_action_from_log(log_lr, lo, hi)], dtype=np.float32)
 
 
-def next_lr(action, lr: float, action_mode: str, factors: np.ndarray, lr_min: float, lr_max: float) -> float:
+def next_lr(action, lr: float, action_mode: str, factors: np.ndarray, lr_min: float, lr_max: float,
+            driver: str = "env") -> float:
     """The LR an action sets, given the LR in force ``lr`` (the env's action contract).
 
     ``discrete``: ``lr · factors[a]`` clipped to [lr_min, lr_max]; ``log_lr``: a float in [-1, 1]
     mapped to log10 LR in [log10 lr_min, log10 lr_max]. A bad action raises ``ValueError`` naming it
     and the valid choices: out of range, NaN, or not a number — a bool, a string, a complex number
     or an object array is refused, as the vector env's check refuses it. Shared by :class:`~lrgym.env.LRControlEnv` and :mod:`lrgym.torch`.
+    ``driver`` (``"env"`` or ``"scheduler"``): who applies the action, for the error's advice
+    (:func:`action_mode_hint`).
     """
     if action_mode == "discrete":
         if isinstance(action, (int, np.integer)) and not isinstance(action, bool):  # a bool is no index
@@ -90,13 +93,13 @@ def next_lr(action, lr: float, action_mode: str, factors: np.ndarray, lr_min: fl
             ):
                 raise ValueError(
                     f"invalid action {action!r}; valid choices: integers 0..{len(factors) - 1} "
-                    f"(factors {tuple(factors.tolist())}). {action_mode_hint('discrete')}"
+                    f"(factors {tuple(factors.tolist())}). {action_mode_hint('discrete', driver)}"
                 )
             a = int(arr.flat[0])
         if not 0 <= a < len(factors):
             raise ValueError(
                 f"invalid action {action!r}; valid choices: integers 0..{len(factors) - 1} "
-                f"(factors {tuple(factors.tolist())}). {action_mode_hint('discrete')}"
+                f"(factors {tuple(factors.tolist())}). {action_mode_hint('discrete', driver)}"
             )
         return _factor_lr(lr, factors[a], lr_min, lr_max)
     if is_real(action):  # a real scalar (Python's, NumPy's, a 0-d array, Fraction, ...), not a bool
@@ -110,18 +113,24 @@ def next_lr(action, lr: float, action_mode: str, factors: np.ndarray, lr_min: fl
         except ValueError:  # a ragged sequence
             arr = None
         if arr is None or arr.size != 1 or arr.dtype.kind not in "iuf":
-            raise ValueError(f"invalid action {action!r}; valid: one float in [-1, 1]. {action_mode_hint('log_lr')}")
+            raise ValueError(f"invalid action {action!r}; valid: one float in [-1, 1]. {action_mode_hint('log_lr', driver)}")
         x = float(arr.flat[0])
     if not (-1.0 <= x <= 1.0):  # also catches NaN
         raise ValueError(
-            f"invalid action {action!r}; valid: one float in [-1, 1] (NaN is not allowed). {action_mode_hint('log_lr')}"
+            f"invalid action {action!r}; valid: one float in [-1, 1] (NaN is not allowed). {action_mode_hint('log_lr', driver)}"
         )
     return _log_lr_to_lr(x, math.log10(lr_min), math.log10(lr_max), lr_min, lr_max)
 
 
-def action_mode_hint(action_mode: str) -> str:
-    """What to change when an action does not fit ``action_mode`` (appended to the errors)."""
+def action_mode_hint(action_mode: str, driver: str = "env") -> str:
+    """What to change when an action does not fit ``action_mode`` (appended to the errors).
+    ``driver``: ``"env"`` (an env built with that mode) or ``"scheduler"``
+    (:class:`lrgym.torch.PolicyScheduler`, which has no env: the mode is the policy's own)."""
     other = "log_lr" if action_mode == "discrete" else "discrete"
     means = {"discrete": "an index into factors", "log_lr": "a float in [-1, 1] setting log10 of the LR"}
+    declare = f"a policy declares it as its class attribute action_mode = {other!r}."
+    if driver == "scheduler":
+        return (f"PolicyScheduler applies the policy's action_mode={action_mode!r} (its attribute; the default is "
+                f"'discrete'); for {means[other]}, {declare}")
     return (f"This env has action_mode={action_mode!r} (the default is 'discrete'); for {means[other]} create it "
-            f"with action_mode={other!r} — a policy declares it as its class attribute action_mode = {other!r}.")
+            f"with action_mode={other!r} — {declare}")

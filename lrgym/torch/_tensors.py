@@ -30,19 +30,33 @@ def flat_grad(params) -> np.ndarray:
     return torch.cat([part.to(dtype=torch.float64, device="cpu") for part in parts]).numpy()
 
 
-def losses_array(loss) -> np.ndarray:
+def _short(value, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters (a per-example loss tensor can be long)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def losses_array(loss, name: str = "loss", what: str = "a scalar loss, or per-example losses") -> np.ndarray:
     """An update's loss — per-example losses or their mean, a tensor on any device or numbers —
-    as a flat float64 NumPy vector on the CPU (an empty one is a ``ValueError``)."""
+    as a flat float64 NumPy vector on the CPU. Real numbers only: a string (even ``"0.5"``), a
+    bool, a complex number or tensor, or anything else NumPy cannot read as reals is a
+    ``ValueError`` naming the value (``name``: how the error calls it, e.g. ``val_fn()``) and what
+    is valid (``what``: the values expected), and so is an empty one."""
+    valid = f"valid: a real number or a real tensor ({what})"
     if isinstance(loss, torch.Tensor):
+        if loss.is_complex() or loss.dtype == torch.bool:
+            raise ValueError(f"{name}={_short(loss)} is not real (a {loss.dtype} tensor); {valid}")
         arr = loss.detach().to(dtype=torch.float64, device="cpu").reshape(-1).numpy()
     else:
         try:
-            arr = np.asarray(loss, dtype=np.float64).reshape(-1)
+            raw = np.asarray(loss)
+            if raw.dtype.kind not in "iufO":  # b (bool), c (complex), U / S (strings), ...: not a loss
+                raise TypeError
+            arr = raw.astype(np.float64).reshape(-1)
         except (TypeError, ValueError):  # a string, None inside a list, a ragged list: named, not NumPy's words
-            raise ValueError(f"loss={loss!r} is not a number; valid: the update's loss, a tensor or a number "
-                             "(a scalar loss, or per-example losses)") from None
+            raise ValueError(f"{name}={_short(loss)} is not a number (a {type(loss).__name__}); {valid}") from None
     if arr.size == 0:
-        raise ValueError("empty loss; valid: a scalar loss or a vector of per-example losses")
+        raise ValueError(f"empty {name}; {valid}")
     return arr
 
 

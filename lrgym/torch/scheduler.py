@@ -50,7 +50,11 @@ What it measures:
   with dropout or BatchNorm, call ``model.eval()`` in them and ``model.train()`` before returning.
 * ``step(losses)`` takes per-example losses (``reduction="none"``) for the loss-spread feature;
   a scalar loss works too (that feature then reads 0). It is required: the policy observes
-  every update, so ``step()`` without a loss, epoch style, raises ``TypeError``.
+  every update, so ``step()`` without a loss, epoch style, raises ``TypeError``. Losses are real
+  numbers (a tensor of any real dtype, a number, a list): a string (even ``"0.5"``), a bool or a
+  complex loss is a ``ValueError`` naming it, raised before anything is recorded, so the corrected
+  call still records the update; ``train_loss_fn()`` and ``val_fn()`` return one such number each
+  (a one-element tensor too), and either not being callable is a ``TypeError`` naming it.
 
 Only updates taken are observed: ``step(loss)`` after an ``optimizer.step()`` that did not run
 (``torch.amp.GradScaler`` skips it while the gradients overflow; optimizer step hooks tell) or
@@ -173,19 +177,34 @@ def _has_state_dict(policy) -> bool:
     return callable(getattr(policy, "state_dict", None)) and callable(getattr(policy, "load_state_dict", None))
 
 
+#: what ``train_loss_fn`` and ``val_fn`` must be (named when they are not)
+MEASURES = {"train_loss_fn": "a function () -> loss, e.g. lambda: objective(model)",
+            "val_fn": "a function () -> loss or () -> (loss, metric), e.g. lambda: (val_loss(model), accuracy(model))"}
+
+
+def _one_number(value, name: str, what: str) -> float:
+    """One real number that a user's function returned: a number or a one-element real tensor
+    (``loss.item()`` or ``loss`` itself); anything else is a ``ValueError`` naming ``name``."""
+    values = losses_array(value, name, what)
+    if values.size != 1:
+        raise ValueError(f"{name} returned {values.size} values; valid: one number ({what}), e.g. losses.mean()")
+    return float(values[0])
+
+
 def measure(train_loss_fn, val_fn) -> tuple[float | None, float | None, float]:
     """(train_loss, val_loss, val_metric) from the user's callables (None / nan where absent)."""
     with torch.no_grad():
-        train = None if train_loss_fn is None else float(train_loss_fn())
+        train = None if train_loss_fn is None else _one_number(train_loss_fn(), "train_loss_fn()", "the loss")
         val, metric = None, math.nan
         if val_fn is not None:
             out = val_fn()
             if isinstance(out, (tuple, list)):
                 if len(out) != 2:
-                    raise ValueError(f"val_fn returned {out!r}; valid: a loss, or (loss, metric)")
-                val, metric = float(out[0]), float(out[1])
+                    raise ValueError(f"val_fn() returned {out!r}; valid: a loss, or (loss, metric)")
+                val = _one_number(out[0], "val_fn()'s loss", "the validation loss")
+                metric = _one_number(out[1], "val_fn()'s metric", "the metric, higher is better")
             else:
-                val = float(out)
+                val = _one_number(out, "val_fn()", "the validation loss, or return (loss, metric)")
     return train, val, metric
 
 
@@ -262,6 +281,9 @@ class PolicyScheduler:
         if scaler is not None and not isinstance(scaler, torch.amp.GradScaler):
             raise TypeError(f"scaler must be a torch.amp.GradScaler, got {type(scaler).__name__}; valid: the "
                             "GradScaler of your loop (its state is restored when a step is undone), or None")
+        for name, fn in (("train_loss_fn", train_loss_fn), ("val_fn", val_fn)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"{name}={fn!r} is not callable; valid: None or {MEASURES[name]}")
         self.model, self.scaler = model, scaler
         check_policy(policy)
         kwargs = policy_env_kwargs(policy)
@@ -354,12 +376,13 @@ class PolicyScheduler:
                 "PolicyScheduler.step(loss) needs the loss of the update just taken: its per-example losses "
                 "(e.g. F.cross_entropy(output, target, reduction='none')) or their mean, a tensor or a number. "
                 "Call it after every optimizer.step(), not once per epoch: the policy observes each update")
+        # checked before anything changes: a refused loss leaves the update to the corrected call
+        losses = None if self.monitor.done else losses_array(loss)
         stepped, self._opt_steps = self._opt_steps > 0 or self._hooks is None, 0
         pending_grad, self._pending_grad = self._pending_grad, None
         if self.monitor.done:
             self.last_epoch += stepped
             return
-        losses = losses_array(loss)
         if not stepped and not is_bad(float(losses.mean()), self.monitor.loss_cap):
             self._skipped_update()
             return  # nothing changed: no update to observe (a non-finite loss still ends the run)
@@ -480,7 +503,8 @@ class PolicyScheduler:
         """Ask the policy for this step's LR (the first step uses ``lr_init`` only if the policy
         says so: the env too asks the policy before its first step)."""
         action = self.policy.act(self.last_obs.copy(), dict(self.last_info))
-        self.lr = float(next_lr(action, self.lr, self.action_mode, self.factors, self.lr_min, self.lr_max))
+        self.lr = float(next_lr(action, self.lr, self.action_mode, self.factors, self.lr_min, self.lr_max,
+                                driver="scheduler"))
         self._apply_lr()
         if self.rejection_threshold is not None:
             self._snapshot = self._take_snapshot()

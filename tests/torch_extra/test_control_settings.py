@@ -224,18 +224,80 @@ def test_metric_delta_needs_the_scheduler_to_measure_a_metric():
     assert sched.monitor.reward == "metric_delta"
 
 
-@pytest.mark.parametrize("bad", ["x", [1.0, "x"], {"loss": 1.0}])
-def test_a_loss_that_is_not_a_number_is_named(bad):
-    """``step('x')`` was NumPy's "could not convert string to float: 'x'", naming no argument."""
+def _stepped_scheduler(**kw):
+    """A scheduler on a tiny model whose optimizer has just taken an update (step(loss) is due)."""
     from lrgym.baselines.registry import make_baseline
 
     model = torch.nn.Linear(2, 1)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    sched = PolicyScheduler(opt, make_baseline("fixed"), horizon=3)
+    sched = PolicyScheduler(opt, make_baseline("fixed"), horizon=3, **kw)
     model(torch.ones(1, 2)).sum().backward()
     opt.step()
-    with pytest.raises(ValueError, match=re.escape(f"loss={bad!r} is not a number; valid: the update's loss")):
+    return sched
+
+
+@pytest.mark.parametrize("bad, kind", [
+    ("x", "a str"), ([1.0, "x"], "a list"), ({"loss": 1.0}, "a dict"),
+    # accepted before (an audit, 2026-12-05): "0.5" read as 0.5, True as 1.0, a complex loss as its real part
+    ("0.5", "a str"), (True, "a bool"), (np.bool_(True), "a bool"), (1 + 2j, "a complex"), ([0.5, 1j], "a list"),
+    (torch.tensor(1 + 2j), "a torch.complex64 tensor"), (torch.tensor([True, False]), "a torch.bool tensor"),
+])
+def test_a_loss_that_is_not_a_real_number_is_named(bad, kind):
+    """``step('x')`` was NumPy's "could not convert string to float: 'x'", naming no argument."""
+    sched = _stepped_scheduler()
+    with pytest.raises(ValueError, match=re.escape(f"loss={bad!r} is not ") + r"(a number|real) \(" + re.escape(kind)
+                       + r".*valid: a real number or a real tensor \(a scalar loss, or per-example losses\)"):
         sched.step(bad)
+    assert sched.last_epoch == 0  # nothing recorded: the update is still there for the corrected call
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not taken for a skipped update
+        sched.step(torch.tensor([0.5, 1.5], dtype=torch.float16))  # real numbers of any dtype still are losses
+    assert sched.last_epoch == 1
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    # were "could not convert string to float: 'abc'", "'float' object is not callable" and "only one
+    # element tensors can be converted to Python scalars": none named the argument (an audit, 2026-12-05)
+    ({"val_fn": lambda: "abc"}, ValueError, "val_fn()='abc' is not a number (a str); valid: a real number"),
+    ({"val_fn": 0.5}, TypeError, "val_fn=0.5 is not callable; valid: None or a function () -> loss or () -> (loss, "),
+    ({"train_loss_fn": "objective"}, TypeError, "train_loss_fn='objective' is not callable; valid: None or a function"),
+    ({"train_loss_fn": lambda: torch.ones(3)}, ValueError, "train_loss_fn() returned 3 values; valid: one number"),
+    ({"val_fn": lambda: (torch.tensor(0.5), "high")}, ValueError, "val_fn()'s metric='high' is not a number"),
+    ({"val_fn": lambda: (0.5, 0.9, 1)}, ValueError, "val_fn() returned (0.5, 0.9, 1); valid: a loss, or (loss, metric)"),
+])
+def test_bad_measuring_functions_are_named(kwargs, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        _stepped_scheduler(**kwargs)
+
+
+def test_good_measuring_functions_give_numbers_of_any_real_kind():
+    sched = _stepped_scheduler(train_loss_fn=lambda: torch.tensor([0.75], dtype=torch.float64),
+                               val_fn=lambda: (np.float32(0.5), torch.tensor(0.25)))
+    assert (sched.last_info["train_loss"], sched.last_info["val_loss"], sched.last_info["val_metric"]) == (0.75, 0.5, 0.25)
+
+
+def test_a_bad_action_through_the_scheduler_gives_the_schedulers_advice_not_the_envs():
+    """The action errors said "This env has action_mode=... create it with action_mode=..." where
+    there is no env: through the scheduler they say where the mode comes from (the policy)."""
+    class TooFar:
+        action_mode = "log_lr"
+
+        def reset(self, info):
+            pass
+
+        def act(self, obs, info):
+            return 5.0
+
+    opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.01)
+    with pytest.raises(ValueError, match=re.escape("invalid action 5.0; valid: one float in [-1, 1]") + ".*"
+                       + re.escape("PolicyScheduler applies the policy's action_mode='log_lr' (its attribute")
+                       + ".*" + re.escape("a policy declares it as its class attribute action_mode = 'discrete'")) as err:
+        PolicyScheduler(opt, TooFar(), horizon=3)
+    assert "env" not in str(err.value)
+    with pytest.raises(ValueError, match=re.escape("This env has action_mode='log_lr'")):  # the env keeps its words
+        env = make_gym(action_mode="log_lr")
+        env.reset(seed=0)
+        env.step(5.0)
 
 
 @pytest.mark.parametrize("empty", [torch.zeros(0), [], np.zeros((0, 3))])
