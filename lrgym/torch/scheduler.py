@@ -43,7 +43,13 @@ What it measures:
   ``view_as_real`` (as ``torch.optim`` treats it);
 * training loss: ``train_loss_fn()`` after each step if given (the training objective on fixed
   rows, as lrgym's families report it), else the step's mean minibatch loss; the episode's L0
-  is ``train_loss_fn()`` at construction, else the first minibatch loss;
+  is ``train_loss_fn()`` at construction, else the first minibatch loss. **Losses must be > 0**
+  (every one: the minibatch losses' mean, ``train_loss_fn()``, ``val_fn()``'s loss): the policy
+  observes log losses relative to L0, and a loss <= 0 has no log, so a finite loss <= 0 (a
+  Gaussian NLL below 0, an exact 0) is a ``ValueError`` naming it, at the first update or any
+  later one, before anything is recorded. Add a constant that keeps yours above 0 (the NLL + 10)
+  or use a loss bounded below by 0 that stays > 0 (MSE, cross-entropy). A NaN or infinite loss is
+  no error: it is a divergence, which ends the run (below), as in the env;
 * validation: ``val_fn()`` returns a loss, or ``(loss, metric)`` (metric higher is better);
   without it the validation features repeat the training loss. Both functions run under
   ``torch.no_grad()`` in whatever mode the model is in (the scheduler does not know the model):
@@ -182,6 +188,22 @@ MEASURES = {"train_loss_fn": "a function () -> loss, e.g. lambda: objective(mode
             "val_fn": "a function () -> loss or () -> (loss, metric), e.g. lambda: (val_loss(model), accuracy(model))"}
 
 
+def positive_loss(value: float, name: str) -> float:
+    """``value`` if the policy can observe it as a loss: lrgym's features are logs of losses
+    relative to the first one (L0; :mod:`lrgym.features`), so a loss must be > 0. A finite loss
+    <= 0 (a Gaussian NLL of -0.95, an ELBO-style or offset loss, an exact 0) has no log: the env's
+    features would floor it to 1e-300, and with L0 floored so, every later positive loss passes the
+    divergence cap and the LR freezes, silently. It is a ``ValueError`` naming it (``name``) and
+    the remedy. NaN and ±inf pass: they are the divergence the run ends on, as in the env."""
+    if math.isfinite(value) and value <= 0:
+        raise ValueError(
+            f"{name} is {value:g}: PolicyScheduler needs losses > 0, because lrgym's policies observe log losses "
+            "(relative to the first one), and a loss <= 0 has no log (it would read as a divergence and freeze "
+            "the LR); valid: a positive finite loss, e.g. yours plus a constant that keeps it above 0 (a Gaussian "
+            "NLL + 10), or a loss bounded below by 0 that stays > 0 (MSE, cross-entropy)")
+    return value
+
+
 def _one_number(value, name: str, what: str) -> float:
     """One real number that a user's function returned: a number or a one-element real tensor
     (``loss.item()`` or ``loss`` itself); anything else is a ``ValueError`` naming ``name``."""
@@ -194,17 +216,19 @@ def _one_number(value, name: str, what: str) -> float:
 def measure(train_loss_fn, val_fn) -> tuple[float | None, float | None, float]:
     """(train_loss, val_loss, val_metric) from the user's callables (None / nan where absent)."""
     with torch.no_grad():
-        train = None if train_loss_fn is None else _one_number(train_loss_fn(), "train_loss_fn()", "the loss")
+        train = None if train_loss_fn is None else positive_loss(
+            _one_number(train_loss_fn(), "train_loss_fn()", "the loss"), "train_loss_fn()")
         val, metric = None, math.nan
         if val_fn is not None:
             out = val_fn()
             if isinstance(out, (tuple, list)):
                 if len(out) != 2:
                     raise ValueError(f"val_fn() returned {out!r}; valid: a loss, or (loss, metric)")
-                val = _one_number(out[0], "val_fn()'s loss", "the validation loss")
+                val = positive_loss(_one_number(out[0], "val_fn()'s loss", "the validation loss"), "val_fn()'s loss")
                 metric = _one_number(out[1], "val_fn()'s metric", "the metric, higher is better")
             else:
-                val = _one_number(out, "val_fn()", "the validation loss, or return (loss, metric)")
+                val = positive_loss(_one_number(out, "val_fn()", "the validation loss, or return (loss, metric)"),
+                                    "val_fn()")
     return train, val, metric
 
 
@@ -368,9 +392,11 @@ class PolicyScheduler:
         return self.monitor.diverged
 
     def step(self, loss=None) -> None:
-        """Record the update just taken (its minibatch ``loss``, per-example or scalar); every
-        ``updates_per_step`` updates, observe and set the policy's next LR. If ``optimizer.step()``
-        did not run since the last call (a ``GradScaler`` skipped it), nothing is recorded."""
+        """Record the update just taken (its minibatch ``loss``, per-example or scalar, real
+        numbers whose mean is > 0: :func:`positive_loss`); every ``updates_per_step`` updates,
+        observe and set the policy's next LR. If ``optimizer.step()`` did not run since the last
+        call (a ``GradScaler`` skipped it), nothing is recorded. A refused loss (not real numbers,
+        a mean <= 0) raises ``ValueError`` before anything is recorded."""
         if loss is None:
             raise TypeError(
                 "PolicyScheduler.step(loss) needs the loss of the update just taken: its per-example losses "
@@ -378,6 +404,8 @@ class PolicyScheduler:
                 "Call it after every optimizer.step(), not once per epoch: the policy observes each update")
         # checked before anything changes: a refused loss leaves the update to the corrected call
         losses = None if self.monitor.done else losses_array(loss)
+        if losses is not None:
+            positive_loss(float(losses.mean()), "step(loss): the update's mean loss")
         stepped, self._opt_steps = self._opt_steps > 0 or self._hooks is None, 0
         pending_grad, self._pending_grad = self._pending_grad, None
         if self.monitor.done:

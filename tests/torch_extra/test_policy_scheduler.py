@@ -203,6 +203,81 @@ def test_divergence_stops_the_policy_and_keeps_the_lr():
     assert sched.get_last_lr() == lr
 
 
+def _gaussian_nll_run(offset: float, first: str = "step"):
+    """A Gaussian NLL fine-tuning (mean and log-variance heads), pre-trained until its NLL is below
+    0 (about -0.95), then driven by the scheduler with the NLL + ``offset`` (the audit's reproducer,
+    2026-12-05). ``first``: where the run's first loss comes from ("step": the first minibatch
+    loss; "train_loss_fn": the objective at construction)."""
+    torch.manual_seed(0)
+    X = torch.randn(256, 4)
+    y = X @ torch.randn(4, 1) + 0.01 * torch.randn(256, 1)
+    model = torch.nn.Linear(4, 2)
+
+    def nll(xb, yb):
+        out = model(xb)
+        return torch.nn.functional.gaussian_nll_loss(out[:, :1], yb, out[:, 1:].exp(), reduction="none").squeeze(1)
+
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(300):
+        opt.zero_grad()
+        nll(X, y).mean().backward()
+        opt.step()
+    assert float(nll(X, y).detach().mean()) < -0.9
+    kw = {"train_loss_fn": lambda: nll(X, y).mean() + offset} if first == "train_loss_fn" else {}
+    sched = PolicyScheduler(opt, make_baseline("adam"), horizon=5, updates_per_step=4, **kw)
+    for _ in range(20):
+        idx = torch.randint(0, 256, (32,))
+        opt.zero_grad()
+        losses = nll(X[idx], y[idx])
+        losses.mean().backward()
+        opt.step()
+        sched.step(losses + offset)
+    return sched
+
+
+@pytest.mark.parametrize("first", ["step", "train_loss_fn"])
+def test_a_loss_at_or_below_zero_is_refused_naming_it_and_an_offset_one_trains(first):
+    """A loss <= 0 was floored to 1e-300 as L0: every later positive loss passed the divergence cap
+    and the LR froze at the first step, with no word (``diverged=True`` after 4 updates of a
+    Gaussian NLL at -0.95). lrgym's policies observe log losses: a finite loss <= 0 is now a
+    ValueError naming it and the remedy, the first one and any later one; the NLL offset by a
+    constant trains through the horizon."""
+    remedy = "PolicyScheduler needs losses > 0.*valid: a positive finite loss, e.g. yours plus a constant"
+    where = "step\\(loss\\): the update's mean loss" if first == "step" else "train_loss_fn\\(\\)"
+    with pytest.raises(ValueError, match=f"{where} is -0.[5-9].*{remedy}"):
+        _gaussian_nll_run(0.0, first)
+    sched = _gaussian_nll_run(10.0, first)
+    assert sched.done and not sched.diverged and sched.last_epoch == 20
+
+
+def test_a_later_loss_of_zero_is_refused_and_nan_or_inf_still_end_the_run():
+    w = torch.nn.Parameter(torch.ones(2))
+    opt = torch.optim.SGD([w], lr=0.01)
+    with pytest.raises(ValueError, match=r"train_loss_fn\(\) is 0: PolicyScheduler needs losses > 0"):
+        PolicyScheduler(opt, make_baseline("fixed"), horizon=3, train_loss_fn=lambda: 0.0)
+    with pytest.raises(ValueError, match=r"val_fn\(\)'s loss is -1: PolicyScheduler needs losses > 0"):
+        PolicyScheduler(opt, make_baseline("fixed"), horizon=3, val_fn=lambda: (-1.0, 0.5))
+    for bad in (0.0, -1e-3, torch.tensor([0.5, -0.5])):
+        sched = PolicyScheduler(opt, make_baseline("fixed"), horizon=3, updates_per_step=2)
+        for loss in (1.0, 0.9, 0.8):  # a step and a half of positive losses
+            (w * w).sum().backward()
+            opt.step()
+            sched.step(loss)
+        (w * w).sum().backward()
+        opt.step()
+        with pytest.raises(ValueError, match=r"the update's mean loss is (0|-0.001): PolicyScheduler needs losses > 0"):
+            sched.step(bad)
+        assert sched.last_epoch == 3 and not sched.done  # nothing recorded: the update waits for a valid loss
+        sched.step(0.7)
+        assert sched.last_epoch == 4
+    for bad in (math.nan, math.inf, -math.inf):  # the divergence path, as in the env: not refused
+        sched = PolicyScheduler(opt, make_baseline("fixed"), horizon=3, updates_per_step=2)
+        (w * w).sum().backward()
+        opt.step()
+        sched.step(bad)
+        assert sched.done and sched.diverged
+
+
 def test_without_evaluation_functions_l0_is_the_first_minibatch_loss():
     """No train_loss_fn / val_fn: the objective is the step's mean minibatch loss and L0 the first
     minibatch loss; checked against the feature definitions written out here."""
