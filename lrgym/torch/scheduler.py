@@ -102,7 +102,9 @@ optimizer and model checkpoint themselves as usual)::
 
 Saved between ``optimizer.step()`` and ``step(loss)``, the state holds the gradient of the update
 taken but not yet told (the resumed model has no ``p.grad``). A state saved by a scheduler with
-another ``horizon`` or ``updates_per_step`` is a ``ValueError`` naming both.
+another ``horizon`` or ``updates_per_step``, or with another policy (another name, such as a
+``dqn`` state into a ``ppo`` scheduler, class, or env contract: :func:`policy_identity`), is a
+``ValueError`` naming both sides, and nothing is loaded.
 
 The policy's state is saved with the scheduler's: its own ``state_dict()`` / ``load_state_dict()``
 if it has both, else its attributes, NumPy arrays as tensors (:mod:`lrgym.torch.checkpoint`
@@ -176,6 +178,51 @@ def check_policy(policy) -> None:
             f"policy {policy_name(policy)!r} ({type(policy).__name__}) has no {' and no '.join(missing)} method; "
             "valid: an object with reset(info) and act(obs, info) (name, optimizer, action_mode, env_options and "
             "lr_init are optional: see lrgym.policy.Policy)")
+
+
+def _plain(value):
+    """A setting as plain data that compares by value and survives ``torch.load(weights_only=True)``
+    (NumPy values as Python numbers, tuples and arrays as lists; anything else by its ``repr``)."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    return repr(value)
+
+
+def _optimizer_fields(optimizer) -> dict:
+    """An lrgym optimizer (name, dict or :class:`~lrgym.optim.OptimizerConfig`) as its name and the
+    fields it sets to other than their defaults: ``{'name': 'adam'}``, ``{'name': 'momentum',
+    'momentum': 0.5}``."""
+    fields = OptimizerConfig.coerce(optimizer).to_dict()
+    defaults = OptimizerConfig().to_dict()
+    return {key: value for key, value in fields.items() if key == "name" or value != defaults[key]}
+
+
+def policy_identity(policy, kwargs: dict) -> dict:
+    """What makes a policy the one a saved state belongs to: its name (a baseline's registry name:
+    ``fixed`` and ``adam`` are both a ``Constant``, ``dqn`` and ``ppo`` both an ``SB3Policy``), its
+    class, and the episode contract the scheduler took from it at construction (``kwargs``, from
+    :func:`lrgym.policy.policy_env_kwargs`: the optimizer, its name and every field it sets, the
+    action mode and the env options: factors, rejection threshold, start LR, LR range, ...). The scheduler's LR rule
+    follows that contract and is not part of the state, so a state of another contract cannot
+    continue here. The policy's other attributes (a schedule's LR, an agent's weights file) are its
+    state, loaded with it."""
+    kwargs = {"optimizer": "sgd", "factors": DEFAULT_FACTORS, **kwargs}  # the defaults, stated or not
+    config = {key: _optimizer_fields(value) if key == "optimizer" else _plain(value)
+              for key, value in sorted(kwargs.items())}
+    return {"name": policy_name(policy), "class": class_name(type(policy)), "config": config}
+
+
+def _identity_text(identity: dict, keys) -> str:
+    """``'dqn' (pkg.Class; action_mode='discrete')``: a policy identity with the config ``keys`` shown."""
+    config = identity["config"]
+    shown = "; ".join(f"{key}={config[key]!r}" if key in config else f"no {key}" for key in keys)
+    return f"{identity['name']!r} ({identity['class']}{'; ' + shown if shown else ''})"
 
 
 def _has_state_dict(policy) -> bool:
@@ -331,6 +378,7 @@ class PolicyScheduler:
                 f"policy {policy_name(policy)!r} was designed for lrgym's {self.policy_optimizer!r} "
                 f"(torch.optim.{TORCH_CLASS[self.policy_optimizer]}), it drives a {type(optimizer).__name__} here; "
                 "lrgym.torch.make_optimizer(params, policy.optimizer) builds the matching one", stacklevel=2)
+        self._identity = policy_identity(policy, kwargs)
         self.ignored_options = sorted(set(kwargs) - set(SUPPORTED_OPTIONS))
         if self.ignored_options:
             warnings.warn(
@@ -646,6 +694,7 @@ class PolicyScheduler:
             "last_reward": float(self.last_reward),
             "monitor": to_checkpoint(self.monitor.state_dict(), "monitor"),
             "policy": self._policy_state(),
+            "policy_identity": copy.deepcopy(self._identity),
             "snapshot": to_checkpoint(self._snapshot, "snapshot"),
             # optimizer.step() ran since the last step(loss): saved between the two, the next step(loss)
             # after loading must record that update, as it would have without the round trip
@@ -677,11 +726,15 @@ class PolicyScheduler:
     def load_state_dict(self, state: dict) -> None:
         """Continue from :meth:`state_dict` (also after ``torch.load``): the next updates give the
         LRs and observations of the run that was saved, to the bit. Build the scheduler with the
-        same kind of policy, built the same way (its state is loaded into it, as
-        ``nn.Module.load_state_dict`` loads into a module), on an optimizer with as many parameter
-        groups and the same ``horizon`` and ``updates_per_step`` (a ``ValueError`` names what
-        differs); load the model's, the optimizer's and this state in any order. A state of an
-        older lrgym (no ``pending_grad``) still loads."""
+        policy the state was saved with: the same name (a baseline's registry name), class and
+        env contract (optimizer, action mode, env options: :func:`policy_identity`), e.g.
+        ``make_baseline("dqn")`` again, not ``"ppo"`` (its state is loaded into it, as
+        ``nn.Module.load_state_dict`` loads into a module: attributes such as a schedule's LR come
+        from the state); on an optimizer with as many parameter groups; with the same ``horizon``
+        and ``updates_per_step``. Otherwise a ``ValueError`` names what differs, the saved value and
+        this scheduler's, and nothing is loaded. Load the model's, the optimizer's and this state in
+        any order. A state of an older lrgym (no ``pending_grad``, no ``policy_identity``: only the
+        policy's class is checked) still loads."""
         missing = [key for key in self._KEYS if key not in state]
         if missing:
             raise ValueError(f"not a PolicyScheduler state: missing {missing}; valid: a dict from state_dict()")
@@ -690,6 +743,7 @@ class PolicyScheduler:
             raise ValueError(f"the state has {len(ratios)} parameter group(s), the optimizer "
                              f"{len(self.optimizer.param_groups)}; valid: the optimizer the state was saved with")
         self._check_same_episode(state)
+        self._check_same_policy(state.get("policy_identity"))
         monitor = from_checkpoint(state["monitor"], None, "monitor")
         snapshot = from_checkpoint(state["snapshot"], None, "snapshot")
         last_info = {k: INFO_SCHEMA[k].type(v) if k in INFO_SCHEMA else v for k, v in state["last_info"].items()}
@@ -724,6 +778,19 @@ class PolicyScheduler:
             now = ", ".join(f"{name}={mine[name]}" for name in wrong)
             raise ValueError(f"the state was saved by a PolicyScheduler with {was}, this scheduler has {now}; "
                              f"valid: build the scheduler as the saved one was ({was})")
+
+    def _check_same_policy(self, saved: dict | None) -> None:
+        """The state's policy is this scheduler's (:func:`policy_identity`); None: a state of an
+        older lrgym, which recorded only the class (checked when the policy's state loads)."""
+        if saved is None or saved == self._identity:
+            return
+        mine = self._identity
+        keys = [key for key in sorted(set(saved["config"]) | set(mine["config"]))
+                if saved["config"].get(key) != mine["config"].get(key)]
+        raise ValueError(
+            f"the state was saved with policy {_identity_text(saved, keys)}, this scheduler drives policy "
+            f"{_identity_text(mine, keys)}; valid: build the scheduler with the policy the state was saved with "
+            f"({saved['name']!r}, built the same way, e.g. make_baseline({saved['name']!r}) for a baseline)")
 
     def _load_policy_state(self, stored) -> None:
         kind = stored.get(TAG) if isinstance(stored, dict) else None

@@ -239,8 +239,38 @@ def test_loading_into_a_different_kind_of_policy_is_refused():
     w = torch.nn.Parameter(torch.ones(2))
     state = PolicyScheduler(torch.optim.SGD([w], lr=0.01), make_baseline("qlearning"), horizon=3).state_dict()
     other = PolicyScheduler(torch.optim.SGD([w], lr=0.01), Keep(), horizon=3)
+    with pytest.raises(ValueError, match=r"saved with policy 'qlearning' \(.*QLearningPolicy.*this scheduler drives "
+                                         r"policy 'keep' \(.*Keep"):
+        other.load_state_dict(state)
+    del state["policy_identity"]  # an older lrgym's state: the class is still checked
     with pytest.raises(ValueError, match=r"QLearningPolicy.*this policy has a .*Keep"):
         other.load_state_dict(state)
+
+
+@pytest.mark.parametrize("saved, built, differs", [
+    # the audit's (2026-12-05): each pair is one class, so the class check let them through: dqn's
+    # state made the ppo scheduler's policy a dqn acting in log_lr (a crash at its next step), fixed's
+    # and cosine's turned the adam and sgdr policies into fixed and cosine, silently
+    ("dqn", "ppo", r"'dqn' \(lrgym\.baselines\.sb3_agents\.SB3Policy; action_mode='discrete'\), this scheduler "
+                   r"drives policy 'ppo' \(lrgym\.baselines\.sb3_agents\.SB3Policy; action_mode='log_lr'\)"),
+    ("fixed", "adam", r"'fixed' \(.*Constant; lr_init=.*; optimizer=\{'name': 'sgd'\}\), this scheduler drives "
+                      r"policy 'adam' \(.*Constant; lr_init=.*; optimizer=\{'name': 'adam'\}\)"),
+    ("cosine", "sgdr", r"'cosine' \(lrgym\.baselines\.schedules\.Cosine\), this scheduler drives policy 'sgdr' "
+                       r"\(lrgym\.baselines\.schedules\.Cosine\)"),
+])
+def test_a_state_of_another_policy_of_the_same_class_is_refused_naming_both(saved, built, differs):
+    model, opt, sched = build(make_baseline(saved))
+    run(model, opt, sched, range(4))
+    state = weights_only_round_trip(sched.state_dict())
+    _, opt2, other = build(make_baseline(built))
+    lr_before = other.get_last_lr()
+    with pytest.raises(ValueError, match=r"^the state was saved with policy " + differs
+                       + rf"; valid: build the scheduler with the policy the state was saved with \('{saved}'"):
+        other.load_state_dict(state)
+    assert other.get_last_lr() == lr_before and other.last_epoch == 0 and other.policy.name == built  # nothing loaded
+    _, _, same = build(make_baseline(saved))
+    same.load_state_dict(state)  # the policy it was saved with: loads
+    assert same.last_epoch == 4
 
 
 @pytest.mark.parametrize("value", [
