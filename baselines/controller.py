@@ -230,7 +230,8 @@ class ControllerPolicy:
         family = int(info["family"])
         if not 0 <= family < N_FAMILIES:
             raise ValueError(f"controller: family id {family} has no trained weights; valid: 0..{N_FAMILIES - 1} "
-                             f"({', '.join(FAMILY_NAMES)})")
+                             f"({', '.join(FAMILY_NAMES)}): an env of one of these families, or in your own PyTorch "
+                             "training PolicyScheduler(..., family=...) naming the one it resembles, e.g. family='mlp'")
         self.family = np.array([family])
         self.log_lr_min, self.log_lr_max = np.log(float(info["lr_min"])), np.log(float(info["lr_max"]))
         self.log_lr0 = float(self.net.start_log_lr(self.family)[0])

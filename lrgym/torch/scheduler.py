@@ -122,7 +122,7 @@ import numpy as np
 import torch
 
 from lrgym.actions import next_lr
-from lrgym.info import ACTION_MODES, INFO_SCHEMA
+from lrgym.info import ACTION_MODES, FAMILY_NAMES, INFO_SCHEMA, family_index
 from lrgym.monitor import TrainingMonitor
 from lrgym.optim import OptimizerConfig, check_choice
 from lrgym.policy import missing_methods, policy_env_kwargs
@@ -223,6 +223,11 @@ def _identity_text(identity: dict, keys) -> str:
     config = identity["config"]
     shown = "; ".join(f"{key}={config[key]!r}" if key in config else f"no {key}" for key in keys)
     return f"{identity['name']!r} ({identity['class']}{'; ' + shown if shown else ''})"
+
+
+def _family_arg(index: int) -> str | None:
+    """The ``family`` argument of an ``info["family"]`` index: its name, None for −1."""
+    return FAMILY_NAMES[index] if 0 <= index < len(FAMILY_NAMES) else None
 
 
 def _has_state_dict(policy) -> bool:
@@ -329,7 +334,13 @@ class PolicyScheduler:
             option the scheduler does not apply (``reward_alphas``, ``horizon``, ...) is warned of.
         loss_scale: the task's typical loss; training diverged when a loss passes
             ``cap_factor · max(L0, loss_scale)`` (nan, the default: ``cap_factor · L0``).
-        task_name: a name for the run (``info["family"]`` is −1, a family outside lrgym's table).
+        task_name: a name for the run.
+        family: None (the default): ``info["family"]`` is −1, a task outside lrgym's families;
+            or one of lrgym's family names (``"linreg"``, ``"quadratic"``, ``"mlp"``,
+            ``"recsys"``), the one your training resembles: ``info["family"]`` is its index, as
+            in that family's env. A policy with weights per family needs it: the learned
+            ``controller`` refuses −1 (``make_baseline("controller")`` with
+            ``PolicyScheduler(..., family="mlp")`` runs on the mlp family's weights).
         model: the ``nn.Module`` being trained, for a policy that undoes steps (the bold driver):
             its buffers (BatchNorm's ``running_mean`` / ``running_var`` / ``num_batches_tracked``)
             are then put back with the parameters. Without it the scheduler knows only the
@@ -343,7 +354,7 @@ class PolicyScheduler:
                  val_fn=None, train_loss_fn=None, lr_init: float | None = None, lr_min: float | None = None,
                  lr_max: float | None = None, cap_factor: float | None = None, reward: str | None = None,
                  task_name: str = "torch", loss_scale: float = math.nan, model: torch.nn.Module | None = None,
-                 scaler=None):
+                 scaler=None, family: str | None = None):
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
         if model is not None and not isinstance(model, torch.nn.Module):
@@ -356,6 +367,8 @@ class PolicyScheduler:
             if fn is not None and not callable(fn):
                 raise TypeError(f"{name}={fn!r} is not callable; valid: None or {MEASURES[name]}")
         self.model, self.scaler = model, scaler
+        if family is not None:
+            check_choice("family", family, FAMILY_NAMES)
         check_policy(policy)
         kwargs = policy_env_kwargs(policy)
         own = {"lr_min": DEFAULT_LR_MIN, "lr_max": DEFAULT_LR_MAX, "cap_factor": DEFAULT_CAP_FACTOR,
@@ -418,7 +431,9 @@ class PolicyScheduler:
 
         train, val, metric = measure(train_loss_fn, val_fn)
         self.last_obs = self.monitor.start(self.lr, train, val, metric)
-        self.monitor.describe(self.lr_min, self.lr_max, self.policy_optimizer, self.action_mode)
+        self.family = family
+        self.monitor.describe(self.lr_min, self.lr_max, self.policy_optimizer, self.action_mode,
+                              family=-1 if family is None else family_index(family))
         self.last_info = self.monitor.info(self.lr)
         self.policy.reset(dict(self.last_info))
         self._apply_lr()
@@ -764,18 +779,23 @@ class PolicyScheduler:
         self._apply_lr()
 
     def _check_same_episode(self, state: dict) -> None:
-        """The state continues an episode of this scheduler's length: the same ``horizon`` and
-        ``updates_per_step`` (an older lrgym's state has them in its ``last_info``, as the env's
-        ``horizon`` / ``inner_steps``). Otherwise progress t/T, the info and the step boundaries
-        would mix the two runs."""
+        """The state continues an episode of this scheduler's length and family: the same
+        ``horizon``, ``updates_per_step`` (an older lrgym's state has them in its ``last_info``,
+        as the env's ``horizon`` / ``inner_steps``) and ``family`` (its info index). Otherwise
+        progress t/T, the info and the step boundaries would mix the two runs."""
         info = state["last_info"]
-        saved = {"horizon": state.get("horizon", info.get("horizon")),
-                 "updates_per_step": state.get("updates_per_step", info.get("inner_steps"))}
-        mine = {"horizon": self.horizon, "updates_per_step": self.updates_per_step}
-        wrong = [name for name in saved if saved[name] is not None and int(saved[name]) != mine[name]]
+        saved = {}
+        for name, info_key in (("horizon", "horizon"), ("updates_per_step", "inner_steps")):
+            value = state.get(name, info.get(info_key))
+            if value is not None:
+                saved[name] = int(value)
+        if "family" in info:
+            saved["family"] = _family_arg(int(info["family"]))
+        mine = {"horizon": self.horizon, "updates_per_step": self.updates_per_step, "family": self.family}
+        wrong = [name for name in saved if saved[name] != mine[name]]
         if wrong:
-            was = ", ".join(f"{name}={int(saved[name])}" for name in wrong)
-            now = ", ".join(f"{name}={mine[name]}" for name in wrong)
+            was = ", ".join(f"{name}={saved[name]!r}" for name in wrong)
+            now = ", ".join(f"{name}={mine[name]!r}" for name in wrong)
             raise ValueError(f"the state was saved by a PolicyScheduler with {was}, this scheduler has {now}; "
                              f"valid: build the scheduler as the saved one was ({was})")
 

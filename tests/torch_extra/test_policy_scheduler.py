@@ -312,6 +312,54 @@ def test_without_evaluation_functions_l0_is_the_first_minibatch_loss():
     assert sched.last_obs[11] == pytest.approx(2 / 3)
 
 
+def _controller_run(family, policy_family=None, updates=40):
+    """The learned controller driving a small torch MLP classifier (the audit's reproducer: it
+    was refused for family -1, with "valid: 0..3" ids the scheduler had no argument for)."""
+    torch.manual_seed(0)
+    X = torch.randn(256, 8)
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).long()
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    objective = lambda: torch.nn.functional.cross_entropy(model(X), y).detach()  # noqa: E731
+    sched = PolicyScheduler(opt, make_baseline("controller", family=policy_family), horizon=10, updates_per_step=4,
+                            train_loss_fn=objective, model=model, family=family)
+    start, lrs = float(objective()), []
+    for k in range(updates):
+        rows = torch.arange(32 * (k % 8), 32 * (k % 8 + 1))
+        opt.zero_grad()
+        losses = torch.nn.functional.cross_entropy(model(X[rows]), y[rows], reduction="none")
+        losses.mean().backward()
+        opt.step()
+        sched.step(losses)
+        lrs.append(opt.param_groups[0]["lr"])
+    return sched, start, float(objective()), lrs
+
+
+def test_the_controller_runs_in_a_torch_loop_on_the_weights_of_the_family_named():
+    with pytest.raises(ValueError, match=r"family id -1 has no trained weights; valid: 0\.\.3 \(linreg, quadratic, "
+                                         r"mlp, recsys\).*PolicyScheduler\(\.\.\., family=\.\.\.\)"):
+        _controller_run(None)
+    with pytest.raises(ValueError, match=r"unknown family 'cnn'; valid choices: linreg, quadratic, mlp, recsys"):
+        _controller_run("cnn")
+    sched, start, end, lrs = _controller_run("mlp", policy_family="mlp")
+    assert sched.done and not sched.diverged and sched.last_epoch == 40
+    assert sched.last_info["family"] == 2 and sched.family == "mlp"  # mlp's index, as in the mlp env
+    assert end < start  # it trained
+    assert all(sched.lr_min <= lr <= sched.lr_max for lr in lrs)
+    # the family picks the controller's per-family start and bias: another family, other LRs
+    _, _, _, linreg_lrs = _controller_run("linreg", updates=4)
+    assert linreg_lrs[0] != lrs[0]
+    # a state saved for one family continues only a scheduler of that family
+    state = sched.state_dict()
+    other, *_ = _controller_run("linreg", updates=0)
+    with pytest.raises(ValueError, match=r"saved by a PolicyScheduler with family='mlp', this scheduler has "
+                                         r"family='linreg'; valid: build the scheduler as the saved one was"):
+        other.load_state_dict(state)
+    same, *_ = _controller_run("mlp", updates=0)
+    same.load_state_dict(state)
+    assert same.last_epoch == 40
+
+
 def test_a_mismatched_optimizer_is_named_in_a_warning():
     w = torch.nn.Parameter(torch.ones(2))
     with pytest.warns(UserWarning, match="'adam'.*torch.optim.Adam.*SGD"):
