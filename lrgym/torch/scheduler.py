@@ -90,8 +90,10 @@ usual, which the scheduler does not count (above).
 
 Conventions of ``torch.optim.lr_scheduler``: :meth:`get_last_lr` (Python floats, as in every
 ``param_groups[i]["lr"]`` it writes; a tensor LR is filled in place), :attr:`last_epoch`
-(updates taken), :meth:`state_dict` / :meth:`load_state_dict` (scheduler and policy state; the
-optimizer and model checkpoint themselves as usual)::
+(updates taken and told: the ``step(loss)`` calls that followed at least one ``optimizer.step()``;
+several ``optimizer.step()`` calls before one ``step(loss)`` count as one, warned once with the
+counts: call it after every update), :meth:`state_dict` / :meth:`load_state_dict` (scheduler and
+policy state; the optimizer and model checkpoint themselves as usual)::
 
     torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict()}, path)
     ...
@@ -420,13 +422,14 @@ class PolicyScheduler:
             group.setdefault("initial_lr", lr.clone() if isinstance(lr, torch.Tensor) else lr)
         self._ratios = lr_ratios(g["initial_lr"] for g in optimizer.param_groups)
         self._last_lr: list[float] = []
-        self.last_epoch = 0  # optimizer updates taken, told by step()
+        self.last_epoch = 0  # optimizer updates taken, told by step(): one per call that followed an update
         self.last_reward = 0.0
         self._snapshot = None
         self._opt_steps = 0  # optimizer.step() calls since the last step(): 0 = the update was skipped
         self._pending_grad = None  # the flat gradient of that update, when a checkpoint brought it (load_state_dict)
         self._warned_skip = False
         self._warned_no_grad = False
+        self._warned_multi = False
         self._hooks = self._register_hooks()
 
         train, val, metric = measure(train_loss_fn, val_fn)
@@ -469,6 +472,8 @@ class PolicyScheduler:
         losses = None if self.monitor.done else losses_array(loss)
         if losses is not None:
             positive_loss(float(losses.mean()), "step(loss): the update's mean loss")
+        if self._opt_steps > 1 and not self.monitor.done:
+            self._several_updates(self._opt_steps)
         stepped, self._opt_steps = self._opt_steps > 0 or self._hooks is None, 0
         pending_grad, self._pending_grad = self._pending_grad, None
         if self.monitor.done:
@@ -507,6 +512,19 @@ class PolicyScheduler:
                 "micro-batch when accumulating gradients: call it once per optimizer.step(), with all the "
                 "micro-batches' losses), so this call is not counted as an update: the policy observes the updates "
                 "taken. Warned once", stacklevel=3)
+
+    def _several_updates(self, n: int) -> None:
+        """``optimizer.step()`` ran ``n`` > 1 times since the last ``step(loss)``: the scheduler
+        records one update per call (it has one loss and reads one gradient), so ``last_epoch``,
+        ``info["updates"]`` and the policy's steps count calls, not the optimizer's updates. Warned
+        once, naming the counts."""
+        if not self._warned_multi:
+            self._warned_multi = True
+            warnings.warn(
+                f"PolicyScheduler.step(loss): optimizer.step() ran {n} times since the last call, but one call records "
+                f"one update (its loss, the gradient in p.grad now): the other {n - 1} are not observed or counted "
+                "(last_epoch, info['updates'] and the policy's steps count step(loss) calls). Call sched.step(loss) "
+                "after every optimizer.step(). Warned once", stacklevel=3)
 
     def _register_hooks(self) -> tuple | None:
         """Optimizer step hooks (``register_step_pre_hook`` / ``_post_hook``; they run under
@@ -719,6 +737,7 @@ class PolicyScheduler:
             "updates_per_step": int(self.updates_per_step),
             "warned_skip": bool(self._warned_skip),
             "warned_no_grad": bool(self._warned_no_grad),
+            "warned_multi": bool(self._warned_multi),
         }
 
     def _pending_grad_tensor(self) -> torch.Tensor | None:
@@ -776,6 +795,7 @@ class PolicyScheduler:
         self._pending_grad = None if pending is None else pending.detach().to("cpu", torch.float64).numpy().copy()
         self._warned_skip = bool(state.get("warned_skip", self._warned_skip))
         self._warned_no_grad = bool(state.get("warned_no_grad", self._warned_no_grad))
+        self._warned_multi = bool(state.get("warned_multi", self._warned_multi))
         self._apply_lr()
 
     def _check_same_episode(self, state: dict) -> None:

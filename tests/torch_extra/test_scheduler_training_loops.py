@@ -266,6 +266,35 @@ def test_gradient_accumulation_records_one_update_per_optimizer_step():
     assert traces[1][1] == traces[0][1]
 
 
+def test_several_optimizer_steps_before_one_sched_step_are_warned_of_naming_the_counts():
+    """Three ``optimizer.step()`` calls, then one ``sched.step(loss)``: one update is recorded (one
+    loss, one gradient), as the README says ``last_epoch`` counts; that was silent (an audit,
+    2026-12-05). A warning names the counts, once; one call per update warns of nothing."""
+    X, y = _regression(2)
+    model = torch.nn.Linear(5, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-4)
+    sched = PolicyScheduler(opt, make_baseline("cosine"), horizon=HORIZON, updates_per_step=INNER)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one call per update: no warning
+        _run_updates(model, opt, sched, range(2))
+    assert sched.last_epoch == 2 and not sched.state_dict()["warned_multi"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for n in (3, 2):
+            for k in range(n):
+                opt.zero_grad()
+                losses = (model(X[8 * k:8 * k + 8]).squeeze(1) - y[8 * k:8 * k + 8]) ** 2
+                losses.mean().backward()
+                opt.step()
+            sched.step(losses.detach())
+    assert [str(w.message)[:200] for w in caught] == [
+        "PolicyScheduler.step(loss): optimizer.step() ran 3 times since the last call, but one call records one "
+        "update (its loss, the gradient in p.grad now): the other 2 are not observed or counted (last_epoch, "
+        "info['updates'] and the policy's steps count step(loss) calls)"[:200]]
+    assert sched.last_epoch == 4  # step(loss) calls after an update, as documented (not the 7 updates)
+    assert sched.state_dict()["warned_multi"]  # once per run, across a checkpoint too
+
+
 def _run_updates(model, opt, sched, batches):
     """``batches`` of (rows) updates, each: zero_grad, backward, optimizer.step, sched.step."""
     X, y = _regression(2)
