@@ -13,25 +13,42 @@ import torch
 
 from lrgym.optim import H_EPS, OptimizerConfig
 
-__all__ = ["make_optimizer"]
+__all__ = ["make_optimizer", "torch_optimizer"]
+
+
+def torch_optimizer(optimizer="sgd") -> tuple[type, dict]:
+    """The ``torch.optim`` class and keyword arguments (all but ``lr``) of lrgym's ``optimizer``
+    (name, dict or :class:`~lrgym.optim.OptimizerConfig`): its update rule spelt in PyTorch. Every
+    argument that changes the rule is stated, also where lrgym's rule pins PyTorch's default
+    (plain ``sgd`` is ``SGD(momentum=0, nesterov=False, dampening=0)``), so an optimizer can be
+    compared with it (:class:`~lrgym.torch.PolicyScheduler` warns of a difference). Clipping and
+    normalisation are not ``torch.optim`` arguments and are left out (:func:`make_optimizer`
+    refuses them)."""
+    cfg = OptimizerConfig.coerce(optimizer)
+    eps = float(cfg.hyper()[H_EPS])
+    wd = cfg.weight_decay
+    if cfg.name == "sgd":
+        return torch.optim.SGD, {"momentum": 0, "dampening": 0, "nesterov": False, "weight_decay": wd}
+    if cfg.name in ("momentum", "nesterov"):
+        return torch.optim.SGD, {"momentum": cfg.momentum, "dampening": 0, "nesterov": cfg.name == "nesterov",
+                                 "weight_decay": wd}
+    if cfg.name == "adam":
+        return torch.optim.Adam, {"betas": (cfg.beta1, cfg.beta2), "eps": eps, "weight_decay": wd, "amsgrad": False}
+    if cfg.name == "rmsprop":
+        return torch.optim.RMSprop, {"alpha": cfg.alpha, "eps": eps, "weight_decay": wd, "momentum": 0,
+                                     "centered": False}
+    return torch.optim.Adagrad, {"eps": eps, "weight_decay": wd, "lr_decay": 0,  # the last of OPTIMIZERS
+                                 "initial_accumulator_value": 0}
 
 
 def make_optimizer(params, optimizer="sgd", lr: float = 1e-2) -> torch.optim.Optimizer:
-    """``torch.optim`` optimizer over ``params`` for lrgym's ``optimizer`` at step size ``lr``."""
+    """``torch.optim`` optimizer over ``params`` for lrgym's ``optimizer`` at step size ``lr``
+    (:func:`torch_optimizer`)."""
     cfg = OptimizerConfig.coerce(optimizer)
     if cfg.clip_norm is not None or cfg.normalize != "none":
         raise ValueError(
             f"optimizer {cfg!r} clips or normalises gradients, which torch.optim does not; "
             "valid: clip_norm=None and normalize='none' (clip in your loop instead)"
         )
-    eps = float(cfg.hyper()[H_EPS])
-    wd = cfg.weight_decay
-    if cfg.name == "sgd":
-        return torch.optim.SGD(params, lr=lr, weight_decay=wd)
-    if cfg.name in ("momentum", "nesterov"):
-        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, nesterov=cfg.name == "nesterov", weight_decay=wd)
-    if cfg.name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), eps=eps, weight_decay=wd)
-    if cfg.name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, alpha=cfg.alpha, eps=eps, weight_decay=wd)
-    return torch.optim.Adagrad(params, lr=lr, eps=eps, weight_decay=wd)  # the last of OPTIMIZERS
+    cls, kwargs = torch_optimizer(cfg)
+    return cls(params, lr=lr, **kwargs)

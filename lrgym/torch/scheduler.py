@@ -22,7 +22,10 @@ contract (``discrete`` factors or ``log_lr`` in [lr_min, lr_max], from the polic
 
 Policies: anything the leaderboard grades, i.e. an object with ``reset(info)`` and
 ``act(obs, info)`` (:func:`check_policy`); ``name``, ``optimizer`` (default ``"sgd"``),
-``action_mode`` (default ``"discrete"``), ``env_options`` and ``lr_init`` are optional.
+``action_mode`` (default ``"discrete"``), ``env_options`` and ``lr_init`` are optional. The
+policy's ``optimizer`` is the update rule its LRs were made for: an optimizer of another class,
+or of its class with other arguments (``SGD(momentum=0.9)`` under a plain-SGD policy), is warned
+of, naming both (:func:`other_optimizer`).
 
 The optimizer's own LR (``SGD(params, lr=0.1)``) is **not** where the schedule starts: the
 policy owns the LR from the first update on, as in the env. The scheduler sets every group's LR
@@ -150,15 +153,46 @@ from lrgym.torch._tensors import (  # noqa: F401 (flat_grad: lrgym.torch.flat_gr
     set_group_lr,
 )
 from lrgym.torch.checkpoint import TAG, class_name, from_checkpoint, get_object_state, set_object_state, to_checkpoint
+from lrgym.torch.optim import torch_optimizer
 
 __all__ = ["PolicyScheduler", "check_policy", "flat_grad", "measure"]
 
-#: the torch.optim class of each lrgym inner optimizer (see lrgym.torch.optim)
-TORCH_CLASS = {"sgd": "SGD", "momentum": "SGD", "nesterov": "SGD", "adam": "Adam", "rmsprop": "RMSprop",
-               "adagrad": "Adagrad"}
 #: env keywords a policy may ask for that the scheduler honours (the last four unless given to it)
 SUPPORTED_OPTIONS = ("optimizer", "action_mode", "factors", "rejection_threshold", "lr_init",
                      "lr_min", "lr_max", "cap_factor", "reward")
+
+
+def _same_setting(given, expected) -> bool:
+    """An optimizer argument equals lrgym's (numbers by value, ``betas`` element by element; a
+    tensor hyper-parameter by its value)."""
+    if isinstance(expected, tuple):
+        return isinstance(given, (tuple, list)) and len(given) == len(expected) and all(
+            _same_setting(g, e) for g, e in zip(given, expected))
+    if isinstance(expected, bool):
+        return given is expected or given == expected
+    try:
+        return float(given) == float(expected)
+    except (TypeError, ValueError, RuntimeError):
+        return False
+
+
+def other_optimizer(optimizer: torch.optim.Optimizer, lrgym_optimizer) -> tuple[str, str] | None:
+    """None if ``optimizer`` runs the update rule of lrgym's ``lrgym_optimizer`` (the class and
+    every argument :func:`lrgym.torch.optim.torch_optimizer` states: momentum, nesterov, betas,
+    eps, weight decay, ...; read from ``optimizer.defaults``, its constructor's arguments), else
+    (lrgym's, the optimizer's) as text: ``("torch.optim.SGD(momentum=0, nesterov=False)",
+    "torch.optim.SGD(momentum=0.9, nesterov=True)")``, only the arguments that differ, or the
+    class and lrgym's arguments when the class differs."""
+    cls, expected = torch_optimizer(lrgym_optimizer)
+    if type(optimizer) is not cls:
+        wanted = ", ".join(f"{key}={value!r}" for key, value in expected.items())
+        return f"torch.optim.{cls.__name__}({wanted})", type(optimizer).__name__
+    given = optimizer.defaults
+    differ = [key for key, value in expected.items() if not _same_setting(given.get(key), value)]
+    if not differ:
+        return None
+    return (f"torch.optim.{cls.__name__}({', '.join(f'{key}={expected[key]!r}' for key in differ)})",
+            f"torch.optim.{cls.__name__}({', '.join(f'{key}={given.get(key)!r}' for key in differ)})")
 
 
 def policy_name(policy) -> str:
@@ -388,10 +422,11 @@ class PolicyScheduler:
         self.rejection_threshold = check_rejection_threshold(kwargs.get("rejection_threshold"),
                                                              name="policy rejection_threshold")
         self.policy_optimizer = OptimizerConfig.coerce(kwargs.get("optimizer", "sgd")).name
-        if type(optimizer).__name__ != TORCH_CLASS[self.policy_optimizer]:
+        other = other_optimizer(optimizer, kwargs.get("optimizer", "sgd"))
+        if other is not None:
             warnings.warn(
                 f"policy {policy_name(policy)!r} was designed for lrgym's {self.policy_optimizer!r} "
-                f"(torch.optim.{TORCH_CLASS[self.policy_optimizer]}), it drives a {type(optimizer).__name__} here; "
+                f"({other[0]}), it drives {other[1]} here; "
                 "lrgym.torch.make_optimizer(params, policy.optimizer) builds the matching one", stacklevel=2)
         self._identity = policy_identity(policy, kwargs)
         self.ignored_options = sorted(set(kwargs) - set(SUPPORTED_OPTIONS))

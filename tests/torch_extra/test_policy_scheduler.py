@@ -10,6 +10,7 @@ observations and choose the env's LRs (to 1e-6) at every step.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -364,6 +365,41 @@ def test_a_mismatched_optimizer_is_named_in_a_warning():
     w = torch.nn.Parameter(torch.ones(2))
     with pytest.warns(UserWarning, match="'adam'.*torch.optim.Adam.*SGD"):
         PolicyScheduler(torch.optim.SGD([w], lr=0.1), make_baseline("adam"), horizon=3)
+
+
+@pytest.mark.parametrize("policy, make, lrgym_side, torch_side", [
+    # the class matched, so these drove a rule the policy was not made for, silently (an audit, 2026-12-05)
+    ("plateau", lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9, nesterov=True),
+     "'sgd' (torch.optim.SGD(momentum=0, nesterov=False))", "torch.optim.SGD(momentum=0.9, nesterov=True)"),
+    ("plateau", lambda p: torch.optim.SGD(p, lr=0.01, weight_decay=5e-4),
+     "'sgd' (torch.optim.SGD(weight_decay=0.0))", "torch.optim.SGD(weight_decay=0.0005)"),
+    ("adam", lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.8, 0.99), eps=1e-6),
+     "'adam' (torch.optim.Adam(betas=(0.9, 0.999), eps=1e-08))", "torch.optim.Adam(betas=(0.8, 0.99), eps=1e-06)"),
+    ("adam", lambda p: torch.optim.Adam(p, lr=0.01, amsgrad=True),
+     "'adam' (torch.optim.Adam(amsgrad=False))", "torch.optim.Adam(amsgrad=True)"),
+    ("plateau", lambda p: torch.optim.AdamW(p, lr=0.01),  # another class: lrgym's arguments in full
+     "'sgd' (torch.optim.SGD(momentum=0, dampening=0, nesterov=False, weight_decay=0.0))", "AdamW"),
+])
+def test_an_optimizer_with_other_settings_than_the_policys_is_named_in_a_warning(policy, make, lrgym_side, torch_side):
+    w = torch.nn.Parameter(torch.ones(2))
+    with pytest.warns(UserWarning) as caught:
+        PolicyScheduler(make([w]), make_baseline(policy), horizon=3, lr_init=0.01)
+    assert [str(c.message) for c in caught] == [
+        f"policy {policy!r} was designed for lrgym's {lrgym_side}, it drives {torch_side} here; "
+        "lrgym.torch.make_optimizer(params, policy.optimizer) builds the matching one"]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad",
+                                       {"name": "momentum", "momentum": 0.5, "weight_decay": 1e-4}])
+def test_the_optimizer_make_optimizer_builds_is_the_policys_without_a_warning(optimizer):
+    from lrgym.optim import OptimizerConfig
+
+    w = torch.nn.Parameter(torch.ones(2))
+    policy = make_baseline("fixed", lr=0.01, optimizer=optimizer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sched = PolicyScheduler(make_optimizer([w], optimizer, lr=0.01), policy, horizon=3)
+    assert sched.policy_optimizer == OptimizerConfig.coerce(optimizer).name
 
 
 def test_undoing_the_first_step_matches_the_env():

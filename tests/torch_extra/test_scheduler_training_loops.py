@@ -209,6 +209,7 @@ def test_another_lr_scheduler_on_the_optimizer_is_refused_before_its_update():
     torch.testing.assert_close(w.detach(), before - 0.5 * w.grad, rtol=0, atol=1e-7)
 
 
+@pytest.mark.filterwarnings("ignore:policy .* was designed for")  # SGD with momentum on purpose
 def test_a_tensor_lr_is_filled_in_place_and_followed():
     """``SGD(lr=torch.tensor(...))``: the scheduler fills the tensor (float32 rounding is not taken
     for an outside change) and the run sees what the run with a float LR sees."""

@@ -93,6 +93,7 @@ def _eval_loss(model, X, y):
     return loss
 
 
+@pytest.mark.filterwarnings("ignore:policy .* was designed for")  # SGD with momentum on purpose
 def test_an_undo_restores_the_models_buffers_the_grad_scaler_and_keeps_a_tensor_lr():
     """Reference: ``state_dict()`` copies of the model and the scaler taken where each step begins
     (the point an undo returns to); after every undone step the model (BatchNorm's running mean,
