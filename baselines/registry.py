@@ -194,6 +194,15 @@ def made_from_text(inputs) -> str:
     return MADE_FROM + ", ".join(f"`{name}` {short(v)}" for name, v in sorted(inputs.items())) + "."
 
 
+def baseline_packages(name: str) -> tuple[str, ...]:
+    """The packages beyond lrgym's own requirements that baseline ``name`` runs on (pip names):
+    torch and stable-baselines3 for the SB3 agents (``dqn``, ``ppo``), none for the others
+    (NumPy inference). The leaderboard records their versions with the baseline's entries."""
+    from lrgym.baselines.sb3_agents import ALGOS, SB3_PACKAGES
+
+    return SB3_PACKAGES if name in ALGOS else ()
+
+
 def make_baseline(name: str, family: str | None = None, **overrides) -> Policy:
     """Baseline ``name`` with its tuned hyper-parameters (or weights) for ``family``.
 
@@ -212,5 +221,6 @@ def make_baseline(name: str, family: str | None = None, **overrides) -> Policy:
     return BASELINES[name](**{**tuned_values(name, family), **overrides})
 
 
-__all__ = ["BASELINES", "FAMILY_BOUND", "HAND_DESIGNED", "LEARNED", "UNTUNED", "is_learned", "load_tuned", "make_baseline",
+__all__ = ["BASELINES", "FAMILY_BOUND", "HAND_DESIGNED", "LEARNED", "UNTUNED", "baseline_packages", "is_learned",
+           "load_tuned", "make_baseline",
            "made_from_text", "shipped_inputs", "tuned_values"]

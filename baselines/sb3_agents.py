@@ -20,6 +20,9 @@ import numpy as np
 from lrgym.baselines.wrappers import OBS_CLIP, ClipObservation, HorizonIsTerminal, clip_obs  # noqa: F401 (re-exported)
 
 ALGOS = ("dqn", "ppo")
+#: what an SB3 policy runs on beyond lrgym's own requirements (pip names; their versions are recorded
+#: with its leaderboard entries: an agent's actions depend on torch's arithmetic)
+SB3_PACKAGES = ("torch", "stable-baselines3")
 ACTION_MODES = {"dqn": "discrete", "ppo": "log_lr"}
 
 

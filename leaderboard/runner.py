@@ -357,6 +357,8 @@ def summarize(runs: list[RunRecord], suite: Suite, reps: int = BOOTSTRAP_REPS) -
 
 
 def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
+    """Python's, lrgym's and its core packages' versions, plus those of the ``extra`` packages
+    installed (pip names, e.g. :func:`policy_packages`)."""
     from importlib import metadata
 
     import lrgym
@@ -368,6 +370,21 @@ def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             pass
     return out
+
+
+def policy_packages(spec: dict) -> tuple[str, ...]:
+    """The packages beyond lrgym's own a policy spec runs on, whose versions its entry records: an
+    SB3 zip's and an SB3 baseline's torch and stable-baselines3
+    (:func:`lrgym.baselines.registry.baseline_packages`). A policy class's imports are not known
+    before it runs: none."""
+    from lrgym.baselines.registry import baseline_packages
+    from lrgym.baselines.sb3_agents import SB3_PACKAGES
+
+    if spec.get("kind") == "sb3":
+        return SB3_PACKAGES
+    if spec.get("kind") == "baseline":
+        return baseline_packages(spec["name"])
+    return ()
 
 
 def cpu_description() -> str:
@@ -660,9 +677,11 @@ def _finish(spec: PolicySpec, result: GroupResult, ctx: _Context, layout: list[J
     from lrgym.leaderboard.private import is_private, private_reason, public_description
 
     suite = ctx.suite
+    extra = policy_packages(spec.spec)  # torch and stable-baselines3 for an SB3 policy: its actions depend on them
     common = dict(name=spec.name, kind=spec.kind, suite_version=suite.version, cpu=ctx.cpu,
                   seeds=() if is_private(suite) else tuple(suite.seeds),  # a private suite's seeds are its secret
-                  package_versions=ctx.versions, owner=ctx.owner if spec.kind == "submission" else None)
+                  package_versions=package_versions(extra) if extra else ctx.versions,
+                  owner=ctx.owner if spec.kind == "submission" else None)
 
     described = public_description(suite) if is_private(suite) else suite.to_dict()  # hidden instances stay hidden
     env_spec: dict = {"suite": described, "policy": spec.spec, "source": spec.source}
