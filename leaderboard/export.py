@@ -68,7 +68,7 @@ SUMMARY_COLUMNS = {
 
 
 def suite_version(suite: str | None) -> str | None:
-    """The stored version of a suite given by name (``"v2"`` → ``"v2/r2"``) or by version (any
+    """The stored version of a suite given by name (``"v2"`` → ``"v2/r3"``) or by version (any
     ``name/revision``, e.g. an older ``"v2/r1"`` or a private suite's); None: no suite."""
     if suite is None or suite in SUITES:
         return None if suite is None else SUITES[suite].version
@@ -216,7 +216,7 @@ def load_results(db: str | Path | None = None, suite: str | None = DEFAULT_SUITE
 
     ``db``: the SQLite store (default ``$LRGYM_STORE`` or ``./lrgym_leaderboard.sqlite``);
     ``suite``: the suite (a name such as ``"v2"``, the default suite, or a version such as
-    ``"v2/r2"``) whose ranked entries to take; ``table``: ``"runs"`` (per-run
+    ``"v2/r3"``) whose ranked entries to take; ``table``: ``"runs"`` (per-run
     scores, the default), ``"entries"`` or ``"trajectories"`` (see the module docstring);
     ``every_entry``: every entry of the store instead.
     """

@@ -23,11 +23,13 @@ the instance only adds ties.
      [lr_min, lr_max] and the search ran an LR on each side of it that scored worse;
    * **a real gap**: the best of the five cosine schedules has a mean S ≥ 1 + :data:`MIN_GAP`;
    * **a verified reference** (checked last, only for candidates that pass the others): no
-     constant LR of a verification scan (:func:`verification_lrs`: 1/40 decade over ±0.4
+     constant LR of a verification scan (:func:`verification_lrs`: 1/1000 decade over ±0.4
      decade around η*, quarter-decade offsets from the search's grid elsewhere) scores a mean
      S above :data:`MAX_VERIFIED_SCORE` against η*. Near the edge of stability some MLP
      instances have a jagged S(η) in which no finite search is sure to find the best constant
-     LR; they are dropped rather than given a reference that is not the best to 1 %.
+     LR; they are dropped rather than given a reference that is not the best to 1 %. (r2's scan
+     stepped 1/40 decade and kept mlp 20007, whose peak 0.135 decade above η*, narrower than
+     0.03 decade, scores 1.024; r3's finer scan drops it.)
 
 4. The suite takes the first ``n`` kept candidates in seed order (``n`` per family in
    :data:`SIZES`; fewer if fewer of the :data:`CANDIDATES` passed); candidates after the n-th
@@ -43,11 +45,14 @@ Without ``--ship`` it writes both to ``runs/selection/`` for inspection. ``--reu
 runs/selection/records.jsonl`` skips every candidate an earlier run on the same code evaluated
 (the run appends each evaluated record there).
 
-**v2/r2** (the current revision) took 100 linreg candidates (16 kept, 84 dropped for no gap),
-43 quadratic (16 kept; 12 at the precision floor, 15 no gap), 12 mlp (8 kept; 3 no gap, 1
-reference not verified) and 15 recsys (8 kept; 7 no gap). r2 differs from r1 only in linreg: 16
-instances instead of 8 (r1's 8 and the next 8 that pass; they need 100 candidates, past r1's cap
-of 64). 16 mlp and recsys instances pass as well (within 37 and 27 candidates) but would make
+**v2/r3** (the current revision) took 100 linreg candidates (16 kept, 84 dropped for no gap),
+43 quadratic (16 kept; 12 at the precision floor, 15 no gap), 27 mlp (8 kept; 13 no gap, 6
+references not verified) and 15 recsys (8 kept; 7 no gap), in 2,330 s on 2 cores beside other work. r3 differs
+from r2 only in criterion 4's scan (1/1000 decade instead of 1/40): it drops mlp 20007 and 20011
+(a constant LR scores 1.029 and 1.023 against their references) and takes the next two passing
+mlp instances, 20020 and 20026; every other instance is r2's, with the same references to
+rounding (r3's were computed on another CPU kind). r2 differed from r1 only in linreg: 16
+instances instead of 8. 16 recsys instances pass within 27 candidates, but 16 of each would make
 the main job too slow (:data:`SIZES`).
 """
 
@@ -68,7 +73,8 @@ from lrgym.baselines.reference import RULE
 from lrgym.baselines.score import PRECISION_FLOOR, score
 
 __all__ = ["CANDIDATES", "MAX_FLOOR_SHARE", "MAX_VERIFIED_SCORE", "MIN_GAP", "MIN_MARGIN_DECADES", "SIZES",
-           "evaluate_candidate", "keep", "select", "verification_lrs", "verify"]
+           "VERIFICATION", "VERIFY_SPAN", "VERIFY_STEP", "evaluate_candidate", "keep", "passes_before_verification",
+           "select", "verification_lrs", "verify"]
 
 #: at most this many test instances are tried per family (the first ones of the test set; 200 is
 #: the whole test set). Only linreg needs many: a constant LR is nearly optimal on most
@@ -83,6 +89,13 @@ MIN_MARGIN_DECADES = 0.5
 MIN_GAP = 0.02
 #: criterion 4: no constant LR of the verification scan may score above this against η*
 MAX_VERIFIED_SCORE = 1.01
+#: criterion 4's scan: this step (decades) over ±VERIFY_SPAN decades around η*. r2 stepped 1/40
+#: decade and missed a peak of mlp 20007 narrower than 0.03 decade that scores 1.024; 1/1000
+#: decade puts ≈ 30 points on such a peak (≈ 0.8 CPU-s per mlp candidate and seed, 2.5 for recsys)
+VERIFY_STEP, VERIFY_SPAN = 1 / 1000, 0.4
+#: the scan a record's ``verified_max_score`` came from: a record verified by another scan (an
+#: earlier revision's, reused with ``--reuse``) is verified again
+VERIFICATION = f"1/{round(1 / VERIFY_STEP)} decade over ±{VERIFY_SPAN} decade around η*, quarter-decade offsets elsewhere"
 #: peaks of the cosine schedules tried, as multiples of the reference LR
 COSINE_PEAKS = (1.0, 10.0**0.25, 10.0**0.5, 10.0**0.75, 10.0)
 #: instances per family in suite v2 (r2): 16 where episodes are cheap, 8 where they are not, so
@@ -103,13 +116,15 @@ COMMAND = "python -m lrgym.leaderboard.selection --ship"
 
 
 def verification_lrs(lr_ref: float, lr_min: float, lr_max: float) -> list[float]:
-    """The LRs of the verification scan: 1/40 decade over ±0.4 decade around η* and the
-    quarter-decade points between the search's half-decade grid elsewhere in the range."""
+    """The LRs of the verification scan: every :data:`VERIFY_STEP` decade over
+    ±:data:`VERIFY_SPAN` decade around η* and the quarter-decade points between the search's
+    half-decade grid elsewhere in the range."""
     c = math.log10(lr_ref)
-    local = [10 ** (c + j / 40) for j in range(-16, 17) if j]
+    n = round(VERIFY_SPAN / VERIFY_STEP)
+    local = [10 ** (c + j * VERIFY_STEP) for j in range(-n, n + 1) if j]
     e0 = math.log10(lr_min) + 0.25
     far = [10 ** (e0 + 0.5 * k) for k in range(int((math.log10(lr_max) - e0) / 0.5) + 1)]
-    far = [x for x in far if abs(math.log10(x) - c) > 0.4]
+    far = [x for x in far if abs(math.log10(x) - c) > VERIFY_SPAN]
     return [x for x in local + far if lr_min <= x <= lr_max]
 
 
@@ -136,7 +151,7 @@ def evaluate_candidate(job: tuple) -> dict:
 
     runs = ConstantLRRuns(env_kwargs, instance, seeds)
     if len(job) > 4:
-        return {**job[4], "verified_max_score": verify(runs, job[4]["reference"])}
+        return {**job[4], "verified_max_score": verify(runs, job[4]["reference"]), "verified_with": VERIFICATION}
     ref = runs.search()
     l0 = np.asarray(ref.best.initial_loss, dtype=float)
     lref = np.asarray(ref.best.final_loss, dtype=float)
@@ -165,6 +180,7 @@ def evaluate_candidate(job: tuple) -> dict:
     }
     if keep(record)[0]:  # criteria 1-3 hold: verify the reference (criterion 4)
         record["verified_max_score"] = verify(runs, record["reference"])
+        record["verified_with"] = VERIFICATION
     return record
 
 
@@ -182,6 +198,11 @@ def keep(record: dict) -> tuple[bool, str]:
     return True, ""
 
 
+def passes_before_verification(record: dict) -> bool:
+    """Criteria 1–3 of the rule (those decided before the verification scan runs)."""
+    return keep({k: v for k, v in record.items() if k != "verified_max_score"})[0]
+
+
 def select(families: list[str] | None = None, candidates: int = CANDIDATES, sizes: dict | None = None,
            workers: int | None = None, reuse: dict | None = None, progress=None) -> dict:
     """Run the procedure of the module docstring; returns the selection (JSON-able).
@@ -189,7 +210,9 @@ def select(families: list[str] | None = None, candidates: int = CANDIDATES, size
     Candidates are evaluated in seed order, a batch of ``workers`` at a time, until the family
     has its ``size`` kept instances or ``candidates`` were tried. ``reuse`` maps
     ``(family, instance)`` to records of an earlier run on the same code (:func:`load_records`);
-    a reused record that passes the rule but lacks its reference is evaluated again.
+    a reused record that passes criteria 1–3 but lacks its reference is evaluated again, and
+    one verified by another scan than :data:`VERIFICATION` (an earlier revision's) is verified
+    again.
     ``progress(record)`` is called after each evaluation (the CLI appends them to
     ``runs/selection/records.jsonl``, which ``--reuse`` also reads).
     """
@@ -205,7 +228,8 @@ def select(families: list[str] | None = None, candidates: int = CANDIDATES, size
 
     def usable(f: str, k: int) -> bool:
         rec = records.get((f, k))
-        return rec is not None and (not keep(rec)[0] or ("reference" in rec and "verified_max_score" in rec))
+        return rec is not None and (not passes_before_verification(rec)
+                                    or ("reference" in rec and rec.get("verified_with") == VERIFICATION))
 
     def kept(f: str) -> list[int]:
         out = []
@@ -235,7 +259,8 @@ def select(families: list[str] | None = None, candidates: int = CANDIDATES, size
     out = {"rule": __doc__.split("**Procedure**")[1].split("The selection and")[0].strip(),
            "reference_rule": RULE, "seeds": list(SEEDS), "candidates": candidates,
            "thresholds": {"max_floor_share": MAX_FLOOR_SHARE, "min_margin_decades": MIN_MARGIN_DECADES,
-                          "min_gap": MIN_GAP, "cosine_peaks": list(COSINE_PEAKS)},
+                          "min_gap": MIN_GAP, "cosine_peaks": list(COSINE_PEAKS),
+                          "max_verified_score": MAX_VERIFIED_SCORE, "verification": VERIFICATION},
            "command": COMMAND, "seconds": 0.0, "families": {}}
     for f in families:
         chosen, table = kept(f), []

@@ -176,7 +176,7 @@ def suite_v2(instances: dict[str, list[int]]) -> Suite:
     fams = tuple(FamilySuite(f, tuple(int(k) for k in instances[f])) for f in MIXED_V1 if instances.get(f))
     return Suite(
         name="v2",
-        revision=2,
+        revision=3,
         description="the leaderboard: the test instances that discriminate (lrgym.leaderboard.selection) x 5 seeds, "
                     "family-default horizons",
         instance_set="test",

@@ -25,7 +25,7 @@ def test_entry_point_lists_the_subcommands():
 def test_suites_table():
     code, out = _invoke("leaderboard", "suites")
     assert code == 0
-    assert "v2/r2" in out and "v1/r1" in out and "quick/r1" in out and "val/r1" in out
+    assert "v2/r3" in out and "v1/r1" in out and "quick/r1" in out and "val/r1" in out
     assert "v2 (default)" in out
 
 
@@ -256,7 +256,7 @@ def test_outputs_refuse_every_shipped_file_and_only_those(tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("LRGYM_RUNS", raising=False)
     for args, hit in ((["--markdown", str(SHIPPED_TUNED)], "tuned.json"),
-                      (["--markdown", str(SHIPPED_DIR / "v2-r2.json")], "v2-r2.json"),
+                      (["--markdown", str(SHIPPED_DIR / "v2-r3.json")], "v2-r3.json"),
                       (["--no-markdown", "--html", str(SHIPPED_BOARD)], "LEADERBOARD.md")):
         code, out = _invoke("leaderboard", "report", *args, "--db", db)
         flat = " ".join(out.replace("│", " ").split())

@@ -24,7 +24,7 @@ def _shipped() -> References:
 
 
 def test_v2_is_the_default_and_its_shipped_files_match_the_code():
-    assert DEFAULT_SUITE == "v2" and V2.version == "v2/r2" and V2.seeds == (0, 1, 2, 3, 4)
+    assert DEFAULT_SUITE == "v2" and V2.version == "v2/r3" and V2.seeds == (0, 1, 2, 3, 4)
     assert V2.instance_set == "test"
     data = json.loads(V2_SELECTION.read_text())
     assert [fs.family for fs in V2.families] == list(selection.SIZES)
@@ -126,6 +126,67 @@ def test_candidate_lrs_of_the_independent_search(lr_ref):
     assert any(x < lr_ref / 100 for x in lrs) and any(x > lr_ref * 3 for x in lrs if lr_ref < 1)
 
 
+def test_the_verification_scan_catches_the_narrow_peak_that_r2s_scan_stepped_over():
+    """mlp 20007 (kept by r2): its reference, by the one reference rule, has a peak of constant
+    LRs 0.10 – 0.16 decade above η* narrower than r2's 1/40-decade scan step, scoring above
+    1.01; the scan's points beside it (0.1, 0.125, 0.15 decade) do not. r3's scan has points on
+    it, so the instance fails criterion 4 (≈ 6 CPU-s: the reference search and 60 LRs × 5 seeds)."""
+    from lrgym.baselines.reference import ConstantLRRuns
+    from lrgym.leaderboard.references import reference_entry
+
+    runs = ConstantLRRuns({"family": "mlp", "instance_set": "test"}, 20007, selection.SEEDS)
+    ref = reference_entry(runs.search())
+    c = math.log10(ref["lr"])
+
+    def mean_score(lr):
+        row = runs(lr)
+        return float(np.mean(score(row.initial_loss, row.final_loss, ref["final_loss"], ~np.isfinite(row.final_loss))))
+
+    near = [x for x in selection.verification_lrs(ref["lr"], *ref["lr_range"]) if 0.10 <= math.log10(x) - c <= 0.16]
+    assert len(near) >= 50
+    assert max(mean_score(x) for x in near) > selection.MAX_VERIFIED_SCORE
+    assert all(mean_score(10 ** (c + j / 40)) <= selection.MAX_VERIFIED_SCORE for j in (4, 5, 6))
+
+
+def test_verification_lrs_step_and_span():
+    lrs = np.log10(selection.verification_lrs(1e-2, 1e-6, 10.0)) + 2
+    local = np.sort(lrs[np.abs(lrs) <= selection.VERIFY_SPAN + 1e-9])
+    assert len(local) == 2 * round(selection.VERIFY_SPAN / selection.VERIFY_STEP)  # η* itself is not run again
+    assert np.allclose(np.diff(local)[np.diff(local) < 0.0015], selection.VERIFY_STEP)
+    assert local[0] == pytest.approx(-selection.VERIFY_SPAN) and local[-1] == pytest.approx(selection.VERIFY_SPAN)
+    far = lrs[np.abs(lrs) > selection.VERIFY_SPAN + 1e-9]
+    assert np.allclose((far + 2 - math.log10(1e-6) - 0.25) % 0.5, 0) and far.min() < -3 and far.max() > 2
+
+
+def test_a_reused_record_verified_by_another_scan_is_verified_again(monkeypatch):
+    """``--reuse`` of an earlier revision's records: a candidate that passes criteria 1–3 and was
+    verified by another scan (r2's 1/40 decade) is verified again with its reference (not
+    searched again); one dropped before the verification and one verified by this scan are
+    taken as they are."""
+    def record(k, **kw):
+        return {"family": "mlp", "instance": k, "lr": 0.1, "margin_decades": 2.0, "bracketed": True,
+                "floor_share": 0.3, "gap": 0.05, "reference": {"lr": 0.1}, **kw}
+
+    from lrgym.tasks.base import instance_set
+
+    k0, k1, k2 = (int(k) for k in instance_set("test")[:3])
+    reuse = {("mlp", k0): record(k0, verified_max_score=1.0),  # another scan's (no verified_with)
+             ("mlp", k1): record(k1, gap=0.0),  # no gap: dropped before the verification
+             ("mlp", k2): record(k2, verified_max_score=1.005, verified_with=selection.VERIFICATION)}
+    calls = []
+
+    def fake(job):
+        calls.append(job)
+        assert len(job) == 5, "a record with a reference is only verified again"
+        return {**job[4], "verified_max_score": 1.02, "verified_with": selection.VERIFICATION}
+
+    monkeypatch.setattr(selection, "evaluate_candidate", fake)
+    out = selection.select(["mlp"], candidates=3, sizes={"mlp": 1}, workers=1, reuse=reuse)
+    assert [job[1] for job in calls] == [k0]
+    assert out["families"]["mlp"]["instances"] == [k2]  # k0 fails the new scan (1.02 > 1.01)
+    assert out["thresholds"]["verification"] == selection.VERIFICATION
+
+
 def test_the_rule_by_hand():
     good = {"lr": 0.1, "margin_decades": 2.0, "bracketed": True, "floor_share": 0.3, "gap": 0.05}
     assert selection.keep(good) == (True, "")
@@ -134,6 +195,9 @@ def test_the_rule_by_hand():
     assert "edge" in selection.keep({**good, "bracketed": False})[1]
     assert "no gap" in selection.keep({**good, "gap": 0.019})[1]
     assert selection.keep({**good, "gap": 0.02})[0]
+    assert "not verified" in selection.keep({**good, "verified_max_score": 1.011})[1]
+    assert selection.keep({**good, "verified_max_score": 1.01})[0]
+    assert selection.passes_before_verification({**good, "verified_max_score": 1.5})
 
 
 def test_writing_the_shipped_selection_without_ship_reproduces_its_files_under_lrgym_runs(tmp_path, monkeypatch):
