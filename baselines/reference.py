@@ -32,8 +32,9 @@ log LR (linreg, quadratic, recsys) that pins the optimum; the small MLPs' final 
 in the LR (peaks 1/1000 decade apart, a second optimum a tenth of a decade away), so there η*
 is the best point of the grid rather than the exact optimum. Either way an independent dense
 search over the same seeds (``tests/leaderboard/test_suite_v2.py``, 1/56 decade around η*) finds
-no constant LR whose mean score exceeds 1.01; a finer one (1/400 decade) found one MLP instance
-of suite v2 with a narrower peak, 2.4 % above its reference (the README's Scores section).
+no constant LR whose mean score exceeds 1.01. Narrower MLP peaks exist (on suite v2/r2's mlp
+20007 and 20011, 2.9 % and 2.3 % above their references): suite v2 keeps only instances on which
+a 1/1000-decade scan finds none above 1.01 (:mod:`lrgym.leaderboard.selection`, criterion 4).
 :attr:`Reference.margin_decades` says how far the reference lies inside the LR range.
 
 Runs go through :class:`ConstantLRRuns`: one ``LRControlEnv`` per LR with ``lr_init`` = η and
