@@ -6,29 +6,34 @@ grader removes those whose owner has ended (:func:`owner_gone`).
 
 A pid alone cannot say that: once a process has died the kernel gives its number to a later
 process, and a leftover named after a reused pid looked owned for as long as that unrelated
-process lived (a leak; a review, 2026-12). So the owner field is ``<pid>.<start time>``
+process lived (a leak; a review, 2026-12). So the owner field is ``<pid>.<start time>.<namespaces>``
 (:func:`owner_tag`), the start time being field 22 of ``/proc/<pid>/stat`` (clock ticks after
 boot, :func:`start_time`): no two processes of one boot share both. The owner is alive only
 while a process with that pid exists *and* started at that time::
 
-    owner_tag()                                   # "4242.6778310"
-    owner_gone("lrgym-sandbox-4242.6778310-ab12", "lrgym-sandbox-")
+    owner_tag()                                   # "4242.6778310.4026531836x4026531834"
+    owner_gone("lrgym-sandbox-4242.6778310.4026531836x4026531834-ab12", "lrgym-sandbox-")
     # False while process 4242 started at tick 6778310 runs; True once it ended, even if
     # another process has pid 4242 now
+
+Pids and start times are those of the maker's PID and time namespaces (:func:`namespaces`, their
+inodes): a grader in another container sharing the folder sees other numbers for the same
+process, and judging by them swept a live grader's folder (a review, 2026-12-05). A name made
+in other namespaces is not judged.
 
 Backward compatible: an older name carries the pid only (``lrgym-sandbox-4242-ab12``) and keeps
 the older rule (its owner is alive while any process has that pid), as does every name where
 this process's ``/proc`` cannot be read or shows another PID namespace (:func:`owner_tag` then
 writes the pid only). When in doubt the owner counts as alive: a sweep may leave a leftover for
 the next one, never remove a live process's cgroup (its sandbox would be killed) or folder.
-(An older grader reads ``4242.6778310`` as no pid and leaves such a name alone.)
+(An older grader reads ``4242.6778310.…`` as no pid and leaves such a name alone.)
 """
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["owner_gone", "owner_tag", "start_time"]
+__all__ = ["namespaces", "owner_gone", "owner_tag", "start_time"]
 
 #: the start time's place among the fields after the command name in ``/proc/<pid>/stat``: field
 #: 22 of the file, counted from 1, where the first after the name is field 3 (the state)
@@ -69,22 +74,42 @@ def _own_start_time() -> int | None:
     return start_time("self")
 
 
+def namespaces() -> str | None:
+    """This process's PID and time namespaces as ``"<pid ns inode>x<time ns inode>"`` (0 where
+    the kernel has no time namespaces), or None if they cannot be read. A pid and a start time
+    mean something only in the namespaces they were read in: a grader in a container sees other
+    pids for the same processes, and a time namespace shifts start times."""
+    try:
+        pid_ns = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return None
+    try:
+        time_ns = os.stat("/proc/self/ns/time").st_ino
+    except OSError:  # a kernel before 5.6: no time namespaces
+        time_ns = 0
+    return f"{pid_ns}x{time_ns}"
+
+
 def owner_tag() -> str:
-    """The owner field for a name this process makes: ``"<pid>.<start time>"``, or the pid
-    alone where ``/proc`` does not show this process (:func:`_own_start_time`)."""
-    start = _own_start_time()
-    return str(os.getpid()) if start is None else f"{os.getpid()}.{start}"
+    """The owner field for a name this process makes: ``"<pid>.<start time>.<namespaces>"``
+    (:func:`namespaces`), or the pid alone where ``/proc`` does not show this process or its
+    namespaces (:func:`_own_start_time`)."""
+    start, spaces = _own_start_time(), namespaces()
+    return str(os.getpid()) if start is None or spaces is None else f"{os.getpid()}.{start}.{spaces}"
 
 
-def _owner(name: str, prefix: str) -> tuple[int, int | None] | None:
-    """(pid, start time, or None in an older pid-only name) of ``prefix + owner + "-..."``, or
-    None for a name not of that form."""
+def _owner(name: str, prefix: str) -> tuple[int, int | None, str | None] | None:
+    """(pid, start time, namespaces) of ``prefix + owner + "-..."``, start time and namespaces
+    None in an older pid-only name; None for a name not of either form (``<pid>.<start>``
+    without namespaces, written by lrgym for a few hours on 2026-12-05, included: not judged)."""
     if not name.startswith(prefix):
         return None
-    pid, dot, start = name[len(prefix):].split("-", 1)[0].partition(".")
-    if not _is_number(pid) or dot and not _is_number(start):
-        return None
-    return int(pid), int(start) if dot else None
+    fields = name[len(prefix):].split("-", 1)[0].split(".")
+    if len(fields) == 1 and _is_number(fields[0]):
+        return int(fields[0]), None, None
+    if len(fields) == 3 and _is_number(fields[0]) and _is_number(fields[1]) and fields[2]:
+        return int(fields[0]), int(fields[1]), fields[2]
+    return None
 
 
 def _is_number(text: str) -> bool:
@@ -101,13 +126,18 @@ def _pid_exists(pid: int) -> bool:
     return True
 
 
-def _owner_alive(pid: int, start: int | None) -> bool:
-    """Whether the process that made a name is still running: a process ``pid`` exists and, when
-    the name has a ``start`` time and this process can read start times, started then. An
-    unreadable start time counts as alive (a leftover stays for a later sweep)."""
+def _owner_alive(pid: int, start: int | None, spaces: str | None) -> bool:
+    """Whether the process that made a name may still be running. An older pid-only name: while
+    a process ``pid`` exists. A name of :func:`owner_tag`: made in other namespaces than this
+    process's (a grader in another container or PID namespace sharing the folder), its pid and
+    start time say nothing here, so it counts as alive; made in these namespaces, while a
+    process ``pid`` exists that started at ``start``. An unreadable start time counts as alive
+    (a leftover stays for a later sweep; a live sandbox is never removed)."""
     if not _pid_exists(pid):
-        return False
-    if start is None or _own_start_time() is None:
+        return spaces is not None and spaces != namespaces()  # another namespace's pid: not judged
+    if start is None:
+        return True
+    if spaces != namespaces() or _own_start_time() is None:
         return True
     now = start_time(pid)
     return now is None or now == start

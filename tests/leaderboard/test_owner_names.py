@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from lrgym.leaderboard import owner_names
-from lrgym.leaderboard.owner_names import owner_gone, owner_tag, start_time
+from lrgym.leaderboard.owner_names import namespaces, owner_gone, owner_tag, start_time
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc")
 
@@ -58,20 +58,34 @@ def test_no_start_time_for_a_process_that_has_ended():
     assert start_time(_dead_pid()) is None
 
 
-def test_the_owner_tag_is_this_process_pid_and_start_time():
-    assert owner_tag() == f"{os.getpid()}.{start_time(os.getpid())}"
+def test_the_owner_tag_is_this_process_pid_start_time_and_namespaces():
+    pid_ns, time_ns = os.stat("/proc/self/ns/pid").st_ino, os.stat("/proc/self/ns/time").st_ino
+    assert owner_tag() == f"{os.getpid()}.{start_time(os.getpid())}.{pid_ns}x{time_ns}"
     assert start_time("self") == start_time(os.getpid()) is not None
 
 
 def test_a_name_of_a_reused_pid_is_gone_and_its_true_owners_is_not(live_child):
     """The pid of a name belongs to a live process that started at another time: the maker has
     ended and the kernel gave its pid to this one."""
+    ns = namespaces()
     for pid in (os.getpid(), live_child.pid):
         started = start_time(pid)
-        assert not owner_gone(f"{PREFIX}{pid}.{started}-ab12", PREFIX)
-        assert owner_gone(f"{PREFIX}{pid}.{started - 1}-ab12", PREFIX)
-        assert owner_gone(f"{PREFIX}{pid}.{started + 1}-submission-ab12", PREFIX)
-    assert owner_gone(f"{PREFIX}{_dead_pid()}.{start_time(os.getpid())}-ab12", PREFIX)
+        assert not owner_gone(f"{PREFIX}{pid}.{started}.{ns}-ab12", PREFIX)
+        assert owner_gone(f"{PREFIX}{pid}.{started - 1}.{ns}-ab12", PREFIX)
+        assert owner_gone(f"{PREFIX}{pid}.{started + 1}.{ns}-submission-ab12", PREFIX)
+    assert owner_gone(f"{PREFIX}{_dead_pid()}.{start_time(os.getpid())}.{ns}-ab12", PREFIX)
+
+
+def test_a_name_made_in_other_namespaces_is_not_judged(live_child):
+    """Another container's grader sharing the folder: its pids and start times are its own
+    namespaces' numbers. A live process's folder was swept when they were read as this
+    namespace's (a review, 2026-12-05); whatever they say here, the name stays."""
+    other = "1x1"
+    assert other != namespaces()
+    started = start_time(os.getpid())
+    for name in (f"{os.getpid()}.{started - 1}.{other}", f"{_dead_pid()}.{started}.{other}",
+                 f"{live_child.pid}.{start_time(live_child.pid) + 1}.{other}"):
+        assert not owner_gone(f"{PREFIX}{name}-ab12", PREFIX), name
 
 
 def test_an_older_pid_only_name_keeps_the_pid_rule():
@@ -82,7 +96,7 @@ def test_an_older_pid_only_name_keeps_the_pid_rule():
 
 
 @pytest.mark.parametrize("name", ["lrgym-test-notapid", "lrgym-test-", "lrgym-test-.5-a", "lrgym-test-1.-a",
-                                  "lrgym-test-1.x-a", "lrgym-test-1.2.3-a", "lrgym-test-\u00b2-a",
+                                  "lrgym-test-1.x-a", "lrgym-test-1.2-a", "lrgym-test-1.2.-a", "lrgym-test-\u00b2-a",
                                   "lrgym-test-1.\u00b2-a", "other-1-a"])
 def test_a_name_of_another_form_is_not_judged(name):
     assert not owner_gone(name, PREFIX)
@@ -95,3 +109,23 @@ def test_where_proc_does_not_show_this_process_names_carry_the_pid_only_and_keep
     monkeypatch.setattr(os, "getpid", lambda: me + 1)
     assert owner_tag() == str(me + 1)
     assert not owner_gone(f"{PREFIX}{me}.{started + 1}-ab12", PREFIX)  # exists: alive
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/usr/bin/unshare"), reason="a PID namespace needs root")
+def test_a_live_grader_in_another_pid_namespace_keeps_its_folder(tmp_path):
+    """The review's case for real: a worker in its own PID namespace (pid 1 there, a start time
+    of that namespace's /proc) makes its temp folder in a folder it shares with this grader,
+    whose sweep must leave it while the worker runs."""
+    from lrgym.leaderboard.pool import sweep_orphaned_scratch
+
+    make = ("import sys, tempfile; from lrgym.leaderboard.pool import scratch_prefix; "
+            "print(tempfile.mkdtemp(prefix=scratch_prefix(), dir=sys.argv[1]), flush=True); sys.stdin.read()")
+    worker = subprocess.Popen(["unshare", "-p", "-f", "--mount-proc", sys.executable, "-c", make, str(tmp_path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        folder = worker.stdout.readline().strip()
+        assert os.path.basename(folder).startswith("lrgym-worker-1.")  # pid 1 in its namespace
+        assert sweep_orphaned_scratch(str(tmp_path)) == 0 and os.path.isdir(folder)
+    finally:
+        worker.stdin.close()
+        worker.wait(timeout=30)

@@ -14,7 +14,7 @@ import pytest
 from lb_helpers import dead_sandbox_groups, tiny_suite
 
 from lrgym.leaderboard import sandbox_cgroup
-from lrgym.leaderboard.owner_names import start_time
+from lrgym.leaderboard.owner_names import namespaces, start_time
 from lrgym.leaderboard.references import load_references
 from lrgym.leaderboard.runner import run_suite, submission_spec
 
@@ -41,9 +41,10 @@ def test_a_sandbox_group_is_named_after_its_makers_pid_and_start_time():
     group, why = sandbox_cgroup.make_cgroup(sandbox_cgroup.MIN_PROBE_MB, 16)
     assert group is not None, why
     try:
-        owner = f"{sandbox_cgroup.CGROUP_PREFIX}{os.getpid()}.{start_time(os.getpid())}-"
+        owner = f"{sandbox_cgroup.CGROUP_PREFIX}{os.getpid()}.{start_time(os.getpid())}.{namespaces()}-"
         assert all(os.path.basename(f).startswith(owner) for f in group.folders)
-        assert sandbox_cgroup.sweep_stale_cgroups() >= 0 and all(os.path.isdir(f) for f in group.folders)
+        sandbox_cgroup.sweep_stale_cgroups()
+        assert all(os.path.isdir(f) for f in group.folders)  # its maker runs: kept
     finally:
         group.remove()
 
@@ -58,11 +59,12 @@ def test_a_group_whose_makers_pid_was_reused_is_swept_and_no_live_makers_group()
     child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
     dead = subprocess.Popen(["true"])
     dead.wait()
-    me = os.getpid()
-    reused = [f"{prefix}{me}.{start_time(me) - 1}-feed", f"{prefix}{child.pid}.{start_time(child.pid) + 1}-feed"]
-    ended = [f"{prefix}{dead.pid}-dead", f"{prefix}{dead.pid}.{start_time(me)}-dead"]
-    live = [f"{prefix}{me}.{start_time(me)}-beef", f"{prefix}{child.pid}.{start_time(child.pid)}-beef",
-            f"{prefix}{me}-cafe"]  # the last: an older name, the pid only (alive while the pid is)
+    me, ns = os.getpid(), namespaces()
+    reused = [f"{prefix}{me}.{start_time(me) - 1}.{ns}-feed", f"{prefix}{child.pid}.{start_time(child.pid) + 1}.{ns}-feed"]
+    ended = [f"{prefix}{dead.pid}-dead", f"{prefix}{dead.pid}.{start_time(me)}.{ns}-dead"]
+    live = [f"{prefix}{me}.{start_time(me)}.{ns}-beef", f"{prefix}{child.pid}.{start_time(child.pid)}.{ns}-beef",
+            f"{prefix}{me}-cafe",  # an older name, the pid only (alive while the pid is)
+            f"{prefix}{dead.pid}.{start_time(me)}.1x1-cafe"]  # another namespace's: not judged
     folders = {name: [os.path.join(p, name) for p in parents] for name in reused + ended + live}
     try:
         for name in folders:

@@ -244,19 +244,20 @@ def test_a_worker_folder_whose_owners_pid_was_reused_is_swept_and_no_live_owners
     import subprocess
 
     from lrgym.leaderboard import pool
-    from lrgym.leaderboard.owner_names import start_time
+    from lrgym.leaderboard.owner_names import namespaces, start_time
 
-    me, started = os.getpid(), start_time(os.getpid())
-    assert pool.scratch_prefix() == f"lrgym-worker-{me}.{started}-"
+    me, started, ns = os.getpid(), start_time(os.getpid()), namespaces()
+    assert pool.scratch_prefix() == f"lrgym-worker-{me}.{started}.{ns}-"
     child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
     dead = subprocess.Popen(["true"])
     dead.wait()
     try:
-        swept = [f"lrgym-worker-{me}.{started - 1}-a1", f"lrgym-worker-{me}.{started + 1}-submission-b2",
-                 f"lrgym-worker-{child.pid}.{start_time(child.pid) + 1}-c3", f"lrgym-worker-{dead.pid}.{started}-d4",
-                 f"lrgym-worker-{dead.pid}-e5"]
-        kept = [f"lrgym-worker-{me}.{started}-f6", f"lrgym-worker-{child.pid}.{start_time(child.pid)}-g7",
-                f"lrgym-worker-{me}-h8", f"lrgym-worker-{me}-submission-i9", "lrgym-worker-1.x-j0", "other"]
+        swept = [f"lrgym-worker-{me}.{started - 1}.{ns}-a1", f"lrgym-worker-{me}.{started + 1}.{ns}-submission-b2",
+                 f"lrgym-worker-{child.pid}.{start_time(child.pid) + 1}.{ns}-c3",
+                 f"lrgym-worker-{dead.pid}.{started}.{ns}-d4", f"lrgym-worker-{dead.pid}-e5"]
+        kept = [f"lrgym-worker-{me}.{started}.{ns}-f6", f"lrgym-worker-{child.pid}.{start_time(child.pid)}.{ns}-g7",
+                f"lrgym-worker-{me}-h8", f"lrgym-worker-{me}-submission-i9", "lrgym-worker-1.x-j0", "other",
+                f"lrgym-worker-{dead.pid}.{started}.1x1-k1"]  # another namespace's: not judged
         for name in swept + kept:
             (tmp_path / name / "lrgym-grader-b2").mkdir(parents=True)
         assert pool.sweep_orphaned_scratch(str(tmp_path)) == len(swept)
