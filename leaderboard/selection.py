@@ -28,8 +28,8 @@ the instance only adds ties.
      S above :data:`MAX_VERIFIED_SCORE` against η*. Near the edge of stability some MLP
      instances have a jagged S(η) in which no finite search is sure to find the best constant
      LR; they are dropped rather than given a reference that is not the best to 1 %. (r2's scan
-     stepped 1/40 decade and kept mlp 20007, whose peak 0.135 decade above η*, narrower than
-     0.03 decade, scores 1.024; r3's finer scan drops it.)
+     stepped 1/40 decade and kept mlp 20007, whose peak 0.12 – 0.14 decade above η*, narrower
+     than 0.03 decade, scores up to 1.029; r3's finer scan drops it.)
 
 4. The suite takes the first ``n`` kept candidates in seed order (``n`` per family in
    :data:`SIZES`; fewer if fewer of the :data:`CANDIDATES` passed); candidates after the n-th
@@ -38,7 +38,7 @@ the instance only adds ties.
 The selection and the references it computed are shipped together:
 ``python -m lrgym.leaderboard.selection --ship`` writes ``leaderboard/suites/v2.json`` (the
 instances with every candidate's numbers and the reason it was dropped) and
-``leaderboard/references/v2-r2.json`` (the references of the kept instances, the same numbers
+``leaderboard/references/v2-r<revision>.json`` (the references of the kept instances, the same numbers
 ``lrgym leaderboard references --suite v2`` computes; the file name follows the suite's
 revision in :func:`lrgym.leaderboard.suite.suite_v2`: bump it whenever the selection changes).
 Without ``--ship`` it writes both to ``runs/selection/`` for inspection. ``--reuse
@@ -90,7 +90,7 @@ MIN_GAP = 0.02
 #: criterion 4: no constant LR of the verification scan may score above this against η*
 MAX_VERIFIED_SCORE = 1.01
 #: criterion 4's scan: this step (decades) over ±VERIFY_SPAN decades around η*. r2 stepped 1/40
-#: decade and missed a peak of mlp 20007 narrower than 0.03 decade that scores 1.024; 1/1000
+#: decade and missed a peak of mlp 20007 narrower than 0.03 decade that scores up to 1.029; 1/1000
 #: decade puts ≈ 30 points on such a peak (≈ 0.8 CPU-s per mlp candidate and seed, 2.5 for recsys)
 VERIFY_STEP, VERIFY_SPAN = 1 / 1000, 0.4
 #: the scan a record's ``verified_max_score`` came from: a record verified by another scan (an
