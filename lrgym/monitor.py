@@ -27,6 +27,11 @@ Definitions that differ from an lrgym kernel only where a real loop has less to 
   episode's reference values L0, V0 to the first minibatch loss (measured at the initial
   parameters); until then the observation is the one every episode starts from (relative
   features 0).
+
+Which losses a policy can observe (:func:`check_loss`, applied to every loss the monitor takes):
+the features are logs of losses relative to the first training loss L0, so L0 must be > 0 and
+every later loss (minibatch means, training and validation losses) >= 0. A later 0 is observed as
+the env observes it (floored at :data:`lrgym.features.TINY`); NaN and ±inf are a divergence.
 """
 
 from __future__ import annotations
@@ -62,7 +67,41 @@ from lrgym.tasks.stats import A_BATCH_LOSS, N_ACC, finish_stats, is_bad, loss_mo
 
 _NO_OPTIMUM = np.float64(math.nan)  # a monitored task of your own states no optimum: excess_loss NaN
 
-__all__ = ["TrainingMonitor"]
+__all__ = ["TrainingMonitor", "check_loss"]
+
+_LOSS_REMEDY = ("e.g. yours plus a constant that keeps it above 0 (a Gaussian NLL + 10), or a loss bounded "
+                "below by 0 (MSE, cross-entropy)")
+
+
+def check_loss(value: float, name: str, first: bool = False) -> float:
+    """``value`` if a policy can observe it as a loss, else a ``ValueError`` naming it (``name``)
+    and the remedy. lrgym's features are logs of losses relative to the episode's first training
+    loss L0 (:mod:`lrgym.features`), so:
+
+    * the first loss (``first=True``: L0, measured before the first update or, deferred, the first
+      minibatch's mean loss) must be > 0. An L0 of 0 or below has no log: floored at
+      :data:`lrgym.features.TINY` (1e-300) it makes the divergence cap ``cap_factor · L0`` tiny, so
+      every later positive loss would read as a divergence and end the run at once, silently;
+    * every later loss must be >= 0. A negative one means a loss not bounded below by 0 (a Gaussian
+      NLL, an ELBO-style or offset loss), whose logs mean nothing. A later 0 (or ``-0.0``, which
+      float32 cross-entropy returns for a large margin; an exactly fitted MSE) is accepted: it is
+      observed as the env observes it, floored at TINY (the log features saturate at their clip);
+    * NaN and ±inf pass, first or later: they are the divergence the run ends on, as in the env.
+    """
+    value = float(value)
+    if not math.isfinite(value):
+        return value
+    if first and value <= 0:
+        raise ValueError(
+            f"{name} is {value:g}, the episode's first loss (L0): it must be > 0, because lrgym's policies observe "
+            "log losses relative to it and a first loss <= 0 has no log (floored, every later loss would read as a "
+            f"divergence); valid: a finite first loss > 0, {_LOSS_REMEDY} that is not already 0 at the start")
+    if value < 0:
+        raise ValueError(
+            f"{name} is {value:g}: losses must be >= 0 (> 0 for the first), because lrgym's policies observe log "
+            "losses and a negative loss, one not bounded below by 0, has no log; valid: a finite loss >= 0 (a later "
+            f"0 reads as the floor 1e-300, as in the env), {_LOSS_REMEDY}")
+    return value
 
 
 def _finite_number(value) -> bool:
@@ -121,6 +160,8 @@ class TrainingMonitor:
 
         ``reward="metric_delta"`` rewards the change of the validation metric, so it needs
         ``val_metric`` from the start (a ``ValueError`` otherwise: every reward would be NaN).
+        ``train_loss`` (L0) must be > 0 and ``val_loss`` >= 0 (:func:`check_loss`); a ``ValueError``
+        otherwise, before anything changes.
         """
         if self.reward == "metric_delta" and not _finite_number(val_metric):
             raise ValueError(
@@ -130,6 +171,10 @@ class TrainingMonitor:
                 f"TrainingMonitor.start(..., val_metric=M0)), or choose a "
                 f"reward of the loss; valid choices: "
                 + ", ".join(r for r in REWARDS if r != "metric_delta"))
+        if train_loss is not None:
+            check_loss(train_loss, "the first training loss", first=True)
+        if val_loss is not None:
+            check_loss(val_loss, "the first validation loss")
         self.stats[:] = 0.0
         self.acc[:] = 0.0
         self.prev_grad = np.zeros(0)
@@ -167,8 +212,12 @@ class TrainingMonitor:
         The gradient pairs with the previous update's (the cosine and norm-ratio features) only if
         there is one of its size: the first update of an episode, one after :attr:`prev_grad` was
         emptied (an undone first update), or one whose parameters changed in number (a parameter
-        group added) has no pair, as an env's first update after a reset."""
-        losses = np.ascontiguousarray(np.atleast_1d(np.asarray(losses, dtype=np.float64)).ravel())
+        group added) has no pair, as an env's first update after a reset.
+
+        The minibatch's mean loss must be >= 0, or > 0 when it is L0 (:func:`check_loss`,
+        :attr:`next_loss_is_first`): a ``ValueError`` otherwise, before anything is recorded."""
+        losses = self._loss_vector(losses)
+        check_loss(self._mean(losses), "the update's mean minibatch loss", first=self.next_loss_is_first)
         grad = np.ascontiguousarray(grad, dtype=np.float64)
         paired = self.updates > 0 and self.prev_grad.shape == grad.shape
         if self.prev_grad.shape != grad.shape:
@@ -188,6 +237,33 @@ class TrainingMonitor:
         self.diverged = self.diverged or bad
         return bad
 
+    @staticmethod
+    def _loss_vector(losses) -> np.ndarray:
+        return np.ascontiguousarray(np.atleast_1d(np.asarray(losses, dtype=np.float64)).ravel())
+
+    @staticmethod
+    def _mean(losses: np.ndarray) -> float:
+        """The minibatch loss :meth:`record_update` records: the scalar, or the kernels' mean."""
+        return float(losses[0]) if losses.shape[0] == 1 else float(loss_moments(losses, np.zeros(N_ACC)))
+
+    @property
+    def next_loss_is_first(self) -> bool:
+        """The next minibatch loss becomes L0 (``start`` was given no ``train_loss``, no update yet)."""
+        return not self.started and self.updates == 0
+
+    def check_update_loss(self, losses, name: str = "the update's mean minibatch loss") -> float:
+        """The mean loss of an update about to be recorded, checked as :meth:`record_update` checks it
+        (:func:`check_loss`), without recording anything: a caller that must refuse a loss before it
+        changes its own state checks it here first, with its own ``name`` for the error."""
+        return check_loss(self._mean(self._loss_vector(losses)), name, first=self.next_loss_is_first)
+
+    def completes_step(self, losses, params_finite: bool = True) -> bool:
+        """Whether :meth:`record_update` of this update would complete the step (its
+        ``updates_per_step``-th update, or a divergence), so that a caller can measure the losses
+        after the step before it records anything."""
+        bad = is_bad(self._mean(self._loss_vector(losses)), self.loss_cap) or not params_finite
+        return self.step_updates + 1 >= self.updates_per_step or self.diverged or bad
+
     @property
     def step_complete(self) -> bool:
         """The current step has its ``updates_per_step`` updates (or diverged)."""
@@ -205,7 +281,12 @@ class TrainingMonitor:
 
     def close_step(self, train_loss: float | None = None, val_loss: float | None = None,
                    val_metric: float = math.nan) -> None:
-        """Fill ``stats`` for the step's updates and the losses measured after them."""
+        """Fill ``stats`` for the step's updates and the losses measured after them (each >= 0:
+        :func:`check_loss`; a ``ValueError`` otherwise, before anything changes)."""
+        if train_loss is not None:
+            check_loss(train_loss, "the training loss after the step")
+        if val_loss is not None:
+            check_loss(val_loss, "the validation loss after the step")
         if not self.started:
             l0 = self._first_loss
             v0 = self._pending_val if self._pending_val is not None else l0

@@ -33,7 +33,11 @@ first ``eval_rows`` training rows, or the first ``eval_batches`` batches of a lo
 at construction in a forked torch RNG seeded with :data:`EVAL_DATA_SEED`, so envs built alike
 evaluate on the same batches); the validation loss and ``metric_fn`` over ``val_data`` (default
 metric: 1 − V/V0, V and V0 floored at ``lrgym.features.TINY`` as the features floor losses
-≤ 0: 0.0 while a first loss of 0 stays 0). Updates run in
+≤ 0: 0.0 while a first validation loss of 0 stays 0). The losses follow the rule of
+:func:`lrgym.monitor.check_loss`, as under :class:`~lrgym.torch.PolicyScheduler`: the first
+training loss (L0, measured at reset) must be > 0 and every later loss (each update's mean loss,
+the objective and the validation loss after each step) >= 0, else a ``ValueError`` names it; a
+later 0 is observed floored, NaN and inf are a divergence. Updates run in
 ``model.train()`` mode, measurements (at reset too) in ``model.eval()``: no dropout, and
 BatchNorm's running statistics are used, not moved.
 

@@ -46,13 +46,17 @@ What it measures:
   ``view_as_real`` (as ``torch.optim`` treats it);
 * training loss: ``train_loss_fn()`` after each step if given (the training objective on fixed
   rows, as lrgym's families report it), else the step's mean minibatch loss; the episode's L0
-  is ``train_loss_fn()`` at construction, else the first minibatch loss. **Losses must be > 0**
-  (every one: the minibatch losses' mean, ``train_loss_fn()``, ``val_fn()``'s loss): the policy
-  observes log losses relative to L0, and a loss <= 0 has no log, so a finite loss <= 0 (a
-  Gaussian NLL below 0, an exact 0) is a ``ValueError`` naming it, at the first update or any
-  later one, before anything is recorded. Add a constant that keeps yours above 0 (the NLL + 10)
-  or use a loss bounded below by 0 that stays > 0 (MSE, cross-entropy). A NaN or infinite loss is
-  no error: it is a divergence, which ends the run (below), as in the env;
+  is ``train_loss_fn()`` at construction, else the first minibatch loss. **L0 must be > 0, every
+  later loss >= 0** (the minibatch losses' mean, ``train_loss_fn()``, ``val_fn()``'s loss; the
+  rule of :func:`lrgym.monitor.check_loss`, which :class:`~lrgym.torch.TorchTrainingEnv` applies
+  too): the policy observes log losses relative to L0, and an L0 <= 0 has no log (floored, every
+  later loss would read as a divergence), nor has a negative loss, one not bounded below by 0 (a
+  Gaussian NLL below 0). Either is a ``ValueError`` naming it, before anything is recorded. Add
+  a constant that keeps yours above 0 (the NLL + 10) or use a loss bounded below by 0 (MSE,
+  cross-entropy). A later loss of exactly 0 (float32 cross-entropy is ``-0.0`` at large margins,
+  an exactly fitted MSE 0) is no error: it is observed as the env observes it, floored at
+  1e-300. A NaN or infinite loss is no error either: it is a divergence, which ends the run
+  (below), as in the env;
 * validation: ``val_fn()`` returns a loss, or ``(loss, metric)`` (metric higher is better);
   without it the validation features repeat the training loss. Both functions run under
   ``torch.no_grad()`` in whatever mode the model is in (the scheduler does not know the model):
@@ -62,7 +66,8 @@ What it measures:
   every update, so ``step()`` without a loss, epoch style, raises ``TypeError``. Losses are real
   numbers (a tensor of any real dtype, a number, a list): a string (even ``"0.5"``), a bool or a
   complex loss is a ``ValueError`` naming it, raised before anything is recorded, so the corrected
-  call still records the update; ``train_loss_fn()`` and ``val_fn()`` return one such number each
+  call still records the update (``train_loss_fn()`` and ``val_fn()`` too: they run before the
+  update that completes a step is recorded); ``train_loss_fn()`` and ``val_fn()`` return one such number each
   (a one-element tensor too), and either not being callable is a ``TypeError`` naming it.
 
 Only updates taken are observed: ``step(loss)`` after an ``optimizer.step()`` that did not run
@@ -128,7 +133,7 @@ import torch
 
 from lrgym.actions import next_lr
 from lrgym.info import ACTION_MODES, FAMILY_NAMES, INFO_SCHEMA, family_index
-from lrgym.monitor import TrainingMonitor
+from lrgym.monitor import TrainingMonitor, check_loss
 from lrgym.optim import OptimizerConfig, check_choice
 from lrgym.policy import missing_methods, policy_env_kwargs
 from lrgym.settings import (
@@ -276,22 +281,6 @@ MEASURES = {"train_loss_fn": "a function () -> loss, e.g. lambda: objective(mode
             "val_fn": "a function () -> loss or () -> (loss, metric), e.g. lambda: (val_loss(model), accuracy(model))"}
 
 
-def positive_loss(value: float, name: str) -> float:
-    """``value`` if the policy can observe it as a loss: lrgym's features are logs of losses
-    relative to the first one (L0; :mod:`lrgym.features`), so a loss must be > 0. A finite loss
-    <= 0 (a Gaussian NLL of -0.95, an ELBO-style or offset loss, an exact 0) has no log: the env's
-    features would floor it to 1e-300, and with L0 floored so, every later positive loss passes the
-    divergence cap and the LR freezes, silently. It is a ``ValueError`` naming it (``name``) and
-    the remedy. NaN and ±inf pass: they are the divergence the run ends on, as in the env."""
-    if math.isfinite(value) and value <= 0:
-        raise ValueError(
-            f"{name} is {value:g}: PolicyScheduler needs losses > 0, because lrgym's policies observe log losses "
-            "(relative to the first one), and a loss <= 0 has no log (it would read as a divergence and freeze "
-            "the LR); valid: a positive finite loss, e.g. yours plus a constant that keeps it above 0 (a Gaussian "
-            "NLL + 10), or a loss bounded below by 0 that stays > 0 (MSE, cross-entropy)")
-    return value
-
-
 def _one_number(value, name: str, what: str) -> float:
     """One real number that a user's function returned: a number or a one-element real tensor
     (``loss.item()`` or ``loss`` itself); anything else is a ``ValueError`` naming ``name``."""
@@ -301,22 +290,25 @@ def _one_number(value, name: str, what: str) -> float:
     return float(values[0])
 
 
-def measure(train_loss_fn, val_fn) -> tuple[float | None, float | None, float]:
-    """(train_loss, val_loss, val_metric) from the user's callables (None / nan where absent)."""
+def measure(train_loss_fn, val_fn, first: bool = False) -> tuple[float | None, float | None, float]:
+    """(train_loss, val_loss, val_metric) from the user's callables (None / nan where absent),
+    each loss checked by :func:`lrgym.monitor.check_loss`, the rule of every loss a policy observes:
+    ``train_loss_fn()`` > 0 when it is the episode's L0 (``first``, at construction), else >= 0;
+    ``val_fn()``'s loss >= 0. A refused loss is a ``ValueError`` naming the function."""
     with torch.no_grad():
-        train = None if train_loss_fn is None else positive_loss(
-            _one_number(train_loss_fn(), "train_loss_fn()", "the loss"), "train_loss_fn()")
+        train = None if train_loss_fn is None else check_loss(
+            _one_number(train_loss_fn(), "train_loss_fn()", "the loss"), "train_loss_fn()", first=first)
         val, metric = None, math.nan
         if val_fn is not None:
             out = val_fn()
             if isinstance(out, (tuple, list)):
                 if len(out) != 2:
                     raise ValueError(f"val_fn() returned {out!r}; valid: a loss, or (loss, metric)")
-                val = positive_loss(_one_number(out[0], "val_fn()'s loss", "the validation loss"), "val_fn()'s loss")
+                val = check_loss(_one_number(out[0], "val_fn()'s loss", "the validation loss"), "val_fn()'s loss")
                 metric = _one_number(out[1], "val_fn()'s metric", "the metric, higher is better")
             else:
-                val = positive_loss(_one_number(out, "val_fn()", "the validation loss, or return (loss, metric)"),
-                                    "val_fn()")
+                val = check_loss(_one_number(out, "val_fn()", "the validation loss, or return (loss, metric)"),
+                                 "val_fn()")
     return train, val, metric
 
 
@@ -467,7 +459,7 @@ class PolicyScheduler:
         self._warned_multi = False
         self._hooks = self._register_hooks()
 
-        train, val, metric = measure(train_loss_fn, val_fn)
+        train, val, metric = measure(train_loss_fn, val_fn, first=True)
         self.last_obs = self.monitor.start(self.lr, train, val, metric)
         self.family = family
         self.monitor.describe(self.lr_min, self.lr_max, self.policy_optimizer, self.action_mode,
@@ -494,10 +486,13 @@ class PolicyScheduler:
 
     def step(self, loss=None) -> None:
         """Record the update just taken (its minibatch ``loss``, per-example or scalar, real
-        numbers whose mean is > 0: :func:`positive_loss`); every ``updates_per_step`` updates,
-        observe and set the policy's next LR. If ``optimizer.step()`` did not run since the last
-        call (a ``GradScaler`` skipped it), nothing is recorded. A refused loss (not real numbers,
-        a mean <= 0) raises ``ValueError`` before anything is recorded."""
+        numbers whose mean is >= 0, > 0 when it is the episode's L0: :func:`lrgym.monitor.check_loss`);
+        every ``updates_per_step`` updates, observe and set the policy's next LR. If
+        ``optimizer.step()`` did not run since the last call (a ``GradScaler`` skipped it), nothing
+        is recorded. A refused loss raises ``ValueError`` before anything is recorded, so the
+        corrected call records the update: the minibatch loss (not real numbers, a mean < 0, or
+        <= 0 as L0) and, on the update that completes a step, ``train_loss_fn()`` and ``val_fn()``,
+        which are measured before that update is recorded."""
         if loss is None:
             raise TypeError(
                 "PolicyScheduler.step(loss) needs the loss of the update just taken: its per-example losses "
@@ -506,10 +501,17 @@ class PolicyScheduler:
         # checked before anything changes: a refused loss leaves the update to the corrected call
         losses = None if self.monitor.done else losses_array(loss)
         if losses is not None:
-            positive_loss(float(losses.mean()), "step(loss): the update's mean loss")
+            self.monitor.check_update_loss(losses, "step(loss): the update's mean loss")
+        stepped = self._opt_steps > 0 or self._hooks is None
+        if not self.monitor.done and (stepped or is_bad(float(losses.mean()), self.monitor.loss_cap)):
+            params = self.params
+            finite = params_finite(params)
+            # the losses after a step are measured before its last update is recorded: a refused
+            # train_loss_fn() / val_fn() leaves the scheduler as it was (the corrected call records it)
+            measured = measure(self.train_loss_fn, self.val_fn) if self.monitor.completes_step(losses, finite) else None
         if self._opt_steps > 1 and not self.monitor.done:
             self._several_updates(self._opt_steps)
-        stepped, self._opt_steps = self._opt_steps > 0 or self._hooks is None, 0
+        self._opt_steps = 0
         pending_grad, self._pending_grad = self._pending_grad, None
         if self.monitor.done:
             self.last_epoch += stepped
@@ -518,13 +520,12 @@ class PolicyScheduler:
             self._skipped_update()
             return  # nothing changed: no update to observe (a non-finite loss still ends the run)
         self.last_epoch += 1
-        params = self.params
         grad = pending_grad if pending_grad is not None else self._read_grad(params)
         # after an undone first step prev_grad is empty: no pair for this update (the env's update
         # counter, restored to 0, says the same), as TrainingMonitor.record_update documents
-        self.monitor.record_update(losses, grad, params_finite(params))
+        self.monitor.record_update(losses, grad, finite)
         if self.monitor.step_complete:
-            self._end_step()
+            self._end_step(measured)
 
     def _read_grad(self, params) -> np.ndarray:
         """The update's gradient, read from ``p.grad`` (:func:`flat_grad`). If no parameter has one,
@@ -667,8 +668,9 @@ class PolicyScheduler:
             None if self.scaler is None else self.scaler.state_dict(),
         )
 
-    def _end_step(self) -> None:
-        train, val, metric = measure(self.train_loss_fn, self.val_fn)
+    def _end_step(self, measured: tuple | None = None) -> None:
+        """Close the step with the losses ``measured`` after it (:func:`measure`; measured here if None)."""
+        train, val, metric = measure(self.train_loss_fn, self.val_fn) if measured is None else measured
         self.monitor.close_step(train, val, metric)
         rejected = False
         if self._snapshot is not None and not self.monitor.diverged:

@@ -237,28 +237,76 @@ def _gaussian_nll_run(offset: float, first: str = "step"):
 
 
 @pytest.mark.parametrize("first", ["step", "train_loss_fn"])
-def test_a_loss_at_or_below_zero_is_refused_naming_it_and_an_offset_one_trains(first):
-    """A loss <= 0 was floored to 1e-300 as L0: every later positive loss passed the divergence cap
-    and the LR froze at the first step, with no word (``diverged=True`` after 4 updates of a
-    Gaussian NLL at -0.95). lrgym's policies observe log losses: a finite loss <= 0 is now a
-    ValueError naming it and the remedy, the first one and any later one; the NLL offset by a
-    constant trains through the horizon."""
-    remedy = "PolicyScheduler needs losses > 0.*valid: a positive finite loss, e.g. yours plus a constant"
+def test_a_first_loss_at_or_below_zero_is_refused_naming_it_and_an_offset_one_trains(first):
+    """A first loss (L0) <= 0 was floored to 1e-300: every later positive loss passed the divergence
+    cap and the LR froze at the first step, with no word (``diverged=True`` after 4 updates of a
+    Gaussian NLL at -0.95). lrgym's policies observe log losses relative to L0: an L0 <= 0 is a
+    ValueError naming it and the remedy; the NLL offset by a constant trains through the horizon."""
+    remedy = "it must be > 0.*valid: a finite first loss > 0, e.g. yours plus a constant"
     where = "step\\(loss\\): the update's mean loss" if first == "step" else "train_loss_fn\\(\\)"
-    with pytest.raises(ValueError, match=f"{where} is -0.[5-9].*{remedy}"):
+    with pytest.raises(ValueError, match=f"{where} is -0.[5-9][0-9]*, the episode's first loss \\(L0\\): {remedy}"):
         _gaussian_nll_run(0.0, first)
     sched = _gaussian_nll_run(10.0, first)
     assert sched.done and not sched.diverged and sched.last_epoch == 20
 
 
-def test_a_later_loss_of_zero_is_refused_and_nan_or_inf_still_end_the_run():
+def _separable_ce_run(lr: float = 5.0, updates: int = 200, **kwargs):
+    """Per-example float32 cross-entropy on separable data at a large LR: once every margin passes
+    about 17 each loss is exactly -0.0 (``F.cross_entropy([[17., 0.]], [0])`` is ``tensor([-0.])``)."""
+    torch.manual_seed(0)
+    X = torch.randn(64, 2)
+    y = (X[:, 0] > 0).long()
+    X[:, 0] += torch.where(y == 1, 3.0, -3.0)
+    model = torch.nn.Linear(2, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+
+    def ce():
+        return torch.nn.functional.cross_entropy(model(X), y, reduction="none")
+
+    sched = PolicyScheduler(opt, make_baseline("fixed", lr=lr), horizon=updates // 10, updates_per_step=10,
+                            **{key: (lambda: ce().mean()) if f == "ce" else f for key, f in kwargs.items()})
+    zeros = 0
+    for _ in range(updates):
+        opt.zero_grad()
+        losses = ce()
+        losses.mean().backward()
+        opt.step()
+        sched.step(losses.detach())
+        zeros += bool((losses == 0).all())
+    return sched, zeros
+
+
+@pytest.mark.parametrize("measured", [{}, {"train_loss_fn": "ce", "val_fn": "ce"}])
+def test_a_later_loss_of_exactly_zero_from_float32_cross_entropy_trains_to_the_end(measured):
+    """A later loss of 0 or -0.0 crashed training mid-run (every loss <= 0 was refused), though the
+    README recommends cross-entropy: in float32 it is exactly -0.0 at large margins. A later 0 is
+    observed as the env observes it (floored at TINY): the run goes on to its horizon."""
+    assert str(torch.nn.functional.cross_entropy(torch.tensor([[17.0, 0.0]]), torch.tensor([0]),
+                                                 reduction="none")) == "tensor([-0.])"
+    sched, zeros = _separable_ce_run(**measured)
+    assert zeros > 50  # the run reached exact zeros, for many updates
+    assert sched.done and not sched.diverged and sched.last_epoch == 200
+    assert sched.last_info["train_loss"] == 0.0 and np.all(np.isfinite(sched.last_obs))
+
+
+def test_a_first_loss_of_zero_or_any_negative_loss_is_refused_and_nan_or_inf_still_end_the_run():
     w = torch.nn.Parameter(torch.ones(2))
     opt = torch.optim.SGD([w], lr=0.01)
-    with pytest.raises(ValueError, match=r"train_loss_fn\(\) is 0: PolicyScheduler needs losses > 0"):
+    first = r"the episode's first loss \(L0\): it must be > 0"
+    negative = r"losses must be >= 0 \(> 0 for the first\).*valid: a finite loss >= 0"
+    with pytest.raises(ValueError, match=rf"train_loss_fn\(\) is 0, {first}"):
         PolicyScheduler(opt, make_baseline("fixed"), horizon=3, train_loss_fn=lambda: 0.0)
-    with pytest.raises(ValueError, match=r"val_fn\(\)'s loss is -1: PolicyScheduler needs losses > 0"):
+    with pytest.raises(ValueError, match=rf"val_fn\(\)'s loss is -1: {negative}"):
         PolicyScheduler(opt, make_baseline("fixed"), horizon=3, val_fn=lambda: (-1.0, 0.5))
-    for bad in (0.0, -1e-3, torch.tensor([0.5, -0.5])):
+    PolicyScheduler(opt, make_baseline("fixed"), horizon=3, val_fn=lambda: 0.0)  # V0 = 0: floored, as in the env
+    for bad in (0.0, -0.0, torch.tensor([0.0, -0.0])):  # a deferred L0: the first minibatch loss
+        sched = PolicyScheduler(opt, make_baseline("fixed"), horizon=3, updates_per_step=2)
+        (w * w).sum().backward()
+        opt.step()
+        with pytest.raises(ValueError, match=rf"the update's mean loss is -?0, {first}"):
+            sched.step(bad)
+        assert sched.last_epoch == 0 and sched.monitor.updates == 0
+    for bad in (-1e-3, torch.tensor([0.5, -0.6])):
         sched = PolicyScheduler(opt, make_baseline("fixed"), horizon=3, updates_per_step=2)
         for loss in (1.0, 0.9, 0.8):  # a step and a half of positive losses
             (w * w).sum().backward()
@@ -266,17 +314,51 @@ def test_a_later_loss_of_zero_is_refused_and_nan_or_inf_still_end_the_run():
             sched.step(loss)
         (w * w).sum().backward()
         opt.step()
-        with pytest.raises(ValueError, match=r"the update's mean loss is (0|-0.001): PolicyScheduler needs losses > 0"):
+        with pytest.raises(ValueError, match=rf"the update's mean loss is -0\.0(01|5): {negative}"):
             sched.step(bad)
         assert sched.last_epoch == 3 and not sched.done  # nothing recorded: the update waits for a valid loss
-        sched.step(0.7)
-        assert sched.last_epoch == 4
+        sched.step(0.0)  # a later 0 is a loss
+        assert sched.last_epoch == 4 and sched.last_info["updates"] == 4 and sched.last_info["step"] == 2
     for bad in (math.nan, math.inf, -math.inf):  # the divergence path, as in the env: not refused
         sched = PolicyScheduler(opt, make_baseline("fixed"), horizon=3, updates_per_step=2)
         (w * w).sum().backward()
         opt.step()
         sched.step(bad)
         assert sched.done and sched.diverged
+
+
+@pytest.mark.parametrize("which", ["train_loss_fn", "val_fn"])
+def test_a_measured_loss_refused_at_the_end_of_a_later_step_leaves_the_scheduler_as_it_was(which):
+    """train_loss_fn() / val_fn() run when an update completes a step. Refused after that update
+    was recorded, the documented retry recorded one update more into the same step (a step of 3
+    updates with updates_per_step=2). They are measured before the update is recorded now: the
+    refusal leaves the scheduler as it was, and the corrected call closes the step as usual."""
+    w = torch.nn.Parameter(torch.ones(2))
+    opt = torch.optim.SGD([w], lr=0.01)
+    values = iter([1.0, 0.9, -0.5, 0.7, 0.6, 0.5])
+    sched = PolicyScheduler(opt, make_baseline("fixed", lr=0.01), horizon=5, updates_per_step=2,
+                            **{which: lambda: next(values)})
+
+    def update(loss):
+        opt.zero_grad()
+        (w * w).sum().backward()
+        opt.step()
+        sched.step(loss)
+
+    for loss in (1.0, 0.9, 0.8):
+        update(loss)
+    before = (sched.last_epoch, sched.monitor.step_updates, sched.monitor.updates, sched.monitor.t, sched.lr)
+    assert before[:4] == (3, 1, 3, 1)
+    name = "train_loss_fn\\(\\)" if which == "train_loss_fn" else "val_fn\\(\\)"
+    with pytest.raises(ValueError, match=f"{name} is -0.5: "):
+        update(0.7)
+    assert (sched.last_epoch, sched.monitor.step_updates, sched.monitor.updates, sched.monitor.t, sched.lr) == before
+    sched.step(0.7)  # the corrected call records the update: the step closes with its 2 updates
+    assert sched.last_epoch == 4 and sched.last_info["updates"] == 4 and sched.last_info["step"] == 2
+    assert sched.monitor.step_updates == 0
+    update(0.6)
+    update(0.5)
+    assert sched.last_info["updates"] == 6 and sched.last_info["step"] == 3
 
 
 def test_without_evaluation_functions_l0_is_the_first_minibatch_loss():

@@ -395,7 +395,8 @@ def test_envs_built_alike_on_a_shuffling_loader_run_the_same_episodes():
 def test_a_first_validation_loss_of_zero_gives_the_default_metric_zero():
     """A model whose first validation loss is exactly 0 made reset divide by zero (1 − V/V0). The
     default metric floors V and V0 as the relative-loss features do (``lrgym.features.TINY``):
-    0.0 while V stays 0, as the features' log(V/V0) reads 0. A nonzero V0 keeps 1 − V/V0."""
+    0.0 while V stays 0, as the features' log(V/V0) reads 0. A nonzero V0 keeps 1 − V/V0. (The
+    training loss is 1 throughout: a first training loss L0 of 0 is refused, see below.)"""
     from lrgym.features import FEATURE_NAMES
 
     X, Y = torch.randn(64, 8, generator=torch.Generator().manual_seed(0)), torch.zeros(64, 1)
@@ -404,10 +405,12 @@ def test_a_first_validation_loss_of_zero_gives_the_default_metric_zero():
         model = torch.nn.Linear(8, 1)
         torch.nn.init.zeros_(model.weight)
         torch.nn.init.zeros_(model.bias)
-        return model  # predicts the targets exactly: every loss is 0, every gradient 0
+        return model  # predicts 0: every gradient 0, so it stays the zero model
 
-    env = TorchTrainingEnv(zero_model, (X, Y), lambda out, t: ((out - t) ** 2).mean(1), val_data=(X[:16], Y[:16]),
-                           horizon=3, inner_steps=2)
+    def loss(out, t):  # out**2 (0, gradient 0) plus the target: 1 on the training rows, 0 on the validation rows
+        return (out ** 2).mean(1) + t.mean(1)
+
+    env = TorchTrainingEnv(zero_model, (X, Y + 1.0), loss, val_data=(X[:16], Y[:16]), horizon=3, inner_steps=2)
     obs, info = env.reset(seed=0)
     assert info["val_loss"] == 0.0 and info["val_metric"] == 0.0
     obs, reward, terminated, _, info = env.step(2)
@@ -677,3 +680,47 @@ def test_metric_fn_without_val_data_reads_the_evaluation_data():
     with torch.no_grad():
         expected = float(accuracy(env.model(X[:64]), y[:64]))
     assert info["val_metric"] == pytest.approx(expected) and info["val_loss"] == info["train_loss"]
+
+
+def test_the_first_training_loss_must_be_positive_and_later_losses_not_negative():
+    """TorchTrainingEnv takes its losses through the same TrainingMonitor as PolicyScheduler and
+    the same rule (lrgym.monitor.check_loss): an offset loss of about -45 reset and trained with
+    all-zero loss features and no word; a first training loss (L0) <= 0 is now refused at reset,
+    naming it, and a negative loss later in the episode at the update that gives it. A later
+    exact 0 (float32 cross-entropy at large margins gives -0.0) runs the episode to its end."""
+    torch.manual_seed(0)
+    X = torch.randn(256, 4)
+    y = X @ torch.randn(4, 1)
+    shift = [50.0]
+
+    def mse_minus_shift(out, t):
+        return ((out - t) ** 2).squeeze(1) - shift[0]
+
+    env = TorchTrainingEnv(lambda: torch.nn.Linear(4, 1), (X, y), mse_minus_shift, batch_size=32, horizon=5,
+                           inner_steps=4)
+    with pytest.raises(ValueError, match=r"the first training loss is -4[0-9.]*, the episode's first loss \(L0\): "
+                                         r"it must be > 0.*valid: a finite first loss > 0"):
+        env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"the first training loss is 0, the episode's first loss"):
+        env_zero = TorchTrainingEnv(lambda: torch.nn.Linear(4, 1), (X, y), lambda out, t: 0.0 * out.squeeze(1),
+                                    batch_size=32, horizon=5, inner_steps=4)
+        env_zero.reset(seed=0)
+    shift[0] = 0.0
+    env.reset(seed=0)
+    shift[0] = 1e6
+    with pytest.raises(ValueError, match=r"the update's mean minibatch loss is -99999[0-9]: losses must be >= 0"):
+        env.step(2)
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(64, 2, generator=g)
+    labels = (X[:, 0] > 0).long()
+    X[:, 0] += torch.where(labels == 1, 3.0, -3.0)
+    env = TorchTrainingEnv(lambda: torch.nn.Linear(2, 2), (X, labels),
+                           torch.nn.CrossEntropyLoss(reduction="none"), batch_size=64, horizon=20, inner_steps=10,
+                           lr_init=5.0, lr_max=10.0)
+    obs, info = env.reset(seed=0)
+    done, steps = False, 0
+    while not done:
+        obs, _, terminated, truncated, info = env.step(2)  # keep the LR (factor 1)
+        done, steps = terminated or truncated, steps + 1
+    assert steps == 20 and not terminated and info["train_loss"] == 0.0 and np.all(np.isfinite(obs))
