@@ -457,6 +457,7 @@ class PolicyScheduler:
         self._warned_skip = False
         self._warned_no_grad = False
         self._warned_multi = False
+        self._step_depth = 0  # optimizer.step() calls running now, nested by super().step(): _before_update
         self._hooks = self._register_hooks()
 
         train, val, metric = measure(train_loss_fn, val_fn, first=True)
@@ -498,6 +499,9 @@ class PolicyScheduler:
                 "PolicyScheduler.step(loss) needs the loss of the update just taken: its per-example losses "
                 "(e.g. F.cross_entropy(output, target, reduction='none')) or their mean, a tensor or a number. "
                 "Call it after every optimizer.step(), not once per epoch: the policy observes each update")
+        # step(loss) runs outside optimizer.step(): an optimizer.step() that raised (its post-hooks
+        # never ran) leaves no nesting depth behind (_before_update)
+        self._step_depth = 0
         # checked before anything changes: a refused loss leaves the update to the corrected call
         losses = None if self.monitor.done else losses_array(loss)
         if losses is not None:
@@ -580,8 +584,8 @@ class PolicyScheduler:
 
         def before(optimizer, args, kwargs):
             method = before_update()
-            if method is not None and _OWNERS.get(optimizer) is owner:
-                method()
+            if method is not None:
+                method(owns=_OWNERS.get(optimizer) is owner)
 
         def after(optimizer, args, kwargs):
             method = after_update()
@@ -593,18 +597,30 @@ class PolicyScheduler:
             weakref.finalize(self, handle.remove)
         return handles
 
-    def _before_update(self) -> None:
-        """Before ``optimizer.step()`` (hook): groups added since get their LR; no LR changed by another."""
-        if len(self.optimizer.param_groups) > len(self._ratios):
-            self._adopt_new_groups()
-        self._check_lrs()
+    def _before_update(self, owns: bool = True) -> None:
+        """Before ``optimizer.step()`` (hook): if this scheduler ``owns`` the optimizer's LRs
+        (:data:`_OWNERS`), groups added since get their LR and no LR was changed by another.
+
+        torch runs an optimizer's step hooks once per class in the call chain of ``step``: a
+        subclass whose ``step`` calls ``super().step()`` (gradient clipping, logging, a Lookahead
+        wrapper) runs them twice per update once its parent class has been instantiated too. The
+        depth of those nested runs (:attr:`_step_depth`) makes one ``optimizer.step()`` one update:
+        only the outermost run checks the LRs here and counts the update in :meth:`_after_update`."""
+        depth = getattr(self, "_step_depth", 0)
+        if depth == 0 and owns:
+            if len(self.optimizer.param_groups) > len(self._ratios):
+                self._adopt_new_groups()
+            self._check_lrs()
+        self._step_depth = depth + 1  # after the check: a refused update ran no step, and no post-hook
 
     def _after_update(self) -> None:
         """After ``optimizer.step()`` ran (hook): the update was taken, unless the optimizer itself
         skipped it for an AMP overflow (:func:`_skipped_inside`): that one is not counted, exactly as
         an update ``GradScaler`` does not run at all. A taken update's gradient is in ``p.grad``:
-        a pending one loaded from a checkpoint is superseded."""
-        if _skipped_inside(self.optimizer):
+        a pending one loaded from a checkpoint is superseded. The post-hook of a nested
+        ``super().step()`` counts nothing: the outermost one counts the update (:meth:`_before_update`)."""
+        self._step_depth = max(getattr(self, "_step_depth", 1) - 1, 0)
+        if self._step_depth > 0 or _skipped_inside(self.optimizer):
             return
         self._opt_steps += 1
         self._pending_grad = None

@@ -296,6 +296,48 @@ def test_several_optimizer_steps_before_one_sched_step_are_warned_of_naming_the_
     assert sched.state_dict()["warned_multi"]  # once per run, across a checkpoint too
 
 
+class _ClippedSGD(torch.optim.SGD):
+    """An optimizer subclass whose ``step`` clips, then calls ``super().step()``."""
+
+    def step(self, closure=None):
+        torch.nn.utils.clip_grad_norm_([p for g in self.param_groups for p in g["params"]], 1.0)
+        return super().step(closure)
+
+
+def test_an_optimizer_subclass_calling_super_step_is_one_update_per_step():
+    """torch runs an optimizer's step hooks once per class in the call chain of ``step``: once a
+    plain SGD has been built, a subclass calling ``super().step()`` ran the scheduler's hooks twice
+    per update, which warned "optimizer.step() ran 2 times" to a loop calling ``sched.step`` after
+    every update. Nested hook runs count once; several real calls still warn; another scheduler's
+    LR is still refused from the outermost call."""
+    torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], lr=0.1)  # any plain SGD: SGD.step runs hooks too
+    X, y = _regression(2)
+    model = torch.nn.Linear(5, 1)
+    opt = _ClippedSGD(model.parameters(), lr=1e-4)
+    with pytest.warns(UserWarning, match="it drives _ClippedSGD here"):  # a class of its own: warned, as documented
+        sched = PolicyScheduler(opt, make_baseline("fixed", lr=1e-4), horizon=HORIZON, updates_per_step=INNER)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _run_updates(model, opt, sched, range(2 * INNER))
+    assert sched.last_epoch == 2 * INNER and sched.last_info["updates"] == 2 * INNER
+    assert not sched.state_dict()["warned_multi"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(2):
+            opt.zero_grad()
+            losses = (model(X[:8]).squeeze(1) - y[:8]) ** 2
+            losses.mean().backward()
+            opt.step()
+        sched.step(losses.detach())
+    assert [str(w.message)[:62] for w in caught] == ["PolicyScheduler.step(loss): optimizer.step() ran 2 times since"]
+    opt.param_groups[0]["lr"] = 0.5
+    with pytest.raises(RuntimeError, match="something else changed it"):
+        opt.step()
+    opt.param_groups[0]["lr"] = sched.get_last_lr()[0]
+    _run_updates(model, opt, sched, range(1))  # the refused call left no nesting behind: counted again
+    assert sched.last_epoch == 2 * INNER + 2
+
+
 def _run_updates(model, opt, sched, batches):
     """``batches`` of (rows) updates, each: zero_grad, backward, optimizer.step, sched.step."""
     X, y = _regression(2)
