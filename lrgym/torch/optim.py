@@ -9,6 +9,8 @@ rather than a silently different rule).
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 
 from lrgym.optim import H_EPS, OptimizerConfig
@@ -20,7 +22,8 @@ def torch_optimizer(optimizer="sgd") -> tuple[type, dict]:
     """The ``torch.optim`` class and keyword arguments (all but ``lr``) of lrgym's ``optimizer``
     (name, dict or :class:`~lrgym.optim.OptimizerConfig`): its update rule spelt in PyTorch. Every
     argument that changes the rule is stated, also where lrgym's rule pins PyTorch's default
-    (plain ``sgd`` is ``SGD(momentum=0, nesterov=False, dampening=0)``), so an optimizer can be
+    (plain ``sgd`` is ``SGD(momentum=0, nesterov=False, dampening=0)``; every rule ``maximize=False``;
+    Adam with weight decay ``decoupled_weight_decay=False`` where torch has it), so an optimizer can be
     compared with it (:class:`~lrgym.torch.PolicyScheduler` warns of a difference). Clipping and
     normalisation are not ``torch.optim`` arguments and are left out (:func:`make_optimizer`
     refuses them)."""
@@ -28,17 +31,23 @@ def torch_optimizer(optimizer="sgd") -> tuple[type, dict]:
     eps = float(cfg.hyper()[H_EPS])
     wd = cfg.weight_decay
     if cfg.name == "sgd":
-        return torch.optim.SGD, {"momentum": 0, "dampening": 0, "nesterov": False, "weight_decay": wd}
-    if cfg.name in ("momentum", "nesterov"):
-        return torch.optim.SGD, {"momentum": cfg.momentum, "dampening": 0, "nesterov": cfg.name == "nesterov",
-                                 "weight_decay": wd}
-    if cfg.name == "adam":
-        return torch.optim.Adam, {"betas": (cfg.beta1, cfg.beta2), "eps": eps, "weight_decay": wd, "amsgrad": False}
-    if cfg.name == "rmsprop":
-        return torch.optim.RMSprop, {"alpha": cfg.alpha, "eps": eps, "weight_decay": wd, "momentum": 0,
-                                     "centered": False}
-    return torch.optim.Adagrad, {"eps": eps, "weight_decay": wd, "lr_decay": 0,  # the last of OPTIMIZERS
-                                 "initial_accumulator_value": 0}
+        cls, kwargs = torch.optim.SGD, {"momentum": 0, "dampening": 0, "nesterov": False, "weight_decay": wd}
+    elif cfg.name in ("momentum", "nesterov"):
+        cls, kwargs = torch.optim.SGD, {"momentum": cfg.momentum, "dampening": 0, "nesterov": cfg.name == "nesterov",
+                                        "weight_decay": wd}
+    elif cfg.name == "adam":
+        cls, kwargs = torch.optim.Adam, {"betas": (cfg.beta1, cfg.beta2), "eps": eps, "weight_decay": wd,
+                                         "amsgrad": False}
+        if wd and "decoupled_weight_decay" in inspect.signature(torch.optim.Adam).parameters:
+            kwargs["decoupled_weight_decay"] = False  # lrgym's Adam adds the decay to the gradient (not AdamW)
+    elif cfg.name == "rmsprop":
+        cls, kwargs = torch.optim.RMSprop, {"alpha": cfg.alpha, "eps": eps, "weight_decay": wd, "momentum": 0,
+                                            "centered": False}
+    else:  # the last of OPTIMIZERS
+        cls, kwargs = torch.optim.Adagrad, {"eps": eps, "weight_decay": wd, "lr_decay": 0,
+                                            "initial_accumulator_value": 0}
+    kwargs["maximize"] = False  # lrgym's rules descend the loss: maximize=True is gradient ascent
+    return cls, kwargs
 
 
 def make_optimizer(params, optimizer="sgd", lr: float = 1e-2) -> torch.optim.Optimizer:

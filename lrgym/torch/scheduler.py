@@ -184,20 +184,27 @@ def _same_setting(given, expected) -> bool:
 def other_optimizer(optimizer: torch.optim.Optimizer, lrgym_optimizer) -> tuple[str, str] | None:
     """None if ``optimizer`` runs the update rule of lrgym's ``lrgym_optimizer`` (the class and
     every argument :func:`lrgym.torch.optim.torch_optimizer` states: momentum, nesterov, betas,
-    eps, weight decay, ...; read from ``optimizer.defaults``, its constructor's arguments), else
-    (lrgym's, the optimizer's) as text: ``("torch.optim.SGD(momentum=0, nesterov=False)",
-    "torch.optim.SGD(momentum=0.9, nesterov=True)")``, only the arguments that differ, or the
+    eps, weight decay, maximize, ...) in every parameter group (``optimizer.param_groups``: a
+    group's own ``momentum`` overrides the constructor's), else (lrgym's, the optimizer's) as text:
+    ``("torch.optim.SGD(momentum=0, nesterov=False)", "torch.optim.SGD(momentum=0.9, nesterov=True)")``,
+    only the arguments that differ; when groups differ from each other, every group's values
+    (``"torch.optim.SGD with param_groups[0]: momentum=0; param_groups[1]: momentum=0.9"``); the
     class and lrgym's arguments when the class differs."""
     cls, expected = torch_optimizer(lrgym_optimizer)
     if type(optimizer) is not cls:
         wanted = ", ".join(f"{key}={value!r}" for key, value in expected.items())
         return f"torch.optim.{cls.__name__}({wanted})", type(optimizer).__name__
-    given = optimizer.defaults
-    differ = [key for key, value in expected.items() if not _same_setting(given.get(key), value)]
+    groups = optimizer.param_groups or [optimizer.defaults]
+    differ = [key for key, value in expected.items()
+              if any(not _same_setting(group.get(key), value) for group in groups)]
     if not differ:
         return None
-    return (f"torch.optim.{cls.__name__}({', '.join(f'{key}={expected[key]!r}' for key in differ)})",
-            f"torch.optim.{cls.__name__}({', '.join(f'{key}={given.get(key)!r}' for key in differ)})")
+    lrgym_side = f"torch.optim.{cls.__name__}({', '.join(f'{key}={expected[key]!r}' for key in differ)})"
+    sides = [", ".join(f"{key}={group.get(key)!r}" for key in differ) for group in groups]
+    if all(side == sides[0] for side in sides):
+        return lrgym_side, f"torch.optim.{cls.__name__}({sides[0]})"
+    return lrgym_side, f"torch.optim.{cls.__name__} with " + "; ".join(
+        f"param_groups[{i}]: {side}" for i, side in enumerate(sides))
 
 
 def policy_name(policy) -> str:

@@ -460,7 +460,16 @@ def test_a_mismatched_optimizer_is_named_in_a_warning():
     ("adam", lambda p: torch.optim.Adam(p, lr=0.01, amsgrad=True),
      "'adam' (torch.optim.Adam(amsgrad=False))", "torch.optim.Adam(amsgrad=True)"),
     ("plateau", lambda p: torch.optim.AdamW(p, lr=0.01),  # another class: lrgym's arguments in full
-     "'sgd' (torch.optim.SGD(momentum=0, dampening=0, nesterov=False, weight_decay=0.0))", "AdamW"),
+     "'sgd' (torch.optim.SGD(momentum=0, dampening=0, nesterov=False, weight_decay=0.0, maximize=False))", "AdamW"),
+    # maximize and settings of a parameter group of its own were not compared (a review, 2026-12-05)
+    ("plateau", lambda p: torch.optim.SGD(p, lr=0.01, maximize=True),
+     "'sgd' (torch.optim.SGD(maximize=False))", "torch.optim.SGD(maximize=True)"),
+    ("plateau", lambda p: torch.optim.SGD([{"params": p, "momentum": 0.9, "nesterov": True}], lr=0.01),
+     "'sgd' (torch.optim.SGD(momentum=0, nesterov=False))", "torch.optim.SGD(momentum=0.9, nesterov=True)"),
+    ("plateau", lambda p: torch.optim.SGD([{"params": p[:1]}, {"params": [torch.nn.Parameter(torch.ones(1))],
+                                                                "momentum": 0.9}], lr=0.01),
+     "'sgd' (torch.optim.SGD(momentum=0))", "torch.optim.SGD with param_groups[0]: momentum=0; "
+                                            "param_groups[1]: momentum=0.9"),
 ])
 def test_an_optimizer_with_other_settings_than_the_policys_is_named_in_a_warning(policy, make, lrgym_side, torch_side):
     w = torch.nn.Parameter(torch.ones(2))
@@ -469,6 +478,22 @@ def test_an_optimizer_with_other_settings_than_the_policys_is_named_in_a_warning
     assert [str(c.message) for c in caught] == [
         f"policy {policy!r} was designed for lrgym's {lrgym_side}, it drives {torch_side} here; "
         "lrgym.torch.make_optimizer(params, policy.optimizer) builds the matching one"]
+
+
+def test_adam_with_decoupled_weight_decay_under_an_adam_policy_with_weight_decay_is_warned_of():
+    """``Adam(decoupled_weight_decay=True)`` is AdamW's rule: under a policy made for lrgym's Adam
+    with weight decay (the decay added to the gradient) it was not warned of."""
+    if "decoupled_weight_decay" not in torch.optim.Adam([torch.nn.Parameter(torch.ones(1))]).defaults:
+        pytest.skip("this torch has no decoupled_weight_decay")
+    w = torch.nn.Parameter(torch.ones(2))
+    policy = make_baseline("fixed", lr=0.01, optimizer={"name": "adam", "weight_decay": 0.1})
+    with pytest.warns(UserWarning, match=r"torch.optim.Adam\(decoupled_weight_decay=False\)\), it drives "
+                                         r"torch.optim.Adam\(decoupled_weight_decay=True\) here"):
+        PolicyScheduler(torch.optim.Adam([w], lr=0.01, weight_decay=0.1, decoupled_weight_decay=True), policy,
+                        horizon=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        PolicyScheduler(make_optimizer([w], {"name": "adam", "weight_decay": 0.1}, lr=0.01), policy, horizon=3)
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad",
