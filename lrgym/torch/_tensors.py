@@ -36,10 +36,29 @@ def _short(value, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+def _bool_inside(value):
+    """The first bool inside a list, tuple or object array (nested too; a ``np.bool_`` or a bool
+    tensor counts), else None. ``np.asarray`` promotes ``[0.5, True]`` to floats, which hides it."""
+    if isinstance(value, (bool, np.bool_)):
+        return value
+    if isinstance(value, torch.Tensor):
+        return value if value.dtype == torch.bool else None
+    if isinstance(value, np.ndarray):
+        if value.dtype != object:
+            return None
+        value = value.ravel().tolist()
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            found = _bool_inside(item)
+            if found is not None:
+                return found
+    return None
+
+
 def losses_array(loss, name: str = "loss", what: str = "a scalar loss, or per-example losses") -> np.ndarray:
     """An update's loss — per-example losses or their mean, a tensor on any device or numbers —
     as a flat float64 NumPy vector on the CPU. Real numbers only: a string (even ``"0.5"``), a
-    bool, a complex number or tensor, or anything else NumPy cannot read as reals is a
+    bool (also inside a list: ``[0.5, True]``), a complex number or tensor, or anything else NumPy cannot read as reals is a
     ``ValueError`` naming the value (``name``: how the error calls it, e.g. ``val_fn()``) and what
     is valid (``what``: the values expected), and so is an empty one."""
     valid = f"valid: a real number or a real tensor ({what})"
@@ -48,6 +67,10 @@ def losses_array(loss, name: str = "loss", what: str = "a scalar loss, or per-ex
             raise ValueError(f"{name}={_short(loss)} is not real (a {loss.dtype} tensor); {valid}")
         arr = loss.detach().to(dtype=torch.float64, device="cpu").reshape(-1).numpy()
     else:
+        found = _bool_inside(loss) if isinstance(loss, (list, tuple, np.ndarray)) else None
+        if found is not None:  # NumPy reads [0.5, True] as [0.5, 1.0]: a bool is no loss, inside a list too
+            raise ValueError(f"{name}={_short(loss)} is not a number (a {type(loss).__name__} holding the bool "
+                             f"{found!r}); {valid}")
         try:
             raw = np.asarray(loss)
             if raw.dtype.kind not in "iufO":  # b (bool), c (complex), U / S (strings), ...: not a loss

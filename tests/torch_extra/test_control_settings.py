@@ -241,6 +241,9 @@ def _stepped_scheduler(**kw):
     # accepted before (an audit, 2026-12-05): "0.5" read as 0.5, True as 1.0, a complex loss as its real part
     ("0.5", "a str"), (True, "a bool"), (np.bool_(True), "a bool"), (1 + 2j, "a complex"), ([0.5, 1j], "a list"),
     (torch.tensor(1 + 2j), "a torch.complex64 tensor"), (torch.tensor([True, False]), "a torch.bool tensor"),
+    # a bool inside a list or an object array was read as 1.0 (a review, 2026-12-05)
+    ([0.5, True], "a list holding the bool True"), ((0.5, [np.bool_(False)]), "a tuple holding the bool np.False_"),
+    (np.array([0.5, True], dtype=object), "a ndarray holding the bool True"),
 ])
 def test_a_loss_that_is_not_a_real_number_is_named(bad, kind):
     """``step('x')`` was NumPy's "could not convert string to float: 'x'", naming no argument."""
