@@ -125,6 +125,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 import warnings
 import weakref
 
@@ -229,8 +230,11 @@ def check_policy(policy) -> None:
 
 
 def _plain(value):
-    """A setting as plain data that compares by value and survives ``torch.load(weights_only=True)``
-    (NumPy values as Python numbers, tuples and arrays as lists; anything else by its ``repr``)."""
+    """A setting as plain data that compares by value (:func:`_same_plain`) and survives
+    ``torch.load(weights_only=True)``: NumPy values as Python numbers, tuples and arrays as lists;
+    anything else by its ``repr`` without a memory address (``<function f at 0x7f..>`` is
+    ``<function f>``: an address differs in every process, so the state of a restarted run would
+    never be its policy's)."""
     if isinstance(value, (np.generic, np.ndarray)):
         return value.tolist()
     if isinstance(value, (list, tuple)):
@@ -239,7 +243,24 @@ def _plain(value):
         return {str(k): _plain(v) for k, v in value.items()}
     if value is None or type(value) in (bool, int, float, str):
         return value
-    return repr(value)
+    return _ADDRESS.sub("", repr(value))
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")  # the default repr's address: <pkg.Class object at 0x7f...>
+
+
+def _same_plain(a, b) -> bool:
+    """Two :func:`_plain` values are the same setting: equal, element by element, with NaN equal to
+    NaN (``nan == nan`` is False, so a policy with a NaN setting never matched its own saved state)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_plain(a[key], b[key]) for key in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same_plain(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if isinstance(a, (dict, list)) or isinstance(b, (dict, list)):
+        return False  # a container and a scalar, or a dict and a list
+    return a == b
 
 
 def _optimizer_fields(optimizer) -> dict:
@@ -882,11 +903,11 @@ class PolicyScheduler:
     def _check_same_policy(self, saved: dict | None) -> None:
         """The state's policy is this scheduler's (:func:`policy_identity`); None: a state of an
         older lrgym, which recorded only the class (checked when the policy's state loads)."""
-        if saved is None or saved == self._identity:
+        if saved is None or _same_plain(saved, self._identity):
             return
         mine = self._identity
         keys = [key for key in sorted(set(saved["config"]) | set(mine["config"]))
-                if saved["config"].get(key) != mine["config"].get(key)]
+                if not _same_plain(saved["config"].get(key), mine["config"].get(key))]
         raise ValueError(
             f"the state was saved with policy {_identity_text(saved, keys)}, this scheduler drives policy "
             f"{_identity_text(mine, keys)}; valid: build the scheduler with the policy the state was saved with "
