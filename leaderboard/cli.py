@@ -46,9 +46,18 @@ def _width(stream) -> int | None:
 console = Console(width=_width(sys.stdout))
 err = Console(stderr=True, width=_width(sys.stderr))
 
+def nonempty_path(text: str) -> Path:
+    """A path option's value as a ``Path``; an empty one (``--markdown ""``, an unset shell
+    variable) is the option's error, not ``Path("")``, which is ``.``: the current folder, where
+    the command would have written or read its default file."""
+    if text == "":
+        raise typer.BadParameter("an empty path; valid: a file or folder path (leave the option out for its default)")
+    return Path(text)
+
+
 SuiteOpt = typer.Option(DEFAULT_SUITE, "--suite", "-s",
                         help="Suite: v2 (leaderboard), v1 (previous, frozen), val (validation), quick (CI).")
-DbOpt = typer.Option(None, "--db", help="SQLite results file (default: $LRGYM_STORE or ./lrgym_leaderboard.sqlite).")
+DbOpt = typer.Option(None, "--db", parser=nonempty_path, metavar="PATH", help="SQLite results file (default: $LRGYM_STORE or ./lrgym_leaderboard.sqlite).")
 WorkersOpt = typer.Option(None, "--workers", "-j", min=1,
                           help="Worker processes (default: all cores; capped at the number of jobs and, for "
                           "sandboxed policies, at what this machine's memory holds at the memory limit).")
@@ -56,13 +65,13 @@ BackendOpt = typer.Option("local", "--backend", help="Where the jobs run: local 
                           "or ray (a Ray cluster; pip install \"lrgym\\[ray]\"). Same results.")
 AddressOpt = typer.Option(None, "--address", help="Ray cluster: auto (the one this machine belongs to) or "
                           "HOST:PORT of its head (default: a Ray instance on this machine for this run).")
-PrivateOpt = typer.Option(None, "--private", help="Use the hidden suite of this key file (the grader's "
+PrivateOpt = typer.Option(None, "--private", parser=nonempty_path, metavar="PATH", help="Use the hidden suite of this key file (the grader's "
                           "secret; see `lrgym leaderboard suites --private`). Overrides --suite.")
 
 #: the ranking a source checkout ships at its top (README; tests/test_shipped_results.py): only
 #: ``--ship`` writes it, every other run writes under runs/ (lrgym.baselines.outputs)
 SHIPPED_BOARD = Path(__file__).resolve().parents[1] / "LEADERBOARD.md"
-MarkdownOpt = typer.Option(None, "--markdown", help="Write the ranking here (Markdown; an existing folder: "
+MarkdownOpt = typer.Option(None, "--markdown", parser=nonempty_path, metavar="PATH", help="Write the ranking here (Markdown; an existing folder: "
                            "the default file name inside it; default: runs/LEADERBOARD.md of the working directory, or "
                            "under $LRGYM_RUNS).")
 NoMarkdownOpt = typer.Option(False, "--no-markdown", help="Do not write the Markdown file.")
@@ -573,7 +582,7 @@ def submit(
 
 @leaderboard_app.command("import-kept")
 def import_kept(
-    kept: Path = typer.Argument(..., help="A kept result: <db>.pending/<token>.name-taken (named by submit, "
+    kept: Path = typer.Argument(..., parser=nonempty_path, metavar="PATH", help="A kept result: <db>.pending/<token>.name-taken (named by submit, "
                                 "show and every grading run)."),
     name: str = typer.Option(..., "--name", "-n", help="The entry name to store it under (not taken by "
                              "another submitter nor a baseline)."),
@@ -612,7 +621,7 @@ def show(
 def report(
     suite: str = SuiteOpt,
     db: Optional[Path] = DbOpt,
-    html: Optional[Path] = typer.Option(None, "--html", help="HTML report path (an existing folder: the default file "
+    html: Optional[Path] = typer.Option(None, "--html", parser=nonempty_path, metavar="PATH", help="HTML report path (an existing folder: the default file "
                                         "name inside it; default: runs/leaderboard.html, or under $LRGYM_RUNS)."),
     no_html: bool = typer.Option(False, "--no-html", help="Do not write the HTML report (with --private: it names "
                                  "the hidden instances' curves; publish the Markdown)."),
@@ -710,7 +719,7 @@ def references(
 @leaderboard_app.command()
 def export(
     fmt: str = typer.Option("csv", "--format", "-f", help="csv (a folder of three files) or json (one file)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o",
+    out: Optional[Path] = typer.Option(None, "--out", "-o", parser=nonempty_path, metavar="PATH",
                                        help="Output folder (csv) or file (json; an existing folder: the default "
                                             "file name inside it) (default: runs/results/ or runs/results.json, "
                                             "under $LRGYM_RUNS if set; another suite: results-<suite>, --all: "
@@ -773,7 +782,7 @@ def export(
 
 @leaderboard_app.command()
 def suites(
-    private: Optional[Path] = typer.Option(None, "--private", help="Key file of a hidden suite: created (mode "
+    private: Optional[Path] = typer.Option(None, "--private", parser=nonempty_path, metavar="PATH", help="Key file of a hidden suite: created (mode "
                                            "0600) if missing, then listed; keep it secret."),
 ):
     """List the benchmark suites (and the private one of a key file)."""

@@ -156,3 +156,16 @@ def test_streams_are_outputs_for_any_user(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd="/")
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["/dev/stdout", "/dev/null"]
+
+
+@pytest.mark.parametrize("args", [["report", "--markdown", ""], ["report", "--html", ""], ["report", "--db", ""],
+                                  ["export", "--out", ""], ["report", "--private", ""], ["show", "--private", ""]])
+def test_an_empty_path_is_the_options_error_not_the_current_folder(tmp_path, monkeypatch, args):
+    """``--markdown ""`` (an unset shell variable) was ``Path("")``, i.e. ``.``: the report was
+    written into the current folder under its default name; now nothing is written."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path / "runs"))
+    code, output = _invoke(*args)
+    assert code == 2, output
+    assert f"Invalid value for '{args[1]}'" in output and "': an empty path; valid: a file or folder path" in output
+    assert list(tmp_path.iterdir()) == []
