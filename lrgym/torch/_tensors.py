@@ -3,6 +3,8 @@ what :class:`lrgym.monitor.TrainingMonitor` records from a PyTorch model after e
 
 from __future__ import annotations
 
+import reprlib
+
 import numpy as np
 import torch
 
@@ -30,10 +32,11 @@ def flat_grad(params) -> np.ndarray:
     return torch.cat([part.to(dtype=torch.float64, device="cpu") for part in parts]).numpy()
 
 
-def _short(value, limit: int = 80) -> str:
-    """``repr(value)`` cut to ``limit`` characters (a per-example loss tensor can be long)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+#: how an error shows a refused loss: the standard library's abbreviating repr (as
+#: :mod:`lrgym.torch.env` uses), 80 characters for a long per-example tensor, list or string
+_SHORT = reprlib.Repr()
+_SHORT.maxother = _SHORT.maxstring = 80
+_short = _SHORT.repr
 
 
 def _bool_inside(value):
