@@ -91,7 +91,8 @@ MIN_GAP = 0.02
 MAX_VERIFIED_SCORE = 1.01
 #: criterion 4's scan: this step (decades) over ±VERIFY_SPAN decades around η*. r2 stepped 1/40
 #: decade and missed a peak of mlp 20007 narrower than 0.03 decade that scores up to 1.029; 1/1000
-#: decade puts ≈ 30 points on such a peak (≈ 0.8 CPU-s per mlp candidate and seed, 2.5 for recsys)
+#: decade puts ≈ 30 points on such a peak (800 LRs × 5 seeds: ≈ 40 CPU-s per mlp candidate, ≈ 125 per
+#: recsys candidate; measured 2026-12-05)
 VERIFY_STEP, VERIFY_SPAN = 1 / 1000, 0.4
 #: the scan a record's ``verified_max_score`` came from: a record verified by another scan (an
 #: earlier revision's, reused with ``--reuse``) is verified again
