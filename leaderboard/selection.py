@@ -150,9 +150,13 @@ def evaluate_candidate(job: tuple) -> dict:
     from lrgym.baselines.schedules import Cosine
     from lrgym.leaderboard.references import reference_entry
 
+    start = time.perf_counter()
     runs = ConstantLRRuns(env_kwargs, instance, seeds)
     if len(job) > 4:
-        return {**job[4], "verified_max_score": verify(runs, job[4]["reference"]), "verified_with": VERIFICATION}
+        earlier = job[4]
+        verified = verify(runs, earlier["reference"])
+        return {**earlier, "verified_max_score": verified, "verified_with": VERIFICATION,
+                "seconds": _seconds(earlier.get("seconds"), start)}
     ref = runs.search()
     l0 = np.asarray(ref.best.initial_loss, dtype=float)
     lref = np.asarray(ref.best.final_loss, dtype=float)
@@ -182,7 +186,15 @@ def evaluate_candidate(job: tuple) -> dict:
     if keep(record)[0]:  # criteria 1-3 hold: verify the reference (criterion 4)
         record["verified_max_score"] = verify(runs, record["reference"])
         record["verified_with"] = VERIFICATION
+    record["seconds"] = _seconds(0.0, start)
     return record
+
+
+def _seconds(earlier: float | None, start: float) -> float | None:
+    """A record's evaluation time: its worker's wall-clock seconds since ``start``, added to the
+    ``earlier`` evaluations' of the same record (a re-verified one); None once a part is unknown
+    (a record written before records were timed)."""
+    return None if earlier is None else round(earlier + time.perf_counter() - start, 3)
 
 
 def keep(record: dict) -> tuple[bool, str]:
@@ -215,7 +227,10 @@ def select(families: list[str] | None = None, candidates: int = CANDIDATES, size
     one verified by another scan than :data:`VERIFICATION` (an earlier revision's) is verified
     again.
     ``progress(record)`` is called after each evaluation (the CLI appends them to
-    ``runs/selection/records.jsonl``, which ``--reuse`` also reads).
+    ``runs/selection/records.jsonl``, which ``--reuse`` also reads). Each record carries its
+    evaluation's ``seconds``; the selection's ``seconds`` is this run's wall clock, ``reused`` the
+    candidates taken from ``reuse`` as they were and ``evaluation_seconds`` the sum of every
+    candidate's (``untimed``: records of before they were timed; :func:`how_long`).
     """
     from lrgym.baselines.parallel import imap
     from lrgym.tasks.base import instance_set
@@ -226,6 +241,7 @@ def select(families: list[str] | None = None, candidates: int = CANDIDATES, size
     test = [int(k) for k in instance_set("test")[:candidates]]
     start = time.time()
     records = dict(reuse or {})
+    evaluated = set()  # records (re-)evaluated by this run; the others were reused as they are
 
     def usable(f: str, k: int) -> bool:
         rec = records.get((f, k))
@@ -255,6 +271,7 @@ def select(families: list[str] | None = None, candidates: int = CANDIDATES, size
                 + ((records[(f, k)],) if "reference" in records.get((f, k), {}) else ()) for f, k in todo]
         for rec in imap(evaluate_candidate, jobs, workers, f"suite v2 candidates ({len(jobs)})"):
             records[(rec["family"], rec["instance"])] = rec
+            evaluated.add((rec["family"], rec["instance"]))
             if progress is not None:
                 progress(rec)
     out = {"rule": __doc__.split("**Procedure**")[1].split("The selection and")[0].strip(),
@@ -277,6 +294,11 @@ def select(families: list[str] | None = None, candidates: int = CANDIDATES, size
         out["families"][f] = {"instances": chosen, "size": sizes[f], "candidates": table,
                               "references": {str(k): records[(f, k)]["reference"] for k in chosen}}
     out["seconds"] = round(time.time() - start, 1)
+    tabled = [(f, c["instance"]) for f in families for c in out["families"][f]["candidates"]]
+    out["reused"] = sum(key not in evaluated for key in tabled)
+    times = [records[key].get("seconds") for key in tabled]
+    out["evaluation_seconds"] = round(sum(t for t in times if t is not None), 1)
+    out["untimed"] = sum(t is None for t in times)
     out["records"] = [records[key] for key in sorted(records)]
     return out
 
@@ -334,6 +356,8 @@ def write(selection: dict, ship: bool) -> list[Path]:
     replace_file(sel_path, json.dumps(_json_floats(slim), indent=1) + "\n")
     suite = suite_v2({f: d["instances"] for f, d in selection["families"].items()})
     tasks = {f"{f}/{k}": ref for f, d in selection["families"].items() for k, ref in d["references"].items()}
+    # elapsed: this run's wall clock (with --reuse, only what it evaluated again; the selection file
+    # says how many records it reused and their evaluations' seconds: how_long)
     refs = References(suite.version, suite.fingerprint(), tasks, tuple(suite.seeds), task_specs(suite),
                       selection["seconds"])
     return [sel_path, save_references(refs, ref_dir)]
@@ -377,7 +401,20 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{f}: kept {len(d['instances'])}/{d['size']}: {d['instances']}; dropped: {dropped}")
     for path in write(selection, args.ship):
         print(f"wrote {path}")
-    print(f"{selection['seconds']:.0f} s")
+    print(how_long(selection))
+
+
+def how_long(selection: dict) -> str:
+    """What a selection cost: this run's wall clock, and its candidates' evaluations, reused ones
+    included (``--ship --reuse`` of a finished run takes seconds, its evaluations hours)."""
+    text = f"{selection['seconds']:.0f} s"
+    if "evaluation_seconds" not in selection:  # written before records were timed
+        return text
+    text += (f" ({selection['reused']} of the candidates' records reused); the candidates' evaluations took "
+             f"{selection['evaluation_seconds']:.0f} worker-seconds")
+    if selection["untimed"]:
+        text += f" and {selection['untimed']} untimed ones (records written before they were timed)"
+    return text
 
 
 if __name__ == "__main__":

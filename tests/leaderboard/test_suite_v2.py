@@ -189,6 +189,41 @@ def test_a_reused_record_verified_by_another_scan_is_verified_again(monkeypatch)
     assert out["thresholds"]["verification"] == selection.VERIFICATION
 
 
+def test_a_selection_with_reused_records_says_what_they_cost(monkeypatch):
+    """``--reuse`` of a finished run wrote "seconds": 0.0 (this run's wall clock only), so a
+    shipped selection made with ``--ship --reuse`` said the selection took no time. Each record
+    now carries its evaluation's seconds (a re-verification adds its own), and the selection
+    counts the reused records and sums their evaluations; records of before this was timed are
+    counted as untimed, not as 0 s. A fake clock advances 7.5 s per verification scan."""
+    clock = [100.0]
+
+    def fake_verify(runs, reference):
+        clock[0] += 7.5
+        return 1.0
+
+    def record(k, **kw):
+        return {"family": "linreg", "instance": k, "lr": 0.1, "margin_decades": 2.0, "bracketed": True,
+                "floor_share": 0.3, "gap": 0.05, "reference": {"lr": 0.1}, **kw}
+
+    from lrgym.tasks.base import instance_set
+
+    monkeypatch.setattr(selection.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(selection, "verify", fake_verify)
+    k0, k1, k2 = (int(k) for k in instance_set("test")[:3])
+    reuse = {("linreg", k0): record(k0, verified_max_score=1.0, seconds=40.0),  # r2's scan: verified again
+             ("linreg", k1): record(k1, verified_max_score=1.0, verified_with=selection.VERIFICATION,
+                                    seconds=12.25),
+             ("linreg", k2): record(k2, verified_max_score=1.0, verified_with=selection.VERIFICATION)}  # untimed
+    out = selection.select(["linreg"], candidates=3, sizes={"linreg": 3}, workers=1, reuse=reuse)
+    by_instance = {r["instance"]: r for r in out["records"]}
+    assert by_instance[k0]["seconds"] == 47.5 and by_instance[k1]["seconds"] == 12.25
+    assert "seconds" not in by_instance[k2]
+    assert (out["reused"], out["evaluation_seconds"], out["untimed"]) == (2, 59.8, 1)
+    said = selection.how_long(out)
+    assert "2 of the candidates' records reused" in said and "60 worker-seconds" in said and "1 untimed" in said
+    assert selection.how_long({"seconds": 2330.1}) == "2330 s"  # a shipped file of before
+
+
 def test_the_rule_by_hand():
     good = {"lr": 0.1, "margin_decades": 2.0, "bracketed": True, "floor_share": 0.3, "gap": 0.05}
     assert selection.keep(good) == (True, "")
