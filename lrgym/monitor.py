@@ -37,6 +37,7 @@ the env observes it (floored at :data:`lrgym.features.TINY`); NaN and ±inf are 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -63,11 +64,19 @@ from lrgym.tasks.base import (
     S_VAL_METRIC,
     is_real,
 )
-from lrgym.tasks.stats import A_BATCH_LOSS, N_ACC, finish_stats, is_bad, loss_moments, record_gradient_pair
+from lrgym.tasks.stats import (
+    A_BATCH_LOSS,
+    A_LOSS_VAR,
+    N_ACC,
+    finish_stats,
+    is_bad,
+    loss_moments,
+    record_gradient_pair,
+)
 
 _NO_OPTIMUM = np.float64(math.nan)  # a monitored task of your own states no optimum: excess_loss NaN
 
-__all__ = ["TrainingMonitor", "check_loss"]
+__all__ = ["TrainingMonitor", "UpdateLoss", "check_loss", "update_loss"]
 
 _LOSS_REMEDY = ("e.g. yours plus a constant that keeps it above 0 (a Gaussian NLL + 10), or a loss bounded "
                 "below by 0 (MSE, cross-entropy)")
@@ -102,6 +111,37 @@ def check_loss(value: float, name: str, first: bool = False) -> float:
             "losses and a negative loss, one not bounded below by 0, has no log; valid: a finite loss >= 0 (a later "
             f"0 reads as the floor 1e-300, as in the env), {_LOSS_REMEDY}")
     return value
+
+
+@dataclass(frozen=True)
+class UpdateLoss:
+    """One update's minibatch loss, measured once (:func:`update_loss`) and passed along: what
+    :meth:`TrainingMonitor.check_update_loss`, :meth:`~TrainingMonitor.completes_step` and
+    :meth:`~TrainingMonitor.record_update` judge and record, so the kernels' moments of an update
+    are computed once, and every decision about it reads the same mean.
+
+    ``mean``: the kernels' mean of the per-example losses (:func:`lrgym.tasks.stats.loss_moments`),
+    or the scalar loss itself; ``var``: the within-minibatch variance ``loss_moments`` adds into
+    the accumulator (None for a scalar loss: no spread measured)."""
+
+    mean: float
+    var: float | None
+
+
+def update_loss(losses) -> UpdateLoss:
+    """The :class:`UpdateLoss` of an update's losses (per-example losses, or a scalar mean loss:
+    anything ``np.asarray`` reads as float64), an :class:`UpdateLoss` as it is. The moments are
+    ``loss_moments``' own, into a scratch accumulator: its entries are ``0.0 + m`` and ``0.0 + v``,
+    which are ``m`` and ``v`` exactly (``v`` is never −0.0: a sum of squares from +0.0), so adding
+    them to :attr:`TrainingMonitor.acc` later leaves there what ``loss_moments`` adds directly."""
+    if isinstance(losses, UpdateLoss):
+        return losses
+    losses = np.ascontiguousarray(np.atleast_1d(np.asarray(losses, dtype=np.float64)).ravel())
+    if losses.shape[0] == 1:  # a scalar loss: no spread measured (close_step sets cv = 1)
+        return UpdateLoss(float(losses[0]), None)
+    scratch = np.zeros(N_ACC)
+    mean = loss_moments(losses, scratch)
+    return UpdateLoss(float(mean), float(scratch[A_LOSS_VAR]))
 
 
 def _finite_number(value) -> bool:
@@ -205,9 +245,10 @@ class TrainingMonitor:
         return float(self.memory[M_CAP])
 
     def record_update(self, losses, grad: np.ndarray, params_finite: bool = True) -> bool:
-        """Record one update: the minibatch's per-example losses (or its scalar mean loss) and the
-        raw minibatch gradient as one flat float64 vector. Returns True if this update diverged
-        (non-finite or capped loss, or non-finite parameters after it).
+        """Record one update: the minibatch's per-example losses (or its scalar mean loss, or their
+        :class:`UpdateLoss` already measured by :func:`update_loss`) and the raw minibatch gradient
+        as one flat float64 vector. Returns True if this update diverged (non-finite or capped loss,
+        or non-finite parameters after it).
 
         The gradient pairs with the previous update's (the cosine and norm-ratio features) only if
         there is one of its size: the first update of an episode, one after :attr:`prev_grad` was
@@ -216,18 +257,18 @@ class TrainingMonitor:
 
         The minibatch's mean loss must be >= 0, or > 0 when it is L0 (:func:`check_loss`,
         :attr:`next_loss_is_first`): a ``ValueError`` otherwise, before anything is recorded."""
-        losses = self._loss_vector(losses)
-        check_loss(self._mean(losses), "the update's mean minibatch loss", first=self.next_loss_is_first)
+        measured = update_loss(losses)
+        check_loss(measured.mean, "the update's mean minibatch loss", first=self.next_loss_is_first)
         grad = np.ascontiguousarray(grad, dtype=np.float64)
         paired = self.updates > 0 and self.prev_grad.shape == grad.shape
         if self.prev_grad.shape != grad.shape:
             self.prev_grad = np.zeros_like(grad)
-        if losses.shape[0] == 1:  # a scalar loss: no spread measured (close_step sets cv = 1)
-            batch_loss = float(losses[0])
-            self.acc[A_BATCH_LOSS] += batch_loss
+        batch_loss = measured.mean
+        self.acc[A_BATCH_LOSS] += batch_loss
+        if measured.var is None:  # a scalar loss: no spread measured (close_step sets cv = 1)
             self._scalar_losses = True
         else:
-            batch_loss = loss_moments(losses, self.acc)
+            self.acc[A_LOSS_VAR] += measured.var
         record_gradient_pair(grad, self.prev_grad, paired, self.acc)
         if not self.started and self.updates == 0:
             self._first_loss = batch_loss
@@ -237,15 +278,6 @@ class TrainingMonitor:
         self.diverged = self.diverged or bad
         return bad
 
-    @staticmethod
-    def _loss_vector(losses) -> np.ndarray:
-        return np.ascontiguousarray(np.atleast_1d(np.asarray(losses, dtype=np.float64)).ravel())
-
-    @staticmethod
-    def _mean(losses: np.ndarray) -> float:
-        """The minibatch loss :meth:`record_update` records: the scalar, or the kernels' mean."""
-        return float(losses[0]) if losses.shape[0] == 1 else float(loss_moments(losses, np.zeros(N_ACC)))
-
     @property
     def next_loss_is_first(self) -> bool:
         """The next minibatch loss becomes L0 (``start`` was given no ``train_loss``, no update yet)."""
@@ -254,15 +286,21 @@ class TrainingMonitor:
     def check_update_loss(self, losses, name: str = "the update's mean minibatch loss") -> float:
         """The mean loss of an update about to be recorded, checked as :meth:`record_update` checks it
         (:func:`check_loss`), without recording anything: a caller that must refuse a loss before it
-        changes its own state checks it here first, with its own ``name`` for the error."""
-        return check_loss(self._mean(self._loss_vector(losses)), name, first=self.next_loss_is_first)
+        changes its own state checks it here first, with its own ``name`` for the error. ``losses``
+        may be the update's :class:`UpdateLoss` (:func:`update_loss`), measured once for every call."""
+        return check_loss(update_loss(losses).mean, name, first=self.next_loss_is_first)
 
     def completes_step(self, losses, params_finite: bool = True) -> bool:
         """Whether :meth:`record_update` of this update would complete the step (its
         ``updates_per_step``-th update, or a divergence), so that a caller can measure the losses
-        after the step before it records anything."""
-        bad = is_bad(self._mean(self._loss_vector(losses)), self.loss_cap) or not params_finite
+        after the step before it records anything. ``losses`` as in :meth:`check_update_loss`."""
+        bad = self.diverges(losses) or not params_finite
         return self.step_updates + 1 >= self.updates_per_step or self.diverged or bad
+
+    def diverges(self, losses) -> bool:
+        """Whether this update's mean loss is a divergence (non-finite, or over :attr:`loss_cap`),
+        judged as :meth:`record_update` judges it: the same mean (:class:`UpdateLoss`), the same cap."""
+        return bool(is_bad(update_loss(losses).mean, self.loss_cap))
 
     @property
     def step_complete(self) -> bool:

@@ -134,7 +134,7 @@ import torch
 
 from lrgym.actions import next_lr
 from lrgym.info import ACTION_MODES, FAMILY_NAMES, INFO_SCHEMA, family_index
-from lrgym.monitor import TrainingMonitor, check_loss
+from lrgym.monitor import TrainingMonitor, check_loss, update_loss
 from lrgym.optim import OptimizerConfig, check_choice
 from lrgym.policy import missing_methods, policy_env_kwargs
 from lrgym.settings import (
@@ -531,11 +531,14 @@ class PolicyScheduler:
         # never ran) leaves no nesting depth behind (_before_update)
         self._step_depth = 0
         # checked before anything changes: a refused loss leaves the update to the corrected call
-        losses = None if self.monitor.done else losses_array(loss)
+        # the update's mean loss, measured once (the kernels' moments) for the monitor's check, the
+        # step's completion and the record
+        raw = None if self.monitor.done else losses_array(loss)
+        losses = None if raw is None else update_loss(raw)
         if losses is not None:
             self.monitor.check_update_loss(losses, "step(loss): the update's mean loss")
         stepped = self._opt_steps > 0 or self._hooks is None
-        if not self.monitor.done and (stepped or is_bad(float(losses.mean()), self.monitor.loss_cap)):
+        if not self.monitor.done and (stepped or is_bad(float(raw.mean()), self.monitor.loss_cap)):
             params = self.params
             finite = params_finite(params)
             # the losses after a step are measured before its last update is recorded: a refused
@@ -548,7 +551,7 @@ class PolicyScheduler:
         if self.monitor.done:
             self.last_epoch += stepped
             return
-        if not stepped and not is_bad(float(losses.mean()), self.monitor.loss_cap):
+        if not stepped and not is_bad(float(raw.mean()), self.monitor.loss_cap):
             self._skipped_update()
             return  # nothing changed: no update to observe (a non-finite loss still ends the run)
         self.last_epoch += 1
