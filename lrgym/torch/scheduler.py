@@ -149,7 +149,6 @@ from lrgym.settings import (
     resolve_lr_init,
 )
 from lrgym.tasks.base import S_TRAIN_LOSS
-from lrgym.tasks.stats import is_bad
 from lrgym.torch._tensors import (  # noqa: F401 (flat_grad: lrgym.torch.flat_grad)
     flat_grad,
     losses_array,
@@ -531,14 +530,13 @@ class PolicyScheduler:
         # never ran) leaves no nesting depth behind (_before_update)
         self._step_depth = 0
         # checked before anything changes: a refused loss leaves the update to the corrected call
-        # the update's mean loss, measured once (the kernels' moments) for the monitor's check, the
-        # step's completion and the record
-        raw = None if self.monitor.done else losses_array(loss)
-        losses = None if raw is None else update_loss(raw)
+        # the update's mean loss, measured once (the kernels' moments): the monitor's check, the
+        # step's completion, the record and the divergence of a skipped update all read this one mean
+        losses = None if self.monitor.done else update_loss(losses_array(loss))
         if losses is not None:
             self.monitor.check_update_loss(losses, "step(loss): the update's mean loss")
         stepped = self._opt_steps > 0 or self._hooks is None
-        if not self.monitor.done and (stepped or is_bad(float(raw.mean()), self.monitor.loss_cap)):
+        if not self.monitor.done and (stepped or self.monitor.diverges(losses)):
             params = self.params
             finite = params_finite(params)
             # the losses after a step are measured before its last update is recorded: a refused
@@ -551,7 +549,7 @@ class PolicyScheduler:
         if self.monitor.done:
             self.last_epoch += stepped
             return
-        if not stepped and not is_bad(float(raw.mean()), self.monitor.loss_cap):
+        if not stepped and not self.monitor.diverges(losses):
             self._skipped_update()
             return  # nothing changed: no update to observe (a non-finite loss still ends the run)
         self.last_epoch += 1
