@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from lrgym.files import read_regular_file
+from lrgym.optim import check_choice
 from lrgym.settings import positive_int
 from lrgym.tasks.base import is_integer, is_real
 
@@ -53,8 +54,10 @@ def names(field_name: str, value, choices: tuple[str, ...], distinct: bool) -> t
     if isinstance(value, str) or not isinstance(value, (list, tuple)):
         raise ConfigError(f"{field_name}={value!r} invalid; valid: a list of names from {', '.join(choices)}")
     for v in value:
-        if v not in choices:
-            raise ConfigError(f"{field_name}={list(value)!r}: unknown name {v!r}; valid choices: {', '.join(choices)}")
+        try:
+            check_choice("name", v, choices)  # lrgym's wording of an unknown choice
+        except ValueError as exc:
+            raise ConfigError(f"{field_name}={list(value)!r}: {exc}") from None
     if distinct and len(set(value)) < len(value):
         raise ConfigError(f"{field_name}={list(value)!r} repeats a name; valid: distinct names from {', '.join(choices)}")
     return tuple(value)

@@ -45,10 +45,20 @@ from lrgym.baselines.outputs import (SHIPPED_WEIGHTS, add_output_arguments, outp
                                      with_suffix_added)
 from lrgym.baselines.score import floored, score
 from lrgym.info import FAMILY_NAMES
+from lrgym.optim import check_choice
 from lrgym.settings import positive_int, seed_argument
 from lrgym.tasks.base import INSTANCE_SETS, is_integer, is_real
 
 TRAIN_INSTANCES = INSTANCE_SETS["train"]
+
+
+def _seeds(start: int, stop: int) -> str:
+    """Instance seeds ``start`` to ``stop - 1`` as the errors write them: ``0 ... 127``."""
+    return f"{start} ... {stop - 1}"
+
+
+#: the train instance seeds, as the errors write them
+TRAIN_SEEDS = _seeds(TRAIN_INSTANCES.start, TRAIN_INSTANCES.stop)
 
 HERE = Path(__file__).parent
 #: the shipped recipe
@@ -74,8 +84,10 @@ def _per_family(field_name: str, value, check) -> None:
         raise ConfigError(f"{field_name}={value!r} invalid; valid: an object of family: value, "
                           f"families {', '.join(FAMILY_NAMES)}")
     for family, v in value.items():
-        if family not in FAMILY_NAMES:
-            raise ConfigError(f"{field_name}: unknown family {family!r}; valid choices: {', '.join(FAMILY_NAMES)}")
+        try:
+            check_choice("family", family, FAMILY_NAMES)  # the env's wording of an unknown family
+        except ValueError as exc:
+            raise ConfigError(f"{field_name}: {exc}") from None
         check(f"{field_name}[{family!r}]", v)
 
 
@@ -164,7 +176,7 @@ class ControllerConfig:
             value = getattr(self, name)
             if not (is_integer(value) and value >= 0):
                 raise ConfigError(f"{name}={value!r} out of range; valid: a train instance seed "
-                                  f"(an integer 0 ... {len(TRAIN_INSTANCES) - 1})")
+                                  f"(an integer {TRAIN_SEEDS})")
         for name in ("holdout", "holdout_every", "generations", "pairs"):
             _count(name, getattr(self, name))
         for name in ("sigma", "step_size", "max_step"):
@@ -232,13 +244,13 @@ class ControllerConfig:
             for name, (a, b) in spans.items():
                 if b > len(TRAIN_INSTANCES):
                     start = "train_start" if name == "pool" else "holdout_start"
-                    raise ConfigError(f"{family}'s {name} scans instances {a} ... {b - 1} ({start} + scan × {name}), "
-                                      f"past the train instances; valid: instance seeds 0 ... "
-                                      f"{len(TRAIN_INSTANCES) - 1} (lower {start}, {name} or scan)")
+                    raise ConfigError(f"{family}'s {name} scans instances {_seeds(a, b)} ({start} + scan × {name}), "
+                                      f"past the train instances; valid: instance seeds {TRAIN_SEEDS} "
+                                      f"(lower {start}, {name} or scan)")
             (a, b), (c, d) = spans["pool"], spans["holdout"]
             if a < d and c < b:
-                raise ConfigError(f"{family}'s holdout (instances {c} ... {d - 1}) overlaps its training pool "
-                                  f"({a} ... {b - 1}); valid: holdout_start and train_start whose ranges "
+                raise ConfigError(f"{family}'s holdout (instances {_seeds(c, d)}) overlaps its training pool "
+                                  f"({_seeds(a, b)}); valid: holdout_start and train_start whose ranges "
                                   "(start + scan × size) are disjoint")
 
     @classmethod

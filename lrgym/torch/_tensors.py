@@ -65,22 +65,26 @@ def losses_array(loss, name: str = "loss", what: str = "a scalar loss, or per-ex
     ``ValueError`` naming the value (``name``: how the error calls it, e.g. ``val_fn()``) and what
     is valid (``what``: the values expected), and so is an empty one."""
     valid = f"valid: a real number or a real tensor ({what})"
+
+    def refused(why: str) -> ValueError:  # every refusal's wording: the value, why not, what is valid
+        return ValueError(f"{name}={_short(loss)} {why}; {valid}")
+
+    not_a_number = f"is not a number (a {type(loss).__name__}"
     if isinstance(loss, torch.Tensor):
         if loss.is_complex() or loss.dtype == torch.bool:
-            raise ValueError(f"{name}={_short(loss)} is not real (a {loss.dtype} tensor); {valid}")
+            raise refused(f"is not real (a {loss.dtype} tensor)")
         arr = loss.detach().to(dtype=torch.float64, device="cpu").reshape(-1).numpy()
     else:
         found = _bool_inside(loss) if isinstance(loss, (list, tuple, np.ndarray)) else None
         if found is not None:  # NumPy reads [0.5, True] as [0.5, 1.0]: a bool is no loss, inside a list too
-            raise ValueError(f"{name}={_short(loss)} is not a number (a {type(loss).__name__} holding the bool "
-                             f"{found!r}); {valid}")
+            raise refused(f"{not_a_number} holding the bool {found!r})")
         try:
             raw = np.asarray(loss)
             if raw.dtype.kind not in "iufO":  # b (bool), c (complex), U / S (strings), ...: not a loss
                 raise TypeError
             arr = raw.astype(np.float64).reshape(-1)
         except (TypeError, ValueError):  # a string, None inside a list, a ragged list: named, not NumPy's words
-            raise ValueError(f"{name}={_short(loss)} is not a number (a {type(loss).__name__}); {valid}") from None
+            raise refused(f"{not_a_number})") from None
     if arr.size == 0:
         raise ValueError(f"empty {name}; {valid}")
     return arr
