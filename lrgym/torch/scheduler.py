@@ -125,6 +125,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 import re
 import warnings
 import weakref
@@ -167,17 +168,51 @@ SUPPORTED_OPTIONS = ("optimizer", "action_mode", "factors", "rejection_threshold
                      "lr_min", "lr_max", "cap_factor", "reward")
 
 
-def _same_setting(given, expected) -> bool:
-    """An optimizer argument equals lrgym's (numbers by value, ``betas`` element by element; a
-    tensor hyper-parameter by its value)."""
-    if isinstance(expected, tuple):
-        return isinstance(given, (tuple, list)) and len(given) == len(expected) and all(
-            _same_setting(g, e) for g, e in zip(given, expected))
-    if isinstance(expected, bool):
-        return given is expected or given == expected
+def _one_value(value):
+    """A tensor or NumPy value of one element as its Python number (``.item()``); else ``value``."""
+    if isinstance(value, torch.Tensor):
+        return value.item() if value.numel() == 1 else value
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.item() if value.size == 1 else value
+    return value
+
+
+_EXACT = (bool, int, float)  # the numbers _same_value compares as Python does (exactly)
+
+
+def _same_value(a, b) -> bool:
+    """The one deep comparison of settings in this module: an optimizer's argument against lrgym's
+    (:func:`other_optimizer`) and a saved policy identity against the current one
+    (:meth:`PolicyScheduler._check_same_policy`, on :func:`_plain` values).
+
+    * dicts: the same keys, each value the same; lists and tuples (either kind, ``betas`` given as a
+      list): the same length, element by element; a container and anything else: not the same;
+    * a tensor or NumPy value of one element is its Python number (a float64 tensor 0.9 is 0.9; a
+      float32 one is 0.89999998, which is not);
+    * real numbers by value: Python's ints, floats and bools as Python compares them (exactly:
+      ``0 == 0.0``, a bool as 0 or 1, ``2**60 + 1`` is not ``2**60``), another real (a ``Fraction``)
+      by its float, the value torch computes with; NaN the same as NaN (``nan == nan`` is False, so a
+      policy with a NaN setting never matched its own saved state);
+    * a number and a non-number (a string ``"0.9"``, None, a complex) are not the same;
+    * anything else (strings, None, the ``repr`` :func:`_plain` keeps of other objects) by ``==``.
+    """
+    a, b = _one_value(a), _one_value(b)
+    if isinstance(a, dict) or isinstance(b, dict):
+        return (isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys()
+                and all(_same_value(a[key], b[key]) for key in a))
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        return (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b)
+                and all(_same_value(x, y) for x, y in zip(a, b)))
+    real_a, real_b = isinstance(a, numbers.Real), isinstance(b, numbers.Real)
+    if real_a and real_b:
+        if not (type(a) in _EXACT and type(b) in _EXACT):  # a Fraction: the float torch computes with
+            a, b = float(a), float(b)
+        return a == b or (a != a and b != b)  # NaN: the one real number unequal to itself
+    if real_a or real_b or isinstance(a, numbers.Number) or isinstance(b, numbers.Number):
+        return False
     try:
-        return float(given) == float(expected)
-    except (TypeError, ValueError, RuntimeError):
+        return bool(a == b)
+    except (TypeError, ValueError, RuntimeError):  # an array or a tensor of several elements
         return False
 
 
@@ -196,7 +231,7 @@ def other_optimizer(optimizer: torch.optim.Optimizer, lrgym_optimizer) -> tuple[
         return f"torch.optim.{cls.__name__}({wanted})", type(optimizer).__name__
     groups = optimizer.param_groups or [optimizer.defaults]
     differ = [key for key, value in expected.items()
-              if any(not _same_setting(group.get(key), value) for group in groups)]
+              if any(not _same_value(group.get(key), value) for group in groups)]
     if not differ:
         return None
     lrgym_side = f"torch.optim.{cls.__name__}({', '.join(f'{key}={expected[key]!r}' for key in differ)})"
@@ -229,7 +264,7 @@ def check_policy(policy) -> None:
 
 
 def _plain(value):
-    """A setting as plain data that compares by value (:func:`_same_plain`) and survives
+    """A setting as plain data that compares by value (:func:`_same_value`) and survives
     ``torch.load(weights_only=True)``: NumPy values as Python numbers, tuples and arrays as lists;
     anything else by its ``repr`` without a memory address (``<function f at 0x7f..>`` is
     ``<function f>``: an address differs in every process, so the state of a restarted run would
@@ -246,20 +281,6 @@ def _plain(value):
 
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")  # the default repr's address: <pkg.Class object at 0x7f...>
-
-
-def _same_plain(a, b) -> bool:
-    """Two :func:`_plain` values are the same setting: equal, element by element, with NaN equal to
-    NaN (``nan == nan`` is False, so a policy with a NaN setting never matched its own saved state)."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same_plain(a[key], b[key]) for key in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same_plain(x, y) for x, y in zip(a, b))
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    if isinstance(a, (dict, list)) or isinstance(b, (dict, list)):
-        return False  # a container and a scalar, or a dict and a list
-    return a == b
 
 
 def _optimizer_fields(optimizer) -> dict:
@@ -904,11 +925,11 @@ class PolicyScheduler:
     def _check_same_policy(self, saved: dict | None) -> None:
         """The state's policy is this scheduler's (:func:`policy_identity`); None: a state of an
         older lrgym, which recorded only the class (checked when the policy's state loads)."""
-        if saved is None or _same_plain(saved, self._identity):
+        if saved is None or _same_value(saved, self._identity):
             return
         mine = self._identity
         keys = [key for key in sorted(set(saved["config"]) | set(mine["config"]))
-                if not _same_plain(saved["config"].get(key), mine["config"].get(key))]
+                if not _same_value(saved["config"].get(key), mine["config"].get(key))]
         raise ValueError(
             f"the state was saved with policy {_identity_text(saved, keys)}, this scheduler drives policy "
             f"{_identity_text(mine, keys)}; valid: build the scheduler with the policy the state was saved with "
