@@ -64,15 +64,7 @@ from lrgym.tasks.base import (
     S_VAL_METRIC,
     is_real,
 )
-from lrgym.tasks.stats import (
-    A_BATCH_LOSS,
-    A_LOSS_VAR,
-    N_ACC,
-    finish_stats,
-    is_bad,
-    loss_moments,
-    record_gradient_pair,
-)
+from lrgym.tasks.stats import A_BATCH_LOSS, A_LOSS_VAR, N_ACC, finish_stats, is_bad, loss_moments, record_gradient_pair
 
 _NO_OPTIMUM = np.float64(math.nan)  # a monitored task of your own states no optimum: excess_loss NaN
 

@@ -103,7 +103,9 @@ def test_the_measured_mean_and_variance_are_the_exact_ones_to_rounding(b):
     assert scalar == UpdateLoss(0.25, None)
 
 
-def _count_loss_moments(monkeypatch) -> list:
+def count_loss_moments(monkeypatch) -> list:
+    """The batch sizes of the ``loss_moments`` calls lrgym.monitor makes from now on (the monitor's
+    and everything that measures through it: ``update_loss``, PolicyScheduler.step)."""
     calls = []
 
     def counting(losses, acc):
@@ -117,7 +119,7 @@ def _count_loss_moments(monkeypatch) -> list:
 def test_one_update_computes_its_moments_once_however_many_questions_are_asked(monkeypatch):
     monitor = TrainingMonitor(horizon=5, updates_per_step=3, cap_factor=100.0)
     monitor.start(0.1, train_loss=2.0)
-    calls = _count_loss_moments(monkeypatch)
+    calls = count_loss_moments(monkeypatch)
     losses = np.array([1.0, 2.0, 4.0])
     measured = update_loss(losses)  # the caller measures once ...
     assert monitor.check_update_loss(measured, "my loss") == pytest.approx(7.0 / 3.0, rel=1e-15)

@@ -14,10 +14,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import lrgym.monitor as monitor_module  # noqa: E402
 from lrgym.monitor import TrainingMonitor  # noqa: E402
 from lrgym.tasks.stats import loss_moments  # noqa: E402
 from lrgym.torch import PolicyScheduler  # noqa: E402
+from test_monitor_update_loss import count_loss_moments  # noqa: E402 (tests/ is on sys.path: conftest)
 
 torch.set_num_threads(1)
 
@@ -52,13 +52,7 @@ def _update(model, opt) -> None:
 
 def test_one_step_call_computes_the_updates_moments_once(monkeypatch):
     model, opt, sched = _scheduler()
-    calls = []
-
-    def counting(losses, acc):
-        calls.append(len(losses))
-        return loss_moments(losses, acc)
-
-    monkeypatch.setattr(monitor_module, "loss_moments", counting)
+    calls = count_loss_moments(monkeypatch)
     for k in range(6):  # two whole steps: the check, the step's completion and the record share one
         _update(model, opt)
         sched.step(torch.tensor([0.5, 1.5, 2.5, 3.5]))
