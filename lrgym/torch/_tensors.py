@@ -61,7 +61,7 @@ def _bool_inside(value):
 def losses_array(loss, name: str = "loss", what: str = "a scalar loss, or per-example losses") -> np.ndarray:
     """An update's loss — per-example losses or their mean, a tensor on any device or numbers —
     as a flat float64 NumPy vector on the CPU. Real numbers only: a string (even ``"0.5"``), a
-    bool (also inside a list: ``[0.5, True]``), a complex number or tensor, or anything else NumPy cannot read as reals is a
+    bool or None (also inside a list: ``[0.5, True]``, ``[0.5, None]``), a complex number or tensor, or anything else NumPy cannot read as reals is a
     ``ValueError`` naming the value (``name``: how the error calls it, e.g. ``val_fn()``) and what
     is valid (``what``: the values expected), and so is an empty one."""
     valid = f"valid: a real number or a real tensor ({what})"
@@ -82,9 +82,12 @@ def losses_array(loss, name: str = "loss", what: str = "a scalar loss, or per-ex
             raw = np.asarray(loss)
             if raw.dtype.kind not in "iufO":  # b (bool), c (complex), U / S (strings), ...: not a loss
                 raise TypeError
+            holds_none = raw.dtype.kind == "O" and any(item is None for item in raw.reshape(-1))
             arr = raw.astype(np.float64).reshape(-1)
-        except (TypeError, ValueError):  # a string, None inside a list, a ragged list: named, not NumPy's words
+        except (TypeError, ValueError):  # a string, a ragged list: named, not NumPy's words
             raise refused(f"{not_a_number})") from None
+        if holds_none:  # NumPy 2 casts None to NaN, which would read as a divergence: None is no loss
+            raise refused("is not a number (None)" if loss is None else f"{not_a_number} holding None)")
     if arr.size == 0:
         raise ValueError(f"empty {name}; {valid}")
     return arr

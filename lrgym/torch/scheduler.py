@@ -342,7 +342,8 @@ def measure(train_loss_fn, val_fn, first: bool = False) -> tuple[float | None, f
     """(train_loss, val_loss, val_metric) from the user's callables (None / nan where absent),
     each loss checked by :func:`lrgym.monitor.check_loss`, the rule of every loss a policy observes:
     ``train_loss_fn()`` > 0 when it is the episode's L0 (``first``, at construction), else >= 0;
-    ``val_fn()``'s loss >= 0. A refused loss is a ``ValueError`` naming the function."""
+    ``val_fn()``'s loss >= 0; a metric of None is none (nan). A loss or metric that is not a real
+    number (None, a string, a bool) is a ``ValueError`` naming the function, as is a refused loss."""
     with torch.no_grad():
         train = None if train_loss_fn is None else check_loss(
             _one_number(train_loss_fn(), "train_loss_fn()", "the loss"), "train_loss_fn()", first=first)
@@ -353,7 +354,8 @@ def measure(train_loss_fn, val_fn, first: bool = False) -> tuple[float | None, f
                 if len(out) != 2:
                     raise ValueError(f"val_fn() returned {out!r}; valid: a loss, or (loss, metric)")
                 val = check_loss(_one_number(out[0], "val_fn()'s loss", "the validation loss"), "val_fn()'s loss")
-                metric = _one_number(out[1], "val_fn()'s metric", "the metric, higher is better")
+                if out[1] is not None:  # (loss, None): no metric, as with val_fn() -> loss
+                    metric = _one_number(out[1], "val_fn()'s metric", "the metric, higher is better")
             else:
                 val = check_loss(_one_number(out, "val_fn()", "the validation loss, or return (loss, metric)"),
                                  "val_fn()")

@@ -244,6 +244,8 @@ def _stepped_scheduler(**kw):
     # a bool inside a list or an object array was read as 1.0 (a review, 2026-12-05)
     ([0.5, True], "a list holding the bool True"), ((0.5, [np.bool_(False)]), "a tuple holding the bool np.False_"),
     (np.array([0.5, True], dtype=object), "a ndarray holding the bool True"),
+    # None inside a list was read as NaN (NumPy 2 casts it so): a divergence, not an error (2026-12-05)
+    ([0.5, None], "a list holding None"), (np.array([None, 0.5], dtype=object), "a ndarray holding None"),
 ])
 def test_a_loss_that_is_not_a_real_number_is_named(bad, kind):
     """``step('x')`` was NumPy's "could not convert string to float: 'x'", naming no argument."""
@@ -267,10 +269,21 @@ def test_a_loss_that_is_not_a_real_number_is_named(bad, kind):
     ({"train_loss_fn": lambda: torch.ones(3)}, ValueError, "train_loss_fn() returned 3 values; valid: one number"),
     ({"val_fn": lambda: (torch.tensor(0.5), "high")}, ValueError, "val_fn()'s metric='high' is not a number"),
     ({"val_fn": lambda: (0.5, 0.9, 1)}, ValueError, "val_fn() returned (0.5, 0.9, 1); valid: a loss, or (loss, metric)"),
+    # a function that forgot its return gave None, read as NaN: a divergence (2026-12-05)
+    ({"train_loss_fn": lambda: None}, ValueError, "train_loss_fn()=None is not a number (None); valid: a real number"),
+    ({"val_fn": lambda: [None, 0.5]}, ValueError, "val_fn()'s loss=None is not a number (None); valid: a real number"),
+    ({"val_fn": lambda: np.array([0.5, None], dtype=object)}, ValueError,
+     "val_fn()=array([0.5, None], dtype=object) is not a number (a ndarray holding None); valid:"),
 ])
 def test_bad_measuring_functions_are_named(kwargs, error, message):
     with pytest.raises(error, match=re.escape(message)):
         _stepped_scheduler(**kwargs)
+
+
+def test_a_metric_of_none_is_no_metric():
+    """``val_fn() -> (loss, None)``: the loss, and no metric (NaN, as with ``val_fn() -> loss``)."""
+    sched = _stepped_scheduler(train_loss_fn=lambda: 0.75, val_fn=lambda: (0.5, None))
+    assert sched.last_info["val_loss"] == 0.5 and math.isnan(sched.last_info["val_metric"])
 
 
 def test_good_measuring_functions_give_numbers_of_any_real_kind():
