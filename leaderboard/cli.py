@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -27,6 +28,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from lrgym.baselines.interrupts import interrupt_status, run_command
 from lrgym.baselines.outputs import check_can_write, check_outside_package, write_output
 from lrgym.leaderboard.suite import DEFAULT_SUITE
 from lrgym.leaderboard.text import clean
@@ -377,9 +379,10 @@ def _run(specs, suite, db, workers, description, refs_dir=None, backend=None, **
             # (a name taken during the run is no exception: the outcome says where its result is kept)
             err.print(Text(f"error: {clean(str(exc))}"))
             raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            err.print(Text(f"interrupted: {len(finished)} finished entries are saved in {store.path}"))
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP under main(): the pool has cleaned up
+            with contextlib.suppress(OSError):  # a terminal closed (SIGHUP)
+                err.print(Text(f"interrupted: {len(finished)} finished entries are saved in {store.path}"))
+            raise typer.Exit(interrupt_status(exc)) from None
         return outcomes, refs, store.path
 
 
@@ -814,7 +817,10 @@ def suites(
 
 
 def main() -> None:
-    app()
+    """The ``lrgym`` command: SIGTERM and SIGHUP stop it as Ctrl-C does (workers stopped, their
+    temp folders removed, finished entries kept), with exit status 128 + the signal's number
+    (:mod:`lrgym.baselines.interrupts`)."""
+    run_command(app)
 
 
 if __name__ == "__main__":

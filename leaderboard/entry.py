@@ -12,9 +12,9 @@ def main() -> None:
     missing = [m for m in ("typer", "rich") if importlib.util.find_spec(m) is None]
     if missing:  # pragma: no cover - depends on installed extras
         raise SystemExit(f"the lrgym CLI needs {' and '.join(missing)}: pip install 'lrgym[report]'")
-    from lrgym.leaderboard.cli import app
+    from lrgym.leaderboard.cli import main as cli_main
 
-    app()
+    cli_main()
 
 
 if __name__ == "__main__":

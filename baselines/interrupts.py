@@ -1,0 +1,139 @@
+"""A command stopped by SIGTERM or SIGHUP cleans up as one stopped by Ctrl-C.
+
+Python turns Ctrl-C (SIGINT) into :class:`KeyboardInterrupt`: ``finally`` blocks and context
+managers run, so a pool's workers are stopped and their temp folders removed. SIGTERM (what
+``kill``, ``timeout``, systemd, Slurm, ``docker stop`` and CI cancellations send) and SIGHUP (a
+closed terminal) end Python at once, running none of them: worker processes die with their
+parent (``PR_SET_PDEATHSIG``) but what they leave on disk stays until a later run sweeps it.
+
+:func:`stop_signals_interrupt` makes the three signals one path for the block it guards: the
+first one raises :class:`Interrupted` (a :class:`KeyboardInterrupt`, so every
+``except KeyboardInterrupt`` already written takes it) in the main thread, and the block cleans up
+on its way out. Any further stop signal until the block ends is ignored, with one line on stderr:
+the cleanup is never cut short halfway (it is bounded: the pools kill their busy workers and wait
+for them). ``kill -9`` still ends the process at once; what it leaves is removed by the next run's
+sweep (:func:`lrgym.leaderboard.pool.sweep_orphaned_scratch`). A signal ignored when the block
+starts (``nohup``, a background job's SIGINT) stays ignored.
+
+:func:`run_command` is a command's ``main`` under it: the "interrupted" line and the conventional
+exit status, 128 + the signal's number (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP); once
+stopped, it ignores further stop signals until the process has exited.
+
+Only the main thread of a process can take signals in Python: elsewhere the block changes
+nothing. A library function (``run_suite``) installs no handler: a program calling it keeps its
+own signal handling, and wraps the call in :func:`stop_signals_interrupt` for this behaviour.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+__all__ = ["STOP_SIGNALS", "Interrupted", "Stop", "interrupt_status", "run_command", "stop_signals_interrupt"]
+
+#: the signals that mean "stop": Ctrl-C, a polite kill, a closed terminal
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+_AGAIN = (b"stopping: cleaning up first, further stop signals are ignored until done "
+          b"(kill -9 stops at once; its temp folders are then removed by the next run)\n")
+
+
+class Interrupted(KeyboardInterrupt):
+    """A stop signal (:data:`STOP_SIGNALS`) arrived: raised in the main thread where Ctrl-C's
+    :class:`KeyboardInterrupt` would be."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = int(signum)
+
+
+def interrupt_status(exc: BaseException | None = None, signum: int | None = None) -> int:
+    """The exit status of a command stopped by ``signum`` (else the signal of ``exc``, an
+    :class:`Interrupted`; a plain ``KeyboardInterrupt`` is SIGINT's): 128 + its number."""
+    if signum is None:
+        signum = getattr(exc, "signum", signal.SIGINT)
+    return 128 + int(signum)
+
+
+class Stop:
+    """What :func:`stop_signals_interrupt` saw: ``signum``, the first stop signal, or None."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.again = 0  # further stop signals, ignored
+        #: put the handlers found back when the block ends; False (:func:`run_command` after a
+        #: stop signal: the process is exiting) ignores the stop signals instead, to the end
+        self.restore = True
+
+    @property
+    def status(self) -> int | None:
+        """128 + ``signum``, or None if no stop signal came."""
+        return None if self.signum is None else interrupt_status(signum=self.signum)
+
+
+@contextmanager
+def stop_signals_interrupt(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[Stop]:
+    """Within the block, the first of ``signals`` raises :class:`Interrupted`; later ones are
+    ignored (one line on stderr) until the block ends, so its cleanup runs to the end. The
+    handlers found are put back on the way out. Outside the main thread it does nothing."""
+    stop = Stop()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum, frame):
+        if stop.signum is None:
+            stop.signum = signum
+            raise Interrupted(signum)
+        stop.again += 1
+        if stop.again == 1:
+            try:
+                os.write(2, _AGAIN)
+            except OSError:  # a closed terminal (SIGHUP)
+                pass
+
+    old = {}
+    try:
+        for sig in signals:
+            found = signal.getsignal(sig)
+            if found is signal.SIG_IGN:  # nohup, a background job: the caller asked to ignore it
+                continue
+            old[sig] = found
+            signal.signal(sig, handler)
+        yield stop
+    finally:
+        for sig, found in old.items():
+            if not stop.restore:
+                found = signal.SIG_IGN
+            signal.signal(sig, found if found is not None else signal.SIG_DFL)
+
+
+def run_command(main: Callable[[], object], name: str = "") -> object:
+    """``main()`` under :func:`stop_signals_interrupt`; its value is returned (for
+    ``sys.exit``). Stopped by a signal, the command exits with :func:`interrupt_status`: a
+    ``KeyboardInterrupt`` it let through is said in one line on stderr, and its own exit (the
+    ``lrgym`` CLI's "interrupted" line, click's "Aborted!") or an ``OSError`` (writing to a
+    terminal closed by SIGHUP) is given that status too. Once stopped, the process ignores the
+    stop signals until it has exited (a second ``kill`` right after the cleanup would otherwise
+    end it with the signal's own status)."""
+    with stop_signals_interrupt() as stop:
+        try:
+            return main()
+        except KeyboardInterrupt as exc:
+            stop.restore = False
+            status = stop.status or interrupt_status(exc)
+            try:
+                print(f"{name + ': ' if name else ''}interrupted ({signal.Signals(status - 128).name})",
+                      file=sys.stderr, flush=True)
+            except (OSError, ValueError):
+                pass
+            raise SystemExit(status) from None
+        except (SystemExit, OSError):
+            if stop.status is None:
+                raise
+            stop.restore = False
+            raise SystemExit(stop.status) from None
