@@ -30,6 +30,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from lrgym.baselines.interrupts import keep_stop_handlers
 from lrgym.baselines.node_check import INTERPRETER_SETTINGS, CPUKinds, NodeMismatch, node_differences, node_fingerprint
 from lrgym.tasks.blas import SINGLE_THREAD_ENV
 
@@ -354,7 +355,7 @@ def connect(address: str | None = None):
     else:
         _check_reachable(address)  # its form (a ValueError) first, then a Ray head answering there
     try:
-        with _neutral_working_directory():
+        with _neutral_working_directory(), keep_stop_handlers():  # a command's SIGTERM stays Ctrl-C's
             ray.init(**kwargs)
     except ConnectionError as exc:
         raise ConnectionError(f"could not connect to the Ray cluster at {address!r}: {exc} "

@@ -33,13 +33,31 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["STOP_SIGNALS", "Interrupted", "Stop", "interrupt_status", "run_command", "stop_signals_interrupt"]
+__all__ = ["STOP_SIGNALS", "Interrupted", "Stop", "interrupt_status", "keep_stop_handlers", "run_command",
+           "stop_signals_interrupt"]
 
 #: the signals that mean "stop": Ctrl-C, a polite kill, a closed terminal
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 _AGAIN = (b"stopping: cleaning up first, further stop signals are ignored until done "
           b"(kill -9 stops at once; its temp folders are then removed by the next run)\n")
+
+
+#: the handlers found by the active :func:`stop_signals_interrupt` blocks, outermost first
+_FOUND: list[dict] = []
+
+
+def _forked() -> None:
+    """In a child forked inside a block (a ``multiprocessing`` fork pool's worker) the handlers
+    found are put back: ``Pool.terminate`` SIGTERMs its workers, which must die, not raise."""
+    if _FOUND:
+        for sig, found in _FOUND[0].items():
+            signal.signal(sig, found if found is not None else signal.SIG_DFL)
+        _FOUND.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -96,6 +114,7 @@ def stop_signals_interrupt(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[
             except OSError:  # a closed terminal (SIGHUP)
                 pass
 
+    handler.stop_signals_interrupt = True  # known by keep_stop_handlers
     old = {}
     try:
         for sig in signals:
@@ -104,12 +123,29 @@ def stop_signals_interrupt(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[
                 continue
             old[sig] = found
             signal.signal(sig, handler)
+        _FOUND.append(old)
         yield stop
     finally:
+        _FOUND[:] = [found for found in _FOUND if found is not old]
         for sig, found in old.items():
             if not stop.restore:
                 found = signal.SIG_IGN
             signal.signal(sig, found if found is not None else signal.SIG_DFL)
+
+
+@contextmanager
+def keep_stop_handlers() -> Iterator[None]:
+    """Put back, when the block ends, the handlers of :func:`stop_signals_interrupt` that code in
+    the block replaced: ``ray.init`` sets a SIGTERM handler of its own (``sys.exit(15)``: no
+    "interrupted" line, status 15). Other handlers are left as the block leaves them."""
+    found = {}
+    if threading.current_thread() is threading.main_thread():
+        found = {sig: h for sig in STOP_SIGNALS if getattr(h := signal.getsignal(sig), "stop_signals_interrupt", False)}
+    try:
+        yield
+    finally:
+        for sig, h in found.items():
+            signal.signal(sig, h)
 
 
 def run_command(main: Callable[[], object], name: str = "") -> object:

@@ -378,5 +378,7 @@ def main(argv=None) -> None:
                                             for f, v in per_family.items()))
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # SIGTERM / SIGHUP stop it as Ctrl-C does (its pool cleaned up), exit 128 + signal
+    from lrgym.baselines.interrupts import run_command
+
+    raise SystemExit(run_command(main, "python -m lrgym.baselines.tune"))

@@ -185,5 +185,7 @@ def main(argv=None) -> None:
         print(f"updated {SECTION}")
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # SIGTERM / SIGHUP stop it as Ctrl-C does (its pool cleaned up), exit 128 + signal
+    from lrgym.baselines.interrupts import run_command
+
+    raise SystemExit(run_command(main, "python -m lrgym.leaderboard.val_table"))

@@ -89,5 +89,7 @@ def ship_dir(loss_reduction: str = "mean") -> Path:
     return SHIP_DIR if loss_reduction == "mean" else SHIP_DIR / "sum-loss"
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # SIGTERM / SIGHUP stop it as Ctrl-C does (its pool cleaned up), exit 128 + signal
+    from lrgym.baselines.interrupts import run_command
+
+    raise SystemExit(run_command(main, "python -m lrgym.leaderboard.transfer"))
