@@ -33,8 +33,8 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["STOP_SIGNALS", "Interrupted", "Stop", "interrupt_status", "keep_stop_handlers", "run_command",
-           "stop_signals_interrupt"]
+__all__ = ["STOP_SIGNALS", "Interrupted", "Stop", "defer_stop_signals", "interrupt_status", "keep_stop_handlers",
+           "run_command", "stop_signals_interrupt"]
 
 #: the signals that mean "stop": Ctrl-C, a polite kill, a closed terminal
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
@@ -84,7 +84,7 @@ class Stop:
         self.signum: int | None = None
         self.again = 0  # further stop signals, ignored
         #: put the handlers found back when the block ends; False (:func:`run_command` after a
-        #: stop signal: the process is exiting) ignores the stop signals instead, to the end
+        #: stop signal: the process is exiting) keeps the block's, ignoring them, to the end
         self.restore = True
 
     @property
@@ -106,6 +106,9 @@ def stop_signals_interrupt(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[
     def handler(signum, frame):
         if stop.signum is None:
             stop.signum = signum
+            if _DEFERRED:  # in a section that must not be cut (defer_stop_signals): raised at its end
+                _DEFERRED[-1].append(signum)
+                return
             raise Interrupted(signum)
         stop.again += 1
         if stop.again == 1:
@@ -126,11 +129,33 @@ def stop_signals_interrupt(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[
         _FOUND.append(old)
         yield stop
     finally:
-        _FOUND[:] = [found for found in _FOUND if found is not old]
-        for sig, found in old.items():
-            if not stop.restore:
-                found = signal.SIG_IGN
-            signal.signal(sig, found if found is not None else signal.SIG_DFL)
+        # not restored (exiting): the block's handler stays, ignoring, and a child forked from now
+        # on (a pool's worker started late) still gets the handlers found (never SIG_IGN: a
+        # worker ignoring SIGTERM would outlive the pool's terminate, and the command)
+        if stop.restore:
+            _FOUND[:] = [found for found in _FOUND if found is not old]
+            for sig, found in old.items():
+                signal.signal(sig, found if found is not None else signal.SIG_DFL)
+
+
+#: the stop signals that arrived in each active defer_stop_signals section, innermost last
+_DEFERRED: list[list[int]] = []
+
+
+@contextmanager
+def defer_stop_signals() -> Iterator[None]:
+    """A section a stop signal must not cut in the middle (a process pool being set up: cut
+    there, nobody would stop its workers): within a :func:`stop_signals_interrupt` block, the
+    first stop signal arriving here is raised as :class:`Interrupted` when the section ends."""
+    _DEFERRED.append([])
+    try:
+        yield
+    finally:
+        arrived = _DEFERRED.pop()
+        if arrived and _DEFERRED:
+            _DEFERRED[-1].extend(arrived)
+        elif arrived and sys.exc_info()[0] is None:
+            raise Interrupted(arrived[0])
 
 
 @contextmanager

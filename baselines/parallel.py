@@ -8,6 +8,7 @@ limits BLAS to one thread and the pool provides the parallelism.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable
 
@@ -30,6 +31,8 @@ def imap(fn: Callable, jobs: Iterable, workers: int | None = None, desc: str = "
 
     from tqdm.auto import tqdm
 
+    from lrgym.baselines.interrupts import defer_stop_signals
+
     jobs = list(jobs)
     workers = min(workers or os.cpu_count() or 1, max(1, len(jobs)))
     single_threaded_blas()
@@ -41,7 +44,9 @@ def imap(fn: Callable, jobs: Iterable, workers: int | None = None, desc: str = "
                 bar.update(1)
             return
         ctx = get_context("fork" if os.name == "posix" else "spawn")
-        with ctx.Pool(workers, initializer=single_threaded_blas) as pool:
+        with contextlib.ExitStack() as stack:
+            with defer_stop_signals():  # a SIGTERM cutting the set-up short left its workers running
+                pool = stack.enter_context(ctx.Pool(workers, initializer=single_threaded_blas))
             for out in pool.imap_unordered(fn, jobs):
                 yield out
                 bar.update(1)

@@ -58,6 +58,8 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Callable
 
+from lrgym.baselines.interrupts import defer_stop_signals
+
 __all__ = ["Job", "GroupResult", "Groups", "GroupScheduler"]
 
 
@@ -214,7 +216,8 @@ class GroupScheduler(ABC):
                 units.remove(u)
         while groups.pending and len(units) < min(self.n_workers, len(groups.pending)
                                                     + sum(u.job is not None for u in units)):
-            units.append(self._start())
+            with defer_stop_signals():  # a unit started is in units before a SIGTERM's interrupt: ended with them
+                units.append(self._start())
         for u in list(units):  # _send may let units go (a worker dead before taking its job)
             if u in units and u.job is None and groups.pending and self._ready(u) \
                     and self._usable(u, groups.pending[0][1]):
