@@ -1,0 +1,220 @@
+"""lrgym.baselines.interrupts: SIGTERM and SIGHUP stop a command as Ctrl-C does.
+
+Each case runs in a fresh interpreter (signals are sent to it, never to pytest). Reference: what
+Python does with Ctrl-C (``KeyboardInterrupt``: ``finally`` blocks run), and the shell's
+convention for a command ended by a signal (exit status 128 + its number). The grader's case
+(worker folders, sandboxes, the store) is ``tests/leaderboard/test_stop_signals.py``.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+
+import pytest
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="POSIX signals, /proc")
+
+
+def _python(code: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          timeout=120, **kw)
+
+
+def test_the_handlers_found_are_put_back_and_an_ignored_signal_stays_ignored():
+    """SIGHUP ignored (``nohup``) stays ignored in the block; SIGTERM's and SIGINT's handlers are
+    the block's within it, and the ones found are back after it."""
+    out = _python("""
+        import signal
+        from lrgym.baselines.interrupts import stop_signals_interrupt
+
+        def mine(signum, frame):
+            pass
+
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, mine)
+        default_int = signal.getsignal(signal.SIGINT)
+        with stop_signals_interrupt():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) is not mine
+            assert signal.getsignal(signal.SIGINT) is not default_int
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is mine
+        assert signal.getsignal(signal.SIGINT) is default_int
+        print("ok")
+    """)
+    assert (out.returncode, out.stdout) == (0, "ok\n"), out.stderr
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP", "SIGINT"])
+def test_a_stop_signal_runs_the_cleanup_and_exits_128_plus_its_number(sig):
+    """The signal interrupts a sleep as Ctrl-C would: the ``finally`` block runs, the line says
+    which signal, the exit status is 128 + its number."""
+    out = _python(f"""
+        import os, signal, sys, time
+        from lrgym.baselines.interrupts import run_command
+
+        def main():
+            try:
+                os.kill(os.getpid(), signal.{sig})
+                time.sleep(60)
+                print("not interrupted")
+            finally:
+                print("cleanup", flush=True)
+
+        sys.exit(run_command(main, "cmd"))
+    """)
+    assert out.returncode == 128 + getattr(signal, sig), out.stderr
+    assert out.stdout == "cleanup\n"
+    assert out.stderr == f"cmd: interrupted ({sig})\n"
+
+
+def test_further_signals_during_the_cleanup_are_ignored_and_said_once():
+    """The first SIGTERM interrupts; two more signals sent during the cleanup (the ``finally``
+    block) do not cut it short: it finishes, the note is written once, exit status 143."""
+    out = _python("""
+        import os, signal, sys, time
+        from lrgym.baselines.interrupts import run_command
+
+        def main():
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(60)  # interrupted at once
+                print("not interrupted")
+            finally:
+                os.kill(os.getpid(), signal.SIGTERM)
+                os.kill(os.getpid(), signal.SIGINT)
+                for _ in range(50):  # the handlers run between bytecodes: give them many
+                    time.sleep(0.001)
+                print("cleanup finished", flush=True)
+
+        sys.exit(run_command(main, "cmd"))
+    """)
+    assert out.returncode == 143, out.stderr
+    assert out.stdout == "cleanup finished\n"
+    assert out.stderr.count("further stop signals are ignored") == 1, out.stderr
+    assert out.stderr.endswith("cmd: interrupted (SIGTERM)\n"), out.stderr
+
+
+def test_a_handler_set_in_keep_stop_handlers_does_not_replace_the_blocks():
+    """``ray.init`` sets SIGTERM to ``sys.exit(15)``; in :func:`keep_stop_handlers` (how
+    :func:`lrgym.baselines.backend.connect` calls it) such a handler is undone when it ends, so
+    SIGTERM still interrupts: status 143. A handler of the program's own (no block) is left."""
+    out = _python("""
+        import os, signal, sys, time
+        from lrgym.baselines.interrupts import keep_stop_handlers, run_command
+
+        def like_ray_init():
+            signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))
+
+        def main():
+            with keep_stop_handlers():
+                like_ray_init()
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(60)
+
+        with keep_stop_handlers():  # outside a block: the handler set stays
+            like_ray_init()
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        sys.exit(run_command(main, "cmd"))
+    """)
+    assert out.returncode == 143, out.stderr
+    assert out.stderr == "cmd: interrupted (SIGTERM)\n"
+
+
+def test_a_child_forked_in_the_block_dies_of_sigterm():
+    """A fork pool's worker must die of ``Pool.terminate``'s SIGTERM, not raise in its task: a
+    child forked in the block has the handlers found (here SIG_DFL) back."""
+    out = _python("""
+        import os, signal, sys, time
+        from lrgym.baselines.interrupts import stop_signals_interrupt
+
+        with stop_signals_interrupt():
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    time.sleep(60)
+                finally:
+                    os.write(1, b"child ran its finally\\n")
+                    os._exit(0)
+            time.sleep(0.2)
+            os.kill(pid, signal.SIGTERM)
+            _, status = os.waitpid(pid, 0)
+        print(os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM)
+    """)
+    assert (out.returncode, out.stdout) == (0, "True\n"), out.stderr
+
+
+def _processes_with(token: str) -> list[int]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if f"LRGYM_TEST_TOKEN={token}".encode() in f.read():
+                    found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def test_tune_stopped_by_sigterm_ends_its_pool_workers(tmp_path):
+    """``python -m lrgym.baselines.tune`` with a two-process pool, SIGTERMed while the pool runs:
+    exit status 143, the "interrupted" line, no traceback, and no pool worker outlives it (before,
+    the orphaned workers ran on and died of a broken pipe, each with a traceback)."""
+    token = uuid.uuid4().hex
+    proc = subprocess.Popen([sys.executable, "-m", "lrgym.baselines.tune", "--families", "quadratic", "--instances",
+                             "8", "--workers", "2", "--out", str(tmp_path / "tuned.json")],
+                            env=dict(os.environ, LRGYM_TEST_TOKEN=token), cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 180  # a bound on a stuck command, not a timing assertion
+        while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        assert len(_children(proc.pid)) >= 2
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    err = err.decode()
+    assert proc.returncode == 143, err
+    assert "python -m lrgym.baselines.tune: interrupted (SIGTERM)" in err
+    assert "Traceback" not in err, err
+    assert _processes_with(token) == []  # Pool.terminate joined them before the command exited
+    assert not (tmp_path / "tuned.json").exists()
+
+
+def test_a_signal_in_a_deferred_section_is_raised_at_its_end():
+    """A stop signal arriving in :func:`defer_stop_signals` (a pool being set up) lets the section
+    finish, then interrupts: the section's work is done, the code after it is not."""
+    out = _python("""
+        import os, signal, sys, time
+        from lrgym.baselines.interrupts import defer_stop_signals, run_command
+
+        def main():
+            with defer_stop_signals():
+                os.kill(os.getpid(), signal.SIGTERM)
+                for _ in range(50):  # the handler runs between bytecodes: give it many
+                    time.sleep(0.001)
+                print("section done", flush=True)
+            print("after the section")
+
+        sys.exit(run_command(main, "cmd"))
+    """)
+    assert out.returncode == 143, out.stderr
+    assert out.stdout == "section done\n"
+    assert out.stderr == "cmd: interrupted (SIGTERM)\n"
