@@ -84,7 +84,7 @@ class Stop:
         self.signum: int | None = None
         self.again = 0  # further stop signals, ignored
         #: put the handlers found back when the block ends; False (:func:`run_command` after a
-        #: stop signal: the process is exiting) keeps the block's, ignoring them, to the end
+        #: stop signal: the process is exiting) ignores the stop signals to the end instead
         self.restore = True
 
     @property
@@ -129,13 +129,16 @@ def stop_signals_interrupt(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[
         _FOUND.append(old)
         yield stop
     finally:
-        # not restored (exiting): the block's handler stays, ignoring, and a child forked from now
-        # on (a pool's worker started late) still gets the handlers found (never SIG_IGN: a
-        # worker ignoring SIGTERM would outlive the pool's terminate, and the command)
         if stop.restore:
             _FOUND[:] = [found for found in _FOUND if found is not old]
             for sig, found in old.items():
                 signal.signal(sig, found if found is not None else signal.SIG_DFL)
+        else:  # exiting, cleaned up: ignored to the end (Python puts its own handlers back to
+            # SIG_DFL while it finalizes, which takes a while); a child forked from now on still
+            # gets the handlers found (_FOUND is kept): one ignoring SIGTERM would outlive a
+            # pool's terminate
+            for sig in old:
+                signal.signal(sig, signal.SIG_IGN)
 
 
 #: the stop signals that arrived in each active defer_stop_signals section, innermost last
