@@ -52,7 +52,10 @@ def _forked() -> None:
     found are put back: ``Pool.terminate`` SIGTERMs its workers, which must die, not raise."""
     if _FOUND:
         for sig, found in _FOUND[0].items():
-            signal.signal(sig, found if found is not None else signal.SIG_DFL)
+            try:
+                signal.signal(sig, found if found is not None else signal.SIG_DFL)
+            except ValueError:  # pragma: no cover - not the main thread (Python makes the forking thread it)
+                pass
         _FOUND.clear()
 
 
