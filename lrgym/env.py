@@ -22,6 +22,7 @@ from lrgym.features import (
     start_episode,
 )
 from lrgym.info import ACTION_MODES, N_STEP_VALUES, episode_constants, family_index, make_info, step_info  # noqa: F401 (ACTION_MODES re-exported)
+from lrgym.keywords import check_keywords, keyword_names
 from lrgym.optim import OptimizerConfig
 from lrgym.render import RENDER_FPS, RENDER_MODES, EpisodeRecorder, check_render_mode
 from lrgym.settings import (  # noqa: F401 (ADAPTIVE_OPTIMIZERS, DEFAULT_FACTORS, default_lr_init re-exported)
@@ -230,7 +231,10 @@ class LRControlEnv(gym.Env):
             passed = sorted(k for k, v in locals().items() if k in _INIT_DEFAULTS and v is not _INIT_DEFAULTS[k])
             if passed:
                 raise ValueError(f"LRControlEnv got a config mapping and the keyword arguments {passed}; pass one or the other")
-            self.__init__(**dict(family))
+            config = dict(family)
+            # named as gym.make names them (a bare TypeError before: RLlib's env_config={"horizn": 10})
+            check_keywords("LRControlEnv(config)", config, keyword_names(LRControlEnv))
+            self.__init__(**config)
             return
         self.render_mode = check_render_mode(render_mode)
         self._apply_settings(EnvSettings.build(

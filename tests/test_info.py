@@ -170,6 +170,10 @@ def test_env_from_one_config_mapping_as_rllib_passes_it():
         LRControlEnv({"family": "mixed"}, horizon=5)
     with pytest.raises(ValueError, match="unknown family 'cnn'"):
         LRControlEnv({"family": "cnn"})
+    # an unknown key is named as gym.make names it (it was Python's bare TypeError; an audit, 2026-12-05)
+    with pytest.raises(TypeError, match=r"LRControlEnv\(config\) got an unexpected keyword argument 'horizn' "
+                                        r"\(did you mean 'horizon'\?\); valid: family, family_options, "):
+        LRControlEnv(EnvContext(horizn=10))
 
 
 def test_module_prefixed_ids_resolve_in_a_fresh_process():
