@@ -327,7 +327,9 @@ def checkpoint_settings(path: str | Path) -> dict | None:
     ``envs_per_runner``, ``seed``, ``gamma``, ``learning_rate``, ``train_batch_size``, ``net_arch``
     and ``activation``; a key is left out where the checkpoint has no value for it. A resumed run
     is built from these, not from the flags (:func:`resumed_config`). None if the folder has no
-    such file (no checkpoint)."""
+    such file (no checkpoint); a ``ValueError`` if the file is damaged or the checkpoint is not a
+    train_rllib run's (another env than :data:`ENV_NAME`, or no family or reward clip in its env
+    config: its settings would be guessed and recorded wrong)."""
     from ray.rllib.utils.checkpoints import Checkpointable
 
     import pickle
@@ -343,8 +345,15 @@ def checkpoint_settings(path: str | Path) -> dict | None:
             TypeError, ValueError) as exc:  # a damaged or foreign file
         raise ValueError(f"{file} is no readable RLlib checkpoint file ({type(exc).__name__}: {exc}); valid: "
                          "the OUT.ckpt folder a train_rllib run wrote, whole") from None
-    out: dict = {"algo": cls.__name__.lower(), "env_runners": int(state.get("num_env_runners") or 0)}
     env = dict(state.get("env_config") or {})
+    if state.get("env") != ENV_NAME or "family" not in env or "reward_clip" not in env:
+        # another program's checkpoint (RLlib's own PPOConfig().environment(LRControlEnv, ...)): its
+        # family, reward and env would be guessed (mixed, the default clip) and recorded wrong
+        raise ValueError(f"{Path(path)} is an RLlib checkpoint of env {state.get('env')!r} with env_config keys "
+                         f"{sorted(env)}, not one train_rllib wrote (env {ENV_NAME!r}, its env_config naming the family "
+                         "and reward_clip); valid: the OUT.ckpt folder a train_rllib run wrote (to go on training "
+                         "another program's checkpoint, restore it with RLlib itself: Algorithm.from_checkpoint)")
+    out: dict = {"algo": cls.__name__.lower(), "env_runners": int(state.get("num_env_runners") or 0)}
     if "family" in env:
         family = env.pop("family")
         out["family"] = None if family == MIXED else family

@@ -187,6 +187,37 @@ def test_a_flag_contradicting_the_resumed_checkpoint_is_refused_naming_both(flag
     assert PPO.trained == 2 and (tmp_path / "o.npz").exists()
 
 
+@pytest.mark.parametrize("environment", ["class", "no family"])
+def test_another_programs_checkpoint_is_refused_before_anything_runs(environment, tmp_path, monkeypatch, capsys):
+    """A checkpoint of the README's own ``PPOConfig().environment(LRControlEnv, env_config=
+    {"horizon": 10})`` was resumed: it trained on its own env (linreg, the class's default, no
+    reward clip) and recorded family mixed and the default clip, under the name of a mixed run's
+    outputs (a Ray user's audit, 2026-12-05). Only a train_rllib run's checkpoint is taken."""
+    import pickle
+
+    from ray.rllib.algorithms.ppo import PPO as RLlibPPO
+    from ray.rllib.algorithms.ppo import PPOConfig
+
+    from lrgym.env import LRControlEnv
+
+    connected = _stand_ins(monkeypatch)
+    config = PPOConfig().environment(LRControlEnv, env_config={"horizon": 10}) if environment == "class" else \
+        PPOConfig().environment(train_rllib.ENV_NAME, env_config={"horizon": 10, "reward_clip": None})
+    ckpt = tmp_path / "theirs.ckpt"
+    ckpt.mkdir()
+    with open(ckpt / "class_and_ctor_args.pkl", "wb") as f:
+        pickle.dump({"class": RLlibPPO, "ctor_args_and_kwargs": ((config.get_state(),), {})}, f)
+    with pytest.raises(SystemExit) as stop:
+        train_rllib.main(["--resume", str(ckpt), "--steps", "100", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "Traceback" not in err
+    assert f"--resume {ckpt}: {ckpt} is an RLlib checkpoint of env " in err
+    assert "not one train_rllib wrote (env 'lrgym-rllib', its env_config naming the family and reward_clip); " \
+           "valid: the OUT.ckpt folder a train_rllib run wrote" in " ".join(err.split())
+    assert connected == [] and PPO.trained == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["theirs.ckpt"]
+
+
 @pytest.mark.parametrize("steps", [500, 1001])
 def test_a_checkpoint_already_at_steps_trains_nothing_and_writes_nothing(steps, tmp_path, monkeypatch):
     """``--resume`` of a checkpoint of 1,001 steps with ``--steps 500`` trained one more

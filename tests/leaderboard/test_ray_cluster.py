@@ -679,7 +679,8 @@ def test_rllib_resume_checks_the_checkpoints_env_runners_against_the_cpus(cluste
 
     ckpt = tmp_path / "ppo.ckpt"
     ckpt.mkdir()
-    state = PPOConfig().env_runners(num_env_runners=3).get_state()
+    state = PPOConfig().environment("lrgym-rllib", env_config={"family": "mixed", "reward_clip": [-10.0, 1.0]}) \
+        .env_runners(num_env_runners=3).get_state()
     with open(ckpt / "class_and_ctor_args.pkl", "wb") as f:  # what Algorithm.save_to_path writes first
         pickle.dump({"class": PPO, "ctor_args_and_kwargs": ((state,), {})}, f)
     saved = checkpoint_settings(ckpt)
