@@ -86,8 +86,8 @@ class Stop:
     def __init__(self) -> None:
         self.signum: int | None = None
         self.again = 0  # further stop signals, ignored
-        #: put the handlers found back when the block ends; False (:func:`run_command` after a
-        #: stop signal: the process is exiting) ignores the stop signals to the end instead
+        #: put the handlers found back when the block ends; False (:func:`run_command` of an
+        #: exiting command after a stop signal) ignores the stop signals to the end instead
         self.restore = True
 
     @property
@@ -152,16 +152,29 @@ _DEFERRED: list[list[int]] = []
 def defer_stop_signals() -> Iterator[None]:
     """A section a stop signal must not cut in the middle (a process pool being set up: cut
     there, nobody would stop its workers): within a :func:`stop_signals_interrupt` block, the
-    first stop signal arriving here is raised as :class:`Interrupted` when the section ends."""
-    _DEFERRED.append([])
+    first stop signal arriving here is raised as :class:`Interrupted` when the section ends — also
+    when the section itself raised (the interrupt then says so, its ``__context__`` the section's
+    error), so a stop signal is never lost. Only the main thread takes signals: elsewhere the
+    section defers nothing (the main thread's signal is raised there, not in this thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    arrived: list[int] = []
+    _DEFERRED.append(arrived)
     try:
         yield
-    finally:
-        arrived = _DEFERRED.pop()
-        if arrived and _DEFERRED:
+    except BaseException:
+        _DEFERRED.remove(arrived)
+        if arrived and not _DEFERRED:
+            raise Interrupted(arrived[0])  # raised while handling the section's error: chained to it
+        if arrived:
             _DEFERRED[-1].extend(arrived)
-        elif arrived and sys.exc_info()[0] is None:
-            raise Interrupted(arrived[0])
+        raise
+    _DEFERRED.remove(arrived)
+    if arrived and _DEFERRED:
+        _DEFERRED[-1].extend(arrived)
+    elif arrived:
+        raise Interrupted(arrived[0])
 
 
 @contextmanager
@@ -179,19 +192,23 @@ def keep_stop_handlers() -> Iterator[None]:
             signal.signal(sig, h)
 
 
-def run_command(main: Callable[[], object], name: str = "") -> object:
+def run_command(main: Callable[[], object], name: str = "", exiting: bool = False) -> object:
     """``main()`` under :func:`stop_signals_interrupt`; its value is returned (for
     ``sys.exit``). Stopped by a signal, the command exits with :func:`interrupt_status`: a
     ``KeyboardInterrupt`` it let through is said in one line on stderr, and its own exit (the
     ``lrgym`` CLI's "interrupted" line, click's "Aborted!") or an ``OSError`` (writing to a
-    terminal closed by SIGHUP) is given that status too. Once stopped, the process ignores the
-    stop signals until it has exited (a second ``kill`` right after the cleanup would otherwise
-    end it with the signal's own status)."""
+    terminal closed by SIGHUP) is given that status too (a ``SystemExit``).
+
+    ``exiting``: the process exits right after (a command's ``__main__``, the ``lrgym`` script).
+    Once stopped, it then ignores the stop signals until it has exited (a second ``kill`` during
+    Python's finalization would otherwise end it with the signal's own status). Otherwise (a
+    program calling a command's ``main`` and catching its ``SystemExit``) the handlers found are
+    put back, as after any block: the caller can still be stopped, and so can what it starts."""
     with stop_signals_interrupt() as stop:
         try:
             return main()
         except KeyboardInterrupt as exc:
-            stop.restore = False
+            stop.restore = not exiting
             status = stop.status or interrupt_status(exc)
             try:
                 print(f"{name + ': ' if name else ''}interrupted ({signal.Signals(status - 128).name})",
@@ -202,5 +219,5 @@ def run_command(main: Callable[[], object], name: str = "") -> object:
         except (SystemExit, OSError):
             if stop.status is None:
                 raise
-            stop.restore = False
+            stop.restore = not exiting
             raise SystemExit(stop.status) from None

@@ -634,4 +634,4 @@ def main(argv=None) -> None:
 if __name__ == "__main__":  # SIGTERM / SIGHUP stop it as Ctrl-C does (its pool cleaned up), exit 128 + signal
     from lrgym.baselines.interrupts import run_command
 
-    raise SystemExit(run_command(main, "python -m lrgym.baselines.train_rllib"))
+    raise SystemExit(run_command(main, "python -m lrgym.baselines.train_rllib", exiting=True))

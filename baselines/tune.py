@@ -381,4 +381,4 @@ def main(argv=None) -> None:
 if __name__ == "__main__":  # SIGTERM / SIGHUP stop it as Ctrl-C does (its pool cleaned up), exit 128 + signal
     from lrgym.baselines.interrupts import run_command
 
-    raise SystemExit(run_command(main, "python -m lrgym.baselines.tune"))
+    raise SystemExit(run_command(main, "python -m lrgym.baselines.tune", exiting=True))

@@ -147,4 +147,4 @@ def isolation(args) -> None:
 if __name__ == "__main__":  # SIGTERM / SIGHUP stop it as Ctrl-C does (its pool cleaned up), exit 128 + signal
     from lrgym.baselines.interrupts import run_command
 
-    raise SystemExit(run_command(main, "python -m lrgym.leaderboard.bench"))
+    raise SystemExit(run_command(main, "python -m lrgym.leaderboard.bench", exiting=True))

@@ -816,12 +816,13 @@ def suites(
     console.print(table)
 
 
-def main() -> None:
+def main(exiting: bool = False) -> None:
     """The ``lrgym`` command: SIGTERM and SIGHUP stop it as Ctrl-C does (workers stopped, their
     temp folders removed, finished entries kept), with exit status 128 + the signal's number
-    (:mod:`lrgym.baselines.interrupts`)."""
-    run_command(app)
+    (:mod:`lrgym.baselines.interrupts`). ``exiting``: the process ends right after (the ``lrgym``
+    script, ``python -m``); a program calling ``main()`` keeps its own signal handlers."""
+    run_command(app, exiting=exiting)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(exiting=True))

@@ -14,7 +14,7 @@ def main() -> None:
         raise SystemExit(f"the lrgym CLI needs {' and '.join(missing)}: pip install 'lrgym[report]'")
     from lrgym.leaderboard.cli import main as cli_main
 
-    cli_main()
+    cli_main(exiting=True)
 
 
 if __name__ == "__main__":

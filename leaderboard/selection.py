@@ -420,4 +420,4 @@ def how_long(selection: dict) -> str:
 if __name__ == "__main__":  # SIGTERM / SIGHUP stop it as Ctrl-C does (its pool cleaned up), exit 128 + signal
     from lrgym.baselines.interrupts import run_command
 
-    raise SystemExit(run_command(main, "python -m lrgym.leaderboard.selection"))
+    raise SystemExit(run_command(main, "python -m lrgym.leaderboard.selection", exiting=True))

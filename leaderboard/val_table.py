@@ -188,4 +188,4 @@ def main(argv=None) -> None:
 if __name__ == "__main__":  # SIGTERM / SIGHUP stop it as Ctrl-C does (its pool cleaned up), exit 128 + signal
     from lrgym.baselines.interrupts import run_command
 
-    raise SystemExit(run_command(main, "python -m lrgym.leaderboard.val_table"))
+    raise SystemExit(run_command(main, "python -m lrgym.leaderboard.val_table", exiting=True))

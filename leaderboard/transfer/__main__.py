@@ -92,4 +92,4 @@ def ship_dir(loss_reduction: str = "mean") -> Path:
 if __name__ == "__main__":  # SIGTERM / SIGHUP stop it as Ctrl-C does (its pool cleaned up), exit 128 + signal
     from lrgym.baselines.interrupts import run_command
 
-    raise SystemExit(run_command(main, "python -m lrgym.leaderboard.transfer"))
+    raise SystemExit(run_command(main, "python -m lrgym.leaderboard.transfer", exiting=True))

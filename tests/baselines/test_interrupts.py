@@ -65,7 +65,7 @@ def test_a_stop_signal_runs_the_cleanup_and_exits_128_plus_its_number(sig):
             finally:
                 print("cleanup", flush=True)
 
-        sys.exit(run_command(main, "cmd"))
+        sys.exit(run_command(main, "cmd", exiting=True))
     """)
     assert out.returncode == 128 + getattr(signal, sig), out.stderr
     assert out.stdout == "cleanup\n"
@@ -91,7 +91,7 @@ def test_further_signals_during_the_cleanup_are_ignored_and_said_once():
                     time.sleep(0.001)
                 print("cleanup finished", flush=True)
 
-        sys.exit(run_command(main, "cmd"))
+        sys.exit(run_command(main, "cmd", exiting=True))
     """)
     assert out.returncode == 143, out.stderr
     assert out.stdout == "cleanup finished\n"
@@ -120,7 +120,7 @@ def test_a_handler_set_in_keep_stop_handlers_does_not_replace_the_blocks():
             like_ray_init()
         assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        sys.exit(run_command(main, "cmd"))
+        sys.exit(run_command(main, "cmd", exiting=True))
     """)
     assert out.returncode == 143, out.stderr
     assert out.stderr == "cmd: interrupted (SIGTERM)\n"
@@ -213,8 +213,96 @@ def test_a_signal_in_a_deferred_section_is_raised_at_its_end():
                 print("section done", flush=True)
             print("after the section")
 
-        sys.exit(run_command(main, "cmd"))
+        sys.exit(run_command(main, "cmd", exiting=True))
     """)
     assert out.returncode == 143, out.stderr
     assert out.stdout == "section done\n"
     assert out.stderr == "cmd: interrupted (SIGTERM)\n"
+
+
+def test_a_program_calling_an_interrupted_command_keeps_its_handlers():
+    """A program that calls a command's ``main`` (``lrgym.leaderboard.cli.main()``: a script over
+    several stores, a notebook) and catches its ``SystemExit`` got SIGINT, SIGTERM and SIGHUP
+    ignored for the rest of its life, and so did every process it started (a review,
+    2026-12-05): only a command that exits (``exiting=True``) ignores them to its end."""
+    out = _python("""
+        import os, signal, subprocess, sys, time
+        from lrgym.baselines.interrupts import run_command
+
+        def mine(signum, frame):
+            raise RuntimeError(f"mine {signum}")
+
+        signal.signal(signal.SIGTERM, mine)
+        found = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+
+        def main():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(60)
+
+        try:
+            run_command(main, "cmd")
+        except SystemExit as stop:
+            print("status", stop.code)
+        assert {s: signal.getsignal(s) for s in found} == found
+        child = subprocess.run(["grep", "SigIgn", "/proc/self/status"], capture_output=True, text=True).stdout
+        ignored = int(child.split()[1], 16)
+        print("child ignores a stop signal:", any(ignored >> (s - 1) & 1 for s in found))
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            print("Ctrl-C still interrupts")
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        except RuntimeError as exc:
+            print(exc)
+    """)
+    assert out.stdout == "status 143\nchild ignores a stop signal: False\nCtrl-C still interrupts\nmine 15\n", out.stderr
+
+
+@pytest.mark.parametrize("how", ["handling an error", "the section raises", "another thread"])
+def test_a_deferred_signal_is_never_lost(how):
+    """A stop signal deferred by :func:`defer_stop_signals` was dropped when the section ran while
+    an exception was being handled (``sys.exc_info()`` saw the caller's) or raised itself, and a
+    section in another thread took the main thread's signal; each time every later stop signal
+    was ignored as a repeat (a review, 2026-12-05). Now the main thread is interrupted each time."""
+    out = _python(f"""
+        import os, signal, sys, threading, time
+        from lrgym.baselines.interrupts import Interrupted, defer_stop_signals, run_command
+
+        def wait():
+            for _ in range(50):  # the handler runs between bytecodes: give it many
+                time.sleep(0.001)
+
+        def section(fail=False):
+            with defer_stop_signals():
+                os.kill(os.getpid(), signal.SIGTERM)
+                wait()
+                if fail:
+                    raise OSError("could not start a worker")
+
+        def main():
+            how = {how!r}
+            try:
+                if how == "handling an error":
+                    try:
+                        raise ValueError("the caller's")
+                    except ValueError:
+                        section()
+                elif how == "the section raises":
+                    section(fail=True)
+                else:
+                    thread = threading.Thread(target=section)
+                    thread.start()
+                    thread.join()
+                    time.sleep(5)
+            except Interrupted as exc:
+                print("interrupted; context:", type(exc.__context__).__name__, flush=True)
+                raise
+            print("not interrupted", flush=True)
+
+        sys.exit(run_command(main, "cmd", exiting=True))
+    """)
+    context = {"handling an error": "ValueError", "the section raises": "OSError", "another thread": "NoneType"}[how]
+    assert (out.returncode, out.stdout) == (143, f"interrupted; context: {context}\n"), out.stderr

@@ -148,7 +148,7 @@ def _script(db, specs, workers=2):
             with ResultStore({str(db)!r}) as store:
                 run_suite(specs, suite, store=store, n_workers={workers}, time_limit=600)
 
-        sys.exit(run_command(main, "grader"))
+        sys.exit(run_command(main, "grader", exiting=True))
     """)
 
 
