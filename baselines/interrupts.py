@@ -17,7 +17,8 @@ starts (``nohup``, a background job's SIGINT) stays ignored.
 
 :func:`run_command` is a command's ``main`` under it: the "interrupted" line and the conventional
 exit status, 128 + the signal's number (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP); once
-stopped, it ignores further stop signals until the process has exited.
+stopped, a command that exits (``exiting=True``) ignores further stop signals until the process
+has exited, while a program calling a command's ``main`` gets its own handlers back.
 
 Only the main thread of a process can take signals in Python: elsewhere the block changes
 nothing. A library function (``run_suite``) installs no handler: a program calling it keeps its
