@@ -359,8 +359,21 @@ def connect(address: str | None = None):
             ray.init(**kwargs)
     except ConnectionError as exc:
         raise ConnectionError(f"could not connect to the Ray cluster at {address!r}: {exc} "
-                              f"({_auth_hint(address)}start one with `ray start --head`, or pass --address HOST:PORT)") from exc
+                              f"({_auth_hint(address)}{_port_hint(address)}start one with `ray start --head`, "
+                              "or pass --address HOST:PORT)") from exc
     return ray
+
+
+def _port_hint(address: str | None) -> str:
+    """What to check when a ``HOST:PORT`` that speaks gRPC is no cluster Ray can join: the port
+    must be the head's GCS port, not another gRPC port of the head (its Ray Client server, 10001
+    unless ``--ray-client-server-port`` said otherwise, for ``ray://`` addresses; a raylet's or an
+    object manager's port); a Ray user's audit gave the Ray Client port and was told to start a head."""
+    if address in (None, "auto", "local") or str(address).startswith("ray://"):
+        return ""
+    return ("check that the port is the head's GCS port (6379 unless `ray start --head --port` said otherwise: "
+            "the one in the `ray start --address=...` line `ray start --head` printed), not its Ray Client port "
+            "(10001 by default) or another of its ports; ")
 
 
 def _auth_hint(address: str | None) -> str:

@@ -110,6 +110,10 @@ def test_a_cluster_that_refuses_the_driver_names_ray_token_authentication(monkey
     with _serving(_Http2Settings) as address:  # a port that answers as a running head's does
         with pytest.raises(ConnectionError, match=r"RAY_AUTH_MODE=token .*~/.ray/auth_token.*ray start --head"):
             backend.connect(address)
+        # a gRPC port of the head that is not its GCS (the Ray Client server's, an audit 2026-12-05)
+        with pytest.raises(ConnectionError, match=r"check that the port is the head's GCS port \(6379 unless "
+                                                  r"`ray start --head --port` said otherwise.*not its Ray Client port"):
+            backend.connect(address)
         for auto_or_set in (("auto", None), (address, "token")):
             if auto_or_set[1]:
                 monkeypatch.setenv("RAY_AUTH_MODE", auto_or_set[1])
