@@ -41,6 +41,7 @@ from lrgym.settings import check_seed, positive_int, seed_argument
 from lrgym.tasks import FAMILIES
 from lrgym.tasks.base import is_real
 from lrgym.baselines.sb3_agents import ACTION_MODES, ALGOS, SB3Policy
+from lrgym.baselines.sb3_config import build_model, check_algo_kwargs, check_policy_kwargs
 from lrgym.baselines.wrappers import ClipObservation, ClipReward, HorizonIsTerminal, RepeatInstances, check_reward_clip
 
 #: the largest seed SB3 takes (its set_random_seed seeds NumPy's legacy generator: 0 ... 2**32 - 1)
@@ -153,6 +154,9 @@ class TrainConfig:
             check_keywords(f"algo_kwargs ({self.algo})", self.algo_kwargs, algo_names)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+        # the values too (sb3_config.HYPER's kinds and ranges), and policy_kwargs against the policy class
+        self.algo_kwargs = check_algo_kwargs(self.algo, self.algo_kwargs, self.n_envs)
+        check_policy_kwargs(self.algo, self.policy_kwargs, MAX_SB3_WIDTH)
 
     @property
     def action_mode(self) -> str:
@@ -225,9 +229,9 @@ def train(config: TrainConfig):
     vec_env = DummyVecEnv([lambda r=r: make_train_env(config, r) for r in range(config.n_envs)])
     kwargs = {**algo_defaults(config), **config.algo_kwargs}
     cls = DQN if config.algo == "dqn" else PPO
-    model = cls(
-        "MlpPolicy", vec_env, seed=config.seed, device="cpu", verbose=0, tensorboard_log=config.tensorboard_log,
-        policy_kwargs={**policy_defaults(config), **config.policy_kwargs}, **kwargs,
+    model = build_model(  # what SB3 still refuses: a ConfigError (main: usage, exit 2), before training
+        cls, vec_env, seed=config.seed, device="cpu", verbose=0, tensorboard_log=config.tensorboard_log,
+        policy_kwargs={**policy_defaults(config), **config.policy_kwargs}, algo_kwargs=kwargs,
     )
     zip_path, json_path = config.output_files()  # before training: a bad --out / --ship pair fails at once
     start = time.time()
@@ -249,7 +253,7 @@ def train(config: TrainConfig):
     return SB3Policy(zip_path, name=config.algo)
 
 
-def parse_config(argv=None) -> TrainConfig:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m lrgym.baselines.train_sb3", description=__doc__.split("\n\n")[0])
     p.add_argument("--config", help="JSON file of TrainConfig fields (flags override it)")
     p.add_argument("--algo", choices=ALGOS)
@@ -267,6 +271,11 @@ def parse_config(argv=None) -> TrainConfig:
     p.add_argument("--tensorboard", dest="tensorboard_log", help="TensorBoard log folder (SB3's tensorboard_log)")
     outputs.add_output_arguments(p, "weights", "PATH.zip and PATH.json; .zip is added unless PATH ends in it")
     p.add_argument("--no-progress", action="store_false", dest="progress", default=None)
+    return p
+
+
+def parse_config(argv=None) -> TrainConfig:
+    p = _parser()
     args = vars(p.parse_args(_negative_numbers_taken(sys.argv[1:] if argv is None else argv)))
     config_path, clip_off = args.pop("config"), args.pop("no_reward_clip")
     if not args["ship"]:
@@ -316,7 +325,10 @@ def _negative_numbers_taken(argv: list[str]) -> list[str]:
 
 def main(argv=None) -> None:
     config = parse_config(argv)
-    policy = train(config)
+    try:
+        policy = train(config)
+    except ConfigError as exc:  # SB3 refused to build the model (sb3_config.build_model): nothing trained or written
+        _parser().error(str(exc))
     zip_path = policy.path
     print(f"saved {zip_path} ({zip_path.stat().st_size // 1024} KB) and {zip_path.with_suffix('.json').name}")
 

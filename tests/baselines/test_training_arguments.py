@@ -411,6 +411,46 @@ BAD_SB3_CONFIGS = [
     ({"env_kwargs": 3}, "env_kwargs=3 invalid; valid: an object of keywords"),
     ({"algo_kwargs": {"bufer_size": 10}}, "algo_kwargs (dqn) got an unexpected keyword argument 'bufer_size' "
                                           "(did you mean 'buffer_size'?)"),
+    # algo_kwargs values (a review, 2026-12-05: SB3's AssertionError / TypeError tracebacks, or
+    # trained and saved silently: a one-slot buffer, no epsilon schedule)
+    ({"algo": "ppo", "algo_kwargs": {"batch_size": 0}},
+     "algo_kwargs (ppo): batch_size=0 out of range; valid: a positive integer"),
+    ({"algo": "ppo", "algo_kwargs": {"batch_size": 1}}, "batch_size=1 out of range; valid: an integer >= 2 while "
+                                                        "normalize_advantage is true"),
+    ({"algo": "ppo", "algo_kwargs": {"n_steps": "many"}}, "algo_kwargs (ppo): n_steps='many' is not an integer"),
+    ({"algo_kwargs": {"buffer_size": -5}}, "algo_kwargs (dqn): buffer_size=-5 out of range; valid: a positive integer"),
+    ({"algo_kwargs": {"exploration_fraction": -1}},
+     "algo_kwargs (dqn): exploration_fraction=-1 out of range; valid: a number in (0, 1]"),
+    ({"algo_kwargs": {"exploration_fraction": 0}}, "exploration_fraction=0 out of range"),  # ZeroDivisionError at step 1
+    ({"algo_kwargs": {"exploration_final_eps": "0.1"}},
+     "exploration_final_eps='0.1' is not a real number (a str); valid: a number in [0, 1]"),
+    ({"algo_kwargs": {"learning_starts": -1}}, "learning_starts=-1 out of range; valid: an integer >= 0"),
+    ({"algo_kwargs": {"gradient_steps": -2}}, "gradient_steps=-2 out of range; valid: an integer >= -1"),
+    ({"algo_kwargs": {"train_freq": [4, "epoch"]}}, "train_freq=[4, 'epoch'] invalid; valid: a positive integer or"),
+    ({"n_envs": 2, "algo_kwargs": {"train_freq": [1, "episode"]}}, "train_freq=[1, 'episode'] invalid with n_envs=2"),
+    ({"algo_kwargs": {"tau": 0}}, "tau=0 out of range; valid: a number in (0, 1]"),
+    ({"algo_kwargs": {"gamma": float("nan")}}, "gamma=nan out of range; valid: a number in [0, 1]"),
+    ({"algo_kwargs": {"optimize_memory_usage": 1}}, "optimize_memory_usage=1 invalid; valid: true or false"),
+    ({"algo_kwargs": {"replay_buffer_class": "ReplayBuffer"}}, "replay_buffer_class='ReplayBuffer' invalid; valid: "
+                                                               "null (off) or a class (Python API only"),
+    ({"algo": "ppo", "algo_kwargs": {"clip_range": 0}}, "clip_range=0 out of range; valid: a finite number > 0"),
+    ({"algo": "ppo", "algo_kwargs": {"ent_coef": -0.1}}, "ent_coef=-0.1 out of range; valid: a finite number >= 0"),
+    ({"algo": "ppo", "algo_kwargs": {"gae_lambda": True}}, "gae_lambda=True is not a real number (a bool)"),
+    ({"algo": "ppo", "algo_kwargs": {"target_kl": -1}}, "target_kl=-1 out of range; valid: null (off) or a finite number > 0"),
+    # policy_kwargs: keys against the policy class, net_arch's shape, activation_fn by name
+    ({"policy_kwargs": {"net_arc": [8]}}, "policy_kwargs (dqn: DQNPolicy) got an unexpected keyword argument "
+                                          "'net_arc' (did you mean 'net_arch'?)"),
+    ({"policy_kwargs": {"log_std_init": 0}}, "unexpected keyword argument 'log_std_init'"),  # PPO's, not DQN's
+    ({"policy_kwargs": {"net_arch": {"pi": [8], "vf": [8]}}}, "policy_kwargs (dqn): net_arch={'pi': [8], 'vf': [8]} "
+                                                              "invalid; valid: a list of layer widths"),
+    ({"algo": "ppo", "policy_kwargs": {"net_arch": {"pi": [8], "qf": [8]}}}, "unknown key 'qf'"),
+    ({"algo": "ppo", "policy_kwargs": {"net_arch": {"pi": [8, 0]}}}, "net_arch['pi'][1]=0 out of range"),
+    ({"policy_kwargs": {"net_arch": [-3]}}, "net_arch[0]=-3 out of range"),
+    ({"policy_kwargs": {"activation_fn": "swish"}}, "activation_fn='swish' invalid; valid: the name of an activation, "
+                                                    "one of ReLU, Tanh"),
+    ({"algo": "ppo", "policy_kwargs": {"ortho_init": "no"}}, "ortho_init='no' invalid; valid: true or false"),
+    ({"algo": "ppo", "policy_kwargs": {"log_std_init": "x"}}, "log_std_init='x' is not a real number (a str)"),
+    ({"policy_kwargs": {"optimizer_kwargs": 3}}, "optimizer_kwargs=3 invalid; valid: an object of keywords"),
 ]
 
 
@@ -551,3 +591,58 @@ def test_sb3_networks_may_be_wider_than_the_controllers_bound():
     assert sb3.TrainConfig(net_arch=[2048, 2048]).net_arch == (2048, 2048)
     with pytest.raises(ValueError, match=r"net_arch\[0\]=100000 out of range; valid: a layer width from 1 to 65,536"):
         sb3.TrainConfig(net_arch=[100000])
+
+
+@pytest.mark.parametrize("config, message", [
+    # what only SB3 itself can tell: its model is built before training, a refusal is a usage error
+    ({"algo": "ppo", "algo_kwargs": {"n_steps": 1}}, "algo_kwargs['n_steps']: Stable-Baselines3 refused the config "
+                                                     "building its PPO (AssertionError: `n_steps * n_envs` must be"),
+    ({"policy_kwargs": {"optimizer_kwargs": {"betas2": 0.9}}}, "Stable-Baselines3 refused the config building its DQN "
+                                                               "(TypeError:"),
+    ({"algo_kwargs": {"replay_buffer_kwargs": {"bogus": 1}}}, "algo_kwargs['replay_buffer_kwargs']"),
+])
+def test_train_sb3_turns_what_sb3_refuses_into_a_usage_error_before_training(config, message, tmp_path, capsys):
+    """Values the table passes that SB3 refuses building its model (a cross-field assertion, an
+    unknown keyword of a keyword dict): usage (exit 2) naming the field, no traceback, nothing
+    written. The real train() runs: the model is built before anything is trained or written."""
+    pytest.importorskip("stable_baselines3")
+    import lrgym.baselines.train_sb3 as t
+
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps({**config, "total_timesteps": 8, "progress": False}))
+    with pytest.raises(SystemExit) as stop:
+        t.main(["--config", str(path), "--out", str(tmp_path / "never")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.startswith("usage:") and message in err, err
+    assert "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cfg.json"]
+
+
+def test_train_sb3_takes_the_valid_values_sb3_takes(tmp_path):
+    """The checks refuse nothing SB3 uses: the range ends (-1 gradient steps, 0 learning_starts,
+    [1, "episode"] training, tau 1), PPO's dict net_arch, activations by name; and the model SB3
+    built holds them (train_freq a tuple as SB3 takes it, the named activation's class)."""
+    pytest.importorskip("stable_baselines3")
+    import torch
+
+    from lrgym.baselines.train_sb3 import TrainConfig, algo_defaults, policy_defaults
+    from lrgym.baselines.sb3_config import build_model, check_algo_kwargs
+    from stable_baselines3 import DQN, PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv
+    import lrgym.baselines.train_sb3 as t
+
+    dqn = TrainConfig(algo="dqn", n_envs=1, algo_kwargs={"gradient_steps": -1, "learning_starts": 0, "tau": 1,
+                                                       "train_freq": [1, "episode"], "exploration_fraction": 1},
+                      policy_kwargs={"activation_fn": "tanh", "net_arch": [8]})
+    ppo = TrainConfig(algo="ppo", algo_kwargs={"n_steps": 2, "batch_size": 2, "clip_range_vf": None, "ent_coef": 0},
+                      policy_kwargs={"net_arch": {"pi": [8], "vf": [4, 4]}, "activation_fn": "nn.ELU"})
+    assert dqn.algo_kwargs["train_freq"] == (1, "episode")
+    for config, cls in ((dqn, DQN), (ppo, PPO)):
+        env = DummyVecEnv([lambda: t.make_train_env(config)])
+        model = build_model(cls, env, device="cpu", policy_kwargs={**policy_defaults(config), **config.policy_kwargs},
+                            algo_kwargs={**algo_defaults(config), **config.algo_kwargs})
+        acts = {type(m) for m in model.policy.modules()}
+        assert (torch.nn.Tanh if cls is DQN else torch.nn.ELU) in acts
+        model.learn(4)
+    assert model.policy.mlp_extractor.value_net[0].out_features == 4  # {"vf": [4, 4]}
+    assert check_algo_kwargs("ppo", {"learning_rate": lambda p: 1e-3 * p})["learning_rate"](0.5) == 5e-4
