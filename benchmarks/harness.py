@@ -157,7 +157,8 @@ def sb3_adapter(fam: FamilyBench, n: int = N_ENVS):
     """``lrgym.sb3.make_sb3_vec_env`` (the SB3 ``VecEnv`` over the vector env), 64 instances."""
     from lrgym.sb3 import make_sb3_vec_env
 
-    venv = make_sb3_vec_env(fam.env_id, n_envs=n, seed=0, **_env_kwargs(fam))
+    # render_mode None: as the gym.make envs it is compared with (make_vec_env's rgb_array default records frames)
+    venv = make_sb3_vec_env(fam.env_id, n_envs=n, seed=0, render_mode=None, **_env_kwargs(fam))
     venv.reset()
     actions = np.full(n, KEEP)
 

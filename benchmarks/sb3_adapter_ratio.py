@@ -19,7 +19,8 @@ def main() -> None:
     from lrgym.sb3 import make_sb3_vec_env
 
     def adapter(fam, **kw):
-        venv = make_sb3_vec_env(fam.env_id, n_envs=h.N_ENVS, seed=0, **h._env_kwargs(fam), **kw)
+        # render_mode None: as h.sb3_dummy's gym.make envs (make_vec_env's rgb_array default records frames)
+        venv = make_sb3_vec_env(fam.env_id, n_envs=h.N_ENVS, seed=0, render_mode=None, **h._env_kwargs(fam), **kw)
         venv.reset()
         actions = np.full(h.N_ENVS, h.KEEP)
 

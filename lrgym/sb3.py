@@ -169,8 +169,13 @@ class LRControlSB3VecEnv(VecEnv):
         return [False for _ in self._indices(indices)]
 
     def get_images(self) -> Sequence[np.ndarray | None]:
-        """One ``rgb_array`` frame per sub-env (created with ``render_mode="rgb_array"``), else None."""
+        """One ``rgb_array`` frame per sub-env (created with ``render_mode="rgb_array"``), else None
+        each, with ``DummyVecEnv``'s warning."""
         if self.render_mode != "rgb_array":
+            import warnings
+
+            warnings.warn(f"The render mode is {self.render_mode}, but this method assumes it is `rgb_array` to "
+                          "obtain images.")
             return [None for _ in range(self.num_envs)]
         return list(self.venv_gym.render())
 
@@ -253,14 +258,32 @@ def make_sb3_vec_env(env_id: str, n_envs: int = 1, seed: int | None = None, **kw
     ``parallel``, ``info_keys``, ...). An id registered with ``max_episode_steps`` truncates
     there, as ``gym.make``'s ``TimeLimit`` does (the keyword overrides it). Step infos hold every
     info key, as ``DummyVecEnv``'s do; ``info_keys=()`` drops them for speed (module docstring).
+    As ``make_vec_env``'s envs of an id: ``render_mode`` is ``"rgb_array"`` unless given
+    (``render()`` tiles the sub-envs' frames; ``render_mode=None`` records no episode for them),
+    and ``get_attr("spec")`` is each sub-env's ``EnvSpec`` as ``gym.make`` records it.
     """
+    import copy
+    import dataclasses
+
     import lrgym  # noqa: F401  (registers the ids)
+    from lrgym.env import LRControlEnv
+    from lrgym.keywords import keyword_names
     from lrgym.tasks import with_id_options
 
     n_envs = positive_int("n_envs", n_envs, MAX_COUNT)
     spec = _lrgym_spec(env_id)
+    kwargs = {"render_mode": "rgb_array", **kwargs}  # make_vec_env asks an id's envs for rgb_array frames
     limit = {} if spec.max_episode_steps is None else {"max_episode_steps": spec.max_episode_steps}
     venv = LRControlSB3VecEnv(n_envs, **with_id_options({**limit, **spec.kwargs, **kwargs}))
+    # each sub-env's spec as gym.make(env_id, **kwargs) records it: the id's keywords updated with
+    # the env's own (not the adapter's info_keys, parallel, ...), its max_episode_steps
+    env_keywords = set(keyword_names(LRControlEnv))
+    made = dataclasses.replace(
+        spec, kwargs={**copy.deepcopy(spec.kwargs), **{k: v for k, v in kwargs.items() if k in env_keywords}},
+        max_episode_steps=kwargs.get("max_episode_steps", spec.max_episode_steps),
+    )
+    for i in range(n_envs):
+        venv.venv_gym.sub_env(i).spec = copy.deepcopy(made)
     if seed is not None:
         venv.seed(seed)
     return venv

@@ -198,4 +198,7 @@ def test_lrgym_sb3_vec_env_returns_frames():
         single.step([2, 3][i])
         np.testing.assert_array_equal(image, single.render())
     assert venv.render(mode="rgb_array").shape[2] == 3  # SB3 tiles the frames
-    assert make_sb3_vec_env("LRControl-LinReg-v1", n_envs=2).get_images() == [None, None]
+    # the default is make_vec_env's rgb_array; without a render mode, no frames and DummyVecEnv's warning
+    assert make_sb3_vec_env("LRControl-LinReg-v1", n_envs=2).render_mode == "rgb_array"
+    with pytest.warns(UserWarning, match="The render mode is None"):
+        assert make_sb3_vec_env("LRControl-LinReg-v1", n_envs=2, render_mode=None).get_images() == [None, None]

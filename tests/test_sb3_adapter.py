@@ -142,3 +142,78 @@ def test_seed_checks_its_seed_at_once_and_still_offsets_each_sub_env():
     with pytest.raises(ValueError, match=re.escape("seed=-3 out of range; valid: an integer >= 0")):
         venv.seed(-3)
     assert venv._seeds == [7, 8]  # a refused seed changes nothing
+
+
+def _dummy_of_make_vec_env(env_id, n, seed, **env_kwargs):
+    from stable_baselines3.common.env_util import make_vec_env
+
+    venv = make_vec_env(env_id, n_envs=n, seed=seed, env_kwargs=env_kwargs)
+    assert isinstance(venv, DummyVecEnv)
+    return venv
+
+
+def _without_monitor(spec):
+    """make_vec_env's Monitor adds itself to a spec's additional_wrappers; the adapter has no Monitor
+    (VecMonitor goes around it), so the rest of the spec is compared."""
+    import dataclasses
+
+    return dataclasses.replace(spec, additional_wrappers=tuple(w for w in spec.additional_wrappers
+                                                               if w.name != "Monitor"))
+
+
+@pytest.mark.parametrize("env_id, kwargs", [("lrgym:LRControl-v1", {}), ("LRControl-Quadratic-v1", SHORT),
+                                            ("LRControl-LinReg-v1", {**SHORT, "render_mode": "ansi"})])
+def test_render_and_spec_are_make_vec_envs(env_id, kwargs):
+    """Side by side with SB3's make_vec_env (a DummyVecEnv of gym.make envs): the render_mode it asks
+    an id's envs for (rgb_array unless given), the same tiled frame after the same steps with no
+    warning, and get_attr("spec") each env's EnvSpec. (The adapter had render_mode None: render()
+    was None with a warning; its specs were [None, None].)"""
+    import warnings
+
+    ours = make_sb3_vec_env(env_id, n_envs=2, seed=5, **kwargs)
+    dummy = _dummy_of_make_vec_env(env_id, 2, 5, **kwargs)
+    assert ours.render_mode == dummy.render_mode == kwargs.get("render_mode", "rgb_array")
+    assert ours.get_attr("render_mode") == dummy.get_attr("render_mode")
+    assert ours.reset().tobytes() == dummy.reset().tobytes()
+    for t in range(4):
+        actions = np.array([t % 5, 4 - t % 5])
+        ours.step_async(actions)
+        dummy.step_async(actions)
+        ours.step_wait(), dummy.step_wait()
+    def calls(venv):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = venv.render(), venv.get_images(), venv.env_method("render")
+        return out, [str(w.message) for w in caught]
+
+    (frame, frames, rendered), said = calls(ours)
+    (dummy_frame, dummy_frames, dummy_rendered), dummy_said = calls(dummy)
+    assert said == dummy_said  # none with rgb_array; SB3's get_images warning with ansi
+    if ours.render_mode == "rgb_array":
+        assert not said and frame.shape == dummy_frame.shape and frame.tobytes() == dummy_frame.tobytes()
+        assert all(a.tobytes() == b.tobytes() for a, b in zip(frames, dummy_frames))
+    else:
+        assert frame is dummy_frame is None and frames == dummy_frames == [None, None]
+        assert rendered == dummy_rendered and all(isinstance(r, str) and r for r in rendered)
+    specs, dummy_specs = ours.get_attr("spec"), dummy.get_attr("spec")
+    assert specs[0] is not None and specs[0] is not specs[1]
+    assert specs == [_without_monitor(s) for s in dummy_specs]
+    plain = DummyVecEnv([lambda: gym.make(env_id, **{"render_mode": "rgb_array", **kwargs}) for _ in range(2)])
+    assert specs == plain.get_attr("spec") and ours.get_attr("spec", indices=1) == plain.get_attr("spec", indices=1)
+
+
+def test_render_mode_none_is_taken_as_make_vec_env_takes_it():
+    ours = make_sb3_vec_env("LRControl-LinReg-v1", n_envs=2, render_mode=None, **SHORT)
+    dummy = _dummy_of_make_vec_env("LRControl-LinReg-v1", 2, None, render_mode=None, **SHORT)
+    assert ours.render_mode is dummy.render_mode is None
+    assert ours.get_attr("spec") == [_without_monitor(s) for s in dummy.get_attr("spec")]
+    assert ours.get_attr("spec")[0].kwargs["render_mode"] is None
+
+
+def test_a_spec_records_the_env_keywords_and_time_limit_not_the_adapters(time_limited_id):
+    """The spec is gym.make's for the same keywords: the time limit a keyword sets, the env's own
+    keywords; the adapter's own (info_keys, parallel) are no env keywords and are not recorded."""
+    ours = make_sb3_vec_env(time_limited_id, n_envs=2, max_episode_steps=4, info_keys=(), horizon=6)
+    made = gym.make(time_limited_id, max_episode_steps=4, render_mode="rgb_array", horizon=6)
+    assert ours.get_attr("spec") == [made.spec, made.spec]
+    assert ours.get_attr("spec")[0].max_episode_steps == 4 and "info_keys" not in ours.get_attr("spec")[0].kwargs
