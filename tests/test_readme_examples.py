@@ -108,3 +108,61 @@ def test_every_readme_command_runs_its_help_and_knows_the_readmes_flags():
         assert "usage:" in out.stdout.lower(), f"{command} --help printed no usage:\n{out.stdout[-500:]}"
         missing = sorted(f for f in flags if f not in out.stdout)
         assert not missing, f"the README gives {command} flags its --help does not know: {missing}"
+
+
+def test_the_vecnormalize_submission_example_normalises_as_vecnormalize_and_is_graded(tmp_path):
+    """The README's "Submitting a policy" example: a PPO trained (briefly) under VecNormalize,
+    written as a policy class with the model and the statistics in a module beside it. Its
+    actions are the model's on VecNormalize's own normalize_obs (the reference), and the
+    class is graded through the documented CLI on `quick` in the sandbox: an ok entry, 8 runs."""
+    pytest.importorskip("stable_baselines3")
+    import json
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(1)
+    [code] = [b for b in python_blocks() if "class NormalizedPPO" in b]
+    folder = tmp_path / "my_submission"
+    for old, new in ((".learn(50_000)", ".learn(512)"), ('Path("my_submission")', f"Path({str(folder)!r})")):
+        assert old in code, old
+        code = code.replace(old, new)
+    namespace: dict = {}
+    exec(compile(code, "README VecNormalize example", "exec"), namespace)
+    venv, model = namespace["venv"], namespace["model"]
+    assert sorted(p.name for p in folder.iterdir()) == ["policy.py", "weights.py"]
+    sys.path.insert(0, str(folder))
+    try:
+        import importlib
+
+        policy_module = importlib.import_module("policy")
+        policy = policy_module.NormalizedPPO()
+        venv.training = False
+        rng = np.random.default_rng(0)
+        observations = [venv.get_original_obs()[i] for i in range(8)] + \
+            [rng.normal(0, 3, 12).astype(np.float32) for _ in range(8)]
+        for obs in observations:
+            reference = venv.normalize_obs(obs[None])[0]
+            x = np.clip((obs - policy_module.MEAN) / policy_module.STD, -venv.clip_obs, venv.clip_obs)
+            assert np.allclose(x, reference, rtol=1e-5, atol=1e-6)
+            policy.reset({})
+            assert policy.act(obs, {}) == int(model.predict(reference, deterministic=True)[0])
+    finally:
+        sys.path.remove(str(folder))
+        sys.modules.pop("policy", None)
+        sys.modules.pop("weights", None)
+        venv.close()
+    db = tmp_path / "store.sqlite"
+    env = {**os.environ, "LRGYM_RUNS": str(tmp_path / "runs"), "COLUMNS": "200"}
+    out = subprocess.run([sys.executable, "-m", "lrgym.leaderboard.cli", "leaderboard", "submit",
+                          f"{folder / 'policy.py'}:NormalizedPPO", "--name", "my-ppo-vecnormalize", "--suite", "quick",
+                          "--db", str(db), "-j", "1"], capture_output=True, text=True, timeout=600, env=env,
+                         cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    [(status, reason, n_runs, seeds)] = sqlite3.connect(db).execute(
+        "select status, failure_reason, n_runs, seeds_json from entries where name = 'my-ppo-vecnormalize'").fetchall()
+    assert (status, reason, n_runs) == ("ok", None, 8) and json.loads(seeds)
