@@ -86,7 +86,7 @@ def _sb3(algo: str):
     def factory(family: str | None = None, path: str | Path | None = None) -> Policy:
         from lrgym.baselines.sb3_agents import SB3Policy
 
-        return SB3Policy(path or weights_path(algo, family, ".zip"), name=algo)
+        return SB3Policy(path or weights_path(algo, family, ".zip"), name=algo, algo=algo)
 
     factory.__name__ = algo
     return factory

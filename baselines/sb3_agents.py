@@ -1,8 +1,9 @@
 """Stable-Baselines3 agents (DQN, PPO) as policies of the common protocol.
 
 A trained agent is a pair of files in ``baselines/weights/``: ``<name>.zip`` (SB3's
-``model.save``: network weights, no replay buffer) and ``<name>.json`` (what the agent needs to
-act: algorithm, action mode, env options, observation clipping, and the training config).
+``model.save``: network weights, no replay buffer) and ``<name>.json``, its sidecar (what the agent
+needs to act: algorithm, the env options it chose — :data:`SIDECAR_CHOICES` — observation
+clipping, and the training config; see :func:`is_sidecar`).
 :class:`SB3Policy` loads them lazily on first use, so importing this module (and the baseline
 registry) does not import torch.
 
@@ -26,9 +27,80 @@ SB3_PACKAGES = ("torch", "stable-baselines3")
 ACTION_MODES = {"dqn": "discrete", "ppo": "log_lr"}
 
 
+#: the env options a train_sb3 sidecar records under ``env_options``: every one that defines the control
+#: problem the agent learned and that a policy may choose (the leaderboard's
+#: ``lrgym.leaderboard.settings.POLICY_CHOICES``; a test keeps the two equal). The settings a suite fixes
+#: (lr range, cap, horizon, inner steps, reward, ...) are only recorded, under ``trained_on``: no policy
+#: can choose them, every entry is graded under the suite's.
+SIDECAR_CHOICES = ("optimizer", "action_mode", "lr_init", "factors", "rejection_threshold")
+#: the key train_sb3 writes into its sidecar (value: the format version, :data:`SIDECAR_VERSION`)
+SIDECAR_MARK = "lrgym_sb3_sidecar"
+#: 2: ``env_options`` holds every :data:`SIDECAR_CHOICES` the agent was trained with (1, unmarked:
+#: only ``factors``; the others are read from ``trained_on``)
+SIDECAR_VERSION = 2
+#: the default inner optimizer of the env (and of a policy that names none)
+DEFAULT_OPTIMIZER = "sgd"
+
+
+def is_sidecar(meta) -> bool:
+    """Whether a parsed ``.json`` is train_sb3's sidecar: it carries :data:`SIDECAR_MARK`, or
+    (written before the mark, like the shipped ``dqn_mixed.json``) the three keys the trainer
+    always wrote: ``algo`` (a string), ``env_options`` and ``trained_on`` (objects). Any other json
+    beside a zip (a user's notes) is no sidecar."""
+    if not isinstance(meta, dict):
+        return False
+    if SIDECAR_MARK in meta:
+        return True
+    return (isinstance(meta.get("algo"), str) and isinstance(meta.get("env_options"), dict)
+            and isinstance(meta.get("trained_on"), dict))
+
+
+def sidecar_choices(meta: dict) -> dict:
+    """The env options a sidecar's agent was trained with (:data:`SIDECAR_CHOICES`): its
+    ``env_options``; an unmarked (version 1) sidecar kept only ``factors`` there and the others
+    under ``trained_on``, read from there. ``ValueError`` for a sidecar whose parts are not
+    objects."""
+    options = meta.get("env_options", {})
+    trained_on = meta.get("trained_on", {})
+    if not isinstance(options, dict) or not isinstance(trained_on, dict):
+        raise ValueError("its env_options and trained_on must be JSON objects")
+    if SIDECAR_MARK not in meta:  # version 1: the choices survive in trained_on
+        options = {**{k: trained_on[k] for k in SIDECAR_CHOICES if k in trained_on}, **options}
+    return {k: v for k, v in options.items()}
+
+
 def load_meta(path: str | Path) -> dict:
-    with open(Path(path).with_suffix(".json")) as f:
-        return json.load(f)
+    """The sidecar of the zip ``path`` (``<stem>.json``, :func:`is_sidecar`); ``FileNotFoundError``
+    or ``ValueError`` saying what is missing or wrong and how to load a zip without one."""
+    json_path = Path(path).with_suffix(".json")
+    how = (f"a zip trained elsewhere loads without it: SB3Policy({str(path)!r}) or "
+           f"SB3Policy(path, meta=zip_meta(path)) (any SB3 algorithm, no observation clipping)")
+    try:
+        with open(json_path) as f:
+            meta = json.load(f)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no sidecar {json_path} beside {path} (train_sb3 writes one); {how}") from None
+    except ValueError as exc:
+        raise ValueError(f"{json_path} is not JSON ({exc}); {how}") from None
+    if not is_sidecar(meta):
+        raise ValueError(f"{json_path} is not a train_sb3 sidecar (no {SIDECAR_MARK!r}, nor algo, env_options and "
+                         f"trained_on); {how}")
+    return meta
+
+
+def read_sidecar(path: str | Path) -> dict | None:
+    """The sidecar of the zip ``path`` if it has one (:func:`load_meta`), else None: no
+    ``<stem>.json``, or one that is no sidecar (a warning says it is ignored)."""
+    import warnings
+
+    json_path = Path(path).with_suffix(".json")
+    if not json_path.exists():
+        return None
+    try:
+        return load_meta(path)
+    except ValueError as exc:
+        warnings.warn(f"{exc}; ignored: {Path(path).name} is loaded as a zip trained elsewhere", stacklevel=3)
+        return None
 
 
 #: every algorithm Stable-Baselines3 ships, as ``--algo`` names them
@@ -106,36 +178,64 @@ class SB3Policy:
     """A trained SB3 agent: ``act`` is the deterministic ``model.predict`` of the clipped obs.
 
     ``path`` is the ``.zip``; ``meta`` defaults to its ``.json`` sidecar (written by
-    :mod:`lrgym.baselines.train_sb3`); a zip trained elsewhere passes ``meta=zip_meta(path)``
-    (any SB3 algorithm, no observation clipping, action mode from the model's action space).
-    ``threads`` sets ``torch.set_num_threads`` when the model loads (1: best for these tiny
-    networks).
+    :mod:`lrgym.baselines.train_sb3`, :func:`is_sidecar`), and the policy acts in the env it was
+    trained in: ``optimizer``, ``lr_init``, ``action_mode`` and ``env_options`` (``factors``,
+    ``rejection_threshold``) are the sidecar's (:func:`sidecar_choices`). A zip without a sidecar
+    (trained elsewhere; a ``<stem>.json`` that is no sidecar is ignored with a warning) loads as the
+    leaderboard grades it, ``meta=zip_meta(path)``: any SB3 algorithm, no observation clipping,
+    action mode from the model's action space, the env's defaults (SGD). ``algo`` (optional: a
+    baseline's name, ``make_baseline("dqn", path=...)``) must match the zip's algorithm, else
+    ``ValueError`` naming both. ``threads`` sets ``torch.set_num_threads`` when the model loads
+    (1: best for these tiny networks).
     """
 
-    optimizer = "sgd"
+    optimizer = DEFAULT_OPTIMIZER
     lr_init = None
 
     def __init__(self, path: str | Path, name: str | None = None, threads: int | None = 1,
-                 meta: dict | None = None):
+                 meta: dict | None = None, algo: str | None = None):
         self.path = Path(path)
         self.threads = threads
         self._model = None
-        self.meta = load_meta(self.path) if meta is None else dict(meta)
+        if meta is None:
+            meta = read_sidecar(self.path)
+            if meta is None:
+                meta = zip_meta(self.path, algo)
+        self.meta = dict(meta)
+        self.sidecar = is_sidecar(self.meta)
         self.algo = str(self.meta["algo"]).lower()
         self.clip = bool(self.meta.get("clip_obs", True))
-        if meta is None:
+        if algo is not None and algo.lower() != self.algo and {algo.lower(), self.algo} != {"ddpg", "td3"}:
+            raise ValueError(f"{self.path.name} holds a {self.algo.upper()} agent (its "
+                             f"{'sidecar' if self.sidecar else 'zip'} says so), not {algo.upper()}; valid: "
+                             f"load it as {self.algo!r}")
+        options: dict = {}
+        if self.sidecar:
             if self.algo not in ACTION_MODES:
-                raise ValueError(f"unknown algo {self.algo!r} in {self.path}; valid choices: {', '.join(ALGOS)}")
-            self.action_mode = ACTION_MODES[self.algo]
+                raise ValueError(f"unknown algo {self.algo!r} in {self.path.with_suffix('.json')}; valid choices: "
+                                 f"{', '.join(ALGOS)}")
+            try:
+                options = sidecar_choices(self.meta)
+            except ValueError as exc:
+                raise ValueError(f"sidecar {self.path.with_suffix('.json')}: {exc}") from None
+            self.action_mode = options.pop("action_mode", ACTION_MODES[self.algo])
+            if self.action_mode != ACTION_MODES[self.algo]:
+                raise ValueError(f"sidecar {self.path.with_suffix('.json')} says action_mode={self.action_mode!r} "
+                                 f"but {self.algo.upper()} acts in {ACTION_MODES[self.algo]!r}")
         else:  # a foreign zip: the action space decides
             from gymnasium import spaces
 
+            options = dict(self.meta.get("env_options", {}))
             discrete = isinstance(self.model.action_space, spaces.Discrete)
             self.action_mode = "discrete" if discrete else "log_lr"
+        self.optimizer = options.pop("optimizer", DEFAULT_OPTIMIZER)
+        self.lr_init = options.pop("lr_init", None)
         self.name = name or self.algo
-        self.env_options = dict(self.meta.get("env_options", {}))
+        self.env_options = options
         if "factors" in self.env_options:
             self.env_options["factors"] = tuple(self.env_options["factors"])
+        #: the settings it was trained under (the sidecar's ``trained_on``; empty for a foreign zip)
+        self.trained_on = dict(self.meta.get("trained_on", {}))
 
     @property
     def model(self):

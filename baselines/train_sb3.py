@@ -40,7 +40,8 @@ from lrgym.rewards import REWARDS
 from lrgym.settings import check_seed, positive_int, seed_argument
 from lrgym.tasks import FAMILIES
 from lrgym.tasks.base import is_real
-from lrgym.baselines.sb3_agents import ACTION_MODES, ALGOS, SB3Policy
+from lrgym.baselines.sb3_agents import (ACTION_MODES, ALGOS, DEFAULT_OPTIMIZER, SIDECAR_CHOICES, SIDECAR_MARK,
+                                        SIDECAR_VERSION, SB3Policy)
 from lrgym.baselines.sb3_config import build_model, check_algo_kwargs, check_policy_kwargs
 from lrgym.baselines.wrappers import ClipObservation, ClipReward, HorizonIsTerminal, RepeatInstances, check_reward_clip
 
@@ -240,17 +241,27 @@ def train(config: TrainConfig):
     weights = io.BytesIO()
     model.save(weights)  # SB3 writes a path in place (through a link at it): replaced whole instead
     outputs.replace_file(zip_path, weights.getvalue())
+    outputs.replace_file(json_path, json.dumps(sidecar(config, kwargs, time.time() - start), indent=1))
+    return SB3Policy(zip_path, name=config.algo)
+
+
+def sidecar(config: TrainConfig, algo_kwargs: dict, seconds: float) -> dict:
+    """The sidecar json of a trained agent (:func:`lrgym.baselines.sb3_agents.is_sidecar`):
+    ``env_options`` holds every policy choice of the env it trained in
+    (:data:`~lrgym.baselines.sb3_agents.SIDECAR_CHOICES`: optimizer, always, and its action mode;
+    lr_init, factors, rejection_threshold when set), so :class:`SB3Policy`, ``make_baseline(...,
+    path=...)`` and the leaderboard run it in that env; ``trained_on`` records every env keyword."""
     env_kwargs = config.full_env_kwargs()
-    meta = {
+    choices = {"optimizer": DEFAULT_OPTIMIZER, **{k: env_kwargs[k] for k in SIDECAR_CHOICES if k in env_kwargs}}
+    return {
+        SIDECAR_MARK: SIDECAR_VERSION,
         "algo": config.algo,
-        "env_options": {k: env_kwargs[k] for k in ("factors",) if k in env_kwargs},
+        "env_options": outputs.json_copy(choices),
         "trained_on": {k: v for k, v in env_kwargs.items() if k != "action_mode"},
         "config": outputs.json_copy(asdict(config)),
-        "algo_kwargs": outputs.json_copy(kwargs),
-        "train_seconds": round(time.time() - start, 1),
+        "algo_kwargs": outputs.json_copy(algo_kwargs),
+        "train_seconds": round(seconds, 1),
     }
-    outputs.replace_file(json_path, json.dumps(meta, indent=1))
-    return SB3Policy(zip_path, name=config.algo)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -118,7 +118,8 @@ def submission_spec(
             raise missing_file_error(Path(target), "SB3 model")
         algo, options = _zip_choices(algo, optimizer, env_options)
         path = str(Path(target).absolute())  # not resolved: the worker refuses a symbolic link
-        spec = {"kind": "sb3", "path": path, "algo": algo, "optimizer": options["optimizer"],
+        # only an optimizer the submitter named: none keeps the policy's own (its sidecar's, else sgd)
+        spec = {"kind": "sb3", "path": path, "algo": algo, "optimizer": optimizer,
                 "env_options": env_options or {}, "name": name}
         default_name = Path(target).stem
     else:
