@@ -126,8 +126,8 @@ def build_policy(spec: dict, family: str, loaded: dict):
 
         path = os.path.join(sandbox_root.ROOT, "submission", spec["file"])
         try:
-            if spec.get("sidecar") and not spec.get("algo"):
-                policy = SB3Policy(path, name=spec.get("name"))
+            if spec.get("sidecar"):  # train_sb3's: its env options and clipping; an --algo must agree with it
+                policy = SB3Policy(path, name=spec.get("name"), algo=spec.get("algo"))
             else:
                 policy = SB3Policy(path, name=spec.get("name"), meta=zip_meta(path, spec.get("algo")))
             policy.reset({})  # loads the model now: a bad zip fails here, not at step 0

@@ -51,6 +51,7 @@ __all__ = [
     "PolicySpec",
     "baseline_specs",
     "check_submission_files",
+    "check_zip_flags",
     "run_suite",
     "score_runs",
     "submission_spec",
@@ -210,13 +211,43 @@ def check_submission_files(spec: PolicySpec) -> None:
 
     try:
         if spec.spec.get("kind") == "sb3":
-            read_sb3_files(Path(spec.spec["path"]))
+            files = read_sb3_files(Path(spec.spec["path"]))
+            check_zip_flags(spec.spec, files, Path(spec.spec["path"]).name)
         elif spec.spec.get("kind") == "object":
             where = spec.spec["target"].rpartition(":")[0]
             if where.endswith(".py") or "/" in where or os.sep in where:
                 read_policy_files(Path(where))
     except PolicyError as exc:
         raise ValueError(f"{exc} (refused before anything ran)") from None
+
+
+def check_zip_flags(spec: dict, files: dict[str, bytes], name: str) -> None:
+    """``ValueError`` when an SB3 zip's ``--algo`` contradicts what its files say: the algorithm
+    its train_sb3 sidecar names (``files`` holds the sidecar only when it is one,
+    :func:`~lrgym.leaderboard.submission_files.read_sb3_files`). Only JSON is parsed: nothing
+    of the submission is unpickled, imported or run here. A matching ``--algo`` changes
+    nothing (the sidecar is graded as without it)."""
+    import json
+
+    from lrgym.baselines.sb3_agents import ALGOS, is_sidecar
+
+    algo = spec.get("algo")
+    sidecar_name = str(Path(name).with_suffix(".json"))
+    if sidecar_name not in files:
+        return
+    try:
+        meta = json.loads(files[sidecar_name])
+    except (ValueError, RecursionError):
+        return  # not JSON: no sidecar
+    if not is_sidecar(meta):
+        return
+    found = str(meta.get("algo")).lower()
+    if found not in ALGOS:
+        raise ValueError(f"{sidecar_name}, the train_sb3 sidecar of {name}, names algo {meta.get('algo')!r}; "
+                         f"valid: one of {', '.join(ALGOS)} (train_sb3 writes it)")
+    if algo is not None and algo.lower() != found:
+        raise ValueError(f"--algo {algo!r} contradicts {sidecar_name}, the train_sb3 sidecar of {name}, which says "
+                         f"{found!r}; valid: --algo {found} or no --algo (the sidecar names it)")
 
 
 def _zip_choices(algo: str | None, optimizer: str | None, env_options: dict | None) -> tuple[str | None, dict]:

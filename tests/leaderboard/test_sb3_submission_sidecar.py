@@ -65,3 +65,59 @@ def test_a_sidecars_env_options_are_graded(tmp_path, suite_refs):
     path = dqn_with_sidecar(tmp_path, CHOICES)
     env = graded_env(submission_spec(str(path), name="sidecar-choices"), suite_refs)
     assert {k: env.get(k) for k in CHOICES} == CHOICES
+
+
+# ---- the command line: what the zip's files say is checked before anything runs ---------------
+
+typer_testing = pytest.importorskip("typer.testing")
+
+
+class _Ran(Exception):
+    pass
+
+
+@pytest.fixture
+def nothing_runs(monkeypatch):
+    """The CLI's run replaced by a tripwire: a refused submission never reaches it."""
+    from lrgym.leaderboard import cli
+
+    def tripwire(specs, *args, **kw):
+        raise _Ran
+
+    monkeypatch.setattr(cli, "_run", tripwire)
+
+
+def submit(*args):
+    from lrgym.leaderboard.cli import app
+
+    result = typer_testing.CliRunner().invoke(app, ["leaderboard", "submit", *map(str, args), "--suite", "quick",
+                                                    "--db", "r.sqlite"], env={"COLUMNS": "400"})
+    return result.exit_code, " ".join(result.output.replace("│", " ").split()), result.exception
+
+
+def test_a_matching_algo_flag_grades_the_sidecar_as_without_it(tmp_path, suite_refs):
+    """The audit's zip scored 0.084 without --algo and 0.214 with --algo dqn (its factors and
+    the ±10 obs clipping dropped): now the two are the same runs."""
+    pytest.importorskip("stable_baselines3")
+    path = dqn_with_sidecar(tmp_path, {"optimizer": "sgd", "action_mode": "discrete", "factors": [0.25, 0.5, 1, 2, 4]})
+    suite, refs = suite_refs
+    plain, flagged = run_suite([submission_spec(str(path), name="no-flag"),
+                                submission_spec(str(path), name="algo-flag", algo="DQN")],
+                               suite, references=refs, n_workers=1, time_limit=300)
+    assert plain.ok and flagged.ok, (plain.entry.failure_reason, flagged.entry.failure_reason)
+    for outcome in (plain, flagged):
+        assert outcome.entry.env_spec["env_kwargs"]["quadratic"]["factors"] == [0.25, 0.5, 1, 2, 4]
+
+    def runs(outcome):
+        return {(r.family, r.instance, r.seed): (r.score, r.curves["lr"]) for r in outcome.runs}
+
+    assert runs(plain) == runs(flagged)
+
+
+def test_an_algo_flag_contradicting_the_sidecar_is_refused_up_front(tmp_path, nothing_runs, monkeypatch):
+    path = dqn_with_sidecar(tmp_path, {"optimizer": "sgd", "action_mode": "discrete"})
+    monkeypatch.chdir(tmp_path)
+    code, out, exc = submit(path, "--algo", "ppo")
+    assert code == 2 and not isinstance(exc, _Ran), out
+    assert "--algo 'ppo' contradicts model.json, the train_sb3 sidecar of model.zip, which says 'dqn'" in out
+    assert not (tmp_path / "r.sqlite").exists()
