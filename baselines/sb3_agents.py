@@ -97,10 +97,17 @@ def read_sidecar(path: str | Path) -> dict | None:
     if not json_path.exists():
         return None
     try:
-        return load_meta(path)
-    except ValueError as exc:
-        warnings.warn(f"{exc}; ignored: {Path(path).name} is loaded as a zip trained elsewhere", stacklevel=3)
-        return None
+        with open(json_path) as f:
+            meta = json.load(f)
+    except (ValueError, RecursionError):
+        meta = None
+    if is_sidecar(meta):
+        return meta
+    warnings.warn(f"{json_path} is not a train_sb3 sidecar (no {SIDECAR_MARK!r} mark, nor algo, env_options and "
+                  f"trained_on); ignored: {Path(path).name} is loaded as a zip trained elsewhere (zip_meta: "
+                  "algorithm and action mode from the zip, no observation clipping, the env's defaults)",
+                  stacklevel=3)
+    return None
 
 
 #: every algorithm Stable-Baselines3 ships, as ``--algo`` names them
@@ -199,8 +206,13 @@ class SB3Policy:
         self._model = None
         if meta is None:
             meta = read_sidecar(self.path)
-            if meta is None:
-                meta = zip_meta(self.path, algo)
+        if meta is None:  # no sidecar: as the leaderboard loads it
+            try:
+                meta = zip_meta(self.path)
+            except ValueError:
+                if algo is None:
+                    raise
+                meta = zip_meta(self.path, algo)  # an algorithm SB3 does not ship: the caller's
         self.meta = dict(meta)
         self.sidecar = is_sidecar(self.meta)
         self.algo = str(self.meta["algo"]).lower()

@@ -557,11 +557,13 @@ def submit(
         # an empty --name is refused, not replaced by the declared one
         spec = submission_spec(target, name if name is not None else declared_name(target), algo=algo,
                                optimizer=optimizer, env_options=options)
-        check_submission_files(spec)  # a linked or special file: refused now, not after a sandbox run
+        notes = check_submission_files(spec)  # a linked or special file: refused now, not after a sandbox run
     except FileNotFoundError as exc:  # the file named is missing (a folder is a ValueError saying so)
         raise typer.BadParameter(str(exc), param_hint="TARGET") from None
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="TARGET / --name / --algo / --optimizer / --env-options") from None
+    for note in notes:
+        err.print(Text(f"note: {note}", style="yellow"))
     outcomes, refs, path = _run([spec], s, db, workers, f"{spec.name} on {s.version}", refs_dir=_refs_dir(private),
                                 backend=backend_, time_limit=time_limit, memory_mb=memory_limit, owner=owner)
     outcome = outcomes[0]

@@ -200,18 +200,20 @@ def _installed(module: str) -> bool:
         return False
 
 
-def check_submission_files(spec: PolicySpec) -> None:
+def check_submission_files(spec: PolicySpec) -> list[str]:
     """Read a submission's files as the worker will (:mod:`lrgym.leaderboard.submission_files`:
     no symbolic link at any level, regular files only, 64 MB in all), before anything runs, so
     that ``submit`` refuses them with the reason instead of recording a failed entry after a
     sandbox start. ``ValueError`` with the reader's message; nothing read is run. A module
-    target reads no file here."""
+    target reads no file here. Returns notes for the submitter (a ``<stem>.json`` beside a zip
+    that is no sidecar, ignored)."""
     from lrgym.leaderboard.failures import PolicyError
     from lrgym.leaderboard.submission_files import read_policy_files, read_sb3_files
 
+    notes: list[str] = []
     try:
         if spec.spec.get("kind") == "sb3":
-            files = read_sb3_files(Path(spec.spec["path"]))
+            files = read_sb3_files(Path(spec.spec["path"]), notes)
             check_zip_flags(spec.spec, files, Path(spec.spec["path"]).name)
         elif spec.spec.get("kind") == "object":
             where = spec.spec["target"].rpartition(":")[0]
@@ -219,6 +221,7 @@ def check_submission_files(spec: PolicySpec) -> None:
                 read_policy_files(Path(where))
     except PolicyError as exc:
         raise ValueError(f"{exc} (refused before anything ran)") from None
+    return notes
 
 
 def check_zip_flags(spec: dict, files: dict[str, bytes], name: str) -> None:

@@ -240,9 +240,25 @@ def read_policy_files(path: Path) -> dict[str, bytes]:
         os.close(dir_fd)
 
 
-def read_sb3_files(path: Path) -> dict[str, bytes]:
+def is_sidecar_file(data: bytes) -> bool:
+    """Whether ``data`` (a ``<stem>.json`` beside a model zip) is train_sb3's sidecar
+    (:func:`lrgym.baselines.sb3_agents.is_sidecar`: its mark, or the keys an unmarked one always
+    had); parsed as JSON only."""
+    import json
+
+    from lrgym.baselines.sb3_agents import is_sidecar
+
+    try:
+        return is_sidecar(json.loads(data.decode("utf-8")))
+    except (ValueError, RecursionError):  # (UnicodeDecodeError is a ValueError)
+        return False
+
+
+def read_sb3_files(path: Path, notes: list[str] | None = None) -> dict[str, bytes]:
     """{file name: bytes} of an SB3 model zip and, if there is one, its sidecar ``.json`` (env
-    options, algorithm), read as :func:`read_policy_files` reads (one directory descriptor)."""
+    options, algorithm), read as :func:`read_policy_files` reads (one directory descriptor).
+    A ``<stem>.json`` that is no sidecar (:func:`is_sidecar_file`: a user's own notes) is left out,
+    the zip graded as a plain one; ``notes`` (if given) gets a sentence saying so."""
     name = _file_name(path)
     sidecar = Path(name).with_suffix(".json").name
     dir_fd = _open_directory(path.parent)
@@ -252,7 +268,15 @@ def read_sb3_files(path: Path) -> dict[str, bytes]:
             os.lstat(sidecar, dir_fd=dir_fd)
         except FileNotFoundError:
             return files  # no sidecar: nothing to copy
-        files.update(_read_names(dir_fd, path.parent, [sidecar], MAX_SUBMISSION_BYTES - len(files[name])))
+        found = _read_names(dir_fd, path.parent, [sidecar], MAX_SUBMISSION_BYTES - len(files[name]))
+        if not is_sidecar_file(found[sidecar]):
+            if notes is not None:
+                notes.append(f"{sidecar} beside {name} is not a train_sb3 sidecar (no 'lrgym_sb3_sidecar' mark, nor "
+                             f"algo, env_options and trained_on); ignored: {name} is graded as a plain SB3 zip "
+                             "(algorithm and action mode read from it, no observation clipping, --optimizer and "
+                             "--env-options for its env options)")
+            return files
+        files.update(found)
         return files
     finally:
         os.close(dir_fd)

@@ -199,9 +199,13 @@ def test_no_directory_on_a_submissions_path_is_followed_through_a_link(tmp_path)
     (mine / "model.zip").write_bytes(b"PK zip")  # an SB3 model's sidecar .json is optional
     host, files, _ = policy_files({"kind": "sb3", "path": str(mine / "model.zip")})
     assert files == {"model.zip": b"PK zip"} and not host["sidecar"]
-    (mine / "model.json").write_text("{}")
+    (mine / "model.json").write_text("{}")  # a json that is no train_sb3 sidecar is not copied
     host, files, _ = policy_files({"kind": "sb3", "path": str(mine / "model.zip")})
-    assert files == {"model.zip": b"PK zip", "model.json": b"{}"} and host["sidecar"]
+    assert files == {"model.zip": b"PK zip"} and not host["sidecar"]
+    sidecar = b'{"lrgym_sb3_sidecar": 2, "algo": "dqn", "env_options": {}}'
+    (mine / "model.json").write_bytes(sidecar)
+    host, files, _ = policy_files({"kind": "sb3", "path": str(mine / "model.zip")})
+    assert files == {"model.zip": b"PK zip", "model.json": sidecar} and host["sidecar"]
 
 
 def test_a_submission_directory_swapped_for_a_link_after_listing_is_still_read_from_where_it_was(

@@ -121,3 +121,58 @@ def test_an_algo_flag_contradicting_the_sidecar_is_refused_up_front(tmp_path, no
     assert code == 2 and not isinstance(exc, _Ran), out
     assert "--algo 'ppo' contradicts model.json, the train_sb3 sidecar of model.zip, which says 'dqn'" in out
     assert not (tmp_path / "r.sqlite").exists()
+
+
+def plain_zip(folder: Path) -> Path:
+    """A zip saved by SB3's ``model.save`` alone (the shipped DQN's, without its sidecar)."""
+    shutil.copy(WEIGHTS / "dqn_mixed.zip", folder / "model.zip")
+    return folder / "model.zip"
+
+
+def test_a_users_own_json_beside_a_plain_zip_is_ignored(tmp_path, suite_refs):
+    """It was taken for the sidecar: the entry failed with KeyError: 'algo'. Now the zip is graded
+    as the same zip without the json."""
+    pytest.importorskip("stable_baselines3")
+    suite, refs = suite_refs
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with_notes, alone = plain_zip(tmp_path / "a"), plain_zip(tmp_path / "b")
+    (tmp_path / "a" / "model.json").write_text(json.dumps({"notes": "my run, lr 1e-4"}))
+    noted, plain = run_suite([submission_spec(str(with_notes), name="with-notes"),
+                              submission_spec(str(alone), name="alone")],
+                             suite, references=refs, n_workers=1, time_limit=300)
+    assert noted.ok and plain.ok, (noted.entry.failure_reason, plain.entry.failure_reason)
+    assert ({(r.instance, r.seed): (r.score, r.curves["lr"]) for r in noted.runs}
+            == {(r.instance, r.seed): (r.score, r.curves["lr"]) for r in plain.runs})
+
+
+@pytest.mark.parametrize("text", ['{"notes": "mine"}', "[1, 2]", "not json", '{"algo": "dqn"}'])
+def test_the_command_line_says_a_json_that_is_no_sidecar_is_ignored(tmp_path, nothing_runs, monkeypatch, text):
+    path = plain_zip(tmp_path)
+    (tmp_path / "model.json").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    code, out, exc = submit(path, "--name", "mine")
+    assert isinstance(exc, _Ran), out  # not refused: it goes on to run
+    assert "note: model.json beside model.zip is not a train_sb3 sidecar" in out
+    assert "ignored: model.zip is graded as a plain SB3 zip" in out
+
+
+def test_make_baseline_loads_a_plain_zip_as_the_grader_does(tmp_path):
+    pytest.importorskip("stable_baselines3")
+    from lrgym.baselines.registry import make_baseline
+    from lrgym.baselines.sb3_agents import load_meta
+    from lrgym.policy import policy_env_kwargs
+
+    path = plain_zip(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"no sidecar .*model.json beside .*model.zip .*zip_meta\(path\)"):
+        load_meta(path)
+    policy = make_baseline("dqn", path=path)  # was FileNotFoundError: model.json
+    assert (policy.algo, policy.clip, policy.sidecar) == ("dqn", False, False)
+    assert policy_env_kwargs(policy) == {"optimizer": "sgd", "action_mode": "discrete"}
+    (tmp_path / "model.json").write_text(json.dumps({"notes": "mine"}))
+    with pytest.warns(UserWarning, match=r"model.json is not a train_sb3 sidecar.*ignored"):
+        noted = make_baseline("dqn", path=path)  # was KeyError: 'algo'
+    assert (noted.clip, noted.sidecar) == (False, False)
+    (tmp_path / "model.json").unlink()
+    with pytest.raises(ValueError, match=r"model.zip holds a DQN agent \(its zip says so\), not PPO"):
+        make_baseline("ppo", path=path)
