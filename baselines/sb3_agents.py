@@ -114,23 +114,28 @@ def read_sidecar(path: str | Path) -> dict | None:
 SB3_ALGOS = ("a2c", "ddpg", "dqn", "ppo", "sac", "td3")
 
 
-def algo_of_zip(path: str | Path) -> str:
-    """The algorithm of any Stable-Baselines3 ``model.save`` zip (one of :data:`SB3_ALGOS`).
-
-    Read from the zip's ``data`` JSON without unpickling anything: the policy class's module
-    names DQN, SAC and TD3 (``stable_baselines3.dqn.policies``); PPO and A2C share
-    ``stable_baselines3.common.policies`` and PPO alone saves ``n_epochs`` and ``clip_range``;
-    DDPG is TD3 with ``policy_delay`` 1 and no target noise clipping (TD3's defaults are 2 and
-    0.5; either class loads and acts the same way). ``ValueError`` for anything else.
-    """
+def zip_data(source) -> dict:
+    """The ``data`` JSON of a Stable-Baselines3 ``model.save`` zip (a path, or a binary file
+    object such as ``io.BytesIO`` of its bytes), parsed as JSON only: its ``:serialized:``
+    entries (base64 pickles) are never decoded. ``ValueError`` if there is none."""
     import zipfile
 
     try:
-        with zipfile.ZipFile(path) as zf:
+        with zipfile.ZipFile(source) as zf:
             data = json.loads(zf.read("data"))
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{path} is not a Stable-Baselines3 model zip (no readable 'data' entry: {exc})") from None
-    policy_class = data.get("policy_class") if isinstance(data, dict) else None
+    except (OSError, KeyError, ValueError, RecursionError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{getattr(source, 'name', source)} is not a Stable-Baselines3 model zip (no readable 'data' "
+                         f"entry: {exc})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{getattr(source, 'name', source)} is not a Stable-Baselines3 model zip (its 'data' is no "
+                         "JSON object)")
+    return data
+
+
+def algo_of_data(data: dict) -> str | None:
+    """The algorithm (one of :data:`SB3_ALGOS`) a zip's ``data`` JSON (:func:`zip_data`) names,
+    None if it names none SB3 ships (see :func:`algo_of_zip`)."""
+    policy_class = data.get("policy_class")
     module = str(policy_class.get("__module__", "")) if isinstance(policy_class, dict) else ""
     parts = module.split(".")
     if len(parts) >= 3 and parts[0] == "stable_baselines3" and parts[2] == "policies":
@@ -140,8 +145,44 @@ def algo_of_zip(path: str | Path) -> str:
             return "ddpg" if data.get("policy_delay") == 1 and data.get("target_noise_clip") == 0.0 else "td3"
         if parts[1] == "common":
             return "ppo" if "n_epochs" in data or "clip_range" in data else "a2c"
-    raise ValueError(f"cannot tell the algorithm of {path} (policy module {module!r}); valid: a zip saved by "
-                     f"Stable-Baselines3's {', '.join(a.upper() for a in SB3_ALGOS)}, or pass --algo")
+    return None
+
+
+def action_mode_of_data(data: dict) -> str | None:
+    """The env action mode a zip's model acts in, from the plain ``:type:`` string of its
+    ``action_space`` in the ``data`` JSON (``<class 'gymnasium.spaces.discrete.Discrete'>``):
+    ``"discrete"`` for a Discrete space, ``"log_lr"`` for a Box, None for anything else or
+    nothing readable (the model, loaded in the sandbox, decides)."""
+    space = data.get("action_space")
+    kind = space.get(":type:") if isinstance(space, dict) else None
+    if not isinstance(kind, str):
+        return None
+    name = kind.strip().removesuffix("'>").rsplit(".", 1)[-1]
+    return {"Discrete": "discrete", "Box": "log_lr"}.get(name)
+
+
+def algo_of_zip(path: str | Path) -> str:
+    """The algorithm of any Stable-Baselines3 ``model.save`` zip (one of :data:`SB3_ALGOS`).
+
+    Read from the zip's ``data`` JSON without unpickling anything: the policy class's module
+    names DQN, SAC and TD3 (``stable_baselines3.dqn.policies``); PPO and A2C share
+    ``stable_baselines3.common.policies`` and PPO alone saves ``n_epochs`` and ``clip_range``;
+    DDPG is TD3 with ``policy_delay`` 1 and no target noise clipping (TD3's defaults are 2 and
+    0.5; either class loads and acts the same way). ``ValueError`` for anything else.
+    """
+    data = zip_data(path)
+    found = algo_of_data(data)
+    if found is None:
+        policy_class = data.get("policy_class")
+        module = str(policy_class.get("__module__", "")) if isinstance(policy_class, dict) else ""
+        raise ValueError(f"cannot tell the algorithm of {path} (policy module {module!r}); valid: a zip saved by "
+                         f"Stable-Baselines3's {', '.join(a.upper() for a in SB3_ALGOS)}, or pass --algo")
+    return found
+
+
+def same_algo(a: str, b: str) -> bool:
+    """Whether two algorithm names load the same model (DDPG is a TD3: either class loads it)."""
+    return a.lower() == b.lower() or {a.lower(), b.lower()} == {"ddpg", "td3"}
 
 
 def zip_meta(path: str | Path, algo: str | None = None) -> dict:
@@ -154,7 +195,7 @@ def zip_meta(path: str | Path, algo: str | None = None) -> dict:
         if algo is None:
             raise
         found = None  # not one SB3 ships: the caller's algo is all there is
-    if algo is not None and found is not None and algo.lower() != found and {algo.lower(), found} != {"ddpg", "td3"}:
+    if algo is not None and found is not None and not same_algo(algo, found):
         raise ValueError(f"--algo {algo!r} but {Path(path).name} was saved by {found.upper()}; "
                          f"pass --algo {found} or leave --algo out")
     return {"algo": (algo or found).lower(), "clip_obs": False, "env_options": {}}
@@ -217,7 +258,7 @@ class SB3Policy:
         self.sidecar = is_sidecar(self.meta)
         self.algo = str(self.meta["algo"]).lower()
         self.clip = bool(self.meta.get("clip_obs", True))
-        if algo is not None and algo.lower() != self.algo and {algo.lower(), self.algo} != {"ddpg", "td3"}:
+        if algo is not None and not same_algo(algo, self.algo):
             raise ValueError(f"{self.path.name} holds a {self.algo.upper()} agent (its "
                              f"{'sidecar' if self.sidecar else 'zip'} says so), not {algo.upper()}; valid: "
                              f"load it as {self.algo!r}")

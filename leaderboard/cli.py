@@ -527,7 +527,7 @@ def submit(
                                                  "machine's memory)."),
     algo: Optional[str] = typer.Option(None, "--algo", help="SB3 algorithm of a .zip (dqn, ppo, ...) (default: from the file)."),
     optimizer: Optional[str] = typer.Option(None, "--optimizer", help="SB3 models: inner optimizer they were trained "
-                                            "with (default: sgd)."),
+                                            "with (default: the sidecar's, else sgd)."),
     env_options: Optional[str] = typer.Option(None, "--env-options", help="SB3 models: JSON of the policy choices "
                                               "(lr_init, factors, rejection_threshold); the suite fixes the rest."),
     owner: Optional[str] = typer.Option(None, "--owner", help="Who owns the entry name (default: your user name); "

@@ -133,6 +133,12 @@ def build_policy(spec: dict, family: str, loaded: dict):
             policy.reset({})  # loads the model now: a bad zip fails here, not at step 0
         except BaseException as exc:  # noqa: BLE001
             raise PolicyError(f"loading SB3 model {spec['source']} raised {describe(exc)}") from None
+        asked = (spec.get("env_options") or {}).get("action_mode")
+        if asked is not None and asked != policy.action_mode:  # (refused on the command line when the zip says)
+            raise PolicyError(f"--env-options action_mode={asked!r} contradicts {spec['source']}, whose model acts in "
+                              f"action_mode {policy.action_mode!r} (an SB3 zip acts in the mode of its model's action "
+                              "space, Discrete: 'discrete', Box: 'log_lr'; its sidecar's, if it has one); valid: "
+                              f"{policy.action_mode!r} or leave action_mode out")
         if spec.get("optimizer"):
             policy.optimizer = spec["optimizer"]
         policy.env_options = {**policy.env_options, **(spec.get("env_options") or {})}  # checked by the grader

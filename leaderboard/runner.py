@@ -225,32 +225,71 @@ def check_submission_files(spec: PolicySpec) -> list[str]:
 
 
 def check_zip_flags(spec: dict, files: dict[str, bytes], name: str) -> None:
-    """``ValueError`` when an SB3 zip's ``--algo`` contradicts what its files say: the algorithm
-    its train_sb3 sidecar names (``files`` holds the sidecar only when it is one,
-    :func:`~lrgym.leaderboard.submission_files.read_sb3_files`). Only JSON is parsed: nothing
-    of the submission is unpickled, imported or run here. A matching ``--algo`` changes
-    nothing (the sidecar is graded as without it)."""
+    """``ValueError`` when an SB3 zip's ``--algo``, ``--optimizer`` or ``--env-options``
+    contradict what its files say, naming the flag, the value, what the file says and the valid
+    choices: the train_sb3 sidecar's algorithm and env options (``files`` holds the sidecar only
+    when it is one, :func:`~lrgym.leaderboard.submission_files.read_sb3_files`; a bad one is
+    refused too), else the algorithm and the action space's kind the zip's ``data`` JSON names
+    (:func:`~lrgym.baselines.sb3_agents.zip_data`). Only JSON is parsed, and only its plain
+    strings read: nothing of the submission is unpickled, imported or run here. What the zip
+    does not say readably is left to the sandbox. A matching value changes nothing."""
+    import io
     import json
 
-    from lrgym.baselines.sb3_agents import ALGOS, is_sidecar
+    from lrgym.baselines.sb3_agents import (ACTION_MODES, ALGOS, SB3_ALGOS, action_mode_of_data, algo_of_data,
+                                            is_sidecar, same_algo, sidecar_choices, zip_data)
+    from lrgym.leaderboard.settings import ACTION_MODES as MODES, SettingsError, check_choices
 
     algo = spec.get("algo")
+    options = dict(spec.get("env_options") or {})
+    given = {**options, **({"optimizer": spec["optimizer"]} if spec.get("optimizer") else {})}
     sidecar_name = str(Path(name).with_suffix(".json"))
-    if sidecar_name not in files:
+    meta = None
+    if sidecar_name in files:
+        try:
+            meta = json.loads(files[sidecar_name])
+        except (ValueError, RecursionError):
+            meta = None
+        meta = meta if is_sidecar(meta) else None
+    if meta is not None:
+        found = str(meta.get("algo")).lower()
+        where = f"{sidecar_name}, the train_sb3 sidecar of {name},"
+        if found not in ALGOS:
+            raise ValueError(f"{sidecar_name}, the train_sb3 sidecar of {name}, names algo {meta.get('algo')!r}; "
+                             f"valid: one of {', '.join(ALGOS)} (train_sb3 writes it)")
+        if algo is not None and algo.lower() != found:
+            raise ValueError(f"--algo {algo!r} contradicts {where} which says {found!r}; valid: --algo {found} or no "
+                             "--algo (the sidecar names it)")
+        try:
+            trained = check_choices({"optimizer": "sgd", "action_mode": ACTION_MODES[found], **sidecar_choices(meta)})
+        except (SettingsError, ValueError) as exc:
+            raise ValueError(f"{sidecar_name}, the train_sb3 sidecar of {name}: {exc}") from None
+        try:
+            asked = check_choices(given)  # (checked on its own by _zip_choices already)
+        except SettingsError:
+            return
+        for key in given:
+            if key in trained and asked.get(key) != trained[key]:
+                flag = "--optimizer" if key == "optimizer" and spec.get("optimizer") else "--env-options"
+                raise ValueError(f"{flag} {key}={given[key]!r} contradicts {where} which says the agent was trained "
+                                 f"with {key}={trained[key]!r}; valid: {key}={trained[key]!r} or leave it out (the "
+                                 "sidecar's env options are graded; to grade another, train with it)")
         return
     try:
-        meta = json.loads(files[sidecar_name])
-    except (ValueError, RecursionError):
-        return  # not JSON: no sidecar
-    if not is_sidecar(meta):
-        return
-    found = str(meta.get("algo")).lower()
-    if found not in ALGOS:
-        raise ValueError(f"{sidecar_name}, the train_sb3 sidecar of {name}, names algo {meta.get('algo')!r}; "
-                         f"valid: one of {', '.join(ALGOS)} (train_sb3 writes it)")
-    if algo is not None and algo.lower() != found:
-        raise ValueError(f"--algo {algo!r} contradicts {sidecar_name}, the train_sb3 sidecar of {name}, which says "
-                         f"{found!r}; valid: --algo {found} or no --algo (the sidecar names it)")
+        data = zip_data(io.BytesIO(files[name]))
+    except ValueError:
+        return  # nothing readable: the sandbox loads it and says why it cannot
+    found = algo_of_data(data)
+    if algo is not None and found is not None and not same_algo(algo, found):
+        raise ValueError(f"--algo {algo!r} contradicts {name}, which was saved by {found.upper()} (its policy class, "
+                         f"read from the zip); valid: --algo {found} or no --algo (read from the zip); choices: "
+                         f"{', '.join(SB3_ALGOS)}")
+    mode = action_mode_of_data(data)
+    if "action_mode" in options and mode is not None and options["action_mode"] != mode:
+        space = "Discrete" if mode == "discrete" else "Box"
+        raise ValueError(f"--env-options action_mode={options['action_mode']!r} contradicts {name}, whose model has a "
+                         f"{space} action space and acts in action_mode {mode!r}; valid: {mode!r} or leave "
+                         f"action_mode out (the zip's action space decides); choices: {', '.join(MODES)}")
 
 
 def _zip_choices(algo: str | None, optimizer: str | None, env_options: dict | None) -> tuple[str | None, dict]:

@@ -47,6 +47,7 @@ for _var, _value in SINGLE_THREAD_ENV.items():
 import hashlib
 import inspect
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -254,15 +255,28 @@ def episode_label(family: str, k: int, runs: list[tuple[int, int]], hidden: bool
     return label if hidden else f"{label}: instance {runs[k][0]} seed {runs[k][1]}"
 
 
+#: what the env's action-mode hint advises a policy class (lrgym.actions.action_mode_hint)
+_CLASS_ATTRIBUTE_HINT = re.compile(r"a policy declares it as its class attribute action_mode = '(\w+)'\.")
+
+
+def zip_action_hint(message: str) -> str:
+    """An invalid-action message worded for an SB3 zip, which has no class attribute to set: its
+    action mode is its model's action space's."""
+    return _CLASS_ATTRIBUTE_HINT.sub(
+        lambda m: ("an SB3 zip acts in the mode of its model's action space (Discrete: 'discrete', Box: 'log_lr'): "
+                   "leave action_mode out of --env-options, or give there the one its action space has."), message)
+
+
 def run_lockstep(channel, family: str, envs: list, runs: list[tuple[int, int]], name: str,
-                 hidden: bool = False) -> tuple:
+                 hidden: bool = False, zip_policy: bool = False) -> tuple:
     """Run one episode per ``(instance, seed)`` of ``runs``, in lockstep, each on its own env and
     policy instance: one message per step carries every live episode's observation and public
     info (copies). Returns (trajectories, seconds spent waiting for the policy).
 
     The policy learns neither instance ids (it could look answers up) nor seeds: the episodes
     are named to it by their place in the job (``hidden`` says whether the grader's own
-    messages may name them)."""
+    messages may name them); ``zip_policy``: the policy is an SB3 zip (an invalid action's hint
+    is worded for it, :func:`zip_action_hint`)."""
     from lrgym.baselines.evaluation import Episode
     from lrgym.leaderboard.settings import public_info
 
@@ -285,8 +299,9 @@ def run_lockstep(channel, family: str, envs: list, runs: list[tuple[int, int]], 
             try:
                 episodes[i].step(_action(action))
             except (ValueError, TypeError, OverflowError) as exc:  # (OverflowError: a number float() cannot hold)
+                reason = describe(exc)
                 raise PolicyError(f"invalid action at step {step} ({episode_label(family, i, runs, hidden)}): "
-                                  f"{describe(exc)}") from None
+                                  f"{zip_action_hint(reason) if zip_policy else reason}") from None
         step += 1
 
 
@@ -367,7 +382,8 @@ def _episodes(job: dict, state: _State) -> dict:
     except (ValueError, TypeError, OverflowError) as exc:
         raise PolicyError(f"the policy's settings are invalid: {describe(exc)}") from None
     t0 = time.perf_counter()
-    trajs, waited = run_lockstep(channel, family, envs, runs, name, hidden=bool(job.get("hidden")))
+    trajs, waited = run_lockstep(channel, family, envs, runs, name, hidden=bool(job.get("hidden")),
+                                 zip_policy=job["policy"].get("kind") == "sb3")
     trajectories = [t.to_dict() for t in trajs]
     info = {"name": name, "source_hash": source_hash, "env_kwargs": plain(kwargs),
             "sandbox": plain(getattr(channel, "applied", {})),

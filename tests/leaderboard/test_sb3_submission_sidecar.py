@@ -176,3 +176,100 @@ def test_make_baseline_loads_a_plain_zip_as_the_grader_does(tmp_path):
     (tmp_path / "model.json").unlink()
     with pytest.raises(ValueError, match=r"model.zip holds a DQN agent \(its zip says so\), not PPO"):
         make_baseline("ppo", path=path)
+
+
+def test_zip_data_is_read_without_unpickling(tmp_path):
+    """What the command line reads of a zip: the algorithm and the action space's kind, from the
+    plain strings of its data JSON; a zip whose pickles would run code if loaded is read alike."""
+    import zipfile
+
+    from lrgym.baselines.sb3_agents import action_mode_of_data, algo_of_data, zip_data
+
+    assert [action_mode_of_data(zip_data(WEIGHTS / f"{a}_mixed.zip")) for a in ("dqn", "ppo")] == ["discrete", "log_lr"]
+    hostile = {"policy_class": {":type:": "<class 'abc.ABCMeta'>", ":serialized:": "Y29zCnN5c3RlbQooUyd0b3VjaCBQV05FRCcKdFIu",
+                                "__module__": "stable_baselines3.sac.policies"},
+               "action_space": {":type:": "<class 'gymnasium.spaces.box.Box'>", ":serialized:": "Y29zCnN5c3RlbQooUyd0b3VjaCBQV05FRCcKdFIu"}}
+    with zipfile.ZipFile(tmp_path / "h.zip", "w") as zf:
+        zf.writestr("data", json.dumps(hostile))
+    data = zip_data(tmp_path / "h.zip")
+    assert (algo_of_data(data), action_mode_of_data(data)) == ("sac", "log_lr")
+    assert not (tmp_path / "PWNED").exists()
+    assert action_mode_of_data({"action_space": {":type:": "<class 'gymnasium.spaces.multi_discrete.MultiDiscrete'>"}}) is None
+    assert action_mode_of_data({"action_space": "Discrete"}) is None
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--algo", "sac"], ["--algo 'sac' contradicts model.zip, which was saved by DQN",
+                         "valid: --algo dqn or no --algo", "choices: a2c, ddpg, dqn, ppo, sac, td3"]),
+    (["--env-options", '{"action_mode": "log_lr"}'],
+     ["--env-options action_mode='log_lr' contradicts model.zip, whose model has a Discrete action space and acts in "
+      "action_mode 'discrete'", "valid: 'discrete' or leave action_mode out", "choices: discrete, log_lr"]),
+])
+def test_flags_contradicting_a_plain_zip_are_refused_up_front(tmp_path, nothing_runs, monkeypatch, args, said):
+    """They ran the sandbox and were stored as failed entries (exit 1)."""
+    path = plain_zip(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    code, out, exc = submit(path, *args)
+    assert code == 2 and not isinstance(exc, _Ran), out
+    for text in said:
+        assert text in out
+    assert not (tmp_path / "r.sqlite").exists()
+
+
+@pytest.mark.parametrize("args", [["--algo", "dqn"], ["--algo", "DQN"], ["--env-options", '{"action_mode": "discrete"}']])
+def test_flags_agreeing_with_a_plain_zip_go_on(tmp_path, nothing_runs, monkeypatch, args):
+    path = plain_zip(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    code, out, exc = submit(path, *args)
+    assert isinstance(exc, _Ran), out
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--optimizer", "sgd"], ["--optimizer optimizer='sgd' contradicts model.json, the train_sb3 sidecar of model.zip,",
+                              "trained with optimizer='adam'", "valid: optimizer='adam' or leave it out"]),
+    (["--env-options", '{"lr_init": 0.01}'], ["--env-options lr_init=0.01 contradicts", "lr_init=0.001"]),
+    (["--env-options", '{"action_mode": "log_lr"}'], ["action_mode='log_lr' contradicts", "action_mode='discrete'"]),
+])
+def test_flags_contradicting_a_sidecar_are_refused_up_front(tmp_path, nothing_runs, monkeypatch, args, said):
+    path = dqn_with_sidecar(tmp_path, CHOICES)
+    monkeypatch.chdir(tmp_path)
+    code, out, exc = submit(path, *args)
+    assert code == 2 and not isinstance(exc, _Ran), out
+    for text in said:
+        assert text in out
+    assert isinstance(submit(path, "--optimizer", "adam", "--env-options", '{"lr_init": 0.001}')[2], _Ran)
+
+
+def test_an_action_mode_failure_of_a_zip_is_worded_for_a_zip(tmp_path, suite_refs):
+    """A zip the command line cannot read (no action space type in its 'data') fails in the
+    sandbox: the reason says what to do for a zip, not which class attribute to set."""
+    pytest.importorskip("stable_baselines3")
+    import zipfile
+
+    from lrgym.leaderboard.worker import zip_action_hint
+
+    message = ("ValueError: invalid action 3; valid: one float in [-1, 1]. This env has action_mode='log_lr' (the "
+               "default is 'discrete'); for an index into factors create it with action_mode='discrete' — a policy "
+               "declares it as its class attribute action_mode = 'discrete'.")
+    worded = zip_action_hint(message)
+    assert "class attribute" not in worded and worded.startswith(message.split(" — ")[0])
+    assert "an SB3 zip acts in the mode of its model's action space (Discrete: 'discrete', Box: 'log_lr')" in worded
+    # the shipped DQN's zip with its action space's type string removed: nothing to check up front
+    with zipfile.ZipFile(WEIGHTS / "dqn_mixed.zip") as src, zipfile.ZipFile(tmp_path / "model.zip", "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "data":
+                parsed = json.loads(data)
+                del parsed["action_space"][":type:"]
+                data = json.dumps(parsed).encode()
+            dst.writestr(item, data)
+    spec = submission_spec(str(tmp_path / "model.zip"), name="mode", env_options={"action_mode": "log_lr"})
+    from lrgym.leaderboard.runner import check_submission_files
+
+    assert check_submission_files(spec) == []  # not refused: the zip does not say
+    suite, refs = suite_refs
+    [outcome] = run_suite([spec], suite, references=refs, n_workers=1, time_limit=300)
+    assert not outcome.ok  # (a DQN's actions 0 and 1 are valid log-LRs: it ran, silently, in the wrong mode)
+    assert ("--env-options action_mode='log_lr' contradicts" in outcome.entry.failure_reason
+            and "an SB3 zip acts in the mode of its model's action space" in outcome.entry.failure_reason)
+    assert "class attribute" not in outcome.entry.failure_reason
