@@ -55,6 +55,19 @@ def is_sidecar(meta) -> bool:
             and isinstance(meta.get("trained_on"), dict))
 
 
+def parse_sidecar(raw: bytes) -> dict | None:
+    """A ``<stem>.json``'s bytes as train_sb3's sidecar (:func:`is_sidecar`), parsed as JSON
+    only; None if it is none: over :data:`MAX_JSON_BYTES` (never parsed: a hostile one of 60 MB
+    took 1.6 GB), no UTF-8 JSON, too deeply nested, or another JSON."""
+    if len(raw) > MAX_JSON_BYTES:
+        return None
+    try:
+        meta = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError, MemoryError):  # (UnicodeDecodeError is a ValueError)
+        return None
+    return meta if is_sidecar(meta) else None
+
+
 def sidecar_choices(meta: dict) -> dict:
     """The env options a sidecar's agent was trained with (:data:`SIDECAR_CHOICES`): its
     ``env_options``; an unmarked (version 1) sidecar kept only ``factors`` there and the others
@@ -114,22 +127,70 @@ def read_sidecar(path: str | Path) -> dict | None:
 SB3_ALGOS = ("a2c", "ddpg", "dqn", "ppo", "sac", "td3")
 
 
+#: the most a ``data`` JSON of a model zip (:func:`zip_data`) or a sidecar (:func:`parse_sidecar`)
+#: may hold, and the most members a model zip may have, for the grader to read them: SB3 writes
+#: ≈ 15 KB of ``data`` and 5 members, train_sb3 a sidecar of < 1 KB. A submission is hostile
+#: files too: a 1 MB zip whose ``data`` inflates to 1 GB (deflate packs whitespace ≈ 1000:1), or
+#: 600,000 empty members, took gigabytes or seconds of the grader's own memory and time (a review,
+#: 2026-12-05). Above them nothing is read here: the sandbox loads the zip under its limits.
+MAX_JSON_BYTES = 1 << 20
+MAX_ZIP_MEMBERS = 1000
+
+
+def _zip_members(fp) -> int | None:
+    """The member count a zip's end-of-central-directory record states (read from its last
+    ≤ 64 KB, before :class:`zipfile.ZipFile` parses the directory), None if there is no record
+    (then no zip: ``ZipFile`` says so). A ZIP64 archive states 0xFFFF here: more than any cap."""
+    fp.seek(0, 2)
+    size = fp.tell()
+    tail = min(size, 22 + 0xFFFF)
+    fp.seek(size - tail)
+    end = fp.read(tail)
+    at = end.rfind(b"PK\x05\x06")
+    if at < 0 or at + 22 > len(end):
+        return None
+    return int.from_bytes(end[at + 10:at + 12], "little")
+
+
 def zip_data(source) -> dict:
     """The ``data`` JSON of a Stable-Baselines3 ``model.save`` zip (a path, or a binary file
     object such as ``io.BytesIO`` of its bytes), parsed as JSON only: its ``:serialized:``
-    entries (base64 pickles) are never decoded. ``ValueError`` if there is none."""
+    entries (base64 pickles) are never decoded. ``ValueError`` if there is none, or if the zip
+    has more than :data:`MAX_ZIP_MEMBERS` members or its ``data`` more than
+    :data:`MAX_JSON_BYTES` bytes (read no further than that, whatever the zip states)."""
     import zipfile
 
+    label = getattr(source, "name", source)
     try:
-        with zipfile.ZipFile(source) as zf:
-            data = json.loads(zf.read("data"))
-    except (OSError, KeyError, ValueError, RecursionError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{getattr(source, 'name', source)} is not a Stable-Baselines3 model zip (no readable 'data' "
-                         f"entry: {exc})") from None
+        with (open(source, "rb") if isinstance(source, (str, Path)) else _kept_open(source)) as fp:
+            members = _zip_members(fp)
+            if members is not None and members > MAX_ZIP_MEMBERS:
+                raise ValueError(f"{members} members, over the {MAX_ZIP_MEMBERS} read here")
+            fp.seek(0)
+            with zipfile.ZipFile(fp) as zf, zf.open("data") as member:
+                raw = member.read(MAX_JSON_BYTES + 1)  # a stated size can lie: read at most this
+            if len(raw) > MAX_JSON_BYTES:
+                raise ValueError(f"its 'data' is over the {MAX_JSON_BYTES} bytes read here")
+            data = json.loads(raw)
+    except (OSError, KeyError, ValueError, RecursionError, MemoryError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{label} is not a Stable-Baselines3 model zip (no readable 'data' entry: {exc})") from None
     if not isinstance(data, dict):
         raise ValueError(f"{getattr(source, 'name', source)} is not a Stable-Baselines3 model zip (its 'data' is no "
                          "JSON object)")
     return data
+
+
+class _kept_open:
+    """A caller's open file as a context manager that leaves it open (:func:`zip_data`)."""
+
+    def __init__(self, fp):
+        self.fp = fp
+
+    def __enter__(self):
+        return self.fp
+
+    def __exit__(self, *exc) -> None:
+        pass
 
 
 def algo_of_data(data: dict) -> str | None:

@@ -134,9 +134,16 @@ def _why(rule: tuple, value) -> str | None:
     # train_freq: an int, or (n, unit)
     if is_integer(value):
         return None if value >= 1 else "out of range"
-    if isinstance(value, (list, tuple)) and len(value) == 2 and is_integer(value[0]) and value[1] in ("step", "episode"):
+    if isinstance(value, (list, tuple)) and len(value) == 2 and is_integer(value[0]) and _unit(value[1]) in (
+            "step", "episode"):
         return None if value[0] >= 1 else "out of range"
     return "invalid"
+
+
+def _unit(unit) -> object:
+    """A ``train_freq`` unit as its name: ``"step"``, or SB3's own ``TrainFreq(4,
+    TrainFrequencyUnit.STEP)``'s enum member (its ``value``), which the Python API may pass."""
+    return getattr(unit, "value", unit)
 
 
 def check_algo_kwargs(algo: str, kwargs: Mapping, n_envs: int = 1) -> dict:
@@ -161,7 +168,7 @@ def check_algo_kwargs(algo: str, kwargs: Mapping, n_envs: int = 1) -> dict:
         raise ConfigError(f"algo_kwargs (ppo): batch_size={out['batch_size']!r} out of range; valid: an integer "
                           ">= 2 while normalize_advantage is true (SB3 normalises advantages over a mini-batch)")
     unit = out.get("train_freq")
-    if algo == "dqn" and isinstance(unit, tuple) and unit[1] == "episode" and n_envs > 1:
+    if algo == "dqn" and isinstance(unit, tuple) and _unit(unit[1]) == "episode" and n_envs > 1:
         raise ConfigError(f"algo_kwargs (dqn): train_freq={list(unit)!r} invalid with n_envs={n_envs}; valid: "
                           '[n, "episode"] with n_envs 1 only (SB3 trains per episode on one env), or an integer')
     return out

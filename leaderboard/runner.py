@@ -234,29 +234,23 @@ def check_zip_flags(spec: dict, files: dict[str, bytes], name: str) -> None:
     strings read: nothing of the submission is unpickled, imported or run here. What the zip
     does not say readably is left to the sandbox. A matching value changes nothing."""
     import io
-    import json
+    import reprlib
 
     from lrgym.baselines.sb3_agents import (ACTION_MODES, ALGOS, SB3_ALGOS, action_mode_of_data, algo_of_data,
-                                            is_sidecar, same_algo, sidecar_choices, zip_data)
+                                            parse_sidecar, same_algo, sidecar_choices, zip_data)
     from lrgym.leaderboard.settings import ACTION_MODES as MODES, SettingsError, check_choices
 
     algo = spec.get("algo")
     options = dict(spec.get("env_options") or {})
     given = {**options, **({"optimizer": spec["optimizer"]} if spec.get("optimizer") else {})}
     sidecar_name = str(Path(name).with_suffix(".json"))
-    meta = None
-    if sidecar_name in files:
-        try:
-            meta = json.loads(files[sidecar_name])
-        except (ValueError, RecursionError):
-            meta = None
-        meta = meta if is_sidecar(meta) else None
+    meta = parse_sidecar(files[sidecar_name]) if sidecar_name in files else None
     if meta is not None:
         found = str(meta.get("algo")).lower()
         where = f"{sidecar_name}, the train_sb3 sidecar of {name},"
         if found not in ALGOS:
-            raise ValueError(f"{sidecar_name}, the train_sb3 sidecar of {name}, names algo {meta.get('algo')!r}; "
-                             f"valid: one of {', '.join(ALGOS)} (train_sb3 writes it)")
+            raise ValueError(f"{sidecar_name}, the train_sb3 sidecar of {name}, names algo "
+                             f"{reprlib.repr(meta.get('algo'))}; valid: one of {', '.join(ALGOS)} (train_sb3 writes it)")
         if algo is not None and algo.lower() != found:
             raise ValueError(f"--algo {algo!r} contradicts {where} which says {found!r}; valid: --algo {found} or no "
                              "--algo (the sidecar names it)")
@@ -264,6 +258,9 @@ def check_zip_flags(spec: dict, files: dict[str, bytes], name: str) -> None:
             trained = check_choices({"optimizer": "sgd", "action_mode": ACTION_MODES[found], **sidecar_choices(meta)})
         except (SettingsError, ValueError) as exc:
             raise ValueError(f"{sidecar_name}, the train_sb3 sidecar of {name}: {exc}") from None
+        if trained["action_mode"] != ACTION_MODES[found]:  # the sandbox's SB3Policy would refuse it: a failed entry
+            raise ValueError(f"{where} says action_mode={trained['action_mode']!r} for a {found.upper()} agent, which "
+                             f"acts in action_mode {ACTION_MODES[found]!r}; valid: a sidecar train_sb3 wrote")
         try:
             asked = check_choices(given)  # (checked on its own by _zip_choices already)
         except SettingsError:
@@ -271,8 +268,8 @@ def check_zip_flags(spec: dict, files: dict[str, bytes], name: str) -> None:
         for key in given:
             if key in trained and asked.get(key) != trained[key]:
                 flag = "--optimizer" if key == "optimizer" and spec.get("optimizer") else "--env-options"
-                raise ValueError(f"{flag} {key}={given[key]!r} contradicts {where} which says the agent was trained "
-                                 f"with {key}={trained[key]!r}; valid: {key}={trained[key]!r} or leave it out (the "
+                raise ValueError(f"{flag} {key}={reprlib.repr(given[key])} contradicts {where} which says the agent "
+                                 f"was trained with {key}={trained[key]!r}; valid: {key}={trained[key]!r} or leave it out (the "
                                  "sidecar's env options are graded; to grade another, train with it)")
         return
     try:

@@ -27,6 +27,7 @@ the instance id: a policy must not look up per-instance answers).
 from __future__ import annotations
 
 import math
+import reprlib
 
 from lrgym.info import ACTION_MODES
 from lrgym.optim import OPTIMIZERS
@@ -97,18 +98,21 @@ def check_choices(choices: dict, allowed_optimizers: tuple[str, ...] = ALLOWED_O
     out: dict = {}
     optimizer = choices.get("optimizer", "sgd")
     if not isinstance(optimizer, str) or optimizer not in allowed_optimizers:
-        raise SettingsError(f"optimizer={optimizer!r} not allowed; valid choices: {', '.join(allowed_optimizers)}")
+        raise SettingsError(f"optimizer={reprlib.repr(optimizer)} not allowed; valid choices: "
+                            f"{', '.join(allowed_optimizers)}")
     out["optimizer"] = optimizer
     mode = choices.get("action_mode", "discrete")
     if mode not in ACTION_MODES:
-        raise SettingsError(f"action_mode={mode!r} invalid; valid choices: {', '.join(ACTION_MODES)}")
+        raise SettingsError(f"action_mode={reprlib.repr(mode)} invalid; valid choices: {', '.join(ACTION_MODES)}")
     out["action_mode"] = mode
     if choices.get("lr_init") is not None:
         out["lr_init"] = _number("lr_init", choices["lr_init"], *lr_range)
     if "factors" in choices:
         factors = choices["factors"]
         if not isinstance(factors, (list, tuple)) or not 1 <= len(factors) <= MAX_FACTORS:
-            raise SettingsError(f"factors={factors!r} invalid; valid: 1 to {MAX_FACTORS} numbers in [1e-3, 1e3]")
+            # (reprlib: a hostile policy's million factors are not repeated whole in its failure reason)
+            raise SettingsError(f"factors={reprlib.repr(factors)} invalid; valid: 1 to {MAX_FACTORS} numbers in "
+                                "[1e-3, 1e3]")
         out["factors"] = tuple(_number(f"factors[{i}]", f, 1e-3, 1e3) for i, f in enumerate(factors))
     if choices.get("rejection_threshold") is not None:
         out["rejection_threshold"] = _number("rejection_threshold", choices["rejection_threshold"], 0.0, 10.0)

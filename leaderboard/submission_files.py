@@ -242,16 +242,11 @@ def read_policy_files(path: Path) -> dict[str, bytes]:
 
 def is_sidecar_file(data: bytes) -> bool:
     """Whether ``data`` (a ``<stem>.json`` beside a model zip) is train_sb3's sidecar
-    (:func:`lrgym.baselines.sb3_agents.is_sidecar`: its mark, or the keys an unmarked one always
-    had); parsed as JSON only."""
-    import json
+    (:func:`lrgym.baselines.sb3_agents.parse_sidecar`: at most 1 MB, its mark, or the keys an
+    unmarked one always had); parsed as JSON only."""
+    from lrgym.baselines.sb3_agents import parse_sidecar
 
-    from lrgym.baselines.sb3_agents import is_sidecar
-
-    try:
-        return is_sidecar(json.loads(data.decode("utf-8")))
-    except (ValueError, RecursionError):  # (UnicodeDecodeError is a ValueError)
-        return False
+    return parse_sidecar(data) is not None
 
 
 def read_sb3_files(path: Path, notes: list[str] | None = None) -> dict[str, bytes]:
@@ -271,8 +266,8 @@ def read_sb3_files(path: Path, notes: list[str] | None = None) -> dict[str, byte
         found = _read_names(dir_fd, path.parent, [sidecar], MAX_SUBMISSION_BYTES - len(files[name]))
         if not is_sidecar_file(found[sidecar]):
             if notes is not None:
-                notes.append(f"{sidecar} beside {name} is not a train_sb3 sidecar (no 'lrgym_sb3_sidecar' mark, nor "
-                             f"algo, env_options and trained_on); ignored: {name} is graded as a plain SB3 zip "
+                notes.append(f"{sidecar} beside {name} is not a train_sb3 sidecar (no JSON object of at most 1 MB "
+                             f"with the 'lrgym_sb3_sidecar' mark, nor with algo, env_options and trained_on); ignored: {name} is graded as a plain SB3 zip "
                              "(algorithm and action mode read from it, no observation clipping, --optimizer and "
                              "--env-options for its env options)")
             return files

@@ -619,9 +619,12 @@ def test_train_sb3_turns_what_sb3_refuses_into_a_usage_error_before_training(con
 
 
 def test_train_sb3_takes_the_valid_values_sb3_takes(tmp_path):
-    """The checks refuse nothing SB3 uses: the range ends (-1 gradient steps, 0 learning_starts,
-    [1, "episode"] training, tau 1), PPO's dict net_arch, activations by name; and the model SB3
-    built holds them (train_freq a tuple as SB3 takes it, the named activation's class)."""
+    """The checks refuse none of SB3's documented values: the range ends (-1 gradient steps, 0
+    learning_starts, [1, "episode"] training, SB3's own TrainFreq, tau 1), PPO's dict net_arch,
+    activations by name; and the model SB3 built holds them (train_freq a tuple as SB3 takes it,
+    the named activation's class). (They do refuse a few values SB3 runs that train nothing or
+    mean nothing: learning_rate 0, target_update_interval 0, exploration_fraction > 1, a negative
+    ent_coef, an infinite max_grad_norm; the README says so.)"""
     pytest.importorskip("stable_baselines3")
     import torch
 
@@ -646,3 +649,11 @@ def test_train_sb3_takes_the_valid_values_sb3_takes(tmp_path):
         model.learn(4)
     assert model.policy.mlp_extractor.value_net[0].out_features == 4  # {"vf": [4, 4]}
     assert check_algo_kwargs("ppo", {"learning_rate": lambda p: 1e-3 * p})["learning_rate"](0.5) == 5e-4
+    from stable_baselines3.common.type_aliases import TrainFreq, TrainFrequencyUnit
+
+    own = TrainFreq(4, TrainFrequencyUnit.STEP)  # SB3's own form, refused before (a review, 2026-12-05)
+    assert check_algo_kwargs("dqn", {"train_freq": own}, n_envs=4)["train_freq"] == own
+    from lrgym.baselines.config_checks import ConfigError
+
+    with pytest.raises(ConfigError, match=r"train_freq=\[1, <TrainFrequencyUnit.EPISODE: 'episode'>\] invalid with n_envs=2"):
+        check_algo_kwargs("dqn", {"train_freq": TrainFreq(1, TrainFrequencyUnit.EPISODE)}, n_envs=2)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -178,12 +179,24 @@ def test_make_baseline_loads_a_plain_zip_as_the_grader_does(tmp_path):
         make_baseline("ppo", path=path)
 
 
-def test_zip_data_is_read_without_unpickling(tmp_path):
+def test_zip_data_is_read_without_unpickling(tmp_path, monkeypatch):
     """What the command line reads of a zip: the algorithm and the action space's kind, from the
-    plain strings of its data JSON; a zip whose pickles would run code if loaded is read alike."""
+    plain strings of its data JSON; a zip whose pickles would run code if loaded is read alike.
+    (The pickle would write PWNED into the working folder, here tmp_path; and unpickling at all
+    fails the test. A review found the first version of this test looked for PWNED in tmp_path
+    while the working folder was elsewhere: it could not fail.)"""
+    import pickle
     import zipfile
 
     from lrgym.baselines.sb3_agents import action_mode_of_data, algo_of_data, zip_data
+
+    monkeypatch.chdir(tmp_path)
+
+    def no_unpickling(*args, **kwargs):
+        raise AssertionError("the grader unpickled part of a submission")
+
+    monkeypatch.setattr(pickle, "loads", no_unpickling)
+    monkeypatch.setattr(pickle, "load", no_unpickling)
 
     assert [action_mode_of_data(zip_data(WEIGHTS / f"{a}_mixed.zip")) for a in ("dqn", "ppo")] == ["discrete", "log_lr"]
     hostile = {"policy_class": {":type:": "<class 'abc.ABCMeta'>", ":serialized:": "Y29zCnN5c3RlbQooUyd0b3VjaCBQV05FRCcKdFIu",
@@ -196,6 +209,75 @@ def test_zip_data_is_read_without_unpickling(tmp_path):
     assert not (tmp_path / "PWNED").exists()
     assert action_mode_of_data({"action_space": {":type:": "<class 'gymnasium.spaces.multi_discrete.MultiDiscrete'>"}}) is None
     assert action_mode_of_data({"action_space": "Discrete"}) is None
+
+
+def _deflated(folder: Path, members: dict) -> Path:
+    with zipfile.ZipFile(folder / "model.zip", "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for member, text in members.items():
+            zf.writestr(member, text)
+    return folder / "model.zip"
+
+
+def test_the_command_line_reads_no_zip_bomb(tmp_path):
+    """A zip whose 'data' inflates far beyond its size (64 MB of JSON whitespace deflates to
+    ≈ 64 KB; a review's 1 MB zip held 1 GB and took 2 GB of the grader's memory) is read no
+    further than MAX_JSON_BYTES, and a zip of more members than MAX_ZIP_MEMBERS is not parsed:
+    the sandbox, under its limits, loads them. Reference: the bytes the reader allocated
+    (tracemalloc), against the member's size."""
+    import io
+    import tracemalloc
+
+    from lrgym.baselines.sb3_agents import MAX_JSON_BYTES, MAX_ZIP_MEMBERS, zip_data
+
+    big = 64 << 20
+    bomb = _deflated(tmp_path, {"data": " " * big + "{}"}).read_bytes()
+    assert len(bomb) < big // 200
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=f"its 'data' is over the {MAX_JSON_BYTES} bytes read here"):
+            zip_data(io.BytesIO(bomb))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * MAX_JSON_BYTES < big // 8
+    many = _deflated(tmp_path, {f"m{i}": "" for i in range(MAX_ZIP_MEMBERS)} | {"data": "{}"})
+    with pytest.raises(ValueError, match=f"{MAX_ZIP_MEMBERS + 1} members, over the {MAX_ZIP_MEMBERS} read here"):
+        zip_data(many)
+    fine = _deflated(tmp_path, {f"m{i}": "" for i in range(MAX_ZIP_MEMBERS - 1)} | {"data": '{"a": 1}'})
+    assert zip_data(fine) == {"a": 1}
+
+
+def test_a_sidecar_over_a_megabyte_is_never_parsed(tmp_path, nothing_runs, monkeypatch):
+    """A 60 MB ``[{}, {}, ...]`` json with the mark took 1.6 GB of the grader's worker (a review):
+    a sidecar over MAX_JSON_BYTES is no sidecar, the zip graded as a plain one, and said so."""
+    from lrgym.baselines.sb3_agents import MAX_JSON_BYTES, SIDECAR_MARK, parse_sidecar
+
+    path = plain_zip(tmp_path)
+    meta = json.loads((WEIGHTS / "dqn_mixed.json").read_text()) | {SIDECAR_MARK: 2}
+    meta["padding"] = " " * MAX_JSON_BYTES
+    raw = json.dumps(meta).encode()
+    assert parse_sidecar(raw) is None and parse_sidecar(raw.replace(b" " * 64, b"")) is not None
+    (tmp_path / "model.json").write_bytes(raw)
+    monkeypatch.chdir(tmp_path)
+    code, out, exc = submit(path)
+    assert isinstance(exc, _Ran), out
+    assert "note: model.json beside model.zip is not a train_sb3 sidecar (no JSON object of at most 1 MB" in out
+
+
+def test_a_sidecar_that_contradicts_its_algorithm_and_a_huge_value_are_refused_briefly(tmp_path, nothing_runs,
+                                                                                       monkeypatch):
+    """A sidecar saying algo dqn and action_mode log_lr passed the command line and failed in the
+    sandbox as a stored entry; a sidecar of 10^6 factors was refused in a 5 MB message (a review;
+    now 10^5, as a sidecar over 1 MB is none)."""
+    monkeypatch.chdir(tmp_path)
+    path = dqn_with_sidecar(tmp_path, {"optimizer": "sgd", "action_mode": "log_lr"})
+    code, out, exc = submit(path)
+    assert code == 2 and not isinstance(exc, _Ran), out
+    assert "model.json, the train_sb3 sidecar of model.zip, says action_mode='log_lr' for a DQN agent, which acts " \
+           "in action_mode 'discrete'" in out
+    dqn_with_sidecar(tmp_path, {"optimizer": "sgd", "factors": [1.0] * 10**5})  # 500 KB: a sidecar still
+    code, out, exc = submit(path)
+    assert code == 2 and "factors=[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, ...] invalid; valid: 1 to" in out and len(out) < 2000
 
 
 @pytest.mark.parametrize("args, said", [
