@@ -209,6 +209,16 @@ def algo_of_data(data: dict) -> str | None:
     return None
 
 
+def discrete_actions_of_data(data: dict) -> int | None:
+    """How many actions a zip's model picks from, from the plain ``n`` of its ``Discrete``
+    action space in the ``data`` JSON (``'5'``); None for another space or nothing readable."""
+    space = data.get("action_space")
+    if action_mode_of_data(data) != "discrete" or not isinstance(space, dict):
+        return None
+    n = space.get("n")
+    return int(n) if isinstance(n, str) and n.isdigit() and len(n) < 7 else None
+
+
 def action_mode_of_data(data: dict) -> str | None:
     """The env action mode a zip's model acts in, from the plain ``:type:`` string of its
     ``action_space`` in the ``data`` JSON (``<class 'gymnasium.spaces.discrete.Discrete'>``):

@@ -237,8 +237,29 @@ def check_zip_flags(spec: dict, files: dict[str, bytes], name: str) -> None:
     import reprlib
 
     from lrgym.baselines.sb3_agents import (ACTION_MODES, ALGOS, SB3_ALGOS, action_mode_of_data, algo_of_data,
-                                            parse_sidecar, same_algo, sidecar_choices, zip_data)
+                                            discrete_actions_of_data, parse_sidecar, same_algo, sidecar_choices,
+                                            zip_data)
     from lrgym.leaderboard.settings import ACTION_MODES as MODES, SettingsError, check_choices
+    from lrgym.settings import DEFAULT_FACTORS
+
+    def readable_data() -> dict | None:
+        try:
+            return zip_data(io.BytesIO(files[name]))
+        except ValueError:
+            return None  # nothing readable: the sandbox loads it and says why it cannot
+
+    def check_factor_count(data: dict | None, factors, source: str) -> None:
+        """A Discrete(n) model picks one of n factors: another count fails every episode with an
+        invalid action in the sandbox (a review, 2026-12-05)."""
+        n = None if data is None else discrete_actions_of_data(data)
+        if n is None or factors is None and n == len(DEFAULT_FACTORS):
+            return
+        count = len(DEFAULT_FACTORS) if factors is None else len(factors)
+        if count != n:
+            said = f"the env's {count} default factors {DEFAULT_FACTORS}" if factors is None else f"{count} factors"
+            raise ValueError(f"{name}'s model picks one of {n} actions (a Discrete({n}) action space, read from the "
+                             f"zip) but {source} gives {said}; valid: --env-options '{{\"factors\": [...]}}' of {n} "
+                             "numbers, the factors it was trained with")
 
     algo = spec.get("algo")
     options = dict(spec.get("env_options") or {})
@@ -271,11 +292,16 @@ def check_zip_flags(spec: dict, files: dict[str, bytes], name: str) -> None:
                 raise ValueError(f"{flag} {key}={reprlib.repr(given[key])} contradicts {where} which says the agent "
                                  f"was trained with {key}={trained[key]!r}; valid: {key}={trained[key]!r} or leave it out (the "
                                  "sidecar's env options are graded; to grade another, train with it)")
+        data = readable_data()
+        in_zip = None if data is None else algo_of_data(data)
+        if in_zip is not None and not same_algo(found, in_zip):
+            raise ValueError(f"{where} says {found!r} but {name} was saved by {in_zip.upper()} (its policy class, read "
+                             "from the zip); valid: the sidecar train_sb3 wrote beside that zip")
+        check_factor_count(data, trained.get("factors"), where.rstrip(","))
         return
-    try:
-        data = zip_data(io.BytesIO(files[name]))
-    except ValueError:
-        return  # nothing readable: the sandbox loads it and says why it cannot
+    data = readable_data()
+    if data is None:
+        return
     found = algo_of_data(data)
     if algo is not None and found is not None and not same_algo(algo, found):
         raise ValueError(f"--algo {algo!r} contradicts {name}, which was saved by {found.upper()} (its policy class, "
@@ -287,6 +313,8 @@ def check_zip_flags(spec: dict, files: dict[str, bytes], name: str) -> None:
         raise ValueError(f"--env-options action_mode={options['action_mode']!r} contradicts {name}, whose model has a "
                          f"{space} action space and acts in action_mode {mode!r}; valid: {mode!r} or leave "
                          f"action_mode out (the zip's action space decides); choices: {', '.join(MODES)}")
+    factors = options.get("factors")
+    check_factor_count(data, factors if isinstance(factors, (list, tuple)) else None, "--env-options")
 
 
 def _zip_choices(algo: str | None, optimizer: str | None, env_options: dict | None) -> tuple[str | None, dict]:

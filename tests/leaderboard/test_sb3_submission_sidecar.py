@@ -355,3 +355,34 @@ def test_an_action_mode_failure_of_a_zip_is_worded_for_a_zip(tmp_path, suite_ref
     assert ("--env-options action_mode='log_lr' contradicts" in outcome.entry.failure_reason
             and "an SB3 zip acts in the mode of its model's action space" in outcome.entry.failure_reason)
     assert "class attribute" not in outcome.entry.failure_reason
+
+
+@pytest.mark.parametrize("case, said", [
+    ("plain, 1 factor", "model.zip's model picks one of 5 actions (a Discrete(5) action space, read from the zip) but "
+                        "--env-options gives 1 factors; valid: --env-options '{\"factors\": [...]}' of 5 numbers"),
+    ("sidecar, 3 factors", "model.zip's model picks one of 5 actions (a Discrete(5) action space, read from the zip) but "
+                           "model.json, the train_sb3 sidecar of model.zip gives 3 factors"),
+    ("sidecar says ppo", "model.json, the train_sb3 sidecar of model.zip, says 'ppo' but model.zip was saved by DQN"),
+])
+def test_a_factor_count_or_algorithm_the_zip_contradicts_is_refused_up_front(tmp_path, nothing_runs, monkeypatch,
+                                                                             case, said):
+    """A Discrete(5) DQN given 1 factor passed the command line and failed every episode in the
+    sandbox with an invalid action, worded about action_mode (a review, 2026-12-05); a sidecar
+    naming another algorithm than the zip's was not compared with it. The zip's own count and
+    policy class are read from its data JSON (plain strings only); 5 factors go on."""
+    from lrgym.baselines.sb3_agents import SIDECAR_MARK
+
+    monkeypatch.chdir(tmp_path)
+    if case.startswith("plain"):
+        path, args = plain_zip(tmp_path), ["--env-options", '{"factors": [1.0]}']
+        assert isinstance(submit(path, "--env-options", '{"factors": [0.5, 0.8, 1, 1.25, 2]}')[2], _Ran)
+    elif case == "sidecar, 3 factors":
+        path, args = dqn_with_sidecar(tmp_path, {"optimizer": "sgd", "factors": [0.5, 1.0, 2.0]}), []
+    else:
+        path, args = dqn_with_sidecar(tmp_path, {"optimizer": "sgd"}), []
+        meta = json.loads((tmp_path / "model.json").read_text()) | {"algo": "ppo", SIDECAR_MARK: 2,
+                                                                    "env_options": {"optimizer": "sgd"}}
+        (tmp_path / "model.json").write_text(json.dumps(meta))
+    code, out, exc = submit(path, *args)
+    assert code == 2 and not isinstance(exc, _Ran), out
+    assert said in out
