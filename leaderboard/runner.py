@@ -297,7 +297,11 @@ def check_zip_flags(spec: dict, files: dict[str, bytes], name: str) -> None:
         if in_zip is not None and not same_algo(found, in_zip):
             raise ValueError(f"{where} says {found!r} but {name} was saved by {in_zip.upper()} (its policy class, read "
                              "from the zip); valid: the sidecar train_sb3 wrote beside that zip")
-        check_factor_count(data, trained.get("factors"), where.rstrip(","))
+        flagged = options.get("factors") if isinstance(options.get("factors"), (list, tuple)) else None
+        if "factors" in trained:
+            check_factor_count(data, trained["factors"], where.rstrip(","))
+        else:  # the sidecar records none (the env's default): the flag's, if given, are graded
+            check_factor_count(data, flagged, "--env-options" if flagged is not None else where.rstrip(","))
         return
     data = readable_data()
     if data is None:

@@ -363,6 +363,8 @@ def test_an_action_mode_failure_of_a_zip_is_worded_for_a_zip(tmp_path, suite_ref
     ("sidecar, 3 factors", "model.zip's model picks one of 5 actions (a Discrete(5) action space, read from the zip) but "
                            "model.json, the train_sb3 sidecar of model.zip gives 3 factors"),
     ("sidecar says ppo", "model.json, the train_sb3 sidecar of model.zip, says 'ppo' but model.zip was saved by DQN"),
+    ("sidecar without factors, 2 given", "model.zip's model picks one of 5 actions (a Discrete(5) action space, read "
+                                         "from the zip) but --env-options gives 2 factors"),
 ])
 def test_a_factor_count_or_algorithm_the_zip_contradicts_is_refused_up_front(tmp_path, nothing_runs, monkeypatch,
                                                                              case, said):
@@ -378,6 +380,8 @@ def test_a_factor_count_or_algorithm_the_zip_contradicts_is_refused_up_front(tmp
         assert isinstance(submit(path, "--env-options", '{"factors": [0.5, 0.8, 1, 1.25, 2]}')[2], _Ran)
     elif case == "sidecar, 3 factors":
         path, args = dqn_with_sidecar(tmp_path, {"optimizer": "sgd", "factors": [0.5, 1.0, 2.0]}), []
+    elif case == "sidecar without factors, 2 given":
+        path, args = dqn_with_sidecar(tmp_path, {"optimizer": "sgd"}), ["--env-options", '{"factors": [0.5, 2.0]}']
     else:
         path, args = dqn_with_sidecar(tmp_path, {"optimizer": "sgd"}), []
         meta = json.loads((tmp_path / "model.json").read_text()) | {"algo": "ppo", SIDECAR_MARK: 2,
