@@ -128,44 +128,59 @@ SB3_ALGOS = ("a2c", "ddpg", "dqn", "ppo", "sac", "td3")
 
 
 #: the most a ``data`` JSON of a model zip (:func:`zip_data`) or a sidecar (:func:`parse_sidecar`)
-#: may hold, and the most members a model zip may have, for the grader to read them: SB3 writes
-#: ≈ 15 KB of ``data`` and 5 members, train_sb3 a sidecar of < 1 KB. A submission is hostile
-#: files too: a 1 MB zip whose ``data`` inflates to 1 GB (deflate packs whitespace ≈ 1000:1), or
-#: 600,000 empty members, took gigabytes or seconds of the grader's own memory and time (a review,
-#: 2026-12-05). Above them nothing is read here: the sandbox loads the zip under its limits.
+#: may hold, and the most members and central-directory bytes a model zip may have, for the grader
+#: to read them: SB3 writes ≈ 15 KB of ``data``, 5 members and a directory of < 1 KB, train_sb3 a
+#: sidecar of < 1 KB. A submission is hostile files too: a 1 MB zip whose ``data`` inflates to 1 GB
+#: (deflate packs whitespace ≈ 1000:1), or 600,000 empty members, took gigabytes or seconds of the
+#: grader's own memory and time (reviews, 2026-12-05). Above them nothing is read here: the
+#: sandbox loads the zip under its limits.
 MAX_JSON_BYTES = 1 << 20
 MAX_ZIP_MEMBERS = 1000
+MAX_ZIP_DIRECTORY_BYTES = 1 << 16
 
 
-def _zip_members(fp) -> int | None:
-    """The member count a zip's end-of-central-directory record states (read from its last
-    ≤ 64 KB, before :class:`zipfile.ZipFile` parses the directory), None if there is no record
-    (then no zip: ``ZipFile`` says so). A ZIP64 archive states 0xFFFF here: more than any cap."""
+def _zip_directory(fp) -> tuple[int, int] | None:
+    """(members, central-directory bytes) the zip's end-of-central-directory record states, found
+    as :mod:`zipfile` finds it (the record at the very end, else the last one in the trailing
+    64 KB of comment), before ``ZipFile`` parses the directory; None if there is none (no zip:
+    ``ZipFile`` says so). ``zipfile`` reads the directory by its byte size, whatever the member
+    count says (a count patched to 5 let 700,000 members through: a review), so both are capped.
+    A ZIP64 archive (its locator right before the record; ``zipfile`` would take the ZIP64
+    record's sizes) is stated as unbounded: SB3's zips never are one."""
     fp.seek(0, 2)
     size = fp.tell()
     tail = min(size, 22 + 0xFFFF)
     fp.seek(size - tail)
     end = fp.read(tail)
-    at = end.rfind(b"PK\x05\x06")
+    at = len(end) - 22 if end[-22:-18] == b"PK\x05\x06" else end.rfind(b"PK\x05\x06")
     if at < 0 or at + 22 > len(end):
         return None
-    return int.from_bytes(end[at + 10:at + 12], "little")
+    record = size - tail + at  # where the record starts in the file
+    if record >= 20:
+        fp.seek(record - 20)
+        if fp.read(4) == b"PK\x06\x07":  # a ZIP64 locator
+            return 0xFFFFFFFF, 0xFFFFFFFF
+    return int.from_bytes(end[at + 10:at + 12], "little"), int.from_bytes(end[at + 12:at + 16], "little")
 
 
 def zip_data(source) -> dict:
     """The ``data`` JSON of a Stable-Baselines3 ``model.save`` zip (a path, or a binary file
     object such as ``io.BytesIO`` of its bytes), parsed as JSON only: its ``:serialized:``
     entries (base64 pickles) are never decoded. ``ValueError`` if there is none, or if the zip
-    has more than :data:`MAX_ZIP_MEMBERS` members or its ``data`` more than
+    has more than :data:`MAX_ZIP_MEMBERS` members or :data:`MAX_ZIP_DIRECTORY_BYTES` of central
+    directory (:func:`_zip_directory`), or its ``data`` more than
     :data:`MAX_JSON_BYTES` bytes (read no further than that, whatever the zip states)."""
     import zipfile
 
-    label = getattr(source, "name", source)
+    label = source if isinstance(source, (str, Path)) else getattr(source, "name", "the zip")
     try:
         with (open(source, "rb") if isinstance(source, (str, Path)) else _kept_open(source)) as fp:
-            members = _zip_members(fp)
-            if members is not None and members > MAX_ZIP_MEMBERS:
-                raise ValueError(f"{members} members, over the {MAX_ZIP_MEMBERS} read here")
+            directory = _zip_directory(fp)
+            if directory is not None and directory[0] > MAX_ZIP_MEMBERS:
+                raise ValueError(f"{directory[0]} members, over the {MAX_ZIP_MEMBERS} read here")
+            if directory is not None and directory[1] > MAX_ZIP_DIRECTORY_BYTES:
+                raise ValueError(f"a central directory of {directory[1]} bytes, over the {MAX_ZIP_DIRECTORY_BYTES} "
+                                 "read here")
             fp.seek(0)
             with zipfile.ZipFile(fp) as zf, zf.open("data") as member:
                 raw = member.read(MAX_JSON_BYTES + 1)  # a stated size can lie: read at most this
@@ -175,8 +190,7 @@ def zip_data(source) -> dict:
     except (OSError, KeyError, ValueError, RecursionError, MemoryError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{label} is not a Stable-Baselines3 model zip (no readable 'data' entry: {exc})") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{getattr(source, 'name', source)} is not a Stable-Baselines3 model zip (its 'data' is no "
-                         "JSON object)")
+        raise ValueError(f"{label} is not a Stable-Baselines3 model zip (its 'data' is no JSON object)")
     return data
 
 

@@ -345,6 +345,9 @@ def checkpoint_settings(path: str | Path) -> dict | None:
             TypeError, ValueError) as exc:  # a damaged or foreign file
         raise ValueError(f"{file} is no readable RLlib checkpoint file ({type(exc).__name__}: {exc}); valid: "
                          "the OUT.ckpt folder a train_rllib run wrote, whole") from None
+    if not isinstance(state, dict):  # a sub-folder of a checkpoint (a connector's): another object's arguments
+        raise ValueError(f"{file} holds a {type(state).__name__}, not an algorithm's config; valid: the OUT.ckpt "
+                         "folder a train_rllib run wrote, whole (not a folder inside it)")
     env = dict(state.get("env_config") or {})
     if state.get("env") != ENV_NAME or "family" not in env or "reward_clip" not in env:
         # another program's checkpoint (RLlib's own PPOConfig().environment(LRControlEnv, ...)): its

@@ -187,7 +187,7 @@ def test_a_flag_contradicting_the_resumed_checkpoint_is_refused_naming_both(flag
     assert PPO.trained == 2 and (tmp_path / "o.npz").exists()
 
 
-@pytest.mark.parametrize("environment", ["class", "no family"])
+@pytest.mark.parametrize("environment", ["class", "no family", "a connector's folder"])
 def test_another_programs_checkpoint_is_refused_before_anything_runs(environment, tmp_path, monkeypatch, capsys):
     """A checkpoint of the README's own ``PPOConfig().environment(LRControlEnv, env_config=
     {"horizon": 10})`` was resumed: it trained on its own env (linreg, the class's default, no
@@ -201,19 +201,27 @@ def test_another_programs_checkpoint_is_refused_before_anything_runs(environment
     from lrgym.env import LRControlEnv
 
     connected = _stand_ins(monkeypatch)
+    import gymnasium as gym
+
     config = PPOConfig().environment(LRControlEnv, env_config={"horizon": 10}) if environment == "class" else \
         PPOConfig().environment(train_rllib.ENV_NAME, env_config={"horizon": 10, "reward_clip": None})
+    # a connector's sub-folder pickles other arguments (a Box): an AttributeError traceback before
+    state = gym.spaces.Box(-1, 1, (2,)) if environment == "a connector's folder" else config.get_state()
     ckpt = tmp_path / "theirs.ckpt"
     ckpt.mkdir()
     with open(ckpt / "class_and_ctor_args.pkl", "wb") as f:
-        pickle.dump({"class": RLlibPPO, "ctor_args_and_kwargs": ((config.get_state(),), {})}, f)
+        pickle.dump({"class": RLlibPPO, "ctor_args_and_kwargs": ((state,), {})}, f)
     with pytest.raises(SystemExit) as stop:
         train_rllib.main(["--resume", str(ckpt), "--steps", "100", "--out", str(tmp_path / "o")])
-    err = capsys.readouterr().err
+    err = " ".join(capsys.readouterr().err.split())
     assert stop.value.code == 2 and "Traceback" not in err
-    assert f"--resume {ckpt}: {ckpt} is an RLlib checkpoint of env " in err
-    assert "not one train_rllib wrote (env 'lrgym-rllib', its env_config naming the family and reward_clip); " \
-           "valid: the OUT.ckpt folder a train_rllib run wrote" in " ".join(err.split())
+    if environment == "a connector's folder":
+        assert f"{ckpt}/class_and_ctor_args.pkl holds a Box, not an algorithm's config; valid: the OUT.ckpt folder " \
+               "a train_rllib run wrote, whole (not a folder inside it)" in err
+    else:
+        assert f"--resume {ckpt}: {ckpt} is an RLlib checkpoint of env " in err
+        assert "not one train_rllib wrote (env 'lrgym-rllib', its env_config naming the family and reward_clip); " \
+               "valid: the OUT.ckpt folder a train_rllib run wrote" in err
     assert connected == [] and PPO.trained == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["theirs.ckpt"]
 

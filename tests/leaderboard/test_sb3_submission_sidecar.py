@@ -245,6 +245,18 @@ def test_the_command_line_reads_no_zip_bomb(tmp_path):
         zip_data(many)
     fine = _deflated(tmp_path, {f"m{i}": "" for i in range(MAX_ZIP_MEMBERS - 1)} | {"data": '{"a": 1}'})
     assert zip_data(fine) == {"a": 1}
+    # zipfile reads the directory by its byte size, not by the count: a count patched to 5 let
+    # 700,000 members through (a second review); the directory's bytes are capped too
+    raw = bytearray(_deflated(tmp_path, {f"member-{i:06d}": "" for i in range(2 * MAX_ZIP_MEMBERS)}
+                              | {"data": "{}"}).read_bytes())
+    record = raw.rfind(b"PK\x05\x06")
+    raw[record + 8:record + 12] = (5).to_bytes(2, "little") * 2  # entries on this disk, and in all
+    with zipfile.ZipFile(io.BytesIO(bytes(raw))) as zf:
+        assert len(zf.namelist()) == 2 * MAX_ZIP_MEMBERS + 1  # what zipfile itself would parse
+    with pytest.raises(ValueError, match=r"a central directory of \d+ bytes, over the 65536 read here"):
+        zip_data(io.BytesIO(bytes(raw)))
+    with pytest.raises(ValueError, match=r"^the zip is not a Stable-Baselines3 model zip"):
+        zip_data(io.BytesIO(b"no zip"))
 
 
 def test_a_sidecar_over_a_megabyte_is_never_parsed(tmp_path, nothing_runs, monkeypatch):
