@@ -79,7 +79,7 @@ def sidecar_choices(meta: dict) -> dict:
         raise ValueError("its env_options and trained_on must be JSON objects")
     if SIDECAR_MARK not in meta:  # version 1: the choices survive in trained_on
         options = {**{k: trained_on[k] for k in SIDECAR_CHOICES if k in trained_on}, **options}
-    return {k: v for k, v in options.items()}
+    return dict(options)
 
 
 def load_meta(path: str | Path) -> dict:
@@ -109,15 +109,11 @@ def read_sidecar(path: str | Path) -> dict | None:
     json_path = Path(path).with_suffix(".json")
     if not json_path.exists():
         return None
-    try:
-        with open(json_path) as f:
-            meta = json.load(f)
-    except (ValueError, RecursionError):
-        meta = None
-    if is_sidecar(meta):
+    meta = parse_sidecar(json_path.read_bytes())  # as the grader reads it (submission_files.is_sidecar_file)
+    if meta is not None:
         return meta
-    warnings.warn(f"{json_path} is not a train_sb3 sidecar (no {SIDECAR_MARK!r} mark, nor algo, env_options and "
-                  f"trained_on); ignored: {Path(path).name} is loaded as a zip trained elsewhere (zip_meta: "
+    warnings.warn(f"{json_path} is not a train_sb3 sidecar (no JSON object of at most 1 MB with the "
+                  f"{SIDECAR_MARK!r} mark, nor with algo, env_options and trained_on); ignored: {Path(path).name} is loaded as a zip trained elsewhere (zip_meta: "
                   "algorithm and action mode from the zip, no observation clipping, the env's defaults)",
                   stacklevel=3)
     return None
@@ -170,11 +166,12 @@ def zip_data(source) -> dict:
     has more than :data:`MAX_ZIP_MEMBERS` members or :data:`MAX_ZIP_DIRECTORY_BYTES` of central
     directory (:func:`_zip_directory`), or its ``data`` more than
     :data:`MAX_JSON_BYTES` bytes (read no further than that, whatever the zip states)."""
+    import contextlib
     import zipfile
 
     label = source if isinstance(source, (str, Path)) else getattr(source, "name", "the zip")
     try:
-        with (open(source, "rb") if isinstance(source, (str, Path)) else _kept_open(source)) as fp:
+        with (open(source, "rb") if isinstance(source, (str, Path)) else contextlib.nullcontext(source)) as fp:
             directory = _zip_directory(fp)
             if directory is not None and directory[0] > MAX_ZIP_MEMBERS:
                 raise ValueError(f"{directory[0]} members, over the {MAX_ZIP_MEMBERS} read here")
@@ -192,19 +189,6 @@ def zip_data(source) -> dict:
     if not isinstance(data, dict):
         raise ValueError(f"{label} is not a Stable-Baselines3 model zip (its 'data' is no JSON object)")
     return data
-
-
-class _kept_open:
-    """A caller's open file as a context manager that leaves it open (:func:`zip_data`)."""
-
-    def __init__(self, fp):
-        self.fp = fp
-
-    def __enter__(self):
-        return self.fp
-
-    def __exit__(self, *exc) -> None:
-        pass
 
 
 def algo_of_data(data: dict) -> str | None:
