@@ -41,6 +41,10 @@ from pathlib import Path
 import numpy as np
 
 from lrgym.baselines import outputs
+# a setting refused before training starts (a bad value, one that contradicts the resumed
+# checkpoint, more env runners than the Ray instance has CPUs, an --address with no Ray head, Ray
+# missing): main reports it as the parser's error (exit 2, no traceback); the trainers' one class
+from lrgym.baselines.config_checks import ConfigError
 from lrgym.baselines.families import MIXED, env_kwargs_for, family_key
 from lrgym.baselines.mlp_policy import MLPPolicy
 from lrgym.tasks import FAMILIES
@@ -58,12 +62,6 @@ FLAGS = {"algo": "--algo", "family": "--family", "total_timesteps": "--steps", "
 #: the fields a ``--resume`` run may set anew: how far to go, how often to checkpoint, where to run
 #: and write; every other one is the checkpoint's (:func:`resumed_config`)
 RESUME_MAY_DIFFER = ("total_timesteps", "checkpoint_every", "resume", "address", "progress", "out", "ship")
-
-
-class ConfigError(ValueError):
-    """A setting refused before training starts (a bad value, one that contradicts the resumed
-    checkpoint, more env runners than the Ray instance has CPUs, an ``--address`` with no Ray
-    head, Ray missing): ``main`` reports it as the parser's error (exit 2, no traceback)."""
 
 
 @dataclass

@@ -340,14 +340,15 @@ def test_an_action_mode_failure_of_a_zip_is_worded_for_a_zip(tmp_path, suite_ref
     pytest.importorskip("stable_baselines3")
     import zipfile
 
+    from lrgym.actions import action_mode_hint
     from lrgym.leaderboard.worker import zip_action_hint
 
-    message = ("ValueError: invalid action 3; valid: one float in [-1, 1]. This env has action_mode='log_lr' (the "
-               "default is 'discrete'); for an index into factors create it with action_mode='discrete' — a policy "
-               "declares it as its class attribute action_mode = 'discrete'.")
-    worded = zip_action_hint(message)
-    assert "class attribute" not in worded and worded.startswith(message.split(" — ")[0])
-    assert "an SB3 zip acts in the mode of its model's action space (Discrete: 'discrete', Box: 'log_lr')" in worded
+    for mode in ("log_lr", "discrete"):  # the env's own hints (lrgym.actions): their wording is what is rewritten
+        message = f"ValueError: invalid action 3; valid: one float in [-1, 1]. {action_mode_hint(mode)}"
+        worded = zip_action_hint(message)
+        assert "class attribute" in message and "class attribute" not in worded
+        assert worded.startswith(message.split(" — ")[0])
+        assert "an SB3 zip acts in the mode of its model's action space (Discrete: 'discrete', Box: 'log_lr')" in worded
     # the shipped DQN's zip with its action space's type string removed: nothing to check up front
     with zipfile.ZipFile(WEIGHTS / "dqn_mixed.zip") as src, zipfile.ZipFile(tmp_path / "model.zip", "w") as dst:
         for item in src.infolist():
