@@ -66,6 +66,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from lrgym.baselines.interrupts import defer_stop_signals
 from lrgym.baselines.outputs import replace_file
 from lrgym.leaderboard.ownership import own_problem
 from lrgym.leaderboard.text import lookalike_note, name_key
@@ -620,7 +621,11 @@ class ResultStore:
         deadline, delay = time.monotonic() + patience, 0.05
         while True:
             try:
-                entry_id = self.add_entry(entry, runs)
+                # committed and its side file removed together: a stop signal (SIGTERM, Ctrl-C) waits
+                # the few ms between them, so an interrupted grader leaves no side file of a stored entry
+                with defer_stop_signals():
+                    entry_id = self.add_entry(entry, runs)
+                    self._remove_side_file(side)
             except NameTakenError as exc:  # claimed by another owner since the check before the run
                 kept = self._set_aside(side)
                 raise KeptResultError(kept_message(entry.name, str(exc), kept, self.path), kept, str(exc)) from None
@@ -636,11 +641,15 @@ class ResultStore:
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
                 continue
-            side.unlink(missing_ok=True)
-            if side.parent != self.pending_dir:  # a private folder of _write_elsewhere
-                side.parent.rmdir()
-            self._remove_pending_dir_if_empty()
             return entry_id
+
+    def _remove_side_file(self, side: Path) -> None:
+        """Remove a stored entry's side file, its private folder (``_write_elsewhere``'s) and an
+        empty :attr:`pending_dir`."""
+        side.unlink(missing_ok=True)
+        if side.parent != self.pending_dir:  # a private folder of _write_elsewhere
+            side.parent.rmdir()
+        self._remove_pending_dir_if_empty()
 
     def _write_elsewhere(self, entry: EntryRecord, runs: Sequence[RunRecord]) -> Path:
         """The side file of ``entry`` in a new private folder (``lrgym-kept-*`` in the temp
