@@ -361,10 +361,7 @@ def _references(suite, workers, progress: _Progress, directory=None, backend=Non
 def _run(specs, suite, db, workers, description, refs_dir=None, backend=None, **kw):
     from lrgym.leaderboard.runner import run_suite
 
-    finished = []
-
     def on_outcome(outcome):
-        finished.append(outcome)
         progress.log(_outcome_line(outcome))
 
     with _store(db) as store:
@@ -381,7 +378,7 @@ def _run(specs, suite, db, workers, description, refs_dir=None, backend=None, **
             raise typer.Exit(2) from None
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP under main(): the pool has cleaned up
             with contextlib.suppress(OSError):  # a terminal closed (SIGHUP)
-                err.print(Text(f"interrupted: {len(finished)} finished entries are saved in {store.path}"))
+                err.print(Text(f"interrupted: {store.entries_added} finished entries are saved in {store.path}"))
             raise typer.Exit(interrupt_status(exc)) from None
         return outcomes, refs, store.path
 

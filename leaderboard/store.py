@@ -401,6 +401,9 @@ class ResultStore:
         self, path: str | os.PathLike[str] | None = None, *, timeout: float = _DEFAULT_BUSY_TIMEOUT_S
     ) -> None:
         self.path = Path(path) if path is not None else default_store_path()
+        #: entries this object has committed (:meth:`add_entry`; replays not counted): what an
+        #: interrupted command has saved, exact even when the stop signal came right after a commit
+        self.entries_added = 0
         if str(self.path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self.path.exists():  # readable by its owner only (not by a sandboxed policy)
@@ -548,6 +551,7 @@ class ResultStore:
                 f"INSERT INTO runs (entry_id, {_RUN_COLUMNS}) VALUES (?, {', '.join('?' * 9)})",
                 [(entry_id, *row) for row in run_rows],
             )
+        self.entries_added += 1
         return entry_id
 
     @staticmethod

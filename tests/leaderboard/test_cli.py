@@ -269,3 +269,38 @@ def test_outputs_refuse_every_shipped_file_and_only_those(tmp_path, monkeypatch)
     code, out = _invoke("leaderboard", "report", "--no-markdown", "--html", "leaderboard.html", "--db", db)
     assert "shipped" not in out and "missing.sqlite" in " ".join(out.replace("│", " ").split()), out
     assert not Path(db).exists() and not (tmp_path / "leaderboard.html").exists()
+
+
+def test_the_interrupted_line_counts_an_entry_stored_just_before_the_signal(tmp_path, monkeypatch):
+    """A stop signal that lands right after an entry's commit (it waits for the commit and the
+    removal of its side file, then is raised before the outcome is reported): the "interrupted"
+    line still counts that entry, as the store holds it (it counted the reported outcomes, and
+    said 0 here)."""
+    import signal
+
+    import lrgym.leaderboard.references as refs_module
+    import lrgym.leaderboard.runner as runner_module
+    from lb_helpers import synthetic_entry, synthetic_runs, tiny_suite
+
+    from lrgym.baselines.interrupts import Interrupted
+    from lrgym.leaderboard.store import ResultStore
+
+    suite = tiny_suite()
+
+    class FakeReferences:
+        tasks: dict = {}
+
+    def stored_then_stopped(specs, suite_, *, store, on_outcome, **kwargs):
+        store.add_entry_durably(synthetic_entry(suite, "fixed"), synthetic_runs(suite, [[1.0] * len(suite.tasks())] * len(suite.seeds)))
+        raise Interrupted(signal.SIGTERM)  # as defer_stop_signals raises it: before on_outcome
+
+    monkeypatch.setattr(refs_module, "load_references", lambda *a, **k: FakeReferences())
+    monkeypatch.setattr(runner_module, "run_suite", stored_then_stopped)
+    db = tmp_path / "r.sqlite"
+    code, out = _invoke("leaderboard", "run-baselines", "--only", "fixed", "--suite", "quick", "--db", str(db),
+                        "--no-markdown")
+    assert code == 128 + signal.SIGTERM, out
+    with ResultStore(db) as store:
+        stored = len(store.entries())
+    assert stored == 1
+    assert f"interrupted: {stored} finished entries are saved in {db}" in " ".join(out.split()), out
