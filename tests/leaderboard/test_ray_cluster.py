@@ -6,8 +6,9 @@ make) and ends both in its teardown. If Ray cannot start, every test here FAILS 
 (nothing is skipped). Through it: the quick suite (same scores and curves to the bit as the local
 pool), the references and tuning (same values), a submission and hostile ones from
 ``lb_cheats.py`` (failing with the same reasons, sandboxed inside the Ray worker), a Ray worker
-killed mid-job (retried once, then failed), and a short RLlib training whose exported policy
-is graded as a submission.
+killed mid-job (retried once, then failed), a driver stopped by SIGTERM (its grader workers
+and sandboxes on the nodes end), and a short RLlib training whose exported policy is graded as
+a submission.
 """
 
 from __future__ import annotations
@@ -366,11 +367,12 @@ def test_the_drivers_sandbox_setting_holds_on_the_nodes(cluster, monkeypatch):
     assert out.entry.env_spec["sandbox"]["kind"] == "none"
 
 
-def _grader_workers() -> set[int]:
-    """Pids of live grader worker processes (python -m lrgym.leaderboard.worker) descending from
-    this test process: the fixture's Ray nodes are its children, their workers start the grader
-    workers. Those of any other process on the machine (a parallel test run, ``pytest -n``) are
-    not counted."""
+def _grader_workers(module: bytes = b"lrgym.leaderboard.worker") -> set[int]:
+    """Pids of live grader worker processes (python -m lrgym.leaderboard.worker; ``module``:
+    another, e.g. a sandbox's ``lrgym.leaderboard.policy_host``) descending from this test
+    process: the fixture's Ray nodes are its children, their workers start the grader workers.
+    Those of any other process on the machine (a parallel test run, ``pytest -n``) are not
+    counted."""
     import os
 
     parent, graders = {}, set()
@@ -387,7 +389,7 @@ def _grader_workers() -> set[int]:
         if after_name[0] == "Z":
             continue
         parent[int(pid)] = int(after_name[1])
-        if b"lrgym.leaderboard.worker" in cmdline:
+        if module in cmdline:
             graders.add(int(pid))
     me = os.getpid()
 
@@ -705,3 +707,60 @@ def test_a_real_head_passes_the_check_that_refuses_other_services(cluster):
     t0 = time.monotonic()
     _check_reachable(cluster.address)
     assert time.monotonic() - t0 < 3
+
+
+def test_a_ray_grader_stopped_by_sigterm_ends_its_grader_workers(cluster, tmp_path):
+    """``lrgym leaderboard submit --backend ray`` of a policy that hangs in act(), stopped by
+    SIGTERM mid-grading (what Slurm, ``timeout`` and ``docker stop`` send): as with the local
+    pool and Ctrl-C, exit status 143 and the "interrupted" line, its grader workers on the
+    cluster's nodes and their sandboxes gone, no sandbox cgroup left, the store valid and
+    without the unfinished entry. (``ray.init`` puts a SIGTERM handler of its own, which ended
+    the driver with status 15 and no cleanup of its own: ``keep_stop_handlers`` keeps lrgym's.)"""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from lb_helpers import dead_sandbox_groups, sandbox_groups
+
+    from lrgym.leaderboard.store import ResultStore
+
+    sandboxes = b"lrgym.leaderboard.policy_host"
+    before_workers, before_sandboxes, before_groups = _grader_workers(), _grader_workers(sandboxes), sandbox_groups()
+    db = tmp_path / "results.sqlite"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lrgym.leaderboard.cli", "leaderboard", "submit", policy("Hangs"), "--suite", "quick",
+         "--db", str(db), "--workers", "1", "--time-limit", "600", "--backend", "ray", "--address", cluster.address],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ, COLUMNS="200"))
+    try:
+        deadline = time.monotonic() + 180  # a bound on a stuck driver, not a timing assertion
+        running = set()
+        while not running and time.monotonic() < deadline:  # a sandbox on the cluster runs the hanging policy
+            assert proc.poll() is None, proc.communicate()
+            running = _grader_workers(sandboxes) - before_sandboxes
+            time.sleep(0.1)
+        assert running and _grader_workers() - before_workers, "the job never started on the cluster"
+        time.sleep(1)  # into act()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    err = " ".join(err.decode().split())
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert f"interrupted: 0 finished entries are saved in {db}" in err, err
+    assert "Traceback" not in err, err
+    deadline = time.monotonic() + 30  # the killed actors' processes may still be exiting
+    while (_grader_workers() - before_workers or _grader_workers(sandboxes) - before_sandboxes) \
+            and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _grader_workers() - before_workers == set()
+    assert _grader_workers(sandboxes) - before_sandboxes == set()
+    deadline = time.monotonic() + 30
+    while dead_sandbox_groups(before_groups) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert dead_sandbox_groups(before_groups) == []
+    with ResultStore(db) as store:
+        assert store.check_integrity()
+        assert store.entries() == [] and not store.pending_dir.exists()
