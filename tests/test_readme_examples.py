@@ -166,3 +166,35 @@ def test_the_vecnormalize_submission_example_normalises_as_vecnormalize_and_is_g
     [(status, reason, n_runs, seeds)] = sqlite3.connect(db).execute(
         "select status, failure_reason, n_runs, seeds_json from entries where name = 'my-ppo-vecnormalize'").fetchall()
     assert (status, reason, n_runs) == ("ok", None, 8) and json.loads(seeds)
+
+
+def test_the_frame_stack_example_gives_what_vecframestack_gives():
+    """The README's ``FrameStack``, reset at each episode's start as a policy's ``reset(info)``
+    does, against SB3's ``VecFrameStack`` itself (the reference) over three episodes of
+    ``LRControl-v1`` (random actions, new instances): the same observation at every step."""
+    pytest.importorskip("stable_baselines3")
+    import gymnasium as gym
+    import numpy as np
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecFrameStack
+
+    import lrgym  # noqa: F401 - registers the ids
+
+    [code] = [b for b in python_blocks() if "class FrameStack" in b]
+    namespace: dict = {}
+    exec(compile(code, "README FrameStack example", "exec"), namespace)
+    stack = namespace["FrameStack"](4)
+    venv = VecFrameStack(DummyVecEnv([lambda: gym.make("LRControl-v1", horizon=7)]), n_stack=4)
+    venv.seed(3)
+    venv.action_space.seed(3)
+    stacked = venv.reset()
+    first = stacked[0, -12:]
+    stack.reset()
+    episodes = 0
+    while episodes < 3:
+        assert np.array_equal(stack(first), stacked[0])
+        stacked, _, dones, infos = venv.step(np.array([venv.action_space.sample()]))
+        if dones[0]:  # the policy's reset(info) at the next episode's start
+            episodes += 1
+            stack.reset()
+        first = stacked[0, -12:]
+    venv.close()
