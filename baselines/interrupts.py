@@ -90,6 +90,10 @@ class Stop:
         #: put the handlers found back when the block ends; False (:func:`run_command` of an
         #: exiting command after a stop signal) ignores the stop signals to the end instead
         self.restore = True
+        #: the block is putting the handlers back: a first stop signal now is passed on to the
+        #: handler found once it is back (:attr:`late`), not raised halfway through
+        self.closing = False
+        self.late: list[int] = []
 
     @property
     def status(self) -> int | None:
@@ -101,13 +105,18 @@ class Stop:
 def stop_signals_interrupt(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[Stop]:
     """Within the block, the first of ``signals`` raises :class:`Interrupted`; later ones are
     ignored (one line on stderr) until the block ends, so its cleanup runs to the end. The
-    handlers found are put back on the way out. Outside the main thread it does nothing."""
+    handlers found are put back on the way out, every one: a first stop signal landing while they
+    are is passed on to the handler found once it is back (as if it came a moment later). Outside
+    the main thread it does nothing."""
     stop = Stop()
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
 
     def handler(signum, frame):
+        if stop.closing and stop.signum is None:  # the block is ending: the caller's handler takes it
+            stop.late.append(signum)
+            return
         if stop.signum is None:
             stop.signum = signum
             if _DEFERRED:  # in a section that must not be cut (defer_stop_signals): raised at its end
@@ -133,16 +142,28 @@ def stop_signals_interrupt(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[
         _FOUND.append(old)
         yield stop
     finally:
-        if stop.restore:
-            _FOUND[:] = [found for found in _FOUND if found is not old]
-            for sig, found in old.items():
-                signal.signal(sig, found if found is not None else signal.SIG_DFL)
-        else:  # exiting, cleaned up: ignored to the end (Python puts its own handlers back to
-            # SIG_DFL while it finalizes, which takes a while); a child forked from now on still
-            # gets the handlers found (_FOUND is kept): one ignoring SIGTERM would outlive a
-            # pool's terminate
-            for sig in old:
-                signal.signal(sig, signal.SIG_IGN)
+        try:  # (a signal landing before this line raises here: the handlers are put back all the same)
+            stop.closing = True
+        finally:
+            _end_block(stop, old)
+        if stop.late:  # arrived while the handlers were put back: the handler found takes it, as a moment later
+            signal.raise_signal(stop.late[0])
+
+
+def _end_block(stop: Stop, old: dict) -> None:
+    """Put back the handlers found (``old``) as a :func:`stop_signals_interrupt` block ends, every
+    one: a stop signal landing meanwhile is kept for the handler found (:attr:`Stop.late`), not
+    raised halfway (which left the block's handler on the others, every later signal ignored)."""
+    if stop.restore:
+        for sig, found in old.items():
+            signal.signal(sig, found if found is not None else signal.SIG_DFL)
+        _FOUND[:] = [found for found in _FOUND if found is not old]
+    else:  # exiting, cleaned up: ignored to the end (Python puts its own handlers back to
+        # SIG_DFL while it finalizes, which takes a while); a child forked from now on still
+        # gets the handlers found (_FOUND is kept): one ignoring SIGTERM would outlive a
+        # pool's terminate
+        for sig in old:
+            signal.signal(sig, signal.SIG_IGN)
 
 
 #: the stop signals that arrived in each active defer_stop_signals section, innermost last
@@ -205,20 +226,28 @@ def run_command(main: Callable[[], object], name: str = "", exiting: bool = Fals
     Python's finalization would otherwise end it with the signal's own status). Otherwise (a
     program calling a command's ``main`` and catching its ``SystemExit``) the handlers found are
     put back, as after any block: the caller can still be stopped, and so can what it starts."""
-    with stop_signals_interrupt() as stop:
-        try:
-            return main()
-        except KeyboardInterrupt as exc:
-            stop.restore = not exiting
-            status = stop.status or interrupt_status(exc)
+    try:
+        with stop_signals_interrupt() as stop:
             try:
-                print(f"{name + ': ' if name else ''}interrupted ({signal.Signals(status - 128).name})",
-                      file=sys.stderr, flush=True)
-            except (OSError, ValueError):
-                pass
-            raise SystemExit(status) from None
-        except (SystemExit, OSError):
-            if stop.status is None:
-                raise
-            stop.restore = not exiting
-            raise SystemExit(stop.status) from None
+                return main()
+            except KeyboardInterrupt as exc:
+                stop.restore = not exiting
+                raise SystemExit(_interrupted(name, stop.status or interrupt_status(exc))) from None
+            except (SystemExit, OSError):
+                if stop.status is None:
+                    raise
+                stop.restore = not exiting
+                raise SystemExit(stop.status) from None
+    except Interrupted as exc:  # landed as the block ended, main() done (its handlers are back): a stop all the same
+        raise SystemExit(_interrupted(name, interrupt_status(exc))) from None
+
+
+def _interrupted(name: str, status: int) -> int:
+    """Say on stderr that the command ``name`` was interrupted (a terminal closed by SIGHUP: not
+    said); returns its exit ``status``."""
+    try:
+        print(f"{name + ': ' if name else ''}interrupted ({signal.Signals(status - 128).name})",
+              file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+    return status

@@ -306,3 +306,74 @@ def test_a_deferred_signal_is_never_lost(how):
     """)
     context = {"handling an error": "ValueError", "the section raises": "OSError", "another thread": "NoneType"}[how]
     assert (out.returncode, out.stdout) == (143, f"interrupted; context: {context}\n"), out.stderr
+
+
+@pytest.mark.parametrize("when", ["while the handlers are put back", "as the with statement ends",
+                                  "as the block begins to end"])
+def test_a_signal_as_the_block_ends_leaves_no_handler_of_the_block(when):
+    """A SIGTERM landing while the block put the handlers found back (``main()`` had returned)
+    raised halfway through: SIGTERM and SIGHUP kept the block's handler, every later signal
+    ignored as a repeat, and the interrupt escaped ``run_command`` as a bare ``KeyboardInterrupt``
+    (a review, 2026-12-05). Now every handler found is back, and the signal goes to the one found
+    (landing meanwhile, as a moment later), or (landing before the block began to end) stops the
+    command as any stop signal does: 143 and the line. The signal is sent at those points from
+    inside the mechanism (``signal.signal``, the ``with`` statement's ``__exit__``, the block's
+    ``closing`` mark: this one exists only since the fix), not timed."""
+    out = _python(f"""
+        import contextlib, os, signal, sys
+        from lrgym.baselines import interrupts
+        from lrgym.baselines.interrupts import run_command
+
+        def mine(signum, frame):
+            raise RuntimeError(f"mine {{signum}}")
+
+        signal.signal(signal.SIGTERM, mine)
+        found = {{s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}}
+        armed = []
+        real = signal.signal
+
+        def put_back(sig, handler):  # the first handler put back (SIGINT's): SIGTERM lands then
+            out = real(sig, handler)
+            if armed and sig == signal.SIGINT and handler is found[signal.SIGINT]:
+                armed.clear()
+                os.kill(os.getpid(), signal.SIGTERM)
+            return out
+
+        class Closing(interrupts.Stop):  # SIGTERM lands just before the block marks itself ending
+            def __setattr__(self, key, value):
+                if armed and key == "closing" and value:
+                    armed.clear()
+                    os.kill(os.getpid(), signal.SIGTERM)
+                super().__setattr__(key, value)
+
+        class Exit(contextlib._GeneratorContextManager):  # SIGTERM lands as the with statement ends
+            def __exit__(self, *exc):
+                if armed:
+                    armed.clear()
+                    os.kill(os.getpid(), signal.SIGTERM)
+                return super().__exit__(*exc)
+
+        if {when!r} == "as the block begins to end":
+            interrupts.Stop = Closing
+        elif {when!r} == "as the with statement ends":
+            contextlib._GeneratorContextManager = Exit  # (what @contextmanager builds, looked up per call)
+        else:
+            signal.signal = put_back
+
+        def main():
+            armed.append(1)
+            return 0
+
+        try:
+            print("returned", run_command(main, "cmd"))
+        except SystemExit as exc:
+            print("status", exc.code)
+        except BaseException as exc:
+            print("raised", type(exc).__name__, exc)
+        signal.signal = real
+        print("handlers found back:", {{s: signal.getsignal(s) for s in found}} == found)
+    """)
+    stopped = ("status 143\n", "cmd: interrupted (SIGTERM)\n")
+    said = {"while the handlers are put back": ("raised RuntimeError mine 15\n", ""),
+            "as the with statement ends": stopped, "as the block begins to end": stopped}[when]
+    assert (out.stdout, out.stderr) == (said[0] + "handlers found back: True\n", said[1])
