@@ -135,22 +135,29 @@ MAX_ZIP_MEMBERS = 1000
 MAX_ZIP_DIRECTORY_BYTES = 1 << 16
 
 
-def _zip_directory(fp) -> tuple[int, int] | None:
+#: how far from its end :mod:`zipfile` looks for the end-of-central-directory record (its
+#: ``_EndRecData``: the record's 22 bytes and up to 2**16 bytes after it)
+_ZIP_END_SEARCH = (1 << 16) + 22
+
+
+def _zip_directory(fp) -> tuple[int, int]:
     """(members, central-directory bytes) the zip's end-of-central-directory record states, found
     as :mod:`zipfile` finds it (the record at the very end, else the last one in the trailing
-    64 KB of comment), before ``ZipFile`` parses the directory; None if there is none (no zip:
-    ``ZipFile`` says so). ``zipfile`` reads the directory by its byte size, whatever the member
-    count says (a count patched to 5 let 700,000 members through: a review), so both are capped.
-    A ZIP64 archive (its locator right before the record; ``zipfile`` would take the ZIP64
-    record's sizes) is stated as unbounded: SB3's zips never are one."""
+    :data:`_ZIP_END_SEARCH` bytes), before ``ZipFile`` parses the directory. ``zipfile`` reads the
+    directory by its byte size, whatever the member count says (a count patched to 5 let 700,000
+    members through: a review), so both are capped. A ZIP64 archive (its locator right before the
+    record; ``zipfile`` would take the ZIP64 record's sizes) is stated as unbounded: SB3's zips
+    never are one. ``ValueError`` if no record is found: nothing is left for ``zipfile`` to find
+    in a place this search missed (a window one byte short let a record 2**16 bytes before the end,
+    and 300,000 members, through: a review, 2026-12-05)."""
     fp.seek(0, 2)
     size = fp.tell()
-    tail = min(size, 22 + 0xFFFF)
+    tail = min(size, _ZIP_END_SEARCH)
     fp.seek(size - tail)
     end = fp.read(tail)
     at = len(end) - 22 if end[-22:-18] == b"PK\x05\x06" else end.rfind(b"PK\x05\x06")
     if at < 0 or at + 22 > len(end):
-        return None
+        raise ValueError("no end-of-central-directory record in its last 64 KB: no zip")
     record = size - tail + at  # where the record starts in the file
     if record >= 20:
         fp.seek(record - 20)
@@ -168,14 +175,20 @@ def zip_data(source) -> dict:
     :data:`MAX_JSON_BYTES` bytes (read no further than that, whatever the zip states)."""
     import contextlib
     import zipfile
+    import zlib
+
+    try:
+        from lzma import LZMAError
+    except ImportError:  # pragma: no cover - a Python built without lzma: zipfile refuses such members
+        LZMAError = zlib.error
 
     label = source if isinstance(source, (str, Path)) else getattr(source, "name", "the zip")
     try:
         with (open(source, "rb") if isinstance(source, (str, Path)) else contextlib.nullcontext(source)) as fp:
             directory = _zip_directory(fp)
-            if directory is not None and directory[0] > MAX_ZIP_MEMBERS:
+            if directory[0] > MAX_ZIP_MEMBERS:
                 raise ValueError(f"{directory[0]} members, over the {MAX_ZIP_MEMBERS} read here")
-            if directory is not None and directory[1] > MAX_ZIP_DIRECTORY_BYTES:
+            if directory[1] > MAX_ZIP_DIRECTORY_BYTES:
                 raise ValueError(f"a central directory of {directory[1]} bytes, over the {MAX_ZIP_DIRECTORY_BYTES} "
                                  "read here")
             fp.seek(0)
@@ -184,7 +197,10 @@ def zip_data(source) -> dict:
             if len(raw) > MAX_JSON_BYTES:
                 raise ValueError(f"its 'data' is over the {MAX_JSON_BYTES} bytes read here")
             data = json.loads(raw)
-    except (OSError, KeyError, ValueError, RecursionError, MemoryError, zipfile.BadZipFile) as exc:
+    except (OSError, KeyError, ValueError, RecursionError, MemoryError, zipfile.BadZipFile,
+            # what zipfile raises reading a member: encrypted (RuntimeError), an unknown compression
+            # method (NotImplementedError), a damaged stream (zlib.error, lzma.LZMAError, EOFError)
+            RuntimeError, EOFError, zlib.error, LZMAError) as exc:
         raise ValueError(f"{label} is not a Stable-Baselines3 model zip (no readable 'data' entry: {exc})") from None
     if not isinstance(data, dict):
         raise ValueError(f"{label} is not a Stable-Baselines3 model zip (its 'data' is no JSON object)")
@@ -214,7 +230,8 @@ def discrete_actions_of_data(data: dict) -> int | None:
     if action_mode_of_data(data) != "discrete" or not isinstance(space, dict):
         return None
     n = space.get("n")
-    return int(n) if isinstance(n, str) and n.isdigit() and len(n) < 7 else None
+    # (ASCII digits: str.isdigit takes '²', which int() refuses)
+    return int(n) if isinstance(n, str) and n.isascii() and n.isdigit() and len(n) < 7 else None
 
 
 def action_mode_of_data(data: dict) -> str | None:
