@@ -57,7 +57,9 @@ def _number(name: str, value, low: float, high: float) -> float:
     """``value`` as a float if it is an int or float in ``[low, high]`` (an int beyond the largest
     float, ``10**400``, is out of range like any other, not an ``OverflowError``)."""
     if not (is_real(value) and low <= value <= high):  # '0.1' is no LR
-        raise SettingsError(f"{name}={value!r} {range_or_type(value)}; valid: a number in [{low:g}, {high:g}]")
+        # (reprlib: a hostile value of 900 KB is not repeated whole in the error)
+        raise SettingsError(f"{name}={reprlib.repr(value)} {range_or_type(value)}; valid: a number in "
+                            f"[{low:g}, {high:g}]")
     return float(value)
 
 

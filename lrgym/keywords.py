@@ -11,9 +11,17 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import reprlib
 from typing import Callable, Iterable
 
 __all__ = ["UnknownKeywordError", "check_keywords", "keyword_names"]
+
+#: the most further unknown names an error lists, each shortened to :data:`_NAME`'s limit: a
+#: hostile mapping (a submission's 1 MB sidecar of 60,000 keys, or one key of 900 KB) made a
+#: message of 600 KB (a review, 2026-12-05)
+_LISTED = 10
+_NAME = reprlib.Repr()
+_NAME.maxstring = _NAME.maxother = 80
 
 
 class UnknownKeywordError(TypeError, ValueError):
@@ -43,7 +51,8 @@ def check_keywords(what: str, given: Iterable[str], valid: Iterable[str]) -> Non
     The message starts as Python's own does (``got an unexpected keyword argument 'horizn'``),
     since libraries read it: gymnasium's ``make`` looks for ``render_mode`` in it, TorchRL's
     ``GymEnv`` retries without ``frameskip`` when it names that keyword. Each further unknown
-    name is listed after the first.
+    name is listed after the first (ten of them at most, then how many more; a name over 80
+    characters shortened).
     """
     valid = list(valid)
     unknown = [k for k in given if k not in valid]
@@ -52,8 +61,10 @@ def check_keywords(what: str, given: Iterable[str], valid: Iterable[str]) -> Non
 
     def hint(k) -> str:
         close = difflib.get_close_matches(str(k), valid, n=1)
-        return f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+        return _NAME.repr(k) + (f" (did you mean {close[0]!r}?)" if close else "")
 
-    also = f"; also unexpected: {', '.join(hint(k) for k in unknown[1:])}" if len(unknown) > 1 else ""
+    listed, more = unknown[1:1 + _LISTED], len(unknown) - 1 - _LISTED
+    also = f"; also unexpected: {', '.join(hint(k) for k in listed)}" if listed else ""
+    also += f" and {more} more" if more > 0 else ""
     raise UnknownKeywordError(f"{what} got an unexpected keyword argument {hint(unknown[0])}{also}; "
                               f"valid: {', '.join(valid) or 'none'}")

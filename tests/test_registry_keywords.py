@@ -37,6 +37,21 @@ def test_a_name_with_no_close_match_gets_the_valid_list_only():
         check_keywords("f", ["zzz"], keyword_names(lambda a, b=1, *args, **kwargs: None))
 
 
+def test_a_flood_of_unknown_names_is_listed_briefly():
+    """A hostile mapping's 60,000 keys (a submission's 1 MB sidecar) made a 600 KB message, a key
+    of 900 KB another (a review, 2026-12-05): ten further names at most, then how many more, each
+    shortened. Reference: the names given, counted."""
+    given = [f"k{i:05d}" for i in range(60_000)]
+    with pytest.raises(UnknownKeywordError) as caught:
+        check_keywords("f", given, ["a", "b"])
+    text = str(caught.value)
+    assert text == ("f got an unexpected keyword argument 'k00000'; also unexpected: "
+                    f"{', '.join(repr(k) for k in given[1:11])} and {60_000 - 11} more; valid: a, b")
+    with pytest.raises(UnknownKeywordError) as caught:
+        check_keywords("f", ["x" * 900_000, "y" * 900_000], ["a"])
+    assert len(str(caught.value)) < 300 and "'xxxxx" in str(caught.value) and "'yyyyy" in str(caught.value)
+
+
 def test_the_registered_ids_check_their_keywords():
     with pytest.raises(TypeError, match=r"LRControlEnv\(\) got an unexpected keyword argument 'horizn' \(did you mean 'horizon'\?\); valid: "):
         gym.make("LRControl-v1", horizn=10)

@@ -528,6 +528,21 @@ def test_a_bad_choice_is_named_by_index_and_by_what_is_wrong(options, message):
 
 
 @pytest.mark.parametrize("options, message", [
+    ({"lr_init": "x" * 900_000}, r"^lr_init='x+\.\.\.x+' is not a real number \(a str\); valid: a number in"),
+    ({f"k{i:05d}": 1 for i in range(60_000)}, r"got an unexpected keyword argument 'k00000'; also unexpected: "
+                                               r"'k00001', .*'k00010' and 59989 more; valid: optimizer, action_mode"),
+])
+def test_a_hostile_choice_is_named_briefly(options, message):
+    """A submission's sidecar of 1 MB holding a 900 KB string or 60,000 keys was refused in a
+    message as long (a review, 2026-12-05; the factors were shortened before): named in a line."""
+    from lrgym.leaderboard.settings import SettingsError, check_choices
+
+    with pytest.raises(SettingsError, match=message) as caught:
+        check_choices(options)
+    assert len(str(caught.value)) < 500
+
+
+@pytest.mark.parametrize("options, message", [
     ({"lr_int": 1.0}, r"env_options got an unexpected keyword argument 'lr_int' \(did you mean 'lr_init'\?\); valid: optimizer, action_mode, "
                       r"lr_init, factors, rejection_threshold$"),
     ({"factor": [0.5, 2.0]}, r"got an unexpected keyword argument 'factor' \(did you mean 'factors'\?\)"),
