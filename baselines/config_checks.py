@@ -69,9 +69,10 @@ def widths(field_name: str, value, maximum: int = MAX_HIDDEN) -> tuple[int, ...]
     if not isinstance(value, (list, tuple)):
         raise ConfigError(f"{field_name}={value!r} invalid; valid: a list of layer widths from 1 to {maximum:,}, "
                           "e.g. [] or [64, 64]")
-    for i, width in enumerate(value):
-        if count(f"{field_name}[{i}]", width) > maximum:
-            raise ConfigError(f"{field_name}[{i}]={width!r} out of range; valid: a layer width from 1 to {maximum:,}")
+    for i, width in enumerate(value):  # (one valid range in every message: count's named 2**63 - 1 for a bool or -1)
+        if not (is_integer(width) and 1 <= width <= maximum):
+            why = "out of range" if is_integer(width) else "is not an integer"
+            raise ConfigError(f"{field_name}[{i}]={width!r} {why}; valid: a layer width from 1 to {maximum:,}")
     return tuple(int(w) for w in value)
 
 

@@ -391,7 +391,8 @@ def test_with_suffix_added_appends_rather_than_replaces():
 BAD_SB3_CONFIGS = [
     ([1, 2], "the file holds a JSON list; valid: an object of config fields"),
     ({"net_arch": 5}, "net_arch=5 invalid; valid: a list of layer widths"),
-    ({"net_arch": [64, -1]}, "net_arch[1]=-1 out of range; valid: a positive integer"),
+    ({"net_arch": [64, -1]}, "net_arch[1]=-1 out of range; valid: a layer width from 1 to 65,536"),  # (said 2**63 - 1)
+    ({"net_arch": [64, True]}, "net_arch[1]=True is not an integer; valid: a layer width from 1 to 65,536"),
     ({"net_arch": [10**9]}, "net_arch[0]=1000000000 out of range; valid: a layer width from 1 to 65,536"),
     ({"learning_rate": "abc"}, "learning_rate='abc' invalid; valid: a finite number > 0"),
     ({"learning_rate": 0}, "learning_rate=0 out of range"),  # was the default LR, silently
