@@ -58,6 +58,7 @@ def _forked() -> None:
             except ValueError:  # pragma: no cover - not the main thread (Python makes the forking thread it)
                 pass
         _FOUND.clear()
+    _DEFERRED.clear()  # the child is in none of its parent's sections: its own stop blocks raise at once
 
 
 if hasattr(os, "register_at_fork"):
@@ -170,6 +171,17 @@ def _end_block(stop: Stop, old: dict) -> None:
 _DEFERRED: list[list[int]] = []
 
 
+def _leave_section(arrived: list[int]) -> None:
+    """Take the section whose list is ``arrived`` off :data:`_DEFERRED`: that very list, by
+    identity (``list.remove`` compares by value: an inner section ending took its empty outer
+    one off, and the outer one then found a list with a signal in it unequal to its own:
+    ``ValueError``, the signal lost). Absent in a forked child (:func:`_forked` cleared them)."""
+    for k in range(len(_DEFERRED) - 1, -1, -1):
+        if _DEFERRED[k] is arrived:
+            del _DEFERRED[k]
+            return
+
+
 @contextmanager
 def defer_stop_signals() -> Iterator[None]:
     """A section a stop signal must not cut in the middle (a process pool being set up: cut
@@ -186,13 +198,13 @@ def defer_stop_signals() -> Iterator[None]:
     try:
         yield
     except BaseException:
-        _DEFERRED.remove(arrived)
+        _leave_section(arrived)
         if arrived and not _DEFERRED:
             raise Interrupted(arrived[0])  # raised while handling the section's error: chained to it
         if arrived:
             _DEFERRED[-1].extend(arrived)
         raise
-    _DEFERRED.remove(arrived)
+    _leave_section(arrived)
     if arrived and _DEFERRED:
         _DEFERRED[-1].extend(arrived)
     elif arrived:

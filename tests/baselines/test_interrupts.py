@@ -377,3 +377,57 @@ def test_a_signal_as_the_block_ends_leaves_no_handler_of_the_block(when):
     said = {"while the handlers are put back": ("raised RuntimeError mine 15\n", ""),
             "as the with statement ends": stopped, "as the block begins to end": stopped}[when]
     assert (out.stdout, out.stderr) == (said[0] + "handlers found back: True\n", said[1])
+
+
+def test_a_signal_after_a_nested_section_ended_is_raised_at_the_outer_ones_end():
+    """Nested :func:`defer_stop_signals` sections: a stop signal arriving in the outer one after
+    the inner one ended is raised when the outer one ends. (The sections were taken off by value:
+    the inner one's end took the outer, equal, empty list off, and the outer one's end then
+    failed with ``ValueError`` on the inner list holding the signal: the signal lost.)"""
+    out = _python("""
+        import os, signal, sys, time
+        from lrgym.baselines.interrupts import defer_stop_signals, run_command
+
+        def main():
+            with defer_stop_signals():
+                with defer_stop_signals():
+                    pass
+                os.kill(os.getpid(), signal.SIGTERM)
+                for _ in range(50):  # the handler runs between bytecodes: give it many
+                    time.sleep(0.001)
+                print("outer section done", flush=True)
+            print("after the sections")
+
+        sys.exit(run_command(main, "cmd", exiting=True))
+    """)
+    assert out.returncode == 143, out.stderr
+    assert out.stdout == "outer section done\n"
+    assert out.stderr == "cmd: interrupted (SIGTERM)\n"
+
+
+def test_a_child_forked_in_a_section_has_its_own_stop_blocks():
+    """A child forked inside a parent's :func:`defer_stop_signals` section (``Pool`` forks its
+    workers in one) is in none of the parent's sections: a stop block it opens raises a stop
+    signal at once (it kept the parent's sections, and deferred it to a section end that never
+    comes in the child)."""
+    out = _python("""
+        import os, signal, sys, time
+        from lrgym.baselines.interrupts import Interrupted, defer_stop_signals, stop_signals_interrupt
+
+        with stop_signals_interrupt():
+            with defer_stop_signals():
+                pid = os.fork()
+                if pid == 0:
+                    try:
+                        with stop_signals_interrupt():
+                            os.kill(os.getpid(), signal.SIGTERM)
+                            for _ in range(50):
+                                time.sleep(0.001)
+                            os._exit(3)  # the signal was deferred
+                    except Interrupted:
+                        os._exit(7)
+                _, status = os.waitpid(pid, 0)
+        print(os.waitstatus_to_exitcode(status))
+    """)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "7\n"
