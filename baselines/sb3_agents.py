@@ -14,6 +14,7 @@ Both agents see the env's observation clipped to ``[-OBS_CLIP, OBS_CLIP]``
 from __future__ import annotations
 
 import json
+import reprlib
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,12 @@ def sidecar_choices(meta: dict) -> dict:
     ``env_options``; an unmarked (version 1) sidecar kept only ``factors`` there and the others
     under ``trained_on``, read from there. ``ValueError`` for a sidecar whose parts are not
     objects."""
+    if SIDECAR_MARK in meta:
+        version = meta[SIDECAR_MARK]
+        if type(version) is not int or not 2 <= version <= SIDECAR_VERSION:  # (a bool is no version)
+            raise ValueError(f"its format version {SIDECAR_MARK}={reprlib.repr(version)} is not one this lrgym "
+                             f"reads; valid: {', '.join(map(str, range(2, SIDECAR_VERSION + 1)))} (or unmarked, "
+                             "version 1): train it with this lrgym's train_sb3, or grade it with the lrgym that wrote it")
     options = meta.get("env_options", {})
     trained_on = meta.get("trained_on", {})
     if not isinstance(options, dict) or not isinstance(trained_on, dict):
@@ -82,27 +89,8 @@ def sidecar_choices(meta: dict) -> dict:
     return dict(options)
 
 
-def load_meta(path: str | Path) -> dict:
-    """The sidecar of the zip ``path`` (``<stem>.json``, :func:`is_sidecar`); ``FileNotFoundError``
-    or ``ValueError`` saying what is missing or wrong and how to load a zip without one."""
-    json_path = Path(path).with_suffix(".json")
-    how = (f"a zip trained elsewhere loads without it: SB3Policy({str(path)!r}) or "
-           f"SB3Policy(path, meta=zip_meta(path)) (any SB3 algorithm, no observation clipping)")
-    try:
-        with open(json_path) as f:
-            meta = json.load(f)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"no sidecar {json_path} beside {path} (train_sb3 writes one); {how}") from None
-    except ValueError as exc:
-        raise ValueError(f"{json_path} is not JSON ({exc}); {how}") from None
-    if not is_sidecar(meta):
-        raise ValueError(f"{json_path} is not a train_sb3 sidecar (no {SIDECAR_MARK!r}, nor algo, env_options and "
-                         f"trained_on); {how}")
-    return meta
-
-
 def read_sidecar(path: str | Path) -> dict | None:
-    """The sidecar of the zip ``path`` if it has one (:func:`load_meta`), else None: no
+    """The sidecar of the zip ``path`` if it has one (:func:`parse_sidecar`, as the grader reads it), else None: no
     ``<stem>.json``, or one that is no sidecar (a warning says it is ignored)."""
     import warnings
 

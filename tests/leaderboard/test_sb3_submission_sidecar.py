@@ -8,6 +8,7 @@ what the zip says is refused up front (it was a stored failed entry)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 import zipfile
@@ -161,12 +162,9 @@ def test_the_command_line_says_a_json_that_is_no_sidecar_is_ignored(tmp_path, no
 def test_make_baseline_loads_a_plain_zip_as_the_grader_does(tmp_path):
     pytest.importorskip("stable_baselines3")
     from lrgym.baselines.registry import make_baseline
-    from lrgym.baselines.sb3_agents import load_meta
     from lrgym.policy import policy_env_kwargs
 
     path = plain_zip(tmp_path)
-    with pytest.raises(FileNotFoundError, match=r"no sidecar .*model.json beside .*model.zip .*zip_meta\(path\)"):
-        load_meta(path)
     policy = make_baseline("dqn", path=path)  # was FileNotFoundError: model.json
     assert (policy.algo, policy.clip, policy.sidecar) == ("dqn", False, False)
     assert policy_env_kwargs(policy) == {"optimizer": "sgd", "action_mode": "discrete"}
@@ -480,3 +478,25 @@ def test_a_discrete_count_of_other_digits_is_no_count():
     assert discrete_actions_of_data(data("\u00b2")) is None
     assert discrete_actions_of_data(data("\u2460")) is None
     assert discrete_actions_of_data(data("5")) == 5
+
+
+@pytest.mark.parametrize("version", [99, 1, None, True, "2", 2.0])
+def test_a_sidecar_of_a_format_this_lrgym_does_not_read_is_refused(tmp_path, monkeypatch, nothing_runs, version):
+    """A marked sidecar of another format version (a newer lrgym's 3, a hand-made 1 or null)
+    was read as version 2 whatever it said: its fields by today's rules, silently. Now it is
+    refused, naming the version and the ones read, up front by ``submit`` and by ``SB3Policy``
+    (what the sandbox loads); version 2 (the reference) is read as before."""
+    pytest.importorskip("stable_baselines3")
+    from lrgym.baselines.sb3_agents import SIDECAR_MARK, SB3Policy
+
+    monkeypatch.chdir(tmp_path)
+    path = dqn_with_sidecar(tmp_path, {"optimizer": "sgd"})
+    assert SB3Policy(path).sidecar  # version 2: read
+    meta = json.loads((tmp_path / "model.json").read_text()) | {SIDECAR_MARK: version}
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    said = f"its format version {SIDECAR_MARK}={version!r} is not one this lrgym reads; valid: 2 (or unmarked"
+    code, out, exc = submit(path)
+    assert code == 2 and not isinstance(exc, _Ran), out
+    assert said in out, out
+    with pytest.raises(ValueError, match=re.escape(said)):
+        SB3Policy(path)
