@@ -264,6 +264,36 @@ def test_a_refused_vector_reset_resets_no_sub_env(seed, options):
 
 
 
+@pytest.mark.parametrize("autoreset_mode", ["NextStep", "SameStep"])
+def test_step_infos_are_the_callers_own_to_edit(autoreset_mode):
+    """Every info array a step returns is writeable and shares no memory with another array of the
+    infos or with a later step's, as SyncVectorEnv's are (a gymnasium user's audit: the constant
+    keys, ``family`` and ``instance`` were shared read-only arrays, ``infos["horizon"][0] = 0``
+    raised, and every ``_key`` mask was one array, so clearing ``_lr`` cleared them all). Edits
+    change nothing the env returns later: a twin that nobody edits returns the same steps."""
+    vec, twin = (LRControlVectorEnv(3, family="linreg", autoreset_mode=autoreset_mode, horizon=2, inner_steps=2)
+                 for _ in range(2))
+    vec.reset(seed=0)
+    twin.reset(seed=0)
+    kept = []
+    for t in range(5):  # autoresets at steps 2 and 4 (NEXT_STEP: 3 and 5)
+        got, expected = vec.step(np.array([1, 2, 3])), twin.step(np.array([1, 2, 3]))
+        for a, b in zip(got[:4], expected[:4]):
+            assert a.tobytes() == b.tobytes()
+        infos = got[4]
+        assert infos.keys() == expected[4].keys()
+        columns = [(key, value) for key, value in infos.items() if isinstance(value, np.ndarray) and value.dtype != object]
+        for key, value in columns:
+            np.testing.assert_array_equal(value, expected[4][key], err_msg=f"step {t} {key}")
+            assert value.flags.writeable, (t, key)
+        for k, (key, value) in enumerate(columns):
+            for other_key, other in columns[k + 1:] + [(f"step {s} {o}", c) for s, cols in enumerate(kept) for o, c in cols]:
+                assert not np.shares_memory(value, other), (t, key, other_key)
+        kept.append(columns)
+        for key, value in columns:  # edit everything in place: the next steps must not see it
+            value[...] = not value.flat[0] if value.dtype == np.bool_ else 7
+
+
 @pytest.mark.parametrize("kwargs, named", [
     ({"num_envs": True}, "num_envs=True"),  # was one sub-environment
     ({"max_episode_steps": True}, "max_episode_steps=True"),  # was 1

@@ -21,54 +21,44 @@ from lrgym.tasks.base import S_DIVERGED, S_TRAIN_LOSS
 EPISODE_KEYS = tuple(k for k in INFO_SCHEMA if k not in CONSTANT_INFO_KEYS)
 
 
-def _frozen(a: np.ndarray) -> np.ndarray:
-    a.flags.writeable = False
-    return a
-
-
 class InfoColumns:
     """Builds the info dicts of a vector env of ``num_envs`` sub-environments.
 
-    The constant keys (``horizon``, ``inner_steps``, ...; from the settings) are read-only arrays
-    shared by every step; ``family`` and ``instance`` change only at resets, so between resets
-    every step returns the same read-only arrays for them (:meth:`episode_changed` drops them).
+    Every array a step returns is the caller's own, writeable and shared with nothing (as
+    ``SyncVectorEnv``'s are): a user or wrapper may edit an info in place. The constant keys
+    (``horizon``, ``inner_steps``, ...; from the settings) are copies of their columns, and the
+    masks are the rows of one all-True block (one allocation for the 22). The constant columns
+    and ``family`` / ``instance`` were once shared read-only arrays (an in-place edit raised
+    ``assignment destination is read-only``), and every mask one array (``infos["_lr"][0] =
+    False`` cleared every key's mask).
     """
 
     def __init__(self, num_envs: int, settings: EnvSettings):
         self.num_envs = num_envs
-        self.constant = {
-            key: _frozen(np.full(num_envs, value, dtype=INFO_SCHEMA[key]))
-            for key, value in settings.constant_info_items().items()
-        }
-        self._episode = None  # read-only copies of the family / instance columns, until a reset
-
-    def episode_changed(self) -> None:
-        """A sub-environment was reset: rebuild the ``family`` / ``instance`` columns next step."""
-        self._episode = None
+        items = settings.constant_info_items()
+        #: the constant keys' columns in their schema dtypes (each step returns copies)
+        self.constant = {key: np.full(num_envs, value, dtype=INFO_SCHEMA[key]) for key, value in items.items()}
 
     def step(self, stats, lr, optimal_loss, rejected, updates, t, families, instances) -> dict:
         """The infos of a step: columns of one copy of ``stats`` (N, N_STATS) (the statistics of
         :data:`lrgym.info.STEP_STAT_KEYS`) and of the other per-sub-environment arrays, every mask
         True; keys in :data:`~lrgym.info.INFO_SCHEMA`'s order, each followed by its mask."""
-        if self._episode is None:
-            self._episode = (_frozen(families.copy()), _frozen(instances.copy()))
-        family, instance = self._episode
         s = stats.copy()
-        every = np.ones(self.num_envs, dtype=np.bool_)  # one all-True mask, shared by the keys
-        infos = {"lr": lr.copy(), "_lr": every}
+        masks = iter(np.ones((len(INFO_SCHEMA), self.num_envs), dtype=np.bool_))  # one row per key
+        infos = {"lr": lr.copy(), "_lr": next(masks)}
         for key, index in STEP_STAT_KEYS:
-            infos[key], infos["_" + key] = s[:, index], every
+            infos[key], infos["_" + key] = s[:, index], next(masks)
         infos.update({
-            "excess_loss": s[:, S_TRAIN_LOSS] - optimal_loss, "_excess_loss": every,
-            "diverged": s[:, S_DIVERGED] > 0.0, "_diverged": every,
-            "rejected": rejected.copy(), "_rejected": every,
-            "updates": updates.copy(), "_updates": every,
-            "family": family, "_family": every,
-            "instance": instance, "_instance": every,
-            "step": t.copy(), "_step": every,
+            "excess_loss": s[:, S_TRAIN_LOSS] - optimal_loss, "_excess_loss": next(masks),
+            "diverged": s[:, S_DIVERGED] > 0.0, "_diverged": next(masks),
+            "rejected": rejected.copy(), "_rejected": next(masks),
+            "updates": updates.copy(), "_updates": next(masks),
+            "family": families.copy(), "_family": next(masks),
+            "instance": instances.copy(), "_instance": next(masks),
+            "step": t.copy(), "_step": next(masks),
         })
         for key, column in self.constant.items():
-            infos[key], infos["_" + key] = column, every
+            infos[key], infos["_" + key] = column.copy(), next(masks)
         return infos
 
     def add_reset(self, infos: dict, info: dict, i: int) -> None:
@@ -84,9 +74,6 @@ class InfoColumns:
     @staticmethod
     def overwrite(infos: dict, info: dict, i: int) -> None:
         """Write sub-env i's (reset) info into a step's info columns (every key is there)."""
-        for key in ("family", "instance"):
-            if not infos[key].flags.writeable:
-                infos[key] = infos[key].copy()
         for key in EPISODE_KEYS:
             infos[key][i] = info[key]
 

@@ -249,7 +249,6 @@ class LRControlVectorEnv(VectorEnv):
         self._optimal_loss[i] = env.task.optimal_loss
         self._families[i] = env.family_index
         self._instances[i] = env.instance
-        self._infos.episode_changed()
         self._kernels.place(i, env.task, env.state, float(self._lr[i]), float(self._memory[i, M_CAP]), self._stats[i])
 
     def sub_env(self, i: int) -> LRControlEnv:
@@ -495,8 +494,8 @@ class LRControlVectorEnv(VectorEnv):
 
     def __getstate__(self):
         # the kernel groups hold Numba typed lists of kernel arguments (not picklable) that point
-        # into the sub-environments' training states, and the info columns hold read-only
-        # arrays: both are made again for the copy's own sub-environments (which copy themselves)
+        # into the sub-environments' training states: they are made again for the copy's own
+        # sub-environments (which copy themselves), and the info columns from the settings
         state = self.__dict__.copy()
         state["_kernels"] = state["_infos"] = None
         return state
