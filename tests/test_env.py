@@ -243,6 +243,9 @@ def test_bad_continuous_action_names_value_and_range(action):
         ({"reward": "accuracy"}, "unknown reward 'accuracy'; valid choices: log_improvement"),
         ({"action_mode": "continuous"}, "unknown action_mode 'continuous'; valid choices: discrete, log_lr"),
         ({"instance_set": "holdout"}, "unknown instance_set 'holdout'; valid choices: train, val, test"),
+        # no str: a list was "TypeError: unhashable type: 'list'" (a gymnasium user's audit)
+        ({"instance_set": ["train"]}, r"unknown instance_set \['train'\]; valid choices: train, val, test"),
+        ({"family": ["linreg"]}, r"unknown family \['linreg'\]; valid choices: linreg, quadratic"),
         ({"horizon": 0}, "horizon=0"),
         ({"inner_steps": 2.5}, "inner_steps=2.5"),
         ({"lr_init": 100.0}, "lr_init=100.0"),

@@ -245,6 +245,8 @@ def test_bad_actions_raise_and_change_nothing():
     (7, {"lr_init": 100.0}),
     (7, {"instance": True}),
     (7, 5),
+    (1.5, None),  # a float seed: was "TypeError: 'float' object is not iterable" (a gymnasium user's audit)
+    ("ab", None),  # a str: was read as one seed per character (here: "length=2", not the seed's type)
 ], ids=repr)
 def test_a_refused_vector_reset_resets_no_sub_env(seed, options):
     """A reset refused for any sub-environment resets none (it used to reset those before the

@@ -97,7 +97,9 @@ def with_id_options(kwargs: dict) -> dict:
 
 
 def family_class(name: str) -> type[TaskFamily]:
-    if name not in FAMILIES:
+    """The class of family ``name``, imported on first use; an unknown name (or one that is no str:
+    a list was a bare ``TypeError: unhashable type``) is a ``ValueError`` naming the valid ones."""
+    if not isinstance(name, str) or name not in FAMILIES:
         raise ValueError(f"unknown family {name!r}; valid choices: {', '.join(FAMILIES)}")
     module, cls = FAMILIES[name].target.split(":")
     return getattr(importlib.import_module(module), cls)

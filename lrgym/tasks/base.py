@@ -85,8 +85,9 @@ STAT_NAMES = (
 
 
 def instance_set(name: str) -> range:
-    """The seeds of an instance set, with a clear error for an unknown name."""
-    if name not in INSTANCE_SETS:
+    """The seeds of an instance set, with a clear error for an unknown name (or one that is no
+    str: a list was a bare ``TypeError: unhashable type``)."""
+    if not isinstance(name, str) or name not in INSTANCE_SETS:
         raise ValueError(f"unknown instance_set {name!r}; valid choices: {', '.join(INSTANCE_SETS)}")
     return INSTANCE_SETS[name]
 

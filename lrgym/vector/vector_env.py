@@ -9,7 +9,7 @@ infos → :mod:`~lrgym.vector.infos`) and gymnasium's three autoreset modes.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Sequence
 
 import numpy as np
@@ -329,10 +329,16 @@ class LRControlVectorEnv(VectorEnv):
     # ---- reset ----------------------------------------------------------------------------
 
     def _seeds(self, seed) -> list:
+        """One seed (or None) per sub-environment: ``None``, an int ``s`` (s, s+1, ...) or a
+        sequence of N; anything else raises gymnasium's own seeding error, as the single env's
+        ``reset(seed=...)`` does (a float was ``TypeError: 'float' object is not iterable``, a
+        str was read as one seed per character)."""
         if seed is None:
             return [None] * self.num_envs
         if isinstance(seed, (int, np.integer)):
             return [int(seed) + i for i in range(self.num_envs)]
+        if isinstance(seed, (str, bytes, bytearray, Mapping)) or not isinstance(seed, Iterable):
+            seeding.np_random(seed)  # raises gymnasium's error naming the seed's type
         seeds = list(seed)
         if len(seeds) != self.num_envs:
             raise ValueError(
