@@ -266,9 +266,8 @@ def make_sb3_vec_env(env_id: str, n_envs: int = 1, seed: int | None = None, **kw
     import dataclasses
 
     import lrgym  # noqa: F401  (registers the ids)
-    from lrgym.env import LRControlEnv
-    from lrgym.keywords import keyword_names
     from lrgym.tasks import with_id_options
+    from lrgym.vector.vector_env import sub_env_spec
 
     n_envs = positive_int("n_envs", n_envs, MAX_COUNT)
     spec = _lrgym_spec(env_id)
@@ -277,11 +276,7 @@ def make_sb3_vec_env(env_id: str, n_envs: int = 1, seed: int | None = None, **kw
     venv = LRControlSB3VecEnv(n_envs, **with_id_options({**limit, **spec.kwargs, **kwargs}))
     # each sub-env's spec as gym.make(env_id, **kwargs) records it: the id's keywords updated with
     # the env's own (not the adapter's info_keys, parallel, ...), its max_episode_steps
-    env_keywords = set(keyword_names(LRControlEnv))
-    made = dataclasses.replace(
-        spec, kwargs={**copy.deepcopy(spec.kwargs), **{k: v for k, v in kwargs.items() if k in env_keywords}},
-        max_episode_steps=kwargs.get("max_episode_steps", spec.max_episode_steps),
-    )
+    made = sub_env_spec(dataclasses.replace(spec, kwargs={**spec.kwargs, **kwargs}))
     for i in range(n_envs):
         venv.venv_gym.sub_env(i).spec = copy.deepcopy(made)
     if seed is not None:

@@ -208,3 +208,28 @@ def test_calls_that_would_desynchronise_the_batched_step_are_refused_by_name():
     with pytest.raises(ValueError, match=r"env_method\('step'\) refused: .*valid: .*venv.step\(actions\)"):
         venv.env_method("step", 2, indices=[0])
     ours.close(), sync.close(), twin.close(), venv.close()
+
+
+@pytest.mark.parametrize("env_id, kwargs", [
+    ("LRControl-v1", {}),
+    ("LRControl-Digits-v1", {"horizon": 7, "family_options": {"hidden": 16}}),
+    ("LRControl-Quadratic-v1", {"max_episode_steps": 5, "optimizer": "adam"}),
+])
+def test_get_attr_spec_is_each_sub_envs_spec_as_sync_vector_envs(env_id, kwargs):
+    """``get_attr("spec")`` of ``gym.make_vec``'s native vector env: each sub-environment's
+    ``EnvSpec`` as ``SyncVectorEnv``'s sub-environments (made by ``gym.make``: the reference)
+    have it, the id's own data set (Digits') kept (each was None); ``gym.make`` of it makes the
+    same env; the vector env's own spec is untouched (``num_envs``, ``vectorization_mode``)."""
+    ours = gym.make_vec(env_id, 2, vectorization_mode="vector_entry_point", **kwargs)
+    sync = gym.make_vec(env_id, 2, vectorization_mode="sync", **kwargs)
+    try:
+        specs, reference = ours.get_attr("spec"), sync.get_attr("spec")
+        assert specs == reference and all(s is not None for s in specs)
+        assert specs[0] is not specs[1]  # each sub-environment's own
+        assert ours.spec.kwargs["num_envs"] == 2 and ours.spec.kwargs["vectorization_mode"] == "vector_entry_point"
+        single = gym.make(specs[0])
+        assert single.spec == reference[0]
+        single.close()
+    finally:
+        ours.close()
+        sync.close()

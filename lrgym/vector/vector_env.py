@@ -8,6 +8,8 @@ infos → :mod:`~lrgym.vector.infos`) and gymnasium's three autoreset modes.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any, Sequence
@@ -22,7 +24,7 @@ from lrgym.features import FEATURE_NAMES, M_CAP, N_FEATURES, N_MEMORY
 from lrgym.keywords import check_keywords, keyword_names
 from lrgym.render import RECORDED_KEYS, RENDER_FPS, RENDER_MODES, check_render_mode
 from lrgym.settings import MAX_COUNT, EnvSettings, positive_int
-from lrgym.tasks import with_id_options
+from lrgym.tasks import ID_FAMILY_OPTIONS, with_id_options
 from lrgym.tasks.ahead import check_depth
 from lrgym.tasks.base import N_STATS
 from lrgym.vector.actions import apply_actions, check_actions
@@ -263,6 +265,23 @@ class LRControlVectorEnv(VectorEnv):
         """How the batched step runs: (kernel kind, number of sub-environments) per compiled
         call (:mod:`lrgym.tasks.batched`), ``("python", n)`` for tasks without a compiled kind."""
         return self._kernels.summary()
+
+    @property
+    def spec(self):
+        """The vector env's ``EnvSpec`` (``gym.make_vec`` sets it: the id's, its kwargs with
+        ``num_envs``, ``vectorization_mode``, ...), None if made directly."""
+        return self.__dict__.get("_spec")
+
+    @spec.setter
+    def spec(self, spec) -> None:
+        """Set the vector env's spec and give each sub-environment the spec ``gym.make`` records
+        for it (:func:`sub_env_spec`), as ``SyncVectorEnv``'s sub-environments have:
+        ``get_attr("spec")`` was None for each."""
+        self._spec = spec
+        if spec is not None:
+            made = sub_env_spec(spec)
+            for env in self._sub_envs:
+                env.spec = copy.deepcopy(made)
 
     @property
     def envs(self) -> tuple[LRControlEnv, ...]:
@@ -525,6 +544,20 @@ class LRControlVectorEnv(VectorEnv):
         if self.spec is None:
             return f"LRControlVectorEnv(num_envs={self.num_envs})"
         return f"LRControlVectorEnv({self.spec.id}, num_envs={self.num_envs})"
+
+
+def sub_env_spec(spec):
+    """The ``EnvSpec`` ``gym.make`` records for one sub-environment of a vector env made from
+    ``spec`` (an id's spec, its kwargs the id's and the caller's): ``spec`` with the
+    :class:`~lrgym.env.LRControlEnv` keywords of its kwargs only (and the id's own family options;
+    not ``num_envs``,
+    ``vectorization_mode``, ``parallel``, ...) and the ``max_episode_steps`` of its kwargs if
+    they give one — what each sub-environment of ``SyncVectorEnv`` has."""
+    env_keywords = {*keyword_names(LRControlEnv), ID_FAMILY_OPTIONS}  # (the id's own data set: Digits')
+    return dataclasses.replace(
+        spec, kwargs={k: copy.deepcopy(v) for k, v in spec.kwargs.items() if k in env_keywords},
+        max_episode_steps=spec.kwargs.get("max_episode_steps", spec.max_episode_steps),
+    )
 
 
 #: the keyword arguments that make an env's settings (:meth:`EnvSettings.build`'s)
