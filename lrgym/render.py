@@ -49,11 +49,18 @@ class RenderModeError(ValueError, TypeError):
     """An unsupported ``render_mode`` (a TypeError too, so SB3's ``make_vec_env`` falls back)."""
 
 
-def check_render_mode(render_mode: str | None) -> str | None:
-    """``render_mode`` if supported (None: no rendering), else :class:`RenderModeError`."""
+def check_render_mode(render_mode: str | None, vector: bool = False) -> str | None:
+    """``render_mode`` if supported (None: no rendering), else :class:`RenderModeError`; for
+    ``"human"`` the error says how to get a window (``gym.make`` wraps a single env in
+    ``HumanRendering`` itself; a ``vector`` env is wrapped by hand)."""
     if render_mode is not None and render_mode not in RENDER_MODES:
+        hint = ""
+        if render_mode == "human":
+            hint = ("; for a window, make it with render_mode='rgb_array' and wrap it in "
+                    + ("gymnasium.wrappers.vector.HumanRendering (pygame)" if vector else
+                       "gymnasium.wrappers.HumanRendering (pygame), as gym.make(id, render_mode='human') does"))
         raise RenderModeError(
-            f"unknown render_mode {render_mode!r}; valid choices: None, " + ", ".join(map(repr, RENDER_MODES))
+            f"unknown render_mode {render_mode!r}; valid choices: None, " + ", ".join(map(repr, RENDER_MODES)) + hint
         )
     return render_mode
 

@@ -184,6 +184,26 @@ def test_vector_env_frames_equal_the_single_envs(mode):
         LRControlVectorEnv(2, render_mode="human")
 
 
+def test_human_mode_on_the_vector_env_names_the_wrapper_that_gives_a_window():
+    """``gym.make(id, render_mode="human")`` wraps the single env in gymnasium's ``HumanRendering``
+    itself; the native vector env cannot be, and its refusal said only the valid modes: now it
+    names the wrapper to use (``gymnasium.wrappers.vector.HumanRendering``, which takes this
+    env's rgb_array frames: one per sub-env, ``render_fps`` in its metadata)."""
+    import gymnasium as gym
+    from gymnasium.wrappers.vector import HumanRendering
+
+    with pytest.raises(RenderModeError, match=r"unknown render_mode 'human'; valid choices: None, 'ansi', 'rgb_array'; "
+                                              r"for a window, make it with render_mode='rgb_array' and wrap it in "
+                                              r"gymnasium\.wrappers\.vector\.HumanRendering"):
+        gym.make_vec("LRControl-v1", 2, vectorization_mode="vector_entry_point", render_mode="human")
+    envs = gym.make_vec("LRControl-v1", 2, vectorization_mode="vector_entry_point", render_mode="rgb_array")
+    assert envs.render_mode in HumanRendering.ACCEPTED_RENDER_MODES and "render_fps" in envs.metadata
+    envs.reset(seed=0)
+    frames = envs.render()
+    assert len(frames) == 2 and all(isinstance(f, np.ndarray) and f.dtype == np.uint8 for f in frames)
+    envs.close()
+
+
 def test_lrgym_sb3_vec_env_returns_frames():
     """lrgym's batched SB3 VecEnv (lrgym.sb3) renders like DummyVecEnv: get_images() and the tiled render()."""
     from lrgym.sb3 import make_sb3_vec_env

@@ -185,7 +185,7 @@ class LRControlVectorEnv(VectorEnv):
         self.max_episode_steps = (None if max_episode_steps is None
                                   else positive_int("max_episode_steps", max_episode_steps, MAX_COUNT))
         kwargs = dict(env_kwargs)
-        self.render_mode = check_render_mode(kwargs.pop("render_mode", None))
+        self.render_mode = check_render_mode(kwargs.pop("render_mode", None), vector=True)
         check_keywords("LRControlVectorEnv()", kwargs,
                        [*keyword_names(LRControlVectorEnv), "render_mode", *_SETTINGS_ARGS])
 
