@@ -54,10 +54,15 @@ def register_all() -> None:
         register_id(env_id, kwargs)
 
 
+def check_id(env_id: str, kwargs: dict) -> None:
+    """Refuse ``env_id`` if it is registered already with other keywords, naming them."""
+    if ENV_IDS.get(env_id, kwargs) != kwargs:
+        raise ValueError(f"env id {env_id!r} is already registered with {ENV_IDS[env_id]!r}; valid: a new id")
+
+
 def register_id(env_id: str, kwargs: dict) -> None:
     """Register one id (single and vector entry points) for these env keywords (idempotent)."""
-    if ENV_IDS.get(env_id, kwargs) != kwargs:
-        raise ValueError(f"env id {env_id!r} is already registered with {ENV_IDS[env_id]!r}")
+    check_id(env_id, kwargs)
     ENV_IDS[env_id] = dict(kwargs)
     if env_id in gym.registry:
         return

@@ -202,6 +202,7 @@ TASK_LAYER_MAY_IMPORT = ("lrgym.tasks", "lrgym.optim", "lrgym.rng", "lrgym.files
 TASK_LAYER_KNOWN = {
     ("lrgym/tasks/__init__.py", "lrgym.registry"),
     ("lrgym/tasks/__init__.py", "lrgym.registry.register_id"),
+    ("lrgym/tasks/__init__.py", "lrgym.registry.check_id"),  # the id checked before the family is registered
 }
 
 

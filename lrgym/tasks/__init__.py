@@ -101,8 +101,15 @@ def family_class(name: str) -> type[TaskFamily]:
     a list was a bare ``TypeError: unhashable type``) is a ``ValueError`` naming the valid ones."""
     if not isinstance(name, str) or name not in FAMILIES:
         raise ValueError(f"unknown family {name!r}; valid choices: {', '.join(FAMILIES)}")
-    module, cls = FAMILIES[name].target.split(":")
-    return getattr(importlib.import_module(module), cls)
+    target = FAMILIES[name].target
+    module, cls = target.split(":")
+    found = getattr(importlib.import_module(module), cls)
+    if getattr(found, "name", None) != name:
+        # the class's name seeds its instances and is each spec's ``family``, which a mixture
+        # looks its member up by: a registry key that differs worked alone and failed in a mixture
+        raise ValueError(f"family {name!r} is registered as {target!r}, whose name is {getattr(found, 'name', None)!r}; "
+                         f"valid: a TaskFamily whose name attribute is the registry key {name!r}")
+    return found
 
 
 def register_family(name: str, target: str, env_id: str | None = None) -> None:
@@ -121,6 +128,9 @@ def register_family(name: str, target: str, env_id: str | None = None) -> None:
         raise ValueError(f"target {target!r} invalid; valid: 'package.module:ClassName'")
     ids = dict(old.env_ids) if old is not None else {}
     if env_id is not None:
+        from lrgym.registry import check_id
+
+        check_id(env_id, {"family": name})  # before anything is registered: a refused id leaves no half entry
         ids.setdefault(env_id, {})
     FAMILIES[name] = FamilyEntry(target, ids, mixed_v1=old.mixed_v1 if old is not None else False)
     if env_id is not None:

@@ -124,6 +124,29 @@ def test_registering_checks_its_input(toy):
         register_family("toy2", "no_colon")
 
 
+def test_a_refused_env_id_registers_no_family(toy):
+    """An id taken by another family is refused before the family is registered (it was left in
+    FAMILIES, half registered, after the error)."""
+    with pytest.raises(ValueError, match="'LRControl-LinReg-v1' is already registered with {'family': 'linreg'}"):
+        register_family("toy2", "toy_family:ToyFamily", env_id="LRControl-LinReg-v1")
+    assert "toy2" not in FAMILIES and ENV_IDS["LRControl-LinReg-v1"] == {"family": "linreg"}
+
+
+def test_a_family_registered_under_another_name_than_its_own_is_refused_by_name(toy):
+    """The registry key and the class's ``name`` (its specs' ``family``) must agree: a toy class
+    registered as 'toy2' sampled specs of family 'toy', and a mixture with it failed with a
+    bare KeyError 'toy' at its first reset."""
+    from lrgym.tasks import make_family
+
+    register_family("toy2", "toy_family:ToyFamily")
+    with pytest.raises(ValueError, match=r"family 'toy2' is registered as 'toy_family:ToyFamily', whose name is "
+                                         r"'toy'; valid: a TaskFamily whose name attribute is the registry key 'toy2'"):
+        make_family("toy2")
+    with pytest.raises(ValueError, match="whose name is 'toy'"):
+        gym.make("LRControl-v1", family_options={"members": ("linreg", "toy2")})
+    FAMILIES.pop("toy2")
+
+
 # every family checks its numeric options the same way (lrgym.tasks.base.check_options)
 _INTEGER_OPTION = {"linreg": "dim", "quadratic": "dim", "mlp": "hidden", "recsys": "rank"}
 _REAL_OPTION = {"linreg": "noise", "quadratic": "noise", "mlp": "separation", "recsys": "signal"}
