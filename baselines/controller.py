@@ -199,6 +199,12 @@ class ControllerNet:
             theta = np.array(data["theta"], dtype=np.float64)
         if header.get("inputs") != list(INPUT_NAMES):
             raise ValueError(f"{path}: weights for inputs {header.get('inputs')}, this code has {list(INPUT_NAMES)}")
+        if header.get("families", list(FAMILY_NAMES)) != list(FAMILY_NAMES):
+            # the per-family biases and offsets are indexed by info["family"]: weights of another
+            # family table would act on the wrong families, or fail on theta's length unexplained
+            raise ValueError(f"{path}: weights for families {header['families']}, this code has {list(FAMILY_NAMES)} "
+                             "(lrgym.info.FAMILY_NAMES); valid: weights trained with this family table "
+                             "(retrain: python -m lrgym.baselines.train_controller)")
         return cls(hidden=tuple(header["hidden"]), max_step=float(header["max_step"]),
                    base_lr=tuple(header["base_lr"]), rejection_threshold=header.get("rejection_threshold"),
                    family_progress=bool(header.get("family_progress", False)),

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
@@ -56,6 +57,23 @@ def test_save_load_round_trip(tmp_path):
     assert (back.hidden, back.max_step, back.base_lr, back.rejection_threshold) == (
         net.hidden, net.max_step, net.base_lr, net.rejection_threshold)
     assert ControllerPolicy(back).env_kwargs()["rejection_threshold"] == 0.1
+
+
+@pytest.mark.parametrize("families", [FAMILY_NAMES[::-1], FAMILY_NAMES + ("logreg",)])
+def test_weights_of_another_family_table_are_refused_by_name(tmp_path, families):
+    """The header's family table must be this code's (``info["family"]`` indexes the per-family
+    biases): reordered families loaded silently onto the wrong families, one more family failed
+    on theta's length without saying why."""
+    net = _net(hidden=())
+    path = net.save(tmp_path / "c.npz")
+    with np.load(path) as data:
+        header = json.loads(str(data["header"]))
+    header["families"] = list(families)
+    n = len(INPUT_NAMES) + 1 + 2 * len(families)
+    np.savez(path, theta=np.zeros(n), header=np.array(json.dumps(header)))
+    with pytest.raises(ValueError, match=re.escape(f"weights for families {list(families)}, this code has {list(FAMILY_NAMES)}")):
+        ControllerNet.load(path)
+    assert ControllerNet.load(SHIPPED_WEIGHTS / "controller_mixed.npz").base_lr  # the shipped weights load
 
 
 @pytest.mark.parametrize("family", ["linreg", "quadratic"])
