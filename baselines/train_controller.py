@@ -172,6 +172,11 @@ class ControllerConfig:
             _per_family(name, getattr(self, name), _count)
         if self.base_lr is not None:
             _per_family("base_lr", self.base_lr, _positive_real)
+        for name in ("pool", "batch"):  # the shipped recipe gives counts for its families only
+            missing = [f for f in self.families if f not in getattr(self, name)]
+            if missing:
+                raise ConfigError(f"{name} has no count for {', '.join(missing)}; valid: a count for every trained "
+                                  f"family, e.g. {{\"{name}\": {{\"{missing[0]}\": 8}}}} in the --config file")
         for name in ("train_start", "holdout_start"):
             value = getattr(self, name)
             if not (is_integer(value) and value >= 0):

@@ -33,3 +33,24 @@ def test_an_unknown_family_is_worded_as_the_env_words_it():
     with pytest.raises(ConfigError) as config_side:
         ControllerConfig(batch={"linear": 2})
     assert str(config_side.value) == f"batch: {env_side.value}"
+
+
+def test_a_family_without_a_pool_or_batch_count_is_named(monkeypatch):
+    """A family of the info table the shipped recipe has no counts for (a new family joining
+    LRControl-v1) is a config error naming it and the field; it was a bare KeyError."""
+    import os
+    import sys
+
+    import lrgym.baselines.train_controller as tc
+    from lrgym.tasks import FAMILIES, register_family
+
+    monkeypatch.syspath_prepend(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tasks"))
+    monkeypatch.setattr(sys.modules["lrgym.tasks"], "FAMILIES", dict(FAMILIES))  # registered here only
+    register_family("toy", "toy_family:ToyFamily")  # tests/tasks/toy_family.py
+    monkeypatch.setattr(tc, "FAMILY_NAMES", tc.FAMILY_NAMES + ("toy",))
+    with pytest.raises(ConfigError) as caught:
+        ControllerConfig(families=("linreg", "toy"))
+    assert str(caught.value) == ('pool has no count for toy; valid: a count for every trained family, '
+                                 'e.g. {"pool": {"toy": 8}} in the --config file')
+    with pytest.raises(ConfigError, match='^batch has no count for toy; .* {"batch": {"toy": 8}}'):
+        ControllerConfig(families=("linreg", "toy"), pool={"toy": 4})
