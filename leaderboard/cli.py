@@ -714,6 +714,9 @@ def references(
             table.add_row(t.label, f"{d['lr']:.3g}", f"{np.median(d['initial_loss']):.4g}",
                           f"{np.median(d['final_loss']):.4g}")
         console.print(table)
+        if private is not None:  # the empty table alone said nothing of why
+            console.print(Text(f"{len(refs.tasks)} references, not shown (a private suite's answers); "
+                               f"kept in {_refs_dir(private)}"), soft_wrap=True)
         if ship:
             console.print(Text(f"wrote {save_references(refs, SHIPPED_DIR)}"))
 

@@ -54,6 +54,24 @@ def test_an_open_references_folder_is_refused_not_kept(tmp_path, umask022):
     assert references_dir(key) == folder
 
 
+def test_the_references_command_says_why_a_private_suite_shows_no_rows(tmp_path, monkeypatch):
+    """``references --private`` prints no instance, LR or loss, and says so and where they are
+    (it printed the empty table alone)."""
+    import lrgym.leaderboard.references as references
+
+    key = tmp_path / "grader.key"
+    create_key(key)
+    suite = private_suite(key)
+    labels = {t.label for t in suite.tasks()}
+    monkeypatch.setattr(references, "load_references", lambda s, **kw: References(
+        s.version, "fp", {label: {"lr": 0.0123, "initial_loss": [4.56], "final_loss": [0.789]} for label in labels},
+        (0,), {}))
+    result = CliRunner().invoke(app, ["leaderboard", "references", "--private", str(key)], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    assert f"32 references, not shown (a private suite's answers); kept in {tmp_path / 'grader.key.references'}" in result.output
+    assert not any(text in result.output for text in ("0.0123", "4.56", "0.789", *labels))
+
+
 def test_a_references_folder_is_made_0700_and_a_link_is_refused(tmp_path, umask022):
     key = tmp_path / "grader.key"
     create_key(key)
