@@ -24,9 +24,13 @@ inner steps unless the suite says otherwise). The test and val instance seeds ar
 from each other and from the ``train`` set policies learn on (see :mod:`lrgym.tasks.base`).
 
 A suite is frozen: changing anything in it (instances, seeds, horizon, env options) means a new
-revision (``quick/r2``) or, for the leaderboard suite, a new suite (``v2``) — stored results and
-cached references are keyed by :attr:`Suite.version` and checked against
-:meth:`Suite.fingerprint`.
+revision (``quick/r2``) or, for the leaderboard suite, a new suite (``v2``). Stored results and
+cached references are keyed by :attr:`Suite.version`; cached references are checked against
+:meth:`Suite.fingerprint` (computed again on a mismatch), a stored entry's runs against the
+suite's tasks and seeds when it is ranked (one whose runs do not match is skipped, and the board
+says so: :func:`lrgym.leaderboard.ranking.build_leaderboard`). The families of ``v1``, ``val``
+and ``quick`` are ``LRControl-v1``'s members (:data:`lrgym.tasks.MIXED_V1`, frozen with that id:
+a test holds them to the four).
 """
 
 from __future__ import annotations
