@@ -341,6 +341,47 @@ def _json_floats(obj):
     return json.loads(json.dumps(obj, default=float, allow_nan=True))
 
 
+def ship_arguments_problem(families: list[str] | None, candidates: int) -> str | None:
+    """Why ``--ship`` may not run with these arguments, or ``None``. The shipped ``v2.json`` and
+    references *are* suite v2: a selection of some families (``--families linreg``) or fewer
+    candidates than the rule's (``--candidates 3``) shipped a suite of those alone (an empty v2 for
+    a family with no kept candidate), under the same revision, before anything said so."""
+    if families is not None and set(families) != set(SIZES):
+        return (f"--ship with --families {' '.join(families)}: the shipped selection is the whole suite, and it would "
+                f"hold {', '.join(families)} alone; valid: --ship without --families (every family: "
+                f"{', '.join(SIZES)}), or --families without --ship (writes {runs_dir() / 'selection'}/)")
+    if candidates != CANDIDATES:
+        return (f"--ship with --candidates {candidates}: the shipped selection tries the rule's {CANDIDATES} candidates "
+                f"per family; valid: --ship without --candidates, or --candidates without --ship (writes "
+                f"{runs_dir() / 'selection'}/)")
+    return None
+
+
+def revision_problem(selection: dict) -> str | None:
+    """Why ``selection`` may not be shipped under the suite's current revision, or ``None``: its
+    instances differ from those the shipped references of that revision are of (results stored
+    under one revision are never compared with another's, so a changed suite needs a new one:
+    ``revision`` in :func:`lrgym.leaderboard.suite.suite_v2`). Shipping the same instances again
+    (references recomputed), or a revision with no shipped references yet, is fine."""
+    from lrgym.leaderboard.references import SHIPPED_DIR
+    from lrgym.leaderboard.suite import suite_v2
+
+    suite = suite_v2({f: d["instances"] for f, d in selection["families"].items()})
+    shipped = SHIPPED_DIR / f"{suite.name}-r{suite.revision}.json"
+    try:
+        old = json.loads(shipped.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(old, dict) or old.get("fingerprint") == suite.fingerprint():
+        return None
+    before, after = set(old.get("tasks") or ()), {t.label for t in suite.tasks()}
+    change = "; ".join(part for part in (
+        f"adds {', '.join(sorted(after - before))}" if after - before else "",
+        f"drops {', '.join(sorted(before - after))}" if before - after else "") if part) or "another definition"
+    return (f"the selection's instances differ from those shipped as {suite.version} ({shipped.name}: it {change}); "
+            f"valid: a new revision for a changed suite")
+
+
 def write(selection: dict, ship: bool) -> list[Path]:
     """Write the selection (without the references) and the suite's references file."""
     from lrgym.leaderboard.references import SHIPPED_DIR, References, save_references, task_specs
@@ -380,6 +421,10 @@ def main(argv: list[str] | None = None) -> None:
         p.error(f"--candidates {args.candidates} out of range; valid: a positive integer (test instances tried per family)")
     if args.families == []:  # an empty --families selected every family, silently
         p.error(f"--families given without a family; valid: one or more of {', '.join(SIZES)}, or leave it out for all")
+    if args.ship:
+        problem = ship_arguments_problem(args.families, args.candidates)
+        if problem:
+            p.error(problem)
     try:
         reuse = load_records(args.reuse) if args.reuse else None
     except ValueError as exc:
@@ -399,6 +444,11 @@ def main(argv: list[str] | None = None) -> None:
                 key = c["reason"].split(" (")[0]
                 dropped[key] = dropped.get(key, 0) + 1
         print(f"{f}: kept {len(d['instances'])}/{d['size']}: {d['instances']}; dropped: {dropped}")
+    problem = revision_problem(selection) if args.ship else None
+    if problem:  # the run's results are kept under runs/ (--reuse them once the revision is bumped)
+        kept = write(selection, ship=False)[0]
+        p.error(f"{problem}; this selection is in {kept}: bump the revision in suite_v2 (leaderboard/suite.py), "
+                f"then --ship --reuse {kept} writes it in seconds")
     for path in write(selection, args.ship):
         print(f"wrote {path}")
     print(how_long(selection))

@@ -311,3 +311,82 @@ def test_selection_refuses_an_empty_families(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit) as stop:
         selection.main(["--families"])
     assert stop.value.code == 2 and "--families given without a family" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--ship", "--families", "linreg"], "--ship with --families linreg: the shipped selection is the whole suite"),
+    (["--ship", "--candidates", "3"], "--ship with --candidates 3: the shipped selection tries the rule's 200"),
+])
+def test_selection_ship_refuses_a_partial_selection_before_it_runs(argv, message, tmp_path, monkeypatch, capsys):
+    """``--ship --families quadratic --candidates 2`` replaced the shipped v2.json and v2-r3.json
+    with a suite of the quadratic instances kept among 2 candidates (none: an empty default suite,
+    0 runs per entry), under the same revision."""
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path))
+    monkeypatch.setattr(selection, "select", lambda *a, **k: pytest.fail("the selection ran"))
+    with pytest.raises(SystemExit) as stop:
+        selection.main(argv)
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def _shipped_selection() -> dict:
+    """The shipped selection with its references, as :func:`selection.select` returns one."""
+    sel = json.loads(selection.SHIPPED_SELECTION.read_text())
+    tasks = _shipped().tasks
+    for f, d in sel["families"].items():
+        d["references"] = {k.split("/", 1)[1]: v for k, v in tasks.items() if k.startswith(f"{f}/")}
+    return sel
+
+
+@pytest.fixture
+def shipped_copies(tmp_path, monkeypatch):
+    """The shipped selection and references folder copied to ``tmp_path/ship`` and used as the
+    shipped ones, so that a ``--ship`` in a test writes no file of the checkout."""
+    import shutil
+
+    from lrgym.leaderboard import references
+
+    ship = tmp_path / "ship"
+    shutil.copytree(SHIPPED_DIR, ship / "references")
+    shutil.copy(selection.SHIPPED_SELECTION, ship / "v2.json")
+    monkeypatch.setattr(references, "SHIPPED_DIR", ship / "references")
+    monkeypatch.setattr(selection, "SHIPPED_SELECTION", ship / "v2.json")
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path / "runs"))
+    return ship
+
+
+def test_selection_ship_refuses_other_instances_under_the_shipped_revision(shipped_copies, monkeypatch, capsys):
+    """A selection whose instances differ from those shipped for the suite's revision (the
+    revision not bumped) is not shipped: both shipped files stay, the selection goes to runs/."""
+    sel = _shipped_selection()
+    linreg = sel["families"]["linreg"]
+    linreg["instances"][0] = 20001  # a changed selection (its reference borrowed: only the instances matter)
+    linreg["references"]["20001"] = linreg["references"].pop("20000")
+    monkeypatch.setattr(selection, "select", lambda *a, **k: sel)
+    before = {p.name: p.read_bytes() for p in shipped_copies.rglob("*") if p.is_file()}
+    with pytest.raises(SystemExit) as stop:
+        selection.main(["--ship"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert stop.value.code == 2
+    assert f"differ from those shipped as v2/r{V2.revision} (v2-r{V2.revision}.json: it adds linreg/20001; drops linreg/20000)" in err
+    assert "bump the revision in suite_v2" in err
+    assert {p.name: p.read_bytes() for p in shipped_copies.rglob("*") if p.is_file()} == before
+    kept = shipped_copies.parent / "runs" / "selection" / "v2.json"
+    assert json.loads(kept.read_text())["families"]["linreg"]["instances"][0] == 20001
+
+
+def test_selection_ship_writes_the_same_instances_again_or_a_new_revision(shipped_copies, monkeypatch):
+    """Re-shipping the shipped instances (references recomputed) is allowed, and so is a revision
+    whose references are not shipped yet (what a bumped revision finds)."""
+    monkeypatch.setattr(selection, "select", lambda *a, **k: _shipped_selection())
+    selection.main(["--ship"])
+    refs = shipped_copies / "references" / f"v2-r{V2.revision}.json"
+    assert refs.read_bytes() == (SHIPPED_DIR / refs.name).read_bytes()
+    sel = _shipped_selection()
+    sel["families"]["linreg"]["instances"][0] = 20001
+    sel["families"]["linreg"]["references"]["20001"] = sel["families"]["linreg"]["references"].pop("20000")
+    monkeypatch.setattr(selection, "select", lambda *a, **k: sel)
+    refs.unlink()
+    selection.main(["--ship"])
+    assert json.loads((shipped_copies / "v2.json").read_text())["families"]["linreg"]["instances"][0] == 20001
+    assert "linreg/20001" in json.loads(refs.read_text())["tasks"]
