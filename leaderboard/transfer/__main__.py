@@ -51,6 +51,9 @@ def main(argv=None) -> None:
         if path is not None and not path.is_file():  # a typo'd path ran everything itself, or failed at the end
             p.error(f"{flag} {path}: no such file; valid: " + ("a leaderboard store holding the suite's baselines "
                     "(or leave --db out: lrgym's side is run)" if flag == "--db" else "an earlier run's transfer.json"))
+    problem = ship_arguments_problem(args) if args.ship else None
+    if problem:
+        p.error(problem)
     cfg = QUICK_CONFIG if args.quick else FULL_CONFIG
     if args.seeds is not None:
         if args.seeds < 1:
@@ -76,6 +79,23 @@ def main(argv=None) -> None:
         for name in ("transfer.md", "transfer.png", "transfer.json"):
             replace_file(where / name, (args.out / name).read_bytes())
         print(f"shipped to {where}")
+
+
+def ship_arguments_problem(args) -> str | None:
+    """Why ``--ship`` may not run with these arguments, or ``None``: the shipped study is the full
+    one (``FULL_CONFIG``), which the README's tables and headline quote. ``--quick --ship`` replaced
+    ``docs/transfer/`` with a 17-second smoke run (the quick suite, 6 steps of 2 updates), and
+    ``--task`` or another ``--seeds`` would ship a smaller study under the same name."""
+    if args.quick:
+        return ("--ship with --quick: the shipped study is the full one, not the smoke run; valid: --ship without "
+                "--quick, or --quick without --ship")
+    if args.task and set(args.task) != set(FULL_CONFIG.tasks):
+        return (f"--ship with --task {' --task '.join(args.task)}: the shipped study runs every real task "
+                f"({', '.join(FULL_CONFIG.tasks)}); valid: --ship without --task, or --task without --ship")
+    if args.seeds is not None and args.seeds != len(FULL_CONFIG.seeds):
+        return (f"--ship with --seeds {args.seeds}: the shipped study runs {len(FULL_CONFIG.seeds)} seeds per real "
+                f"task; valid: --ship without --seeds, or --seeds without --ship")
+    return None
 
 
 def default_out(loss_reduction: str = "mean", quick: bool = False) -> Path:

@@ -266,3 +266,23 @@ def test_an_out_or_runs_dir_on_the_shipped_study_stops_before_it(tmp_path, monke
         err = " ".join(capsys.readouterr().err.split())
         shipped = docs / "transfer" / ("sum-loss" if "sum-loss" in str(argv) else "")
         assert stop.value.code == 2 and f"the shipped study's {str(shipped).rstrip('/')}; valid: another folder" in err, err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--quick"], "--ship with --quick: the shipped study is the full one"),
+    (["--task", "tabular_mlp"], "--ship with --task tabular_mlp: the shipped study runs every real task"),
+    (["--seeds", "1"], "--ship with --seeds 1: the shipped study runs"),
+])
+def test_ship_refuses_a_smaller_study_before_it_runs(flags, message, tmp_path, monkeypatch, capsys):
+    """``--quick --ship`` replaced the shipped ``docs/transfer/`` with a 17-second smoke run (the
+    quick suite, 6 steps of 2 updates) that the README's tables no longer matched; a ``--task`` or
+    ``--seeds`` subset would ship a smaller study under the same name."""
+    import lrgym.leaderboard.transfer.__main__ as cli
+
+    ship = tmp_path / "docs" / "transfer"
+    monkeypatch.setattr(cli, "SHIP_DIR", ship)
+    monkeypatch.setattr(cli, "run_study", lambda *a, **k: pytest.fail("the study ran"))
+    with pytest.raises(SystemExit) as stop:
+        cli.main([*flags, "--ship", "--out", str(tmp_path / "out")])
+    assert stop.value.code == 2 and message in " ".join(capsys.readouterr().err.split())
+    assert not ship.exists() and not (tmp_path / "out").exists()
