@@ -40,6 +40,7 @@ import itertools
 import json
 import time
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 
@@ -321,6 +322,33 @@ def _episode_settings(family: str) -> dict:
             "inner_steps": env.inner_steps}
 
 
+#: the sections of a tuned.json that :func:`merge` updates (each a JSON object)
+SECTIONS = ("values", "train_scores", "fixed_lr", "settings")
+
+
+def read_tuned(path: Path) -> dict:
+    """The tuned values of ``path`` for :func:`merge` (``{}`` if there is no such file), or a
+    ``ValueError`` naming it when it is no tuned.json: ``--out notes.txt`` of an existing file
+    (or a ``runs/tuned.json`` edited into junk) ended a finished tuning in a JSONDecodeError or
+    AttributeError traceback, its result lost."""
+    from lrgym.files import read_regular_file
+
+    if not path.exists():  # (a dangling link at the output is replaced, as any output path is)
+        return {}
+    valid = "a tuned.json to merge into (a JSON object), or a new file"
+    text = read_regular_file(path, "", valid)
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"{path} is no tuned.json (not JSON: {exc}); valid: {valid}") from None
+    bad = [k for k in SECTIONS if k in data and not (isinstance(data[k], dict) and (k not in ("values", "train_scores")
+           or all(isinstance(v, dict) for v in data[k].values())))] if isinstance(data, dict) else None
+    if bad is None or bad:
+        what = f"a JSON {type(data).__name__}" if bad is None else f"its {', '.join(bad)} not as tune writes it"
+        raise ValueError(f"{path} is no tuned.json ({what}); valid: {valid}")
+    return data
+
+
 def merge(old: dict, new: dict) -> dict:
     """``new`` results replace ``old`` ones family by family."""
     out = json.loads(json.dumps(old)) if old else {}
@@ -366,9 +394,16 @@ def main(argv=None) -> None:
         p.error(str(exc))
     if out.is_dir():  # before the tuning (minutes), not when writing its result
         p.error(f"--out {out} is a folder; valid: a file path, e.g. {out / 'tuned.json'}")
+    base = out if out.exists() else outputs.SHIPPED_TUNED  # untouched families keep their values
+    try:  # the file the result merges into, checked before the tuning: it was read only after it
+        old = read_tuned(base)
+    except ValueError as exc:
+        p.error(str(exc))
     new = tune(families, args.instances, tuple(args.seeds), args.workers, args.baselines, backend)
-    base = out if out.exists() else outputs.SHIPPED_TUNED  # untouched families keep their shipped values
-    old = json.loads(base.read_text()) if base.exists() else {}
+    try:  # as it is now (another run may have merged its families meanwhile)
+        old = read_tuned(base)
+    except ValueError:
+        pass
     out.parent.mkdir(parents=True, exist_ok=True)
     merged = merge(old, new)
     outputs.replace_file(out, json.dumps(merged, indent=1) + "\n")

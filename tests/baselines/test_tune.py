@@ -121,3 +121,44 @@ def test_the_api_checks_seeds_and_instances_as_the_command_does():
             check_arguments(["linreg"], 2, seeds, None)
     with pytest.raises(ValueError, match="instances=10001 out of range.*at most 10,000"):
         check_arguments(["linreg"], 10_001, (0,), None)
+
+
+@pytest.mark.parametrize("content, message", [
+    ("notes\n", "is no tuned.json (not JSON: Expecting value"),
+    ("[1, 2]\n", "is no tuned.json (a JSON list)"),
+    ('{"values": {"fixed": 3}}\n', "is no tuned.json (its values not as tune writes it)"),
+])
+def test_an_out_file_that_is_no_tuned_json_stops_before_the_tuning(content, message, tmp_path, monkeypatch, capsys):
+    """An existing ``--out`` file is the one the result merges into; one that is no tuned.json
+    (``--out notes.txt``, a ``runs/tuned.json`` edited into junk) was read only after the tuning
+    (22 min for every family) and ended it in a JSONDecodeError or AttributeError traceback, the
+    result lost. The file is left as it was."""
+    import lrgym.baselines.tune as tune_module
+
+    monkeypatch.setattr(tune_module, "tune", lambda *a, **k: pytest.fail("tuning started"))
+    out = tmp_path / "notes.txt"
+    out.write_text(content)
+    with pytest.raises(SystemExit) as stop:
+        tune_module.main(["--families", "linreg", "--baselines", "fixed", "--out", str(out)])
+    err = " ".join(capsys.readouterr().err.split())
+    assert stop.value.code == 2 and f"{out} {message}" in err and "valid: a tuned.json to merge into" in err, err
+    assert out.read_text() == content and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_an_out_tuned_json_gets_the_retuned_families_merged_in(tmp_path, monkeypatch):
+    """A valid existing ``--out`` still takes the re-tuned families over its own (the tuning
+    stood in for by a fixed result)."""
+    import json
+
+    import lrgym.baselines.tune as tune_module
+    from lrgym.baselines import outputs
+
+    new = {"values": {"fixed": {"linreg": {"lr": 0.5}}}, "train_scores": {"fixed": {"linreg": 0.9}},
+           "fixed_lr": {"linreg": 0.5}, "settings": {"linreg": {}}, "last_run": {"families": ["linreg"], "seconds": 0}}
+    monkeypatch.setattr(tune_module, "tune", lambda *a, **k: new)
+    out = tmp_path / "tuned.json"
+    out.write_text(outputs.SHIPPED_TUNED.read_text())
+    tune_module.main(["--families", "linreg", "--baselines", "fixed", "--out", str(out)])
+    merged, shipped = json.loads(out.read_text()), json.loads(outputs.SHIPPED_TUNED.read_text())
+    assert merged["values"]["fixed"] == {**shipped["values"]["fixed"], "linreg": {"lr": 0.5}}
+    assert merged["values"]["cosine"] == shipped["values"]["cosine"]
