@@ -39,7 +39,7 @@ from lrgym.baselines.tune import run_config, run_scores, search_references
 
 HERE = Path(__file__).parent
 #: the repository README, whose "Baselines" section holds the two tables
-SECTION = HERE.parent / "README.md"
+SECTION = Path(__file__).resolve().parents[1] / "README.md"
 BEGIN, END = "<!-- val-table:begin -->", "<!-- val-table:end -->"
 TUNED_BEGIN, TUNED_END = "<!-- tuned-table:begin -->", "<!-- tuned-table:end -->"
 
@@ -150,6 +150,25 @@ def write_section(table: str | None = None, tuned: str | None = None, path: Path
     replace_file(path, text)
 
 
+def write_problem(baselines: list[str] | None, families: list[str] | None, path: Path | None = None) -> str | None:
+    """Why ``--write`` may not run with these arguments, or ``None``; said before the table is
+    computed (minutes). ``--baselines fixed --write`` replaced the README's table of every
+    baseline with one row, and without a README (an installed package) the computed table was
+    lost to a ``FileNotFoundError`` traceback."""
+    from lrgym.baselines.registry import BASELINES
+
+    path = SECTION if path is None else path
+    if not path.is_file():
+        return f"--write: {path} not found; valid: --write in a source checkout (its README.md), or leave it out"
+    if baselines is not None and set(baselines) != set(BASELINES):
+        return (f"--write with --baselines {' '.join(baselines)}: the README's table ranks every baseline; valid: "
+                "--write without --baselines, or --baselines without --write")
+    if families is not None and set(families) != set(val_suite()[0]):
+        return (f"--write with --families {' '.join(families)}: the README's table has every family of the val suite "
+                f"({', '.join(val_suite()[0])}); valid: --write without --families, or --families without --write")
+    return None
+
+
 def main(argv=None) -> None:
     from lrgym.baselines.registry import BASELINES
 
@@ -162,6 +181,9 @@ def main(argv=None) -> None:
     p.add_argument("--json", help="also save every run's score to this JSON file")
     args = p.parse_args(argv)
     if args.tuned_only:
+        problem = write_problem(None, None) if args.write else None
+        if problem:
+            p.error(problem)
         print(tuned_markdown())
         if args.write:
             write_section(tuned=tuned_markdown())
@@ -171,6 +193,10 @@ def main(argv=None) -> None:
         bad = [v for v in given or () if v not in valid]
         if bad:  # before the minutes of reference searches
             p.error(f"{flag} {' '.join(bad)}: unknown; valid choices: {', '.join(valid)}")
+    if args.write:  # the README's tables are of every baseline on every family, in a source checkout
+        problem = write_problem(args.baselines, args.families)
+        if problem:
+            p.error(problem)
     if args.json and Path(args.json).is_dir():
         p.error(f"--json {args.json} is a folder; valid: a file path, e.g. {Path(args.json) / 'val_scores.json'}")
     result = compute(args.baselines or list(BASELINES), args.workers, args.families)

@@ -52,3 +52,30 @@ def test_unknown_baselines_or_families_stop_before_the_reference_searches(monkey
         err = capsys.readouterr().err
         assert stop.value.code == 2
         assert f"{argv[0]} {argv[-1]}: unknown; valid choices: {', '.join(valid)}" in err
+
+
+def test_write_refuses_a_partial_table_or_a_missing_readme_before_computing(tmp_path, monkeypatch, capsys):
+    """``--baselines fixed --write`` replaced the README's table of every baseline with one row
+    (``--families linreg`` with one column), and ``--write`` without a README (an installed
+    package) computed the table for minutes, then lost it to a FileNotFoundError traceback."""
+    import pytest
+
+    import lrgym.leaderboard.val_table as vt
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("the table was computed before the arguments were checked")
+
+    monkeypatch.setattr(vt, "compute", no_run)
+    monkeypatch.setattr(vt, "write_section", no_run)
+    for argv, message in ((["--baselines", "fixed"], "--write with --baselines fixed: the README's table ranks every "
+                           "baseline; valid: --write without --baselines"),
+                          (["--families", "linreg"], "--write with --families linreg: the README's table has every "
+                           "family of the val suite")):
+        with pytest.raises(SystemExit) as stop:
+            vt.main([*argv, "--write"])
+        assert stop.value.code == 2 and message in " ".join(capsys.readouterr().err.split())
+    monkeypatch.setattr(vt, "SECTION", tmp_path / "README.md")
+    with pytest.raises(SystemExit) as stop:
+        vt.main(["--write"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert stop.value.code == 2 and f"--write: {tmp_path / 'README.md'} not found; valid: --write in a source checkout" in err
