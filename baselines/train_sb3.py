@@ -234,6 +234,10 @@ def train(config: TrainConfig):
         cls, vec_env, seed=config.seed, device="cpu", verbose=0, tensorboard_log=config.tensorboard_log,
         policy_kwargs={**policy_defaults(config), **config.policy_kwargs}, algo_kwargs=kwargs,
     )
+    if config.tensorboard_log is None:  # SB3's own logger (verbose 0) made an empty /tmp/SB3-<time> folder per run
+        from stable_baselines3.common.logger import Logger
+
+        model.set_logger(Logger(folder=None, output_formats=[]))
     zip_path, json_path = config.output_files()  # before training: a bad --out / --ship pair fails at once
     start = time.time()
     model.learn(total_timesteps=config.total_timesteps, progress_bar=config.progress)

@@ -72,3 +72,19 @@ def test_cli_reward_clip_flags():
     assert parse_config([]).reward_clip == (-10.0, 1.0)
     assert parse_config(["--no-reward-clip", "--reward", "sign_delta"]).reward_clip is None
     assert parse_config(["--reward-clip", "-5", "2"]).reward_clip == (-5.0, 2.0)
+
+
+def test_training_leaves_no_folder_in_the_temp_folder(tmp_path, monkeypatch):
+    """Without ``--tensorboard``, SB3's default logger made an empty ``/tmp/SB3-<date-time>``
+    folder in every run: the trainer writes where its docs say (the weights and the sidecar)."""
+    import tempfile
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.delenv("SB3_LOGDIR", raising=False)
+    config = TrainConfig(algo="dqn", family="quadratic", env_kwargs=SMALL, total_timesteps=100,
+                         algo_kwargs={"learning_starts": 50}, progress=False, out=str(tmp_path / "d"), net_arch=(8,))
+    train(config)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.json", "d.zip", "tmp"]
+    assert [p.name for p in temp.iterdir() if p.name.startswith("SB3-")] == []
