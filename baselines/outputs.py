@@ -24,6 +24,7 @@ not replace them, so every command that trains or tunes writes, in this order of
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import os
 from collections.abc import Iterable
@@ -284,9 +285,29 @@ def check_can_write(path: str | Path, given: str) -> None:
         folder = folder.parent
     if not folder.is_dir():
         raise ValueError(f"{given}: {folder} is a file, not a folder; valid: a path whose folders exist or can be made")
-    if not os.access(folder, os.W_OK | os.X_OK) and not (path.is_file() and os.access(path, os.W_OK)):
+    writable_file = path.is_file() and os.access(path, os.W_OK)
+    if not os.access(folder, os.W_OK | os.X_OK) and not writable_file:
         raise ValueError(f"{given}: {folder} is not a folder you can write to; valid: a path in a folder you can "
                          "write (or an existing file you may write)")
+    if not writable_file and not _takes_a_new_file(folder):  # root passes os.access on /proc, ...
+        raise ValueError(f"{given}: {folder} takes no new file (a file made there to try it was refused); valid: a "
+                         "path in a folder you can write (or an existing file you may write)")
+
+
+def _takes_a_new_file(folder: Path) -> bool:
+    """Whether a file can be made in ``folder``: one is made and removed. ``os.access`` says yes to
+    root for folders that take none (``/proc``, ``/sys``: ``--out /proc/x.json`` ran a tuning of
+    minutes, then lost its result to the write)."""
+    import tempfile
+
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".lrgym-write-check.", dir=folder)
+    except OSError:
+        return False
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
+    return True
 
 
 def shipped_outputs() -> list[Path]:

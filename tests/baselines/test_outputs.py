@@ -277,3 +277,21 @@ def test_saving_weights_replaces_a_link_at_their_path_and_never_writes_through_i
     written = save()
     assert victim.read_bytes() == b"keep me"
     assert written == path and not path.is_symlink() and path.read_bytes()[:2] == b"PK"  # an .npz (a zip)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+def test_an_out_in_a_folder_that_takes_no_file_is_refused_before_training(tmp_path, monkeypatch, capsys):
+    """``--out /proc/x`` passed the check as root (``os.access`` says yes to root there) and the
+    command lost its result to the write after the whole run; a file is now made and removed to
+    try the folder (as another user, ``os.access`` already refuses it)."""
+    from lrgym.baselines import qlearning
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        qlearning.main(["--episodes", "1", "--out", "/proc/lrgym-x"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert exit_.value.code == 2, err
+    assert "/proc is not a folder you can write to" in err or "/proc takes no new file" in err, err
+    assert not (tmp_path / "runs").exists()
+    outputs.check_can_write(tmp_path / "x.json", "--out")  # a folder that takes one: fine, and left as it was
+    assert list(tmp_path.iterdir()) == []
