@@ -57,7 +57,8 @@ What it measures:
   an exactly fitted MSE 0) is no error: it is observed as the env observes it, floored at
   1e-300. A NaN or infinite loss is no error either: it is a divergence, which ends the run
   (below), as in the env;
-* validation: ``val_fn()`` returns a loss, or ``(loss, metric)`` (metric higher is better);
+* validation: ``val_fn()`` returns a loss, or a tuple ``(loss, metric)`` (metric higher is
+  better; a list is refused: per-example losses or a pair, it cannot tell);
   without it the validation features repeat the training loss. Both functions run under
   ``torch.no_grad()`` in whatever mode the model is in (the scheduler does not know the model):
   with dropout or BatchNorm, call ``model.eval()`` in them and ``model.train()`` before returning.
@@ -127,6 +128,7 @@ import copy
 import math
 import numbers
 import re
+import reprlib
 import warnings
 import weakref
 
@@ -350,7 +352,10 @@ def measure(train_loss_fn, val_fn, first: bool = False) -> tuple[float | None, f
         val, metric = None, math.nan
         if val_fn is not None:
             out = val_fn()
-            if isinstance(out, (tuple, list)):
+            if isinstance(out, list):  # per-example losses, or (loss, metric) as a list? not guessed
+                raise ValueError(f"val_fn() returned a list, {reprlib.repr(out)}; valid: one number (the mean "
+                                 "validation loss), or a tuple (loss, metric)")
+            if isinstance(out, tuple):
                 if len(out) != 2:
                     raise ValueError(f"val_fn() returned {out!r}; valid: a loss, or (loss, metric)")
                 val = check_loss(_one_number(out[0], "val_fn()'s loss", "the validation loss"), "val_fn()'s loss")

@@ -271,7 +271,11 @@ def test_a_loss_that_is_not_a_real_number_is_named(bad, kind):
     ({"val_fn": lambda: (0.5, 0.9, 1)}, ValueError, "val_fn() returned (0.5, 0.9, 1); valid: a loss, or (loss, metric)"),
     # a function that forgot its return gave None, read as NaN: a divergence (2026-12-05)
     ({"train_loss_fn": lambda: None}, ValueError, "train_loss_fn()=None is not a number (None); valid: a real number"),
-    ({"val_fn": lambda: [None, 0.5]}, ValueError, "val_fn()'s loss=None is not a number (None); valid: a real number"),
+    ({"val_fn": lambda: (None, 0.5)}, ValueError, "val_fn()'s loss=None is not a number (None); valid: a real number"),
+    # a list of two was read as (loss, metric): per-example losses of a 2-example set made the second
+    # a metric (a review, 2026-12-05)
+    ({"val_fn": lambda: [0.5, 0.25]}, ValueError, "val_fn() returned a list, [0.5, 0.25]; valid: one number (the mean "
+                                                   "validation loss), or a tuple (loss, metric)"),
     ({"val_fn": lambda: np.array([0.5, None], dtype=object)}, ValueError,
      "val_fn()=array([0.5, None], dtype=object) is not a number (a ndarray holding None); valid:"),
 ])
