@@ -143,22 +143,30 @@ class _Worker:
         job_r, job_w = os.pipe()
         rep_r, rep_w = os.pipe()
         out = subprocess.DEVNULL if quiet else None
-        # quiet: its stderr goes to a private file whose last lines explain a death (_death_reason)
-        self.stderr = tempfile.TemporaryFile(prefix="lrgym-worker-") if quiet else None
-        # the worker's temp folder (its TMPDIR: the sandboxes' private folders go there), made and
-        # removed here, so a worker killed mid-job (time limit, failed group) leaves nothing behind;
-        # named after this process, so that if this process is killed a later pool removes it
-        sweep_orphaned_scratch()
-        self.scratch = tempfile.mkdtemp(prefix=scratch_prefix())
+        self.stderr = None
         try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "lrgym.leaderboard.worker", str(rep_w)],
-                stdin=job_r, stdout=out, stderr=self.stderr, pass_fds=(rep_w,),
-                env={**_child_env(hidden), "TMPDIR": self.scratch}, cwd=self.scratch, close_fds=True,
-                start_new_session=True,  # its own process group: killed as a whole, spared the terminal's ^C
-            )
-        except BaseException:
-            shutil.rmtree(self.scratch, ignore_errors=True)
+            # quiet: its stderr goes to a private file whose last lines explain a death (_death_reason)
+            self.stderr = tempfile.TemporaryFile(prefix="lrgym-worker-") if quiet else None
+            # the worker's temp folder (its TMPDIR: the sandboxes' private folders go there), made and
+            # removed here, so a worker killed mid-job (time limit, failed group) leaves nothing behind;
+            # named after this process, so that if this process is killed a later pool removes it
+            sweep_orphaned_scratch()
+            self.scratch = tempfile.mkdtemp(prefix=scratch_prefix())
+            try:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-m", "lrgym.leaderboard.worker", str(rep_w)],
+                    stdin=job_r, stdout=out, stderr=self.stderr, pass_fds=(rep_w,),
+                    env={**_child_env(hidden), "TMPDIR": self.scratch}, cwd=self.scratch, close_fds=True,
+                    start_new_session=True,  # its own process group: killed as a whole, spared the terminal's ^C
+                )
+            except BaseException:
+                shutil.rmtree(self.scratch, ignore_errors=True)
+                raise
+        except BaseException:  # no worker: our ends of its pipes and its stderr file are closed too
+            os.close(job_w)
+            os.close(rep_r)
+            if self.stderr is not None:
+                self.stderr.close()
             raise
         finally:
             os.close(job_r)

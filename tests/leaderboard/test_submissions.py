@@ -7,6 +7,7 @@ cheats of issue #11 are in ``test_cheats.py``.)
 
 import json
 import math
+import os
 import sys
 import time
 import uuid
@@ -294,6 +295,32 @@ def test_a_killed_worker_still_exiting_has_its_folder_removed_once_it_is_gone(tm
     monkeypatch.setattr(process, "poll", real_poll)
     process.wait(30)  # now it is gone
     assert pool.sweep_orphaned_scratch() == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts this process's open files in /proc")
+def test_a_worker_that_cannot_start_leaves_no_open_file_or_folder(tmp_path, monkeypatch):
+    """A grader worker whose process cannot be started (``Popen`` refused: no memory, too many
+    processes) raises, and leaves nothing open: its two pipes' other ends and its stderr file
+    stayed open in the grader (a review, 2026-12-05), its folder is removed. Reference: the
+    grader's open files before."""
+    import subprocess
+    import tempfile
+
+    from lrgym.leaderboard import pool
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+
+    def refused(*args, **kwargs):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(subprocess, "Popen", refused)
+    before = sorted(os.listdir("/proc/self/fd"))
+    for _ in range(3):
+        with pytest.raises(OSError, match="Resource temporarily unavailable"):
+            pool._Worker(quiet=True)
+    assert sorted(os.listdir("/proc/self/fd")) == before
     assert list(tmp_path.iterdir()) == []
 
 
