@@ -145,7 +145,7 @@ def _zip_directory(fp) -> tuple[int, int]:
     end = fp.read(tail)
     at = len(end) - 22 if end[-22:-18] == b"PK\x05\x06" else end.rfind(b"PK\x05\x06")
     if at < 0 or at + 22 > len(end):
-        raise ValueError("no end-of-central-directory record in its last 64 KB: no zip")
+        raise ValueError("not a zip file (no end-of-central-directory record in its last 64 KB)")
     record = size - tail + at  # where the record starts in the file
     if record >= 20:
         fp.seek(record - 20)
