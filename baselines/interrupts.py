@@ -156,15 +156,27 @@ def _end_block(stop: Stop, old: dict) -> None:
     one: a stop signal landing meanwhile is kept for the handler found (:attr:`Stop.late`), not
     raised halfway (which left the block's handler on the others, every later signal ignored)."""
     if stop.restore:
-        for sig, found in old.items():
-            signal.signal(sig, found if found is not None else signal.SIG_DFL)
-        _FOUND[:] = [found for found in _FOUND if found is not old]
+        try:
+            _put_back(old)
+        except BaseException:  # a handler found, already back, took a signal and raised (Python's own
+            # SIGINT one: KeyboardInterrupt): the others are put back too, or they kept the block's
+            # handler, which ignores every later signal once the block is closing
+            _put_back(old)
+            raise
+        finally:
+            _FOUND[:] = [found for found in _FOUND if found is not old]
     else:  # exiting, cleaned up: ignored to the end (Python puts its own handlers back to
         # SIG_DFL while it finalizes, which takes a while); a child forked from now on still
         # gets the handlers found (_FOUND is kept): one ignoring SIGTERM would outlive a
         # pool's terminate
         for sig in old:
             signal.signal(sig, signal.SIG_IGN)
+
+
+def _put_back(old: dict) -> None:
+    """Install the handlers found (``old``; None, a handler not set from Python: ``SIG_DFL``)."""
+    for sig, found in old.items():
+        signal.signal(sig, found if found is not None else signal.SIG_DFL)
 
 
 #: the stop signals that arrived in each active defer_stop_signals section, innermost last

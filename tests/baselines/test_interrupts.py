@@ -431,3 +431,53 @@ def test_a_child_forked_in_a_section_has_its_own_stop_blocks():
     """)
     assert out.returncode == 0, out.stderr
     assert out.stdout == "7\n"
+
+
+def test_a_handler_found_raising_as_it_is_put_back_leaves_no_handler_of_the_block():
+    """A Ctrl-C landing right after SIGINT's handler found was put back, before SIGTERM's and
+    SIGHUP's were, goes to that handler, which raises (Python's own: ``KeyboardInterrupt``): the
+    restore stopped there, SIGTERM and SIGHUP kept the ended block's handler, and every later
+    SIGTERM was swallowed by it (a closing block passes a first signal on only as it ends: it had
+    ended). Now the others are put back too and the handler's exception goes on. The signal is
+    sent from inside ``signal.signal`` as SIGINT's handler is put back, not timed."""
+    out = _python("""
+        import os, signal, time
+        from lrgym.baselines.interrupts import stop_signals_interrupt
+
+        got = []
+
+        def mine_int(signum, frame):  # as Python's default_int_handler does
+            raise KeyboardInterrupt("mine")
+
+        def mine_term(signum, frame):
+            got.append(signum)
+
+        signal.signal(signal.SIGINT, mine_int)
+        signal.signal(signal.SIGTERM, mine_term)
+        found = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+        real = signal.signal
+        armed = [1]
+
+        def put_back(sig, handler):  # SIGINT's handler found is back: a Ctrl-C lands (once)
+            out = real(sig, handler)
+            if armed and sig == signal.SIGINT and handler is mine_int:
+                armed.clear()
+                signal.raise_signal(signal.SIGINT)
+            return out
+
+        try:
+            with stop_signals_interrupt():
+                signal.signal = put_back
+        except KeyboardInterrupt as exc:
+            print("raised", type(exc).__name__, exc)
+        finally:
+            signal.signal = real
+        print("handlers found back:", {s: signal.getsignal(s) for s in found} == found)
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(50):  # the handler runs between bytecodes: give it many
+            time.sleep(0.001)
+        print("a later SIGTERM reaches its handler:", got == [signal.SIGTERM])
+    """)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == ("raised KeyboardInterrupt mine\nhandlers found back: True\n"
+                          "a later SIGTERM reaches its handler: True\n")
