@@ -55,9 +55,15 @@ def register_all() -> None:
 
 
 def check_id(env_id: str, kwargs: dict) -> None:
-    """Refuse ``env_id`` if it is registered already with other keywords, naming them."""
+    """Refuse ``env_id`` if it is registered already with other keywords, naming them: as an
+    lrgym id, or with gymnasium as another environment (another package's id, ``CartPole-v1``:
+    it was taken as the family's, and ``gym.make`` built the other environment)."""
     if ENV_IDS.get(env_id, kwargs) != kwargs:
         raise ValueError(f"env id {env_id!r} is already registered with {ENV_IDS[env_id]!r}; valid: a new id")
+    taken = gym.registry.get(env_id)
+    if taken is not None and (taken.entry_point not in (ENTRY_POINT, CLASS_ENTRY_POINT) or taken.kwargs != kwargs):
+        raise ValueError(f"env id {env_id!r} is already registered with gymnasium as {taken.entry_point!r} with "
+                         f"{taken.kwargs!r}; valid: a new id")
 
 
 def register_id(env_id: str, kwargs: dict) -> None:

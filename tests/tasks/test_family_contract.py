@@ -132,6 +132,16 @@ def test_a_refused_env_id_registers_no_family(toy):
     assert "toy2" not in FAMILIES and ENV_IDS["LRControl-LinReg-v1"] == {"family": "linreg"}
 
 
+def test_an_env_id_taken_by_another_environment_is_refused(toy):
+    """An id gymnasium holds for another environment (another package's) is refused too: it was
+    recorded as the family's id while ``gym.make`` built the other environment."""
+    with pytest.raises(ValueError, match="'CartPole-v1' is already registered with gymnasium as "
+                                         "'gymnasium.envs.classic_control.cartpole:CartPoleEnv'"):
+        register_family("toy2", "toy_family:ToyFamily", env_id="CartPole-v1")
+    assert "toy2" not in FAMILIES and "CartPole-v1" not in ENV_IDS
+    register_family("toy", "toy_family:ToyFamily", env_id=toy)  # its own id again: fine
+
+
 def test_a_family_registered_under_another_name_than_its_own_is_refused_by_name(toy):
     """The registry key and the class's ``name`` (its specs' ``family``) must agree: a toy class
     registered as 'toy2' sampled specs of family 'toy', and a mixture with it failed with a
