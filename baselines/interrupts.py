@@ -234,8 +234,12 @@ def keep_stop_handlers() -> Iterator[None]:
     try:
         yield
     finally:
-        for sig, h in found.items():
-            signal.signal(sig, h)
+        try:
+            _put_back(found)
+        except BaseException:  # a stop signal to a handler already put back raised (Interrupted): the
+            # others are put back too (SIGTERM kept ray.init's sys.exit(15), which then cut the cleanup short)
+            _put_back(found)
+            raise
 
 
 def run_command(main: Callable[[], object], name: str = "", exiting: bool = False) -> object:

@@ -481,3 +481,44 @@ def test_a_handler_found_raising_as_it_is_put_back_leaves_no_handler_of_the_bloc
     assert out.returncode == 0, out.stderr
     assert out.stdout == ("raised KeyboardInterrupt mine\nhandlers found back: True\n"
                           "a later SIGTERM reaches its handler: True\n")
+
+
+def test_a_signal_as_keep_stop_handlers_puts_the_blocks_handlers_back_leaves_none_of_rays():
+    """A Ctrl-C landing as :func:`keep_stop_handlers` ends, right after it put the block's SIGINT
+    handler back, raises :class:`Interrupted` there: SIGTERM kept ``ray.init``'s handler
+    (``sys.exit(15)``), and a SIGTERM during the cleanup that follows cut it short. Now every
+    handler is put back: the SIGTERM is ignored as a repeat and the cleanup runs to its end. The
+    Ctrl-C is sent from inside ``signal.signal`` as SIGINT's handler is put back, not timed."""
+    out = _python("""
+        import os, signal, sys, time
+        from lrgym.baselines.interrupts import keep_stop_handlers, run_command
+
+        real = signal.signal
+        armed = [1]
+
+        def put_back(sig, handler):  # the block's SIGINT handler is back: a Ctrl-C lands (once)
+            out = real(sig, handler)
+            if armed and sig == signal.SIGINT and getattr(handler, "stop_signals_interrupt", False):
+                armed.clear()
+                signal.raise_signal(signal.SIGINT)
+            return out
+
+        def main():
+            try:
+                with keep_stop_handlers():
+                    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))  # as ray.init does
+                    signal.signal = put_back
+            except KeyboardInterrupt as exc:
+                signal.signal = real
+                print("stopped by", type(exc).__name__, flush=True)
+                os.kill(os.getpid(), signal.SIGTERM)  # a second stop signal during the cleanup
+                for _ in range(50):  # the handler runs between bytecodes: give it many
+                    time.sleep(0.001)
+                print("cleanup done", flush=True)
+                raise
+
+        sys.exit(run_command(main, "cmd", exiting=True))
+    """)
+    assert out.returncode == 130, out.stderr
+    assert out.stdout == "stopped by Interrupted\ncleanup done\n"
+    assert out.stderr.endswith("cmd: interrupted (SIGINT)\n"), out.stderr
