@@ -247,6 +247,7 @@ def test_bad_actions_raise_and_change_nothing():
     (7, 5),
     (1.5, None),  # a float seed: was "TypeError: 'float' object is not iterable" (a gymnasium user's audit)
     ("ab", None),  # a str: was read as one seed per character (here: "length=2", not the seed's type)
+    (np.array(5), None),  # a 0-d array: was "TypeError: iteration over a 0-d array"
 ], ids=repr)
 def test_a_refused_vector_reset_resets_no_sub_env(seed, options):
     """A reset refused for any sub-environment resets none (it used to reset those before the

@@ -356,7 +356,8 @@ class LRControlVectorEnv(VectorEnv):
             return [None] * self.num_envs
         if isinstance(seed, (int, np.integer)):
             return [int(seed) + i for i in range(self.num_envs)]
-        if isinstance(seed, (str, bytes, bytearray, Mapping)) or not isinstance(seed, Iterable):
+        if (isinstance(seed, (str, bytes, bytearray, Mapping)) or not isinstance(seed, Iterable)
+                or getattr(seed, "ndim", None) == 0):  # (a 0-d array: "iteration over a 0-d array")
             seeding.np_random(seed)  # raises gymnasium's error naming the seed's type
         seeds = list(seed)
         if len(seeds) != self.num_envs:
