@@ -254,6 +254,31 @@ class ControllerPolicy:
         return np.array([action_from_ln_lr(self.log_lr, self.log_lr_min, self.log_lr_max)], dtype=np.float32)
 
 
+#: the class of the submission file :func:`submission_source` writes
+SUBMISSION_CLASS = "TrainedController"
+
+
+def submission_source(weights: bytes, name: str, class_name: str = SUBMISSION_CLASS) -> str:
+    """A self-contained submission file of a trained controller: the bytes of its ``.npz``
+    (``weights``) inline, base64, loaded by a :class:`ControllerPolicy` subclass ``class_name``
+    whose entry is named ``name``. The grader copies only ``.py`` files into its sandbox, so a
+    policy that loads ``runs/controller_mixed.npz`` by its path fails there; this file is what
+    ``lrgym leaderboard submit FILE.py:TrainedController`` grades (``train_controller`` writes it
+    beside the weights). It imports only lrgym and NumPy."""
+    import base64
+
+    blob = base64.b64encode(weights).decode()
+    body = "\n".join(f'    "{blob[i:i + 100]}"' for i in range(0, len(blob), 100))
+    return (f'"""A controller trained by lrgym.baselines.train_controller (its weights inline).\n\n'
+            f'lrgym leaderboard submit THIS_FILE.py:{class_name} --suite quick\n"""\n\n'
+            "import base64\nimport io\n\nfrom lrgym.baselines.controller import ControllerNet, ControllerPolicy\n\n"
+            f"WEIGHTS = (\n{body}\n)\n\n\n"
+            f"class {class_name}(ControllerPolicy):\n"
+            f"    name = {name!r}\n\n"
+            "    def __init__(self, family=None):\n"
+            "        super().__init__(ControllerNet.load(io.BytesIO(base64.b64decode(WEIGHTS))), name=self.name)\n")
+
+
 def action_from_ln_lr(ln_lr, ln_lr_min, ln_lr_max):
     """The env's ``log_lr`` action in [-1, 1] for **natural-log** LRs ``ln_lr`` in
     ``[ln_lr_min, ln_lr_max]`` (element-wise, clipped): the env's inverse map
@@ -270,5 +295,5 @@ def log_lr_action(log_lr, log_lr_min, log_lr_max):
     return action_from_ln_lr(log_lr, log_lr_min, log_lr_max)
 
 
-__all__ = ["ControllerNet", "ControllerPolicy", "INPUT_GROUPS", "INPUT_NAMES", "action_from_ln_lr", "controller_inputs",
-           "input_mask"]
+__all__ = ["ControllerNet", "ControllerPolicy", "INPUT_GROUPS", "INPUT_NAMES", "SUBMISSION_CLASS", "action_from_ln_lr",
+           "controller_inputs", "input_mask", "submission_source"]

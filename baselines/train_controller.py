@@ -2,9 +2,15 @@
 
 ::
 
-    python -m lrgym.baselines.train_controller                          # → runs/controller_mixed.{npz,json}
+    python -m lrgym.baselines.train_controller                          # → runs/controller_mixed.{npz,py,json}
     python -m lrgym.baselines.train_controller --config my.json --seed 1
-    python -m lrgym.baselines.train_controller --ship                   # → baselines/weights/controller_mixed.*
+    python -m lrgym.baselines.train_controller --ship                   # → baselines/weights/controller_mixed.{npz,json}
+    lrgym leaderboard submit runs/controller_mixed.py:TrainedController --suite quick   # grade a run
+
+Besides the weights and their record (``.json``) a run writes a self-contained submission file
+(``.py``, the weights inline: :func:`lrgym.baselines.controller.submission_source`), since the
+grader's sandbox holds only the submitted ``.py`` files; ``--ship`` writes none (the shipped
+weights are the ``controller`` baseline: ``lrgym leaderboard run-baselines --only controller``).
 
 **Objective** = what the leaderboard ranks by: the normalised score S (:func:`lrgym.baselines.score.score`)
 of each episode against a per-run reference, averaged over a batch of **train** instances of
@@ -28,6 +34,7 @@ import hashlib
 import dataclasses
 import json
 import math
+import re
 import sys
 import time
 from collections import OrderedDict
@@ -40,7 +47,8 @@ import numpy as np
 from lrgym.baselines.config_checks import (MAX_HIDDEN, ConfigError, flag, read_config, widths,  # noqa: F401 (re-exported)
                                            count as _count, names as _names,
                                            positive_real as _positive_real)
-from lrgym.baselines.controller import INPUT_GROUPS, ControllerNet, action_from_ln_lr, controller_inputs
+from lrgym.baselines.controller import (INPUT_GROUPS, SUBMISSION_CLASS, ControllerNet, action_from_ln_lr, controller_inputs,
+                                        submission_source)
 from lrgym.baselines.outputs import (SHIPPED_WEIGHTS, add_output_arguments, output_path, replace_file, runs_dir,
                                      with_suffix_added)
 from lrgym.baselines.score import floored, score
@@ -633,8 +641,25 @@ def main(argv=None) -> int:
     replace_file(sidecar, json.dumps({**meta, "wall_seconds": round(time.time() - t0, 1),
                                       "cpu_seconds": round(time.process_time() - c0, 1),
                                       "history": info["history"]}, indent=1, default=float) + "\n")
-    print(f"wrote {path} and {sidecar} ({time.time() - t0:.0f} s wall, {time.process_time() - c0:.0f} CPU-s)")
+    took = f"({time.time() - t0:.0f} s wall, {time.process_time() - c0:.0f} CPU-s)"
+    if args.ship:  # the shipped weights are the `controller` baseline, graded by run-baselines
+        print(f"wrote {path} and {sidecar} {took}")
+        return 0
+    submission = with_suffix_added(path, ".npz").with_suffix(".py")
+    replace_file(submission, submission_source(path.read_bytes(), name=submission_name(path)))
+    print(f"wrote {path}, {submission} and {sidecar} {took}\n"
+          f"grade it: lrgym leaderboard submit {submission}:{SUBMISSION_CLASS} --suite quick   (--suite val: "
+          f"the validation suite; in Python: make_baseline(\"controller\", path=\"{path}\"))")
     return 0
+
+
+def submission_name(path: Path) -> str:
+    """The entry name of the submission file written beside weights ``path``: its stem
+    (``runs/controller_mixed.npz`` → ``controller_mixed``, ``runs/c0.5`` → ``c0.5``), with every
+    character an entry name cannot hold (letters, digits, space and ``. _ + -``) made ``_``."""
+    stem = with_suffix_added(path, ".npz").stem
+    name = re.sub(r"[^A-Za-z0-9 ._+-]", "_", stem).strip()
+    return (name if name[:1].isalnum() else f"controller-{name}")[:64].strip()
 
 
 if __name__ == "__main__":

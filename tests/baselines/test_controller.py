@@ -158,6 +158,59 @@ def test_command_smoke_writes_to_runs_not_to_shipped_weights(tmp_path, monkeypat
     assert (shipped.read_bytes() if shipped.exists() else None) == before
 
 
+def test_command_writes_a_submission_file_the_grader_takes(tmp_path, monkeypatch, capsys):
+    """A run wrote its weights and their record only, and said nothing of how to grade them: the
+    grader refuses an ``.npz`` and copies only ``.py`` files into its sandbox, where a policy
+    loading ``runs/controller_mixed.npz`` by its path fails. A run now writes
+    ``runs/controller_mixed.py`` (the weights inline), whose class acts as the weights do and whose
+    entry name the grader reads from the source, and prints the command that grades it."""
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps(TINY))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LRGYM_RUNS", raising=False)
+    assert main(["--config", str(cfg), "--seed", "1"]) == 0
+    printed = capsys.readouterr().out
+    weights, submission = tmp_path / "runs" / "controller_mixed.npz", tmp_path / "runs" / "controller_mixed.py"
+    assert "lrgym leaderboard submit runs/controller_mixed.py:TrainedController --suite quick" in printed
+    from lrgym.leaderboard.cli import declared_name
+
+    assert declared_name(f"{submission}:TrainedController") == "controller_mixed"
+    namespace = {}
+    exec(compile(submission.read_text(), str(submission), "exec"), namespace)
+    submitted, loaded = namespace["TrainedController"](family="quadratic"), ControllerPolicy.load(weights)
+    np.testing.assert_array_equal(submitted.net.theta, loaded.net.theta)
+    assert submitted.env_kwargs() == loaded.env_kwargs() == {"optimizer": "sgd", "action_mode": "log_lr",
+                                                             "rejection_threshold": 0.1}
+    ran = [evaluate(p, {"family": "quadratic", **p.env_options}, instance_set="train", instances=[3], seeds=[1])[0]
+           for p in (submitted, loaded)]
+    assert ran[0].lrs == ran[1].lrs and ran[0].final_loss == ran[1].final_loss
+
+
+def test_a_shipped_run_writes_no_submission_file(tmp_path, monkeypatch, capsys):
+    """The shipped weights are the ``controller`` baseline: ``--ship`` adds no ``.py`` beside them."""
+    import lrgym.baselines.train_controller as tc
+
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps(TINY))
+    monkeypatch.setattr(tc, "SHIPPED_WEIGHTS", tmp_path / "weights")
+    monkeypatch.chdir(tmp_path)
+    assert main(["--config", str(cfg), "--seed", "1", "--ship"]) == 0
+    assert sorted(p.name for p in (tmp_path / "weights").iterdir()) == ["controller_mixed.json", "controller_mixed.npz"]
+    assert "grade it" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("out, name", [("runs/controller_mixed.npz", "controller_mixed"), ("runs/c0.5", "c0.5"),
+                                       ("runs/my run(1).npz", "my run_1_"), ("runs/.x", "controller-.x"),
+                                       ("runs/été.npz", "controller-_t_"), (f"runs/{'a' * 80}.npz", "a" * 64)])
+def test_the_submission_is_named_after_the_weights_file_as_an_entry_name_may_be(out, name):
+    from pathlib import Path
+
+    from lrgym.baselines.train_controller import submission_name
+    from lrgym.leaderboard.text import check_entry_name
+
+    assert submission_name(Path(out)) == name == check_entry_name(name)
+
+
 def test_command_with_a_dotted_out_keeps_the_name_for_its_sidecar(tmp_path, monkeypatch):
     """``--out runs/c0.5`` wrote its record to ``runs/c0.json`` (``Path.with_suffix``), where the
     record of ``--out runs/c0.7`` went too; the record is ``runs/c0.5.json`` beside the weights."""

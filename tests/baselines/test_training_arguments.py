@@ -179,7 +179,7 @@ def test_the_smallest_valid_counts_still_train(tmp_path):
 #: what each training command writes for ``--out DIR``: DIR/<its default name>[suffixes]
 DEFAULT_NAMES = {"qlearning": ("qlearning_mixed.npz", ["qlearning_mixed.npz"]),
                  "train_sb3": ("dqn_mixed", ["dqn_mixed.json", "dqn_mixed.zip"]),
-                 "train_controller": ("controller_mixed.npz", ["controller_mixed.json", "controller_mixed.npz"])}
+                 "train_controller": ("controller_mixed.npz", ["controller_mixed.json", "controller_mixed.npz", "controller_mixed.py"])}
 
 
 def _stub_training(module_name, module, monkeypatch):
