@@ -131,7 +131,13 @@ def submission_spec(
                              "as class attributes (optimizer = 'adam', action_mode, lr_init, factors, "
                              "rejection_threshold)")
         if ":" not in target:
-            raise ValueError(f"submission {target!r}: expected path/to/policy.py:ClassName, module:ClassName or model.zip")
+            weights = ""
+            if target.endswith(".npz"):  # what train_controller and train_rllib write: their .py is the submission
+                py = Path(target).with_suffix(".py")
+                weights = (f"; trained weights (.npz) are graded through the submission file their trainer writes "
+                           f"beside them: {py}:TrainedController (train_controller), {py}:RLlibPolicy (train_rllib)")
+            raise ValueError(f"submission {target!r}: expected path/to/policy.py:ClassName, module:ClassName or "
+                             f"model.zip{weights}")
         where, _, attr = target.rpartition(":")
         _check_target_names(target, where, attr)
         if where.endswith(".py") or "/" in where or os.sep in where:

@@ -54,6 +54,9 @@ def _submit(*args):
     (["ex/example_policy.py:"], ["submission 'ex/example_policy.py:' names no class after the ':'",
                                  "valid: path/to/policy.py:ClassName, package.module:ClassName or model.zip"]),
     ([":LossWatcher"], ["names no policy file or module before the ':'"]),
+    # a trainer's weights: the .py it writes beside them is the submission (it said only "expected ...")
+    (["runs/controller_mixed.npz"], ["expected path/to/policy.py:ClassName, module:ClassName or model.zip",
+                                     "runs/controller_mixed.py:TrainedController (train_controller)"]),
     (["ex:X"], ["ex is a folder, not a policy file", "valid: ex/policy.py:X (the policy file inside it)",
                 "package.module:X of an installed package"]),
     (["lnk/pol.py:LossWatcher"], ["lnk/pol.py is a symbolic link", "refused before anything ran"]),
