@@ -675,7 +675,16 @@ def job_layout(suite: Suite, workers: int = 2, seeds_apart: bool = False) -> lis
     run them as a population, each trying another LR and all following the best, and so beat
     any honest policy on the suite's own instances. Jobs of one seed hold up to 5 × the
     instances (v2 on 2 workers: 20 jobs of 8 – 16 episodes instead of 6 of 10 – 80).
+
+    Two jobs of such an entry on one instance (its seeds) never run at the same time (sandboxes
+    running at once reach each other through the kernel: :attr:`lrgym.leaderboard.scheduling.Job.apart`),
+    so with ``seeds_apart`` a family's instances are also cut into at least ``workers`` jobs per
+    seed (as far as it has instances): a family of one job per seed (v2's mlp on 2 workers) ran
+    its seeds one after another, v2's wall clock +28 % on 2 workers and 2.2× on 4 (a scheduling
+    model of the job costs); cut so, v2 on 2 workers makes 40 jobs of 4 – 8 episodes.
     """
+    import math
+
     seed_sets = [(s,) for s in suite.seeds] if seeds_apart else [tuple(suite.seeds)]
     cap = max(1.0, sum(FAMILY_COST.get(t.family, 3.0) for t in suite.tasks()) / (2 * max(1, workers)))
     units: list[JobUnit] = []
@@ -683,6 +692,8 @@ def job_layout(suite: Suite, workers: int = 2, seeds_apart: bool = False) -> lis
         for fs in suite.families:
             cost = FAMILY_COST.get(fs.family, 3.0) * len(seeds) / len(suite.seeds)
             size = max(1, int(cap // cost))
+            if seeds_apart:  # so that each worker can run a part of the family's seed beside the others
+                size = max(1, min(size, math.ceil(len(fs.instances) / max(1, workers))))
             tasks = [Task(fs.family, k) for k in fs.instances]
             units += [(tasks[i:i + size], seeds) for i in range(0, len(tasks), size)]
     return sorted(units, key=lambda u: -_unit_cost(u, suite))
@@ -715,7 +726,10 @@ def _jobs(specs: list[PolicySpec], suite: Suite, memory_mb: float, time_limit: f
             "instances": [t.instance for t in tasks], "seeds": list(seeds),
             "sandbox": limits if (spec.kind != "baseline" or sandbox_baselines) else None,
             "hidden": is_private(suite),  # its failure reasons then name no instance and no seed
-        }, _unit_cost((tasks, seeds), suite))
+        }, _unit_cost((tasks, seeds), suite),
+            # a sandboxed entry's jobs on one instance (its seeds) never run at once (Job.apart)
+            frozenset((t.family, t.instance) for t in tasks) if (spec.kind != "baseline" or sandbox_baselines)
+            else frozenset())
         for spec in specs
         for tasks, seeds in layouts[spec.name]
     ]

@@ -24,7 +24,9 @@ jobs it was given: with ``isolate_groups`` a unit serves one group only).
 
 The rules:
 
-* jobs are handed out in order, to ready units only; a unit busy, idle or starting counts
+* jobs are handed out in order, to ready units only, except that a job never runs at the same
+  time as a job of its group whose ``apart`` set it meets (:attr:`Job.apart`: it waits, and
+  the next job that meets none runs first); a unit busy, idle or starting counts
   towards ``n_workers``, and no more units are started than there are jobs to run. A job waits
   in the queue, its group not charged, until a unit is ready for it: a unit that never gets
   ready (a cluster without a free CPU for it) never holds a job, so the idle ready units run
@@ -35,7 +37,8 @@ The rules:
 * a group fails as soon as one of its jobs fails (a failed reply, a unit that broke): its
   pending jobs are dropped and its busy units killed (ended, not gracefully) and let go;
 * a group's wall-clock ``time_limit`` counts from its first handed-out job, at the rate of the
-  share of the units it could use that it holds: a group running on all the units it has jobs
+  share of the units it could use that it holds (a pending job kept back by its own group's
+  ``apart`` jobs is no unit it could use): a group running on all the units it has jobs
   for (up to ``n_workers``) is charged its wall clock, one kept to half of them by other
   groups' jobs half of it. So a group, or a hostile submission before it holding units until
   its own limit, cannot make the next group time out by starving it; a group that hangs on every
@@ -65,9 +68,24 @@ __all__ = ["Job", "GroupResult", "Groups", "GroupScheduler"]
 
 @dataclass
 class Job:
+    """One job of a group. ``apart``: what the job works on that no other job of its group may
+    work on at the same time (a sandboxed entry's ``(family, instance)`` tasks: the grader's
+    :func:`lrgym.leaderboard.runner._jobs`). Two sandboxes running at once can signal each other
+    through the machine's kernel whatever their namespaces (a ``flock`` on a read-only system
+    file passed 64 bits at once between a review's two sandboxes, 2026-12-05), so the seeds of one
+    instance, each a job of its own, ran at once on two workers as a population: each trying
+    another LR, all following the best (what jobs of one seed were made against,
+    :func:`lrgym.leaderboard.runner.job_layout`)."""
+
     group: str
     payload: dict  # JSON-able; sent to the worker as is
     cost: float = 1.0  # rough relative cost (only for ordering)
+    apart: frozenset = frozenset()
+
+
+def _kept_back(job: Job, running: list[Job]) -> bool:
+    """Whether ``job`` must wait: a running job of its group shares something of its ``apart``."""
+    return bool(job.apart) and any(r.group == job.group and r.apart & job.apart for r in running)
 
 
 @dataclass
@@ -219,9 +237,13 @@ class GroupScheduler(ABC):
             with defer_stop_signals():  # a unit started is in units before a SIGTERM's interrupt: ended with them
                 units.append(self._start())
         for u in list(units):  # _send may let units go (a worker dead before taking its job)
-            if u in units and u.job is None and groups.pending and self._ready(u) \
-                    and self._usable(u, groups.pending[0][1]):
-                index, job = groups.pending.popleft()
+            if u in units and u.job is None and groups.pending and self._ready(u):
+                running = [v.job[1] for v in units if v.job is not None]
+                item = next((p for p in groups.pending if not _kept_back(p[1], running)), None)
+                if item is None or not self._usable(u, item[1]):
+                    continue
+                groups.pending.remove(item)
+                index, job = item
                 groups.started(job.group)
                 self._send(groups, units, u, index, job)
 
@@ -235,7 +257,8 @@ class GroupScheduler(ABC):
         ``n_workers`` there, a group on every placed unit of a cluster short of CPUs was charged
         a fraction of its wall clock, and a hang outlived its limit that many times)."""
         held = Counter(u.job[1].group for u in units if u.job is not None)
-        pending = Counter(job.group for _, job in groups.pending)
+        running = [u.job[1] for u in units if u.job is not None]
+        pending = Counter(job.group for _, job in groups.pending if not _kept_back(job, running))
         starting = sum(u.job is None and not self._ready(u) for u in units)
         usable = (len(units) if starting else self.n_workers) - starting
         return {g: h / max(h, min(usable, h + pending[g])) for g, h in held.items()}

@@ -33,6 +33,20 @@ def test_every_run_of_the_suite_is_in_exactly_one_job(version, workers, seeds_ap
         assert len(tasks) == 1 or cost <= max(1.0, cap)
 
 
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+@pytest.mark.parametrize("workers", [2, 3, 8])
+def test_a_sandboxed_entrys_family_keeps_every_worker_busy_on_one_seed(version, workers):
+    """Jobs of one instance never run at once for a sandboxed entry (scheduling.Job.apart), so each
+    family's seed is cut into at least as many jobs as there are workers (as far as it has
+    instances): v2's mlp was one job per seed on 2 workers, its five seeds then one at a time."""
+    suite = get_suite(version)
+    layout = job_layout(suite, workers, seeds_apart=True)
+    for fs in suite.families:
+        for s in suite.seeds:
+            jobs = [tasks for tasks, seeds in layout if tasks[0].family == fs.family and seeds == (s,)]
+            assert len(jobs) >= min(workers, len(fs.instances)), (fs.family, s, [len(j) for j in jobs])
+
 def test_a_policy_asking_for_other_env_options_in_another_job_of_a_family_fails(monkeypatch):
     """The entry records one set of env options per family: two jobs of one family that ran with
     different ones fail it (the replies of a real run, one of them altered)."""

@@ -193,3 +193,74 @@ def test_a_group_on_every_placed_unit_is_charged_its_wall_clock_while_a_unit_sta
     assert results["evil"].failed and results["evil"].reason.startswith("timeout")
     assert 0.4 <= results["evil"].finished - t0 < 0.7  # at twice its limit before
     assert len(pool.units) == 2 and pool.units[1].ran == []
+
+
+class Recording(FakePool):
+    """Records which jobs (by payload ``"id"``) ran at the same time as which."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.running: dict[int, object] = {}  # unit number -> its job's payload
+        self.together: set[frozenset] = set()
+
+    def _send(self, groups, units, unit, index, job):
+        super()._send(groups, units, unit, index, job)
+        self.running[unit.n] = job.payload
+        for other in self.running.values():
+            if other is not job.payload:
+                self.together.add(frozenset((other["id"], job.payload["id"])))
+
+    def _answer(self, groups, units, unit, reply, problem, on_reply):
+        self.running.pop(unit.n, None)
+        super()._answer(groups, units, unit, reply, problem, on_reply)
+
+
+def test_no_two_sandboxed_jobs_of_one_instance_run_at_once():
+    """A sandboxed entry's jobs hold one seed each, so that the episodes that can reach each other
+    run on different instances; but two sandboxes running at once reach each other through the
+    kernel (a review's policy passed its initial loss, 64 bits, from seed 0's sandbox to seed 1's
+    through flock() on read-only system files, both on quick's mlp instance with -j 2), and the
+    pool ran the seeds of one instance side by side: a population again. The grader's own jobs for
+    a submission on quick, on two units: no instance ever runs in two of them at once, and the
+    jobs of other instances still run beside each other (so both units are used)."""
+    from lrgym.leaderboard.runner import PolicySpec, _jobs, _layouts
+    from lrgym.leaderboard.suite import get_suite
+
+    suite = get_suite("quick")
+    spec = PolicySpec("mine", "submission", {"kind": "file", "path": "x.py", "cls": "X"})
+    layouts = _layouts([spec], suite, 2, sandbox_baselines=False)
+    jobs = _jobs([spec], suite, 1024.0, 60.0, False, layouts)
+    assert len(jobs) == 2 * len(suite.families)  # one per family and seed
+    for k, job in enumerate(jobs):
+        job.payload = {"do": "ok", "takes": 0.05, "id": k, "tasks": [(job.payload["family"], i)
+                                                                      for i in job.payload["instances"]]}
+    pool = Recording(n_workers=2)
+    results = pool.run(jobs)
+    assert not results["mine"].failed
+    same = [pair for pair in pool.together
+            if set(map(tuple, jobs[min(pair)].payload["tasks"])) & set(map(tuple, jobs[max(pair)].payload["tasks"]))]
+    assert same == []
+    assert pool.together  # jobs of different instances ran side by side
+
+
+def test_apart_holds_within_a_group_and_a_kept_back_job_lets_the_next_run_first():
+    pool = Recording(n_workers=2)
+    jobs = [Job("a", {"do": "ok", "takes": 0.1, "id": 0}, apart=frozenset({"x"})),
+            Job("a", {"do": "ok", "takes": 0.1, "id": 1}, apart=frozenset({"x"})),
+            Job("a", {"do": "ok", "takes": 0.1, "id": 2}, apart=frozenset({"y"}))]
+    results = pool.run(jobs)
+    assert not results["a"].failed and [r["id"] for r in results["a"].replies] == [0, 1, 2]
+    assert pool.together == {frozenset({0, 2}), frozenset({1, 2})} or pool.together == {frozenset({0, 2})}
+    assert frozenset({0, 1}) not in pool.together
+
+
+def test_a_group_kept_to_one_unit_by_its_own_apart_jobs_is_charged_its_wall_clock():
+    """A hanging job whose group's other jobs must wait for it (the same instance) holds the only
+    unit its group can use: its clock runs at the wall clock's rate, so it still ends at its limit
+    (counted as a unit it could use, the waiting job would have halved its rate)."""
+    pool = FakePool(n_workers=2, time_limit=0.4)
+    t0 = time.monotonic()
+    results = pool.run([Job("evil", {"do": "hang"}, apart=frozenset({"x"})),
+                        Job("evil", {"do": "ok"}, apart=frozenset({"x"}))])
+    assert results["evil"].failed and results["evil"].reason.startswith("timeout")
+    assert 0.4 <= results["evil"].finished - t0 < 0.7
