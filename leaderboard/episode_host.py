@@ -102,7 +102,10 @@ class EpisodeHost:
     namespaces every process of the sandbox's PID namespace but its PID 1, this process and the job
     starter: all the policy's processes, its daemons in their own sessions included,
     :func:`kill_all`; without namespaces the job's process group, and the scratch folder is emptied
-    but for the submission's files).
+    but for the submission's files). The grader's worker asks for it (``("end",)``) as soon as a
+    job's episodes are over, so nothing of a job runs on while its worker waits for another job
+    (a red-team review, 2026-12-05: a child it left held a ``flock`` on a system file, a signal
+    every sandbox of the machine sees, beside the entry's next job on the same instance).
 
     What the module's import makes and the kernel shares across ``fork`` is shared by the
     episodes of **that job** (they run in lockstep on the job's instances); it is gone with the
@@ -155,6 +158,9 @@ class EpisodeHost:
         if op == "policies":
             _, family, n = msg
             return self._fork(family, int(n))
+        if op == "end":  # the job's last reply is in: nothing of it may run on (end_episodes)
+            self.end_episodes()
+            return {"ok": True}
         if op == "load":
             _, spec, files = msg
             self.spec, self.files = spec, dict(files)

@@ -161,7 +161,8 @@ class Host:
       the grader);
     * ``("reset", family, infos, wheres)``: ``reset(info)`` of instance i with ``infos[i]``;
     * ``("act", family, items)``: ``act(obs, info)`` of instance i for each ``(i, obs, info)``;
-      answers the actions as JSON (:func:`plain_action`).
+      answers the actions as JSON (:func:`plain_action`);
+    * ``("end",)``: the job's episodes are over (in the sandbox its processes are ended then).
 
     This class runs the instances in its own process: the trusted baselines, in the worker. A
     submission runs in :class:`EpisodeHost`, one process per episode.
@@ -194,6 +195,8 @@ class Host:
             _, family, n = msg
             self.policies[family] = built = [build_policy(self.spec, family, self.loaded) for _ in range(n)]
             return described(built)
+        if op == "end":  # a job is over (the sandbox's EpisodeHost ends its processes; here: nothing runs on)
+            return {"ok": True}
         if op == "load":
             _, spec, files = msg
             write_files(files, os.path.join(sandbox_root.ROOT, "submission"))

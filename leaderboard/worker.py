@@ -384,11 +384,12 @@ def _episodes(job: dict, state: _State) -> dict:
     t0 = time.perf_counter()
     trajs, waited = run_lockstep(channel, family, envs, runs, name, hidden=bool(job.get("hidden")),
                                  zip_policy=job["policy"].get("kind") == "sb3")
+    seconds = time.perf_counter() - t0
+    channel.request(("end",))  # nothing of the job runs on beside the entry's next jobs (EpisodeHost)
     trajectories = [t.to_dict() for t in trajs]
     info = {"name": name, "source_hash": source_hash, "env_kwargs": plain(kwargs),
             "sandbox": plain(getattr(channel, "applied", {})),
-            "timing": {"seconds": time.perf_counter() - t0, "policy_seconds": waited,
-                       "steps": sum(len(t.lrs) for t in trajs)}}
+            "timing": {"seconds": seconds, "policy_seconds": waited, "steps": sum(len(t.lrs) for t in trajs)}}
     if job["policy"].get("kind") == "baseline":  # the shipped files it was made from, read here
         from lrgym.baselines.registry import shipped_inputs
 

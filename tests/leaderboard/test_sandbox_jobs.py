@@ -807,3 +807,70 @@ def test_an_episode_that_stops_reading_is_failed_not_waited_for(monkeypatch, kin
         assert time.monotonic() - start_time < 20
     finally:
         process.close()
+
+
+LINGERS = '''
+import fcntl, os, time
+
+LOCKED = "/usr/lib/os-release"  # a file every sandbox and the machine see
+
+
+class P:
+    name = "lingers"
+
+    def reset(self, info):
+        self.step = 0
+
+    def act(self, obs, info):
+        self.step += 1
+        if self.step == int(info["horizon"]) and os.fork() == 0:  # at its last step: a child that outlives it
+            fd = os.open(LOCKED, os.O_RDONLY)
+            fcntl.flock(fd, fcntl.LOCK_SH)  # seen by any process of the machine: a channel to later jobs
+            time.sleep(3600)
+        return 2
+'''
+
+
+def _lock_held(path: str) -> bool:
+    import fcntl
+
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.skipif(not os.path.isfile("/usr/lib/os-release"), reason="needs /usr/lib/os-release")
+def test_no_process_of_a_job_outlives_its_reply(tmp_path):
+    """A red-team review (2026-12-05): a job's processes were killed when its sandbox got its next
+    job, not when the job ended, so what a job left (a child holding a ``flock`` on a system file
+    every sandbox sees) lived on while the worker sat idle, beside the entry's next job on the same
+    instance in another worker (the next seed, which no job of that instance may run beside:
+    ``scheduling.Job.apart``). The worker now ends the job's processes before it replies."""
+    import time
+    from dataclasses import asdict
+
+    from lrgym.leaderboard import worker
+    from lrgym.leaderboard.sandbox import Limits
+
+    assert not _lock_held("/usr/lib/os-release")
+    path = tmp_path / "lingers.py"
+    path.write_text(LINGERS)
+    spec = submission_spec(f"{path}:P")
+    suite = tiny_suite("lingers", families=("quadratic",), n_instances=1, seeds=(0,))
+    job = {"op": "episodes", "policy": spec.spec, "family": "quadratic", "env_kwargs": suite.env_kwargs("quadratic"),
+           "optimizers": None, "instances": [20000], "seeds": [0],
+           "sandbox": asdict(Limits(memory_mb=1024, cpu_seconds=60)), "hidden": False}
+    state = worker._State()
+    try:
+        reply = worker.run_job(job, state)
+        assert len(reply["trajectories"]) == 1
+        time.sleep(0.5)  # (the child took its lock before the episode's last reply)
+        assert not _lock_held("/usr/lib/os-release"), "a process of the finished job still runs"
+    finally:
+        state.close()
+    assert not _lock_held("/usr/lib/os-release")
