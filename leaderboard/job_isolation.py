@@ -8,7 +8,7 @@ In the job process, before anything of the policy runs (called by the job's wait
   ``/proc``, ``/tmp`` (the submission's files written anew), ``/dev/shm`` and cache folder;
 * :func:`enter_job`: its own output file as stdout and stderr, an IPC namespace of its own,
   every privilege dropped (:func:`lrgym.leaderboard.sandbox_privileges.drop_privileges`), and
-  the kernel's key management refused (:func:`lrgym.leaderboard.seccomp.refuse_keyrings`).
+  the kernel's key management, file locks and inotify refused (:func:`lrgym.leaderboard.seccomp.refuse_kernel_channels`).
 
 In the pristine host: :func:`next_job_uid` draws each job's fresh uid in root's sandbox, and
 :func:`seccomp_problem` checks once, at the start, that the kernel takes the seccomp filter.
@@ -26,7 +26,7 @@ from lrgym.leaderboard.policy_loading import write_files
 from lrgym.leaderboard.sandbox_privileges import drop_privileges
 from lrgym.leaderboard.sandbox_root import (JOB_STAGING, MS_BIND, MS_MOVE, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE,
                                             MS_RDONLY, MS_REC, MS_REMOUNT, bind, kept_flags, mount, mount_points)
-from lrgym.leaderboard.seccomp import refuse_keyrings
+from lrgym.leaderboard.seccomp import refuse_kernel_channels
 
 __all__ = ["JOB_KEEP", "JOB_SETUP", "JOB_SHM", "KEEP_FOLDERS", "MASKED_PROC", "enter_job", "job_namespaces",
            "next_job_uid", "seccomp_problem"]
@@ -173,7 +173,7 @@ def seccomp_problem() -> str | None:
         try:
             if c_library().prctl(38, 1, 0, 0, 0) != 0:
                 raise OSError(ctypes_errno(), "PR_SET_NO_NEW_PRIVS failed")
-            refuse_keyrings()
+            refuse_kernel_channels()
             message = b""
         except OSError as exc:
             message = str(exc).encode()[:500] or b"refused"
@@ -191,8 +191,9 @@ def enter_job(uid: int | None, namespaces: bool, out_fd: int | None) -> None:
     the job's own output file, and in the namespaces it gets an IPC namespace of its own (System
     V objects and POSIX message queues die with the job) and drops every privilege, as ``uid``
     (a fresh one per job) in root's sandbox, as root of the user namespace without any
-    capability otherwise; then the kernel's key management is refused to it and to all it forks
-    (:func:`lrgym.leaderboard.seccomp.refuse_keyrings`)."""
+    capability otherwise; then the kernel's key management, file locks and inotify are refused to
+    it and to all it forks
+    (:func:`lrgym.leaderboard.seccomp.refuse_kernel_channels`)."""
     if out_fd is not None:
         os.dup2(out_fd, 1)
         os.dup2(out_fd, 2)
@@ -203,7 +204,7 @@ def enter_job(uid: int | None, namespaces: bool, out_fd: int | None) -> None:
     if libc.unshare(0x08000000) != 0:  # CLONE_NEWIPC
         raise OSError(ctypes_errno(), "unshare(CLONE_NEWIPC) failed")
     drop_privileges(uid)
-    if JOB_SETUP.get("seccomp"):  # kernel keys outlive jobs, uids and sandboxes (lrgym.leaderboard.seccomp)
-        refuse_keyrings()
+    if JOB_SETUP.get("seccomp"):  # keys outlive jobs; locks and watches reach other sandboxes (lrgym.leaderboard.seccomp)
+        refuse_kernel_channels()
     if not uid:  # same uid as before (root of the user namespace): dumpable again, as it was
         libc.prctl(4, 1, 0, 0, 0)

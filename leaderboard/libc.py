@@ -8,7 +8,7 @@ A child between ``fork`` and ``exec`` of a grader that may have threads must not
 (another thread may have held the loader's lock at the fork): the policy host's
 ``PR_SET_PDEATHSIG`` (:func:`lrgym.leaderboard.host_start.pdeathsig`) looks its ``prctl`` up
 here before the fork. The seccomp filter's ``prctl``
-(:func:`lrgym.leaderboard.seccomp.refuse_keyrings`) loads the library itself in forked job
+(:func:`lrgym.leaderboard.seccomp.refuse_kernel_channels`) loads the library itself in forked job
 processes of the single-threaded policy host, as it always did."""
 
 from __future__ import annotations

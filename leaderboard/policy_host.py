@@ -136,15 +136,16 @@ def confine(cfg: dict) -> dict:
         applied["job_namespaces"] = "PID, mount, network, UTS and IPC namespaces per job"
         import platform
 
-        from lrgym.leaderboard.seccomp import SUPPORTED_MACHINES
+        from lrgym.leaderboard.seccomp import FILTERED, SUPPORTED_MACHINES
 
+        # (recorded under "kernel_keys", its name in the entries before file locks and inotify were refused too)
         if platform.machine() not in SUPPORTED_MACHINES:
-            applied["kernel_keys"] = f"kernel keys not filtered on {platform.machine()}"
+            applied["kernel_keys"] = f"kernel keys, file locks and inotify not filtered on {platform.machine()}"
         else:
             problem = seccomp_problem()
             JOB_SETUP["seccomp"] = problem is None
-            applied["kernel_keys"] = ("add_key, request_key and keyctl refused in every job (seccomp)"
-                                      if problem is None else f"kernel keys not filtered: {problem}")
+            applied["kernel_keys"] = (f"{FILTERED} in every job (seccomp)" if problem is None
+                                      else f"kernel keys, file locks and inotify not filtered: {problem}")
     return applied
 
 

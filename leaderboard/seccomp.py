@@ -1,24 +1,37 @@
-"""A seccomp filter that refuses a policy the kernel's key management (``add_key``,
-``request_key``, ``keyctl``: they fail with ``ENOSYS``, as on a kernel built without keys).
+"""A seccomp filter that refuses a policy the kernel state every process of the machine shares
+and can leave a mark in: the kernel's key management (``add_key``, ``request_key``,
+``keyctl``: ``ENOSYS``, as on a kernel built without keys), file locks (``flock`` and the lock
+commands of ``fcntl``: ``ENOLCK``, "no locks available") and ``inotify`` (``ENOSYS``).
 
-Why (a security review, 2026-12-05): kernel keys outlive the processes that made them. A job
-made a named keyring, opened it to everyone and linked it into its uid's user keyring; every
-later job, of any uid, in any sandbox, in any later run, joined it by name and read what the
-first job had learned (on the seed before, the same instances). A fresh uid per job, the job's
-own namespaces and covering ``/proc/keys`` do not reach it: keyrings belong to the machine's
-user namespace. No honest policy needs kernel keys.
+Why: sandboxes are their own users and namespaces, but one kernel. Kernel keys outlive the
+processes that made them (a security review, 2026-12-05): a job made a named keyring, opened it
+to everyone and linked it into its uid's user keyring; every later job, of any uid, in any
+sandbox, in any later run, joined it by name and read what the first job had learned (on the
+seed before, the same instances). File locks and inotify watches are seen by every process of
+the machine on the read-only system files every sandbox sees: a red-team policy passed its
+initial loss, 64 bits at once, from one sandbox to another running beside it through ``flock``
+on a file of ``/usr/lib`` (2026-12-05; the grader no longer runs an entry's jobs on one instance
+at once, but two entries graded at the same time could still use it). No honest policy needs
+any of them: a policy writes no shared file.
 
-The filter is classic BPF over ``struct seccomp_data`` (``nr`` at offset 0, ``arch`` at 4), read
-like this::
+The filter is classic BPF over ``struct seccomp_data`` (``nr`` at offset 0, ``arch`` at 4, the
+low word of ``args[1]`` at 24 on these little-endian machines), read like this::
 
-    arch == x86-64:  nr >= 0x40000000 (the x32 ABI) or nr in (248, 249, 250) -> ENOSYS
-    arch == i386:    nr in (286, 287, 288)  (a 64-bit process may still enter through int 0x80) -> ENOSYS
-    arch == aarch64: nr in (217, 218, 219) -> ENOSYS
-    arch == arm:     nr in (309, 310, 311)  (a 32-bit program a job runs on an aarch64 kernel) -> ENOSYS
+    arch == x86-64:  nr >= 0x40000000 (the x32 ABI) or nr in (248, 249, 250) -> ENOSYS (keys)
+                     nr in (253, 294) -> ENOSYS (inotify);  nr == 73 -> ENOLCK (flock)
+                     nr == 72 and args[1] in LOCK_COMMANDS -> ENOLCK (fcntl)
+    arch == i386:    keys (286, 287, 288), inotify (291, 332), flock 143, fcntl (55, 221)
+                     (a 64-bit process may still enter through int 0x80)
+    arch == aarch64: keys (217, 218, 219), inotify 26, flock 32, fcntl 25
+    arch == arm:     keys (309, 310, 311), inotify (316, 360), flock 143, fcntl (55, 221)
+                     (a 32-bit program a job runs on an aarch64 kernel)
     anything else    -> allowed
 
-It is installed with ``PR_SET_SECCOMP`` after ``PR_SET_NO_NEW_PRIVS`` (which it requires), is
-inherited by every child and can never be removed.
+``LOCK_COMMANDS``: ``F_GETLK``, ``F_SETLK``, ``F_SETLKW`` (5 – 7), their 64-bit forms of 32-bit
+programs (12 – 14), the open-file-description locks ``F_OFD_GETLK`` … ``F_OFD_SETLKW`` (36 – 38)
+and ``F_NOTIFY`` (1026, dnotify); every other ``fcntl`` command (``F_GETFL``, ``F_SETFD``, ...)
+is allowed. It is installed with ``PR_SET_SECCOMP`` after ``PR_SET_NO_NEW_PRIVS`` (which it
+requires), is inherited by every child and can never be removed.
 """
 
 from __future__ import annotations
@@ -26,19 +39,31 @@ from __future__ import annotations
 import ctypes
 import platform
 
-__all__ = ["KEY_SYSCALLS", "SUPPORTED_MACHINES", "refuse_keyrings"]
+__all__ = ["FILTERED", "LOCK_COMMANDS", "REFUSED", "SUPPORTED_MACHINES", "refuse_kernel_channels"]
 
-_LD_ABS_W, _JEQ, _JGE, _RET = 0x20, 0x15, 0x35, 0x06
-_ALLOW, _ERRNO, _ENOSYS = 0x7FFF0000, 0x00050000, 38
-_NR, _ARCH = 0, 4
+_LD_ABS_W, _JEQ, _JGE, _JA, _RET = 0x20, 0x15, 0x35, 0x05, 0x06
+_ALLOW, _ERRNO, _ENOSYS, _ENOLCK = 0x7FFF0000, 0x00050000, 38, 37
+_NR, _ARCH, _ARG1 = 0, 4, 24
 _X86_64, _I386, _AARCH64, _ARM = 0xC000003E, 0x40000003, 0xC00000B7, 0x40000028
 _X32_BIT = 0x40000000
 _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
 
 #: the machines (``platform.machine()``) the filter is written for; elsewhere it is not installed
 SUPPORTED_MACHINES = ("x86_64", "aarch64")
-#: add_key, request_key, keyctl on each architecture the filter knows
-KEY_SYSCALLS = {_X86_64: (248, 249, 250), _I386: (286, 287, 288), _AARCH64: (217, 218, 219), _ARM: (309, 310, 311)}
+#: what is refused on each architecture the filter knows: {arch: {what: system call numbers}}
+#: (``keys``: add_key, request_key, keyctl; ``inotify``: inotify_init(1); ``flock``; ``fcntl``:
+#: fcntl (and fcntl64), refused for :data:`LOCK_COMMANDS` only)
+REFUSED = {
+    _X86_64: {"keys": (248, 249, 250), "inotify": (253, 294), "flock": (73,), "fcntl": (72,)},
+    _I386: {"keys": (286, 287, 288), "inotify": (291, 332), "flock": (143,), "fcntl": (55, 221)},
+    _AARCH64: {"keys": (217, 218, 219), "inotify": (26,), "flock": (32,), "fcntl": (25,)},
+    _ARM: {"keys": (309, 310, 311), "inotify": (316, 360), "flock": (143,), "fcntl": (55, 221)},
+}
+#: the ``fcntl`` commands refused: record or test a lock (POSIX, 64-bit, open file description)
+#: and dnotify's ``F_NOTIFY``
+LOCK_COMMANDS = (5, 6, 7, 12, 13, 14, 36, 37, 38, 1026)
+#: what the filter refuses, as the entry records it
+FILTERED = "kernel keys, file locks (flock, fcntl) and inotify refused"
 
 
 class _Filter(ctypes.Structure):
@@ -50,45 +75,56 @@ class _Program(ctypes.Structure):
 
 
 def _program() -> list[tuple[int, int, int, int]]:
-    """The filter's instructions ``(code, jt, jf, k)``; jumps count forward from the next one."""
-    ops: list[tuple[int, int, int, int]] = []
-    # one block per architecture: [JEQ arch (skip the block if not), LD nr, (JGE x32), JEQ nr...]
-    blocks = []
-    for arch, numbers in KEY_SYSCALLS.items():
-        body = [("nr",)] + ([("x32",)] if arch == _X86_64 else []) + [("eq", n) for n in numbers]
-        blocks.append((arch, body))
-    total = 1 + sum(1 + len(body) for _, body in blocks) + 2  # LD arch, blocks, RET ALLOW, RET ERRNO
-    allow, deny = total - 2, total - 1
-    ops.append((_LD_ABS_W, 0, 0, _ARCH))
-    for arch, body in blocks:
-        here = len(ops)
-        next_block = here + 1 + len(body)
-        ops.append((_JEQ, 0, next_block - (here + 1), arch))
-        for item in body:
-            at = len(ops)
-            if item[0] == "nr":
-                ops.append((_LD_ABS_W, 0, 0, _NR))
-            elif item[0] == "x32":
-                ops.append((_JGE, deny - (at + 1), 0, _X32_BIT))
-            else:
-                last = item is body[-1]
-                ops.append((_JEQ, deny - (at + 1), (allow - (at + 1)) if last else 0, item[1]))
-        # after the block's last JEQ (not taken), it jumped to allow; a block always ends there
-    ops.append((_RET, 0, 0, _ALLOW))
-    ops.append((_RET, 0, 0, _ERRNO | _ENOSYS))
-    assert len(ops) == total
+    """The filter's instructions ``(code, jt, jf, k)``; jumps count forward from the next one.
+    Written with named targets (``"allow"``, ``"enosys"``, ``"enolck"``, ``"fcntl"``, the next
+    architecture's block), resolved at the end."""
+    code: list[list] = []  # [code, jt target, jf target, k]; a target None: the next instruction
+    labels: dict[str, int] = {}
+    goes_to = {"keys": "enosys", "inotify": "enosys", "flock": "enolck", "fcntl": "fcntl"}
+
+    code.append([_LD_ABS_W, None, None, _ARCH])
+    for i, (arch, table) in enumerate(REFUSED.items()):
+        code.append([_JEQ, None, f"arch{i + 1}", arch])  # another architecture: its block
+        code.append([_LD_ABS_W, None, None, _NR])
+        if arch == _X86_64:
+            code.append([_JGE, "enosys", None, _X32_BIT])
+        for what, numbers in table.items():
+            code += [[_JEQ, goes_to[what], None, n] for n in numbers]
+        code.append([_JA, None, None, "allow"])
+        labels[f"arch{i + 1}"] = len(code)
+    code.append([_RET, None, None, _ALLOW])  # an architecture the filter does not know
+    labels["fcntl"] = len(code)
+    code.append([_LD_ABS_W, None, None, _ARG1])
+    code += [[_JEQ, "enolck", None, cmd] for cmd in LOCK_COMMANDS]
+    labels["allow"] = len(code)
+    code.append([_RET, None, None, _ALLOW])
+    labels["enosys"] = len(code)
+    code.append([_RET, None, None, _ERRNO | _ENOSYS])
+    labels["enolck"] = len(code)
+    code.append([_RET, None, None, _ERRNO | _ENOLCK])
+
+    def offset(pc: int, target) -> int:
+        return 0 if target is None else labels[target] - (pc + 1)
+
+    ops = []
+    for pc, (op, jt, jf, k) in enumerate(code):
+        if op == _JA:
+            ops.append((op, 0, 0, offset(pc, k)))
+        else:
+            ops.append((op, offset(pc, jt), offset(pc, jf), k))
     return ops
 
 
-def refuse_keyrings() -> str:
+def refuse_kernel_channels() -> str:
     """Install the filter in this process (and so in all it forks); returns what was applied,
     recorded with the entry. Raises ``OSError`` when the kernel refuses it."""
     if platform.machine() not in SUPPORTED_MACHINES:
-        return f"kernel keys not filtered (seccomp filter written for x86_64 and aarch64, not {platform.machine()})"
+        return (f"kernel keys, file locks and inotify not filtered (seccomp filter written for x86_64 and aarch64, "
+                f"not {platform.machine()})")
     ops = _program()
     filters = (_Filter * len(ops))(*[_Filter(*op) for op in ops])
     program = _Program(len(ops), filters)
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(program), 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "PR_SET_SECCOMP failed")
-    return "add_key, request_key and keyctl refused (seccomp)"
+    return f"{FILTERED} (seccomp)"

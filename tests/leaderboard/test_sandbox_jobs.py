@@ -16,12 +16,12 @@ import platform
 import sys
 
 import pytest
-from lb_helpers import tiny_suite
+from lb_helpers import probe_sandbox, tiny_suite
 
 from lrgym.leaderboard import sandbox
 from lrgym.leaderboard.references import load_references
 from lrgym.leaderboard.runner import run_suite, submission_spec
-from lrgym.leaderboard.seccomp import SUPPORTED_MACHINES
+from lrgym.leaderboard.seccomp import FILTERED, SUPPORTED_MACHINES
 from lrgym.leaderboard.step_message import encode_act
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux sandbox")
@@ -448,7 +448,49 @@ def test_no_job_reaches_the_kernels_keys(tmp_path):
     [keyjoin] = run_suite([submission_spec(f"{tmp_path}/keyjoin.py:Keyjoin", name="keyjoin")], suite,
                           references=refs, n_workers=1, time_limit=300)
     assert keyjoin.ok, keyjoin.entry.failure_reason
-    assert keyjoin.entry.env_spec["sandbox"]["kernel_keys"].startswith("add_key, request_key and keyctl refused")
+    assert keyjoin.entry.env_spec["sandbox"]["kernel_keys"] == f"{FILTERED} in every job (seccomp)"
+
+
+LOCKS_PROBE = r'''
+import ctypes, errno, fcntl, json, os, struct
+
+def attempt(f):
+    try:
+        f()
+        return "done"
+    except OSError as exc:
+        return errno.errorcode.get(exc.errno, str(exc.errno))
+
+class Probe:
+    def __init__(self):
+        fd = os.open("/usr/lib/os-release", os.O_RDONLY)
+        libc = ctypes.CDLL(None, use_errno=True)
+        def inotify():
+            if libc.inotify_init1(0) < 0:
+                raise OSError(ctypes.get_errno(), "inotify_init1")
+        lock = struct.pack("hhqqi", fcntl.F_RDLCK, 0, 0, 0, 0)
+        facts = {"flock": attempt(lambda: fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)),
+                 "fcntl_setlk": attempt(lambda: fcntl.fcntl(fd, fcntl.F_SETLK, lock)),
+                 "fcntl_getlk": attempt(lambda: fcntl.fcntl(fd, fcntl.F_GETLK, lock)),
+                 "ofd_setlk": attempt(lambda: fcntl.fcntl(fd, 37, lock)),
+                 "lockf": attempt(lambda: fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)),
+                 "inotify": attempt(inotify),
+                 "getfl": fcntl.fcntl(fd, fcntl.F_GETFL) & 3 == os.O_RDONLY}
+        raise RuntimeError("FACTS" + json.dumps(facts) + "END")
+'''
+
+
+@pytest.mark.skipif(not os.path.isfile("/usr/lib/os-release"), reason="needs /usr/lib/os-release")
+def test_no_job_takes_a_file_lock_or_an_inotify_watch():
+    """File locks and inotify watches on the read-only system files every sandbox sees are seen by
+    every process of the machine: a red-team policy passed 64 bits from one sandbox to another
+    running beside it through ``flock`` (2026-12-05). A job is refused them (``ENOLCK``, ``ENOSYS``:
+    lrgym.leaderboard.seccomp); other ``fcntl`` commands work. The old code: every lock was taken."""
+    if platform.machine() not in SUPPORTED_MACHINES:
+        pytest.skip(f"no seccomp filter written for {platform.machine()} (documented)")
+    facts = probe_sandbox(LOCKS_PROBE)
+    assert facts == {"flock": "ENOLCK", "fcntl_setlk": "ENOLCK", "fcntl_getlk": "ENOLCK", "ofd_setlk": "ENOLCK",
+                     "lockf": "ENOLCK", "inotify": "ENOSYS", "getfl": True}
 
 
 ROOT_WRITES = '''
@@ -543,7 +585,7 @@ def test_a_kernel_refusing_the_filter_is_recorded_not_blamed_on_the_policy(monke
     def refused():
         raise OSError(22, "PR_SET_SECCOMP failed")
 
-    monkeypatch.setattr(job_isolation, "refuse_keyrings", refused)
+    monkeypatch.setattr(job_isolation, "refuse_kernel_channels", refused)
     assert "PR_SET_SECCOMP failed" in job_isolation.seccomp_problem()
 
 
