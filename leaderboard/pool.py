@@ -9,7 +9,11 @@ Jobs belong to *groups* (one group = one policy being evaluated). A group fails 
 of its jobs fails; its other jobs are then dropped (pending) or their workers killed (running):
 
 * the worker replied ``{"ok": false, "reason": ...}`` (policy raised, invalid action, ...);
-* the worker died (killed by a signal, out of memory, ``os._exit``): "worker process died";
+* the worker died (a crash, ``os._exit``, a signal): "worker process died" — except that a
+  worker killed by SIGKILL (the kernel's OOM killer, an operator's ``kill -9``: a fault of the
+  machine, not of the policy) has its job run again on a new worker once
+  (:data:`lrgym.leaderboard.scheduling.LOST_UNIT_RETRIES`), as the Ray pool does for a lost Ray
+  worker; killed again, the group fails;
 * the group's wall-clock ``time_limit`` passed (counted from its first dispatched job):
   its running workers are killed.
 

@@ -50,7 +50,7 @@ import time
 import warnings
 from pathlib import Path
 
-from lrgym.baselines.backend import (RAY_RETRIES, TASK_MEMORY_MB, check_memory_request, connect, largest_node_memory_mb,
+from lrgym.baselines.backend import (TASK_MEMORY_MB, check_memory_request, connect, largest_node_memory_mb,
                                      worker_env)
 from lrgym.baselines.node_check import CPUKinds, NodeMismatch, node_differences, node_fingerprint
 from lrgym.leaderboard.failures import PolicyError
@@ -218,8 +218,6 @@ class RayWorkerPool(GroupScheduler):
         self.isolate_groups = isolate_groups
         self.quiet = quiet
         self._host = self.ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(GraderHost)
-        self.lost_workers = 0  # Ray workers lost during the last run (each cost a retry)
-        self._attempts: dict[int, int] = {}  # during a run: job index -> Ray workers lost running it
         self._files: dict[str, tuple] = {}  # during a run: policy -> (its spec, its files), read once
         self._fingerprint = node_fingerprint()  # the driver's: every actor's node must match it
         self._memory_mb = float(ACTOR_MEMORY_MB)  # during a run: each actor's Ray memory (actor_memory_mb)
@@ -241,8 +239,7 @@ class RayWorkerPool(GroupScheduler):
                              f"--memory-limit up to {largest - ACTOR_MEMORY_MB:.0f} MB, or nodes with more memory")
 
         sweep_orphaned_scratch()
-        self._attempts, self._files = {}, {}
-        self.lost_workers = 0
+        self._files = {}
         self._placement_warned = False
         self._cpu_kinds = CPUKinds()
 
@@ -336,25 +333,16 @@ class RayWorkerPool(GroupScheduler):
 
     def _collect(self, groups: Groups, slots: list[_Slot], slot: _Slot, on_reply) -> None:
         ray = self.ray
-        index, job = slot.job
+        _, job = slot.job
         try:
             reply, problem = ray.get(slot.ref)
         except ray.exceptions.RayTaskError as exc:  # GraderHost itself raised (a bug, not a loss)
             self._discard(slots, slot)
             self._fail(groups, slots, job.group, f"grader error on the Ray worker: {exc}")
             return
-        except ray.exceptions.RayError as exc:  # the actor (Ray worker) or its node is gone
-            self.lost_workers += 1
-            self._discard(slots, slot)
-            if groups.results[job.group].failed:
-                return
-            self._attempts[index] = self._attempts.get(index, 0) + 1
-            if self._attempts[index] <= RAY_RETRIES:
-                groups.pending.appendleft((index, job))  # run again, on a new actor
-            else:
-                self._fail(groups, slots, job.group,
-                           f"lost its Ray worker {self._attempts[index]} times (retried on a new one): "
-                           f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        except ray.exceptions.RayError as exc:  # the actor (Ray worker) or its node is gone: run again (_lost)
+            said = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            self._lost(groups, slots, slot, lambda n: f"lost its Ray worker {n} times (retried on a new one): {said}")
             return
         slot.ref = None
         self._answer(groups, slots, slot, reply, problem, on_reply)

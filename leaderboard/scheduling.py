@@ -35,7 +35,9 @@ The rules:
   ended (gracefully) before the next group's job is handed out, so each submission gets units
   (workers, sandboxes) of its own;
 * a group fails as soon as one of its jobs fails (a failed reply, a unit that broke): its
-  pending jobs are dropped and its busy units killed (ended, not gracefully) and let go;
+  pending jobs are dropped and its busy units killed (ended, not gracefully) and let go; a unit
+  lost to the machine (its grader worker killed by SIGKILL; with Ray, its actor or node gone) is
+  let go and its job runs again on a new one, :data:`LOST_UNIT_RETRIES` times at most;
 * a group's wall-clock ``time_limit`` counts from its first handed-out job, at the rate of the
   share of the units it could use that it holds (a pending job kept back by its own group's
   ``apart`` jobs is no unit it could use): a group running on all the units it has jobs
@@ -61,9 +63,19 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Callable
 
+from lrgym.baselines.backend import RAY_RETRIES
 from lrgym.baselines.interrupts import defer_stop_signals
 
 __all__ = ["Job", "GroupResult", "Groups", "GroupScheduler"]
+
+
+#: how many times a job runs again, on a new unit, when the unit running it is lost to a fault of
+#: the grader's machines rather than of the submission: a Ray worker or its node gone (the Ray
+#: pool), or the grader worker killed by SIGKILL (the kernel's OOM killer, an operator's
+#: ``kill -9``; the pool kills only units it lets go, which are never read again). The lost
+#: attempt's time stays charged to its group, the replies received are kept; lost once more, the
+#: group fails saying so. As often as the Ray backend's tasks (:data:`~lrgym.baselines.backend.RAY_RETRIES`).
+LOST_UNIT_RETRIES = RAY_RETRIES
 
 
 @dataclass
@@ -81,6 +93,16 @@ class Job:
     payload: dict  # JSON-able; sent to the worker as is
     cost: float = 1.0  # rough relative cost (only for ordering)
     apart: frozenset = frozenset()
+
+
+def _killed(problem: str | None) -> bool:
+    """Whether a unit's ``problem`` says its grader worker was killed by SIGKILL (the words of
+    :func:`lrgym.leaderboard.sandbox.death_reason`, which both pools' workers report)."""
+    import signal
+
+    from lrgym.leaderboard.sandbox import death_reason
+
+    return problem is not None and problem.startswith(death_reason(-signal.SIGKILL, who="worker process"))
 
 
 def _kept_back(job: Job, running: list[Job]) -> bool:
@@ -185,6 +207,8 @@ class GroupScheduler(ABC):
     n_workers: int
     time_limit: float | None
     isolate_groups: bool
+    #: units lost with their job during the last run (:data:`LOST_UNIT_RETRIES`: each cost a retry)
+    lost_workers: int = 0
 
     def run(
         self,
@@ -198,6 +222,7 @@ class GroupScheduler(ABC):
         ``on_group_done(result)`` once per group as soon as it has finished or failed: the
         caller can record it right away (one store transaction per finished entry).
         """
+        self.lost_workers, self._attempts = 0, {}  # job index -> units lost running it
         self._begin_run(jobs)
         groups = Groups(jobs, self.time_limit, on_group_done)
         units: list = []
@@ -280,6 +305,10 @@ class GroupScheduler(ABC):
         """Act on ``unit``'s answer to its job: ``(reply, None)``, or ``(None, why)`` when the unit
         broke (died, broke the protocol): it is let go and its group fails with ``why``."""
         index, job = unit.job
+        if reply is None and _killed(problem):  # the grader worker, by the machine: not the submission's doing
+            self._lost(groups, units, unit, lambda n: f"{problem} ({n} times: a job whose worker is killed runs "
+                                                      f"again on a new one {LOST_UNIT_RETRIES} time(s))")
+            return
         unit.job = None
         if reply is None:
             self._discard(units, unit)
@@ -288,6 +317,21 @@ class GroupScheduler(ABC):
             self._fail(groups, units, job.group, str(reply.get("reason", "unknown failure")))
         elif groups.replied(index, job, reply) and on_reply is not None:
             on_reply(job, reply)
+
+    def _lost(self, groups: Groups, units: list, unit, why: Callable[[int], str]) -> None:
+        """``unit`` was lost with its job to a fault of the machines (:data:`LOST_UNIT_RETRIES`):
+        it is let go, and the job runs again on a new unit, or, lost that many times more already,
+        its group fails with ``why(times lost)``."""
+        index, job = unit.job
+        self.lost_workers += 1
+        self._discard(units, unit)
+        if groups.results[job.group].failed:
+            return
+        self._attempts[index] = self._attempts.get(index, 0) + 1
+        if self._attempts[index] <= LOST_UNIT_RETRIES:
+            groups.pending.appendleft((index, job))  # run again, on a new unit
+        else:
+            self._fail(groups, units, job.group, why(self._attempts[index]))
 
     def _expire(self, groups: Groups, units: list) -> None:
         """Fail the groups whose time limit is used up (their busy units are killed)."""

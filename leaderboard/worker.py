@@ -419,10 +419,19 @@ def run_job(job: dict, state: _State | None = None) -> dict:
     if op == "sleep":  # for tests of the pool itself
         time.sleep(float(job.get("seconds", 0)))
         return {}
-    if op == "die":  # for tests of the pool itself: a worker that crashes after writing to stderr
-        sys.stderr.write(str(job.get("message", "")))
-        sys.stderr.flush()
-        os._exit(int(job.get("code", 3)))
+    if op == "die":  # for tests of the pool itself: a worker that crashes after writing to stderr,
+        # or ("signal") is killed by a signal; "once": a file path, only the first attempt dies
+        marker = job.get("once")
+        if marker is None or not os.path.exists(marker):
+            if marker is not None:
+                Path(marker).touch()
+            sys.stderr.write(str(job.get("message", "")))
+            sys.stderr.flush()
+            if "signal" in job:
+                os.kill(os.getpid(), int(job["signal"]))
+                time.sleep(60)
+            os._exit(int(job.get("code", 3)))
+        return {"pid": os.getpid()}
     if op == "kill_host":  # for tests of the Ray pool: the Ray worker hosting this worker dies
         marker = job.get("once")  # a file path: only the first attempt kills (it creates the file)
         if marker is None or not os.path.exists(marker):

@@ -444,7 +444,9 @@ def test_a_dying_worker_reports_its_last_stderr_lines():
     from lrgym.leaderboard.pool import Job, WorkerPool
 
     message = "".join(f"line {i}\n" for i in range(100)) + "the last words\x1b[2J\n"
-    result = WorkerPool(1).run([Job("g", {"op": "die", "message": message, "code": 3})])["g"]
+    pool = WorkerPool(1)
+    result = pool.run([Job("g", {"op": "die", "message": message, "code": 3})])["g"]
+    assert pool.lost_workers == 0  # a worker that exits is no machine fault: not run again
     assert result.failed
     assert result.reason.startswith("worker process died: exit code 3")
     assert "line 99" in result.reason and "the last words" in result.reason and "line 10\n" not in result.reason
@@ -651,3 +653,29 @@ def test_a_private_suite_records_only_the_kind_of_a_failure(reason, kind):
 
     assert private_reason(reason) == kind + PRIVATE_REASON_NOTE
     assert not any(ch.isdigit() for ch in private_reason(reason))
+
+
+def test_a_grader_worker_killed_by_sigkill_runs_its_job_again_once(tmp_path):
+    """A grader worker killed by SIGKILL mid-job (the kernel's OOM killer, an operator's kill -9) is
+    a fault of the grader's machine, not of the submission: the job runs again on a new worker
+    once, as the Ray pool runs a job again whose Ray worker is lost (it failed the entry: "worker
+    process died: killed by SIGKILL"). Killed once: the group succeeds, keeping its other replies;
+    killed every time: it fails after one retry, saying so."""
+    import signal
+
+    from lrgym.leaderboard.pool import Job, WorkerPool
+
+    marker = tmp_path / "killed-once"
+    jobs = [Job("survives", {"op": "sleep", "seconds": 0.1}),
+            Job("survives", {"op": "die", "signal": int(signal.SIGKILL), "once": str(marker)}),
+            Job("lost", {"op": "die", "signal": int(signal.SIGKILL)})]
+    done = []
+    pool = WorkerPool(2)
+    results = pool.run(jobs, on_group_done=done.append)
+    assert marker.exists()
+    ok, lost = results["survives"], results["lost"]
+    assert not ok.failed and len(ok.replies) == 2 and "pid" in ok.replies[1], ok.reason
+    assert lost.failed and lost.reason.startswith("worker process died: killed by SIGKILL") \
+        and "(2 times: a job whose worker is killed runs again on a new one 1 time(s))" in lost.reason, lost.reason
+    assert pool.lost_workers == 3
+    assert sorted(r.name for r in done) == ["lost", "survives"]
