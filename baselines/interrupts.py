@@ -158,11 +158,6 @@ def _end_block(stop: Stop, old: dict) -> None:
     if stop.restore:
         try:
             _put_back(old)
-        except BaseException:  # a handler found, already back, took a signal and raised (Python's own
-            # SIGINT one: KeyboardInterrupt): the others are put back too, or they kept the block's
-            # handler, which ignores every later signal once the block is closing
-            _put_back(old)
-            raise
         finally:
             _FOUND[:] = [found for found in _FOUND if found is not old]
     else:  # exiting, cleaned up: ignored to the end (Python puts its own handlers back to
@@ -174,9 +169,21 @@ def _end_block(stop: Stop, old: dict) -> None:
 
 
 def _put_back(old: dict) -> None:
-    """Install the handlers found (``old``; None, a handler not set from Python: ``SIG_DFL``)."""
-    for sig, found in old.items():
-        signal.signal(sig, found if found is not None else signal.SIG_DFL)
+    """Install the handlers found (``old``; None, a handler not set from Python: ``SIG_DFL``),
+    every one: a handler already back may take a stop signal and raise (Python's own SIGINT one:
+    ``KeyboardInterrupt``; a block's: :class:`Interrupted`), and the others are then put back
+    all the same before its exception goes on. (Left half done, SIGTERM kept the ended block's
+    handler, which ignores every later signal once the block is closing, or ``ray.init``'s
+    ``sys.exit(15)``, which cut the cleanup short.)"""
+    def install() -> None:
+        for sig, found in old.items():
+            signal.signal(sig, found if found is not None else signal.SIG_DFL)
+
+    try:
+        install()
+    except BaseException:
+        install()
+        raise
 
 
 #: the stop signals that arrived in each active defer_stop_signals section, innermost last
@@ -234,12 +241,7 @@ def keep_stop_handlers() -> Iterator[None]:
     try:
         yield
     finally:
-        try:
-            _put_back(found)
-        except BaseException:  # a stop signal to a handler already put back raised (Interrupted): the
-            # others are put back too (SIGTERM kept ray.init's sys.exit(15), which then cut the cleanup short)
-            _put_back(found)
-            raise
+        _put_back(found)
 
 
 def run_command(main: Callable[[], object], name: str = "", exiting: bool = False) -> object:
