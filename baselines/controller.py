@@ -265,14 +265,12 @@ def submission_source(weights: bytes, name: str, class_name: str = SUBMISSION_CL
     policy that loads ``runs/controller_mixed.npz`` by its path fails there; this file is what
     ``lrgym leaderboard submit FILE.py:TrainedController`` grades (``train_controller`` writes it
     beside the weights). It imports only lrgym and NumPy."""
-    import base64
+    from lrgym.baselines.outputs import weights_literal
 
-    blob = base64.b64encode(weights).decode()
-    body = "\n".join(f'    "{blob[i:i + 100]}"' for i in range(0, len(blob), 100))
     return (f'"""A controller trained by lrgym.baselines.train_controller (its weights inline).\n\n'
             f'lrgym leaderboard submit THIS_FILE.py:{class_name} --suite quick\n"""\n\n'
             "import base64\nimport io\n\nfrom lrgym.baselines.controller import ControllerNet, ControllerPolicy\n\n"
-            f"WEIGHTS = (\n{body}\n)\n\n\n"
+            f"{weights_literal(weights)}\n\n"
             f"class {class_name}(ControllerPolicy):\n"
             f"    name = {name!r}\n\n"
             "    def __init__(self, family=None):\n"

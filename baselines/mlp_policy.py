@@ -15,17 +15,19 @@ in training (:func:`lrgym.baselines.wrappers.clip_obs`).
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 from pathlib import Path
 
 import numpy as np
 
-from lrgym.baselines.outputs import replace_file
+from lrgym.baselines.outputs import replace_file, weights_literal
 from lrgym.baselines.wrappers import clip_obs
 
-__all__ = ["ACTIVATIONS", "MLPPolicy"]
+__all__ = ["ACTIVATIONS", "MLPPolicy", "SUBMISSION_CLASS"]
+
+#: the class of the submission file :meth:`MLPPolicy.submission_source` writes (train_rllib's export)
+SUBMISSION_CLASS = "RLlibPolicy"
 
 ACTIVATIONS = {
     "linear": lambda x: x,
@@ -89,16 +91,13 @@ class MLPPolicy:
     def load(cls, path: str | Path) -> "MLPPolicy":
         return cls.from_bytes(Path(path).read_bytes())
 
-    def submission_source(self, class_name: str = "RLlibPolicy") -> str:
+    def submission_source(self, class_name: str = SUBMISSION_CLASS) -> str:
         """A self-contained submission file (the weights inline, base64): what ``lrgym
         leaderboard submit FILE.py:RLlibPolicy`` grades; it imports only lrgym and NumPy."""
-        blob = base64.b64encode(self.to_bytes()).decode()
-        lines = [blob[i:i + 100] for i in range(0, len(blob), 100)]
-        body = "\n".join(f'    "{line}"' for line in lines)
         return (f'"""{self.name}: exported by lrgym.baselines.train_rllib (NumPy inference of the trained '
                 f'module).\n\nlrgym leaderboard submit THIS_FILE.py:{class_name}\n"""\n\n'
                 "import base64\n\nfrom lrgym.baselines.mlp_policy import MLPPolicy\n\n"
-                f"WEIGHTS = (\n{body}\n)\n\n\n"
+                f"{weights_literal(self.to_bytes())}\n\n"
                 f"class {class_name}(MLPPolicy):\n"
                 f"    name = {self.name!r}\n\n"
                 "    def __init__(self, family=None):\n"

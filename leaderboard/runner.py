@@ -133,9 +133,12 @@ def submission_spec(
         if ":" not in target:
             weights = ""
             if target.endswith(".npz"):  # what train_controller and train_rllib write: their .py is the submission
+                from lrgym.baselines import controller, mlp_policy
+
                 py = Path(target).with_suffix(".py")
                 weights = (f"; trained weights (.npz) are graded through the submission file their trainer writes "
-                           f"beside them: {py}:TrainedController (train_controller), {py}:RLlibPolicy (train_rllib)")
+                           f"beside them: {py}:{controller.SUBMISSION_CLASS} (train_controller), "
+                           f"{py}:{mlp_policy.SUBMISSION_CLASS} (train_rllib)")
             raise ValueError(f"submission {target!r}: expected path/to/policy.py:ClassName, module:ClassName or "
                              f"model.zip{weights}")
         where, _, attr = target.rpartition(":")
