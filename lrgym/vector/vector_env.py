@@ -551,9 +551,8 @@ def sub_env_spec(spec):
     """The ``EnvSpec`` ``gym.make`` records for one sub-environment of a vector env made from
     ``spec`` (an id's spec, its kwargs the id's and the caller's): ``spec`` with the
     :class:`~lrgym.env.LRControlEnv` keywords of its kwargs only (and the id's own family options;
-    not ``num_envs``,
-    ``vectorization_mode``, ``parallel``, ...) and the ``max_episode_steps`` of its kwargs if
-    they give one — what each sub-environment of ``SyncVectorEnv`` has."""
+    not ``num_envs``, ``vectorization_mode``, ``parallel``, ...) and the ``max_episode_steps`` of
+    its kwargs if they give one — what each sub-environment of ``SyncVectorEnv`` has."""
     env_keywords = {*keyword_names(LRControlEnv), ID_FAMILY_OPTIONS}  # (the id's own data set: Digits')
     return dataclasses.replace(
         spec, kwargs={k: copy.deepcopy(v) for k, v in spec.kwargs.items() if k in env_keywords},
