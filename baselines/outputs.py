@@ -224,6 +224,31 @@ def output_path(shipped: Path, *, ship: bool = False, out: str | Path | None = N
     return path
 
 
+def part_run_problem(flag: str, option: str, given, whole, holds: str, elsewhere: str = "") -> str | None:
+    """Why ``flag`` (``--ship``, ``--write``: the command rewrites a shipped file) may not run with
+    ``option`` set to ``given``, or ``None``. The shipped file holds the whole run (``whole``:
+    every family, every baseline, the full seed count; ``holds`` says it in the message), so a run
+    of part of it would replace it with that part under the same name: ``selection --ship
+    --families quadratic`` shipped a suite v2 of the quadratic family alone.
+
+    ``given`` is ``None`` (the option left out), a list (compared with ``whole`` as a set: the
+    order of ``--families`` does not matter), ``True`` (a switch: any use is a part) or a value.
+    ``elsewhere``: where the command writes without ``flag`` (``" (writes runs/selection/)"``)."""
+    if given is None or given is False:
+        return None
+    if isinstance(given, (list, tuple)):
+        if set(given) == set(whole):
+            return None
+        shown = f"{option} {' '.join(map(str, given))}"
+    elif given is True:
+        shown = option
+    elif given == whole:
+        return None
+    else:
+        shown = f"{option} {given}"
+    return f"{flag} with {shown}: {holds}; valid: {flag} without {option}, or {option} without {flag}{elsewhere}"
+
+
 def package_folders() -> list[Path]:
     """The folders of the installed package: ``lrgym``, ``lrgym.baselines`` and
     ``lrgym.leaderboard`` (in a source checkout the last two are ``baselines/`` and

@@ -68,7 +68,7 @@ from pathlib import Path
 import numpy as np
 
 from lrgym.baselines.backend import workers_type
-from lrgym.baselines.outputs import replace_file, runs_dir
+from lrgym.baselines.outputs import part_run_problem, replace_file, runs_dir
 from lrgym.baselines.reference import RULE
 from lrgym.baselines.score import PRECISION_FLOOR, score
 
@@ -346,15 +346,11 @@ def ship_arguments_problem(families: list[str] | None, candidates: int) -> str |
     references *are* suite v2: a selection of some families (``--families linreg``) or fewer
     candidates than the rule's (``--candidates 3``) shipped a suite of those alone (an empty v2 for
     a family with no kept candidate), under the same revision, before anything said so."""
-    if families is not None and set(families) != set(SIZES):
-        return (f"--ship with --families {' '.join(families)}: the shipped selection is the whole suite, and it would "
-                f"hold {', '.join(families)} alone; valid: --ship without --families (every family: "
-                f"{', '.join(SIZES)}), or --families without --ship (writes {runs_dir() / 'selection'}/)")
-    if candidates != CANDIDATES:
-        return (f"--ship with --candidates {candidates}: the shipped selection tries the rule's {CANDIDATES} candidates "
-                f"per family; valid: --ship without --candidates, or --candidates without --ship (writes "
-                f"{runs_dir() / 'selection'}/)")
-    return None
+    elsewhere = f" (writes {runs_dir() / 'selection'}/)"
+    return (part_run_problem("--ship", "--families", families, SIZES,
+                             f"the shipped selection is the whole suite (every family: {', '.join(SIZES)})", elsewhere)
+            or part_run_problem("--ship", "--candidates", candidates, CANDIDATES,
+                                f"the shipped selection tries the rule's {CANDIDATES} candidates per family", elsewhere))
 
 
 def revision_problem(selection: dict) -> str | None:

@@ -34,7 +34,7 @@ import numpy as np
 
 from lrgym.baselines.backend import workers_type
 from lrgym.baselines.families import available_families
-from lrgym.baselines.outputs import replace_file
+from lrgym.baselines.outputs import part_run_problem, replace_file
 from lrgym.baselines.tune import run_config, run_scores, search_references
 
 HERE = Path(__file__).parent
@@ -160,13 +160,9 @@ def write_problem(baselines: list[str] | None, families: list[str] | None, path:
     path = SECTION if path is None else path
     if not path.is_file():
         return f"--write: {path} not found; valid: --write in a source checkout (its README.md), or leave it out"
-    if baselines is not None and set(baselines) != set(BASELINES):
-        return (f"--write with --baselines {' '.join(baselines)}: the README's table ranks every baseline; valid: "
-                "--write without --baselines, or --baselines without --write")
-    if families is not None and set(families) != set(val_suite()[0]):
-        return (f"--write with --families {' '.join(families)}: the README's table has every family of the val suite "
-                f"({', '.join(val_suite()[0])}); valid: --write without --families, or --families without --write")
-    return None
+    return (part_run_problem("--write", "--baselines", baselines, BASELINES, "the README's table ranks every baseline")
+            or part_run_problem("--write", "--families", families, val_suite()[0],
+                                f"the README's table has every family of the val suite ({', '.join(val_suite()[0])})"))
 
 
 def main(argv=None) -> None:

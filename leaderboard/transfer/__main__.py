@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from lrgym.baselines.backend import workers_type
-from lrgym.baselines.outputs import replace_file, runs_dir
+from lrgym.baselines.outputs import part_run_problem, replace_file, runs_dir
 from lrgym.leaderboard.transfer.study import FULL_CONFIG, LOSS_REDUCTIONS, QUICK_CONFIG, run_study
 from lrgym.leaderboard.transfer.tasks import TASKS
 
@@ -86,16 +86,12 @@ def ship_arguments_problem(args) -> str | None:
     one (``FULL_CONFIG``), which the README's tables and headline quote. ``--quick --ship`` replaced
     ``docs/transfer/`` with a 17-second smoke run (the quick suite, 6 steps of 2 updates), and
     ``--task`` or another ``--seeds`` would ship a smaller study under the same name."""
-    if args.quick:
-        return ("--ship with --quick: the shipped study is the full one, not the smoke run; valid: --ship without "
-                "--quick, or --quick without --ship")
-    if args.task and set(args.task) != set(FULL_CONFIG.tasks):
-        return (f"--ship with --task {' --task '.join(args.task)}: the shipped study runs every real task "
-                f"({', '.join(FULL_CONFIG.tasks)}); valid: --ship without --task, or --task without --ship")
-    if args.seeds is not None and args.seeds != len(FULL_CONFIG.seeds):
-        return (f"--ship with --seeds {args.seeds}: the shipped study runs {len(FULL_CONFIG.seeds)} seeds per real "
-                f"task; valid: --ship without --seeds, or --seeds without --ship")
-    return None
+    full = FULL_CONFIG
+    return (part_run_problem("--ship", "--quick", args.quick, False, "the shipped study is the full one, not the smoke run")
+            or part_run_problem("--ship", "--task", args.task or None, full.tasks,
+                                f"the shipped study runs every real task ({', '.join(full.tasks)})")
+            or part_run_problem("--ship", "--seeds", args.seeds, len(full.seeds),
+                                f"the shipped study runs {len(full.seeds)} seeds per real task"))
 
 
 def default_out(loss_reduction: str = "mean", quick: bool = False) -> Path:

@@ -295,3 +295,20 @@ def test_an_out_in_a_folder_that_takes_no_file_is_refused_before_training(tmp_pa
     assert not (tmp_path / "runs").exists()
     outputs.check_can_write(tmp_path / "x.json", "--out")  # a folder that takes one: fine, and left as it was
     assert list(tmp_path.iterdir()) == []
+
+
+def test_part_run_problem_refuses_only_a_part_of_the_whole():
+    """--ship/--write over a shipped file with an option narrowing the run is refused by name; the
+    option left out, or given as the whole (in any order), is not."""
+    from lrgym.baselines.outputs import part_run_problem
+
+    whole = ["linreg", "quadratic", "mlp"]
+    assert part_run_problem("--ship", "--families", None, whole, "all") is None
+    assert part_run_problem("--ship", "--families", ["mlp", "linreg", "quadratic"], whole, "all") is None
+    msg = part_run_problem("--ship", "--families", ["mlp"], whole, "the file holds all", " (writes runs/x/)")
+    assert msg == ("--ship with --families mlp: the file holds all; valid: --ship without --families, "
+                   "or --families without --ship (writes runs/x/)")
+    assert part_run_problem("--ship", "--seeds", 5, 5, "five") is None
+    assert part_run_problem("--ship", "--seeds", 2, 5, "five").startswith("--ship with --seeds 2: five;")
+    assert part_run_problem("--ship", "--quick", False, False, "full") is None
+    assert part_run_problem("--ship", "--quick", True, False, "full").startswith("--ship with --quick: full;")
