@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lrgym.baselines.code_version import made_by
 from lrgym.baselines.outputs import replace_file
 from lrgym.baselines.wrappers import ClipReward, RepeatInstances, check_reward_clip
 from lrgym.env import LRControlEnv
@@ -199,7 +200,7 @@ def train(config: QLearningConfig, progress: bool = False) -> QLearningPolicy:
                 bar.set_postfix(eps=f"{eps:.2f}", ret=f"{np.mean(returns[-50:]):.2f}")
     if bar is not None:
         bar.close()
-    meta = {k: v for k, v in asdict(config).items() if k != "discretiser"}
+    meta = {k: v for k, v in asdict(config).items() if k != "discretiser"} | made_by()  # (the code that trained it)
     return QLearningPolicy(q, disc, tuple(base.factors.tolist()), visits, meta)
 
 

@@ -44,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lrgym.baselines.code_version import code_version, git_commit
 from lrgym.baselines.config_checks import (MAX_HIDDEN, ConfigError, flag, read_config, widths,  # noqa: F401 (re-exported)
                                            count as _count, names as _names,
                                            positive_real as _positive_real)
@@ -430,15 +431,11 @@ REFERENCE_KEYS = ("initial", "reference", "lr", "margin")
 
 def references_version() -> str:
     """What the training references' values depend on besides the arguments in their cache key:
-    lrgym's code (:func:`lrgym.baselines.node_check.code_hash`: the packages lrgym,
-    lrgym.baselines and lrgym.leaderboard, which leaves out the ``train_*.py`` scripts), this
-    file (:func:`grid_references`, :func:`run_batch`) and NumPy's version. Any edit of lrgym's
-    code thus recomputes the references once (≈ 1 – 4 min for the shipped recipe), where a stale
-    cache would train against references the current code no longer reproduces."""
-    from lrgym.baselines import node_check
-
-    this_file = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
-    return f"code {node_check.code_hash()}, {Path(__file__).name} {this_file}, numpy {np.__version__}"
+    lrgym's code, this file (:func:`grid_references`, :func:`run_batch`) and NumPy's version
+    (:func:`lrgym.baselines.code_version.code_version`). Any edit of lrgym's code thus recomputes
+    the references once (≈ 1 – 4 min for the shipped recipe), where a stale cache would train
+    against references the current code no longer reproduces."""
+    return code_version(__file__)
 
 
 def _checksum(refs: dict) -> str:
@@ -588,21 +585,6 @@ def train(cfg: ControllerConfig, seed: int, log=print) -> tuple[ControllerNet, d
     info = {"seed": seed, "best_generation": best["generation"], "holdout_selection_score": best["score"],
             "seconds": round(time.time() - t_start, 1), "history": history}
     return net, info
-
-
-def git_commit() -> str | None:
-    """The git commit of this checkout (``git describe --always --dirty``: ``-dirty`` if files
-    differ from it), or None outside a git checkout. Recorded beside the weights with
-    :func:`references_version` (the code's hash, which also covers uncommitted edits): weights
-    reproduce on the code that trained them; later code may change their last bits."""
-    import subprocess
-
-    try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40"], cwd=Path(__file__).resolve().parent,
-                             capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return (out.stdout.strip() or None) if out.returncode == 0 else None
 
 
 def main(argv=None) -> int:

@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from lrgym.baselines import outputs
+from lrgym.baselines.code_version import made_by
 # a setting refused before training starts (a bad value, one that contradicts the resumed
 # checkpoint, more env runners than the Ray instance has CPUs, an --address with no Ray head, Ray
 # missing): main reports it as the parser's error (exit 2, no traceback); the trainers' one class
@@ -545,7 +546,7 @@ def train(config: RLlibConfig, log=print) -> MLPPolicy | None:
             record["algo_kwargs"] = None  # in the checkpoint, among RLlib's own: not read back (resumed_config)
         meta = {"algo": config.algo, "env_steps": steps, "train_seconds": round(time.time() - start, 1),
                 "config": record, "trained_on": config.full_env_kwargs(), "ray": ray.__version__,
-                "cluster_cpus": ray.cluster_resources().get("CPU"), "history": history[-50:]}
+                "cluster_cpus": ray.cluster_resources().get("CPU"), "history": history[-50:], **made_by(__file__)}
         if config.resume:
             meta["resumed_from"] = {"checkpoint": str(config.resume), "env_steps": resumed_from}
         policy = export_policy(algo.get_module(), config.algo, f"rllib_{config.algo}", meta)

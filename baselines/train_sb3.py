@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lrgym.baselines import outputs
+from lrgym.baselines.code_version import made_by
 from lrgym.baselines.config_checks import (ConfigError, check_mapping, flag, optional_text, positive_real,
                                            read_config, widths)
 from lrgym.baselines.families import env_kwargs_for
@@ -265,6 +266,7 @@ def sidecar(config: TrainConfig, algo_kwargs: dict, seconds: float) -> dict:
         "config": outputs.json_copy(asdict(config)),
         "algo_kwargs": outputs.json_copy(algo_kwargs),
         "train_seconds": round(seconds, 1),
+        **made_by(__file__),  # the commit and code that trained it (lrgym.baselines.code_version)
     }
 
 

@@ -240,6 +240,7 @@ def select(families: list[str] | None = None, candidates: int = CANDIDATES, size
     workers = workers or os.cpu_count() or 1
     test = [int(k) for k in instance_set("test")[:candidates]]
     start = time.time()
+    code = selection_code()
     records = dict(reuse or {})
     evaluated = set()  # records (re-)evaluated by this run; the others were reused as they are
 
@@ -270,6 +271,7 @@ def select(families: list[str] | None = None, candidates: int = CANDIDATES, size
         jobs = [(f, k, SEEDS, {"family": f, "instance_set": "test"})
                 + ((records[(f, k)],) if "reference" in records.get((f, k), {}) else ()) for f, k in todo]
         for rec in imap(evaluate_candidate, jobs, workers, f"suite v2 candidates ({len(jobs)})"):
+            rec["code"] = code  # the code that evaluated it: --reuse takes only records of the same code
             records[(rec["family"], rec["instance"])] = rec
             evaluated.add((rec["family"], rec["instance"]))
             if progress is not None:
@@ -279,7 +281,7 @@ def select(families: list[str] | None = None, candidates: int = CANDIDATES, size
            "thresholds": {"max_floor_share": MAX_FLOOR_SHARE, "min_margin_decades": MIN_MARGIN_DECADES,
                           "min_gap": MIN_GAP, "cosine_peaks": list(COSINE_PEAKS),
                           "max_verified_score": MAX_VERIFIED_SCORE, "verification": VERIFICATION},
-           "command": COMMAND, "seconds": 0.0, "families": {}}
+           "command": COMMAND, "code": code, "seconds": 0.0, "families": {}}
     for f in families:
         chosen, table = kept(f), []
         last = chosen[-1] if len(chosen) == sizes[f] else test[-1]
@@ -301,6 +303,22 @@ def select(families: list[str] | None = None, candidates: int = CANDIDATES, size
     out["untimed"] = sum(t is None for t in times)
     out["records"] = [records[key] for key in sorted(records)]
     return out
+
+
+def selection_code() -> str:
+    """The code a candidate's record depends on (:func:`lrgym.baselines.code_version.code_version`:
+    lrgym's code, this file, NumPy's version), recorded in each record as ``code``."""
+    from lrgym.baselines.code_version import code_version
+
+    return code_version(__file__)
+
+
+def other_code_records(records: dict, code: str) -> dict:
+    """The records of ``records`` (:func:`load_records`) that ``code`` did not make: another
+    ``code`` or none (records of before it was recorded). ``--reuse`` evaluates them again unless
+    ``--reuse-other-code``: a record of other code (a changed reference search, a fixed kernel)
+    is not what this code computes, and it would be shipped as if it were."""
+    return {key: rec for key, rec in records.items() if rec.get("code") != code}
 
 
 def load_records(path: str | Path) -> dict:
@@ -408,7 +426,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--ship", action="store_true",
                    help="write the shipped leaderboard/suites/v2.json and references/v2-r<revision>.json (maintainers)")
     p.add_argument("--reuse", help="records of an earlier run on the same code (runs/selection/v2.json, or "
-                                   "runs/selection/records.jsonl of an interrupted one; runs/ is $LRGYM_RUNS if set)")
+                                   "runs/selection/records.jsonl of an interrupted one; runs/ is $LRGYM_RUNS if set); "
+                                   "records of other code are evaluated again")
+    p.add_argument("--reuse-other-code", action="store_true",
+                   help="with --reuse: also reuse records made by other code (or that record none) as they are")
     args = p.parse_args(argv)
     bad = [f for f in args.families or () if f not in SIZES]
     if bad:
@@ -421,10 +442,21 @@ def main(argv: list[str] | None = None) -> None:
         problem = ship_arguments_problem(args.families, args.candidates)
         if problem:
             p.error(problem)
+    if args.reuse_other_code and not args.reuse:
+        p.error("--reuse-other-code without --reuse; valid: --reuse FILE --reuse-other-code, or neither")
     try:
         reuse = load_records(args.reuse) if args.reuse else None
     except ValueError as exc:
         p.error(str(exc))
+    if reuse:
+        code = selection_code()
+        other = other_code_records(reuse, code)
+        if other and not args.reuse_other_code:
+            codes = sorted({str(rec.get("code", "none recorded")) for rec in other.values()})
+            print(f"--reuse {args.reuse}: {len(other)} of its {len(reuse)} records were made by other code "
+                  f"({'; '.join(codes[:3])}{'; ...' if len(codes) > 3 else ''}; this code: {code}): evaluated "
+                  "again (--reuse-other-code reuses them as they are)")
+            reuse = {key: rec for key, rec in reuse.items() if key not in other}
     log = runs_dir() / "selection" / "records.jsonl"
     log.parent.mkdir(parents=True, exist_ok=True)
 

@@ -150,7 +150,8 @@ def test_command_smoke_writes_to_runs_not_to_shipped_weights(tmp_path, monkeypat
     assert side["seed"] == 1 and side["config"]["generations"] == 1 and len(side["history"]) == 2
     # the code it ran: the checkout's commit (None outside git) and the code's hash
     assert {"commit", "code"} <= set(side)
-    from lrgym.baselines.train_controller import git_commit, references_version
+    from lrgym.baselines.code_version import git_commit
+    from lrgym.baselines.train_controller import references_version
 
     assert side["commit"] == git_commit() and side["code"] == references_version()
     assert side["code"].startswith("code ")

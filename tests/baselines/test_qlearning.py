@@ -51,6 +51,9 @@ def test_training_smoke():
     policy = train(QLearningConfig(env_kwargs={"family": "quadratic", "horizon": 8, "inner_steps": 2}, episodes=5))
     assert 0 < policy.visits.sum() <= 5 * 8  # one visit per step (divergence ends early)
     assert np.isfinite(policy.q).all()
+    from lrgym.baselines.code_version import made_by
+
+    assert {k: policy.meta[k] for k in ("commit", "code")} == made_by()  # the code that trained it
 
 
 def test_learning_setup_best_lr_is_interior():

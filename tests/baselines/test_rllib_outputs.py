@@ -158,6 +158,9 @@ def test_a_resumed_run_is_named_and_recorded_as_its_checkpoint(tmp_path, monkeyp
         "train_batch_size": 500, "total_timesteps": 100}
     assert meta["trained_on"]["family"] == "linreg" and meta["trained_on"]["horizon"] == 20
     assert meta["resumed_from"] == {"checkpoint": str(ckpt), "env_steps": 32} and "given" not in meta["config"]
+    from lrgym.baselines.code_version import made_by
+
+    assert {k: meta[k] for k in ("commit", "code")} == made_by(train_rllib.__file__)  # the code that trained it
 
 
 @pytest.mark.parametrize("flags, message", [

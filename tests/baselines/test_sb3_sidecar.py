@@ -48,6 +48,10 @@ def test_an_agent_trained_with_the_defaults_records_sgd():
 
     meta = sidecar(TrainConfig(algo="ppo", family="linreg", progress=False), {}, 1.0)
     assert meta["env_options"] == {"optimizer": "sgd", "action_mode": "log_lr"}
+    from lrgym.baselines import train_sb3
+    from lrgym.baselines.code_version import made_by
+
+    assert {k: meta[k] for k in ("commit", "code")} == made_by(train_sb3.__file__)  # the code that trained it
 
 
 def test_a_sidecar_written_before_the_mark_reads_its_choices_from_trained_on(tmp_path):

@@ -390,3 +390,56 @@ def test_selection_ship_writes_the_same_instances_again_or_a_new_revision(shippe
     selection.main(["--ship"])
     assert json.loads((shipped_copies / "v2.json").read_text())["families"]["linreg"]["instances"][0] == 20001
     assert "linreg/20001" in json.loads(refs.read_text())["tasks"]
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("other_code", [False, True])
+def test_reuse_takes_only_records_of_the_same_code(other_code, tmp_path, monkeypatch, capsys):
+    """``--reuse`` promised "records of an earlier run on the same code" and took any: a record
+    of other code (before a fix of the reference search, say) was shipped as if this code had
+    computed it. Each evaluated record now carries its ``code``; those of other code, or of none,
+    are evaluated again unless ``--reuse-other-code``."""
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path / "runs"))
+    code = selection.selection_code()
+    records = [{"family": "mlp", "instance": 1, "code": code},
+               {"family": "mlp", "instance": 2, "code": "code 0123456789abcdef, selection.py 00, numpy 0"},
+               {"family": "mlp", "instance": 3}]
+    path = tmp_path / "records.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    seen = {}
+
+    def fake_select(*args, reuse=None, **kwargs):
+        seen["reuse"] = reuse
+        raise _Stop
+
+    monkeypatch.setattr(selection, "select", fake_select)
+    with pytest.raises(_Stop):
+        selection.main(["--reuse", str(path)] + (["--reuse-other-code"] if other_code else []))
+    out = capsys.readouterr().out
+    if other_code:
+        assert sorted(k for _, k in seen["reuse"]) == [1, 2, 3] and "other code" not in out
+    else:
+        assert sorted(k for _, k in seen["reuse"]) == [1]
+        assert f"2 of its 3 records were made by other code" in out and "none recorded" in out, out
+        assert f"this code: {code}" in out
+
+
+def test_a_selection_records_the_code_of_each_evaluation(monkeypatch):
+    """What select() evaluates carries the code that evaluated it (and the selection its own)."""
+    monkeypatch.setattr(selection, "evaluate_candidate",
+                        lambda job: {"family": job[0], "instance": job[1], "lr": 0.1, "margin_decades": 1.0,
+                                     "bracketed": True, "floor_share": 0.0, "gap": 0.0, "seconds": 0.0})
+    out = selection.select(["mlp"], candidates=2, sizes={"mlp": 1}, workers=1)
+    assert out["code"] == selection.selection_code()
+    assert out["records"] and all(r["code"] == out["code"] for r in out["records"])
+
+
+def test_selection_refuses_reuse_other_code_without_reuse(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path))
+    monkeypatch.setattr(selection, "select", lambda *a, **k: pytest.fail("the selection ran"))
+    with pytest.raises(SystemExit) as stop:
+        selection.main(["--reuse-other-code"])
+    assert stop.value.code == 2 and "--reuse-other-code without --reuse" in capsys.readouterr().err
