@@ -322,6 +322,11 @@ def _episode_settings(family: str) -> dict:
             "inner_steps": env.inner_steps}
 
 
+#: the protocol's budget (the shipped values'): train instances per family and env seeds;
+#: ``--ship`` refuses another (a shortened tuning shipped as the baselines' values)
+INSTANCES = 32
+SEEDS = (0,)
+
 #: the sections of a tuned.json that :func:`merge` updates (each a JSON object)
 SECTIONS = ("values", "train_scores", "fixed_lr", "settings")
 
@@ -370,8 +375,10 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m lrgym.baselines.tune", description="Tune the hand-designed baselines on train instances.")
     p.add_argument("--families", nargs="*", help=f"families to (re-)tune (default: every available one and {MIXED})")
     p.add_argument("--baselines", nargs="*", help="only these baselines (default: all hand-designed)")
-    p.add_argument("--instances", type=int, default=32, help="train instances per family (at most 10,000)")
-    p.add_argument("--seeds", type=seed_argument, nargs="*", default=[0], help="env seeds (integers >= 0; default 0)")
+    p.add_argument("--instances", type=int, default=INSTANCES, help=f"train instances per family (at most 10,000; "
+                   f"default {INSTANCES})")
+    p.add_argument("--seeds", type=seed_argument, nargs="*", default=list(SEEDS),
+                   help=f"env seeds (integers >= 0; default {' '.join(map(str, SEEDS))})")
     p.add_argument("--workers", type=workers_type, default=None, help="parallel jobs (default: the backend's CPUs)")
     add_backend_arguments(p)
     outputs.add_output_arguments(p, "tuned values (tuned.json)")
@@ -382,6 +389,13 @@ def main(argv=None) -> None:
             connect(backend.address)
     except (ValueError, ImportError, ConnectionError) as exc:
         p.error(str(exc))
+    if args.ship:  # the shipped values are of the protocol's budget (a --families subset is merged into them)
+        problem = (outputs.part_run_problem("--ship", "--instances", args.instances, INSTANCES,
+                                            f"the shipped values are tuned on {INSTANCES} train instances per family")
+                   or outputs.part_run_problem("--ship", "--seeds", [str(s) for s in args.seeds], [str(s) for s in SEEDS],
+                                               f"the shipped values are tuned with env seeds {' '.join(map(str, SEEDS))}"))
+        if problem:
+            p.error(problem)
     try:
         out = outputs.output_path(outputs.SHIPPED_TUNED, ship=args.ship, out=args.out)
     except ValueError as exc:

@@ -177,7 +177,8 @@ def test_train_sb3_default_ship_and_tensorboard(sandbox):
     assert sorted(p.name for p in (ship / "weights").iterdir()) == ["ppo_linreg.json", "ppo_linreg.zip"]
 
 
-def test_tune_default_keeps_the_shipped_values_and_ship_replaces_them(sandbox):
+def test_tune_default_keeps_the_shipped_values_and_ship_replaces_them(sandbox, monkeypatch, capsys):
+    from lrgym.baselines import tune
     from lrgym.baselines.tune import main
 
     work, ship = sandbox
@@ -192,6 +193,15 @@ def test_tune_default_keeps_the_shipped_values_and_ship_replaces_them(sandbox):
         for family, values in per_family.items():
             if (name, family) != ("fixed", "linreg"):
                 assert out["values"][name][family] == values
+    # a shortened tuning is never shipped as the baselines' values (it was, with the shipped settings replaced)
+    for flags, said in ((["--ship"], "--ship with --instances 1: the shipped values are tuned on 32 train instances"),
+                        (["--ship", "--instances", "32", "--seeds", "0", "1"], "--ship with --seeds 0 1: the shipped values are tuned with "
+                                                          "env seeds 0; valid: --ship without --seeds")):
+        with pytest.raises(SystemExit) as stop:
+            main([*tiny, *flags])
+        assert stop.value.code == 2 and said in capsys.readouterr().err
+        assert json.loads((ship / "tuned.json").read_text()) == shipped_before
+    monkeypatch.setattr(tune, "INSTANCES", 1)  # a protocol of one instance: this run is all of it
     main([*tiny, "--ship"])
     shipped_after = json.loads((ship / "tuned.json").read_text())
     assert shipped_after["values"]["fixed"]["linreg"] == out["values"]["fixed"]["linreg"]
