@@ -184,13 +184,18 @@ class ControllerNet:
     def save(self, path: str | Path, meta: dict | None = None) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        return replace_file(path, self.to_bytes(meta))
+
+    def to_bytes(self, meta: dict | None = None) -> bytes:
+        """The ``.npz`` :meth:`save` writes (``theta`` and a JSON ``header``: the shape, the
+        input and family tables, and ``meta``), which :meth:`load` reads."""
         header = {"hidden": list(self.hidden), "max_step": self.max_step, "base_lr": list(self.base_lr),
                   "rejection_threshold": self.rejection_threshold, "families": list(FAMILY_NAMES),
                   "family_progress": self.family_progress,
                   "inputs": list(INPUT_NAMES), **(meta or {})}
         buf = io.BytesIO()
         np.savez(buf, theta=self.theta, header=np.array(json.dumps(header, sort_keys=True)))
-        return replace_file(path, buf.getvalue())
+        return buf.getvalue()
 
     @classmethod
     def load(cls, path: str | Path, mask: Sequence[str] = ()) -> "ControllerNet":

@@ -55,11 +55,55 @@ def replace_file(path: str | Path, data: str | bytes, mode: int = 0o644, *, sync
     owner-only file stays owner-only). ``sync``: the data reach the disk before the rename (a
     result that must survive a crash of the machine). A folder that takes no new file is
     :class:`FolderTakesNoNewFile`; a path a user names for an output goes through
-    :func:`write_output`, which may then write in place."""
-    import stat
+    :func:`write_output`, which may then write in place. Files that belong together (a model and
+    its sidecar): :func:`replace_files`."""
+    return replace_files({path: data}, mode, sync=sync)[0]
+
+
+def replace_files(files: dict, mode: int = 0o644, *, sync: bool = False) -> list[Path]:
+    """:func:`replace_file` for files that belong together, ``{path: data}`` (an SB3 model zip
+    and the sidecar that says how to run it; weights and the submission file holding them): every
+    new file is written first, then all are renamed over their paths in a section no stop signal
+    cuts (:func:`lrgym.baselines.interrupts.defer_stop_signals`). A run stopped by Ctrl-C or
+    SIGTERM leaves the old files or the new ones, never a new model beside an old sidecar (which
+    would run it in the old one's env). A crash of the machine between two renames can still mix
+    them: no filesystem renames two files at once. Returns the paths, in ``files``' order."""
     import tempfile
 
-    path = Path(path)
+    from lrgym.baselines.interrupts import defer_stop_signals
+
+    written: list[tuple[str, Path]] = []
+    try:
+        for path, data in files.items():
+            path = Path(path)
+            new_mode = _replacing_mode(path, mode)
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            except PermissionError as exc:
+                raise FolderTakesNoNewFile(exc.errno, exc.strerror, str(path.parent)) from None
+            written.append((tmp, path))
+            with os.fdopen(fd, "wb") as f:
+                f.write(data.encode("utf-8") if isinstance(data, str) else data)
+                if sync:
+                    f.flush()
+                    os.fsync(f.fileno())
+            os.chmod(tmp, new_mode)
+        with defer_stop_signals():
+            while written:
+                tmp, path = written[0]
+                os.replace(tmp, path)
+                written.pop(0)
+    finally:
+        for tmp, _ in written:  # not renamed: removed
+            Path(tmp).unlink(missing_ok=True)
+    return [Path(path) for path in files]
+
+
+def _replacing_mode(path: Path, mode: int) -> int:
+    """The mode of the new file replacing ``path`` (:func:`replace_file`): ``mode`` with the
+    umask's group and other bits, never looser than the file it replaces."""
+    import stat
+
     mode = (mode & ~_umask() & 0o077) | (mode & 0o7700)
     try:
         st = os.lstat(path)
@@ -67,22 +111,7 @@ def replace_file(path: str | Path, data: str | bytes, mode: int = 0o644, *, sync
             mode &= stat.S_IMODE(st.st_mode) | 0o7700
     except OSError:
         pass
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except PermissionError as exc:
-        raise FolderTakesNoNewFile(exc.errno, exc.strerror, str(path.parent)) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
-            if sync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return mode
 
 
 def weights_literal(data: bytes, name: str = "WEIGHTS") -> str:

@@ -50,8 +50,8 @@ from lrgym.baselines.config_checks import (MAX_HIDDEN, ConfigError, flag, read_c
                                            positive_real as _positive_real)
 from lrgym.baselines.controller import (INPUT_GROUPS, SUBMISSION_CLASS, ControllerNet, action_from_ln_lr, controller_inputs,
                                         submission_source)
-from lrgym.baselines.outputs import (SHIPPED_WEIGHTS, add_output_arguments, output_path, replace_file, runs_dir,
-                                     with_suffix_added)
+from lrgym.baselines.outputs import (SHIPPED_WEIGHTS, add_output_arguments, output_path, replace_file, replace_files,
+                                     runs_dir, with_suffix_added)
 from lrgym.baselines.score import floored, score
 from lrgym.info import FAMILY_NAMES
 from lrgym.optim import check_choice
@@ -618,17 +618,21 @@ def main(argv=None) -> int:
     meta = {"config": cfg_dict, "seed": args.seed, "best_generation": info["best_generation"],
             "command": "python -m lrgym.baselines.train_controller " + " ".join(argv if argv is not None else sys.argv[1:]),
             "commit": git_commit(), "code": references_version()}
-    net.save(path, meta=meta)
+    weights = net.to_bytes(meta)
     sidecar = with_suffix_added(path, ".npz").with_suffix(".json")  # runs/c0.5 → runs/c0.5.json, not runs/c0.json
-    replace_file(sidecar, json.dumps({**meta, "wall_seconds": round(time.time() - t0, 1),
-                                      "cpu_seconds": round(time.process_time() - c0, 1),
-                                      "history": info["history"]}, indent=1, default=float) + "\n")
+    files = {path: weights, sidecar: json.dumps({**meta, "wall_seconds": round(time.time() - t0, 1),
+                                                 "cpu_seconds": round(time.process_time() - c0, 1),
+                                                 "history": info["history"]}, indent=1, default=float) + "\n"}
+    # the shipped weights are the `controller` baseline, graded by run-baselines: no submission file
+    submission = None if args.ship else with_suffix_added(path, ".npz").with_suffix(".py")
+    if submission is not None:
+        files[submission] = submission_source(weights, name=submission_name(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    replace_files(files)  # together, or none of them
     took = f"({time.time() - t0:.0f} s wall, {time.process_time() - c0:.0f} CPU-s)"
-    if args.ship:  # the shipped weights are the `controller` baseline, graded by run-baselines
+    if submission is None:
         print(f"wrote {path} and {sidecar} {took}")
         return 0
-    submission = with_suffix_added(path, ".npz").with_suffix(".py")
-    replace_file(submission, submission_source(path.read_bytes(), name=submission_name(path)))
     print(f"wrote {path}, {submission} and {sidecar} {took}\n"
           f"grade it: lrgym leaderboard submit {submission}:{SUBMISSION_CLASS} --suite quick   (--suite val: "
           f"the validation suite; in Python: make_baseline(\"controller\", path=\"{path}\"))")

@@ -552,9 +552,8 @@ def train(config: RLlibConfig, log=print) -> MLPPolicy | None:
         policy = export_policy(algo.get_module(), config.algo, f"rllib_{config.algo}", meta)
     finally:
         algo.stop()
-    policy.save(files[".npz"])
-    outputs.replace_file(files[".py"], policy.submission_source())
-    outputs.replace_file(files[".json"], json.dumps(meta, indent=1) + "\n")
+    outputs.replace_files({files[".npz"]: policy.to_bytes(), files[".py"]: policy.submission_source(),
+                           files[".json"]: json.dumps(meta, indent=1) + "\n"})  # together, or none of them
     log(f"{steps} env steps in {meta['train_seconds']} s; wrote {', '.join(str(files[k]) for k in ('.npz', '.py', '.json'))} "
         f"and {ckpt}/")
     return policy

@@ -245,8 +245,8 @@ def train(config: TrainConfig):
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     weights = io.BytesIO()
     model.save(weights)  # SB3 writes a path in place (through a link at it): replaced whole instead
-    outputs.replace_file(zip_path, weights.getvalue())
-    outputs.replace_file(json_path, json.dumps(sidecar(config, kwargs, time.time() - start), indent=1))
+    outputs.replace_files({zip_path: weights.getvalue(),  # together: a new zip never beside an old sidecar
+                           json_path: json.dumps(sidecar(config, kwargs, time.time() - start), indent=1)})
     return SB3Policy(zip_path, name=config.algo)
 
 

@@ -322,3 +322,51 @@ def test_part_run_problem_refuses_only_a_part_of_the_whole():
     assert part_run_problem("--ship", "--seeds", 2, 5, "five").startswith("--ship with --seeds 2: five;")
     assert part_run_problem("--ship", "--quick", False, False, "full") is None
     assert part_run_problem("--ship", "--quick", True, False, "full").startswith("--ship with --quick: full;")
+
+
+def test_replace_files_writes_every_new_file_before_renaming_any(tmp_path):
+    """A model zip and its sidecar are replaced together: when the second file cannot be made,
+    the first keeps its old content (it was renamed first, leaving a new zip beside an old
+    sidecar), and no new file is left behind."""
+    from lrgym.baselines.outputs import replace_files
+
+    zip_path, json_path = tmp_path / "m.zip", tmp_path / "m.json"
+    zip_path.write_bytes(b"old zip")
+    json_path.write_text("old json")
+    with pytest.raises(TypeError):
+        replace_files({zip_path: b"new zip", json_path: 12345})  # no str or bytes: fails before any rename
+    assert (zip_path.read_bytes(), json_path.read_text()) == (b"old zip", "old json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.zip"]
+    assert replace_files({zip_path: b"new zip", json_path: "new json"}) == [zip_path, json_path]
+    assert (zip_path.read_bytes(), json_path.read_text()) == (b"new zip", "new json")
+
+
+def test_replace_files_is_not_cut_between_its_renames_by_a_stop_signal(tmp_path):
+    """SIGTERM arriving between the renames (here: sent by the first one) is raised after the
+    last: both files are new (in a fresh interpreter: the signal is sent to it)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(f"""
+        import os, signal
+        from pathlib import Path
+        from lrgym.baselines import outputs
+        from lrgym.baselines.interrupts import Interrupted, stop_signals_interrupt
+
+        real = os.replace
+        def replace(src, dst):
+            real(src, dst)
+            os.kill(os.getpid(), signal.SIGTERM)  # between the first rename and the second
+        outputs.os.replace = replace
+        a, b = Path({str(tmp_path / "a")!r}), Path({str(tmp_path / "b")!r})
+        try:
+            with stop_signals_interrupt():
+                outputs.replace_files({{a: "new a", b: "new b"}})
+        except Interrupted:
+            print("interrupted", a.read_text(), b.read_text())
+    """)
+    (tmp_path / "a").write_text("old a")
+    (tmp_path / "b").write_text("old b")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "interrupted new a new b", out.stderr

@@ -43,8 +43,8 @@ class _Exported:
     def __init__(self, tag: str):
         self.tag = tag
 
-    def save(self, path):
-        path.write_text(self.tag)
+    def to_bytes(self):
+        return self.tag.encode()
 
     def submission_source(self):
         return f"# {self.tag}\n"
