@@ -69,10 +69,14 @@ def interval_bounds(iv, digits: int = 2) -> str:
 
 
 def percent(fraction: float) -> str:
-    """A rate in whole percent, but never "0%" for a non-zero one (1 of 400 runs is "<1%")."""
-    if fraction > 0 and fraction < 0.005:
+    """A rate in whole percent, but never "0%" for a non-zero one (1 of 400 runs is "<1%") nor
+    "100%" for one below 1 (239 of 240 runs is ">99%")."""
+    whole = f"{100 * fraction:.0f}"
+    if fraction > 0 and whole == "0":  # below 0.5 %, and 0.5 % itself (rounded half to even)
         return "<1%"
-    return f"{100 * fraction:.0f}%"
+    if fraction < 1 and whole == "100":
+        return ">99%"
+    return f"{whole}%"
 
 
 # ---- the ranking's columns and cells --------------------------------------------------------------

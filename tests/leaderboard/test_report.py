@@ -262,3 +262,11 @@ def test_the_report_facade_re_exports_modules_that_import_one_way():
         assert all(getattr(report, n) is getattr(module, n) for n in module.__all__ if n in report.__all__)
     assert all(hasattr(report, n) for n in report.__all__)
     assert {n for m in below for n in importlib.import_module(f"lrgym.leaderboard.{m}").__all__} >= set(report.__all__)
+
+
+def test_a_rate_just_below_one_is_never_shown_as_100_percent():
+    """An audit (2026-12-06): 239 diverged runs of 240 read "100%" (every run) and 1 of 200 read
+    "0%" (none: 0.5 rounds half to even), though 1 of 400 read "<1%". Only 0 and 1 read 0 % and 100 %."""
+    assert [report_format.percent(f) for f in (0, 1 / 400, 1 / 200, 0.0051, 0.5, 0.994, 239 / 240, 0.9999, 1.0)] == [
+        "0%", "<1%", "<1%", "1%", "50%", "99%", ">99%", ">99%", "100%"]
+
