@@ -106,14 +106,18 @@ def _current_summary(store: ResultStore, e: EntryRecord):
         return e.summary
 
 
+#: the entries table's columns that are the entry's own fields (then :data:`SUMMARY_COLUMNS`)
+ENTRY_COLUMNS: tuple[str, ...] = ("entry_id", "name", "kind", "status", "failure_reason", "suite_version", "created_at",
+                                  "n_runs", "seeds", "policy_source_hash", "cpu")
+
+
 def entry_rows(entries: list[EntryRecord], store: ResultStore | None = None) -> list[dict]:
     rows = []
     for e in entries:
         summary = e.summary if store is None else _current_summary(store, e)
-        row = {"entry_id": e.id, "name": e.name, "kind": e.kind, "status": e.status,
-               "failure_reason": e.failure_reason, "suite_version": e.suite_version, "created_at": e.created_at,
-               "n_runs": e.n_runs, "seeds": " ".join(map(str, e.seeds)), "policy_source_hash": e.policy_source_hash,
-               "cpu": e.cpu}
+        own = (e.id, e.name, e.kind, e.status, e.failure_reason, e.suite_version, e.created_at, e.n_runs,
+               " ".join(map(str, e.seeds)), e.policy_source_hash, e.cpu)
+        row = dict(zip(ENTRY_COLUMNS, own, strict=True))
         row.update({col: _summary_value(summary, key, i) for col, (key, i) in SUMMARY_COLUMNS.items()})
         rows.append(row)
     return rows
@@ -184,7 +188,7 @@ def _inert(value):
 
 def _empty_columns(table: str) -> tuple[str, ...]:
     if table == "entries":
-        return ("entry_id", "name", "kind", "status", *SUMMARY_COLUMNS)
+        return (*ENTRY_COLUMNS, *SUMMARY_COLUMNS)
     if table == "runs":
         return ("entry_id", "name", "kind", "family", "instance", "seed", "score", "initial_loss", "final_loss",
                 "diverged", "steps_to_target")

@@ -193,3 +193,18 @@ def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_marked_as_text(tmp_pa
     with open(tmp_path / "out" / "entries.csv", newline="", encoding="utf-8") as f:
         got = [row["failure_reason"] for row in csv.DictReader(f)]
     assert got == ["'" + r for r in reasons[:5]] + [reasons[5]]
+
+
+def test_an_empty_export_has_the_columns_of_a_full_one(store_path, tmp_path):
+    """An audit (2026-12-06): entries.csv of a suite with no entries, and ``load_results(table=
+    "entries")`` of one, lacked failure_reason, suite_version, created_at, n_runs, seeds,
+    policy_source_hash and cpu, which a full export has: a script reading either broke on the other."""
+    invoke("--format", "csv", "--out", str(tmp_path / "full"), "--suite", "quick", "--db", str(store_path))
+    invoke("--format", "csv", "--out", str(tmp_path / "empty"), "--suite", "v1", "--db", str(store_path))
+    for table in ("entries", "runs", "trajectories"):
+        with open(tmp_path / "full" / f"{table}.csv", newline="") as full, \
+                open(tmp_path / "empty" / f"{table}.csv", newline="") as empty:
+            header, rows = next(csv.reader(full)), list(csv.reader(empty))
+        assert rows == [header], table
+        columns = list(load_results(store_path, suite="v1", table=table).columns)
+        assert columns == header == list(load_results(store_path, suite="quick", table=table).columns), table
