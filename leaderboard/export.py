@@ -104,6 +104,8 @@ def _current_summary(store: ResultStore, e: EntryRecord):
         return current_summary(e.summary, store.runs(e.id), suite)
     except KeyError:  # runs of another instance set than the suite's
         return e.summary
+    except ValueError:  # a run's score is NaN or infinite: no aggregate is defined (the board lists it unranked)
+        return e.summary
 
 
 #: the entries table's columns that are the entry's own fields (then :data:`SUMMARY_COLUMNS`)

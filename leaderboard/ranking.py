@@ -34,10 +34,17 @@ from lrgym.leaderboard.store import EntryRecord, ResultStore, RunRecord, version
 from lrgym.leaderboard.suite import Suite, get_suite
 from lrgym.leaderboard.text import name_key
 
-__all__ = ["Leaderboard", "Row", "build_leaderboard", "PROFILE_TAUS", "ALGOPERF_TAUS"]
+__all__ = ["Leaderboard", "Row", "build_leaderboard", "PROFILE_TAUS", "ALGOPERF_TAUS", "NOT_THE_SUITES_RUNS",
+           "NON_FINITE_SCORE"]
 
 PROFILE_TAUS = np.linspace(-1.0, 2.0, 61)
 ALGOPERF_TAUS = np.linspace(1.0, 4.0, 100)
+
+#: why an entry of the suite's version is not ranked: its runs are not the suite's tasks × seeds ...
+NOT_THE_SUITES_RUNS = "its runs do not match the suite"
+#: ... or one of its runs has a score that is not a finite number (the store keeps NaN and ±inf;
+#: no aggregate of the board is defined with one, and the grader never scores a run so)
+NON_FINITE_SCORE = "a run's score is not a finite number"
 
 
 @dataclass
@@ -67,7 +74,8 @@ class Leaderboard:
     rows: list[Row]
     failures: list[EntryRecord] = field(default_factory=list)
     best_baseline: str | None = None
-    skipped: list[str] = field(default_factory=list)  # entries that do not match the suite
+    #: entries that cannot be ranked, name → why (:data:`NOT_THE_SUITES_RUNS`, :data:`NON_FINITE_SCORE`)
+    skipped: dict[str, str] = field(default_factory=dict)
 
     def row(self, name: str) -> Row:
         """The row of the entry named ``name``: the one shown under that exact name, else the
@@ -96,15 +104,20 @@ def current_summary(summary, runs: list[RunRecord], suite: Suite, reps: int = BO
 
 
 def build_leaderboard(store: ResultStore, suite: Suite | str, reps: int = BOOTSTRAP_REPS) -> Leaderboard:
-    """Read the latest entries of ``suite`` from ``store`` and rank them."""
+    """Read the latest entries of ``suite`` from ``store`` and rank them; an entry that cannot be
+    ranked (its runs are not the suite's, or a score is NaN or infinite) is listed in
+    :attr:`Leaderboard.skipped` with why, and every other entry is ranked as without it."""
     suite = get_suite(suite)
-    rows, skipped = [], []
+    rows, skipped = [], {}
     for entry in store.latest_entries(suite.version):
         runs = store.runs(entry.id)
         try:
             scores = score_matrix(runs, suite)
         except KeyError:
-            skipped.append(entry.name)
+            skipped[entry.name] = NOT_THE_SUITES_RUNS
+            continue
+        if not np.all(np.isfinite(scores)):
+            skipped[entry.name] = NON_FINITE_SCORE
             continue
         summary = current_summary(entry.summary, runs, suite, reps)
         rows.append(Row(entry, runs, scores, summary))

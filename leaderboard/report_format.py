@@ -16,7 +16,8 @@ from lrgym.leaderboard.ranking import Leaderboard, Row
 from lrgym.leaderboard.text import clean
 
 __all__ = ["KINDS_LEGEND", "SCORE_DEFINITIONS", "RANK_COLUMN", "INSTANCES_COLUMN", "FAMILY_CELL", "number", "interval",
-           "interval_bounds", "percent", "column_names", "family_cell", "entry_kind", "row_cells", "reason_line"]
+           "interval_bounds", "percent", "column_names", "family_cell", "entry_kind", "row_cells", "reason_line",
+           "skipped_line"]
 
 KINDS_LEGEND = ("kind: baseline = hand-designed (hyper-parameters tuned per family on train instances), "
                 "learned = trained policy with shipped weights, submission = a user's entry.")
@@ -138,3 +139,13 @@ def reason_line(reason: str | None, n: int = 160) -> str:
     """The first line of a failure reason, whitespace collapsed, at most ``n`` characters."""
     text = " ".join(clean(reason or "").split("\n", 1)[0].split())
     return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def skipped_line(lb: Leaderboard) -> str:
+    """The entries of the suite's version the board does not rank, each with why
+    (:attr:`~lrgym.leaderboard.ranking.Leaderboard.skipped`), as one line of plain text; ``""``
+    when there are none. Every output says it, so that no stored entry leaves the board unsaid."""
+    if not lb.skipped:
+        return ""
+    return (f"Not ranked (stored for {lb.suite.version}): "
+            + "; ".join(f"{clean(name, keep_newlines=False)} ({why})" for name, why in lb.skipped.items()) + ".")

@@ -20,7 +20,7 @@ from lrgym.leaderboard.private import is_private
 from lrgym.leaderboard.provenance import stale_note
 from lrgym.leaderboard.ranking import Leaderboard
 from lrgym.leaderboard.report_format import (KINDS_LEGEND, SCORE_DEFINITIONS, column_names, entry_kind, number,
-                                             row_cells)
+                                             row_cells, skipped_line)
 from lrgym.leaderboard.report_plots import CONTROLLER_ENTRY, plots, plotted_rows
 from lrgym.leaderboard.text import clean
 
@@ -150,7 +150,7 @@ def _failures(lb: Leaderboard) -> list[str]:
 
 def _entries(lb: Leaderboard) -> list[str]:
     """Each entry's provenance (source, hashes, the shipped files a baseline was made from,
-    machine, packages, seeds), and the entries skipped because their runs do not match the suite."""
+    machine, packages, seeds), and the entries not ranked, with why."""
     parts = ["<h2>Entries</h2>"]
     for r in lb.rows:
         en = r.entry
@@ -166,5 +166,5 @@ def _entries(lb: Leaderboard) -> list[str]:
             f"<li>CPU: {_e(en.cpu or '')}</li><li>packages: {_e(versions)}</li>"
             f"<li>seeds: {_e(', '.join(map(str, en.seeds)))}</li></ul></details>")
     if lb.skipped:
-        parts.append(f"<p>Skipped (runs do not match the suite): {_e(', '.join(lb.skipped))}</p>")
+        parts.append(f"<p>{_e(skipped_line(lb))}</p>")
     return parts

@@ -11,7 +11,8 @@ from datetime import datetime, timezone
 
 from lrgym.leaderboard.provenance import baseline_inputs, stale_note
 from lrgym.leaderboard.ranking import Leaderboard
-from lrgym.leaderboard.report_format import KINDS_LEGEND, SCORE_DEFINITIONS, column_names, reason_line, row_cells
+from lrgym.leaderboard.report_format import (KINDS_LEGEND, SCORE_DEFINITIONS, column_names, reason_line, row_cells,
+                                             skipped_line)
 from lrgym.leaderboard.text import markdown_escape
 
 __all__ = ["markdown"]
@@ -47,6 +48,8 @@ def markdown(lb: Leaderboard, command: str | None = None, elapsed: float | None 
     note = stale_note(lb)
     if note:
         lines += ["", note]
+    if lb.skipped:  # the names are the submitters'
+        lines += ["", markdown_escape(skipped_line(lb))]
     if lb.failures:
         lines += ["", "## Failed (latest attempt)", "", "| entry | reason |", "|:---|:---|"]
         for e in lb.failures:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from lrgym.leaderboard.provenance import stale_note
 from lrgym.leaderboard.ranking import Leaderboard
 from lrgym.leaderboard.report_format import (FAMILY_CELL, INSTANCES_COLUMN, RANK_COLUMN, column_names, reason_line,
-                                             row_cells)
+                                             row_cells, skipped_line)
 from lrgym.leaderboard.text import clean
 
 __all__ = ["COMPACT_COLUMNS", "MINIMAL_COLUMNS", "print_table"]
@@ -67,4 +67,4 @@ def print_table(lb: Leaderboard, console=None, show_failures: bool = True) -> No
                        Text(reason_line(e.failure_reason, 300)))
         console.print(ft)
     if lb.skipped:
-        console.print(Text(f"skipped (runs do not match suite {suite.version}): {', '.join(lb.skipped)}"))
+        console.print(Text(skipped_line(lb)))

@@ -208,3 +208,20 @@ def test_an_empty_export_has_the_columns_of_a_full_one(store_path, tmp_path):
         assert rows == [header], table
         columns = list(load_results(store_path, suite="v1", table=table).columns)
         assert columns == header == list(load_results(store_path, suite="quick", table=table).columns), table
+
+
+def test_an_entry_with_a_non_finite_score_is_exported_as_stored(store_path, tmp_path):
+    """The store keeps a NaN or infinite score (RunRecord); an audit (2026-12-06) found that
+    one such entry, stored without a complete summary, stopped every export ('scores must be
+    finite'). It is exported with its runs and the summary it has; the others as before."""
+    runs = runs_of(0.2)
+    runs[1] = RunRecord(**{**runs[1].__dict__, "score": math.nan})
+    with ResultStore(store_path) as store:
+        store.add_entry(synthetic_entry(SUITE, "odd", kind="submission", summary={"iqm": [0.2, 0.1, 0.3]}), runs)
+    out = tmp_path / "res.json"
+    invoke("--format", "json", "--out", str(out), "--suite", "quick", "--db", str(store_path))
+    data = json.loads(out.read_text())
+    odd = next(e for e in data["entries"] if e["name"] == "odd")
+    assert odd["iqm"] == 0.2 and odd["family_iqm"] is None
+    assert [r["score"] for r in data["runs"] if r["name"] == "odd"][1] is None  # NaN: JSON's null
+    assert {e["name"] for e in data["entries"]} == {"alpha", "mine", "odd"}

@@ -264,6 +264,48 @@ def test_the_report_facade_re_exports_modules_that_import_one_way():
     assert {n for m in below for n in importlib.import_module(f"lrgym.leaderboard.{m}").__all__} >= set(report.__all__)
 
 
+def test_an_entry_with_a_non_finite_score_is_listed_unranked_in_every_output(tmp_path):
+    """The store keeps a NaN or infinite score (``RunRecord``; the grader never scores a run so,
+    an older lrgym or a script writing the store may). An audit (2026-12-06) found that one such
+    entry stopped ``show``, ``report`` and ``run-baselines``' table for the whole board
+    ('scores must be finite'), and that an entry whose runs do not match the suite was named on the
+    HTML page and in the terminal but left out of LEADERBOARD.md. Each is listed as not ranked,
+    with why, in all three; every other entry is ranked as without them."""
+    import dataclasses
+
+    with ResultStore(tmp_path / "r.sqlite") as s:
+        for name, kind in (("strong", "baseline"), ("weak", "baseline")):
+            runs = synthetic_runs(SUITE, MATRICES[name])
+            s.add_entry(synthetic_entry(SUITE, name, kind, summary=summarize(runs, SUITE, reps=200)), runs)
+        alone = build_leaderboard(s, SUITE, reps=200)
+        for name, bad in (("nan-one", np.nan), ("inf-one", np.inf)):
+            runs = synthetic_runs(SUITE, MATRICES[EVIL])
+            complete = summarize(runs, SUITE, reps=200)  # a summary the board would show as it stands
+            runs[2] = dataclasses.replace(runs[2], score=float(bad))
+            s.add_entry(synthetic_entry(SUITE, name, "submission", summary=complete), runs)
+        short = synthetic_runs(SUITE, MATRICES["weak"])[1:]
+        s.add_entry(synthetic_entry(SUITE, "short <b>", "submission", summary={"iqm": [0.2, 0.1, 0.3]}), short)
+        lb = build_leaderboard(s, SUITE, reps=200)  # raised ValueError
+    import html
+
+    from rich.console import Console
+
+    from lrgym.leaderboard.ranking import NON_FINITE_SCORE, NOT_THE_SUITES_RUNS
+    from lrgym.leaderboard.text import markdown_escape
+
+    assert [(r.name, r.family_iqm, r.poi, r.algoperf) for r in lb.rows] == [
+        (r.name, r.family_iqm, r.poi, r.algoperf) for r in alone.rows]
+    assert lb.skipped == {"nan-one": NON_FINITE_SCORE, "inf-one": NON_FINITE_SCORE, "short <b>": NOT_THE_SUITES_RUNS}
+    buf = io.StringIO()
+    report.print_table(lb, Console(file=buf, width=300, color_system=None))
+    terminal, md, page = " ".join(buf.getvalue().split()), report.markdown(lb), report.html_page(lb, with_plots=False)
+    for name, why in (("nan-one", NON_FINITE_SCORE), ("inf-one", NON_FINITE_SCORE),
+                      ("short <b>", NOT_THE_SUITES_RUNS)):
+        said = f"{name} ({why})"
+        assert said in terminal and markdown_escape(said) in md and html.escape(said) in page
+    assert "short <b>" not in md and "short <b>" not in page
+
+
 def test_a_rate_just_below_one_is_never_shown_as_100_percent():
     """An audit (2026-12-06): 239 diverged runs of 240 read "100%" (every run) and 1 of 200 read
     "0%" (none: 0.5 rounds half to even), though 1 of 400 read "<1%". Only 0 and 1 read 0 % and 100 %."""
