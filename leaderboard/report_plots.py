@@ -169,13 +169,17 @@ def median_band(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def progress_matrix(runs, references, family: str, length: int) -> np.ndarray:
     """(runs, length) normalised score S of the loss reached after each step (clipped; a run
-    that ended early keeps its last value, −1 if it diverged)."""
+    that ended early keeps its last value; a diverged run scores −1, as the board scores it,
+    from its diverging step on: its last recorded loss is that step's, above the env's cap
+    but not necessarily low enough for the clipped ratio to reach −1)."""
     out = []
     for x in runs:
         tl = np.asarray(x.curves.get("train_loss", ()), dtype=float)
         p = np.atleast_1d(scoring.score(tl[0], tl, references.final_loss(Task(family, x.instance), x.seed)))
         full = np.full(length, -1.0 if x.diverged else (p[-1] if len(p) else 0.0))
         full[: min(len(p), length)] = p[:length]
+        if x.diverged and len(p):
+            full[min(len(p), length) - 1:] = -1.0
         out.append(np.clip(full, -1.0, 2.0))
     return np.stack(out) if out else np.zeros((0, length))
 

@@ -151,3 +151,24 @@ def test_controller_figure_sets_its_lr_against_each_instances_reference(tmp_path
     no_controller = [r for r in lb.rows if r.name != "controller"]
     lb.rows[:] = no_controller
     assert report.controller_figure(lb, StubReferences()) is None
+
+
+def test_a_diverged_run_scores_minus_one_in_the_progress_panel_from_its_diverging_step():
+    """An audit (2026-12-06): the progress panel scored a diverged run's last loss as if it had
+    not diverged: the env's cap is 1e4 × L0, and against a reference 1e-8 × L0 that loss is
+    S = −log(2e4) / log(1e8) ≈ −0.54, not −1 (the board's score of the run; plateau's diverged
+    val quadratic runs read −0.51 … −0.56). Before the diverging step the run keeps its S(t)."""
+    from lrgym.leaderboard.report_plots import progress_matrix
+
+    losses = [1.0, 1e-2, 2e4]  # L0, one good step, then the diverging step (above 1e4 · L0)
+
+    class Refs:
+        def final_loss(self, task, seed):
+            return 1e-8
+
+    run = RunRecord(family="linreg", instance=20000, seed=0, score=-1.0, final_loss=float("inf"), initial_loss=1.0,
+                    diverged=True, curves={"lr": [0.1, 10.0], "train_loss": losses})
+    np.testing.assert_allclose(progress_matrix([run], Refs(), "linreg", 5)[0], [0.0, 0.25, -1.0, -1.0, -1.0])
+    kept = RunRecord(**{**run.__dict__, "diverged": False, "score": -0.54})  # not diverged: the ratio, clipped
+    assert progress_matrix([kept], Refs(), "linreg", 3)[0][2] == pytest.approx(-np.log(2e4) / np.log(1e8))
+
