@@ -148,13 +148,17 @@ def algoperf_figure(lb: Leaderboard, rows: list[Row], styles: dict[str, Style]):
 
 def curve_matrix(runs, key: str, length: int, relative: bool = False) -> np.ndarray:
     """(runs, length) matrix of one curve; a run that ended early (diverged) is padded with inf
-    for losses and NaN for the LR. ``relative``: divided by the run's first value (L_t / L_0)."""
+    for losses and NaN for the LR. ``relative``: divided by the run's first value (L_t / L_0) and
+    raised to the score's precision floor (:data:`~lrgym.leaderboard.scoring.PRECISION_FLOOR`:
+    below it the digits are float noise, which drew noise-free quadratics down to 1e-127 and
+    squeezed every other curve into the panel's top tenth)."""
     pad = np.nan if key == "lr" else np.inf
     out = np.full((len(runs), length), pad)
     for i, x in enumerate(runs):
         c = np.asarray(x.curves.get(key, ()), dtype=float)[:length]
         if relative and len(c):
-            c = c / c[0] if c[0] > 0 and np.isfinite(c[0]) else np.full(len(c), np.nan)
+            c = np.maximum(c / c[0], scoring.PRECISION_FLOOR) if c[0] > 0 and np.isfinite(c[0]) \
+                else np.full(len(c), np.nan)
         out[i, : len(c)] = c
     return out
 
@@ -219,7 +223,7 @@ def family_figure(lb: Leaderboard, fs, rows: list[Row], styles: dict[str, Style]
     ax_lr.set_ylim(lo / 2, hi * 2)
     ax_lr.set_title(f"{family}: learning rate", fontsize=FONT_SIZE)
     ax_loss.set_yscale("log")
-    ax_loss.set_title(f"{family}: training loss / initial loss", fontsize=FONT_SIZE)
+    ax_loss.set_title(f"{family}: training loss / initial loss (≥ {scoring.PRECISION_FLOOR:g})", fontsize=FONT_SIZE)
     ax_prog.axhline(1.0, color="k", ls="--", lw=0.8)
     ax_prog.set_title(f"{family}: median normalised progress S(t)", fontsize=FONT_SIZE)
     ax_prog.set_ylim(-1.05, 2.05)

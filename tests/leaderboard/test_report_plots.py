@@ -172,3 +172,17 @@ def test_a_diverged_run_scores_minus_one_in_the_progress_panel_from_its_divergin
     kept = RunRecord(**{**run.__dict__, "diverged": False, "score": -0.54})  # not diverged: the ratio, clipped
     assert progress_matrix([kept], Refs(), "linreg", 3)[0][2] == pytest.approx(-np.log(2e4) / np.log(1e8))
 
+
+def test_relative_losses_are_drawn_down_to_the_scores_precision_floor_only():
+    """An audit (2026-12-06): noise-free quadratics' losses reach 1e-127 × L0, and the loss panel
+    drew them there although the score counts every loss below 1e-12 × L0 as 1e-12 × L0 (float
+    noise beyond): a hundred decades of noise, every other curve squeezed into the top tenth."""
+    from lrgym.leaderboard.report_plots import curve_matrix
+    from lrgym.leaderboard.scoring import PRECISION_FLOOR
+
+    run = RunRecord(family="quadratic", instance=20000, seed=0, score=1.0, final_loss=1e-130, initial_loss=2.0,
+                    diverged=False, curves={"train_loss": [2.0, 2e-6, 2e-20, 1e-130, float("nan")]})
+    np.testing.assert_array_equal(curve_matrix([run], "train_loss", 6, relative=True)[0],
+                                  [1.0, 1e-6, PRECISION_FLOOR, PRECISION_FLOOR, np.nan, np.inf])
+    np.testing.assert_array_equal(curve_matrix([run], "train_loss", 3)[0], [2.0, 2e-6, 2e-20])  # absolute: as stored
+
