@@ -18,7 +18,9 @@ Three tables, each a list of flat rows (one concept per table, joined by ``entry
 ``trajectories``
     one row per step of every run: ``entry_id``, ``name``, ``family``, ``instance``, ``seed``,
     ``step`` and one column per recorded curve (``lr``, ``train_loss``, ``val_loss``,
-    ``metric``).
+    ``metric``). Row ``step = t`` holds the losses and metric after ``t`` env steps (``t = 0``:
+    at reset) and the LR of the next step, from ``t`` to ``t + 1`` (the report's LR panels draw it
+    at ``t`` too); a run's last row has no next step, so its ``lr`` is NaN (JSON: null).
 
 By default the rows are those the board ranks: the latest successful entry per name of one
 suite version. ``every_entry=True`` takes every entry of the store (failed and superseded ones
