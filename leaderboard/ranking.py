@@ -11,8 +11,10 @@ else is on the board, so computed at display time):
 * **PoI**: probability of improvement over the *best baseline* (the baseline entry with the
   highest family IQM), with a bootstrap CI;
 * **AlgoPerf**: AlgoPerf's profile score on steps-to-target, each task's time being the median
-  over seeds of the steps the run needed to reach the reference's final loss (∞ if most runs
-  never did), ratios taken against the fastest entry on the board.
+  over seeds of the steps the run needed to reach the reference's final loss (∞ if at least half
+  of the runs never did: with an even number of seeds the median averages the middle two, so one
+  never-reached run of two is enough, as on the quick suite), ratios taken against the fastest
+  entry on the board.
 
 Entries are ranked by family IQM (point estimate; ties by name). Every family weighs the same:
 with the IQM of all runs pooled, a family with under a quarter of the runs (mlp, recsys) could

@@ -33,7 +33,7 @@ table{border-collapse:collapse;margin:1em 0;font-size:14px}
 th,td{padding:4px 8px;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
 th{background:#f4f4f4} td.name,th.name,td.left{text-align:left}
 tr.submission td{background:#eef7ff}
-td.reason{text-align:left;white-space:pre-wrap;font-family:monospace;font-size:12px;max-width:800px}
+td.reason{text-align:left;white-space:pre-wrap;overflow-wrap:anywhere;font-family:monospace;font-size:12px;max-width:800px}
 img{max-width:100%} .note{background:#fff6dd;padding:.6em;border-left:4px solid #e0b000}
 .defs{white-space:pre-wrap;font-size:13px;color:#333;background:#fafafa;padding:1em}
 details{margin:.3em 0} code{font-size:12px}
