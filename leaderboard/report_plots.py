@@ -245,7 +245,8 @@ CONTROLLER_ENTRY = "controller"
 def controller_figure(lb: Leaderboard, references, name: str = CONTROLLER_ENTRY, per_family: int = 3):
     """The learned controller's LR on a few held-out (suite) instances per family, the suite's first
     seed, each against that instance's best constant LR (the reference, dashed, same colour);
-    ``None`` if the board has no entry ``name`` or no references.
+    ``None`` if the board has no entry ``name`` or no references. A row not made from the weights
+    this install ships (:func:`lrgym.leaderboard.provenance.stale_baselines`) says so in its title.
 
     The legend names each instance by its seed on a public suite, and by its position on a
     private one ("1 of 8"): a private suite's instance seeds are its secret, and a figure is
@@ -275,6 +276,12 @@ def controller_figure(lb: Leaderboard, references, name: str = CONTROLLER_ENTRY,
         ax.legend(fontsize=FONT_SIZE - 2, title="instance", title_fontsize=FONT_SIZE - 2)
     axes[0].set_ylabel("learning rate")
     fig.subplots_adjust(wspace=0.45, bottom=0.16)
+    from lrgym.leaderboard.provenance import stale_baselines
+
+    if name in stale_baselines(lb):  # the board's note says it under the table; a figure travels alone
+        fig.suptitle(f"{name}: not made from the weights this install ships (stale row)", color="C3",
+                     fontsize=FONT_SIZE)
+        fig.subplots_adjust(top=0.8)
     return fig
 
 

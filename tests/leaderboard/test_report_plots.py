@@ -148,6 +148,16 @@ def test_controller_figure_sets_its_lr_against_each_instances_reference(tmp_path
             assert ref.get_ydata()[0] == pytest.approx(0.001 * (1 + fs.instances[j] % 7))
             assert curve.get_color() == ref.get_color()
     assert "controller" in report.figures(lb, references=StubReferences())
+    # its row recorded no weights: not those this install ships, which the figure says (it travels alone)
+    assert report.stale_baselines(lb) == ["controller"] and "stale row" in fig._suptitle.get_text()
+    from lrgym.baselines.registry import shipped_inputs
+
+    with ResultStore(tmp_path / "fresh.sqlite") as store:
+        runs = runs_for(0.9)
+        store.add_entry(synthetic_entry(SUITE, "controller", "baseline", summary=summarize(runs, SUITE, reps=50),
+                                        env_spec={"inputs": shipped_inputs(["controller"])}), runs)
+        fresh = build_leaderboard(store, SUITE, reps=50)
+    assert report.stale_baselines(fresh) == [] and report.controller_figure(fresh, StubReferences())._suptitle is None
     no_controller = [r for r in lb.rows if r.name != "controller"]
     lb.rows[:] = no_controller
     assert report.controller_figure(lb, StubReferences()) is None
