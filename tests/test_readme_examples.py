@@ -32,10 +32,9 @@ batches = [(X[k % 8 * 32 : (k % 8 + 1) * 32], Y[k % 8 * 32 : (k % 8 + 1) * 32]) 
 EXAMPLES = {
     'env = gym.make("LRControl-LinReg-v1")': ("", {}),
     "from lrgym.baselines.registry import BASELINES, LEARNED, HAND_DESIGNED, make_baseline": ("", {}),
-    'envs = gym.make_vec("LRControl-v1", num_envs=64, vectorization_mode="vector_entry_point")':
-        ("import gymnasium as gym\nimport lrgym\n", {}),
-    'env = gym.make("LRControl-v1", build_ahead=16)':
-        ("import gymnasium as gym\nimport lrgym\nfrom lrgym.sb3 import make_sb3_vec_env\n", {}),
+    # these two import what they use themselves: a reader copies a block, not the one above it
+    'envs = gym.make_vec("LRControl-v1", num_envs=64, vectorization_mode="vector_entry_point")': ("", {}),
+    'env = gym.make("LRControl-v1", build_ahead=16)': ("", {}),
     'DQN("MlpPolicy", make_sb3_vec_env("LRControl-v1", n_envs=8, seed=0))': ("", {".learn(10_000)": ".learn(64)"}),
     "from lrgym.torch import PolicyScheduler": (TORCH_READER, {}),
 }
