@@ -12,6 +12,10 @@ import numpy as np
 
 
 def main() -> None:
+    import argparse
+
+    # no options; parsed so that --help prints this and does not start the minutes-long run
+    argparse.ArgumentParser(prog="python -m benchmarks.sb3_adapter_ratio", description=__doc__.splitlines()[0]).parse_args()
     import torch
 
     torch.set_num_threads(1)

@@ -73,11 +73,11 @@ NOT_COMMANDS = {"lrgym.leaderboard.worker"}  # started by the grader's pool, not
 
 
 def readme_commands() -> dict[str, set[str]]:
-    """{command: the flags the README gives it}: every ``python -m lrgym…`` and
-    ``lrgym leaderboard SUB`` line of the README's shell blocks and inline code."""
+    """{command: the flags the README gives it}: every ``python -m lrgym…``, ``python -m
+    benchmarks…`` and ``lrgym leaderboard SUB`` line of the README's shell blocks and inline code."""
     text = README.read_text()
     commands: dict[str, set[str]] = {}
-    for match in re.finditer(r"(python -m (lrgym[\w.]+)|lrgym leaderboard ([a-z-]+))([^`\n]*)", text):
+    for match in re.finditer(r"(python -m ((?:lrgym|benchmarks)[\w.]+)|lrgym leaderboard ([a-z-]+))([^`\n]*)", text):
         command = match.group(2) or f"leaderboard {match.group(3)}"
         if command in NOT_COMMANDS:
             continue
@@ -94,14 +94,18 @@ def test_every_readme_command_runs_its_help_and_knows_the_readmes_flags():
     import sys
 
     commands = readme_commands()
-    assert {"lrgym.baselines.train_rllib", "lrgym.baselines.train_sb3", "leaderboard submit"} <= set(commands)
+    assert {"lrgym.baselines.train_rllib", "lrgym.baselines.train_sb3", "leaderboard submit",
+            "benchmarks.report"} <= set(commands)
     env = {**os.environ, "COLUMNS": "300"}
     for command, flags in sorted(commands.items()):
         if command.startswith("leaderboard "):
             argv = [sys.executable, "-m", "lrgym.leaderboard.cli", *command.split(), "--help"]
         else:
             argv = [sys.executable, "-m", command, "--help"]
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
+        # a benchmark runs from the checkout's top, as the README runs it (one whose --help ran the
+        # benchmark instead timed out here)
+        cwd = README.parent if command.startswith("benchmarks.") else None
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env, cwd=cwd)
         assert out.returncode == 0, f"{command} --help failed:\n{out.stderr[-2000:]}"
         # a module without a parser exits 0 too, having taken "--help" for an argument
         assert "usage:" in out.stdout.lower(), f"{command} --help printed no usage:\n{out.stdout[-500:]}"
