@@ -153,8 +153,8 @@ def submission_spec(
             target = f"{path.absolute()}:{attr}"  # not resolved: the worker refuses a symbolic link
         elif os.path.isdir(where) and not _installed(where):
             raise ValueError(f"{where} is a folder, not a policy file, and no installed module; valid: "
-                             f"{where}/policy.py:{attr} (the policy file inside it), package.module:{attr} of an "
-                             "installed package, or model.zip")
+                             f"{_files_inside(where, attr)}, package.module:{attr} of an installed package, "
+                             "or model.zip")
         spec = {"kind": "object", "target": target}
         default_name = attr
     name = check_entry_name(default_name if name is None else name)  # an empty name is refused, not replaced
@@ -164,6 +164,18 @@ def submission_spec(
         raise ValueError(f"entry name {name!r} is reserved for the baseline {baseline!r}"
                          f"{lookalike_note(name, baseline)}; choose another name (--name)")
     return PolicySpec(name, "submission", spec, target)
+
+
+def _files_inside(folder: str, attr: str, most: int = 5) -> str:
+    """The targets a folder given as a submission could have meant: its ``.py`` files (the first
+    ``most`` by name; regular files only, as the sandbox reads no link; names of plain characters
+    only, as they are printed), else the usual form."""
+    names = sorted(p.name for p in Path(folder).glob("*.py")
+                   if p.name[:-3].isidentifier() and p.name.isascii() and p.is_file() and not p.is_symlink())
+    if not names:
+        return f"{folder}/policy.py:{attr} (a policy file inside it)"
+    more = f" (or another of its {len(names)} .py files)" if len(names) > most else ""
+    return " or ".join(f"{folder}/{n}:{attr}" for n in names[:most]) + f" (a policy file inside it){more}"
 
 
 def _check_target_names(target: str, where: str, attr: str) -> None:

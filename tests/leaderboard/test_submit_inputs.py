@@ -29,6 +29,7 @@ def folder(tmp_path, monkeypatch):
     (tmp_path / "ex").mkdir()
     (tmp_path / "ex" / "example_policy.py").write_bytes(EXAMPLE.read_bytes())
     (tmp_path / "lnk").mkdir()
+    (tmp_path / "empty").mkdir()
     (tmp_path / "lnk" / "pol.py").symlink_to(EXAMPLE)
     monkeypatch.chdir(tmp_path)
     calls = []
@@ -57,8 +58,11 @@ def _submit(*args):
     # a trainer's weights: the .py it writes beside them is the submission (it said only "expected ...")
     (["runs/controller_mixed.npz"], ["expected path/to/policy.py:ClassName, module:ClassName or model.zip",
                                      "runs/controller_mixed.py:TrainedController (train_controller)"]),
-    (["ex:X"], ["ex is a folder, not a policy file", "valid: ex/policy.py:X (the policy file inside it)",
+    # the folder's own .py files (it named ex/policy.py, which is not there)
+    (["ex:X"], ["ex is a folder, not a policy file", "valid: ex/example_policy.py:X (a policy file inside it)",
                 "package.module:X of an installed package"]),
+    (["lnk:X"], ["lnk is a folder", "valid: lnk/policy.py:X (a policy file inside it)"]),  # no link offered
+    (["empty:X"], ["empty is a folder", "valid: empty/policy.py:X (a policy file inside it)"]),
     (["lnk/pol.py:LossWatcher"], ["lnk/pol.py is a symbolic link", "refused before anything ran"]),
     (["ex/example_policy.py:1Bad"], ["class name '1Bad'", "is not a Python identifier",
                                      "valid: letters, digits and _, not starting with a digit"]),
