@@ -103,6 +103,19 @@ def test_a_new_family_is_its_module_its_tests_and_one_registry_line(toy):
     assert [r[:2] for r in runs] == [(0, 0), (1, 0)]
 
 
+def test_an_episode_of_a_family_of_ones_own_is_recorded_under_its_name(toy):
+    """A trajectory names its family by the task's spec, not by the info schema's frozen table:
+    a toy episode was recorded as family 'unknown' (``info["family"]`` is −1), and the grader
+    then failed every entry on a suite of the family ('trajectory for the wrong task/seed')."""
+    from lrgym.baselines.evaluation import evaluate
+    from lrgym.baselines.schedules import Constant
+
+    [traj] = evaluate(Constant(lr=0.05), {"family": "toy"}, instance_set="val", instances=[10_000], seeds=[0])
+    assert (traj.family, traj.instance) == ("toy", 10_000)
+    mixed = {"family": "mixed", "family_options": {"members": ("linreg", "toy")}, "horizon": 4}
+    assert [t.family for t in evaluate(Constant(lr=0.01), mixed, instances=[0, 1], seeds=[0])] == ["linreg", "toy"]
+
+
 def test_ids_and_name_tables_derive_from_the_family_registry():
     from lrgym.info import FAMILY_NAMES
     from lrgym.leaderboard.suite import SUITES
