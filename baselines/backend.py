@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from lrgym.baselines.interrupts import keep_stop_handlers
 from lrgym.baselines.node_check import INTERPRETER_SETTINGS, CPUKinds, NodeMismatch, node_differences, node_fingerprint
+from lrgym.tasks import families_env
 from lrgym.tasks.blas import SINGLE_THREAD_ENV
 
 __all__ = ["BACKENDS", "Backend", "JobLost", "RAY_WORKER_ENV", "TASK_MEMORY_MB", "check_memory_request", "connect",
@@ -57,12 +58,13 @@ class JobLost(RuntimeError):
 
 def worker_env() -> dict[str, str]:
     """The environment every Ray worker lrgym starts gets (``runtime_env={"env_vars": ...}``):
-    BLAS on one thread (:data:`RAY_WORKER_ENV`) and the driver's :data:`INTERPRETER_SETTINGS`.
+    BLAS on one thread (:data:`RAY_WORKER_ENV`), the driver's :data:`INTERPRETER_SETTINGS` and the
+    families it registered from outside the package (:func:`lrgym.tasks.families_env`).
     Where the driver has none: ``""`` for those NumPy and Python read as unset, so a value the
     node's ``ray start`` had does not hold either; nothing for ``OPENBLAS_CORETYPE``, which some
     OpenBLAS builds read as "generic kernels" when empty (aarch64), so a node's own value stays
     and its fingerprint, which records it, stops the run as differing from the driver's."""
-    env = {**RAY_WORKER_ENV, **{k: os.environ.get(k, "") for k in INTERPRETER_SETTINGS}}
+    env = {**RAY_WORKER_ENV, **{k: os.environ.get(k, "") for k in INTERPRETER_SETTINGS}, **families_env()}
     if not env.get("OPENBLAS_CORETYPE"):
         env.pop("OPENBLAS_CORETYPE", None)
     return env

@@ -158,7 +158,8 @@ def tuned_values(name: str, family: str | None = None) -> dict:
         return {}
     if MIXED in values:
         warnings.warn(f"baseline {name!r} has no tuned values for family {key!r}; using the mixed-family values "
-                      "(re-run python -m lrgym.baselines.tune)", stacklevel=2)
+                      f"(python -m lrgym.baselines.tune --families {key} writes them to runs/tuned.json, which "
+                      f"make_baseline does not read: BASELINES[{name!r}](**values) takes them)", stacklevel=2)
         return dict(values[MIXED])
     warnings.warn(f"baseline {name!r} has no tuned values; using its untuned defaults "
                   "(run python -m lrgym.baselines.tune)", stacklevel=2)

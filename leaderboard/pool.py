@@ -44,6 +44,7 @@ from multiprocessing.connection import Connection, wait
 from lrgym.leaderboard.import_paths import child_path_env
 from lrgym.leaderboard.owner_names import owner_gone, owner_tag
 from lrgym.leaderboard.scheduling import GroupResult, Groups, GroupScheduler, Job
+from lrgym.tasks import families_env
 from lrgym.tasks.blas import SINGLE_THREAD_ENV
 
 # Job and GroupResult live in lrgym.leaderboard.scheduling; imported from here as before
@@ -63,8 +64,9 @@ def default_workers() -> int:
 def _child_env(hidden: tuple[str, ...] | list[str] = ()) -> dict:
     """A worker's environment: the grader's, importing what the grader imports (its ``sys.path``,
     like multiprocessing's spawn) except the working directory and ``hidden``
-    (:mod:`lrgym.leaderboard.import_paths`)."""
-    env = {**os.environ, **child_path_env(hidden)}
+    (:mod:`lrgym.leaderboard.import_paths`), and knowing the families the grader registered
+    (:func:`lrgym.tasks.families_env`)."""
+    env = {**os.environ, **child_path_env(hidden), **families_env()}
     for var, value in SINGLE_THREAD_ENV.items():  # BLAS on one thread unless the grader's env says otherwise
         env.setdefault(var, value)
     return env

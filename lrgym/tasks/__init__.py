@@ -17,11 +17,18 @@ and one registry line: an entry of :data:`FAMILIES` here, or, from outside the p
   with a new env version (its instance seed k belongs to member k mod the number of members),
   so :func:`register_family` cannot set the flag; a new family mixes with the others on
   request, ``family_options={"members": (..., "toy")}`` of ``family="mixed"``.
+
+A family registered from outside the package is known in the processes lrgym starts for it (the
+grader's and the tuner's workers, Ray workers): they get :data:`FAMILIES_ENV`
+(``LRGYM_FAMILIES=name=module:Class,...``, :func:`families_env`), which every process reads when
+it imports ``lrgym``. Set it yourself to name your family to a command that never imports your
+module, such as ``lrgym leaderboard`` or ``python -m lrgym.baselines.tune``.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -116,9 +123,12 @@ def register_family(name: str, target: str, env_id: str | None = None) -> None:
     """Add family ``name`` implemented by ``target`` (``"module:Class"``, imported on first use);
     with ``env_id`` (e.g. ``"LRControl-Toy-v0"``) also register that gymnasium id for it.
 
-    For families outside the package (inside it, add a line to :data:`FAMILIES`). A process that
-    evaluates the family must run this too (e.g. in the module that defines it, or in the
-    policy's module). Re-registering the same target is a no-op; another target is an error.
+    For families outside the package (inside it, add a line to :data:`FAMILIES`). The worker
+    processes lrgym starts from this process (grader, tuner, references, Ray) register it too
+    (:func:`families_env`); a process of your own that evaluates the family must run this, or
+    have ``$LRGYM_FAMILIES`` name it. ``target``'s module must be importable there (on
+    ``sys.path`` other than the working directory, which the grader's workers do not import
+    from). Re-registering the same target is a no-op; another target is an error.
     """
     old = FAMILIES.get(name)
     if old is not None and old.target != target:
@@ -139,10 +149,42 @@ def register_family(name: str, target: str, env_id: str | None = None) -> None:
         register_id(env_id, {"family": name})
 
 
+#: the environment variable naming families from outside the package, ``name=module:Class``
+#: items separated by commas; read when ``lrgym`` is imported (:func:`register_from_env`)
+FAMILIES_ENV = "LRGYM_FAMILIES"
+#: the families of the package itself (what :data:`FAMILIES_ENV` never needs to name)
+BUILT_IN: tuple[str, ...] = tuple(FAMILIES)
+
+
+def families_env() -> dict[str, str]:
+    """``{FAMILIES_ENV: "name=module:Class,..."}`` naming every family registered from outside the
+    package (:func:`register_family`), for the environment of a child process; ``{}`` if none."""
+    items = [f"{name}={entry.target}" for name, entry in FAMILIES.items() if name not in BUILT_IN]
+    return {FAMILIES_ENV: ",".join(items)} if items else {}
+
+
+def register_from_env(value: str | None = None) -> None:
+    """Register the families :data:`FAMILIES_ENV` names (``value``: that variable's value, by
+    default read from the environment), without gymnasium ids. A malformed item is a
+    ``ValueError`` naming the variable, the item and the valid form."""
+    value = os.environ.get(FAMILIES_ENV, "") if value is None else value
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        name, sep, target = item.partition("=")
+        if not (sep and name.strip() and target.strip()):
+            raise ValueError(f"${FAMILIES_ENV} item {item!r} invalid; valid: 'name=package.module:ClassName' "
+                             f"items separated by commas")
+        try:
+            register_family(name.strip(), target.strip())
+        except ValueError as exc:
+            raise ValueError(f"${FAMILIES_ENV} item {item!r}: {exc}") from None
+
+
 def make_family(name: str, **options) -> TaskFamily:
     """A family by name, with spec overrides (e.g. ``make_family("linreg", dim=32)``)."""
     return family_class(name)(**options)
 
 
-__all__ = ["FAMILIES", "INSTANCE_SETS", "MIXED_V1", "FamilyEntry", "env_ids", "Task", "TaskFamily", "TaskSpec", "TrainState", "family_class", "make_family",
-           "register_family"]
+register_from_env()
+
+__all__ = ["BUILT_IN", "FAMILIES", "FAMILIES_ENV", "INSTANCE_SETS", "MIXED_V1", "FamilyEntry", "env_ids", "Task", "TaskFamily",
+           "TaskSpec", "TrainState", "families_env", "family_class", "make_family", "register_family", "register_from_env"]

@@ -116,6 +116,63 @@ def test_an_episode_of_a_family_of_ones_own_is_recorded_under_its_name(toy):
     assert [t.family for t in evaluate(Constant(lr=0.01), mixed, instances=[0, 1], seeds=[0])] == ["linreg", "toy"]
 
 
+def test_the_grader_ranks_a_family_registered_in_its_process(toy, tmp_path, monkeypatch):
+    """The grader's workers are fresh interpreters: they register the families the grader did
+    (``$LRGYM_FAMILIES``, :func:`lrgym.tasks.families_env`). They knew only the built-in ones, so
+    a suite of a family of one's own failed its references with "unknown family 'toy'"."""
+    from lrgym.baselines.evaluation import evaluate
+    from lrgym.baselines.schedules import Constant
+    from lrgym.leaderboard.references import load_references
+    from lrgym.leaderboard.runner import baseline_specs, run_suite
+    from lrgym.leaderboard.suite import FamilySuite, Suite
+
+    monkeypatch.setenv("LRGYM_CACHE", str(tmp_path))
+    suite = Suite("toy-suite", 1, "the toy family", "val", (FamilySuite("toy", (10_000, 10_001)),), (0, 1))
+    refs = load_references(suite, n_workers=1)
+    for instance in (10_000, 10_001):  # the reference's runs are this process's constant-LR episodes
+        task = next(t for t in suite.tasks() if t.instance == instance)
+        lr = refs.tasks[task.label]["lr"]
+        runs = evaluate(Constant(lr=lr), {"family": "toy", "instance_set": "val", "lr_init": lr},
+                        instances=[instance], seeds=list(suite.seeds))
+        assert [refs.final_loss(task, s) for s in suite.seeds] == [t.final_loss for t in runs]
+    [outcome] = run_suite(baseline_specs(["fixed"]), suite, references=refs, n_workers=1)  # in a worker
+    assert outcome.ok, outcome.entry
+    from lrgym.baselines.evaluation import make_env
+    from lrgym.baselines.registry import make_baseline
+
+    with pytest.warns(UserWarning, match="no tuned values for family 'toy'"):
+        fixed = make_baseline("fixed", "toy")
+    here = {(t.instance, t.seed): t.final_loss
+            for t in evaluate(fixed, env=make_env(fixed, suite.env_kwargs("toy")), instances=[10_000, 10_001], seeds=[0, 1])}
+    assert {(r.family, r.instance, r.seed): r.final_loss for r in outcome.runs} == {
+        ("toy", k, s): loss for (k, s), loss in here.items()}
+
+
+def test_families_of_ones_own_are_handed_to_child_processes(toy, monkeypatch):
+    """``families_env`` names the families registered from outside the package, for the grader's
+    and Ray's workers; ``$LRGYM_FAMILIES`` registers them in a new process, a bad item refused
+    naming it and the valid form."""
+    import subprocess
+
+    from lrgym.baselines.backend import worker_env
+    from lrgym.tasks import FAMILIES_ENV, families_env, register_from_env
+
+    assert families_env() == {FAMILIES_ENV: "toy=toy_family:ToyFamily"}
+    assert worker_env()[FAMILIES_ENV] == "toy=toy_family:ToyFamily"
+    env = {**os.environ, FAMILIES_ENV: "toy=toy_family:ToyFamily",
+           "PYTHONPATH": os.pathsep.join([os.path.dirname(os.path.abspath(__file__)), *sys.path])}
+    code = "from lrgym.tasks import make_family; print(make_family('toy').sample(3).family)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "toy", out.stderr
+    register_from_env(" toy=toy_family:ToyFamily , ")  # the same again, spaces and an empty item: fine
+    for bad, message in (("toy", "item 'toy' invalid; valid: 'name=package.module:ClassName'"),
+                         ("toy=other:Family", "item 'toy=other:Family': family 'toy' is already registered"),
+                         ("toy3=no_colon", "item 'toy3=no_colon': target 'no_colon' invalid")):
+        with pytest.raises(ValueError, match=rf"\$LRGYM_FAMILIES {message}"):
+            register_from_env(bad)
+    assert "toy3" not in FAMILIES
+
+
 def test_ids_and_name_tables_derive_from_the_family_registry():
     from lrgym.info import FAMILY_NAMES
     from lrgym.leaderboard.suite import SUITES
