@@ -70,6 +70,11 @@ MIXED_V1: tuple[str, ...] = tuple(name for name, entry in FAMILIES.items() if en
 #: would replace whole (an id's data set was silently dropped), but merged under the user's
 #: ``family_options`` by every entry point (:func:`with_id_options`)
 ID_FAMILY_OPTIONS = "id_family_options"
+#: the keyword under which an id of a family from outside the package carries the family's
+#: ``"name=module:Class"``: every entry point registers the family from it (:func:`with_id_options`), so
+#: the id builds its env in any process, also one that never imported the family's module (a
+#: ``spawn`` / ``forkserver`` child: gymnasium's ``AsyncVectorEnv``, SB3's ``SubprocVecEnv``)
+ID_FAMILY_TARGET = "id_family_target"
 
 
 def env_ids() -> dict[str, dict]:
@@ -78,8 +83,19 @@ def env_ids() -> dict[str, dict]:
     out = {}
     for name, entry in FAMILIES.items():
         for env_id, options in entry.env_ids.items():
-            out[env_id] = {"family": name, ID_FAMILY_OPTIONS: dict(options)} if options else {"family": name}
+            out[env_id] = _id_kwargs(name, options)
     return out
+
+
+def _id_kwargs(name: str, options: dict) -> dict:
+    """The gymnasium kwargs of an id of family ``name`` with its own family ``options``: the
+    family's target too for a family from outside the package (:data:`ID_FAMILY_TARGET`)."""
+    kwargs: dict = {"family": name}
+    if options:
+        kwargs[ID_FAMILY_OPTIONS] = dict(options)
+    if name not in BUILT_IN:
+        kwargs[ID_FAMILY_TARGET] = f"{name}={FAMILIES[name].target}"
+    return kwargs
 
 
 def with_id_options(kwargs: dict) -> dict:
@@ -88,6 +104,9 @@ def with_id_options(kwargs: dict) -> dict:
     ``gym.make("LRControl-Digits-v1", family_options={"hidden": 32})`` trains on digits. A user
     value that contradicts the id's is refused, naming both. Returns a new dict."""
     kwargs = dict(kwargs)
+    item = kwargs.pop(ID_FAMILY_TARGET, None)
+    if item is not None:  # an id of a family from outside the package: known in this process too
+        _register_item(item, f"the id's {ID_FAMILY_TARGET}")
     fixed = kwargs.pop(ID_FAMILY_OPTIONS, None)
     if not fixed:
         return kwargs
@@ -137,16 +156,17 @@ def register_family(name: str, target: str, env_id: str | None = None) -> None:
     if not (module and sep and cls):
         raise ValueError(f"target {target!r} invalid; valid: 'package.module:ClassName'")
     ids = dict(old.env_ids) if old is not None else {}
+    id_kwargs = {"family": name, ID_FAMILY_TARGET: f"{name}={target}"}
     if env_id is not None:
         from lrgym.registry import check_id
 
-        check_id(env_id, {"family": name})  # before anything is registered: a refused id leaves no half entry
+        check_id(env_id, id_kwargs)  # before anything is registered: a refused id leaves no half entry
         ids.setdefault(env_id, {})
     FAMILIES[name] = FamilyEntry(target, ids, mixed_v1=old.mixed_v1 if old is not None else False)
     if env_id is not None:
         from lrgym.registry import register_id
 
-        register_id(env_id, {"family": name})
+        register_id(env_id, id_kwargs)
 
 
 #: the environment variable naming families from outside the package, ``name=module:Class``
@@ -169,14 +189,19 @@ def register_from_env(value: str | None = None) -> None:
     ``ValueError`` naming the variable, the item and the valid form."""
     value = os.environ.get(FAMILIES_ENV, "") if value is None else value
     for item in filter(None, (part.strip() for part in value.split(","))):
-        name, sep, target = item.partition("=")
-        if not (sep and name.strip() and target.strip()):
-            raise ValueError(f"${FAMILIES_ENV} item {item!r} invalid; valid: 'name=package.module:ClassName' "
-                             f"items separated by commas")
-        try:
-            register_family(name.strip(), target.strip())
-        except ValueError as exc:
-            raise ValueError(f"${FAMILIES_ENV} item {item!r}: {exc}") from None
+        _register_item(item, f"${FAMILIES_ENV}")
+
+
+def _register_item(item, where: str) -> None:
+    """Register the family of one ``"name=module:Class"`` item (of ``where``, which errors name)."""
+    name, sep, target = item.partition("=") if isinstance(item, str) else ("", "", "")
+    if not (sep and name.strip() and target.strip()):
+        raise ValueError(f"{where} item {item!r} invalid; valid: 'name=package.module:ClassName' "
+                         f"items separated by commas")
+    try:
+        register_family(name.strip(), target.strip())
+    except ValueError as exc:
+        raise ValueError(f"{where} item {item!r}: {exc}") from None
 
 
 def make_family(name: str, **options) -> TaskFamily:
@@ -186,5 +211,5 @@ def make_family(name: str, **options) -> TaskFamily:
 
 register_from_env()
 
-__all__ = ["BUILT_IN", "FAMILIES", "FAMILIES_ENV", "INSTANCE_SETS", "MIXED_V1", "FamilyEntry", "env_ids", "Task", "TaskFamily",
+__all__ = ["BUILT_IN", "FAMILIES", "FAMILIES_ENV", "ID_FAMILY_OPTIONS", "ID_FAMILY_TARGET", "INSTANCE_SETS", "MIXED_V1", "FamilyEntry", "env_ids", "Task", "TaskFamily",
            "TaskSpec", "TrainState", "families_env", "family_class", "make_family", "register_family", "register_from_env"]

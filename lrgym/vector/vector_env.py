@@ -24,7 +24,7 @@ from lrgym.features import FEATURE_NAMES, M_CAP, N_FEATURES, N_MEMORY
 from lrgym.keywords import check_keywords, keyword_names
 from lrgym.render import RECORDED_KEYS, RENDER_FPS, RENDER_MODES, check_render_mode
 from lrgym.settings import MAX_COUNT, EnvSettings, positive_int
-from lrgym.tasks import ID_FAMILY_OPTIONS, with_id_options
+from lrgym.tasks import ID_FAMILY_OPTIONS, ID_FAMILY_TARGET, with_id_options
 from lrgym.tasks.ahead import check_depth
 from lrgym.tasks.base import N_STATS
 from lrgym.vector.actions import apply_actions, check_actions
@@ -553,7 +553,8 @@ def sub_env_spec(spec):
     :class:`~lrgym.env.LRControlEnv` keywords of its kwargs only (and the id's own family options;
     not ``num_envs``, ``vectorization_mode``, ``parallel``, ...) and the ``max_episode_steps`` of
     its kwargs if they give one — what each sub-environment of ``SyncVectorEnv`` has."""
-    env_keywords = {*keyword_names(LRControlEnv), ID_FAMILY_OPTIONS}  # (the id's own data set: Digits')
+    # (the id's own data set: Digits'; the family's module:Class of an id of your own)
+    env_keywords = {*keyword_names(LRControlEnv), ID_FAMILY_OPTIONS, ID_FAMILY_TARGET}
     return dataclasses.replace(
         spec, kwargs={k: copy.deepcopy(v) for k, v in spec.kwargs.items() if k in env_keywords},
         max_episode_steps=spec.kwargs.get("max_episode_steps", spec.max_episode_steps),

@@ -64,7 +64,8 @@ def test_a_new_family_is_its_module_its_tests_and_one_registry_line(toy):
     assert np.isfinite(obs).all()
     # the registry's derived tables: the id is listed; LRControl-v1 keeps its (versioned) members,
     # and the toy mixes with other families on request
-    assert ENV_IDS[toy] == {"family": "toy"} and FAMILIES["toy"].env_ids == {toy: {}}
+    assert ENV_IDS[toy] == {"family": "toy", "id_family_target": "toy=toy_family:ToyFamily"}
+    assert FAMILIES["toy"].env_ids == {toy: {}}
     assert "toy" not in MIXED_V1 and gym.make("LRControl-v1").unwrapped.family.members == MIXED_V1
     mixed = gym.make("LRControl-v1", family_options={"members": ("linreg", "toy")}, horizon=8)
     for instance, family in ((0, "linreg"), (1, "toy")):
@@ -146,6 +147,24 @@ def test_the_grader_ranks_a_family_registered_in_its_process(toy, tmp_path, monk
             for t in evaluate(fixed, env=make_env(fixed, suite.env_kwargs("toy")), instances=[10_000, 10_001], seeds=[0, 1])}
     assert {(r.family, r.instance, r.seed): r.final_loss for r in outcome.runs} == {
         ("toy", k, s): loss for (k, s), loss in here.items()}
+
+
+def test_an_id_of_ones_own_builds_its_env_in_a_process_that_never_imported_the_family(toy):
+    """The id carries its family's ``name=module:Class`` (``lrgym.tasks.ID_FAMILY_TARGET``), so a
+    ``spawn`` child of gymnasium's ``AsyncVectorEnv`` (``forkserver`` by default from Python 3.14),
+    handed the id's spec, builds it: it failed there with "unknown family 'toy'", the child having
+    imported lrgym but never the module that registered the family."""
+    vec = gym.make_vec(toy, num_envs=2, vectorization_mode="async", vector_kwargs={"context": "spawn"})
+    try:
+        obs, _ = vec.reset(seed=0)
+        stepped = vec.step(np.array([3, 1]))[0]
+    finally:
+        vec.close()
+    single = gym.make(toy)
+    for i, action in enumerate((3, 1)):
+        np.testing.assert_array_equal(obs[i], single.reset(seed=i)[0])
+        np.testing.assert_array_equal(stepped[i], single.step(action)[0])
+    assert gym.make(toy, family="linreg").unwrapped.task_for(0).spec.family == "linreg"  # the caller's family holds
 
 
 def test_families_of_ones_own_are_handed_to_child_processes(toy, monkeypatch):
