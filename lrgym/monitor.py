@@ -74,7 +74,7 @@ _LOSS_REMEDY = ("e.g. yours plus a constant that keeps it above 0 (a Gaussian NL
                 "below by 0 (MSE, cross-entropy)")
 
 
-def check_loss(value: float, name: str, first: bool = False) -> float:
+def check_loss(value: float, name: str, first: bool = False, at_start: bool = False) -> float:
     """``value`` if a policy can observe it as a loss, else a ``ValueError`` naming it (``name``)
     and the remedy. lrgym's features are logs of losses relative to the episode's first training
     loss L0 (:mod:`lrgym.features`), so:
@@ -87,10 +87,21 @@ def check_loss(value: float, name: str, first: bool = False) -> float:
       NLL, an ELBO-style or offset loss), whose logs mean nothing. A later 0 (or ``-0.0``, which
       float32 cross-entropy returns for a large margin; an exactly fitted MSE) is accepted: it is
       observed as the env observes it, floored at TINY (the log features saturate at their clip);
-    * NaN and ±inf pass, first or later: they are the divergence the run ends on, as in the env.
+    * NaN and ±inf pass, first or later: they are the divergence the run ends on, as in the env —
+      except ``at_start``: a loss measured before the first update (L0 and V0 given to
+      :meth:`TrainingMonitor.start`: ``PolicyScheduler``'s ``train_loss_fn()`` / ``val_fn()`` at
+      construction, ``TorchTrainingEnv``'s reset) is the episode's reference, not a divergence:
+      nothing has trained yet. It must be finite (a NaN or inf there was replaced by 1.0 in
+      silence: the run went on with every feature relative to 1 and a cap of ``cap_factor · 1``).
     """
     value = float(value)
     if not math.isfinite(value):
+        if at_start:
+            raise ValueError(
+                f"{name} is {value:g}, measured before the first update: it must be finite, because it is the "
+                "episode's reference (lrgym's policies observe losses relative to it) and nothing has trained yet, "
+                "so it is no divergence; valid: a model and a loss that are finite at the start (a NaN or inf "
+                "loss after an update is a divergence, which ends the run)")
         return value
     if first and value <= 0:
         raise ValueError(
@@ -192,8 +203,9 @@ class TrainingMonitor:
 
         ``reward="metric_delta"`` rewards the change of the validation metric, so it needs
         ``val_metric`` from the start (a ``ValueError`` otherwise: every reward would be NaN).
-        ``train_loss`` (L0) must be > 0 and ``val_loss`` >= 0 (:func:`check_loss`); a ``ValueError``
-        otherwise, before anything changes.
+        ``train_loss`` (L0) must be finite and > 0, ``val_loss`` finite and >= 0 (:func:`check_loss`
+        ``at_start``: no update has run, so a NaN is no divergence); a ``ValueError`` otherwise, before
+        anything changes.
         """
         if self.reward == "metric_delta" and not _finite_number(val_metric):
             raise ValueError(
@@ -204,9 +216,9 @@ class TrainingMonitor:
                 f"reward of the loss; valid choices: "
                 + ", ".join(r for r in REWARDS if r != "metric_delta"))
         if train_loss is not None:
-            check_loss(train_loss, "the first training loss", first=True)
+            check_loss(train_loss, "the first training loss", first=True, at_start=True)
         if val_loss is not None:
-            check_loss(val_loss, "the first validation loss")
+            check_loss(val_loss, "the first validation loss", at_start=True)
         self.stats[:] = 0.0
         self.acc[:] = 0.0
         self.prev_grad = np.zeros(0)

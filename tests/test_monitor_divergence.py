@@ -79,3 +79,32 @@ def test_a_nan_gradient_and_loss_still_give_a_finite_bounded_observation():
     obs, _ = monitor.finish_step(0.1, train_loss=math.nan, val_loss=math.nan)
     assert monitor.diverged
     assert np.all(np.isfinite(obs)) and np.all(np.abs(obs) <= 100.0)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("which", ["train_loss", "val_loss"])
+def test_a_start_loss_that_is_not_finite_is_refused_not_replaced_by_one(which, bad):
+    """A loss measured before the first update (L0, V0) is the episode's reference, not a
+    divergence: nothing has trained yet. A NaN or inf there used to be replaced by 1.0
+    (``start_episode``'s fallback) in silence: the run went on, every feature read relative to 1
+    and the cap was cap_factor · 1, whatever the task's loss scale."""
+    monitor = TrainingMonitor(horizon=5, updates_per_step=2)
+    losses = {"train_loss": 2.0, which: bad}
+    with pytest.raises(ValueError, match=rf"the first {which.replace('_loss', '')}\w* loss is -?(nan|inf), measured "
+                                         r"before the first update: it must be finite"):
+        monitor.start(0.1, **losses)
+    deferred = TrainingMonitor(horizon=5, updates_per_step=2)
+    if which == "val_loss":  # a deferred L0 with a given V0: V0 is checked all the same
+        with pytest.raises(ValueError, match=r"the first validation loss is -?(nan|inf)"):
+            deferred.start(0.1, val_loss=bad)
+    monitor.start(0.1, train_loss=2.0, val_loss=3.0)  # the refusal changed nothing: a valid start runs
+    assert monitor.record_update([1.0, 3.0], GRAD) is False and not monitor.diverged
+
+
+def test_a_first_minibatch_loss_that_is_not_finite_still_ends_the_run():
+    """The deferred L0 is the first update's loss: a NaN there is a divergence, as in the env."""
+    monitor = TrainingMonitor(horizon=5, updates_per_step=2)
+    monitor.start(0.1)
+    assert monitor.record_update([math.nan, 1.0], GRAD) is True
+    monitor.finish_step(0.1)
+    assert monitor.done and monitor.diverged

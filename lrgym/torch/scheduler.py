@@ -344,11 +344,13 @@ def measure(train_loss_fn, val_fn, first: bool = False) -> tuple[float | None, f
     """(train_loss, val_loss, val_metric) from the user's callables (None / nan where absent),
     each loss checked by :func:`lrgym.monitor.check_loss`, the rule of every loss a policy observes:
     ``train_loss_fn()`` > 0 when it is the episode's L0 (``first``, at construction), else >= 0;
-    ``val_fn()``'s loss >= 0; a metric of None is none (nan). A loss or metric that is not a real
+    ``val_fn()``'s loss >= 0; at construction both finite (``at_start``: nothing has trained, so a
+    NaN there is no divergence); a metric of None is none (nan). A loss or metric that is not a real
     number (None, a string, a bool) is a ``ValueError`` naming the function, as is a refused loss."""
     with torch.no_grad():
         train = None if train_loss_fn is None else check_loss(
-            _one_number(train_loss_fn(), "train_loss_fn()", "the loss"), "train_loss_fn()", first=first)
+            _one_number(train_loss_fn(), "train_loss_fn()", "the loss"), "train_loss_fn()", first=first,
+            at_start=first)
         val, metric = None, math.nan
         if val_fn is not None:
             out = val_fn()
@@ -358,12 +360,13 @@ def measure(train_loss_fn, val_fn, first: bool = False) -> tuple[float | None, f
             if isinstance(out, tuple):
                 if len(out) != 2:
                     raise ValueError(f"val_fn() returned {out!r}; valid: a loss, or (loss, metric)")
-                val = check_loss(_one_number(out[0], "val_fn()'s loss", "the validation loss"), "val_fn()'s loss")
+                val = check_loss(_one_number(out[0], "val_fn()'s loss", "the validation loss"), "val_fn()'s loss",
+                                 at_start=first)
                 if out[1] is not None:  # (loss, None): no metric, as with val_fn() -> loss
                     metric = _one_number(out[1], "val_fn()'s metric", "the metric, higher is better")
             else:
                 val = check_loss(_one_number(out, "val_fn()", "the validation loss, or return (loss, metric)"),
-                                 "val_fn()")
+                                 "val_fn()", at_start=first)
     return train, val, metric
 
 

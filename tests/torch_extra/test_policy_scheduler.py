@@ -557,3 +557,26 @@ def test_the_policys_own_lr_range_and_cap_apply_unless_given_and_others_are_warn
     assert first_lr(_Top())[0] == pytest.approx(10.0)  # the env's default range
     with pytest.warns(UserWarning, match=r"does not apply: \{'reward_alphas': \[1.0, 2.0\]\}"):
         first_lr(_Top(reward_alphas=[1.0, 2.0]))
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_a_train_or_val_loss_that_is_not_finite_at_construction_is_refused(bad):
+    """train_loss_fn() / val_fn() at construction give L0 / V0, measured before any update. A NaN
+    or inf there ran on in silence with the reference replaced by 1.0: not diverged, every later
+    observation relative to 1 (an audit's digits MLP saw log_train_loss_rel 0.83 at its start)."""
+    w = torch.nn.Parameter(torch.ones(2))
+    opt = torch.optim.SGD([w], lr=0.01)
+    first = r"measured before the first update: it must be finite"
+    with pytest.raises(ValueError, match=rf"train_loss_fn\(\) is {bad}, {first}"):
+        PolicyScheduler(opt, make_baseline("fixed"), horizon=3, train_loss_fn=lambda: bad)
+    with pytest.raises(ValueError, match=rf"val_fn\(\)'s loss is {bad}, {first}"):
+        PolicyScheduler(opt, make_baseline("fixed"), horizon=3, val_fn=lambda: (bad, 0.5))
+    with pytest.raises(ValueError, match=rf"val_fn\(\) is {bad}, {first}"):
+        PolicyScheduler(opt, make_baseline("fixed"), horizon=3, val_fn=lambda: bad)
+    later = iter([1.0, bad, 0.5])  # after a step, a non-finite training loss is still a divergence
+    sched = PolicyScheduler(opt, make_baseline("fixed"), horizon=3, updates_per_step=1,
+                            train_loss_fn=lambda: next(later))
+    (w * w).sum().backward()
+    opt.step()
+    sched.step(1.0)
+    assert sched.done and sched.diverged

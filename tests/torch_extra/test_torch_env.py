@@ -724,3 +724,23 @@ def test_the_first_training_loss_must_be_positive_and_later_losses_not_negative(
         obs, _, terminated, truncated, info = env.step(2)  # keep the LR (factor 1)
         done, steps = terminated or truncated, steps + 1
     assert steps == 20 and not terminated and info["train_loss"] == 0.0 and np.all(np.isfinite(obs))
+
+
+def test_a_model_whose_loss_is_not_finite_at_reset_is_refused_there():
+    """The losses measured at reset are the episode's L0 and V0; nothing has trained yet. A model
+    that is NaN from the start was reset with them replaced by 1.0 in silence (observations of
+    log(cap) at step 0) and only diverged at the first step."""
+
+    class Broken(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(6, 3)
+
+        def forward(self, x):
+            return self.linear(x) * math.nan
+
+    X, y = blobs()
+    env = TorchTrainingEnv(model=Broken, train_data=(X, y), loss_fn=torch.nn.CrossEntropyLoss(reduction="none"),
+                           horizon=3, inner_steps=2)
+    with pytest.raises(ValueError, match=r"the first training loss is nan, measured before the first update"):
+        env.reset(seed=0)
