@@ -10,7 +10,9 @@ of the allowed kinds, :func:`from_checkpoint` turns it back, bit for bit:
 value                              stored as
 =================================  ===============================================================
 None, bool, int, float, complex,   itself
-str, bytes, ``torch.Tensor``
+str, bytes, ``torch.Tensor``,
+``torch.device``, ``torch.dtype``,
+``torch.Size``
 list, tuple, dict, OrderedDict,    the same container of stored items (dict keys must be
 set                                numbers, strings, bytes, None or tuples of them)
 ``np.ndarray`` (numeric or bool)   ``{"__lrgym__": "ndarray", "data": tensor}`` (same dtype)
@@ -19,7 +21,12 @@ NumPy scalar (``np.float64`` …)    ``{"__lrgym__": "numpy", "dtype": "<f8", "v
 ``np.random.Generator``,           the generator's state (``bit_generator.state``,
 ``np.random.RandomState``,         ``get_state()``, ``getstate()``)
 ``random.Random``
-``torch.nn.Module``                ``{"__lrgym__": "module", "state": module.state_dict(), ...}``
+``torch.nn.Module``                ``{"__lrgym__": "module", "state": module.state_dict(),
+                                   "attributes": ...}``: its parameters and buffers, and the
+                                   attributes of its own and of its submodules whose class is
+                                   not torch's (a step counter, an array: what
+                                   ``state_dict()`` leaves out; code — a function without a
+                                   closure, a builtin, a class — is construction, not stored)
 any other object                   ``{"__lrgym__": "object", "class": "pkg.mod.Name",
                                    "state": ...}``: the stored ``__getstate__()`` (its
                                    ``__dict__`` unless the class says otherwise)
@@ -60,6 +67,8 @@ _PLAIN = (type(None), bool, int, float, complex, str, bytes)
 #: NumPy dtype kinds stored: bool, signed / unsigned int, float, complex (arrays); + str, bytes (scalars)
 _ARRAY_KINDS = "biufc"
 _SCALAR_KINDS = "biufcUS"
+#: torch values that ``torch.load(weights_only=True)`` reads as they are (a module's ``self.device``)
+_TORCH_PLAIN = (torch.device, torch.dtype, torch.Size)
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 #: objects that are code or handles, not state
 _NOT_DATA = (type, types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.ModuleType,
@@ -68,6 +77,39 @@ _NOT_DATA = (type, types.FunctionType, types.BuiltinFunctionType, types.MethodTy
 _VALID = ("valid: numbers, str, bytes, None; lists, tuples, dicts and sets of them; NumPy arrays and scalars; "
           "torch tensors and modules; pathlib paths; NumPy and `random` generators; objects made of these. "
           "Otherwise give the policy state_dict() and load_state_dict(state) methods")
+
+
+#: what every ``nn.Module`` keeps in its ``__dict__`` (parameters, buffers, submodules, hooks, the
+#: training mode): saved by ``state_dict()`` or rebuilt with the module, none of its own attributes
+_MODULE_BOOKKEEPING = frozenset(vars(torch.nn.Module())) | {"_compiled_call_impl"}
+
+
+def _module_attributes(module: torch.nn.Module, where: str, stack: tuple) -> dict:
+    """The attributes ``state_dict()`` leaves out, by submodule name (``""``: the module itself):
+    those of every module in ``module`` whose class is not torch's (user code: a step counter, a
+    NumPy array, a helper object), each stored by :func:`to_checkpoint` (a value that is not data
+    raises ``TypeError`` naming it). A torch module's attributes (``nn.Linear``'s
+    ``in_features``, an LSTM's weight references) are its construction, built again with it."""
+    stored = {}
+    for name, sub in module.named_modules():
+        if type(sub).__module__.split(".")[0] == "torch":
+            continue
+        path = f"{where}.{name}" if name else where
+        attributes = {key: to_checkpoint(value, f"{path}.{key}", stack)
+                      for key, value in vars(sub).items() if key not in _MODULE_BOOKKEEPING and not _is_code(value)}
+        if attributes:
+            stored[name] = attributes
+    return stored
+
+
+def _is_code(value) -> bool:
+    """A module's attribute that is code, not state: a function holding no variables
+    (``self.activation = F.relu``), a builtin (``torch.tanh``), a class or a Python module. It is
+    the module's construction, as a torch module's attributes are (not stored: built again with
+    the module). A closure (a lambda over a variable) may hold state, and is refused as usual."""
+    if isinstance(value, types.FunctionType):
+        return value.__closure__ is None
+    return isinstance(value, (types.BuiltinFunctionType, type, types.ModuleType))
 
 
 def class_name(cls: type) -> str:
@@ -120,7 +162,7 @@ def set_object_state(obj, state) -> None:
 def to_checkpoint(value, where: str = "value", _stack: tuple = ()):
     """``value`` as data that ``torch.load(weights_only=True)`` reads (the module docstring's
     table); arrays and tensors are copies. ``where`` names the value in errors."""
-    if type(value) in _PLAIN:
+    if type(value) in _PLAIN or type(value) in _TORCH_PLAIN:
         return value
     if isinstance(value, np.generic):
         if value.dtype.kind not in _SCALAR_KINDS or _too_wide(value.dtype):
@@ -134,7 +176,8 @@ def to_checkpoint(value, where: str = "value", _stack: tuple = ()):
         return {TAG: "ndarray", "data": torch.from_numpy(native)}
     if isinstance(value, torch.nn.Module):
         return {TAG: "module", "class": class_name(type(value)), "training": value.training,
-                "state": to_checkpoint(value.state_dict(), f"{where}.state_dict()", _stack)}
+                "state": to_checkpoint(value.state_dict(), f"{where}.state_dict()", _stack),
+                "attributes": _module_attributes(value, where, (*_stack, id(value)))}
     if isinstance(value, torch.Tensor):
         return value.detach().clone()
     if isinstance(value, pathlib.PurePath):
@@ -238,6 +281,11 @@ def from_checkpoint(value, live=None, where: str = "value"):
         if kind == "module":
             live.load_state_dict(from_checkpoint(value["state"], None, f"{where}.state_dict()"))
             live.train(value["training"])
+            for name, attributes in value.get("attributes", {}).items():  # none in an older lrgym's
+                sub = live.get_submodule(name)
+                path, current = f"{where}.{name}" if name else where, vars(sub)
+                sub.__dict__.update({key: from_checkpoint(item, current.get(key), f"{path}.{key}")
+                                     for key, item in attributes.items()})
             return live
         stored = value["state"]
         current = get_object_state(live)

@@ -322,7 +322,13 @@ def _family_arg(index: int) -> str | None:
 
 
 def _has_state_dict(policy) -> bool:
-    """The policy checkpoints itself (``state_dict()`` and ``load_state_dict(state)``, PyTorch's hook)."""
+    """The policy checkpoints itself (``state_dict()`` and ``load_state_dict(state)``, PyTorch's hook).
+    An ``nn.Module`` policy's inherited pair does not: it holds the parameters and buffers, not the
+    module's other attributes (a step counter, a NumPy array), which were dropped in silence; such a
+    policy is saved as a module (:func:`~lrgym.torch.checkpoint.to_checkpoint`: both)."""
+    if (isinstance(policy, torch.nn.Module) and type(policy).state_dict is torch.nn.Module.state_dict
+            and type(policy).load_state_dict is torch.nn.Module.load_state_dict):
+        return False
     return callable(getattr(policy, "state_dict", None)) and callable(getattr(policy, "load_state_dict", None))
 
 
@@ -947,12 +953,13 @@ class PolicyScheduler:
 
     def _load_policy_state(self, stored) -> None:
         kind = stored.get(TAG) if isinstance(stored, dict) else None
-        if kind == "state_dict":
-            if stored["class"] != class_name(type(self.policy)) or not _has_state_dict(self.policy):
+        if kind == "state_dict":  # (an nn.Module policy's state_dict() alone: a state of an older lrgym)
+            loads = _has_state_dict(self.policy) or isinstance(self.policy, torch.nn.Module)
+            if stored["class"] != class_name(type(self.policy)) or not loads:
                 raise ValueError(f"the state is of a policy {stored['class']} with load_state_dict(), this scheduler "
                                  f"drives a {class_name(type(self.policy))}; valid: the same kind of policy")
             self.policy.load_state_dict(from_checkpoint(stored["state"], None, "policy.state_dict()"))
-        elif kind == "object":
+        elif kind in ("object", "module"):
             from_checkpoint(stored, self.policy, "policy")
         else:  # a state of an older lrgym: the policy's raw __getstate__()
             set_object_state(self.policy, from_checkpoint(stored, get_object_state(self.policy), "policy"))

@@ -137,6 +137,49 @@ class WithHook:
         self.loaded = True
 
 
+class CountingNet(torch.nn.Module):
+    """A submodule of user code: its step counter is state that its parameters are not."""
+
+    def __init__(self):
+        super().__init__()
+        self.head = torch.nn.Linear(12, 1).double()
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.head(x) + 0.01 * self.calls
+
+
+class TorchPolicy(torch.nn.Module):
+    """A policy written as a PyTorch user writes one: an ``nn.Module`` whose ``act`` reads its
+    network and its own counters (a step count, a NumPy trace of past outputs). nn.Module's
+    ``state_dict()`` holds its parameters only."""
+
+    name, action_mode = "torch_policy", "log_lr"
+
+    def __init__(self):
+        super().__init__()
+        generator = torch.Generator().manual_seed(4)
+        self.net = CountingNet()
+        with torch.no_grad():
+            for p in self.net.parameters():  # the same policy every time it is built
+                p.copy_(torch.randn(p.shape, generator=generator, dtype=torch.float64) * 0.1)
+        self.t = 0
+        self.trace = np.zeros(4)
+        self.device, self.dtype = torch.device("cpu"), torch.float64  # module code's usual attributes
+        self.squash = torch.nn.functional.softsign  # code: built again with the policy
+
+    def reset(self, info):
+        self.t = 0
+
+    def act(self, obs, info):
+        with torch.no_grad():
+            out = float(self.squash(self.net(torch.as_tensor(obs, dtype=self.dtype, device=self.device))))
+        self.trace[self.t % 4] = out
+        self.t += 1
+        return np.array([math.tanh(out - 0.3 + 0.05 * (self.t % 3) + 0.1 * self.trace.mean())], dtype=np.float32)
+
+
 POLICIES = {
     "dqn": lambda: make_baseline("dqn"),  # SB3 agent: a pathlib path, a meta dict
     "qlearning": lambda: make_baseline("qlearning"),  # Q-table arrays, a Discretiser object
@@ -145,6 +188,7 @@ POLICIES = {
     "keep": Keep,
     "explorer": Explorer,
     "hook": WithHook,
+    "torch_policy": TorchPolicy,  # an nn.Module: its own attributes are state beside its state_dict()
 }
 
 
@@ -179,6 +223,27 @@ def test_weights_only_checkpoint_mid_step_continues_like_the_uninterrupted_run(n
         assert any(rej for _, _, rej, _ in reference[cut:])  # steps undone after the cut
     if name == "hook":
         assert sched2.policy.loaded
+    if name == "torch_policy":  # the counters went on from the saved ones (the LRs above depend on them)
+        assert sched2.policy.t == HORIZON and sched2.policy.net.calls == HORIZON
+
+
+class TorchPolicyWithOptimizer(TorchPolicy):
+    """Trains itself online: the Adam state inside it is state no checkpoint rule can read."""
+
+    name = "torch_policy_adam"
+
+    def __init__(self):
+        super().__init__()
+        self.opt = torch.optim.Adam(self.parameters(), lr=1e-3)
+
+
+def test_an_nn_module_policy_that_holds_what_is_not_data_is_refused_by_name():
+    """Its attributes were dropped in silence (nn.Module.state_dict() was taken as the policy's
+    own), an optimizer's moments among them; now they are saved, and what cannot be is named."""
+    model, opt, sched = build(TorchPolicyWithOptimizer())
+    run(model, opt, sched, range(4))
+    with pytest.raises(TypeError, match=r"cannot checkpoint policy\.opt.*valid: .*state_dict\(\) and load_state_dict"):
+        sched.state_dict()
 
 
 def test_lrs_are_python_floats_and_the_optimizer_checkpoint_loads_weights_only():
@@ -323,6 +388,7 @@ def test_the_same_policy_with_a_nan_or_an_object_setting_loads_its_own_state():
     np.array(3.0), np.arange(10.0)[::3], np.arange(4, dtype=">i4"), np.array([True, False]),
     np.float64(0.1), np.float32(1 / 3), np.int64(-7), np.bool_(True), np.uint64(2**64 - 1), np.str_("a"),
     (1, "two", None, b"3", 4.5 + 1j), {3, "x"}, frozenset({1}), pathlib.Path("/a/b.zip"),
+    torch.device("cpu"), torch.float64, torch.Size([2, 3]),
 ])
 def test_checkpoint_values_come_back_with_their_type_and_bits(value):
     back = from_checkpoint(weights_only_round_trip(to_checkpoint(value)))
