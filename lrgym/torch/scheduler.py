@@ -376,6 +376,13 @@ def measure(train_loss_fn, val_fn, first: bool = False) -> tuple[float | None, f
     return train, val, metric
 
 
+def _normal_tensors():
+    """A block whose new tensors are normal tensors, also inside the caller's
+    ``torch.inference_mode()``: the tensors the scheduler keeps and later puts into the optimizer
+    (the undo's snapshot), which an ``opt.step()`` outside inference mode updates in place."""
+    return torch.inference_mode(False)
+
+
 #: the newest :class:`PolicyScheduler` built on each optimizer, held weakly on both sides: it
 #: owns the optimizer's LRs (an older one, still referenced somewhere such as a notebook's output
 #: history, must not refuse the newer one's LRs). Kept here, not as an attribute of the optimizer.
@@ -740,15 +747,20 @@ class PolicyScheduler:
         """What an undo of the step beginning now puts back: (parameters, optimizer state, the
         monitor's previous gradient, the losses before the step, the model's buffers by name or None,
         the GradScaler's state or None). Buffers (BatchNorm's running statistics and batch counter)
-        and the scaler's state are only known when the scheduler was given ``model`` / ``scaler``."""
-        return (
-            [p.detach().clone() for p in self.params],
-            copy.deepcopy(self.optimizer.state_dict()),
-            self.monitor.prev_grad.copy(),
-            self.monitor.losses(),
-            None if self.model is None else {name: b.detach().clone() for name, b in self.model.named_buffers()},
-            None if self.scaler is None else self.scaler.state_dict(),
-        )
+        and the scaler's state are only known when the scheduler was given ``model`` / ``scaler``.
+        Copied outside ``torch.inference_mode`` (:func:`_normal_tensors`): clones made under the
+        caller's inference mode (``sched.step`` in a logging block) are inference tensors, which
+        an undo put into the optimizer's state, and the next ``opt.step()`` outside it refused to
+        update in place."""
+        with _normal_tensors():
+            return (
+                [p.detach().clone() for p in self.params],
+                copy.deepcopy(self.optimizer.state_dict()),
+                self.monitor.prev_grad.copy(),
+                self.monitor.losses(),
+                None if self.model is None else {name: b.detach().clone() for name, b in self.model.named_buffers()},
+                None if self.scaler is None else self.scaler.state_dict(),
+            )
 
     def _end_step(self, measured: tuple | None = None) -> None:
         """Close the step with the losses ``measured`` after it (:func:`measure`; measured here if None)."""
@@ -771,7 +783,13 @@ class PolicyScheduler:
         """Undo the step: parameters, buffers and the scaler's state copied back in place, the
         optimizer's state loaded, keeping the user's tensor hyper-parameters (a tensor LR) as the
         same tensor objects: ``optimizer.load_state_dict`` alone would replace them with copies.
-        (A snapshot of an older lrgym has no buffers or scaler state: those are left as they are.)"""
+        (A snapshot of an older lrgym has no buffers or scaler state: those are left as they are.)
+        Outside ``torch.inference_mode``, as the snapshot is taken: the optimizer's state loaded
+        here is copied again, and must not become inference tensors."""
+        with _normal_tensors():
+            self._put_back(snapshot)
+
+    def _put_back(self, snapshot) -> None:
         saved_params, saved_opt, prev_grad, _, saved_buffers, saved_scaler = (*snapshot, None, None)[:6]
         with torch.no_grad():
             for p, saved in zip(self.params, saved_params):
@@ -898,7 +916,8 @@ class PolicyScheduler:
         self._check_same_episode(state)
         self._check_same_policy(state.get("policy_identity"))
         monitor = from_checkpoint(state["monitor"], None, "monitor")
-        snapshot = from_checkpoint(state["snapshot"], None, "snapshot")
+        with _normal_tensors():  # the snapshot's tensors go into the optimizer if its step is undone
+            snapshot = from_checkpoint(state["snapshot"], None, "snapshot")
         last_info = {k: INFO_SCHEMA[k].type(v) if k in INFO_SCHEMA else v for k, v in state["last_info"].items()}
         self._load_policy_state(state["policy"])
         self.monitor.load_state_dict(monitor)

@@ -311,3 +311,49 @@ def test_params_finite_answers_as_the_element_by_element_check():
              torch.zeros(0), torch.tensor([float("nan")], dtype=torch.float64)]
     for tensors in [[c] for c in cases] + [[cases[0], cases[2]], [cases[1], cases[5]], []]:
         assert params_finite(tensors) == all(bool(torch.isfinite(t).all()) for t in tensors), tensors
+
+
+# ---- sched.step under torch.inference_mode --------------------------------------------------------
+
+def _undoing_run(optimizer: str, inference: bool):
+    """SGD with momentum or Adam under the bold driver at a start LR that makes it undo steps;
+    ``sched.step(loss)`` inside ``torch.inference_mode()`` (a logging block) or not."""
+    X, y = _blobs()
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+    opt = (torch.optim.SGD(model.parameters(), lr=3.0, momentum=0.9) if optimizer == "sgd"
+           else torch.optim.Adam(model.parameters(), lr=0.3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the policy's optimizer is plain SGD
+        sched = PolicyScheduler(opt, make_baseline("bold_driver", lr=opt.param_groups[0]["lr"]), horizon=12,
+                                updates_per_step=3, model=model,
+                                train_loss_fn=lambda: torch.nn.functional.cross_entropy(model(X), y))
+    trace = []
+    for k in range(36):
+        rows = (5 * k + torch.arange(16)) % len(X)
+        opt.zero_grad()
+        losses = torch.nn.functional.cross_entropy(model(X[rows]), y[rows], reduction="none")
+        losses.mean().backward()
+        opt.step()
+        if inference:
+            with torch.inference_mode():
+                sched.step(losses)
+        else:
+            sched.step(losses)
+        trace.append((sched.get_last_lr(), bool(sched.last_info["rejected"]),
+                      [p.detach().clone() for p in model.parameters()]))
+    return trace
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_an_undo_under_inference_mode_leaves_no_inference_tensor_in_the_optimizer(optimizer):
+    """The undo's snapshot was cloned under the caller's inference mode: after an undone step the
+    optimizer's state (momentum, Adam's moments) held inference tensors, and the next
+    ``opt.step()`` outside it raised "Inplace update to inference tensor outside InferenceMode",
+    updates after the cause. The run is now the one without inference mode, to the bit."""
+    reference = _undoing_run(optimizer, inference=False)
+    assert any(rejected for _, rejected, _ in reference)  # steps are undone
+    inside = _undoing_run(optimizer, inference=True)
+    for (lr1, rej1, w1), (lr2, rej2, w2) in zip(reference, inside, strict=True):
+        assert lr1 == lr2 and rej1 == rej2
+        assert all(torch.equal(a, b) for a, b in zip(w1, w2))
