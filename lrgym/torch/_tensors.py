@@ -60,7 +60,8 @@ def _bool_inside(value):
 
 def losses_array(loss, name: str = "loss", what: str = "a scalar loss, or per-example losses") -> np.ndarray:
     """An update's loss — per-example losses or their mean, a tensor on any device or numbers —
-    as a flat float64 NumPy vector on the CPU. Real numbers only: a string (even ``"0.5"``), a
+    as a flat float64 NumPy vector on the CPU (a list of tensors, the micro-batches' losses: their
+    values concatenated). Real numbers only: a string (even ``"0.5"``), a
     bool or None (also inside a list: ``[0.5, True]``, ``[0.5, None]``), a complex number or tensor, or anything else NumPy cannot read as reals is a
     ``ValueError`` naming the value (``name``: how the error calls it, e.g. ``val_fn()``) and what
     is valid (``what``: the values expected), and so is an empty one."""
@@ -78,6 +79,8 @@ def losses_array(loss, name: str = "loss", what: str = "a scalar loss, or per-ex
         found = _bool_inside(loss) if isinstance(loss, (list, tuple, np.ndarray)) else None
         if found is not None:  # NumPy reads [0.5, True] as [0.5, 1.0]: a bool is no loss, inside a list too
             raise refused(f"{not_a_number} holding the bool {found!r})")
+        if isinstance(loss, (list, tuple)) and any(isinstance(item, torch.Tensor) for item in loss):
+            return _concatenated(loss, name, what, refused, not_a_number)
         try:
             raw = np.asarray(loss)
             if raw.dtype.kind not in "iufO":  # b (bool), c (complex), U / S (strings), ...: not a loss
@@ -91,6 +94,23 @@ def losses_array(loss, name: str = "loss", what: str = "a scalar loss, or per-ex
     if arr.size == 0:
         raise ValueError(f"empty {name}; {valid}")
     return arr
+
+
+def _concatenated(items, name: str, what: str, refused, not_a_number: str) -> np.ndarray:
+    """A list holding tensors — the micro-batches' losses of an accumulated update, as the loop made
+    them: attached to the graph, per-example or means, the last micro-batch smaller — as their
+    values, concatenated (NumPy read such a list itself, and raised torch's "Can't call numpy() on
+    Tensor that requires grad" or refused it as ragged). Each item is a loss as
+    :func:`losses_array` reads it; an item that is none is refused naming the list."""
+    parts = []
+    for item in items:
+        try:
+            parts.append(losses_array(item, name, what))
+        except ValueError:
+            if isinstance(item, torch.Tensor):
+                raise
+            raise refused(f"{not_a_number} holding the {type(item).__name__} {_short(item)})") from None
+    return np.concatenate(parts)
 
 
 def params_finite(params) -> bool:

@@ -65,7 +65,8 @@ What it measures:
 * ``step(losses)`` takes per-example losses (``reduction="none"``) for the loss-spread feature;
   a scalar loss works too (that feature then reads 0). It is required: the policy observes
   every update, so ``step()`` without a loss, epoch style, raises ``TypeError``. Losses are real
-  numbers (a tensor of any real dtype, a number, a list): a string (even ``"0.5"``), a bool or a
+  numbers (a tensor of any real dtype, a number, a list; a list of tensors, the micro-batches'
+  losses when accumulating, is their values concatenated): a string (even ``"0.5"``), a bool or a
   complex loss is a ``ValueError`` naming it, raised before anything is recorded, so the corrected
   call still records the update (``train_loss_fn()`` and ``val_fn()`` too: they run before the
   update that completes a step is recorded); ``train_loss_fn()`` and ``val_fn()`` return one such number each

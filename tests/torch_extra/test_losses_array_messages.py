@@ -25,6 +25,10 @@ CASES = [
     (lambda: losses_array("x" * 200),
      f"loss='{'x' * 37}...{'x' * 38}' is not a number (a str); {VALID}"),
     (lambda: losses_array([]), f"empty loss; {VALID}"),
+    (lambda: losses_array([torch.tensor([0.5]), torch.tensor([1 + 2j])]),  # a list of tensors: each one judged
+     f"loss=tensor([1.+2.j]) is not real (a torch.complex64 tensor); {VALID}"),
+    (lambda: losses_array([torch.tensor([0.5]), "0.5"]),
+     f"loss=[tensor([0.5000]), '0.5'] is not a number (a list holding the str '0.5'); {VALID}"),
 ]
 
 

@@ -267,6 +267,38 @@ def test_gradient_accumulation_records_one_update_per_optimizer_step():
     assert traces[1][1] == traces[0][1]
 
 
+@pytest.mark.parametrize("form", ["per-example", "means"])
+def test_the_micro_batches_losses_as_a_list_of_tensors_are_their_values(form):
+    """Accumulating, the natural call is ``sched.step(micro_losses)``: a list of the micro-batches'
+    losses as the loop made them (attached to the graph; the last micro-batch smaller). NumPy
+    read the list and raised torch's "Can't call numpy() on Tensor that requires grad" (and
+    refused a ragged list). The list is its tensors' values, concatenated: the run equals the
+    one given ``torch.cat`` of the detached losses."""
+    X, y = _regression(3)
+    sizes = (8, 8, 8, 5)
+    traces = []
+    for as_list in (False, True):
+        torch.manual_seed(6)
+        model = torch.nn.Linear(5, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=1e-4)
+        sched = PolicyScheduler(opt, make_baseline("hypergradient"), horizon=HORIZON, updates_per_step=INNER,
+                                lr_init=1e-4)
+        for k in range(HORIZON * INNER):
+            opt.zero_grad()
+            micro, start = [], (29 * k) % 60
+            for size in sizes:
+                losses = (model(X[start:start + size]).squeeze(1) - y[start:start + size]) ** 2
+                (losses.sum() / sum(sizes)).backward()
+                micro.append(losses if form == "per-example" else losses.mean())
+                start += size
+            opt.step()
+            sched.step(micro if as_list else torch.cat([m.detach().reshape(-1) for m in micro]))
+        assert sched.last_epoch == HORIZON * INNER
+        traces.append((sched.last_obs.copy(), sched.lr))
+    np.testing.assert_array_equal(traces[1][0], traces[0][0])
+    assert traces[1][1] == traces[0][1]
+
+
 def test_several_optimizer_steps_before_one_sched_step_are_warned_of_naming_the_counts():
     """Three ``optimizer.step()`` calls, then one ``sched.step(loss)``: one update is recorded (one
     loss, one gradient), as the README says ``last_epoch`` counts; that was silent (an audit,
