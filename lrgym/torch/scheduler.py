@@ -390,6 +390,18 @@ def _normal_tensors():
 _OWNERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
+#: the newest :class:`PolicyScheduler` built with each policy object, by ``id`` (a policy need not be
+#: hashable or weakly referenceable; the scheduler holds its policy, so the id is that policy's while
+#: the scheduler lives), held weakly: a policy keeps one episode's state, so only that scheduler asks it.
+_POLICY_OWNERS: dict = {}
+
+
+def _release_policy(key: int, owner: "weakref.ref") -> None:
+    """A scheduler is gone: forget that it drove the policy ``key``, unless a newer one drives it."""
+    if _POLICY_OWNERS.get(key) is owner:
+        del _POLICY_OWNERS[key]
+
+
 def _skipped_inside(optimizer) -> bool:
     """Whether the ``optimizer.step()`` running now skips its update for an AMP overflow.
 
@@ -538,6 +550,7 @@ class PolicyScheduler:
         self.monitor.describe(self.lr_min, self.lr_max, self.policy_optimizer, self.action_mode,
                               family=-1 if family is None else family_index(family))
         self.last_info = self.monitor.info(self.lr)
+        self._own_policy()
         self.policy.reset(dict(self.last_info))
         self._apply_lr()
         self._begin_step()
@@ -571,6 +584,8 @@ class PolicyScheduler:
                 "PolicyScheduler.step(loss) needs the loss of the update just taken: its per-example losses "
                 "(e.g. F.cross_entropy(output, target, reduction='none')) or their mean, a tensor or a number. "
                 "Call it after every optimizer.step(), not once per epoch: the policy observes each update")
+        if not self.monitor.done:  # refused before anything changes
+            self._check_policy_owner()
         # step(loss) runs outside optimizer.step(): an optimizer.step() that raised (its post-hooks
         # never ran) leaves no nesting depth behind (_before_update)
         self._step_depth = 0
@@ -604,6 +619,26 @@ class PolicyScheduler:
         self.monitor.record_update(losses, grad, finite)
         if self.monitor.step_complete:
             self._end_step(measured)
+
+    def _own_policy(self) -> None:
+        """Drive the policy from now on (:data:`_POLICY_OWNERS`): a scheduler built before with the
+        same policy object refuses its next step (:meth:`_check_policy_owner`)."""
+        owner = weakref.ref(self)
+        _POLICY_OWNERS[id(self.policy)] = owner
+        weakref.finalize(self, _release_policy, id(self.policy), owner)
+
+    def _check_policy_owner(self) -> None:
+        """Before a step that may ask the policy: this scheduler is the newest one built with it. A
+        policy keeps one episode's state (its step, its LR, an agent's history): a newer scheduler
+        reset it, and an older one asking it too would mix the two runs, each getting LRs of neither."""
+        owner = _POLICY_OWNERS.get(id(self.policy))
+        if owner is None or owner() is not self:
+            name = policy_name(self.policy)
+            raise RuntimeError(
+                f"policy {name!r} ({type(self.policy).__name__}) drives a newer PolicyScheduler, built with the same "
+                "policy object after this one: a policy keeps one episode's state (reset at the newer one's "
+                "start, asked by both, it would give LRs of neither run); valid: a policy instance per scheduler, "
+                f"e.g. make_baseline({name!r}) again or copy.deepcopy(policy) for each optimizer")
 
     def _read_grad(self, params) -> np.ndarray:
         """The update's gradient, read from ``p.grad`` (:func:`flat_grad`). If no parameter has one,
@@ -832,6 +867,7 @@ class PolicyScheduler:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._hooks = self._register_hooks()
+        self._own_policy()  # the copy's policy (its own copy, unless a shallow copy shares it)
 
     # ---- torch.optim.lr_scheduler conventions ----------------------------------------------------
 

@@ -501,6 +501,64 @@ def test_a_scheduler_built_anew_on_the_optimizer_owns_its_lrs():
     assert new.last_epoch == 3 and not old.done
 
 
+@pytest.mark.parametrize("name", ["cosine", "hypergradient_mult", "linear"])
+def test_one_policy_object_driving_two_schedulers_is_refused_at_the_older_ones_step(name):
+    """Two optimizers, one ``policy`` passed to both schedulers: the policy keeps one episode's
+    state (its step count, its LR), so the second scheduler's ``reset`` and both schedulers' ``act``
+    mixed the two runs, and each got LRs of neither, in silence (every policy here differed from
+    the run with an instance each). The newest scheduler drives the policy; the older one refuses
+    its next step, before recording anything, naming the policy and the remedy."""
+    X, y = _regression(4)
+
+    def two_runs(shared: bool):
+        torch.manual_seed(1)
+        model = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
+        opts = [torch.optim.SGD(model[0].parameters(), lr=1e-3), torch.optim.SGD(model[2].parameters(), lr=1e-3)]
+        policy = make_baseline(name, lr=1e-3)
+        scheds = [PolicyScheduler(opt, policy if shared else make_baseline(name, lr=1e-3), horizon=HORIZON,
+                                  updates_per_step=INNER) for opt in opts]
+        trace = []
+        for k in range(HORIZON * INNER):
+            for opt in opts:
+                opt.zero_grad()
+            losses = (model(X[8 * k % 96:8 * k % 96 + 8]).squeeze(1) - y[8 * k % 96:8 * k % 96 + 8]) ** 2
+            losses.mean().backward()
+            for opt in opts:
+                opt.step()
+            for sched in scheds:
+                sched.step(losses.detach())
+            trace.append([sched.get_last_lr() for sched in scheds])
+        return trace, scheds
+
+    separate, _ = two_runs(shared=False)
+    assert len({lrs[0][0] for lrs in separate}) > 1  # the LR moves
+    with pytest.raises(RuntimeError, match=rf"policy '{name}' .* drives a newer PolicyScheduler.*valid: a policy "
+                                           rf"instance per scheduler, e.g. make_baseline\('{name}'\) again"):
+        two_runs(shared=True)
+
+
+def test_a_policy_passed_to_a_new_scheduler_leaves_the_old_one_done_or_unused():
+    """Starting over with the same policy object (a notebook cell run again, a second run after the
+    first finished) is no error: only an older scheduler that still asks the policy is refused."""
+    w = torch.nn.Parameter(torch.ones(3))
+    opt = torch.optim.SGD([w], lr=0.01)
+    policy = make_baseline("cosine", lr=0.01)
+    first = PolicyScheduler(opt, policy, horizon=2, updates_per_step=1)
+    for _ in range(3):  # past the horizon: done
+        opt.zero_grad()
+        (w * w).sum().backward()
+        opt.step()
+        first.step((w * w).sum().detach())
+    assert first.done
+    second = PolicyScheduler(opt, policy, horizon=2, updates_per_step=1)
+    opt.zero_grad()
+    (w * w).sum().backward()
+    opt.step()
+    first.step(1.0)  # done: the policy is not asked, nothing to refuse
+    second.step(1.0)
+    assert second.last_epoch == 1 and first.last_epoch == 4
+
+
 def _overflow_run(optimizer, fused: bool):
     """A GradScaler run whose 2nd update overflows (its loss × 1e6 at a 2**127 scale): the trace
     after every ``sched.step`` and the 'did not run' notes."""
