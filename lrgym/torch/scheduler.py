@@ -550,10 +550,10 @@ class PolicyScheduler:
         self.monitor.describe(self.lr_min, self.lr_max, self.policy_optimizer, self.action_mode,
                               family=-1 if family is None else family_index(family))
         self.last_info = self.monitor.info(self.lr)
-        self._own_policy()
         self.policy.reset(dict(self.last_info))
         self._apply_lr()
         self._begin_step()
+        self._take_ownership()
 
     # ---- the loop ------------------------------------------------------------------------------
 
@@ -585,6 +585,7 @@ class PolicyScheduler:
                 "(e.g. F.cross_entropy(output, target, reduction='none')) or their mean, a tensor or a number. "
                 "Call it after every optimizer.step(), not once per epoch: the policy observes each update")
         if not self.monitor.done:  # refused before anything changes
+            self._check_optimizer_owner()
             self._check_policy_owner()
         # step(loss) runs outside optimizer.step(): an optimizer.step() that raised (its post-hooks
         # never ran) leaves no nesting depth behind (_before_update)
@@ -620,12 +621,30 @@ class PolicyScheduler:
         if self.monitor.step_complete:
             self._end_step(measured)
 
-    def _own_policy(self) -> None:
-        """Drive the policy from now on (:data:`_POLICY_OWNERS`): a scheduler built before with the
-        same policy object refuses its next step (:meth:`_check_policy_owner`)."""
+    def _take_ownership(self) -> None:
+        """Own the optimizer's LRs (:data:`_OWNERS`, known for an optimizer with step hooks) and drive
+        the policy (:data:`_POLICY_OWNERS`) from now on: a scheduler built before on the same optimizer
+        or with the same policy object refuses its next step (:meth:`_check_optimizer_owner`,
+        :meth:`_check_policy_owner`). Taken once the scheduler is built: a construction that raised
+        (its object kept alive by a notebook's traceback) takes nothing from the one before."""
         owner = weakref.ref(self)
+        if self._hooks is not None:
+            _OWNERS[self.optimizer] = owner
         _POLICY_OWNERS[id(self.policy)] = owner
         weakref.finalize(self, _release_policy, id(self.policy), owner)
+
+    def _check_optimizer_owner(self) -> None:
+        """Before a step that may set the LRs: no newer scheduler was built on the optimizer
+        (:data:`_OWNERS`; not known for an optimizer without step hooks). The newest owns the LRs: an
+        older one still stepped would record updates at LRs it did not choose and write its own."""
+        if self._hooks is None:
+            return
+        owner = _OWNERS.get(self.optimizer)
+        if owner is None or owner() is not self:
+            raise RuntimeError(
+                "a newer PolicyScheduler was built on this optimizer: it owns the optimizer's LRs, and this older "
+                "one would record updates at LRs it did not choose and write its own over them; valid: step the "
+                "newest scheduler only (to drive two optimizers, build a scheduler and a policy for each)")
 
     def _check_policy_owner(self) -> None:
         """Before a step that may ask the policy: this scheduler is the newest one built with it. A
@@ -686,15 +705,14 @@ class PolicyScheduler:
         optimizer = self.optimizer
         if not _runs_step_hooks(optimizer):
             return None
-        owner = weakref.ref(self)
-        _OWNERS[optimizer] = owner
         before_update = weakref.WeakMethod(self._before_update)
         after_update = weakref.WeakMethod(self._after_update)
 
         def before(optimizer, args, kwargs):
             method = before_update()
             if method is not None:
-                method(owns=_OWNERS.get(optimizer) is owner)
+                owner = _OWNERS.get(optimizer)
+                method(owns=owner is not None and owner() is method.__self__)
 
         def after(optimizer, args, kwargs):
             method = after_update()
@@ -867,7 +885,7 @@ class PolicyScheduler:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._hooks = self._register_hooks()
-        self._own_policy()  # the copy's policy (its own copy, unless a shallow copy shares it)
+        self._take_ownership()  # of the copy's optimizer and policy (shared by a shallow copy)
 
     # ---- torch.optim.lr_scheduler conventions ----------------------------------------------------
 

@@ -537,6 +537,43 @@ def test_one_policy_object_driving_two_schedulers_is_refused_at_the_older_ones_s
         two_runs(shared=True)
 
 
+def test_an_older_scheduler_on_the_optimizer_refuses_its_step_instead_of_writing_its_lrs():
+    """Two schedulers on one optimizer, both stepped: the newer owns the LRs, but the older one
+    recorded updates at LRs it did not choose and wrote its own at each of its steps' ends, so the
+    update after ran at the older policy's LR whenever it was stepped last (silently). It refuses
+    its step now, before recording anything, naming the newer scheduler."""
+    w = torch.nn.Parameter(torch.ones(3))
+    opt = torch.optim.SGD([w], lr=0.01)
+    old = PolicyScheduler(opt, make_baseline("fixed", lr=0.01), horizon=4, updates_per_step=1)
+    new = PolicyScheduler(opt, make_baseline("fixed", lr=0.05), horizon=4, updates_per_step=1)
+    opt.zero_grad()
+    (w * w).sum().backward()
+    opt.step()
+    new.step(1.0)
+    with pytest.raises(RuntimeError, match=r"a newer PolicyScheduler was built on this optimizer.*valid: step the "
+                                           r"newest scheduler only"):
+        old.step(1.0)
+    assert old.last_epoch == 0 and opt.param_groups[0]["lr"] == 0.05
+
+
+def test_a_construction_that_raised_takes_neither_the_optimizer_nor_the_policy():
+    """A scheduler whose construction raised (its object alive in the traceback, as a notebook keeps
+    it) is not the newer one: the scheduler built before goes on."""
+    w = torch.nn.Parameter(torch.ones(3))
+    opt = torch.optim.SGD([w], lr=0.01)
+    policy = make_baseline("cosine", lr=0.01)
+    sched = PolicyScheduler(opt, policy, horizon=3, updates_per_step=1)
+    try:
+        PolicyScheduler(opt, policy, horizon=3, updates_per_step=1, train_loss_fn=lambda: -1.0)
+    except ValueError as refused:
+        kept = refused.__traceback__  # noqa: F841 - keeps the failed scheduler's frame alive
+    opt.zero_grad()
+    (w * w).sum().backward()
+    opt.step()
+    sched.step(1.0)
+    assert sched.last_epoch == 1
+
+
 def test_a_policy_passed_to_a_new_scheduler_leaves_the_old_one_done_or_unused():
     """Starting over with the same policy object (a notebook cell run again, a second run after the
     first finished) is no error: only an older scheduler that still asks the policy is refused."""
