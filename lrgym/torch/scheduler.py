@@ -40,7 +40,7 @@ What it measures:
 
 * gradients: the minibatch gradient ``p.grad`` of every parameter of the optimizer, read in
   ``step`` (so call ``step`` after ``optimizer.step()`` and before the next ``zero_grad``; an
-  update after which no parameter has a ``.grad`` is warned once, read as zeros): what
+  update after which no parameter has a ``.grad``, or every one is 0, is warned once, read as zeros): what
   the optimizer used, so clipped if you clip it, accumulated over micro-batches if you accumulate,
   unscaled after ``GradScaler.step``; a sparse gradient as its dense vector, a complex one as its
   ``view_as_real`` (as ``torch.optim`` treats it);
@@ -153,6 +153,7 @@ from lrgym.settings import (
     resolve_lr_init,
 )
 from lrgym.tasks.base import S_TRAIN_LOSS
+from lrgym.tasks.stats import A_GRAD_NORM
 from lrgym.torch._tensors import (  # noqa: F401 (flat_grad: lrgym.torch.flat_grad)
     flat_grad,
     losses_array,
@@ -614,10 +615,15 @@ class PolicyScheduler:
             self._skipped_update()
             return  # nothing changed: no update to observe (a non-finite loss still ends the run)
         self.last_epoch += 1
-        grad = pending_grad if pending_grad is not None else self._read_grad(params)
+        grad = pending_grad if pending_grad is not None else flat_grad(params)
+        norms = self.monitor.acc[A_GRAD_NORM]  # Σ ‖g‖ of the step so far: this update adds its own
         # after an undone first step prev_grad is empty: no pair for this update (the env's update
         # counter, restored to 0, says the same), as TrainingMonitor.record_update documents
         self.monitor.record_update(losses, grad, finite)
+        # a gradient of 0 at a loss of 0 is a fit (float32 cross-entropy saturates to both): no slip
+        if (pending_grad is None and not self._warned_no_grad and self.monitor.acc[A_GRAD_NORM] == norms
+                and losses.mean > 0):
+            self._zero_gradient(params)
         if self.monitor.step_complete:
             self._end_step(measured)
 
@@ -659,17 +665,19 @@ class PolicyScheduler:
                 "start, asked by both, it would give LRs of neither run); valid: a policy instance per scheduler, "
                 f"e.g. make_baseline({name!r}) again or copy.deepcopy(policy) for each optimizer")
 
-    def _read_grad(self, params) -> np.ndarray:
-        """The update's gradient, read from ``p.grad`` (:func:`flat_grad`). If no parameter has one,
-        ``optimizer.zero_grad()`` (``set_to_none``, its default) ran before this ``step(loss)``: the
-        policy would observe zero gradients. Warned once (the call order to use); read as zeros."""
-        if not self._warned_no_grad and all(p.grad is None for p in params):
-            self._warned_no_grad = True
-            warnings.warn(
-                "PolicyScheduler.step(loss): an update was taken but no parameter has a .grad (optimizer.zero_grad() "
-                "ran before step(loss)?), so the policy observes zero gradients. Call sched.step(loss) after "
-                "optimizer.step() and before the next zero_grad(). Warned once", stacklevel=3)
-        return flat_grad(params)
+    def _zero_gradient(self, params) -> None:
+        """The update's gradient read from ``p.grad`` was 0 everywhere (its norm, which the monitor
+        computes anyway, added nothing) at a loss above 0: ``optimizer.zero_grad()`` ran before this ``step(loss)``,
+        leaving no ``.grad`` (``set_to_none``, its default) or zeros (``set_to_none=False``), and
+        the policy observes zero gradients. Warned once (the call order to use)."""
+        self._warned_no_grad = True
+        if all(p.grad is None for p in params):
+            found = "no parameter has a .grad (optimizer.zero_grad() ran before step(loss)?)"
+        else:
+            found = "every parameter's .grad is 0 (optimizer.zero_grad(set_to_none=False) ran before step(loss)?)"
+        warnings.warn(
+            f"PolicyScheduler.step(loss): an update was taken but {found}, so the policy observes zero gradients. "
+            "Call sched.step(loss) after optimizer.step() and before the next zero_grad(). Warned once", stacklevel=3)
 
     def _skipped_update(self) -> None:
         if not self._warned_skip:

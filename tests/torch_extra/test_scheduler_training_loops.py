@@ -669,6 +669,33 @@ def test_zero_grad_before_sched_step_is_warned_once():
             assert "sched.step(loss) after optimizer.step() and before the next zero_grad()" in notes[0]
 
 
+def test_zero_grad_keeping_zeros_before_sched_step_is_warned_once_too():
+    """``opt.zero_grad(set_to_none=False)`` (or ``model.zero_grad(set_to_none=False)``, as older
+    loops write it) between ``opt.step()`` and ``sched.step(loss)`` leaves every ``.grad`` a tensor of
+    zeros: the warning above looked for ``None`` only, so the policy observed zero gradients in
+    silence. An update whose gradient is exactly zero everywhere is warned of once as well."""
+    for zero_first in (False, True):
+        w = torch.nn.Parameter(torch.ones(3))
+        opt = torch.optim.SGD([w], lr=0.01)
+        sched = PolicyScheduler(opt, make_baseline("hypergradient"), horizon=HORIZON, updates_per_step=INNER,
+                                lr_init=0.01)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for _ in range(4):
+                opt.zero_grad(set_to_none=False)
+                loss = ((w - 2.0) ** 2).sum()
+                loss.backward()
+                opt.step()
+                if zero_first:
+                    opt.zero_grad(set_to_none=False)
+                sched.step(loss.detach())
+        notes = [str(c.message) for c in caught if "zero_grad" in str(c.message)]
+        assert len(notes) == zero_first
+        if zero_first:
+            assert "sched.step(loss) after optimizer.step() and before the next zero_grad()" in notes[0]
+            assert sched.monitor.acc[0] == 0.0  # what it observed: gradient norms of 0
+
+
 class _Keep:
     """A discrete policy that keeps its start LR (the factor 1)."""
 
