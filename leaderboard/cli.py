@@ -58,7 +58,8 @@ def nonempty_path(text: str) -> Path:
 
 
 SuiteOpt = typer.Option(DEFAULT_SUITE, "--suite", "-s",
-                        help="Suite: v2 (leaderboard), v1 (previous, frozen), val (validation), quick (CI).")
+                        help="Suite: v2 (leaderboard), v1 (previous, frozen), val (validation), quick (CI), "
+                        "or a suite file of your own (PATH.json: lrgym.leaderboard.suite_file).")
 DbOpt = typer.Option(None, "--db", parser=nonempty_path, metavar="PATH", help="SQLite results file (default: $LRGYM_STORE or ./lrgym_leaderboard.sqlite).")
 WorkersOpt = typer.Option(None, "--workers", "-j", min=1,
                           help="Worker processes (default: all cores; capped at the number of jobs and, for "
@@ -678,7 +679,7 @@ def report(
 
 @leaderboard_app.command()
 def references(
-    suite: str = typer.Option(DEFAULT_SUITE, "--suite", "-s", help="Suite name, or 'all'."),
+    suite: str = typer.Option(DEFAULT_SUITE, "--suite", "-s", help="Suite name, 'all', or a suite file (PATH.json)."),
     workers: Optional[int] = WorkersOpt,
     recompute: bool = typer.Option(False, "--recompute", help="Recompute even if a valid cache exists."),
     ship: bool = typer.Option(False, "--ship", help="Also write the copy shipped in the package (maintainers)."),
@@ -692,12 +693,17 @@ def references(
 
     from lrgym.leaderboard.references import SHIPPED_DIR, load_references, save_references
     from lrgym.leaderboard.suite import SUITES
+    from lrgym.leaderboard.suite_file import is_suite_file
 
     if private is not None and ship:
         raise typer.BadParameter("a private suite's references are never shipped", param_hint="--ship")
-    if private is None and suite != "all" and suite not in SUITES:
-        raise typer.BadParameter(f"unknown suite {suite!r}; valid choices: {', '.join(SUITES)}, all (every one)",
-                                 param_hint="--suite")
+    if ship and is_suite_file(suite):
+        raise typer.BadParameter(f"--ship with --suite {suite}: a suite file's references are never shipped (they "
+                                 "are cached, and its results keyed, under its own name); valid: leave --ship out",
+                                 param_hint="--ship")
+    if private is None and suite != "all" and suite not in SUITES and not is_suite_file(suite):
+        raise typer.BadParameter(f"unknown suite {suite!r}; valid choices: {', '.join(SUITES)}, all (every one), "
+                                 "or a suite file (PATH.json)", param_hint="--suite")
     backend_ = _backend(backend, address)
     for name in ([None] if private is not None else list(SUITES) if suite == "all" else [suite]):
         s = _suite(name, private)
@@ -729,7 +735,7 @@ def export(
                                             "file name inside it) (default: runs/results/ or runs/results.json, "
                                             "under $LRGYM_RUNS if set; another suite: results-<suite>, --all: "
                                             "results-all)."),
-    suite: str = typer.Option(DEFAULT_SUITE, "--suite", "-s", help="Suite: v2, v1, val, quick, or a version "
+    suite: str = typer.Option(DEFAULT_SUITE, "--suite", "-s", help="Suite: v2, v1, val, quick, a suite file (PATH.json), or a version "
                               "stored in the results (such as private-8c1d7061/r2, an earlier key's)."),
     db: Optional[Path] = DbOpt,
     every_entry: bool = typer.Option(False, "--all", help="Every entry of the store (failed, older, any suite)."),
@@ -741,11 +747,13 @@ def export(
     from lrgym.leaderboard.export import FORMATS, TABLES, holds_private
     from lrgym.leaderboard.export import export as write
     from lrgym.leaderboard.suite import SUITES
+    from lrgym.leaderboard.suite_file import is_suite_file
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"unknown format {fmt!r}; valid choices: {', '.join(FORMATS)}", param_hint="--format")
     name = "results" if fmt == "csv" else "results.json"
-    stored = private is None and suite not in SUITES and "/" in suite  # a stored version, by name: no key needed
+    # a stored version, by name: no key needed (a suite file's path holds a "/" too)
+    stored = private is None and suite not in SUITES and "/" in suite and not is_suite_file(suite)
     if stored:
         version, default = suite, _labelled(name, suite.replace("/", "-"))
     else:

@@ -1,0 +1,209 @@
+"""A suite of your own, from a JSON file: ``lrgym leaderboard run-baselines --suite my_suite.json``.
+
+The shipped suites (``v2``, ``v1``, ``val``, ``quick``) are defined in :mod:`lrgym.leaderboard.suite`;
+a researcher with a family of their own (:func:`lrgym.tasks.register_family`, named to lrgym's
+processes by ``$LRGYM_FAMILIES``) or another choice of instances writes one as a file that every
+``--suite`` of the leaderboard CLI takes (a path ending in ``.json``)::
+
+    {
+      "name": "logreg",
+      "revision": 1,
+      "description": "my logistic regressions, 2 val instances x 2 seeds",
+      "instance_set": "val",
+      "seeds": [0, 1],
+      "env_options": {"cap_factor": 1e4},
+      "families": [
+        {"family": "logreg", "instances": [10000, 10001], "horizon": 30, "inner_steps": 5}
+      ]
+    }
+
+``name``, ``revision``, ``instance_set``, ``seeds`` and ``families`` are required; ``description``,
+the suite's ``env_options`` (every family's) and a family's ``horizon``, ``inner_steps`` and
+``env_options`` are not (a family's defaults). Results and cached references are keyed by
+``name/r<revision>``, as the shipped suites' are: change anything and bump ``revision`` (a board
+built from results of another definition under the same version skips those entries, and the
+references are recomputed when the definition's fingerprint changed; both say so).
+
+Checked when read, each error naming the value and the valid choices: the name (letters, digits,
+``. _ -``; at most 64 characters; no shipped suite's name and no private suite's ``private-``
+prefix, whose results it would mix with), the instance set (``train``, ``val`` or ``test``: the
+``private`` set is the grader's secret), the instances (in that set, no duplicates), the seeds
+(distinct integers ≥ 0), registered families, and env options that are
+:class:`lrgym.env.LRControlEnv` keywords the suite may fix: not the family or instance set (the
+file's own fields), nor a policy's choices (:data:`lrgym.leaderboard.settings.POLICY_CHOICES`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from lrgym.leaderboard.suite import SUITES, FamilySuite, Suite
+
+__all__ = ["SUITE_FILE_SUFFIX", "is_suite_file", "load_suite_file", "suite_from_dict"]
+
+#: what makes a ``--suite`` value a suite file rather than a shipped suite's name
+SUITE_FILE_SUFFIX = ".json"
+#: the largest suite file read (a suite of 10,000 tasks is ≈ 100 KB)
+MAX_BYTES = 1 << 20
+#: a suite file's name: it names output files (``LEADERBOARD-<name>.md``) and store versions
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+#: the instance sets a suite file may use (``private``: the grader's secret set, by key only)
+INSTANCE_SETS = ("train", "val", "test")
+_FIELDS = ("name", "revision", "description", "instance_set", "seeds", "env_options", "families")
+_REQUIRED = ("name", "revision", "instance_set", "seeds", "families")
+_FAMILY_FIELDS = ("family", "instances", "horizon", "inner_steps", "env_options")
+
+
+class SuiteFileError(ValueError):
+    """A suite file that is not one: the message names the file, the field and what is valid."""
+
+
+def is_suite_file(value) -> bool:
+    """Whether a ``--suite`` value names a suite file (it ends in ``.json``) rather than a suite."""
+    return isinstance(value, (str, Path)) and str(value).endswith(SUITE_FILE_SUFFIX)
+
+
+def load_suite_file(path: str | Path) -> Suite:
+    """The :class:`~lrgym.leaderboard.suite.Suite` of the JSON file ``path`` (the module
+    docstring's format); :class:`SuiteFileError` naming the file and the problem otherwise."""
+    from lrgym.files import read_regular_file
+
+    valid = "a suite file (JSON; see lrgym.leaderboard.suite_file)"
+    try:
+        text = read_regular_file(path, "--suite", valid, binary=True)
+    except ValueError as exc:
+        raise SuiteFileError(str(exc)) from None
+    if len(text) > MAX_BYTES:
+        raise SuiteFileError(f"--suite {path}: {len(text):,} bytes, more than a suite file's {MAX_BYTES:,}; valid: {valid}")
+    try:
+        data = json.loads(text.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise SuiteFileError(f"--suite {path}: not JSON ({exc}); valid: {valid}") from None
+    try:
+        return suite_from_dict(data)
+    except SuiteFileError as exc:
+        raise SuiteFileError(f"--suite {path}: {exc}") from None
+
+
+def suite_from_dict(data) -> Suite:
+    """A :class:`Suite` from a suite file's parsed JSON (:func:`load_suite_file`)."""
+    from lrgym.keywords import UnknownKeywordError, check_keywords
+
+    if not isinstance(data, dict):
+        raise SuiteFileError(f"a JSON {type(data).__name__}; valid: an object with {', '.join(_REQUIRED)}")
+    try:
+        check_keywords("the suite file", data, _FIELDS)
+    except UnknownKeywordError as exc:
+        raise SuiteFileError(str(exc)) from None
+    missing = [k for k in _REQUIRED if k not in data]
+    if missing:
+        raise SuiteFileError(f"no {', '.join(missing)}; valid: an object with {', '.join(_REQUIRED)} "
+                             f"(and optionally description, env_options)")
+    name = _name(data["name"])
+    revision = _count("revision", data["revision"])
+    description = data.get("description", f"suite file {name}")
+    if not isinstance(description, str):
+        raise SuiteFileError(f"description {_short(description)} is no string; valid: a text")
+    instance_set = data["instance_set"]
+    if instance_set not in INSTANCE_SETS:
+        raise SuiteFileError(f"instance_set {_short(instance_set)} unknown; valid: {', '.join(INSTANCE_SETS)} "
+                             "(the private set is the grader's secret: lrgym leaderboard --private KEYFILE)")
+    seeds = _integers("seeds", data["seeds"])
+    families = data["families"]
+    if not isinstance(families, list) or not families:
+        raise SuiteFileError(f"families {_short(families)}; valid: a non-empty list of objects with family and instances")
+    parts = tuple(_family_suite(k, item, instance_set) for k, item in enumerate(families))
+    names = [fs.family for fs in parts]
+    if len(set(names)) != len(names):
+        raise SuiteFileError(f"families {names} name a family twice; valid: each family once (its instances in one list)")
+    common = _env_options("env_options", data.get("env_options", {}))
+    try:
+        return Suite(name, revision, description, instance_set, parts, tuple(seeds), common)
+    except ValueError as exc:
+        raise SuiteFileError(str(exc)) from None
+
+
+def _family_suite(k: int, item, instance_set: str) -> FamilySuite:
+    from lrgym.keywords import UnknownKeywordError, check_keywords
+    from lrgym.tasks import FAMILIES, family_class
+
+    where = f"families[{k}]"
+    if not isinstance(item, dict) or "family" not in item or "instances" not in item:
+        raise SuiteFileError(f"{where} {_short(item)}; valid: an object with family and instances")
+    try:
+        check_keywords(f"the suite file's {where}", item, _FAMILY_FIELDS)
+    except UnknownKeywordError as exc:
+        raise SuiteFileError(str(exc)) from None
+    family = item["family"]
+    if family == "mixed" or not isinstance(family, str):
+        raise SuiteFileError(f"{where}.family {_short(family)}; valid: a registered family other than the "
+                             f"mixture: {', '.join(f for f in FAMILIES if f != 'mixed')} (one of your own: "
+                             "register_family, named to lrgym's processes by $LRGYM_FAMILIES)")
+    try:
+        family_class(family)
+    except ValueError as exc:
+        raise SuiteFileError(f"{where}.family: {exc} (one of your own: register_family in this process, or "
+                             "$LRGYM_FAMILIES=name=module:Class)") from None
+    instances = _integers(f"{where}.instances", item["instances"])
+    horizon = _count(f"{where}.horizon", item["horizon"]) if item.get("horizon") is not None else None
+    inner = _count(f"{where}.inner_steps", item["inner_steps"]) if item.get("inner_steps") is not None else None
+    return FamilySuite(family, tuple(instances), horizon, inner, _env_options(f"{where}.env_options",
+                                                                              item.get("env_options", {})))
+
+
+def _env_options(where: str, options) -> tuple[tuple[str, object], ...]:
+    """The env keywords a suite fixes, as frozen pairs; the file's own fields and a policy's
+    choices are refused by name."""
+    from lrgym.env import LRControlEnv
+    from lrgym.keywords import UnknownKeywordError, check_keywords, keyword_names
+    from lrgym.leaderboard.settings import POLICY_CHOICES
+
+    if not isinstance(options, dict):
+        raise SuiteFileError(f"{where} {_short(options)}; valid: an object of LRControlEnv keywords")
+    owned = {"family": "the family's own field", "instance_set": "the suite's instance_set",
+             "horizon": "the family's horizon field", "inner_steps": "the family's inner_steps field",
+             **{k: "a policy's choice (lrgym.leaderboard.settings)" for k in POLICY_CHOICES}}
+    for key in options:
+        if key in owned:
+            raise SuiteFileError(f"{where} sets {key!r}, which is {owned[key]}; valid: another LRControlEnv keyword")
+    valid = [k for k in keyword_names(LRControlEnv) if k not in owned]
+    try:
+        check_keywords(f"the suite file's {where}", options, valid)
+    except UnknownKeywordError as exc:
+        raise SuiteFileError(str(exc)) from None
+    return tuple(sorted(options.items()))
+
+
+def _name(value) -> str:
+    from lrgym.leaderboard.private import PREFIX
+
+    if not isinstance(value, str) or not NAME.fullmatch(value):
+        raise SuiteFileError(f"name {_short(value)}; valid: letters, digits and . _ - (starting with a letter or "
+                             "digit), at most 64 characters")
+    if value in SUITES or value == "all" or value.startswith(PREFIX):
+        raise SuiteFileError(f"name {value!r} is a shipped suite's (or 'all', or a private suite's {PREFIX} prefix), "
+                             f"whose results and references it would mix with; valid: another name than "
+                             f"{', '.join(SUITES)}, all")
+    return value
+
+
+def _count(where: str, value) -> int:
+    if type(value) is not int or value < 1:
+        raise SuiteFileError(f"{where} {_short(value)}; valid: an integer >= 1")
+    return value
+
+
+def _integers(where: str, values) -> list[int]:
+    if not isinstance(values, list) or not values or any(type(v) is not int or v < 0 for v in values):
+        raise SuiteFileError(f"{where} {_short(values)}; valid: a non-empty list of integers >= 0")
+    if len(set(values)) != len(values):
+        raise SuiteFileError(f"{where} {_short(values)} repeats a value; valid: distinct integers")
+    return values
+
+
+def _short(value) -> str:
+    import reprlib
+
+    return reprlib.repr(value)

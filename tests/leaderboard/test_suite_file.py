@@ -1,0 +1,120 @@
+"""A suite of one's own from a JSON file (lrgym.leaderboard.suite_file): read into the Suite one
+would build by hand, refused naming the field when it is no suite, and graded by the CLI as the
+shipped suites are (its runs are the episodes the test's own process runs)."""
+
+import json
+
+import pytest
+
+from lrgym.leaderboard.suite import FamilySuite, Suite, get_suite
+from lrgym.leaderboard.suite_file import SuiteFileError, is_suite_file, load_suite_file
+
+SMALL = {"name": "mine", "revision": 2, "description": "two val linregs and a quadratic", "instance_set": "val",
+         "seeds": [0, 1], "env_options": {"cap_factor": 100.0},
+         "families": [{"family": "linreg", "instances": [10000, 10001], "horizon": 4, "inner_steps": 3},
+                      {"family": "quadratic", "instances": [10002], "env_options": {"reward": "final"}}]}
+
+
+def _write(tmp_path, data, name="mine.json"):
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return path
+
+
+def test_a_suite_file_is_the_suite_built_by_hand(tmp_path):
+    path = _write(tmp_path, SMALL)
+    by_hand = Suite("mine", 2, "two val linregs and a quadratic", "val",
+                    (FamilySuite("linreg", (10000, 10001), 4, 3), FamilySuite("quadratic", (10002,), None, None,
+                                                                              (("reward", "final"),))),
+                    (0, 1), (("cap_factor", 100.0),))
+    assert load_suite_file(path) == by_hand and get_suite(str(path)) == by_hand
+    assert by_hand.version == "mine/r2" and is_suite_file(str(path)) and not is_suite_file("v2")
+    assert by_hand.env_kwargs("quadratic") == {"family": "quadratic", "instance_set": "val", "cap_factor": 100.0,
+                                               "reward": "final"}
+
+
+def _with(**changes):
+    data = json.loads(json.dumps(SMALL))
+    for key, value in changes.items():
+        if key.startswith("f0_"):
+            data["families"][0][key[3:]] = value
+        elif value is None:
+            del data[key]
+        else:
+            data[key] = value
+    return data
+
+
+@pytest.mark.parametrize("data, message", [
+    ("{not json", "not JSON"),
+    ([1], "a JSON list; valid: an object with name, revision"),
+    (_with(seed=[0]), "got an unexpected keyword argument 'seed' (did you mean 'seeds'?)"),
+    (_with(seeds=None), "no seeds; valid: an object with name, revision, instance_set, seeds, families"),
+    (_with(name="v2"), "name 'v2' is a shipped suite's"),
+    (_with(name="private-8c1d7061"), "a private suite's private- prefix"),
+    (_with(name="../x"), "name '../x'; valid: letters, digits and . _ -"),
+    (_with(revision=0), "revision 0; valid: an integer >= 1"),
+    (_with(revision=True), "revision True; valid: an integer >= 1"),
+    (_with(instance_set="private"), "instance_set 'private' unknown; valid: train, val, test"),
+    (_with(seeds=[0, 0]), "seeds [0, 0] repeats a value"),
+    (_with(seeds=[-1]), "seeds [-1]; valid: a non-empty list of integers >= 0"),
+    (_with(seeds=[1.5]), "seeds [1.5]; valid: a non-empty list of integers >= 0"),
+    (_with(families=[]), "families []; valid: a non-empty list"),
+    (_with(f0_family="linregg"), "families[0].family: unknown family 'linregg'; valid choices:"),
+    (_with(f0_family="mixed"), "families[0].family 'mixed'; valid: a registered family other than the mixture"),
+    (_with(f0_instances=[20000]), "instances [20000] of linreg are not in the 'val' set"),
+    (_with(f0_horizon=0), "families[0].horizon 0; valid: an integer >= 1"),
+    (_with(f0_hoizon=5), "unexpected keyword argument 'hoizon' (did you mean 'horizon'?)"),
+    (_with(f0_env_options={"optimizer": "adam"}), "sets 'optimizer', which is a policy's choice"),
+    (_with(env_options={"horizon": 9}), "sets 'horizon', which is the family's horizon field"),
+    (_with(env_options={"cap_fator": 9}), "unexpected keyword argument 'cap_fator' (did you mean 'cap_factor'?)"),
+    (_with(families=[SMALL["families"][0], SMALL["families"][0]]), "name a family twice"),
+])
+def test_a_file_that_is_no_suite_is_refused_naming_what_is_wrong(data, message, tmp_path):
+    path = _write(tmp_path, data)
+    with pytest.raises(SuiteFileError) as err:
+        load_suite_file(path)
+    assert str(err.value).startswith(f"--suite {path}") and message in str(err.value), str(err.value)
+
+
+def test_a_suite_file_that_is_no_regular_file_or_too_large_is_refused(tmp_path):
+    with pytest.raises(SuiteFileError, match="is a folder"):
+        load_suite_file((tmp_path / "d.json").mkdir() or tmp_path / "d.json")
+    with pytest.raises(SuiteFileError, match="not found"):
+        load_suite_file(tmp_path / "missing.json")
+    with pytest.raises(SuiteFileError, match="more than a suite file's"):
+        load_suite_file(_write(tmp_path, " " * (2 << 20), "big.json"))
+
+
+def test_the_cli_grades_a_suite_file_as_the_episodes_run_here(tmp_path, monkeypatch):
+    """run-baselines on a suite file: its references computed and cached under its version, and
+    each stored run's final loss the one of the same episode run in this process."""
+    typer_testing = pytest.importorskip("typer.testing")
+    from lrgym.baselines.evaluation import evaluate, make_env
+    from lrgym.baselines.registry import make_baseline
+    from lrgym.leaderboard.cli import app
+    from lrgym.leaderboard.store import ResultStore
+
+    monkeypatch.setenv("LRGYM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path / "runs"))
+    path = _write(tmp_path, _with(families=[SMALL["families"][0]]))
+    db = tmp_path / "r.sqlite"
+    result = typer_testing.CliRunner().invoke(app, ["leaderboard", "run-baselines", "--suite", str(path), "--only",
+                                                    "fixed", "--db", str(db), "-j", "1"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "cache" / "references" / "mine-r2.json").is_file()
+    assert (tmp_path / "runs" / "LEADERBOARD-mine.md").is_file()
+    suite = load_suite_file(path)
+    with ResultStore(db) as store:
+        [entry] = store.entries()
+        assert entry.suite_version == "mine/r2"
+        stored = {(r.family, r.instance, r.seed): r.final_loss for r in store.runs(entry.id)}
+    policy = make_baseline("fixed", "linreg")
+    here = {(t.family, t.instance, t.seed): t.final_loss
+            for t in evaluate(policy, env=make_env(policy, suite.env_kwargs("linreg")), instances=[10000, 10001],
+                              seeds=[0, 1])}
+    assert stored == here
+    result = typer_testing.CliRunner().invoke(app, ["leaderboard", "references", "--suite", str(path), "--ship"],
+                                              env={"COLUMNS": "300"})
+    said = " ".join(result.output.replace("│", " ").split())
+    assert result.exit_code == 2 and "a suite file's references are never shipped" in said, said
