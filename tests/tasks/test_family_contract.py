@@ -1,4 +1,4 @@
-"""Every registered task family passes the family contract (tests/tasks/family_contract.py);
+"""Every registered task family passes the family contract (lrgym.tasks.contract);
 a new family added with one registry line (here: a toy family from outside the package) works
 with the env, gymnasium ids, the vector env, SB3's ``make_vec_env`` and the baselines."""
 
@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from family_contract import check_env, check_family, check_kernels, check_specs  # noqa: E402
+from lrgym.tasks.contract import check_env, check_family, check_kernels, check_specs  # noqa: E402
 
 from lrgym.registry import ENV_IDS  # noqa: E402
 from lrgym.tasks import FAMILIES, MIXED_V1, env_ids, register_family  # noqa: E402
@@ -290,3 +290,44 @@ def test_choose_is_numpys_choice(options):
         assert choose(b, options) == a.choice(options)
         assert a.bit_generator.state == b.bit_generator.state
         assert a.integers(1 << 20) == b.integers(1 << 20) and a.random() == b.random()
+
+
+@pytest.mark.parametrize("broken, message", [
+    ("plain_sgd", "adam ran the same updates as plain SGD: Task.run ignores its opt / hyper arguments"),
+    ("no_divergence", "lr=1e6 for 20 steps did not report divergence"),
+    ("unwritten", "Task.run did not write ['loss_var']"),
+])
+def test_the_installed_contract_names_what_a_broken_family_breaks(broken, message, monkeypatch):
+    """``lrgym.tasks.contract`` is installed with lrgym (a family author runs ``check_family`` on
+    theirs): a toy family that ignores the optimizer it is handed, never reports divergence or
+    leaves a statistic unwritten fails it with a FamilyContractError (an AssertionError, also
+    under ``python -O``) naming the family and what it broke."""
+    import toy_family
+
+    from lrgym.optim import apply_update
+    from lrgym.tasks.base import S_DIVERGED, S_LOSS_VAR
+    from lrgym.tasks.contract import FamilyContractError
+
+    run = toy_family.ToyTask.run
+
+    def broken_run(self, state, lr, n_updates, opt, hyper, loss_cap, stats):
+        if broken == "plain_sgd":  # every update plain SGD (opt code 0, no hyper-parameters)
+            monkeypatch.setattr(toy_family, "apply_update",
+                                lambda x, g, slots, step, lr_, opt_, hyper_, seg: apply_update(
+                                    x, g, slots, step, lr_, 0, np.zeros_like(hyper_), seg))
+        run(self, state, lr, n_updates, opt, hyper, np.inf if broken == "no_divergence" else loss_cap, stats)
+        if broken == "no_divergence":
+            stats[S_DIVERGED] = 0.0
+        if broken == "unwritten":
+            stats[S_LOSS_VAR] = np.nan
+
+    monkeypatch.setattr(toy_family.ToyTask, "run", broken_run)
+    families = dict(FAMILIES)
+    register_family("toy", "toy_family:ToyFamily")
+    try:
+        with pytest.raises(FamilyContractError) as err:
+            check_kernels("toy", 0)
+    finally:
+        FAMILIES.clear()
+        FAMILIES.update(families)
+    assert isinstance(err.value, AssertionError) and str(err.value).startswith("toy: ") and message in str(err.value)
