@@ -1,4 +1,4 @@
-"""Every registered task family passes the family contract (lrgym.tasks.contract);
+"""Every registered task family passes the family contract (lrgym.family_contract);
 a new family added with one registry line (here: a toy family from outside the package) works
 with the env, gymnasium ids, the vector env, SB3's ``make_vec_env`` and the baselines."""
 
@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from lrgym.tasks.contract import check_env, check_family, check_kernels, check_specs  # noqa: E402
+from lrgym.family_contract import check_env, check_family, check_kernels, check_specs  # noqa: E402
 
 from lrgym.registry import ENV_IDS  # noqa: E402
 from lrgym.tasks import FAMILIES, MIXED_V1, env_ids, register_family  # noqa: E402
@@ -298,7 +298,7 @@ def test_choose_is_numpys_choice(options):
     ("unwritten", "Task.run did not write ['loss_var']"),
 ])
 def test_the_installed_contract_names_what_a_broken_family_breaks(broken, message, monkeypatch):
-    """``lrgym.tasks.contract`` is installed with lrgym (a family author runs ``check_family`` on
+    """``lrgym.family_contract`` is installed with lrgym (a family author runs ``check_family`` on
     theirs): a toy family that ignores the optimizer it is handed, never reports divergence or
     leaves a statistic unwritten fails it with a FamilyContractError (an AssertionError, also
     under ``python -O``) naming the family and what it broke."""
@@ -306,7 +306,7 @@ def test_the_installed_contract_names_what_a_broken_family_breaks(broken, messag
 
     from lrgym.optim import apply_update
     from lrgym.tasks.base import S_DIVERGED, S_LOSS_VAR
-    from lrgym.tasks.contract import FamilyContractError
+    from lrgym.family_contract import FamilyContractError
 
     run = toy_family.ToyTask.run
 
