@@ -8,7 +8,7 @@ In the job process, before anything of the policy runs (called by the job's wait
   ``/proc``, ``/tmp`` (the submission's files written anew), ``/dev/shm`` and cache folder;
 * :func:`enter_job`: its own output file as stdout and stderr, an IPC namespace of its own,
   every privilege dropped (:func:`lrgym.leaderboard.sandbox_privileges.drop_privileges`), and
-  the kernel's key management, file locks and inotify refused (:func:`lrgym.leaderboard.seccomp.refuse_kernel_channels`).
+  the kernel's key management, file locks and file watches (inotify, fanotify) refused (:func:`lrgym.leaderboard.seccomp.refuse_kernel_channels`).
 
 In the pristine host: :func:`next_job_uid` draws each job's fresh uid in root's sandbox, and
 :func:`seccomp_problem` checks once, at the start, that the kernel takes the seccomp filter.
@@ -191,7 +191,7 @@ def enter_job(uid: int | None, namespaces: bool, out_fd: int | None) -> None:
     the job's own output file, and in the namespaces it gets an IPC namespace of its own (System
     V objects and POSIX message queues die with the job) and drops every privilege, as ``uid``
     (a fresh one per job) in root's sandbox, as root of the user namespace without any
-    capability otherwise; then the kernel's key management, file locks and inotify are refused to
+    capability otherwise; then the kernel's key management, file locks and file watches are refused to
     it and to all it forks
     (:func:`lrgym.leaderboard.seccomp.refuse_kernel_channels`)."""
     if out_fd is not None:

@@ -138,14 +138,14 @@ def confine(cfg: dict) -> dict:
 
         from lrgym.leaderboard.seccomp import FILTERED, SUPPORTED_MACHINES
 
-        # (recorded under "kernel_keys", its name in the entries before file locks and inotify were refused too)
+        # (recorded under "kernel_keys", its name in the entries before file locks and file watches were refused too)
         if platform.machine() not in SUPPORTED_MACHINES:
-            applied["kernel_keys"] = f"kernel keys, file locks and inotify not filtered on {platform.machine()}"
+            applied["kernel_keys"] = f"kernel keys, file locks and file watches not filtered on {platform.machine()}"
         else:
             problem = seccomp_problem()
             JOB_SETUP["seccomp"] = problem is None
             applied["kernel_keys"] = (f"{FILTERED} in every job (seccomp)" if problem is None
-                                      else f"kernel keys, file locks and inotify not filtered: {problem}")
+                                      else f"kernel keys, file locks and file watches not filtered: {problem}")
     return applied
 
 

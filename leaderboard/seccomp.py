@@ -1,7 +1,8 @@
 """A seccomp filter that refuses a policy the kernel state every process of the machine shares
 and can leave a mark in: the kernel's key management (``add_key``, ``request_key``,
 ``keyctl``: ``ENOSYS``, as on a kernel built without keys), file locks (``flock`` and the lock
-commands of ``fcntl``: ``ENOLCK``, "no locks available") and ``inotify`` (``ENOSYS``).
+commands of ``fcntl``: ``ENOLCK``, "no locks available") and file watches (``inotify`` and
+``fanotify``: ``ENOSYS``).
 
 Why: sandboxes are their own users and namespaces, but one kernel. Kernel keys outlive the
 processes that made them (a security review, 2026-12-05): a job made a named keyring, opened it
@@ -11,19 +12,22 @@ seed before, the same instances). File locks and inotify watches are seen by eve
 the machine on the read-only system files every sandbox sees: a red-team policy passed its
 initial loss, 64 bits at once, from one sandbox to another running beside it through ``flock``
 on a file of ``/usr/lib`` (2026-12-05; the grader no longer runs an entry's jobs on one instance
-at once, but two entries graded at the same time could still use it). No honest policy needs
+at once, but two entries graded at the same time could still use it). ``fanotify`` watches
+the same files as ``inotify`` without any privilege since Linux 5.13 (a review, 2026-12-06: a
+job's mark on ``/usr/lib/os-release`` got the events of others' opens). No honest policy needs
 any of them: a policy writes no shared file.
 
 The filter is classic BPF over ``struct seccomp_data`` (``nr`` at offset 0, ``arch`` at 4, the
 low word of ``args[1]`` at 24 on these little-endian machines), read like this::
 
     arch == x86-64:  nr >= 0x40000000 (the x32 ABI) or nr in (248, 249, 250) -> ENOSYS (keys)
-                     nr in (253, 294) -> ENOSYS (inotify);  nr == 73 -> ENOLCK (flock)
+                     nr in (253, 294) -> ENOSYS (inotify);  nr == 300 -> ENOSYS (fanotify)
+                     nr == 73 -> ENOLCK (flock)
                      nr == 72 and args[1] in LOCK_COMMANDS -> ENOLCK (fcntl)
-    arch == i386:    keys (286, 287, 288), inotify (291, 332), flock 143, fcntl (55, 221)
-                     (a 64-bit process may still enter through int 0x80)
-    arch == aarch64: keys (217, 218, 219), inotify 26, flock 32, fcntl 25
-    arch == arm:     keys (309, 310, 311), inotify (316, 360), flock 143, fcntl (55, 221)
+    arch == i386:    keys (286, 287, 288), inotify (291, 332), fanotify 338, flock 143,
+                     fcntl (55, 221) (a 64-bit process may still enter through int 0x80)
+    arch == aarch64: keys (217, 218, 219), inotify 26, fanotify 262, flock 32, fcntl 25
+    arch == arm:     keys (309, 310, 311), inotify (316, 360), fanotify 367, flock 143, fcntl (55, 221)
                      (a 32-bit program a job runs on an aarch64 kernel)
     anything else    -> allowed
 
@@ -51,19 +55,20 @@ _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
 #: the machines (``platform.machine()``) the filter is written for; elsewhere it is not installed
 SUPPORTED_MACHINES = ("x86_64", "aarch64")
 #: what is refused on each architecture the filter knows: {arch: {what: system call numbers}}
-#: (``keys``: add_key, request_key, keyctl; ``inotify``: inotify_init(1); ``flock``; ``fcntl``:
+#: (``keys``: add_key, request_key, keyctl; ``inotify``: inotify_init(1); ``fanotify``:
+#: fanotify_init; ``flock``; ``fcntl``:
 #: fcntl (and fcntl64), refused for :data:`LOCK_COMMANDS` only)
 REFUSED = {
-    _X86_64: {"keys": (248, 249, 250), "inotify": (253, 294), "flock": (73,), "fcntl": (72,)},
-    _I386: {"keys": (286, 287, 288), "inotify": (291, 332), "flock": (143,), "fcntl": (55, 221)},
-    _AARCH64: {"keys": (217, 218, 219), "inotify": (26,), "flock": (32,), "fcntl": (25,)},
-    _ARM: {"keys": (309, 310, 311), "inotify": (316, 360), "flock": (143,), "fcntl": (55, 221)},
+    _X86_64: {"keys": (248, 249, 250), "inotify": (253, 294), "fanotify": (300,), "flock": (73,), "fcntl": (72,)},
+    _I386: {"keys": (286, 287, 288), "inotify": (291, 332), "fanotify": (338,), "flock": (143,), "fcntl": (55, 221)},
+    _AARCH64: {"keys": (217, 218, 219), "inotify": (26,), "fanotify": (262,), "flock": (32,), "fcntl": (25,)},
+    _ARM: {"keys": (309, 310, 311), "inotify": (316, 360), "fanotify": (367,), "flock": (143,), "fcntl": (55, 221)},
 }
 #: the ``fcntl`` commands refused: record or test a lock (POSIX, 64-bit, open file description)
 #: and dnotify's ``F_NOTIFY``
 LOCK_COMMANDS = (5, 6, 7, 12, 13, 14, 36, 37, 38, 1026)
 #: what the filter refuses, as the entry records it
-FILTERED = "kernel keys, file locks (flock, fcntl) and inotify refused"
+FILTERED = "kernel keys, file locks (flock, fcntl) and file watches (inotify, fanotify) refused"
 
 
 class _Filter(ctypes.Structure):
@@ -80,7 +85,7 @@ def _program() -> list[tuple[int, int, int, int]]:
     architecture's block), resolved at the end."""
     code: list[list] = []  # [code, jt target, jf target, k]; a target None: the next instruction
     labels: dict[str, int] = {}
-    goes_to = {"keys": "enosys", "inotify": "enosys", "flock": "enolck", "fcntl": "fcntl"}
+    goes_to = {"keys": "enosys", "inotify": "enosys", "fanotify": "enosys", "flock": "enolck", "fcntl": "fcntl"}
 
     code.append([_LD_ABS_W, None, None, _ARCH])
     for i, (arch, table) in enumerate(REFUSED.items()):
@@ -119,7 +124,7 @@ def refuse_kernel_channels() -> str:
     """Install the filter in this process (and so in all it forks); returns what was applied,
     recorded with the entry. Raises ``OSError`` when the kernel refuses it."""
     if platform.machine() not in SUPPORTED_MACHINES:
-        return (f"kernel keys, file locks and inotify not filtered (seccomp filter written for x86_64 and aarch64, "
+        return (f"kernel keys, file locks and file watches not filtered (seccomp filter written for x86_64 and aarch64, "
                 f"not {platform.machine()})")
     ops = _program()
     filters = (_Filter * len(ops))(*[_Filter(*op) for op in ops])

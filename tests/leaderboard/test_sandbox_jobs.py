@@ -468,6 +468,9 @@ class Probe:
         def inotify():
             if libc.inotify_init1(0) < 0:
                 raise OSError(ctypes.get_errno(), "inotify_init1")
+        def fanotify():  # unprivileged since Linux 5.13: FAN_REPORT_FID, inode marks
+            if libc.fanotify_init(0x200, 0) < 0:
+                raise OSError(ctypes.get_errno(), "fanotify_init")
         lock = struct.pack("hhqqi", fcntl.F_RDLCK, 0, 0, 0, 0)
         facts = {"flock": attempt(lambda: fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)),
                  "fcntl_setlk": attempt(lambda: fcntl.fcntl(fd, fcntl.F_SETLK, lock)),
@@ -475,22 +478,25 @@ class Probe:
                  "ofd_setlk": attempt(lambda: fcntl.fcntl(fd, 37, lock)),
                  "lockf": attempt(lambda: fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)),
                  "inotify": attempt(inotify),
+                 "fanotify": attempt(fanotify),
                  "getfl": fcntl.fcntl(fd, fcntl.F_GETFL) & 3 == os.O_RDONLY}
         raise RuntimeError("FACTS" + json.dumps(facts) + "END")
 '''
 
 
 @pytest.mark.skipif(not os.path.isfile("/usr/lib/os-release"), reason="needs /usr/lib/os-release")
-def test_no_job_takes_a_file_lock_or_an_inotify_watch():
-    """File locks and inotify watches on the read-only system files every sandbox sees are seen by
+def test_no_job_takes_a_file_lock_or_a_file_watch():
+    """File locks and file watches on the read-only system files every sandbox sees are seen by
     every process of the machine: a red-team policy passed 64 bits from one sandbox to another
     running beside it through ``flock`` (2026-12-05). A job is refused them (``ENOLCK``, ``ENOSYS``:
-    lrgym.leaderboard.seccomp); other ``fcntl`` commands work. The old code: every lock was taken."""
+    lrgym.leaderboard.seccomp); other ``fcntl`` commands work. The old code: every lock was taken;
+    then ``fanotify`` (unprivileged since Linux 5.13) still was."""
     if platform.machine() not in SUPPORTED_MACHINES:
         pytest.skip(f"no seccomp filter written for {platform.machine()} (documented)")
     facts = probe_sandbox(LOCKS_PROBE)
     assert facts == {"flock": "ENOLCK", "fcntl_setlk": "ENOLCK", "fcntl_getlk": "ENOLCK", "ofd_setlk": "ENOLCK",
-                     "lockf": "ENOLCK", "inotify": "ENOSYS", "getfl": True}
+                     "lockf": "ENOLCK", "inotify": "ENOSYS", "fanotify": "ENOSYS",
+                     "getfl": True}
 
 
 ROOT_WRITES = '''

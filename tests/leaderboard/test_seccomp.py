@@ -1,4 +1,4 @@
-"""The seccomp filter that refuses a policy kernel keys, file locks and inotify
+"""The seccomp filter that refuses a policy kernel keys, file locks and file watches
 (lrgym.leaderboard.seccomp): its BPF program run by a small interpreter written from the
 classic-BPF rules, against the table in the module's docstring, and the filter installed in a
 fresh process on this kernel."""
@@ -37,9 +37,11 @@ def run_bpf(ops, nr: int, arch: int, arg1: int = 0) -> int:
             raise AssertionError(f"unexpected instruction {code:#x}")
 
 
-#: the module docstring's table, written out: keys, inotify, flock, fcntl per architecture
-TABLE = {X86_64: ((248, 249, 250), (253, 294), (73,), (72,)), I386: ((286, 287, 288), (291, 332), (143,), (55, 221)),
-         AARCH64: ((217, 218, 219), (26,), (32,), (25,)), ARM: ((309, 310, 311), (316, 360), (143,), (55, 221))}
+#: the module docstring's table, written out: keys, inotify and fanotify, flock, fcntl per architecture
+TABLE = {X86_64: ((248, 249, 250), (253, 294, 300), (73,), (72,)),
+         I386: ((286, 287, 288), (291, 332, 338), (143,), (55, 221)),
+         AARCH64: ((217, 218, 219), (26, 262), (32,), (25,)),
+         ARM: ((309, 310, 311), (316, 360, 367), (143,), (55, 221))}
 LOCK_COMMANDS = (5, 6, 7, 12, 13, 14, 36, 37, 38, 1026)  # F_GETLK .. F_SETLKW64, F_OFD_*, F_NOTIFY
 
 
@@ -49,8 +51,8 @@ def expected(nr: int, arch: int, arg1: int = 0) -> int:
         return ENOSYS
     if arch not in TABLE:
         return ALLOW
-    keys, inotify, flock, fcntl = TABLE[arch]
-    if nr in keys or nr in inotify:
+    keys, watches, flock, fcntl = TABLE[arch]
+    if nr in keys or nr in watches:
         return ENOSYS
     if nr in flock or nr in fcntl and arg1 in LOCK_COMMANDS:
         return ENOLCK
@@ -88,6 +90,7 @@ fd = os.open("/usr/lib/os-release", os.O_RDONLY)
 lock = struct.pack("hhqqi", fcntl.F_RDLCK, 0, 0, 0, 0)
 after.update({"flock": call(73, fd, 1 | 4), "setlk": call(72, fd, 6, lock), "ofd_setlk": call(72, fd, 37, lock),
               "notify": call(72, fd, 1026, 0), "inotify_init1": call(294, 0), "inotify_init": call(253),
+              "fanotify_init": call(300, 0x200, 0),
               "getfl": call(72, fd, 3) >= 0})
 pid = os.fork()
 if pid == 0:
@@ -108,8 +111,9 @@ def test_the_filter_on_this_kernel():
     out = subprocess.run([sys.executable, "-c", LIVE], capture_output=True, text=True, check=True)
     facts = json.loads(out.stdout.splitlines()[-1])
     assert isinstance(facts["before"], int) and facts["before"] > 0  # the keys work before
-    assert facts["applied"] == "kernel keys, file locks (flock, fcntl) and inotify refused (seccomp)"
+    assert facts["applied"] == ("kernel keys, file locks (flock, fcntl) and file watches (inotify, fanotify) "
+                                "refused (seccomp)")
     assert facts["after"] == {"keyctl": "ENOSYS", "add_key": "ENOSYS", "request_key": "ENOSYS",
                               "x32_getpid": "ENOSYS", "flock": "ENOLCK", "setlk": "ENOLCK", "ofd_setlk": "ENOLCK",
                               "notify": "ENOLCK", "inotify_init1": "ENOSYS", "inotify_init": "ENOSYS",
-                              "getfl": True, "child": 0, "getpid": True}
+                              "fanotify_init": "ENOSYS", "getfl": True, "child": 0, "getpid": True}
