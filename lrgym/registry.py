@@ -55,9 +55,19 @@ def register_all() -> None:
 
 
 def check_id(env_id: str, kwargs: dict) -> None:
-    """Refuse ``env_id`` if it is registered already with other keywords, naming them: as an
-    lrgym id, or with gymnasium as another environment (another package's id, ``CartPole-v1``:
-    it was taken as the family's, and ``gym.make`` built the other environment)."""
+    """Refuse ``env_id`` if it is no id gymnasium takes (``[namespace/]name[-vN]``: gymnasium's
+    own error came from ``gym.register``, after the id was recorded as the family's and lrgym's,
+    and every later :func:`register_all` raised it again) or if it is registered already with
+    other keywords, naming them: as an lrgym id, or with gymnasium as another environment
+    (another package's id, ``CartPole-v1``: it was taken as the family's, and ``gym.make`` built
+    the other environment)."""
+    from gymnasium.envs.registration import parse_env_id
+
+    try:
+        parse_env_id(env_id)
+    except (gym.error.Error, TypeError):  # malformed, or no str
+        raise ValueError(f"env id {env_id!r} is malformed; valid: an id of gymnasium's form "
+                         "[namespace/]name[-vN], such as 'LRControl-Toy-v0'") from None
     if ENV_IDS.get(env_id, kwargs) != kwargs:
         raise ValueError(f"env id {env_id!r} is already registered with {ENV_IDS[env_id]!r}; valid: a new id")
     taken = gym.registry.get(env_id)

@@ -5,9 +5,11 @@ with the env, gymnasium ids, the vector env, SB3's ``make_vec_env`` and the base
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 import gymnasium as gym
+
 import numpy as np
 import pytest
 
@@ -219,6 +221,23 @@ def test_a_refused_env_id_registers_no_family(toy):
     with pytest.raises(ValueError, match="'LRControl-LinReg-v1' is already registered with {'family': 'linreg'}"):
         register_family("toy2", "toy_family:ToyFamily", env_id="LRControl-LinReg-v1")
     assert "toy2" not in FAMILIES and ENV_IDS["LRControl-LinReg-v1"] == {"family": "linreg"}
+
+
+@pytest.mark.parametrize("bad", ["bad id!", "a/b/c-v0", "Toy-vx!", 5])
+def test_a_malformed_env_id_registers_no_family(toy, bad):
+    """An id gymnasium cannot take is refused, naming it and the valid form, before anything is
+    registered: gymnasium's error came from ``gym.register``, after the family and the id were
+    recorded (``FAMILIES``, ``ENV_IDS``), and every later ``register_all`` raised it again."""
+    from lrgym.registry import register_all
+
+    with pytest.raises(ValueError, match=rf"env id {re.escape(repr(bad))} is malformed; valid: an id of "
+                                         r"gymnasium's form \[namespace/\]name\[-vN\]"):
+        register_family("toy2", "toy_family:ToyFamily", env_id=bad)
+    assert "toy2" not in FAMILIES and bad not in ENV_IDS
+    with pytest.raises(ValueError, match="is malformed"):
+        register_family("toy", "toy_family:ToyFamily", env_id=bad)  # a known family: its entry unchanged
+    assert FAMILIES["toy"].env_ids == {toy: {}} and bad not in ENV_IDS
+    register_all()
 
 
 def test_an_env_id_taken_by_another_environment_is_refused(toy):
