@@ -251,9 +251,20 @@ class GroupScheduler(ABC):
         return not self.isolate_groups or not unit.groups or unit.groups == {job.group}
 
     def _dispatch(self, groups: Groups, units: list) -> None:
-        """Retire idle units another group may not use, start new ones, hand out jobs."""
-        if groups.pending:
-            retired = [u for u in units if u.job is None and not self._usable(u, groups.pending[0][1])]
+        """Retire idle units the next job that may run may not use, start new ones, hand out jobs;
+        again as long as a pass hands one out. (With ``isolate_groups`` a unit left idle by its
+        group, whose remaining jobs went to other units or wait for its own running ones
+        (:attr:`Job.apart`), was kept until the next reply while the next group's jobs waited:
+        retired by the job first in the queue, kept back or not, and only before a hand-out.)"""
+        while self._dispatch_once(groups, units):
+            pass
+
+    def _dispatch_once(self, groups: Groups, units: list) -> bool:
+        """One pass of :meth:`_dispatch`; whether it handed out a job."""
+        running = [u.job[1] for u in units if u.job is not None]
+        first = next((job for _, job in groups.pending if not _kept_back(job, running)), None)
+        if first is not None:
+            retired = [u for u in units if u.job is None and not self._usable(u, first)]
             self._end_all(retired)
             for u in retired:
                 units.remove(u)
@@ -261,6 +272,7 @@ class GroupScheduler(ABC):
                                                     + sum(u.job is not None for u in units)):
             with defer_stop_signals():  # a unit started is in units before a SIGTERM's interrupt: ended with them
                 units.append(self._start())
+        handed = False
         for u in list(units):  # _send may let units go (a worker dead before taking its job)
             if u in units and u.job is None and groups.pending and self._ready(u):
                 running = [v.job[1] for v in units if v.job is not None]
@@ -271,6 +283,8 @@ class GroupScheduler(ABC):
                 index, job = item
                 groups.started(job.group)
                 self._send(groups, units, u, index, job)
+                handed = True
+        return handed
 
     def _rates(self, groups: Groups, units: list) -> dict[str, float]:
         """How fast each running group's clock runs: the units it holds over the units it could

@@ -264,3 +264,46 @@ def test_a_group_kept_to_one_unit_by_its_own_apart_jobs_is_charged_its_wall_cloc
                         Job("evil", {"do": "ok"}, apart=frozenset({"x"}))])
     assert results["evil"].failed and results["evil"].reason.startswith("timeout")
     assert 0.4 <= results["evil"].finished - t0 < 0.7
+
+
+class Timeline(FakePool):
+    """Records the order of hand-outs and answers: ``("sent", id)``, ``("answered", id)``."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.events: list[tuple[str, str]] = []
+
+    def _send(self, groups, units, unit, index, job):
+        super()._send(groups, units, unit, index, job)
+        self.events.append(("sent", job.payload["id"]))
+
+    def _answer(self, groups, units, unit, reply, problem, on_reply):
+        self.events.append(("answered", unit.job[1].payload["id"]))
+        super()._answer(groups, units, unit, reply, problem, on_reply)
+
+
+def _job(group, name, takes, apart=()):
+    return Job(group, {"do": "ok", "takes": takes, "id": group + name}, apart=frozenset(apart))
+
+
+def test_a_unit_its_group_leaves_idle_goes_to_the_next_group_at_once():
+    """Untrusted entries get units of their own (isolate_groups). A's last job waits for its
+    running seed on the same instance (apart); its other unit, idle, was kept for A (the job
+    first in the queue) while B's job waited a whole job of A (1 s), though a kept-back job can
+    only run on the unit its own running job frees. It is now retired and B starts beside A."""
+    pool = Timeline(n_workers=2, isolate_groups=True)
+    results = pool.run([_job("A", "x0", 1.0, "x"), _job("A", "x1", 0.1, "x"), _job("A", "y0", 0.1, "y"),
+                        _job("A", "y1", 0.1, "y"), _job("B", "z", 0.1)])
+    assert not results["A"].failed and not results["B"].failed
+    assert pool.events.index(("sent", "Bz")) < pool.events.index(("answered", "Ax0")), pool.events
+    assert pool.events.index(("sent", "Ax1")) > pool.events.index(("answered", "Ax0"))  # apart still holds
+
+
+def test_a_unit_left_idle_by_a_hand_out_goes_to_the_next_group_at_once():
+    """Two units of A idle at once, A's last job handed to one: the other was kept until the next
+    reply (1 s later), the retiring done only before the hand-out; B's job now starts at once."""
+    pool = Timeline(n_workers=2, isolate_groups=True)
+    results = pool.run([_job("A", "a", 0.1), _job("A", "b", 0.1), _job("A", "c", 1.0), _job("B", "z", 0.1)])
+    assert not results["A"].failed and not results["B"].failed
+    assert pool.events.index(("sent", "Bz")) < pool.events.index(("answered", "Ac")), pool.events
+    assert all(set(u.ran) in ({"A"}, {"B"}) for u in pool.units)  # each unit served one group
