@@ -211,7 +211,7 @@ def runs_dir() -> Path:
 
 
 def output_path(shipped: Path, *, ship: bool = False, out: str | Path | None = None,
-                protected: Iterable[Path] = (), option: str = "--out") -> Path:
+                protected: Iterable[Path] = (), option: str = "--out", in_place: bool = False) -> Path:
     """Where to write an output whose shipped copy is ``shipped``: ``out``, else ``shipped`` if
     ``ship``, else the same file name under :func:`runs_dir`. ``out`` and ``ship`` exclude each other.
 
@@ -226,6 +226,7 @@ def output_path(shipped: Path, *, ship: bool = False, out: str | Path | None = N
     (:func:`shipped_outputs`, ``shipped`` itself and the caller's ``protected`` files): ``--out
     baselines/weights/ppo_mixed`` from the DQN trainer, or ``$LRGYM_RUNS`` set to the weights folder.
     ``option``: the name the messages give ``out`` (the leaderboard's ``--markdown``, ``--html``).
+    ``in_place``: the caller writes with :func:`write_output` (:func:`check_can_write`).
     """
     if out is not None and ship:
         raise ValueError(f"{option} {out} and --ship both given; valid: one of them (or neither: {runs_dir()}/)")
@@ -249,7 +250,7 @@ def output_path(shipped: Path, *, ship: bool = False, out: str | Path | None = N
         how = "--ship to overwrite it on purpose, or " if own and hit == own[0] else ""
         raise ValueError(f"{source} {verb} the shipped {hit.name} ({hit}); valid: {how}{other}")
     check_outside_package(path, source, other)
-    check_can_write(path, source)
+    check_can_write(path, source, in_place=in_place)
     return path
 
 
@@ -337,11 +338,17 @@ def _check_name_lengths(path: Path, given: str) -> None:
                          f"of fewer than {total:,} bytes")
 
 
-def check_can_write(path: str | Path, given: str) -> None:
+def check_can_write(path: str | Path, given: str, in_place: bool = False) -> None:
     """``ValueError`` naming ``given``, the path and why, if a file ``path`` cannot be made, before
     any work (a run of minutes ended in ``FileExistsError`` when a folder of ``--markdown
     a.sh/x.md`` was a file): a name longer than the file system takes, a folder on the way that is
-    a file, or a nearest existing folder the user may not write to."""
+    a file, or a nearest existing folder the user may not write to.
+
+    ``in_place``: the output is written by :func:`write_output`, which writes an existing file of
+    the user's in place when its folder takes no new file, so such a file passes. Otherwise (the
+    trainers' and tune's files, written by :func:`replace_file` only) the folder must take a new
+    file whatever is at ``path``: ``tune --out /proc/cpuinfo`` as root, or ``--out`` of one's own
+    file in another account's folder, passed and lost the result of the whole run to the write."""
     path = Path(path).absolute()
     _check_name_lengths(path, given)
     if _is_stream(path):  # /dev/stdout, /dev/null, a FIFO: written in place (write_output)
@@ -351,13 +358,13 @@ def check_can_write(path: str | Path, given: str) -> None:
         folder = folder.parent
     if not folder.is_dir():
         raise ValueError(f"{given}: {folder} is a file, not a folder; valid: a path whose folders exist or can be made")
-    writable_file = path.is_file() and os.access(path, os.W_OK)
+    writable_file = in_place and path.is_file() and os.access(path, os.W_OK) and path.stat().st_uid == os.geteuid()
     if not os.access(folder, os.W_OK | os.X_OK) and not writable_file:
         raise ValueError(f"{given}: {folder} is not a folder you can write to; valid: a path in a folder you can "
-                         "write (or an existing file you may write)")
+                         f"write{' (or an existing file of yours you may write)' if in_place else ''}")
     if not writable_file and not _takes_a_new_file(folder):  # root passes os.access on /proc, ...
         raise ValueError(f"{given}: {folder} takes no new file (a file made there to try it was refused); valid: a "
-                         "path in a folder you can write (or an existing file you may write)")
+                         f"path in a folder you can write{' (or an existing file of yours you may write)' if in_place else ''}")
 
 
 def _takes_a_new_file(folder: Path) -> bool:

@@ -147,7 +147,8 @@ def _output(shipped: Path, out: Optional[Path], hint: str, ship: bool = False, d
     from lrgym.baselines.outputs import output_path
 
     try:
-        path = output_path(shipped, ship=ship, out=out, protected=_shipped_files(), option=hint)
+        path = output_path(shipped, ship=ship, out=out, protected=_shipped_files(), option=hint,
+                           in_place=True)  # (written by _write: write_output)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint=hint) from None
     _refuse_store_files(path, db, hint)
@@ -773,7 +774,7 @@ def export(
     if fmt == "csv":  # its --out, taken as is, gets output_path's checks here
         try:
             check_outside_package(out / "entries.csv", f"--out {out}")  # (its three files)
-            check_can_write(out / "entries.csv", f"--out {out}")
+            check_can_write(out / "entries.csv", f"--out {out}", in_place=True)  # (export's write_output)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--out") from None
     with _existing_store(db) as store:

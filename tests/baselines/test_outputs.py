@@ -370,3 +370,34 @@ def test_replace_files_is_not_cut_between_its_renames_by_a_stop_signal(tmp_path)
     (tmp_path / "b").write_text("old b")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "interrupted new a new b", out.stderr
+
+
+def test_an_out_naming_an_existing_file_in_a_folder_that_takes_no_file_is_refused_before_tuning(
+        tmp_path, monkeypatch, capsys):
+    """tune and the trainers write by replace_file only (a new file renamed over the old), so an
+    existing file the user may write is no way around a folder that takes no new file; it passed
+    the check (write_output's exception: it writes such a file in place) and the whole run was
+    lost to the write (``tune --out /proc/cpuinfo`` as root: FileNotFoundError; one's own file in
+    another account's folder: PermissionError). The leaderboard's outputs, written in place there,
+    still pass."""
+    from lrgym.baselines import tune
+
+    existing = tmp_path / "tuned.json"
+    existing.write_text("{}")
+    monkeypatch.setattr(outputs, "_takes_a_new_file", lambda folder: False)  # (as another account's folder)
+    monkeypatch.setattr(tune, "tune", lambda *a, **k: pytest.fail("tuned before refusing its --out"))
+    with pytest.raises(SystemExit) as exit_:
+        tune.main(["--families", "quadratic", "--out", str(existing)])
+    err = " ".join(capsys.readouterr().err.split())
+    assert exit_.value.code == 2, err
+    assert f"--out {existing}: {tmp_path} takes no new file" in err and "existing file" not in err, err
+    outputs.check_can_write(existing, "--markdown", in_place=True)  # write_output writes it in place: fine
+    assert existing.read_text() == "{}"
+
+
+@pytest.mark.skipif(not os.path.isfile("/proc/cpuinfo") or os.geteuid() != 0, reason="root on Linux's /proc")
+def test_an_existing_proc_file_is_no_out_of_a_trainer():
+    """Root may write /proc/cpuinfo by ``os.access``, and /proc takes no new file: replace_file's
+    FileNotFoundError after the run. Refused before it."""
+    with pytest.raises(ValueError, match="/proc takes no new file"):
+        outputs.output_path(outputs.SHIPPED_TUNED, out="/proc/cpuinfo")
