@@ -53,6 +53,8 @@ def _forked() -> None:
     found are put back: ``Pool.terminate`` SIGTERMs its workers, which must die, not raise."""
     if _FOUND:
         for sig, found in _FOUND[0].items():
+            while _ended_block_handler(found):  # (an inner block not yet finalized: see _put_back)
+                found = found.found.get(sig)
             try:
                 signal.signal(sig, found if found is not None else signal.SIG_DFL)
             except ValueError:  # pragma: no cover - not the main thread (Python makes the forking thread it)
@@ -95,6 +97,9 @@ class Stop:
         #: handler found once it is back (:attr:`late`), not raised halfway through
         self.closing = False
         self.late: list[int] = []
+        #: the block has ended and put its handlers back (or set them ignored): its handler, still
+        #: found by an inner block finalized only now, is not put back (:func:`_put_back`)
+        self.ended = False
 
     @property
     def status(self) -> int | None:
@@ -131,8 +136,9 @@ def stop_signals_interrupt(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[
             except OSError:  # a closed terminal (SIGHUP)
                 pass
 
-    handler.stop_signals_interrupt = True  # known by keep_stop_handlers
     old = {}
+    handler.stop_signals_interrupt = True  # known by keep_stop_handlers
+    handler.stop, handler.found = stop, old  # (an ended block's handler is never put back: _put_back)
     try:
         for sig in signals:
             found = signal.getsignal(sig)
@@ -146,7 +152,10 @@ def stop_signals_interrupt(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[
         try:  # (a signal landing before this line raises here: the handlers are put back all the same)
             stop.closing = True
         finally:
-            _end_block(stop, old)
+            try:
+                _end_block(stop, old)
+            finally:
+                stop.ended = True
         if stop.late:  # arrived while the handlers were put back: the handler found takes it, as a moment later
             signal.raise_signal(stop.late[0])
 
@@ -156,10 +165,14 @@ def _end_block(stop: Stop, old: dict) -> None:
     one: a stop signal landing meanwhile is kept for the handler found (:attr:`Stop.late`), not
     raised halfway (which left the block's handler on the others, every later signal ignored)."""
     if stop.restore:
-        try:
-            _put_back(old)
-        finally:
-            _FOUND[:] = [found for found in _FOUND if found is not old]
+        # taken off _FOUND first, while the block's own handler (which raises nothing now) is in
+        # place: once an outer block's is back, a signal may raise anywhere, and an entry left
+        # behind for ever gave every child forked later an ended block's handler (_forked)
+        for k in range(len(_FOUND) - 1, -1, -1):
+            if _FOUND[k] is old:
+                del _FOUND[k]
+                break
+        _put_back(old)
     else:  # exiting, cleaned up: ignored to the end (Python puts its own handlers back to
         # SIG_DFL while it finalizes, which takes a while); a child forked from now on still
         # gets the handlers found (_FOUND is kept): one ignoring SIGTERM would outlive a
@@ -168,16 +181,29 @@ def _end_block(stop: Stop, old: dict) -> None:
             signal.signal(sig, signal.SIG_IGN)
 
 
+def _ended_block_handler(handler) -> bool:
+    """Whether ``handler`` is the handler of a :func:`stop_signals_interrupt` block that has ended."""
+    return getattr(handler, "stop_signals_interrupt", False) and handler.stop.ended
+
+
 def _put_back(old: dict) -> None:
     """Install the handlers found (``old``; None, a handler not set from Python: ``SIG_DFL``),
     every one: a handler already back may take a stop signal and raise (Python's own SIGINT one:
     ``KeyboardInterrupt``; a block's: :class:`Interrupted`), and the others are then put back
     all the same before its exception goes on. (Left half done, SIGTERM kept the ended block's
     handler, which ignores every later signal once the block is closing, or ``ray.init``'s
-    ``sys.exit(15)``, which cut the cleanup short.)"""
+    ``sys.exit(15)``, which cut the cleanup short.)
+
+    The handler of a block that has ended is not put back, the signal's handler left as it is:
+    an inner block (or :func:`keep_stop_handlers`) whose ``with`` a stop signal cut inside
+    :mod:`contextlib`, before its generator resumed, ends only when that exception is dropped,
+    after the outer block ended and put back what it found; it then put the outer block's
+    handler back, which ignores every signal once its block is closing (a process deaf to
+    SIGTERM, SIGINT and SIGHUP for good: a stress test's signals at random times, 2026-12-06)."""
     def install() -> None:
         for sig, found in old.items():
-            signal.signal(sig, found if found is not None else signal.SIG_DFL)
+            if not _ended_block_handler(found):
+                signal.signal(sig, found if found is not None else signal.SIG_DFL)
 
     try:
         install()
