@@ -367,7 +367,7 @@ def measure(train_loss_fn, val_fn, first: bool = False) -> tuple[float | None, f
                                  "validation loss), or a tuple (loss, metric)")
             if isinstance(out, tuple):
                 if len(out) != 2:
-                    raise ValueError(f"val_fn() returned {out!r}; valid: a loss, or (loss, metric)")
+                    raise ValueError(f"val_fn() returned {reprlib.repr(out)}; valid: a loss, or (loss, metric)")
                 val = check_loss(_one_number(out[0], "val_fn()'s loss", "the validation loss"), "val_fn()'s loss",
                                  at_start=first)
                 if out[1] is not None:  # (loss, None): no metric, as with val_fn() -> loss

@@ -276,6 +276,10 @@ def test_a_loss_that_is_not_a_real_number_is_named(bad, kind):
     # a metric (a review, 2026-12-05)
     ({"val_fn": lambda: [0.5, 0.25]}, ValueError, "val_fn() returned a list, [0.5, 0.25]; valid: one number (the mean "
                                                    "validation loss), or a tuple (loss, metric)"),
+    # per-example losses as a tuple: named briefly (the list's case was; this one was repeated whole)
+    ({"val_fn": lambda: tuple(torch.full((1,), 0.5) for _ in range(10_000))}, ValueError,
+     "val_fn() returned (tensor([0.5000]), tensor([0.5000]), tensor([0.5000]), tensor([0.5000]), tensor([0.5000]), "
+     "tensor([0.5000]), ...); valid: a loss, or (loss, metric)"),
     ({"val_fn": lambda: np.array([0.5, None], dtype=object)}, ValueError,
      "val_fn()=array([0.5, None], dtype=object) is not a number (a ndarray holding None); valid:"),
 ])
