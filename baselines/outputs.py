@@ -348,11 +348,18 @@ def check_can_write(path: str | Path, given: str, in_place: bool = False) -> Non
     the user's in place when its folder takes no new file, so such a file passes. Otherwise (the
     trainers' and tune's files, written by :func:`replace_file` only) the folder must take a new
     file whatever is at ``path``: ``tune --out /proc/cpuinfo`` as root, or ``--out`` of one's own
-    file in another account's folder, passed and lost the result of the whole run to the write."""
+    file in another account's folder, passed and lost the result of the whole run to the write.
+    A stream or a device (``/dev/stdout``, ``/dev/null``, a FIFO) is written to only ``in_place``;
+    otherwise it is refused (the new file would replace it: as root, ``/dev/null`` itself)."""
     path = Path(path).absolute()
     _check_name_lengths(path, given)
     if _is_stream(path):  # /dev/stdout, /dev/null, a FIFO: written in place (write_output)
-        return
+        if in_place or path.is_dir():  # (a folder: each command says so itself, "is a folder")
+            return
+        # replace_file would put a new file in its place: as root, train_controller --out /dev/null
+        # replaced the machine's /dev/null with its weights (a review, 2026-12-06)
+        raise ValueError(f"{given}: {path} is a stream or a device (not a regular file), and this output is a new "
+                         "file renamed over its path, which would replace it; valid: a file path")
     folder = path.parent
     while not os.path.lexists(folder) and folder != folder.parent:
         folder = folder.parent

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -401,3 +402,27 @@ def test_an_existing_proc_file_is_no_out_of_a_trainer():
     FileNotFoundError after the run. Refused before it."""
     with pytest.raises(ValueError, match="/proc takes no new file"):
         outputs.output_path(outputs.SHIPPED_TUNED, out="/proc/cpuinfo")
+
+
+def test_a_stream_or_device_is_no_out_of_a_trainer(tmp_path, monkeypatch, capsys):
+    """A trainer or tune writes by replace_file, a new file renamed over the path: a stream or a
+    device passed the check (written in place by write_output, which they do not use), and as
+    root ``train_controller --out /dev/null`` replaced the machine's /dev/null with its weights.
+    A FIFO stands for the device here (the real /dev is never at risk); refused before the run,
+    and left as it was. The leaderboard's outputs still write streams in place."""
+    import stat
+
+    import lrgym.baselines.train_controller as tc
+
+    fifo = tmp_path / "stream"
+    os.mkfifo(fifo)
+    monkeypatch.setattr(tc, "train", lambda *a, **k: pytest.fail("trained before refusing its --out"))
+    with pytest.raises(SystemExit) as exit_:
+        tc.main(["--out", str(fifo)])
+    err = " ".join(capsys.readouterr().err.split())
+    assert exit_.value.code == 2, err
+    assert f"--out {fifo}: {fifo} is a stream or a device (not a regular file)" in err, err
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and os.listdir(tmp_path) == ["stream"]
+    with pytest.raises(ValueError, match="is a stream or a device"):
+        outputs.output_path(outputs.SHIPPED_TUNED, out="/dev/null")
+    assert outputs.output_path(Path("board.md"), out=fifo, option="--markdown", in_place=True) == fifo

@@ -152,7 +152,7 @@ def test_streams_are_outputs_for_any_user(tmp_path):
             "from lrgym.files import is_descriptor_path\n"
             "if os.geteuid() == 0:\n    os.setgid(65534); os.setuid(65534)\n"
             "for p in ('/dev/stdout', '/dev/null'):\n"
-            "    print(outputs.output_path(Path('board.md'), out=p, option='--markdown'))\n")
+            "    print(outputs.output_path(Path('board.md'), out=p, option='--markdown', in_place=True))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd="/")
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["/dev/stdout", "/dev/null"]
