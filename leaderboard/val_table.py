@@ -195,6 +195,14 @@ def main(argv=None) -> None:
             p.error(problem)
     if args.json and Path(args.json).is_dir():
         p.error(f"--json {args.json} is a folder; valid: a file path, e.g. {Path(args.json) / 'val_scores.json'}")
+    if args.json:  # checked as every output is, before the minutes of runs (it was written unchecked after them)
+        from lrgym.baselines.outputs import output_path
+
+        try:
+            args.json = output_path(Path("val_scores.json"), out=args.json, option="--json",
+                                    protected=(SECTION, SECTION.with_name("LEADERBOARD.md")))
+        except ValueError as exc:
+            p.error(str(exc))
     result = compute(args.baselines or list(BASELINES), args.workers, args.families)
     table = markdown(result)
     print(table)

@@ -79,3 +79,31 @@ def test_write_refuses_a_partial_table_or_a_missing_readme_before_computing(tmp_
         vt.main(["--write"])
     err = " ".join(capsys.readouterr().err.split())
     assert stop.value.code == 2 and f"--write: {tmp_path / 'README.md'} not found; valid: --write in a source checkout" in err
+
+
+def test_json_is_checked_as_every_output_before_computing(tmp_path, monkeypatch, capsys):
+    """``--json`` was written after the table's minutes of runs, unchecked: a shipped file
+    (``--json baselines/tuned.json`` replaced the tuned values without ``--ship``), a folder that
+    takes no file (``/proc``: a traceback losing the scores), a device (as root ``--json
+    /dev/null`` replaced the machine's /dev/null; a FIFO stands for it here). Refused before
+    the runs, as the trainers' outputs are (lrgym.baselines.outputs.output_path)."""
+    import os
+
+    import pytest
+
+    import lrgym.leaderboard.val_table as vt
+    from lrgym.baselines import outputs
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("the table was computed before the arguments were checked")
+
+    monkeypatch.setattr(vt, "compute", no_run)
+    fifo = tmp_path / "stream"
+    os.mkfifo(fifo)
+    for given, message in ((str(outputs.SHIPPED_TUNED), "the shipped tuned.json"),
+                           (str(vt.SECTION), "the shipped README.md"),
+                           (str(fifo), "is a stream or a device")):
+        with pytest.raises(SystemExit) as stop:
+            vt.main(["--json", given])
+        err = " ".join(capsys.readouterr().err.split())
+        assert stop.value.code == 2 and f"--json {given}" in err and message in err, err
