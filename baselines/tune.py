@@ -414,7 +414,10 @@ def main(argv=None) -> None:
     except ValueError as exc:
         p.error(str(exc))
     new = tune(families, args.instances, tuple(args.seeds), args.workers, args.baselines, backend)
-    try:  # as it is now (another run may have merged its families meanwhile)
+    # as it is now: another run may have merged its families meanwhile, or made --out (it merged
+    # into the shipped values then, the other run's families dropped)
+    base = out if out.exists() else outputs.SHIPPED_TUNED
+    try:
         old = read_tuned(base)
     except ValueError:
         pass

@@ -162,3 +162,29 @@ def test_an_out_tuned_json_gets_the_retuned_families_merged_in(tmp_path, monkeyp
     merged, shipped = json.loads(out.read_text()), json.loads(outputs.SHIPPED_TUNED.read_text())
     assert merged["values"]["fixed"] == {**shipped["values"]["fixed"], "linreg": {"lr": 0.5}}
     assert merged["values"]["cosine"] == shipped["values"]["cosine"]
+
+
+def test_an_out_another_run_made_during_the_tuning_keeps_its_families(tmp_path, monkeypatch):
+    """The file merged into is read again after the tuning (another run may have merged its
+    families meanwhile), but which file was chosen before it: an ``--out`` another run made
+    during the tuning was ignored, the result merged into the shipped values, and the other
+    run's families lost."""
+    import json
+
+    import lrgym.baselines.tune as tune_module
+    from lrgym.baselines import outputs
+
+    out = tmp_path / "tuned.json"
+    theirs = json.loads(outputs.SHIPPED_TUNED.read_text())
+    theirs["values"]["cosine"]["quadratic"] = {"lr_max": 0.123}  # what the other run tuned
+
+    def tuned_while_another_run_wrote(*args, **kwargs):
+        out.write_text(json.dumps(theirs))
+        return {"values": {"fixed": {"linreg": {"lr": 0.5}}}, "train_scores": {"fixed": {"linreg": 0.9}},
+                "fixed_lr": {"linreg": 0.5}, "settings": {"linreg": {}}, "last_run": {"families": ["linreg"]}}
+
+    monkeypatch.setattr(tune_module, "tune", tuned_while_another_run_wrote)
+    tune_module.main(["--families", "linreg", "--baselines", "fixed", "--out", str(out)])
+    merged = json.loads(out.read_text())
+    assert merged["values"]["cosine"]["quadratic"] == {"lr_max": 0.123}  # the other run's, kept
+    assert merged["values"]["fixed"]["linreg"] == {"lr": 0.5}  # ours, merged in
