@@ -14,12 +14,12 @@ Both agents see the env's observation clipped to ``[-OBS_CLIP, OBS_CLIP]``
 from __future__ import annotations
 
 import json
-import reprlib
 from pathlib import Path
 
 import numpy as np
 
 from lrgym.baselines.wrappers import OBS_CLIP, ClipObservation, HorizonIsTerminal, clip_obs  # noqa: F401 (re-exported)
+from lrgym.brief import brief
 
 ALGOS = ("dqn", "ppo")
 #: what an SB3 policy runs on beyond lrgym's own requirements (pip names; their versions are recorded
@@ -77,7 +77,7 @@ def sidecar_choices(meta: dict) -> dict:
     if SIDECAR_MARK in meta:
         version = meta[SIDECAR_MARK]
         if type(version) is not int or not 2 <= version <= SIDECAR_VERSION:  # (a bool is no version)
-            raise ValueError(f"its format version {SIDECAR_MARK}={reprlib.repr(version)} is not one this lrgym "
+            raise ValueError(f"its format version {SIDECAR_MARK}={brief(version)} is not one this lrgym "
                              f"reads; valid: {', '.join(map(str, range(2, SIDECAR_VERSION + 1)))} (or unmarked, "
                              "version 1): train it with this lrgym's train_sb3, or grade it with the lrgym that wrote it")
     options = meta.get("env_options", {})

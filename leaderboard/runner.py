@@ -255,7 +255,7 @@ def check_zip_flags(spec: dict, files: dict[str, bytes], name: str) -> None:
     strings read: nothing of the submission is unpickled, imported or run here. What the zip
     does not say readably is left to the sandbox. A matching value changes nothing."""
     import io
-    import reprlib
+    from lrgym.brief import brief
 
     from lrgym.baselines.sb3_agents import (ACTION_MODES, ALGOS, SB3_ALGOS, action_mode_of_data, algo_of_data,
                                             discrete_actions_of_data, parse_sidecar, same_algo, sidecar_choices,
@@ -292,7 +292,7 @@ def check_zip_flags(spec: dict, files: dict[str, bytes], name: str) -> None:
         where = f"{sidecar_name}, the train_sb3 sidecar of {name},"
         if found not in ALGOS:
             raise ValueError(f"{sidecar_name}, the train_sb3 sidecar of {name}, names algo "
-                             f"{reprlib.repr(meta.get('algo'))}; valid: one of {', '.join(ALGOS)} (train_sb3 writes it)")
+                             f"{brief(meta.get('algo'))}; valid: one of {', '.join(ALGOS)} (train_sb3 writes it)")
         if algo is not None and algo.lower() != found:
             raise ValueError(f"--algo {algo!r} contradicts {where} which says {found!r}; valid: --algo {found} or no "
                              "--algo (the sidecar names it)")
@@ -310,7 +310,7 @@ def check_zip_flags(spec: dict, files: dict[str, bytes], name: str) -> None:
         for key in given:
             if key in trained and asked.get(key) != trained[key]:
                 flag = "--optimizer" if key == "optimizer" and spec.get("optimizer") else "--env-options"
-                raise ValueError(f"{flag} {key}={reprlib.repr(given[key])} contradicts {where} which says the agent "
+                raise ValueError(f"{flag} {key}={brief(given[key])} contradicts {where} which says the agent "
                                  f"was trained with {key}={trained[key]!r}; valid: {key}={trained[key]!r} or leave it out (the "
                                  "sidecar's env options are graded; to grade another, train with it)")
         data = readable_data()

@@ -27,8 +27,8 @@ the instance id: a policy must not look up per-instance answers).
 from __future__ import annotations
 
 import math
-import reprlib
 
+from lrgym.brief import brief
 from lrgym.info import ACTION_MODES
 from lrgym.optim import OPTIMIZERS
 from lrgym.settings import DEFAULT_LR_MAX, DEFAULT_LR_MIN, range_or_type
@@ -58,7 +58,7 @@ def _number(name: str, value, low: float, high: float) -> float:
     float, ``10**400``, is out of range like any other, not an ``OverflowError``)."""
     if not (is_real(value) and low <= value <= high):  # '0.1' is no LR
         # (reprlib: a hostile value of 900 KB is not repeated whole in the error)
-        raise SettingsError(f"{name}={reprlib.repr(value)} {range_or_type(value)}; valid: a number in "
+        raise SettingsError(f"{name}={brief(value)} {range_or_type(value)}; valid: a number in "
                             f"[{low:g}, {high:g}]")
     return float(value)
 
@@ -100,12 +100,12 @@ def check_choices(choices: dict, allowed_optimizers: tuple[str, ...] = ALLOWED_O
     out: dict = {}
     optimizer = choices.get("optimizer", "sgd")
     if not isinstance(optimizer, str) or optimizer not in allowed_optimizers:
-        raise SettingsError(f"optimizer={reprlib.repr(optimizer)} not allowed; valid choices: "
+        raise SettingsError(f"optimizer={brief(optimizer)} not allowed; valid choices: "
                             f"{', '.join(allowed_optimizers)}")
     out["optimizer"] = optimizer
     mode = choices.get("action_mode", "discrete")
     if mode not in ACTION_MODES:
-        raise SettingsError(f"action_mode={reprlib.repr(mode)} invalid; valid choices: {', '.join(ACTION_MODES)}")
+        raise SettingsError(f"action_mode={brief(mode)} invalid; valid choices: {', '.join(ACTION_MODES)}")
     out["action_mode"] = mode
     if choices.get("lr_init") is not None:
         out["lr_init"] = _number("lr_init", choices["lr_init"], *lr_range)
@@ -113,7 +113,7 @@ def check_choices(choices: dict, allowed_optimizers: tuple[str, ...] = ALLOWED_O
         factors = choices["factors"]
         if not isinstance(factors, (list, tuple)) or not 1 <= len(factors) <= MAX_FACTORS:
             # (reprlib: a hostile policy's million factors are not repeated whole in its failure reason)
-            raise SettingsError(f"factors={reprlib.repr(factors)} invalid; valid: 1 to {MAX_FACTORS} numbers in "
+            raise SettingsError(f"factors={brief(factors)} invalid; valid: 1 to {MAX_FACTORS} numbers in "
                                 "[1e-3, 1e3]")
         out["factors"] = tuple(_number(f"factors[{i}]", f, 1e-3, 1e3) for i, f in enumerate(factors))
     if choices.get("rejection_threshold") is not None:

@@ -204,6 +204,6 @@ def _integers(where: str, values) -> list[int]:
 
 
 def _short(value) -> str:
-    import reprlib
+    from lrgym.brief import brief
 
-    return reprlib.repr(value)
+    return brief(value)

@@ -75,7 +75,6 @@ import collections.abc
 import contextlib
 import copy
 import math
-import reprlib
 from typing import Callable
 
 import gymnasium as gym
@@ -85,6 +84,7 @@ from gymnasium import spaces
 
 from lrgym import rng as lrgym_rng
 from lrgym.actions import next_lr
+from lrgym.brief import brief
 from lrgym.features import FEATURE_NAMES, TINY, observation_space_bounds
 from lrgym.info import ACTION_MODES
 from lrgym.monitor import TrainingMonitor
@@ -157,7 +157,7 @@ def _reinitialise(model: torch.nn.Module) -> None:
 def _check_model(model) -> None:
     """``model`` is a module or a callable that makes one (what it returns is checked at reset)."""
     if not (isinstance(model, torch.nn.Module) or callable(model)):
-        raise TypeError(f"model={reprlib.repr(model)} ({type(model).__name__}) is not a model; valid: a "
+        raise TypeError(f"model={brief(model)} ({type(model).__name__}) is not a model; valid: a "
                         "torch.nn.Module, or a zero-argument callable returning one (e.g. lambda: "
                         "nn.Linear(8, 2)); lrgym's family names such as 'mlp' name LRControlEnv's tasks")
 
@@ -407,7 +407,7 @@ class TorchTrainingEnv(gym.Env):
         if self.model_fn is not None:
             self.model = self.model_fn()
             if not isinstance(self.model, torch.nn.Module):
-                raise TypeError(f"model() returned {reprlib.repr(self.model)} ({type(self.model).__name__}); "
+                raise TypeError(f"model() returned {brief(self.model)} ({type(self.model).__name__}); "
                                 "valid: a zero-argument callable returning a torch.nn.Module")
         else:
             self.model.load_state_dict(self._initial_state)  # e.g. a bare nn.Parameter of a custom module

@@ -129,7 +129,6 @@ import copy
 import math
 import numbers
 import re
-import reprlib
 import warnings
 import weakref
 
@@ -137,6 +136,7 @@ import numpy as np
 import torch
 
 from lrgym.actions import next_lr
+from lrgym.brief import brief
 from lrgym.info import ACTION_MODES, FAMILY_NAMES, INFO_SCHEMA, family_index
 from lrgym.monitor import TrainingMonitor, check_loss, update_loss
 from lrgym.optim import OptimizerConfig, check_choice
@@ -363,11 +363,11 @@ def measure(train_loss_fn, val_fn, first: bool = False) -> tuple[float | None, f
         if val_fn is not None:
             out = val_fn()
             if isinstance(out, list):  # per-example losses, or (loss, metric) as a list? not guessed
-                raise ValueError(f"val_fn() returned a list, {reprlib.repr(out)}; valid: one number (the mean "
+                raise ValueError(f"val_fn() returned a list, {brief(out)}; valid: one number (the mean "
                                  "validation loss), or a tuple (loss, metric)")
             if isinstance(out, tuple):
                 if len(out) != 2:
-                    raise ValueError(f"val_fn() returned {reprlib.repr(out)}; valid: a loss, or (loss, metric)")
+                    raise ValueError(f"val_fn() returned {brief(out)}; valid: a loss, or (loss, metric)")
                 val = check_loss(_one_number(out[0], "val_fn()'s loss", "the validation loss"), "val_fn()'s loss",
                                  at_start=first)
                 if out[1] is not None:  # (loss, None): no metric, as with val_fn() -> loss

@@ -679,3 +679,16 @@ def test_a_grader_worker_killed_by_sigkill_runs_its_job_again_once(tmp_path):
         and "(2 times: a job whose worker is killed runs again on a new one 1 time(s))" in lost.reason, lost.reason
     assert pool.lost_workers == 3
     assert sorted(r.name for r in done) == ["lost", "survives"]
+
+
+def test_an_integer_too_long_to_print_is_still_refused_by_name():
+    """reprlib.repr(10**5000) raises Python's 'Exceeds the limit (4300 digits)', which replaced
+    the refusal naming lr_init (a review, 2026-12-06): lrgym.brief quotes it by its size."""
+    from lrgym.brief import brief
+    from lrgym.leaderboard.settings import SettingsError, check_choices
+
+    huge = 10**5000
+    assert brief(huge) == f"<an integer of {huge.bit_length():,} bits>" and brief([huge]) == f"[{brief(huge)}]"
+    assert brief(12345) == "12345" and brief("x" * 100) == repr("x" * 100)[:13] + "..." + repr("x" * 100)[-14:]
+    with pytest.raises(SettingsError, match=r"^lr_init=<an integer of 16,610 bits> out of range"):
+        check_choices({"lr_init": huge})
