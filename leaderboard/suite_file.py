@@ -28,9 +28,11 @@ Checked when read, each error naming the value and the valid choices: the name (
 ``. _ -``; at most 64 characters; no shipped suite's name and no private suite's ``private-``
 prefix, whose results it would mix with), the instance set (``train``, ``val`` or ``test``: the
 ``private`` set is the grader's secret), the instances (in that set, no duplicates), the seeds
-(distinct integers ≥ 0), registered families, and env options that are
-:class:`lrgym.env.LRControlEnv` keywords the suite may fix: not the family or instance set (the
-file's own fields), nor a policy's choices (:data:`lrgym.leaderboard.settings.POLICY_CHOICES`).
+(distinct integers from 0 to 2**63 - 1, what the store keeps), registered families, and env
+options that are :class:`lrgym.env.LRControlEnv` keywords the suite may fix: not the family or
+instance set (the file's own fields), nor a policy's choices
+(:data:`lrgym.leaderboard.settings.POLICY_CHOICES`); each family's env is then built from the
+suite's keywords, so a value the env refuses (``cap_factor`` NaN) is refused when read.
 """
 
 from __future__ import annotations
@@ -120,9 +122,25 @@ def suite_from_dict(data) -> Suite:
         raise SuiteFileError(f"families {names} name a family twice; valid: each family once (its instances in one list)")
     common = _env_options("env_options", data.get("env_options", {}))
     try:
-        return Suite(name, revision, description, instance_set, parts, tuple(seeds), common)
+        suite = Suite(name, revision, description, instance_set, parts, tuple(seeds), common)
     except ValueError as exc:
         raise SuiteFileError(str(exc)) from None
+    for k, fs in enumerate(parts):
+        _check_env(suite, fs.family, k)
+    return suite
+
+
+def _check_env(suite: Suite, family: str, k: int) -> None:
+    """The env of ``family`` is built from the suite's keywords, as the grader's workers build it
+    (cheap: no task is made): a value the env refuses (``cap_factor`` NaN, ``lr_min`` above
+    ``lr_max``, an unknown family option) is refused here, naming the family, not by a traceback
+    of the first worker after the grader started."""
+    from lrgym.env import LRControlEnv
+
+    try:
+        LRControlEnv(**suite.env_kwargs(family)).close()
+    except (ValueError, TypeError) as exc:
+        raise SuiteFileError(f"families[{k}] ({family}) with the suite's env_options: {exc}") from None
 
 
 def _family_suite(k: int, item, instance_set: str) -> FamilySuite:
@@ -196,8 +214,13 @@ def _count(where: str, value) -> int:
 
 
 def _integers(where: str, values) -> list[int]:
-    if not isinstance(values, list) or not values or any(type(v) is not int or v < 0 for v in values):
-        raise SuiteFileError(f"{where} {_short(values)}; valid: a non-empty list of integers >= 0")
+    from lrgym.settings import MAX_INT64
+
+    # (at most MAX_INT64: the store keeps a run's seed and instance as SQLite's 64-bit INTEGER, and a
+    # larger one lost every entry's results to an OverflowError after its runs)
+    if not isinstance(values, list) or not values or any(type(v) is not int or not 0 <= v <= MAX_INT64
+                                                         for v in values):
+        raise SuiteFileError(f"{where} {_short(values)}; valid: a non-empty list of integers from 0 to {MAX_INT64:,}")
     if len(set(values)) != len(values):
         raise SuiteFileError(f"{where} {_short(values)} repeats a value; valid: distinct integers")
     return values

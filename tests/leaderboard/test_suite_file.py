@@ -57,8 +57,17 @@ def _with(**changes):
     (_with(revision=True), "revision True; valid: an integer >= 1"),
     (_with(instance_set="private"), "instance_set 'private' unknown; valid: train, val, test"),
     (_with(seeds=[0, 0]), "seeds [0, 0] repeats a value"),
-    (_with(seeds=[-1]), "seeds [-1]; valid: a non-empty list of integers >= 0"),
-    (_with(seeds=[1.5]), "seeds [1.5]; valid: a non-empty list of integers >= 0"),
+    (_with(seeds=[-1]), "seeds [-1]; valid: a non-empty list of integers from 0 to 9,223,372,036,854,775,807"),
+    (_with(seeds=[1.5]), "seeds [1.5]; valid: a non-empty list of integers from 0"),
+    # (the store's 64-bit INTEGER: every entry's runs were lost to an OverflowError when stored)
+    (_with(seeds=[2**63]), "seeds [9223372036854775808]; valid: a non-empty list of integers from 0"),
+    # values the env refuses, refused when read (a worker's traceback after the grader started)
+    (_with(env_options={"cap_factor": float("nan")}), "families[0] (linreg) with the suite's env_options: "
+                                                      "cap_factor=nan out of range"),
+    (_with(f0_env_options={"lr_min": 1.0, "lr_max": 0.1}), "families[0] (linreg) with the suite's env_options: "
+                                                           "lr_min=1.0, lr_max=0.1: out of range"),
+    (_with(f0_env_options={"family_options": {"dimm": 3}}), "unknown linreg family option(s) ['dimm']"),
+    (_with(env_options={"task_cache": {}}), "task_cache must be a collections.OrderedDict"),
     (_with(families=[]), "families []; valid: a non-empty list"),
     (_with(f0_family="linregg"), "families[0].family: unknown family 'linregg'; valid choices:"),
     (_with(f0_family="mixed"), "families[0].family 'mixed'; valid: a registered family other than the mixture"),
