@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -138,6 +139,11 @@ def family_class(name: str) -> type[TaskFamily]:
     return found
 
 
+#: a family name :func:`register_family` takes: what :data:`FAMILIES_ENV` and an id's
+#: :data:`ID_FAMILY_TARGET` carry to another process as it is (no ``,``, ``=`` or space)
+FAMILY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
 def register_family(name: str, target: str, env_id: str | None = None) -> None:
     """Add family ``name`` implemented by ``target`` (``"module:Class"``, imported on first use);
     with ``env_id`` (e.g. ``"LRControl-Toy-v0"``) also register that gymnasium id for it.
@@ -149,12 +155,17 @@ def register_family(name: str, target: str, env_id: str | None = None) -> None:
     ``sys.path`` other than the working directory, which the grader's workers do not import
     from). Re-registering the same target is a no-op; another target is an error.
     """
+    if not isinstance(name, str) or not FAMILY_NAME.fullmatch(name):
+        # (a ',', '=' or a space could not reach the workers: $LRGYM_FAMILIES is 'name=module:Class,...',
+        # and the workers failed at 'import lrgym' on an item they split apart)
+        raise ValueError(f"family name {name!r} invalid; valid: letters, digits and _ . - (starting with a letter, "
+                         "digit or _), such as 'logreg'")
+    module, sep, cls = target.partition(":") if isinstance(target, str) else ("", "", "")
+    if not (sep and cls.isidentifier() and all(part.isidentifier() for part in module.split("."))):
+        raise ValueError(f"target {target!r} invalid; valid: 'package.module:ClassName'")
     old = FAMILIES.get(name)
     if old is not None and old.target != target:
         raise ValueError(f"family {name!r} is already registered as {old.target!r}")
-    module, sep, cls = target.partition(":")
-    if not (module and sep and cls):
-        raise ValueError(f"target {target!r} invalid; valid: 'package.module:ClassName'")
     ids = dict(old.env_ids) if old is not None else {}
     id_kwargs = {"family": name, ID_FAMILY_TARGET: f"{name}={target}"}
     if env_id is not None:

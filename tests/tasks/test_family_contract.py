@@ -215,6 +215,29 @@ def test_registering_checks_its_input(toy):
         register_family("toy2", "no_colon")
 
 
+@pytest.mark.parametrize("name, target, said", [
+    ("my,fam", "toy_family:ToyFamily", "family name 'my,fam' invalid"),
+    ("a=b", "toy_family:ToyFamily", "family name 'a=b' invalid"),
+    (" toy2", "toy_family:ToyFamily", "family name ' toy2' invalid"),
+    ("", "toy_family:ToyFamily", "family name '' invalid"),
+    (3, "toy_family:ToyFamily", "family name 3 invalid"),
+    ("toy2", "toy_family:Toy,x=y:Z", "target 'toy_family:Toy,x=y:Z' invalid"),
+    ("toy2", "a:b:c", "target 'a:b:c' invalid"),
+    ("toy2", "toy family:ToyFamily", "target 'toy family:ToyFamily' invalid"),
+])
+def test_a_name_or_target_the_workers_could_not_read_is_refused(toy, name, target, said):
+    """register_family refuses a name or target that $LRGYM_FAMILIES ('name=module:Class,...', what
+    lrgym's workers get: families_env) cannot carry as it is, naming it, and registers nothing: 'my,fam'
+    was registered, and every grader worker then failed at 'import lrgym' on the item 'my'; a target
+    'a:b:c' failed at first use with a bare 'too many values to unpack'."""
+    from lrgym.tasks import families_env, register_from_env
+
+    with pytest.raises(ValueError, match=re.escape(said)):
+        register_family(name, target)
+    assert name not in FAMILIES and "toy2" not in FAMILIES
+    register_from_env(families_env().get("LRGYM_FAMILIES", ""))  # what a worker does: reads every item
+
+
 def test_a_refused_env_id_registers_no_family(toy):
     """An id taken by another family is refused before the family is registered (it was left in
     FAMILIES, half registered, after the error)."""
