@@ -23,12 +23,19 @@ __all__ = ["code_version", "git_commit", "made_by"]
 
 def git_commit() -> str | None:
     """The git commit of this checkout (``git describe --always --dirty``: ``-dirty`` if files
-    differ from it), or None outside a git checkout. Weights reproduce on the code that trained
-    them; later code may change their last bits."""
+    differ from it), or None outside a git checkout of lrgym. Weights reproduce on the code that
+    trained them; later code may change their last bits.
+
+    Only lrgym's own checkout counts: the folder above ``baselines/`` holding ``.git``. An
+    installed lrgym (``site-packages/lrgym/baselines``) inside another repository (a project's
+    ``.venv``, git-ignored or not) recorded that project's commit as the code's."""
     import subprocess
 
+    root = Path(__file__).resolve().parent.parent  # the checkout's top: baselines/ is lrgym.baselines
+    if not (root / ".git").exists():  # (a folder, or a file in a worktree or a submodule)
+        return None
     try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40"], cwd=Path(__file__).resolve().parent,
+        out = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40"], cwd=root,
                              capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
