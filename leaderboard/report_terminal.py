@@ -49,11 +49,13 @@ def print_table(lb: Leaderboard, console=None, show_failures: bool = True) -> No
                            "page `lrgym leaderboard report` writes; where: its `wrote ...` lines)"))
     if not lb.rows:
         from lrgym.leaderboard.private import is_private
-        from lrgym.leaderboard.suite import DEFAULT_SUITE
+        from lrgym.leaderboard.suite import DEFAULT_SUITE, SUITES
 
         which = (" --private KEYFILE" if is_private(suite) else
-                 "" if suite.name == DEFAULT_SUITE else f" --suite {suite.name}")
-        console.print(Text(f"No entries yet: run `lrgym leaderboard run-baselines{which}`."))
+                 "" if suite.name == DEFAULT_SUITE else f" --suite {suite.name}" if suite.name in SUITES
+                 else " --suite FILE.json")  # a suite file's: its name is no --suite
+        whose = "" if suite.name in SUITES or is_private(suite) else f" (FILE.json: the suite file of {suite.version})"
+        console.print(Text(f"No entries yet: run `lrgym leaderboard run-baselines{which}`{whose}."))
     note = stale_note(lb)
     if note:
         console.print(Text(note, style="yellow"))

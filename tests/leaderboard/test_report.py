@@ -101,6 +101,26 @@ def test_empty_board(tmp_path):
     report.markdown(lb)
 
 
+def test_an_empty_board_names_a_command_that_runs(tmp_path):
+    """The terminal's hint names a --suite the CLI takes: a shipped suite by its name, a suite of
+    one's own (a suite file's, here SUITE) by its file; 'run-baselines --suite <its name>' was
+    'unknown suite'."""
+    from rich.console import Console
+
+    from lrgym.leaderboard.suite import SUITES
+
+    assert SUITE.name not in SUITES
+    said = {}
+    for suite in (SUITE, SUITES["quick"]):
+        buf = io.StringIO()
+        with ResultStore(tmp_path / "empty.sqlite") as s:
+            report.print_table(build_leaderboard(s, suite), Console(file=buf, width=250, color_system=None))
+        said[suite.name] = " ".join(buf.getvalue().split())
+    assert (f"run `lrgym leaderboard run-baselines --suite FILE.json` (FILE.json: the suite file of {SUITE.version})"
+            in said[SUITE.name]), said
+    assert "run `lrgym leaderboard run-baselines --suite quick`" in said["quick"], said
+
+
 @pytest.mark.parametrize("width, family_columns", [(250, True), (100, False), (80, False)])
 def test_terminal_table_fits_the_terminal_and_never_truncates_the_ranking(store, width, family_columns):
     from rich.console import Console
