@@ -207,6 +207,7 @@ def main(argv=None) -> None:
     table = markdown(result)
     print(table)
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)  # (output_path took folders that can be made)
         replace_file(args.json, json.dumps(
             {**result, "scores": {n: {f: s.tolist() for f, s in per.items()} for n, per in result["scores"].items()}},
             indent=1))

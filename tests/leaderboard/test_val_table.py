@@ -107,3 +107,18 @@ def test_json_is_checked_as_every_output_before_computing(tmp_path, monkeypatch,
             vt.main(["--json", given])
         err = " ".join(capsys.readouterr().err.split())
         assert stop.value.code == 2 and f"--json {given}" in err and message in err, err
+
+
+def test_json_in_a_folder_to_be_made_is_written(tmp_path, monkeypatch, capsys):
+    """``--json`` in folders that do not exist yet passes the check (they can be made) and is
+    written after the runs, its folders made: it was a FileNotFoundError then, the scores of the
+    table's minutes of runs lost."""
+    import json
+
+    import lrgym.leaderboard.val_table as vt
+
+    monkeypatch.setattr(vt, "compute", lambda *args, **kwargs: {"scores": {"fixed": {"linreg": np.array([0.5])}}})
+    monkeypatch.setattr(vt, "markdown", lambda result: "the table")
+    out = tmp_path / "new" / "folder" / "val.json"
+    vt.main(["--json", str(out)])
+    assert json.loads(out.read_text())["scores"] == {"fixed": {"linreg": [0.5]}}
