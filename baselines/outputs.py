@@ -279,6 +279,37 @@ def part_run_problem(flag: str, option: str, given, whole, holds: str, elsewhere
     return f"{flag} with {shown}: {holds}; valid: {flag} without {option}, or {option} without {flag}{elsewhere}"
 
 
+def companion_problem(path: str | Path, output: str | Path, marks: tuple[bytes, ...]) -> str | None:
+    """Why a command may not replace ``path``, a file it writes beside its ``output`` (a sidecar,
+    a submission file: named by the output's path only, never by the user), or ``None``: ``path``
+    is absent, or a file such a command wrote (one of ``marks`` in its first 64 KB: what the
+    command's own files always hold there). A file of the user's there is refused before the
+    run: ``train_controller --out policy.npz`` replaced the user's own ``policy.py`` with its
+    submission file, ``train_sb3 --out notes`` their ``notes.json`` with its sidecar."""
+    import stat
+
+    path = Path(path)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"{path}, which it writes beside {output}, cannot be checked ({exc.strerror or exc})"
+    if stat.S_ISREG(st.st_mode):
+        try:
+            with open(path, "rb") as f:
+                head = f.read(1 << 16)
+        except OSError as exc:
+            return f"{path}, which it writes beside {output}, cannot be read ({exc.strerror or exc})"
+        if any(mark in head for mark in marks):
+            return None
+        what = "a file this command did not write"
+    else:
+        what = "no regular file (a folder, a link, a device)"
+    return (f"it writes {path} beside {output}, and {path} is {what}: it would be replaced; valid: another "
+            f"output path, or move {path} away first")
+
+
 def package_folders() -> list[Path]:
     """The folders of the installed package: ``lrgym``, ``lrgym.baselines`` and
     ``lrgym.leaderboard`` (in a source checkout the last two are ``baselines/`` and

@@ -50,8 +50,8 @@ from lrgym.baselines.config_checks import (MAX_HIDDEN, ConfigError, flag, read_c
                                            positive_real as _positive_real)
 from lrgym.baselines.controller import (INPUT_GROUPS, SUBMISSION_CLASS, ControllerNet, action_from_ln_lr, controller_inputs,
                                         submission_source)
-from lrgym.baselines.outputs import (SHIPPED_WEIGHTS, add_output_arguments, output_path, replace_file, replace_files,
-                                     runs_dir, with_suffix_added)
+from lrgym.baselines.outputs import (SHIPPED_WEIGHTS, add_output_arguments, companion_problem, output_path,
+                                     replace_file, replace_files, runs_dir, with_suffix_added)
 from lrgym.baselines.score import floored, score
 from lrgym.info import FAMILY_NAMES
 from lrgym.optim import check_choice
@@ -429,6 +429,12 @@ class EpisodeSet:
 REFERENCE_KEYS = ("initial", "reference", "lr", "margin")
 
 
+#: what the files a run writes beside its weights always hold (:func:`~lrgym.baselines.outputs.companion_problem`):
+#: the sidecar's command, the submission file's first line (:func:`lrgym.baselines.controller.submission_source`)
+SIDECAR_MARK = b'"command": "python -m lrgym.baselines.train_controller'
+SUBMISSION_MARK = b"trained by lrgym.baselines.train_controller"
+
+
 def references_version() -> str:
     """What the training references' values depend on besides the arguments in their cache key:
     lrgym's code, this file (:func:`grid_references`, :func:`run_batch`) and NumPy's version
@@ -612,6 +618,13 @@ def main(argv=None) -> int:
         parser.error(str(exc))
     if path.is_dir():  # before the references and generations, not after
         parser.error(f"--out {path} is a folder; valid: a file path, e.g. {path / WEIGHTS_NAME}")
+    sidecar = with_suffix_added(path, ".npz").with_suffix(".json")  # runs/c0.5 → runs/c0.5.json, not runs/c0.json
+    # the shipped weights are the `controller` baseline, graded by run-baselines: no submission file
+    submission = None if args.ship else with_suffix_added(path, ".npz").with_suffix(".py")
+    for beside, mark in ((sidecar, SIDECAR_MARK), (submission, SUBMISSION_MARK)):
+        problem = companion_problem(beside, path, (mark,)) if beside is not None else None
+        if problem:  # a file of the user's beside --out (their policy.py) is not replaced
+            parser.error(f"--out {path}: {problem}")
     t0, c0 = time.time(), time.process_time()
     net, info = train(cfg, args.seed)
     cfg_dict = dataclasses.asdict(cfg)
@@ -619,12 +632,9 @@ def main(argv=None) -> int:
             "command": "python -m lrgym.baselines.train_controller " + " ".join(argv if argv is not None else sys.argv[1:]),
             "commit": git_commit(), "code": references_version()}
     weights = net.to_bytes(meta)
-    sidecar = with_suffix_added(path, ".npz").with_suffix(".json")  # runs/c0.5 → runs/c0.5.json, not runs/c0.json
     files = {path: weights, sidecar: json.dumps({**meta, "wall_seconds": round(time.time() - t0, 1),
                                                  "cpu_seconds": round(time.process_time() - c0, 1),
                                                  "history": info["history"]}, indent=1, default=float) + "\n"}
-    # the shipped weights are the `controller` baseline, graded by run-baselines: no submission file
-    submission = None if args.ship else with_suffix_added(path, ".npz").with_suffix(".py")
     if submission is not None:
         files[submission] = submission_source(weights, name=submission_name(path))
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -487,6 +487,10 @@ def train(config: RLlibConfig, log=print) -> MLPPolicy | None:
         files = config.output_files()  # before training: a bad --out / --ship pair fails at once
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    for suffix, mark in ((".py", b"exported by lrgym.baselines.train_rllib"), (".json", b'"env_steps"')):
+        problem = outputs.companion_problem(files[suffix], files[".npz"], (mark,))
+        if problem:  # a file of the user's beside --out (their policy.py) is not replaced
+            raise ConfigError(f"--out {config.output()}: {problem}")
     ckpt = files[".ckpt"]
     try:
         ray = connect(config.address)

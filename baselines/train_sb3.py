@@ -320,6 +320,10 @@ def parse_config(argv=None) -> TrainConfig:
     for path in config.output_files():  # SB3 would save a folder's zip as <folder>_2, the json would fail
         if path.is_dir():
             p.error(f"output {path} is a folder; valid: an --out whose .zip and .json are not folders")
+    zip_path, json_path = config.output_files()  # the user's notes.json beside --out notes is not replaced
+    problem = outputs.companion_problem(json_path, zip_path, (f'"{SIDECAR_MARK}"'.encode(), b'"trained_on"'))
+    if problem:
+        p.error(f"--out {config.output()}: {problem}")
     return config
 
 

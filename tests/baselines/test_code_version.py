@@ -9,7 +9,7 @@ import numpy as np
 
 import lrgym.baselines.code_version
 from lrgym.baselines import node_check
-from lrgym.baselines.code_version import code_version, git_commit, made_by
+from lrgym.baselines.code_version import code_version, git_commit
 
 
 def test_code_version_names_the_code_each_script_and_numpy(tmp_path):
@@ -21,10 +21,6 @@ def test_code_version_names_the_code_each_script_and_numpy(tmp_path):
     script.write_text("print('b')\n")  # an edit of the script alone changes it
     assert code_version(script) != before
     assert code_version() == f"code {node_check.code_hash()}, numpy {np.__version__}"
-
-
-def test_made_by_is_the_commit_and_the_code():
-    assert made_by() == {"commit": git_commit(), "code": code_version()}
 
 
 def _git(folder, *args) -> str:

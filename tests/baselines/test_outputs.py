@@ -426,3 +426,45 @@ def test_a_stream_or_device_is_no_out_of_a_trainer(tmp_path, monkeypatch, capsys
     with pytest.raises(ValueError, match="is a stream or a device"):
         outputs.output_path(outputs.SHIPPED_TUNED, out="/dev/null")
     assert outputs.output_path(Path("board.md"), out=fifo, option="--markdown", in_place=True) == fifo
+
+
+def test_a_file_of_the_users_beside_an_out_is_not_replaced(tmp_path, monkeypatch, capsys):
+    """The trainers write files beside --out that the user never named (a sidecar, a submission
+    file): ``train_controller --out policy.npz`` replaced the user's own ``policy.py`` with its
+    submission file, ``train_sb3 --out notes`` their ``notes.json``, ``train_rllib --out agent``
+    their ``agent.py``. Such a file is refused before the run, left as it was; a file an earlier
+    run of the command wrote there is replaced as before."""
+    from lrgym.baselines import train_controller, train_rllib, train_sb3
+    from lrgym.baselines.config_checks import ConfigError
+    from lrgym.baselines.outputs import companion_problem
+
+    monkeypatch.chdir(tmp_path)
+    own = tmp_path / "policy.py"
+    own.write_text("class MyPolicy: ...\n")
+    monkeypatch.setattr(train_controller, "train", lambda *a: pytest.fail("trained"))
+    with pytest.raises(SystemExit) as stop:
+        train_controller.main(["--out", "policy.npz"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "policy.py is a file this command did not write: it would be replaced" in err, err
+    notes = tmp_path / "notes.json"
+    notes.write_text('{"my": "notes"}')
+    with pytest.raises(SystemExit):
+        train_sb3.parse_config(["--algo", "dqn", "--out", "notes"])
+    assert "notes.json is a file this command did not write" in capsys.readouterr().err
+    (tmp_path / "agent.py").write_text("x = 1\n")
+    with pytest.raises(ConfigError, match="agent.py is a file this command did not write"):
+        train_rllib.train(train_rllib.parse_config(["--out", "agent", "--steps", "10", "--no-progress"]),
+                          log=lambda m: None)
+    assert (own.read_text(), notes.read_text(), (tmp_path / "agent.py").read_text()) == (
+        "class MyPolicy: ...\n", '{"my": "notes"}', "x = 1\n")
+    # what the commands write themselves is theirs to replace (the shipped files, every one)
+    from lrgym.baselines.controller import submission_source
+
+    (tmp_path / "mine.py").write_text(submission_source(b"npz", name="c"))
+    assert companion_problem(tmp_path / "mine.py", "mine.npz", (train_controller.SUBMISSION_MARK,)) is None
+    assert companion_problem(outputs.SHIPPED_WEIGHTS / "controller_mixed.json", "x", (train_controller.SIDECAR_MARK,)) is None
+    for algo in ("dqn", "ppo"):
+        assert companion_problem(outputs.SHIPPED_WEIGHTS / f"{algo}_mixed.json", "x", (b'"trained_on"',)) is None
+    assert companion_problem(tmp_path / "absent.json", "x", (b"x",)) is None
+    (tmp_path / "dir.py").mkdir()
+    assert "no regular file" in companion_problem(tmp_path / "dir.py", "dir.npz", (b"x",))
