@@ -9,7 +9,7 @@ import numpy as np
 
 import lrgym.baselines.code_version
 from lrgym.baselines import node_check
-from lrgym.baselines.code_version import code_version, git_commit
+from lrgym.baselines.code_version import code_version
 
 
 def test_code_version_names_the_code_each_script_and_numpy(tmp_path):
