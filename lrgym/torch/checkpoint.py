@@ -106,10 +106,13 @@ def _is_code(value) -> bool:
     """A module's attribute that is code, not state: a function holding no variables
     (``self.activation = F.relu``), a builtin (``torch.tanh``), a class or a Python module. It is
     the module's construction, as a torch module's attributes are (not stored: built again with
-    the module). A closure (a lambda over a variable) may hold state, and is refused as usual."""
+    the module). A closure (a lambda over a variable) may hold state, and is refused as usual. A
+    logger (``self.log = logging.getLogger(__name__)``) is found again by its name: construction too."""
+    import logging
+
     if isinstance(value, types.FunctionType):
         return value.__closure__ is None
-    return isinstance(value, (types.BuiltinFunctionType, type, types.ModuleType))
+    return isinstance(value, (types.BuiltinFunctionType, type, types.ModuleType, logging.Logger))
 
 
 def class_name(cls: type) -> str:

@@ -246,6 +246,30 @@ def test_an_nn_module_policy_that_holds_what_is_not_data_is_refused_by_name():
         sched.state_dict()
 
 
+class TorchPolicyWithLogger(TorchPolicy):
+    """Logs what it does: a logger is found again by its name, construction as its functions are."""
+
+    name = "torch_policy_logging"
+
+    def __init__(self):
+        import logging
+
+        super().__init__()
+        self.log = logging.getLogger("lrgym-test-policy")
+        self.activation = torch.tanh
+
+
+def test_an_nn_module_policy_with_a_logger_checkpoints_its_state():
+    """A review (2026-12-06): a policy holding a logger could no longer be checkpointed at all
+    (TypeError: not data); its other attributes are saved and come back, the logger is its own."""
+    model, opt, sched = build(TorchPolicyWithLogger())
+    run(model, opt, sched, range(4))
+    state = weights_only_round_trip(sched.state_dict())
+    model2, opt2, sched2 = build(TorchPolicyWithLogger(), seed=1)
+    sched2.load_state_dict(state)
+    assert sched2.policy.t == sched.policy.t > 0 and sched2.policy.log is sched.policy.log
+
+
 def test_lrs_are_python_floats_and_the_optimizer_checkpoint_loads_weights_only():
     """The audit's reproducer: DQN, 4 updates; np.float64 in param_groups broke torch.load."""
     model = torch.nn.Linear(8, 2)
