@@ -200,10 +200,11 @@ def _name(value) -> str:
     if not isinstance(value, str) or not NAME.fullmatch(value):
         raise SuiteFileError(f"name {_short(value)}; valid: letters, digits and . _ - (starting with a letter or "
                              "digit), at most 64 characters")
-    if value in SUITES or value == "all" or value.startswith(PREFIX):
-        raise SuiteFileError(f"name {value!r} is a shipped suite's (or 'all', or a private suite's {PREFIX} prefix), "
-                             f"whose results and references it would mix with; valid: another name than "
-                             f"{', '.join(SUITES)}, all")
+    low = value.lower()  # (V2-r3.json is v2-r3.json's file on a file system that ignores case)
+    if low in {*SUITES, "all"} or low.startswith(PREFIX):
+        raise SuiteFileError(f"name {value!r} is a shipped suite's (or 'all', or a private suite's {PREFIX} prefix) "
+                             f"in some case, whose results and references it would mix with; valid: another name "
+                             f"than {', '.join(SUITES)}, all, in any case")
     return value
 
 

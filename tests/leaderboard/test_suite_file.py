@@ -52,6 +52,8 @@ def _with(**changes):
     (_with(seeds=None), "no seeds; valid: an object with name, revision, instance_set, seeds, families"),
     (_with(name="v2"), "name 'v2' is a shipped suite's"),
     (_with(name="private-8c1d7061"), "a private suite's private- prefix"),
+    (_with(name="V2"), "name 'V2' is a shipped suite's"),
+    (_with(name="Private-x"), "a private suite's private- prefix"),
     (_with(name="../x"), "name '../x'; valid: letters, digits and . _ -"),
     (_with(revision=0), "revision 0; valid: an integer >= 1"),
     (_with(revision=True), "revision True; valid: an integer >= 1"),
