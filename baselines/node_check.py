@@ -1,6 +1,7 @@
 """Which machine a result comes from: the node check of a Ray cluster.
 
-A score depends on more than its job and seed: on lrgym's code and shipped files, on the versions
+A score depends on more than its job and seed: on lrgym's code and shipped files (and the code of
+the task families registered from outside lrgym), on the versions
 of the numerics packages, on the CPU instructions NumPy and Numba use, and on two settings an
 interpreter reads at its start. :func:`node_fingerprint` reads all of them on one machine; the
 driver of a Ray run compares every node's with its own (:func:`node_differences`, a
@@ -15,7 +16,7 @@ from __future__ import annotations
 import os
 
 __all__ = ["COMMON_KIND_ADVICE", "CPU_KEYS", "CPUKinds", "DRIVER_ONLY", "INTERPRETER_SETTINGS", "NodeMismatch", "code_hash",
-           "node_differences", "node_fingerprint", "shipped_files_hash"]
+           "family_code", "node_differences", "node_fingerprint", "shipped_files_hash"]
 
 #: environment variables an interpreter reads once, at its start, that change results: NumPy picks
 #: its SIMD kernels at import (``NPY_DISABLE_CPU_FEATURES``), OpenBLAS its kernels when it loads
@@ -88,6 +89,56 @@ def shipped_files_hash(baselines_dir) -> str:
     return digest.hexdigest()[:16]
 
 
+def _module_code_hash(module: str) -> str:
+    """A hash (16 hex digits) of the code of ``module``'s top-level package (every ``.py`` file
+    below it: a family's module imports its package's helpers) or of its file, found on this
+    interpreter's ``sys.path`` without importing it; ``"not importable (...)"`` where it is
+    not found, so a node that lacks a family's module differs from the driver, saying so."""
+    import hashlib
+    import importlib.util
+    from pathlib import Path
+
+    top = module.split(".")[0]
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError) as exc:
+        spec, why = None, f"{type(exc).__name__}: {exc}"
+    else:
+        why = f"no module named {top!r} on sys.path"
+    if spec is None:
+        return f"not importable ({why})"
+    if spec.submodule_search_locations:
+        files = [(Path(loc), f) for loc in spec.submodule_search_locations for f in sorted(Path(loc).rglob("*.py"))]
+    elif spec.origin and Path(spec.origin).is_file():
+        files = [(Path(spec.origin).parent, Path(spec.origin))]
+    else:  # a built-in or frozen module: its code is the interpreter's (the Python version is compared)
+        return f"{spec.origin or 'built-in'}"
+    digest = hashlib.sha256()
+    for root, path in files:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def family_code() -> str | None:
+    """The code of every task family registered from outside lrgym (:func:`lrgym.tasks.register_family`,
+    on a node through ``$LRGYM_FAMILIES``), which :func:`code_hash` does not cover: one
+    ``"name=module:Class hash"`` item per family (:func:`_module_code_hash`; a family inside
+    lrgym is covered by :func:`code_hash`), or None when there is none. A node whose copy of a
+    family's module differs runs other episodes under the same seeds, and one without it fails
+    every job of that family."""
+    from lrgym.tasks import BUILT_IN, FAMILIES
+
+    items = []
+    for name in sorted(FAMILIES):
+        if name in BUILT_IN:
+            continue
+        target = FAMILIES[name].target
+        module = target.partition(":")[0]
+        code = "in lrgym" if module.split(".")[0] == "lrgym" else _module_code_hash(module)
+        items.append(f"{name}={target} {code}")
+    return ", ".join(items) or None
+
+
 def _numpy_simd() -> str:
     """The CPU features NumPy's kernels run with here: its build's baseline and the dispatch
     targets this CPU has and ``NPY_DISABLE_CPU_FEATURES`` left on (what ``numpy.show_runtime()``
@@ -138,7 +189,8 @@ def node_fingerprint() -> dict:
       gymnasium, torch, stable-baselines3 (None where not installed: the SB3 submissions and
       baselines act through torch);
     * ``code``: lrgym's code a node runs (:func:`code_hash`), ``baseline files``: the shipped
-      weights and tuned values (:func:`shipped_files_hash`);
+      weights and tuned values (:func:`shipped_files_hash`), ``family code``: the code of the
+      families registered from outside lrgym (:func:`family_code`);
     * ``numpy simd``: the CPU features NumPy's kernels use here (:func:`_numpy_simd`),
       ``numba cpu``: the CPU Numba compiles for (:func:`_numba_cpu`), ``blas core``: the kernels
       OpenBLAS picked (:func:`_blas_core`);
@@ -161,6 +213,7 @@ def node_fingerprint() -> dict:
             out[pkg] = None
     out["code"] = code_hash()
     out["baseline files"] = shipped_files_hash(_package_dir("lrgym.baselines"))
+    out["family code"] = family_code()
     out["numpy simd"] = _numpy_simd()
     out["numba cpu"] = _numba_cpu()
     out["blas core"] = _blas_core()
@@ -188,9 +241,11 @@ def node_differences(mine: dict, theirs: dict, where: str) -> str | None:
     differ = {k: (v, theirs.get(k)) for k, v in mine.items() if k not in CPU_KEYS and theirs.get(k) != v}
     if not differ:
         return None
+    families = ("; and the same modules of the families of your own, importable on every node (installed, or their "
+                "folder on the PYTHONPATH each node's `ray start` had)" if "family code" in differ else "")
     return (f"the Ray node {where} differs from the driver in what results depend on: "
             + ", ".join(f"{k} {t} there, {m} here" for k, (m, t) in differ.items())
-            + "; install the same Python environment and lrgym (the same code) on every node")
+            + f"; install the same Python environment and lrgym (the same code) on every node{families}")
 
 
 

@@ -164,6 +164,49 @@ print(json.dumps(sorted(m for m in sys.modules if m.startswith("lrgym"))))
         assert not any(fnmatch.fnmatch(rel, pattern) for pattern in node_check.DRIVER_ONLY[package]), module
 
 
+def test_the_code_of_a_family_of_ones_own_is_covered(tmp_path, monkeypatch):
+    """A family registered from outside lrgym (``$LRGYM_FAMILIES`` on the nodes) runs its own
+    module, which the code hash (lrgym's files) did not see: a node with another copy of it
+    graded a suite file of that family with other scores under the same seeds, mixed silently
+    into the entries (a Ray operator's audit, 2026-12-06: the toy family with its gradient noise
+    doubled on one of two nodes, every run differing from the local backend's). The module's
+    package is hashed by content; a node without the module is named as such; a Ray worker,
+    started with the driver's ``$LRGYM_FAMILIES``, computes what the driver does."""
+    import lrgym.tasks
+    from lrgym.tasks import BUILT_IN, FAMILIES, FamilyEntry
+
+    pkg = tmp_path / "my_families"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "logreg.py").write_text("from my_families.helpers import SCALE\n")
+    (pkg / "helpers.py").write_text("SCALE = 1.0\n")
+    target = "my_families.logreg:LogRegFamily"
+    monkeypatch.setattr(lrgym.tasks, "FAMILIES", {k: v for k, v in FAMILIES.items() if k in BUILT_IN})
+    assert node_check.node_fingerprint()["family code"] is None  # built-in families only: lrgym's code hash
+    lrgym.tasks.FAMILIES["logreg_nc"] = FamilyEntry(target)
+    missing = node_check.node_fingerprint()["family code"]
+    assert missing == f"logreg_nc={target} not importable (no module named 'my_families' on sys.path)"
+    monkeypatch.syspath_prepend(str(tmp_path))
+    first = node_check.node_fingerprint()["family code"]
+    assert re.fullmatch(rf"logreg_nc={re.escape(target)} [0-9a-f]{{16}}", first)
+    (pkg / "helpers.py").write_text("SCALE = 2.0\n")  # a helper of the family's package, not its module
+    second = node_check.node_fingerprint()["family code"]
+    assert second != first
+    (pkg / "helpers.py").write_text("SCALE = 1.0\n")
+    assert node_check.node_fingerprint()["family code"] == first  # by content
+    mine = node_check.node_fingerprint()
+    for theirs in (second, missing):
+        message = node_check.node_differences(mine, {**mine, "family code": theirs}, "10.0.0.7")
+        assert message.startswith("the Ray node 10.0.0.7 differs") and f"family code {theirs} there, {first} here" in message
+    # a worker started with the driver's environment (worker_env: $LRGYM_FAMILIES) sees the same
+    env = backend.worker_env()
+    assert env["LRGYM_FAMILIES"] == f"logreg_nc={target}"
+    seen = _run("import json; from lrgym.baselines.node_check import node_fingerprint; "
+                "print(json.dumps(node_fingerprint()['family code']))", LRGYM_FAMILIES=env["LRGYM_FAMILIES"],
+                PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])))
+    assert json.loads(seen.splitlines()[-1]) == first
+
+
 def test_node_differences_names_the_node_and_each_value():
     mine = node_check.node_fingerprint()
     assert node_check.node_differences(mine, dict(mine), "10.0.0.7") is None

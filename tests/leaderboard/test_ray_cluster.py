@@ -277,6 +277,28 @@ def test_the_node_check_covers_the_baselines_shipped_weights_and_tuned_values(tm
     assert shipped_files_hash(copy) != shipped_files_hash(here)
 
 
+def test_a_node_without_the_module_of_a_family_of_ones_own_stops_the_run(cluster, tmp_path, monkeypatch):
+    """A family of one's own (``$LRGYM_FAMILIES``) runs its module on every node; this one is on
+    the driver's ``sys.path`` only, as when the module's folder is on the driver's PYTHONPATH and
+    not on the one each node's ``ray start`` had. The node check hashed lrgym's code alone, so
+    the run started: every job of the family failed in a ModuleNotFoundError, and a node with
+    another copy of the module gave other scores, silently (a Ray operator's audit, 2026-12-06).
+    The first actor placed now stops the run, naming the family and what the node has."""
+    import lrgym.tasks
+    from lrgym.leaderboard.ray_pool import NodeMismatch, RayWorkerPool
+    from lrgym.tasks import FamilyEntry
+
+    (tmp_path / "nodeless_family.py").write_text("class Family:\n    name = 'nodeless'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(lrgym.tasks.FAMILIES, "nodeless", FamilyEntry("nodeless_family:Family"))
+    with pytest.raises(NodeMismatch, match=r"family code nodeless=nodeless_family:Family not importable \(no module "
+                                           r"named 'nodeless_family' on sys.path\) there, "
+                                           r"nodeless=nodeless_family:Family [0-9a-f]{16} here"):
+        RayWorkerPool(1).run([Job("g", {"op": "sleep", "seconds": 0})])
+    monkeypatch.undo()
+    assert RayWorkerPool(1).run([Job("g", {"op": "sleep", "seconds": 0})])["g"].replies == [{"ok": True}]
+
+
 def test_a_node_that_cannot_report_its_code_stops_the_run(cluster):
     """A node with another lrgym runs its own GraderHost (Ray imports the class there): one from
     before the check has no ``describe``, and its error was taken for an actor that did not
