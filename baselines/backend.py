@@ -470,6 +470,8 @@ def ray_imap(fn: Callable, jobs: Iterable, address: str | None = None, workers: 
             try:
                 node, out = ray.get(ready)
             except ray.exceptions.RayTaskError as exc:  # fn raised: the job's own error
+                if isinstance(exc.cause, NodeMismatch):  # the node's own message, without Ray's traceback of it
+                    raise NodeMismatch(str(exc.cause)) from None
                 if _predates_the_check(exc.cause):
                     raise NodeMismatch(f"a Ray node runs an lrgym from before the node check (its task runner "
                                        f"says: {exc.cause}); install the same Python environment and lrgym (the "

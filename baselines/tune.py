@@ -47,6 +47,7 @@ import numpy as np
 from lrgym.baselines import outputs
 from lrgym.baselines.backend import Backend, add_backend_arguments, connect, workers_type
 from lrgym.baselines.families import MIXED, available_families, env_kwargs_for
+from lrgym.baselines.node_check import NodeMismatch
 from lrgym.baselines.reference import RULE, ConstantLRRuns, coarse_grid
 from lrgym.baselines.score import score
 from lrgym.settings import check_seed, positive_int, seed_argument
@@ -413,7 +414,10 @@ def main(argv=None) -> None:
         old = read_tuned(base)
     except ValueError as exc:
         p.error(str(exc))
-    new = tune(families, args.instances, tuple(args.seeds), args.workers, args.baselines, backend)
+    try:
+        new = tune(families, args.instances, tuple(args.seeds), args.workers, args.baselines, backend)
+    except NodeMismatch as exc:  # a Ray node with other code or packages: its one line, not a traceback
+        p.exit(1, f"{p.prog}: error: {exc}\n")
     # as it is now: another run may have merged its families meanwhile, or made --out (it merged
     # into the shipped values then, the other run's families dropped)
     base = out if out.exists() else outputs.SHIPPED_TUNED

@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.text import Text
 
 from lrgym.baselines.interrupts import interrupt_status, run_command
+from lrgym.baselines.node_check import NodeMismatch
 from lrgym.baselines.outputs import check_can_write, check_outside_package, write_output
 from lrgym.leaderboard.suite import DEFAULT_SUITE
 from lrgym.leaderboard.text import clean
@@ -382,7 +383,20 @@ def _run(specs, suite, db, workers, description, refs_dir=None, backend=None, **
             with contextlib.suppress(OSError):  # a terminal closed (SIGHUP)
                 err.print(Text(f"interrupted: {store.entries_added} finished entries are saved in {store.path}"))
             raise typer.Exit(interrupt_status(exc)) from None
+        except NodeMismatch as exc:  # a Ray node runs other code or packages: the run stopped before it counted
+            _node_mismatch(exc, f"{store.entries_added} finished entries are saved in {store.path}")
         return outcomes, refs, store.path
+
+
+def _node_mismatch(exc: Exception, saved: str = ""):
+    """Stop the command on a :class:`~lrgym.baselines.node_check.NodeMismatch` (a Ray node that
+    differs from the driver, named with each value there and here): that message and ``saved``
+    on stderr, exit status 1; it was a traceback of the grader's internals around the one line
+    that says what to fix."""
+    err.print(Text(f"error: {clean(str(exc))}"))
+    if saved:
+        err.print(Text(saved))
+    raise typer.Exit(1) from None
 
 
 def _existing_store(db: Optional[Path]):
@@ -709,10 +723,13 @@ def references(
     for name in ([None] if private is not None else list(SUITES) if suite == "all" else [suite]):
         s = _suite(name, private)
         t0 = time.perf_counter()
-        with _Progress(f"references of {s.version}") as progress:
-            refs = load_references(s, n_workers=workers, recompute=recompute, log=progress.log,
-                                   progress=lambda d, t: progress.update(d, t), directory=_refs_dir(private),
-                                   backend=backend_)
+        try:
+            with _Progress(f"references of {s.version}") as progress:
+                refs = load_references(s, n_workers=workers, recompute=recompute, log=progress.log,
+                                       progress=lambda d, t: progress.update(d, t), directory=_refs_dir(private),
+                                       backend=backend_)
+        except NodeMismatch as exc:
+            _node_mismatch(exc)
         table = Table(title=Text(f"references of {s.version} ({time.perf_counter() - t0:.1f} s)"))
         for col in ("instance", "best fixed LR", "median L0", "median L_ref"):
             table.add_column(col, justify="right")

@@ -188,3 +188,25 @@ def test_an_out_another_run_made_during_the_tuning_keeps_its_families(tmp_path, 
     merged = json.loads(out.read_text())
     assert merged["values"]["cosine"]["quadratic"] == {"lr_max": 0.123}  # the other run's, kept
     assert merged["values"]["fixed"]["linreg"] == {"lr": 0.5}  # ours, merged in
+
+
+def test_a_ray_node_that_differs_stops_the_tuning_in_one_line(tmp_path, monkeypatch, capsys):
+    """A Ray node with other code (``NodeMismatch``, raised by the tuning's tasks) ended ``tune
+    --backend ray`` in Python's traceback around Ray's traceback of the node's task, the one
+    line saying what differs at its very end (a Ray operator's audit, 2026-12-06). It is now the
+    command's error: that line, exit status 1, nothing written."""
+    import lrgym.baselines.tune as tune_module
+    from lrgym.baselines.node_check import NodeMismatch
+
+    message = "the Ray node 10.0.0.7 differs from the driver in what results depend on: code a there, b here"
+
+    def differs(*args, **kwargs):
+        raise NodeMismatch(message)
+
+    monkeypatch.setattr(tune_module, "tune", differs)
+    out = tmp_path / "tuned.json"
+    with pytest.raises(SystemExit) as stop:
+        tune_module.main(["--families", "linreg", "--baselines", "fixed", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert stop.value.code == 1 and err == f"python -m lrgym.baselines.tune: error: {message}\n"
+    assert not out.exists()

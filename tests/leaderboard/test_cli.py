@@ -304,3 +304,32 @@ def test_the_interrupted_line_counts_an_entry_stored_just_before_the_signal(tmp_
         stored = len(store.entries())
     assert stored == 1
     assert f"interrupted: {stored} finished entries are saved in {db}" in " ".join(out.split()), out
+
+
+@pytest.mark.parametrize("command", ["run-baselines", "references"])
+def test_a_ray_node_that_differs_is_the_commands_error_not_a_traceback(command, tmp_path, monkeypatch):
+    """A Ray node with other code or packages stops the run (``NodeMismatch``, naming the node and
+    each value there and here); the CLI showed it as typer's traceback of the grader pool's
+    internals, the message below it (a Ray operator's audit, 2026-12-06: a node started with
+    another copy of lrgym). It is now one error line, exit status 1, and for a run the finished
+    entries kept in the store, as after an interrupt."""
+    import lrgym.leaderboard.references as references
+    import lrgym.leaderboard.runner as runner
+    from lrgym.baselines.node_check import NodeMismatch
+
+    message = "the Ray node 10.0.0.7 differs from the driver in what results depend on: code a there, b here"
+
+    def differs(*args, **kwargs):
+        raise NodeMismatch(message)
+
+    monkeypatch.setattr(runner if command == "run-baselines" else references,
+                        "run_suite" if command == "run-baselines" else "load_references", differs)
+    db = tmp_path / "r.sqlite"
+    args = ["--only", "fixed", "--db", str(db), "--no-markdown"] if command == "run-baselines" else ["--recompute"]
+    result = typer_testing.CliRunner().invoke(app, ["leaderboard", command, "--suite", "quick", *args],
+                                              env={"COLUMNS": "400"})
+    out = " ".join(result.output.split())
+    assert result.exit_code == 1 and not isinstance(result.exception, NodeMismatch), out
+    assert f"error: {message}" in out and "Traceback" not in out
+    if command == "run-baselines":
+        assert f"0 finished entries are saved in {db}" in out

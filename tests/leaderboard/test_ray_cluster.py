@@ -569,7 +569,8 @@ def test_imap_tasks_check_their_node_like_the_grader_actors(cluster, monkeypatch
     """Tuning and reference tasks (``Backend.imap``) ran on any node unchecked (the audit of
     2026-12-04): a node with other code mixed its values into the driver's. Each task now
     compares its node with the driver's fingerprint before running; here the driver's says
-    another NumPy, as a node with another NumPy would differ from it."""
+    another NumPy, as a node with another NumPy would differ from it. The error is the node's
+    ``NodeMismatch`` itself, its message without Ray's traceback."""
     import ray.cloudpickle
 
     from lrgym.baselines import backend
@@ -577,8 +578,11 @@ def test_imap_tasks_check_their_node_like_the_grader_actors(cluster, monkeypatch
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this file
     real = backend.node_fingerprint()
     monkeypatch.setattr(backend, "node_fingerprint", lambda: {**real, "numpy": "0.0-other"})
-    with pytest.raises(backend.NodeMismatch, match=rf"numpy {real['numpy']} there, 0.0-other here"):
+    with pytest.raises(backend.NodeMismatch, match=rf"numpy {real['numpy']} there, 0.0-other here") as stop:
         list(backend.Backend("ray").imap(_settings_seen, [0, 1], workers=2))
+    # the node's message alone: Ray's RayTaskError(NodeMismatch) put its traceback of the task
+    # around it, which the commands then printed (a Ray operator's audit, 2026-12-06)
+    assert type(stop.value) is backend.NodeMismatch and str(stop.value).startswith("the Ray node ")
     monkeypatch.undo()
     assert len(list(backend.Backend("ray").imap(_settings_seen, [0, 1], workers=2))) == 2
 
