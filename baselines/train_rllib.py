@@ -48,6 +48,7 @@ from lrgym.baselines.code_version import made_by
 from lrgym.baselines.config_checks import ConfigError
 from lrgym.baselines.families import MIXED, env_kwargs_for, family_key
 from lrgym.baselines.mlp_policy import MLPPolicy
+from lrgym.baselines.node_check import NodeMismatch
 from lrgym.tasks import FAMILIES
 
 __all__ = ["ALGOS", "ENV_NAME", "RESUME_MAY_DIFFER", "ConfigError", "RLlibConfig", "checkpoint_settings",
@@ -143,6 +144,30 @@ def _default(f):
 
 
 # ---- the env each runner steps ------------------------------------------------------------------
+
+
+def check_env_runner_nodes(algo) -> None:
+    """Raise :class:`~lrgym.baselines.node_check.NodeMismatch` (naming the node and what differs)
+    unless the node of every remote env runner has the driver's fingerprint
+    (:func:`~lrgym.baselines.node_check.node_differences`: lrgym's code, the packages results depend
+    on, the families of one's own; not the CPU kind). The grader and the tuner check each node
+    their jobs run on; the env runners stepped whatever lrgym their node had, and a run trained on
+    other dynamics without a word (a Ray operator's audit)."""
+    from lrgym.baselines.node_check import node_differences, node_fingerprint
+
+    def fingerprint(_runner) -> dict:
+        import ray
+
+        from lrgym.baselines.node_check import node_fingerprint
+
+        return {**node_fingerprint(), "node": ray.util.get_node_ip_address()}
+
+    mine = node_fingerprint()
+    for theirs in algo.env_runner_group.foreach_env_runner(fingerprint, local_env_runner=False):
+        theirs = dict(theirs)
+        problem = node_differences(mine, theirs, theirs.pop("node"))
+        if problem:
+            raise NodeMismatch(problem)
 
 
 def make_env(config: dict):
@@ -521,6 +546,11 @@ def train(config: RLlibConfig, log=print) -> MLPPolicy | None:
                 return None
     else:
         algo = algo_config(config).build_algo()
+    try:  # before any sample: a runner on a node with other code would train on other dynamics
+        check_env_runner_nodes(algo)
+    except NodeMismatch:
+        algo.stop()
+        raise
     start, steps, iteration = time.time(), resumed_from or 0, 0
     history = []
     try:
@@ -630,6 +660,9 @@ def main(argv=None) -> None:
         train(config)
     except ConfigError as exc:
         p.error(str(exc))
+    except NodeMismatch as exc:  # a Ray node with other code: one line, as the leaderboard and tune say it
+        print(f"{p.prog}: error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
     finally:
         ray = sys.modules.get("ray")  # imported only if it could be: a missing Ray's hint is said once
         if ray is not None and ray.is_initialized():

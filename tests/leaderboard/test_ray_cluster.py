@@ -515,6 +515,24 @@ def test_short_rllib_training_exports_a_gradable_policy(cluster, tmp_path):
     assert len(graded.runs) == len(ONE_FAMILY.tasks()) * len(ONE_FAMILY.seeds)
 
 
+def test_rllib_env_runners_on_a_node_with_other_code_stop_the_run_before_training(cluster, tmp_path, monkeypatch):
+    """train_rllib checked no node: its env runners stepped whatever lrgym their node had, and a
+    run trained on other dynamics without a word (a Ray operator's audit, 2026-12-06). The driver
+    now compares each remote env runner's node with its own fingerprint before the first sample;
+    here the driver's says another NumPy, as a node with another NumPy would differ from it."""
+    from lrgym.baselines import node_check
+    from lrgym.baselines.train_rllib import RLlibConfig, train
+
+    real = node_check.node_fingerprint()
+    monkeypatch.setattr(node_check, "node_fingerprint", lambda: {**real, "numpy": "0.0-other"})
+    config = RLlibConfig(algo="ppo", env_runners=1, envs_per_runner=2, train_batch_size=64, total_timesteps=64,
+                         env_kwargs={"horizon": 8}, out=str(tmp_path / "ppo"), progress=False)
+    with pytest.raises(node_check.NodeMismatch, match=rf"^the Ray node \S+ differs .*numpy {real['numpy']} there, "
+                                                      r"0.0-other here"):
+        train(config, log=lambda m: None)
+    assert list(tmp_path.iterdir()) == []  # nothing trained, nothing written
+
+
 def test_rllib_refuses_more_env_runners_than_the_instance_has_cpus(cluster, tmp_path):
     """An env runner is an actor of one CPU and RLlib waits, silently, until all are placed:
     ``--env-runners 4`` (the README's DQN example) on a 2-core machine waited forever (a Ray
