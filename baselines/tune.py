@@ -372,6 +372,24 @@ def merge(old: dict, new: dict) -> dict:
     return out
 
 
+def merge_into(out: Path, new: dict, old: dict | None = None) -> dict:
+    """Merge ``new`` results into ``out`` as it is now (:func:`merge`), the shipped values if it
+    does not exist yet, and write it; returns what was written. ``old``: what was read before the
+    tuning, kept if ``out`` has become unreadable since. Under a lock on ``out``'s folder
+    (:func:`lrgym.baselines.outputs.folder_locked`): another run may merge its families meanwhile,
+    or make ``out`` (both merges kept: the run replacing last dropped the other's)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with outputs.folder_locked(out.parent):
+        base = out if out.exists() else outputs.SHIPPED_TUNED
+        try:
+            old = read_tuned(base)
+        except ValueError:
+            pass
+        merged = merge(old or {}, new)
+        outputs.replace_file(out, json.dumps(merged, indent=1) + "\n")
+    return merged
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m lrgym.baselines.tune", description="Tune the hand-designed baselines on train instances.")
     p.add_argument("--families", nargs="*", help=f"families to (re-)tune (default: every available one and {MIXED})")
@@ -418,16 +436,7 @@ def main(argv=None) -> None:
         new = tune(families, args.instances, tuple(args.seeds), args.workers, args.baselines, backend)
     except NodeMismatch as exc:  # a Ray node with other code or packages: its one line, not a traceback
         p.exit(1, f"{p.prog}: error: {exc}\n")
-    # as it is now: another run may have merged its families meanwhile, or made --out (it merged
-    # into the shipped values then, the other run's families dropped)
-    base = out if out.exists() else outputs.SHIPPED_TUNED
-    try:
-        old = read_tuned(base)
-    except ValueError:
-        pass
-    out.parent.mkdir(parents=True, exist_ok=True)
-    merged = merge(old, new)
-    outputs.replace_file(out, json.dumps(merged, indent=1) + "\n")
+    merge_into(out, new, old)
     print(f"wrote {out}")
     for name, per_family in new["values"].items():
         print(f"  {name:20s} " + "  ".join(f"{f}: {v} (S={new['train_scores'][name][f]:.2f})"

@@ -1,5 +1,6 @@
 """The tuning protocol: scores by hand, the leaderboard's reference rule, and a tiny end-to-end run."""
 
+import json
 import math
 import re
 
@@ -210,3 +211,37 @@ def test_a_ray_node_that_differs_stops_the_tuning_in_one_line(tmp_path, monkeypa
     err = capsys.readouterr().err
     assert stop.value.code == 1 and err == f"python -m lrgym.baselines.tune: error: {message}\n"
     assert not out.exists()
+
+
+def test_two_runs_merging_into_one_file_keep_both_families(tmp_path):
+    """tune read --out, merged its families and replaced the file: a run that replaced it between
+    another's read and write had its families dropped (a review, 2026-12-06). The merge holds a
+    lock on the folder: here another run holds it while it writes the linreg values, and this
+    run's merge of recsys waits for it and keeps them."""
+    import threading
+    import time
+
+    from lrgym.baselines import outputs
+    from lrgym.baselines.tune import merge_into
+
+    out = tmp_path / "tuned.json"
+
+    def result(family: str, lr: float) -> dict:
+        return {"values": {"fixed": {family: {"lr": lr}}}, "train_scores": {"fixed": {family: 0.5}},
+                "fixed_lr": {family: lr}, "settings": {family: {"instances": 1}}, "last_run": {"families": [family]}}
+
+    holding = threading.Event()
+
+    def other_run():
+        with outputs.folder_locked(tmp_path):
+            holding.set()
+            time.sleep(0.5)  # this run's merge starts meanwhile, and must wait
+            out.write_text(json.dumps({**result("linreg", 0.1), "command": "the other run"}))
+
+    thread = threading.Thread(target=other_run)
+    thread.start()
+    holding.wait()
+    merged = merge_into(out, result("recsys", 0.2))
+    thread.join()
+    assert merged["values"]["fixed"] == {"linreg": {"lr": 0.1}, "recsys": {"lr": 0.2}}
+    assert json.loads(out.read_text())["values"]["fixed"] == {"linreg": {"lr": 0.1}, "recsys": {"lr": 0.2}}
