@@ -38,6 +38,11 @@ class PPO:
     def stop(self):
         pass
 
+    class env_runner_group:  # no remote env runners: nothing for the node check to ask
+        @staticmethod
+        def foreach_env_runner(func, local_env_runner=True):
+            return []
+
 
 class _Exported:
     def __init__(self, tag: str):

@@ -651,11 +651,15 @@ def test_the_drivers_interpreter_settings_hold_in_tasks_and_actors(cluster, monk
     from lrgym.baselines import backend, node_check
     from lrgym.leaderboard.ray_pool import RayWorkerPool
 
-    found = node_check.node_fingerprint()["numpy simd"].split()
-    disabled = found[-1]  # the highest feature NumPy dispatches to here (a dispatch target, not the baseline)
-    env = {**__import__("os").environ, "PYTHONHASHSEED": "123", "NPY_DISABLE_CPU_FEATURES": disabled}
+    # a driver started with the machine's defaults (the suite's numerics tier runs with NumPy's
+    # dispatch already off: nothing left to disable there)
+    clean = {k: v for k, v in __import__("os").environ.items() if k not in node_check.INTERPRETER_SETTINGS}
     code = ("import json; from lrgym.baselines.node_check import node_fingerprint; "
             "print(json.dumps([hash('lrgym'), node_fingerprint()['numpy simd']]))")
+    found = json.loads(subprocess.run([sys.executable, "-c", code], env=clean, capture_output=True, text=True,
+                                      check=True).stdout.splitlines()[-1])[1].split()
+    disabled = found[-1]  # the highest feature NumPy dispatches to here (a dispatch target, not the baseline)
+    env = {**clean, "PYTHONHASHSEED": "123", "NPY_DISABLE_CPU_FEATURES": disabled}
     reference, simd = json.loads(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                                                 text=True, check=True).stdout.splitlines()[-1])
     assert simd.split() == found[:-1]  # a driver started with the setting: one feature fewer
