@@ -280,10 +280,12 @@ def _store(db: Optional[Path]):
     stops the command with the path and SQLite's reason instead of a traceback."""
     import sqlite3
 
-    from lrgym.leaderboard.store import ResultStore, default_store_path
+    from lrgym.leaderboard.store import DanglingStoreLinkError, ResultStore, default_store_path
 
     try:
         return ResultStore(db)
+    except DanglingStoreLinkError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--db / $LRGYM_STORE") from None
     except sqlite3.DatabaseError as exc:
         path = db if db is not None else default_store_path()
         raise typer.BadParameter(f"{path}: {exc}; valid: an lrgym results store (SQLite) or a new file path",
@@ -404,7 +406,7 @@ def _existing_store(db: Optional[Path]):
     from lrgym.leaderboard.store import default_store_path
 
     path = Path(db) if db is not None else default_store_path()
-    if not path.exists():
+    if not os.path.lexists(path):  # (a dangling link is refused by name: _store)
         err.print(Text(f"no results at {path}: run `lrgym leaderboard run-baselines` first (or pass --db)"))
         raise typer.Exit(1)
     return _store(path)

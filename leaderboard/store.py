@@ -78,6 +78,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "STATUSES",
     "UNWRITABLE_SUFFIX",
+    "DanglingStoreLinkError",
     "EntryRecord",
     "ForeignPendingError",
     "KeptResultError",
@@ -106,6 +107,12 @@ _DEFAULT_BUSY_TIMEOUT_S = 30.0
 
 class SchemaVersionError(RuntimeError):
     """The file was written with a newer, unknown schema version."""
+
+
+class DanglingStoreLinkError(ValueError):
+    """The store's path is a symbolic link to nothing. A new store made through it would land where
+    the link points (an empty mount point while the store's volume is not mounted), and the
+    results written there would be hidden, as good as lost, once the volume is back."""
 
 
 class NameTakenError(ValueError):
@@ -405,6 +412,11 @@ class ResultStore:
         #: interrupted command has saved, exact even when the stop signal came right after a commit
         self.entries_added = 0
         if str(self.path) != ":memory:":
+            if self.path.is_symlink() and not self.path.exists():
+                raise DanglingStoreLinkError(
+                    f"results store {self.path} is a symbolic link to {os.readlink(self.path)}, which does not "
+                    "exist (a store on a volume not mounted?); nothing was created through it; valid: a link to "
+                    "an existing store, or a path without a link (a new store is made there)")
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self.path.exists():  # readable by its owner only (not by a sandboxed policy)
                 os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
@@ -640,12 +652,27 @@ class ResultStore:
             except sqlite3.OperationalError as exc:
                 if not _is_lock_error(exc) or time.monotonic() + delay > deadline:
                     if log is not None:
-                        log(f"could not write entry {entry.name!r} ({exc}); kept in {side}")
+                        log(f"could not write entry {entry.name!r} ({exc}); kept in {side}; {self._kept_how(entry, side)}")
                     return None
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
                 continue
             return entry_id
+
+    def _kept_how(self, entry: EntryRecord, side: Path) -> str:
+        """How a finished entry the database did not take (locked too long, a full disk) gets in:
+        a side file in :attr:`pending_dir` by the next grading run (:meth:`flush_pending`); one
+        kept elsewhere (``_write_elsewhere``: the side-file folder was not usable, as on a full
+        disk) by no run, so the command that stores it is named (:meth:`import_kept`, which takes
+        submissions only: a baseline is run again)."""
+        if side.parent == self.pending_dir:
+            return "the next grading run of this store writes it"
+        if entry.kind != "submission":
+            return (f"no run reads it from there (a baseline's result is not imported): once the store can take "
+                    f"entries, run it again on {entry.suite_version} (`lrgym leaderboard run-baselines --only "
+                    f"{entry.name} --db {self.path}` with that suite's --suite or --private)")
+        return (f"no run reads it from there: once the store can take entries, store it with "
+                f"`lrgym leaderboard import-kept {side} --name {entry.name} --db {self.path}`")
 
     def _remove_side_file(self, side: Path) -> None:
         """Remove a stored entry's side file, its private folder (``_write_elsewhere``'s) and an

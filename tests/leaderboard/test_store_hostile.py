@@ -496,3 +496,71 @@ def test_kept_files_keep_the_owners_read_and_write_under_any_umask(tmp_path):
     os.chmod(path, 0o400)
     replace_file(path, "{}", 0o600)
     assert path.stat().st_mode & 0o777 == 0o600  # an owner's missing bits are not inherited
+
+
+# ---- an operator's store: a link to nothing, a full disk (an operator's audit, 2026-12-06) -------
+
+
+def test_a_store_path_that_is_a_link_to_nothing_is_refused_and_nothing_is_made_through_it(tmp_path, monkeypatch):
+    """``--db`` a link to a store on a volume not mounted: a new empty store was made through the
+    link in the empty mount point, the board read as empty and the next results written there,
+    hidden once the volume is mounted again. Refused by name, as a dangling key link is."""
+    from lrgym.leaderboard.cli import app
+
+    mount_point = tmp_path / "results-volume"
+    mount_point.mkdir()
+    (tmp_path / "board.sqlite").symlink_to(mount_point / "board.sqlite")
+    with pytest.raises(ValueError, match="symbolic link to .*results-volume/board.sqlite, which does not exist"):
+        ResultStore(tmp_path / "board.sqlite")
+    assert os.listdir(mount_point) == []
+    monkeypatch.chdir(tmp_path)
+    result = typer_testing.CliRunner().invoke(app, ["leaderboard", "show", "--db", "board.sqlite", "--suite", "quick"],
+                                              env={"COLUMNS": "400"})
+    flat = " ".join(result.output.split())
+    assert result.exit_code != 0 and "is a symbolic link to" in flat and "a volume not mounted?" in flat, flat
+    assert os.listdir(mount_point) == []
+    real = mount_point / "board.sqlite"  # the volume back: the link is followed as before
+    ResultStore(real).close()
+    with ResultStore(tmp_path / "board.sqlite") as store:
+        assert store.entries() == []
+
+
+@pytest.mark.parametrize("kind", ["submission", "baseline"])
+def test_a_result_kept_outside_the_side_file_folder_names_how_it_gets_into_the_store(tmp_path, monkeypatch, kind):
+    """A store on a full disk (a tmpfs filled during the run): neither the side file nor the entry
+    could be written, the result went to a private ``lrgym-kept-*`` folder, and the grader said
+    only "kept in ...": no run reads that folder, and nothing named ``import-kept``. The message
+    now names the command (a submission), or says to run a baseline again (import-kept takes
+    submissions only); the command it names stores the result."""
+    import errno
+    import sqlite3
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    runs = synthetic_runs(SUITE, [[0.25], [0.75]])
+    owner = "bob" if kind == "submission" else None
+    entry = synthetic_entry(SUITE, "mine", kind=kind, owner=owner, summary={})
+    with ResultStore(tmp_path / "board.sqlite") as store:
+        def disk_full(*args, **kwargs):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def database_full(*args, **kwargs):
+            raise sqlite3.OperationalError("database or disk is full")
+
+        monkeypatch.setattr(store, "_write_pending", disk_full)
+        monkeypatch.setattr(store, "add_entry", database_full)
+        said = []
+        assert store.add_entry_durably(entry, runs, log=said.append) is None
+        monkeypatch.undo()
+        (kept,) = (tmp_path / "tmp").glob("lrgym-kept-*/*.json")
+        last = said[-1]
+        assert f"could not write entry 'mine' (database or disk is full); kept in {kept}" in last
+        if kind == "baseline":
+            assert "run it again on tiny/r1" in last and "run-baselines --only mine" in last
+            assert "import-kept" not in last
+            return
+        command = f"`lrgym leaderboard import-kept {kept} --name mine --db {store.path}`"
+        assert command in last, last
+        stored = store.import_kept(kept, "mine")  # what that command does
+        assert [(r.seed, r.score) for r in store.runs(stored)] == [(0, 0.25), (1, 0.75)]
