@@ -412,14 +412,27 @@ def _existing_store(db: Optional[Path]):
     return _store(path)
 
 
-def _print_board(suite, db, show_failures=True):
+def _cached_references(suite, private=None):
+    """The suite's valid cached or shipped references (:func:`lrgym.leaderboard.references.find_cached`:
+    reproduced by this code), or None: what a board compares its entries' initial losses with."""
+    from lrgym.leaderboard.references import find_cached
+
+    found = find_cached(suite, directory=_refs_dir(private))
+    return found[0] if found else None
+
+
+def _print_board(suite, db, show_failures=True, references=None, private=None):
+    """Print the ranking of ``suite`` in the store at ``db``; entries whose runs started from other
+    losses than ``references`` (default: the valid cached or shipped ones, if any) are not ranked."""
     from lrgym.leaderboard.ranking import build_leaderboard
     from lrgym.leaderboard.report import print_table
 
     from lrgym.leaderboard.store import ForeignPendingError
 
+    if references is None:
+        references = _cached_references(suite, private)
     with _existing_store(db) as store:
-        lb = build_leaderboard(store, suite)
+        lb = build_leaderboard(store, suite, references=references)
         try:
             kept = [store.kept_note(path) for path in store.kept_results()]
             kept += [store.unwritable_note(path) for path in store.unwritable_results()]
@@ -467,7 +480,7 @@ def run_baselines(
     outcomes, refs, path = _run(specs, s, db, workers, f"{len(specs)} baselines on {s.version}",
                                 refs_dir=_refs_dir(private), backend=backend_)
     elapsed = time.perf_counter() - t0
-    lb = _print_board(s, db)
+    lb = _print_board(s, db, references=refs)
     n_ok = sum(o.ok for o in outcomes)
     console.print(Text(f"{n_ok}/{len(outcomes)} baselines on suite {s.version} in {elapsed:.1f} s "
                        f"({cpu_description()}); results in {path}"))
@@ -595,7 +608,7 @@ def submit(
         err.print(Text(clean(outcome.entry.failure_reason or "")))
         err.print(Text(f"recorded as failed in {path}"))
         raise typer.Exit(1)
-    lb = _print_board(s, db, show_failures=False)
+    lb = _print_board(s, db, show_failures=False, references=refs)
     row = lb.row(spec.name)
     console.print(Text(f"{spec.name}: rank {row.rank} of {len(lb.rows)} on {s.version}; results in {path}"))
 
@@ -634,7 +647,7 @@ def show(
     private: Optional[Path] = PrivateOpt,
 ):
     """Print the ranking of a suite."""
-    _print_board(_suite(suite, private), db, show_failures=failures)
+    _print_board(_suite(suite, private), db, show_failures=failures, private=private)
 
 
 @leaderboard_app.command()
@@ -673,11 +686,11 @@ def report(
                                  "them (`lrgym leaderboard show` prints the ranking)", param_hint="--no-html")
     if not no_html:  # runs/leaderboard[-suite].html unless --html
         html = _file_out(_output(_suite_file("leaderboard.html", s), html, "--html", db=db), "--html")
+    found = find_cached(s, directory=_refs_dir(private))  # (entries of other task dynamics are not ranked)
     with _existing_store(db) as store:
-        lb = build_leaderboard(store, s)
+        lb = build_leaderboard(store, s, references=found[0] if found else None)
     mode = _output_mode(is_private(s))
     if not no_html:
-        found = find_cached(s, directory=_refs_dir(private))
         refs = found[0] if found else None
         try:
             page = html_page(lb, references=refs, top=top, entries=tuple(entry or ()))

@@ -37,7 +37,7 @@ from lrgym.leaderboard.suite import Suite, get_suite
 from lrgym.leaderboard.text import name_key
 
 __all__ = ["Leaderboard", "Row", "build_leaderboard", "PROFILE_TAUS", "ALGOPERF_TAUS", "NOT_THE_SUITES_RUNS",
-           "NON_FINITE_SCORE"]
+           "NON_FINITE_SCORE", "OTHER_DYNAMICS", "other_dynamics"]
 
 PROFILE_TAUS = np.linspace(-1.0, 2.0, 61)
 ALGOPERF_TAUS = np.linspace(1.0, 4.0, 100)
@@ -47,6 +47,15 @@ NOT_THE_SUITES_RUNS = "its runs do not match the suite"
 #: ... or one of its runs has a score that is not a finite number (the store keeps NaN and ±inf;
 #: no aggregate of the board is defined with one, and the grader never scores a run so)
 NON_FINITE_SCORE = "a run's score is not a finite number"
+#: ... or its runs started from other losses than the suite's references do (each run's initial
+#: loss is the instance's and seed's, whatever the policy): an lrgym whose task dynamics differ
+#: made it, under the same suite version (the quick suite's tasks changed since 2026-11-22), and
+#: its scores are of other problems
+OTHER_DYNAMICS = ("its runs started from other losses than the suite's references (an lrgym whose tasks differ "
+                  "made it): run it again")
+#: how far a run's initial loss may be from the reference's and be the same problem: the last bits
+#: of another CPU kind (≈ 1e-15), never another instance or dynamics (a factor, typically)
+INITIAL_LOSS_RTOL = 1e-6
 
 
 @dataclass
@@ -105,10 +114,34 @@ def current_summary(summary, runs: list[RunRecord], suite: Suite, reps: int = BO
     return summary if _complete(summary) else summarize(runs, suite, reps)
 
 
-def build_leaderboard(store: ResultStore, suite: Suite | str, reps: int = BOOTSTRAP_REPS) -> Leaderboard:
+def other_dynamics(runs: list[RunRecord], references) -> bool:
+    """Whether ``runs`` started from other losses than the suite's ``references`` did on the same
+    instances and seeds (beyond :data:`INITIAL_LOSS_RTOL`): a run's initial loss depends on its
+    instance and seed only, so a difference means other task dynamics — an entry an older lrgym
+    stored under the same suite version (an upgrade's store: the same policy ranked 0.19 and 0.63
+    side by side, an operator's audit). A run without a recorded initial loss (NaN) or a task the
+    references lack is not judged."""
+    import math
+
+    from lrgym.leaderboard.suite import Task
+
+    for r in runs:
+        try:
+            expected = references.initial_loss(Task(r.family, r.instance), r.seed)
+        except (KeyError, ValueError, IndexError):
+            continue
+        if math.isfinite(r.initial_loss) and math.isfinite(expected) and not math.isclose(
+                r.initial_loss, expected, rel_tol=INITIAL_LOSS_RTOL, abs_tol=0.0):
+            return True
+    return False
+
+
+def build_leaderboard(store: ResultStore, suite: Suite | str, reps: int = BOOTSTRAP_REPS,
+                      references=None) -> Leaderboard:
     """Read the latest entries of ``suite`` from ``store`` and rank them; an entry that cannot be
-    ranked (its runs are not the suite's, or a score is NaN or infinite) is listed in
-    :attr:`Leaderboard.skipped` with why, and every other entry is ranked as without it."""
+    ranked (its runs are not the suite's, a score is NaN or infinite, or, given the suite's
+    ``references``, its runs started from other initial losses than theirs: :func:`other_dynamics`)
+    is listed in :attr:`Leaderboard.skipped` with why, and every other entry is ranked as without it."""
     suite = get_suite(suite)
     rows, skipped = [], {}
     for entry in store.latest_entries(suite.version):
@@ -120,6 +153,9 @@ def build_leaderboard(store: ResultStore, suite: Suite | str, reps: int = BOOTST
             continue
         if not np.all(np.isfinite(scores)):
             skipped[entry.name] = NON_FINITE_SCORE
+            continue
+        if references is not None and other_dynamics(runs, references):
+            skipped[entry.name] = OTHER_DYNAMICS
             continue
         summary = current_summary(entry.summary, runs, suite, reps)
         rows.append(Row(entry, runs, scores, summary))

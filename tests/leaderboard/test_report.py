@@ -326,6 +326,37 @@ def test_an_entry_with_a_non_finite_score_is_listed_unranked_in_every_output(tmp
     assert "short <b>" not in md and "short <b>" not in page
 
 
+def test_an_entry_of_other_task_dynamics_is_not_ranked_beside_todays(tmp_path):
+    """An operator's audit (2026-12-06): a store written by an lrgym of 2026-11-22 ranked its
+    entries beside today's under the same suite version, though the quick suite's tasks had changed
+    (the same policy: 0.19 and 0.63 side by side). A run's initial loss is its instance's and
+    seed's whatever the policy, so runs that started from other losses than the references' are of
+    other problems: given the references, such an entry is listed as not ranked, with why."""
+    import dataclasses
+
+    from lrgym.leaderboard.ranking import INITIAL_LOSS_RTOL, OTHER_DYNAMICS
+
+    class Refs:  # the references of today's tasks: every run starts from loss 1 (synthetic_runs)
+        def initial_loss(self, task, seed):
+            return 1.0
+
+    with ResultStore(tmp_path / "r.sqlite") as s:
+        for name, start in (("today", 1.0), ("rounding", 1.0 + 1e-15), ("older", 0.083)):
+            runs = [dataclasses.replace(r, initial_loss=start) for r in synthetic_runs(SUITE, MATRICES["strong"])]
+            s.add_entry(synthetic_entry(SUITE, name, "submission", summary=summarize(runs, SUITE, reps=50)), runs)
+        unrecorded = [dataclasses.replace(r, initial_loss=float("nan")) for r in synthetic_runs(SUITE, MATRICES["weak"])]
+        s.add_entry(synthetic_entry(SUITE, "unrecorded", "submission", summary=summarize(unrecorded, SUITE, reps=50)),
+                    unrecorded)
+        lb = build_leaderboard(s, SUITE, reps=50, references=Refs())
+        without = build_leaderboard(s, SUITE, reps=50)  # no references: nothing to compare with
+    assert sorted(r.name for r in lb.rows) == ["rounding", "today", "unrecorded"] and INITIAL_LOSS_RTOL < 1e-3
+    assert lb.skipped == {"older": OTHER_DYNAMICS}
+    from lrgym.leaderboard.text import markdown_escape
+
+    assert markdown_escape(f"older ({OTHER_DYNAMICS})") in report.markdown(lb)
+    assert sorted(r.name for r in without.rows) == ["older", "rounding", "today", "unrecorded"]
+
+
 def test_a_rate_just_below_one_is_never_shown_as_100_percent():
     """An audit (2026-12-06): 239 diverged runs of 240 read "100%" (every run) and 1 of 200 read
     "0%" (none: 0.5 rounds half to even), though 1 of 400 read "<1%". Only 0 and 1 read 0 % and 100 %."""
