@@ -54,6 +54,7 @@ newer schema is refused rather than misread.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -140,6 +141,8 @@ class KeptResultError(RuntimeError):
 
 #: suffix of a side file set aside because its name was taken (:meth:`ResultStore.kept_results`)
 KEPT_SUFFIX = ".name-taken"
+#: the private temp folder of a result no side file could hold (a full disk: :meth:`ResultStore.import_kept` takes it)
+KEPT_ELSEWHERE_PREFIX = "lrgym-kept-"
 #: suffix of a side file set aside because the store refuses its entry (a field it cannot hold:
 #: :meth:`ResultStore.unwritable_results`); every flush says so until someone looks at it
 UNWRITABLE_SUFFIX = ".unwritable"
@@ -688,7 +691,7 @@ class ResultStore:
         memory. :meth:`import_kept` takes it from there; :meth:`flush_pending` does not look."""
         import tempfile
 
-        path = Path(tempfile.mkdtemp(prefix="lrgym-kept-")) / f"{entry.token}.json"
+        path = Path(tempfile.mkdtemp(prefix=KEPT_ELSEWHERE_PREFIX)) / f"{entry.token}.json"
         data = {"entry": dataclasses.asdict(entry), "runs": [dataclasses.asdict(r) for r in runs]}
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -786,6 +789,9 @@ class ResultStore:
         entry_id = self.add_entry(dataclasses.replace(entry, name=name), runs)
         path.unlink(missing_ok=True)
         self._remove_pending_dir_if_empty()
+        if path.parent.name.startswith(KEPT_ELSEWHERE_PREFIX):  # its private folder (_write_elsewhere), now empty
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()
         return entry_id
 
     def flush_pending(self, log=None) -> list[int]:

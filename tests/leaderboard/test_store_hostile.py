@@ -564,3 +564,4 @@ def test_a_result_kept_outside_the_side_file_folder_names_how_it_gets_into_the_s
         assert command in last, last
         stored = store.import_kept(kept, "mine")  # what that command does
         assert [(r.seed, r.score) for r in store.runs(stored)] == [(0, 0.25), (1, 0.75)]
+        assert not kept.parent.exists()  # its private folder too, empty once imported (it was left in /tmp)
