@@ -400,6 +400,15 @@ def _call(fn: Callable, job, expected: dict):
     return node, fn(job)
 
 
+def node_report() -> dict:
+    """In a Ray worker: its node's :func:`node_fingerprint` and address (``"node"``), what the
+    driver compares with its own (:func:`node_differences`) for each grader actor, tuning or
+    reference task and RLlib env runner."""
+    import ray
+
+    return {**node_fingerprint(), "node": ray.util.get_node_ip_address()}
+
+
 #: this Ray worker process's :func:`node_fingerprint`, taken at its first task (≈ 20 ms, once)
 _this_node: dict | None = None
 
@@ -412,9 +421,7 @@ def _check_this_node(expected: dict) -> dict:
     mix its values into the driver's silently."""
     global _this_node
     if _this_node is None:
-        import ray
-
-        _this_node = {**node_fingerprint(), "node": ray.util.get_node_ip_address()}
+        _this_node = node_report()
     theirs = dict(_this_node)
     problem = node_differences(expected, theirs, theirs.pop("node"))
     if problem:

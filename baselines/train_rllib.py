@@ -153,17 +153,11 @@ def check_env_runner_nodes(algo) -> None:
     on, the families of one's own; not the CPU kind). The grader and the tuner check each node
     their jobs run on; the env runners stepped whatever lrgym their node had, and a run trained on
     other dynamics without a word (a Ray operator's audit)."""
+    from lrgym.baselines.backend import node_report
     from lrgym.baselines.node_check import node_differences, node_fingerprint
 
-    def fingerprint(_runner) -> dict:
-        import ray
-
-        from lrgym.baselines.node_check import node_fingerprint
-
-        return {**node_fingerprint(), "node": ray.util.get_node_ip_address()}
-
     mine = node_fingerprint()
-    for theirs in algo.env_runner_group.foreach_env_runner(fingerprint, local_env_runner=False):
+    for theirs in algo.env_runner_group.foreach_env_runner(lambda _runner: node_report(), local_env_runner=False):
         theirs = dict(theirs)
         problem = node_differences(mine, theirs, theirs.pop("node"))
         if problem:

@@ -50,7 +50,7 @@ import time
 import warnings
 from pathlib import Path
 
-from lrgym.baselines.backend import (TASK_MEMORY_MB, check_memory_request, connect, largest_node_memory_mb,
+from lrgym.baselines.backend import (TASK_MEMORY_MB, check_memory_request, connect, largest_node_memory_mb, node_report,
                                      worker_env)
 from lrgym.baselines.node_check import CPUKinds, NodeMismatch, node_differences, node_fingerprint
 from lrgym.leaderboard.failures import PolicyError
@@ -124,9 +124,7 @@ class GraderHost:
 
     def describe(self) -> dict:
         """This node's :func:`~lrgym.baselines.node_check.node_fingerprint` and address (the first call: the driver checks it)."""
-        import ray
-
-        return {**node_fingerprint(), "node": ray.util.get_node_ip_address()}
+        return node_report()
 
     def _localise(self, payload: dict, files: dict) -> dict:
         """Write a submission's files into this node's private temp folder; point the spec there."""

@@ -41,6 +41,7 @@ import json
 import re
 from pathlib import Path
 
+from lrgym.brief import brief
 from lrgym.leaderboard.suite import SUITES, FamilySuite, Suite
 
 __all__ = ["SUITE_FILE_SUFFIX", "is_suite_file", "load_suite_file", "suite_from_dict"]
@@ -107,15 +108,15 @@ def suite_from_dict(data) -> Suite:
     revision = _count("revision", data["revision"])
     description = data.get("description", f"suite file {name}")
     if not isinstance(description, str):
-        raise SuiteFileError(f"description {_short(description)} is no string; valid: a text")
+        raise SuiteFileError(f"description {brief(description)} is no string; valid: a text")
     instance_set = data["instance_set"]
     if instance_set not in INSTANCE_SETS:
-        raise SuiteFileError(f"instance_set {_short(instance_set)} unknown; valid: {', '.join(INSTANCE_SETS)} "
+        raise SuiteFileError(f"instance_set {brief(instance_set)} unknown; valid: {', '.join(INSTANCE_SETS)} "
                              "(the private set is the grader's secret: lrgym leaderboard --private KEYFILE)")
     seeds = _integers("seeds", data["seeds"])
     families = data["families"]
     if not isinstance(families, list) or not families:
-        raise SuiteFileError(f"families {_short(families)}; valid: a non-empty list of objects with family and instances")
+        raise SuiteFileError(f"families {brief(families)}; valid: a non-empty list of objects with family and instances")
     parts = tuple(_family_suite(k, item, instance_set) for k, item in enumerate(families))
     names = [fs.family for fs in parts]
     if len(set(names)) != len(names):
@@ -149,14 +150,14 @@ def _family_suite(k: int, item, instance_set: str) -> FamilySuite:
 
     where = f"families[{k}]"
     if not isinstance(item, dict) or "family" not in item or "instances" not in item:
-        raise SuiteFileError(f"{where} {_short(item)}; valid: an object with family and instances")
+        raise SuiteFileError(f"{where} {brief(item)}; valid: an object with family and instances")
     try:
         check_keywords(f"the suite file's {where}", item, _FAMILY_FIELDS)
     except UnknownKeywordError as exc:
         raise SuiteFileError(str(exc)) from None
     family = item["family"]
     if family == "mixed" or not isinstance(family, str):
-        raise SuiteFileError(f"{where}.family {_short(family)}; valid: a registered family other than the "
+        raise SuiteFileError(f"{where}.family {brief(family)}; valid: a registered family other than the "
                              f"mixture: {', '.join(f for f in FAMILIES if f != 'mixed')} (one of your own: "
                              "register_family, named to lrgym's processes by $LRGYM_FAMILIES)")
     try:
@@ -179,7 +180,7 @@ def _env_options(where: str, options) -> tuple[tuple[str, object], ...]:
     from lrgym.leaderboard.settings import POLICY_CHOICES
 
     if not isinstance(options, dict):
-        raise SuiteFileError(f"{where} {_short(options)}; valid: an object of LRControlEnv keywords")
+        raise SuiteFileError(f"{where} {brief(options)}; valid: an object of LRControlEnv keywords")
     owned = {"family": "the family's own field", "instance_set": "the suite's instance_set",
              "horizon": "the family's horizon field", "inner_steps": "the family's inner_steps field",
              **{k: "a policy's choice (lrgym.leaderboard.settings)" for k in POLICY_CHOICES}}
@@ -198,7 +199,7 @@ def _name(value) -> str:
     from lrgym.leaderboard.private import PREFIX
 
     if not isinstance(value, str) or not NAME.fullmatch(value):
-        raise SuiteFileError(f"name {_short(value)}; valid: letters, digits and . _ - (starting with a letter or "
+        raise SuiteFileError(f"name {brief(value)}; valid: letters, digits and . _ - (starting with a letter or "
                              "digit), at most 64 characters")
     low = value.lower()  # (V2-r3.json is v2-r3.json's file on a file system that ignores case)
     if low in {*SUITES, "all"} or low.startswith(PREFIX):
@@ -210,7 +211,7 @@ def _name(value) -> str:
 
 def _count(where: str, value) -> int:
     if type(value) is not int or value < 1:
-        raise SuiteFileError(f"{where} {_short(value)}; valid: an integer >= 1")
+        raise SuiteFileError(f"{where} {brief(value)}; valid: an integer >= 1")
     return value
 
 
@@ -221,13 +222,7 @@ def _integers(where: str, values) -> list[int]:
     # larger one lost every entry's results to an OverflowError after its runs)
     if not isinstance(values, list) or not values or any(type(v) is not int or not 0 <= v <= MAX_INT64
                                                          for v in values):
-        raise SuiteFileError(f"{where} {_short(values)}; valid: a non-empty list of integers from 0 to {MAX_INT64:,}")
+        raise SuiteFileError(f"{where} {brief(values)}; valid: a non-empty list of integers from 0 to {MAX_INT64:,}")
     if len(set(values)) != len(values):
-        raise SuiteFileError(f"{where} {_short(values)} repeats a value; valid: distinct integers")
+        raise SuiteFileError(f"{where} {brief(values)} repeats a value; valid: distinct integers")
     return values
-
-
-def _short(value) -> str:
-    from lrgym.brief import brief
-
-    return brief(value)
