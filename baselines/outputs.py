@@ -60,14 +60,15 @@ def replace_file(path: str | Path, data: str | bytes, mode: int = 0o644, *, sync
     return replace_files({path: data}, mode, sync=sync)[0]
 
 
-def replace_files(files: dict, mode: int = 0o644, *, sync: bool = False) -> list[Path]:
+def replace_files(files: dict, mode: int = 0o644, *, sync: bool = False, modes: dict | None = None) -> list[Path]:
     """:func:`replace_file` for files that belong together, ``{path: data}`` (an SB3 model zip
     and the sidecar that says how to run it; weights and the submission file holding them): every
     new file is written first, then all are renamed over their paths in a section no stop signal
     cuts (:func:`lrgym.baselines.interrupts.defer_stop_signals`). A run stopped by Ctrl-C or
     SIGTERM leaves the old files or the new ones, never a new model beside an old sidecar (which
     would run it in the old one's env). A crash of the machine between two renames can still mix
-    them: no filesystem renames two files at once. Returns the paths, in ``files``' order."""
+    them: no filesystem renames two files at once. ``modes``: ``{path: mode}`` for files whose
+    mode is not ``mode``. Returns the paths, in ``files``' order."""
     import tempfile
 
     from lrgym.baselines.interrupts import defer_stop_signals
@@ -75,8 +76,8 @@ def replace_files(files: dict, mode: int = 0o644, *, sync: bool = False) -> list
     written: list[tuple[str, Path]] = []
     try:
         for path, data in files.items():
+            new_mode = _replacing_mode(Path(path), (modes or {}).get(path, mode))
             path = Path(path)
-            new_mode = _replacing_mode(path, mode)
             try:
                 fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
             except PermissionError as exc:

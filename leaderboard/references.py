@@ -201,20 +201,29 @@ def _read(path: Path):
         return None
 
 
-def save_references(refs: References, directory: Path | None = None) -> Path:
-    """Write ``refs`` to ``directory`` (default: the cache directory) by replacing the file
-    (:func:`lrgym.baselines.outputs.replace_file`). A private suite's references (the answers to
-    its hidden instances) are written mode 0600, whatever the umask; others 0666 less the umask
-    (they are public)."""
-    from lrgym.baselines.outputs import replace_file
+def references_file(refs: References, directory: Path | None = None) -> tuple[Path, str, int]:
+    """Where :func:`save_references` writes ``refs`` (``directory``, default: the cache
+    directory; the folder is made), the text it writes and the file's mode: a private suite's
+    references (the answers to its hidden instances) 0600, whatever the umask; others 0666 less
+    the umask (they are public). For a writer that replaces them together with another file
+    (:func:`lrgym.leaderboard.selection.write`), then calls :func:`lrgym.leaderboard.trust.record`."""
     from lrgym.leaderboard.private import is_private_version
 
     directory = Path(directory) if directory is not None else cache_dir() / "references"
     directory.mkdir(parents=True, exist_ok=True)
     name, _, rev = refs.suite_version.partition("/")
-    path = directory / f"{name}-{rev}.json"
-    private = is_private_version(refs.suite_version)
-    replace_file(path, json.dumps(refs.to_dict(), indent=1), 0o600 if private else 0o666)
+    mode = 0o600 if is_private_version(refs.suite_version) else 0o666
+    return directory / f"{name}-{rev}.json", json.dumps(refs.to_dict(), indent=1), mode
+
+
+def save_references(refs: References, directory: Path | None = None) -> Path:
+    """Write ``refs`` to ``directory`` (default: the cache directory) by replacing the file
+    (:func:`lrgym.baselines.outputs.replace_file`; where and how: :func:`references_file`) and
+    record its hash (:mod:`lrgym.leaderboard.trust`)."""
+    from lrgym.baselines.outputs import replace_file
+
+    path, text, mode = references_file(refs, directory)
+    replace_file(path, text, mode)
     trust.record(path)
     return path
 

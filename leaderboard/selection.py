@@ -68,7 +68,7 @@ from pathlib import Path
 import numpy as np
 
 from lrgym.baselines.backend import workers_type
-from lrgym.baselines.outputs import part_run_problem, replace_file, runs_dir
+from lrgym.baselines.outputs import part_run_problem, replace_files, runs_dir
 from lrgym.baselines.reference import RULE
 from lrgym.baselines.score import PRECISION_FLOOR, score
 
@@ -397,8 +397,13 @@ def revision_problem(selection: dict) -> str | None:
 
 
 def write(selection: dict, ship: bool) -> list[Path]:
-    """Write the selection (without the references) and the suite's references file."""
-    from lrgym.leaderboard.references import SHIPPED_DIR, References, save_references, task_specs
+    """Write the selection (without the references) and the suite's references file, replaced
+    together (:func:`lrgym.baselines.outputs.replace_files`: a run stopped by Ctrl-C leaves both
+    old files or both new ones, never a selection beside the references of another), then record
+    the references' hash (:mod:`lrgym.leaderboard.trust`; a run stopped before that leaves them
+    untrusted, so recomputed where they are used, never used unchecked)."""
+    from lrgym.leaderboard import trust
+    from lrgym.leaderboard.references import SHIPPED_DIR, References, references_file, task_specs
     from lrgym.leaderboard.suite import suite_v2
 
     sel_path = SHIPPED_SELECTION if ship else runs_dir() / "selection" / "v2.json"
@@ -408,14 +413,17 @@ def write(selection: dict, ship: bool) -> list[Path]:
     slim["families"] = {f: {k: v for k, v in d.items() if k != "references"} for f, d in selection["families"].items()}
     if not ship:  # the full records, for --reuse
         slim["records"] = selection.get("records", [])
-    replace_file(sel_path, json.dumps(_json_floats(slim), indent=1) + "\n")
     suite = suite_v2({f: d["instances"] for f, d in selection["families"].items()})
     tasks = {f"{f}/{k}": ref for f, d in selection["families"].items() for k, ref in d["references"].items()}
     # elapsed: this run's wall clock (with --reuse, only what it evaluated again; the selection file
     # says how many records it reused and their evaluations' seconds: how_long)
     refs = References(suite.version, suite.fingerprint(), tasks, tuple(suite.seeds), task_specs(suite),
                       selection["seconds"])
-    return [sel_path, save_references(refs, ref_dir)]
+    ref_path, ref_text, ref_mode = references_file(refs, ref_dir)
+    replace_files({sel_path: json.dumps(_json_floats(slim), indent=1) + "\n", ref_path: ref_text},
+                  modes={ref_path: ref_mode})
+    trust.record(ref_path)
+    return [sel_path, ref_path]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -443,3 +443,37 @@ def test_selection_refuses_reuse_other_code_without_reuse(tmp_path, monkeypatch,
     with pytest.raises(SystemExit) as stop:
         selection.main(["--reuse-other-code"])
     assert stop.value.code == 2 and "--reuse-other-code without --reuse" in capsys.readouterr().err
+
+
+def test_selection_write_replaces_the_selection_and_its_references_together(tmp_path, monkeypatch):
+    """The selection file and its references file are one result: when the references' new file
+    cannot be made (here: its temporary file), neither old file is replaced. The selection was
+    written first on its own, so it was left beside the references of another selection."""
+    import tempfile
+
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path))
+    shipped_refs = SHIPPED_DIR / f"v2-r{V2.revision}.json"
+    sel = json.loads(selection.SHIPPED_SELECTION.read_text())
+    tasks = json.loads(shipped_refs.read_text())["tasks"]
+    for f, d in sel["families"].items():
+        d["references"] = {k.split("/", 1)[1]: v for k, v in tasks.items() if k.startswith(f"{f}/")}
+    folder = tmp_path / "selection"
+    folder.mkdir()
+    (folder / "v2.json").write_text("old selection")
+    (folder / f"v2-r{V2.revision}.json").write_text("old references")
+    make_temp = tempfile.mkstemp
+
+    def no_room_for_references(*args, **kwargs):
+        if kwargs.get("prefix", "").startswith(".v2-r"):
+            raise OSError(28, "No space left on device")
+        return make_temp(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", no_room_for_references)
+    with pytest.raises(OSError, match="No space left"):
+        selection.write(sel, ship=False)
+    assert (folder / "v2.json").read_text() == "old selection"
+    assert (folder / f"v2-r{V2.revision}.json").read_text() == "old references"
+    assert sorted(p.name for p in folder.iterdir()) == ["v2-r%d.json" % V2.revision, "v2.json"]  # no temporary left
+    monkeypatch.setattr(tempfile, "mkstemp", make_temp)
+    sel_path, ref_path = selection.write(sel, ship=False)
+    assert ref_path.read_bytes() == shipped_refs.read_bytes() and sel_path.read_text() != "old selection"
