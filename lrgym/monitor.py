@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lrgym.features import M_CAP, N_FEATURES, N_MEMORY, features, start_episode
+from lrgym.features import M_CAP, M_METRIC0, N_FEATURES, N_MEMORY, features, start_episode
 from lrgym.info import ACTION_MODES, make_info
 from lrgym.optim import OPTIMIZERS, check_choice
 from lrgym.rewards import REWARDS, check_reward_alphas, reward_code, reward_params
@@ -365,6 +365,14 @@ class TrainingMonitor:
     def losses(self) -> tuple[float, float, float]:
         """(train_loss, val_loss, val_metric) of the last closed step (or of the start)."""
         return float(self.stats[S_TRAIN_LOSS]), float(self.stats[S_VAL_LOSS]), float(self.stats[S_VAL_METRIC])
+
+    def deferred_start_losses(self) -> tuple[float, float, float]:
+        """(L0, V0, metric) of a deferred start (:meth:`start` without ``train_loss``), once its first
+        step closed: the first minibatch's mean loss, the validation loss given at the start (else
+        L0) and the metric given: what the env reports at reset, and what undoing the first step
+        restores (NaN before the first update)."""
+        l0 = float(self._first_loss)
+        return l0, l0 if self._pending_val is None else float(self._pending_val), float(self.memory[M_METRIC0])
 
     def restore_losses(self, train_loss: float, val_loss: float, val_metric: float) -> None:
         """After an undone step (the bold driver's rejection): report the restored losses."""

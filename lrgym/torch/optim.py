@@ -14,6 +14,7 @@ import inspect
 import torch
 
 from lrgym.optim import H_EPS, OptimizerConfig
+from lrgym.settings import default_lr_init
 
 __all__ = ["make_optimizer", "torch_optimizer"]
 
@@ -50,10 +51,15 @@ def torch_optimizer(optimizer="sgd") -> tuple[type, dict]:
     return cls, kwargs
 
 
-def make_optimizer(params, optimizer="sgd", lr: float = 1e-2) -> torch.optim.Optimizer:
+def make_optimizer(params, optimizer="sgd", lr: float | None = None) -> torch.optim.Optimizer:
     """``torch.optim`` optimizer over ``params`` for lrgym's ``optimizer`` at step size ``lr``
-    (:func:`torch_optimizer`)."""
+    (:func:`torch_optimizer`). ``lr`` None (the default): where lrgym's episodes of that optimizer
+    start, :func:`lrgym.settings.default_lr_init` (1e-3 for Adam and RMSprop, 1e-2 otherwise; it
+    was 1e-2 for every one), so that a :class:`~lrgym.torch.PolicyScheduler` of a ``discrete``
+    policy built on it starts where the env does, without a warning."""
     cfg = OptimizerConfig.coerce(optimizer)
+    if lr is None:
+        lr = default_lr_init(cfg.name)
     if cfg.clip_norm is not None or cfg.normalize != "none":
         raise ValueError(
             f"optimizer {cfg!r} clips or normalises gradients, which torch.optim does not; "

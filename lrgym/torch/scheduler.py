@@ -831,6 +831,8 @@ class PolicyScheduler:
         rejected = False
         if self._snapshot is not None and not self.monitor.diverged:
             before = self._snapshot[3]  # (train loss, val loss, metric) before the step
+            if math.isnan(before[0]):  # the first step of a deferred start: L0 is known now (the env's reset loss)
+                before = self.monitor.deferred_start_losses()
             train_before = before[0]
             if self.monitor.stats[S_TRAIN_LOSS] > (1.0 + self.rejection_threshold) * train_before:
                 self._restore(self._snapshot)

@@ -21,6 +21,7 @@ from lrgym.baselines.registry import make_baseline  # noqa: E402
 from lrgym.env import LRControlEnv  # noqa: E402
 from lrgym.policy import policy_env_kwargs  # noqa: E402
 from lrgym.rng import draw_indices  # noqa: E402
+from lrgym.settings import DEFAULT_FACTORS  # noqa: E402
 from lrgym.torch import PolicyScheduler, make_optimizer  # noqa: E402
 
 HORIZON, INNER = 16, 5
@@ -580,3 +581,61 @@ def test_a_train_or_val_loss_that_is_not_finite_at_construction_is_refused(bad):
     opt.step()
     sched.step(1.0)
     assert sched.done and sched.diverged
+
+
+def test_without_train_loss_fn_the_first_step_is_undone_against_the_first_minibatch_loss():
+    """The env compares a step's training loss with the one before it, and for the first step that
+    is L0 (the reset's loss): its first step can be undone (test above). Without train_loss_fn the
+    scheduler's L0 is the first minibatch's mean loss, known once the first update is told; the
+    undo compared the first step with the loss before it as recorded at construction, NaN (nothing
+    measured yet), so a bold driver's first step was never undone (and an undo would have reported
+    NaN losses). Reference: the env's rule written out, step mean loss > 1.04 · L0."""
+    X = torch.linspace(-1.0, 1.0, 24, dtype=torch.float64).reshape(12, 2)
+    y = X @ torch.tensor([1.0, -1.0], dtype=torch.float64) + 0.5
+    w = torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))
+    w0 = w.detach().clone()
+    opt = torch.optim.SGD([w], lr=3.0)
+    sched = PolicyScheduler(opt, make_baseline("bold_driver", lr=3.0), horizon=4, updates_per_step=3)
+    assert math.isnan(sched.last_info["train_loss"])  # nothing measured before the first update
+    means = []
+    for k in range(3):
+        rows = torch.arange(4 * k, 4 * k + 4)
+        opt.zero_grad()
+        losses = 0.5 * (X[rows] @ w - y[rows]) ** 2
+        losses.mean().backward()
+        opt.step()
+        means.append(float(losses.detach().mean()))
+        sched.step(losses)
+    l0, step_loss = means[0], float(np.mean(means))
+    assert step_loss > 1.04 * l0  # the env's rule: this step is undone
+    assert sched.last_info["rejected"]
+    torch.testing.assert_close(w.detach(), w0, rtol=0, atol=0)  # the parameters as before the step
+    assert sched.last_info["train_loss"] == sched.last_info["val_loss"] == l0  # as the env reports after an undo
+    assert sched.last_obs[0] == 0.0  # log_train_loss_rel: back at L0
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad"])
+def test_make_optimizer_starts_where_the_env_starts(optimizer):
+    """make_optimizer's default LR is the env's start LR for that optimizer (it was 1e-2 for every
+    one, and the env starts Adam and RMSprop at 1e-3): reference, the LR of LRControlEnv's reset.
+    A discrete policy of that optimizer without a start LR of its own then starts from the
+    optimizer's LR without the warning that the env's default replaces it."""
+    env = LRControlEnv(family="linreg", family_options=LINREG, optimizer=optimizer)
+    _, info = env.reset(seed=0)
+    opt = make_optimizer([torch.nn.Parameter(torch.ones(2))], optimizer)
+    assert opt.param_groups[0]["lr"] == float(info["lr"])
+
+    class Keep:  # discrete, no lr_init: starts from the env's default
+        def __init__(self):
+            self.optimizer = optimizer
+
+        def reset(self, info):
+            pass
+
+        def act(self, obs, info):
+            return list(DEFAULT_FACTORS).index(1.0)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sched = PolicyScheduler(opt, Keep(), horizon=3)
+    assert sched.get_last_lr() == [float(info["lr"])]
