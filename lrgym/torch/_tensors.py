@@ -142,6 +142,19 @@ def reference_lr(lrs) -> float:
     return next((float(lr) for lr in lrs if float(lr) != 0.0), 0.0)
 
 
+def observed_params(param_groups, ratios) -> list:
+    """The parameters whose gradient the policy observes (its ``grad_norm``, ``grad_cos`` and
+    ``grad_dot`` features): those of the groups whose LR follows the policy's (``ratios``, from
+    :func:`lr_ratios`, one per group, nonzero). In lrgym's env the gradient is the minibatch
+    gradient of the parameters the policy's LR trains; a group held at LR 0 (a frozen backbone)
+    does not train, whether or not its parameters ``requires_grad``, so its gradient is not part
+    of it (it used to be: a backbone frozen by LR 0 dominated the norm and the cosine). A
+    parameter without a ``.grad`` in a group that trains (``requires_grad=False``, or not used by
+    this loss) counts as zeros, which change no norm or dot product (:func:`flat_grad`), so a
+    layer unfrozen later pairs with the gradient before it."""
+    return [p for group, ratio in zip(param_groups, ratios) if ratio != 0.0 for p in group["params"]]
+
+
 def lr_ratios(lrs) -> list[float]:
     """Every parameter group's LR over :func:`reference_lr` (Python floats): the factor by which
     that group's LR follows the policy's. A group at LR 0 stays at 0, as under ``LambdaLR``; if

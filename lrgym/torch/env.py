@@ -103,7 +103,7 @@ from lrgym.settings import (
     positive_int,
     resolve_lr_init,
 )
-from lrgym.torch._tensors import flat_grad, losses_array, lr_ratios, params_finite, set_group_lr
+from lrgym.torch._tensors import flat_grad, losses_array, lr_ratios, observed_params, params_finite, set_group_lr
 from lrgym.torch.optim import make_optimizer
 
 __all__ = ["EVAL_DATA_SEED", "TorchTrainingEnv"]
@@ -466,6 +466,7 @@ class TorchTrainingEnv(gym.Env):
         for group, ratio in zip(self.optimizer.param_groups, self._lr_ratios):
             set_group_lr(group, self.lr * ratio)  # a tensor LR stays the user's tensor, filled in place
         params = list(self.model.parameters())
+        observed = observed_params(self.optimizer.param_groups, self._lr_ratios)  # not a group at LR 0
         self.model.train()
         while not self.monitor.step_complete:
             x, y = self._next_batch()
@@ -473,7 +474,7 @@ class TorchTrainingEnv(gym.Env):
             losses = self.loss_fn(self.model(x), y)
             losses.mean().backward()
             self.optimizer.step()
-            self.monitor.record_update(losses_array(losses), flat_grad(params),
+            self.monitor.record_update(losses_array(losses), flat_grad(observed),
                                        params_finite(params))
         self.model.eval()
         if self.monitor.diverged:

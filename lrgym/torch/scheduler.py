@@ -38,15 +38,28 @@ yours. The optimizer's LR still sets the ratio between parameter groups.
 
 What it measures:
 
-* gradients: the minibatch gradient ``p.grad`` of every parameter of the optimizer, read in
-  ``step`` (so call ``step`` after ``optimizer.step()`` and before the next ``zero_grad``; an
-  update after which no parameter has a ``.grad``, or every one is 0, is warned once, read as zeros): what
-  the optimizer used, so clipped if you clip it, accumulated over micro-batches if you accumulate,
-  unscaled after ``GradScaler.step``; a sparse gradient as its dense vector, a complex one as its
-  ``view_as_real`` (as ``torch.optim`` treats it);
+* gradients: the minibatch gradient ``p.grad`` of the parameters the policy's LR trains, as in
+  the env: every parameter group except any held at LR 0 (a frozen backbone, whose gradient is
+  not observed, ``requires_grad`` or not; a parameter without a ``.grad`` in a group that trains
+  counts as zeros, which change no norm or cosine). Read in ``step``, so call ``step`` after
+  ``optimizer.step()`` and before the next ``zero_grad``: what the optimizer used, so clipped if
+  you clip it, accumulated over micro-batches if you accumulate, unscaled after
+  ``GradScaler.step``; a sparse gradient as its dense vector, a complex one as its
+  ``view_as_real`` (as ``torch.optim`` treats it). A gradient of exactly 0 at a loss above 0 is
+  warned of once when the loop caused it — ``zero_grad()`` between ``optimizer.step()`` and
+  ``step(loss)``, or no ``.grad`` at ``optimizer.step()`` (backward never reached the parameters)
+  — and observed without a word when it is the update's true gradient (a dead network), which the
+  optimizer's step hook tells apart (:meth:`PolicyScheduler._zero_gradient`);
 * training loss: ``train_loss_fn()`` after each step if given (the training objective on fixed
   rows, as lrgym's families report it), else the step's mean minibatch loss; the episode's L0
-  is ``train_loss_fn()`` at construction, else the first minibatch loss. **L0 must be > 0, every
+  is ``train_loss_fn()`` at construction, else the first minibatch loss. That one is known only
+  once the first update is told, after the policy's ``reset`` and first ``act`` (which set the
+  first update's LR): without ``train_loss_fn`` their ``info["train_loss"]`` and ``["val_loss"]``
+  are NaN, where the env reports L0 (the observation agrees: its relative features are 0 either
+  way). A policy that reads those at the start needs ``train_loss_fn`` to see what the env shows
+  it: the bold driver compares its first step with it, and keeps the LR after a first step
+  that lowered the loss where the env raises it. An undone first step is judged against L0 all
+  the same, and reports it. **L0 must be > 0, every
   later loss >= 0** (the minibatch losses' mean, ``train_loss_fn()``, ``val_fn()``'s loss; the
   rule of :func:`lrgym.monitor.check_loss`, which :class:`~lrgym.torch.TorchTrainingEnv` applies
   too): the policy observes log losses relative to L0, and an L0 <= 0 has no log (floored, every
@@ -153,11 +166,11 @@ from lrgym.settings import (
     resolve_lr_init,
 )
 from lrgym.tasks.base import S_TRAIN_LOSS
-from lrgym.tasks.stats import A_GRAD_NORM
 from lrgym.torch._tensors import (  # noqa: F401 (flat_grad: lrgym.torch.flat_grad)
     flat_grad,
     losses_array,
     lr_ratios,
+    observed_params,
     params_finite,
     reference_lr,
     set_group_lr,
@@ -417,6 +430,14 @@ def _skipped_inside(optimizer) -> bool:
     return isinstance(found_inf, torch.Tensor) and bool(found_inf.item() != 0)
 
 
+def _grad_marks(params) -> list:
+    """What each parameter's ``.grad`` is now, cheaply and without reading a device: None, or the
+    tensor's ``id`` and version counter (every in-place change, ``zero_()`` of
+    ``zero_grad(set_to_none=False)`` too, advances it). Equal marks: the gradients were not
+    touched in between."""
+    return [None if p.grad is None else (id(p.grad), p.grad._version) for p in params]
+
+
 def _runs_step_hooks(optimizer) -> bool:
     """Whether ``optimizer.step`` runs ``register_step_pre_hook`` / ``_post_hook`` hooks: not for a
     wrapper subclassing ``Optimizer`` without calling its ``__init__`` (such as Accelerate's)."""
@@ -542,6 +563,8 @@ class PolicyScheduler:
         self._warned_skip = False
         self._warned_no_grad = False
         self._warned_multi = False
+        #: the ``.grad`` tensors the last ``optimizer.step()`` left (:func:`_grad_marks`; None: unknown)
+        self._grad_marks = None
         self._step_depth = 0  # optimizer.step() calls running now, nested by super().step(): _before_update
         self._hooks = self._register_hooks()
 
@@ -561,6 +584,12 @@ class PolicyScheduler:
     @property
     def params(self) -> list:
         return [p for g in self.optimizer.param_groups for p in g["params"]]
+
+    @property
+    def observed_params(self) -> list:
+        """The parameters whose gradient the policy observes: those of the groups the policy's LR
+        trains, not of a group at LR 0 (:func:`~lrgym.torch._tensors.observed_params`)."""
+        return observed_params(self.optimizer.param_groups, self._ratios)
 
     @property
     def done(self) -> bool:
@@ -615,15 +644,14 @@ class PolicyScheduler:
             self._skipped_update()
             return  # nothing changed: no update to observe (a non-finite loss still ends the run)
         self.last_epoch += 1
-        grad = pending_grad if pending_grad is not None else flat_grad(params)
-        norms = self.monitor.acc[A_GRAD_NORM]  # Σ ‖g‖ of the step so far: this update adds its own
+        observed = self.observed_params
+        grad = pending_grad if pending_grad is not None else flat_grad(observed)
         # after an undone first step prev_grad is empty: no pair for this update (the env's update
         # counter, restored to 0, says the same), as TrainingMonitor.record_update documents
         self.monitor.record_update(losses, grad, finite)
         # a gradient of 0 at a loss of 0 is a fit (float32 cross-entropy saturates to both): no slip
-        if (pending_grad is None and not self._warned_no_grad and self.monitor.acc[A_GRAD_NORM] == norms
-                and losses.mean > 0):
-            self._zero_gradient(params)
+        if stepped and pending_grad is None and not self._warned_no_grad and losses.mean > 0 and not np.any(grad):
+            self._zero_gradient(observed)
         if self.monitor.step_complete:
             self._end_step(measured)
 
@@ -666,18 +694,46 @@ class PolicyScheduler:
                 f"e.g. make_baseline({name!r}) again or copy.deepcopy(policy) for each optimizer")
 
     def _zero_gradient(self, params) -> None:
-        """The update's gradient read from ``p.grad`` was 0 everywhere (its norm, which the monitor
-        computes anyway, added nothing) at a loss above 0: ``optimizer.zero_grad()`` ran before this ``step(loss)``,
-        leaving no ``.grad`` (``set_to_none``, its default) or zeros (``set_to_none=False``), and
-        the policy observes zero gradients. Warned once (the call order to use)."""
+        """The gradient read from ``p.grad`` of the observed parameters (``params``) was exactly 0
+        in every entry at a loss above 0. Two causes, told apart by what ``optimizer.step()`` left
+        (:attr:`_grad_marks`, recorded by the step hook: each ``.grad`` tensor and its version
+        counter, which every in-place change such as ``zero_()`` advances):
+
+        * the loop cleared the gradients between ``optimizer.step()`` and this ``step(loss)``
+          (``zero_grad()``: no ``.grad`` left; ``zero_grad(set_to_none=False)``: zeros), so the
+          policy observes zero gradients instead of the update's: warned once, with the call order;
+        * ``optimizer.step()`` itself had no gradient: no ``.grad`` (backward never reached these
+          parameters: a loss detached from them, backward after ``optimizer.step()``): warned once
+          too; or a gradient of exactly 0 left untouched since (a dead network: every ReLU
+          inactive, weights all 0): that is the update's true gradient, observed as the env would
+          observe it, and not warned of (the warning used to tell such a loop, whose call order is
+          right, to move its ``zero_grad()``).
+
+        Without step hooks (an optimizer wrapper whose ``step`` runs none) the cause is unknown and
+        the warning names both."""
+        marks = getattr(self, "_grad_marks", None)  # (a scheduler unpickled from an older lrgym has none)
+        now = _grad_marks(params)
+        had_grads = marks is not None and any(mark is not None for mark in marks)
+        if marks is not None and marks == now and had_grads:
+            return  # the gradient optimizer.step() used is 0: true, not a slip of the loop
         self._warned_no_grad = True
-        if all(p.grad is None for p in params):
-            found = "no parameter has a .grad (optimizer.zero_grad() ran before step(loss)?)"
+        what = ("no parameter the policy's LR trains has a .grad" if all(p.grad is None for p in params)
+                else "every .grad of the parameters the policy's LR trains is 0")
+        order = ("call sched.step(loss) right after optimizer.step(), before the next zero_grad(): "
+                 "it reads the gradient from p.grad")
+        if marks is None:  # no step hooks: the cause is not known
+            why = ("either zero_grad() ran between optimizer.step() and step(loss) (then: " + order + "), or the "
+                   "update had no gradient (loss.backward() did not reach these parameters, or a gradient of "
+                   "exactly 0, e.g. a dead network: the policy then observes it as the env would)")
+        elif had_grads:
+            why = "zero_grad() ran between optimizer.step() and step(loss): " + order
         else:
-            found = "every parameter's .grad is 0 (optimizer.zero_grad(set_to_none=False) ran before step(loss)?)"
+            why = ("optimizer.step() ran without a gradient for them: loss.backward() did not reach them (a loss "
+                   "detached from the parameters, or backward() after optimizer.step()), so the update moved "
+                   "none of them")
         warnings.warn(
-            f"PolicyScheduler.step(loss): an update was taken but {found}, so the policy observes zero gradients. "
-            "Call sched.step(loss) after optimizer.step() and before the next zero_grad(). Warned once", stacklevel=3)
+            f"PolicyScheduler.step(loss): at a loss above 0, {what}, so the policy observes zero gradients: "
+            f"{why}. Warned once", stacklevel=3)
 
     def _skipped_update(self) -> None:
         if not self._warned_skip:
@@ -759,6 +815,8 @@ class PolicyScheduler:
             return
         self._opt_steps += 1
         self._pending_grad = None
+        if not self._warned_no_grad:  # read only by the zero-gradient check, which warns once
+            self._grad_marks = _grad_marks(self.observed_params)
 
     def _adopt_new_groups(self) -> None:
         """Groups added by ``optimizer.add_param_group`` after construction get the policy's LR times
@@ -948,7 +1006,7 @@ class PolicyScheduler:
         (or the run is over: ``step`` then reads no gradient)."""
         if self._opt_steps == 0 or self.monitor.done:
             return None
-        grad = self._pending_grad if self._pending_grad is not None else flat_grad(self.params)
+        grad = self._pending_grad if self._pending_grad is not None else flat_grad(self.observed_params)
         return torch.from_numpy(np.array(grad, dtype=np.float64))  # a copy
 
     def _policy_state(self):

@@ -663,10 +663,11 @@ def test_zero_grad_before_sched_step_is_warned_once():
                 if zero_first:
                     opt.zero_grad()
                 sched.step(loss.detach())
-        notes = [str(c.message) for c in caught if "zero_grad" in str(c.message)]
+        notes = [str(c.message) for c in caught if "zero gradients" in str(c.message)]
         assert len(notes) == zero_first
         if zero_first:
-            assert "sched.step(loss) after optimizer.step() and before the next zero_grad()" in notes[0]
+            assert "zero_grad() ran between optimizer.step() and step(loss)" in notes[0]
+            assert "sched.step(loss) right after optimizer.step(), before the next zero_grad()" in notes[0]
 
 
 def test_zero_grad_keeping_zeros_before_sched_step_is_warned_once_too():
@@ -689,11 +690,91 @@ def test_zero_grad_keeping_zeros_before_sched_step_is_warned_once_too():
                 if zero_first:
                     opt.zero_grad(set_to_none=False)
                 sched.step(loss.detach())
-        notes = [str(c.message) for c in caught if "zero_grad" in str(c.message)]
+        notes = [str(c.message) for c in caught if "zero gradients" in str(c.message)]
         assert len(notes) == zero_first
         if zero_first:
-            assert "sched.step(loss) after optimizer.step() and before the next zero_grad()" in notes[0]
+            assert "zero_grad() ran between optimizer.step() and step(loss)" in notes[0]
+            assert "sched.step(loss) right after optimizer.step(), before the next zero_grad()" in notes[0]
             assert sched.monitor.acc[0] == 0.0  # what it observed: gradient norms of 0
+
+
+def _dead_relu_run(order_right: bool = True):
+    """A ReLU network whose every hidden unit is dead (biases far below any input) and whose head
+    has no bias: its true gradient is exactly 0 at a loss above 0 (MSE to targets of 1)."""
+    torch.manual_seed(2)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1, bias=False))
+    with torch.no_grad():
+        model[0].bias.fill_(-100.0)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    sched = PolicyScheduler(opt, make_baseline("hypergradient"), horizon=HORIZON, updates_per_step=INNER,
+                            lr_init=0.01)
+    X = torch.randn(8, 3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(2 * INNER):
+            opt.zero_grad(set_to_none=False)
+            losses = (model(X).squeeze(1) - 1.0) ** 2
+            losses.mean().backward()
+            opt.step()
+            if not order_right:
+                opt.zero_grad(set_to_none=False)
+            sched.step(losses)
+    assert all(float(p.grad.abs().max()) == 0.0 for p in model.parameters())  # truly zero
+    assert float(losses.detach().mean()) == pytest.approx(1.0)
+    return [str(c.message) for c in caught if "zero gradients" in str(c.message)], sched
+
+
+def test_a_true_gradient_of_zero_at_a_loss_above_zero_is_observed_without_blaming_the_call_order():
+    """A dead network's gradient is 0 at a loss above 0; the loop's call order is the README's.
+    The warning told it to move its zero_grad() (the audit's case); the step hook's record of the
+    gradients optimizer.step() used (untouched since: the same tensors, the same versions) tells
+    the true zero apart, and it is observed as the env observes it, without a warning. The same
+    network with zero_grad(set_to_none=False) between the two calls is still warned of."""
+    notes, sched = _dead_relu_run(order_right=True)
+    assert notes == []
+    assert sched.last_info["grad_norm"] == 0.0 and sched.last_obs[9] == 0.0  # grad_cos
+    notes, _ = _dead_relu_run(order_right=False)
+    assert len(notes) == 1 and "zero_grad() ran between optimizer.step() and step(loss)" in notes[0]
+
+
+def test_an_update_without_any_gradient_is_warned_of_as_such():
+    """optimizer.step() with no .grad at all (backward never ran into the parameters) is warned
+    of as what it is, not as a zero_grad() in the wrong place."""
+    w = torch.nn.Parameter(torch.ones(3))
+    opt = torch.optim.SGD([w], lr=0.01)
+    sched = PolicyScheduler(opt, make_baseline("hypergradient"), horizon=HORIZON, updates_per_step=INNER,
+                            lr_init=0.01)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            opt.zero_grad()
+            loss = ((w.detach() - 2.0) ** 2).sum()  # detached: backward() would raise, so none is called
+            opt.step()
+            sched.step(loss)
+    notes = [str(c.message) for c in caught if "zero gradients" in str(c.message)]
+    assert len(notes) == 1
+    assert "no parameter the policy's LR trains has a .grad" in notes[0]
+    assert "loss.backward() did not reach them" in notes[0] and "ran between" not in notes[0]
+
+
+def test_a_tiny_gradient_is_no_zero_gradient():
+    """The zero test compared the step's sum of gradient norms before and after the update: a
+    gradient of norm 1e-20 after one of norm 1 left that sum unchanged in float64, and the
+    warning said every .grad was 0. Reference: the gradient itself, 1e-20 · (1, 1)."""
+    w = torch.nn.Parameter(torch.ones(2, dtype=torch.float64))
+    opt = torch.optim.SGD([w], lr=1e-3)
+    sched = PolicyScheduler(opt, make_baseline("hypergradient"), horizon=HORIZON, updates_per_step=INNER,
+                            lr_init=1e-3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for scale in (1.0, 1e-20):
+            opt.zero_grad()
+            loss = 1.0 + scale * w.sum()
+            loss.backward()
+            assert float(w.grad.abs().min()) == scale  # the gradient is not 0
+            opt.step()
+            sched.step(loss.detach())
+    assert [str(c.message) for c in caught if "zero gradients" in str(c.message)] == []
 
 
 class _Keep:
