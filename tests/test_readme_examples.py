@@ -37,6 +37,9 @@ EXAMPLES = {
     'env = gym.make("LRControl-v1", build_ahead=16)': ("", {}),
     'DQN("MlpPolicy", make_sb3_vec_env("LRControl-v1", n_envs=8, seed=0))': ("", {".learn(10_000)": ".learn(64)"}),
     "from lrgym.torch import PolicyScheduler": (TORCH_READER, {}),
+    # "Coming from DACBench's SGD benchmark" (tests/test_readme_dacbench.py checks what they claim)
+    "class InstanceCycle(gym.Wrapper):": ("", {}),
+    "scores = {}  # (policy, family, instance, seed) -> S": ("", {'get_suite("v2")': 'get_suite("quick")'}),
 }
 
 
