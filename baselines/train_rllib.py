@@ -52,7 +52,7 @@ from lrgym.baselines.node_check import NodeMismatch
 from lrgym.tasks import FAMILIES
 
 __all__ = ["ALGOS", "ENV_NAME", "RESUME_MAY_DIFFER", "ConfigError", "RLlibConfig", "checkpoint_settings",
-           "checkpoint_steps", "export_policy", "make_env", "resumed_config", "train"]
+           "checkpoint_steps", "export_policy", "make_env", "resumed_config", "steps_said", "train"]
 
 ALGOS = ("ppo", "dqn")
 #: the name the env creator is registered under in Ray's registry
@@ -309,6 +309,18 @@ def _sampled(result: dict, before: int) -> int:
     runners = result.get("env_runners") or {}
     value = runners.get("num_env_steps_sampled_lifetime")
     return int(value) if value is not None else before
+
+
+def steps_said(steps: int, requested: int, iterations: int) -> str:
+    """What a finished run says of its env steps: RLlib samples whole training iterations (PPO:
+    about ``train_batch_size`` steps each, 2000 by default; DQN: what its runners sample per
+    iteration), so a run stops at the first iteration that reaches ``--steps``, and ``steps``
+    may exceed ``requested``; the line then says by how much and why (the ``.json`` records
+    both: ``env_steps`` and ``config.total_timesteps``)."""
+    if steps <= requested:
+        return f"{steps} env steps"
+    return (f"{steps} env steps (--steps {requested} rounded up to whole training iterations: "
+            f"{iterations} this run, {steps - requested} steps more)")
 
 
 def _check_cpus(env_runners: int, address: str | None, cpus: float, log, source: str | None = None) -> None:
@@ -582,8 +594,8 @@ def train(config: RLlibConfig, log=print) -> MLPPolicy | None:
         algo.stop()
     outputs.replace_files({files[".npz"]: policy.to_bytes(), files[".py"]: policy.submission_source(),
                            files[".json"]: json.dumps(meta, indent=1) + "\n"})  # together, or none of them
-    log(f"{steps} env steps in {meta['train_seconds']} s; wrote {', '.join(str(files[k]) for k in ('.npz', '.py', '.json'))} "
-        f"and {ckpt}/")
+    log(f"{steps_said(steps, config.total_timesteps, iteration)} in {meta['train_seconds']} s; wrote "
+        f"{', '.join(str(files[k]) for k in ('.npz', '.py', '.json'))} and {ckpt}/")
     return policy
 
 
@@ -592,7 +604,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="JSON file of RLlibConfig fields (flags override it)")
     p.add_argument("--algo", choices=ALGOS, help="ppo (default) or dqn; on --resume: the checkpoint's")
     p.add_argument("--family", choices=FAMILIES, help="task family (default: the mixed family; on --resume: the checkpoint's)")
-    p.add_argument("--steps", type=int, dest="total_timesteps", help="env steps in all (a resumed run included)")
+    p.add_argument("--steps", type=int, dest="total_timesteps", help="env steps in all (a resumed run included), rounded up to whole training iterations "
+                        "(PPO: about its train batch, 2000 by default, each)")
     p.add_argument("--env-runners", type=int, dest="env_runners", help="sampling actors (default 2; on --resume: the checkpoint's)")
     p.add_argument("--envs-per-runner", type=int, dest="envs_per_runner", help="sub-envs per runner (default 8; on --resume: the checkpoint's)")
     p.add_argument("--seed", type=int, help="default 0; on --resume: the checkpoint's")

@@ -168,6 +168,28 @@ def test_a_resumed_run_is_named_and_recorded_as_its_checkpoint(tmp_path, monkeyp
     assert {k: meta[k] for k in ("commit", "code")} == made_by(train_rllib.__file__)  # the code that trained it
 
 
+@pytest.mark.parametrize("steps, said", [
+    (100, "128 env steps (--steps 100 rounded up to whole training iterations: 2 this run, 28 steps more) in "),
+    (128, "128 env steps in "),
+])
+def test_steps_rounded_up_to_whole_iterations_are_said(steps, said, tmp_path, monkeypatch):
+    """RLlib trains whole iterations (here 64 env steps each), so ``--steps 100`` trains 128: the
+    ``.json`` recorded both numbers, the last line said "128 env steps" as if asked for (an audit
+    of the Ray backend, 2026-12-06). The line now says the rounding where there is one."""
+    import json
+
+    _stand_ins(monkeypatch)
+    ckpt = _checkpoint(tmp_path / "old.ckpt")
+    told = []
+    out = tmp_path / "o"
+    train_rllib.train(train_rllib.RLlibConfig(algo="ppo", resume=str(ckpt), out=str(out), total_timesteps=steps,
+                                              progress=False), log=told.append)
+    assert told[-1].startswith(said), told[-1]
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert (meta["env_steps"], meta["config"]["total_timesteps"]) == (128, steps)
+    assert "rounded up to whole training iterations" in " ".join(train_rllib._parser().format_help().split())
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--family", "mlp"], "holds --family linreg but --family mlp was given; valid: leave --family out, "
                           "or --family linreg (a resumed run goes on with the checkpoint's settings"),
