@@ -35,8 +35,8 @@ from lrgym.baselines.node_check import INTERPRETER_SETTINGS, CPUKinds, NodeMisma
 from lrgym.tasks import families_env
 from lrgym.tasks.blas import SINGLE_THREAD_ENV
 
-__all__ = ["BACKENDS", "Backend", "JobLost", "RAY_WORKER_ENV", "TASK_MEMORY_MB", "check_memory_request", "connect",
-           "add_backend_arguments", "check_address_form", "check_workers", "get_backend", "import_ray", "largest_node_memory_mb", "ray_imap", "worker_env",
+__all__ = ["BACKENDS", "DRIVER_DIR_PREFIX", "Backend", "JobLost", "RAY_WORKER_ENV", "TASK_MEMORY_MB", "check_memory_request", "connect",
+           "add_backend_arguments", "check_address_form", "check_workers", "get_backend", "import_ray", "largest_node_memory_mb", "ray_imap", "sweep_driver_folders", "worker_env",
            "workers_type"]
 
 BACKENDS = ("local", "ray")
@@ -186,6 +186,51 @@ def import_ray():
     return ray
 
 
+#: the start of the name of the empty folder a Ray driver starts Ray from
+#: (:func:`_neutral_working_directory`), then its maker's :func:`~lrgym.baselines.owner_names.owner_tag`
+#: and ``-``: a driver killed with ``kill -9`` leaves it, and a later one removes it
+#: (:func:`sweep_driver_folders`)
+DRIVER_DIR_PREFIX = "lrgym-ray-driver-"
+
+
+def sweep_driver_folders(tmp: str | None = None) -> int:
+    """Remove the folders of Ray drivers that have ended without removing theirs (a driver killed
+    with ``kill -9``, or ended by Ray's core, runs no ``atexit``: each left an empty
+    ``lrgym-ray-driver-*`` folder in the temp folder, for ever). Only this user's folders, named
+    by their maker's pid, start time and namespaces (:func:`~lrgym.baselines.owner_names.owner_tag`),
+    whose maker has ended (:func:`~lrgym.baselines.owner_names.owner_gone`) are removed: a live
+    driver's folder is on its Ray workers' ``sys.path``, and removed, another user could make
+    one of that name for them to import from. A folder named without its owner (by an lrgym
+    before this sweep: ``lrgym-ray-driver-<random>``; or where ``/proc`` could not say the start
+    time: the pid alone) is left: nothing tells whether its driver lives. Returns how many were
+    removed."""
+    import shutil
+    import stat
+    import tempfile
+
+    from lrgym.baselines.owner_names import owner_gone
+
+    tmp = tmp or tempfile.gettempdir()
+    try:
+        names = os.listdir(tmp)
+    except OSError:
+        return 0
+    removed = 0
+    for name in names:
+        owner, dash, _ = name[len(DRIVER_DIR_PREFIX):].partition("-")
+        if not (name.startswith(DRIVER_DIR_PREFIX) and dash and owner.count(".") == 2):
+            continue  # another name, or one that does not say its owner's start time: not judged
+        path = os.path.join(tmp, name)
+        try:
+            info = os.lstat(path)
+        except OSError:
+            continue
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and owner_gone(name, DRIVER_DIR_PREFIX):
+            shutil.rmtree(path, ignore_errors=True)
+            removed += not os.path.lexists(path)
+    return removed
+
+
 @contextlib.contextmanager
 def _neutral_working_directory():
     """Run the block in an empty private folder (made once per process, kept while it lives).
@@ -194,14 +239,20 @@ def _neutral_working_directory():
     ``runtime_env`` ships a ``working_dir``). A grader started from a submission's folder would
     then make its Ray workers import that folder's ``lrgym/`` or ``json.py`` — outside any
     sandbox, as the grader's user. :func:`connect` therefore starts Ray from a folder that holds
-    nothing and only its owner can write; what workers import comes from the installation only."""
+    nothing and only its owner can write; what workers import comes from the installation only.
+    The folder is named after this process (:data:`DRIVER_DIR_PREFIX`) and removed when it exits;
+    before making it, those of drivers that ended without removing theirs are removed
+    (:func:`sweep_driver_folders`)."""
     global _EMPTY_DIR
     if _EMPTY_DIR is None:
         import atexit
         import shutil
         import tempfile
 
-        _EMPTY_DIR = tempfile.mkdtemp(prefix="lrgym-ray-driver-")
+        from lrgym.baselines.owner_names import owner_tag
+
+        sweep_driver_folders()
+        _EMPTY_DIR = tempfile.mkdtemp(prefix=f"{DRIVER_DIR_PREFIX}{owner_tag()}-")
         # readable by all, writable by us only: it lands on the workers' sys.path, and a sandbox
         # binds what is there (a folder other users cannot read would cost the sandbox its uid drop)
         os.chmod(_EMPTY_DIR, 0o755)

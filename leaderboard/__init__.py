@@ -10,8 +10,6 @@ Modules, one concern each:
 * ``settings``: the episode settings of a graded run (the suite's, plus the few a policy may choose)
   and the info a policy may see;
 * ``worker`` / ``pool``: the grader's worker processes (env, recorded trajectories) on all cores;
-* ``owner_names``: the maker's pid and start time in the name of a leftover (a sandbox's cgroup,
-  a worker's temp folder), so the next grader removes those whose maker has ended;
 * ``sandbox`` / ``policy_host``: the sandboxed process a submission runs in (namespaces, private
   root, unprivileged uid, limits, whole process tree ended); ``sandbox``'s docstring maps the
   modules of the grader's side (``host_start``, ``sandbox_cgroup``, ``sandbox_folders``),

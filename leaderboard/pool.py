@@ -42,7 +42,7 @@ import time
 from multiprocessing.connection import Connection, wait
 
 from lrgym.leaderboard.import_paths import child_path_env
-from lrgym.leaderboard.owner_names import owner_gone, owner_tag
+from lrgym.baselines.owner_names import owner_gone, owner_tag
 from lrgym.leaderboard.scheduling import GroupResult, Groups, GroupScheduler, Job
 from lrgym.tasks import families_env
 from lrgym.tasks.blas import SINGLE_THREAD_ENV
@@ -81,7 +81,7 @@ SCRATCH_PREFIX = "lrgym-worker-"
 def scratch_prefix() -> str:
     """The start of the name of a temp folder this process owns (a worker's, a Ray actor's copy
     of a submission): :data:`SCRATCH_PREFIX` and this process's
-    :func:`~lrgym.leaderboard.owner_names.owner_tag`, so :func:`sweep_orphaned_scratch` removes
+    :func:`~lrgym.baselines.owner_names.owner_tag`, so :func:`sweep_orphaned_scratch` removes
     the folder once this process has ended."""
     return f"{SCRATCH_PREFIX}{owner_tag()}-"
 
@@ -114,7 +114,7 @@ def sweep_orphaned_scratch(tmp: str | None = None) -> int:
     Folders of live processes, of other users and of other names are left alone. The owner is
     known by its pid and start time, so a folder whose owner's pid now belongs to another process
     is removed too; an older folder named by the pid only stays while any process has that pid
-    (:func:`lrgym.leaderboard.owner_names.owner_gone`).
+    (:func:`lrgym.baselines.owner_names.owner_gone`).
     Returns how many were removed. (Assumes the graders sharing this temp dir share a PID
     namespace, as the processes of one machine or container do.)"""
     removed = 0

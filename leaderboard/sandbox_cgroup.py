@@ -22,13 +22,13 @@ import signal
 import time
 
 from lrgym.leaderboard.mountinfo import read_lines, split_line, unescape_field
-from lrgym.leaderboard.owner_names import owner_gone, owner_tag
+from lrgym.baselines.owner_names import owner_gone, owner_tag
 
 __all__ = ["CGROUP_PREFIX", "MIN_PROBE_MB", "OOM_CHECK_SECONDS", "SandboxCgroup", "cpu_bound", "make_cgroup",
            "memory_bound", "sweep_stale_cgroups"]
 
 #: name prefix of a sandbox's cgroup: ``lrgym-sandbox-<pid>.<start time>-<random>``, the pid and
-#: start time of the process that made it (:func:`lrgym.leaderboard.owner_names.owner_tag`; older
+#: start time of the process that made it (:func:`lrgym.baselines.owner_names.owner_tag`; older
 #: groups: ``lrgym-sandbox-<pid>-<random>``)
 CGROUP_PREFIX = "lrgym-sandbox-"
 #: how often the grader reads the group's OOM-kill counter and CPU time while it waits for a
@@ -302,7 +302,7 @@ def sweep_stale_cgroups(parents: list[str] | None = None) -> int:
     does for temp folders. Only groups named :data:`CGROUP_PREFIX` inside this process's own
     groups are looked at. The maker is known by its pid and start time, so a group whose maker's
     pid now belongs to another process is removed too; an older group named by the pid only stays
-    while any process has that pid (:func:`lrgym.leaderboard.owner_names.owner_gone`). Returns
+    while any process has that pid (:func:`lrgym.baselines.owner_names.owner_gone`). Returns
     how many were removed."""
     if parents is None:
         version, parents = _cgroup_parents()

@@ -312,3 +312,55 @@ def test_tune_reports_a_ray_backend_it_cannot_join_as_the_parsers_error(monkeypa
     with pytest.raises(SystemExit) as stop:
         tune.main(["--backend", "ray", "--families", "quadratic"])
     assert stop.value.code == 2 and capsys.readouterr().err.count('pip install "lrgym[ray]"') == 1
+
+
+_DRIVER = ("import os, signal, sys\n"
+           "from lrgym.baselines import backend\n"
+           "with backend._neutral_working_directory():\n"  # what connect() starts Ray inside
+           "    print(os.getcwd(), flush=True)\n"
+           "if sys.argv[1] == 'killed':\n"
+           "    os.kill(os.getpid(), signal.SIGKILL)\n"  # kill -9: no atexit
+           "sys.stdin.readline()\n")
+
+
+def _start_driver(how: str, tmp):
+    """A process that makes its Ray driver folder in ``tmp`` (as ``connect`` does before
+    ``ray.init``), then is killed with SIGKILL (``killed``), or waits on its stdin (``alive``)."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    proc = subprocess.Popen([sys.executable, "-c", _DRIVER, how], env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    folder = proc.stdout.readline().strip()
+    return proc, folder
+
+
+def test_a_killed_drivers_folder_is_swept_by_the_next_driver_and_a_live_ones_kept(tmp_path):
+    """``connect`` starts Ray from an empty ``lrgym-ray-driver-*`` folder that ``atexit`` removes;
+    a driver killed with ``kill -9`` left its folder in the temp folder for ever, as no later run
+    removed it (an audit of the Ray backend, 2026-12-06). The next driver now removes those whose
+    driver has ended, never a live driver's (on its Ray workers' ``sys.path``), nor one whose name
+    does not say its owner (an older lrgym's)."""
+    import os
+
+    killed, killed_folder = _start_driver("killed", tmp_path)
+    killed.wait(60)
+    alive, alive_folder = _start_driver("alive", tmp_path)
+    try:
+        assert os.path.dirname(killed_folder) == os.path.dirname(alive_folder) == str(tmp_path)
+        assert os.path.basename(killed_folder).startswith("lrgym-ray-driver-")
+        assert not os.path.exists(killed_folder)  # the second driver swept it before making its own
+        assert os.path.isdir(alive_folder)
+        from lrgym.baselines.backend import DRIVER_DIR_PREFIX, sweep_driver_folders
+
+        older = [tmp_path / f"{DRIVER_DIR_PREFIX}{rest}" for rest in ("abc12345", "99999999", "99999999-x1")]
+        for folder in older:  # an lrgym before the sweep (mkdtemp's 8 random characters), or a pid alone
+            folder.mkdir()
+        assert sweep_driver_folders(str(tmp_path)) == 0  # the live driver's and the unjudged ones stay
+        assert os.path.isdir(alive_folder) and all(f.is_dir() for f in older)
+    finally:
+        alive.communicate("\n", timeout=60)  # ends normally: atexit removes its folder
+    assert not os.path.exists(alive_folder)
+    os.mkdir(alive_folder)  # the name of a driver that has ended now (as if kill -9 had left it)
+    assert sweep_driver_folders(str(tmp_path)) == 1 and not os.path.exists(alive_folder)

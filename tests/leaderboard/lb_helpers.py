@@ -109,7 +109,7 @@ def sandbox_groups() -> list[str]:
 def dead_sandbox_groups(before=()) -> list[str]:
     """The sandbox cgroups not in ``before`` whose maker (the pid and start time in their name)
     has ended: left behind (a live maker's group is another run's, still in use)."""
-    from lrgym.leaderboard.owner_names import owner_gone
+    from lrgym.baselines.owner_names import owner_gone
     from lrgym.leaderboard.sandbox_cgroup import CGROUP_PREFIX
 
     left = set(sandbox_groups()) - set(before)

@@ -14,7 +14,7 @@ import pytest
 from lb_helpers import dead_sandbox_groups, tiny_suite
 
 from lrgym.leaderboard import sandbox_cgroup
-from lrgym.leaderboard.owner_names import namespaces, start_time
+from lrgym.baselines.owner_names import namespaces, start_time
 from lrgym.leaderboard.references import load_references
 from lrgym.leaderboard.runner import run_suite, submission_spec
 

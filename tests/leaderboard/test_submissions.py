@@ -245,7 +245,7 @@ def test_a_worker_folder_whose_owners_pid_was_reused_is_swept_and_no_live_owners
     import subprocess
 
     from lrgym.leaderboard import pool
-    from lrgym.leaderboard.owner_names import namespaces, start_time
+    from lrgym.baselines.owner_names import namespaces, start_time
 
     me, started, ns = os.getpid(), start_time(os.getpid()), namespaces()
     assert pool.scratch_prefix() == f"lrgym-worker-{me}.{started}.{ns}-"

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from lrgym.leaderboard import owner_names
-from lrgym.leaderboard.owner_names import namespaces, owner_gone, owner_tag, start_time
+from lrgym.baselines import owner_names
+from lrgym.baselines.owner_names import namespaces, owner_gone, owner_tag, start_time
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc")
 

@@ -1,8 +1,10 @@
 """Names that say which process made a thing, so that a later sweep can tell a leftover from a
 thing still in use: a sandbox's cgroups (``lrgym-sandbox-<owner>-<random>``,
-:mod:`lrgym.leaderboard.sandbox_cgroup`) and a worker's temp folders (``lrgym-worker-<owner>-...``,
-:mod:`lrgym.leaderboard.pool`). A grader killed with ``kill -9`` leaves both behind; the next
-grader removes those whose owner has ended (:func:`owner_gone`).
+:mod:`lrgym.leaderboard.sandbox_cgroup`), a worker's temp folders (``lrgym-worker-<owner>-...``,
+:mod:`lrgym.leaderboard.pool`) and a Ray driver's empty folder (``lrgym-ray-driver-<owner>-...``,
+:mod:`lrgym.baselines.backend`). A grader or driver killed with ``kill -9`` leaves them behind;
+the next one removes those whose owner has ended (:func:`owner_gone`). Floor 2
+(``lrgym.baselines``), so that the Ray backend and the leaderboard's pools share it.
 
 A pid alone cannot say that: once a process has died the kernel gives its number to a later
 process, and a leftover named after a reused pid looked owned for as long as that unrelated
