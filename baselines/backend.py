@@ -15,8 +15,9 @@ grading) takes a :class:`Backend`::
 
 The jobs, their seeds and the code they run are the same on both backends, so their results are
 the same to the bit on machines of one kind (tests/test_ray_cluster.py). A job whose Ray worker
-dies (its process killed, its node lost) is retried once, on whichever node Ray places it; a
-second loss raises :class:`JobLost` naming the job and Ray's reason. Ray is an optional extra
+dies (its process killed, its node lost) runs again once, on whichever node Ray places it, with
+a warning naming the job and the node it was lost on (:class:`RunNodes`); a second loss raises
+:class:`JobLost` naming the job and Ray's reason. Ray is an optional extra
 (``pip install "lrgym[ray]"``) imported only when the ``ray`` backend is used.
 
 This module is floor 2 of the stack (``lrgym.baselines``); the leaderboard's grading pool on
@@ -36,7 +37,7 @@ from lrgym.tasks import families_env
 from lrgym.tasks.blas import SINGLE_THREAD_ENV
 
 __all__ = ["BACKENDS", "DRIVER_DIR_PREFIX", "Backend", "JobLost", "RAY_WORKER_ENV", "TASK_MEMORY_MB", "check_memory_request", "connect",
-           "add_backend_arguments", "check_address_form", "check_workers", "get_backend", "import_ray", "largest_node_memory_mb", "ray_imap", "sweep_driver_folders", "worker_env",
+           "add_backend_arguments", "check_address_form", "check_workers", "get_backend", "import_ray", "largest_node_memory_mb", "node_name", "node_report", "ray_imap", "ray_reason", "RunNodes", "sweep_driver_folders", "worker_env",
            "workers_type"]
 
 BACKENDS = ("local", "ray")
@@ -443,7 +444,7 @@ def _auth_hint(address: str | None) -> str:
 def _call(fn: Callable, job, expected: dict):
     """One job inside a Ray worker (BLAS on one thread, like the local pool's workers), on a
     node checked against the driver's fingerprint ``expected`` first (:func:`_check_this_node`):
-    ``(this node's fingerprint and address, fn(job))``."""
+    ``(this node's report: fingerprint and name, fn(job))`` (:func:`node_report`)."""
     from lrgym.baselines.parallel import single_threaded_blas
 
     node = _check_this_node(expected)
@@ -451,13 +452,100 @@ def _call(fn: Callable, job, expected: dict):
     return node, fn(job)
 
 
+def node_name(node_id: str, ip: str, hostname: str) -> str:
+    """How lrgym's messages name a Ray node: the first 8 hex digits of its node id (what ``ray
+    list nodes`` and ``ray status`` show in full), its IP address and host name, e.g.
+    ``3f2a9c1e at 10.0.0.7 (gpu-07)``. An address alone named two nodes of one machine alike
+    (``ray start`` twice on 127.0.0.1, or containers sharing a host's network)."""
+    return f"{node_id[:8]} at {ip} ({hostname})"
+
+
 def node_report() -> dict:
-    """In a Ray worker: its node's :func:`node_fingerprint` and address (``"node"``), what the
-    driver compares with its own (:func:`node_differences`) for each grader actor, tuning or
-    reference task and RLlib env runner."""
+    """In a Ray worker: its node's :func:`node_fingerprint`, its name (``"node"``:
+    :func:`node_name`) and Ray's node id (``"node id"``, in full): what the driver compares with
+    its own (:func:`node_differences`) for each grader actor, tuning or reference task and RLlib
+    env runner."""
+    import socket
+
     import ray
 
-    return {**node_fingerprint(), "node": ray.util.get_node_ip_address()}
+    node_id = ray.get_runtime_context().get_node_id()
+    return {**node_fingerprint(), "node": node_name(node_id, ray.util.get_node_ip_address(), socket.gethostname()),
+            "node id": node_id}
+
+
+class RunNodes:
+    """The Ray nodes a run has seen alive (id → :func:`node_name`), to name the node a lost Ray
+    worker was on in the warning a loss gives (:meth:`lost_on`). Ray survives a lost worker or
+    node by running its job again elsewhere, which changes no result but should not go unsaid:
+    an operator learns which node went and which jobs ran again."""
+
+    def __init__(self, ray):
+        self.ray = ray
+        self.names: dict[str, str] = {}
+        self.lost: dict[str, int] = {}  # node id -> jobs lost on it (lost_on)
+        self.said: set[str] = set()  # nodes :meth:`say_gone` named
+        for node in self._nodes():
+            if node.get("Alive"):
+                self.saw(node.get("NodeID", "?"), node_name(node.get("NodeID", "?"), node.get("NodeManagerAddress", "?"),
+                                                            node.get("NodeManagerHostname", "?")))
+
+    def _nodes(self) -> list[dict]:
+        try:
+            return self.ray.nodes()
+        except Exception:  # noqa: BLE001 - the GCS out of reach: the warning then names no node
+            return []
+
+    def saw(self, node_id: str | None, name: str) -> None:
+        """A node that ran a job (a node that joined since the run started included)."""
+        if node_id:
+            self.names[node_id] = name
+
+    def lost_on(self, error: BaseException, node_id: str | None = None) -> str:
+        """Where a Ray worker was lost, for a warning: ``" on the Ray node NAME, now gone"`` for
+        the node ``node_id`` (the grader's actors know theirs), else the one Ray's ``error``
+        names (its node id: a ``NodeDiedError`` gives it, and says the node is dead before Ray's
+        node table may), else the run's nodes dead since the last warning (``" (the Ray node NAME
+        is gone)"``), else ``""`` (a worker process killed on a live node)."""
+        dead = {n.get("NodeID") for n in self._nodes() if not n.get("Alive")}
+        said = str(error)
+        named = [node_id] if node_id in self.names else [i for i in self.names if i in said]
+        if named:
+            self.lost[named[0]] = self.lost.get(named[0], 0) + 1
+            gone = named[0] in dead or type(error).__name__ == "NodeDiedError"
+            if gone:
+                self.said.add(named[0])  # said here: say_gone need not
+            return f" on the Ray node {self.names[named[0]]}{', now gone' if gone else ''}"
+        newly = [i for i in self.names if i in dead and i not in self.said]  # a node said gone once
+        self.said.update(newly)
+        if newly:
+            names = ", ".join(self.names[i] for i in newly)
+            return f" (the Ray node{'s' if len(newly) > 1 else ''} {names} {'are' if len(newly) > 1 else 'is'} gone)"
+        return ""
+
+    def say_gone(self) -> None:
+        """At the end of a run: a ``RuntimeWarning`` for each node of the run that Ray now counts
+        dead and no warning named gone yet (a node whose jobs' loss arrived before Ray's node
+        table said so, or that died running none), with how many jobs were lost on it."""
+        import warnings
+
+        for node in self._nodes():
+            node_id = node.get("NodeID")
+            if node.get("Alive") or node_id not in self.names or node_id in self.said:
+                continue
+            self.said.add(node_id)
+            jobs = self.lost.get(node_id, 0)
+            warnings.warn(f"the Ray node {self.names[node_id]} was lost during the run ("
+                          + (f"{jobs} job{'s' if jobs != 1 else ''} lost on it, each named above" if jobs
+                             else "no job was lost on it") + ")", RuntimeWarning, stacklevel=2)
+
+
+def ray_reason(error: BaseException) -> str:
+    """The first sentence of Ray's message for a lost worker or node, with its type: enough to
+    say why in one line (Ray's own goes on with advice on its logs and dashboard)."""
+    text = " ".join(str(error).split())
+    first = text.split(". ", 1)[0].rstrip(".")
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
 
 
 #: this Ray worker process's :func:`node_fingerprint`, taken at its first task (≈ 20 ms, once)
@@ -465,7 +553,7 @@ _this_node: dict | None = None
 
 
 def _check_this_node(expected: dict) -> dict:
-    """This worker's node fingerprint and address (``"node"``); raise :class:`NodeMismatch`
+    """This worker's :func:`node_report` (fingerprint, ``"node"`` name and ``"node id"``); raise :class:`NodeMismatch`
     (naming this node and what differs) unless it equals the driver's ``expected``
     (:func:`node_differences`): the grader's actors are checked the same way when placed
     (:mod:`lrgym.leaderboard.ray_pool`), and a tuning or reference task on an unlike node would
@@ -493,8 +581,9 @@ _remote_call = None
 def ray_imap(fn: Callable, jobs: Iterable, address: str | None = None, workers: int | None = None,
              desc: str = "") -> Iterator:
     """``fn(job)`` for every job as Ray tasks (unordered), at most ``workers`` in flight (default:
-    all of the cluster's CPUs; else a positive integer: :func:`check_workers`), with a progress bar. A task whose worker dies is retried once by
-    Ray (``max_retries``); a second loss raises :class:`JobLost`. Exceptions raised by ``fn`` are
+    all of the cluster's CPUs; else a positive integer: :func:`check_workers`), with a progress bar. A task whose worker dies (its
+    process killed, its node lost) runs again once, on a live node, with a ``RuntimeWarning``
+    naming the job and the node (:class:`RunNodes`); a second loss raises :class:`JobLost`. Exceptions raised by ``fn`` are
     not retried: they are re-raised here, like the local pool does. Each task runs on one CPU
     with :data:`TASK_MEMORY_MB` of Ray ``memory`` (a cluster where no node with a CPU has that
     much is refused first: :func:`check_memory_request`) and :func:`worker_env`, after checking its
@@ -508,23 +597,25 @@ def ray_imap(fn: Callable, jobs: Iterable, address: str | None = None, workers: 
     jobs = list(jobs)
     if jobs:  # a request no node holds would leave every task pending for ever
         check_memory_request(ray, TASK_MEMORY_MB, "each Ray task", "a node with a CPU and more memory")
-    if _remote_call is None:
-        _remote_call = ray.remote(num_cpus=1, max_retries=RAY_RETRIES, retry_exceptions=False)(_call)
+    if _remote_call is None:  # no retry by Ray: the driver runs a lost job again, saying so
+        _remote_call = ray.remote(num_cpus=1, max_retries=0, retry_exceptions=False)(_call)
     call = _remote_call.options(memory=TASK_MEMORY_MB * 2**20, runtime_env={"env_vars": worker_env()})
     expected = node_fingerprint()
     kinds = CPUKinds()
     limit = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     fn_ref = ray.put(fn)
-    queue = list(reversed(jobs))
+    nodes = RunNodes(ray)
+    queue = list(reversed(list(enumerate(jobs))))  # (index, job), the next one last
+    lost: dict[int, int] = {}  # job index -> times its Ray worker was lost
     running: dict = {}
     bar = tqdm(total=len(jobs), desc=desc)
     try:
         while queue or running:
             while queue and len(running) < limit:
-                job = queue.pop()
-                running[call.remote(fn_ref, job, expected)] = job
+                index, job = queue.pop()
+                running[call.remote(fn_ref, job, expected)] = index, job
             (ready,), _ = ray.wait(list(running), num_returns=1)
-            job = running.pop(ready)
+            index, job = running.pop(ready)
             try:
                 node, out = ray.get(ready)
             except ray.exceptions.RayTaskError as exc:  # fn raised: the job's own error
@@ -535,11 +626,22 @@ def ray_imap(fn: Callable, jobs: Iterable, address: str | None = None, workers: 
                                        f"says: {exc.cause}); install the same Python environment and lrgym (the "
                                        "same code) on every node") from None
                 raise exc.as_instanceof_cause() from None
-            except ray.exceptions.RayError as exc:  # the worker or its node died twice
-                raise JobLost(f"job {job!r} lost its Ray worker {1 + RAY_RETRIES} times: {exc}") from exc
+            except ray.exceptions.RayError as exc:  # the worker or its node died: run again, or lost for good
+                lost[index] = lost.get(index, 0) + 1
+                if lost[index] > RAY_RETRIES:
+                    raise JobLost(f"job {job!r} lost its Ray worker {lost[index]} times: {exc}") from exc
+                import warnings
+
+                warnings.warn(f"job {job!r} lost its Ray worker{nodes.lost_on(exc)} ({ray_reason(exc)}); it runs "
+                              f"again on a live node (retry {lost[index]} of {RAY_RETRIES}), with the same result",
+                              RuntimeWarning, stacklevel=2)
+                queue.append((index, job))  # next
+                continue
+            nodes.saw(node.get("node id"), node["node"])
             kinds.see(node, node["node"])
             yield out
             bar.update(1)
+        nodes.say_gone()
     finally:
         for ref in running:
             ray.cancel(ref, force=True)

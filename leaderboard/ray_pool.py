@@ -16,7 +16,8 @@ Failures:
 * the grader worker dies or a policy fails: the group fails with the reason, as locally;
 * the *Ray* worker is lost (its actor process killed, its node gone): the job is run again on a
   new actor — which Ray places on a live node — once; a second loss fails the group with Ray's
-  reason. Replies already received are kept: nothing finished is lost. The lost attempt's
+  reason. Each loss warns (``RuntimeWarning``), naming the node the actor was on (gone or not:
+  :class:`~lrgym.baselines.backend.RunNodes`), the job and its entry. Replies already received are kept: nothing finished is lost. The lost attempt's
   time stays charged to the group's time limit (the limit bounds the wall clock an entry may
   take, whatever the cause, so losing workers never buys a submission time); a group that runs
   out of it during the retry fails with the timeout reason;
@@ -50,12 +51,12 @@ import time
 import warnings
 from pathlib import Path
 
-from lrgym.baselines.backend import (TASK_MEMORY_MB, check_memory_request, connect, largest_node_memory_mb, node_report,
-                                     worker_env)
+from lrgym.baselines.backend import (TASK_MEMORY_MB, RunNodes, check_memory_request, connect, largest_node_memory_mb,
+                                     node_report, ray_reason, worker_env)
 from lrgym.baselines.node_check import CPUKinds, NodeMismatch, node_differences, node_fingerprint
 from lrgym.leaderboard.failures import PolicyError
 from lrgym.leaderboard.import_paths import hidden_dirs
-from lrgym.leaderboard.scheduling import Groups, GroupScheduler, Job
+from lrgym.leaderboard.scheduling import LOST_UNIT_RETRIES, Groups, GroupScheduler, Job
 
 __all__ = ["GraderHost", "NodeMismatch", "RayWorkerPool", "actor_memory_mb", "ship_files"]
 
@@ -102,6 +103,16 @@ def ship_files(spec: dict) -> tuple[dict, dict[str, bytes]]:
     return spec, {}
 
 
+def _job_name(job: Job) -> str:
+    """A grading job as a warning names it: ``the job of quadratic instances [0, 1] seeds [0, 1]``
+    (an episodes job's family, instances and seeds), else ``a <op> job``."""
+    payload = job.payload if isinstance(job.payload, dict) else {}
+    if payload.get("op") == "episodes":
+        return (f"the job of {payload.get('family')} instances {payload.get('instances')} "
+                f"seeds {payload.get('seeds')}")
+    return f"a {payload.get('op', '?')} job"
+
+
 class GraderHost:
     """A Ray actor holding one grader worker process (:mod:`lrgym.leaderboard.worker`).
 
@@ -123,7 +134,8 @@ class GraderHost:
         return os.getpid()
 
     def describe(self) -> dict:
-        """This node's :func:`~lrgym.baselines.node_check.node_fingerprint` and address (the first call: the driver checks it)."""
+        """This node's :func:`~lrgym.baselines.backend.node_report`: its fingerprint, name and id
+        (the first call: the driver checks it, and names the node by it if the actor is lost)."""
         return node_report()
 
     def _localise(self, payload: dict, files: dict) -> dict:
@@ -189,6 +201,7 @@ class _Slot:
         self.job: tuple[int, Job] | None = None
         self.ref = None
         self.groups: set[str] = set()
+        self.node_id: str | None = None  # once placed: Ray's id of the actor's node (its report's)
 
 
 class RayWorkerPool(GroupScheduler):
@@ -221,6 +234,14 @@ class RayWorkerPool(GroupScheduler):
         self._memory_mb = float(ACTOR_MEMORY_MB)  # during a run: each actor's Ray memory (actor_memory_mb)
         self._placement_warned = False  # during a run: the user was told no actor can be placed
         self._cpu_kinds = CPUKinds()  # during a run: the CPU kinds of the actors' nodes
+        self._nodes: RunNodes | None = None  # during a run: the nodes seen, to name one an actor was lost on
+
+    def run(self, jobs, on_reply=None, on_group_done=None):
+        """:meth:`GroupScheduler.run`, then a warning for each node of the run Ray now counts
+        dead that no loss's warning named so (:meth:`~lrgym.baselines.backend.RunNodes.say_gone`)."""
+        results = super().run(jobs, on_reply, on_group_done)
+        self._nodes.say_gone()
+        return results
 
     def _begin_run(self, jobs: list[Job]) -> None:
         """Per-run state: each actor's Ray memory (:func:`actor_memory_mb` of ``jobs``; a request
@@ -240,6 +261,7 @@ class RayWorkerPool(GroupScheduler):
         self._files = {}
         self._placement_warned = False
         self._cpu_kinds = CPUKinds()
+        self._nodes = RunNodes(self.ray)
 
     # -- the transport ----------------------------------------------------------------------------
 
@@ -324,6 +346,8 @@ class RayWorkerPool(GroupScheduler):
                     "lrgym (the same code) on every node") from None
             return  # the actor was lost before it ran (its node gone): its first job meets the loss
         where = node.pop("node", "?")
+        slot.node_id = node.get("node id")
+        self._nodes.saw(slot.node_id, where)
         problem = node_differences(self._fingerprint, node, where)
         if problem:
             raise NodeMismatch(problem)
@@ -340,6 +364,13 @@ class RayWorkerPool(GroupScheduler):
             return
         except ray.exceptions.RayError as exc:  # the actor (Ray worker) or its node is gone: run again (_lost)
             said = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            index, _ = slot.job
+            then = ("its entry has failed already" if groups.results[job.group].failed else
+                    "it runs again on a new actor, with the same result"
+                    if self._attempts.get(index, 0) < LOST_UNIT_RETRIES else "its entry fails")
+            warnings.warn(f"{_job_name(job)} of the entry {job.group!r} lost its grader actor"
+                          f"{self._nodes.lost_on(exc, slot.node_id)} ({ray_reason(exc)}): {then}",
+                          RuntimeWarning, stacklevel=2)
             self._lost(groups, slots, slot, lambda n: f"lost its Ray worker {n} times (retried on a new one): {said}")
             return
         slot.ref = None

@@ -364,3 +364,68 @@ def test_a_killed_drivers_folder_is_swept_by_the_next_driver_and_a_live_ones_kep
     assert not os.path.exists(alive_folder)
     os.mkdir(alive_folder)  # the name of a driver that has ended now (as if kill -9 had left it)
     assert sweep_driver_folders(str(tmp_path)) == 1 and not os.path.exists(alive_folder)
+
+
+class _NodeTable:
+    """Ray's node table as ``ray.nodes()`` gives it, stood in for (what RunNodes reads)."""
+
+    def __init__(self, *nodes):
+        self.table = [dict(n) for n in nodes]
+
+    def nodes(self):
+        return [dict(n) for n in self.table]
+
+    def lose(self, node_id):
+        for n in self.table:
+            if n["NodeID"] == node_id:
+                n["Alive"] = False
+
+
+def _node(node_id, ip="127.0.0.1", host="box"):
+    return {"NodeID": node_id, "NodeManagerAddress": ip, "NodeManagerHostname": host, "Alive": True}
+
+
+def test_run_nodes_name_where_a_job_was_lost_and_say_each_lost_node_once():
+    """The warnings of a lost Ray worker (Backend.imap's tasks, the grader's actors) name its
+    node by Ray's id, address and host name: two nodes on 127.0.0.1 apart. A node Ray counts
+    dead by the end of the run and no warning called gone is said then, once."""
+    import warnings
+
+    from lrgym.baselines.backend import RunNodes, node_name
+
+    a, b, c = ("3f2a9c1e" + "0" * 48), ("77d0aa12" + "1" * 48), ("c0ffee00" + "2" * 48)
+    ray = _NodeTable(_node(a), _node(b), _node(c, "10.0.0.7", "gpu-07"))
+    nodes = RunNodes(ray)
+    assert nodes.names == {a: "3f2a9c1e at 127.0.0.1 (box)", b: "77d0aa12 at 127.0.0.1 (box)",
+                           c: "c0ffee00 at 10.0.0.7 (gpu-07)"}
+    assert node_name(a, "127.0.0.1", "box") == nodes.names[a]
+    died = type("NodeDiedError", (Exception,), {})  # Ray's, by name: its message names the node
+    assert nodes.lost_on(died(f"Task failed because the node it was running on is dead. node ID: {b}.")) == \
+        " on the Ray node 77d0aa12 at 127.0.0.1 (box), now gone"
+    assert nodes.lost_on(RuntimeError("The worker died unexpectedly"), node_id=a) == " on the Ray node 3f2a9c1e at 127.0.0.1 (box)"
+    assert nodes.lost_on(RuntimeError("The worker died unexpectedly")) == ""  # a live node, none named
+    ray.lose(a)  # Ray's table now says what the loss of the grader actor on it did not yet
+    ray.lose(c)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        nodes.say_gone()
+        nodes.say_gone()  # once each
+    assert [str(w.message) for w in caught] == [
+        "the Ray node 3f2a9c1e at 127.0.0.1 (box) was lost during the run (1 job lost on it, each named above)",
+        "the Ray node c0ffee00 at 10.0.0.7 (gpu-07) was lost during the run (no job was lost on it)"]
+    assert nodes.lost_on(RuntimeError("lost")) == ""  # both said gone already
+
+
+def test_run_nodes_name_the_nodes_dead_since_when_ray_names_none():
+    """A loss whose error names no node (a worker killed; Ray's table already says a node died)
+    names the nodes dead since the last warning, once."""
+    from lrgym.baselines.backend import RunNodes
+
+    a, b = ("3f2a9c1e" + "0" * 48), ("77d0aa12" + "1" * 48)
+    ray = _NodeTable(_node(a), _node(b))
+    nodes = RunNodes(ray)
+    ray.lose(a)
+    ray.lose(b)
+    assert nodes.lost_on(RuntimeError("The worker died unexpectedly")) == \
+        " (the Ray nodes 3f2a9c1e at 127.0.0.1 (box), 77d0aa12 at 127.0.0.1 (box) are gone)"
+    assert nodes.lost_on(RuntimeError("The worker died unexpectedly")) == ""

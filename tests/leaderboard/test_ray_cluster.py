@@ -527,7 +527,7 @@ def test_rllib_env_runners_on_a_node_with_other_code_stop_the_run_before_trainin
     monkeypatch.setattr(node_check, "node_fingerprint", lambda: {**real, "numpy": "0.0-other"})
     config = RLlibConfig(algo="ppo", env_runners=1, envs_per_runner=2, train_batch_size=64, total_timesteps=64,
                          env_kwargs={"horizon": 8}, out=str(tmp_path / "ppo"), progress=False)
-    with pytest.raises(node_check.NodeMismatch, match=rf"^the Ray node \S+ differs .*numpy {real['numpy']} there, "
+    with pytest.raises(node_check.NodeMismatch, match=rf"^the Ray node [0-9a-f]{{8}} at \S+ \(.+\) differs .*numpy {real['numpy']} there, "
                                                       r"0.0-other here"):
         train(config, log=lambda m: None)
     assert list(tmp_path.iterdir()) == []  # nothing trained, nothing written
