@@ -37,7 +37,7 @@ from lrgym.leaderboard.suite import Suite, get_suite
 from lrgym.leaderboard.text import name_key
 
 __all__ = ["Leaderboard", "Row", "build_leaderboard", "PROFILE_TAUS", "ALGOPERF_TAUS", "NOT_THE_SUITES_RUNS",
-           "NON_FINITE_SCORE", "OTHER_DYNAMICS", "other_dynamics"]
+           "NON_FINITE_SCORE", "OTHER_DEFINITION", "OTHER_DYNAMICS", "other_definition", "other_dynamics"]
 
 PROFILE_TAUS = np.linspace(-1.0, 2.0, 61)
 ALGOPERF_TAUS = np.linspace(1.0, 4.0, 100)
@@ -53,6 +53,11 @@ NON_FINITE_SCORE = "a run's score is not a finite number"
 #: its scores are of other problems
 OTHER_DYNAMICS = ("its runs started from other losses than the suite's references (an lrgym whose tasks differ "
                   "made it): run it again")
+#: ... or it was graded under another definition of the suite's version: a suite file edited
+#: (its horizon, inner steps or env options) without a new revision, so its runs are other episodes
+#: than the suite's (their initial losses can be the same: the check above does not see it)
+OTHER_DEFINITION = ("it was graded under another definition of this suite version (its episode settings "
+                    "differ: a suite file changed without a new revision): run it again, or bump the revision")
 #: how far a run's initial loss may be from the reference's and be the same problem: the last bits
 #: of another CPU kind (≈ 1e-15), never another instance or dynamics (a factor, typically)
 INITIAL_LOSS_RTOL = 1e-6
@@ -85,7 +90,8 @@ class Leaderboard:
     rows: list[Row]
     failures: list[EntryRecord] = field(default_factory=list)
     best_baseline: str | None = None
-    #: entries that cannot be ranked, name → why (:data:`NOT_THE_SUITES_RUNS`, :data:`NON_FINITE_SCORE`)
+    #: entries that cannot be ranked, name → why (:data:`NOT_THE_SUITES_RUNS`, :data:`OTHER_DEFINITION`,
+    #: :data:`NON_FINITE_SCORE`, :data:`OTHER_DYNAMICS`)
     skipped: dict[str, str] = field(default_factory=dict)
 
     def row(self, name: str) -> Row:
@@ -136,10 +142,31 @@ def other_dynamics(runs: list[RunRecord], references) -> bool:
     return False
 
 
+def other_definition(entry: EntryRecord, suite: Suite) -> bool:
+    """Whether ``entry`` was graded with other env keywords (horizon, inner steps, env options)
+    for one of ``suite``'s families than the suite has now: what the grader stored of the suite
+    (``env_spec["suite"]``, :meth:`Suite.to_dict`) differs. A suite file edited without a bump of
+    its revision keeps its version, and its stored entries' runs are then of other episodes (a
+    horizon of 4 ranked beside a horizon of 6; the initial losses, which :func:`other_dynamics`
+    compares, are the same). An entry that recorded no env keywords for a family (a private
+    suite's entries store its shape only; a synthetic entry stores none) is not judged."""
+    from lrgym.leaderboard.store import stored_form
+
+    spec = entry.env_spec if isinstance(entry.env_spec, dict) else {}
+    described = spec.get("suite")
+    items = described.get("families") if isinstance(described, dict) else None
+    if not isinstance(items, list):
+        return False
+    graded = {item.get("family"): item.get("env_kwargs") for item in items if isinstance(item, dict)}
+    return any(graded.get(fs.family) is not None and graded[fs.family] != stored_form(suite.env_kwargs(fs.family))
+               for fs in suite.families)
+
+
 def build_leaderboard(store: ResultStore, suite: Suite | str, reps: int = BOOTSTRAP_REPS,
                       references=None) -> Leaderboard:
     """Read the latest entries of ``suite`` from ``store`` and rank them; an entry that cannot be
-    ranked (its runs are not the suite's, a score is NaN or infinite, or, given the suite's
+    ranked (its runs are not the suite's, it was graded under another definition of the suite's
+    version (:func:`other_definition`), a score is NaN or infinite, or, given the suite's
     ``references``, its runs started from other initial losses than theirs: :func:`other_dynamics`)
     is listed in :attr:`Leaderboard.skipped` with why, and every other entry is ranked as without it."""
     suite = get_suite(suite)
@@ -150,6 +177,9 @@ def build_leaderboard(store: ResultStore, suite: Suite | str, reps: int = BOOTST
             scores = score_matrix(runs, suite)
         except KeyError:
             skipped[entry.name] = NOT_THE_SUITES_RUNS
+            continue
+        if other_definition(entry, suite):
+            skipped[entry.name] = OTHER_DEFINITION
             continue
         if not np.all(np.isfinite(scores)):
             skipped[entry.name] = NON_FINITE_SCORE

@@ -88,6 +88,7 @@ __all__ = [
     "RunRecord",
     "SchemaVersionError",
     "default_store_path",
+    "stored_form",
     "version_key",
 ]
 
@@ -341,6 +342,12 @@ def _untag(d: dict) -> Any:
 
 def _loads(text: str | None) -> Any:
     return None if text is None else json.loads(text, object_hook=_untag)
+
+
+def stored_form(obj: Any) -> Any:
+    """``obj`` as the store gives it back (tuples as lists, NumPy values as Python's): what a
+    value computed now is compared with a stored one in."""
+    return _loads(_dumps(obj))
 
 
 def _now() -> str:

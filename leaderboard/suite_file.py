@@ -21,8 +21,9 @@ processes by ``$LRGYM_FAMILIES``) or another choice of instances writes one as a
 the suite's ``env_options`` (every family's) and a family's ``horizon``, ``inner_steps`` and
 ``env_options`` are not (a family's defaults). Results and cached references are keyed by
 ``name/r<revision>``, as the shipped suites' are: change anything and bump ``revision`` (a board
-built from results of another definition under the same version skips those entries, and the
-references are recomputed when the definition's fingerprint changed; both say so).
+built from results of another definition under the same version skips those entries:
+:func:`lrgym.leaderboard.ranking.other_definition`; and the references are recomputed when the
+definition's fingerprint changed; both say so).
 
 Checked when read, each error naming the value and the valid choices: the name (letters, digits,
 ``. _ -``; at most 64 characters; no shipped suite's name and no private suite's ``private-``

@@ -357,6 +357,38 @@ def test_an_entry_of_other_task_dynamics_is_not_ranked_beside_todays(tmp_path):
     assert sorted(r.name for r in without.rows) == ["older", "rounding", "today", "unrecorded"]
 
 
+def test_an_entry_graded_under_another_definition_of_the_version_is_not_ranked(tmp_path):
+    """A red team (2026-12-06): a suite file edited without a new revision keeps its version, and
+    the board ranked what it graded before beside what it grades now (``fixed`` at horizon 4 beside
+    ``hypergradient`` at horizon 6 on ``mine/r1``, no word said), though the suite file's docstring
+    promised such entries are skipped. Their runs start from the same losses, so the initial-loss
+    check cannot see it; the env keywords each entry stored with its suite can."""
+    from lrgym.leaderboard.ranking import OTHER_DEFINITION
+    from lrgym.leaderboard.suite import FamilySuite, Suite
+
+    def edited(horizon: int, cap: tuple = ()) -> Suite:  # the same name and revision each time
+        return Suite("edited", 1, "a suite file", "test",
+                     (FamilySuite("quadratic", (20000, 20001)), FamilySuite("linreg", (20000, 20001), horizon)),
+                     (0, 1, 2), (("reward_alphas", (1.0, 0.5)), *cap))  # a tuple: stored as a list
+
+    before, longer, capped = edited(4), edited(6), edited(4, (("cap_factor", 100.0),))
+    assert before.version == longer.version == capped.version
+    with ResultStore(tmp_path / "r.sqlite") as s:
+        for name, suite in (("before", before), ("longer", longer), ("capped", capped), ("undescribed", None)):
+            runs = synthetic_runs(before, MATRICES["strong"])
+            spec = {"suite": suite.to_dict()} if suite is not None else None  # as the grader stores it
+            s.add_entry(synthetic_entry(before, name, "submission", env_spec=spec,
+                                        summary=summarize(runs, before, reps=50)), runs)
+        boards = {name: build_leaderboard(s, suite, reps=50)
+                  for name, suite in (("before", before), ("longer", longer), ("capped", capped))}
+    for name, board in boards.items():  # each ranks its own entry, and the one that says nothing
+        assert sorted(r.name for r in board.rows) == sorted([name, "undescribed"])
+        assert board.skipped == {other: OTHER_DEFINITION for other in boards if other != name}
+    from lrgym.leaderboard.text import markdown_escape
+
+    assert markdown_escape(f"longer ({OTHER_DEFINITION})") in report.markdown(boards["before"])
+
+
 def test_a_rate_just_below_one_is_never_shown_as_100_percent():
     """An audit (2026-12-06): 239 diverged runs of 240 read "100%" (every run) and 1 of 200 read
     "0%" (none: 0.5 rounds half to even), though 1 of 400 read "<1%". Only 0 and 1 read 0 % and 100 %."""
