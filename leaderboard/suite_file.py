@@ -25,7 +25,8 @@ built from results of another definition under the same version skips those entr
 :func:`lrgym.leaderboard.ranking.other_definition`; and the references are recomputed when the
 definition's fingerprint changed; both say so).
 
-Checked when read, each error naming the value and the valid choices: the name (letters, digits,
+Checked when read, each error naming the value and the valid choices: the description (one line of
+printable text, at most 500 characters), the name (letters, digits,
 ``. _ -``; at most 64 characters; no shipped suite's name and no private suite's ``private-``
 prefix, whose results it would mix with), the instance set (``train``, ``val`` or ``test``: the
 ``private`` set is the grader's secret), the instances (in that set, no duplicates), the seeds
@@ -107,9 +108,7 @@ def suite_from_dict(data) -> Suite:
                              f"(and optionally description, env_options)")
     name = _name(data["name"])
     revision = _count("revision", data["revision"])
-    description = data.get("description", f"suite file {name}")
-    if not isinstance(description, str):
-        raise SuiteFileError(f"description {brief(description)} is no string; valid: a text")
+    description = _description(data.get("description", f"suite file {name}"))
     instance_set = data["instance_set"]
     if instance_set not in INSTANCE_SETS:
         raise SuiteFileError(f"instance_set {brief(instance_set)} unknown; valid: {', '.join(INSTANCE_SETS)} "
@@ -207,6 +206,29 @@ def _name(value) -> str:
         raise SuiteFileError(f"name {value!r} is a shipped suite's (or 'all', or a private suite's {PREFIX} prefix) "
                              f"in some case, whose results and references it would mix with; valid: another name "
                              f"than {', '.join(SUITES)}, all, in any case")
+    return value
+
+
+#: the longest description (a line of the board's files and of ``suites``)
+MAX_DESCRIPTION = 500
+
+
+def _description(value) -> str:
+    """A description the board's files can hold as one line: UTF-8 text (JSON's ``"\\ud800"`` is a
+    lone surrogate, which no file can be written with: ``run-baselines`` ran every baseline, stored
+    them and then stopped in a ``UnicodeEncodeError`` traceback writing the ranking, and ``report``
+    could never write it), without control or format characters (terminal escapes, newlines, a
+    right-to-left override)."""
+    from lrgym.leaderboard.text import clean
+
+    if not isinstance(value, str):
+        raise SuiteFileError(f"description {brief(value)} is no string; valid: a text")
+    bad = next((i for i, c in enumerate(value) if clean(c, keep_newlines=False) != c), None)
+    if bad is not None or len(value) > MAX_DESCRIPTION:
+        where = (f"has the character {ascii(value[bad])} at position {bad}" if bad is not None
+                 else f"has {len(value):,} characters")
+        raise SuiteFileError(f"description {where}; valid: one line of printable text, at most "
+                             f"{MAX_DESCRIPTION} characters")
     return value
 
 

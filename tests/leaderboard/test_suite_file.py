@@ -80,12 +80,32 @@ def _with(**changes):
     (_with(env_options={"horizon": 9}), "sets 'horizon', which is the family's horizon field"),
     (_with(env_options={"cap_fator": 9}), "unexpected keyword argument 'cap_fator' (did you mean 'cap_factor'?)"),
     (_with(families=[SMALL["families"][0], SMALL["families"][0]]), "name a family twice"),
+    # (a red team, 2026-12-06: JSON's "\ud800" is a lone surrogate, which no file can hold: run-baselines
+    # stored its entries and stopped in a UnicodeEncodeError traceback writing the ranking, report always)
+    (_with(description="bad \ud800 text"), "description has the character '\\ud800' at position 4; valid: one line"),
+    (_with(description="red \x1b[31m"), "description has the character '\\x1b' at position 4"),
+    (_with(description="two\nlines"), "description has the character '\\n' at position 3"),
+    (_with(description="\u202eevil"), "description has the character '\\u202e' at position 0"),
+    (_with(description="x" * 501), "description has 501 characters; valid: one line of printable text, at most 500"),
 ])
 def test_a_file_that_is_no_suite_is_refused_naming_what_is_wrong(data, message, tmp_path):
     path = _write(tmp_path, data)
     with pytest.raises(SuiteFileError) as err:
         load_suite_file(path)
     assert str(err.value).startswith(f"--suite {path}") and message in str(err.value), str(err.value)
+
+
+def test_a_description_in_any_script_reaches_the_board_files(tmp_path):
+    """Printable text of any script is a description (only what no file or line can hold is refused)."""
+    from lrgym.leaderboard import report
+    from lrgym.leaderboard.ranking import build_leaderboard
+    from lrgym.leaderboard.store import ResultStore
+
+    said = "régressions logistiques — 二つ"
+    suite = load_suite_file(_write(tmp_path, _with(description=said)))
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        text = report.markdown(build_leaderboard(store, suite, reps=10))
+    assert said in text and text.encode("utf-8")
 
 
 def test_a_suite_file_that_is_no_regular_file_or_too_large_is_refused(tmp_path):
