@@ -37,7 +37,8 @@ from lrgym.leaderboard.suite import Suite, get_suite
 from lrgym.leaderboard.text import name_key
 
 __all__ = ["Leaderboard", "Row", "build_leaderboard", "PROFILE_TAUS", "ALGOPERF_TAUS", "NOT_THE_SUITES_RUNS",
-           "NON_FINITE_SCORE", "OTHER_DEFINITION", "OTHER_DYNAMICS", "other_definition", "other_dynamics"]
+           "NON_FINITE_SCORE", "OTHER_DEFINITION", "OTHER_DYNAMICS", "OTHER_TARGETS", "other_definition",
+           "other_dynamics", "other_targets"]
 
 PROFILE_TAUS = np.linspace(-1.0, 2.0, 61)
 ALGOPERF_TAUS = np.linspace(1.0, 4.0, 100)
@@ -58,6 +59,14 @@ OTHER_DYNAMICS = ("its runs started from other losses than the suite's reference
 #: than the suite's (their initial losses can be the same: the check above does not see it)
 OTHER_DEFINITION = ("it was graded under another definition of this suite version (its episode settings "
                     "differ: a suite file changed without a new revision): run it again, or bump the revision")
+#: ... or its scores are not what its losses score against the suite's references: it was scored
+#: against other references, which the grader recomputed since because the code no longer
+#: reproduced them (a family's module edited, another lrgym), with the same initial losses
+OTHER_TARGETS = ("its scores are not its losses' scores against the suite's references (it was scored against "
+                 "references of other task dynamics: a family's code or lrgym changed since): run it again")
+#: how far a stored score may be from its losses' score against today's references (the last bits
+#: of references computed on another CPU kind move it by ≈ 1e-15)
+SCORE_ATOL = 1e-6
 #: how far a run's initial loss may be from the reference's and be the same problem: the last bits
 #: of another CPU kind (≈ 1e-15), never another instance or dynamics (a factor, typically)
 INITIAL_LOSS_RTOL = 1e-6
@@ -91,7 +100,7 @@ class Leaderboard:
     failures: list[EntryRecord] = field(default_factory=list)
     best_baseline: str | None = None
     #: entries that cannot be ranked, name → why (:data:`NOT_THE_SUITES_RUNS`, :data:`OTHER_DEFINITION`,
-    #: :data:`NON_FINITE_SCORE`, :data:`OTHER_DYNAMICS`)
+    #: :data:`NON_FINITE_SCORE`, :data:`OTHER_DYNAMICS`, :data:`OTHER_TARGETS`)
     skipped: dict[str, str] = field(default_factory=dict)
 
     def row(self, name: str) -> Row:
@@ -142,6 +151,31 @@ def other_dynamics(runs: list[RunRecord], references) -> bool:
     return False
 
 
+def other_targets(runs: list[RunRecord], references) -> bool:
+    """Whether a run's stored score differs (beyond :data:`SCORE_ATOL`) from the score of its own
+    initial and final losses against ``references``' target for its instance and seed
+    (:func:`lrgym.baselines.score.score`, as the grader scored it): the entry was scored against
+    other references. The grader recomputes a suite's references when the code no longer reproduces
+    them (:func:`lrgym.leaderboard.references.find_cached`), so its older entries were graded on other
+    task dynamics, though their runs may start from the same losses (a red team: the toy family's
+    gradient noise raised 5x without a new suite revision, its references recomputed, and ``fixed``
+    of the old dynamics ranked beside ``hypergradient`` of the new). A run whose score or rescore is
+    not finite, or a task the references lack, is not judged."""
+    import math
+
+    from lrgym.leaderboard.suite import Task
+
+    for r in runs:
+        try:
+            target = references.final_loss(Task(r.family, r.instance), r.seed)
+        except (KeyError, ValueError, IndexError):
+            continue
+        rescored = float(scoring.score(r.initial_loss, r.final_loss, target, r.diverged))
+        if math.isfinite(r.score) and math.isfinite(rescored) and abs(rescored - r.score) > SCORE_ATOL:
+            return True
+    return False
+
+
 def other_definition(entry: EntryRecord, suite: Suite) -> bool:
     """Whether ``entry`` was graded with other env keywords (horizon, inner steps, env options)
     for one of ``suite``'s families than the suite has now: what the grader stored of the suite
@@ -167,7 +201,8 @@ def build_leaderboard(store: ResultStore, suite: Suite | str, reps: int = BOOTST
     """Read the latest entries of ``suite`` from ``store`` and rank them; an entry that cannot be
     ranked (its runs are not the suite's, it was graded under another definition of the suite's
     version (:func:`other_definition`), a score is NaN or infinite, or, given the suite's
-    ``references``, its runs started from other initial losses than theirs: :func:`other_dynamics`)
+    ``references``, its runs started from other initial losses than theirs, :func:`other_dynamics`, or
+    its scores are not its losses' against them, :func:`other_targets`)
     is listed in :attr:`Leaderboard.skipped` with why, and every other entry is ranked as without it."""
     suite = get_suite(suite)
     rows, skipped = [], {}
@@ -186,6 +221,9 @@ def build_leaderboard(store: ResultStore, suite: Suite | str, reps: int = BOOTST
             continue
         if references is not None and other_dynamics(runs, references):
             skipped[entry.name] = OTHER_DYNAMICS
+            continue
+        if references is not None and other_targets(runs, references):
+            skipped[entry.name] = OTHER_TARGETS
             continue
         summary = current_summary(entry.summary, runs, suite, reps)
         rows.append(Row(entry, runs, scores, summary))

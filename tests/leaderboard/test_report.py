@@ -340,6 +340,9 @@ def test_an_entry_of_other_task_dynamics_is_not_ranked_beside_todays(tmp_path):
         def initial_loss(self, task, seed):
             return 1.0
 
+        def final_loss(self, task, seed):  # (synthetic scores: no target to rescore them against)
+            raise KeyError(task)
+
     with ResultStore(tmp_path / "r.sqlite") as s:
         for name, start in (("today", 1.0), ("rounding", 1.0 + 1e-15), ("older", 0.083)):
             runs = [dataclasses.replace(r, initial_loss=start) for r in synthetic_runs(SUITE, MATRICES["strong"])]
@@ -355,6 +358,44 @@ def test_an_entry_of_other_task_dynamics_is_not_ranked_beside_todays(tmp_path):
 
     assert markdown_escape(f"older ({OTHER_DYNAMICS})") in report.markdown(lb)
     assert sorted(r.name for r in without.rows) == ["older", "rounding", "today", "unrecorded"]
+
+
+def test_an_entry_scored_against_other_references_is_not_ranked(tmp_path):
+    """A red team (2026-12-06): the toy family's gradient noise raised 5x in its module, the suite
+    file's revision kept. Every run starts from the same loss, so the initial-loss check passed;
+    the grader found that the code no longer reproduced the cached references and recomputed them,
+    and ``fixed``, scored against the old ones on the old dynamics, ranked beside ``hypergradient``
+    of the new. A run's stored score must be its own losses' score against the references the board
+    uses (the grader's score_runs), else the entry is listed as not ranked."""
+    from lrgym.leaderboard.ranking import OTHER_TARGETS
+    from lrgym.leaderboard.runner import score_runs
+
+    class Refs:
+        def __init__(self, target):
+            self.target = target
+
+        def initial_loss(self, task, seed):
+            return 1.0
+
+        def final_loss(self, task, seed):
+            return self.target * (1 + 0.1 * seed)
+
+    def trajectories(final: float, diverge_first: bool = False):
+        return [{"family": t.family, "instance": t.instance, "seed": seed, "diverged": diverge_first and k == 0,
+                 "train_losses": [1.0, 0.5, final * (1 + 0.05 * k)], "lrs": [0.1, 0.1], "val_losses": [1.0, 0.5, final],
+                 "val_metrics": [0.0, 0.0, 0.0]}
+                for k, (t, seed) in enumerate((t, seed) for seed in SUITE.seeds for t in SUITE.tasks())]
+
+    old, new = Refs(0.01), Refs(0.2)  # the targets of the old dynamics and of today's
+    with ResultStore(tmp_path / "r.sqlite") as s:
+        for name, refs, final in (("old", old, 0.02), ("today", new, 0.1), ("diverged", new, 0.3)):
+            runs = score_runs(trajectories(final, diverge_first=name == "diverged"), refs)  # as the grader scores
+            s.add_entry(synthetic_entry(SUITE, name, "submission", summary=summarize(runs, SUITE, reps=50)), runs)
+        lb = build_leaderboard(s, SUITE, reps=50, references=new)
+        back = build_leaderboard(s, SUITE, reps=50, references=old)
+    assert sorted(r.name for r in lb.rows) == ["diverged", "today"] and lb.skipped == {"old": OTHER_TARGETS}
+    assert sorted(r.name for r in back.rows) == ["old"]
+    assert back.skipped == {"today": OTHER_TARGETS, "diverged": OTHER_TARGETS}
 
 
 def test_an_entry_graded_under_another_definition_of_the_version_is_not_ranked(tmp_path):
