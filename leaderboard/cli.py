@@ -496,48 +496,6 @@ def run_baselines(
         raise typer.Exit(1)
 
 
-#: largest policy file whose ``name`` :func:`declared_name` reads: :mod:`ast` takes up to ≈ 900×
-#: a file's size in memory (1 MB of ``a;a;…`` took 0.9 GB), and the grader's process parses it
-MAX_NAME_SOURCE_BYTES = 128 * 1024
-
-
-def declared_name(target: str) -> str | None:
-    """The ``name`` class attribute of ``path/to/file.py:ClassName``, read from the source with
-    :mod:`ast` (a submission is untrusted code: nothing is imported or run here); None if the
-    class does not set it to a non-empty string literal in its body (then the class name is used),
-    or if the file is larger than :data:`MAX_NAME_SOURCE_BYTES` (then ``--name`` names it)."""
-    import ast
-
-    from lrgym.leaderboard.failures import PolicyError
-    from lrgym.leaderboard.submission_files import read_submission
-
-    where, sep, attr = target.rpartition(":")
-    if not sep or not where.endswith(".py"):
-        return None
-    try:  # read as the worker reads it: a regular file, never through a link
-        [source] = read_submission([Path(where)]).values()
-        if len(source) > MAX_NAME_SOURCE_BYTES:
-            return None
-        tree = ast.parse(source.decode("utf-8"))
-    except (PolicyError, SyntaxError, UnicodeDecodeError, ValueError, RecursionError, MemoryError):
-        # the worker reports a missing, linked or broken file properly; a source built to exhaust
-        # the parser (a deep expression: RecursionError; nested lambdas: MemoryError) is its to fail
-        return None
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef) and node.name == attr:
-            for stmt in node.body:
-                if isinstance(stmt, ast.Assign):
-                    targets, value = stmt.targets, stmt.value
-                elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-                    targets, value = [stmt.target], stmt.value
-                else:
-                    continue
-                if (any(isinstance(t, ast.Name) and t.id == "name" for t in targets)
-                        and isinstance(value, ast.Constant) and isinstance(value.value, str) and value.value.strip()):
-                    return value.value
-    return None
-
-
 @leaderboard_app.command()
 def submit(
     target: str = typer.Argument(..., help="path/to/policy.py:ClassName, package.module:ClassName, or an SB3 model .zip"),
@@ -582,9 +540,8 @@ def submit(
     except ValueError as exc:
         raise typer.BadParameter(f"not JSON: {exc}", param_hint="--env-options") from None
     try:
-        # an empty --name is refused, not replaced by the declared one
-        spec = submission_spec(target, name if name is not None else declared_name(target), algo=algo,
-                               optimizer=optimizer, env_options=options)
+        # no --name: the policy's declared name, else the class's (submission_spec); an empty one is refused
+        spec = submission_spec(target, name, algo=algo, optimizer=optimizer, env_options=options)
         notes = check_submission_files(spec)  # a linked or special file: refused now, not after a sandbox run
     except FileNotFoundError as exc:  # the file named is missing (a folder is a ValueError saying so)
         raise typer.BadParameter(str(exc), param_hint="TARGET") from None

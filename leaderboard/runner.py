@@ -40,7 +40,7 @@ from lrgym.leaderboard.pool import GroupResult, Job, default_workers
 from lrgym.leaderboard.references import References, floored, load_references
 from lrgym.leaderboard.settings import allowed_optimizers
 from lrgym.leaderboard.store import EntryRecord, KeptResultError, NameTakenError, ResultStore, RunRecord
-from lrgym.leaderboard.submission_files import missing_file_error
+from lrgym.leaderboard.submission_files import declared_name, missing_file_error
 from lrgym.leaderboard.suite import DEFAULT_SUITE, Suite, Task, get_suite
 from lrgym.leaderboard.text import check_entry_name, check_owner, clean, lookalike_note, name_key
 
@@ -109,8 +109,12 @@ def submission_spec(
 ) -> PolicySpec:
     """A submission: ``path/to/file.py:Name``, ``package.module:Name`` or an SB3 ``.zip``.
 
-    Nothing is imported here: the policy is loaded only inside its sandbox. The name must be a
-    valid entry name (:func:`lrgym.leaderboard.text.check_entry_name`) and not a baseline's.
+    Nothing is imported here: the policy is loaded only inside its sandbox. ``name`` None names
+    the entry after the policy: the class's ``name`` attribute as its source declares it
+    (:func:`~lrgym.leaderboard.submission_files.declared_name`, read without running it), else the
+    class's name (a zip: the file's stem), as ``lrgym leaderboard submit`` without ``--name`` does.
+    The name must be a valid entry name (:func:`lrgym.leaderboard.text.check_entry_name`) and not
+    a baseline's.
     ``algo``, ``optimizer`` and ``env_options`` (the policy's choices) are for SB3 zips, checked
     here, before anything runs or is stored; a policy class declares its choices itself.
     """
@@ -156,7 +160,7 @@ def submission_spec(
                              f"{_files_inside(where, attr)}, package.module:{attr} of an installed package, "
                              "or model.zip")
         spec = {"kind": "object", "target": target}
-        default_name = attr
+        default_name = declared_name(target) or attr  # what the policy calls itself, else its class
     name = check_entry_name(default_name if name is None else name)  # an empty name is refused, not replaced
     reserved = {name_key(n): n for n in _baseline_names()}
     if name_key(name) in reserved:

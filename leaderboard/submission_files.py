@@ -59,7 +59,7 @@ from pathlib import Path
 from lrgym.leaderboard.failures import PolicyError
 from lrgym.leaderboard.libc import c_library
 
-__all__ = ["MAX_SUBMISSION_BYTES", "PSEUDO_FILE_SYSTEMS", "SUBMISSION_FORMS", "missing_file_error", "read_policy_files",
+__all__ = ["MAX_NAME_SOURCE_BYTES", "MAX_SUBMISSION_BYTES", "PSEUDO_FILE_SYSTEMS", "SUBMISSION_FORMS", "declared_name", "missing_file_error", "read_policy_files",
            "read_sb3_files", "read_submission"]
 
 #: what ``submit`` takes (README, "Submitting a policy")
@@ -294,3 +294,43 @@ def read_submission(paths: list[Path]) -> dict[str, bytes]:
     finally:
         for fd in dirs.values():
             os.close(fd)
+
+
+#: largest policy file whose ``name`` :func:`declared_name` reads: :mod:`ast` takes up to ≈ 900×
+#: a file's size in memory (1 MB of ``a;a;…`` took 0.9 GB), and the grader's process parses it
+MAX_NAME_SOURCE_BYTES = 128 * 1024
+
+
+def declared_name(target: str) -> str | None:
+    """The ``name`` class attribute of ``path/to/file.py:ClassName``, read from the source with
+    :mod:`ast` (a submission is untrusted code: nothing is imported or run here); None if the
+    class does not set it to a non-empty string literal in its body (then the class name is used),
+    or if the file is larger than :data:`MAX_NAME_SOURCE_BYTES` (then ``--name`` names it).
+    :func:`lrgym.leaderboard.runner.submission_spec` names an entry by it when given no name."""
+    import ast
+
+    where, sep, attr = target.rpartition(":")
+    if not sep or not where.endswith(".py"):
+        return None
+    try:  # read as the worker reads it: a regular file, never through a link
+        [source] = read_submission([Path(where)]).values()
+        if len(source) > MAX_NAME_SOURCE_BYTES:
+            return None
+        tree = ast.parse(source.decode("utf-8"))
+    except (PolicyError, SyntaxError, UnicodeDecodeError, ValueError, RecursionError, MemoryError):
+        # the worker reports a missing, linked or broken file properly; a source built to exhaust
+        # the parser (a deep expression: RecursionError; nested lambdas: MemoryError) is its to fail
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == attr:
+            for stmt in node.body:
+                if isinstance(stmt, ast.Assign):
+                    targets, value = stmt.targets, stmt.value
+                elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+                    targets, value = [stmt.target], stmt.value
+                else:
+                    continue
+                if (any(isinstance(t, ast.Name) and t.id == "name" for t in targets)
+                        and isinstance(value, ast.Constant) and isinstance(value.value, str) and value.value.strip()):
+                    return value.value
+    return None

@@ -173,7 +173,7 @@ def test_command_writes_a_submission_file_the_grader_takes(tmp_path, monkeypatch
     printed = capsys.readouterr().out
     weights, submission = tmp_path / "runs" / "controller_mixed.npz", tmp_path / "runs" / "controller_mixed.py"
     assert "lrgym leaderboard submit runs/controller_mixed.py:TrainedController --suite quick" in printed
-    from lrgym.leaderboard.cli import declared_name
+    from lrgym.leaderboard.submission_files import declared_name
 
     assert declared_name(f"{submission}:TrainedController") == "controller_mixed"
     namespace = {}

@@ -13,7 +13,7 @@ from lb_helpers import POLICIES, tiny_suite
 from lrgym.baselines.evaluation import evaluate, make_env
 from lrgym.baselines.policy import DEFAULT_ACTION_MODE, policy_env_kwargs
 from lrgym.env import LRControlEnv
-from lrgym.leaderboard.cli import declared_name
+from lrgym.leaderboard.submission_files import declared_name
 from lrgym.leaderboard.references import load_references
 from lrgym.leaderboard.runner import run_suite, submission_spec
 
@@ -74,19 +74,31 @@ def test_submit_name_defaults_to_the_policys_name(tmp_path):
     assert declared_name(f"{tmp_path / 'link.py'}:A") is None
 
 
+def test_submission_spec_names_the_entry_as_submit_does(tmp_path):
+    """One rule for an entry's default name, from Python as from ``submit``: the policy's declared
+    ``name``, else its class's (a zip: its stem). ``submission_spec`` without a name used the
+    class's name while the CLI used the declared one, so one policy had two entry names."""
+    src = tmp_path / "p.py"
+    src.write_text("class A:\n    name = 'annotated'\nclass B:\n    pass\n")
+    assert submission_spec(f"{src}:A").name == "annotated" == declared_name(f"{src}:A")
+    assert submission_spec(f"{src}:B").name == "B"
+    assert submission_spec(f"{src}:A", name="mine").name == "mine"  # a name given wins
+    assert submission_spec(f"{EXAMPLE}:LossWatcher").name == "loss-watcher"
+
+
 def test_submit_does_not_parse_a_huge_policy_file_in_the_graders_process(tmp_path, monkeypatch):
     """ast takes up to ≈ 900× a file's size in memory: a hostile 64 MB policy file (the submission
     limit) would take the grader's ~50 GB. Past MAX_NAME_SOURCE_BYTES the name is not read."""
     import ast
 
-    from lrgym.leaderboard import cli
+    from lrgym.leaderboard import submission_files
 
     big = tmp_path / "big.py"
     body = "class A:\n    name = 'declared'\n"
-    big.write_text(body + "x = 1\n" * ((cli.MAX_NAME_SOURCE_BYTES - len(body)) // 6))
-    assert big.stat().st_size <= cli.MAX_NAME_SOURCE_BYTES
+    big.write_text(body + "x = 1\n" * ((submission_files.MAX_NAME_SOURCE_BYTES - len(body)) // 6))
+    assert big.stat().st_size <= submission_files.MAX_NAME_SOURCE_BYTES
     assert declared_name(f"{big}:A") == "declared"  # at the limit: read
-    big.write_text(body + "x = 1\n" * (cli.MAX_NAME_SOURCE_BYTES // 6 + 1))
+    big.write_text(body + "x = 1\n" * (submission_files.MAX_NAME_SOURCE_BYTES // 6 + 1))
     parsed = []
     monkeypatch.setattr(ast, "parse", lambda *a, **k: parsed.append(1))
     assert declared_name(f"{big}:A") is None and not parsed  # past it: the class name, nothing parsed
@@ -161,13 +173,13 @@ def test_a_source_built_to_break_the_parser_leaves_the_class_name(tmp_path):
     """A deep expression (RecursionError in ast) or nested lambdas (MemoryError in the parser),
     small enough to be parsed, crashed ``submit`` before anything was recorded; the class name
     is used and the worker then fails the entry."""
-    from lrgym.leaderboard import cli
+    from lrgym.leaderboard import submission_files
 
     deep = tmp_path / "deep.py"
     deep.write_text("class A:\n    name = 'declared'\nx = " + "+".join(["a"] * 20_000) + "\n")
     nested = tmp_path / "nested.py"
     nested.write_text("class A:\n    name = 'declared'\nx = " + "lambda:" * 3_000 + "1\n")
     for path in (deep, nested):
-        assert path.stat().st_size <= cli.MAX_NAME_SOURCE_BYTES
+        assert path.stat().st_size <= submission_files.MAX_NAME_SOURCE_BYTES
         assert declared_name(f"{path}:A") is None
 
