@@ -25,6 +25,15 @@ class MixtureFamily(TaskFamily):
     * ``member_options``: each member's own spec overrides, by member name:
       ``{"member_options": {"linreg": {"dim": 32}, "mlp": {"dataset": "digits"}}}``.
 
+    Its default ``horizon`` and ``inner_steps`` (when the env is given none) are its members'
+    when they share one (every ``LRControl-v1`` member: 50 and 10; a mixture of one family of
+    your own: that family's). Members whose defaults differ leave the mixture without one: an
+    env's horizon and inner steps are fixed for its lifetime (``info["horizon"]``, the progress
+    feature t/T, the vector env's batch), not chosen per episode, so the env then asks for
+    ``horizon=`` / ``inner_steps=`` by name, with each member's default, rather than running
+    every member at a length none of them asked for (until 2026-12-06 the mixture's own 50 and
+    10, whatever its members said).
+
     A mixture has no spec fields of its own, so a member's option given at the top level
     (``family_options={"dim": 32}``) raises ``ValueError`` naming the valid options and the
     members that take it, with the ``member_options`` form to write instead.
@@ -66,6 +75,25 @@ class MixtureFamily(TaskFamily):
         self.members = members
         self.families = {m: make_family(m, **member_options.get(m, {})) for m in members}
         self.overrides = {"members": members, "member_options": member_options}
+
+    @property
+    def default_horizon(self) -> int:
+        return self._common_default("horizon")
+
+    @property
+    def default_inner_steps(self) -> int:
+        return self._common_default("inner_steps")
+
+    def _common_default(self, setting: str) -> int:
+        """The members' shared ``default_<setting>``; ``ValueError`` naming each member's when they differ."""
+        values = {m: getattr(family, f"default_{setting}") for m, family in self.families.items()}
+        if len(set(values.values())) == 1:
+            return next(iter(values.values()))
+        each = ", ".join(f"{m} {v}" for m, v in values.items())
+        raise ValueError(f"{setting} not given, and the mixture of {', '.join(self.members)} has no default "
+                         f"{setting}: its members' defaults differ ({each}), and an env's {setting} is one for all "
+                         f"its episodes; valid: {setting}=N given to the env (e.g. one of "
+                         f"{', '.join(str(v) for v in sorted(set(values.values())))}), or members with one default")
 
     def member_of(self, instance_seed: int) -> str:
         return self.members[int(instance_seed) % len(self.members)]

@@ -69,7 +69,7 @@ def test_a_new_family_is_its_module_its_tests_and_one_registry_line(toy):
     assert ENV_IDS[toy] == {"family": "toy", "id_family_target": "toy=toy_family:ToyFamily"}
     assert FAMILIES["toy"].env_ids == {toy: {}}
     assert "toy" not in MIXED_V1 and gym.make("LRControl-v1").unwrapped.family.members == MIXED_V1
-    mixed = gym.make("LRControl-v1", family_options={"members": ("linreg", "toy")}, horizon=8)
+    mixed = gym.make("LRControl-v1", family_options={"members": ("linreg", "toy")}, horizon=8, inner_steps=3)
     for instance, family in ((0, "linreg"), (1, "toy")):
         mixed.reset(seed=0, options={"instance": instance})
         assert mixed.unwrapped.task.spec.family == family
@@ -115,8 +115,32 @@ def test_an_episode_of_a_family_of_ones_own_is_recorded_under_its_name(toy):
 
     [traj] = evaluate(Constant(lr=0.05), {"family": "toy"}, instance_set="val", instances=[10_000], seeds=[0])
     assert (traj.family, traj.instance) == ("toy", 10_000)
-    mixed = {"family": "mixed", "family_options": {"members": ("linreg", "toy")}, "horizon": 4}
+    mixed = {"family": "mixed", "family_options": {"members": ("linreg", "toy")}, "horizon": 4,
+             "inner_steps": 3}  # the members' defaults differ (linreg 50 and 10, toy 8 and 3)
     assert [t.family for t in evaluate(Constant(lr=0.01), mixed, instances=[0, 1], seeds=[0])] == ["linreg", "toy"]
+
+
+def test_a_mixture_runs_its_members_default_length_or_asks_for_one(toy):
+    """A mixture's default horizon and inner steps are its members' (toy: 8 and 3), not the base
+    class's 50 and 10, which ran every toy episode of a mixture 50 steps of 10 updates; members
+    whose defaults differ get an error naming each member's default, as an env's length is one
+    for all its episodes. LRControl-v1's members share 50 and 10: nothing changes there."""
+    from lrgym.env import LRControlEnv
+    from lrgym.tasks import make_family
+
+    toys = LRControlEnv(family="mixed", family_options={"members": ("toy",)})
+    alone = make_family("toy")
+    assert (toys.horizon, toys.inner_steps) == (alone.default_horizon, alone.default_inner_steps) == (8, 3)
+    _, info = toys.reset(seed=0)
+    assert (info["horizon"], info["inner_steps"]) == (8, 3)
+    with pytest.raises(ValueError, match=r"horizon not given.*linreg 50, toy 8.*valid: horizon=N"):
+        LRControlEnv(family="mixed", family_options={"members": ("linreg", "toy")})
+    with pytest.raises(ValueError, match=r"inner_steps not given.*linreg 10, toy 3"):
+        LRControlEnv(family="mixed", family_options={"members": ("linreg", "toy")}, horizon=8)
+    both = LRControlEnv(family="mixed", family_options={"members": ("linreg", "toy")}, horizon=8, inner_steps=3)
+    assert (both.horizon, both.inner_steps) == (8, 3)
+    v1 = gym.make("LRControl-v1").unwrapped
+    assert (v1.horizon, v1.inner_steps) == (50, 10)
 
 
 def test_the_grader_ranks_a_family_registered_in_its_process(toy, tmp_path, monkeypatch):
