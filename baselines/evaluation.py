@@ -57,7 +57,7 @@ def make_env(policy, env_kwargs: dict | None = None) -> LRControlEnv:
 
 def _family_of(env, info) -> str:
     """The name of the family ``env``'s episode trains: its task's (a mixture's member's), so a
-    family outside the info schema's table (``info["family"]`` −1) is named too, not "unknown"
+    family outside the info schema's table (``info["family"]`` 2**32 + CRC-32) is named without a lookup
     (the grader matches trajectories to the suite's tasks by it); ``info``'s for an env without
     a task."""
     task = getattr(getattr(env, "unwrapped", env), "task", None)

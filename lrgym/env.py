@@ -142,7 +142,8 @@ class LRControlEnv(gym.Env):
       known: mlp, recsys), ``lr_min``, ``lr_max``;
     * bool: ``diverged``, ``rejected``;
     * int64: ``updates`` (inner updates so far), ``family`` (index into
-      ``lrgym.info.FAMILY_NAMES`` = ``("linreg", "quadratic", "mlp", "recsys")``), ``instance``
+      ``lrgym.info.FAMILY_NAMES`` = ``("linreg", "quadratic", "mlp", "recsys")``; a family of
+      your own: ``lrgym.info.family_index(name)``, 2**32 + the CRC-32 of its name), ``instance``
       (instance seed), ``step``, ``horizon``, ``inner_steps``, ``optimizer`` (index into
       ``lrgym.optim.OPTIMIZERS`` = ``("sgd", "momentum", "nesterov", "adam", "rmsprop",
       "adagrad")``), ``action_mode`` (index into ``("discrete", "log_lr")``).
@@ -358,7 +359,7 @@ class LRControlEnv(gym.Env):
 
     @property
     def family_index(self) -> np.int64:
-        """``info["family"]`` of the current episode (an index into ``lrgym.info.FAMILY_NAMES``)."""
+        """``info["family"]`` of the current episode (:func:`lrgym.info.family_index` of its family)."""
         return self._episode_info[0]
 
     def load_step(self, stats, memory, obs, lr: float, t: int, updates: int, done: bool) -> None:

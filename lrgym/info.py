@@ -26,7 +26,9 @@ key                 dtype     meaning
 ``diverged``        bool      the step diverged (the episode terminates)
 ``rejected``        bool      the step was undone (``rejection_threshold``)
 ``updates``         int64     inner updates run so far this episode
-``family``          int64     index into :data:`FAMILY_NAMES` (−1: a family outside the table)
+``family``          int64     index into :data:`FAMILY_NAMES`; a family of your own:
+                              :func:`family_index` of its name (2**32 + CRC-32);
+                              −1: no family (a PyTorch training, ``lrgym.torch``)
 ``instance``        int64     instance seed of the episode
 ``step``            int64     env steps taken this episode (0 at reset)
 ``horizon``         int64     the episode's length in env steps
@@ -37,9 +39,14 @@ key                 dtype     meaning
 ``action_mode``     int64     index into :data:`ACTION_MODES`
 ==================  ========  =================================================================
 
-Name tables (``info["family"]`` → ``FAMILY_NAMES[info["family"]]``):
+Name tables (``info["family"]`` → ``lrgym.info.family_name(info["family"])``):
 
-* :data:`FAMILY_NAMES` = ``("linreg", "quadratic", "mlp", "recsys")`` (0 … 3),
+* :data:`FAMILY_NAMES` = ``("linreg", "quadratic", "mlp", "recsys")`` (0 … 3); any other family
+  (one of your own, :func:`lrgym.tasks.register_family`) is ``OWN_FAMILY_BASE + zlib.crc32(name)``
+  (2**32 … 2**33 − 1): distinct for distinct registered names (a clash is refused when
+  registered), the same in every process and on every machine, and outside the table, so a
+  policy tells two families of your own apart in a mixture and the built-in indices stay frozen;
+  :func:`family_name` maps either back to the name (−1: no family, ``lrgym.torch``'s training),
 * :data:`lrgym.optim.OPTIMIZERS` = ``("sgd", "momentum", "nesterov", "adam", "rmsprop",
   "adagrad")`` (0 … 5),
 * :data:`ACTION_MODES` = ``("discrete", "log_lr")`` (0, 1).
@@ -55,7 +62,7 @@ import operator
 import numba
 import numpy as np
 
-from lrgym.tasks import MIXED_V1
+from lrgym.tasks import MIXED_V1, OWN_FAMILY_BASE, own_family_index
 from lrgym.tasks.base import (
     S_BATCH_LOSS,
     S_DIVERGED,
@@ -122,26 +129,43 @@ STEP_STAT_KEYS: tuple[tuple[str, int], ...] = (
 
 
 def family_index(name: str) -> int:
-    """``info["family"]`` of a family name: its index in :data:`FAMILY_NAMES`, −1 if absent."""
-    return FAMILY_NAMES.index(name) if name in FAMILY_NAMES else -1
+    """``info["family"]`` of a family name: its index in :data:`FAMILY_NAMES` (the built-in
+    families, frozen with ``LRControl-v1``), else ``OWN_FAMILY_BASE + zlib.crc32(name)``: a
+    family of your own gets an index of its name alone, the same in every process (the grader's
+    workers, Ray nodes) whatever order families were registered in. Names are ASCII
+    (:data:`lrgym.tasks.FAMILY_NAME`); two registered names with one index are refused by
+    :func:`lrgym.tasks.register_family`."""
+    if name in FAMILY_NAMES:
+        return FAMILY_NAMES.index(name)
+    return own_family_index(name)
 
 
 def family_name(index) -> str:
-    """The family name of an ``info["family"]`` index (``"unknown"`` for −1, a family outside
-    :data:`FAMILY_NAMES`). Anything else is no index an env gives: ``ValueError`` naming it and
-    the valid ones (a wrong column or a float read as the family must not pass as "unknown").
+    """The family name of an ``info["family"]`` index: a :data:`FAMILY_NAMES` entry, a family
+    registered in this process (:func:`family_index` of its name), or ``"unknown"`` for −1 (no
+    family: ``lrgym.torch``'s training). Anything else is no index an env of this process gives:
+    ``ValueError`` naming it and the valid ones (a wrong column or a float read as the family must
+    not pass as "unknown"; an index of a family not registered here names how to register it).
     An integer is any object Python takes as an index (``operator.index``): a NumPy integer or
     0-d array, a one-element integer tensor (TorchRL's infos), not a bool or a float."""
+    from lrgym.tasks import FAMILIES
+
     i = None
     if not (isinstance(index, (bool, np.bool_)) or str(getattr(index, "dtype", "")).endswith("bool")):
         try:
             i = operator.index(index)
         except TypeError:
             pass
-    if i is None or not -1 <= i < len(FAMILY_NAMES):
-        raise ValueError(f"family index {index!r} invalid; valid: -1 (a family outside the table) or "
-                         + ", ".join(f"{i} ({n})" for i, n in enumerate(FAMILY_NAMES)))
-    return FAMILY_NAMES[i] if i >= 0 else "unknown"
+    if i is not None and -1 <= i < len(FAMILY_NAMES):
+        return FAMILY_NAMES[i] if i >= 0 else "unknown"
+    own = {family_index(name): name for name in FAMILIES if name not in FAMILY_NAMES}
+    if i is not None and i in own:
+        return own[i]
+    registered = "".join(f", {k} ({n})" for k, n in sorted(own.items()))
+    unregistered = ("; an index of a family of your own not registered in this process: register it "
+                    "(lrgym.tasks.register_family or $LRGYM_FAMILIES)" if i is not None and OWN_FAMILY_BASE <= i < 2 * OWN_FAMILY_BASE else "")
+    raise ValueError(f"family index {index!r} invalid; valid: -1 (no family), "
+                     + ", ".join(f"{i} ({n})" for i, n in enumerate(FAMILY_NAMES)) + registered + unregistered)
 
 
 def info_constants(horizon: int, inner_steps: int, lr_min: float, lr_max: float, optimizer: int,

@@ -139,6 +139,21 @@ def family_class(name: str) -> type[TaskFamily]:
     return found
 
 
+#: ``info["family"]`` of a family outside the info schema's table (:data:`MIXED_V1`) is this + the
+#: CRC-32 of its name (:func:`own_family_index`): above any table index and below 2**33 (int64)
+OWN_FAMILY_BASE = 1 << 32
+
+
+def own_family_index(name: str) -> int:
+    """``info["family"]`` of a family outside :data:`MIXED_V1` (one of your own):
+    ``OWN_FAMILY_BASE + zlib.crc32(name)``, an index of its name alone, the same in every process
+    (the grader's workers, Ray nodes) whatever order the families were registered in
+    (:func:`lrgym.info.family_index` is the one entry point; names are ASCII, :data:`FAMILY_NAME`)."""
+    import zlib
+
+    return OWN_FAMILY_BASE + zlib.crc32(name.encode("utf-8"))
+
+
 #: a family name :func:`register_family` takes: what :data:`FAMILIES_ENV` and an id's
 #: :data:`ID_FAMILY_TARGET` carry to another process as it is (no ``,``, ``=`` or space)
 FAMILY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -153,7 +168,9 @@ def register_family(name: str, target: str, env_id: str | None = None) -> None:
     (:func:`families_env`); a process of your own that evaluates the family must run this, or
     have ``$LRGYM_FAMILIES`` name it. ``target``'s module must be importable there (on
     ``sys.path`` other than the working directory, which the grader's workers do not import
-    from). Re-registering the same target is a no-op; another target is an error.
+    from). Re-registering the same target is a no-op; another target is an error. Its episodes'
+    ``info["family"]`` is :func:`lrgym.info.family_index` of ``name`` (2**32 + the CRC-32 of the
+    name: stable across processes; a name whose index another registered family has is refused).
     """
     if not isinstance(name, str) or not FAMILY_NAME.fullmatch(name):
         # (a ',', '=' or a space could not reach the workers: $LRGYM_FAMILIES is 'name=module:Class,...',
@@ -166,6 +183,12 @@ def register_family(name: str, target: str, env_id: str | None = None) -> None:
     old = FAMILIES.get(name)
     if old is not None and old.target != target:
         raise ValueError(f"family {name!r} is already registered as {old.target!r}")
+    if old is None:
+        index = own_family_index(name)
+        clash = [other for other in FAMILIES if own_family_index(other) == index]
+        if clash:  # info["family"] would not tell the two apart (a CRC-32 clash: about 1 in 4 billion)
+            raise ValueError(f"family name {name!r} has the info index {index} of the registered family {clash[0]!r} "
+                             "(lrgym.tasks.own_family_index: 2**32 + the CRC-32 of the name); valid: another name")
     ids = dict(old.env_ids) if old is not None else {}
     id_kwargs = {"family": name, ID_FAMILY_TARGET: f"{name}={target}"}
     if env_id is not None:
@@ -223,4 +246,5 @@ def make_family(name: str, **options) -> TaskFamily:
 register_from_env()
 
 __all__ = ["BUILT_IN", "FAMILIES", "FAMILIES_ENV", "ID_FAMILY_OPTIONS", "ID_FAMILY_TARGET", "INSTANCE_SETS", "MIXED_V1", "FamilyEntry", "env_ids", "Task", "TaskFamily",
-           "TaskSpec", "TrainState", "families_env", "family_class", "make_family", "register_family", "register_from_env"]
+           "OWN_FAMILY_BASE", "TaskSpec", "TrainState", "families_env", "family_class", "make_family", "own_family_index",
+           "register_family", "register_from_env"]

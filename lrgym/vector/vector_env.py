@@ -226,7 +226,7 @@ class LRControlVectorEnv(VectorEnv):
         self._truncated = np.zeros(n, dtype=np.bool_)
         self._rejected = np.zeros(n, dtype=np.bool_)
         self._optimal_loss = np.zeros(n)
-        self._families = np.zeros(n, dtype=np.int64)  # info["family"]: index into FAMILY_NAMES
+        self._families = np.zeros(n, dtype=np.int64)  # info["family"]: lrgym.info.family_index
         self._instances = np.zeros(n, dtype=np.int64)
         self._started = np.zeros(n, dtype=np.bool_)  # reset at least once
         self._autoreset = np.zeros(n, dtype=np.bool_)  # finished last step (NEXT_STEP / DISABLED)

@@ -54,7 +54,12 @@ def test_a_new_family_is_its_module_its_tests_and_one_registry_line(toy):
     env = gym.make(toy)
     obs, info = env.reset(seed=0)
     assert env.unwrapped.task.spec.family == "toy" and env.unwrapped.horizon == 8
-    assert info["family"] == -1  # the info schema's frozen name table (lrgym.info.FAMILY_NAMES) lists built-ins only
+    from lrgym.info import FAMILY_NAMES, family_index, family_name
+
+    # the info schema's frozen name table (lrgym.info.FAMILY_NAMES) lists built-ins only; a family
+    # of one's own has an index of its name, outside the table
+    assert info["family"] == family_index("toy") >= 2 ** 32 and family_name(info["family"]) == "toy"
+    assert "toy" not in FAMILY_NAMES
     env.step(2)
     # the vector env (a Python loop over Task.run for kernels it has no batched kind for)
     vec = gym.make_vec(toy, num_envs=3, vectorization_mode="vector_entry_point")
@@ -97,7 +102,7 @@ def test_a_new_family_is_its_module_its_tests_and_one_registry_line(toy):
     assert len(traj.lrs) == 8
     for name in FAMILY_BOUND:
         bound = make_baseline(name, "toy")
-        with pytest.raises(ValueError, match="family id -1 has no trained weights"):
+        with pytest.raises(ValueError, match=f"family id {family_index('toy')} has no trained weights"):
             evaluate(bound, env=make_env(bound, env_kwargs_for("toy")), instances=[3], seeds=[0])
     policy = Constant(lr=0.05)
     [traj] = evaluate(policy, env=make_env(policy, env_kwargs_for("toy")), instances=[3], seeds=[0])
@@ -141,6 +146,61 @@ def test_a_mixture_runs_its_members_default_length_or_asks_for_one(toy):
     assert (both.horizon, both.inner_steps) == (8, 3)
     v1 = gym.make("LRControl-v1").unwrapped
     assert (v1.horizon, v1.inner_steps) == (50, 10)
+
+
+def test_two_families_of_ones_own_have_distinct_stable_info_indices(toy, tmp_path):
+    """``info["family"]`` was −1 for every family of one's own, so a policy could not tell two
+    apart in a mixture. Each now has an index of its name alone (2**32 + CRC-32): distinct,
+    outside the built-in table (whose indices and trajectories stay as they were), and the same
+    in another process that registered the families in the other order (a grader's worker)."""
+    import subprocess
+    import zlib
+
+    from lrgym.env import LRControlEnv
+    from lrgym.info import FAMILY_NAMES, OWN_FAMILY_BASE, family_index, family_name
+    from lrgym.tasks import families_env
+    from lrgym.vector import LRControlVectorEnv
+
+    register_family("toy_twin", "toy_family:ToyTwinFamily")
+    members = ("linreg", "toy", "toy_twin")
+    env = LRControlEnv(family="mixed", family_options={"members": members}, horizon=3, inner_steps=2)
+    seen = {}
+    for instance in range(3):
+        _, info = env.reset(seed=0, options={"instance": instance})
+        seen[env.task.spec.family] = info["family"]
+        assert info["family"].dtype == np.int64 and env.step(2)[4]["family"] == info["family"]
+    # the documented rule, an independent statement of it
+    assert seen == {"linreg": 0, "toy": OWN_FAMILY_BASE + zlib.crc32(b"toy"),
+                    "toy_twin": OWN_FAMILY_BASE + zlib.crc32(b"toy_twin")}
+    assert len(set(seen.values())) == 3 and [family_name(seen[m]) for m in members] == list(members)
+    assert [family_index(f) for f in FAMILY_NAMES] == [0, 1, 2, 3]  # the frozen table
+    # the vector env reports the same
+    vec = LRControlVectorEnv(3, family="mixed", family_options={"members": members}, horizon=3, inner_steps=2)
+    _, vinfo = vec.reset(seed=0, options={"instance": [0, 1, 2]})
+    assert list(vinfo["family"]) == [seen[m] for m in members]
+    # another process, registering them in the other order, with another hash seed
+    code = ("import lrgym; from lrgym.tasks import register_family; from lrgym.info import family_index; "
+            "register_family('toy_twin', 'toy_family:ToyTwinFamily'); register_family('toy', 'toy_family:ToyFamily'); "
+            "print(family_index('toy'), family_index('toy_twin'))")
+    here = os.path.dirname(os.path.abspath(__file__))
+    env_vars = {k: v for k, v in os.environ.items() if k != "LRGYM_FAMILIES"}
+    env_vars.update(PYTHONHASHSEED="12345", PYTHONPATH=os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])))
+    out = subprocess.run([sys.executable, "-c", code], env=env_vars, capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.split() == [str(seen["toy"]), str(seen["toy_twin"])]
+    # an index of a family not registered here is named as such, not "unknown"
+    with pytest.raises(ValueError, match="not registered in this process"):
+        family_name(OWN_FAMILY_BASE + zlib.crc32(b"nobody"))
+    assert "toy_twin" in families_env()["LRGYM_FAMILIES"]
+
+
+def test_a_family_name_whose_info_index_is_taken_is_refused(toy, monkeypatch):
+    """Two registered families with one info index could not be told apart: refused, naming both."""
+    import lrgym.tasks
+
+    monkeypatch.setattr(lrgym.tasks, "own_family_index", lambda name: 7 if name in ("toy", "toy_twin") else -5)
+    with pytest.raises(ValueError, match="family name 'toy_twin' has the info index 7 of the registered family 'toy'"):
+        register_family("toy_twin", "toy_family:ToyTwinFamily")
+    assert "toy_twin" not in FAMILIES
 
 
 def test_the_grader_ranks_a_family_registered_in_its_process(toy, tmp_path, monkeypatch):

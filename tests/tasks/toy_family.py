@@ -114,3 +114,9 @@ class ToyFamily(TaskFamily):
 
     def build(self, spec):
         return ToyTask(spec)
+
+
+class ToyTwinFamily(ToyFamily):
+    """The toy under another name: a second family of one's own (two in one mixture)."""
+
+    name = "toy_twin"
