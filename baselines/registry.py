@@ -11,7 +11,9 @@
 ``BASELINES[name](**hyper)`` builds a hand-designed baseline with the given hyper-parameters
 (untuned textbook defaults otherwise); ``make_baseline(name, family)`` fills them from
 ``baselines/tuned.json`` (written by ``python -m lrgym.baselines.tune``; tuned per family on train
-instances only; ``family=None`` means the mixed family of ``LRControl-v1``). Learned
+instances only; ``family=None`` means the mixed family of ``LRControl-v1``), or from a tuned.json
+of your own: ``make_baseline("cosine", "logreg", tuned=read_tuned_file("runs/tuned.json"))`` (what a
+suite file's ``"tuned"`` field makes the leaderboard do; the shipped file is never written). Learned
 baselines (:data:`LEARNED`) load shipped weights from ``baselines/weights/``: the ones trained
 for ``family`` if present, else those trained on the mixed family.
 """
@@ -147,10 +149,39 @@ def load_tuned() -> dict:
         return json.load(f)
 
 
-def tuned_values(name: str, family: str | None = None) -> dict:
-    """Tuned hyper-parameters of ``name`` for ``family`` (falls back to the mixed-family values,
-    then to the factory's defaults, with a warning)."""
-    values = load_tuned().get("values", {}).get(name, {})
+def read_tuned_file(path: str | Path) -> dict:
+    """The contents of a tuned.json of your own (``python -m lrgym.baselines.tune --out``'s, by
+    default ``runs/tuned.json``), checked: a JSON object whose ``values`` maps hand-designed
+    baselines to ``{family: {hyper-parameter: value}}`` with keywords the baseline takes. A
+    ``ValueError`` names the file, the bad part and the valid choices; nothing is written."""
+    from lrgym.files import read_regular_file
+
+    valid = "a tuned.json as python -m lrgym.baselines.tune writes it ({\"values\": {baseline: {family: {...}}}})"
+    text = read_regular_file(path, "tuned values", valid)
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"tuned values {path}: not JSON ({exc}); valid: {valid}") from None
+    values = data.get("values") if isinstance(data, dict) else None
+    if not isinstance(values, dict):
+        raise ValueError(f"tuned values {path}: no \"values\" object; valid: {valid}")
+    tunable = [n for n in HAND_DESIGNED if n not in UNTUNED]
+    for name, per_family in values.items():
+        if name not in tunable:
+            raise ValueError(f"tuned values {path}: {name!r} is no tuned baseline; valid: {', '.join(tunable)}")
+        if not isinstance(per_family, dict) or not all(isinstance(f, str) and isinstance(v, dict)
+                                                       for f, v in per_family.items()):
+            raise ValueError(f"tuned values {path}: values of {name!r} are not {{family: {{...}}}}; valid: {valid}")
+        for family, hyper in per_family.items():
+            check_keywords(f"tuned values {path}: baseline {name!r} ({family})", hyper, keyword_names(BASELINES[name]))
+    return data
+
+
+def tuned_values(name: str, family: str | None = None, tuned: dict | None = None) -> dict:
+    """Tuned hyper-parameters of ``name`` for ``family`` from ``tuned`` (a tuned.json's contents,
+    :func:`read_tuned_file`; None: the shipped ``baselines/tuned.json``). Falls back to the
+    mixed-family values, then to the factory's defaults, with a warning."""
+    values = (load_tuned() if tuned is None else tuned).get("values", {}).get(name, {})
     key = family_key(family)
     if key in values:
         return dict(values[key])
@@ -158,17 +189,27 @@ def tuned_values(name: str, family: str | None = None) -> dict:
         return {}
     if MIXED in values:
         warnings.warn(f"baseline {name!r} has no tuned values for family {key!r}; using the mixed-family values "
-                      f"(python -m lrgym.baselines.tune --families {key} writes them to runs/tuned.json, which "
-                      f"make_baseline does not read: BASELINES[{name!r}](**values) takes them)", stacklevel=2)
+                      f"(python -m lrgym.baselines.tune --families {key} writes them to runs/tuned.json; a suite "
+                      f"file's \"tuned\": \"runs/tuned.json\" grades the baselines with them, "
+                      f"make_baseline({name!r}, {key!r}, tuned=read_tuned_file('runs/tuned.json')) builds one)",
+                      stacklevel=2)
         return dict(values[MIXED])
     warnings.warn(f"baseline {name!r} has no tuned values; using its untuned defaults "
                   "(run python -m lrgym.baselines.tune)", stacklevel=2)
     return {}
 
 
-def shipped_inputs(names) -> dict[str, str]:
+def tuned_key(path: str | Path) -> str:
+    """How :func:`shipped_inputs` names a tuned.json of your own: ``tuned values <file name>``
+    (never the shipped file's key, ``tuned.json``, whatever the file is called)."""
+    return f"tuned values {Path(path).name}"
+
+
+def shipped_inputs(names, tuned: str | Path | None = None) -> dict[str, str]:
     """SHA-256 of the shipped files the baselines ``names`` are made from, keyed ``tuned.json``
-    (the tuned hand-designed ones) and ``weights/<file>`` (each learned one's weights).
+    (the tuned hand-designed ones) and ``weights/<file>`` (each learned one's weights); with
+    ``tuned`` (a tuned.json of your own, as a suite file names it) the tuned ones are made from
+    that file instead, keyed :func:`tuned_key` (``"missing"`` if it is gone).
 
     Results recorded with these (a board's entries, the transfer study) can be checked against
     the files shipped now: a retune or a retrain that was not followed by a re-run shows.
@@ -177,9 +218,12 @@ def shipped_inputs(names) -> dict[str, str]:
     for name in names:
         if name in LEARNED:
             files.update((f"weights/{f.name}", f) for f in sorted(WEIGHTS.glob(f"{name}_*")))
+        elif name not in UNTUNED and tuned is not None:
+            files[tuned_key(tuned)] = Path(tuned)
         elif name not in UNTUNED and TUNED_PATH.exists():
             files["tuned.json"] = TUNED_PATH
-    return {key: hashlib.sha256(path.read_bytes()).hexdigest() for key, path in sorted(files.items())}
+    return {key: hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+            for key, path in sorted(files.items())}
 
 
 #: how generated results (LEADERBOARD.md, the README's val table) state their baselines' inputs
@@ -192,7 +236,10 @@ def made_from_text(inputs) -> str:
     def short(v) -> str:
         return v[:12] if isinstance(v, str) else " / ".join(h[:12] for h in sorted(v))
 
-    return MADE_FROM + ", ".join(f"`{name}` {short(v)}" for name, v in sorted(inputs.items())) + "."
+    lead = MADE_FROM
+    if any(name.startswith(tuned_key("")) for name in inputs):  # a suite file's own tuned values: not shipped
+        lead = MADE_FROM.replace("the shipped files", "the files")
+    return lead + ", ".join(f"`{name}` {short(v)}" for name, v in sorted(inputs.items())) + "."
 
 
 def baseline_packages(name: str) -> tuple[str, ...]:
@@ -204,9 +251,11 @@ def baseline_packages(name: str) -> tuple[str, ...]:
     return SB3_PACKAGES if name in ALGOS else ()
 
 
-def make_baseline(name: str, family: str | None = None, **overrides) -> Policy:
+def make_baseline(name: str, family: str | None = None, *, tuned: dict | None = None, **overrides) -> Policy:
     """Baseline ``name`` with its tuned hyper-parameters (or weights) for ``family``.
 
+    ``tuned``: the contents of a tuned.json of your own (:func:`read_tuned_file`) to take a
+    hand-designed baseline's values from (None: the shipped ones; learned baselines ignore it).
     ``overrides`` replace tuned values (hand-designed) or pass ``path=`` to other weights
     (learned); a name the baseline does not take raises :class:`lrgym.keywords.UnknownKeywordError`
     (a ValueError and TypeError) naming it, the closest valid name and every valid one.
@@ -219,9 +268,9 @@ def make_baseline(name: str, family: str | None = None, **overrides) -> Policy:
         if path is not None and not Path(path).is_file():
             raise FileNotFoundError(f"weights for the learned baseline {name!r} not found: {path}")
         return BASELINES[name](family=family, **overrides)
-    return BASELINES[name](**{**tuned_values(name, family), **overrides})
+    return BASELINES[name](**{**tuned_values(name, family, tuned), **overrides})
 
 
 __all__ = ["BASELINES", "FAMILY_BOUND", "HAND_DESIGNED", "LEARNED", "UNTUNED", "baseline_packages", "is_learned",
            "load_tuned", "make_baseline",
-           "made_from_text", "shipped_inputs", "tuned_values"]
+           "made_from_text", "read_tuned_file", "shipped_inputs", "tuned_key", "tuned_values"]

@@ -470,7 +470,7 @@ def run_baselines(
     board = _board_path(markdown, no_markdown, ship, s, db)
     backend_ = _backend(backend, address)
     try:
-        specs = baseline_specs(only or None, include_learned=learned)
+        specs = baseline_specs(only or None, include_learned=learned, tuned=s.tuned)  # a suite file's own values
     except ValueError as exc:  # an unknown name: a bad value of --only, said as every bad value is
         raise typer.BadParameter(str(exc), param_hint="--only") from None
     except ImportError as exc:

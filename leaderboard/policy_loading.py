@@ -106,6 +106,13 @@ def _instantiate(obj, family: str):
         raise PolicyError(f"constructing the policy raised {describe(exc)}\n{traceback_text(exc, skip=1)}") from None
 
 
+def own_tuned(spec: dict) -> dict | None:
+    """A baseline spec's tuned values of your own (a suite file's ``tuned``, put in the spec by
+    :func:`lrgym.leaderboard.runner.baseline_specs`) as a tuned.json's contents for
+    :func:`lrgym.baselines.registry.make_baseline`; None: the shipped ones."""
+    return {"values": {spec["name"]: spec["tuned"]}} if "tuned" in spec else None
+
+
 def build_policy(spec: dict, family: str, loaded: dict):
     """The policy of ``spec`` for ``family`` (``loaded`` caches the imported object; in a job of
     :class:`~lrgym.leaderboard.episode_host.EpisodeHost` also the SB3 policy its job process
@@ -114,7 +121,7 @@ def build_policy(spec: dict, family: str, loaded: dict):
     if kind == "baseline":
         from lrgym.baselines.registry import make_baseline
 
-        return make_baseline(spec["name"], family)
+        return make_baseline(spec["name"], family, tuned=own_tuned(spec))
     if kind == "object":
         if "obj" not in loaded:
             loaded["obj"] = import_target(spec)

@@ -31,11 +31,13 @@ def stale_baselines(lb: Leaderboard) -> list[str]:
     """Baseline rows not made from the tuned values / weights this install ships: the files
     their entries recorded (``env_spec["inputs"]``) differ from
     :func:`lrgym.baselines.registry.shipped_inputs`, or were not recorded (entries of an lrgym
-    that did not record them). After a retune or a retrain their numbers are of other policies."""
+    that did not record them). After a retune or a retrain their numbers are of other policies.
+    A suite file naming a tuned.json of your own (``"tuned"``) compares its tuned rows with that file."""
     from lrgym.baselines.registry import BASELINES, shipped_inputs
 
+    tuned = getattr(lb.suite, "tuned", None)  # a suite file's own tuned values: what run-baselines runs
     return [r.entry.name for r in lb.rows if r.entry.kind == "baseline" and r.entry.name in BASELINES
-            and ((r.entry.env_spec or {}).get("inputs") or {}) != shipped_inputs([r.entry.name])]
+            and ((r.entry.env_spec or {}).get("inputs") or {}) != shipped_inputs([r.entry.name], tuned=tuned)]
 
 
 def stale_note(lb: Leaderboard) -> str | None:

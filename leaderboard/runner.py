@@ -79,10 +79,14 @@ class PolicySpec:
     source: str = ""
 
 
-def baseline_specs(names: list[str] | None = None, include_learned: bool = False) -> list[PolicySpec]:
+def baseline_specs(names: list[str] | None = None, include_learned: bool = False,
+                   tuned: str | Path | None = None) -> list[PolicySpec]:
     """Specs of the registered baselines (:mod:`lrgym.baselines.registry`): the hand-designed ones,
     plus the learned ones whose weights are shipped if ``include_learned``; ``names`` picks a
-    subset (in that order)."""
+    subset (in that order). ``tuned``: a tuned.json of your own (a suite file's ``tuned``,
+    :attr:`Suite.tuned`) the tuned hand-designed baselines take their values from instead of the
+    shipped ones: read here, the values travel in the spec (a worker or a Ray node needs no copy
+    of the file), with the file's SHA-256 as the inputs the entry records."""
     from lrgym.baselines import registry
 
     known = list(registry.BASELINES)
@@ -92,7 +96,14 @@ def baseline_specs(names: list[str] | None = None, include_learned: bool = False
     unknown = [n for n in names if n not in known]
     if unknown:
         raise ValueError(f"unknown baseline(s) {unknown}; valid choices: {', '.join(known)}")
-    return [PolicySpec(n, "baseline", {"kind": "baseline", "name": n}, f"lrgym.baselines.registry:{n}") for n in names]
+    values = registry.read_tuned_file(tuned)["values"] if tuned is not None else None
+    specs = []
+    for n in names:
+        spec = {"kind": "baseline", "name": n}
+        if values is not None and n in registry.HAND_DESIGNED and n not in registry.UNTUNED:
+            spec.update(tuned=values.get(n, {}), inputs=registry.shipped_inputs([n], tuned=tuned))
+        specs.append(PolicySpec(n, "baseline", spec, f"lrgym.baselines.registry:{n}"))
+    return specs
 
 
 def _has_weights(registry, name: str) -> bool:

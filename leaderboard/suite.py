@@ -88,6 +88,11 @@ class Suite:
     families: tuple[FamilySuite, ...]
     seeds: tuple[int, ...]
     common_env_options: tuple[tuple[str, object], ...] = field(default=())
+    #: a tuned.json of your own (a suite file's ``"tuned"``, its path resolved) the tuned baselines
+    #: run with, None: the shipped values. Not part of the definition (:meth:`to_dict`,
+    #: :meth:`fingerprint`): references and submissions do not depend on it; the baseline entries
+    #: record its hash (``env_spec["inputs"]``), so a retune shows as stale rows
+    tuned: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         allowed = lookup_instance_set(self.instance_set)
@@ -137,7 +142,7 @@ class Suite:
         """This suite on a subset of its families (same version: for development only)."""
         return Suite(
             self.name, self.revision, self.description, self.instance_set,
-            tuple(self.family_suite(f) for f in families), self.seeds, self.common_env_options,
+            tuple(self.family_suite(f) for f in families), self.seeds, self.common_env_options, self.tuned,
         )
 
     def to_dict(self) -> dict:

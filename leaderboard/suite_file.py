@@ -19,7 +19,12 @@ processes by ``$LRGYM_FAMILIES``) or another choice of instances writes one as a
 
 ``name``, ``revision``, ``instance_set``, ``seeds`` and ``families`` are required; ``description``,
 the suite's ``env_options`` (every family's) and a family's ``horizon``, ``inner_steps`` and
-``env_options`` are not (a family's defaults). Results and cached references are keyed by
+``env_options`` are not (a family's defaults). ``"tuned": "runs/tuned.json"`` (a path relative to
+the suite file's folder) grades the tuned baselines with the values of a tuned.json of your own
+(``python -m lrgym.baselines.tune --families logreg``'s), not the shipped ones, which know no family
+of yours; it is no part of the definition (references and submissions do not depend on it), and
+each baseline entry records the file's SHA-256, so after a retune the board marks the rows stale
+until ``run-baselines`` runs them again. Results and cached references are keyed by
 ``name/r<revision>``, as the shipped suites' are: change anything and bump ``revision`` (a board
 built from results of another definition under the same version skips those entries:
 :func:`lrgym.leaderboard.ranking.other_definition`; and the references are recomputed when the
@@ -56,7 +61,7 @@ MAX_BYTES = 1 << 20
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 #: the instance sets a suite file may use (``private``: the grader's secret set, by key only)
 INSTANCE_SETS = ("train", "val", "test")
-_FIELDS = ("name", "revision", "description", "instance_set", "seeds", "env_options", "families")
+_FIELDS = ("name", "revision", "description", "instance_set", "seeds", "env_options", "families", "tuned")
 _REQUIRED = ("name", "revision", "instance_set", "seeds", "families")
 _FAMILY_FIELDS = ("family", "instances", "horizon", "inner_steps", "env_options")
 
@@ -87,13 +92,14 @@ def load_suite_file(path: str | Path) -> Suite:
     except (ValueError, RecursionError) as exc:
         raise SuiteFileError(f"--suite {path}: not JSON ({exc}); valid: {valid}") from None
     try:
-        return suite_from_dict(data)
+        return suite_from_dict(data, Path(path).parent)
     except SuiteFileError as exc:
         raise SuiteFileError(f"--suite {path}: {exc}") from None
 
 
-def suite_from_dict(data) -> Suite:
-    """A :class:`Suite` from a suite file's parsed JSON (:func:`load_suite_file`)."""
+def suite_from_dict(data, folder: str | Path | None = None) -> Suite:
+    """A :class:`Suite` from a suite file's parsed JSON (:func:`load_suite_file`); a relative
+    ``tuned`` path is relative to ``folder`` (the suite file's; None: the working directory)."""
     from lrgym.keywords import UnknownKeywordError, check_keywords
 
     if not isinstance(data, dict):
@@ -105,7 +111,7 @@ def suite_from_dict(data) -> Suite:
     missing = [k for k in _REQUIRED if k not in data]
     if missing:
         raise SuiteFileError(f"no {', '.join(missing)}; valid: an object with {', '.join(_REQUIRED)} "
-                             f"(and optionally description, env_options)")
+                             f"(and optionally description, env_options, tuned)")
     name = _name(data["name"])
     revision = _count("revision", data["revision"])
     description = _description(data.get("description", f"suite file {name}"))
@@ -123,12 +129,30 @@ def suite_from_dict(data) -> Suite:
         raise SuiteFileError(f"families {names} name a family twice; valid: each family once (its instances in one list)")
     common = _env_options("env_options", data.get("env_options", {}))
     try:
-        suite = Suite(name, revision, description, instance_set, parts, tuple(seeds), common)
+        suite = Suite(name, revision, description, instance_set, parts, tuple(seeds), common,
+                      _tuned(data["tuned"], folder) if "tuned" in data else None)
     except ValueError as exc:
         raise SuiteFileError(str(exc)) from None
     for k, fs in enumerate(parts):
         _check_env(suite, fs.family, k)
     return suite
+
+
+def _tuned(value, folder) -> str:
+    """The absolute path of the suite's tuned.json of your own, read and checked now
+    (:func:`lrgym.baselines.registry.read_tuned_file`): a missing or malformed file is refused
+    when the suite file is read, not after the references ran."""
+    from lrgym.baselines.registry import read_tuned_file
+
+    if not isinstance(value, str) or not value:
+        raise SuiteFileError(f"tuned {brief(value)}; valid: the path of a tuned.json (python -m lrgym.baselines.tune "
+                             "--out's), relative to the suite file's folder")
+    path = Path(value) if Path(value).is_absolute() else Path(folder or ".") / value
+    try:
+        read_tuned_file(path)
+    except ValueError as exc:
+        raise SuiteFileError(f"tuned: {exc}") from None
+    return str(path.absolute())
 
 
 def _check_env(suite: Suite, family: str, k: int) -> None:

@@ -142,11 +142,13 @@ def policy_files(spec: dict, family: str | None = None) -> tuple[dict, dict[str,
     """
     kind = spec.get("kind")
     if kind == "baseline":
-        from lrgym.baselines.registry import load_tuned, make_baseline, shipped_inputs
+        from lrgym.baselines.registry import load_tuned, make_baseline
+        from lrgym.leaderboard.policy_loading import own_tuned
 
-        cls = type(make_baseline(spec["name"], family))
-        tuned = json.dumps(load_tuned().get("values", {}).get(spec["name"]), sort_keys=True)
-        made_from = json.dumps(shipped_inputs([spec["name"]]), sort_keys=True)  # its weights, if learned
+        cls = type(make_baseline(spec["name"], family, tuned=own_tuned(spec)))
+        values = spec["tuned"] if "tuned" in spec else load_tuned().get("values", {}).get(spec["name"])
+        tuned = json.dumps(values, sort_keys=True)
+        made_from = json.dumps(baseline_inputs(spec), sort_keys=True)  # its weights, if learned
         source = inspect.getsourcefile(cls)
         return dict(spec), {}, _file_hash(Path(source).read_bytes(), tuned + made_from) if source else None
     if kind == "object":
@@ -177,6 +179,14 @@ def policy_files(spec: dict, family: str | None = None) -> tuple[dict, dict[str,
                 "env_options": spec.get("env_options") or {}, "source": str(path)}
         return host, files, _files_hash(files, path.name)
     raise PolicyError(f"unknown policy kind {kind!r}")
+
+
+def baseline_inputs(spec: dict) -> dict:
+    """The files a baseline spec's policy is made from: the driver's hashes of a tuned.json of your
+    own (:func:`lrgym.leaderboard.runner.baseline_specs`), else the shipped files read here."""
+    from lrgym.baselines.registry import shipped_inputs
+
+    return dict(spec["inputs"]) if "inputs" in spec else shipped_inputs([spec["name"]])
 
 
 # ---- channels: how the worker asks a policy for actions ----------------------------------------
@@ -390,10 +400,8 @@ def _episodes(job: dict, state: _State) -> dict:
     info = {"name": name, "source_hash": source_hash, "env_kwargs": plain(kwargs),
             "sandbox": plain(getattr(channel, "applied", {})),
             "timing": {"seconds": seconds, "policy_seconds": waited, "steps": sum(len(t.lrs) for t in trajs)}}
-    if job["policy"].get("kind") == "baseline":  # the shipped files it was made from, read here
-        from lrgym.baselines.registry import shipped_inputs
-
-        info["inputs"] = shipped_inputs([job["policy"]["name"]])
+    if job["policy"].get("kind") == "baseline":  # the files it was made from, read here (or by the driver)
+        info["inputs"] = baseline_inputs(job["policy"])
     return {"trajectories": trajectories, "policy_info": info}
 
 

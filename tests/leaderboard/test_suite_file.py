@@ -149,3 +149,71 @@ def test_the_cli_grades_a_suite_file_as_the_episodes_run_here(tmp_path, monkeypa
                                               env={"COLUMNS": "300"})
     said = " ".join(result.output.replace("│", " ").split())
     assert result.exit_code == 2 and "a suite file's references are never shipped" in said, said
+
+
+def test_a_suite_file_grades_the_baselines_with_its_own_tuned_values(tmp_path, monkeypatch):
+    """A suite file's ``"tuned"`` (a tuned.json of one's own, as ``tune --out`` writes it) gives
+    the tuned baselines their values: the shipped ``baselines/tuned.json`` was the only one read,
+    so a family of one's own was graded with the mixed family's values whatever one had tuned.
+    The entry records the file's hash, the board marks the row stale once the file changes, and
+    the shipped file is not touched."""
+    import hashlib
+
+    typer_testing = pytest.importorskip("typer.testing")
+    from lrgym.baselines.evaluation import evaluate, make_env
+    from lrgym.baselines.registry import SHIPPED_TUNED, make_baseline, read_tuned_file, tuned_key
+    from lrgym.baselines.schedules import Constant
+    from lrgym.leaderboard.cli import app
+    from lrgym.leaderboard.store import ResultStore
+
+    monkeypatch.setenv("LRGYM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path / "runs"))
+    shipped = SHIPPED_TUNED.read_bytes()
+    lr = 0.0123  # not the shipped linreg value
+    assert make_baseline("fixed", "linreg").lr0 != lr
+    (tmp_path / "own").mkdir()
+    tuned = tmp_path / "own" / "tuned-mine.json"
+    tuned.write_text(json.dumps({"values": {"fixed": {"linreg": {"lr": lr}}}}))
+    path = _write(tmp_path / "own", _with(families=[{"family": "linreg", "instances": [10000], "horizon": 4,
+                                                     "inner_steps": 3}], tuned="tuned-mine.json"))
+    suite = load_suite_file(path)
+    assert suite.tuned == str(tuned) and suite.fingerprint() == load_suite_file(_write(
+        tmp_path, _with(families=[{"family": "linreg", "instances": [10000], "horizon": 4, "inner_steps": 3}]),
+        "plain.json")).fingerprint()  # no part of the definition: references and submissions stay
+    assert make_baseline("fixed", "linreg", tuned=read_tuned_file(tuned)).lr0 == lr
+    db = tmp_path / "r.sqlite"
+    cli = typer_testing.CliRunner()
+    result = cli.invoke(app, ["leaderboard", "run-baselines", "--suite", str(path), "--only", "fixed", "--db", str(db),
+                              "-j", "1"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    with ResultStore(db) as store:
+        [entry] = store.entries()
+        stored = {(r.family, r.instance, r.seed): r.final_loss for r in store.runs(entry.id)}
+    assert entry.env_spec["inputs"] == {tuned_key(tuned): hashlib.sha256(tuned.read_bytes()).hexdigest()}
+    policy = Constant(lr=lr)  # the independent reference: the rule with the file's value, run here
+    here = {(t.family, t.instance, t.seed): t.final_loss
+            for t in evaluate(policy, env=make_env(policy, suite.env_kwargs("linreg")), instances=[10000], seeds=[0, 1])}
+    assert stored == here
+    board = (tmp_path / "runs" / "LEADERBOARD-mine.md").read_text()
+    assert f"made from (SHA-256 of the files they ran, first 12 hex digits): `{tuned_key(tuned)}`" in board
+    show = ["leaderboard", "show", "--suite", str(path), "--db", str(db)]
+    result = cli.invoke(app, show, env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "were not made from" not in result.output, result.output
+    tuned.write_text(json.dumps({"values": {"fixed": {"linreg": {"lr": 2 * lr}}}}))  # a retune
+    result = cli.invoke(app, show, env={"COLUMNS": "200"})
+    assert "the row(s) of fixed were not made from" in " ".join(result.output.split()), result.output
+    assert SHIPPED_TUNED.read_bytes() == shipped
+
+
+@pytest.mark.parametrize("tuned, files, message", [
+    (3, {}, "tuned 3; valid: the path of a tuned.json"),
+    ("gone.json", {}, "tuned: tuned values .*gone.json"),
+    ("t.json", {"t.json": "[1]"}, "no \"values\" object"),
+    ("t.json", {"t.json": '{"values": {"dqn": {}}}'}, "'dqn' is no tuned baseline; valid: fixed"),
+    ("t.json", {"t.json": '{"values": {"fixed": {"linreg": {"lrr": 0.1}}}}'}, "unexpected keyword argument 'lrr' .did you mean 'lr'..; valid: lr, optimizer"),
+])
+def test_a_suite_files_tuned_values_are_checked_when_read(tuned, files, message, tmp_path):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(SuiteFileError, match=message):
+        load_suite_file(_write(tmp_path, _with(tuned=tuned)))
