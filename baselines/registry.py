@@ -154,10 +154,20 @@ def read_tuned_file(path: str | Path) -> dict:
     default ``runs/tuned.json``), checked: a JSON object whose ``values`` maps hand-designed
     baselines to ``{family: {hyper-parameter: value}}`` with keywords the baseline takes. A
     ``ValueError`` names the file, the bad part and the valid choices; nothing is written."""
+    return read_tuned_file_with_digest(path)[0]
+
+
+def read_tuned_file_with_digest(path: str | Path) -> tuple[dict, str]:
+    """:func:`read_tuned_file` and the SHA-256 of the very bytes it parsed (what an entry graded
+    with them records: a second read could hash a file rewritten in between)."""
     from lrgym.files import read_regular_file
 
     valid = "a tuned.json as python -m lrgym.baselines.tune writes it ({\"values\": {baseline: {family: {...}}}})"
-    text = read_regular_file(path, "tuned values", valid)
+    raw = read_regular_file(path, "tuned values", valid, binary=True)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"tuned values {path}: not UTF-8 text ({exc}); valid: {valid}") from None
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -174,7 +184,7 @@ def read_tuned_file(path: str | Path) -> dict:
             raise ValueError(f"tuned values {path}: values of {name!r} are not {{family: {{...}}}}; valid: {valid}")
         for family, hyper in per_family.items():
             check_keywords(f"tuned values {path}: baseline {name!r} ({family})", hyper, keyword_names(BASELINES[name]))
-    return data
+    return data, hashlib.sha256(raw).hexdigest()
 
 
 def tuned_values(name: str, family: str | None = None, tuned: dict | None = None) -> dict:
@@ -273,4 +283,4 @@ def make_baseline(name: str, family: str | None = None, *, tuned: dict | None = 
 
 __all__ = ["BASELINES", "FAMILY_BOUND", "HAND_DESIGNED", "LEARNED", "UNTUNED", "baseline_packages", "is_learned",
            "load_tuned", "make_baseline",
-           "made_from_text", "read_tuned_file", "shipped_inputs", "tuned_key", "tuned_values"]
+           "made_from_text", "read_tuned_file", "read_tuned_file_with_digest", "shipped_inputs", "tuned_key", "tuned_values"]

@@ -96,12 +96,12 @@ def baseline_specs(names: list[str] | None = None, include_learned: bool = False
     unknown = [n for n in names if n not in known]
     if unknown:
         raise ValueError(f"unknown baseline(s) {unknown}; valid choices: {', '.join(known)}")
-    values = registry.read_tuned_file(tuned)["values"] if tuned is not None else None
+    data, digest = registry.read_tuned_file_with_digest(tuned) if tuned is not None else (None, None)
     specs = []
     for n in names:
         spec = {"kind": "baseline", "name": n}
-        if values is not None and n in registry.HAND_DESIGNED and n not in registry.UNTUNED:
-            spec.update(tuned=values.get(n, {}), inputs=registry.shipped_inputs([n], tuned=tuned))
+        if data is not None and n in registry.HAND_DESIGNED and n not in registry.UNTUNED:
+            spec.update(tuned=data["values"].get(n, {}), inputs={registry.tuned_key(tuned): digest})
         specs.append(PolicySpec(n, "baseline", spec, f"lrgym.baselines.registry:{n}"))
     return specs
 

@@ -217,3 +217,28 @@ def test_a_suite_files_tuned_values_are_checked_when_read(tuned, files, message,
         (tmp_path / name).write_text(text)
     with pytest.raises(SuiteFileError, match=message):
         load_suite_file(_write(tmp_path, _with(tuned=tuned)))
+
+
+def test_a_baseline_entry_records_the_hash_of_the_tuned_values_it_runs_with(tmp_path, monkeypatch):
+    """The tuned file is read once: the hash an entry records is that of the bytes its values were
+    parsed from. It was read twice (values, then hash), so a file rewritten in between (a retune
+    finishing) gave an entry the new file's hash with the old values: never marked stale."""
+    import hashlib
+
+    import lrgym.files
+    from lrgym.leaderboard.runner import baseline_specs
+
+    tuned = tmp_path / "tuned.json"
+    first = json.dumps({"values": {"fixed": {"linreg": {"lr": 0.01}}}})
+    tuned.write_text(first)
+    read = lrgym.files.read_regular_file
+
+    def read_then_retune(*args, **kwargs):
+        data = read(*args, **kwargs)
+        tuned.write_text(json.dumps({"values": {"fixed": {"linreg": {"lr": 0.5}}}}))  # the retune lands
+        return data
+
+    monkeypatch.setattr(lrgym.files, "read_regular_file", read_then_retune)
+    [spec] = baseline_specs(["fixed"], tuned=tuned)
+    assert spec.spec["tuned"] == {"linreg": {"lr": 0.01}}
+    assert spec.spec["inputs"] == {"tuned values tuned.json": hashlib.sha256(first.encode()).hexdigest()}
