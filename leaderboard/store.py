@@ -12,7 +12,8 @@ Nothing is ever deleted or overwritten: re-submitting a name adds a new entry, a
 Concurrency: the file is opened in WAL mode with a busy timeout (30 s by default), so several
 processes may write to the same file; writers queue instead of failing, readers never block.
 :meth:`ResultStore.add_entry_durably` survives a database locked for longer: the finished entry
-is first written to a side file (``<db>.pending/<token>.json``), the write is retried with
+is first written to a side file (``<db>.pending/<token>.json``, beside the store's file itself: a
+link to the store is followed once, when it is opened), the write is retried with
 exponential backoff, and the side file is removed only after the commit; a side file left by a
 grader that gave up or was killed is written by the next :meth:`~ResultStore.flush_pending`
 (every grading run calls it). The entry's ``token`` makes that idempotent: an entry whose token
@@ -417,7 +418,12 @@ class ResultStore:
     def __init__(
         self, path: str | os.PathLike[str] | None = None, *, timeout: float = _DEFAULT_BUSY_TIMEOUT_S
     ) -> None:
+        #: the store as named (``--db``, ``$LRGYM_STORE``): what messages say
         self.path = Path(path) if path is not None else default_store_path()
+        #: the file itself, resolved once here (links followed, absolute): what SQLite opens and
+        #: where the side files go (:attr:`pending_dir`), so that every grader of one store, through
+        #: a link or its real path, relative or absolute, shares one side-file folder
+        self.real_path = self.path
         #: entries this object has committed (:meth:`add_entry`; replays not counted): what an
         #: interrupted command has saved, exact even when the stop signal came right after a commit
         self.entries_added = 0
@@ -430,9 +436,10 @@ class ResultStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self.path.exists():  # readable by its owner only (not by a sandboxed policy)
                 os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+            self.real_path = Path(os.path.realpath(self.path))  # it exists now: no link to nothing is followed
         # isolation_level=None: no implicit transactions; we issue BEGIN IMMEDIATE ourselves.
         self._conn: sqlite3.Connection | None = sqlite3.connect(
-            str(self.path), timeout=timeout, isolation_level=None
+            str(self.real_path), timeout=timeout, isolation_level=None
         )
         try:
             self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
@@ -622,8 +629,9 @@ class ResultStore:
 
     @property
     def pending_dir(self) -> Path:
-        """Side files of finished entries not yet in the database."""
-        return self.path.with_name(self.path.name + ".pending")
+        """Side files of finished entries not yet in the database: ``<db>.pending`` beside the
+        store's file itself (:attr:`real_path`), however the store was named."""
+        return self.real_path.with_name(self.real_path.name + ".pending")
 
     def add_entry_durably(self, entry: EntryRecord, runs: Sequence[RunRecord] = (), *,
                           patience: float = 600.0, log=None) -> int | None:

@@ -525,6 +525,32 @@ def test_a_store_path_that_is_a_link_to_nothing_is_refused_and_nothing_is_made_t
         assert store.entries() == []
 
 
+def test_graders_of_one_store_by_a_link_its_real_path_or_a_relative_path_share_its_side_files(tmp_path, monkeypatch):
+    """``<db>.pending`` was made beside the path as given: a grader reaching the store through a
+    link kept its waiting results in ``<link>.pending``, which a grader of the real path never
+    flushed (and the reverse), and a store opened by a relative path put them beside the working
+    directory of the moment. The path is resolved once, when the store is opened: one folder."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    real = disk / "r.sqlite"
+    ResultStore(real).close()
+    (tmp_path / "board.sqlite").symlink_to(real)
+    runs = synthetic_runs(SUITE, [[0.25], [0.75]])
+    monkeypatch.chdir(disk)
+    with ResultStore(tmp_path / "board.sqlite") as by_link, ResultStore("r.sqlite") as relative:
+        assert by_link.path == tmp_path / "board.sqlite"  # messages still name the store as given
+        monkeypatch.chdir(tmp_path)  # (a grader's working directory is no part of where its results wait)
+        for store, name in ((by_link, "by-link"), (relative, "relative")):  # their graders died before the commit
+            store._write_pending(synthetic_entry(SUITE, name, kind="submission", owner="bob", summary={},
+                                                 token=name[0] * 32), runs)
+    assert sorted(os.listdir(disk / "r.sqlite.pending")) == ["b" * 32 + ".json", "r" * 32 + ".json"]
+    assert not (tmp_path / "board.sqlite.pending").exists() and not (tmp_path / "r.sqlite.pending").exists()
+    with ResultStore(real) as store:  # the next grading run, by the real path, writes both
+        assert len(store.flush_pending()) == 2
+        assert sorted(e.name for e in store.entries()) == ["by-link", "relative"]
+        assert not store.pending_dir.exists()
+
+
 @pytest.mark.parametrize("kind", ["submission", "baseline"])
 def test_a_result_kept_outside_the_side_file_folder_names_how_it_gets_into_the_store(tmp_path, monkeypatch, kind):
     """A store on a full disk (a tmpfs filled during the run): neither the side file nor the entry
