@@ -22,7 +22,8 @@ from lrgym.leaderboard.suite import Task
 
 __all__ = ["PALETTE", "LINE_STYLES", "KIND_SUFFIX", "FONT_SIZE", "Style", "entry_styles", "plotted_rows", "ci_figure",
            "profile_figure", "algoperf_figure", "curve_matrix", "median_band", "progress_matrix", "family_figure",
-           "CONTROLLER_ENTRY", "controller_figure", "instance_label", "figures", "plots", "fs_len"]
+           "CONTROLLER_ENTRY", "controller_figure", "instance_label", "figures", "plots", "fs_len", "LABEL_CHARS",
+           "shorten", "plot_labels"]
 
 #: 20 colours of maximum contrast (Kelly 1965, without white and black and the palest ones
 #: replaced by darker kin); entry i gets colour i mod 20 and line style i // 20 (by rank)
@@ -49,10 +50,11 @@ def entry_styles(lb: Leaderboard) -> dict[str, Style]:
     """A style per entry of the board, by rank: colours repeat only beyond 20 entries, and then
     with another line style; submissions are drawn thicker; labels carry the kind."""
     styles = {}
+    labels = plot_labels([r.name for r in lb.rows])
     for i, r in enumerate(lb.rows):
         kind = entry_kind(r.entry)
         styles[r.name] = Style(PALETTE[i % len(PALETTE)], LINE_STYLES[(i // len(PALETTE)) % len(LINE_STYLES)],
-                               2.4 if kind == "submission" else 1.5, _label(r.name) + KIND_SUFFIX.get(kind, ""))
+                               2.4 if kind == "submission" else 1.5, labels[r.name] + KIND_SUFFIX.get(kind, ""))
     return styles
 
 
@@ -78,10 +80,35 @@ def _png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _label(name: str, n: int = 28) -> str:
-    """A plot label: shortened, and ``$`` escaped so matplotlib never parses it as math."""
-    name = name if len(name) <= n else name[: n - 1] + "…"
-    return name.replace("$", r"\$")
+#: the longest plot label, in characters (an entry name may have 64): longer names are shortened
+LABEL_CHARS = 28
+
+
+def shorten(name: str, n: int = LABEL_CHARS) -> str:
+    """``name`` if it has at most ``n`` characters, else its start and its end around an ellipsis
+    (``n`` characters in all, two thirds of them the start): ``my-policy-with-a-very-…variant-A``."""
+    if len(name) <= n:
+        return name
+    tail = (n - 1) // 3
+    return name[: n - 1 - tail] + "…" + name[len(name) - tail:]
+
+
+def plot_labels(names: list[str], n: int = LABEL_CHARS) -> dict[str, str]:
+    """A label per entry name, distinct for distinct names: each :func:`shorten`-ed to ``n``
+    characters, and the names whose short forms would still read alike (the same start and end)
+    shortened less, a few characters at a time, up to their whole name. ``$`` is escaped, so
+    matplotlib never parses a label as math."""
+    width = dict.fromkeys(names, n)
+    while True:
+        short = {name: shorten(name, width[name]) for name in names}
+        alike: dict[str, list[str]] = {}
+        for name, label in short.items():
+            alike.setdefault(label, []).append(name)
+        longer = [name for group in alike.values() if len(group) > 1 for name in group if short[name] != name]
+        if not longer:  # (distinct names at full length are distinct labels: the loop ends)
+            return {name: label.replace("$", r"\$") for name, label in short.items()}
+        for name in longer:
+            width[name] += 4
 
 
 def ci_figure(lb: Leaderboard, styles: dict[str, Style]):

@@ -99,6 +99,34 @@ def test_styles_never_repeat_and_kinds_are_labelled(board):
     assert len(set(pairs)) == 40
 
 
+#: entry names (at most 64 characters) that share their first 28 characters, and some their end too
+LONG_NAMES = ["adaptive-lr-controller-tuned-on-val-variant-A", "adaptive-lr-controller-tuned-on-val-variant-B",
+              "adaptive-lr-controller-1-tuned-on-the-val-set", "adaptive-lr-controller-2-tuned-on-the-val-set",
+              "x" * 30 + "A" + "x" * 33, "x" * 30 + "B" + "x" * 33, "short", "x" * 28]
+
+
+def test_long_names_that_share_their_start_get_distinct_readable_labels(tmp_path):
+    """Labels were the first 27 characters and "…": two entries whose names share 28 first
+    characters were one label in every legend. Now each label is the name's start and end around
+    an ellipsis, longer where two would still read alike; a name of up to 28 characters (every
+    shipped baseline's) is its own label."""
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        for i, name in enumerate(LONG_NAMES):
+            runs = runs_for(0.9 - 0.1 * i)
+            store.add_entry(synthetic_entry(SUITE, name, "submission", summary=summarize(runs, SUITE, reps=50)), runs)
+        board = build_leaderboard(store, SUITE, reps=50)
+    labels = {name: style.label.removesuffix(" (submission)") for name, style in report.entry_styles(board).items()}
+    assert len(set(labels.values())) == len(LONG_NAMES)
+    for name, label in labels.items():  # each label is its name, or the name's start … end
+        start, cut, end = label.partition("…")
+        assert label == name if len(name) <= report.LABEL_CHARS else (
+            cut and name.startswith(start) and name.endswith(end) and len(start) > len(end) > 0), (name, label)
+    assert labels["short"] == "short" and labels["x" * 28] == "x" * 28
+    assert len(labels[LONG_NAMES[0]]) == report.LABEL_CHARS  # told apart by their ends: no longer than the rest
+    fig = report.figures(board, top=0)["profile"]
+    assert sorted(legend_texts(fig)) == sorted(f"{label} (submission)" for label in labels.values())
+
+
 def test_family_panels_show_the_median_and_spread_over_seeds_and_instances(board):
     fig = report.figures(board, top=1)["family:linreg"]
     ax_lr, ax_loss, _ = fig.axes[:3]
