@@ -154,13 +154,13 @@ def write_json(data: dict[str, list[dict]], path: Path, mode: int = 0o644) -> Pa
     return write_output(path, json.dumps(clean, indent=1, allow_nan=False) + "\n", mode=mode)
 
 
-def holds_private(store: ResultStore, suite_version: str | None, every_entry: bool = False) -> bool:
-    """Whether the export of these entries holds a private suite's rows (its hidden instance ids,
+def holds_private(data: dict[str, list[dict]]) -> bool:
+    """Whether the :func:`tables` ``data`` hold a private suite's rows (its hidden instance ids,
     env seeds, initial losses and curves): those of a private suite, or ``every_entry`` of a
-    store that has any. Such an export is written owner-only (:func:`export`)."""
+    store that has any. Such an export is written owner-only (:func:`write_tables`)."""
     from lrgym.leaderboard.private import is_private_version
 
-    return any(is_private_version(e.suite_version) for e in select_entries(store, suite_version, every_entry))
+    return any(is_private_version(e.get("suite_version")) for e in data["entries"])
 
 
 def write_csv(data: dict[str, list[dict]], directory: Path, mode: int = 0o644) -> list[Path]:
@@ -201,17 +201,24 @@ def _empty_columns(table: str) -> tuple[str, ...]:
 
 def export(store: ResultStore, fmt: str, out: Path, suite_version: str | None,
            every_entry: bool = False) -> list[Path]:
-    """Write the tables as ``fmt`` (``csv``: a folder of three files; ``json``: one file).
+    """Write the tables of ``store`` as ``fmt`` (``csv``: a folder of three files; ``json``: one
+    file): :func:`tables`, then :func:`write_tables`."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; valid choices: {', '.join(FORMATS)}")
+    return write_tables(tables(store, suite_version, every_entry), fmt, out)
+
+
+def write_tables(data: dict[str, list[dict]], fmt: str, out: Path) -> list[Path]:
+    """Write the :func:`tables` ``data`` as ``fmt`` (``csv``: a folder of three files; ``json``:
+    one file).
 
     Files holding a private suite's rows (:func:`holds_private`: its own export, or ``--all`` of a
     store that has one) are written mode 0600, readable by the grader alone: their runs name the
-    hidden instances, env seeds and initial losses. Others 0644 (less the umask)."""
-    from lrgym.leaderboard.private import is_private_version
-
+    hidden instances, env seeds and initial losses. Others 0644 (less the umask). The caller that
+    says which it wrote asks :func:`holds_private` of the same ``data``: one read of the store."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; valid choices: {', '.join(FORMATS)}")
-    data = tables(store, suite_version, every_entry)
-    mode = 0o600 if any(is_private_version(e.get("suite_version")) for e in data["entries"]) else 0o644
+    mode = 0o600 if holds_private(data) else 0o644
     if fmt == "json":
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         return [write_json(data, Path(out), mode)]

@@ -22,7 +22,7 @@ from lb_helpers import synthetic_entry  # noqa: E402
 from lrgym.leaderboard.cli import app  # noqa: E402
 from lrgym.leaderboard.export import load_results  # noqa: E402
 from lrgym.leaderboard.runner import summarize  # noqa: E402
-from lrgym.leaderboard.store import ResultStore, RunRecord  # noqa: E402
+from lrgym.leaderboard.store import EntryRecord, ResultStore, RunRecord  # noqa: E402
 from lrgym.leaderboard.suite import get_suite  # noqa: E402
 
 SUITE = get_suite("quick")
@@ -225,3 +225,32 @@ def test_an_entry_with_a_non_finite_score_is_exported_as_stored(store_path, tmp_
     assert odd["iqm"] == 0.2 and odd["family_iqm"] is None
     assert [r["score"] for r in data["runs"] if r["name"] == "odd"][1] is None  # NaN: JSON's null
     assert {e["name"] for e in data["entries"]} == {"alpha", "mine", "odd"}
+
+
+def test_what_export_says_of_a_file_is_what_it_wrote_though_a_private_entry_arrives_meanwhile(store_path, tmp_path,
+                                                                                             monkeypatch):
+    """export read the store twice, once to say whether the file is a private suite's (kept
+    owner-only) and once to write it: a private entry stored in between by another grader was
+    written, mode 0600, by a command that said nothing of it. One read now serves both."""
+    import os
+    import stat
+
+    original = ResultStore.entries
+    arrived = []
+
+    def entries_then_another_grader_stores_a_private_entry(self, *args, **kwargs):
+        listed = original(self, *args, **kwargs)
+        if not arrived:
+            with ResultStore(store_path) as other:
+                other.add_entry(EntryRecord(name="hidden", kind="baseline", suite_version="private-8c1d7061/r1",
+                                            summary={}), [])
+            arrived.append(True)
+        return listed
+
+    monkeypatch.setattr(ResultStore, "entries", entries_then_another_grader_stores_a_private_entry)
+    out = tmp_path / "all.json"
+    said = " ".join(invoke("--format", "json", "--out", str(out), "--all", "--db", str(store_path)).split())
+    assert arrived
+    holds_private = any(e["suite_version"].startswith("private-") for e in json.loads(out.read_text())["entries"])
+    owner_only = stat.S_IMODE(os.stat(out).st_mode) == 0o600
+    assert holds_private == owner_only == ("owner-only" in said), (holds_private, owner_only, said)
