@@ -3,7 +3,8 @@
 Three tables, each a list of flat rows (one concept per table, joined by ``entry_id``):
 
 ``entries``
-    one row per entry: ``entry_id``, ``name``, ``kind``, ``status``, ``failure_reason``,
+    one row per entry: ``entry_id``, ``name``, ``kind``, ``status``, ``failure_reason`` (without
+    the folders of the submitter's file: :mod:`lrgym.leaderboard.public_source`),
     ``suite_version``, ``created_at``, ``n_runs``, ``seeds``, ``policy_source_hash``, ``cpu`` and
     the headline statistics of its summary: ``family_iqm`` (the ranking statistic) with
     ``family_iqm_low`` / ``family_iqm_high`` (its CI on the suite's instances) and
@@ -53,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from lrgym.baselines.outputs import write_output
+from lrgym.leaderboard.public_source import without_folders
 from lrgym.leaderboard.store import CURVE_KEYS, EntryRecord, ResultStore
 from lrgym.leaderboard.suite import DEFAULT_SUITE, SUITES
 
@@ -119,7 +121,8 @@ def entry_rows(entries: list[EntryRecord], store: ResultStore | None = None) -> 
     rows = []
     for e in entries:
         summary = e.summary if store is None else _current_summary(store, e)
-        own = (e.id, e.name, e.kind, e.status, e.failure_reason, e.suite_version, e.created_at, e.n_runs,
+        reason = None if e.failure_reason is None else without_folders(e.failure_reason, e.env_spec)
+        own = (e.id, e.name, e.kind, e.status, reason, e.suite_version, e.created_at, e.n_runs,
                " ".join(map(str, e.seeds)), e.policy_source_hash, e.cpu)
         row = dict(zip(ENTRY_COLUMNS, own, strict=True))
         row.update({col: _summary_value(summary, key, i) for col, (key, i) in SUMMARY_COLUMNS.items()})

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import math
 
+from lrgym.leaderboard.public_source import without_folders
 from lrgym.leaderboard.ranking import Leaderboard, Row
 from lrgym.leaderboard.text import clean
 
 __all__ = ["KINDS_LEGEND", "SCORE_DEFINITIONS", "RANK_COLUMN", "INSTANCES_COLUMN", "FAMILY_CELL", "number", "interval",
-           "interval_bounds", "percent", "column_names", "family_cell", "entry_kind", "row_cells", "reason_line",
-           "skipped_line"]
+           "interval_bounds", "percent", "column_names", "family_cell", "entry_kind", "row_cells", "failure_text",
+           "reason_line", "skipped_line"]
 
 KINDS_LEGEND = ("kind: baseline = hand-designed (hyper-parameters tuned per family on train instances), "
                 "learned = trained policy with shipped weights, submission = a user's entry.")
@@ -133,6 +134,12 @@ def row_cells(lb: Leaderboard, r: Row) -> list[str]:
         number(s["median"][0]), number(s["optimality_gap"][0]),
         interval(r.poi) if r.poi is not None else "–", number(r.algoperf), percent(s.get("diverged_fraction", 0)),
     ]
+
+
+def failure_text(entry) -> str:
+    """A failed entry's reason as every output shows it: cleaned, and without the folders of the
+    submitter's file (:func:`~lrgym.leaderboard.public_source.without_folders`)."""
+    return without_folders(clean(entry.failure_reason or ""), entry.env_spec)
 
 
 def reason_line(reason: str | None, n: int = 160) -> str:

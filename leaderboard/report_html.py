@@ -3,7 +3,9 @@ base64 PNGs, the failures, each entry's provenance and the score definitions.
 
 The plots come from :mod:`lrgym.leaderboard.report_plots`; without matplotlib the page still
 renders the tables and says which extra the plots need. Every user-supplied string (entry
-names, failure reasons, sources) is cleaned of control characters and ``html.escape``-d.
+names, failure reasons, sources, the suite's description) is cleaned of control characters and
+``html.escape``-d (:func:`_e`); a submission's source and failure reason name no folder of the
+submitter's (:mod:`lrgym.leaderboard.public_source`).
 
 A private suite's page names none of its instance seeds or env seeds (the controller figure's
 legend and caption say "1 of 8" and "the first env seed"), but its plots still draw the hidden
@@ -18,9 +20,10 @@ from datetime import datetime, timezone
 
 from lrgym.leaderboard.private import is_private
 from lrgym.leaderboard.provenance import stale_note
+from lrgym.leaderboard.public_source import public_source
 from lrgym.leaderboard.ranking import Leaderboard
-from lrgym.leaderboard.report_format import (KINDS_LEGEND, SCORE_DEFINITIONS, column_names, entry_kind, number,
-                                             row_cells, skipped_line)
+from lrgym.leaderboard.report_format import (KINDS_LEGEND, SCORE_DEFINITIONS, column_names, entry_kind, failure_text,
+                                             number, row_cells, skipped_line)
 from lrgym.leaderboard.report_plots import CONTROLLER_ENTRY, plots, plotted_rows
 from lrgym.leaderboard.text import clean
 
@@ -143,21 +146,21 @@ def _failures(lb: Leaderboard) -> list[str]:
              '<th class="name">reason</th></tr>']
     for f in lb.failures:
         parts.append(f'<tr><td class="name">{_e(f.name)}</td><td>{_e((f.created_at or "")[:19])}</td>'
-                     f'<td class="reason">{_e(f.failure_reason or "")}</td></tr>')
+                     f'<td class="reason">{_e(failure_text(f))}</td></tr>')
     parts.append("</table>")
     return parts
 
 
 def _entries(lb: Leaderboard) -> list[str]:
-    """Each entry's provenance (source, hashes, the shipped files a baseline was made from,
-    machine, packages, seeds), and the entries not ranked, with why."""
+    """Each entry's provenance (source without the submitter's folders, hashes, the shipped files a
+    baseline was made from, machine, packages, seeds), and the entries not ranked, with why."""
     parts = ["<h2>Entries</h2>"]
     for r in lb.rows:
         en = r.entry
         versions = ", ".join(f"{k} {v}" for k, v in (en.package_versions or {}).items())
         parts.append(
             f"<details><summary>{_e(en.name)} ({_e(entry_kind(en))})</summary><ul>"
-            f"<li>source: <code>{_e(str((en.env_spec or {}).get('source', '')))}</code></li>"
+            f"<li>source: <code>{_e(public_source(en.env_spec) or '–')}</code></li>"
             f"<li>policy source sha256: <code>{_e(en.policy_source_hash or '–')}</code></li>"
             + "".join(f"<li>made from <code>{_e(str(k))}</code> sha256 <code>{_e(str(v))}</code></li>"
                       for k, v in ((en.env_spec or {}).get("inputs") or {}).items() if en.kind == "baseline")

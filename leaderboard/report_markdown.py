@@ -2,7 +2,8 @@
 
 The entry names and failure reasons are the submitters': :func:`lrgym.leaderboard.text.markdown_escape`
 turns them into plain text (no links, images or tags, nor the links GitHub makes of a plain
-``www.x.com``, URL or e-mail address); the other cells are escaped for a table.
+``www.x.com``, URL or e-mail address), and a failure reason names no folder of the submitter's
+(:func:`~lrgym.leaderboard.report_format.failure_text`); the other cells are escaped for a table.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from datetime import datetime, timezone
 
 from lrgym.leaderboard.provenance import baseline_inputs, stale_note
 from lrgym.leaderboard.ranking import Leaderboard
-from lrgym.leaderboard.report_format import (KINDS_LEGEND, SCORE_DEFINITIONS, column_names, reason_line, row_cells,
-                                             skipped_line)
+from lrgym.leaderboard.report_format import (KINDS_LEGEND, SCORE_DEFINITIONS, column_names, failure_text,
+                                             reason_line, row_cells, skipped_line)
 from lrgym.leaderboard.text import markdown_escape
 
 __all__ = ["markdown"]
@@ -53,7 +54,7 @@ def markdown(lb: Leaderboard, command: str | None = None, elapsed: float | None 
     if lb.failures:
         lines += ["", "## Failed (latest attempt)", "", "| entry | reason |", "|:---|:---|"]
         for e in lb.failures:
-            lines.append(f"| {markdown_escape(e.name)} | {markdown_escape(reason_line(e.failure_reason, 300))} |")
+            lines.append(f"| {markdown_escape(e.name)} | {markdown_escape(reason_line(failure_text(e), 300))} |")
     lines += ["", "## How to read it", "", SCORE_DEFINITIONS, ""]
     made_from = baseline_inputs(lb)
     if made_from:

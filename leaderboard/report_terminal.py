@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from lrgym.leaderboard.provenance import stale_note
 from lrgym.leaderboard.ranking import Leaderboard
-from lrgym.leaderboard.report_format import (FAMILY_CELL, INSTANCES_COLUMN, RANK_COLUMN, column_names, reason_line,
-                                             row_cells, skipped_line)
+from lrgym.leaderboard.report_format import (FAMILY_CELL, INSTANCES_COLUMN, RANK_COLUMN, column_names, failure_text,
+                                             reason_line, row_cells, skipped_line)
 from lrgym.leaderboard.text import clean
 
 __all__ = ["COMPACT_COLUMNS", "MINIMAL_COLUMNS", "print_table"]
@@ -66,7 +66,7 @@ def print_table(lb: Leaderboard, console=None, show_failures: bool = True) -> No
         ft.add_column("reason", overflow="fold")
         for e in lb.failures:
             ft.add_row(Text(clean(e.name, keep_newlines=False)), Text((e.created_at or "")[:19]),
-                       Text(reason_line(e.failure_reason, 300)))
+                       Text(reason_line(failure_text(e), 300)))
         console.print(ft)
     if lb.skipped:
         console.print(Text(skipped_line(lb)))

@@ -161,7 +161,10 @@ def policy_files(spec: dict, family: str | None = None) -> tuple[dict, dict[str,
             if path.suffix != ".py":  # the host imports it as a module; nothing else is read
                 raise PolicyError(f"policy file {where} is not a Python file; valid: path/to/file.py:Name")
             files = read_policy_files(path)
-            host = {"kind": "object", "module": path.stem, "attr": attr, "file": path.name, "source": target}
+            # "source" names it in the host's messages, which become a public failure reason: its
+            # file's name, not the submitter's folders (lrgym.leaderboard.public_source)
+            host = {"kind": "object", "module": path.stem, "attr": attr, "file": path.name,
+                    "source": f"{path.name}:{attr}"}
             return host, files, _files_hash(files, path.name)
         source = None
         if "." not in where:  # a top-level module: found without running anything
@@ -176,7 +179,7 @@ def policy_files(spec: dict, family: str | None = None) -> tuple[dict, dict[str,
         files = read_sb3_files(path)
         host = {"kind": "sb3", "file": path.name, "sidecar": len(files) > 1, "algo": spec.get("algo"),
                 "name": spec.get("name"), "optimizer": spec.get("optimizer"),
-                "env_options": spec.get("env_options") or {}, "source": str(path)}
+                "env_options": spec.get("env_options") or {}, "source": path.name}
         return host, files, _files_hash(files, path.name)
     raise PolicyError(f"unknown policy kind {kind!r}")
 

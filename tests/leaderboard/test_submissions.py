@@ -361,3 +361,21 @@ def test_a_misspelt_class_is_named_with_the_classes_the_file_defines(refs, tmp_p
     assert outcome.entry.failure_reason.endswith(f"has no attribute 'Carefull'; {what}, {', '.join(defined)}")
     assert factory.entry.failure_reason.endswith(f"has no attribute 'Make'; {what}, make")
     assert none.entry.failure_reason.endswith("has no attribute 'P'; it defines no policy class, factory or instance")
+
+
+def test_a_failure_reason_names_the_policy_file_not_the_submitters_folders(refs, tmp_path):
+    """The sandbox named a submission by the path the grader read it from ("importing
+    /home/alice/secret-project/bad.py:P raised ..."), and its words are the failure reason the
+    board publishes; it names the file now (lrgym.leaderboard.public_source)."""
+    folder = tmp_path / "alice" / "secret-project"
+    folder.mkdir(parents=True)
+    (folder / "bad.py").write_text("raise RuntimeError('boom')\n")
+    (folder / "empty.py").write_text("X = 1\n")
+    broken, empty = run_suite([submission_spec(f"{folder / 'bad.py'}:P"),
+                               submission_spec(f"{folder / 'empty.py'}:P", name="empty")],
+                              SUITE, references=refs, n_workers=1, time_limit=60)
+    said = "the policy's process reported: "
+    assert broken.entry.failure_reason.startswith(f"{said}importing bad.py:P raised RuntimeError: boom")
+    assert empty.entry.failure_reason.startswith(f"{said}empty.py:P has no attribute 'P'")
+    for outcome in (broken, empty):
+        assert "alice" not in outcome.entry.failure_reason, outcome.entry.failure_reason
