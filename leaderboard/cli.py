@@ -327,6 +327,21 @@ class _Progress:
         self.progress.console.print(message if not isinstance(message, str) else Text(message))
 
 
+def _board_command(command: str, suite: str, private: Optional[Path]) -> str:
+    """The command that makes a Markdown board again, as the board names it: a private suite's key
+    as the placeholder ``KEYFILE`` and a suite file by its file name, never the grader's paths
+    (the board is what is published)."""
+    from lrgym.leaderboard.suite_file import is_suite_file
+
+    if private is not None:
+        where = " --private KEYFILE"
+    elif suite == DEFAULT_SUITE:
+        where = ""
+    else:
+        where = f" --suite {Path(suite).name if is_suite_file(suite) else suite}"
+    return f"lrgym leaderboard {command}{where}"
+
+
 def _outcome_line(outcome) -> Text:
     e = outcome.entry
     if outcome.kept is not None:  # it ran, but another owner took its name meanwhile (said in full by submit)
@@ -487,8 +502,7 @@ def run_baselines(
     if board is not None:
         from lrgym.leaderboard.report import markdown as to_markdown
 
-        cmd = "lrgym leaderboard run-baselines" + (" --private KEYFILE" if private is not None else
-                                                   "" if suite == DEFAULT_SUITE else f" --suite {suite}")
+        cmd = _board_command("run-baselines", suite, private)
         _write(board, to_markdown(lb, command=cmd, elapsed=elapsed, machine=cpu_description()),
                _output_mode(private is not None), "--markdown")
         _wrote(board, private=private is not None, secrets=False)
@@ -656,10 +670,7 @@ def report(
         _write(html, page, mode, "--html")
         _wrote(html, f" ({len(lb.rows)} entries)", private=is_private(s))
     if board is not None:
-        # the command that makes this board again (a private suite's: its key, named as a placeholder,
-        # as run-baselines names it; not the grader's path)
-        cmd = "lrgym leaderboard report" + (" --private KEYFILE" if private is not None else
-                                            "" if suite == DEFAULT_SUITE else f" --suite {suite}")
+        cmd = _board_command("report", suite, private)
         _write(board, to_markdown(lb, command=cmd), mode, "--markdown")
         _wrote(board, private=is_private(s), secrets=False)
 

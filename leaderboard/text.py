@@ -9,8 +9,9 @@ character (C0 except newline, DEL, C1), every invisible format character (Unicod
 ``Cf``: bidirectional marks, overrides and isolates, zero-width spaces and joiners, the byte order
 mark), the line and paragraph separators and every surrogate from anything a policy can
 influence before it is stored or shown; :func:`markdown_escape` escapes Markdown's
-and HTML's special characters for tables; :func:`check_entry_name` validates a new entry name,
-and :func:`name_key` says when two names are the same name.
+and HTML's special characters for tables, :func:`markdown_code` makes a code span of a text,
+:func:`check_entry_name` validates a new entry name, and :func:`name_key` says when two names
+are the same name.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["LOOKALIKES", "MAX_NAME_CHARS", "check_entry_name", "check_owner", "clean", "lookalike_note", "markdown_escape", "name_key"]
+__all__ = ["LOOKALIKES", "MAX_NAME_CHARS", "check_entry_name", "check_owner", "clean", "lookalike_note", "markdown_code",
+           "markdown_escape", "name_key"]
 
 MAX_NAME_CHARS = 64
 # ASCII's controls but \n (C0 and DEL): removed by one regular expression ...
@@ -62,6 +64,17 @@ def markdown_escape(text: object) -> str:
     s = _MD_SPECIAL.sub(lambda m: {"<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&#39;"}
                         .get(m.group(1), "\\" + m.group(1)), s)
     return s.replace("\x00", _WORD_JOINER)
+
+
+def markdown_code(text: object) -> str:
+    """One line of :func:`clean` text as a Markdown code span whose backticks cannot end it early:
+    its fence is one backtick longer than the longest run of backticks inside (CommonMark), with a
+    space inside each end when the text touches a backtick. Nothing in a code span is a link, tag
+    or autolink."""
+    s = clean(text, keep_newlines=False)
+    fence = "`" * (max((len(run) for run in re.findall("`+", s)), default=0) + 1)
+    pad = " " if s.startswith("`") or s.endswith("`") else ""
+    return f"{fence}{pad}{s}{pad}{fence}"
 
 
 #: characters that look alike in an entry name's alphabet once case is folded (digits against
