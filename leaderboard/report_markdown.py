@@ -5,7 +5,8 @@ which turns it into one line of plain text (no links, images, tags or code spans
 GitHub makes of a plain ``www.x.com``, URL or e-mail address; a ``|`` cannot end a cell): the
 entry names and failure reasons (the submitters'; a reason without the submitter's folders,
 :func:`~lrgym.leaderboard.report_format.failure_text`), and the suite's name, description and
-family names (a suite file's and a registered family's); the command that made the board is a
+family names (a suite file's and a registered family's; a shipped suite's are lrgym's own, written as they are:
+:func:`_is_shipped`); the command that made the board is a
 code span (:func:`~lrgym.leaderboard.text.markdown_code`). lrgym's own cells (numbers, headers)
 are only escaped for a table (:func:`_md`).
 """
@@ -23,6 +24,18 @@ from lrgym.leaderboard.text import markdown_code, markdown_escape
 __all__ = ["markdown"]
 
 
+def _is_shipped(suite) -> bool:
+    """Whether ``suite`` is a shipped suite as shipped: its name, description and families are
+    lrgym's own text (a suite file cannot take a shipped name), written as they are."""
+    from lrgym.leaderboard.suite import SUITES
+
+    return SUITES.get(suite.name) == suite
+
+
+def _own_text(text: str) -> str:
+    return str(text)
+
+
 def _md(text: str) -> str:
     """lrgym's own text (a number, a header) as one table cell."""
     return (str(text).replace("\\", "\\\\").replace("|", "\\|").replace("&", "&amp;")
@@ -33,11 +46,12 @@ def markdown(lb: Leaderboard, command: str | None = None, elapsed: float | None 
              machine: str | None = None) -> str:
     """``LEADERBOARD.md``: the ranking, failures, suite and definitions."""
     suite = lb.suite
+    text = _own_text if _is_shipped(suite) else markdown_escape
     lines = [
         "# lrgym leaderboard",
         "",
-        f"Suite **{markdown_escape(suite.version)}** ({markdown_escape(suite.description)}): {len(suite.tasks())} "
-        f"instances ({', '.join(f'{markdown_escape(fs.family)} × {len(fs.instances)}' for fs in suite.families)}) × "
+        f"Suite **{text(suite.version)}** ({text(suite.description)}): {len(suite.tasks())} "
+        f"instances ({', '.join(f'{text(fs.family)} × {len(fs.instances)}' for fs in suite.families)}) × "
         f"{len(suite.seeds)} seeds = {suite.n_runs} runs per entry. Ranked by the family IQM (the mean over "
         f"families of each family's IQM) of the normalised score S (1 = the best constant SGD learning rate "
         f"per instance, by a fine search).",

@@ -148,3 +148,19 @@ def test_the_board_names_a_suite_file_by_its_file_name_only(tmp_path):
     assert _board_command("report", "quick", None) == "lrgym leaderboard report --suite quick"
     assert _board_command("run-baselines", "quick", tmp_path / "k.key") == \
         "lrgym leaderboard run-baselines --private KEYFILE"
+
+
+def test_a_shipped_suites_own_text_is_written_as_it_is(tmp_path):
+    """A shipped suite's name, description and families are lrgym's own words: the board's intro
+    is the shipped LEADERBOARD.md's, not escaped (the escape gave it ``\\(...\\)`` and invisible
+    word joiners, so `make leaderboard` no longer wrote the shipped board's intro)."""
+    from pathlib import Path
+
+    from lrgym.leaderboard.suite import get_suite
+
+    suite = get_suite("v2")
+    shipped = (Path(__file__).resolve().parents[2] / "LEADERBOARD.md").read_text().splitlines()
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        lb = build_leaderboard(store, suite, reps=50)
+    intro = next(line for line in report.markdown(lb).splitlines() if line.startswith("Suite "))
+    assert intro in shipped

@@ -214,7 +214,7 @@ def test_hostile_submissions_leave_no_temp_files(refs, tmp_path, monkeypatch):
     specs = [submission_spec(policy(name)) for name in ("BadConstructor", "Hangs", "KillsItself")]
     outcomes += run_suite(specs, SUITE, references=refs, n_workers=2, time_limit=8.0)
     reasons = {o.spec.name: o.entry.failure_reason for o in outcomes}
-    assert reasons["Keep"] is None and all(reasons[n] for n in ("BadConstructor", "Hangs", "KillsItself")), reasons
+    assert reasons["keep"] is None and all(reasons[n] for n in ("BadConstructor", "Hangs", "KillsItself")), reasons
     assert sorted(p.name for p in tmp.iterdir()) == []
 
 
