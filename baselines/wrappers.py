@@ -47,7 +47,8 @@ class HorizonIsTerminal(gym.Wrapper):
 
 
 class RepeatInstances(gym.Wrapper):
-    """New instance (uniform over the env's instance set) every ``repeats`` resets."""
+    """New instance every ``repeats`` resets, uniform over what the env's resets draw from
+    (``env.unwrapped.instances``: its instance set, or its ``instances=`` list)."""
 
     def __init__(self, env: gym.Env, repeats: int = 4, seed: int = 0):
         super().__init__(env)

@@ -36,8 +36,8 @@ printable text, at most 500 characters), the name (letters, digits,
 prefix, whose results it would mix with), the instance set (``train``, ``val`` or ``test``: the
 ``private`` set is the grader's secret), the instances (in that set, no duplicates), the seeds
 (distinct integers from 0 to 2**63 - 1, what the store keeps), registered families, and env
-options that are :class:`lrgym.env.LRControlEnv` keywords the suite may fix: not the family or
-instance set (the file's own fields), nor a policy's choices
+options that are :class:`lrgym.env.LRControlEnv` keywords the suite may fix: not the family,
+instance set or instances (the file's own fields), nor a policy's choices
 (:data:`lrgym.leaderboard.settings.POLICY_CHOICES`); each family's env is then built from the
 suite's keywords, so a value the env refuses (``cap_factor`` NaN) is refused when read.
 """
@@ -206,6 +206,7 @@ def _env_options(where: str, options) -> tuple[tuple[str, object], ...]:
     if not isinstance(options, dict):
         raise SuiteFileError(f"{where} {brief(options)}; valid: an object of LRControlEnv keywords")
     owned = {"family": "the family's own field", "instance_set": "the suite's instance_set",
+             "instances": "the family's instances field (the grader resets each run to its instance)",
              "horizon": "the family's horizon field", "inner_steps": "the family's inner_steps field",
              **{k: "a policy's choice (lrgym.leaderboard.settings)" for k in POLICY_CHOICES}}
     for key in options:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -107,10 +107,12 @@ class LRControlEnv(gym.Env):
 
     ## Starting State
 
-    ``reset`` picks an instance uniformly from ``instance_set`` (or ``options={"instance": k}``
-    for seed ``k`` of that set), draws initial parameters from the env's ``np_random`` and sets
-    the LR to ``lr_init`` (or ``options={"lr_init": x}``). Bad options raise ``ValueError`` and
-    change nothing (:meth:`check_reset_options`).
+    ``reset`` draws an instance uniformly from ``instance_set`` with the env's ``np_random`` —
+    or from the ``instances=`` list of seeds of that set, if given (``env.instances``: what
+    resets draw from) — or takes ``options={"instance": k}`` for seed ``k`` of the set (any seed
+    of it, listed or not; for that reset only). It then draws initial parameters from
+    ``np_random`` and sets the LR to ``lr_init`` (or ``options={"lr_init": x}``). Bad options
+    raise ``ValueError`` and change nothing (:meth:`check_reset_options`).
 
     ## Episode End
 
@@ -154,7 +156,16 @@ class LRControlEnv(gym.Env):
     (``LRControlEnv({"family": "mixed", "horizon": 20})``), which is how RLlib passes its
     ``EnvContext``. ``family`` name or :class:`~lrgym.tasks.base.TaskFamily` (``"linreg"``, ``"quadratic"``,
     ``"mlp"``, ``"recsys"``, ``"mixed"``); ``family_options`` dict of spec overrides (e.g.
-    ``{"dim": 32}``; with a family name, not beside a built family); ``instance_set`` ``"train"`` | ``"val"`` | ``"test"``; ``optimizer`` name,
+    ``{"dim": 32}``; with a family name, not beside a built family); ``instance_set`` ``"train"`` | ``"val"`` | ``"test"``;
+    ``instances`` (default None: the whole set; or a fixed list of instance seeds of the set,
+    e.g. ``(3, 7, 11)``, which every reset without ``options={"instance": k}`` — automatic
+    resets of the vector env and the SB3 adapter too — draws from, uniformly with
+    ``np_random`` as it draws from the whole set: the same seed gives the same instance
+    sequence, and ``instances=range(0, 10_000)`` on ``train`` the default's episodes to the bit.
+    Seeds, not indices, as ``options={"instance": k}`` takes them (on ``LRControl-v1`` each
+    seed keeps the family the mixture gives it, ``family.member_of(k)``); distinct, non-empty;
+    :func:`lrgym.settings.check_instances`);
+    ``optimizer`` name,
     dict or :class:`~lrgym.optim.OptimizerConfig`; ``action_mode``; ``factors``; ``horizon`` and
     ``inner_steps`` (family defaults); ``reward``; ``reward_alphas`` (α1, α2 of ``sign_delta``);
     ``lr_init`` (default 1e-3 for adam/rmsprop, else 1e-2); ``lr_min``, ``lr_max``;
@@ -180,6 +191,8 @@ class LRControlEnv(gym.Env):
 
     ## Version History
 
+    * v1 (2026-12-06, same id): the ``instances`` keyword (a fixed list of instance seeds that
+      resets draw from); without it every episode is as before, to the bit.
     * v1 (2026-12-02, same id): fix — a recommender built with a tiny item count through
       ``family_options`` (e.g. ``n_items=4``) could, for about 2 in 10⁶ of its users, hold a
       stale item of an earlier user instead of the user's own top item; those instances now
@@ -224,6 +237,7 @@ class LRControlEnv(gym.Env):
         lr_max: float = DEFAULT_LR_MAX,
         cap_factor: float = DEFAULT_CAP_FACTOR,
         rejection_threshold: float | None = None,
+        instances: Sequence[int] | None = None,
         render_mode: str | None = None,
         task_cache: OrderedDict | None = None,
         build_ahead: int = 0,
@@ -242,7 +256,7 @@ class LRControlEnv(gym.Env):
             family=family, family_options=family_options, instance_set=instance_set, optimizer=optimizer,
             action_mode=action_mode, factors=factors, horizon=horizon, inner_steps=inner_steps, reward=reward,
             reward_alphas=reward_alphas, lr_init=lr_init, lr_min=lr_min, lr_max=lr_max, cap_factor=cap_factor,
-            rejection_threshold=rejection_threshold,
+            rejection_threshold=rejection_threshold, instances=instances,
         ), task_cache, build_ahead)
 
     @classmethod
@@ -261,7 +275,8 @@ class LRControlEnv(gym.Env):
         # the settings under their public names (read-only by convention: change them by a new env)
         self.family = settings.family
         self.instance_set = settings.instance_set
-        self.instances = settings.instances
+        self.instances = settings.instances  # what a reset draws from (the whole set, or the list)
+        self.instance_range = settings.instance_range  # what options={"instance": k} may ask for
         self.optimizer = settings.optimizer
         self.action_mode = settings.action_mode
         self.reward_name = settings.reward
@@ -426,7 +441,8 @@ class LRControlEnv(gym.Env):
         return p
 
     def _choose_instance(self, asked: int | None) -> int:
-        """The episode's instance seed: ``asked`` (checked), or one drawn uniformly from the set."""
+        """The episode's instance seed: ``asked`` (checked), or one drawn uniformly from
+        :attr:`instances` (the set, or the ``instances=`` list) with ``np_random``."""
         if asked is not None:
             return asked
         return int(self.instances[int(self.np_random.integers(len(self.instances)))])
@@ -448,8 +464,8 @@ class LRControlEnv(gym.Env):
         if "instance" in options:
             k = options["instance"]  # an integer of the set (a bool is not one: True was instance 1)
             # int(k): a range tests a Python int in O(1), a NumPy integer by scanning it (≈ 1 ms)
-            if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or int(k) not in self.instances:
-                r = self.instances
+            if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or int(k) not in self.instance_range:
+                r = self.instance_range
                 raise ValueError(
                     f"instance {k!r} not in the {self.instance_set!r} set; valid: integers {r.start}..{r.stop - 1}"
                 )
@@ -606,6 +622,7 @@ class LRControlEnv(gym.Env):
 
     def __setstate__(self, state):
         state.setdefault("build_ahead", 0)  # (pickled before build-ahead existed)
+        state.setdefault("instance_range", state["instances"])  # (pickled before the instances= list existed)
         self.__dict__.update(state)
         self._ahead = self._new_build_ahead()
         self._view_buffers()

@@ -13,7 +13,8 @@ convention), so the N inner trainings run in one compiled call::
 
 Semantics are ``DummyVecEnv``'s, value for value: ``reset()`` returns the observations (infos in
 ``reset_infos``); seeds set with ``seed(s)`` (sub-env i gets ``s + i``) and options set with
-``set_options`` apply to the next ``reset()`` only; ``step_wait()`` returns ``(obs, rewards
+``set_options`` apply to the next ``reset()`` only (the automatic resets draw their instances, from
+the env's ``instances=`` list if given); ``step_wait()`` returns ``(obs, rewards
 float32, dones, infos)`` with ``dones = terminated | truncated``, and a finished sub-environment
 is reset at once, its last observation in ``infos[i]["terminal_observation"]`` and
 ``infos[i]["TimeLimit.truncated"] = truncated and not terminated``.
@@ -255,7 +256,7 @@ def make_sb3_vec_env(env_id: str, n_envs: int = 1, seed: int | None = None, **kw
     ``env_id``: an lrgym id, plain or module-prefixed (``"LRControl-v1"``,
     ``"lrgym:LRControl-v1"``); another env's id raises ``ValueError`` (see :func:`lrgym_env_kwargs`).
     ``kwargs`` override the id's registered arguments (``horizon``, ``family_options``,
-    ``parallel``, ``info_keys``, ...). An id registered with ``max_episode_steps`` truncates
+    ``instances``, ``parallel``, ``info_keys``, ...). An id registered with ``max_episode_steps`` truncates
     there, as ``gym.make``'s ``TimeLimit`` does (the keyword overrides it). Step infos hold every
     info key, as ``DummyVecEnv``'s do; ``info_keys=()`` drops them for speed (module docstring).
     As ``make_vec_env``'s envs of an id: ``render_mode`` is ``"rgb_array"`` unless given

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from lrgym.brief import brief
 from lrgym.info import ACTION_MODES, info_constants
 from lrgym.optim import OPTIMIZERS, OptimizerConfig, check_choice
 from lrgym.rewards import REWARDS, check_reward_alphas, reward_code, reward_params
@@ -72,7 +73,11 @@ class EnvSettings:
 
     family: TaskFamily
     instance_set: str
-    instances: range
+    #: the instance seeds a reset without ``options={"instance": k}`` draws from: the whole set
+    #: (:attr:`instance_range`) by default, else the ``instances=`` list (a tuple, in its order)
+    instances: Sequence[int]
+    #: every seed of ``instance_set``: what ``options={"instance": k}`` may ask for
+    instance_range: range
     optimizer: OptimizerConfig
     action_mode: str
     factors: np.ndarray
@@ -130,12 +135,14 @@ class EnvSettings:
         lr_max: float = DEFAULT_LR_MAX,
         cap_factor: float = DEFAULT_CAP_FACTOR,
         rejection_threshold: float | None = None,
+        instances: Sequence[int] | None = None,
     ) -> "EnvSettings":
         """Check the env's keyword arguments and derive the rest (a bad value raises
         ``ValueError`` naming it and the valid choices). ``family``: a name (with
         ``family_options``, spec overrides) or a built :class:`~lrgym.tasks.base.TaskFamily`."""
         family = check_family(family, family_options)
-        instances = lookup_instance_set(instance_set)
+        instance_range = lookup_instance_set(instance_set)
+        instances = check_instances(instances, instance_range, instance_set)
         opt = OptimizerConfig.coerce(optimizer)
         check_choice("action_mode", action_mode, ACTION_MODES)
         check_choice("reward", reward, REWARDS)
@@ -149,7 +156,8 @@ class EnvSettings:
         rejection_threshold = check_rejection_threshold(rejection_threshold)
         factor_array = check_factors(factors)
         return cls(
-            family=family, instance_set=instance_set, instances=instances, optimizer=opt, action_mode=action_mode,
+            family=family, instance_set=instance_set, instances=instances, instance_range=instance_range,
+            optimizer=opt, action_mode=action_mode,
             factors=factor_array, horizon=horizon, inner_steps=inner_steps, reward=reward,
             reward_alphas=alphas, lr_init=init, lr_min=lo, lr_max=hi, cap_factor=cap,
             rejection_threshold=rejection_threshold,
@@ -177,6 +185,50 @@ def check_family(family, family_options) -> TaskFamily:
         raise ValueError(f"family_options={family_options!r} invalid; valid: None or a dict of the family's "
                          "options, e.g. {'dim': 32}")
     return make_family(family, **(family_options or {}))
+
+
+def check_instances(instances, instance_range: range, instance_set: str) -> Sequence[int]:
+    """The instance seeds an env's resets draw from (``instances=``): ``instance_range`` itself
+    for None (the whole set, the default), else the listed seeds as a tuple of ints in their
+    order (a range stays a range) — a non-empty sequence (a list, a tuple, a range, a 1-D integer array) of distinct
+    integers of ``instance_range``, the seeds of ``instance_set`` (as ``options={"instance":
+    k}`` takes them: ``(10_003, 10_007)`` in ``val``, not indices). Not a set (no order: the
+    draws index the list), a str, a mapping or a one-shot iterator; no bools; a duplicate is
+    refused rather than drawn twice as often."""
+    if instances is None:
+        return instance_range
+    valid = (f"None (the whole set) or a non-empty sequence of distinct instance seeds of the "
+             f"{instance_set!r} set, integers {instance_range.start}..{instance_range.stop - 1}, e.g. "
+             f"instances=({instance_range.start + 3}, {instance_range.start + 7}, {instance_range.start + 11})")
+    if isinstance(instances, range) and len(instances) > 0:  # kept as it is: O(1), distinct, the ends bound it
+        for i in (0, len(instances) - 1):
+            if instances[i] not in instance_range:
+                raise ValueError(f"instances[{i}]={instances[i]} not in the {instance_set!r} set; valid: {valid}")
+        return instances
+    values = None
+    if hasattr(instances, "__array__"):  # an array (NumPy's, torch's): judged by its dtype
+        try:
+            array = np.asarray(instances)
+        except (TypeError, ValueError, RuntimeError):
+            array = None
+        if array is not None and array.ndim == 1 and array.dtype.kind in "iu":
+            values = [int(v) for v in array]
+    elif isinstance(instances, Sequence) and not isinstance(instances, (str, bytes, bytearray)):
+        values = list(instances)
+    if values is None or len(values) == 0:
+        why = ("is empty" if values is not None else "is unordered (a set: the draws index the list; sorted() it)"
+               if isinstance(instances, (set, frozenset)) else "invalid")
+        raise ValueError(f"instances={brief(instances)} {why}; valid: {valid}")
+    seen: set[int] = set()
+    for i, k in enumerate(values):
+        # int(k): a range tests a Python int in O(1), a NumPy integer by scanning it
+        if not is_integer(k) or int(k) not in instance_range:
+            why = f"not in the {instance_set!r} set" if is_integer(k) else f"is not an integer (a {type(k).__name__})"
+            raise ValueError(f"instances[{i}]={brief(k)} {why}; valid: {valid}")
+        if int(k) in seen:
+            raise ValueError(f"instances[{i}]={int(k)} repeats an earlier seed; valid: {valid}")
+        seen.add(int(k))
+    return tuple(int(k) for k in values)
 
 
 def positive_int(name: str, value, maximum: int = MAX_INT64) -> int:

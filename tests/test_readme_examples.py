@@ -39,6 +39,7 @@ EXAMPLES = {
     "from lrgym.torch import PolicyScheduler": (TORCH_READER, {}),
     # "Coming from DACBench's SGD benchmark" (tests/test_readme_dacbench.py checks what they claim)
     "class InstanceCycle(gym.Wrapper):": ("", {}),
+    'venv = make_sb3_vec_env("LRControl-MLP-v1", n_envs=8, seed=0, instances=train)': ("", {}),
     "scores = {}  # (policy, family, instance, seed) -> S": ("", {'get_suite("v2")': 'get_suite("quick")'}),
 }
 

@@ -1,6 +1,7 @@
 """Build the instances an environment will draw next, in a background thread (opt-in).
 
-An env's reset draws the instance seed from ``env.np_random`` (``integers(len(instances))``),
+An env's reset draws the instance seed from ``env.np_random`` (``integers(len(instances))``, over
+the whole instance set or the env's ``instances=`` list: the chain is given the same sequence),
 builds that instance, and draws the episode's initial parameters and RNG word from
 ``env.np_random`` again (:meth:`~lrgym.tasks.base.Task.new_state`). Steps never touch
 ``np_random``. So right after a reset the next instances are known: copy the generator, draw

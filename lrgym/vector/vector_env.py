@@ -39,7 +39,7 @@ __all__ = ["LRControlVectorEnv", "vector_entry_point", "check_settable", "check_
 #: ``SyncVectorEnv`` would step with it; ``set_attr`` refuses them instead.
 BATCH_OWNED = frozenset({
     "lr", "t", "updates", "state", "task", "instance",
-    "settings", "family", "instance_set", "instances", "optimizer", "action_mode", "reward_name", "horizon",
+    "settings", "family", "instance_set", "instances", "instance_range", "optimizer", "action_mode", "reward_name", "horizon",
     "inner_steps", "lr_min", "lr_max", "lr_init", "cap_factor", "rejection_threshold", "factors",
     "action_space", "observation_space", "render_mode", "build_ahead",
 })
@@ -107,8 +107,10 @@ class LRControlVectorEnv(VectorEnv):
     each sub-environment's next n instances are built in a background thread while the envs
     step (the same episodes to the bit; :mod:`lrgym.tasks.ahead`); every other keyword is an
     :class:`~lrgym.env.LRControlEnv` argument, shared by all sub-environments (``family``,
-    ``family_options``, ``instance_set``, ``optimizer``, ``action_mode``, ``horizon``,
-    ``inner_steps``, ``reward``, ...). Sub-environments may draw instances of different sizes and
+    ``family_options``, ``instance_set``, ``instances``, ``optimizer``, ``action_mode``,
+    ``horizon``, ``inner_steps``, ``reward``, ...). With ``instances=(3, 7, 11)`` every reset
+    without ``options["instance"]``, the automatic ones included, draws each sub-environment's
+    instance from that list with its own generator, as a single env does. Sub-environments may draw instances of different sizes and
     families (``LRControl-v1``). Those keywords are checked once into one
     :class:`~lrgym.settings.EnvSettings` (``envs.settings``), the object every sub-environment and
     the batched step read.
