@@ -441,6 +441,39 @@ def test_max_episode_steps_at_the_horizon_serves_time_aware_observation_and_chan
     assert flags == [(True, False), (True, True)]
 
 
+
+def test_max_episode_steps_below_the_horizon_cuts_episodes_the_env_still_counts_to_its_horizon():
+    """What the README (The environment, Episode end) warns of: ``max_episode_steps`` below
+    ``horizon`` cuts the episode (gym.make's TimeLimit, the vector env's own limit alike), but the
+    episode goes on as if it had its whole horizon: ``progress`` ends at k/horizon,
+    ``info["horizon"]`` says the horizon, and ``reward="final"`` (paid at the horizon) pays 0;
+    ``horizon=k`` gives the short episode its progress and its final reward."""
+    from lrgym.features import FEATURE_NAMES
+
+    progress = FEATURE_NAMES.index("progress")
+    k, h = 3, 8
+    kw = dict(reward="final", inner_steps=2)
+    single = gym.make("LRControl-LinReg-v1", horizon=h, max_episode_steps=k, **kw)
+    vec = gym.make_vec("LRControl-LinReg-v1", 2, vectorization_mode="vector_entry_point", horizon=h,
+                       max_episode_steps=k, **kw)
+    short = gym.make("LRControl-LinReg-v1", horizon=k, **kw)
+    for env in (single, vec, short):
+        env.reset(seed=0)
+    rewards = {"single": [], "vec": [], "short": []}
+    for t in range(1, k + 1):
+        o, r, te, tr, info = single.step(2)
+        rewards["single"].append(r)
+        vo, vr, vte, vtr, vinfo = vec.step(np.array([2, 2]))
+        rewards["vec"].append(vr)
+        so, sr, _, _, sinfo = short.step(2)
+        rewards["short"].append(sr)
+        assert (te, tr) == (False, t == k) and not vte.any() and (vtr == (t == k)).all()
+        assert o[progress] == np.float32(t / h) and (vo[:, progress] == np.float32(t / h)).all()
+        assert so[progress] == np.float32(t / k)
+        assert info["horizon"] == h and (vinfo["horizon"] == h).all() and sinfo["horizon"] == k
+    assert rewards["single"] == [0.0] * k and (np.array(rewards["vec"]) == 0.0).all()
+    assert rewards["short"][:-1] == [0.0] * (k - 1) and rewards["short"][-1] > 0.0  # the run's log(L0/LT)
+
 # ---- Stable-Baselines3 adapter --------------------------------------------------------------
 
 
