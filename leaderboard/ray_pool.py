@@ -236,12 +236,10 @@ class RayWorkerPool(GroupScheduler):
         self._cpu_kinds = CPUKinds()  # during a run: the CPU kinds of the actors' nodes
         self._nodes: RunNodes | None = None  # during a run: the nodes seen, to name one an actor was lost on
 
-    def run(self, jobs, on_reply=None, on_group_done=None):
-        """:meth:`GroupScheduler.run`, then a warning for each node of the run Ray now counts
-        dead that no loss's warning named so (:meth:`~lrgym.baselines.backend.RunNodes.say_gone`)."""
-        results = super().run(jobs, on_reply, on_group_done)
+    def _end_run(self) -> None:
+        """A warning for each node of the run Ray now counts dead that no loss's warning named so
+        (:meth:`~lrgym.baselines.backend.RunNodes.say_gone`)."""
         self._nodes.say_gone()
-        return results
 
     def _begin_run(self, jobs: list[Job]) -> None:
         """Per-run state: each actor's Ray memory (:func:`actor_memory_mb` of ``jobs``; a request

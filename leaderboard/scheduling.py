@@ -243,6 +243,7 @@ class GroupScheduler(ABC):
             self._end_all(units)
         for g in groups.order:  # groups with no job left unfinished (cannot happen, but be total)
             groups.finish(g)
+        self._end_run()
         return groups.results
 
     # -- the shared steps ---------------------------------------------------------------------------
@@ -374,6 +375,10 @@ class GroupScheduler(ABC):
         """Called once at the start of :meth:`run` with its ``jobs``, before any unit starts: a
         pool resets its per-run state and refuses a run it cannot place here (the default does
         nothing)."""
+
+    def _end_run(self) -> None:
+        """Called once when :meth:`run` has ended every unit and returns normally: a pool says
+        what the run as a whole showed (the default does nothing; Ray: the nodes lost)."""
 
     def _end_all(self, units: list) -> None:
         """End several units at once: the idle ones gracefully, the busy ones killed. The default

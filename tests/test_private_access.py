@@ -25,6 +25,9 @@ KNOWN = {
     # torch's own modules name their re-initialiser _reset_parameters (nn.MultiheadAttention,
     # nn.Transformer: no public one); TorchTrainingEnv's reset re-draws a module's parameters with it
     ("lrgym/torch/env.py", "module._reset_parameters"),
+    # a tensor's version counter (every in-place change advances it; autograd's own check of
+    # saved tensors): no public accessor; the scheduler tells a zero_grad() after step() by it
+    ("lrgym/torch/scheduler.py", "p.grad._version"),
 }
 
 

@@ -100,5 +100,5 @@ def test_the_python_api_refuses_the_same_names():
         runner.submission_spec(f"{EXAMPLE}:LossWatcher", name="")
     with pytest.raises(ValueError, match="names no class after the ':'"):
         runner.submission_spec(f"{EXAMPLE}:")
-    assert runner.submission_spec(f"{EXAMPLE}:LossWatcher").name == "LossWatcher"
+    assert runner.submission_spec(f"{EXAMPLE}:LossWatcher").name == "loss-watcher"  # its declared name, as submit
     assert os.path.isfile(EXAMPLE)
