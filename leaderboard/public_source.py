@@ -47,6 +47,10 @@ def public_source(env_spec) -> str:
     source = env_spec.get("source") if isinstance(env_spec, dict) else None
     if not isinstance(source, str):
         return ""
+    if _policy(env_spec).get("kind") == "sb3" and submission_path(env_spec):
+        # its source is the path as the submitter typed it, maybe relative (models/run3/agent.zip),
+        # which names folders the absolute path's folders do not match: the zip's name alone
+        return os.path.basename(submission_path(env_spec))
     return without_folders(source, env_spec)
 
 

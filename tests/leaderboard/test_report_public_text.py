@@ -164,3 +164,23 @@ def test_a_shipped_suites_own_text_is_written_as_it_is(tmp_path):
         lb = build_leaderboard(store, suite, reps=50)
     intro = next(line for line in report.markdown(lb).splitlines() if line.startswith("Suite "))
     assert intro in shipped
+
+
+def test_a_zip_submitted_by_a_relative_path_is_shown_by_its_name(tmp_path, monkeypatch):
+    """The grader stores an SB3 zip's source as the path typed (``submit models/secret-project/
+    agent.zip``, relative), and its policy's path absolute: the page showed the relative path,
+    folders and all, which the absolute path's folders do not match."""
+    from lrgym.leaderboard.runner import submission_spec
+
+    (tmp_path / "models" / "secret-project").mkdir(parents=True)
+    (tmp_path / "models" / "secret-project" / "agent.zip").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    spec = submission_spec("models/secret-project/agent.zip")
+    env_spec = {"suite": SUITE.to_dict(), "policy": spec.spec, "source": spec.source}  # as runner._finish stores it
+    assert public_source(env_spec) == "agent.zip"
+    runs = synthetic_runs(SUITE, [[0.5], [0.6]])
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        store.add_entry(synthetic_entry(SUITE, "zipped", "submission", env_spec=env_spec,
+                                        summary=summarize(runs, SUITE, reps=50)), runs)
+        page = report.html_page(build_leaderboard(store, SUITE, reps=50), with_plots=False)
+    assert "<li>source: <code>agent.zip</code></li>" in page and "secret-project" not in page
