@@ -148,7 +148,7 @@ def family_name(index) -> str:
     not pass as "unknown"; an index of a family not registered here names how to register it).
     An integer is any object Python takes as an index (``operator.index``): a NumPy integer or
     0-d array, a one-element integer tensor (TorchRL's infos), not a bool or a float."""
-    from lrgym.tasks import FAMILIES
+    from lrgym.tasks import BUILT_IN, FAMILIES
 
     i = None
     if not (isinstance(index, (bool, np.bool_)) or str(getattr(index, "dtype", "")).endswith("bool")):
@@ -158,7 +158,8 @@ def family_name(index) -> str:
             pass
     if i is not None and -1 <= i < len(FAMILY_NAMES):
         return FAMILY_NAMES[i] if i >= 0 else "unknown"
-    own = {family_index(name): name for name in FAMILIES if name not in FAMILY_NAMES}
+    # the families of your own (not the built-in mixture: its episodes report their member's index)
+    own = {family_index(name): name for name in FAMILIES if name not in BUILT_IN}
     if i is not None and i in own:
         return own[i]
     registered = "".join(f", {k} ({n})" for k, n in sorted(own.items()))
