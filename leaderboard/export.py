@@ -159,8 +159,8 @@ def write_json(data: dict[str, list[dict]], path: Path, mode: int = 0o644) -> Pa
 
 def holds_private(data: dict[str, list[dict]]) -> bool:
     """Whether the :func:`tables` ``data`` hold a private suite's rows (its hidden instance ids,
-    env seeds, initial losses and curves): those of a private suite, or ``every_entry`` of a
-    store that has any. Such an export is written owner-only (:func:`write_tables`)."""
+    env seeds, initial losses and curves): those of a private suite, or every entry of a
+    store that has any (``every_entry``). Such an export is written owner-only (:func:`write_tables`)."""
     from lrgym.leaderboard.private import is_private_version
 
     return any(is_private_version(e.get("suite_version")) for e in data["entries"])

@@ -150,7 +150,7 @@ def check_env(name: str) -> None:
         runs.append(np.concatenate(trace))
         _require(np.isfinite(np.concatenate(trace[::2])).all(), f"{name}: LRControlEnv observed a non-finite feature")
         _require(env.task.spec.family in FAMILIES, f"{name}: the env's task is of family {env.task.spec.family!r}")
-        # the info schema's name table (−1: not in it)
+        # the info schema's name table, or 2**32 + the CRC-32 of a name outside it (lrgym.info.family_index)
         _require(info["family"] == family_index(env.task.spec.family), f"{name}: info['family'] {info['family']}")
     np.testing.assert_array_equal(runs[0], runs[1])
 

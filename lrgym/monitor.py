@@ -382,9 +382,10 @@ class TrainingMonitor:
 
     def describe(self, lr_min: float, lr_max: float, optimizer: str, action_mode: str, family: int = -1,
                  instance: int = 0) -> None:
-        """The episode's constant ``info`` entries (:mod:`lrgym.info`): ``family`` −1 is a task of
-        your own, ``optimizer`` / ``action_mode`` names become their indices. The LR range is
-        checked as the env checks it (``0 < lr_min < lr_max < inf``)."""
+        """The episode's constant ``info`` entries (:mod:`lrgym.info`): ``family`` −1 is no family (a
+        training of your own, as :mod:`lrgym.torch` runs), ``optimizer`` / ``action_mode`` names
+        become their indices. The LR range is checked as the env checks it (``0 < lr_min < lr_max <
+        inf``)."""
         lr_min, lr_max = check_lr_range(lr_min, lr_max)
         check_choice("optimizer", optimizer, OPTIMIZERS)
         check_choice("action_mode", action_mode, ACTION_MODES)

@@ -244,7 +244,7 @@ class TorchTrainingEnv(gym.Env):
     ``factors``, ``horizon``, ``inner_steps``, ``reward``, ``reward_alphas``, ``lr_init``,
     ``lr_min``, ``lr_max``, ``cap_factor``, ``loss_scale`` (divergence cap
     ``cap_factor · max(L0, loss_scale)``; nan: L0 alone); ``name`` (a label; ``info["family"]``
-    is −1, a family outside lrgym's table, and ``info["optimizer"]`` 0 for a custom optimizer).
+    is −1, no family of lrgym's (:mod:`lrgym.info`), and ``info["optimizer"]`` 0 for a custom optimizer).
     """
 
     metadata = {"render_modes": []}
