@@ -41,10 +41,15 @@ def stale_baselines(lb: Leaderboard) -> list[str]:
 
 
 def stale_note(lb: Leaderboard) -> str | None:
-    """One sentence naming the :func:`stale_baselines`, or None."""
+    """One sentence naming the :func:`stale_baselines`, or None; the files it names are those the
+    rows are compared with: a suite file's own tuned values (by file name) if it has them."""
+    from pathlib import Path
+
     stale = stale_baselines(lb)
     if not stale:
         return None
-    return (f"Note: the row(s) of {', '.join(stale)} were not made from the tuned values or weights this "
-            "install ships (they changed since, or the entry did not record them); "
-            "`lrgym leaderboard run-baselines` runs them again.")
+    tuned = getattr(lb.suite, "tuned", None)
+    files = (f"the tuned values of {Path(tuned).name} (the suite file's \"tuned\") or the weights this install ships"
+             if tuned else "the tuned values or weights this install ships")
+    return (f"Note: the row(s) of {', '.join(stale)} were not made from {files} (they changed since, or the "
+            "entry did not record them); `lrgym leaderboard run-baselines` runs them again.")
