@@ -23,7 +23,8 @@ Modules, one concern each:
 * ``store``: the append-only SQLite results store;
 * ``ranking`` / ``report``: the ranking and its terminal table, Markdown and HTML (``report``
   re-exports ``report_format``, ``provenance``, ``report_terminal``, ``report_markdown``,
-  ``report_plots`` and ``report_html``, one concern each);
+  ``report_plots`` and ``report_html``, one concern each); ``public_source``: a submission as
+  those published outputs name it (its file's name, never the submitter's folders);
 * ``val_table``: the baselines' validation table in README.md (``python -m lrgym.leaderboard.val_table``);
 * ``cli``: the ``lrgym leaderboard ...`` commands; ``bench``: the main-job timing.
 """
