@@ -215,11 +215,21 @@ def tuned_key(path: str | Path) -> str:
     return f"tuned values {Path(path).name}"
 
 
+def _own_tuned_holds(path: str | Path, name: str) -> bool:
+    """Whether the tuned.json of your own at ``path`` has values for the baseline ``name`` (one it
+    lacks keeps the shipped ones); True if it cannot be read, so that an entry's record is compared
+    with the missing file."""
+    try:
+        return name in read_tuned_file(path)["values"]
+    except (OSError, ValueError):
+        return True
+
+
 def shipped_inputs(names, tuned: str | Path | None = None) -> dict[str, str]:
     """SHA-256 of the shipped files the baselines ``names`` are made from, keyed ``tuned.json``
     (the tuned hand-designed ones) and ``weights/<file>`` (each learned one's weights); with
-    ``tuned`` (a tuned.json of your own, as a suite file names it) the tuned ones are made from
-    that file instead, keyed :func:`tuned_key` (``"missing"`` if it is gone).
+    ``tuned`` (a tuned.json of your own, as a suite file names it) the tuned ones it has values
+    for are made from that file instead, keyed :func:`tuned_key` (``"missing"`` if it is gone).
 
     Results recorded with these (a board's entries, the transfer study) can be checked against
     the files shipped now: a retune or a retrain that was not followed by a re-run shows.
@@ -228,7 +238,7 @@ def shipped_inputs(names, tuned: str | Path | None = None) -> dict[str, str]:
     for name in names:
         if name in LEARNED:
             files.update((f"weights/{f.name}", f) for f in sorted(WEIGHTS.glob(f"{name}_*")))
-        elif name not in UNTUNED and tuned is not None:
+        elif name not in UNTUNED and tuned is not None and _own_tuned_holds(tuned, name):
             files[tuned_key(tuned)] = Path(tuned)
         elif name not in UNTUNED and TUNED_PATH.exists():
             files["tuned.json"] = TUNED_PATH

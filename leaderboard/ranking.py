@@ -64,9 +64,14 @@ OTHER_DEFINITION = ("it was graded under another definition of this suite versio
 #: reproduced them (a family's module edited, another lrgym), with the same initial losses
 OTHER_TARGETS = ("its scores are not its losses' scores against the suite's references (it was scored against "
                  "references of other task dynamics: a family's code or lrgym changed since): run it again")
-#: how far a stored score may be from its losses' score against today's references (the last bits
-#: of references computed on another CPU kind move it by ≈ 1e-15)
-SCORE_ATOL = 1e-6
+#: how far a reference's target may be from the one a run was scored against and be the same
+#: reference: the grader's own test that cached references still hold
+#: (:func:`lrgym.leaderboard.references.reproduces`, relative 1e-6); on an instance with little
+#: progress a target 1e-6 off moves a score by ≈ 3e-6, so a fixed tolerance on the score itself
+#: unranked entries the grader counts as scored against the same references
+TARGET_RTOL = 1e-6
+#: and the score's own rounding on top
+SCORE_ATOL = 1e-9
 #: how far a run's initial loss may be from the reference's and be the same problem: the last bits
 #: of another CPU kind (≈ 1e-15), never another instance or dynamics (a factor, typically)
 INITIAL_LOSS_RTOL = 1e-6
@@ -152,10 +157,10 @@ def other_dynamics(runs: list[RunRecord], references) -> bool:
 
 
 def other_targets(runs: list[RunRecord], references) -> bool:
-    """Whether a run's stored score differs (beyond :data:`SCORE_ATOL`) from the score of its own
-    initial and final losses against ``references``' target for its instance and seed
-    (:func:`lrgym.baselines.score.score`, as the grader scored it): the entry was scored against
-    other references. The grader recomputes a suite's references when the code no longer reproduces
+    """Whether a run's stored score is not the score of its own initial and final losses against
+    ``references``' target for its instance and seed (:func:`lrgym.baselines.score.score`, as the
+    grader scored it), nor against any target within :data:`TARGET_RTOL` of it: the entry was
+    scored against other references. The grader recomputes a suite's references when the code no longer reproduces
     them (:func:`lrgym.leaderboard.references.find_cached`), so its older entries were graded on other
     task dynamics, though their runs may start from the same losses (a red team: the toy family's
     gradient noise raised 5x without a new suite revision, its references recomputed, and ``fixed``
@@ -170,8 +175,12 @@ def other_targets(runs: list[RunRecord], references) -> bool:
             target = references.final_loss(Task(r.family, r.instance), r.seed)
         except (KeyError, ValueError, IndexError):
             continue
-        rescored = float(scoring.score(r.initial_loss, r.final_loss, target, r.diverged))
-        if math.isfinite(r.score) and math.isfinite(rescored) and abs(rescored - r.score) > SCORE_ATOL:
+        if not math.isfinite(r.score):
+            continue
+        # the scores of targets the grader takes for this one (the score is monotone in the target)
+        ends = [float(scoring.score(r.initial_loss, r.final_loss, t, r.diverged))
+                for t in (target * (1 - TARGET_RTOL), target * (1 + TARGET_RTOL))]
+        if all(math.isfinite(e) for e in ends) and not min(ends) - SCORE_ATOL <= r.score <= max(ends) + SCORE_ATOL:
             return True
     return False
 

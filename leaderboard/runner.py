@@ -85,7 +85,8 @@ def baseline_specs(names: list[str] | None = None, include_learned: bool = False
     plus the learned ones whose weights are shipped if ``include_learned``; ``names`` picks a
     subset (in that order). ``tuned``: a tuned.json of your own (a suite file's ``tuned``,
     :attr:`Suite.tuned`) the tuned hand-designed baselines take their values from instead of the
-    shipped ones: read here, the values travel in the spec (a worker or a Ray node needs no copy
+    shipped ones (a baseline it has no values for keeps the shipped ones: ``tune --baselines``
+    writes some only): read here, the values travel in the spec (a worker or a Ray node needs no copy
     of the file), with the file's SHA-256 as the inputs the entry records."""
     from lrgym.baselines import registry
 
@@ -100,8 +101,8 @@ def baseline_specs(names: list[str] | None = None, include_learned: bool = False
     specs = []
     for n in names:
         spec = {"kind": "baseline", "name": n}
-        if data is not None and n in registry.HAND_DESIGNED and n not in registry.UNTUNED:
-            spec.update(tuned=data["values"].get(n, {}), inputs={registry.tuned_key(tuned): digest})
+        if data is not None and n in data["values"]:  # (only tuned hand-designed ones: read_tuned_file)
+            spec.update(tuned=data["values"][n], inputs={registry.tuned_key(tuned): digest})
         specs.append(PolicySpec(n, "baseline", spec, f"lrgym.baselines.registry:{n}"))
     return specs
 

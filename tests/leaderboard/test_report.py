@@ -396,6 +396,18 @@ def test_an_entry_scored_against_other_references_is_not_ranked(tmp_path):
     assert sorted(r.name for r in lb.rows) == ["diverged", "today"] and lb.skipped == {"old": OTHER_TARGETS}
     assert sorted(r.name for r in back.rows) == ["old"]
     assert back.skipped == {"today": OTHER_TARGETS, "diverged": OTHER_TARGETS}
+    # references the grader counts as the same (reproduces: within 1e-6 relative; another CPU
+    # kind's last bits move a target far less) rank an entry, though where the reference itself
+    # makes little progress a target 9e-7 off moves each score by ≈ 3e-6
+    little, close = Refs(0.8), Refs(0.8 * (1 + 9e-7))
+    assert abs(float(scoring.score(1.0, 0.85, close.target)) - float(scoring.score(1.0, 0.85, little.target))) > 2e-6
+    with ResultStore(tmp_path / "little.sqlite") as s:
+        runs = score_runs(trajectories(0.85), little)
+        s.add_entry(synthetic_entry(SUITE, "slow", "submission", summary=summarize(runs, SUITE, reps=50)), runs)
+        near = build_leaderboard(s, SUITE, reps=50, references=close)
+        far = build_leaderboard(s, SUITE, reps=50, references=Refs(0.8 * (1 + 1e-4)))
+    assert [r.name for r in near.rows] == ["slow"] and near.skipped == {}
+    assert far.rows == [] and far.skipped == {"slow": OTHER_TARGETS}
 
 
 def test_an_entry_graded_under_another_definition_of_the_version_is_not_ranked(tmp_path):

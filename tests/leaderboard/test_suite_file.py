@@ -243,3 +243,23 @@ def test_a_baseline_entry_records_the_hash_of_the_tuned_values_it_runs_with(tmp_
     [spec] = baseline_specs(["fixed"], tuned=tuned)
     assert spec.spec["tuned"] == {"linreg": {"lr": 0.01}}
     assert spec.spec["inputs"] == {"tuned values tuned.json": hashlib.sha256(first.encode()).hexdigest()}
+
+
+def test_a_baseline_the_own_tuned_file_lacks_keeps_the_shipped_values(tmp_path):
+    """``tune --baselines fixed --out F`` writes fixed's values only: the other tuned baselines
+    graded with a suite file naming F keep the shipped values and record the shipped file (they
+    ran with their untuned defaults and recorded F), and the board does not call them stale."""
+    from lrgym.baselines.registry import make_baseline, shipped_inputs
+    from lrgym.leaderboard.policy_loading import build_policy
+    from lrgym.leaderboard.runner import baseline_specs
+
+    tuned = tmp_path / "tuned.json"
+    tuned.write_text(json.dumps({"values": {"fixed": {"linreg": {"lr": 0.0123}}}}))
+    fixed, cosine = baseline_specs(["fixed", "cosine"], tuned=tuned)
+    assert fixed.spec["tuned"] == {"linreg": {"lr": 0.0123}} and "tuned" not in cosine.spec
+    assert "inputs" not in cosine.spec
+    assert shipped_inputs(["cosine"], tuned=tuned) == shipped_inputs(["cosine"])  # what the board compares with
+    assert shipped_inputs(["fixed"], tuned=tuned) == fixed.spec["inputs"]
+    shipped = make_baseline("cosine", "linreg")
+    graded = build_policy(cosine.spec, "linreg", {})
+    assert vars(graded) == vars(shipped)
