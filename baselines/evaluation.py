@@ -156,8 +156,8 @@ def evaluate(
 ) -> list[Trajectory]:
     """Run ``policy`` on every (instance, seed) pair; one env is built and reused.
 
-    ``instances`` are instance seeds of the env's instance set (default: the first five); an
-    empty ``instances`` or ``seeds`` is a ``ValueError`` (it returned no runs, silently).
+    ``instances`` are instance seeds of the env's instance set (default: the first five of the set,
+    or of the env's ``instances=`` list); an empty ``instances`` or ``seeds`` is a ``ValueError`` (it returned no runs, silently).
     """
     # read once: a generator (or other iterator) has no len(), and seeds are iterated once per instance
     given_as = {"instances": instances, "seeds": seeds}

@@ -52,4 +52,18 @@ def stale_note(lb: Leaderboard) -> str | None:
     files = (f"the tuned values of {Path(tuned).name} (the suite file's \"tuned\") or the weights this install ships"
              if tuned else "the tuned values or weights this install ships")
     return (f"Note: the row(s) of {', '.join(stale)} were not made from {files} (they changed since, or the "
-            "entry did not record them); `lrgym leaderboard run-baselines` runs them again.")
+            f"entry did not record them); `{_run_again(lb.suite)}` runs them again.")
+
+
+def _run_again(suite) -> str:
+    """The command that grades ``suite``'s baselines again (a suite file's and a private suite's
+    with a placeholder: the board knows the definition, not where the grader keeps the file)."""
+    from lrgym.leaderboard.private import is_private_version
+    from lrgym.leaderboard.suite import DEFAULT_SUITE, SUITES
+
+    command = "lrgym leaderboard run-baselines"
+    if is_private_version(suite.version):
+        return command + " --private KEYFILE"
+    if SUITES.get(suite.name) != suite:
+        return command + " --suite SUITE_FILE.json"
+    return command if suite.name == DEFAULT_SUITE else f"{command} --suite {suite.name}"

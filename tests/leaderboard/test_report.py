@@ -247,6 +247,12 @@ def test_rows_of_other_tuned_values_or_weights_than_the_shipped_ones_are_flagged
     assert sorted(report.stale_baselines(lb)) == ["bold_driver", "cosine"]
     note = report.stale_note(lb)
     assert "cosine" in note and "bold_driver" in note and "fixed" not in note
+    assert "`lrgym leaderboard run-baselines --suite SUITE_FILE.json` runs them again" in note  # no shipped suite
+    from lrgym.leaderboard.provenance import _run_again
+    from lrgym.leaderboard.suite import get_suite
+
+    assert _run_again(get_suite("v2")) == "lrgym leaderboard run-baselines"  # the default suite
+    assert _run_again(get_suite("quick")) == "lrgym leaderboard run-baselines --suite quick"
     assert note in report.markdown(lb)
     assert "lrgym leaderboard run-baselines" in report.html_page(lb, with_plots=False)
     from rich.console import Console
