@@ -215,6 +215,10 @@ def progress_matrix(runs, references, family: str, length: int) -> np.ndarray:
     return np.stack(out) if out else np.zeros((0, length))
 
 
+#: the family figure's height without its legend's extra rows, and what each extra row adds (inches)
+FAMILY_HEIGHT, LEGEND_ROW_HEIGHT = 4.2, 0.252
+
+
 def family_figure(lb: Leaderboard, fs, rows: list[Row], styles: dict[str, Style], references=None):
     """One family: LR and training loss (relative to L0) over the steps — median over every seed
     and instance with the 25–75 % band, and one example run as a thin line — and the median
@@ -223,7 +227,7 @@ def family_figure(lb: Leaderboard, fs, rows: list[Row], styles: dict[str, Style]
 
     family, instance, seed = fs.family, fs.instances[0], lb.suite.seeds[0]
     n = fs_len(lb, family)
-    fig = Figure(figsize=(12.5, 4.2))
+    fig = Figure(figsize=(12.5, FAMILY_HEIGHT))
     ax_lr, ax_loss, ax_prog = fig.subplots(1, 3)
     for r in rows:
         st = styles[r.name]
@@ -261,8 +265,21 @@ def family_figure(lb: Leaderboard, fs, rows: list[Row], styles: dict[str, Style]
     ncol = min(6, max(1, len(labels)))
     fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=FONT_SIZE - 1,
                bbox_to_anchor=(0.5, -0.02), frameon=False)
-    fig.subplots_adjust(bottom=0.16 + 0.06 * ((len(labels) - 1) // ncol), wspace=0.25)
+    _room_for_legend(fig, (len(labels) - 1) // ncol)
+    fig.subplots_adjust(wspace=0.25)
     return fig
+
+
+def _room_for_legend(fig, extra_rows: int) -> None:
+    """Make the family figure taller by :data:`LEGEND_ROW_HEIGHT` per legend row beyond the first,
+    its panels keeping their height: a board of many entries plotted has a legend of many rows (a
+    hosted board draws every submission), and the panels had been squeezed instead, until, from 73
+    labels on, their bottom passed their top and matplotlib refused the figure (the report failed)."""
+    extra = LEGEND_ROW_HEIGHT * max(0, extra_rows)
+    height = FAMILY_HEIGHT + extra
+    fig.set_size_inches(fig.get_size_inches()[0], height)
+    top = 1 - (1 - fig.subplotpars.top) * FAMILY_HEIGHT / height  # the same margin above, in inches
+    fig.subplots_adjust(bottom=(0.16 * FAMILY_HEIGHT + extra) / height, top=top)
 
 
 #: the learned controller's entry, whose LR curves the report sets against each instance's reference LR

@@ -15,6 +15,7 @@ pytest.importorskip("matplotlib")
 
 from lrgym.leaderboard import report  # noqa: E402
 from lrgym.leaderboard.ranking import build_leaderboard  # noqa: E402
+from lrgym.leaderboard.report_plots import LEGEND_ROW_HEIGHT  # noqa: E402
 from lrgym.leaderboard.runner import summarize  # noqa: E402
 from lrgym.leaderboard.store import ResultStore, RunRecord  # noqa: E402
 
@@ -224,3 +225,32 @@ def test_relative_losses_are_drawn_down_to_the_scores_precision_floor_only():
                                   [1.0, 1e-6, PRECISION_FLOOR, PRECISION_FLOOR, np.nan, np.inf])
     np.testing.assert_array_equal(curve_matrix([run], "train_loss", 3)[0], [2.0, 2e-6, 2e-20])  # absolute: as stored
 
+
+
+def test_a_board_of_many_submissions_gets_family_figures_with_panels_of_one_height(tmp_path):
+    """Every submission is plotted, so a hosted board's family figures carry a legend of as many
+    rows; the panels had been squeezed to make room for it, until from 73 labels (67 submissions
+    beside 5 baselines and the reference line) matplotlib refused the figure ("bottom cannot be >=
+    top") and the whole report failed. The figure grows instead: its panels keep their height."""
+    def panel_height(fig):
+        return fig.axes[0].get_position().height * fig.get_size_inches()[1]
+
+    heights = {}
+    for n_subs in (1, 80):
+        with ResultStore(tmp_path / f"many{n_subs}.sqlite") as store:
+            for i, level in enumerate((0.9, 0.8, 0.7)):
+                runs = runs_for(level)
+                store.add_entry(synthetic_entry(SUITE, f"b{i}", "baseline", summary=summarize(runs, SUITE, reps=20)),
+                                runs)
+            for i in range(n_subs):
+                runs = runs_for(0.5 + 0.001 * i)
+                store.add_entry(synthetic_entry(SUITE, f"sub{i:03d}", "submission",
+                                                summary=summarize(runs, SUITE, reps=20)), runs)
+            lb = build_leaderboard(store, SUITE, reps=20)
+        fs = SUITE.families[0]
+        fig = report.family_figure(lb, fs, report.plotted_rows(lb, top=3), report.entry_styles(lb), StubReferences())
+        assert len(legend_texts(fig)) == 3 + n_subs + 1  # (the reference LR's line too)
+        heights[n_subs] = panel_height(fig), fig.get_size_inches()[1]
+    (few, few_fig), (many, many_fig) = heights[1], heights[80]
+    assert many == pytest.approx(few)  # the panels keep their height ...
+    assert many_fig > few_fig + 10 * LEGEND_ROW_HEIGHT  # ... and the figure grows by the legend's rows
