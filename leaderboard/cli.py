@@ -644,6 +644,7 @@ def report(
     from lrgym.leaderboard.references import find_cached
     from lrgym.leaderboard.report import html_page
     from lrgym.leaderboard.report import markdown as to_markdown
+    from lrgym.leaderboard.report import plotted_rows
 
     s = _suite(suite, private)
     board = _board_path(markdown, no_markdown, ship, s, db)
@@ -663,10 +664,11 @@ def report(
     mode = _output_mode(is_private(s))
     if not no_html:
         refs = found[0] if found else None
-        try:
-            page = html_page(lb, references=refs, top=top, entries=tuple(entry or ()))
+        try:  # the names of --entry, checked before the page (whose other errors are no bad --entry)
+            plotted_rows(lb, top, tuple(entry or ()))
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--entry") from None
+        page = html_page(lb, references=refs, top=top, entries=tuple(entry or ()))
         _write(html, page, mode, "--html")
         _wrote(html, f" ({len(lb.rows)} entries)", private=is_private(s))
     if board is not None:

@@ -218,6 +218,30 @@ def test_report_writes_inside_an_existing_folder(tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == ["LEADERBOARD-quick.md", "leaderboard-quick.html"]
 
 
+def test_report_blames_entry_only_for_a_bad_entry_name(tmp_path, monkeypatch):
+    """Any ValueError of the HTML page was said as "Invalid value for --entry" (exit 2), though
+    --entry was not given: a board of 67 submissions made matplotlib refuse a figure, and the
+    operator was told of a bad --entry. Only a name not on the board is a bad --entry now."""
+    from lrgym.leaderboard import report
+    from lrgym.leaderboard.store import ResultStore
+
+    db = tmp_path / "r.sqlite"
+    ResultStore(db).close()
+    args = ("leaderboard", "report", "--suite", "quick", "--db", str(db), "--html", str(tmp_path / "b.html"),
+            "--no-markdown")
+
+    def failing_page(*args, **kwargs):
+        raise ValueError("a figure matplotlib refused")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(report, "html_page", failing_page)
+        result = typer_testing.CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
+    assert "--entry" not in result.output
+    assert isinstance(result.exception, ValueError) and "matplotlib refused" in str(result.exception)
+    code, out = _invoke(*args, "--entry", "nope")  # (also on an empty board, where no plot checked it)
+    assert code == 2 and "--entry" in out and "'nope' is not on the quick/r1 board" in " ".join(out.split())
+
+
 @pytest.mark.parametrize("command", [["show"], ["export"], ["run-baselines", "--only", "fixed"]])
 @pytest.mark.parametrize("kind", ["folder", "not-sqlite"])
 def test_a_db_sqlite_cannot_use_is_named(command, kind, tmp_path):
