@@ -165,24 +165,34 @@ def other_targets(runs: list[RunRecord], references) -> bool:
     task dynamics, though their runs may start from the same losses (a red team: the toy family's
     gradient noise raised 5x without a new suite revision, its references recomputed, and ``fixed``
     of the old dynamics ranked beside ``hypergradient`` of the new). A run whose score or rescore is
-    not finite, or a task the references lack, is not judged."""
-    import math
-
+    not finite, whose initial loss is no positive finite number (NaN: not recorded), or a task the
+    references lack, is not judged. All of an entry's runs are rescored in one call (per run, the
+    NumPy calls on scalars had been a quarter of a board's time)."""
     from lrgym.leaderboard.suite import Task
 
+    judged, targets = [], []
     for r in runs:
         try:
-            target = references.final_loss(Task(r.family, r.instance), r.seed)
+            target = float(references.final_loss(Task(r.family, r.instance), r.seed))
         except (KeyError, ValueError, IndexError):
             continue
-        if not math.isfinite(r.score):
-            continue
-        # the scores of targets the grader takes for this one (the score is monotone in the target)
-        ends = [float(scoring.score(r.initial_loss, r.final_loss, t, r.diverged))
-                for t in (target * (1 - TARGET_RTOL), target * (1 + TARGET_RTOL))]
-        if all(math.isfinite(e) for e in ends) and not min(ends) - SCORE_ATOL <= r.score <= max(ends) + SCORE_ATOL:
-            return True
-    return False
+        judged.append(r)
+        targets.append(target)
+    initial = np.array([r.initial_loss for r in judged])
+    targets, stored = np.array(targets), np.array([r.score for r in judged])
+    # what scoring.score takes (positive finite L0, finite L_ref >= 0); it raises on any other, and a
+    # run without a recorded initial loss (NaN, as other_dynamics) took the whole board down
+    keep = np.isfinite(stored) & np.isfinite(initial) & (initial > 0) & np.isfinite(targets) & (targets >= 0)
+    if not keep.any():
+        return False
+    final = np.array([r.final_loss for r in judged])[keep]
+    diverged = np.array([r.diverged for r in judged], dtype=bool)[keep]
+    # the scores of targets the grader takes for this one (the score is monotone in the target)
+    ends = np.stack([np.asarray(scoring.score(initial[keep], final, targets[keep] * factor, diverged))
+                     for factor in (1 - TARGET_RTOL, 1 + TARGET_RTOL)])
+    low, high, score = ends.min(axis=0), ends.max(axis=0), stored[keep]
+    outside = np.isfinite(ends).all(axis=0) & ~((low - SCORE_ATOL <= score) & (score <= high + SCORE_ATOL))
+    return bool(outside.any())
 
 
 def other_definition(entry: EntryRecord, suite: Suite) -> bool:

@@ -416,6 +416,94 @@ def test_an_entry_scored_against_other_references_is_not_ranked(tmp_path):
     assert far.rows == [] and far.skipped == {"slow": OTHER_TARGETS}
 
 
+def test_a_run_without_a_recorded_initial_loss_is_not_rescored(tmp_path):
+    """A run whose initial loss is NaN (not recorded) is not judged by the initial-loss check, and
+    the rescoring check raised on it instead (scoring.score takes a positive finite L0 only): one
+    such entry in the store made show, report and submit fail with a ValueError for the whole board.
+    It is ranked now, and an entry of other targets is still found beside its own NaN run."""
+    import dataclasses
+
+    from lrgym.leaderboard.ranking import OTHER_TARGETS
+    from lrgym.leaderboard.runner import score_runs
+
+    class Refs:
+        def initial_loss(self, task, seed):
+            return 1.0
+
+        def final_loss(self, task, seed):
+            return 0.2 * (1 + 0.1 * seed)
+
+    trajectories = [{"family": t.family, "instance": t.instance, "seed": seed, "diverged": False,
+                     "train_losses": [1.0, 0.5, 0.1 * (1 + 0.05 * k)], "lrs": [0.1, 0.1], "val_losses": [1.0, 0.5, 0.1],
+                     "val_metrics": [0.0, 0.0, 0.0]}
+                    for k, (t, seed) in enumerate((t, seed) for seed in SUITE.seeds for t in SUITE.tasks())]
+    runs = score_runs(trajectories, Refs())
+    unrecorded = [dataclasses.replace(r, initial_loss=float("nan")) for r in runs]
+    other = [dataclasses.replace(r, score=r.score + 0.5) for r in runs]
+    other[0] = dataclasses.replace(other[0], initial_loss=float("nan"))
+    with ResultStore(tmp_path / "r.sqlite") as s:
+        for name, rs in (("today", runs), ("unrecorded", unrecorded), ("other", other)):
+            s.add_entry(synthetic_entry(SUITE, name, "submission", summary=summarize(rs, SUITE, reps=50)), rs)
+        lb = build_leaderboard(s, SUITE, reps=50, references=Refs())
+    assert sorted(r.name for r in lb.rows) == ["today", "unrecorded"] and lb.skipped == {"other": OTHER_TARGETS}
+
+
+def test_other_targets_judges_as_each_run_rescored_alone():
+    """other_targets rescores all of an entry's runs in one call; the reference is the rule run by
+    run: a run whose stored score is outside the scores of its own losses against its target ±
+    TARGET_RTOL (± SCORE_ATOL) is found, in any position, and nothing else is."""
+    import math
+
+    from lrgym.leaderboard.ranking import SCORE_ATOL, TARGET_RTOL, other_targets
+    from lrgym.leaderboard.store import RunRecord
+    from lrgym.leaderboard.suite import Task
+
+    rng = np.random.default_rng(3)
+
+    class Refs:
+        def __init__(self, targets):
+            self.targets = targets
+
+        def final_loss(self, task, seed):
+            if seed == 99:
+                raise KeyError(task)  # a task the references lack: not judged
+            return self.targets[(task.instance, seed)]
+
+    def one_by_one(runs, refs):  # the rule, run by run (scalar scoring.score)
+        for r in runs:
+            try:
+                target = refs.final_loss(Task(r.family, r.instance), r.seed)
+            except KeyError:
+                continue
+            if not (math.isfinite(r.score) and math.isfinite(r.initial_loss) and r.initial_loss > 0):
+                continue
+            ends = [float(scoring.score(r.initial_loss, r.final_loss, t, r.diverged))
+                    for t in (target * (1 - TARGET_RTOL), target * (1 + TARGET_RTOL))]
+            if all(map(math.isfinite, ends)) and not min(ends) - SCORE_ATOL <= r.score <= max(ends) + SCORE_ATOL:
+                return True
+        return False
+
+    found = 0
+    for trial in range(60):
+        n = int(rng.integers(1, 12))
+        targets, runs = {}, []
+        for i in range(n):
+            seed = 99 if rng.random() < 0.1 else i
+            l0, lt, lref = 10 ** rng.uniform(-1, 2), 10 ** rng.uniform(-4, 2), 10 ** rng.uniform(-4, 1)
+            targets[(i, seed)] = lref
+            diverged = bool(rng.random() < 0.15)
+            score = float(scoring.score(l0, lt, lref, diverged))
+            kind = rng.integers(0, 6)
+            score = {0: score + 1e-3, 1: score + 0.5 * SCORE_ATOL, 2: float("nan")}.get(kind, score)
+            if kind == 3:
+                l0 = float(rng.choice([float("nan"), 0.0, -1.0, float("inf")]))
+            runs.append(RunRecord("linreg", i, seed, score, lt, l0, diverged))
+        refs = Refs(targets)
+        assert other_targets(runs, refs) == one_by_one(runs, refs), runs
+        found += one_by_one(runs, refs)
+    assert 10 < found < 50  # both verdicts were tested
+
+
 def test_an_entry_graded_under_another_definition_of_the_version_is_not_ranked(tmp_path):
     """A red team (2026-12-06): a suite file edited without a new revision keeps its version, and
     the board ranked what it graded before beside what it grades now (``fixed`` at horizon 4 beside
