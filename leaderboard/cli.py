@@ -447,7 +447,7 @@ def _print_board(suite, db, show_failures=True, references=None, private=None):
     if references is None:
         references = _cached_references(suite, private)
     with _existing_store(db) as store:
-        lb = build_leaderboard(store, suite, references=references)
+        lb = build_leaderboard(store, suite, references=references, curves=False)  # a table: no curves
         try:
             kept = [store.kept_note(path) for path in store.kept_results()]
             kept += [store.unwritable_note(path) for path in store.unwritable_results()]

@@ -216,17 +216,21 @@ def other_definition(entry: EntryRecord, suite: Suite) -> bool:
 
 
 def build_leaderboard(store: ResultStore, suite: Suite | str, reps: int = BOOTSTRAP_REPS,
-                      references=None) -> Leaderboard:
+                      references=None, curves: bool = True) -> Leaderboard:
     """Read the latest entries of ``suite`` from ``store`` and rank them; an entry that cannot be
     ranked (its runs are not the suite's, it was graded under another definition of the suite's
     version (:func:`other_definition`), a score is NaN or infinite, or, given the suite's
     ``references``, its runs started from other initial losses than theirs, :func:`other_dynamics`, or
     its scores are not its losses' against them, :func:`other_targets`)
-    is listed in :attr:`Leaderboard.skipped` with why, and every other entry is ranked as without it."""
+    is listed in :attr:`Leaderboard.skipped` with why, and every other entry is ranked as without it.
+
+    ``curves=False``: the rows' runs carry no curves (:meth:`ResultStore.runs`), the same board
+    otherwise; a table needs none, the report's plots do. A board of 2,000 v2 entries read its
+    2 GB of curves into 4.7 GB of memory to print a table."""
     suite = get_suite(suite)
     rows, skipped = [], {}
     for entry in store.latest_entries(suite.version):
-        runs = store.runs(entry.id)
+        runs = store.runs(entry.id, curves=curves)
         try:
             scores = score_matrix(runs, suite)
         except KeyError:

@@ -1,6 +1,7 @@
 """Ranking and reports from a store of synthetic entries: order, comparisons, escaping, plots."""
 
 import io
+from dataclasses import replace as dataclasses_replace
 
 import numpy as np
 import pytest
@@ -502,6 +503,30 @@ def test_other_targets_judges_as_each_run_rescored_alone():
         assert other_targets(runs, refs) == one_by_one(runs, refs), runs
         found += one_by_one(runs, refs)
     assert 10 < found < 50  # both verdicts were tested
+
+
+def test_a_board_without_curves_is_the_same_board(tmp_path):
+    """``build_leaderboard(curves=False)`` (show's table) reads no curves and ranks as with them."""
+    from lrgym.leaderboard.ranking import build_leaderboard as build
+
+    with ResultStore(tmp_path / "r.sqlite") as s:
+        for i, (name, key) in enumerate((("b", "strong"), ("w", "weak"), ("m", "strong"))):
+            runs = synthetic_runs(SUITE, MATRICES[key])
+            runs = [dataclasses_replace(r, curves={"lr": [0.1 * (i + 1)] * 3, "train_loss": [1.0, 0.5, 0.2, 0.1]})
+                    for r in runs]
+            s.add_entry(synthetic_entry(SUITE, name, "baseline" if name == "b" else "submission",
+                                        summary=summarize(runs, SUITE, reps=50)), runs)
+        s.record_failure("broken", "submission", "it raised", suite_version=SUITE.version)
+        full, light = build(s, SUITE, reps=50), build(s, SUITE, reps=50, curves=False)
+        stored = {r.entry.id: s.runs(r.entry.id) for r in full.rows}
+    assert all(x.curves for r in full.rows for x in r.runs) and not any(x.curves for r in light.rows for x in r.runs)
+    for a, b in zip(full.rows, light.rows, strict=True):
+        assert (a.name, a.rank, a.summary, a.poi, a.algoperf) == (b.name, b.rank, b.summary, b.poi, b.algoperf)
+        np.testing.assert_array_equal(a.scores, b.scores)
+        np.testing.assert_array_equal(a.times, b.times)
+        assert [dataclasses_replace(x, curves={}) for x in stored[a.entry.id]] == b.runs
+    assert (full.failures, full.skipped, full.best_baseline) == (light.failures, light.skipped, light.best_baseline)
+    assert report.markdown(full) == report.markdown(light)
 
 
 def test_an_entry_graded_under_another_definition_of_the_version_is_not_ranked(tmp_path):
