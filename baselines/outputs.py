@@ -43,8 +43,8 @@ class FolderTakesNoNewFile(PermissionError):
     """:func:`replace_file` could not make its new file beside ``path``: the folder takes none."""
 
 
-def replace_file(path: str | Path, data: str | bytes, mode: int = 0o644, *, sync: bool = False) -> Path:
-    """Write ``data`` (``str``: as UTF-8) to ``path`` by replacing it: a new file beside it, renamed
+def replace_file(path: str | Path, data, mode: int = 0o644, *, sync: bool = False) -> Path:
+    """Write ``data`` (``str``: as UTF-8; ``bytes``; an iterable of ``str`` chunks) to ``path`` by replacing it: a new file beside it, renamed
     over ``path`` (``os.replace``). The one way lrgym writes a file it keeps: a reader (or a run
     stopped half-way) never sees half a file, and whatever ``path`` named before (a symbolic link,
     a hard link to another file) is replaced, never written through.
@@ -84,7 +84,8 @@ def replace_files(files: dict, mode: int = 0o644, *, sync: bool = False, modes: 
                 raise FolderTakesNoNewFile(exc.errno, exc.strerror, str(path.parent)) from None
             written.append((tmp, path))
             with os.fdopen(fd, "wb") as f:
-                f.write(data.encode("utf-8") if isinstance(data, str) else data)
+                for chunk in _chunks(data):
+                    f.write(chunk)
                 if sync:
                     f.flush()
                     os.fsync(f.fileno())
@@ -98,6 +99,16 @@ def replace_files(files: dict, mode: int = 0o644, *, sync: bool = False, modes: 
         for tmp, _ in written:  # not renamed: removed
             Path(tmp).unlink(missing_ok=True)
     return [Path(path) for path in files]
+
+
+def _chunks(data) -> Iterable[bytes]:
+    """``data`` as bytes to write: a ``str`` (as UTF-8), ``bytes``, or an iterable of ``str`` chunks
+    (an export of a hosted board's millions of rows, written as it is made, never whole in memory)."""
+    if isinstance(data, (str, bytes)):
+        yield data.encode("utf-8") if isinstance(data, str) else data
+        return
+    for chunk in data:
+        yield chunk.encode("utf-8")
 
 
 def _replacing_mode(path: Path, mode: int) -> int:
@@ -150,8 +161,9 @@ def weights_literal(data: bytes, name: str = "WEIGHTS") -> str:
     return f"{name} = (\n{body}\n)\n"
 
 
-def write_output(path: str | Path, text: str, mode: int = 0o644) -> Path:
-    """Write ``text`` to ``path``, a path a user named for an output (a report, an export): by
+def write_output(path: str | Path, text, mode: int = 0o644) -> Path:
+    """Write ``text`` (a ``str``, or an iterable of ``str`` chunks, consumed once) to ``path``, a
+    path a user named for an output (a report, an export): by
     :func:`replace_file` (``report --markdown x`` where ``x`` links to the results store leaves
     the store as it was), or in place, as ``open(path, "w")`` would, where replacing is not what
     the user means: a stream (:func:`_is_stream`: ``/dev/stdout`` even when the shell sends it to
@@ -209,9 +221,10 @@ def _is_stream(path: Path) -> bool:
         return False
 
 
-def _write_in_place(path: Path, text: str) -> Path:
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
+def _write_in_place(path: Path, text) -> Path:
+    with open(path, "wb") as f:
+        for chunk in _chunks(text):
+            f.write(chunk)
     return path
 
 

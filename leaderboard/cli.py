@@ -747,7 +747,7 @@ def export(
     """Export entries, per-run scores and trajectories as CSV or JSON (lrgym.leaderboard.export).
     A private suite's rows (--private, a stored private version, or --all of a store holding
     them) are written owner-only (mode 0600)."""
-    from lrgym.leaderboard.export import FORMATS, TABLES, holds_private, tables, write_tables
+    from lrgym.leaderboard.export import FORMATS, TABLES, holds_private, table_rows, write_tables
     from lrgym.leaderboard.suite import SUITES
     from lrgym.leaderboard.suite_file import is_suite_file
 
@@ -785,7 +785,7 @@ def export(
                 raise typer.BadParameter(f"no entries of suite version {suite!r} in {store.path}; valid: "
                                          f"{', '.join(SUITES)}, --private KEYFILE, or a stored version: "
                                          f"{', '.join(versions) or '(none stored)'}", param_hint="--suite")
-        data = tables(store, version, every_entry)  # one read: what is written is what is said of it
+        data = table_rows(store, version, every_entry)  # one read of the entries: what is written is what is said of it
         private_rows = holds_private(data)
         try:
             paths = write_tables(data, fmt, out)  # owner-only if it holds a private suite's rows

@@ -48,8 +48,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -130,56 +132,97 @@ def entry_rows(entries: list[EntryRecord], store: ResultStore | None = None) -> 
     return rows
 
 
-def tables(store: ResultStore, suite_version: str | None, every_entry: bool = False) -> dict[str, list[dict]]:
-    """The three tables (see the module docstring) as lists of dicts."""
-    entries = select_entries(store, suite_version, every_entry)
-    runs, steps = [], []
+def run_rows(store: ResultStore, entries: list[EntryRecord]) -> Iterator[dict]:
+    """The ``runs`` table, row by row (read entry by entry, without the curves)."""
+    for e in entries:
+        for r in store.runs(e.id, curves=False):
+            yield {"entry_id": e.id, "name": e.name, "kind": e.kind, "family": r.family, "instance": r.instance,
+                   "seed": r.seed, "score": r.score, "initial_loss": r.initial_loss, "final_loss": r.final_loss,
+                   "diverged": r.diverged, "steps_to_target": r.steps_to_target}
+
+
+def step_rows(store: ResultStore, entries: list[EntryRecord]) -> Iterator[dict]:
+    """The ``trajectories`` table, row by row (read entry by entry): a board of 2,000 v2 entries
+    has 24 million, which as one list took tens of GB of memory."""
     for e in entries:
         for r in store.runs(e.id):
-            key = {"entry_id": e.id, "name": e.name}
-            runs.append({**key, "kind": e.kind, "family": r.family, "instance": r.instance, "seed": r.seed,
-                         "score": r.score, "initial_loss": r.initial_loss, "final_loss": r.final_loss,
-                         "diverged": r.diverged, "steps_to_target": r.steps_to_target})
             curves = {**{k: () for k in CURVE_KEYS}, **r.curves}
             for t in range(max((len(v) for v in curves.values()), default=0)):
-                steps.append({**key, "family": r.family, "instance": r.instance, "seed": r.seed, "step": t,
-                              **{k: (v[t] if t < len(v) else math.nan) for k, v in curves.items()}})
-    return {"entries": entry_rows(entries, store), "runs": runs, "trajectories": steps}
+                yield {"entry_id": e.id, "name": e.name, "family": r.family, "instance": r.instance, "seed": r.seed,
+                       "step": t, **{k: (v[t] if t < len(v) else math.nan) for k, v in curves.items()}}
+
+
+def table_rows(store: ResultStore, suite_version: str | None, every_entry: bool = False) -> dict[str, Iterable[dict]]:
+    """The three tables (see the module docstring): ``entries`` as a list, ``runs`` and
+    ``trajectories`` as iterators that read the store as they are consumed (once each). One read of
+    the store's entries: the runs are those entries', which the store never changes (what is
+    written is what :func:`holds_private` says of it)."""
+    entries = select_entries(store, suite_version, every_entry)
+    return {"entries": entry_rows(entries, store), "runs": run_rows(store, entries),
+            "trajectories": step_rows(store, entries)}
+
+
+def tables(store: ResultStore, suite_version: str | None, every_entry: bool = False) -> dict[str, list[dict]]:
+    """The three tables (see the module docstring) as lists of dicts (:func:`table_rows` holds
+    them in memory one row at a time)."""
+    return {table: list(rows) for table, rows in table_rows(store, suite_version, every_entry).items()}
 
 
 def _finite_or_none(x):
     return None if isinstance(x, float) and not math.isfinite(x) else x
 
 
-def write_json(data: dict[str, list[dict]], path: Path, mode: int = 0o644) -> Path:
-    """The tables as one JSON file, mode ``mode`` (less the umask)."""
-    clean = {t: [{k: _finite_or_none(v) for k, v in row.items()} for row in rows] for t, rows in data.items()}
-    return write_output(path, json.dumps(clean, indent=1, allow_nan=False) + "\n", mode=mode)
+def json_chunks(data: dict[str, Iterable[dict]], batch: int = 2_000) -> Iterator[str]:
+    """``json.dumps(data, indent=1, allow_nan=False) + "\\n"`` of the tables, non-finite numbers as
+    ``null``, the same text to the byte, made ``batch`` rows at a time."""
+    yield "{"
+    for i, (table, rows) in enumerate(data.items()):
+        yield ("," if i else "") + "\n " + json.dumps(table) + ": ["
+        rows, first = iter(rows), True
+        while chunk := [{k: _finite_or_none(v) for k, v in row.items()} for row in itertools.islice(rows, batch)]:
+            text = json.dumps(chunk, indent=1, allow_nan=False)[2:-2]  # the rows at depth 1, without "[\n" "\n]"
+            yield ("\n" if first else ",\n") + " " + text.replace("\n", "\n ")  # at depth 2 (no raw newline in JSON)
+            first = False
+        yield "]" if first else "\n ]"
+    yield "\n}\n" if data else "}\n"
 
 
-def holds_private(data: dict[str, list[dict]]) -> bool:
-    """Whether the :func:`tables` ``data`` hold a private suite's rows (its hidden instance ids,
-    env seeds, initial losses and curves): those of a private suite, or every entry of a
-    store that has any (``every_entry``). Such an export is written owner-only (:func:`write_tables`)."""
+def write_json(data: dict[str, Iterable[dict]], path: Path, mode: int = 0o644) -> Path:
+    """The tables as one JSON file, mode ``mode`` (less the umask), written as the rows come."""
+    return write_output(path, json_chunks(data), mode=mode)
+
+
+def holds_private(data: dict[str, Iterable[dict]]) -> bool:
+    """Whether the :func:`table_rows` (or :func:`tables`) ``data`` hold a private suite's rows (its
+    hidden instance ids, env seeds, initial losses and curves): those of a private suite, or every
+    entry of a store that has any (``every_entry``). Such an export is written owner-only
+    (:func:`write_tables`)."""
     from lrgym.leaderboard.private import is_private_version
 
     return any(is_private_version(e.get("suite_version")) for e in data["entries"])
 
 
-def write_csv(data: dict[str, list[dict]], directory: Path, mode: int = 0o644) -> list[Path]:
+def write_csv(data: dict[str, Iterable[dict]], directory: Path, mode: int = 0o644) -> list[Path]:
     """One ``<table>.csv`` per table in ``directory`` (created if needed), each file mode ``mode``
-    (less the umask)."""
+    (less the umask), written as the rows come; the columns are the first row's."""
     directory.mkdir(parents=True, exist_ok=True)
-    out = []
-    for table, rows in data.items():
-        path = directory / f"{table}.csv"
-        columns = list(rows[0]) if rows else list(_empty_columns(table))
-        text = io.StringIO(newline="")
-        writer = csv.DictWriter(text, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows({k: _inert(v) for k, v in row.items()} for row in rows)
-        out.append(write_output(path, text.getvalue(), mode=mode))
-    return out
+    return [write_output(directory / f"{table}.csv", _csv_chunks(table, iter(rows)), mode=mode)
+            for table, rows in data.items()]
+
+
+def _csv_chunks(table: str, rows: Iterator[dict], batch: int = 10_000) -> Iterator[str]:
+    first = next(rows, None)
+    columns = list(first) if first is not None else list(_empty_columns(table))
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns)
+    writer.writeheader()
+    for n, row in enumerate(itertools.chain([first] if first is not None else [], rows), 1):
+        writer.writerow({k: _inert(v) for k, v in row.items()})
+        if n % batch == 0:
+            yield text.getvalue()
+            text.seek(0)
+            text.truncate()
+    yield text.getvalue()
 
 
 #: first characters that make a spreadsheet read a cell as a formula
@@ -205,15 +248,15 @@ def _empty_columns(table: str) -> tuple[str, ...]:
 def export(store: ResultStore, fmt: str, out: Path, suite_version: str | None,
            every_entry: bool = False) -> list[Path]:
     """Write the tables of ``store`` as ``fmt`` (``csv``: a folder of three files; ``json``: one
-    file): :func:`tables`, then :func:`write_tables`."""
+    file): :func:`table_rows`, then :func:`write_tables`."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; valid choices: {', '.join(FORMATS)}")
-    return write_tables(tables(store, suite_version, every_entry), fmt, out)
+    return write_tables(table_rows(store, suite_version, every_entry), fmt, out)
 
 
-def write_tables(data: dict[str, list[dict]], fmt: str, out: Path) -> list[Path]:
-    """Write the :func:`tables` ``data`` as ``fmt`` (``csv``: a folder of three files; ``json``:
-    one file).
+def write_tables(data: dict[str, Iterable[dict]], fmt: str, out: Path) -> list[Path]:
+    """Write the :func:`table_rows` (or :func:`tables`) ``data`` as ``fmt`` (``csv``: a folder of
+    three files; ``json``: one file), as the rows come (the runs' iterators are consumed).
 
     Files holding a private suite's rows (:func:`holds_private`: its own export, or ``--all`` of a
     store that has one) are written mode 0600, readable by the grader alone: their runs name the
