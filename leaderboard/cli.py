@@ -632,7 +632,9 @@ def report(
     markdown: Optional[Path] = MarkdownOpt,
     no_markdown: bool = NoMarkdownOpt,
     ship: bool = ShipBoardOpt,
-    top: int = typer.Option(5, "--top", min=1, help="Best baselines drawn in the plots (beside every submission)."),
+    top: int = typer.Option(5, "--top", min=1, help="Best baselines drawn in the plots."),
+    submissions: int = typer.Option(20, "--submissions", min=0, help="Best submissions drawn in the plots (the "
+                                    "ranking has every one; --entry draws any other)."),
     entry: Optional[List[str]] = typer.Option(None, "--entry", help="Also draw this entry in every plot (repeatable)."),
     private: Optional[Path] = PrivateOpt,
 ):
@@ -665,10 +667,10 @@ def report(
     if not no_html:
         refs = found[0] if found else None
         try:  # the names of --entry, checked before the page (whose other errors are no bad --entry)
-            plotted_rows(lb, top, tuple(entry or ()))
+            plotted_rows(lb, top, tuple(entry or ()), submissions)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--entry") from None
-        page = html_page(lb, references=refs, top=top, entries=tuple(entry or ()))
+        page = html_page(lb, references=refs, top=top, entries=tuple(entry or ()), submissions=submissions)
         _write(html, page, mode, "--html")
         _wrote(html, f" ({len(lb.rows)} entries)", private=is_private(s))
     if board is not None:

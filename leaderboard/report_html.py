@@ -24,7 +24,7 @@ from lrgym.leaderboard.public_source import public_source
 from lrgym.leaderboard.ranking import Leaderboard
 from lrgym.leaderboard.report_format import (KINDS_LEGEND, SCORE_DEFINITIONS, column_names, entry_kind, failure_text,
                                              number, row_cells, skipped_line)
-from lrgym.leaderboard.report_plots import CONTROLLER_ENTRY, plots, plotted_rows
+from lrgym.leaderboard.report_plots import CI_ROWS, CONTROLLER_ENTRY, PLOTTED_SUBMISSIONS, ci_rows, plots, plotted_rows
 from lrgym.leaderboard.text import clean
 
 __all__ = ["html_page"]
@@ -44,14 +44,15 @@ details{margin:.3em 0} code{font-size:12px}
 """
 
 
-def html_page(lb: Leaderboard, references=None, top: int = 5, with_plots: bool = True, entries=()) -> str:
+def html_page(lb: Leaderboard, references=None, top: int = 5, with_plots: bool = True, entries=(),
+              submissions: int = PLOTTED_SUBMISSIONS) -> str:
     """The self-contained HTML report (tables, plots as base64 PNG, definitions).
 
-    The plots show every submission, every entry named in ``entries`` and the ``top`` best
-    baselines (:func:`~lrgym.leaderboard.report_plots.plotted_rows`)."""
+    The plots show the ``submissions`` best submissions, every entry named in ``entries`` and the
+    ``top`` best baselines (:func:`~lrgym.leaderboard.report_plots.plotted_rows`)."""
     parts = [*_head(lb), *_ranking(lb)]
     if with_plots and lb.rows:
-        parts += _plots(lb, references, top, entries)
+        parts += _plots(lb, references, top, entries, submissions)
     parts += [*_failures(lb), *_entries(lb),
               "<h2>How to read it</h2>", f'<div class="defs">{_e(SCORE_DEFINITIONS)}</div>', "</body></html>"]
     return "\n".join(parts)
@@ -96,12 +97,18 @@ def _ranking(lb: Leaderboard) -> list[str]:
     return parts
 
 
-def _plots(lb: Leaderboard, references, top: int, entries) -> list[str]:
+def _plots(lb: Leaderboard, references, top: int, entries, submissions: int) -> list[str]:
     """The plots with their captions, or a note that they need matplotlib (ValueError for an
     ``entries`` name not on the board, checked first)."""
-    shown = ", ".join(r.name for r in plotted_rows(lb, top, entries))  # checks the names first
+    drawn = plotted_rows(lb, top, entries, submissions)  # checks the names first
+    shown = ", ".join(r.name for r in drawn)
+    n_subs = sum(r.entry.kind == "submission" for r in lb.rows)
+    best = min(max(0, submissions), n_subs)
+    subs_text = (f"the {best} best of the board's {n_subs} submissions (<code>--submissions N</code>)"
+                 if best < n_subs else "every submission")
+    ci_rows_shown = len(ci_rows(lb, drawn))
     try:
-        images = plots(lb, top=top, references=references, entries=entries)
+        images = plots(lb, top=top, references=references, entries=entries, submissions=submissions)
     except ImportError:
         return ['<p class="note">Plots need matplotlib: <code>pip install \'lrgym[report]\'</code>.</p>']
 
@@ -109,9 +116,12 @@ def _plots(lb: Leaderboard, references, top: int, entries) -> list[str]:
         return f'<img alt="{_e(alt)}" src="data:image/png;base64,{images[key]}">' if key in images else ""
 
     suite = lb.suite
-    parts = ["<h2>Score confidence intervals</h2>", img("ci", "family IQM with 95% CIs"),
+    ci_note = ([] if ci_rows_shown == len(lb.rows) else
+               [f"<p>The first {CI_ROWS} of the board's {len(lb.rows)} rows and the entries drawn below "
+                "(the ranking above has every row).</p>"])
+    parts = ["<h2>Score confidence intervals</h2>", *ci_note, img("ci", "family IQM with 95% CIs"),
              "<h2>Performance profiles</h2>",
-             f"<p>Shown here and below: every submission, the {top} best baselines"
+             f"<p>Shown here and below: {subs_text}, the {top} best baselines"
              + (" and the entries asked for" if entries else "") + f" ({_e(shown)}). "
              "Left: fraction of runs scoring above τ (rliable), shaded 95% bootstrap bands. "
              "Right: AlgoPerf's time-to-target profiles.</p>",

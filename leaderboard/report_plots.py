@@ -1,7 +1,11 @@
 """The report's figures (matplotlib, the ``report`` extra, imported only here and only when plotting).
 
-Which entries: every plot shows every submission, every entry named with ``--entry``, and the
-``top`` best baselines (:func:`plotted_rows`); the CI plot shows the whole board. How: one style
+Which entries: every plot shows the ``submissions`` best submissions (:data:`PLOTTED_SUBMISSIONS`
+by default), every entry named with ``--entry``, and the ``top`` best baselines
+(:func:`plotted_rows`); the CI plot shows the :data:`CI_ROWS` first rows of the board and those
+(:func:`ci_rows`). A hosted board of 2,000 submissions drew every one in every plot: a CI figure
+47,591 pixels tall, legends of 38,000 (benchmarks/RESULTS.md); ``show``, ``export`` and
+``LEADERBOARD.md`` carry every row. How: one style
 per entry (:func:`entry_styles`), the same in every figure. One function per figure;
 :func:`figures` makes them all and :func:`plots` encodes them as base64 PNGs for the HTML page.
 """
@@ -20,7 +24,7 @@ from lrgym.leaderboard.ranking import ALGOPERF_TAUS, PROFILE_TAUS, Leaderboard, 
 from lrgym.leaderboard.report_format import entry_kind
 from lrgym.leaderboard.suite import Task
 
-__all__ = ["PALETTE", "LINE_STYLES", "KIND_SUFFIX", "FONT_SIZE", "Style", "entry_styles", "plotted_rows", "ci_figure",
+__all__ = ["PALETTE", "LINE_STYLES", "KIND_SUFFIX", "FONT_SIZE", "Style", "entry_styles", "plotted_rows", "ci_rows", "CI_ROWS", "PLOTTED_SUBMISSIONS", "ci_figure",
            "profile_figure", "algoperf_figure", "curve_matrix", "median_band", "progress_matrix", "family_figure",
            "CONTROLLER_ENTRY", "controller_figure", "instance_label", "figures", "plots", "fs_len", "LABEL_CHARS",
            "shorten", "plot_labels"]
@@ -58,10 +62,16 @@ def entry_styles(lb: Leaderboard) -> dict[str, Style]:
     return styles
 
 
-def plotted_rows(lb: Leaderboard, top: int = 5, entries=()) -> list[Row]:
+#: how many of the best submissions the plots draw by default (``report --submissions``)
+PLOTTED_SUBMISSIONS = 20
+#: how many of the board's first rows the CI figure shows (beside the entries the other plots draw)
+CI_ROWS = 60
+
+
+def plotted_rows(lb: Leaderboard, top: int = 5, entries=(), submissions: int = PLOTTED_SUBMISSIONS) -> list[Row]:
     """The entries the plots show, in rank order: the ``top`` best baselines (hand-designed or
-    learned), every submission, and every entry named in ``entries`` (in any spelling of its name,
-    :meth:`Leaderboard.row`; ValueError for a name not on the board)."""
+    learned), the ``submissions`` best submissions, and every entry named in ``entries`` (in any
+    spelling of its name, :meth:`Leaderboard.row`; ValueError for a name not on the board)."""
     named = []
     for n in entries:
         try:
@@ -70,8 +80,16 @@ def plotted_rows(lb: Leaderboard, top: int = 5, entries=()) -> list[Row]:
             raise ValueError(f"entry {n!r} is not on the {lb.suite.version} board; valid choices: "
                              + ", ".join(r.name for r in lb.rows)) from None
     best = [r for r in lb.rows if r.entry.kind == "baseline"][: max(0, top)]
-    keep = {id(r) for r in [*best, *named]} | {id(r) for r in lb.rows if r.entry.kind == "submission"}
+    subs = [r for r in lb.rows if r.entry.kind == "submission"][: max(0, submissions)]
+    keep = {id(r) for r in [*best, *named, *subs]}
     return [r for r in lb.rows if id(r) in keep]
+
+
+def ci_rows(lb: Leaderboard, shown: list[Row]) -> list[Row]:
+    """The rows of the CI figure, in rank order: the board's first :data:`CI_ROWS` and ``shown``
+    (the entries the other plots draw)."""
+    keep = {id(r) for r in shown}
+    return [r for i, r in enumerate(lb.rows) if i < CI_ROWS or id(r) in keep]
 
 
 def _png(fig) -> str:
@@ -111,11 +129,12 @@ def plot_labels(names: list[str], n: int = LABEL_CHARS) -> dict[str, str]:
             width[name] += 4
 
 
-def ci_figure(lb: Leaderboard, styles: dict[str, Style]):
-    """The family IQM with its 95 % CI, every entry of the board (submissions' names in bold)."""
+def ci_figure(lb: Leaderboard, styles: dict[str, Style], rows: list[Row] | None = None):
+    """The family IQM with its 95 % CI of ``rows`` (default: every entry of the board;
+    submissions' names in bold)."""
     from matplotlib.figure import Figure
 
-    rows = lb.rows
+    rows = lb.rows if rows is None else rows
     fig = Figure(figsize=(9, 0.32 * len(rows) + 1.4))
     ax = fig.subplots()
     ys = np.arange(len(rows))[::-1]
@@ -337,7 +356,8 @@ def instance_label(suite, fs, k: int) -> str:
     return f"{k + 1} of {len(fs.instances)}" if is_private(suite) else str(fs.instances[k])
 
 
-def figures(lb: Leaderboard, top: int = 5, references=None, entries=()) -> dict:
+def figures(lb: Leaderboard, top: int = 5, references=None, entries=(),
+            submissions: int = PLOTTED_SUBMISSIONS) -> dict:
     """Every figure of the report (matplotlib Figures): ``ci``, ``profile``, ``algoperf`` and
     ``family:<name>`` per family."""
     import matplotlib
@@ -345,9 +365,9 @@ def figures(lb: Leaderboard, top: int = 5, references=None, entries=()) -> dict:
     if not lb.rows:
         return {}
     styles = entry_styles(lb)
-    shown = plotted_rows(lb, top, entries)
+    shown = plotted_rows(lb, top, entries, submissions)
     with matplotlib.rc_context({"font.size": FONT_SIZE}):
-        out = {"ci": ci_figure(lb, styles), "profile": profile_figure(shown, styles),
+        out = {"ci": ci_figure(lb, styles, ci_rows(lb, shown)), "profile": profile_figure(shown, styles),
                "algoperf": algoperf_figure(lb, shown, styles)}
         for fs in lb.suite.families:
             out[f"family:{fs.family}"] = family_figure(lb, fs, shown, styles, references)
@@ -357,9 +377,10 @@ def figures(lb: Leaderboard, top: int = 5, references=None, entries=()) -> dict:
     return out
 
 
-def plots(lb: Leaderboard, top: int = 5, references=None, entries=()) -> dict[str, str]:
+def plots(lb: Leaderboard, top: int = 5, references=None, entries=(),
+          submissions: int = PLOTTED_SUBMISSIONS) -> dict[str, str]:
     """Base64 PNGs of :func:`figures`."""
-    return {key: _png(fig) for key, fig in figures(lb, top, references, entries).items()}
+    return {key: _png(fig) for key, fig in figures(lb, top, references, entries, submissions).items()}
 
 
 def _lr_range(references, task) -> tuple[float, float]:

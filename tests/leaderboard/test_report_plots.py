@@ -228,8 +228,7 @@ def test_relative_losses_are_drawn_down_to_the_scores_precision_floor_only():
 
 
 def test_a_board_of_many_submissions_gets_family_figures_with_panels_of_one_height(tmp_path):
-    """Every submission is plotted, so a hosted board's family figures carry a legend of as many
-    rows; the panels had been squeezed to make room for it, until from 73 labels (67 submissions
+    """Every submission drawn (``report --submissions N``) is a row of a family figure's legend; the panels had been squeezed to make room for it, until from 73 labels (67 submissions
     beside 5 baselines and the reference line) matplotlib refused the figure ("bottom cannot be >=
     top") and the whole report failed. The figure grows instead: its panels keep their height."""
     def panel_height(fig):
@@ -248,9 +247,47 @@ def test_a_board_of_many_submissions_gets_family_figures_with_panels_of_one_heig
                                                 summary=summarize(runs, SUITE, reps=20)), runs)
             lb = build_leaderboard(store, SUITE, reps=20)
         fs = SUITE.families[0]
-        fig = report.family_figure(lb, fs, report.plotted_rows(lb, top=3), report.entry_styles(lb), StubReferences())
+        fig = report.family_figure(lb, fs, report.plotted_rows(lb, top=3, submissions=n_subs), report.entry_styles(lb),
+                                   StubReferences())
         assert len(legend_texts(fig)) == 3 + n_subs + 1  # (the reference LR's line too)
         heights[n_subs] = panel_height(fig), fig.get_size_inches()[1]
     (few, few_fig), (many, many_fig) = heights[1], heights[80]
     assert many == pytest.approx(few)  # the panels keep their height ...
     assert many_fig > few_fig + 10 * LEGEND_ROW_HEIGHT  # ... and the figure grows by the legend's rows
+
+
+def test_a_hosted_board_draws_its_best_submissions_and_the_ci_of_its_first_rows(tmp_path):
+    """A board of 2,000 submissions drew every one in every plot (a CI figure 47,591 pixels tall,
+    legends of 38,000): the plots draw the ``submissions`` best (20 by default, as ``report
+    --submissions``), the named entries and the best baselines; the CI figure the board's first
+    CI_ROWS rows and those; the page says how many of how many it draws."""
+    import typer.main
+
+    from lrgym.leaderboard.cli import report as report_command
+    from lrgym.leaderboard.report_plots import CI_ROWS, PLOTTED_SUBMISSIONS
+
+    n_subs = CI_ROWS + 10
+    with ResultStore(tmp_path / "hosted.sqlite") as store:
+        for i, level in enumerate((0.9, 0.8)):
+            runs = runs_for(level)
+            store.add_entry(synthetic_entry(SUITE, f"b{i}", "baseline", summary=summarize(runs, SUITE, reps=20)), runs)
+        for i in range(n_subs):
+            runs = runs_for(0.7 - 0.005 * i)
+            store.add_entry(synthetic_entry(SUITE, f"sub{i:03d}", "submission", summary=summarize(runs, SUITE, reps=20)),
+                            runs)
+        lb = build_leaderboard(store, SUITE, reps=20)
+    subs = [r.name for r in lb.rows if r.entry.kind == "submission"]
+    last = subs[-1]
+    shown = [r.name for r in report.plotted_rows(lb, top=1, entries=[last])]
+    assert shown == ["b0", *subs[:PLOTTED_SUBMISSIONS], last]
+    assert [r.name for r in report.plotted_rows(lb, top=1, submissions=n_subs)] == ["b0", *subs]
+    ci = [r.name for r in report.ci_rows(lb, report.plotted_rows(lb, top=1, entries=[last]))]
+    assert ci == [r.name for r in lb.rows[:CI_ROWS]] + [last]
+    figs = report.figures(lb, top=1, entries=[last])
+    assert len(figs["ci"].axes[0].get_yticklabels()) == CI_ROWS + 1
+    assert len(legend_texts(figs["profile"])) == PLOTTED_SUBMISSIONS + 2
+    page = report.html_page(lb, top=1, entries=[last])
+    assert f"the {PLOTTED_SUBMISSIONS} best of the board's {n_subs} submissions" in page
+    assert f"The first {CI_ROWS} of the board's {n_subs + 2} rows" in page
+    default = {p.name: p.default for p in typer.main.get_params_from_function(report_command).values()}
+    assert default["submissions"].default == PLOTTED_SUBMISSIONS  # the CLI's default is the plots' own
