@@ -646,7 +646,7 @@ def report(
     from lrgym.leaderboard.references import find_cached
     from lrgym.leaderboard.report import html_page
     from lrgym.leaderboard.report import markdown as to_markdown
-    from lrgym.leaderboard.report import plotted_rows
+    from lrgym.leaderboard.report import drawn_rows
 
     s = _suite(suite, private)
     board = _board_path(markdown, no_markdown, ship, s, db)
@@ -662,14 +662,18 @@ def report(
         html = _file_out(_output(_suite_file("leaderboard.html", s), html, "--html", db=db), "--html")
     found = find_cached(s, directory=_refs_dir(private))  # (entries of other task dynamics are not ranked)
     with _existing_store(db) as store:
-        lb = build_leaderboard(store, s, references=found[0] if found else None)
+        # the curves of the rows a figure draws only: a hosted board's are gigabytes
+        lb = build_leaderboard(store, s, references=found[0] if found else None, curves=False)
+        if not no_html:
+            try:  # the names of --entry, checked before the page (whose other errors are no bad --entry)
+                drawn = drawn_rows(lb, top, tuple(entry or ()), submissions)
+            except ValueError as exc:
+                raise typer.BadParameter(str(exc), param_hint="--entry") from None
+            for row in drawn:
+                row.runs = store.runs(row.entry.id)
     mode = _output_mode(is_private(s))
     if not no_html:
         refs = found[0] if found else None
-        try:  # the names of --entry, checked before the page (whose other errors are no bad --entry)
-            plotted_rows(lb, top, tuple(entry or ()), submissions)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--entry") from None
         page = html_page(lb, references=refs, top=top, entries=tuple(entry or ()), submissions=submissions)
         _write(html, page, mode, "--html")
         _wrote(html, f" ({len(lb.rows)} entries)", private=is_private(s))

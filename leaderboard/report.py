@@ -27,7 +27,7 @@ from lrgym.leaderboard.report_html import html_page
 from lrgym.leaderboard.report_markdown import markdown
 from lrgym.leaderboard.report_plots import (CI_ROWS, CONTROLLER_ENTRY, FONT_SIZE, KIND_SUFFIX, LABEL_CHARS,
                                             LINE_STYLES, PALETTE, PLOTTED_SUBMISSIONS, Style, algoperf_figure,
-                                            ci_figure, ci_rows, controller_figure,
+                                            ci_figure, ci_rows, controller_figure, drawn_rows,
                                             curve_matrix, entry_styles, family_figure, figures, fs_len, median_band,
                                             plot_labels, plots, plotted_rows, profile_figure, progress_matrix)
 from lrgym.leaderboard.report_terminal import COMPACT_COLUMNS, MINIMAL_COLUMNS, print_table
@@ -43,6 +43,6 @@ __all__ = [
     # figures
     "PALETTE", "LINE_STYLES", "KIND_SUFFIX", "FONT_SIZE", "CONTROLLER_ENTRY", "Style", "entry_styles",
     "LABEL_CHARS", "plot_labels",
-    "plotted_rows", "PLOTTED_SUBMISSIONS", "ci_rows", "CI_ROWS", "figures", "plots", "ci_figure", "profile_figure", "algoperf_figure", "family_figure",
+    "plotted_rows", "drawn_rows", "PLOTTED_SUBMISSIONS", "ci_rows", "CI_ROWS", "figures", "plots", "ci_figure", "profile_figure", "algoperf_figure", "family_figure",
     "controller_figure", "curve_matrix", "median_band", "progress_matrix", "fs_len",
 ]

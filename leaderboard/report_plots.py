@@ -24,7 +24,7 @@ from lrgym.leaderboard.ranking import ALGOPERF_TAUS, PROFILE_TAUS, Leaderboard, 
 from lrgym.leaderboard.report_format import entry_kind
 from lrgym.leaderboard.suite import Task
 
-__all__ = ["PALETTE", "LINE_STYLES", "KIND_SUFFIX", "FONT_SIZE", "Style", "entry_styles", "plotted_rows", "ci_rows", "CI_ROWS", "PLOTTED_SUBMISSIONS", "ci_figure",
+__all__ = ["PALETTE", "LINE_STYLES", "KIND_SUFFIX", "FONT_SIZE", "Style", "entry_styles", "plotted_rows", "drawn_rows", "ci_rows", "CI_ROWS", "PLOTTED_SUBMISSIONS", "ci_figure",
            "profile_figure", "algoperf_figure", "curve_matrix", "median_band", "progress_matrix", "family_figure",
            "CONTROLLER_ENTRY", "controller_figure", "instance_label", "figures", "plots", "fs_len", "LABEL_CHARS",
            "shorten", "plot_labels"]
@@ -82,6 +82,15 @@ def plotted_rows(lb: Leaderboard, top: int = 5, entries=(), submissions: int = P
     best = [r for r in lb.rows if r.entry.kind == "baseline"][: max(0, top)]
     subs = [r for r in lb.rows if r.entry.kind == "submission"][: max(0, submissions)]
     keep = {id(r) for r in [*best, *named, *subs]}
+    return [r for r in lb.rows if id(r) in keep]
+
+
+def drawn_rows(lb: Leaderboard, top: int = 5, entries=(), submissions: int = PLOTTED_SUBMISSIONS) -> list[Row]:
+    """The rows whose runs' curves a figure draws: :func:`plotted_rows` and the learned
+    controller's (:func:`controller_figure`). The others' curves need not be read (a board built
+    with ``curves=False``: ``lrgym leaderboard report`` reads these rows' curves only)."""
+    rows = plotted_rows(lb, top, entries, submissions)
+    keep = {id(r) for r in rows} | {id(r) for r in lb.rows if r.name == CONTROLLER_ENTRY}
     return [r for r in lb.rows if id(r) in keep]
 
 

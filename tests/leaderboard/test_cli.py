@@ -357,3 +357,66 @@ def test_a_ray_node_that_differs_is_the_commands_error_not_a_traceback(command, 
     assert f"error: {message}" in out and "Traceback" not in out
     if command == "run-baselines":
         assert f"0 finished entries are saved in {db}" in out
+
+
+def test_report_reads_the_curves_of_the_rows_it_draws_only(tmp_path, monkeypatch):
+    """A hosted board's curves are gigabytes (2,005 entries: 7 GB of memory for `report`), and
+    its figures draw a few rows: `report` builds the board without curves and reads those of the
+    drawn rows (the best submissions, the --top baselines, --entry names, the learned controller),
+    and its figures are those of the board read with every curve."""
+    import re
+
+    from lb_helpers import synthetic_entry
+
+    from lrgym.leaderboard.ranking import build_leaderboard
+    from lrgym.leaderboard.references import find_cached
+    from lrgym.leaderboard.report import html_page
+    from lrgym.leaderboard.runner import score_runs, summarize
+    from lrgym.leaderboard.store import ResultStore
+    from lrgym.leaderboard.suite import get_suite
+
+    suite = get_suite("quick")
+    [refs, *_] = find_cached(suite)
+
+    def trajectories(level: float):
+        out = []
+        for seed in suite.seeds:
+            for task in suite.tasks():
+                l0 = refs.initial_loss(task, seed)
+                final = l0 * level ** (1 + 0.1 * (task.instance % 3))
+                out.append({"family": task.family, "instance": task.instance, "seed": seed, "diverged": False,
+                            "train_losses": [l0, l0 * (1 + level) / 2, final], "lrs": [0.1 * level, 0.05],
+                            "val_losses": [l0, l0, final], "val_metrics": [0.0, 0.0, 0.0]})
+        return out
+
+    db = tmp_path / "r.sqlite"
+    names = [("b-best", "baseline", 0.2), ("controller", "baseline", 0.6), ("b-worst", "baseline", 0.7)]
+    names += [(f"sub{i:02d}", "submission", 0.3 + 0.01 * i) for i in range(12)]
+    with ResultStore(db) as store:
+        for name, kind, level in names:
+            runs = score_runs(trajectories(level), refs)
+            store.add_entry(synthetic_entry(suite, name, kind, summary=summarize(runs, suite, reps=20)), runs)
+    read_with_curves = []
+    runs = ResultStore.runs
+
+    def recording_runs(self, entry_id, *, curves=True):
+        if curves:
+            read_with_curves.append(entry_id)
+        return runs(self, entry_id, curves=curves)
+
+    monkeypatch.setattr(ResultStore, "runs", recording_runs)
+    page = tmp_path / "b.html"
+    code, out = _invoke("leaderboard", "report", "--suite", "quick", "--db", str(db), "--html", str(page),
+                        "--no-markdown", "--top", "1", "--submissions", "3", "--entry", "sub11")
+    assert code == 0, out
+    read_by_report = list(read_with_curves)
+    with ResultStore(db) as store:
+        ids = {e.name: e.id for e in store.latest_entries(suite.version)}
+        full = build_leaderboard(store, suite, references=refs)  # every curve
+    assert sorted(read_by_report) == sorted(ids[n] for n in ("b-best", "controller", "sub00", "sub01", "sub02",
+                                                               "sub11"))
+    assert len(full.rows) == len(names)
+    images = re.compile(r'src="data:image/png;base64,([^"]+)"')
+    want = images.findall(html_page(full, references=refs, top=1, entries=("sub11",), submissions=3))
+    assert len(want) == 3 + len(suite.families) + 1  # ci, 2 profiles, one per family, the controller
+    assert images.findall(page.read_text()) == want
