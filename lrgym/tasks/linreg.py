@@ -483,8 +483,10 @@ class LinRegFamily(TaskFamily):
             "condition": (lambda v: is_real(v) and 1.0 <= v <= 1e8, "1 <= condition <= 1e8"),
             "scale": (lambda v: is_real(v) and 0 < v < 1e6, "> 0"),
             "noise": (lambda v: is_real(v) and 0 <= v < 1e6, ">= 0"),
-            "batch_size": (lambda v: is_integer(v) and v >= 1, "integer >= 1"),
-            "n_train": (lambda v: is_integer(v) and v >= 2, "integer >= 2"),
+            # the bounds of the mlp family's: an unbounded batch ran for minutes per step
+            # (batch_size=10**9) and an unbounded n_train was a bare MemoryError at the build
+            "batch_size": (lambda v: is_integer(v) and 1 <= v <= 65536, "integer 1..65536"),
+            "n_train": (lambda v: is_integer(v) and 2 <= v <= 10_000_000, "integer 2..10,000,000"),
             "streaming": (lambda v: isinstance(v, bool), "True or False"),
         })
         if "dataset" in o and o["dataset"] not in DATASETS:

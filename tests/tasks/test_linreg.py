@@ -177,6 +177,10 @@ def test_same_spec_gives_identical_data():
     ({"dataset": "mnist"}, "valid choices: synthetic, diabetes"),
     ({"depth": 3}, "unknown linreg family option"),
     ({"condition": 0.5}, "condition=0.5"),
+    # bounded as the mlp family's: batch_size=10**9 was accepted and one env step ran for minutes,
+    # n_train=10**11 a MemoryError naming no option
+    ({"batch_size": 10**9}, r"batch_size=1000000000 out of range; valid: integer 1\.\.65536"),
+    ({"n_train": 10**11}, r"n_train=100000000000 out of range; valid: integer 2\.\.10,000,000"),
 ])
 def test_bad_family_options(options, message):
     with pytest.raises(ValueError, match=message):
