@@ -17,7 +17,9 @@ The jobs, their seeds and the code they run are the same on both backends, so th
 the same to the bit on machines of one kind (tests/test_ray_cluster.py). A job whose Ray worker
 dies (its process killed, its node lost) runs again once, on whichever node Ray places it, with
 a warning naming the job and the node it was lost on (:class:`RunNodes`); a second loss raises
-:class:`JobLost` naming the job and Ray's reason. Ray is an optional extra
+:class:`JobLost` naming the job and Ray's reason. Ray's errors that are no lost worker (a runtime
+environment that cannot be set up, a task no node can place) stop the run at once
+(:class:`RayCannotRun`). Ray is an optional extra
 (``pip install "lrgym[ray]"``) imported only when the ``ray`` backend is used.
 
 This module is floor 2 of the stack (``lrgym.baselines``); the leaderboard's grading pool on
@@ -37,7 +39,7 @@ from lrgym.tasks import families_env
 from lrgym.tasks.blas import SINGLE_THREAD_ENV
 
 __all__ = ["BACKENDS", "DRIVER_DIR_PREFIX", "Backend", "JobLost", "RAY_WORKER_ENV", "TASK_MEMORY_MB", "check_memory_request", "connect",
-           "add_backend_arguments", "check_address_form", "check_workers", "get_backend", "import_ray", "largest_node_memory_mb", "node_name", "node_report", "ray_imap", "ray_reason", "RunNodes", "sweep_driver_folders", "worker_env",
+           "RayCannotRun", "add_backend_arguments", "cannot_run", "check_address_form", "check_workers", "get_backend", "import_ray", "largest_node_memory_mb", "node_name", "node_report", "ray_imap", "ray_reason", "RunNodes", "sweep_driver_folders", "worker_env", "worker_lost",
            "workers_type"]
 
 BACKENDS = ("local", "ray")
@@ -55,6 +57,37 @@ TASK_MEMORY_MB = 512
 
 class JobLost(RuntimeError):
     """A job's Ray worker died on every attempt (1 + :data:`RAY_RETRIES`)."""
+
+
+class RayCannotRun(RuntimeError):
+    """Ray failed a task or a grader actor for a reason that is no lost worker and that running
+    it again cannot change (:func:`worker_lost`): its runtime environment could not be set up on
+    the node, no node can ever place it, a worker process could not start... The run stops at once
+    with Ray's error; it used to run the job again and then say its worker was lost twice."""
+
+
+def worker_lost(ray, error: BaseException) -> bool:
+    """Whether Ray's ``error`` for a task or an actor's call (a ``ray.exceptions.RayError`` that
+    is no ``RayTaskError``, the job's own) says its Ray worker was lost, so that the job may run
+    again on a live one: the worker process died or was killed (``WorkerCrashedError``; an
+    actor's ``ActorDiedError``, unless its constructor raised, or ``ActorUnavailableError``), its
+    node or raylet died (``NodeDiedError``, ``LocalRayletDiedError``), Ray's memory monitor killed
+    it (``OutOfMemoryError``), or its result was lost with its node (``ObjectLostError``) — the
+    failures Ray's own ``max_retries`` retries. Anything else (``RuntimeEnvSetupError``,
+    ``TaskUnschedulableError``, ``ActorUnschedulableError``, a full object store, a worker that
+    could not start: ``RaySystemError``) fails again the same way: :class:`RayCannotRun`."""
+    known = ray.exceptions
+    if isinstance(error, known.RayActorError):
+        return not error.actor_init_failed
+    return isinstance(error, (known.WorkerCrashedError, known.NodeDiedError, known.LocalRayletDiedError,
+                              known.OutOfMemoryError, known.ObjectLostError))
+
+
+def cannot_run(what: str, error: BaseException) -> RayCannotRun:
+    """The :class:`RayCannotRun` for ``what`` (a job, a grader actor) that Ray failed with ``error``
+    (no lost worker: :func:`worker_lost`): Ray's error in full, and why nothing runs again."""
+    return RayCannotRun(f"Ray cannot run {what}: {type(error).__name__}: {error} (no Ray worker was lost, so it "
+                        "does not run again: it would fail the same way)")
 
 
 def worker_env() -> dict[str, str]:
@@ -583,7 +616,9 @@ def ray_imap(fn: Callable, jobs: Iterable, address: str | None = None, workers: 
     """``fn(job)`` for every job as Ray tasks (unordered), at most ``workers`` in flight (default:
     all of the cluster's CPUs; else a positive integer: :func:`check_workers`), with a progress bar. A task whose worker dies (its
     process killed, its node lost) runs again once, on a live node, with a ``RuntimeWarning``
-    naming the job and the node (:class:`RunNodes`); a second loss raises :class:`JobLost`. Exceptions raised by ``fn`` are
+    naming the job and the node (:class:`RunNodes`); a second loss raises :class:`JobLost`. Ray's other
+    errors (a runtime environment that cannot be set up, a task no node can place: :func:`worker_lost`)
+    raise :class:`RayCannotRun` at once. Exceptions raised by ``fn`` are
     not retried: they are re-raised here, like the local pool does. Each task runs on one CPU
     with :data:`TASK_MEMORY_MB` of Ray ``memory`` (a cluster where no node with a CPU has that
     much is refused first: :func:`check_memory_request`) and :func:`worker_env`, after checking its
@@ -627,6 +662,8 @@ def ray_imap(fn: Callable, jobs: Iterable, address: str | None = None, workers: 
                                        "same code) on every node") from None
                 raise exc.as_instanceof_cause() from None
             except ray.exceptions.RayError as exc:  # the worker or its node died: run again, or lost for good
+                if not worker_lost(ray, exc):  # e.g. a runtime env that cannot be set up: again would fail again
+                    raise cannot_run(f"job {job!r}", exc) from exc
                 lost[index] = lost.get(index, 0) + 1
                 if lost[index] > RAY_RETRIES:
                     raise JobLost(f"job {job!r} lost its Ray worker {lost[index]} times: {exc}") from exc

@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from lrgym.baselines import outputs
-from lrgym.baselines.backend import Backend, add_backend_arguments, connect, workers_type
+from lrgym.baselines.backend import Backend, RayCannotRun, add_backend_arguments, connect, workers_type
 from lrgym.baselines.families import MIXED, available_families, env_kwargs_for
 from lrgym.baselines.node_check import NodeMismatch
 from lrgym.baselines.reference import RULE, ConstantLRRuns, coarse_grid
@@ -434,7 +434,7 @@ def main(argv=None) -> None:
         p.error(str(exc))
     try:
         new = tune(families, args.instances, tuple(args.seeds), args.workers, args.baselines, backend)
-    except NodeMismatch as exc:  # a Ray node with other code or packages: its one line, not a traceback
+    except (NodeMismatch, RayCannotRun) as exc:  # a Ray node with other code, Ray cannot run a job: one line
         p.exit(1, f"{p.prog}: error: {exc}\n")
     merge_into(out, new, old)
     print(f"wrote {out}")

@@ -28,6 +28,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from lrgym.baselines.backend import RayCannotRun
 from lrgym.baselines.interrupts import interrupt_status, run_command
 from lrgym.baselines.node_check import NodeMismatch
 from lrgym.baselines.outputs import check_can_write, check_outside_package, write_output
@@ -400,14 +401,15 @@ def _run(specs, suite, db, workers, description, refs_dir=None, backend=None, **
             with contextlib.suppress(OSError):  # a terminal closed (SIGHUP)
                 err.print(Text(f"interrupted: {store.entries_added} finished entries are saved in {store.path}"))
             raise typer.Exit(interrupt_status(exc)) from None
-        except NodeMismatch as exc:  # a Ray node runs other code or packages: the run stopped before it counted
+        except (NodeMismatch, RayCannotRun) as exc:  # a Ray node runs other code, Ray cannot run a job: stopped
             _node_mismatch(exc, f"{store.entries_added} finished entries are saved in {store.path}")
         return outcomes, refs, store.path
 
 
 def _node_mismatch(exc: Exception, saved: str = ""):
     """Stop the command on a :class:`~lrgym.baselines.node_check.NodeMismatch` (a Ray node that
-    differs from the driver, named with each value there and here): that message and ``saved``
+    differs from the driver, named with each value there and here) or a
+    :class:`~lrgym.baselines.backend.RayCannotRun` (Ray's error that no retry helps): that message and ``saved``
     on stderr, exit status 1; it was a traceback of the grader's internals around the one line
     that says what to fix."""
     err.print(Text(f"error: {clean(str(exc))}"))
@@ -719,7 +721,7 @@ def references(
                 refs = load_references(s, n_workers=workers, recompute=recompute, log=progress.log,
                                        progress=lambda d, t: progress.update(d, t), directory=_refs_dir(private),
                                        backend=backend_)
-        except NodeMismatch as exc:
+        except (NodeMismatch, RayCannotRun) as exc:
             _node_mismatch(exc)
         table = Table(title=Text(f"references of {s.version} ({time.perf_counter() - t0:.1f} s)"))
         for col in ("instance", "best fixed LR", "median L0", "median L_ref"):

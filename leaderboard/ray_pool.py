@@ -33,6 +33,11 @@ Failures:
   placed actors run the jobs. (A job sent to an actor never placed waited forever: a run
   without a time limit hung, a submission failed with a timeout it never ran into.) When no
   actor at all can be placed the run waits, and says so after :attr:`RayWorkerPool.PLACEMENT_PATIENCE` s;
+* Ray fails an actor for a reason that is no lost worker (its runtime environment cannot be set
+  up, no node can ever place it: :func:`~lrgym.baselines.backend.worker_lost`): the run stops
+  with :class:`~lrgym.baselines.backend.RayCannotRun` naming Ray's error (a new actor would fail
+  alike; it was run again, then its entry failed as if its worker had been lost twice); entries
+  finished before are kept;
 * a node whose lrgym cannot report its fingerprint (one from before the check, a broken one:
   ``describe`` or the actor's constructor raises there) stops the run like one that differs
   (:class:`NodeMismatch`), instead of failing each entry as a lost Ray worker.
@@ -51,14 +56,14 @@ import time
 import warnings
 from pathlib import Path
 
-from lrgym.baselines.backend import (TASK_MEMORY_MB, RunNodes, check_memory_request, connect, largest_node_memory_mb,
-                                     node_report, ray_reason, worker_env)
+from lrgym.baselines.backend import (TASK_MEMORY_MB, RayCannotRun, RunNodes, cannot_run, check_memory_request, connect,
+                                     largest_node_memory_mb, node_report, ray_reason, worker_env, worker_lost)
 from lrgym.baselines.node_check import CPUKinds, NodeMismatch, node_differences, node_fingerprint
 from lrgym.leaderboard.failures import PolicyError
 from lrgym.leaderboard.import_paths import hidden_dirs
 from lrgym.leaderboard.scheduling import LOST_UNIT_RETRIES, Groups, GroupScheduler, Job
 
-__all__ = ["GraderHost", "NodeMismatch", "RayWorkerPool", "actor_memory_mb", "ship_files"]
+__all__ = ["GraderHost", "NodeMismatch", "RayCannotRun", "RayWorkerPool", "actor_memory_mb", "ship_files"]
 
 
 #: environment variables of the driver that decide how the grader confines a submission: set on
@@ -342,6 +347,8 @@ class RayWorkerPool(GroupScheduler):
                     f"a Ray node could not report what its results depend on ({lines[0] if lines else ''}: "
                     f"{lines[-1] if lines else type(exc).__name__}); install the same Python environment and "
                     "lrgym (the same code) on every node") from None
+            if not worker_lost(ray, exc):  # a runtime env that cannot be set up...: every actor would fail alike
+                raise cannot_run("a grader actor", exc) from exc
             return  # the actor was lost before it ran (its node gone): its first job meets the loss
         where = node.pop("node", "?")
         slot.node_id = node.get("node id")
@@ -361,6 +368,8 @@ class RayWorkerPool(GroupScheduler):
             self._fail(groups, slots, job.group, f"grader error on the Ray worker: {exc}")
             return
         except ray.exceptions.RayError as exc:  # the actor (Ray worker) or its node is gone: run again (_lost)
+            if not worker_lost(ray, exc):  # no loss (a runtime env that cannot be set up...): a new actor fails alike
+                raise cannot_run(f"{_job_name(job)} of the entry {job.group!r} on a grader actor", exc) from exc
             said = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             index, _ = slot.job
             then = ("its entry has failed already" if groups.results[job.group].failed else

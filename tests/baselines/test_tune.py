@@ -191,18 +191,25 @@ def test_an_out_another_run_made_during_the_tuning_keeps_its_families(tmp_path, 
     assert merged["values"]["fixed"]["linreg"] == {"lr": 0.5}  # ours, merged in
 
 
-def test_a_ray_node_that_differs_stops_the_tuning_in_one_line(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("kind", ["NodeMismatch", "RayCannotRun"])
+def test_a_ray_node_that_differs_stops_the_tuning_in_one_line(kind, tmp_path, monkeypatch, capsys):
     """A Ray node with other code (``NodeMismatch``, raised by the tuning's tasks) ended ``tune
     --backend ray`` in Python's traceback around Ray's traceback of the node's task, the one
     line saying what differs at its very end (a Ray operator's audit, 2026-12-06). It is now the
-    command's error: that line, exit status 1, nothing written."""
+    command's error: that line, exit status 1, nothing written. Ray's errors that are no lost
+    worker (``RayCannotRun``: a runtime environment that cannot be set up...) stop it alike."""
     import lrgym.baselines.tune as tune_module
+    from lrgym.baselines.backend import RayCannotRun
     from lrgym.baselines.node_check import NodeMismatch
 
-    message = "the Ray node 10.0.0.7 differs from the driver in what results depend on: code a there, b here"
+    error, message = {"NodeMismatch": (NodeMismatch, "the Ray node 10.0.0.7 differs from the driver in what results "
+                                                     "depend on: code a there, b here"),
+                      "RayCannotRun": (RayCannotRun, "Ray cannot run job 'x': RuntimeEnvSetupError: Failed to set up "
+                                                     "runtime environment. (no Ray worker was lost, so it does not "
+                                                     "run again: it would fail the same way)")}[kind]
 
     def differs(*args, **kwargs):
-        raise NodeMismatch(message)
+        raise error(message)
 
     monkeypatch.setattr(tune_module, "tune", differs)
     out = tmp_path / "tuned.json"

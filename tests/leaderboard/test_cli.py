@@ -330,21 +330,36 @@ def test_the_interrupted_line_counts_an_entry_stored_just_before_the_signal(tmp_
     assert f"interrupted: {stored} finished entries are saved in {db}" in " ".join(out.split()), out
 
 
+#: a Ray node that differs, and Ray's error that no retry helps (backend.RayCannotRun): each stops a command in one line
+RAY_STOPS = {"NodeMismatch": "the Ray node 10.0.0.7 differs from the driver in what results depend on: code a there, "
+                             "b here",
+             "RayCannotRun": "Ray cannot run job 'x': RuntimeEnvSetupError: Failed to set up runtime environment. "
+                             "(no Ray worker was lost, so it does not run again: it would fail the same way)"}
+
+
+def _ray_stop(kind: str) -> type:
+    from lrgym.baselines.backend import RayCannotRun
+    from lrgym.baselines.node_check import NodeMismatch
+
+    return {"NodeMismatch": NodeMismatch, "RayCannotRun": RayCannotRun}[kind]
+
+
+@pytest.mark.parametrize("kind", sorted(RAY_STOPS))
 @pytest.mark.parametrize("command", ["run-baselines", "references"])
-def test_a_ray_node_that_differs_is_the_commands_error_not_a_traceback(command, tmp_path, monkeypatch):
+def test_a_ray_node_that_differs_is_the_commands_error_not_a_traceback(command, kind, tmp_path, monkeypatch):
     """A Ray node with other code or packages stops the run (``NodeMismatch``, naming the node and
     each value there and here); the CLI showed it as typer's traceback of the grader pool's
     internals, the message below it (a Ray operator's audit, 2026-12-06: a node started with
     another copy of lrgym). It is now one error line, exit status 1, and for a run the finished
-    entries kept in the store, as after an interrupt."""
+    entries kept in the store, as after an interrupt. Ray's errors that are no lost worker
+    (``RayCannotRun``: a runtime environment that cannot be set up...) stop it alike."""
     import lrgym.leaderboard.references as references
     import lrgym.leaderboard.runner as runner
-    from lrgym.baselines.node_check import NodeMismatch
 
-    message = "the Ray node 10.0.0.7 differs from the driver in what results depend on: code a there, b here"
+    error, message = _ray_stop(kind), RAY_STOPS[kind]
 
     def differs(*args, **kwargs):
-        raise NodeMismatch(message)
+        raise error(message)
 
     monkeypatch.setattr(runner if command == "run-baselines" else references,
                         "run_suite" if command == "run-baselines" else "load_references", differs)
@@ -353,7 +368,7 @@ def test_a_ray_node_that_differs_is_the_commands_error_not_a_traceback(command, 
     result = typer_testing.CliRunner().invoke(app, ["leaderboard", command, "--suite", "quick", *args],
                                               env={"COLUMNS": "400"})
     out = " ".join(result.output.split())
-    assert result.exit_code == 1 and not isinstance(result.exception, NodeMismatch), out
+    assert result.exit_code == 1 and not isinstance(result.exception, error), out
     assert f"error: {message}" in out and "Traceback" not in out
     if command == "run-baselines":
         assert f"0 finished entries are saved in {db}" in out

@@ -1,0 +1,232 @@
+"""Ray's errors that are no lost worker stop a run at once, without a cluster: a stand-in for the
+``ray`` module gives the tuning tasks (``backend.ray_imap``) and the grader's actors
+(``ray_pool.RayWorkerPool``) the errors real Ray gives, Ray's own exception classes.
+
+The driver runs a job again when its Ray worker was lost (Ray's ``max_retries=0``: the driver
+retries, so it can say which job). It retried on any ``RayError`` that was not the job's own: a
+runtime environment that cannot be set up on the node or a task no node can place ran again,
+failed the same way, and was reported as "lost its Ray worker 2 times", after a warning that it
+"runs again on a live node ... with the same result". What real Ray 2.60 gives (checked on a
+local instance): a task with ``runtime_env={"conda": "no-such-env"}`` ``RuntimeEnvSetupError``,
+with ``NodeAffinitySchedulingStrategy(<no node>, soft=False)`` ``TaskUnschedulableError``; an
+actor's calls (its ``describe`` first) ``RuntimeEnvSetupError`` and ``ActorUnschedulableError``.
+The lost-worker cases are held on a real cluster in test_ray_lost_nodes.py and test_ray_cluster.py;
+here they are the stand-in's control: the same stand-in drives the retry they take.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+ray_exceptions = pytest.importorskip("ray.exceptions")  # Ray's classes, no Ray started
+
+from lrgym.baselines import backend  # noqa: E402
+from lrgym.baselines.node_check import node_fingerprint  # noqa: E402
+from lrgym.leaderboard import ray_pool  # noqa: E402
+from lrgym.leaderboard.scheduling import Job  # noqa: E402
+
+NODE_ID = "3f2a9c1e" + "0" * 48
+#: what a node's report says (backend.node_report) on a node like the driver's
+REPORT = {**node_fingerprint(), "node": f"{NODE_ID[:8]} at 127.0.0.1 (here)", "node id": NODE_ID}
+
+
+class _Ref:
+    """An object reference that is ready at once: its value, or the error ``ray.get`` raises."""
+
+    def __init__(self, value=None, error: BaseException | None = None):
+        self.value, self.error = value, error
+
+
+class _FakeRay:
+    """What ``ray_imap`` and the pool ask of ``ray`` once connected. Task calls take their outcome
+    from ``task_outcomes`` in turn (an exception, or None: run ``fn(job)``); each actor started
+    takes the next of ``actors``: (what its ``describe`` gives, its ``run`` calls' outcomes in turn),
+    an outcome being an exception or a reply."""
+
+    exceptions = ray_exceptions
+
+    def __init__(self, task_outcomes=(), actors=()):
+        self.task_outcomes, self.actors = list(task_outcomes), list(actors)
+        self.task_calls: list = []  # the job of each task started
+        self.actors_started = 0
+
+    def nodes(self):
+        return [{"Alive": True, "NodeID": NODE_ID, "NodeManagerAddress": "127.0.0.1", "NodeManagerHostname": "here",
+                 "Resources": {"CPU": 1.0, "memory": 64_000 * 2**20}}]
+
+    def cluster_resources(self):
+        return {"CPU": 1.0, "memory": 64_000 * 2**20}
+
+    def available_resources(self):
+        return self.cluster_resources()
+
+    def put(self, value):
+        return _Ref(value)
+
+    def remote(self, **options):
+        def wrap(target):
+            return _FakeActorClass(self) if isinstance(target, type) else _FakeTask(self)
+        return wrap
+
+    def wait(self, refs, num_returns=1, timeout=None):
+        return list(refs[:num_returns]), list(refs[num_returns:])
+
+    def get(self, ref, timeout=None):
+        if ref.error is not None:
+            raise ref.error
+        return ref.value
+
+    def cancel(self, ref, force=False):
+        pass
+
+    def kill(self, actor, no_restart=True):
+        pass
+
+
+class _FakeTask:
+    def __init__(self, ray: _FakeRay):
+        self.ray = ray
+
+    def options(self, **options):
+        return self
+
+    def remote(self, fn_ref, job, expected):
+        self.ray.task_calls.append(job)
+        outcome = self.ray.task_outcomes.pop(0)
+        if isinstance(outcome, BaseException):
+            return _Ref(error=outcome)
+        return _Ref((dict(REPORT), fn_ref.value(job)))
+
+
+class _FakeActorClass:
+    def __init__(self, ray: _FakeRay):
+        self.ray = ray
+
+    def options(self, **options):
+        return self
+
+    def remote(self, *args):
+        described, runs = self.ray.actors[self.ray.actors_started]
+        self.ray.actors_started += 1
+        return _FakeActor(described, list(runs))
+
+
+class _Method:
+    def __init__(self, outcomes):
+        self.outcomes = outcomes
+
+    def remote(self, *args):
+        outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
+        if isinstance(outcome, BaseException):
+            return _Ref(error=outcome)
+        return _Ref(dict(outcome) if isinstance(outcome, dict) else outcome)  # the pool pops from a report
+
+
+class _FakeActor:
+    def __init__(self, described, runs):
+        self.describe = _Method([described])
+        self.run = _Method(runs)
+        self.stop = _Method([None])
+
+
+#: Ray's errors that are no lost worker, as real Ray words them
+ENV_FAILED = ray_exceptions.RuntimeEnvSetupError("[Node 127.0.0.1] Traceback (most recent call last): ... "
+                                                 "CondaError: no conda executable found")
+UNSCHEDULABLE = ray_exceptions.TaskUnschedulableError(
+    "The node specified via NodeAffinitySchedulingStrategy doesn't exist any more or is infeasible, and soft=False "
+    "was specified.")
+NOT_LOST = [ENV_FAILED, UNSCHEDULABLE, ray_exceptions.RaySystemError("the worker could not start")]
+
+
+def _imap(monkeypatch, fake: _FakeRay, jobs):
+    monkeypatch.setattr(backend, "connect", lambda address=None: fake)
+    monkeypatch.setattr(backend, "_remote_call", None)  # ray_imap makes its remote function with fake.remote
+    return list(backend.ray_imap(abs, jobs, workers=1))
+
+
+@pytest.mark.parametrize("error", NOT_LOST, ids=lambda e: type(e).__name__)
+def test_a_task_ray_cannot_run_stops_at_once_naming_rays_error(monkeypatch, error):
+    fake = _FakeRay(task_outcomes=[error, error])  # real Ray: again, the same error
+    with warnings.catch_warnings(record=True) as told, pytest.raises(Exception) as stop:
+        warnings.simplefilter("always")
+        _imap(monkeypatch, fake, [-3])
+    assert fake.task_calls == [-3]  # not run again
+    assert [str(w.message) for w in told if "lost its Ray worker" in str(w.message)] == []
+    assert type(stop.value).__name__ == "RayCannotRun", repr(stop.value)
+    assert str(stop.value) == (f"Ray cannot run job -3: {type(error).__name__}: {error} (no Ray worker was lost, so it "
+                               "does not run again: it would fail the same way)")
+    assert stop.value.__cause__ is error
+
+
+def test_a_task_whose_worker_was_lost_runs_again_and_a_second_loss_is_joblost(monkeypatch):
+    """The stand-in's control: a lost worker (WorkerCrashedError, NodeDiedError) still takes the retry."""
+    fake = _FakeRay(task_outcomes=[ray_exceptions.WorkerCrashedError(), None])
+    with pytest.warns(RuntimeWarning, match=r"^job -3 lost its Ray worker \(WorkerCrashedError: The worker died "
+                                             r"unexpectedly while executing this task\); it runs again"):
+        assert _imap(monkeypatch, fake, [-3]) == [3]
+    assert fake.task_calls == [-3, -3]
+    died = ray_exceptions.NodeDiedError("Task failed because the node it was running on is dead or unavailable.")
+    fake = _FakeRay(task_outcomes=[died, died])
+    with pytest.warns(RuntimeWarning), pytest.raises(backend.JobLost, match="^job -3 lost its Ray worker 2 times"):
+        _imap(monkeypatch, fake, [-3])
+
+
+def test_which_errors_are_a_lost_worker():
+    """By hand, from ray.exceptions' docstrings and what Ray's own max_retries retries."""
+    e = ray_exceptions
+    lost = [e.WorkerCrashedError(), e.NodeDiedError("dead"), e.LocalRayletDiedError(), e.OutOfMemoryError("killed"),
+            e.ObjectLostError("ab" * 14, None, ""), e.ActorDiedError(), e.ActorUnavailableError("gone", None)]
+    not_lost = [*NOT_LOST, e.ActorUnschedulableError("no node"), e.RayActorError(actor_init_failed=True),
+                e.ObjectStoreFullError("full"), e.OutOfDiskError("full"), e.TaskCancelledError()]
+    assert [backend.worker_lost(_FakeRay(), x) for x in lost] == [True] * len(lost)
+    assert [backend.worker_lost(_FakeRay(), x) for x in not_lost] == [False] * len(not_lost)
+
+
+def _pool_run(monkeypatch, fake: _FakeRay, jobs):
+    monkeypatch.setattr(ray_pool, "connect", lambda address=None: fake)
+    monkeypatch.setattr("lrgym.leaderboard.pool.sweep_orphaned_scratch", lambda: None)  # the machine's own scratch
+    return ray_pool.RayWorkerPool(1).run(jobs)
+
+
+SLEEP = Job("e0", {"op": "sleep", "seconds": 0})
+
+
+@pytest.mark.parametrize("error", [ENV_FAILED, ray_exceptions.ActorUnschedulableError("no node can place it")],
+                         ids=lambda e: type(e).__name__)
+def test_a_grader_actor_ray_cannot_start_stops_the_run_at_once(monkeypatch, error):
+    """Real Ray fails every call of such an actor, its describe first, with the same error: the
+    pool took it for an actor lost before it ran, gave it the job, then a new actor, and failed
+    the entry as 'lost its Ray worker 2 times'."""
+    fake = _FakeRay(actors=[(error, [error])] * 3)
+    with warnings.catch_warnings(record=True) as told, pytest.raises(Exception) as stop:
+        warnings.simplefilter("always")
+        _pool_run(monkeypatch, fake, [SLEEP])
+    assert fake.actors_started == 1
+    assert [str(w.message) for w in told if "lost its grader actor" in str(w.message)] == []
+    assert type(stop.value).__name__ == "RayCannotRun", repr(stop.value)
+    assert str(stop.value).startswith(f"Ray cannot run a grader actor: {type(error).__name__}: {error} (no Ray worker")
+
+
+def test_a_grader_call_ray_fails_without_a_loss_stops_the_run_at_once(monkeypatch):
+    error = ray_exceptions.RaySystemError("the reply could not be stored")
+    fake = _FakeRay(actors=[(REPORT, [error])] * 3)
+    with warnings.catch_warnings(record=True) as told, pytest.raises(Exception) as stop:
+        warnings.simplefilter("always")
+        _pool_run(monkeypatch, fake, [SLEEP])
+    assert fake.actors_started == 1
+    assert [str(w.message) for w in told if "lost its grader actor" in str(w.message)] == []
+    assert type(stop.value).__name__ == "RayCannotRun", repr(stop.value)
+    assert str(stop.value).startswith("Ray cannot run a sleep job of the entry 'e0' on a grader actor: RaySystemError: "
+                                      "System error: the reply could not be stored (no Ray worker was lost")
+
+
+def test_a_lost_grader_actor_still_runs_its_job_again(monkeypatch):
+    """The stand-in's control: an actor that died (ActorDiedError) is replaced, its job runs again."""
+    fake = _FakeRay(actors=[(REPORT, [ray_exceptions.ActorDiedError()]), (REPORT, [({"ok": True}, None)])])
+    with pytest.warns(RuntimeWarning, match=r"^a sleep job of the entry 'e0' lost its grader actor on the Ray node "
+                                            r"3f2a9c1e at 127\.0\.0\.1 \(here\) \(ActorDiedError: .*\): it runs again"):
+        results = _pool_run(monkeypatch, fake, [SLEEP])
+    assert fake.actors_started == 2
+    assert not results["e0"].failed and results["e0"].replies == [{"ok": True}]
