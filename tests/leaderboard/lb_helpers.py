@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from lrgym.leaderboard.store import EntryRecord, RunRecord
@@ -125,3 +126,55 @@ class StubReferences:
 
     def final_loss(self, task, seed):
         return 0.01
+
+
+@contextlib.contextmanager
+def two_node_ray_cluster():
+    """A Ray head and a second node on this machine (one CPU and an 80 MB object store each,
+    separate raylets: Ray's ``cluster_utils.Cluster``, what ``ray start --head`` and ``ray start
+    --address`` make), on ports Ray picks free, the driver connected to the head
+    (:func:`lrgym.baselines.backend.connect`); yields the ``Cluster`` (``add_node`` /
+    ``remove_node`` for a third node). Its files live in a temp folder of its own (``RAY_TMPDIR``,
+    inherited by the drivers a test starts: the address file a head writes stays there, not in
+    the machine's ``/tmp/ray``, where ``--address auto`` of other Ray users on it would find it).
+    On exit the driver disconnects, both nodes end (no ``ray stop``: it ends every Ray node of
+    the machine) and ``RAY_TMPDIR`` is restored. If Ray is missing or cannot start, the test
+    fails with the reason (the [ray] extra is part of [all]: nothing is skipped). Each test module
+    starts its own: their tests lose nodes and kill workers."""
+    import shutil
+    import tempfile
+
+    import pytest
+
+    try:
+        import ray
+        from ray.cluster_utils import Cluster
+
+        from lrgym.baselines.backend import connect
+    except ImportError as exc:
+        pytest.fail(f"Ray is not installed ({exc}): pip install 'lrgym[ray]'")
+    temp = tempfile.mkdtemp(prefix="lrgym-rt-")  # short: Ray's socket paths live below it
+    os.makedirs(os.path.join(temp, "ray"))
+    before = os.environ.get("RAY_TMPDIR")
+    os.environ["RAY_TMPDIR"] = temp
+    nodes = None
+    try:
+        try:
+            small = dict(num_cpus=1, object_store_memory=80 * 1024 * 1024)
+            nodes = Cluster(initialize_head=True, head_node_args={**small, "include_dashboard": False,
+                                                                  "dashboard_port": None, "temp_dir": temp})
+            nodes.add_node(**small)
+            nodes.wait_for_nodes()
+            connect(nodes.address)
+        except Exception as exc:  # noqa: BLE001 - any reason Ray could not start is the test's failure
+            pytest.fail(f"could not start a two-node Ray cluster on this machine: {type(exc).__name__}: {exc}")
+        yield nodes
+    finally:
+        ray.shutdown()
+        if nodes is not None:
+            nodes.shutdown()
+        if before is None:
+            os.environ.pop("RAY_TMPDIR", None)
+        else:
+            os.environ["RAY_TMPDIR"] = before
+        shutil.rmtree(temp, ignore_errors=True)

@@ -1,8 +1,8 @@
 """A real two-node Ray cluster on 127.0.0.1 runs what the local pool runs, with the same results.
 
 The module's fixture starts a head node and a second node (one CPU each, separate raylets and
-object stores: Ray's ``cluster_utils.Cluster``, what ``ray start --head`` / ``ray start --address``
-make) and ends both in its teardown. If Ray cannot start, every test here FAILS with the reason
+object stores, in a temp folder of their own: lb_helpers.two_node_ray_cluster) and ends both in
+its teardown. If Ray cannot start, every test here FAILS with the reason
 (nothing is skipped). Through it: the quick suite (same scores and curves to the bit as the local
 pool), the references and tuning (same values), a submission and hostile ones from
 ``lb_cheats.py`` (failing with the same reasons, sandboxed inside the Ray worker), a Ray worker
@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from lb_helpers import HERE, policy, tiny_suite
+from lb_helpers import HERE, policy, tiny_suite, two_node_ray_cluster
 
 from lrgym.leaderboard.pool import Job, WorkerPool
 from lrgym.leaderboard.references import compute_references, load_references
@@ -34,29 +34,8 @@ CHEATS = Path(HERE) / "lb_cheats.py"
 @pytest.fixture(scope="module")
 def cluster():
     """A head and a second node on this machine (1 CPU each); the driver connected to the head."""
-    try:
-        import ray
-        from ray.cluster_utils import Cluster
-
-        from lrgym.baselines.backend import connect
-    except ImportError as exc:  # the [ray] extra is part of [all]: its absence is a failure
-        pytest.fail(f"Ray is not installed ({exc}): pip install 'lrgym[ray]'")
-    nodes = None
-    try:
-        small = dict(num_cpus=1, object_store_memory=80 * 1024 * 1024, include_dashboard=False)
-        nodes = Cluster(initialize_head=True, head_node_args={**small, "dashboard_port": None})
-        nodes.add_node(**{k: v for k, v in small.items() if k != "include_dashboard"})
-        nodes.wait_for_nodes()
-        connect(nodes.address)
-    except Exception as exc:  # noqa: BLE001 - any reason Ray could not start is the test's failure
-        if nodes is not None:
-            nodes.shutdown()
-        pytest.fail(f"could not start a two-node Ray cluster on 127.0.0.1: {type(exc).__name__}: {exc}")
-    try:
+    with two_node_ray_cluster() as nodes:
         yield nodes
-    finally:
-        ray.shutdown()
-        nodes.shutdown()
 
 
 def _runs(outcome) -> list:

@@ -2,11 +2,10 @@
 elsewhere, with the same results) and says which node went and which jobs ran again; and two
 nodes of one machine are named apart in lrgym's messages.
 
-The module's fixture starts a head and a second node (one CPU each: Ray's ``cluster_utils.Cluster``)
-on ports Ray picks free, in a temp folder of its own (``RAY_TMPDIR``: the address file ``ray start``
-writes stays there, not in the machine's ``/tmp/ray``); a test that loses a node adds a third
-and kills it (its raylet and workers, as a machine that dies). If Ray cannot start, the tests
-fail with the reason (nothing is skipped).
+The module's fixture starts a head and a second node (one CPU each, in a temp folder of their
+own: lb_helpers.two_node_ray_cluster); a test that loses a node adds a third and kills it (its
+raylet and workers, as a machine that dies). If Ray cannot start, the tests fail with the reason
+(nothing is skipped).
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from lb_helpers import two_node_ray_cluster
 
 from lrgym.leaderboard.pool import Job
 
@@ -28,42 +28,8 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Li
 @pytest.fixture(scope="module")
 def cluster():
     """A head and a second node on this machine (1 CPU each); the driver connected to the head."""
-    import shutil
-    import tempfile
-
-    try:
-        import ray
-        from ray.cluster_utils import Cluster
-
-        from lrgym.baselines.backend import connect
-    except ImportError as exc:  # the [ray] extra is part of [all]: its absence is a failure
-        pytest.fail(f"Ray is not installed ({exc}): pip install 'lrgym[ray]'")
-    temp = tempfile.mkdtemp(prefix="lrgym-rt-")  # short: Ray's socket paths live below it
-    os.makedirs(os.path.join(temp, "ray"))
-    before = os.environ.get("RAY_TMPDIR")
-    os.environ["RAY_TMPDIR"] = temp
-    nodes = None
-    try:
-        small = dict(num_cpus=1, object_store_memory=80 * 1024 * 1024)
-        nodes = Cluster(initialize_head=True, head_node_args={**small, "include_dashboard": False, "dashboard_port": None,
-                                                              "temp_dir": temp})  # its ports: free ones Ray picks
-        nodes.add_node(**small)
-        nodes.wait_for_nodes()
-        connect(nodes.address)
-    except Exception as exc:  # noqa: BLE001 - any reason Ray could not start is the test's failure
-        if nodes is not None:
-            nodes.shutdown()
-        pytest.fail(f"could not start a two-node Ray cluster on this machine: {type(exc).__name__}: {exc}")
-    try:
+    with two_node_ray_cluster() as nodes:
         yield nodes
-    finally:
-        ray.shutdown()
-        nodes.shutdown()
-        if before is None:
-            os.environ.pop("RAY_TMPDIR", None)
-        else:
-            os.environ["RAY_TMPDIR"] = before
-        shutil.rmtree(temp, ignore_errors=True)
 
 
 def _names_by_ray():
