@@ -256,9 +256,10 @@ def build_leaderboard(store: ResultStore, suite: Suite | str, reps: int = BOOTST
 
     baselines = [r for r in rows if r.entry.kind == "baseline"]
     best = baselines[0] if baselines else None
-    for r in rows:
-        if best is not None and r is not best:
-            iv = scoring.probability_of_improvement_ci(r.scores, best.scores, reps=reps, seed=0)
+    if best is not None:  # every entry against the best baseline: one set of bootstrap draws for all
+        others = [r for r in rows if r is not best]
+        for r, iv in zip(others, scoring.probability_of_improvement_cis([r.scores for r in others], best.scores,
+                                                                        reps=reps, seed=0)):
             r.poi = [float(iv[0]), float(iv[1]), float(iv[2])]
     if rows:
         times = np.stack([np.median(score_matrix(r.runs, suite, "steps_to_target"), axis=0) for r in rows])

@@ -23,6 +23,7 @@ from lrgym.leaderboard.scoring import (
     performance_ratios,
     probability_of_improvement,
     probability_of_improvement_ci,
+    probability_of_improvement_cis,
     run_score,
     steps_to_target,
     stratified_bootstrap_ci,
@@ -270,6 +271,58 @@ def test_poi_ci():
     assert a == probability_of_improvement_ci(x, y, reps=500, seed=2)
     with pytest.raises(ValueError):
         probability_of_improvement_ci(x, x[:2], paired=True)
+
+
+def _poi_bootstrap_pairwise(x, y, reps, seed, paired, chunk):
+    """The PoI bootstrap the obvious way: the draws of probability_of_improvement_ci (per chunk of
+    ``chunk`` replications, x's indices then y's), every pair of resampled runs compared."""
+    rng = np.random.default_rng(seed)
+    (nx, m), ny = x.shape, y.shape[0]
+    samples = []
+    for start in range(0, reps, chunk):
+        size = min(chunk, reps - start)
+        ix = rng.integers(0, nx, size=(size, nx, m))
+        iy = ix if paired else rng.integers(0, ny, size=(size, ny, m))
+        rx, ry = x[ix, np.arange(m)], y[iy, np.arange(m)]  # (size, n, m)
+        greater = np.sum(rx[:, :, None, :] > ry[:, None, :, :], axis=(1, 2))
+        ties = np.sum(rx[:, :, None, :] == ry[:, None, :, :], axis=(1, 2))
+        samples.append(np.mean((greater + 0.5 * ties) / (nx * ny), axis=-1))
+    low, high = np.quantile(np.concatenate(samples), [0.025, 0.975])
+    return probability_of_improvement(x, y), low, high
+
+
+@pytest.mark.parametrize("case", range(12))
+def test_poi_ci_equals_the_pairwise_bootstrap_to_the_bit(case, monkeypatch):
+    # the counting (no pairs) gives the pairwise counts exactly: the same CI, bit for bit, with ties
+    # (scores on a grid of halves), unequal run counts, paired draws, and several chunks
+    import lrgym.leaderboard.scoring as scoring
+
+    rng = np.random.default_rng(case)
+    nx = int(rng.integers(1, 8))
+    ny = nx if case % 3 == 0 else int(rng.integers(1, 8))
+    m = int(rng.integers(1, 50))
+    grid = case % 2 == 1
+    x, y = ((rng.integers(-2, 3, size=(n, m)) / 2.0) if grid else rng.normal(size=(n, m)) for n in (nx, ny))
+    reps = int(rng.integers(1, 700))
+    chunk = 64
+    monkeypatch.setattr(scoring, "_CHUNK_ELEMENTS", chunk * max(nx * ny * m, (nx + ny) * m))
+    want = _poi_bootstrap_pairwise(x, y, reps, case, case % 3 == 0, chunk)
+    got = probability_of_improvement_ci(x, y, reps=reps, seed=case, paired=case % 3 == 0)
+    assert [float(v) for v in got] == [float(v) for v in want]
+
+
+def test_poi_cis_equal_one_call_each():
+    rng = np.random.default_rng(7)
+    y = rng.integers(-2, 3, size=(4, 6)) / 2.0
+    # two run counts (two sets of draws), ties with y, and an x equal to y
+    xs = [rng.integers(-2, 3, size=(4, 6)) / 2.0, rng.normal(size=(3, 6)), y, rng.normal(size=(4, 6))]
+    got = probability_of_improvement_cis(xs, y, reps=300, seed=3)
+    assert got == [probability_of_improvement_ci(x, y, reps=300, seed=3) for x in xs]
+    assert probability_of_improvement_cis([], y) == []
+    with pytest.raises(TypeError, match="seed must be an int"):
+        probability_of_improvement_cis(xs, y, seed=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="same tasks"):
+        probability_of_improvement_cis([y[:, :5]], y)
 
 
 # --------------------------------------------------------------------------- performance profiles
