@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -438,11 +439,13 @@ def _cached_references(suite, private=None):
     return found[0] if found else None
 
 
-def _print_board(suite, db, show_failures=True, references=None, private=None):
+def _print_board(suite, db, show_failures=True, references=None, private=None, entry=None, show_command=None):
     """Print the ranking of ``suite`` in the store at ``db``; entries whose runs started from other
-    losses than ``references`` (default: the valid cached or shipped ones, if any) are not ranked."""
+    losses than ``references`` (default: the valid cached or shipped ones, if any) are not ranked.
+    ``entry`` (submit's): of a large board, only the top rows, the best baseline's and that entry's
+    (:func:`~lrgym.leaderboard.report_terminal.submit_rows`), and a line naming ``show_command``."""
     from lrgym.leaderboard.ranking import build_leaderboard
-    from lrgym.leaderboard.report import print_table
+    from lrgym.leaderboard.report import SUBMIT_TOP_ROWS, print_table, submit_rows
 
     from lrgym.leaderboard.store import ForeignPendingError
 
@@ -455,7 +458,13 @@ def _print_board(suite, db, show_failures=True, references=None, private=None):
             kept += [store.unwritable_note(path) for path in store.unwritable_results()]
         except ForeignPendingError as exc:  # the board is shown; the folder's files are not read
             kept = [str(exc)]
-    print_table(lb, console, show_failures=show_failures)
+    rows = submit_rows(lb, entry) if entry is not None else None
+    print_table(lb, console, show_failures=show_failures, rows=rows)
+    if rows is not None and len(rows) < len(lb.rows):
+        extra = ["the best baseline's" if r.name == lb.best_baseline else f"{clean(r.name, keep_newlines=False)}'s"
+                 for r in rows[SUBMIT_TOP_ROWS:]]
+        console.print(Text(f"{len(rows)} of the board's {len(lb.rows)} rows (the top {SUBMIT_TOP_ROWS}"
+                           + "".join(f", {w}" for w in extra) + f"); every row: `{show_command}`"))
     for note in kept:  # results that ran but wait for another name (import-kept), or that the store refused
         err.print(Text(f"not on the board: {note}"))
     return lb
@@ -581,7 +590,8 @@ def submit(
         err.print(Text(clean(outcome.entry.failure_reason or "")))
         err.print(Text(f"recorded as failed in {path}"))
         raise typer.Exit(1)
-    lb = _print_board(s, db, show_failures=False, references=refs)
+    show_command = _board_command("show", suite, private) + (f" --db {shlex.quote(str(db))}" if db is not None else "")
+    lb = _print_board(s, db, show_failures=False, references=refs, entry=spec.name, show_command=show_command)
     row = lb.row(spec.name)
     console.print(Text(f"{spec.name}: rank {row.rank} of {len(lb.rows)} on {s.version}; results in {path}"))
 

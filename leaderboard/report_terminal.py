@@ -6,20 +6,44 @@ Every user-supplied string is shown through ``rich.text.Text``: verbatim, never 
 from __future__ import annotations
 
 from lrgym.leaderboard.provenance import stale_note
-from lrgym.leaderboard.ranking import Leaderboard
+from lrgym.leaderboard.ranking import Leaderboard, Row
 from lrgym.leaderboard.report_format import (FAMILY_CELL, INSTANCES_COLUMN, RANK_COLUMN, column_names, failure_text,
                                              reason_line, row_cells, skipped_line)
 from lrgym.leaderboard.text import clean
 
-__all__ = ["COMPACT_COLUMNS", "MINIMAL_COLUMNS", "print_table"]
+__all__ = ["COMPACT_COLUMNS", "MINIMAL_COLUMNS", "SUBMIT_TOP_ROWS", "SUBMIT_WHOLE_BOARD", "print_table", "submit_rows"]
 
 #: the columns a narrow terminal still shows (plus the PoI column)
 COMPACT_COLUMNS = ("#", "entry", "kind", RANK_COLUMN, INSTANCES_COLUMN, "mean", "diverged")
 MINIMAL_COLUMNS = ("#", "entry", RANK_COLUMN, "mean")
+#: ``submit`` prints a board of up to this many rows whole ...
+SUBMIT_WHOLE_BOARD = 40
+#: ... and of a larger one (a hosted board: thousands) the top rows, the best baseline's and the
+#: submission's own (:func:`submit_rows`)
+SUBMIT_TOP_ROWS = 20
 
 
-def print_table(lb: Leaderboard, console=None, show_failures: bool = True) -> None:
-    """The ranking as a rich table (names are shown verbatim, never parsed as markup)."""
+def submit_rows(lb: Leaderboard, name: str) -> list[Row]:
+    """The rows ``submit`` prints after grading ``name``: every row of a board of at most
+    :data:`SUBMIT_WHOLE_BOARD`; else the first :data:`SUBMIT_TOP_ROWS`, the best baseline's (what
+    the PoI column compares with) and ``name``'s (if ranked), in rank order. A hosted board of 2,000
+    entries printed all of them after every submission; the submitter wants their rank and row."""
+    if len(lb.rows) <= SUBMIT_WHOLE_BOARD:
+        return list(lb.rows)
+    keep = {id(r) for r in lb.rows[:SUBMIT_TOP_ROWS]}
+    for wanted in (lb.best_baseline, name):
+        try:
+            keep.add(id(lb.row(wanted)))
+        except KeyError:  # no baseline ranked, or the entry is not (said by the board's notes)
+            pass
+    return [r for r in lb.rows if id(r) in keep]
+
+
+def print_table(lb: Leaderboard, console=None, show_failures: bool = True, rows: list[Row] | None = None) -> None:
+    """The ranking as a rich table (names are shown verbatim, never parsed as markup).
+
+    ``rows``: the board's rows to show (default: all), in rank order; a ``…`` row stands where
+    ranks are left out (e.g. :func:`submit_rows`)."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -38,9 +62,15 @@ def print_table(lb: Leaderboard, console=None, show_failures: bool = True) -> No
         table = Table(title=Text(title), header_style="bold")
         for i in keep:
             table.add_column(Text(columns[i]), justify="left" if i in (1, 2) else "right", no_wrap=True)
-        for r in lb.rows:
+        previous = 0
+        for r in lb.rows if rows is None else rows:
+            if r.rank > previous + 1:  # ranks left out
+                table.add_row(*(Text("…") for _ in keep), style="dim")
+            previous = r.rank
             cells = row_cells(lb, r)
             table.add_row(*(Text(cells[i]) for i in keep), style="cyan" if r.entry.kind == "submission" else None)
+        if rows is not None and lb.rows and previous < lb.rows[-1].rank:
+            table.add_row(*(Text("…") for _ in keep), style="dim")
         if console.measure(table, options=console.options.update(max_width=10_000)).maximum <= console.width:
             break
     console.print(table)
