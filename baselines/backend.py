@@ -238,31 +238,9 @@ def sweep_driver_folders(tmp: str | None = None) -> int:
     before this sweep: ``lrgym-ray-driver-<random>``; or where ``/proc`` could not say the start
     time: the pid alone) is left: nothing tells whether its driver lives. Returns how many were
     removed."""
-    import shutil
-    import stat
-    import tempfile
+    from lrgym.baselines.owner_names import sweep_folders
 
-    from lrgym.baselines.owner_names import owner_gone
-
-    tmp = tmp or tempfile.gettempdir()
-    try:
-        names = os.listdir(tmp)
-    except OSError:
-        return 0
-    removed = 0
-    for name in names:
-        owner, dash, _ = name[len(DRIVER_DIR_PREFIX):].partition("-")
-        if not (name.startswith(DRIVER_DIR_PREFIX) and dash and owner.count(".") == 2):
-            continue  # another name, or one that does not say its owner's start time: not judged
-        path = os.path.join(tmp, name)
-        try:
-            info = os.lstat(path)
-        except OSError:
-            continue
-        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and owner_gone(name, DRIVER_DIR_PREFIX):
-            shutil.rmtree(path, ignore_errors=True)
-            removed += not os.path.lexists(path)
-    return removed
+    return sweep_folders(DRIVER_DIR_PREFIX, tmp, pid_only_names=False)
 
 
 @contextlib.contextmanager

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["namespaces", "owner_gone", "owner_tag", "start_time"]
+__all__ = ["namespaces", "owner_gone", "owner_tag", "start_time", "sweep_folders"]
 
 #: the start time's place among the fields after the command name in ``/proc/<pid>/stat``: field
 #: 22 of the file, counted from 1, where the first after the name is field 3 (the state)
@@ -150,3 +150,35 @@ def owner_gone(name: str, prefix: str) -> bool:
     ended: a leftover to remove. Any other name is not judged (False)."""
     owner = _owner(name, prefix)
     return owner is not None and not _owner_alive(*owner)
+
+
+def sweep_folders(prefix: str, tmp: str | None = None, *, pid_only_names: bool = True) -> int:
+    """Remove the folders ``prefix + owner + "-..."`` of ``tmp`` (default: the temp folder) that
+    are this user's own (not a link) and whose owner has ended (:func:`owner_gone`): the one
+    sweep of a temp folder's leftovers (a pool's worker folders, a Ray driver's empty folder).
+    ``pid_only_names=False`` also leaves an older name that carries the pid alone (a Ray
+    driver's: a live driver's folder is on its workers' ``sys.path``, and a pid says too little to
+    remove it). Returns how many were removed."""
+    import shutil
+    import stat
+    import tempfile
+
+    tmp = tmp or tempfile.gettempdir()
+    try:
+        names = os.listdir(tmp)
+    except OSError:
+        return 0
+    removed = 0
+    for name in names:
+        owner = _owner(name, prefix)
+        if owner is None or (not pid_only_names and owner[1] is None):
+            continue
+        path = os.path.join(tmp, name)
+        try:
+            info = os.lstat(path)
+        except OSError:
+            continue
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not _owner_alive(*owner):
+            shutil.rmtree(path, ignore_errors=True)
+            removed += not os.path.lexists(path)
+    return removed

@@ -42,7 +42,7 @@ import time
 from multiprocessing.connection import Connection, wait
 
 from lrgym.leaderboard.import_paths import child_path_env
-from lrgym.baselines.owner_names import owner_gone, owner_tag
+from lrgym.baselines.owner_names import owner_tag, sweep_folders
 from lrgym.leaderboard.scheduling import GroupResult, Groups, GroupScheduler, Job
 from lrgym.tasks import families_env
 from lrgym.tasks.blas import SINGLE_THREAD_ENV
@@ -114,7 +114,7 @@ def sweep_orphaned_scratch(tmp: str | None = None) -> int:
     Folders of live processes, of other users and of other names are left alone. The owner is
     known by its pid and start time, so a folder whose owner's pid now belongs to another process
     is removed too; an older folder named by the pid only stays while any process has that pid
-    (:func:`lrgym.baselines.owner_names.owner_gone`).
+    (:func:`lrgym.baselines.owner_names.sweep_folders`).
     Returns how many were removed. (Assumes the graders sharing this temp dir share a PID
     namespace, as the processes of one machine or container do.)"""
     removed = 0
@@ -123,22 +123,7 @@ def sweep_orphaned_scratch(tmp: str | None = None) -> int:
         if process.poll() is not None and _remove_folder(path):
             _EXITING.remove(entry)
             removed += 1
-    tmp = tmp or tempfile.gettempdir()
-    try:
-        names = os.listdir(tmp)
-    except OSError:
-        return 0
-    for name in names:
-        if not name.startswith(SCRATCH_PREFIX):
-            continue
-        path = os.path.join(tmp, name)
-        try:
-            mine = os.stat(path).st_uid == os.getuid()
-        except OSError:
-            continue
-        if mine and owner_gone(name, SCRATCH_PREFIX):
-            shutil.rmtree(path, ignore_errors=True)
-            removed += 1
+    removed += sweep_folders(SCRATCH_PREFIX, tmp)
     return removed
 
 

@@ -570,7 +570,7 @@ def probability_of_improvement_cis(
         raise TypeError(f"seed must be an int (each x gets the draws of that seed), got {seed!r}")
     _check_reps_alpha(reps, alpha)
     pairs = [_poi_inputs(x, y, paired) for x in xs]
-    ya = _score_array(y, "y")
+    ya = pairs[0][1] if pairs else _score_array(y, "y")  # (checked with each x by _poi_inputs)
     by_runs: dict[int, list[int]] = {}  # run count -> positions in xs: one set of draws each
     for i, (xa, _) in enumerate(pairs):
         by_runs.setdefault(xa.shape[0], []).append(i)
