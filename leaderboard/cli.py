@@ -333,15 +333,10 @@ def _board_command(command: str, suite: str, private: Optional[Path]) -> str:
     """The command that makes a Markdown board again, as the board names it: a private suite's key
     as the placeholder ``KEYFILE`` and a suite file by its file name, never the grader's paths
     (the board is what is published)."""
+    from lrgym.leaderboard.provenance import board_command
     from lrgym.leaderboard.suite_file import is_suite_file
 
-    if private is not None:
-        where = " --private KEYFILE"
-    elif suite == DEFAULT_SUITE:
-        where = ""
-    else:
-        where = f" --suite {Path(suite).name if is_suite_file(suite) else suite}"
-    return f"lrgym leaderboard {command}{where}"
+    return board_command(command, Path(suite).name if is_suite_file(suite) else suite, private=private is not None)
 
 
 def _outcome_line(outcome) -> Text:

@@ -156,3 +156,4 @@ def skipped_line(lb: Leaderboard) -> str:
         return ""
     return (f"Not ranked (stored for {lb.suite.version}): "
             + "; ".join(f"{clean(name, keep_newlines=False)} ({why})" for name, why in lb.skipped.items()) + ".")
+
