@@ -233,8 +233,9 @@ def sweep_driver_folders(tmp: str | None = None) -> int:
     ``lrgym-ray-driver-*`` folder in the temp folder, for ever). Only this user's folders, named
     by their maker's pid, start time and namespaces (:func:`~lrgym.baselines.owner_names.owner_tag`),
     whose maker has ended (:func:`~lrgym.baselines.owner_names.owner_gone`) are removed: a live
-    driver's folder is on its Ray workers' ``sys.path``, and removed, another user could make
-    one of that name for them to import from. A folder named without its owner (by an lrgym
+    driver's folder is its local Ray instance's working folder (and was on its workers'
+    ``sys.path`` before :func:`connect` shipped it as their ``working_dir``), and removed, another
+    user could make one of that name. A folder named without its owner (by an lrgym
     before this sweep: ``lrgym-ray-driver-<random>``; or where ``/proc`` could not say the start
     time: the pid alone) is left: nothing tells whether its driver lives. Returns how many were
     removed."""
@@ -245,16 +246,21 @@ def sweep_driver_folders(tmp: str | None = None) -> int:
 
 @contextlib.contextmanager
 def _neutral_working_directory():
-    """Run the block in an empty private folder (made once per process, kept while it lives).
+    """Run the block in an empty private folder (made once per process, kept while it lives);
+    the block is given its path.
 
-    Ray puts the driver's working directory first on every worker's ``sys.path`` (unless a
-    ``runtime_env`` ships a ``working_dir``). A grader started from a submission's folder would
-    then make its Ray workers import that folder's ``lrgym/`` or ``json.py`` — outside any
-    sandbox, as the grader's user. :func:`connect` therefore starts Ray from a folder that holds
-    nothing and only its owner can write; what workers import comes from the installation only.
-    The folder is named after this process (:data:`DRIVER_DIR_PREFIX`) and removed when it exits;
-    before making it, those of drivers that ended without removing theirs are removed
-    (:func:`sweep_driver_folders`)."""
+    Ray puts the driver's working directory, and its script's folder, first on every worker's
+    ``sys.path``, on every node — unless the job's ``runtime_env`` ships a ``working_dir``. A
+    grader started from a submission's folder made its Ray workers import that folder's
+    ``lrgym/`` or ``json.py`` — outside any sandbox, as the grader's user; and on the other nodes
+    of a cluster that path names whatever a local user there made at it (a folder of ``/tmp``
+    any user can make). :func:`connect` therefore starts Ray from this folder, which holds
+    nothing and only its owner can write (the local Ray instance's processes start here), and
+    ships it as the job's ``working_dir``: Ray then adds neither path; each worker runs in, and
+    imports from, its node's copy of that empty folder (in Ray's session folder there, which is
+    the Ray user's); all else comes from the installation. The folder is named after this
+    process (:data:`DRIVER_DIR_PREFIX`) and removed when it exits; before making it, those of
+    drivers that ended without removing theirs are removed (:func:`sweep_driver_folders`)."""
     global _EMPTY_DIR
     if _EMPTY_DIR is None:
         import atexit
@@ -265,14 +271,15 @@ def _neutral_working_directory():
 
         sweep_driver_folders()
         _EMPTY_DIR = tempfile.mkdtemp(prefix=f"{DRIVER_DIR_PREFIX}{owner_tag()}-")
-        # readable by all, writable by us only: it lands on the workers' sys.path, and a sandbox
-        # binds what is there (a folder other users cannot read would cost the sandbox its uid drop)
+        # readable by all, writable by us only: the local Ray instance's processes start in it, and
+        # Ray ships it as the workers' working_dir (its copies on their sys.path, which a sandbox binds:
+        # a folder other users cannot read would cost the sandbox its uid drop)
         os.chmod(_EMPTY_DIR, 0o755)
         atexit.register(shutil.rmtree, _EMPTY_DIR, True)
     previous = os.getcwd()
     os.chdir(_EMPTY_DIR)
     try:
-        yield
+        yield _EMPTY_DIR
     finally:
         os.chdir(previous)
 
@@ -398,9 +405,11 @@ def connect(address: str | None = None):
     joins). An address of another form than :data:`ADDRESS_FORMS` is a ``ValueError``; a
     ``HOST:PORT`` (given, or what ``auto`` resolves to) where no Ray head answers within 10 s is a
     ``ConnectionError`` (:func:`_check_reachable`; Ray itself retries for minutes). Workers get
-    :func:`worker_env`. Ray is started from an empty folder, so workers never import from the
-    working directory (:func:`_neutral_working_directory`). An already initialised Ray (e.g. by
-    the caller) is used as it is: start it away from folders you do not trust.
+    :func:`worker_env`. Ray is started from an empty folder, shipped to every node as the job's
+    ``working_dir``, so workers never import from the driver's working directory or its script's
+    folder, nor from a path of the driver's on another node (:func:`_neutral_working_directory`).
+    An already initialised Ray (e.g. by the caller) is used as it is: start it away from folders
+    you do not trust.
     """
     ray = import_ray()
     if ray.is_initialized():
@@ -420,7 +429,9 @@ def connect(address: str | None = None):
     else:
         _check_reachable(address)  # its form (a ValueError) first, then a Ray head answering there
     try:
-        with _neutral_working_directory(), keep_stop_handlers():  # a command's SIGTERM stays Ctrl-C's
+        with _neutral_working_directory() as empty, keep_stop_handlers():  # a command's SIGTERM stays Ctrl-C's
+            # shipped as the workers' working_dir, so Ray puts neither this folder nor the script's on their sys.path
+            kwargs["runtime_env"]["working_dir"] = empty
             ray.init(**kwargs)
     except ConnectionError as exc:
         raise ConnectionError(f"could not connect to the Ray cluster at {address!r}: {exc} "

@@ -130,7 +130,7 @@ class GraderHost:
 
         # env: the driver's grading settings (DRIVER_SETTINGS), for this actor's grader workers
         os.environ.update(env or {})
-        # hidden: the driver's working directory, which Ray puts on this actor's sys.path
+        # hidden: the driver's working directory and $LRGYM_HIDDEN_DIRS, hidden from this actor's grader workers
         self._make = lambda: _Worker(quiet, hidden)
         self.worker = None
         self.files_dir = None

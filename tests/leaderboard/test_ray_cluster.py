@@ -13,6 +13,7 @@ a submission.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -54,20 +55,46 @@ def test_the_cluster_has_two_live_nodes(cluster):
 def test_ray_workers_never_import_from_the_drivers_working_directory(cluster):
     """Ray puts the driver's working directory on its workers' ``sys.path``: a grader started
     from a submission's folder made its Ray actors import that folder's ``lrgym/`` as the
-    grader's user (a second security review, 2026-12-03). ``connect`` starts Ray from an empty
-    private folder instead."""
+    grader's user (a second security review, 2026-12-03). ``connect`` then started Ray from an
+    empty private folder of the driver's ``/tmp``, but that path was on the workers' ``sys.path``
+    on every node, first: on another node it names whatever a local user there made at it (a
+    package ``lrgym/`` or ``json.py``; the Ray backend's open edges, 2026-12-06). Now the folder
+    is shipped as the job's ``working_dir``: on each node, a worker's path holds its
+    interpreter's own entries, Ray's, and that node's copy of the empty folder in Ray's temp
+    folder; no path of the driver's."""
     import os
+    import subprocess
 
     import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from lrgym.baselines import backend
 
     @ray.remote(num_cpus=1)
     def worker_path():
+        import os
         import sys
 
-        return sys.path
+        return sys.path, os.getcwd()
 
-    paths = {os.path.realpath(p) for p in ray.get(worker_path.remote(), timeout=300) if p}
-    assert os.path.realpath(os.getcwd()) not in paths  # the working directory when connect() ran
+    fresh = subprocess.run([sys.executable, "-c", "import json, sys; print(json.dumps(sys.path))"], cwd="/",
+                           capture_output=True, text=True, check=True).stdout
+    own = {os.path.realpath(p) for p in json.loads(fresh) if p}  # this interpreter's entries, started with no script
+    ray_dir = os.path.realpath(os.path.dirname(ray.__file__))
+    ray_tmp = os.path.realpath(os.environ["RAY_TMPDIR"])  # the cluster's temp folder (lb_helpers)
+    driver = {os.path.realpath(os.getcwd()), os.path.realpath(backend._EMPTY_DIR),
+              os.path.realpath(os.path.dirname(sys.argv[0]))}
+    for n in ray.nodes():
+        if not n["Alive"]:
+            continue
+        on = NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
+        path, cwd = ray.get(worker_path.options(scheduling_strategy=on).remote(), timeout=300)
+        paths = [os.path.realpath(p) for p in path if p and os.path.isabs(p)]
+        assert not driver & set(paths), (driver & set(paths), path)  # the driver's folders, on no node
+        others = [p for p in paths if p not in own and not p.startswith(ray_dir + os.sep)]
+        assert others and all(p.startswith(ray_tmp + os.sep) and "working_dir_files" in p for p in others), path
+        assert os.path.realpath(cwd) in others  # the worker runs in its node's copy of the empty folder
+        assert os.listdir(cwd) == []
 
 
 def test_quick_suite_gives_the_local_results_to_the_bit(cluster):
