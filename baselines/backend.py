@@ -15,12 +15,13 @@ grading) takes a :class:`Backend`::
 
 The jobs, their seeds and the code they run are the same on both backends, so their results are
 the same to the bit on machines of one kind (tests/test_ray_cluster.py). A job whose Ray worker
-dies (its process killed, its node lost) runs again once, on whichever node Ray places it, with
-a warning naming the job and the node it was lost on (:class:`RunNodes`); a second loss raises
-:class:`JobLost` naming the job and Ray's reason. Ray's errors that are no lost worker (a runtime
-environment that cannot be set up, a task no node can place) stop the run at once
-(:class:`RayCannotRun`). Ray is an optional extra
-(``pip install "lrgym[ray]"``) imported only when the ``ray`` backend is used.
+dies (its process killed, its node lost, or Ray's memory monitor killed it) runs again once, on
+whichever node Ray places it, with a warning naming the job and the node it was lost on
+(:class:`RunNodes`); a second loss raises :class:`JobLost` naming the job and Ray's
+reason. Ray's errors that are no lost worker (a runtime environment that cannot be set up: the
+message names the node; a task no node can place) stop the run at once (:class:`RayCannotRun`).
+Ray is an optional extra (``pip install "lrgym[ray]"``) imported only when the ``ray`` backend
+is used.
 
 This module is floor 2 of the stack (``lrgym.baselines``); the leaderboard's grading pool on
 Ray (:mod:`lrgym.leaderboard.ray_pool`) builds on :func:`connect`.
@@ -39,7 +40,7 @@ from lrgym.tasks import families_env
 from lrgym.tasks.blas import SINGLE_THREAD_ENV
 
 __all__ = ["BACKENDS", "DRIVER_DIR_PREFIX", "Backend", "JobLost", "RAY_WORKER_ENV", "TASK_MEMORY_MB", "check_memory_request", "connect",
-           "RayCannotRun", "add_backend_arguments", "cannot_run", "check_address_form", "check_workers", "get_backend", "import_ray", "largest_node_memory_mb", "node_name", "node_report", "ray_imap", "ray_reason", "RunNodes", "sweep_driver_folders", "worker_env", "worker_lost",
+           "RayCannotRun", "add_backend_arguments", "cannot_run", "killed_for_memory", "memory_kill_reason", "check_address_form", "check_workers", "get_backend", "import_ray", "largest_node_memory_mb", "node_name", "node_report", "ray_imap", "ray_reason", "RunNodes", "sweep_driver_folders", "worker_env", "worker_lost",
            "workers_type"]
 
 BACKENDS = ("local", "ray")
@@ -71,22 +72,60 @@ def worker_lost(ray, error: BaseException) -> bool:
     is no ``RayTaskError``, the job's own) says its Ray worker was lost, so that the job may run
     again on a live one: the worker process died or was killed (``WorkerCrashedError``; an
     actor's ``ActorDiedError``, unless its constructor raised, or ``ActorUnavailableError``), its
-    node or raylet died (``NodeDiedError``, ``LocalRayletDiedError``), Ray's memory monitor killed
-    it (``OutOfMemoryError``), or its result was lost with its node (``ObjectLostError``) — the
-    failures Ray's own ``max_retries`` retries. Anything else (``RuntimeEnvSetupError``,
+    node or raylet died (``NodeDiedError``, ``LocalRayletDiedError``), or its result was lost
+    with its node (``ObjectLostError``). A worker Ray's memory monitor killed is no lost worker
+    (:func:`killed_for_memory`: each caller decides). Anything else (``RuntimeEnvSetupError``,
     ``TaskUnschedulableError``, ``ActorUnschedulableError``, a full object store, a worker that
     could not start: ``RaySystemError``) fails again the same way: :class:`RayCannotRun`."""
     known = ray.exceptions
     if isinstance(error, known.RayActorError):
         return not error.actor_init_failed
     return isinstance(error, (known.WorkerCrashedError, known.NodeDiedError, known.LocalRayletDiedError,
-                              known.OutOfMemoryError, known.ObjectLostError))
+                              known.ObjectLostError))
 
 
-def cannot_run(what: str, error: BaseException) -> RayCannotRun:
+def killed_for_memory(ray, error: BaseException) -> bool:
+    """Whether Ray's ``error`` says its memory monitor killed the worker (``OutOfMemoryError``: the
+    node's memory in use went over ``RAY_memory_usage_threshold``, and the raylet killed workers
+    to bring it down; a task's and an actor's call alike, checked on Ray 2.60). The node lives:
+    it is no lost worker (:func:`worker_lost`). A tuning or reference task (the project's own
+    code) runs again once, as for a lost worker (:func:`ray_imap`); a grader actor's entry fails
+    with :func:`memory_kill_reason` (its submission ran there: it is not run again to eat the
+    node's memory twice, :mod:`lrgym.leaderboard.ray_pool`)."""
+    return isinstance(error, ray.exceptions.OutOfMemoryError)
+
+
+def memory_kill_reason(error: BaseException, where: str = "") -> str:
+    """The reason an entry fails with when Ray's memory monitor killed its grader actor
+    (:func:`killed_for_memory`): ``killed by Ray's memory monitor`` ``where`` (`` on the Ray node
+    NAME``), then Ray's own first line (how much of the node's memory was in use) and its
+    ``OOM kill reason`` line (the threshold), without its lists of processes."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    said = lines[:1] + [line for line in lines[1:] if line.startswith("OOM kill reason")][:1]
+    return f"killed by Ray's memory monitor{where}: {' '.join(said) or type(error).__name__}"
+
+
+def cannot_run(what: str, error: BaseException, where: str = "") -> RayCannotRun:
     """The :class:`RayCannotRun` for ``what`` (a job, a grader actor) that Ray failed with ``error``
-    (no lost worker: :func:`worker_lost`): Ray's error in full, and why nothing runs again."""
-    return RayCannotRun(f"Ray cannot run {what}: {type(error).__name__}: {error} (no Ray worker was lost, so it "
+    (no lost worker: :func:`worker_lost`): Ray's error in full, and why nothing runs again.
+    A runtime environment that could not be set up (``RuntimeEnvSetupError``) is a node's fault:
+    the message names it first (``where``: :meth:`RunNodes.where_env_failed`) and the fix.
+
+    Why such a run stops rather than running the job on another node: lrgym's runtime environment
+    is environment variables and an empty working folder (:func:`worker_env`, :func:`connect`),
+    which a sound node always sets up; a node that cannot (its runtime env agent down, its disk
+    full) fails every task and actor Ray places there, and Ray goes on placing them there. A run
+    that stepped round it would go on at the cluster's pace less that node, or stop later, with
+    the broken node still unnamed; stopped at once it names the node, and the operator mends it
+    or takes it out (finished entries are kept in the store)."""
+    said = f"{type(error).__name__}: {error}"
+    if type(error).__name__ == "RuntimeEnvSetupError":
+        return RayCannotRun(
+            f"Ray cannot run {what}: {where or 'a Ray node'} cannot set up the runtime environment of lrgym's Ray "
+            "workers (environment variables and an empty working folder, which a sound node always can: its "
+            "runtime_env_agent.log, in Ray's session logs folder on that node, says why). Mend that node or take it "
+            f"out of the cluster (`ray stop` on it), then run again: jobs would be placed on it again. {said}")
+    return RayCannotRun(f"Ray cannot run {what}: {said} (no Ray worker was lost, so it "
                         "does not run again: it would fail the same way)")
 
 
@@ -545,6 +584,23 @@ class RunNodes:
             return f" (the Ray node{'s' if len(newly) > 1 else ''} {names} {'are' if len(newly) > 1 else 'is'} gone)"
         return ""
 
+    def where_env_failed(self, error: BaseException, node_id: str | None = None) -> str:
+        """The Ray node a runtime environment could not be set up on, as :func:`cannot_run` names
+        it: ``node_id``'s (an actor's node, from Ray's actor table), else the one at the address
+        Ray's ``RuntimeEnvSetupError`` gives (``[Node 10.0.0.7]``; where several nodes of the run
+        have it, those), else ``""``."""
+        import re
+
+        if node_id in self.names:
+            return f"the Ray node {self.names[node_id]}"
+        found = re.search(r"\[Node ([^\]\s]+)\]", str(error))
+        if not found:
+            return ""
+        at = [name for name in self.names.values() if f" at {found.group(1)} (" in name]
+        if len(at) == 1:
+            return f"the Ray node {at[0]}"
+        return f"a Ray node at {found.group(1)}" + (f" (one of {', '.join(at)})" if at else "")
+
     def say_gone(self) -> None:
         """At the end of a run: a ``RuntimeWarning`` for each node of the run that Ray now counts
         dead and no warning named gone yet (a node whose jobs' loss arrived before Ray's node
@@ -604,8 +660,9 @@ def ray_imap(fn: Callable, jobs: Iterable, address: str | None = None, workers: 
              desc: str = "") -> Iterator:
     """``fn(job)`` for every job as Ray tasks (unordered), at most ``workers`` in flight (default:
     all of the cluster's CPUs; else a positive integer: :func:`check_workers`), with a progress bar. A task whose worker dies (its
-    process killed, its node lost) runs again once, on a live node, with a ``RuntimeWarning``
-    naming the job and the node (:class:`RunNodes`); a second loss raises :class:`JobLost`. Ray's other
+    process killed, its node lost, or Ray's memory monitor killed it: :func:`killed_for_memory`) runs
+    again once, on a live node, with a ``RuntimeWarning`` naming the job and the node
+    (:class:`RunNodes`); a second loss raises :class:`JobLost`. Ray's other
     errors (a runtime environment that cannot be set up, a task no node can place: :func:`worker_lost`)
     raise :class:`RayCannotRun` at once. Exceptions raised by ``fn`` are
     not retried: they are re-raised here, like the local pool does. Each task runs on one CPU
@@ -651,8 +708,9 @@ def ray_imap(fn: Callable, jobs: Iterable, address: str | None = None, workers: 
                                        "same code) on every node") from None
                 raise exc.as_instanceof_cause() from None
             except ray.exceptions.RayError as exc:  # the worker or its node died: run again, or lost for good
-                if not worker_lost(ray, exc):  # e.g. a runtime env that cannot be set up: again would fail again
-                    raise cannot_run(f"job {job!r}", exc) from exc
+                # a memory monitor's kill: the project's own job, on a node short of memory: once more, as a loss
+                if not (worker_lost(ray, exc) or killed_for_memory(ray, exc)):  # e.g. a runtime env: would fail again
+                    raise cannot_run(f"job {job!r}", exc, nodes.where_env_failed(exc)) from exc
                 lost[index] = lost.get(index, 0) + 1
                 if lost[index] > RAY_RETRIES:
                     raise JobLost(f"job {job!r} lost its Ray worker {lost[index]} times: {exc}") from exc

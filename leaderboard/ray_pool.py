@@ -21,6 +21,11 @@ Failures:
   time stays charged to the group's time limit (the limit bounds the wall clock an entry may
   take, whatever the cause, so losing workers never buys a submission time); a group that runs
   out of it during the retry fails with the timeout reason;
+* Ray's memory monitor kills an actor while it runs a job (``OutOfMemoryError``: the node's
+  memory in use went over ``RAY_memory_usage_threshold``): the group fails with "killed by Ray's
+  memory monitor on the Ray node ...: " and Ray's figures (not run again: a submission that eats
+  memory would eat it again, on another node). An actor killed so before it was given a job is
+  a lost worker (its job runs on a new one);
 * the driver's ``$LRGYM_SANDBOX`` (``require`` for a hosted grader) holds on every node: a Ray
   worker has its node's environment, so it did not reach the grader workers, and a node
   without namespaces graded untrusted code in the weak mode the driver had refused
@@ -35,8 +40,9 @@ Failures:
   actor at all can be placed the run waits, and says so after :attr:`RayWorkerPool.PLACEMENT_PATIENCE` s;
 * Ray fails an actor for a reason that is no lost worker (its runtime environment cannot be set
   up, no node can ever place it: :func:`~lrgym.baselines.backend.worker_lost`): the run stops
-  with :class:`~lrgym.baselines.backend.RayCannotRun` naming Ray's error (a new actor would fail
-  alike; it was run again, then its entry failed as if its worker had been lost twice); entries
+  with :class:`~lrgym.baselines.backend.RayCannotRun` naming Ray's error (and, for a runtime
+  environment, the node, from Ray's actor table, and the fix:
+  :func:`~lrgym.baselines.backend.cannot_run`) (a new actor would fail alike; it was run again, then its entry failed as if its worker had been lost twice); entries
   finished before are kept;
 * a node whose lrgym cannot report its fingerprint (one from before the check, a broken one:
   ``describe`` or the actor's constructor raises there) stops the run like one that differs
@@ -57,7 +63,8 @@ import warnings
 from pathlib import Path
 
 from lrgym.baselines.backend import (TASK_MEMORY_MB, RayCannotRun, RunNodes, cannot_run, check_memory_request, connect,
-                                     largest_node_memory_mb, node_report, ray_reason, worker_env, worker_lost)
+                                     killed_for_memory, largest_node_memory_mb, memory_kill_reason, node_report,
+                                     ray_reason, worker_env, worker_lost)
 from lrgym.baselines.node_check import CPUKinds, NodeMismatch, node_differences, node_fingerprint
 from lrgym.leaderboard.failures import PolicyError
 from lrgym.leaderboard.import_paths import hidden_dirs
@@ -116,6 +123,17 @@ def _job_name(job: Job) -> str:
         return (f"the job of {payload.get('family')} instances {payload.get('instances')} "
                 f"seeds {payload.get('seeds')}")
     return f"a {payload.get('op', '?')} job"
+
+
+def _actor_node(actor) -> str | None:
+    """The id of the node Ray placed ``actor`` on, from Ray's actor table (an actor whose runtime
+    environment could not be set up has one there, though it never ran), or None."""
+    try:
+        from ray._private.state import actors  # Ray's own table (the GCS's); no dashboard needed
+
+        return actors(actor._actor_id.hex())["Address"]["NodeID"] or None
+    except Exception:  # noqa: BLE001 - another Ray version, the GCS out of reach: the message names no node
+        return None
 
 
 class GraderHost:
@@ -207,6 +225,7 @@ class _Slot:
         self.ref = None
         self.groups: set[str] = set()
         self.node_id: str | None = None  # once placed: Ray's id of the actor's node (its report's)
+        self.killed_idle = False  # Ray's memory monitor killed the actor before it was given a job
 
 
 class RayWorkerPool(GroupScheduler):
@@ -347,8 +366,11 @@ class RayWorkerPool(GroupScheduler):
                     f"a Ray node could not report what its results depend on ({lines[0] if lines else ''}: "
                     f"{lines[-1] if lines else type(exc).__name__}); install the same Python environment and "
                     "lrgym (the same code) on every node") from None
-            if not worker_lost(ray, exc):  # a runtime env that cannot be set up...: every actor would fail alike
-                raise cannot_run("a grader actor", exc) from exc
+            if killed_for_memory(ray, exc):  # before any job: no submission's doing; its first job runs again
+                slot.killed_idle = True
+            elif not worker_lost(ray, exc):  # a runtime env that cannot be set up...: every actor would fail alike
+                where = self._nodes.where_env_failed(exc, _actor_node(slot.actor))
+                raise cannot_run("a grader actor", exc, where) from exc
             return  # the actor was lost before it ran (its node gone): its first job meets the loss
         where = node.pop("node", "?")
         slot.node_id = node.get("node id")
@@ -368,8 +390,15 @@ class RayWorkerPool(GroupScheduler):
             self._fail(groups, slots, job.group, f"grader error on the Ray worker: {exc}")
             return
         except ray.exceptions.RayError as exc:  # the actor (Ray worker) or its node is gone: run again (_lost)
-            if not worker_lost(ray, exc):  # no loss (a runtime env that cannot be set up...): a new actor fails alike
-                raise cannot_run(f"{_job_name(job)} of the entry {job.group!r} on a grader actor", exc) from exc
+            if killed_for_memory(ray, exc) and not slot.killed_idle:  # while the entry's job ran: the entry's failure
+                name = self._nodes.names.get(slot.node_id)
+                where = f" on the Ray node {name}" if name else ""
+                self._discard(slots, slot)
+                self._fail(groups, slots, job.group, memory_kill_reason(exc, where))
+                return
+            if not (worker_lost(ray, exc) or killed_for_memory(ray, exc)):  # no loss (a runtime env...): fails alike
+                raise cannot_run(f"{_job_name(job)} of the entry {job.group!r} on a grader actor", exc,
+                                 self._nodes.where_env_failed(exc, slot.node_id or _actor_node(slot.actor))) from exc
             said = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             index, _ = slot.job
             then = ("its entry has failed already" if groups.results[job.group].failed else

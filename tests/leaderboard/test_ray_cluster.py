@@ -97,6 +97,35 @@ def test_ray_workers_never_import_from_the_drivers_working_directory(cluster):
         assert os.listdir(cwd) == []
 
 
+def test_a_node_that_cannot_set_up_the_runtime_env_stops_the_run_naming_it(cluster, monkeypatch):
+    """A grader actor whose runtime environment one node cannot set up (``RuntimeEnvSetupError``;
+    here a conda env that node lacks, the actor pinned there) stops the run naming that node,
+    from Ray's actor table, and the fix: it named Ray's error only (its ``[Node IP]``, which two
+    nodes of one machine share), and the operator had to find the node."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from lrgym.baselines.backend import RayCannotRun
+    from lrgym.leaderboard.ray_pool import RayWorkerPool
+
+    here = ray.get_runtime_context().get_node_id()
+    other = next(n for n in ray.nodes() if n["Alive"] and n["NodeID"] != here)
+    name = f"{other['NodeID'][:8]} at {other['NodeManagerAddress']} ({other['NodeManagerHostname']})"
+    options = RayWorkerPool._actor_options
+
+    def on_other_with_a_broken_env(self):
+        given = options(self)
+        return {**given, "runtime_env": {**given["runtime_env"], "conda": "no-such-env-lrgym"},
+                "scheduling_strategy": NodeAffinitySchedulingStrategy(other["NodeID"], soft=False)}
+
+    monkeypatch.setattr(RayWorkerPool, "_actor_options", on_other_with_a_broken_env)
+    with pytest.raises(RayCannotRun) as stop:
+        RayWorkerPool(1).run([Job("e0", {"op": "sleep", "seconds": 0})])
+    assert str(stop.value).startswith(f"Ray cannot run a grader actor: the Ray node {name} cannot set up the runtime "
+                                      "environment of lrgym's Ray workers"), str(stop.value)
+    assert "Mend that node or take it out of the cluster" in str(stop.value)
+
+
 def test_quick_suite_gives_the_local_results_to_the_bit(cluster):
     specs = baseline_specs(["bold_driver"])
     refs = load_references("quick", n_workers=2)

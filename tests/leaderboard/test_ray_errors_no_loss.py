@@ -138,8 +138,14 @@ UNSCHEDULABLE = ray_exceptions.TaskUnschedulableError(
     "The node specified via NodeAffinitySchedulingStrategy doesn't exist any more or is infeasible, and soft=False "
     "was specified.")
 NOT_LOST = [ENV_FAILED, UNSCHEDULABLE, ray_exceptions.RaySystemError("the worker could not start")]
-
-
+#: what Ray 2.60 gave a task's and an actor's call alike when its memory monitor killed their
+#: workers (a local instance with RAY_memory_usage_threshold=0.02; the lists shortened)
+OOM_KILL = ray_exceptions.OutOfMemoryError(
+    f"2 worker(s) were killed due to the node running low on memory. Memory on the node (IP: 127.0.0.1, ID: {NODE_ID}) "
+    "was 3.46GB used / 23.54GB limit (0.146895)\nOOM kill reason: Memory usage 3709005824B exceeded threshold of "
+    "505524064B (2.0% of 25276203008B limit)\nObject store memory usage: [- objects spillable: 0\n]\nRay killed 2 "
+    "worker(s) based on the killing policy\nConsidered workers: [\nSelected to kill: (Actor(ebc1cde2): job "
+    "ID=01000000, task name=GraderHost.__init__, required resources={CPU: 1}, pid=26214, actual memory used=0.04GB)\n]")
 def _imap(monkeypatch, fake: _FakeRay, jobs):
     monkeypatch.setattr(backend, "connect", lambda address=None: fake)
     monkeypatch.setattr(backend, "_remote_call", None)  # ray_imap makes its remote function with fake.remote
@@ -155,8 +161,14 @@ def test_a_task_ray_cannot_run_stops_at_once_naming_rays_error(monkeypatch, erro
     assert fake.task_calls == [-3]  # not run again
     assert [str(w.message) for w in told if "lost its Ray worker" in str(w.message)] == []
     assert type(stop.value).__name__ == "RayCannotRun", repr(stop.value)
-    assert str(stop.value) == (f"Ray cannot run job -3: {type(error).__name__}: {error} (no Ray worker was lost, so it "
-                               "does not run again: it would fail the same way)")
+    if error is ENV_FAILED:  # a node's fault: named (by the address Ray's error gives), with the fix
+        assert str(stop.value).startswith(f"Ray cannot run job -3: the Ray node {REPORT['node']} cannot set up the "
+                                          "runtime environment of lrgym's Ray workers")
+        assert "Mend that node or take it out of the cluster (`ray stop` on it), then run again" in str(stop.value)
+        assert str(stop.value).endswith(f"RuntimeEnvSetupError: {error}")
+    else:
+        assert str(stop.value) == (f"Ray cannot run job -3: {type(error).__name__}: {error} (no Ray worker was lost, "
+                                   "so it does not run again: it would fail the same way)")
     assert stop.value.__cause__ is error
 
 
@@ -176,12 +188,14 @@ def test_a_task_whose_worker_was_lost_runs_again_and_a_second_loss_is_joblost(mo
 def test_which_errors_are_a_lost_worker():
     """By hand, from ray.exceptions' docstrings and what Ray's own max_retries retries."""
     e = ray_exceptions
-    lost = [e.WorkerCrashedError(), e.NodeDiedError("dead"), e.LocalRayletDiedError(), e.OutOfMemoryError("killed"),
+    lost = [e.WorkerCrashedError(), e.NodeDiedError("dead"), e.LocalRayletDiedError(),
             e.ObjectLostError("ab" * 14, None, ""), e.ActorDiedError(), e.ActorUnavailableError("gone", None)]
     not_lost = [*NOT_LOST, e.ActorUnschedulableError("no node"), e.RayActorError(actor_init_failed=True),
-                e.ObjectStoreFullError("full"), e.OutOfDiskError("full"), e.TaskCancelledError()]
+                e.ObjectStoreFullError("full"), e.OutOfDiskError("full"), e.TaskCancelledError(), OOM_KILL]
     assert [backend.worker_lost(_FakeRay(), x) for x in lost] == [True] * len(lost)
     assert [backend.worker_lost(_FakeRay(), x) for x in not_lost] == [False] * len(not_lost)
+    every = lost + not_lost
+    assert [backend.killed_for_memory(_FakeRay(), x) for x in every] == [False] * (len(every) - 1) + [True]
 
 
 def _pool_run(monkeypatch, fake: _FakeRay, jobs):
@@ -206,7 +220,13 @@ def test_a_grader_actor_ray_cannot_start_stops_the_run_at_once(monkeypatch, erro
     assert fake.actors_started == 1
     assert [str(w.message) for w in told if "lost its grader actor" in str(w.message)] == []
     assert type(stop.value).__name__ == "RayCannotRun", repr(stop.value)
-    assert str(stop.value).startswith(f"Ray cannot run a grader actor: {type(error).__name__}: {error} (no Ray worker")
+    if error is ENV_FAILED:  # the node (by the address in Ray's error: the stand-in has no actor table) and the fix
+        assert str(stop.value).startswith(f"Ray cannot run a grader actor: the Ray node {REPORT['node']} cannot set up "
+                                          "the runtime environment"), str(stop.value)
+        assert str(stop.value).endswith(f"RuntimeEnvSetupError: {error}")
+    else:
+        assert str(stop.value).startswith(f"Ray cannot run a grader actor: {type(error).__name__}: {error} (no Ray "
+                                          "worker")
 
 
 def test_a_grader_call_ray_fails_without_a_loss_stops_the_run_at_once(monkeypatch):
@@ -230,3 +250,61 @@ def test_a_lost_grader_actor_still_runs_its_job_again(monkeypatch):
         results = _pool_run(monkeypatch, fake, [SLEEP])
     assert fake.actors_started == 2
     assert not results["e0"].failed and results["e0"].replies == [{"ok": True}]
+
+
+def test_a_grader_actor_killed_by_rays_memory_monitor_fails_its_entry_and_is_not_run_again(monkeypatch):
+    """Ray's memory monitor killing an actor while its entry's job runs: the entry fails with that
+    reason. It counted as a lost worker: the job ran again on a new actor (a submission that eats
+    memory ate the node's again), with a warning that the actor was lost."""
+    fake = _FakeRay(actors=[(REPORT, [OOM_KILL]), (REPORT, [({"ok": True}, None)])])
+    with warnings.catch_warnings(record=True) as told:
+        warnings.simplefilter("always")
+        results = _pool_run(monkeypatch, fake, [SLEEP])
+    assert fake.actors_started == 1  # not run again
+    assert [str(w.message) for w in told if "lost its grader actor" in str(w.message)] == []
+    assert results["e0"].failed
+    assert results["e0"].reason == (
+        f"killed by Ray's memory monitor on the Ray node {REPORT['node']}: 2 worker(s) were killed due to the node "
+        f"running low on memory. Memory on the node (IP: 127.0.0.1, ID: {NODE_ID}) was 3.46GB used / 23.54GB limit "
+        "(0.146895) OOM kill reason: Memory usage 3709005824B exceeded threshold of 505524064B (2.0% of 25276203008B "
+        "limit)")
+
+
+def test_a_grader_actor_killed_for_memory_before_its_job_is_a_lost_worker(monkeypatch):
+    """Killed while idle (its describe), no submission ran there: its job runs on a new actor."""
+    fake = _FakeRay(actors=[(OOM_KILL, [OOM_KILL]), (REPORT, [({"ok": True}, None)])])
+    with pytest.warns(RuntimeWarning, match=r"lost its grader actor .*OutOfMemoryError.*it runs again on a new actor"):
+        results = _pool_run(monkeypatch, fake, [SLEEP])
+    assert fake.actors_started == 2
+    assert not results["e0"].failed and results["e0"].replies == [{"ok": True}]
+
+
+def test_a_task_killed_by_rays_memory_monitor_runs_again(monkeypatch):
+    """Tuning and reference tasks are the project's own code, on a node short of memory: once more."""
+    fake = _FakeRay(task_outcomes=[OOM_KILL, None])
+    with pytest.warns(RuntimeWarning, match=r"^job -3 lost its Ray worker .*\(OutOfMemoryError: 2 worker\(s\) were "
+                                            r"killed due to the node running low on memory\); it runs again"):
+        assert _imap(monkeypatch, fake, [-3]) == [3]
+    assert fake.task_calls == [-3, -3]
+
+
+def test_a_grader_actor_whose_runtime_env_fails_names_its_node_from_rays_actor_table(monkeypatch):
+    """The node comes from Ray's actor table (the actor never ran: its describe is the error)."""
+    other = "9e8d7c6b" + "1" * 48
+    fake = _FakeRay(actors=[(ENV_FAILED, [ENV_FAILED])])
+    fake.nodes = lambda: [{"Alive": True, "NodeID": i, "NodeManagerAddress": "127.0.0.1", "NodeManagerHostname": "here",
+                           "Resources": {"CPU": 1.0, "memory": 64_000 * 2**20}} for i in (NODE_ID, other)]
+    monkeypatch.setattr(ray_pool, "_actor_node", lambda actor: other)
+    with pytest.raises(Exception) as stop:
+        _pool_run(monkeypatch, fake, [SLEEP])
+    assert str(stop.value).startswith(f"Ray cannot run a grader actor: the Ray node {other[:8]} at 127.0.0.1 (here) "
+                                      "cannot set up the runtime environment"), str(stop.value)
+    # without the table: the address Ray's error gives, and the run's nodes there
+    monkeypatch.setattr(ray_pool, "_actor_node", lambda actor: None)
+    fake = _FakeRay(actors=[(ENV_FAILED, [ENV_FAILED])])
+    fake.nodes = lambda: [{"Alive": True, "NodeID": i, "NodeManagerAddress": "127.0.0.1", "NodeManagerHostname": "here",
+                           "Resources": {"CPU": 1.0, "memory": 64_000 * 2**20}} for i in (NODE_ID, other)]
+    with pytest.raises(Exception) as stop:
+        _pool_run(monkeypatch, fake, [SLEEP])
+    assert str(stop.value).startswith(f"Ray cannot run a grader actor: a Ray node at 127.0.0.1 (one of "
+                                      f"{REPORT['node']}, {other[:8]} at 127.0.0.1 (here)) cannot set up"), str(stop.value)
