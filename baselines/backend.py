@@ -17,7 +17,8 @@ The jobs, their seeds and the code they run are the same on both backends, so th
 the same to the bit on machines of one kind (tests/test_ray_cluster.py). A job whose Ray worker
 dies (its process killed, its node lost, or Ray's memory monitor killed it) runs again once, on
 whichever node Ray places it, with a warning naming the job and the node it was lost on
-(:class:`RunNodes`); a second loss raises :class:`JobLost` naming the job and Ray's
+(:class:`RunNodes`; the later losses on a node already warned of are named together, in one
+line, at the end of the run); a second loss raises :class:`JobLost` naming the job and Ray's
 reason. Ray's errors that are no lost worker (a runtime environment that cannot be set up: the
 message names the node; a task no node can place) stop the run at once (:class:`RayCannotRun`).
 Ray is an optional extra (``pip install "lrgym[ray]"``) imported only when the ``ray`` backend
@@ -546,6 +547,7 @@ class RunNodes:
         self.names: dict[str, str] = {}
         self.lost: dict[str, int] = {}  # node id -> jobs lost on it (lost_on)
         self.said: set[str] = set()  # nodes :meth:`say_gone` named
+        self.held: dict[str, list[str]] = {}  # node id -> jobs lost on it not warned of one by one (lost_on)
         for node in self._nodes():
             if node.get("Alive"):
                 self.saw(node.get("NodeID", "?"), node_name(node.get("NodeID", "?"), node.get("NodeManagerAddress", "?"),
@@ -562,12 +564,17 @@ class RunNodes:
         if node_id:
             self.names[node_id] = name
 
-    def lost_on(self, error: BaseException, node_id: str | None = None) -> str:
+    def lost_on(self, error: BaseException, node_id: str | None = None, job: str | None = None) -> str | None:
         """Where a Ray worker was lost, for a warning: ``" on the Ray node NAME, now gone"`` for
         the node ``node_id`` (the grader's actors know theirs), else the one Ray's ``error``
         names (its node id: a ``NodeDiedError`` gives it, and says the node is dead before Ray's
         node table may), else the run's nodes dead since the last warning (``" (the Ray node NAME
-        is gone)"``), else ``""`` (a worker process killed on a live node)."""
+        is gone)"``), else ``""`` (a worker process killed on a live node).
+
+        ``job``: how the end of the run names this loss (the job, and what becomes of it). A node
+        that dies running 16 jobs gave 16 warnings; now its first loss warns, and the ones after
+        it on the same node return None (no warning) and are named together, in one line, when
+        the run ends (:meth:`say_gone`)."""
         dead = {n.get("NodeID") for n in self._nodes() if not n.get("Alive")}
         said = str(error)
         named = [node_id] if node_id in self.names else [i for i in self.names if i in said]
@@ -576,6 +583,9 @@ class RunNodes:
             gone = named[0] in dead or type(error).__name__ == "NodeDiedError"
             if gone:
                 self.said.add(named[0])  # said here: say_gone need not
+            if job is not None and self.lost[named[0]] > 1:  # the node's first loss was warned of
+                self.held.setdefault(named[0], []).append(job)
+                return None
             return f" on the Ray node {self.names[named[0]]}{', now gone' if gone else ''}"
         newly = [i for i in self.names if i in dead and i not in self.said]  # a node said gone once
         self.said.update(newly)
@@ -602,19 +612,30 @@ class RunNodes:
         return f"a Ray node at {found.group(1)}" + (f" (one of {', '.join(at)})" if at else "")
 
     def say_gone(self) -> None:
-        """At the end of a run: a ``RuntimeWarning`` for each node of the run that Ray now counts
-        dead and no warning named gone yet (a node whose jobs' loss arrived before Ray's node
-        table said so, or that died running none), with how many jobs were lost on it."""
+        """At the end of a run (it returned or stopped): a ``RuntimeWarning`` for each node whose
+        losses after its first were held (:meth:`lost_on`), naming those jobs and what became of
+        them in one line; then one for each node of the run that Ray now counts dead and no
+        warning named gone yet (a node whose jobs' loss arrived before Ray's node table said so,
+        or that died running none), with how many jobs were lost on it. Each is said once."""
         import warnings
 
-        for node in self._nodes():
+        nodes = self._nodes()
+        dead = {n.get("NodeID") for n in nodes if not n.get("Alive")}
+        for node_id, jobs in self.held.items():
+            gone = node_id in dead or node_id in self.said
+            self.said.update([node_id] if gone else [])
+            warnings.warn(f"the Ray node {self.names[node_id]}{', now gone,' if gone else ''} lost {len(jobs)} more "
+                          f"job{'s' if len(jobs) != 1 else ''} after the one named above: {'; '.join(jobs)}",
+                          RuntimeWarning, stacklevel=2)
+        self.held = {}
+        for node in nodes:
             node_id = node.get("NodeID")
             if node.get("Alive") or node_id not in self.names or node_id in self.said:
                 continue
             self.said.add(node_id)
             jobs = self.lost.get(node_id, 0)
             warnings.warn(f"the Ray node {self.names[node_id]} was lost during the run ("
-                          + (f"{jobs} job{'s' if jobs != 1 else ''} lost on it, each named above" if jobs
+                          + (f"{jobs} job{'s' if jobs != 1 else ''} lost on it, named above" if jobs
                              else "no job was lost on it") + ")", RuntimeWarning, stacklevel=2)
 
 
@@ -662,7 +683,8 @@ def ray_imap(fn: Callable, jobs: Iterable, address: str | None = None, workers: 
     all of the cluster's CPUs; else a positive integer: :func:`check_workers`), with a progress bar. A task whose worker dies (its
     process killed, its node lost, or Ray's memory monitor killed it: :func:`killed_for_memory`) runs
     again once, on a live node, with a ``RuntimeWarning`` naming the job and the node
-    (:class:`RunNodes`); a second loss raises :class:`JobLost`. Ray's other
+    (:class:`RunNodes`: one per node, the later losses there named in one line when the run
+    ends); a second loss raises :class:`JobLost`. Ray's other
     errors (a runtime environment that cannot be set up, a task no node can place: :func:`worker_lost`)
     raise :class:`RayCannotRun` at once. Exceptions raised by ``fn`` are
     not retried: they are re-raised here, like the local pool does. Each task runs on one CPU
@@ -716,17 +738,19 @@ def ray_imap(fn: Callable, jobs: Iterable, address: str | None = None, workers: 
                     raise JobLost(f"job {job!r} lost its Ray worker {lost[index]} times: {exc}") from exc
                 import warnings
 
-                warnings.warn(f"job {job!r} lost its Ray worker{nodes.lost_on(exc)} ({ray_reason(exc)}); it runs "
-                              f"again on a live node (retry {lost[index]} of {RAY_RETRIES}), with the same result",
-                              RuntimeWarning, stacklevel=2)
+                again = f"runs again on a live node (retry {lost[index]} of {RAY_RETRIES})"
+                where = nodes.lost_on(exc, job=f"job {job!r} (retry {lost[index]} of {RAY_RETRIES})")
+                if where is not None:  # else: a later loss on a node already warned of, said at the end
+                    warnings.warn(f"job {job!r} lost its Ray worker{where} ({ray_reason(exc)}); it {again}, with the "
+                                  "same result", RuntimeWarning, stacklevel=2)
                 queue.append((index, job))  # next
                 continue
             nodes.saw(node.get("node id"), node["node"])
             kinds.see(node, node["node"])
             yield out
             bar.update(1)
-        nodes.say_gone()
     finally:
         for ref in running:
             ray.cancel(ref, force=True)
         bar.close()
+        nodes.say_gone()  # also when the run stops: the jobs that ran again are named

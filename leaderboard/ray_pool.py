@@ -16,8 +16,10 @@ Failures:
 * the grader worker dies or a policy fails: the group fails with the reason, as locally;
 * the *Ray* worker is lost (its actor process killed, its node gone): the job is run again on a
   new actor — which Ray places on a live node — once; a second loss fails the group with Ray's
-  reason. Each loss warns (``RuntimeWarning``), naming the node the actor was on (gone or not:
-  :class:`~lrgym.baselines.backend.RunNodes`), the job and its entry. Replies already received are kept: nothing finished is lost. The lost attempt's
+  reason. The first loss on a node warns (``RuntimeWarning``), naming the node the actor was on
+  (gone or not: :class:`~lrgym.baselines.backend.RunNodes`), the job and its entry; the later
+  losses on that node are named together, in one line, when the run ends (a node that died
+  running 16 jobs gave 16 warnings). Replies already received are kept: nothing finished is lost. The lost attempt's
   time stays charged to the group's time limit (the limit bounds the wall clock an entry may
   take, whatever the cause, so losing workers never buys a submission time); a group that runs
   out of it during the retry fails with the timeout reason;
@@ -261,8 +263,11 @@ class RayWorkerPool(GroupScheduler):
         self._nodes: RunNodes | None = None  # during a run: the nodes seen, to name one an actor was lost on
 
     def _end_run(self) -> None:
-        """A warning for each node of the run Ray now counts dead that no loss's warning named so
-        (:meth:`~lrgym.baselines.backend.RunNodes.say_gone`)."""
+        """The jobs lost on a node after its first loss, in one line per node, and a warning for
+        each node of the run Ray now counts dead that no loss's warning named so
+        (:meth:`~lrgym.baselines.backend.RunNodes.say_gone`); also when the run stops."""
+        if self._nodes is None:  # the run stopped before it began
+            return
         self._nodes.say_gone()
 
     def _begin_run(self, jobs: list[Job]) -> None:
@@ -404,9 +409,10 @@ class RayWorkerPool(GroupScheduler):
             then = ("its entry has failed already" if groups.results[job.group].failed else
                     "it runs again on a new actor, with the same result"
                     if self._attempts.get(index, 0) < LOST_UNIT_RETRIES else "its entry fails")
-            warnings.warn(f"{_job_name(job)} of the entry {job.group!r} lost its grader actor"
-                          f"{self._nodes.lost_on(exc, slot.node_id)} ({ray_reason(exc)}): {then}",
-                          RuntimeWarning, stacklevel=2)
+            where = self._nodes.lost_on(exc, slot.node_id, job=f"{_job_name(job)} of the entry {job.group!r} ({then})")
+            if where is not None:  # else: a later loss on a node already warned of, named at the end of the run
+                warnings.warn(f"{_job_name(job)} of the entry {job.group!r} lost its grader actor{where} "
+                              f"({ray_reason(exc)}): {then}", RuntimeWarning, stacklevel=2)
             self._lost(groups, slots, slot, lambda n: f"lost its Ray worker {n} times (retried on a new one): {said}")
             return
         slot.ref = None

@@ -240,10 +240,12 @@ class GroupScheduler(ABC):
                         self._collect(groups, units, u, on_reply)
                 self._expire(groups, units)
         finally:
-            self._end_all(units)
+            try:
+                self._end_all(units)
+            finally:
+                self._end_run()
         for g in groups.order:  # groups with no job left unfinished (cannot happen, but be total)
             groups.finish(g)
-        self._end_run()
         return groups.results
 
     # -- the shared steps ---------------------------------------------------------------------------
@@ -377,8 +379,9 @@ class GroupScheduler(ABC):
         nothing)."""
 
     def _end_run(self) -> None:
-        """Called once when :meth:`run` has ended every unit and returns normally: a pool says
-        what the run as a whole showed (the default does nothing; Ray: the nodes lost)."""
+        """Called once when :meth:`run` has ended every unit, whether it returns or raises: a pool
+        says what the run as a whole showed (the default does nothing; Ray: the nodes lost and
+        the jobs that ran again)."""
 
     def _end_all(self, units: list) -> None:
         """End several units at once: the idle ones gracefully, the busy ones killed. The default

@@ -411,7 +411,7 @@ def test_run_nodes_name_where_a_job_was_lost_and_say_each_lost_node_once():
         nodes.say_gone()
         nodes.say_gone()  # once each
     assert [str(w.message) for w in caught] == [
-        "the Ray node 3f2a9c1e at 127.0.0.1 (box) was lost during the run (1 job lost on it, each named above)",
+        "the Ray node 3f2a9c1e at 127.0.0.1 (box) was lost during the run (1 job lost on it, named above)",
         "the Ray node c0ffee00 at 10.0.0.7 (gpu-07) was lost during the run (no job was lost on it)"]
     assert nodes.lost_on(RuntimeError("lost")) == ""  # both said gone already
 

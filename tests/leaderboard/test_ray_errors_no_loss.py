@@ -146,6 +146,11 @@ OOM_KILL = ray_exceptions.OutOfMemoryError(
     "505524064B (2.0% of 25276203008B limit)\nObject store memory usage: [- objects spillable: 0\n]\nRay killed 2 "
     "worker(s) based on the killing policy\nConsidered workers: [\nSelected to kill: (Actor(ebc1cde2): job "
     "ID=01000000, task name=GraderHost.__init__, required resources={CPU: 1}, pid=26214, actual memory used=0.04GB)\n]")
+#: Ray's NodeDiedError for a task whose node died (its id in the message, as real Ray words it)
+NODE_DIED = ray_exceptions.NodeDiedError(f"Task failed because the node it was running on is dead or unavailable. "
+                                         f"Node IP: 127.0.0.1, node ID: {NODE_ID}")
+
+
 def _imap(monkeypatch, fake: _FakeRay, jobs):
     monkeypatch.setattr(backend, "connect", lambda address=None: fake)
     monkeypatch.setattr(backend, "_remote_call", None)  # ray_imap makes its remote function with fake.remote
@@ -286,6 +291,62 @@ def test_a_task_killed_by_rays_memory_monitor_runs_again(monkeypatch):
                                             r"killed due to the node running low on memory\); it runs again"):
         assert _imap(monkeypatch, fake, [-3]) == [3]
     assert fake.task_calls == [-3, -3]
+
+
+def _lost_warnings(told) -> list[str]:
+    return [str(w.message) for w in told if issubclass(w.category, RuntimeWarning)]
+
+
+def test_the_tasks_lost_with_one_node_warn_once_and_are_named_in_one_line_at_the_end(monkeypatch):
+    """A node that died running 16 jobs printed 16 warnings; now its first loss warns, and the
+    others are named in one line when the run ends (no job that ran again goes unnamed)."""
+    fake = _FakeRay(task_outcomes=[NODE_DIED] * 3 + [None] * 3)
+    monkeypatch.setattr(backend, "connect", lambda address=None: fake)
+    monkeypatch.setattr(backend, "_remote_call", None)
+    with warnings.catch_warnings(record=True) as told:
+        warnings.simplefilter("always")
+        assert sorted(backend.ray_imap(abs, [-1, -2, -3], workers=3)) == [1, 2, 3]
+    assert fake.task_calls == [-1, -2, -3, -1, -2, -3]
+    name = REPORT["node"]
+    assert _lost_warnings(told) == [
+        f"job -1 lost its Ray worker on the Ray node {name}, now gone (NodeDiedError: Task failed because the node it "
+        "was running on is dead or unavailable); it runs again on a live node (retry 1 of 1), with the same result",
+        f"the Ray node {name}, now gone, lost 2 more jobs after the one named above: job -2 (retry 1 of 1); "
+        "job -3 (retry 1 of 1)"]
+
+
+def test_the_jobs_lost_before_a_run_stops_are_still_named(monkeypatch):
+    """A run that stops (a job lost twice) names the jobs that ran again before it stopped."""
+    fake = _FakeRay(task_outcomes=[NODE_DIED] * 4 + [None] * 2)  # job -1 lost again when it ran again
+    monkeypatch.setattr(backend, "connect", lambda address=None: fake)
+    monkeypatch.setattr(backend, "_remote_call", None)
+    with warnings.catch_warnings(record=True) as told, pytest.raises(backend.JobLost, match="^job -1 lost its Ray "
+                                                                                           "worker 2 times"):
+        warnings.simplefilter("always")
+        list(backend.ray_imap(abs, [-1, -2, -3], workers=3))
+    said = _lost_warnings(told)
+    assert len(said) == 2 and said[1].endswith("lost 2 more jobs after the one named above: job -2 (retry 1 of 1); "
+                                               "job -3 (retry 1 of 1)"), said
+
+
+def test_the_grader_actors_lost_on_one_node_warn_once_and_are_named_in_one_line_at_the_end(monkeypatch):
+    died = ray_exceptions.ActorDiedError()
+    ok = ({"ok": True}, None)
+    # each actor runs the job the last one lost, then loses the next entry's
+    fake = _FakeRay(actors=[(REPORT, [died]), (REPORT, [ok, died]), (REPORT, [ok, died]), (REPORT, [ok])])
+    jobs = [Job(f"e{i}", {"op": "sleep", "seconds": 0}) for i in range(3)]
+    with warnings.catch_warnings(record=True) as told:
+        warnings.simplefilter("always")
+        results = _pool_run(monkeypatch, fake, jobs)
+    assert fake.actors_started == 4
+    assert all(not r.failed and r.replies == [{"ok": True}] for r in results.values()), results
+    said = _lost_warnings(told)
+    assert len(said) == 2, said
+    assert said[0].startswith(f"a sleep job of the entry 'e0' lost its grader actor on the Ray node {REPORT['node']} "
+                              "(ActorDiedError: ")
+    assert said[1] == (f"the Ray node {REPORT['node']} lost 2 more jobs after the one named above: a sleep job of the "
+                       "entry 'e1' (it runs again on a new actor, with the same result); a sleep job of the entry 'e2' "
+                       "(it runs again on a new actor, with the same result)")
 
 
 def test_a_grader_actor_whose_runtime_env_fails_names_its_node_from_rays_actor_table(monkeypatch):
