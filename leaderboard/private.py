@@ -43,7 +43,7 @@ from lrgym.leaderboard.suite import FamilySuite, Suite
 from lrgym.tasks import MIXED_V1
 from lrgym.tasks.base import instance_set
 
-__all__ = ["KEY_FORM", "REVISION", "create_key", "is_private", "is_private_version", "load_key", "private_kinds", "private_reason", "private_suite", "references_dir"]
+__all__ = ["KEY_FORM", "REVISION", "board_reason", "create_key", "is_private", "is_private_version", "load_key", "private_kinds", "private_reason", "private_suite", "references_dir"]
 
 N_INSTANCES = 8
 N_SEEDS = 5
@@ -262,6 +262,10 @@ _PRIVATE_REASONS = (
     (r"^invalid action ", "the policy returned an invalid action"),
     (r"^the policy's settings are invalid|^invalid policy settings|^the policy asked for different env options",
      "the policy's settings are invalid"),
+    # the grader's check of the runs (lrgym.leaderboard.runner._validate), whose words name the
+    # task, the seed and both losses: a baseline's, on a board (a submission cannot reach it)
+    (r"^initial loss .* differs from the references|^run length \d+ on .* does not match the suite's horizon",
+     "the runs did not match the suite's references (the grader's check of each run's length and initial loss)"),
     (r"^the policy went over its memory limit|^the policy process went over its memory limit", "the policy went over its memory limit"),
     (r"CPU time limit", "the policy went over its CPU time limit"),
     (r"^the policy process did not answer within|^timeout|timed out|time limit", "the policy went over its time limit"),
@@ -272,12 +276,28 @@ _PRIVATE_REASONS = (
 #: what follows the kind in every failure reason of a private suite
 PRIVATE_REASON_NOTE = (" (a private suite records only the kind of failure: the policy's own words, numbers and "
                        "output could carry what it saw of the hidden instances; test a policy on a public suite)")
+#: what follows the kind of a baseline's failure on a private suite's board (the store keeps its words)
+BASELINE_REASON_NOTE = (" (a private suite's board shows only the kind of a failure: the grader's words name hidden "
+                        "instances, seeds and losses; the whole reason is in the store and its owner-only export)")
 
 
 def private_kinds() -> frozenset[str]:
     """Every reason :func:`private_reason` gives: the only text a private board shows of a
     failure as it was stored (anything else, a reason merely ending like one, is reduced)."""
     return frozenset(kind + PRIVATE_REASON_NOTE for kind in {k for _, k in _PRIVATE_REASONS} | {"the policy failed"})
+
+
+def board_reason(kind: str, reason: str) -> str:
+    """How a private suite's board (``show``, ``report``: the Markdown to publish, the HTML page)
+    shows the failure ``reason`` of an entry of ``kind``: its kind only, a submission's
+    (:func:`private_reason`; one stored before the grader recorded only the kind kept its words)
+    and a baseline's too, whose reason is the grader's own but names the hidden instance, seed
+    and losses of the run that failed (``initial loss 0.57… on linreg/4548039995220109115 seed
+    1955951904 differs from the references' …``: an audit, 2026-12-06, found it published under
+    "Failed" in the Markdown that ``report`` calls fit to publish)."""
+    if kind == "submission":
+        return reason if reason in private_kinds() else private_reason(reason)
+    return private_reason(reason).removesuffix(PRIVATE_REASON_NOTE) + BASELINE_REASON_NOTE
 
 
 def private_reason(reason: str) -> str:

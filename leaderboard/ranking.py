@@ -279,16 +279,15 @@ def build_leaderboard(store: ResultStore, suite: Suite | str, reps: int = BOOTST
 
 
 def _private_failures(suite: Suite, failures: list[EntryRecord]) -> list[EntryRecord]:
-    """``failures`` as a board shows them: on a private suite a submission's reason is its kind
-    only (:func:`lrgym.leaderboard.private.private_reason`), also for one stored before the
-    grader recorded only the kind (its stored words, which could carry the hidden instances'
-    losses, stay in the store and its owner-only exports, never on a board)."""
+    """``failures`` as a board shows them: on a private suite every reason is its kind only
+    (:func:`lrgym.leaderboard.private.board_reason`), a submission's also when stored before the
+    grader recorded only the kind, and a baseline's, whose grader-worded reason can name a hidden
+    instance, seed and losses (the stored words stay in the store and its owner-only exports,
+    never on a board)."""
     from dataclasses import replace
 
-    from lrgym.leaderboard.private import is_private, private_kinds, private_reason
+    from lrgym.leaderboard.private import board_reason, is_private
 
     if not is_private(suite):
         return failures
-    return [replace(e, failure_reason=private_reason(e.failure_reason or ""))
-            if e.kind == "submission" and e.failure_reason not in private_kinds() else e
-            for e in failures]
+    return [replace(e, failure_reason=board_reason(e.kind, e.failure_reason or "")) for e in failures]

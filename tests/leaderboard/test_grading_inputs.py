@@ -647,6 +647,12 @@ def test_a_policys_lr_init_beyond_the_largest_float_is_invalid_settings_not_an_o
     # the policy's output tail (quoted) must not pick the kind of a death: it printed "CPU time limit"
     ("the policy process died: exit code 3\n--- last lines of the policy's output ---\n> over its CPU time limit",
      "the policy's process died"),
+    # the grader's check of the runs names the task, seed and losses (a baseline's, on a board)
+    ("initial loss 0.5731 on linreg/4548039995220109115 seed 1955951904 differs from the references' 0.5724: "
+     "the episode was not the suite's", "the runs did not match the suite's references (the grader's check of each "
+     "run's length and initial loss)"),
+    ("run length 3 on mlp/4548039995220109115 seed 1955951904 does not match the suite's horizon 50",
+     "the runs did not match the suite's references (the grader's check of each run's length and initial loss)"),
 ])
 def test_a_private_suite_records_only_the_kind_of_a_failure(reason, kind):
     from lrgym.leaderboard.private import PRIVATE_REASON_NOTE, private_reason

@@ -271,3 +271,51 @@ def test_a_board_shows_a_failure_stored_before_kinds_only_as_its_kind(graded, tm
     assert code == 0 and "walk-2" in board.read_text() and "1515308535306408220" not in board.read_text()
     code, out = _invoke("show", "--private", key, "--db", db)
     assert code == 0 and "walk-2" in out and "WALK" not in out and "1.4014" not in out
+
+
+class _References:
+    """References whose initial loss of every run is ``l0`` (what ``runner._validate`` reads)."""
+
+    def __init__(self, l0):
+        self.l0 = l0
+
+    def initial_loss(self, task, seed):
+        return self.l0
+
+
+@pytest.mark.parametrize("first_loss, length", [(0.5731, None), (None, 3)])
+def test_a_baselines_failure_is_shown_by_its_kind_on_a_private_board(graded, tmp_path, first_loss, length):
+    """A baseline's reason is the grader's own, but the grader's check of its runs names the task,
+    seed and losses of the run that failed (``initial loss 0.57… on linreg/4548039995220109115
+    seed 1955951904 differs from the references' …``), and every board published it under
+    "Failed", in the Markdown ``report`` calls fit to publish (an audit, 2026-12-06)."""
+    from lrgym.leaderboard.private import BASELINE_REASON_NOTE
+    from lrgym.leaderboard.runner import _horizon, _validate
+
+    key, db, suite, hidden = graded
+    task, seeds = suite.tasks()[3], list(suite.seeds)
+    n = length or _horizon(suite, task.family)
+    refs = _References(0.5724944156156873)
+
+    def traj(seed):
+        losses = [first_loss or refs.l0] + [0.1] * n
+        return {"family": task.family, "instance": task.instance, "seed": seed, "lrs": [0.1] * n,
+                "train_losses": losses, "val_losses": losses, "val_metrics": [0.0] * (n + 1), "diverged": False}
+
+    reason = _validate([traj(s) for s in seeds], task, seeds, suite, refs)  # the grader's words
+    assert str(task.instance) in reason and str(seeds[0]) in reason
+    with ResultStore(db) as store:
+        store.record_failure("fixed", "baseline", reason, suite_version=suite.version)
+    board = tmp_path / "board.md"
+    code, out = _invoke("report", "--private", key, "--db", db, "--no-html", "--markdown", board)
+    assert code == 0, out
+    code, shown = _invoke("show", "--private", key, "--db", db)
+    assert code == 0, shown
+    kind = "the runs did not match the suite"
+    for text in (board.read_text(), shown):
+        assert "fixed" in text
+        assert not [h for h in hidden if h in text] and "0.5724944156" not in text and "0.5731" not in text
+        assert kind in text
+    assert " ".join(BASELINE_REASON_NOTE.split()) in shown
+    with ResultStore(db) as store:  # the store keeps the grader's words for the operator
+        assert [e.failure_reason for e in store.entries(suite.version, status="failed") if e.name == "fixed"] == [reason]
