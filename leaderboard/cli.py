@@ -262,6 +262,14 @@ def _suite(name: str, private: Optional[Path] = None):
     try:
         return get_suite(name)
     except ValueError as exc:
+        from lrgym.leaderboard.private import REVISION, is_private_version
+
+        if is_private_version(name):  # the name the board, the export and the key's id give it
+            version = name if "/" in name else f"{name}/r{REVISION}"
+            raise typer.BadParameter(
+                f"{exc}; a private suite ({name}) is named by its key: --private KEYFILE (without the key, "
+                f"`lrgym leaderboard export --suite {version}` exports its stored results)",
+                param_hint="--suite") from None
         raise typer.BadParameter(str(exc), param_hint="--suite") from None
 
 

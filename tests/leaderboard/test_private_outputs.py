@@ -319,3 +319,16 @@ def test_a_baselines_failure_is_shown_by_its_kind_on_a_private_board(graded, tmp
     assert " ".join(BASELINE_REASON_NOTE.split()) in shown
     with ResultStore(db) as store:  # the store keeps the grader's words for the operator
         assert [e.failure_reason for e in store.entries(suite.version, status="failed") if e.name == "fixed"] == [reason]
+
+
+def test_a_private_suite_asked_for_by_its_name_says_to_give_its_key(graded):
+    """``show --suite private-<id>/r2`` (the name every board and export of it gives) said only
+    "unknown suite ...; valid choices: v2, v1, val, quick, or a suite file": a private suite is
+    shown with its key, and without it its results are exported by their stored version."""
+    key, db, suite, _ = graded
+    for name in (suite.version, suite.name):
+        code, out = _invoke("show", "--suite", name, "--db", db)
+        assert code == 2 and f"unknown suite '{name}'" in out
+        assert "--private KEYFILE" in out and f"export --suite {suite.version}" in out
+    code, out = _invoke("export", "--suite", suite.version, "--db", db, "--format", "csv")  # as it says
+    assert code == 0, out
