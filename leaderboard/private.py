@@ -134,8 +134,9 @@ def load_key(path: str | os.PathLike) -> bytes:
     link to a key is followed); a folder, FIFO, socket or
     device, named as such and never opened (reading a FIFO would wait forever); contents that are
     no key (binary data, not hex, an odd number of digits, too short, too large: ``--private
-    /etc/passwd`` is "not a key", not "chmod 600 /etc/passwd"); and last a key readable by other
-    users. Whitespace between the hex digits is allowed, as ``bytes.fromhex`` allows it."""
+    /etc/passwd`` is "not a key", not "chmod 600 /etc/passwd"); and last a key of another user's
+    (root, the grader a hosted board runs as, reads a 0600 file of anyone's: that user knows the
+    hidden suite, and could have put the file there) or readable by other users. Whitespace between the hex digits is allowed, as ``bytes.fromhex`` allows it."""
     path = Path(path)
     valid = f"valid: {KEY_FORM}"
     try:
@@ -163,6 +164,11 @@ def load_key(path: str | os.PathLike) -> bytes:
     except OSError as exc:
         raise ValueError(f"private suite key {path} cannot be read: {exc.strerror or exc}; {valid}") from None
     key = _parse_key(path, data)
+    if st.st_uid not in (os.geteuid(), 0):  # its owner reads it, and can replace it, whatever its mode
+        raise ValueError(f"private suite key {path} belongs to another user (uid {st.st_uid}), who can read it and "
+                         f"put a key of their own in its place; valid: a key file of your own or root's "
+                         f"(`lrgym leaderboard suites --private NEW_PATH` makes one), and make a new key if that "
+                         "user may have read this one")
     if st.st_mode & 0o077:
         raise ValueError(f"private suite key {path} is readable by other users (mode "
                          f"{stat.S_IMODE(st.st_mode):04o}); chmod 600 {path}, and make a new key if others "

@@ -153,3 +153,24 @@ def test_a_key_path_that_cannot_be_created_is_a_parser_error(tmp_path):
         create_key(tmp_path / "file" / "grader.key")
     code, out = _cli_suites(tmp_path / "file" / "grader.key")
     assert code == 2 and "cannot create the private suite key" in out and "TRACEBACK" not in out
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a file of another uid needs root to make")
+def test_a_key_of_another_users_is_refused(tmp_path):
+    """Root (a hosted grader runs as root) reads a 0600 file of any user's: a key that belongs to
+    another user, who knows it and could have written it (in a folder anyone may write to, they
+    could replace the grader's own), was taken, and its suite graded as hidden (an audit, 2026-12-06)."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    key = shared / "grader.key"
+    create_key(key)
+    mine = load_key(key)
+    os.chown(key, 1234, 1234)
+    with pytest.raises(ValueError, match=r"grader.key belongs to another user \(uid 1234\)") as info:
+        load_key(key)
+    assert mine.hex() not in str(info.value)
+    code, out = _cli_suites(key)
+    assert code == 2 and "belongs to another user (uid 1234)" in out and "private-" not in out.split("Error")[0]
+    os.chown(key, 0, 0)  # root's, as a mounted secret's files are
+    assert load_key(key) == mine
