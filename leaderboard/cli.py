@@ -556,6 +556,8 @@ def submit(
 
     s = _suite(suite, private)
     backend_ = _backend(backend, address)
+    if private is not None:
+        _private_needs_namespaces(backend_)
     for value, check, hint in ((time_limit, check_time_limit, "--time-limit"),
                                (memory_limit, check_memory_limit, "--memory-limit")):
         try:
@@ -597,6 +599,30 @@ def submit(
     lb = _print_board(s, db, show_failures=False, references=refs, entry=spec.name, show_command=show_command)
     row = lb.row(spec.name)
     console.print(Text(f"{spec.name}: rank {row.rank} of {len(lb.rows)} on {s.version}; results in {path}"))
+
+
+def _private_needs_namespaces(backend) -> None:
+    """``submit --private`` grades only in the namespaces sandbox. Without it (``LRGYM_SANDBOX=off``,
+    or ``auto`` on a machine where ``unshare`` is not permitted, which went on with a warning) the
+    policy is the grader's user: it found ``--private KEYFILE`` in the grader's ``/proc/<pid>/cmdline``,
+    read ``KEYFILE.references/`` and acted at every hidden run's reference LR, family IQM 1.000
+    (an audit, 2026-12-06). A bad setting, or ``require`` where it cannot be met, is left to the
+    run's own check; on Ray each node probes its own sandbox, so only ``off`` is judged here."""
+    from lrgym.leaderboard import sandbox
+
+    try:
+        weak = sandbox.setting() == "off" or (not backend.is_ray and sandbox.mode()["kind"] == "none")
+    except (ValueError, sandbox.SandboxError):
+        return
+    if weak:
+        why = ("LRGYM_SANDBOX=off" if sandbox.setting() == "off"
+               else "no namespaces on this machine: unshare is missing or not permitted")
+        raise typer.BadParameter(
+            f"a private suite's submissions are graded only in the namespaces sandbox ({why}): without it the "
+            "policy runs as the grader's user and can read the key and its references (KEYFILE.references/), "
+            "the hidden suite's answers; valid: a machine where unshare works, with LRGYM_SANDBOX unset, auto "
+            "or require (a container allowed to make namespaces), or a public suite (--suite) to test the "
+            "policy", param_hint="--private / $LRGYM_SANDBOX")
 
 
 @leaderboard_app.command("import-kept")

@@ -332,3 +332,23 @@ def test_a_private_suite_asked_for_by_its_name_says_to_give_its_key(graded):
         assert "--private KEYFILE" in out and f"export --suite {suite.version}" in out
     code, out = _invoke("export", "--suite", suite.version, "--db", db, "--format", "csv")  # as it says
     assert code == 0, out
+
+
+@pytest.mark.parametrize("setting, kind", [("off", "root"), ("auto", "none")])
+def test_a_private_submission_is_graded_only_in_namespaces(graded, monkeypatch, setting, kind):
+    """Without namespaces (LRGYM_SANDBOX=off, or auto where unshare is not permitted, which went
+    on with a warning) a policy is the grader's user: an audit's (2026-12-06) found --private
+    KEYFILE in the grader's /proc/<pid>/cmdline, read KEYFILE.references/ and acted at every hidden
+    run's reference LR: family IQM 1.000. submit --private refuses before anything runs."""
+    from lrgym.leaderboard import cli, sandbox
+
+    key, db, suite, _ = graded
+    ran = []
+    monkeypatch.setattr(cli, "_run", lambda *a, **k: ran.append(a) or pytest.fail("graded without namespaces"))
+    monkeypatch.setenv("LRGYM_SANDBOX", setting)
+    monkeypatch.setattr(sandbox, "mode", lambda: {"kind": kind, "uid_drop": False, "note": ""})
+    example = os.path.join(os.path.dirname(cli.__file__), "submissions", "example_policy.py")
+    code, out = _invoke("submit", f"{example}:LossWatcher", "--private", key, "--db", db)
+    assert code == 2 and not ran, out
+    assert "graded only in the namespaces sandbox" in out and "KEYFILE.references/" in out
+    assert ("LRGYM_SANDBOX=off" if setting == "off" else "unshare is missing or not permitted") in out
