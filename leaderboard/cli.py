@@ -347,6 +347,11 @@ def _board_command(command: str, suite: str, private: Optional[Path]) -> str:
     return board_command(command, Path(suite).name if is_suite_file(suite) else suite, private=private is not None)
 
 
+def _show_command(suite: str, private: Optional[Path], db: Optional[Path]) -> str:
+    """The ``show`` command of this board, for a grading run's line that it printed some rows only."""
+    return _board_command("show", suite, private) + (f" --db {shlex.quote(str(db))}" if db is not None else "")
+
+
 def _outcome_line(outcome) -> Text:
     e = outcome.entry
     if outcome.kept is not None:  # it ran, but another owner took its name meanwhile (said in full by submit)
@@ -442,31 +447,38 @@ def _cached_references(suite, private=None):
     return found[0] if found else None
 
 
-def _print_board(suite, db, show_failures=True, references=None, private=None, entry=None, show_command=None):
+def _print_board(suite, db, show_failures=True, references=None, private=None, graded=None, show_command=None,
+                 whole=True):
     """Print the ranking of ``suite`` in the store at ``db``; entries whose runs started from other
     losses than ``references`` (default: the valid cached or shipped ones, if any) are not ranked.
-    ``entry`` (submit's): of a large board, only the top rows, the best baseline's and that entry's
-    (:func:`~lrgym.leaderboard.report_terminal.submit_rows`), and a line naming ``show_command``."""
-    from lrgym.leaderboard.ranking import build_leaderboard
-    from lrgym.leaderboard.report import SUBMIT_TOP_ROWS, print_table, submit_rows
+    ``graded`` (the entries a grading run just stored: ``submit``'s, ``run-baselines``'): of a large
+    board, only the top rows, the best baseline's and theirs
+    (:func:`~lrgym.leaderboard.report_terminal.printed_rows`), and a line naming ``show_command``;
+    unless ``whole`` (the board returned is written out too), only the printed rows' PoI is computed
+    (:func:`~lrgym.leaderboard.ranking.compare_with_best`: the same intervals)."""
+    from lrgym.leaderboard.ranking import build_leaderboard, compare_with_best
+    from lrgym.leaderboard.report import TOP_ROWS, print_table, printed_rows
 
     from lrgym.leaderboard.store import ForeignPendingError
 
     if references is None:
         references = _cached_references(suite, private)
     with _existing_store(db) as store:
-        lb = build_leaderboard(store, suite, references=references, curves=False)  # a table: no curves
+        # a table: no curves; of the rows a grading run prints, their PoI alone
+        lb = build_leaderboard(store, suite, references=references, curves=False, poi=whole or graded is None)
         try:
             kept = [store.kept_note(path) for path in store.kept_results()]
             kept += [store.unwritable_note(path) for path in store.unwritable_results()]
         except ForeignPendingError as exc:  # the board is shown; the folder's files are not read
             kept = [str(exc)]
-    rows = submit_rows(lb, entry) if entry is not None else None
+    rows = printed_rows(lb, graded) if graded is not None else None
+    if rows is not None and not whole:
+        compare_with_best(rows, lb.row(lb.best_baseline) if lb.best_baseline else None)
     print_table(lb, console, show_failures=show_failures, rows=rows)
     if rows is not None and len(rows) < len(lb.rows):
         extra = ["the best baseline's" if r.name == lb.best_baseline else f"{clean(r.name, keep_newlines=False)}'s"
-                 for r in rows[SUBMIT_TOP_ROWS:]]
-        console.print(Text(f"{len(rows)} of the board's {len(lb.rows)} rows (the top {SUBMIT_TOP_ROWS}"
+                 for r in rows[TOP_ROWS:]]
+        console.print(Text(f"{len(rows)} of the board's {len(lb.rows)} rows (the top {TOP_ROWS}"
                            + "".join(f", {w}" for w in extra) + f"); every row: `{show_command}`"))
     for note in kept:  # results that ran but wait for another name (import-kept), or that the store refused
         err.print(Text(f"not on the board: {note}"))
@@ -509,7 +521,9 @@ def run_baselines(
     outcomes, refs, path = _run(specs, s, db, workers, f"{len(specs)} baselines on {s.version}",
                                 refs_dir=_refs_dir(private), backend=backend_)
     elapsed = time.perf_counter() - t0
-    lb = _print_board(s, db, references=refs)
+    lb = _print_board(s, db, references=refs, graded=[spec.name for spec in specs],
+                      show_command=_show_command(suite, private, db),
+                      whole=board is not None)  # (the Markdown ranking has every row)
     n_ok = sum(o.ok for o in outcomes)
     console.print(Text(f"{n_ok}/{len(outcomes)} baselines on suite {s.version} in {elapsed:.1f} s "
                        f"({cpu_description()}); results in {path}"))
@@ -595,8 +609,9 @@ def submit(
         err.print(Text(clean(outcome.entry.failure_reason or "")))
         err.print(Text(f"recorded as failed in {path}"))
         raise typer.Exit(1)
-    show_command = _board_command("show", suite, private) + (f" --db {shlex.quote(str(db))}" if db is not None else "")
-    lb = _print_board(s, db, show_failures=False, references=refs, entry=spec.name, show_command=show_command)
+    lb = _print_board(s, db, show_failures=False, references=refs, graded=[spec.name],
+                      show_command=_show_command(suite, private, db),
+                      whole=False)
     row = lb.row(spec.name)
     console.print(Text(f"{spec.name}: rank {row.rank} of {len(lb.rows)} on {s.version}; results in {path}"))
 

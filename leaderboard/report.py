@@ -30,12 +30,12 @@ from lrgym.leaderboard.report_plots import (CI_ROWS, CONTROLLER_ENTRY, FONT_SIZE
                                             ci_figure, ci_rows, controller_figure, drawn_rows,
                                             curve_matrix, entry_styles, family_figure, figures, fs_len, median_band,
                                             plot_labels, plots, plotted_rows, profile_figure, progress_matrix)
-from lrgym.leaderboard.report_terminal import (COMPACT_COLUMNS, MINIMAL_COLUMNS, SUBMIT_TOP_ROWS, SUBMIT_WHOLE_BOARD,
-                                              print_table, submit_rows)
+from lrgym.leaderboard.report_terminal import (COMPACT_COLUMNS, MINIMAL_COLUMNS, TOP_ROWS, WHOLE_BOARD,
+                                              print_table, printed_rows)
 
 __all__ = [
     # outputs
-    "print_table", "markdown", "html_page", "submit_rows", "SUBMIT_TOP_ROWS", "SUBMIT_WHOLE_BOARD",
+    "print_table", "markdown", "html_page", "printed_rows", "TOP_ROWS", "WHOLE_BOARD",
     # shared texts and cells
     "SCORE_DEFINITIONS", "KINDS_LEGEND", "RANK_COLUMN", "INSTANCES_COLUMN", "FAMILY_CELL", "family_cell",
     "COMPACT_COLUMNS", "MINIMAL_COLUMNS",

@@ -5,33 +5,36 @@ Every user-supplied string is shown through ``rich.text.Text``: verbatim, never 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from lrgym.leaderboard.provenance import stale_note
 from lrgym.leaderboard.ranking import Leaderboard, Row
 from lrgym.leaderboard.report_format import (FAMILY_CELL, INSTANCES_COLUMN, RANK_COLUMN, column_names, failure_text,
                                              reason_line, row_cells, skipped_line)
 from lrgym.leaderboard.text import clean
 
-__all__ = ["COMPACT_COLUMNS", "MINIMAL_COLUMNS", "SUBMIT_TOP_ROWS", "SUBMIT_WHOLE_BOARD", "print_table", "submit_rows"]
+__all__ = ["COMPACT_COLUMNS", "MINIMAL_COLUMNS", "TOP_ROWS", "WHOLE_BOARD", "print_table", "printed_rows"]
 
 #: the columns a narrow terminal still shows (plus the PoI column)
 COMPACT_COLUMNS = ("#", "entry", "kind", RANK_COLUMN, INSTANCES_COLUMN, "mean", "diverged")
 MINIMAL_COLUMNS = ("#", "entry", RANK_COLUMN, "mean")
-#: ``submit`` prints a board of up to this many rows whole ...
-SUBMIT_WHOLE_BOARD = 40
+#: after a grading run (``submit``, ``run-baselines``) a board of up to this many rows is printed whole ...
+WHOLE_BOARD = 40
 #: ... and of a larger one (a hosted board: thousands) the top rows, the best baseline's and the
-#: submission's own (:func:`submit_rows`)
-SUBMIT_TOP_ROWS = 20
+#: rows of the entries just graded (:func:`printed_rows`)
+TOP_ROWS = 20
 
 
-def submit_rows(lb: Leaderboard, name: str) -> list[Row]:
-    """The rows ``submit`` prints after grading ``name``: every row of a board of at most
-    :data:`SUBMIT_WHOLE_BOARD`; else the first :data:`SUBMIT_TOP_ROWS`, the best baseline's (what
-    the PoI column compares with) and ``name``'s (if ranked), in rank order. A hosted board of 2,000
-    entries printed all of them after every submission; the submitter wants their rank and row."""
-    if len(lb.rows) <= SUBMIT_WHOLE_BOARD:
+def printed_rows(lb: Leaderboard, names: Iterable[str]) -> list[Row]:
+    """The rows a grading run (``submit``, ``run-baselines``) prints after grading the entries
+    ``names``: every row of a board of at most :data:`WHOLE_BOARD`; else the first
+    :data:`TOP_ROWS`, the best baseline's (what the PoI column compares with) and those of
+    ``names`` (each if ranked), in rank order. A hosted board of 2,000 entries printed all of them
+    after every submission; the submitter wants their rank and row."""
+    if len(lb.rows) <= WHOLE_BOARD:
         return list(lb.rows)
-    keep = {id(r) for r in lb.rows[:SUBMIT_TOP_ROWS]}
-    for wanted in (lb.best_baseline, name):
+    keep = {id(r) for r in lb.rows[:TOP_ROWS]}
+    for wanted in (lb.best_baseline, *names):
         try:
             keep.add(id(lb.row(wanted)))
         except KeyError:  # no baseline ranked, or the entry is not (said by the board's notes)
@@ -43,7 +46,7 @@ def print_table(lb: Leaderboard, console=None, show_failures: bool = True, rows:
     """The ranking as a rich table (names are shown verbatim, never parsed as markup).
 
     ``rows``: the board's rows to show (default: all), in rank order; a ``…`` row stands where
-    ranks are left out (e.g. :func:`submit_rows`)."""
+    ranks are left out (e.g. :func:`printed_rows`)."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
