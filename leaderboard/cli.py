@@ -249,7 +249,9 @@ def _file_out(path: Optional[Path], hint: str) -> Optional[Path]:
     return path
 
 
-def _suite(name: str, private: Optional[Path] = None):
+def _suite(name: str, private: Optional[Path] = None, grading: bool = True):
+    """The suite of ``--suite`` / ``--private``; ``grading=False`` for a command that reads results
+    only (a suite file's "tuned" file is then not read: :func:`~lrgym.leaderboard.suite_file.load_suite_file`)."""
     from lrgym.leaderboard.suite import get_suite
 
     if private is not None:
@@ -260,7 +262,7 @@ def _suite(name: str, private: Optional[Path] = None):
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--private") from None
     try:
-        return get_suite(name)
+        return get_suite(name, grading=grading)
     except ValueError as exc:
         from lrgym.leaderboard.private import REVISION, is_private_version
 
@@ -674,7 +676,7 @@ def show(
     private: Optional[Path] = PrivateOpt,
 ):
     """Print the ranking of a suite."""
-    _print_board(_suite(suite, private), db, show_failures=failures, private=private)
+    _print_board(_suite(suite, private, grading=False), db, show_failures=failures, private=private)
 
 
 @leaderboard_app.command()
@@ -704,7 +706,7 @@ def report(
     from lrgym.leaderboard.report import markdown as to_markdown
     from lrgym.leaderboard.report import drawn_rows
 
-    s = _suite(suite, private)
+    s = _suite(suite, private, grading=False)
     board = _board_path(markdown, no_markdown, ship, s, db)
     if no_html and html is not None:
         raise typer.BadParameter(f"--html {html} and --no-html both given; valid: one of them", param_hint="--no-html")
@@ -821,7 +823,7 @@ def export(
     if stored:
         version, default = suite, _labelled(name, suite.replace("/", "-"))
     else:
-        s = _suite(suite, private)
+        s = _suite(suite, private, grading=False)
         version, default = s.version, _suite_file(name, s)
     if every_entry:
         default = _labelled(name, "all")  # every suite's rows: never the name of one suite's export

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from lrgym.leaderboard.ranking import Leaderboard
 
-__all__ = ["baseline_inputs", "board_command", "stale_baselines", "stale_note"]
+__all__ = ["baseline_inputs", "board_command", "stale_baselines", "stale_note", "tuned_unavailable",
+           "unchecked_baselines"]
 
 
 def baseline_inputs(lb: Leaderboard) -> dict[str, set[str]]:
@@ -28,32 +29,69 @@ def baseline_inputs(lb: Leaderboard) -> dict[str, set[str]]:
     return dict(sorted(out.items()))
 
 
+def unchecked_baselines(lb: Leaderboard) -> list[str]:
+    """Baseline rows that cannot be checked: they were made from their suite file's own tuned
+    values (``"tuned"``: their entries recorded its SHA-256, :func:`~lrgym.baselines.registry.tuned_key`),
+    and that file is gone (:func:`tuned_unavailable`): nothing is left to compare the hash with."""
+    from lrgym.baselines.registry import tuned_key
+
+    tuned = tuned_unavailable(lb)
+    if tuned is None:
+        return []
+    return [r.entry.name for r in lb.rows if r.entry.kind == "baseline"
+            and tuned_key(tuned) in ((r.entry.env_spec or {}).get("inputs") or {})]
+
+
+def tuned_unavailable(lb: Leaderboard) -> str | None:
+    """The suite file's own tuned.json (``"tuned"``, an absolute path) if it is gone (no regular
+    file there), else None."""
+    from pathlib import Path
+
+    tuned = getattr(lb.suite, "tuned", None)
+    return tuned if tuned is not None and not Path(tuned).is_file() else None
+
+
 def stale_baselines(lb: Leaderboard) -> list[str]:
     """Baseline rows not made from the tuned values / weights this install ships: the files
     their entries recorded (``env_spec["inputs"]``) differ from
     :func:`lrgym.baselines.registry.shipped_inputs`, or were not recorded (entries of an lrgym
     that did not record them). After a retune or a retrain their numbers are of other policies.
-    A suite file naming a tuned.json of your own (``"tuned"``) compares its tuned rows with that file."""
+    A suite file naming a tuned.json of your own (``"tuned"``) compares its tuned rows with that
+    file; if it is gone, the rows made from it are :func:`unchecked_baselines`, not stale, and the
+    others (a baseline the file had no values for ran with the shipped ones) are compared with the
+    shipped files."""
     from lrgym.baselines.registry import BASELINES, shipped_inputs
 
     tuned = getattr(lb.suite, "tuned", None)  # a suite file's own tuned values: what run-baselines runs
+    if tuned_unavailable(lb):  # the rows made from it cannot be checked; the others against the shipped files
+        tuned = None
+    unchecked = set(unchecked_baselines(lb))
     return [r.entry.name for r in lb.rows if r.entry.kind == "baseline" and r.entry.name in BASELINES
+            and r.entry.name not in unchecked
             and ((r.entry.env_spec or {}).get("inputs") or {}) != shipped_inputs([r.entry.name], tuned=tuned)]
 
 
 def stale_note(lb: Leaderboard) -> str | None:
-    """One sentence naming the :func:`stale_baselines`, or None; the files it names are those the
-    rows are compared with: a suite file's own tuned values (by file name) if it has them."""
+    """What the board says of rows not made from the files it compares them with, or None: one
+    sentence naming the :func:`stale_baselines` (the files it names are a suite file's own tuned
+    values, by file name, if it has them), and one naming the :func:`unchecked_baselines` when
+    that file is gone."""
     from pathlib import Path
 
+    notes = []
     stale = stale_baselines(lb)
-    if not stale:
-        return None
     tuned = getattr(lb.suite, "tuned", None)
-    files = (f"the tuned values of {Path(tuned).name} (the suite file's \"tuned\") or the weights this install ships"
-             if tuned else "the tuned values or weights this install ships")
-    return (f"Note: the row(s) of {', '.join(stale)} were not made from {files} (they changed since, or the "
-            f"entry did not record them); `{_run_again(lb.suite)}` runs them again.")
+    if stale:
+        files = (f"the tuned values of {Path(tuned).name} (the suite file's \"tuned\") or the weights this "
+                 "install ships" if tuned else "the tuned values or weights this install ships")
+        notes.append(f"Note: the row(s) of {', '.join(stale)} were not made from {files} (they changed since, or "
+                     f"the entry did not record them); `{_run_again(lb.suite)}` runs them again.")
+    unchecked = unchecked_baselines(lb)
+    if unchecked:
+        notes.append(f"Note: the tuned values of {Path(tuned).name} (the suite file's \"tuned\") are unavailable (no "
+                     f"such file any more): the row(s) of {', '.join(unchecked)} cannot be checked against them "
+                     f"(their entries recorded its SHA-256); `{_run_again(lb.suite)}` needs the file.")
+    return " ".join(notes) or None
 
 
 def _run_again(suite) -> str:

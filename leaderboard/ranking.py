@@ -231,7 +231,7 @@ def build_leaderboard(store: ResultStore, suite: Suite | str, reps: int = BOOTST
     ``poi=False``: no row's PoI is computed (``None``); :func:`compare_with_best` adds those of
     the rows to show, each the same to the bit as on the whole board (a third of the board's time
     at 2,000 entries, where ``submit`` shows 22 rows). Every other field is the whole board's."""
-    suite = get_suite(suite)
+    suite = get_suite(suite, grading=False)  # (a suite file's "tuned" file may be gone: stale_note says so)
     rows, skipped = [], {}
     for entry in store.latest_entries(suite.version):
         runs = store.runs(entry.id, curves=curves)

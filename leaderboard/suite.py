@@ -237,16 +237,18 @@ SUITES: dict[str, Suite] = {
 DEFAULT_SUITE = "v2" if "v2" in SUITES else "v1"
 
 
-def get_suite(name: str | Suite) -> Suite:
+def get_suite(name: str | Suite, grading: bool = True) -> Suite:
     """A suite by name (``v2``, ``v1``, ``val``, ``quick``), or the suite of a suite file (a path
-    ending in ``.json``: :mod:`lrgym.leaderboard.suite_file`), with a clear error for unknown names."""
+    ending in ``.json``: :mod:`lrgym.leaderboard.suite_file`), with a clear error for unknown names.
+    ``grading=False``: to read its results only, a suite file's ``"tuned"`` file is not read (it
+    may be gone: :func:`~lrgym.leaderboard.suite_file.load_suite_file`)."""
     if isinstance(name, Suite):
         return name
     if name not in SUITES:
         from lrgym.leaderboard.suite_file import is_suite_file, load_suite_file
 
         if is_suite_file(name):
-            return load_suite_file(name)
+            return load_suite_file(name, grading=grading)
         raise ValueError(f"unknown suite {name!r}; valid choices: {', '.join(SUITES)}, or a suite file (PATH.json: "
                          "lrgym.leaderboard.suite_file)")
     return SUITES[name]

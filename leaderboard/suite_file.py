@@ -75,9 +75,14 @@ def is_suite_file(value) -> bool:
     return isinstance(value, (str, Path)) and str(value).endswith(SUITE_FILE_SUFFIX)
 
 
-def load_suite_file(path: str | Path) -> Suite:
+def load_suite_file(path: str | Path, grading: bool = True) -> Suite:
     """The :class:`~lrgym.leaderboard.suite.Suite` of the JSON file ``path`` (the module
-    docstring's format); :class:`SuiteFileError` naming the file and the problem otherwise."""
+    docstring's format); :class:`SuiteFileError` naming the file and the problem otherwise.
+
+    ``grading=False`` (``show``, ``report``, ``export``: results are read, none is made): its
+    ``"tuned"`` file is not read, only its path resolved; the board needs no more than the SHA-256
+    each baseline entry recorded of it, and says when the file is gone
+    (:func:`lrgym.leaderboard.provenance.stale_note`). Grading (the default) reads and checks it."""
     from lrgym.files import read_regular_file
 
     valid = "a suite file (JSON; see lrgym.leaderboard.suite_file)"
@@ -92,14 +97,15 @@ def load_suite_file(path: str | Path) -> Suite:
     except (ValueError, RecursionError) as exc:
         raise SuiteFileError(f"--suite {path}: not JSON ({exc}); valid: {valid}") from None
     try:
-        return suite_from_dict(data, Path(path).parent)
+        return suite_from_dict(data, Path(path).parent, grading)
     except SuiteFileError as exc:
         raise SuiteFileError(f"--suite {path}: {exc}") from None
 
 
-def suite_from_dict(data, folder: str | Path | None = None) -> Suite:
+def suite_from_dict(data, folder: str | Path | None = None, grading: bool = True) -> Suite:
     """A :class:`Suite` from a suite file's parsed JSON (:func:`load_suite_file`); a relative
-    ``tuned`` path is relative to ``folder`` (the suite file's; None: the working directory)."""
+    ``tuned`` path is relative to ``folder`` (the suite file's; None: the working directory),
+    and the file is read and checked only if ``grading``."""
     from lrgym.keywords import UnknownKeywordError, check_keywords
 
     if not isinstance(data, dict):
@@ -130,7 +136,7 @@ def suite_from_dict(data, folder: str | Path | None = None) -> Suite:
     common = _env_options("env_options", data.get("env_options", {}))
     try:
         suite = Suite(name, revision, description, instance_set, parts, tuple(seeds), common,
-                      _tuned(data["tuned"], folder) if "tuned" in data else None)
+                      _tuned(data["tuned"], folder, grading) if "tuned" in data else None)
     except ValueError as exc:
         raise SuiteFileError(str(exc)) from None
     for k, fs in enumerate(parts):
@@ -138,16 +144,19 @@ def suite_from_dict(data, folder: str | Path | None = None) -> Suite:
     return suite
 
 
-def _tuned(value, folder) -> str:
-    """The absolute path of the suite's tuned.json of your own, read and checked now
-    (:func:`lrgym.baselines.registry.read_tuned_file`): a missing or malformed file is refused
-    when the suite file is read, not after the references ran."""
+def _tuned(value, folder, grading: bool = True) -> str:
+    """The absolute path of the suite's tuned.json of your own, read and checked now if
+    ``grading`` (:func:`lrgym.baselines.registry.read_tuned_file`): a missing or malformed file is
+    refused when the suite file is read, not after the references ran. To read results, the path
+    alone: a tuned file deleted after grading made ``show`` and ``report`` of the suite fail."""
     from lrgym.baselines.registry import read_tuned_file
 
     if not isinstance(value, str) or not value:
         raise SuiteFileError(f"tuned {brief(value)}; valid: the path of a tuned.json (python -m lrgym.baselines.tune "
                              "--out's), relative to the suite file's folder")
     path = Path(value) if Path(value).is_absolute() else Path(folder or ".") / value
+    if not grading:
+        return str(path.absolute())
     try:
         read_tuned_file(path)
     except ValueError as exc:

@@ -263,3 +263,62 @@ def test_a_baseline_the_own_tuned_file_lacks_keeps_the_shipped_values(tmp_path):
     shipped = make_baseline("cosine", "linreg")
     graded = build_policy(cosine.spec, "linreg", {})
     assert vars(graded) == vars(shipped)
+
+
+def test_a_suite_files_board_is_read_after_its_tuned_file_is_gone(tmp_path, monkeypatch):
+    """A review (2026-12-06): with the suite file's ``"tuned"`` file deleted after grading, ``show``,
+    ``report`` and ``export`` of the suite failed reading the suite file ("tuned: tuned values ...
+    gone"), though they need no more of it than the SHA-256 each baseline entry recorded. They read
+    the board; it says the rows made from the file cannot be checked (not that they are stale); a
+    row made from the shipped values, or from none, is neither; grading (run-baselines, submit)
+    still refuses, naming the file."""
+    from lb_helpers import synthetic_entry, synthetic_runs
+
+    typer_testing = pytest.importorskip("typer.testing")
+    from lrgym.baselines.registry import shipped_inputs
+    from lrgym.leaderboard.cli import app
+    from lrgym.leaderboard.runner import summarize
+    from lrgym.leaderboard.store import ResultStore
+
+    monkeypatch.setenv("LRGYM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path / "runs"))
+    tuned = tmp_path / "tuned-mine.json"
+    tuned.write_text(json.dumps({"values": {"fixed": {"linreg": {"lr": 0.0123}}}}))
+    path = _write(tmp_path, _with(families=[{"family": "linreg", "instances": [10000, 10001], "horizon": 4,
+                                              "inner_steps": 3}], tuned="tuned-mine.json"))
+    suite = load_suite_file(path)
+    db = tmp_path / "r.sqlite"
+    with ResultStore(db) as store:
+        # fixed ran with the file's values, cosine with the shipped ones (the file has none for it),
+        # adam_default needs none
+        for k, (name, kind) in enumerate((("fixed", "baseline"), ("cosine", "baseline"), ("adam_default", "baseline"),
+                                          ("mine", "submission"))):
+            runs = synthetic_runs(suite, [[0.9 - 0.1 * k, 0.8 - 0.1 * k], [0.85 - 0.1 * k, 0.75 - 0.1 * k]])
+            inputs = shipped_inputs([name], tuned=tuned) if kind == "baseline" else {}
+            store.add_entry(synthetic_entry(suite, name, kind, summary=summarize(runs, suite, reps=20),
+                                            env_spec={"inputs": inputs}), runs)
+    cli = typer_testing.CliRunner()
+
+    def said(*args, code=0):
+        result = cli.invoke(app, ["leaderboard", *args], env={"COLUMNS": "200"})
+        assert result.exit_code == code, result.output
+        return " ".join(result.output.replace("│", " ").split())
+
+    with ResultStore(db) as store:
+        assert [list(e.env_spec["inputs"]) for e in store.entries()][:2] == [["tuned values tuned-mine.json"],
+                                                                             ["tuned.json"]]
+    assert "Note" not in said("show", "--suite", str(path), "--db", str(db))  # the file there: nothing to say
+    tuned.unlink()
+    unavailable = ("Note: the tuned values of tuned-mine.json (the suite file's \"tuned\") are unavailable (no such "
+                   "file any more): the row(s) of fixed cannot be checked against them")
+    out = said("show", "--suite", str(path), "--db", str(db))
+    assert unavailable in out and "were not made from" not in out and " mine " in out, out
+    said("report", "--suite", str(path), "--db", str(db), "--no-html", "--markdown", str(tmp_path / "b.md"))
+    assert unavailable in (tmp_path / "b.md").read_text()
+    said("export", "--suite", str(path), "--db", str(db), "--format", "json", "--out", str(tmp_path / "e.json"))
+    assert [e["name"] for e in json.loads((tmp_path / "e.json").read_text())["entries"]] == ["adam_default", "cosine",
+                                                                                            "fixed", "mine"]
+    for grading in (["run-baselines", "--only", "fixed"],
+                    ["submit", "leaderboard/submissions/example_policy.py:LossWatcher", "--name", "x"]):
+        out = said(*grading, "--suite", str(path), "--db", str(db), code=2)
+        assert "tuned: tuned values" in out and "tuned-mine.json" in out, out
