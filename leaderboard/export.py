@@ -3,8 +3,9 @@
 Three tables, each a list of flat rows (one concept per table, joined by ``entry_id``):
 
 ``entries``
-    one row per entry: ``entry_id``, ``name``, ``kind``, ``status``, ``failure_reason`` (without
-    the folders of the submitter's file: :mod:`lrgym.leaderboard.public_source`),
+    one row per entry: ``entry_id``, ``name``, ``kind``, ``status``, ``failure_reason`` (as the
+    board shows it: without control characters, nor the folders of the submitter's file:
+    :func:`lrgym.leaderboard.public_source.public_reason`),
     ``suite_version``, ``created_at``, ``n_runs``, ``seeds``, ``policy_source_hash``, ``cpu`` and
     the headline statistics of its summary: ``family_iqm`` (the ranking statistic) with
     ``family_iqm_low`` / ``family_iqm_high`` (its CI on the suite's instances) and
@@ -56,7 +57,7 @@ from pathlib import Path
 from typing import Any
 
 from lrgym.baselines.outputs import write_output
-from lrgym.leaderboard.public_source import without_folders
+from lrgym.leaderboard.public_source import public_reason
 from lrgym.leaderboard.store import CURVE_KEYS, EntryRecord, ResultStore
 from lrgym.leaderboard.suite import DEFAULT_SUITE, SUITES
 
@@ -123,7 +124,7 @@ def entry_rows(entries: list[EntryRecord], store: ResultStore | None = None) -> 
     rows = []
     for e in entries:
         summary = e.summary if store is None else _current_summary(store, e)
-        reason = None if e.failure_reason is None else without_folders(e.failure_reason, e.env_spec)
+        reason = None if e.failure_reason is None else public_reason(e.failure_reason, e.env_spec)
         own = (e.id, e.name, e.kind, e.status, reason, e.suite_version, e.created_at, e.n_runs,
                " ".join(map(str, e.seeds)), e.policy_source_hash, e.cpu)
         row = dict(zip(ENTRY_COLUMNS, own, strict=True))

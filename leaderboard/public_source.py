@@ -8,7 +8,9 @@ report, ``LEADERBOARD.md``, the terminal table and ``lrgym leaderboard export`` 
 a baseline's registry name) beside the entry's name and the sha256 of its files, which identify
 it; :func:`without_folders` takes the same folders out of a failure reason (an older lrgym's
 sandbox named the whole path in "importing /home/alice/work/pol.py:Mine raised ...", and the
-grader's own checks of the files name it).
+grader's own checks of the files name it). :func:`public_reason` is a failure reason as every
+published output gives it (the terminal table, ``LEADERBOARD.md``, the HTML page, ``export``'s
+JSON and CSV): one rule, one place.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from __future__ import annotations
 import os
 import re
 
-__all__ = ["ELIDED", "public_source", "submission_path", "without_folders"]
+from lrgym.leaderboard.text import clean
+
+__all__ = ["ELIDED", "public_reason", "public_source", "submission_path", "without_folders"]
 
 #: what stands for a folder of the submitter's that a failure reason named
 ELIDED = "…"
@@ -72,3 +76,13 @@ def without_folders(text: str, env_spec) -> str:
     for name in ancestors:  # the longest first: /home/alice/work before /home/alice
         text = re.sub(re.escape(name) + r"(?=$|[/\s'\":;,)\]])", ELIDED, text)
     return text
+
+
+def public_reason(reason: str, env_spec) -> str:
+    """A failed entry's reason (the policy's own words) as every published output gives it: without
+    control characters (:func:`lrgym.leaderboard.text.clean`: escape sequences, NUL, a lone carriage
+    return, bidirectional overrides; tabs as spaces, CR LF as LF, newlines kept) and without the
+    folders of the submitter's file (:func:`without_folders`). The grader stores reasons cleaned;
+    one recorded through the store's API, or by an older lrgym, may hold them raw: ``export``
+    wrote its escape sequences, which the HTML page stripped."""
+    return without_folders(clean(reason), env_spec)

