@@ -24,7 +24,8 @@ Modules, one concern each:
 * ``ranking`` / ``report``: the ranking and its terminal table, Markdown and HTML (``report``
   re-exports ``report_format``, ``provenance``, ``report_terminal``, ``report_markdown``,
   ``report_plots`` and ``report_html``, one concern each); ``public_source``: a submission as
-  those published outputs name it (its file's name, never the submitter's folders);
+  those published outputs name it (its file's name, never the submitter's folders; its failure
+  reason by one rule, ``export``'s too);
 * ``val_table``: the baselines' validation table in README.md (``python -m lrgym.leaderboard.val_table``);
 * ``cli``: the ``lrgym leaderboard ...`` commands; ``bench``: the main-job timing.
 """
