@@ -619,27 +619,17 @@ def submit(
 
 
 def _private_needs_namespaces(backend) -> None:
-    """``submit --private`` grades only in the namespaces sandbox. Without it (``LRGYM_SANDBOX=off``,
-    or ``auto`` on a machine where ``unshare`` is not permitted, which went on with a warning) the
-    policy is the grader's user: it found ``--private KEYFILE`` in the grader's ``/proc/<pid>/cmdline``,
-    read ``KEYFILE.references/`` and acted at every hidden run's reference LR, family IQM 1.000
-    (an audit, 2026-12-06). A bad setting, or ``require`` where it cannot be met, is left to the
-    run's own check; on Ray each node probes its own sandbox, so only ``off`` is judged here."""
+    """``submit --private`` grades only in the namespaces sandbox (:func:`~lrgym.leaderboard.sandbox.private_refusal`),
+    refused here before the references are read; a bad setting, or ``require`` where it cannot be
+    met, is left to the run's own check."""
     from lrgym.leaderboard import sandbox
 
     try:
-        weak = sandbox.setting() == "off" or (not backend.is_ray and sandbox.mode()["kind"] == "none")
+        refusal = sandbox.private_refusal(here=not backend.is_ray)
     except (ValueError, sandbox.SandboxError):
         return
-    if weak:
-        why = ("LRGYM_SANDBOX=off" if sandbox.setting() == "off"
-               else "no namespaces on this machine: unshare is missing or not permitted")
-        raise typer.BadParameter(
-            f"a private suite's submissions are graded only in the namespaces sandbox ({why}): without it the "
-            "policy runs as the grader's user and can read the key and its references (KEYFILE.references/), "
-            "the hidden suite's answers; valid: a machine where unshare works, with LRGYM_SANDBOX unset, auto "
-            "or require (a container allowed to make namespaces), or a public suite (--suite) to test the "
-            "policy", param_hint="--private / $LRGYM_SANDBOX")
+    if refusal:
+        raise typer.BadParameter(refusal, param_hint="--private / $LRGYM_SANDBOX")
 
 
 @leaderboard_app.command("import-kept")

@@ -638,7 +638,9 @@ def run_suite(
 
     backend = get_backend(backend)
     if untrusted or sandbox_baselines:
-        _check_sandbox(backend, log)
+        from lrgym.leaderboard.private import is_private
+
+        _check_sandbox(backend, log, private=is_private(suite) and untrusted)
     refs = references if references is not None else load_references(suite, n_workers=n_workers, log=log,
                                                                       backend=backend)
     # the memory cap is this machine's: on Ray each node's sandboxes keep their own limits
@@ -658,22 +660,24 @@ def run_suite(
     return sorted(recorder.outcomes, key=lambda o: order[o.spec.name])
 
 
-def _check_sandbox(backend, log: Callable[[str], None] | None) -> None:
-    """The grader's sandbox, before anything runs. A bad ``$LRGYM_SANDBOX``, or ``require`` where
-    this machine cannot confine a policy, is the grader's error (``ValueError``: nothing runs or
-    is stored), not a failure of each submission; the weak mode without namespaces is said through
-    ``log`` (it is also stored with every entry). On Ray each node probes its own sandbox: only the
-    setting is checked here."""
+def _check_sandbox(backend, log: Callable[[str], None] | None, private: bool = False) -> None:
+    """The grader's sandbox, before anything runs. A bad ``$LRGYM_SANDBOX``, ``require`` where
+    this machine cannot confine a policy, or a ``private`` suite's submissions where they would run
+    without namespaces (:func:`~lrgym.leaderboard.sandbox.private_refusal`), is the grader's error
+    (``ValueError``: nothing runs or is stored), not a failure of each submission; the weak mode
+    without namespaces is said through ``log`` (it is also stored with every entry). On Ray each
+    node probes its own sandbox: only the setting is checked here."""
     from lrgym.leaderboard import sandbox
 
     sandbox.setting()
-    if backend.is_ray:
-        return
     try:
-        confined = sandbox.mode()
+        refusal = sandbox.private_refusal(here=not backend.is_ray) if private else None
+        confined = None if backend.is_ray else sandbox.mode()
     except sandbox.SandboxError as exc:
         raise ValueError(str(exc)) from None
-    if confined["kind"] == "none" and log is not None:
+    if refusal:
+        raise ValueError(refusal)
+    if confined is not None and confined["kind"] == "none" and log is not None:
         log(f"warning: {confined['note']}")
 
 

@@ -174,6 +174,30 @@ def mode() -> dict:
             "cpu_bound": cpu_bound()["note"]}
 
 
+#: why a private suite's submission is graded only in namespaces (the words of every refusal)
+PRIVATE_NEEDS_NAMESPACES = (
+    "a private suite's submissions are graded only in the namespaces sandbox ({why}): without it the policy "
+    "runs as the grader's user and can read the key and its references (KEYFILE.references/), the hidden "
+    "suite's answers; valid: a machine where unshare works, with LRGYM_SANDBOX unset, auto or require (a "
+    "container allowed to make namespaces), or a public suite (--suite) to test the policy")
+
+
+def private_refusal(here: bool = True) -> str | None:
+    """Why a private suite's submission may not be graded, or None.
+
+    Without namespaces (``LRGYM_SANDBOX=off``, or ``auto`` where ``unshare`` is not permitted, which
+    goes on with a warning) a policy is the grader's user: an audit's (2026-12-06) found ``--private
+    KEYFILE`` in the grader's ``/proc/<pid>/cmdline``, read ``KEYFILE.references/`` and acted at every
+    hidden run's reference LR (family IQM 1.000). ``here=False`` judges the setting only: a Ray
+    driver's, whose nodes each judge their own sandbox when a job starts (:func:`start`). A bad
+    setting raises ``ValueError``, ``require`` where it cannot be met :class:`SandboxError`."""
+    off = setting() == "off"
+    if not off and not (here and mode()["kind"] == "none"):
+        return None
+    why = "LRGYM_SANDBOX=off" if off else "no namespaces on this machine: unshare is missing or not permitted"
+    return PRIVATE_NEEDS_NAMESPACES.format(why=why)
+
+
 def death_reason(code: int | None, who: str = "policy process") -> str:
     """Why a process ended, from its exit code (a shell-style 128 + n is signal n)."""
     if code is None:
@@ -508,8 +532,12 @@ def become_subreaper() -> None:
         pass
 
 
-def start(limits: Limits) -> PolicyProcess:
-    """A new policy host under the strongest confinement this machine allows (:func:`mode`)."""
+def start(limits: Limits, namespaces_only: bool = False) -> PolicyProcess:
+    """A new policy host under the strongest confinement this machine allows (:func:`mode`);
+    ``namespaces_only`` (a private suite's job) refuses where that is no namespaces
+    (:func:`private_refusal`: a Ray node, or a direct ``run_suite``, the CLI's checks did not see)."""
+    if namespaces_only and (refusal := private_refusal()):
+        raise SandboxError(refusal)
     if mode()["kind"] == "none":
         become_subreaper()
     return PolicyProcess(limits)

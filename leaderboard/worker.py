@@ -219,12 +219,12 @@ class _InlineChannel:
 class _SandboxChannel:
     """A submission in its own sandboxed process."""
 
-    def __init__(self, spec: dict, files: dict, limits: dict):
+    def __init__(self, spec: dict, files: dict, limits: dict, namespaces_only: bool = False):
         from lrgym.leaderboard.sandbox import Limits, SandboxError, start
 
         self._error = SandboxError
         try:
-            self.process = start(Limits(**limits))
+            self.process = start(Limits(**limits), namespaces_only=namespaces_only)
         except SandboxError as exc:
             raise PolicyError(str(exc)) from None
         self.applied = {**self.process.mode, **self.process.applied}
@@ -326,8 +326,9 @@ class _State:
         self.envs: dict[str, list] = {}
         self.tasks: dict[str, object] = {}
 
-    def channel(self, spec: dict, sandbox: dict | None, family: str) -> tuple:
-        """(channel, source sha256) of ``spec``: made on its first job, kept until the worker ends."""
+    def channel(self, spec: dict, sandbox: dict | None, family: str, hidden: bool = False) -> tuple:
+        """(channel, source sha256) of ``spec``: made on its first job, kept until the worker ends;
+        a ``hidden`` (private) suite's sandbox only with namespaces (:func:`~lrgym.leaderboard.sandbox.private_refusal`)."""
         key = json.dumps(spec, sort_keys=True)
         if key not in self.channels:
             host_spec, files, source_hash = policy_files(spec, family)
@@ -336,7 +337,9 @@ class _State:
                     raise PolicyError("only the registered baselines may run outside the sandbox")
                 channel = _InlineChannel(host_spec)
             else:
-                channel = _SandboxChannel(host_spec, files, sandbox)
+                # a private suite's submission (not a baseline sandboxed on request) only in namespaces
+                channel = _SandboxChannel(host_spec, files, sandbox,
+                                          namespaces_only=hidden and spec.get("kind") != "baseline")
             self.channels[key] = (channel, source_hash)
         return self.channels[key]
 
@@ -388,7 +391,7 @@ def _episodes(job: dict, state: _State) -> dict:
     """Every (instance, seed) of the job, in lockstep; trajectories instance by instance."""
     family = job["family"]
     runs = [(int(k), int(s)) for k in job["instances"] for s in job["seeds"]]
-    channel, source_hash = state.channel(job["policy"], job.get("sandbox"), family)
+    channel, source_hash = state.channel(job["policy"], job.get("sandbox"), family, bool(job.get("hidden")))
     name, kwargs = _describe_policy(channel, family, len(runs), job)
     try:
         envs = state.envs_for(kwargs, len(runs))

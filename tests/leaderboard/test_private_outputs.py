@@ -352,3 +352,49 @@ def test_a_private_submission_is_graded_only_in_namespaces(graded, monkeypatch, 
     assert code == 2 and not ran, out
     assert "graded only in the namespaces sandbox" in out and "KEYFILE.references/" in out
     assert ("LRGYM_SANDBOX=off" if setting == "off" else "unshare is missing or not permitted") in out
+
+
+def test_a_private_suite_run_from_python_without_namespaces_runs_nothing(graded, monkeypatch):
+    """``run_suite`` called directly (no CLI) graded a private suite's submission without namespaces,
+    where the policy reads the hidden suite's answers: it is the grader's error before any job."""
+    from lrgym.leaderboard import runner, sandbox
+
+    key, db, suite, _ = graded
+    monkeypatch.setattr(sandbox, "mode", lambda: {"kind": "none", "uid_drop": False, "note": "no namespaces"})
+    monkeypatch.setattr(runner, "load_references", lambda *a, **k: pytest.fail("went on to the references"))
+    example = os.path.join(os.path.dirname(runner.__file__), "submissions", "example_policy.py")
+    spec = runner.submission_spec(f"{example}:LossWatcher")
+    with pytest.raises(ValueError, match=r"graded only in the namespaces sandbox \(no namespaces on this machine"):
+        runner.run_suite([spec], suite, n_workers=1)
+    monkeypatch.setenv("LRGYM_SANDBOX", "off")  # a Ray driver judges the setting alone
+    with pytest.raises(ValueError, match=r"graded only in the namespaces sandbox \(LRGYM_SANDBOX=off\)"):
+        runner.run_suite([spec], suite, n_workers=1, backend="ray")
+
+
+def test_a_private_suites_job_starts_no_sandbox_without_namespaces(monkeypatch):
+    """Each Ray node (and any worker) judges its own sandbox: a private suite's submission job
+    (``hidden``) on a node whose ``auto`` fell back to no namespaces fails with why, before its
+    policy process starts; a public suite's job there, or a sandboxed baseline's, still runs."""
+    from lrgym.leaderboard import sandbox, worker
+
+    monkeypatch.setattr(sandbox, "mode", lambda: {"kind": "none", "uid_drop": False, "note": "no namespaces"})
+    started = []
+    monkeypatch.setattr(sandbox, "PolicyProcess", lambda limits: started.append(limits) or pytest.fail("started"))
+    limits = {"memory_mb": 1024.0}
+    with pytest.raises(worker.PolicyError, match="graded only in the namespaces sandbox"):
+        worker._SandboxChannel({"kind": "object"}, {}, limits, namespaces_only=True)
+    assert started == []
+    with pytest.raises(sandbox.SandboxError, match="graded only in the namespaces sandbox"):
+        sandbox.start(sandbox.Limits(), namespaces_only=True)
+    monkeypatch.setattr(sandbox, "become_subreaper", lambda: None)
+    with pytest.raises(pytest.fail.Exception):  # without the flag it goes on to start the process
+        sandbox.start(sandbox.Limits())
+    assert len(started) == 1
+    seen = []
+    monkeypatch.setattr(worker, "_SandboxChannel", lambda *a, **k: seen.append(k["namespaces_only"]) or object())
+    monkeypatch.setattr(worker, "policy_files", lambda spec, family: (spec, {}, "sha"))
+    state = worker._State()
+    for spec, hidden in (({"kind": "object", "target": "a.py:P"}, True), ({"kind": "object", "target": "b.py:P"}, False),
+                         ({"kind": "baseline", "name": "fixed"}, True)):
+        state.channel(spec, limits, "linreg", hidden)
+    assert seen == [True, False, False]
