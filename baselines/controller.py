@@ -188,10 +188,14 @@ class ControllerNet:
 
     def to_bytes(self, meta: dict | None = None) -> bytes:
         """The ``.npz`` :meth:`save` writes (``theta`` and a JSON ``header``: the shape, the
-        input and family tables, and ``meta``), which :meth:`load` reads."""
+        input and family tables, the masked input groups, and ``meta``), which :meth:`load` reads.
+
+        The mask is part of the policy: weights trained with ``mask=("gradient",)`` never had their
+        gradient weights trained (ES moves them at random, since no fitness depends on them), so
+        the file must keep those inputs at 0 wherever it is loaded."""
         header = {"hidden": list(self.hidden), "max_step": self.max_step, "base_lr": list(self.base_lr),
                   "rejection_threshold": self.rejection_threshold, "families": list(FAMILY_NAMES),
-                  "family_progress": self.family_progress,
+                  "family_progress": self.family_progress, "mask": list(self.mask),
                   "inputs": list(INPUT_NAMES), **(meta or {})}
         buf = io.BytesIO()
         np.savez(buf, theta=self.theta, header=np.array(json.dumps(header, sort_keys=True)))
@@ -199,6 +203,8 @@ class ControllerNet:
 
     @classmethod
     def load(cls, path: str | Path, mask: Sequence[str] = ()) -> "ControllerNet":
+        """The net saved in ``path`` with the input groups it was trained without (its header's
+        ``mask``; none for files older than that field) and ``mask`` masked."""
         with np.load(path, allow_pickle=False) as data:
             header = json.loads(str(data["header"]))
             theta = np.array(data["theta"], dtype=np.float64)
@@ -213,7 +219,7 @@ class ControllerNet:
         return cls(hidden=tuple(header["hidden"]), max_step=float(header["max_step"]),
                    base_lr=tuple(header["base_lr"]), rejection_threshold=header.get("rejection_threshold"),
                    family_progress=bool(header.get("family_progress", False)),
-                   theta=theta, mask=tuple(mask))
+                   theta=theta, mask=tuple(dict.fromkeys((*header.get("mask", ()), *mask))))
 
 
 class ControllerPolicy:

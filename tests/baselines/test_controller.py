@@ -212,6 +212,41 @@ def test_the_submission_is_named_after_the_weights_file_as_an_entry_name_may_be(
     assert submission_name(Path(out)) == name == check_entry_name(name)
 
 
+def test_weights_trained_without_an_input_group_keep_it_masked(tmp_path, monkeypatch):
+    """A config's ``mask`` (a retrained ablation: ``{"mask": ["gradient"]}``) held those inputs at
+    0 in training only: the weights file did not record it, so the weights, their submission file
+    and ``make_baseline("controller", path=...)`` ran the gradient inputs through weights ES had
+    moved at random (no fitness depends on them). The file keeps the mask; the policies it loads
+    set the LRs the trainer's masked net sets."""
+    cfg = tmp_path / "masked.json"
+    cfg.write_text(json.dumps({**TINY, "mask": ["gradient"]}))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LRGYM_RUNS", raising=False)
+    assert main(["--config", str(cfg), "--seed", "1"]) == 0
+    weights, submission = tmp_path / "runs" / "controller_mixed.npz", tmp_path / "runs" / "controller_mixed.py"
+    assert ControllerNet.load(weights).mask == ("gradient",)
+    namespace = {}
+    exec(compile(submission.read_text(), str(submission), "exec"), namespace)
+    assert namespace["TrainedController"](family="quadratic").net.mask == ("gradient",)
+    # what the mask changes: weights on the gradient inputs (as ES leaves them) act only unmasked
+    trained = _net(seed=2, mask=("gradient",))
+    trained.theta *= 0.3
+    gradient = [INPUT_NAMES.index(n) for n in INPUT_GROUPS["gradient"]]
+    assert np.all(trained.theta[gradient] != 0)
+    res = run_batch(trained, "quadratic", [5], [11], record=True)
+    back = ControllerPolicy.load(trained.save(tmp_path / "masked.npz"))
+    assert back.net.mask == ("gradient",)
+    t, = evaluate(back, {"family": "quadratic"}, instance_set="train", instances=[5], seeds=[11])
+    np.testing.assert_allclose(t.lrs, res["lrs"][0, 0], rtol=1e-5)
+    plain = _net(seed=2)
+    plain.theta = trained.theta.copy()
+    unmasked, = evaluate(ControllerPolicy(plain), {"family": "quadratic"}, instance_set="train", instances=[5],
+                         seeds=[11])
+    assert unmasked.lrs != t.lrs  # the check above tells them apart
+    assert ControllerNet.load(weights, mask=("noise",)).mask == ("gradient", "noise")  # an ablation adds to it
+    assert ControllerNet.load(SHIPPED_WEIGHTS / "controller_mixed.npz").mask == ()  # a file without the field
+
+
 def test_command_with_a_dotted_out_keeps_the_name_for_its_sidecar(tmp_path, monkeypatch):
     """``--out runs/c0.5`` wrote its record to ``runs/c0.json`` (``Path.with_suffix``), where the
     record of ``--out runs/c0.7`` went too; the record is ``runs/c0.5.json`` beside the weights."""
