@@ -640,6 +640,7 @@ def main(argv=None) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     replace_files(files)  # together, or none of them
     took = f"({time.time() - t0:.0f} s wall, {time.process_time() - c0:.0f} CPU-s)"
+    print(kept_generation(info["best_generation"], cfg.generations))
     if submission is None:
         print(f"wrote {path} and {sidecar} {took}")
         return 0
@@ -647,6 +648,18 @@ def main(argv=None) -> int:
           f"grade it: lrgym leaderboard submit {submission}:{SUBMISSION_CLASS} --suite quick   (--suite val: "
           f"the validation suite; in Python: make_baseline(\"controller\", path=\"{path}\"))")
     return 0
+
+
+def kept_generation(best: int, generations: int) -> str:
+    """The line that says which generation's parameters a run keeps (the best on the holdout).
+    Generation 0 is the start, all parameters 0: each family's base LR, kept, with no change a
+    step. A short run (``--generations 5``) often keeps it, and the weights it writes are then
+    the untrained controller, which nothing else in its output said."""
+    line = f"kept generation {best} of {generations} (the best on the holdout)"
+    if best == 0:
+        line += ("; that is the start, the untrained controller (every parameter 0: each family's base LR, "
+                 "unchanged): no later generation scored better on the holdout; train longer (--generations)")
+    return line
 
 
 def submission_name(path: Path) -> str:

@@ -187,6 +187,24 @@ def test_command_writes_a_submission_file_the_grader_takes(tmp_path, monkeypatch
     assert ran[0].lrs == ran[1].lrs and ran[0].final_loss == ran[1].final_loss
 
 
+def test_a_run_says_which_generation_it_kept(tmp_path, monkeypatch, capsys):
+    """A run keeps the generation best on the holdout, which for a short run is often generation 0,
+    the start (every parameter 0: the base LRs, unchanged); it wrote those weights without a word.
+    It says the generation it kept (the sidecar's), and that generation 0 is the untrained start."""
+    from lrgym.baselines.train_controller import kept_generation
+
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps({**TINY, "generations": 2}))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LRGYM_RUNS", raising=False)
+    assert main(["--config", str(cfg), "--seed", "1"]) == 0
+    best = json.loads((tmp_path / "runs" / "controller_mixed.json").read_text())["best_generation"]
+    assert f"kept generation {best} of 2 (the best on the holdout)" in capsys.readouterr().out
+    if best == 0:
+        assert not ControllerNet.load(tmp_path / "runs" / "controller_mixed.npz").theta.any()
+    assert "untrained" in kept_generation(0, 5) and "untrained" not in kept_generation(3, 5)
+
+
 def test_a_shipped_run_writes_no_submission_file(tmp_path, monkeypatch, capsys):
     """The shipped weights are the ``controller`` baseline: ``--ship`` adds no ``.py`` beside them."""
     import lrgym.baselines.train_controller as tc
