@@ -82,6 +82,19 @@ PER_FAMILY = ("pool", "batch", "scan", "base_lr")
 TRAINER_SET = {"instance_set": "train", "optimizer": "sgd", "action_mode": "log_lr"}
 
 
+#: LRControlEnv keywords the env takes but training cannot feel, which ``env_options`` may not set
+#: (each ran to the same bits as without it, while the references were recomputed for its new
+#: cache key): what to change instead
+NO_EFFECT = {
+    "reward": "the fitness is the board's score S of each episode's final loss against its training "
+              "reference, not the env's reward (to weigh divergence: div_penalty)",
+    "reward_alphas": "the fitness is the board's score S, not the env's reward",
+    "lr_init": "the controller sets the LR from the first step (its start: base_lr times a learned factor)",
+    "factors": "the controller moves the LR itself (action_mode 'log_lr'), not by the discrete factors",
+    "instances": "the trainer picks its instances (train_start, pool, scan; holdout_start, holdout)",
+}
+
+
 #: the most LRs a reference grid may hold: a bound that stops a config from asking for 10^12
 #: reference episodes minutes into a run
 MAX_REF_GRID = 200
@@ -220,7 +233,11 @@ class ControllerConfig:
             raise ConfigError(f"env_options={self.env_options!r} invalid; valid: an object of LRControlEnv "
                               "keywords, e.g. {\"horizon\": 100}")
         reserved = ("family", *TRAINER_SET, "rejection_threshold")
-        valid = [k for k in keyword_names(EnvSettings.build) if k not in reserved]
+        valid = [k for k in keyword_names(EnvSettings.build) if k not in reserved and k not in NO_EFFECT]
+        unfelt = [k for k in self.env_options if k in NO_EFFECT]
+        if unfelt:
+            raise ConfigError(f"env_options sets {unfelt[0]!r}, which training does not use: {NO_EFFECT[unfelt[0]]}; "
+                              f"valid: {', '.join(valid)}")
         taken = [k for k in self.env_options if k in reserved]
         if taken:
             raise ConfigError(f"env_options sets {taken[0]!r}, which the trainer sets itself (family: each of "

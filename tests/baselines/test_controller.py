@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import re
+from collections import OrderedDict
 
 import numpy as np
 import pytest
@@ -89,6 +90,30 @@ def test_single_env_policy_matches_the_batched_trainer(family):
         np.testing.assert_allclose(t.lrs, res["lrs"][0, j], rtol=1e-5)
         np.testing.assert_allclose(t.final_loss, res["final"][0, j], rtol=1e-4)
     assert len({round(v, 6) for v in trajs[0].lrs}) > 5  # the LR really moves
+
+
+@pytest.mark.parametrize("keyword, value", [("reward", "final"), ("reward_alphas", (0.5, 2.0)), ("lr_init", 1e-5),
+                                            ("factors", (0.5, 2.0)), ("instances", (0, 1))])
+def test_env_options_training_cannot_feel_change_nothing(keyword, value):
+    """What ``env_options`` refuses (NO_EFFECT) is what leaves the trainer's episodes and its
+    reference scans the same to the bit: the config took them, and a run trained as without them."""
+    from lrgym.baselines.train_controller import NO_EFFECT
+
+    assert keyword in NO_EFFECT
+    net = _net(seed=2)
+    net.theta *= 0.3
+    log_lrs = np.log([1e-3, 1e-3, 3.0, 3.0])  # 3 diverges
+    for with_it in (False, True):
+        options = {keyword: value} if with_it else {}
+        ran = run_batch(net, "quadratic", [3, 4], [1003, 1004], env_options=options, tasks=OrderedDict())
+        scan = run_batch(None, "quadratic", [3, 4] * 2, [1003, 1004] * 2, const_log_lr=log_lrs, env_options=options,
+                         tasks=OrderedDict())
+        if not with_it:
+            before = ran, scan
+    for old, new in zip(before, (ran, scan)):
+        for k in old:
+            assert old[k].tobytes() == new[k].tobytes(), k
+    assert before[1]["diverged"].any() and not before[1]["diverged"].all()
 
 
 def test_a_constant_lr_scan_in_chunks_gives_the_same_bits():

@@ -89,6 +89,15 @@ BAD_CONFIGS = [
     ({"env_options": {"horizn": 100}}, "got an unexpected keyword argument 'horizn' (did you mean 'horizon'?); valid: family_options"),
     ({"env_options": {"horizon": -1}}, "horizon=-1 out of range"),
     ({"env_options": {"optimizer": "adam"}}, "env_options sets 'optimizer', which the trainer sets itself"),
+    # accepted, and training ran to the same bits as without them (the references recomputed)
+    ({"env_options": {"reward": "final"}}, "env_options sets 'reward', which training does not use: the fitness is "
+                                           "the board's score S"),
+    ({"env_options": {"reward_alphas": [1, 1]}}, "env_options sets 'reward_alphas', which training does not use"),
+    ({"env_options": {"lr_init": 0.5}}, "sets 'lr_init', which training does not use: the controller sets the LR"),
+    ({"env_options": {"factors": [0.5, 2.0]}}, "sets 'factors', which training does not use"),
+    ({"env_options": {"instances": [0, 1]}}, "sets 'instances', which training does not use: the trainer picks its "
+                                             "instances (train_start, pool, scan; holdout_start, holdout); valid: "
+                                             "family_options, horizon, inner_steps"),
     ({"mask": ["bogus"]}, "mask=['bogus']: unknown name 'bogus'; valid choices: loss, noise, gradient"),
     ({"rejection_threshold": -1}, "rejection_threshold=-1 out of range; valid: null"),
     ({"hard_fraction": 5}, "hard_fraction=5 out of range; valid: a number from 0 to 1"),
