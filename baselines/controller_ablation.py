@@ -39,16 +39,45 @@ NoRejected = _masked("rejected")
 NoFamily = _masked("family")
 
 
+def random_weights(net: ControllerNet, seed: int = 0) -> ControllerNet:
+    """``net`` with every parameter drawn from N(0, s²), s = the standard deviation of its trained
+    ones (0.1 if they are all equal): its architecture without training."""
+    scale = float(np.std(net.theta)) or 0.1
+    net.theta = np.random.default_rng(seed).normal(0.0, scale, net.n_params)
+    return net
+
+
 class RandomWeights(ControllerPolicy):
     """The shipped controller's architecture with random parameters (the agent without training)."""
 
     def __init__(self, family: str | None = None, seed: int = 0):
-        net = _shipped()
-        scale = float(np.std(net.theta)) or 0.1
-        net.theta = np.random.default_rng(seed).normal(0.0, scale, net.n_params)
-        super().__init__(net, name="controller-random")
+        super().__init__(random_weights(_shipped(), seed), name="controller-random")
+
+
+def ablation_name(name: str, suffix: str) -> str:
+    """The entry name of ``name``'s ablation ``suffix`` (``-no-gradient``), within an entry name's 64 characters."""
+    return f"{name[:64 - len(suffix)]}{suffix}"
+
+
+def ablation_source(name: str) -> str:
+    """Ablation classes for a submission file of :func:`lrgym.baselines.controller.submission_source`
+    (appended to it: they load its ``WEIGHTS``): ``NoLoss`` … ``NoFamily`` (one input group masked,
+    not retrained) and ``RandomWeights``, as this module's for the shipped weights, entries named
+    ``NAME-no-<group>`` and ``NAME-random``. ``train_controller`` writes them into every run's
+    file, so a variant's ablation is ``lrgym leaderboard submit runs/controller_mixed.py:NoGradient``."""
+    load = "ControllerNet.load(io.BytesIO(base64.b64decode(WEIGHTS)){})"
+    classes = [(_masked(g).__name__, ablation_name(name, f"-no-{g}"), load.format(f", mask=({g!r},)"))
+               for g in INPUT_GROUPS]
+    classes.append(("RandomWeights", ablation_name(name, "-random"), f"random_weights({load.format('')})"))
+    out = ["\n\n# Ablations of these weights: an input group held at 0 (not retrained), or random parameters",
+           "from lrgym.baselines.controller_ablation import random_weights  # noqa: E402\n"]
+    for cls, entry, net in classes:
+        out.append(f"\nclass {cls}(ControllerPolicy):\n    name = {entry!r}\n\n"
+                   f"    def __init__(self, family=None):\n        super().__init__({net}, name=self.name)\n")
+    return "\n".join(out)
 
 
 ABLATIONS = {"random weights": RandomWeights, **{f"no {g}": _masked(g) for g in INPUT_GROUPS}}
 
-__all__ = ["ABLATIONS", "NoFamily", "NoGradient", "NoLoss", "NoLrTime", "NoNoise", "NoRejected", "RandomWeights"]
+__all__ = ["ABLATIONS", "NoFamily", "NoGradient", "NoLoss", "NoLrTime", "NoNoise", "NoRejected", "RandomWeights",
+           "ablation_name", "ablation_source", "random_weights"]

@@ -50,6 +50,7 @@ from lrgym.baselines.config_checks import (MAX_HIDDEN, ConfigError, flag, read_c
                                            positive_real as _positive_real)
 from lrgym.baselines.controller import (INPUT_GROUPS, SUBMISSION_CLASS, ControllerNet, action_from_ln_lr, controller_inputs,
                                         submission_source)
+from lrgym.baselines.controller_ablation import ABLATIONS, ablation_source
 from lrgym.baselines.outputs import (SHIPPED_WEIGHTS, add_output_arguments, companion_problem, output_path,
                                      replace_file, replace_files, runs_dir, with_suffix_added)
 from lrgym.baselines.score import floored, score
@@ -653,7 +654,8 @@ def main(argv=None) -> int:
                                                  "cpu_seconds": round(time.process_time() - c0, 1),
                                                  "history": info["history"]}, indent=1, default=float) + "\n"}
     if submission is not None:
-        files[submission] = submission_source(weights, name=submission_name(path))
+        name = submission_name(path)
+        files[submission] = submission_source(weights, name=name) + ablation_source(name)
     path.parent.mkdir(parents=True, exist_ok=True)
     replace_files(files)  # together, or none of them
     took = f"({time.time() - t0:.0f} s wall, {time.process_time() - c0:.0f} CPU-s)"
@@ -663,7 +665,9 @@ def main(argv=None) -> int:
         return 0
     print(f"wrote {path}, {submission} and {sidecar} {took}\n"
           f"grade it: lrgym leaderboard submit {submission}:{SUBMISSION_CLASS} --suite quick   (--suite val: "
-          f"the validation suite; in Python: make_baseline(\"controller\", path=\"{path}\"))")
+          f"the validation suite; in Python: make_baseline(\"controller\", path=\"{path}\"))\n"
+          f"its ablations: lrgym leaderboard submit {submission}:NoGradient --suite val   (any of "
+          f"{', '.join(c.__name__ for c in ABLATIONS.values())})")
     return 0
 
 

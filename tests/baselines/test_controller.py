@@ -230,6 +230,44 @@ def test_a_run_says_which_generation_it_kept(tmp_path, monkeypatch, capsys):
     assert "untrained" in kept_generation(0, 5) and "untrained" not in kept_generation(3, 5)
 
 
+def test_a_runs_submission_file_holds_its_ablations(tmp_path, monkeypatch, capsys):
+    """The ablation classes (``controller_ablation``) load the shipped weights only: a variant's
+    ablation needed code of one's own. A run's submission file holds them for its own weights
+    (one input group held at 0, or random parameters as ``RandomWeights`` draws them), each
+    entry named after the run, and the run prints how to grade one."""
+    from lrgym.baselines import controller_ablation
+    from lrgym.leaderboard.submission_files import declared_name
+
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps(TINY))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LRGYM_RUNS", raising=False)
+    assert main(["--config", str(cfg), "--seed", "1", "--out", "runs/mine.npz"]) == 0
+    assert "lrgym leaderboard submit runs/mine.py:NoGradient --suite val" in capsys.readouterr().out
+    submission = tmp_path / "runs" / "mine.py"
+    namespace = {}
+    exec(compile(submission.read_text(), str(submission), "exec"), namespace)
+    trained = ControllerNet.load(tmp_path / "runs" / "mine.npz")
+    assert len(controller_ablation.ABLATIONS) == len(INPUT_GROUPS) + 1
+    for shipped_class in controller_ablation.ABLATIONS.values():
+        cls = shipped_class.__name__
+        policy = namespace[cls](family="quadratic")
+        assert declared_name(f"{submission}:{cls}") == policy.name
+        if cls == "RandomWeights":
+            assert policy.name == "mine-random"
+            scale = float(np.std(trained.theta)) or 0.1
+            np.testing.assert_array_equal(policy.net.theta,
+                                          np.random.default_rng(0).normal(0.0, scale, trained.n_params))
+        else:
+            group = shipped_class().net.mask[0]  # the shipped class's group, by its mask
+            assert policy.name == f"mine-no-{group}" and policy.net.mask == (group,)
+            np.testing.assert_array_equal(policy.net.theta, trained.theta)
+    shipped = ControllerNet.load(SHIPPED_WEIGHTS / "controller_mixed.npz")  # the shipped ablation draws as before
+    np.testing.assert_array_equal(controller_ablation.RandomWeights().net.theta,
+                                  np.random.default_rng(0).normal(0.0, float(np.std(shipped.theta)), shipped.n_params))
+    assert controller_ablation.ablation_name("a" * 64, "-no-lr_time") == "a" * 53 + "-no-lr_time"
+
+
 def test_a_shipped_run_writes_no_submission_file(tmp_path, monkeypatch, capsys):
     """The shipped weights are the ``controller`` baseline: ``--ship`` adds no ``.py`` beside them."""
     import lrgym.baselines.train_controller as tc
