@@ -10,6 +10,7 @@ commands report either as the argument parser's error (usage, exit 2), before an
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import math
 from collections.abc import Mapping
@@ -95,13 +96,19 @@ def read_config(cls, path: str | Path) -> dict:
     must be a regular file (:func:`lrgym.files.read_regular_file`: a FIFO is refused, not waited
     on); its JSON an object; its keys field names. Raises ``ValueError`` (:class:`ConfigError`)."""
     data = json.loads(read_regular_file(path, "", "a JSON file of config fields"))
+    fields = dataclasses.fields(cls)
     if not isinstance(data, dict):
+        # an example of this config's own fields (``{"seed": 1}`` was no field of the controller's)
+        example = next(({f.name: f.default} for f in fields if type(f.default) is int), {})
         raise ConfigError(f"the file holds a JSON {type(data).__name__}; valid: an object of config fields, "
-                          'e.g. {"seed": 1}')
-    valid = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - valid - {"_comment"})
+                          f"e.g. {json.dumps(example)}")
+    valid = sorted(f.name for f in fields)
+    unknown = sorted(set(data) - set(valid) - {"_comment"})
     if unknown:
-        raise ConfigError(f"unknown config key(s) {unknown}; valid: {', '.join(sorted(valid))}")
+        close = {k: difflib.get_close_matches(k, valid, n=1) for k in unknown}
+        hint = ", ".join(f"{k!r} → {m[0]!r}" for k, m in close.items() if m)
+        raise ConfigError(f"unknown config key(s) {unknown}{f' (did you mean: {hint}?)' if hint else ''}; "
+                          f"valid: {', '.join(valid)}")
     data.pop("_comment", None)
     return data
 

@@ -65,6 +65,27 @@ def test_train_controller_names_a_bad_config(tmp_path, monkeypatch, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cfg.json"]
 
 
+@pytest.mark.parametrize("text, message", [
+    ('{"generation": 5, "sigam": 0.1, "zzz": 1}',
+     "unknown config key(s) ['generation', 'sigam', 'zzz'] (did you mean: 'generation' → 'generations', 'sigam' → "
+     "'sigma'?); valid: base_lr, batch"),
+    ("[5]", 'the file holds a JSON list; valid: an object of config fields, e.g. {"train_start": 0}'),
+])
+def test_train_controller_says_what_a_bad_key_meant(text, message, tmp_path, monkeypatch, capsys):
+    """A typo'd key said the valid keys only, and a JSON list's error gave the example {"seed": 1},
+    no field of the controller's config (its seed is --seed): refused in turn as an unknown key.
+    The example is a field of the config, with its default, which the config takes."""
+    import lrgym.baselines.train_controller as c
+
+    config = tmp_path / "cfg.json"
+    config.write_text(text)
+    monkeypatch.setattr(c, "train", lambda *a, **k: pytest.fail("training started"))
+    with pytest.raises(SystemExit) as stop:
+        c.main(["--config", str(config), "--out", str(tmp_path / "never.npz")])
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+    assert c.ControllerConfig(train_start=0) == c.ControllerConfig()
+
+
 #: (config, what the error names): each crashed with a raw traceback (KeyError, ValueError of int(),
 #: numpy's UFuncNoLoopError at generation 1, IndexError in run_batch, a bare TypeError, the net's
 #: own ValueError after the references) or was accepted silently (a negative sigma or max_step, a
