@@ -683,7 +683,8 @@ def report(
     top: int = typer.Option(5, "--top", min=1, help="Best baselines drawn in the plots."),
     submissions: int = typer.Option(20, "--submissions", min=0, help="Best submissions drawn in the plots (the "
                                     "ranking has every one; --entry draws any other)."),
-    entry: Optional[List[str]] = typer.Option(None, "--entry", help="Also draw this entry in every plot (repeatable)."),
+    entry: Optional[List[str]] = typer.Option(None, "--entry", help="Also draw this entry in every plot, and its LR "
+                                       "against each instance's reference LR (repeatable)."),
     private: Optional[Path] = PrivateOpt,
 ):
     """Write the HTML report (tables and plots; runs/leaderboard.html) and the Markdown ranking

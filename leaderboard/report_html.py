@@ -24,7 +24,8 @@ from lrgym.leaderboard.public_source import public_source
 from lrgym.leaderboard.ranking import Leaderboard
 from lrgym.leaderboard.report_format import (KINDS_LEGEND, SCORE_DEFINITIONS, column_names, entry_kind, failure_text,
                                              number, row_cells, skipped_line)
-from lrgym.leaderboard.report_plots import CI_ROWS, CONTROLLER_ENTRY, PLOTTED_SUBMISSIONS, ci_rows, plots, plotted_rows
+from lrgym.leaderboard.report_plots import (CI_ROWS, CONTROLLER_ENTRY, PLOTTED_SUBMISSIONS, ci_rows, lr_figure_key, plots,
+                                            plotted_rows)
 from lrgym.leaderboard.text import clean
 
 __all__ = ["html_page"]
@@ -134,17 +135,25 @@ def _plots(lb: Leaderboard, references, top: int, entries, submissions: int) -> 
              "step.</p>"]
     for fs in suite.families:
         parts.append(f"<h3>{_e(fs.family)}</h3>" + img(f"family:{fs.family}", f"{fs.family} curves"))
+    # a private suite's env seeds are its secret: its caption says which seed, not the number
+    seed = "the suite's first env seed" if is_private(suite) else f"seed {_e(suite.seeds[0])}"
+    hidden = " — instances by their position in the suite, as its seeds are hidden" if is_private(suite) else ""
     if "controller" in images:
-        # a private suite's env seeds are its secret: its caption says which seed, not the number
-        seed = "the suite's first env seed" if is_private(suite) else f"seed {_e(suite.seeds[0])}"
         parts += ["<h2>The learned controller against the best constant LR</h2>",
                   f"<p>The LR the learned <code>{_e(CONTROLLER_ENTRY)}</code> entry sets at each step (solid) on "
                   "the first instances of each family of this suite (held out: it trained on train "
                   f"instances only), {seed}, and each instance's best constant LR, the "
-                  "reference of the score (dashed, same colour)"
-                  + (" — instances by their position in the suite, as its seeds are hidden" if is_private(suite)
-                     else "") + ".</p>",
+                  f"reference of the score (dashed, same colour){hidden}.</p>",
                   img("controller", "controller LR against the reference LR")]
+    named = [n for n in dict.fromkeys(entries) if lr_figure_key(n) in images]
+    if named:
+        parts.append("<h2>Entries asked for against the best constant LR</h2>")
+    for name in named:
+        parts += [f"<h3>{_e(name)}</h3>",
+                  f"<p>The LR the <code>{_e(name)}</code> entry (<code>--entry</code>) sets at each step (solid) "
+                  f"on the first instances of each family of this suite, {seed}, and each instance's best "
+                  f"constant LR, the reference of the score (dashed, same colour){hidden}.</p>",
+                  img(lr_figure_key(name), f"{name} LR against the reference LR")]
     return parts
 
 

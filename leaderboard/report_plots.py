@@ -26,7 +26,7 @@ from lrgym.leaderboard.suite import Task
 
 __all__ = ["PALETTE", "LINE_STYLES", "KIND_SUFFIX", "FONT_SIZE", "Style", "entry_styles", "plotted_rows", "drawn_rows", "ci_rows", "CI_ROWS", "PLOTTED_SUBMISSIONS", "ci_figure",
            "profile_figure", "algoperf_figure", "curve_matrix", "median_band", "progress_matrix", "family_figure",
-           "CONTROLLER_ENTRY", "controller_figure", "instance_label", "figures", "plots", "fs_len", "LABEL_CHARS",
+           "CONTROLLER_ENTRY", "controller_figure", "lr_figure_key", "instance_label", "figures", "plots", "fs_len", "LABEL_CHARS",
            "shorten", "plot_labels"]
 
 #: 20 colours of maximum contrast (Kelly 1965, without white and black and the palest ones
@@ -315,7 +315,8 @@ CONTROLLER_ENTRY = "controller"
 
 
 def controller_figure(lb: Leaderboard, references, name: str = CONTROLLER_ENTRY, per_family: int = 3):
-    """The learned controller's LR on a few held-out (suite) instances per family, the suite's first
+    """The LR of entry ``name`` (the learned controller's by default; ``report --entry NAME`` draws
+    any other's, a variant's) on a few held-out (suite) instances per family, the suite's first
     seed, each against that instance's best constant LR (the reference, dashed, same colour);
     ``None`` if the board has no entry ``name`` or no references. A row not made from the weights
     this install ships (:func:`lrgym.leaderboard.provenance.stale_baselines`) says so in its title.
@@ -354,6 +355,9 @@ def controller_figure(lb: Leaderboard, references, name: str = CONTROLLER_ENTRY,
         fig.suptitle(f"{name}: not made from the weights this install ships (stale row)", color="C3",
                      fontsize=FONT_SIZE)
         fig.subplots_adjust(top=0.8)
+    elif name != CONTROLLER_ENTRY:  # an entry asked for (--entry): whose LR, said in the figure
+        fig.suptitle(f"{name}: LR against the reference LR", fontsize=FONT_SIZE)
+        fig.subplots_adjust(top=0.8)
     return fig
 
 
@@ -367,8 +371,10 @@ def instance_label(suite, fs, k: int) -> str:
 
 def figures(lb: Leaderboard, top: int = 5, references=None, entries=(),
             submissions: int = PLOTTED_SUBMISSIONS) -> dict:
-    """Every figure of the report (matplotlib Figures): ``ci``, ``profile``, ``algoperf`` and
-    ``family:<name>`` per family."""
+    """Every figure of the report (matplotlib Figures): ``ci``, ``profile``, ``algoperf``,
+    ``family:<name>`` per family, ``controller`` (:func:`controller_figure`) and, for every entry
+    named in ``entries`` (``--entry``), its LR against the reference LR, ``lr:<name>`` (a
+    controller trained by ``train_controller`` is a submission under a name of its own)."""
     import matplotlib
 
     if not lb.rows:
@@ -383,7 +389,15 @@ def figures(lb: Leaderboard, top: int = 5, references=None, entries=(),
         controller = controller_figure(lb, references)
         if controller is not None:
             out["controller"] = controller
+        for name in dict.fromkeys(entries):  # a variant of the controller, under its own name
+            if name != CONTROLLER_ENTRY and (fig := controller_figure(lb, references, name=name)) is not None:
+                out[lr_figure_key(name)] = fig
     return out
+
+
+def lr_figure_key(name: str) -> str:
+    """The key of the figure of entry ``name``'s LR against the reference LR (``--entry NAME``)."""
+    return f"lr:{name}"
 
 
 def plots(lb: Leaderboard, top: int = 5, references=None, entries=(),

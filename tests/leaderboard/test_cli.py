@@ -433,5 +433,5 @@ def test_report_reads_the_curves_of_the_rows_it_draws_only(tmp_path, monkeypatch
     assert len(full.rows) == len(names)
     images = re.compile(r'src="data:image/png;base64,([^"]+)"')
     want = images.findall(html_page(full, references=refs, top=1, entries=("sub11",), submissions=3))
-    assert len(want) == 3 + len(suite.families) + 1  # ci, 2 profiles, one per family, the controller
+    assert len(want) == 3 + len(suite.families) + 2  # ci, 2 profiles, one per family, the controller's LR, sub11's
     assert images.findall(page.read_text()) == want

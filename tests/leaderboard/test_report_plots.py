@@ -192,6 +192,40 @@ def test_controller_figure_sets_its_lr_against_each_instances_reference(tmp_path
     assert report.controller_figure(lb, StubReferences()) is None
 
 
+def test_an_entry_asked_for_gets_its_lr_against_the_reference(tmp_path):
+    """Only the entry named ``controller`` had its LR set against each instance's reference LR: a
+    controller trained by ``train_controller`` is a submission under a name of its own (the name
+    ``controller`` is the baseline's), whose curves the report could not show. ``--entry NAME``
+    draws them, each instance's LR curve (the suite's first seed) beside its reference."""
+    from lrgym.leaderboard.report_html import html_page
+    from lrgym.leaderboard.report_plots import lr_figure_key
+
+    path = tmp_path / "v.sqlite"
+    with ResultStore(path) as store:
+        for name, kind, level in (("controller", "baseline", 0.9), ("my variant", "submission", 0.7)):
+            runs = runs_for(level)
+            store.add_entry(synthetic_entry(SUITE, name, kind, summary=summarize(runs, SUITE, reps=50)), runs)
+        lb = build_leaderboard(store, SUITE, reps=50)
+    figs = report.figures(lb, references=StubReferences(), entries=("my variant", "controller"))
+    assert lr_figure_key("my variant") in figs and lr_figure_key("controller") not in figs  # drawn once, as before
+    assert lr_figure_key("my variant") not in report.figures(lb, references=StubReferences())
+    fig = figs[lr_figure_key("my variant")]
+    assert fig._suptitle.get_text() == "my variant: LR against the reference LR"  # a figure travels alone
+    for ax, fs in zip(fig.axes, SUITE.families):
+        curves = [ln for ln in ax.get_lines() if len(ln.get_xdata()) > 2]
+        refs = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+        assert len(curves) == len(refs) == len(fs.instances)
+        for j, (curve, ref) in enumerate(zip(curves, refs)):
+            task_index = [(t.family, t.instance) for t in SUITE.tasks()].index((fs.family, fs.instances[j]))
+            np.testing.assert_allclose(curve.get_ydata(), lr_of(0.7, task_index, SUITE.seeds[0]))
+            assert ref.get_ydata()[0] == pytest.approx(0.001 * (1 + fs.instances[j] % 7))
+    page = html_page(lb, references=StubReferences(), entries=("my variant",))
+    assert 'alt="my variant LR against the reference LR"' in page and "<code>my variant</code> entry" in page
+    assert 'alt="controller LR against the reference LR"' in page
+    assert "against the reference LR" not in html_page(lb, references=StubReferences()).replace(
+        'alt="controller LR against the reference LR"', "")
+
+
 def test_a_diverged_run_scores_minus_one_in_the_progress_panel_from_its_diverging_step():
     """An audit (2026-12-06): the progress panel scored a diverged run's last loss as if it had
     not diverged: the env's cap is 1e4 × L0, and against a reference 1e-8 × L0 that loss is
