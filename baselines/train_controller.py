@@ -200,6 +200,12 @@ class ControllerConfig:
             if missing:
                 raise ConfigError(f"{name} has no count for {', '.join(missing)}; valid: a count for every trained "
                                   f"family, e.g. {{\"{name}\": {{\"{missing[0]}\": 8}}}} in the --config file")
+        over = [f for f in self.families if int(self.batch[f]) > int(self.pool[f])]
+        if over:  # each generation draws its batch from the pool without replacement: it ran min(batch, pool)
+            f = over[0]
+            raise ConfigError(f"batch[{f!r}]={self.batch[f]!r} is more than pool[{f!r}]={self.pool[f]!r}; valid: a "
+                              "batch of at most its pool's count (a generation draws its batch from the pool "
+                              "without replacement)")
         for name in ("train_start", "holdout_start"):
             value = getattr(self, name)
             if not (is_integer(value) and value >= 0):

@@ -350,7 +350,7 @@ def test_reference_cache_is_checked_and_keyed_by_the_code(tmp_path, monkeypatch)
     import lrgym.baselines.train_controller as tc
 
     monkeypatch.setenv("LRGYM_RUNS", str(tmp_path))
-    cfg = ControllerConfig(families=("quadratic",), pool={"quadratic": 2}, scan={"quadratic": 1}, holdout=1,
+    cfg = ControllerConfig(families=("quadratic",), pool={"quadratic": 2}, batch={"quadratic": 1}, scan={"quadratic": 1}, holdout=1,
                            ref_grid=(-3.0, 0.0, 1.0))
     logs = []
     first = tc.episode_set(cfg, "quadratic", 0, 2, log=logs.append)
@@ -402,9 +402,9 @@ def test_a_partial_config_changes_only_what_it_names(tmp_path):
     p = tmp_path / "c.json"
     p.write_text(json.dumps({"generations": 1}))
     assert ControllerConfig.from_json(p) == dataclasses.replace(ControllerConfig.from_json(DEFAULT_CONFIG), generations=1)
-    p.write_text(json.dumps({"pool": {"linreg": 4}, "batch": {"mlp": 1}, "scan": {"quadratic": 1}}))
+    p.write_text(json.dumps({"pool": {"linreg": 16}, "batch": {"mlp": 1}, "scan": {"quadratic": 1}}))
     cfg = ControllerConfig.from_json(p)
-    assert cfg.pool == {"linreg": 4, "quadratic": 48, "mlp": 8, "recsys": 16}
+    assert cfg.pool == {"linreg": 16, "quadratic": 48, "mlp": 8, "recsys": 16}
     assert cfg.batch == {"linreg": 8, "quadratic": 12, "mlp": 1, "recsys": 4}
     assert cfg.scan == {"linreg": 4, "quadratic": 1}
 

@@ -102,6 +102,8 @@ BAD_CONFIGS = [
     ({"div_penalty": -1}, "div_penalty=-1 out of range; valid: a number >= 0"),
     ({"pairs": 0}, "pairs=0 out of range; valid: a positive integer"),
     ({"batch": {"mlp": 0}}, "batch['mlp']=0 out of range"),
+    # it ran min(batch, pool) episodes a generation without a word
+    ({"batch": {"linreg": 100}}, "batch['linreg']=100 is more than pool['linreg']=32; valid: a batch of at most"),
     ({"holdout": 0}, "holdout=0 out of range"),
     ({"ref_grid": [0.5, -3.5, 0.25]}, "ref_grid=[0.5, -3.5, 0.25] invalid; valid: [lowest, highest, step]"),
     ({"ref_grid": [-3.5, 0.5, 0]}, "ref_grid=[-3.5, 0.5, 0] invalid"),
