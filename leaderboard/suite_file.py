@@ -216,6 +216,7 @@ def _env_options(where: str, options) -> tuple[tuple[str, object], ...]:
         raise SuiteFileError(f"{where} {brief(options)}; valid: an object of LRControlEnv keywords")
     owned = {"family": "the family's own field", "instance_set": "the suite's instance_set",
              "instances": "the family's instances field (the grader resets each run to its instance)",
+             "instance_order": "the family's instances field (the grader resets each run to its instance)",
              "horizon": "the family's horizon field", "inner_steps": "the family's inner_steps field",
              **{k: "a policy's choice (lrgym.leaderboard.settings)" for k in POLICY_CHOICES}}
     for key in options:

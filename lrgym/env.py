@@ -51,6 +51,7 @@ from lrgym.tasks.batched import FALLBACK, BoundKernel, kind_of
 from lrgym.tasks.blas import blas_single_thread
 from lrgym.tasks.ahead import BuildAhead, Prediction, check_depth
 from lrgym.tasks.cache import build_task, cached_task
+from lrgym.tasks.instance_order import next_instance, position_after
 from lrgym.tasks.base import (
     N_STATS,
     S_DIVERGED,
@@ -109,8 +110,9 @@ class LRControlEnv(gym.Env):
 
     ``reset`` draws an instance uniformly from ``instance_set`` with the env's ``np_random`` —
     or from the ``instances=`` list of seeds of that set, if given (``env.instances``: what
-    resets draw from) — or takes ``options={"instance": k}`` for seed ``k`` of the set (any seed
-    of it, listed or not; for that reset only). It then draws initial parameters from
+    resets draw from); with ``instance_order="cycle"`` it takes them in turn instead — or takes
+    ``options={"instance": k}`` for seed ``k`` of the set (any seed of it, listed or not; for
+    that reset only). It then draws initial parameters from
     ``np_random`` and sets the LR to ``lr_init`` (or ``options={"lr_init": x}``). Bad options
     raise ``ValueError`` and change nothing (:meth:`check_reset_options`).
 
@@ -164,7 +166,10 @@ class LRControlEnv(gym.Env):
     sequence, and ``instances=range(0, 10_000)`` on ``train`` the default's episodes to the bit.
     Seeds, not indices, as ``options={"instance": k}`` takes them (on ``LRControl-v1`` each
     seed keeps the family the mixture gives it, ``family.member_of(k)``); distinct, non-empty;
-    :func:`lrgym.settings.check_instances`);
+    :func:`lrgym.settings.check_instances`); ``instance_order`` (``"draw"``, the default: those
+    uniform draws; ``"cycle"``: each of ``instances`` in turn, from the first, DACBench's round
+    robin — a seed does not move the cycle, a reset given a listed seed moves it to the seed
+    after; :attr:`cycle_position`, :mod:`lrgym.tasks.instance_order`);
     ``optimizer`` name,
     dict or :class:`~lrgym.optim.OptimizerConfig`; ``action_mode``; ``factors``; ``horizon`` and
     ``inner_steps`` (family defaults); ``reward``; ``reward_alphas`` (α1, α2 of ``sign_delta``);
@@ -191,6 +196,8 @@ class LRControlEnv(gym.Env):
 
     ## Version History
 
+    * v1 (2026-12-06, same id): the ``instance_order`` keyword (``"cycle"``: resets take the
+      instances in turn); the default ``"draw"`` draws as before, to the bit.
     * v1 (2026-12-06, same id): the ``instances`` keyword (a fixed list of instance seeds that
       resets draw from); without it every episode is as before, to the bit.
     * v1 (2026-12-02, same id): fix — a recommender built with a tiny item count through
@@ -238,6 +245,7 @@ class LRControlEnv(gym.Env):
         cap_factor: float = DEFAULT_CAP_FACTOR,
         rejection_threshold: float | None = None,
         instances: Sequence[int] | None = None,
+        instance_order: str = "draw",
         render_mode: str | None = None,
         task_cache: OrderedDict | None = None,
         build_ahead: int = 0,
@@ -256,20 +264,24 @@ class LRControlEnv(gym.Env):
             family=family, family_options=family_options, instance_set=instance_set, optimizer=optimizer,
             action_mode=action_mode, factors=factors, horizon=horizon, inner_steps=inner_steps, reward=reward,
             reward_alphas=reward_alphas, lr_init=lr_init, lr_min=lr_min, lr_max=lr_max, cap_factor=cap_factor,
-            rejection_threshold=rejection_threshold, instances=instances,
+            rejection_threshold=rejection_threshold, instances=instances, instance_order=instance_order,
         ), task_cache, build_ahead)
 
     @classmethod
     def from_settings(cls, settings: EnvSettings, *, render_mode: str | None = None,
-                      task_cache: OrderedDict | None = None, build_ahead: int = 0) -> "LRControlEnv":
+                      task_cache: OrderedDict | None = None, build_ahead: int = 0,
+                      cycle_start: int = 0) -> "LRControlEnv":
         """An env with already built :class:`~lrgym.settings.EnvSettings` (shared, not copied:
-        the vector env gives every sub-environment the same object)."""
+        the vector env gives every sub-environment the same object). ``cycle_start``: the
+        position in ``settings.instances`` (modulo its length) of the first instance a reset
+        takes with ``instance_order="cycle"`` (the vector env starts sub-environment i at i)."""
         env = cls.__new__(cls)
         env.render_mode = check_render_mode(render_mode)
-        env._apply_settings(settings, task_cache, build_ahead)
+        env._apply_settings(settings, task_cache, build_ahead, cycle_start)
         return env
 
-    def _apply_settings(self, settings: EnvSettings, task_cache: OrderedDict | None, build_ahead: int = 0) -> None:
+    def _apply_settings(self, settings: EnvSettings, task_cache: OrderedDict | None, build_ahead: int = 0,
+                        cycle_start: int = 0) -> None:
         """Set up the env from its settings: spaces, episode arrays, task cache, build-ahead."""
         self.settings = settings
         # the settings under their public names (read-only by convention: change them by a new env)
@@ -277,6 +289,8 @@ class LRControlEnv(gym.Env):
         self.instance_set = settings.instance_set
         self.instances = settings.instances  # what a reset draws from (the whole set, or the list)
         self.instance_range = settings.instance_range  # what options={"instance": k} may ask for
+        self.instance_order = settings.instance_order  # "draw" or "cycle" (lrgym.tasks.instance_order)
+        self._cycle_position = int(cycle_start) % len(self.instances) if self.instance_order == "cycle" else 0
         self.optimizer = settings.optimizer
         self.action_mode = settings.action_mode
         self.reward_name = settings.reward
@@ -336,6 +350,13 @@ class LRControlEnv(gym.Env):
         self._recorder = None if self.render_mode is None else EpisodeRecorder(self.horizon, self.lr_min, self.lr_max)
 
     # ---- instances --------------------------------------------------------------------------
+
+    @property
+    def cycle_position(self) -> int:
+        """With ``instance_order="cycle"``: the position in :attr:`instances` of the instance the
+        next reset without ``options={"instance": k}`` takes (0 with ``"draw"``). Read-only:
+        ``reset(options={"instance": k})`` with a listed ``k`` moves it to the seed after ``k``."""
+        return self._cycle_position
 
     @property
     def task_cache(self) -> OrderedDict:
@@ -430,22 +451,27 @@ class LRControlEnv(gym.Env):
         else:
             def build(instance: int) -> Task:
                 return build_task(family, family.sample(instance))
-        return BuildAhead(self.build_ahead, self.instances, build)
+        return BuildAhead(self.build_ahead, self.instances, build, self.instance_order)
 
-    def _prediction(self, instance: int, drawn: bool, state_before) -> Prediction | None:
+    def _prediction(self, instance: int, drawn: bool, state_before, position_before: int) -> Prediction | None:
         """What a build ahead made of this reset (task, initial state, first evaluation), if it
         predicted it (the task kept in the env's own task cache, if it has one); else None."""
-        p = self._ahead.take(self.np_random, instance, drawn, state_before)
+        p = self._ahead.take(self.np_random, instance, drawn, state_before, position_before)
         if p is not None and self._tasks is not None:
             self._keep(instance, p.task)
         return p
 
     def _choose_instance(self, asked: int | None) -> int:
-        """The episode's instance seed: ``asked`` (checked), or one drawn uniformly from
-        :attr:`instances` (the set, or the ``instances=`` list) with ``np_random``."""
+        """The episode's instance seed: ``asked`` (checked), or the next of :attr:`instances`
+        (the set, or the ``instances=`` list) in :attr:`instance_order`: drawn uniformly with
+        ``np_random``, or the one at :attr:`cycle_position` (:mod:`lrgym.tasks.instance_order`,
+        which also says how an asked seed moves the cycle)."""
         if asked is not None:
+            self._cycle_position = position_after(self.instances, self.instance_order, asked, self._cycle_position)
             return asked
-        return int(self.instances[int(self.np_random.integers(len(self.instances)))])
+        k, self._cycle_position = next_instance(self.instances, self.instance_order, self.np_random,
+                                               self._cycle_position)
+        return k
 
     def check_reset_options(self, options) -> tuple[int | None, float]:
         """``reset``'s ``options`` checked, before the reset changes anything: (the instance seed
@@ -482,9 +508,9 @@ class LRControlEnv(gym.Env):
         if ahead is None:
             self.instance = self._choose_instance(asked)
         else:
-            state_before = self.np_random.bit_generator.state
+            state_before, position_before = self.np_random.bit_generator.state, self._cycle_position
             self.instance = self._choose_instance(asked)
-            prediction = self._prediction(self.instance, asked is None, state_before)
+            prediction = self._prediction(self.instance, asked is None, state_before, position_before)
         if prediction is None:
             self.task = self.task_for(self.instance)
             self.state = self.task.new_state(self.np_random)
@@ -508,8 +534,9 @@ class LRControlEnv(gym.Env):
         self._step_template = info.copy()
         if self._recorder is not None:
             self._recorder.start(info)
-        if ahead is not None:  # np_random is where the next reset starts: queue its builds (last,
-            ahead.refill(self.np_random)  # so that the builder's Python does not slow this reset's)
+        if ahead is not None:  # np_random (and the cycle) is where the next reset starts: queue its
+            # builds (last, so that the builder's Python does not slow this reset's)
+            ahead.refill(self.np_random, self._cycle_position)
         return self._obs.copy(), info
 
     def step(self, action):
@@ -623,6 +650,8 @@ class LRControlEnv(gym.Env):
     def __setstate__(self, state):
         state.setdefault("build_ahead", 0)  # (pickled before build-ahead existed)
         state.setdefault("instance_range", state["instances"])  # (pickled before the instances= list existed)
+        state.setdefault("instance_order", "draw")  # (pickled before instance_order existed)
+        state.setdefault("_cycle_position", 0)
         self.__dict__.update(state)
         self._ahead = self._new_build_ahead()
         self._view_buffers()

@@ -30,6 +30,7 @@ from lrgym.rewards import REWARDS, check_reward_alphas, reward_code, reward_para
 from lrgym.tasks import make_family
 from lrgym.tasks.base import TaskFamily, is_integer, is_real
 from lrgym.tasks.base import instance_set as lookup_instance_set
+from lrgym.tasks.instance_order import check_instance_order
 
 # ---- the control settings' defaults: one home for LRControlEnv, EnvSettings, lrgym.torch's
 # TorchTrainingEnv and PolicyScheduler, and TrainingMonitor ----------------------------------------
@@ -90,6 +91,10 @@ class EnvSettings:
     lr_max: float
     cap_factor: float
     rejection_threshold: float | None
+    #: the order resets take :attr:`instances` in: ``"draw"`` (uniformly with ``np_random``) or
+    #: ``"cycle"`` (each in turn; :mod:`lrgym.tasks.instance_order`). Its default also serves
+    #: settings pickled before the keyword existed
+    instance_order: str = "draw"
     # ---- derived: what the compiled step and the info need -----------------------------------
     opt_code: int = field(init=False)
     hyper: np.ndarray = field(init=False)
@@ -136,6 +141,7 @@ class EnvSettings:
         cap_factor: float = DEFAULT_CAP_FACTOR,
         rejection_threshold: float | None = None,
         instances: Sequence[int] | None = None,
+        instance_order: str = "draw",
     ) -> "EnvSettings":
         """Check the env's keyword arguments and derive the rest (a bad value raises
         ``ValueError`` naming it and the valid choices). ``family``: a name (with
@@ -143,6 +149,7 @@ class EnvSettings:
         family = check_family(family, family_options)
         instance_range = lookup_instance_set(instance_set)
         instances = check_instances(instances, instance_range, instance_set)
+        instance_order = check_instance_order(instance_order)
         opt = OptimizerConfig.coerce(optimizer)
         check_choice("action_mode", action_mode, ACTION_MODES)
         check_choice("reward", reward, REWARDS)
@@ -160,7 +167,7 @@ class EnvSettings:
             optimizer=opt, action_mode=action_mode,
             factors=factor_array, horizon=horizon, inner_steps=inner_steps, reward=reward,
             reward_alphas=alphas, lr_init=init, lr_min=lo, lr_max=hi, cap_factor=cap,
-            rejection_threshold=rejection_threshold,
+            rejection_threshold=rejection_threshold, instance_order=instance_order,
         )
 
     def constant_info_items(self) -> dict[str, Any]:

@@ -38,7 +38,7 @@ EXAMPLES = {
     'DQN("MlpPolicy", make_sb3_vec_env("LRControl-v1", n_envs=8, seed=0))': ("", {".learn(10_000)": ".learn(64)"}),
     "from lrgym.torch import PolicyScheduler": (TORCH_READER, {}),
     # "Coming from DACBench's SGD benchmark" (tests/test_readme_dacbench.py checks what they claim)
-    "class InstanceCycle(gym.Wrapper):": ("", {}),
+    'instances=[3, 7, 11],\n               instance_order="cycle")': ("", {}),
     'venv = make_sb3_vec_env("LRControl-MLP-v1", n_envs=8, seed=0, instances=train)': ("", {}),
     "scores = {}  # (policy, family, instance, seed) -> S": ("", {'get_suite("v2")': 'get_suite("quick")'}),
 }

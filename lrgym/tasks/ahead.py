@@ -1,7 +1,9 @@
 """Build the instances an environment will draw next, in a background thread (opt-in).
 
 An env's reset draws the instance seed from ``env.np_random`` (``integers(len(instances))``, over
-the whole instance set or the env's ``instances=`` list: the chain is given the same sequence),
+the whole instance set or the env's ``instances=`` list: the chain is given the same sequence;
+or, with ``instance_order="cycle"``, takes the next in turn: the chain is given the env's cycle
+position too; :mod:`lrgym.tasks.instance_order`),
 builds that instance, and draws the episode's initial parameters and RNG word from
 ``env.np_random`` again (:meth:`~lrgym.tasks.base.Task.new_state`). Steps never touch
 ``np_random``. So right after a reset the next instances are known: copy the generator, draw
@@ -63,6 +65,7 @@ import numpy as np
 
 from lrgym.tasks.base import N_STATS, Task, TrainState
 from lrgym.tasks.blas import enter_single_thread, leave_single_thread, runs_single_threaded
+from lrgym.tasks.instance_order import next_instance
 
 #: the largest ``build_ahead`` an env accepts (each keeps up to this many built instances)
 MAX_DEPTH = 64
@@ -122,10 +125,13 @@ class _Chain:
     """The draws of the resets to come, on a copy of the env's generator: advanced only by the
     worker thread, one :meth:`next` per queued build, in order."""
 
-    def __init__(self, rng: np.random.Generator, instances: Sequence[int], build: Callable[[int], Task]):
+    def __init__(self, rng: np.random.Generator, instances: Sequence[int], build: Callable[[int], Task],
+                 order: str = "draw", position: int = 0):
         self.rng = np.random.Generator(type(rng.bit_generator)())
         self.rng.bit_generator.state = rng.bit_generator.state
         self.instances = instances
+        self.order = order
+        self.position = position  # the cycle position of the next reset (instance_order="cycle")
         self.build = build
         self.cancelled = False
         _chains.add(self)
@@ -138,7 +144,7 @@ class _Chain:
         if not runs_single_threaded():  # see the module docstring: the reset builds it instead
             self.cancelled = True
             return None
-        k = int(self.instances[int(self.rng.integers(len(self.instances)))])
+        k, self.position = next_instance(self.instances, self.order, self.rng, self.position)
         task = self.build(k)
         state = task.new_state(self.rng)  # advances the copy as the reset advances np_random
         stats = np.zeros(N_STATS)
@@ -154,25 +160,30 @@ class BuildAhead:
     the BLAS hold. ``hits`` counts the resets served by a prediction, ``misses`` the others.
     """
 
-    def __init__(self, depth: int, instances: Sequence[int], build: Callable[[int], Task]):
+    def __init__(self, depth: int, instances: Sequence[int], build: Callable[[int], Task], order: str = "draw"):
         self.depth = check_depth(depth)
         self.instances = instances
         self.build = build
+        self.order = order  # the env's instance_order (lrgym.tasks.instance_order)
         self._chain: _Chain | None = None
         self._queued: deque[Future] = deque()
         self._expected_state: dict | None = None  # np_random's state right after the last reset
+        self._expected_position: int | None = None  # and the env's cycle position
         self._pid = os.getpid()  # the process whose worker holds the queued builds
         self._holding_blas = False  # this env holds the BLAS libraries at one thread (close releases)
         self._release = None  # weakref.finalize that releases the hold if the env is collected
         self.hits = 0
         self.misses = 0
 
-    def take(self, rng: np.random.Generator, instance: int, drawn: bool, state_before: dict | None) -> Prediction | None:
+    def take(self, rng: np.random.Generator, instance: int, drawn: bool, state_before: dict | None,
+             position_before: int = 0) -> Prediction | None:
         """The :class:`Prediction` of this reset if the chain made it, else None (and the chain
-        is dropped). ``drawn``: the reset drew the instance from ``rng`` (no
-        ``options["instance"]``); ``state_before``: ``rng``'s state before that draw. Waits
-        for the build if it is still running; a build's exception is raised here."""
+        is dropped). ``drawn``: the reset took the next instance (no ``options["instance"]``);
+        ``state_before``, ``position_before``: ``rng``'s state and the env's cycle position
+        before it took it. Waits for the build if it is still running; a build's exception is
+        raised here."""
         valid = (drawn and self._queued and state_before == self._expected_state
+                 and position_before == self._expected_position
                  and self._pid == os.getpid())  # (a forked child never gets the parent's results)
         if not valid:
             self.cancel()
@@ -190,8 +201,9 @@ class BuildAhead:
         self.hits += 1
         return result
 
-    def refill(self, rng: np.random.Generator) -> None:
-        """Queue builds up to ``depth`` ahead of ``rng``'s current state (the end of a reset)."""
+    def refill(self, rng: np.random.Generator, position: int = 0) -> None:
+        """Queue builds up to ``depth`` ahead of ``rng``'s current state and the env's cycle
+        ``position`` (the end of a reset)."""
         if self.depth == 0:
             return
         if not self._holding_blas:  # from the env's thread, the one that can set it
@@ -199,9 +211,9 @@ class BuildAhead:
             self._holding_blas = True
             self._release = weakref.finalize(self, leave_single_thread)
         if self._chain is None or self._chain.cancelled or self._pid != os.getpid():
-            self._chain, self._queued = _Chain(rng, self.instances, self.build), deque()
+            self._chain, self._queued = _Chain(rng, self.instances, self.build, self.order, position), deque()
             self._pid = os.getpid()
-        self._expected_state = rng.bit_generator.state
+        self._expected_state, self._expected_position = rng.bit_generator.state, position
         worker = _worker()
         while len(self._queued) < self.depth:
             self._queued.append(worker.submit(self._chain.next))
@@ -223,4 +235,4 @@ class BuildAhead:
         if self._pid == os.getpid():  # (a forked child leaves the parent's futures alone: their
             for future in self._queued:  # locks may have been held by the worker at the fork)
                 future.cancel()  # (a queued one leaves the queue; a running one ignores this)
-        self._chain, self._queued, self._expected_state = None, deque(), None
+        self._chain, self._queued, self._expected_state, self._expected_position = None, deque(), None, None

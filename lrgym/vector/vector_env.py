@@ -39,7 +39,7 @@ __all__ = ["LRControlVectorEnv", "vector_entry_point", "check_settable", "check_
 #: ``SyncVectorEnv`` would step with it; ``set_attr`` refuses them instead.
 BATCH_OWNED = frozenset({
     "lr", "t", "updates", "state", "task", "instance",
-    "settings", "family", "instance_set", "instances", "instance_range", "optimizer", "action_mode", "reward_name", "horizon",
+    "settings", "family", "instance_set", "instances", "instance_range", "instance_order", "optimizer", "action_mode", "reward_name", "horizon",
     "inner_steps", "lr_min", "lr_max", "lr_init", "cap_factor", "rejection_threshold", "factors",
     "action_space", "observation_space", "render_mode", "build_ahead",
 })
@@ -110,8 +110,13 @@ class LRControlVectorEnv(VectorEnv):
     ``family_options``, ``instance_set``, ``instances``, ``optimizer``, ``action_mode``,
     ``horizon``, ``inner_steps``, ``reward``, ...). With ``instances=(3, 7, 11)`` every reset
     without ``options["instance"]``, the automatic ones included, draws each sub-environment's
-    instance from that list with its own generator, as a single env does. Sub-environments may draw instances of different sizes and
-    families (``LRControl-v1``). Those keywords are checked once into one
+    instance from that list with its own generator, as a single env does. With
+    ``instance_order="cycle"`` each sub-environment takes the list in turn, sub-environment i
+    from its i-th seed (modulo the list's length; so the N sub-environments do not all train the
+    same instance at once): it is the single env whose first reset is given that seed
+    (``reset(options={"instance": instances[i % len(instances)]})``; a listed seed moves the
+    cycle to the seed after it, :mod:`lrgym.tasks.instance_order`). Sub-environments may draw
+    instances of different sizes and families (``LRControl-v1``). Those keywords are checked once into one
     :class:`~lrgym.settings.EnvSettings` (``envs.settings``), the object every sub-environment and
     the batched step read.
 
@@ -199,8 +204,10 @@ class LRControlVectorEnv(VectorEnv):
         # the sub-envs draw their tasks from the process-wide cache (lrgym.tasks.cache, keyed by
         # the instance's spec): one built task serves every sub-env that draws it
         self.build_ahead = check_depth(build_ahead)
-        self._sub_envs = [LRControlEnv.from_settings(settings, render_mode=self.render_mode, build_ahead=self.build_ahead)
-                          for _ in range(self.num_envs)]
+        # with instance_order="cycle", sub-env i starts its cycle at the list's i-th seed (mod its length)
+        self._sub_envs = [LRControlEnv.from_settings(settings, render_mode=self.render_mode, build_ahead=self.build_ahead,
+                                                     cycle_start=i)
+                          for i in range(self.num_envs)]
         self.horizon = settings.horizon
         self.inner_steps = settings.inner_steps
         self.action_mode = settings.action_mode

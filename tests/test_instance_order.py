@@ -1,0 +1,212 @@
+"""``instance_order="cycle"``: resets take the env's instances in turn (DACBench's round robin) —
+the single env, the vector env's automatic resets (sub-env i from the list's i-th seed), the SB3
+adapter's, build-ahead's predictions.
+
+The reference is the obvious way to do it by hand with a plain env (no keyword): a wrapper that
+keeps its own index into the list and resets the env with ``options={"instance":
+listed[index]}``. A reset given its instance draws nothing from ``np_random``, and a cycled one
+draws nothing either, so both give the same episodes to the bit.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import lrgym  # noqa: F401  (registers the ids)
+from lrgym.env import LRControlEnv
+from lrgym.vector import LRControlVectorEnv
+
+SHORT = dict(horizon=3, inner_steps=2)
+LISTED = (4, 9, 2, 13)  # on LRControl-v1, all four families in no sorted order
+ACTIONS = np.random.default_rng(6).integers(5, size=1000)
+
+
+class CycledByHand(gym.Wrapper):
+    """The reference: each reset takes ``listed[index]``, the index advanced by hand, from
+    ``start``; a reset given its instance passes it on as it is."""
+
+    def __init__(self, env, listed, start=0):
+        super().__init__(env)
+        self.listed, self.index = list(listed), start % len(listed)
+
+    def reset(self, *, seed=None, options=None):
+        if options and "instance" in options:
+            return self.env.reset(seed=seed, options=options)
+        k = self.listed[self.index]
+        self.index = (self.index + 1) % len(self.listed)
+        return self.env.reset(seed=seed, options={**(options or {}), "instance": k})
+
+
+def _info_bytes(info: dict) -> bytes:
+    return b"".join(np.asarray(info[k]).tobytes() for k in sorted(info))
+
+
+def episodes(reset, step, n: int) -> list[bytes]:
+    """Every observation, reward, flag and info of ``n`` episodes of fixed actions, to the bit."""
+    out, a = [], 0
+    for e in range(n):
+        obs, info = reset(e)
+        out += [obs.tobytes(), _info_bytes(info)]
+        done = False
+        while not done:
+            obs, reward, terminated, truncated, info = step(int(ACTIONS[a]))
+            a += 1
+            out += [obs.tobytes(), np.float64(reward).tobytes(), bytes([terminated, truncated]), _info_bytes(info)]
+            done = terminated or truncated
+    return out
+
+
+@pytest.mark.parametrize("env_id, listed, instance_set", [("LRControl-v1", LISTED, "train"),
+                                                          ("LRControl-LinReg-v1", [10_004, 10_150, 10_007], "val")])
+@pytest.mark.parametrize("seeded", ["first", "every"])
+def test_resets_take_the_list_in_turn_as_the_hand_cycle_does(env_id, listed, instance_set, seeded):
+    """A seed seeds the generator, not the cycle: ``reset(seed=e)`` every episode still goes on
+    through the list."""
+    def reset_of(env):
+        return lambda e: env.reset(seed=e if seeded == "every" else 11 if e == 0 else None)
+
+    env = gym.make(env_id, instances=listed, instance_set=instance_set, instance_order="cycle", **SHORT)
+    ours = episodes(reset_of(env), env.step, 9)
+    plain = CycledByHand(gym.make(env_id, instance_set=instance_set, **SHORT), listed)
+    assert ours == episodes(reset_of(plain), plain.step, 9)
+    env.reset()
+    assert [int(env.reset()[1]["instance"]) for _ in range(7)] == [listed[(10 + j) % len(listed)] for j in range(7)]
+
+
+def test_the_whole_set_is_cycled_from_its_first_seed():
+    env = LRControlEnv(family="quadratic", instance_set="val", instance_order="cycle", **SHORT)
+    assert [int(env.reset(seed=0)[1]["instance"]) for _ in range(3)] == [10_000, 10_001, 10_002]
+    env.reset(options={"instance": 10_199})  # the set's last seed: the cycle goes on from its first
+    assert int(env.reset()[1]["instance"]) == 10_000
+
+
+def test_an_asked_listed_seed_moves_the_cycle_an_unlisted_one_does_not():
+    env = LRControlEnv(family="quadratic", instances=(5, 6, 7), instance_order="cycle", **SHORT)
+    assert int(env.reset(seed=0)[1]["instance"]) == 5 and env.cycle_position == 1
+    assert int(env.reset(options={"instance": 7})[1]["instance"]) == 7 and env.cycle_position == 0
+    assert [int(env.reset()[1]["instance"]) for _ in range(2)] == [5, 6]
+    assert int(env.reset(options={"instance": 9_999})[1]["instance"]) == 9_999  # any seed of the set
+    assert int(env.reset()[1]["instance"]) == 7  # the cycle where it was
+    with pytest.raises(AttributeError):
+        env.cycle_position = 2  # read-only: an asked seed moves it
+
+
+def test_draw_is_the_default_and_draws_as_before():
+    """``instance_order="draw"`` is the default, to the bit (the default's draw: the same
+    generator calls as a reset without the keyword made)."""
+    def run(**kw):
+        env = LRControlEnv(family="mixed", instances=LISTED, **SHORT, **kw)
+        return episodes(lambda e: env.reset(seed=2) if e == 0 else env.reset(), env.step, 8)
+
+    assert run(instance_order="draw") == run()
+    assert LRControlEnv().instance_order == "draw" and LRControlEnv().cycle_position == 0
+    assert run(instance_order="cycle") != run()
+
+
+def test_vector_env_sub_env_i_cycles_from_the_lists_ith_seed_across_autoresets():
+    n = 6  # more sub-envs than listed seeds: sub-env 4 starts at the first again
+    vec = gym.make_vec("LRControl-v1", n, vectorization_mode="vector_entry_point", instances=LISTED,
+                       instance_order="cycle", **SHORT)
+    sync = gym.vector.SyncVectorEnv(
+        [lambda i=i: CycledByHand(gym.make("LRControl-v1", **SHORT), LISTED, start=i) for i in range(n)])
+    runs = []
+    for envs in (vec, sync):
+        obs, infos = envs.reset(seed=30)
+        out, instances = [obs.tobytes()], [infos["instance"].tolist()]
+        for t in range(14):
+            obs, rewards, terminated, truncated, infos = envs.step(ACTIONS[n * t: n * t + n])
+            out += [obs.tobytes(), rewards.tobytes(), terminated.tobytes(), truncated.tobytes(),
+                    infos["instance"].tobytes(), infos["train_loss"].tobytes()]
+            instances.append(infos["instance"].tolist())
+        runs.append((out, instances))
+    assert runs[0] == runs[1]
+    assert runs[0][1][0] == [4, 9, 2, 13, 4, 9]
+    assert runs[0][1][4] == [9, 2, 13, 4, 9, 2]  # after the first automatic reset (NEXT_STEP: step 4)
+
+
+def test_sub_env_i_is_the_single_env_given_the_ith_seed_first():
+    vec = LRControlVectorEnv(3, family="mixed", instances=LISTED, instance_order="cycle", **SHORT)
+    vec.reset(seed=1)
+    single = LRControlEnv(family="mixed", instances=LISTED, instance_order="cycle", **SHORT)
+    single.reset(seed=3, options={"instance": LISTED[2]})
+    assert vec.sub_env(2).cycle_position == single.cycle_position == 3
+
+
+def test_builds_ahead_predict_the_cycle():
+    def run(depth, listed):
+        env = LRControlEnv(family="mixed", instances=listed, instance_order="cycle", build_ahead=depth, **SHORT)
+        out = episodes(lambda e: env.reset(seed=4) if e == 0 else env.reset(options={"instance": 9})
+                       if e == 5 else env.reset(), env.step, 10)
+        counts = env.build_ahead_counts
+        env.close()
+        return out, counts
+
+    for listed in (LISTED, None):
+        reference, _ = run(0, listed)
+        ours, (hits, misses) = run(2, listed)
+        assert ours == reference
+        assert (hits, misses) == (8, 2)  # every reset predicted but the first and the asked one
+
+
+@pytest.mark.parametrize("make", ["copy", "pickle"])
+def test_a_copy_goes_on_with_the_same_cycle(make):
+    env = LRControlEnv(family="quadratic", instances=(1, 2, 3), instance_order="cycle", **SHORT)
+    env.reset(seed=8)
+    twin = copy.deepcopy(env) if make == "copy" else pickle.loads(pickle.dumps(env))
+    assert [int(env.reset()[1]["instance"]) for _ in range(5)] == [int(twin.reset()[1]["instance"]) for _ in range(5)] \
+        == [2, 3, 1, 2, 3]
+
+
+def test_sb3_adapter_cycles_as_dummy_vec_env_over_hand_cycles():
+    pytest.importorskip("stable_baselines3")
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from lrgym.sb3 import make_sb3_vec_env
+
+    listed = [10, 21, 32]
+    ours = make_sb3_vec_env("LRControl-LinReg-v1", n_envs=2, seed=4, instances=listed, instance_order="cycle", **SHORT)
+    dummy = DummyVecEnv([lambda i=i: CycledByHand(gym.make("LRControl-LinReg-v1", **SHORT), listed, start=i)
+                         for i in range(2)])
+    dummy.seed(4)
+    assert ours.reset().tobytes() == dummy.reset().tobytes()
+    for t in range(10):
+        actions = ACTIONS[2 * t: 2 * t + 2]
+        ours.step_async(actions)
+        dummy.step_async(actions)
+        o1, r1, d1, i1 = ours.step_wait()
+        o2, r2, d2, i2 = dummy.step_wait()
+        assert o1.tobytes() == o2.tobytes() and r1.tobytes() == r2.tobytes() and (d1 == d2).all()
+        assert [int(i["instance"]) for i in i1] == [int(i["instance"]) for i in i2]
+
+
+@pytest.mark.parametrize("bad", ["round_robin", "Cycle", None, 1, ("cycle",)])
+def test_a_bad_order_is_named_with_the_valid_choices(bad):
+    named = f"instance_order={bad!r} invalid; valid choices: 'draw', 'cycle'".replace("(", "\\(").replace(")", "\\)")
+    with pytest.raises(ValueError, match=named):
+        gym.make("LRControl-v1", instance_order=bad)
+    with pytest.raises(ValueError, match=named):
+        gym.make_vec("LRControl-v1", 2, vectorization_mode="vector_entry_point", instance_order=bad)
+
+
+def test_the_batched_env_refuses_to_set_the_order_on_a_sub_env():
+    vec = LRControlVectorEnv(2, instances=(1, 2), instance_order="cycle", **SHORT)
+    with pytest.raises(ValueError, match="set_attr\\('instance_order'\\) would have no effect"):
+        vec.set_attr("instance_order", "draw")
+
+
+def test_a_suite_file_and_a_policy_may_not_set_the_order():
+    from lrgym.leaderboard.settings import SettingsError, check_choices
+    from lrgym.leaderboard.suite_file import SuiteFileError, suite_from_dict
+
+    suite = {"name": "mine", "revision": 1, "instance_set": "val", "seeds": [0],
+             "families": [{"family": "linreg", "instances": [10_000], "env_options": {"instance_order": "cycle"}}]}
+    with pytest.raises(SuiteFileError, match="sets 'instance_order', which is the family's instances field"):
+        suite_from_dict(json.loads(json.dumps(suite)))
+    with pytest.raises(SettingsError, match="env option\\(s\\) instance_order are fixed by the suite"):
+        check_choices({"instance_order": "cycle"})
