@@ -36,6 +36,7 @@ from lrgym.settings import (  # noqa: F401 (ADAPTIVE_OPTIMIZERS, DEFAULT_FACTORS
     check_lr_init,
     default_lr_init,
 )
+from lrgym.spec_kwargs import jsonable_spec
 from lrgym.step import (  # noqa: F401 (observe re-exported: lrgym.env.observe is the env's observation and reward)
     F_MEMORY,
     F_STATS,
@@ -349,6 +350,18 @@ class LRControlEnv(gym.Env):
         self._done = True
         self._recorder = None if self.render_mode is None else EpisodeRecorder(self.horizon, self.lr_min, self.lr_max)
 
+    @property
+    def spec(self):
+        """The env's ``EnvSpec`` (``gym.make`` sets it: the id's, with the kwargs the env was made
+        with), None if made directly. A kwarg JSON has no type for (``instances=range(0, 100)``,
+        a NumPy array) is recorded as the JSON value that makes the same env, so that
+        ``spec.to_json()`` works (:mod:`lrgym.spec_kwargs`)."""
+        return self.__dict__.get("_spec")
+
+    @spec.setter
+    def spec(self, spec) -> None:
+        self._spec = jsonable_spec(spec)
+
     # ---- instances --------------------------------------------------------------------------
 
     @property
@@ -652,6 +665,8 @@ class LRControlEnv(gym.Env):
         state.setdefault("instance_range", state["instances"])  # (pickled before the instances= list existed)
         state.setdefault("instance_order", "draw")  # (pickled before instance_order existed)
         state.setdefault("_cycle_position", 0)
+        if "spec" in state:  # (pickled before spec was a property)
+            state["_spec"] = state.pop("spec")
         self.__dict__.update(state)
         self._ahead = self._new_build_ahead()
         self._view_buffers()

@@ -24,6 +24,7 @@ from lrgym.features import FEATURE_NAMES, M_CAP, N_FEATURES, N_MEMORY
 from lrgym.keywords import check_keywords, keyword_names
 from lrgym.render import RECORDED_KEYS, RENDER_FPS, RENDER_MODES, check_render_mode
 from lrgym.settings import MAX_COUNT, EnvSettings, positive_int
+from lrgym.spec_kwargs import jsonable_spec
 from lrgym.tasks import ID_FAMILY_OPTIONS, ID_FAMILY_TARGET, with_id_options
 from lrgym.tasks.ahead import check_depth
 from lrgym.tasks.base import N_STATS
@@ -278,7 +279,8 @@ class LRControlVectorEnv(VectorEnv):
     @property
     def spec(self):
         """The vector env's ``EnvSpec`` (``gym.make_vec`` sets it: the id's, its kwargs with
-        ``num_envs``, ``vectorization_mode``, ...), None if made directly."""
+        ``num_envs``, ``vectorization_mode``, ...), None if made directly; a kwarg JSON has no
+        type for is recorded as the JSON value that makes the same env (:mod:`lrgym.spec_kwargs`)."""
         return self.__dict__.get("_spec")
 
     @spec.setter
@@ -286,7 +288,7 @@ class LRControlVectorEnv(VectorEnv):
         """Set the vector env's spec and give each sub-environment the spec ``gym.make`` records
         for it (:func:`sub_env_spec`), as ``SyncVectorEnv``'s sub-environments have:
         ``get_attr("spec")`` was None for each."""
-        self._spec = spec
+        self._spec = spec = jsonable_spec(spec)
         if spec is not None:
             made = sub_env_spec(spec)
             for env in self._sub_envs:

@@ -1,0 +1,52 @@
+"""The keyword arguments an env's ``EnvSpec`` records, as JSON values.
+
+``gym.make(id, **kwargs)`` and ``gym.make_vec`` record the kwargs an env was made with in
+``env.spec.kwargs``; ``env.spec.to_json()`` writes them with ``json.dumps`` and
+``gym.make(EnvSpec.from_json(text))`` makes the env again. lrgym's keywords take values JSON has
+no type for — ``instances=range(0, 100)`` or a NumPy array of seeds, ``factors`` as an array,
+``horizon=np.int64(20)`` — and ``to_json()`` failed on them (``TypeError: Object of type range is
+not JSON serializable``). The envs' ``spec`` setters (:class:`~lrgym.env.LRControlEnv`,
+:class:`~lrgym.vector.LRControlVectorEnv`) record such a value as the JSON value that makes the
+same env: a range or an array of numbers as a list, a NumPy number as a Python one (inside
+lists, tuples and dicts too). The env is unchanged: ``env.instances`` of ``range(0, 100)``
+stays that range; its spec says ``[0, 1, ..., 99]``, which makes an env of the same episodes.
+Other values (a built family, an ``OptimizerConfig``) are recorded as they were given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+__all__ = ["jsonable", "jsonable_spec"]
+
+
+def jsonable(value):
+    """``value`` as JSON can hold it if it is a range, a NumPy number or an array of numbers (a
+    NumPy array, a torch tensor: anything with ``__array__`` of a bool, integer or float dtype),
+    looked for inside lists, tuples and dicts; anything else as it is."""
+    if isinstance(value, range):
+        return list(value)
+    if isinstance(value, np.generic):
+        return value.item() if value.dtype.kind in "biuf" else value
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(jsonable(v) for v in value) if type(value) in (list, tuple) else value
+    if hasattr(value, "__array__") and not isinstance(value, (str, bytes)):
+        try:
+            array = np.asarray(value)
+        except (TypeError, ValueError, RuntimeError):  # (a torch tensor that needs grad)
+            return value
+        if array.dtype.kind in "biuf":
+            return array.tolist()
+    return value
+
+
+def jsonable_spec(spec):
+    """``spec`` with :func:`jsonable` kwargs: a new ``EnvSpec`` (the one given is not changed);
+    None or a spec without a kwargs dict as it is."""
+    if spec is None or not isinstance(getattr(spec, "kwargs", None), dict):
+        return spec
+    return dataclasses.replace(spec, kwargs=jsonable(spec.kwargs))

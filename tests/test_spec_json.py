@@ -1,0 +1,77 @@
+"""``env.spec.to_json()`` and ``gym.make(EnvSpec.from_json(...))`` for env kwargs JSON has no type
+for (:mod:`lrgym.spec_kwargs`): ``instances=range(...)`` or a NumPy array, ``factors`` as an
+array, a NumPy integer ``horizon``. gymnasium's ``to_json`` raised ``TypeError: Object of type
+range is not JSON serializable``; now the spec records the JSON value that makes the same env,
+and the env made from the JSON runs the same episodes to the bit."""
+
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.envs.registration import EnvSpec
+
+import lrgym  # noqa: F401  (registers the ids)
+from lrgym.spec_kwargs import jsonable
+
+SHORT = dict(horizon=np.int64(3), inner_steps=2)
+ACTIONS = np.random.default_rng(7).integers(3, size=200)
+KWARGS = [
+    dict(instances=range(3, 9)),
+    dict(instances=np.array([8, 1, 5], dtype=np.int32)),
+    dict(instances=(4, 9, 2)),
+    dict(instances=[4, 9], factors=np.array([0.5, 1.0, 2.0]), reward_alphas=(np.float64(1.0), 2)),
+]
+
+
+def _run(env, seed=3, n=12) -> list[bytes]:
+    obs, info = env.reset(seed=seed)
+    out = [obs.tobytes(), np.int64(info["instance"]).tobytes()]
+    for a in ACTIONS[:n]:
+        obs, reward, terminated, truncated, info = env.step(int(a))
+        out += [obs.tobytes(), np.float64(reward).tobytes(), np.int64(info["instance"]).tobytes()]
+        if terminated or truncated:
+            obs, info = env.reset()
+            out += [obs.tobytes(), np.int64(info["instance"]).tobytes()]
+    return out
+
+
+@pytest.mark.parametrize("kwargs", KWARGS)
+def test_spec_to_json_round_trips_to_the_same_env(kwargs):
+    env = gym.make("LRControl-v1", **kwargs, **SHORT)
+    text = env.spec.to_json()
+    recorded = json.loads(text)["kwargs"]
+    for key, value in {**kwargs, **SHORT}.items():  # what was passed, as JSON writes it
+        assert recorded[key] == json.loads(json.dumps(np.asarray(list(value) if isinstance(value, range) else value)
+                                                      .tolist()))
+    again = gym.make(EnvSpec.from_json(text))
+    assert again.spec.to_json() == text
+    assert _run(again) == _run(env)
+    assert type(env.unwrapped.instances) is type(kwargs["instances"] if isinstance(kwargs["instances"], range) else ())
+
+
+@pytest.mark.parametrize("kwargs", KWARGS[:2])
+def test_vector_spec_to_json_round_trips_to_the_same_env(kwargs):
+    envs = gym.make_vec("LRControl-v1", 2, vectorization_mode="vector_entry_point", **kwargs, **SHORT)
+    text = envs.spec.to_json()
+    again = gym.make_vec(EnvSpec.from_json(text))
+    assert again.spec.to_json() == text
+    for i in range(2):  # each sub-environment's own spec (SyncVectorEnv's) as well
+        sub = envs.unwrapped.sub_env(i).spec.to_json()
+        assert json.loads(sub)["kwargs"]["instances"] == json.loads(text)["kwargs"]["instances"]
+    first = envs.reset(seed=4)[0]
+    assert first.tobytes() == again.reset(seed=4)[0].tobytes()
+    actions = np.array([1, 2])
+    assert envs.step(actions)[0].tobytes() == again.step(actions)[0].tobytes()
+
+
+def test_the_given_spec_and_other_values_are_left_alone():
+    env = gym.make("LRControl-v1", instances=range(0, 3))
+    assert env.spec.kwargs["instances"] == [0, 1, 2]
+    assert env.unwrapped.instances == range(0, 3)  # the env keeps the range it was given
+    family = object()
+    assert jsonable({"a": (np.int64(2), [np.float32(0.5)]), "b": family, "c": "x", "d": None}) == \
+        {"a": (2, [0.5]), "b": family, "c": "x", "d": None}
+    assert type(jsonable(np.int64(2))) is int and type(jsonable((np.int8(1),))[0]) is int
