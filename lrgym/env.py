@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 from collections import OrderedDict
@@ -648,6 +649,23 @@ class LRControlEnv(gym.Env):
         if self._ahead is not None:
             self._ahead.close()
         super().close()
+
+    def __copy__(self) -> "LRControlEnv":
+        """``copy.copy(env)``: an independent env at the same point of the same episode, as
+        ``copy.deepcopy`` makes one, but sharing what never changes: the settings, the family, the
+        built task and the ``task_cache`` mapping (:meth:`copy_shared`). A shallow copy that
+        shared the training state (parameters, optimizer state, statistics) would change the
+        original when stepped: for an env whose state lives in arrays updated in place, no
+        shallow copy is a usable env."""
+        return copy.deepcopy(self, self.copy_shared())
+
+    def copy_shared(self) -> dict:
+        """The objects a :meth:`__copy__` shares with the original, as a ``copy.deepcopy`` memo
+        (id → object): the frozen :class:`~lrgym.settings.EnvSettings` and its values, the family,
+        the episode's built task (immutable: the training state lives in ``env.state``) and the
+        env's own ``task_cache``, if it has one (shared by design)."""
+        shared = [self.settings, self.family, self.task, self._tasks, *vars(self.settings).values()]
+        return {id(x): x for x in shared if x is not None}
 
     def __getstate__(self):
         # the bound kernel holds a numba typed list (not picklable) and the step arguments hold

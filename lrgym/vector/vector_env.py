@@ -529,6 +529,17 @@ class LRControlVectorEnv(VectorEnv):
 
     # ---- copies ---------------------------------------------------------------------------
 
+    def __copy__(self) -> "LRControlVectorEnv":
+        """``copy.copy(envs)``: an independent vector env at the same point of the same episodes,
+        as ``copy.deepcopy`` makes one, but sharing what never changes (the settings, the family,
+        each sub-environment's built task: :meth:`LRControlEnv.copy_shared
+        <lrgym.env.LRControlEnv.copy_shared>`). A shallow copy shared the sub-environments and
+        the step arrays, so stepping it stepped the original."""
+        memo: dict = {}
+        for env in self._sub_envs:
+            memo.update(env.copy_shared())
+        return copy.deepcopy(self, memo)
+
     def __getstate__(self):
         # the kernel groups hold Numba typed lists of kernel arguments (not picklable) that point
         # into the sub-environments' training states: they are made again for the copy's own

@@ -1,0 +1,68 @@
+"""``copy.copy`` of an env mid-episode is an independent env at the same point (as
+``copy.deepcopy`` and pickle make one): stepping the copy leaves the original as it was, and both
+go on as an env run from the start with the same seed and actions. A shallow copy shared the
+training arrays (parameters, statistics), so a step of the copy changed the original.
+
+The reference is the obvious one: a fresh env given the same seed and actions from the start.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from lrgym.env import LRControlEnv
+from lrgym.vector import LRControlVectorEnv
+
+ACTIONS = np.random.default_rng(9).integers(5, size=400)
+
+
+def _step_bytes(out) -> bytes:
+    obs, reward, terminated, truncated, info = out
+    return b"".join([np.asarray(obs).tobytes(), np.asarray(reward).tobytes(), np.asarray(terminated).tobytes(),
+                     np.asarray(truncated).tobytes(), np.asarray(info["train_loss"]).tobytes()])
+
+
+@pytest.mark.parametrize("kwargs", [dict(family="mlp"), dict(family="linreg", rejection_threshold=0.01),
+                                    dict(family="quadratic", action_mode="log_lr")])
+def test_a_copy_steps_on_its_own_and_both_go_on_as_the_reference(kwargs):
+    def make():
+        env = LRControlEnv(horizon=12, inner_steps=3, **kwargs)
+        env.reset(seed=5)
+        return env
+
+    def action(i):
+        return int(ACTIONS[i]) if kwargs.get("action_mode") != "log_lr" else np.float32([ACTIONS[i] / 4 - 0.5])
+
+    reference = make()
+    want = [_step_bytes(reference.step(action(i))) for i in range(10)]
+    env = make()
+    for i in range(4):
+        env.step(action(i))
+    twin = copy.copy(env)
+    assert [_step_bytes(twin.step(action(i))) for i in range(4, 10)] == want[4:]
+    assert env.t == 4
+    assert [_step_bytes(env.step(action(i))) for i in range(4, 10)] == want[4:]
+    assert twin.task is env.task and twin.settings is env.settings  # the immutable parts shared
+
+
+def test_a_copy_of_the_vector_env_steps_on_its_own_across_autoresets():
+    def make():
+        envs = LRControlVectorEnv(3, family="mixed", horizon=4, inner_steps=2)
+        envs.reset(seed=2)
+        return envs
+
+    def actions(t):
+        return ACTIONS[3 * t: 3 * t + 3]
+
+    reference = make()
+    want = [_step_bytes(reference.step(actions(t))) for t in range(12)]
+    envs = make()
+    for t in range(3):
+        envs.step(actions(t))
+    twin = copy.copy(envs)
+    assert [_step_bytes(twin.step(actions(t))) for t in range(3, 12)] == want[3:]
+    assert [_step_bytes(envs.step(actions(t))) for t in range(3, 12)] == want[3:]
+    assert twin.settings is envs.settings
