@@ -72,6 +72,36 @@ def log_lr_action(lr: float, lr_min: float, lr_max: float) -> np.ndarray:
     return np.array([_action_from_log(log_lr, lo, hi)], dtype=np.float32)
 
 
+def discrete_index(action) -> int | None:
+    """The index a ``discrete`` action given as an array holds, or None if it is none: an array
+    (NumPy's, or anything ``np.asarray`` takes: a list, a torch tensor) of an integer dtype and
+    shape ``()`` or ``(1,)`` — what SB3's ``predict`` returns for one observation without or with
+    its batch axis, as the vector env takes ``(n,)`` or ``(n, 1)``. Not a float, even 2.0
+    (gymnasium's ``Discrete.contains`` refuses it too: a policy that gives floats would fail at
+    its first non-integral one), a bool, a string or more than one number. (A Python int or a
+    NumPy integer scalar is taken before this.)"""
+    try:
+        arr = np.asarray(action)
+    except (TypeError, ValueError, RuntimeError):  # ragged, or not convertible
+        return None
+    if arr.dtype.kind not in "iu" or arr.shape not in ((), (1,)):
+        return None
+    return int(arr.flat[0])
+
+
+def discrete_choices(factors, action=None, batch: int | None = None) -> str:
+    """The valid ``discrete`` actions, as the errors name them (with advice for a float ``action``);
+    ``batch``: the vector env's number of sub-environments (its actions' shapes)."""
+    forms = ("an int, a NumPy integer, or an integer array of shape () or (1,)" if batch is None
+             else f"an integer array of shape ({batch},) or ({batch}, 1)")
+    text = f"integers 0..{len(factors) - 1} (factors {tuple(np.asarray(factors).tolist())}): {forms}"
+    try:
+        is_float = np.asarray(action).dtype.kind == "f"
+    except (TypeError, ValueError, RuntimeError):
+        is_float = False
+    return text + ("; a float is no index, even a whole one: int() it" if is_float else "")
+
+
 def next_lr(action, lr: float, action_mode: str, factors: np.ndarray, lr_min: float, lr_max: float,
             driver: str = "env") -> float:
     """The LR an action sets, given the LR in force ``lr`` (the env's action contract).
@@ -79,7 +109,8 @@ def next_lr(action, lr: float, action_mode: str, factors: np.ndarray, lr_min: fl
     ``discrete``: ``lr · factors[a]`` clipped to [lr_min, lr_max]; ``log_lr``: a float in [-1, 1]
     mapped to log10 LR in [log10 lr_min, log10 lr_max]. A bad action raises ``ValueError`` naming it
     and the valid choices: out of range, NaN, or not a number — a bool, a string, a complex number
-    or an object array is refused, as the vector env's check refuses it. Shared by :class:`~lrgym.env.LRControlEnv` and :mod:`lrgym.torch`.
+    or an object array is refused, as the vector env's check refuses it; a ``discrete`` action is an
+    integer (:func:`discrete_index`: not a float, even 2.0). Shared by :class:`~lrgym.env.LRControlEnv` and :mod:`lrgym.torch`.
     ``driver`` (``"env"`` or ``"scheduler"``): who applies the action, for the error's advice
     (:func:`action_mode_hint`).
     """
@@ -87,20 +118,13 @@ def next_lr(action, lr: float, action_mode: str, factors: np.ndarray, lr_min: fl
         if isinstance(action, (int, np.integer)) and not isinstance(action, bool):  # a bool is no index
             a = int(action)
         else:
-            arr = np.asarray(action)
-            if arr.size != 1 or arr.dtype.kind not in "iu" and not (
-                arr.dtype.kind == "f" and np.isfinite(arr).all() and float(arr.flat[0]).is_integer()
-            ):
-                raise ValueError(
-                    f"invalid action {action!r}; valid choices: integers 0..{len(factors) - 1} "
-                    f"(factors {tuple(factors.tolist())}). {action_mode_hint('discrete', driver)}"
-                )
-            a = int(arr.flat[0])
+            a = discrete_index(action)
+            if a is None:
+                raise ValueError(f"invalid action {action!r}; valid choices: {discrete_choices(factors, action)}. "
+                                 f"{action_mode_hint('discrete', driver)}")
         if not 0 <= a < len(factors):
-            raise ValueError(
-                f"invalid action {action!r}; valid choices: integers 0..{len(factors) - 1} "
-                f"(factors {tuple(factors.tolist())}). {action_mode_hint('discrete', driver)}"
-            )
+            raise ValueError(f"invalid action {action!r}; valid choices: {discrete_choices(factors, action)}. "
+                             f"{action_mode_hint('discrete', driver)}")
         return _factor_lr(lr, factors[a], lr_min, lr_max)
     if is_real(action):  # a real scalar (Python's, NumPy's, a 0-d array, Fraction, ...), not a bool
         try:

@@ -92,6 +92,9 @@ class LRControlEnv(gym.Env):
 
     In both modes the LR stays within ``[lr_min, lr_max]`` (default ``[1e-6, 10]``). An action
     outside the space, NaN, or not a number (a bool, a string, a complex) raises ``ValueError``.
+    A discrete action is an integer: an ``int``, a NumPy integer, or an integer array of shape
+    ``()`` or ``(1,)`` (SB3's ``predict`` of one observation without or with its batch axis); a
+    float, even ``2.0``, is refused (:func:`lrgym.actions.discrete_index`).
 
     ## Observation Space
 
@@ -198,6 +201,9 @@ class LRControlEnv(gym.Env):
 
     ## Version History
 
+    * v1 (2026-12-06, same id): a discrete action given as a float (``2.0``, ``np.array([2.0])``)
+      or as an array of more than one axis (``[[2]]``) is refused, as ``Discrete.contains``
+      refuses it; it used to be taken when whole. Integer actions are unchanged.
     * v1 (2026-12-06, same id): the ``instance_order`` keyword (``"cycle"``: resets take the
       instances in turn); the default ``"draw"`` draws as before, to the bit.
     * v1 (2026-12-06, same id): the ``instances`` keyword (a fixed list of instance seeds that

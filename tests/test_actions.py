@@ -85,7 +85,7 @@ def test_single_env_fast_and_slow_paths_set_the_same_lr():
     slow.reset(seed=0)
     for a in (4, 4, 0, 3, 1, 2, 4, 0):
         fast.step(a)
-        slow.step(np.array([float(a)]))
+        slow.step(np.array([a]))
         assert fast.lr.hex() == float(slow.lr).hex()
 
 
@@ -185,3 +185,83 @@ def test_a_number_beyond_the_largest_float_is_an_invalid_action_not_an_overflow(
     with pytest.raises(ValueError, match="invalid action .*; valid: one float in \\[-1, 1\\]"):
         env.step(action)
     assert (env.lr, env.t) == (env.lr_init, 0)
+
+
+#: the discrete actions real clients pass: a Python int (gymnasium's SyncVectorEnv and SB3's
+#: DummyVecEnv pass a NumPy integer, an element of their batch), SB3's predict on one observation
+#: (a 0-d int64 array) or on one with its batch axis (shape (1,)), a list of one int
+WHOLE_INTEGERS = [4, np.int64(4), np.int32(4), np.uint8(4), np.array(4), np.array([4]), [4],
+                  np.array([4], dtype=np.int16)]
+#: not an index: floats (even whole ones, which gymnasium's Discrete.contains refuses too),
+#: bools, strings, more than one number or more axes
+NOT_INDICES = [2.0, np.float32(2.0), np.float64(2.0), np.array(2.0), np.array([2.0]), [2.0], 2.5, True,
+               np.bool_(True), np.array([True]), "2", ["2"], [[2]], np.array([[2]]), np.array([2, 2])]
+
+
+@pytest.mark.parametrize("action", WHOLE_INTEGERS, ids=repr)
+def test_a_discrete_action_of_an_integer_type_sets_the_ints_lr_in_both_envs(action):
+    from lrgym.vector import LRControlVectorEnv
+
+    kwargs = dict(family="quadratic", horizon=3, inner_steps=1)
+    env, reference = LRControlEnv(**kwargs), LRControlEnv(**kwargs)
+    env.reset(seed=0)
+    reference.reset(seed=0)
+    assert env.step(action)[0].tobytes() == reference.step(4)[0].tobytes()
+    assert env.lr == reference.lr == 0.02  # × factors[4]
+    vec = LRControlVectorEnv(2, **kwargs)
+    vec.reset(seed=0)
+    vec.step(np.stack([np.asarray(action)] * 2))
+    assert (vec._lr == 0.02).all()
+
+
+@pytest.mark.parametrize("action", NOT_INDICES, ids=repr)
+def test_a_discrete_action_that_is_no_integer_is_refused_by_both_envs(action):
+    """The single env names the value and the valid choices (a float: int() it) and changes
+    nothing; the vector env refuses the same action in a batch of two."""
+    from lrgym.vector import LRControlVectorEnv
+
+    kwargs = dict(family="quadratic", horizon=3, inner_steps=1)
+    env = LRControlEnv(**kwargs)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=re.escape(f"invalid action {action!r}; valid choices: integers 0..4 "
+                                                   "(factors (0.5, 0.8, 1.0, 1.25, 2.0)): an int, a NumPy integer, "
+                                                   "or an integer array of shape () or (1,)")) as raised:
+        env.step(action)
+    assert ("a float is no index" in str(raised.value)) == (np.asarray(action).dtype.kind == "f")
+    assert (env.lr, env.t) == (env.lr_init, 0)
+    vec = LRControlVectorEnv(2, **kwargs)
+    vec.reset(seed=0)
+    with pytest.raises(ValueError, match="invalid"):
+        vec.step(np.stack([np.asarray(action)] * 2))
+    assert (vec._t == 0).all()
+
+
+@pytest.mark.parametrize("algo", ["PPO", "DQN"])
+def test_sb3_predictions_are_valid_discrete_actions_everywhere(algo):
+    """What SB3's predict returns (read in its source: a 0-d int64 array for one observation,
+    shape (1,) for one with its batch axis, (n,) int64 for a VecEnv) steps the single env, the SB3
+    adapter and SB3's own DummyVecEnv over gym.make, which passes each env a NumPy integer."""
+    pytest.importorskip("stable_baselines3")
+    import gymnasium as gym
+    import stable_baselines3
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from lrgym.sb3 import make_sb3_vec_env
+
+    kwargs = dict(horizon=3, inner_steps=1)
+    ours = make_sb3_vec_env("LRControl-Quadratic-v1", n_envs=2, seed=0, **kwargs)
+    dummy = DummyVecEnv([lambda: gym.make("LRControl-Quadratic-v1", **kwargs)] * 2)
+    model = getattr(stable_baselines3, algo)("MlpPolicy", ours, seed=0)
+    for venv in (ours, dummy):
+        actions, _ = model.predict(venv.reset(), deterministic=True)
+        assert actions.dtype == np.int64 and actions.shape == (2,)
+        venv.step(actions)
+    env = gym.make("LRControl-Quadratic-v1", **kwargs)
+    obs, _ = env.reset(seed=0)
+    one, _ = model.predict(obs, deterministic=True)
+    batch_of_one, _ = model.predict(obs[None], deterministic=True)
+    assert one.shape == () and batch_of_one.shape == (1,) and env.action_space.contains(one)
+    for action in (one, batch_of_one):
+        lr = env.unwrapped.lr
+        env.step(action)
+        assert env.unwrapped.lr == min(10.0, lr * env.unwrapped.factors[int(one)])

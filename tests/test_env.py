@@ -343,10 +343,11 @@ def test_compiled_step_runs_the_kernel_as_task_run_does(case):
 
 def test_integer_action_types_give_the_same_trajectory():
     """Python ints and NumPy integers take the step's fast path of the discrete rule, other
-    integer forms (uint8, a 0-d array, a float that is an integer) the general next_lr: all
-    give the same LRs and trajectories to the bit."""
+    integer forms (uint8, a 0-d array, an array of one) the general next_lr: all give the same
+    LRs and trajectories to the bit. (A float, even a whole one, is no action:
+    tests/test_actions.py.)"""
     actions = [4, 4, 0, 3, 1, 2, 4, 0]
-    forms = [int, np.int64, np.int32, np.uint8, np.array, float]
+    forms = [int, np.int64, np.int32, np.uint8, np.array, lambda a: np.array([a])]
     runs = [rollout(LRControlEnv(family="linreg", horizon=8, inner_steps=2), 3, [form(a) for a in actions])
             for form in forms]
     for run in runs[1:]:

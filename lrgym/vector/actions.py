@@ -9,12 +9,10 @@ restart in this step and ignore their action).
 
 from __future__ import annotations
 
-import math
-
 import numba
 import numpy as np
 
-from lrgym.actions import factor_lr, log_lr_to_lr
+from lrgym.actions import discrete_choices, factor_lr, log_lr_to_lr
 from lrgym.settings import EnvSettings
 
 
@@ -41,15 +39,6 @@ def _valid_discrete(actions, active, k):
 
 
 @numba.njit(cache=True, nogil=True)
-def _valid_integral(actions, active, k):
-    for e in range(actions.shape[0]):
-        a = actions[e]
-        if active[e] and not (0.0 <= a < k and math.floor(a) == a):
-            return False
-    return True
-
-
-@numba.njit(cache=True, nogil=True)
 def _valid_box(actions, active):
     for e in range(actions.shape[0]):
         a = actions[e]
@@ -69,20 +58,12 @@ def check_actions(actions, active: np.ndarray, settings: EnvSettings) -> np.ndar
             raise ValueError(f"actions of shape {arr.shape} invalid; valid: ({n},) integers")
         arr = arr.reshape(n)
         k = len(settings.factors)
-        if arr.dtype.kind in "iu":
+        ok = arr.dtype.kind in "iu"  # integers only, as the single env (lrgym.actions.discrete_index)
+        if ok:
             out = arr.astype(np.int64, copy=False)
             ok = _valid_discrete(out, active, k)
-        elif arr.dtype.kind == "f":
-            x = arr.astype(np.float64, copy=False)
-            ok = _valid_integral(x, active, k)
-            out = np.where(active, x, 0.0).astype(np.int64) if ok else None
-        else:
-            ok = False
         if not ok:
-            raise ValueError(
-                f"invalid actions {actions!r}; valid choices: integers 0..{k - 1} "
-                f"(factors {tuple(settings.factors.tolist())})"
-            )
+            raise ValueError(f"invalid actions {actions!r}; valid choices: {discrete_choices(settings.factors, arr, n)}")
         return out
     if arr.shape not in ((n,), (n, 1)):
         raise ValueError(f"actions of shape {arr.shape} invalid; valid: ({n}, 1) floats in [-1, 1]")
