@@ -392,6 +392,7 @@ def _references(suite, workers, progress: _Progress, directory=None, backend=Non
 
 def _run(specs, suite, db, workers, description, refs_dir=None, backend=None, **kw):
     from lrgym.leaderboard.runner import run_suite
+    from lrgym.leaderboard.store import StoreUnwritableError
 
     def on_outcome(outcome):
         progress.log(_outcome_line(outcome))
@@ -408,6 +409,9 @@ def _run(specs, suite, db, workers, description, refs_dir=None, backend=None, **
             # (a name taken during the run is no exception: the outcome says where its result is kept)
             err.print(Text(f"error: {clean(str(exc))}"))
             raise typer.Exit(2) from None
+        except StoreUnwritableError as exc:  # a full disk before the run: the waiting results stay in their side files
+            err.print(Text(f"error: {clean(str(exc))}; nothing was run"))
+            raise typer.Exit(1) from None
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP under main(): the pool has cleaned up
             with contextlib.suppress(OSError):  # a terminal closed (SIGHUP)
                 err.print(Text(f"interrupted: {store.entries_added} finished entries are saved in {store.path}"))

@@ -88,6 +88,7 @@ __all__ = [
     "ResultStore",
     "RunRecord",
     "SchemaVersionError",
+    "StoreUnwritableError",
     "default_store_path",
     "stored_form",
     "version_key",
@@ -120,6 +121,12 @@ class DanglingStoreLinkError(ValueError):
 
 class NameTakenError(ValueError):
     """A submission asked for a name held by a baseline or by another owner."""
+
+
+class StoreUnwritableError(RuntimeError):
+    """The store takes no entries now (a full disk, a read-only file, an I/O error: SQLite's
+    error other than a lock) while :meth:`ResultStore.flush_pending` writes the results waiting
+    in its side files: they stay there; ``str()`` says so and what to do."""
 
 
 class ForeignPendingError(ValueError):
@@ -758,9 +765,15 @@ class ResultStore:
 
     def _set_aside(self, side: Path, suffix: str = KEPT_SUFFIX) -> Path:
         """Rename a side file whose name was taken to ``<token>.name-taken`` (one the store
-        refuses: ``suffix`` :data:`UNWRITABLE_SUFFIX`); returns its new path."""
+        refuses: ``suffix`` :data:`UNWRITABLE_SUFFIX`); returns its new path. Another grader of
+        the store may have set it aside first (its :meth:`flush_pending` read the same side file,
+        the store refused it there too): the file is then where this one would put it."""
         kept = side.with_suffix(suffix)
-        side.rename(kept)
+        try:
+            side.rename(kept)
+        except FileNotFoundError:
+            if not kept.exists():
+                raise
         return kept
 
     def unwritable_results(self) -> list[Path]:
@@ -771,11 +784,23 @@ class ResultStore:
         return sorted(directory.glob("*" + UNWRITABLE_SUFFIX))
 
     def kept_results(self) -> list[Path]:
-        """The side files set aside because their name was taken (:meth:`import_kept` stores one)."""
+        """The side files set aside because their name was taken (:meth:`import_kept` stores one),
+        but for those stored already (:meth:`_stored_already`)."""
         directory = self.pending_dir
         if str(self.path) == ":memory:" or not self._own_pending_dir():
             return []
-        return sorted(directory.glob("*" + KEPT_SUFFIX))
+        return sorted(path for path in directory.glob("*" + KEPT_SUFFIX) if not self._stored_already(path))
+
+    def _stored_already(self, kept: Path) -> bool:
+        """Whether the result kept in ``kept`` is in the store (its entry's token): an
+        :meth:`import_kept` stopped between its commit and the file's removal (SIGKILL) leaves the
+        file of a stored result, which would be said to wait for a name, run after run."""
+        try:
+            token = _loads(kept.read_text())["entry"]["token"]
+        except (OSError, ValueError, TypeError, KeyError):
+            return False
+        return token is not None and self.conn.execute(
+            "SELECT 1 FROM entries WHERE token = ?", (token,)).fetchone() is not None
 
     def import_kept(self, path: str | os.PathLike[str], name: str) -> int:
         """Store the result kept in ``path`` (a side file of :attr:`pending_dir`, usually one set
@@ -814,21 +839,28 @@ class ResultStore:
         skipped); returns the ids of the entries it wrote or found. A side file whose name another
         owner has taken meanwhile is set aside (``<token>.name-taken``, for :meth:`import_kept`),
         and every set-aside file is reported through ``log`` (default: a ``UserWarning``), so a
-        kept result is never forgotten silently."""
+        kept result is never forgotten silently; so is a side file it cannot read (it stays). A
+        store locked too long is left for the next flush; one that takes no entries (a full
+        disk) raises :class:`StoreUnwritableError`, the side files kept."""
         import warnings
 
         directory = self.pending_dir
         if str(self.path) == ":memory:" or not self._own_pending_dir():
             return []
         say = log if log is not None else (lambda message: warnings.warn(message, UserWarning, stacklevel=3))
-        ids = []
+        ids, unreadable = [], []
         for path in sorted(directory.glob("*.json")):
             try:
                 data = _loads(path.read_text())
                 entry = EntryRecord(**{**data["entry"], "id": None, "n_runs": None})
                 runs = [RunRecord(**r) for r in data["runs"]]
-            except (OSError, ValueError, TypeError, KeyError):
-                continue  # a half-written side file (its writer died before the rename): skip
+            except FileNotFoundError:  # written meanwhile by another grader's flush
+                continue
+            except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+                # no writer leaves half a file (replace_file): one of another lrgym, or damaged; it stays, said
+                unreadable.append(f"a side file {path} could not be read ({type(exc).__name__}: {str(exc)[:300]}); it was "
+                                  "not stored and stays there: look at it (a result of another lrgym version?)")
+                continue
             try:
                 ids.append(self.add_entry(entry, runs))
             except NameTakenError:  # claimed by someone else meanwhile: set aside (reported below), never dropped
@@ -840,8 +872,16 @@ class ResultStore:
             except sqlite3.OperationalError as exc:
                 if _is_lock_error(exc):
                     break
-                raise
+                raise StoreUnwritableError(
+                    f"the results store {self.path} takes no entries ({exc}); the finished results waiting in "
+                    f"{directory} stay there, and the next grading run writes them: free disk space or make "
+                    f"the store writable, then run again") from exc
             path.unlink(missing_ok=True)
+        for note in unreadable:
+            say(note)
+        for kept in directory.glob("*" + KEPT_SUFFIX):
+            if self._stored_already(kept):  # (an import-kept killed before it removed the file)
+                kept.unlink(missing_ok=True)
         for kept in self.kept_results():  # set aside now or by an earlier run: said every time until stored
             say(self.kept_note(kept))
         for kept in self.unwritable_results():

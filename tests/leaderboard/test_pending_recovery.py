@@ -1,0 +1,181 @@
+"""Results waiting in the store's side files (``<db>.pending``) when graders race each other or
+the disk is full: every grader goes on, every result stays kept and is said (an audit of crashes
+and concurrency, 2026-12: a grader whose flush met a side file another grader had just set aside
+stopped with a FileNotFoundError traceback; a full disk stopped a run with SQLite's traceback; a
+side file no flush could read was skipped in silence, run after run)."""
+
+import dataclasses
+import sqlite3
+from pathlib import Path
+
+import pytest
+from lb_helpers import synthetic_entry, synthetic_runs, tiny_suite
+
+from lrgym.leaderboard import runner
+from lrgym.leaderboard.store import KeptResultError, ResultStore, StoreUnwritableError
+
+SUITE = tiny_suite()
+TOKEN = "b" * 32
+
+
+def _bobs_entry(**kw):
+    return synthetic_entry(SUITE, "keeper", kind="submission", owner="bob", summary={}, **kw)
+
+
+def _alice_claims(store: ResultStore) -> None:
+    store.add_entry(synthetic_entry(SUITE, "Keeper", kind="submission", owner="alice", summary={}))
+
+
+def _other_grader_flushes_first(monkeypatch, this: ResultStore, other: ResultStore) -> list:
+    """Make ``other`` (a second grader of the store) flush the side files right before ``this``
+    one's next write: both read the same side file, ``other`` acts on it first."""
+    real = ResultStore.add_entry
+    said, flushed = [], []
+
+    def other_first(self, entry, runs=()):
+        if self is this and not flushed:
+            flushed.append(other.flush_pending(log=said.append))
+        return real(self, entry, runs)
+
+    monkeypatch.setattr(ResultStore, "add_entry", other_first)
+    return said
+
+
+def test_two_graders_flushing_a_side_file_whose_name_was_taken_both_go_on_and_keep_it(tmp_path, monkeypatch):
+    db = tmp_path / "r.sqlite"
+    runs = synthetic_runs(SUITE, [[0.25], [0.75]])
+    with ResultStore(db) as first, ResultStore(db) as second:
+        first._write_pending(_bobs_entry(token=TOKEN), runs)
+        _alice_claims(first)
+        said_first = _other_grader_flushes_first(monkeypatch, second, first)
+        said = []
+        assert second.flush_pending(log=said.append) == []
+        kept = first.pending_dir / (TOKEN + ".name-taken")
+        assert kept.exists() and second.kept_results() == [kept]
+        assert any(f"kept in {kept}" in m for m in said_first) and any(f"kept in {kept}" in m for m in said)
+        monkeypatch.undo()
+        entry_id = second.import_kept(kept, "bobs-keeper")
+        assert [(r.seed, r.score) for r in second.runs(entry_id)] == [(0, 0.25), (1, 0.75)]
+
+
+def test_a_result_set_aside_by_another_graders_flush_while_its_grader_waits_is_kept_and_said(tmp_path, monkeypatch):
+    """Bob's grader waits for a locked store with his finished entry in its side file; another
+    grader's flush meanwhile finds the name taken and sets the file aside: bob's grader says where
+    it is kept (it said ``could not be stored (FileNotFoundError ...)`` for a result kept)."""
+    db = tmp_path / "r.sqlite"
+    runs = synthetic_runs(SUITE, [[0.25], [0.75]])
+    with ResultStore(db) as other, ResultStore(db) as bobs:
+        _alice_claims(other)
+        _other_grader_flushes_first(monkeypatch, bobs, other)
+        with pytest.raises(KeptResultError) as caught:
+            bobs.add_entry_durably(_bobs_entry(token=TOKEN), runs, patience=0)
+        kept = bobs.pending_dir / (TOKEN + ".name-taken")
+        assert caught.value.kept == kept and kept.exists() and f"kept in {kept}" in str(caught.value)
+
+
+def _long_runs():
+    """Runs whose curves fill more than the pages a new store has free."""
+    return [dataclasses.replace(r, curves={"lr": [0.1] * 2000}) for r in synthetic_runs(SUITE, [[0.25], [0.75]])]
+
+
+def _fill(store: ResultStore) -> None:
+    """The store's file can grow no more (SQLite's own SQLITE_FULL, as on a full disk)."""
+    pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+    store.conn.execute(f"PRAGMA max_page_count = {pages}")
+
+
+def test_a_full_store_stops_the_flush_with_what_waits_where_and_the_next_flush_writes_it(tmp_path):
+    db = tmp_path / "r.sqlite"
+    with ResultStore(db) as store:
+        side = store._write_pending(_bobs_entry(token=TOKEN), _long_runs())
+        _fill(store)
+        with pytest.raises(StoreUnwritableError, match="database or disk is full") as caught:
+            store.flush_pending(log=lambda message: None)
+        assert str(store.pending_dir) in str(caught.value) and "the next grading run writes them" in str(caught.value)
+        assert side.exists() and store.entries() == []
+    with ResultStore(db) as store:  # room again
+        [entry_id] = store.flush_pending(log=lambda message: None)
+        assert not side.exists() and store.entry(entry_id).token == TOKEN
+        assert [(r.seed, r.score) for r in store.runs(entry_id)] == [(0, 0.25), (1, 0.75)]
+
+
+def test_a_grading_run_on_a_full_store_says_so_in_one_line_and_runs_nothing(tmp_path, monkeypatch):
+    typer_testing = pytest.importorskip("typer.testing")
+    from lrgym.leaderboard import cli
+    from lrgym.leaderboard.cli import app
+
+    db = tmp_path / "r.sqlite"
+    with ResultStore(db) as store:
+        side = store._write_pending(_bobs_entry(token=TOKEN), _long_runs())
+    real_flush = ResultStore.flush_pending
+
+    def flush_on_a_full_disk(self, log=None):
+        _fill(self)
+        return real_flush(self, log)
+
+    monkeypatch.setattr(ResultStore, "flush_pending", flush_on_a_full_disk)
+    monkeypatch.setattr(cli, "_references", lambda *a, **kw: None)  # the flush comes before they are used
+    ran = []
+    monkeypatch.setattr(runner, "_jobs", lambda *a, **kw: ran.append(1) or [])
+    result = typer_testing.CliRunner().invoke(app, ["leaderboard", "run-baselines", "--suite", "quick", "--only",
+                                                    "fixed", "--db", str(db), "--workers", "1", "--no-markdown"],
+                                              env={"COLUMNS": "400"})
+    out = " ".join(result.output.split())
+    assert result.exit_code == 1, out
+    assert isinstance(result.exception, SystemExit), out  # said, not SQLite's traceback
+    assert f"takes no entries (database or disk is full); the finished results waiting in {db}.pending" in out
+    assert "nothing was run" in out and ran == [] and side.exists()
+
+
+@pytest.mark.parametrize("content", ['{"entry": {"name": "x"', '{"entry": {"name": "x", "future_field": 1}, "runs": []}',
+                                     "[]"])
+def test_a_side_file_no_flush_can_read_is_said_every_time_and_stays(tmp_path, content):
+    db = tmp_path / "r.sqlite"
+    with ResultStore(db) as store:
+        store._write_pending(_bobs_entry(token=TOKEN), [])  # a readable one beside it is written
+        odd = store.pending_dir / ("c" * 32 + ".json")
+        odd.write_text(content)
+        ids = []
+        for _ in range(2):
+            said = []
+            ids += store.flush_pending(log=said.append)
+            [message] = said
+            assert f"a side file {odd} could not be read" in message and "it was not stored and stays there" in message
+            assert odd.exists() and Path(store.pending_dir).is_dir()
+        assert [store.entry(i).token for i in ids] == [TOKEN]
+        assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM entries").fetchone() == (1,)
+
+
+_IMPORT_KILLED_AFTER_COMMIT = """
+import os, signal, sys
+from lrgym.leaderboard.store import ResultStore
+real = ResultStore.add_entry
+def add_entry_then_killed(self, entry, runs=()):
+    real(self, entry, runs)
+    os.kill(os.getpid(), signal.SIGKILL)  # after the commit, before import_kept removes the file
+ResultStore.add_entry = add_entry_then_killed
+with ResultStore(sys.argv[1]) as store:
+    store.import_kept(sys.argv[2], "bobs-keeper")
+"""
+
+
+def test_a_kept_result_imported_by_a_grader_killed_before_it_removed_the_file_is_no_longer_said_to_wait(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    db = tmp_path / "r.sqlite"
+    with ResultStore(db) as store:
+        _alice_claims(store)
+        with pytest.raises(KeptResultError) as caught:
+            store.add_entry_durably(_bobs_entry(token=TOKEN), synthetic_runs(SUITE, [[0.25], [0.75]]))
+    kept = caught.value.kept
+    done = subprocess.run([sys.executable, "-c", _IMPORT_KILLED_AFTER_COMMIT, str(db), str(kept)])
+    assert done.returncode == -signal.SIGKILL and kept.exists()
+    with ResultStore(db) as store:
+        [entry] = store.entries(name="bobs-keeper")
+        assert entry.token == TOKEN and store.kept_results() == []  # show lists it no more
+        said = []
+        assert store.flush_pending(log=said.append) == []
+        assert said == [] and not kept.exists() and not store.pending_dir.exists()
+        assert [e.name for e in store.entries()] == ["Keeper", "bobs-keeper"]
