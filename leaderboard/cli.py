@@ -300,6 +300,11 @@ def _store(db: Optional[Path]):
         raise typer.BadParameter(str(exc), param_hint="--db / $LRGYM_STORE") from None
     except sqlite3.DatabaseError as exc:
         path = db if db is not None else default_store_path()
+        if os.path.isfile(path) and not all(os.access(p, os.W_OK) for p in (path, os.path.dirname(os.path.abspath(path)))):
+            raise typer.BadParameter(
+                f"{path}: {exc}: the store or its folder is read-only, and every command opens the store for writing "
+                "(its journal mode, an older schema brought up to date, <db>-shm beside it); valid: a store in a "
+                "folder you can write: copy it there (with <db>-wal if there is one)", param_hint="--db / $LRGYM_STORE") from None
         raise typer.BadParameter(f"{path}: {exc}; valid: an lrgym results store (SQLite) or a new file path",
                                  param_hint="--db / $LRGYM_STORE") from None
 

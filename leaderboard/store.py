@@ -849,6 +849,7 @@ class ResultStore:
             return []
         say = log if log is not None else (lambda message: warnings.warn(message, UserWarning, stacklevel=3))
         ids, unreadable = [], []
+        self._finish_renames(directory)
         for path in sorted(directory.glob("*.json")):
             try:
                 data = _loads(path.read_text())
@@ -888,6 +889,25 @@ class ResultStore:
             say(self.unwritable_note(kept))
         self._remove_pending_dir_if_empty()
         return ids
+
+    @staticmethod
+    def _finish_renames(directory: Path) -> None:
+        """Rename to ``<token>.json`` every whole side file a grader wrote but did not rename
+        (:func:`~lrgym.baselines.outputs.replace_file`'s ``.<token>.json.*.tmp``): one killed
+        between writing it and renaming it, the fsync in between the longest step of the write,
+        left a finished result no flush read. A file still being written is no whole side file
+        (its JSON ends with its last byte) and stays; a writer whose file is renamed here writes it
+        again (:meth:`_write_pending`), and its token stores it once."""
+        for tmp in directory.glob(".*.json.*.tmp"):
+            name = tmp.name[1:].split(".json.", 1)[0] + ".json"
+            try:
+                data = _loads(tmp.read_text())
+                whole = data["entry"]["token"] + ".json" == name and isinstance(data["runs"], list)
+            except (OSError, ValueError, TypeError, KeyError):
+                continue
+            if whole:
+                with contextlib.suppress(FileNotFoundError):  # its writer renamed it meanwhile
+                    os.replace(tmp, directory / name)
 
     def unwritable_note(self, kept: Path) -> str:
         """:func:`unwritable_message` for a side file set aside because the store refuses it."""

@@ -5,6 +5,7 @@ stopped with a FileNotFoundError traceback; a full disk stopped a run with SQLit
 side file no flush could read was skipped in silence, run after run)."""
 
 import dataclasses
+import os
 import sqlite3
 from pathlib import Path
 
@@ -179,3 +180,62 @@ def test_a_kept_result_imported_by_a_grader_killed_before_it_removed_the_file_is
         assert store.flush_pending(log=said.append) == []
         assert said == [] and not kept.exists() and not store.pending_dir.exists()
         assert [e.name for e in store.entries()] == ["Keeper", "bobs-keeper"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to any folder: chmod makes none read-only")
+def test_a_store_in_a_read_only_folder_is_refused_saying_why_and_what_to_do(tmp_path):
+    """Every command opens the store for writing (README: Where results live); SQLite's 'unable to
+    open database file' was answered with 'valid: an lrgym results store', which it is."""
+    typer_testing = pytest.importorskip("typer.testing")
+    from lrgym.leaderboard.cli import app
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    with ResultStore(folder / "r.sqlite") as store:
+        store.add_entry(synthetic_entry(SUITE, "fixed"), synthetic_runs(SUITE, [[0.25], [0.75]]))
+    folder.chmod(0o500)
+    try:
+        result = typer_testing.CliRunner().invoke(app, ["leaderboard", "show", "--suite", "quick", "--db",
+                                                        str(folder / "r.sqlite")], env={"COLUMNS": "400"})
+    finally:
+        folder.chmod(0o700)
+    out = " ".join(result.output.replace("│", " ").split())
+    assert result.exit_code == 2, out
+    assert "the store or its folder is read-only" in out and "copy it there" in out, out
+    with ResultStore(folder / "r.sqlite") as store:
+        assert [e.name for e in store.entries()] == ["fixed"]
+
+
+_WRITER_KILLED_BEFORE_ITS_RENAME = """
+import os, signal, sys
+from lrgym.leaderboard.store import EntryRecord, ResultStore, RunRecord
+real_replace = os.replace
+def killed_before_the_rename(src, dst, *a, **kw):
+    if str(dst).endswith(".json"):  # the side file, written and synced, not yet renamed
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_replace(src, dst, *a, **kw)
+os.replace = killed_before_the_rename
+runs = [RunRecord("quadratic", 20000, seed, score=0.25 + seed / 2, final_loss=0.1, initial_loss=1.0, diverged=False)
+        for seed in (0, 1)]
+with ResultStore(sys.argv[1]) as store:
+    store.add_entry_durably(EntryRecord(name="fixed", kind="baseline", suite_version="tiny/r1", token="d" * 32), runs)
+"""
+
+
+def test_a_side_file_whose_grader_was_killed_before_renaming_it_is_written_by_the_next_flush(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    db = tmp_path / "r.sqlite"
+    done = subprocess.run([sys.executable, "-c", _WRITER_KILLED_BEFORE_ITS_RENAME, str(db)])
+    assert done.returncode == -signal.SIGKILL
+    [tmp] = [p.name for p in (tmp_path / "r.sqlite.pending").iterdir()]
+    assert tmp.startswith("." + "d" * 32 + ".json.") and tmp.endswith(".tmp")
+    half = tmp_path / "r.sqlite.pending" / ("." + "e" * 32 + ".json.abcd1234.tmp")  # a writer still writing
+    half.write_text('{"entry": {"name": "x", "token": "' + "e" * 32 + '"}, "runs": [')
+    with ResultStore(db) as store:
+        [entry_id] = store.flush_pending(log=lambda message: None)
+        assert store.entry(entry_id).token == "d" * 32
+        assert [(r.seed, r.score) for r in store.runs(entry_id)] == [(0, 0.25), (1, 0.75)]
+        assert [p.name for p in store.pending_dir.iterdir()] == [half.name]  # left to its writer
