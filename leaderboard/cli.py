@@ -478,7 +478,8 @@ def _print_board(suite, db, show_failures=True, references=None, private=None, g
         # a table: no curves; of the rows a grading run prints, their PoI alone
         lb = build_leaderboard(store, suite, references=references, curves=False, poi=whole or graded is None)
         try:
-            kept = [store.kept_note(path) for path in store.kept_results()]
+            kept = [store.waiting_note(path) for path in store.waiting_results()]
+            kept += [store.kept_note(path) for path in store.kept_results()]
             kept += [store.unwritable_note(path) for path in store.unwritable_results()]
         except ForeignPendingError as exc:  # the board is shown; the folder's files are not read
             kept = [str(exc)]
@@ -491,7 +492,7 @@ def _print_board(suite, db, show_failures=True, references=None, private=None, g
                  for r in rows[TOP_ROWS:]]
         console.print(Text(f"{len(rows)} of the board's {len(lb.rows)} rows (the top {TOP_ROWS}"
                            + "".join(f", {w}" for w in extra) + f"); every row: `{show_command}`"))
-    for note in kept:  # results that ran but wait for another name (import-kept), or that the store refused
+    for note in kept:  # results waiting to be written, that ran but wait for another name (import-kept), or that the store refused
         err.print(Text(f"not on the board: {note}"))
     return lb
 
@@ -651,6 +652,8 @@ def import_kept(
 ):
     """Store a result that ran but was kept aside because another submitter took its name meanwhile,
     under another --name (its owner, runs and scores unchanged)."""
+    import sqlite3
+
     from lrgym.leaderboard.store import default_store_path
 
     path = Path(db) if db is not None else default_store_path()
@@ -662,6 +665,10 @@ def import_kept(
             entry_id = store.import_kept(kept, name)
         except ValueError as exc:  # a bad or taken name, a file that is no kept result: the file stays
             raise typer.BadParameter(clean(str(exc)), param_hint="KEPT / --name") from None
+        except sqlite3.OperationalError as exc:  # locked past the busy timeout, a full disk: the file stays
+            err.print(Text(f"error: the results store {path} takes no entries now ({exc}); the result stays in "
+                           f"{kept}: run this command again once it does"))
+            raise typer.Exit(1) from None
         entry = store.entry(entry_id)
     console.print(Text(f"stored {entry.name!r} (owner {entry.owner!r}, {entry.n_runs} runs, {entry.status}) "
                        f"in {path} as entry {entry_id}; removed {kept}"))

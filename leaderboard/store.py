@@ -783,6 +783,23 @@ class ResultStore:
             return []
         return sorted(directory.glob("*" + UNWRITABLE_SUFFIX))
 
+    def waiting_results(self) -> list[Path]:
+        """The side files of finished entries not in the database yet (a store locked too long, a
+        full disk, a grader killed before its write): what :meth:`flush_pending` writes."""
+        directory = self.pending_dir
+        if str(self.path) == ":memory:" or not self._own_pending_dir():
+            return []
+        return sorted(directory.glob("*.json"))
+
+    def waiting_note(self, side: Path) -> str:
+        """What a board says of a side file waiting to be written (:meth:`waiting_results`)."""
+        try:
+            name = repr(str(_loads(side.read_text())["entry"]["name"]))
+        except (OSError, ValueError, TypeError, KeyError):
+            name = "(unreadable)"
+        return (f"entry {name}: a finished result waits in {side}; the grader still waiting for the store or the "
+                f"next grading run of {self.path} writes it")
+
     def kept_results(self) -> list[Path]:
         """The side files set aside because their name was taken (:meth:`import_kept` stores one),
         but for those stored already (:meth:`_stored_already`)."""

@@ -239,3 +239,59 @@ def test_a_side_file_whose_grader_was_killed_before_renaming_it_is_written_by_th
         assert store.entry(entry_id).token == "d" * 32
         assert [(r.seed, r.score) for r in store.runs(entry_id)] == [(0, 0.25), (1, 0.75)]
         assert [p.name for p in store.pending_dir.iterdir()] == [half.name]  # left to its writer
+
+
+def test_show_names_the_finished_results_that_wait_to_be_written(tmp_path):
+    """A grader that gave up on a locked store leaves its result in a side file for the next run;
+    the board said nothing of it, as if the result were lost."""
+    typer_testing = pytest.importorskip("typer.testing")
+    from lrgym.leaderboard.cli import app
+
+    db = tmp_path / "r.sqlite"
+    with ResultStore(db) as store, ResultStore(db) as locker:
+        store.add_entry(synthetic_entry(SUITE, "fixed"), synthetic_runs(SUITE, [[0.25], [0.75]]))
+        locker.conn.execute("BEGIN IMMEDIATE")
+        store.conn.execute("PRAGMA busy_timeout = 0")
+        assert store.add_entry_durably(_bobs_entry(token=TOKEN), synthetic_runs(SUITE, [[0.5], [0.5]]),
+                                       patience=0) is None
+        locker.conn.execute("ROLLBACK")
+    side = tmp_path / "r.sqlite.pending" / (TOKEN + ".json")
+    result = typer_testing.CliRunner().invoke(app, ["leaderboard", "show", "--suite", "quick", "--db", str(db)],
+                                              env={"COLUMNS": "400"})
+    out = " ".join(result.output.split())
+    assert result.exit_code == 0, out
+    assert f"not on the board: entry 'keeper': a finished result waits in {side}" in out
+    assert f"the next grading run of {db} writes it" in out
+    with ResultStore(db) as store:
+        store.flush_pending(log=lambda message: None)
+    result = typer_testing.CliRunner().invoke(app, ["leaderboard", "show", "--suite", "quick", "--db", str(db)],
+                                              env={"COLUMNS": "400"})
+    assert result.exit_code == 0 and "waits in" not in result.output
+
+
+def test_import_kept_on_a_full_store_says_so_and_keeps_the_file(tmp_path, monkeypatch):
+    typer_testing = pytest.importorskip("typer.testing")
+    from lrgym.leaderboard.cli import app
+
+    db = tmp_path / "r.sqlite"
+    with ResultStore(db) as store:
+        _alice_claims(store)
+        with pytest.raises(KeptResultError) as caught:
+            store.add_entry_durably(_bobs_entry(token=TOKEN), _long_runs())
+    kept = caught.value.kept
+    real_import = ResultStore.import_kept
+
+    def import_on_a_full_disk(self, path, name):
+        _fill(self)
+        return real_import(self, path, name)
+
+    monkeypatch.setattr(ResultStore, "import_kept", import_on_a_full_disk)
+    result = typer_testing.CliRunner().invoke(app, ["leaderboard", "import-kept", str(kept), "--name", "bobs-keeper",
+                                                    "--db", str(db)], env={"COLUMNS": "400"})
+    out = " ".join(result.output.split())
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), out  # said, not SQLite's traceback
+    assert f"takes no entries now (database or disk is full); the result stays in {kept}" in out
+    assert kept.exists()
+    monkeypatch.undo()
+    with ResultStore(db) as store:
+        assert store.entry(store.import_kept(kept, "bobs-keeper")).token == TOKEN
