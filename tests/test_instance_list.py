@@ -17,6 +17,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+import episode_bytes
 import lrgym  # noqa: F401  (registers the ids)
 from lrgym.env import LRControlEnv
 from lrgym.vector import LRControlVectorEnv
@@ -26,23 +27,9 @@ LISTED = (4, 9, 2, 13)  # on LRControl-v1, all four families (k mod 4: 0, 1, 2, 
 ACTIONS = np.random.default_rng(5).integers(5, size=1000)
 
 
-def _info_bytes(info: dict) -> bytes:
-    return b"".join(np.asarray(info[k]).tobytes() for k in sorted(info))
-
-
 def episodes(reset, step, n: int) -> list[bytes]:
-    """Every observation, reward, flag and info of ``n`` episodes of fixed actions, to the bit."""
-    out, a = [], 0
-    for e in range(n):
-        obs, info = reset(e)
-        out += [obs.tobytes(), _info_bytes(info)]
-        done = False
-        while not done:
-            obs, reward, terminated, truncated, info = step(int(ACTIONS[a]))
-            a += 1
-            out += [obs.tobytes(), np.float64(reward).tobytes(), bytes([terminated, truncated]), _info_bytes(info)]
-            done = terminated or truncated
-    return out
+    """Every observation, reward, flag and info of ``n`` episodes of this file's fixed actions, to the bit."""
+    return episode_bytes.episodes(reset, step, n, ACTIONS)
 
 
 def drawn_by_hand(env: LRControlEnv, listed, seed: int):
