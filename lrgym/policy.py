@@ -39,9 +39,15 @@ DEFAULT_ACTION_MODE: str = inspect.signature(LRControlEnv).parameters["action_mo
 
 @runtime_checkable
 class Policy(Protocol):
-    name: str
-    optimizer: Any
-    action_mode: str
+    """What a policy must have: ``reset(info)`` and ``act(obs, info)`` (:data:`REQUIRED_METHODS`).
+
+    The attributes ``name``, ``optimizer``, ``action_mode``, ``env_options`` and ``lr_init`` are
+    optional (:func:`policy_env_kwargs` gives their defaults; an entry without ``name`` takes its
+    class's name), so they are no members of the protocol: ``isinstance(p, Policy)`` is True for
+    every object that the grader, the evaluation loop and :class:`lrgym.torch.PolicyScheduler`
+    drive. The check they make is :func:`missing_methods`, which also refuses a method that is
+    not callable (``act = 3``), as ``isinstance`` does not.
+    """
 
     def reset(self, info: dict) -> None: ...
 
