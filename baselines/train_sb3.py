@@ -223,6 +223,9 @@ def make_train_env(config: TrainConfig, rank: int = 0):
 def train(config: TrainConfig):
     """Train, save the model zip and its sidecar json (:meth:`TrainConfig.output_files`); returns
     the loaded :class:`SB3Policy`."""
+    from lrgym.extras import import_extra
+
+    import_extra("stable_baselines3", "rl", "train_sb3", torch_first=True)  # (without the rl extra: what to install)
     import torch
     from stable_baselines3 import DQN, PPO
     from stable_baselines3.common.vec_env import DummyVecEnv

@@ -36,12 +36,16 @@ from typing import Any, Iterable, Sequence
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
-from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
+from lrgym.extras import import_extra
 from lrgym.info import INFO_KEYS
 from lrgym.settings import MAX_COUNT, check_seed, positive_int
 from lrgym.vector import LRControlVectorEnv
 from lrgym.vector.vector_env import check_settable
+
+# Stable-Baselines3 is the rl extra: without it, an ImportError that says what to install
+_sb3_vec_env = import_extra("stable_baselines3.common.vec_env.base_vec_env", "rl", "lrgym.sb3", torch_first=True)
+VecEnv, VecEnvIndices = _sb3_vec_env.VecEnv, _sb3_vec_env.VecEnvIndices
 
 __all__ = ["LRControlSB3VecEnv", "lrgym_env_kwargs", "make_sb3_vec_env"]
 
