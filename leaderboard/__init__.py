@@ -2,7 +2,8 @@
 
 Modules, one concern each:
 
-* ``suite``: the versioned benchmark suites (``v1``, ``val``, ``quick``);
+* ``suite``: the versioned benchmark suites (``v2``, the default, ``v1``, ``val``, ``quick``);
+  ``suite_file``: a suite of your own from a JSON file;
 * ``references``: best constant SGD learning rate per instance by a fine search (the score's yardstick), cached;
 * ``scoring``: pure scoring functions (per-run normalised score, steps to target, rliable's
   aggregates with stratified-bootstrap confidence intervals, probability of improvement,
@@ -10,6 +11,11 @@ Modules, one concern each:
 * ``settings``: the episode settings of a graded run (the suite's, plus the few a policy may choose)
   and the info a policy may see;
 * ``worker`` / ``pool``: the grader's worker processes (env, recorded trajectories) on all cores;
+  ``ray_pool`` the same on a Ray cluster, ``backends`` which of the two runs, ``scheduling``
+  their shared loop and rules; ``failures`` how a failure is worded on both sides of the sandbox;
+* ``submission_files`` (a submission's files, read without following links), ``import_paths``
+  (a child's import path, never the working directory), ``ownership`` (is this file the
+  grader's own?);
 * ``sandbox`` / ``policy_host``: the sandboxed process a submission runs in (namespaces, private
   root, unprivileged uid, limits, whole process tree ended); ``sandbox``'s docstring maps the
   modules of the grader's side (``host_start``, ``sandbox_cgroup``, ``sandbox_folders``),
@@ -27,5 +33,8 @@ Modules, one concern each:
   those published outputs name it (its file's name, never the submitter's folders; its failure
   reason by one rule, ``export``'s too);
 * ``val_table``: the baselines' validation table in README.md (``python -m lrgym.leaderboard.val_table``);
-* ``cli``: the ``lrgym leaderboard ...`` commands; ``bench``: the main-job timing.
+* ``selection``: suite v2's rule (the test instances that discriminate); ``transfer``: does the
+  ranking transfer to PyTorch training (``python -m lrgym.leaderboard.transfer``);
+* ``cli``: the ``lrgym leaderboard ...`` commands (``entry``: the ``lrgym`` command's shim, which
+  imports Typer and rich only when it runs); ``bench``: the main-job timing.
 """
