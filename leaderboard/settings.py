@@ -20,8 +20,10 @@ choice                      allowed values
                             more than this fraction (the bold driver's mechanism)
 ==========================  ==================================================================
 
-The policy sees copies of the observation and of :func:`public_info` (the env's info without
-the instance id: a policy must not look up per-instance answers).
+The policy sees copies of the observation and of :func:`public_info`: the keys of the env's info
+schema (:data:`lrgym.info.INFO_KEYS`) listed in :data:`PUBLIC_INFO_KEYS`, every one but the
+instance id (a policy must not look up per-instance answers). An allowlist: a key the schema
+does not list (a wrapper's, a future one) reaches no policy until it is added here.
 """
 
 from __future__ import annotations
@@ -29,18 +31,20 @@ from __future__ import annotations
 import math
 
 from lrgym.brief import brief
-from lrgym.info import ACTION_MODES
+from lrgym.info import ACTION_MODES, INFO_KEYS
 from lrgym.optim import OPTIMIZERS
 from lrgym.settings import DEFAULT_LR_MAX, DEFAULT_LR_MIN, range_or_type
 from lrgym.tasks.base import is_real
 
-__all__ = ["ALLOWED_OPTIMIZERS", "HIDDEN_INFO_KEYS", "POLICY_CHOICES", "SettingsError", "allowed_optimizers",
+__all__ = ["ALLOWED_OPTIMIZERS", "HIDDEN_INFO_KEYS", "POLICY_CHOICES", "PUBLIC_INFO_KEYS", "SettingsError", "allowed_optimizers",
            "check_choices", "episode_kwargs", "episode_kwargs_from", "public_info"]
 
 ALLOWED_OPTIMIZERS: tuple[str, ...] = tuple(OPTIMIZERS)
 POLICY_CHOICES = ("optimizer", "action_mode", "lr_init", "factors", "rejection_threshold")
 #: info keys a graded policy never sees (the instance id would let it look answers up)
 HIDDEN_INFO_KEYS = frozenset({"instance"})
+#: the info keys a graded policy sees (:func:`public_info`): the schema's, but the hidden ones
+PUBLIC_INFO_KEYS = frozenset(INFO_KEYS) - HIDDEN_INFO_KEYS
 MAX_FACTORS = 16
 
 
@@ -49,8 +53,9 @@ class SettingsError(ValueError):
 
 
 def public_info(info: dict) -> dict:
-    """The part of an env info dict a graded policy may see (a fresh dict of plain values)."""
-    return {k: v for k, v in info.items() if k not in HIDDEN_INFO_KEYS}
+    """The part of an env info dict a graded policy may see, a fresh dict in the info's order:
+    the keys of :data:`PUBLIC_INFO_KEYS` only (an allowlist: any other key is left out)."""
+    return {k: v for k, v in info.items() if k in PUBLIC_INFO_KEYS}
 
 
 def _number(name: str, value, low: float, high: float) -> float:

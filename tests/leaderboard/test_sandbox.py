@@ -257,3 +257,17 @@ def test_require_refuses_a_root_grader_whose_policies_would_keep_uid_0(monkeypat
                     mode()
     finally:
         mode.cache_clear()
+
+
+def test_a_graded_policy_sees_the_schemas_keys_but_the_instance_only():
+    """``public_info`` is an allowlist (DESIGN: "a whitelisted info"): of a real env info, every
+    schema key but ``instance``, in the info's order, values untouched; a key the schema does not
+    list (a wrapper's, a future one: here a seed and a spec) reaches no policy. It was a denylist of
+    ``instance`` alone, which passed any other key on."""
+    from lrgym.env import LRControlEnv
+    from lrgym.info import INFO_KEYS
+
+    _, info = LRControlEnv(family="quadratic", horizon=2).reset(seed=0)
+    seen = public_info({**info, "env_seed": 0, "spec": {"instance": int(info["instance"])}})
+    assert list(seen) == [k for k in info if k != "instance"] == [k for k in INFO_KEYS if k != "instance"]
+    assert all(seen[k] is info[k] for k in seen)
