@@ -369,7 +369,7 @@ class SB3Policy:
         if self._model is None:
             from lrgym.extras import import_extra
 
-            import_extra("stable_baselines3", "rl", f"the SB3 policy {self.name!r}", torch_first=True)
+            import_extra("stable_baselines3", "rl", f"the SB3 policy {self.path.name!r}", torch_first=True)
             import torch
             from stable_baselines3 import DQN, PPO
 
