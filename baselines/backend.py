@@ -251,13 +251,10 @@ def add_backend_arguments(parser) -> None:
 
 
 def import_ray():
-    """``ray``, or an ImportError that says how to install it."""
-    try:
-        import ray
-    except ImportError as exc:
-        raise ImportError('the ray backend needs Ray, an optional extra: pip install "lrgym[ray]" '
-                          f"(import failed: {exc})") from exc
-    return ray
+    """``ray``, or an ImportError that says how to install it (:func:`lrgym.extras.import_extra`)."""
+    from lrgym.extras import import_extra
+
+    return import_extra("ray", "ray", "the ray backend")
 
 
 #: the start of the name of the empty folder a Ray driver starts Ray from

@@ -284,10 +284,9 @@ def load_results(db: str | Path | None = None, suite: str | None = DEFAULT_SUITE
     """
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; valid choices: {', '.join(TABLES)}")
-    try:
-        import pandas as pd
-    except ImportError as exc:  # pragma: no cover - depends on the installed extras
-        raise ImportError("load_results needs pandas: pip install 'lrgym[analysis]'") from exc
+    from lrgym.extras import import_extra
+
+    pd = import_extra("pandas", "analysis", "load_results")
     from lrgym.leaderboard.store import default_store_path
 
     path = Path(db) if db is not None else default_store_path()

@@ -106,3 +106,47 @@ def test_import_extra_leaves_a_broken_install_s_own_error(tmp_path, monkeypatch)
     with pytest.raises(ImportError, match="No module named 'lrgym_dependency_that_is_missing'") as info:
         import_extra("lrgym_broken_extra", "rl", "x")
     assert "optional extra" not in str(info.value)
+
+
+#: hides the libraries named in HIDDEN as an environment without their extras sees them
+HIDE = """
+import sys
+HIDDEN = {hidden!r}
+class Hide:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in HIDDEN:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+sys.meta_path.insert(0, Hide())
+"""
+
+MISSING_OTHERS_SCRIPT = HIDE.format(hidden=("torch", "ray", "pandas")) + """
+import json
+messages = {}
+try:
+    from lrgym.torch import PolicyScheduler
+except ImportError as exc:
+    messages["torch"] = str(exc)
+from lrgym.baselines.backend import import_ray
+try:
+    import_ray()
+except ImportError as exc:
+    messages["ray"] = str(exc)
+from lrgym.leaderboard.export import load_results
+try:
+    load_results("no-such-store.sqlite")
+except ImportError as exc:
+    messages["analysis"] = str(exc)
+print(json.dumps(messages))
+"""
+
+
+def test_the_torch_ray_and_analysis_extras_are_named_as_the_rl_one_is():
+    """One refusal for every extra (lrgym.extras.import_extra): lrgym.torch, the ray backend and
+    load_results each wrote theirs by hand, in three forms."""
+    messages = json.loads(run_python(MISSING_OTHERS_SCRIPT))
+    assert messages == {
+        "torch": "lrgym.torch needs torch, from the optional extra 'torch': pip install torch==2.13.0 (the CPU "
+                 'build) first, then pip install "lrgym[torch]"',
+        "ray": "the ray backend needs ray, from the optional extra 'ray': pip install \"lrgym[ray]\"",
+        "analysis": "load_results needs pandas, from the optional extra 'analysis': pip install \"lrgym[analysis]\"",
+    }, messages

@@ -29,13 +29,7 @@ __all__ = list(_NAMES)
 def __getattr__(name: str):
     if name not in _NAMES:
         raise AttributeError(f"module 'lrgym.torch' has no attribute {name!r}; valid: {', '.join(_NAMES)}")
-    try:
-        module = importlib.import_module(_NAMES[name])
-    except ImportError as exc:
-        if exc.name == "torch":
-            raise ImportError(
-                "lrgym.torch needs PyTorch: install the CPU build first, `pip install torch==2.13.0`, "
-                'then `pip install "lrgym[torch]"`'
-            ) from exc
-        raise
-    return getattr(module, name)
+    from lrgym.extras import import_extra
+
+    import_extra("torch", "torch", "lrgym.torch", torch_first=True)
+    return getattr(importlib.import_module(_NAMES[name]), name)
