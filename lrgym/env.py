@@ -163,7 +163,8 @@ class LRControlEnv(gym.Env):
     (``LRControlEnv({"family": "mixed", "horizon": 20})``), which is how RLlib passes its
     ``EnvContext``. ``family`` name or :class:`~lrgym.tasks.base.TaskFamily` (``"linreg"``, ``"quadratic"``,
     ``"mlp"``, ``"recsys"``, ``"mixed"``); ``family_options`` dict of spec overrides (e.g.
-    ``{"dim": 32}``; with a family name, not beside a built family); ``instance_set`` ``"train"`` | ``"val"`` | ``"test"``;
+    ``{"dim": 32}``; with a family name, not beside a built family); ``instance_set`` ``"train"`` |
+    ``"val"`` | ``"test"`` | ``"private"`` (a grader's seeds 2**40 … 2**62 − 1);
     ``instances`` (default None: the whole set; or a fixed list of instance seeds of the set,
     e.g. ``(3, 7, 11)``, which every reset without ``options={"instance": k}`` — automatic
     resets of the vector env and the SB3 adapter too — draws from, uniformly with

@@ -1,6 +1,7 @@
 """Environment ids, the keyword arguments they stand for, and the entry point that checks them.
 
-Bump ``-vN`` on any change of dynamics, reward, features or episode length.
+Bump ``-vN`` on any change of dynamics, instances, reward, features or episode length beyond rounding
+(a change of rounding only keeps the id: docs/ARCHITECTURE.md, "Bump").
 
 Every id's entry point is :func:`make_env`: it checks the keywords against
 :class:`~lrgym.env.LRControlEnv`'s signature before building, so a misspelt one
