@@ -182,25 +182,41 @@ def test_a_kept_result_imported_by_a_grader_killed_before_it_removed_the_file_is
         assert [e.name for e in store.entries()] == ["Keeper", "bobs-keeper"]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to any folder: chmod makes none read-only")
+def _show_in_a_read_only_folder(folder: Path) -> tuple[int, str]:
+    """``lrgym leaderboard show`` of ``folder/r.sqlite`` with ``folder`` read-only: a chmod 0500 for
+    a user, for root (who writes to any folder whatever its mode) a read-only bind mount of it in a
+    mount namespace of its own, as a read-only share or volume is."""
+    import shutil
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "lrgym.leaderboard.entry", "leaderboard", "show", "--suite", "quick", "--db",
+               str(folder / "r.sqlite")]
+    env = {**os.environ, "COLUMNS": "400"}
+    if os.geteuid() == 0:
+        if shutil.which("unshare") is None or subprocess.run(["unshare", "--mount", "true"]).returncode != 0:
+            pytest.fail("root without mount namespaces: no folder can be made read-only for it here")
+        command = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                   'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"', str(folder), *command]
+    else:
+        folder.chmod(0o500)
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    finally:
+        folder.chmod(0o700)
+    return out.returncode, " ".join((out.stdout + out.stderr).replace("│", " ").split())
+
+
 def test_a_store_in_a_read_only_folder_is_refused_saying_why_and_what_to_do(tmp_path):
     """Every command opens the store for writing (README: Where results live); SQLite's 'unable to
     open database file' was answered with 'valid: an lrgym results store', which it is."""
-    typer_testing = pytest.importorskip("typer.testing")
-    from lrgym.leaderboard.cli import app
-
+    pytest.importorskip("typer")
     folder = tmp_path / "ro"
     folder.mkdir()
     with ResultStore(folder / "r.sqlite") as store:
         store.add_entry(synthetic_entry(SUITE, "fixed"), synthetic_runs(SUITE, [[0.25], [0.75]]))
-    folder.chmod(0o500)
-    try:
-        result = typer_testing.CliRunner().invoke(app, ["leaderboard", "show", "--suite", "quick", "--db",
-                                                        str(folder / "r.sqlite")], env={"COLUMNS": "400"})
-    finally:
-        folder.chmod(0o700)
-    out = " ".join(result.output.replace("│", " ").split())
-    assert result.exit_code == 2, out
+    code, out = _show_in_a_read_only_folder(folder)
+    assert code == 2, out
     assert "the store or its folder is read-only" in out and "copy it there" in out, out
     with ResultStore(folder / "r.sqlite") as store:
         assert [e.name for e in store.entries()] == ["fixed"]
