@@ -34,6 +34,7 @@ from lrgym.baselines.outputs import SHIPPED_TUNED, SHIPPED_WEIGHTS
 from lrgym.baselines.policy import Policy
 from lrgym.baselines.schedules import Constant, Cosine, ExponentialDecay, InverseSqrt, LinearDecay, OneCycle, StepDecay
 from lrgym.keywords import check_keywords, keyword_names
+from lrgym.optim import check_choice
 
 #: the shipped files (one place: lrgym.baselines.outputs)
 TUNED_PATH = SHIPPED_TUNED
@@ -280,8 +281,7 @@ def make_baseline(name: str, family: str | None = None, *, tuned: dict | None = 
     (learned); a name the baseline does not take raises :class:`lrgym.keywords.UnknownKeywordError`
     (a ValueError and TypeError) naming it, the closest valid name and every valid one.
     """
-    if name not in BASELINES:
-        raise ValueError(f"unknown baseline {name!r}; valid choices: {', '.join(BASELINES)}")
+    check_choice("baseline", name, BASELINES)  # a str: a list was a bare "unhashable type"
     check_keywords(f"baseline {name!r}", overrides, [q for q in keyword_names(BASELINES[name]) if q != "family"])
     if name in LEARNED:
         path = overrides.get("path")

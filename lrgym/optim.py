@@ -42,6 +42,9 @@ from dataclasses import asdict, dataclass
 import numba
 import numpy as np
 
+from lrgym.brief import brief
+from lrgym.tasks.base import is_real
+
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad")
 NORMALIZATIONS = ("none", "global", "layerwise")
 
@@ -55,9 +58,19 @@ _DEFAULT_EPS = {"adagrad": 1e-10}
 
 
 def check_choice(kind: str, value, choices) -> None:
-    """Raise a ``ValueError`` naming the bad value and the valid choices."""
-    if value not in choices:
-        raise ValueError(f"unknown {kind} {value!r}; valid choices: {', '.join(map(str, choices))}")
+    """Raise a ``ValueError`` naming the bad value and the valid choices (names, so only a str
+    is one: a NumPy array compared element-wise with each choice, and ``value not in choices``
+    raised NumPy's bare "truth value of an array ... is ambiguous"; a list in a dict's keys was a
+    bare "unhashable type")."""
+    if not (isinstance(value, str) and value in choices):
+        raise ValueError(f"unknown {kind} {brief(value)}; valid choices: {', '.join(map(str, choices))}")
+
+
+def _why(value) -> str:
+    """How a hyper-parameter fails its check: a real number is out of range; anything else (a
+    str, a bool, None, a list: every comparison raised a bare ``TypeError``, and ``False`` was
+    taken as a momentum of 0) is not a number."""
+    return "out of range" if is_real(value) else f"is not a real number (a {type(value).__name__})"
 
 
 @dataclass(frozen=True)
@@ -84,14 +97,15 @@ class OptimizerConfig:
             ("alpha", 0.0, 1.0),
         ):
             value = getattr(self, field)
-            if not (low <= value < high):
-                raise ValueError(f"{field}={value!r} out of range; valid: {low} <= {field} < {high}")
-        if self.weight_decay < 0 or not math.isfinite(self.weight_decay):
-            raise ValueError(f"weight_decay={self.weight_decay!r} out of range; valid: >= 0")
-        if self.clip_norm is not None and not (self.clip_norm > 0 and math.isfinite(self.clip_norm)):
-            raise ValueError(f"clip_norm={self.clip_norm!r} out of range; valid: None or > 0")
-        if self.eps is not None and not (self.eps > 0):
-            raise ValueError(f"eps={self.eps!r} out of range; valid: None or > 0")
+            if not (is_real(value) and low <= value < high):
+                raise ValueError(f"{field}={brief(value)} {_why(value)}; valid: a number with {low} <= {field} < {high}")
+        wd = self.weight_decay
+        if not (is_real(wd) and 0 <= wd < math.inf):
+            raise ValueError(f"weight_decay={brief(wd)} {_why(wd)}; valid: a finite number >= 0")
+        if self.clip_norm is not None and not (is_real(self.clip_norm) and 0 < self.clip_norm < math.inf):
+            raise ValueError(f"clip_norm={brief(self.clip_norm)} {_why(self.clip_norm)}; valid: None or a finite number > 0")
+        if self.eps is not None and not (is_real(self.eps) and 0 < self.eps < math.inf):
+            raise ValueError(f"eps={brief(self.eps)} {_why(self.eps)}; valid: None or a finite number > 0")
 
     @classmethod
     def coerce(cls, value) -> "OptimizerConfig":
@@ -108,7 +122,8 @@ class OptimizerConfig:
                     f"valid: {sorted(cls.__dataclass_fields__)}"
                 )
             return cls(**value)
-        raise ValueError(f"optimizer must be a name, dict or OptimizerConfig, got {value!r}")
+        raise ValueError(f"optimizer must be a name, dict or OptimizerConfig, got {brief(value)}; valid names: "
+                         f"{', '.join(OPTIMIZERS)}")
 
     @property
     def code(self) -> int:

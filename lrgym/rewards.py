@@ -25,10 +25,12 @@ and never writes it: :func:`lrgym.features.advance_memory` moves the memory on a
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numba
 import numpy as np
 
+from lrgym.brief import brief
 from lrgym.features import M_CAP, M_L0, M_L_PREV, M_METRIC0, M_METRIC_PREV, safe_loss
 from lrgym.tasks.base import S_DIVERGED, S_TRAIN_LOSS, S_VAL_METRIC, is_real
 
@@ -101,16 +103,21 @@ def check_reward_alphas(alphas) -> tuple[float, float]:
     of the env, the vector env and :class:`lrgym.monitor.TrainingMonitor` (the PyTorch bridge).
     """
     valid = f"two numbers (α1, α2) with 0 <= α <= {MAX_REWARD_ALPHA:g}, not both 0, e.g. (1.0, 1.0)"
+    # a sequence (a tuple, a list) or an array: not bytes (b'ab' was the weights (97, 98)), a set
+    # (no order: which is α1?) or a mapping (its keys were the weights)
+    ordered = hasattr(alphas, "__array__") or (isinstance(alphas, Sequence) and not isinstance(alphas, (str, bytes, bytearray)))
     try:
-        pair = tuple(alphas)
-    except TypeError:
-        raise ValueError(f"reward_alphas={alphas!r} invalid; valid: {valid}") from None
+        pair = tuple(alphas) if ordered else None
+    except (TypeError, ValueError, RuntimeError):  # a 0-d array; a tensor that refuses iteration
+        pair = None
+    if pair is None:
+        raise ValueError(f"reward_alphas={brief(alphas)} invalid; valid: {valid}") from None
     if len(pair) != 2 or not all(is_real(a) for a in pair):
-        raise ValueError(f"reward_alphas={alphas!r} invalid; valid: {valid}")
-    a1, a2 = float(pair[0]), float(pair[1])
-    if not (0 <= a1 <= MAX_REWARD_ALPHA and 0 <= a2 <= MAX_REWARD_ALPHA and (a1 > 0 or a2 > 0)):
-        raise ValueError(f"reward_alphas={alphas!r} out of range; valid: {valid}")
-    return a1, a2
+        raise ValueError(f"reward_alphas={brief(alphas)} invalid; valid: {valid}")
+    # compared before float(): an integer past the largest float was a bare OverflowError
+    if not (all(0 <= a <= MAX_REWARD_ALPHA for a in pair) and any(a > 0 for a in pair)):
+        raise ValueError(f"reward_alphas={brief(alphas)} out of range; valid: {valid}")
+    return float(pair[0]), float(pair[1])
 
 
 def reward_params(alpha1: float = 1.0, alpha2: float = 1.0) -> np.ndarray:

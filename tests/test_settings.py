@@ -86,6 +86,19 @@ def test_from_settings_reproduces_the_keyword_env_to_the_bit():
     ({"action_mode": "continuous"}, "continuous"),
     ({"reward": "profit"}, "profit"),
     ({"instance_set": "holdout"}, "holdout"),
+    # a choice is a name: an array was NumPy's bare "truth value of an array ... is ambiguous"
+    ({"action_mode": np.array(["discrete", "log_lr"])}, "unknown action_mode array(['discr..., dtype='<U8'); valid choices: discrete, log_lr"),
+    ({"reward": np.array([1.0, 2.0])}, "unknown reward array([1., 2.]); valid choices: log_improvement"),
+    # the optimizer's numbers are numbers: a str or None was a bare TypeError from a comparison
+    ({"optimizer": {"momentum": "0.9"}}, "momentum='0.9' is not a real number (a str); valid: a number with 0.0 <="),
+    ({"optimizer": {"beta2": None}}, "beta2=None is not a real number (a NoneType)"),
+    ({"optimizer": {"eps": "1e-8"}}, "eps='1e-8' is not a real number (a str); valid: None or a finite number > 0"),
+    ({"optimizer": {"clip_norm": [1.0]}}, "clip_norm=[1.0] is not a real number (a list)"),
+    ({"optimizer": {"weight_decay": np.array([0.1, 0.2])}}, "weight_decay=array([0.1, 0.2]) is not a real number"),
+    ({"optimizer": {"momentum": False}}, "momentum=False is not a real number (a bool)"),  # was a momentum of 0
+    ({"optimizer": {"eps": float("inf")}}, "eps=inf out of range"),  # every Adam step was 0
+    ({"optimizer": {"name": np.array(["sgd", "adam"])}}, "unknown optimizer array(['sgd',..., dtype='<U4'); valid choices: sgd, momentum"),
+    ({"optimizer": 3}, "got 3; valid names: sgd, momentum, nesterov, adam, rmsprop, adagrad"),
 ])
 def test_bad_values_are_named_by_the_single_and_the_vector_env(kwargs, named):
     for make in (lambda: EnvSettings.build(**kwargs), lambda: LRControlEnv(**kwargs),
@@ -147,6 +160,9 @@ def test_settings_arrays_feed_the_kernels_unchanged():
     ((1.0, 1e306), "out of range"),  # the auditor's: a step's reward was -inf (α2 · ΔL/L0 overflowed)
     ((1e306, 1.0), "out of range"),
     ((0.0, float(np.nextafter(1e6, math.inf))), "out of range"),  # just past the bound
+    (b"ab", "invalid"),  # bytes were the weights (97, 98)
+    ({1.0, 2.0}, "invalid"),  # a set has no order: which is α1?
+    ({1.0: "a", 2.0: "b"}, "invalid"),  # a mapping's keys were the weights
 ])
 def test_bad_reward_alphas_name_the_value_and_the_valid_range(alphas, problem):
     message = rf"reward_alphas={re.escape(repr(alphas))} {problem}; valid: two numbers \(α1, α2\) with 0 <= α <= 1e\+06, not both 0"
@@ -160,6 +176,13 @@ def test_bad_reward_alphas_name_the_value_and_the_valid_range(alphas, problem):
 
     with pytest.raises(ValueError, match=message):  # the PyTorch side's monitor checks it the same way
         TrainingMonitor(horizon=10, updates_per_step=2, reward="sign_delta", reward_alphas=alphas)
+
+
+def test_reward_alphas_past_the_largest_float_are_out_of_range():
+    """An integer weight beyond the largest float (JSON reads one from an env_options sidecar) was
+    a bare ``OverflowError: int too large to convert to float``."""
+    with pytest.raises(ValueError, match=r"reward_alphas=\(1000.*\) out of range; valid: two numbers"):
+        EnvSettings.build(family="quadratic", reward="sign_delta", reward_alphas=(10**400, 1.0))
 
 
 @pytest.mark.parametrize("alphas", [(0.5, 2.0), [0, 1], np.array([2.0, 0.0]), (np.float32(1.0), np.int64(3))])

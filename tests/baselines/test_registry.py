@@ -101,6 +101,8 @@ def test_make_baseline_overrides_and_errors():
     assert policy_env_kwargs(make_baseline("bold_driver"))["rejection_threshold"] == 0.04
     with pytest.raises(ValueError, match="unknown baseline"):
         make_baseline("nope")
+    with pytest.raises(ValueError, match=r"unknown baseline \['fixed'\]; valid choices: fixed, step"):  # was: unhashable type
+        make_baseline(["fixed"])
     with pytest.raises(ValueError, match="unknown family"):
         make_baseline("fixed", "nope")
 
