@@ -194,9 +194,10 @@ def test_imports_point_down_the_stack(floor):
 
 #: what the task layer (``lrgym/tasks/``: families, kernels, batched drivers) may import of the rest
 #: of ``lrgym``: itself and the leaf modules its kernels share with the env (the inner optimizers,
-#: the random streams, the input files' checks that a ratings file shares with the configs). Not
-#: the env layer above it (``lrgym.env``, ``lrgym.features``, ``lrgym.registry``, ``lrgym.vector``, ...).
-TASK_LAYER_MAY_IMPORT = ("lrgym.tasks", "lrgym.optim", "lrgym.rng", "lrgym.files")
+#: the random streams, the input files' checks that a ratings file shares with the configs, the
+#: quoting of a bad value in an error, which imports only reprlib). Not the env layer above it
+#: (``lrgym.env``, ``lrgym.features``, ``lrgym.registry``, ``lrgym.vector``, ...).
+TASK_LAYER_MAY_IMPORT = ("lrgym.tasks", "lrgym.optim", "lrgym.rng", "lrgym.files", "lrgym.brief")
 #: the one known upward import (delete it here when it goes): ``lrgym.tasks.register_family(...,
 #: env_id=...)`` (README) registers the gymnasium id lazily.
 TASK_LAYER_KNOWN = {

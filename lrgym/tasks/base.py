@@ -295,6 +295,19 @@ def is_real(value) -> bool:
     return isinstance(value, (numbers.Real, np.integer, np.floating, decimal.Decimal))
 
 
+def plain_number(value):
+    """A NumPy number (``np.int8(3)``, ``np.float32(0.5)``, ``np.bool_``) or a 0-d NumPy array of
+    one as the Python number it holds; any other value as it is. A family's spec overrides pass
+    through it before their checks: an ``np.int8`` option computed in int8 past its range (the
+    MLP's ``n_train=np.int8(3)`` was a bare ``OverflowError`` at the build, the recommender's
+    ``n_users=np.int8(3)`` never finished its build), and a 0-d array passed the checks but
+    made the spec unhashable (a bare ``TypeError`` at the build)."""
+    if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
+        if value.dtype.kind in "biuf":
+            return value.item()
+    return value
+
+
 def check_options(family: str, options: dict, rules: dict) -> None:
     """Check a family's spec overrides: ``rules`` maps an option to ``(predicate, valid range in
     words)``; the first value the predicate rejects raises ``ValueError`` naming the option, the
@@ -320,7 +333,7 @@ class TaskFamily(ABC):
             raise ValueError(
                 f"unknown {self.name} family option(s) {unknown}; valid choices: {', '.join(valid)}"
             )
-        self.overrides = dict(overrides)
+        self.overrides = {key: plain_number(value) for key, value in overrides.items()}
         self._validate_overrides()
 
     def _validate_overrides(self) -> None:

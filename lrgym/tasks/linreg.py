@@ -62,7 +62,7 @@ import numpy as np
 
 from lrgym import rng as _rng
 from lrgym.rng import draw_indices
-from lrgym.optim import apply_update
+from lrgym.optim import apply_update, check_choice
 from lrgym.tasks.base import (
     FAST_MATH,
     S_TRAIN_LOSS,
@@ -489,8 +489,8 @@ class LinRegFamily(TaskFamily):
             "n_train": (lambda v: is_integer(v) and 2 <= v <= 10_000_000, "integer 2..10,000,000"),
             "streaming": (lambda v: isinstance(v, bool), "True or False"),
         })
-        if "dataset" in o and o["dataset"] not in DATASETS:
-            raise ValueError(f"unknown linreg dataset {o['dataset']!r}; valid choices: {', '.join(DATASETS)}")
+        if "dataset" in o:
+            check_choice("linreg dataset", o["dataset"], DATASETS)
 
     def _sample(self, rng, instance_seed):
         return LinRegSpec(

@@ -8,6 +8,9 @@ thing whichever family an episode draws.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from lrgym.brief import brief
 from lrgym.tasks import MIXED_V1
 from lrgym.tasks.base import Task, TaskFamily, TaskSpec
 
@@ -48,12 +51,20 @@ class MixtureFamily(TaskFamily):
 
         if isinstance(members, str):
             raise ValueError(f"members={members!r} invalid; valid: a sequence of family names, e.g. ({members!r},)")
+        # a sequence or an array: a number was a bare "'int' object is not iterable", and a set
+        # gave its members in the order of its str hashes, which differ between processes (so did
+        # the family of instance k)
+        if not (isinstance(members, Sequence) or hasattr(members, "__array__")):
+            raise ValueError(f"members={brief(members)} invalid; valid: a sequence of family names (in order: instance "
+                             "k belongs to members[k % len(members)]), e.g. ('linreg', 'mlp')")
         members = tuple(members)
         # a mixture is no member of one: the valid members are every registered family but this one
         valid = ", ".join(f for f in FAMILIES if f != self.name)
         if not members:
             raise ValueError("members must name at least one family; valid choices: " + valid)
         for m in members:
+            if not isinstance(m, str):  # a list was a bare "unhashable type", an array NumPy's "ambiguous"
+                raise ValueError(f"member family {brief(m)} is not a name (a {type(m).__name__}); valid choices: {valid}")
             if m == self.name:
                 raise ValueError(f"member family {m!r} invalid: a mixture cannot be a member of one; "
                                  f"valid choices: {valid}")

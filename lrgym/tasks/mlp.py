@@ -85,7 +85,7 @@ import numba
 import numpy as np
 
 from lrgym import rng as _rng
-from lrgym.optim import apply_update
+from lrgym.optim import apply_update, check_choice
 from lrgym.tasks.base import (
     FAST_MATH,
     S_TRAIN_LOSS,
@@ -538,8 +538,8 @@ class MLPFamily(TaskFamily):
             "label_noise": (lambda v: is_real(v) and 0 <= v <= 1, "0 <= label_noise <= 1"),
         })
         for key, choices in (("dataset", DATASETS), ("activation", ACTIVATIONS), ("init", INITS)):
-            if key in o and o[key] not in choices:
-                raise ValueError(f"unknown mlp {key} {o[key]!r}; valid choices: {', '.join(choices)}")
+            if key in o:
+                check_choice(f"mlp {key}", o[key], choices)
         if o.get("dataset") in REAL_DATASETS:
             fixed = sorted({"input_dim", "n_classes", "n_train", "label_noise"} & set(o))
             if fixed:

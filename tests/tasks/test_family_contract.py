@@ -457,3 +457,33 @@ def test_the_installed_contract_names_what_a_broken_family_breaks(broken, messag
         FAMILIES.clear()
         FAMILIES.update(families)
     assert isinstance(err.value, AssertionError) and str(err.value).startswith("toy: ") and message in str(err.value)
+
+
+@pytest.mark.parametrize("name, key, value", [
+    ("mlp", "n_train", np.int8(100)),  # was OverflowError: Python integer 512 out of bounds for int8
+    ("recsys", "rank", np.int8(3)),  # was OverflowError (2048 out of bounds for int8)
+    ("recsys", "n_negatives", np.int8(3)),  # was OverflowError (380 out of bounds for int8)
+    ("linreg", "noise", np.array(0.5)),  # a 0-d array passed the check, then: unhashable type 'numpy.ndarray'
+    ("quadratic", "scale", np.array(2.0)),
+    ("mlp", "separation", np.array(2.0)),
+    ("recsys", "zipf", np.array(0.5)),
+])
+def test_numpy_option_values_build_what_the_python_number_builds(name, key, value):
+    """A family option given as a NumPy number (of any width) or a 0-d array is the Python number
+    it holds (lrgym.tasks.base.plain_number): the same spec and the same first step."""
+    from lrgym.env import LRControlEnv
+    from lrgym.tasks import make_family
+
+    plain = value.item()
+
+    def first_step(v):
+        env = LRControlEnv(family=name, family_options={key: v}, horizon=2, inner_steps=2)
+        obs, _ = env.reset(seed=0, options={"instance": 0})
+        return obs, env.step(2)[:2]
+
+    (obs_np, (after_np, reward_np)), (obs_py, (after_py, reward_py)) = first_step(value), first_step(plain)
+    np.testing.assert_array_equal(obs_np, obs_py)
+    np.testing.assert_array_equal(after_np, after_py)
+    assert reward_np == reward_py
+    option = getattr(make_family(name, **{key: value}).sample(0), key)
+    assert option == plain and type(option) is type(plain)

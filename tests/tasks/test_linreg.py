@@ -175,6 +175,8 @@ def test_same_spec_gives_identical_data():
 @pytest.mark.parametrize("options, message", [
     ({"dim": 0}, "dim=0"),
     ({"dataset": "mnist"}, "valid choices: synthetic, diabetes"),
+    # was NumPy's bare "truth value of an array ... is ambiguous"
+    ({"dataset": np.array(["synthetic", "diabetes"])}, r"unknown linreg dataset array\(.*; valid choices: synthetic, diabetes"),
     ({"depth": 3}, "unknown linreg family option"),
     ({"condition": 0.5}, "condition=0.5"),
     # bounded as the mlp family's: batch_size=10**9 was accepted and one env step ran for minutes,

@@ -51,6 +51,13 @@ def test_mixed_env_visits_every_family_with_one_observation_layout():
     ({"members": "linreg"}, r"members='linreg' invalid; valid: a sequence of family names, e.g. \('linreg',\)"),
     ({"member_options": {"linreg": 32}}, r"member_options\['linreg'\]=32 invalid; valid: a dict of linreg's"),
     ({"member_options": [("linreg", {})]}, r"member_options=\[.*\] invalid; valid: a dict"),
+    # not a sequence: a number was a bare TypeError, a set's order (its str hashes) differs between processes
+    ({"members": 3}, r"members=3 invalid; valid: a sequence of family names \(in order"),
+    ({"members": None}, r"members=None invalid; valid: a sequence of family names"),
+    ({"members": {"linreg", "mlp"}}, r"members=\{.*\} invalid; valid: a sequence of family names \(in order"),
+    # a member is a name: a list was a bare "unhashable type: 'list'"
+    ({"members": [["linreg"]]}, r"member family \['linreg'\] is not a name \(a list\); valid choices: linreg, "),
+    ({"members": [np.array(["linreg", "mlp"])]}, r"member family array\(.*\) is not a name \(a ndarray\)"),
 ])
 def test_bad_mixture_options(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -82,3 +89,7 @@ def test_a_bad_member_error_lists_exactly_the_families_a_mixture_takes(bad):
     assert listed == works
     if bad is not None:
         assert repr(bad) in str(err.value)
+
+
+def test_members_as_an_array_of_names_are_taken_in_order():
+    assert make_family("mixed", members=np.array(["mlp", "linreg"])).members == ("mlp", "linreg")

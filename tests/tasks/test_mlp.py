@@ -422,6 +422,8 @@ def test_init_torch_and_glorot():
         (dict(depth=3), "depth=3 out of range"),
         (dict(activation="gelu"), "unknown mlp activation"),
         (dict(init="he"), "unknown mlp init"),
+        # was NumPy's bare "truth value of an array ... is ambiguous"
+        (dict(activation=np.array(["tanh", "relu"])), r"unknown mlp activation array\(.*; valid choices: tanh, relu"),
         (dict(hidden=0), "hidden=0 out of range"),
         (dict(n_classes=1), "n_classes=1 out of range"),
         (dict(label_noise=1.5), "label_noise=1.5 out of range"),
