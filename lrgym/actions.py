@@ -21,6 +21,7 @@ import sys
 import numba
 import numpy as np
 
+from lrgym.brief import brief
 from lrgym.tasks.base import is_real
 
 
@@ -120,10 +121,10 @@ def next_lr(action, lr: float, action_mode: str, factors: np.ndarray, lr_min: fl
         else:
             a = discrete_index(action)
             if a is None:
-                raise ValueError(f"invalid action {action!r}; valid choices: {discrete_choices(factors, action)}. "
+                raise ValueError(f"invalid action {brief(action)}; valid choices: {discrete_choices(factors, action)}. "
                                  f"{action_mode_hint('discrete', driver)}")
         if not 0 <= a < len(factors):
-            raise ValueError(f"invalid action {action!r}; valid choices: {discrete_choices(factors, action)}. "
+            raise ValueError(f"invalid action {brief(action)}; valid choices: {discrete_choices(factors, action)}. "
                              f"{action_mode_hint('discrete', driver)}")
         return _factor_lr(lr, factors[a], lr_min, lr_max)
     if is_real(action):  # a real scalar (Python's, NumPy's, a 0-d array, Fraction, ...), not a bool
@@ -137,11 +138,11 @@ def next_lr(action, lr: float, action_mode: str, factors: np.ndarray, lr_min: fl
         except ValueError:  # a ragged sequence
             arr = None
         if arr is None or arr.size != 1 or arr.dtype.kind not in "iuf":
-            raise ValueError(f"invalid action {action!r}; valid: one float in [-1, 1]. {action_mode_hint('log_lr', driver)}")
+            raise ValueError(f"invalid action {brief(action)}; valid: one float in [-1, 1]. {action_mode_hint('log_lr', driver)}")
         x = float(arr.flat[0])
     if not (-1.0 <= x <= 1.0):  # also catches NaN
         raise ValueError(
-            f"invalid action {action!r}; valid: one float in [-1, 1] (NaN is not allowed). {action_mode_hint('log_lr', driver)}"
+            f"invalid action {brief(action)}; valid: one float in [-1, 1] (NaN is not allowed). {action_mode_hint('log_lr', driver)}"
         )
     return _log_lr_to_lr(x, math.log10(lr_min), math.log10(lr_max), lr_min, lr_max)
 

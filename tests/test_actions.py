@@ -265,3 +265,23 @@ def test_sb3_predictions_are_valid_discrete_actions_everywhere(algo):
         lr = env.unwrapped.lr
         env.step(action)
         assert env.unwrapped.lr == min(10.0, lr * env.unwrapped.factors[int(one)])
+
+
+@pytest.mark.parametrize("action_mode", ["discrete", "log_lr"])
+def test_a_ragged_action_is_an_invalid_action_not_numpys_error(action_mode):
+    """A ragged nested list was NumPy's bare "setting an array element with a sequence ...
+    inhomogeneous shape" (the single env's discrete check, the vector env's check of a batch)."""
+    from lrgym.vector import LRControlVectorEnv
+
+    kwargs = dict(family="quadratic", action_mode=action_mode, horizon=3, inner_steps=1)
+    env = LRControlEnv(**kwargs)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=re.escape("invalid action [[1, 2], [3]]; valid")):
+        env.step([[1, 2], [3]])
+    assert (env.lr, env.t) == (env.lr_init, 0)
+    vec = LRControlVectorEnv(2, **kwargs)
+    vec.reset(seed=0)
+    with pytest.raises(ValueError, match=re.escape("invalid actions [[1, 2], [3]] (a ragged sequence); valid: (2")):
+        vec.step([[1, 2], [3]])
+    good = [2, 2] if action_mode == "discrete" else [[0.0], [0.0]]
+    assert vec.step(good)[4]["step"].tolist() == [1, 1]  # nothing was stepped by the refused batch

@@ -13,6 +13,7 @@ import numba
 import numpy as np
 
 from lrgym.actions import discrete_choices, factor_lr, log_lr_to_lr
+from lrgym.brief import brief
 from lrgym.settings import EnvSettings
 
 
@@ -51,8 +52,12 @@ def check_actions(actions, active: np.ndarray, settings: EnvSettings) -> np.ndar
     """The batch of actions as a flat array (int64 indices or float64 in [-1, 1]); an action of
     an active sub-environment outside the single action space raises ``ValueError`` naming the
     valid choices (nothing has changed then)."""
-    arr = np.asarray(actions)
     n = active.shape[0]
+    try:
+        arr = np.asarray(actions)
+    except ValueError:  # a ragged sequence: it was NumPy's "setting an array element with a sequence"
+        valid = f"({n},) integers" if settings.action_mode == "discrete" else f"({n}, 1) floats in [-1, 1]"
+        raise ValueError(f"invalid actions {brief(actions)} (a ragged sequence); valid: {valid}") from None
     if settings.action_mode == "discrete":
         if arr.shape not in ((n,), (n, 1)):
             raise ValueError(f"actions of shape {arr.shape} invalid; valid: ({n},) integers")
@@ -63,15 +68,15 @@ def check_actions(actions, active: np.ndarray, settings: EnvSettings) -> np.ndar
             out = arr.astype(np.int64, copy=False)
             ok = _valid_discrete(out, active, k)
         if not ok:
-            raise ValueError(f"invalid actions {actions!r}; valid choices: {discrete_choices(settings.factors, arr, n)}")
+            raise ValueError(f"invalid actions {brief(actions)}; valid choices: {discrete_choices(settings.factors, arr, n)}")
         return out
     if arr.shape not in ((n,), (n, 1)):
         raise ValueError(f"actions of shape {arr.shape} invalid; valid: ({n}, 1) floats in [-1, 1]")
     if arr.dtype.kind not in "iuf":  # not numbers: bools, strings, complex, objects
-        raise ValueError(f"invalid actions {actions!r}; valid: ({n}, 1) floats in [-1, 1]")
+        raise ValueError(f"invalid actions {brief(actions)}; valid: ({n}, 1) floats in [-1, 1]")
     out = arr.reshape(n).astype(np.float64)
     if not _valid_box(out, active):
-        raise ValueError(f"invalid actions {actions!r}; valid: floats in [-1, 1] (NaN is not allowed)")
+        raise ValueError(f"invalid actions {brief(actions)}; valid: floats in [-1, 1] (NaN is not allowed)")
     return out
 
 
