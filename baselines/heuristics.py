@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from lrgym.baselines.policy import LRPolicy
+from lrgym.baselines.policy import LRPolicy, hyper_parameter
+from lrgym.brief import brief
 
 
 class BoldDriver:
@@ -46,12 +47,10 @@ class BoldDriver:
         self, lr: float = 1e-2, inc: float = 1.05, dec: float = 0.7, max_increase: float = 0.04,
         optimizer: Any = "sgd", name: str | None = None,
     ):
-        if not (lr > 0 and inc >= 1 and 0 < dec <= 1 and max_increase >= 0):
-            raise ValueError(
-                f"lr={lr!r}, inc={inc!r}, dec={dec!r}, max_increase={max_increase!r} out of range; "
-                "valid: lr > 0, inc >= 1, 0 < dec <= 1, max_increase >= 0"
-            )
-        self.lr_init, self.inc, self.dec, self.max_increase = float(lr), float(inc), float(dec), float(max_increase)
+        self.lr_init = hyper_parameter("lr", lr, "a positive finite number", lambda x: x > 0)
+        self.inc = hyper_parameter("inc", inc, "a finite number >= 1", lambda x: x >= 1)
+        self.dec = hyper_parameter("dec", dec, "0 < dec <= 1", lambda x: 0 < x <= 1)
+        self.max_increase = hyper_parameter("max_increase", max_increase, "a finite number >= 0", lambda x: x >= 0)
         self.optimizer = optimizer
         self.env_options = {"factors": (self.dec, 1.0, self.inc), "rejection_threshold": self.max_increase}
         if name is not None:
@@ -96,15 +95,14 @@ class ReduceOnPlateau(LRPolicy):
         self, lr: float = 1e-2, factor: float = 0.5, patience: int = 3, threshold: float = 1e-3,
         cooldown: int = 0, monitor: str = "train_loss", optimizer: Any = "sgd", name: str | None = None,
     ):
-        if not (lr > 0 and 0 < factor < 1 and patience >= 0 and threshold >= 0 and cooldown >= 0):
-            raise ValueError(
-                f"lr={lr!r}, factor={factor!r}, patience={patience!r}, threshold={threshold!r}, "
-                f"cooldown={cooldown!r} out of range; valid: lr > 0, 0 < factor < 1, the rest >= 0"
-            )
-        if monitor not in ("train_loss", "val_loss"):
-            raise ValueError(f"monitor={monitor!r} invalid; valid choices: train_loss, val_loss")
-        self.lr0, self.factor, self.patience = float(lr), float(factor), int(patience)
-        self.threshold, self.cooldown_steps, self.monitor = float(threshold), int(cooldown), monitor
+        self.lr0 = hyper_parameter("lr", lr, "a positive finite number", lambda x: x > 0)
+        self.factor = hyper_parameter("factor", factor, "0 < factor < 1", lambda x: 0 < x < 1)
+        self.patience = hyper_parameter("patience", patience, "an integer >= 0", lambda x: x >= 0, integer=True)
+        self.threshold = hyper_parameter("threshold", threshold, "a finite number >= 0", lambda x: x >= 0)
+        self.cooldown_steps = hyper_parameter("cooldown", cooldown, "an integer >= 0", lambda x: x >= 0, integer=True)
+        if not (isinstance(monitor, str) and monitor in ("train_loss", "val_loss")):
+            raise ValueError(f"monitor={brief(monitor)} invalid; valid choices: train_loss, val_loss")
+        self.monitor = monitor
         self.optimizer = optimizer
         if name is not None:
             self.name = name
@@ -150,9 +148,8 @@ class Hypergradient(LRPolicy):
     name = "hypergradient"
 
     def __init__(self, lr: float = 1e-2, beta: float = 1e-3, optimizer: Any = "sgd", name: str | None = None):
-        if not (lr > 0 and beta >= 0):
-            raise ValueError(f"lr={lr!r}, beta={beta!r} out of range; valid: lr > 0, beta >= 0")
-        self.lr0, self.beta = float(lr), float(beta)
+        self.lr0 = hyper_parameter("lr", lr, "a positive finite number", lambda x: x > 0)
+        self.beta = hyper_parameter("beta", beta, "a finite number >= 0", lambda x: x >= 0)
         self.optimizer = optimizer
         if name is not None:
             self.name = name

@@ -21,15 +21,40 @@ episode starts from.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from lrgym.actions import log_lr_action
+from lrgym.brief import brief
+from lrgym.tasks.base import is_integer, is_real
 from lrgym.policy import DEFAULT_ACTION_MODE, Policy, policy_env_kwargs  # noqa: F401 (re-exported: the protocol lives in lrgym.policy)
 
-__all__ = ["DEFAULT_ACTION_MODE", "LRPolicy", "Policy", "policy_env_kwargs"]
+__all__ = ["DEFAULT_ACTION_MODE", "LRPolicy", "Policy", "hyper_parameter", "policy_env_kwargs"]
+
+
+def hyper_parameter(name: str, value, valid: str, in_range: Callable[[float], bool], integer: bool = False):
+    """A hand-designed baseline's hyper-parameter as a float (an ``int`` if ``integer``): a Python
+    or NumPy number (an integer if ``integer``; never a bool), finite, for which ``in_range``
+    holds; else ``ValueError`` naming it and ``valid``. The one check of every baseline's numbers:
+    a str or None was a bare ``TypeError`` from a comparison, NaN or inf a silent LR of ``lr_min``
+    (``cycle_mult``, ``div_factor``), ``True`` a 1, and ``patience=0.5`` a patience of 0."""
+    if integer:
+        number = int(value) if is_integer(value) else None
+    elif is_real(value):
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond the largest float
+            number = math.inf
+    else:
+        number = None
+    if number is None or not (math.isfinite(number) and in_range(number)):
+        why = "out of range" if number is not None else (
+            f"is not {'an integer' if integer else 'a real number'} (a {type(value).__name__})")
+        raise ValueError(f"{name}={brief(value)} {why}; valid: {valid}")
+    return number
 
 
 class LRPolicy(ABC):

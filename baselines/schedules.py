@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from lrgym.baselines.policy import LRPolicy
+from lrgym.baselines.policy import LRPolicy, hyper_parameter
+from lrgym.brief import brief
 
 
 class Schedule(LRPolicy):
@@ -37,9 +38,7 @@ class Schedule(LRPolicy):
     name = "schedule"
 
     def __init__(self, lr: float, optimizer: Any = "sgd", name: str | None = None):
-        if not (lr > 0 and math.isfinite(lr)):
-            raise ValueError(f"lr={lr!r} out of range; valid: a positive finite number")
-        self.lr0 = float(lr)
+        self.lr0 = hyper_parameter("lr", lr, "a positive finite number", lambda x: x > 0)
         self.optimizer = optimizer
         if name is not None:
             self.name = name
@@ -92,8 +91,8 @@ class StepDecay(Schedule):
 
     def __init__(self, lr: float, gamma: float = 0.1, step_frac: float = 1 / 3, **kw):
         super().__init__(lr, **kw)
-        if not (0 < gamma <= 1) or not (0 < step_frac <= 1):
-            raise ValueError(f"gamma={gamma!r}, step_frac={step_frac!r} out of range; valid: 0 < both <= 1")
+        gamma = hyper_parameter("gamma", gamma, "0 < gamma <= 1", lambda x: 0 < x <= 1)
+        step_frac = hyper_parameter("step_frac", step_frac, "0 < step_frac <= 1", lambda x: 0 < x <= 1)
         self.gamma, self.step_frac = float(gamma), float(step_frac)
 
     def step_size(self, horizon: int) -> int:
@@ -110,8 +109,7 @@ class ExponentialDecay(Schedule):
 
     def __init__(self, lr: float, final_ratio: float = 0.01, **kw):
         super().__init__(lr, **kw)
-        if not (0 < final_ratio <= 1):
-            raise ValueError(f"final_ratio={final_ratio!r} out of range; valid: 0 < final_ratio <= 1")
+        final_ratio = hyper_parameter("final_ratio", final_ratio, "0 < final_ratio <= 1", lambda x: 0 < x <= 1)
         self.final_ratio = float(final_ratio)
 
     def gamma(self, horizon: int) -> float:
@@ -137,8 +135,7 @@ class LinearDecay(Schedule):
 
     def __init__(self, lr: float, end_factor: float = 0.0, **kw):
         super().__init__(lr, **kw)
-        if not (0 <= end_factor <= 1):
-            raise ValueError(f"end_factor={end_factor!r} out of range; valid: 0 <= end_factor <= 1")
+        end_factor = hyper_parameter("end_factor", end_factor, "0 <= end_factor <= 1", lambda x: 0 <= x <= 1)
         self.end_factor = float(end_factor)
 
     def lr(self, t: int, horizon: int) -> float:
@@ -167,12 +164,10 @@ class Cosine(Schedule):
         cycle_mult: float = 2.0, **kw,
     ):
         super().__init__(lr, **kw)
-        if not (0 <= min_ratio <= 1) or not (0 <= warmup_frac < 1) or cycles < 1 or cycle_mult < 1:
-            raise ValueError(
-                f"min_ratio={min_ratio!r}, warmup_frac={warmup_frac!r}, cycles={cycles!r}, "
-                f"cycle_mult={cycle_mult!r} out of range; valid: 0 <= min_ratio <= 1, "
-                "0 <= warmup_frac < 1, cycles >= 1, cycle_mult >= 1"
-            )
+        min_ratio = hyper_parameter("min_ratio", min_ratio, "0 <= min_ratio <= 1", lambda x: 0 <= x <= 1)
+        warmup_frac = hyper_parameter("warmup_frac", warmup_frac, "0 <= warmup_frac < 1", lambda x: 0 <= x < 1)
+        cycles = hyper_parameter("cycles", cycles, "an integer >= 1", lambda x: x >= 1, integer=True)
+        cycle_mult = hyper_parameter("cycle_mult", cycle_mult, "a finite number >= 1", lambda x: x >= 1)
         self.min_ratio, self.warmup_frac = float(min_ratio), float(warmup_frac)
         self.cycles, self.cycle_mult = int(cycles), float(cycle_mult)
 
@@ -221,11 +216,11 @@ class OneCycle(Schedule):
         anneal: str = "cos", **kw,
     ):
         super().__init__(lr, **kw)
-        if not (0 < pct_start < 1) or div_factor <= 0 or final_div_factor <= 0 or anneal not in ("cos", "linear"):
-            raise ValueError(
-                f"pct_start={pct_start!r}, div_factor={div_factor!r}, final_div_factor={final_div_factor!r}, "
-                f"anneal={anneal!r} invalid; valid: 0 < pct_start < 1, factors > 0, anneal 'cos' or 'linear'"
-            )
+        pct_start = hyper_parameter("pct_start", pct_start, "0 < pct_start < 1", lambda x: 0 < x < 1)
+        div_factor = hyper_parameter("div_factor", div_factor, "a finite number > 0", lambda x: x > 0)
+        final_div_factor = hyper_parameter("final_div_factor", final_div_factor, "a finite number > 0", lambda x: x > 0)
+        if not (isinstance(anneal, str) and anneal in ("cos", "linear")):
+            raise ValueError(f"anneal={brief(anneal)} invalid; valid choices: cos, linear")
         self.pct_start, self.div_factor = float(pct_start), float(div_factor)
         self.final_div_factor, self.anneal = float(final_div_factor), anneal
 

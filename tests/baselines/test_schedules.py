@@ -1,6 +1,7 @@
 """Every schedule's LR sequence against its textbook formula, with hand-computed values."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -120,3 +121,27 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="anneal"):
         OneCycle(0.1, anneal="exp")
     assert math.isclose(Cosine(1.0, cycles=3, cycle_mult=2.0).cycle_lengths(14)[0], 2.0)
+
+
+@pytest.mark.parametrize("name, key, bad, why", [
+    ("fixed", "lr", "0.1", "is not a real number (a str)"),  # was a bare TypeError from a comparison
+    ("fixed", "lr", True, "is not a real number (a bool)"),  # was an LR of 1
+    ("step", "gamma", None, "is not a real number (a NoneType)"),
+    ("cosine", "cycle_mult", float("nan"), "out of range"),  # was accepted: every LR lr_min
+    ("cosine", "cycle_mult", float("inf"), "out of range"),
+    ("cosine", "cycles", 1.5, "is not an integer (a float)"),  # was 1 cycle
+    ("one_cycle", "div_factor", float("inf"), "out of range"),  # was accepted
+    ("plateau", "patience", 0.5, "is not an integer (a float)"),  # was a patience of 0
+    ("plateau", "cooldown", float("inf"), "is not an integer (a float)"),  # was a bare OverflowError
+    ("plateau", "monitor", np.array(["val_loss"]), "invalid"),
+    ("bold_driver", "lr", float("inf"), "out of range"),  # was accepted
+    ("bold_driver", "inc", [1.1], "is not a real number (a list)"),
+    ("hypergradient", "beta", np.array([0.1, 0.2]), "is not a real number (a ndarray)"),  # was NumPy's "ambiguous"
+    ("hypergradient", "lr", 10**400, "out of range"),  # was a bare OverflowError
+])
+def test_bad_hyper_parameters_are_named_with_the_valid_range(name, key, bad, why):
+    """Every hand-designed baseline checks its numbers one way (lrgym.baselines.policy.hyper_parameter)."""
+    from lrgym.baselines.registry import BASELINES
+
+    with pytest.raises(ValueError, match=rf"{key}=.* {re.escape(why)}; valid"):
+        BASELINES[name](**({} if key == "lr" else {"lr": 0.01}), **{key: bad})
