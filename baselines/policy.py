@@ -50,7 +50,7 @@ def hyper_parameter(name: str, value, valid: str, in_range: Callable[[float], bo
             number = math.inf
     else:
         number = None
-    if number is None or not (math.isfinite(number) and in_range(number)):
+    if number is None or not ((integer or math.isfinite(number)) and in_range(number)):
         why = "out of range" if number is not None else (
             f"is not {'an integer' if integer else 'a real number'} (a {type(value).__name__})")
         raise ValueError(f"{name}={brief(value)} {why}; valid: {valid}")

@@ -12,6 +12,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from lrgym.brief import brief
 from lrgym.actions import action_mode_hint, factor_lr, log_lr_action, next_lr  # noqa: F401 (re-exported: lrgym.env.next_lr, log_lr_action)
 from lrgym.features import (
     FEATURE_NAMES,
@@ -514,7 +515,7 @@ class LRControlEnv(gym.Env):
             if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or int(k) not in self.instance_range:
                 r = self.instance_range
                 raise ValueError(
-                    f"instance {k!r} not in the {self.instance_set!r} set; valid: integers {r.start}..{r.stop - 1}"
+                    f"instance {brief(k)} not in the {self.instance_set!r} set; valid: integers {r.start}..{r.stop - 1}"
                 )
             instance = int(k)
         return instance, check_lr_init(options.get("lr_init", self.lr_init), self.lr_min, self.lr_max)

@@ -185,11 +185,11 @@ def check_family(family, family_options) -> TaskFamily:
     ``family_options`` (None or a dict of spec overrides; the family checks their names and values)."""
     if isinstance(family, TaskFamily):
         if family_options:
-            raise ValueError(f"family_options={family_options!r} given with a built family ({family.name!r}); "
+            raise ValueError(f"family_options={brief(family_options)} given with a built family ({family.name!r}); "
                              "valid: the family's name with these options, or the built family alone")
         return family
     if family_options is not None and not isinstance(family_options, Mapping):
-        raise ValueError(f"family_options={family_options!r} invalid; valid: None or a dict of the family's "
+        raise ValueError(f"family_options={brief(family_options)} invalid; valid: None or a dict of the family's "
                          "options, e.g. {'dim': 32}")
     return make_family(family, **(family_options or {}))
 
@@ -243,7 +243,7 @@ def positive_int(name: str, value, maximum: int = MAX_INT64) -> int:
     is not one: ``horizon=True`` is an error, not 1). ``maximum``: the int64 range by default
     (a count NumPy can hold), :data:`MAX_COUNT` for the env's counts."""
     if not (is_integer(value) and 1 <= value <= maximum):
-        raise ValueError(f"{name}={value!r} {'out of range' if is_integer(value) else 'is not an integer'}; "
+        raise ValueError(f"{name}={brief(value)} {'out of range' if is_integer(value) else 'is not an integer'}; "
                          f"valid: a positive integer (1, 2, 3, ...) at most {maximum:,}")
     return int(value)
 
@@ -255,7 +255,7 @@ def check_seed(name: str, value, maximum: int | None = None) -> int:
     generator: 2**32 - 1). The one rule of every seed the baselines take (``--seed``,
     ``--seeds``, ``seeds=``, ``seed=``)."""
     if not (is_integer(value) and 0 <= value and (maximum is None or value <= maximum)):
-        raise ValueError(f"{name}={value!r} {'out of range' if is_integer(value) else 'is not an integer'}; "
+        raise ValueError(f"{name}={brief(value)} {'out of range' if is_integer(value) else 'is not an integer'}; "
                          f"valid: {_seed_range(maximum)}")
     return int(value)
 
@@ -288,11 +288,21 @@ def range_or_type(value) -> str:
     return "out of range" if is_real(value) else f"is not a real number (a {type(value).__name__})"
 
 
+def real_float(value) -> float:
+    """A checked real number as a float, ±inf for one beyond the largest float (``float(10**400)``
+    raises a bare ``OverflowError``; JSON writes such an integer): the settings' checks compare
+    this, so an integer too large is out of range by name."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
 def check_lr_range(lr_min, lr_max) -> tuple[float, float]:
     """``(lr_min, lr_max)`` as floats if ``0 < lr_min < lr_max < inf`` (NaN is rejected)."""
-    if not (is_real(lr_min) and is_real(lr_max) and 0 < lr_min < lr_max < math.inf):
+    if not (is_real(lr_min) and is_real(lr_max) and 0 < real_float(lr_min) < real_float(lr_max) < math.inf):
         why = range_or_type(lr_max if is_real(lr_min) else lr_min)
-        raise ValueError(f"lr_min={lr_min!r}, lr_max={lr_max!r}: {why}; valid: numbers with "
+        raise ValueError(f"lr_min={brief(lr_min)}, lr_max={brief(lr_max)}: {why}; valid: numbers with "
                          f"0 < lr_min < lr_max < inf (default {DEFAULT_LR_MIN}, {DEFAULT_LR_MAX})")
     return float(lr_min), float(lr_max)
 
@@ -300,8 +310,8 @@ def check_lr_range(lr_min, lr_max) -> tuple[float, float]:
 def check_lr_init(lr_init, lr_min: float, lr_max: float, default_of: str | None = None) -> float:
     """``lr_init`` as a float if it is a number in ``[lr_min, lr_max]`` (a checked range).
     ``default_of``: the optimizer whose default LR it is (named in the error)."""
-    if not (is_real(lr_init) and lr_min <= lr_init <= lr_max):
-        what = f"lr_init={lr_init!r}" if default_of is None else \
+    if not (is_real(lr_init) and lr_min <= real_float(lr_init) <= lr_max):
+        what = f"lr_init={brief(lr_init)}" if default_of is None else \
             f"lr_init=None (the default for {default_of!r}: {lr_init!r})"
         why = "out of range" if is_real(lr_init) else (
             f"is not a real number (a {type(lr_init).__name__}{'; float() it' if hasattr(lr_init, '__float__') else ''})")
@@ -319,8 +329,8 @@ def resolve_lr_init(lr_init, optimizer: str, lr_min: float, lr_max: float) -> fl
 
 def check_cap_factor(cap_factor) -> float:
     """``cap_factor`` as a float if ``1 < cap_factor < inf``."""
-    if not (is_real(cap_factor) and 1 < cap_factor < math.inf):
-        raise ValueError(f"cap_factor={cap_factor!r} {range_or_type(cap_factor)}; valid: a number with 1 < cap_factor < inf "
+    if not (is_real(cap_factor) and 1 < real_float(cap_factor) < math.inf):
+        raise ValueError(f"cap_factor={brief(cap_factor)} {range_or_type(cap_factor)}; valid: a number with 1 < cap_factor < inf "
                          f"(default {DEFAULT_CAP_FACTOR:g})")
     return float(cap_factor)
 
@@ -333,9 +343,9 @@ def check_rejection_threshold(rejection_threshold, name: str = "rejection_thresh
     if rejection_threshold is None:
         return None
     if not (is_real(rejection_threshold) and rejection_threshold >= 0):
-        raise ValueError(f"{name}={rejection_threshold!r} {range_or_type(rejection_threshold)}; "
+        raise ValueError(f"{name}={brief(rejection_threshold)} {range_or_type(rejection_threshold)}; "
                          "valid: None or a number >= 0 (e.g. 0.04: undo a step that raises the loss by over 4 %)")
-    return float(rejection_threshold)
+    return real_float(rejection_threshold)
 
 
 def check_factors(factors, name: str = "factors") -> np.ndarray:
@@ -352,9 +362,9 @@ def check_factors(factors, name: str = "factors") -> np.ndarray:
         elif isinstance(factors, Sequence) and not isinstance(factors, (str, bytes)):
             if all(is_real(f) for f in factors):
                 array = np.asarray([float(f) for f in factors], dtype=np.float64)
-    except (TypeError, ValueError, RuntimeError):  # ragged, or not convertible (a tensor needing grad)
+    except (TypeError, ValueError, RuntimeError, OverflowError):  # ragged, not convertible (a tensor needing grad), > max float
         array = None
     if array is None or array.ndim != 1 or len(array) == 0 or not np.all((array > 0) & (array < math.inf)):
-        raise ValueError(f"{name}={factors!r} invalid; valid: a non-empty sequence of finite positive numbers "
+        raise ValueError(f"{name}={brief(factors)} invalid; valid: a non-empty sequence of finite positive numbers "
                          f"(default {DEFAULT_FACTORS})")
     return array

@@ -231,7 +231,7 @@ def test_factors_of_every_array_and_sequence_kind_give_the_same_floats():
                     torch.tensor(expected, dtype=torch.float64), [Fraction(1, 2), Fraction(4, 5), 1, Fraction(5, 4), 2]):
         assert check_factors(factors).tolist() == [float(f) for f in factors], factors
     assert check_factors(np.array([1, 2])).dtype == np.float64
-    with pytest.raises(ValueError, match=r"factors=<generator object .* invalid; valid: a non-empty sequence"):
+    with pytest.raises(ValueError, match=r"factors=<generator ob.* invalid; valid: a non-empty sequence"):
         check_factors(f for f in expected)
 
 
@@ -302,3 +302,25 @@ def test_counts_at_the_bound_are_taken_and_reported_as_int64():
     vec = LRControlVectorEnv(2, family="linreg", horizon=COUNT_LIMIT, max_episode_steps=COUNT_LIMIT)
     assert vec.reset(seed=0)[1]["horizon"].tolist() == [COUNT_LIMIT] * 2
     vec.close()
+
+
+@pytest.mark.parametrize("kwargs, named", [
+    # an integer past the largest float (JSON writes one: a suite file, a sidecar's env_options) was
+    # a bare OverflowError: int too large to convert to float
+    ({"lr_max": 10**400}, "lr_min=1e-06, lr_max=1000"),
+    ({"cap_factor": 10**400}, "cap_factor=1000"),
+    ({"factors": (0.5, 10**400)}, "factors=(0.5, 1000"),
+    # one past Python's 4,300 digits: its repr raised "Exceeds the limit (4300 digits) for integer
+    # string conversion" in place of the message (lrgym.brief quotes it)
+    ({"horizon": 10**5000}, "horizon=<an integer of 16,610 bits> out of range; valid: a positive integer"),
+    ({"lr_init": 10**5000}, "lr_init=<an integer of 16,610 bits> out of range; valid: a number with"),
+    ({"build_ahead": 10**5000}, "build_ahead=<an integer of 16,610 bits> invalid; valid: an integer 0..64"),
+    ({"family_options": {"dim": 10**5000}}, "linreg option dim=<an integer of 16,610 bits> out of range"),
+    ({"family": 10**5000}, "unknown family <an integer of 16,610 bits>; valid choices: linreg"),
+])
+def test_integers_too_large_for_a_float_or_a_repr_are_named_out_of_range(kwargs, named):
+    with pytest.raises(ValueError, match=re.escape(named)):
+        LRControlEnv(**kwargs)
+    env = LRControlEnv(family="quadratic", horizon=2, inner_steps=1)
+    with pytest.raises(ValueError, match=re.escape("instance <an integer of 16,610 bits> not in the 'train' set")):
+        env.reset(seed=0, options={"instance": 10**5000})

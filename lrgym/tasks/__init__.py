@@ -33,6 +33,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from lrgym.brief import brief
 from lrgym.tasks.base import INSTANCE_SETS, Task, TaskFamily, TaskSpec, TrainState
 
 
@@ -127,7 +128,7 @@ def family_class(name: str) -> type[TaskFamily]:
     """The class of family ``name``, imported on first use; an unknown name (or one that is no str:
     a list was a bare ``TypeError: unhashable type``) is a ``ValueError`` naming the valid ones."""
     if not isinstance(name, str) or name not in FAMILIES:
-        raise ValueError(f"unknown family {name!r}; valid choices: {', '.join(FAMILIES)}")
+        raise ValueError(f"unknown family {brief(name)}; valid choices: {', '.join(FAMILIES)}")
     target = FAMILIES[name].target
     module, cls = target.split(":")
     found = getattr(importlib.import_module(module), cls)

@@ -63,6 +63,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from lrgym.brief import brief
 from lrgym.tasks.base import N_STATS, Task, TrainState
 from lrgym.tasks.blas import enter_single_thread, leave_single_thread, runs_single_threaded
 from lrgym.tasks.instance_order import next_instance
@@ -79,7 +80,7 @@ _chains: weakref.WeakSet = weakref.WeakSet()
 def check_depth(depth) -> int:
     """``depth`` as an int, or a ValueError naming it and the valid values."""
     if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or not 0 <= depth <= MAX_DEPTH:
-        raise ValueError(f"build_ahead={depth!r} invalid; valid: an integer 0..{MAX_DEPTH} "
+        raise ValueError(f"build_ahead={brief(depth)} invalid; valid: an integer 0..{MAX_DEPTH} "
                          "(the number of next instances built in a background thread; 0: off)")
     return int(depth)
 

@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lrgym.brief import brief
+
 #: the compile options of the families' Numba kernels: relaxed float semantics that let short
 #: dot products vectorise while NaN / inf checks keep working (never ``fastmath=True``)
 FAST_MATH = {"reassoc", "contract"}
@@ -314,7 +316,7 @@ def check_options(family: str, options: dict, rules: dict) -> None:
     value and the valid range. Options without a rule are left to the family."""
     for key, (ok, valid) in rules.items():
         if key in options and not ok(options[key]):
-            raise ValueError(f"{family} option {key}={options[key]!r} out of range; valid: {valid}")
+            raise ValueError(f"{family} option {key}={brief(options[key])} out of range; valid: {valid}")
 
 
 class TaskFamily(ABC):

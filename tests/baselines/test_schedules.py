@@ -145,3 +145,11 @@ def test_bad_hyper_parameters_are_named_with_the_valid_range(name, key, bad, why
 
     with pytest.raises(ValueError, match=rf"{key}=.* {re.escape(why)}; valid"):
         BASELINES[name](**({} if key == "lr" else {"lr": 0.01}), **{key: bad})
+
+
+def test_an_integer_hyper_parameter_past_the_largest_float_is_checked_as_an_integer():
+    """``cycles=10**400`` was compared through ``math.isfinite``: a bare OverflowError."""
+    from lrgym.baselines.registry import BASELINES
+
+    with pytest.raises(ValueError, match=r"patience=-1000.* out of range; valid: an integer >= 0"):
+        BASELINES["plateau"](lr=0.01, patience=-10**400)
