@@ -27,6 +27,8 @@ import math
 
 import numpy as np
 
+from lrgym.brief import brief
+
 RENDER_MODES: tuple[str, ...] = ("ansi", "rgb_array")
 RENDER_FPS = 4
 #: size of an ``rgb_array`` frame (height, width)
@@ -53,14 +55,15 @@ def check_render_mode(render_mode: str | None, vector: bool = False) -> str | No
     """``render_mode`` if supported (None: no rendering), else :class:`RenderModeError`; for
     ``"human"`` the error says how to get a window (``gym.make`` wraps a single env in
     ``HumanRendering`` itself; a ``vector`` env is wrapped by hand)."""
-    if render_mode is not None and render_mode not in RENDER_MODES:
+    # a mode is a str: an array was NumPy's bare "truth value of an array ... is ambiguous"
+    if render_mode is not None and not (isinstance(render_mode, str) and render_mode in RENDER_MODES):
         hint = ""
-        if render_mode == "human":
+        if isinstance(render_mode, str) and render_mode == "human":
             hint = ("; for a window, make it with render_mode='rgb_array' and wrap it in "
                     + ("gymnasium.wrappers.vector.HumanRendering (pygame)" if vector else
                        "gymnasium.wrappers.HumanRendering (pygame), as gym.make(id, render_mode='human') does"))
         raise RenderModeError(
-            f"unknown render_mode {render_mode!r}; valid choices: None, " + ", ".join(map(repr, RENDER_MODES)) + hint
+            f"unknown render_mode {brief(render_mode)}; valid choices: None, " + ", ".join(map(repr, RENDER_MODES)) + hint
         )
     return render_mode
 

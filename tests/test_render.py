@@ -47,7 +47,8 @@ def test_metadata_lists_the_modes():
     assert LRControlEnv().render_mode is None and LRControlEnv().render() is None
 
 
-@pytest.mark.parametrize("mode", ["human", "rgb", "", "ANSI"])
+@pytest.mark.parametrize("mode", ["human", "rgb", "", "ANSI", np.array(["ansi", "rgb_array"])],  # the array was NumPy's "ambiguous"
+                         ids=repr)
 def test_unknown_mode_is_a_clear_error_sb3_can_catch(mode):
     with pytest.raises(RenderModeError, match=r"unknown render_mode .*valid choices: None, 'ansi', 'rgb_array'") as err:
         LRControlEnv(render_mode=mode)
