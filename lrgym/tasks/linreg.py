@@ -481,7 +481,8 @@ class LinRegFamily(TaskFamily):
         check_options(self.name, o, {
             "dim": (lambda v: is_integer(v) and 1 <= v <= 4096, "integer 1..4096"),
             "condition": (lambda v: is_real(v) and 1.0 <= v <= 1e8, "1 <= condition <= 1e8"),
-            "scale": (lambda v: is_real(v) and 0 < v < 1e6, "> 0"),
+            # a denormal scale (5e-324) passed "> 0" and failed in NumPy's SVD (LinAlgError)
+            "scale": (lambda v: is_real(v) and 1e-6 <= v < 1e6, "1e-6 <= scale < 1e6"),
             "noise": (lambda v: is_real(v) and 0 <= v < 1e6, ">= 0"),
             # the bounds of the mlp family's: an unbounded batch ran for minutes per step
             # (batch_size=10**9) and an unbounded n_train was a bare MemoryError at the build

@@ -225,9 +225,11 @@ class QuadraticFamily(TaskFamily):
         check_options(self.name, self.overrides, {
             "dim": (lambda v: is_integer(v) and 1 <= v <= 2048, "integer 1..2048"),
             "condition": (lambda v: is_real(v) and 1.0 <= v <= 1e8, "1 <= condition <= 1e8"),
-            "scale": (lambda v: is_real(v) and 0 < v < 1e6, "> 0"),
+            # a denormal scale (5e-324) passed "> 0" and made every loss and reward 0
+            "scale": (lambda v: is_real(v) and 1e-6 <= v < 1e6, "1e-6 <= scale < 1e6"),
             "noise": (lambda v: is_real(v) and 0 <= v < 1e6, ">= 0"),
-            "batch_size": (lambda v: is_integer(v) and v >= 1, "integer >= 1"),
+            # the other families' bound (10**30 was taken: a gradient noise of 0 by another name)
+            "batch_size": (lambda v: is_integer(v) and 1 <= v <= 65536, "integer 1..65536"),
             "rotate": (lambda v: isinstance(v, bool), "True or False"),
         })
 

@@ -487,3 +487,21 @@ def test_numpy_option_values_build_what_the_python_number_builds(name, key, valu
     assert reward_np == reward_py
     option = getattr(make_family(name, **{key: value}).sample(0), key)
     assert option == plain and type(option) is type(plain)
+
+
+@pytest.mark.parametrize("name, key, value, said", [
+    ("linreg", "scale", 5e-324, "1e-6 <= scale < 1e6"),  # passed "> 0", then NumPy's LinAlgError at the build
+    ("quadratic", "scale", 5e-324, "1e-6 <= scale < 1e6"),  # passed "> 0": every loss and reward 0
+    ("quadratic", "batch_size", 10**30, "integer 1..65536"),  # taken; the other families cap it
+])
+def test_option_values_no_instance_can_use_are_refused_with_their_range(name, key, value, said):
+    from lrgym.tasks import make_family
+
+    with pytest.raises(ValueError, match=f"{key}.*{said}"):
+        make_family(name, **{key: value})
+    edge = {"scale": 1e-6, "batch_size": 65536}[key]  # the edge of the range still builds and steps
+    from lrgym.env import LRControlEnv
+
+    env = LRControlEnv(family=name, family_options={key: edge}, horizon=2)
+    env.reset(seed=0)
+    assert np.isfinite(env.step(2)[1])
