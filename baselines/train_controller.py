@@ -93,6 +93,8 @@ NO_EFFECT = {
     "lr_init": "the controller sets the LR from the first step (its start: base_lr times a learned factor)",
     "factors": "the controller moves the LR itself (action_mode 'log_lr'), not by the discrete factors",
     "instances": "the trainer picks its instances (train_start, pool, scan; holdout_start, holdout)",
+    "instance_order": "the trainer resets every episode to the instance it picked (train_start, pool, scan; "
+                      "holdout_start, holdout)",
 }
 
 

@@ -93,7 +93,8 @@ def test_single_env_policy_matches_the_batched_trainer(family):
 
 
 @pytest.mark.parametrize("keyword, value", [("reward", "final"), ("reward_alphas", (0.5, 2.0)), ("lr_init", 1e-5),
-                                            ("factors", (0.5, 2.0)), ("instances", (0, 1))])
+                                            ("factors", (0.5, 2.0)), ("instances", (0, 1)),
+                                            ("instance_order", "cycle")])
 def test_env_options_training_cannot_feel_change_nothing(keyword, value):
     """What ``env_options`` refuses (NO_EFFECT) is what leaves the trainer's episodes and its
     reference scans the same to the bit: the config took them, and a run trained as without them."""

@@ -121,6 +121,8 @@ BAD_CONFIGS = [
     ({"env_options": {"instances": [0, 1]}}, "sets 'instances', which training does not use: the trainer picks its "
                                              "instances (train_start, pool, scan; holdout_start, holdout); valid: "
                                              "family_options, horizon, inner_steps"),
+    ({"env_options": {"instance_order": "cycle"}}, "sets 'instance_order', which training does not use: the trainer "
+                                                   "resets every episode to the instance it picked"),
     ({"mask": ["bogus"]}, "mask=['bogus']: unknown name 'bogus'; valid choices: loss, noise, gradient"),
     ({"rejection_threshold": -1}, "rejection_threshold=-1 out of range; valid: null"),
     ({"hard_fraction": 5}, "hard_fraction=5 out of range; valid: a number from 0 to 1"),
