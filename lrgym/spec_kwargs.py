@@ -10,7 +10,10 @@ not JSON serializable``). The envs' ``spec`` setters (:class:`~lrgym.env.LRContr
 same env: a range or an array of numbers as a list, a NumPy number as a Python one (inside
 lists, tuples and dicts too). The env is unchanged: ``env.instances`` of ``range(0, 100)``
 stays that range; its spec says ``[0, 1, ..., 99]``, which makes an env of the same episodes.
-Other values (a built family, an ``OptimizerConfig``) are recorded as they were given.
+Other values (a built family, an ``OptimizerConfig``) are recorded as they were given, and so is
+a range of more than :data:`MAX_LISTED_RANGE` seeds (only a slice of the ``private`` set, of
+2**62 − 2**40 seeds, is that long: ``instances=range(2**40, 2**62)`` would be a list of 4.6·10^18
+ints, a ``MemoryError`` in ``gym.make``; its ``to_json()`` raises ``TypeError`` as gymnasium's does).
 """
 
 from __future__ import annotations
@@ -19,15 +22,21 @@ import dataclasses
 
 import numpy as np
 
-__all__ = ["jsonable", "jsonable_spec"]
+__all__ = ["MAX_LISTED_RANGE", "jsonable", "jsonable_spec"]
+
+#: the longest range :func:`jsonable` writes out as a list (every public instance set is shorter)
+MAX_LISTED_RANGE = 100_000
 
 
 def jsonable(value):
-    """``value`` as JSON can hold it if it is a range, a NumPy number or an array of numbers (a
+    """``value`` as JSON can hold it if it is a range (of at most :data:`MAX_LISTED_RANGE`), a NumPy number or an array of numbers (a
     NumPy array, a torch tensor: anything with ``__array__`` of a bool, integer or float dtype),
     looked for inside lists, tuples and dicts; anything else as it is."""
     if isinstance(value, range):
-        return list(value)
+        try:
+            return list(value) if len(value) <= MAX_LISTED_RANGE else value
+        except OverflowError:  # (longer than sys.maxsize)
+            return value
     if isinstance(value, np.generic):
         return value.item() if value.dtype.kind in "biuf" else value
     if isinstance(value, dict):

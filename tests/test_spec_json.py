@@ -75,3 +75,18 @@ def test_the_given_spec_and_other_values_are_left_alone():
     assert jsonable({"a": (np.int64(2), [np.float32(0.5)]), "b": family, "c": "x", "d": None}) == \
         {"a": (2, [0.5]), "b": family, "c": "x", "d": None}
     assert type(jsonable(np.int64(2))) is int and type(jsonable((np.int8(1),))[0]) is int
+
+
+def test_a_range_too_long_to_list_is_recorded_as_it_was_given():
+    """A slice of the private set may hold up to 2**62 - 2**40 seeds: written out as a list,
+    ``gym.make`` raised ``MemoryError`` (or ate the machine's memory, for a range of 10^9)."""
+    start = 2**40
+    whole = range(start, 2**62)
+    env = gym.make("LRControl-v1", instance_set="private", instances=whole)
+    assert env.spec.kwargs["instances"] == whole and env.unwrapped.instances == whole
+    from lrgym.spec_kwargs import MAX_LISTED_RANGE
+
+    longest = range(start, start + MAX_LISTED_RANGE)
+    assert gym.make("LRControl-v1", instance_set="private", instances=longest).spec.kwargs["instances"] == list(longest)
+    longer = range(start, start + MAX_LISTED_RANGE + 1)
+    assert gym.make("LRControl-v1", instance_set="private", instances=longer).spec.kwargs["instances"] == longer
