@@ -144,13 +144,7 @@ def test_sb3_adapter_auto_resets_draw_only_listed_instances_as_dummy_vec_env():
     assert ours.reset().tobytes() == dummy.reset().tobytes()
     seen = {int(info["instance"]) for info in ours.reset_infos}
     for t in range(20):
-        actions = ACTIONS[3 * t: 3 * t + 3]
-        ours.step_async(actions)
-        dummy.step_async(actions)
-        o1, r1, d1, i1 = ours.step_wait()
-        o2, r2, d2, i2 = dummy.step_wait()
-        assert o1.tobytes() == o2.tobytes() and r1.tobytes() == r2.tobytes() and (d1 == d2).all()
-        assert [int(i["instance"]) for i in i1] == [int(i["instance"]) for i in i2]
+        episode_bytes.same_vec_step(ours, dummy, ACTIONS[3 * t: 3 * t + 3])
         seen |= {int(info["instance"]) for info in ours.reset_infos}
     assert seen == {10, 21, 32}
     ours.set_options({"instance": 7})  # SB3's set_options: that one reset only, then the list again

@@ -163,13 +163,7 @@ def test_sb3_adapter_cycles_as_dummy_vec_env_over_hand_cycles():
     dummy.seed(4)
     assert ours.reset().tobytes() == dummy.reset().tobytes()
     for t in range(10):
-        actions = ACTIONS[2 * t: 2 * t + 2]
-        ours.step_async(actions)
-        dummy.step_async(actions)
-        o1, r1, d1, i1 = ours.step_wait()
-        o2, r2, d2, i2 = dummy.step_wait()
-        assert o1.tobytes() == o2.tobytes() and r1.tobytes() == r2.tobytes() and (d1 == d2).all()
-        assert [int(i["instance"]) for i in i1] == [int(i["instance"]) for i in i2]
+        episode_bytes.same_vec_step(ours, dummy, ACTIONS[2 * t: 2 * t + 2])
 
 
 @pytest.mark.parametrize("bad", ["round_robin", "Cycle", None, 1, ("cycle",)])

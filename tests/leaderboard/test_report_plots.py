@@ -158,6 +158,20 @@ def _rgb(hex_colour: str) -> tuple[float, float, float]:
     return tuple(int(h[i:i + 2], 16) / 255 for i in (0, 2, 4))
 
 
+def _assert_lr_against_references(fig, level):
+    """Each family's axes of an LR figure: per instance of the suite, the entry's LR curve on the
+    suite's first seed (that of runs_for(level)) and, dashed in the same colour, its reference LR."""
+    for ax, fs in zip(fig.axes, SUITE.families):
+        curves = [ln for ln in ax.get_lines() if len(ln.get_xdata()) > 2]
+        refs = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+        assert len(curves) == len(refs) == len(fs.instances)
+        for j, (curve, ref) in enumerate(zip(curves, refs)):
+            task_index = [(t.family, t.instance) for t in SUITE.tasks()].index((fs.family, fs.instances[j]))
+            np.testing.assert_allclose(curve.get_ydata(), lr_of(level, task_index, SUITE.seeds[0]))
+            assert ref.get_ydata()[0] == pytest.approx(0.001 * (1 + fs.instances[j] % 7))
+            assert curve.get_color() == ref.get_color()
+
+
 def test_controller_figure_sets_its_lr_against_each_instances_reference(tmp_path):
     path = tmp_path / "c.sqlite"
     with ResultStore(path) as store:
@@ -167,15 +181,7 @@ def test_controller_figure_sets_its_lr_against_each_instances_reference(tmp_path
         lb = build_leaderboard(store, SUITE, reps=50)
     assert report.controller_figure(lb, None) is None  # needs the references
     fig = report.controller_figure(lb, StubReferences())
-    for ax, fs in zip(fig.axes, SUITE.families):
-        curves = [ln for ln in ax.get_lines() if len(ln.get_xdata()) > 2]
-        refs = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
-        assert len(curves) == len(refs) == len(fs.instances)
-        for j, (curve, ref) in enumerate(zip(curves, refs)):
-            task_index = [(t.family, t.instance) for t in SUITE.tasks()].index((fs.family, fs.instances[j]))
-            np.testing.assert_allclose(curve.get_ydata(), lr_of(0.9, task_index, SUITE.seeds[0]))
-            assert ref.get_ydata()[0] == pytest.approx(0.001 * (1 + fs.instances[j] % 7))
-            assert curve.get_color() == ref.get_color()
+    _assert_lr_against_references(fig, 0.9)
     assert "controller" in report.figures(lb, references=StubReferences())
     # its row recorded no weights: not those this install ships, which the figure says (it travels alone)
     assert report.stale_baselines(lb) == ["controller"] and "stale row" in fig._suptitle.get_text()
@@ -211,14 +217,7 @@ def test_an_entry_asked_for_gets_its_lr_against_the_reference(tmp_path):
     assert lr_figure_key("my variant") not in report.figures(lb, references=StubReferences())
     fig = figs[lr_figure_key("my variant")]
     assert fig._suptitle.get_text() == "my variant: LR against the reference LR"  # a figure travels alone
-    for ax, fs in zip(fig.axes, SUITE.families):
-        curves = [ln for ln in ax.get_lines() if len(ln.get_xdata()) > 2]
-        refs = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
-        assert len(curves) == len(refs) == len(fs.instances)
-        for j, (curve, ref) in enumerate(zip(curves, refs)):
-            task_index = [(t.family, t.instance) for t in SUITE.tasks()].index((fs.family, fs.instances[j]))
-            np.testing.assert_allclose(curve.get_ydata(), lr_of(0.7, task_index, SUITE.seeds[0]))
-            assert ref.get_ydata()[0] == pytest.approx(0.001 * (1 + fs.instances[j] % 7))
+    _assert_lr_against_references(fig, 0.7)
     page = html_page(lb, references=StubReferences(), entries=("my variant",))
     assert 'alt="my variant LR against the reference LR"' in page and "<code>my variant</code> entry" in page
     assert 'alt="controller LR against the reference LR"' in page
