@@ -31,7 +31,8 @@ MAX_LISTED_RANGE = 100_000
 def jsonable(value):
     """``value`` as JSON can hold it if it is a range (of at most :data:`MAX_LISTED_RANGE`), a NumPy number or an array of numbers (a
     NumPy array, a torch tensor: anything with ``__array__`` of a bool, integer or float dtype),
-    looked for inside lists, tuples and dicts; anything else as it is."""
+    looked for inside lists, tuples and dicts (of those types exactly: a subclass, such as the
+    ``OrderedDict`` a ``task_cache`` must be, is kept as it is); anything else as it is."""
     if isinstance(value, range):
         try:
             return list(value) if len(value) <= MAX_LISTED_RANGE else value
@@ -39,8 +40,8 @@ def jsonable(value):
             return value
     if isinstance(value, np.generic):
         return value.item() if value.dtype.kind in "biuf" else value
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, dict):  # (a dict subclass as it is: task_cache must stay an OrderedDict)
+        return {k: jsonable(v) for k, v in value.items()} if type(value) is dict else value
     if isinstance(value, (list, tuple)):
         return type(value)(jsonable(v) for v in value) if type(value) in (list, tuple) else value
     if hasattr(value, "__array__") and not isinstance(value, (str, bytes)):

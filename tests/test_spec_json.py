@@ -90,3 +90,17 @@ def test_a_range_too_long_to_list_is_recorded_as_it_was_given():
     assert gym.make("LRControl-v1", instance_set="private", instances=longest).spec.kwargs["instances"] == list(longest)
     longer = range(start, start + MAX_LISTED_RANGE + 1)
     assert gym.make("LRControl-v1", instance_set="private", instances=longer).spec.kwargs["instances"] == longer
+
+
+def test_a_task_cache_stays_an_ordered_dict_so_the_spec_makes_the_env_again():
+    """``jsonable`` rebuilt every dict as a plain one, so the spec of
+    ``gym.make(id, task_cache=OrderedDict())`` held a dict, and ``gym.make(env.spec)`` raised
+    ``TypeError: task_cache must be a collections.OrderedDict, got dict`` (it made the env before
+    spec_kwargs)."""
+    from collections import OrderedDict
+
+    env = gym.make("LRControl-LinReg-v1", task_cache=OrderedDict(), **SHORT)
+    assert type(env.spec.kwargs["task_cache"]) is OrderedDict
+    again = gym.make(env.spec)
+    assert type(again.unwrapped.task_cache) is OrderedDict
+    assert _run(again) == _run(env)
