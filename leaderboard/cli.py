@@ -265,8 +265,10 @@ def _suite(name: str, private: Optional[Path] = None, grading: bool = True):
         return get_suite(name, grading=grading)
     except ValueError as exc:
         from lrgym.leaderboard.private import REVISION, is_private_version
+        from lrgym.leaderboard.suite_file import is_suite_file
 
-        if is_private_version(name):  # the name the board, the export and the key's id give it
+        # the name the board, the export and the key's id give it (a suite file's path is no such name)
+        if is_private_version(name) and not is_suite_file(name):
             version = name if "/" in name else f"{name}/r{REVISION}"
             raise typer.BadParameter(
                 f"{exc}; a private suite ({name}) is named by its key: --private KEYFILE (without the key, "

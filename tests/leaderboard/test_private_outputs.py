@@ -398,3 +398,14 @@ def test_a_private_suites_job_starts_no_sandbox_without_namespaces(monkeypatch):
                          ({"kind": "baseline", "name": "fixed"}, True)):
         state.channel(spec, limits, "linreg", hidden)
     assert seen == [True, False, False]
+
+
+def test_a_broken_suite_file_named_private_is_not_taken_for_a_private_suite(tmp_path, monkeypatch):
+    """A suite file whose path starts with "private-" is a suite file: its error said it was a
+    private suite, named by its key, whose results ``export --suite private-mine.json/r2`` gives."""
+    path = tmp_path / "private-mine.json"
+    path.write_text('{"name": "x"')
+    monkeypatch.chdir(tmp_path)
+    code, out = _invoke("show", "--suite", path.name, "--db", tmp_path / "s.sqlite")
+    assert code == 2 and "not JSON" in out
+    assert "--private KEYFILE" not in out and "export --suite" not in out
