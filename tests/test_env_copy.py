@@ -66,3 +66,34 @@ def test_a_copy_of_the_vector_env_steps_on_its_own_across_autoresets():
     assert [_step_bytes(twin.step(actions(t))) for t in range(3, 12)] == want[3:]
     assert [_step_bytes(envs.step(actions(t))) for t in range(3, 12)] == want[3:]
     assert twin.settings is envs.settings
+
+
+def test_a_copy_of_an_env_building_ahead_goes_on_across_resets_as_the_reference():
+    """``build_ahead``'s background chain stays with the original (the copy starts its own at its
+    next reset), and ``instance_order="cycle"``'s position is copied: both go on through the next
+    episodes, instances and all, as a fresh env of the same seed, actions and no build ahead."""
+    kwargs = dict(family="linreg", horizon=4, inner_steps=2, instances=(3, 7, 11, 19), instance_order="cycle")
+
+    def episodes(env, first_action: int, n: int = 3) -> list[bytes]:
+        out, i = [], first_action
+        for _ in range(n):
+            obs, info = env.reset()
+            out += [obs.tobytes(), np.int64(info["instance"]).tobytes()]
+            for _ in range(4):
+                out.append(_step_bytes(env.step(int(ACTIONS[i]))))
+                i += 1
+        return out
+
+    reference = LRControlEnv(**kwargs)
+    reference.reset(seed=5)
+    for i in range(2):
+        reference.step(int(ACTIONS[i]))
+    want = episodes(reference, 2)
+    env = LRControlEnv(build_ahead=2, **kwargs)
+    env.reset(seed=5)
+    for i in range(2):
+        env.step(int(ACTIONS[i]))
+    twin = copy.copy(env)
+    assert episodes(twin, 2) == want
+    assert episodes(env, 2) == want
+    assert env.build_ahead_counts[0] >= 2 and twin.build_ahead_counts[0] >= 1  # both were served by their chains
