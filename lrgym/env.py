@@ -380,6 +380,19 @@ class LRControlEnv(gym.Env):
         ``reset(options={"instance": k})`` with a listed ``k`` moves it to the seed after ``k``."""
         return self._cycle_position
 
+    def shift_cycle(self, seeds: int) -> None:
+        """Move the ``instance_order="cycle"`` position ``seeds`` seeds on (nothing with ``"draw"``),
+        and the builds ahead with it. The vector env keeps its sub-environments apart so:
+        sub-environment i starts at the list's i-th seed, and after a reset that gives all of them
+        one listed seed k it goes on i seeds after the seed after k (else they would all train the
+        same instance at once from then on)."""
+        if self.instance_order != "cycle" or not int(seeds) % len(self.instances):
+            return
+        self._cycle_position = (self._cycle_position + int(seeds)) % len(self.instances)
+        if self._ahead is not None:  # its chain predicted the old position: start it again
+            self._ahead.cancel()
+            self._ahead.refill(self.np_random, self._cycle_position)
+
     @property
     def task_cache(self) -> OrderedDict:
         """The built tasks of this env, an LRU ``OrderedDict`` instance seed → built task, if it

@@ -125,6 +125,31 @@ def test_sub_env_i_is_the_single_env_given_the_ith_seed_first():
     assert vec.sub_env(2).cycle_position == single.cycle_position == 3
 
 
+@pytest.mark.parametrize("build_ahead", [0, 2])
+def test_a_vector_reset_giving_every_sub_env_one_seed_keeps_their_cycles_apart(build_ahead):
+    """``reset(options={"instance": k})`` of the vector env (SB3's ``set_options`` of one dict)
+    moved every sub-env's cycle to the seed after k: from then on they all trained one instance
+    at once (a review of the day's merges). Sub-env i goes on i seeds after the seed after k, as
+    the single env given k and then moved on i seeds by hand does, and builds ahead predict it."""
+    n = 3
+    vec = LRControlVectorEnv(n, family="mixed", instances=LISTED, instance_order="cycle", build_ahead=build_ahead,
+                             **SHORT)
+    vec.reset(seed=7)
+    vec.step(ACTIONS[:n])
+    obs, infos = vec.reset(seed=7, options={"instance": LISTED[1]})
+    assert infos["instance"].tolist() == [LISTED[1]] * n
+    assert [vec.sub_env(i).cycle_position for i in range(n)] == [(2 + i) % len(LISTED) for i in range(n)]
+    seen = [[LISTED[1]] * n]
+    for t in range(12):  # horizon 3: automatic resets
+        obs, rewards, terminated, truncated, infos = vec.step(ACTIONS[n * t: n * t + n])
+        seen.append(infos["instance"].tolist())
+    for i in range(n):  # each sub-env's episodes, in order (a cycle of 4 distinct seeds never repeats one)
+        episodes_i = [row[i] for j, row in enumerate(seen) if j == 0 or row[i] != seen[j - 1][i]]
+        assert episodes_i == [LISTED[1]] + [LISTED[(2 + i + e) % len(LISTED)] for e in range(len(episodes_i) - 1)]
+        assert len(episodes_i) >= 3
+    assert all(len(set(row)) == n for row in seen[4:])  # apart, not one instance for all
+
+
 def test_builds_ahead_predict_the_cycle():
     def run(depth, listed):
         env = LRControlEnv(family="mixed", instances=listed, instance_order="cycle", build_ahead=depth, **SHORT)

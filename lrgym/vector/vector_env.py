@@ -116,7 +116,9 @@ class LRControlVectorEnv(VectorEnv):
     from its i-th seed (modulo the list's length; so the N sub-environments do not all train the
     same instance at once): it is the single env whose first reset is given that seed
     (``reset(options={"instance": instances[i % len(instances)]})``; a listed seed moves the
-    cycle to the seed after it, :mod:`lrgym.tasks.instance_order`). Sub-environments may draw
+    cycle to the seed after it, :mod:`lrgym.tasks.instance_order`; a reset that gives every
+    sub-environment one listed seed k moves sub-environment i to i seeds after the seed after k,
+    so they stay apart: :meth:`~lrgym.env.LRControlEnv.shift_cycle`). Sub-environments may draw
     instances of different sizes and families (``LRControl-v1``). Those keywords are checked once into one
     :class:`~lrgym.settings.EnvSettings` (``envs.settings``), the object every sub-environment and
     the batched step read.
@@ -432,6 +434,8 @@ class LRControlVectorEnv(VectorEnv):
         infos: dict = {}
         for i, o in env_options.items():
             info = self._reset_one(i, seeds[i], o or None)
+            if instance is not None and not per_env_instance:  # one seed for all: keep their cycles apart
+                self._sub_envs[i].shift_cycle(i)
             self._infos.add_reset(infos, info, i)
         self._rewards[mask] = 0.0
         return self._obs.copy(), infos
