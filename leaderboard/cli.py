@@ -461,13 +461,13 @@ def _cached_references(suite, private=None):
 
 
 def _print_board(suite, db, show_failures=True, references=None, private=None, graded=None, show_command=None,
-                 whole=True):
+                 every_poi=True):
     """Print the ranking of ``suite`` in the store at ``db``; entries whose runs started from other
     losses than ``references`` (default: the valid cached or shipped ones, if any) are not ranked.
     ``graded`` (the entries a grading run just stored: ``submit``'s, ``run-baselines``'): of a large
     board, only the top rows, the best baseline's and theirs
     (:func:`~lrgym.leaderboard.report_terminal.printed_rows`), and a line naming ``show_command``;
-    unless ``whole`` (the board returned is written out too), only the printed rows' PoI is computed
+    unless ``every_poi`` (the board returned is written out too: every row's PoI), only the printed rows' PoI is computed
     (:func:`~lrgym.leaderboard.ranking.compare_with_best`: the same intervals)."""
     from lrgym.leaderboard.ranking import build_leaderboard, compare_with_best
     from lrgym.leaderboard.report import TOP_ROWS, print_table, printed_rows
@@ -478,7 +478,7 @@ def _print_board(suite, db, show_failures=True, references=None, private=None, g
         references = _cached_references(suite, private)
     with _existing_store(db) as store:
         # a table: no curves; of the rows a grading run prints, their PoI alone
-        lb = build_leaderboard(store, suite, references=references, curves=False, poi=whole or graded is None)
+        lb = build_leaderboard(store, suite, references=references, curves=False, poi=every_poi or graded is None)
         try:
             kept = [store.waiting_note(path) for path in store.waiting_results()]
             kept += [store.kept_note(path) for path in store.kept_results()]
@@ -486,7 +486,7 @@ def _print_board(suite, db, show_failures=True, references=None, private=None, g
         except ForeignPendingError as exc:  # the board is shown; the folder's files are not read
             kept = [str(exc)]
     rows = printed_rows(lb, graded) if graded is not None else None
-    if rows is not None and not whole:
+    if rows is not None and not every_poi:
         compare_with_best(rows, lb.row(lb.best_baseline) if lb.best_baseline else None)
     print_table(lb, console, show_failures=show_failures, rows=rows)
     if rows is not None and len(rows) < len(lb.rows):
@@ -537,7 +537,7 @@ def run_baselines(
     elapsed = time.perf_counter() - t0
     lb = _print_board(s, db, references=refs, graded=[spec.name for spec in specs],
                       show_command=_show_command(suite, private, db),
-                      whole=board is not None)  # (the Markdown ranking has every row)
+                      every_poi=board is not None)  # (the Markdown ranking has every row)
     n_ok = sum(o.ok for o in outcomes)
     console.print(Text(f"{n_ok}/{len(outcomes)} baselines on suite {s.version} in {elapsed:.1f} s "
                        f"({cpu_description()}); results in {path}"))
@@ -625,7 +625,7 @@ def submit(
         raise typer.Exit(1)
     lb = _print_board(s, db, show_failures=False, references=refs, graded=[spec.name],
                       show_command=_show_command(suite, private, db),
-                      whole=False)
+                      every_poi=False)
     row = lb.row(spec.name)
     console.print(Text(f"{spec.name}: rank {row.rank} of {len(lb.rows)} on {s.version}; results in {path}"))
 
