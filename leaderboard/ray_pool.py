@@ -395,12 +395,10 @@ class RayWorkerPool(GroupScheduler):
             self._fail(groups, slots, job.group, f"grader error on the Ray worker: {exc}")
             return
         except ray.exceptions.RayError as exc:  # the actor (Ray worker) or its node is gone: run again (_lost)
-            if killed_for_memory(ray, exc) and not slot.killed_idle:  # while the entry's job ran: the entry's failure
-                name = self._nodes.names.get(slot.node_id)
-                where = f" on the Ray node {name}" if name else ""
-                self._discard(slots, slot)
-                self._fail(groups, slots, job.group, memory_kill_reason(exc, where))
-                return
+            # Ray's memory monitor kills by the node's memory, not by whose: a job whose sandbox keeps
+            # its own memory limit may be killed beside another's hog. Once more, as a lost worker;
+            # killed so again, its entry fails with Ray's figures
+            memory = killed_for_memory(ray, exc) and not slot.killed_idle
             if not (worker_lost(ray, exc) or killed_for_memory(ray, exc)):  # no loss (a runtime env...): fails alike
                 raise cannot_run(f"{_job_name(job)} of the entry {job.group!r} on a grader actor", exc,
                                  self._nodes.where_env_failed(exc, slot.node_id or _actor_node(slot.actor))) from exc
@@ -413,7 +411,12 @@ class RayWorkerPool(GroupScheduler):
             if where is not None:  # else: a later loss on a node already warned of, named at the end of the run
                 warnings.warn(f"{_job_name(job)} of the entry {job.group!r} lost its grader actor{where} "
                               f"({ray_reason(exc)}): {then}", RuntimeWarning, stacklevel=2)
-            self._lost(groups, slots, slot, lambda n: f"lost its Ray worker {n} times (retried on a new one): {said}")
+            if memory:
+                name = self._nodes.names.get(slot.node_id)
+                killed = memory_kill_reason(exc, f" on the Ray node {name}" if name else "")
+                self._lost(groups, slots, slot, lambda n: f"{killed} ({n} times: run again on a new actor once)")
+            else:
+                self._lost(groups, slots, slot, lambda n: f"lost its Ray worker {n} times (retried on a new one): {said}")
             return
         slot.ref = None
         self._answer(groups, slots, slot, reply, problem, on_reply)
