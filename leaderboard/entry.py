@@ -5,13 +5,15 @@ This shim keeps ``import lrgym`` light: Typer and rich are imported only when th
 
 from __future__ import annotations
 
-import importlib.util
-
 
 def main() -> None:
-    missing = [m for m in ("typer", "rich") if importlib.util.find_spec(m) is None]
-    if missing:  # pragma: no cover - depends on installed extras
-        raise SystemExit(f"the lrgym CLI needs {' and '.join(missing)}: pip install 'lrgym[report]'")
+    from lrgym.extras import import_extra
+
+    for module in ("typer", "rich"):
+        try:
+            import_extra(module, "report", "the lrgym CLI")
+        except ImportError as exc:  # a line, not a traceback
+            raise SystemExit(str(exc)) from None
     from lrgym.leaderboard.cli import main as cli_main
 
     cli_main(exiting=True)

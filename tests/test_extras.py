@@ -150,3 +150,13 @@ def test_the_torch_ray_and_analysis_extras_are_named_as_the_rl_one_is():
         "ray": "the ray backend needs ray, from the optional extra 'ray': pip install \"lrgym[ray]\"",
         "analysis": "load_results needs pandas, from the optional extra 'analysis': pip install \"lrgym[analysis]\"",
     }, messages
+
+
+def test_the_cli_without_the_report_extra_says_so_in_one_line():
+    """The ``lrgym`` command's shim names the report extra as every other extra is named (it
+    wrote its own message, in another form), as one line and exit status 1, not a traceback."""
+    script = HIDE.format(hidden=("typer",)) + "from lrgym.leaderboard.entry import main\nmain()\n"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, cwd=REPO.parent)
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.strip() == ("the lrgym CLI needs typer, from the optional extra 'report': "
+                                  'pip install "lrgym[report]"'), out.stderr
