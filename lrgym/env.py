@@ -203,6 +203,14 @@ class LRControlEnv(gym.Env):
 
     ## Version History
 
+    * v1 (2026-12-06, same id): ``family_options`` whose worst case (an override, else the
+      largest value the family samples) makes a build no machine can do — linreg's or the MLP's
+      data of more than 2²⁸ float64s (2 GiB), a recommender of more than 2³¹ users × items,
+      2²⁸ positives or parameters — or leaves the recommender no user to hold out for
+      validation (n_items < max(3, n_items // 4) + 2·n_negatives; n_items now from 5) are a
+      ``ValueError`` naming the options, the size and the bound when the family is made; they
+      were a MemoryError, a build of minutes or a split error at the first reset. No instance
+      of the default distribution changes.
     * v1 (2026-12-06, same id): a discrete action given as a float (``2.0``, ``np.array([2.0])``)
       or as an array of more than one axis (``[[2]]``) is refused, as ``Discrete.contains``
       refuses it; it used to be taken when whole. Integer actions are unchanged.

@@ -319,6 +319,41 @@ def check_options(family: str, options: dict, rules: dict) -> None:
             raise ValueError(f"{family} option {key}={brief(options[key])} out of range; valid: {valid}")
 
 
+#: the most eight-byte numbers (float64 / int64) in one array a build may make: 2²⁸, 2 GiB. Every
+#: sampled instance stays far below (linreg's largest data matrix is 8,192 × 256 = 2²¹ floats);
+#: options that combine past it (n_train=10**7 with dim=4096: 305 GiB) are refused when the
+#: family is made (:func:`check_build_size`), not met as a MemoryError deep in a build.
+MAX_ARRAY_ITEMS = 2**28
+
+
+def worst_case(overrides: dict, name: str, sampled_max: int) -> tuple[int, str]:
+    """(value, words) of one size option at its worst: its override, else the largest value the
+    family's sampling draws (``sampled_max``), said so in the words of the error message."""
+    if name in overrides:
+        return overrides[name], f"{name}={overrides[name]:,}"
+    return sampled_max, f"{name} up to {sampled_max:,} (sampled)"
+
+
+def check_build_size(family: str, terms: list[str], what: str, size: int, bound: int, unit: str = "float64s",
+                     lower: str = "") -> None:
+    """Refuse family options whose worst case makes ``what`` of ``size`` items (more than
+    ``bound``): a ``ValueError`` naming the options (``terms``, from :func:`worst_case`), the size
+    they make and the valid bound, in GiB when ``unit`` is an eight-byte number; ``what`` ends with
+    the formula of the size (``"a data matrix of n_train × dim"``). ``lower`` says
+    which options to change (default: lower one of the named ones)."""
+    if size <= bound:
+        return
+
+    def amount(n: int) -> str:
+        gib = f" ({8 * n / 2**30:,.3g} GiB)" if unit in ("float64s", "int64s") else ""
+        return f"{n:,} {unit}{gib}"
+
+    raise ValueError(
+        f"{family} options {', '.join(terms)} make {what} = {amount(size)}; valid: at most {amount(bound)}"
+        f" ({lower or 'lower one of them'})"
+    )
+
+
 class TaskFamily(ABC):
     """A distribution over instances. Subclasses set ``name`` and implement sample / build."""
 

@@ -65,6 +65,7 @@ from lrgym.rng import draw_indices
 from lrgym.optim import apply_update, check_choice
 from lrgym.tasks.base import (
     FAST_MATH,
+    MAX_ARRAY_ITEMS,
     S_TRAIN_LOSS,
     S_VAL_LOSS,
     S_VAL_METRIC,
@@ -72,6 +73,7 @@ from lrgym.tasks.base import (
     TaskFamily,
     TaskSpec,
     TrainState,
+    check_build_size,
     check_options,
     choose,
     data_rng,
@@ -79,6 +81,7 @@ from lrgym.tasks.base import (
     is_real,
     log_uniform,
     log_uniform_int,
+    worst_case,
 )
 from lrgym.tasks import pcg64
 from lrgym.tasks.covariance import random_rotation, spectrum
@@ -95,6 +98,9 @@ DATASETS = ("synthetic", "diabetes")
 #: λ_max of sampled instances: every train instance's best constant SGD LR then lies well inside
 #: the env's LR range [1e-6, 10] (about 1e-3 – 0.6 on train instances 0 – 31)
 SCALE_RANGE = (1.0, 100.0)
+#: the sampled dimension and number of training rows (finite mode)
+DIM_RANGE = (4, 256)
+N_TRAIN_RANGE = (256, 8192)
 
 
 @dataclass(frozen=True)
@@ -492,17 +498,23 @@ class LinRegFamily(TaskFamily):
         })
         if "dataset" in o:
             check_choice("linreg dataset", o["dataset"], DATASETS)
+        if o.get("streaming") is not True and o.get("dataset", "synthetic") == "synthetic":
+            # the finite data matrix, n_train × dim (and the normals it is drawn from, as large)
+            n, n_words = worst_case(o, "n_train", N_TRAIN_RANGE[1])
+            d, d_words = worst_case(o, "dim", DIM_RANGE[1])
+            check_build_size(self.name, [n_words, d_words], "a data matrix of n_train × dim", n * d, MAX_ARRAY_ITEMS,
+                             lower="lower n_train or dim, or set streaming=True")
 
     def _sample(self, rng, instance_seed):
         return LinRegSpec(
             family=self.name,
             instance=instance_seed,
-            dim=log_uniform_int(rng, 4, 256),
+            dim=log_uniform_int(rng, *DIM_RANGE),
             condition=log_uniform(rng, 1.0, 1e4),
             scale=log_uniform(rng, SCALE_RANGE[0], SCALE_RANGE[1]),
             noise=log_uniform(rng, 0.01, 1.0),
             batch_size=int(choose(rng, BATCH_SIZES)),
-            n_train=log_uniform_int(rng, 256, 8192),
+            n_train=log_uniform_int(rng, *N_TRAIN_RANGE),
             streaming=bool(rng.uniform() < 0.25),
             dataset="diabetes" if rng.uniform() < 0.05 else "synthetic",
         )

@@ -88,6 +88,7 @@ from lrgym import rng as _rng
 from lrgym.optim import apply_update, check_choice
 from lrgym.tasks.base import (
     FAST_MATH,
+    MAX_ARRAY_ITEMS,
     S_TRAIN_LOSS,
     S_VAL_LOSS,
     S_VAL_METRIC,
@@ -95,6 +96,7 @@ from lrgym.tasks.base import (
     TaskFamily,
     TaskSpec,
     TrainState,
+    check_build_size,
     check_options,
     choose,
     data_rng,
@@ -102,6 +104,7 @@ from lrgym.tasks.base import (
     is_real,
     log_uniform,
     log_uniform_int,
+    worst_case,
 )
 from lrgym.tasks import pcg64
 from lrgym.tasks.blas import blas_single_thread
@@ -122,6 +125,10 @@ INITS = ("torch", "glorot")
 #: rows, features, classes of the bundled data sets and their fixed validation fraction
 _REAL_SHAPES = {"digits": (1797, 64, 10), "breast_cancer": (569, 30, 2)}
 REAL_VAL_FRACTION = 0.2
+#: the sampled input dimension, number of classes and training rows (synthetic data sets)
+INPUT_DIM_RANGE = (8, 64)
+N_CLASSES_RANGE = (2, 10)
+N_TRAIN_RANGE = (512, 8192)
 
 
 @dataclass(frozen=True)
@@ -540,6 +547,18 @@ class MLPFamily(TaskFamily):
         for key, choices in (("dataset", DATASETS), ("activation", ACTIVATIONS), ("init", INITS)):
             if key in o:
                 check_choice(f"mlp {key}", o[key], choices)
+        if o.get("dataset") not in REAL_DATASETS:
+            # the build's largest arrays: the data, n_train + 512 rows × input_dim, and for the
+            # teacher its hidden layer (× 32) and logits (× n_classes) over the same rows
+            n, n_words = worst_case(o, "n_train", N_TRAIN_RANGE[1])
+            d, d_words = worst_case(o, "input_dim", INPUT_DIM_RANGE[1])
+            terms, width, formula = [n_words, d_words], d, "input_dim"
+            if o.get("dataset") != "clusters":
+                c, c_words = worst_case(o, "n_classes", N_CLASSES_RANGE[1])
+                terms.append(c_words)
+                width, formula = max(d, TEACHER_HIDDEN, c), f"max(input_dim, {TEACHER_HIDDEN}, n_classes)"
+            check_build_size(self.name, terms, f"a data array of (n_train + {VAL_ROWS}) × {formula}",
+                             (n + VAL_ROWS) * width, MAX_ARRAY_ITEMS, lower=f"lower n_train or {formula}")
         if o.get("dataset") in REAL_DATASETS:
             fixed = sorted({"input_dim", "n_classes", "n_train", "label_noise"} & set(o))
             if fixed:
@@ -565,13 +584,13 @@ class MLPFamily(TaskFamily):
             family=self.name,
             instance=instance_seed,
             dataset=dataset,
-            input_dim=log_uniform_int(rng, 8, 64),
-            n_classes=int(rng.integers(2, 11)),
+            input_dim=log_uniform_int(rng, *INPUT_DIM_RANGE),
+            n_classes=int(rng.integers(N_CLASSES_RANGE[0], N_CLASSES_RANGE[1] + 1)),
             hidden=log_uniform_int(rng, 16, 128),
             depth=int(rng.integers(1, 3)),
             activation=ACTIVATIONS[int(rng.integers(2))],
             batch_size=int(choose(rng, BATCH_SIZES)),
-            n_train=log_uniform_int(rng, 512, 8192),
+            n_train=log_uniform_int(rng, *N_TRAIN_RANGE),
             init=INITS[int(rng.integers(2))],
             separation=log_uniform(rng, 2.0, 8.0),
             label_noise=0.0 if rng.uniform() < 0.5 else log_uniform(rng, 0.01, 0.2),

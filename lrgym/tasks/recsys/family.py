@@ -10,10 +10,12 @@ import numpy as np
 
 from lrgym.tasks import pcg64
 from lrgym.tasks.base import (
+    MAX_ARRAY_ITEMS,
     KernelTask,
     TaskFamily,
     TaskSpec,
     TrainState,
+    check_build_size,
     check_options,
     choose,
     data_rng,
@@ -21,6 +23,7 @@ from lrgym.tasks.base import (
     is_real,
     log_uniform,
     log_uniform_int,
+    worst_case,
 )
 from lrgym.tasks.recsys.kernels import (
     GRADIENT_SCALE,
@@ -38,6 +41,14 @@ from lrgym.tasks.stats import N_ACC
 
 BATCH_SIZES = (16, 32, 64, 128, 256)
 NEGATIVE_COUNTS = (1, 2, 3, 4, 8)
+#: the sampled numbers of users and items, rank and mean positives per user
+N_USERS_RANGE = (100, 5000)
+N_ITEMS_RANGE = (50, 2000)
+RANK_RANGE = (4, 32)
+INTERACTIONS_RANGE = (10.0, 50.0)
+#: the most Gumbel keys (n_users × n_items) a synthetic build may draw and select from: 2³¹,
+#: ≈ 200 times the largest sampled instance's 5,000 × 2,000
+MAX_KEYS = 2**31
 
 
 @dataclass(frozen=True)
@@ -179,7 +190,8 @@ class RecsysFamily(TaskFamily):
         o = self.overrides
         check_options(self.name, o, {
             "n_users": (lambda v: is_integer(v) and 3 <= v <= 10_000_000, "integer 3..10,000,000"),
-            "n_items": (lambda v: is_integer(v) and 4 <= v <= 10_000_000, "integer 4..10,000,000"),
+            # 5: three positives and two other items for one negative (4 never built: _check_sizes)
+            "n_items": (lambda v: is_integer(v) and 5 <= v <= 10_000_000, "integer 5..10,000,000"),
             "rank": (lambda v: is_integer(v) and 1 <= v <= 1024, "integer 1..1024"),
             "true_rank": (lambda v: is_integer(v) and 1 <= v <= 1024, "integer 1..1024"),
             "zipf": (lambda v: is_real(v) and 0 <= v <= 5, "0 <= zipf <= 5"),
@@ -196,6 +208,46 @@ class RecsysFamily(TaskFamily):
             if fixed:
                 raise ValueError(f"recsys option(s) {fixed} cannot be set with data_path: they come from the file")
             file_positives(o["data_path"])  # a missing or malformed file fails here, with the line
+        else:
+            self._check_sizes()
+
+    def _check_sizes(self):
+        """Refuse synthetic options whose worst case (an override, else the sampling's extreme)
+        cannot build: a held-out user needs items left for its negatives, and the Gumbel keys
+        (one per user and item), the positives and the parameter table must fit a machine."""
+        o = self.overrides
+        k, k_words = worst_case(o, "n_negatives", max(NEGATIVE_COUNTS))
+        # every user holds 3 – max(3, n_items // 4) positives (synthetic_positives); it can be held
+        # out for validation when n_items − 2·n_negatives items remain (split_positives), so every
+        # user can when max(3, n_items // 4) + 2·n_negatives <= n_items, which grows with n_items
+        few = o.get("n_items", N_ITEMS_RANGE[0])
+        if max(3, few // 4) + 2 * k > few:
+            need = 3 + 2 * k
+            while max(3, need // 4) + 2 * k > need:
+                need += 1
+            few_words = f"n_items={few:,}" if "n_items" in o else f"n_items from {few:,} (sampled)"
+            raise ValueError(
+                f"recsys options {few_words}, {k_words} leave no user to hold out for validation: a user "
+                f"holds up to max(3, n_items // 4) = {max(3, few // 4):,} positives and needs 2·n_negatives = "
+                f"{2 * k:,} other items for its negatives; valid: n_items >= {need:,} for this n_negatives "
+                f"(raise n_items or lower n_negatives)"
+            )
+        u, u_words = worst_case(o, "n_users", N_USERS_RANGE[1])
+        i, i_words = worst_case(o, "n_items", N_ITEMS_RANGE[1])
+        r, r_words = worst_case(o, "rank", RANK_RANGE[1])
+        lam = float(o.get("interactions", INTERACTIONS_RANGE[1]))
+        lam_words = f"interactions={lam:,}" if "interactions" in o else f"interactions up to {lam:,} (sampled)"
+        check_build_size(self.name, [u_words, i_words], "a score matrix of n_users × n_items", u * i, MAX_KEYS,
+                         unit="keys", lower="lower n_users or n_items")
+        # positives per user: Poisson(interactions) clipped to [3, max(3, n_items // 4)]; a draw
+        # above λ + 10√λ + 10 has a probability below 1e-20
+        per_user = min(max(3, i // 4), max(3, math.ceil(lam + 10 * math.sqrt(lam) + 10)))
+        check_build_size(self.name, [u_words, i_words, lam_words],
+                         f"a list of n_users × up to {per_user:,} positive pairs",
+                         u * per_user, MAX_ARRAY_ITEMS, unit="int64s", lower="lower n_users or interactions")
+        check_build_size(self.name, [u_words, i_words, r_words],
+                         "a parameter table of (n_users + n_items) × (rank + 1)",
+                         (u + i) * (r + 1), MAX_ARRAY_ITEMS, lower="lower n_users, n_items or rank")
 
     def sample(self, instance_seed: int) -> RecsysSpec:
         spec = super().sample(instance_seed)
@@ -208,13 +260,13 @@ class RecsysFamily(TaskFamily):
         return RecsysSpec(
             family=self.name,
             instance=instance_seed,
-            n_users=log_uniform_int(rng, 100, 5000),
-            n_items=log_uniform_int(rng, 50, 2000),
-            rank=log_uniform_int(rng, 4, 32),
+            n_users=log_uniform_int(rng, *N_USERS_RANGE),
+            n_items=log_uniform_int(rng, *N_ITEMS_RANGE),
+            rank=log_uniform_int(rng, *RANK_RANGE),
             true_rank=log_uniform_int(rng, 2, 16),
             zipf=float(rng.uniform(0.5, 1.5)),
             signal=log_uniform(rng, 1.0, 4.0),
-            interactions=log_uniform(rng, 10.0, 50.0),
+            interactions=log_uniform(rng, *INTERACTIONS_RANGE),
             batch_size=int(choose(rng, BATCH_SIZES)),
             n_negatives=int(choose(rng, NEGATIVE_COUNTS)),
         )

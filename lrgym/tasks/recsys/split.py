@@ -178,7 +178,12 @@ def split_positives(rng, pos_u, pos_i, n_users, n_items, n_negatives):
             break
         n_words *= 4
     if n_val == 0:
-        raise ValueError("no user has 3 or more positives: cannot hold out validation positives")
+        raise ValueError(
+            f"no user can hold out a validation positive (n_users={n_users:,}, n_items={n_items:,}, "
+            f"n_negatives={n_negatives:,}): one needs 3 to n_items − 2·n_negatives = {n_items - 2 * n_negatives:,} "
+            "positives, one of them on an item another user also holds; raise n_users or n_items, or lower "
+            "n_negatives"
+        )
     va_u, va_i, va_y = _triples(val_u[:n_val], val_i[:n_val], negs[: n_val * n_negatives].reshape(n_val, n_negatives))
     train_u, train_i = pos_u[~held], pos_i[~held]
     n_eval = min(len(train_u), EVAL_TRIPLES // group)
