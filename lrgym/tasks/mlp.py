@@ -127,6 +127,8 @@ _REAL_SHAPES = {"digits": (1797, 64, 10), "breast_cancer": (569, 30, 2)}
 REAL_VAL_FRACTION = 0.2
 #: the sampled input dimension, number of classes and training rows (synthetic data sets)
 INPUT_DIM_RANGE = (8, 64)
+HIDDEN_RANGE = (16, 128)
+DEPTH_RANGE = (1, 2)
 N_CLASSES_RANGE = (2, 10)
 N_TRAIN_RANGE = (512, 8192)
 
@@ -559,6 +561,20 @@ class MLPFamily(TaskFamily):
                 width, formula = max(d, TEACHER_HIDDEN, c), f"max(input_dim, {TEACHER_HIDDEN}, n_classes)"
             check_build_size(self.name, terms, f"a data array of (n_train + {VAL_ROWS}) × {formula}",
                              (n + VAL_ROWS) * width, MAX_ARRAY_ITEMS, lower=f"lower n_train or {formula}")
+        # an episode's scratch (MLPTask.new_scratch): max(batch_size, 256) rows of every layer's
+        # activations, two backward buffers of the widest layer and the minibatch's inputs
+        b, b_words = worst_case(o, "batch_size", max(BATCH_SIZES))
+        h, h_words = worst_case(o, "hidden", HIDDEN_RANGE[1])
+        depth, depth_words = worst_case(o, "depth", DEPTH_RANGE[1])
+        d = max(INPUT_DIM_RANGE[1], *(_REAL_SHAPES[k][1] for k in REAL_DATASETS)) if "input_dim" not in o else o["input_dim"]
+        c = max(N_CLASSES_RANGE[1], *(_REAL_SHAPES[k][2] for k in REAL_DATASETS)) if "n_classes" not in o else o["n_classes"]
+        rows = max(b, EVAL_CHUNK)
+        d_words = f"input_dim={d:,}" if "input_dim" in o else f"input_dim up to {d:,} (sampled or a bundled data set's)"
+        c_words = f"n_classes={c:,}" if "n_classes" in o else f"n_classes up to {c:,} (sampled or a bundled data set's)"
+        check_build_size(self.name, [b_words, h_words, depth_words, d_words, c_words],
+                         f"an episode's buffers of max(batch_size, {EVAL_CHUNK}) × (hidden × depth + n_classes "
+                         "+ 2 × the widest layer + input_dim)", rows * (h * depth + c + 2 * max(d, h, c) + d),
+                         MAX_ARRAY_ITEMS, lower="lower batch_size, hidden or depth")
         if o.get("dataset") in REAL_DATASETS:
             fixed = sorted({"input_dim", "n_classes", "n_train", "label_noise"} & set(o))
             if fixed:
@@ -586,8 +602,8 @@ class MLPFamily(TaskFamily):
             dataset=dataset,
             input_dim=log_uniform_int(rng, *INPUT_DIM_RANGE),
             n_classes=int(rng.integers(N_CLASSES_RANGE[0], N_CLASSES_RANGE[1] + 1)),
-            hidden=log_uniform_int(rng, 16, 128),
-            depth=int(rng.integers(1, 3)),
+            hidden=log_uniform_int(rng, *HIDDEN_RANGE),
+            depth=int(rng.integers(DEPTH_RANGE[0], DEPTH_RANGE[1] + 1)),
             activation=ACTIVATIONS[int(rng.integers(2))],
             batch_size=int(choose(rng, BATCH_SIZES)),
             n_train=log_uniform_int(rng, *N_TRAIN_RANGE),

@@ -136,3 +136,22 @@ def test_a_split_with_no_user_to_hold_out_names_the_sizes():
     said = r"n_users=3, n_items=40, n_negatives=2.*raise n_users or n_items, or lower n_negatives"
     with pytest.raises(ValueError, match=said):
         split_positives(np.random.default_rng(0), pos_u, pos_i, 3, 40, 2)
+
+
+def test_an_mlp_episodes_buffers_past_the_bound_are_refused_when_the_family_is_made():
+    """Each option in range, together an episode's scratch of 8.5 GiB (max(batch, 256) rows of
+    every layer's activations, two backward buffers of the widest layer, the minibatch's inputs):
+    it failed at the first reset with a bare MemoryError. The count is the scratch's own arrays'."""
+    from lrgym.tasks.mlp import MLPTask
+
+    options = dict(batch_size=65536, hidden=4096, depth=2, n_classes=1000)
+    with pytest.raises(ValueError, match=r"mlp options batch_size=65,536, hidden=4,096, depth=2, input_dim up to 64 "
+                                         r"\(sampled or a bundled data set's\), n_classes=1,000 make an episode's "
+                                         r"buffers .* = 1,143,472,128 float64s \(8.52 GiB\); valid: at most "
+                                         r"268,435,456"):
+        make_family("mlp", **options)
+    family = make_family("mlp", batch_size=512, hidden=300, depth=2, n_classes=20, input_dim=40, n_train=600)
+    task = family.build(family.sample(0))  # a modest one: the formula counts the scratch's arrays
+    scratch = task.new_scratch()
+    counted = sum(scratch[k].size for k in ("Xb", "acts", "delta_a", "delta_b"))
+    assert counted == max(512, 256) * (300 * 2 + 20 + 2 * 300 + 40)
