@@ -51,8 +51,8 @@ from lrgym.baselines.mlp_policy import MLPPolicy
 from lrgym.baselines.node_check import NodeMismatch
 from lrgym.tasks import FAMILIES
 
-__all__ = ["ALGOS", "ENV_NAME", "RESUME_MAY_DIFFER", "ConfigError", "RLlibConfig", "checkpoint_settings",
-           "checkpoint_steps", "export_policy", "make_env", "resumed_config", "steps_said", "train"]
+__all__ = ["ALGOS", "ENV_NAME", "RESUME_MAY_DIFFER", "TRAINER_SET", "ConfigError", "RLlibConfig", "checkpoint_settings",
+           "checkpoint_steps", "export_policy", "make_env", "resumed_config", "runner_seeds", "steps_said", "train"]
 
 ALGOS = ("ppo", "dqn")
 #: the name the env creator is registered under in Ray's registry
@@ -64,6 +64,9 @@ FLAGS = {"algo": "--algo", "family": "--family", "total_timesteps": "--steps", "
 #: the fields a ``--resume`` run may set anew: how far to go, how often to checkpoint, where to run
 #: and write; every other one is the checkpoint's (:func:`resumed_config`)
 RESUME_MAY_DIFFER = ("total_timesteps", "checkpoint_every", "resume", "address", "progress", "out", "ship")
+#: the env keywords the trainer sets itself (:meth:`RLlibConfig.full_env_kwargs`): train instances,
+#: discrete actions (what :func:`export_policy` exports); ``env_kwargs`` setting one is refused
+TRAINER_SET = {"instance_set": "train", "action_mode": "discrete"}
 
 
 @dataclass
@@ -102,6 +105,39 @@ class RLlibConfig:
         if int(self.env_runners) < 0:
             raise ConfigError(f"{_valued('env_runners', self.env_runners)} out of range; valid: 0 (sample in "
                               "the driver) or more")
+        self._check_env_kwargs()
+
+    def _check_env_kwargs(self) -> None:
+        """Refuse, before Ray starts, env keywords the env runners would refuse: each remote runner
+        raised lrgym's error in its own process, RLlib logged it and the driver ended in RLlib's
+        bare ``IndexError: list index out of range`` (``env_kwargs={"horizn": 5}``); and keywords
+        the trainer sets itself (:data:`TRAINER_SET`), which were overridden without a word
+        (``{"action_mode": "log_lr"}`` trained discrete actions, recorded as log_lr), and the family,
+        which is the ``family`` field's (``{"family": "linreg"}`` trained linreg as ``rllib_ppo_mixed``)."""
+        from lrgym.baselines.config_checks import check_mapping
+        from lrgym.env import LRControlEnv
+        from lrgym.keywords import check_keywords, keyword_names
+        from lrgym.vector import LRControlVectorEnv
+
+        self.env_kwargs = check_mapping("env_kwargs", self.env_kwargs, '{"horizon": 50}')
+        valid = [k for k in keyword_names(LRControlEnv) if k not in TRAINER_SET and k != "family"]
+        if "family" in self.env_kwargs:  # it overrode --family, and the outputs were named by --family
+            raise ConfigError(f"env_kwargs sets 'family' ({self.env_kwargs['family']!r}); valid: the family "
+                              f"field (--family {self.env_kwargs['family']}), which names the outputs")
+        taken = [k for k in self.env_kwargs if k in TRAINER_SET]
+        if taken:
+            raise ConfigError(f"env_kwargs sets {taken[0]!r}, which the trainer sets itself "
+                              f"({', '.join(f'{k}={v!r}' for k, v in TRAINER_SET.items())}: the exported policy "
+                              f"acts by the discrete factors); valid: {', '.join(valid)}")
+        try:
+            family_key(self.family)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        try:
+            check_keywords("env_kwargs", self.env_kwargs, valid)
+            LRControlVectorEnv(1, **self.full_env_kwargs()).close()  # no instance is built before a reset
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"env_kwargs={self.env_kwargs!r}: {exc}") from None
 
     def set_fields(self) -> frozenset[str]:
         """The fields this config sets: :attr:`given`, or those differing from their defaults."""
@@ -114,7 +150,7 @@ class RLlibConfig:
         return outputs.json_copy({k: v for k, v in asdict(self).items() if k != "given"})
 
     def full_env_kwargs(self) -> dict:
-        return {**env_kwargs_for(self.family), **self.env_kwargs, "instance_set": "train", "action_mode": "discrete"}
+        return {**env_kwargs_for(self.family), **self.env_kwargs, **TRAINER_SET}
 
     def output(self) -> Path:
         """The output path without suffix (:func:`lrgym.baselines.outputs.output_path`)."""
@@ -178,10 +214,24 @@ def make_env(config: dict):
     return training_view(lrgym.vector.LRControlVectorEnv(int(n), **config), clip)
 
 
+def runner_seeds(seed, num_envs: int):
+    """The sub-environments' seeds of a runner that RLlib resets with ``seed``: ``seed·n + i`` for
+    sub-env i of n. RLlib seeds env runner k with ``seed + k`` (an evaluation runner ``+ 10⁶``) and
+    gymnasium's vector convention (lrgym's vector env, ``SyncVectorEnv``) gives sub-env i ``seed + i``:
+    runner k's sub-env i and runner k+1's sub-env i−1 had one seed, so they drew the same
+    instances in the same order (2 runners × 3 sub-envs: 4 streams of instances, not 6; 150 × 16:
+    165, not 2,400). Blocks of n keep every runner's sub-envs apart. ``None`` (RLlib's later
+    resets) and a sequence are passed on as given."""
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        return [int(seed) * num_envs + i for i in range(num_envs)]
+    return seed
+
+
 def training_view(env, reward_clip):
     """The vector env as the agent trains on it: observations clipped to ±10
     (:func:`lrgym.baselines.wrappers.clip_obs`, applied again when the exported policy acts),
-    the horizon counted as termination, rewards clipped."""
+    the horizon counted as termination, rewards clipped; a runner's seed spread over its
+    sub-envs so that no two runners share one (:func:`runner_seeds`)."""
     import gymnasium as gym
     from gymnasium.vector import VectorWrapper
 
@@ -196,7 +246,7 @@ def training_view(env, reward_clip):
             self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, env.num_envs)
 
         def reset(self, *, seed=None, options=None):
-            obs, info = self.env.reset(seed=seed, options=options)
+            obs, info = self.env.reset(seed=runner_seeds(seed, self.num_envs), options=options)
             return clip_obs(obs), info
 
         def step(self, actions):

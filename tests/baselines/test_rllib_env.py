@@ -1,0 +1,86 @@
+"""The env ``train_rllib``'s runners step and the env keywords it takes, without Ray: RLlib's
+seeds spread so that no two runners draw the same instances, and env keywords a runner would
+refuse (or the trainer overrides) refused as the parser's error before Ray starts.
+
+Found by an RLlib user's audit (2026-12-06): RLlib seeds env runner k with ``seed + k`` and the
+vector env gives sub-env i ``seed + i``, so runner 1's sub-env 1 and runner 2's sub-env 0 drew the
+same instances in the same order; ``env_kwargs={"horizn": 5}`` ended in RLlib's bare
+``IndexError: list index out of range``; ``{"action_mode": "log_lr"}`` trained discrete actions and ``{"family": "linreg"}`` linreg as
+``rllib_ppo_mixed``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lrgym.baselines import train_rllib
+from lrgym.env import LRControlEnv
+
+KWARGS = {"family": "mixed", "horizon": 3}
+
+
+def first_instances(env_seed: int, n: int) -> list[tuple[int, int]]:
+    """(family, instance) of each sub-env's first episode in a runner RLlib resets with ``env_seed``."""
+    env = train_rllib.make_env({**KWARGS, "num_envs": n, "reward_clip": None})
+    _, info = env.reset(seed=env_seed)
+    return [(int(f), int(k)) for f, k in zip(info["family"], info["instance"])]
+
+
+def single(seed: int) -> tuple[int, int]:
+    _, info = LRControlEnv(**KWARGS).reset(seed=seed)
+    return int(info["family"]), int(info["instance"])
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_each_runners_sub_envs_have_seeds_of_their_own(n):
+    """Runner k (RLlib's seed 0 + k) and its sub-env i: the single env seeded k·n + i; over three
+    runners, n·3 different seeds, and here n·3 different first instances."""
+    runs = {k: first_instances(k, n) for k in (1, 2, 3)}
+    for k, drawn in runs.items():
+        assert drawn == [single(k * n + i) for i in range(n)]
+    everything = [x for drawn in runs.values() for x in drawn]
+    assert len(set(everything)) == len(everything)
+
+
+def test_a_reset_without_seed_goes_on_unseeded():
+    env = train_rllib.make_env({**KWARGS, "num_envs": 2, "reward_clip": None})
+    env.reset(seed=4)
+    seeds = env.unwrapped.np_random_seed
+    env.reset()
+    assert env.unwrapped.np_random_seed == seeds == (8, 9)
+
+
+def parse(tmp_path, values: dict, capsys) -> str:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(values))
+    with pytest.raises(SystemExit) as stop:
+        train_rllib.parse_config(["--config", str(path), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize("env_kwargs, message", [
+    ({"horizn": 5}, "env_kwargs got an unexpected keyword argument 'horizn' (did you mean 'horizon'?)"),
+    ({"instance_order": "cyc"}, "instance_order='cyc' invalid; valid choices: 'draw', 'cycle'"),
+    ({"family_options": {"dimm": 8}}, "unknown mixed family option"),
+    ({"instances": [-1]}, "instances[0]=-1"),
+    ({"action_mode": "log_lr"}, "env_kwargs sets 'action_mode', which the trainer sets itself"),
+    ({"instance_set": "val"}, "env_kwargs sets 'instance_set', which the trainer sets itself"),
+    ({"family": "linreg"}, "env_kwargs sets 'family' ('linreg'); valid: the family field (--family linreg)"),
+])
+def test_env_keywords_a_runner_would_refuse_are_the_parsers_error(env_kwargs, message, tmp_path, capsys):
+    err = parse(tmp_path, {"env_kwargs": env_kwargs}, capsys)
+    assert message in err, err
+
+
+def test_env_keywords_an_rllib_user_passes_are_taken(tmp_path):
+    path = tmp_path / "config.json"
+    kwargs = {"horizon": 10, "instances": [0, 1, 2, 3], "instance_order": "cycle", "family_options": {"dim": 8}}
+    path.write_text(json.dumps({"family": "linreg", "env_kwargs": kwargs}))
+    config = train_rllib.parse_config(["--config", str(path), "--out", str(tmp_path / "o")])
+    assert config.full_env_kwargs() == {"family": "linreg", **kwargs, **train_rllib.TRAINER_SET}
+    env = train_rllib.make_env({**config.full_env_kwargs(), "num_envs": 2, "reward_clip": None})
+    assert list(env.reset(seed=1)[1]["instance"]) == [0, 1]  # the cycle, from each sub-env's own place
