@@ -273,6 +273,12 @@ class LRControlEnv(gym.Env):
             if passed:
                 raise ValueError(f"LRControlEnv got a config mapping and the keyword arguments {passed}; pass one or the other")
             config = dict(family)
+            if "num_envs" in config:  # RLlib's vector_entry_point mode calls the class with num_envs
+                raise ValueError(f"LRControlEnv(config) got num_envs={brief(config['num_envs'])}: RLlib's "
+                                 "gym_env_vectorize_mode='vector_entry_point' asks the class for a vector env, "
+                                 "which is lrgym.vector.LRControlVectorEnv; valid: the id "
+                                 "config.environment('lrgym:LRControl-v1', env_config=...) with that mode, or the "
+                                 "class with gym_env_vectorize_mode='sync'")
             # named as gym.make names them (a bare TypeError before: RLlib's env_config={"horizn": 10})
             check_keywords("LRControlEnv(config)", config, keyword_names(LRControlEnv))
             self.__init__(**config)

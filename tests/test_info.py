@@ -180,6 +180,11 @@ def test_env_from_one_config_mapping_as_rllib_passes_it():
     with pytest.raises(TypeError, match=r"LRControlEnv\(config\) got an unexpected keyword argument 'horizn' "
                                         r"\(did you mean 'horizon'\?\); valid: family, family_options, "):
         LRControlEnv(EnvContext(horizn=10))
+    # RLlib's vector_entry_point mode asks the class for num_envs sub-envs: the vector env is named
+    # (it was 'unexpected keyword argument num_envs', in each remote runner; an RLlib audit, 2026-12-06)
+    with pytest.raises(ValueError, match=r"got num_envs=4: RLlib's gym_env_vectorize_mode='vector_entry_point' .* "
+                                         r"lrgym.vector.LRControlVectorEnv; valid: the id"):
+        LRControlEnv(EnvContext(family="mixed", num_envs=4))
 
 
 def test_module_prefixed_ids_resolve_in_a_fresh_process():
