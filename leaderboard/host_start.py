@@ -20,7 +20,7 @@ import tempfile
 from lrgym.leaderboard.import_paths import hidden_dirs, import_paths
 from lrgym.tasks.blas import SINGLE_THREAD_ENV
 
-__all__ = ["SYSTEM_DIRS", "machine_pid_max", "masked_dirs", "pdeathsig", "root_contents", "sandbox_env",
+__all__ = ["POLICY_HASH_SEED", "SYSTEM_DIRS", "machine_pid_max", "masked_dirs", "pdeathsig", "root_contents", "sandbox_env",
            "unshare_flags"]
 
 
@@ -98,6 +98,11 @@ def unshare_flags(user_ns: bool) -> list[str]:
     return flags
 
 
+#: the policy host's ``PYTHONHASHSEED``, whatever the grader's: a submission's str hashes and set
+#: iteration orders, hence its grade, do not depend on how the grader was started
+POLICY_HASH_SEED = "0"
+
+
 def sandbox_env(work: str, numba_cache: str) -> dict:
     """The policy host's whole environment: ``work`` is the folder it works in, ``numba_cache``
     Numba's cache (see :meth:`lrgym.leaderboard.sandbox.PolicyProcess._start`)."""
@@ -114,8 +119,12 @@ def sandbox_env(work: str, numba_cache: str) -> dict:
     }
     # one thread for BLAS / OpenMP and for Numba's pool (a policy's prange): the pool is the parallelism
     env.update(SINGLE_THREAD_ENV, NUMBA_NUM_THREADS="1")
+    # a policy's str hashes and set orders are the same in every host, whatever the grader's
+    # PYTHONHASHSEED (unset: a random one per process, so the grade of a policy iterating a set of
+    # str changed from run to run, job to job and with --workers)
+    env["PYTHONHASHSEED"] = POLICY_HASH_SEED
     # LRGYM_TEST_TOKEN: a marker the tests find leftover processes by (it grants nothing)
-    for var in ("PYTHONHASHSEED", "NPY_DISABLE_CPU_FEATURES", "LRGYM_TEST_TOKEN"):
+    for var in ("NPY_DISABLE_CPU_FEATURES", "LRGYM_TEST_TOKEN"):
         if var in os.environ:
             env[var] = os.environ[var]
     return env
