@@ -205,7 +205,8 @@ class LRControlEnv(gym.Env):
 
     * v1 (2026-12-06, same id): ``family_options`` whose worst case (an override, else the
       largest value the family samples) makes a build no machine can do — linreg's or the MLP's
-      data of more than 2²⁸ float64s (2 GiB), a recommender of more than 2³¹ users × items,
+      data of more than 2²⁸ float64s (2 GiB), an MLP episode's buffers (max(batch, 256) rows of
+      its layers) of as many, a recommender of more than 2³¹ users × items,
       2²⁸ positives or parameters — or leaves the recommender no user to hold out for
       validation (n_items < max(3, n_items // 4) + 2·n_negatives; n_items now from 5) are a
       ``ValueError`` naming the options, the size and the bound when the family is made; they
