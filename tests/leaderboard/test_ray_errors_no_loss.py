@@ -257,10 +257,12 @@ def test_a_lost_grader_actor_still_runs_its_job_again(monkeypatch):
     assert not results["e0"].failed and results["e0"].replies == [{"ok": True}]
 
 
-def test_a_grader_actor_killed_by_rays_memory_monitor_runs_its_job_again_once(monkeypatch):
+@pytest.mark.parametrize("describe", ["report", "killed"], ids=["while-its-job-ran", "before-its-job"])
+def test_a_grader_actor_killed_by_rays_memory_monitor_runs_its_job_again_once(monkeypatch, describe):
     """Ray's memory monitor kills by the node's memory, not by whose (a job's sandbox keeps its
-    own memory limit): a job killed so runs again on a new actor, as a lost worker's does."""
-    fake = _FakeRay(actors=[(REPORT, [OOM_KILL]), (REPORT, [({"ok": True}, None)])])
+    own memory limit): a job killed so runs again on a new actor, as a lost worker's does; so does
+    one whose actor was killed while idle (its describe), where no submission ran."""
+    fake = _FakeRay(actors=[(REPORT if describe == "report" else OOM_KILL, [OOM_KILL]), (REPORT, [({"ok": True}, None)])])
     with pytest.warns(RuntimeWarning, match=r"lost its grader actor .*OutOfMemoryError.*it runs again on a new actor"):
         results = _pool_run(monkeypatch, fake, [SLEEP])
     assert fake.actors_started == 2
@@ -281,15 +283,6 @@ def test_a_grader_actor_killed_by_rays_memory_monitor_twice_fails_its_entry_with
         f"running low on memory. Memory on the node (IP: 127.0.0.1, ID: {NODE_ID}) was 3.46GB used / 23.54GB limit "
         "(0.146895) OOM kill reason: Memory usage 3709005824B exceeded threshold of 505524064B (2.0% of 25276203008B "
         "limit) (2 times: run again on a new actor once)")
-
-
-def test_a_grader_actor_killed_for_memory_before_its_job_is_a_lost_worker(monkeypatch):
-    """Killed while idle (its describe), no submission ran there: its job runs on a new actor."""
-    fake = _FakeRay(actors=[(OOM_KILL, [OOM_KILL]), (REPORT, [({"ok": True}, None)])])
-    with pytest.warns(RuntimeWarning, match=r"lost its grader actor .*OutOfMemoryError.*it runs again on a new actor"):
-        results = _pool_run(monkeypatch, fake, [SLEEP])
-    assert fake.actors_started == 2
-    assert not results["e0"].failed and results["e0"].replies == [{"ok": True}]
 
 
 def test_a_task_killed_by_rays_memory_monitor_runs_again(monkeypatch):
