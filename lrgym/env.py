@@ -400,7 +400,8 @@ class LRControlEnv(gym.Env):
         and the builds ahead with it. The vector env keeps its sub-environments apart so:
         sub-environment i starts at the list's i-th seed, and after a reset that gives all of them
         one listed seed k it goes on i seeds after the seed after k (else they would all train the
-        same instance at once from then on)."""
+        same instance at once from then on); after a masked reset, the j-th of those it resets
+        goes on j seeds after it (one reset alone: none, as a single env)."""
         if self.instance_order != "cycle" or not int(seeds) % len(self.instances):
             return
         self._cycle_position = (self._cycle_position + int(seeds)) % len(self.instances)

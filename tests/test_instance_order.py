@@ -30,7 +30,8 @@ ACTIONS = np.random.default_rng(6).integers(5, size=1000)
 
 class CycledByHand(gym.Wrapper):
     """The reference: each reset takes ``listed[index]``, the index advanced by hand, from
-    ``start``; a reset given its instance passes it on as it is."""
+    ``start``; a reset given its instance passes it on as it is, and a listed one moves the
+    index to the seed after it (DACBench's ``set_inst_id``)."""
 
     def __init__(self, env, listed, start=0):
         super().__init__(env)
@@ -38,6 +39,8 @@ class CycledByHand(gym.Wrapper):
 
     def reset(self, *, seed=None, options=None):
         if options and "instance" in options:
+            if options["instance"] in self.listed:
+                self.index = (self.listed.index(options["instance"]) + 1) % len(self.listed)
             return self.env.reset(seed=seed, options=options)
         k = self.listed[self.index]
         self.index = (self.index + 1) % len(self.listed)
@@ -189,6 +192,50 @@ def test_sb3_adapter_cycles_as_dummy_vec_env_over_hand_cycles():
     assert ours.reset().tobytes() == dummy.reset().tobytes()
     for t in range(10):
         episode_bytes.same_vec_step(ours, dummy, ACTIONS[2 * t: 2 * t + 2])
+
+
+@pytest.mark.parametrize("options", [[{}, {"instance": 21}, {}], [{"instance": 43}, {}, {"instance": 43}]])
+def test_sb3_per_sub_env_options_move_each_cycle_as_dummy_vec_env_moves_its_envs(options):
+    """SB3's ``set_options`` of a list of dicts gives each sub-env its own options, which the
+    adapter applies by one masked reset each: a sub-env i given a listed seed k went on i seeds
+    after the seed after k (the shift that keeps the sub-envs of a reset giving all of them k
+    apart), so ``[{}, {"instance": 21}, {}]`` took sub-env 1 from 21 to 43, skipping 32. Each
+    moves as the single env does, as ``DummyVecEnv``'s own envs move."""
+    pytest.importorskip("stable_baselines3")
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from lrgym.sb3 import make_sb3_vec_env
+
+    listed, n = [10, 21, 32, 43, 54], 3
+    ours = make_sb3_vec_env("LRControl-LinReg-v1", n_envs=n, seed=4, instances=listed, instance_order="cycle", **SHORT)
+    dummy = DummyVecEnv([lambda i=i: CycledByHand(gym.make("LRControl-LinReg-v1", **SHORT), listed, start=i)
+                         for i in range(n)])
+    dummy.seed(4)
+    assert ours.reset().tobytes() == dummy.reset().tobytes()
+    for t in range(4):
+        episode_bytes.same_vec_step(ours, dummy, ACTIONS[n * t: n * t + n])
+    for venv in (ours, dummy):
+        venv.set_options(options)
+    assert ours.reset().tobytes() == dummy.reset().tobytes()
+    assert [int(i["instance"]) for i in ours.reset_infos] == [int(i["instance"]) for i in dummy.reset_infos]
+    for t in range(12):  # horizon 3: four automatic resets each
+        episode_bytes.same_vec_step(ours, dummy, ACTIONS[n * t: n * t + n])
+
+
+def test_a_masked_vector_reset_giving_one_seed_keeps_apart_only_the_sub_envs_it_resets():
+    """With a ``reset_mask``, the j-th sub-env the reset gives one listed seed k goes on j seeds
+    after the seed after k: one reset alone moves as a single env given k does (it was moved i
+    seeds, its index, further)."""
+    n = 4
+    vec = LRControlVectorEnv(n, family="quadratic", instances=LISTED, instance_order="cycle", **SHORT)
+    vec.reset(seed=2)
+    single = LRControlEnv(family="quadratic", instances=LISTED, instance_order="cycle", **SHORT)
+    single.reset(options={"instance": LISTED[0]})
+    before = [vec.sub_env(i).cycle_position for i in range(n)]
+    vec.reset(options={"instance": LISTED[0], "reset_mask": np.array([False, False, True, False])})
+    assert [vec.sub_env(i).cycle_position for i in range(n)] == [before[0], before[1], single.cycle_position, before[3]]
+    vec.reset(options={"instance": LISTED[0], "reset_mask": np.array([False, True, False, True])})
+    assert [vec.sub_env(i).cycle_position for i in (1, 3)] == [1, 2]  # apart: the seed after k, and one on
 
 
 @pytest.mark.parametrize("bad", ["round_robin", "Cycle", None, 1, ("cycle",)])

@@ -118,7 +118,9 @@ class LRControlVectorEnv(VectorEnv):
     (``reset(options={"instance": instances[i % len(instances)]})``; a listed seed moves the
     cycle to the seed after it, :mod:`lrgym.tasks.instance_order`; a reset that gives every
     sub-environment one listed seed k moves sub-environment i to i seeds after the seed after k,
-    so they stay apart: :meth:`~lrgym.env.LRControlEnv.shift_cycle`). Sub-environments may draw
+    so they stay apart: :meth:`~lrgym.env.LRControlEnv.shift_cycle`; a masked reset so moves the
+    j-th sub-environment it resets j seeds on, and one it resets alone as a single env given k,
+    as the SB3 adapter's per-sub-environment options reset each). Sub-environments may draw
     instances of different sizes and families (``LRControl-v1``). Those keywords are checked once into one
     :class:`~lrgym.settings.EnvSettings` (``envs.settings``), the object every sub-environment and
     the batched step read.
@@ -432,10 +434,10 @@ class LRControlVectorEnv(VectorEnv):
                 o["instance"] = instance[i] if per_env_instance else instance
             self._sub_envs[i].check_reset_options(o)
         infos: dict = {}
-        for i, o in env_options.items():
+        for rank, (i, o) in enumerate(env_options.items()):
             info = self._reset_one(i, seeds[i], o or None)
-            if instance is not None and not per_env_instance:  # one seed for all: keep their cycles apart
-                self._sub_envs[i].shift_cycle(i)
+            if instance is not None and not per_env_instance:  # one seed for the reset ones: keep their
+                self._sub_envs[i].shift_cycle(rank)  # cycles apart (one alone moves as a single env)
             self._infos.add_reset(infos, info, i)
         self._rewards[mask] = 0.0
         return self._obs.copy(), infos
