@@ -442,6 +442,71 @@ def test_max_episode_steps_at_the_horizon_serves_time_aware_observation_and_chan
 
 
 
+def same_vector_output(ours, theirs, where: str) -> None:
+    """One reset's or step's output of two vector envs, to the bit: arrays equal, every info key's
+    mask equal and its values equal where the mask is set (SyncVectorEnv leaves the others
+    unset: 0, or None in the object arrays it makes of the ``np.bool_`` flags); nested dicts
+    (``final_info``) alike; ``final_obs`` None where no episode ended."""
+    if isinstance(ours, dict):
+        assert set(ours) == set(theirs), where
+        for key, value in ours.items():
+            mask = ours.get("_" + key)
+            if key.startswith("_") or isinstance(value, dict) or mask is None:
+                same_vector_output(value, theirs[key], f"{where} {key}")
+            else:
+                assert (mask == theirs["_" + key]).all(), f"{where} _{key}"
+                for i in np.flatnonzero(mask):
+                    same_vector_output(value[i], theirs[key][i], f"{where} {key}[{i}]")
+    elif isinstance(ours, tuple):
+        for k, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+            same_vector_output(a, b, f"{where} [{k}]")
+    elif isinstance(ours, np.ndarray) and ours.dtype == object:
+        for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+            assert (a is None) == (b is None), f"{where}[{i}]"
+            if a is not None:
+                same_vector_output(a, b, f"{where}[{i}]")
+    else:
+        a, b = np.asarray(ours), np.asarray(theirs)
+        assert a.shape == b.shape and a.tobytes() == b.astype(a.dtype).tobytes(), (where, a, b)
+
+
+@pytest.mark.parametrize("mode", list(AutoresetMode))
+@pytest.mark.parametrize("env_id, kwargs", [
+    ("LRControl-LinReg-v1", dict(horizon=3, inner_steps=2)),
+    ("LRControl-Quadratic-v1", dict(horizon=4, inner_steps=2, max_episode_steps=2)),
+    ("LRControl-LinReg-v1", dict(horizon=3, inner_steps=2, max_episode_steps=3, lr_init=2.0)),  # diverges, often at the limit
+])
+def test_each_autoreset_mode_is_sync_vector_envs_over_the_single_envs(mode, env_id, kwargs):
+    """The vector entry point in each autoreset mode against gymnasium's own SyncVectorEnv in
+    that mode over ``gym.make`` envs: every reset and step to the bit — episodes ending at
+    different steps, by the horizon, by ``max_episode_steps`` (TimeLimit) or by divergence,
+    SAME_STEP's ``final_obs`` / ``final_info``, masked resets with their own seeds and options,
+    and DISABLED's masked restarts."""
+    n, rng = 3, np.random.default_rng(5)
+    ours = gym.make_vec(env_id, n, vectorization_mode="vector_entry_point", autoreset_mode=mode, **kwargs)
+    theirs = gym.make_vec(env_id, n, vectorization_mode="sync", vector_kwargs={"autoreset_mode": mode}, **kwargs)
+    assert ours.metadata["autoreset_mode"] is theirs.metadata["autoreset_mode"] is mode
+    same_vector_output(ours.reset(seed=11), theirs.reset(seed=11), "reset")
+    finished, ended = np.zeros(n, dtype=bool), 0
+    for t in range(24):
+        if t % 7 == 6:  # a masked reset, its own seeds and start LR
+            mask = np.arange(n) == t % n
+            options = {"reset_mask": mask, "lr_init": 0.01}
+            same_vector_output(ours.reset(seed=[t, t + 1, t + 2], options=dict(options)),
+                               theirs.reset(seed=[t, t + 1, t + 2], options=dict(options)), f"t={t} masked reset")
+            finished[mask] = False
+            continue
+        if mode is AutoresetMode.DISABLED and finished.any():
+            same_vector_output(ours.reset(options={"reset_mask": finished.copy()}),
+                               theirs.reset(options={"reset_mask": finished.copy()}), f"t={t} restart")
+        actions = rng.integers(5, size=n)
+        step = ours.step(actions)
+        same_vector_output(step, theirs.step(actions), f"t={t} step")
+        finished = step[2] | step[3]
+        ended += int(finished.sum())
+    assert ended >= 6
+
+
 def test_max_episode_steps_below_the_horizon_cuts_episodes_the_env_still_counts_to_its_horizon():
     """What the README (The environment, Episode end) warns of: ``max_episode_steps`` below
     ``horizon`` cuts the episode (gym.make's TimeLimit, the vector env's own limit alike), but the
