@@ -6,7 +6,8 @@ first gets what the job has of its own (``enter``:
 :mod:`lrgym.leaderboard.job_isolation`), then loads the policy once (an ``object`` policy's
 module, an SB3 zip's model), freezes its objects out of the garbage collector and forks one
 episode process per episode. Each episode process builds its own instance in a folder of its
-own and answers its episode's ``reset`` and ``act`` over its pipe to the pristine host
+own, from the same global random streams (:mod:`lrgym.leaderboard.global_streams`), and
+answers its episode's ``reset`` and ``act`` over its pipe to the pristine host
 (:class:`lrgym.leaderboard.episode_host.EpisodeHost`); the job process reports their pids and
 how each ended. Anything the policy raises becomes the reply
 (:func:`lrgym.leaderboard.host_messages.failure_reply`).
@@ -18,6 +19,7 @@ import os
 
 from lrgym.leaderboard import sandbox_root
 from lrgym.leaderboard.failures import PolicyError, describe, traceback_text
+from lrgym.leaderboard.global_streams import seed_global_streams
 from lrgym.leaderboard.host_messages import failure_reply, send_reply
 from lrgym.leaderboard.policy_loading import build_policy, described, import_target, plain_action
 from lrgym.leaderboard.step_message import decode_message
@@ -46,6 +48,7 @@ def job_main(spec: dict, family: str, conns: list, status, namespaces: bool, ent
     try:
         if enter is not None:  # its own output, IPC namespace and uid (enter_job)
             enter()
+        seed_global_streams()  # what the module draws at its import is the same in every job
         if spec.get("kind") == "object":
             loaded["obj"] = import_target(spec)
         elif spec.get("kind") == "sb3":
@@ -107,6 +110,7 @@ def _episode_main(spec: dict, family: str, loaded: dict, k: int, conn, namespace
         try:
             if policy is None:
                 reply = {"ok": True}
+                seed_global_streams()  # every episode's draws the same, whatever its job (global_streams)
                 policy = build_policy(spec, family, loaded)
                 reply = described([policy])
             else:

@@ -37,7 +37,8 @@ Order of events (nothing of the submission runs before step 5):
    namespace every capability; ``PR_SET_NO_NEW_PRIVS`` in both:
    :func:`lrgym.leaderboard.job_isolation.enter_job`): only then is the policy imported
    (:mod:`lrgym.leaderboard.policy_loading`), and one process per episode forked from it
-   (:mod:`lrgym.leaderboard.job_process`). The host
+   (:mod:`lrgym.leaderboard.job_process`), each from the same global random streams
+   (:mod:`lrgym.leaderboard.global_streams`). The host
    (:class:`lrgym.leaderboard.episode_host.EpisodeHost`) relays ``reset`` / ``act`` until its
    command pipe closes (:func:`serve`), and at each job's end kills what the job left
    (:mod:`lrgym.leaderboard.job_cleanup`).
