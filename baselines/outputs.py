@@ -43,7 +43,7 @@ class FolderTakesNoNewFile(PermissionError):
     """:func:`replace_file` could not make its new file beside ``path``: the folder takes none."""
 
 
-def replace_file(path: str | Path, data, mode: int = 0o644, *, sync: bool = False) -> Path:
+def replace_file(path: str | Path, data, mode: int = 0o644, *, sync: bool = False, tmp_tag: str | None = None) -> Path:
     """Write ``data`` (``str``: as UTF-8; ``bytes``; an iterable of ``str`` chunks) to ``path`` by replacing it: a new file beside it, renamed
     over ``path`` (``os.replace``). The one way lrgym writes a file it keeps: a reader (or a run
     stopped half-way) never sees half a file, and whatever ``path`` named before (a symbolic link,
@@ -56,11 +56,15 @@ def replace_file(path: str | Path, data, mode: int = 0o644, *, sync: bool = Fals
     result that must survive a crash of the machine). A folder that takes no new file is
     :class:`FolderTakesNoNewFile`; a path a user names for an output goes through
     :func:`write_output`, which may then write in place. Files that belong together (a model and
-    its sidecar): :func:`replace_files`."""
-    return replace_files({path: data}, mode, sync=sync)[0]
+    its sidecar): :func:`replace_files`. ``tmp_tag``: a word the new file's name carries until the
+    rename (``.<name>.<tmp_tag>-<random>.tmp``), such as its writer's
+    :func:`~lrgym.baselines.owner_names.owner_tag`, so that a reader can tell the half-written file
+    of a writer that died from one still being written."""
+    return replace_files({path: data}, mode, sync=sync, tmp_tag=tmp_tag)[0]
 
 
-def replace_files(files: dict, mode: int = 0o644, *, sync: bool = False, modes: dict | None = None) -> list[Path]:
+def replace_files(files: dict, mode: int = 0o644, *, sync: bool = False, modes: dict | None = None,
+                  tmp_tag: str | None = None) -> list[Path]:
     """:func:`replace_file` for files that belong together, ``{path: data}`` (an SB3 model zip
     and the sidecar that says how to run it; weights and the submission file holding them): every
     new file is written first, then all are renamed over their paths in a section no stop signal
@@ -68,7 +72,7 @@ def replace_files(files: dict, mode: int = 0o644, *, sync: bool = False, modes: 
     SIGTERM leaves the old files or the new ones, never a new model beside an old sidecar (which
     would run it in the old one's env). A crash of the machine between two renames can still mix
     them: no filesystem renames two files at once. ``modes``: ``{path: mode}`` for files whose
-    mode is not ``mode``. Returns the paths, in ``files``' order."""
+    mode is not ``mode``. ``tmp_tag``: see :func:`replace_file`. Returns the paths, in ``files``' order."""
     import tempfile
 
     from lrgym.baselines.interrupts import defer_stop_signals
@@ -79,7 +83,8 @@ def replace_files(files: dict, mode: int = 0o644, *, sync: bool = False, modes: 
             new_mode = _replacing_mode(Path(path), (modes or {}).get(path, mode))
             path = Path(path)
             try:
-                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+                tag = "" if tmp_tag is None else f"{tmp_tag}-"
+                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{tag}", suffix=".tmp", dir=path.parent)
             except PermissionError as exc:
                 raise FolderTakesNoNewFile(exc.errno, exc.strerror, str(path.parent)) from None
             written.append((tmp, path))

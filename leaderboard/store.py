@@ -16,8 +16,9 @@ is first written to a side file (``<db>.pending/<token>.json``, beside the store
 link to the store is followed once, when it is opened), the write is retried with
 exponential backoff, and the side file is removed only after the commit; a side file left by a
 grader that gave up or was killed is written by the next :meth:`~ResultStore.flush_pending`
-(every grading run calls it). The entry's ``token`` makes that idempotent: an entry whose token
-is already stored is not written twice. A finished entry whose name another owner took after the
+(every grading run calls it), which also removes, and says, a side file half-written by a grader
+that died writing it (no result: :meth:`~ResultStore._settle_temp_files`). The entry's ``token``
+makes that idempotent: an entry whose token is already stored is not written twice. A finished entry whose name another owner took after the
 grader's check before the run is never dropped: its side file is set aside as
 ``<token>.name-taken`` (:class:`KeptResultError` says so to the grader; every flush reports such
 files) until :meth:`~ResultStore.import_kept` stores it under another name.
@@ -70,6 +71,7 @@ from typing import Any
 
 from lrgym.baselines.interrupts import defer_stop_signals
 from lrgym.baselines.outputs import replace_file
+from lrgym.baselines.owner_names import owner_gone, owner_tag
 from lrgym.leaderboard.ownership import own_problem
 from lrgym.leaderboard.text import lookalike_note, name_key
 
@@ -107,6 +109,9 @@ DEFAULT_STORE_PATH = "lrgym_leaderboard.sqlite"
 """Used when no path is given and ``$LRGYM_STORE`` is unset (relative to the cwd)."""
 
 _DEFAULT_BUSY_TIMEOUT_S = 30.0
+#: a half-written side file whose writer cannot be judged (:meth:`ResultStore._settle_temp_files`)
+#: is said once it is this old: a side file of ≈ 1 MB is written in well under a second
+STALE_TEMP_S = 3600.0
 
 
 class SchemaVersionError(RuntimeError):
@@ -757,7 +762,8 @@ class ResultStore:
             directory.mkdir(mode=0o700, exist_ok=True)
             self._own_pending_dir()
             try:
-                return replace_file(path, data, 0o600, sync=True)
+                # its temp file names this grader (owner_tag): one it left half-written dying is removed (_settle_temp_files)
+                return replace_file(path, data, 0o600, sync=True, tmp_tag=owner_tag())
             except FileNotFoundError:  # another grader removed the empty folder in between
                 attempts -= 1
                 if not attempts:
@@ -865,8 +871,7 @@ class ResultStore:
         if str(self.path) == ":memory:" or not self._own_pending_dir():
             return []
         say = log if log is not None else (lambda message: warnings.warn(message, UserWarning, stacklevel=3))
-        ids, unreadable = [], []
-        self._finish_renames(directory)
+        ids, unreadable = [], self._settle_temp_files(directory)
         for path in sorted(directory.glob("*.json")):
             try:
                 data = _loads(path.read_text())
@@ -907,24 +912,64 @@ class ResultStore:
         self._remove_pending_dir_if_empty()
         return ids
 
-    @staticmethod
-    def _finish_renames(directory: Path) -> None:
-        """Rename to ``<token>.json`` every whole side file a grader wrote but did not rename
-        (:func:`~lrgym.baselines.outputs.replace_file`'s ``.<token>.json.*.tmp``): one killed
-        between writing it and renaming it, the fsync in between the longest step of the write,
-        left a finished result no flush read. A file still being written is no whole side file
-        (its JSON ends with its last byte) and stays; a writer whose file is renamed here writes it
-        again (:meth:`_write_pending`), and its token stores it once."""
+    def _settle_temp_files(self, directory: Path) -> list[str]:
+        """The side files' temp files (:func:`~lrgym.baselines.outputs.replace_file`'s
+        ``.<token>.json.<writer>-<random>.tmp``) a grader left: returns what to say of them.
+
+        A whole one is renamed to ``<token>.json`` (a grader killed between writing it and
+        renaming it, the fsync in between the longest step of the write, left a finished result no
+        flush read; a writer whose file is renamed here writes it again, :meth:`_write_pending`, and
+        its token stores it once). A half-written one (its JSON ends with its last byte) whose
+        writer has ended (``<writer>``: :func:`~lrgym.baselines.owner_names.owner_tag`, judged by
+        :func:`~lrgym.baselines.owner_names.owner_gone`) is no result: the grader died writing it,
+        its result was in its memory only. It is removed, and said (the entry it was of, if its
+        first bytes name it, and whether that result is stored or waits after all). One whose
+        writer may be alive stays silently; one whose writer cannot be judged (an older lrgym's
+        name, a grader in other namespaces) stays and is said once it is older than
+        :data:`STALE_TEMP_S`."""
+        notes = []
         for tmp in directory.glob(".*.json.*.tmp"):
-            name = tmp.name[1:].split(".json.", 1)[0] + ".json"
+            token, _, writer = tmp.name[1:].partition(".json.")
+            name = token + ".json"
             try:
-                data = _loads(tmp.read_text())
-                whole = data["entry"]["token"] + ".json" == name and isinstance(data["runs"], list)
-            except (OSError, ValueError, TypeError, KeyError):
+                text = tmp.read_text()
+            except OSError:  # renamed or removed by its writer meanwhile
                 continue
+            try:
+                data = _loads(text)
+                whole = data["entry"]["token"] + ".json" == name and isinstance(data["runs"], list)
+            except (ValueError, TypeError, KeyError):
+                whole = False
             if whole:
                 with contextlib.suppress(FileNotFoundError):  # its writer renamed it meanwhile
                     os.replace(tmp, directory / name)
+                continue
+            entry = _partial_entry_name(text)
+            if owner_gone(writer, ""):
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+                notes.append(f"removed {tmp}, the side file of entry {entry} that a grader ({writer.split('-')[0]}) "
+                             f"left half-written ({len(text.encode())} bytes) when it ended: "
+                             + self._partial_outcome(token))
+                continue
+            try:
+                age = time.time() - tmp.stat().st_mtime
+            except OSError:
+                continue
+            if age > STALE_TEMP_S and not _judged_writer(writer):
+                notes.append(f"a half-written side file {tmp} (entry {entry}, {len(text.encode())} bytes, last written "
+                             f"{age / 3600:.1f} h ago) stays: its grader (an older lrgym, or one in another container) "
+                             "cannot be told dead from here; no result is in it. If no grader of this store is "
+                             f"writing it, remove it: {self._partial_outcome(token)}")
+        return notes
+
+    def _partial_outcome(self, token: str) -> str:
+        """What became of the result whose side file was left half-written (:meth:`_settle_temp_files`)."""
+        if self.conn.execute("SELECT 1 FROM entries WHERE token = ?", (token,)).fetchone() is not None:
+            return "its result is in the store (written again by its grader before it ended): nothing is lost"
+        if (self.pending_dir / f"{token}.json").exists():
+            return f"its result waits whole in {self.pending_dir / (token + '.json')}: nothing is lost"
+        return "its result was in that grader's memory only and is lost; grade that entry again"
 
     def unwritable_note(self, kept: Path) -> str:
         """:func:`unwritable_message` for a side file set aside because the store refuses it."""
@@ -1035,6 +1080,27 @@ class ResultStore:
             "(SELECT COUNT(*) FROM runs r WHERE r.entry_id = e.id) LIMIT 1"
         ).fetchone()
         return partial is None
+
+
+def _partial_entry_name(text: str) -> str:
+    """The entry name a half-written side file's first bytes hold (``{"entry":{"name":"…"``,
+    :func:`_dumps` of its record), quoted, or ``(name not written yet)``."""
+    import re
+
+    found = re.match(r'\{"entry":\{"name":("(?:[^"\\]|\\.)*")', text)
+    try:
+        return repr(str(json.loads(found.group(1)))) if found else "(name not written yet)"
+    except ValueError:
+        return "(name not written yet)"
+
+
+def _judged_writer(writer: str) -> bool:
+    """Whether the ``<writer>-<random>.tmp`` of a side file's temp file names a writer whose death
+    this process can see (:func:`~lrgym.baselines.owner_names.owner_tag` of these namespaces)."""
+    from lrgym.baselines.owner_names import namespaces
+
+    fields = writer.split("-", 1)[0].split(".")
+    return len(fields) == 3 and fields[2] == namespaces()
 
 
 def _is_lock_error(exc: sqlite3.OperationalError) -> bool:

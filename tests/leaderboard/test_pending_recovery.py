@@ -257,6 +257,80 @@ def test_a_side_file_whose_grader_was_killed_before_renaming_it_is_written_by_th
         assert [p.name for p in store.pending_dir.iterdir()] == [half.name]  # left to its writer
 
 
+_WRITER_KILLED_MID_WRITE = """
+import os, signal, sys
+from lrgym.leaderboard.store import EntryRecord, ResultStore, RunRecord
+def killed_mid_write(fd):  # the side file's bytes are written; the grader dies with half of them on disk
+    os.ftruncate(fd, os.fstat(fd).st_size // 2)
+    os.kill(os.getpid(), signal.SIGKILL)
+os.fsync = killed_mid_write
+runs = [RunRecord("quadratic", 20000, seed, score=0.5, final_loss=0.1, initial_loss=1.0, diverged=False)
+        for seed in (0, 1)]
+with ResultStore(sys.argv[1]) as store:
+    store.add_entry_durably(EntryRecord(name="mine", kind="submission", suite_version="tiny/r1", owner="bob",
+                                        token=sys.argv[2]), runs)
+"""
+
+
+def _killed_mid_write(db: Path, token: str) -> Path:
+    """Run a grader that is killed while writing the side file of entry 'mine'; its temp file."""
+    import signal
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _WRITER_KILLED_MID_WRITE, str(db), token])
+    assert done.returncode == -signal.SIGKILL
+    [tmp] = [p for p in Path(f"{db}.pending").iterdir() if token in p.name]
+    assert tmp.name.startswith(f".{token}.json.") and tmp.name.endswith(".tmp") and tmp.stat().st_size > 10
+    return tmp
+
+
+def test_a_side_file_left_half_written_by_a_dead_grader_is_removed_and_said(tmp_path):
+    """A grader killed while writing its side file left a half-written ``.<token>.json.*.tmp``:
+    the result was in its memory only, and every later flush kept the file without a word. Its
+    temp file now names its writer (owner_tag): the next flush removes it and says the result is
+    lost (a whole one, its writer killed before the rename, is still stored: the test above); a
+    half-written one of a live grader stays in silence, and an older lrgym's unnamed one stays,
+    said once it is old."""
+    from lrgym.baselines.owner_names import owner_tag
+
+    db = tmp_path / "r.sqlite"
+    dead = _killed_mid_write(db, "c" * 32)
+    pending = tmp_path / "r.sqlite.pending"
+    live = pending / (".%s.json.%s-abcd1234.tmp" % ("e" * 32, owner_tag()))  # this process: alive, still writing
+    live.write_text('{"entry":{"name":"x","token":"' + "e" * 32 + '"},"runs":[')
+    old = pending / (".%s.json.abcd1234.tmp" % ("f" * 32))  # an older lrgym's name: its writer cannot be judged
+    old.write_text('{"entry":{"name":"older","token":"' + "f" * 32 + '"},"runs":[')
+    said = []
+    with ResultStore(db) as store:
+        assert store.flush_pending(log=said.append) == []
+        assert len(said) == 1 and str(dead) in said[0], said
+        assert "entry 'mine'" in said[0] and "half-written" in said[0] and "is lost; grade that entry again" in said[0]
+        assert sorted(p.name for p in pending.iterdir()) == sorted([live.name, old.name])
+        os.utime(old, (old.stat().st_atime - 7200, old.stat().st_mtime - 7200))
+        said.clear()
+        assert store.flush_pending(log=said.append) == []
+        assert len(said) == 1 and str(old) in said[0] and "entry 'older'" in said[0] and "stays" in said[0], said
+        assert sorted(p.name for p in pending.iterdir()) == sorted([live.name, old.name])  # neither removed
+
+
+def test_a_half_written_side_file_of_a_stored_result_is_removed_as_nothing_lost(tmp_path):
+    """A half-written temp file whose token is stored (its grader wrote its side file again after
+    another flush had renamed the first, and died in that write) is removed, and said to lose nothing."""
+    db = tmp_path / "r.sqlite"
+    token = "d" * 32
+    with ResultStore(db) as store:
+        store.add_entry(synthetic_entry(SUITE, "mine", kind="submission", owner="bob", token=token),
+                        synthetic_runs(SUITE, [[0.5], [0.5]]))
+    tmp = _killed_mid_write(db, token)
+    said = []
+    with ResultStore(db) as store:
+        assert store.flush_pending(log=said.append) == []
+        assert len(said) == 1 and str(tmp) in said[0] and "in the store" in said[0] and "nothing is lost" in said[0]
+        assert [e.token for e in store.entries()] == [token]
+    assert not (tmp_path / "r.sqlite.pending").exists()
+
+
 def test_show_names_the_finished_results_that_wait_to_be_written(tmp_path):
     """A grader that gave up on a locked store leaves its result in a side file for the next run;
     the board said nothing of it, as if the result were lost."""
