@@ -477,14 +477,16 @@ def _print_board(suite, db, show_failures=True, references=None, private=None, g
     if references is None:
         references = _cached_references(suite, private)
     with _existing_store(db) as store:
-        # a table: no curves; of the rows a grading run prints, their PoI alone
-        lb = build_leaderboard(store, suite, references=references, curves=False, poi=every_poi or graded is None)
+        # the side files before the board: a result another grader commits meanwhile (then removing its
+        # side file) is on the board or said to wait, never in neither
         try:
             kept = [store.waiting_note(path) for path in store.waiting_results()]
             kept += [store.kept_note(path) for path in store.kept_results()]
             kept += [store.unwritable_note(path) for path in store.unwritable_results()]
         except ForeignPendingError as exc:  # the board is shown; the folder's files are not read
             kept = [str(exc)]
+        # a table: no curves; of the rows a grading run prints, their PoI alone
+        lb = build_leaderboard(store, suite, references=references, curves=False, poi=every_poi or graded is None)
     rows = printed_rows(lb, graded) if graded is not None else None
     if rows is not None and not every_poi:
         compare_with_best(rows, lb.row(lb.best_baseline) if lb.best_baseline else None)

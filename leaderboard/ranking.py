@@ -232,6 +232,38 @@ def build_leaderboard(store: ResultStore, suite: Suite | str, reps: int = BOOTST
     the rows to show, each the same to the bit as on the whole board (a third of the board's time
     at 2,000 entries, where ``submit`` shows 22 rows). Every other field is the whole board's."""
     suite = get_suite(suite, grading=False)  # (a suite file's "tuned" file may be gone: stale_note says so)
+    with store.snapshot():  # every query of the board at one moment of the store (graders may commit meanwhile)
+        rows, skipped = _ranked_rows(store, suite, references, curves, reps)
+        entries_ok = store.entries(suite.version, status="ok")
+        entries_failed = store.entries(suite.version, status="failed")
+    rows.sort(key=lambda r: (-r.family_iqm[0], r.name))
+    for i, r in enumerate(rows, 1):
+        r.rank = i
+
+    baselines = [r for r in rows if r.entry.kind == "baseline"]
+    best = baselines[0] if baselines else None
+    if poi:
+        compare_with_best(rows, best, reps)
+    if rows:
+        times = np.stack([np.median(score_matrix(r.runs, suite, "steps_to_target"), axis=0) for r in rows])
+        times = np.where(np.isnan(times), np.inf, times)
+        for r, t, s in zip(rows, times, scoring.algoperf_score(times)):
+            r.times, r.algoperf = t, float(s)
+
+    ok_after = {}  # version key -> id of its latest success (entries come oldest first)
+    for e in entries_ok:
+        ok_after[version_key(e)] = e.id
+    latest_failure: dict[tuple, EntryRecord] = {}
+    for e in entries_failed:
+        if e.id > ok_after.get(version_key(e), 0):
+            latest_failure[version_key(e)] = e
+    failures = sorted(latest_failure.values(), key=lambda e: -e.id)
+    return Leaderboard(suite, rows, _private_failures(suite, failures), best.name if best else None, skipped)
+
+
+def _ranked_rows(store: ResultStore, suite: Suite, references, curves: bool, reps: int) -> tuple[list[Row], dict]:
+    """The rows of the latest entries of ``suite`` that can be ranked, unsorted, and
+    ``{name: why}`` of those that cannot (:func:`build_leaderboard`)."""
     rows, skipped = [], {}
     for entry in store.latest_entries(suite.version):
         runs = store.runs(entry.id, curves=curves)
@@ -254,29 +286,7 @@ def build_leaderboard(store: ResultStore, suite: Suite | str, reps: int = BOOTST
             continue
         summary = current_summary(entry.summary, runs, suite, reps)
         rows.append(Row(entry, runs, scores, summary))
-    rows.sort(key=lambda r: (-r.family_iqm[0], r.name))
-    for i, r in enumerate(rows, 1):
-        r.rank = i
-
-    baselines = [r for r in rows if r.entry.kind == "baseline"]
-    best = baselines[0] if baselines else None
-    if poi:
-        compare_with_best(rows, best, reps)
-    if rows:
-        times = np.stack([np.median(score_matrix(r.runs, suite, "steps_to_target"), axis=0) for r in rows])
-        times = np.where(np.isnan(times), np.inf, times)
-        for r, t, s in zip(rows, times, scoring.algoperf_score(times)):
-            r.times, r.algoperf = t, float(s)
-
-    ok_after = {}  # version key -> id of its latest success (entries come oldest first)
-    for e in store.entries(suite.version, status="ok"):
-        ok_after[version_key(e)] = e.id
-    latest_failure: dict[tuple, EntryRecord] = {}
-    for e in store.entries(suite.version, status="failed"):
-        if e.id > ok_after.get(version_key(e), 0):
-            latest_failure[version_key(e)] = e
-    failures = sorted(latest_failure.values(), key=lambda e: -e.id)
-    return Leaderboard(suite, rows, _private_failures(suite, failures), best.name if best else None, skipped)
+    return rows, skipped
 
 
 def compare_with_best(rows: list[Row], best: Row | None, reps: int = BOOTSTRAP_REPS) -> None:

@@ -495,7 +495,9 @@ class ResultStore:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                self.conn.execute("PRAGMA journal_mode = WAL").fetchone()
+                #: the journal mode SQLite set: ``wal``, or the file system's fallback (a rollback
+                #: journal, ``delete``), where a read holds up writers (:meth:`snapshot`)
+                self.journal_mode = str(self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
                 return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
@@ -1006,6 +1008,29 @@ class ResultStore:
         return self.add_entry(entry, [])
 
     # -- reading -----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def snapshot(self):
+        """Every read inside the ``with`` sees the store at one moment: one SQLite read
+        transaction, begun at once (its first read fixes the moment). A board reads its latest
+        entries, their runs and its failures in several queries, and an entry another grader
+        committed between two of them was half in it (its failure listed beside a ranking of the
+        moment before). In WAL mode (every store lrgym opens, where the file system allows it:
+        :attr:`journal_mode`) writers go on meanwhile and their entries wait for the next read;
+        in a rollback journal they wait for the read to end (up to the busy timeout, then
+        :meth:`add_entry_durably`'s side file). Nested: the outer one holds. No write may run
+        inside it."""
+        conn = self.conn
+        if conn.in_transaction:  # inside an outer snapshot: its moment holds
+            yield self
+            return
+        conn.execute("BEGIN")
+        try:
+            conn.execute("SELECT 1 FROM entries LIMIT 1").fetchall()  # the read transaction starts here
+            yield self
+        finally:
+            if conn.in_transaction:
+                conn.execute("COMMIT")  # (read only: ends the read)
 
     def entries(
         self,
