@@ -1,5 +1,6 @@
-"""The training configs' field checks and JSON files: one mechanism for ``train_controller`` and
-``train_sb3`` (``--config FILE``).
+"""The training configs' field checks and JSON files: one mechanism for ``train_controller``,
+``train_sb3`` and ``train_rllib`` (``--config FILE``), and the env keywords they take
+(:func:`check_env_keywords`).
 
 A config is a dataclass whose ``__post_init__`` checks every field, raising :class:`ConfigError`
 (a ``ValueError``) naming the field, the value and the valid ones; :func:`read_config` reads a
@@ -13,17 +14,18 @@ import dataclasses
 import difflib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from lrgym.files import read_regular_file
+from lrgym.keywords import check_keywords
 from lrgym.optim import check_choice
 from lrgym.settings import positive_int
 from lrgym.tasks.base import is_integer, is_real
 
-__all__ = ["MAX_HIDDEN", "ConfigError", "check_mapping", "count", "flag", "names", "optional_text",
+__all__ = ["MAX_HIDDEN", "ConfigError", "check_env_keywords", "check_mapping", "count", "flag", "names", "optional_text",
            "positive_real", "read_config", "widths"]
 
 #: the widest hidden layer a config may ask for (a 10^9-unit layer failed minutes into a run)
@@ -117,3 +119,28 @@ def check_mapping(name: str, value, example: str) -> dict:
     if not isinstance(value, Mapping):
         raise ConfigError(f"{name}={value!r} invalid; valid: an object of keywords, e.g. {example}")
     return dict(value)
+
+
+def check_env_keywords(name: str, value, set_elsewhere: Mapping[str, str], valid: Sequence[str],
+                       build: Callable[[dict], object], example: str = '{"horizon": 50}') -> dict:
+    """A trainer's LRControlEnv keywords (``env_kwargs``, ``env_options``) checked before it
+    starts, one way for every trainer: ``value`` must be an object (:func:`check_mapping`); a key of
+    ``set_elsewhere`` (one the trainer sets itself, or one its training cannot feel) is refused
+    with its clause (what sets it, what to change instead) and the ``valid`` keys; another key not
+    in ``valid`` as :func:`lrgym.keywords.check_keywords` names it (the closest valid one, every
+    valid one); a bad value as ``build(keywords)`` (which makes the env or its settings and drops
+    them) raises it, after ``name={keywords!r}:`` (a :class:`ConfigError` it raises, as it is).
+    Returns the keywords as a dict. (``{"action_mode": "log_lr"}`` given to a trainer that sets
+    it: ``env_kwargs sets 'action_mode', which the trainer sets itself (...); valid: horizon, ...``.)"""
+    keywords = check_mapping(name, value, example)
+    refused = next((k for k in keywords if k in set_elsewhere), None)
+    if refused is not None:
+        raise ConfigError(f"{name} sets {refused!r}, {set_elsewhere[refused]}; valid: {', '.join(valid)}")
+    try:
+        check_keywords(name, keywords, valid)
+        build(keywords)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name}={keywords!r}: {exc}") from None
+    return keywords

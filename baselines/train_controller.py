@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from lrgym.baselines.code_version import code_version, git_commit
-from lrgym.baselines.config_checks import (MAX_HIDDEN, ConfigError, flag, read_config, widths,  # noqa: F401 (re-exported)
+from lrgym.baselines.config_checks import (MAX_HIDDEN, ConfigError, check_env_keywords, flag, read_config, widths,  # noqa: F401 (re-exported)
                                            count as _count, names as _names,
                                            positive_real as _positive_real)
 from lrgym.baselines.controller import (INPUT_GROUPS, SUBMISSION_CLASS, ControllerNet, action_from_ln_lr, controller_inputs,
@@ -235,30 +235,22 @@ class ControllerConfig:
         self._check_instances()
 
     def _check_env_options(self) -> None:
-        from lrgym.keywords import check_keywords, keyword_names
+        from lrgym.keywords import keyword_names
         from lrgym.settings import EnvSettings
 
-        if not isinstance(self.env_options, Mapping):
-            raise ConfigError(f"env_options={self.env_options!r} invalid; valid: an object of LRControlEnv "
-                              "keywords, e.g. {\"horizon\": 100}")
-        reserved = ("family", *TRAINER_SET, "rejection_threshold")
-        valid = [k for k in keyword_names(EnvSettings.build) if k not in reserved and k not in NO_EFFECT]
-        unfelt = [k for k in self.env_options if k in NO_EFFECT]
-        if unfelt:
-            raise ConfigError(f"env_options sets {unfelt[0]!r}, which training does not use: {NO_EFFECT[unfelt[0]]}; "
-                              f"valid: {', '.join(valid)}")
-        taken = [k for k in self.env_options if k in reserved]
-        if taken:
-            raise ConfigError(f"env_options sets {taken[0]!r}, which the trainer sets itself (family: each of "
-                              f"families, rejection_threshold: the config's field, "
-                              f"{', '.join(f'{k}={v!r}' for k, v in TRAINER_SET.items())}); valid: {', '.join(valid)}")
-        try:
-            check_keywords("env_options", self.env_options, valid)
+        trainer_set = ("which the trainer sets itself (family: each of families, rejection_threshold: the config's "
+                       f"field, {', '.join(f'{k}={v!r}' for k, v in TRAINER_SET.items())})")
+        set_elsewhere = {**{k: f"which training does not use: {why}" for k, why in NO_EFFECT.items()},
+                         **dict.fromkeys(("family", *TRAINER_SET, "rejection_threshold"), trainer_set)}
+
+        def build(options: dict) -> None:
             for family in self.families:
-                EnvSettings.build(family=family, rejection_threshold=self.rejection_threshold, **TRAINER_SET,
-                                  **self.env_options)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"env_options={dict(self.env_options)!r}: {exc}") from None
+                EnvSettings.build(family=family, rejection_threshold=self.rejection_threshold, **TRAINER_SET, **options)
+
+        self.env_options = check_env_keywords(
+            "env_options", self.env_options, set_elsewhere,
+            valid=[k for k in keyword_names(EnvSettings.build) if k not in set_elsewhere], build=build,
+            example='{"horizon": 100}')
 
     def _check_ref_grid(self) -> None:
         from lrgym.settings import DEFAULT_LR_MAX, DEFAULT_LR_MIN

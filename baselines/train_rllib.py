@@ -114,30 +114,23 @@ class RLlibConfig:
         the trainer sets itself (:data:`TRAINER_SET`), which were overridden without a word
         (``{"action_mode": "log_lr"}`` trained discrete actions, recorded as log_lr), and the family,
         which is the ``family`` field's (``{"family": "linreg"}`` trained linreg as ``rllib_ppo_mixed``)."""
-        from lrgym.baselines.config_checks import check_mapping
+        from lrgym.baselines.config_checks import check_env_keywords
         from lrgym.env import LRControlEnv
-        from lrgym.keywords import check_keywords, keyword_names
+        from lrgym.keywords import keyword_names
         from lrgym.vector import LRControlVectorEnv
 
-        self.env_kwargs = check_mapping("env_kwargs", self.env_kwargs, '{"horizon": 50}')
-        valid = [k for k in keyword_names(LRControlEnv) if k not in TRAINER_SET and k != "family"]
-        if "family" in self.env_kwargs:  # it overrode --family, and the outputs were named by --family
-            raise ConfigError(f"env_kwargs sets 'family' ({self.env_kwargs['family']!r}); valid: the family "
-                              f"field (--family {self.env_kwargs['family']}), which names the outputs")
-        taken = [k for k in self.env_kwargs if k in TRAINER_SET]
-        if taken:
-            raise ConfigError(f"env_kwargs sets {taken[0]!r}, which the trainer sets itself "
-                              f"({', '.join(f'{k}={v!r}' for k, v in TRAINER_SET.items())}: the exported policy "
-                              f"acts by the discrete factors); valid: {', '.join(valid)}")
         try:
             family_key(self.family)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        try:
-            check_keywords("env_kwargs", self.env_kwargs, valid)
-            LRControlVectorEnv(1, **self.full_env_kwargs()).close()  # no instance is built before a reset
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"env_kwargs={self.env_kwargs!r}: {exc}") from None
+        trainer_set = (f"which the trainer sets itself ({', '.join(f'{k}={v!r}' for k, v in TRAINER_SET.items())}: "
+                       "the exported policy acts by the discrete factors)")
+        set_elsewhere = {**dict.fromkeys(TRAINER_SET, trainer_set),
+                         "family": "which the family field sets (--family NAME), as it names the outputs"}
+        self.env_kwargs = check_env_keywords(
+            "env_kwargs", self.env_kwargs, set_elsewhere,
+            valid=[k for k in keyword_names(LRControlEnv) if k not in set_elsewhere],
+            build=lambda kwargs: LRControlVectorEnv(1, **self.full_env_kwargs(kwargs)).close())  # (builds no instance)
 
     def set_fields(self) -> frozenset[str]:
         """The fields this config sets: :attr:`given`, or those differing from their defaults."""
@@ -149,8 +142,9 @@ class RLlibConfig:
         """The fields as the ``.json`` record holds them (JSON types; :attr:`given` left out)."""
         return outputs.json_copy({k: v for k, v in asdict(self).items() if k != "given"})
 
-    def full_env_kwargs(self) -> dict:
-        return {**env_kwargs_for(self.family), **self.env_kwargs, **TRAINER_SET}
+    def full_env_kwargs(self, env_kwargs: dict | None = None) -> dict:
+        """The env runners' keywords: the family's, ``env_kwargs`` (default: the field's), :data:`TRAINER_SET`."""
+        return {**env_kwargs_for(self.family), **(self.env_kwargs if env_kwargs is None else env_kwargs), **TRAINER_SET}
 
     def output(self) -> Path:
         """The output path without suffix (:func:`lrgym.baselines.outputs.output_path`)."""

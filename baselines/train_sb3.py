@@ -34,7 +34,7 @@ from pathlib import Path
 
 from lrgym.baselines import outputs
 from lrgym.baselines.code_version import made_by
-from lrgym.baselines.config_checks import (ConfigError, check_mapping, flag, optional_text, positive_real,
+from lrgym.baselines.config_checks import (ConfigError, check_env_keywords, check_mapping, flag, optional_text, positive_real,
                                            read_config, widths)
 from lrgym.baselines.families import env_kwargs_for
 from lrgym.rewards import REWARDS
@@ -123,29 +123,30 @@ class TrainConfig:
         self._check_keywords()
 
     def _check_keywords(self) -> None:
+        from lrgym.env import LRControlEnv
         from lrgym.keywords import check_keywords, keyword_names
         from lrgym.settings import EnvSettings
 
-        self.env_kwargs = check_mapping("env_kwargs", self.env_kwargs, '{"lr_init": 0.01}')
         self.algo_kwargs = check_mapping("algo_kwargs", self.algo_kwargs, '{"buffer_size": 10000}')
         self.policy_kwargs = check_mapping("policy_kwargs", self.policy_kwargs, '{"net_arch": [32]}')
-        from lrgym.env import LRControlEnv
-
-        valid = [k for k in keyword_names(LRControlEnv) if k not in TRAINER_SET]
-        taken = [k for k in self.env_kwargs if k in TRAINER_SET]
-        if taken:
-            raise ConfigError(f"env_kwargs sets {taken[0]!r}, which the trainer sets itself (action_mode: the "
-                              "algo's; reward, reward_alphas: the config's fields; instance_set: train); "
-                              f"valid: {', '.join(valid)}")
         if isinstance(self.reward_alphas, list):
             self.reward_alphas = tuple(self.reward_alphas)
-        try:
-            check_keywords("env_kwargs", self.env_kwargs, valid)
-            settings = keyword_names(EnvSettings.build)  # (the others, build_ahead, ..., LRControlEnv checks)
-            EnvSettings.build(**{k: v for k, v in self.full_env_kwargs().items() if k in settings})
-        except (TypeError, ValueError) as exc:  # reward_alphas is a field: its own name leads the message
-            raise ConfigError(str(exc) if str(exc).startswith("reward_alphas") else
-                              f"env_kwargs={self.env_kwargs!r}: {exc}") from None
+        settings = keyword_names(EnvSettings.build)  # (the others, build_ahead, ..., LRControlEnv checks)
+
+        def build(env_kwargs: dict) -> None:
+            try:
+                EnvSettings.build(**{k: v for k, v in self.full_env_kwargs(env_kwargs).items() if k in settings})
+            except (TypeError, ValueError) as exc:  # reward_alphas is a field: its own name leads the message
+                if str(exc).startswith("reward_alphas"):
+                    raise ConfigError(str(exc)) from None
+                raise
+
+        self.env_kwargs = check_env_keywords(
+            "env_kwargs", self.env_kwargs,
+            dict.fromkeys(TRAINER_SET, "which the trainer sets itself (action_mode: the algo's; reward, "
+                                       "reward_alphas: the config's fields; instance_set: train)"),
+            valid=[k for k in keyword_names(LRControlEnv) if k not in TRAINER_SET], build=build,
+            example='{"lr_init": 0.01}')
         self.reward_alphas = tuple(float(a) for a in self.reward_alphas)
         try:
             from stable_baselines3 import DQN, PPO
@@ -164,9 +165,11 @@ class TrainConfig:
     def action_mode(self) -> str:
         return ACTION_MODES[self.algo]
 
-    def full_env_kwargs(self) -> dict:
+    def full_env_kwargs(self, env_kwargs: dict | None = None) -> dict:
+        """The training env's keywords: the family's, ``env_kwargs`` (default: the field's), and
+        those the trainer sets (:data:`TRAINER_SET`)."""
         return {
-            **env_kwargs_for(self.family), **self.env_kwargs, "instance_set": "train",
+            **env_kwargs_for(self.family), **(self.env_kwargs if env_kwargs is None else env_kwargs), "instance_set": "train",
             "action_mode": self.action_mode, "reward": self.reward, "reward_alphas": tuple(self.reward_alphas),
         }
 

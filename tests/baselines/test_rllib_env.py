@@ -69,7 +69,7 @@ def parse(tmp_path, values: dict, capsys) -> str:
     ({"instances": [-1]}, "instances[0]=-1"),
     ({"action_mode": "log_lr"}, "env_kwargs sets 'action_mode', which the trainer sets itself"),
     ({"instance_set": "val"}, "env_kwargs sets 'instance_set', which the trainer sets itself"),
-    ({"family": "linreg"}, "env_kwargs sets 'family' ('linreg'); valid: the family field (--family linreg)"),
+    ({"family": "linreg"}, "env_kwargs sets 'family', which the family field sets (--family NAME), as it names the outputs"),
 ])
 def test_env_keywords_a_runner_would_refuse_are_the_parsers_error(env_kwargs, message, tmp_path, capsys):
     err = parse(tmp_path, {"env_kwargs": env_kwargs}, capsys)
