@@ -92,13 +92,14 @@ def optional_text(name: str, value, what: str) -> str | None:
     return value
 
 
-def read_config(cls, path: str | Path) -> dict:
+def read_config(cls, path: str | Path, internal: tuple[str, ...] = ()) -> dict:
     """The fields of a JSON config file for the dataclass ``cls``: an object with any subset of
-    its fields (and an optional ``_comment``), unchecked (``cls(**fields)`` checks them). The file
-    must be a regular file (:func:`lrgym.files.read_regular_file`: a FIFO is refused, not waited
-    on); its JSON an object; its keys field names. Raises ``ValueError`` (:class:`ConfigError`)."""
+    its fields but the ``internal`` ones (and an optional ``_comment``), unchecked (``cls(**fields)``
+    checks them). The file must be a regular file (:func:`lrgym.files.read_regular_file`: a FIFO is
+    refused, not waited on); its JSON an object; its keys field names. Raises ``ValueError``
+    (:class:`ConfigError`)."""
     data = json.loads(read_regular_file(path, "", "a JSON file of config fields"))
-    fields = dataclasses.fields(cls)
+    fields = [f for f in dataclasses.fields(cls) if f.name not in internal]
     if not isinstance(data, dict):
         # an example of this config's own fields (``{"seed": 1}`` was no field of the controller's)
         example = next(({f.name: f.default} for f in fields if type(f.default) is int), {})

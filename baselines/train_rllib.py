@@ -45,7 +45,7 @@ from lrgym.baselines.code_version import made_by
 # a setting refused before training starts (a bad value, one that contradicts the resumed
 # checkpoint, more env runners than the Ray instance has CPUs, an --address with no Ray head, Ray
 # missing): main reports it as the parser's error (exit 2, no traceback); the trainers' one class
-from lrgym.baselines.config_checks import ConfigError
+from lrgym.baselines.config_checks import ConfigError, read_config
 from lrgym.baselines.families import MIXED, env_kwargs_for, family_key
 from lrgym.baselines.mlp_policy import MLPPolicy
 from lrgym.baselines.node_check import NodeMismatch
@@ -675,14 +675,12 @@ def parse_config(argv=None, parser: argparse.ArgumentParser | None = None) -> RL
         del args["ship"]
     values: dict = {}
     if config_path:
-        try:
-            values.update(json.loads(Path(config_path).read_text()))
-        except (OSError, ValueError) as exc:  # missing, a folder, not JSON: named, not a traceback
-            p.error(f"--config {config_path}: {exc}; valid: a JSON file of RLlibConfig fields")
-        if not isinstance(values, dict):
-            p.error(f"--config {config_path}: not a JSON object; valid: a JSON file of RLlibConfig fields")
+        try:  # missing, a folder, a FIFO, not JSON, not an object, an unknown field: named, exit 2
+            values.update(read_config(RLlibConfig, config_path, internal=("given",)))
+        except ValueError as exc:
+            p.error(f"--config {config_path}: {exc}")
     values.update({k: v for k, v in args.items() if v is not None})
-    if horizon is not None:
+    if horizon is not None and isinstance(values.get("env_kwargs", {}), dict):  # (else RLlibConfig names it)
         values["env_kwargs"] = {**values.get("env_kwargs", {}), "horizon": horizon}
     known = {f.name for f in fields(RLlibConfig)} - {"given"}
     unknown = sorted(set(values) - known)

@@ -84,3 +84,56 @@ def test_env_keywords_an_rllib_user_passes_are_taken(tmp_path):
     assert config.full_env_kwargs() == {"family": "linreg", **kwargs, **train_rllib.TRAINER_SET}
     env = train_rllib.make_env({**config.full_env_kwargs(), "num_envs": 2, "reward_clip": None})
     assert list(env.reset(seed=1)[1]["instance"]) == [0, 1]  # the cycle, from each sub-env's own place
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[1, 2]", "--config {path}: the file holds a JSON list; valid: an object of config fields"),
+    ("3", "--config {path}: the file holds a JSON int"),
+    ('{"algoo": "ppo"}', "unknown config key(s) ['algoo'] (did you mean: 'algoo' → 'algo'?)"),
+    ('{"given": ["algo"]}', "unknown config key(s) ['given']"),
+])
+def test_a_config_file_that_is_no_object_of_fields_is_the_parsers_error(text, message, tmp_path, capsys):
+    """As train_sb3's and train_controller's --config (config_checks.read_config): a JSON list or
+    number was a TypeError traceback out of ``dict.update``."""
+    path = tmp_path / "config.json"
+    path.write_text(text)
+    with pytest.raises(SystemExit) as stop:
+        train_rllib.parse_config(["--config", str(path), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "Traceback" not in err
+    assert message.format(path=path) in err, err
+    if text == '{"given": ["algo"]}':
+        assert "given" not in err.partition("valid:")[2]  # (an internal field is no valid choice)
+
+
+def test_a_config_fifo_is_refused_not_waited_on(tmp_path, capsys):
+    """``--config`` naming a FIFO read it, waiting forever for a writer (here a writer that comes
+    after 5 s and writes nothing ends such a wait, so the test fails rather than hangs)."""
+    import os
+    import threading
+
+    fifo = tmp_path / "config.json"
+    os.mkfifo(fifo)
+
+    def end_a_wait() -> None:
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # (ENXIO: nobody is reading it)
+        except OSError:
+            pass
+
+    timer = threading.Timer(5.0, end_a_wait)
+    timer.start()
+    try:
+        with pytest.raises(SystemExit) as stop:
+            train_rllib.parse_config(["--config", str(fifo), "--out", str(tmp_path / "o")])
+    finally:
+        timer.cancel()
+    assert stop.value.code == 2 and "FIFO" in capsys.readouterr().err
+
+
+def test_horizon_beside_env_kwargs_that_are_no_object_is_the_parsers_error(tmp_path, capsys):
+    path = tmp_path / "config.json"
+    path.write_text('{"env_kwargs": 3}')
+    with pytest.raises(SystemExit) as stop:
+        train_rllib.parse_config(["--config", str(path), "--horizon", "5", "--out", str(tmp_path / "o")])
+    assert stop.value.code == 2 and "env_kwargs=3 invalid; valid: an object of keywords" in capsys.readouterr().err
