@@ -39,7 +39,7 @@ import stat
 from pathlib import Path
 
 from lrgym.leaderboard.ownership import PRIVATE, kind_of, own_problem
-from lrgym.leaderboard.suite import FamilySuite, Suite
+from lrgym.leaderboard.suite import PRIVATE_PREFIX, FamilySuite, Suite
 from lrgym.tasks import MIXED_V1
 from lrgym.tasks.base import instance_set
 
@@ -47,7 +47,6 @@ __all__ = ["KEY_FORM", "REVISION", "board_reason", "create_key", "is_private", "
 
 N_INSTANCES = 8
 N_SEEDS = 5
-PREFIX = "private-"
 REVISION = 2
 """The revision of every private suite: 2 since the instance pool became un-enumerable (2⁴⁰ …
 2⁶² − 1; revision 1 drew from 1,000,000 … 1,199,999). Bump it whenever the drawing changes, so
@@ -237,7 +236,7 @@ def private_suite(keyfile: str | os.PathLike, n_instances: int = N_INSTANCES, n_
         j += 1
     key_id = hashlib.sha256(b"lrgym private suite id\0" + key).hexdigest()[:8]
     return Suite(
-        name=PREFIX + key_id, revision=REVISION,
+        name=PRIVATE_PREFIX + key_id, revision=REVISION,
         description=f"private: {n_instances} hidden instances per family x {n_seeds} hidden seeds (key {key_id})",
         instance_set="private", families=tuple(families), seeds=tuple(seeds),
     )
@@ -249,9 +248,9 @@ def is_private(suite: Suite) -> bool:
 
 def is_private_version(version: str | None) -> bool:
     """Whether a stored suite version (``private-8c1d7061/r2``) is a private suite's: its name
-    carries :data:`PREFIX`, which no public suite's does (entries, references and exports know
+    carries :data:`~lrgym.leaderboard.suite.PRIVATE_PREFIX`, which no public suite's does (entries, references and exports know
     their suite only by its version)."""
-    return str(version or "").startswith(PREFIX)
+    return str(version or "").startswith(PRIVATE_PREFIX)
 
 
 #: (pattern of a failure reason, what a private suite records instead), first match wins: the

@@ -43,7 +43,7 @@ from pathlib import Path
 from lrgym.tasks import MIXED_V1
 from lrgym.tasks.base import instance_set as lookup_instance_set
 
-__all__ = ["DEFAULT_SUITE", "SUITES", "FamilySuite", "Suite", "Task", "get_suite", "suite_v2"]
+__all__ = ["DEFAULT_SUITE", "PRIVATE_PREFIX", "SUITES", "FamilySuite", "Suite", "Task", "get_suite", "suite_v2"]
 
 
 @dataclass(frozen=True)
@@ -235,6 +235,10 @@ SUITES: dict[str, Suite] = {
     )
 }
 DEFAULT_SUITE = "v2" if "v2" in SUITES else "v1"
+#: what every private suite's name starts with (``private-<key id>``:
+#: :func:`lrgym.leaderboard.private.private_suite`), which no other suite's name may (a suite
+#: file's name is refused in any case: :mod:`lrgym.leaderboard.suite_file`)
+PRIVATE_PREFIX = "private-"
 
 
 def get_suite(name: str | Suite, grading: bool = True) -> Suite:

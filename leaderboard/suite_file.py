@@ -49,7 +49,7 @@ import re
 from pathlib import Path
 
 from lrgym.brief import brief
-from lrgym.leaderboard.suite import SUITES, FamilySuite, Suite
+from lrgym.leaderboard.suite import PRIVATE_PREFIX, SUITES, FamilySuite, Suite
 
 __all__ = ["SUITE_FILE_SUFFIX", "is_suite_file", "load_suite_file", "suite_from_dict"]
 
@@ -231,14 +231,12 @@ def _env_options(where: str, options) -> tuple[tuple[str, object], ...]:
 
 
 def _name(value) -> str:
-    from lrgym.leaderboard.private import PREFIX
-
     if not isinstance(value, str) or not NAME.fullmatch(value):
         raise SuiteFileError(f"name {brief(value)}; valid: letters, digits and . _ - (starting with a letter or "
                              "digit), at most 64 characters")
     low = value.lower()  # (V2-r3.json is v2-r3.json's file on a file system that ignores case)
-    if low in {*SUITES, "all"} or low.startswith(PREFIX):
-        raise SuiteFileError(f"name {value!r} is a shipped suite's (or 'all', or a private suite's {PREFIX} prefix) "
+    if low in {*SUITES, "all"} or low.startswith(PRIVATE_PREFIX):
+        raise SuiteFileError(f"name {value!r} is a shipped suite's (or 'all', or a private suite's {PRIVATE_PREFIX} prefix) "
                              f"in some case, whose results and references it would mix with; valid: another name "
                              f"than {', '.join(SUITES)}, all, in any case")
     return value
