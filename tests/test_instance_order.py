@@ -153,6 +153,20 @@ def test_a_vector_reset_giving_every_sub_env_one_seed_keeps_their_cycles_apart(b
     assert all(len(set(row)) == n for row in seen[4:])  # apart, not one instance for all
 
 
+def test_a_vector_reset_giving_every_sub_env_one_unlisted_seed_leaves_their_cycles():
+    """A seed off the list moves no cycle (as in the single env), so the sub-envs go on from
+    where they were: each reset of the vector env given one unlisted seed shifted sub-env i by i
+    more seeds, and after a few the two sub-envs of a list of 4 trained one instance at once."""
+    n, unlisted = 2, 5  # a train seed, not in LISTED
+    vec = LRControlVectorEnv(n, family="mixed", instances=LISTED, instance_order="cycle", **SHORT)
+    fresh = LRControlVectorEnv(n, family="mixed", instances=LISTED, instance_order="cycle", **SHORT)
+    for _ in range(len(LISTED) - 1):
+        _, infos = vec.reset(seed=7, options={"instance": unlisted})
+        assert infos["instance"].tolist() == [unlisted] * n
+        assert [vec.sub_env(i).cycle_position for i in range(n)] == list(range(n))
+    assert vec.reset(seed=7)[1]["instance"].tolist() == fresh.reset(seed=7)[1]["instance"].tolist() == list(LISTED[:n])
+
+
 def test_builds_ahead_predict_the_cycle():
     def run(depth, listed):
         env = LRControlEnv(family="mixed", instances=listed, instance_order="cycle", build_ahead=depth, **SHORT)

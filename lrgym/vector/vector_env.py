@@ -433,11 +433,14 @@ class LRControlVectorEnv(VectorEnv):
             if instance is not None:
                 o["instance"] = instance[i] if per_env_instance else instance
             self._sub_envs[i].check_reset_options(o)
+        # one listed seed for the reset ones moved their cycles to the seed after it: keep them apart
+        # (an unlisted one moved none: shifting them would close the gaps they start with)
+        apart = instance is not None and not per_env_instance and int(instance) in self.settings.instances
         infos: dict = {}
         for rank, (i, o) in enumerate(env_options.items()):
             info = self._reset_one(i, seeds[i], o or None)
-            if instance is not None and not per_env_instance:  # one seed for the reset ones: keep their
-                self._sub_envs[i].shift_cycle(rank)  # cycles apart (one alone moves as a single env)
+            if apart:  # the reset ones apart (one alone moves as a single env)
+                self._sub_envs[i].shift_cycle(rank)
             self._infos.add_reset(infos, info, i)
         self._rewards[mask] = 0.0
         return self._obs.copy(), infos
