@@ -24,10 +24,12 @@ Failures:
   take, whatever the cause, so losing workers never buys a submission time); a group that runs
   out of it during the retry fails with the timeout reason;
 * Ray's memory monitor kills an actor while it runs a job (``OutOfMemoryError``: the node's
-  memory in use went over ``RAY_memory_usage_threshold``): the group fails with "killed by Ray's
-  memory monitor on the Ray node ...: " and Ray's figures (not run again: a submission that eats
-  memory would eat it again, on another node). An actor killed so before it was given a job is
-  a lost worker (its job runs on a new one);
+  memory in use went over ``RAY_memory_usage_threshold``): the job runs again on a new actor,
+  once, as a lost worker's (the monitor acts on the node's memory as a whole, not on whose: an
+  honest job beside another's hog may be killed, and each policy is held to its own limit by its
+  sandbox); killed so again, the group fails with "killed by Ray's memory monitor on the Ray node
+  ...: " and Ray's figures. An actor killed so before it was given a job is a lost worker (its
+  job runs on a new one);
 * the driver's ``$LRGYM_SANDBOX`` (``require`` for a hosted grader) holds on every node: a Ray
   worker has its node's environment, so it did not reach the grader workers, and a node
   without namespaces graded untrusted code in the weak mode the driver had refused
