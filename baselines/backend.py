@@ -90,9 +90,9 @@ def killed_for_memory(ray, error: BaseException) -> bool:
     node's memory in use went over ``RAY_memory_usage_threshold``, and the raylet killed workers
     to bring it down; a task's and an actor's call alike, checked on Ray 2.60). The node lives:
     it is no lost worker (:func:`worker_lost`). A tuning or reference task (the project's own
-    code) runs again once, as for a lost worker (:func:`ray_imap`); a grader actor's entry fails
-    with :func:`memory_kill_reason` (its submission ran there: it is not run again to eat the
-    node's memory twice, :mod:`lrgym.leaderboard.ray_pool`)."""
+    code) runs again once, as for a lost worker (:func:`ray_imap`), and so does a grader actor's
+    job (the monitor acts on the node's memory as a whole, not on whose); killed so again, its
+    entry fails with :func:`memory_kill_reason` (:mod:`lrgym.leaderboard.ray_pool`)."""
     return isinstance(error, ray.exceptions.OutOfMemoryError)
 
 
