@@ -54,9 +54,10 @@ from lrgym.baselines.controller_ablation import ABLATIONS, ablation_source
 from lrgym.baselines.outputs import (SHIPPED_WEIGHTS, add_output_arguments, companion_problem, output_path,
                                      replace_file, replace_files, runs_dir, with_suffix_added)
 from lrgym.baselines.score import floored, score
+from lrgym.brief import brief
 from lrgym.info import FAMILY_NAMES
 from lrgym.optim import check_choice
-from lrgym.settings import positive_int, seed_argument
+from lrgym.settings import positive_int, real_float, seed_argument
 from lrgym.tasks.base import INSTANCE_SETS, is_integer, is_real
 
 TRAIN_INSTANCES = INSTANCE_SETS["train"]
@@ -217,8 +218,8 @@ class ControllerConfig:
             _count(name, getattr(self, name))
         for name in ("sigma", "step_size", "max_step"):
             _positive_real(name, getattr(self, name))
-        if not (is_real(self.div_penalty) and 0 <= self.div_penalty < math.inf):
-            raise ConfigError(f"div_penalty={self.div_penalty!r} out of range; valid: a number >= 0")
+        if not (is_real(self.div_penalty) and 0 <= real_float(self.div_penalty) < math.inf):
+            raise ConfigError(f"div_penalty={brief(self.div_penalty)} out of range; valid: a number >= 0")
         if not (is_real(self.hard_fraction) and 0 <= self.hard_fraction <= 1):
             raise ConfigError(f"hard_fraction={self.hard_fraction!r} out of range; valid: a number from 0 to 1 "
                               "(the share of a scanned set taken among its hardest instances)")

@@ -98,6 +98,9 @@ BAD_CONFIGS = [
     ({"sigma": "big"}, "sigma='big' invalid; valid: a finite number > 0"),
     ({"sigma": -0.04}, "sigma=-0.04 out of range; valid: a finite number > 0"),
     ({"max_step": -0.3}, "max_step=-0.3 out of range"),
+    # an integer too large for a float (JSON writes one): a bare OverflowError out of float()
+    ({"sigma": 10**400}, "0000000 out of range; valid: a finite number > 0"),
+    ({"div_penalty": 10**400}, "0000000 out of range; valid: a number >= 0"),
     ({"step_size": 0}, "step_size=0 out of range"),
     ({"div_penalty": -1}, "div_penalty=-1 out of range; valid: a number >= 0"),
     ({"pairs": 0}, "pairs=0 out of range; valid: a positive integer"),
@@ -429,6 +432,7 @@ BAD_SB3_CONFIGS = [
     ({"net_arch": [10**9]}, "net_arch[0]=1000000000 out of range; valid: a layer width from 1 to 65,536"),
     ({"learning_rate": "abc"}, "learning_rate='abc' invalid; valid: a finite number > 0"),
     ({"learning_rate": 0}, "learning_rate=0 out of range"),  # was the default LR, silently
+    ({"learning_rate": 10**400}, "out of range; valid: a finite number > 0"),  # was a bare OverflowError
     ({"reward_alphas": [1e400, 1]}, "reward_alphas=(inf, 1) out of range"),
     ({"family": "Linreg"}, "family='Linreg' invalid; valid: null (the mixed family) or one of linreg"),
     ({"reward": "profit"}, "reward='profit' invalid; valid choices: log_improvement"),
