@@ -23,8 +23,8 @@ from lrgym.brief import brief
 from lrgym.files import read_regular_file
 from lrgym.keywords import check_keywords
 from lrgym.optim import check_choice
-from lrgym.settings import positive_int, real_float
-from lrgym.tasks.base import is_integer, is_real
+from lrgym.settings import positive_int
+from lrgym.tasks.base import is_integer, is_real, real_float
 
 __all__ = ["MAX_HIDDEN", "ConfigError", "check_env_keywords", "check_mapping", "count", "flag", "names", "optional_text",
            "positive_real", "read_config", "widths"]
@@ -47,7 +47,7 @@ def count(name: str, value) -> int:
 
 def positive_real(name: str, value) -> float:
     """A finite number > 0 (an integer too large for a float, which JSON writes, is out of
-    range: :func:`lrgym.settings.real_float`)."""
+    range: :func:`lrgym.tasks.base.real_float`)."""
     if not (is_real(value) and 0 < real_float(value) < math.inf):
         raise ConfigError(f"{name}={brief(value)} {'out of range' if is_real(value) else 'invalid'}; "
                           "valid: a finite number > 0")

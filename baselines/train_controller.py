@@ -57,8 +57,8 @@ from lrgym.baselines.score import floored, score
 from lrgym.brief import brief
 from lrgym.info import FAMILY_NAMES
 from lrgym.optim import check_choice
-from lrgym.settings import positive_int, real_float, seed_argument
-from lrgym.tasks.base import INSTANCE_SETS, is_integer, is_real
+from lrgym.settings import positive_int, seed_argument
+from lrgym.tasks.base import INSTANCE_SETS, is_integer, is_real, real_float
 
 TRAIN_INSTANCES = INSTANCE_SETS["train"]
 

@@ -43,7 +43,7 @@ import numba
 import numpy as np
 
 from lrgym.brief import brief
-from lrgym.tasks.base import is_real
+from lrgym.tasks.base import is_real, real_float
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad")
 NORMALIZATIONS = ("none", "global", "layerwise")
@@ -100,11 +100,11 @@ class OptimizerConfig:
             if not (is_real(value) and low <= value < high):
                 raise ValueError(f"{field}={brief(value)} {_why(value)}; valid: a number with {low} <= {field} < {high}")
         wd = self.weight_decay
-        if not (is_real(wd) and 0 <= wd < math.inf):
+        if not (is_real(wd) and 0 <= real_float(wd) < math.inf):
             raise ValueError(f"weight_decay={brief(wd)} {_why(wd)}; valid: a finite number >= 0")
-        if self.clip_norm is not None and not (is_real(self.clip_norm) and 0 < self.clip_norm < math.inf):
+        if self.clip_norm is not None and not (is_real(self.clip_norm) and 0 < real_float(self.clip_norm) < math.inf):
             raise ValueError(f"clip_norm={brief(self.clip_norm)} {_why(self.clip_norm)}; valid: None or a finite number > 0")
-        if self.eps is not None and not (is_real(self.eps) and 0 < self.eps < math.inf):
+        if self.eps is not None and not (is_real(self.eps) and 0 < real_float(self.eps) < math.inf):
             raise ValueError(f"eps={brief(self.eps)} {_why(self.eps)}; valid: None or a finite number > 0")
 
     @classmethod

@@ -28,7 +28,7 @@ from lrgym.info import ACTION_MODES, info_constants
 from lrgym.optim import OPTIMIZERS, OptimizerConfig, check_choice
 from lrgym.rewards import REWARDS, check_reward_alphas, reward_code, reward_params
 from lrgym.tasks import make_family
-from lrgym.tasks.base import TaskFamily, is_integer, is_real
+from lrgym.tasks.base import TaskFamily, is_integer, is_real, real_float
 from lrgym.tasks.base import instance_set as lookup_instance_set
 from lrgym.tasks.instance_order import check_instance_order
 
@@ -286,16 +286,6 @@ def range_or_type(value) -> str:
     anything else (a string, a bool) ``is not a real number (a str)``. Every settings check,
     the env's and the leaderboard's (:mod:`lrgym.leaderboard.settings`), words it so."""
     return "out of range" if is_real(value) else f"is not a real number (a {type(value).__name__})"
-
-
-def real_float(value) -> float:
-    """A checked real number as a float, ±inf for one beyond the largest float (``float(10**400)``
-    raises a bare ``OverflowError``; JSON writes such an integer): the settings' checks compare
-    this, so an integer too large is out of range by name."""
-    try:
-        return float(value)
-    except OverflowError:
-        return math.inf if value > 0 else -math.inf
 
 
 def check_lr_range(lr_min, lr_max) -> tuple[float, float]:

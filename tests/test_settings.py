@@ -310,6 +310,9 @@ def test_counts_at_the_bound_are_taken_and_reported_as_int64():
     ({"lr_max": 10**400}, "lr_min=1e-06, lr_max=1000"),
     ({"cap_factor": 10**400}, "cap_factor=1000"),
     ({"factors": (0.5, 10**400)}, "factors=(0.5, 1000"),
+    ({"optimizer": {"name": "sgd", "weight_decay": 10**400}}, "weight_decay=1000"),
+    ({"optimizer": {"name": "sgd", "clip_norm": 10**400}}, "clip_norm=1000"),
+    ({"optimizer": {"name": "adam", "eps": 10**400}}, "eps=1000"),
     # one past Python's 4,300 digits: its repr raised "Exceeds the limit (4300 digits) for integer
     # string conversion" in place of the message (lrgym.brief quotes it)
     ({"horizon": 10**5000}, "horizon=<an integer of 16,610 bits> out of range; valid: a positive integer"),

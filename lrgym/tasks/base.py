@@ -297,6 +297,17 @@ def is_real(value) -> bool:
     return isinstance(value, (numbers.Real, np.integer, np.floating, decimal.Decimal))
 
 
+def real_float(value) -> float:
+    """A real number (:func:`is_real`) as a float, ±inf for one beyond the largest float
+    (``float(10**400)`` raises a bare ``OverflowError``; JSON writes such an integer): range
+    checks compare this, so an integer too large is out of range by name (the env's settings,
+    the optimizer's numbers, the trainers' configs)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
 def plain_number(value):
     """A NumPy number (``np.int8(3)``, ``np.float32(0.5)``, ``np.bool_``) or a 0-d NumPy array of
     one as the Python number it holds; any other value as it is. A family's spec overrides pass
