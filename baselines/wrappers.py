@@ -20,7 +20,8 @@ import math
 import gymnasium as gym
 import numpy as np
 
-from lrgym.tasks.base import is_real
+from lrgym.brief import brief
+from lrgym.tasks.base import is_real, real_float
 
 OBS_CLIP = 10.0
 
@@ -75,9 +76,9 @@ def check_reward_clip(clip, name: str = "reward_clip") -> tuple[float, float] | 
     if clip is None:
         return None
     pair = isinstance(clip, (list, tuple)) and len(clip) == 2
-    if not (pair and all(is_real(v) for v in clip) and -math.inf < clip[0] < clip[1] < math.inf):
+    if not (pair and all(is_real(v) for v in clip) and -math.inf < real_float(clip[0]) < real_float(clip[1]) < math.inf):
         why = "out of range" if pair and all(is_real(v) for v in clip) else "invalid"
-        raise ValueError(f"{name}={clip!r} {why}; valid: two finite numbers (LOW, HIGH) with LOW < HIGH, "
+        raise ValueError(f"{name}={brief(clip)} {why}; valid: two finite numbers (LOW, HIGH) with LOW < HIGH, "
                          "e.g. (-10, 1), or None (no clipping)")
     return float(clip[0]), float(clip[1])
 

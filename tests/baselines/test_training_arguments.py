@@ -542,7 +542,8 @@ def test_clip_reward_and_qlearning_refuse_the_same_bounds():
     from lrgym.baselines.wrappers import ClipReward
 
     env = gym.make("LRControl-Quadratic-v1")
-    for low, high in ((1, -1), (0, 0), (float("nan"), 1), (-float("inf"), 1), ("-1", 1)):
+    # (-(10**400), 1): an integer beyond the largest float was a bare OverflowError out of float()
+    for low, high in ((1, -1), (0, 0), (float("nan"), 1), (-float("inf"), 1), ("-1", 1), (-(10**400), 1)):
         with pytest.raises(ValueError, match=r"ClipReward's \(low, high\)=.* valid: two finite numbers"):
             ClipReward(env, low, high)
         with pytest.raises(ValueError, match=r"reward_clip=.* valid: two finite numbers"):
