@@ -25,6 +25,22 @@ def _step_bytes(out) -> bytes:
                      np.asarray(truncated).tobytes(), np.asarray(info["train_loss"]).tobytes()])
 
 
+def copied_midway_go_on_as_the_reference(make, action, copied_at: int, steps: int):
+    """An env of ``make()`` stepped ``copied_at`` times, then ``copy.copy``'d: the copy stepped on
+    to ``steps`` first, then the original, each as the reference (a fresh ``make()`` stepped from
+    the start with the same ``action(i)``), to the bit; so stepping the copy left the original
+    where it was. Returns (original, copy)."""
+    reference = make()
+    want = [_step_bytes(reference.step(action(i))) for i in range(steps)]
+    env = make()
+    for i in range(copied_at):
+        env.step(action(i))
+    twin = copy.copy(env)
+    assert [_step_bytes(twin.step(action(i))) for i in range(copied_at, steps)] == want[copied_at:]
+    assert [_step_bytes(env.step(action(i))) for i in range(copied_at, steps)] == want[copied_at:]
+    return env, twin
+
+
 @pytest.mark.parametrize("kwargs", [dict(family="mlp"), dict(family="linreg", rejection_threshold=0.01),
                                     dict(family="quadratic", action_mode="log_lr")])
 def test_a_copy_steps_on_its_own_and_both_go_on_as_the_reference(kwargs):
@@ -36,15 +52,7 @@ def test_a_copy_steps_on_its_own_and_both_go_on_as_the_reference(kwargs):
     def action(i):
         return int(ACTIONS[i]) if kwargs.get("action_mode") != "log_lr" else np.float32([ACTIONS[i] / 4 - 0.5])
 
-    reference = make()
-    want = [_step_bytes(reference.step(action(i))) for i in range(10)]
-    env = make()
-    for i in range(4):
-        env.step(action(i))
-    twin = copy.copy(env)
-    assert [_step_bytes(twin.step(action(i))) for i in range(4, 10)] == want[4:]
-    assert env.t == 4
-    assert [_step_bytes(env.step(action(i))) for i in range(4, 10)] == want[4:]
+    env, twin = copied_midway_go_on_as_the_reference(make, action, copied_at=4, steps=10)
     assert twin.task is env.task and twin.settings is env.settings  # the immutable parts shared
 
 
@@ -57,14 +65,7 @@ def test_a_copy_of_the_vector_env_steps_on_its_own_across_autoresets():
     def actions(t):
         return ACTIONS[3 * t: 3 * t + 3]
 
-    reference = make()
-    want = [_step_bytes(reference.step(actions(t))) for t in range(12)]
-    envs = make()
-    for t in range(3):
-        envs.step(actions(t))
-    twin = copy.copy(envs)
-    assert [_step_bytes(twin.step(actions(t))) for t in range(3, 12)] == want[3:]
-    assert [_step_bytes(envs.step(actions(t))) for t in range(3, 12)] == want[3:]
+    envs, twin = copied_midway_go_on_as_the_reference(make, actions, copied_at=3, steps=12)
     assert twin.settings is envs.settings
 
 
