@@ -327,3 +327,24 @@ def test_integers_too_large_for_a_float_or_a_repr_are_named_out_of_range(kwargs,
     env = LRControlEnv(family="quadratic", horizon=2, inner_steps=1)
     with pytest.raises(ValueError, match=re.escape("instance <an integer of 16,610 bits> not in the 'train' set")):
         env.reset(seed=0, options={"instance": 10**5000})
+
+
+@pytest.mark.parametrize("build", [
+    pytest.param(lambda nan: LRControlEnv(family="quadratic", reward="sign_delta", reward_alphas=(nan, 1.0)),
+                 id="reward_alphas"),
+    pytest.param(lambda nan: LRControlEnv(family="quadratic", optimizer={"name": "sgd", "momentum": nan}),
+                 id="momentum"),
+    pytest.param(lambda nan: LRControlEnv(family="quadratic", rejection_threshold=nan), id="rejection_threshold"),
+    pytest.param(lambda nan: LRControlEnv(family="linreg", family_options={"scale": nan}), id="linreg scale"),
+    pytest.param(lambda nan: LRControlEnv(family="quadratic", lr_init=nan), id="lr_init"),
+])
+@pytest.mark.parametrize("nan", ["NaN", "sNaN"])
+def test_a_decimal_nan_is_refused_by_name(build, nan):
+    """``Decimal('NaN') > 0`` raises ``decimal.InvalidOperation``: a Decimal NaN given for a number
+    was that bare traceback out of a range check; it is refused naming the value like any other
+    non-number (a float NaN is refused as out of range)."""
+    import decimal
+
+    value = decimal.Decimal(nan)
+    with pytest.raises(ValueError, match=re.escape(repr(value))):
+        build(value)

@@ -289,9 +289,13 @@ def is_integer(value) -> bool:
 
 def is_real(value) -> bool:
     """A real number — Python's (``numbers.Real``: int, float, ``Fraction``, ``Decimal``... ), NumPy's,
-    or a 0-d NumPy array of one — but not a bool; range checks decide about NaN and infinities."""
+    or a 0-d NumPy array of one — but not a bool, nor a ``Decimal`` NaN (comparing one raises
+    ``decimal.InvalidOperation``, so the range checks could not name it); range checks decide about
+    a float NaN and infinities."""
     if isinstance(value, (bool, np.bool_)):
         return False
+    if isinstance(value, decimal.Decimal):
+        return not value.is_nan()
     if isinstance(value, np.ndarray):
         return value.ndim == 0 and value.dtype.kind in "iuf"
     return isinstance(value, (numbers.Real, np.integer, np.floating, decimal.Decimal))
