@@ -49,6 +49,7 @@ from lrgym.baselines.config_checks import ConfigError, read_config
 from lrgym.baselines.families import MIXED, env_kwargs_for, family_key
 from lrgym.baselines.mlp_policy import MLPPolicy
 from lrgym.baselines.node_check import NodeMismatch
+from lrgym.settings import MAX_NUM_ENVS
 from lrgym.tasks import FAMILIES
 
 __all__ = ["ALGOS", "ENV_NAME", "RESUME_MAY_DIFFER", "TRAINER_SET", "ConfigError", "RLlibConfig", "checkpoint_settings",
@@ -102,6 +103,9 @@ class RLlibConfig:
         for name in ("total_timesteps", "envs_per_runner", "checkpoint_every"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{_valued(name, getattr(self, name))} out of range; valid: an integer >= 1")
+        if int(self.envs_per_runner) > MAX_NUM_ENVS:  # each runner's vector env refused it, after Ray started
+            raise ConfigError(f"{_valued('envs_per_runner', self.envs_per_runner)} out of range; valid: an integer "
+                              f"from 1 to {MAX_NUM_ENVS:,} (the most sub-envs of one vector env)")
         if int(self.env_runners) < 0:
             raise ConfigError(f"{_valued('env_runners', self.env_runners)} out of range; valid: 0 (sample in "
                               "the driver) or more")

@@ -38,7 +38,7 @@ from lrgym.baselines.config_checks import (ConfigError, check_env_keywords, chec
                                            read_config, widths)
 from lrgym.baselines.families import env_kwargs_for
 from lrgym.rewards import REWARDS
-from lrgym.settings import check_seed, positive_int, seed_argument
+from lrgym.settings import MAX_NUM_ENVS, check_seed, positive_int, seed_argument
 from lrgym.tasks import FAMILIES
 from lrgym.tasks.base import is_real
 from lrgym.baselines.sb3_agents import (ACTION_MODES, ALGOS, DEFAULT_OPTIMIZER, SIDECAR_CHOICES, SIDECAR_MARK,
@@ -99,7 +99,7 @@ class TrainConfig:
             raise ConfigError(f"reward={self.reward!r} invalid; valid choices: {', '.join(REWARDS)}")
         for key in ("total_timesteps", "n_envs", "repeats", "threads"):  # a Python or NumPy integer, not a bool
             try:
-                setattr(self, key, positive_int(key, getattr(self, key)))
+                setattr(self, key, positive_int(key, getattr(self, key), *([MAX_NUM_ENVS] if key == "n_envs" else [])))
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
         try:

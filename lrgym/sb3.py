@@ -39,7 +39,7 @@ from gymnasium.vector import AutoresetMode
 
 from lrgym.extras import import_extra
 from lrgym.info import INFO_KEYS
-from lrgym.settings import MAX_COUNT, check_seed, positive_int
+from lrgym.settings import MAX_NUM_ENVS, check_seed, positive_int
 from lrgym.vector import LRControlVectorEnv
 from lrgym.vector.vector_env import check_settable
 
@@ -274,7 +274,7 @@ def make_sb3_vec_env(env_id: str, n_envs: int = 1, seed: int | None = None, **kw
     from lrgym.tasks import with_id_options
     from lrgym.vector.vector_env import sub_env_spec
 
-    n_envs = positive_int("n_envs", n_envs, MAX_COUNT)
+    n_envs = positive_int("n_envs", n_envs, MAX_NUM_ENVS)
     spec = _lrgym_spec(env_id)
     kwargs = {"render_mode": "rgb_array", **kwargs}  # make_vec_env asks an id's envs for rgb_array frames
     limit = {} if spec.max_episode_steps is None else {"max_episode_steps": spec.max_episode_steps}

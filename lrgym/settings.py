@@ -43,12 +43,18 @@ DEFAULT_LR_MAX = 10.0
 DEFAULT_CAP_FACTOR = 1e4
 #: ``sign_delta``'s weights (α1, α2)
 DEFAULT_REWARD_ALPHAS = (1.0, 1.0)
-#: the largest ``horizon``, ``inner_steps``, ``num_envs`` and ``max_episode_steps``: they become
+#: the largest ``horizon``, ``inner_steps`` and ``max_episode_steps``: they become
 #: int64 values (the info's ``horizon``, ``inner_steps``, ``step``; the compiled step's integers)
 #: and the ``updates`` counter sums up to ``horizon · inner_steps`` minibatch updates in an int64:
 #: 10⁹ · 10⁹ = 10¹⁸ < 2⁶³ − 1 ≈ 9.2 · 10¹⁸, and 10⁹ < 2³¹ − 1 fits even a 32-bit C long. (Beyond
 #: it a value was a bare ``OverflowError`` from NumPy, or an unusable env.)
 MAX_COUNT = 10**9
+#: the most sub-environments of one vector env (``num_envs`` of :class:`~lrgym.vector.LRControlVectorEnv`,
+#: ``gym.make_vec``, ``make_sb3_vec_env``'s ``n_envs``): 2¹⁶ = 65,536, a thousand times the benchmarks'
+#: 64. Each sub-env costs ≈ 5 KB and 0.2 ms when the vector env is made and, at its first reset, its
+#: own built instance (≈ 3 MB on ``LRControl-v1``); ``num_envs=10**9`` (then :data:`MAX_COUNT`) ran
+#: out of memory or ran for days before a clear error could say so.
+MAX_NUM_ENVS = 2**16
 #: the largest int64, the default bound of :func:`positive_int` (any count that NumPy keeps)
 MAX_INT64 = 2**63 - 1
 #: inner optimizers whose customary initial LR is 1e-3 (the others start at 1e-2)

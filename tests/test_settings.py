@@ -4,12 +4,14 @@ import dataclasses
 import math
 import re
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
 from lrgym.env import LRControlEnv
 from lrgym.optim import OPTIMIZERS
-from lrgym.settings import CONSTANT_INFO_KEYS, EnvSettings, check_factors
+import lrgym  # noqa: F401  (registers the ids)
+from lrgym.settings import CONSTANT_INFO_KEYS, MAX_NUM_ENVS, EnvSettings, check_factors
 from lrgym.vector import LRControlVectorEnv
 
 
@@ -277,19 +279,30 @@ def test_counts_above_the_bound_are_refused_naming_value_and_range(name, value):
     ("max_episode_steps", 2**70),  # was a Numba TypingError at the first step
     ("max_episode_steps", 2**63),
     ("max_episode_steps", COUNT_LIMIT + 1),
-    ("num_envs", 2**63),  # was a hang (making 2**63 sub-envs)
 ])
 def test_vector_counts_above_the_bound_are_refused_naming_value_and_range(name, value):
     message = re.escape(f"{name}={value!r} out of range; valid: a positive integer (1, 2, 3, ...) at most 1,000,000,000")
     kwargs = {"num_envs": 2, name: value}
     with pytest.raises(ValueError, match=message):
         LRControlVectorEnv(family="linreg", **kwargs)
-    if name == "num_envs":
-        pytest.importorskip("stable_baselines3")
-        from lrgym.sb3 import make_sb3_vec_env
 
-        with pytest.raises(ValueError, match=re.escape(f"n_envs={value!r} out of range")):
-            make_sb3_vec_env("LRControl-LinReg-v1", n_envs=value)
+
+@pytest.mark.parametrize("value", [
+    MAX_NUM_ENVS + 1,  # was made: 65,537 sub-envs, ≈ 12 s and 300 MB before anything ran
+    10**9,  # was hours of making sub-envs, or out of memory (the bound was MAX_COUNT)
+    2**63,  # was a hang (making 2**63 sub-envs), then the MAX_COUNT error
+])
+def test_more_sub_envs_than_the_bound_are_refused_at_once_naming_value_and_bound(value):
+    message = re.escape(f"={value!r} out of range; valid: a positive integer (1, 2, 3, ...) at most 65,536")
+    with pytest.raises(ValueError, match="num_envs" + message):
+        LRControlVectorEnv(value, family="linreg")
+    with pytest.raises(ValueError, match="num_envs" + message):
+        gym.make_vec("LRControl-LinReg-v1", num_envs=value, vectorization_mode="vector_entry_point")
+    pytest.importorskip("stable_baselines3")
+    from lrgym.sb3 import make_sb3_vec_env
+
+    with pytest.raises(ValueError, match="n_envs" + message):
+        make_sb3_vec_env("LRControl-LinReg-v1", n_envs=value)
 
 
 def test_counts_at_the_bound_are_taken_and_reported_as_int64():

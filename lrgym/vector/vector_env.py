@@ -23,7 +23,7 @@ from lrgym.env import RESET_OPTIONS, LRControlEnv
 from lrgym.features import FEATURE_NAMES, M_CAP, N_FEATURES, N_MEMORY
 from lrgym.keywords import check_keywords, keyword_names
 from lrgym.render import RECORDED_KEYS, RENDER_FPS, RENDER_MODES, check_render_mode
-from lrgym.settings import MAX_COUNT, EnvSettings, positive_int
+from lrgym.settings import MAX_COUNT, MAX_NUM_ENVS, EnvSettings, positive_int
 from lrgym.spec_kwargs import jsonable_spec
 from lrgym.tasks import ID_FAMILY_OPTIONS, ID_FAMILY_TARGET, with_id_options
 from lrgym.tasks.ahead import check_depth
@@ -101,8 +101,8 @@ class LRControlVectorEnv(VectorEnv):
 
     ## Arguments
 
-    ``num_envs`` (≥ 1); ``parallel`` (a bool, default False): run each kernel kind's sub-environments in
-    a Numba ``prange`` loop; ``autoreset_mode``: ``AutoresetMode.NEXT_STEP`` (default),
+    ``num_envs`` (1 to 65,536: :data:`~lrgym.settings.MAX_NUM_ENVS`); ``parallel`` (a bool, default
+    False): run each kernel kind's sub-environments in a Numba ``prange`` loop; ``autoreset_mode``: ``AutoresetMode.NEXT_STEP`` (default),
     ``SAME_STEP`` or ``DISABLED`` (or their string values); ``max_episode_steps`` (optional, as
     gymnasium's ``TimeLimit``: also truncate after that many steps); ``build_ahead`` (default 0):
     each sub-environment's next n instances are built in a background thread while the envs
@@ -163,6 +163,8 @@ class LRControlVectorEnv(VectorEnv):
 
     ## Version History
 
+    * v1 (2026-12-06, same id): ``num_envs`` above 65,536 (:data:`~lrgym.settings.MAX_NUM_ENVS`) is
+      refused at once; the bound was 10⁹, and 10⁹ sub-envs ran out of memory before any error.
     * v1: the fixed info schema (every key at every step, integer ``family``).
     * v0: initial release.
     """
@@ -179,7 +181,7 @@ class LRControlVectorEnv(VectorEnv):
         build_ahead: int = 0,
         **env_kwargs: Any,
     ):
-        num_envs = positive_int("num_envs", num_envs, MAX_COUNT)  # a bool is not a count (True was one sub-env)
+        num_envs = positive_int("num_envs", num_envs, MAX_NUM_ENVS)  # a bool is not a count (True was one sub-env)
         if not isinstance(parallel, (bool, np.bool_)):  # anything truthy used to turn it on
             raise ValueError(f"parallel={parallel!r} invalid; valid: True or False")
         try:

@@ -276,6 +276,9 @@ def test_a_checkpoint_already_at_steps_trains_nothing_and_writes_nothing(steps, 
     (["--steps", "0"], "total_timesteps=0 (--steps 0) out of range; valid: an integer >= 1"),
     (["--env-runners", "-1"], "env_runners=-1 (--env-runners -1) out of range; valid: 0"),
     (["--envs-per-runner", "0"], "envs_per_runner=0 (--envs-per-runner 0) out of range"),
+    # each runner's vector env refused it, after Ray started (lrgym.settings.MAX_NUM_ENVS)
+    (["--envs-per-runner", "65537"], "envs_per_runner=65537 (--envs-per-runner 65537) out of range; valid: an "
+                                     "integer from 1 to 65,536"),
     (["--address", "foo"], "--address 'foo' is not a Ray cluster address; valid: auto, or HOST:PORT"),
     (["--env-runners", "5"], "--env-runners 5 needs 5 CPUs (one per runner), but this Ray instance has 2; "
                              "valid: --env-runners 0 to 2"),

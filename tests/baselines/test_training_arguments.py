@@ -36,6 +36,9 @@ def test_qlearning_refuses_no_episodes(argv, message, tmp_path, monkeypatch, cap
 
 @pytest.mark.parametrize("argv, message", [(["--steps", "0"], "total_timesteps=0 out of range"),
                                            (["--n-envs", "0"], "n_envs=0 out of range"),
+                                           # 65,537 DummyVecEnv sub-envs were made before SB3 ran (lrgym.settings.MAX_NUM_ENVS)
+                                           (["--n-envs", "65537"], "n_envs=65537 out of range; valid: a positive "
+                                                                   "integer (1, 2, 3, ...) at most 65,536"),
                                            (["--threads", "-1"], "threads=-1 out of range")])
 def test_train_sb3_refuses_empty_runs(argv, message, tmp_path, monkeypatch, capsys):
     import lrgym.baselines.train_sb3 as t
