@@ -32,6 +32,7 @@ from lrgym.tasks.recsys import (
     load_ratings,
     positives_from_ratings,
 )
+from lrgym.tasks.recsys.ratings import MAX_LINE_CHARS, MAX_RATINGS_BYTES
 
 HEADER = "userId,movieId,rating,timestamp\n"
 SMALL = dict(n_users=60, n_items=40, rank=5, true_rank=3, interactions=8.0, batch_size=8, n_negatives=3)
@@ -395,6 +396,48 @@ def test_malformed_ratings_files_name_file_and_line(tmp_path, name, text, match)
         load_ratings(path)
     with pytest.raises(ValueError, match=match):
         RecsysFamily(data_path=path)
+
+
+def test_a_ratings_file_past_the_size_bound_is_refused_before_it_is_read(tmp_path):
+    """A file of more than 2 GiB (MAX_RATINGS_BYTES) ran for minutes or out of memory in
+    np.loadtxt before any error; it is refused by its size. The file here is sparse: a read of
+    it (2 GiB of NULs, one line) would be slow, and the test's timeout says none happens."""
+    path = tmp_path / "u.data"
+    with open(path, "wb") as f:
+        f.truncate(MAX_RATINGS_BYTES + 1)
+    message = re.escape(f"ratings file {path} is 2,147,483,649 bytes (2 GiB); valid: at most 2,147,483,648 bytes")
+    with pytest.raises(ValueError, match=message):
+        load_ratings(str(path))
+    with pytest.raises(ValueError, match=message):
+        RecsysFamily(data_path=path)
+
+
+@pytest.mark.parametrize("text, line", [
+    ("1" * (MAX_LINE_CHARS + 1), 1),  # a file without line ends was read whole before its columns were counted
+    ("1\t2\t5\t9\n" + "7" * 10 * MAX_LINE_CHARS + "\n3\t4\t5\t9\n", 2),
+    ("userId,movieId,rating,timestamp\n1,2,5,9\n" + "," * (MAX_LINE_CHARS + 1), 3),
+])
+def test_a_line_past_the_length_bound_is_named_by_its_number(tmp_path, text, line):
+    path = write(tmp_path / "ratings.csv", text)
+    message = rf"ratings\.csv, line {line}: longer than 4,096 characters; valid: a line of MovieLens ratings"
+    with pytest.raises(ValueError, match=message):
+        load_ratings(path)
+    longest = "1\t2\t5\t" + "0" * (MAX_LINE_CHARS - 7) + "9\n"  # 4,096 characters and the line end: taken
+    assert len(longest) == MAX_LINE_CHARS + 1
+    assert load_ratings(write(tmp_path / "u.data", longest))[0].tolist() == [1]
+
+
+def test_a_ratings_file_whose_parameter_table_is_past_the_bound_is_refused(tmp_path):
+    """The file's users and items make (n_users + n_items) × (rank + 1) parameters, held to the
+    synthetic instances' bound of 2**28 (MAX_ARRAY_ITEMS): 140,000 users and items at rank 1,024
+    are 2.9e8 (2.1 GiB), accepted when the family was made (the bound was not checked for a file)."""
+    n = 140_000
+    path = write(tmp_path / "u.data", "".join(f"{k} {k} 5 0\n" for k in range(n)))
+    message = re.escape(f"recsys options data_path's n_users={n:,}, n_items={n:,}, rank=1,024 make a parameter "
+                        f"table of (n_users + n_items) × (rank + 1) = {2 * n * 1025:,} float64s")
+    with pytest.raises(ValueError, match=message + ".*valid: at most 268,435,456 float64s.*lower rank"):
+        RecsysFamily(data_path=path, rank=1024)
+    assert RecsysFamily(data_path=path, rank=512).overrides["rank"] == 512  # 2 × 140,000 × 513 = 1.4e8: taken
 
 
 def test_ratings_without_positives_and_missing_file(tmp_path):

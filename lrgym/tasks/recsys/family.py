@@ -207,7 +207,12 @@ class RecsysFamily(TaskFamily):
             fixed = sorted({"n_users", "n_items"} & set(o))
             if fixed:
                 raise ValueError(f"recsys option(s) {fixed} cannot be set with data_path: they come from the file")
-            file_positives(o["data_path"])  # a missing or malformed file fails here, with the line
+            # a missing, oversized or malformed file fails here, with the line
+            _, _, n_users, n_items = file_positives(o["data_path"])
+            r, r_words = worst_case(o, "rank", RANK_RANGE[1])
+            check_build_size(self.name, [f"data_path's n_users={n_users:,}, n_items={n_items:,}", r_words],
+                             "a parameter table of (n_users + n_items) × (rank + 1)", (n_users + n_items) * (r + 1),
+                             MAX_ARRAY_ITEMS, lower="lower rank")
         else:
             self._check_sizes()
 

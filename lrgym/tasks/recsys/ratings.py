@@ -1,7 +1,9 @@
 """MovieLens-format ratings files (``u.data`` or ``ratings.csv``) read into positive pairs.
 
 Ratings ≥ :data:`POSITIVE_RATING` are positives; users and items are remapped to 0..n−1. A
-malformed file raises ``ValueError`` naming the file and the line; nothing is downloaded.
+malformed file raises ``ValueError`` naming the file and the line; nothing is downloaded. A file
+of more than :data:`MAX_RATINGS_BYTES` is refused before it is read, and a line of more than
+:data:`MAX_LINE_CHARS` is refused without reading the rest of it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,15 @@ CSV_HEADER = ("userid", "movieid", "rating", "timestamp")
 #: ids are int64 (a larger one was a bare OverflowError of NumPy's)
 _ID_MIN, _ID_MAX = -(2**63), 2**63 - 1
 _RATING_DTYPE = [("user", np.int64), ("item", np.int64), ("rating", np.float64), ("timestamp", np.float64)]
+#: the largest ratings file read: 2³¹ bytes (2 GiB), 2.4 times MovieLens's largest (ml-32m's
+#: ratings.csv, 877 MB, 32 million ratings). A row takes at least 8 bytes ("1 1 4 0" and its line
+#: end), so a file within it holds at most 2²⁸ ratings (the family's bound on positive pairs,
+#: :data:`lrgym.tasks.base.MAX_ARRAY_ITEMS`). A larger file ran for minutes or out of memory in
+#: ``np.loadtxt`` before any error; it is refused by its size, before it is opened.
+MAX_RATINGS_BYTES = 2**31
+#: the longest line read: a MovieLens line is under 60 characters; one of gigabytes (a file
+#: without line ends) was read whole into memory before its columns were counted
+MAX_LINE_CHARS = 4096
 
 
 def _checked_file(path) -> str:
@@ -29,7 +40,26 @@ def _checked_file(path) -> str:
     problem = file_problem(path)
     if problem is not None:
         raise ValueError(f"ratings file {path} {problem}; valid: a MovieLens u.data or ratings.csv file")
+    size = os.stat(path).st_size
+    if size > MAX_RATINGS_BYTES:
+        raise ValueError(f"ratings file {path} is {size:,} bytes ({size / 2**30:,.3g} GiB); valid: at most "
+                         f"{MAX_RATINGS_BYTES:,} bytes (2 GiB; MovieLens's largest, ml-32m's ratings.csv, is 877 MB)")
     return path
+
+
+def _lines(path: str, f):
+    """(line number, line) of an open text file, refusing a line of more than
+    :data:`MAX_LINE_CHARS` characters by its number, having read only that many of it."""
+    line_no = 0
+    while True:
+        line = f.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            return
+        line_no += 1
+        if len(line) > MAX_LINE_CHARS and not line.endswith("\n"):
+            raise _bad_line(path, line_no, f"longer than {MAX_LINE_CHARS:,} characters; valid: a line of MovieLens "
+                                           "ratings (user item rating timestamp)")
+        yield line_no, line
 
 
 def _bad_line(path: str, line_no: int, problem: str) -> ValueError:
@@ -79,7 +109,7 @@ def load_ratings(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     path = _checked_file(path)
     first_no, first = 0, ""
     with open(path, encoding="utf-8", errors="replace") as f:
-        for first_no, first in enumerate(f, start=1):
+        for first_no, first in _lines(path, f):
             if first.strip():
                 break
     if not first.strip():
@@ -107,7 +137,7 @@ def load_ratings(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         pass
     users, items, ratings = [], [], []
     with open(path, encoding="utf-8", errors="replace") as f:
-        for line_no, line in enumerate(f, start=1):
+        for line_no, line in _lines(path, f):
             text = line.strip()
             if line_no <= header or not text:
                 continue
