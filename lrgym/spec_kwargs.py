@@ -10,7 +10,10 @@ not JSON serializable``). The envs' ``spec`` setters (:class:`~lrgym.env.LRContr
 same env: a range or an array of numbers as a list, a NumPy number as a Python one (inside
 lists, tuples and dicts too). The env is unchanged: ``env.instances`` of ``range(0, 100)``
 stays that range; its spec says ``[0, 1, ..., 99]``, which makes an env of the same episodes.
-Other values (a built family, an ``OptimizerConfig``) are recorded as they were given, and so is
+A built family (``family=make_family("linreg", dim=8)``) is recorded as the name and options
+that make it again (``family="linreg", family_options={"dim": 8}``: :func:`family_form`) when
+they do. Other values (a family of a class of your own that no name makes, an
+``OptimizerConfig``) are recorded as they were given, and so is
 a range of more than :data:`MAX_LISTED_RANGE` seeds (only a slice of the ``private`` set, of
 2**62 − 2**40 seeds, is that long: ``instances=range(2**40, 2**62)`` would be a list of 4.6·10^18
 ints, a ``MemoryError`` in ``gym.make``; its ``to_json()`` raises ``TypeError`` as gymnasium's does).
@@ -19,10 +22,11 @@ ints, a ``MemoryError`` in ``gym.make``; its ``to_json()`` raises ``TypeError`` 
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 
-__all__ = ["MAX_LISTED_RANGE", "jsonable", "jsonable_spec"]
+__all__ = ["MAX_LISTED_RANGE", "family_form", "jsonable", "jsonable_spec"]
 
 #: the longest range :func:`jsonable` writes out as a list (every public instance set is shorter)
 MAX_LISTED_RANGE = 100_000
@@ -54,9 +58,32 @@ def jsonable(value):
     return value
 
 
+def family_form(kwargs: dict) -> dict:
+    """``kwargs`` with a built family (``family=make_family("linreg", dim=8)``, a
+    :class:`~lrgym.tasks.base.TaskFamily`) as its name and spec overrides
+    (``family="linreg", family_options={"dim": 8}``) when those are JSON values and make the
+    family again: a family of the class registered under its name
+    (:func:`lrgym.tasks.family_class`), rebuilt from its JSON-written options with the same
+    overrides. Else (a class of your own, a subclass) ``kwargs`` as they are: gymnasium's
+    ``to_json`` then raises its ``TypeError`` naming the family's class."""
+    from lrgym.tasks import family_class
+    from lrgym.tasks.base import TaskFamily
+
+    family = kwargs.get("family")
+    if not isinstance(family, TaskFamily) or kwargs.get("family_options"):
+        return kwargs
+    try:
+        options = json.loads(json.dumps(jsonable(dict(family.overrides))))
+        again = family_class(family.name)(**options)
+        same = type(again) is type(family) and jsonable(dict(again.overrides)) == jsonable(dict(family.overrides))
+    except (TypeError, ValueError):  # (no JSON form, no registered name, options the class refuses)
+        return kwargs
+    return {**kwargs, "family": family.name, "family_options": options} if same else kwargs
+
+
 def jsonable_spec(spec):
-    """``spec`` with :func:`jsonable` kwargs: a new ``EnvSpec`` (the one given is not changed);
-    None or a spec without a kwargs dict as it is."""
+    """``spec`` with :func:`jsonable` kwargs (a built family as :func:`family_form` records it):
+    a new ``EnvSpec`` (the one given is not changed); None or a spec without a kwargs dict as it is."""
     if spec is None or not isinstance(getattr(spec, "kwargs", None), dict):
         return spec
-    return dataclasses.replace(spec, kwargs=jsonable(spec.kwargs))
+    return dataclasses.replace(spec, kwargs=jsonable(family_form(spec.kwargs)))

@@ -104,3 +104,49 @@ def test_a_task_cache_stays_an_ordered_dict_so_the_spec_makes_the_env_again():
     again = gym.make(env.spec)
     assert type(again.unwrapped.task_cache) is OrderedDict
     assert _run(again) == _run(env)
+
+
+@pytest.mark.parametrize("family, options", [
+    ("linreg", {"dim": 8, "streaming": True}),
+    ("recsys", {"n_users": 50, "n_items": 40, "rank": np.int64(4)}),
+    ("mixed", {"members": ("linreg", "quadratic"), "member_options": {"quadratic": {"dim": 6}}}),
+])
+def test_a_built_family_is_recorded_as_its_name_and_options_and_makes_the_same_env(family, options):
+    """A built family had no JSON form: ``env.spec.to_json()`` of ``gym.make(id, family=make_family(...))``
+    raised ``TypeError: Object of type LinRegFamily is not JSON serializable``. The spec records
+    the name and options that make it again; the env keeps the family object it was given."""
+    from lrgym.tasks import make_family
+
+    built = make_family(family, **options)
+    env = gym.make("LRControl-v1", family=built, **SHORT)
+    assert env.unwrapped.family is built
+    text = env.spec.to_json()
+    recorded = json.loads(text)["kwargs"]
+    assert recorded["family"] == family
+    assert recorded["family_options"] == json.loads(json.dumps(jsonable(options)))
+    again = gym.make(EnvSpec.from_json(text))
+    assert type(again.unwrapped.family) is type(built) and again.spec.to_json() == text
+    assert _run(again) == _run(env)
+    assert _run(gym.make(env.spec)) == _run(env)
+    envs = gym.make_vec("LRControl-v1", 2, vectorization_mode="vector_entry_point", family=built, **SHORT)
+    vector_text = envs.spec.to_json()
+    assert json.loads(vector_text)["kwargs"]["family_options"] == recorded["family_options"]
+    twin = gym.make_vec(EnvSpec.from_json(vector_text))
+    assert envs.reset(seed=4)[0].tobytes() == twin.reset(seed=4)[0].tobytes()
+    assert envs.step(np.array([1, 3]))[0].tobytes() == twin.step(np.array([1, 3]))[0].tobytes()
+
+
+def test_a_family_no_name_makes_is_recorded_as_it_was_given():
+    """A subclass of a registered family is no family its name makes: the spec keeps the object
+    (gym.make(env.spec) still works in the process), and to_json is gymnasium's TypeError."""
+    from lrgym.tasks.linreg import LinRegFamily
+
+    class Mine(LinRegFamily):
+        pass
+
+    built = Mine(dim=8)
+    env = gym.make("LRControl-v1", family=built, **SHORT)
+    assert type(env.spec.kwargs["family"]) is Mine and not env.spec.kwargs.get("family_options")
+    with pytest.raises(TypeError, match="Mine"):
+        env.spec.to_json()
+    assert _run(gym.make(env.spec)) == _run(env)
