@@ -5,12 +5,19 @@
     python -m lrgym.baselines.train_controller                          # → runs/controller_mixed.{npz,py,json}
     python -m lrgym.baselines.train_controller --config my.json --seed 1
     python -m lrgym.baselines.train_controller --ship                   # → baselines/weights/controller_mixed.{npz,json}
+    python -m lrgym.baselines.train_controller --resume                 # go on after Ctrl-C / a kill / --stop-after G
     lrgym leaderboard submit runs/controller_mixed.py:TrainedController --suite quick   # grade a run
 
 Besides the weights and their record (``.json``) a run writes a self-contained submission file
 (``.py``, the weights inline: :func:`lrgym.baselines.controller.submission_source`), since the
 grader's sandbox holds only the submitted ``.py`` files; ``--ship`` writes none (the shipped
 weights are the ``controller`` baseline: ``lrgym leaderboard run-baselines --only controller``).
+
+**Checkpoints**: after every generation the run replaces ``<weights>.checkpoint.npz`` beside its
+weights (a ``--ship`` run's under ``runs/``) with its whole ES state
+(:mod:`lrgym.baselines.controller_checkpoint`); ``--resume`` goes on from it to the weights the
+uninterrupted run trains, to the bit, and is refused if the config, seed or code differ. A run
+that completes removes it.
 
 **Objective** = what the leaderboard ranks by: the normalised score S (:func:`lrgym.baselines.score.score`)
 of each episode against a per-run reference, averaged over a batch of **train** instances of
@@ -51,6 +58,7 @@ from lrgym.baselines.config_checks import (MAX_HIDDEN, ConfigError, check_env_ke
 from lrgym.baselines.controller import (INPUT_GROUPS, SUBMISSION_CLASS, ControllerNet, action_from_ln_lr, controller_inputs,
                                         submission_source)
 from lrgym.baselines.controller_ablation import ABLATIONS, ablation_source
+from lrgym.baselines.controller_checkpoint import MARK, ESState, read_checkpoint, resume_problem, write_checkpoint
 from lrgym.baselines.outputs import (SHIPPED_WEIGHTS, add_output_arguments, companion_problem, output_path,
                                      replace_file, replace_files, runs_dir, with_suffix_added)
 from lrgym.baselines.score import floored, score
@@ -550,7 +558,17 @@ def centred_ranks(f: np.ndarray) -> np.ndarray:
     return ranks / (len(f) - 1) - 0.5
 
 
-def train(cfg: ControllerConfig, seed: int, log=print) -> tuple[ControllerNet, dict]:
+def train(cfg: ControllerConfig, seed: int, log=print, *, checkpoint: str | Path | None = None,
+          resume: ESState | None = None, stop_after: int | None = None) -> tuple[ControllerNet, dict]:
+    """Train by ES (the module's docstring); returns the net with the best holdout generation's θ
+    and a record (``best_generation``, ``history``, ...).
+
+    ``checkpoint``: after every generation the whole ES state is written there
+    (:mod:`lrgym.baselines.controller_checkpoint`); ``resume``: a state read back from one, from
+    which the run goes on to the same θ, holdout history and kept generation as the run never
+    stopped (the same config and seed; :func:`main` checks them). ``stop_after``: stop after that
+    generation (its checkpoint written) if the run has not ended by then; the record then has
+    ``stopped_after`` and the net the current θ."""
     rng = np.random.default_rng(seed)
     net = ControllerNet(hidden=cfg.hidden, max_step=cfg.max_step, base_lr=cfg.resolved_base_lr(),
                         rejection_threshold=cfg.rejection_threshold, family_progress=cfg.family_progress,
@@ -564,26 +582,46 @@ def train(cfg: ControllerConfig, seed: int, log=print) -> tuple[ControllerNet, d
     log(f"train_controller: seed {seed}, {net.n_params} parameters, families {list(cfg.families)}")
     pools = {f: episode_set(cfg, f, cfg.train_start, int(cfg.pool[f]), log) for f in cfg.families}
     holdout = [episode_set(cfg, f, cfg.holdout_start, cfg.holdout, log) for f in cfg.families]
-    theta = net.theta.copy()
-    m, v = np.zeros_like(theta), np.zeros_like(theta)
+    if resume is None:
+        state = ESState(generation=0, theta=net.theta.copy(), adam_m=np.zeros(net.n_params),
+                        adam_v=np.zeros(net.n_params), rng={}, best_theta=net.theta.copy(), best_score=-np.inf,
+                        best_generation=0, history=[], seconds=0.0)
+    else:
+        if resume.theta.shape != (net.n_params,):
+            raise ValueError(f"the checkpoint holds {resume.theta.size} parameters, this config's net {net.n_params}")
+        state = resume
+        rng.bit_generator.state = resume.rng
+        log(f"resumed after generation {state.generation} of {cfg.generations} (best holdout so far: generation "
+            f"{state.best_generation})")
+    theta, m, v = state.theta.copy(), state.adam_m.copy(), state.adam_v.copy()
     b1, b2 = 0.9, 0.999
-    history = []
-    best = {"score": -np.inf, "theta": theta.copy(), "generation": 0}
+    clock = state.seconds - time.time()  # + time.time(): seconds of training, across resumes
 
     def select(gen: int):
         ev = evaluate_theta(net, holdout, theta, cfg.env_options)
-        history.append({"generation": gen, "holdout": ev, "seconds": round(time.time() - t_start, 1)})
+        state.history.append({"generation": gen, "holdout": ev, "seconds": round(clock + time.time(), 1)})
         sel = ev["all"]["mean"] - cfg.div_penalty * np.mean([ev[f]["div"] for f in cfg.families])
         tag = ""
-        if sel > best["score"]:
-            best.update(score=sel, theta=theta.copy(), generation=gen)
+        if sel > state.best_score:
+            state.best_score, state.best_theta, state.best_generation = float(sel), theta.copy(), gen
             tag = " *"
         fam = "  ".join(f"{f} {ev[f]['mean']:.3f}/{ev[f]['div']:.0%}" for f in cfg.families)
         log(f"gen {gen:4d}  holdout mean {ev['all']['mean']:.3f} IQM {ev['all']['iqm']:.3f}  {fam}"
-            f"  ({time.time() - t_start:.0f} s){tag}")
+            f"  ({clock + time.time():.0f} s){tag}")
 
-    select(0)
-    for gen in range(1, cfg.generations + 1):
+    def save(gen: int):
+        state.generation, state.theta, state.adam_m, state.adam_v = gen, theta, m, v
+        state.rng, state.seconds = rng.bit_generator.state, round(clock + time.time(), 1)
+        if checkpoint is not None:
+            write_checkpoint(checkpoint, state, {"config": dataclasses.asdict(cfg), "seed": seed,
+                                                 "code": references_version()})
+
+    if resume is None:
+        select(0)
+        save(0)
+    for gen in range(state.generation + 1, cfg.generations + 1):
+        if stop_after is not None and gen > stop_after:
+            break
         eps = rng.normal(size=(cfg.pairs, theta.size))
         cands = np.concatenate([theta + cfg.sigma * eps, theta - cfg.sigma * eps])
         fitness = np.zeros(len(cands))
@@ -603,13 +641,26 @@ def train(cfg: ControllerConfig, seed: int, log=print) -> tuple[ControllerNet, d
         theta = theta + cfg.step_size * (m / (1 - b1 ** gen)) / (np.sqrt(v / (1 - b2 ** gen)) + 1e-8)
         if gen % 5 == 0:
             log(f"gen {gen:4d}  train fitness mean {fitness.mean():.3f} max {fitness.max():.3f}"
-                f"  ({time.time() - t_start:.0f} s)")
+                f"  ({clock + time.time():.0f} s)")
         if gen % cfg.holdout_every == 0 or gen == cfg.generations:
             select(gen)
-    net.theta = best["theta"]
-    info = {"seed": seed, "best_generation": best["generation"], "holdout_selection_score": best["score"],
-            "seconds": round(time.time() - t_start, 1), "history": history}
+        save(gen)
+    info = {"seed": seed, "best_generation": state.best_generation, "holdout_selection_score": state.best_score,
+            "seconds": round(clock + time.time(), 1), "history": state.history}
+    if state.generation < cfg.generations:
+        net.theta = theta.copy()
+        info["stopped_after"] = state.generation
+    else:
+        net.theta = state.best_theta
     return net, info
+
+
+def _generation_argument(text: str) -> int:
+    """``--stop-after``'s value: a generation, an integer >= 1 (the parser's error names a bad one)."""
+    try:
+        return positive_int("--stop-after", int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a generation; valid: an integer >= 1 (1, 2, 3, ...)") from None
 
 
 def main(argv=None) -> int:
@@ -619,6 +670,12 @@ def main(argv=None) -> int:
                         f"(default: the shipped recipe {DEFAULT_CONFIG.name})")
     parser.add_argument("--seed", type=seed_argument, default=0, help="the run's random seed (an integer >= 0; default 0)")
     parser.add_argument("--generations", type=int, default=None, help="override the config's generations")
+    parser.add_argument("--resume", action="store_true",
+                        help="go on from the checkpoint an interrupted run of the same output left (its "
+                             "config, seed and code must be this run's): the same weights as an uninterrupted run")
+    parser.add_argument("--stop-after", type=_generation_argument, default=None, metavar="G",
+                        help="stop after generation G, its checkpoint written, if the run has not ended by then "
+                             "(go on later with --resume)")
     add_output_arguments(parser, f"controller weights ({WEIGHTS_NAME})")
     args = parser.parse_args(argv)
     try:
@@ -640,16 +697,53 @@ def main(argv=None) -> int:
     sidecar = with_suffix_added(path, ".npz").with_suffix(".json")  # runs/c0.5 → runs/c0.5.json, not runs/c0.json
     # the shipped weights are the `controller` baseline, graded by run-baselines: no submission file
     submission = None if args.ship else with_suffix_added(path, ".npz").with_suffix(".py")
-    for beside, mark in ((sidecar, SIDECAR_MARK), (submission, SUBMISSION_MARK)):
+    try:
+        checkpoint = checkpoint_path(path, args.ship)
+    except ValueError as exc:
+        parser.error(str(exc))
+    for beside, mark in ((sidecar, SIDECAR_MARK), (submission, SUBMISSION_MARK), (checkpoint, CHECKPOINT_MARK)):
         problem = companion_problem(beside, path, (mark,)) if beside is not None else None
         if problem:  # a file of the user's beside --out (their policy.py) is not replaced
             parser.error(f"--out {path}: {problem}")
+    command = "python -m lrgym.baselines.train_controller " + " ".join(argv if argv is not None else sys.argv[1:])
+    run = {"config": dataclasses.asdict(cfg), "seed": args.seed, "code": references_version()}
+    resume = None
+    if args.resume:
+        if not checkpoint.exists():
+            parser.error(f"--resume: no checkpoint at {checkpoint} (a run with this output writes it after each "
+                         "generation, and removes it when it completes); valid: the output of an interrupted run, "
+                         "or no --resume to start one")
+        try:
+            resume, saved = read_checkpoint(checkpoint)
+        except ValueError as exc:
+            parser.error(f"--resume: {exc}; valid: remove it and start over without --resume")
+        problem = resume_problem(saved, run)
+        if problem:
+            parser.error(f"--resume {checkpoint}: {problem}; valid: the checkpoint's config, seed and code, or "
+                         f"remove {checkpoint} and start over without --resume")
+    elif checkpoint.exists():  # an interrupted run's generations are not thrown away unasked
+        try:
+            held = f"generation {read_checkpoint(checkpoint)[0].generation}"
+        except ValueError:
+            held = "an unreadable checkpoint"
+        parser.error(f"an interrupted run left its checkpoint {checkpoint} ({held}); valid: --resume to go on "
+                     "from it (the same config and seed), or remove it to start over")
+    resumed_after = None if resume is None else resume.generation  # (train goes on in that state)
     t0, c0 = time.time(), time.process_time()
-    net, info = train(cfg, args.seed)
-    cfg_dict = dataclasses.asdict(cfg)
-    meta = {"config": cfg_dict, "seed": args.seed, "best_generation": info["best_generation"],
-            "command": "python -m lrgym.baselines.train_controller " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "commit": git_commit(), "code": references_version()}
+    try:
+        net, info = train(cfg, args.seed, checkpoint=checkpoint, resume=resume, stop_after=args.stop_after)
+    except KeyboardInterrupt:
+        if checkpoint.exists():
+            print(f"interrupted; the checkpoint of the last finished generation is {checkpoint}: go on with\n"
+                  f"  {resume_command(command)}", file=sys.stderr, flush=True)
+        raise
+    if "stopped_after" in info:
+        print(f"stopped after generation {info['stopped_after']} of {cfg.generations} (--stop-after); "
+              f"checkpoint {checkpoint}: go on with\n  {resume_command(command)}")
+        return 0
+    meta = {**run, "best_generation": info["best_generation"], "command": command, "commit": git_commit()}
+    if resumed_after is not None:
+        meta["resumed_after"] = resumed_after
     weights = net.to_bytes(meta)
     files = {path: weights, sidecar: json.dumps({**meta, "wall_seconds": round(time.time() - t0, 1),
                                                  "cpu_seconds": round(time.process_time() - c0, 1),
@@ -659,6 +753,7 @@ def main(argv=None) -> int:
         files[submission] = submission_source(weights, name=name) + ablation_source(name)
     path.parent.mkdir(parents=True, exist_ok=True)
     replace_files(files)  # together, or none of them
+    checkpoint.unlink(missing_ok=True)  # the run is whole: a new run with this output starts afresh
     took = f"({time.time() - t0:.0f} s wall, {time.process_time() - c0:.0f} CPU-s)"
     print(kept_generation(info["best_generation"], cfg.generations))
     if submission is None:
@@ -670,6 +765,28 @@ def main(argv=None) -> int:
           f"its ablations: lrgym leaderboard submit {submission}:NoGradient --suite val   (any of "
           f"{', '.join(c.__name__ for c in ABLATIONS.values())})")
     return 0
+
+
+#: what a checkpoint always holds at its start (:mod:`lrgym.baselines.controller_checkpoint`)
+CHECKPOINT_MARK = MARK
+
+
+def checkpoint_path(path: Path, ship: bool) -> Path:
+    """Where a run writing the weights ``path`` keeps its checkpoint: beside them
+    (``runs/controller_mixed.npz`` → ``runs/controller_mixed.checkpoint.npz``); for ``--ship``
+    under :func:`~lrgym.baselines.outputs.runs_dir` (``controller_mixed.ship.checkpoint.npz``:
+    nothing but the weights is written where they ship). ``ValueError`` if that is a shipped place."""
+    if ship:
+        return output_path(Path(WEIGHTS_NAME.replace(".npz", ".ship.checkpoint.npz")))
+    return with_suffix_added(path, ".npz").with_suffix(".checkpoint.npz")
+
+
+def resume_command(command: str) -> str:
+    """``command`` (a run's, as typed) with ``--resume`` and without ``--stop-after``: the command that goes on."""
+    words = command.split()
+    kept = [w for i, w in enumerate(words) if w != "--stop-after" and not (i and words[i - 1] == "--stop-after")
+            and not w.startswith("--stop-after=") and w != "--resume"]
+    return " ".join([*kept, "--resume"])
 
 
 def kept_generation(best: int, generations: int) -> str:
@@ -694,4 +811,6 @@ def submission_name(path: Path) -> str:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from lrgym.baselines.interrupts import run_command
+
+    raise SystemExit(run_command(main, "python -m lrgym.baselines.train_controller", exiting=True))

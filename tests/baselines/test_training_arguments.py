@@ -237,7 +237,7 @@ def _stub_training(module_name, module, monkeypatch):
             def to_bytes(self, meta=None):
                 return b"npz"
 
-        def train(cfg, seed):
+        def train(cfg, seed, **checkpointing):
             return Net(), {"best_generation": 1, "history": []}
     else:
         return  # Q-learning trains for real: one episode is quick

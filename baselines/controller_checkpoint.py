@@ -1,0 +1,103 @@
+"""The checkpoint of a ``train_controller`` run: its whole ES state after a generation, so that an
+interrupted run goes on (``--resume``) to the weights the uninterrupted run trains, to the bit.
+
+What a generation changes, and what the file therefore holds (:class:`ESState`): θ, Adam's two
+moment vectors, the random generator's state (the next generation's noise and batch draws), the
+best holdout generation so far (its θ, score and number) and the holdout history; besides them
+the run's config, seed and code (:func:`lrgym.baselines.train_controller.references_version`),
+which a resume must match (:func:`resume_problem`): another config, seed or code trains other
+weights from the same generation on, so the checkpoint would not be that run going on.
+
+Written after every generation over the previous one (:func:`~lrgym.baselines.outputs.replace_file`:
+a run stopped while writing leaves the previous checkpoint whole); the run that completes removes
+it. The file is an ``.npz`` (no pickle): the arrays, and a JSON header first in the archive whose
+opening is :data:`MARK` (what :func:`~lrgym.baselines.outputs.companion_problem` recognises as a
+file the trainer wrote).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lrgym.baselines.outputs import json_copy, replace_file
+
+__all__ = ["ARRAYS", "MARK", "ESState", "read_checkpoint", "resume_problem", "write_checkpoint"]
+
+FORMAT = "lrgym train_controller checkpoint 1"
+#: the bytes every checkpoint holds at its start (its header's first key, uncompressed)
+MARK = b'{"format": "lrgym train_controller checkpoint'
+#: the state's vectors, stored as arrays (the rest is the JSON header)
+ARRAYS = ("theta", "adam_m", "adam_v", "best_theta")
+
+
+@dataclass
+class ESState:
+    """The training state after ``generation`` (0: the start, before the first update)."""
+
+    generation: int
+    theta: np.ndarray
+    adam_m: np.ndarray
+    adam_v: np.ndarray
+    #: ``np.random.Generator.bit_generator.state`` (plain ints: JSON keeps them exactly)
+    rng: dict
+    best_theta: np.ndarray
+    best_score: float
+    best_generation: int
+    history: list
+    #: wall-clock seconds of training so far (the history's clock goes on from it)
+    seconds: float
+
+
+def write_checkpoint(path: str | Path, state: ESState, run: dict) -> Path:
+    """Replace ``path`` with ``state`` and ``run`` (the config, seed and code: what a resume must match)."""
+    header = {"format": FORMAT, "run": json_copy(run), "generation": state.generation, "rng": state.rng,
+              "best_score": state.best_score, "best_generation": state.best_generation,
+              "history": json_copy(state.history), "seconds": state.seconds}
+    buf = io.BytesIO()
+    # the header first, as bytes (a str array would be UTF-32, without MARK's bytes)
+    np.savez(buf, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
+             **{k: np.asarray(getattr(state, k), dtype=np.float64) for k in ARRAYS})
+    return replace_file(path, buf.getvalue())
+
+
+def read_checkpoint(path: str | Path) -> tuple[ESState, dict]:
+    """The state and the run record (config, seed, code) of a checkpoint; ``ValueError`` naming the
+    file if it is no checkpoint of this format or is damaged."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            header = json.loads(bytes(data["header"]).decode())
+            if not isinstance(header, dict) or header.get("format") != FORMAT:
+                raise ValueError(f"its format is {header.get('format') if isinstance(header, dict) else None!r}, "
+                                 f"not {FORMAT!r}")
+            arrays = {k: np.array(data[k], dtype=np.float64) for k in ARRAYS}
+        state = ESState(generation=int(header["generation"]), rng=header["rng"], best_score=float(header["best_score"]),
+                        best_generation=int(header["best_generation"]), history=list(header["history"]),
+                        seconds=float(header["seconds"]), **arrays)
+        run = dict(header["run"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path} is no readable train_controller checkpoint ({type(exc).__name__}: {exc})") from None
+    if len({a.shape for a in arrays.values()}) != 1:
+        raise ValueError(f"{path} is no readable train_controller checkpoint (its vectors differ in length)")
+    return state, run
+
+
+def resume_problem(saved: dict, run: dict) -> str | None:
+    """What differs between a checkpoint's run record ``saved`` and this run's ``run`` (``config``
+    field by field, then ``seed``, then ``code``), said with both values; None if nothing does."""
+    saved, run = json_copy(saved), json_copy(run)
+    old_cfg, new_cfg = saved.get("config") or {}, run.get("config") or {}
+    for key in [*new_cfg, *(k for k in old_cfg if k not in new_cfg)]:
+        if old_cfg.get(key) != new_cfg.get(key):
+            return f"the config's {key} is {new_cfg.get(key)!r}, the checkpoint's run had {old_cfg.get(key)!r}"
+    if saved.get("seed") != run.get("seed"):
+        return f"--seed is {run.get('seed')!r}, the checkpoint's run had {saved.get('seed')!r}"
+    if saved.get("code") != run.get("code"):
+        return (f"lrgym's code is {run.get('code')!r}, the checkpoint's run had {saved.get('code')!r} (other code "
+                "trains other bits)")
+    return None
