@@ -157,6 +157,18 @@ class ControllerNet:
             return np.zeros(N_FAMILIES)
         return theta[self.n_params - N_FAMILIES:]
 
+    def inert_parameters(self) -> np.ndarray:
+        """(n_params,) bool: the parameters the mask keeps from acting — the first layer's weights
+        on masked inputs, and with ``family`` masked the family terms b_f, c_f, p_f. No output
+        depends on them, so training leaves them at their start (ES's noise there moved them at
+        random, without changing anything else: the same fitness, the same other parameters)."""
+        inert = np.zeros(self.n_params, dtype=bool)
+        a, b = self.layer_shapes[0]
+        inert[:a * b] = np.repeat(self._mask_vec == 0, b)  # W (a, b) row-major: row i is input i
+        if "family" in self.mask:
+            inert[self.n_params - (3 if self.family_progress else 2) * N_FAMILIES:] = True
+        return inert
+
     def start_log_lr(self, family: np.ndarray, theta: np.ndarray | None = None) -> np.ndarray:
         """ln η_0 per episode (family indices (N,))."""
         _, _, offset = self.unpack(self.theta if theta is None else theta)

@@ -578,6 +578,9 @@ def train(cfg: ControllerConfig, seed: int, log=print, *, checkpoint: str | Path
         layers, _, _ = net.unpack(net.theta)
         for w, _b in layers[:-1]:
             w[...] = rng.normal(0, 1.0 / np.sqrt(w.shape[0]), w.shape)
+    # parameters the mask keeps from acting (weights on masked inputs; with "family" masked, the
+    # family terms): ES gets no fitness signal there, so it leaves them at their start
+    inert = net.inert_parameters()
     t_start = time.time()
     log(f"train_controller: seed {seed}, {net.n_params} parameters, families {list(cfg.families)}")
     pools = {f: episode_set(cfg, f, cfg.train_start, int(cfg.pool[f]), log) for f in cfg.families}
@@ -623,6 +626,7 @@ def train(cfg: ControllerConfig, seed: int, log=print, *, checkpoint: str | Path
         if stop_after is not None and gen > stop_after:
             break
         eps = rng.normal(size=(cfg.pairs, theta.size))
+        eps[:, inert] = 0.0  # (drawn all the same: the stream of draws does not depend on the mask)
         cands = np.concatenate([theta + cfg.sigma * eps, theta - cfg.sigma * eps])
         fitness = np.zeros(len(cands))
         for f in cfg.families:

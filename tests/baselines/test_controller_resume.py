@@ -1,4 +1,4 @@
-"""train_controller's checkpoint and --resume.
+"""train_controller's checkpoint and --resume, and what ES does with the parameters a mask silences.
 
 An interrupted run (Ctrl-C, a kill, ``--stop-after``) goes on from its last generation's checkpoint
 to the state the uninterrupted run reaches, to the bit; a resume that would train other weights
@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import lrgym.baselines.train_controller as tc
+from lrgym.baselines.controller import INPUT_GROUPS, INPUT_NAMES, N_INPUTS, ControllerNet, controller_inputs
 from lrgym.baselines.controller_checkpoint import read_checkpoint
 from lrgym.baselines.train_controller import ControllerConfig, checkpoint_path, main, train
 
@@ -120,3 +121,51 @@ def test_a_shipping_runs_checkpoint_goes_to_runs_not_beside_the_shipped_weights(
     assert not shipped.exists()
     assert read_checkpoint(tmp_path / "runs" / "controller_mixed.ship.checkpoint.npz")[0].generation == 1
     assert checkpoint_path(shipped / "controller_mixed.npz", ship=True) == tmp_path / "runs" / "controller_mixed.ship.checkpoint.npz"
+
+
+# ---- the parameters a mask silences ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("hidden, mask", [((), ("gradient",)), ((), ("family", "noise")), ((3,), ("loss",))])
+def test_the_inert_parameters_are_those_no_output_depends_on(hidden, mask):
+    """Against the definition: a parameter is inert iff changing it alone changes no start LR and
+    no step of any input."""
+    net = ControllerNet(hidden=hidden, family_progress=True, mask=mask, base_lr=(0.02, 0.01, 0.01, 0.1))
+    rng = np.random.default_rng(0)
+    theta = rng.normal(0, 0.5, net.n_params)
+    x = controller_inputs(rng.normal(0, 2, (64, 12)), rng.normal(0, 1, 64), rng.random(64) < 0.3)
+    fam = np.arange(64) % 4
+
+    def outputs(t):
+        return np.concatenate([net.step_size(x, fam, t), net.start_log_lr(fam, t)])
+
+    base = outputs(theta)
+    moves = np.array([not np.array_equal(outputs(theta + 0.7 * np.eye(net.n_params)[i]), base)
+                      for i in range(net.n_params)])
+    assert np.array_equal(net.inert_parameters(), ~moves)
+    assert net.inert_parameters().sum() == (len(INPUT_GROUPS["gradient"]) if mask == ("gradient",) else
+                                            12 + 1 if "family" in mask else 6 * 3)
+    assert N_INPUTS == len(INPUT_NAMES)
+
+
+def test_es_leaves_the_masked_parameters_at_their_start_and_trains_the_others_as_before(tmp_path, monkeypatch):
+    """ES drew noise for every parameter, so a run with ``mask`` moved the silenced ones at random
+    (no fitness depends on them) and wrote them into the weights. Its noise there is now 0: those
+    parameters stay at 0, while every other parameter, the kept generation and the holdout history
+    are what perturbing them too gave (the same draws of the generator; the fitness cannot see
+    them), so a run without a mask, such as the shipped recipe, trains what it trained."""
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path))
+    cfg = {**TINY, "mask": ["gradient", "family"]}
+    net, info = train(ControllerConfig(**cfg), 3, log=_quiet, checkpoint=tmp_path / "new.npz")
+    inert = net.inert_parameters()
+    assert inert.sum() == 3 + 12
+    monkeypatch.setattr(ControllerNet, "inert_parameters", lambda self: np.zeros(self.n_params, dtype=bool))
+    old_net, old_info = train(ControllerConfig(**cfg), 3, log=_quiet, checkpoint=tmp_path / "old.npz")
+    new, old = read_checkpoint(tmp_path / "new.npz")[0], read_checkpoint(tmp_path / "old.npz")[0]
+    assert np.all(new.theta[inert] == 0) and np.all(old.theta[inert] != 0)  # the old code's random walk
+    assert new.theta[~inert].tobytes() == old.theta[~inert].tobytes()
+    assert new.adam_m[~inert].tobytes() == old.adam_m[~inert].tobytes()
+    strip = [[{k: v for k, v in h.items() if k != "seconds"} for h in s.history] for s in (new, old)]
+    assert strip[0] == strip[1] and info["best_generation"] == old_info["best_generation"]
+    # and no mask: nothing is inert, the shipped recipe's draws are untouched
+    assert not ControllerNet(family_progress=True).inert_parameters().any()
