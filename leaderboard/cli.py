@@ -11,6 +11,7 @@
     lrgym leaderboard references --suite v2    # (re)compute the best-fixed-LR references
     lrgym leaderboard export --format csv      # runs/results/{entries,runs,trajectories}.csv (or json)
     lrgym leaderboard suites
+    lrgym leaderboard controller-ablation      # the learned controller's ablation table (suite val)
     lrgym leaderboard suites --private grader.key       # a hidden suite (see lrgym.leaderboard.private)
 """
 
@@ -551,6 +552,55 @@ def run_baselines(
                _output_mode(private is not None), "--markdown")
         _wrote(board, private=private is not None, secrets=False)
     if n_ok < len(outcomes):
+        raise typer.Exit(1)
+
+
+@leaderboard_app.command("controller-ablation")
+def controller_ablation(
+    suite: str = typer.Option("val", "--suite", "-s", help="Suite (default: val, the README's table's; v2, quick, "
+                              "or a suite file of your own)."),
+    db: Optional[Path] = DbOpt,
+    workers: Optional[int] = WorkersOpt,
+    submission: Optional[Path] = typer.Option(None, "--submission", parser=nonempty_path, metavar="FILE.py",
+                                              help="A run's submission file (train_controller's "
+                                              "runs/controller_mixed.py): its weights' table (default: the shipped "
+                                              "weights')."),
+    grade: bool = typer.Option(True, "--grade/--no-grade", help="Grade every row first (default), or print the "
+                               "table of the entries the store holds."),
+):
+    """The learned controller's ablation table (README): the trained weights, random weights and each
+    input group held at 0, with bold_driver and plateau for scale, graded into the store; prints
+    the table in Markdown (IQM of all runs with its 95% CI, per family IQM / mean / divergence)."""
+    from lrgym.leaderboard.ablation_table import ablation_rows, markdown_table
+    from lrgym.leaderboard.ranking import build_leaderboard
+    from lrgym.leaderboard.runner import baseline_specs, submission_spec
+
+    s = _suite(suite, grading=grade)
+    try:
+        rows = ablation_rows(None if submission is None else str(submission))
+    except (OSError, ValueError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--submission") from None
+    refs = None
+    if grade:
+        try:
+            specs = [baseline_specs([r.target], tuned=s.tuned)[0] if r.kind == "baseline"
+                     else submission_spec(r.target, r.name) for r in rows]
+        except (OSError, ValueError) as exc:
+            raise typer.BadParameter(str(exc), param_hint="--submission") from None
+        _, refs, _ = _run(specs, s, db, workers, f"controller ablation on {s.version}")
+    if refs is None:
+        refs = _cached_references(s)
+    with _existing_store(db) as store:
+        lb = build_leaderboard(store, s, references=refs, curves=False, poi=False)
+    summaries = {}
+    for r in rows:
+        try:
+            summaries[r.name] = lb.row(r.name).summary
+        except KeyError:
+            pass
+    sys.stdout.write(markdown_table(rows, summaries, tuple(s.family_names), s.name))
+    sys.stdout.flush()
+    if len(summaries) < len(rows):
         raise typer.Exit(1)
 
 

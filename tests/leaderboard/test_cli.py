@@ -18,7 +18,7 @@ def _invoke(*args):
 def test_entry_point_lists_the_subcommands():
     out = subprocess.run([sys.executable, "-m", "lrgym.leaderboard.entry", "leaderboard", "--help"], capture_output=True,
                          text=True, check=True).stdout
-    for cmd in ("run-baselines", "submit", "show", "report", "references", "suites"):
+    for cmd in ("run-baselines", "submit", "show", "report", "references", "suites", "controller-ablation"):
         assert cmd in out
 
 
