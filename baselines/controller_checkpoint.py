@@ -80,6 +80,9 @@ def read_checkpoint(path: str | Path) -> tuple[ESState, dict]:
                         best_generation=int(header["best_generation"]), history=list(header["history"]),
                         seconds=float(header["seconds"]), **arrays)
         run = dict(header["run"])
+        np.random.PCG64().state = state.rng  # the generator's state is one (a damaged one fails here, not hours on)
+        if state.generation < 0 or not 0 <= state.best_generation <= state.generation:
+            raise ValueError(f"generation {state.generation}, best generation {state.best_generation}")
     except (OSError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{path} is no readable train_controller checkpoint ({type(exc).__name__}: {exc})") from None
     if len({a.shape for a in arrays.values()}) != 1:

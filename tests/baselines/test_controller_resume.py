@@ -109,6 +109,12 @@ def test_a_resume_needs_a_checkpoint_and_the_code_that_wrote_it(tmp_path, monkey
     with pytest.raises(SystemExit):
         _run(tmp_path)
     assert "c.checkpoint.npz is a file this command did not write" in capsys.readouterr().err
+    from lrgym.baselines.controller_checkpoint import MARK
+
+    (tmp_path / "c.checkpoint.npz").write_bytes(MARK + b" cut short")  # a damaged one: named, before any work
+    with pytest.raises(SystemExit):
+        _run(tmp_path, "--resume")
+    assert "c.checkpoint.npz is no readable train_controller checkpoint" in capsys.readouterr().err
 
 
 def test_a_shipping_runs_checkpoint_goes_to_runs_not_beside_the_shipped_weights(tmp_path, monkeypatch):
