@@ -53,7 +53,8 @@ from lrgym.settings import MAX_NUM_ENVS
 from lrgym.tasks import FAMILIES
 
 __all__ = ["ALGOS", "ENV_NAME", "RESUME_MAY_DIFFER", "TRAINER_SET", "ConfigError", "RLlibConfig", "checkpoint_settings",
-           "checkpoint_steps", "export_policy", "make_env", "resumed_config", "runner_seeds", "steps_said", "train"]
+           "checkpoint_steps", "export_policy", "make_env", "resumed_config", "runner_cycle_offset", "runner_seeds",
+           "spread_cycles", "steps_said", "train"]
 
 ALGOS = ("ppo", "dqn")
 #: the name the env creator is registered under in Ray's registry
@@ -225,6 +226,45 @@ def runner_seeds(seed, num_envs: int):
     return seed
 
 
+def runner_cycle_offset(worker_index: int, num_envs: int) -> int:
+    """Where env runner ``worker_index``'s sub-envs start an ``instance_order="cycle"`` list: the
+    global index of its first sub-env, ``(k − 1)·n`` for remote runner k ≥ 1 of n sub-envs each
+    (0 for the local runner 0, which samples only with ``num_env_runners=0``), so runner k's
+    sub-env i starts at the list's ``(k − 1)·n + i``-th seed, as sub-env ``(k − 1)·n + i`` of one
+    vector env of all the runners' sub-envs does. The cycle start knew the sub-env index alone:
+    every runner walked the list in lockstep (2 runners × 2 sub-envs over ``[0, 1, 2, 3]``
+    trained 0 and 1 twice at once, 2 and 3 never at the same time), wasted samples."""
+    return max(int(worker_index) - 1, 0) * int(num_envs)
+
+
+def spread_cycles(*, env_runner, env, **_kwargs) -> None:
+    """RLlib's ``on_environment_created`` callback that moves each runner's sub-env cycles to
+    their global place (:func:`runner_cycle_offset`): ``.callbacks(on_environment_created=spread_cycles)``.
+    RLlib's env creator cannot do it, since RLlib drops the :class:`EnvContext` (and its
+    ``worker_index``) when it adds ``num_envs`` in ``gym_env_vectorize_mode="vector_entry_point"``.
+    ``env`` is the runner's unwrapped vector env: lrgym's (``vector_entry_point``; sub-env i
+    already starts at i) or gymnasium's ``SyncVectorEnv`` of lrgym envs (``sync``; each starts at
+    0). With ``instance_order="draw"`` nothing changes. It runs before the runner's first reset;
+    a reset that gives every sub-env one listed seed moves the cycles as lrgym's vector env says
+    (RLlib resets with no options)."""
+    from gymnasium.vector import SyncVectorEnv
+
+    from lrgym.env import LRControlEnv
+    from lrgym.vector import LRControlVectorEnv
+
+    offset = runner_cycle_offset(env_runner.worker_index, env.num_envs)
+    if isinstance(env, LRControlVectorEnv):
+        env.call("shift_cycle", offset)
+        return
+    subs = [sub.unwrapped for sub in getattr(env, "envs", ())] if isinstance(env, SyncVectorEnv) else []
+    if not subs or not all(isinstance(sub, LRControlEnv) for sub in subs):
+        raise ValueError(f"spread_cycles got {type(env).__name__}; valid: lrgym's vector env "
+                         "(gym_env_vectorize_mode='vector_entry_point' with an lrgym id or train_rllib.make_env) "
+                         "or a SyncVectorEnv of lrgym envs (gym_env_vectorize_mode='sync')")
+    for i, sub in enumerate(subs):
+        sub.shift_cycle(offset + i)
+
+
 def training_view(env, reward_clip):
     """The vector env as the agent trains on it: observations clipped to ±10
     (:func:`lrgym.baselines.wrappers.clip_obs`, applied again when the exported policy acts),
@@ -289,6 +329,7 @@ def algo_config(config: RLlibConfig):
                      gym_env_vectorize_mode="vector_entry_point", num_cpus_per_env_runner=1,
                      sample_timeout_s=600.0)
         .learners(num_learners=0)
+        .callbacks(on_environment_created=spread_cycles)  # cycles apart across runners, not only sub-envs
         .rl_module(model_config=model)
         .training(**{**training, **config.algo_kwargs})
         .debugging(seed=config.seed, log_level="ERROR")

@@ -4,7 +4,8 @@ refuse (or the trainer overrides) refused as the parser's error before Ray start
 
 Found by an RLlib user's audit (2026-12-06): RLlib seeds env runner k with ``seed + k`` and the
 vector env gives sub-env i ``seed + i``, so runner 1's sub-env 1 and runner 2's sub-env 0 drew the
-same instances in the same order; ``env_kwargs={"horizn": 5}`` ended in RLlib's bare
+same instances in the same order, and with ``instance_order="cycle"`` every runner walked the list
+in lockstep (the cycle start knew the sub-env's index, not the runner's); ``env_kwargs={"horizn": 5}`` ended in RLlib's bare
 ``IndexError: list index out of range``; ``{"action_mode": "log_lr"}`` trained discrete actions and ``{"family": "linreg"}`` linreg as
 ``rllib_ppo_mixed``.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from lrgym.baselines import train_rllib
@@ -137,3 +139,84 @@ def test_horizon_beside_env_kwargs_that_are_no_object_is_the_parsers_error(tmp_p
     with pytest.raises(SystemExit) as stop:
         train_rllib.parse_config(["--config", str(path), "--horizon", "5", "--out", str(tmp_path / "o")])
     assert stop.value.code == 2 and "env_kwargs=3 invalid; valid: an object of keywords" in capsys.readouterr().err
+
+
+CYCLE = {"family": "linreg", "horizon": 2, "instances": [0, 1, 2, 3, 4, 5, 6], "instance_order": "cycle",
+         **train_rllib.TRAINER_SET}
+
+
+class Runner:
+    """A stand-in for RLlib's env runner: what ``on_environment_created`` reads of it."""
+
+    def __init__(self, worker_index: int):
+        self.worker_index = worker_index
+
+
+def runner_episodes(env, worker_index: int, episodes: int, spread: bool = True) -> list[list[int]]:
+    """The instances each sub-env of runner ``worker_index`` trains, episode by episode, after
+    ``spread_cycles`` moved its cycles (RLlib seeds runner k with seed + k and steps on through
+    the vector env's automatic resets)."""
+    if spread:
+        train_rllib.spread_cycles(env_runner=Runner(worker_index), env=env.unwrapped, env_context={})
+    _, info = env.reset(seed=worker_index)
+    seen = [[int(k)] for k in info["instance"]]
+    ended = np.zeros(env.num_envs, dtype=bool)
+    while min(map(len, seen)) < episodes:
+        _, _, terminated, truncated, info = env.step(np.full(env.num_envs, 2))
+        for i in np.flatnonzero(ended):  # NEXT_STEP autoreset: this step started the next episode
+            seen[i].append(int(info["instance"][i]))
+        ended = terminated | truncated
+    return [s[:episodes] for s in seen]
+
+
+def hand_cycle(runners: int, n: int, episodes: int) -> dict[int, list[list[int]]]:
+    """The reference: one vector env of all ``runners × n`` sub-envs, remote runner k (1, 2, ...)
+    holding its sub-envs ``(k − 1)·n`` to ``k·n − 1``, sub-env g taking the list's seeds from its
+    g-th on, one per episode."""
+    seeds = CYCLE["instances"]
+    return {k: [[seeds[((k - 1) * n + i + e) % len(seeds)] for e in range(episodes)] for i in range(n)]
+            for k in range(1, runners + 1)}
+
+
+@pytest.mark.parametrize("mode", ["vector_entry_point", "sync"])
+@pytest.mark.parametrize("runners, n", [(2, 2), (3, 2), (2, 3)])
+def test_runners_cycle_apart_as_one_vector_env_of_all_their_sub_envs(mode, runners, n):
+    """instance_order="cycle": the cycle start knew only the sub-env's index, so every runner
+    walked the list in lockstep (2 runners × 2 sub-envs over 7 seeds trained seeds 0 and 1 twice at
+    once, wasted samples). ``spread_cycles`` (train_rllib's ``on_environment_created`` callback)
+    starts runner k's sub-env i at the list's (k − 1)·n + i-th seed: the runners' first instances
+    differ, and together they walk the list as one vector env of runners × n sub-envs would — in
+    lrgym's vector env (``vector_entry_point``) and in gymnasium's ``SyncVectorEnv`` of lrgym envs
+    (``sync``, whose sub-envs all start at the first seed)."""
+    import gymnasium as gym
+
+    import lrgym  # noqa: F401 - the ids
+
+    def build():
+        if mode == "sync":
+            return gym.make_vec("LRControl-v1", num_envs=n, vectorization_mode="sync", **CYCLE)
+        return train_rllib.make_env({**CYCLE, "num_envs": n, "reward_clip": None})
+
+    seen = {k: runner_episodes(build(), k, episodes=4) for k in range(1, runners + 1)}
+    assert seen == hand_cycle(runners, n, episodes=4)
+    firsts = [s[0] for k in seen for s in seen[k]]
+    assert len(set(firsts)) == len(firsts) == runners * n  # no two sub-envs of any runner start together
+
+
+def test_the_local_runner_cycles_as_a_plain_vector_env_and_draws_are_left_alone():
+    """Runner 0 (the driver's, sampling only with num_env_runners=0) starts at 0, as the vector
+    env does; with instance_order="draw" the callback changes nothing (same draws to the bit)."""
+    local = runner_episodes(train_rllib.make_env({**CYCLE, "num_envs": 3, "reward_clip": None}), 0, episodes=3)
+    assert local == hand_cycle(1, 3, episodes=3)[1]
+    drawn = {**CYCLE, "instance_order": "draw", "reward_clip": None, "num_envs": 2}
+    assert (runner_episodes(train_rllib.make_env(drawn), 2, episodes=3)
+            == runner_episodes(train_rllib.make_env(drawn), 2, episodes=3, spread=False))
+
+
+def test_spread_cycles_names_the_vector_envs_it_takes():
+    import gymnasium as gym
+
+    env = gym.vector.SyncVectorEnv([lambda: gym.make("CartPole-v1")])
+    with pytest.raises(ValueError, match=r"spread_cycles got SyncVectorEnv; valid: lrgym's vector env "
+                                         r"\(gym_env_vectorize_mode='vector_entry_point'"):
+        train_rllib.spread_cycles(env_runner=Runner(1), env=env)

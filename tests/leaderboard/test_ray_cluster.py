@@ -568,6 +568,28 @@ def test_rllib_env_runners_on_a_node_with_other_code_stop_the_run_before_trainin
     assert list(tmp_path.iterdir()) == []  # nothing trained, nothing written
 
 
+def test_rllib_env_runners_start_their_instance_cycles_apart(cluster):
+    """train_rllib's PPO with 2 env runners × 2 sub-envs and instance_order="cycle": each runner's
+    sub-env i started at the list's i-th seed, so the two runners trained the same instances at
+    the same time. Now (its on_environment_created callback, spread_cycles) runner k's sub-env i
+    starts at (k − 1)·2 + i, as sub-env (k − 1)·2 + i of one vector env of all four would."""
+    from ray.tune.registry import register_env
+
+    from lrgym.baselines.train_rllib import ENV_NAME, RLlibConfig, algo_config, make_env
+
+    register_env(ENV_NAME, make_env)
+    config = RLlibConfig(algo="ppo", family="linreg", env_runners=2, envs_per_runner=2, train_batch_size=64,
+                         total_timesteps=64, env_kwargs={"horizon": 4, "instances": [0, 1, 2, 3, 4],
+                                                         "instance_order": "cycle"}, progress=False)
+    algo = algo_config(config).build_algo()
+    try:
+        starts = dict(algo.env_runner_group.foreach_env_runner(
+            lambda r: (r.worker_index, list(r.env.unwrapped.call("cycle_position"))), local_env_runner=False))
+    finally:
+        algo.stop()
+    assert starts == {1: [0, 1], 2: [2, 3]}
+
+
 def test_rllib_refuses_more_env_runners_than_the_instance_has_cpus(cluster, tmp_path):
     """An env runner is an actor of one CPU and RLlib waits, silently, until all are placed:
     ``--env-runners 4`` (the README's DQN example) on a 2-core machine waited forever (a Ray
