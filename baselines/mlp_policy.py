@@ -22,12 +22,15 @@ from pathlib import Path
 import numpy as np
 
 from lrgym.baselines.outputs import replace_file, weights_literal
-from lrgym.baselines.wrappers import clip_obs
+from lrgym.baselines.wrappers import OBS_CLIP, clip_obs
 
-__all__ = ["ACTIVATIONS", "MLPPolicy", "SUBMISSION_CLASS"]
+__all__ = ["ACTION_MODES", "ACTIVATIONS", "MLPPolicy", "SUBMISSION_CLASS"]
 
 #: the class of the submission file :meth:`MLPPolicy.submission_source` writes (train_rllib's export)
 SUBMISSION_CLASS = "RLlibPolicy"
+
+#: the action modes a policy acts in: the argmax of its outputs, or its first output clipped to [−1, 1]
+ACTION_MODES = ("discrete", "log_lr")
 
 ACTIVATIONS = {
     "linear": lambda x: x,
@@ -37,7 +40,11 @@ ACTIVATIONS = {
 
 
 class MLPPolicy:
-    """Greedy discrete policy: ``argmax(mlp(clip_obs(obs)))`` (first index on ties)."""
+    """Greedy policy: ``argmax(mlp(clip_obs(obs)))`` (first index on ties) in ``discrete`` mode;
+    in ``log_lr`` mode (``meta["action_mode"]``, :mod:`lrgym.baselines.rllib_export`) the first
+    output, a Gaussian's mean, clipped to [−1, 1]. ``meta["obs_clip"]``: the observation clip it
+    trained with (default ±10, train_rllib's; None: the raw observation); ``meta["choices"]``: its
+    ``optimizer``, ``lr_init`` and env options (``factors``, ``rejection_threshold``)."""
 
     optimizer = "sgd"
     action_mode = "discrete"
@@ -51,10 +58,21 @@ class MLPPolicy:
         self.layers = [(np.asarray(w, np.float64), np.asarray(b, np.float64), a) for w, b, a in layers]
         self.name = name
         self.meta = meta or {}
+        self.action_mode = self.meta.get("action_mode", "discrete")
+        if self.action_mode not in ACTION_MODES:
+            raise ValueError(f"unknown action_mode {self.action_mode!r}; valid choices: {', '.join(ACTION_MODES)}")
+        self.obs_clip = self.meta.get("obs_clip", OBS_CLIP)
+        choices = dict(self.meta.get("choices") or {})
+        self.optimizer = choices.pop("optimizer", "sgd")
+        self.lr_init = choices.pop("lr_init", None)
+        choices.pop("action_mode", None)
+        self.env_options = choices
 
     def outputs(self, obs: np.ndarray) -> np.ndarray:
-        """The network's outputs (logits or advantages) for a batch or a single observation."""
-        x = clip_obs(np.asarray(obs)).astype(np.float64)
+        """The network's outputs (logits, advantages, or a Gaussian's mean and log std) for a batch
+        or a single observation."""
+        x = np.asarray(obs, dtype=np.float32) if self.obs_clip is None else clip_obs(np.asarray(obs))
+        x = x.astype(np.float64)
         for w, b, act in self.layers:
             x = ACTIVATIONS[act](x @ w + b)
         return x
@@ -62,7 +80,9 @@ class MLPPolicy:
     def reset(self, info: dict) -> None:
         pass
 
-    def act(self, obs: np.ndarray, info: dict) -> int:
+    def act(self, obs: np.ndarray, info: dict):
+        if self.action_mode == "log_lr":
+            return np.array([np.clip(self.outputs(obs)[0], -1.0, 1.0)], dtype=np.float32)
         return int(np.argmax(self.outputs(obs)))
 
     # -- files ---------------------------------------------------------------------------------

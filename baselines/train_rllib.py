@@ -368,8 +368,10 @@ def export_policy(module, algo: str, name: str, meta: dict | None = None, n_chec
     else:
         parts = [module.encoder, module.af]
     policy = MLPPolicy(_linear_path(parts), name=name, meta=meta)
-    obs = np.random.default_rng(0).normal(0, 3, size=(n_check, policy.layers[0][0].shape[0]))
-    obs = np.clip(obs, -10, 10).astype(np.float32)
+    # within the clip it acts under (train_rllib's ±10), or the raw observation's ±100
+    spread, bound = (3.0, policy.obs_clip) if policy.obs_clip is not None else (30.0, 100.0)
+    obs = np.random.default_rng(0).normal(0, spread, size=(n_check, policy.layers[0][0].shape[0]))
+    obs = np.clip(obs, -bound, bound).astype(np.float32)
     with torch.no_grad():
         out = module.forward_inference({"obs": torch.from_numpy(obs)})
     mine = policy.outputs(obs)
@@ -377,6 +379,8 @@ def export_policy(module, algo: str, name: str, meta: dict | None = None, n_chec
         theirs = out["action_dist_inputs"].double().numpy()
         if not np.allclose(mine, theirs, rtol=1e-4, atol=1e-4):
             raise RuntimeError(f"exported network differs from RLlib's (max |Δ| {np.max(np.abs(mine - theirs)):.3g})")
+        if policy.action_mode == "log_lr":  # the Gaussian's mean (and log std) checked above: the greedy action
+            return policy
         greedy = np.argmax(theirs, axis=1)
     else:
         greedy = out["actions"].numpy()
