@@ -323,6 +323,7 @@ def algo_config(config: RLlibConfig):
                         target_network_update_freq=1000, epsilon=[(0, 1.0), (explore, 0.05)],
                         replay_buffer_config={"type": "PrioritizedEpisodeReplayBuffer", "capacity": 50_000})
         base = DQNConfig()
+    _check_training_keywords(base, config.algo, config.algo_kwargs)
     return (
         base.environment(ENV_NAME, env_config=env_config)
         .env_runners(num_env_runners=config.env_runners, num_envs_per_env_runner=config.envs_per_runner,
@@ -335,6 +336,29 @@ def algo_config(config: RLlibConfig):
         .debugging(seed=config.seed, log_level="ERROR")
         .reporting(metrics_num_episodes_for_smoothing=20)
     )
+
+
+def _check_training_keywords(base, algo: str, algo_kwargs: dict) -> None:
+    """Refuse an ``algo_kwargs`` key that ``base.training()`` does not take, naming the closest and
+    every valid one (the keywords of ``training`` along the config class's MRO): RLlib's own
+    ``TypeError`` (``{"lamda": 0.9}``, ``{"framework": "tf2"}``) came after Ray had started, as a
+    traceback naming no valid key."""
+    import inspect
+
+    from lrgym.keywords import check_keywords
+
+    if "framework" in algo_kwargs:  # RLlib's .framework(), not a training keyword
+        raise ConfigError(f"algo_kwargs sets 'framework' ({algo_kwargs['framework']!r}); valid: leave it out: "
+                          "train_rllib trains torch modules (RLlib's new API stack; the export reads torch layers)")
+    valid = []
+    for cls in type(base).__mro__:
+        if "training" in vars(cls):
+            valid += [name for name, p in inspect.signature(vars(cls)["training"]).parameters.items()
+                      if name != "self" and p.kind is not p.VAR_KEYWORD and name not in valid]
+    try:
+        check_keywords(f"algo_kwargs ({algo.upper()}Config.training())", algo_kwargs, valid)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _linear_path(parts) -> list[tuple[np.ndarray, np.ndarray, str]]:
@@ -616,6 +640,8 @@ def train(config: RLlibConfig, log=print) -> MLPPolicy | None:
         if problem:  # a file of the user's beside --out (their policy.py) is not replaced
             raise ConfigError(f"--out {config.output()}: {problem}")
     ckpt = files[".ckpt"]
+    if not config.resume:  # a bad algo_kwargs key, before Ray starts (a resume refuses them all)
+        algo_config(config)
     try:
         ray = connect(config.address)
     except (ValueError, ConnectionError) as exc:  # a malformed address, no Ray head there

@@ -8,6 +8,7 @@ run with ``--out runs/ppo.lr0.7`` overwrote the first one's policy.
 
 from __future__ import annotations
 
+import json
 import re
 import types
 
@@ -302,6 +303,26 @@ def test_bad_values_are_the_parsers_errors(flags, message, tmp_path, monkeypatch
     err = capsys.readouterr().err
     assert stop.value.code == 2 and "error: " in err and message in err and "Traceback" not in err
     assert PPO.trained == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["damaged.ckpt", "dqn.ckpt"]
+
+
+@pytest.mark.parametrize("algo_kwargs, message", [
+    ({"lamda": 0.9}, "algo_kwargs (PPOConfig.training()) got an unexpected keyword argument 'lamda' (did you mean "
+                     "'lambda_'?); valid: "),
+    ({"framework": "tf2"}, "algo_kwargs sets 'framework' ('tf2'); valid: leave it out: train_rllib trains torch"),
+])
+def test_algo_kwargs_training_does_not_take_are_the_parsers_error_before_ray_starts(algo_kwargs, message, tmp_path,
+                                                                                   monkeypatch, capsys):
+    """RLlib's own TypeError ('AlgorithmConfig.training() got an unexpected keyword argument
+    'lamda'') came after Ray had started, as a traceback naming no valid key (an RLlib user's
+    audit, 2026-12-06)."""
+    connected = _stand_ins(monkeypatch)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"algo_kwargs": algo_kwargs}))
+    with pytest.raises(SystemExit) as stop:
+        train_rllib.main(["--config", str(path), "--out", str(tmp_path / "o"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and message in err and "Traceback" not in err, err
+    assert connected == [] and sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]
 
 
 def test_an_address_with_no_ray_head_is_the_parsers_error(tmp_path, monkeypatch, capsys):
