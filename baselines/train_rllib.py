@@ -49,6 +49,9 @@ from lrgym.baselines.config_checks import ConfigError, read_config
 from lrgym.baselines.families import MIXED, env_kwargs_for, family_key
 from lrgym.baselines.mlp_policy import MLPPolicy
 from lrgym.baselines.node_check import NodeMismatch
+# what the env runners run on their nodes, in a module of its own so that the node check hashes it
+# (this file is driver-only: lrgym.baselines.node_check.DRIVER_ONLY)
+from lrgym.baselines.rllib_env import make_env, runner_cycle_offset, runner_seeds, spread_cycles, training_view
 from lrgym.settings import MAX_NUM_ENVS
 from lrgym.tasks import FAMILIES
 
@@ -197,103 +200,6 @@ def check_env_runner_nodes(algo) -> None:
         problem = node_differences(mine, theirs, theirs.pop("node"))
         if problem:
             raise NodeMismatch(problem)
-
-
-def make_env(config: dict):
-    """RLlib's env creator: the batched vector env with ``num_envs`` (RLlib adds it) sub-envs,
-    seen as in training (:func:`training_view`); without ``num_envs`` a single env, so RLlib can
-    read the spaces."""
-    import lrgym.env
-    import lrgym.vector
-
-    config = dict(config)
-    n, clip = config.pop("num_envs", None), config.pop("reward_clip", None)
-    if n is None:
-        return training_view(lrgym.vector.LRControlVectorEnv(1, **config), clip)
-    return training_view(lrgym.vector.LRControlVectorEnv(int(n), **config), clip)
-
-
-def runner_seeds(seed, num_envs: int):
-    """The sub-environments' seeds of a runner that RLlib resets with ``seed``: ``seed·n + i`` for
-    sub-env i of n. RLlib seeds env runner k with ``seed + k`` (an evaluation runner ``+ 10⁶``) and
-    gymnasium's vector convention (lrgym's vector env, ``SyncVectorEnv``) gives sub-env i ``seed + i``:
-    runner k's sub-env i and runner k+1's sub-env i−1 had one seed, so they drew the same
-    instances in the same order (2 runners × 3 sub-envs: 4 streams of instances, not 6; 150 × 16:
-    165, not 2,400). Blocks of n keep every runner's sub-envs apart. ``None`` (RLlib's later
-    resets) and a sequence are passed on as given."""
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-        return [int(seed) * num_envs + i for i in range(num_envs)]
-    return seed
-
-
-def runner_cycle_offset(worker_index: int, num_envs: int) -> int:
-    """Where env runner ``worker_index``'s sub-envs start an ``instance_order="cycle"`` list: the
-    global index of its first sub-env, ``(k − 1)·n`` for remote runner k ≥ 1 of n sub-envs each
-    (0 for the local runner 0, which samples only with ``num_env_runners=0``), so runner k's
-    sub-env i starts at the list's ``(k − 1)·n + i``-th seed, as sub-env ``(k − 1)·n + i`` of one
-    vector env of all the runners' sub-envs does. The cycle start knew the sub-env index alone:
-    every runner walked the list in lockstep (2 runners × 2 sub-envs over ``[0, 1, 2, 3]``
-    trained 0 and 1 twice at once, 2 and 3 never at the same time), wasted samples."""
-    return max(int(worker_index) - 1, 0) * int(num_envs)
-
-
-def spread_cycles(*, env_runner, env, **_kwargs) -> None:
-    """RLlib's ``on_environment_created`` callback that moves each runner's sub-env cycles to
-    their global place (:func:`runner_cycle_offset`): ``.callbacks(on_environment_created=spread_cycles)``.
-    RLlib's env creator cannot do it, since RLlib drops the :class:`EnvContext` (and its
-    ``worker_index``) when it adds ``num_envs`` in ``gym_env_vectorize_mode="vector_entry_point"``.
-    ``env`` is the runner's unwrapped vector env: lrgym's (``vector_entry_point``; sub-env i
-    already starts at i) or gymnasium's ``SyncVectorEnv`` of lrgym envs (``sync``; each starts at
-    0). With ``instance_order="draw"`` nothing changes. It runs before the runner's first reset;
-    a reset that gives every sub-env one listed seed moves the cycles as lrgym's vector env says
-    (RLlib resets with no options)."""
-    from gymnasium.vector import SyncVectorEnv
-
-    from lrgym.env import LRControlEnv
-    from lrgym.vector import LRControlVectorEnv
-
-    offset = runner_cycle_offset(env_runner.worker_index, env.num_envs)
-    if isinstance(env, LRControlVectorEnv):
-        env.call("shift_cycle", offset)
-        return
-    subs = [sub.unwrapped for sub in getattr(env, "envs", ())] if isinstance(env, SyncVectorEnv) else []
-    if not subs or not all(isinstance(sub, LRControlEnv) for sub in subs):
-        raise ValueError(f"spread_cycles got {type(env).__name__}; valid: lrgym's vector env "
-                         "(gym_env_vectorize_mode='vector_entry_point' with an lrgym id or train_rllib.make_env) "
-                         "or a SyncVectorEnv of lrgym envs (gym_env_vectorize_mode='sync')")
-    for i, sub in enumerate(subs):
-        sub.shift_cycle(offset + i)
-
-
-def training_view(env, reward_clip):
-    """The vector env as the agent trains on it: observations clipped to ±10
-    (:func:`lrgym.baselines.wrappers.clip_obs`, applied again when the exported policy acts),
-    the horizon counted as termination, rewards clipped; a runner's seed spread over its
-    sub-envs so that no two runners share one (:func:`runner_seeds`)."""
-    import gymnasium as gym
-    from gymnasium.vector import VectorWrapper
-
-    from lrgym.baselines.wrappers import OBS_CLIP, clip_obs
-
-    class TrainingView(VectorWrapper):
-        def __init__(self, env):
-            super().__init__(env)
-            low = np.maximum(env.single_observation_space.low, -OBS_CLIP)
-            high = np.minimum(env.single_observation_space.high, OBS_CLIP)
-            self.single_observation_space = gym.spaces.Box(low, high, dtype=np.float32)
-            self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, env.num_envs)
-
-        def reset(self, *, seed=None, options=None):
-            obs, info = self.env.reset(seed=runner_seeds(seed, self.num_envs), options=options)
-            return clip_obs(obs), info
-
-        def step(self, actions):
-            obs, reward, terminated, truncated, info = self.env.step(actions)
-            if reward_clip is not None:
-                reward = np.clip(reward, *reward_clip)
-            return clip_obs(obs), reward, terminated | truncated, np.zeros_like(truncated), info
-
-    return TrainingView(env)
 
 
 # ---- RLlib -------------------------------------------------------------------------------------

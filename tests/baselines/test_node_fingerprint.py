@@ -125,6 +125,28 @@ def test_the_code_hash_covers_what_nodes_run_and_not_the_drivers_reports(tmp_pat
         assert edited(rel) != before, rel
 
 
+def test_the_code_rllib_env_runners_run_is_in_the_code_hash(tmp_path):
+    """train_rllib's env creator, its training view (seeds, clipping) and its cycle callback run
+    in every env runner, on every node, but lived in train_rllib.py, which is driver-only: a node
+    with another copy of them trained other episodes and passed the check that each env runner's
+    node has the driver's code (an RLlib audit, 2026-12-06). Editing their file changes the hash."""
+    import inspect
+
+    from lrgym.baselines import train_rllib
+
+    roots = _copy_packages(tmp_path)
+    before = node_check.code_hash(roots)
+    installed = node_check._package_dir("lrgym.baselines")
+    for fn in (train_rllib.make_env, train_rllib.training_view, train_rllib.runner_seeds, train_rllib.spread_cycles):
+        path = roots["lrgym.baselines"] / Path(inspect.getsourcefile(fn)).relative_to(installed)
+        original = path.read_text()
+        path.write_text(original + "\n# an edit\n")
+        try:
+            assert node_check.code_hash(roots) != before, (fn.__name__, path.name)
+        finally:
+            path.write_text(original)
+
+
 def test_every_driver_only_pattern_names_files_and_no_node_job_imports_one():
     """The independent reference for :data:`DRIVER_ONLY`: a fresh interpreter runs what a node
     runs — a grader worker's episodes job of every baseline (one family) and a reference job,
