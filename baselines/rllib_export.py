@@ -144,8 +144,10 @@ def export_checkpoint(path: str | Path, name: str | None = None):
             "choices": outputs.json_copy(policy_choices(settings)), **made_by(__file__)}
     try:
         return export_policy(module, algo, name or f"rllib_{algo}", meta)
-    except ValueError as exc:  # a layer that is no Linear / Tanh / ReLU (an LSTM, attention)
-        raise ConfigError(f"{path}: {exc}") from None
+    except (ValueError, AttributeError, RuntimeError) as exc:  # a layer that is no Linear / Tanh / ReLU (an
+        # LSTM, attention), a module of another layout, or a network that does not act as the module does
+        raise ConfigError(f"{path}: cannot export its module ({type(exc).__name__}: {exc}); valid: RLlib's "
+                          "default PPO / DQN module, an MLP of Linear, Tanh and ReLU layers") from None
 
 
 def main(argv=None) -> None:

@@ -293,8 +293,10 @@ def export_policy(module, algo: str, name: str, meta: dict | None = None, n_chec
     logits up to float32 rounding)."""
     import torch
 
-    if algo == "ppo":
-        parts = [module.encoder.actor_encoder, module.pi]
+    if algo == "ppo":  # the actor's own encoder, or the one it shares with the critic (vf_share_layers=True)
+        encoder = module.encoder
+        actor = getattr(encoder, "actor_encoder", None)
+        parts = [encoder.encoder if actor is None else actor, module.pi]
     else:
         parts = [module.encoder, module.af]
     policy = MLPPolicy(_linear_path(parts), name=name, meta=meta)

@@ -117,6 +117,40 @@ def test_a_plain_ppo_configs_log_lr_policy_is_exported_graded_and_drives_torch(c
     assert 1e-6 <= opt.param_groups[0]["lr"] <= 10.0
 
 
+@pytest.mark.parametrize("shared", [False, True])
+@pytest.mark.parametrize("action_mode", ["discrete", "log_lr"])
+def test_ppo_modules_with_and_without_a_shared_encoder_export_as_rllib_acts(shared, action_mode):
+    """RLlib's PPO module with ``vf_share_layers=True`` has one encoder (``encoder.encoder``) and no
+    ``actor_encoder``: the export raised AttributeError on it. Both layouts, both action modes:
+    the policy's actions are RLlib's deterministic ones (raw observations up to ±100)."""
+    import gymnasium as gym
+    import torch
+    from ray.rllib.algorithms.ppo.torch.default_ppo_torch_rl_module import DefaultPPOTorchRLModule
+    from ray.rllib.utils.spaces.space_utils import unsquash_action
+
+    from lrgym.baselines.train_rllib import export_policy
+    from lrgym.env import LRControlEnv
+
+    env = LRControlEnv(action_mode=action_mode)
+    torch.manual_seed(0)
+    module = DefaultPPOTorchRLModule(observation_space=env.observation_space, action_space=env.action_space,
+                                     inference_only=False, model_config={"fcnet_hiddens": [8], "vf_share_layers": shared})
+    assert hasattr(module.encoder, "actor_encoder") != shared
+    policy = export_policy(module, "ppo", "x", {"action_mode": action_mode, "obs_clip": None})
+    obs = np.random.default_rng(1).uniform(-100, 100, size=(64, 12)).astype(np.float32)
+    with torch.no_grad():
+        inputs = module.forward_inference({"obs": torch.from_numpy(obs)})["action_dist_inputs"]
+    theirs = module.get_inference_action_dist_cls().from_logits(inputs).to_deterministic().sample().numpy()
+    mine = np.stack([policy.act(o, {}) for o in obs])
+    if action_mode == "log_lr":
+        theirs = np.stack([unsquash_action(a, env.action_space) for a in theirs])
+        np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-5)
+    else:
+        top2 = np.sort(policy.outputs(obs), axis=1)[:, -2:]
+        clear = top2[:, 1] - top2[:, 0] > 1e-4
+        assert np.array_equal(mine[clear], theirs[clear])
+
+
 def write_checkpoint(folder, algo: str = "PPO", **state):
     """A checkpoint's config file as RLlib writes it (what the export reads first)."""
     from ray.rllib.algorithms.appo import APPO
