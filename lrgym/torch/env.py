@@ -393,6 +393,47 @@ class TorchTrainingEnv(gym.Env):
             return metric
         return default_metric(val, self._v0)
 
+    # ---- copies -------------------------------------------------------------------------------
+
+    def __copy__(self) -> "TorchTrainingEnv":
+        """``copy.copy(env)``: an independent env at the same point of the same episode, as
+        :meth:`lrgym.LRControlEnv.__copy__` makes one: the model, the optimizer, the episode's
+        statistics and random streams are copied (stepping the copy leaves the original as it
+        was), and what the env never changes is shared (:meth:`copy_shared`: the data, the
+        functions). The default shallow copy shared the model, the optimizer and the monitor, so
+        a step of the copy trained the original's model and moved its episode.
+
+        Batch data read on from an iterator cannot be copied: an endless iterator (a generator)
+        would feed both envs from one stream, and a ``DataLoader``'s pass under way is an
+        iterator torch does not copy. Either is a ``TypeError`` saying what works."""
+        if isinstance(self.train_data, collections.abc.Iterator):
+            raise TypeError(
+                f"copy.copy of a TorchTrainingEnv whose train_data is an iterator ({type(self.train_data).__name__}): "
+                "the copy and the original would read one stream of batches; valid: train_data as tensors (X, y), "
+                "a list of batches or a DataLoader (re-iterable), or a new TorchTrainingEnv reset with the same seed")
+        shared = self.copy_shared()
+        if self._batches is not None:
+            try:  # a list's iterator copies (over the shared list); a DataLoader's does not
+                copy.deepcopy(self._batches, dict(shared))
+            except (TypeError, NotImplementedError) as e:
+                raise TypeError(
+                    f"copy.copy of a TorchTrainingEnv in the middle of a pass over its train_data "
+                    f"({type(self.train_data).__name__}): its iterator ({type(self._batches).__name__}) cannot be "
+                    f"copied ({e}); valid: copy before the episode's first step, train_data as tensors (X, y) or a "
+                    "list of batches, or a new TorchTrainingEnv reset with the same seed and given the same "
+                    "actions") from None
+        return copy.deepcopy(self, shared)
+
+    def copy_shared(self) -> dict:
+        """The objects a :meth:`__copy__` shares with the original, as a ``copy.deepcopy`` memo
+        (id → object): what the env reads and never changes — the training, evaluation and
+        validation data (tensors, batches, a ``DataLoader``, whose own generators the env swaps
+        in and out per env anyway), the model's state as given, ``loss_fn``, ``metric_fn``, the
+        model and optimizer factories and the optimizer config."""
+        shared = [self.train_data, self.eval_data, self.val_data, self._initial_state, self.loss_fn, self.metric_fn,
+                  self.model_fn, self.make_optimizer, self.optimizer_config, *self._data_generators]
+        return {id(x): x for x in shared if x is not None}
+
     # ---- gymnasium API ------------------------------------------------------------------------
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):

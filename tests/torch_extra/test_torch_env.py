@@ -3,6 +3,7 @@ observation contract against PolicyScheduler (two wrappers of one monitor must a
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -744,3 +745,78 @@ def test_a_model_whose_loss_is_not_finite_at_reset_is_refused_there():
                            horizon=3, inner_steps=2)
     with pytest.raises(ValueError, match=r"the first training loss is nan, measured before the first update"):
         env.reset(seed=0)
+
+
+def _params(env):
+    return [p.detach().clone() for p in env.model.parameters()]
+
+
+@pytest.mark.parametrize("data", ["tensors", "list", "module"])
+def test_a_copy_steps_on_its_own_and_both_go_on_as_the_reference(data):
+    """``copy.copy(env)`` mid-episode is an independent env at the same point, as
+    ``LRControlEnv``'s copy is (tests/test_env_copy.py): stepping the copy leaves the original's
+    model, optimizer and episode as they were, and both go on, to the bit, as an env run from the
+    start with the same seed and actions (dropout: the env's own torch stream is copied too). The
+    default shallow copy shared the model, the optimizer and the monitor: a step of the copy
+    trained the original's model and advanced its episode."""
+    X, y = blobs(n=160)
+
+    def make():
+        def net():
+            return torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Dropout(0.3), torch.nn.Linear(16, 3))
+
+        train = {"tensors": (X, y), "list": [(X[i:i + 16], y[i:i + 16]) for i in range(0, 160, 16)],
+                 "module": (X, y)}[data]
+        return TorchTrainingEnv(net() if data == "module" else net, train,
+                                torch.nn.CrossEntropyLoss(reduction="none"), batch_size=16, horizon=8, inner_steps=3)
+
+    actions = (2, 3, 1, 2, 4, 0, 2)
+    reference = _trace(make(), 5, actions)
+    env = make()
+    obs, info = env.reset(seed=5)
+    trace = [obs, info["train_loss"]]
+    for action in actions[:3]:
+        obs, reward, *_ = env.step(action)
+        trace += [obs, reward]
+    original = _params(env)
+    twin = copy.copy(env)
+    assert twin.model is not env.model and twin.optimizer is not env.optimizer and twin.monitor is not env.monitor
+    assert twin.train_data is env.train_data and twin.loss_fn is env.loss_fn  # what never changes, shared
+    twin_trace = list(trace)
+    for action in actions[3:]:
+        obs, reward, *_ = twin.step(action)
+        twin_trace += [obs, reward]
+    assert all(torch.equal(a, b) for a, b in zip(original, _params(env))) and env.monitor.t == 3
+    for action in actions[3:]:
+        obs, reward, *_ = env.step(action)
+        trace += [obs, reward]
+    for got in (trace, twin_trace):
+        assert len(got) == len(reference)
+        for x, y_ in zip(reference, got):
+            np.testing.assert_array_equal(x, y_)
+
+
+def test_a_copy_that_would_share_a_stream_of_batches_is_refused_by_name():
+    """Batches read on from an iterator cannot be copied: an endless generator would feed the copy
+    and the original from one stream, and torch does not copy a DataLoader's pass under way. Each
+    is a TypeError naming what works (the shallow copy shared them and the model in silence); a
+    loader's env copies before the episode's first step, which starts a new pass."""
+    X, y = blobs(n=160)
+
+    def endless():
+        while True:
+            yield X[:16], y[:16]
+
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=16, shuffle=True)
+    for train, match in ((endless(), r"train_data is an iterator \(generator\).*one stream of batches"),
+                         (loader, r"middle of a pass over its train_data \(DataLoader\).*valid: copy before")):
+        env = TorchTrainingEnv(lambda: torch.nn.Linear(6, 3), train, torch.nn.CrossEntropyLoss(reduction="none"),
+                               eval_data=(X, y), horizon=4, inner_steps=2)
+        env.reset(seed=0)
+        if train is loader:
+            twin = copy.copy(env)  # no pass under way yet
+            assert twin.step(1)[0].shape == env.step(1)[0].shape and twin.model is not env.model
+        else:
+            env.step(1)
+        with pytest.raises(TypeError, match=match):
+            copy.copy(env)
