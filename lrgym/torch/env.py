@@ -459,6 +459,11 @@ class TorchTrainingEnv(gym.Env):
         params = list(self.model.parameters())
         if self.make_optimizer is not None:
             self.optimizer = self.make_optimizer(params, self.lr)
+            if not isinstance(self.optimizer, torch.optim.Optimizer):
+                raise TypeError(f"optimizer(params, lr) returned {brief(self.optimizer)} "
+                                f"({type(self.optimizer).__name__}); valid: an lrgym optimizer name, or a callable "
+                                "(params, lr) returning a torch.optim.Optimizer, e.g. lambda params, lr: "
+                                "torch.optim.AdamW(params, lr=lr)")
         else:
             self.optimizer = make_optimizer(params, self.optimizer_config, self.lr)
         self._lr_ratios = lr_ratios(group["lr"] for group in self.optimizer.param_groups)

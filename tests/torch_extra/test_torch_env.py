@@ -461,6 +461,21 @@ def test_a_model_callable_that_returns_no_module_is_named_at_reset():
         env.reset(seed=0)
 
 
+
+def test_an_optimizer_callable_that_returns_no_optimizer_is_named_at_reset():
+    """A callable that forgot its return (or returned the class) was torch's bare
+    "'NoneType' object has no attribute 'param_groups'" at reset."""
+    X, y = blobs(n=64)
+    for made, shown in ((lambda params, lr: None, r"None \(NoneType\)"),
+                        (lambda params, lr: torch.optim.SGD, r"<class 'torch.optim.sgd.SGD'> \(type\)")):
+        env = TorchTrainingEnv(lambda: torch.nn.Linear(6, 3), (X, y), torch.nn.CrossEntropyLoss(reduction="none"),
+                               optimizer=made, horizon=2, inner_steps=2)
+        with pytest.raises(TypeError, match=r"optimizer\(params, lr\) returned " + shown + r"; valid: an lrgym "
+                                            r"optimizer name, or a callable \(params, lr\) returning a "
+                                            r"torch.optim.Optimizer"):
+            env.reset(seed=0)
+
+
 class _Attention(torch.nn.Module):
     def __init__(self):
         super().__init__()
