@@ -21,6 +21,8 @@ NumPy scalar (``np.float64`` …)    ``{"__lrgym__": "numpy", "dtype": "<f8", "v
 ``np.random.Generator``,           the generator's state (``bit_generator.state``,
 ``np.random.RandomState``,         ``get_state()``, ``getstate()``)
 ``random.Random``
+``torch.Generator``                ``{"__lrgym__": "torch_generator", "device": "cpu",
+                                   "state": generator.get_state()}`` (a uint8 tensor)
 ``torch.nn.Module``                ``{"__lrgym__": "module", "state": module.state_dict(),
                                    "attributes": ...}``: its parameters and buffers, and the
                                    attributes of its own and of its submodules whose class is
@@ -75,7 +77,7 @@ _NOT_DATA = (type, types.FunctionType, types.BuiltinFunctionType, types.MethodTy
              functools.partial, enum.Enum)
 
 _VALID = ("valid: numbers, str, bytes, None; lists, tuples, dicts and sets of them; NumPy arrays and scalars; "
-          "torch tensors and modules; pathlib paths; NumPy and `random` generators; objects made of these. "
+          "torch tensors and modules; pathlib paths; NumPy, `random` and torch generators; objects made of these. "
           "Otherwise give the policy state_dict() and load_state_dict(state) methods")
 
 
@@ -191,6 +193,8 @@ def to_checkpoint(value, where: str = "value", _stack: tuple = ()):
         return {TAG: "random_state", "state": to_checkpoint(value.get_state(legacy=False), where, _stack)}
     if type(value) is random.Random:
         return {TAG: "py_random", "state": value.getstate()}
+    if isinstance(value, torch.Generator):  # a torch user's policy sampling with a generator of its own
+        return {TAG: "torch_generator", "device": str(value.device), "state": value.get_state()}
     if id(value) in _stack:
         raise TypeError(f"cannot checkpoint {where}: it contains itself (a cycle); {_VALID}")
     stack = (*_stack, id(value))
@@ -273,6 +277,11 @@ def from_checkpoint(value, live=None, where: str = "value"):
     if kind == "py_random":
         generator = live if type(live) is random.Random else random.Random()
         generator.setstate(value["state"])
+        return generator
+    if kind == "torch_generator":
+        same = isinstance(live, torch.Generator) and str(live.device) == value["device"]
+        generator = live if same else torch.Generator(device=value["device"])
+        generator.set_state(value["state"])
         return generator
     if kind in ("module", "object"):
         if live is None or class_name(type(live)) != value["class"]:

@@ -110,6 +110,23 @@ class Explorer:
         return a
 
 
+
+class TorchExplorer:
+    """A PyTorch user's stochastic log_lr policy: it samples with a torch.Generator of its own
+    (the checkpoint refused it as 'not data', where NumPy's and random's generators were stored)."""
+
+    name, action_mode = "torch-explorer", "log_lr"
+
+    def __init__(self, seed=0):
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def reset(self, info):
+        pass
+
+    def act(self, obs, info):
+        return np.array([torch.rand((), generator=self.generator, dtype=torch.float64).item() - 0.6], np.float32)
+
+
 class WithHook:
     """Keeps a lambda (not data), so only its own state_dict() can checkpoint it."""
 
@@ -187,6 +204,7 @@ POLICIES = {
     "bold_driver": lambda: make_baseline("bold_driver", lr=0.3),  # undoes steps: the snapshot is state
     "keep": Keep,
     "explorer": Explorer,
+    "torch_explorer": TorchExplorer,
     "hook": WithHook,
     "torch_policy": TorchPolicy,  # an nn.Module: its own attributes are state beside its state_dict()
 }
@@ -428,14 +446,20 @@ def test_checkpoint_values_come_back_with_their_type_and_bits(value):
 
 def test_generators_and_modules_continue_in_place():
     rng, legacy, py = np.random.default_rng(1), np.random.RandomState(2), random.Random(3)
-    net = torch.nn.Linear(2, 2)
-    state = weights_only_round_trip(to_checkpoint({"rng": rng, "legacy": legacy, "py": py, "net": net}))
-    expected = (rng.random(3), legacy.rand(3), [py.random() for _ in range(3)])
+    net, torch_rng = torch.nn.Linear(2, 2), torch.Generator().manual_seed(4)
+    torch.rand(5, generator=torch_rng)  # not at its seed's start
+    state = weights_only_round_trip(to_checkpoint({"rng": rng, "legacy": legacy, "py": py, "net": net,
+                                                   "torch": torch_rng}))
+    expected = (rng.random(3), legacy.rand(3), [py.random() for _ in range(3)], torch.rand(3, generator=torch_rng))
     live = {"rng": np.random.default_rng(9), "legacy": np.random.RandomState(9), "py": random.Random(9),
-            "net": torch.nn.Linear(2, 2)}
+            "net": torch.nn.Linear(2, 2), "torch": torch.Generator().manual_seed(9)}
     back = from_checkpoint(state, live)
     assert back["net"] is live["net"] and torch.equal(back["net"].weight, net.weight)
-    assert back["rng"] is live["rng"]
+    assert back["rng"] is live["rng"] and back["torch"] is live["torch"]
+    assert torch.equal(back["torch"].get_state(), torch.Generator().set_state(state["torch"]["state"]).get_state())
+    assert torch.equal(back["torch"].get_state(), live["torch"].get_state())
+    assert torch.equal(torch.rand(3, generator=back["torch"]), expected[3])
+    assert type(from_checkpoint(state["torch"])) is torch.Generator  # without a live one: a new generator
     np.testing.assert_array_equal(back["rng"].random(3), expected[0])
     np.testing.assert_array_equal(back["legacy"].rand(3), expected[1])
     assert [back["py"].random() for _ in range(3)] == expected[2]
