@@ -15,6 +15,8 @@ str, bytes, ``torch.Tensor``,
 ``torch.Size``
 list, tuple, dict, OrderedDict,    the same container of stored items (dict keys must be
 set                                numbers, strings, bytes, None or tuples of them)
+``collections.deque``              ``{"__lrgym__": "deque", "items": [...], "maxlen": n}`` (a
+                                   frame stack's ``deque(maxlen=n)``)
 ``np.ndarray`` (numeric or bool)   ``{"__lrgym__": "ndarray", "data": tensor}`` (same dtype)
 NumPy scalar (``np.float64`` …)    ``{"__lrgym__": "numpy", "dtype": "<f8", "value": 0.5}``
 ``pathlib`` path                   ``{"__lrgym__": "path", "value": "/the/path"}``
@@ -55,7 +57,7 @@ import functools
 import pathlib
 import random
 import types
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
 import numpy as np
 import torch
@@ -76,7 +78,7 @@ _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 _NOT_DATA = (type, types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.ModuleType,
              functools.partial, enum.Enum)
 
-_VALID = ("valid: numbers, str, bytes, None; lists, tuples, dicts and sets of them; NumPy arrays and scalars; "
+_VALID = ("valid: numbers, str, bytes, None; lists, tuples, deques, dicts and sets of them; NumPy arrays and scalars; "
           "torch tensors and modules; pathlib paths; NumPy, `random` and torch generators; objects made of these. "
           "Otherwise give the policy state_dict() and load_state_dict(state) methods")
 
@@ -200,6 +202,9 @@ def to_checkpoint(value, where: str = "value", _stack: tuple = ()):
     stack = (*_stack, id(value))
     if type(value) in (list, tuple):
         return type(value)(to_checkpoint(v, f"{where}[{i}]", stack) for i, v in enumerate(value))
+    if type(value) is deque:
+        return {TAG: "deque", "items": [to_checkpoint(v, f"{where}[{i}]", stack) for i, v in enumerate(value)],
+                "maxlen": value.maxlen}
     if type(value) in (set, frozenset):
         bad = [v for v in value if not _plain_key(v)]
         if bad:
@@ -259,6 +264,9 @@ def from_checkpoint(value, live=None, where: str = "value"):
         return pathlib.Path(value["value"])
     if kind == "frozenset":
         return frozenset(value["items"])
+    if kind == "deque":
+        counterpart = list(live) if isinstance(live, deque) else None
+        return deque(from_checkpoint(value["items"], counterpart, where), maxlen=value["maxlen"])
     if kind == "generator":
         state = from_checkpoint(value["state"])
         if isinstance(live, np.random.Generator) and type(live.bit_generator).__name__ == state["bit_generator"]:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import collections
 import io
 import math
 import pathlib
@@ -119,12 +120,15 @@ class TorchExplorer:
 
     def __init__(self, seed=0):
         self.generator = torch.Generator().manual_seed(seed)
+        self.frames = collections.deque(maxlen=3)  # the usual frame stack (it was refused as not data too)
 
     def reset(self, info):
-        pass
+        self.frames.clear()
 
     def act(self, obs, info):
-        return np.array([torch.rand((), generator=self.generator, dtype=torch.float64).item() - 0.6], np.float32)
+        self.frames.append(obs.copy())
+        u = torch.rand((), generator=self.generator, dtype=torch.float64).item()
+        return np.array([u - 0.6 + 0.01 * float(np.mean(self.frames))], np.float32)
 
 
 class WithHook:
@@ -430,6 +434,7 @@ def test_the_same_policy_with_a_nan_or_an_object_setting_loads_its_own_state():
     np.array(3.0), np.arange(10.0)[::3], np.arange(4, dtype=">i4"), np.array([True, False]),
     np.float64(0.1), np.float32(1 / 3), np.int64(-7), np.bool_(True), np.uint64(2**64 - 1), np.str_("a"),
     (1, "two", None, b"3", 4.5 + 1j), {3, "x"}, frozenset({1}), pathlib.Path("/a/b.zip"),
+    collections.deque([np.float32([1, 2]), 3], maxlen=4), collections.deque([1.5]),
     torch.device("cpu"), torch.float64, torch.Size([2, 3]),
 ])
 def test_checkpoint_values_come_back_with_their_type_and_bits(value):
@@ -440,6 +445,9 @@ def test_checkpoint_values_come_back_with_their_type_and_bits(value):
         assert back.tobytes() == value.astype(back.dtype).tobytes()
     elif isinstance(value, np.generic):
         assert back.dtype == value.dtype and back.tobytes() == value.tobytes()
+    elif isinstance(value, collections.deque):  # a frame stack keeps its bound and its frames
+        assert back.maxlen == value.maxlen and len(back) == len(value)
+        assert all(type(a) is type(b) and np.array_equal(a, b) for a, b in zip(back, value))
     else:
         assert back == value
 
