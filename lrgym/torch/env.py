@@ -162,6 +162,18 @@ def _check_model(model) -> None:
                         "nn.Linear(8, 2)); lrgym's family names such as 'mlp' name LRControlEnv's tasks")
 
 
+def _optimizer_config(optimizer) -> OptimizerConfig:
+    """An lrgym optimizer (name, dict, :class:`~lrgym.optim.OptimizerConfig`); a refusal also names
+    the env's other kind, a callable (``"adamw"`` or an optimizer instance named lrgym's kinds only,
+    and a PyTorch user did not learn that any torch optimizer runs through a callable)."""
+    try:
+        return OptimizerConfig.coerce(optimizer)
+    except ValueError as e:
+        raise ValueError(f"{e}; or a callable (params, lr) returning a torch.optim.Optimizer, built at every reset, "
+                         "e.g. lambda params, lr: torch.optim.AdamW(params, lr=lr), or the class torch.optim.AdamW "
+                         "itself") from None
+
+
 def _check_iterable(data) -> None:
     """Batch data the env cycles: a ``DataLoader`` or a list of batches starts over at each
     ``iter()``; an endless iterator (a generator streaming batches) is read on. A finite one-shot
@@ -286,7 +298,7 @@ class TorchTrainingEnv(gym.Env):
         eval_rows, eval_batches = positive_int("eval_rows", eval_rows), positive_int("eval_batches", eval_batches)
         _check_model(model)
         self.make_optimizer = optimizer if callable(optimizer) else None
-        self.optimizer_config = None if callable(optimizer) else OptimizerConfig.coerce(optimizer)
+        self.optimizer_config = None if callable(optimizer) else _optimizer_config(optimizer)
         opt_name = self.optimizer_config.name if self.optimizer_config is not None else "custom"
         self.model_fn = model if not isinstance(model, torch.nn.Module) else None
         self.model = model if isinstance(model, torch.nn.Module) else None

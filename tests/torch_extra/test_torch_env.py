@@ -439,6 +439,11 @@ def test_a_first_validation_loss_of_zero_gives_the_default_metric_zero():
     ({"eval_rows": 0}, ValueError, r"eval_rows=0 out of range; valid: a positive integer"),
     ({"eval_batches": -1}, ValueError, r"eval_batches=-1 out of range; valid: a positive integer"),
     ({"eval_rows": 2.5}, ValueError, r"eval_rows=2.5 is not an integer; valid: a positive integer"),
+    ({"optimizer": "adamw"}, ValueError, r"unknown optimizer 'adamw'; valid choices: sgd, .*, adagrad; or a callable "
+                                         r"\(params, lr\) returning a torch.optim.Optimizer.*torch.optim.AdamW"),
+    ({"optimizer": "instance"}, ValueError, r"optimizer must be a name, dict or OptimizerConfig, got "
+                                            r"Adam \([\s\S]*; or a callable \(params, lr\) returning a "
+                                            r"torch.optim.Optimizer"),
 ])
 def test_bad_arguments_are_refused_at_construction_by_name(kwargs, error, message):
     """A string model, a bare tensor or a triple as the data, ``eval_rows=0`` were accepted and
@@ -449,6 +454,8 @@ def test_bad_arguments_are_refused_at_construction_by_name(kwargs, error, messag
     data = {"X": X, "XYW": (X, y, y), "short y": (X, y[:10])}
     kwargs = {**kwargs, "train_data": data.get(kwargs.get("train_data"), (X, y))}
     kwargs.setdefault("model", lambda: torch.nn.Linear(6, 3))
+    if kwargs.get("optimizer") == "instance":  # built once, where the env builds one at every reset
+        kwargs["optimizer"] = torch.optim.Adam(torch.nn.Linear(6, 3).parameters())
     with pytest.raises(error, match=message):
         TorchTrainingEnv(loss_fn=torch.nn.CrossEntropyLoss(reduction="none"), horizon=2, inner_steps=2, **kwargs)
 
