@@ -127,7 +127,8 @@ policy state; the optimizer and model checkpoint themselves as usual)::
 
 Saved between ``optimizer.step()`` and ``step(loss)``, the state holds the gradient of the update
 taken but not yet told (the resumed model has no ``p.grad``). A state saved by a scheduler with
-another ``horizon`` or ``updates_per_step``, or with another policy (another name, such as a
+another ``horizon``, ``updates_per_step``, ``family``, ``lr_min``, ``lr_max``, ``cap_factor``,
+``loss_scale`` or ``reward``, or with another policy (another name, such as a
 ``dqn`` state into a ``ppo`` scheduler, class, or env contract: :func:`policy_identity`), is a
 ``ValueError`` naming both sides, and nothing is loaded.
 
@@ -995,6 +996,7 @@ class PolicyScheduler:
             "pending_grad": self._pending_grad_tensor(),
             "horizon": int(self.horizon),
             "updates_per_step": int(self.updates_per_step),
+            "settings": self._episode_settings(),
             "warned_skip": bool(self._warned_skip),
             "warned_no_grad": bool(self._warned_no_grad),
             "warned_multi": bool(self._warned_multi),
@@ -1024,8 +1026,8 @@ class PolicyScheduler:
         env contract (optimizer, action mode, env options: :func:`policy_identity`), e.g.
         ``make_baseline("dqn")`` again, not ``"ppo"`` (its state is loaded into it, as
         ``nn.Module.load_state_dict`` loads into a module: attributes such as a schedule's LR come
-        from the state); on an optimizer with as many parameter groups; with the same ``horizon``
-        and ``updates_per_step``. Otherwise a ``ValueError`` names what differs, the saved value and
+        from the state); on an optimizer with as many parameter groups; with the same ``horizon``,
+        ``updates_per_step``, ``family`` and episode settings (:meth:`_episode_settings`). Otherwise a ``ValueError`` names what differs, the saved value and
         this scheduler's, and nothing is loaded. Load the model's, the optimizer's and this state in
         any order. A state of an older lrgym (no ``pending_grad``, no ``policy_identity``: only the
         policy's class is checked) still loads."""
@@ -1059,11 +1061,23 @@ class PolicyScheduler:
         self._warned_multi = bool(state.get("warned_multi", self._warned_multi))
         self._apply_lr()
 
+    def _episode_settings(self) -> dict:
+        """The scheduler's own episode settings, beside ``horizon`` and ``updates_per_step``: the LR
+        range its ``log_lr`` actions are decoded in and clipped to, the divergence cap's
+        ``cap_factor`` and ``loss_scale``, and the reward (Python numbers and a str)."""
+        monitor = self.monitor
+        return {"lr_min": float(self.lr_min), "lr_max": float(self.lr_max), "cap_factor": float(monitor.cap_factor),
+                "loss_scale": float(monitor.loss_scale), "reward": str(monitor.reward)}
+
     def _check_same_episode(self, state: dict) -> None:
-        """The state continues an episode of this scheduler's length and family: the same
+        """The state continues an episode of this scheduler's length, family and settings: the same
         ``horizon``, ``updates_per_step`` (an older lrgym's state has them in its ``last_info``,
-        as the env's ``horizon`` / ``inner_steps``) and ``family`` (its info index). Otherwise
-        progress t/T, the info and the step boundaries would mix the two runs."""
+        as the env's ``horizon`` / ``inner_steps``), ``family`` (its info index) and
+        ``lr_min``, ``lr_max``, ``cap_factor``, ``loss_scale`` and ``reward`` (:meth:`_episode_settings`;
+        an older lrgym's state has the LR range in its ``last_info``). Otherwise progress t/T, the
+        info and the step boundaries would mix the two runs, and a resumed ``log_lr`` policy's
+        actions would be decoded in another LR range (the run went on at other LRs, in silence,
+        while its info still showed the saved range)."""
         info = state["last_info"]
         saved = {}
         for name, info_key in (("horizon", "horizon"), ("updates_per_step", "inner_steps")):
@@ -1072,8 +1086,11 @@ class PolicyScheduler:
                 saved[name] = int(value)
         if "family" in info:
             saved["family"] = _family_arg(int(info["family"]))
-        mine = {"horizon": self.horizon, "updates_per_step": self.updates_per_step, "family": self.family}
-        wrong = [name for name in saved if saved[name] != mine[name]]
+        settings = state.get("settings") or {key: info[key] for key in ("lr_min", "lr_max") if key in info}
+        saved.update({key: value for key, value in settings.items()})
+        mine = {"horizon": self.horizon, "updates_per_step": self.updates_per_step, "family": self.family,
+                **self._episode_settings()}
+        wrong = [name for name in saved if name in mine and not _same_value(saved[name], mine[name])]
         if wrong:
             was = ", ".join(f"{name}={saved[name]!r}" for name in wrong)
             now = ", ".join(f"{name}={mine[name]!r}" for name in wrong)

@@ -588,6 +588,47 @@ def test_a_state_of_another_horizon_or_updates_per_step_is_refused_naming_both(o
     assert same.last_epoch == 4
 
 
+@pytest.mark.parametrize("older", [False, True], ids=["state", "older lrgym's state"])
+def test_a_state_of_other_episode_settings_is_refused_naming_both(older):
+    """The scheduler's own lr_min / lr_max / cap_factor / loss_scale / reward are the episode's:
+    a state saved with lr_max=1 loaded silently into a scheduler built with the default 10, and the
+    resumed cosine schedule (log_lr) ran at LRs about five times the saved run's from the next
+    step, its info still saying lr_max 1. A ValueError names both (an older lrgym's state, without
+    the settings, is checked against its info's LR range), and nothing is loaded; built alike, the
+    resumed run is the uninterrupted one."""
+    settings = {"lr_min": 1e-5, "lr_max": 1.0, "cap_factor": 50.0, "loss_scale": 2.0, "reward": "final"}
+    total, cut = HORIZON * INNER, 2 * INNER + 1
+
+    def built():
+        model, opt, _ = build(make_baseline("cosine"))
+        return model, opt, PolicyScheduler(opt, make_baseline("cosine"), horizon=HORIZON, updates_per_step=INNER,
+                                           **settings)
+
+    reference = run(*built(), range(total))
+    model, opt, sched = built()
+    run(model, opt, sched, range(cut))
+    checkpoint = weights_only_round_trip({"model": model.state_dict(), "opt": opt.state_dict(),
+                                          "sched": sched.state_dict()})
+    state = checkpoint["sched"]
+    if older:
+        state.pop("settings", None)  # (absent before this check existed)
+    for name in ["lr_min", "lr_max"] if older else list(settings):
+        default = math.nan if name == "loss_scale" else None  # the argument's default
+        other = PolicyScheduler(opt, make_baseline("cosine"), horizon=HORIZON, updates_per_step=INNER,
+                                **{**settings, name: default})
+        lr_before = other.get_last_lr()
+        with pytest.raises(ValueError, match=rf"saved by a PolicyScheduler with {name}=.*, this scheduler has "
+                                             rf"{name}=.*valid: build the scheduler as the saved one was"):
+            other.load_state_dict(state)
+        assert other.get_last_lr() == lr_before and other.last_epoch == 0  # nothing loaded
+    model, opt, same = built()
+    model.load_state_dict(checkpoint["model"])
+    opt.load_state_dict(checkpoint["opt"])
+    same.load_state_dict(state)
+    resumed = run(model, opt, same, range(cut, total))
+    assert [lr for lr, *_ in resumed] == [lr for lr, *_ in reference[cut:]]
+
+
 @pytest.mark.parametrize("name", ["dqn", "ppo"])
 def test_an_sb3_policy_leaves_the_global_random_streams_where_they_were(name):
     """An audit (2026-12-05): SB3's ``load`` seeded Python's, NumPy's and torch's global
