@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 
 from lrgym.baselines.outputs import replace_file, weights_literal
-from lrgym.baselines.wrappers import OBS_CLIP, clip_obs
+from lrgym.baselines.wrappers import OBS_CLIP
+from lrgym.brief import brief
+from lrgym.tasks.base import is_real, real_float
 
 __all__ = ["ACTION_MODES", "ACTIVATIONS", "MLPPolicy", "SUBMISSION_CLASS"]
 
@@ -40,7 +43,7 @@ ACTIVATIONS = {
 
 
 class MLPPolicy:
-    """Greedy policy: ``argmax(mlp(clip_obs(obs)))`` (first index on ties) in ``discrete`` mode;
+    """Greedy policy: ``argmax(mlp(clip(obs)))`` (first index on ties) in ``discrete`` mode;
     in ``log_lr`` mode (``meta["action_mode"]``, :mod:`lrgym.baselines.rllib_export`) the first
     output, a Gaussian's mean, clipped to [−1, 1]. ``meta["obs_clip"]``: the observation clip it
     trained with (default ±10, train_rllib's; None: the raw observation); ``meta["choices"]``: its
@@ -61,7 +64,12 @@ class MLPPolicy:
         self.action_mode = self.meta.get("action_mode", "discrete")
         if self.action_mode not in ACTION_MODES:
             raise ValueError(f"unknown action_mode {self.action_mode!r}; valid choices: {', '.join(ACTION_MODES)}")
-        self.obs_clip = self.meta.get("obs_clip", OBS_CLIP)
+        clip = self.meta.get("obs_clip", OBS_CLIP)
+        if clip is not None and not (is_real(clip) and 0 < real_float(clip) < math.inf):
+            raise ValueError(f"obs_clip={brief(clip)} invalid; valid: a finite number > 0 (the observation clip "
+                             f"the policy trained with, train_rllib's {OBS_CLIP:g}) or None (the raw observation)")
+        #: the policy sees the observation clipped to ±obs_clip, as it trained (None: the raw observation)
+        self.obs_clip = None if clip is None else float(clip)
         choices = dict(self.meta.get("choices") or {})
         self.optimizer = choices.pop("optimizer", "sgd")
         self.lr_init = choices.pop("lr_init", None)
@@ -71,8 +79,8 @@ class MLPPolicy:
     def outputs(self, obs: np.ndarray) -> np.ndarray:
         """The network's outputs (logits, advantages, or a Gaussian's mean and log std) for a batch
         or a single observation."""
-        x = np.asarray(obs, dtype=np.float32) if self.obs_clip is None else clip_obs(np.asarray(obs))
-        x = x.astype(np.float64)
+        x = np.asarray(obs) if self.obs_clip is None else np.clip(np.asarray(obs), -self.obs_clip, self.obs_clip)
+        x = x.astype(np.float32).astype(np.float64)  # (as the module saw it: float32)
         for w, b, act in self.layers:
             x = ACTIVATIONS[act](x @ w + b)
         return x

@@ -66,3 +66,18 @@ def test_resuming_a_checkpoint_of_another_algorithm_goes_on_as_it_or_fails_befor
     given = train_rllib.RLlibConfig(algo="ppo", resume=str(tmp_path / "x.ckpt"), given=("algo",))  # --algo ppo
     with pytest.raises(train_rllib.ConfigError, match="holds --algo dqn but --algo ppo was given"):
         train_rllib.resumed_config(given, saved)
+
+
+def test_the_observation_clip_of_its_meta_is_the_one_it_acts_under():
+    """``meta["obs_clip"]`` is the clip the policy trained with (MLPPolicy's docstring): a policy
+    of ±5 clipped at train_rllib's ±10 all the same, so it acted on observations it never saw in
+    training, in silence. A clip that is no positive number is refused naming the valid ones."""
+    eye = [(np.eye(3), np.zeros(3), "linear")]  # the network's outputs are what it saw
+    obs = np.array([-40.0, 7.5, 2.0])
+    for clip, seen in ((5, np.clip(obs, -5, 5)), (10.0, np.clip(obs, -10, 10)), (None, obs)):
+        policy = MLPPolicy(eye, meta={"obs_clip": clip})
+        np.testing.assert_array_equal(policy.outputs(obs), seen.astype(np.float32))
+    np.testing.assert_array_equal(MLPPolicy(eye).outputs(obs), np.clip(obs, -10, 10))  # train_rllib's default
+    for bad in (0, -1.0, float("nan"), float("inf"), "10", True):
+        with pytest.raises(ValueError, match=r"obs_clip=.*valid: a finite number > 0 .* or None"):
+            MLPPolicy(eye, meta={"obs_clip": bad})
