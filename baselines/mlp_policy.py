@@ -1,7 +1,8 @@
-"""A discrete-action policy that is a small MLP in NumPy: how RLlib-trained agents are graded.
+"""A policy that is a small MLP in NumPy: how RLlib-trained agents are graded.
 
-:mod:`lrgym.baselines.train_rllib` exports the greedy path of a trained RLlib module (PPO: actor
-encoder → policy head, whose argmax is the greedy action; DQN: encoder → advantage head, whose
+:mod:`lrgym.baselines.train_rllib` and :mod:`lrgym.baselines.rllib_export` export the greedy path
+of a trained RLlib module (PPO: actor encoder → policy head, whose argmax is the greedy action, or
+for ``log_lr`` actions the Gaussian's mean clipped to [−1, 1]; DQN: encoder → advantage head, whose
 argmax is the greedy action of the dueling Q = V + A − mean(A)) as plain weight matrices, checked
 at export against RLlib's own ``forward_inference``. Acting needs NumPy only — no Ray, no torch —
 so the leaderboard grades it in its sandbox like any submission::
@@ -9,8 +10,9 @@ so the leaderboard grades it in its sandbox like any submission::
     policy = MLPPolicy.load("runs/rllib_ppo_mixed.npz")
     lrgym leaderboard submit runs/rllib_ppo_mixed.py:RLlibPolicy      # the exported submission file
 
-Layers are ``(W, b, activation)`` with ``y = act(x @ W + b)``; observations are clipped like
-in training (:func:`lrgym.baselines.wrappers.clip_obs`).
+Layers are ``(W, b, activation)`` with ``y = act(x @ W + b)``; observations are clipped as in
+training (``meta["obs_clip"]``: train_rllib's ±10, :func:`lrgym.baselines.wrappers.clip_obs`; an
+export of one's own run: none).
 """
 
 from __future__ import annotations
