@@ -57,7 +57,7 @@ from lrgym.tasks import FAMILIES
 
 __all__ = ["ALGOS", "ENV_NAME", "RESUME_MAY_DIFFER", "TRAINER_SET", "ConfigError", "RLlibConfig", "checkpoint_settings",
            "checkpoint_steps", "export_policy", "make_env", "resumed_config", "runner_cycle_offset", "runner_seeds",
-           "spread_cycles", "steps_said", "train"]
+           "spread_cycles", "steps_said", "train", "training_view"]
 
 ALGOS = ("ppo", "dqn")
 #: the name the env creator is registered under in Ray's registry
