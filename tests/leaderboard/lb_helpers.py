@@ -17,6 +17,29 @@ def policy(name: str) -> str:
     return f"{POLICIES}:{name}"
 
 
+def graded_runs(outcome) -> dict:
+    """A graded entry's runs as ``{(family, instance, seed): (score, LR curve)}``, asserting that it
+    graded (two gradings of one policy compare equal when every run repeats to the bit)."""
+    assert outcome.ok, outcome.entry.failure_reason
+    return {(r.family, r.instance, r.seed): (r.score, list(r.curves["lr"])) for r in outcome.runs}
+
+
+def graded_alike_on_1_and_2_workers(module: str, classes: tuple[str, str], suite: Suite, refs) -> dict:
+    """Grade the two ``classes`` of the file ``module`` on ``suite`` with 1 and then 2 workers (other
+    job cuts) and assert that all four gradings are the same run for run (:func:`graded_runs`);
+    returns those runs."""
+    from lrgym.leaderboard.runner import run_suite, submission_spec
+
+    graded = {}
+    for workers in (1, 2):
+        first, second = run_suite([submission_spec(f"{module}:{c}", name=f"{c.lower()}-{workers}") for c in classes],
+                                  suite, references=refs, n_workers=workers, time_limit=300)
+        graded[workers] = graded_runs(first)
+        assert graded[workers] == graded_runs(second)
+    assert graded[1] == graded[2]
+    return graded[1]
+
+
 def tiny_suite(name: str = "tiny", families=("quadratic",), n_instances: int = 1, seeds=(0, 1),
                horizon: int = 6, inner_steps: int = 3) -> Suite:
     """A suite of a few short episodes on the cheapest families (seconds, not minutes)."""

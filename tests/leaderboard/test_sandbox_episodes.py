@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from lb_helpers import tiny_suite
+from lb_helpers import graded_alike_on_1_and_2_workers, tiny_suite
 
 from lrgym.leaderboard.references import load_references
 from lrgym.leaderboard.runner import run_suite, submission_spec
@@ -73,17 +73,7 @@ def test_no_state_crosses_episodes_and_scores_do_not_depend_on_the_workers(tmp_p
     suite = tiny_suite("episodes", families=("quadratic", "linreg"), n_instances=2, seeds=(0, 1), horizon=6,
                        inner_steps=2)
     refs = load_references(suite, n_workers=2)
-    scores = {}
-    for workers in (1, 2):
-        counter, closed = run_suite(
-            [submission_spec(f"{tmp_path}/counter.py:Counter", name=f"counter-{workers}"),
-             submission_spec(f"{tmp_path}/counter.py:Closed", name=f"closed-{workers}")],
-            suite, references=refs, n_workers=workers, time_limit=300)
-        assert counter.ok, counter.entry.failure_reason
-        assert closed.ok, closed.entry.failure_reason
-        scores[workers] = {(r.family, r.instance, r.seed): (r.score, r.curves["lr"]) for r in counter.runs}
-        assert scores[workers] == {(r.family, r.instance, r.seed): (r.score, r.curves["lr"]) for r in closed.runs}
-    assert len(scores[1]) == 8 and scores[1] == scores[2]
+    assert len(graded_alike_on_1_and_2_workers(f"{tmp_path}/counter.py", ("Counter", "Closed"), suite, refs)) == 8
 
 
 #: made by the module's top-level code, which ran once in the template for every later job of its

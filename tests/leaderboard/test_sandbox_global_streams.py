@@ -20,7 +20,7 @@ import sys
 
 import numpy as np
 import pytest
-from lb_helpers import tiny_suite
+from lb_helpers import graded_alike_on_1_and_2_workers, graded_runs, tiny_suite
 
 from lrgym.leaderboard.global_streams import POLICY_RANDOM_SEED
 from lrgym.leaderboard.references import load_references
@@ -102,26 +102,13 @@ def _expected_factors() -> list[int]:
     return [(at_import + int(py.random() * 1000) + int(legacy.random_sample() * 1000)) % 5 for _ in range(HORIZON)]
 
 
-def _graded(outcome) -> dict:
-    assert outcome.ok, outcome.entry.failure_reason
-    return {(r.family, r.instance, r.seed): (r.score, list(r.curves["lr"])) for r in outcome.runs}
-
-
 def test_unseeded_global_streams_grade_the_same_on_any_number_of_workers(tmp_path):
     (tmp_path / "draws.py").write_text(POLICIES.replace("{factors}", repr(_expected_factors())))
     suite = tiny_suite("global-streams", families=("quadratic",), n_instances=2, seeds=(0, 1), horizon=HORIZON,
                        inner_steps=2)
     refs = load_references(suite, n_workers=1)
-    graded = {}
-    for workers in (1, 2):
-        draws, replay = run_suite(
-            [submission_spec(f"{tmp_path}/draws.py:GlobalDraws", name=f"draws-{workers}"),
-             submission_spec(f"{tmp_path}/draws.py:Replay", name=f"replay-{workers}")],
-            suite, references=refs, n_workers=workers, time_limit=300)
-        graded[workers] = _graded(draws)
-        assert graded[workers] == _graded(replay)
-    assert graded[1] == graded[2]
-    assert len(graded[1]) == 4
+    # the draws against their replay from the seeded streams, on either job cut
+    assert len(graded_alike_on_1_and_2_workers(f"{tmp_path}/draws.py", ("GlobalDraws", "Replay"), suite, refs)) == 4
 
 
 def test_torchs_generator_is_seeded_where_the_policy_imports_torch(tmp_path):
@@ -153,5 +140,5 @@ def test_torchs_generator_is_seeded_where_the_policy_imports_torch(tmp_path):
         + [submission_spec(f"{tmp_path}/torch_replay.py:{name}Replay", name=f"{name.lower()}-replay")
            for name in names],
         suite, references=refs, n_workers=1, time_limit=300)
-    assert ({name: _graded(outcomes[k]) for k, name in enumerate(names)}
-            == {name: _graded(outcomes[len(names) + k]) for k, name in enumerate(names)})
+    assert ({name: graded_runs(outcomes[k]) for k, name in enumerate(names)}
+            == {name: graded_runs(outcomes[len(names) + k]) for k, name in enumerate(names)})

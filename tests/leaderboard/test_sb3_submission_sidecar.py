@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from lb_helpers import tiny_suite
+from lb_helpers import graded_runs, tiny_suite
 
 from lrgym.leaderboard.references import load_references
 from lrgym.leaderboard.runner import run_suite, submission_spec
@@ -109,11 +109,7 @@ def test_a_matching_algo_flag_grades_the_sidecar_as_without_it(tmp_path, suite_r
     assert plain.ok and flagged.ok, (plain.entry.failure_reason, flagged.entry.failure_reason)
     for outcome in (plain, flagged):
         assert outcome.entry.env_spec["env_kwargs"]["quadratic"]["factors"] == [0.25, 0.5, 1, 2, 4]
-
-    def runs(outcome):
-        return {(r.family, r.instance, r.seed): (r.score, r.curves["lr"]) for r in outcome.runs}
-
-    assert runs(plain) == runs(flagged)
+    assert graded_runs(plain) == graded_runs(flagged)
 
 
 def test_an_algo_flag_contradicting_the_sidecar_is_refused_up_front(tmp_path, nothing_runs, monkeypatch):
