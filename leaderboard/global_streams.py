@@ -56,7 +56,10 @@ def seed_global_streams() -> None:
 class _SeedTorchOnImport:
     """An import finder that seeds torch right after it is imported for the first time, then
     leaves ``sys.meta_path``: it finds ``torch`` through the other finders and runs the module
-    they load, then ``torch.manual_seed(POLICY_RANDOM_SEED)``."""
+    they load, then ``torch.manual_seed(POLICY_RANDOM_SEED)``. A module named ``torch`` without a
+    ``manual_seed`` (a submission's own ``torch.py`` beside its policy file, first on its
+    ``sys.path``) is left as it is, as :func:`seed_global_streams` leaves one imported already:
+    it has no generator to seed, and calling it failed the policy's import."""
 
     def find_spec(self, name, path=None, target=None):
         if name != "torch":
@@ -73,7 +76,8 @@ class _SeedTorchOnImport:
 
         def exec_then_seed(module):
             exec_module(module)
-            module.manual_seed(POLICY_RANDOM_SEED)
+            if hasattr(module, "manual_seed"):
+                module.manual_seed(POLICY_RANDOM_SEED)
 
         loader.exec_module = exec_then_seed
         return spec

@@ -142,3 +142,22 @@ def test_torchs_generator_is_seeded_where_the_policy_imports_torch(tmp_path):
         suite, references=refs, n_workers=1, time_limit=300)
     assert ({name: graded_runs(outcomes[k]) for k, name in enumerate(names)}
             == {name: graded_runs(outcomes[len(names) + k]) for k, name in enumerate(names)})
+
+
+def test_a_module_of_the_submissions_own_named_torch_is_imported_as_it_is(tmp_path):
+    """A helper module beside the policy file that happens to be named ``torch`` (first on the
+    policy's ``sys.path``, so ``import torch`` is it) has no generator to seed: the finder left
+    it as it is (its import failed: ``partially initialized module 'torch' has no attribute
+    'manual_seed'``, out of lrgym's own file). Graded as a replay of the factor it holds."""
+    (tmp_path / "torch.py").write_text('"""The submission\'s own helper."""\n\nFACTOR = 3\n')
+    (tmp_path / "pol.py").write_text(
+        "import torch\n\n\nclass OwnTorch:\n    name = 'own-torch'\n\n    def reset(self, info):\n        pass\n\n"
+        "    def act(self, obs, info):\n        return torch.FACTOR\n")
+    (tmp_path / "replay.py").write_text(POLICIES.replace("{factors}", repr([3] * HORIZON)))
+    suite = tiny_suite("global-streams-own-torch", families=("quadratic",), n_instances=1, seeds=(0,),
+                       horizon=HORIZON, inner_steps=2)
+    own, replay = run_suite(
+        [submission_spec(f"{tmp_path}/pol.py:OwnTorch", name="own-torch"),
+         submission_spec(f"{tmp_path}/replay.py:Replay", name="own-torch-replay")],
+        suite, references=load_references(suite, n_workers=1), n_workers=1, time_limit=300)
+    assert graded_runs(own) == graded_runs(replay)
