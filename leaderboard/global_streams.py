@@ -23,8 +23,10 @@ torch is seeded only where it is imported (importing it costs ≈ 1 s of CPU): o
 is seeded at once, and one imported later (at the module's import, or in ``__init__``) right after
 its import (:class:`_SeedTorchOnImport`). Not covered: generators a policy makes without a seed
 (``np.random.default_rng()``, ``random.Random()``, ``torch.Generator()`` then ``.seed()``), Numba's
-own stream in jitted code, ``os.urandom``, ``secrets``, time and addresses: a policy that reads
-them can still draw differently at every grading.
+own stream in jitted code, ``os.urandom``, ``secrets``, time and addresses, and Python's ``random``
+in a process the policy forks itself (CPython seeds it again from the OS's entropy in every forked
+child; that is why each episode's process, itself forked, is seeded after its fork): a policy that
+reads them can still draw differently at every grading.
 """
 
 from __future__ import annotations
