@@ -75,9 +75,18 @@ class _SeedTorchOnImport:
         if loader is None or not hasattr(loader, "exec_module"):
             return spec
         exec_module = loader.exec_module
+        own_attribute = "exec_module" in vars(loader)
 
         def exec_then_seed(module):
-            exec_module(module)
+            # the loader is as it was once torch has run (a loader shared by other modules, a
+            # zip importer's, must not seed after each of them)
+            try:
+                exec_module(module)
+            finally:
+                if own_attribute:
+                    loader.exec_module = exec_module
+                else:
+                    del loader.exec_module
             if hasattr(module, "manual_seed"):
                 module.manual_seed(POLICY_RANDOM_SEED)
 

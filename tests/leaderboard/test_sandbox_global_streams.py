@@ -161,3 +161,23 @@ def test_a_module_of_the_submissions_own_named_torch_is_imported_as_it_is(tmp_pa
          submission_spec(f"{tmp_path}/replay.py:Replay", name="own-torch-replay")],
         suite, references=load_references(suite, n_workers=1), n_workers=1, time_limit=300)
     assert graded_runs(own) == graded_runs(replay)
+
+
+def test_the_torch_finder_leaves_torchs_loader_as_it_found_it():
+    """The finder wraps the loader's ``exec_module`` for torch's import only: after it, the loader
+    runs other modules as before (a loader shared by several modules must not seed after each),
+    and torch's generator is at the seed. In a fresh process, so that torch is not imported yet."""
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from lrgym.leaderboard.global_streams import POLICY_RANDOM_SEED, seed_global_streams\n"
+        "assert 'torch' not in sys.modules\n"
+        "seed_global_streams()\n"
+        "import torch\n"
+        "loader = torch.__spec__.loader\n"
+        "assert 'exec_module' not in vars(loader), vars(loader).get('exec_module')\n"
+        "assert torch.initial_seed() == POLICY_RANDOM_SEED, torch.initial_seed()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
