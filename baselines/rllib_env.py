@@ -14,8 +14,8 @@ __all__ = ["make_env", "runner_cycle_offset", "runner_seeds", "spread_cycles", "
 
 def make_env(config: dict):
     """RLlib's env creator: the batched vector env with ``num_envs`` (RLlib adds it) sub-envs,
-    seen as in training (:func:`training_view`); without ``num_envs`` a single env, so RLlib can
-    read the spaces."""
+    seen as in training (:func:`training_view`); without ``num_envs`` (RLlib reading the spaces)
+    the same vector env with one sub-env."""
     import lrgym.env
     import lrgym.vector
 
