@@ -17,6 +17,17 @@ list, tuple, dict, OrderedDict,    the same container of stored items (dict keys
 set                                numbers, strings, bytes, None or tuples of them)
 ``collections.deque``              ``{"__lrgym__": "deque", "items": [...], "maxlen": n}`` (a
                                    frame stack's ``deque(maxlen=n)``)
+``collections.Counter``            ``{"__lrgym__": "counter", "items": {...}}``
+``collections.defaultdict``        ``{"__lrgym__": "defaultdict", "factory": "builtins.list",
+                                   "items": {...}}``: its ``default_factory`` by name, one of
+                                   :data:`DEFAULT_FACTORIES` (``list``, ``int``, ``float``, ...)
+                                   or None; another (a lambda) is refused, naming it
+``enum.Enum`` member               ``{"__lrgym__": "enum", "class": "pkg.mod.Mode", "name": "A"}``
+                                   (a combined ``Flag``: its ``"value"``), found again in the
+                                   live member's class
+``range``, ``fractions.Fraction``  ``{"__lrgym__": "range", "start": 0, "stop": 9, "step": 3}``,
+                                   ``{"__lrgym__": "fraction", "numerator": 1, "denominator": 3}``
+``np.dtype``                       ``{"__lrgym__": "dtype", "str": "<f4"}`` (not a structured dtype)
 ``np.ndarray`` (numeric or bool)   ``{"__lrgym__": "ndarray", "data": tensor}`` (same dtype)
 NumPy scalar (``np.float64`` …)    ``{"__lrgym__": "numpy", "dtype": "<f8", "value": 0.5}``
 ``pathlib`` path                   ``{"__lrgym__": "path", "value": "/the/path"}``
@@ -36,14 +47,16 @@ any other object                   ``{"__lrgym__": "object", "class": "pkg.mod.N
                                    ``__dict__`` unless the class says otherwise)
 =================================  ===============================================================
 
-Objects, modules, generators and tensors are restored **in place**, the way
+Objects, modules, generators, enum members and tensors are restored **in place**, the way
 ``nn.Module.load_state_dict`` restores parameters: :func:`from_checkpoint` gets the live value
 at the same place (``live``) and loads the stored state into it, so the policy you pass to a
-new scheduler must be built like the one that was saved (same class, same helper objects; its
-other attributes are overwritten). No class is ever imported or constructed from a checkpoint,
-which is what keeps it safe to load.
+new scheduler must be built like the one that was saved (same class, same helper objects, an
+enum member where the saved one had one; its other attributes are overwritten). No class is
+ever imported or constructed from a checkpoint, which is what keeps it safe to load: an enum
+member is looked up in the live member's class, a ``defaultdict``'s factory in a fixed table.
 
-Anything else — functions, lambdas, open files, locks, enums, classes with their own pickling
+Anything else — functions, lambdas, open files, locks, ``torch.optim`` optimizers (their state is
+keyed by their parameters), classes with their own pickling
 (``__reduce__``) — raises ``TypeError`` naming where it sits (``policy.schedule``,
 ``policy.memory['x'][2]``): such a policy gives itself ``state_dict()`` and
 ``load_state_dict(state)`` methods (the PyTorch convention; their values may be anything from
@@ -53,16 +66,17 @@ the table), and the scheduler saves what those return instead.
 from __future__ import annotations
 
 import enum
+import fractions
 import functools
 import pathlib
 import random
 import types
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, defaultdict, deque
 
 import numpy as np
 import torch
 
-__all__ = ["TAG", "class_name", "from_checkpoint", "get_object_state", "set_object_state", "to_checkpoint"]
+__all__ = ["DEFAULT_FACTORIES", "TAG", "class_name", "from_checkpoint", "get_object_state", "set_object_state", "to_checkpoint"]
 
 #: the key that marks a stored non-data value (a dict of the policy's own may not use it)
 TAG = "__lrgym__"
@@ -76,9 +90,16 @@ _TORCH_PLAIN = (torch.device, torch.dtype, torch.Size)
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 #: objects that are code or handles, not state
 _NOT_DATA = (type, types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.ModuleType,
-             functools.partial, enum.Enum)
+             functools.partial)
+#: the ``default_factory`` a stored ``defaultdict`` may have (besides None), by :func:`class_name`:
+#: types that make an empty value of themselves. Restored from this table, never imported; a
+#: factory of one's own (``lambda: defaultdict(int)``) is code and is refused, naming it
+DEFAULT_FACTORIES = {f"{cls.__module__}.{cls.__qualname__}": cls
+                     for cls in (list, dict, set, frozenset, tuple, int, float, complex, bool, str, bytes,
+                                 Counter, OrderedDict, deque)}
 
-_VALID = ("valid: numbers, str, bytes, None; lists, tuples, deques, dicts and sets of them; NumPy arrays and scalars; "
+_VALID = ("valid: numbers, str, bytes, None; lists, tuples, deques, dicts (OrderedDict, Counter, defaultdict of a "
+          "builtin type) and sets of them; ranges, Fractions, enum members; NumPy arrays, scalars and dtypes; "
           "torch tensors and modules; pathlib paths; NumPy, `random` and torch generators; objects made of these. "
           "Otherwise give the policy state_dict() and load_state_dict(state) methods")
 
@@ -189,6 +210,17 @@ def to_checkpoint(value, where: str = "value", _stack: tuple = ()):
         return value.detach().clone()
     if isinstance(value, pathlib.PurePath):
         return {TAG: "path", "value": str(value)}
+    if type(value) is range:
+        return {TAG: "range", "start": value.start, "stop": value.stop, "step": value.step}
+    if type(value) is fractions.Fraction:
+        return {TAG: "fraction", "numerator": value.numerator, "denominator": value.denominator}
+    if isinstance(value, np.dtype):
+        if value.fields is not None or value.subdtype is not None or np.dtype(value.str) != value:
+            raise TypeError(f"cannot checkpoint {where}: the NumPy dtype {value!r}, which its name does not make "
+                            "again (a structured or sub-array dtype); valid: a dtype such as np.dtype('float32')")
+        return {TAG: "dtype", "str": value.str}
+    if isinstance(value, enum.Enum):
+        return _enum_member(value, where, _stack)
     if isinstance(value, np.random.Generator):
         return {TAG: "generator", "state": to_checkpoint(value.bit_generator.state, where, _stack)}
     if isinstance(value, np.random.RandomState):
@@ -211,16 +243,21 @@ def to_checkpoint(value, where: str = "value", _stack: tuple = ()):
             raise TypeError(f"cannot checkpoint {where}: a set holding {type(bad[0]).__name__}; {_VALID}")
         return set(value) if type(value) is set else {TAG: "frozenset", "items": list(value)}
     if type(value) in (dict, OrderedDict):
-        if TAG in value:
-            raise TypeError(f"cannot checkpoint {where}: its key {TAG!r} is reserved for lrgym's own markers")
-        out = type(value)()
-        for key, item in value.items():
-            if not _plain_key(key):
-                raise TypeError(f"cannot checkpoint {where}: a dict key of type {type(key).__name__} ({key!r}); "
-                                f"valid keys: numbers, str, bytes, None or tuples of them")
-            out[key] = to_checkpoint(item, f"{where}[{key!r}]", stack)
-        return out
+        return _stored_items(value, type(value)(), where, stack)
+    if type(value) is Counter:
+        return {TAG: "counter", "items": _stored_items(value, {}, where, stack)}
+    if type(value) is defaultdict:
+        factory = value.default_factory
+        name = None if factory is None else class_name(factory) if isinstance(factory, type) else None
+        if factory is not None and DEFAULT_FACTORIES.get(name) is not factory:
+            raise TypeError(f"cannot checkpoint {where}: a defaultdict whose default_factory is {factory!r}, which is "
+                            f"code, not data; valid factories: None, {', '.join(c.__name__ for c in DEFAULT_FACTORIES.values())} "
+                            "(or give the policy state_dict() and load_state_dict(state) methods)")
+        return {TAG: "defaultdict", "factory": name, "items": _stored_items(value, {}, where, stack)}
     cls = type(value)
+    if isinstance(value, torch.optim.Optimizer):  # its state is keyed by its parameters: its own state_dict() reads it
+        raise TypeError(f"cannot checkpoint {where}: a {class_name(cls)}, a torch optimizer, whose state only its own "
+                        f"state_dict() reads (a policy training itself: save it in the policy's state_dict()); {_VALID}")
     if (isinstance(value, _NOT_DATA) or not hasattr(value, "__dict__") and not hasattr(cls, "__slots__")
             or cls.__reduce_ex__ is not object.__reduce_ex__ or cls.__reduce__ is not object.__reduce__):
         raise TypeError(f"cannot checkpoint {where}: a {class_name(cls)}, which is not data; {_VALID}")
@@ -230,6 +267,48 @@ def to_checkpoint(value, where: str = "value", _stack: tuple = ()):
     else:
         stored = to_checkpoint(state, where, stack)
     return {TAG: "object", "class": class_name(cls), "state": stored}
+
+
+def _stored_items(mapping, out: dict, where: str, stack: tuple) -> dict:
+    """``mapping``'s items stored into ``out`` (a dict or an OrderedDict): keys as they are (plain
+    data only: :func:`_plain_key`), values by :func:`to_checkpoint`."""
+    if TAG in mapping:
+        raise TypeError(f"cannot checkpoint {where}: its key {TAG!r} is reserved for lrgym's own markers")
+    for key, item in mapping.items():
+        if not _plain_key(key):
+            raise TypeError(f"cannot checkpoint {where}: a dict key of type {type(key).__name__} ({key!r}); "
+                            f"valid keys: numbers, str, bytes, None or tuples of them")
+        out[key] = to_checkpoint(item, f"{where}[{key!r}]", stack)
+    return out
+
+
+def _enum_member(member: enum.Enum, where: str, stack: tuple) -> dict:
+    """An enum member by its class and name (a combined ``Flag``, which has no member name of its
+    own: by its value), to be looked up again in the live member's class (:func:`_live_member`)."""
+    cls = type(member)
+    stored = {TAG: "enum", "class": class_name(cls)}
+    if member.name is not None and cls.__members__.get(member.name) is member:
+        stored["name"] = member.name
+    else:
+        stored["value"] = to_checkpoint(member.value, f"{where}.value", stack)
+    return stored
+
+
+def _live_member(value: dict, live, where: str) -> enum.Enum:
+    """The member of the live value's enum class that :func:`_enum_member` stored: the class is the
+    live member's, never imported (so the policy at ``where`` must hold a member of that class)."""
+    if not isinstance(live, enum.Enum) or class_name(type(live)) != value["class"]:
+        now = "nothing" if live is None else f"a {class_name(type(live))}"
+        raise ValueError(f"cannot restore {where}: the checkpoint holds a member of the enum {value['class']} there, "
+                         f"this policy has {now}. Enum members are looked up in the policy's own enum class: build "
+                         "the policy the same way as the one that was saved")
+    cls = type(live)
+    if "name" in value:
+        if value["name"] not in cls.__members__:
+            raise ValueError(f"cannot restore {where}: the enum {value['class']} has no member {value['name']!r}; "
+                             f"valid: {', '.join(cls.__members__)}")
+        return cls.__members__[value["name"]]
+    return cls(from_checkpoint(value["value"], None, f"{where}.value"))
 
 
 def from_checkpoint(value, live=None, where: str = "value"):
@@ -264,6 +343,23 @@ def from_checkpoint(value, live=None, where: str = "value"):
         return pathlib.Path(value["value"])
     if kind == "frozenset":
         return frozenset(value["items"])
+    if kind == "range":
+        return range(value["start"], value["stop"], value["step"])
+    if kind == "fraction":
+        return fractions.Fraction(value["numerator"], value["denominator"])
+    if kind == "dtype":
+        return np.dtype(value["str"])
+    if kind == "enum":
+        return _live_member(value, live, where)
+    if kind == "counter":
+        return Counter(from_checkpoint(value["items"], live if isinstance(live, dict) else None, where))
+    if kind == "defaultdict":
+        name = value["factory"]
+        if name is not None and name not in DEFAULT_FACTORIES:
+            raise ValueError(f"cannot restore {where}: a defaultdict of factory {name!r}; valid: None, "
+                             f"{', '.join(DEFAULT_FACTORIES)}")
+        items = from_checkpoint(value["items"], live if isinstance(live, dict) else None, where)
+        return defaultdict(None if name is None else DEFAULT_FACTORIES[name], items)
     if kind == "deque":
         counterpart = list(live) if isinstance(live, deque) else None
         return deque(from_checkpoint(value["items"], counterpart, where), maxlen=value["maxlen"])

@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 import collections
+import enum
+import fractions
 import io
 import math
 import pathlib
@@ -131,6 +133,40 @@ class TorchExplorer:
         return np.array([u - 0.6 + 0.01 * float(np.mean(self.frames))], np.float32)
 
 
+class Phase(enum.Enum):
+    WARM = "warm"
+    DECAY = "decay"
+
+
+class Bookkeeper:
+    """A policy keeping its books in the standard library's types: a defaultdict(list), a Counter, an
+    Enum member, a range, a Fraction and a NumPy dtype (each was refused as 'not data')."""
+
+    name = "bookkeeper"
+
+    def __init__(self):
+        self.seen = collections.defaultdict(list)  # the actions of each phase
+        self.counts = collections.Counter()
+        self.phase = Phase.WARM
+        self.warm_steps = range(3)
+        self.share = fractions.Fraction(2, 3)
+        self.dtype = np.dtype(np.float32)
+
+    def reset(self, info):
+        self.seen.clear()
+        self.counts.clear()
+        self.phase = Phase.WARM
+
+    def act(self, obs, info):
+        if sum(self.counts.values()) >= len(self.warm_steps):
+            self.phase = Phase.DECAY
+        decays = self.counts[Phase.DECAY.value]
+        a = 3 if self.phase is Phase.WARM else 1 + int(decays * self.share) % 3
+        self.counts[self.phase.value] += 1
+        self.seen[self.phase.value].append(np.asarray(a, dtype=self.dtype))
+        return a
+
+
 class WithHook:
     """Keeps a lambda (not data), so only its own state_dict() can checkpoint it."""
 
@@ -209,6 +245,7 @@ POLICIES = {
     "keep": Keep,
     "explorer": Explorer,
     "torch_explorer": TorchExplorer,
+    "bookkeeper": Bookkeeper,  # a defaultdict, a Counter, an Enum member, a range, a Fraction, a dtype
     "hook": WithHook,
     "torch_policy": TorchPolicy,  # an nn.Module: its own attributes are state beside its state_dict()
 }
@@ -247,6 +284,9 @@ def test_weights_only_checkpoint_mid_step_continues_like_the_uninterrupted_run(n
         assert sched2.policy.loaded
     if name == "torch_policy":  # the counters went on from the saved ones (the LRs above depend on them)
         assert sched2.policy.t == HORIZON and sched2.policy.net.calls == HORIZON
+    if name == "bookkeeper":  # its books went on from the saved ones, the enum member is the class's own
+        assert sched2.policy.phase is Phase.DECAY and sum(sched2.policy.counts.values()) == HORIZON
+        assert type(sched2.policy.seen) is collections.defaultdict and sched2.policy.seen.default_factory is list
 
 
 class TorchPolicyWithOptimizer(TorchPolicy):
@@ -436,6 +476,11 @@ def test_the_same_policy_with_a_nan_or_an_object_setting_loads_its_own_state():
     (1, "two", None, b"3", 4.5 + 1j), {3, "x"}, frozenset({1}), pathlib.Path("/a/b.zip"),
     collections.deque([np.float32([1, 2]), 3], maxlen=4), collections.deque([1.5]),
     torch.device("cpu"), torch.float64, torch.Size([2, 3]),
+    # refused as 'not data' until 2026-12-06 (OrderedDict was stored already)
+    collections.defaultdict(list, a=[1, 2]), collections.defaultdict(int, {(1, "x"): 3}),
+    collections.defaultdict(None, b=1.5), collections.defaultdict(collections.Counter, c=collections.Counter("aab")),
+    collections.Counter({"up": 3, "down": -1}), collections.OrderedDict([("b", 1), ("a", np.float32(2))]),
+    range(2, 11, 3), range(0), fractions.Fraction(-7, 3), np.dtype(">f4"), np.dtype("U3"), np.dtype("M8[s]"),
 ])
 def test_checkpoint_values_come_back_with_their_type_and_bits(value):
     back = from_checkpoint(weights_only_round_trip(to_checkpoint(value)))
@@ -450,6 +495,45 @@ def test_checkpoint_values_come_back_with_their_type_and_bits(value):
         assert all(type(a) is type(b) and np.array_equal(a, b) for a, b in zip(back, value))
     else:
         assert back == value
+    if isinstance(value, dict):  # keys in their order, values of their type (an OrderedDict's order is data)
+        assert list(back) == list(value) and [type(v) for v in back.values()] == [type(v) for v in value.values()]
+    if isinstance(value, collections.defaultdict):  # it still makes missing values
+        assert back.default_factory is value.default_factory
+
+
+class Mode(enum.IntEnum):
+    SLOW = 1
+    FAST = 2
+
+
+class Access(enum.Flag):
+    READ = 1
+    WRITE = 2
+
+
+def test_enum_members_come_back_as_the_live_classs_members():
+    """An Enum member is stored by its class and name (a combined Flag by its value) and looked up in
+    the class of the member the live policy holds there: no class is imported from a checkpoint."""
+    stored = weights_only_round_trip(to_checkpoint({"mode": Mode.FAST, "phase": Phase.DECAY,
+                                                    "access": Access.READ | Access.WRITE, "modes": [Mode.SLOW]}))
+    live = {"mode": Mode.SLOW, "phase": Phase.WARM, "access": Access.READ, "modes": [Mode.FAST]}
+    back = from_checkpoint(stored, live)
+    assert back["mode"] is Mode.FAST and back["phase"] is Phase.DECAY and back["modes"][0] is Mode.SLOW
+    assert back["access"] == Access.READ | Access.WRITE and type(back["access"]) is Access
+    with pytest.raises(ValueError, match=r"value\['mode'\]: the checkpoint holds a member of the enum "
+                                         r".*\.Mode there, this policy has nothing"):
+        from_checkpoint(stored, {})
+    with pytest.raises(ValueError, match=r"holds a member of the enum .*\.Mode there, this policy has a .*\.Phase"):
+        from_checkpoint(stored, {**live, "mode": Phase.WARM})
+
+
+def test_a_defaultdict_of_a_factory_of_ones_own_and_a_structured_dtype_are_refused_by_name():
+    nested = collections.defaultdict(lambda: collections.defaultdict(int))
+    with pytest.raises(TypeError, match=r"policy\.books: a defaultdict whose default_factory is <function .*lambda.*, "
+                                        r"which is code, not data; valid factories: None, list, dict, .*int"):
+        to_checkpoint(nested, "policy.books")
+    with pytest.raises(TypeError, match=r"policy\.dtype: the NumPy dtype .*structured"):
+        to_checkpoint(np.dtype([("a", "f4"), ("b", "i8")]), "policy.dtype")
 
 
 def test_generators_and_modules_continue_in_place():
