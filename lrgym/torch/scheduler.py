@@ -943,6 +943,21 @@ class PolicyScheduler:
         for group, lr in zip(self.optimizer.param_groups, self._last_lr):
             set_group_lr(group, lr)
 
+    def __copy__(self):
+        """``copy.copy(sched)`` is refused: a scheduler's copy is independent only with an optimizer
+        and a policy of its own (one optimizer's LRs have one owner, one policy runs one episode),
+        and those a shallow copy shares. It used to share them, and the monitor: the copy took the
+        optimizer and the policy over, and the original's next step failed with "a newer
+        PolicyScheduler was built on this optimizer". ``copy.deepcopy((model, optimizer, sched))``
+        copies the three together (the copy trains the copied model); a state moves between
+        schedulers with :meth:`state_dict` / :meth:`load_state_dict`."""
+        raise TypeError(
+            "copy.copy of a PolicyScheduler would share its optimizer, policy and episode with the original, and "
+            "one optimizer's LRs have one owner; valid: copy.deepcopy((model, optimizer, sched)) for an "
+            "independent copy of the run (the copied scheduler drives the copied optimizer, which trains the "
+            "copied model), or sched.state_dict() loaded into a PolicyScheduler built on another optimizer and "
+            "policy (load_state_dict)")
+
     def __getstate__(self) -> dict:
         """``copy.deepcopy`` / ``pickle``: everything but the hook handles (a copied optimizer has
         no hooks: torch's ``Optimizer.__getstate__`` drops them); :meth:`__setstate__` registers

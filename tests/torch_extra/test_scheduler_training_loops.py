@@ -408,6 +408,34 @@ def test_a_copied_scheduler_counts_the_updates_of_its_own_optimizer(how):
     np.testing.assert_array_equal(sched2.last_obs, sched.last_obs)
 
 
+def test_a_shallow_copy_of_a_scheduler_is_refused_and_the_original_goes_on():
+    """``copy.copy(sched)`` shared the optimizer, the policy and the monitor, and took the first two
+    over: the original's next step failed with "a newer PolicyScheduler was built on this
+    optimizer", which named no copy. It is a TypeError naming what copies; the original then
+    runs as a scheduler never copied (the reference, on the same batches)."""
+    import copy
+
+    runs = []
+    for copied in (False, True):
+        torch.manual_seed(3)
+        model = torch.nn.Linear(5, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=1e-4)
+        sched = PolicyScheduler(opt, make_baseline("plateau"), horizon=HORIZON, updates_per_step=INNER,
+                                lr_init=1e-4)
+        _run_updates(model, opt, sched, range(4))
+        if copied:
+            with pytest.raises(TypeError, match=r"copy\.copy of a PolicyScheduler would share its optimizer, "
+                                                r"policy and episode.*valid: copy\.deepcopy\(\(model, optimizer, "
+                                                r"sched\)\).*state_dict\(\)"):
+                copy.copy(sched)
+        trace = []
+        for k in range(4, 9):
+            _run_updates(model, opt, sched, [k])
+            trace.append((sched.last_obs.tolist(), *_trace(sched)[1:], sched.last_epoch))
+        runs.append(trace)
+    assert runs[1] == runs[0] and runs[0][-1][-1] == 9
+
+
 class _Wrapped(torch.optim.Optimizer):
     """An optimizer wrapper as Accelerate's ``AcceleratedOptimizer`` is: a subclass of Optimizer
     that never calls ``Optimizer.__init__`` and delegates to the optimizer it wraps (so it has no
