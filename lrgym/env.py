@@ -24,7 +24,7 @@ from lrgym.features import (
     start_episode,
 )
 from lrgym.info import ACTION_MODES, N_STEP_VALUES, episode_constants, family_index, make_info, step_info  # noqa: F401 (ACTION_MODES re-exported)
-from lrgym.keywords import check_keywords, keyword_names
+from lrgym.keywords import check_keywords, checked_keywords, keyword_names
 from lrgym.optim import OptimizerConfig
 from lrgym.render import RENDER_FPS, RENDER_MODES, EpisodeRecorder, check_render_mode
 from lrgym.settings import (  # noqa: F401 (ADAPTIVE_OPTIMIZERS, DEFAULT_FACTORS, default_lr_init re-exported)
@@ -251,6 +251,7 @@ class LRControlEnv(gym.Env):
 
     metadata = {"render_modes": list(RENDER_MODES), "render_fps": RENDER_FPS}
 
+    @checked_keywords
     def __init__(
         self,
         family: str | TaskFamily | Mapping = "linreg",

@@ -4,17 +4,20 @@ every valid one, where Python says only ``__init__() got an unexpected keyword a
 
 The valid names always come from a signature (:func:`keyword_names`), never from a hand-kept
 list, so they cannot drift from what the callee takes. Used by the ids' entry point
-(:func:`lrgym.registry.make_env`), the vector env and the baselines' registry.
+(:func:`lrgym.registry.make_env`), the vector env, the baselines' registry, and by the classes
+users build directly (``LRControlEnv(horizn=5)``, ``TorchTrainingEnv``, ``PolicyScheduler``)
+through :func:`checked_keywords` on their ``__init__``.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 import reprlib
 from typing import Callable, Iterable
 
-__all__ = ["UnknownKeywordError", "check_keywords", "keyword_names"]
+__all__ = ["UnknownKeywordError", "check_keywords", "checked_keywords", "keyword_names"]
 
 #: the most further unknown names an error lists, each shortened to :data:`_NAME`'s limit: a
 #: hostile mapping (a submission's 1 MB sidecar of 60,000 keys, or one key of 900 KB) made a
@@ -68,3 +71,27 @@ def check_keywords(what: str, given: Iterable[str], valid: Iterable[str]) -> Non
     also += f" and {more} more" if more > 0 else ""
     raise UnknownKeywordError(f"{what} got an unexpected keyword argument {hint(unknown[0])}{also}; "
                               f"valid: {', '.join(valid) or 'none'}")
+
+
+def checked_keywords(init: Callable) -> Callable:
+    """Decorate a class's ``__init__`` so that a misspelt keyword is :func:`check_keywords`' error
+    (``LRControlEnv() got an unexpected keyword argument 'horizn' (did you mean 'horizon'?); valid:
+    ...``) where Python names neither the closest nor the valid names.
+
+    The wrapper keeps the signature (``functools.wraps``: ``inspect.signature``, ``help`` and
+    :func:`keyword_names` read the original's through ``__wrapped__``; no ``**kwargs`` in it) and
+    costs one set test per call (the valid names are read once, here). It checks the keywords given
+    to this ``__init__`` only: a subclass's own ``__init__`` takes its own, and passes the base's on
+    to be checked. Pickling and copying never call ``__init__``; positional arguments are Python's
+    to check, as before."""
+    valid = keyword_names(functools.partial(init, None))  # without self
+    names = frozenset(valid)
+    what = init.__qualname__.rsplit(".", 1)[0] + "()"
+
+    @functools.wraps(init)
+    def checked(self, *args, **kwargs):
+        if not names.issuperset(kwargs):
+            check_keywords(what, kwargs, valid)
+        return init(self, *args, **kwargs)
+
+    return checked

@@ -57,6 +57,35 @@ def test_the_registered_ids_check_their_keywords():
         gym.make("LRControl-v1", horizn=10)
 
 
+def test_the_class_built_directly_names_a_misspelt_keyword_as_make_does():
+    """``LRControlEnv(horizn=5)`` was Python's bare "LRControlEnv.__init__() got an unexpected keyword
+    argument 'horizn'", naming no valid keyword, where gym.make named them. The class keeps its
+    signature (no **kwargs: the reference of the valid names), and builds, copies and pickles as before."""
+    with pytest.raises(UnknownKeywordError) as direct:
+        LRControlEnv(horizn=10, optimiser="adam")
+    with pytest.raises(UnknownKeywordError) as made:
+        make_env(horizn=10, optimiser="adam")
+    assert str(direct.value) == str(made.value)
+    parameters = inspect.signature(LRControlEnv).parameters
+    assert all(p.kind == p.POSITIONAL_OR_KEYWORD for p in parameters.values())
+    assert keyword_names(LRControlEnv) == list(parameters)
+    env = LRControlEnv("linreg", None, "val", horizon=3, inner_steps=2)  # positional arguments as before
+    env.reset(seed=1)
+    expected = copy.deepcopy(env).step(2)[0].tobytes()
+    for clone in (copy.copy(env), pickle.loads(pickle.dumps(env))):
+        assert clone.step(2)[0].tobytes() == expected
+
+    class Scaled(LRControlEnv):  # a subclass with a keyword of its own passes the others on
+        def __init__(self, scale=1.0, **kwargs):
+            self.scale = scale
+            super().__init__(**kwargs)
+
+    assert Scaled(scale=2.0, horizon=3).horizon == 3
+    with pytest.raises(UnknownKeywordError, match=r"^LRControlEnv\(\) got an unexpected keyword argument 'horizn' "
+                                                  r"\(did you mean 'horizon'\?\); valid: family, "):
+        Scaled(scale=2.0, horizn=3)
+
+
 def test_the_vector_env_names_a_misspelt_keyword_and_its_valid_ones():
     with pytest.raises(UnknownKeywordError) as caught:
         gym.make_vec("LRControl-LinReg-v1", 2, vectorization_mode="vector_entry_point", optimiser="adam")

@@ -87,6 +87,7 @@ from lrgym.actions import next_lr
 from lrgym.brief import brief
 from lrgym.features import FEATURE_NAMES, TINY, observation_space_bounds
 from lrgym.info import ACTION_MODES
+from lrgym.keywords import checked_keywords
 from lrgym.monitor import TrainingMonitor
 from lrgym.optim import OptimizerConfig, check_choice
 from lrgym.rewards import REWARDS
@@ -261,6 +262,7 @@ class TorchTrainingEnv(gym.Env):
 
     metadata = {"render_modes": []}
 
+    @checked_keywords
     def __init__(
         self,
         model: Callable[[], torch.nn.Module] | torch.nn.Module,

@@ -152,6 +152,7 @@ import torch
 from lrgym.actions import next_lr
 from lrgym.brief import brief
 from lrgym.info import ACTION_MODES, FAMILY_NAMES, INFO_SCHEMA, family_index
+from lrgym.keywords import checked_keywords
 from lrgym.monitor import TrainingMonitor, check_loss, update_loss
 from lrgym.optim import OptimizerConfig, check_choice
 from lrgym.policy import missing_methods, policy_env_kwargs
@@ -485,6 +486,7 @@ class PolicyScheduler:
             ``scaler.update()``, as for any scheduler, else the pending update moves the restored scale.
     """
 
+    @checked_keywords
     def __init__(self, optimizer: torch.optim.Optimizer, policy, horizon: int, updates_per_step: int = 10,
                  val_fn=None, train_loss_fn=None, lr_init: float | None = None, lr_min: float | None = None,
                  lr_max: float | None = None, cap_factor: float | None = None, reward: str | None = None,
@@ -526,13 +528,13 @@ class PolicyScheduler:
             warnings.warn(
                 f"policy {policy_name(policy)!r} was designed for lrgym's {self.policy_optimizer!r} "
                 f"({other[0]}), it drives {other[1]} here; "
-                "lrgym.torch.make_optimizer(params, policy.optimizer) builds the matching one", stacklevel=2)
+                "lrgym.torch.make_optimizer(params, policy.optimizer) builds the matching one", stacklevel=3)
         self._identity = policy_identity(policy, kwargs)
         self.ignored_options = sorted(set(kwargs) - set(SUPPORTED_OPTIONS))
         if self.ignored_options:
             warnings.warn(
                 f"policy {policy_name(policy)!r} asks for env options PolicyScheduler does not apply: "
-                f"{ {k: kwargs[k] for k in self.ignored_options} }; it applies {', '.join(SUPPORTED_OPTIONS)}", stacklevel=2)
+                f"{ {k: kwargs[k] for k in self.ignored_options} }; it applies {', '.join(SUPPORTED_OPTIONS)}", stacklevel=3)
         given_lr = reference_lr(g.get("initial_lr", g["lr"]) for g in optimizer.param_groups)
         if lr_init is None:
             lr_init = kwargs.get("lr_init")
@@ -544,7 +546,7 @@ class PolicyScheduler:
                     f"own: it starts from lr_init={start:g} (the env's default for "
                     f"{self.policy_optimizer!r}, where lrgym's episodes start), not from the optimizer's "
                     f"lr={given_lr:g}. Pass PolicyScheduler(..., lr_init={given_lr:g}) to start from yours, or "
-                    f"build the optimizer with lr={start:g}", stacklevel=2)
+                    f"build the optimizer with lr={start:g}", stacklevel=3)
         # the env's rule: a start LR outside [lr_min, lr_max] is an error, not clipped
         self.lr = resolve_lr_init(lr_init, self.policy_optimizer, self.lr_min, self.lr_max)
         self.val_fn, self.train_loss_fn = val_fn, train_loss_fn

@@ -9,6 +9,7 @@ observations and choose the env's LRs (to 1e-6) at every step.
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 
@@ -442,6 +443,24 @@ def test_the_controller_runs_in_a_torch_loop_on_the_weights_of_the_family_named(
     same, *_ = _controller_run("mlp", updates=0)
     same.load_state_dict(state)
     assert same.last_epoch == 40
+
+
+def test_a_misspelt_keyword_is_named_with_the_valid_ones():
+    """``PolicyScheduler(..., lr_mx=1)`` was Python's bare "__init__() got an unexpected keyword
+    argument 'lr_mx'"; the valid names are the signature's (the reference), which stays as it was."""
+    from lrgym.keywords import UnknownKeywordError
+
+    w = torch.nn.Parameter(torch.ones(2))
+    valid = list(inspect.signature(PolicyScheduler).parameters)
+    with pytest.raises(UnknownKeywordError) as caught:
+        PolicyScheduler(torch.optim.SGD([w], lr=0.01), make_baseline("fixed"), horizon=3, lr_mx=1.0)
+    assert isinstance(caught.value, TypeError)
+    assert str(caught.value) == ("PolicyScheduler() got an unexpected keyword argument 'lr_mx' (did you mean "
+                                 f"'lr_max'?); valid: {', '.join(valid)}")
+    assert valid[:3] == ["optimizer", "policy", "horizon"] and "lr_max" in valid
+    with pytest.warns(UserWarning) as caught:  # the constructor's warnings point at the caller's line, not the check
+        PolicyScheduler(torch.optim.Adam([w], lr=0.5), make_baseline("fixed"), horizon=3)
+    assert len(caught) == 1 and caught[0].filename == __file__
 
 
 def test_a_mismatched_optimizer_is_named_in_a_warning():

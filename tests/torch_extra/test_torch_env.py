@@ -439,6 +439,10 @@ def test_a_first_validation_loss_of_zero_gives_the_default_metric_zero():
     ({"eval_rows": 0}, ValueError, r"eval_rows=0 out of range; valid: a positive integer"),
     ({"eval_batches": -1}, ValueError, r"eval_batches=-1 out of range; valid: a positive integer"),
     ({"eval_rows": 2.5}, ValueError, r"eval_rows=2.5 is not an integer; valid: a positive integer"),
+    # Python's bare "__init__() got an unexpected keyword argument 'btch_size'" before (the valid names: the signature)
+    ({"btch_size": 8}, TypeError, r"^TorchTrainingEnv\(\) got an unexpected keyword argument 'btch_size' \(did you mean "
+                                  r"'batch_size'\?\); valid: model, train_data, loss_fn, val_data, metric_fn, batch_size, "
+                                  r"eval_data, eval_rows, eval_batches, optimizer, .*, name, render_mode$"),
     ({"optimizer": "adamw"}, ValueError, r"unknown optimizer 'adamw'; valid choices: sgd, .*, adagrad; or a callable "
                                          r"\(params, lr\) returning a torch.optim.Optimizer.*torch.optim.AdamW"),
     ({"optimizer": "instance"}, ValueError, r"optimizer must be a name, dict or OptimizerConfig, got "
