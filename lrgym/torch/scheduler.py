@@ -25,7 +25,8 @@ Policies: anything the leaderboard grades, i.e. an object with ``reset(info)`` a
 ``action_mode`` (default ``"discrete"``), ``env_options`` and ``lr_init`` are optional. The
 policy's ``optimizer`` is the update rule its LRs were made for: an optimizer of another class,
 or of its class with other arguments (``SGD(momentum=0.9)`` under a plain-SGD policy), is warned
-of, naming both (:func:`other_optimizer`).
+of, naming both (:func:`other_optimizer`); weight decay alone too (the "decay on weights, none on
+biases" groups), saying why it matters and how to keep it (:func:`other_optimizer_warning`).
 
 The optimizer's own LR (``SGD(params, lr=0.1)``) is **not** where the schedule starts: the
 policy owns the LR from the first update on, as in the env. The scheduler sets every group's LR
@@ -180,7 +181,7 @@ from lrgym.torch._tensors import (  # noqa: F401 (flat_grad: lrgym.torch.flat_gr
 from lrgym.torch.checkpoint import TAG, class_name, from_checkpoint, get_object_state, set_object_state, to_checkpoint
 from lrgym.torch.optim import torch_optimizer
 
-__all__ = ["PolicyScheduler", "check_policy", "flat_grad", "measure"]
+__all__ = ["PolicyScheduler", "check_policy", "flat_grad", "measure", "other_optimizer_warning"]
 
 #: env keywords a policy may ask for that the scheduler honours (the last four unless given to it)
 SUPPORTED_OPTIONS = ("optimizer", "action_mode", "factors", "rejection_threshold", "lr_init",
@@ -249,8 +250,7 @@ def other_optimizer(optimizer: torch.optim.Optimizer, lrgym_optimizer) -> tuple[
         wanted = ", ".join(f"{key}={value!r}" for key, value in expected.items())
         return f"torch.optim.{cls.__name__}({wanted})", type(optimizer).__name__
     groups = optimizer.param_groups or [optimizer.defaults]
-    differ = [key for key, value in expected.items()
-              if any(not _same_value(group.get(key), value) for group in groups)]
+    differ = _differing_settings(optimizer, lrgym_optimizer)
     if not differ:
         return None
     lrgym_side = f"torch.optim.{cls.__name__}({', '.join(f'{key}={expected[key]!r}' for key in differ)})"
@@ -259,6 +259,43 @@ def other_optimizer(optimizer: torch.optim.Optimizer, lrgym_optimizer) -> tuple[
         return lrgym_side, f"torch.optim.{cls.__name__}({sides[0]})"
     return lrgym_side, f"torch.optim.{cls.__name__} with " + "; ".join(
         f"param_groups[{i}]: {side}" for i, side in enumerate(sides))
+
+
+def _differing_settings(optimizer: torch.optim.Optimizer, lrgym_optimizer) -> list[str] | None:
+    """The arguments of lrgym's rule (:func:`~lrgym.torch.optim.torch_optimizer`) that some
+    parameter group of ``optimizer`` sets otherwise; None when its class is another."""
+    cls, expected = torch_optimizer(lrgym_optimizer)
+    if type(optimizer) is not cls:
+        return None
+    groups = optimizer.param_groups or [optimizer.defaults]
+    return [key for key, value in expected.items() if any(not _same_value(group.get(key), value) for group in groups)]
+
+
+def other_optimizer_warning(optimizer: torch.optim.Optimizer, lrgym_optimizer, policy) -> str | None:
+    """What :class:`PolicyScheduler` warns of when ``optimizer`` runs another rule than the policy's
+    (:func:`other_optimizer`), else None. When weight decay is all that differs (the usual
+    "decay on weights, none on biases" groups of an SGD or Adam recipe), it says why that matters:
+    torch adds ``weight_decay·p`` to a group's gradient inside ``optimizer.step()``, so the LR the
+    policy chooses also scales the decay (plain SGD shrinks those weights by ``lr·weight_decay`` of
+    themselves every update), a rule its LRs were not chosen for; lrgym's rules decay every
+    parameter alike (one ``weight_decay``), so no lrgym policy was made for decay on some groups
+    only. (The gradient it observes is the loss's, ``p.grad``, in lrgym's env too: not the issue.)"""
+    other = other_optimizer(optimizer, lrgym_optimizer)
+    if other is None:
+        return None
+    name = OptimizerConfig.coerce(lrgym_optimizer).name
+    text = f"policy {policy_name(policy)!r} was designed for lrgym's {name!r} ({other[0]}), it drives {other[1]} here"
+    if _differing_settings(optimizer, lrgym_optimizer) != ["weight_decay"]:
+        return text + "; lrgym.torch.make_optimizer(params, policy.optimizer) builds the matching one"
+    wd = OptimizerConfig.coerce(lrgym_optimizer).weight_decay
+    made_for = "without weight decay" if wd == 0 else f"with weight_decay={wd:g} on every parameter"
+    return (text + ": they differ in weight decay only, which is part of the update the LR scales (torch adds "
+            "weight_decay·p to a group's gradient in optimizer.step(), so the policy's LR also sets how fast those "
+            "weights shrink: by lr·weight_decay of themselves per update under plain SGD), and the policy's LRs were "
+            f"chosen for updates {made_for}. lrgym's optimizers decay every parameter alike: a policy trained on "
+            f"lrgym's optimizer={{'name': {name!r}, 'weight_decay': wd}} matches one weight_decay in every group "
+            "(make_optimizer builds that), none matches decay on some groups only (weights but not biases). To "
+            "keep yours: warnings.filterwarnings('ignore', message='policy .* differ in weight decay only')")
 
 
 def policy_name(policy) -> str:
@@ -523,12 +560,9 @@ class PolicyScheduler:
         self.rejection_threshold = check_rejection_threshold(kwargs.get("rejection_threshold"),
                                                              name="policy rejection_threshold")
         self.policy_optimizer = OptimizerConfig.coerce(kwargs.get("optimizer", "sgd")).name
-        other = other_optimizer(optimizer, kwargs.get("optimizer", "sgd"))
+        other = other_optimizer_warning(optimizer, kwargs.get("optimizer", "sgd"), policy)
         if other is not None:
-            warnings.warn(
-                f"policy {policy_name(policy)!r} was designed for lrgym's {self.policy_optimizer!r} "
-                f"({other[0]}), it drives {other[1]} here; "
-                "lrgym.torch.make_optimizer(params, policy.optimizer) builds the matching one", stacklevel=3)
+            warnings.warn(other, stacklevel=3)  # the caller's line (above the checked_keywords wrapper)
         self._identity = policy_identity(policy, kwargs)
         self.ignored_options = sorted(set(kwargs) - set(SUPPORTED_OPTIONS))
         if self.ignored_options:

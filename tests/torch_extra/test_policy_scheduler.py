@@ -473,8 +473,6 @@ def test_a_mismatched_optimizer_is_named_in_a_warning():
     # the class matched, so these drove a rule the policy was not made for, silently (an audit, 2026-12-05)
     ("plateau", lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9, nesterov=True),
      "'sgd' (torch.optim.SGD(momentum=0, nesterov=False))", "torch.optim.SGD(momentum=0.9, nesterov=True)"),
-    ("plateau", lambda p: torch.optim.SGD(p, lr=0.01, weight_decay=5e-4),
-     "'sgd' (torch.optim.SGD(weight_decay=0.0))", "torch.optim.SGD(weight_decay=0.0005)"),
     ("adam", lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.8, 0.99), eps=1e-6),
      "'adam' (torch.optim.Adam(betas=(0.9, 0.999), eps=1e-08))", "torch.optim.Adam(betas=(0.8, 0.99), eps=1e-06)"),
     ("adam", lambda p: torch.optim.Adam(p, lr=0.01, amsgrad=True),
@@ -498,6 +496,55 @@ def test_an_optimizer_with_other_settings_than_the_policys_is_named_in_a_warning
     assert [str(c.message) for c in caught] == [
         f"policy {policy!r} was designed for lrgym's {lrgym_side}, it drives {torch_side} here; "
         "lrgym.torch.make_optimizer(params, policy.optimizer) builds the matching one"]
+
+
+WEIGHT_DECAY_ONLY = (
+    ": they differ in weight decay only, which is part of the update the LR scales (torch adds weight_decay·p to a "
+    "group's gradient in optimizer.step(), so the policy's LR also sets how fast those weights shrink: by "
+    "lr·weight_decay of themselves per update under plain SGD), and the policy's LRs were chosen for updates {made_for}. "
+    "lrgym's optimizers decay every parameter alike: a policy trained on lrgym's optimizer={{'name': {name!r}, "
+    "'weight_decay': wd}} matches one weight_decay in every group (make_optimizer builds that), none matches decay on "
+    "some groups only (weights but not biases). To keep yours: warnings.filterwarnings('ignore', message='policy .* "
+    "differ in weight decay only')")
+
+
+@pytest.mark.parametrize("policy_optimizer, make, lrgym_side, torch_side, made_for", [
+    # the AdamW recipe's groups under plain SGD: the warning said only "make_optimizer builds the matching
+    # one", which drops the decay of the weights, and not why the difference matters
+    ("sgd", lambda m: torch.optim.SGD([{"params": [m.weight], "weight_decay": 0.01},
+                                       {"params": [m.bias], "weight_decay": 0.0}], lr=0.01),
+     "torch.optim.SGD(weight_decay=0.0)", "torch.optim.SGD with param_groups[0]: weight_decay=0.01; "
+                                          "param_groups[1]: weight_decay=0.0", "without weight decay"),
+    ("sgd", lambda m: torch.optim.SGD(m.parameters(), lr=0.01, weight_decay=5e-4),
+     "torch.optim.SGD(weight_decay=0.0)", "torch.optim.SGD(weight_decay=0.0005)", "without weight decay"),
+    ({"name": "adam", "weight_decay": 0.1}, lambda m: torch.optim.Adam([{"params": [m.weight]},
+                                                                       {"params": [m.bias], "weight_decay": 0.0}],
+                                                                      lr=0.01, weight_decay=0.1),
+     "torch.optim.Adam(weight_decay=0.1)", "torch.optim.Adam with param_groups[0]: weight_decay=0.1; "
+                                           "param_groups[1]: weight_decay=0.0", "with weight_decay=0.1 on every parameter"),
+])
+def test_weight_decay_alone_is_warned_of_saying_why_it_matters(policy_optimizer, make, lrgym_side, torch_side, made_for):
+    """Weight decay is part of the update the LR scales, so a policy made without it (or with one decay for
+    every parameter, as lrgym's rules have) is warned of on decay groups; the warning says why, that
+    make_optimizer matches one weight_decay only, and how to keep the recipe without the warning."""
+    from lrgym.optim import OptimizerConfig
+
+    model = torch.nn.Linear(3, 2)
+    policy = make_baseline("fixed", lr=0.01, optimizer=policy_optimizer)
+    name = OptimizerConfig.coerce(policy_optimizer).name
+    with pytest.warns(UserWarning) as caught:
+        PolicyScheduler(make(model), policy, horizon=3)
+    assert [str(c.message) for c in caught] == [
+        f"policy 'fixed' was designed for lrgym's {name!r} ({lrgym_side}), it drives {torch_side} here"
+        + WEIGHT_DECAY_ONLY.format(made_for=made_for, name=name)]
+    assert caught[0].filename == __file__  # the user's line, above the keyword check's wrapper
+    with warnings.catch_warnings():  # the filter the warning gives silences it, and nothing else
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", message="policy .* differ in weight decay only")
+        PolicyScheduler(make(model), make_baseline("fixed", lr=0.01, optimizer=policy_optimizer), horizon=3)
+        with pytest.raises(UserWarning, match="make_optimizer\\(params, policy.optimizer\\) builds the matching one"):
+            PolicyScheduler(torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=0.01),
+                            make_baseline("fixed", lr=0.01), horizon=3)
 
 
 def test_adam_with_decoupled_weight_decay_under_an_adam_policy_with_weight_decay_is_warned_of():
