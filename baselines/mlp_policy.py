@@ -29,7 +29,7 @@ from lrgym.baselines.wrappers import OBS_CLIP
 from lrgym.brief import brief
 from lrgym.tasks.base import is_real, real_float
 
-__all__ = ["ACTION_MODES", "ACTIVATIONS", "MLPPolicy", "SUBMISSION_CLASS"]
+__all__ = ["ACTION_MODES", "ACTIVATIONS", "CHOICES", "MLPPolicy", "SUBMISSION_CLASS", "policy_choices"]
 
 #: the class of the submission file :meth:`MLPPolicy.submission_source` writes (train_rllib's export)
 SUBMISSION_CLASS = "RLlibPolicy"
@@ -37,11 +37,21 @@ SUBMISSION_CLASS = "RLlibPolicy"
 #: the action modes a policy acts in: the argmax of its outputs, or its first output clipped to [−1, 1]
 ACTION_MODES = ("discrete", "log_lr")
 
+#: what the policy may choose of its episodes, kept in its ``meta["choices"]`` (the grader's
+#: ``POLICY_CHOICES``; checked there)
+CHOICES = ("optimizer", "action_mode", "lr_init", "factors", "rejection_threshold")
+
 ACTIVATIONS = {
     "linear": lambda x: x,
     "tanh": np.tanh,
     "relu": lambda x: np.maximum(x, 0.0),
 }
+
+
+def policy_choices(settings: dict) -> dict:
+    """The policy's own choices (:data:`CHOICES`) among the env keywords it trained with: its
+    ``meta["choices"]``."""
+    return {k: settings[k] for k in CHOICES if k in settings}
 
 
 class MLPPolicy:

@@ -33,13 +33,12 @@ from pathlib import Path
 
 from lrgym.baselines import outputs
 from lrgym.baselines.config_checks import ConfigError
+from lrgym.baselines.mlp_policy import CHOICES, policy_choices  # noqa: F401 (re-exported)
 
 __all__ = ["ALGOS", "checkpoint_config", "export_checkpoint", "main", "policy_choices"]
 
 #: the algorithms whose greedy path is exported (train_rllib.export_policy)
 ALGOS = ("ppo", "dqn")
-#: what the policy may choose of its episodes (the grader's POLICY_CHOICES; checked there)
-CHOICES = ("optimizer", "action_mode", "lr_init", "factors", "rejection_threshold")
 MODULE_FOLDER = Path("learner_group") / "learner" / "rl_module"
 
 
@@ -90,11 +89,6 @@ def _env_settings(env, env_config: dict) -> dict:
     raise ConfigError(f"the checkpoint's env is {env!r}; valid: an lrgym id ({', '.join(ids)}, or with the "
                       "'lrgym:' prefix), lrgym.env.LRControlEnv, or train_rllib's env (a creator of your own "
                       "may wrap the env in anything the exported policy would not do)")
-
-
-def policy_choices(settings: dict) -> dict:
-    """The policy's own choices (:data:`CHOICES`) among the env keywords it trained with."""
-    return {k: settings[k] for k in CHOICES if k in settings}
 
 
 def _check_config(algo: str, config: dict) -> None:

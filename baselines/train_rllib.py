@@ -47,7 +47,7 @@ from lrgym.baselines.code_version import made_by
 # missing): main reports it as the parser's error (exit 2, no traceback); the trainers' one class
 from lrgym.baselines.config_checks import ConfigError, read_config
 from lrgym.baselines.families import MIXED, env_kwargs_for, family_key
-from lrgym.baselines.mlp_policy import MLPPolicy
+from lrgym.baselines.mlp_policy import MLPPolicy, policy_choices
 from lrgym.baselines.node_check import NodeMismatch
 # what the env runners run on their nodes, in a module of its own so that the node check hashes it
 # (this file is driver-only: lrgym.baselines.node_check.DRIVER_ONLY)
@@ -612,7 +612,10 @@ def train(config: RLlibConfig, log=print) -> MLPPolicy | None:
         if config.resume:
             record["algo_kwargs"] = None  # in the checkpoint, among RLlib's own: not read back (resumed_config)
         meta = {"algo": config.algo, "env_steps": steps, "train_seconds": round(time.time() - start, 1),
-                "config": record, "trained_on": config.full_env_kwargs(), "ray": ray.__version__,
+                "config": record, "trained_on": config.full_env_kwargs(),
+                # what the policy chose of its episodes (optimizer, lr_init, factors, ...: MLPPolicy and the
+                # grader run it so); without them a run with env_kwargs {"optimizer": "adam"} was graded with SGD
+                "choices": outputs.json_copy(policy_choices(config.full_env_kwargs())), "ray": ray.__version__,
                 "cluster_cpus": ray.cluster_resources().get("CPU"), "history": history[-50:], **made_by(__file__)}
         if config.resume:
             meta["resumed_from"] = {"checkpoint": str(config.resume), "env_steps": resumed_from}

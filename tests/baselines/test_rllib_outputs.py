@@ -346,3 +346,31 @@ def test_without_ray_the_install_hint_is_said_once(tmp_path, monkeypatch, capsys
         train_rllib.main(["--steps", "100", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert stop.value.code == 2 and err.count('pip install "lrgym[ray]"') == 1 and "Traceback" not in err
+
+
+def test_a_runs_policy_choices_go_with_its_exported_policy(tmp_path, monkeypatch):
+    """A run whose env_kwargs chose the optimizer, start LR, factors or step rejection (what a graded
+    policy may choose) exported a policy without them (its meta had no "choices"): MLPPolicy and the
+    grader ran it with SGD, the env's start LR and factors, no rejection, in silence. The written
+    ``.npz`` and ``.py`` now act in the env the run trained in."""
+    import numpy as np
+
+    from lrgym.baselines.mlp_policy import MLPPolicy
+
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("LRGYM_RUNS", str(runs))
+    _stand_ins(monkeypatch)
+    layer = (np.zeros((12, 5)), np.arange(5.0), "linear")  # the network itself is export_policy's (tested elsewhere)
+    monkeypatch.setattr(train_rllib, "export_policy", lambda module, algo, name, meta: MLPPolicy([layer], name, meta))
+    chosen = {"optimizer": "adam", "lr_init": 0.003, "factors": [0.5, 1.0, 2.0], "rejection_threshold": 0.1}
+    ckpt = _checkpoint(tmp_path / "mine.ckpt", family="linreg", env_kwargs={**chosen, "horizon": 20}, env_runners=1)
+    train_rllib.train(train_rllib.parse_config(["--resume", str(ckpt), "--steps", "100", "--no-progress"]),
+                      log=lambda _: None)
+    policy = MLPPolicy.load(runs / "rllib_ppo_linreg.npz")
+    assert (policy.optimizer, policy.lr_init, policy.action_mode) == ("adam", 0.003, "discrete")
+    assert policy.env_options == {"factors": [0.5, 1.0, 2.0], "rejection_threshold": 0.1}
+    source = (runs / "rllib_ppo_linreg.py").read_text()
+    namespace: dict = {}
+    exec(compile(source, "rllib_ppo_linreg.py", "exec"), namespace)
+    graded = namespace["RLlibPolicy"]()
+    assert (graded.optimizer, graded.lr_init, graded.env_options) == ("adam", 0.003, policy.env_options)
