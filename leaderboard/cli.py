@@ -313,13 +313,15 @@ def _store(db: Optional[Path]):
 
 
 class _Progress:
-    """A rich progress bar fed by the runner's callbacks."""
+    """A rich progress bar fed by the runner's callbacks, on stderr with its log lines (references
+    computed, each entry's outcome): a command's stdout is its result alone (the board, the
+    ablation table), so ``> table.md`` captures the result and the terminal still shows the progress."""
 
     def __init__(self, description: str):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), console=console, transient=True)
+                                 TimeElapsedColumn(), console=err, transient=True)
         self.description = description
         self.task = None
 

@@ -39,6 +39,8 @@ def test_the_command_grades_every_row_and_prints_the_readmes_table(tmp_path, mon
     assert [r.name for r in rows] == ["controller", "controller-random", *(f"controller-no-{g}" for g in INPUT_GROUPS),
                                       *FOR_SCALE]
     table = result.output[result.output.index("| variant (ablation-smoke suite) |"):]
+    # stdout is the table alone (`> table.md`); the grading's progress and outcome lines are on stderr
+    assert result.stdout == table and "✓ controller-random" in result.stderr
     lines = table.strip().splitlines()
     assert len(lines) == 2 + len(rows)
     suite = get_suite(str(suite_file))
@@ -58,7 +60,7 @@ def test_the_command_grades_every_row_and_prints_the_readmes_table(tmp_path, mon
     # the table again from the store, grading nothing
     again = CliRunner().invoke(app, ["leaderboard", "controller-ablation", "--suite", str(suite_file), "--db", str(db),
                                      "--no-grade"], env={"COLUMNS": "400"})
-    assert again.exit_code == 0 and again.output == table
+    assert again.exit_code == 0 and again.stdout == table
 
 
 def test_the_tables_cells_are_written_as_the_readmes():
