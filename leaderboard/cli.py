@@ -654,7 +654,7 @@ def submit(
     try:
         # no --name: the policy's declared name, else the class's (submission_spec); an empty one is refused
         spec = submission_spec(target, name, algo=algo, optimizer=optimizer, env_options=options)
-        notes = check_submission_files(spec)  # a linked or special file: refused now, not after a sandbox run
+        notes = check_submission_files(spec, s)  # a linked or special file: refused now, not after a sandbox run
     except FileNotFoundError as exc:  # the file named is missing (a folder is a ValueError saying so)
         raise typer.BadParameter(str(exc), param_hint="TARGET") from None
     except ValueError as exc:

@@ -237,28 +237,40 @@ def _installed(module: str) -> bool:
         return False
 
 
-def check_submission_files(spec: PolicySpec) -> list[str]:
+def check_submission_files(spec: PolicySpec, suite: Suite | None = None) -> list[str]:
     """Read a submission's files as the worker will (:mod:`lrgym.leaderboard.submission_files`:
     no symbolic link at any level, regular files only, 64 MB in all), before anything runs, so
     that ``submit`` refuses them with the reason instead of recording a failed entry after a
     sandbox start. ``ValueError`` with the reader's message; nothing read is run. A module
-    target reads no file here. Returns notes for the submitter (a ``<stem>.json`` beside a zip
-    that is no sidecar, ignored)."""
+    target reads no file here. Returns notes for the submitter: a ``<stem>.json`` beside a zip
+    that is no sidecar, ignored; and, given the ``suite`` it is graded on, a policy trained at
+    other settings than the suite's (:func:`~lrgym.leaderboard.settings.trained_apart_note`:
+    the ``trained_on`` of a train_sb3 sidecar or of an exported RLlib policy's file)."""
+    from lrgym.baselines.sb3_agents import parse_sidecar
     from lrgym.leaderboard.failures import PolicyError
-    from lrgym.leaderboard.submission_files import read_policy_files, read_sb3_files
+    from lrgym.leaderboard.settings import trained_apart_note
+    from lrgym.leaderboard.submission_files import declared_trained_on, read_policy_files, read_sb3_files
 
     notes: list[str] = []
+    trained_on = what = None
     try:
         if spec.spec.get("kind") == "sb3":
-            files = read_sb3_files(Path(spec.spec["path"]), notes)
-            check_zip_flags(spec.spec, files, Path(spec.spec["path"]).name)
+            path = Path(spec.spec["path"])
+            files = read_sb3_files(path, notes)
+            check_zip_flags(spec.spec, files, path.name)
+            sidecar = files.get(path.with_suffix(".json").name)
+            trained_on = (parse_sidecar(sidecar) or {}).get("trained_on") if sidecar is not None else None
+            what = f"{path.name} (its sidecar's trained_on)"
         elif spec.spec.get("kind") == "object":
             where = spec.spec["target"].rpartition(":")[0]
             if where.endswith(".py") or "/" in where or os.sep in where:
-                read_policy_files(Path(where))
+                files = read_policy_files(Path(where))
+                trained_on = declared_trained_on(files[Path(where).name])
+                what = f"{Path(where).name} (its TRAINED_ON)"
     except PolicyError as exc:
         raise ValueError(f"{exc} (refused before anything ran)") from None
-    return notes
+    note = trained_apart_note(what, trained_on, suite) if suite is not None and trained_on is not None else None
+    return notes + ([note] if note else [])
 
 
 def check_zip_flags(spec: dict, files: dict[str, bytes], name: str) -> None:

@@ -36,8 +36,9 @@ from lrgym.optim import OPTIMIZERS
 from lrgym.settings import DEFAULT_LR_MAX, DEFAULT_LR_MIN, range_or_type
 from lrgym.tasks.base import is_real
 
-__all__ = ["ALLOWED_OPTIMIZERS", "HIDDEN_INFO_KEYS", "POLICY_CHOICES", "PUBLIC_INFO_KEYS", "SettingsError", "allowed_optimizers",
-           "check_choices", "episode_kwargs", "episode_kwargs_from", "public_info"]
+__all__ = ["ALLOWED_OPTIMIZERS", "HIDDEN_INFO_KEYS", "POLICY_CHOICES", "PUBLIC_INFO_KEYS", "SettingsError",
+           "TRAINED_SETTINGS", "allowed_optimizers", "check_choices", "episode_kwargs", "episode_kwargs_from",
+           "public_info", "settings_apart", "trained_apart_note"]
 
 ALLOWED_OPTIMIZERS: tuple[str, ...] = tuple(OPTIMIZERS)
 POLICY_CHOICES = ("optimizer", "action_mode", "lr_init", "factors", "rejection_threshold")
@@ -46,6 +47,11 @@ HIDDEN_INFO_KEYS = frozenset({"instance"})
 #: the info keys a graded policy sees (:func:`public_info`): the schema's, but the hidden ones
 PUBLIC_INFO_KEYS = frozenset(INFO_KEYS) - HIDDEN_INFO_KEYS
 MAX_FACTORS = 16
+#: the settings a suite fixes that change what a trained policy's actions do or what it sees: the LR
+#: range (the LR a ``log_lr`` action sets; where ``discrete`` factors clip), the loss cap, the
+#: horizon (the ``progress`` feature t/T) and the inner steps an LR acts for. A policy trained at
+#: others (its ``trained_on``) is graded at the suite's: :func:`settings_apart` names them.
+TRAINED_SETTINGS = ("lr_min", "lr_max", "cap_factor", "horizon", "inner_steps")
 
 
 class SettingsError(ValueError):
@@ -142,3 +148,62 @@ def episode_kwargs_from(suite_kwargs: dict, choices: dict, optimizers=None) -> d
 def episode_kwargs(suite, family: str, choices: dict) -> dict:
     """:func:`episode_kwargs_from` for ``family`` of ``suite``."""
     return episode_kwargs_from(suite.env_kwargs(family), choices, allowed_optimizers(suite))
+
+
+def _resolved(kwargs: dict, family: str) -> dict:
+    """The :data:`TRAINED_SETTINGS` an env of ``family`` with the keywords ``kwargs`` runs at (a
+    value left out or None: the env's or the family's default)."""
+    from lrgym.settings import EnvSettings
+
+    given = {k: kwargs[k] for k in TRAINED_SETTINGS if kwargs.get(k) is not None}
+    settings = EnvSettings.build(family=family, **given)
+    return {k: getattr(settings, k) for k in TRAINED_SETTINGS}
+
+
+def settings_apart(trained_on: dict, suite) -> dict[str, tuple]:
+    """{setting: (the value it trained at, {family: the suite's value})} of each of
+    :data:`TRAINED_SETTINGS` that ``suite`` grades some family at another value than the policy
+    trained at (``trained_on``: a train_sb3 sidecar's, an exported RLlib policy's record; a
+    setting it leaves out is the env's default, as in training, compared family by family). A
+    ``trained_on`` that is no mapping, or values the env refuses, are no settings: ``{}``."""
+    if not isinstance(trained_on, dict):
+        return {}
+    apart: dict[str, tuple] = {}
+    for family in suite.family_names:
+        try:
+            mine = _resolved(trained_on, family)
+        except (TypeError, ValueError):  # a record of another lrgym, or hand-written: nothing to compare
+            return {}
+        graded = _resolved(suite.env_kwargs(family), family)
+        for key in TRAINED_SETTINGS:
+            if mine[key] != graded[key]:
+                apart.setdefault(key, (mine[key], {}))[1][family] = graded[key]
+    return apart
+
+
+def trained_apart_note(what: str, trained_on: dict, suite) -> str | None:
+    """The note ``submit`` prints before grading ``what`` (a policy file, a zip) trained at other
+    :data:`TRAINED_SETTINGS` than ``suite`` grades it at (:func:`settings_apart`), or None: the
+    board is the suite's settings for every entry, so a policy trained at lr_max 1 is graded with
+    its ``log_lr`` actions setting LRs of the suite's range, which it never learned."""
+    apart = settings_apart(trained_on, suite)
+    if not apart:
+        return None
+
+    def graded(values: dict) -> str:
+        if len(set(values.values())) == 1 and len(values) == len(suite.family_names):
+            return f"{next(iter(values.values()))!r}"
+        return ", ".join(f"{f} {v!r}" for f, v in values.items())
+
+    said = "; ".join(f"{k} trained at {mine!r}, graded at {graded(values)}" for k, (mine, values) in apart.items())
+    why = []
+    if {"lr_min", "lr_max"} & set(apart):
+        why.append("a log_lr action sets an LR of the suite's range, a discrete one clips there")
+    if "horizon" in apart:
+        why.append("its progress feature t/T runs at another pace")
+    if {"inner_steps", "cap_factor"} & set(apart):
+        why.append("an LR acts for other inner steps or under another loss cap")
+    return (f"{what} was trained at other settings than suite {suite.version} grades every entry at ({said}): "
+            f"it is graded at the suite's ({'; '.join(why)}), not at the settings it learned; to be graded as it "
+            f"learned, train it at the suite's")
+

@@ -59,8 +59,9 @@ from pathlib import Path
 from lrgym.leaderboard.failures import PolicyError
 from lrgym.leaderboard.libc import c_library
 
-__all__ = ["MAX_NAME_SOURCE_BYTES", "MAX_SUBMISSION_BYTES", "PSEUDO_FILE_SYSTEMS", "SUBMISSION_FORMS", "declared_name", "missing_file_error", "read_policy_files",
-           "read_sb3_files", "read_submission"]
+__all__ = ["MAX_NAME_SOURCE_BYTES", "MAX_SUBMISSION_BYTES", "PSEUDO_FILE_SYSTEMS", "SUBMISSION_FORMS", "TRAINED_ON_LINE",
+           "declared_name", "declared_trained_on", "missing_file_error", "read_policy_files", "read_sb3_files",
+           "read_submission"]
 
 #: what ``submit`` takes (README, "Submitting a policy")
 SUBMISSION_FORMS = "path/to/policy.py:ClassName, package.module:ClassName or an SB3 model.zip"
@@ -334,3 +335,29 @@ def declared_name(target: str) -> str | None:
                         and isinstance(value, ast.Constant) and isinstance(value.value, str) and value.value.strip()):
                     return value.value
     return None
+
+
+#: the line of an exported policy file (:meth:`lrgym.baselines.mlp_policy.MLPPolicy.submission_source`)
+#: that records the env settings it was trained at: ``TRAINED_ON = {...}`` (a Python literal)
+TRAINED_ON_LINE = "TRAINED_ON = "
+#: how far into a policy file that line is looked for, and the longest it may be (an export writes it
+#: within its first 1 KB, a few hundred characters long; the weights follow it)
+MAX_TRAINED_ON_SCAN = 16 * 1024
+
+
+def declared_trained_on(source: bytes) -> dict | None:
+    """The env settings a policy file says it was trained at: its :data:`TRAINED_ON_LINE` (within
+    its first :data:`MAX_TRAINED_ON_SCAN` bytes) as a literal dict (:func:`ast.literal_eval`:
+    nothing is run), else None. A submission is untrusted: what it says only decides the note
+    ``submit`` prints for the submitter (:func:`lrgym.leaderboard.settings.trained_apart_note`)."""
+    import ast
+
+    for line in source[:MAX_TRAINED_ON_SCAN].split(b"\n"):
+        if line.startswith(TRAINED_ON_LINE.encode()):
+            try:
+                value = ast.literal_eval(line.decode("utf-8")[len(TRAINED_ON_LINE):])
+            except (SyntaxError, UnicodeDecodeError, ValueError, TypeError, RecursionError, MemoryError):
+                return None
+            return value if isinstance(value, dict) else None
+    return None
+

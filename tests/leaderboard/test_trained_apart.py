@@ -1,0 +1,111 @@
+"""A trained policy graded at other settings than it learned: ``submit`` says so before grading.
+
+A policy trained with its own ``lr_min`` / ``lr_max``, ``cap_factor``, ``horizon`` or
+``inner_steps`` is graded at the suite's (every entry is): its ``log_lr`` actions then set LRs of
+the suite's range, which it never learned, and its progress feature runs at another pace. The
+train_sb3 sidecar and the exported RLlib policy recorded the settings (``trained_on``) but nothing
+read them, so the board was silently unfair to the submitter. ``submit`` now compares them with its
+suite's, family by family (:func:`lrgym.leaderboard.settings.settings_apart`), and prints a note
+naming each setting, the value it trained at and the suite's; the entry is graded as before."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lrgym.baselines.mlp_policy import MLPPolicy
+from lrgym.env import LRControlEnv
+from lrgym.leaderboard.runner import check_submission_files, submission_spec
+from lrgym.leaderboard.settings import TRAINED_SETTINGS, settings_apart
+from lrgym.leaderboard.submission_files import declared_trained_on
+from lrgym.leaderboard.suite import get_suite
+
+WEIGHTS = Path(__file__).resolve().parents[2] / "baselines" / "weights"
+
+
+def _reference_apart(trained_on: dict, suite) -> dict:
+    """The slow obvious way: build the env the policy trained in and the suite's env of each
+    family, and compare what they run at."""
+    apart: dict = {}
+    for family in suite.family_names:
+        mine = LRControlEnv(family=family, **{k: trained_on[k] for k in TRAINED_SETTINGS if k in trained_on})
+        theirs = LRControlEnv(**suite.env_kwargs(family))
+        for key in TRAINED_SETTINGS:
+            if getattr(mine, key) != getattr(theirs, key):
+                apart.setdefault(key, (getattr(mine, key), {}))[1][family] = getattr(theirs, key)
+        mine.close()
+        theirs.close()
+    return apart
+
+
+@pytest.mark.parametrize("trained_on", [
+    {},  # the env's defaults
+    {"family": "linreg", "lr_max": 1.0, "horizon": 20},
+    {"family": "mixed", "lr_min": 1e-4, "lr_max": 10.0, "cap_factor": 100.0, "inner_steps": 5, "reward": "sign_delta"},
+    {"horizon": 12, "inner_steps": 5, "optimizer": "adam", "lr_init": 0.01},
+])
+@pytest.mark.parametrize("suite", ["v2", "quick"])
+def test_the_settings_apart_are_those_the_envs_run_at(trained_on, suite):
+    suite = get_suite(suite)
+    assert settings_apart(trained_on, suite) == _reference_apart(trained_on, suite)
+
+
+def test_a_record_that_is_no_settings_is_compared_with_nothing():
+    suite = get_suite("v2")
+    assert settings_apart(["lr_max", 1.0], suite) == {}
+    assert settings_apart({"lr_max": "ten"}, suite) == {}
+
+
+def _sb3_zip(folder: Path, trained_on: dict) -> Path:
+    """The shipped PPO's weights with a train_sb3 sidecar recording ``trained_on``."""
+    shutil.copy(WEIGHTS / "ppo_mixed.zip", folder / "model.zip")
+    meta = json.loads((WEIGHTS / "ppo_mixed.json").read_text())
+    meta["trained_on"] = {**meta["trained_on"], **trained_on}
+    (folder / "model.json").write_text(json.dumps(meta))
+    return folder / "model.zip"
+
+
+def test_submit_notes_an_sb3_agent_trained_at_another_lr_range(tmp_path):
+    spec = submission_spec(str(_sb3_zip(tmp_path, {"lr_max": 1.0})), "mine")
+    [note] = check_submission_files(spec, get_suite("v2"))
+    assert "model.zip (its sidecar's trained_on) was trained at other settings than suite v2/r3" in note
+    assert "lr_max trained at 1.0, graded at 10.0" in note and "a log_lr action sets an LR of the suite's range" in note
+    # on the quick suite its horizon and inner steps are apart too, named with each value
+    [note] = check_submission_files(spec, get_suite("quick"))
+    assert "horizon trained at 50, graded at 12; inner_steps trained at 10, graded at 5" in note
+    assert check_submission_files(submission_spec(str(_sb3_zip(tmp_path, {})), "mine"), get_suite("v2")) == []
+
+
+def _exported(folder: Path, trained_on: dict) -> Path:
+    """An exported RLlib policy's submission file (a stand-in network; its meta as rllib_export writes it)."""
+    layer = (np.zeros((12, 2)), np.zeros(2), "linear")
+    meta = {"action_mode": "log_lr", "obs_clip": None, "choices": {"action_mode": "log_lr"}, "trained_on": trained_on}
+    path = folder / "mine.py"
+    path.write_text(MLPPolicy([layer], "mine", meta).submission_source())
+    return path
+
+
+def test_submit_notes_an_exported_rllib_policy_trained_at_other_settings(tmp_path):
+    trained_on = {"family": "quadratic", "action_mode": "log_lr", "lr_min": 1e-4, "lr_max": 1.0, "horizon": 8}
+    path = _exported(tmp_path, trained_on)
+    assert declared_trained_on(path.read_bytes()) == trained_on  # read without running the file
+    [note] = check_submission_files(submission_spec(f"{path}:RLlibPolicy", "mine"), get_suite("v2"))
+    assert ("mine.py (its TRAINED_ON) was trained at other settings than suite v2/r3 grades every entry at "
+            "(lr_min trained at 0.0001, graded at 1e-06; lr_max trained at 1.0, graded at 10.0; horizon trained at "
+            "8, graded at 50)") in note
+    (tmp_path / "mine.py").unlink()
+    same = _exported(tmp_path, {"family": "quadratic", "action_mode": "log_lr", "horizon": 12, "inner_steps": 5})
+    assert check_submission_files(submission_spec(f"{same}:RLlibPolicy", "mine"), get_suite("quick")) == []
+
+
+def test_a_trained_on_line_is_read_never_run(tmp_path):
+    marker = tmp_path / "ran"
+    source = f"TRAINED_ON = __import__('pathlib').Path({str(marker)!r}).touch()\n".encode()
+    assert declared_trained_on(source) is None and not marker.exists()
+    assert declared_trained_on(b"TRAINED_ON = " + b"[" * 100_000 + b"\n") is None  # built to exhaust the parser
+    assert declared_trained_on(b"TRAINED_ON = ['lr_max', 1.0]\n") is None
+    assert declared_trained_on(b"x = 1\n" * 10_000 + b"TRAINED_ON = {'lr_max': 1.0}\n") is None  # past the scanned head
