@@ -281,18 +281,21 @@ class ControllerPolicy:
 SUBMISSION_CLASS = "TrainedController"
 
 
-def submission_source(weights: bytes, name: str, class_name: str = SUBMISSION_CLASS) -> str:
+def submission_source(weights: bytes, name: str, class_name: str = SUBMISSION_CLASS, trained_on: dict | None = None) -> str:
     """A self-contained submission file of a trained controller: the bytes of its ``.npz``
     (``weights``) inline, base64, loaded by a :class:`ControllerPolicy` subclass ``class_name``
     whose entry is named ``name``. The grader copies only ``.py`` files into its sandbox, so a
     policy that loads ``runs/controller_mixed.npz`` by its path fails there; this file is what
     ``lrgym leaderboard submit FILE.py:TrainedController`` grades (``train_controller`` writes it
-    beside the weights). It imports only lrgym and NumPy."""
-    from lrgym.baselines.outputs import weights_literal
+    beside the weights). It imports only lrgym and NumPy. ``trained_on``: the env options it
+    trained with (its config's ``env_options``), its ``TRAINED_ON`` line
+    (:func:`~lrgym.baselines.outputs.trained_on_lines`)."""
+    from lrgym.baselines.outputs import trained_on_lines, weights_literal
 
     return (f'"""A controller trained by lrgym.baselines.train_controller (its weights inline).\n\n'
             f'lrgym leaderboard submit THIS_FILE.py:{class_name} --suite quick\n"""\n\n'
             "import base64\nimport io\n\nfrom lrgym.baselines.controller import ControllerNet, ControllerPolicy\n\n"
+            f"{trained_on_lines(trained_on)}"
             f"{weights_literal(weights)}\n\n"
             f"class {class_name}(ControllerPolicy):\n"
             f"    name = {name!r}\n\n"

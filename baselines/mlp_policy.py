@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lrgym.baselines.outputs import replace_file, weights_literal
+from lrgym.baselines.outputs import replace_file, trained_on_lines, weights_literal
 from lrgym.baselines.wrappers import OBS_CLIP
 from lrgym.brief import brief
 from lrgym.tasks.base import is_real, real_float
@@ -131,24 +131,15 @@ class MLPPolicy:
     def load(cls, path: str | Path) -> "MLPPolicy":
         return cls.from_bytes(Path(path).read_bytes())
 
-    def _trained_on_lines(self) -> str:
-        """The env settings it trained at (``meta["trained_on"]``) as the submission file's
-        ``TRAINED_ON`` line, which ``lrgym leaderboard submit`` reads without running the file and
-        compares with the suite's (a note when they differ: it is graded at the suite's)."""
-        trained_on = self.meta.get("trained_on")
-        if not isinstance(trained_on, dict):
-            return ""
-        return ("# the env settings it was trained at (submit notes those its suite grades at other values)\n"
-                f"TRAINED_ON = {trained_on!r}\n\n")
-
     def submission_source(self, class_name: str = SUBMISSION_CLASS) -> str:
         """A self-contained submission file (the weights inline, base64): what ``lrgym
         leaderboard submit FILE.py:RLlibPolicy`` grades; it imports only lrgym and NumPy. Its
-        ``TRAINED_ON`` line records the settings it trained at (:meth:`_trained_on_lines`)."""
+        ``TRAINED_ON`` line records the settings it trained at (``meta["trained_on"]``:
+        :func:`~lrgym.baselines.outputs.trained_on_lines`)."""
         return (f'"""{self.name}: exported by lrgym.baselines.train_rllib (NumPy inference of the trained '
                 f'module).\n\nlrgym leaderboard submit THIS_FILE.py:{class_name}\n"""\n\n'
                 "import base64\n\nfrom lrgym.baselines.mlp_policy import MLPPolicy\n\n"
-                f"{self._trained_on_lines()}"
+                f"{trained_on_lines(self.meta.get('trained_on'))}"
                 f"{weights_literal(self.to_bytes())}\n\n"
                 f"class {class_name}(MLPPolicy):\n"
                 f"    name = {self.name!r}\n\n"

@@ -166,6 +166,22 @@ def weights_literal(data: bytes, name: str = "WEIGHTS") -> str:
     return f"{name} = (\n{body}\n)\n"
 
 
+#: how a self-contained submission file begins the line recording the env settings its policy was
+#: trained at (:func:`trained_on_lines`), which ``lrgym leaderboard submit`` reads without running it
+TRAINED_ON_LINE = "TRAINED_ON = "
+
+
+def trained_on_lines(trained_on) -> str:
+    """Python source binding ``TRAINED_ON`` to ``trained_on`` (a dict of env keywords, as a
+    literal; "" for anything else), for a submission file's head, before its weights: the settings
+    it trained at, which ``submit`` compares with its suite's (a note names those graded at
+    another value: ``lrgym.leaderboard.settings.trained_apart_note``)."""
+    if not isinstance(trained_on, dict):
+        return ""
+    return ("# the env settings it was trained at (submit notes those its suite grades at other values)\n"
+            f"{TRAINED_ON_LINE}{json_copy(trained_on)!r}\n\n")
+
+
 def write_output(path: str | Path, text, mode: int = 0o644) -> Path:
     """Write ``text`` (a ``str``, or an iterable of ``str`` chunks, consumed once) to ``path``, a
     path a user named for an output (a report, an export): by

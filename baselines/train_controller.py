@@ -754,7 +754,8 @@ def main(argv=None) -> int:
                                                  "history": info["history"]}, indent=1, default=float) + "\n"}
     if submission is not None:
         name = submission_name(path)
-        files[submission] = submission_source(weights, name=name) + ablation_source(name)
+        files[submission] = (submission_source(weights, name=name, trained_on=dict(cfg.env_options))
+                             + ablation_source(name))
     path.parent.mkdir(parents=True, exist_ok=True)
     replace_files(files)  # together, or none of them
     checkpoint.unlink(missing_ok=True)  # the run is whole: a new run with this output starts afresh

@@ -198,7 +198,7 @@ def trained_apart_note(what: str, trained_on: dict, suite) -> str | None:
     said = "; ".join(f"{k} trained at {mine!r}, graded at {graded(values)}" for k, (mine, values) in apart.items())
     why = []
     if {"lr_min", "lr_max"} & set(apart):
-        why.append("a log_lr action sets an LR of the suite's range, a discrete one clips there")
+        why.append("its actions set and clip LRs in the suite's LR range (a log_lr action: another LR)")
     if "horizon" in apart:
         why.append("its progress feature t/T runs at another pace")
     if {"inner_steps", "cap_factor"} & set(apart):

@@ -59,7 +59,7 @@ from pathlib import Path
 from lrgym.leaderboard.failures import PolicyError
 from lrgym.leaderboard.libc import c_library
 
-__all__ = ["MAX_NAME_SOURCE_BYTES", "MAX_SUBMISSION_BYTES", "PSEUDO_FILE_SYSTEMS", "SUBMISSION_FORMS", "TRAINED_ON_LINE",
+__all__ = ["MAX_NAME_SOURCE_BYTES", "MAX_SUBMISSION_BYTES", "PSEUDO_FILE_SYSTEMS", "SUBMISSION_FORMS",
            "declared_name", "declared_trained_on", "missing_file_error", "read_policy_files", "read_sb3_files",
            "read_submission"]
 
@@ -337,20 +337,20 @@ def declared_name(target: str) -> str | None:
     return None
 
 
-#: the line of an exported policy file (:meth:`lrgym.baselines.mlp_policy.MLPPolicy.submission_source`)
-#: that records the env settings it was trained at: ``TRAINED_ON = {...}`` (a Python literal)
-TRAINED_ON_LINE = "TRAINED_ON = "
 #: how far into a policy file that line is looked for, and the longest it may be (an export writes it
 #: within its first 1 KB, a few hundred characters long; the weights follow it)
 MAX_TRAINED_ON_SCAN = 16 * 1024
 
 
 def declared_trained_on(source: bytes) -> dict | None:
-    """The env settings a policy file says it was trained at: its :data:`TRAINED_ON_LINE` (within
+    """The env settings a policy file says it was trained at: its ``TRAINED_ON = {...}`` line
+    (:func:`lrgym.baselines.outputs.trained_on_lines`, within
     its first :data:`MAX_TRAINED_ON_SCAN` bytes) as a literal dict (:func:`ast.literal_eval`:
     nothing is run), else None. A submission is untrusted: what it says only decides the note
     ``submit`` prints for the submitter (:func:`lrgym.leaderboard.settings.trained_apart_note`)."""
     import ast
+
+    from lrgym.baselines.outputs import TRAINED_ON_LINE
 
     for line in source[:MAX_TRAINED_ON_SCAN].split(b"\n"):
         if line.startswith(TRAINED_ON_LINE.encode()):

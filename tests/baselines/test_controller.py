@@ -192,7 +192,7 @@ def test_command_writes_a_submission_file_the_grader_takes(tmp_path, monkeypatch
     ``runs/controller_mixed.py`` (the weights inline), whose class acts as the weights do and whose
     entry name the grader reads from the source, and prints the command that grades it."""
     cfg = tmp_path / "tiny.json"
-    cfg.write_text(json.dumps(TINY))
+    cfg.write_text(json.dumps({**TINY, "env_options": {"horizon": 20}}))
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("LRGYM_RUNS", raising=False)
     assert main(["--config", str(cfg), "--seed", "1"]) == 0
@@ -202,6 +202,9 @@ def test_command_writes_a_submission_file_the_grader_takes(tmp_path, monkeypatch
     from lrgym.leaderboard.submission_files import declared_name
 
     assert declared_name(f"{submission}:TrainedController") == "controller_mixed"
+    from lrgym.leaderboard.submission_files import declared_trained_on
+
+    assert declared_trained_on(submission.read_bytes()) == {"horizon": 20}  # its env_options, which submit compares
     namespace = {}
     exec(compile(submission.read_text(), str(submission), "exec"), namespace)
     submitted, loaded = namespace["TrainedController"](family="quadratic"), ControllerPolicy.load(weights)

@@ -73,7 +73,7 @@ def test_submit_notes_an_sb3_agent_trained_at_another_lr_range(tmp_path):
     spec = submission_spec(str(_sb3_zip(tmp_path, {"lr_max": 1.0})), "mine")
     [note] = check_submission_files(spec, get_suite("v2"))
     assert "model.zip (its sidecar's trained_on) was trained at other settings than suite v2/r3" in note
-    assert "lr_max trained at 1.0, graded at 10.0" in note and "a log_lr action sets an LR of the suite's range" in note
+    assert "lr_max trained at 1.0, graded at 10.0" in note and "its actions set and clip LRs in the suite's LR range" in note
     # on the quick suite its horizon and inner steps are apart too, named with each value
     [note] = check_submission_files(spec, get_suite("quick"))
     assert "horizon trained at 50, graded at 12; inner_steps trained at 10, graded at 5" in note
@@ -109,3 +109,19 @@ def test_a_trained_on_line_is_read_never_run(tmp_path):
     assert declared_trained_on(b"TRAINED_ON = " + b"[" * 100_000 + b"\n") is None  # built to exhaust the parser
     assert declared_trained_on(b"TRAINED_ON = ['lr_max', 1.0]\n") is None
     assert declared_trained_on(b"x = 1\n" * 10_000 + b"TRAINED_ON = {'lr_max': 1.0}\n") is None  # past the scanned head
+
+
+def test_submit_notes_a_controller_trained_at_another_horizon(tmp_path):
+    """train_controller's submission file records its config's env_options (it acts in LR units
+    through the episode's LR range, but its progress input runs at the horizon's pace)."""
+    from lrgym.baselines.controller import submission_source
+
+    weights = (WEIGHTS / "controller_mixed.npz").read_bytes()
+    path = tmp_path / "controller_mixed.py"
+    path.write_text(submission_source(weights, "mine", trained_on={"horizon": 100, "family_options": {"dim": (8,)}}))
+    assert declared_trained_on(path.read_bytes()) == {"horizon": 100, "family_options": {"dim": [8]}}
+    [note] = check_submission_files(submission_spec(f"{path}:TrainedController", "mine"), get_suite("v2"))
+    assert "(horizon trained at 100, graded at 50): it is graded at the suite's (its progress feature" in note
+    path.write_text(submission_source(weights, "mine"))  # without a record: nothing to compare, no note
+    assert declared_trained_on(path.read_bytes()) is None
+    assert check_submission_files(submission_spec(f"{path}:TrainedController", "mine"), get_suite("v2")) == []
