@@ -41,6 +41,7 @@ EXAMPLES = {
     'instances=[3, 7, 11],\n               instance_order="cycle")': ("", {}),
     'venv = make_sb3_vec_env("LRControl-MLP-v1", n_envs=8, seed=0, instances=train)': ("", {}),
     "scores = {}  # (policy, family, instance, seed) -> S": ("", {'get_suite("v2")': 'get_suite("quick")'}),
+    "def evaluate_each_once(model, seed=0):": ("", {}),
 }
 
 
