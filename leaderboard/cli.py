@@ -634,7 +634,7 @@ def submit(
 ):
     """Evaluate your policy on a suite in a sandboxed process and record it."""
     from lrgym.leaderboard.limits import check_memory_limit, check_time_limit
-    from lrgym.leaderboard.runner import check_submission_files, submission_spec
+    from lrgym.leaderboard.runner import checked_submission, submission_spec
 
     s = _suite(suite, private)
     backend_ = _backend(backend, address)
@@ -654,7 +654,8 @@ def submit(
     try:
         # no --name: the policy's declared name, else the class's (submission_spec); an empty one is refused
         spec = submission_spec(target, name, algo=algo, optimizer=optimizer, env_options=options)
-        notes = check_submission_files(spec, s)  # a linked or special file: refused now, not after a sandbox run
+        # a linked or special file: refused now, not after a sandbox run; the spec carries what it trained at
+        spec, notes = checked_submission(spec, s)
     except FileNotFoundError as exc:  # the file named is missing (a folder is a ValueError saying so)
         raise typer.BadParameter(str(exc), param_hint="TARGET") from None
     except ValueError as exc:

@@ -12,7 +12,9 @@ Three tables, each a list of flat rows (one concept per table, joined by ``entry
     ``family_iqm_new_instances_low`` / ``_high`` (its CI over new instances), ``iqm`` (all runs
     pooled) with ``iqm_low`` / ``iqm_high``, ``mean``, ``median``, ``diverged_fraction``,
     ``reached_fraction`` — as the board shows them (recomputed from the runs for an entry an
-    older lrgym stored; empty where absent).
+    older lrgym stored; empty where absent); ``trained_apart``: for a trained policy graded at
+    other settings than it learned (the board's † note), each such setting with the value it was
+    trained at and the suite's, e.g. ``lr_max 1 (graded at 10)``, else empty.
 ``runs``
     one row per run: ``entry_id``, ``name``, ``kind``, ``family``, ``instance``, ``seed``,
     ``score`` (the normalised score S), ``initial_loss``, ``final_loss``, ``diverged``,
@@ -117,7 +119,20 @@ def _current_summary(store: ResultStore, e: EntryRecord):
 
 #: the entries table's columns that are the entry's own fields (then :data:`SUMMARY_COLUMNS`)
 ENTRY_COLUMNS: tuple[str, ...] = ("entry_id", "name", "kind", "status", "failure_reason", "suite_version", "created_at",
-                                  "n_runs", "seeds", "policy_source_hash", "cpu")
+                                  "n_runs", "seeds", "policy_source_hash", "cpu", "trained_apart")
+
+
+def _trained_apart(e: EntryRecord) -> str | None:
+    """The ``trained_apart`` cell of ``e``: what the board notes of an entry trained at other
+    settings than graded (:func:`lrgym.leaderboard.settings.apart_text` of the numbers its entry
+    keeps, its suite's family names), or None."""
+    from lrgym.leaderboard.settings import TRAINED_APART_KEY, apart_text, read_apart_record
+
+    spec = e.env_spec if isinstance(e.env_spec, dict) else {}
+    described = spec.get("suite") if isinstance(spec.get("suite"), dict) else {}
+    families = tuple(f["family"] for f in described.get("families") or () if isinstance(f, dict)
+                     and isinstance(f.get("family"), str))
+    return apart_text(read_apart_record(spec.get(TRAINED_APART_KEY), families or None), families) or None
 
 
 def entry_rows(entries: list[EntryRecord], store: ResultStore | None = None) -> list[dict]:
@@ -126,7 +141,7 @@ def entry_rows(entries: list[EntryRecord], store: ResultStore | None = None) -> 
         summary = e.summary if store is None else _current_summary(store, e)
         reason = None if e.failure_reason is None else public_reason(e.failure_reason, e.env_spec)
         own = (e.id, e.name, e.kind, e.status, reason, e.suite_version, e.created_at, e.n_runs,
-               " ".join(map(str, e.seeds)), e.policy_source_hash, e.cpu)
+               " ".join(map(str, e.seeds)), e.policy_source_hash, e.cpu, _trained_apart(e))
         row = dict(zip(ENTRY_COLUMNS, own, strict=True))
         row.update({col: _summary_value(summary, key, i) for col, (key, i) in SUMMARY_COLUMNS.items()})
         rows.append(row)

@@ -18,7 +18,7 @@ from lrgym.leaderboard.text import clean
 
 __all__ = ["KINDS_LEGEND", "SCORE_DEFINITIONS", "RANK_COLUMN", "INSTANCES_COLUMN", "FAMILY_CELL", "number", "interval",
            "interval_bounds", "percent", "column_names", "family_cell", "entry_kind", "row_cells", "failure_text",
-           "reason_line", "skipped_line"]
+           "reason_line", "skipped_line", "APART_MARK", "trained_apart", "trained_apart_line"]
 
 KINDS_LEGEND = ("kind: baseline = hand-designed (hyper-parameters tuned per family on train instances), "
                 "learned = trained policy with shipped weights, submission = a user's entry.")
@@ -124,12 +124,46 @@ def entry_kind(entry) -> str:
         return "baseline"
 
 
+#: the mark after the name of an entry trained at other settings than the board grades at
+#: (:func:`trained_apart_line` says which, under the board)
+APART_MARK = "†"
+
+
+def trained_apart(entry, families=None) -> dict:
+    """The settings ``entry`` was trained at other values of than it was graded at, as its entry
+    keeps them (:func:`lrgym.leaderboard.settings.read_apart_record`: numbers and the board's
+    ``families`` only), ``{}`` for none."""
+    from lrgym.leaderboard.settings import TRAINED_APART_KEY, read_apart_record
+
+    spec = entry.env_spec if isinstance(entry.env_spec, dict) else {}
+    return read_apart_record(spec.get(TRAINED_APART_KEY), families)
+
+
+def trained_apart_line(lb: Leaderboard, name=str) -> str:
+    """The note under a board whose rows carry :data:`APART_MARK`: each such entry with the
+    settings it was trained at and the suite's, as one line of plain text; ``""`` when there are
+    none. Its text is lrgym's, the stored numbers and family names (checked:
+    :func:`trained_apart`) and the entry names, the submitters', given through ``name`` (an output
+    that escapes text passes its escape; the terminal and the HTML page escape the whole line)."""
+    from lrgym.leaderboard.settings import apart_text
+
+    families = tuple(lb.suite.family_names)
+    said = [f"{name(clean(r.name, keep_newlines=False))}: {apart_text(apart, families)}"
+            for r in lb.rows if (apart := trained_apart(r.entry, families))]
+    if not said:
+        return ""
+    return (f"{APART_MARK} Trained at other settings than this board grades every entry at, and graded at the "
+            f"board's as every entry, not at those it learned: " + " — ".join(said) + ".")
+
+
 def row_cells(lb: Leaderboard, r: Row) -> list[str]:
-    """One row of the ranking, a cell per :func:`column_names` column."""
+    """One row of the ranking, a cell per :func:`column_names` column (an entry trained at other
+    settings than the board's: its name with :data:`APART_MARK`)."""
     s = r.summary
     fams = [family_cell(s.get("families", {}).get(f)) for f in lb.suite.family_names]
+    mark = f" {APART_MARK}" if trained_apart(r.entry, tuple(lb.suite.family_names)) else ""
     return [
-        str(r.rank), clean(r.name, keep_newlines=False), entry_kind(r.entry), interval(s["family_iqm"]),
+        str(r.rank), clean(r.name, keep_newlines=False) + mark, entry_kind(r.entry), interval(s["family_iqm"]),
         interval_bounds(s["family_iqm_instances"]), *fams, number(s["iqm"][0]), number(s["mean"][0]),
         number(s["median"][0]), number(s["optimality_gap"][0]),
         interval(r.poi) if r.poi is not None else "–", number(r.algoperf), percent(s.get("diverged_fraction", 0)),

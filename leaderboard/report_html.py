@@ -23,7 +23,7 @@ from lrgym.leaderboard.provenance import stale_note
 from lrgym.leaderboard.public_source import public_source
 from lrgym.leaderboard.ranking import Leaderboard
 from lrgym.leaderboard.report_format import (KINDS_LEGEND, SCORE_DEFINITIONS, column_names, entry_kind, failure_text,
-                                             number, row_cells, skipped_line)
+                                             number, row_cells, skipped_line, trained_apart_line)
 from lrgym.leaderboard.report_plots import (CI_ROWS, CONTROLLER_ENTRY, PLOTTED_SUBMISSIONS, ci_rows, lr_figure_key, plots,
                                             plotted_rows)
 from lrgym.leaderboard.text import clean
@@ -80,7 +80,8 @@ def _head(lb: Leaderboard) -> list[str]:
 
 
 def _ranking(lb: Leaderboard) -> list[str]:
-    """The ranking table, the kinds legend, the stale-baselines note, or that the board is empty."""
+    """The ranking table, the kinds legend, the stale-baselines note, the note of entries trained at
+    other settings, or that the board is empty."""
     cols = column_names(lb)
     parts = ['<div class="wide"><table class="ranking"><thead><tr>' + "".join(
         f'<th class="{"name" if i in (1, 2) else ""}">{_e(c)}</th>' for i, c in enumerate(cols)) + "</tr></thead><tbody>"]
@@ -93,6 +94,9 @@ def _ranking(lb: Leaderboard) -> list[str]:
     note = stale_note(lb)
     if note:
         parts.append(f'<p class="sub"><b>{_e(note)}</b></p>')
+    apart = trained_apart_line(lb)
+    if apart:
+        parts.append(f'<p class="sub">{_e(apart)}</p>')
     if not lb.rows:
         parts.append("<p>No entries yet: run <code>lrgym leaderboard run-baselines</code>.</p>")
     return parts

@@ -3,7 +3,7 @@
 Every text lrgym does not write itself goes through :func:`lrgym.leaderboard.text.markdown_escape`,
 which turns it into one line of plain text (no links, images, tags or code spans, nor the links
 GitHub makes of a plain ``www.x.com``, URL or e-mail address; a ``|`` cannot end a cell): the
-entry names and failure reasons (the submitters'; a reason without the submitter's folders,
+entry names (in the rows and in the note of entries trained at other settings) and failure reasons (the submitters'; a reason without the submitter's folders,
 :func:`~lrgym.leaderboard.report_format.failure_text`), and the suite's name, description and
 family names (a suite file's and a registered family's; a shipped suite's are lrgym's own, written as they are:
 :func:`_is_shipped`); the command that made the board is a
@@ -18,7 +18,8 @@ from datetime import datetime, timezone
 from lrgym.leaderboard.provenance import baseline_inputs, stale_note
 from lrgym.leaderboard.ranking import Leaderboard
 from lrgym.leaderboard.report_format import (FAMILY_CELL, KINDS_LEGEND, SCORE_DEFINITIONS, column_names,
-                                             failure_text, reason_line, row_cells, skipped_line)
+                                             failure_text, reason_line, row_cells, skipped_line,
+                                             trained_apart_line)
 from lrgym.leaderboard.text import markdown_code, markdown_escape
 
 __all__ = ["markdown"]
@@ -69,6 +70,9 @@ def markdown(lb: Leaderboard, command: str | None = None, elapsed: float | None 
     note = stale_note(lb)
     if note:
         lines += ["", note]
+    apart = trained_apart_line(lb, name=markdown_escape)  # lrgym's words, numbers and the submitters' names, escaped
+    if apart:
+        lines += ["", apart]
     if lb.skipped:  # the names are the submitters'
         lines += ["", markdown_escape(skipped_line(lb))]
     if lb.failures:

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from lrgym.leaderboard.provenance import stale_note
 from lrgym.leaderboard.ranking import Leaderboard, Row
 from lrgym.leaderboard.report_format import (FAMILY_CELL, INSTANCES_COLUMN, RANK_COLUMN, column_names, failure_text,
-                                             reason_line, row_cells, skipped_line)
+                                             reason_line, row_cells, skipped_line, trained_apart_line)
 from lrgym.leaderboard.text import clean
 
 __all__ = ["COMPACT_COLUMNS", "MINIMAL_COLUMNS", "TOP_ROWS", "WHOLE_BOARD", "print_table", "printed_rows"]
@@ -92,6 +92,9 @@ def print_table(lb: Leaderboard, console=None, show_failures: bool = True, rows:
     note = stale_note(lb)
     if note:
         console.print(Text(note, style="yellow"))
+    apart = trained_apart_line(lb)
+    if apart:
+        console.print(Text(apart, style="yellow"))
     if show_failures and lb.failures:
         ft = Table(title=Text("Failed (latest attempt)"), header_style="bold")
         ft.add_column("entry")

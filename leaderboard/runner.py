@@ -23,6 +23,7 @@ recorded as a failed entry with its reason, control characters removed.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import os
@@ -38,7 +39,7 @@ from lrgym.leaderboard.limits import (MIN_MEMORY_MB, check_memory_limit, check_t
                                      plan_workers)
 from lrgym.leaderboard.pool import GroupResult, Job, default_workers
 from lrgym.leaderboard.references import References, floored, load_references
-from lrgym.leaderboard.settings import allowed_optimizers
+from lrgym.leaderboard.settings import TRAINED_APART_KEY, allowed_optimizers, apart_record, settings_apart
 from lrgym.leaderboard.store import EntryRecord, KeptResultError, NameTakenError, ResultStore, RunRecord
 from lrgym.leaderboard.submission_files import declared_name, missing_file_error
 from lrgym.leaderboard.suite import DEFAULT_SUITE, Suite, Task, get_suite
@@ -51,6 +52,7 @@ __all__ = [
     "PolicySpec",
     "baseline_specs",
     "check_submission_files",
+    "checked_submission",
     "check_zip_flags",
     "run_suite",
     "score_runs",
@@ -71,12 +73,16 @@ FAMILY_COST = {"mlp": 20.0, "linreg": 3.0, "recsys": 3.0, "quadratic": 1.0}
 @dataclass(frozen=True)
 class PolicySpec:
     """What to evaluate: the entry ``name``, its ``kind`` (baseline / submission), the worker's
-    policy spec (see :mod:`lrgym.leaderboard.worker`) and a human-readable ``source``."""
+    policy spec (see :mod:`lrgym.leaderboard.worker`) and a human-readable ``source``.
+    ``trained_on``: the env settings a trained policy's files say it learned at
+    (:func:`checked_submission`), or None; its entry keeps those the suite grades at other values
+    (:func:`lrgym.leaderboard.settings.apart_record`), which the board notes under its row."""
 
     name: str
     kind: str
     spec: dict
     source: str = ""
+    trained_on: dict | None = None
 
 
 def baseline_specs(names: list[str] | None = None, include_learned: bool = False,
@@ -238,6 +244,11 @@ def _installed(module: str) -> bool:
 
 
 def check_submission_files(spec: PolicySpec, suite: Suite | None = None) -> list[str]:
+    """The notes of :func:`checked_submission` (its checks and refusals)."""
+    return checked_submission(spec, suite)[1]
+
+
+def checked_submission(spec: PolicySpec, suite: Suite | None = None) -> tuple[PolicySpec, list[str]]:
     """Read a submission's files as the worker will (:mod:`lrgym.leaderboard.submission_files`:
     no symbolic link at any level, regular files only, 64 MB in all), before anything runs, so
     that ``submit`` refuses them with the reason instead of recording a failed entry after a
@@ -245,7 +256,9 @@ def check_submission_files(spec: PolicySpec, suite: Suite | None = None) -> list
     target reads no file here. Returns notes for the submitter: a ``<stem>.json`` beside a zip
     that is no sidecar, ignored; and, given the ``suite`` it is graded on, a policy trained at
     other settings than the suite's (:func:`~lrgym.leaderboard.settings.trained_apart_note`:
-    the ``trained_on`` of a train_sb3 sidecar or of an exported RLlib policy's file)."""
+    the ``trained_on`` of a train_sb3 sidecar or of an exported RLlib policy's file). Returns
+    ``spec`` with that ``trained_on`` (:attr:`PolicySpec.trained_on`: its entry keeps the settings
+    apart, for the board to say) and the notes."""
     from lrgym.baselines.sb3_agents import parse_sidecar
     from lrgym.leaderboard.failures import PolicyError
     from lrgym.leaderboard.settings import trained_apart_note
@@ -270,7 +283,9 @@ def check_submission_files(spec: PolicySpec, suite: Suite | None = None) -> list
     except PolicyError as exc:
         raise ValueError(f"{exc} (refused before anything ran)") from None
     note = trained_apart_note(what, trained_on, suite) if suite is not None and trained_on is not None else None
-    return notes + ([note] if note else [])
+    if isinstance(trained_on, dict):
+        spec = dataclasses.replace(spec, trained_on=trained_on)
+    return spec, notes + ([note] if note else [])
 
 
 def check_zip_flags(spec: dict, files: dict[str, bytes], name: str) -> None:
@@ -840,6 +855,18 @@ class _Recorder:
                 self.on_progress(self.done, self.n_jobs)
 
 
+def _apart_field(trained_on: dict, suite: Suite) -> dict:
+    """``{TRAINED_APART_KEY: record}`` of a policy trained at other settings than ``suite``'s
+    (:func:`~lrgym.leaderboard.settings.apart_record`: the numbers the env took, no text of the
+    submitter's), else ``{}``. The claim is the submitter's: one the comparison cannot read is no
+    record, never a reason to lose the entry."""
+    try:
+        apart = settings_apart(trained_on, suite)
+    except Exception:  # noqa: BLE001 - a hostile record must not cost the result
+        return {}
+    return {TRAINED_APART_KEY: apart_record(apart)} if apart else {}
+
+
 def _finish(spec: PolicySpec, result: GroupResult, ctx: _Context, layout: list[JobUnit]) -> Outcome:
     """The entry of a finished group: failed with its (cleaned) reason, or its runs checked
     against the suite (``layout``: the group's jobs, in reply order) and scored from their losses
@@ -855,6 +882,8 @@ def _finish(spec: PolicySpec, result: GroupResult, ctx: _Context, layout: list[J
 
     described = public_description(suite) if is_private(suite) else suite.to_dict()  # hidden instances stay hidden
     env_spec: dict = {"suite": described, "policy": spec.spec, "source": spec.source}
+    if spec.trained_on is not None:  # trained at other settings than graded: the board notes it
+        env_spec.update(_apart_field(spec.trained_on, suite))
 
     def failed(reason: str) -> Outcome:
         if is_private(suite) and spec.kind == "submission":  # its words could carry the hidden instances out

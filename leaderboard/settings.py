@@ -29,6 +29,7 @@ does not list (a wrapper's, a future one) reaches no policy until it is added he
 from __future__ import annotations
 
 import math
+import re
 
 from lrgym.brief import brief
 from lrgym.info import ACTION_MODES, INFO_KEYS
@@ -37,8 +38,9 @@ from lrgym.settings import DEFAULT_LR_MAX, DEFAULT_LR_MIN, range_or_type
 from lrgym.tasks.base import is_real
 
 __all__ = ["ALLOWED_OPTIMIZERS", "HIDDEN_INFO_KEYS", "POLICY_CHOICES", "PUBLIC_INFO_KEYS", "SettingsError",
-           "TRAINED_SETTINGS", "allowed_optimizers", "check_choices", "episode_kwargs", "episode_kwargs_from",
-           "public_info", "settings_apart", "trained_apart_note"]
+           "TRAINED_APART_KEY", "TRAINED_SETTINGS", "allowed_optimizers", "apart_record", "apart_text", "check_choices",
+           "episode_kwargs", "episode_kwargs_from", "public_info", "read_apart_record", "settings_apart",
+           "trained_apart_note"]
 
 ALLOWED_OPTIMIZERS: tuple[str, ...] = tuple(OPTIMIZERS)
 POLICY_CHOICES = ("optimizer", "action_mode", "lr_init", "factors", "rejection_threshold")
@@ -206,4 +208,65 @@ def trained_apart_note(what: str, trained_on: dict, suite) -> str | None:
     return (f"{what} was trained at other settings than suite {suite.version} grades every entry at ({said}): "
             f"it is graded at the suite's ({'; '.join(why)}), not at the settings it learned; to be graded as it "
             f"learned, train it at the suite's")
+
+
+# ---- the record an entry keeps (``env_spec["trained_apart"]``) and what a board says of it -------------
+
+#: the key of an entry's ``env_spec`` that keeps its :func:`apart_record` (none: trained at the
+#: suite's settings, or no record of what it trained at, as every baseline)
+TRAINED_APART_KEY = "trained_apart"
+#: a family name a stored record may name (the suites' families are such names)
+_FAMILY_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
+#: the largest magnitude a stored value may have (a horizon or inner steps is at most 10⁹)
+_MAX_VALUE = 1e15
+
+
+def apart_record(apart: dict) -> dict:
+    """:func:`settings_apart`'s ``{setting: (trained, {family: graded})}`` as the JSON an entry
+    stores: ``{setting: {"trained": value, "graded": {family: value}}}``. Its values are those the
+    env resolved (numbers it accepted): nothing the submitter wrote is stored as text."""
+    return {key: {"trained": mine, "graded": dict(graded)} for key, (mine, graded) in apart.items()}
+
+
+def _storable(value) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            and abs(value) <= _MAX_VALUE)
+
+
+def read_apart_record(record, families=None) -> dict[str, tuple]:
+    """An entry's stored :func:`apart_record` back as ``{setting: (trained, {family: graded})}``,
+    keeping only what a board may show: settings of :data:`TRAINED_SETTINGS`, finite numbers of
+    at most 10¹⁵ in magnitude, family names of letters, digits, ``_ . -`` (at most 40 characters)
+    and of ``families`` (the board's suite's; None: any). Anything else (a record of another lrgym, a
+    hand-edited store) is left out; no record: ``{}``."""
+    if not isinstance(record, dict):
+        return {}
+    apart: dict[str, tuple] = {}
+    for key in TRAINED_SETTINGS:
+        item = record.get(key)
+        if not isinstance(item, dict) or not _storable(item.get("trained")) or not isinstance(item.get("graded"), dict):
+            continue
+        graded = {f: v for f, v in item["graded"].items() if isinstance(f, str) and _storable(v)
+                  and (_FAMILY_NAME.fullmatch(f) if families is None else f in families)}
+        if graded:
+            apart[key] = (item["trained"], graded)
+    return apart
+
+
+def _shown(value) -> str:
+    """A stored setting as a board shows it: an integer as it is, a real with 6 significant digits."""
+    return str(value) if isinstance(value, int) else f"{value:.6g}"
+
+
+def apart_text(apart: dict[str, tuple], families=()) -> str:
+    """What a board says of an entry's :func:`read_apart_record`: each setting with the value it
+    trained at and the suite's (one value if it is every one of the suite's ``families``', else
+    each family's), e.g. ``lr_max 1 (graded at 10); horizon 100 (graded at linreg 200, mlp 150)``;
+    ``""`` for none."""
+    def graded(values: dict) -> str:
+        if len(set(values.values())) == 1 and set(values) == set(families):
+            return _shown(next(iter(values.values())))
+        return ", ".join(f"{f} {_shown(v)}" for f, v in values.items())
+
+    return "; ".join(f"{key} {_shown(mine)} (graded at {graded(values)})" for key, (mine, values) in apart.items())
 
