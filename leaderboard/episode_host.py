@@ -63,6 +63,19 @@ def _is_int_in(value, low: int, high: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
+def stream_seeds(seeds, n: int) -> list[int] | None:
+    """The seeds of the global streams of a job's ``n`` episodes, one each, as the grader sent
+    them (:func:`lrgym.leaderboard.global_streams.episode_stream_seed`); None (not given): the
+    default seed for all. Anything else is the grader's mistake, a ``ValueError`` naming it."""
+    from lrgym.leaderboard.global_streams import STREAM_SEEDS
+
+    if seeds is None:
+        return None
+    if not (isinstance(seeds, (list, tuple)) and len(seeds) == n and all(_is_int_in(s, 0, STREAM_SEEDS - 1) for s in seeds)):
+        raise ValueError(f"stream seeds {seeds!r:.200} for {n} episodes; valid: {n} ints in [0, 2**32), or None")
+    return list(seeds)
+
+
 def _status_text(status: int) -> str:
     import signal
 
@@ -155,9 +168,9 @@ class EpisodeHost:
                 self._send(i, ("reset", info, wheres[i]))
             self._receive(range(len(infos)), lambda i: "reset()")
             return {"ok": True}
-        if op == "policies":
-            _, family, n = msg
-            return self._fork(family, int(n))
+        if op == "policies":  # ("policies", family, n[, stream seeds]): the grader's (worker._describe_policy)
+            _, family, n, *seeds = msg
+            return self._fork(family, int(n), stream_seeds(seeds[0] if seeds else None, int(n)))
         if op == "end":  # the job's last reply is in: nothing of it may run on (end_episodes)
             self.end_episodes()
             return {"ok": True}
@@ -320,7 +333,7 @@ class EpisodeHost:
 
     # -- jobs and episodes
 
-    def _fork(self, family: str, n: int) -> dict:
+    def _fork(self, family: str, n: int, seeds: list[int] | None = None) -> dict:
         from multiprocessing.connection import Pipe
 
         self.end_episodes()
@@ -335,7 +348,8 @@ class EpisodeHost:
         self.out_fd, self.out_pos = _job_output(self.namespaces), 0
         self.used = True
         try:
-            self.starter.start(family, uid, [exit_w, self.out_fd, status_w.fileno(), *(t.fileno() for _, t in pipes)])
+            self.starter.start(family, uid, [exit_w, self.out_fd, status_w.fileno(), *(t.fileno() for _, t in pipes)],
+                               seeds)
         except BaseException:
             os.close(exit_r)
             status_r.close()

@@ -1,27 +1,39 @@
 """The global random streams a submission's process starts with: Python's ``random``, NumPy's
-legacy ``np.random.*`` and torch's default generator, each seeded with :data:`POLICY_RANDOM_SEED`
-(step 5 of :mod:`lrgym.leaderboard.policy_host`).
+legacy ``np.random.*`` and torch's default generator (step 5 of
+:mod:`lrgym.leaderboard.policy_host`).
 
 A policy that draws from them without seeding them (an ε-greedy ``random.random() < eps``) got
 the streams its process inherited: Python and NumPy seed theirs from the OS's entropy when they
 are imported, and torch (2.x) its generator likewise, so the same submission got another grade
 at every grading (a probe: 0.358 and 0.461). Seeded here, a grading repeats:
 
-* the **job process** seeds them before it imports the policy's module, so what the module draws
-  at import (``W = np.random.randn(4)``) is the same in every job;
-* each **episode process** seeds them again after its fork, before the policy is built, so every
-  episode starts from the same state, whichever job holds it, in which place, beside which
-  others, on how many workers and with which backend (a job's cut depends on ``--workers``:
-  :func:`lrgym.leaderboard.runner.job_layout`; a seed of the episode's place in its job would not).
+* the **job process** seeds them with :data:`POLICY_RANDOM_SEED` before it imports the policy's
+  module, so what the module draws at import (``W = np.random.randn(4)``) is the same in every
+  job;
+* each **episode process** seeds them again after its fork, before the policy is built, with
+  its run's own seed, :func:`episode_stream_seed` of the suite and the run's (family, instance,
+  seed): computed by the grader (:func:`lrgym.leaderboard.runner.run_suite` puts it in each
+  job), passed into the sandbox as an opaque integer. So each episode draws its own numbers
+  (a stochastic policy's variance is in the board's confidence intervals: with one seed for
+  all, every episode made the same draws), and an episode's draws are the same whichever job
+  holds it, in which place, beside which others, on how many workers and with which backend (a
+  job's cut depends on ``--workers``: :func:`lrgym.leaderboard.runner.job_layout`; a seed of the
+  episode's place in its job would not be), and on any store or machine that grades the suite.
 
-The value is a constant, so the streams say nothing of the episode: not its instance or seed (a
-private suite's are hidden), not its place in the suite. The price is that every episode's
-streams are the same: a policy wanting different draws per episode derives a seed from what it
-sees (its first observation) and seeds a generator of its own.
+What the seed tells the policy: it is a keyed hash (BLAKE2b) of the run's instance and seed,
+keyed with the whole family's part of the suite (its version, the family's instances, the
+suite's seeds). So it is as secret as the suite: of a **private** suite, whose instances and
+seeds are drawn from the grader's key (:mod:`lrgym.leaderboard.private`), a policy can compute
+nothing, even knowing its own instance and seed (the other instances and seeds are the key); of a
+public suite anyone can compute it, which tells the policy its run, but a public run is no
+secret already (its first ``train_loss`` is the shipped references' initial loss of one
+instance and seed: README, "Grading and its threat model"; a failure reason names it). Two
+stores and two machines grade a suite with the same streams.
 
 torch is seeded only where it is imported (importing it costs ≈ 1 s of CPU): one imported already
 is seeded at once, and one imported later (at the module's import, or in ``__init__``) right after
-its import (:class:`_SeedTorchOnImport`). Not covered: generators a policy makes without a seed
+its import, with the seed of the last :func:`seed_global_streams` (:class:`_SeedTorchOnImport`).
+Not covered: generators a policy makes without a seed
 (``np.random.default_rng()``, ``random.Random()``, ``torch.Generator()`` then ``.seed()``), Numba's
 own stream in jitted code, ``os.urandom``, ``secrets``, time and addresses, and Python's ``random``
 in a process the policy forks itself (CPython seeds it again from the OS's entropy in every forked
@@ -33,24 +45,50 @@ from __future__ import annotations
 
 import sys
 
-__all__ = ["POLICY_RANDOM_SEED", "seed_global_streams"]
+__all__ = ["POLICY_RANDOM_SEED", "STREAM_SEEDS", "episode_stream_seed", "seed_global_streams"]
 
-#: the seed of every global stream of a submission's process (see the module's docstring)
+#: the seed of the job process's streams (the policy's module is imported with them), and of an
+#: episode's when it is given none (the sandbox driven by hand: ``("policies", family, n)``)
 POLICY_RANDOM_SEED = 0
+#: every seed is an integer in ``range(STREAM_SEEDS)``: what all three streams take as it is
+STREAM_SEEDS = 2**32
+
+_seed = POLICY_RANDOM_SEED  # the last seed_global_streams' (the torch finder seeds with it)
 
 
-def seed_global_streams() -> None:
+def episode_stream_seed(suite, family: str, instance: int, seed: int) -> int:
+    """The seed of the global streams of the episode of ``suite``'s run (``family``, ``instance``,
+    ``seed``): BLAKE2b of ``"instance/seed"`` keyed with the family's part of the suite (its
+    version, the family's instances, the suite's seeds; see the module's docstring for what it
+    tells a policy). Not the families the suite has: a suite restricted to some of them (same
+    version, :meth:`~lrgym.leaderboard.suite.Suite.restrict`) grades them alike."""
+    import hashlib
+    import json
+
+    context = json.dumps({"version": suite.version, "family": family, "seeds": [int(s) for s in suite.seeds],
+                          "instances": [int(k) for k in suite.family_suite(family).instances]}, sort_keys=True)
+    key = hashlib.blake2b(context.encode(), person=b"lrgym streams").digest()
+    digest = hashlib.blake2b(f"{int(instance)}/{int(seed)}".encode(), key=key, digest_size=4).digest()
+    return int.from_bytes(digest, "big")
+
+
+def seed_global_streams(seed: int = POLICY_RANDOM_SEED) -> None:
     """Seed Python's ``random``, NumPy's legacy global stream and torch's default generator with
-    :data:`POLICY_RANDOM_SEED`; torch, when it is not imported yet, as soon as it is."""
+    ``seed`` (an int in ``range(STREAM_SEEDS)``); torch, when it is not imported yet, as soon as
+    it is."""
     import random
 
     import numpy as np
 
-    random.seed(POLICY_RANDOM_SEED)
-    np.random.seed(POLICY_RANDOM_SEED)
+    global _seed
+    if not (isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < STREAM_SEEDS):
+        raise ValueError(f"stream seed {seed!r}; valid: an int in [0, 2**32)")
+    _seed = seed
+    random.seed(seed)
+    np.random.seed(seed)
     torch = sys.modules.get("torch")
     if torch is not None and hasattr(torch, "manual_seed"):
-        torch.manual_seed(POLICY_RANDOM_SEED)
+        torch.manual_seed(seed)
     elif not any(isinstance(finder, _SeedTorchOnImport) for finder in sys.meta_path):
         sys.meta_path.insert(0, _SeedTorchOnImport())
 
@@ -58,10 +96,11 @@ def seed_global_streams() -> None:
 class _SeedTorchOnImport:
     """An import finder that seeds torch right after it is imported for the first time, then
     leaves ``sys.meta_path``: it finds ``torch`` through the other finders and runs the module
-    they load, then ``torch.manual_seed(POLICY_RANDOM_SEED)``. A module named ``torch`` without a
-    ``manual_seed`` (a submission's own ``torch.py`` beside its policy file, first on its
-    ``sys.path``) is left as it is, as :func:`seed_global_streams` leaves one imported already:
-    it has no generator to seed, and calling it failed the policy's import."""
+    they load, then ``torch.manual_seed`` with the last seed :func:`seed_global_streams` was given
+    (the job process installs it; an episode that imports torch seeds it with its own). A module
+    named ``torch`` without a ``manual_seed`` (a submission's own ``torch.py`` beside its policy
+    file, first on its ``sys.path``) is left as it is, as :func:`seed_global_streams` leaves one
+    imported already: it has no generator to seed, and calling it failed the policy's import."""
 
     def find_spec(self, name, path=None, target=None):
         if name != "torch":
@@ -88,7 +127,7 @@ class _SeedTorchOnImport:
                 else:
                     del loader.exec_module
             if hasattr(module, "manual_seed"):
-                module.manual_seed(POLICY_RANDOM_SEED)
+                module.manual_seed(_seed)
 
         loader.exec_module = exec_then_seed
         return spec

@@ -6,7 +6,7 @@ first gets what the job has of its own (``enter``:
 :mod:`lrgym.leaderboard.job_isolation`), then loads the policy once (an ``object`` policy's
 module, an SB3 zip's model), freezes its objects out of the garbage collector and forks one
 episode process per episode. Each episode process builds its own instance in a folder of its
-own, from the same global random streams (:mod:`lrgym.leaderboard.global_streams`), and
+own, from its run's own global random streams (:mod:`lrgym.leaderboard.global_streams`), and
 answers its episode's ``reset`` and ``act`` over its pipe to the pristine host
 (:class:`lrgym.leaderboard.episode_host.EpisodeHost`); the job process reports their pids and
 how each ended. Anything the policy raises becomes the reply
@@ -19,7 +19,7 @@ import os
 
 from lrgym.leaderboard import sandbox_root
 from lrgym.leaderboard.failures import PolicyError, describe, traceback_text
-from lrgym.leaderboard.global_streams import seed_global_streams
+from lrgym.leaderboard.global_streams import POLICY_RANDOM_SEED, seed_global_streams
 from lrgym.leaderboard.host_messages import failure_reply, send_reply
 from lrgym.leaderboard.policy_loading import build_policy, described, import_target, plain_action
 from lrgym.leaderboard.step_message import decode_message
@@ -27,10 +27,13 @@ from lrgym.leaderboard.step_message import decode_message
 __all__ = ["job_main"]
 
 
-def job_main(spec: dict, family: str, conns: list, status, namespaces: bool, enter=None) -> None:
+def job_main(spec: dict, family: str, conns: list, status, namespaces: bool, enter=None,
+             stream_seeds: list[int] | None = None) -> None:
     """The job process (see :class:`~lrgym.leaderboard.episode_host.EpisodeHost`): load the policy
     once, fork one process per episode (``conns[k]``: episode k's end of its pipe to the pristine
-    host), then report their pids and how each ended on ``status`` until none is left.
+    host; ``stream_seeds[k]``: the seed of its global streams, from the grader, by default
+    :data:`~lrgym.leaderboard.global_streams.POLICY_RANDOM_SEED`), then report their pids and how
+    each ended on ``status`` until none is left.
 
     Loaded here, before the forks, so that every episode shares it copy-on-write: an ``object``
     policy's module (its top-level code); an SB3 zip's whole policy, torch and stable_baselines3
@@ -76,7 +79,8 @@ def job_main(spec: dict, family: str, conns: list, status, namespaces: bool, ent
                 status.close()
                 for other in conns[k + 1:]:
                     other.close()
-                _episode_main(spec, family, loaded, k, conn, namespaces)
+                seed = stream_seeds[k] if stream_seeds is not None else POLICY_RANDOM_SEED
+                _episode_main(spec, family, loaded, k, conn, namespaces, seed)
             finally:
                 os._exit(0)
         pids.append(pid)
@@ -95,9 +99,10 @@ def job_main(spec: dict, family: str, conns: list, status, namespaces: bool, ent
         return
 
 
-def _episode_main(spec: dict, family: str, loaded: dict, k: int, conn, namespaces: bool) -> None:
-    """One episode's process: build the instance in a folder of its own, then answer ``reset``
-    and ``act`` for it until the pristine host closes the connection."""
+def _episode_main(spec: dict, family: str, loaded: dict, k: int, conn, namespaces: bool, seed: int) -> None:
+    """One episode's process: seed its global streams with ``seed`` (its run's), build the
+    instance in a folder of its own, then answer ``reset`` and ``act`` for it until the pristine
+    host closes the connection."""
     work = os.path.join(sandbox_root.ROOT, "work", str(k))
     os.makedirs(work, mode=0o700, exist_ok=True)
     os.chdir(work)
@@ -110,7 +115,7 @@ def _episode_main(spec: dict, family: str, loaded: dict, k: int, conn, namespace
         try:
             if policy is None:
                 reply = {"ok": True}
-                seed_global_streams()  # every episode's draws the same, whatever its job (global_streams)
+                seed_global_streams(seed)  # its run's draws, whatever its job (global_streams)
                 policy = build_policy(spec, family, loaded)
                 reply = described([policy])
             else:

@@ -34,11 +34,16 @@ class JobStarter:
     For each job the host sends it the job's descriptors (``SCM_RIGHTS`` over a socket) and the
     job's family and uid; it forks a *waiter*, trusted code, which forks the job process, tells
     the host the job's pid and then how it ended (JSON on the job's exit pipe, which the job
-    process never holds), and exits. This process learns nothing of a job but its family, size
-    and uid, and keeps nothing of it (the kernel reaps the waiters: ``SIGCHLD`` ignored)."""
+    process never holds), and exits. This process learns nothing of a job but its family, size,
+    uid and its episodes' stream seeds (opaque numbers: :mod:`lrgym.leaderboard.global_streams`),
+    and keeps nothing of it (the kernel reaps the waiters: ``SIGCHLD`` ignored)."""
 
     #: descriptors in one message (the kernel's SCM_MAX_FD is 253)
     CHUNK = 200
+    #: the longest request read (a job's family, uid and one stream seed per episode, as JSON:
+    #: ≈ 12 bytes a seed; a datagram longer than the read would be cut): thousands of episodes,
+    #: and the sandbox's open-files limit allows a job ≈ 250
+    REQUEST_BYTES = 64 * 1024
 
     def __init__(self, host: "EpisodeHost"):
         import socket
@@ -57,16 +62,21 @@ class JobStarter:
         theirs.close()
         self.pid = pid
 
-    def start(self, family: str, uid: int | None, fds: list[int]) -> None:
+    def start(self, family: str, uid: int | None, fds: list[int], stream_seeds: list[int] | None = None) -> None:
         """Have a job started with these descriptors: its exit pipe's write end, its output file,
-        its status pipe's write end, then one connection per episode."""
+        its status pipe's write end, then one connection per episode; ``stream_seeds``: the seed
+        of each episode's global streams (None: the default, ``job_main``'s)."""
         import json
         import socket
 
+        request = json.dumps({"family": family, "uid": uid, "fds": len(fds), "stream_seeds": stream_seeds}).encode()
+        if len(request) > self.REQUEST_BYTES:
+            raise PolicyError(f"the sandbox cannot start a job of {len(fds) - 3} episodes (its request would be "
+                              f"{len(request)} bytes, over {self.REQUEST_BYTES}); valid: smaller jobs")
         try:
             for k in range(0, len(fds), self.CHUNK):
                 socket.send_fds(self.sock, [b"fds"], fds[k:k + self.CHUNK])
-            self.sock.send(json.dumps({"family": family, "uid": uid, "fds": len(fds)}).encode())
+            self.sock.send(request)
         except OSError as exc:
             raise PolicyError(f"the sandbox could not start a job (its job starter is gone: {exc})") from None
 
@@ -81,7 +91,7 @@ def _starter_main(sock, spec: dict, files: dict, namespaces: bool) -> None:  # p
     fds: list[int] = []
     while True:
         try:
-            data, got, _, _ = socket.recv_fds(sock, 4096, JobStarter.CHUNK)
+            data, got, _, _ = socket.recv_fds(sock, JobStarter.REQUEST_BYTES, JobStarter.CHUNK)
         except OSError:
             return
         if not data:
@@ -100,7 +110,7 @@ def _starter_main(sock, spec: dict, files: dict, namespaces: bool) -> None:  # p
             try:
                 sock.close()
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                _wait_for_job(spec, files, namespaces, request["family"], request["uid"], fds)
+                _wait_for_job(spec, files, namespaces, request["family"], request["uid"], fds, request["stream_seeds"])
             finally:
                 os._exit(0)
         for fd in fds:
@@ -108,7 +118,8 @@ def _starter_main(sock, spec: dict, files: dict, namespaces: bool) -> None:  # p
         fds = []
 
 
-def _wait_for_job(spec: dict, files: dict, namespaces: bool, family: str, uid, fds: list[int]) -> None:  # pragma: no cover
+def _wait_for_job(spec: dict, files: dict, namespaces: bool, family: str, uid, fds: list[int],
+                  stream_seeds: list[int] | None) -> None:  # pragma: no cover
     """The waiter: fork the job process, report its pid and then how it ended on the exit pipe."""
     import json
     from multiprocessing.connection import Connection
@@ -125,7 +136,7 @@ def _wait_for_job(spec: dict, files: dict, namespaces: bool, family: str, uid, f
                 enter_job(uid, namespaces, out_fd)
 
             job_main(spec, family, [Connection(fd) for fd in episode_fds], Connection(status_fd, readable=False),
-                      namespaces, enter=enter)
+                      namespaces, enter=enter, stream_seeds=stream_seeds)
         finally:
             os._exit(0)
     os.write(exit_w, json.dumps({"pid": pid}).encode() + b"\n")

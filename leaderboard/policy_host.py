@@ -37,8 +37,8 @@ Order of events (nothing of the submission runs before step 5):
    namespace every capability; ``PR_SET_NO_NEW_PRIVS`` in both:
    :func:`lrgym.leaderboard.job_isolation.enter_job`): only then is the policy imported
    (:mod:`lrgym.leaderboard.policy_loading`), and one process per episode forked from it
-   (:mod:`lrgym.leaderboard.job_process`), each from the same global random streams
-   (:mod:`lrgym.leaderboard.global_streams`). The host
+   (:mod:`lrgym.leaderboard.job_process`), each with the global random streams of its run
+   (seeded with an opaque number from the grader: :mod:`lrgym.leaderboard.global_streams`). The host
    (:class:`lrgym.leaderboard.episode_host.EpisodeHost`) relays ``reset`` / ``act`` until its
    command pipe closes (:func:`serve`), and at each job's end kills what the job left
    (:mod:`lrgym.leaderboard.job_cleanup`).
@@ -158,9 +158,11 @@ class Host:
     job, which run in lockstep, each with its own policy instance):
 
     * ``("load", spec, files)``: write the submission's files, remember its spec;
-    * ``("policies", family, n)``: build ``n`` new instances for ``family`` (the previous job's
-      are dropped: never reused); answers the name and the env options it asks for (checked by
-      the grader);
+    * ``("policies", family, n[, stream_seeds])``: build ``n`` new instances for ``family`` (the
+      previous job's are dropped: never reused); answers the name and the env options it asks for
+      (checked by the grader); ``stream_seeds`` (one per instance) seed the global streams of each
+      episode's process in the sandbox (:mod:`lrgym.leaderboard.global_streams`); here (the
+      worker's own process, which runs the trusted baselines) they are not used;
     * ``("reset", family, infos, wheres)``: ``reset(info)`` of instance i with ``infos[i]``;
     * ``("act", family, items)``: ``act(obs, info)`` of instance i for each ``(i, obs, info)``;
       answers the actions as JSON (:func:`plain_action`);
@@ -194,7 +196,7 @@ class Host:
                                       f"{traceback_text(exc, skip=1)}") from None
             return {"ok": True}
         if op == "policies":
-            _, family, n = msg
+            _, family, n, *_ = msg
             self.policies[family] = built = [build_policy(self.spec, family, self.loaded) for _ in range(n)]
             return described(built)
         if op == "end":  # a job is over (the sandbox's EpisodeHost ends its processes; here: nothing runs on)

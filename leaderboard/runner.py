@@ -776,6 +776,7 @@ def _jobs(specs: list[PolicySpec], suite: Suite, memory_mb: float, time_limit: f
           sandbox_baselines: bool, layouts: dict[str, list[JobUnit]]) -> list[Job]:
     from dataclasses import asdict
 
+    from lrgym.leaderboard.global_streams import episode_stream_seed
     from lrgym.leaderboard.private import is_private
     from lrgym.leaderboard.sandbox import Limits
 
@@ -788,6 +789,9 @@ def _jobs(specs: list[PolicySpec], suite: Suite, memory_mb: float, time_limit: f
             "instances": [t.instance for t in tasks], "seeds": list(seeds),
             "sandbox": limits if (spec.kind != "baseline" or sandbox_baselines) else None,
             "hidden": is_private(suite),  # its failure reasons then name no instance and no seed
+            # each episode's global streams: its run's, whatever the job (global_streams)
+            "stream_seeds": [[t.instance, s, episode_stream_seed(suite, t.family, t.instance, s)]
+                             for t in tasks for s in seeds],
         }, _unit_cost((tasks, seeds), suite),
             # a sandboxed entry's jobs on one instance (its seeds) never run at once (Job.apart)
             frozenset((t.family, t.instance) for t in tasks) if (spec.kind != "baseline" or sandbox_baselines)

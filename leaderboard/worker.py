@@ -372,14 +372,15 @@ class _State:
 # ---- jobs ---------------------------------------------------------------------------------------
 
 
-def _describe_policy(channel, family: str, n: int, job: dict) -> tuple[str, dict]:
+def _describe_policy(channel, family: str, runs: list[tuple[int, int]], job: dict) -> tuple[str, dict]:
     """(name, env keywords) of the policy for ``family``: the suite's settings plus its allowed
-    choices; builds ``n`` new instances of it, one per episode of the job (never reused from an
-    earlier job: in the sandbox each in a fresh process, :class:`~lrgym.leaderboard.episode_host.EpisodeHost`)."""
+    choices; builds one new instance of it per episode of the job (``runs``: its (instance, seed)
+    each; never reused from an earlier job: in the sandbox each in a fresh process, seeded with its
+    run's stream seed, :class:`~lrgym.leaderboard.episode_host.EpisodeHost`)."""
     from lrgym.leaderboard.settings import SettingsError, episode_kwargs_from
     from lrgym.leaderboard.text import clean
 
-    reply = channel.request(("policies", family, n))
+    reply = channel.request(("policies", family, len(runs), _stream_seeds(job, runs)))
     try:
         kwargs = episode_kwargs_from(job["env_kwargs"], reply.get("choices") or {}, job.get("optimizers"))
     except SettingsError as exc:
@@ -387,12 +388,22 @@ def _describe_policy(channel, family: str, n: int, job: dict) -> tuple[str, dict
     return clean(str(reply.get("name") or "policy"), keep_newlines=False)[:100], kwargs
 
 
+def _stream_seeds(job: dict, runs: list[tuple[int, int]]) -> list[int] | None:
+    """The stream seed of each of ``runs`` (:func:`lrgym.leaderboard.global_streams.episode_stream_seed`),
+    from the job's ``stream_seeds`` (``[instance, seed, stream seed]`` each, computed by the grader,
+    :func:`lrgym.leaderboard.runner.run_suite`); None for a job without them (the default seed)."""
+    if job.get("stream_seeds") is None:
+        return None
+    table = {(int(k), int(s)): int(v) for k, s, v in job["stream_seeds"]}
+    return [table[run] for run in runs]
+
+
 def _episodes(job: dict, state: _State) -> dict:
     """Every (instance, seed) of the job, in lockstep; trajectories instance by instance."""
     family = job["family"]
     runs = [(int(k), int(s)) for k in job["instances"] for s in job["seeds"]]
     channel, source_hash = state.channel(job["policy"], job.get("sandbox"), family, bool(job.get("hidden")))
-    name, kwargs = _describe_policy(channel, family, len(runs), job)
+    name, kwargs = _describe_policy(channel, family, runs, job)
     try:
         envs = state.envs_for(kwargs, len(runs))
     except (ValueError, TypeError, OverflowError) as exc:
