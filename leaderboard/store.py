@@ -62,6 +62,7 @@ import json
 import math
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -72,6 +73,7 @@ from typing import Any
 from lrgym.baselines.interrupts import defer_stop_signals
 from lrgym.baselines.outputs import replace_file
 from lrgym.baselines.owner_names import owner_gone, owner_tag
+from lrgym.files import kind_of
 from lrgym.leaderboard.ownership import own_problem
 from lrgym.leaderboard.text import lookalike_note, name_key
 
@@ -802,7 +804,7 @@ class ResultStore:
     def waiting_note(self, side: Path) -> str:
         """What a board says of a side file waiting to be written (:meth:`waiting_results`)."""
         try:
-            name = repr(str(_loads(side.read_text())["entry"]["name"]))
+            name = repr(str(_loads(_read_side_file(side))["entry"]["name"]))
         except (OSError, ValueError, TypeError, KeyError):
             name = "(unreadable)"
         return (f"entry {name}: a finished result waits in {side}; the grader still waiting for the store or the "
@@ -821,7 +823,7 @@ class ResultStore:
         :meth:`import_kept` stopped between its commit and the file's removal (SIGKILL) leaves the
         file of a stored result, which would be said to wait for a name, run after run."""
         try:
-            token = _loads(kept.read_text())["entry"]["token"]
+            token = _loads(_read_side_file(kept))["entry"]["token"]
         except (OSError, ValueError, TypeError, KeyError):
             return False
         return token is not None and self.conn.execute(
@@ -840,7 +842,7 @@ class ResultStore:
         name = check_entry_name(name)
         try:
             _check_own_file(path)
-            data = _loads(path.read_text())
+            data = _loads(_read_side_file(path))
             entry = EntryRecord(**{**data["entry"], "id": None, "n_runs": None})
             runs = [RunRecord(**r) for r in data["runs"]]
             if entry.kind != "submission":  # only a submission's name can be taken
@@ -876,7 +878,7 @@ class ResultStore:
         ids, unreadable = [], self._settle_temp_files(directory)
         for path in sorted(directory.glob("*.json")):
             try:
-                data = _loads(path.read_text())
+                data = _loads(_read_side_file(path))
                 entry = EntryRecord(**{**data["entry"], "id": None, "n_runs": None})
                 runs = [RunRecord(**r) for r in data["runs"]]
             except FileNotFoundError:  # written meanwhile by another grader's flush
@@ -934,7 +936,10 @@ class ResultStore:
             token, _, writer = tmp.name[1:].partition(".json.")
             name = token + ".json"
             try:
-                text = tmp.read_text()
+                text = _read_side_file(tmp)
+            except NotRegularFileError as exc:  # no grader's: said, never read
+                notes.append(f"{exc}: no grader wrote it, it stays; remove it")
+                continue
             except OSError:  # renamed or removed by its writer meanwhile
                 continue
             try:
@@ -976,7 +981,7 @@ class ResultStore:
     def unwritable_note(self, kept: Path) -> str:
         """:func:`unwritable_message` for a side file set aside because the store refuses it."""
         try:
-            entry = _loads(kept.read_text())["entry"]
+            entry = _loads(_read_side_file(kept))["entry"]
             name = str(entry["name"])
         except (OSError, ValueError, TypeError, KeyError) as exc:
             return f"a result is kept in {kept} (unreadable: {type(exc).__name__}); it was not stored"
@@ -990,7 +995,7 @@ class ResultStore:
     def kept_note(self, kept: Path) -> str:
         """:func:`kept_message` for a set-aside side file, with the name check's reason now."""
         try:
-            entry = _loads(kept.read_text())["entry"]
+            entry = _loads(_read_side_file(kept))["entry"]
             name, owner, suite = entry["name"], entry.get("owner"), entry.get("suite_version")
         except (OSError, ValueError, TypeError, KeyError):
             return f"a result is kept in {kept} (unreadable: {kept.name}); it was not stored"
@@ -1105,6 +1110,33 @@ class ResultStore:
             "(SELECT COUNT(*) FROM runs r WHERE r.entry_id = e.id) LIMIT 1"
         ).fetchone()
         return partial is None
+
+
+class NotRegularFileError(OSError):
+    """A file of the side-file folder is no regular file (a FIFO, a socket, a device, a folder, a
+    symbolic link): it was not opened or read (:func:`_read_side_file`)."""
+
+
+def _read_side_file(path: Path) -> str:
+    """The text of a file of :attr:`ResultStore.pending_dir` (a side file, a kept one, a temp file),
+    or :class:`NotRegularFileError` if it is no regular file: judged by ``lstat`` before it is opened,
+    opened with ``O_NONBLOCK | O_NOFOLLOW`` and judged again once open (one swapped in meanwhile). A
+    FIFO named ``<token>.json`` would otherwise block the flush of every grading run and ``show`` in
+    the read, waiting for a writer forever. A file that vanished meanwhile is ``FileNotFoundError``."""
+    mode = os.lstat(path).st_mode
+    if stat.S_ISREG(mode):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            if not os.path.islink(path):
+                raise
+            mode = os.lstat(path).st_mode  # replaced by a link meanwhile (ELOOP of O_NOFOLLOW)
+        else:
+            with os.fdopen(fd, "rb") as f:
+                mode = os.fstat(f.fileno()).st_mode
+                if stat.S_ISREG(mode):
+                    return f.read().decode("utf-8")
+    raise NotRegularFileError(f"{path} is {kind_of(mode)}, not a regular file")
 
 
 def _partial_entry_name(text: str) -> str:

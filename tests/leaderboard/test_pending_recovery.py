@@ -385,3 +385,60 @@ def test_import_kept_on_a_full_store_says_so_and_keeps_the_file(tmp_path, monkey
     monkeypatch.undo()
     with ResultStore(db) as store:
         assert store.entry(store.import_kept(kept, "bobs-keeper")).token == TOKEN
+
+
+def _without_blocking(call, fifos):
+    """``call()`` in a thread; a call still blocked after a while (reading a FIFO, waiting for a
+    writer forever) is released (each FIFO opened for writing and closed) and fails the test."""
+    import threading
+
+    result = []
+    thread = threading.Thread(target=lambda: result.append(call()), daemon=True)
+    thread.start()
+    thread.join(timeout=20)
+    blocked = thread.is_alive()
+    while thread.is_alive():  # release it, so the test fails instead of hanging
+        for fifo in fifos:
+            try:
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:  # no reader on it now
+                pass
+        thread.join(timeout=0.1)
+    assert not blocked, "blocked reading a FIFO of the side-file folder"
+    return result[0]
+
+
+def test_a_fifo_named_like_a_side_file_is_said_and_never_blocks_the_flush_or_the_board(tmp_path):
+    """A FIFO (or any file that is no regular one) named like a side file, a set-aside one or a
+    temp file in ``<db>.pending``: the flush and ``show``'s notes read it with ``read_text`` and
+    waited for a writer forever. It is said, never opened for reading, and stays."""
+    db = tmp_path / "r.sqlite"
+    with ResultStore(db) as store:
+        store._write_pending(_bobs_entry(token=TOKEN), synthetic_runs(SUITE, [[0.25], [0.75]]))
+        names = ["c" * 32 + ".json", "d" * 32 + ".name-taken", "e" * 32 + ".unwritable",
+                 "." + "f" * 32 + ".json.grader-x1y2.tmp"]
+        fifos = [store.pending_dir / name for name in names]
+        for fifo in fifos:
+            os.mkfifo(fifo)
+    said = []
+
+    def flush():  # (a store of the thread's own: SQLite's connections stay in their thread)
+        with ResultStore(db) as grader:
+            return grader.flush_pending(log=said.append)
+
+    def notes():
+        with ResultStore(db) as shown:
+            return ([shown.waiting_note(p) for p in shown.waiting_results()]
+                    + [shown.kept_note(p) for p in shown.kept_results()]
+                    + [shown.unwritable_note(p) for p in shown.unwritable_results()])
+
+    ids = _without_blocking(flush, fifos)
+    with ResultStore(db) as store:
+        assert [store.entry(i).token for i in ids] == [TOKEN]
+        for fifo in (fifos[0], fifos[3]):  # a waiting side file, a temp file
+            assert any(f"{fifo} is a FIFO (named pipe), not a regular file" in m for m in said), said
+        assert any(f"a result is kept in {fifos[1]} (unreadable" in m for m in said)
+        assert any(f"a result is kept in {fifos[2]} (unreadable: NotRegularFileError)" in m for m in said)
+    shown = _without_blocking(notes, fifos)
+    assert len(shown) == 3 and all(str(fifo) in note for fifo, note in zip(fifos, shown))
+    assert all(fifo.exists() for fifo in fifos)
