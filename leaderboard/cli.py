@@ -483,9 +483,7 @@ def _print_board(suite, db, show_failures=True, references=None, private=None, g
         # the side files before the board: a result another grader commits meanwhile (then removing its
         # side file) is on the board or said to wait, never in neither
         try:
-            kept = [store.waiting_note(path) for path in store.waiting_results()]
-            kept += [store.kept_note(path) for path in store.kept_results()]
-            kept += [store.unwritable_note(path) for path in store.unwritable_results()]
+            kept = store.side_file_notes()
         except ForeignPendingError as exc:  # the board is shown; the folder's files are not read
             kept = [str(exc)]
         # a table: no curves; of the rows a grading run prints, their PoI alone

@@ -801,10 +801,25 @@ class ResultStore:
             return []
         return sorted(directory.glob("*.json"))
 
-    def waiting_note(self, side: Path) -> str:
-        """What a board says of a side file waiting to be written (:meth:`waiting_results`)."""
+    def side_file_notes(self) -> list[str]:
+        """What a board says of the results not on it, read before the board is (a result another
+        grader commits meanwhile, then removing its side file, is on the board or said, never
+        neither): each waiting one (:meth:`waiting_note`), then each kept for another name
+        (:meth:`kept_note`), then each the store refuses (:meth:`unwritable_note`). A file gone
+        between its listing and its reading is not named: its grader committed it (it is on the
+        board), or it was set aside (then listed among the kept ones, which are listed after)."""
+        notes = [self.waiting_note(path) for path in self.waiting_results()]
+        notes += [self.kept_note(path) for path in self.kept_results()]
+        notes += [self.unwritable_note(path) for path in self.unwritable_results()]
+        return [note for note in notes if note is not None]
+
+    def waiting_note(self, side: Path) -> str | None:
+        """What a board says of a side file waiting to be written (:meth:`waiting_results`); None if
+        it is gone (stored or set aside since it was listed: :meth:`side_file_notes`)."""
         try:
             name = repr(str(_loads(_read_side_file(side))["entry"]["name"]))
+        except FileNotFoundError:
+            return None
         except (OSError, ValueError, TypeError, KeyError):
             name = "(unreadable)"
         return (f"entry {name}: a finished result waits in {side}; the grader still waiting for the store or the "
@@ -909,10 +924,12 @@ class ResultStore:
         for kept in directory.glob("*" + KEPT_SUFFIX):
             if self._stored_already(kept):  # (an import-kept killed before it removed the file)
                 kept.unlink(missing_ok=True)
-        for kept in self.kept_results():  # set aside now or by an earlier run: said every time until stored
-            say(self.kept_note(kept))
-        for kept in self.unwritable_results():
-            say(self.unwritable_note(kept))
+        for note in map(self.kept_note, self.kept_results()):  # set aside now or earlier: said every time until stored
+            if note is not None:  # (None: stored by an import-kept since it was listed)
+                say(note)
+        for note in map(self.unwritable_note, self.unwritable_results()):
+            if note is not None:
+                say(note)
         self._remove_pending_dir_if_empty()
         return ids
 
@@ -978,11 +995,14 @@ class ResultStore:
             return f"its result waits whole in {self.pending_dir / (token + '.json')}: nothing is lost"
         return "its result was in that grader's memory only and is lost; grade that entry again"
 
-    def unwritable_note(self, kept: Path) -> str:
-        """:func:`unwritable_message` for a side file set aside because the store refuses it."""
+    def unwritable_note(self, kept: Path) -> str | None:
+        """:func:`unwritable_message` for a side file set aside because the store refuses it; None if
+        it is gone since it was listed (removed by hand)."""
         try:
             entry = _loads(_read_side_file(kept))["entry"]
             name = str(entry["name"])
+        except FileNotFoundError:
+            return None
         except (OSError, ValueError, TypeError, KeyError) as exc:
             return f"a result is kept in {kept} (unreadable: {type(exc).__name__}); it was not stored"
         try:  # the store's reason, found again
@@ -992,11 +1012,14 @@ class ResultStore:
             reason = f"{type(exc).__name__}: {exc}"
         return unwritable_message(name, reason, kept)
 
-    def kept_note(self, kept: Path) -> str:
-        """:func:`kept_message` for a set-aside side file, with the name check's reason now."""
+    def kept_note(self, kept: Path) -> str | None:
+        """:func:`kept_message` for a set-aside side file, with the name check's reason now; None if
+        it is gone since it was listed (stored by an ``import-kept`` meanwhile)."""
         try:
             entry = _loads(_read_side_file(kept))["entry"]
             name, owner, suite = entry["name"], entry.get("owner"), entry.get("suite_version")
+        except FileNotFoundError:
+            return None
         except (OSError, ValueError, TypeError, KeyError):
             return f"a result is kept in {kept} (unreadable: {kept.name}); it was not stored"
         reason = self.name_available(name, suite, owner) or "the name is free again"

@@ -442,3 +442,67 @@ def test_a_fifo_named_like_a_side_file_is_said_and_never_blocks_the_flush_or_the
     shown = _without_blocking(notes, fifos)
     assert len(shown) == 3 and all(str(fifo) in note for fifo, note in zip(fifos, shown))
     assert all(fifo.exists() for fifo in fifos)
+
+
+def _show(db: Path) -> str:
+    typer_testing = pytest.importorskip("typer.testing")
+    from lrgym.leaderboard.cli import app
+
+    result = typer_testing.CliRunner().invoke(app, ["leaderboard", "show", "--suite", "quick", "--db", str(db)],
+                                              env={"COLUMNS": "400"})
+    out = " ".join(result.output.split())
+    assert result.exit_code == 0, out
+    return out
+
+
+def _stored_right_after_the_listing(monkeypatch, listing: str, store_it) -> None:
+    """Make ``show``'s ``ResultStore.<listing>`` list the side files, then another grader store the
+    result (removing its file) before ``show`` reads them: milliseconds apart in a real race."""
+    real = getattr(ResultStore, listing)
+
+    def listed_then_stored(self):
+        paths = real(self)
+        if paths:
+            store_it()
+        return paths
+
+    monkeypatch.setattr(ResultStore, listing, listed_then_stored)
+
+
+def test_show_says_nothing_of_a_waiting_result_stored_between_the_listing_and_the_reading(tmp_path, monkeypatch):
+    """Another grader's flush commits a waiting result and removes its side file after ``show``
+    listed it: ``show`` said ``entry '(unreadable)': a finished result waits in ...`` of a result on
+    its board."""
+    db = tmp_path / "r.sqlite"
+    with ResultStore(db) as store:
+        store.add_entry(synthetic_entry(SUITE, "fixed"), synthetic_runs(SUITE, [[0.25], [0.75]]))
+        store._write_pending(_bobs_entry(token=TOKEN), synthetic_runs(SUITE, [[0.5], [0.5]]))
+
+    def other_grader_flushes():
+        with ResultStore(db) as other:
+            assert len(other.flush_pending(log=lambda message: None)) == 1
+
+    _stored_right_after_the_listing(monkeypatch, "waiting_results", other_grader_flushes)
+    out = _show(db)
+    assert "not on the board" not in out and "unreadable" not in out, out
+    with ResultStore(db) as store:
+        assert [e.token for e in store.entries(kind="submission")] == [TOKEN]
+
+
+def test_show_says_nothing_of_a_kept_result_imported_between_the_listing_and_the_reading(tmp_path, monkeypatch):
+    db = tmp_path / "r.sqlite"
+    with ResultStore(db) as store:
+        _alice_claims(store)
+        with pytest.raises(KeptResultError) as caught:
+            store.add_entry_durably(_bobs_entry(token=TOKEN), synthetic_runs(SUITE, [[0.5], [0.5]]))
+    kept = caught.value.kept
+
+    def bob_imports_it():
+        with ResultStore(db) as other:
+            other.import_kept(kept, "bobs-keeper")
+
+    _stored_right_after_the_listing(monkeypatch, "kept_results", bob_imports_it)
+    out = _show(db)
+    assert "not on the board" not in out and "unreadable" not in out, out
+    with ResultStore(db) as store:
+        assert [(e.name, e.token) for e in store.entries(kind="submission") if e.owner == "bob"] == [("bobs-keeper", TOKEN)]
