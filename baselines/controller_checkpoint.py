@@ -12,13 +12,18 @@ Written after every generation over the previous one (:func:`~lrgym.baselines.ou
 a run stopped while writing leaves the previous checkpoint whole); the run that completes removes
 it. The file is an ``.npz`` (no pickle): the arrays, and a JSON header first in the archive whose
 opening is :data:`MARK` (what :func:`~lrgym.baselines.outputs.companion_problem` recognises as a
-file the trainer wrote).
+file the trainer wrote). Its members are stored, not compressed (``np.savez``), so none is larger
+than the file: :func:`read_checkpoint` refuses one that would inflate past it, or an array whose
+header claims more bytes than its member holds, before reading anything (NumPy allocates what
+the header says first: a damaged or forged file was a bare ``MemoryError``).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import math
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +76,7 @@ def read_checkpoint(path: str | Path) -> tuple[ESState, dict]:
     file if it is no checkpoint of this format or is damaged."""
     try:
         with np.load(path, allow_pickle=False) as data:
+            _check_sizes(path, data.zip)
             header = json.loads(bytes(data["header"]).decode())
             if not isinstance(header, dict) or header.get("format") != FORMAT:
                 raise ValueError(f"its format is {header.get('format') if isinstance(header, dict) else None!r}, "
@@ -88,6 +94,31 @@ def read_checkpoint(path: str | Path) -> tuple[ESState, dict]:
     if len({a.shape for a in arrays.values()}) != 1:
         raise ValueError(f"{path} is no readable train_controller checkpoint (its vectors differ in length)")
     return state, run
+
+
+def _check_sizes(path: str | Path, archive: zipfile.ZipFile) -> None:
+    """``ValueError`` naming the member unless every member of the checkpoint's zip ``archive``
+    inflates to no more than the whole file's size (:func:`write_checkpoint`'s members are stored
+    uncompressed: one larger than the file is compressed, a zip bomb or no file of the trainer), and
+    every array read holds, by its ``.npy`` header, no more bytes than its member: both judged from
+    the zip's directory and the headers, before any array is allocated or read."""
+    size = os.path.getsize(path)
+    for info in archive.infolist():
+        if info.file_size > size:
+            raise ValueError(f"its member {info.filename} inflates to {info.file_size} bytes, more than the whole "
+                             f"file's {size} (a checkpoint's members are stored uncompressed)")
+    for name in ("header", *ARRAYS):
+        info = archive.getinfo(name + ".npy")  # (KeyError: said as a missing member)
+        with archive.open(info) as f:
+            version = np.lib.format.read_magic(f)
+            if version not in ((1, 0), (2, 0)):
+                raise ValueError(f"its member {info.filename} is .npy format version {version}; valid: 1.0, 2.0")
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read_header(f)
+        claimed = math.prod(shape) * dtype.itemsize
+        if claimed > info.file_size:
+            raise ValueError(f"its member {info.filename} claims an array of shape {shape} ({claimed} bytes) in "
+                             f"{info.file_size} bytes")
 
 
 def resume_problem(saved: dict, run: dict) -> str | None:

@@ -175,3 +175,65 @@ def test_es_leaves_the_masked_parameters_at_their_start_and_trains_the_others_as
     assert strip[0] == strip[1] and info["best_generation"] == old_info["best_generation"]
     # and no mask: nothing is inert, the shipped recipe's draws are untouched
     assert not ControllerNet(family_progress=True).inert_parameters().any()
+
+
+def _checkpoint_members(tmp_path) -> dict:
+    """The members (name: bytes) of a checkpoint :func:`write_checkpoint` wrote of a small state."""
+    import zipfile
+
+    from lrgym.baselines.controller_checkpoint import ESState, write_checkpoint
+
+    rng = np.random.default_rng(0)
+    state = ESState(generation=1, theta=np.ones(3), adam_m=np.zeros(3), adam_v=np.zeros(3),
+                    rng=rng.bit_generator.state, best_theta=np.ones(3), best_score=0.5, best_generation=1,
+                    history=[], seconds=1.0)
+    path = write_checkpoint(tmp_path / "real.npz", state, {"seed": 0})
+    assert read_checkpoint(path)[0].generation == 1
+    with zipfile.ZipFile(path) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def _npy_bytes(array=None, *, header_shape=None) -> bytes:
+    """``array`` as an .npy file; ``header_shape``: its header claims that shape instead."""
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False,
+                                               "shape": header_shape or array.shape})
+    return buf.getvalue() + np.asarray(array, dtype=np.float64).tobytes()
+
+
+def test_a_checkpoint_whose_array_header_claims_more_than_its_member_is_refused_naming_the_file(tmp_path):
+    """An array whose .npy header claims 2**40 float64 (8 TiB) in a member of a few bytes: NumPy
+    allocated what the header said before reading, a bare MemoryError out of --resume."""
+    import zipfile
+
+    members = _checkpoint_members(tmp_path)
+    members["theta.npy"] = _npy_bytes(np.ones(3), header_shape=(2 ** 40,))
+    forged = tmp_path / "forged.npz"
+    with zipfile.ZipFile(forged, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.raises(ValueError, match=rf"{forged} is no readable train_controller checkpoint .*theta\.npy claims "
+                                         r"an array of shape \(1099511627776,\)"):
+        read_checkpoint(forged)
+
+
+def test_a_checkpoint_whose_member_inflates_past_the_file_is_refused_before_it_is_read(tmp_path):
+    """A member compressed to a small part of what it inflates to (write_checkpoint stores its
+    members): refused from the zip's directory, before any array is allocated; read as it was, a
+    large one was a bare MemoryError, a smaller one a state nobody wrote."""
+    import zipfile
+
+    members = _checkpoint_members(tmp_path)
+    for name in ("theta.npy", "adam_m.npy", "adam_v.npy", "best_theta.npy"):
+        members[name] = _npy_bytes(np.zeros(1_000_000))
+    bomb = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    size = bomb.stat().st_size
+    assert size < 100_000
+    with pytest.raises(ValueError, match=rf"{bomb} is no readable train_controller checkpoint .*member \w+\.npy "
+                                         rf"inflates to \d+ bytes, more than the whole file's {size}"):
+        read_checkpoint(bomb)
