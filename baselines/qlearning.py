@@ -133,7 +133,7 @@ class QLearningPolicy:
 
     @classmethod
     def load(cls, path: str | Path) -> "QLearningPolicy":
-        with np.load(path) as z:
+        with np.load(path, allow_pickle=False) as z:  # explicit: a weights file runs no pickle, whatever NumPy's default
             disc = Discretiser(tuple(str(f) for f in z["features"]),
                                tuple(tuple(e) for e in json.loads(str(z["edges"]))))
             return cls(z["q"], disc, tuple(z["factors"].tolist()), z["visits"], json.loads(str(z["meta"])))

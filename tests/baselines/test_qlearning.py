@@ -73,3 +73,19 @@ def test_qlearning_learns_to_raise_a_too_small_lr():
         # keep-LR ends near log L0; the agent must be e^2 ≈ 7x lower in loss on average
         assert mean_final_log_loss(trained) < mean_final_log_loss(keep) - 2.0
         assert np.median([t.lrs[-1] for t in trained]) > 10 * kwargs["lr_init"]
+
+
+def test_load_runs_no_pickle_whatever_numpys_default(tmp_path, monkeypatch):
+    """A Q-table file whose ``features`` is a pickled object array: load relied on np.load's
+    default (allow_pickle=False since NumPy 1.16.3, True before) to refuse it; it says so itself."""
+    import functools
+
+    policy = QLearningPolicy(np.zeros((Discretiser().n_states, 5)), Discretiser())
+    path = policy.save(tmp_path / "q.npz")
+    with np.load(path, allow_pickle=False) as z:
+        members = {k: z[k] for k in z.files}
+    members["features"] = np.array(list(members["features"]), dtype=object)  # pickled when saved
+    np.savez(tmp_path / "pickled.npz", **members)
+    monkeypatch.setattr(np, "load", functools.partial(np.load, allow_pickle=True))  # an older NumPy's default
+    with pytest.raises(ValueError, match="allow_pickle=False"):
+        QLearningPolicy.load(tmp_path / "pickled.npz")
