@@ -311,6 +311,23 @@ def _live_member(value: dict, live, where: str) -> enum.Enum:
     return cls(from_checkpoint(value["value"], None, f"{where}.value"))
 
 
+def _torch_generator(device: str, where: str) -> torch.Generator:
+    """A new ``torch.Generator`` on the stored ``device``; ``ValueError`` naming it and what to do
+    if this machine's torch has no such device (a CUDA generator saved on a GPU machine, resumed on
+    one without: torch's bare ``RuntimeError`` about its ATen_cuda library). A generator's state
+    is its device's own (a CUDA one's is not a CPU one's): it cannot move to another device."""
+    try:
+        return torch.Generator(device=device)
+    except RuntimeError as exc:
+        here = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+        raise ValueError(
+            f"cannot restore {where}: the checkpoint holds a torch.Generator on device {device!r}, which this "
+            f"machine's torch cannot make ({str(exc).splitlines()[0][:160]}); devices here: {', '.join(here)}. "
+            f"Resume it on a machine with {device!r}: a generator's state is its device's own and cannot move to "
+            "another. To go on here, give the policy state_dict() and load_state_dict(state) methods that rebuild "
+            "its generator on a device of this machine") from None
+
+
 def from_checkpoint(value, live=None, where: str = "value"):
     """The value :func:`to_checkpoint` stored (arrays and tensors are fresh copies). Objects,
     modules, generators and same-shaped tensors are loaded into ``live``, the value at the same
@@ -384,7 +401,7 @@ def from_checkpoint(value, live=None, where: str = "value"):
         return generator
     if kind == "torch_generator":
         same = isinstance(live, torch.Generator) and str(live.device) == value["device"]
-        generator = live if same else torch.Generator(device=value["device"])
+        generator = live if same else _torch_generator(value["device"], where)
         generator.set_state(value["state"])
         return generator
     if kind in ("module", "object"):

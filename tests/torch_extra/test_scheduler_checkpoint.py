@@ -734,3 +734,21 @@ def test_an_sb3_policy_leaves_the_global_random_streams_where_they_were(name):
         sched.policy._model = None  # as a checkpoint's reload leaves it: the model loads again at its next use
         sched.policy.model
         assert draws() == expected, seed
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the forged device must be one this machine lacks")
+def test_a_cuda_generator_resumed_without_cuda_names_the_device_and_what_to_do():
+    """A policy's torch.Generator saved on a GPU machine (its device stored as 'cuda:0', forged
+    here), loaded on one without CUDA: torch's bare RuntimeError ('Cannot get CUDA generator without
+    ATen_cuda library'), naming neither the policy's attribute nor what to do."""
+    model, opt, sched = build(TorchExplorer(seed=1))
+    run(model, opt, sched, range(2))
+    state = weights_only_round_trip(sched.state_dict())
+    stored = state["policy"]["state"]["generator"]
+    assert stored["device"] == "cpu"
+    stored["device"] = "cuda:0"
+    _, _, fresh = build(TorchExplorer(seed=2))
+    with pytest.raises(ValueError, match=r"cannot restore policy\.generator: the checkpoint holds a torch\.Generator "
+                                         r"on device 'cuda:0', which this machine's torch cannot make .*devices here: "
+                                         r"cpu\. Resume it on a machine with 'cuda:0'"):
+        fresh.load_state_dict(state)
