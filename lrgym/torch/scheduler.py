@@ -144,6 +144,7 @@ import copy
 import math
 import numbers
 import re
+import sys
 import warnings
 import weakref
 
@@ -993,6 +994,34 @@ class PolicyScheduler:
             "independent copy of the run (the copied scheduler drives the copied optimizer, which trains the "
             "copied model), or sched.state_dict() loaded into a PolicyScheduler built on another optimizer and "
             "policy (load_state_dict)")
+
+    def __deepcopy__(self, memo: dict):
+        """``copy.deepcopy``, as Python's own (:meth:`__getstate__` / :meth:`__setstate__`), with a
+        ``UserWarning`` when the optimizer's parameters were not copied before the scheduler in the
+        same ``deepcopy`` (they are not in ``memo``): the copy's optimizer then holds new copies of
+        them that no model holds, so the copy's updates train tensors no loss is computed with (its
+        first step only warned of parameters without a ``.grad``, blaming ``backward()``).
+        ``copy.deepcopy((model, optimizer, sched))`` copies the model first, so the copied optimizer
+        and scheduler train the copied model. A scheduler copied before its model in one
+        ``deepcopy`` (``(sched, model)``) is warned of too, though its copy is whole: put the model
+        first. Not refused: the copy of a run's model-less parts may be what is wanted (a policy's
+        state to inspect)."""
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        if not all(id(p) in memo for p in params):
+            level, frame = 2, sys._getframe(1)
+            while frame is not None and frame.f_code.co_filename == copy.__file__:  # the user's line, not copy.py's
+                level, frame = level + 1, frame.f_back
+            warnings.warn(
+                "copy.deepcopy of a PolicyScheduler without its model: the copy's optimizer holds new copies of the "
+                "parameters, which no model holds, so the copied scheduler's updates would train tensors no loss is "
+                "computed with; valid: copy.deepcopy((model, optimizer, sched)), the model first (the copy then "
+                "trains the copied model), or sched.state_dict() loaded into a PolicyScheduler built on another "
+                "optimizer and policy (load_state_dict)", UserWarning, stacklevel=level)
+        cls = type(self)
+        duplicate = cls.__new__(cls)
+        memo[id(self)] = duplicate
+        duplicate.__setstate__(copy.deepcopy(self.__getstate__(), memo))
+        return duplicate
 
     def __getstate__(self) -> dict:
         """``copy.deepcopy`` / ``pickle``: everything but the hook handles (a copied optimizer has

@@ -436,6 +436,34 @@ def test_a_shallow_copy_of_a_scheduler_is_refused_and_the_original_goes_on():
     assert runs[1] == runs[0] and runs[0][-1][-1] == 9
 
 
+def test_a_deep_copy_of_a_scheduler_without_its_model_warns_naming_what_copies():
+    """``copy.deepcopy(sched)`` alone copied the optimizer over new copies of the parameters, which
+    no model holds: the copy's updates trained tensors no loss was computed with, and its first step
+    only warned that no parameter had a ``.grad`` (blaming ``backward()``). It warns at the copy,
+    on the caller's line; copied with the model first, nothing is said and the copy trains the copied model."""
+    import copy
+
+    torch.manual_seed(3)
+    model = torch.nn.Linear(5, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-4)
+    sched = PolicyScheduler(opt, make_baseline("plateau"), horizon=HORIZON, updates_per_step=INNER, lr_init=1e-4)
+    _run_updates(model, opt, sched, range(2))
+    with pytest.warns(UserWarning, match=r"copy\.deepcopy of a PolicyScheduler without its model: the copy's "
+                                         r"optimizer holds new copies of the parameters, which no model holds.*"
+                                         r"valid: copy\.deepcopy\(\(model, optimizer, sched\)\), the model first") as said:
+        alone = copy.deepcopy({"sched": sched})["sched"]
+    assert [w.filename for w in said] == [__file__]
+    assert not any(p is q for p in alone.optimizer.param_groups[0]["params"] for q in model.parameters())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model2, opt2, sched2 = copy.deepcopy((model, opt, sched))
+        model3, sched3 = copy.deepcopy((model, sched))  # the optimizer comes with the scheduler
+    for copied_model, copied_sched in ((model2, sched2), (model3, sched3)):
+        trained, held = copied_sched.optimizer.param_groups[0]["params"], list(copied_model.parameters())
+        assert len(trained) == len(held) == 2 and all(p is q for p, q in zip(trained, held))
+    assert sched2.optimizer is opt2
+
+
 class _Wrapped(torch.optim.Optimizer):
     """An optimizer wrapper as Accelerate's ``AcceleratedOptimizer`` is: a subclass of Optimizer
     that never calls ``Optimizer.__init__`` and delegates to the optimizer it wraps (so it has no
