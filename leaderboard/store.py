@@ -959,11 +959,17 @@ class ResultStore:
                 continue
             except OSError:  # renamed or removed by its writer meanwhile
                 continue
+            except UnicodeDecodeError:  # no whole result (graders write ASCII JSON): judged as half-written
+                text = None
             try:
                 data = _loads(text)
                 whole = data["entry"]["token"] + ".json" == name and isinstance(data["runs"], list)
             except (ValueError, TypeError, KeyError):
                 whole = False
+            if text is None:
+                with contextlib.suppress(OSError):
+                    text = tmp.read_bytes().decode("utf-8", "replace")
+                text = text or ""
             if whole:
                 with contextlib.suppress(FileNotFoundError):  # its writer renamed it meanwhile
                     os.replace(tmp, directory / name)

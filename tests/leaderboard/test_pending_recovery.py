@@ -506,3 +506,17 @@ def test_show_says_nothing_of_a_kept_result_imported_between_the_listing_and_the
     assert "not on the board" not in out and "unreadable" not in out, out
     with ResultStore(db) as store:
         assert [(e.name, e.token) for e in store.entries(kind="submission") if e.owner == "bob"] == [("bobs-keeper", TOKEN)]
+
+
+def test_a_dead_graders_temp_file_that_is_no_utf_8_is_removed_and_said_not_a_stopped_flush(tmp_path):
+    """A temp file of a dead grader whose bytes are no UTF-8 (graders write ASCII JSON, so no whole
+    result: cut in a multi-byte character by a hand edit, or another tool's) stopped every flush
+    with a bare UnicodeDecodeError; it is judged as a half-written one: removed and said."""
+    db = tmp_path / "r.sqlite"
+    tmp = _killed_mid_write(db, "c" * 32)
+    tmp.write_bytes(b'{"entry":{"name":"mine\xff\xfe')
+    said = []
+    with ResultStore(db) as store:
+        assert store.flush_pending(log=said.append) == []
+    assert len(said) == 1 and str(tmp) in said[0] and "half-written" in said[0], said
+    assert not tmp.exists()
