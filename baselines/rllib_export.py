@@ -16,7 +16,9 @@ does), DQN's encoder and advantage head; checked at export against the module's 
 config (``optimizer``, ``action_mode``, ``lr_init``, ``factors``, ``rejection_threshold``:
 :data:`lrgym.leaderboard.settings.POLICY_CHOICES`) go with it, so the grader and
 :class:`lrgym.torch.PolicyScheduler` run it as it trained; every other env key (``horizon``,
-``family``, ...) is the suite's when graded and is only recorded (``meta["trained_on"]``).
+``family``, ...) is the suite's when graded and is recorded (``meta["trained_on"]`` and the
+submission file's ``TRAINED_ON`` line, which ``submit`` compares with its suite's: a setting it
+grades at another value is noted, and the entry marked on the board).
 
 Refused, naming why and what is taken: a checkpoint of another algorithm, of several modules
 (multi-agent), of an env that is no lrgym id or class (a creator of your own may wrap the env in

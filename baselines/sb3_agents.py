@@ -31,8 +31,9 @@ ACTION_MODES = {"dqn": "discrete", "ppo": "log_lr"}
 #: the env options a train_sb3 sidecar records under ``env_options``: every one that defines the control
 #: problem the agent learned and that a policy may choose (the leaderboard's
 #: ``lrgym.leaderboard.settings.POLICY_CHOICES``; a test keeps the two equal). The settings a suite fixes
-#: (lr range, cap, horizon, inner steps, reward, ...) are only recorded, under ``trained_on``: no policy
-#: can choose them, every entry is graded under the suite's.
+#: (lr range, cap, horizon, inner steps, reward, ...) are recorded, under ``trained_on``, never taken: no
+#: policy can choose them, every entry is graded under the suite's (``submit`` notes those apart and the
+#: board marks the entry: :func:`lrgym.leaderboard.settings.settings_apart`).
 SIDECAR_CHOICES = ("optimizer", "action_mode", "lr_init", "factors", "rejection_threshold")
 #: the key train_sb3 writes into its sidecar (value: the format version, :data:`SIDECAR_VERSION`)
 SIDECAR_MARK = "lrgym_sb3_sidecar"

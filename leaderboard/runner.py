@@ -256,7 +256,8 @@ def checked_submission(spec: PolicySpec, suite: Suite | None = None) -> tuple[Po
     target reads no file here. Returns notes for the submitter: a ``<stem>.json`` beside a zip
     that is no sidecar, ignored; and, given the ``suite`` it is graded on, a policy trained at
     other settings than the suite's (:func:`~lrgym.leaderboard.settings.trained_apart_note`:
-    the ``trained_on`` of a train_sb3 sidecar or of an exported RLlib policy's file). Returns
+    the ``trained_on`` of a train_sb3 sidecar, or the ``TRAINED_ON`` line of a policy file
+    train_rllib, rllib_export or train_controller wrote). Returns
     ``spec`` with that ``trained_on`` (:attr:`PolicySpec.trained_on`: its entry keeps the settings
     apart, for the board to say) and the notes."""
     from lrgym.baselines.sb3_agents import parse_sidecar
