@@ -1026,9 +1026,15 @@ class PolicyScheduler:
     def __getstate__(self) -> dict:
         """``copy.deepcopy`` / ``pickle``: everything but the hook handles (a copied optimizer has
         no hooks: torch's ``Optimizer.__getstate__`` drops them); :meth:`__setstate__` registers
-        the copy's own on its optimizer, so the copy counts its own updates."""
+        the copy's own on its optimizer, so the copy counts its own updates. Copied between
+        ``optimizer.step()`` and ``step(loss)``, the update's gradient is copied too (the copy's
+        parameters have no ``.grad``: torch copies none of an ``nn.Parameter``)."""
         state = self.__dict__.copy()
         state.pop("_hooks", None)
+        if self._opt_steps > 0 and self._pending_grad is None and not self.monitor.done:
+            # copied between optimizer.step() and step(loss): the update's gradient goes with the copy,
+            # as in state_dict(), since torch's copy of an nn.Parameter has no .grad to read it from
+            state["_pending_grad"] = flat_grad(self.observed_params)
         return state
 
     def __setstate__(self, state: dict) -> None:

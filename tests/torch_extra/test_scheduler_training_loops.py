@@ -408,6 +408,40 @@ def test_a_copied_scheduler_counts_the_updates_of_its_own_optimizer(how):
     np.testing.assert_array_equal(sched2.last_obs, sched.last_obs)
 
 
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_a_copy_made_between_opt_step_and_sched_step_observes_that_update(how):
+    """Copied between ``optimizer.step()`` and ``step(loss)`` (with its model), the copy read the
+    pending update's gradient from its parameters' ``.grad``, which torch's copy of an
+    ``nn.Parameter`` does not have: it observed a zero gradient and warned that zero_grad() ran in
+    between. The gradient goes with the copy (as ``state_dict()`` saves it). Reference: the
+    original, told the same update and continued on the same batches."""
+    import copy
+    import pickle
+
+    torch.manual_seed(3)
+    model = torch.nn.Linear(5, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-4)
+    sched = PolicyScheduler(opt, make_baseline("plateau"), horizon=HORIZON, updates_per_step=INNER, lr_init=1e-4)
+    _run_updates(model, opt, sched, range(2))
+    X, y = _regression(2)
+    opt.zero_grad()
+    losses = (model(X[16:24]).squeeze(1) - y[16:24]) ** 2
+    losses.mean().backward()
+    opt.step()
+    bundle = (model, opt, sched)
+    model2, opt2, sched2 = copy.deepcopy(bundle) if how == "deepcopy" else pickle.loads(pickle.dumps(bundle))
+    assert all(p.grad is None for p in model2.parameters())  # torch's copy: no .grad to read
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sched2.step(losses.detach())
+        sched.step(losses.detach())
+        assert sched2.last_info["grad_norm"] == sched.last_info["grad_norm"] > 0
+        _run_updates(model2, opt2, sched2, range(3, 7))
+    _run_updates(model, opt, sched, range(3, 7))
+    assert sched2.lr == sched.lr and sched2.last_epoch == sched.last_epoch == 7
+    np.testing.assert_array_equal(sched2.last_obs, sched.last_obs)
+
+
 def test_a_shallow_copy_of_a_scheduler_is_refused_and_the_original_goes_on():
     """``copy.copy(sched)`` shared the optimizer, the policy and the monitor, and took the first two
     over: the original's next step failed with "a newer PolicyScheduler was built on this
