@@ -144,7 +144,6 @@ import copy
 import math
 import numbers
 import re
-import sys
 import warnings
 import weakref
 
@@ -170,6 +169,7 @@ from lrgym.settings import (
     resolve_lr_init,
 )
 from lrgym.tasks.base import S_TRAIN_LOSS
+from lrgym.torch._copies import NOT_YET, ORPHANED, BackwardWatch
 from lrgym.torch._tensors import (  # noqa: F401 (flat_grad: lrgym.torch.flat_grad)
     flat_grad,
     losses_array,
@@ -605,6 +605,7 @@ class PolicyScheduler:
         self._grad_marks = None
         self._step_depth = 0  # optimizer.step() calls running now, nested by super().step(): _before_update
         self._hooks = self._register_hooks()
+        self._copy_watch = None  # a copy's (__setstate__): does backward() reach its optimizer's parameters?
 
         train, val, metric = measure(train_loss_fn, val_fn, first=True)
         self.last_obs = self.monitor.start(self.lr, train, val, metric)
@@ -671,6 +672,8 @@ class PolicyScheduler:
             # the losses after a step are measured before its last update is recorded: a refused
             # train_loss_fn() / val_fn() leaves the scheduler as it was (the corrected call records it)
             measured = measure(self.train_loss_fn, self.val_fn) if self.monitor.completes_step(losses, finite) else None
+        if stepped and self._copy_watch is not None:
+            self._check_copy()
         if self._opt_steps > 1 and not self.monitor.done:
             self._several_updates(self._opt_steps)
         self._opt_steps = 0
@@ -748,7 +751,9 @@ class PolicyScheduler:
           right, to move its ``zero_grad()``).
 
         Without step hooks (an optimizer wrapper whose ``step`` runs none) the cause is unknown and
-        the warning names both."""
+        the warning names both. At a copy's first update on the ``.grad`` it was copied with (none,
+        for ``nn.Parameter``: :meth:`_check_copy` judges it at the next), the warning names the
+        copy's two causes instead: made between ``backward()`` and ``optimizer.step()``, or without its model."""
         marks = getattr(self, "_grad_marks", None)  # (a scheduler unpickled from an older lrgym has none)
         now = _grad_marks(params)
         had_grads = marks is not None and any(mark is not None for mark in marks)
@@ -759,7 +764,13 @@ class PolicyScheduler:
                 else "every .grad of the parameters the policy's LR trains is 0")
         order = ("call sched.step(loss) right after optimizer.step(), before the next zero_grad(): "
                  "it reads the gradient from p.grad")
-        if marks is None:  # no step hooks: the cause is not known
+        if self._copy_watch is not None:  # a copy's first update, on the .grad it was copied with (_check_copy)
+            why = ("this scheduler is a copy (copy.deepcopy or pickle) and its optimizer's parameters have no other "
+                   ".grad than they were copied with: either it was copied between loss.backward() and "
+                   "optimizer.step() (torch does not copy an nn.Parameter's .grad, so this update moved nothing; copy "
+                   "after sched.step(loss) instead), or without the model its losses are computed with (then no "
+                   "backward reaches its parameters, warned at the next update)")
+        elif marks is None:  # no step hooks: the cause is not known
             why = ("either zero_grad() ran between optimizer.step() and step(loss) (then: " + order + "), or the "
                    "update had no gradient (loss.backward() did not reach these parameters, or a gradient of "
                    "exactly 0, e.g. a dead network: the policy then observes it as the env would)")
@@ -995,42 +1006,15 @@ class PolicyScheduler:
             "copied model), or sched.state_dict() loaded into a PolicyScheduler built on another optimizer and "
             "policy (load_state_dict)")
 
-    def __deepcopy__(self, memo: dict):
-        """``copy.deepcopy``, as Python's own (:meth:`__getstate__` / :meth:`__setstate__`), with a
-        ``UserWarning`` when the optimizer's parameters were not copied before the scheduler in the
-        same ``deepcopy`` (they are not in ``memo``): the copy's optimizer then holds new copies of
-        them that no model holds, so the copy's updates train tensors no loss is computed with (its
-        first step only warned of parameters without a ``.grad``, blaming ``backward()``).
-        ``copy.deepcopy((model, optimizer, sched))`` copies the model first, so the copied optimizer
-        and scheduler train the copied model. A scheduler copied before its model in one
-        ``deepcopy`` (``(sched, model)``) is warned of too, though its copy is whole: put the model
-        first. Not refused: the copy of a run's model-less parts may be what is wanted (a policy's
-        state to inspect)."""
-        params = [p for group in self.optimizer.param_groups for p in group["params"]]
-        if not all(id(p) in memo for p in params):
-            level, frame = 2, sys._getframe(1)
-            while frame is not None and frame.f_code.co_filename == copy.__file__:  # the user's line, not copy.py's
-                level, frame = level + 1, frame.f_back
-            warnings.warn(
-                "copy.deepcopy of a PolicyScheduler without its model: the copy's optimizer holds new copies of the "
-                "parameters, which no model holds, so the copied scheduler's updates would train tensors no loss is "
-                "computed with; valid: copy.deepcopy((model, optimizer, sched)), the model first (the copy then "
-                "trains the copied model), or sched.state_dict() loaded into a PolicyScheduler built on another "
-                "optimizer and policy (load_state_dict)", UserWarning, stacklevel=level)
-        cls = type(self)
-        duplicate = cls.__new__(cls)
-        memo[id(self)] = duplicate
-        duplicate.__setstate__(copy.deepcopy(self.__getstate__(), memo))
-        return duplicate
-
     def __getstate__(self) -> dict:
         """``copy.deepcopy`` / ``pickle``: everything but the hook handles (a copied optimizer has
-        no hooks: torch's ``Optimizer.__getstate__`` drops them); :meth:`__setstate__` registers
-        the copy's own on its optimizer, so the copy counts its own updates. Copied between
-        ``optimizer.step()`` and ``step(loss)``, the update's gradient is copied too (the copy's
-        parameters have no ``.grad``: torch copies none of an ``nn.Parameter``)."""
+        no hooks: torch's ``Optimizer.__getstate__`` drops them) and a copy's watch of its
+        parameters; :meth:`__setstate__` registers the copy's own on its optimizer, so the copy
+        counts its own updates. Copied between ``optimizer.step()`` and ``step(loss)``, the update's
+        gradient is copied too (the copy's parameters have no ``.grad``: torch copies none)."""
         state = self.__dict__.copy()
         state.pop("_hooks", None)
+        state.pop("_copy_watch", None)
         if self._opt_steps > 0 and self._pending_grad is None and not self.monitor.done:
             # copied between optimizer.step() and step(loss): the update's gradient goes with the copy,
             # as in state_dict(), since torch's copy of an nn.Parameter has no .grad to read it from
@@ -1038,9 +1022,35 @@ class PolicyScheduler:
         return state
 
     def __setstate__(self, state: dict) -> None:
+        """A copy (``copy.deepcopy`` or ``pickle``) of a scheduler: it drives the copied optimizer,
+        whose parameters are the copied model's only if the model was copied in the same call. It
+        watches whether ``backward()`` reaches them (:class:`~lrgym.torch._copies.BackwardWatch`),
+        judged at its first updates (:meth:`_check_copy`), since at copy time that is not known."""
         self.__dict__.update(state)
         self._hooks = self._register_hooks()
+        self._copy_watch = BackwardWatch(self.params)
         self._take_ownership()  # of the copy's optimizer and policy (shared by a shallow copy)
+
+    def _check_copy(self) -> None:
+        """At an update of a copy still watched: warn once if no ``backward()`` since the copy
+        reached the parameters its optimizer trains (:mod:`lrgym.torch._copies`): it was copied
+        without the model the loss is computed with. The generic zero-gradient warning, which
+        would blame ``backward()``, is then not repeated."""
+        verdict = self._copy_watch.verdict()
+        if verdict == NOT_YET:
+            return
+        self._copy_watch = None
+        if verdict == ORPHANED:
+            self._warned_no_grad = True
+            warnings.warn(
+                "PolicyScheduler.step(loss): this scheduler is a copy (copy.deepcopy or pickle) made without the "
+                "model its losses are computed with: since the copy, no loss.backward() reached the parameters its "
+                "optimizer trains, which are new copies no model holds (the model was not copied in the same call), "
+                "so its updates train tensors no loss is computed with and the model is never updated; valid: "
+                "copy.deepcopy((model, optimizer, sched)) or pickle.dumps((model, optimizer, sched)), the three in "
+                "one call (any order), training the copied model, or sched.state_dict() loaded into a "
+                "PolicyScheduler built on another optimizer and policy (load_state_dict). Warned once",
+                stacklevel=3)
 
     # ---- torch.optim.lr_scheduler conventions ----------------------------------------------------
 

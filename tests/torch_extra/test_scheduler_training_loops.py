@@ -8,6 +8,7 @@ parameter is updated as its ``view_as_real``), or the SGD update written out.
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -470,32 +471,198 @@ def test_a_shallow_copy_of_a_scheduler_is_refused_and_the_original_goes_on():
     assert runs[1] == runs[0] and runs[0][-1][-1] == 9
 
 
-def test_a_deep_copy_of_a_scheduler_without_its_model_warns_naming_what_copies():
-    """``copy.deepcopy(sched)`` alone copied the optimizer over new copies of the parameters, which
-    no model holds: the copy's updates trained tensors no loss was computed with, and its first step
-    only warned that no parameter had a ``.grad`` (blaming ``backward()``). It warns at the copy,
-    on the caller's line; copied with the model first, nothing is said and the copy trains the copied model."""
+def _copies(how, model, opt, sched):
+    """(the model the user trains, the copied scheduler) for each way of copying a scheduler: with
+    its model in one call (any order), or without it (then the user trains the model they have)."""
     import copy
+    import pickle
 
+    if how == "deepcopy(sched)":
+        return model, copy.deepcopy(sched)
+    if how == "deepcopy((opt, sched))":
+        return model, copy.deepcopy((opt, sched))[1]
+    if how == "pickle(sched)":
+        return model, pickle.loads(pickle.dumps(sched))
+    if how == "deepcopy((model, opt, sched))":
+        model2, _, sched2 = copy.deepcopy((model, opt, sched))
+        return model2, sched2
+    if how == "deepcopy((sched, model))":
+        sched2, model2 = copy.deepcopy((sched, model))
+        return model2, sched2
+    assert how == "pickle((sched, model))"
+    sched2, model2 = pickle.loads(pickle.dumps((sched, model)))
+    return model2, sched2
+
+
+_COPY_WARNING = (r"this scheduler is a copy \(copy\.deepcopy or pickle\) made without the model its losses are "
+                 r"computed with.*no loss\.backward\(\) reached the parameters its optimizer trains.*valid: "
+                 r"copy\.deepcopy\(\(model, optimizer, sched\)\) or pickle\.dumps\(\(model, optimizer, sched\)\)")
+
+
+@pytest.mark.parametrize("zero", ["opt.zero_grad()", "opt.zero_grad(set_to_none=False)", "model.zero_grad()"])
+@pytest.mark.parametrize("how", ["deepcopy(sched)", "deepcopy((opt, sched))", "pickle(sched)",
+                                 "deepcopy((model, opt, sched))", "deepcopy((sched, model))", "pickle((sched, model))"])
+def test_a_copied_scheduler_warns_when_its_optimizer_trains_no_model_of_the_loss(how, zero):
+    """A scheduler copied without its model (deepcopy or pickle, alone or with the optimizer only)
+    drives an optimizer over new copies of the parameters that no model holds: trained on the model
+    the user has, its updates move tensors no loss is computed with. The reference is torch itself:
+    whether the copied optimizer holds the trained model's parameters. Exactly then, the copy warns
+    once, on the caller's line, by its second update (its first may use the gradient it was copied
+    with), whatever clears the gradients; a whole copy, in any order, says nothing and trains its
+    model. (The warning was given at copy time when the model was not copied before the scheduler:
+    also for (sched, model), a whole copy; never for (opt, sched) or pickle, which were only told
+    that no parameter had a .grad, blaming backward().)"""
     torch.manual_seed(3)
     model = torch.nn.Linear(5, 1)
     opt = torch.optim.SGD(model.parameters(), lr=1e-4)
     sched = PolicyScheduler(opt, make_baseline("plateau"), horizon=HORIZON, updates_per_step=INNER, lr_init=1e-4)
     _run_updates(model, opt, sched, range(2))
-    with pytest.warns(UserWarning, match=r"copy\.deepcopy of a PolicyScheduler without its model: the copy's "
-                                         r"optimizer holds new copies of the parameters, which no model holds.*"
-                                         r"valid: copy\.deepcopy\(\(model, optimizer, sched\)\), the model first") as said:
-        alone = copy.deepcopy({"sched": sched})["sched"]
-    assert [w.filename for w in said] == [__file__]
-    assert not any(p is q for p in alone.optimizer.param_groups[0]["params"] for q in model.parameters())
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        model2, opt2, sched2 = copy.deepcopy((model, opt, sched))
-        model3, sched3 = copy.deepcopy((model, sched))  # the optimizer comes with the scheduler
-    for copied_model, copied_sched in ((model2, sched2), (model3, sched3)):
-        trained, held = copied_sched.optimizer.param_groups[0]["params"], list(copied_model.parameters())
-        assert len(trained) == len(held) == 2 and all(p is q for p, q in zip(trained, held))
-    assert sched2.optimizer is opt2
+    X, y = _regression(2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trained, copied = _copies(how, model, opt, sched)
+        opt2 = copied.optimizer
+        held = [p for group in opt2.param_groups for p in group["params"]]
+        whole = len(held) == 2 and all(p is q for p, q in zip(held, trained.parameters()))
+        before = [p.detach().clone() for p in held]
+        told = []
+        for k in range(2, 6):
+            {"opt.zero_grad()": opt2.zero_grad, "model.zero_grad()": trained.zero_grad,
+             "opt.zero_grad(set_to_none=False)": lambda: opt2.zero_grad(set_to_none=False)}[zero]()
+            losses = (trained(X[8 * k:8 * k + 8]).squeeze(1) - y[8 * k:8 * k + 8]) ** 2
+            losses.mean().backward()
+            opt2.step()
+            copied.step(losses.detach())
+            told += [(k, w) for w in caught[len(told):]]
+    assert whole == (how in ("deepcopy((model, opt, sched))", "deepcopy((sched, model))", "pickle((sched, model))"))
+    moved = any(not torch.equal(p.detach(), b) for p, b in zip(held, before))
+    if whole:
+        assert told == [] and moved  # silent, and the copy trains the model the loss is computed with
+        return
+    assert not moved  # torch's side: the copied optimizer's tensors get no gradient
+    copy_notes = [(k, w) for k, w in told if re.search(_COPY_WARNING, str(w.message))]
+    assert len(copy_notes) == 1 and copy_notes[0][0] <= 3
+    assert copy_notes[0][1].category is UserWarning and copy_notes[0][1].filename == __file__
+    # before it, at the copy's first update, the zero-gradient warning may say what it cannot tell yet
+    others = [str(w.message) for k, w in told if (k, w) not in copy_notes]
+    assert all(k == 2 for k, w in told if (k, w) not in copy_notes)
+    assert all("this scheduler is a copy (copy.deepcopy or pickle) and its optimizer's parameters have no other "
+               ".grad than they were copied with" in note for note in others)
+
+
+@pytest.mark.parametrize("zero", ["opt.zero_grad()", "none"])
+@pytest.mark.parametrize("whole", [True, False])
+def test_a_copy_over_plain_tensors_is_judged_as_one_over_parameters(whole, zero):
+    """Plain tensors as the optimizer's parameters (``requires_grad=True``, no ``nn.Parameter``):
+    torch's deepcopy copies their ``.grad`` (an ``nn.Parameter``'s it does not), so the copy starts
+    with gradients that the loop then clears or leaves stale. Reference: torch, whether the copied
+    optimizer holds the tensor the loss is computed with."""
+    import copy
+
+    w = torch.ones(3, requires_grad=True)
+    opt = torch.optim.SGD([w], lr=1e-3)
+    sched = PolicyScheduler(opt, make_baseline("plateau"), horizon=HORIZON, updates_per_step=INNER, lr_init=1e-3)
+
+    def update(w, opt, sched):
+        if zero == "opt.zero_grad()":
+            opt.zero_grad()
+        else:
+            w.grad = None  # the loop clears the tensor it trains, not the optimizer's
+        losses = (w - 2.0) ** 2
+        losses.sum().backward()
+        opt.step()
+        sched.step(losses.detach())
+
+    update(w, opt, sched)
+    w2, opt2, sched2 = copy.deepcopy((w, opt, sched)) if whole else (w, *copy.deepcopy((opt, sched)))
+    assert (opt2.param_groups[0]["params"][0] is w2) == whole
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        update(w2, opt2, sched2)
+        update(w2, opt2, sched2)
+        update(w2, opt2, sched2)
+    notes = [str(c.message) for c in caught if re.search(_COPY_WARNING, str(c.message))]
+    if whole:
+        assert caught == []
+    else:  # (and, at the copy's first update, at most the zero-gradient warning naming the copy)
+        assert len(notes) == 1 and len(caught) <= 2
+
+
+@pytest.mark.parametrize("when", ["between backward() and opt.step()", "between opt.step() and sched.step(loss)",
+                                  "p.grad set by the loop", "a dead network"])
+def test_a_whole_copy_is_not_warned_of_wherever_it_is_made(when):
+    """No false warning of a copy made with its model: at any point of the loop (before its first
+    update no backward runs), in a loop that sets ``p.grad`` itself (``torch.autograd.grad``, no
+    accumulation), or of a dead network whose true gradient is 0 (backward still reaches it). The
+    reference is torch: the copied optimizer holds the copied model's parameters. Copied between
+    ``optimizer.step()`` and ``step(loss)``, the copy observes the update's gradient as the original
+    does (it observed zeros: torch's copy of an ``nn.Parameter`` has no ``.grad``, and was warned
+    that zero_grad() ran in between); copied between ``backward()`` and ``optimizer.step()``, that
+    update moves nothing (torch's copy has no ``.grad``), which is said, naming the copy."""
+    import copy
+
+    torch.manual_seed(3)
+    model = torch.nn.Linear(5, 1)
+    if when == "a dead network":
+        model = torch.nn.Sequential(torch.nn.Linear(5, 1), torch.nn.ReLU())
+        with torch.no_grad():
+            model[0].bias.fill_(-1e3)  # the ReLU inactive on every row: every gradient is exactly 0, the loss y²
+    opt = torch.optim.SGD(model.parameters(), lr=1e-4)
+    sched = PolicyScheduler(opt, make_baseline("plateau"), horizon=HORIZON, updates_per_step=INNER, lr_init=1e-4)
+    _run_updates(model, opt, sched, range(2))
+    X, y = _regression(2)
+
+    def loss_of(m, k):
+        return (m(X[8 * k:8 * k + 8]).squeeze(1) - y[8 * k:8 * k + 8]) ** 2
+
+    original = model, opt, sched
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if when == "between backward() and opt.step()":
+            opt.zero_grad()
+            losses = loss_of(model, 2)
+            losses.mean().backward()
+            model, opt, sched = copy.deepcopy((model, opt, sched))
+            before = [p.detach().clone() for p in model.parameters()]
+            opt.step()
+            # torch's copy of an nn.Parameter has no .grad: this update moves nothing (the reference)
+            assert all(torch.equal(p.detach(), b) for p, b in zip(model.parameters(), before))
+            sched.step(losses.detach())
+            assert len(caught) == 1 and "this scheduler is a copy" in str(caught[0].message)
+            assert "copied between loss.backward() and optimizer.step()" in str(caught[0].message)
+            caught.clear()
+        elif when == "between opt.step() and sched.step(loss)":
+            opt.zero_grad()
+            losses = loss_of(model, 2)
+            losses.mean().backward()
+            opt.step()
+            model, opt, sched = copy.deepcopy((model, opt, sched))
+            sched.step(losses.detach())
+            original[2].step(losses.detach())  # the reference: the original, told the same update
+            assert sched.last_info["grad_norm"] == original[2].last_info["grad_norm"] > 0
+        else:
+            model, opt, sched = copy.deepcopy((model, opt, sched))
+            _run_updates(model, opt, sched, [2])
+        for k in range(3, 6):
+            if when == "p.grad set by the loop":
+                losses = loss_of(model, k)
+                for p, g in zip(model.parameters(), torch.autograd.grad(losses.mean(), list(model.parameters()))):
+                    p.grad = g
+                opt.step()
+                sched.step(losses.detach())
+            else:
+                _run_updates(model, opt, sched, [k])
+                if when == "between opt.step() and sched.step(loss)":
+                    _run_updates(*original, [k])
+    assert caught == []
+    if when == "between opt.step() and sched.step(loss)":  # the copy goes on as the original
+        assert sched.lr == original[2].lr
+        np.testing.assert_array_equal(sched.last_obs, original[2].last_obs)
+    held = [p for g in opt.param_groups for p in g["params"]]
+    assert len(held) == 2 and all(p is q for p, q in zip(held, model.parameters()))
+    assert sched.last_epoch == 6
+    if when == "a dead network":
+        assert sched.last_info["grad_norm"] == 0.0  # the test exercises a zero gradient
 
 
 class _Wrapped(torch.optim.Optimizer):
