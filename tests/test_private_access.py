@@ -28,6 +28,8 @@ KNOWN = {
     # a tensor's version counter (every in-place change advances it; autograd's own check of
     # saved tensors): no public accessor; the scheduler tells a zero_grad() after step() by it
     ("lrgym/torch/scheduler.py", "p.grad._version"),
+    # the same counter: a copied scheduler's watch tells a .grad left untouched since the copy
+    ("lrgym/torch/_copies.py", "grad._version"),
     # a Ray actor handle's id (no public accessor on the handle); the pool looks up in Ray's actor
     # table which node an actor whose runtime environment failed was placed on
     ("leaderboard/ray_pool.py", "actor._actor_id"),
