@@ -719,17 +719,21 @@ class ResultStore:
     def _write_elsewhere(self, entry: EntryRecord, runs: Sequence[RunRecord]) -> Path:
         """The side file of ``entry`` in a new private folder (``lrgym-kept-*`` in the temp
         folder, mode 0700) when :attr:`pending_dir` cannot hold it: the result is never only in
-        memory. :meth:`import_kept` takes it from there; :meth:`flush_pending` does not look."""
+        memory. :meth:`import_kept` takes it from there; :meth:`flush_pending` does not look.
+        Written as every side file is (:func:`~lrgym.baselines.outputs.replace_file`: a temp file
+        renamed once whole), so a grader killed while writing it leaves no half ``<token>.json``
+        that ``import-kept`` would refuse with no word of where it came from; a write that fails
+        leaves no folder."""
         import tempfile
 
-        path = Path(tempfile.mkdtemp(prefix=KEPT_ELSEWHERE_PREFIX)) / f"{entry.token}.json"
-        data = {"entry": dataclasses.asdict(entry), "runs": [dataclasses.asdict(r) for r in runs]}
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(_dumps(data))
-            f.flush()
-            os.fsync(f.fileno())
-        return path
+        folder = Path(tempfile.mkdtemp(prefix=KEPT_ELSEWHERE_PREFIX))
+        data = _dumps({"entry": dataclasses.asdict(entry), "runs": [dataclasses.asdict(r) for r in runs]})
+        try:
+            return replace_file(folder / f"{entry.token}.json", data, 0o600, sync=True, tmp_tag=owner_tag())
+        except BaseException:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+            raise
 
     def _own_pending_dir(self) -> bool:
         """Whether :attr:`pending_dir` exists; ``ForeignPendingError`` if it is not this grader's

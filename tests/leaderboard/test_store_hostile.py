@@ -591,3 +591,35 @@ def test_a_result_kept_outside_the_side_file_folder_names_how_it_gets_into_the_s
         stored = store.import_kept(kept, "mine")  # what that command does
         assert [(r.seed, r.score) for r in store.runs(stored)] == [(0, 0.25), (1, 0.75)]
         assert not kept.parent.exists()  # its private folder too, empty once imported (it was left in /tmp)
+
+
+def test_a_result_kept_outside_the_side_file_folder_is_never_half_written(tmp_path, monkeypatch):
+    """The private ``lrgym-kept-*`` copy was written in place: a grader stopped in the middle
+    (killed, or its write failing) left half a ``<token>.json`` there, which ``import-kept``
+    refuses as no kept result, without a word of where it came from. It is written as every side
+    file is (a temp file renamed once whole): a write stopped after its first bytes leaves no
+    ``<token>.json`` and no folder. (The stop is a data stream that fails after its first chunk.)"""
+    import errno
+    import tempfile
+
+    import lrgym.leaderboard.store as store_module
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    whole = store_module._dumps
+
+    def stops_after_its_first_bytes(data):
+        text = whole(data)
+
+        def chunks():
+            yield text[: len(text) // 2]
+            raise OSError(errno.EIO, "Input/output error")
+
+        return chunks()
+
+    entry = synthetic_entry(SUITE, "mine", kind="submission", owner="bob", summary={}, token="a" * 32)
+    with ResultStore(tmp_path / "board.sqlite") as store:
+        monkeypatch.setattr(store_module, "_dumps", stops_after_its_first_bytes)
+        with pytest.raises(OSError, match="Input/output error"):
+            store._write_elsewhere(entry, synthetic_runs(SUITE, [[0.25], [0.75]]))
+    assert list((tmp_path / "tmp").rglob("*")) == []
