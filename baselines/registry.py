@@ -263,6 +263,41 @@ def made_from_text(inputs) -> str:
     return lead + ", ".join(f"`{name}` {short(v)}" for name, v in sorted(inputs.items())) + "."
 
 
+def trained_on(name: str, family: str | None = None) -> dict | None:
+    """The env settings the learned baseline ``name``'s weights for ``family`` (the file
+    :func:`make_baseline` loads: :func:`weights_path`) were trained at, as their training recorded
+    them: an SB3 agent's sidecar ``trained_on``, the Q-table's ``meta["env_kwargs"]``, the
+    controller's config ``env_options`` (each trained at the env's defaults but those). The board
+    compares them with a suite's (:func:`lrgym.leaderboard.settings.settings_apart`), as it does a
+    submission's. None for a hand-designed baseline, absent weights, or a record that cannot be
+    read (nothing to compare; a damaged file fails when the baseline runs, not here)."""
+    if name not in LEARNED:
+        return None
+    try:
+        if name == "qlearning":
+            meta = json.loads(str(_npz_member(weights_path(name, family, ".npz"), "meta")))
+            record = meta.get("env_kwargs")
+        elif name == "controller":
+            header = json.loads(str(_npz_member(weights_path(name, family, ".npz"), "header")))
+            record = header.get("config", {}).get("env_options")
+        else:  # an SB3 agent: its train_sb3 sidecar
+            from lrgym.baselines.sb3_agents import parse_sidecar
+
+            record = (parse_sidecar(weights_path(name, family, ".zip").with_suffix(".json").read_bytes())
+                      or {}).get("trained_on")
+    except (OSError, ValueError, KeyError, AttributeError):
+        return None
+    return dict(record) if isinstance(record, dict) else None
+
+
+def _npz_member(path: Path, member: str):
+    """The array ``member`` of the ``.npz`` at ``path`` (no pickled objects)."""
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as data:
+        return data[member]
+
+
 def baseline_packages(name: str) -> tuple[str, ...]:
     """The packages beyond lrgym's own requirements that baseline ``name`` runs on (pip names):
     torch and stable-baselines3 for the SB3 agents (``dqn``, ``ppo``), none for the others
@@ -293,4 +328,4 @@ def make_baseline(name: str, family: str | None = None, *, tuned: dict | None = 
 
 __all__ = ["BASELINES", "FAMILY_BOUND", "HAND_DESIGNED", "LEARNED", "UNTUNED", "baseline_packages", "is_learned",
            "load_tuned", "make_baseline",
-           "made_from_text", "read_tuned_file", "read_tuned_file_with_digest", "shipped_inputs", "tuned_key", "tuned_values"]
+           "made_from_text", "read_tuned_file", "read_tuned_file_with_digest", "shipped_inputs", "trained_on", "tuned_key", "tuned_values"]

@@ -93,7 +93,10 @@ def baseline_specs(names: list[str] | None = None, include_learned: bool = False
     :attr:`Suite.tuned`) the tuned hand-designed baselines take their values from instead of the
     shipped ones (a baseline it has no values for keeps the shipped ones: ``tune --baselines``
     writes some only): read here, the values travel in the spec (a worker or a Ray node needs no copy
-    of the file), with the file's SHA-256 as the inputs the entry records."""
+    of the file), with the file's SHA-256 as the inputs the entry records. A learned baseline's
+    :attr:`PolicySpec.trained_on` is what its shipped mixed-family weights record
+    (:func:`lrgym.baselines.registry.trained_on`): graded on a suite of other settings (``quick``:
+    horizon 12, inner steps 5) its entry is noted on the board as a submission's is."""
     from lrgym.baselines import registry
 
     known = list(registry.BASELINES)
@@ -109,7 +112,10 @@ def baseline_specs(names: list[str] | None = None, include_learned: bool = False
         spec = {"kind": "baseline", "name": n}
         if data is not None and n in data["values"]:  # (only tuned hand-designed ones: read_tuned_file)
             spec.update(tuned=data["values"][n], inputs={registry.tuned_key(tuned): digest})
-        specs.append(PolicySpec(n, "baseline", spec, f"lrgym.baselines.registry:{n}"))
+        # a learned one's weights record what it trained at: its entry notes a suite's settings apart, as a
+        # submission's does (hand-designed ones: None)
+        specs.append(PolicySpec(n, "baseline", spec, f"lrgym.baselines.registry:{n}",
+                                trained_on=registry.trained_on(n)))
     return specs
 
 
