@@ -202,9 +202,11 @@ def _output_mode(private: bool) -> int:
     return PRIVATE_MODE if private else 0o644
 
 
-def _wrote(path: Path, what: str = "", private: bool = False, secrets: bool = True) -> None:
+def _wrote(path: Path, what: str = "", private: bool = False, secrets: bool = True, to: Console = console) -> None:
     """Say that ``path`` was written; for a private suite in the same line that it is kept owner-only,
-    and whether it holds the suite's details (``secrets``) or is fit to publish. A file that is
+    and whether it holds the suite's details (``secrets``) or is fit to publish. ``to``: stdout
+    where the files are the command's result (``report``, ``export``), stderr where the command
+    printed its result (``run-baselines``' board). A file that is
     still open to others (an existing one :func:`~lrgym.baselines.outputs.write_output` had to
     write in place, its folder taking no new file) is said to be so, with the fix."""
     import stat
@@ -225,7 +227,7 @@ def _wrote(path: Path, what: str = "", private: bool = False, secrets: bool = Tr
             note = f"; {details}: kept owner-only (mode 0600)"
         else:
             note = f"; {details}, written owner-only (mode 0600) as every output of a private suite"
-    console.print(Text(f"wrote {path}{what}{note}"))
+    to.print(Text(f"wrote {path}{what}{note}"))
 
 
 def _write(path: Path, text: str, mode: int, hint: str) -> None:
@@ -542,15 +544,16 @@ def run_baselines(
                       show_command=_show_command(suite, private, db),
                       every_poi=board is not None)  # (the Markdown ranking has every row)
     n_ok = sum(o.ok for o in outcomes)
-    console.print(Text(f"{n_ok}/{len(outcomes)} baselines on suite {s.version} in {elapsed:.1f} s "
-                       f"({cpu_description()}); results in {path}"))
+    # stdout: the board (the result); how the run went and the file written: stderr
+    err.print(Text(f"{n_ok}/{len(outcomes)} baselines on suite {s.version} in {elapsed:.1f} s "
+                   f"({cpu_description()}); results in {path}"))
     if board is not None:
         from lrgym.leaderboard.report import markdown as to_markdown
 
         cmd = _board_command("run-baselines", suite, private)
         _write(board, to_markdown(lb, command=cmd, elapsed=elapsed, machine=cpu_description()),
                _output_mode(private is not None), "--markdown")
-        _wrote(board, private=private is not None, secrets=False)
+        _wrote(board, private=private is not None, secrets=False, to=err)
     if n_ok < len(outcomes):
         raise typer.Exit(1)
 
@@ -853,7 +856,7 @@ def references(
             console.print(Text(f"{len(refs.tasks)} references, not shown (a private suite's answers); "
                                f"kept in {_refs_dir(private)}"), soft_wrap=True)
         if ship:
-            console.print(Text(f"wrote {save_references(refs, SHIPPED_DIR)}"))
+            err.print(Text(f"wrote {save_references(refs, SHIPPED_DIR)}"))  # stdout: the table alone
 
 
 @leaderboard_app.command()
@@ -946,7 +949,7 @@ def suites(
         except ValueError as exc:  # a path that cannot be made (its folder is a file, no permission)
             raise typer.BadParameter(str(exc), param_hint="--private") from None
         if created:
-            console.print(Text(f"created the key {private} (mode 0600): the grader's secret, never share it"))
+            err.print(Text(f"created the key {private} (mode 0600): the grader's secret, never share it"))
         listed.append(_suite("", private))
     for s in listed:
         fams = ", ".join(f"{fs.family}×{len(fs.instances)}" for fs in s.families)

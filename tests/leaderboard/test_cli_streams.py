@@ -39,3 +39,44 @@ def test_the_grading_runs_progress_and_outcome_lines_go_to_stderr(tmp_path, monk
     said = " ".join(err.split())
     for line in ("computing references of quick/r1", "a line of the grader's log", "✓ mine family IQM 0.900 [0.800, 1.000]"):
         assert line in said, said
+
+
+def test_run_baselines_stdout_is_the_board_alone(tmp_path, monkeypatch):
+    """``run-baselines > board.txt``: stdout is the board; the run's summary (how many baselines
+    ran, in how long, where the results are) and the ``wrote runs/LEADERBOARD.md`` line are on
+    stderr. Both were on stdout, after the board. The grading and the board stood in for."""
+    from typer.testing import CliRunner
+
+    from lrgym.leaderboard import report
+
+    entry = SimpleNamespace(name="fixed", status="ok", summary={"family_iqm": [0.9, 0.8, 1.0]}, failure_reason=None)
+    outcome = SimpleNamespace(entry=entry, kept=None, ok=True, elapsed=1.5)
+    db = tmp_path / "r.sqlite"
+    monkeypatch.setattr(cli, "_run", lambda specs, suite, db_, *a, **kw: ([outcome], None, db))
+
+    def board(*args, **kwargs):
+        cli.console.print("| the board |")
+        return SimpleNamespace()
+
+    monkeypatch.setattr(cli, "_print_board", board)
+    monkeypatch.setattr(report, "markdown", lambda lb, **kw: "# the board\n")
+    markdown = tmp_path / "board.md"
+    result = CliRunner().invoke(cli.app, ["leaderboard", "run-baselines", "--only", "fixed", "--suite", "quick",
+                                          "--db", str(db), "--markdown", str(markdown)], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "| the board |\n"
+    said = " ".join(result.stderr.split())
+    assert "1/1 baselines on suite quick" in said and f"results in {db}" in said and f"wrote {markdown}" in said
+    assert markdown.read_text() == "# the board\n"
+
+
+def test_suites_stdout_is_the_table_and_a_new_keys_note_is_on_stderr(tmp_path):
+    """``suites --private KEY > suites.txt``: stdout is the table; the note that the key was
+    created (and is a secret) is on stderr. It was on stdout, ahead of the table."""
+    from typer.testing import CliRunner
+
+    key = tmp_path / "k.key"
+    result = CliRunner().invoke(cli.app, ["leaderboard", "suites", "--private", str(key)], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    assert "created the key" not in result.stdout and result.stdout.lstrip().startswith("suites")
+    assert " ".join(result.stderr.split()) == f"created the key {key} (mode 0600): the grader's secret, never share it"
