@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import errno
 import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -41,6 +42,14 @@ RUNS_ENV = "LRGYM_RUNS"
 
 class FolderTakesNoNewFile(PermissionError):
     """:func:`replace_file` could not make its new file beside ``path``: the folder takes none."""
+
+
+def status(message: str) -> None:
+    """Say ``message`` on stderr (flushed, a line): the progress and status of a command that trains or
+    tunes (generations, references being computed, what it kept, the command that grades the
+    result). Its stdout holds the result alone, the ``wrote PATH`` line naming the files it wrote,
+    so ``... > out.txt`` captures that line and the terminal still shows the progress."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def replace_file(path: str | Path, data, mode: int = 0o644, *, sync: bool = False, tmp_tag: str | None = None) -> Path:

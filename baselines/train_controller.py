@@ -60,7 +60,7 @@ from lrgym.baselines.controller import (INPUT_GROUPS, SUBMISSION_CLASS, Controll
 from lrgym.baselines.controller_ablation import ABLATIONS, ablation_source
 from lrgym.baselines.controller_checkpoint import MARK, ESState, read_checkpoint, resume_problem, write_checkpoint
 from lrgym.baselines.outputs import (SHIPPED_WEIGHTS, add_output_arguments, companion_problem, output_path,
-                                     replace_file, replace_files, runs_dir, with_suffix_added)
+                                     replace_file, replace_files, runs_dir, status, with_suffix_added)
 from lrgym.baselines.score import floored, score
 from lrgym.brief import brief
 from lrgym.info import FAMILY_NAMES
@@ -496,7 +496,7 @@ def _read_references(cache: Path, key: str, n: int, log) -> dict | None:
     return None
 
 
-def episode_set(cfg: ControllerConfig, family: str, start: int, n: int, log=print) -> EpisodeSet:
+def episode_set(cfg: ControllerConfig, family: str, start: int, n: int, log=status) -> EpisodeSet:
     """``n`` train instances of ``family`` from ``start`` with their training references. With
     ``cfg.scan[family] = m`` the first m·n instances are scanned and the ``cfg.hard_fraction`` of the
     set with the smallest stability margin (the best constant LR closest to divergence) is taken
@@ -558,7 +558,7 @@ def centred_ranks(f: np.ndarray) -> np.ndarray:
     return ranks / (len(f) - 1) - 0.5
 
 
-def train(cfg: ControllerConfig, seed: int, log=print, *, checkpoint: str | Path | None = None,
+def train(cfg: ControllerConfig, seed: int, log=status, *, checkpoint: str | Path | None = None,
           resume: ESState | None = None, stop_after: int | None = None) -> tuple[ControllerNet, dict]:
     """Train by ES (the module's docstring); returns the net with the best holdout generation's θ
     and a record (``best_generation``, ``history``, ...).
@@ -742,8 +742,8 @@ def main(argv=None) -> int:
                   f"  {resume_command(command)}", file=sys.stderr, flush=True)
         raise
     if "stopped_after" in info:
-        print(f"stopped after generation {info['stopped_after']} of {cfg.generations} (--stop-after); "
-              f"checkpoint {checkpoint}: go on with\n  {resume_command(command)}")
+        status(f"stopped after generation {info['stopped_after']} of {cfg.generations} (--stop-after); "
+               f"checkpoint {checkpoint}: go on with\n  {resume_command(command)}")
         return 0
     meta = {**run, "best_generation": info["best_generation"], "command": command, "commit": git_commit()}
     if resumed_after is not None:
@@ -760,15 +760,16 @@ def main(argv=None) -> int:
     replace_files(files)  # together, or none of them
     checkpoint.unlink(missing_ok=True)  # the run is whole: a new run with this output starts afresh
     took = f"({time.time() - t0:.0f} s wall, {time.process_time() - c0:.0f} CPU-s)"
-    print(kept_generation(info["best_generation"], cfg.generations))
+    # stdout: the files written (the result), alone; what the run kept and what to do next: stderr
+    status(kept_generation(info["best_generation"], cfg.generations))
     if submission is None:
-        print(f"wrote {path} and {sidecar} {took}")
+        print(f"wrote {path} and {sidecar} {took}", flush=True)
         return 0
-    print(f"wrote {path}, {submission} and {sidecar} {took}\n"
-          f"grade it: lrgym leaderboard submit {submission}:{SUBMISSION_CLASS} --suite quick   (--suite val: "
-          f"the validation suite; in Python: make_baseline(\"controller\", path=\"{path}\"))\n"
-          f"its ablations: lrgym leaderboard submit {submission}:NoGradient --suite val   (any of "
-          f"{', '.join(c.__name__ for c in ABLATIONS.values())})")
+    print(f"wrote {path}, {submission} and {sidecar} {took}", flush=True)
+    status(f"grade it: lrgym leaderboard submit {submission}:{SUBMISSION_CLASS} --suite quick   (--suite val: "
+           f"the validation suite; in Python: make_baseline(\"controller\", path=\"{path}\"))\n"
+           f"its ablations: lrgym leaderboard submit {submission}:NoGradient --suite val   (any of "
+           f"{', '.join(c.__name__ for c in ABLATIONS.values())})")
     return 0
 
 

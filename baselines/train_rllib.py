@@ -511,10 +511,12 @@ def _check_algo(config: RLlibConfig, found: str) -> None:
                           f"{config.algo!r}; valid: --algo {found}")
 
 
-def train(config: RLlibConfig, log=print) -> MLPPolicy | None:
+def train(config: RLlibConfig, log=outputs.status, wrote=print) -> MLPPolicy | None:
     """Train (or resume) until ``total_timesteps`` env steps in all; write the outputs; returns the
-    exported policy. A resumed run takes the checkpoint's settings (:func:`resumed_config`); one
-    whose checkpoint already has ``total_timesteps`` steps or more trains nothing, writes nothing
+    exported policy. ``log`` says its notes (stderr by default; the progress bar is there too),
+    ``wrote`` the last line, naming the files written (stdout by default: the command's result).
+    A resumed run takes the checkpoint's settings (:func:`resumed_config`); one whose checkpoint
+    already has ``total_timesteps`` steps or more trains nothing, writes nothing
     and returns None. What is refused before training (anything that would fail, or wait for
     ever, later) is a :class:`ConfigError`."""
     from lrgym.baselines.backend import connect, import_ray
@@ -624,8 +626,8 @@ def train(config: RLlibConfig, log=print) -> MLPPolicy | None:
         algo.stop()
     outputs.replace_files({files[".npz"]: policy.to_bytes(), files[".py"]: policy.submission_source(),
                            files[".json"]: json.dumps(meta, indent=1) + "\n"})  # together, or none of them
-    log(f"{steps_said(steps, config.total_timesteps, iteration)} in {meta['train_seconds']} s; wrote "
-        f"{', '.join(str(files[k]) for k in ('.npz', '.py', '.json'))} and {ckpt}/")
+    wrote(f"{steps_said(steps, config.total_timesteps, iteration)} in {meta['train_seconds']} s; wrote "
+          f"{', '.join(str(files[k]) for k in ('.npz', '.py', '.json'))} and {ckpt}/")
     return policy
 
 

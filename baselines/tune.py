@@ -437,10 +437,10 @@ def main(argv=None) -> None:
     except (NodeMismatch, RayCannotRun) as exc:  # a Ray node with other code, Ray cannot run a job: one line
         p.exit(1, f"{p.prog}: error: {exc}\n")
     merge_into(out, new, old)
-    print(f"wrote {out}")
+    print(f"wrote {out}", flush=True)  # stdout: the file written (the result); the values tuned: stderr
     for name, per_family in new["values"].items():
-        print(f"  {name:20s} " + "  ".join(f"{f}: {v} (S={new['train_scores'][name][f]:.2f})"
-                                            for f, v in per_family.items()))
+        outputs.status(f"  {name:20s} " + "  ".join(f"{f}: {v} (S={new['train_scores'][name][f]:.2f})"
+                                                    for f, v in per_family.items()))
 
 
 if __name__ == "__main__":  # SIGTERM / SIGHUP stop it as Ctrl-C does (its pool cleaned up), exit 128 + signal

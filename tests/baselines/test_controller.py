@@ -196,7 +196,7 @@ def test_command_writes_a_submission_file_the_grader_takes(tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("LRGYM_RUNS", raising=False)
     assert main(["--config", str(cfg), "--seed", "1"]) == 0
-    printed = capsys.readouterr().out
+    printed = capsys.readouterr().err
     weights, submission = tmp_path / "runs" / "controller_mixed.npz", tmp_path / "runs" / "controller_mixed.py"
     assert "lrgym leaderboard submit runs/controller_mixed.py:TrainedController --suite quick" in printed
     from lrgym.leaderboard.submission_files import declared_name
@@ -228,10 +228,26 @@ def test_a_run_says_which_generation_it_kept(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("LRGYM_RUNS", raising=False)
     assert main(["--config", str(cfg), "--seed", "1"]) == 0
     best = json.loads((tmp_path / "runs" / "controller_mixed.json").read_text())["best_generation"]
-    assert f"kept generation {best} of 2 (the best on the holdout)" in capsys.readouterr().out
+    assert f"kept generation {best} of 2 (the best on the holdout)" in capsys.readouterr().err
     if best == 0:
         assert not ControllerNet.load(tmp_path / "runs" / "controller_mixed.npz").theta.any()
     assert "untrained" in kept_generation(0, 5) and "untrained" not in kept_generation(3, 5)
+
+
+def test_the_commands_stdout_is_the_line_naming_the_files_it_wrote(tmp_path, monkeypatch, capsys):
+    """``train_controller ... > out.txt``: stdout is its result, the one ``wrote ...`` line naming the
+    files written; its progress (the references, each generation), the generation it kept and
+    the commands that grade the result are on stderr. They were all on stdout."""
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps(TINY))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LRGYM_RUNS", raising=False)
+    assert main(["--config", str(cfg), "--seed", "1", "--out", "runs/mine.npz"]) == 0
+    out, err = capsys.readouterr()
+    assert re.fullmatch(r"wrote runs/mine\.npz, runs/mine\.py and runs/mine\.json \(\d+ s wall, \d+ CPU-s\)\n", out), out
+    for said in ("train_controller: seed 1", "references quadratic", "gen    1  holdout", "kept generation",
+                 "grade it: lrgym leaderboard submit runs/mine.py:TrainedController"):
+        assert said in err, said
 
 
 def test_a_runs_submission_file_holds_its_ablations(tmp_path, monkeypatch, capsys):
@@ -247,7 +263,7 @@ def test_a_runs_submission_file_holds_its_ablations(tmp_path, monkeypatch, capsy
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("LRGYM_RUNS", raising=False)
     assert main(["--config", str(cfg), "--seed", "1", "--out", "runs/mine.npz"]) == 0
-    assert "lrgym leaderboard submit runs/mine.py:NoGradient --suite val" in capsys.readouterr().out
+    assert "lrgym leaderboard submit runs/mine.py:NoGradient --suite val" in capsys.readouterr().err
     submission = tmp_path / "runs" / "mine.py"
     namespace = {}
     exec(compile(submission.read_text(), str(submission), "exec"), namespace)
@@ -282,7 +298,7 @@ def test_a_shipped_run_writes_no_submission_file(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["--config", str(cfg), "--seed", "1", "--ship"]) == 0
     assert sorted(p.name for p in (tmp_path / "weights").iterdir()) == ["controller_mixed.json", "controller_mixed.npz"]
-    assert "grade it" not in capsys.readouterr().out
+    assert "grade it" not in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("out, name", [("runs/controller_mixed.npz", "controller_mixed"), ("runs/c0.5", "c0.5"),

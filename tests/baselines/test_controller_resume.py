@@ -67,7 +67,7 @@ def test_the_command_resumes_to_the_same_weights_and_removes_its_checkpoint(tmp_
     assert not (tmp_path / "c.checkpoint.npz").exists()  # a whole run leaves none
     (tmp_path / "c.npz").unlink()
     assert _run(tmp_path, "--stop-after", "2") == 0
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err  # (status: the run wrote no result)
     assert "stopped after generation 2 of 5" in out and "--out " + str(tmp_path / "c.npz") + " --resume" in out
     assert (tmp_path / "c.checkpoint.npz").exists() and not (tmp_path / "c.npz").exists()
     monkeypatch.setattr(tc, "_TASKS", {})

@@ -98,7 +98,7 @@ def _train(tmp_path, monkeypatch, out: str, tag: str):
     config = train_rllib.RLlibConfig(algo="ppo", resume=str(old), out=out, total_timesteps=10,
                                      progress=False)
     told = []
-    train_rllib.train(config, log=told.append)
+    train_rllib.train(config, log=told.append, wrote=told.append)
     return told[-1]
 
 
@@ -184,7 +184,7 @@ def test_steps_rounded_up_to_whole_iterations_are_said(steps, said, tmp_path, mo
     told = []
     out = tmp_path / "o"
     train_rllib.train(train_rllib.RLlibConfig(algo="ppo", resume=str(ckpt), out=str(out), total_timesteps=steps,
-                                              progress=False), log=told.append)
+                                              progress=False), log=told.append, wrote=told.append)
     assert told[-1].startswith(said), told[-1]
     meta = json.loads(out.with_suffix(".json").read_text())
     assert (meta["env_steps"], meta["config"]["total_timesteps"]) == (128, steps)
@@ -271,6 +271,23 @@ def test_a_checkpoint_already_at_steps_trains_nothing_and_writes_nothing(steps, 
                     "nothing written (give --steps above 1001 to go on)"]
     assert PPO.trained == 0 and connected == []  # not even Ray started
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_the_commands_stdout_is_the_line_naming_the_files_it_wrote(tmp_path, monkeypatch, capsys):
+    """``train_rllib ... > out.txt``: stdout is its result, the last line naming the files written;
+    its notes are on stderr (the progress bar is tqdm's, on stderr). Every line went through
+    ``log=print``, on stdout: here the note that a resumed checkpoint already has the steps asked
+    for (nothing written: stdout stays empty), then a whole run, whose stdout is its one line."""
+    _stand_ins(monkeypatch, "s")
+    ckpt = _checkpoint(tmp_path / "p.ckpt", steps=1001)
+    train_rllib.main(["--resume", str(ckpt), "--steps", "500", "--out", str(tmp_path / "p"), "--no-progress"])
+    out, err = capsys.readouterr()
+    assert out == "" and f"--resume {ckpt} already has 1001 env steps" in err
+    train_rllib.main(["--resume", str(ckpt), "--steps", "1100", "--out", str(tmp_path / "p"), "--no-progress"])
+    out, err = capsys.readouterr()
+    files = ", ".join(str(tmp_path / f"p.{k}") for k in ("npz", "py", "json"))
+    assert re.fullmatch(rf"\d+ env steps.* in [\d.]+ s; wrote {re.escape(files)} and {re.escape(str(ckpt))}/\n", out), out
+    assert err == ""
 
 
 @pytest.mark.parametrize("flags, message", [

@@ -165,6 +165,22 @@ def test_an_out_tuned_json_gets_the_retuned_families_merged_in(tmp_path, monkeyp
     assert merged["values"]["cosine"] == shipped["values"]["cosine"]
 
 
+def test_the_commands_stdout_is_the_line_naming_the_file_it_wrote(tmp_path, monkeypatch, capsys):
+    """``tune ... > out.txt``: stdout is its result, the ``wrote PATH`` line; the values it tuned
+    (each baseline's per family, with its train score) are said on stderr. They were on stdout,
+    after the line (the tuning stood in for by a fixed result)."""
+    import lrgym.baselines.tune as tune_module
+
+    new = {"values": {"fixed": {"linreg": {"lr": 0.5}}}, "train_scores": {"fixed": {"linreg": 0.9}},
+           "fixed_lr": {"linreg": 0.5}, "settings": {"linreg": {}}, "last_run": {"families": ["linreg"], "seconds": 0}}
+    monkeypatch.setattr(tune_module, "tune", lambda *a, **k: new)
+    out = tmp_path / "tuned.json"
+    tune_module.main(["--families", "linreg", "--baselines", "fixed", "--out", str(out)])
+    printed, said = capsys.readouterr()
+    assert printed == f"wrote {out}\n"
+    assert said.split() == ["fixed", "linreg:", "{'lr':", "0.5}", "(S=0.90)"]
+
+
 def test_an_out_another_run_made_during_the_tuning_keeps_its_families(tmp_path, monkeypatch):
     """The file merged into is read again after the tuning (another run may have merged its
     families meanwhile), but which file was chosen before it: an ``--out`` another run made
