@@ -247,13 +247,36 @@ def train(config: TrainConfig):
         model.set_logger(Logger(folder=None, output_formats=[]))
     zip_path, json_path = config.output_files()  # before training: a bad --out / --ship pair fails at once
     start = time.time()
-    model.learn(total_timesteps=config.total_timesteps, progress_bar=config.progress)
+    model.learn(total_timesteps=config.total_timesteps, callback=progress_bar() if config.progress else None)
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     weights = io.BytesIO()
     model.save(weights)  # SB3 writes a path in place (through a link at it): replaced whole instead
     outputs.replace_files({zip_path: weights.getvalue(),  # together: a new zip never beside an old sidecar
                            json_path: json.dumps(sidecar(config, kwargs, time.time() - start), indent=1)})
     return SB3Policy(zip_path, name=config.algo)
+
+
+def progress_bar():
+    """SB3's progress bar (its ``ProgressBarCallback``, what ``learn(progress_bar=True)`` adds) drawn
+    on stderr: SB3's draws it with rich's default console, on stdout, so ``train_sb3 ... > out.txt``
+    captured the bar ahead of the ``saved ...`` line, the command's result. Without tqdm and rich,
+    SB3's ImportError says what to install, as ``progress_bar=True`` did."""
+    from stable_baselines3.common.callbacks import ProgressBarCallback
+
+    class OnStderr(ProgressBarCallback):
+        def _on_training_start(self) -> None:
+            import warnings
+
+            from rich.console import Console
+            from tqdm import TqdmExperimentalWarning
+            from tqdm.rich import tqdm
+
+            with warnings.catch_warnings():  # (SB3's own bar silences it too)
+                warnings.simplefilter("ignore", TqdmExperimentalWarning)
+                self.pbar = tqdm(total=self.locals["total_timesteps"] - self.model.num_timesteps,
+                                 options={"console": Console(stderr=True)})
+
+    return OnStderr()
 
 
 def sidecar(config: TrainConfig, algo_kwargs: dict, seconds: float) -> dict:

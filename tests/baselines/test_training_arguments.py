@@ -9,6 +9,7 @@ minutes of reference searches first. Each bad value now stops the command with a
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -398,6 +399,19 @@ def test_train_sb3_keeps_a_dotted_out_name_whole(tmp_path, capsys):
     for name in ("lr0.5.zip", "model.zip"):
         assert SB3Policy(tmp_path / name).action_mode == "log_lr"
         assert json.loads((tmp_path / name).with_suffix(".json").read_text())["algo"] == "ppo"
+
+
+def test_train_sb3s_progress_bar_is_on_stderr_and_stdout_is_the_saved_line(tmp_path, capsys):
+    """``train_sb3 ... > out.txt``: stdout is its result, the ``saved ...`` line; SB3's progress bar
+    (``learn(progress_bar=True)``) drew on rich's default console, stdout, ahead of that line. It is
+    drawn on stderr."""
+    pytest.importorskip("stable_baselines3")
+    from lrgym.baselines.train_sb3 import main
+
+    main(["--algo", "ppo", "--family", "linreg", "--steps", "64", "--n-envs", "1", "--out", str(tmp_path / "m")])
+    out, err = capsys.readouterr()
+    assert re.fullmatch(rf"saved {re.escape(str(tmp_path / 'm.zip'))} \(\d+ KB\) and m\.json\n", out), out
+    assert re.search(r"100% .*━.* \d+/64", err), err
 
 
 def test_train_sb3_refuses_an_out_whose_zip_is_a_folder(tmp_path, monkeypatch, capsys):
