@@ -244,10 +244,7 @@ def test_gradient_accumulation_records_one_update_per_optimizer_step():
     traces = []
     for per_micro_batch in (False, True):
         torch.manual_seed(6)
-        model = torch.nn.Linear(5, 1)
-        opt = torch.optim.SGD(model.parameters(), lr=1e-4)
-        sched = PolicyScheduler(opt, make_baseline("hypergradient"), horizon=HORIZON, updates_per_step=INNER,
-                                lr_init=1e-4)
+        model, opt, sched = _linear_sgd_run("hypergradient")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             for k in range(HORIZON * INNER):
@@ -280,10 +277,7 @@ def test_the_micro_batches_losses_as_a_list_of_tensors_are_their_values(form):
     traces = []
     for as_list in (False, True):
         torch.manual_seed(6)
-        model = torch.nn.Linear(5, 1)
-        opt = torch.optim.SGD(model.parameters(), lr=1e-4)
-        sched = PolicyScheduler(opt, make_baseline("hypergradient"), horizon=HORIZON, updates_per_step=INNER,
-                                lr_init=1e-4)
+        model, opt, sched = _linear_sgd_run("hypergradient")
         for k in range(HORIZON * INNER):
             opt.zero_grad()
             micro, start = [], (29 * k) % 60
@@ -371,6 +365,15 @@ def test_an_optimizer_subclass_calling_super_step_is_one_update_per_step():
     assert sched.last_epoch == 2 * INNER + 2
 
 
+def _linear_sgd_run(baseline: str):
+    """(model, optimizer, scheduler) of the usual small run: a 5 → 1 linear model, SGD at 1e-4, the
+    baseline ``baseline`` driving it from LR 1e-4 (seed torch before, for the model's draw)."""
+    model = torch.nn.Linear(5, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-4)
+    return model, opt, PolicyScheduler(opt, make_baseline(baseline), horizon=HORIZON, updates_per_step=INNER,
+                                       lr_init=1e-4)
+
+
 def _run_updates(model, opt, sched, batches):
     """``batches`` of (rows) updates, each: zero_grad, backward, optimizer.step, sched.step."""
     X, y = _regression(2)
@@ -393,9 +396,7 @@ def test_a_copied_scheduler_counts_the_updates_of_its_own_optimizer(how):
     import pickle
 
     torch.manual_seed(3)
-    model = torch.nn.Linear(5, 1)
-    opt = torch.optim.SGD(model.parameters(), lr=1e-4)
-    sched = PolicyScheduler(opt, make_baseline("plateau"), horizon=HORIZON, updates_per_step=INNER, lr_init=1e-4)
+    model, opt, sched = _linear_sgd_run("plateau")
     _run_updates(model, opt, sched, range(4))
     bundle = (model, opt, sched)
     model2, opt2, sched2 = copy.deepcopy(bundle) if how == "deepcopy" else pickle.loads(pickle.dumps(bundle))
@@ -420,9 +421,7 @@ def test_a_copy_made_between_opt_step_and_sched_step_observes_that_update(how):
     import pickle
 
     torch.manual_seed(3)
-    model = torch.nn.Linear(5, 1)
-    opt = torch.optim.SGD(model.parameters(), lr=1e-4)
-    sched = PolicyScheduler(opt, make_baseline("plateau"), horizon=HORIZON, updates_per_step=INNER, lr_init=1e-4)
+    model, opt, sched = _linear_sgd_run("plateau")
     _run_updates(model, opt, sched, range(2))
     X, y = _regression(2)
     opt.zero_grad()
@@ -453,10 +452,7 @@ def test_a_shallow_copy_of_a_scheduler_is_refused_and_the_original_goes_on():
     runs = []
     for copied in (False, True):
         torch.manual_seed(3)
-        model = torch.nn.Linear(5, 1)
-        opt = torch.optim.SGD(model.parameters(), lr=1e-4)
-        sched = PolicyScheduler(opt, make_baseline("plateau"), horizon=HORIZON, updates_per_step=INNER,
-                                lr_init=1e-4)
+        model, opt, sched = _linear_sgd_run("plateau")
         _run_updates(model, opt, sched, range(4))
         if copied:
             with pytest.raises(TypeError, match=r"copy\.copy of a PolicyScheduler would share its optimizer, "
@@ -513,9 +509,7 @@ def test_a_copied_scheduler_warns_when_its_optimizer_trains_no_model_of_the_loss
     also for (sched, model), a whole copy; never for (opt, sched) or pickle, which were only told
     that no parameter had a .grad, blaming backward().)"""
     torch.manual_seed(3)
-    model = torch.nn.Linear(5, 1)
-    opt = torch.optim.SGD(model.parameters(), lr=1e-4)
-    sched = PolicyScheduler(opt, make_baseline("plateau"), horizon=HORIZON, updates_per_step=INNER, lr_init=1e-4)
+    model, opt, sched = _linear_sgd_run("plateau")
     _run_updates(model, opt, sched, range(2))
     X, y = _regression(2)
     with warnings.catch_warnings(record=True) as caught:
