@@ -75,6 +75,7 @@ def read_checkpoint(path: str | Path) -> tuple[ESState, dict]:
     """The state and the run record (config, seed, code) of a checkpoint; ``ValueError`` naming the
     file if it is no checkpoint of this format or is damaged."""
     try:
+        _check_zip(path)  # before np.load, which reads a bare .npy as its header says
         with np.load(path, allow_pickle=False) as data:
             _check_sizes(path, data.zip)
             header = json.loads(bytes(data["header"]).decode())
@@ -94,6 +95,23 @@ def read_checkpoint(path: str | Path) -> tuple[ESState, dict]:
     if len({a.shape for a in arrays.values()}) != 1:
         raise ValueError(f"{path} is no readable train_controller checkpoint (its vectors differ in length)")
     return state, run
+
+
+#: how every zip archive, so every checkpoint (``np.savez``), begins: a local file header
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def _check_zip(path: str | Path) -> None:
+    """``ValueError`` unless the file at ``path`` begins as a zip archive (:data:`_ZIP_MAGIC`), the
+    one form :func:`write_checkpoint` writes. ``np.load`` decides by those first bytes: a bare
+    ``.npy`` file (``\\x93NUMPY``) it reads as one array, allocating the shape its header claims
+    before reading anything, so a damaged or forged one there (its data may hold :data:`MARK`, which
+    is all ``train_controller``'s check of the file beside its output asks) was a bare
+    ``MemoryError`` that :func:`_check_sizes`, which judges a zip's members, never saw."""
+    with open(path, "rb") as f:
+        head = f.read(len(_ZIP_MAGIC))
+    if head != _ZIP_MAGIC:
+        raise ValueError(f"it begins with {head!r}, not a zip archive's {_ZIP_MAGIC!r} (np.savez's .npz)")
 
 
 def _check_sizes(path: str | Path, archive: zipfile.ZipFile) -> None:

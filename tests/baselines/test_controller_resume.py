@@ -237,3 +237,16 @@ def test_a_checkpoint_whose_member_inflates_past_the_file_is_refused_before_it_i
     with pytest.raises(ValueError, match=rf"{bomb} is no readable train_controller checkpoint .*member \w+\.npy "
                                          rf"inflates to \d+ bytes, more than the whole file's {size}"):
         read_checkpoint(bomb)
+
+
+def test_a_bare_npy_file_as_checkpoint_is_refused_before_numpy_allocates_its_header_shape(tmp_path):
+    """A checkpoint path holding a bare .npy file (its header claiming 2**40 float64, 8 TiB), whose
+    data holds the checkpoint's MARK, as train_controller's check of the file beside its output asks:
+    np.load reads a .npy by its first bytes as one array, allocating the header's shape first, a
+    bare MemoryError that the zip members' bounds never saw."""
+    from lrgym.baselines.controller_checkpoint import MARK
+
+    forged = tmp_path / "c.checkpoint.npz"
+    forged.write_bytes(_npy_bytes(np.ones(3), header_shape=(2 ** 40,)) + MARK)
+    with pytest.raises(ValueError, match=rf"{forged} is no readable train_controller checkpoint .*not a zip archive"):
+        read_checkpoint(forged)
