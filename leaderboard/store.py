@@ -957,23 +957,18 @@ class ResultStore:
             token, _, writer = tmp.name[1:].partition(".json.")
             name = token + ".json"
             try:
-                text = _read_side_file(tmp)
+                raw = _read_side_bytes(tmp)  # read once: judged and described from these bytes
             except NotRegularFileError as exc:  # no grader's: said, never read
                 notes.append(f"{exc}: no grader wrote it, it stays; remove it")
                 continue
             except OSError:  # renamed or removed by its writer meanwhile
                 continue
-            except UnicodeDecodeError:  # no whole result (graders write ASCII JSON): judged as half-written
-                text = None
-            try:
-                data = _loads(text)
+            try:  # (bytes that are no UTF-8, a UnicodeDecodeError, are no whole result: graders write ASCII JSON)
+                data = _loads(raw.decode("utf-8"))
                 whole = data["entry"]["token"] + ".json" == name and isinstance(data["runs"], list)
             except (ValueError, TypeError, KeyError):
                 whole = False
-            if text is None:
-                with contextlib.suppress(OSError):
-                    text = tmp.read_bytes().decode("utf-8", "replace")
-                text = text or ""
+            text = raw.decode("utf-8", "replace")
             if whole:
                 with contextlib.suppress(FileNotFoundError):  # its writer renamed it meanwhile
                     os.replace(tmp, directory / name)
@@ -983,7 +978,7 @@ class ResultStore:
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()
                 notes.append(f"removed {tmp}, the side file of entry {entry} that a grader ({writer.split('-')[0]}) "
-                             f"left half-written ({len(text.encode())} bytes) when it ended: "
+                             f"left half-written ({len(raw)} bytes) when it ended: "
                              + self._partial_outcome(token))
                 continue
             try:
@@ -991,7 +986,7 @@ class ResultStore:
             except OSError:
                 continue
             if age > STALE_TEMP_S and not _judged_writer(writer):
-                notes.append(f"a half-written side file {tmp} (entry {entry}, {len(text.encode())} bytes, last written "
+                notes.append(f"a half-written side file {tmp} (entry {entry}, {len(raw)} bytes, last written "
                              f"{age / 3600:.1f} h ago) stays: its grader (an older lrgym, or one in another container) "
                              "cannot be told dead from here; no result is in it. If no grader of this store is "
                              f"writing it, remove it: {self._partial_outcome(token)}")
@@ -1151,7 +1146,13 @@ class NotRegularFileError(OSError):
 
 
 def _read_side_file(path: Path) -> str:
-    """The text of a file of :attr:`ResultStore.pending_dir` (a side file, a kept one, a temp file),
+    """The text of a file of :attr:`ResultStore.pending_dir` (:func:`_read_side_bytes`, as UTF-8:
+    ``UnicodeDecodeError``, a ``ValueError``, for bytes that are none)."""
+    return _read_side_bytes(path).decode("utf-8")
+
+
+def _read_side_bytes(path: Path) -> bytes:
+    """The bytes of a file of :attr:`ResultStore.pending_dir` (a side file, a kept one, a temp file),
     or :class:`NotRegularFileError` if it is no regular file: judged by ``lstat`` before it is opened,
     opened with ``O_NONBLOCK | O_NOFOLLOW`` and judged again once open (one swapped in meanwhile). A
     FIFO named ``<token>.json`` would otherwise block the flush of every grading run and ``show`` in
@@ -1168,7 +1169,7 @@ def _read_side_file(path: Path) -> str:
             with os.fdopen(fd, "rb") as f:
                 mode = os.fstat(f.fileno()).st_mode
                 if stat.S_ISREG(mode):
-                    return f.read().decode("utf-8")
+                    return f.read()
     raise NotRegularFileError(f"{path} is {kind_of(mode)}, not a regular file")
 
 

@@ -514,9 +514,12 @@ def test_a_dead_graders_temp_file_that_is_no_utf_8_is_removed_and_said_not_a_sto
     with a bare UnicodeDecodeError; it is judged as a half-written one: removed and said."""
     db = tmp_path / "r.sqlite"
     tmp = _killed_mid_write(db, "c" * 32)
-    tmp.write_bytes(b'{"entry":{"name":"mine\xff\xfe')
+    left = b'{"entry":{"name":"mine\xff\xfe'
+    tmp.write_bytes(left)
     said = []
     with ResultStore(db) as store:
         assert store.flush_pending(log=said.append) == []
     assert len(said) == 1 and str(tmp) in said[0] and "half-written" in said[0], said
+    # the file's own size, not that of its text with the two bytes replaced (U+FFFD: 3 bytes each)
+    assert f"half-written ({len(left)} bytes)" in said[0], said
     assert not tmp.exists()
