@@ -27,6 +27,16 @@ def _alice_claims(store: ResultStore) -> None:
     store.add_entry(synthetic_entry(SUITE, "Keeper", kind="submission", owner="alice", summary={}))
 
 
+def _bobs_result_kept(db, runs):
+    """Bob's finished entry graded into ``db`` after alice claimed its name: the path of the file
+    it is kept in (``<token>.name-taken``, for ``import-kept``)."""
+    with ResultStore(db) as store:
+        _alice_claims(store)
+        with pytest.raises(KeptResultError) as caught:
+            store.add_entry_durably(_bobs_entry(token=TOKEN), runs)
+    return caught.value.kept
+
+
 def _other_grader_flushes_first(monkeypatch, this: ResultStore, other: ResultStore) -> list:
     """Make ``other`` (a second grader of the store) flush the side files right before ``this``
     one's next write: both read the same side file, ``other`` acts on it first."""
@@ -166,11 +176,7 @@ def test_a_kept_result_imported_by_a_grader_killed_before_it_removed_the_file_is
     import sys
 
     db = tmp_path / "r.sqlite"
-    with ResultStore(db) as store:
-        _alice_claims(store)
-        with pytest.raises(KeptResultError) as caught:
-            store.add_entry_durably(_bobs_entry(token=TOKEN), synthetic_runs(SUITE, [[0.25], [0.75]]))
-    kept = caught.value.kept
+    kept = _bobs_result_kept(db, synthetic_runs(SUITE, [[0.25], [0.75]]))
     done = subprocess.run([sys.executable, "-c", _IMPORT_KILLED_AFTER_COMMIT, str(db), str(kept)])
     assert done.returncode == -signal.SIGKILL and kept.exists()
     with ResultStore(db) as store:
@@ -364,11 +370,7 @@ def test_import_kept_on_a_full_store_says_so_and_keeps_the_file(tmp_path, monkey
     from lrgym.leaderboard.cli import app
 
     db = tmp_path / "r.sqlite"
-    with ResultStore(db) as store:
-        _alice_claims(store)
-        with pytest.raises(KeptResultError) as caught:
-            store.add_entry_durably(_bobs_entry(token=TOKEN), _long_runs())
-    kept = caught.value.kept
+    kept = _bobs_result_kept(db, _long_runs())
     real_import = ResultStore.import_kept
 
     def import_on_a_full_disk(self, path, name):
@@ -491,11 +493,7 @@ def test_show_says_nothing_of_a_waiting_result_stored_between_the_listing_and_th
 
 def test_show_says_nothing_of_a_kept_result_imported_between_the_listing_and_the_reading(tmp_path, monkeypatch):
     db = tmp_path / "r.sqlite"
-    with ResultStore(db) as store:
-        _alice_claims(store)
-        with pytest.raises(KeptResultError) as caught:
-            store.add_entry_durably(_bobs_entry(token=TOKEN), synthetic_runs(SUITE, [[0.5], [0.5]]))
-    kept = caught.value.kept
+    kept = _bobs_result_kept(db, synthetic_runs(SUITE, [[0.5], [0.5]]))
 
     def bob_imports_it():
         with ResultStore(db) as other:
