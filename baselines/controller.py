@@ -293,7 +293,7 @@ def submission_source(weights: bytes, name: str, class_name: str = SUBMISSION_CL
     from lrgym.baselines.outputs import trained_on_lines, weights_literal
 
     return (f'"""A controller trained by lrgym.baselines.train_controller (its weights inline).\n\n'
-            f'lrgym leaderboard submit THIS_FILE.py:{class_name} --suite quick\n"""\n\n'
+            f'lrgym leaderboard submit THIS_FILE.py:{class_name} --suite val\n"""\n\n'
             "import base64\nimport io\n\nfrom lrgym.baselines.controller import ControllerNet, ControllerPolicy\n\n"
             f"{trained_on_lines(trained_on)}"
             f"{weights_literal(weights)}\n\n"

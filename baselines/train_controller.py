@@ -766,8 +766,9 @@ def main(argv=None) -> int:
         print(f"wrote {path} and {sidecar} {took}", flush=True)
         return 0
     print(f"wrote {path}, {submission} and {sidecar} {took}", flush=True)
-    status(f"grade it: lrgym leaderboard submit {submission}:{SUBMISSION_CLASS} --suite quick   (--suite val: "
-           f"the validation suite; in Python: make_baseline(\"controller\", path=\"{path}\"))\n"
+    status(f"grade it: lrgym leaderboard submit {submission}:{SUBMISSION_CLASS} --suite val   (the validation "
+           f"suite, at the settings it trained at; --suite quick, a smoke test at a shorter horizon, marks it "
+           f"trained apart †; in Python: make_baseline(\"controller\", path=\"{path}\"))\n"
            f"its ablations: lrgym leaderboard submit {submission}:NoGradient --suite val   (any of "
            f"{', '.join(c.__name__ for c in ABLATIONS.values())})")
     return 0

@@ -198,7 +198,7 @@ def test_command_writes_a_submission_file_the_grader_takes(tmp_path, monkeypatch
     assert main(["--config", str(cfg), "--seed", "1"]) == 0
     printed = capsys.readouterr().err
     weights, submission = tmp_path / "runs" / "controller_mixed.npz", tmp_path / "runs" / "controller_mixed.py"
-    assert "lrgym leaderboard submit runs/controller_mixed.py:TrainedController --suite quick" in printed
+    assert "lrgym leaderboard submit runs/controller_mixed.py:TrainedController --suite val" in printed
     from lrgym.leaderboard.submission_files import declared_name
 
     assert declared_name(f"{submission}:TrainedController") == "controller_mixed"
@@ -456,3 +456,16 @@ def test_training_command_learns_to_raise_a_too_small_lr():
     assert mean_final_log_loss(trained) < mean_final_log_loss(keep) - 2.0
     assert np.median([t.lrs[-1] for t in trained]) > 10 * lr0
     assert best_constant_lr() > lr0
+
+
+def test_the_suite_train_controller_names_for_grading_is_at_the_settings_its_recipe_trains_at():
+    """The printed "grade it" command names ``--suite val``: the default recipe (baselines/controller.json's
+    env options, none) trains at the env's defaults, which val grades at, so its entry carries no
+    trained-apart mark there; ``quick`` (horizon 12, 5 inner steps) would mark it †."""
+    from lrgym.baselines.train_controller import ControllerConfig
+    from lrgym.leaderboard.settings import settings_apart
+    from lrgym.leaderboard.suite import get_suite
+
+    trained_on = dict(ControllerConfig().env_options)
+    assert settings_apart(trained_on, get_suite("val")) == {}
+    assert set(settings_apart(trained_on, get_suite("quick"))) == {"horizon", "inner_steps"}
