@@ -27,6 +27,7 @@ import numpy as np
 from lrgym.baselines.outputs import replace_file, trained_on_lines, weights_literal
 from lrgym.baselines.wrappers import OBS_CLIP
 from lrgym.brief import brief
+from lrgym.settings import POLICY_CHOICES
 from lrgym.tasks.base import is_real, real_float
 
 __all__ = ["ACTION_MODES", "ACTIVATIONS", "CHOICES", "MLPPolicy", "SUBMISSION_CLASS", "policy_choices"]
@@ -37,9 +38,9 @@ SUBMISSION_CLASS = "RLlibPolicy"
 #: the action modes a policy acts in: the argmax of its outputs, or its first output clipped to [−1, 1]
 ACTION_MODES = ("discrete", "log_lr")
 
-#: what the policy may choose of its episodes, kept in its ``meta["choices"]`` (the grader's
-#: ``POLICY_CHOICES``; checked there)
-CHOICES = ("optimizer", "action_mode", "lr_init", "factors", "rejection_threshold")
+#: what the policy may choose of its episodes, kept in its ``meta["choices"]``
+#: (:data:`lrgym.settings.POLICY_CHOICES`, the grader's; checked there)
+CHOICES = POLICY_CHOICES
 
 ACTIVATIONS = {
     "linear": lambda x: x,

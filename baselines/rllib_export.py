@@ -14,7 +14,7 @@ does), DQN's encoder and advantage head; checked at export against the module's 
 ``forward_inference``. It acts on the raw observation, as the env gave it to the module (a
 ``train_rllib`` checkpoint: clipped to ±10, as it trained). The policy's own choices in the env
 config (``optimizer``, ``action_mode``, ``lr_init``, ``factors``, ``rejection_threshold``:
-:data:`lrgym.leaderboard.settings.POLICY_CHOICES`) go with it, so the grader and
+:data:`lrgym.settings.POLICY_CHOICES`) go with it, so the grader and
 :class:`lrgym.torch.PolicyScheduler` run it as it trained; every other env key (``horizon``,
 ``family``, ...) is the suite's when graded and is recorded (``meta["trained_on"]`` and the
 submission file's ``TRAINED_ON`` line, which ``submit`` compares with its suite's: a setting it

@@ -20,6 +20,7 @@ import numpy as np
 
 from lrgym.baselines.wrappers import OBS_CLIP, ClipObservation, HorizonIsTerminal, clip_obs  # noqa: F401 (re-exported)
 from lrgym.brief import brief
+from lrgym.settings import POLICY_CHOICES
 
 ALGOS = ("dqn", "ppo")
 #: what an SB3 policy runs on beyond lrgym's own requirements (pip names; their versions are recorded
@@ -30,11 +31,11 @@ ACTION_MODES = {"dqn": "discrete", "ppo": "log_lr"}
 
 #: the env options a train_sb3 sidecar records under ``env_options``: every one that defines the control
 #: problem the agent learned and that a policy may choose (the leaderboard's
-#: ``lrgym.leaderboard.settings.POLICY_CHOICES``; a test keeps the two equal). The settings a suite fixes
+#: :data:`lrgym.settings.POLICY_CHOICES`, under this module's name). The settings a suite fixes
 #: (lr range, cap, horizon, inner steps, reward, ...) are recorded, under ``trained_on``, never taken: no
 #: policy can choose them, every entry is graded under the suite's (``submit`` notes those apart and the
 #: board marks the entry: :func:`lrgym.leaderboard.settings.settings_apart`).
-SIDECAR_CHOICES = ("optimizer", "action_mode", "lr_init", "factors", "rejection_threshold")
+SIDECAR_CHOICES = POLICY_CHOICES
 #: the key train_sb3 writes into its sidecar (value: the format version, :data:`SIDECAR_VERSION`)
 SIDECAR_MARK = "lrgym_sb3_sidecar"
 #: 2: ``env_options`` holds every :data:`SIDECAR_CHOICES` the agent was trained with (1, unmarked:

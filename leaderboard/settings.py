@@ -34,7 +34,7 @@ import re
 from lrgym.brief import brief
 from lrgym.info import ACTION_MODES, INFO_KEYS
 from lrgym.optim import OPTIMIZERS
-from lrgym.settings import DEFAULT_LR_MAX, DEFAULT_LR_MIN, range_or_type
+from lrgym.settings import DEFAULT_LR_MAX, DEFAULT_LR_MIN, POLICY_CHOICES, range_or_type
 from lrgym.tasks.base import is_real
 
 __all__ = ["ALLOWED_OPTIMIZERS", "HIDDEN_INFO_KEYS", "POLICY_CHOICES", "PUBLIC_INFO_KEYS", "SettingsError",
@@ -43,7 +43,6 @@ __all__ = ["ALLOWED_OPTIMIZERS", "HIDDEN_INFO_KEYS", "POLICY_CHOICES", "PUBLIC_I
            "trained_apart_note"]
 
 ALLOWED_OPTIMIZERS: tuple[str, ...] = tuple(OPTIMIZERS)
-POLICY_CHOICES = ("optimizer", "action_mode", "lr_init", "factors", "rejection_threshold")
 #: info keys a graded policy never sees (the instance id would let it look answers up)
 HIDDEN_INFO_KEYS = frozenset({"instance"})
 #: the info keys a graded policy sees (:func:`public_info`): the schema's, but the hidden ones

@@ -55,6 +55,11 @@ MAX_COUNT = 10**9
 #: own built instance (≈ 3 MB on ``LRControl-v1``); ``num_envs=10**9`` (then :data:`MAX_COUNT`) ran
 #: out of memory or ran for days before a clear error could say so.
 MAX_NUM_ENVS = 2**16
+#: the env keywords that say how a policy acts, not how hard its problem is: the ones a graded
+#: policy may choose (the leaderboard's ``lrgym.leaderboard.settings``), a train_sb3 sidecar and an
+#: exported MLP policy record as the policy's own. Every other keyword (LR range, cap, horizon,
+#: inner steps, reward, family options, ...) is the suite's.
+POLICY_CHOICES = ("optimizer", "action_mode", "lr_init", "factors", "rejection_threshold")
 #: the largest int64, the default bound of :func:`positive_int` (any count that NumPy keeps)
 MAX_INT64 = 2**63 - 1
 #: inner optimizers whose customary initial LR is 1e-3 (the others start at 1e-2)
