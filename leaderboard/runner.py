@@ -51,7 +51,6 @@ __all__ = [
     "Outcome",
     "PolicySpec",
     "baseline_specs",
-    "check_submission_files",
     "checked_submission",
     "check_zip_flags",
     "run_suite",
@@ -247,11 +246,6 @@ def _installed(module: str) -> bool:
         return importlib.machinery.PathFinder.find_spec(top, import_paths()) is not None
     except (ImportError, ValueError, OSError):
         return False
-
-
-def check_submission_files(spec: PolicySpec, suite: Suite | None = None) -> list[str]:
-    """The notes of :func:`checked_submission` (its checks and refusals)."""
-    return checked_submission(spec, suite)[1]
 
 
 def checked_submission(spec: PolicySpec, suite: Suite | None = None) -> tuple[PolicySpec, list[str]]:

@@ -353,9 +353,9 @@ def test_an_action_mode_failure_of_a_zip_is_worded_for_a_zip(tmp_path, suite_ref
                 data = json.dumps(parsed).encode()
             dst.writestr(item, data)
     spec = submission_spec(str(tmp_path / "model.zip"), name="mode", env_options={"action_mode": "log_lr"})
-    from lrgym.leaderboard.runner import check_submission_files
+    from lrgym.leaderboard.runner import checked_submission
 
-    assert check_submission_files(spec) == []  # not refused: the zip does not say
+    assert checked_submission(spec)[1] == []  # not refused: the zip does not say
     suite, refs = suite_refs
     [outcome] = run_suite([spec], suite, references=refs, n_workers=1, time_limit=300)
     assert not outcome.ok  # (a DQN's actions 0 and 1 are valid log-LRs: it ran, silently, in the wrong mode)

@@ -19,7 +19,7 @@ import pytest
 
 from lrgym.baselines.mlp_policy import MLPPolicy
 from lrgym.env import LRControlEnv
-from lrgym.leaderboard.runner import check_submission_files, submission_spec
+from lrgym.leaderboard.runner import checked_submission, submission_spec
 from lrgym.leaderboard.settings import TRAINED_SETTINGS, settings_apart
 from lrgym.leaderboard.submission_files import declared_trained_on
 from lrgym.leaderboard.suite import get_suite
@@ -71,13 +71,13 @@ def _sb3_zip(folder: Path, trained_on: dict) -> Path:
 
 def test_submit_notes_an_sb3_agent_trained_at_another_lr_range(tmp_path):
     spec = submission_spec(str(_sb3_zip(tmp_path, {"lr_max": 1.0})), "mine")
-    [note] = check_submission_files(spec, get_suite("v2"))
+    [note] = checked_submission(spec, get_suite("v2"))[1]
     assert "model.zip (its sidecar's trained_on) was trained at other settings than suite v2/r3" in note
     assert "lr_max trained at 1.0, graded at 10.0" in note and "its actions set and clip LRs in the suite's LR range" in note
     # on the quick suite its horizon and inner steps are apart too, named with each value
-    [note] = check_submission_files(spec, get_suite("quick"))
+    [note] = checked_submission(spec, get_suite("quick"))[1]
     assert "horizon trained at 50, graded at 12; inner_steps trained at 10, graded at 5" in note
-    assert check_submission_files(submission_spec(str(_sb3_zip(tmp_path, {})), "mine"), get_suite("v2")) == []
+    assert checked_submission(submission_spec(str(_sb3_zip(tmp_path, {})), "mine"), get_suite("v2"))[1] == []
 
 
 def _exported(folder: Path, trained_on: dict) -> Path:
@@ -93,13 +93,13 @@ def test_submit_notes_an_exported_rllib_policy_trained_at_other_settings(tmp_pat
     trained_on = {"family": "quadratic", "action_mode": "log_lr", "lr_min": 1e-4, "lr_max": 1.0, "horizon": 8}
     path = _exported(tmp_path, trained_on)
     assert declared_trained_on(path.read_bytes()) == trained_on  # read without running the file
-    [note] = check_submission_files(submission_spec(f"{path}:RLlibPolicy", "mine"), get_suite("v2"))
+    [note] = checked_submission(submission_spec(f"{path}:RLlibPolicy", "mine"), get_suite("v2"))[1]
     assert ("mine.py (its TRAINED_ON) was trained at other settings than suite v2/r3 grades every entry at "
             "(lr_min trained at 0.0001, graded at 1e-06; lr_max trained at 1.0, graded at 10.0; horizon trained at "
             "8, graded at 50)") in note
     (tmp_path / "mine.py").unlink()
     same = _exported(tmp_path, {"family": "quadratic", "action_mode": "log_lr", "horizon": 12, "inner_steps": 5})
-    assert check_submission_files(submission_spec(f"{same}:RLlibPolicy", "mine"), get_suite("quick")) == []
+    assert checked_submission(submission_spec(f"{same}:RLlibPolicy", "mine"), get_suite("quick"))[1] == []
 
 
 def test_a_trained_on_line_is_read_never_run(tmp_path):
@@ -120,8 +120,8 @@ def test_submit_notes_a_controller_trained_at_another_horizon(tmp_path):
     path = tmp_path / "controller_mixed.py"
     path.write_text(submission_source(weights, "mine", trained_on={"horizon": 100, "family_options": {"dim": (8,)}}))
     assert declared_trained_on(path.read_bytes()) == {"horizon": 100, "family_options": {"dim": [8]}}
-    [note] = check_submission_files(submission_spec(f"{path}:TrainedController", "mine"), get_suite("v2"))
+    [note] = checked_submission(submission_spec(f"{path}:TrainedController", "mine"), get_suite("v2"))[1]
     assert "(horizon trained at 100, graded at 50): it is graded at the suite's (its progress feature" in note
     path.write_text(submission_source(weights, "mine"))  # without a record: nothing to compare, no note
     assert declared_trained_on(path.read_bytes()) is None
-    assert check_submission_files(submission_spec(f"{path}:TrainedController", "mine"), get_suite("v2")) == []
+    assert checked_submission(submission_spec(f"{path}:TrainedController", "mine"), get_suite("v2"))[1] == []
