@@ -203,7 +203,7 @@ class ControllerNet:
         input and family tables, the masked input groups, and ``meta``), which :meth:`load` reads.
 
         The mask is part of the policy: weights trained with ``mask=("gradient",)`` never had their
-        gradient weights trained (ES moves them at random, since no fitness depends on them), so
+        gradient weights trained (ES leaves them at 0, since no fitness depends on them), so
         the file must keep those inputs at 0 wherever it is loaded."""
         header = {"hidden": list(self.hidden), "max_step": self.max_step, "base_lr": list(self.base_lr),
                   "rejection_threshold": self.rejection_threshold, "families": list(FAMILY_NAMES),

@@ -6,12 +6,14 @@ moment vectors, the random generator's state (the next generation's noise and ba
 best holdout generation so far (its θ, score and number) and the holdout history; besides them
 the run's config, seed and code (:func:`lrgym.baselines.train_controller.references_version`),
 which a resume must match (:func:`resume_problem`): another config, seed or code trains other
-weights from the same generation on, so the checkpoint would not be that run going on.
+weights from the same generation on, so the checkpoint would not be that run going on. The one
+exception is the run's length, ``generations``, which changes nothing a generation does.
 
 Written after every generation over the previous one (:func:`~lrgym.baselines.outputs.replace_file`:
-a run stopped while writing leaves the previous checkpoint whole); the run that completes removes
-it. The file is an ``.npz`` (no pickle): the arrays, and a JSON header first in the archive whose
-opening is :data:`MARK` (what :func:`~lrgym.baselines.outputs.companion_problem` recognises as a
+a run stopped while writing leaves the previous checkpoint whole); the run that completes keeps
+it, marked ``finished`` once its weights are written, and a resume with more ``generations`` than
+its run had extends the run (:data:`EXTENDABLE`). The file is an ``.npz`` (no pickle): the
+arrays, and a JSON header first in the archive whose opening is :data:`MARK` (what :func:`~lrgym.baselines.outputs.companion_problem` recognises as a
 file the trainer wrote). Its members are stored, not compressed (``np.savez``), so none is larger
 than the file: :func:`read_checkpoint` refuses one that would inflate past it, or an array whose
 header claims more bytes than its member holds, before reading anything (NumPy allocates what
@@ -32,7 +34,7 @@ import numpy as np
 
 from lrgym.baselines.outputs import json_copy, replace_file
 
-__all__ = ["ARRAYS", "MARK", "ESState", "read_checkpoint", "resume_problem", "write_checkpoint"]
+__all__ = ["ARRAYS", "EXTENDABLE", "MARK", "ESState", "read_checkpoint", "resume_problem", "write_checkpoint"]
 
 FORMAT = "lrgym train_controller checkpoint 1"
 #: the bytes every checkpoint holds at its start (its header's first key, uncompressed)
@@ -57,13 +59,17 @@ class ESState:
     history: list
     #: wall-clock seconds of training so far (the history's clock goes on from it)
     seconds: float
+    #: the run wrote its weights from this state (the checkpoint of a finished run, which a new run
+    #: may replace as it replaces the weights); False while it trains, and when it was stopped
+    #: between its last generation and its weights
+    finished: bool = False
 
 
 def write_checkpoint(path: str | Path, state: ESState, run: dict) -> Path:
     """Replace ``path`` with ``state`` and ``run`` (the config, seed and code: what a resume must match)."""
     header = {"format": FORMAT, "run": json_copy(run), "generation": state.generation, "rng": state.rng,
               "best_score": state.best_score, "best_generation": state.best_generation,
-              "history": json_copy(state.history), "seconds": state.seconds}
+              "history": json_copy(state.history), "seconds": state.seconds, "finished": bool(state.finished)}
     buf = io.BytesIO()
     # the header first, as bytes (a str array would be UTF-32, without MARK's bytes)
     np.savez(buf, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
@@ -85,7 +91,7 @@ def read_checkpoint(path: str | Path) -> tuple[ESState, dict]:
             arrays = {k: np.array(data[k], dtype=np.float64) for k in ARRAYS}
         state = ESState(generation=int(header["generation"]), rng=header["rng"], best_score=float(header["best_score"]),
                         best_generation=int(header["best_generation"]), history=list(header["history"]),
-                        seconds=float(header["seconds"]), **arrays)
+                        seconds=float(header["seconds"]), finished=header.get("finished") is True, **arrays)
         run = dict(header["run"])
         np.random.PCG64().state = state.rng  # the generator's state is one (a damaged one fails here, not hours on)
         if state.generation < 0 or not 0 <= state.best_generation <= state.generation:
@@ -139,13 +145,26 @@ def _check_sizes(path: str | Path, archive: zipfile.ZipFile) -> None:
                              f"{info.file_size} bytes")
 
 
-def resume_problem(saved: dict, run: dict) -> str | None:
+#: the config field a resume may change: the run's length (``--generations M --resume`` extends a
+#: run, a completed one too; nothing of a generation depends on it:
+#: :func:`lrgym.baselines.train_controller.train`)
+EXTENDABLE = "generations"
+
+
+def resume_problem(saved: dict, run: dict, generation: int) -> str | None:
     """What differs between a checkpoint's run record ``saved`` and this run's ``run`` (``config``
-    field by field, then ``seed``, then ``code``), said with both values; None if nothing does."""
+    field by field, then ``seed``, then ``code``), said with both values; None if nothing does.
+    ``generations`` may differ (:data:`EXTENDABLE`), but not end before the checkpoint's
+    ``generation``: the θ of earlier generations are not kept."""
     saved, run = json_copy(saved), json_copy(run)
     old_cfg, new_cfg = saved.get("config") or {}, run.get("config") or {}
     for key in [*new_cfg, *(k for k in old_cfg if k not in new_cfg)]:
-        if old_cfg.get(key) != new_cfg.get(key):
+        if key == EXTENDABLE and key in new_cfg:
+            if new_cfg[key] < generation:
+                return (f"the config's {key} is {new_cfg[key]!r}, fewer than the {generation} the checkpoint has "
+                        f"trained (the run had {old_cfg.get(key)!r}; a resume goes on from its last generation, "
+                        "the earlier ones' parameters are not kept)")
+        elif old_cfg.get(key) != new_cfg.get(key):
             return f"the config's {key} is {new_cfg.get(key)!r}, the checkpoint's run had {old_cfg.get(key)!r}"
     if saved.get("seed") != run.get("seed"):
         return f"--seed is {run.get('seed')!r}, the checkpoint's run had {saved.get('seed')!r}"

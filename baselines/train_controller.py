@@ -16,8 +16,9 @@ weights are the ``controller`` baseline: ``lrgym leaderboard run-baselines --onl
 **Checkpoints**: after every generation the run replaces ``<weights>.checkpoint.npz`` beside its
 weights (a ``--ship`` run's under ``runs/``) with its whole ES state
 (:mod:`lrgym.baselines.controller_checkpoint`); ``--resume`` goes on from it to the weights the
-uninterrupted run trains, to the bit, and is refused if the config, seed or code differ. A run
-that completes removes it.
+uninterrupted run trains, to the bit, and is refused if the config (but ``generations``), seed or
+code differ. A run that completes keeps it, so that ``--generations M --resume`` extends it to M
+generations: the weights a run of M generations from the start trains, to the bit (:func:`train`).
 
 **Objective** = what the leaderboard ranks by: the normalised score S (:func:`lrgym.baselines.score.score`)
 of each episode against a per-run reference, averaged over a batch of **train** instances of
@@ -568,7 +569,15 @@ def train(cfg: ControllerConfig, seed: int, log=status, *, checkpoint: str | Pat
     which the run goes on to the same θ, holdout history and kept generation as the run never
     stopped (the same config and seed; :func:`main` checks them). ``stop_after``: stop after that
     generation (its checkpoint written) if the run has not ended by then; the record then has
-    ``stopped_after`` and the net the current θ."""
+    ``stopped_after`` and the net the current θ.
+
+    **Extension**: ``cfg.generations`` may be more than the checkpoint's run had (a completed
+    run's checkpoint too), never fewer than its ``generation``; the run then trains what a run of
+    ``cfg.generations`` from the start trains, to the bit. Nothing of a generation depends on the
+    run's length (σ and Adam's step size are constant, Adam's bias correction and the draws follow
+    the generation's number) but the holdout judging the last generation when it is no multiple
+    of ``holdout_every``: that happens after the last checkpoint is written, so the checkpoint
+    holds the state a longer run has at that generation, and a longer run never judges it."""
     rng = np.random.default_rng(seed)
     net = ControllerNet(hidden=cfg.hidden, max_step=cfg.max_step, base_lr=cfg.resolved_base_lr(),
                         rejection_threshold=cfg.rejection_threshold, family_progress=cfg.family_progress,
@@ -590,6 +599,9 @@ def train(cfg: ControllerConfig, seed: int, log=status, *, checkpoint: str | Pat
                         adam_v=np.zeros(net.n_params), rng={}, best_theta=net.theta.copy(), best_score=-np.inf,
                         best_generation=0, history=[], seconds=0.0)
     else:
+        if resume.generation > cfg.generations:
+            raise ValueError(f"the checkpoint is at generation {resume.generation}, past this config's "
+                             f"{cfg.generations} generations")
         if resume.theta.shape != (net.n_params,):
             raise ValueError(f"the checkpoint holds {resume.theta.size} parameters, this config's net {net.n_params}")
         state = resume
@@ -615,6 +627,7 @@ def train(cfg: ControllerConfig, seed: int, log=status, *, checkpoint: str | Pat
     def save(gen: int):
         state.generation, state.theta, state.adam_m, state.adam_v = gen, theta, m, v
         state.rng, state.seconds = rng.bit_generator.state, round(clock + time.time(), 1)
+        state.finished = False  # (main marks it once the weights are written)
         if checkpoint is not None:
             write_checkpoint(checkpoint, state, {"config": dataclasses.asdict(cfg), "seed": seed,
                                                  "code": references_version()})
@@ -646,9 +659,13 @@ def train(cfg: ControllerConfig, seed: int, log=status, *, checkpoint: str | Pat
         if gen % 5 == 0:
             log(f"gen {gen:4d}  train fitness mean {fitness.mean():.3f} max {fitness.max():.3f}"
                 f"  ({clock + time.time():.0f} s)")
-        if gen % cfg.holdout_every == 0 or gen == cfg.generations:
+        if gen % cfg.holdout_every == 0:
             select(gen)
         save(gen)
+    if state.generation == cfg.generations and cfg.generations % cfg.holdout_every:
+        # the last generation is judged on the holdout too, after its checkpoint: a longer run
+        # (--generations M --resume) goes on from the state a run of M generations has there
+        select(cfg.generations)
     info = {"seed": seed, "best_generation": state.best_generation, "holdout_selection_score": state.best_score,
             "seconds": round(clock + time.time(), 1), "history": state.history}
     if state.generation < cfg.generations:
@@ -675,8 +692,10 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=seed_argument, default=0, help="the run's random seed (an integer >= 0; default 0)")
     parser.add_argument("--generations", type=int, default=None, help="override the config's generations")
     parser.add_argument("--resume", action="store_true",
-                        help="go on from the checkpoint an interrupted run of the same output left (its "
-                             "config, seed and code must be this run's): the same weights as an uninterrupted run")
+                        help="go on from the checkpoint an interrupted or finished run of the same output left "
+                             "(its config but generations, seed and code must be this run's; generations: as many "
+                             "as it has trained or more): the same weights as a run of this many generations "
+                             "that never stopped")
     parser.add_argument("--stop-after", type=_generation_argument, default=None, metavar="G",
                         help="stop after generation G, its checkpoint written, if the run has not ended by then "
                              "(go on later with --resume)")
@@ -715,23 +734,26 @@ def main(argv=None) -> int:
     if args.resume:
         if not checkpoint.exists():
             parser.error(f"--resume: no checkpoint at {checkpoint} (a run with this output writes it after each "
-                         "generation, and removes it when it completes); valid: the output of an interrupted run, "
-                         "or no --resume to start one")
+                         "generation and keeps it when it completes; one finished before 2026-12-06 removed it); "
+                         "valid: the output of an interrupted or finished run, or no --resume to start one")
         try:
             resume, saved = read_checkpoint(checkpoint)
         except ValueError as exc:
             parser.error(f"--resume: {exc}; valid: remove it and start over without --resume")
-        problem = resume_problem(saved, run)
+        problem = resume_problem(saved, run, resume.generation)
         if problem:
-            parser.error(f"--resume {checkpoint}: {problem}; valid: the checkpoint's config, seed and code, or "
-                         f"remove {checkpoint} and start over without --resume")
+            parser.error(f"--resume {checkpoint}: {problem}; valid: the checkpoint's config (generations: "
+                         f"{resume.generation} or more), seed and code, or remove {checkpoint} and start over "
+                         "without --resume")
     elif checkpoint.exists():  # an interrupted run's generations are not thrown away unasked
         try:
-            held = f"generation {read_checkpoint(checkpoint)[0].generation}"
+            held = read_checkpoint(checkpoint)[0]
+            finished, held = held.finished, f"generation {held.generation}"
         except ValueError:
-            held = "an unreadable checkpoint"
-        parser.error(f"an interrupted run left its checkpoint {checkpoint} ({held}); valid: --resume to go on "
-                     "from it (the same config and seed), or remove it to start over")
+            held, finished = "an unreadable checkpoint", False
+        if not finished:  # (a finished run's is replaced, as its weights are)
+            parser.error(f"an interrupted run left its checkpoint {checkpoint} ({held}); valid: --resume to go on "
+                         "from it (the same config and seed), or remove it to start over")
     resumed_after = None if resume is None else resume.generation  # (train goes on in that state)
     t0, c0 = time.time(), time.process_time()
     try:
@@ -758,10 +780,15 @@ def main(argv=None) -> int:
                              + ablation_source(name))
     path.parent.mkdir(parents=True, exist_ok=True)
     replace_files(files)  # together, or none of them
-    checkpoint.unlink(missing_ok=True)  # the run is whole: a new run with this output starts afresh
+    # the checkpoint stays: --generations M --resume extends the run; marked finished, a new run replaces it
+    finished, saved = read_checkpoint(checkpoint)
+    finished.finished = True
+    write_checkpoint(checkpoint, finished, saved)
     took = f"({time.time() - t0:.0f} s wall, {time.process_time() - c0:.0f} CPU-s)"
     # stdout: the files written (the result), alone; what the run kept and what to do next: stderr
     status(kept_generation(info["best_generation"], cfg.generations))
+    status(f"its checkpoint {checkpoint} stays: to train on to M generations (the weights a run of M trains), "
+           f"{resume_command(extend_command(command, 'M'))}")
     if submission is None:
         print(f"wrote {path} and {sidecar} {took}", flush=True)
         return 0
@@ -794,6 +821,14 @@ def resume_command(command: str) -> str:
     kept = [w for i, w in enumerate(words) if w != "--stop-after" and not (i and words[i - 1] == "--stop-after")
             and not w.startswith("--stop-after=") and w != "--resume"]
     return " ".join([*kept, "--resume"])
+
+
+def extend_command(command: str, generations: str) -> str:
+    """``command`` (a run's, as typed) with ``--generations generations`` in place of any it had."""
+    words = command.split()
+    kept = [w for i, w in enumerate(words) if w != "--generations" and not (i and words[i - 1] == "--generations")
+            and not w.startswith("--generations=")]
+    return " ".join([*kept, "--generations", generations])
 
 
 def kept_generation(best: int, generations: int) -> str:

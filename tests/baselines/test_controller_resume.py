@@ -5,6 +5,7 @@ to the state the uninterrupted run reaches, to the bit; a resume that would trai
 (another config, seed or code) is refused naming the difference; a checkpoint is never thrown
 away unasked and never lands among the shipped weights."""
 
+import io
 import json
 
 import numpy as np
@@ -59,12 +60,12 @@ def _run(tmp_path, *args, config=TINY):
     return main(["--config", str(cfg), "--seed", "3", "--out", str(tmp_path / "c.npz"), *args])
 
 
-def test_the_command_resumes_to_the_same_weights_and_removes_its_checkpoint(tmp_path, monkeypatch, capsys):
+def test_the_command_resumes_to_the_same_weights_and_keeps_its_checkpoint_complete(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("LRGYM_RUNS", str(tmp_path))
     assert _run(tmp_path) == 0
     whole = np.load(tmp_path / "c.npz")["theta"].tobytes()
     history = [h["holdout"] for h in json.loads((tmp_path / "c.json").read_text())["history"]]
-    assert not (tmp_path / "c.checkpoint.npz").exists()  # a whole run leaves none
+    assert read_checkpoint(tmp_path / "c.checkpoint.npz")[0].generation == 5  # a whole run keeps it, complete
     (tmp_path / "c.npz").unlink()
     assert _run(tmp_path, "--stop-after", "2") == 0
     out = capsys.readouterr().err  # (status: the run wrote no result)
@@ -75,24 +76,114 @@ def test_the_command_resumes_to_the_same_weights_and_removes_its_checkpoint(tmp_
     assert np.load(tmp_path / "c.npz")["theta"].tobytes() == whole
     side = json.loads((tmp_path / "c.json").read_text())
     assert [h["holdout"] for h in side["history"]] == history and side["resumed_after"] == 2
-    assert not (tmp_path / "c.checkpoint.npz").exists()
+    assert read_checkpoint(tmp_path / "c.checkpoint.npz")[0].generation == 5
 
 
 @pytest.mark.parametrize("args, config, said", [
     (["--resume"], {**TINY, "sigma": 0.05}, "the config's sigma is 0.05, the checkpoint's run had 0.04"),
-    (["--resume", "--generations", "6"], TINY, "the config's generations is 6, the checkpoint's run had 5"),
+    (["--resume", "--generations", "1"], TINY, "the config's generations is 1, fewer than the 2 the checkpoint has "
+                                               "trained (the run had 5;"),
     (["--resume", "--seed", "4"], TINY, "--seed is 4, the checkpoint's run had 3"),
     ([], TINY, "an interrupted run left its checkpoint"),  # not thrown away unasked
 ])
 def test_a_resume_that_would_train_other_weights_is_refused_naming_the_difference(tmp_path, monkeypatch, capsys,
                                                                                    args, config, said):
     monkeypatch.setenv("LRGYM_RUNS", str(tmp_path))
-    assert _run(tmp_path, "--stop-after", "1") == 0
+    assert _run(tmp_path, "--stop-after", "2") == 0
     before = (tmp_path / "c.checkpoint.npz").read_bytes()
     with pytest.raises(SystemExit) as exc:
         _run(tmp_path, *args, config=config)  # (a later --seed wins over _run's)
     assert exc.value.code == 2 and said in capsys.readouterr().err
     assert (tmp_path / "c.checkpoint.npz").read_bytes() == before and not (tmp_path / "c.npz").exists()
+
+
+def test_a_finished_run_extended_to_more_generations_trains_the_longer_run_from_the_start_to_the_bit(
+        tmp_path, monkeypatch):
+    """5 generations (holdout every 2: the last, 5, judged only because it is the last), then 7
+    from its checkpoint, in a fresh task cache: the state after generation 7 — θ, Adam's moments,
+    the generator, the best generation and the holdout history (0, 2, 4, 6, 7: not 5) — is the
+    7-generation run's from the start. Before, the finished run removed its checkpoint, and a
+    resume with other generations was refused."""
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path))
+    longer = {**TINY, "generations": 7}
+    net, info = train(ControllerConfig(**longer), 3, log=_quiet, checkpoint=tmp_path / "whole.npz")
+    whole = _state(tmp_path / "whole.npz")
+    assert [h["generation"] for h in whole["history"]] == [0, 2, 4, 6]  # (7: judged after its checkpoint)
+    assert [h["generation"] for h in info["history"]] == [0, 2, 4, 6, 7]
+    short_net, short = train(ControllerConfig(**TINY), 3, log=_quiet, checkpoint=tmp_path / "part.npz")
+    assert [h["generation"] for h in short["history"]] == [0, 2, 4, 5]  # the short run judges its last
+    monkeypatch.setattr(tc, "_TASKS", {})
+    net2, info2 = train(ControllerConfig(**longer), 3, log=_quiet, checkpoint=tmp_path / "part.npz",
+                        resume=read_checkpoint(tmp_path / "part.npz")[0])
+    strip = [[{k: v for k, v in h.items() if k != "seconds"} for h in i["history"]] for i in (info, info2)]
+    assert strip[0] == strip[1] and info2["best_generation"] == info["best_generation"]
+    assert net2.theta.tobytes() == net.theta.tobytes()
+    assert {**_state(tmp_path / "part.npz"), "run": None} == {**whole, "run": None}  # (run: its generations, 5)
+
+
+def test_the_command_extends_a_finished_run_and_its_record_says_so(tmp_path, monkeypatch, capsys):
+    """Through the command: ``--generations 7 --resume`` after a finished 5-generation run writes
+    the weights, kept generation and holdout history a 7-generation run writes; the weights' header
+    differs in the command and ``resumed_after`` only. A run without --resume replaces the finished
+    checkpoint; fewer generations than it has trained are refused."""
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path))
+    assert _run(tmp_path) == 0
+    err = capsys.readouterr().err
+    assert f"its checkpoint {tmp_path / 'c.checkpoint.npz'} stays" in err and "--generations M --resume" in err
+    monkeypatch.setattr(tc, "_TASKS", {})
+    assert _run(tmp_path, "--generations", "7", "--resume") == 0
+    assert read_checkpoint(tmp_path / "c.checkpoint.npz")[0].generation == 7
+    extended = {k: (tmp_path / f"c.{k}").read_bytes() for k in ("npz", "json", "py")}
+    cfg = tmp_path / "cfg.json"
+    assert main(["--config", str(cfg), "--seed", "3", "--generations", "7", "--out", str(tmp_path / "d.npz")]) == 0
+
+    def record(data: bytes):
+        with np.load(io.BytesIO(data)) as saved:
+            return saved["theta"].tobytes(), json.loads(str(saved["header"]))
+
+    (theta, header), (theta7, header7) = record(extended["npz"]), record((tmp_path / "d.npz").read_bytes())
+    assert theta == theta7
+    assert header.pop("resumed_after") == 5
+    assert "--resume" in header.pop("command") and "--resume" not in header7.pop("command")
+    assert header == header7
+    side, side7 = json.loads(extended["json"]), json.loads((tmp_path / "d.json").read_text())
+    assert [h["holdout"] for h in side["history"]] == [h["holdout"] for h in side7["history"]]
+    assert side["best_generation"] == side7["best_generation"] and side["config"] == side7["config"]
+    with pytest.raises(SystemExit) as exc:
+        _run(tmp_path, "--generations", "6", "--resume")
+    assert exc.value.code == 2
+    assert "the config's generations is 6, fewer than the 7 the checkpoint has" in capsys.readouterr().err
+    assert _run(tmp_path, "--generations", "1") == 0  # a new run over a finished one: replaced, as the weights are
+    assert read_checkpoint(tmp_path / "c.checkpoint.npz")[0].generation == 1
+
+
+def test_a_run_stopped_after_its_last_generation_but_before_its_weights_is_not_replaced_unasked(
+        tmp_path, monkeypatch, capsys):
+    """Its checkpoint holds every generation but is not marked finished: a new run is refused, and
+    --resume writes the weights the run would have written (no generation trained again)."""
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path))
+    config = {**TINY, "generations": 3}
+    assert _run(tmp_path, config=config) == 0
+    whole = (tmp_path / "c.npz").read_bytes()
+    assert read_checkpoint(tmp_path / "c.checkpoint.npz")[0].finished
+    (tmp_path / "c.checkpoint.npz").unlink()
+    (tmp_path / "c.npz").unlink()
+
+    def killed(files):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(tc, "replace_files", killed)
+        with pytest.raises(KeyboardInterrupt):
+            _run(tmp_path, config=config)
+    state = read_checkpoint(tmp_path / "c.checkpoint.npz")[0]
+    assert state.generation == 3 and not state.finished and not (tmp_path / "c.npz").exists()
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        _run(tmp_path, config=config)
+    assert exc.value.code == 2 and "an interrupted run left its checkpoint" in capsys.readouterr().err
+    assert _run(tmp_path, "--resume", config=config) == 0
+    assert np.load(tmp_path / "c.npz")["theta"].tobytes() == np.load(io.BytesIO(whole))["theta"].tobytes()
 
 
 def test_a_resume_needs_a_checkpoint_and_the_code_that_wrote_it(tmp_path, monkeypatch, capsys):
@@ -195,8 +286,6 @@ def _checkpoint_members(tmp_path) -> dict:
 
 def _npy_bytes(array=None, *, header_shape=None) -> bytes:
     """``array`` as an .npy file; ``header_shape``: its header claims that shape instead."""
-    import io
-
     buf = io.BytesIO()
     np.lib.format.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False,
                                                "shape": header_shape or array.shape})
