@@ -6,7 +6,7 @@ Each class is the shipped :mod:`lrgym.baselines.controller` with one input group
     lrgym leaderboard submit lrgym.baselines.controller_ablation:NoGradient --name ctl-no-gradient --suite val
 
 ``RandomWeights`` draws every parameter from N(0, s²), s = the standard deviation of the
-trained parameters (numpy seed 0): the same agent without training.
+trained parameters that act (numpy seed 0): the same agent without training.
 """
 
 from __future__ import annotations
@@ -41,8 +41,14 @@ NoFamily = _masked("family")
 
 def random_weights(net: ControllerNet, seed: int = 0) -> ControllerNet:
     """``net`` with every parameter drawn from N(0, s²), s = the standard deviation of its trained
-    ones (0.1 if they are all equal): its architecture without training."""
-    scale = float(np.std(net.theta)) or 0.1
+    ones (0.1 if they are all equal): its architecture without training.
+
+    Of the parameters that act only: weights trained with a ``mask`` hold the parameters it
+    silences at 0 (:meth:`~lrgym.baselines.controller.ControllerNet.inert_parameters`: ES leaves
+    them at their start), which would shrink s by how many there are, not by anything trained. The
+    shipped weights have no mask, so their s is the standard deviation of all their parameters."""
+    acting = net.theta[~net.inert_parameters()]
+    scale = (float(np.std(acting)) if acting.size else 0.0) or 0.1
     net.theta = np.random.default_rng(seed).normal(0.0, scale, net.n_params)
     return net
 

@@ -339,3 +339,21 @@ def test_a_bare_npy_file_as_checkpoint_is_refused_before_numpy_allocates_its_hea
     forged.write_bytes(_npy_bytes(np.ones(3), header_shape=(2 ** 40,)) + MARK)
     with pytest.raises(ValueError, match=rf"{forged} is no readable train_controller checkpoint .*not a zip archive"):
         read_checkpoint(forged)
+
+
+def test_random_weights_of_masked_weights_draw_at_the_scale_of_the_parameters_that_act():
+    """Weights trained with a mask hold its silenced parameters at 0; RandomWeights' scale is the
+    std of the others (here exactly 0.5: ±0.5 on an even count of them), not shrunk by the zeros
+    (the std of all 27 parameters, 0.47 with the 3 gradient weights at 0). Unmasked weights, as the
+    shipped ones, draw at the std of all their parameters, as before (test_controller.py)."""
+    from lrgym.baselines.controller_ablation import random_weights
+
+    net = ControllerNet(family_progress=True, mask=("gradient",), base_lr=(0.02, 0.01, 0.01, 0.1))
+    acting = ~net.inert_parameters()
+    assert acting.sum() % 2 == 0 and (~acting).sum() == 3
+    theta = np.zeros(net.n_params)
+    theta[acting] = np.resize([0.5, -0.5], acting.sum())
+    net.theta = theta
+    drawn = random_weights(net, seed=0).theta
+    unit = np.random.default_rng(0).standard_normal(net.n_params)
+    np.testing.assert_allclose(drawn, 0.5 * unit, rtol=1e-12)
