@@ -184,7 +184,7 @@ def trained_on_lines(trained_on) -> str:
     """Python source binding ``TRAINED_ON`` to ``trained_on`` (a dict of env keywords, as a
     literal; "" for anything else), for a submission file's head, before its weights: the settings
     it trained at, which ``submit`` compares with its suite's (a note names those graded at
-    another value: ``lrgym.leaderboard.settings.trained_apart_note``)."""
+    another value: ``lrgym.leaderboard.trained_apart.trained_apart_note``)."""
     if not isinstance(trained_on, dict):
         return ""
     return ("# the env settings it was trained at (submit notes those its suite grades at other values)\n"

@@ -268,7 +268,7 @@ def trained_on(name: str, family: str | None = None) -> dict | None:
     :func:`make_baseline` loads: :func:`weights_path`) were trained at, as their training recorded
     them: an SB3 agent's sidecar ``trained_on``, the Q-table's ``meta["env_kwargs"]``, the
     controller's config ``env_options`` (each trained at the env's defaults but those). The board
-    compares them with a suite's (:func:`lrgym.leaderboard.settings.settings_apart`), as it does a
+    compares them with a suite's (:func:`lrgym.leaderboard.trained_apart.settings_apart`), as it does a
     submission's. None for a hand-designed baseline, absent weights, or a record that cannot be
     read (nothing to compare; a damaged file fails when the baseline runs, not here)."""
     if name not in LEARNED:

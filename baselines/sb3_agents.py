@@ -34,7 +34,7 @@ ACTION_MODES = {"dqn": "discrete", "ppo": "log_lr"}
 #: :data:`lrgym.settings.POLICY_CHOICES`, under this module's name). The settings a suite fixes
 #: (lr range, cap, horizon, inner steps, reward, ...) are recorded, under ``trained_on``, never taken: no
 #: policy can choose them, every entry is graded under the suite's (``submit`` notes those apart and the
-#: board marks the entry: :func:`lrgym.leaderboard.settings.settings_apart`).
+#: board marks the entry: :func:`lrgym.leaderboard.trained_apart.settings_apart`).
 SIDECAR_CHOICES = POLICY_CHOICES
 #: the key train_sb3 writes into its sidecar (value: the format version, :data:`SIDECAR_VERSION`)
 SIDECAR_MARK = "lrgym_sb3_sidecar"

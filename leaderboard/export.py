@@ -124,15 +124,15 @@ ENTRY_COLUMNS: tuple[str, ...] = ("entry_id", "name", "kind", "status", "failure
 
 def _trained_apart(e: EntryRecord) -> str | None:
     """The ``trained_apart`` cell of ``e``: what the board notes of an entry trained at other
-    settings than graded (:func:`lrgym.leaderboard.settings.apart_text` of the numbers its entry
+    settings than graded (:func:`lrgym.leaderboard.trained_apart.apart_text` of the numbers its entry
     keeps, its suite's family names), or None."""
-    from lrgym.leaderboard.settings import TRAINED_APART_KEY, apart_text, read_apart_record
+    from lrgym.leaderboard.trained_apart import apart_text, entry_apart
 
     spec = e.env_spec if isinstance(e.env_spec, dict) else {}
     described = spec.get("suite") if isinstance(spec.get("suite"), dict) else {}
     families = tuple(f["family"] for f in described.get("families") or () if isinstance(f, dict)
                      and isinstance(f.get("family"), str))
-    return apart_text(read_apart_record(spec.get(TRAINED_APART_KEY), families or None), families) or None
+    return apart_text(entry_apart(spec, families or None), families) or None
 
 
 def entry_rows(entries: list[EntryRecord], store: ResultStore | None = None) -> list[dict]:

@@ -131,12 +131,11 @@ APART_MARK = "†"
 
 def trained_apart(entry, families=None) -> dict:
     """The settings ``entry`` was trained at other values of than it was graded at, as its entry
-    keeps them (:func:`lrgym.leaderboard.settings.read_apart_record`: numbers and the board's
+    keeps them (:func:`lrgym.leaderboard.trained_apart.entry_apart`: numbers and the board's
     ``families`` only), ``{}`` for none."""
-    from lrgym.leaderboard.settings import TRAINED_APART_KEY, read_apart_record
+    from lrgym.leaderboard.trained_apart import entry_apart
 
-    spec = entry.env_spec if isinstance(entry.env_spec, dict) else {}
-    return read_apart_record(spec.get(TRAINED_APART_KEY), families)
+    return entry_apart(entry.env_spec, families)
 
 
 def trained_apart_line(lb: Leaderboard, name=str) -> str:
@@ -145,7 +144,7 @@ def trained_apart_line(lb: Leaderboard, name=str) -> str:
     none. Its text is lrgym's, the stored numbers and family names (checked:
     :func:`trained_apart`) and the entry names, the submitters', given through ``name`` (an output
     that escapes text passes its escape; the terminal and the HTML page escape the whole line)."""
-    from lrgym.leaderboard.settings import apart_text
+    from lrgym.leaderboard.trained_apart import apart_text
 
     families = tuple(lb.suite.family_names)
     said = [f"{name(clean(r.name, keep_newlines=False))}: {apart_text(apart, families)}"

@@ -39,7 +39,8 @@ from lrgym.leaderboard.limits import (MIN_MEMORY_MB, check_memory_limit, check_t
                                      plan_workers)
 from lrgym.leaderboard.pool import GroupResult, Job, default_workers
 from lrgym.leaderboard.references import References, floored, load_references
-from lrgym.leaderboard.settings import TRAINED_APART_KEY, allowed_optimizers, apart_record, settings_apart
+from lrgym.leaderboard.settings import allowed_optimizers
+from lrgym.leaderboard.trained_apart import TRAINED_APART_KEY, apart_record, settings_apart
 from lrgym.leaderboard.store import EntryRecord, KeptResultError, NameTakenError, ResultStore, RunRecord
 from lrgym.leaderboard.submission_files import declared_name, missing_file_error
 from lrgym.leaderboard.suite import DEFAULT_SUITE, Suite, Task, get_suite
@@ -75,7 +76,7 @@ class PolicySpec:
     policy spec (see :mod:`lrgym.leaderboard.worker`) and a human-readable ``source``.
     ``trained_on``: the env settings a trained policy's files say it learned at
     (:func:`checked_submission`), or None; its entry keeps those the suite grades at other values
-    (:func:`lrgym.leaderboard.settings.apart_record`), which the board notes under its row."""
+    (:func:`lrgym.leaderboard.trained_apart.apart_record`), which the board notes under its row."""
 
     name: str
     kind: str
@@ -255,14 +256,14 @@ def checked_submission(spec: PolicySpec, suite: Suite | None = None) -> tuple[Po
     sandbox start. ``ValueError`` with the reader's message; nothing read is run. A module
     target reads no file here. Returns notes for the submitter: a ``<stem>.json`` beside a zip
     that is no sidecar, ignored; and, given the ``suite`` it is graded on, a policy trained at
-    other settings than the suite's (:func:`~lrgym.leaderboard.settings.trained_apart_note`:
+    other settings than the suite's (:func:`~lrgym.leaderboard.trained_apart.trained_apart_note`:
     the ``trained_on`` of a train_sb3 sidecar, or the ``TRAINED_ON`` line of a policy file
     train_rllib, rllib_export or train_controller wrote). Returns
     ``spec`` with that ``trained_on`` (:attr:`PolicySpec.trained_on`: its entry keeps the settings
     apart, for the board to say) and the notes."""
     from lrgym.baselines.sb3_agents import parse_sidecar
     from lrgym.leaderboard.failures import PolicyError
-    from lrgym.leaderboard.settings import trained_apart_note
+    from lrgym.leaderboard.trained_apart import trained_apart_note
     from lrgym.leaderboard.submission_files import declared_trained_on, read_policy_files, read_sb3_files
 
     notes: list[str] = []
@@ -862,7 +863,7 @@ class _Recorder:
 
 def _apart_field(trained_on: dict, suite: Suite) -> dict:
     """``{TRAINED_APART_KEY: record}`` of a policy trained at other settings than ``suite``'s
-    (:func:`~lrgym.leaderboard.settings.apart_record`: the numbers the env took, no text of the
+    (:func:`~lrgym.leaderboard.trained_apart.apart_record`: the numbers the env took, no text of the
     submitter's), else ``{}``. The claim is the submitter's: one the comparison cannot read is no
     record, never a reason to lose the entry."""
     try:

@@ -1,5 +1,8 @@
 """Episode settings of a graded run: the suite decides, the policy may choose a few things.
 
+(What a board notes of a policy trained at other settings than it is graded at:
+:mod:`lrgym.leaderboard.trained_apart`.)
+
 A graded episode is built from the suite's env keywords (:meth:`Suite.env_kwargs`: family,
 instance set, horizon, inner steps, ...) plus the few *policy choices* below, which describe how
 the policy acts, not how hard the problem is. Anything else a policy asks for (``inner_steps``,
@@ -28,9 +31,6 @@ does not list (a wrapper's, a future one) reaches no policy until it is added he
 
 from __future__ import annotations
 
-import math
-import re
-
 from lrgym.brief import brief
 from lrgym.info import ACTION_MODES, INFO_KEYS
 from lrgym.optim import OPTIMIZERS
@@ -38,9 +38,7 @@ from lrgym.settings import DEFAULT_LR_MAX, DEFAULT_LR_MIN, POLICY_CHOICES, range
 from lrgym.tasks.base import is_real
 
 __all__ = ["ALLOWED_OPTIMIZERS", "HIDDEN_INFO_KEYS", "POLICY_CHOICES", "PUBLIC_INFO_KEYS", "SettingsError",
-           "TRAINED_APART_KEY", "TRAINED_SETTINGS", "allowed_optimizers", "apart_record", "apart_text", "check_choices",
-           "episode_kwargs", "episode_kwargs_from", "public_info", "read_apart_record", "settings_apart",
-           "trained_apart_note"]
+           "allowed_optimizers", "check_choices", "episode_kwargs", "episode_kwargs_from", "public_info"]
 
 ALLOWED_OPTIMIZERS: tuple[str, ...] = tuple(OPTIMIZERS)
 #: info keys a graded policy never sees (the instance id would let it look answers up)
@@ -48,11 +46,6 @@ HIDDEN_INFO_KEYS = frozenset({"instance"})
 #: the info keys a graded policy sees (:func:`public_info`): the schema's, but the hidden ones
 PUBLIC_INFO_KEYS = frozenset(INFO_KEYS) - HIDDEN_INFO_KEYS
 MAX_FACTORS = 16
-#: the settings a suite fixes that change what a trained policy's actions do or what it sees: the LR
-#: range (the LR a ``log_lr`` action sets; where ``discrete`` factors clip), the loss cap, the
-#: horizon (the ``progress`` feature t/T) and the inner steps an LR acts for. A policy trained at
-#: others (its ``trained_on``) is graded at the suite's: :func:`settings_apart` names them.
-TRAINED_SETTINGS = ("lr_min", "lr_max", "cap_factor", "horizon", "inner_steps")
 
 
 class SettingsError(ValueError):
@@ -149,123 +142,3 @@ def episode_kwargs_from(suite_kwargs: dict, choices: dict, optimizers=None) -> d
 def episode_kwargs(suite, family: str, choices: dict) -> dict:
     """:func:`episode_kwargs_from` for ``family`` of ``suite``."""
     return episode_kwargs_from(suite.env_kwargs(family), choices, allowed_optimizers(suite))
-
-
-def _resolved(kwargs: dict, family: str) -> dict:
-    """The :data:`TRAINED_SETTINGS` an env of ``family`` with the keywords ``kwargs`` runs at (a
-    value left out or None: the env's or the family's default)."""
-    from lrgym.settings import EnvSettings
-
-    given = {k: kwargs[k] for k in TRAINED_SETTINGS if kwargs.get(k) is not None}
-    settings = EnvSettings.build(family=family, **given)
-    return {k: getattr(settings, k) for k in TRAINED_SETTINGS}
-
-
-def settings_apart(trained_on: dict, suite) -> dict[str, tuple]:
-    """{setting: (the value it trained at, {family: the suite's value})} of each of
-    :data:`TRAINED_SETTINGS` that ``suite`` grades some family at another value than the policy
-    trained at (``trained_on``: a train_sb3 sidecar's, an exported RLlib policy's record; a
-    setting it leaves out is the env's default, as in training, compared family by family). A
-    ``trained_on`` that is no mapping, or values the env refuses, are no settings: ``{}``."""
-    if not isinstance(trained_on, dict):
-        return {}
-    apart: dict[str, tuple] = {}
-    for family in suite.family_names:
-        try:
-            mine = _resolved(trained_on, family)
-        except (TypeError, ValueError):  # a record of another lrgym, or hand-written: nothing to compare
-            return {}
-        graded = _resolved(suite.env_kwargs(family), family)
-        for key in TRAINED_SETTINGS:
-            if mine[key] != graded[key]:
-                apart.setdefault(key, (mine[key], {}))[1][family] = graded[key]
-    return apart
-
-
-def trained_apart_note(what: str, trained_on: dict, suite) -> str | None:
-    """The note ``submit`` prints before grading ``what`` (a policy file, a zip) trained at other
-    :data:`TRAINED_SETTINGS` than ``suite`` grades it at (:func:`settings_apart`), or None: the
-    board is the suite's settings for every entry, so a policy trained at lr_max 1 is graded with
-    its ``log_lr`` actions setting LRs of the suite's range, which it never learned."""
-    apart = settings_apart(trained_on, suite)
-    if not apart:
-        return None
-
-    def graded(values: dict) -> str:
-        if len(set(values.values())) == 1 and len(values) == len(suite.family_names):
-            return f"{next(iter(values.values()))!r}"
-        return ", ".join(f"{f} {v!r}" for f, v in values.items())
-
-    said = "; ".join(f"{k} trained at {mine!r}, graded at {graded(values)}" for k, (mine, values) in apart.items())
-    why = []
-    if {"lr_min", "lr_max"} & set(apart):
-        why.append("its actions set and clip LRs in the suite's LR range (a log_lr action: another LR)")
-    if "horizon" in apart:
-        why.append("its progress feature t/T runs at another pace")
-    if {"inner_steps", "cap_factor"} & set(apart):
-        why.append("an LR acts for other inner steps or under another loss cap")
-    return (f"{what} was trained at other settings than suite {suite.version} grades every entry at ({said}): "
-            f"it is graded at the suite's ({'; '.join(why)}), not at the settings it learned; to be graded as it "
-            f"learned, train it at the suite's")
-
-
-# ---- the record an entry keeps (``env_spec["trained_apart"]``) and what a board says of it -------------
-
-#: the key of an entry's ``env_spec`` that keeps its :func:`apart_record` (none: trained at the
-#: suite's settings, or no record of what it trained at, as every baseline)
-TRAINED_APART_KEY = "trained_apart"
-#: a family name a stored record may name (the suites' families are such names)
-_FAMILY_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
-#: the largest magnitude a stored value may have (a horizon or inner steps is at most 10⁹)
-_MAX_VALUE = 1e15
-
-
-def apart_record(apart: dict) -> dict:
-    """:func:`settings_apart`'s ``{setting: (trained, {family: graded})}`` as the JSON an entry
-    stores: ``{setting: {"trained": value, "graded": {family: value}}}``. Its values are those the
-    env resolved (numbers it accepted): nothing the submitter wrote is stored as text."""
-    return {key: {"trained": mine, "graded": dict(graded)} for key, (mine, graded) in apart.items()}
-
-
-def _storable(value) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-            and abs(value) <= _MAX_VALUE)
-
-
-def read_apart_record(record, families=None) -> dict[str, tuple]:
-    """An entry's stored :func:`apart_record` back as ``{setting: (trained, {family: graded})}``,
-    keeping only what a board may show: settings of :data:`TRAINED_SETTINGS`, finite numbers of
-    at most 10¹⁵ in magnitude, family names of letters, digits, ``_ . -`` (at most 40 characters)
-    and of ``families`` (the board's suite's; None: any). Anything else (a record of another lrgym, a
-    hand-edited store) is left out; no record: ``{}``."""
-    if not isinstance(record, dict):
-        return {}
-    apart: dict[str, tuple] = {}
-    for key in TRAINED_SETTINGS:
-        item = record.get(key)
-        if not isinstance(item, dict) or not _storable(item.get("trained")) or not isinstance(item.get("graded"), dict):
-            continue
-        graded = {f: v for f, v in item["graded"].items() if isinstance(f, str) and _storable(v)
-                  and (_FAMILY_NAME.fullmatch(f) if families is None else f in families)}
-        if graded:
-            apart[key] = (item["trained"], graded)
-    return apart
-
-
-def _shown(value) -> str:
-    """A stored setting as a board shows it: an integer as it is, a real with 6 significant digits."""
-    return str(value) if isinstance(value, int) else f"{value:.6g}"
-
-
-def apart_text(apart: dict[str, tuple], families=()) -> str:
-    """What a board says of an entry's :func:`read_apart_record`: each setting with the value it
-    trained at and the suite's (one value if it is every one of the suite's ``families``', else
-    each family's), e.g. ``lr_max 1 (graded at 10); horizon 100 (graded at linreg 200, mlp 150)``;
-    ``""`` for none."""
-    def graded(values: dict) -> str:
-        if len(set(values.values())) == 1 and set(values) == set(families):
-            return _shown(next(iter(values.values())))
-        return ", ".join(f"{f} {_shown(v)}" for f, v in values.items())
-
-    return "; ".join(f"{key} {_shown(mine)} (graded at {graded(values)})" for key, (mine, values) in apart.items())
-

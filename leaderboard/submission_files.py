@@ -347,8 +347,8 @@ def declared_trained_on(source: bytes) -> dict | None:
     (:func:`lrgym.baselines.outputs.trained_on_lines`, within
     its first :data:`MAX_TRAINED_ON_SCAN` bytes) as a literal dict (:func:`ast.literal_eval`:
     nothing is run), else None. A submission is untrusted: what it says only decides the note
-    ``submit`` prints for the submitter (:func:`lrgym.leaderboard.settings.trained_apart_note`)
-    and the board's mark of its entry (:func:`lrgym.leaderboard.settings.apart_record`: the
+    ``submit`` prints for the submitter (:func:`lrgym.leaderboard.trained_apart.trained_apart_note`)
+    and the board's mark of its entry (:func:`lrgym.leaderboard.trained_apart.apart_record`: the
     numbers the env took, none of the file's text); never how it is graded."""
     import ast
 

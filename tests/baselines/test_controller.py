@@ -463,7 +463,7 @@ def test_the_suite_train_controller_names_for_grading_is_at_the_settings_its_rec
     env options, none) trains at the env's defaults, which val grades at, so its entry carries no
     trained-apart mark there; ``quick`` (horizon 12, 5 inner steps) would mark it †."""
     from lrgym.baselines.train_controller import ControllerConfig
-    from lrgym.leaderboard.settings import settings_apart
+    from lrgym.leaderboard.trained_apart import settings_apart
     from lrgym.leaderboard.suite import get_suite
 
     trained_on = dict(ControllerConfig().env_options)

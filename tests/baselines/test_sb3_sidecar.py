@@ -28,7 +28,7 @@ def test_the_policy_choices_a_sidecar_records_are_env_keywords_a_suite_does_not_
     import inspect
 
     from lrgym.env import LRControlEnv
-    from lrgym.leaderboard.settings import TRAINED_SETTINGS
+    from lrgym.leaderboard.trained_apart import TRAINED_SETTINGS
 
     keywords = set(inspect.signature(LRControlEnv.__init__).parameters)
     assert set(SIDECAR_CHOICES) <= keywords, set(SIDECAR_CHOICES) - keywords

@@ -5,7 +5,7 @@ A policy trained with its own ``lr_min`` / ``lr_max``, ``cap_factor``, ``horizon
 the suite's range, which it never learned, and its progress feature runs at another pace. The
 train_sb3 sidecar and the exported RLlib policy recorded the settings (``trained_on``) but nothing
 read them, so the board was silently unfair to the submitter. ``submit`` now compares them with its
-suite's, family by family (:func:`lrgym.leaderboard.settings.settings_apart`), and prints a note
+suite's, family by family (:func:`lrgym.leaderboard.trained_apart.settings_apart`), and prints a note
 naming each setting, the value it trained at and the suite's; the entry is graded as before."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pytest
 from lrgym.baselines.mlp_policy import MLPPolicy
 from lrgym.env import LRControlEnv
 from lrgym.leaderboard.runner import checked_submission, submission_spec
-from lrgym.leaderboard.settings import TRAINED_SETTINGS, settings_apart
+from lrgym.leaderboard.trained_apart import TRAINED_SETTINGS, settings_apart
 from lrgym.leaderboard.submission_files import declared_trained_on
 from lrgym.leaderboard.suite import get_suite
 

@@ -25,7 +25,7 @@ from lrgym.leaderboard.ranking import build_leaderboard
 from lrgym.leaderboard.report_html import html_page
 from lrgym.leaderboard.report_markdown import markdown
 from lrgym.leaderboard.runner import checked_submission, run_suite, submission_spec, summarize
-from lrgym.leaderboard.settings import TRAINED_APART_KEY, apart_record, read_apart_record
+from lrgym.leaderboard.trained_apart import TRAINED_APART_KEY, apart_record, read_apart_record
 from lrgym.leaderboard.store import ResultStore
 from lrgym.leaderboard.suite import get_suite
 from lrgym.leaderboard.text import markdown_escape
