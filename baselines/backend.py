@@ -466,7 +466,8 @@ def connect(address: str | None = None):
     else:
         _check_reachable(address)  # its form (a ValueError) first, then a Ray head answering there
     try:
-        with _neutral_working_directory() as empty, keep_stop_handlers():  # a command's SIGTERM stays Ctrl-C's
+        with _neutral_working_directory() as empty, keep_stop_handlers(), _without_token_notice():
+            # (a command's SIGTERM stays Ctrl-C's; Ray's notice that token authentication is on is not said)
             # shipped as the workers' working_dir, so Ray puts neither this folder nor the script's on their sys.path
             kwargs["runtime_env"]["working_dir"] = empty
             ray.init(**kwargs)
@@ -475,6 +476,37 @@ def connect(address: str | None = None):
                               f"({_auth_hint(address)}{_port_hint(address)}start one with `ray start --head`, "
                               "or pass --address HOST:PORT)") from exc
     return ray
+
+
+#: the logger and the start of Ray's notice, at every ``ray.init`` where ``$RAY_AUTH_MODE`` is unset, that
+#: it turned token authentication on (a new instance; ``auto`` where a token exists): Ray 2.60's
+#: ``authentication_token_setup._warn_token_auth_enabled``
+TOKEN_NOTICE = ("ray._private.authentication.authentication_token_setup",
+                "Token authentication is enabled for this Ray cluster")
+
+
+@contextlib.contextmanager
+def _without_token_notice() -> Iterator[None]:
+    """Drop Ray's notice that it turned token authentication on (:data:`TOKEN_NOTICE`) while the
+    block runs: a WARNING line with a timestamp and Ray's source file, printed on every run's
+    terminal (``lrgym leaderboard submit --backend ray``, ``tune``, ``train_rllib``), that asks
+    nothing of the user; the authentication it announces is on all the same. Ray's warning that
+    token authentication is *off* (anyone on the network may run code on the cluster) and every
+    other record are kept. Ray says neither where ``$RAY_AUTH_MODE`` is set (``token`` or
+    ``disabled``: the user chose)."""
+    import logging
+
+    name, start = TOKEN_NOTICE
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(start)
+
+    logger = logging.getLogger(name)
+    logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        logger.removeFilter(keep)
 
 
 def _port_hint(address: str | None) -> str:

@@ -429,3 +429,38 @@ def test_run_nodes_name_the_nodes_dead_since_when_ray_names_none():
     assert nodes.lost_on(RuntimeError("The worker died unexpectedly")) == \
         " (the Ray nodes 3f2a9c1e at 127.0.0.1 (box), 77d0aa12 at 127.0.0.1 (box) are gone)"
     assert nodes.lost_on(RuntimeError("The worker died unexpectedly")) == ""
+
+
+_QUIET_DRIVER = ("import os, sys\n"
+                 "from lrgym.baselines import backend\n"
+                 "ray = backend.connect(None)\n"
+                 "print(list(backend.Backend('ray').imap(abs, [-1, -2], workers=1)), file=sys.stderr)\n"
+                 "print('auth', os.environ.get('RAY_AUTH_MODE'), file=sys.stderr)\n"
+                 "ray.shutdown()\n")
+
+
+def test_a_ray_run_on_this_machine_says_nothing_of_rays_own_on_the_terminal():
+    """A run on the Ray instance lrgym starts (``--backend ray`` without ``--address``) printed Ray's
+    ``WARNING authentication_token_setup.py:85 -- Token authentication is enabled for this Ray
+    cluster. Set RAY_AUTH_MODE=disabled to opt out ...`` on every terminal, at each ``ray.init``
+    (the Ray audit's loose end). It is dropped; token authentication stays on (Ray's own
+    ``RAY_AUTH_MODE=token`` in the driver), the jobs' results and lrgym's lines are on stderr,
+    and stdout is empty. A real instance, in a temp folder of its own."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    pytest.importorskip("ray")
+    temp = tempfile.mkdtemp(prefix="lrgym-rt-")  # short: Ray's socket paths live below it
+    os.makedirs(os.path.join(temp, "ray"))
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_AUTH_MODE", "RAY_ADDRESS")}
+    try:
+        done = subprocess.run([sys.executable, "-c", _QUIET_DRIVER], env={**env, "RAY_TMPDIR": temp},
+                              capture_output=True, text=True, timeout=240)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    assert "[1, 2]" in done.stderr and "auth token" in done.stderr  # the jobs ran, token authentication on
+    assert "Token authentication" not in done.stderr, done.stderr
