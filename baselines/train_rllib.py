@@ -56,8 +56,8 @@ from lrgym.settings import MAX_NUM_ENVS
 from lrgym.tasks import FAMILIES
 
 __all__ = ["ALGOS", "ENV_NAME", "RESUME_MAY_DIFFER", "TRAINER_SET", "ConfigError", "RLlibConfig", "checkpoint_settings",
-           "checkpoint_steps", "export_policy", "make_env", "resumed_config", "runner_cycle_offset", "runner_seeds",
-           "spread_cycles", "steps_said", "train", "training_view"]
+           "checkpoint_steps", "export_policy", "make_env", "resumed_algo_config", "resumed_config",
+           "runner_cycle_offset", "runner_seeds", "spread_cycles", "steps_said", "train", "training_view"]
 
 ALGOS = ("ppo", "dqn")
 #: the name the env creator is registered under in Ray's registry
@@ -432,6 +432,25 @@ def checkpoint_settings(path: str | Path) -> dict | None:
     return out
 
 
+def resumed_algo_config(path: str | Path, config: RLlibConfig, log=outputs.status) -> dict:
+    """The ``AlgorithmConfig`` state of the checkpoint at ``path`` (its ``class_and_ctor_args.pkl``,
+    which :func:`checkpoint_settings` read), which a resumed run is built from, with
+    :func:`spread_cycles` as its ``on_environment_created`` callback, as :func:`algo_config` gives
+    a new run. A checkpoint written before the callback existed (2026-12-06) holds none, and RLlib
+    rebuilt it so: its resumed runners walked an ``instance_order="cycle"`` list in lockstep, without
+    a word. The resumed run now spreads them, and ``log`` says so where the checkpoint's list is a
+    cycle (``config``: the run's settings, the checkpoint's: :func:`resumed_config`)."""
+    from ray.rllib.utils.checkpoints import Checkpointable
+
+    state = dict(_unpickle(Path(path) / Checkpointable.CLASS_AND_CTOR_ARGS_FILE_NAME)["ctor_args_and_kwargs"][0][0])
+    if state.get("callbacks_on_environment_created") is None and config.env_kwargs.get("instance_order") == "cycle":
+        log(f"note: --resume {path} was written before train_rllib spread its env runners' instance cycles apart "
+            "(spread_cycles): its runners walked the instances list in lockstep; they now start apart, as a new "
+            "run's do")
+    state["callbacks_on_environment_created"] = spread_cycles
+    return state
+
+
 def checkpoint_steps(path: str | Path) -> int | None:
     """The env steps a checkpoint has sampled in its lifetime (RLlib's
     ``env_runners/num_env_steps_sampled_lifetime``, which a resumed run counts on from), read
@@ -566,7 +585,9 @@ def train(config: RLlibConfig, log=outputs.status, wrote=print) -> MLPPolicy | N
     if config.resume:
         from ray.rllib.algorithms.algorithm import Algorithm
 
-        algo = Algorithm.from_checkpoint(str(Path(config.resume).resolve()))
+        # built from the checkpoint's config with this file's cycle callback (resumed_algo_config)
+        algo = Algorithm.from_checkpoint(str(Path(config.resume).resolve()),
+                                         config=resumed_algo_config(config.resume, config, log))
         try:  # again on what was built
             _check_algo(config, type(algo).__name__.lower())
         except ConfigError:

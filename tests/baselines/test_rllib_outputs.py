@@ -56,7 +56,7 @@ class _Exported:
         return f"# {self.tag}\n"
 
 
-def _checkpoint(path, steps: int = 0, algo: str = "ppo", **settings):
+def _checkpoint(path, steps: int = 0, algo: str = "ppo", callback=True, **settings):
     """A checkpoint folder as ``Algorithm.save_to_path`` writes it, of the run ``settings``
     (:class:`RLlibConfig` fields) at ``steps`` env steps: the two files lrgym reads before
     building anything (the algorithm itself is stood in for by :class:`PPO`)."""
@@ -67,6 +67,8 @@ def _checkpoint(path, steps: int = 0, algo: str = "ppo", **settings):
 
     path.mkdir(parents=True)
     state = train_rllib.algo_config(train_rllib.RLlibConfig(algo=algo, **settings)).get_state()
+    if not callback:  # as before spread_cycles (2026-12-06)
+        state["callbacks_on_environment_created"] = None
     with open(path / "class_and_ctor_args.pkl", "wb") as f:
         pickle.dump({"class": RLlibPPO if algo == "ppo" else DQN, "ctor_args_and_kwargs": ((state,), {})}, f)
     lifetime = {"stats_cls_identifier": "lifetime_sum", "lifetime_sum": float(steps)}
@@ -84,7 +86,7 @@ def _stand_ins(monkeypatch, tag: str = "x", cpus: float = 2.0):
     connected = []
     fake_ray = types.SimpleNamespace(__version__="test", cluster_resources=lambda: {"CPU": cpus})
     monkeypatch.setattr(backend, "connect", lambda address=None: connected.append(address) or fake_ray)
-    monkeypatch.setattr(Algorithm, "from_checkpoint", classmethod(lambda cls, path: PPO()))
+    monkeypatch.setattr(Algorithm, "from_checkpoint", classmethod(lambda cls, path, **kwargs: PPO()))
     monkeypatch.setattr(train_rllib, "export_policy", lambda *args: _Exported(tag))
     PPO.trained = 0
     return connected
@@ -391,3 +393,26 @@ def test_a_runs_policy_choices_go_with_its_exported_policy(tmp_path, monkeypatch
     exec(compile(source, "rllib_ppo_linreg.py", "exec"), namespace)
     graded = namespace["RLlibPolicy"]()
     assert (graded.optimizer, graded.lr_init, graded.env_options) == ("adam", 0.003, policy.env_options)
+
+
+@pytest.mark.parametrize("order", ["cycle", "draw"])
+def test_a_checkpoint_without_the_cycle_callback_is_rebuilt_with_it(order, tmp_path, monkeypatch):
+    """RLlib rebuilds a checkpoint from the config it holds: one written before spread_cycles
+    existed resumed without it, its runners walking an instance_order="cycle" list in lockstep,
+    without a word. The resumed algorithm's config now has the callback (on a cycle list the
+    run says so on its log; the real runners: test_ray_cluster.py)."""
+    from ray.rllib.algorithms.algorithm import Algorithm
+
+    _stand_ins(monkeypatch)
+    given = []
+    monkeypatch.setattr(Algorithm, "from_checkpoint",
+                        classmethod(lambda cls, path, **kwargs: given.append(kwargs) or PPO()))
+    env_kwargs = {"instances": [0, 1, 2, 3], "instance_order": order}
+    ckpt = _checkpoint(tmp_path / "old.ckpt", callback=False, env_runners=2, env_kwargs=env_kwargs)
+    told = []
+    train_rllib.train(train_rllib.RLlibConfig(resume=str(ckpt), out=str(tmp_path / "o"), total_timesteps=10,
+                                              progress=False), log=told.append, wrote=told.append)
+    assert [kw["config"]["callbacks_on_environment_created"] for kw in given] == [train_rllib.spread_cycles]
+    assert given[0]["config"]["env_config"]["instance_order"] == order  # the checkpoint's config otherwise
+    noted = [m for m in told if "was written before train_rllib spread its env runners' instance cycles" in m]
+    assert len(noted) == (order == "cycle"), told

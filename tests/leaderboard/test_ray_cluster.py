@@ -590,6 +590,42 @@ def test_rllib_env_runners_start_their_instance_cycles_apart(cluster):
     assert starts == {1: [0, 1], 2: [2, 3]}
 
 
+def test_a_checkpoint_from_before_spread_cycles_resumes_with_its_runners_cycles_apart(cluster, tmp_path, monkeypatch):
+    """A checkpoint holds the config it was built from, callbacks included: one written before
+    spread_cycles existed (here: train_rllib's config without it) was rebuilt without it on
+    ``--resume``, and its 2 runners walked the cycle list in lockstep again, without a word (the
+    Ray audit's loose end). The resumed run is built with the callback, and says so. Where the
+    env runners are first seen (the node check, before any sample) the run is stopped."""
+    from ray.tune.registry import register_env
+
+    from lrgym.baselines import train_rllib
+    from lrgym.baselines.node_check import NodeMismatch
+    from lrgym.baselines.train_rllib import ENV_NAME, RLlibConfig, algo_config, make_env, train
+
+    register_env(ENV_NAME, make_env)
+    cycle = {"horizon": 4, "instances": [0, 1, 2, 3, 4], "instance_order": "cycle"}
+    old = algo_config(RLlibConfig(algo="ppo", family="linreg", env_runners=2, envs_per_runner=2, train_batch_size=64,
+                                  env_kwargs=cycle)).callbacks(on_environment_created=None).build_algo()
+    try:
+        old.save_to_path(str(tmp_path / "ppo.ckpt"))
+    finally:
+        old.stop()
+    starts = {}
+
+    def first_seen(algo):
+        starts.update(algo.env_runner_group.foreach_env_runner(
+            lambda r: (r.worker_index, list(r.env.unwrapped.call("cycle_position"))), local_env_runner=False))
+        raise NodeMismatch("stopped where the runners are first seen")
+
+    monkeypatch.setattr(train_rllib, "check_env_runner_nodes", first_seen)
+    told = []
+    with pytest.raises(NodeMismatch, match="first seen"):
+        train(RLlibConfig(resume=str(tmp_path / "ppo.ckpt"), total_timesteps=128, out=str(tmp_path / "o"),
+                          progress=False), log=told.append)
+    assert starts == {1: [0, 1], 2: [2, 3]}  # {1: [0, 1], 2: [0, 1]} before
+    assert any("was written before train_rllib spread its env runners' instance cycles apart" in m for m in told), told
+
+
 def test_rllib_refuses_more_env_runners_than_the_instance_has_cpus(cluster, tmp_path):
     """An env runner is an actor of one CPU and RLlib waits, silently, until all are placed:
     ``--env-runners 4`` (the README's DQN example) on a 2-core machine waited forever (a Ray
