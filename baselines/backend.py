@@ -118,7 +118,11 @@ def cannot_run(what: str, error: BaseException, where: str = "") -> RayCannotRun
     full) fails every task and actor Ray places there, and Ray goes on placing them there. A run
     that stepped round it would go on at the cluster's pace less that node, or stop later, with
     the broken node still unnamed; stopped at once it names the node, and the operator mends it
-    or takes it out (finished entries are kept in the store)."""
+    or takes it out (finished entries are kept in the store). Ray's own retry options do not
+    step round it either (tried on Ray 2.60: a task of ``max_retries=3`` and an actor of
+    ``max_restarts=3, max_task_retries=3`` fail with ``RuntimeEnvSetupError``, the actor at once,
+    its node keeping the failed set-up; rescheduling on another node, ray-project/ray#20188, was
+    never merged)."""
     said = f"{type(error).__name__}: {error}"
     if type(error).__name__ == "RuntimeEnvSetupError":
         return RayCannotRun(
