@@ -100,21 +100,38 @@ class _SeedTorchOnImport:
     (the job process installs it; an episode that imports torch seeds it with its own). A module
     named ``torch`` without a ``manual_seed`` (a submission's own ``torch.py`` beside its policy
     file, first on its ``sys.path``) is left as it is, as :func:`seed_global_streams` leaves one
-    imported already: it has no generator to seed, and calling it failed the policy's import."""
+    imported already: it has no generator to seed, and calling it failed the policy's import.
+
+    It leaves ``sys.meta_path`` once torch has run, not when it is first asked: a policy that
+    checks for torch before importing it (``importlib.util.find_spec("torch")``, the usual test of
+    an optional dependency, which asks every finder and imports nothing) took the finder out
+    before the import, so torch started from the OS's entropy (its draws at the module's import
+    changed from one grading to the next). While it asks the other finders it is not one of them
+    (the ``_asking`` flag of the thread asking)."""
+
+    def __init__(self):
+        import threading
+
+        self._asking = threading.local()
 
     def find_spec(self, name, path=None, target=None):
-        if name != "torch":
+        if name != "torch" or getattr(self._asking, "now", False):
             return None
         import importlib.util
 
-        if self in sys.meta_path:
-            sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
+        self._asking.now = True
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self._asking.now = False
         loader = getattr(spec, "loader", None)
         if loader is None or not hasattr(loader, "exec_module"):
             return spec
+        if getattr(loader.exec_module, "seeds_torch", False):  # asked before, a loader shared by each spec
+            return spec
         exec_module = loader.exec_module
         own_attribute = "exec_module" in vars(loader)
+        finder = self
 
         def exec_then_seed(module):
             # the loader is as it was once torch has run (a loader shared by other modules, a
@@ -126,8 +143,11 @@ class _SeedTorchOnImport:
                     loader.exec_module = exec_module
                 else:
                     del loader.exec_module
+            if finder in sys.meta_path:  # torch has run: nothing more to seed
+                sys.meta_path.remove(finder)
             if hasattr(module, "manual_seed"):
                 module.manual_seed(_seed)
 
+        exec_then_seed.seeds_torch = True
         loader.exec_module = exec_then_seed
         return spec

@@ -247,3 +247,32 @@ def test_the_torch_finder_leaves_torchs_loader_as_it_found_it():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("seeds", [(), (1234,)], ids=["job-process", "episode"])
+def test_torch_is_seeded_after_a_check_for_it_that_imports_nothing(seeds):
+    """A policy that tests for torch before importing it (``importlib.util.find_spec("torch")``,
+    the usual check of an optional dependency: every finder is asked, nothing imported) still gets
+    torch at the seed: the finder took itself out when first asked, so the import after the check
+    found no finder and torch started from the OS's entropy (its draws at the module's import, or
+    in an episode's ``__init__``, changed from one grading to the next). The job process's seed,
+    then an episode's given after it; in a fresh process, torch not imported yet."""
+    import subprocess
+
+    pytest.importorskip("torch")
+    expected = seeds[-1] if seeds else POLICY_RANDOM_SEED
+    code = (
+        "import importlib.util, sys\n"
+        "from lrgym.leaderboard.global_streams import seed_global_streams\n"
+        "assert 'torch' not in sys.modules\n"
+        "seed_global_streams()\n"
+        "assert importlib.util.find_spec('torch') is not None\n"
+        f"for seed in {list(seeds)!r}:\n"
+        "    seed_global_streams(seed)\n"
+        "    assert importlib.util.find_spec('torch') is not None\n"
+        "import torch\n"
+        f"assert torch.initial_seed() == {expected}, torch.initial_seed()\n"
+        "assert 'exec_module' not in vars(torch.__spec__.loader)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
