@@ -56,11 +56,12 @@ def spread_cycles(*, env_runner, env, **_kwargs) -> None:
     RLlib's env creator cannot do it, since RLlib drops the :class:`EnvContext` (and its
     ``worker_index``) when it adds ``num_envs`` in ``gym_env_vectorize_mode="vector_entry_point"``.
     ``env`` is the runner's unwrapped vector env: lrgym's (``vector_entry_point``; sub-env i
-    already starts at i) or gymnasium's ``SyncVectorEnv`` of lrgym envs (``sync``; each starts at
-    0). With ``instance_order="draw"`` nothing changes. It runs before the runner's first reset;
-    a reset that gives every sub-env one listed seed moves the cycles as lrgym's vector env says
-    (RLlib resets with no options)."""
-    from gymnasium.vector import SyncVectorEnv
+    already starts at i), gymnasium's ``SyncVectorEnv`` of lrgym envs (``sync``; each starts at
+    0) or its ``AsyncVectorEnv`` of them (``async``, each in a process of its own: moved through
+    ``set_attr("cycle_position", ...)``, one value each). With ``instance_order="draw"`` nothing
+    changes. It runs before the runner's first reset; a reset that gives every sub-env one listed
+    seed moves the cycles as lrgym's vector env says (RLlib resets with no options)."""
+    from gymnasium.vector import AsyncVectorEnv, SyncVectorEnv
 
     from lrgym.env import LRControlEnv
     from lrgym.vector import LRControlVectorEnv
@@ -69,11 +70,22 @@ def spread_cycles(*, env_runner, env, **_kwargs) -> None:
     if isinstance(env, LRControlVectorEnv):
         env.call("shift_cycle", offset)
         return
+    valid = ("valid: lrgym's vector env (gym_env_vectorize_mode='vector_entry_point' with an lrgym id or "
+             "train_rllib.make_env), or a SyncVectorEnv or AsyncVectorEnv of lrgym envs "
+             "(gym_env_vectorize_mode='sync' or 'async')")
+    if isinstance(env, AsyncVectorEnv):
+        try:  # the sub-envs live in other processes: asked what they are by name
+            orders = env.get_attr("instance_order")
+            positions = env.get_attr("cycle_position")
+        except AttributeError:
+            raise ValueError(f"spread_cycles got an AsyncVectorEnv of envs without lrgym's instance_order and "
+                             f"cycle_position; {valid}") from None
+        if all(order == "cycle" for order in orders):
+            env.set_attr("cycle_position", [int(p) + offset + i for i, p in enumerate(positions)])
+        return
     subs = [sub.unwrapped for sub in getattr(env, "envs", ())] if isinstance(env, SyncVectorEnv) else []
     if not subs or not all(isinstance(sub, LRControlEnv) for sub in subs):
-        raise ValueError(f"spread_cycles got {type(env).__name__}; valid: lrgym's vector env "
-                         "(gym_env_vectorize_mode='vector_entry_point' with an lrgym id or train_rllib.make_env) "
-                         "or a SyncVectorEnv of lrgym envs (gym_env_vectorize_mode='sync')")
+        raise ValueError(f"spread_cycles got {type(env).__name__}; {valid}")
     for i, sub in enumerate(subs):
         sub.shift_cycle(offset + i)
 

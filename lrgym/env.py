@@ -64,6 +64,7 @@ from lrgym.tasks.base import (
     S_VAL_METRIC,
     Task,
     TaskFamily,
+    is_integer,
 )
 
 TASK_CACHE_SIZE = 64
@@ -397,9 +398,24 @@ class LRControlEnv(gym.Env):
     @property
     def cycle_position(self) -> int:
         """With ``instance_order="cycle"``: the position in :attr:`instances` of the instance the
-        next reset without ``options={"instance": k}`` takes (0 with ``"draw"``). Read-only:
-        ``reset(options={"instance": k})`` with a listed ``k`` moves it to the seed after ``k``."""
+        next reset without ``options={"instance": k}`` takes (0 with ``"draw"``).
+        ``reset(options={"instance": k})`` with a listed ``k`` moves it to the seed after ``k``;
+        setting it (an integer, modulo the list's length; DACBench's ``set_inst_id``) moves it
+        as :meth:`shift_cycle` does, the builds ahead with it: how a sub-env in another process
+        is moved, through gymnasium's ``AsyncVectorEnv.set_attr("cycle_position", [...])``, one
+        value each (``train_rllib.spread_cycles``). A ``ValueError`` with ``"draw"``, which has
+        no position, and for anything but an integer."""
         return self._cycle_position
+
+    @cycle_position.setter
+    def cycle_position(self, position) -> None:
+        if self.instance_order != "cycle":
+            raise ValueError(f"cycle_position={brief(position)} set on an env with instance_order="
+                             f"{self.instance_order!r}; valid: an env made with instance_order='cycle'")
+        if not is_integer(position):
+            raise ValueError(f"cycle_position={brief(position)} is not an integer; valid: an integer, the "
+                             f"position in instances (0 to {len(self.instances) - 1})")
+        self.shift_cycle(int(position) - self._cycle_position)
 
     def shift_cycle(self, seeds: int) -> None:
         """Move the ``instance_order="cycle"`` position ``seeds`` seeds on (nothing with ``"draw"``),

@@ -83,8 +83,38 @@ def test_an_asked_listed_seed_moves_the_cycle_an_unlisted_one_does_not():
     assert [int(env.reset()[1]["instance"]) for _ in range(2)] == [5, 6]
     assert int(env.reset(options={"instance": 9_999})[1]["instance"]) == 9_999  # any seed of the set
     assert int(env.reset()[1]["instance"]) == 7  # the cycle where it was
-    with pytest.raises(AttributeError):
-        env.cycle_position = 2  # read-only: an asked seed moves it
+
+
+@pytest.mark.parametrize("ahead", [0, 2])
+def test_setting_the_cycle_position_moves_it_as_shift_cycle_does(ahead):
+    """``cycle_position = k`` (DACBench's set_inst_id; what reaches a sub-env in another process,
+    through AsyncVectorEnv.set_attr) takes the next resets from the list's k-th seed on, modulo
+    its length, as ``shift_cycle(k - position)`` does, the builds ahead too (same episodes to the
+    bit); ``"draw"`` has no position and a non-integer is no position: both refused, named."""
+    def run(move):
+        env = LRControlEnv(family="quadratic", instances=(5, 6, 7, 8), instance_order="cycle", build_ahead=ahead,
+                           **SHORT)
+        first = episodes(lambda e: env.reset(seed=3) if e == 0 else env.reset(), env.step, 1)
+        move(env)
+        return first + episodes(lambda e: env.reset(), env.step, 3)
+
+    def set_to(k):
+        def move(env):
+            env.cycle_position = k
+        return move
+
+    by_shift = run(lambda env: env.shift_cycle(2 - env.cycle_position))
+    assert run(set_to(2)) == run(set_to(np.int64(6))) == by_shift != run(lambda env: None)
+    env = LRControlEnv(family="quadratic", instances=(5, 6, 7), instance_order="cycle", **SHORT)
+    env.cycle_position = -1
+    assert env.cycle_position == 2 and int(env.reset()[1]["instance"]) == 7
+    for bad in (1.0, True, "1", None):
+        with pytest.raises(ValueError, match=r"cycle_position=.* is not an integer; valid: an integer, the position "
+                                             r"in instances \(0 to 2\)"):
+            env.cycle_position = bad
+    with pytest.raises(ValueError, match=r"cycle_position=1 set on an env with instance_order='draw'; valid: an env "
+                                         r"made with instance_order='cycle'"):
+        LRControlEnv(family="quadratic", instances=(5, 6, 7), **SHORT).cycle_position = 1
 
 
 def test_draw_is_the_default_and_draws_as_before():

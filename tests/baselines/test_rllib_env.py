@@ -166,6 +166,7 @@ def runner_episodes(env, worker_index: int, episodes: int, spread: bool = True) 
         for i in np.flatnonzero(ended):  # NEXT_STEP autoreset: this step started the next episode
             seen[i].append(int(info["instance"][i]))
         ended = terminated | truncated
+    env.close()  # (an AsyncVectorEnv's processes)
     return [s[:episodes] for s in seen]
 
 
@@ -178,7 +179,7 @@ def hand_cycle(runners: int, n: int, episodes: int) -> dict[int, list[list[int]]
             for k in range(1, runners + 1)}
 
 
-@pytest.mark.parametrize("mode", ["vector_entry_point", "sync"])
+@pytest.mark.parametrize("mode", ["vector_entry_point", "sync", "async"])
 @pytest.mark.parametrize("runners, n", [(2, 2), (3, 2), (2, 3)])
 def test_runners_cycle_apart_as_one_vector_env_of_all_their_sub_envs(mode, runners, n):
     """instance_order="cycle": the cycle start knew only the sub-env's index, so every runner
@@ -187,14 +188,16 @@ def test_runners_cycle_apart_as_one_vector_env_of_all_their_sub_envs(mode, runne
     starts runner k's sub-env i at the list's (k − 1)·n + i-th seed: the runners' first instances
     differ, and together they walk the list as one vector env of runners × n sub-envs would — in
     lrgym's vector env (``vector_entry_point``) and in gymnasium's ``SyncVectorEnv`` of lrgym envs
-    (``sync``, whose sub-envs all start at the first seed)."""
+    (``sync``, whose sub-envs all start at the first seed), and its ``AsyncVectorEnv`` of them
+    (``async``: sub-envs in processes of their own, moved by ``set_attr("cycle_position", ...)``;
+    refused until 2026-12-06)."""
     import gymnasium as gym
 
     import lrgym  # noqa: F401 - the ids
 
     def build():
-        if mode == "sync":
-            return gym.make_vec("LRControl-v1", num_envs=n, vectorization_mode="sync", **CYCLE)
+        if mode in ("sync", "async"):
+            return gym.make_vec("LRControl-v1", num_envs=n, vectorization_mode=mode, **CYCLE)
         return train_rllib.make_env({**CYCLE, "num_envs": n, "reward_clip": None})
 
     seen = {k: runner_episodes(build(), k, episodes=4) for k in range(1, runners + 1)}
@@ -216,7 +219,15 @@ def test_the_local_runner_cycles_as_a_plain_vector_env_and_draws_are_left_alone(
 def test_spread_cycles_names_the_vector_envs_it_takes():
     import gymnasium as gym
 
+    valid = (r"valid: lrgym's vector env \(gym_env_vectorize_mode='vector_entry_point' .*\), or a SyncVectorEnv or "
+             r"AsyncVectorEnv of lrgym envs \(gym_env_vectorize_mode='sync' or 'async'\)")
     env = gym.vector.SyncVectorEnv([lambda: gym.make("CartPole-v1")])
-    with pytest.raises(ValueError, match=r"spread_cycles got SyncVectorEnv; valid: lrgym's vector env "
-                                         r"\(gym_env_vectorize_mode='vector_entry_point'"):
+    with pytest.raises(ValueError, match=rf"spread_cycles got SyncVectorEnv; {valid}"):
         train_rllib.spread_cycles(env_runner=Runner(1), env=env)
+    env = gym.vector.AsyncVectorEnv([lambda: gym.make("CartPole-v1")])
+    try:
+        with pytest.raises(ValueError, match=rf"spread_cycles got an AsyncVectorEnv of envs without lrgym's "
+                                             rf"instance_order and cycle_position; {valid}"):
+            train_rllib.spread_cycles(env_runner=Runner(1), env=env)
+    finally:
+        env.close()
