@@ -42,12 +42,15 @@ NumPy scalar (``np.float64`` …)    ``{"__lrgym__": "numpy", "dtype": "<f8", "v
                                    not torch's (a step counter, an array: what
                                    ``state_dict()`` leaves out; code — a function without a
                                    closure, a builtin, a class — is construction, not stored)
+``torch.optim`` optimizer,         ``{"__lrgym__": "torch_state_dict", "class": "torch.optim.adam.Adam",
+LR scheduler                       "state": optimizer.state_dict()}``, loaded with the live one's
+                                   ``load_state_dict()`` (a policy training a net of its own)
 any other object                   ``{"__lrgym__": "object", "class": "pkg.mod.Name",
                                    "state": ...}``: the stored ``__getstate__()`` (its
                                    ``__dict__`` unless the class says otherwise)
 =================================  ===============================================================
 
-Objects, modules, generators, enum members and tensors are restored **in place**, the way
+Objects, modules, optimizers, generators, enum members and tensors are restored **in place**, the way
 ``nn.Module.load_state_dict`` restores parameters: :func:`from_checkpoint` gets the live value
 at the same place (``live``) and loads the stored state into it, so the policy you pass to a
 new scheduler must be built like the one that was saved (same class, same helper objects, an
@@ -55,8 +58,7 @@ enum member where the saved one had one; its other attributes are overwritten). 
 ever imported or constructed from a checkpoint, which is what keeps it safe to load: an enum
 member is looked up in the live member's class, a ``defaultdict``'s factory in a fixed table.
 
-Anything else — functions, lambdas, open files, locks, ``torch.optim`` optimizers (their state is
-keyed by their parameters), classes with their own pickling
+Anything else — functions, lambdas, open files, locks, classes with their own pickling
 (``__reduce__``) — raises ``TypeError`` naming where it sits (``policy.schedule``,
 ``policy.memory['x'][2]``): such a policy gives itself ``state_dict()`` and
 ``load_state_dict(state)`` methods (the PyTorch convention; their values may be anything from
@@ -91,6 +93,10 @@ _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 #: objects that are code or handles, not state
 _NOT_DATA = (type, types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.ModuleType,
              functools.partial)
+#: torch objects whose state only their own ``state_dict()`` reads (an optimizer's is keyed by its
+#: parameters' order, an LR scheduler's holds its optimizer): stored through it, loaded into the live
+#: one with ``load_state_dict()``, as torch checkpoints them (a policy training a small net of its own)
+_TORCH_STATEFUL = (torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler)
 #: the ``default_factory`` a stored ``defaultdict`` may have (besides None), by :func:`class_name`:
 #: types that make an empty value of themselves. Restored from this table, never imported; a
 #: factory of one's own (``lambda: defaultdict(int)``) is code and is refused, naming it
@@ -255,9 +261,9 @@ def to_checkpoint(value, where: str = "value", _stack: tuple = ()):
                             "(or give the policy state_dict() and load_state_dict(state) methods)")
         return {TAG: "defaultdict", "factory": name, "items": _stored_items(value, {}, where, stack)}
     cls = type(value)
-    if isinstance(value, torch.optim.Optimizer):  # its state is keyed by its parameters: its own state_dict() reads it
-        raise TypeError(f"cannot checkpoint {where}: a {class_name(cls)}, a torch optimizer, whose state only its own "
-                        f"state_dict() reads (a policy training itself: save it in the policy's state_dict()); {_VALID}")
+    if isinstance(value, _TORCH_STATEFUL):  # its state is keyed by its parameters: its own state_dict() reads it
+        return {TAG: "torch_state_dict", "class": class_name(cls),
+                "state": to_checkpoint(value.state_dict(), f"{where}.state_dict()")}
     if (isinstance(value, _NOT_DATA) or not hasattr(value, "__dict__") and not hasattr(cls, "__slots__")
             or cls.__reduce_ex__ is not object.__reduce_ex__ or cls.__reduce__ is not object.__reduce__):
         raise TypeError(f"cannot checkpoint {where}: a {class_name(cls)}, which is not data; {_VALID}")
@@ -326,6 +332,16 @@ def _torch_generator(device: str, where: str) -> torch.Generator:
             f"Resume it on a machine with {device!r}: a generator's state is its device's own and cannot move to "
             "another. To go on here, give the policy state_dict() and load_state_dict(state) methods that rebuild "
             "its generator on a device of this machine") from None
+
+
+def _check_live_class(value: dict, live, where: str) -> None:
+    """The live value at ``where`` is of the stored object's class (it is loaded into, never built)."""
+    if live is None or class_name(type(live)) != value["class"]:
+        now = "nothing" if live is None else f"a {class_name(type(live))}"
+        raise ValueError(
+            f"cannot restore {where}: the checkpoint holds a {value['class']} there, this policy has {now}. "
+            "Objects are loaded into the policy's own (as nn.Module.load_state_dict loads parameters): "
+            "build the policy the same way as the one that was saved")
 
 
 def from_checkpoint(value, live=None, where: str = "value"):
@@ -404,13 +420,13 @@ def from_checkpoint(value, live=None, where: str = "value"):
         generator = live if same else _torch_generator(value["device"], where)
         generator.set_state(value["state"])
         return generator
+    if kind == "torch_state_dict":
+        _check_live_class(value, live, where)
+        state = from_checkpoint(value["state"], None, f"{where}.state_dict()")
+        live.load_state_dict(state)
+        return live
     if kind in ("module", "object"):
-        if live is None or class_name(type(live)) != value["class"]:
-            now = "nothing" if live is None else f"a {class_name(type(live))}"
-            raise ValueError(
-                f"cannot restore {where}: the checkpoint holds a {value['class']} there, this policy has {now}. "
-                "Objects are loaded into the policy's own (as nn.Module.load_state_dict loads parameters): "
-                "build the policy the same way as the one that was saved")
+        _check_live_class(value, live, where)
         if kind == "module":
             live.load_state_dict(from_checkpoint(value["state"], None, f"{where}.state_dict()"))
             live.train(value["training"])

@@ -237,6 +237,52 @@ class TorchPolicy(torch.nn.Module):
         return np.array([math.tanh(out - 0.3 + 0.05 * (self.t % 3) + 0.1 * self.trace.mean())], dtype=np.float32)
 
 
+class TorchPolicyWithOptimizer(TorchPolicy):
+    """Trains itself online, as a learned policy with its own small net does: an Adam step (and a
+    StepLR) on its net at every act, so its next LRs depend on Adam's moments and step count, state
+    that only the optimizer's own state_dict() reads (refused by name until 2026-12-06)."""
+
+    name = "torch_policy_adam"
+
+    def __init__(self):
+        super().__init__()
+        self.opt = torch.optim.Adam(self.parameters(), lr=1e-2)
+        self.decay = torch.optim.lr_scheduler.StepLR(self.opt, step_size=3, gamma=0.5)
+
+    def act(self, obs, info):
+        action = super().act(obs, info)
+        x = torch.as_tensor(obs, dtype=torch.float64)
+        self.opt.zero_grad()
+        ((self.net.head(x) - 0.5) ** 2).sum().backward()  # the head alone: calls counts the acts
+        self.opt.step()
+        self.decay.step()
+        return action
+
+
+class SelfTrainingHelper:
+    """Not a module: a plain policy holding a net, its optimizer and its LR scheduler."""
+
+    name, action_mode = "self_training", "log_lr"
+
+    def __init__(self):
+        torch.manual_seed(3)
+        self.net = torch.nn.Linear(12, 1).double()
+        self.opt = torch.optim.SGD(self.net.parameters(), lr=0.05, momentum=0.9)
+        self.decay = torch.optim.lr_scheduler.ExponentialLR(self.opt, gamma=0.9)
+
+    def reset(self, info):
+        pass
+
+    def act(self, obs, info):
+        x = torch.as_tensor(obs, dtype=torch.float64)
+        out = self.net(x)
+        self.opt.zero_grad()
+        ((out - 0.2) ** 2).sum().backward()
+        self.opt.step()
+        self.decay.step()
+        return np.array([math.tanh(0.1 * float(out)) - 0.4], dtype=np.float32)
+
+
 POLICIES = {
     "dqn": lambda: make_baseline("dqn"),  # SB3 agent: a pathlib path, a meta dict
     "qlearning": lambda: make_baseline("qlearning"),  # Q-table arrays, a Discretiser object
@@ -248,6 +294,8 @@ POLICIES = {
     "bookkeeper": Bookkeeper,  # a defaultdict, a Counter, an Enum member, a range, a Fraction, a dtype
     "hook": WithHook,
     "torch_policy": TorchPolicy,  # an nn.Module: its own attributes are state beside its state_dict()
+    "torch_policy_adam": TorchPolicyWithOptimizer,  # trains itself: its Adam and StepLR go by their state_dict()
+    "self_training": SelfTrainingHelper,  # a plain object holding a net, SGD with momentum, an ExponentialLR
 }
 
 
@@ -289,23 +337,42 @@ def test_weights_only_checkpoint_mid_step_continues_like_the_uninterrupted_run(n
         assert type(sched2.policy.seen) is collections.defaultdict and sched2.policy.seen.default_factory is list
 
 
-class TorchPolicyWithOptimizer(TorchPolicy):
-    """Trains itself online: the Adam state inside it is state no checkpoint rule can read."""
+@pytest.mark.parametrize("policy", [TorchPolicyWithOptimizer, SelfTrainingHelper])
+def test_an_optimizer_inside_a_policy_is_stored_through_its_own_state_dict(policy):
+    """Its state comes back as torch's own load_state_dict() restores it, into the live optimizer
+    (the one that holds the policy's parameters) and LR scheduler; the run continuing to the bit
+    is checked by the mid-step test above (both are in POLICIES)."""
+    model, opt, sched = build(policy())
+    run(model, opt, sched, range(2 * INNER))
+    saved_opt, saved_decay = sched.policy.opt.state_dict(), sched.policy.decay.state_dict()
+    state = weights_only_round_trip(sched.state_dict())
+    model2, opt2, sched2 = build(policy(), seed=1)
+    live_opt, live_decay = sched2.policy.opt, sched2.policy.decay
+    reference = policy()  # torch's own restore of the same two states, the reference
+    reference.opt.load_state_dict(saved_opt)
+    reference.decay.load_state_dict(saved_decay)
+    sched2.load_state_dict(state)
+    assert sched2.policy.opt is live_opt and sched2.policy.decay is live_decay
+    assert live_opt.param_groups[0]["params"] == list(sched2.policy.net.parameters())
+    got, want = live_opt.state_dict(), reference.opt.state_dict()
+    assert got["param_groups"] == want["param_groups"] and live_decay.state_dict() == reference.decay.state_dict()
+    assert got["state"].keys() == want["state"].keys() and len(got["state"]) == 2
+    for key in want["state"]:
+        assert got["state"][key].keys() == want["state"][key].keys()
+        assert all(torch.equal(got["state"][key][k], want["state"][key][k]) for k in want["state"][key])
+    assert sched2.policy.decay.get_last_lr() == sched.policy.decay.get_last_lr() != [live_opt.defaults["lr"]]
 
-    name = "torch_policy_adam"
 
-    def __init__(self):
-        super().__init__()
-        self.opt = torch.optim.Adam(self.parameters(), lr=1e-3)
-
-
-def test_an_nn_module_policy_that_holds_what_is_not_data_is_refused_by_name():
-    """Its attributes were dropped in silence (nn.Module.state_dict() was taken as the policy's
-    own), an optimizer's moments among them; now they are saved, and what cannot be is named."""
-    model, opt, sched = build(TorchPolicyWithOptimizer())
-    run(model, opt, sched, range(4))
-    with pytest.raises(TypeError, match=r"cannot checkpoint policy\.opt.*valid: .*state_dict\(\) and load_state_dict"):
-        sched.state_dict()
+def test_an_optimizer_loaded_into_another_kind_is_refused_naming_both():
+    model, opt, sched = build(SelfTrainingHelper())
+    run(model, opt, sched, range(INNER))
+    state = weights_only_round_trip(sched.state_dict())
+    other = SelfTrainingHelper()
+    other.opt = torch.optim.Adam(other.net.parameters())
+    model2, opt2, sched2 = build(other)
+    with pytest.raises(ValueError, match=r"policy\.opt: the checkpoint holds a torch\.optim\.sgd\.SGD there, "
+                                         r"this policy has a torch\.optim\.adam\.Adam"):
+        sched2.load_state_dict(state)
 
 
 class TorchPolicyWithLogger(TorchPolicy):
