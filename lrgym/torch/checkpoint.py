@@ -45,6 +45,9 @@ NumPy scalar (``np.float64`` …)    ``{"__lrgym__": "numpy", "dtype": "<f8", "v
 ``torch.optim`` optimizer,         ``{"__lrgym__": "torch_state_dict", "class": "torch.optim.adam.Adam",
 LR scheduler                       "state": optimizer.state_dict()}``, loaded with the live one's
                                    ``load_state_dict()`` (a policy training a net of its own)
+a value met before (shared)        ``{"__lrgym__": "ref", "index": n}``: the container, array,
+                                   tensor or object met n-th in the walk (:class:`_Memo`), so
+                                   what shared one object shares it again after a load
 any other object                   ``{"__lrgym__": "object", "class": "pkg.mod.Name",
                                    "state": ...}``: the stored ``__getstate__()`` (its
                                    ``__dict__`` unless the class says otherwise)
@@ -97,6 +100,8 @@ _NOT_DATA = (type, types.FunctionType, types.BuiltinFunctionType, types.MethodTy
 #: parameters' order, an LR scheduler's holds its optimizer): stored through it, loaded into the live
 #: one with ``load_state_dict()``, as torch checkpoints them (a policy training a small net of its own)
 _TORCH_STATEFUL = (torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler)
+#: the mutable containers a policy's attributes may share (met again: stored as a reference, :class:`_Memo`)
+_SHARED_CONTAINERS = (list, deque, set, dict, OrderedDict, Counter, defaultdict)
 #: the ``default_factory`` a stored ``defaultdict`` may have (besides None), by :func:`class_name`:
 #: types that make an empty value of themselves. Restored from this table, never imported; a
 #: factory of one's own (``lambda: defaultdict(int)``) is code and is refused, naming it
@@ -115,7 +120,7 @@ _VALID = ("valid: numbers, str, bytes, None; lists, tuples, deques, dicts (Order
 _MODULE_BOOKKEEPING = frozenset(vars(torch.nn.Module())) | {"_compiled_call_impl"}
 
 
-def _module_attributes(module: torch.nn.Module, where: str, stack: tuple) -> dict:
+def _module_attributes(module: torch.nn.Module, where: str, stack: tuple, memo) -> dict:
     """The attributes ``state_dict()`` leaves out, by submodule name (``""``: the module itself):
     those of every module in ``module`` whose class is not torch's (user code: a step counter, a
     NumPy array, a helper object), each stored by :func:`to_checkpoint` (a value that is not data
@@ -126,7 +131,7 @@ def _module_attributes(module: torch.nn.Module, where: str, stack: tuple) -> dic
         if type(sub).__module__.split(".")[0] == "torch":
             continue
         path = f"{where}.{name}" if name else where
-        attributes = {key: to_checkpoint(value, f"{path}.{key}", stack)
+        attributes = {key: to_checkpoint(value, f"{path}.{key}", stack, memo)
                       for key, value in vars(sub).items() if key not in _MODULE_BOOKKEEPING and not _is_code(value)}
         if attributes:
             stored[name] = attributes
@@ -193,9 +198,53 @@ def set_object_state(obj, state) -> None:
         object.__setattr__(obj, name, value)
 
 
-def to_checkpoint(value, where: str = "value", _stack: tuple = ()):
+class _Memo:
+    """The containers, arrays, tensors and objects met so far in one :func:`to_checkpoint` /
+    :func:`from_checkpoint` walk, numbered in the order met (the walks visit the same values in
+    the same order): a value met again is stored as ``{"__lrgym__": "ref", "index": n}`` and comes
+    back as the object restored at ``n``, so two attributes sharing one dict, list or helper still
+    share it after a load (as pickle's memo keeps them). The values are kept alive while the walk
+    runs: no temporary's ``id`` is taken by another."""
+
+    def __init__(self):
+        self.seen: dict[int, int] = {}  # id -> index (saving)
+        self.kept: list = []  # the values numbered, alive (saving)
+        self.restored: dict[int, object] = {}  # index -> the value restored there (loading)
+        self.count = 0
+
+    def ref(self, value) -> dict | None:
+        """The reference to ``value`` if the walk met it before; else None, and ``value`` is numbered."""
+        index = self.seen.get(id(value))
+        if index is not None:
+            return {TAG: "ref", "index": index}
+        self.seen[id(value)] = self.count
+        self.kept.append(value)
+        self.count += 1
+        return None
+
+    def reserve(self) -> int:
+        """The number of the value being restored (the one it had when saved)."""
+        self.count += 1
+        return self.count - 1
+
+    def restore(self, index: int, value):
+        self.restored[index] = value
+        return value
+
+    def resolve(self, stored: dict, where: str):
+        index = stored.get("index")
+        if type(index) is not int or index not in self.restored:
+            raise ValueError(f"cannot restore {where}: a reference to value {index!r}, which the checkpoint did not "
+                             f"hold before it; valid: an index of a value restored before ({len(self.restored)})")
+        return self.restored[index]
+
+
+def to_checkpoint(value, where: str = "value", _stack: tuple = (), _memo: _Memo | None = None):
     """``value`` as data that ``torch.load(weights_only=True)`` reads (the module docstring's
-    table); arrays and tensors are copies. ``where`` names the value in errors."""
+    table); arrays and tensors are copies. ``where`` names the value in errors. A container,
+    array, tensor or object met twice is stored the second time as a reference to the first
+    (:class:`_Memo`): what the policy shares stays shared."""
+    memo = _Memo() if _memo is None else _memo
     if type(value) in _PLAIN or type(value) in _TORCH_PLAIN:
         return value
     if isinstance(value, np.generic):
@@ -207,13 +256,13 @@ def to_checkpoint(value, where: str = "value", _stack: tuple = ()):
             raise TypeError(f"cannot checkpoint {where}: a {type(value).__name__} of dtype {value.dtype}; "
                             f"valid: a numeric or bool np.ndarray. {_VALID}")
         native = value.astype(value.dtype.newbyteorder("="), order="C", copy=True)
-        return {TAG: "ndarray", "data": torch.from_numpy(native)}
+        return memo.ref(value) or {TAG: "ndarray", "data": torch.from_numpy(native)}
     if isinstance(value, torch.nn.Module):
         return {TAG: "module", "class": class_name(type(value)), "training": value.training,
                 "state": to_checkpoint(value.state_dict(), f"{where}.state_dict()", _stack),
-                "attributes": _module_attributes(value, where, (*_stack, id(value)))}
+                "attributes": _module_attributes(value, where, (*_stack, id(value)), memo)}
     if isinstance(value, torch.Tensor):
-        return value.detach().clone()
+        return memo.ref(value) or value.detach().clone()
     if isinstance(value, pathlib.PurePath):
         return {TAG: "path", "value": str(value)}
     if type(value) is range:
@@ -238,10 +287,16 @@ def to_checkpoint(value, where: str = "value", _stack: tuple = ()):
     if id(value) in _stack:
         raise TypeError(f"cannot checkpoint {where}: it contains itself (a cycle); {_VALID}")
     stack = (*_stack, id(value))
-    if type(value) in (list, tuple):
-        return type(value)(to_checkpoint(v, f"{where}[{i}]", stack) for i, v in enumerate(value))
+    if type(value) is tuple:
+        return tuple(to_checkpoint(v, f"{where}[{i}]", stack, memo) for i, v in enumerate(value))
+    if type(value) in _SHARED_CONTAINERS:
+        ref = memo.ref(value)
+        if ref is not None:
+            return ref
+    if type(value) is list:
+        return [to_checkpoint(v, f"{where}[{i}]", stack, memo) for i, v in enumerate(value)]
     if type(value) is deque:
-        return {TAG: "deque", "items": [to_checkpoint(v, f"{where}[{i}]", stack) for i, v in enumerate(value)],
+        return {TAG: "deque", "items": [to_checkpoint(v, f"{where}[{i}]", stack, memo) for i, v in enumerate(value)],
                 "maxlen": value.maxlen}
     if type(value) in (set, frozenset):
         bad = [v for v in value if not _plain_key(v)]
@@ -249,9 +304,9 @@ def to_checkpoint(value, where: str = "value", _stack: tuple = ()):
             raise TypeError(f"cannot checkpoint {where}: a set holding {type(bad[0]).__name__}; {_VALID}")
         return set(value) if type(value) is set else {TAG: "frozenset", "items": list(value)}
     if type(value) in (dict, OrderedDict):
-        return _stored_items(value, type(value)(), where, stack)
+        return _stored_items(value, type(value)(), where, stack, memo)
     if type(value) is Counter:
-        return {TAG: "counter", "items": _stored_items(value, {}, where, stack)}
+        return {TAG: "counter", "items": _stored_items(value, {}, where, stack, memo)}
     if type(value) is defaultdict:
         factory = value.default_factory
         name = None if factory is None else class_name(factory) if isinstance(factory, type) else None
@@ -259,7 +314,7 @@ def to_checkpoint(value, where: str = "value", _stack: tuple = ()):
             raise TypeError(f"cannot checkpoint {where}: a defaultdict whose default_factory is {factory!r}, which is "
                             f"code, not data; valid factories: None, {', '.join(c.__name__ for c in DEFAULT_FACTORIES.values())} "
                             "(or give the policy state_dict() and load_state_dict(state) methods)")
-        return {TAG: "defaultdict", "factory": name, "items": _stored_items(value, {}, where, stack)}
+        return {TAG: "defaultdict", "factory": name, "items": _stored_items(value, {}, where, stack, memo)}
     cls = type(value)
     if isinstance(value, _TORCH_STATEFUL):  # its state is keyed by its parameters: its own state_dict() reads it
         return {TAG: "torch_state_dict", "class": class_name(cls),
@@ -267,15 +322,20 @@ def to_checkpoint(value, where: str = "value", _stack: tuple = ()):
     if (isinstance(value, _NOT_DATA) or not hasattr(value, "__dict__") and not hasattr(cls, "__slots__")
             or cls.__reduce_ex__ is not object.__reduce_ex__ or cls.__reduce__ is not object.__reduce__):
         raise TypeError(f"cannot checkpoint {where}: a {class_name(cls)}, which is not data; {_VALID}")
+    ref = memo.ref(value)
+    if ref is not None:
+        return ref
     state = get_object_state(value)
     if type(state) is dict and all(type(k) is str for k in state):  # attributes: named policy.attr in errors
-        stored = {key: to_checkpoint(item, f"{where}.{key}", stack) for key, item in state.items()}
+        stored = {key: to_checkpoint(item, f"{where}.{key}", stack, memo) for key, item in state.items()}
+    elif type(state) is dict:  # walked as the attributes are (from_checkpoint restores both alike)
+        stored = _stored_items(state, {}, where, stack, memo)
     else:
-        stored = to_checkpoint(state, where, stack)
+        stored = to_checkpoint(state, where, stack, memo)
     return {TAG: "object", "class": class_name(cls), "state": stored}
 
 
-def _stored_items(mapping, out: dict, where: str, stack: tuple) -> dict:
+def _stored_items(mapping, out: dict, where: str, stack: tuple, memo: _Memo) -> dict:
     """``mapping``'s items stored into ``out`` (a dict or an OrderedDict): keys as they are (plain
     data only: :func:`_plain_key`), values by :func:`to_checkpoint`."""
     if TAG in mapping:
@@ -284,7 +344,7 @@ def _stored_items(mapping, out: dict, where: str, stack: tuple) -> dict:
         if not _plain_key(key):
             raise TypeError(f"cannot checkpoint {where}: a dict key of type {type(key).__name__} ({key!r}); "
                             f"valid keys: numbers, str, bytes, None or tuples of them")
-        out[key] = to_checkpoint(item, f"{where}[{key!r}]", stack)
+        out[key] = to_checkpoint(item, f"{where}[{key!r}]", stack, memo)
     return out
 
 
@@ -344,34 +404,54 @@ def _check_live_class(value: dict, live, where: str) -> None:
             "build the policy the same way as the one that was saved")
 
 
-def from_checkpoint(value, live=None, where: str = "value"):
+def _restored_items(items: dict, live, where: str, memo: _Memo) -> dict:
+    """The values of a stored mapping's items restored, each into the live mapping's value of the
+    same key (``live``: None or not a mapping, none), as a dict in the stored order."""
+    counterpart = live if isinstance(live, dict) else {}
+    return {k: from_checkpoint(v, counterpart.get(k), f"{where}[{k!r}]", memo) for k, v in items.items()}
+
+
+def _restored_list(items: list, live, where: str, memo: _Memo) -> list:
+    """The stored items restored, each into the live sequence's item at the same place (if as long)."""
+    counterpart = list(live) if isinstance(live, (list, tuple, deque)) and len(live) == len(items) else [None] * len(items)
+    return [from_checkpoint(v, c, f"{where}[{i}]", memo) for i, (v, c) in enumerate(zip(items, counterpart))]
+
+
+def from_checkpoint(value, live=None, where: str = "value", _memo: _Memo | None = None):
     """The value :func:`to_checkpoint` stored (arrays and tensors are fresh copies). Objects,
     modules, generators and same-shaped tensors are loaded into ``live``, the value at the same
     place now, and returned; an object or module without a live counterpart of its class raises
-    ``ValueError``."""
+    ``ValueError``. A value stored as a reference to one met before is that restored value: what
+    shared one object when saved shares one again."""
+    memo = _Memo() if _memo is None else _memo
     if isinstance(value, torch.Tensor):
+        index = memo.reserve()
         if isinstance(live, torch.Tensor) and live.shape == value.shape and live.dtype == value.dtype:
             with torch.no_grad():
                 live.copy_(value)
-            return live
-        return value.clone()
+            return memo.restore(index, live)
+        return memo.restore(index, value.clone())
     if isinstance(value, np.ndarray):  # a checkpoint of an older lrgym (weights_only=False)
         return value.copy()
-    if type(value) in (list, tuple):
-        counterpart = live if isinstance(live, (list, tuple)) and len(live) == len(value) else [None] * len(value)
-        return type(value)(from_checkpoint(v, c, f"{where}[{i}]") for i, (v, c) in enumerate(zip(value, counterpart)))
+    if type(value) is tuple:
+        return tuple(_restored_list(list(value), live, where, memo))
+    if type(value) is list:
+        index = memo.reserve()
+        return memo.restore(index, _restored_list(value, live, where, memo))
     if isinstance(value, set):
-        return set(value)
+        return memo.restore(memo.reserve(), set(value))
     if not isinstance(value, dict):
         return value
     kind = value.get(TAG)
     if kind is None:
-        counterpart = live if isinstance(live, dict) else {}
-        return type(value)((k, from_checkpoint(v, counterpart.get(k), f"{where}[{k!r}]")) for k, v in value.items())
+        index = memo.reserve()
+        return memo.restore(index, type(value)(_restored_items(value, live, where, memo)))
+    if kind == "ref":
+        return memo.resolve(value, where)
     if kind == "numpy":
         return np.dtype(value["dtype"]).type(value["value"])
     if kind == "ndarray":
-        return value["data"].numpy().copy()
+        return memo.restore(memo.reserve(), value["data"].numpy().copy())
     if kind == "path":
         return pathlib.Path(value["value"])
     if kind == "frozenset":
@@ -385,17 +465,20 @@ def from_checkpoint(value, live=None, where: str = "value"):
     if kind == "enum":
         return _live_member(value, live, where)
     if kind == "counter":
-        return Counter(from_checkpoint(value["items"], live if isinstance(live, dict) else None, where))
+        index = memo.reserve()
+        return memo.restore(index, Counter(_restored_items(value["items"], live, where, memo)))
     if kind == "defaultdict":
         name = value["factory"]
         if name is not None and name not in DEFAULT_FACTORIES:
             raise ValueError(f"cannot restore {where}: a defaultdict of factory {name!r}; valid: None, "
                              f"{', '.join(DEFAULT_FACTORIES)}")
-        items = from_checkpoint(value["items"], live if isinstance(live, dict) else None, where)
-        return defaultdict(None if name is None else DEFAULT_FACTORIES[name], items)
+        index = memo.reserve()
+        items = _restored_items(value["items"], live, where, memo)
+        return memo.restore(index, defaultdict(None if name is None else DEFAULT_FACTORIES[name], items))
     if kind == "deque":
-        counterpart = list(live) if isinstance(live, deque) else None
-        return deque(from_checkpoint(value["items"], counterpart, where), maxlen=value["maxlen"])
+        index = memo.reserve()
+        items = _restored_list(value["items"], live if isinstance(live, deque) else None, where, memo)
+        return memo.restore(index, deque(items, maxlen=value["maxlen"]))
     if kind == "generator":
         state = from_checkpoint(value["state"])
         if isinstance(live, np.random.Generator) and type(live.bit_generator).__name__ == state["bit_generator"]:
@@ -433,16 +516,18 @@ def from_checkpoint(value, live=None, where: str = "value"):
             for name, attributes in value.get("attributes", {}).items():  # none in an older lrgym's
                 sub = live.get_submodule(name)
                 path, current = f"{where}.{name}" if name else where, vars(sub)
-                sub.__dict__.update({key: from_checkpoint(item, current.get(key), f"{path}.{key}")
+                sub.__dict__.update({key: from_checkpoint(item, current.get(key), f"{path}.{key}", memo)
                                      for key, item in attributes.items()})
             return live
+        index = memo.reserve()
         stored = value["state"]
         current = get_object_state(live)
-        if isinstance(stored, dict) and TAG not in stored:
+        if type(stored) is dict and TAG not in stored:  # its attributes (to_checkpoint: a dict state)
             current = current if isinstance(current, dict) else {}
-            state = {k: from_checkpoint(v, current.get(k), f"{where}.{k}") for k, v in stored.items()}
+            state = {k: from_checkpoint(v, current.get(k), f"{where}.{k}" if type(k) is str else f"{where}[{k!r}]",
+                                        memo) for k, v in stored.items()}
         else:
-            state = from_checkpoint(stored, current, where)
+            state = from_checkpoint(stored, current, where, memo)
         set_object_state(live, state)
-        return live
+        return memo.restore(index, live)
     raise ValueError(f"cannot restore {where}: unknown marker {TAG}={kind!r} (a checkpoint of a newer lrgym?)")

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import collections
+import copy
 import enum
 import fractions
 import io
@@ -283,6 +284,41 @@ class SelfTrainingHelper:
         return np.array([math.tanh(0.1 * float(out)) - 0.4], dtype=np.float32)
 
 
+class Scale:
+    def __init__(self, scale):
+        self.scale = scale
+
+
+class Sharer:
+    """Attributes sharing one dict, list, array and helper object (built so, and shared during the
+    run): it writes through one name and reads through the other, so a load that gives back two
+    objects changes its LRs (it did: each attribute was rebuilt on its own)."""
+
+    name, action_mode = "sharer", "log_lr"
+
+    def __init__(self):
+        self.books = {"n": 0}
+        self.view = self.books  # the same dict by another name
+        self.trace = np.zeros(3)
+        self.window = {"trace": self.trace}
+        self.helper = Scale(0.5)
+        self.helpers = [self.helper, self.helper]
+        self.history, self.recent = [], None
+
+    def reset(self, info):
+        pass
+
+    def act(self, obs, info):
+        self.books["n"] += 1
+        self.trace[self.view["n"] % 3] = float(obs[0])
+        self.helpers[1].scale += 0.01
+        self.history.append(self.view["n"])
+        if self.recent is None:
+            self.recent = self.history  # shared from the run's first act on
+        u = 0.1 * self.window["trace"].mean() + self.helper.scale + 0.01 * len(self.recent)
+        return np.array([math.tanh(u) - 0.9], dtype=np.float32)
+
+
 POLICIES = {
     "dqn": lambda: make_baseline("dqn"),  # SB3 agent: a pathlib path, a meta dict
     "qlearning": lambda: make_baseline("qlearning"),  # Q-table arrays, a Discretiser object
@@ -295,7 +331,8 @@ POLICIES = {
     "hook": WithHook,
     "torch_policy": TorchPolicy,  # an nn.Module: its own attributes are state beside its state_dict()
     "torch_policy_adam": TorchPolicyWithOptimizer,  # trains itself: its Adam and StepLR go by their state_dict()
-    "self_training": SelfTrainingHelper,  # a plain object holding a net, SGD with momentum, an ExponentialLR
+    "self_training": SelfTrainingHelper,
+    "sharer": Sharer,  # attributes sharing a dict, a list, an array and a helper: still shared  # a plain object holding a net, SGD with momentum, an ExponentialLR
 }
 
 
@@ -332,6 +369,10 @@ def test_weights_only_checkpoint_mid_step_continues_like_the_uninterrupted_run(n
         assert sched2.policy.loaded
     if name == "torch_policy":  # the counters went on from the saved ones (the LRs above depend on them)
         assert sched2.policy.t == HORIZON and sched2.policy.net.calls == HORIZON
+    if name == "sharer":  # what the policy shared, saved or made during the run, is shared again
+        p = sched2.policy
+        assert p.view is p.books and p.window["trace"] is p.trace and p.helpers[0] is p.helpers[1] is p.helper
+        assert p.recent is p.history and p.books["n"] == HORIZON
     if name == "bookkeeper":  # its books went on from the saved ones, the enum member is the class's own
         assert sched2.policy.phase is Phase.DECAY and sum(sched2.policy.counts.values()) == HORIZON
         assert type(sched2.policy.seen) is collections.defaultdict and sched2.policy.seen.default_factory is list
@@ -566,6 +607,48 @@ def test_checkpoint_values_come_back_with_their_type_and_bits(value):
         assert list(back) == list(value) and [type(v) for v in back.values()] == [type(v) for v in value.values()]
     if isinstance(value, collections.defaultdict):  # it still makes missing values
         assert back.default_factory is value.default_factory
+
+
+def _identities(value, seen=None):
+    """The shape of ``value``'s sharing: each container or object met, by the order of its first
+    meeting (a value met again gets its first number): equal for two values that share alike."""
+    seen = {} if seen is None else seen
+    if isinstance(value, (list, dict, set, collections.deque, np.ndarray, torch.Tensor, Scale)):
+        if id(value) in seen:
+            return ("again", seen[id(value)])
+        seen[id(value)] = len(seen)
+    if isinstance(value, dict):
+        return ("dict", [(k, _identities(v, seen)) for k, v in value.items()])
+    if isinstance(value, (list, tuple, collections.deque)):
+        return (type(value).__name__, [_identities(v, seen) for v in value])
+    if isinstance(value, Scale):
+        return ("scale", _identities(vars(value), seen))
+    return ("leaf", type(value).__name__)
+
+
+def test_shared_values_stay_shared_as_copy_deepcopy_keeps_them():
+    """Python's own memo (copy.deepcopy, pickle) is the reference: whatever shares one list, dict,
+    deque, Counter, set, array, tensor or helper object before the round trip shares it after, and
+    nothing else does (equal values stay apart)."""
+    shared_list, arr, tensor, helper = [1, 2], np.arange(3.0), torch.arange(2.0), Scale(1.5)
+    counts, tags, frames = collections.Counter(a=2), {"x", "y"}, collections.deque([arr], maxlen=2)
+    books = collections.defaultdict(list, k=shared_list)
+    value = {"a": shared_list, "b": (shared_list, [1, 2]), "arrays": [arr, arr, np.arange(3.0)],
+             "tensors": {"t": tensor, "again": tensor}, "helpers": [helper, {"h": helper}, Scale(1.5)],
+             "counts": [counts, counts], "tags": [tags, tags], "frames": frames, "frames2": frames, "books": books,
+             "nested": collections.OrderedDict(books=books), "scale": helper}
+    back = from_checkpoint(weights_only_round_trip(to_checkpoint(value)), {"helpers": [Scale(0), {"h": Scale(0)},
+                                                                                       Scale(0)], "scale": Scale(0)})
+    reference = copy.deepcopy(value)
+    assert _identities(back) == _identities(reference) == _identities(value)
+    assert back["b"][0] is back["a"] and back["b"][1] is not back["a"] and back["books"]["k"] is back["a"]
+    assert back["helpers"][1]["h"] is back["scale"] and back["scale"].scale == 1.5
+
+
+def test_a_forged_reference_is_refused_naming_it():
+    forged = {"a": {"__lrgym__": "ref", "index": 7}}
+    with pytest.raises(ValueError, match=r"value\['a'\]: a reference to value 7, which the checkpoint did not hold"):
+        from_checkpoint(forged)
 
 
 class Mode(enum.IntEnum):
