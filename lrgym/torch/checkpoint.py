@@ -13,8 +13,11 @@ None, bool, int, float, complex,   itself
 str, bytes, ``torch.Tensor``,
 ``torch.device``, ``torch.dtype``,
 ``torch.Size``
-list, tuple, dict, OrderedDict,    the same container of stored items (dict keys must be
-set                                numbers, strings, bytes, None or tuples of them)
+list, tuple, dict, OrderedDict,    the same container of stored items (dict keys and set items:
+set                                numbers, strings, bytes, None, enum members or tuples of them;
+                                   a member as ``("__lrgym__", "enum", module, qualname, "name",
+                                   "A")``, found in the class of a live key, else of a module
+                                   imported already, by name: never imported from the file)
 ``collections.deque``              ``{"__lrgym__": "deque", "items": [...], "maxlen": n}`` (a
                                    frame stack's ``deque(maxlen=n)``)
 ``collections.Counter``            ``{"__lrgym__": "counter", "items": {...}}``
@@ -75,6 +78,7 @@ import fractions
 import functools
 import pathlib
 import random
+import sys
 import types
 from collections import Counter, OrderedDict, defaultdict, deque
 
@@ -159,12 +163,6 @@ def class_name(cls: type) -> str:
 def _too_wide(dtype: np.dtype) -> bool:
     """``np.longdouble`` / ``np.clongdouble``: wider than a Python float or a torch dtype."""
     return dtype.kind in "fc" and dtype.itemsize > (8 if dtype.kind == "f" else 16)
-
-
-def _plain_key(key) -> bool:
-    if isinstance(key, tuple) and type(key) is tuple:
-        return all(_plain_key(k) for k in key)
-    return type(key) in _PLAIN
 
 
 def get_object_state(obj):
@@ -299,10 +297,8 @@ def to_checkpoint(value, where: str = "value", _stack: tuple = (), _memo: _Memo 
         return {TAG: "deque", "items": [to_checkpoint(v, f"{where}[{i}]", stack, memo) for i, v in enumerate(value)],
                 "maxlen": value.maxlen}
     if type(value) in (set, frozenset):
-        bad = [v for v in value if not _plain_key(v)]
-        if bad:
-            raise TypeError(f"cannot checkpoint {where}: a set holding {type(bad[0]).__name__}; {_VALID}")
-        return set(value) if type(value) is set else {TAG: "frozenset", "items": list(value)}
+        items = [_stored_key(v, where) for v in value]
+        return set(items) if type(value) is set else {TAG: "frozenset", "items": items}
     if type(value) in (dict, OrderedDict):
         return _stored_items(value, type(value)(), where, stack, memo)
     if type(value) is Counter:
@@ -336,16 +332,86 @@ def to_checkpoint(value, where: str = "value", _stack: tuple = (), _memo: _Memo 
 
 
 def _stored_items(mapping, out: dict, where: str, stack: tuple, memo: _Memo) -> dict:
-    """``mapping``'s items stored into ``out`` (a dict or an OrderedDict): keys as they are (plain
-    data only: :func:`_plain_key`), values by :func:`to_checkpoint`."""
+    """``mapping``'s items stored into ``out`` (a dict or an OrderedDict): keys by
+    :func:`_stored_key` (plain data and enum members), values by :func:`to_checkpoint`."""
     if TAG in mapping:
         raise TypeError(f"cannot checkpoint {where}: its key {TAG!r} is reserved for lrgym's own markers")
     for key, item in mapping.items():
-        if not _plain_key(key):
-            raise TypeError(f"cannot checkpoint {where}: a dict key of type {type(key).__name__} ({key!r}); "
-                            f"valid keys: numbers, str, bytes, None or tuples of them")
-        out[key] = to_checkpoint(item, f"{where}[{key!r}]", stack, memo)
+        out[_stored_key(key, where)] = to_checkpoint(item, f"{where}[{key!r}]", stack, memo)
     return out
+
+
+def _stored_key(key, where: str):
+    """A dict key or set item as a key ``torch.load(weights_only=True)`` reads: a number, str,
+    bytes or None as it is, a tuple item by item, an enum member as the tuple
+    ``("__lrgym__", "enum", module, qualname, "name", name)`` (a combined ``Flag``: ``"value"``,
+    its value), found again by :func:`_restored_key` (a tuple of the policy's own may not start
+    with ``"__lrgym__"``)."""
+    if type(key) in _PLAIN:
+        return key
+    if type(key) is tuple:
+        if key and type(key[0]) is str and key[0] == TAG:
+            raise TypeError(f"cannot checkpoint {where}: its key {key!r} starts with {TAG!r}, which is reserved "
+                            "for lrgym's own markers")
+        return tuple(_stored_key(k, where) for k in key)
+    if isinstance(key, enum.Enum):
+        cls = type(key)
+        if key.name is not None and cls.__members__.get(key.name) is key:
+            return (TAG, "enum", cls.__module__, cls.__qualname__, "name", key.name)
+        return (TAG, "enum", cls.__module__, cls.__qualname__, "value", _stored_key(key.value, where))
+    raise TypeError(f"cannot checkpoint {where}: a key of type {type(key).__name__} ({key!r}); valid keys: numbers, "
+                    "str, bytes, None, enum members or tuples of them")
+
+
+def _enum_classes(keys) -> dict:
+    """The enum classes of the live keys (inside tuples too), by (module, qualname)."""
+    found = {}
+    for key in keys:
+        if isinstance(key, enum.Enum):
+            found.setdefault((type(key).__module__, type(key).__qualname__), type(key))
+        elif type(key) is tuple:
+            found.update({k: v for k, v in _enum_classes(key).items() if k not in found})
+    return found
+
+
+def _imported_enum(module: str, qualname: str):
+    """The enum class ``module.qualname`` if its module is imported already, else None. Read from
+    the module's and classes' ``__dict__``: nothing is imported (not even by a module's lazy
+    ``__getattr__``) and no code runs."""
+    found = sys.modules.get(module)
+    for part in qualname.split("."):
+        namespace = getattr(found, "__dict__", None) if isinstance(found, (types.ModuleType, type)) else None
+        found = namespace.get(part) if isinstance(namespace, (dict, types.MappingProxyType)) else None
+    return found if isinstance(found, enum.EnumMeta) else None
+
+
+def _restored_key(key, live_classes: dict, where: str):
+    """The key :func:`_stored_key` stored. An enum member is looked up in the class of a live key
+    of the same name, else in that class of an imported module (by name only: a combined ``Flag``
+    stored by value needs a live member of its class); never imported from the file."""
+    if type(key) is not tuple:
+        return key
+    if not (key and type(key[0]) is str and key[0] == TAG):
+        return tuple(_restored_key(k, live_classes, where) for k in key)
+    if len(key) != 6 or key[1] != "enum" or key[4] not in ("name", "value") or not all(
+            type(k) is str for k in key[2:4]):
+        raise ValueError(f"cannot restore {where}: the key {key!r} is no stored enum member; valid: "
+                         f"({TAG!r}, 'enum', module, qualname, 'name' or 'value', name or value)")
+    _, _, module, qualname, how, what = key
+    cls = live_classes.get((module, qualname))
+    if cls is None and how == "name":
+        cls = _imported_enum(module, qualname)
+    if cls is None:
+        raise ValueError(f"cannot restore {where}: a key is a member of the enum {module}.{qualname}, which is neither "
+                         "the class of a key this policy has there nor an enum of a module imported here"
+                         f"{' (a combined Flag: a live key of its class is needed)' if how == 'value' else ''}; valid: "
+                         "build the policy as the saved one was, its code imported")
+    if how == "value":
+        return cls(what)
+    if type(what) is not str or what not in cls.__members__:
+        raise ValueError(f"cannot restore {where}: the enum {module}.{qualname} has no member {what!r}; valid: "
+                         f"{', '.join(cls.__members__)}")
+    return cls.__members__[what]
 
 
 def _enum_member(member: enum.Enum, where: str, stack: tuple) -> dict:
@@ -408,7 +474,9 @@ def _restored_items(items: dict, live, where: str, memo: _Memo) -> dict:
     """The values of a stored mapping's items restored, each into the live mapping's value of the
     same key (``live``: None or not a mapping, none), as a dict in the stored order."""
     counterpart = live if isinstance(live, dict) else {}
-    return {k: from_checkpoint(v, counterpart.get(k), f"{where}[{k!r}]", memo) for k, v in items.items()}
+    classes = _enum_classes(counterpart)
+    keys = [_restored_key(k, classes, where) for k in items]
+    return {k: from_checkpoint(v, counterpart.get(k), f"{where}[{k!r}]", memo) for k, v in zip(keys, items.values())}
 
 
 def _restored_list(items: list, live, where: str, memo: _Memo) -> list:
@@ -439,7 +507,8 @@ def from_checkpoint(value, live=None, where: str = "value", _memo: _Memo | None 
         index = memo.reserve()
         return memo.restore(index, _restored_list(value, live, where, memo))
     if isinstance(value, set):
-        return memo.restore(memo.reserve(), set(value))
+        classes = _enum_classes(live) if isinstance(live, (set, frozenset)) else {}
+        return memo.restore(memo.reserve(), {_restored_key(k, classes, where) for k in value})
     if not isinstance(value, dict):
         return value
     kind = value.get(TAG)
@@ -455,7 +524,8 @@ def from_checkpoint(value, live=None, where: str = "value", _memo: _Memo | None 
     if kind == "path":
         return pathlib.Path(value["value"])
     if kind == "frozenset":
-        return frozenset(value["items"])
+        classes = _enum_classes(live) if isinstance(live, (set, frozenset)) else {}
+        return frozenset(_restored_key(k, classes, where) for k in value["items"])
     if kind == "range":
         return range(value["start"], value["stop"], value["step"])
     if kind == "fraction":
