@@ -60,7 +60,8 @@ Objects, modules, optimizers, generators, enum members and tensors are restored 
 ``nn.Module.load_state_dict`` restores parameters: :func:`from_checkpoint` gets the live value
 at the same place (``live``) and loads the stored state into it, so the policy you pass to a
 new scheduler must be built like the one that was saved (same class, same helper objects, an
-enum member where the saved one had one; its other attributes are overwritten). No class is
+enum member where the saved one had one; its other attributes are overwritten). All or
+nothing: :func:`restore_plan` builds and checks everything before it loads anything. No class is
 ever imported or constructed from a checkpoint, which is what keeps it safe to load: an enum
 member is looked up in the live member's class, a ``defaultdict``'s factory in a fixed table.
 
@@ -85,7 +86,8 @@ from collections import Counter, OrderedDict, defaultdict, deque
 import numpy as np
 import torch
 
-__all__ = ["DEFAULT_FACTORIES", "TAG", "class_name", "from_checkpoint", "get_object_state", "set_object_state", "to_checkpoint"]
+__all__ = ["DEFAULT_FACTORIES", "TAG", "class_name", "from_checkpoint", "get_object_state", "restore_plan",
+           "set_object_state", "to_checkpoint"]
 
 #: the key that marks a stored non-data value (a dict of the policy's own may not use it)
 TAG = "__lrgym__"
@@ -209,6 +211,14 @@ class _Memo:
         self.kept: list = []  # the values numbered, alive (saving)
         self.restored: dict[int, object] = {}  # index -> the value restored there (loading)
         self.count = 0
+        self.actions: list = []  # what loads the restored values into the live objects (loading: restore_plan)
+
+    def fresh(self) -> _Memo:
+        """A walk of its own (a module's, an optimizer's or a generator's state: numbered apart),
+        adding to the same actions."""
+        memo = _Memo()
+        memo.actions = self.actions
+        return memo
 
     def ref(self, value) -> dict | None:
         """The reference to ``value`` if the walk met it before; else None, and ``value`` is numbered."""
@@ -460,6 +470,49 @@ def _torch_generator(device: str, where: str) -> torch.Generator:
             "its generator on a device of this machine") from None
 
 
+def _check_module_state(state, live: torch.nn.Module, where: str) -> None:
+    """The stored ``state_dict()`` has the live module's keys and tensor shapes (torch's strict
+    ``load_state_dict`` copies what matches before it raises about the rest)."""
+    mine = live.state_dict()
+    if not isinstance(state, dict) or set(state) != set(mine):
+        got = list(state) if isinstance(state, dict) else type(state).__name__
+        raise ValueError(f"cannot restore {where}: its state_dict() holds {got}, this policy's {list(mine)}; valid: "
+                         "build the policy the same way as the one that was saved")
+    for key, tensor in mine.items():
+        stored = state[key]
+        if isinstance(tensor, torch.nn.parameter.UninitializedTensorMixin):
+            continue  # a lazy module's parameter takes the stored shape (torch materializes it)
+        if isinstance(tensor, torch.Tensor) and (not isinstance(stored, torch.Tensor) or stored.shape != tensor.shape):
+            shape = tuple(stored.shape) if isinstance(stored, torch.Tensor) else type(stored).__name__
+            raise ValueError(f"cannot restore {where}: its state_dict()[{key!r}] is {shape}, this policy's "
+                             f"{tuple(tensor.shape)}; valid: build the policy the same way as the one that was saved")
+
+
+def _check_optimizer_state(state, live: torch.optim.Optimizer, where: str) -> None:
+    """The stored optimizer state has the live optimizer's parameter groups, of the same sizes
+    (what ``Optimizer.load_state_dict`` checks), before anything is loaded."""
+    groups = state.get("param_groups") if isinstance(state, dict) else None
+    ok = isinstance(groups, list) and isinstance(state.get("state"), dict) and all(
+        isinstance(g, dict) and isinstance(g.get("params"), list) for g in groups)
+    sizes = [len(g["params"]) for g in groups] if ok else None
+    mine = [len(g["params"]) for g in live.param_groups]
+    if sizes != mine:
+        raise ValueError(f"cannot restore {where}: its state_dict() has parameter groups of sizes {sizes}, this "
+                         f"policy's optimizer {mine}; valid: build the policy the same way as the one that was saved")
+
+
+def _check_object_state(live, state, where: str) -> None:
+    """``state`` is one :func:`set_object_state` loads into ``live`` (a class of its own
+    ``__setstate__`` checks its own)."""
+    if getattr(type(live), "__setstate__", None) is not None or state is None or isinstance(state, dict):
+        return
+    if isinstance(state, tuple) and len(state) == 2 and (state[0] is None or isinstance(state[0], dict)) \
+            and (state[1] is None or isinstance(state[1], dict)):
+        return
+    raise ValueError(f"cannot restore {where}: a {type(live).__name__} from a state of type {type(state).__name__}; "
+                     "valid: None, a dict, or (dict, slots)")
+
+
 def _check_live_class(value: dict, live, where: str) -> None:
     """The live value at ``where`` is of the stored object's class (it is loaded into, never built)."""
     if live is None or class_name(type(live)) != value["class"]:
@@ -476,27 +529,55 @@ def _restored_items(items: dict, live, where: str, memo: _Memo) -> dict:
     counterpart = live if isinstance(live, dict) else {}
     classes = _enum_classes(counterpart)
     keys = [_restored_key(k, classes, where) for k in items]
-    return {k: from_checkpoint(v, counterpart.get(k), f"{where}[{k!r}]", memo) for k, v in zip(keys, items.values())}
+    return {k: _restore(v, counterpart.get(k), f"{where}[{k!r}]", memo) for k, v in zip(keys, items.values())}
 
 
 def _restored_list(items: list, live, where: str, memo: _Memo) -> list:
     """The stored items restored, each into the live sequence's item at the same place (if as long)."""
-    counterpart = list(live) if isinstance(live, (list, tuple, deque)) and len(live) == len(items) else [None] * len(items)
-    return [from_checkpoint(v, c, f"{where}[{i}]", memo) for i, (v, c) in enumerate(zip(items, counterpart))]
+    same = isinstance(live, (list, tuple, deque)) and len(live) == len(items)
+    counterpart = list(live) if same else [None] * len(items)
+    return [_restore(v, c, f"{where}[{i}]", memo) for i, (v, c) in enumerate(zip(items, counterpart))]
 
 
-def from_checkpoint(value, live=None, where: str = "value", _memo: _Memo | None = None):
+def from_checkpoint(value, live=None, where: str = "value"):
     """The value :func:`to_checkpoint` stored (arrays and tensors are fresh copies). Objects,
-    modules, generators and same-shaped tensors are loaded into ``live``, the value at the same
-    place now, and returned; an object or module without a live counterpart of its class raises
-    ``ValueError``. A value stored as a reference to one met before is that restored value: what
-    shared one object when saved shares one again."""
-    memo = _Memo() if _memo is None else _memo
+    modules, optimizers, generators and same-shaped tensors are loaded into ``live``, the value at
+    the same place now, and returned; an object or module without a live counterpart of its class
+    raises ``ValueError``. A value stored as a reference to one met before is that restored value:
+    what shared one object when saved shares one again. All or nothing: :func:`restore_plan`."""
+    restored, load = restore_plan(value, live, where)
+    load()
+    return restored
+
+
+def restore_plan(value, live=None, where: str = "value"):
+    """``(restored, load)``: the value :func:`from_checkpoint` gives, built and checked without
+    touching ``live`` (a stored module's keys and shapes against the live module's, an
+    optimizer's groups against the live one's, a generator's state on a new generator of its
+    kind), and ``load()``, which loads it into the live objects. So a checkpoint that cannot be
+    restored raises before anything is loaded, as ``optimizer.load_state_dict`` does, and a
+    caller restoring more than one thing builds them all before loading any."""
+    memo = _Memo()
+    restored = _restore(value, live, where, memo)
+
+    def load() -> None:
+        for action in memo.actions:
+            action()
+
+    return restored, load
+
+
+def _copy_into(live: torch.Tensor, value: torch.Tensor) -> None:
+    with torch.no_grad():
+        live.copy_(value)
+
+
+def _restore(value, live, where: str, memo: _Memo):
+    """:func:`restore_plan`'s walk: what changes a live object is added to ``memo.actions``."""
     if isinstance(value, torch.Tensor):
         index = memo.reserve()
         if isinstance(live, torch.Tensor) and live.shape == value.shape and live.dtype == value.dtype:
-            with torch.no_grad():
-                live.copy_(value)
+            memo.actions.append(functools.partial(_copy_into, live, value))
             return memo.restore(index, live)
         return memo.restore(index, value.clone())
     if isinstance(value, np.ndarray):  # a checkpoint of an older lrgym (weights_only=False)
@@ -549,55 +630,75 @@ def from_checkpoint(value, live=None, where: str = "value", _memo: _Memo | None 
         index = memo.reserve()
         items = _restored_list(value["items"], live if isinstance(live, deque) else None, where, memo)
         return memo.restore(index, deque(items, maxlen=value["maxlen"]))
-    if kind == "generator":
-        state = from_checkpoint(value["state"])
-        if isinstance(live, np.random.Generator) and type(live.bit_generator).__name__ == state["bit_generator"]:
-            live.bit_generator.state = state
-            return live
-        if state["bit_generator"] not in _BIT_GENERATORS:
-            raise ValueError(f"{where}: unknown bit generator {state['bit_generator']!r}; "
-                             f"valid: {', '.join(_BIT_GENERATORS)}")
-        bit_generator = getattr(np.random, state["bit_generator"])()
+    if kind == "generator":  # each generator's state is set on a new one first: a bad state raises here
+        state = _restore(value["state"], None, where, memo.fresh())
+        name = state.get("bit_generator") if isinstance(state, dict) else None
+        if name not in _BIT_GENERATORS:
+            raise ValueError(f"{where}: unknown bit generator {name!r}; valid: {', '.join(_BIT_GENERATORS)}")
+        bit_generator = getattr(np.random, name)()
         bit_generator.state = state
+        if isinstance(live, np.random.Generator) and type(live.bit_generator).__name__ == name:
+            memo.actions.append(functools.partial(setattr, live.bit_generator, "state", bit_generator.state))
+            return live
         return np.random.Generator(bit_generator)
     if kind == "random_state":
-        generator = live if isinstance(live, np.random.RandomState) else np.random.RandomState()
-        generator.set_state(from_checkpoint(value["state"]))
+        generator = np.random.RandomState()
+        generator.set_state(_restore(value["state"], None, where, memo.fresh()))
+        if isinstance(live, np.random.RandomState):
+            memo.actions.append(functools.partial(live.set_state, generator.get_state(legacy=False)))
+            return live
         return generator
     if kind == "py_random":
-        generator = live if type(live) is random.Random else random.Random()
+        generator = random.Random()
         generator.setstate(value["state"])
+        if type(live) is random.Random:
+            memo.actions.append(functools.partial(live.setstate, generator.getstate()))
+            return live
         return generator
     if kind == "torch_generator":
-        same = isinstance(live, torch.Generator) and str(live.device) == value["device"]
-        generator = live if same else _torch_generator(value["device"], where)
+        generator = _torch_generator(value["device"], where)
         generator.set_state(value["state"])
+        if isinstance(live, torch.Generator) and str(live.device) == value["device"]:
+            memo.actions.append(functools.partial(live.set_state, generator.get_state()))
+            return live
         return generator
     if kind == "torch_state_dict":
         _check_live_class(value, live, where)
-        state = from_checkpoint(value["state"], None, f"{where}.state_dict()")
-        live.load_state_dict(state)
+        state = _restore(value["state"], None, f"{where}.state_dict()", memo.fresh())
+        if isinstance(live, torch.optim.Optimizer):
+            _check_optimizer_state(state, live, where)
+        memo.actions.append(functools.partial(live.load_state_dict, state))
         return live
     if kind in ("module", "object"):
         _check_live_class(value, live, where)
         if kind == "module":
-            live.load_state_dict(from_checkpoint(value["state"], None, f"{where}.state_dict()"))
-            live.train(value["training"])
+            state = _restore(value["state"], None, f"{where}.state_dict()", memo.fresh())
+            _check_module_state(state, live, where)
+            memo.actions.append(functools.partial(live.load_state_dict, state))
+            memo.actions.append(functools.partial(live.train, bool(value["training"])))
             for name, attributes in value.get("attributes", {}).items():  # none in an older lrgym's
-                sub = live.get_submodule(name)
-                path, current = f"{where}.{name}" if name else where, vars(sub)
-                sub.__dict__.update({key: from_checkpoint(item, current.get(key), f"{path}.{key}", memo)
-                                     for key, item in attributes.items()})
+                path = f"{where}.{name}" if name else where
+                try:
+                    sub = live.get_submodule(name)
+                except AttributeError:
+                    raise ValueError(f"cannot restore {path}: the checkpoint holds attributes of a submodule {name!r}, "
+                                     f"which this policy's {value['class']} has not; valid: build the policy the "
+                                     "same way as the one that was saved") from None
+                current = vars(sub)
+                restored = {key: _restore(item, current.get(key), f"{path}.{key}", memo)
+                            for key, item in attributes.items()}
+                memo.actions.append(functools.partial(sub.__dict__.update, restored))
             return live
         index = memo.reserve()
         stored = value["state"]
         current = get_object_state(live)
         if type(stored) is dict and TAG not in stored:  # its attributes (to_checkpoint: a dict state)
             current = current if isinstance(current, dict) else {}
-            state = {k: from_checkpoint(v, current.get(k), f"{where}.{k}" if type(k) is str else f"{where}[{k!r}]",
-                                        memo) for k, v in stored.items()}
+            state = {k: _restore(v, current.get(k), f"{where}.{k}" if type(k) is str else f"{where}[{k!r}]", memo)
+                     for k, v in stored.items()}
         else:
-            state = from_checkpoint(stored, current, where, memo)
-        set_object_state(live, state)
+            state = _restore(stored, current, where, memo)
+        _check_object_state(live, state, where)
+        memo.actions.append(functools.partial(set_object_state, live, state))
         return memo.restore(index, live)
     raise ValueError(f"cannot restore {where}: unknown marker {TAG}={kind!r} (a checkpoint of a newer lrgym?)")

@@ -1136,25 +1136,26 @@ class PolicyScheduler:
                              f"{len(self.optimizer.param_groups)}; valid: the optimizer the state was saved with")
         self._check_same_episode(state)
         self._check_same_policy(state.get("policy_identity"))
+        # all or nothing: everything is built and checked first (the policy's state against the live
+        # policy, the monitor's on a copy), then loaded; a state that cannot be loaded changes nothing
         monitor = from_checkpoint(state["monitor"], None, "monitor")
+        copy.copy(self.monitor).load_state_dict(monitor)  # a bad monitor state raises here, not halfway
         with _normal_tensors():  # the snapshot's tensors go into the optimizer if its step is undone
             snapshot = from_checkpoint(state["snapshot"], None, "snapshot")
         last_info = {k: INFO_SCHEMA[k].type(v) if k in INFO_SCHEMA else v for k, v in state["last_info"].items()}
-        self._load_policy_state(state["policy"])
-        self.monitor.load_state_dict(monitor)
-        self.last_epoch = int(state["last_epoch"])
-        self.lr = float(state["lr"])
-        self._ratios = ratios
-        self.last_obs = np.array(state["last_obs"], dtype=np.float32)
-        self.last_info = last_info
-        self.last_reward = float(state["last_reward"])
-        self._snapshot = snapshot
-        self._opt_steps = int(state.get("opt_steps", 0))  # absent from an older lrgym's state
         pending = state.get("pending_grad")  # absent from an older lrgym's state: p.grad is read
-        self._pending_grad = None if pending is None else pending.detach().to("cpu", torch.float64).numpy().copy()
-        self._warned_skip = bool(state.get("warned_skip", self._warned_skip))
-        self._warned_no_grad = bool(state.get("warned_no_grad", self._warned_no_grad))
-        self._warned_multi = bool(state.get("warned_multi", self._warned_multi))
+        loaded = {
+            "last_epoch": int(state["last_epoch"]), "lr": float(state["lr"]), "_ratios": ratios,
+            "last_obs": np.array(state["last_obs"], dtype=np.float32), "last_info": last_info,
+            "last_reward": float(state["last_reward"]), "_snapshot": snapshot,
+            "_opt_steps": int(state.get("opt_steps", 0)),  # absent from an older lrgym's state
+            "_pending_grad": None if pending is None else pending.detach().to("cpu", torch.float64).numpy().copy(),
+            **{name: bool(state.get(name.lstrip("_"), getattr(self, name)))
+               for name in ("_warned_skip", "_warned_no_grad", "_warned_multi")}}
+        self._load_policy_state(state["policy"])  # last to raise: a policy's own load_state_dict may
+        self.monitor.load_state_dict(monitor)
+        for name, value in loaded.items():
+            setattr(self, name, value)
         self._apply_lr()
 
     def _episode_settings(self) -> dict:
@@ -1214,7 +1215,7 @@ class PolicyScheduler:
                 raise ValueError(f"the state is of a policy {stored['class']} with load_state_dict(), this scheduler "
                                  f"drives a {class_name(type(self.policy))}; valid: the same kind of policy")
             self.policy.load_state_dict(from_checkpoint(stored["state"], None, "policy.state_dict()"))
-        elif kind in ("object", "module"):
+        elif kind in ("object", "module"):  # all or nothing (from_checkpoint builds and checks, then loads)
             from_checkpoint(stored, self.policy, "policy")
         else:  # a state of an older lrgym: the policy's raw __getstate__()
             set_object_state(self.policy, from_checkpoint(stored, get_object_state(self.policy), "policy"))

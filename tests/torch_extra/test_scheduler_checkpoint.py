@@ -684,7 +684,8 @@ def test_enum_members_as_keys_come_back_as_the_classs_members():
     """Keys (and set items) that are enum members, refused until 2026-12-06: the round trip equals
     copy.deepcopy's (the reference), members of the class itself, found in the live keys' class or,
     for a dict filled during the run (empty when built), in the class of its imported module."""
-    value = {"counts": collections.Counter({Mode.FAST: 3, Mode.SLOW: 1}), "by_phase": {Phase.WARM: [1], Phase.DECAY: []},
+    value = {"counts": collections.Counter({Mode.FAST: 3, Mode.SLOW: 1}),
+             "by_phase": {Phase.WARM: [1], Phase.DECAY: []},
              "pairs": {(Mode.FAST, 2): "x", (1, "plain"): "y"}, "flags": {Access.READ | Access.WRITE: 1},
              "seen": {Phase.WARM, Mode.SLOW}, "frozen": frozenset({Mode.FAST}),
              "books": collections.defaultdict(list, {Phase.DECAY: [0.5]}),
@@ -708,6 +709,73 @@ def test_enum_members_as_keys_come_back_as_the_classs_members():
         to_checkpoint({("__lrgym__", 1): 0})
     with pytest.raises(TypeError, match=r"value: a key of type Scale .*valid keys: numbers, str, bytes, None, enum"):
         to_checkpoint({Scale(1): 0})
+
+
+class Learner:
+    """A net, a generator and a counter: the three kinds a failed load could leave half loaded."""
+
+    name, action_mode = "learner", "log_lr"
+
+    def __init__(self, seed=0):
+        torch.manual_seed(seed)
+        self.t = 0
+        self.trace = np.zeros(3)
+        self.net = torch.nn.Linear(12, 1).double()
+        self.rng = np.random.default_rng(seed)
+
+    def reset(self, info):
+        pass
+
+    def act(self, obs, info):
+        self.t += 1
+        self.trace[self.t % 3] = self.rng.random()
+        out = float(self.net(torch.as_tensor(obs, dtype=torch.float64)))
+        return np.array([math.tanh(out + self.trace.mean()) - 0.5], dtype=np.float32)
+
+
+def _everything(sched):
+    """What a load changes, as plain comparable values (the scheduler's and its policy's)."""
+    p = sched.policy
+    return (sched.last_epoch, sched.lr, sched.last_obs.tobytes(), sched.monitor.stats.tobytes(), sched.monitor.t,
+            p.t, p.trace.tobytes(), [t.tolist() for t in p.net.state_dict().values()], str(p.rng.bit_generator.state))
+
+
+@pytest.mark.parametrize("forge", ["generator", "module_shape", "monitor", "submodule"])
+def test_a_state_that_cannot_be_loaded_changes_nothing(forge):
+    """All or nothing, as optimizer.load_state_dict: a state whose last part cannot be loaded
+    raised after loading the parts before it (the net's weights, a shape mismatch's other tensors
+    as torch copies them, the whole policy before a bad monitor), a resumed run half of each."""
+    model, opt, sched = build(Learner())
+    run(model, opt, sched, range(2 * INNER + 1))
+    state = weights_only_round_trip(sched.state_dict())
+    policy = state["policy"]["state"]
+    if forge == "generator":  # the policy's last attribute: the net before it was loaded
+        policy["rng"]["state"]["bit_generator"] = "NotAGenerator"
+    elif forge == "module_shape":  # the weight: torch copies the bias before it raises
+        policy["net"]["state"]["weight"] = torch.zeros(2, 12, dtype=torch.float64)
+    elif forge == "monitor":  # loaded after the whole policy
+        state["monitor"]["stats"] = "not numbers"
+    else:
+        policy["net"]["attributes"] = {"missing": {"x": 1}}
+    model2, opt2, sched2 = build(Learner(seed=1), seed=1)
+    run(model2, opt2, sched2, range(2))
+    before = _everything(sched2)
+    with pytest.raises((ValueError, RuntimeError)) as raised:
+        sched2.load_state_dict(state)
+    assert _everything(sched2) == before, raised.value
+    if forge in ("module_shape", "submodule"):  # named, as lrgym's other refusals (torch's own: a RuntimeError)
+        assert type(raised.value) is ValueError and str(raised.value).startswith("cannot restore policy.net")
+    sched2.load_state_dict(weights_only_round_trip(sched.state_dict()))  # the good state still loads, whole
+    assert _everything(sched2) == _everything(sched)
+
+
+def test_the_shape_check_leaves_a_lazy_module_to_torch():
+    """A fresh LazyLinear has no shape yet: torch's load_state_dict gives it the stored one."""
+    net = torch.nn.Sequential(torch.nn.LazyLinear(3))
+    net(torch.randn(2, 4))
+    live = torch.nn.Sequential(torch.nn.LazyLinear(3))
+    back = from_checkpoint(weights_only_round_trip(to_checkpoint({"net": net})), {"net": live})
+    assert back["net"] is live and torch.equal(live[0].weight, net[0].weight) and live[0].weight.shape == (3, 4)
 
 
 def test_a_defaultdict_of_a_factory_of_ones_own_and_a_structured_dtype_are_refused_by_name():
