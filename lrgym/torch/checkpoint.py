@@ -24,7 +24,10 @@ set                                numbers, strings, bytes, None, enum members o
 ``collections.defaultdict``        ``{"__lrgym__": "defaultdict", "factory": "builtins.list",
                                    "items": {...}}``: its ``default_factory`` by name, one of
                                    :data:`DEFAULT_FACTORIES` (``list``, ``int``, ``float``, ...)
-                                   or None; another (a lambda) is refused, naming it
+                                   or None; a factory of the policy's own code (a function
+                                   without a closure, a lambda over no variable, a class) by
+                                   its qualified name, found again as the factory of the live
+                                   defaultdict at the same place; a closure is refused
 ``enum.Enum`` member               ``{"__lrgym__": "enum", "class": "pkg.mod.Mode", "name": "A"}``
                                    (a combined ``Flag``: its ``"value"``), found again in the
                                    live member's class
@@ -63,7 +66,8 @@ new scheduler must be built like the one that was saved (same class, same helper
 enum member where the saved one had one; its other attributes are overwritten). All or
 nothing: :func:`restore_plan` builds and checks everything before it loads anything. No class is
 ever imported or constructed from a checkpoint, which is what keeps it safe to load: an enum
-member is looked up in the live member's class, a ``defaultdict``'s factory in a fixed table.
+member is looked up in the live member's class, a ``defaultdict``'s factory in a fixed table
+or, the policy's own, in the live defaultdict at the same place.
 
 Anything else — functions, lambdas, open files, locks, classes with their own pickling
 (``__reduce__``) — raises ``TypeError`` naming where it sits (``policy.schedule``,
@@ -110,13 +114,14 @@ _TORCH_STATEFUL = (torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler)
 _SHARED_CONTAINERS = (list, deque, set, dict, OrderedDict, Counter, defaultdict)
 #: the ``default_factory`` a stored ``defaultdict`` may have (besides None), by :func:`class_name`:
 #: types that make an empty value of themselves. Restored from this table, never imported; a
-#: factory of one's own (``lambda: defaultdict(int)``) is code and is refused, naming it
+#: factory of one's own (``lambda: defaultdict(int)``) is code: stored by name, restored as the
+#: live defaultdict's factory at the same place (:func:`_live_factory`)
 DEFAULT_FACTORIES = {f"{cls.__module__}.{cls.__qualname__}": cls
                      for cls in (list, dict, set, frozenset, tuple, int, float, complex, bool, str, bytes,
                                  Counter, OrderedDict, deque)}
 
-_VALID = ("valid: numbers, str, bytes, None; lists, tuples, deques, dicts (OrderedDict, Counter, defaultdict of a "
-          "builtin type) and sets of them; ranges, Fractions, enum members; NumPy arrays, scalars and dtypes; "
+_VALID = ("valid: numbers, str, bytes, None; lists, tuples, deques, dicts (OrderedDict, Counter, defaultdict) "
+          "and sets of them; ranges, Fractions, enum members; NumPy arrays, scalars and dtypes; "
           "torch tensors and modules; pathlib paths; NumPy, `random` and torch generators; objects made of these. "
           "Otherwise give the policy state_dict() and load_state_dict(state) methods")
 
@@ -314,13 +319,8 @@ def to_checkpoint(value, where: str = "value", _stack: tuple = (), _memo: _Memo 
     if type(value) is Counter:
         return {TAG: "counter", "items": _stored_items(value, {}, where, stack, memo)}
     if type(value) is defaultdict:
-        factory = value.default_factory
-        name = None if factory is None else class_name(factory) if isinstance(factory, type) else None
-        if factory is not None and DEFAULT_FACTORIES.get(name) is not factory:
-            raise TypeError(f"cannot checkpoint {where}: a defaultdict whose default_factory is {factory!r}, which is "
-                            f"code, not data; valid factories: None, {', '.join(c.__name__ for c in DEFAULT_FACTORIES.values())} "
-                            "(or give the policy state_dict() and load_state_dict(state) methods)")
-        return {TAG: "defaultdict", "factory": name, "items": _stored_items(value, {}, where, stack, memo)}
+        return {TAG: "defaultdict", "factory": _factory_name(value.default_factory, where),
+                "items": _stored_items(value, {}, where, stack, memo)}
     cls = type(value)
     if isinstance(value, _TORCH_STATEFUL):  # its state is keyed by its parameters: its own state_dict() reads it
         return {TAG: "torch_state_dict", "class": class_name(cls),
@@ -422,6 +422,54 @@ def _restored_key(key, live_classes: dict, where: str):
         raise ValueError(f"cannot restore {where}: the enum {module}.{qualname} has no member {what!r}; valid: "
                          f"{', '.join(cls.__members__)}")
     return cls.__members__[what]
+
+
+def _factory_name(factory, where: str) -> str | None:
+    """A ``defaultdict``'s ``default_factory`` by name: None, a :data:`DEFAULT_FACTORIES` type, or
+    code of the policy's own — a function holding no variables (a ``def``, a lambda over no
+    variable), a class, a builtin — by its qualified name (restored from the live policy, as
+    pickle names a function, but never imported: :func:`_live_factory`). A closure, a
+    ``functools.partial``, a bound method or a callable object hold state of their own: refused."""
+    if factory is None:
+        return None
+    name = f"{getattr(factory, '__module__', None)}.{getattr(factory, '__qualname__', type(factory).__name__)}"
+    if DEFAULT_FACTORIES.get(name) is factory or isinstance(factory, (type, types.BuiltinFunctionType)) or (
+            isinstance(factory, types.FunctionType) and factory.__closure__ is None):
+        return name
+    raise TypeError(
+        f"cannot checkpoint {where}: a defaultdict whose default_factory is {factory!r}, which holds state of its own "
+        "(a closure over a variable, a functools.partial, a bound method or a callable object). A checkpoint stores "
+        "no code: a factory is stored by its name and found again as the factory of the policy's own defaultdict at "
+        "the same place, so it must be a builtin type (None, "
+        f"{', '.join(c.__name__ for c in DEFAULT_FACTORIES.values())}), a function holding no variables (a def, "
+        "a lambda over no variable: lambda: defaultdict(int)) or a class. Otherwise give the policy state_dict() "
+        "and load_state_dict(state) methods")
+
+
+def _live_factory(name, live, where: str):
+    """The ``default_factory`` stored as ``name`` (:func:`_factory_name`): from the fixed table, or
+    the live defaultdict's at the same place if its name is ``name``; never imported."""
+    if name is None or type(name) is str and name in DEFAULT_FACTORIES:
+        return None if name is None else DEFAULT_FACTORIES[name]
+    factory = live.default_factory if type(live) is defaultdict else None
+    if factory is not None and type(name) is str and _factory_name_or_none(factory) == name:
+        return factory
+    now = ("nothing" if live is None else f"a defaultdict whose default_factory is {factory!r}"
+           if type(live) is defaultdict else f"a {type(live).__name__}")
+    raise ValueError(
+        f"cannot restore {where}: the checkpoint holds a defaultdict whose default_factory is {name!r} there, this "
+        f"policy has {now}. A factory of the policy's own is taken from the policy's defaultdict at the same place, "
+        "never imported from the file: build the policy the same way as the one that was saved. A defaultdict made "
+        "during the run (a value another defaultdict's factory made) has none there: give it a builtin factory "
+        f"({', '.join(c.__name__ for c in DEFAULT_FACTORIES.values())}), or the policy state_dict() and "
+        "load_state_dict(state) methods")
+
+
+def _factory_name_or_none(factory):
+    try:
+        return _factory_name(factory, "")
+    except TypeError:
+        return None
 
 
 def _enum_member(member: enum.Enum, where: str, stack: tuple) -> dict:
@@ -619,13 +667,10 @@ def _restore(value, live, where: str, memo: _Memo):
         index = memo.reserve()
         return memo.restore(index, Counter(_restored_items(value["items"], live, where, memo)))
     if kind == "defaultdict":
-        name = value["factory"]
-        if name is not None and name not in DEFAULT_FACTORIES:
-            raise ValueError(f"cannot restore {where}: a defaultdict of factory {name!r}; valid: None, "
-                             f"{', '.join(DEFAULT_FACTORIES)}")
+        factory = _live_factory(value["factory"], live, where)
         index = memo.reserve()
         items = _restored_items(value["items"], live, where, memo)
-        return memo.restore(index, defaultdict(None if name is None else DEFAULT_FACTORIES[name], items))
+        return memo.restore(index, defaultdict(factory, items))
     if kind == "deque":
         index = memo.reserve()
         items = _restored_list(value["items"], live if isinstance(live, deque) else None, where, memo)

@@ -153,6 +153,7 @@ class Bookkeeper:
         self.share = fractions.Fraction(2, 3)
         self.dtype = np.dtype(np.float32)
         self.by_phase = collections.Counter()  # keyed by enum members (refused until 2026-12-06), empty when built
+        self.books = collections.defaultdict(lambda: collections.defaultdict(int))  # refused until 2026-12-06
 
     def reset(self, info):
         self.seen.clear()
@@ -164,6 +165,8 @@ class Bookkeeper:
             self.phase = Phase.DECAY
         decays = self.by_phase[Phase.DECAY]
         self.by_phase[self.phase] += 1
+        self.books[self.phase.value][decays % 2] += 1
+        decays += self.books["decay"][1] % 2
         a = 3 if self.phase is Phase.WARM else 1 + int(decays * self.share) % 3
         self.counts[self.phase.value] += 1
         self.seen[self.phase.value].append(np.asarray(a, dtype=self.dtype))
@@ -378,6 +381,7 @@ def test_weights_only_checkpoint_mid_step_continues_like_the_uninterrupted_run(n
     if name == "bookkeeper":  # its books went on from the saved ones, the enum member is the class's own
         assert sched2.policy.phase is Phase.DECAY and sum(sched2.policy.counts.values()) == HORIZON
         assert set(sched2.policy.by_phase) == {Phase.WARM, Phase.DECAY}
+        assert sched2.policy.books["decay"][1] > 0 and sched2.policy.books["new"]["x"] == 0
         assert type(sched2.policy.seen) is collections.defaultdict and sched2.policy.seen.default_factory is list
 
 
@@ -778,11 +782,54 @@ def test_the_shape_check_leaves_a_lazy_module_to_torch():
     assert back["net"] is live and torch.equal(live[0].weight, net[0].weight) and live[0].weight.shape == (3, 4)
 
 
-def test_a_defaultdict_of_a_factory_of_ones_own_and_a_structured_dtype_are_refused_by_name():
-    nested = collections.defaultdict(lambda: collections.defaultdict(int))
-    with pytest.raises(TypeError, match=r"policy\.books: a defaultdict whose default_factory is <function .*lambda.*, "
-                                        r"which is code, not data; valid factories: None, list, dict, .*int"):
-        to_checkpoint(nested, "policy.books")
+def zeros3():
+    return np.zeros(3)
+
+
+def test_a_defaultdict_of_a_factory_of_ones_own_comes_back_with_the_live_policys_factory():
+    """A factory of one's own code (a lambda over no variable, a def, a class; refused until
+    2026-12-06) is stored by its qualified name and comes back as the factory of the live
+    defaultdict at the same place, as copy.deepcopy keeps it (the reference): never imported."""
+    def build_books():
+        return {"nested": collections.defaultdict(lambda: collections.defaultdict(int)),
+                "arrays": collections.defaultdict(zeros3), "fractions": collections.defaultdict(fractions.Fraction)}
+    books = build_books()
+    books["nested"]["a"]["x"] += 2
+    books["arrays"]["b"][1] = 5.0
+    books["fractions"]["c"] += fractions.Fraction(1, 3)
+    live = build_books()  # a policy built the same way: its factories, empty books
+    back = from_checkpoint(weights_only_round_trip(to_checkpoint(books)), live)
+    reference = copy.deepcopy(books)
+    for key in books:
+        assert back[key].default_factory is live[key].default_factory
+        assert reference[key].default_factory is books[key].default_factory  # deepcopy keeps functions too
+    assert back["nested"] == reference["nested"] and type(back["nested"]["a"]) is collections.defaultdict
+    assert back["nested"]["new"]["y"] == 0 and back["nested"]["a"].default_factory is int  # still makes values
+    np.testing.assert_array_equal(back["arrays"]["b"], reference["arrays"]["b"])
+    np.testing.assert_array_equal(back["arrays"]["new"], zeros3())
+    assert back["fractions"] == {"c": fractions.Fraction(1, 3)} and back["fractions"]["new"] == 0
+
+    scale = 3
+    with pytest.raises(TypeError, match=r"policy\.books: a defaultdict whose default_factory is <function .*lambda.*"
+                                        r"holds state of its own \(a closure .*lambda: defaultdict\(int\)"):
+        to_checkpoint(collections.defaultdict(lambda: scale), "policy.books")
+    import functools
+    with pytest.raises(TypeError, match=r"functools\.partial.*valid|a functools\.partial"):
+        to_checkpoint(collections.defaultdict(functools.partial(int, 5)), "policy.books")
+    stored = weights_only_round_trip(to_checkpoint(books))
+    with pytest.raises(ValueError, match=r"value\['arrays'\]: the checkpoint holds a defaultdict whose default_factory "
+                                         r"is '.*zeros3' there, this policy has nothing\. .*never imported"):
+        from_checkpoint(stored, {**live, "arrays": None})
+    with pytest.raises(ValueError, match=r"default_factory is '.*zeros3' there, this policy has a defaultdict whose "
+                                         r"default_factory is <function .*lambda"):
+        from_checkpoint(stored, {**live, "arrays": collections.defaultdict(lambda: 0)})
+    forged = {"d": {"__lrgym__": "defaultdict", "factory": "os.abort", "items": {}}}  # a hostile file's factory
+    with pytest.raises(ValueError, match=r"default_factory is 'os\.abort' there, this policy has a defaultdict whose "
+                                         r"default_factory is <class 'list'>"):
+        from_checkpoint(forged, {"d": collections.defaultdict(list)})
+
+
+def test_a_structured_dtype_is_refused_by_name():
     with pytest.raises(TypeError, match=r"policy\.dtype: the NumPy dtype .*structured"):
         to_checkpoint(np.dtype([("a", "f4"), ("b", "i8")]), "policy.dtype")
 
