@@ -131,11 +131,15 @@ taken but not yet told (the resumed model has no ``p.grad``). A state saved by a
 another ``horizon``, ``updates_per_step``, ``family``, ``lr_min``, ``lr_max``, ``cap_factor``,
 ``loss_scale`` or ``reward``, or with another policy (another name, such as a
 ``dqn`` state into a ``ppo`` scheduler, class, or env contract: :func:`policy_identity`), is a
-``ValueError`` naming both sides, and nothing is loaded.
+``ValueError`` naming both sides, and nothing is loaded. Any state that cannot be loaded (a
+policy's module of other shapes, a damaged generator or monitor state) raises before anything is
+loaded: loading is all or nothing, as ``optimizer.load_state_dict``.
 
 The policy's state is saved with the scheduler's: its own ``state_dict()`` / ``load_state_dict()``
-if it has both, else its attributes, NumPy arrays as tensors (:mod:`lrgym.torch.checkpoint`
-lists what can be saved; anything else raises ``TypeError`` naming the attribute).
+if it has both, else its attributes, NumPy arrays as tensors, a ``torch.optim`` optimizer or LR
+scheduler through its own ``state_dict()``, what two attributes share shared again
+(:mod:`lrgym.torch.checkpoint` lists what can be saved; anything else raises ``TypeError`` naming
+the attribute).
 """
 
 from __future__ import annotations
