@@ -417,7 +417,15 @@ class TrainingMonitor:
         missing = [k for k in self._ARRAYS + self._SCALARS if k not in state]
         if missing:
             raise ValueError(f"monitor state is missing {missing}")
+        arrays = {}  # all converted before any is set: a state that cannot be loaded changes nothing
         for name in self._ARRAYS:
-            setattr(self, name, np.array(state[name], dtype=getattr(self, name).dtype))
+            dtype = getattr(self, name).dtype
+            try:
+                arrays[name] = np.array(state[name], dtype=dtype)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"monitor state {name!r} is no {dtype} array ({exc}); valid: a monitor's "
+                                 "state_dict()") from None
+        for name, value in arrays.items():
+            setattr(self, name, value)
         for name in self._SCALARS:
             setattr(self, name, state[name])

@@ -769,8 +769,22 @@ def test_a_state_that_cannot_be_loaded_changes_nothing(forge):
     assert _everything(sched2) == before, raised.value
     if forge in ("module_shape", "submodule"):  # named, as lrgym's other refusals (torch's own: a RuntimeError)
         assert type(raised.value) is ValueError and str(raised.value).startswith("cannot restore policy.net")
+    if forge == "monitor":  # named too (it was NumPy's bare 'could not convert string to float')
+        assert str(raised.value).startswith("monitor state 'stats' is no float")
     sched2.load_state_dict(weights_only_round_trip(sched.state_dict()))  # the good state still loads, whole
     assert _everything(sched2) == _everything(sched)
+
+
+def test_a_monitor_state_that_cannot_be_loaded_changes_no_array_and_names_the_bad_one():
+    model, opt, sched = build(Learner())
+    run(model, opt, sched, range(INNER + 1))
+    state = sched.monitor.state_dict()
+    model2, opt2, sched2 = build(Learner())
+    monitor = sched2.monitor
+    before = {name: getattr(monitor, name).tobytes() for name in monitor._ARRAYS}  # NaN where nothing was seen
+    with pytest.raises(ValueError, match=r"monitor state 'obs' is no float32 array .*valid: a monitor's state_dict"):
+        monitor.load_state_dict({**state, "obs": ["x"]})  # after stats, which was set before it raised
+    assert {name: getattr(monitor, name).tobytes() for name in monitor._ARRAYS} == before
 
 
 def test_the_shape_check_leaves_a_lazy_module_to_torch():
