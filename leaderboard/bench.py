@@ -9,7 +9,8 @@ prints the wall-clock time, the CPU time of the grader and its workers, the load
 before and after, and the CPU time other processes took meanwhile: on a shared machine the
 wall clock is only meaningful when that was small. ``--per-family`` also runs each family's
 instances alone and derives the CPU-seconds per instance of each family (what suite sizes are
-chosen by: :data:`lrgym.leaderboard.selection.SIZES`).
+chosen by: :data:`lrgym.leaderboard.selection.SIZES`). The measurements are its stdout; the
+references' progress (computed, cached) is said on stderr, so ``... > timings.txt`` holds them alone.
 
 ``--isolation`` measures the cost of the sandbox: the same baselines run once in the workers
 (as trusted baselines do: jobs of all seeds) and once in sandboxed policy processes (as every
@@ -27,6 +28,7 @@ import tempfile
 import time
 
 from lrgym.baselines.backend import workers_type
+from lrgym.baselines.outputs import status
 from lrgym.settings import positive_int
 
 
@@ -78,7 +80,8 @@ def main(argv: list[str] | None = None) -> None:
         specs = baseline_specs(args.only, include_learned=args.learned)
     except ValueError as exc:
         parser.error(str(exc))
-    refs = load_references(suite, n_workers=args.workers, log=print)  # untimed if not cached yet
+    # untimed if not cached yet; its progress on stderr: stdout is the measurements alone
+    refs = load_references(suite, n_workers=args.workers, log=status)
     kind = "baselines" if args.learned or args.only else "hand-designed baselines"
     print(f"{len(specs)} {kind} x {suite.n_runs} episodes on {suite.version}; {cpu_description()}")
     parts = [("all", suite)]
@@ -122,7 +125,7 @@ def isolation(args) -> None:
     from lrgym.leaderboard.suite import get_suite
 
     suite = get_suite(args.suite)
-    refs = load_references(suite, n_workers=args.workers, log=print)
+    refs = load_references(suite, n_workers=args.workers, log=status)
     specs = baseline_specs(args.only or ["fixed", "hypergradient"])
     print(f"{len(specs)} baselines x {suite.n_runs} episodes on {suite.version}; {cpu_description()}; "
           f"sandbox {mode()['kind']}")

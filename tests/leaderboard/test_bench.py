@@ -41,3 +41,32 @@ def test_a_repeat_that_measures_nothing_is_refused(repeat, monkeypatch, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["--repeat", repeat])
     assert stop.value.code == 2 and f"--repeat={repeat} out of range; valid: a positive integer" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--suite", "quick"], ["--suite", "quick", "--isolation"]])
+def test_the_references_progress_goes_to_stderr_and_the_timings_to_stdout(argv, monkeypatch, capsys):
+    """``bench > timings.txt``: stdout is the measurements (the header and one line per run); the
+    references' progress (computing, cached in) is on stderr. It was printed on stdout among the
+    timing lines. The references and the grading are stood in for."""
+    from types import SimpleNamespace
+
+    import lrgym.leaderboard.references as references
+    import lrgym.leaderboard.runner as runner
+    from lrgym.leaderboard.bench import main
+
+    def load_references(suite, n_workers=None, log=None, **kw):
+        log("computing references for suite quick ...")
+        log("references cached in /somewhere (1.0 s)")
+
+    summary = {"iqm": [0.5], "episode_seconds": 2.0, "policy_seconds": 1.0, "policy_steps": 10}
+    monkeypatch.setattr(references, "load_references", load_references)
+    monkeypatch.setattr(runner, "run_suite", lambda specs, part, **kw: [
+        SimpleNamespace(ok=True, spec=s, entry=SimpleNamespace(summary=summary)) for s in specs])
+    main(argv)
+    out, err = capsys.readouterr()
+    assert "computing references for suite quick" in err and "references cached in /somewhere" in err
+    assert "references" not in out
+    header, *runs = out.splitlines()
+    assert "baselines x" in header, out
+    expected = ["in worker:", "sandboxed:"] if "--isolation" in argv else ["all ("]
+    assert [r[:len(e)] for r, e in zip(runs, expected)] == expected and len(runs) == len(expected), out
