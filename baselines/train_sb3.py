@@ -246,14 +246,48 @@ def train(config: TrainConfig):
 
         model.set_logger(Logger(folder=None, output_formats=[]))
     zip_path, json_path = config.output_files()  # before training: a bad --out / --ship pair fails at once
+    chunk = rollout_steps(model)
+    if chunk is not None and config.total_timesteps % chunk:
+        outputs.status(f"{steps_rounded(config, chunk)}; the sidecar records the steps trained (env_steps)")
     start = time.time()
     model.learn(total_timesteps=config.total_timesteps, callback=progress_bar() if config.progress else None)
+    steps = int(model.num_timesteps)
+    if chunk is None and steps > config.total_timesteps:  # whole episodes per collection: known only now
+        outputs.status(f"trained {steps:,} env steps: --steps {config.total_timesteps:,} rounded up to whole "
+                       f"collections of train_freq {model.train_freq.frequency} episode(s)")
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     weights = io.BytesIO()
     model.save(weights)  # SB3 writes a path in place (through a link at it): replaced whole instead
     outputs.replace_files({zip_path: weights.getvalue(),  # together: a new zip never beside an old sidecar
-                           json_path: json.dumps(sidecar(config, kwargs, time.time() - start), indent=1)})
+                           json_path: json.dumps(sidecar(config, kwargs, time.time() - start, steps), indent=1)})
     return SB3Policy(zip_path, name=config.algo)
+
+
+def rollout_steps(model) -> int | None:
+    """The env steps SB3 collects between two checks of ``total_timesteps``: ``learn`` collects
+    until ``num_timesteps`` reaches it, so it trains a whole multiple of these. PPO (on-policy):
+    a rollout, ``n_steps`` x ``n_envs``; DQN (off-policy): ``train_freq`` steps x ``n_envs`` (each
+    step of the vector env counts ``n_envs``); None for a ``train_freq`` in episodes (their length
+    is the run's)."""
+    from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+    from stable_baselines3.common.type_aliases import TrainFrequencyUnit
+
+    if isinstance(model, OnPolicyAlgorithm):
+        return model.n_steps * model.n_envs
+    if model.train_freq.unit == TrainFrequencyUnit.STEP:
+        return model.train_freq.frequency * model.n_envs
+    return None
+
+
+def steps_rounded(config: TrainConfig, chunk: int) -> str:
+    """What a run says before training when ``--steps`` is no multiple of :func:`rollout_steps`
+    (``chunk``): SB3 rounds it up to whole rollouts, silently."""
+    steps = -(-config.total_timesteps // chunk) * chunk
+    per = "rollouts of n_steps" if config.algo == "ppo" else "collections of train_freq"
+    exact = f"--steps {steps:,}" + (f" or {steps - chunk:,}" if steps > chunk else "")
+    return (f"--steps {config.total_timesteps:,} rounded up to {steps:,} env steps: {config.algo.upper()} trains whole "
+            f"{per} {chunk // config.n_envs} x n_envs {config.n_envs} = {chunk:,} env steps (SB3's learn stops "
+            f"at the first that reaches --steps; {exact} trains exactly that)")
 
 
 def progress_bar():
@@ -279,12 +313,14 @@ def progress_bar():
     return OnStderr()
 
 
-def sidecar(config: TrainConfig, algo_kwargs: dict, seconds: float) -> dict:
+def sidecar(config: TrainConfig, algo_kwargs: dict, seconds: float, env_steps: int | None = None) -> dict:
     """The sidecar json of a trained agent (:func:`lrgym.baselines.sb3_agents.is_sidecar`):
     ``env_options`` holds every policy choice of the env it trained in
     (:data:`~lrgym.baselines.sb3_agents.SIDECAR_CHOICES`: optimizer, always, and its action mode;
     lr_init, factors, rejection_threshold when set), so :class:`SB3Policy`, ``make_baseline(...,
-    path=...)`` and the leaderboard run it in that env; ``trained_on`` records every env keyword."""
+    path=...)`` and the leaderboard run it in that env; ``trained_on`` records every env keyword;
+    ``env_steps`` the env steps it trained (SB3 rounds ``config.total_timesteps`` up to whole
+    rollouts: :func:`rollout_steps`)."""
     env_kwargs = config.full_env_kwargs()
     choices = {"optimizer": DEFAULT_OPTIMIZER, **{k: env_kwargs[k] for k in SIDECAR_CHOICES if k in env_kwargs}}
     return {
@@ -295,6 +331,7 @@ def sidecar(config: TrainConfig, algo_kwargs: dict, seconds: float) -> dict:
         "config": outputs.json_copy(asdict(config)),
         "algo_kwargs": outputs.json_copy(algo_kwargs),
         "train_seconds": round(seconds, 1),
+        **({} if env_steps is None else {"env_steps": env_steps}),
         **made_by(__file__),  # the commit and code that trained it (lrgym.baselines.code_version)
     }
 
