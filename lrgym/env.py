@@ -209,6 +209,9 @@ class LRControlEnv(gym.Env):
       read, a line of more than 4,096 characters by its number, and a file whose (n_users +
       n_items) × (rank + 1) parameters pass 2²⁸ when the family is made; they were minutes of
       reading, a MemoryError or a build of gigabytes. Every file within them reads as before.
+      A pipe or terminal as ``data_path`` (``/dev/stdin``) is refused as what it is (read once,
+      its rows went to the format check and the parse found none), and the file is parsed a
+      block at a time: the same rows, with about the result's memory.
     * v1 (2026-12-06, same id): ``family_options`` whose worst case (an override, else the
       largest value the family samples) makes a build no machine can do — linreg's or the MLP's
       data of more than 2²⁸ float64s (2 GiB), an MLP episode's buffers (max(batch, 256) rows of
