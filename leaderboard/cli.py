@@ -294,24 +294,41 @@ def _refs_dir(private: Optional[Path]):
 
 def _store(db: Optional[Path]):
     """The results store at ``db``; a path SQLite cannot use (a folder, a file of another kind)
-    stops the command with the path and SQLite's reason instead of a traceback."""
+    stops the command with the path and SQLite's reason instead of a traceback, a store locked
+    past the busy timeout with that reason (exit 1), and a store in a rollback journal (its file
+    system refused WAL) is said on stderr (:attr:`~lrgym.leaderboard.store.ResultStore.journal_note`)."""
     import sqlite3
 
-    from lrgym.leaderboard.store import DanglingStoreLinkError, ResultStore, default_store_path
+    from lrgym.leaderboard.store import DanglingStoreLinkError, ResultStore, default_store_path, is_lock_error
 
+    path = db if db is not None else default_store_path()
     try:
-        return ResultStore(db)
+        store = ResultStore(db)
     except DanglingStoreLinkError as exc:
         raise typer.BadParameter(str(exc), param_hint="--db / $LRGYM_STORE") from None
+    except sqlite3.OperationalError as exc:  # (busy, not bad: it was "Invalid value for --db")
+        if not is_lock_error(exc):
+            raise _bad_store(path, exc) from None
+        err.print(Text(f"error: the results store {path} stayed locked by another process ({exc}): a grader "
+                       "committing, or, where its file system refuses WAL, a board being read; nothing was changed: "
+                       "run the command again"))
+        raise typer.Exit(1) from None
     except sqlite3.DatabaseError as exc:
-        path = db if db is not None else default_store_path()
-        if os.path.isfile(path) and not all(os.access(p, os.W_OK) for p in (path, os.path.dirname(os.path.abspath(path)))):
-            raise typer.BadParameter(
-                f"{path}: {exc}: the store or its folder is read-only, and every command opens the store for writing "
-                "(its journal mode, an older schema brought up to date, <db>-shm beside it); valid: a store in a "
-                "folder you can write: copy it there (with <db>-wal if there is one)", param_hint="--db / $LRGYM_STORE") from None
-        raise typer.BadParameter(f"{path}: {exc}; valid: an lrgym results store (SQLite) or a new file path",
-                                 param_hint="--db / $LRGYM_STORE") from None
+        raise _bad_store(path, exc) from None
+    if store.journal_note is not None:  # (stderr: the command's result stays its stdout alone)
+        err.print(Text(store.journal_note))
+    return store
+
+
+def _bad_store(path, exc) -> typer.BadParameter:
+    """The usage error of a path SQLite cannot use as a store (:func:`_store`)."""
+    if os.path.isfile(path) and not all(os.access(p, os.W_OK) for p in (path, os.path.dirname(os.path.abspath(path)))):
+        return typer.BadParameter(
+            f"{path}: {exc}: the store or its folder is read-only, and every command opens the store for writing "
+            "(its journal mode, an older schema brought up to date, <db>-shm beside it); valid: a store in a "
+            "folder you can write: copy it there (with <db>-wal if there is one)", param_hint="--db / $LRGYM_STORE")
+    return typer.BadParameter(f"{path}: {exc}; valid: an lrgym results store (SQLite) or a new file path",
+                              param_hint="--db / $LRGYM_STORE")
 
 
 class _Progress:

@@ -506,6 +506,26 @@ class ResultStore:
                     raise
                 time.sleep(0.01)
 
+    @property
+    def journal_note(self) -> str | None:
+        """None in WAL mode; else what a rollback journal (:attr:`journal_mode`: the file system
+        refused WAL, as some network or FUSE ones do) means for this store, for the commands to
+        say: a board's read (:meth:`snapshot`) holds graders' commits until it ends, and a commit
+        waiting for it holds new reads; each waits up to the busy timeout, a grader then retries
+        (:meth:`add_entry_durably`) and at worst leaves its result in :attr:`pending_dir`."""
+        if self.journal_mode == "wal":
+            return None
+        return (f"note: the results store {self.path} is in SQLite's rollback-journal mode ({self.journal_mode}): its "
+                f"file system refused WAL. A board being read (show, submit's board, report) holds up graders' commits "
+                f"until it is read, and a commit waiting holds up new reads (each waits up to {self.busy_timeout:g} s; "
+                f"a grader then retries, and at worst its result waits in {self.pending_dir} for the next grading run). "
+                "A store on a local disk has no such waits")
+
+    @property
+    def busy_timeout(self) -> float:
+        """Seconds a statement waits for another process's lock (SQLite's busy timeout)."""
+        return int(self.conn.execute("PRAGMA busy_timeout").fetchone()[0]) / 1000
+
     def _ensure_schema(self) -> None:
         version = self.schema_version
         if version == SCHEMA_VERSION:
@@ -684,7 +704,7 @@ class ResultStore:
                 raise KeptResultError(unwritable_message(entry.name, f"{type(exc).__name__}: {exc}", kept), kept,
                                       str(exc)) from None
             except sqlite3.OperationalError as exc:
-                if not _is_lock_error(exc) or time.monotonic() + delay > deadline:
+                if not is_lock_error(exc) or time.monotonic() + delay > deadline:
                     if log is not None:
                         log(f"could not write entry {entry.name!r} ({exc}); kept in {side}; {self._kept_how(entry, side)}")
                     return None
@@ -916,7 +936,7 @@ class ResultStore:
                 self._set_aside(path, UNWRITABLE_SUFFIX)
                 continue
             except sqlite3.OperationalError as exc:
-                if _is_lock_error(exc):
+                if is_lock_error(exc):
                     break
                 raise StoreUnwritableError(
                     f"the results store {self.path} takes no entries ({exc}); the finished results waiting in "
@@ -1194,7 +1214,8 @@ def _judged_writer(writer: str) -> bool:
     return len(fields) == 3 and fields[2] == namespaces()
 
 
-def _is_lock_error(exc: sqlite3.OperationalError) -> bool:
+def is_lock_error(exc: sqlite3.OperationalError) -> bool:
+    """Whether SQLite's error is another process's lock held past the busy timeout."""
     return "locked" in str(exc) or "busy" in str(exc)
 
 
