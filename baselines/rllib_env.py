@@ -59,8 +59,11 @@ def spread_cycles(*, env_runner, env, **_kwargs) -> None:
     already starts at i), gymnasium's ``SyncVectorEnv`` of lrgym envs (``sync``; each starts at
     0) or its ``AsyncVectorEnv`` of them (``async``, each in a process of its own: moved through
     ``set_attr("cycle_position", ...)``, one value each). With ``instance_order="draw"`` nothing
-    changes. It runs before the runner's first reset; a reset that gives every sub-env one listed
-    seed moves the cycles as lrgym's vector env says (RLlib resets with no options)."""
+    changes, nor with ``"each_once"``: a runner's resets (RLlib's first, and each of its
+    evaluation rounds counted in episodes) start passes over the list, its sub-envs at their
+    blocks of it (:mod:`lrgym.tasks.instance_order`), each runner the whole list. It runs before
+    the runner's first reset; a reset that gives every sub-env one listed seed moves the cycles
+    as lrgym's vector env says (RLlib resets with no options)."""
     from gymnasium.vector import AsyncVectorEnv, SyncVectorEnv
 
     from lrgym.env import LRControlEnv
@@ -68,7 +71,8 @@ def spread_cycles(*, env_runner, env, **_kwargs) -> None:
 
     offset = runner_cycle_offset(env_runner.worker_index, env.num_envs)
     if isinstance(env, LRControlVectorEnv):
-        env.call("shift_cycle", offset)
+        if env.settings.instance_order == "cycle":
+            env.call("shift_cycle", offset)
         return
     valid = ("valid: lrgym's vector env (gym_env_vectorize_mode='vector_entry_point' with an lrgym id or "
              "train_rllib.make_env), or a SyncVectorEnv or AsyncVectorEnv of lrgym envs "
@@ -86,6 +90,8 @@ def spread_cycles(*, env_runner, env, **_kwargs) -> None:
     subs = [sub.unwrapped for sub in getattr(env, "envs", ())] if isinstance(env, SyncVectorEnv) else []
     if not subs or not all(isinstance(sub, LRControlEnv) for sub in subs):
         raise ValueError(f"spread_cycles got {type(env).__name__}; {valid}")
+    if subs[0].instance_order != "cycle":
+        return
     for i, sub in enumerate(subs):
         sub.shift_cycle(offset + i)
 

@@ -54,7 +54,7 @@ from lrgym.tasks.batched import FALLBACK, BoundKernel, kind_of
 from lrgym.tasks.blas import blas_single_thread
 from lrgym.tasks.ahead import BuildAhead, Prediction, check_depth
 from lrgym.tasks.cache import build_task, cached_task
-from lrgym.tasks.instance_order import next_instance, position_after
+from lrgym.tasks.instance_order import CYCLED, next_instance, position_after
 from lrgym.tasks.base import (
     N_STATS,
     S_DIVERGED,
@@ -177,7 +177,10 @@ class LRControlEnv(gym.Env):
     :func:`lrgym.settings.check_instances`); ``instance_order`` (``"draw"``, the default: those
     uniform draws; ``"cycle"``: each of ``instances`` in turn, from the first, DACBench's round
     robin — a seed does not move the cycle, a reset given a listed seed moves it to the seed
-    after; :attr:`cycle_position`, :mod:`lrgym.tasks.instance_order`);
+    after; :attr:`cycle_position`; ``"each_once"``: the cycle in passes, each of ``instances``
+    once per pass, a seeded reset (or one after :meth:`start_pass`) starting a pass at the
+    list's first seed, an unseeded pass start replaying the draws of the last:
+    :mod:`lrgym.tasks.instance_order`);
     ``optimizer`` name,
     dict or :class:`~lrgym.optim.OptimizerConfig`; ``action_mode``; ``factors``; ``horizon`` and
     ``inner_steps`` (family defaults); ``reward``; ``reward_alphas`` (α1, α2 of ``sign_delta``);
@@ -224,6 +227,9 @@ class LRControlEnv(gym.Env):
     * v1 (2026-12-06, same id): a discrete action given as a float (``2.0``, ``np.array([2.0])``)
       or as an array of more than one axis (``[[2]]``) is refused, as ``Discrete.contains``
       refuses it; it used to be taken when whole. Integer actions are unchanged.
+    * v1 (2026-12-06, same id): ``instance_order="each_once"`` (passes over the instances, each
+      once per pass, the same episodes at every pass: an evaluation set); the other orders as
+      before, to the bit.
     * v1 (2026-12-06, same id): the ``instance_order`` keyword (``"cycle"``: resets take the
       instances in turn); the default ``"draw"`` draws as before, to the bit.
     * v1 (2026-12-06, same id): the ``instances`` keyword (a fixed list of instance seeds that
@@ -309,7 +315,9 @@ class LRControlEnv(gym.Env):
         """An env with already built :class:`~lrgym.settings.EnvSettings` (shared, not copied:
         the vector env gives every sub-environment the same object). ``cycle_start``: the
         position in ``settings.instances`` (modulo its length) of the first instance a reset
-        takes with ``instance_order="cycle"`` (the vector env starts sub-environment i at i)."""
+        takes with ``instance_order="cycle"`` (the vector env starts sub-environment i at i), and
+        where every pass starts with ``"each_once"`` (the vector env: sub-environment i's block,
+        :func:`lrgym.tasks.instance_order.pass_starts`)."""
         env = cls.__new__(cls)
         env.render_mode = check_render_mode(render_mode)
         env._apply_settings(settings, task_cache, build_ahead, cycle_start)
@@ -324,8 +332,13 @@ class LRControlEnv(gym.Env):
         self.instance_set = settings.instance_set
         self.instances = settings.instances  # what a reset draws from (the whole set, or the list)
         self.instance_range = settings.instance_range  # what options={"instance": k} may ask for
-        self.instance_order = settings.instance_order  # "draw" or "cycle" (lrgym.tasks.instance_order)
-        self._cycle_position = int(cycle_start) % len(self.instances) if self.instance_order == "cycle" else 0
+        self.instance_order = settings.instance_order  # "draw", "cycle" or "each_once" (lrgym.tasks.instance_order)
+        self._cycle_position = int(cycle_start) % len(self.instances) if self.instance_order in CYCLED else 0
+        # "each_once": where a pass starts (this env's block of the list), np_random's state when
+        # the last pass started (None: none yet) and whether the next reset starts one (start_pass)
+        self._pass_start = self._cycle_position if self.instance_order == "each_once" else 0
+        self._pass_rng_state = None
+        self._pass_pending = False
         self.optimizer = settings.optimizer
         self.action_mode = settings.action_mode
         self.reward_name = settings.reward
@@ -400,8 +413,9 @@ class LRControlEnv(gym.Env):
 
     @property
     def cycle_position(self) -> int:
-        """With ``instance_order="cycle"``: the position in :attr:`instances` of the instance the
-        next reset without ``options={"instance": k}`` takes (0 with ``"draw"``).
+        """With ``instance_order="cycle"`` or ``"each_once"``: the position in :attr:`instances` of
+        the instance the next reset without ``options={"instance": k}`` takes (0 with ``"draw"``;
+        an ``"each_once"`` pass start takes its block's first instead).
         ``reset(options={"instance": k})`` with a listed ``k`` moves it to the seed after ``k``;
         setting it (an integer, modulo the list's length; DACBench's ``set_inst_id``) moves it
         as :meth:`shift_cycle` does, the builds ahead with it: how a sub-env in another process
@@ -412,27 +426,47 @@ class LRControlEnv(gym.Env):
 
     @cycle_position.setter
     def cycle_position(self, position) -> None:
-        if self.instance_order != "cycle":
+        if self.instance_order == "draw":
             raise ValueError(f"cycle_position={brief(position)} set on an env with instance_order="
-                             f"{self.instance_order!r}; valid: an env made with instance_order='cycle'")
+                             f"{self.instance_order!r}; valid: an env made with instance_order='cycle' or 'each_once'")
         if not is_integer(position):
             raise ValueError(f"cycle_position={brief(position)} is not an integer; valid: an integer, the "
                              f"position in instances (0 to {len(self.instances) - 1})")
         self.shift_cycle(int(position) - self._cycle_position)
 
     def shift_cycle(self, seeds: int) -> None:
-        """Move the ``instance_order="cycle"`` position ``seeds`` seeds on (nothing with ``"draw"``),
+        """Move the cycle position (``instance_order="cycle"`` or ``"each_once"``) ``seeds`` seeds on
+        (nothing with ``"draw"``; an ``"each_once"`` pass start goes back to its block),
         and the builds ahead with it. The vector env keeps its sub-environments apart so:
         sub-environment i starts at the list's i-th seed, and after a reset that gives all of them
         one listed seed k it goes on i seeds after the seed after k (else they would all train the
         same instance at once from then on); after a masked reset, the j-th of those it resets
         goes on j seeds after it (one reset alone: none, as a single env)."""
-        if self.instance_order != "cycle" or not int(seeds) % len(self.instances):
+        if self.instance_order not in CYCLED or not int(seeds) % len(self.instances):
             return
         self._cycle_position = (self._cycle_position + int(seeds)) % len(self.instances)
         if self._ahead is not None:  # its chain predicted the old position: start it again
             self._ahead.cancel()
             self._ahead.refill(self.np_random, self._cycle_position)
+
+    def start_pass(self) -> None:
+        """With ``instance_order="each_once"``, make the next reset start a pass over the list
+        (nothing with the other orders): it takes the first seed of this env's block and, unless
+        it is given a seed, restores ``np_random`` to where the last pass started, so that every
+        pass is the same episodes (:mod:`lrgym.tasks.instance_order`). The vector env calls it
+        before each of its resets that is not automatic; a single env's seeded reset starts a
+        pass without it."""
+        if self.instance_order == "each_once":
+            self._pass_pending = True
+
+    def _begin_pass(self, seeded: bool) -> None:
+        """Start an ``"each_once"`` pass, right after the reset seeded (or not) the generator."""
+        self._pass_pending = False
+        self._cycle_position = self._pass_start
+        if seeded or self._pass_rng_state is None:  # (the first pass of an unseeded env: its entropy's)
+            self._pass_rng_state = self.np_random.bit_generator.state
+        else:
+            self.np_random.bit_generator.state = self._pass_rng_state
 
     @property
     def task_cache(self) -> OrderedDict:
@@ -579,6 +613,8 @@ class LRControlEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         asked, lr_init = self.check_reset_options(options)  # first: a refused reset changes nothing
         super().reset(seed=seed)
+        if self.instance_order == "each_once" and (seed is not None or self._pass_pending):
+            self._begin_pass(seed is not None)
         ahead = self._ahead
         prediction = None
         if ahead is None:
@@ -745,6 +781,9 @@ class LRControlEnv(gym.Env):
         state.setdefault("instance_range", state["instances"])  # (pickled before the instances= list existed)
         state.setdefault("instance_order", "draw")  # (pickled before instance_order existed)
         state.setdefault("_cycle_position", 0)
+        state.setdefault("_pass_start", 0)  # (pickled before "each_once" existed)
+        state.setdefault("_pass_rng_state", None)
+        state.setdefault("_pass_pending", False)
         if "spec" in state:  # (pickled before spec was a property)
             state["_spec"] = state.pop("spec")
         self.__dict__.update(state)

@@ -14,7 +14,9 @@ convention), so the N inner trainings run in one compiled call::
 Semantics are ``DummyVecEnv``'s, value for value: ``reset()`` returns the observations (infos in
 ``reset_infos``); seeds set with ``seed(s)`` (sub-env i gets ``s + i``) and options set with
 ``set_options`` apply to the next ``reset()`` only (the automatic resets take their instances as
-the env's ``instances=`` and ``instance_order=`` say: drawn, or in turn); ``step_wait()`` returns ``(obs, rewards
+the env's ``instances=`` and ``instance_order=`` say: drawn, or in turn; with ``"each_once"`` every
+``reset()`` starts a pass that ``evaluate_policy(..., n_eval_episodes=len(instances))`` counts
+once, :mod:`lrgym.tasks.instance_order`); ``step_wait()`` returns ``(obs, rewards
 float32, dones, infos)`` with ``dones = terminated | truncated``, and a finished sub-environment
 is reset at once, its last observation in ``infos[i]["terminal_observation"]`` and
 ``infos[i]["TimeLimit.truncated"] = truncated and not terminated``.

@@ -102,8 +102,9 @@ class EnvSettings:
     lr_max: float
     cap_factor: float
     rejection_threshold: float | None
-    #: the order resets take :attr:`instances` in: ``"draw"`` (uniformly with ``np_random``) or
-    #: ``"cycle"`` (each in turn; :mod:`lrgym.tasks.instance_order`). Its default also serves
+    #: the order resets take :attr:`instances` in: ``"draw"`` (uniformly with ``np_random``),
+    #: ``"cycle"`` (each in turn) or ``"each_once"`` (each once per pass, the same episodes at every
+    #: pass; :mod:`lrgym.tasks.instance_order`). Its default also serves
     #: settings pickled before the keyword existed
     instance_order: str = "draw"
     # ---- derived: what the compiled step and the info need -----------------------------------

@@ -3,8 +3,8 @@
 * ``instance_order="cycle"`` (DACBench's round robin over a fixed instance list) runs, for each
   reset, the episode a bare env runs when reset with that instance and seed: the same trajectory
   to the bit.
-* The "each instance once" recipe (SB3's ``evaluate_policy`` over a batched cycled env, each
-  sub-env given its block of the list) runs every listed instance once at every call, the
+* The "each instance once" recipe (SB3's ``EvalCallback`` over a batched
+  ``instance_order="each_once"`` env) runs every listed instance once at every evaluation, the
   episodes bare envs run when asked for those instances by hand.
 * The scoring recipe (``evaluate`` on a suite's instances and seeds, its references, the one score
   function, ``family_iqm``) gives every run the score the leaderboard's grader gives it, and the
@@ -91,66 +91,59 @@ def test_the_scoring_recipe_gives_the_graders_scores(tmp_path, monkeypatch):
         assert float(family_iqm(matrix, labels)) == pytest.approx(outcome.entry.summary["family_iqm"][0], abs=1e-12)
 
 
-class ByFeatureSigns:
-    """A stand-in SB3 model whose action depends on the observation (the signs of its first three
-    features: exact, so a batch acts as its rows one by one)."""
-
-    def __init__(self, n_actions: int):
-        self.n_actions = n_actions
-
-    def predict(self, obs, state=None, episode_start=None, deterministic=False):
-        return (obs[:, :3] > 0).astype(np.int64) @ np.array([1, 2, 4]) % self.n_actions, state
-
-
-def hand_returns(policy, env_kwargs: dict, listed: list[int], starts: list[int], per_env: int, seed: int) -> list[float]:
-    """The reference: sub-env i as a bare env (no list, no order) reset with ``seed + i`` and the
-    listed seed at position ``starts[i]``, then the next listed seeds one by one, each reset asking
-    for its instance by name; the returns in the order ``evaluate_policy`` counts episodes of equal
-    length (episode e of every sub-env, sub-env by sub-env), summed as it sums them."""
+def test_the_evaluation_recipe_takes_every_listed_instance_once_at_every_evaluation(monkeypatch):
+    """The README's "each instance once" block, run (a tiny PPO: 2 rollouts of 16 steps, an
+    evaluation every 8): at every evaluation of SB3's EvalCallback the episodes it counts (sub-env
+    i's first (5 + i) // 2, as evaluate_policy counts them) take each listed instance once, sub-env
+    i its block of the list (5 seeds on 2 sub-envs: n_envs not dividing the list), and are the same
+    episodes at every evaluation, training in between: the same instances and first observations,
+    those of bare envs seeded 0 + i asked for the block's seeds by name (resets alone: steps draw
+    nothing from the generator)."""
+    pytest.importorskip("stable_baselines3")
     import gymnasium as gym
 
-    returns = [[] for _ in starts]
-    for i, start in enumerate(starts):
-        env = gym.make("LRControl-LinReg-v1", **env_kwargs)
-        for e in range(per_env):
-            obs, _ = env.reset(seed=seed + i if e == 0 else None, options={"instance": listed[(start + e) % len(listed)]})
-            total, done = 0.0, False
-            while not done:
-                obs, reward, terminated, truncated, _ = env.step(int(policy.predict(obs[None])[0][0]))
-                total += float(np.float32(reward))  # SB3 adds the vec env's float32 rewards into float64
-                done = terminated or truncated
-            returns[i].append(total)
-        env.close()
-    return [returns[i][e] for e in range(per_env) for i in range(len(starts))]
-
-
-def test_the_evaluation_recipe_takes_every_listed_instance_once_at_every_call():
-    """The README's "each instance once" block: ``evaluate_policy`` after its ``set_options`` runs
-    sub-env i over its block of the list, every listed instance once, the same episodes to the bit
-    at every call, whatever evaluations moved the cycles in between. Without it (the call the
-    README warns of) sub-env i takes the list's i-th seed and the next: 3, 7 and 7, 11, never 15."""
-    pytest.importorskip("stable_baselines3")
-    from stable_baselines3.common.evaluation import evaluate_policy
-
-    from lrgym.sb3 import make_sb3_vec_env
+    import lrgym.sb3
 
     short = {"horizon": 3, "inner_steps": 2}
-    code = readme_block("def evaluate_each_once(model, seed=0):")
-    assert code.count('instance_order="cycle")') == 1
-    ns = run_block(code.replace('instance_order="cycle")', 'instance_order="cycle", horizon=3, inner_steps=2)'))
-    listed, n, block, eval_env = ns["listed"], ns["n_envs"], ns["block"], ns["eval_env"]
-    assert (listed, n, block) == ([3, 7, 11, 15], 2, 2)
-    policy = ByFeatureSigns(int(eval_env.action_space.n))
+    made = lrgym.sb3.make_sb3_vec_env
+    evaluations: list[list[list[tuple[int, bytes]]]] = []  # per reset of the eval env: per sub-env its episodes
 
-    want = hand_returns(policy, short, listed, starts=[i * block for i in range(n)], per_env=block, seed=0)
-    first = ns["evaluate_each_once"](policy)
-    evaluate_policy(policy, eval_env, n_eval_episodes=3, warn=False)  # moves the cycles
-    again = ns["evaluate_each_once"](policy)
-    assert first == again == (want, [3] * len(listed))
+    def recording(env_id, n_envs=1, seed=None, **kwargs):
+        env = made(env_id, n_envs, seed, **short, **kwargs)
+        if kwargs.get("instance_order") != "each_once":
+            return env
+        reset, step_wait = env.reset, env.step_wait
 
-    plain = make_sb3_vec_env("LRControl-LinReg-v1", n_envs=n, seed=0, instances=listed, instance_order="cycle", **short)
-    got = evaluate_policy(policy, plain, n_eval_episodes=len(listed), return_episode_rewards=True, warn=False)
-    assert got == (hand_returns(policy, short, listed, starts=list(range(n)), per_env=block, seed=0), [3] * len(listed))
-    assert sorted(want) != sorted(got[0])  # not the same instances: 15 was never run
+        def reset_recorded():
+            obs = reset()
+            evaluations.append([[(int(env.reset_infos[i]["instance"]), obs[i].tobytes())] for i in range(n_envs)])
+            return obs
+
+        def step_wait_recorded():
+            obs, rewards, dones, infos = step_wait()
+            for i in np.flatnonzero(dones):  # obs[i] starts sub-env i's next episode
+                evaluations[-1][i].append((int(env.reset_infos[i]["instance"]), obs[i].tobytes()))
+            return obs, rewards, dones, infos
+
+        env.reset, env.step_wait = reset_recorded, step_wait_recorded
+        return env
+
+    monkeypatch.setattr(lrgym.sb3, "make_sb3_vec_env", recording)
+    code = readme_block("EvalCallback(eval_env, n_eval_episodes=len(listed)")
+    for old, new in [("n_steps=64)", "n_steps=16)"), ("learn(5_000,", "learn(96,"), ("eval_freq=250", "eval_freq=8")]:
+        assert code.count(old) == 1, old
+        code = code.replace(old, new)
+    ns = run_block(code)
+    listed, eval_env = ns["listed"], ns["eval_env"]
+    assert listed == [3, 7, 11, 15, 19] and eval_env.num_envs == 2
+    assert len(evaluations) == 4  # EvalCallback's, at callback calls 8, 16, 24 and 32
+    blocks = [[3, 7], [11, 15, 19]]
+    counted = [[episodes[i][:(len(listed) + i) // 2] for i in range(2)] for episodes in evaluations]
+    want = []
+    for i, block in enumerate(blocks):
+        bare = gym.make("LRControl-LinReg-v1", **short)
+        want.append([(k, bare.reset(seed=0 + i if e == 0 else None, options={"instance": k})[0].tobytes())
+                     for e, k in enumerate(block)])
+    assert all(c == want for c in counted)
+    assert ns["model"].num_timesteps == 128  # (trained between the second and the third)
     eval_env.close()
-    plain.close()

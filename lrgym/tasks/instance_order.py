@@ -1,7 +1,7 @@
 """The order in which an env's resets take their instances (``instance_order=``).
 
 A reset without ``options={"instance": k}`` takes the next instance seed of the env's
-``instances`` (the whole instance set, or the ``instances=`` list) in one of two orders:
+``instances`` (the whole instance set, or the ``instances=`` list) in one of three orders:
 
 * ``"draw"`` (the default): ``instances[np_random.integers(len(instances))]``, uniformly with
   the env's generator; the cycle position is not used.
@@ -11,6 +11,17 @@ A reset without ``options={"instance": k}`` takes the next instance seed of the 
   not move the position (``reset(seed=s)`` seeds the initial parameters and minibatches, the
   cycle goes on), and a reset given a listed seed ``k`` moves it to the seed after ``k``
   (DACBench's ``set_inst_id``), one given a seed off the list leaves it where it is.
+* ``"each_once"``: the cycle, taken in passes over the list, each listed seed once per pass (an
+  evaluation set). A pass starts at every reset that is not the next episode's: every reset of
+  a vector env but its automatic ones, and a single env's seeded resets (a single env cannot
+  tell the user's reset from a wrapper's automatic one). It starts the env at the first seed of
+  its block (a single env: the list's first seed; sub-env i of N: the block of the list that
+  SB3's ``evaluate_policy`` counts for it, :func:`pass_starts`, so the N sub-envs cover the list
+  once whatever N is) and replays the draws of the last pass: an unseeded pass start restores
+  ``np_random`` to where the last pass started, so every pass is the same episodes for the same
+  actions (a seeded one starts from its seed). Between pass starts it is the cycle (a listed
+  ``options={"instance": k}`` moves it to the seed after ``k``, automatic resets go on round the
+  list), which is all it changes: the positions are the cycle's.
 
 The env (:meth:`lrgym.env.LRControlEnv.reset`) and its build-ahead chain
 (:mod:`lrgym.tasks.ahead`), which predicts the next resets, both take the next seed here.
@@ -22,32 +33,63 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["INSTANCE_ORDERS", "check_instance_order", "next_instance", "position_after"]
+__all__ = ["CYCLED", "INSTANCE_ORDERS", "check_instance_order", "first_positions", "next_instance", "pass_starts",
+           "position_after"]
 
 #: the valid ``instance_order`` values
-INSTANCE_ORDERS = ("draw", "cycle")
+INSTANCE_ORDERS = ("draw", "cycle", "each_once")
+#: the orders that take the instances in turn (a cycle position; ``"each_once"`` also restarts it)
+CYCLED = frozenset({"cycle", "each_once"})
 
 
 def check_instance_order(order) -> str:
     """``order`` if it is one of :data:`INSTANCE_ORDERS`, else a ``ValueError`` naming it."""
     if not isinstance(order, str) or order not in INSTANCE_ORDERS:
         raise ValueError(f"instance_order={order!r} invalid; valid choices: {', '.join(map(repr, INSTANCE_ORDERS))} "
-                         "('draw': uniformly with the env's np_random; 'cycle': each of the instances in turn)")
+                         "('draw': uniformly with the env's np_random; 'cycle': each of the instances in turn; "
+                         "'each_once': each of them once per pass, a pass starting at every reset that is not "
+                         "automatic, the same episodes at every pass)")
     return order
+
+
+def pass_starts(n_instances: int, num_envs: int) -> list[int]:
+    """Where each of ``num_envs`` sub-envs starts its ``"each_once"`` block of a list of
+    ``n_instances`` seeds: sub-env i's block holds ``(n_instances + i) // num_envs`` seeds, the
+    number of episodes SB3's ``evaluate_policy(..., n_eval_episodes=n_instances)`` counts for it,
+    and starts where sub-env i − 1's ends (the blocks sum to the list: 5 seeds over 2 sub-envs are
+    [0, 1] and [2, 3, 4]; a sub-env of an empty block, when there are more sub-envs than seeds,
+    starts at the list's first seed)."""
+    starts, start = [], 0
+    for i in range(num_envs):
+        starts.append(start % n_instances)
+        start += (n_instances + i) // num_envs
+    return starts
+
+
+def first_positions(order: str, n_instances: int, num_envs: int) -> list[int]:
+    """The cycle position each sub-env of a vector env starts at: ``"cycle"``, the list's i-th
+    seed (modulo its length; so they do not all train one instance at once); ``"each_once"``, its
+    block's first (:func:`pass_starts`); ``"draw"``, 0 (unused)."""
+    if order == "each_once":
+        return pass_starts(n_instances, num_envs)
+    if order == "cycle":
+        return [i % n_instances for i in range(num_envs)]
+    return [0] * num_envs
 
 
 def next_instance(instances: Sequence[int], order: str, rng: np.random.Generator, position: int) -> tuple[int, int]:
     """The next reset's instance seed and the cycle position after it: a uniform draw from
-    ``rng`` (``"draw"``: ``position`` unchanged) or ``instances[position]`` (``"cycle"``)."""
-    if order == "cycle":
+    ``rng`` (``"draw"``: ``position`` unchanged) or ``instances[position]`` (``"cycle"``,
+    ``"each_once"``)."""
+    if order in CYCLED:
         return int(instances[position]), (position + 1) % len(instances)
     return int(instances[int(rng.integers(len(instances)))]), position
 
 
 def position_after(instances: Sequence[int], order: str, asked: int, position: int) -> int:
     """The cycle position after a reset given the seed ``asked``: the seed after it, if it is
-    listed and the order is ``"cycle"``; else ``position`` unchanged."""
-    if order != "cycle":
+    listed and the order is cycled (:data:`CYCLED`); else ``position`` unchanged."""
+    if order not in CYCLED:
         return position
     try:
         return (instances.index(asked) + 1) % len(instances)  # (a range: O(1); a tuple: a scan)

@@ -27,6 +27,7 @@ from lrgym.settings import MAX_COUNT, MAX_NUM_ENVS, EnvSettings, positive_int
 from lrgym.spec_kwargs import jsonable_spec
 from lrgym.tasks import ID_FAMILY_OPTIONS, ID_FAMILY_TARGET, with_id_options
 from lrgym.tasks.ahead import check_depth
+from lrgym.tasks.instance_order import first_positions
 from lrgym.tasks.base import N_STATS
 from lrgym.vector.actions import apply_actions, check_actions
 from lrgym.vector.infos import InfoColumns, subset
@@ -120,7 +121,13 @@ class LRControlVectorEnv(VectorEnv):
     sub-environment one listed seed k moves sub-environment i to i seeds after the seed after k,
     so they stay apart: :meth:`~lrgym.env.LRControlEnv.shift_cycle`; a masked reset so moves the
     j-th sub-environment it resets j seeds on, and one it resets alone as a single env given k,
-    as the SB3 adapter's per-sub-environment options reset each). Sub-environments may draw
+    as the SB3 adapter's per-sub-environment options reset each). With
+    ``instance_order="each_once"`` every reset but the automatic ones starts a pass over the list
+    (:mod:`lrgym.tasks.instance_order`): sub-environment i at the first seed of its block, the
+    ``(len(instances) + i) // num_envs`` seeds SB3's ``evaluate_policy(..., n_eval_episodes=len(instances))``
+    counts for it (so the sub-environments cover the list once, whatever ``num_envs``), and
+    unseeded, from the generator state its last pass started at (the same episodes at every pass);
+    automatic resets go on in turn. Sub-environments may draw
     instances of different sizes and families (``LRControl-v1``). Those keywords are checked once into one
     :class:`~lrgym.settings.EnvSettings` (``envs.settings``), the object every sub-environment and
     the batched step read.
@@ -211,10 +218,12 @@ class LRControlVectorEnv(VectorEnv):
         # the sub-envs draw their tasks from the process-wide cache (lrgym.tasks.cache, keyed by
         # the instance's spec): one built task serves every sub-env that draws it
         self.build_ahead = check_depth(build_ahead)
-        # with instance_order="cycle", sub-env i starts its cycle at the list's i-th seed (mod its length)
+        # with instance_order="cycle", sub-env i starts its cycle at the list's i-th seed (mod its
+        # length); with "each_once", every pass at its block's first (lrgym.tasks.instance_order)
+        starts = first_positions(settings.instance_order, len(settings.instances), self.num_envs)
         self._sub_envs = [LRControlEnv.from_settings(settings, render_mode=self.render_mode, build_ahead=self.build_ahead,
-                                                     cycle_start=i)
-                          for i in range(self.num_envs)]
+                                                     cycle_start=start)
+                          for start in starts]
         self.horizon = settings.horizon
         self.inner_steps = settings.inner_steps
         self.action_mode = settings.action_mode
@@ -386,7 +395,11 @@ class LRControlVectorEnv(VectorEnv):
                 seeding.np_random(s)
         return seeds
 
-    def _reset_one(self, i: int, seed=None, options=None) -> dict:
+    def _reset_one(self, i: int, seed=None, options=None, *, automatic: bool = False) -> dict:
+        """Reset sub-environment i and take it over; a reset that is not ``automatic`` starts an
+        ``instance_order="each_once"`` pass (:meth:`LRControlEnv.start_pass`)."""
+        if not automatic:
+            self._sub_envs[i].start_pass()
         obs, info = self._sub_envs[i].reset(seed=seed, options=options)
         self._adopt(i, obs)
         self._started[i] = True
@@ -399,7 +412,8 @@ class LRControlVectorEnv(VectorEnv):
         """``call("reset", seed=..., options=...)`` for sub-environment i: the single env's reset
         (one seed and options, as ``SyncVectorEnv.call`` passes them to each sub-environment),
         taken over by the batched step; the autoreset flag stays as it was (as ``SyncVectorEnv``'s
-        call leaves its own). Returns the sub-environment's ``(obs, info)``."""
+        call leaves its own; it starts an ``"each_once"`` pass, as every reset that is not
+        automatic). Returns the sub-environment's ``(obs, info)``."""
         pending = self._autoreset[i]
         info = self._reset_one(i, seed, options)
         self._autoreset[i] = pending
@@ -502,7 +516,7 @@ class LRControlVectorEnv(VectorEnv):
         done = self._terminated | self._truncated
         if resetting is not None:  # NEXT_STEP: the envs that finished last step restart now
             for i in np.flatnonzero(resetting) if resetting.any() else ():
-                info = self._reset_one(int(i))
+                info = self._reset_one(int(i), automatic=True)
                 self._rewards[i] = 0.0
                 self._infos.overwrite(infos, info, int(i))
             self._autoreset = done & active
@@ -515,7 +529,7 @@ class LRControlVectorEnv(VectorEnv):
                     final_obs[i] = self._obs[i].copy()
                 term, trunc = self._terminated.copy(), self._truncated.copy()
                 for i in finished:
-                    info = self._reset_one(int(i))
+                    info = self._reset_one(int(i), automatic=True)
                     self._infos.overwrite(infos, info, int(i))
                 self._terminated, self._truncated = term, trunc
                 infos["final_obs"], infos["_final_obs"] = final_obs, done.copy()

@@ -216,6 +216,15 @@ def test_the_local_runner_cycles_as_a_plain_vector_env_and_draws_are_left_alone(
             == runner_episodes(train_rllib.make_env(drawn), 2, episodes=3, spread=False))
 
 
+def test_each_once_runners_start_their_passes_at_their_blocks_whatever_their_index():
+    """instance_order="each_once": every runner's reset starts a pass over the whole list, sub-env
+    i of its n at its block (the (7 + i) // 2 seeds SB3 would count: [0, 1, 2] and [3, 4, 5, 6]);
+    spread_cycles moves nothing (its shift would be undone by that reset)."""
+    once = {**CYCLE, "instance_order": "each_once", "reward_clip": None, "num_envs": 2}
+    for k in (0, 1, 3):
+        assert runner_episodes(train_rllib.make_env(once), k, episodes=5) == [[0, 1, 2, 3, 4], [3, 4, 5, 6, 0]]
+
+
 def test_spread_cycles_names_the_vector_envs_it_takes():
     import gymnasium as gym
 
