@@ -115,6 +115,9 @@ def test_setting_the_cycle_position_moves_it_as_shift_cycle_does(ahead):
     with pytest.raises(ValueError, match=r"cycle_position=1 set on an env with instance_order='draw'; valid: an env "
                                          r"made with instance_order='cycle'"):
         LRControlEnv(family="quadratic", instances=(5, 6, 7), **SHORT).cycle_position = 1
+    each_once = LRControlEnv(family="quadratic", instances=(5, 6, 7), instance_order="each_once", **SHORT)
+    each_once.cycle_position = 2  # an unseeded reset of a single each_once env goes on as the cycle
+    assert int(each_once.reset()[1]["instance"]) == 7 and each_once.cycle_position == 0
 
 
 def test_draw_is_the_default_and_draws_as_before():
