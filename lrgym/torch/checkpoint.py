@@ -709,6 +709,10 @@ def _restore(value, live, where: str, memo: _Memo):
         return generator
     if kind == "torch_state_dict":
         _check_live_class(value, live, where)
+        if not isinstance(live, _TORCH_STATEFUL):  # (a forged file: a module's state unchecked, or no such method)
+            raise ValueError(f"cannot restore {where}: the checkpoint holds an optimizer's or LR scheduler's "
+                             f"state_dict() there, this policy has a {class_name(type(live))}; valid: a "
+                             "torch.optim optimizer or LR scheduler of the class stored")
         state = _restore(value["state"], None, f"{where}.state_dict()", memo.fresh())
         if isinstance(live, torch.optim.Optimizer):
             _check_optimizer_state(state, live, where)

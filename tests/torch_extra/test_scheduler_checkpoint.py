@@ -658,6 +658,24 @@ def test_a_forged_reference_is_refused_naming_it():
         from_checkpoint(forged)
 
 
+def test_an_optimizers_marker_forged_onto_a_module_or_an_object_is_refused_before_anything_loads():
+    """A stored optimizer or LR scheduler is loaded with the live one's ``load_state_dict``: a file
+    forging that marker at a module's place loaded it unchecked (torch's RuntimeError about the
+    shape after the tensor before it was loaded), at a helper's a bare AttributeError."""
+    from lrgym.torch.checkpoint import class_name
+
+    live = {"a": torch.zeros(2), "net": torch.nn.Linear(2, 3), "h": _Helper()}
+    forged = {"a": torch.ones(2), "net": {"__lrgym__": "torch_state_dict", "class": class_name(torch.nn.Linear),
+                                          "state": {"weight": torch.ones(5, 5), "bias": torch.ones(5)}}}
+    with pytest.raises(ValueError, match=r"value\['net'\]: the checkpoint holds an optimizer's or LR scheduler's "
+                                         r"state_dict\(\) there, this policy has a torch\.nn\.modules\.linear\.Linear"):
+        from_checkpoint(forged, live)
+    assert torch.equal(live["a"], torch.zeros(2))  # nothing loaded
+    forged = {"h": {"__lrgym__": "torch_state_dict", "class": class_name(_Helper), "state": {}}}
+    with pytest.raises(ValueError, match=r"value\['h'\]: .* this policy has a .*_Helper; valid: a torch\.optim"):
+        from_checkpoint(forged, live)
+
+
 class Mode(enum.IntEnum):
     SLOW = 1
     FAST = 2
