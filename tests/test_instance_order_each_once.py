@@ -177,6 +177,25 @@ def test_a_masked_reset_restarts_only_the_sub_envs_it_resets():
     assert obs[1].tobytes() == np.frombuffer(first[0], np.float32).reshape(2, -1)[1].tobytes()  # replayed
 
 
+@pytest.mark.parametrize("bad", [{"options": {"instance": 10**9}}, {"seed": -1}])
+def test_a_refused_reset_by_call_starts_no_pass(bad):
+    """``call("reset", ...)`` that its options or seed refuse changes nothing: it marked sub-env 0's
+    next reset a pass start, so its next automatic reset went back to its block's first seed (and
+    replayed its generator) instead of going on round the list, as the twin never refused does."""
+    def build():
+        vec = LRControlVectorEnv(2, family="linreg", instances=LISTED, instance_order="each_once", **SHORT)
+        vector_run(vec, 4, {"seed": 5})  # blocks [3, 7] and [11, 15, 19]; in their second episodes
+        return vec
+
+    vec, twin = build(), build()
+    with pytest.raises(Exception, match="instance 1000000000|-1"):
+        vec.call("reset", **bad)
+    steps = [vec.step(np.array(a)) for a in ACTIONS[:16].reshape(8, 2)]
+    want = [twin.step(np.array(a)) for a in ACTIONS[:16].reshape(8, 2)]
+    assert [list(map(int, s[4]["instance"])) for s in steps] == [list(map(int, s[4]["instance"])) for s in want]
+    assert all(a[0].tobytes() == b[0].tobytes() for a, b in zip(steps, want))
+
+
 def test_a_single_envs_seeded_reset_starts_a_pass_and_unseeded_ones_go_on_as_the_cycle():
     """``gym.make``: from a seeded reset the episodes are the cycle's to the bit; the next seeded
     reset goes back to the list's first seed (the cycle goes on), the same episodes for the same seed."""

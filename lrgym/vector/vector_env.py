@@ -397,8 +397,12 @@ class LRControlVectorEnv(VectorEnv):
 
     def _reset_one(self, i: int, seed=None, options=None, *, automatic: bool = False) -> dict:
         """Reset sub-environment i and take it over; a reset that is not ``automatic`` starts an
-        ``instance_order="each_once"`` pass (:meth:`LRControlEnv.start_pass`)."""
+        ``instance_order="each_once"`` pass (:meth:`LRControlEnv.start_pass`); one its options or
+        seed refuse (``call("reset", ...)``) starts none: they are checked first."""
         if not automatic:
+            self._sub_envs[i].check_reset_options(options)
+            if seed is not None:
+                seeding.np_random(seed)  # gymnasium's error naming a bad seed, as the reset's
             self._sub_envs[i].start_pass()
         obs, info = self._sub_envs[i].reset(seed=seed, options=options)
         self._adopt(i, obs)
