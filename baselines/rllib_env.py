@@ -60,8 +60,10 @@ def spread_cycles(*, env_runner, env, **_kwargs) -> None:
     0) or its ``AsyncVectorEnv`` of them (``async``, each in a process of its own: moved through
     ``set_attr("cycle_position", ...)``, one value each). With ``instance_order="draw"`` nothing
     changes, nor with ``"each_once"``: a runner's resets (RLlib's first, and each of its
-    evaluation rounds counted in episodes) start passes over the list, its sub-envs at their
-    blocks of it (:mod:`lrgym.tasks.instance_order`), each runner the whole list. It runs before
+    evaluation rounds counted in episodes) start passes over the list, each runner the whole
+    list: lrgym's vector env's sub-envs at their blocks of it (:mod:`lrgym.tasks.instance_order`);
+    a ``sync`` or ``async`` one's, single envs, each at the list's first seed (their seeded resets
+    start passes there, their unseeded ones go on as the cycle: together, not apart). It runs before
     the runner's first reset; a reset that gives every sub-env one listed seed moves the cycles
     as lrgym's vector env says (RLlib resets with no options)."""
     from gymnasium.vector import AsyncVectorEnv, SyncVectorEnv
