@@ -90,6 +90,8 @@ from collections import Counter, OrderedDict, defaultdict, deque
 import numpy as np
 import torch
 
+from lrgym.brief import brief
+
 __all__ = ["DEFAULT_FACTORIES", "TAG", "class_name", "from_checkpoint", "get_object_state", "restore_plan",
            "set_object_state", "to_checkpoint"]
 
@@ -501,6 +503,21 @@ def _live_member(value: dict, live, where: str) -> enum.Enum:
     return cls(from_checkpoint(value["value"], None, f"{where}.value"))
 
 
+def _scalar_dtype(name, where: str) -> np.dtype:
+    """The dtype of a stored NumPy scalar: one :func:`to_checkpoint` stores (:data:`_SCALAR_KINDS`),
+    else a ``ValueError`` naming it. A forged one was made whatever it was: ``np.dtype("V1").type``
+    is ``np.void``, which makes a scalar of as many zero bytes as the stored value says (2 GiB)."""
+    try:
+        dtype = np.dtype(name) if type(name) is str else None
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.kind not in _SCALAR_KINDS or _too_wide(dtype) or dtype.fields is not None \
+            or dtype.subdtype is not None:
+        raise ValueError(f"cannot restore {where}: a NumPy scalar of dtype {brief(name)}; valid: a bool, integer, "
+                         "float, complex, str or bytes dtype such as '<f8'")
+    return dtype
+
+
 def _torch_generator(device: str, where: str) -> torch.Generator:
     """A new ``torch.Generator`` on the stored ``device``; ``ValueError`` naming it and what to do
     if this machine's torch has no such device (a CUDA generator saved on a GPU machine, resumed on
@@ -647,7 +664,7 @@ def _restore(value, live, where: str, memo: _Memo):
     if kind == "ref":
         return memo.resolve(value, where)
     if kind == "numpy":
-        return np.dtype(value["dtype"]).type(value["value"])
+        return _scalar_dtype(value["dtype"], where).type(value["value"])
     if kind == "ndarray":
         return memo.restore(memo.reserve(), value["data"].numpy().copy())
     if kind == "path":

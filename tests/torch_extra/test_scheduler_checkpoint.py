@@ -866,6 +866,21 @@ def test_a_structured_dtype_is_refused_by_name():
         to_checkpoint(np.dtype([("a", "f4"), ("b", "i8")]), "policy.dtype")
 
 
+@pytest.mark.parametrize("dtype, value", [("V1", 2**20), ("|V8", 0), ("O", [1, 2]), ("<M8[s]", 0), ("<f16", 1.0),
+                                          (["f8"], 1.0)])
+def test_a_forged_numpy_scalar_dtype_is_refused_naming_it(dtype, value):
+    """A NumPy scalar is restored by its stored dtype's type: a forged ``V1`` made ``np.void`` of as
+    many zero bytes as the stored value says (2**31 - 1: 2 GiB, one marker at a time), ``O`` any
+    value; only the dtypes to_checkpoint stores are taken."""
+    forged = {"x": {"__lrgym__": "numpy", "dtype": dtype, "value": value}}
+    with pytest.raises(ValueError, match=r"value\['x'\]: a NumPy scalar of dtype .*; valid: a bool, integer, float"):
+        from_checkpoint(forged)
+    for scalar in (np.float32(1.5), np.int8(-3), np.uint64(2**63), np.complex64(1j), np.bool_(True), np.str_("é"),
+                   np.bytes_(b"ab")):  # what is stored still comes back, type and value
+        back = from_checkpoint(weights_only_round_trip(to_checkpoint(scalar)))
+        assert type(back) is type(scalar) and back == scalar
+
+
 def test_generators_and_modules_continue_in_place():
     rng, legacy, py = np.random.default_rng(1), np.random.RandomState(2), random.Random(3)
     net, torch_rng = torch.nn.Linear(2, 2), torch.Generator().manual_seed(4)
