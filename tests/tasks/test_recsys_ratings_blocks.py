@@ -51,6 +51,27 @@ def test_blocks_read_the_rows_a_plain_reading_does(tmp_path, monkeypatch, block,
            [x.tolist() if isinstance(x, np.ndarray) else x for x in expected]
 
 
+@pytest.mark.parametrize("block", [1, 2, 7, 4096])
+@pytest.mark.parametrize("end", ["\r\n", "\r"])
+def test_windows_and_old_mac_line_ends_read_as_a_text_reading_does(tmp_path, monkeypatch, block, end):
+    """Lines ended by \\r\\n (a "\\r\\n" cut between two reads too) or by \\r alone, as a file read as
+    text (universal newlines) has them, which the reading before the blocks did: the blocks split at
+    \\n only, so a \\r-only file was one line, refused as longer than 4,096 characters. The rows of
+    a line-by-line reading, and a bad line named by its number."""
+    monkeypatch.setattr(ratings, "BLOCK_BYTES", block, raising=False)
+    for is_csv in (False, True):
+        text = ratings_text(np.random.default_rng(block), 700, is_csv)
+        path = tmp_path / ("ratings.csv" if is_csv else "u.data")
+        path.write_bytes(text.replace("\n", end).encode())
+        users, items, rated = load_ratings(str(path))
+        assert (users.tolist(), items.tolist(), rated.tolist()) == plain_reading(text, is_csv)
+        lines = text.split("\n")
+        lines[600] = "1 2 x 4" if not is_csv else "1,2,x,4"
+        path.write_bytes(end.join(lines).encode())
+        with pytest.raises(ValueError, match=rf"line 601: rating 'x' is not a number"):
+            load_ratings(str(path))
+
+
 def test_the_positive_pairs_are_numpys_unique_rows(tmp_path):
     """The pairs are sorted by one int64 key u·n_items + i: the same as np.unique of the pair rows."""
     rng = np.random.default_rng(5)

@@ -149,7 +149,7 @@ def _blocks(path: str):
             if total > MAX_RATINGS_BYTES:
                 raise ValueError(f"ratings file {path} holds more than {MAX_RATINGS_BYTES:,} bytes (its size said "
                                  f"{os.fstat(f.fileno()).st_size:,}); valid: at most {MAX_RATINGS_BYTES:,} bytes (2 GiB)")
-            data = rest + block
+            data = _newlines(rest + block, more=bool(block))
             cut = len(data) if not block else data.rfind(b"\n") + 1
             whole, rest = data[:cut], data[cut:]
             if whole:
@@ -160,6 +160,16 @@ def _blocks(path: str):
                                                "MovieLens ratings (user item rating timestamp)")
             if not block:
                 return
+
+
+def _newlines(data: bytes, more: bool) -> bytes:
+    """``data`` with its line ends ``\\r\\n`` and ``\\r`` made ``\\n``, as a file read as text
+    (universal newlines) has them; a last ``\\r`` is kept as it is while ``more`` follows (its
+    ``\\n`` may begin the next read)."""
+    if b"\r" not in data:
+        return data
+    held = b"\r" if more and data.endswith(b"\r") else b""
+    return data[:len(data) - len(held)].replace(b"\r\n", b"\n").replace(b"\r", b"\n") + held
 
 
 def _parse_block(path: str, first_no: int, block: bytes, is_csv: bool):
@@ -257,13 +267,15 @@ def _rows(path: str, positives_only: bool = False):
 
 
 def _line_count(path: str) -> int:
-    """The lines of ``path`` (its line ends, and a last line without one): the most ratings it holds."""
+    """The lines of ``path`` (its line ends, ``\\n``, ``\\r\\n`` or ``\\r``, and a last line without
+    one): the most ratings it holds."""
     count, last = 0, b"\n"
     with open(path, "rb") as f:
         while block := f.read(BLOCK_BYTES):
-            count += block.count(b"\n")
+            pair = last == b"\r" and block[:1] == b"\n"  # a "\r\n" cut between two reads: one line end
+            count += block.count(b"\n") + block.count(b"\r") - block.count(b"\r\n") - pair
             last = block[-1:]
-    return count + (last != b"\n")
+    return count + (last not in (b"\n", b"\r"))
 
 
 def positives_from_ratings(users, items, ratings, threshold: float = POSITIVE_RATING):
