@@ -258,12 +258,14 @@ def checked_submission(spec: PolicySpec, suite: Suite | None = None) -> tuple[Po
     that is no sidecar, ignored; and, given the ``suite`` it is graded on, a policy trained at
     other settings than the suite's (:func:`~lrgym.leaderboard.trained_apart.trained_apart_note`:
     the ``trained_on`` of a train_sb3 sidecar, or the ``TRAINED_ON`` line of a policy file
-    train_rllib, rllib_export or train_controller wrote). Returns
+    train_rllib, rllib_export or train_controller wrote), and the values of that record the env
+    refuses, left out of the comparison
+    (:func:`~lrgym.leaderboard.trained_apart.unread_settings_note`). Returns
     ``spec`` with that ``trained_on`` (:attr:`PolicySpec.trained_on`: its entry keeps the settings
     apart, for the board to say) and the notes."""
     from lrgym.baselines.sb3_agents import parse_sidecar
     from lrgym.leaderboard.failures import PolicyError
-    from lrgym.leaderboard.trained_apart import trained_apart_note
+    from lrgym.leaderboard.trained_apart import trained_apart_note, unread_settings_note
     from lrgym.leaderboard.submission_files import declared_trained_on, read_policy_files, read_sb3_files
 
     notes: list[str] = []
@@ -284,10 +286,12 @@ def checked_submission(spec: PolicySpec, suite: Suite | None = None) -> tuple[Po
                 what = f"{Path(where).name} (its TRAINED_ON)"
     except PolicyError as exc:
         raise ValueError(f"{exc} (refused before anything ran)") from None
-    note = trained_apart_note(what, trained_on, suite) if suite is not None and trained_on is not None else None
+    if suite is not None and trained_on is not None:
+        notes += [note for note in (unread_settings_note(what, trained_on, suite),
+                                    trained_apart_note(what, trained_on, suite)) if note]
     if isinstance(trained_on, dict):
         spec = dataclasses.replace(spec, trained_on=trained_on)
-    return spec, notes + ([note] if note else [])
+    return spec, notes
 
 
 def check_zip_flags(spec: dict, files: dict[str, bytes], name: str) -> None:

@@ -7,7 +7,8 @@ file's ``TRAINED_ON`` line, a learned baseline's) is compared with the suite's, 
 for the settings that change what its actions do or what it sees (:data:`TRAINED_SETTINGS`):
 
 * :func:`settings_apart` finds them, :func:`trained_apart_note` is the note ``submit`` prints
-  before grading;
+  before grading; a value of the record the env refuses is left out of the comparison, and
+  :func:`unread_settings_note` tells the submitter which and why;
 * :func:`apart_record` is what the entry keeps (``env_spec[TRAINED_APART_KEY]``: the numbers the
   env resolved, no text of the submitter's);
 * :func:`entry_apart` reads an entry's record back, keeping only what a board may show, and
@@ -19,10 +20,10 @@ from __future__ import annotations
 import math
 import re
 
-from lrgym.settings import EnvSettings
+from lrgym.settings import DEFAULT_LR_MIN, EnvSettings
 
 __all__ = ["TRAINED_APART_KEY", "TRAINED_SETTINGS", "apart_record", "apart_text", "entry_apart", "read_apart_record",
-           "settings_apart", "trained_apart_note"]
+           "settings_apart", "trained_apart_note", "unread_settings", "unread_settings_note"]
 
 #: the settings a suite fixes that change what a trained policy's actions do or what it sees: the LR
 #: range (the LR a ``log_lr`` action sets; where ``discrete`` factors clip), the loss cap, the
@@ -31,11 +32,41 @@ __all__ = ["TRAINED_APART_KEY", "TRAINED_SETTINGS", "apart_record", "apart_text"
 TRAINED_SETTINGS = ("lr_min", "lr_max", "cap_factor", "horizon", "inner_steps")
 
 
-def _resolved(kwargs: dict, family: str) -> dict:
-    """The :data:`TRAINED_SETTINGS` an env of ``family`` with the keywords ``kwargs`` runs at (a
-    value left out or None: the env's or the family's default)."""
-    given = {k: kwargs[k] for k in TRAINED_SETTINGS if kwargs.get(k) is not None}
-    settings = EnvSettings.build(family=family, **given)
+#: the groups of :data:`TRAINED_SETTINGS` the env checks together (the LR range is one check): a
+#: claim's group the env refuses is left out of the comparison, the others are compared
+_CHECKED_TOGETHER = (("lr_min", "lr_max"), ("cap_factor",), ("horizon",), ("inner_steps",))
+
+
+def _build(family: str, given: dict):
+    """:class:`~lrgym.settings.EnvSettings` of ``family`` at the settings ``given``, starting at
+    its ``lr_min`` (the start LR is no trained setting: a range below the optimizer's default start
+    LR is a valid claim)."""
+    return EnvSettings.build(family=family, lr_init=given.get("lr_min", DEFAULT_LR_MIN), **given)
+
+
+def _read_claim(trained_on: dict, family: str) -> tuple[dict, dict[tuple, str]]:
+    """``(given, unread)``: the :data:`TRAINED_SETTINGS` of ``trained_on`` the env takes (a value
+    left out or None: none given) and ``{(setting, ...): the env's reason}`` of those it refuses (each
+    group of :data:`_CHECKED_TOGETHER` alone: its ``ValueError`` names the value, briefly, and what
+    is valid)."""
+    given, unread = {}, {}
+    for group in _CHECKED_TOGETHER:
+        part = {k: trained_on[k] for k in group if trained_on.get(k) is not None}
+        if not part:
+            continue
+        try:
+            _build(family, part)
+        except (TypeError, ValueError) as exc:
+            unread[tuple(part)] = str(exc)
+        else:
+            given.update(part)
+    return given, unread
+
+
+def _resolved(given: dict, family: str) -> dict:
+    """The :data:`TRAINED_SETTINGS` an env of ``family`` runs at given the settings ``given``
+    (checked ones; one left out: the env's or the family's default)."""
+    settings = _build(family, given)
     return {k: getattr(settings, k) for k in TRAINED_SETTINGS}
 
 
@@ -44,20 +75,48 @@ def settings_apart(trained_on: dict, suite) -> dict[str, tuple]:
     :data:`TRAINED_SETTINGS` that ``suite`` grades some family at another value than the policy
     trained at (``trained_on``: a train_sb3 sidecar's, an exported RLlib policy's record; a
     setting it leaves out is the env's default, as in training, compared family by family). A
-    ``trained_on`` that is no mapping, or values the env refuses, are no settings: ``{}``."""
+    ``trained_on`` that is no mapping is no settings: ``{}``; a value the env refuses is left out
+    (not known, not taken as the default; :func:`unread_settings` says which and why), the others
+    are compared."""
     if not isinstance(trained_on, dict):
         return {}
     apart: dict[str, tuple] = {}
     for family in suite.family_names:
-        try:
-            mine = _resolved(trained_on, family)
-        except (TypeError, ValueError):  # a record of another lrgym, or hand-written: nothing to compare
-            return {}
-        graded = _resolved(suite.env_kwargs(family), family)
+        given, unread = _read_claim(trained_on, family)
+        unknown = {k for group in unread for k in group}  # refused: not known, not the default either
+        mine = _resolved(given, family)
+        graded = _resolved({k: v for k, v in suite.env_kwargs(family).items()
+                            if k in TRAINED_SETTINGS and v is not None}, family)
         for key in TRAINED_SETTINGS:
-            if mine[key] != graded[key]:
+            if key not in unknown and mine[key] != graded[key]:
                 apart.setdefault(key, (mine[key], {}))[1][family] = graded[key]
     return apart
+
+
+def unread_settings(trained_on, suite) -> list[str]:
+    """Why a policy's claim ``trained_on`` could not be read in part: the env's reason for each
+    setting of :data:`TRAINED_SETTINGS` it refuses (``horizon=12.5 is not an integer; valid: a
+    positive integer ...``), or that it is no mapping; ``[]`` when every one is read. What it
+    names is left out of :func:`settings_apart`."""
+    if not isinstance(trained_on, dict):
+        return [f"it is no mapping of settings (a {type(trained_on).__name__}); valid: a dict such as "
+                "{'lr_max': 1.0, 'horizon': 50}"]
+    reasons: list[str] = []
+    for family in suite.family_names:  # a value is valid or not whatever the family: each reason once
+        reasons += [why for why in _read_claim(trained_on, family)[1].values() if why not in reasons]
+    return reasons
+
+
+def unread_settings_note(what: str, trained_on, suite) -> str | None:
+    """The note ``submit`` prints before grading ``what`` when its claim of what it trained at could
+    not be read in part (:func:`unread_settings`), or None: the settings named are left out of the
+    comparison (no note of them, no mark on the board), the policy is graded as every entry."""
+    unread = unread_settings(trained_on, suite)
+    if not unread:
+        return None
+    return (f"{what}: the settings it records training at could not all be read: {'; '.join(unread)}. What is "
+            f"named here is left out of the comparison with suite {suite.version}'s (the board marks none of it); "
+            "the policy is graded at the suite's settings as every entry")
 
 
 def trained_apart_note(what: str, trained_on: dict, suite) -> str | None:

@@ -20,7 +20,7 @@ import pytest
 from lrgym.baselines.mlp_policy import MLPPolicy
 from lrgym.env import LRControlEnv
 from lrgym.leaderboard.runner import checked_submission, submission_spec
-from lrgym.leaderboard.trained_apart import TRAINED_SETTINGS, settings_apart
+from lrgym.leaderboard.trained_apart import TRAINED_SETTINGS, settings_apart, unread_settings
 from lrgym.leaderboard.submission_files import declared_trained_on
 from lrgym.leaderboard.suite import get_suite
 
@@ -32,7 +32,8 @@ def _reference_apart(trained_on: dict, suite) -> dict:
     family, and compare what they run at."""
     apart: dict = {}
     for family in suite.family_names:
-        mine = LRControlEnv(family=family, **{k: trained_on[k] for k in TRAINED_SETTINGS if k in trained_on})
+        given = {k: trained_on[k] for k in (*TRAINED_SETTINGS, "lr_init") if k in trained_on}
+        mine = LRControlEnv(family=family, **given)
         theirs = LRControlEnv(**suite.env_kwargs(family))
         for key in TRAINED_SETTINGS:
             if getattr(mine, key) != getattr(theirs, key):
@@ -58,6 +59,35 @@ def test_a_record_that_is_no_settings_is_compared_with_nothing():
     suite = get_suite("v2")
     assert settings_apart(["lr_max", 1.0], suite) == {}
     assert settings_apart({"lr_max": "ten"}, suite) == {}
+
+
+def test_a_setting_the_env_refuses_is_left_out_and_said_the_others_compared(tmp_path):
+    """One bad value of a TRAINED_ON line hid the whole claim: {"lr_max": 1, "horizon": 12.5} got no
+    note and no mark. The value the env refuses is named to the submitter (with what is valid), the
+    others are compared as without it; hostile values are quoted briefly."""
+    suite = get_suite("v2")
+    path = _exported(tmp_path, {"lr_max": 1, "horizon": 12.5})
+    spec, notes = checked_submission(submission_spec(f"{path}:RLlibPolicy", "mine"), suite)
+    [unread, apart] = notes
+    assert "mine.py (its TRAINED_ON): the settings it records training at could not all be read: " in unread
+    assert "horizon=12.5 is not an integer; valid: a positive integer" in unread and "lr_max" not in unread
+    assert "lr_max trained at 1.0, graded at 10.0" in apart and "horizon" not in apart
+    assert settings_apart(spec.trained_on, suite) == _reference_apart({"lr_max": 1}, suite)
+    # a range below the optimizer's default start LR is a valid claim (it was refused whole)
+    low = {"lr_min": 1e-7, "lr_max": 1e-5}
+    assert settings_apart(low, suite) == _reference_apart({**low, "lr_init": 1e-7}, suite) != {}
+    assert unread_settings(low, suite) == []
+    hostile = {"lr_min": "x" * 4000, "cap_factor": {"a": [[1]] * 10_000}, "horizon": float("nan"),
+               "inner_steps": 10**5000, "lr_max": 1.0}
+    reasons = unread_settings(hostile, suite)
+    assert [r.split("=")[0] for r in reasons] == ["lr_min", "cap_factor", "horizon", "inner_steps"]
+    assert "<an integer of 16,610 bits>" in reasons[3] and all(len(r) < 200 for r in reasons)
+    assert settings_apart(hostile, suite) == {}  # lr_max went with its lr_min: the range is one check
+    assert unread_settings(["lr_max", 1.0], suite) == [
+        "it is no mapping of settings (a list); valid: a dict such as {'lr_max': 1.0, 'horizon': 50}"]
+    (tmp_path / "same").mkdir()
+    same = _exported(tmp_path / "same", {"horizon": 50})
+    assert checked_submission(submission_spec(f"{same}:RLlibPolicy", "mine"), suite)[1] == []
 
 
 def _sb3_zip(folder: Path, trained_on: dict) -> Path:

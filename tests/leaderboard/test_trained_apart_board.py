@@ -152,10 +152,13 @@ def test_a_stored_record_shows_only_bounded_numbers_of_the_boards_families(tmp_p
                                         {"horizon": [1] * 10_000}])
 def test_a_claim_the_env_refuses_stores_nothing_and_loses_no_entry(trained_on):
     """What the submitter's file claims is compared through the env's checks: a value it refuses
-    makes no record (the entry is stored without one), never an entry the store refuses."""
+    makes no record of it (neither it nor the default in its place), never an entry the store
+    refuses; the settings it leaves out are the env's defaults, compared as ever."""
     from lrgym.leaderboard.runner import _apart_field
 
-    assert _apart_field(trained_on, QUICK) == {}
+    record = _apart_field(trained_on, QUICK).get(TRAINED_APART_KEY, {})
+    assert not set(record) & set(trained_on)
+    assert record == apart_record({k: v for k, v in _reference_apart({}, QUICK).items() if k not in trained_on})
 
 
 def test_a_private_board_notes_it_naming_nothing_hidden(tmp_path, monkeypatch):
