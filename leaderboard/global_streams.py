@@ -33,6 +33,9 @@ stores and two machines grade a suite with the same streams.
 torch is seeded only where it is imported (importing it costs ≈ 1 s of CPU): one imported already
 is seeded at once, and one imported later (at the module's import, or in ``__init__``) right after
 its import, with the seed of the last :func:`seed_global_streams` (:class:`_SeedTorchOnImport`).
+A module named ``torch`` of the submission's own is seeded only if its namespace holds a
+``manual_seed`` (looked up running none of its code: a stub's lazy ``__getattr__`` is not asked);
+an error of that ``manual_seed`` fails the entry, naming the module.
 Not covered: generators a policy makes without a seed
 (``np.random.default_rng()``, ``random.Random()``, ``torch.Generator()`` then ``.seed()``), Numba's
 own stream in jitted code, ``os.urandom``, ``secrets``, time and addresses, and Python's ``random``
@@ -87,10 +90,43 @@ def seed_global_streams(seed: int = POLICY_RANDOM_SEED) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch = sys.modules.get("torch")
-    if torch is not None and hasattr(torch, "manual_seed"):
-        torch.manual_seed(seed)
+    if torch is not None and _manual_seed_of(torch) is not None:
+        _seed_torch(torch, seed)
     elif not any(isinstance(finder, _SeedTorchOnImport) for finder in sys.meta_path):
         sys.meta_path.insert(0, _SeedTorchOnImport())
+
+
+def _manual_seed_of(module):
+    """The ``manual_seed`` function of the module named ``torch`` (torch's own is in its
+    namespace), found without running any code of the module, else None. The module may be the
+    submission's own (a ``torch.py`` beside the policy file, a stub put in ``sys.modules``):
+    ``hasattr`` ran its ``__getattr__``, and a stub's lazy ``__getattr__`` raising anything but
+    ``AttributeError`` (an ``ImportError`` "install torch", a ``SystemExit``) failed the entry
+    with that error, of a lookup the policy never made. A module without one in its namespace has
+    no generator to seed and is left as it is."""
+    try:
+        namespace = object.__getattribute__(module, "__dict__")
+    except AttributeError:
+        return None
+    found = dict.get(namespace, "manual_seed") if isinstance(namespace, dict) else None
+    return found if callable(found) else None
+
+
+def _seed_torch(module, seed: int) -> None:
+    """Call the ``manual_seed`` of the module named ``torch`` (:func:`_manual_seed_of`) with
+    ``seed``; what it raises (the code of a submission's own ``torch``) is a
+    :class:`~lrgym.leaderboard.failures.PolicyError` naming the module, its file and the error."""
+    from lrgym.brief import brief
+    from lrgym.leaderboard.failures import PolicyError, describe
+
+    try:
+        _manual_seed_of(module)(seed)
+    except BaseException as exc:  # noqa: BLE001 - the submission's code: its failure, said as such
+        where = dict.get(object.__getattribute__(module, "__dict__"), "__file__")
+        raise PolicyError(f"the module 'torch' the policy imported ({brief(where)}) raised {brief(describe(exc))} "
+                          f"in manual_seed({seed}), called to seed its generator (lrgym seeds torch's global "
+                          "stream); valid: torch, or a module named torch whose manual_seed takes a seed, or "
+                          "one without manual_seed (left unseeded)") from None
 
 
 class _SeedTorchOnImport:
@@ -98,9 +134,10 @@ class _SeedTorchOnImport:
     leaves ``sys.meta_path``: it finds ``torch`` through the other finders and runs the module
     they load, then ``torch.manual_seed`` with the last seed :func:`seed_global_streams` was given
     (the job process installs it; an episode that imports torch seeds it with its own). A module
-    named ``torch`` without a ``manual_seed`` (a submission's own ``torch.py`` beside its policy
-    file, first on its ``sys.path``) is left as it is, as :func:`seed_global_streams` leaves one
-    imported already: it has no generator to seed, and calling it failed the policy's import.
+    named ``torch`` without a ``manual_seed`` in its namespace (a submission's own ``torch.py``
+    beside its policy file, first on its ``sys.path``; looked up running none of its code,
+    :func:`_manual_seed_of`) is left as it is, as :func:`seed_global_streams` leaves one imported
+    already: it has no generator to seed, and calling it failed the policy's import.
 
     It leaves ``sys.meta_path`` once torch has run, not when it is first asked: a policy that
     checks for torch before importing it (``importlib.util.find_spec("torch")``, the usual test of
@@ -145,8 +182,8 @@ class _SeedTorchOnImport:
                     del loader.exec_module
             if finder in sys.meta_path:  # torch has run: nothing more to seed
                 sys.meta_path.remove(finder)
-            if hasattr(module, "manual_seed"):
-                module.manual_seed(_seed)
+            if _manual_seed_of(module) is not None:
+                _seed_torch(module, _seed)
 
         exec_then_seed.seeds_torch = True
         loader.exec_module = exec_then_seed

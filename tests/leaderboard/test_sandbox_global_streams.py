@@ -229,6 +229,37 @@ def test_a_module_of_the_submissions_own_named_torch_is_imported_as_it_is(tmp_pa
     assert graded_runs(own) == graded_runs(replay)
 
 
+@pytest.mark.parametrize("stub", ["SystemExit", "ImportError('install torch')"])
+def test_a_torch_stub_whose_getattr_raises_is_left_unseeded_and_one_whose_seed_raises_is_named(tmp_path, stub):
+    """A submission's own ``torch`` stub with a lazy ``__getattr__`` raising anything but
+    AttributeError (the usual "install torch" stub): ``hasattr(torch, "manual_seed")`` ran it and
+    the entry failed with ``error: SystemExit``, of a lookup the policy never made. It has no
+    generator to seed: graded as the replay of its factor, imported in the module (the finder's
+    check) or before the episode's seeding. A stub whose own ``manual_seed`` raises fails the
+    entry with a reason naming the module and the error."""
+    (tmp_path / "torch.py").write_text(f"FACTOR = 3\n\n\ndef __getattr__(name):\n    raise {stub}\n")
+    (tmp_path / "pol.py").write_text(
+        "import torch\n\n\nclass StubTorch:\n    name = 'stub-torch'\n\n    def reset(self, info):\n        pass\n\n"
+        "    def act(self, obs, info):\n        return torch.FACTOR\n")
+    (tmp_path / "replay.py").write_text(REPLAY.format(k="", factors=[3] * HORIZON))
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "torch.py").write_text("FACTOR = 3\n\n\ndef manual_seed(seed):\n    raise SystemExit(7)\n")
+    (bad / "pol.py").write_text((tmp_path / "pol.py").read_text())
+    suite = tiny_suite("global-streams-stub-torch", families=("quadratic",), n_instances=1, seeds=(0,),
+                       horizon=HORIZON, inner_steps=2)
+    stubbed, replay, seeded_badly = run_suite(
+        [submission_spec(f"{tmp_path}/pol.py:StubTorch", name="stub-torch"),
+         submission_spec(f"{tmp_path}/replay.py:Replay", name="stub-torch-replay"),
+         submission_spec(f"{bad}/pol.py:StubTorch", name="bad-seed-torch")],
+        suite, references=load_references(suite, n_workers=1), n_workers=1, time_limit=300)
+    assert graded_runs(stubbed) == graded_runs(replay)
+    assert not seeded_badly.ok
+    reason = seeded_badly.entry.failure_reason
+    assert "the module 'torch' the policy imported" in reason and "torch.py" in reason
+    assert "raised 'SystemExit: 7' in manual_seed(" in reason and "valid: torch, or a module named torch" in reason
+
+
 def test_the_torch_finder_leaves_torchs_loader_as_it_found_it():
     """The finder wraps the loader's ``exec_module`` for torch's import only: after it, the loader
     runs other modules as before (a loader shared by several modules must not seed after each),
