@@ -78,6 +78,7 @@ the table), and the scheduler saves what those return instead.
 
 from __future__ import annotations
 
+import copy
 import enum
 import fractions
 import functools
@@ -126,6 +127,47 @@ _VALID = ("valid: numbers, str, bytes, None; lists, tuples, deques, dicts (Order
           "and sets of them; ranges, Fractions, enum members; NumPy arrays, scalars and dtypes; "
           "torch tensors and modules; pathlib paths; NumPy, `random` and torch generators; objects made of these. "
           "Otherwise give the policy state_dict() and load_state_dict(state) methods")
+
+#: each record :func:`to_checkpoint` writes (``{TAG: kind, ...}``) as it is: what a forged one's
+#: error says is valid
+_RECORDS = {
+    "numpy": "{'__lrgym__': 'numpy', 'dtype': the str of a numeric, bool, str or bytes dtype ('<f8'), "
+             "'value': its value}",
+    "ndarray": "{'__lrgym__': 'ndarray', 'data': a tensor of a numeric or bool dtype}",
+    "path": "{'__lrgym__': 'path', 'value': a str}",
+    "frozenset": "{'__lrgym__': 'frozenset', 'items': a list of numbers, str, bytes, None, tuples}",
+    "range": "{'__lrgym__': 'range', 'start': int, 'stop': int, 'step': a nonzero int}",
+    "fraction": "{'__lrgym__': 'fraction', 'numerator': int, 'denominator': a nonzero int}",
+    "dtype": "{'__lrgym__': 'dtype', 'str': a NumPy dtype's str such as '<f4'}",
+    "enum": "{'__lrgym__': 'enum', 'class': 'pkg.mod.Name', 'name': a member's name (or 'value')}",
+    "counter": "{'__lrgym__': 'counter', 'items': a dict}",
+    "defaultdict": "{'__lrgym__': 'defaultdict', 'factory': a factory's name or None, 'items': a dict}",
+    "deque": "{'__lrgym__': 'deque', 'items': a list, 'maxlen': an int >= 0 or None}",
+    "generator": "{'__lrgym__': 'generator', 'state': a NumPy bit generator's state (bit_generator.state)}",
+    "random_state": "{'__lrgym__': 'random_state', 'state': np.random.RandomState's get_state(legacy=False)}",
+    "py_random": "{'__lrgym__': 'py_random', 'state': random.Random's getstate()}",
+    "torch_generator": "{'__lrgym__': 'torch_generator', 'device': 'cpu' (a device), 'state': its get_state() tensor}",
+    "torch_state_dict": "{'__lrgym__': 'torch_state_dict', 'class': 'torch.optim.adam.Adam', "
+                        "'state': its state_dict()}",
+    "module": "{'__lrgym__': 'module', 'class': 'pkg.mod.Net', 'training': bool, 'state': its state_dict(), "
+              "'attributes': {submodule name: {attribute: value}}}",
+    "ref": "{'__lrgym__': 'ref', 'index': the index of a value restored before}",
+    "object": "{'__lrgym__': 'object', 'class': 'pkg.mod.Name', 'state': its __getstate__()}",
+}
+
+
+_FLAG_NEEDS_LIVE_KEY = " (a combined Flag: a live key of its class is needed)"
+
+
+def _named(name) -> str:
+    """A stored name (a class's, a submodule's) as an error message says it: as it is when it is a
+    str of at most 80 characters, else :func:`~lrgym.brief.brief` (a forged one may be anything)."""
+    return name if type(name) is str and len(name) <= 80 else brief(name)
+
+
+class _RestoreError(ValueError):
+    """A checkpoint that cannot be restored, said with where in the policy and what is valid (a
+    forged record's bare ``TypeError`` / ``ZeroDivisionError`` becomes one: :func:`_restore`)."""
 
 
 #: what every ``nn.Module`` keeps in its ``__dict__`` (parameters, buffers, submodules, hooks, the
@@ -249,8 +291,9 @@ class _Memo:
     def resolve(self, stored: dict, where: str):
         index = stored.get("index")
         if type(index) is not int or index not in self.restored:
-            raise ValueError(f"cannot restore {where}: a reference to value {index!r}, which the checkpoint did not "
-                             f"hold before it; valid: an index of a value restored before ({len(self.restored)})")
+            raise _RestoreError(f"cannot restore {where}: a reference to value {brief(index)}, which the checkpoint "
+                                f"did not hold before it; valid: an index of a value restored before "
+                                f"({len(self.restored)})")
         return self.restored[index]
 
 
@@ -407,22 +450,22 @@ def _restored_key(key, live_classes: dict, where: str):
         return tuple(_restored_key(k, live_classes, where) for k in key)
     if len(key) != 6 or key[1] != "enum" or key[4] not in ("name", "value") or not all(
             type(k) is str for k in key[2:4]):
-        raise ValueError(f"cannot restore {where}: the key {key!r} is no stored enum member; valid: "
-                         f"({TAG!r}, 'enum', module, qualname, 'name' or 'value', name or value)")
+        raise _RestoreError(f"cannot restore {where}: the key {brief(key)} is no stored enum member; valid: "
+                            f"({TAG!r}, 'enum', module, qualname, 'name' or 'value', name or value)")
     _, _, module, qualname, how, what = key
     cls = live_classes.get((module, qualname))
     if cls is None and how == "name":
         cls = _imported_enum(module, qualname)
     if cls is None:
-        raise ValueError(f"cannot restore {where}: a key is a member of the enum {module}.{qualname}, which is neither "
-                         "the class of a key this policy has there nor an enum of a module imported here"
-                         f"{' (a combined Flag: a live key of its class is needed)' if how == 'value' else ''}; valid: "
-                         "build the policy as the saved one was, its code imported")
+        raise _RestoreError(f"cannot restore {where}: a key is a member of the enum {_named(f'{module}.{qualname}')}, "
+                            "which is neither the class of a key this policy has there nor an enum of a module "
+                            f"imported here{_FLAG_NEEDS_LIVE_KEY if how == 'value' else ''}; valid: build the policy as "
+                            "the saved one was, its code imported")
     if how == "value":
         return cls(what)
     if type(what) is not str or what not in cls.__members__:
-        raise ValueError(f"cannot restore {where}: the enum {module}.{qualname} has no member {what!r}; valid: "
-                         f"{', '.join(cls.__members__)}")
+        raise _RestoreError(f"cannot restore {where}: the enum {_named(f'{module}.{qualname}')} has no member "
+                            f"{brief(what)}; valid: {', '.join(cls.__members__)}")
     return cls.__members__[what]
 
 
@@ -458,11 +501,11 @@ def _live_factory(name, live, where: str):
         return factory
     now = ("nothing" if live is None else f"a defaultdict whose default_factory is {factory!r}"
            if type(live) is defaultdict else f"a {type(live).__name__}")
-    raise ValueError(
-        f"cannot restore {where}: the checkpoint holds a defaultdict whose default_factory is {name!r} there, this "
-        f"policy has {now}. A factory of the policy's own is taken from the policy's defaultdict at the same place, "
-        "never imported from the file: build the policy the same way as the one that was saved. A defaultdict made "
-        "during the run (a value another defaultdict's factory made) has none there: give it a builtin factory "
+    raise _RestoreError(
+        f"cannot restore {where}: the checkpoint holds a defaultdict whose default_factory is {brief(name)} there, "
+        f"this policy has {now}. A factory of the policy's own is taken from the policy's defaultdict at the same "
+        "place, never imported from the file: build the policy the same way as the one that was saved. A "
+        "defaultdict made during the run (a value another defaultdict's factory made) has none there: give it a builtin factory "
         f"({', '.join(c.__name__ for c in DEFAULT_FACTORIES.values())}), or the policy state_dict() and "
         "load_state_dict(state) methods")
 
@@ -491,14 +534,14 @@ def _live_member(value: dict, live, where: str) -> enum.Enum:
     live member's, never imported (so the policy at ``where`` must hold a member of that class)."""
     if not isinstance(live, enum.Enum) or class_name(type(live)) != value["class"]:
         now = "nothing" if live is None else f"a {class_name(type(live))}"
-        raise ValueError(f"cannot restore {where}: the checkpoint holds a member of the enum {value['class']} there, "
-                         f"this policy has {now}. Enum members are looked up in the policy's own enum class: build "
-                         "the policy the same way as the one that was saved")
+        raise _RestoreError(f"cannot restore {where}: the checkpoint holds a member of the enum "
+                            f"{_named(value['class'])} there, this policy has {now}. Enum members are looked up in the "
+                            "policy's own enum class: build the policy the same way as the one that was saved")
     cls = type(live)
     if "name" in value:
         if value["name"] not in cls.__members__:
-            raise ValueError(f"cannot restore {where}: the enum {value['class']} has no member {value['name']!r}; "
-                             f"valid: {', '.join(cls.__members__)}")
+            raise _RestoreError(f"cannot restore {where}: the enum {_named(value['class'])} has no member "
+                                f"{brief(value['name'])}; valid: {', '.join(cls.__members__)}")
         return cls.__members__[value["name"]]
     return cls(from_checkpoint(value["value"], None, f"{where}.value"))
 
@@ -527,10 +570,10 @@ def _torch_generator(device: str, where: str) -> torch.Generator:
         return torch.Generator(device=device)
     except RuntimeError as exc:
         here = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-        raise ValueError(
-            f"cannot restore {where}: the checkpoint holds a torch.Generator on device {device!r}, which this "
+        raise _RestoreError(
+            f"cannot restore {where}: the checkpoint holds a torch.Generator on device {brief(device)}, which this "
             f"machine's torch cannot make ({str(exc).splitlines()[0][:160]}); devices here: {', '.join(here)}. "
-            f"Resume it on a machine with {device!r}: a generator's state is its device's own and cannot move to "
+            f"Resume it on a machine with {brief(device)}: a generator's state is its device's own and cannot move to "
             "another. To go on here, give the policy state_dict() and load_state_dict(state) methods that rebuild "
             "its generator on a device of this machine") from None
 
@@ -541,16 +584,17 @@ def _check_module_state(state, live: torch.nn.Module, where: str) -> None:
     mine = live.state_dict()
     if not isinstance(state, dict) or set(state) != set(mine):
         got = list(state) if isinstance(state, dict) else type(state).__name__
-        raise ValueError(f"cannot restore {where}: its state_dict() holds {got}, this policy's {list(mine)}; valid: "
-                         "build the policy the same way as the one that was saved")
+        raise _RestoreError(f"cannot restore {where}: its state_dict() holds {brief(got)}, this policy's "
+                            f"{list(mine)}; valid: build the policy the same way as the one that was saved")
     for key, tensor in mine.items():
         stored = state[key]
         if isinstance(tensor, torch.nn.parameter.UninitializedTensorMixin):
             continue  # a lazy module's parameter takes the stored shape (torch materializes it)
         if isinstance(tensor, torch.Tensor) and (not isinstance(stored, torch.Tensor) or stored.shape != tensor.shape):
             shape = tuple(stored.shape) if isinstance(stored, torch.Tensor) else type(stored).__name__
-            raise ValueError(f"cannot restore {where}: its state_dict()[{key!r}] is {shape}, this policy's "
-                             f"{tuple(tensor.shape)}; valid: build the policy the same way as the one that was saved")
+            raise _RestoreError(f"cannot restore {where}: its state_dict()[{brief(key)}] is {shape}, this policy's "
+                                f"{tuple(tensor.shape)}; valid: build the policy the same way as the one that was "
+                                "saved")
 
 
 def _check_optimizer_state(state, live: torch.optim.Optimizer, where: str) -> None:
@@ -562,8 +606,9 @@ def _check_optimizer_state(state, live: torch.optim.Optimizer, where: str) -> No
     sizes = [len(g["params"]) for g in groups] if ok else None
     mine = [len(g["params"]) for g in live.param_groups]
     if sizes != mine:
-        raise ValueError(f"cannot restore {where}: its state_dict() has parameter groups of sizes {sizes}, this "
-                         f"policy's optimizer {mine}; valid: build the policy the same way as the one that was saved")
+        raise _RestoreError(f"cannot restore {where}: its state_dict() has parameter groups of sizes {sizes}, this "
+                            f"policy's optimizer {mine}; valid: build the policy the same way as the one that was "
+                            "saved")
 
 
 def _check_object_state(live, state, where: str) -> None:
@@ -574,16 +619,16 @@ def _check_object_state(live, state, where: str) -> None:
     if isinstance(state, tuple) and len(state) == 2 and (state[0] is None or isinstance(state[0], dict)) \
             and (state[1] is None or isinstance(state[1], dict)):
         return
-    raise ValueError(f"cannot restore {where}: a {type(live).__name__} from a state of type {type(state).__name__}; "
-                     "valid: None, a dict, or (dict, slots)")
+    raise _RestoreError(f"cannot restore {where}: a {type(live).__name__} from a state of type {type(state).__name__}; "
+                        "valid: None, a dict, or (dict, slots)")
 
 
 def _check_live_class(value: dict, live, where: str) -> None:
     """The live value at ``where`` is of the stored object's class (it is loaded into, never built)."""
     if live is None or class_name(type(live)) != value["class"]:
         now = "nothing" if live is None else f"a {class_name(type(live))}"
-        raise ValueError(
-            f"cannot restore {where}: the checkpoint holds a {value['class']} there, this policy has {now}. "
+        raise _RestoreError(
+            f"cannot restore {where}: the checkpoint holds a {_named(value['class'])} there, this policy has {now}. "
             "Objects are loaded into the policy's own (as nn.Module.load_state_dict loads parameters): "
             "build the policy the same way as the one that was saved")
 
@@ -594,7 +639,7 @@ def _restored_items(items: dict, live, where: str, memo: _Memo) -> dict:
     counterpart = live if isinstance(live, dict) else {}
     classes = _enum_classes(counterpart)
     keys = [_restored_key(k, classes, where) for k in items]
-    return {k: _restore(v, counterpart.get(k), f"{where}[{k!r}]", memo) for k, v in zip(keys, items.values())}
+    return {k: _restore(v, counterpart.get(k), f"{where}[{brief(k)}]", memo) for k, v in zip(keys, items.values())}
 
 
 def _restored_list(items: list, live, where: str, memo: _Memo) -> list:
@@ -661,6 +706,20 @@ def _restore(value, live, where: str, memo: _Memo):
     if kind is None:
         index = memo.reserve()
         return memo.restore(index, type(value)(_restored_items(value, live, where, memo)))
+    try:
+        return _restore_record(kind, value, live, where, memo)
+    except _RestoreError:
+        raise
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, ArithmeticError, RuntimeError) as exc:
+        # a forged record (or one damaged): what it holds is not what to_checkpoint writes
+        why = (f"it has no field {brief(exc.args[0])}" if type(exc) is KeyError and exc.args
+               else f"{type(exc).__name__}: {str(exc)[:160]}")
+        raise _RestoreError(f"cannot restore {where}: its {brief(kind)} record {brief(value)} is none lrgym writes "
+                            f"({why}); valid: {_RECORDS.get(kind, 'a record of to_checkpoint')}") from None
+
+
+def _restore_record(kind, value: dict, live, where: str, memo: _Memo):
+    """:func:`_restore` of a record of a non-data value (``value[TAG]`` is ``kind``)."""
     if kind == "ref":
         return memo.resolve(value, where)
     if kind == "numpy":
@@ -668,27 +727,43 @@ def _restore(value, live, where: str, memo: _Memo):
     if kind == "ndarray":
         return memo.restore(memo.reserve(), value["data"].numpy().copy())
     if kind == "path":
+        if type(value["value"]) is not str:
+            raise TypeError(f"its value is a {type(value['value']).__name__}")
         return pathlib.Path(value["value"])
     if kind == "frozenset":
+        if type(value["items"]) not in (list, tuple, set, frozenset):
+            raise TypeError(f"its items are a {type(value['items']).__name__}")
         classes = _enum_classes(live) if isinstance(live, (set, frozenset)) else {}
         return frozenset(_restored_key(k, classes, where) for k in value["items"])
     if kind == "range":
+        if not all(type(value[k]) is int for k in ("start", "stop", "step")):
+            raise TypeError("start, stop and step are not all ints")
         return range(value["start"], value["stop"], value["step"])
     if kind == "fraction":
+        if not (type(value["numerator"]) is int and type(value["denominator"]) is int):
+            raise TypeError("numerator and denominator are not both ints")
         return fractions.Fraction(value["numerator"], value["denominator"])
     if kind == "dtype":
+        if type(value["str"]) is not str:
+            raise TypeError(f"its str is a {type(value['str']).__name__}")
         return np.dtype(value["str"])
     if kind == "enum":
         return _live_member(value, live, where)
     if kind == "counter":
+        if type(value["items"]) is not dict:
+            raise TypeError(f"its items are a {type(value['items']).__name__}")
         index = memo.reserve()
         return memo.restore(index, Counter(_restored_items(value["items"], live, where, memo)))
     if kind == "defaultdict":
+        if type(value["items"]) is not dict:
+            raise TypeError(f"its items are a {type(value['items']).__name__}")
         factory = _live_factory(value["factory"], live, where)
         index = memo.reserve()
         items = _restored_items(value["items"], live, where, memo)
         return memo.restore(index, defaultdict(factory, items))
     if kind == "deque":
+        if type(value["items"]) is not list or not (value["maxlen"] is None or type(value["maxlen"]) is int):
+            raise TypeError("its items are no list or its maxlen no int or None")
         index = memo.reserve()
         items = _restored_list(value["items"], live if isinstance(live, deque) else None, where, memo)
         return memo.restore(index, deque(items, maxlen=value["maxlen"]))
@@ -696,7 +771,8 @@ def _restore(value, live, where: str, memo: _Memo):
         state = _restore(value["state"], None, where, memo.fresh())
         name = state.get("bit_generator") if isinstance(state, dict) else None
         if name not in _BIT_GENERATORS:
-            raise ValueError(f"{where}: unknown bit generator {name!r}; valid: {', '.join(_BIT_GENERATORS)}")
+            raise _RestoreError(f"cannot restore {where}: a generator record of an unknown bit generator "
+                                f"{brief(name)}; valid: {', '.join(_BIT_GENERATORS)}")
         bit_generator = getattr(np.random, name)()
         bit_generator.state = state
         if isinstance(live, np.random.Generator) and type(live.bit_generator).__name__ == name:
@@ -733,6 +809,12 @@ def _restore(value, live, where: str, memo: _Memo):
         state = _restore(value["state"], None, f"{where}.state_dict()", memo.fresh())
         if isinstance(live, torch.optim.Optimizer):
             _check_optimizer_state(state, live, where)
+        try:  # torch's own check of what it loads, on a copy: a forged state raises here, before any load
+            copy.deepcopy(live).load_state_dict(state)
+        except Exception as exc:  # noqa: BLE001 - torch says why in its own words, any kind
+            raise _RestoreError(f"cannot restore {where}: its state_dict() is none {_named(value['class'])} loads "
+                                f"({type(exc).__name__}: {str(exc)[:160]}); valid: the state_dict() of a "
+                                f"{_named(value['class'])} over this policy's parameters") from None
         memo.actions.append(functools.partial(live.load_state_dict, state))
         return live
     if kind in ("module", "object"):
@@ -741,15 +823,17 @@ def _restore(value, live, where: str, memo: _Memo):
             state = _restore(value["state"], None, f"{where}.state_dict()", memo.fresh())
             _check_module_state(state, live, where)
             memo.actions.append(functools.partial(live.load_state_dict, state))
-            memo.actions.append(functools.partial(live.train, bool(value["training"])))
+            if type(value["training"]) is not bool or type(value.get("attributes", {})) is not dict:
+                raise TypeError("its training is no bool or its attributes no dict")
+            memo.actions.append(functools.partial(live.train, value["training"]))
             for name, attributes in value.get("attributes", {}).items():  # none in an older lrgym's
-                path = f"{where}.{name}" if name else where
+                path = f"{where}.{_named(name)}" if name else where
                 try:
                     sub = live.get_submodule(name)
                 except AttributeError:
-                    raise ValueError(f"cannot restore {path}: the checkpoint holds attributes of a submodule {name!r}, "
-                                     f"which this policy's {value['class']} has not; valid: build the policy the "
-                                     "same way as the one that was saved") from None
+                    raise _RestoreError(f"cannot restore {path}: the checkpoint holds attributes of a submodule "
+                                        f"{brief(name)}, which this policy's {_named(value['class'])} has not; valid: "
+                                        "build the policy the same way as the one that was saved") from None
                 current = vars(sub)
                 restored = {key: _restore(item, current.get(key), f"{path}.{key}", memo)
                             for key, item in attributes.items()}
@@ -760,11 +844,12 @@ def _restore(value, live, where: str, memo: _Memo):
         current = get_object_state(live)
         if type(stored) is dict and TAG not in stored:  # its attributes (to_checkpoint: a dict state)
             current = current if isinstance(current, dict) else {}
-            state = {k: _restore(v, current.get(k), f"{where}.{k}" if type(k) is str else f"{where}[{k!r}]", memo)
+            state = {k: _restore(v, current.get(k), f"{where}.{k}" if type(k) is str else f"{where}[{brief(k)}]", memo)
                      for k, v in stored.items()}
         else:
             state = _restore(stored, current, where, memo)
         _check_object_state(live, state, where)
         memo.actions.append(functools.partial(set_object_state, live, state))
         return memo.restore(index, live)
-    raise ValueError(f"cannot restore {where}: unknown marker {TAG}={kind!r} (a checkpoint of a newer lrgym?)")
+    raise _RestoreError(f"cannot restore {where}: unknown marker {TAG}={brief(kind)} (a checkpoint of a newer lrgym?); "
+                       f"valid: {', '.join(map(repr, _RECORDS))}")

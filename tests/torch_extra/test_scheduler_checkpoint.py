@@ -786,7 +786,7 @@ def test_a_state_that_cannot_be_loaded_changes_nothing(forge):
         sched2.load_state_dict(state)
     assert _everything(sched2) == before, raised.value
     if forge in ("module_shape", "submodule"):  # named, as lrgym's other refusals (torch's own: a RuntimeError)
-        assert type(raised.value) is ValueError and str(raised.value).startswith("cannot restore policy.net")
+        assert isinstance(raised.value, ValueError) and str(raised.value).startswith("cannot restore policy.net")
     if forge == "monitor":  # named too (it was NumPy's bare 'could not convert string to float')
         assert str(raised.value).startswith("monitor state 'stats' is no float")
     sched2.load_state_dict(weights_only_round_trip(sched.state_dict()))  # the good state still loads, whole
@@ -1097,3 +1097,99 @@ def test_a_cuda_generator_resumed_without_cuda_names_the_device_and_what_to_do()
                                          r"on device 'cuda:0', which this machine's torch cannot make .*devices here: "
                                          r"cpu\. Resume it on a machine with 'cuda:0'"):
         fresh.load_state_dict(state)
+
+
+class _Helper:
+    def __init__(self):
+        self.x = 1
+
+
+def _records() -> dict:
+    """One record of each kind to_checkpoint writes, with the live value it loads into."""
+    net = torch.nn.Linear(2, 2)
+    opt = torch.optim.Adam(net.parameters())
+    net(torch.ones(2)).sum().backward()
+    opt.step()
+    values = {"numpy": np.float32(1.5), "ndarray": np.arange(3), "path": pathlib.Path("/a"),
+              "frozenset": frozenset({1, 2}), "range": range(1, 5, 2), "fraction": fractions.Fraction(1, 3),
+              "dtype": np.dtype("f4"), "enum": Mode.FAST, "counter": collections.Counter(a=1),
+              "defaultdict": collections.defaultdict(list, a=[1]), "deque": collections.deque([1, 2], maxlen=3),
+              "generator": np.random.default_rng(0), "random_state": np.random.RandomState(0),
+              "py_random": random.Random(0), "torch_generator": torch.Generator(), "module": net,
+              "torch_state_dict": opt, "object": _Helper()}
+    return {kind: (to_checkpoint(value), value) for kind, value in values.items()}
+
+
+def _equal(a, b) -> bool:
+    """Stored values equal to the bit (tensors by torch.equal, containers item by item)."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_equal, a, b))
+    return a == b
+
+
+def _paths(value, path=()):
+    """Every place inside a stored value (dict keys, list and tuple items), outermost first."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+    for key, item in items:
+        yield (*path, key)
+        yield from _paths(item, (*path, key))
+
+
+@pytest.mark.parametrize("record, said", [
+    ({"__lrgym__": "fraction", "numerator": 1, "denominator": 0},
+     r"ZeroDivisionError: Fraction\(1, 0\).*'denominator': a nonzero int"),
+    ({"__lrgym__": "fraction", "numerator": "1", "denominator": 3}, "not both ints"),
+    ({"__lrgym__": "range", "start": 0, "stop": 1, "step": 0}, "'step': a nonzero int"),
+    ({"__lrgym__": "range", "start": 0.5, "stop": 1, "step": 1}, "not all ints"),
+    ({"__lrgym__": "dtype", "str": "x" * 5000}, "data type"),
+    ({"__lrgym__": "numpy", "dtype": "O", "value": "x"}, "a NumPy object scalar"),
+    ({"__lrgym__": "deque", "items": [1], "maxlen": -1}, "maxlen must be non-negative"),
+    ({"__lrgym__": "counter", "items": "ab"}, "its items are a str"),
+    ({"__lrgym__": "frozenset", "items": "ab"}, "its items are a str"),
+    ({"__lrgym__": "path"}, "it has no field 'value'"),
+    ({"__lrgym__": "py_random", "state": (3, (1,) * 10, None)}, "state vector is the wrong size"),
+    ({"__lrgym__": [1] * 1000}, r"unknown marker __lrgym__=\[1, 1, 1, 1, 1, 1, \.\.\.\]"),
+])
+def test_a_forged_record_is_a_value_error_naming_its_place_and_what_is_valid(record, said):
+    """A forged record raised bare: Fraction(1, 0) a ZeroDivisionError, a range of a float step a
+    TypeError, a missing field a KeyError, none naming where in the policy it sits."""
+    with pytest.raises(ValueError, match=rf"cannot restore policy\.memo\['k'\]: .*{said}") as info:
+        from_checkpoint({"k": record}, None, "policy.memo")
+    assert "valid:" in str(info.value) and len(str(info.value)) < 600
+
+
+def test_every_forged_field_of_every_record_is_a_value_error_naming_its_place():
+    """Each field (and each item inside it: a generator's state, an optimizer's state_dict) of a
+    record of every kind replaced by values of wrong types or out of range, or the field left
+    out: from_checkpoint returns or raises ValueError naming the place (nothing bare), and a
+    refused one changes nothing of the live value (all or nothing)."""
+    bad = [None, "x", -1, 10**30, [1], {}, torch.zeros(3), 1.5]
+    for kind, (stored, live) in _records().items():
+        for path in list(_paths(stored)):
+            for value in bad if path[-1] != "__lrgym__" else ():
+                forged = copy.deepcopy(stored)
+                parent = forged
+                for key in path[:-1]:
+                    parent = parent[key]
+                if isinstance(parent, tuple):
+                    continue
+                parent[path[-1]] = value
+                before = copy.deepcopy(to_checkpoint(live)) if kind in ("module", "torch_state_dict") else None
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        from_checkpoint({"k": forged}, {"k": live}, "policy")
+                except ValueError as exc:
+                    assert str(exc).startswith("cannot restore policy['k']"), (kind, path, value, str(exc)[:300])
+                    if before is not None:  # refused before anything loaded
+                        assert _equal(to_checkpoint(live), before), (kind, path, value)
+                except Exception as exc:  # noqa: BLE001 - what the test is about
+                    pytest.fail(f"{kind} with {path} = {value!r}: bare {type(exc).__name__}: {str(exc)[:200]}")
+            forged = {"__lrgym__": stored["__lrgym__"]} if isinstance(stored, dict) else None
+            if forged is not None:  # every field left out
+                with pytest.raises(ValueError, match=r"cannot restore policy\['k'\]"):
+                    from_checkpoint({"k": forged}, {"k": live}, "policy")
