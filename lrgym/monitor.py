@@ -405,6 +405,8 @@ class TrainingMonitor:
     # ---- checkpointing --------------------------------------------------------------------------
 
     _ARRAYS = ("stats", "memory", "obs", "acc", "prev_grad")
+    #: the arrays' shapes for a whole run (``prev_grad``: one dimension, the last gradient's size or 0)
+    _SHAPES = {"stats": (N_STATS,), "memory": (N_MEMORY,), "obs": (N_FEATURES,), "acc": (N_ACC,)}
     _SCALARS = ("t", "updates", "step_updates", "started", "diverged", "_first_loss", "_pending_val",
                 "_scalar_losses", "_constants")
 
@@ -423,8 +425,13 @@ class TrainingMonitor:
             try:
                 arrays[name] = np.array(state[name], dtype=dtype)
             except (TypeError, ValueError) as exc:
-                raise ValueError(f"monitor state {name!r} is no {dtype} array ({exc}); valid: a monitor's "
+                raise ValueError(f"monitor state {name!r} is no {dtype} array ({str(exc)[:160]}); valid: a monitor's "
                                  "state_dict()") from None
+            shape, valid = arrays[name].shape, self._SHAPES.get(name)
+            if shape != valid if valid is not None else len(shape) != 1:
+                # the compiled steps index stats, memory, obs and acc unchecked (Numba: no bounds check)
+                raise ValueError(f"monitor state {name!r} has shape {shape}; valid: "
+                                 f"{valid if valid is not None else '(n,), one dimension'} (a monitor's state_dict())")
         for name, value in arrays.items():
             setattr(self, name, value)
         for name in self._SCALARS:

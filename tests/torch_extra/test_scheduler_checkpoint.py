@@ -805,6 +805,31 @@ def test_a_monitor_state_that_cannot_be_loaded_changes_no_array_and_names_the_ba
     assert {name: getattr(monitor, name).tobytes() for name in monitor._ARRAYS} == before
 
 
+@pytest.mark.parametrize("name, forged, said", [
+    ("stats", np.zeros(2), r"'stats' has shape \(2,\); valid: \(N,\)"),
+    ("memory", np.zeros(0), r"'memory' has shape \(0,\); valid: \(N,\)"),
+    ("obs", "OBS2D", r"'obs' has shape \(2, N\); valid: \(N,\)"),
+    ("acc", np.zeros((1, 1)), r"'acc' has shape \(1, 1\); valid: \(N,\)"),
+    ("prev_grad", np.zeros((2, 3)), r"'prev_grad' has shape \(2, 3\); valid: \(n,\), one dimension"),
+])
+def test_a_monitor_state_of_another_shape_is_refused_naming_the_array_and_its_shape(name, forged, said):
+    """stats, memory, obs and acc keep their shapes for a whole run (the compiled steps index them
+    without a bounds check) and prev_grad is one-dimensional: a forged shape was accepted, and a
+    2-long stats then ran record_update and close_step. Refused, nothing changed; the valid
+    shape is the fresh monitor's."""
+    model, opt, sched = build(Learner())
+    run(model, opt, sched, range(INNER + 1))
+    state = sched.monitor.state_dict()
+    monitor = build(Learner())[2].monitor
+    n = getattr(monitor, name).shape[0] if name != "prev_grad" else 0
+    forged = np.zeros((2, monitor.obs.shape[0]), np.float32) if isinstance(forged, str) else forged
+    before = {k: getattr(monitor, k).tobytes() for k in monitor._ARRAYS}
+    with pytest.raises(ValueError, match=f"monitor state {said.replace('N', str(n))}"):
+        monitor.load_state_dict({**state, name: forged})
+    assert {k: getattr(monitor, k).tobytes() for k in monitor._ARRAYS} == before
+    monitor.load_state_dict({**state, "prev_grad": np.zeros(7)})  # any gradient's size
+
+
 def test_the_shape_check_leaves_a_lazy_module_to_torch():
     """A fresh LazyLinear has no shape yet: torch's load_state_dict gives it the stored one."""
     net = torch.nn.Sequential(torch.nn.LazyLinear(3))
