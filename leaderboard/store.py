@@ -92,6 +92,7 @@ __all__ = [
     "ResultStore",
     "RunRecord",
     "SchemaVersionError",
+    "StoreLockedError",
     "StoreUnwritableError",
     "default_store_path",
     "stored_form",
@@ -118,6 +119,11 @@ STALE_TEMP_S = 3600.0
 
 class SchemaVersionError(RuntimeError):
     """The file was written with a newer, unknown schema version."""
+
+
+class StoreLockedError(sqlite3.OperationalError):
+    """Opening the store waited its whole busy timeout for another process's lock (a grader
+    committing; in a rollback journal, a board being read): the message says how long."""
 
 
 class DanglingStoreLinkError(ValueError):
@@ -452,14 +458,25 @@ class ResultStore:
                 os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
             self.real_path = Path(os.path.realpath(self.path))  # it exists now: no link to nothing is followed
         # isolation_level=None: no implicit transactions; we issue BEGIN IMMEDIATE ourselves.
+        opened = time.monotonic()
         self._conn: sqlite3.Connection | None = sqlite3.connect(
             str(self.real_path), timeout=timeout, isolation_level=None
         )
         try:
-            self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
             self._conn.execute("PRAGMA foreign_keys = ON")
-            self._set_wal(timeout)
+            # opening waits for another process's lock once, up to the busy timeout in all: each
+            # statement that may wait gets what is left of it (_wait_left), not a timeout of its own
+            self._open_deadline = opened + timeout
+            self._set_wal()
             self._ensure_schema()
+            self._open_deadline = None
+            self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        except sqlite3.OperationalError as exc:
+            self.close()
+            if not is_lock_error(exc):
+                raise
+            raise StoreLockedError(f"{exc}; waited {time.monotonic() - opened:.1f} s, the busy timeout "
+                                   f"({timeout:g} s)") from None
         except BaseException:
             self.close()
             raise
@@ -491,18 +508,30 @@ class ResultStore:
     def schema_version(self) -> int:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
-    def _set_wal(self, timeout: float) -> None:
+    def _wait_left(self) -> None:
+        """While the store opens: let the next statement wait for another process's lock only
+        what is left of the open's busy timeout (SQLite's busy timeout is per statement: the open's
+        three waits took up to three timeouts, 92 s at the default 30 s); none left: locked."""
+        if self._open_deadline is None:
+            return
+        left = self._open_deadline - time.monotonic()
+        if left <= 0:
+            raise sqlite3.OperationalError("database is locked")
+        self.conn.execute(f"PRAGMA busy_timeout = {max(1, int(left * 1000))}")
+
+    def _set_wal(self) -> None:
         # Switching a fresh file to WAL needs an exclusive lock and can report "locked" without
-        # going through the busy handler when several processes open it at once: retry.
-        deadline = time.monotonic() + timeout
+        # going through the busy handler when several processes open it at once: retry, within
+        # the open's busy timeout (_wait_left).
         while True:
+            self._wait_left()
             try:
                 #: the journal mode SQLite set: ``wal``, or the file system's fallback (a rollback
                 #: journal, ``delete``), where a read holds up writers (:meth:`snapshot`)
                 self.journal_mode = str(self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
                 return
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
+                if "locked" not in str(exc):
                     raise
                 time.sleep(0.01)
 
@@ -527,6 +556,7 @@ class ResultStore:
         return int(self.conn.execute("PRAGMA busy_timeout").fetchone()[0]) / 1000
 
     def _ensure_schema(self) -> None:
+        self._wait_left()
         version = self.schema_version
         if version == SCHEMA_VERSION:
             return
@@ -535,6 +565,7 @@ class ResultStore:
                 f"{self.path} has schema version {version}; this lrgym knows up to "
                 f"{SCHEMA_VERSION}. Upgrade lrgym to read it."
             )
+        self._wait_left()
         with self._write_transaction() as conn:
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
             if version == 0:  # re-checked under the write lock: another process may have won

@@ -21,7 +21,7 @@ from lrgym.leaderboard.suite import get_suite  # noqa: E402
 SUITE = get_suite("quick")
 
 
-def rollback_journal(self, timeout):
+def rollback_journal(self):
     """What SQLite answers ``PRAGMA journal_mode = WAL`` on a file system without shared memory."""
     self.journal_mode = str(self.conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0]).lower()
 
@@ -81,5 +81,51 @@ def test_a_store_locked_past_the_busy_timeout_is_said_as_locked_not_as_a_bad_db(
         holder.close()
     flat = " ".join(result.output.replace("│", " ").split())
     assert result.exit_code == 1, result.output
-    assert f"error: the results store {db} stayed locked by another process (database is locked)" in flat
+    assert (f"error: the results store {db} stayed locked by another process (database is locked; waited 0.2 s, "
+            "the busy timeout (0.2 s))") in flat
     assert "Invalid value" not in flat
+
+
+@pytest.mark.timeout(60)
+def test_opening_a_locked_store_waits_one_busy_timeout_in_all_and_says_how_long(tmp_path):
+    """Opening waits for a lock at its WAL switch and again at its schema's write; each statement
+    waited a busy timeout of its own (up to three at 30 s: 92 s measured). Here another connection
+    holds a new file's exclusive lock for 0.6 s, switches it to WAL and then holds its write lock:
+    the open (busy timeout 1 s) met both. It now waits one busy timeout in all, measured against
+    the clock, and its error says how long it waited; SQLite's own verdict on the second lock is the
+    reference that it was held."""
+    import threading
+    import time
+
+    db = tmp_path / "new.sqlite"
+    holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    holder.execute("PRAGMA journal_mode = DELETE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("CREATE TABLE t (x)")  # the exclusive lock is taken: the file is written
+    switched = threading.Event()
+
+    def hand_over():
+        time.sleep(0.6)
+        holder.execute("COMMIT")
+        holder.execute("PRAGMA journal_mode = WAL")
+        holder.execute("BEGIN IMMEDIATE")  # the write lock the schema's creation needs
+        switched.set()
+
+    thread = threading.Thread(target=hand_over)
+    thread.start()
+    try:
+        started = time.monotonic()
+        with pytest.raises(store_module.StoreLockedError) as raised:
+            ResultStore(db, timeout=1.0)
+        waited = time.monotonic() - started
+        assert switched.is_set()  # it met the second lock
+        with pytest.raises(sqlite3.OperationalError, match="locked"):  # SQLite's own verdict: held
+            sqlite3.connect(db, timeout=0.05, isolation_level=None).execute("BEGIN IMMEDIATE")
+    finally:
+        thread.join()
+        holder.close()
+    assert 0.9 < waited < 1.3, waited  # 1.6 s on the old code: 0.6 s, then a whole timeout again
+    assert isinstance(raised.value, sqlite3.OperationalError)
+    assert str(raised.value).startswith("database is locked; waited 1.0 s, the busy timeout (1 s)"), str(raised.value)
+    with ResultStore(db, timeout=1.0) as store:  # the lock gone, it opens (and makes its schema)
+        assert store.schema_version == store_module.SCHEMA_VERSION
