@@ -80,7 +80,7 @@ def markdown_code(text: object) -> str:
 #: characters that look alike in an entry name's alphabet once case is folded (digits against
 #: letters; ``i`` because a capital ``I`` folds to it and looks like ``l``) ...
 _LOOKALIKE_CHARS = str.maketrans({"0": "o", "1": "l", "i": "l"})
-#: ... and letter pairs that look like one letter (Unicode TR39's confusables among ASCII letters)
+#: ... and letter pairs that look like one letter (TR39's rn/m; vv/w and cl/d of homoglyph lists)
 _LOOKALIKE_PAIRS = (("rn", "m"), ("vv", "w"), ("cl", "d"))
 #: the separators of a name, which do not tell two names apart
 _SEPARATORS = re.compile(r"[\s._+\-]+")
@@ -102,10 +102,21 @@ def name_key(name: str) -> str:
     ``vv`` → ``w``, ``cl`` → ``d``. So ``Fixed``, ``ｆｉｘｅｄ`` and ``fixed `` are the name
     ``fixed``, and ``hypergradient_muIt`` (capital I) is the baseline ``hypergradient_mult``.
 
-    It folds more than the eye needs (``mix`` and ``mlx`` are one name, because ``MIX`` is both
-    ``mix`` and, to the eye, ``MlX``): a refused name costs its submitter another choice, an
-    accepted lookalike would mislead every reader of the board. The key is for comparing only,
-    never shown.
+    Its scope is that closed list (:data:`LOOKALIKES`, which a refusal quotes): TR39's
+    confusables among those characters (``0``/``O``, ``1``/``l``, ``I``/``l``, ``m``/``rn``:
+    confusables.txt maps no other of them to another) and the two letter pairs that
+    homoglyph lists add to it (``vv``/``w``, ``cl``/``d``: one glyph's shape, made of two). It
+    is no promise that every name a reader could misread is refused: a digit and a letter that
+    the usual fonts draw apart and TR39 does not list — ``5``/``S``, ``8``/``B``, ``2``/``Z``,
+    ``6``/``b``, ``9``/``g``, and letters as ``g``/``q``, ``u``/``v`` — stay apart, so ``C05INE`` is a
+    name of its own beside ``cosine`` (it is shown as written, upper case and digits). Folding
+    them would refuse names told apart at a glance (``lr5``/``lrs``, ``b8``/``bb``, a version
+    ``-2`` beside ``-z``).
+
+    Within its scope it folds more than the eye needs (``mix`` and ``mlx`` are one name, because
+    ``MIX`` is both ``mix`` and, to the eye, ``MlX``): a refused name costs its submitter another
+    choice, an accepted lookalike would mislead every reader of the board. The key is for
+    comparing only, never shown.
     """
     key = unicodedata.normalize("NFKC", name).casefold().translate(_LOOKALIKE_CHARS)
     key = _SEPARATORS.sub("", key)  # separators (space . _ + -) do not tell names apart

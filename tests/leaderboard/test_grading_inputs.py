@@ -118,7 +118,10 @@ def test_lookalike_names_are_one_name(name, same):
 
 
 @pytest.mark.parametrize("name, other", [("model-2", "model-z"), ("sgd", "sgb"), ("adam", "adam_default"),
-                                         ("hypergradient", "hypergradient_mult")])
+                                         ("hypergradient", "hypergradient_mult"),
+                                         # the rule's scope (name_key): what TR39 does not list stays apart
+                                         ("C05INE", "cosine"), ("ADAM8", "adamb"), ("lr-g", "lr-q"),
+                                         ("lr5", "lrs"), ("sgdr-u", "sgdr-v")])
 def test_distinct_names_stay_distinct(name, other):
     assert name_key(name) != name_key(other)
 
