@@ -556,7 +556,7 @@ def _scalar_dtype(name, where: str) -> np.dtype:
         dtype = None
     if dtype is None or dtype.kind not in _SCALAR_KINDS or _too_wide(dtype) or dtype.fields is not None \
             or dtype.subdtype is not None:
-        raise ValueError(f"cannot restore {where}: a NumPy scalar of dtype {brief(name)}; valid: a bool, integer, "
+        raise _RestoreError(f"cannot restore {where}: a NumPy scalar of dtype {brief(name)}; valid: a bool, integer, "
                          "float, complex, str or bytes dtype such as '<f8'")
     return dtype
 
@@ -803,7 +803,7 @@ def _restore_record(kind, value: dict, live, where: str, memo: _Memo):
     if kind == "torch_state_dict":
         _check_live_class(value, live, where)
         if not isinstance(live, _TORCH_STATEFUL):  # (a forged file: a module's state unchecked, or no such method)
-            raise ValueError(f"cannot restore {where}: the checkpoint holds an optimizer's or LR scheduler's "
+            raise _RestoreError(f"cannot restore {where}: the checkpoint holds an optimizer's or LR scheduler's "
                              f"state_dict() there, this policy has a {class_name(type(live))}; valid: a "
                              "torch.optim optimizer or LR scheduler of the class stored")
         state = _restore(value["state"], None, f"{where}.state_dict()", memo.fresh())

@@ -1171,7 +1171,7 @@ def _paths(value, path=()):
     ({"__lrgym__": "range", "start": 0, "stop": 1, "step": 0}, "'step': a nonzero int"),
     ({"__lrgym__": "range", "start": 0.5, "stop": 1, "step": 1}, "not all ints"),
     ({"__lrgym__": "dtype", "str": "x" * 5000}, "data type"),
-    ({"__lrgym__": "numpy", "dtype": "O", "value": "x"}, "a NumPy object scalar"),
+    ({"__lrgym__": "numpy", "dtype": "O", "value": "x"}, "a NumPy scalar of dtype .O.; valid: a bool, integer"),
     ({"__lrgym__": "deque", "items": [1], "maxlen": -1}, "maxlen must be non-negative"),
     ({"__lrgym__": "counter", "items": "ab"}, "its items are a str"),
     ({"__lrgym__": "frozenset", "items": "ab"}, "its items are a str"),
