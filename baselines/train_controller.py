@@ -43,6 +43,7 @@ import dataclasses
 import json
 import math
 import re
+import shlex
 import sys
 import time
 from collections import OrderedDict
@@ -685,7 +686,7 @@ def _generation_argument(text: str) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lrgym.baselines.train_controller", description=__doc__,
+    parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="JSON file of ControllerConfig fields "
                         f"(default: the shipped recipe {DEFAULT_CONFIG.name})")
@@ -728,7 +729,7 @@ def main(argv=None) -> int:
         problem = companion_problem(beside, path, (mark,)) if beside is not None else None
         if problem:  # a file of the user's beside --out (their policy.py) is not replaced
             parser.error(f"--out {path}: {problem}")
-    command = "python -m lrgym.baselines.train_controller " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line(args)  # each option by its full name, as the hints below print it
     run = {"config": dataclasses.asdict(cfg), "seed": args.seed, "code": references_version()}
     resume = None
     if args.resume:
@@ -761,11 +762,11 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         if checkpoint.exists():
             print(f"interrupted; the checkpoint of the last finished generation is {checkpoint}: go on with\n"
-                  f"  {resume_command(command)}", file=sys.stderr, flush=True)
+                  f"  {resume_command(args)}", file=sys.stderr, flush=True)
         raise
     if "stopped_after" in info:
         status(f"stopped after generation {info['stopped_after']} of {cfg.generations} (--stop-after); "
-               f"checkpoint {checkpoint}: go on with\n  {resume_command(command)}")
+               f"checkpoint {checkpoint}: go on with\n  {resume_command(args)}")
         return 0
     meta = {**run, "best_generation": info["best_generation"], "command": command, "commit": git_commit()}
     if resumed_after is not None:
@@ -788,7 +789,7 @@ def main(argv=None) -> int:
     # stdout: the files written (the result), alone; what the run kept and what to do next: stderr
     status(kept_generation(info["best_generation"], cfg.generations))
     status(f"its checkpoint {checkpoint} stays: to train on to M generations (the weights a run of M trains), "
-           f"{resume_command(extend_command(command, 'M'))}")
+           f"{resume_command(args, generations='M')}")
     if submission is None:
         print(f"wrote {path} and {sidecar} {took}", flush=True)
         return 0
@@ -815,20 +816,33 @@ def checkpoint_path(path: Path, ship: bool) -> Path:
     return with_suffix_added(path, ".npz").with_suffix(".checkpoint.npz")
 
 
-def resume_command(command: str) -> str:
-    """``command`` (a run's, as typed) with ``--resume`` and without ``--stop-after``: the command that goes on."""
-    words = command.split()
-    kept = [w for i, w in enumerate(words) if w != "--stop-after" and not (i and words[i - 1] == "--stop-after")
-            and not w.startswith("--stop-after=") and w != "--resume"]
-    return " ".join([*kept, "--resume"])
+#: how the command is run (the start of every command line it prints or records)
+COMMAND = "python -m lrgym.baselines.train_controller"
 
 
-def extend_command(command: str, generations: str) -> str:
-    """``command`` (a run's, as typed) with ``--generations generations`` in place of any it had."""
-    words = command.split()
-    kept = [w for i, w in enumerate(words) if w != "--generations" and not (i and words[i - 1] == "--generations")
-            and not w.startswith("--generations=")]
-    return " ".join([*kept, "--generations", generations])
+def command_line(args: argparse.Namespace, **changes) -> str:
+    """The command line of the parsed ``args`` with ``changes`` (``generations="M"``,
+    ``stop_after=None``, ...): each option by its full name and only where it is not the default,
+    values quoted for the shell. Not the words as typed: argparse takes any unambiguous prefix of
+    an option (``--gen 40``, ``--stop 2``), so a command rebuilt from them by replacing
+    ``--generations`` and removing ``--stop-after`` kept ``--gen 40`` beside the new
+    ``--generations M``, and kept ``--stop 2``, which stopped the resumed run at once again."""
+    values = {**vars(args), **changes}
+    words = [COMMAND]
+    if values["config"] != str(DEFAULT_CONFIG):
+        words += ["--config", values["config"]]
+    for name, option in (("seed", "--seed"), ("generations", "--generations"), ("stop_after", "--stop-after"),
+                         ("out", "--out")):
+        if values[name] is not None and not (name == "seed" and values[name] == 0):
+            words += [option, str(values[name])]
+    words += [option for name, option in (("ship", "--ship"), ("resume", "--resume")) if values[name]]
+    return " ".join([COMMAND, *map(shlex.quote, words[1:])])
+
+
+def resume_command(args: argparse.Namespace, **changes) -> str:
+    """The command that goes on from the checkpoint of the run of ``args`` (:func:`command_line`
+    with ``--resume``, without ``--stop-after``; ``changes``: e.g. ``generations="M"`` to extend it)."""
+    return command_line(args, **{"resume": True, "stop_after": None, **changes})
 
 
 def kept_generation(best: int, generations: int) -> str:
@@ -855,4 +869,4 @@ def submission_name(path: Path) -> str:
 if __name__ == "__main__":
     from lrgym.baselines.interrupts import run_command
 
-    raise SystemExit(run_command(main, "python -m lrgym.baselines.train_controller", exiting=True))
+    raise SystemExit(run_command(main, COMMAND, exiting=True))

@@ -7,6 +7,7 @@ away unasked and never lands among the shipped weights."""
 
 import io
 import json
+import shlex
 
 import numpy as np
 import pytest
@@ -129,7 +130,8 @@ def test_the_command_extends_a_finished_run_and_its_record_says_so(tmp_path, mon
     monkeypatch.setenv("LRGYM_RUNS", str(tmp_path))
     assert _run(tmp_path) == 0
     err = capsys.readouterr().err
-    assert f"its checkpoint {tmp_path / 'c.checkpoint.npz'} stays" in err and "--generations M --resume" in err
+    assert f"its checkpoint {tmp_path / 'c.checkpoint.npz'} stays" in err
+    assert f"--generations M --out {tmp_path / 'c.npz'} --resume" in err
     monkeypatch.setattr(tc, "_TASKS", {})
     assert _run(tmp_path, "--generations", "7", "--resume") == 0
     assert read_checkpoint(tmp_path / "c.checkpoint.npz")[0].generation == 7
@@ -184,6 +186,32 @@ def test_a_run_stopped_after_its_last_generation_but_before_its_weights_is_not_r
     assert exc.value.code == 2 and "an interrupted run left its checkpoint" in capsys.readouterr().err
     assert _run(tmp_path, "--resume", config=config) == 0
     assert np.load(tmp_path / "c.npz")["theta"].tobytes() == np.load(io.BytesIO(whole))["theta"].tobytes()
+
+
+def test_the_printed_commands_name_each_option_in_full_and_go_on(tmp_path, monkeypatch, capsys):
+    """argparse takes any unambiguous prefix of an option. The command a run printed to go on was
+    the words as typed with ``--resume`` added, ``--stop-after`` and ``--generations`` removed by
+    their full names only: ``--stop 1`` stayed, so the printed command stopped after generation 1
+    again at once, and ``--gen 3`` stayed beside the extension's ``--generations M``; a path with a
+    space was not quoted. The commands are now rebuilt from the parsed options (full names, quoted):
+    the one printed goes on to the end, and the extension's names its generations once."""
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path))
+    cfg, out = tmp_path / "cfg.json", tmp_path / "my runs" / "c.npz"
+    cfg.write_text(json.dumps(TINY))
+    out.parent.mkdir()
+    assert main(["--config", str(cfg), "--see", "3", "--gen", "3", "--stop", "1", "--out", str(out)]) == 0
+    printed = capsys.readouterr().err.split("go on with\n")[1].splitlines()[0].strip()
+    words = shlex.split(printed)
+    assert words == ["python", "-m", "lrgym.baselines.train_controller", "--config", str(cfg), "--seed", "3",
+                     "--generations", "3", "--out", str(out), "--resume"]
+    monkeypatch.setattr(tc, "_TASKS", {})
+    assert main(words[3:]) == 0  # the printed command, as a shell would split it
+    assert read_checkpoint(tmp_path / "my runs" / "c.checkpoint.npz")[0].generation == 3 and out.exists()
+    extend = [line for line in capsys.readouterr().err.splitlines() if "to train on to M generations" in line]
+    words = shlex.split(extend[0].split("trains), ")[1])
+    assert words.count("--generations") == 1 and words[words.index("--generations") + 1] == "M"
+    assert not [w for w in words if w.startswith("--") and w not in ("--config", "--seed", "--generations", "--out",
+                                                                        "--resume")], words
 
 
 def test_a_resume_needs_a_checkpoint_and_the_code_that_wrote_it(tmp_path, monkeypatch, capsys):
