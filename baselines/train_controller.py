@@ -6,6 +6,7 @@
     python -m lrgym.baselines.train_controller --config my.json --seed 1
     python -m lrgym.baselines.train_controller --ship                   # → baselines/weights/controller_mixed.{npz,json}
     python -m lrgym.baselines.train_controller --resume                 # go on after Ctrl-C / a kill / --stop-after G
+    python -m lrgym.baselines.train_controller --generations 60 --resume runs/c40.checkpoint.npz --out runs/c60
     lrgym leaderboard submit runs/controller_mixed.py:TrainedController --suite quick   # grade a run
 
 Besides the weights and their record (``.json``) a run writes a self-contained submission file
@@ -18,7 +19,9 @@ weights (a ``--ship`` run's under ``runs/``) with its whole ES state
 (:mod:`lrgym.baselines.controller_checkpoint`); ``--resume`` goes on from it to the weights the
 uninterrupted run trains, to the bit, and is refused if the config (but ``generations``), seed or
 code differ. A run that completes keeps it, so that ``--generations M --resume`` extends it to M
-generations: the weights a run of M generations from the start trains, to the bit (:func:`train`).
+generations: the weights a run of M generations from the start trains, to the bit (:func:`train`);
+``--resume CHECKPOINT --out OTHER`` does so from a checkpoint file into other files, the
+checkpoint's run left as it is (:func:`resume_source`).
 
 **Objective** = what the leaderboard ranks by: the normalised score S (:func:`lrgym.baselines.score.score`)
 of each episode against a per-run reference, averaged over a batch of **train** instances of
@@ -692,11 +695,12 @@ def main(argv=None) -> int:
                         f"(default: the shipped recipe {DEFAULT_CONFIG.name})")
     parser.add_argument("--seed", type=seed_argument, default=0, help="the run's random seed (an integer >= 0; default 0)")
     parser.add_argument("--generations", type=int, default=None, help="override the config's generations")
-    parser.add_argument("--resume", action="store_true",
-                        help="go on from the checkpoint an interrupted or finished run of the same output left "
-                             "(its config but generations, seed and code must be this run's; generations: as many "
-                             "as it has trained or more): the same weights as a run of this many generations "
-                             "that never stopped")
+    parser.add_argument("--resume", nargs="?", const=True, default=None, metavar="CHECKPOINT",
+                        help="go on from CHECKPOINT (the .checkpoint.npz a run wrote beside its weights; its run's "
+                             "files are left as they are) or, given alone, from the checkpoint of this run's output; "
+                             "the weights go to --out (its config but generations, seed and code must be this run's; "
+                             "generations: as many as it has trained or more): the same weights as a run of this "
+                             "many generations that never stopped")
     parser.add_argument("--stop-after", type=_generation_argument, default=None, metavar="G",
                         help="stop after generation G, its checkpoint written, if the run has not ended by then "
                              "(go on later with --resume)")
@@ -731,22 +735,27 @@ def main(argv=None) -> int:
             parser.error(f"--out {path}: {problem}")
     command = command_line(args)  # each option by its full name, as the hints below print it
     run = {"config": dataclasses.asdict(cfg), "seed": args.seed, "code": references_version()}
-    resume = None
-    if args.resume:
-        if not checkpoint.exists():
+    resume, source = None, resume_source(args.resume, checkpoint)
+    if source is not None:
+        if source == checkpoint and not checkpoint.exists():
             parser.error(f"--resume: no checkpoint at {checkpoint} (a run with this output writes it after each "
                          "generation and keeps it when it completes; one finished before 2026-12-06 removed it); "
-                         "valid: the output of an interrupted or finished run, or no --resume to start one")
+                         "valid: the output of an interrupted or finished run, --resume CHECKPOINT, or no --resume "
+                         "to start one")
+        if source != checkpoint and not source.is_file():
+            parser.error(f"--resume {source}: {'a folder' if source.is_dir() else 'no such file'}; valid: "
+                         "a checkpoint a train_controller run wrote (OUT.checkpoint.npz beside its weights OUT.npz)")
         try:
-            resume, saved = read_checkpoint(checkpoint)
+            resume, saved = read_checkpoint(source)
         except ValueError as exc:
-            parser.error(f"--resume: {exc}; valid: remove it and start over without --resume")
+            parser.error(f"--resume: {exc}; valid: " + ("remove it and start over without --resume" if source == checkpoint
+                         else "a checkpoint a train_controller run wrote (OUT.checkpoint.npz beside its weights OUT.npz)"))
         problem = resume_problem(saved, run, resume.generation)
         if problem:
-            parser.error(f"--resume {checkpoint}: {problem}; valid: the checkpoint's config (generations: "
-                         f"{resume.generation} or more), seed and code, or remove {checkpoint} and start over "
-                         "without --resume")
-    elif checkpoint.exists():  # an interrupted run's generations are not thrown away unasked
+            parser.error(f"--resume {source}: {problem}; valid: the checkpoint's config (generations: "
+                         f"{resume.generation} or more), seed and code" + (f", or remove {checkpoint} and start over "
+                         "without --resume" if source == checkpoint else ""))
+    if source != checkpoint and checkpoint.exists():  # an interrupted run's generations are not thrown away unasked
         try:
             held = read_checkpoint(checkpoint)[0]
             finished, held = held.finished, f"generation {held.generation}"
@@ -754,7 +763,11 @@ def main(argv=None) -> int:
             held, finished = "an unreadable checkpoint", False
         if not finished:  # (a finished run's is replaced, as its weights are)
             parser.error(f"an interrupted run left its checkpoint {checkpoint} ({held}); valid: --resume to go on "
-                         "from it (the same config and seed), or remove it to start over")
+                         "from it (the same config and seed), "
+                         + (f"another --out for the run from {source}, " if source is not None else "")
+                         + "or remove it to start over")
+    if source is not None and source != checkpoint:  # this run's own checkpoint from the start: a Ctrl-C's
+        write_checkpoint(checkpoint, dataclasses.replace(resume, finished=False), run)  # --resume goes on from it
     resumed_after = None if resume is None else resume.generation  # (train goes on in that state)
     t0, c0 = time.time(), time.process_time()
     try:
@@ -788,8 +801,9 @@ def main(argv=None) -> int:
     took = f"({time.time() - t0:.0f} s wall, {time.process_time() - c0:.0f} CPU-s)"
     # stdout: the files written (the result), alone; what the run kept and what to do next: stderr
     status(kept_generation(info["best_generation"], cfg.generations))
-    status(f"its checkpoint {checkpoint} stays: to train on to M generations (the weights a run of M trains), "
-           f"{resume_command(args, generations='M')}")
+    status(f"its checkpoint {checkpoint} stays: to train on to M generations (the weights a run of M trains)\n"
+           f"  into other files, these kept: {resume_command(args, generations='M', resume=str(checkpoint), out='PATH', ship=False)}\n"
+           f"  in place of these: {resume_command(args, generations='M')}")
     if submission is None:
         print(f"wrote {path} and {sidecar} {took}", flush=True)
         return 0
@@ -835,14 +849,32 @@ def command_line(args: argparse.Namespace, **changes) -> str:
                          ("out", "--out")):
         if values[name] is not None and not (name == "seed" and values[name] == 0):
             words += [option, str(values[name])]
-    words += [option for name, option in (("ship", "--ship"), ("resume", "--resume")) if values[name]]
+    words += ["--ship"] * bool(values["ship"])
+    if values["resume"]:  # alone: this output's checkpoint
+        words += ["--resume"] + ([] if values["resume"] is True else [str(values["resume"])])
     return " ".join([COMMAND, *map(shlex.quote, words[1:])])
 
 
 def resume_command(args: argparse.Namespace, **changes) -> str:
     """The command that goes on from the checkpoint of the run of ``args`` (:func:`command_line`
-    with ``--resume``, without ``--stop-after``; ``changes``: e.g. ``generations="M"`` to extend it)."""
+    with ``--resume`` alone, so from the checkpoint the run writes beside its output, not from the
+    one it may have resumed from; without ``--stop-after``; ``changes``: e.g. ``generations="M"``)."""
     return command_line(args, **{"resume": True, "stop_after": None, **changes})
+
+
+def resume_source(resume: str | bool | None, checkpoint: Path) -> Path | None:
+    """The checkpoint a run given ``--resume`` (``resume``: None without it, True given alone, else
+    its path) goes on from: ``checkpoint``, the run's own beside its output, for ``--resume`` alone
+    or a path naming that file; the path given otherwise (a run of other files: its weights,
+    record and checkpoint are left as they are, and this run writes its own at ``checkpoint``)."""
+    if resume is None:
+        return None
+    if resume is True:
+        return checkpoint
+    given = Path(resume)
+    same = given.resolve() == checkpoint.resolve() or (given.exists() and checkpoint.exists()
+                                                       and given.samefile(checkpoint))
+    return checkpoint if same else given
 
 
 def kept_generation(best: int, generations: int) -> str:

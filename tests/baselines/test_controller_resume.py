@@ -159,6 +159,61 @@ def test_the_command_extends_a_finished_run_and_its_record_says_so(tmp_path, mon
     assert read_checkpoint(tmp_path / "c.checkpoint.npz")[0].generation == 1
 
 
+def test_a_run_resumed_from_another_runs_checkpoint_writes_its_own_files_and_leaves_that_run_as_it_was(
+        tmp_path, monkeypatch, capsys):
+    """``--resume CHECKPOINT --out OTHER``: a finished 5-generation run extended to 7 into other
+    files, with a stop at 6 on the way. Before, ``--resume`` took no path (the checkpoint was the
+    output's), so extending a run wrote over its weights. The 5-generation run's weights, record,
+    submission and checkpoint stay byte for byte; the extension's weights are the 7-generation
+    run's from the start; the command printed at the stop goes on from the extension's own
+    checkpoint (``--resume`` alone), not from the one it started from."""
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path))
+    assert _run(tmp_path) == 0
+    kept = {p.name: p.read_bytes() for p in tmp_path.glob("c.*")}
+    assert set(kept) == {"c.npz", "c.json", "c.py", "c.checkpoint.npz"}
+    monkeypatch.setattr(tc, "_TASKS", {})
+    cfg, source, out = tmp_path / "cfg.json", tmp_path / "c.checkpoint.npz", tmp_path / "d.npz"
+    capsys.readouterr()
+    assert main(["--config", str(cfg), "--seed", "3", "--generations", "7", "--stop-after", "6", "--resume", str(source),
+                 "--out", str(out)]) == 0
+    printed = shlex.split(capsys.readouterr().err.split("go on with\n")[1].splitlines()[0])
+    assert printed[3:] == ["--config", str(cfg), "--seed", "3", "--generations", "7", "--out", str(out), "--resume"]
+    assert read_checkpoint(tmp_path / "d.checkpoint.npz")[0].generation == 6
+    assert main(printed[3:]) == 0
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("c.*")} == kept
+    assert main(["--config", str(cfg), "--seed", "3", "--generations", "7", "--out", str(tmp_path / "e.npz")]) == 0
+    assert np.load(out)["theta"].tobytes() == np.load(tmp_path / "e.npz")["theta"].tobytes()
+    assert json.loads(str(np.load(out)["header"]))["resumed_after"] == 6
+    state = read_checkpoint(tmp_path / "d.checkpoint.npz")[0]
+    assert state.generation == 7 and state.finished
+
+
+@pytest.mark.parametrize("source, extra, said", [
+    ("c.checkpoint.npz", {"sigma": 0.05}, "--resume {tmp}/c.checkpoint.npz: the config's sigma is 0.05, the "
+                                          "checkpoint's run had 0.04; valid: the checkpoint's config"),
+    ("w.npz", {}, "--resume: {tmp}/w.npz is no readable train_controller checkpoint"),  # (weights, say)
+    ("none.npz", {}, "--resume {tmp}/none.npz: no such file; valid: a checkpoint a train_controller run wrote"),
+    ("c.checkpoint.npz", {"interrupted": True}, "an interrupted run left its checkpoint {tmp}/d.checkpoint.npz "
+                                                "(generation 1); valid: --resume to go on from it"),
+])
+def test_a_resume_from_a_checkpoint_path_that_would_not_go_on_is_refused_naming_it(tmp_path, monkeypatch, capsys,
+                                                                                    source, extra, said):
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path))
+    assert _run(tmp_path, "--stop-after", "2") == 0
+    if extra.pop("interrupted", False):  # the output's own checkpoint: another run's, not finished
+        assert main(["--config", str(tmp_path / "cfg.json"), "--seed", "3", "--stop-after", "1",
+                     "--out", str(tmp_path / "d.npz")]) == 0
+    np.savez(tmp_path / "w.npz", theta=np.zeros(27))
+    files = {p.name: p.read_bytes() for p in tmp_path.glob("[cd].*")}
+    capsys.readouterr()
+    cfg = tmp_path / "other.json"
+    cfg.write_text(json.dumps({**TINY, **extra}))
+    with pytest.raises(SystemExit) as exc:
+        main(["--config", str(cfg), "--seed", "3", "--resume", str(tmp_path / source), "--out", str(tmp_path / "d.npz")])
+    assert exc.value.code == 2 and said.format(tmp=tmp_path) in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("[cd].*")} == files
+
+
 def test_a_run_stopped_after_its_last_generation_but_before_its_weights_is_not_replaced_unasked(
         tmp_path, monkeypatch, capsys):
     """Its checkpoint holds every generation but is not marked finished: a new run is refused, and
@@ -207,11 +262,11 @@ def test_the_printed_commands_name_each_option_in_full_and_go_on(tmp_path, monke
     monkeypatch.setattr(tc, "_TASKS", {})
     assert main(words[3:]) == 0  # the printed command, as a shell would split it
     assert read_checkpoint(tmp_path / "my runs" / "c.checkpoint.npz")[0].generation == 3 and out.exists()
-    extend = [line for line in capsys.readouterr().err.splitlines() if "to train on to M generations" in line]
-    words = shlex.split(extend[0].split("trains), ")[1])
-    assert words.count("--generations") == 1 and words[words.index("--generations") + 1] == "M"
-    assert not [w for w in words if w.startswith("--") and w not in ("--config", "--seed", "--generations", "--out",
-                                                                        "--resume")], words
+    err = capsys.readouterr().err
+    kept, in_place = (shlex.split(err.split(start)[1].splitlines()[0]) for start in ("these kept: ", "of these: "))
+    start = ["python", "-m", "lrgym.baselines.train_controller", "--config", str(cfg), "--seed", "3", "--generations", "M"]
+    assert kept == [*start, "--out", "PATH", "--resume", str(tmp_path / "my runs" / "c.checkpoint.npz")]
+    assert in_place == [*start, "--out", str(out), "--resume"]
 
 
 def test_a_resume_needs_a_checkpoint_and_the_code_that_wrote_it(tmp_path, monkeypatch, capsys):
