@@ -766,6 +766,7 @@ def main(argv=None) -> int:
                          "from it (the same config and seed), "
                          + (f"another --out for the run from {source}, " if source is not None else "")
                          + "or remove it to start over")
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)  # generation 0's checkpoint failed in a new folder
     if source is not None and source != checkpoint:  # this run's own checkpoint from the start: a Ctrl-C's
         write_checkpoint(checkpoint, dataclasses.replace(resume, finished=False), run)  # --resume goes on from it
     resumed_after = None if resume is None else resume.generation  # (train goes on in that state)

@@ -159,6 +159,21 @@ def test_the_command_extends_a_finished_run_and_its_record_says_so(tmp_path, mon
     assert read_checkpoint(tmp_path / "c.checkpoint.npz")[0].generation == 1
 
 
+def test_an_out_in_a_folder_not_made_yet_is_made_before_the_first_checkpoint(tmp_path, monkeypatch):
+    """``--out new/dir/c`` (new and new/dir not there): generation 0's checkpoint, written before
+    anything else, raised FileNotFoundError after the references were computed; the folder was made
+    only for the weights at the end. A run resumed from another checkpoint into a new folder too."""
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path))
+    (tmp_path / "cfg.json").write_text(json.dumps({**TINY, "generations": 1}))
+    common = ["--config", str(tmp_path / "cfg.json"), "--seed", "3"]
+    assert main([*common, "--out", str(tmp_path / "new" / "dir" / "c")]) == 0
+    assert read_checkpoint(tmp_path / "new" / "dir" / "c.checkpoint.npz")[0].finished
+    assert main([*common, "--generations", "2", "--resume", str(tmp_path / "new" / "dir" / "c.checkpoint.npz"),
+                 "--out", str(tmp_path / "other" / "d.npz")]) == 0
+    assert read_checkpoint(tmp_path / "other" / "d.checkpoint.npz")[0].generation == 2
+    assert (tmp_path / "other" / "d.npz").exists()
+
+
 def test_a_run_resumed_from_another_runs_checkpoint_writes_its_own_files_and_leaves_that_run_as_it_was(
         tmp_path, monkeypatch, capsys):
     """``--resume CHECKPOINT --out OTHER``: a finished 5-generation run extended to 7 into other
