@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 from lrgym.baselines.interrupts import keep_stop_handlers
 from lrgym.baselines.node_check import INTERPRETER_SETTINGS, CPUKinds, NodeMismatch, node_differences, node_fingerprint
+from lrgym.baselines.ray_logs import TOKEN_NOTICE, notices_dropped, ray_logs_shown  # noqa: F401 (TOKEN_NOTICE: re-exported)
 from lrgym.tasks import families_env
 from lrgym.tasks.blas import SINGLE_THREAD_ENV
 
@@ -437,7 +438,7 @@ def _check_auto() -> None:
         raise ConnectionError(f"--address auto resolves to {where}, where no Ray head runs: {exc}") from None
 
 
-def connect(address: str | None = None):
+def connect(address: str | None = None, verbose: bool = False):
     """``ray``, connected to the cluster at ``address`` (once per process).
 
     ``address=None`` starts a Ray instance on this machine for this process (its CPUs, no
@@ -450,12 +451,15 @@ def connect(address: str | None = None):
     ``working_dir``, so workers never import from the driver's working directory or its script's
     folder, nor from a path of the driver's on another node (:func:`_neutral_working_directory`).
     An already initialised Ray (e.g. by the caller) is used as it is: start it away from folders
-    you do not trust.
+    you do not trust. Ray's own notices are not said, the workers' output not shown on the driver,
+    and Ray's logger is at WARNING, unless ``verbose`` or ``$LRGYM_RAY_LOGS=all``
+    (:mod:`lrgym.baselines.ray_logs`; another value of it is a ``ValueError``).
     """
+    shown = ray_logs_shown(verbose)  # (a bad $LRGYM_RAY_LOGS before anything starts)
     ray = import_ray()
     if ray.is_initialized():
         return ray
-    kwargs: dict = dict(address=address or "local", log_to_driver=False, logging_level="WARNING",
+    kwargs: dict = dict(address=address or "local", log_to_driver=shown, logging_level="INFO" if shown else "WARNING",
                         runtime_env={"env_vars": worker_env()})
     if address is None:
         kwargs.update(include_dashboard=False, object_store_memory=128 * 1024 * 1024)
@@ -470,7 +474,7 @@ def connect(address: str | None = None):
     else:
         _check_reachable(address)  # its form (a ValueError) first, then a Ray head answering there
     try:
-        with _neutral_working_directory() as empty, keep_stop_handlers(), _without_token_notice():
+        with _neutral_working_directory() as empty, keep_stop_handlers(), notices_dropped([TOKEN_NOTICE], shown):
             # (a command's SIGTERM stays Ctrl-C's; Ray's notice that token authentication is on is not said)
             # shipped as the workers' working_dir, so Ray puts neither this folder nor the script's on their sys.path
             kwargs["runtime_env"]["working_dir"] = empty
@@ -480,37 +484,6 @@ def connect(address: str | None = None):
                               f"({_auth_hint(address)}{_port_hint(address)}start one with `ray start --head`, "
                               "or pass --address HOST:PORT)") from exc
     return ray
-
-
-#: the logger and the start of Ray's notice, at every ``ray.init`` where ``$RAY_AUTH_MODE`` is unset, that
-#: it turned token authentication on (a new instance; ``auto`` where a token exists): Ray 2.60's
-#: ``authentication_token_setup._warn_token_auth_enabled``
-TOKEN_NOTICE = ("ray._private.authentication.authentication_token_setup",
-                "Token authentication is enabled for this Ray cluster")
-
-
-@contextlib.contextmanager
-def _without_token_notice() -> Iterator[None]:
-    """Drop Ray's notice that it turned token authentication on (:data:`TOKEN_NOTICE`) while the
-    block runs: a WARNING line with a timestamp and Ray's source file, printed on every run's
-    terminal (``lrgym leaderboard submit --backend ray``, ``tune``, ``train_rllib``), that asks
-    nothing of the user; the authentication it announces is on all the same. Ray's warning that
-    token authentication is *off* (anyone on the network may run code on the cluster) and every
-    other record are kept. Ray says neither where ``$RAY_AUTH_MODE`` is set (``token`` or
-    ``disabled``: the user chose)."""
-    import logging
-
-    name, start = TOKEN_NOTICE
-
-    def keep(record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(start)
-
-    logger = logging.getLogger(name)
-    logger.addFilter(keep)
-    try:
-        yield
-    finally:
-        logger.removeFilter(keep)
 
 
 def _port_hint(address: str | None) -> str:

@@ -65,10 +65,11 @@ ENV_NAME = "lrgym-rllib"
 #: the command-line flag of each :class:`RLlibConfig` field that has one (errors name the flag)
 FLAGS = {"algo": "--algo", "family": "--family", "total_timesteps": "--steps", "env_runners": "--env-runners",
          "envs_per_runner": "--envs-per-runner", "seed": "--seed", "checkpoint_every": "--checkpoint-every",
-         "resume": "--resume", "address": "--address", "out": "--out", "ship": "--ship", "progress": "--no-progress"}
+         "resume": "--resume", "address": "--address", "out": "--out", "ship": "--ship", "progress": "--no-progress",
+         "verbose": "--verbose"}
 #: the fields a ``--resume`` run may set anew: how far to go, how often to checkpoint, where to run
 #: and write; every other one is the checkpoint's (:func:`resumed_config`)
-RESUME_MAY_DIFFER = ("total_timesteps", "checkpoint_every", "resume", "address", "progress", "out", "ship")
+RESUME_MAY_DIFFER = ("total_timesteps", "checkpoint_every", "resume", "address", "progress", "out", "ship", "verbose")
 #: the env keywords the trainer sets itself (:meth:`RLlibConfig.full_env_kwargs`): train instances,
 #: discrete actions (what :func:`export_policy` exports); ``env_kwargs`` setting one is refused
 TRAINER_SET = {"instance_set": "train", "action_mode": "discrete"}
@@ -94,6 +95,7 @@ class RLlibConfig:
     resume: str | None = None  # an RLlib checkpoint folder (our .ckpt)
     address: str | None = None  # Ray cluster (None: a Ray instance on this machine)
     progress: bool = True
+    verbose: bool = False  # Ray's and RLlib's own logging whole (lrgym.baselines.ray_logs), as $LRGYM_RAY_LOGS=all
     out: str | None = None  # path without suffix; default runs/rllib_<algo>_<family>
     ship: bool = False
     #: the fields the user set (``parse_config``: flags and ``--config``), which a resumed
@@ -537,13 +539,24 @@ def train(config: RLlibConfig, log=outputs.status, wrote=print) -> MLPPolicy | N
     A resumed run takes the checkpoint's settings (:func:`resumed_config`); one whose checkpoint
     already has ``total_timesteps`` steps or more trains nothing, writes nothing
     and returns None. What is refused before training (anything that would fail, or wait for
-    ever, later) is a :class:`ConfigError`."""
-    from lrgym.baselines.backend import connect, import_ray
+    ever, later) is a :class:`ConfigError`. RLlib's notices (:data:`~lrgym.baselines.ray_logs.RLLIB_NOTICES`)
+    are not said while it runs, unless ``config.verbose`` or ``$LRGYM_RAY_LOGS=all``."""
+    from lrgym.baselines.backend import import_ray
+    from lrgym.baselines.ray_logs import RLLIB_NOTICES, notices_dropped, ray_logs_shown
 
     try:
         import_ray()
-    except ImportError as exc:
+        shown = ray_logs_shown(config.verbose)
+    except (ImportError, ValueError) as exc:
         raise ConfigError(str(exc)) from None
+    with notices_dropped(RLLIB_NOTICES, shown):
+        return _train(config, log, wrote)
+
+
+def _train(config: RLlibConfig, log, wrote) -> MLPPolicy | None:
+    """:func:`train`, Ray there."""
+    from lrgym.baselines.backend import connect
+
     resumed_from = None
     if config.resume:  # the checkpoint's own settings, checked like the flags before anything is built
         try:
@@ -572,7 +585,7 @@ def train(config: RLlibConfig, log=outputs.status, wrote=print) -> MLPPolicy | N
     if not config.resume:  # a bad algo_kwargs key, before Ray starts (a resume refuses them all)
         algo_config(config)
     try:
-        ray = connect(config.address)
+        ray = connect(config.address, verbose=config.verbose)
     except (ValueError, ConnectionError) as exc:  # a malformed address, no Ray head there
         raise ConfigError(str(exc)) from None
     source = None
@@ -668,6 +681,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--address", help="Ray cluster: auto or HOST:PORT (default: a Ray instance on this machine)")
     outputs.add_output_arguments(p, "policy", "a path without suffix")
     p.add_argument("--no-progress", action="store_false", dest="progress", default=None)
+    p.add_argument("--verbose", action="store_true", default=None,
+                   help="show Ray's and RLlib's own logging whole: their notices, Ray's INFO lines, the env runners' "
+                        "output (as $LRGYM_RAY_LOGS=all; default: their warnings and errors only)")
     return p
 
 

@@ -85,7 +85,7 @@ def _stand_ins(monkeypatch, tag: str = "x", cpus: float = 2.0):
 
     connected = []
     fake_ray = types.SimpleNamespace(__version__="test", cluster_resources=lambda: {"CPU": cpus})
-    monkeypatch.setattr(backend, "connect", lambda address=None: connected.append(address) or fake_ray)
+    monkeypatch.setattr(backend, "connect", lambda address=None, verbose=False: connected.append(address) or fake_ray)
     monkeypatch.setattr(Algorithm, "from_checkpoint", classmethod(lambda cls, path, **kwargs: PPO()))
     monkeypatch.setattr(train_rllib, "export_policy", lambda *args: _Exported(tag))
     PPO.trained = 0
@@ -345,7 +345,7 @@ def test_algo_kwargs_training_does_not_take_are_the_parsers_error_before_ray_sta
 
 
 def test_an_address_with_no_ray_head_is_the_parsers_error(tmp_path, monkeypatch, capsys):
-    def refused(address=None):
+    def refused(address=None, verbose=False):
         raise ConnectionError(f"could not connect to the Ray cluster at {address!r}: Connection refused")
 
     monkeypatch.setattr(backend, "connect", refused)
