@@ -48,7 +48,7 @@ import numpy as np
 
 from lrgym.actions import action_from_log
 from lrgym.baselines.outputs import replace_file
-from lrgym.info import FAMILY_NAMES
+from lrgym.info import FAMILY_NAMES, family_name
 
 #: lrgym's inverse action map, interpreted (it then maps NumPy arrays element-wise)
 _action_from_log = action_from_log.py_func
@@ -69,6 +69,15 @@ INPUT_GROUPS: dict[str, tuple[str, ...]] = {
 }
 INPUT_CLIP = 3.0
 N_FAMILIES = len(FAMILY_NAMES)
+
+
+def _named(family: int) -> str:
+    """`` (family 'toy')`` for the index of a family registered in this process (a family of your
+    own: its index is 2**32 + a CRC of its name, which says nothing to a reader), else ``""``."""
+    try:
+        return f" (family {family_name(family)!r})" if family >= 0 else ""
+    except ValueError:  # an index no family of this process has
+        return ""
 
 
 def controller_inputs(obs: np.ndarray, log_lr_rel: np.ndarray, rejected: np.ndarray) -> np.ndarray:
@@ -258,8 +267,8 @@ class ControllerPolicy:
     def reset(self, info: dict) -> None:
         family = int(info["family"])
         if not 0 <= family < N_FAMILIES:
-            raise ValueError(f"controller: family id {family} has no trained weights; valid: 0..{N_FAMILIES - 1} "
-                             f"({', '.join(FAMILY_NAMES)}): an env of one of these families, or in your own PyTorch "
+            raise ValueError(f"controller: family id {family} has no trained weights{_named(family)}; valid: "
+                             f"0..{N_FAMILIES - 1} ({', '.join(FAMILY_NAMES)}): an env of one of these families, or in your own PyTorch "
                              "training PolicyScheduler(..., family=...) naming the one it resembles, e.g. family='mlp'")
         self.family = np.array([family])
         self.log_lr_min, self.log_lr_max = np.log(float(info["lr_min"])), np.log(float(info["lr_max"]))

@@ -102,7 +102,8 @@ def test_a_new_family_is_its_module_its_tests_and_one_registry_line(toy):
     assert len(traj.lrs) == 8
     for name in FAMILY_BOUND:
         bound = make_baseline(name, "toy")
-        with pytest.raises(ValueError, match=f"family id {family_index('toy')} has no trained weights"):
+        with pytest.raises(ValueError, match=f"family id {family_index('toy')} has no trained weights "
+                                             r"\(family 'toy'\); valid: 0\.\.3 \(linreg, quadratic, mlp, recsys\)"):
             evaluate(bound, env=make_env(bound, env_kwargs_for("toy")), instances=[3], seeds=[0])
     policy = Constant(lr=0.05)
     [traj] = evaluate(policy, env=make_env(policy, env_kwargs_for("toy")), instances=[3], seeds=[0])
