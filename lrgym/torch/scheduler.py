@@ -812,8 +812,8 @@ class PolicyScheduler:
                 "after every optimizer.step(). Warned once", stacklevel=3)
 
     def _register_hooks(self) -> tuple | None:
-        """Optimizer step hooks (``register_step_pre_hook`` / ``_post_hook``; they run under
-        ``torch.compile`` too) holding the scheduler weakly: before each update, adopt parameter
+        """Optimizer step hooks (``register_step_pre_hook`` / ``_post_hook``; they run under a
+        compiled ``opt.step()`` too, outside the graph: ``torch.compiler.disable``) holding the scheduler weakly: before each update, adopt parameter
         groups added since and check that nothing else changed the LRs (only the optimizer's owner,
         :data:`_OWNERS`); after it, count it, so :meth:`step` knows whether the update it is told
         about happened. Removed when the scheduler is garbage-collected. None for an optimizer
@@ -836,6 +836,9 @@ class PolicyScheduler:
             if method is not None:
                 method()
 
+        # bookkeeping in Python, never traced: under a compiled optimizer.step() dynamo guarded on
+        # each .grad's identity in _grad_marks and recompiled at every update (its recompile limit)
+        before, after = torch.compiler.disable(before), torch.compiler.disable(after)
         handles = (optimizer.register_step_pre_hook(before), optimizer.register_step_post_hook(after))
         for handle in handles:
             weakref.finalize(self, handle.remove)

@@ -1114,3 +1114,51 @@ def test_a_frozen_first_group_stays_frozen_through_undos_round_trips_and_added_g
     for before, p in zip(body_start, body.parameters()):
         assert torch.equal(before, p.detach())
     torch.testing.assert_close(late_frozen.detach(), torch.ones(2), rtol=0, atol=0)
+
+
+def test_a_compiled_optimizer_step_compiles_as_often_as_under_torchs_own_scheduler():
+    """PyTorch's recipe for a compiled optimizer (a tensor LR, ``torch.compile`` around
+    ``opt.step()``, the scheduler stepped outside it) compiles the step once whatever LRs the
+    scheduler sets. The scheduler's step hooks run inside that compiled call: traced, they
+    graph-broke on reading the tensor LR and recompiled at every update (dynamo guarded on each
+    ``.grad``'s identity) up to dynamo's recompile limit. Reference: the graphs dynamo compiles for
+    the same loop under ``LambdaLR``; and the compiled run sees every update at the eager run's LRs."""
+    X, y = _regression()
+    X = X / 30.0
+
+    def run(kind, compiled):
+        torch._dynamo.reset()
+        torch.manual_seed(1)
+        model = torch.nn.Linear(5, 1)
+        opt = torch.optim.Adam(model.parameters(), lr=torch.tensor(1e-2))
+        if kind == "lambda":
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 0.9 ** k)
+        else:
+            sched = PolicyScheduler(opt, make_baseline("adam"), horizon=HORIZON, updates_per_step=INNER)
+        graphs = []
+
+        def counting_backend(gm, example_inputs):
+            graphs.append(gm)
+            return gm.forward
+
+        def update():
+            opt.step()
+
+        step = torch.compile(update, backend=counting_backend) if compiled else update
+        lrs = []
+        for k in range(HORIZON * INNER):
+            rows = slice(8 * k, 8 * k + 8)
+            opt.zero_grad()
+            losses = (model(X[rows]).squeeze(1) - y[rows]) ** 2
+            losses.mean().backward()
+            step()
+            sched.step() if kind == "lambda" else sched.step(losses)
+            lrs.append(float(opt.param_groups[0]["lr"]))
+        return len(graphs), lrs, sched
+
+    reference_graphs, _, _ = run("lambda", compiled=True)
+    graphs, lrs, sched = run("policy", compiled=True)
+    _, eager_lrs, _ = run("policy", compiled=False)
+    assert graphs == reference_graphs
+    assert sched.last_epoch == HORIZON * INNER and sched.done
+    np.testing.assert_allclose(lrs, eager_lrs, rtol=1e-6)
