@@ -96,6 +96,32 @@ def losses_array(loss, name: str = "loss", what: str = "a scalar loss, or per-ex
     return arr
 
 
+def one_number(value, name: str, what: str) -> float:
+    """One real number that a user's function returned: a number or a one-element real tensor
+    (``loss.item()`` or ``loss`` itself); anything else is a ``ValueError`` naming ``name``."""
+    values = losses_array(value, name, what)
+    if values.size != 1:
+        raise ValueError(f"{name} returned {values.size} values; valid: one number ({what}), e.g. losses.mean()")
+    return float(values[0])
+
+
+def loss_tensor(losses, name: str = "loss_fn(outputs, targets)") -> torch.Tensor:
+    """What a ``loss_fn`` returned, which training calls ``.mean().backward()`` on and evaluation
+    reduces in torch: a non-empty floating-point tensor (per-example losses or their mean). Anything
+    else — a float from ``.item()``, None from a function that forgot its ``return``, a string, an
+    integer or complex tensor — is a ``ValueError`` naming ``name`` and what is valid (it was
+    torch's or Python's bare "'NoneType' object has no attribute 'reshape'")."""
+    valid = ("valid: a floating-point tensor computed from the outputs, the per-example losses "
+             "(e.g. nn.CrossEntropyLoss(reduction='none')) or their mean")
+    if not isinstance(losses, torch.Tensor):
+        raise ValueError(f"{name} returned {_short(losses)} (a {type(losses).__name__}), not a tensor; {valid}")
+    if not losses.is_floating_point():
+        raise ValueError(f"{name} returned a {losses.dtype} tensor {_short(losses)}; {valid}")
+    if losses.numel() == 0:
+        raise ValueError(f"{name} returned an empty tensor (shape {tuple(losses.shape)}); {valid}")
+    return losses
+
+
 def _concatenated(items, name: str, what: str, refused, not_a_number: str) -> np.ndarray:
     """A list holding tensors — the micro-batches' losses of an accumulated update, as the loop made
     them: attached to the graph, per-example or means, the last micro-batch smaller — as their

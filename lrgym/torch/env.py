@@ -104,7 +104,16 @@ from lrgym.settings import (
     positive_int,
     resolve_lr_init,
 )
-from lrgym.torch._tensors import flat_grad, losses_array, lr_ratios, observed_params, params_finite, set_group_lr
+from lrgym.torch._tensors import (
+    flat_grad,
+    loss_tensor,
+    losses_array,
+    lr_ratios,
+    observed_params,
+    one_number,
+    params_finite,
+    set_group_lr,
+)
 from lrgym.torch.optim import make_optimizer
 
 __all__ = ["EVAL_DATA_SEED", "TorchTrainingEnv"]
@@ -381,7 +390,7 @@ class TorchTrainingEnv(gym.Env):
         total, n = 0.0, 0
         with torch.no_grad():
             for x, y in batches:
-                losses = self.loss_fn(self.model(x), y).reshape(-1)
+                losses = loss_tensor(self.loss_fn(self.model(x), y)).reshape(-1)
                 k = len(y) if losses.numel() == 1 else losses.numel()
                 total += float(losses.double().mean()) * k
                 n += k
@@ -398,7 +407,9 @@ class TorchTrainingEnv(gym.Env):
             metric = math.nan
         else:  # on the evaluation data without val_data (it was NaN: an audit, 2026-12-05)
             with torch.no_grad():
-                metric = float(np.mean([float(self.metric_fn(self.model(x), y)) for x, y in val_data]))
+                metric = float(np.mean([one_number(self.metric_fn(self.model(x), y), "metric_fn(outputs, targets)",
+                                                   "the metric of the batch, higher is better")
+                                        for x, y in val_data]))
         return train, val, metric
 
     def _metric(self, val: float, metric: float) -> float:
@@ -531,7 +542,7 @@ class TorchTrainingEnv(gym.Env):
         while not self.monitor.step_complete:
             x, y = self._next_batch()
             self.optimizer.zero_grad()
-            losses = self.loss_fn(self.model(x), y)
+            losses = loss_tensor(self.loss_fn(self.model(x), y))
             losses.mean().backward()
             self.optimizer.step()
             self.monitor.record_update(losses_array(losses), flat_grad(observed),

@@ -179,6 +179,7 @@ from lrgym.torch._tensors import (  # noqa: F401 (flat_grad: lrgym.torch.flat_gr
     losses_array,
     lr_ratios,
     observed_params,
+    one_number,
     params_finite,
     reference_lr,
     set_group_lr,
@@ -396,15 +397,6 @@ MEASURES = {"train_loss_fn": "a function () -> loss, e.g. lambda: objective(mode
             "val_fn": "a function () -> loss or () -> (loss, metric), e.g. lambda: (val_loss(model), accuracy(model))"}
 
 
-def _one_number(value, name: str, what: str) -> float:
-    """One real number that a user's function returned: a number or a one-element real tensor
-    (``loss.item()`` or ``loss`` itself); anything else is a ``ValueError`` naming ``name``."""
-    values = losses_array(value, name, what)
-    if values.size != 1:
-        raise ValueError(f"{name} returned {values.size} values; valid: one number ({what}), e.g. losses.mean()")
-    return float(values[0])
-
-
 def measure(train_loss_fn, val_fn, first: bool = False) -> tuple[float | None, float | None, float]:
     """(train_loss, val_loss, val_metric) from the user's callables (None / nan where absent),
     each loss checked by :func:`lrgym.monitor.check_loss`, the rule of every loss a policy observes:
@@ -414,7 +406,7 @@ def measure(train_loss_fn, val_fn, first: bool = False) -> tuple[float | None, f
     number (None, a string, a bool) is a ``ValueError`` naming the function, as is a refused loss."""
     with torch.no_grad():
         train = None if train_loss_fn is None else check_loss(
-            _one_number(train_loss_fn(), "train_loss_fn()", "the loss"), "train_loss_fn()", first=first,
+            one_number(train_loss_fn(), "train_loss_fn()", "the loss"), "train_loss_fn()", first=first,
             at_start=first)
         val, metric = None, math.nan
         if val_fn is not None:
@@ -425,12 +417,12 @@ def measure(train_loss_fn, val_fn, first: bool = False) -> tuple[float | None, f
             if isinstance(out, tuple):
                 if len(out) != 2:
                     raise ValueError(f"val_fn() returned {brief(out)}; valid: a loss, or (loss, metric)")
-                val = check_loss(_one_number(out[0], "val_fn()'s loss", "the validation loss"), "val_fn()'s loss",
+                val = check_loss(one_number(out[0], "val_fn()'s loss", "the validation loss"), "val_fn()'s loss",
                                  at_start=first)
                 if out[1] is not None:  # (loss, None): no metric, as with val_fn() -> loss
-                    metric = _one_number(out[1], "val_fn()'s metric", "the metric, higher is better")
+                    metric = one_number(out[1], "val_fn()'s metric", "the metric, higher is better")
             else:
-                val = check_loss(_one_number(out, "val_fn()", "the validation loss, or return (loss, metric)"),
+                val = check_loss(one_number(out, "val_fn()", "the validation loss, or return (loss, metric)"),
                                  "val_fn()", at_start=first)
     return train, val, metric
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 
 import numpy as np
 import pytest
@@ -39,8 +40,8 @@ def make_env(**kw):
     return TorchTrainingEnv(
         model=lambda: torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3)),
         train_data=(X[:240], y[:240]), val_data=(X[240:], y[240:]), batch_size=16,
-        loss_fn=torch.nn.CrossEntropyLoss(reduction="none"), metric_fn=accuracy,
-        **{"horizon": 6, "inner_steps": 3, **kw},
+        **{"loss_fn": torch.nn.CrossEntropyLoss(reduction="none"), "metric_fn": accuracy, "horizon": 6,
+           "inner_steps": 3, **kw},
     )
 
 
@@ -846,3 +847,59 @@ def test_a_copy_that_would_share_a_stream_of_batches_is_refused_by_name():
             env.step(1)
         with pytest.raises(TypeError, match=match):
             copy.copy(env)
+
+
+@pytest.mark.parametrize("returned, shown", [
+    (lambda out, y: None, "None"),  # a loss_fn that forgot its return
+    (lambda out, y: float(torch.nn.functional.cross_entropy(out, y)), "(a float), not a tensor"),  # .item()
+    (lambda out, y: "0.5", "(a str), not a tensor"),
+    (lambda out, y: (out.argmax(1) != y).long(), "torch.int64 tensor"),  # a count, no gradient
+    (lambda out, y: out[:0, 0], "empty tensor"),
+])
+def test_a_loss_fn_returning_no_float_tensor_is_refused_naming_it(returned, shown):
+    """What loss_fn returns is reduced in torch at reset and trained on (``.mean().backward()``) at
+    each update: a value that is not a floating-point tensor was Python's or torch's bare error
+    ("'NoneType' object has no attribute 'reshape'", "'float' object has no attribute 'reshape'",
+    "mean(): could not infer output dtype"), naming neither loss_fn nor what it must return. Both
+    places refuse it, naming loss_fn and what is valid."""
+    env = make_env(loss_fn=returned)
+    pattern = r"loss_fn\(outputs, targets\) returned .*" + re.escape(shown) + r".*valid: a floating-point tensor"
+    with pytest.raises(ValueError, match=pattern):
+        env.reset(seed=0)
+    good = torch.nn.CrossEntropyLoss(reduction="none")
+    calls = []
+
+    def fails_in_training(out, y):  # right in evaluation (no_grad), wrong in the update
+        calls.append(torch.is_grad_enabled())
+        return returned(out, y) if torch.is_grad_enabled() else good(out, y)
+
+    env = make_env(loss_fn=fails_in_training)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"loss_fn\(outputs, targets\) returned"):
+        env.step(2)
+    assert True in calls
+
+
+@pytest.mark.parametrize("metric", [lambda out, y: None, lambda out, y: "high", lambda out, y: out.argmax(1).float()])
+def test_a_metric_fn_returning_no_number_is_refused_naming_it(metric):
+    """metric_fn's value per validation batch was float()-ed: None or a string raised Python's bare
+    "float() argument must be a string or a real number", a per-example tensor torch's "only one
+    element tensors can be converted to Python scalars". Refused naming metric_fn, as
+    PolicyScheduler names val_fn()'s metric."""
+    env = make_env(metric_fn=metric)
+    with pytest.raises(ValueError, match=r"metric_fn\(outputs, targets\)"):
+        env.reset(seed=0)
+
+
+def test_a_metric_fn_returning_a_number_or_a_one_element_tensor_gives_that_number():
+    """The accepted forms read as float() read them: a Python float, a 0-dim or one-element float32
+    tensor (its float32 value, exactly)."""
+    values = {}
+    for form in ("float", "tensor0", "tensor1"):
+        def metric(out, y, form=form):
+            acc = (out.argmax(1) == y).float().mean()
+            return {"float": float(acc), "tensor0": acc, "tensor1": acc.reshape(1)}[form]
+        env = make_env(metric_fn=metric)
+        env.reset(seed=0)
+        values[form] = [float(env.step(2)[4]["val_metric"]) for _ in range(2)]
+    assert values["float"] == values["tensor0"] == values["tensor1"]
