@@ -499,8 +499,9 @@ class TorchTrainingEnv(gym.Env):
         return obs, self.monitor.info(self.lr)
 
     def step(self, action):
-        if self._done:
-            raise RuntimeError("step() called on a finished episode; call reset() first")
+        if self._done:  # LRControlEnv's words: before the first reset there is no episode to have finished
+            raise RuntimeError("step() called before the first reset(); call reset() first" if self.optimizer is None
+                               else "step() called on a finished episode; call reset() first")
         with self._own_rng():
             return self._step(action)
 

@@ -903,3 +903,20 @@ def test_a_metric_fn_returning_a_number_or_a_one_element_tensor_gives_that_numbe
         env.reset(seed=0)
         values[form] = [float(env.step(2)[4]["val_metric"]) for _ in range(2)]
     assert values["float"] == values["tensor0"] == values["tensor1"]
+
+
+def test_a_step_before_the_first_reset_says_so_as_lrcontrolenv_does():
+    """A step before any reset said "step() called on a finished episode", an episode that never
+    began; LRControlEnv says "before the first reset()". Both envs now say the same in both cases."""
+    words = {}
+    for name, env in (("lrgym", LRControlEnv()), ("torch", make_env())):
+        with pytest.raises(RuntimeError) as before:
+            env.step(2)
+        env.reset(seed=0)
+        while not any(env.step(2)[2:4]):
+            pass
+        with pytest.raises(RuntimeError) as after:
+            env.step(2)
+        words[name] = (str(before.value), str(after.value))
+    assert words["torch"] == words["lrgym"]
+    assert "before the first reset()" in words["torch"][0] and "finished episode" in words["torch"][1]
