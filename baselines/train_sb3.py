@@ -337,23 +337,27 @@ def sidecar(config: TrainConfig, algo_kwargs: dict, seconds: float, env_steps: i
 
 
 def _parser() -> argparse.ArgumentParser:
+    default = TrainConfig.__dataclass_fields__  # the defaults --help names are the config's own
+    low, high = default["reward_clip"].default
     p = argparse.ArgumentParser(prog="python -m lrgym.baselines.train_sb3", description=__doc__.split("\n\n")[0])
     p.add_argument("--config", help="JSON file of TrainConfig fields (flags override it)")
-    p.add_argument("--algo", choices=ALGOS)
+    p.add_argument("--algo", choices=ALGOS,
+                   help=f"DQN (discrete actions) or PPO (log_lr actions); default {default['algo'].default}")
     p.add_argument("--family", choices=FAMILIES, help="task family (default: the mixed family)")
-    p.add_argument("--reward", choices=REWARDS, help="env reward (default: log_improvement)")
+    p.add_argument("--reward", choices=REWARDS, help=f"env reward (default: {default['reward'].default})")
     clip = p.add_mutually_exclusive_group()
     clip.add_argument("--reward-clip", type=float, nargs=2, metavar=("LOW", "HIGH"),
-                      help="clip per-step rewards to [LOW, HIGH] (finite, LOW < HIGH; default -10 1)")
+                      help=f"clip per-step rewards to [LOW, HIGH] (finite, LOW < HIGH; default {low:g} {high:g})")
     clip.add_argument("--no-reward-clip", action="store_true", help="do not clip rewards")
-    p.add_argument("--steps", type=int, dest="total_timesteps", help="total env steps")
+    p.add_argument("--steps", type=int, dest="total_timesteps",
+                   help=f"total env steps, SB3's total_timesteps (default {default['total_timesteps'].default:,})")
     p.add_argument("--seed", type=functools.partial(seed_argument, maximum=MAX_SB3_SEED),
-                   help=f"random seed (an integer from 0 to {MAX_SB3_SEED:,}; default 0)")
-    p.add_argument("--n-envs", type=int, dest="n_envs")
-    p.add_argument("--threads", type=int)
+                   help=f"random seed (an integer from 0 to {MAX_SB3_SEED:,}; default {default['seed'].default})")
+    p.add_argument("--n-envs", type=int, dest="n_envs", help=f"envs of SB3's DummyVecEnv (default {default['n_envs'].default})")
+    p.add_argument("--threads", type=int, help=f"torch threads (default {default['threads'].default})")
     p.add_argument("--tensorboard", dest="tensorboard_log", help="TensorBoard log folder (SB3's tensorboard_log)")
     outputs.add_output_arguments(p, "weights", "PATH.zip and PATH.json; .zip is added unless PATH ends in it")
-    p.add_argument("--no-progress", action="store_false", dest="progress", default=None)
+    p.add_argument("--no-progress", action="store_false", dest="progress", default=None, help="no progress bar")
     return p
 
 

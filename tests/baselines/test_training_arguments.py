@@ -713,3 +713,20 @@ def test_train_sb3_takes_the_valid_values_sb3_takes(tmp_path):
 
     with pytest.raises(ConfigError, match=r"train_freq=\[1, <TrainFrequencyUnit.EPISODE: 'episode'>\] invalid with n_envs=2"):
         check_algo_kwargs("dqn", {"train_freq": TrainFreq(1, TrainFrequencyUnit.EPISODE)}, n_envs=2)
+
+
+def test_train_sb3_help_names_the_default_of_every_flag_with_one():
+    """``--help`` said no default for --algo, --steps, --n-envs, --threads: a first run of
+    ``train_sb3`` could not tell it would train DQN for 150,000 steps on one env (≈ 8 min)."""
+    from dataclasses import fields
+
+    from lrgym.baselines.train_sb3 import TrainConfig, _parser
+
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    flags = {a.dest: a for a in _parser()._actions}
+    for name in ("algo", "reward", "total_timesteps", "seed", "n_envs", "threads"):
+        value = defaults[name]
+        shown = f"{value:,}" if isinstance(value, int) else str(value)
+        assert re.search(rf"default:? {re.escape(shown)}\b", flags[name].help or ""), (name, flags[name].help)
+    low, high = defaults["reward_clip"]
+    assert f"default {low:g} {high:g}" in flags["reward_clip"].help
