@@ -51,6 +51,23 @@ VecEnv, VecEnvIndices = _sb3_vec_env.VecEnv, _sb3_vec_env.VecEnvIndices
 
 __all__ = ["LRControlSB3VecEnv", "lrgym_env_kwargs", "make_sb3_vec_env"]
 
+_PER_ENV = ("none: the sub-envs run batched in one env, not as gym.make envs; wrap the adapter in a "
+            "VecEnv wrapper (VecNormalize, VecFrameStack, ...), or use SB3's make_vec_env")
+_ONE_VEC_ENV = "none: the adapter is the VecEnv (DummyVecEnv's semantics); SubprocVecEnv: SB3's make_vec_env"
+#: the keywords of SB3's ``make_vec_env`` that :func:`make_sb3_vec_env` has no use for, and what to do instead
+#: (they went on to the env as its keywords and were refused naming the env's, not the way to get them)
+MAKE_VEC_ENV_ONLY = {
+    "env_kwargs": "the env's keywords as keywords of make_sb3_vec_env itself",
+    "num_envs": "n_envs",
+    "start_index": "seed (sub-env i gets seed + i)",
+    "monitor_dir": "VecMonitor(make_sb3_vec_env(...), filename=...)",
+    "monitor_kwargs": "VecMonitor(make_sb3_vec_env(...), ...)",
+    "wrapper_class": _PER_ENV,
+    "wrapper_kwargs": _PER_ENV,
+    "vec_env_cls": _ONE_VEC_ENV,
+    "vec_env_kwargs": _ONE_VEC_ENV,
+}
+
 
 class LRControlSB3VecEnv(VecEnv):
     """SB3 ``VecEnv`` over ``LRControlVectorEnv(num_envs, autoreset_mode=SAME_STEP, **kwargs)``.
@@ -256,14 +273,36 @@ def _lrgym_spec(env_id: str) -> gym.envs.registration.EnvSpec:
     return spec
 
 
+def _refuse_make_vec_env_keywords(env_id, n_envs, kwargs: dict) -> None:
+    """:class:`~lrgym.keywords.UnknownKeywordError` for a keyword of SB3's ``make_vec_env`` that
+    :func:`make_sb3_vec_env` does not take (:data:`MAKE_VEC_ENV_ONLY`), naming what to use instead;
+    ``env_kwargs={'horizon': 20}`` is shown as the call that takes it (``horizon=20``)."""
+    from lrgym.keywords import UnknownKeywordError
+
+    given = [k for k in kwargs if k in MAKE_VEC_ENV_ONLY]
+    if not given:
+        return
+    name = given[0]
+    instead = MAKE_VEC_ENV_ONLY[name]
+    if name == "env_kwargs" and isinstance(kwargs[name], dict) and kwargs[name]:
+        passed = ", ".join(f"{k}={v!r}" for k, v in kwargs[name].items())
+        instead += f": make_sb3_vec_env({env_id!r}, n_envs={n_envs!r}, {passed})"
+    also = f" (also {', '.join(repr(k) for k in given[1:])}: see lrgym.sb3.MAKE_VEC_ENV_ONLY)" if given[1:] else ""
+    raise UnknownKeywordError(f"make_sb3_vec_env() got an unexpected keyword argument {name!r}{also}: SB3's "
+                              f"make_vec_env takes it, the batched adapter does not; valid instead: {instead}")
+
+
 def make_sb3_vec_env(env_id: str, n_envs: int = 1, seed: int | None = None, **kwargs: Any) -> LRControlSB3VecEnv:
     """``stable_baselines3.common.env_util.make_vec_env`` for lrgym ids, batched.
 
     ``env_id``: an lrgym id, plain or module-prefixed (``"LRControl-v1"``,
     ``"lrgym:LRControl-v1"``); another env's id raises ``ValueError`` (see :func:`lrgym_env_kwargs`).
     ``kwargs`` override the id's registered arguments (``horizon``, ``family_options``,
-    ``instances``, ``parallel``, ``info_keys``, ...). An id registered with ``max_episode_steps`` truncates
-    there, as ``gym.make``'s ``TimeLimit`` does (the keyword overrides it). Step infos hold every
+    ``instances``, ``parallel``, ``info_keys``, ...): given directly, where ``make_vec_env`` takes
+    ``env_kwargs={...}``; its other keywords (``wrapper_class``, ``monitor_dir``, ``vec_env_cls``,
+    ...) are refused, naming what does their job here (:data:`MAKE_VEC_ENV_ONLY`). An id registered
+    with ``max_episode_steps`` truncates there, as ``gym.make``'s ``TimeLimit`` does (the keyword
+    overrides it). Step infos hold every
     info key, as ``DummyVecEnv``'s do; ``info_keys=()`` drops them for speed (module docstring).
     As ``make_vec_env``'s envs of an id: ``render_mode`` is ``"rgb_array"`` unless given
     (``render()`` tiles the sub-envs' frames; ``render_mode=None`` records no episode for them),
@@ -276,6 +315,7 @@ def make_sb3_vec_env(env_id: str, n_envs: int = 1, seed: int | None = None, **kw
     from lrgym.tasks import with_id_options
     from lrgym.vector.vector_env import sub_env_spec
 
+    _refuse_make_vec_env_keywords(env_id, n_envs, kwargs)
     n_envs = positive_int("n_envs", n_envs, MAX_NUM_ENVS)
     spec = _lrgym_spec(env_id)
     kwargs = {"render_mode": "rgb_array", **kwargs}  # make_vec_env asks an id's envs for rgb_array frames

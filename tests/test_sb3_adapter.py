@@ -217,3 +217,30 @@ def test_a_spec_records_the_env_keywords_and_time_limit_not_the_adapters(time_li
     made = gym.make(time_limited_id, max_episode_steps=4, render_mode="rgb_array", horizon=6)
     assert ours.get_attr("spec") == [made.spec, made.spec]
     assert ours.get_attr("spec")[0].max_episode_steps == 4 and "info_keys" not in ours.get_attr("spec")[0].kwargs
+
+
+def test_make_vec_envs_own_keywords_are_refused_naming_what_does_their_job():
+    """SB3's make_vec_env keywords (``env_kwargs={...}``, ``monitor_dir``, ``wrapper_class``, ...) went
+    on to the env and were refused as its keywords (``LRControlVectorEnv() got an unexpected keyword
+    argument 'env_kwargs'``; ``num_envs`` a TypeError of two values): an SB3 user swapping
+    make_vec_env for the adapter was told the env's keywords, not the way to get what they asked."""
+    import inspect
+
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from lrgym.keywords import UnknownKeywordError
+
+    taken = inspect.signature(make_sb3_vec_env).parameters
+    theirs = [k for k in inspect.signature(make_vec_env).parameters if k not in taken]
+    assert {"env_kwargs", "monitor_dir", "wrapper_class", "vec_env_cls", "start_index"} <= set(theirs)
+    for name in [*theirs, "num_envs"]:
+        with pytest.raises(UnknownKeywordError,
+                           match=rf"^make_sb3_vec_env\(\) got an unexpected keyword argument '{name}'.*valid instead: "):
+            make_sb3_vec_env("LRControl-LinReg-v1", n_envs=2, **{name: None}, **SHORT)
+    with pytest.raises(ValueError) as raised:
+        make_sb3_vec_env("LRControl-LinReg-v1", n_envs=2, env_kwargs={"horizon": 4, "lr_init": 0.5})
+    shown = str(raised.value).rsplit(": ", 1)[1]
+    assert shown == "make_sb3_vec_env('LRControl-LinReg-v1', n_envs=2, horizon=4, lr_init=0.5)"
+    venv = eval(shown)  # the call the message shows makes the env env_kwargs asked for
+    assert venv.get_attr("horizon") == [4, 4] and venv.reset().shape == (2, 12)
+    assert [float(i["lr"]) for i in venv.reset_infos] == [0.5, 0.5]
