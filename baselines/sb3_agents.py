@@ -224,6 +224,22 @@ def discrete_actions_of_data(data: dict) -> int | None:
     return int(n) if isinstance(n, str) and n.isascii() and n.isdigit() and len(n) < 7 else None
 
 
+def observation_shape_of_data(data: dict) -> tuple[int, ...] | None:
+    """The observation shape a zip's model takes, from the plain ``_shape`` of its ``Box``
+    observation space in the ``data`` JSON (``[12]``); None for another space or nothing readable
+    (the model, loaded in the sandbox, decides)."""
+    space = data.get("observation_space")
+    kind = space.get(":type:") if isinstance(space, dict) else None
+    if not isinstance(kind, str) or kind.strip().removesuffix("'>").rsplit(".", 1)[-1] != "Box":
+        return None
+    shape = space.get("_shape")
+    if not isinstance(shape, list) or not 0 < len(shape) <= 8:
+        return None
+    if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**31 for n in shape):
+        return None
+    return tuple(shape)
+
+
 def action_mode_of_data(data: dict) -> str | None:
     """The env action mode a zip's model acts in, from the plain ``:type:`` string of its
     ``action_space`` in the ``data`` JSON (``<class 'gymnasium.spaces.discrete.Discrete'>``):

@@ -307,8 +307,9 @@ def check_zip_flags(spec: dict, files: dict[str, bytes], name: str) -> None:
     from lrgym.brief import brief
 
     from lrgym.baselines.sb3_agents import (ACTION_MODES, ALGOS, SB3_ALGOS, action_mode_of_data, algo_of_data,
-                                            discrete_actions_of_data, parse_sidecar, same_algo, sidecar_choices,
-                                            zip_data)
+                                            discrete_actions_of_data, observation_shape_of_data, parse_sidecar,
+                                            same_algo, sidecar_choices, zip_data)
+    from lrgym.features import N_FEATURES
     from lrgym.leaderboard.settings import ACTION_MODES as MODES, SettingsError, check_choices
     from lrgym.settings import DEFAULT_FACTORS
 
@@ -330,6 +331,18 @@ def check_zip_flags(spec: dict, files: dict[str, bytes], name: str) -> None:
             raise ValueError(f"{name}'s model picks one of {n} actions (a Discrete({n}) action space, read from the "
                              f"zip) but {source} gives {said}; valid: --env-options '{{\"factors\": [...]}}' of {n} "
                              "numbers, the factors it was trained with")
+
+    def check_observation_shape(data: dict | None) -> None:
+        """The grader feeds the env's observation, N_FEATURES floats: a model of another shape (another
+        env's, or one trained under VecFrameStack) failed every episode in the sandbox with SB3's
+        "Unexpected observation shape" (CartPole's Discrete(2) was refused as a factor count)."""
+        shape = None if data is None else observation_shape_of_data(data)
+        if shape is not None and shape != (N_FEATURES,):
+            raise ValueError(f"{name}'s model observes shape {shape} (its observation space, read from the zip) but "
+                             f"the grader feeds every policy the env's observation, shape ({N_FEATURES},) (the "
+                             f"features of lrgym.features.FEATURE_NAMES); valid: a model trained on an lrgym env's "
+                             "observation (one trained under VecFrameStack: submit a policy class that stacks, "
+                             "README 'Submitting a policy')")
 
     algo = spec.get("algo")
     options = dict(spec.get("env_options") or {})
@@ -367,6 +380,7 @@ def check_zip_flags(spec: dict, files: dict[str, bytes], name: str) -> None:
         if in_zip is not None and not same_algo(found, in_zip):
             raise ValueError(f"{where} says {found!r} but {name} was saved by {in_zip.upper()} (its policy class, read "
                              "from the zip); valid: the sidecar train_sb3 wrote beside that zip")
+        check_observation_shape(data)
         flagged = options.get("factors") if isinstance(options.get("factors"), (list, tuple)) else None
         if "factors" in trained:
             check_factor_count(data, trained["factors"], where.rstrip(","))
@@ -381,6 +395,7 @@ def check_zip_flags(spec: dict, files: dict[str, bytes], name: str) -> None:
         raise ValueError(f"--algo {algo!r} contradicts {name}, which was saved by {found.upper()} (its policy class, "
                          f"read from the zip); valid: --algo {found} or no --algo (read from the zip); choices: "
                          f"{', '.join(SB3_ALGOS)}")
+    check_observation_shape(data)
     mode = action_mode_of_data(data)
     if "action_mode" in options and mode is not None and options["action_mode"] != mode:
         space = "Discrete" if mode == "discrete" else "Box"

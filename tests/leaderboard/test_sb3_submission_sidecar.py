@@ -496,3 +496,31 @@ def test_a_sidecar_of_a_format_this_lrgym_does_not_read_is_refused(tmp_path, mon
     assert said in out, out
     with pytest.raises(ValueError, match=re.escape(said)):
         SB3Policy(path)
+
+
+@pytest.mark.parametrize("trained_on", ["CartPole-v1", "VecFrameStack"])
+def test_a_zip_of_another_observation_shape_is_refused_up_front(tmp_path, nothing_runs, monkeypatch, trained_on):
+    """The grader feeds the env's 12 features: a model of another observation shape failed every
+    episode in the sandbox with SB3's "Unexpected observation shape", stored as a failed entry (a
+    VecFrameStack DQN: Discrete(5), nothing refused it), or was refused as a factor count
+    (CartPole's Discrete(2): '--env-options factors' of 2 numbers). The shape is read from the
+    zip's data JSON (plain JSON only) and named with the one the grader feeds, before anything runs."""
+    pytest.importorskip("stable_baselines3")
+    from stable_baselines3 import DQN, PPO
+    from stable_baselines3.common.vec_env import VecFrameStack
+
+    from lrgym.features import FEATURE_NAMES
+    from lrgym.sb3 import make_sb3_vec_env
+
+    monkeypatch.chdir(tmp_path)
+    if trained_on == "CartPole-v1":
+        model = PPO("MlpPolicy", "CartPole-v1", n_steps=8, batch_size=8)
+    else:
+        model = DQN("MlpPolicy", VecFrameStack(make_sb3_vec_env("LRControl-LinReg-v1", horizon=3), n_stack=2))
+    model.save(tmp_path / "model.zip")
+    shape = model.observation_space.shape  # the model's own (SB3's), not the zip's JSON
+    assert shape != (len(FEATURE_NAMES),)
+    code, out, exc = submit(tmp_path / "model.zip")
+    assert code == 2 and not isinstance(exc, _Ran), out
+    assert f"model.zip's model observes shape {shape}" in out and f"shape ({len(FEATURE_NAMES)},)" in out
+    assert isinstance(submit(plain_zip(tmp_path))[2], _Ran)  # the shipped DQN's 12 features go on
