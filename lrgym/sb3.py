@@ -90,6 +90,9 @@ class LRControlSB3VecEnv(VecEnv):
         self.venv_gym = LRControlVectorEnv(num_envs, **kwargs)
         v = self.venv_gym
         super().__init__(v.num_envs, v.single_observation_space, v.single_action_space)
+        # DummyVecEnv's metadata is its first env's (render_fps: VecVideoRecorder's frame rate), not
+        # VecEnv's default of the render modes alone
+        self.metadata = v.sub_env(0).metadata
         self._actions = None
 
     # ---- VecEnv API ----------------------------------------------------------------------

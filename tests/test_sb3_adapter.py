@@ -202,6 +202,16 @@ def test_render_and_spec_are_make_vec_envs(env_id, kwargs):
     assert specs == plain.get_attr("spec") and ours.get_attr("spec", indices=1) == plain.get_attr("spec", indices=1)
 
 
+@pytest.mark.parametrize("render_mode", ["rgb_array", "ansi", None])
+def test_metadata_is_dummy_vec_envs(render_mode):
+    """DummyVecEnv's metadata is its first env's (VecVideoRecorder reads render_fps from it: 4 frames
+    a second); the adapter had SB3 VecEnv's default, the render modes alone ('human', none of the
+    env's), so a video of it ran at VecVideoRecorder's fallback of 30."""
+    ours = make_sb3_vec_env("LRControl-LinReg-v1", n_envs=2, render_mode=render_mode, **SHORT)
+    dummy = _dummy_of_make_vec_env("LRControl-LinReg-v1", 2, None, render_mode=render_mode, **SHORT)
+    assert ours.metadata == dummy.metadata and ours.metadata["render_fps"] == dummy.metadata["render_fps"]
+
+
 def test_render_mode_none_is_taken_as_make_vec_env_takes_it():
     ours = make_sb3_vec_env("LRControl-LinReg-v1", n_envs=2, render_mode=None, **SHORT)
     dummy = _dummy_of_make_vec_env("LRControl-LinReg-v1", 2, None, render_mode=None, **SHORT)
