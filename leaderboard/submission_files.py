@@ -260,6 +260,8 @@ def read_sb3_files(path: Path, notes: list[str] | None = None) -> dict[str, byte
     dir_fd = _open_directory(path.parent)
     try:
         files = _read_names(dir_fd, path.parent, [name], MAX_SUBMISSION_BYTES)
+        if notes is not None:
+            notes.extend(_vec_normalize_notes(dir_fd, name))
         try:
             os.lstat(sidecar, dir_fd=dir_fd)
         except FileNotFoundError:
@@ -276,6 +278,22 @@ def read_sb3_files(path: Path, notes: list[str] | None = None) -> dict[str, byte
         return files
     finally:
         os.close(dir_fd)
+
+
+def _vec_normalize_notes(dir_fd: int, name: str) -> list[str]:
+    """A sentence for SB3 VecNormalize statistics beside the zip ``name`` (a ``.pkl`` named as SB3
+    names them: ``vec_normalize.pkl``, CheckpointCallback's ``<prefix>_vecnormalize_<n>_steps.pkl``):
+    the grader never loads them and feeds the raw observation, so the model runs on observations it
+    never saw, silently worse. By name only (nothing is opened); none if the folder lists none."""
+    found = sorted(f for f in os.listdir(dir_fd)
+                   if f.lower().endswith(".pkl") and "vecnormalize" in f.lower().replace("_", "").replace("-", ""))
+    if not found:
+        return []
+    shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+    return [f"{shown} beside {name} look{'s' if len(found) == 1 else ''} like SB3 VecNormalize statistics: the grader "
+            f"never loads them and feeds the policy the env's raw observation, "
+            f"so a model trained under VecNormalize is graded on observations it never saw (it runs, worse); submit "
+            "it as a policy class that normalises as VecNormalize does (README, 'Submitting a policy')"]
 
 
 def read_submission(paths: list[Path]) -> dict[str, bytes]:

@@ -524,3 +524,24 @@ def test_a_zip_of_another_observation_shape_is_refused_up_front(tmp_path, nothin
     assert code == 2 and not isinstance(exc, _Ran), out
     assert f"model.zip's model observes shape {shape}" in out and f"shape ({len(FEATURE_NAMES)},)" in out
     assert isinstance(submit(plain_zip(tmp_path))[2], _Ran)  # the shipped DQN's 12 features go on
+
+
+@pytest.mark.parametrize("beside", [["vec_normalize.pkl"], ["ppo_vecnormalize_4000_steps.pkl", "ppo_2000_steps.zip"],
+                                    ["replay_buffer.pkl", "notes.txt"], []])
+def test_vec_normalize_statistics_beside_a_zip_are_said_to_be_unused(tmp_path, beside):
+    """The usual SB3 run saves VecNormalize's statistics beside the model (``env.save("vec_normalize.pkl")``,
+    CheckpointCallback's ``<prefix>_vecnormalize_<n>_steps.pkl``); the grader never loads them and
+    feeds the raw observation, and said nothing: the model was graded silently worse. A note now
+    names the file; other files beside the zip give none."""
+    from lrgym.leaderboard.runner import checked_submission
+
+    path = plain_zip(tmp_path)
+    for f in beside:
+        (tmp_path / f).write_bytes(b"not read")
+    notes = checked_submission(submission_spec(str(path), name="vn"))[1]
+    said = [n for n in notes if "VecNormalize statistics" in n]
+    statistics = [f for f in beside if "vecnormalize" in f.replace("_", "")]
+    assert len(said) == (1 if statistics else 0), notes
+    if statistics:
+        assert said[0].startswith(f"{statistics[0]} beside model.zip looks like SB3 VecNormalize statistics")
+        assert "raw observation" in said[0] and "Submitting a policy" in said[0]
