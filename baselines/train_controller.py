@@ -796,15 +796,22 @@ def main(argv=None) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     replace_files(files)  # together, or none of them
     # the checkpoint stays: --generations M --resume extends the run; marked finished, a new run replaces it
-    finished, saved = read_checkpoint(checkpoint)
-    finished.finished = True
-    write_checkpoint(checkpoint, finished, saved)
+    try:
+        finished, saved = read_checkpoint(checkpoint)
+    except ValueError as exc:  # removed or replaced while the weights were written: the run is whole, not extensible
+        finished = saved = None
+        kept = f"its checkpoint could not be marked finished ({exc}): this run cannot be extended"
+    else:
+        finished.finished = True
+        write_checkpoint(checkpoint, finished, saved)
+        kept = (f"its checkpoint {checkpoint} stays: to train on to M generations (the weights a run of M trains)\n"
+                f"  into other files, these kept: "
+                f"{resume_command(args, generations='M', resume=str(checkpoint), out='PATH', ship=False)}\n"
+                f"  in place of these: {resume_command(args, generations='M')}")
     took = f"({time.time() - t0:.0f} s wall, {time.process_time() - c0:.0f} CPU-s)"
     # stdout: the files written (the result), alone; what the run kept and what to do next: stderr
     status(kept_generation(info["best_generation"], cfg.generations))
-    status(f"its checkpoint {checkpoint} stays: to train on to M generations (the weights a run of M trains)\n"
-           f"  into other files, these kept: {resume_command(args, generations='M', resume=str(checkpoint), out='PATH', ship=False)}\n"
-           f"  in place of these: {resume_command(args, generations='M')}")
+    status(kept)
     if submission is None:
         print(f"wrote {path} and {sidecar} {took}", flush=True)
         return 0
