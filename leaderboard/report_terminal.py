@@ -77,9 +77,9 @@ def print_table(lb: Leaderboard, console=None, show_failures: bool = True, rows:
         if console.measure(table, options=console.options.update(max_width=10_000)).maximum <= console.width:
             break
     console.print(table)
-    if compact and lb.rows:
-        console.print(Text("(a narrow terminal: the other columns are in the Markdown ranking and the HTML "
-                           "page `lrgym leaderboard report` writes; where: its `wrote ...` lines)"))
+    if compact and lb.rows:  # about the rendering, not the board: on stderr, so `show > board.txt` holds the board
+        Console(stderr=True).print(Text("(a narrow terminal: the other columns are in the Markdown ranking and the "
+                                        "HTML page `lrgym leaderboard report` writes; where: its `wrote ...` lines)"))
     if not lb.rows:
         from lrgym.leaderboard.private import is_private
         from lrgym.leaderboard.suite import DEFAULT_SUITE, SUITES
