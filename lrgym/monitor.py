@@ -50,6 +50,7 @@ from lrgym.settings import (
     DEFAULT_REWARD_ALPHAS,
     MAX_COUNT,
     check_cap_factor,
+    check_loss_scale,
     check_lr_range,
     positive_int,
 )
@@ -62,7 +63,6 @@ from lrgym.tasks.base import (
     S_TRAIN_LOSS,
     S_VAL_LOSS,
     S_VAL_METRIC,
-    is_real,
 )
 from lrgym.tasks.stats import A_BATCH_LOSS, A_LOSS_VAR, N_ACC, finish_stats, is_bad, loss_moments, record_gradient_pair
 
@@ -174,10 +174,7 @@ class TrainingMonitor:
         self.updates_per_step = positive_int("updates_per_step", updates_per_step, MAX_COUNT)
         self.cap_factor = check_cap_factor(cap_factor)
         check_choice("reward", reward, REWARDS)
-        if not is_real(loss_scale):  # float('x') named neither the argument nor what it takes
-            raise ValueError(f"loss_scale={loss_scale!r} is not a real number (a {type(loss_scale).__name__}); "
-                             "valid: the task's typical loss, a number, or nan (the default: the initial loss alone)")
-        self.loss_scale = float(loss_scale)
+        self.loss_scale = check_loss_scale(loss_scale)
         self.reward = reward
         self._reward_code = reward_code(reward)
         self._reward_params = reward_params(*check_reward_alphas(reward_alphas))  # a pair, as the env checks it

@@ -337,6 +337,24 @@ def check_cap_factor(cap_factor) -> float:
     return float(cap_factor)
 
 
+def check_loss_scale(loss_scale) -> float:
+    """``loss_scale`` (a task's typical loss, which with ``cap_factor`` sets the divergence cap
+    ``cap_factor · max(L0, loss_scale)``) as a float if ``0 < loss_scale < inf``, or NaN (none
+    stated: the cap is ``cap_factor · L0``). An infinite one would turn divergence detection off, a
+    negative or zero one is no loss's scale (the cap would silently ignore it)."""
+    if not (is_real(loss_scale) and (math.isnan(real_float(loss_scale)) or 0 < real_float(loss_scale) < math.inf)):
+        raise ValueError(f"loss_scale={brief(loss_scale)} {range_or_type(loss_scale)}; valid: the task's typical "
+                         "loss, a number with 0 < loss_scale < inf, or nan (the default: the initial loss alone)")
+    return real_float(loss_scale)
+
+
+def check_label(name: str, value) -> str:
+    """A run's label (``PolicyScheduler``'s ``task_name``, ``TorchTrainingEnv``'s ``name``): a str."""
+    if not isinstance(value, str):
+        raise ValueError(f"{name}={brief(value)} is a {type(value).__name__}; valid: a string naming the run")
+    return value
+
+
 def check_rejection_threshold(rejection_threshold, name: str = "rejection_threshold") -> float | None:
     """The step-rejection threshold as a float, or None (no step is undone): a number >= 0 (a step
     whose training loss rises above ``(1 + threshold)`` times the loss before it is undone; a

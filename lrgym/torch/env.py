@@ -99,6 +99,7 @@ from lrgym.settings import (
     DEFAULT_LR_MIN,
     DEFAULT_REWARD_ALPHAS,
     check_factors,
+    check_label,
     check_lr_init,
     check_lr_range,
     positive_int,
@@ -302,6 +303,7 @@ class TorchTrainingEnv(gym.Env):
             raise ValueError(f"unknown render_mode {render_mode!r}; valid choices: None")
         check_choice("action_mode", action_mode, ACTION_MODES)
         check_choice("reward", reward, REWARDS)
+        self.name = check_label("name", name)
         # the env's checks (lrgym.settings; horizon, inner_steps, cap_factor, reward_alphas: the monitor's)
         self.lr_min, self.lr_max = check_lr_range(lr_min, lr_max)
         self.factors = check_factors(factors)
@@ -331,8 +333,8 @@ class TorchTrainingEnv(gym.Env):
                 eval_data = _first_batches(train_data, eval_batches)
         elif isinstance(eval_data, (tuple, list)) and len(eval_data) == 2 and isinstance(eval_data[0], torch.Tensor):
             eval_data = [tuple(eval_data)]
-        for name, data in (("val_data", val_data), ("eval_data", eval_data)):
-            _refuse_arrays(name, data)
+        for which, data in (("val_data", val_data), ("eval_data", eval_data)):
+            _refuse_arrays(which, data)
         if val_data is not None and isinstance(val_data, (tuple, list)) and len(val_data) == 2 \
                 and isinstance(val_data[0], torch.Tensor):
             val_data = [tuple(val_data)]
@@ -344,7 +346,6 @@ class TorchTrainingEnv(gym.Env):
         self.action_mode, self.reward_name = action_mode, reward
         self.lr_init = resolve_lr_init(lr_init, opt_name, self.lr_min, self.lr_max)
         self.optimizer_name = opt_name
-        self.name = name
         self._describe = (self.lr_min, self.lr_max, opt_name if opt_name != "custom" else "sgd", action_mode)
         self.monitor = TrainingMonitor(horizon, inner_steps, cap_factor, reward, reward_alphas, loss_scale)
         self.horizon, self.inner_steps = self.monitor.horizon, self.monitor.updates_per_step

@@ -167,6 +167,7 @@ from lrgym.settings import (
     DEFAULT_LR_MAX,
     DEFAULT_LR_MIN,
     check_factors,
+    check_label,
     check_lr_range,
     check_rejection_threshold,
     default_lr_init,
@@ -581,7 +582,7 @@ class PolicyScheduler:
         # the env's rule: a start LR outside [lr_min, lr_max] is an error, not clipped
         self.lr = resolve_lr_init(lr_init, self.policy_optimizer, self.lr_min, self.lr_max)
         self.val_fn, self.train_loss_fn = val_fn, train_loss_fn
-        self.task_name = task_name
+        self.task_name = check_label("task_name", task_name)
         self.monitor = TrainingMonitor(horizon, updates_per_step, cap_factor, reward, loss_scale=loss_scale)
         self.horizon, self.updates_per_step = self.monitor.horizon, self.monitor.updates_per_step
         for group in optimizer.param_groups:  # as torch.optim.lr_scheduler.LRScheduler records them

@@ -121,7 +121,12 @@ BAD = [
     ({"rejection_threshold": "0.04"}, "rejection_threshold='0.04' is not a real number (a str)",
      "None or a number >= 0"),
     # float('x') named neither the argument nor what it takes
-    ({"loss_scale": "x"}, "loss_scale='x' is not a real number (a str)", "a number, or nan"),
+    ({"loss_scale": "x"}, "loss_scale='x' is not a real number (a str)", "0 < loss_scale < inf, or nan"),
+    # accepted silently (an audit, 2026-12-06): inf made the cap infinite (divergence never detected), a
+    # scale <= 0 is no loss's scale (max(L0, loss_scale) ignored it)
+    ({"loss_scale": math.inf}, "loss_scale=inf out of range", "0 < loss_scale < inf, or nan"),
+    ({"loss_scale": -1}, "loss_scale=-1 out of range", "0 < loss_scale < inf, or nan"),
+    ({"loss_scale": 0.0}, "loss_scale=0.0 out of range", "0 < loss_scale < inf, or nan"),
 ]
 
 
@@ -153,6 +158,8 @@ GOOD = [
     {"factors": [0.5, 2.0]},
     {"reward_alphas": (0.0, 2.0)},
     {"rejection_threshold": np.float32(0.25)},
+    {"loss_scale": np.float32(2.5)},
+    {"loss_scale": math.nan},  # the default: none stated
 ]
 
 
@@ -183,6 +190,19 @@ def test_every_entry_point_accepts_the_same_good_values(entry, kwargs):
     if "rejection_threshold" in kwargs:
         assert made.rejection_threshold == float(kwargs["rejection_threshold"])
         assert type(made.rejection_threshold) is float
+    if "loss_scale" in kwargs:
+        monitor = made if entry == "TrainingMonitor" else made.monitor
+        assert type(monitor.loss_scale) is float
+        assert monitor.loss_scale == float(kwargs["loss_scale"]) or math.isnan(kwargs["loss_scale"])
+
+
+def test_the_run_label_is_a_string_kept_as_given():
+    # PolicyScheduler(task_name=3) and TorchTrainingEnv(name=3) were accepted silently, and the env's
+    # name was then always 'eval_data' (a loop variable of __init__ reused the parameter's name)
+    for make, key in ((make_scheduler, "task_name"), (make_torch_env, "name")):
+        with pytest.raises(ValueError, match=f"{key}=3 is a int; valid: a string naming the run"):
+            make(**{key: 3})
+        assert getattr(make(**{key: "my run"}), key) == "my run"
 
 
 def test_the_defaults_have_one_home():
