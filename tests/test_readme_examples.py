@@ -28,6 +28,16 @@ val_accuracy = lambda m: (m(X[:64]).argmax(1) == Y[:64]).float().mean().item()
 batches = [(X[k % 8 * 32 : (k % 8 + 1) * 32], Y[k % 8 * 32 : (k % 8 + 1) * 32]) for k in range(500)]
 """
 
+#: what the check_env example assumes: a TorchTrainingEnv of the reader's
+TORCH_ENV_READER = """
+import torch
+from lrgym.torch import TorchTrainingEnv
+torch.manual_seed(0)
+X, Y = torch.randn(64, 4), torch.randint(0, 2, (64,))
+env = TorchTrainingEnv(model=lambda: torch.nn.Linear(4, 2), train_data=(X, Y), batch_size=16, horizon=4,
+                       inner_steps=2, loss_fn=torch.nn.CrossEntropyLoss(reduction="none"))
+"""
+
 #: text of the block that no other block has → (what the block assumes is already defined, replacements)
 EXAMPLES = {
     'env = gym.make("LRControl-LinReg-v1")': ("", {}),
@@ -37,6 +47,7 @@ EXAMPLES = {
     'env = gym.make("LRControl-v1", build_ahead=16)': ("", {}),
     'DQN("MlpPolicy", make_sb3_vec_env("LRControl-v1", n_envs=8, seed=0))': ("", {".learn(10_000)": ".learn(64)"}),
     "from lrgym.torch import PolicyScheduler": (TORCH_READER, {}),
+    "def nan_is_nan(a, b, exact=False):": (TORCH_ENV_READER, {}),
     # "Coming from DACBench's SGD benchmark" (tests/test_readme_dacbench.py checks what they claim)
     'instances=[3, 7, 11],\n               instance_order="cycle")': ("", {}),
     'venv = make_sb3_vec_env("LRControl-MLP-v1", n_envs=8, seed=0, instances=train)': ("", {}),
