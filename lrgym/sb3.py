@@ -309,7 +309,10 @@ def make_sb3_vec_env(env_id: str, n_envs: int = 1, seed: int | None = None, **kw
     info key, as ``DummyVecEnv``'s do; ``info_keys=()`` drops them for speed (module docstring).
     As ``make_vec_env``'s envs of an id: ``render_mode`` is ``"rgb_array"`` unless given
     (``render()`` tiles the sub-envs' frames; ``render_mode=None`` records no episode for them),
-    and ``get_attr("spec")`` is each sub-env's ``EnvSpec`` as ``gym.make`` records it.
+    and ``get_attr("spec")`` is each sub-env's ``EnvSpec`` as ``gym.make`` records it. ``seed``:
+    sub-env i resets with ``seed + i`` (:meth:`LRControlSB3VecEnv.seed`) and its action space is
+    seeded with ``seed + i`` now, as ``make_vec_env`` seeds each env's (``action_space.sample()``,
+    of the VecEnv — env 0's — or ``get_attr("action_space")[i]``'s, draws what it draws there).
     """
     import copy
     import dataclasses
@@ -330,5 +333,7 @@ def make_sb3_vec_env(env_id: str, n_envs: int = 1, seed: int | None = None, **kw
     for i in range(n_envs):
         venv.venv_gym.sub_env(i).spec = copy.deepcopy(made)
     if seed is not None:
-        venv.seed(seed)
+        venv.seed(seed)  # checked: an integer >= 0
+        for i in range(n_envs):  # as make_vec_env: each env's action space (the VecEnv's is env 0's)
+            venv.venv_gym.sub_env(i).action_space.seed(int(seed) + i)
     return venv

@@ -144,6 +144,23 @@ def test_seed_checks_its_seed_at_once_and_still_offsets_each_sub_env():
     assert venv._seeds == [7, 8]  # a refused seed changes nothing
 
 
+@pytest.mark.parametrize("action_mode", ["discrete", "log_lr"])
+def test_seed_seeds_each_sub_envs_action_space_as_make_vec_env_does(action_mode):
+    """make_vec_env(seed=s) seeds env i's action space with s + i (the VecEnv's action_space, which
+    SB3 algorithms sample for random exploration when given no seed of their own, is env 0's); the
+    adapter seeded none, so their samples differed from make_vec_env's and from run to run."""
+    ours = make_sb3_vec_env("LRControl-LinReg-v1", n_envs=3, seed=5, action_mode=action_mode, **SHORT)
+    dummy = _dummy_of_make_vec_env("LRControl-LinReg-v1", 3, 5, action_mode=action_mode, **SHORT)
+    spaces, dummy_spaces = ours.get_attr("action_space"), dummy.get_attr("action_space")
+    assert ours.action_space is spaces[0] and dummy.action_space is dummy_spaces[0]
+    for space, dummy_space in zip(spaces, dummy_spaces):
+        assert space == dummy_space
+        drawn, dummy_drawn = [space.sample() for _ in range(20)], [dummy_space.sample() for _ in range(20)]
+        assert np.array_equal(drawn, dummy_drawn)
+    # the sub-envs draw apart (seeds s + i)
+    assert len({tuple(np.ravel([s.sample() for _ in range(20)])) for s in spaces}) == 3
+
+
 def _dummy_of_make_vec_env(env_id, n, seed, **env_kwargs):
     from stable_baselines3.common.env_util import make_vec_env
 
