@@ -704,7 +704,9 @@ def main(argv=None) -> int:
     parser.add_argument("--stop-after", type=_generation_argument, default=None, metavar="G",
                         help="stop after generation G, its checkpoint written, if the run has not ended by then "
                              "(go on later with --resume)")
-    add_output_arguments(parser, f"controller weights ({WEIGHTS_NAME})")
+    add_output_arguments(parser, f"controller weights ({WEIGHTS_NAME})",
+                         "PATH.npz, with PATH.json, PATH.py and PATH.checkpoint.npz beside it; .npz is added "
+                         "unless PATH ends in it")
     args = parser.parse_args(argv)
     try:
         cfg = ControllerConfig.from_json(args.config)
@@ -718,13 +720,18 @@ def main(argv=None) -> int:
         parser.error(f"{exc}: --generations or the config's generations")
     try:
         path = output_path(SHIPPED_WEIGHTS / WEIGHTS_NAME, ship=args.ship, out=args.out)
+        weights_path = with_suffix_added(path, ".npz")  # --out runs/c0.5 → runs/c0.5.npz, as qlearning's
+        if weights_path != path and not weights_path.is_dir():  # (a folder: refused below, not written into)
+            path = output_path(SHIPPED_WEIGHTS / WEIGHTS_NAME, out=weights_path)  # checked as given
     except ValueError as exc:
         parser.error(str(exc))
     if path.is_dir():  # before the references and generations, not after
         parser.error(f"--out {path} is a folder; valid: a file path, e.g. {path / WEIGHTS_NAME}")
-    sidecar = with_suffix_added(path, ".npz").with_suffix(".json")  # runs/c0.5 → runs/c0.5.json, not runs/c0.json
+    if weights_path != path and weights_path.is_dir():
+        parser.error(f"--out {path}: its weights {weights_path} would be a folder; valid: another file path")
+    sidecar = path.with_suffix(".json")  # runs/c0.5.npz → runs/c0.5.json
     # the shipped weights are the `controller` baseline, graded by run-baselines: no submission file
-    submission = None if args.ship else with_suffix_added(path, ".npz").with_suffix(".py")
+    submission = None if args.ship else path.with_suffix(".py")
     try:
         checkpoint = checkpoint_path(path, args.ship)
     except ValueError as exc:

@@ -350,12 +350,13 @@ def test_weights_trained_without_an_input_group_keep_it_masked(tmp_path, monkeyp
 
 def test_command_with_a_dotted_out_keeps_the_name_for_its_sidecar(tmp_path, monkeypatch):
     """``--out runs/c0.5`` wrote its record to ``runs/c0.json`` (``Path.with_suffix``), where the
-    record of ``--out runs/c0.7`` went too; the record is ``runs/c0.5.json`` beside the weights."""
+    record of ``--out runs/c0.7`` went too; the record is ``runs/c0.5.json`` beside the weights
+    ``runs/c0.5.npz`` (.npz added, as qlearning adds it)."""
     cfg = tmp_path / "tiny.json"
     cfg.write_text(json.dumps(TINY))
     monkeypatch.chdir(tmp_path)
     assert main(["--config", str(cfg), "--seed", "1", "--out", "runs/c0.5"]) == 0
-    assert (tmp_path / "runs" / "c0.5").is_file() and json.loads((tmp_path / "runs" / "c0.5.json").read_text())["seed"] == 1
+    assert (tmp_path / "runs" / "c0.5.npz").is_file() and json.loads((tmp_path / "runs" / "c0.5.json").read_text())["seed"] == 1
     assert not (tmp_path / "runs" / "c0.json").exists()
     assert main(["--config", str(cfg), "--seed", "1", "--out", "runs/d.npz"]) == 0
     assert (tmp_path / "runs" / "d.npz").is_file() and (tmp_path / "runs" / "d.json").is_file()

@@ -284,6 +284,32 @@ def test_an_out_whose_file_would_be_a_folder_stops_before_training(module_name, 
     assert list(folder.iterdir()) == [taken] and list(taken.iterdir()) == []
 
 
+def test_train_controller_adds_npz_to_an_out_without_it_as_the_other_trainers_add_their_suffix(
+        tmp_path, monkeypatch, capsys):
+    """``--out other/d`` wrote the weights to a file named ``d`` beside ``d.json`` and ``d.py`` (whose
+    names added the suffix); qlearning writes ``d.npz``, train_sb3 ``d.zip``. Now the weights are
+    ``d.npz`` too, a dotted name kept whole (``c0.5`` → ``c0.5.npz``), one ending in .npz as given;
+    the printed files and the hint's path are the files written. A folder in the weights' place is
+    refused before training, not written into."""
+    import lrgym.baselines.train_controller as c
+
+    _stub_training("train_controller", c, monkeypatch)
+    for out in ("d", "c0.5", "e.npz"):
+        c.main(["--generations", "1", "--out", str(tmp_path / out)])
+        printed = capsys.readouterr()
+        stem = out.removesuffix(".npz")
+        assert f"wrote {tmp_path / (stem + '.npz')}, " in printed.out
+        assert f'path="{tmp_path / (stem + ".npz")}"' in printed.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f"{stem}{suffix}" for stem in ("d", "c0.5", "e") for suffix in (".npz", ".json", ".py"))
+    (tmp_path / "f.npz").mkdir()
+    monkeypatch.setattr(c, "train", lambda *a, **k: pytest.fail("training started"))
+    with pytest.raises(SystemExit) as stop:
+        c.main(["--generations", "1", "--out", str(tmp_path / "f")])
+    assert stop.value.code == 2 and f"its weights {tmp_path / 'f.npz'} would be a folder" in capsys.readouterr().err
+    assert list((tmp_path / "f.npz").iterdir()) == []
+
+
 def test_qlearning_names_the_file_it_wrote(tmp_path, capsys):
     """NumPy appends ``.npz`` to a path without it; the command then reported (and stat'ed) the
     path as given and died with FileNotFoundError after training. The reference: the files that
