@@ -380,7 +380,13 @@ def _board_command(command: str, suite: str, private: Optional[Path]) -> str:
 
 def _show_command(suite: str, private: Optional[Path], db: Optional[Path]) -> str:
     """The ``show`` command of this board, for a grading run's line that it printed some rows only."""
-    return _board_command("show", suite, private) + (f" --db {shlex.quote(str(db))}" if db is not None else "")
+    return _command_of_this_board("show", suite, private, db)
+
+
+def _command_of_this_board(command: str, suite: str, private: Optional[Path], db: Optional[Path]) -> str:
+    """``lrgym leaderboard COMMAND`` for the board a command just used: its suite as a board names
+    it (:func:`_board_command`) and its store, ``--db``, if one was given."""
+    return _board_command(command, suite, private) + (f" --db {shlex.quote(str(db))}" if db is not None else "")
 
 
 def _outcome_line(outcome) -> Text:
@@ -701,6 +707,9 @@ def submit(
                       every_poi=False)
     row = lb.row(spec.name)
     console.print(Text(f"{spec.name}: rank {row.rank} of {len(lb.rows)} on {s.version}; results in {path}"))
+    if lb.best_baseline is None:  # the rank says nothing, the PoI is "–": where the comparison comes from
+        err.print(Text(f"no baseline ranked on this board to compare {clean(spec.name, keep_newlines=False)} with "
+                       f"(PoI –): grade them with `{_command_of_this_board('run-baselines', suite, private, db)}`"))
 
 
 def _private_needs_namespaces(backend) -> None:

@@ -35,8 +35,9 @@ def _store(path, n_entries: int, mine: float) -> None:
             store.add_entry(synthetic_entry(SUITE, name, kind, summary=summarize(runs, SUITE, reps=20)), runs)
 
 
-def _submit(tmp_path, monkeypatch):
-    """``submit`` of "mine" with the grading replaced by the entry already stored: what it prints."""
+def _submit(tmp_path, monkeypatch, result_of=None):
+    """``submit`` of "mine" with the grading replaced by the entry already stored: what it prints
+    (``result_of``: a list the CliRunner result is appended to, for its stdout and stderr apart)."""
     db = tmp_path / "r.sqlite"
     with ResultStore(db) as store:
         entry = next(e for e in store.entries(SUITE.version) if e.name == "mine")
@@ -50,7 +51,31 @@ def _submit(tmp_path, monkeypatch):
         cli.app, ["leaderboard", "submit", EXAMPLE, "--name", "mine", "--suite", "quick", "--db", str(db)],
         env={"COLUMNS": "300"})
     assert result.exit_code == 0, result.output
+    if result_of is not None:
+        result_of.append(result)
     return result.output
+
+
+def test_a_board_without_a_baseline_points_to_run_baselines_on_stderr(tmp_path, monkeypatch):
+    """``submit`` to a board with no baseline printed "rank 1 of 1" and a PoI of "–" with nothing
+    saying where a comparison comes from (the "No entries yet" hint is an empty board's only). One
+    line on stderr names the command, for this suite and store; a board with a baseline has none."""
+    db = tmp_path / "r.sqlite"
+    with ResultStore(db) as store:
+        runs = synthetic_runs(SUITE, 0.5 + 0.001 * np.arange(8).reshape(2, 4))
+        store.add_entry(synthetic_entry(SUITE, "mine", "submission", summary=summarize(runs, SUITE, reps=20)), runs)
+    results = []
+    _submit(tmp_path, monkeypatch, results)
+    [result] = results
+    assert "mine: rank 1 of 1 on quick/r1" in result.stdout
+    hint = f"`lrgym leaderboard run-baselines --suite quick --db {db}`"
+    assert hint in " ".join(result.stderr.split()) and "no baseline ranked on this board" in result.stderr
+    assert "run-baselines" not in result.stdout
+    _store(tmp_path / "other.sqlite", report_terminal.WHOLE_BOARD, mine=0.2)  # b0, b1, b2, ... ranked
+    db.unlink()
+    (tmp_path / "other.sqlite").rename(db)
+    _submit(tmp_path, monkeypatch, results)
+    assert "run-baselines" not in results[-1].stderr and "no baseline" not in results[-1].output
 
 
 def _ranks(out: str) -> list[str]:
