@@ -595,6 +595,7 @@ class PolicyScheduler:
         self._snapshot = None
         self._opt_steps = 0  # optimizer.step() calls since the last step(): 0 = the update was skipped
         self._pending_grad = None  # the flat gradient of that update, when a checkpoint brought it (load_state_dict)
+        self._grad_buffer = None  # the float64 vector flat_grad fills at every update (not saved or copied)
         self._warned_skip = False
         self._warned_no_grad = False
         self._warned_multi = False
@@ -683,7 +684,10 @@ class PolicyScheduler:
             return  # nothing changed: no update to observe (a non-finite loss still ends the run)
         self.last_epoch += 1
         observed = self.observed_params
-        grad = pending_grad if pending_grad is not None else flat_grad(observed)
+        if pending_grad is None:  # filled in place: the monitor copies it (its prev_grad), nothing keeps it
+            grad = self._grad_buffer = flat_grad(observed, out=getattr(self, "_grad_buffer", None))
+        else:
+            grad = pending_grad
         # after an undone first step prev_grad is empty: no pair for this update (the env's update
         # counter, restored to 0, says the same), as TrainingMonitor.record_update documents
         self.monitor.record_update(losses, grad, finite)
@@ -1015,6 +1019,7 @@ class PolicyScheduler:
         state = self.__dict__.copy()
         state.pop("_hooks", None)
         state.pop("_copy_watch", None)
+        state.pop("_grad_buffer", None)  # scratch space, refilled at every update
         if self._opt_steps > 0 and self._pending_grad is None and not self.monitor.done:
             # copied between optimizer.step() and step(loss): the update's gradient goes with the copy,
             # as in state_dict(), since torch's copy of an nn.Parameter has no .grad to read it from
@@ -1027,6 +1032,7 @@ class PolicyScheduler:
         watches whether ``backward()`` reaches them (:class:`~lrgym.torch._copies.BackwardWatch`),
         judged at its first updates (:meth:`_check_copy`), since at copy time that is not known."""
         self.__dict__.update(state)
+        self._grad_buffer = None
         self._hooks = self._register_hooks()
         self._copy_watch = BackwardWatch(self.params)
         self._take_ownership()  # of the copy's optimizer and policy (shared by a shallow copy)
