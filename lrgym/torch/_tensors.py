@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import reprlib
 
+import numba
 import numpy as np
 import torch
 
@@ -46,6 +47,17 @@ def flat_grad(params, out: np.ndarray | None = None) -> np.ndarray:
             part.view(grad.shape).copy_(grad)
         start += size
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def any_nonzero(values) -> bool:
+    """``np.any(values)`` of a flat float vector (NaN counts as nonzero, -0.0 as zero), stopping at
+    the first nonzero value: a training gradient's first entries already answer, where ``np.any``
+    read all of it at every update (0.13 – 0.35 ms at 432k parameters)."""
+    for j in range(values.shape[0]):
+        if values[j] != 0.0:
+            return True
+    return False
 
 
 #: how an error shows a refused loss: the standard library's abbreviating repr (as

@@ -176,6 +176,7 @@ from lrgym.settings import (
 from lrgym.tasks.base import S_TRAIN_LOSS
 from lrgym.torch._copies import NOT_YET, ORPHANED, BackwardWatch
 from lrgym.torch._tensors import (  # noqa: F401 (flat_grad: lrgym.torch.flat_grad)
+    any_nonzero,
     flat_grad,
     losses_array,
     lr_ratios,
@@ -692,7 +693,7 @@ class PolicyScheduler:
         # counter, restored to 0, says the same), as TrainingMonitor.record_update documents
         self.monitor.record_update(losses, grad, finite)
         # a gradient of 0 at a loss of 0 is a fit (float32 cross-entropy saturates to both): no slip
-        if stepped and pending_grad is None and not self._warned_no_grad and losses.mean > 0 and not np.any(grad):
+        if stepped and pending_grad is None and not self._warned_no_grad and losses.mean > 0 and not any_nonzero(grad):
             self._zero_gradient(observed)
         if self.monitor.step_complete:
             self._end_step(measured)

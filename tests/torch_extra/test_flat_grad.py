@@ -132,3 +132,14 @@ def test_scheduler_reuses_its_vector_and_observes_what_fresh_copies_give():
     assert len(reused) == len(fresh) == 18
     for (acc_a, obs_a, lr_a), (acc_b, obs_b, lr_b) in zip(reused, fresh):  # the kernels' sums, features, LRs
         assert _same_bits(acc_a, acc_b) and obs_a.tobytes() == obs_b.tobytes() and lr_a == lr_b
+
+
+def test_zero_check_answers_as_np_any():
+    """The scheduler's zero-gradient check (``any_nonzero``, stopping at the first nonzero entry)
+    gives ``np.any``'s answer: NaN and ±inf are nonzero, -0.0 is zero, a subnormal last is found."""
+    from lrgym.torch._tensors import any_nonzero
+
+    vectors = [np.zeros(0), np.zeros(1000), np.full(5, -0.0), np.array([0.0, np.nan]), np.array([-np.inf, 0.0]),
+               np.r_[np.zeros(100_000), 5e-324], np.r_[-0.0, np.zeros(7), -1e-300], np.ones(3)]
+    for v in vectors:
+        assert any_nonzero(v) is bool(np.any(v)), v
