@@ -64,7 +64,16 @@ from lrgym.tasks.base import (
     S_VAL_LOSS,
     S_VAL_METRIC,
 )
-from lrgym.tasks.stats import A_BATCH_LOSS, A_LOSS_VAR, N_ACC, finish_stats, is_bad, loss_moments, record_gradient_pair
+from lrgym.tasks.stats import (
+    A_BATCH_LOSS,
+    A_LOSS_VAR,
+    N_ACC,
+    accumulate_gradient_pair,
+    finish_stats,
+    is_bad,
+    loss_moments,
+    record_gradient_pair,
+)
 
 _NO_OPTIMUM = np.float64(math.nan)  # a monitored task of your own states no optimum: excess_loss NaN
 
@@ -245,7 +254,7 @@ class TrainingMonitor:
         """Training losses above this count as divergence (``cap_factor · max(L0, loss_scale)``)."""
         return float(self.memory[M_CAP])
 
-    def record_update(self, losses, grad: np.ndarray, params_finite: bool = True) -> bool:
+    def record_update(self, losses, grad: np.ndarray, params_finite: bool = True, keep_grad: bool = False) -> bool:
         """Record one update: the minibatch's per-example losses (or its scalar mean loss, or their
         :class:`UpdateLoss` already measured by :func:`update_loss`) and the raw minibatch gradient
         as one flat float64 vector. Returns True if this update diverged (non-finite or capped loss,
@@ -257,7 +266,12 @@ class TrainingMonitor:
         group added) has no pair, as an env's first update after a reset.
 
         The minibatch's mean loss must be >= 0, or > 0 when it is L0 (:func:`check_loss`,
-        :attr:`next_loss_is_first`): a ``ValueError`` otherwise, before anything is recorded."""
+        :attr:`next_loss_is_first`): a ``ValueError`` otherwise, before anything is recorded.
+
+        ``keep_grad``: the monitor keeps ``grad`` itself as :attr:`prev_grad` instead of copying it
+        (a float64 vector the caller gives away and never changes again; the caller may reuse the
+        previous :attr:`prev_grad` object for its next gradient): the same record, without a copy
+        of the gradient's size."""
         measured = update_loss(losses)
         check_loss(measured.mean, "the update's mean minibatch loss", first=self.next_loss_is_first)
         grad = np.ascontiguousarray(grad, dtype=np.float64)
@@ -270,7 +284,11 @@ class TrainingMonitor:
             self._scalar_losses = True
         else:
             self.acc[A_LOSS_VAR] += measured.var
-        record_gradient_pair(grad, self.prev_grad, paired, self.acc)
+        if keep_grad:
+            accumulate_gradient_pair(grad, self.prev_grad, paired, self.acc)
+            self.prev_grad = grad
+        else:
+            record_gradient_pair(grad, self.prev_grad, paired, self.acc)
         if not self.started and self.updates == 0:
             self._first_loss = batch_loss
         self.updates += 1

@@ -39,3 +39,23 @@ def test_an_emptied_previous_gradient_means_no_pair():
     monitor.prev_grad = np.zeros(0)
     monitor.record_update([1.0], np.array([3.0, 4.0]))
     assert monitor.acc[A_GRAD_PAIRS] == 0.0 and monitor.acc[A_GRAD_DOT] == 0.0
+
+
+def test_a_kept_gradient_records_what_a_copied_one_does_to_the_bit():
+    """record_update(keep_grad=True) keeps the caller's vector as prev_grad instead of copying it:
+    the same accumulators, to the bit, over gradients of changing size (no pair after a change),
+    and prev_grad is then that very vector, holding the values handed over."""
+    rng = np.random.default_rng(7)
+    sizes = [3, 3, 1001, 1001, 1001, 5, 5]
+    grads = [rng.standard_normal(n) * 10.0 ** rng.integers(-3, 4) for n in sizes]
+    copied, kept = (TrainingMonitor(horizon=4, updates_per_step=len(sizes)) for _ in range(2))
+    for monitor in (copied, kept):
+        monitor.start(0.1, train_loss=1.0)
+    for g in grads:
+        copied.record_update([1.0], g.copy())
+        given = g.copy()
+        kept.record_update([1.0], given, keep_grad=True)
+        assert kept.prev_grad is given and np.array_equal(given, g)
+        assert np.array_equal(kept.acc.view(np.uint64), copied.acc.view(np.uint64))
+        assert np.array_equal(kept.prev_grad, copied.prev_grad)
+    assert copied.acc[A_GRAD_PAIRS] == 4.0

@@ -596,7 +596,7 @@ class PolicyScheduler:
         self._snapshot = None
         self._opt_steps = 0  # optimizer.step() calls since the last step(): 0 = the update was skipped
         self._pending_grad = None  # the flat gradient of that update, when a checkpoint brought it (load_state_dict)
-        self._grad_buffer = None  # the float64 vector flat_grad fills at every update (not saved or copied)
+        self._grad_buffer = None  # the float64 vector flat_grad fills at the next update (not saved or copied)
         self._warned_skip = False
         self._warned_no_grad = False
         self._warned_multi = False
@@ -685,13 +685,18 @@ class PolicyScheduler:
             return  # nothing changed: no update to observe (a non-finite loss still ends the run)
         self.last_epoch += 1
         observed = self.observed_params
-        if pending_grad is None:  # filled in place: the monitor copies it (its prev_grad), nothing keeps it
-            grad = self._grad_buffer = flat_grad(observed, out=getattr(self, "_grad_buffer", None))
-        else:
-            grad = pending_grad
         # after an undone first step prev_grad is empty: no pair for this update (the env's update
         # counter, restored to 0, says the same), as TrainingMonitor.record_update documents
-        self.monitor.record_update(losses, grad, finite)
+        if pending_grad is None:
+            # the gradient fills the vector the monitor held as the previous one, and the monitor
+            # keeps it as the next update's previous gradient: no vector allocated or copied per update
+            grad = flat_grad(observed, out=getattr(self, "_grad_buffer", None))
+            previous = self.monitor.prev_grad
+            self.monitor.record_update(losses, grad, finite, keep_grad=True)
+            self._grad_buffer = previous if previous is not grad else None  # the monitor holds it no more
+        else:
+            grad = pending_grad
+            self.monitor.record_update(losses, grad, finite)
         # a gradient of 0 at a loss of 0 is a fit (float32 cross-entropy saturates to both): no slip
         if stepped and pending_grad is None and not self._warned_no_grad and losses.mean > 0 and not any_nonzero(grad):
             self._zero_gradient(observed)

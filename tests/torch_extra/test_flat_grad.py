@@ -100,9 +100,11 @@ def test_out_is_refilled_and_used_only_at_its_size():
     assert flat_grad(params, out=np.zeros(expected.size, dtype=np.float32)).dtype == np.float64
 
 
-def test_scheduler_reuses_its_vector_and_observes_what_fresh_copies_give():
-    """Two runs of one model, one with the scheduler's buffer and one forced to fresh vectors
-    (the buffer dropped before each step): the same observations and LRs, to the bit."""
+def test_scheduler_reuses_its_vectors_and_observes_what_fresh_copies_give():
+    """Two runs of one model, one with the scheduler's two vectors (the gradient filled into the
+    monitor's previous one, which the monitor then keeps) and one forced to fresh vectors (the
+    spare dropped before each step): the same sums, observations and LRs, to the bit, and the
+    monitor's previous gradient is the last update's gradient, as the copying record left it."""
     from lrgym.baselines.registry import make_baseline
     from lrgym.torch import PolicyScheduler
 
@@ -113,7 +115,9 @@ def test_scheduler_reuses_its_vector_and_observes_what_fresh_copies_give():
         sched = PolicyScheduler(opt, make_baseline("plateau"), horizon=6, updates_per_step=3, lr_init=0.01)
         g = torch.Generator().manual_seed(1)
         observed, buffers = [], set()
-        for _ in range(18):
+        for i in range(18):
+            if i == 2:
+                buffers.clear()  # from the third update on: the two vectors only
             x = torch.randn(32, 6, generator=g)
             opt.zero_grad()
             losses = (model(x).squeeze(1) - x[:, 0]) ** 2
@@ -122,13 +126,14 @@ def test_scheduler_reuses_its_vector_and_observes_what_fresh_copies_give():
             if fresh:
                 sched._grad_buffer = None
             sched.step(losses)
-            buffers.add(id(sched._grad_buffer))
+            buffers.update((id(sched._grad_buffer), id(sched.monitor.prev_grad)))
+            assert _same_bits(sched.monitor.prev_grad, reference_flat_grad(list(model.parameters())))
             observed.append((sched.monitor.acc.copy(), sched.last_obs.copy(), sched.get_last_lr()))
         return observed, buffers
 
     reused, buffers = run(fresh=False)
     fresh, _ = run(fresh=True)
-    assert len(buffers) == 1  # one vector for the whole run
+    assert len(buffers) == 2  # two vectors for the whole run, in turns
     assert len(reused) == len(fresh) == 18
     for (acc_a, obs_a, lr_a), (acc_b, obs_b, lr_b) in zip(reused, fresh):  # the kernels' sums, features, LRs
         assert _same_bits(acc_a, acc_b) and obs_a.tobytes() == obs_b.tobytes() and lr_a == lr_b
