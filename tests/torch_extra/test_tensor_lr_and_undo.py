@@ -302,14 +302,22 @@ def test_an_undo_puts_a_saved_number_lr_into_a_float64_tensor_lr_at_full_precisi
 
 def test_params_finite_answers_as_the_element_by_element_check():
     """params_finite checks a tensor element by element only when its sum is not finite (a NaN,
-    an inf, or an overflow of finite values): the same answer as the plain check, on every case."""
+    an inf, or an overflow of finite values), and each tensor's sum only when the sum of the sums
+    is not: the same answer as the plain check, on every case (sums that overflow together, mixed
+    dtypes, complex and integer tensors)."""
     from lrgym.torch._tensors import params_finite
 
     cases = [torch.randn(50), torch.full((10,), 3e38), torch.tensor([1.0, float("nan")]),
              torch.tensor([float("inf"), -float("inf")]), torch.tensor([-float("inf")]),
              torch.full((4,), 6e4, dtype=torch.float16), torch.tensor([1e308, 1e308], dtype=torch.float64),
              torch.zeros(0), torch.tensor([float("nan")], dtype=torch.float64)]
-    for tensors in [[c] for c in cases] + [[cases[0], cases[2]], [cases[1], cases[5]], []]:
+    big = torch.tensor([3e38])  # its sum is finite, two of them summed are not (checked one by one)
+    mixed = [torch.randn(3, dtype=torch.float16), torch.randn(4, dtype=torch.float64),
+             torch.randn(2, dtype=torch.complex64), torch.arange(3)]
+    complex_nan = torch.tensor([1 + 1j, complex(0, float("nan"))])
+    groups = [[c] for c in cases] + [[cases[0], cases[2]], [cases[1], cases[5]], [], [big, big], [big, -big],
+                                     mixed, mixed + [complex_nan], [complex_nan], mixed + [cases[3]]]
+    for tensors in groups:
         assert params_finite(tensors) == all(bool(torch.isfinite(t).all()) for t in tensors), tensors
 
 
