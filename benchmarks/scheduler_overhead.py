@@ -83,14 +83,19 @@ def parts(model, n: int = 200) -> dict:
     """The scheduler's parts alone on the model's current gradient, median CPU ms."""
     import numpy as np
 
-    from lrgym.tasks.stats import N_ACC, record_gradient_pair
+    from lrgym.tasks import stats
     from lrgym.torch import _tensors
 
     params = list(model.parameters())
     grad = _tensors.flat_grad(params)
-    prev, acc = grad.copy(), np.zeros(N_ACC)
-    out = {"flat_grad": cpu_ms(lambda: _tensors.flat_grad(params), n),
-           "statistics kernel": cpu_ms(lambda: record_gradient_pair(grad, prev, True, acc), n),
+    prev, acc = grad.copy(), np.zeros(stats.N_ACC)
+    # what the scheduler calls: since 2026-12-06 the sums alone (the monitor keeps the vector), before
+    # them and the copy into prev_grad; flat_grad into a vector of the right size, before a new one
+    record = getattr(stats, "accumulate_gradient_pair", stats.record_gradient_pair)
+    fill = (lambda: _tensors.flat_grad(params, out=prev)) if "out" in _tensors.flat_grad.__code__.co_varnames else (
+        lambda: _tensors.flat_grad(params))
+    out = {"flat_grad": cpu_ms(fill, n),
+           "statistics kernel": cpu_ms(lambda: record(grad, prev, True, acc), n),
            "params_finite": cpu_ms(lambda: _tensors.params_finite(params), n)}
     if hasattr(_tensors, "any_nonzero"):
         out["zero check"] = cpu_ms(lambda: _tensors.any_nonzero(grad), n)
