@@ -511,13 +511,12 @@ class ResultStore:
     def _wait_left(self) -> None:
         """While the store opens: let the next statement wait for another process's lock only
         what is left of the open's busy timeout (SQLite's busy timeout is per statement: the open's
-        three waits took up to three timeouts, 92 s at the default 30 s); none left: locked."""
+        three waits took up to three timeouts, 92 s at the default 30 s); none left: the statement
+        still runs once, waiting for nothing (``timeout=0`` opens a store no one holds)."""
         if self._open_deadline is None:
             return
         left = self._open_deadline - time.monotonic()
-        if left <= 0:
-            raise sqlite3.OperationalError("database is locked")
-        self.conn.execute(f"PRAGMA busy_timeout = {max(1, int(left * 1000))}")
+        self.conn.execute(f"PRAGMA busy_timeout = {max(0, int(left * 1000))}")
 
     def _set_wal(self) -> None:
         # Switching a fresh file to WAL needs an exclusive lock and can report "locked" without
@@ -531,7 +530,7 @@ class ResultStore:
                 self.journal_mode = str(self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
                 return
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc):
+                if "locked" not in str(exc) or self._open_deadline is None or time.monotonic() >= self._open_deadline:
                     raise
                 time.sleep(0.01)
 

@@ -129,3 +129,23 @@ def test_opening_a_locked_store_waits_one_busy_timeout_in_all_and_says_how_long(
     assert str(raised.value).startswith("database is locked; waited 1.0 s, the busy timeout (1 s)"), str(raised.value)
     with ResultStore(db, timeout=1.0) as store:  # the lock gone, it opens (and makes its schema)
         assert store.schema_version == store_module.SCHEMA_VERSION
+
+
+def test_a_zero_busy_timeout_opens_a_store_no_one_holds_and_refuses_one_held(tmp_path):
+    """``timeout=0`` (a grader that must not wait) opens a store other connections merely have
+    open: each statement of the open still runs once, waiting for nothing; a store another
+    connection holds a write lock on is StoreLockedError at once, as SQLite's own verdict."""
+    from lrgym.leaderboard.store import StoreLockedError
+
+    db = tmp_path / "s.db"
+    with ResultStore(db) as first, ResultStore(db, timeout=0) as second:
+        assert second.journal_mode == first.journal_mode == "wal"
+    holder = sqlite3.connect(str(db), isolation_level=None)
+    holder.execute("PRAGMA journal_mode = DELETE")  # a rollback journal: a write lock shuts readers out
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreLockedError, match=r"database is locked; waited 0\.0 s, the busy timeout \(0 s\)"):
+            ResultStore(db, timeout=0)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
