@@ -6,7 +6,9 @@ by no command), and a command that found the store locked past the busy timeout 
 
 from __future__ import annotations
 
+import re
 import sqlite3
+import time
 
 import pytest
 
@@ -81,8 +83,10 @@ def test_a_store_locked_past_the_busy_timeout_is_said_as_locked_not_as_a_bad_db(
         holder.close()
     flat = " ".join(result.output.replace("│", " ").split())
     assert result.exit_code == 1, result.output
-    assert (f"error: the results store {db} stayed locked by another process (database is locked; waited 0.2 s, "
-            "the busy timeout (0.2 s))") in flat
+    # the wait said is the one measured (0.2 s and SQLite's last sleep, more on a loaded machine): not pinned
+    said = re.search(f"error: the results store {re.escape(str(db))} stayed locked by another process \\(database is "
+                     r"locked; waited (\d+\.\d) s, the busy timeout \(0\.2 s\)\)", flat)
+    assert said and 0.1 < float(said[1]) < 2.0, flat
     assert "Invalid value" not in flat
 
 
@@ -95,7 +99,6 @@ def test_opening_a_locked_store_waits_one_busy_timeout_in_all_and_says_how_long(
     the clock, and its error says how long it waited; SQLite's own verdict on the second lock is the
     reference that it was held."""
     import threading
-    import time
 
     db = tmp_path / "new.sqlite"
     holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
@@ -124,9 +127,11 @@ def test_opening_a_locked_store_waits_one_busy_timeout_in_all_and_says_how_long(
     finally:
         thread.join()
         holder.close()
-    assert 0.9 < waited < 1.3, waited  # 1.6 s on the old code: 0.6 s, then a whole timeout again
+    assert 0.9 < waited < 1.4, waited  # 1.6 s on the old code: 0.6 s, then a whole timeout again
     assert isinstance(raised.value, sqlite3.OperationalError)
-    assert str(raised.value).startswith("database is locked; waited 1.0 s, the busy timeout (1 s)"), str(raised.value)
+    # the wait it says is the wait measured (to its 0.1 s; a loaded machine's 1.06 s is said as 1.1 s)
+    said = re.match(r"database is locked; waited (\d+\.\d) s, the busy timeout \(1 s\)", str(raised.value))
+    assert said and abs(float(said[1]) - waited) <= 0.1, (str(raised.value), waited)
     with ResultStore(db, timeout=1.0) as store:  # the lock gone, it opens (and makes its schema)
         assert store.schema_version == store_module.SCHEMA_VERSION
 
@@ -144,8 +149,10 @@ def test_a_zero_busy_timeout_opens_a_store_no_one_holds_and_refuses_one_held(tmp
     holder.execute("PRAGMA journal_mode = DELETE")  # a rollback journal: a write lock shuts readers out
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        with pytest.raises(StoreLockedError, match=r"database is locked; waited 0\.0 s, the busy timeout \(0 s\)"):
+        started = time.monotonic()
+        with pytest.raises(StoreLockedError, match=r"database is locked; waited \d+\.\d s, the busy timeout \(0 s\)"):
             ResultStore(db, timeout=0)
+        assert time.monotonic() - started < 0.5  # at once: no busy wait (a loaded machine's open may take 0.05 s)
     finally:
         holder.execute("ROLLBACK")
         holder.close()
