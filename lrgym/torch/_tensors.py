@@ -31,11 +31,13 @@ def flat_grad(params, out: np.ndarray | None = None) -> np.ndarray:
     gradients in place, and brings a device's gradient to the CPU), no per-parameter float64
     copies joined by ``torch.cat``: the same values, bit for bit, in about half the time (0.55 →
     0.2 ms at 432k parameters). ``out``: a float64 vector to fill and return when it has the
-    gradient's size (a caller reusing it every update allocates nothing), else a new one."""
+    gradient's size and can be written (a caller reusing it every update allocates nothing), else a
+    new one (a read-only array is never written: torch would write through its read-only memory)."""
     grads = [None if p.grad is None else _as_real(p.grad.detach()) for p in params]
     sizes = [p.numel() * (2 if p.is_complex() else 1) if g is None else g.numel() for p, g in zip(params, grads)]
     total = sum(sizes)
-    if out is None or out.shape != (total,) or out.dtype != np.float64 or not out.flags.c_contiguous:
+    if out is None or out.shape != (total,) or out.dtype != np.float64 or not out.flags.c_contiguous \
+            or not out.flags.writeable:
         out = np.empty(total)
     flat = torch.from_numpy(out)
     start = 0

@@ -88,7 +88,7 @@ def test_flat_grad_equals_the_concatenated_copies_to_the_bit():
     assert _same_bits(flat_grad([]), reference_flat_grad([]))
 
 
-def test_out_is_refilled_and_used_only_at_its_size():
+def test_out_is_refilled_and_used_only_at_its_size_when_writable():
     params = _odd_params()
     expected = reference_flat_grad(params)
     out = np.full(expected.size, 7.0)  # stale values, as a previous update's gradient
@@ -98,6 +98,10 @@ def test_out_is_refilled_and_used_only_at_its_size():
     got = flat_grad(params, out=wrong)
     assert got is not wrong and _same_bits(got, expected) and (wrong == 7.0).all()
     assert flat_grad(params, out=np.zeros(expected.size, dtype=np.float32)).dtype == np.float64
+    frozen = np.zeros(expected.size)
+    frozen.flags.writeable = False  # (np.frombuffer of bytes: torch wrote into the immutable bytes object)
+    got = flat_grad(params, out=frozen)
+    assert got is not frozen and _same_bits(got, expected) and (frozen == 0.0).all()
 
 
 def test_scheduler_reuses_its_vectors_and_observes_what_fresh_copies_give():
