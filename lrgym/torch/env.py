@@ -362,6 +362,7 @@ class TorchTrainingEnv(gym.Env):
         self._batches = None
         self._torch_rng = None  # the env's own torch CPU stream (_own_rng), made at reset
         self._done = True
+        self._reset_failed = False  # the last reset() raised part way: no episode to step
 
     # ---- data and model -----------------------------------------------------------------------
 
@@ -467,8 +468,13 @@ class TorchTrainingEnv(gym.Env):
         unknown = set(options or {}) - {"lr_init"}
         if unknown:
             raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: lr_init")
+        # from here the old episode is gone: a reset that raises part way (a loss_fn refused, the
+        # optimizer callable's error) leaves no episode to step, not the old one half rebuilt
+        self._done, self._reset_failed = True, True
         with self._own_rng(seed=int(self.np_random.integers(2**62))):
-            return self._reset(options)
+            out = self._reset(options)
+        self._reset_failed = False
+        return out
 
     def _reset(self, options: dict | None):
         if self.model_fn is not None:
@@ -502,6 +508,8 @@ class TorchTrainingEnv(gym.Env):
     def step(self, action):
         if self._done:  # LRControlEnv's words: before the first reset there is no episode to have finished
             raise RuntimeError("step() called before the first reset(); call reset() first" if self.optimizer is None
+                               else "step() called after a reset() that raised; call reset() again"
+                               if self._reset_failed
                                else "step() called on a finished episode; call reset() first")
         with self._own_rng():
             return self._step(action)

@@ -920,3 +920,27 @@ def test_a_step_before_the_first_reset_says_so_as_lrcontrolenv_does():
         words[name] = (str(before.value), str(after.value))
     assert words["torch"] == words["lrgym"]
     assert "before the first reset()" in words["torch"][0] and "finished episode" in words["torch"][1]
+
+
+def test_a_step_after_a_reset_that_raised_steps_no_half_rebuilt_episode():
+    """A reset that raises part way (here its loss_fn, refused at the first measurement) rebuilt
+    the model and left the old episode's flag "not done", so step() went on with the old
+    optimizer over a new model; now it says the reset raised, and a good reset starts afresh."""
+    bad = {"on": False}
+    cross_entropy = torch.nn.CrossEntropyLoss(reduction="none")
+
+    def loss_fn(out, y):
+        return None if bad["on"] else cross_entropy(out, y)
+
+    env = make_env(loss_fn=loss_fn)
+    env.reset(seed=0)
+    env.step(2)
+    bad["on"] = True
+    with pytest.raises(ValueError, match="loss_fn"):
+        env.reset(seed=1)
+    with pytest.raises(RuntimeError, match=r"step\(\) called after a reset\(\) that raised; call reset\(\) again"):
+        env.step(2)
+    bad["on"] = False
+    fresh = make_env(loss_fn=loss_fn)
+    assert np.array_equal(env.reset(seed=1)[0], fresh.reset(seed=1)[0])
+    assert np.array_equal(env.step(2)[0], fresh.step(2)[0])
