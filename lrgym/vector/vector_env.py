@@ -399,7 +399,7 @@ class LRControlVectorEnv(VectorEnv):
         """Reset sub-environment i and take it over; a reset that is not ``automatic`` starts an
         ``instance_order="each_once"`` pass (:meth:`LRControlEnv.start_pass`); one its options or
         seed refuse (``call("reset", ...)``) starts none: they are checked first."""
-        if not automatic:
+        if not automatic and self._sub_envs[i].instance_order == "each_once":  # (start_pass: nothing otherwise)
             self._sub_envs[i].check_reset_options(options)
             if seed is not None:
                 seeding.np_random(seed)  # gymnasium's error naming a bad seed, as the reset's
