@@ -218,6 +218,19 @@ class _Worker:
         # still exiting, or a folder in it still busy: removed by the next sweep (sweep_orphaned_scratch)
         _EXITING.append((self.process, self.scratch))
 
+    def signal_kill(self) -> None:
+        """SIGKILL the worker process, at once and from any thread, without waiting for it: its
+        sandboxes die with it (PDEATHSIG); whoever waits on it (:attr:`waitables`) reaps it with
+        :meth:`kill`, which removes what it left. Sent through its pidfd where there is one, so it
+        never reaches another process that took a reaped worker's pid."""
+        try:
+            if self.sentinel is not None:
+                signal.pidfd_send_signal(self.sentinel, signal.SIGKILL)
+            elif self.process.poll() is None:  # pragma: no cover - old kernels / macOS
+                self.process.kill()
+        except (ProcessLookupError, OSError):  # already gone
+            pass
+
     def kill(self) -> None:
         """SIGKILL the worker and its process group (its sandboxes die with it: PDEATHSIG)."""
         try:

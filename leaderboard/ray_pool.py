@@ -34,8 +34,12 @@ Failures:
   worker has its node's environment, so it did not reach the grader workers, and a node
   without namespaces graded untrusted code in the weak mode the driver had refused
   (:data:`DRIVER_SETTINGS`);
-* a group over its time limit: its actors are killed (``ray.kill``); their grader worker and
-  its sandbox die with them (``PR_SET_PDEATHSIG`` links actor → worker → sandbox);
+* a group over its time limit, or a run stopped (Ctrl-C, SIGTERM): each busy actor kills its
+  grader worker and removes what the worker's sandbox left (its cgroup, the worker's temp
+  folder: :meth:`GraderHost.abort`), then the actor is killed (``ray.kill``). An actor that does
+  not answer within 20 s is killed all the same: its worker and sandbox die with it
+  (``PR_SET_PDEATHSIG`` links actor → worker → sandbox) and the next sandbox made on its node
+  removes their cgroup (:func:`~lrgym.leaderboard.sandbox_cgroup.sweep_stale_cgroups`);
 * fewer free CPUs than actors (a lost node, other jobs on a shared cluster, ``--workers``
   above the cluster's CPUs): an actor holds its CPU while it lives, so one Ray cannot place
   yet is given no job (:meth:`GroupScheduler._ready`) and no group's clock runs for it; the
@@ -74,7 +78,7 @@ from lrgym.leaderboard.failures import PolicyError
 from lrgym.leaderboard.import_paths import hidden_dirs
 from lrgym.leaderboard.scheduling import LOST_UNIT_RETRIES, Groups, GroupScheduler, Job
 
-__all__ = ["GraderHost", "NodeMismatch", "RayCannotRun", "RayWorkerPool", "actor_memory_mb", "ship_files"]
+__all__ = ["CONTROL_GROUP", "GraderHost", "NodeMismatch", "RayCannotRun", "RayWorkerPool", "actor_memory_mb", "ship_files"]
 
 
 #: environment variables of the driver that decide how the grader confines a submission: set on
@@ -82,6 +86,10 @@ __all__ = ["GraderHost", "NodeMismatch", "RayCannotRun", "RayWorkerPool", "actor
 #: the one `ray start` had there, not the driver's)
 DRIVER_SETTINGS = ("LRGYM_SANDBOX",)
 
+
+#: the Ray concurrency group of :meth:`GraderHost.abort`: a thread of its own, so it runs while
+#: the actor's one ordinary thread waits in ``run`` on a job (a hanging policy's, say)
+CONTROL_GROUP = "control"
 
 #: Ray ``memory`` (MB) of an actor besides its submission's sandbox: the actor's Ray worker and
 #: its grader worker, lrgym, NumPy and Numba loaded and a job's envs
@@ -145,9 +153,18 @@ class GraderHost:
 
     ``run(payload, files)`` sends one job and blocks until its reply; returns ``(reply, None)``
     or ``(None, why the worker died)``, like the local pool's worker handle.
+
+    ``abort()`` ends a busy actor's job from the driver (a time limit, a stopped run) before Ray
+    kills the actor: it runs beside ``run`` (its own concurrency group, :data:`CONTROL_GROUP`),
+    kills the grader worker, and returns once ``run`` has reaped it and removed what its
+    sandboxes left (their cgroups, the worker's temp folder), as the local pool does for a worker
+    it kills. ``ray.kill`` alone ends the actor at once; its worker and sandbox die with it
+    (``PR_SET_PDEATHSIG``) but nobody is left to remove their cgroups.
     """
 
     def __init__(self, quiet: bool = True, hidden: tuple[str, ...] | list[str] = (), env: dict | None = None):
+        import threading
+
         from lrgym.leaderboard.pool import _Worker
 
         # env: the driver's grading settings (DRIVER_SETTINGS), for this actor's grader workers
@@ -156,6 +173,9 @@ class GraderHost:
         self._make = lambda: _Worker(quiet, hidden)
         self.worker = None
         self.files_dir = None
+        self._lock = threading.Lock()  # self.worker's changes, between run (one thread) and abort (another)
+        self._idle = threading.Event()  # no run call under way
+        self._idle.set()
 
     def pid(self) -> int:
         return os.getpid()
@@ -193,24 +213,41 @@ class GraderHost:
 
         from lrgym.leaderboard.pool import _death_reason
 
-        if self.worker is None:
-            self.worker = self._make()
+        self._idle.clear()
         try:
-            self.worker.send(0, Job("", self._localise(payload, files or {})))
-        except (BrokenPipeError, OSError):  # the grader worker died before taking the job
-            reply, problem = None, _death_reason(self.worker.process, self.worker.stderr)
-        else:
-            wait(self.worker.waitables)
-            reply, problem = self.worker.receive()
-        if reply is None:
-            self.worker.kill()
-            self.worker = None
-        return reply, problem
+            with self._lock:
+                if self.worker is None:
+                    self.worker = self._make()
+                worker = self.worker
+            try:
+                worker.send(0, Job("", self._localise(payload, files or {})))
+            except (BrokenPipeError, OSError):  # the grader worker died before taking the job
+                reply, problem = None, _death_reason(worker.process, worker.stderr)
+            else:
+                wait(worker.waitables)
+                reply, problem = worker.receive()
+            if reply is None:
+                with self._lock:
+                    worker.kill()  # reaps it; its sandboxes' cgroups and its temp folder go
+                    self.worker = None
+            return reply, problem
+        finally:
+            self._idle.set()
+
+    def abort(self, wait: float = 15.0) -> None:
+        """Kill the grader worker of a job under way and wait (up to ``wait`` s) until ``run`` has
+        reaped it and removed what it left; then :meth:`stop`. Called in :data:`CONTROL_GROUP`."""
+        with self._lock:
+            if self.worker is not None:
+                self.worker.signal_kill()
+        self._idle.wait(wait)
+        self.stop()
 
     def stop(self) -> None:
-        if self.worker is not None:
-            self.worker.stop()
-            self.worker = None
+        with self._lock:
+            if self.worker is not None:
+                self.worker.stop()
+                self.worker = None
         if self.files_dir is not None:
             import shutil
 
@@ -256,7 +293,8 @@ class RayWorkerPool(GroupScheduler):
         self.time_limit = time_limit
         self.isolate_groups = isolate_groups
         self.quiet = quiet
-        self._host = self.ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(GraderHost)
+        self._host = self.ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0,
+                                     concurrency_groups={CONTROL_GROUP: 1})(GraderHost)
         self._files: dict[str, tuple] = {}  # during a run: policy -> (its spec, its files), read once
         self._fingerprint = node_fingerprint()  # the driver's: every actor's node must match it
         self._memory_mb = float(ACTOR_MEMORY_MB)  # during a run: each actor's Ray memory (actor_memory_mb)
@@ -424,25 +462,33 @@ class RayWorkerPool(GroupScheduler):
         self._answer(groups, slots, slot, reply, problem, on_reply)
 
     def _end(self, slot: _Slot, graceful: bool) -> None:
-        """Stop an idle actor's worker (it ends its sandboxes), or kill a busy actor outright."""
+        """Stop an idle actor's worker (it ends its sandboxes), or abort a busy actor's job; then
+        kill the actor."""
         self._end_slots([slot] if graceful else [], [slot])
 
     def _end_all(self, slots: list[_Slot]) -> None:
-        """End many actors in one round: every idle one is asked to stop at once, then all are
-        killed. A stop is a round trip (the grader worker ends its sandboxes and exits): one after
+        """End many actors in one round: every idle one is asked to stop and every busy one to
+        abort its job at once, then all are killed. A stop is a round trip (the grader worker ends its sandboxes and exits): one after
         another, the end of a run (or a change of group with ``isolate_groups``) cost the driver
         one round trip per actor (``python -m benchmarks.ray_teardown``)."""
         self._end_slots([s for s in slots if s.job is None], slots)
 
     def _end_slots(self, graceful: list[_Slot], slots: list[_Slot]) -> None:
+        """Stop the ``graceful`` slots' workers and abort the busy ones' jobs (each actor removes
+        what its worker's sandboxes left: :meth:`GraderHost.abort`), all at once and bounded by
+        one wait, then kill every actor of ``slots``."""
         ray = self.ray
         stops = []
-        for s in graceful:
-            if s.ready:  # an actor never placed has nothing to stop
-                try:
+        for s in slots:
+            if not s.ready:  # an actor never placed has nothing to stop
+                continue
+            try:
+                if s in graceful:
                     stops.append(s.actor.stop.remote())
-                except Exception:  # noqa: BLE001 - already dead: killed below
-                    pass
+                elif s.job is not None:
+                    stops.append(s.actor.abort.options(concurrency_group=CONTROL_GROUP).remote())
+            except Exception:  # noqa: BLE001 - already dead: killed below
+                pass
         if stops:
             try:
                 ray.wait(stops, num_returns=len(stops), timeout=20)

@@ -512,6 +512,49 @@ def test_a_group_over_its_time_limit_is_killed_with_its_grader_worker(cluster):
     assert _grader_workers() - before == set()
 
 
+def _dead_scratch(before=()) -> list[str]:
+    """The grader's temp folders (a grader worker's, an actor's copy of a submission) not in
+    ``before`` whose owner has ended: left behind."""
+    import os
+    import tempfile
+
+    from lrgym.baselines.owner_names import owner_gone
+    from lrgym.leaderboard.pool import SCRATCH_PREFIX
+
+    tmp = tempfile.gettempdir()
+    return [n for n in set(os.listdir(tmp)) - set(before) if owner_gone(n, SCRATCH_PREFIX)]
+
+
+def test_a_submission_over_its_time_limit_on_ray_leaves_no_sandbox_cgroup_or_folder(cluster, tmp_path):
+    """A submission that hangs in act(), graded on Ray with a time limit: its entry fails with
+    the limit, and its busy actor, before Ray kills it, kills its grader worker and removes what
+    the worker's sandbox left (:meth:`GraderHost.abort`). ``ray.kill`` alone ended the actor,
+    its worker and sandbox with it (``PR_SET_PDEATHSIG``), and left the sandbox's cgroup and the
+    worker's temp folder behind, with nobody to remove them until the next grader on that node."""
+    import os
+    import tempfile
+    import time
+
+    from lb_helpers import dead_sandbox_groups, sandbox_groups
+
+    refs = compute_references(ONE_FAMILY, n_workers=2)
+    before_groups, before_scratch = sandbox_groups(), os.listdir(tempfile.gettempdir())
+    before_workers, before_sandboxes = _grader_workers(), _grader_workers(b"lrgym.leaderboard.policy_host")
+    limit = 20  # room for the actor's and the sandbox's start on a loaded machine
+    outcome = run_suite([submission_spec(policy("Hangs"), name="hangs")], ONE_FAMILY, references=refs,
+                        n_workers=1, time_limit=limit, memory_mb=1000, backend="ray")[0]
+    assert not outcome.ok and f"exceeded the wall-clock limit of {limit} s" in outcome.entry.failure_reason, \
+        outcome.entry.failure_reason
+    deadline = time.monotonic() + 15  # the killed processes may still be exiting
+    while (_grader_workers() - before_workers or _grader_workers(b"lrgym.leaderboard.policy_host") - before_sandboxes
+           or dead_sandbox_groups(before_groups) or _dead_scratch(before_scratch)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _grader_workers() - before_workers == set()
+    assert _grader_workers(b"lrgym.leaderboard.policy_host") - before_sandboxes == set()
+    assert dead_sandbox_groups(before_groups) == []
+    assert _dead_scratch(before_scratch) == []
+
+
 def test_short_rllib_training_exports_a_gradable_policy(cluster, tmp_path):
     """PPO with one env runner (a Ray actor stepping the batched vector env), checkpointed and
     resumed; the exported NumPy policy is graded as a submission through the cluster."""
