@@ -176,6 +176,7 @@ class GraderHost:
         self._lock = threading.Lock()  # self.worker's changes, between run (one thread) and abort (another)
         self._idle = threading.Event()  # no run call under way
         self._idle.set()
+        self._aborted = False  # abort was called: no job starts any more (Ray kills the actor next)
 
     def pid(self) -> int:
         return os.getpid()
@@ -216,6 +217,8 @@ class GraderHost:
         self._idle.clear()
         try:
             with self._lock:
+                if self._aborted:  # a job sent just before the driver aborted this actor
+                    return None, "the grader actor was stopped before the job started"
                 if self.worker is None:
                     self.worker = self._make()
                 worker = self.worker
@@ -234,13 +237,14 @@ class GraderHost:
         finally:
             self._idle.set()
 
-    def abort(self, wait: float = 15.0) -> None:
-        """Kill the grader worker of a job under way and wait (up to ``wait`` s) until ``run`` has
+    def abort(self, seconds: float = 15.0) -> None:
+        """Kill the grader worker of a job under way and wait (up to ``seconds``) until ``run`` has
         reaped it and removed what it left; then :meth:`stop`. Called in :data:`CONTROL_GROUP`."""
         with self._lock:
+            self._aborted = True
             if self.worker is not None:
                 self.worker.signal_kill()
-        self._idle.wait(wait)
+        self._idle.wait(seconds)
         self.stop()
 
     def stop(self) -> None:
