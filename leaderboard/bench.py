@@ -49,6 +49,10 @@ def _machine_busy() -> float | None:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+#: what ``--isolation`` runs unless ``--only`` names others: the simplest baseline and an adaptive one
+ISOLATION_BASELINES = ("fixed", "hypergradient")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m lrgym.leaderboard.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--suite", default=None, help="suite (default: the leaderboard's default suite)")
@@ -65,21 +69,22 @@ def main(argv: list[str] | None = None) -> None:
         positive_int("repeat", args.repeat)
     except ValueError as exc:
         parser.error(f"--{exc}")
-    if args.isolation:
-        return isolation(args)
-
-    from lrgym.leaderboard.references import load_references
-    from lrgym.leaderboard.runner import baseline_specs, cpu_description, run_suite
-    from lrgym.leaderboard.store import ResultStore
-    from lrgym.leaderboard.suite import get_suite
-
-    from lrgym.leaderboard.suite import DEFAULT_SUITE
+    from lrgym.leaderboard.runner import baseline_specs
+    from lrgym.leaderboard.suite import DEFAULT_SUITE, get_suite
 
     try:  # a misspelt suite or baseline stops here, not after the references (minutes if not cached)
         suite = get_suite(args.suite or DEFAULT_SUITE)
-        specs = baseline_specs(args.only, include_learned=args.learned)
+        specs = baseline_specs(args.only or (list(ISOLATION_BASELINES) if args.isolation else None),
+                               include_learned=args.learned)
     except ValueError as exc:
         parser.error(str(exc))
+    if args.isolation:
+        return isolation(suite, specs, args)
+
+    from lrgym.leaderboard.references import load_references
+    from lrgym.leaderboard.runner import cpu_description, run_suite
+    from lrgym.leaderboard.store import ResultStore
+
     # untimed if not cached yet; its progress on stderr: stdout is the measurements alone
     refs = load_references(suite, n_workers=args.workers, log=status)
     kind = "baselines" if args.learned or args.only else "hand-designed baselines"
@@ -117,16 +122,14 @@ def per_family_costs(cpu_of: dict[str, float], sizes: dict[str, int]) -> str:
             + f"; fixed cost of a run {fixed:.1f} CPU-s")
 
 
-def isolation(args) -> None:
-    """Seconds per entry of the same baselines in the workers and in sandboxed processes."""
+def isolation(suite, specs, args) -> None:
+    """Seconds per entry of the same baselines (``specs``) on ``suite`` in the workers and in
+    sandboxed processes."""
     from lrgym.leaderboard.references import load_references
-    from lrgym.leaderboard.runner import baseline_specs, cpu_description, run_suite
+    from lrgym.leaderboard.runner import cpu_description, run_suite
     from lrgym.leaderboard.sandbox import mode
-    from lrgym.leaderboard.suite import get_suite
 
-    suite = get_suite(args.suite)
     refs = load_references(suite, n_workers=args.workers, log=status)
-    specs = baseline_specs(args.only or ["fixed", "hypergradient"])
     print(f"{len(specs)} baselines x {suite.n_runs} episodes on {suite.version}; {cpu_description()}; "
           f"sandbox {mode()['kind']}")
     for _ in range(args.repeat):

@@ -18,7 +18,9 @@ def test_per_family_costs_needs_every_family():
 
 
 @pytest.mark.parametrize("argv, message", [(["--only", "cosin"], "unknown baseline(s) ['cosin']; valid choices: fixed"),
-                                           (["--suite", "qiuck"], "unknown suite 'qiuck'; valid choices: v2")])
+                                           (["--suite", "qiuck"], "unknown suite 'qiuck'; valid choices: v2"),
+                                           (["--isolation", "--only", "cosin"], "unknown baseline(s) ['cosin']; valid choices: fixed"),
+                                           (["--isolation", "--suite", "qiuck"], "unknown suite 'qiuck'; valid choices: v2")])
 def test_a_misspelt_baseline_or_suite_stops_before_the_references(argv, message, monkeypatch, capsys):
     """Both were tracebacks, the baseline's only after the suite's references had been loaded
     (computed, if not cached: minutes)."""
@@ -70,3 +72,35 @@ def test_the_references_progress_goes_to_stderr_and_the_timings_to_stdout(argv, 
     assert "baselines x" in header, out
     expected = ["in worker:", "sandboxed:"] if "--isolation" in argv else ["all ("]
     assert [r[:len(e)] for r, e in zip(runs, expected)] == expected and len(runs) == len(expected), out
+
+
+@pytest.mark.parametrize("argv, version, names", [(["--isolation"], "v2/", ["fixed", "hypergradient"]),
+                                                  (["--isolation", "--suite", "v1", "--only", "cosine"], "v1/", ["cosine"]),
+                                                  ([], "v2/", None)])
+def test_isolation_without_a_suite_runs_on_the_default_one(argv, version, names, monkeypatch, capsys):
+    """``--isolation`` without ``--suite`` (the README's command) stopped with a traceback, "unknown
+    suite None": it read ``--suite``'s default, None, where the timing run reads the leaderboard's
+    default suite. Both now grade on that suite; ``--isolation`` the two baselines it names unless
+    ``--only``. The references and the grading are stood in for."""
+    from types import SimpleNamespace
+
+    import lrgym.leaderboard.references as references
+    import lrgym.leaderboard.runner as runner
+    from lrgym.leaderboard.bench import main
+    from lrgym.leaderboard.suite import DEFAULT_SUITE, get_suite
+
+    graded = []
+    summary = {"iqm": [0.5], "episode_seconds": 2.0, "policy_seconds": 1.0, "policy_steps": 10}
+
+    def run_suite(specs, suite, **kw):
+        graded.append((suite.version, [s.name for s in specs]))
+        return [SimpleNamespace(ok=True, spec=s, entry=SimpleNamespace(summary=summary)) for s in specs]
+
+    monkeypatch.setattr(references, "load_references", lambda suite, **kw: {})
+    monkeypatch.setattr(runner, "run_suite", run_suite)
+    main(argv)
+    assert get_suite(DEFAULT_SUITE).version.startswith("v2/")
+    assert graded and all(v.startswith(version) for v, _ in graded), graded
+    if names is not None:
+        assert all(n == names for _, n in graded), graded
+    assert f"episodes on {graded[0][0]}" in capsys.readouterr().out
