@@ -61,19 +61,27 @@ MAX_KEY_FILE = 64 * 1024
 MIN_KEY_BYTES = 16
 
 
-def _followed_link(path: Path) -> Path:
-    """The key file a symbolic link at ``path`` leads to (a mounted secret, as a Kubernetes secret
-    volume holds its files, is one), or a ValueError naming ``path``: a dangling link (a key on a
-    volume not mounted must not be mistaken for a missing key, which ``suites --private`` would
-    create anew), or a chain with a link someone else could repoint: every link on the way must
-    belong to the grader's user or root, in a folder no other user may write to (a sticky folder
-    counts, its links being the grader's own)."""
+def _check_links_on_the_way(path: Path) -> None:
+    """A ValueError naming ``path`` when a symbolic link on its way to the key someone else could
+    repoint: every link, at any level of the path (a folder's too: ``/srv/shared/keys/grader.key``
+    with ``keys`` a link) and along any chain of links, must belong to the grader's user or root,
+    in a folder no other user may write to (a sticky folder counts, its links being the grader's
+    own). Only the links of the last component were checked: a folder link in a folder anyone may
+    write to led to whatever key file its repointer chose. A loop ends the walk (the caller's
+    ``os.stat`` names it)."""
     me = os.geteuid()
-    hop = path.absolute()
-    for _ in range(40):
-        if not hop.is_symlink():
-            break
-        link, folder = os.lstat(hop), os.stat(hop.parent)
+    here, pending, hops = Path(path.absolute().anchor), list(path.absolute().parts[1:]), 0
+    while pending and hops < 40:
+        hop = here / pending.pop(0)
+        try:
+            link = os.lstat(hop)
+        except OSError:  # missing or unreadable: reading the key says so
+            return
+        if not stat.S_ISLNK(link.st_mode):
+            here = hop
+            continue
+        hops += 1
+        folder = os.stat(hop.parent)
         shared = folder.st_mode & 0o022 and not folder.st_mode & stat.S_ISVTX
         if link.st_uid not in (me, 0) or shared or folder.st_uid not in (me, 0):
             owner = (f"uid {link.st_uid}" if link.st_uid not in (me, 0)
@@ -82,7 +90,15 @@ def _followed_link(path: Path) -> Path:
                              f"could point elsewhere ({owner}); valid: links of your own or root's, in folders only "
                              f"their owner writes, or the key file itself: {KEY_FORM}")
         target = Path(os.readlink(hop))
-        hop = target if target.is_absolute() else hop.parent / target
+        pending = list(target.parts[1:] if target.is_absolute() else target.parts) + pending
+        here = Path(target.anchor) if target.is_absolute() else hop.parent
+
+
+def _followed_link(path: Path) -> Path:
+    """The key file a symbolic link at ``path`` leads to (a mounted secret, as a Kubernetes secret
+    volume holds its files, is one), or a ValueError naming ``path``: a dangling link (a key on a
+    volume not mounted must not be mistaken for a missing key, which ``suites --private`` would
+    create anew) or a loop (its links were judged by :func:`_check_links_on_the_way`)."""
     try:
         os.stat(path)
     except OSError as exc:
@@ -145,6 +161,7 @@ def load_key(path: str | os.PathLike) -> bytes:
                          f"`lrgym leaderboard suites --private {path}`") from None
     except OSError as exc:
         raise ValueError(f"private suite key {path} cannot be read: {exc.strerror or exc}; {valid}") from None
+    _check_links_on_the_way(path)
     if stat.S_ISLNK(st.st_mode):  # judged and read as the file it leads to
         path = _followed_link(path)
         st = os.lstat(path)

@@ -114,6 +114,17 @@ def test_a_link_to_a_key_is_followed_unless_anyone_could_repoint_it(tmp_path):
         load_key(mine / "key")
     with pytest.raises(ValueError, match=r"a folder of mode 770"):
         load_key(link_in("group", 0o770))
+    # a folder link on the way counts as much as the key's own (README: "every link on the way"):
+    # only links of the last component were judged, so a key reached through a folder link in a
+    # folder anyone may write to was read wherever that link pointed
+    (tmp_path / "shared" / "keys").symlink_to(tmp_path, target_is_directory=True)
+    with pytest.raises(ValueError, match=r"leads through the symbolic link .*shared/keys, which someone else could"):
+        load_key(tmp_path / "shared" / "keys" / "real.key")
+    (mine / "keys").symlink_to(tmp_path, target_is_directory=True)  # in a folder of the grader's own
+    assert load_key(mine / "keys" / "real.key") == load_key(key)
+    (mine / "via").symlink_to(tmp_path / "shared" / "keys" / "real.key")  # a chain through that folder link
+    with pytest.raises(ValueError, match=r"leads through the symbolic link .*shared/keys, which"):
+        load_key(mine / "via")
     if os.geteuid() == 0:  # another user's link in a sticky folder leads to their key
         sticky = tmp_path / "sticky"
         sticky.mkdir()
