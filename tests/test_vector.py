@@ -615,3 +615,34 @@ def test_set_attr_refuses_what_the_batched_step_keeps_itself_where_sync_would_st
     venv.set_attr("curriculum_level", 3, indices=[1])
     assert venv.get_attr("curriculum_level", indices=[1]) == [3]
     sync.close(), envs.close(), venv.close()
+
+
+def test_a_refused_set_attr_names_a_remedy_that_works():
+    """Each refused ``set_attr`` says what does the job, and that works: a make_vec keyword that the
+    env takes, or reset options for the step state. It used to offer ``gym.make_vec(..., t=...)``
+    (and ``lr=``, ``task=``, ``reward_name=``, ...) for every name, keywords the env refuses."""
+    import re
+
+    from lrgym.keywords import UnknownKeywordError
+    from lrgym.vector.vector_env import BATCH_OWNED
+
+    envs = gym.make_vec("LRControl-Quadratic-v1", 2, vectorization_mode="vector_entry_point")
+    envs.reset(seed=0)
+    for name in sorted(BATCH_OWNED):
+        with pytest.raises(ValueError, match=rf"set_attr\('{name}'\) would have no effect") as refused:
+            envs.set_attr(name, 1)
+        message = str(refused.value)
+        keyword = re.search(r"vectorization_mode='vector_entry_point', (\w+)=\.\.\.\)", message)
+        if keyword:  # the keyword offered is one the env takes (the value None may still be refused)
+            try:
+                gym.make_vec("LRControl-Quadratic-v1", 2, vectorization_mode="vector_entry_point",
+                             **{keyword.group(1): None}).close()
+            except UnknownKeywordError:
+                pytest.fail(f"set_attr({name!r})'s error offers {keyword.group(1)}=, which the env refuses: {message}")
+            except (TypeError, ValueError):
+                pass
+        else:
+            assert "envs.reset(options=" in message or " with " in message, message
+    _, infos = envs.reset(options={"lr_init": 0.05, "instance": 3})  # the step state's remedy
+    assert list(infos["lr"]) == [0.05, 0.05] and list(infos["instance"]) == [3, 3]
+    envs.close()

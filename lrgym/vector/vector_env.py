@@ -47,15 +47,31 @@ BATCH_OWNED = frozenset({
 })
 
 
+#: the part of :data:`BATCH_OWNED` that is step state: steps and resets change it, no keyword sets it
+STEP_STATE = ("lr", "t", "updates", "state", "task", "instance")
+#: settings of :data:`BATCH_OWNED` that are no keyword of the env's: the keywords that set them
+#: (the others are set by the keyword of their own name)
+SETTING_KEYWORDS = {"reward_name": "reward", "instance_range": "instance_set or instances",
+                    "action_space": "action_mode or factors", "observation_space": "the env's keywords",
+                    "settings": "the env's keywords"}
+
+
 def check_settable(name: str) -> None:
-    """Refuse a ``set_attr`` of an attribute the batched step keeps itself (:data:`BATCH_OWNED`)."""
-    if name in BATCH_OWNED:
-        raise ValueError(
-            f"set_attr({name!r}) would have no effect: the batched env keeps its sub-environments' step state "
-            "(lr, t, updates, state, task, instance) in its own arrays and fixes their settings when it is made; "
-            "valid: an attribute of your own (e.g. a curriculum level your wrapper reads), or a new env made "
-            f"with the setting you want (gym.make_vec(id, n, vectorization_mode='vector_entry_point', {name}=...) "
-            "for a setting; reset(options={'lr_init': ...}) for the starting LR)")
+    """Refuse a ``set_attr`` of an attribute the batched step keeps itself (:data:`BATCH_OWNED`),
+    saying what sets it: a reset for the step state, the env's keyword for a setting."""
+    if name not in BATCH_OWNED:
+        return
+    if name in STEP_STATE:
+        how = ("a reset, which sets the step state: envs.reset(options={'lr_init': ..., 'instance': ...}), with "
+               "'reset_mask' for chosen sub-environments")
+    else:
+        keyword = SETTING_KEYWORDS.get(name, name)
+        how = ("a new env made with the setting you want: gym.make_vec(id, n, vectorization_mode='vector_entry_point', "
+               + (f"{keyword}=...)" if keyword.isidentifier() else f"...) with {keyword}"))
+    raise ValueError(
+        f"set_attr({name!r}) would have no effect: the batched env keeps its sub-environments' step state "
+        f"({', '.join(STEP_STATE)}) in its own arrays and fixes their settings when it is made; "
+        f"valid: an attribute of your own (e.g. a curriculum level your wrapper reads), or {how}")
 
 
 #: sub-environment methods that :meth:`LRControlVectorEnv.call` (and the SB3 adapter's
