@@ -218,3 +218,15 @@ def test_the_frame_stack_example_gives_what_vecframestack_gives():
             stack.reset()
         first = stacked[0, -12:]
     venv.close()
+
+
+def test_the_readmes_count_of_the_blocks_run_here_is_right():
+    """The README's Development section says how many of its Python blocks these tests run: the
+    blocks of EXAMPLES and the two submission examples checked on their own below. It said "eight
+    of the twelve" when 13 of 15 ran."""
+    tested = [*EXAMPLES, "class NormalizedPPO", "class FrameStack"]
+    blocks = python_blocks()
+    run = [b for b in blocks if any(marker in b for marker in tested)]
+    said = re.search(r"need no store or long training \((\d+) of\s+the (\d+) blocks", README.read_text())
+    assert said, "the README no longer says how many of its Python blocks run here"
+    assert (int(said.group(1)), int(said.group(2))) == (len(run), len(blocks))
