@@ -30,8 +30,8 @@ Anything else (a bare tensor, ``(X, y, w)``, X and y of different lengths) is re
 construction, naming it.
 The training objective reported each step is the mean loss over ``eval_data`` (default: the
 first ``eval_rows`` training rows, or the first ``eval_batches`` batches of a loader, drawn once
-at construction in a forked torch RNG seeded with :data:`EVAL_DATA_SEED`, so envs built alike
-evaluate on the same batches); the validation loss and ``metric_fn`` over ``val_data`` (default
+at construction in a forked torch RNG seeded with :data:`EVAL_DATA_SEED`, the loader's own
+generator seeded so too and put back, so envs built alike evaluate on the same batches); the validation loss and ``metric_fn`` over ``val_data`` (default
 metric: 1 − V/V0, V and V0 floored at ``lrgym.features.TINY`` as the features floor losses
 ≤ 0: 0.0 while a first validation loss of 0 stays 0). The losses follow the rule of
 :func:`lrgym.monitor.check_loss`, as under :class:`~lrgym.torch.PolicyScheduler`: the first
@@ -238,10 +238,21 @@ def _own_generators(data) -> list:
 def _first_batches(data, n: int) -> list:
     """The first ``n`` batches of batch data (the default evaluation data), drawn in a forked
     torch RNG seeded with :data:`EVAL_DATA_SEED`: a shuffling ``DataLoader`` gives every env built
-    with the same arguments the same batches, and the global RNG is as it was."""
+    with the same arguments the same batches, and the global RNG is as it was. A loader's own
+    generators (:func:`_own_generators`), which its sampler draws from instead, are seeded so too
+    and put back where they were (they were read as found, and advanced: the batches depended on
+    where the user's generator stood when the env was built)."""
+    own = _own_generators(data)
+    users = [g.get_state() for g in own]
     with torch.random.fork_rng(devices=[]):  # the CPU generator, which DataLoader's samplers draw from
         torch.default_generator.manual_seed(EVAL_DATA_SEED)
-        return [batch for _, batch in zip(range(n), data)]
+        for g in own:
+            g.manual_seed(EVAL_DATA_SEED)
+        try:
+            return [batch for _, batch in zip(range(n), data)]
+        finally:
+            for g, state in zip(own, users):
+                g.set_state(state)
 
 
 def default_metric(val: float, v0: float) -> float:

@@ -684,6 +684,44 @@ def test_a_loaders_own_generator_is_seeded_per_episode_and_left_as_it_was(where)
     assert first == alone
 
 
+@pytest.mark.parametrize("where", ["loader", "sampler"])
+def test_envs_built_alike_on_a_loader_with_its_own_generator_evaluate_alike(where):
+    """An audit (2026-12-06): the default evaluation batches of a ``DataLoader`` with a generator
+    of its own were drawn from that generator as the user's code had left it, and advanced it: two
+    envs built alike, with the generator elsewhere, evaluated on other rows (another L0), and the
+    construction moved the user's generator. Reference: the batches of the same loader with its
+    generator seeded with ``EVAL_DATA_SEED``, as the global stream is for a loader without one."""
+    from lrgym.torch.env import EVAL_DATA_SEED
+
+    X, y = blobs(n=512)
+    data = torch.utils.data.TensorDataset(X, y)
+    g = torch.Generator()
+
+    def loader():
+        if where == "loader":
+            return torch.utils.data.DataLoader(data, batch_size=16, shuffle=True, generator=g)
+        return torch.utils.data.DataLoader(data, batch_size=16, sampler=torch.utils.data.RandomSampler(data, generator=g))
+
+    def env_on(train):
+        return TorchTrainingEnv(lambda: torch.nn.Linear(6, 3), train, torch.nn.CrossEntropyLoss(reduction="none"),
+                                eval_batches=3, horizon=2, inner_steps=2)
+
+    expected = []
+    for user_seed in (1, 2):
+        train = loader()
+        g.manual_seed(EVAL_DATA_SEED)
+        reference = [batch for _, batch in zip(range(3), train)]
+        g.manual_seed(user_seed)
+        before = g.get_state()
+        env = env_on(train)
+        assert torch.equal(g.get_state(), before)  # building the env leaves the user's generator alone
+        assert len(env.eval_data) == 3
+        for (x, t), (rx, rt) in zip(env.eval_data, reference):
+            assert torch.equal(x, rx) and torch.equal(t, rt)
+        expected.append(env.reset(seed=0)[1]["train_loss"])
+    assert expected[0] == expected[1]
+
+
 def test_numpy_data_is_refused_when_the_env_is_built():
     """An audit (2026-12-05): ``train_data=(X, y)`` of NumPy arrays was built, then failed at reset
     with "too many values to unpack"; the same for val_data. Refused when built, naming it."""
