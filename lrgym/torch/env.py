@@ -235,8 +235,9 @@ def _own_generators(data) -> list:
     return found
 
 
-def _first_batches(data, n: int) -> list:
-    """The first ``n`` batches of batch data (the default evaluation data), drawn in a forked
+def _first_batches(data, n: int | None = None) -> list:
+    """The first ``n`` batches of batch data (the default evaluation data; ``None``: all of them,
+    a given ``eval_data`` or ``val_data``), drawn in a forked
     torch RNG seeded with :data:`EVAL_DATA_SEED`: a shuffling ``DataLoader`` gives every env built
     with the same arguments the same batches, and the global RNG is as it was. A loader's own
     generators (:func:`_own_generators`), which its sampler draws from instead, are seeded so too
@@ -249,7 +250,7 @@ def _first_batches(data, n: int) -> list:
         for g in own:
             g.manual_seed(EVAL_DATA_SEED)
         try:
-            return [batch for _, batch in zip(range(n), data)]
+            return list(data) if n is None else [batch for _, batch in zip(range(n), data)]
         finally:
             for g, state in zip(own, users):
                 g.set_state(state)
@@ -349,7 +350,9 @@ class TorchTrainingEnv(gym.Env):
         if val_data is not None and isinstance(val_data, (tuple, list)) and len(val_data) == 2 \
                 and isinstance(val_data[0], torch.Tensor):
             val_data = [tuple(val_data)]
-        self.eval_data, self.val_data = list(eval_data), None if val_data is None else list(val_data)
+        # a shuffling DataLoader given as eval_data or val_data is read once, as the default's batches are
+        # (its batches, and so a metric averaged over them, were the global stream's as the user left it)
+        self.eval_data, self.val_data = _first_batches(eval_data), None if val_data is None else _first_batches(val_data)
         if not self.eval_data:
             raise ValueError(f"the evaluation data has no batch (train_data {type(train_data).__name__} yields "
                              "none, or eval_data is empty); valid: a tuple (X, y) of tensors or an iterable of "

@@ -722,6 +722,37 @@ def test_envs_built_alike_on_a_loader_with_its_own_generator_evaluate_alike(wher
     assert expected[0] == expected[1]
 
 
+def test_a_shuffling_val_loader_is_read_alike_and_leaves_the_global_stream_alone():
+    """An audit (2026-12-06): ``val_data`` (or ``eval_data``) given as a shuffling ``DataLoader``
+    was listed at construction from the global torch stream as the user's code had left it: the
+    construction moved that stream, and envs built alike averaged the metric over other batches
+    (0.455 vs 0.509 at one reset). Read now as the default evaluation batches are. Reference: the
+    loader's batches at ``EVAL_DATA_SEED`` and a metric averaged over them by hand."""
+    from lrgym.torch.env import EVAL_DATA_SEED
+
+    X, y = blobs(n=100)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=16, shuffle=True)
+    accuracy = lambda out, t: (out.argmax(1) == t).float().mean()
+    torch.manual_seed(EVAL_DATA_SEED)
+    reference = list(loader)
+    metrics = []
+    for user_seed in (1, 2):
+        torch.manual_seed(user_seed)
+        before = torch.get_rng_state()
+        env = TorchTrainingEnv(lambda: torch.nn.Linear(6, 3), (X, y), torch.nn.CrossEntropyLoss(reduction="none"),
+                               val_data=loader, eval_data=loader, metric_fn=accuracy, horizon=2, inner_steps=2)
+        assert torch.equal(torch.get_rng_state(), before)  # the construction leaves the global stream alone
+        for data in (env.val_data, env.eval_data):
+            assert len(data) == len(reference)
+            assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(data, reference))
+        info = env.reset(seed=0)[1]
+        with torch.no_grad():
+            by_hand = np.mean([float(accuracy(env.model(xb), tb)) for xb, tb in reference])
+        assert info["val_metric"] == pytest.approx(by_hand, rel=1e-6)
+        metrics.append(info["val_metric"])
+    assert metrics[0] == metrics[1]
+
+
 def test_numpy_data_is_refused_when_the_env_is_built():
     """An audit (2026-12-05): ``train_data=(X, y)`` of NumPy arrays was built, then failed at reset
     with "too many values to unpack"; the same for val_data. Refused when built, naming it."""
