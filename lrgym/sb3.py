@@ -159,8 +159,8 @@ class LRControlSB3VecEnv(VecEnv):
 
     def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
         check_settable(attr_name)  # the batched env's step state and settings are its own
-        for i in self._indices(indices):
-            setattr(self.venv_gym.sub_env(i), attr_name, value)
+        indices = self._indices(indices)
+        self.venv_gym.set_attr_at(indices, attr_name, [value] * len(indices))  # (all or nothing)
 
     def env_method(self, method_name: str, *method_args, indices: VecEnvIndices = None, **method_kwargs) -> list[Any]:
         """Call a method of the sub-environments ``indices`` (all by default), as ``DummyVecEnv``'s.

@@ -310,3 +310,72 @@ def test_a_suite_file_and_a_policy_may_not_set_the_order():
         suite_from_dict(json.loads(json.dumps(suite)))
     with pytest.raises(SettingsError, match="env option\\(s\\) instance_order are fixed by the suite"):
         check_choices({"instance_order": "cycle"})
+
+
+@pytest.mark.parametrize("ahead", [0, 2])
+def test_a_set_attr_one_sub_env_refuses_changes_no_sub_env(ahead):
+    """``set_attr`` is all or nothing: ``set_attr("cycle_position", [3, 0, "x"])`` is refused for
+    sub-env 2 and leaves sub-envs 0 and 1 where they were (it moved them and raised), so the
+    episodes after it are those of a twin never asked (builds ahead too); so for a setter's
+    TypeError (a ``task_cache`` that is no OrderedDict: sub-env 0 kept the good one)."""
+    from collections import OrderedDict
+
+    def make():
+        vec = LRControlVectorEnv(3, family="quadratic", instances=LISTED, instance_order="cycle", build_ahead=ahead,
+                                 **SHORT)
+        vec.reset(seed=4)
+        return vec
+
+    def run(vec):
+        out = []
+        for a in ACTIONS[:30].reshape(10, 3):
+            obs, rewards, terminated, truncated, infos = vec.step(a)
+            out += [obs.tobytes(), rewards.tobytes(), infos["instance"].tobytes()]
+        return out
+
+    vec, twin = make(), make()
+    before = vec.get_attr("cycle_position")
+    with pytest.raises(ValueError, match=r"cycle_position='x' is not an integer"):
+        vec.set_attr("cycle_position", [3, 0, "x"])
+    assert vec.get_attr("cycle_position") == before == (1, 2, 3)
+    assert run(vec) == run(twin)
+    with pytest.raises(TypeError, match="task_cache must be a collections.OrderedDict, got dict"):
+        vec.set_attr("task_cache", [OrderedDict(), OrderedDict(), {}])
+    assert [vars(env)["_tasks"] for env in vec._sub_envs] == [None] * 3
+    vec.set_attr("cycle_position", [3, 0, 1])  # the good values are set, all of them
+    assert vec.get_attr("cycle_position") == (3, 0, 1)
+    vec.close(), twin.close()
+
+
+def test_an_sb3_set_attr_one_sub_env_refuses_changes_no_sub_env():
+    """The SB3 adapter's ``set_attr`` is the vector env's (one value for the given indices), all
+    or nothing: a sub-env whose setter refuses the value leaves those before it as they were."""
+    pytest.importorskip("stable_baselines3")
+    from lrgym.sb3 import make_sb3_vec_env
+
+    class Picky(LRControlEnv):
+        """A sub-env class whose ``level`` setter refuses a value on odd sub-envs only."""
+
+        @property
+        def level(self):
+            return self.__dict__.get("_level", 0)
+
+        @level.setter
+        def level(self, value):
+            if self.__dict__.get("odd"):
+                raise ValueError(f"level={value} refused")
+            self._level = value
+
+    venv = make_sb3_vec_env("LRControl-Quadratic-v1", n_envs=3, instances=LISTED, instance_order="cycle", **SHORT)
+    for i, env in enumerate(venv.venv_gym._sub_envs):
+        env.__class__, env.odd = Picky, i % 2 == 1
+    with pytest.raises(ValueError, match="level=5 refused"):
+        venv.set_attr("level", 5)
+    assert venv.get_attr("level") == [0, 0, 0]
+    with pytest.raises(ValueError, match="level=6 refused"):
+        venv.set_attr("level", 6, indices=[0, 0, 1])  # an index twice: back to its first state
+    assert venv.get_attr("level") == [0, 0, 0]
+    venv.set_attr("level", 5, indices=[0, 2])
+    assert venv.get_attr("level") == [5, 0, 5]
+    venv.close()
+

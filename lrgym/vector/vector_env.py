@@ -336,14 +336,35 @@ class LRControlVectorEnv(VectorEnv):
 
     def set_attr(self, name: str, values) -> None:
         """Set an attribute on every sub-environment (one value, or a sequence of N); one the
-        batched step keeps itself is refused (:func:`check_settable`)."""
+        batched step keeps itself is refused (:func:`check_settable`). All or nothing: a value
+        one sub-environment refuses leaves every one as it was (:meth:`set_attr_at`)."""
         check_settable(name)
         if not isinstance(values, (list, tuple)):
             values = [values] * self.num_envs
         if len(values) != self.num_envs:
             raise ValueError(f"set_attr needs one value or {self.num_envs} values, got {len(values)}")
-        for env, value in zip(self._sub_envs, values):
-            setattr(env, name, value)
+        self.set_attr_at(range(self.num_envs), name, values)
+
+    def set_attr_at(self, indices, name: str, values: Sequence) -> None:
+        """``setattr(sub-environment i, name, value)`` for each of ``indices`` (valid indices) and
+        its value (:meth:`set_attr`; SB3's ``set_attr`` through :class:`lrgym.sb3.LRControlSB3VecEnv`),
+        all or nothing: when a setter refuses a value (``cycle_position="x"``, a ``task_cache``
+        that is no ``OrderedDict``), the sub-environments set before it, and it, get back the
+        attributes they had (their ``__dict__``, which is where an attribute or a property's
+        value lives) and the error is raised: none was changed. (They were kept changed: a
+        ``set_attr("cycle_position", [3, 4, "x"])`` moved two cycles and said it had failed.)"""
+        check_settable(name)
+        touched = []
+        try:
+            for i, value in zip(indices, values):
+                env = self._sub_envs[i]
+                touched.append((env, dict(vars(env))))
+                setattr(env, name, value)
+        except BaseException:
+            for env, before in reversed(touched):  # (last first: an index given twice gets its first state)
+                vars(env).clear()
+                vars(env).update(before)
+            raise
 
     def call(self, name: str, *args, **kwargs) -> tuple:
         """Call a method (or read an attribute) of every sub-environment, as ``SyncVectorEnv.call``.
