@@ -441,7 +441,11 @@ class LRControlEnv(gym.Env):
         sub-environment i starts at the list's i-th seed, and after a reset that gives all of them
         one listed seed k it goes on i seeds after the seed after k (else they would all train the
         same instance at once from then on); after a masked reset, the j-th of those it resets
-        goes on j seeds after it (one reset alone: none, as a single env)."""
+        goes on j seeds after it (one reset alone: none, as a single env). ``seeds`` is an
+        integer (any other value a ``ValueError``: ``int()`` took ``"2"``, ``1.7`` and ``True``)."""
+        if not is_integer(seeds):
+            raise ValueError(f"shift_cycle({brief(seeds)}): not an integer; valid: an integer, the number of "
+                             "seeds to move the cycle on (negative: back)")
         if self.instance_order not in CYCLED or not int(seeds) % len(self.instances):
             return
         self._cycle_position = (self._cycle_position + int(seeds)) % len(self.instances)

@@ -379,3 +379,16 @@ def test_an_sb3_set_attr_one_sub_env_refuses_changes_no_sub_env():
     assert venv.get_attr("level") == [5, 0, 5]
     venv.close()
 
+
+def test_shift_cycle_refuses_a_number_of_seeds_that_is_no_integer():
+    """``shift_cycle("2")``, ``(1.7)``, ``(True)`` and ``(3.0)`` were taken through ``int()``
+    (moved by 2, 1, 1 and 3 seeds); public through ``call("shift_cycle", ...)``, they are
+    refused naming the value, and change nothing. Integers (NumPy's too) move it as before."""
+    env = LRControlEnv(family="quadratic", instances=(5, 6, 7), instance_order="cycle", **SHORT)
+    for bad in ("2", 1.7, True, np.float64(3.0), None):
+        with pytest.raises(ValueError, match=r"shift_cycle\(.*\): not an integer; valid: an integer"):
+            env.shift_cycle(bad)
+        assert env.cycle_position == 0
+    env.shift_cycle(np.int64(2))
+    env.shift_cycle(-1)
+    assert env.cycle_position == 1
