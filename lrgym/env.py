@@ -335,9 +335,11 @@ class LRControlEnv(gym.Env):
         self.instance_order = settings.instance_order  # "draw", "cycle" or "each_once" (lrgym.tasks.instance_order)
         self._cycle_position = int(cycle_start) % len(self.instances) if self.instance_order in CYCLED else 0
         # "each_once": where a pass starts (this env's block of the list), np_random's state when
-        # the last pass started (None: none yet) and whether the next reset starts one (start_pass)
+        # the last pass started (None: none yet), the generator it is the state of, and whether
+        # the next reset starts one (start_pass)
         self._pass_start = self._cycle_position if self.instance_order == "each_once" else 0
         self._pass_rng_state = None
+        self._pass_rng = None
         self._pass_pending = False
         self.optimizer = settings.optimizer
         self.action_mode = settings.action_mode
@@ -464,13 +466,18 @@ class LRControlEnv(gym.Env):
             self._pass_pending = True
 
     def _begin_pass(self, seeded: bool) -> None:
-        """Start an ``"each_once"`` pass, right after the reset seeded (or not) the generator."""
+        """Start an ``"each_once"`` pass, right after the reset seeded (or not) the generator. A
+        generator set since the last pass start (``env.np_random = ...``, gymnasium's setter) is
+        as a seed: the pass starts from it (its state replaced by the old generator's was
+        NumPy's 'state must be for a MT19937 PRNG' for another kind, and the user's generator
+        silently overwritten for the same kind)."""
         self._pass_pending = False
         self._cycle_position = self._pass_start
-        if seeded or self._pass_rng_state is None:  # (the first pass of an unseeded env: its entropy's)
-            self._pass_rng_state = self.np_random.bit_generator.state
+        rng = self.np_random
+        if seeded or self._pass_rng is not rng:  # (the first pass of an unseeded env: its entropy's)
+            self._pass_rng_state, self._pass_rng = rng.bit_generator.state, rng
         else:
-            self.np_random.bit_generator.state = self._pass_rng_state
+            rng.bit_generator.state = self._pass_rng_state
 
     @property
     def task_cache(self) -> OrderedDict:
@@ -787,6 +794,8 @@ class LRControlEnv(gym.Env):
         state.setdefault("_cycle_position", 0)
         state.setdefault("_pass_start", 0)  # (pickled before "each_once" existed)
         state.setdefault("_pass_rng_state", None)
+        # (pickled before the generator was kept: the state is the env's generator's)
+        state.setdefault("_pass_rng", None if state["_pass_rng_state"] is None else state.get("_np_random"))
         state.setdefault("_pass_pending", False)
         if "spec" in state:  # (pickled before spec was a property)
             state["_spec"] = state.pop("spec")

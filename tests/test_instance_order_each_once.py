@@ -223,3 +223,27 @@ def test_the_order_is_named_among_the_valid_choices():
         LRControlEnv(instance_order="each-once")
     with pytest.raises(ValueError, match="instance_order='once' invalid; valid choices: 'draw', 'cycle', 'each_once'"):
         gym.make_vec("LRControl-v1", 2, vectorization_mode="vector_entry_point", instance_order="once")
+
+
+@pytest.mark.parametrize("kind", [np.random.MT19937, np.random.PCG64])
+def test_a_generator_set_between_passes_starts_the_next_pass(kind):
+    """``env.np_random = generator`` (gymnasium's setter) is as a seed: the next pass starts
+    from it, the episodes of a bare env given that generator and the list's seeds by name. The
+    pass start wrote the old pass's state into it: NumPy's 'state must be for a MT19937 PRNG' for
+    another kind of generator, the user's generator silently set back to the old pass's for the
+    same kind. A later unseeded pass replays the new one."""
+    def run(env, reset):
+        return episode_bytes.episodes(reset, env.step, 2, ACTIONS)
+
+    env = LRControlEnv(family="linreg", instances=LISTED, instance_order="each_once", **SHORT)
+    env.reset(seed=3)
+    env.reset()
+    env.np_random = np.random.Generator(kind(9))
+    env.start_pass()
+    got = run(env, lambda e: env.reset())
+    plain = LRControlEnv(family="linreg", **SHORT)
+    plain.np_random = np.random.Generator(kind(9))
+    assert got == run(plain, lambda e: plain.reset(options={"instance": LISTED[e]}))
+    assert type(env.np_random.bit_generator) is kind
+    env.start_pass()
+    assert run(env, lambda e: env.reset()) == got  # the pass after replays it

@@ -19,7 +19,8 @@ A reset without ``options={"instance": k}`` takes the next instance seed of the 
   SB3's ``evaluate_policy`` counts for it, :func:`pass_starts`, so the N sub-envs cover the list
   once whatever N is) and replays the draws of the last pass: an unseeded pass start restores
   ``np_random`` to where the last pass started, so every pass is the same episodes for the same
-  actions (a seeded one starts from its seed). Between pass starts it is the cycle (a listed
+  actions (a seeded one starts from its seed, and one after ``env.np_random = generator`` from
+  that generator). Between pass starts it is the cycle (a listed
   ``options={"instance": k}`` moves it to the seed after ``k``, automatic resets go on round the
   list), which is all it changes: the positions are the cycle's.
 
