@@ -247,3 +247,40 @@ def test_a_generator_set_between_passes_starts_the_next_pass(kind):
     assert type(env.np_random.bit_generator) is kind
     env.start_pass()
     assert run(env, lambda e: env.reset()) == got  # the pass after replays it
+
+
+@pytest.mark.parametrize("mode", ["Disabled", "NextStep"])
+def test_a_masked_reset_of_finished_sub_envs_takes_their_next_episodes(mode):
+    """With ``autoreset_mode=DISABLED`` the user resets finished sub-envs (``reset_mask``): that
+    reset is their autoreset, so each goes on round the list from its block, the episodes of a
+    bare env given the seeds by name in turn (so in ``NEXT_STEP`` for a masked reset of finished
+    sub-envs). Each such reset started a pass: every episode of a sub-env was its block's first
+    seed with the generator replayed, the same episode over and over. A reset without a mask
+    still starts a pass."""
+    n, steps, seed = 2, 14, 5
+    vec = LRControlVectorEnv(n, family="linreg", instances=LISTED, instance_order="each_once", autoreset_mode=mode,
+                             **SHORT)
+    obs, infos = vec.reset(seed=seed)
+    ours = [[obs[i].tobytes(), int(infos["instance"][i])] for i in range(n)]
+    for t in range(steps):
+        obs, rewards, terminated, truncated, infos = vec.step(ACTIONS[n * t: n * t + n])
+        for i in range(n):
+            ours[i] += [obs[i].tobytes(), rewards[i].tobytes(), bool(terminated[i] or truncated[i])]
+        done = terminated | truncated
+        if done.any():
+            obs, infos = vec.reset(options={"reset_mask": done})
+            for i in np.flatnonzero(done):
+                ours[i] += [obs[i].tobytes(), int(infos["instance"][i])]
+    for i, start in enumerate([0, 2]):  # blocks [3, 7] and [11, 15, 19]
+        env, position = LRControlEnv(family="linreg", **SHORT), start
+        obs, info = env.reset(seed=seed + i, options={"instance": LISTED[position]})
+        hand = [obs.tobytes(), int(info["instance"])]
+        for t in range(steps):
+            obs, reward, terminated, truncated, info = env.step(int(ACTIONS[n * t + i]))
+            hand += [obs.tobytes(), np.float64(reward).tobytes(), bool(terminated or truncated)]
+            if terminated or truncated:
+                position = (position + 1) % len(LISTED)
+                obs, info = env.reset(options={"instance": LISTED[position]})
+                hand += [obs.tobytes(), int(info["instance"])]
+        assert ours[i] == hand
+    assert vec.reset()[1]["instance"].tolist() == [3, 11]

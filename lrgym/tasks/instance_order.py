@@ -13,7 +13,8 @@ A reset without ``options={"instance": k}`` takes the next instance seed of the 
   (DACBench's ``set_inst_id``), one given a seed off the list leaves it where it is.
 * ``"each_once"``: the cycle, taken in passes over the list, each listed seed once per pass (an
   evaluation set). A pass starts at every reset that is not the next episode's: every reset of
-  a vector env but its automatic ones, and a single env's seeded resets (a single env cannot
+  a vector env but its automatic ones (and a masked reset of a sub-env whose episode finished,
+  which is its automatic one: ``autoreset_mode=DISABLED`` leaves those to the user), and a single env's seeded resets (a single env cannot
   tell the user's reset from a wrapper's automatic one). It starts the env at the first seed of
   its block (a single env: the list's first seed; sub-env i of N: the block of the list that
   SB3's ``evaluate_policy`` counts for it, :func:`pass_starts`, so the N sub-envs cover the list

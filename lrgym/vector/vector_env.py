@@ -139,7 +139,8 @@ class LRControlVectorEnv(VectorEnv):
     j-th sub-environment it resets j seeds on, and one it resets alone as a single env given k,
     as the SB3 adapter's per-sub-environment options reset each). With
     ``instance_order="each_once"`` every reset but the automatic ones starts a pass over the list
-    (:mod:`lrgym.tasks.instance_order`): sub-environment i at the first seed of its block, the
+    (:mod:`lrgym.tasks.instance_order`; a masked reset of a sub-environment whose episode finished
+    is its automatic one: ``DISABLED`` leaves those to the user): sub-environment i at the first seed of its block, the
     ``(len(instances) + i) // num_envs`` seeds SB3's ``evaluate_policy(..., n_eval_episodes=len(instances))``
     counts for it (so the sub-environments cover the list once, whatever ``num_envs``), and
     unseeded, from the generator state its last pass started at (the same episodes at every pass);
@@ -495,7 +496,10 @@ class LRControlVectorEnv(VectorEnv):
         apart = instance is not None and not per_env_instance and int(instance) in self.settings.instances
         infos: dict = {}
         for rank, (i, o) in enumerate(env_options.items()):
-            info = self._reset_one(i, seeds[i], o or None)
+            # a masked reset of a sub-env whose episode finished is the reset its autoreset would
+            # do (DISABLED leaves it to the user): the next episode, not an "each_once" pass start
+            next_episode = mask is not self._all and bool(self._autoreset[i])
+            info = self._reset_one(i, seeds[i], o or None, automatic=next_episode)
             if apart:  # the reset ones apart (one alone moves as a single env)
                 self._sub_envs[i].shift_cycle(rank)
             self._infos.add_reset(infos, info, i)
