@@ -1,0 +1,57 @@
+"""Sharing in a checkpoint: the numbering that lets two attributes which held one object hold one
+object again after a load (pickle's memo, for :mod:`lrgym.torch.checkpoint`'s walks)."""
+
+from __future__ import annotations
+
+from lrgym.brief import brief
+from lrgym.torch._checkpoint_format import TAG, RestoreError
+
+
+class Memo:
+    """The containers, arrays, tensors and objects met so far in one :func:`to_checkpoint` /
+    :func:`from_checkpoint` walk, numbered in the order met (the walks visit the same values in
+    the same order): a value met again is stored as ``{"__lrgym__": "ref", "index": n}`` and comes
+    back as the object restored at ``n``, so two attributes sharing one dict, list or helper still
+    share it after a load (as pickle's memo keeps them). The values are kept alive while the walk
+    runs: no temporary's ``id`` is taken by another."""
+
+    def __init__(self):
+        self.seen: dict[int, int] = {}  # id -> index (saving)
+        self.kept: list = []  # the values numbered, alive (saving)
+        self.restored: dict[int, object] = {}  # index -> the value restored there (loading)
+        self.count = 0
+        self.actions: list = []  # what loads the restored values into the live objects (loading: restore_plan)
+
+    def fresh(self) -> Memo:
+        """A walk of its own (a module's, an optimizer's or a generator's state: numbered apart),
+        adding to the same actions."""
+        memo = Memo()
+        memo.actions = self.actions
+        return memo
+
+    def ref(self, value) -> dict | None:
+        """The reference to ``value`` if the walk met it before; else None, and ``value`` is numbered."""
+        index = self.seen.get(id(value))
+        if index is not None:
+            return {TAG: "ref", "index": index}
+        self.seen[id(value)] = self.count
+        self.kept.append(value)
+        self.count += 1
+        return None
+
+    def reserve(self) -> int:
+        """The number of the value being restored (the one it had when saved)."""
+        self.count += 1
+        return self.count - 1
+
+    def restore(self, index: int, value):
+        self.restored[index] = value
+        return value
+
+    def resolve(self, stored: dict, where: str):
+        index = stored.get("index")
+        if type(index) is not int or index not in self.restored:
+            raise RestoreError(f"cannot restore {where}: a reference to value {brief(index)}, which the checkpoint "
+                               f"did not hold before it; valid: an index of a value restored before "
+                               f"({len(self.restored)})")
+        return self.restored[index]

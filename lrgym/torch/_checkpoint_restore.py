@@ -1,0 +1,276 @@
+"""Loading: :func:`restore_plan` walks a stored value beside the live one at the same place and
+returns what it restores with the list of actions that load it into the live objects, so a
+checkpoint that cannot be restored raises before anything changes (all or nothing);
+:func:`from_checkpoint` is the plan, then its load.
+
+Objects, modules, optimizers, generators, enum members and same-shaped tensors are loaded **in
+place** (as ``nn.Module.load_state_dict`` loads parameters); no class is imported or built from
+the file. A forged or damaged record becomes a :class:`RestoreError` naming where it sits and the
+record's valid form (:data:`~lrgym.torch._checkpoint_format.RECORDS`).
+"""
+
+from __future__ import annotations
+
+import copy
+import enum
+import fractions
+import functools
+import pathlib
+import random
+from collections import Counter, defaultdict, deque
+
+import numpy as np
+import torch
+
+from lrgym.brief import brief
+from lrgym.torch._checkpoint_checks import (
+    check_live_class,
+    check_module_state,
+    check_optimizer_state,
+    scalar_dtype,
+    torch_generator,
+)
+from lrgym.torch._checkpoint_factories import live_factory
+from lrgym.torch._checkpoint_format import BIT_GENERATORS, RECORDS, TAG, TORCH_STATEFUL, RestoreError, class_name, named
+from lrgym.torch._checkpoint_keys import enum_classes, restored_key
+from lrgym.torch._checkpoint_memo import Memo
+from lrgym.torch._object_state import check_object_state, get_object_state, set_object_state
+
+
+def _live_member(value: dict, live, where: str) -> enum.Enum:
+    """The member of the live value's enum class that :func:`_enum_member` stored: the class is the
+    live member's, never imported (so the policy at ``where`` must hold a member of that class)."""
+    if not isinstance(live, enum.Enum) or class_name(type(live)) != value["class"]:
+        now = "nothing" if live is None else f"a {class_name(type(live))}"
+        raise RestoreError(f"cannot restore {where}: the checkpoint holds a member of the enum "
+                           f"{named(value['class'])} there, this policy has {now}. Enum members are looked up in the "
+                           "policy's own enum class: build the policy the same way as the one that was saved")
+    cls = type(live)
+    if "name" in value:
+        if value["name"] not in cls.__members__:
+            raise RestoreError(f"cannot restore {where}: the enum {named(value['class'])} has no member "
+                               f"{brief(value['name'])}; valid: {', '.join(cls.__members__)}")
+        return cls.__members__[value["name"]]
+    return cls(from_checkpoint(value["value"], None, f"{where}.value"))
+
+
+def _restored_items(items: dict, live, where: str, memo: Memo) -> dict:
+    """The values of a stored mapping's items restored, each into the live mapping's value of the
+    same key (``live``: None or not a mapping, none), as a dict in the stored order."""
+    counterpart = live if isinstance(live, dict) else {}
+    classes = enum_classes(counterpart)
+    keys = [restored_key(k, classes, where) for k in items]
+    return {k: _restore(v, counterpart.get(k), f"{where}[{brief(k)}]", memo) for k, v in zip(keys, items.values())}
+
+
+def _restored_list(items: list, live, where: str, memo: Memo) -> list:
+    """The stored items restored, each into the live sequence's item at the same place (if as long)."""
+    same = isinstance(live, (list, tuple, deque)) and len(live) == len(items)
+    counterpart = list(live) if same else [None] * len(items)
+    return [_restore(v, c, f"{where}[{i}]", memo) for i, (v, c) in enumerate(zip(items, counterpart))]
+
+
+def from_checkpoint(value, live=None, where: str = "value"):
+    """The value :func:`to_checkpoint` stored (arrays and tensors are fresh copies). Objects,
+    modules, optimizers, generators and same-shaped tensors are loaded into ``live``, the value at
+    the same place now, and returned; an object or module without a live counterpart of its class
+    raises ``ValueError``. A value stored as a reference to one met before is that restored value:
+    what shared one object when saved shares one again. All or nothing: :func:`restore_plan`."""
+    restored, load = restore_plan(value, live, where)
+    load()
+    return restored
+
+
+def restore_plan(value, live=None, where: str = "value"):
+    """``(restored, load)``: the value :func:`from_checkpoint` gives, built and checked without
+    touching ``live`` (a stored module's keys and shapes against the live module's, an
+    optimizer's groups against the live one's, a generator's state on a new generator of its
+    kind), and ``load()``, which loads it into the live objects. So a checkpoint that cannot be
+    restored raises before anything is loaded, as ``optimizer.load_state_dict`` does, and a
+    caller restoring more than one thing builds them all before loading any."""
+    memo = Memo()
+    restored = _restore(value, live, where, memo)
+
+    def load() -> None:
+        for action in memo.actions:
+            action()
+
+    return restored, load
+
+
+def _copy_into(live: torch.Tensor, value: torch.Tensor) -> None:
+    with torch.no_grad():
+        live.copy_(value)
+
+
+def _restore(value, live, where: str, memo: Memo):
+    """:func:`restore_plan`'s walk: what changes a live object is added to ``memo.actions``."""
+    if isinstance(value, torch.Tensor):
+        index = memo.reserve()
+        if isinstance(live, torch.Tensor) and live.shape == value.shape and live.dtype == value.dtype:
+            memo.actions.append(functools.partial(_copy_into, live, value))
+            return memo.restore(index, live)
+        return memo.restore(index, value.clone())
+    if isinstance(value, np.ndarray):  # a checkpoint of an older lrgym (weights_only=False)
+        return value.copy()
+    if type(value) is tuple:
+        return tuple(_restored_list(list(value), live, where, memo))
+    if type(value) is list:
+        index = memo.reserve()
+        return memo.restore(index, _restored_list(value, live, where, memo))
+    if isinstance(value, set):
+        classes = enum_classes(live) if isinstance(live, (set, frozenset)) else {}
+        return memo.restore(memo.reserve(), {restored_key(k, classes, where) for k in value})
+    if not isinstance(value, dict):
+        return value
+    kind = value.get(TAG)
+    if kind is None:
+        index = memo.reserve()
+        return memo.restore(index, type(value)(_restored_items(value, live, where, memo)))
+    try:
+        return _restore_record(kind, value, live, where, memo)
+    except RestoreError:
+        raise
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, ArithmeticError, RuntimeError) as exc:
+        # a forged record (or one damaged): what it holds is not what to_checkpoint writes
+        why = (f"it has no field {brief(exc.args[0])}" if type(exc) is KeyError and exc.args
+               else f"{type(exc).__name__}: {str(exc)[:160]}")
+        raise RestoreError(f"cannot restore {where}: its {brief(kind)} record {brief(value)} is none lrgym writes "
+                           f"({why}); valid: {RECORDS.get(kind, 'a record of to_checkpoint')}") from None
+
+
+def _restore_record(kind, value: dict, live, where: str, memo: Memo):
+    """:func:`_restore` of a record of a non-data value (``value[TAG]`` is ``kind``)."""
+    if kind == "ref":
+        return memo.resolve(value, where)
+    if kind == "numpy":
+        return scalar_dtype(value["dtype"], where).type(value["value"])
+    if kind == "ndarray":
+        return memo.restore(memo.reserve(), value["data"].numpy().copy())
+    if kind == "path":
+        if type(value["value"]) is not str:
+            raise TypeError(f"its value is a {type(value['value']).__name__}")
+        return pathlib.Path(value["value"])
+    if kind == "frozenset":
+        if type(value["items"]) not in (list, tuple, set, frozenset):
+            raise TypeError(f"its items are a {type(value['items']).__name__}")
+        classes = enum_classes(live) if isinstance(live, (set, frozenset)) else {}
+        return frozenset(restored_key(k, classes, where) for k in value["items"])
+    if kind == "range":
+        if not all(type(value[k]) is int for k in ("start", "stop", "step")):
+            raise TypeError("start, stop and step are not all ints")
+        return range(value["start"], value["stop"], value["step"])
+    if kind == "fraction":
+        if not (type(value["numerator"]) is int and type(value["denominator"]) is int):
+            raise TypeError("numerator and denominator are not both ints")
+        return fractions.Fraction(value["numerator"], value["denominator"])
+    if kind == "dtype":
+        if type(value["str"]) is not str:
+            raise TypeError(f"its str is a {type(value['str']).__name__}")
+        return np.dtype(value["str"])
+    if kind == "enum":
+        return _live_member(value, live, where)
+    if kind == "counter":
+        if type(value["items"]) is not dict:
+            raise TypeError(f"its items are a {type(value['items']).__name__}")
+        index = memo.reserve()
+        return memo.restore(index, Counter(_restored_items(value["items"], live, where, memo)))
+    if kind == "defaultdict":
+        if type(value["items"]) is not dict:
+            raise TypeError(f"its items are a {type(value['items']).__name__}")
+        factory = live_factory(value["factory"], live, where)
+        index = memo.reserve()
+        items = _restored_items(value["items"], live, where, memo)
+        return memo.restore(index, defaultdict(factory, items))
+    if kind == "deque":
+        if type(value["items"]) is not list or not (value["maxlen"] is None or type(value["maxlen"]) is int):
+            raise TypeError("its items are no list or its maxlen no int or None")
+        index = memo.reserve()
+        items = _restored_list(value["items"], live if isinstance(live, deque) else None, where, memo)
+        return memo.restore(index, deque(items, maxlen=value["maxlen"]))
+    if kind == "generator":  # each generator's state is set on a new one first: a bad state raises here
+        state = _restore(value["state"], None, where, memo.fresh())
+        name = state.get("bit_generator") if isinstance(state, dict) else None
+        if name not in BIT_GENERATORS:
+            raise RestoreError(f"cannot restore {where}: a generator record of an unknown bit generator "
+                               f"{brief(name)}; valid: {', '.join(BIT_GENERATORS)}")
+        bit_generator = getattr(np.random, name)()
+        bit_generator.state = state
+        if isinstance(live, np.random.Generator) and type(live.bit_generator).__name__ == name:
+            memo.actions.append(functools.partial(setattr, live.bit_generator, "state", bit_generator.state))
+            return live
+        return np.random.Generator(bit_generator)
+    if kind == "random_state":
+        generator = np.random.RandomState()
+        generator.set_state(_restore(value["state"], None, where, memo.fresh()))
+        if isinstance(live, np.random.RandomState):
+            memo.actions.append(functools.partial(live.set_state, generator.get_state(legacy=False)))
+            return live
+        return generator
+    if kind == "py_random":
+        generator = random.Random()
+        generator.setstate(value["state"])
+        if type(live) is random.Random:
+            memo.actions.append(functools.partial(live.setstate, generator.getstate()))
+            return live
+        return generator
+    if kind == "torch_generator":
+        generator = torch_generator(value["device"], where)
+        generator.set_state(value["state"])
+        if isinstance(live, torch.Generator) and str(live.device) == value["device"]:
+            memo.actions.append(functools.partial(live.set_state, generator.get_state()))
+            return live
+        return generator
+    if kind == "torch_state_dict":
+        check_live_class(value, live, where)
+        if not isinstance(live, TORCH_STATEFUL):  # (a forged file: a module's state unchecked, or no such method)
+            raise RestoreError(f"cannot restore {where}: the checkpoint holds an optimizer's or LR scheduler's "
+                             f"state_dict() there, this policy has a {class_name(type(live))}; valid: a "
+                             "torch.optim optimizer or LR scheduler of the class stored")
+        state = _restore(value["state"], None, f"{where}.state_dict()", memo.fresh())
+        if isinstance(live, torch.optim.Optimizer):
+            check_optimizer_state(state, live, where)
+        try:  # torch's own check of what it loads, on a copy: a forged state raises here, before any load
+            copy.deepcopy(live).load_state_dict(state)
+        except Exception as exc:  # noqa: BLE001 - torch says why in its own words, any kind
+            raise RestoreError(f"cannot restore {where}: its state_dict() is none {named(value['class'])} loads "
+                               f"({type(exc).__name__}: {str(exc)[:160]}); valid: the state_dict() of a "
+                               f"{named(value['class'])} over this policy's parameters") from None
+        memo.actions.append(functools.partial(live.load_state_dict, state))
+        return live
+    if kind in ("module", "object"):
+        check_live_class(value, live, where)
+        if kind == "module":
+            state = _restore(value["state"], None, f"{where}.state_dict()", memo.fresh())
+            check_module_state(state, live, where)
+            memo.actions.append(functools.partial(live.load_state_dict, state))
+            if type(value["training"]) is not bool or type(value.get("attributes", {})) is not dict:
+                raise TypeError("its training is no bool or its attributes no dict")
+            memo.actions.append(functools.partial(live.train, value["training"]))
+            for name, attributes in value.get("attributes", {}).items():  # none in an older lrgym's
+                path = f"{where}.{named(name)}" if name else where
+                try:
+                    sub = live.get_submodule(name)
+                except AttributeError:
+                    raise RestoreError(f"cannot restore {path}: the checkpoint holds attributes of a submodule "
+                                       f"{brief(name)}, which this policy's {named(value['class'])} has not; valid: "
+                                       "build the policy the same way as the one that was saved") from None
+                current = vars(sub)
+                restored = {key: _restore(item, current.get(key), f"{path}.{key}", memo)
+                            for key, item in attributes.items()}
+                memo.actions.append(functools.partial(sub.__dict__.update, restored))
+            return live
+        index = memo.reserve()
+        stored = value["state"]
+        current = get_object_state(live)
+        if type(stored) is dict and TAG not in stored:  # its attributes (to_checkpoint: a dict state)
+            current = current if isinstance(current, dict) else {}
+            state = {k: _restore(v, current.get(k), f"{where}.{k}" if type(k) is str else f"{where}[{brief(k)}]", memo)
+                     for k, v in stored.items()}
+        else:
+            state = _restore(stored, current, where, memo)
+        check_object_state(live, state, where)
+        memo.actions.append(functools.partial(set_object_state, live, state))
+        return memo.restore(index, live)
+    raise RestoreError(f"cannot restore {where}: unknown marker {TAG}={brief(kind)} (a checkpoint of a newer lrgym?); "
+                       f"valid: {', '.join(map(repr, RECORDS))}")
