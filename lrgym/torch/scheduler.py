@@ -394,6 +394,21 @@ def _has_state_dict(policy) -> bool:
     return callable(getattr(policy, "state_dict", None)) and callable(getattr(policy, "load_state_dict", None))
 
 
+def _load_own_state(policy, state) -> None:
+    """``policy.load_state_dict(state)``, all or nothing. The policy's own method may raise after
+    it changed part of the policy (an attribute set before a later check fails; torch's strict
+    ``load_state_dict`` copies the tensors that match before it raises about the rest): then the
+    state the policy had, taken with its own ``state_dict()`` (deep-copied: it may hand out its
+    live arrays) before the call, is loaded back and the error raised, so a refused state leaves
+    the policy as it was, as every other part of :meth:`PolicyScheduler.load_state_dict` does."""
+    before = copy.deepcopy(policy.state_dict())
+    try:
+        policy.load_state_dict(state)
+    except Exception:
+        policy.load_state_dict(before)
+        raise
+
+
 #: what ``train_loss_fn`` and ``val_fn`` must be (named when they are not)
 MEASURES = {"train_loss_fn": "a function () -> loss, e.g. lambda: objective(model)",
             "val_fn": "a function () -> loss or () -> (loss, metric), e.g. lambda: (val_loss(model), accuracy(model))"}
@@ -1226,7 +1241,7 @@ class PolicyScheduler:
             if stored["class"] != class_name(type(self.policy)) or not loads:
                 raise ValueError(f"the state is of a policy {stored['class']} with load_state_dict(), this scheduler "
                                  f"drives a {class_name(type(self.policy))}; valid: the same kind of policy")
-            self.policy.load_state_dict(from_checkpoint(stored["state"], None, "policy.state_dict()"))
+            _load_own_state(self.policy, from_checkpoint(stored["state"], None, "policy.state_dict()"))
         elif kind in ("object", "module"):  # all or nothing (from_checkpoint builds and checks, then loads)
             from_checkpoint(stored, self.policy, "policy")
         else:  # a state of an older lrgym: the policy's raw __getstate__()

@@ -793,6 +793,42 @@ def test_a_state_that_cannot_be_loaded_changes_nothing(forge):
     assert _everything(sched2) == _everything(sched)
 
 
+@pytest.mark.parametrize("kind", ["own_method", "older_module_state"])
+def test_a_policys_own_load_state_dict_that_raises_halfway_leaves_the_policy_as_it_was(kind):
+    """A policy's own load_state_dict() (or an nn.Module's, for an older lrgym's state of one) may
+    change part of the policy before it raises: WithHook sets its counter, then checks the history;
+    torch's strict load copies the bias before it raises about the weight's shape. The policy was
+    left half loaded (the scheduler itself unchanged); the state it had is loaded back."""
+    from lrgym.torch.checkpoint import TAG, class_name
+
+    policy = WithHook() if kind == "own_method" else TorchPolicy()
+    model, opt, sched = build(policy)
+    run(model, opt, sched, range(2 * INNER + 1))
+    state = weights_only_round_trip(sched.state_dict())
+    if kind == "own_method":
+        state["policy"]["state"]["t"] = 99  # set by load_state_dict before the history's length is checked
+    else:  # what an older lrgym saved of an nn.Module policy: its state_dict() alone
+        net_state = {k: v.clone() for k, v in sched.policy.state_dict().items()}
+        net_state["net.head.weight"] = torch.zeros(2, 12, dtype=torch.float64)
+        net_state["net.head.bias"] += 1.0  # (the policy is built the same every time: a bias to tell)
+        state["policy"] = {TAG: "state_dict", "class": class_name(TorchPolicy), "state": net_state}
+    fresh = WithHook() if kind == "own_method" else TorchPolicy()
+    model2, opt2, sched2 = build(fresh, seed=1)
+    run(model2, opt2, sched2, range(2))
+    before = copy.deepcopy(fresh.state_dict())
+    epoch = sched2.last_epoch
+    with pytest.raises((AssertionError, RuntimeError)):
+        sched2.load_state_dict(state)
+    after = fresh.state_dict()
+    assert after.keys() == before.keys()
+    for key in before:  # every part as it was (tensors and arrays to the bit)
+        a, b = np.asarray(after[key]), np.asarray(before[key])
+        assert a.tobytes() == b.tobytes() and a.shape == b.shape, key
+    assert sched2.last_epoch == epoch
+    sched2.load_state_dict(weights_only_round_trip(sched.state_dict()))  # the good state still loads
+    assert sched2.last_epoch == sched.last_epoch
+
+
 def test_a_monitor_state_that_cannot_be_loaded_changes_no_array_and_names_the_bad_one():
     model, opt, sched = build(Learner())
     run(model, opt, sched, range(INNER + 1))
