@@ -41,6 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lrgym.brief import brief
 from lrgym.features import M_CAP, M_METRIC0, N_FEATURES, N_MEMORY, features, start_episode
 from lrgym.info import ACTION_MODES, make_info
 from lrgym.optim import OPTIMIZERS, check_choice
@@ -431,23 +432,104 @@ class TrainingMonitor:
         return state
 
     def load_state_dict(self, state: dict) -> None:
+        """Continue from :meth:`state_dict`: every value is checked (:meth:`prepare_load`) before
+        any is set, so a state that cannot be loaded raises a ``ValueError`` naming the bad value
+        and changes nothing."""
+        self.prepare_load(state)()
+
+    def prepare_load(self, state: dict):
+        """The function that loads ``state`` into this monitor, after every value of it was checked
+        and converted here, without changing the monitor: a caller loading several things (the
+        scheduler: its policy, its monitor, its counters) checks them all before it loads any.
+
+        Arrays: this monitor's dtypes, and the shapes a monitor keeps for a whole run (the compiled
+        steps index ``stats``, ``memory``, ``obs`` and ``acc`` without a bounds check); ``prev_grad``
+        one-dimensional. Scalars: the counters ``t`` (at most ``horizon``), ``updates`` and
+        ``step_updates`` integers from 0 to :data:`~lrgym.settings.MAX_COUNT`; the flags bools;
+        ``_first_loss`` a real number, ``_pending_val`` one or None; ``_constants`` None or the 8
+        constant info entries :meth:`describe` makes. Each becomes the type the monitor's own
+        code gives it, so the compiled steps and :meth:`info` get what they always get."""
         missing = [k for k in self._ARRAYS + self._SCALARS if k not in state]
         if missing:
             raise ValueError(f"monitor state is missing {missing}")
-        arrays = {}  # all converted before any is set: a state that cannot be loaded changes nothing
+        values = {}  # all converted before any is set: a state that cannot be loaded changes nothing
         for name in self._ARRAYS:
             dtype = getattr(self, name).dtype
             try:
-                arrays[name] = np.array(state[name], dtype=dtype)
+                values[name] = np.array(state[name], dtype=dtype)
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"monitor state {name!r} is no {dtype} array ({str(exc)[:160]}); valid: a monitor's "
                                  "state_dict()") from None
-            shape, valid = arrays[name].shape, self._SHAPES.get(name)
+            shape, valid = values[name].shape, self._SHAPES.get(name)
             if shape != valid if valid is not None else len(shape) != 1:
                 # the compiled steps index stats, memory, obs and acc unchecked (Numba: no bounds check)
                 raise ValueError(f"monitor state {name!r} has shape {shape}; valid: "
                                  f"{valid if valid is not None else '(n,), one dimension'} (a monitor's state_dict())")
-        for name, value in arrays.items():
-            setattr(self, name, value)
-        for name in self._SCALARS:
-            setattr(self, name, state[name])
+        for name, limit in (("t", self.horizon), ("updates", MAX_COUNT), ("step_updates", MAX_COUNT)):
+            values[name] = _count(state[name], repr(name), limit)
+        for name in ("started", "diverged", "_scalar_losses"):
+            if not isinstance(state[name], (bool, np.bool_)):
+                raise ValueError(f"monitor state {name!r} is {_shown(state[name])}; valid: True or False")
+            values[name] = bool(state[name])
+        values["_first_loss"] = _real(state["_first_loss"], "'_first_loss'")
+        values["_pending_val"] = None if state["_pending_val"] is None else _real(state["_pending_val"], "'_pending_val'")
+        values["_constants"] = _info_constants(state["_constants"])
+
+        def load() -> None:
+            for key, value in values.items():
+                setattr(self, key, value)
+
+        return load
+
+
+def _shown(value) -> str:
+    """A value of a refused monitor state as its error shows it: briefly, with its type."""
+    return f"{brief(value)} ({type(value).__name__})"
+
+
+def _count(value, name: str, limit: int) -> int:
+    """A counter of a monitor state as a Python int, refused unless an integer from 0 to ``limit``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not 0 <= value <= limit:
+        raise ValueError(f"monitor state {name} is {_shown(value)}; valid: an integer from 0 to {limit}")
+    return int(value)
+
+
+def _real(value, name: str) -> float:
+    """A loss of a monitor state as a Python float (NaN, ±inf allowed): any real number ``float()``
+    reads (a NumPy scalar, a 0-d tensor, as :meth:`TrainingMonitor.start` takes them), refused
+    otherwise (a bool, a string, None, a complex)."""
+    if not isinstance(value, (bool, np.bool_, str, bytes)):
+        try:
+            return float(value)
+        except (TypeError, ValueError, RuntimeError):
+            pass
+    raise ValueError(f"monitor state {name} is {_shown(value)}; valid: a real number")
+
+
+#: the constant info entries :meth:`TrainingMonitor.describe` makes, in order: (name, NumPy type, valid values)
+_CONSTANTS = (("family", np.int64, range(-2**63, 2**63)), ("instance", np.int64, range(-2**63, 2**63)),
+              ("horizon", np.int64, range(1, MAX_COUNT + 1)), ("inner_steps", np.int64, range(1, MAX_COUNT + 1)),
+              ("lr_min", np.float64, None), ("lr_max", np.float64, None),
+              ("optimizer", np.int64, range(len(OPTIMIZERS))), ("action_mode", np.int64, range(len(ACTION_MODES))))
+
+
+def _info_constants(value):
+    """``_constants`` of a monitor state: None (not described yet) or the 8 entries of
+    :meth:`TrainingMonitor.describe`, each an integer in its range or a real number, as the NumPy
+    scalars ``describe`` makes; a ``ValueError`` naming the entry otherwise (:meth:`info` would
+    fail on it, or report an optimizer or action mode that does not exist)."""
+    if value is None:
+        return None
+    if not isinstance(value, (tuple, list)) or len(value) != len(_CONSTANTS):
+        raise ValueError(f"monitor state '_constants' is {_shown(value)}; valid: None or the {len(_CONSTANTS)} "
+                         f"entries ({', '.join(name for name, _, _ in _CONSTANTS)}) describe() makes")
+    out = []
+    for item, (name, kind, valid) in zip(value, _CONSTANTS):
+        if kind is np.float64:
+            out.append(np.float64(_real(item, f"'_constants' {name}")))
+            continue
+        if isinstance(item, (bool, np.bool_)) or not isinstance(item, (int, np.integer)) or int(item) not in valid:
+            raise ValueError(f"monitor state '_constants' {name} is {_shown(item)}; valid: an integer from "
+                             f"{valid.start} to {valid.stop - 1}")
+        out.append(np.int64(item))
+    return tuple(out)

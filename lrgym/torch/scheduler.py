@@ -1164,9 +1164,8 @@ class PolicyScheduler:
         self._check_same_episode(state)
         self._check_same_policy(state.get("policy_identity"))
         # all or nothing: everything is built and checked first (the policy's state against the live
-        # policy, the monitor's on a copy), then loaded; a state that cannot be loaded changes nothing
-        monitor = from_checkpoint(state["monitor"], None, "monitor")
-        copy.copy(self.monitor).load_state_dict(monitor)  # a bad monitor state raises here, not halfway
+        # policy, the monitor's by its prepare_load), then loaded; a state that cannot be loaded changes nothing
+        load_monitor = self.monitor.prepare_load(from_checkpoint(state["monitor"], None, "monitor"))
         with _normal_tensors():  # the snapshot's tensors go into the optimizer if its step is undone
             snapshot = from_checkpoint(state["snapshot"], None, "snapshot")
         last_info = {k: INFO_SCHEMA[k].type(v) if k in INFO_SCHEMA else v for k, v in state["last_info"].items()}
@@ -1180,7 +1179,7 @@ class PolicyScheduler:
             **{name: bool(state.get(name.lstrip("_"), getattr(self, name)))
                for name in ("_warned_skip", "_warned_no_grad", "_warned_multi")}}
         self._load_policy_state(state["policy"])  # last to raise: a policy's own load_state_dict may
-        self.monitor.load_state_dict(monitor)
+        load_monitor()
         for name, value in loaded.items():
             setattr(self, name, value)
         self._apply_lr()

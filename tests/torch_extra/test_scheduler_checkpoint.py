@@ -762,7 +762,7 @@ def _everything(sched):
             p.t, p.trace.tobytes(), [t.tolist() for t in p.net.state_dict().values()], str(p.rng.bit_generator.state))
 
 
-@pytest.mark.parametrize("forge", ["generator", "module_shape", "monitor", "submodule"])
+@pytest.mark.parametrize("forge", ["generator", "module_shape", "monitor", "monitor_counter", "submodule"])
 def test_a_state_that_cannot_be_loaded_changes_nothing(forge):
     """All or nothing, as optimizer.load_state_dict: a state whose last part cannot be loaded
     raised after loading the parts before it (the net's weights, a shape mismatch's other tensors
@@ -777,6 +777,8 @@ def test_a_state_that_cannot_be_loaded_changes_nothing(forge):
         policy["net"]["state"]["weight"] = torch.zeros(2, 12, dtype=torch.float64)
     elif forge == "monitor":  # loaded after the whole policy
         state["monitor"]["stats"] = "not numbers"
+    elif forge == "monitor_counter":  # was set as it came (the next step's t += 1 then raised mid-update)
+        state["monitor"]["t"] = "3"
     else:
         policy["net"]["attributes"] = {"missing": {"x": 1}}
     model2, opt2, sched2 = build(Learner(seed=1), seed=1)
@@ -789,6 +791,8 @@ def test_a_state_that_cannot_be_loaded_changes_nothing(forge):
         assert isinstance(raised.value, ValueError) and str(raised.value).startswith("cannot restore policy.net")
     if forge == "monitor":  # named too (it was NumPy's bare 'could not convert string to float')
         assert str(raised.value).startswith("monitor state 'stats' is no float")
+    if forge == "monitor_counter":
+        assert str(raised.value).startswith("monitor state 't' is '3' (str); valid: an integer from 0 to")
     sched2.load_state_dict(weights_only_round_trip(sched.state_dict()))  # the good state still loads, whole
     assert _everything(sched2) == _everything(sched)
 
