@@ -372,6 +372,7 @@ class TorchTrainingEnv(gym.Env):
         self.optimizer = None
         self.lr = self.lr_init
         self._rng_word = np.zeros(1, dtype=np.uint64)
+        self._grad_buffer = None  # the float64 vector flat_grad fills at the next update (_step)
         self._rows = np.zeros(self.batch_size, dtype=np.int64)
         self._batches = None
         self._torch_rng = None  # the env's own torch CPU stream (_own_rng), made at reset
@@ -569,8 +570,12 @@ class TorchTrainingEnv(gym.Env):
             losses = loss_tensor(self.loss_fn(self.model(x), y))
             losses.mean().backward()
             self.optimizer.step()
-            self.monitor.record_update(losses_array(losses), flat_grad(observed),
-                                       params_finite(params))
+            # the gradient fills the vector the monitor held as the previous one, and the monitor keeps
+            # it as the next update's previous gradient: two vectors an episode, none allocated per update
+            grad = flat_grad(observed, out=self._grad_buffer)
+            previous = self.monitor.prev_grad
+            self.monitor.record_update(losses_array(losses), grad, params_finite(params), keep_grad=True)
+            self._grad_buffer = previous if previous is not grad else None  # the monitor holds it no more
         self.model.eval()
         if self.monitor.diverged:
             train, val, metric = math.inf, math.inf, math.nan

@@ -1013,3 +1013,43 @@ def test_a_step_after_a_reset_that_raised_steps_no_half_rebuilt_episode():
     fresh = make_env(loss_fn=loss_fn)
     assert np.array_equal(env.reset(seed=1)[0], fresh.reset(seed=1)[0])
     assert np.array_equal(env.step(2)[0], fresh.step(2)[0])
+
+
+def test_the_gradient_vectors_are_reused_and_the_episode_is_the_one_of_fresh_vectors(monkeypatch):
+    """Each update's flat gradient fills the vector the monitor held as the previous gradient, and
+    the monitor keeps it (record_update(keep_grad=True)), as PolicyScheduler does: flat_grad allocated
+    a float64 vector of the model's size at every update and the monitor copied it into prev_grad.
+    Reference: the same episodes with a new vector at every update (flat_grad without out), to the
+    bit. Over an episode of 18 updates, flat_grad hands out two vectors (one allocation per episode
+    after the first), where it handed out 18."""
+    import lrgym.torch.env as env_module
+
+    real = env_module.flat_grad
+    handed = []
+
+    def reused(params, out=None):
+        handed.append(real(params, out=out))
+        return handed[-1]
+
+    def fresh(params, out=None):
+        return real(params)
+
+    def episodes(flat_grad):
+        monkeypatch.setattr(env_module, "flat_grad", flat_grad)
+        env, trace = make_env(), []
+        for seed in (0, 1):
+            trace.append(env.reset(seed=seed)[0].tobytes())
+            for action in (3, 1, 2, 4, 0, 2):
+                obs, reward, terminated, truncated, info = env.step(action)
+                trace.append((obs.tobytes(), np.float64(reward).tobytes(), terminated, truncated,
+                              info["grad_norm"].tobytes(), info["lr"].tobytes()))
+            if seed == 0:
+                first_episode = len(handed)
+        return trace, first_episode if flat_grad is reused else None
+
+    reference, _ = episodes(fresh)
+    got, first_episode = episodes(reused)
+    assert got == reference
+    assert first_episode == 18 and len(handed) == 36
+    assert len({id(v) for v in handed[:first_episode]}) == 2  # (all kept alive: ids are not reused)
+    assert len({id(v) for v in handed}) == 3  # the next episode reuses the vector left over, allocates one
