@@ -54,6 +54,23 @@ def _live_member(value: dict, live, where: str) -> enum.Enum:
     return cls(from_checkpoint(value["value"], None, f"{where}.value"))
 
 
+def _other_modes(stored, live: torch.nn.Module, where: str) -> list:
+    """(submodule, mode) of a module record's ``other_modes`` (the submodules whose training mode
+    is not the module's), each submodule found in the live module by name; a ``RestoreError``
+    naming a name it has not, a ``TypeError`` (a forged record) unless names map to bools."""
+    if type(stored) is not dict or not all(type(k) is str and type(v) is bool for k, v in stored.items()):
+        raise TypeError("its other_modes are no dict of submodule names to bools")
+    found = []
+    for name, mode in stored.items():
+        try:
+            found.append((live.get_submodule(name), mode))
+        except AttributeError:
+            raise RestoreError(f"cannot restore {where}: the checkpoint holds the training mode of a submodule "
+                               f"{brief(name)}, which this policy's {class_name(type(live))} has not; valid: build "
+                               "the policy the same way as the one that was saved") from None
+    return found
+
+
 def _restored_items(items: dict, live, where: str, memo: Memo) -> dict:
     """The values of a stored mapping's items restored, each into the live mapping's value of the
     same key (``live``: None or not a mapping, none), as a dict in the stored order."""
@@ -247,6 +264,8 @@ def _restore_record(kind, value: dict, live, where: str, memo: Memo):
             if type(value["training"]) is not bool or type(value.get("attributes", {})) is not dict:
                 raise TypeError("its training is no bool or its attributes no dict")
             memo.actions.append(functools.partial(live.train, value["training"]))
+            for sub, mode in _other_modes(value.get("other_modes", {}), live, where):  # none in an older lrgym's
+                memo.actions.append(functools.partial(setattr, sub, "training", mode))
             for name, attributes in value.get("attributes", {}).items():  # none in an older lrgym's
                 path = f"{where}.{named(name)}" if name else where
                 try:

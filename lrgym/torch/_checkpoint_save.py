@@ -60,6 +60,14 @@ def _module_attributes(module: torch.nn.Module, where: str, stack: tuple, memo) 
     return stored
 
 
+def _other_modes(module: torch.nn.Module) -> dict:
+    """The training mode of every submodule whose mode is not the module's own, by name: a
+    submodule kept in eval mode (a frozen BatchNorm, a pretrained encoder) inside a training
+    policy. ``module.train(mode)`` sets every submodule alike, so the module's own mode alone
+    would bring such a submodule back in the other mode (its running statistics updated again)."""
+    return {name: sub.training for name, sub in module.named_modules() if name and sub.training != module.training}
+
+
 def _is_code(value) -> bool:
     """A module's attribute that is code, not state: a function holding no variables
     (``self.activation = F.relu``), a builtin (``torch.tanh``), a class or a Python module. It is
@@ -93,6 +101,7 @@ def to_checkpoint(value, where: str = "value", _stack: tuple = (), _memo: Memo |
         return memo.ref(value) or {TAG: "ndarray", "data": torch.from_numpy(native)}
     if isinstance(value, torch.nn.Module):
         return {TAG: "module", "class": class_name(type(value)), "training": value.training,
+                "other_modes": _other_modes(value),
                 "state": to_checkpoint(value.state_dict(), f"{where}.state_dict()", _stack),
                 "attributes": _module_attributes(value, where, (*_stack, id(value)), memo)}
     if isinstance(value, torch.Tensor):

@@ -43,7 +43,9 @@ NumPy scalar (``np.float64`` …)    ``{"__lrgym__": "numpy", "dtype": "<f8", "v
 ``torch.Generator``                ``{"__lrgym__": "torch_generator", "device": "cpu",
                                    "state": generator.get_state()}`` (a uint8 tensor)
 ``torch.nn.Module``                ``{"__lrgym__": "module", "state": module.state_dict(),
-                                   "attributes": ...}``: its parameters and buffers, and the
+                                   "training": True, "other_modes": {"encoder": False},
+                                   "attributes": ...}``: its parameters and buffers, its training
+                                   mode and that of each submodule in the other mode, and the
                                    attributes of its own and of its submodules whose class is
                                    not torch's (a step counter, an array: what
                                    ``state_dict()`` leaves out; code — a function without a

@@ -967,6 +967,53 @@ def test_generators_and_modules_continue_in_place():
     assert [back["py"].random() for _ in range(3)] == expected[2]
 
 
+def _frozen_encoder_net():
+    """A training net around a submodule kept in eval mode (a frozen BatchNorm) holding one in
+    train mode, and an eval net with one submodule training: every mode differs from its parent's."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Sequential(torch.nn.BatchNorm1d(4),
+                                                                         torch.nn.Dropout(0.5)))
+    net[1].eval()
+    net[1][1].train()
+    head = torch.nn.Sequential(torch.nn.Linear(4, 2), torch.nn.Dropout(0.1)).eval()
+    head[1].train()
+    return {"net": net, "head": head}
+
+
+def test_every_submodules_training_mode_comes_back():
+    """module.train(mode) sets every submodule alike, and the record held the module's own mode
+    alone: a BatchNorm kept in eval mode inside a training policy came back training, its running
+    statistics updated again by the resumed run's forward passes. The reference: the saved
+    modules' modes, module by module, and a forward pass's effect on the running statistics."""
+    saved = _frozen_encoder_net()
+    state = weights_only_round_trip(to_checkpoint(saved))
+    live = {"net": torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Sequential(torch.nn.BatchNorm1d(4),
+                                                                                 torch.nn.Dropout(0.5))),
+            "head": torch.nn.Sequential(torch.nn.Linear(4, 2), torch.nn.Dropout(0.1))}  # all training
+    from_checkpoint(state, live)
+    for key in saved:
+        assert [(n, m.training) for n, m in live[key].named_modules()] == \
+            [(n, m.training) for n, m in saved[key].named_modules()]
+    x = torch.randn(8, 4)
+    saved["net"](x), live["net"](x)
+    assert torch.equal(live["net"][1][0].running_mean, saved["net"][1][0].running_mean)  # not updated: eval
+
+
+def test_a_training_mode_of_a_submodule_the_policy_has_not_is_refused_before_anything_loads():
+    state = weights_only_round_trip(to_checkpoint(_frozen_encoder_net()))
+    state["net"]["other_modes"] = {"1": False, "7": True}
+    live = {"net": torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Sequential(torch.nn.BatchNorm1d(4),
+                                                                                 torch.nn.Dropout(0.5))),
+            "head": torch.nn.Sequential(torch.nn.Linear(4, 2), torch.nn.Dropout(0.1))}
+    before = [t.clone() for t in live["net"].state_dict().values()]
+    with pytest.raises(ValueError, match=r"cannot restore value\['net'\]: the checkpoint holds the training mode "
+                                         r"of a submodule '7', which this policy's torch.nn.modules.container."
+                                         r"Sequential has not"):
+        from_checkpoint(state, live)
+    assert all(torch.equal(a, b) for a, b in zip(before, live["net"].state_dict().values()))
+    assert all(m.training for m in live["net"].modules())
+
+
 # ---- which policies are accepted --------------------------------------------------------------
 
 
