@@ -7,6 +7,11 @@ Objects, modules, optimizers, generators, enum members and same-shaped tensors a
 place** (as ``nn.Module.load_state_dict`` loads parameters); no class is imported or built from
 the file. A forged or damaged record becomes a :class:`RestoreError` naming where it sits and the
 record's valid form (:data:`~lrgym.torch._checkpoint_format.RECORDS`).
+
+The walk (:func:`_restore`) restores plain data and containers itself and hands each record to
+its kind's restorer (:data:`_RECORD_RESTORERS`, one small function per kind): each checks what
+it can on new objects, appends what changes a live object to ``memo.actions``, and returns the
+restored value.
 """
 
 from __future__ import annotations
@@ -157,139 +162,231 @@ def _restore(value, live, where: str, memo: Memo):
 
 
 def _restore_record(kind, value: dict, live, where: str, memo: Memo):
-    """:func:`_restore` of a record of a non-data value (``value[TAG]`` is ``kind``)."""
-    if kind == "ref":
-        return memo.resolve(value, where)
-    if kind == "numpy":
-        return scalar_dtype(value["dtype"], where).type(value["value"])
-    if kind == "ndarray":
-        return memo.restore(memo.reserve(), value["data"].numpy().copy())
-    if kind == "path":
-        if type(value["value"]) is not str:
-            raise TypeError(f"its value is a {type(value['value']).__name__}")
-        return pathlib.Path(value["value"])
-    if kind == "frozenset":
-        if type(value["items"]) not in (list, tuple, set, frozenset):
-            raise TypeError(f"its items are a {type(value['items']).__name__}")
-        classes = enum_classes(live) if isinstance(live, (set, frozenset)) else {}
-        return frozenset(restored_key(k, classes, where) for k in value["items"])
-    if kind == "range":
-        if not all(type(value[k]) is int for k in ("start", "stop", "step")):
-            raise TypeError("start, stop and step are not all ints")
-        return range(value["start"], value["stop"], value["step"])
-    if kind == "fraction":
-        if not (type(value["numerator"]) is int and type(value["denominator"]) is int):
-            raise TypeError("numerator and denominator are not both ints")
-        return fractions.Fraction(value["numerator"], value["denominator"])
-    if kind == "dtype":
-        if type(value["str"]) is not str:
-            raise TypeError(f"its str is a {type(value['str']).__name__}")
-        return np.dtype(value["str"])
-    if kind == "enum":
-        return _live_member(value, live, where)
-    if kind == "counter":
-        if type(value["items"]) is not dict:
-            raise TypeError(f"its items are a {type(value['items']).__name__}")
-        index = memo.reserve()
-        return memo.restore(index, Counter(_restored_items(value["items"], live, where, memo)))
-    if kind == "defaultdict":
-        if type(value["items"]) is not dict:
-            raise TypeError(f"its items are a {type(value['items']).__name__}")
-        factory = live_factory(value["factory"], live, where)
-        index = memo.reserve()
-        items = _restored_items(value["items"], live, where, memo)
-        return memo.restore(index, defaultdict(factory, items))
-    if kind == "deque":
-        if type(value["items"]) is not list or not (value["maxlen"] is None or type(value["maxlen"]) is int):
-            raise TypeError("its items are no list or its maxlen no int or None")
-        index = memo.reserve()
-        items = _restored_list(value["items"], live if isinstance(live, deque) else None, where, memo)
-        return memo.restore(index, deque(items, maxlen=value["maxlen"]))
-    if kind == "generator":  # each generator's state is set on a new one first: a bad state raises here
-        state = _restore(value["state"], None, where, memo.fresh())
-        name = state.get("bit_generator") if isinstance(state, dict) else None
-        if name not in BIT_GENERATORS:
-            raise RestoreError(f"cannot restore {where}: a generator record of an unknown bit generator "
-                               f"{brief(name)}; valid: {', '.join(BIT_GENERATORS)}")
-        bit_generator = getattr(np.random, name)()
-        bit_generator.state = state
-        if isinstance(live, np.random.Generator) and type(live.bit_generator).__name__ == name:
-            memo.actions.append(functools.partial(setattr, live.bit_generator, "state", bit_generator.state))
-            return live
-        return np.random.Generator(bit_generator)
-    if kind == "random_state":
-        generator = np.random.RandomState()
-        generator.set_state(_restore(value["state"], None, where, memo.fresh()))
-        if isinstance(live, np.random.RandomState):
-            memo.actions.append(functools.partial(live.set_state, generator.get_state(legacy=False)))
-            return live
-        return generator
-    if kind == "py_random":
-        generator = random.Random()
-        generator.setstate(value["state"])
-        if type(live) is random.Random:
-            memo.actions.append(functools.partial(live.setstate, generator.getstate()))
-            return live
-        return generator
-    if kind == "torch_generator":
-        generator = torch_generator(value["device"], where)
-        generator.set_state(value["state"])
-        if isinstance(live, torch.Generator) and str(live.device) == value["device"]:
-            memo.actions.append(functools.partial(live.set_state, generator.get_state()))
-            return live
-        return generator
-    if kind == "torch_state_dict":
-        check_live_class(value, live, where)
-        if not isinstance(live, TORCH_STATEFUL):  # (a forged file: a module's state unchecked, or no such method)
-            raise RestoreError(f"cannot restore {where}: the checkpoint holds an optimizer's or LR scheduler's "
-                             f"state_dict() there, this policy has a {class_name(type(live))}; valid: a "
-                             "torch.optim optimizer or LR scheduler of the class stored")
-        state = _restore(value["state"], None, f"{where}.state_dict()", memo.fresh())
-        if isinstance(live, torch.optim.Optimizer):
-            check_optimizer_state(state, live, where)
-        try:  # torch's own check of what it loads, on a copy: a forged state raises here, before any load
-            copy.deepcopy(live).load_state_dict(state)
-        except Exception as exc:  # noqa: BLE001 - torch says why in its own words, any kind
-            raise RestoreError(f"cannot restore {where}: its state_dict() is none {named(value['class'])} loads "
-                               f"({type(exc).__name__}: {str(exc)[:160]}); valid: the state_dict() of a "
-                               f"{named(value['class'])} over this policy's parameters") from None
-        memo.actions.append(functools.partial(live.load_state_dict, state))
+    """:func:`_restore` of a record of a non-data value (``value[TAG]`` is ``kind``): its kind's
+    function of :data:`_RECORD_RESTORERS`, each of the form ``(value, live, where, memo)``."""
+    restorer = _RECORD_RESTORERS.get(kind) if type(kind) is str else None
+    if restorer is None:
+        raise RestoreError(f"cannot restore {where}: unknown marker {TAG}={brief(kind)} (a checkpoint of a newer "
+                           f"lrgym?); valid: {', '.join(map(repr, RECORDS))}")
+    return restorer(value, live, where, memo)
+
+
+def _restore_ref(value: dict, live, where: str, memo: Memo):
+    """A value met before: the value restored at its index (:class:`Memo`)."""
+    return memo.resolve(value, where)
+
+
+def _restore_numpy(value: dict, live, where: str, memo: Memo):
+    """A NumPy scalar of an allowed dtype (:func:`scalar_dtype`)."""
+    return scalar_dtype(value["dtype"], where).type(value["value"])
+
+
+def _restore_ndarray(value: dict, live, where: str, memo: Memo):
+    """A NumPy array: a new copy of the stored tensor's data."""
+    return memo.restore(memo.reserve(), value["data"].numpy().copy())
+
+
+def _restore_path(value: dict, live, where: str, memo: Memo):
+    """A ``pathlib.Path``."""
+    if type(value["value"]) is not str:
+        raise TypeError(f"its value is a {type(value['value']).__name__}")
+    return pathlib.Path(value["value"])
+
+
+def _restore_frozenset(value: dict, live, where: str, memo: Memo):
+    """A frozenset of keys (:func:`restored_key`: enum members from the live set's classes)."""
+    if type(value["items"]) not in (list, tuple, set, frozenset):
+        raise TypeError(f"its items are a {type(value['items']).__name__}")
+    classes = enum_classes(live) if isinstance(live, (set, frozenset)) else {}
+    return frozenset(restored_key(k, classes, where) for k in value["items"])
+
+
+def _restore_range(value: dict, live, where: str, memo: Memo):
+    """A ``range`` of three ints."""
+    if not all(type(value[k]) is int for k in ("start", "stop", "step")):
+        raise TypeError("start, stop and step are not all ints")
+    return range(value["start"], value["stop"], value["step"])
+
+
+def _restore_fraction(value: dict, live, where: str, memo: Memo):
+    """A ``fractions.Fraction`` (a zero denominator: ``ZeroDivisionError``, a forged record)."""
+    if not (type(value["numerator"]) is int and type(value["denominator"]) is int):
+        raise TypeError("numerator and denominator are not both ints")
+    return fractions.Fraction(value["numerator"], value["denominator"])
+
+
+def _restore_dtype(value: dict, live, where: str, memo: Memo):
+    """A NumPy dtype by its str."""
+    if type(value["str"]) is not str:
+        raise TypeError(f"its str is a {type(value['str']).__name__}")
+    return np.dtype(value["str"])
+
+
+def _restore_enum(value: dict, live, where: str, memo: Memo):
+    """An enum member, looked up in the live member's class (:func:`_live_member`)."""
+    return _live_member(value, live, where)
+
+
+def _restore_counter(value: dict, live, where: str, memo: Memo):
+    """A ``collections.Counter`` of restored items."""
+    if type(value["items"]) is not dict:
+        raise TypeError(f"its items are a {type(value['items']).__name__}")
+    index = memo.reserve()
+    return memo.restore(index, Counter(_restored_items(value["items"], live, where, memo)))
+
+
+def _restore_defaultdict(value: dict, live, where: str, memo: Memo):
+    """A ``defaultdict`` whose factory is the table's or the live one's (:func:`live_factory`)."""
+    if type(value["items"]) is not dict:
+        raise TypeError(f"its items are a {type(value['items']).__name__}")
+    factory = live_factory(value["factory"], live, where)
+    index = memo.reserve()
+    items = _restored_items(value["items"], live, where, memo)
+    return memo.restore(index, defaultdict(factory, items))
+
+
+def _restore_deque(value: dict, live, where: str, memo: Memo):
+    """A ``collections.deque`` with its ``maxlen``."""
+    if type(value["items"]) is not list or not (value["maxlen"] is None or type(value["maxlen"]) is int):
+        raise TypeError("its items are no list or its maxlen no int or None")
+    index = memo.reserve()
+    items = _restored_list(value["items"], live if isinstance(live, deque) else None, where, memo)
+    return memo.restore(index, deque(items, maxlen=value["maxlen"]))
+
+
+def _restore_generator(value: dict, live, where: str, memo: Memo):
+    """A NumPy ``Generator``: its state is set on a new bit generator of its kind first (a bad
+    state raises here), then, at load, on the live one's if it is of that kind."""
+    state = _restore(value["state"], None, where, memo.fresh())
+    name = state.get("bit_generator") if isinstance(state, dict) else None
+    if name not in BIT_GENERATORS:
+        raise RestoreError(f"cannot restore {where}: a generator record of an unknown bit generator "
+                           f"{brief(name)}; valid: {', '.join(BIT_GENERATORS)}")
+    bit_generator = getattr(np.random, name)()
+    bit_generator.state = state
+    if isinstance(live, np.random.Generator) and type(live.bit_generator).__name__ == name:
+        memo.actions.append(functools.partial(setattr, live.bit_generator, "state", bit_generator.state))
         return live
-    if kind in ("module", "object"):
-        check_live_class(value, live, where)
-        if kind == "module":
-            state = _restore(value["state"], None, f"{where}.state_dict()", memo.fresh())
-            check_module_state(state, live, where)
-            memo.actions.append(functools.partial(live.load_state_dict, state))
-            if type(value["training"]) is not bool or type(value.get("attributes", {})) is not dict:
-                raise TypeError("its training is no bool or its attributes no dict")
-            memo.actions.append(functools.partial(live.train, value["training"]))
-            for sub, mode in _other_modes(value.get("other_modes", {}), live, where):  # none in an older lrgym's
-                memo.actions.append(functools.partial(setattr, sub, "training", mode))
-            for name, attributes in value.get("attributes", {}).items():  # none in an older lrgym's
-                path = f"{where}.{named(name)}" if name else where
-                try:
-                    sub = live.get_submodule(name)
-                except AttributeError:
-                    raise RestoreError(f"cannot restore {path}: the checkpoint holds attributes of a submodule "
-                                       f"{brief(name)}, which this policy's {named(value['class'])} has not; valid: "
-                                       "build the policy the same way as the one that was saved") from None
-                current = vars(sub)
-                restored = {key: _restore(item, current.get(key), f"{path}.{key}", memo)
-                            for key, item in attributes.items()}
-                memo.actions.append(functools.partial(sub.__dict__.update, restored))
-            return live
-        index = memo.reserve()
-        stored = value["state"]
-        current = get_object_state(live)
-        if type(stored) is dict and TAG not in stored:  # its attributes (to_checkpoint: a dict state)
-            current = current if isinstance(current, dict) else {}
-            state = {k: _restore(v, current.get(k), f"{where}.{k}" if type(k) is str else f"{where}[{brief(k)}]", memo)
-                     for k, v in stored.items()}
-        else:
-            state = _restore(stored, current, where, memo)
-        check_object_state(live, state, where)
-        memo.actions.append(functools.partial(set_object_state, live, state))
-        return memo.restore(index, live)
-    raise RestoreError(f"cannot restore {where}: unknown marker {TAG}={brief(kind)} (a checkpoint of a newer lrgym?); "
-                       f"valid: {', '.join(map(repr, RECORDS))}")
+    return np.random.Generator(bit_generator)
+
+
+def _restore_random_state(value: dict, live, where: str, memo: Memo):
+    """A legacy ``np.random.RandomState``: checked on a new one, loaded into the live one."""
+    generator = np.random.RandomState()
+    generator.set_state(_restore(value["state"], None, where, memo.fresh()))
+    if isinstance(live, np.random.RandomState):
+        memo.actions.append(functools.partial(live.set_state, generator.get_state(legacy=False)))
+        return live
+    return generator
+
+
+def _restore_py_random(value: dict, live, where: str, memo: Memo):
+    """A ``random.Random``: checked on a new one, loaded into the live one."""
+    generator = random.Random()
+    generator.setstate(value["state"])
+    if type(live) is random.Random:
+        memo.actions.append(functools.partial(live.setstate, generator.getstate()))
+        return live
+    return generator
+
+
+def _restore_torch_generator(value: dict, live, where: str, memo: Memo):
+    """A ``torch.Generator`` on its stored device (:func:`torch_generator`), loaded into the live
+    one on the same device."""
+    generator = torch_generator(value["device"], where)
+    generator.set_state(value["state"])
+    if isinstance(live, torch.Generator) and str(live.device) == value["device"]:
+        memo.actions.append(functools.partial(live.set_state, generator.get_state()))
+        return live
+    return generator
+
+
+def _restore_torch_state_dict(value: dict, live, where: str, memo: Memo):
+    """An optimizer's or LR scheduler's ``state_dict()``: checked by loading it into a copy of the
+    live one (torch's own checks), then loaded into the live one."""
+    check_live_class(value, live, where)
+    if not isinstance(live, TORCH_STATEFUL):  # (a forged file: a module's state unchecked, or no such method)
+        raise RestoreError(f"cannot restore {where}: the checkpoint holds an optimizer's or LR scheduler's "
+                           f"state_dict() there, this policy has a {class_name(type(live))}; valid: a "
+                           "torch.optim optimizer or LR scheduler of the class stored")
+    state = _restore(value["state"], None, f"{where}.state_dict()", memo.fresh())
+    if isinstance(live, torch.optim.Optimizer):
+        check_optimizer_state(state, live, where)
+    try:  # torch's own check of what it loads, on a copy: a forged state raises here, before any load
+        copy.deepcopy(live).load_state_dict(state)
+    except Exception as exc:  # noqa: BLE001 - torch says why in its own words, any kind
+        raise RestoreError(f"cannot restore {where}: its state_dict() is none {named(value['class'])} loads "
+                           f"({type(exc).__name__}: {str(exc)[:160]}); valid: the state_dict() of a "
+                           f"{named(value['class'])} over this policy's parameters") from None
+    memo.actions.append(functools.partial(live.load_state_dict, state))
+    return live
+
+
+def _restore_module(value: dict, live, where: str, memo: Memo):
+    """An ``nn.Module``, loaded into the live one of its class: its ``state_dict()`` (keys and
+    shapes checked first: :func:`check_module_state`), its training modes, and the attributes
+    ``state_dict()`` leaves out, submodule by submodule."""
+    check_live_class(value, live, where)
+    state = _restore(value["state"], None, f"{where}.state_dict()", memo.fresh())
+    check_module_state(state, live, where)
+    memo.actions.append(functools.partial(live.load_state_dict, state))
+    if type(value["training"]) is not bool or type(value.get("attributes", {})) is not dict:
+        raise TypeError("its training is no bool or its attributes no dict")
+    memo.actions.append(functools.partial(live.train, value["training"]))
+    for sub, mode in _other_modes(value.get("other_modes", {}), live, where):  # none in an older lrgym's
+        memo.actions.append(functools.partial(setattr, sub, "training", mode))
+    for name, attributes in value.get("attributes", {}).items():  # none in an older lrgym's
+        path = f"{where}.{named(name)}" if name else where
+        try:
+            sub = live.get_submodule(name)
+        except AttributeError:
+            raise RestoreError(f"cannot restore {path}: the checkpoint holds attributes of a submodule "
+                               f"{brief(name)}, which this policy's {named(value['class'])} has not; valid: "
+                               "build the policy the same way as the one that was saved") from None
+        current = vars(sub)
+        restored = {key: _restore(item, current.get(key), f"{path}.{key}", memo)
+                    for key, item in attributes.items()}
+        memo.actions.append(functools.partial(sub.__dict__.update, restored))
+    return live
+
+
+def _restore_object(value: dict, live, where: str, memo: Memo):
+    """Any other object, loaded into the live one of its class as pickle would
+    (:func:`set_object_state`): its attributes, each into the live attribute of its name."""
+    check_live_class(value, live, where)
+    index = memo.reserve()
+    stored = value["state"]
+    current = get_object_state(live)
+    if type(stored) is dict and TAG not in stored:  # its attributes (to_checkpoint: a dict state)
+        current = current if isinstance(current, dict) else {}
+        state = {k: _restore(v, current.get(k), f"{where}.{k}" if type(k) is str else f"{where}[{brief(k)}]", memo)
+                 for k, v in stored.items()}
+    else:
+        state = _restore(stored, current, where, memo)
+    check_object_state(live, state, where)
+    memo.actions.append(functools.partial(set_object_state, live, state))
+    return memo.restore(index, live)
+
+
+#: each record kind's restorer (:data:`~lrgym.torch._checkpoint_format.RECORDS` lists their fields)
+_RECORD_RESTORERS = {
+    "ref": _restore_ref,
+    "numpy": _restore_numpy,
+    "ndarray": _restore_ndarray,
+    "path": _restore_path,
+    "frozenset": _restore_frozenset,
+    "range": _restore_range,
+    "fraction": _restore_fraction,
+    "dtype": _restore_dtype,
+    "enum": _restore_enum,
+    "counter": _restore_counter,
+    "defaultdict": _restore_defaultdict,
+    "deque": _restore_deque,
+    "generator": _restore_generator,
+    "random_state": _restore_random_state,
+    "py_random": _restore_py_random,
+    "torch_generator": _restore_torch_generator,
+    "torch_state_dict": _restore_torch_state_dict,
+    "module": _restore_module,
+    "object": _restore_object,
+}
