@@ -34,6 +34,7 @@ the next one, never remove a live process's cgroup (its sandbox would be killed)
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 __all__ = ["namespaces", "owner_gone", "owner_tag", "start_time", "sweep_folders"]
 
@@ -152,16 +153,23 @@ def owner_gone(name: str, prefix: str) -> bool:
     return owner is not None and not _owner_alive(*owner)
 
 
-def sweep_folders(prefix: str, tmp: str | None = None, *, pid_only_names: bool = True) -> int:
+def sweep_folders(prefix: str, tmp: str | None = None, *, pid_only_names: bool = True,
+                  remove: Callable[[str], object] | None = None) -> int:
     """Remove the folders ``prefix + owner + "-..."`` of ``tmp`` (default: the temp folder) that
     are this user's own (not a link) and whose owner has ended (:func:`owner_gone`): the one
     sweep of a temp folder's leftovers (a pool's worker folders, a Ray driver's empty folder).
     ``pid_only_names=False`` also leaves an older name that carries the pid alone (a Ray
     driver's: a live driver's folder is on its workers' ``sys.path``, and a pid says too little to
-    remove it). Returns how many were removed."""
+    remove it). ``remove(path)`` removes one folder (default ``shutil.rmtree``, errors ignored; a
+    pool's, whose folders may hold what a policy made unwritable:
+    :func:`lrgym.leaderboard.sandbox_folders.remove_folder`). Returns how many were removed."""
     import shutil
     import stat
     import tempfile
+
+    if remove is None:
+        def remove(path: str) -> None:
+            shutil.rmtree(path, ignore_errors=True)
 
     tmp = tmp or tempfile.gettempdir()
     try:
@@ -179,6 +187,6 @@ def sweep_folders(prefix: str, tmp: str | None = None, *, pid_only_names: bool =
         except OSError:
             continue
         if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not _owner_alive(*owner):
-            shutil.rmtree(path, ignore_errors=True)
+            remove(path)
             removed += not os.path.lexists(path)
     return removed

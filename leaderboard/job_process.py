@@ -21,6 +21,7 @@ from lrgym.leaderboard import sandbox_root
 from lrgym.leaderboard.failures import PolicyError, describe, traceback_text
 from lrgym.leaderboard.global_streams import POLICY_RANDOM_SEED, seed_global_streams
 from lrgym.leaderboard.host_messages import failure_reply, send_reply
+from lrgym.leaderboard.libc import die_with_parent
 from lrgym.leaderboard.policy_loading import build_policy, described, import_target, plain_action
 from lrgym.leaderboard.step_message import decode_message
 
@@ -72,10 +73,12 @@ def job_main(spec: dict, family: str, conns: list, status, namespaces: bool, ent
     gc.collect()
     gc.freeze()  # the job's objects stay shared with every episode's process (no copy by the GC)
     pids = []
+    with_job = die_with_parent()  # looked up before the forks: the policy's import may have started threads
     for k, conn in enumerate(conns):
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the episode's process
             try:
+                with_job()  # ends with the job process (without namespaces nothing else ends it)
                 status.close()
                 for other in conns[k + 1:]:
                     other.close()

@@ -16,7 +16,7 @@ import os
 from lrgym.leaderboard.failures import PolicyError
 from lrgym.leaderboard.job_isolation import enter_job, job_namespaces
 from lrgym.leaderboard.job_process import job_main
-from lrgym.leaderboard.libc import c_library
+from lrgym.leaderboard.libc import c_library, die_with_parent
 
 __all__ = ["JobStarter"]
 
@@ -88,6 +88,7 @@ def _starter_main(sock, spec: dict, files: dict, namespaces: bool) -> None:  # p
     import socket
 
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the waiters are reaped by the kernel
+    with_starter = die_with_parent()  # a waiter ends with the starter (without namespaces nothing else ends it)
     fds: list[int] = []
     while True:
         try:
@@ -108,6 +109,7 @@ def _starter_main(sock, spec: dict, files: dict, namespaces: bool) -> None:  # p
             pid = -1
         if pid == 0:
             try:
+                with_starter()
                 sock.close()
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                 _wait_for_job(spec, files, namespaces, request["family"], request["uid"], fds, request["stream_seeds"])
@@ -125,9 +127,11 @@ def _wait_for_job(spec: dict, files: dict, namespaces: bool, family: str, uid, f
     from multiprocessing.connection import Connection
 
     exit_w, out_fd, status_fd, episode_fds = fds[0], fds[1], fds[2], fds[3:]
+    with_waiter = die_with_parent()
     pid = os.fork()
     if pid == 0:  # the job process
         try:
+            with_waiter()  # ends with its waiter (without namespaces nothing else ends it)
             os.close(exit_w)
 
             def enter() -> None:  # in the job process, before the policy's module is imported

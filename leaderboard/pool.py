@@ -43,6 +43,7 @@ from multiprocessing.connection import Connection, wait
 
 from lrgym.leaderboard.import_paths import child_path_env
 from lrgym.baselines.owner_names import owner_tag, sweep_folders
+from lrgym.leaderboard.sandbox_folders import remove_folder
 from lrgym.leaderboard.scheduling import GroupResult, Groups, GroupScheduler, Job
 from lrgym.tasks import families_env
 from lrgym.tasks.blas import SINGLE_THREAD_ENV
@@ -98,9 +99,13 @@ _EXITING: list = []
 def _remove_folder(path: str, tries: int = 20, pause: float = 0.05) -> bool:
     """Remove ``path`` and everything in it; True once it is gone. Right after a worker is reaped
     the last processes of its sandboxes (other PID namespaces, killed with it) may still be
-    exiting and holding a folder in it busy, so ``rmtree`` is retried for up to ≈ 1 s."""
+    exiting and holding a folder in it busy, so the removal is retried for up to ≈ 1 s. What a
+    policy made unwritable or unreadable in its scratch folder (without namespaces it lies in
+    the worker's: ``chmod 500`` on a folder of files) is removed too
+    (:func:`~lrgym.leaderboard.sandbox_folders.remove_folder`; ``rmtree`` left such a worker's
+    whole folder behind for ever when the worker was killed mid-job, as an ordinary user)."""
     for _ in range(tries):
-        shutil.rmtree(path, ignore_errors=True)
+        remove_folder(path)
         if not os.path.lexists(path):
             return True
         time.sleep(pause)
@@ -123,7 +128,7 @@ def sweep_orphaned_scratch(tmp: str | None = None) -> int:
         if process.poll() is not None and _remove_folder(path):
             _EXITING.remove(entry)
             removed += 1
-    removed += sweep_folders(SCRATCH_PREFIX, tmp)
+    removed += sweep_folders(SCRATCH_PREFIX, tmp, remove=remove_folder)
     return removed
 
 

@@ -340,6 +340,91 @@ def test_without_namespaces_a_scratch_folder_made_unreadable_counts_as_over_the_
         assert not out[name + "_scratch_after_close"], "its scratch folder was left behind"
 
 
+KILLED_WORKER_POLICY = '''
+import os, time
+class Locks:  # leaves a folder of files that is not writable, then hangs
+    name = "locks"; optimizer = "sgd"; action_mode = "discrete"
+    def reset(self, info):
+        pass
+    def act(self, obs, info):
+        os.makedirs("locked", exist_ok=True)
+        open("locked/f", "w").close()
+        os.chmod("locked", 0o500)
+        with open(MARKER, "w") as f:
+            f.write(f"{os.getpid()} {os.getppid()}")  # the episode's process, its job process
+        time.sleep(3600)
+'''
+
+KILLED_WORKER_SCRIPT = '''
+import json, os, shutil, sys, tempfile, time
+sys.path.insert(0, TESTS)
+from lb_helpers import tiny_suite
+from lrgym.leaderboard.references import load_references
+from lrgym.leaderboard.runner import run_suite, submission_spec
+from lrgym.leaderboard.sandbox import mode
+
+tmp = tempfile.mkdtemp(prefix="lrgym-test-killed-worker-")  # the grader's temp folder: the workers' go there
+aside = tempfile.mkdtemp(prefix="lrgym-test-killed-worker-aside-")
+
+
+def alive(pids):
+    running = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                    running.append(pid)
+        except OSError:
+            pass
+    return running
+
+
+try:
+    tempfile.tempdir = os.environ["TMPDIR"] = tmp
+    os.environ["LRGYM_CACHE"] = os.path.join(aside, "cache")  # the references of this user's own
+    marker = os.path.join(aside, "reached-act")
+    with open(os.path.join(aside, "pol.py"), "w") as f:
+        f.write(POLICY.replace("MARKER", repr(marker)))
+    suite = tiny_suite("killed", seeds=(0,))
+    [outcome] = run_suite([submission_spec(os.path.join(aside, "pol.py") + ":Locks")], suite,
+                          references=load_references(suite, n_workers=1), n_workers=1, time_limit=TIME_LIMIT)
+    pids = open(marker).read().split() if os.path.exists(marker) else []
+    deadline = time.monotonic() + 10  # a SIGKILLed process may take a moment to end
+    while alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left_running = alive(pids)
+    for pid in left_running:
+        os.kill(int(pid), 9)
+    out = {"kind": mode()["kind"], "uid": os.getuid(), "reason": outcome.entry.failure_reason,
+           "reached_act": bool(pids), "left_running": left_running, "left_in_tmp": sorted(os.listdir(tmp))}
+finally:
+    for root, dirs, _ in os.walk(tmp):
+        for d in dirs:
+            os.chmod(os.path.join(root, d), 0o700)
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(aside, ignore_errors=True)
+print(json.dumps(out))
+'''
+
+
+def test_without_namespaces_a_worker_killed_at_the_time_limit_leaves_no_policy_process_or_folder():
+    """As an ordinary user without namespaces (where unprivileged user namespaces are not allowed,
+    as on Ubuntu 24.04 by default): a policy hanging in ``act`` past the time limit, its grader
+    worker killed. Its job process and episode process ran on for ever as the grader's user
+    (only the host and the job starter had ``PR_SET_PDEATHSIG``, which ``fork`` does not pass on;
+    no cgroup and no PID namespace ended the rest), and a folder of files it made unwritable
+    (``chmod 500``) kept the killed worker's whole temp folder (``rmtree``), which no later sweep
+    removed either (an audit, 2026-12-06)."""
+    script = (KILLED_WORKER_SCRIPT.replace("TESTS", repr(os.path.join(REPO, "tests", "leaderboard")))
+              .replace("POLICY", repr(KILLED_WORKER_POLICY)).replace("TIME_LIMIT", "30"))
+    out = _run_as_ordinary_user(script, {"LRGYM_SANDBOX": "off"})
+    assert out["kind"] == "none" and out["uid"] != 0
+    assert out["reason"].startswith("timeout: exceeded the wall-clock limit of 30 s"), out["reason"]
+    assert out["reached_act"], "the policy never reached act() within the time limit: nothing was tested"
+    assert out["left_running"] == [], "the policy's processes outlived its killed worker"
+    assert out["left_in_tmp"] == [], "the killed worker's temp folder was left behind"
+
+
 # ---- /proc -------------------------------------------------------------------------------------
 
 PROC_PROBE = '''
