@@ -289,8 +289,10 @@ def make_cgroup(memory_mb: float | None, processes: int,
                 if os.path.exists(os.path.join(folder, "pids.max")):
                     _write(os.path.join(folder, "pids.max"), int(processes))
             cpu_files = [os.path.join(f, "cpuacct.usage") for f in folders]
-    except OSError as exc:
+    except BaseException as exc:  # none of it is left (a KeyboardInterrupt halfway left the groups made so far)
         _remove_group_folders(folders, wait=1.0)
+        if not isinstance(exc, OSError):
+            raise
         return None, f"a cgroup could not be made ({exc.strerror or exc})"
     cpu_file = next((f for f in cpu_files if os.path.exists(f)), None)
     return SandboxCgroup(version, folders, folders[0], memory_mb, processes, cpu_file, cpu_seconds), ""

@@ -122,3 +122,30 @@ def test_mount_points_below_a_folder_keep_names_with_whitespace_the_kernel_does_
                         lambda path, *a, **k: real_open(fake if path == "/proc/self/mountinfo" else path, *a, **k),
                         raising=False)
     assert sandbox_root.mount_points(str(top)) == [str(top), f"{top}/a\x0bb", f"{top}/c d\xa0e"]
+
+
+@needs_cgroup
+@pytest.mark.parametrize("error", [OSError(28, "No space left on device"), KeyboardInterrupt()], ids=["OSError", "interrupt"])
+def test_a_group_made_halfway_is_removed_from_every_hierarchy(monkeypatch, error):
+    """Making a sandbox's group fails (or is interrupted: a stop signal of a grader that runs its
+    sandboxes itself) after its folders were made in every hierarchy, at the first limit
+    written: none of them is left (an interrupt left the memory, pids and cpuacct groups, its
+    maker alive, so no sweep removed them)."""
+    version, parents = sandbox_cgroup._cgroup_parents()
+    real_write = sandbox_cgroup._write
+
+    def write(path, value):
+        if os.path.basename(os.path.dirname(path)).startswith(sandbox_cgroup.CGROUP_PREFIX + f"{os.getpid()}."):
+            raise error
+        real_write(path, value)
+
+    monkeypatch.setattr(sandbox_cgroup, "_write", write)
+    before = {p: set(os.listdir(p)) for p in parents}
+    if isinstance(error, OSError):
+        group, why = sandbox_cgroup.make_cgroup(sandbox_cgroup.MIN_PROBE_MB, 16)
+        assert group is None and why == "a cgroup could not be made (No space left on device)"
+    else:
+        with pytest.raises(KeyboardInterrupt):
+            sandbox_cgroup.make_cgroup(sandbox_cgroup.MIN_PROBE_MB, 16)
+    mine = sandbox_cgroup.CGROUP_PREFIX + f"{os.getpid()}."
+    assert [(p, n) for p in parents for n in set(os.listdir(p)) - before[p] if n.startswith(mine)] == []
