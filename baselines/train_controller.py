@@ -46,7 +46,6 @@ import dataclasses
 import json
 import math
 import re
-import shlex
 import sys
 import time
 from collections import OrderedDict
@@ -67,6 +66,7 @@ from lrgym.baselines.controller_checkpoint import MARK, ESState, read_checkpoint
 from lrgym.baselines.outputs import (SHIPPED_WEIGHTS, add_output_arguments, companion_problem, output_path,
                                      replace_file, replace_files, runs_dir, status, with_suffix_added)
 from lrgym.baselines.score import floored, score
+from lrgym.baselines.shell_words import shell_option, shell_path
 from lrgym.brief import brief
 from lrgym.info import FAMILY_NAMES
 from lrgym.optim import check_choice
@@ -823,10 +823,10 @@ def main(argv=None) -> int:
         print(f"wrote {path} and {sidecar} {took}", flush=True)
         return 0
     print(f"wrote {path}, {submission} and {sidecar} {took}", flush=True)
-    status(f"grade it: lrgym leaderboard submit {submission}:{SUBMISSION_CLASS} --suite val   (the validation "
-           f"suite, at the settings it trained at; --suite quick, a smoke test at a shorter horizon, marks it "
-           f"trained apart †; in Python: make_baseline(\"controller\", path=\"{path}\"))\n"
-           f"its ablations: lrgym leaderboard submit {submission}:NoGradient --suite val   (any of "
+    status(f"grade it: lrgym leaderboard submit {shell_path(f'{submission}:{SUBMISSION_CLASS}')} --suite val   "
+           f"(the validation suite, at the settings it trained at; --suite quick, a smoke test at a shorter horizon, "
+           f"marks it trained apart †; in Python: make_baseline(\"controller\", path={json.dumps(str(path))}))\n"
+           f"its ablations: lrgym leaderboard submit {shell_path(f'{submission}:NoGradient')} --suite val   (any of "
            f"{', '.join(c.__name__ for c in ABLATIONS.values())})")
     return 0
 
@@ -852,22 +852,24 @@ COMMAND = "python -m lrgym.baselines.train_controller"
 def command_line(args: argparse.Namespace, **changes) -> str:
     """The command line of the parsed ``args`` with ``changes`` (``generations="M"``,
     ``stop_after=None``, ...): each option by its full name and only where it is not the default,
-    values quoted for the shell. Not the words as typed: argparse takes any unambiguous prefix of
+    values quoted for the shell, one that starts with ``-`` joined to its option (``--out=-x``,
+    :func:`~lrgym.baselines.shell_words.shell_option`: ``--out -x`` is an option without its value
+    to argparse). Not the words as typed: argparse takes any unambiguous prefix of
     an option (``--gen 40``, ``--stop 2``), so a command rebuilt from them by replacing
     ``--generations`` and removing ``--stop-after`` kept ``--gen 40`` beside the new
     ``--generations M``, and kept ``--stop 2``, which stopped the resumed run at once again."""
     values = {**vars(args), **changes}
     words = [COMMAND]
     if values["config"] != str(DEFAULT_CONFIG):
-        words += ["--config", values["config"]]
+        words.append(shell_option("--config", values["config"]))
     for name, option in (("seed", "--seed"), ("generations", "--generations"), ("stop_after", "--stop-after"),
                          ("out", "--out")):
         if values[name] is not None and not (name == "seed" and values[name] == 0):
-            words += [option, str(values[name])]
+            words.append(shell_option(option, values[name]))
     words += ["--ship"] * bool(values["ship"])
     if values["resume"]:  # alone: this output's checkpoint
-        words += ["--resume"] + ([] if values["resume"] is True else [str(values["resume"])])
-    return " ".join([COMMAND, *map(shlex.quote, words[1:])])
+        words.append("--resume" if values["resume"] is True else shell_option("--resume", values["resume"]))
+    return " ".join(words)
 
 
 def resume_command(args: argparse.Namespace, **changes) -> str:

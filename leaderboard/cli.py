@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -34,6 +33,7 @@ from lrgym.baselines.backend import RayCannotRun
 from lrgym.baselines.interrupts import interrupt_status, run_command
 from lrgym.baselines.node_check import NodeMismatch
 from lrgym.baselines.outputs import check_can_write, check_outside_package, write_output
+from lrgym.baselines.shell_words import shell_option
 from lrgym.leaderboard.suite import DEFAULT_SUITE
 from lrgym.leaderboard.text import clean
 
@@ -275,7 +275,7 @@ def _suite(name: str, private: Optional[Path] = None, grading: bool = True):
             version = name if "/" in name else f"{name}/r{REVISION}"
             raise typer.BadParameter(
                 f"{exc}; a private suite ({name}) is named by its key: --private KEYFILE (without the key, "
-                f"`lrgym leaderboard export --suite {version}` exports its stored results)",
+                f"`lrgym leaderboard export {shell_option('--suite', version)}` exports its stored results)",
                 param_hint="--suite") from None
         raise typer.BadParameter(str(exc), param_hint="--suite") from None
 
@@ -386,7 +386,7 @@ def _show_command(suite: str, private: Optional[Path], db: Optional[Path]) -> st
 def _command_of_this_board(command: str, suite: str, private: Optional[Path], db: Optional[Path]) -> str:
     """``lrgym leaderboard COMMAND`` for the board a command just used: its suite as a board names
     it (:func:`_board_command`) and its store, ``--db``, if one was given."""
-    return _board_command(command, suite, private) + (f" --db {shlex.quote(str(db))}" if db is not None else "")
+    return _board_command(command, suite, private) + (f" {shell_option('--db', db)}" if db is not None else "")
 
 
 def _outcome_line(outcome) -> Text:

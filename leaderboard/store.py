@@ -73,6 +73,7 @@ from typing import Any
 from lrgym.baselines.interrupts import defer_stop_signals
 from lrgym.baselines.outputs import replace_file
 from lrgym.baselines.owner_names import owner_gone, owner_tag
+from lrgym.baselines.shell_words import shell_option, shell_path
 from lrgym.files import kind_of
 from lrgym.leaderboard.ownership import own_problem
 from lrgym.leaderboard.text import lookalike_note, name_key
@@ -179,7 +180,7 @@ def kept_message(name: str, reason: str, kept: Path, db: Path, ran: bool = True)
     what = "the evaluation ran to the end, but" if ran else "a finished evaluation waiting to be stored:"
     return (f"entry {name!r}: {what} its name was taken by another submitter in the meantime ({reason}); "
             f"the result is not lost: it is kept in {kept}; store it under another name with "
-            f"`lrgym leaderboard import-kept {kept} --name NEW_NAME --db {db}`")
+            f"`lrgym leaderboard import-kept {shell_path(kept)} --name NEW_NAME {shell_option('--db', db)}`")
 
 
 def _check_own_file(path: Path) -> None:
@@ -753,10 +754,12 @@ class ResultStore:
             return "the next grading run of this store writes it"
         if entry.kind != "submission":
             return (f"no run reads it from there (a baseline's result is not imported): once the store can take "
-                    f"entries, run it again on {entry.suite_version} (`lrgym leaderboard run-baselines --only "
-                    f"{entry.name} --db {self.path}` with that suite's --suite or --private)")
+                    f"entries, run it again on {entry.suite_version} (`lrgym leaderboard run-baselines "
+                    f"{shell_option('--only', entry.name)} {shell_option('--db', self.path)}` with that suite's "
+                    f"--suite or --private)")
         return (f"no run reads it from there: once the store can take entries, store it with "
-                f"`lrgym leaderboard import-kept {side} --name {entry.name} --db {self.path}`")
+                f"`lrgym leaderboard import-kept {shell_path(side)} {shell_option('--name', entry.name)} "
+                f"{shell_option('--db', self.path)}`")
 
     def _remove_side_file(self, side: Path) -> None:
         """Remove a stored entry's side file, its private folder (``_write_elsewhere``'s) and an
