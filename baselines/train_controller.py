@@ -720,6 +720,7 @@ def main(argv=None) -> int:
         parser.error(f"{exc}: --generations or the config's generations")
     try:
         path = output_path(SHIPPED_WEIGHTS / WEIGHTS_NAME, ship=args.ship, out=args.out)
+        earlier = path if earlier_weights(path) else None  # (before this run: --out d wrote d until 30dd10f)
         weights_path = with_suffix_added(path, ".npz")  # --out runs/c0.5 → runs/c0.5.npz, as qlearning's
         if weights_path != path and not weights_path.is_dir():  # (a folder: refused below, not written into)
             path = output_path(SHIPPED_WEIGHTS / WEIGHTS_NAME, out=weights_path)  # checked as given
@@ -819,6 +820,11 @@ def main(argv=None) -> int:
     # stdout: the files written (the result), alone; what the run kept and what to do next: stderr
     status(kept_generation(info["best_generation"], cfg.generations))
     status(kept)
+    if earlier is not None and earlier != path:
+        status(f"note: {earlier} is left as it was: the weights an earlier run of --out {earlier} wrote there, "
+               f"before --out PATH wrote PATH.npz; this run's weights are {path} (its sidecar and submission file "
+               f"replaced that run's); a make_baseline(\"controller\", path={json.dumps(str(earlier))}) still loads the "
+               f"earlier weights: load {path}, and remove {earlier} once nothing reads it")
     if submission is None:
         print(f"wrote {path} and {sidecar} {took}", flush=True)
         return 0
@@ -829,6 +835,21 @@ def main(argv=None) -> int:
            f"its ablations: lrgym leaderboard submit {shell_path(f'{submission}:NoGradient')} --suite val   (any of "
            f"{', '.join(c.__name__ for c in ABLATIONS.values())})")
     return 0
+
+
+def earlier_weights(path: Path) -> bool:
+    """Whether ``path`` is a file of controller weights this command wrote (its header's
+    ``command`` is :data:`COMMAND`'s): before 30dd10f, ``--out runs/d`` wrote them to ``runs/d``,
+    where a run now writes ``runs/d.npz`` and leaves that file as it was, which
+    ``make_baseline("controller", path="runs/d")`` goes on loading (:func:`main` says so)."""
+    if path.suffix == ".npz" or not path.is_file():
+        return False
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            command = json.loads(str(data["header"])).get("command")
+    except Exception:  # noqa: BLE001 - any other file: not weights of this command's
+        return False
+    return isinstance(command, str) and (command == COMMAND or command.startswith(COMMAND + " "))
 
 
 #: what a checkpoint always holds at its start (:mod:`lrgym.baselines.controller_checkpoint`)

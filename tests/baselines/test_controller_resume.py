@@ -455,3 +455,27 @@ def test_random_weights_of_masked_weights_draw_at_the_scale_of_the_parameters_th
     drawn = random_weights(net, seed=0).theta
     unit = np.random.default_rng(0).standard_normal(net.n_params)
     np.testing.assert_allclose(drawn, 0.5 * unit, rtol=1e-12)
+
+
+def test_extending_a_run_that_wrote_its_weights_without_npz_says_that_file_is_left(tmp_path, monkeypatch, capsys):
+    """Before 30dd10f ``--out runs/d`` wrote the weights to ``runs/d``; extended in place
+    (``--generations M --resume``), the run writes ``runs/d.npz`` and leaves ``runs/d``, the old
+    weights, which ``make_baseline(path="runs/d")`` goes on loading: said, naming both files. A
+    file of the user's at ``runs/d`` (no weights) is not mentioned."""
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path))
+    cfg, out = tmp_path / "cfg.json", tmp_path / "d"
+    cfg.write_text(json.dumps({**TINY, "generations": 3}))
+    assert main(["--config", str(cfg), "--seed", "3", "--out", str(out)]) == 0
+    (tmp_path / "d.npz").rename(out)  # the files such a run left: d, d.json, d.py, d.checkpoint.npz
+    old = out.read_bytes()
+    capsys.readouterr()
+    monkeypatch.setattr(tc, "_TASKS", {})
+    assert main(["--config", str(cfg), "--seed", "3", "--out", str(out), "--generations", "4", "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert f"note: {out} is left as it was" in err and f"this run's weights are {tmp_path / 'd.npz'}" in err
+    assert out.read_bytes() == old and read_checkpoint(tmp_path / "d.checkpoint.npz")[0].generation == 4
+    out.write_text("my notes")
+    (tmp_path / "d.checkpoint.npz").unlink()
+    monkeypatch.setattr(tc, "_TASKS", {})
+    assert main(["--config", str(cfg), "--seed", "3", "--out", str(out), "--generations", "1"]) == 0
+    assert "is left as it was" not in capsys.readouterr().err and out.read_text() == "my notes"
