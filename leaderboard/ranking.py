@@ -232,10 +232,14 @@ def build_leaderboard(store: ResultStore, suite: Suite | str, reps: int = BOOTST
     the rows to show, each the same to the bit as on the whole board (a third of the board's time
     at 2,000 entries, where ``submit`` shows 22 rows). Every other field is the whole board's."""
     suite = get_suite(suite, grading=False)  # (a suite file's "tuned" file may be gone: stale_note says so)
-    with store.snapshot():  # every query of the board at one moment of the store (graders may commit meanwhile)
-        rows, skipped = _ranked_rows(store, suite, references, curves, reps)
+    # every query of the board at one moment of the store (graders may commit meanwhile), and only
+    # the queries: in a rollback journal the read holds up graders' commits until it ends, so
+    # nothing is computed inside it (the bootstrap of every entry's summary held them for seconds)
+    with store.snapshot():
+        latest = [(entry, store.runs(entry.id, curves=curves)) for entry in store.latest_entries(suite.version)]
         entries_ok = store.entries(suite.version, status="ok")
         entries_failed = store.entries(suite.version, status="failed")
+    rows, skipped = _ranked_rows(latest, suite, references, reps)
     rows.sort(key=lambda r: (-r.family_iqm[0], r.name))
     for i, r in enumerate(rows, 1):
         r.rank = i
@@ -261,12 +265,12 @@ def build_leaderboard(store: ResultStore, suite: Suite | str, reps: int = BOOTST
     return Leaderboard(suite, rows, _private_failures(suite, failures), best.name if best else None, skipped)
 
 
-def _ranked_rows(store: ResultStore, suite: Suite, references, curves: bool, reps: int) -> tuple[list[Row], dict]:
-    """The rows of the latest entries of ``suite`` that can be ranked, unsorted, and
-    ``{name: why}`` of those that cannot (:func:`build_leaderboard`)."""
+def _ranked_rows(latest: list[tuple[EntryRecord, list[RunRecord]]], suite: Suite, references, reps: int
+                 ) -> tuple[list[Row], dict]:
+    """The rows of ``latest``, the latest entries of ``suite`` with their runs, that can be
+    ranked, unsorted, and ``{name: why}`` of those that cannot (:func:`build_leaderboard`)."""
     rows, skipped = [], {}
-    for entry in store.latest_entries(suite.version):
-        runs = store.runs(entry.id, curves=curves)
+    for entry, runs in latest:
         try:
             scores = score_matrix(runs, suite)
         except KeyError:

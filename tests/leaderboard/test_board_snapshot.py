@@ -72,3 +72,34 @@ def test_a_snapshot_holds_up_no_grader_and_nests(tmp_path):
             assert store.entries() == []
         assert [e.name for e in store.entries()] == ["fixed"]
         assert not store.conn.in_transaction
+
+
+def test_a_board_read_in_a_rollback_journal_holds_no_grader_while_it_computes(tmp_path, monkeypatch):
+    """A rollback journal (a file system without WAL): a read holds graders' commits until it
+    ends. The board computed its rows (every entry's scores and bootstrapped summary) inside its
+    read, so a grader committing meanwhile waited for all of it, and at busy timeout 0 was
+    refused. The board now reads its rows in the snapshot and computes after it: a grader commits
+    (timeout 0) while the board computes, and the board is still the moment it read."""
+    import lrgym.leaderboard.ranking as ranking
+
+    monkeypatch.setattr(ResultStore, "_set_wal", lambda self: setattr(
+        self, "journal_mode", str(self.conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0]).lower()))
+    db = tmp_path / "r.sqlite"
+    real, committed = ranking.current_summary, []
+
+    def summary_then_commit(*args, **kwargs):
+        if not committed:
+            with ResultStore(db, timeout=0) as grader:
+                grader.add_entry(synthetic_entry(SUITE, "later", kind="submission", owner="bob"),
+                                 synthetic_runs(SUITE, [[0.9], [0.9]]))
+            committed.append(True)
+        return real(*args, **kwargs)
+
+    with ResultStore(db) as store:
+        assert store.journal_mode == "delete"
+        store.add_entry(synthetic_entry(SUITE, "fixed"), synthetic_runs(SUITE, [[0.5], [0.5]]))
+        monkeypatch.setattr(ranking, "current_summary", summary_then_commit)
+        during = _board(build_leaderboard(store, SUITE, reps=20))
+        assert committed and not store.conn.in_transaction
+        assert during == (["fixed"], [])
+        assert _board(build_leaderboard(store, SUITE, reps=20)) == (["later", "fixed"], [])
