@@ -61,11 +61,30 @@ def nonempty_path(text: str) -> Path:
     return Path(text)
 
 
+def at_least(minimum: int):
+    """The parser of a whole-number option whose values start at ``minimum``: its error names the
+    value given and the valid ones (typer's own said ``Input should be greater than or equal to 1``
+    of ``--workers -1``, and of ``--top nan`` that a string is no integer, naming neither value)."""
+
+    def parse(text) -> int:
+        try:
+            value = int(str(text).strip())
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise typer.BadParameter(f"{str(text)!r} invalid; valid: a whole number >= {minimum} ({minimum}, "
+                                     f"{minimum + 1}, {minimum + 2}, ...)")
+        return value
+
+    parse.__name__ = f"at_least_{minimum}"
+    return parse
+
+
 SuiteOpt = typer.Option(DEFAULT_SUITE, "--suite", "-s",
                         help="Suite: v2 (leaderboard), v1 (previous, frozen), val (validation), quick (CI), "
                         "or a suite file of your own (PATH.json: lrgym.leaderboard.suite_file).")
 DbOpt = typer.Option(None, "--db", parser=nonempty_path, metavar="PATH", help="SQLite results file (default: $LRGYM_STORE or ./lrgym_leaderboard.sqlite).")
-WorkersOpt = typer.Option(None, "--workers", "-j", min=1,
+WorkersOpt = typer.Option(None, "--workers", "-j", parser=at_least(1), metavar="N",
                           help="Worker processes (default: all cores; capped at the number of jobs and, for "
                           "sandboxed policies, at what this machine's memory holds at the memory limit).")
 BackendOpt = typer.Option("local", "--backend", help="Where the jobs run: local (a process pool on this machine) "
@@ -780,8 +799,8 @@ def report(
     markdown: Optional[Path] = MarkdownOpt,
     no_markdown: bool = NoMarkdownOpt,
     ship: bool = ShipBoardOpt,
-    top: int = typer.Option(5, "--top", min=1, help="Best baselines drawn in the plots."),
-    submissions: int = typer.Option(20, "--submissions", min=0, help="Best submissions drawn in the plots (the "
+    top: int = typer.Option(5, "--top", parser=at_least(1), metavar="N", help="Best baselines drawn in the plots."),
+    submissions: int = typer.Option(20, "--submissions", parser=at_least(0), metavar="N", help="Best submissions drawn in the plots (the "
                                     "ranking has every one; --entry draws any other)."),
     entry: Optional[List[str]] = typer.Option(None, "--entry", help="Also draw this entry in every plot, and its LR "
                                        "against each instance's reference LR (repeatable)."),

@@ -104,10 +104,27 @@ def test_contradicting_or_out_of_range_options_stop_before_anything_runs(tmp_pat
                         "--db", str(db))
     assert code == 2 and "--only dqn names the baselines to run; --no-learned would drop" in " ".join(out.split()), out
     code, out = _invoke("leaderboard", "report", "--top", "-3", "--db", str(db))
-    assert code == 2 and "--top" in out and "greater than or equal to 1" in out, out
+    assert code == 2 and "--top" in out and "'-3' invalid; valid: a whole number >= 1" in " ".join(out.split()), out
     code, out = _invoke("leaderboard", "run-baselines", "--only", "cosin", "--suite", "quick", "--db", str(db))
     flat = " ".join(out.replace("│", " ").split())  # an audit: a bare "error:" line, unlike every other bad value
     assert code == 2 and "Invalid value for --only: unknown baseline(s) ['cosin']; valid choices: fixed" in flat, out
+    assert not db.exists()
+
+
+@pytest.mark.parametrize("args, valid", [
+    (("run-baselines", "--workers"), 1), (("run-baselines", "-j"), 1), (("submit", "x.py:A", "--workers"), 1),
+    (("controller-ablation", "--workers"), 1), (("references", "--workers"), 1), (("report", "--top"), 1),
+    (("report", "--submissions"), 0)])
+@pytest.mark.parametrize("value", ["-1", "nan", "", "1.5", "inf", "below"])
+def test_a_bad_whole_number_option_names_the_value_and_the_valid_ones(tmp_path, args, valid, value):
+    """typer's own errors named neither: ``Input should be greater than or equal to 1`` (--workers
+    -1), ``Input should be a valid integer, unable to parse string as an integer`` (--top nan)."""
+    db = tmp_path / "r.sqlite"
+    value = str(valid - 1) if value == "below" else value
+    store = [] if args[0] == "references" else ["--db", str(db)]  # (references reads no store)
+    code, out = _invoke("leaderboard", *args, value, *store)
+    flat = " ".join(out.replace("│", " ").split())
+    assert code == 2 and args[-1] in flat and f"{value!r} invalid; valid: a whole number >= {valid}" in flat, out
     assert not db.exists()
 
 
