@@ -279,7 +279,7 @@ def sweep_driver_folders(tmp: str | None = None) -> int:
     ``sys.path`` before :func:`connect` shipped it as their ``working_dir``), and removed, another
     user could make one of that name. A folder named without its owner (by an lrgym
     before this sweep: ``lrgym-ray-driver-<random>``; or where ``/proc`` could not say the start
-    time: the pid alone) is left: nothing tells whether its driver lives. Returns how many were
+    time: ``<pid>.unknown.<namespaces>``; or by an older lrgym there, the pid alone) is left: nothing tells whether its driver lives. Returns how many were
     removed."""
     from lrgym.baselines.owner_names import sweep_folders
 

@@ -23,12 +23,19 @@ inodes): a grader in another container sharing the folder sees other numbers for
 process, and judging by them swept a live grader's folder (a review, 2026-12-05). A name made
 in other namespaces is not judged.
 
+Where this process's ``/proc`` cannot be read or shows another PID namespace (a container that
+shares the host's ``/proc``: ``unshare -p -f`` without ``--mount-proc``), no start time is known
+and the name says so: ``4242.unknown.<namespaces>`` (``unknown`` too where the namespaces cannot
+be read). In the same namespaces its owner is alive while a process has that pid; elsewhere, or
+with unknown namespaces, it is not judged. (Until 2026-12-06 such a process wrote the pid alone,
+and a grader in the host's namespace judged that pid, another process's number or none there, by
+its own processes: it swept a live worker's folder, pid 12 in its namespace and no process here.)
+
 Backward compatible: an older name carries the pid only (``lrgym-sandbox-4242-ab12``) and keeps
-the older rule (its owner is alive while any process has that pid), as does every name where
-this process's ``/proc`` cannot be read or shows another PID namespace (:func:`owner_tag` then
-writes the pid only). When in doubt the owner counts as alive: a sweep may leave a leftover for
-the next one, never remove a live process's cgroup (its sandbox would be killed) or folder.
-(An older grader reads ``4242.6778310.…`` as no pid and leaves such a name alone.)
+the older rule (its owner is alive while any process has that pid). When in doubt the owner
+counts as alive: a sweep may leave a leftover for the next one, never remove a live process's
+cgroup (its sandbox would be killed) or folder. (An older grader reads ``4242.6778310.…`` and
+``4242.unknown.…`` as no pid and leaves such a name alone.)
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-__all__ = ["namespaces", "owner_gone", "owner_tag", "start_time", "sweep_folders"]
+__all__ = ["UNKNOWN", "namespaces", "owner_gone", "owner_tag", "start_time", "sweep_folders"]
 
 #: the start time's place among the fields after the command name in ``/proc/<pid>/stat``: field
 #: 22 of the file, counted from 1, where the first after the name is field 3 (the state)
@@ -93,23 +100,32 @@ def namespaces() -> str | None:
     return f"{pid_ns}x{time_ns}"
 
 
+#: the start time or namespaces of a name whose maker could not read them (:func:`owner_tag`)
+UNKNOWN = "unknown"
+
+
 def owner_tag() -> str:
     """The owner field for a name this process makes: ``"<pid>.<start time>.<namespaces>"``
-    (:func:`namespaces`), or the pid alone where ``/proc`` does not show this process or its
-    namespaces (:func:`_own_start_time`)."""
+    (:func:`namespaces`), with :data:`UNKNOWN` for what ``/proc`` does not show (this process
+    under its own pid: :func:`_own_start_time`; its namespaces). Never the pid alone: a pid
+    whose namespaces are not said is judged by whichever namespaces a sweep runs in."""
     start, spaces = _own_start_time(), namespaces()
-    return str(os.getpid()) if start is None or spaces is None else f"{os.getpid()}.{start}.{spaces}"
+    if start is None or spaces is None:
+        start = UNKNOWN
+    return f"{os.getpid()}.{start}.{spaces or UNKNOWN}"
 
 
 def _owner(name: str, prefix: str) -> tuple[int, int | None, str | None] | None:
     """(pid, start time, namespaces) of ``prefix + owner + "-..."``, start time and namespaces
-    None in an older pid-only name; None for a name not of either form (``<pid>.<start>``
+    None in an older pid-only name, start time None where its maker could not read it; None for a name not of either form (``<pid>.<start>``
     without namespaces, written by lrgym for a few hours on 2026-12-05, included: not judged)."""
     if not name.startswith(prefix):
         return None
     fields = name[len(prefix):].split("-", 1)[0].split(".")
     if len(fields) == 1 and _is_number(fields[0]):
         return int(fields[0]), None, None
+    if len(fields) == 3 and _is_number(fields[0]) and fields[1] == UNKNOWN and fields[2]:
+        return int(fields[0]), None, fields[2]  # (UNKNOWN namespaces are no one's: not judged)
     if len(fields) == 3 and _is_number(fields[0]) and _is_number(fields[1]) and fields[2]:
         return int(fields[0]), int(fields[1]), fields[2]
     return None
@@ -132,10 +148,11 @@ def _pid_exists(pid: int) -> bool:
 def _owner_alive(pid: int, start: int | None, spaces: str | None) -> bool:
     """Whether the process that made a name may still be running. An older pid-only name: while
     a process ``pid`` exists. A name of :func:`owner_tag`: made in other namespaces than this
-    process's (a grader in another container or PID namespace sharing the folder), its pid and
-    start time say nothing here, so it counts as alive; made in these namespaces, while a
-    process ``pid`` exists that started at ``start``. An unreadable start time counts as alive
-    (a leftover stays for a later sweep; a live sandbox is never removed)."""
+    process's (a grader in another container or PID namespace sharing the folder) or unknown
+    ones, its pid and start time say nothing here, so it counts as alive; made in these
+    namespaces, while a process ``pid`` exists that started at ``start`` (any, if unknown). An
+    unreadable start time counts as alive (a leftover stays for a later sweep; a live sandbox is
+    never removed)."""
     if not _pid_exists(pid):
         return spaces is not None and spaces != namespaces()  # another namespace's pid: not judged
     if start is None:

@@ -102,13 +102,55 @@ def test_a_name_of_another_form_is_not_judged(name):
     assert not owner_gone(name, PREFIX)
 
 
-def test_where_proc_does_not_show_this_process_names_carry_the_pid_only_and_keep_its_rule(monkeypatch):
+def test_where_proc_does_not_show_this_process_names_say_the_start_time_is_unknown(monkeypatch):
     """``/proc`` of another PID namespace (seen here as a pid that is not this process's): its
-    start times are another process's, so none is written or trusted."""
-    me, started = os.getpid(), start_time(os.getpid())
+    start times are another process's, so none is written or trusted. The name still says its
+    namespaces (it said the pid alone, which a sweep judged in its own namespaces): in these, its
+    owner is alive while a process has the pid; in others, or unknown ones, it is not judged."""
+    me, ns = os.getpid(), namespaces()
     monkeypatch.setattr(os, "getpid", lambda: me + 1)
-    assert owner_tag() == str(me + 1)
-    assert not owner_gone(f"{PREFIX}{me}.{started + 1}-ab12", PREFIX)  # exists: alive
+    assert owner_tag() == f"{me + 1}.unknown.{ns}"
+    monkeypatch.setattr(owner_names, "namespaces", lambda: None)
+    assert owner_tag() == f"{me + 1}.unknown.unknown"
+    monkeypatch.undo()
+    dead = _dead_pid()
+    assert not owner_gone(f"{PREFIX}{me}.unknown.{ns}-ab12", PREFIX)  # exists: alive
+    assert owner_gone(f"{PREFIX}{dead}.unknown.{ns}-ab12", PREFIX)  # these namespaces, no such process
+    for spaces in ("1x1", "unknown"):
+        assert not owner_gone(f"{PREFIX}{dead}.unknown.{spaces}-ab12", PREFIX)  # not judged
+
+
+def _absent_pid(below: int = 2000) -> int | None:
+    """The smallest pid from 3 up that no process has here (None below ``below``)."""
+    return next((pid for pid in range(3, below) if not os.path.exists(f"/proc/{pid}")), None)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/usr/bin/unshare"), reason="a PID namespace needs root")
+def test_a_live_grader_in_a_pid_namespace_without_its_own_proc_keeps_its_folder(tmp_path):
+    """A worker in its own PID namespace that sees this /proc (``unshare -p -f`` without
+    ``--mount-proc``: a container sharing the host's /proc and the temp folder): its pid there
+    (made here to be one no process has in this namespace) named its folder alone,
+    ``lrgym-worker-12-...``, and this grader's sweep, finding no process 12, removed the live
+    worker's folder."""
+    from lrgym.leaderboard.pool import sweep_orphaned_scratch
+
+    pid = _absent_pid()
+    if pid is None:
+        pytest.skip("every pid below 2000 is taken here")
+    make = ("import os, sys, tempfile; from lrgym.leaderboard.pool import scratch_prefix; "
+            "print(os.getpid(), tempfile.mkdtemp(prefix=scratch_prefix(), dir=sys.argv[1]), flush=True); "
+            "sys.stdin.read()")
+    # sh is pid 1 there, each /bin/true the next pid, python the one after them: pid
+    script = f'i=2; while [ $i -lt {pid} ]; do /bin/true; i=$((i+1)); done; "$0" -c "$1" "$2"'
+    worker = subprocess.Popen(["unshare", "-p", "-f", "sh", "-c", script, sys.executable, make, str(tmp_path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        there, folder = worker.stdout.readline().split()
+        assert int(there) == pid and not os.path.exists(f"/proc/{pid}")  # a pid that means nothing here
+        assert sweep_orphaned_scratch(str(tmp_path)) == 0 and os.path.isdir(folder)
+    finally:
+        worker.stdin.close()
+        worker.wait(timeout=30)
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/usr/bin/unshare"), reason="a PID namespace needs root")
