@@ -680,6 +680,16 @@ def train(cfg: ControllerConfig, seed: int, log=status, *, checkpoint: str | Pat
     return net, info
 
 
+def _generations_argument(text: str) -> int:
+    """``--generations``' value as an integer (its range is checked with the config's, in
+    :func:`main`); the parser's error names a value that is none and the valid ones (argparse's
+    own said ``invalid int value: 'nan'``)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer; valid: a positive integer (1, 2, 3, ...)") from None
+
+
 def _generation_argument(text: str) -> int:
     """``--stop-after``'s value: a generation, an integer >= 1 (the parser's error names a bad one)."""
     try:
@@ -694,7 +704,7 @@ def main(argv=None) -> int:
     parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="JSON file of ControllerConfig fields "
                         f"(default: the shipped recipe {DEFAULT_CONFIG.name})")
     parser.add_argument("--seed", type=seed_argument, default=0, help="the run's random seed (an integer >= 0; default 0)")
-    parser.add_argument("--generations", type=int, default=None, help="override the config's generations")
+    parser.add_argument("--generations", type=_generations_argument, default=None, help="override the config's generations")
     parser.add_argument("--resume", nargs="?", const=True, default=None, metavar="CHECKPOINT",
                         help="go on from CHECKPOINT (the .checkpoint.npz a run wrote beside its weights; its run's "
                              "files are left as they are) or, given alone, from the checkpoint of this run's output; "

@@ -48,7 +48,9 @@ def test_train_sb3_refuses_empty_runs(argv, message, tmp_path, monkeypatch, caps
 
 
 @pytest.mark.parametrize("argv, message", [(["--generations", "0"], "generations=0 out of range"),
-                                           (["--generations", "-3"], "generations=-3 out of range")])
+                                           (["--generations", "-3"], "generations=-3 out of range"),
+                                           (["--generations", "nan"], "argument --generations: 'nan' is not an "
+                                            "integer; valid: a positive integer (1, 2, 3, ...)")])
 def test_train_controller_refuses_no_generations(argv, message, tmp_path, monkeypatch, capsys):
     import lrgym.baselines.train_controller as c
 
