@@ -336,7 +336,8 @@ def read_tuned(path: Path) -> dict:
     """The tuned values of ``path`` for :func:`merge` (``{}`` if there is no such file), or a
     ``ValueError`` naming it when it is no tuned.json: ``--out notes.txt`` of an existing file
     (or a ``runs/tuned.json`` edited into junk) ended a finished tuning in a JSONDecodeError or
-    AttributeError traceback, its result lost."""
+    AttributeError traceback, its result lost; a JSON object of the user's without tune's
+    :data:`SECTIONS` (``--out settings.json``) was merged into, rewritten with them added."""
     from lrgym.files import read_regular_file
 
     if not path.exists():  # (a dangling link at the output is replaced, as any output path is)
@@ -347,11 +348,17 @@ def read_tuned(path: Path) -> dict:
         data = json.loads(text)
     except ValueError as exc:
         raise ValueError(f"{path} is no tuned.json (not JSON: {exc}); valid: {valid}") from None
-    bad = [k for k in SECTIONS if k in data and not (isinstance(data[k], dict) and (k not in ("values", "train_scores")
-           or all(isinstance(v, dict) for v in data[k].values())))] if isinstance(data, dict) else None
-    if bad is None or bad:
-        what = f"a JSON {type(data).__name__}" if bad is None else f"its {', '.join(bad)} not as tune writes it"
-        raise ValueError(f"{path} is no tuned.json ({what}); valid: {valid}")
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is no tuned.json (a JSON {type(data).__name__}); valid: {valid}")
+    # every tuned.json tune has written holds all of SECTIONS: a JSON object without them is a file
+    # of the user's (--out settings.json), which the merge would have rewritten with them added
+    missing = [k for k in SECTIONS if k not in data]
+    if missing:
+        raise ValueError(f"{path} is no tuned.json (no {', '.join(missing)}: the sections tune writes); valid: {valid}")
+    bad = [k for k in SECTIONS if not (isinstance(data[k], dict) and (k not in ("values", "train_scores")
+           or all(isinstance(v, dict) for v in data[k].values())))]
+    if bad:
+        raise ValueError(f"{path} is no tuned.json (its {', '.join(bad)} not as tune writes it); valid: {valid}")
     return data
 
 

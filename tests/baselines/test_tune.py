@@ -127,13 +127,18 @@ def test_the_api_checks_seeds_and_instances_as_the_command_does():
 @pytest.mark.parametrize("content, message", [
     ("notes\n", "is no tuned.json (not JSON: Expecting value"),
     ("[1, 2]\n", "is no tuned.json (a JSON list)"),
-    ('{"values": {"fixed": 3}}\n', "is no tuned.json (its values not as tune writes it)"),
+    ('{"values": {"fixed": 3}, "train_scores": {}, "fixed_lr": {}, "settings": {}}\n',
+     "is no tuned.json (its values not as tune writes it)"),
+    # a JSON object of the user's: it was merged into, rewritten with tune's sections added
+    ('{"theme": "dark"}\n', "is no tuned.json (no values, train_scores, fixed_lr, settings: the sections tune writes)"),
+    ('{"values": {}}\n', "is no tuned.json (no train_scores, fixed_lr, settings: the sections tune writes)"),
 ])
 def test_an_out_file_that_is_no_tuned_json_stops_before_the_tuning(content, message, tmp_path, monkeypatch, capsys):
     """An existing ``--out`` file is the one the result merges into; one that is no tuned.json
     (``--out notes.txt``, a ``runs/tuned.json`` edited into junk) was read only after the tuning
     (22 min for every family) and ended it in a JSONDecodeError or AttributeError traceback, the
-    result lost. The file is left as it was."""
+    result lost; a JSON object without tune's sections (``--out settings.json``) was merged into.
+    The file is left as it was."""
     import lrgym.baselines.tune as tune_module
 
     monkeypatch.setattr(tune_module, "tune", lambda *a, **k: pytest.fail("tuning started"))
