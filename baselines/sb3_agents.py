@@ -115,7 +115,7 @@ SB3_ALGOS = ("a2c", "ddpg", "dqn", "ppo", "sac", "td3")
 
 #: the most a ``data`` JSON of a model zip (:func:`zip_data`) or a sidecar (:func:`parse_sidecar`)
 #: may hold, and the most members and central-directory bytes a model zip may have, for the grader
-#: to read them: SB3 writes ≈ 15 KB of ``data``, 5 members and a directory of < 1 KB, train_sb3 a
+#: to read them: SB3 writes ≈ 15 KB of ``data``, 6 members and a directory of < 1 KB, train_sb3 a
 #: sidecar of < 1 KB. A submission is hostile files too: a 1 MB zip whose ``data`` inflates to 1 GB
 #: (deflate packs whitespace ≈ 1000:1), or 600,000 empty members, took gigabytes or seconds of the
 #: grader's own memory and time (reviews, 2026-12-05). Above them nothing is read here: the
