@@ -15,6 +15,13 @@ for them). ``kill -9`` still ends the process at once; what it leaves is removed
 sweep (:func:`lrgym.leaderboard.pool.sweep_orphaned_scratch`). A signal ignored when the block
 starts (``nohup``, a background job's SIGINT) stays ignored.
 
+Python drops an exception raised in a Python function called where none can go on: a callback
+called from C (ctypes; llvmlite calls one, ``ExecutionEngine._raw_object_cache_notify``, on every
+Numba compile), a ``__del__``, a weakref callback. An :class:`Interrupted` dropped so is raised
+again at the next point the main thread takes signals, out of that callback (the block's
+``sys.unraisablehook``, :func:`_stop_dropped`): the stop is not lost, and further signals are
+ignored only once it has been raised where it goes on.
+
 :func:`run_command` is a command's ``main`` under it: the "interrupted" line and the conventional
 exit status, 128 + the signal's number (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP); once
 stopped, a command that exits (``exiting=True``) ignores further stop signals until the process
@@ -27,10 +34,12 @@ own signal handling, and wraps the call in :func:`stop_signals_interrupt` for th
 
 from __future__ import annotations
 
+import _thread
 import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -61,6 +70,7 @@ def _forked() -> None:
                 pass
         _FOUND.clear()
     _DEFERRED.clear()  # the child is in none of its parent's sections: its own stop blocks raise at once
+    _put_unraisable_hook_back()  # (the child has none of its parent's threads either: no redelivery runs)
 
 
 if hasattr(os, "register_at_fork"):
@@ -90,6 +100,11 @@ class Stop:
     def __init__(self) -> None:
         self.signum: int | None = None
         self.again = 0  # further stop signals, ignored
+        #: the :class:`Interrupted` raised for the stop was dropped by Python (a callback called
+        #: from C: :func:`_stop_dropped`): a token while it is being raised again (:func:`_redeliver`),
+        #: else None. Until it has been raised again, a stop signal raises it, not ignored
+        self.lost: object | None = None
+        self.resend = False  # the signal sent again was taken where it cannot raise: send it again
         #: put the handlers found back when the block ends; False (:func:`run_command` of an
         #: exiting command after a stop signal) ignores the stop signals to the end instead
         self.restore = True
@@ -120,15 +135,24 @@ def stop_signals_interrupt(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[
         return
 
     def handler(signum, frame):
-        if stop.closing and stop.signum is None:  # the block is ending: the caller's handler takes it
-            stop.late.append(signum)
+        if stop.closing and (stop.signum is None or stop.lost is not None):  # the block is ending,
+            stop.late.append(signum)  # its stop not taken: the caller's handler takes it
+            stop.lost = None
             return
-        if stop.signum is None:
-            stop.signum = signum
-            if _DEFERRED:  # in a section that must not be cut (defer_stop_signals): raised at its end
-                _DEFERRED[-1].append(signum)
+        if stop.signum is None or stop.lost is not None:  # the first one, or its Interrupted dropped
+            if stop.signum is None:
+                stop.signum = signum
+            if _in_unraisable_hook(frame):  # raised here, Python would drop it with the hook's own:
+                if stop.lost is None:  # raised again once out of it
+                    _redeliver(handler, stop.signum)
+                else:  # (being so already: sent again)
+                    stop.resend = True
                 return
-            raise Interrupted(signum)
+            stop.lost = None
+            if _DEFERRED:  # in a section that must not be cut (defer_stop_signals): raised at its end
+                _DEFERRED[-1].append(stop.signum)
+                return
+            raise Interrupted(stop.signum)
         stop.again += 1
         if stop.again == 1:
             try:
@@ -140,6 +164,7 @@ def stop_signals_interrupt(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[
     handler.stop_signals_interrupt = True  # known by keep_stop_handlers
     handler.stop, handler.found = stop, old  # (an ended block's handler is never put back: _put_back)
     try:
+        _set_unraisable_hook()
         for sig in signals:
             found = signal.getsignal(sig)
             if found is signal.SIG_IGN:  # nohup, a background job: the caller asked to ignore it
@@ -153,6 +178,9 @@ def stop_signals_interrupt(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[
             stop.closing = True
         finally:
             try:
+                if stop.lost is not None:  # dropped, not yet raised again: as a signal landing now
+                    stop.late.append(stop.signum)
+                    stop.lost = None
                 _end_block(stop, old)
             finally:
                 stop.ended = True
@@ -172,6 +200,8 @@ def _end_block(stop: Stop, old: dict) -> None:
             if _FOUND[k] is old:
                 del _FOUND[k]
                 break
+        if not _FOUND:  # the last block: the caller's sys.unraisablehook back too
+            _put_unraisable_hook_back()
         _put_back(old)
     else:  # exiting, cleaned up: ignored to the end (Python puts its own handlers back to
         # SIG_DFL while it finalizes, which takes a while); a child forked from now on still
@@ -210,6 +240,84 @@ def _put_back(old: dict) -> None:
     except BaseException:
         install()
         raise
+
+
+#: the sys.unraisablehook found as the first of the active blocks began (put back as the last ends)
+_UNRAISABLE_FOUND: list = []
+
+
+def _set_unraisable_hook() -> None:
+    """Make :func:`_stop_dropped` ``sys.unraisablehook`` (the hook found takes everything else)."""
+    if sys.unraisablehook is not _stop_dropped:
+        _UNRAISABLE_FOUND[:] = [sys.unraisablehook]
+        sys.unraisablehook = _stop_dropped
+
+
+def _put_unraisable_hook_back() -> None:
+    """Put back the ``sys.unraisablehook`` found, unless one set since (someone else's) replaced ours."""
+    if sys.unraisablehook is _stop_dropped:
+        sys.unraisablehook = _UNRAISABLE_FOUND[0] if _UNRAISABLE_FOUND else sys.__unraisablehook__
+    _UNRAISABLE_FOUND.clear()
+
+
+def _stop_dropped(unraisable) -> None:
+    """``sys.unraisablehook`` while a :func:`stop_signals_interrupt` block is active: Python calls
+    it with each exception it drops, one raised in a Python function called where no exception
+    can go on (a callback called from C by ctypes: llvmlite calls one on every Numba compile; a
+    ``__del__``; a weakref callback). A block's :class:`Interrupted` dropped so left the run going
+    on and every later stop signal ignored, the stop counted as taken (a ``lrgym leaderboard
+    submit`` compiling could then be stopped by ``kill -9`` alone): it is raised again instead
+    (:func:`_redeliver`), said nowhere. Anything else goes to the hook found."""
+    exc = unraisable.exc_value
+    handler = None
+    if isinstance(exc, Interrupted) and threading.current_thread() is threading.main_thread():
+        handler = signal.getsignal(exc.signum)
+    if _live_block_handler(handler) and not handler.stop.closing:
+        _redeliver(handler, exc.signum)
+    else:
+        (_UNRAISABLE_FOUND[0] if _UNRAISABLE_FOUND else sys.__unraisablehook__)(unraisable)
+
+
+def _in_unraisable_hook(frame) -> bool:
+    """Whether ``frame`` (where a signal handler runs) is in :func:`_stop_dropped` or a hook it called."""
+    while frame is not None:
+        if frame.f_code is _stop_dropped.__code__:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _live_block_handler(handler) -> bool:
+    """Whether ``handler`` is the handler of a :func:`stop_signals_interrupt` block not yet ended."""
+    return getattr(handler, "stop_signals_interrupt", False) and not handler.stop.ended
+
+
+def _redeliver(handler, signum: int) -> None:
+    """Have the block's ``handler`` raise its stop again, out of the callback that dropped it: a
+    thread sends ``signum`` to the main thread again (as if it came again: a wait in a system
+    call ends, the handler runs at the next point Python takes signals), and once more each time
+    the handler took it in a hook (:attr:`Stop.resend`), until the handler has raised it (taking
+    the token, :attr:`Stop.lost`; dropped again, it gets a new one) or the block ends (it is then
+    passed on as a signal landing as the block ends, :attr:`Stop.late`). Not sent from the main
+    thread here: Python runs a handler right after the call that set its signal pending, so it
+    would be taken in this very hook, its exception dropped with the hook's own."""
+    stop = handler.stop
+    token = stop.lost = object()
+    stop.resend = True
+    main = threading.main_thread().ident
+
+    def send_again() -> None:
+        while stop.lost is token:  # (checked every 5 ms)
+            # (not while another handler is in place, ray.init's in keep_stop_handlers: wait for ours)
+            if stop.resend and signal.getsignal(signum) is handler:
+                stop.resend = False
+                if hasattr(signal, "pthread_kill"):  # the signal itself: a wait in a system call ends as it did
+                    signal.pthread_kill(main, signum)
+                else:  # pragma: no cover - Windows: no pthread_kill
+                    _thread.interrupt_main(signum)
+            time.sleep(0.005)
+
+    threading.Thread(target=send_again, name="lrgym-stop-redelivery", daemon=True).start()
 
 
 #: the stop signals that arrived in each active defer_stop_signals section, innermost last

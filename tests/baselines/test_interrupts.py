@@ -99,6 +99,118 @@ def test_further_signals_during_the_cleanup_are_ignored_and_said_once():
     assert out.stderr.endswith("cmd: interrupted (SIGTERM)\n"), out.stderr
 
 
+@pytest.mark.parametrize("where", ["ctypes callback", "__del__", "deferred section in a ctypes callback"])
+def test_a_stop_dropped_by_python_is_raised_again_and_later_ones_ignored(where):
+    """Python drops an exception raised in a Python function called where none can go on (a ctypes
+    callback called from C: llvmlite calls one on every Numba compile; a ``__del__``) with an
+    "Exception ignored" line: a SIGTERM landing there still stops the run (the sleep after it
+    ends, the cleanup runs, exit 143), and the signals sent during the cleanup are ignored, said
+    once. The old code: the run went on ("not interrupted", exit 0) and every later signal was
+    ignored, so nothing but ``kill -9`` stopped it."""
+    out = _python(f"""
+        import ctypes, os, signal, sys, time
+        from lrgym.baselines.interrupts import defer_stop_signals, run_command
+
+        def send():
+            os.kill(os.getpid(), signal.SIGTERM)  # the handler runs in this very call
+
+        class SendsAsItGoes:
+            def __del__(self):
+                send()
+
+        def section():
+            with defer_stop_signals():
+                send()  # raised as the section ends: in the callback
+
+        def main():
+            try:
+                if {where!r} == "ctypes callback":
+                    ctypes.CFUNCTYPE(None)(send)()
+                elif {where!r} == "__del__":
+                    obj = SendsAsItGoes()
+                    del obj
+                else:
+                    ctypes.CFUNCTYPE(None)(section)()
+                time.sleep(20)  # interrupted at once: the signal, sent again, ends the sleep
+                print("not interrupted")
+            finally:
+                send()
+                send()
+                for _ in range(50):  # the handlers run between bytecodes: give them many
+                    time.sleep(0.001)
+                print("cleanup finished", flush=True)
+
+        sys.exit(run_command(main, "cmd", exiting=True))
+    """)
+    assert out.returncode == 143, out.stderr
+    assert out.stdout == "cleanup finished\n"
+    assert out.stderr.count("further stop signals are ignored") == 1, out.stderr
+    assert "Exception ignored" not in out.stderr, out.stderr
+    assert out.stderr.endswith("cmd: interrupted (SIGTERM)\n"), out.stderr
+
+
+def test_a_stop_signal_landing_in_an_unraisable_hook_is_not_lost():
+    """The block hands an exception it does not take (a ``__del__``'s ValueError) to the
+    ``sys.unraisablehook`` found, and the first SIGTERM lands there: an exception raised in a
+    hook is dropped too, yet the block is interrupted; the hook found is back after it. The old
+    code: the block went on."""
+    out = _python("""
+        import os, signal, sys, time
+        from lrgym.baselines.interrupts import Interrupted, stop_signals_interrupt
+
+        seen = []
+
+        def found(unraisable):
+            seen.append(type(unraisable.exc_value).__name__)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        class RaisesAsItGoes:
+            def __del__(self):
+                raise ValueError("dropped")
+
+        sys.unraisablehook = found
+        try:
+            with stop_signals_interrupt():
+                obj = RaisesAsItGoes()
+                del obj
+                time.sleep(20)
+                print("not interrupted")
+        except Interrupted as exc:
+            print("interrupted by", exc)
+        print("the hook found saw", seen, "and is back:", sys.unraisablehook is found)
+    """)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "interrupted by SIGTERM\nthe hook found saw ['ValueError'] and is back: True\n"
+
+
+def test_a_stop_dropped_as_the_block_ends_reaches_the_handler_found():
+    """A SIGTERM dropped in a callback just before the block ends is not lost: it either interrupts
+    the block or, once the handler found is back, reaches it (as a signal landing as the block
+    ends does), once. The old code: neither."""
+    out = _python("""
+        import collections, ctypes, os, signal, time
+        from lrgym.baselines.interrupts import Interrupted, stop_signals_interrupt
+
+        got = []
+        signal.signal(signal.SIGTERM, lambda signum, frame: got.append(signum))
+        send = ctypes.CFUNCTYPE(None)(lambda: os.kill(os.getpid(), signal.SIGTERM))
+        outcomes = collections.Counter()
+        for _ in range(20):
+            try:
+                with stop_signals_interrupt():
+                    send()
+                for _ in range(20):
+                    time.sleep(0.001)
+                outcomes["the handler found" if got == [signal.SIGTERM] else f"lost, got {got}"] += 1
+            except Interrupted:
+                outcomes["interrupted" if not got else f"both, got {got}"] += 1
+            got.clear()
+        print(sorted(set(outcomes) - {"the handler found", "interrupted"}), sum(outcomes.values()))
+    """)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "[] 20\n"
+
+
 def test_a_handler_set_in_keep_stop_handlers_does_not_replace_the_blocks():
     """``ray.init`` sets SIGTERM to ``sys.exit(15)``; in :func:`keep_stop_handlers` (how
     :func:`lrgym.baselines.backend.connect` calls it) such a handler is undone when it ends, so
@@ -571,9 +683,10 @@ def test_stop_signals_at_random_times_leave_no_handler_and_no_entry_of_an_ended_
     """Stop signals sent from a thread every few hundred µs while blocks, nested blocks, sections
     and keep_stop_handlers begin and end in a loop: after each, the handlers found are back and no
     block or section is left registered (``_FOUND``, ``_DEFERRED``: a child forked later takes
-    its handlers from ``_FOUND``). The old code, in 4 s: dozens of ended blocks' handlers left
-    installed (an inner generator ended after its outer block, above) and entries of ``_FOUND``
-    left for ever (a signal raising in the list comprehension that took them off)."""
+    its handlers from ``_FOUND``), nor the blocks' ``sys.unraisablehook``. The old code, in 4 s:
+    dozens of ended blocks' handlers left installed (an inner generator ended after its outer
+    block, above) and entries of ``_FOUND`` left for ever (a signal raising in the list
+    comprehension that took them off)."""
     out = _python("""
         import os, random, signal, sys, threading, time
         from lrgym.baselines import interrupts as I
@@ -616,8 +729,9 @@ def test_stop_signals_at_random_times_leave_no_handler_and_no_entry_of_an_ended_
             except KeyboardInterrupt:
                 pass
             left = [s for s in I.STOP_SIGNALS if signal.getsignal(s) is not mine]
-            if left or I._FOUND or I._DEFERRED:
-                bad.append((shape, len(left), len(I._FOUND), len(I._DEFERRED)))
+            if left or I._FOUND or I._DEFERRED or sys.unraisablehook is not sys.__unraisablehook__:
+                bad.append((shape, len(left), len(I._FOUND), len(I._DEFERRED), sys.unraisablehook))
+                sys.unraisablehook = sys.__unraisablehook__
                 for s in I.STOP_SIGNALS:
                     signal.signal(s, mine)
                 I._FOUND.clear()
