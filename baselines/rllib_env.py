@@ -9,33 +9,47 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["make_env", "runner_cycle_offset", "runner_seeds", "spread_cycles", "training_view"]
+__all__ = ["RESUMED_AT", "make_env", "runner_cycle_offset", "runner_seeds", "spread_cycles", "training_view"]
+
+#: the env config key of a resumed run: the env steps its checkpoint had sampled
+#: (``train_rllib.resumed_algo_config`` sets it), from which its runners' seeds are drawn anew
+#: (:func:`runner_seeds`); :func:`make_env` takes it off before building the env
+RESUMED_AT = "resumed_at"
 
 
 def make_env(config: dict):
     """RLlib's env creator: the batched vector env with ``num_envs`` (RLlib adds it) sub-envs,
     seen as in training (:func:`training_view`); without ``num_envs`` (RLlib reading the spaces)
-    the same vector env with one sub-env."""
+    the same vector env with one sub-env. :data:`RESUMED_AT` (a resumed run's) moves its seeds
+    (:func:`runner_seeds`)."""
     import lrgym.env
     import lrgym.vector
 
     config = dict(config)
     n, clip = config.pop("num_envs", None), config.pop("reward_clip", None)
-    if n is None:
-        return training_view(lrgym.vector.LRControlVectorEnv(1, **config), clip)
-    return training_view(lrgym.vector.LRControlVectorEnv(int(n), **config), clip)
+    resumed_at = int(config.pop(RESUMED_AT, 0) or 0)
+    return training_view(lrgym.vector.LRControlVectorEnv(1 if n is None else int(n), **config), clip, resumed_at)
 
 
-def runner_seeds(seed, num_envs: int):
+def runner_seeds(seed, num_envs: int, resumed_at: int = 0):
     """The sub-environments' seeds of a runner that RLlib resets with ``seed``: ``seed·n + i`` for
     sub-env i of n. RLlib seeds env runner k with ``seed + k`` (an evaluation runner ``+ 10⁶``) and
     gymnasium's vector convention (lrgym's vector env, ``SyncVectorEnv``) gives sub-env i ``seed + i``:
     runner k's sub-env i and runner k+1's sub-env i−1 had one seed, so they drew the same
     instances in the same order (2 runners × 3 sub-envs: 4 streams of instances, not 6; 150 × 16:
-    165, not 2,400). Blocks of n keep every runner's sub-envs apart. ``None`` (RLlib's later
-    resets) and a sequence are passed on as given."""
+    165, not 2,400). Blocks of n keep every runner's sub-envs apart. In a run resumed from a
+    checkpoint of ``resumed_at`` > 0 env steps, each is a 63-bit seed drawn from ``(seed·n + i,
+    resumed_at)`` (NumPy's ``SeedSequence``): RLlib builds a resumed run's runners anew and resets
+    them with ``seed + k`` again, so they replayed the instances the run had started with, in the
+    same order (a run trained in segments of S steps trained the first segment's instances in
+    every one); the same checkpoint resumed again is still the same episodes. ``None`` (RLlib's
+    later resets) and a sequence are passed on as given."""
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-        return [int(seed) * num_envs + i for i in range(num_envs)]
+        seeds = [int(seed) * num_envs + i for i in range(num_envs)]
+        if not resumed_at:
+            return seeds
+        return [int(np.random.SeedSequence([s % 2**64, int(resumed_at)]).generate_state(1, np.uint64)[0] >> 1)
+                for s in seeds]
     return seed
 
 
@@ -98,11 +112,12 @@ def spread_cycles(*, env_runner, env, **_kwargs) -> None:
         sub.shift_cycle(offset + i)
 
 
-def training_view(env, reward_clip):
+def training_view(env, reward_clip, resumed_at: int = 0):
     """The vector env as the agent trains on it: observations clipped to ±10
     (:func:`lrgym.baselines.wrappers.clip_obs`, applied again when the exported policy acts),
     the horizon counted as termination, rewards clipped; a runner's seed spread over its
-    sub-envs so that no two runners share one (:func:`runner_seeds`)."""
+    sub-envs so that no two runners share one, and drawn anew in a resumed run
+    (:func:`runner_seeds`)."""
     import gymnasium as gym
     from gymnasium.vector import VectorWrapper
 
@@ -117,7 +132,7 @@ def training_view(env, reward_clip):
             self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, env.num_envs)
 
         def reset(self, *, seed=None, options=None):
-            obs, info = self.env.reset(seed=runner_seeds(seed, self.num_envs), options=options)
+            obs, info = self.env.reset(seed=runner_seeds(seed, self.num_envs, resumed_at), options=options)
             return clip_obs(obs), info
 
         def step(self, actions):

@@ -51,11 +51,12 @@ from lrgym.baselines.mlp_policy import MLPPolicy, policy_choices
 from lrgym.baselines.node_check import NodeMismatch
 # what the env runners run on their nodes, in a module of its own so that the node check hashes it
 # (this file is driver-only: lrgym.baselines.node_check.DRIVER_ONLY)
-from lrgym.baselines.rllib_env import make_env, runner_cycle_offset, runner_seeds, spread_cycles, training_view
+from lrgym.baselines.rllib_env import (RESUMED_AT, make_env, runner_cycle_offset, runner_seeds, spread_cycles,
+                                      training_view)
 from lrgym.settings import MAX_NUM_ENVS
 from lrgym.tasks import FAMILIES
 
-__all__ = ["ALGOS", "ENV_NAME", "RESUME_MAY_DIFFER", "TRAINER_SET", "ConfigError", "RLlibConfig", "checkpoint_settings",
+__all__ = ["ALGOS", "ENV_NAME", "RESUMED_AT", "RESUME_MAY_DIFFER", "TRAINER_SET", "ConfigError", "RLlibConfig", "checkpoint_settings",
            "checkpoint_steps", "export_policy", "make_env", "resumed_algo_config", "resumed_config",
            "runner_cycle_offset", "runner_seeds", "spread_cycles", "steps_said", "train", "training_view"]
 
@@ -420,8 +421,8 @@ def checkpoint_settings(path: str | Path) -> dict | None:
     if "reward_clip" in env:
         clip = env.pop("reward_clip")
         out["reward_clip"] = None if clip is None else tuple(clip)
-    for key in ("instance_set", "action_mode"):  # lrgym's own (RLlibConfig.full_env_kwargs), not the user's
-        env.pop(key, None)
+    for key in ("instance_set", "action_mode", RESUMED_AT):  # lrgym's own (RLlibConfig.full_env_kwargs,
+        env.pop(key, None)  # resumed_algo_config), not the user's
     out["env_kwargs"] = env
     model = state.get("_model_config")
     for name, value in (("envs_per_runner", state.get("num_envs_per_env_runner")), ("seed", state.get("seed")),
@@ -434,11 +435,16 @@ def checkpoint_settings(path: str | Path) -> dict | None:
     return out
 
 
-def resumed_algo_config(path: str | Path, config: RLlibConfig, log=outputs.status) -> dict:
+def resumed_algo_config(path: str | Path, config: RLlibConfig, log=outputs.status,
+                        resumed_at: int | None = None) -> dict:
     """The ``AlgorithmConfig`` state of the checkpoint at ``path`` (its ``class_and_ctor_args.pkl``,
     which :func:`checkpoint_settings` read), which a resumed run is built from, with
     :func:`spread_cycles` as its ``on_environment_created`` callback, as :func:`algo_config` gives
-    a new run. A checkpoint written before the callback existed (2026-12-06) holds none, and RLlib
+    a new run, and the checkpoint's env steps ``resumed_at`` in its env config
+    (:data:`~lrgym.baselines.rllib_env.RESUMED_AT`), from which the runners draw their seeds anew:
+    RLlib resets a restored run's new runners with the seeds the run started with, and they
+    replayed its first instances in the same order (:func:`~lrgym.baselines.rllib_env.runner_seeds`;
+    ``None``, the steps not found in the checkpoint's files: the run's own seeds, as before). A checkpoint written before the callback existed (2026-12-06) holds none, and RLlib
     rebuilt it so: its resumed runners walked an ``instance_order="cycle"`` list in lockstep, without
     a word. The resumed run now spreads them, and ``log`` says so where the checkpoint's list is a
     cycle (``config``: the run's settings, the checkpoint's: :func:`resumed_config`)."""
@@ -450,6 +456,8 @@ def resumed_algo_config(path: str | Path, config: RLlibConfig, log=outputs.statu
             "(spread_cycles): its runners walked the instances list in lockstep; they now start apart, as a new "
             "run's do")
     state["callbacks_on_environment_created"] = spread_cycles
+    env_config = {k: v for k, v in (state.get("env_config") or {}).items() if k != RESUMED_AT}
+    state["env_config"] = {**env_config, **({RESUMED_AT: int(resumed_at)} if resumed_at else {})}
     return state
 
 
@@ -600,7 +608,7 @@ def _train(config: RLlibConfig, log, wrote) -> MLPPolicy | None:
 
         # built from the checkpoint's config with this file's cycle callback (resumed_algo_config)
         algo = Algorithm.from_checkpoint(str(Path(config.resume).resolve()),
-                                         config=resumed_algo_config(config.resume, config, log))
+                                         config=resumed_algo_config(config.resume, config, log, resumed_from))
         try:  # again on what was built
             _check_algo(config, type(algo).__name__.lower())
         except ConfigError:

@@ -240,3 +240,28 @@ def test_spread_cycles_names_the_vector_envs_it_takes():
             train_rllib.spread_cycles(env_runner=Runner(1), env=env)
     finally:
         env.close()
+
+
+def test_a_resumed_runner_draws_other_instances_than_the_run_started_with():
+    """RLlib builds a resumed run's runners anew and resets them with the run's own seeds
+    (``seed + k``): they replayed the instances the run had started with, in the same order (a
+    run trained in segments trained the first segment's instances in every one). A checkpoint's
+    env steps (``resumed_at``, which ``resumed_algo_config`` puts in the env config) draw the
+    seeds anew: other instances than a fresh runner's, the same ones again for the same
+    checkpoint; none (0) is the fresh run's seeds."""
+    def first(resumed_at, seed=1, n=3):
+        env = train_rllib.make_env({**KWARGS, "num_envs": n, "reward_clip": None, "resumed_at": resumed_at})
+        _, info = env.reset(seed=seed)
+        return env.unwrapped.np_random_seed, [(int(f), int(k)) for f, k in zip(info["family"], info["instance"])]
+
+    fresh_seeds, fresh = first(0)
+    assert fresh == first_instances(1, 3) and tuple(fresh_seeds) == (3, 4, 5)
+    seeds, resumed = first(4000)
+    assert first(4000) == (seeds, resumed)  # the same checkpoint resumed again: the same episodes
+    assert not set(seeds) & set(fresh_seeds) and resumed != fresh
+    assert len(set(seeds)) == 3 and all(0 <= s < 2**63 for s in seeds)
+    later_seeds, _ = first(8000)
+    assert not set(later_seeds) & set(seeds)
+    other_runner, _ = first(4000, seed=2)  # runner 2 of the same resumed run
+    assert not set(other_runner) & set(seeds)
+    assert train_rllib.runner_seeds(None, 3, 4000) is None  # RLlib's later resets go on unseeded

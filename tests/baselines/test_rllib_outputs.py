@@ -416,3 +416,38 @@ def test_a_checkpoint_without_the_cycle_callback_is_rebuilt_with_it(order, tmp_p
     assert given[0]["config"]["env_config"]["instance_order"] == order  # the checkpoint's config otherwise
     noted = [m for m in told if "was written before train_rllib spread its env runners' instance cycles" in m]
     assert len(noted) == (order == "cycle"), told
+
+
+def test_a_resumed_run_draws_its_runners_seeds_from_the_checkpoints_steps(tmp_path, monkeypatch):
+    """A resumed algorithm is built with the checkpoint's env steps in its env config
+    (``resumed_at``: the runners draw other instances than the run started with,
+    test_rllib_env.py); a checkpoint a resumed run wrote holds it, and neither its settings nor
+    its export read it as an env keyword of the user's, and a resume of it puts its own steps."""
+    from ray.rllib.algorithms.algorithm import Algorithm
+
+    from lrgym.baselines import rllib_export
+
+    _stand_ins(monkeypatch)
+    given = []
+    monkeypatch.setattr(Algorithm, "from_checkpoint",
+                        classmethod(lambda cls, path, **kwargs: given.append(kwargs) or PPO()))
+    ckpt = _checkpoint(tmp_path / "old.ckpt", steps=4000, env_kwargs={"horizon": 7})
+    config = train_rllib.RLlibConfig(resume=str(ckpt), out=str(tmp_path / "o"), total_timesteps=5000, progress=False)
+    train_rllib.train(config, log=lambda _: None, wrote=lambda _: None)
+    env_config = given[0]["config"]["env_config"]
+    assert env_config["resumed_at"] == 4000 and env_config["horizon"] == 7
+    # a checkpoint the resumed run wrote (its config holds the key): read as the run's own settings
+    state = dict(env_config)
+    assert train_rllib.make_env({**state, "num_envs": 1}).num_envs == 1
+    import pickle
+
+    again = tmp_path / "again.ckpt"
+    _checkpoint(again, steps=6000, env_kwargs={"horizon": 7})
+    saved = pickle.loads((again / "class_and_ctor_args.pkl").read_bytes())
+    saved["ctor_args_and_kwargs"][0][0]["env_config"]["resumed_at"] = 4000
+    (again / "class_and_ctor_args.pkl").write_bytes(pickle.dumps(saved))
+    assert train_rllib.checkpoint_settings(again)["env_kwargs"] == {"horizon": 7}
+    assert "resumed_at" not in rllib_export._env_settings(train_rllib.ENV_NAME, state)
+    resumed = train_rllib.resumed_algo_config(again, config, lambda _: None, 6000)
+    assert resumed["env_config"]["resumed_at"] == 6000
+    assert "resumed_at" not in train_rllib.resumed_algo_config(again, config, lambda _: None, None)["env_config"]
