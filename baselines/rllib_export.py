@@ -25,6 +25,8 @@ Refused, naming why and what is taken: a checkpoint of another algorithm, of sev
 anything), with connectors of your own (``env_to_module_connector``, e.g. a ``MeanStdFilter``:
 the NumPy policy would act on other observations), or a module other than a plain MLP (LSTM,
 attention). A checkpoint is pickles: export only checkpoints you or a source you trust wrote.
+RLlib's notices while it loads the module (:data:`~lrgym.baselines.ray_logs.RLLIB_NOTICES`) are
+dropped, as ``train_rllib`` drops them; ``$LRGYM_RAY_LOGS=all`` shows them.
 """
 
 from __future__ import annotations
@@ -161,8 +163,15 @@ def main(argv=None) -> None:
     problem = outputs.companion_problem(py, npz, (b"exported by lrgym.baselines.train_rllib",))
     if problem:  # a file of the user's beside --out is not replaced
         p.error(f"--out {args.out}: {problem}")
+    from lrgym.baselines.ray_logs import RLLIB_NOTICES, notices_dropped, ray_logs_shown
+
     try:
-        policy = export_checkpoint(args.checkpoint, args.name)
+        shown = ray_logs_shown()  # RLlib's notices (its deprecation of the RLModuleConfig it builds itself,
+    except ValueError as exc:  # on loading the module) dropped, as train_rllib drops them; $LRGYM_RAY_LOGS=all
+        p.error(str(exc))  # shows them
+    try:
+        with notices_dropped(RLLIB_NOTICES, shown):
+            policy = export_checkpoint(args.checkpoint, args.name)
     except ConfigError as exc:
         p.error(str(exc))
     outputs.replace_files({npz: policy.to_bytes(), py: policy.submission_source()})

@@ -193,3 +193,21 @@ def test_no_checkpoint_is_named(tmp_path, capsys):
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__]))
+
+
+@pytest.mark.parametrize("logs", ["", "all"])
+def test_rllibs_notices_are_dropped_as_train_rllib_drops_them(logs, checkpoint, tmp_path):
+    """Loading the module logged RLlib's ``DeprecationWarning: `RLModule(config=[RLModuleConfig
+    object])` has been deprecated`` (of the config RLlib builds itself) on every export, which
+    train_rllib drops; ``$LRGYM_RAY_LOGS=all`` shows it, as Ray commands do. A fresh process, as
+    the command is one: RLlib says the notice once per process (``log_once``)."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "LRGYM_RAY_LOGS": logs}
+    done = subprocess.run([sys.executable, "-m", "lrgym.baselines.rllib_export", str(checkpoint), "--out",
+                           str(tmp_path / "mine")], capture_output=True, text=True, timeout=240, env=env)
+    assert done.returncode == 0 and (tmp_path / "mine.npz").is_file(), done.stderr
+    assert done.stdout.startswith(f"wrote {tmp_path / 'mine.npz'}")
+    said = done.stderr.count("`RLModule(config=[RLModuleConfig object])` has been deprecated")
+    assert said == (logs == "all"), done.stderr
