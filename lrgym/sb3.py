@@ -321,9 +321,9 @@ def make_sb3_vec_env(env_id: str, n_envs: int = 1, seed: int | None = None, **kw
     from lrgym.tasks import with_id_options
     from lrgym.vector.vector_env import sub_env_spec
 
+    spec = _lrgym_spec(env_id)  # first: another env's id is told to use make_vec_env, whatever its keywords
     _refuse_make_vec_env_keywords(env_id, n_envs, kwargs)
     n_envs = positive_int("n_envs", n_envs, MAX_NUM_ENVS)
-    spec = _lrgym_spec(env_id)
     kwargs = {"render_mode": "rgb_array", **kwargs}  # make_vec_env asks an id's envs for rgb_array frames
     limit = {} if spec.max_episode_steps is None else {"max_episode_steps": spec.max_episode_steps}
     venv = LRControlSB3VecEnv(n_envs, **with_id_options({**limit, **spec.kwargs, **kwargs}))

@@ -21,9 +21,12 @@ SHORT = dict(horizon=3, inner_steps=2)
     ("CartPole-v1", "is not an lrgym id"),  # registered, another entry point: used to give an LRControl env
     ("LRControl-Nope-v1", "is not a registered id"),
 ])
-def test_non_lrgym_ids_are_refused_naming_the_lrgym_ids(env_id, what):
+@pytest.mark.parametrize("keywords", [{}, {"env_kwargs": {"horizon": 4}}, {"wrapper_class": None}])
+def test_non_lrgym_ids_are_refused_naming_the_lrgym_ids(env_id, what, keywords):
+    """Whatever else is given: with make_vec_env's own keywords, another env's id was first told to
+    write them the adapter's way, then, so written, that it is no lrgym id."""
     with pytest.raises(ValueError, match=what) as raised:
-        make_sb3_vec_env(env_id, n_envs=2)
+        make_sb3_vec_env(env_id, n_envs=2, **keywords)
     message = str(raised.value)
     assert repr(env_id) in message
     assert all(i in message for i in ("LRControl-v1", "LRControl-LinReg-v1", "LRControl-Recsys-v1"))
