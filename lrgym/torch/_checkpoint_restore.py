@@ -1,7 +1,10 @@
 """Loading: :func:`restore_plan` walks a stored value beside the live one at the same place and
 returns what it restores with the list of actions that load it into the live objects, so a
 checkpoint that cannot be restored raises before anything changes (all or nothing);
-:func:`from_checkpoint` is the plan, then its load.
+:func:`from_checkpoint` is the plan, then its load. The load is all or nothing too: each action
+keeps what it is about to change before it runs (:class:`Action`), so an action that raises (a
+class's own ``__setstate__`` failing halfway, a tensor copy torch refuses) has every action run
+before it, and its own part, undone in reverse order before the error is raised.
 
 Objects, modules, optimizers, generators, enum members and same-shaped tensors are loaded **in
 place** (as ``nn.Module.load_state_dict`` loads parameters); no class is imported or built from
@@ -10,8 +13,8 @@ record's valid form (:data:`~lrgym.torch._checkpoint_format.RECORDS`).
 
 The walk (:func:`_restore`) restores plain data and containers itself and hands each record to
 its kind's restorer (:data:`_RECORD_RESTORERS`, one small function per kind): each checks what
-it can on new objects, appends what changes a live object to ``memo.actions``, and returns the
-restored value.
+it can on new objects, appends what changes a live object to ``memo.actions`` (an
+:class:`Action`: the change and how to undo it), and returns the restored value.
 """
 
 from __future__ import annotations
@@ -28,6 +31,16 @@ import numpy as np
 import torch
 
 from lrgym.brief import brief
+from lrgym.torch._checkpoint_actions import (
+    Action,
+    copy_into,
+    keep_items,
+    keep_modes,
+    keep_object,
+    keep_state_dict,
+    keep_tensor,
+    put_back,
+)
 from lrgym.torch._checkpoint_checks import (
     check_live_class,
     check_module_state,
@@ -109,20 +122,23 @@ def restore_plan(value, live=None, where: str = "value"):
     optimizer's groups against the live one's, a generator's state on a new generator of its
     kind), and ``load()``, which loads it into the live objects. So a checkpoint that cannot be
     restored raises before anything is loaded, as ``optimizer.load_state_dict`` does, and a
-    caller restoring more than one thing builds them all before loading any."""
+    caller restoring more than one thing builds them all before loading any. ``load()`` is all
+    or nothing as well: an action that raises (a class's own ``__setstate__``, a tensor copy
+    torch refuses) has the actions before it undone (:class:`Action`), then the error raised."""
     memo = Memo()
     restored = _restore(value, live, where, memo)
 
     def load() -> None:
-        for action in memo.actions:
-            action()
+        undo = []
+        try:
+            for action in memo.actions:
+                undo.append(action.keep())
+                action.apply()
+        except BaseException as exc:  # an interrupt halfway too: the live objects as they were
+            put_back(undo, exc)
+            raise
 
     return restored, load
-
-
-def _copy_into(live: torch.Tensor, value: torch.Tensor) -> None:
-    with torch.no_grad():
-        live.copy_(value)
 
 
 def _restore(value, live, where: str, memo: Memo):
@@ -130,7 +146,8 @@ def _restore(value, live, where: str, memo: Memo):
     if isinstance(value, torch.Tensor):
         index = memo.reserve()
         if isinstance(live, torch.Tensor) and live.shape == value.shape and live.dtype == value.dtype:
-            memo.actions.append(functools.partial(_copy_into, live, value))
+            memo.actions.append(Action(functools.partial(copy_into, live, value),
+                                       functools.partial(keep_tensor, live)))
             return memo.restore(index, live)
         return memo.restore(index, value.clone())
     if isinstance(value, np.ndarray):  # a checkpoint of an older lrgym (weights_only=False)
@@ -265,7 +282,9 @@ def _restore_generator(value: dict, live, where: str, memo: Memo):
     bit_generator = getattr(np.random, name)()
     bit_generator.state = state
     if isinstance(live, np.random.Generator) and type(live.bit_generator).__name__ == name:
-        memo.actions.append(functools.partial(setattr, live.bit_generator, "state", bit_generator.state))
+        memo.actions.append(Action(functools.partial(setattr, live.bit_generator, "state", bit_generator.state),
+                                   lambda: functools.partial(setattr, live.bit_generator, "state",
+                                                             live.bit_generator.state)))
         return live
     return np.random.Generator(bit_generator)
 
@@ -275,7 +294,8 @@ def _restore_random_state(value: dict, live, where: str, memo: Memo):
     generator = np.random.RandomState()
     generator.set_state(_restore(value["state"], None, where, memo.fresh()))
     if isinstance(live, np.random.RandomState):
-        memo.actions.append(functools.partial(live.set_state, generator.get_state(legacy=False)))
+        memo.actions.append(Action(functools.partial(live.set_state, generator.get_state(legacy=False)),
+                                   lambda: functools.partial(live.set_state, live.get_state(legacy=False))))
         return live
     return generator
 
@@ -285,7 +305,8 @@ def _restore_py_random(value: dict, live, where: str, memo: Memo):
     generator = random.Random()
     generator.setstate(value["state"])
     if type(live) is random.Random:
-        memo.actions.append(functools.partial(live.setstate, generator.getstate()))
+        memo.actions.append(Action(functools.partial(live.setstate, generator.getstate()),
+                                   lambda: functools.partial(live.setstate, live.getstate())))
         return live
     return generator
 
@@ -296,7 +317,8 @@ def _restore_torch_generator(value: dict, live, where: str, memo: Memo):
     generator = torch_generator(value["device"], where)
     generator.set_state(value["state"])
     if isinstance(live, torch.Generator) and str(live.device) == value["device"]:
-        memo.actions.append(functools.partial(live.set_state, generator.get_state()))
+        memo.actions.append(Action(functools.partial(live.set_state, generator.get_state()),
+                                   lambda: functools.partial(live.set_state, live.get_state())))
         return live
     return generator
 
@@ -318,7 +340,8 @@ def _restore_torch_state_dict(value: dict, live, where: str, memo: Memo):
         raise RestoreError(f"cannot restore {where}: its state_dict() is none {named(value['class'])} loads "
                            f"({type(exc).__name__}: {str(exc)[:160]}); valid: the state_dict() of a "
                            f"{named(value['class'])} over this policy's parameters") from None
-    memo.actions.append(functools.partial(live.load_state_dict, state))
+    memo.actions.append(Action(functools.partial(live.load_state_dict, state),
+                               functools.partial(keep_state_dict, live)))
     return live
 
 
@@ -329,12 +352,14 @@ def _restore_module(value: dict, live, where: str, memo: Memo):
     check_live_class(value, live, where)
     state = _restore(value["state"], None, f"{where}.state_dict()", memo.fresh())
     check_module_state(state, live, where)
-    memo.actions.append(functools.partial(live.load_state_dict, state))
+    memo.actions.append(Action(functools.partial(live.load_state_dict, state),
+                               functools.partial(keep_state_dict, live)))
     if type(value["training"]) is not bool or type(value.get("attributes", {})) is not dict:
         raise TypeError("its training is no bool or its attributes no dict")
-    memo.actions.append(functools.partial(live.train, value["training"]))
+    memo.actions.append(Action(functools.partial(live.train, value["training"]), functools.partial(keep_modes, live)))
     for sub, mode in _other_modes(value.get("other_modes", {}), live, where):  # none in an older lrgym's
-        memo.actions.append(functools.partial(setattr, sub, "training", mode))
+        memo.actions.append(Action(functools.partial(setattr, sub, "training", mode),
+                                   functools.partial(keep_modes, sub)))
     for name, attributes in value.get("attributes", {}).items():  # none in an older lrgym's
         path = f"{where}.{named(name)}" if name else where
         try:
@@ -346,7 +371,8 @@ def _restore_module(value: dict, live, where: str, memo: Memo):
         current = vars(sub)
         restored = {key: _restore(item, current.get(key), f"{path}.{key}", memo)
                     for key, item in attributes.items()}
-        memo.actions.append(functools.partial(sub.__dict__.update, restored))
+        memo.actions.append(Action(functools.partial(sub.__dict__.update, restored),
+                                   functools.partial(keep_items, sub.__dict__, list(restored))))
     return live
 
 
@@ -364,7 +390,7 @@ def _restore_object(value: dict, live, where: str, memo: Memo):
     else:
         state = _restore(stored, current, where, memo)
     check_object_state(live, state, where)
-    memo.actions.append(functools.partial(set_object_state, live, state))
+    memo.actions.append(Action(functools.partial(set_object_state, live, state), functools.partial(keep_object, live)))
     return memo.restore(index, live)
 
 

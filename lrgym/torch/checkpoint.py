@@ -66,7 +66,9 @@ Objects, modules, optimizers, generators, enum members and tensors are restored 
 at the same place (``live``) and loads the stored state into it, so the policy you pass to a
 new scheduler must be built like the one that was saved (same class, same helper objects, an
 enum member where the saved one had one; its other attributes are overwritten). All or
-nothing: :func:`restore_plan` builds and checks everything before it loads anything. No class is
+nothing: :func:`restore_plan` builds and checks everything before it loads anything, and its
+load undoes what it loaded if one of its actions raises (a class's own ``__setstate__``, a tensor
+copy torch refuses). No class is
 ever imported or constructed from a checkpoint, which is what keeps it safe to load: an enum
 member is looked up in the live member's class, a ``defaultdict``'s factory in a fixed table
 or, the policy's own, in the live defaultdict at the same place.
@@ -89,6 +91,7 @@ The work is split by concern, each module importing only those above it:
 :mod:`~lrgym.torch._checkpoint_factories`  a defaultdict's factory, by name
 :mod:`~lrgym.torch._checkpoint_save`    :func:`to_checkpoint`: the walk that stores
 :mod:`~lrgym.torch._checkpoint_checks`  a record checked against the live value before any load
+:mod:`~lrgym.torch._checkpoint_actions` what a load changes in the live objects, and its undo
 :mod:`~lrgym.torch._checkpoint_restore` :func:`restore_plan` / :func:`from_checkpoint`: the walk
                                        that restores, all or nothing
 =====================================  ===========================================================

@@ -1,0 +1,136 @@
+"""What a restore plan's ``load()`` does to the live objects, and how each change is undone:
+:class:`Action` pairs a change (a tensor copied into, a generator's state set, an object's state
+set, a module's or optimizer's ``load_state_dict``...) with a ``keep()`` that, called just before
+the change, returns the function putting back what it changes. So
+:func:`~lrgym.torch._checkpoint_restore.restore_plan`'s load is all or nothing even when one of
+its changes raises halfway (a class's own ``__setstate__``, a tensor copy torch refuses):
+:func:`put_back` undoes the changes made, in reverse order.
+
+What is kept is what the change writes, read through each object's public API (a shallow copy of
+an object's ``__dict__`` and its slots: the values it holds are loaded in place by their own
+actions, or are new objects). A class whose ``__setstate__`` keeps state elsewhere than in its
+attributes and slots is beyond it.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import functools
+from typing import Callable
+
+import torch
+
+
+def copy_into(live: torch.Tensor, value: torch.Tensor) -> None:
+    """``value``'s elements into the live tensor (a parameter too: outside autograd)."""
+    with torch.no_grad():
+        live.copy_(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Action:
+    """One change of a live object that a plan's ``load()`` makes: ``apply()`` makes it;
+    ``keep()``, called just before, returns the function that puts back what ``apply`` changes
+    (the live tensor's values, a generator's state, an object's attributes and slots, a module's
+    ``state_dict()``...). ``load()`` calls the undo functions in reverse order when an action
+    raises, so a load that fails halfway leaves the live objects as they were."""
+
+    apply: Callable[[], object]
+    keep: Callable[[], Callable[[], object]]
+
+
+def put_back(undo: list, error: BaseException) -> None:
+    """Undo the actions applied (``undo``: their undo functions, in the order applied) in reverse.
+    An undo that raises too is said on ``error`` (a note) and the others still run."""
+    for undo_one in reversed(undo):
+        try:
+            undo_one()
+        except Exception as exc:  # noqa: BLE001 - the load's own error is the one raised
+            note = f"lrgym could not undo part of the load: {type(exc).__name__}: {str(exc)[:160]}"
+            if hasattr(error, "add_note"):  # Python >= 3.11
+                error.add_note(note)
+
+
+#: a key or slot that had no value before the change (removed again by its undo)
+_UNSET = object()
+
+
+def keep_tensor(live: torch.Tensor) -> Callable[[], object]:
+    """The live tensor's elements, copied back into it."""
+    kept = live.detach().clone()
+    return functools.partial(copy_into, live, kept)
+
+
+def keep_object(obj) -> Callable[[], object]:
+    """What :func:`~lrgym.torch._object_state.set_object_state` (or a class's own
+    ``__setstate__``) changes: the object's ``__dict__`` (a shallow copy: the values it holds are
+    restored in place by their own actions, or are new objects) and its slots; put back as they
+    were, attributes added since removed."""
+    attributes = dict(vars(obj)) if hasattr(obj, "__dict__") else None
+    slots = {}
+    for name in _slot_names(type(obj)):
+        try:
+            slots[name] = object.__getattribute__(obj, name)
+        except AttributeError:
+            slots[name] = _UNSET
+
+    def put_back() -> None:
+        if attributes is not None:
+            obj.__dict__.clear()
+            obj.__dict__.update(attributes)
+        for name, value in slots.items():
+            if value is _UNSET:
+                try:
+                    object.__delattr__(obj, name)
+                except AttributeError:  # (still unset)
+                    pass
+            else:
+                object.__setattr__(obj, name, value)
+
+    return put_back
+
+
+def _slot_names(cls: type) -> list[str]:
+    """The slots of ``cls`` and its bases (private names mangled), as ``copyreg`` lists them."""
+    names = []
+    for base in cls.__mro__:
+        declared = base.__dict__.get("__slots__", ())
+        for name in [declared] if isinstance(declared, str) else declared:
+            if name in ("__dict__", "__weakref__"):
+                continue
+            if name.startswith("__") and not name.endswith("__"):
+                name = f"_{base.__name__.lstrip('_')}{name}"
+            names.append(name)
+    return names
+
+
+def keep_items(mapping: dict, keys) -> Callable[[], object]:
+    """``mapping.update(...)`` of ``keys`` undone: each key's value put back, a key added removed."""
+    kept = {key: mapping.get(key, _UNSET) for key in keys}
+
+    def put_back() -> None:
+        for key, value in kept.items():
+            if value is _UNSET:
+                mapping.pop(key, None)
+            else:
+                mapping[key] = value
+
+    return put_back
+
+
+def keep_state_dict(live) -> Callable[[], object]:
+    """A module's, optimizer's or LR scheduler's ``state_dict()`` as it is (deep-copied: it holds
+    the live tensors), loaded back with ``load_state_dict()``."""
+    return functools.partial(live.load_state_dict, copy.deepcopy(live.state_dict()))
+
+
+def keep_modes(module: torch.nn.Module) -> Callable[[], object]:
+    """The training mode of the module and of each of its submodules, put back one by one."""
+    modes = [(sub, sub.training) for sub in module.modules()]
+
+    def put_back() -> None:
+        for sub, mode in modes:
+            sub.training = mode
+
+    return put_back
