@@ -73,7 +73,8 @@ RECORDS = {
     "torch_generator": "{'__lrgym__': 'torch_generator', 'device': 'cpu' (a device), 'state': its get_state() tensor}",
     "torch_state_dict": "{'__lrgym__': 'torch_state_dict', 'class': 'torch.optim.adam.Adam', "
                         "'state': its state_dict()}",
-    "module": "{'__lrgym__': 'module', 'class': 'pkg.mod.Net', 'training': bool, 'other_modes': {submodule name: "
+    "module": "{'__lrgym__': 'module', 'class': 'pkg.mod.Net', 'numbered': True (numbered as shared: an older "
+              "lrgym's record has none), 'training': bool, 'other_modes': {submodule name: "
               "bool}, 'state': its state_dict(), "
               "'attributes': {submodule name: {attribute: value}}}",
     "ref": "{'__lrgym__': 'ref', 'index': the index of a value restored before}",

@@ -12,8 +12,10 @@ class Memo:
     :func:`from_checkpoint` walk, numbered in the order met (the walks visit the same values in
     the same order): a value met again is stored as ``{"__lrgym__": "ref", "index": n}`` and comes
     back as the object restored at ``n``, so two attributes sharing one dict, list or helper still
-    share it after a load (as pickle's memo keeps them). The values are kept alive while the walk
-    runs: no temporary's ``id`` is taken by another."""
+    share it after a load (as pickle's memo keeps them). A value is numbered, and restored, before
+    what it holds, so a value met again inside itself (a helper's back-reference to its owner) is
+    a reference too. The values are kept alive while the walk runs: no temporary's ``id`` is
+    taken by another."""
 
     def __init__(self):
         self.seen: dict[int, int] = {}  # id -> index (saving)
@@ -38,6 +40,12 @@ class Memo:
         self.kept.append(value)
         self.count += 1
         return None
+
+    def known(self, value) -> dict | None:
+        """The reference to ``value`` if the walk numbered it already (an ancestor of the value
+        being stored: restored, and numbered, before its items), else None."""
+        index = self.seen.get(id(value))
+        return None if index is None else {TAG: "ref", "index": index}
 
     def reserve(self) -> int:
         """The number of the value being restored (the one it had when saved)."""

@@ -154,9 +154,10 @@ def _restore(value, live, where: str, memo: Memo):
         return value.copy()
     if type(value) is tuple:
         return tuple(_restored_list(list(value), live, where, memo))
-    if type(value) is list:
-        index = memo.reserve()
-        return memo.restore(index, _restored_list(value, live, where, memo))
+    if type(value) is list:  # numbered before its items (an item may refer to it: Memo)
+        restored = memo.restore(memo.reserve(), [])
+        restored.extend(_restored_list(value, live, where, memo))
+        return restored
     if isinstance(value, set):
         classes = enum_classes(live) if isinstance(live, (set, frozenset)) else {}
         return memo.restore(memo.reserve(), {restored_key(k, classes, where) for k in value})
@@ -164,8 +165,9 @@ def _restore(value, live, where: str, memo: Memo):
         return value
     kind = value.get(TAG)
     if kind is None:
-        index = memo.reserve()
-        return memo.restore(index, type(value)(_restored_items(value, live, where, memo)))
+        restored = memo.restore(memo.reserve(), type(value)())
+        restored.update(_restored_items(value, live, where, memo))
+        return restored
     try:
         return _restore_record(kind, value, live, where, memo)
     except RestoreError:
@@ -248,8 +250,9 @@ def _restore_counter(value: dict, live, where: str, memo: Memo):
     """A ``collections.Counter`` of restored items."""
     if type(value["items"]) is not dict:
         raise TypeError(f"its items are a {type(value['items']).__name__}")
-    index = memo.reserve()
-    return memo.restore(index, Counter(_restored_items(value["items"], live, where, memo)))
+    restored = memo.restore(memo.reserve(), Counter())
+    restored.update(_restored_items(value["items"], live, where, memo))  # (update adds counts: to an empty one)
+    return restored
 
 
 def _restore_defaultdict(value: dict, live, where: str, memo: Memo):
@@ -257,18 +260,18 @@ def _restore_defaultdict(value: dict, live, where: str, memo: Memo):
     if type(value["items"]) is not dict:
         raise TypeError(f"its items are a {type(value['items']).__name__}")
     factory = live_factory(value["factory"], live, where)
-    index = memo.reserve()
-    items = _restored_items(value["items"], live, where, memo)
-    return memo.restore(index, defaultdict(factory, items))
+    restored = memo.restore(memo.reserve(), defaultdict(factory))
+    restored.update(_restored_items(value["items"], live, where, memo))
+    return restored
 
 
 def _restore_deque(value: dict, live, where: str, memo: Memo):
     """A ``collections.deque`` with its ``maxlen``."""
     if type(value["items"]) is not list or not (value["maxlen"] is None or type(value["maxlen"]) is int):
         raise TypeError("its items are no list or its maxlen no int or None")
-    index = memo.reserve()
-    items = _restored_list(value["items"], live if isinstance(live, deque) else None, where, memo)
-    return memo.restore(index, deque(items, maxlen=value["maxlen"]))
+    restored = memo.restore(memo.reserve(), deque(maxlen=value["maxlen"]))
+    restored.extend(_restored_list(value["items"], live if isinstance(live, deque) else None, where, memo))
+    return restored
 
 
 def _restore_generator(value: dict, live, where: str, memo: Memo):
@@ -350,6 +353,11 @@ def _restore_module(value: dict, live, where: str, memo: Memo):
     shapes checked first: :func:`check_module_state`), its training modes, and the attributes
     ``state_dict()`` leaves out, submodule by submodule."""
     check_live_class(value, live, where)
+    numbered = value.get("numbered", False)  # False in an older lrgym's record: a module met twice stored twice
+    if type(numbered) is not bool:
+        raise TypeError("its numbered is no bool")
+    if numbered:  # before its attributes, which may refer to it (Memo)
+        memo.restore(memo.reserve(), live)
     state = _restore(value["state"], None, f"{where}.state_dict()", memo.fresh())
     check_module_state(state, live, where)
     memo.actions.append(Action(functools.partial(live.load_state_dict, state),
@@ -380,7 +388,7 @@ def _restore_object(value: dict, live, where: str, memo: Memo):
     """Any other object, loaded into the live one of its class as pickle would
     (:func:`set_object_state`): its attributes, each into the live attribute of its name."""
     check_live_class(value, live, where)
-    index = memo.reserve()
+    memo.restore(memo.reserve(), live)  # before its state, which may refer to it (a helper's owner: Memo)
     stored = value["state"]
     current = get_object_state(live)
     if type(stored) is dict and TAG not in stored:  # its attributes (to_checkpoint: a dict state)
@@ -391,7 +399,7 @@ def _restore_object(value: dict, live, where: str, memo: Memo):
         state = _restore(stored, current, where, memo)
     check_object_state(live, state, where)
     memo.actions.append(Action(functools.partial(set_object_state, live, state), functools.partial(keep_object, live)))
-    return memo.restore(index, live)
+    return live
 
 
 #: each record kind's restorer (:data:`~lrgym.torch._checkpoint_format.RECORDS` lists their fields)

@@ -2,8 +2,11 @@
 (:mod:`~lrgym.torch._checkpoint_format`) that ``torch.load(weights_only=True)`` reads back.
 
 The walk refuses what is not data (code, handles, classes that pickle themselves) with a
-``TypeError`` naming where it sits (``policy.memory['x'][2]``), refuses cycles, and stores a
-container, array, tensor or object met twice as a reference to the first (:class:`Memo`).
+``TypeError`` naming where it sits (``policy.memory['x'][2]``), and stores a container, array,
+tensor, module or object met twice as a reference to the first (:class:`Memo`): also one met again
+inside itself, such as a helper's back-reference to its owner (``helper.owner = policy``), as
+pickle's memo stores it. A tuple that contains itself (through a list, say) is refused: it is
+built from its items, so it cannot be restored before them.
 """
 
 from __future__ import annotations
@@ -99,8 +102,9 @@ def to_checkpoint(value, where: str = "value", _stack: tuple = (), _memo: Memo |
                             f"valid: a numeric or bool np.ndarray. {VALID}")
         native = value.astype(value.dtype.newbyteorder("="), order="C", copy=True)
         return memo.ref(value) or {TAG: "ndarray", "data": torch.from_numpy(native)}
-    if isinstance(value, torch.nn.Module):
-        return {TAG: "module", "class": class_name(type(value)), "training": value.training,
+    if isinstance(value, torch.nn.Module):  # numbered: a module met again is a reference, as an object
+        return memo.ref(value) or {
+                TAG: "module", "class": class_name(type(value)), "numbered": True, "training": value.training,
                 "other_modes": _other_modes(value),
                 "state": to_checkpoint(value.state_dict(), f"{where}.state_dict()", _stack),
                 "attributes": _module_attributes(value, where, (*_stack, id(value)), memo)}
@@ -127,8 +131,16 @@ def to_checkpoint(value, where: str = "value", _stack: tuple = (), _memo: Memo |
         return {TAG: "py_random", "state": value.getstate()}
     if isinstance(value, torch.Generator):  # a torch user's policy sampling with a generator of its own
         return {TAG: "torch_generator", "device": str(value.device), "state": value.get_state()}
-    if id(value) in _stack:
-        raise TypeError(f"cannot checkpoint {where}: it contains itself (a cycle); {VALID}")
+    if id(value) in _stack:  # met again inside itself: a reference, as any value met before
+        ref = memo.known(value)
+        if ref is None and type(value) is tuple:  # never numbered: built from its items, so restored after them
+            raise TypeError(f"cannot checkpoint {where}: a tuple that contains itself (through its items: a tuple "
+                            "is built from its items, so it cannot be restored before them); valid: a list in the "
+                            "tuple's place")
+        if ref is None:  # met in a walk of its own (a module's state_dict(), an enum member's value)
+            raise TypeError(f"cannot checkpoint {where}: it contains itself through a value stored apart (a "
+                            f"module's state_dict(), an enum member's value); {VALID}")
+        return ref
     stack = (*_stack, id(value))
     if type(value) is tuple:
         return tuple(to_checkpoint(v, f"{where}[{i}]", stack, memo) for i, v in enumerate(value))

@@ -43,7 +43,8 @@ NumPy scalar (``np.float64`` …)    ``{"__lrgym__": "numpy", "dtype": "<f8", "v
 ``torch.Generator``                ``{"__lrgym__": "torch_generator", "device": "cpu",
                                    "state": generator.get_state()}`` (a uint8 tensor)
 ``torch.nn.Module``                ``{"__lrgym__": "module", "state": module.state_dict(),
-                                   "training": True, "other_modes": {"encoder": False},
+                                   "numbered": True, "training": True,
+                                   "other_modes": {"encoder": False},
                                    "attributes": ...}``: its parameters and buffers, its training
                                    mode and that of each submodule in the other mode, and the
                                    attributes of its own and of its submodules whose class is
@@ -54,8 +55,16 @@ NumPy scalar (``np.float64`` …)    ``{"__lrgym__": "numpy", "dtype": "<f8", "v
 LR scheduler                       "state": optimizer.state_dict()}``, loaded with the live one's
                                    ``load_state_dict()`` (a policy training a net of its own)
 a value met before (shared)        ``{"__lrgym__": "ref", "index": n}``: the container, array,
-                                   tensor or object met n-th in the walk (:class:`~lrgym.torch._checkpoint_memo.Memo`), so
-                                   what shared one object shares it again after a load
+                                   tensor, module or object met n-th in the walk
+                                   (:class:`~lrgym.torch._checkpoint_memo.Memo`), so what shared
+                                   one object shares it again after a load, as ``copy.deepcopy``
+                                   keeps it: also a value met again inside itself (a helper's
+                                   ``owner``, a list that holds itself; a tuple that holds itself
+                                   is refused: it is built from its items). A module under two
+                                   names is stored once; loaded, the second name holds the first
+                                   name's live module, as a helper object would (torch's own
+                                   ``state_dict()`` stores a submodule registered twice under both
+                                   names, its structure being the module's construction)
 any other object                   ``{"__lrgym__": "object", "class": "pkg.mod.Name",
                                    "state": ...}``: the stored ``__getstate__()`` (its
                                    ``__dict__`` unless the class says otherwise)

@@ -324,6 +324,43 @@ class Sharer:
         return np.array([math.tanh(u) - 0.9], dtype=np.float32)
 
 
+class Steer:
+    """A helper holding a back-reference to its owner and the owner's net."""
+
+    def __init__(self, owner):
+        self.owner = owner
+        self.net = owner.net  # one nn.Module under two names
+        self.gain = 0.5
+
+
+class Steerer:
+    """Its helper reads the policy's counter through its back-reference (``helper.owner = self``, a
+    shape pickle and copy.deepcopy keep) and trains the policy's net through its own reference to
+    it; its log holds itself. Refused as a cycle until 2026-12-06 (``policy.helper.owner``)."""
+
+    name, action_mode = "steerer", "log_lr"
+
+    def __init__(self, seed=0):
+        torch.manual_seed(seed)
+        self.t = 0
+        self.net = torch.nn.Linear(12, 1).double()
+        self.helper = Steer(self)
+        self.log = [0]
+        self.log.append(self.log)  # a list that contains itself
+
+    def reset(self, info):
+        pass
+
+    def act(self, obs, info):
+        self.t += 1
+        self.helper.gain += 0.01 * self.helper.owner.t
+        self.log[-1][0] += 1
+        with torch.no_grad():
+            self.helper.net.weight.add_(0.001 * self.log[0])
+        out = float(self.net(torch.as_tensor(obs, dtype=torch.float64)))
+        return np.array([math.tanh(0.1 * out + self.helper.gain) - 0.9], dtype=np.float32)
+
+
 POLICIES = {
     "dqn": lambda: make_baseline("dqn"),  # SB3 agent: a pathlib path, a meta dict
     "qlearning": lambda: make_baseline("qlearning"),  # Q-table arrays, a Discretiser object
@@ -337,7 +374,8 @@ POLICIES = {
     "torch_policy": TorchPolicy,  # an nn.Module: its own attributes are state beside its state_dict()
     "torch_policy_adam": TorchPolicyWithOptimizer,  # trains itself: its Adam and StepLR go by their state_dict()
     "self_training": SelfTrainingHelper,
-    "sharer": Sharer,  # attributes sharing a dict, a list, an array and a helper: still shared  # a plain object holding a net, SGD with momentum, an ExponentialLR
+    "sharer": Sharer,  # attributes sharing a dict, a list, an array and a helper: still shared
+    "steerer": Steerer,  # a helper's back-reference to the policy, a net under two names, a list holding itself  # a plain object holding a net, SGD with momentum, an ExponentialLR
 }
 
 
@@ -378,6 +416,9 @@ def test_weights_only_checkpoint_mid_step_continues_like_the_uninterrupted_run(n
         p = sched2.policy
         assert p.view is p.books and p.window["trace"] is p.trace and p.helpers[0] is p.helpers[1] is p.helper
         assert p.recent is p.history and p.books["n"] == HORIZON
+    if name == "steerer":  # the back-references point at the loaded policy, the net is one module
+        p = sched2.policy
+        assert p.helper.owner is p and p.helper.net is p.net and p.log[1] is p.log and p.t == HORIZON
     if name == "bookkeeper":  # its books went on from the saved ones, the enum member is the class's own
         assert sched2.policy.phase is Phase.DECAY and sum(sched2.policy.counts.values()) == HORIZON
         assert set(sched2.policy.by_phase) == {Phase.WARM, Phase.DECAY}
