@@ -69,6 +69,8 @@ def _forked() -> None:
             except ValueError:  # pragma: no cover - not the main thread (Python makes the forking thread it)
                 pass
         _FOUND.clear()
+    global _REDELIVERY
+    _REDELIVERY = threading.Lock()  # (held, maybe, by a parent's thread the child has not)
     _DEFERRED.clear()  # the child is in none of its parent's sections: its own stop blocks raise at once
     _put_unraisable_hook_back()  # (the child has none of its parent's threads either: no redelivery runs)
 
@@ -178,9 +180,10 @@ def stop_signals_interrupt(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[
             stop.closing = True
         finally:
             try:
-                if stop.lost is not None:  # dropped, not yet raised again: as a signal landing now
-                    stop.late.append(stop.signum)
-                    stop.lost = None
+                with _REDELIVERY:  # (a redelivery thread sends nothing from now on: it was passed on once)
+                    if stop.lost is not None:  # dropped, not yet raised again: as a signal landing now
+                        stop.late.append(stop.signum)
+                        stop.lost = None
                 _end_block(stop, old)
             finally:
                 stop.ended = True
@@ -292,6 +295,12 @@ def _live_block_handler(handler) -> bool:
     return getattr(handler, "stop_signals_interrupt", False) and not handler.stop.ended
 
 
+#: held by a redelivery thread while it checks that the stop is still lost and sends it, and by a
+#: block ending while it passes a lost stop on (:attr:`Stop.late`): without it a thread that had
+#: checked sent the signal after the block had passed it on, and the handler found took it twice
+_REDELIVERY = threading.Lock()
+
+
 def _redeliver(handler, signum: int) -> None:
     """Have the block's ``handler`` raise its stop again, out of the callback that dropped it: a
     thread sends ``signum`` to the main thread again (as if it came again: a wait in a system
@@ -308,13 +317,14 @@ def _redeliver(handler, signum: int) -> None:
 
     def send_again() -> None:
         while stop.lost is token:  # (checked every 5 ms)
-            # (not while another handler is in place, ray.init's in keep_stop_handlers: wait for ours)
-            if stop.resend and signal.getsignal(signum) is handler:
-                stop.resend = False
-                if hasattr(signal, "pthread_kill"):  # the signal itself: a wait in a system call ends as it did
-                    signal.pthread_kill(main, signum)
-                else:  # pragma: no cover - Windows: no pthread_kill
-                    _thread.interrupt_main(signum)
+            with _REDELIVERY:  # (checked and sent as one: the block ending between them got it twice)
+                # (not while another handler is in place, ray.init's in keep_stop_handlers: wait for ours)
+                if stop.lost is token and stop.resend and signal.getsignal(signum) is handler:
+                    stop.resend = False
+                    if hasattr(signal, "pthread_kill"):  # the signal itself: a wait in a system call ends as it did
+                        signal.pthread_kill(main, signum)
+                    else:  # pragma: no cover - Windows: no pthread_kill
+                        _thread.interrupt_main(signum)
             time.sleep(0.005)
 
     threading.Thread(target=send_again, name="lrgym-stop-redelivery", daemon=True).start()

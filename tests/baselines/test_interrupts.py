@@ -211,6 +211,42 @@ def test_a_stop_dropped_as_the_block_ends_reaches_the_handler_found():
     assert out.stdout == "[] 20\n"
 
 
+def test_a_stop_passed_on_as_the_block_ends_is_not_sent_again_by_the_redelivery():
+    """The redelivery thread checked that the stop was still lost, then sent it: a block ending
+    between the two passed the stop on to the handler found, and the thread's signal reached it
+    too (twice: seen once in 20 under load). Here the thread is slowed between its check and its
+    send (``pthread_kill`` waits 50 ms first), so the block always ends in between: the handler
+    found takes the stop once."""
+    out = _python("""
+        import ctypes, os, signal, time
+        from lrgym.baselines.interrupts import Interrupted, stop_signals_interrupt
+
+        real = signal.pthread_kill
+        def slow_pthread_kill(thread, signum):
+            time.sleep(0.05)
+            real(thread, signum)
+        signal.pthread_kill = slow_pthread_kill
+        got = []
+        signal.signal(signal.SIGTERM, lambda signum, frame: got.append(signum))
+        send = ctypes.CFUNCTYPE(None)(lambda: os.kill(os.getpid(), signal.SIGTERM))
+        seen = []
+        for _ in range(3):
+            try:
+                with stop_signals_interrupt():
+                    send()
+                for _ in range(100):
+                    time.sleep(0.001)
+                seen.append(list(got))
+            except Interrupted:
+                seen.append("interrupted")
+            got.clear()
+        print(seen)
+    """)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "[[15], [15], [15]]\n", out.stdout
+    assert "further stop signals" not in out.stderr, out.stderr  # taken once, by the handler found
+
+
 def test_a_handler_set_in_keep_stop_handlers_does_not_replace_the_blocks():
     """``ray.init`` sets SIGTERM to ``sys.exit(15)``; in :func:`keep_stop_handlers` (how
     :func:`lrgym.baselines.backend.connect` calls it) such a handler is undone when it ends, so
