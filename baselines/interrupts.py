@@ -107,6 +107,9 @@ class Stop:
         #: else None. Until it has been raised again, a stop signal raises it, not ignored
         self.lost: object | None = None
         self.resend = False  # the signal sent again was taken where it cannot raise: send it again
+        #: the stop was sent again and no handler has run since: the next signal taken is (or
+        #: includes) that one, not a further stop signal, so it says nothing once the stop is taken
+        self.in_flight = False
         #: put the handlers found back when the block ends; False (:func:`run_command` of an
         #: exiting command after a stop signal) ignores the stop signals to the end instead
         self.restore = True
@@ -137,6 +140,9 @@ def stop_signals_interrupt(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[
         return
 
     def handler(signum, frame):
+        redelivered, stop.in_flight = stop.in_flight, False
+        if redelivered and stop.lost is None:  # the stop sent again, already taken or passed on: no new one
+            return
         if stop.closing and (stop.signum is None or stop.lost is not None):  # the block is ending,
             stop.late.append(signum)  # its stop not taken: the caller's handler takes it
             stop.lost = None
@@ -321,6 +327,7 @@ def _redeliver(handler, signum: int) -> None:
                 # (not while another handler is in place, ray.init's in keep_stop_handlers: wait for ours)
                 if stop.lost is token and stop.resend and signal.getsignal(signum) is handler:
                     stop.resend = False
+                    stop.in_flight = True
                     if hasattr(signal, "pthread_kill"):  # the signal itself: a wait in a system call ends as it did
                         signal.pthread_kill(main, signum)
                     else:  # pragma: no cover - Windows: no pthread_kill
