@@ -498,14 +498,15 @@ def resumed_config(config: RLlibConfig, saved: dict) -> RLlibConfig:
     ``rllib_ppo_mixed.*`` over a mixed run's files) and with the checkpoint's settings in its
     record. A field the user set (:meth:`RLlibConfig.set_fields`) to another value than the
     checkpoint's is a :class:`ConfigError` naming both, unless it is in :data:`RESUME_MAY_DIFFER`
-    (``--steps``, ``--checkpoint-every``, ``--address``, ``--out`` / ``--ship``, ``--no-progress``);
+    (``--steps``, ``--checkpoint-every``, ``--address``, ``--out`` / ``--ship``, ``--no-progress``,
+    ``--verbose``);
     the same value given again is taken.
     ``algo_kwargs`` (training keywords the checkpoint holds among all of RLlib's) cannot be told
     apart, so setting any on resume is refused, and the record has None for them."""
     given = config.set_fields()
     where = f"--resume {config.resume}"
     why = ("a resumed run goes on with the checkpoint's settings; only --steps, --checkpoint-every, --address, "
-           "--out / --ship and --no-progress may differ")
+           "--out / --ship, --no-progress and --verbose may differ")
     for name, theirs in saved.items():
         if name not in given:
             continue

@@ -211,12 +211,13 @@ def test_a_flag_contradicting_the_resumed_checkpoint_is_refused_naming_both(flag
         train_rllib.main(["--resume", str(ckpt), "--steps", "100", "--out", str(tmp_path / "o"), *flags])
     err = capsys.readouterr().err
     assert stop.value.code == 2 and f"error: --resume {ckpt} {message}" in err and "Traceback" not in err
-    assert "only --steps, --checkpoint-every, --address, --out / --ship and --no-progress may differ" in err
+    assert "only --steps, --checkpoint-every, --address, --out / --ship, --no-progress and --verbose may differ" in err
     assert connected == [] and PPO.trained == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lin.ckpt"]
     # the checkpoint's own values, given again, and the flags that may differ, are taken
     train_rllib.main(["--resume", str(ckpt), "--steps", "100", "--out", str(tmp_path / "o"), "--family", "linreg",
-                      "--horizon", "20", "--env-runners", "1", "--checkpoint-every", "3", "--no-progress"])
+                      "--horizon", "20", "--env-runners", "1", "--checkpoint-every", "3", "--no-progress",
+                      "--verbose"])
     assert PPO.trained == 2 and (tmp_path / "o.npz").exists()
 
 
