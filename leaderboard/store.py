@@ -872,13 +872,15 @@ class ResultStore:
 
     def waiting_note(self, side: Path) -> str | None:
         """What a board says of a side file waiting to be written (:meth:`waiting_results`); None if
-        it is gone (stored or set aside since it was listed: :meth:`side_file_notes`)."""
+        it is gone (stored or set aside since it was listed: :meth:`side_file_notes`). One no run can
+        read (damaged, no regular file) is said as the flush says it: not stored, and staying (it
+        read as a finished result that the next grading run writes, which none does)."""
         try:
             name = repr(str(_loads(_read_side_file(side))["entry"]["name"]))
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, TypeError, KeyError):
-            name = "(unreadable)"
+        except (OSError, ValueError, TypeError, KeyError) as exc:  # no grading run writes it: said as the flush says it
+            return _unreadable_side_file_note(side, exc)
         return (f"entry {name}: a finished result waits in {side}; the grader still waiting for the store or the "
                 f"next grading run of {self.path} writes it")
 
@@ -957,8 +959,7 @@ class ResultStore:
                 continue
             except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
                 # no writer leaves half a file (replace_file): one of another lrgym, or damaged; it stays, said
-                unreadable.append(f"a side file {path} could not be read ({type(exc).__name__}: {str(exc)[:300]}); it was "
-                                  "not stored and stays there: look at it (a result of another lrgym version?)")
+                unreadable.append(_unreadable_side_file_note(path, exc))
                 continue
             try:
                 ids.append(self.add_entry(entry, runs))
@@ -1196,6 +1197,13 @@ class ResultStore:
 class NotRegularFileError(OSError):
     """A file of the side-file folder is no regular file (a FIFO, a socket, a device, a folder, a
     symbolic link): it was not opened or read (:func:`_read_side_file`)."""
+
+
+def _unreadable_side_file_note(path: Path, exc: BaseException) -> str:
+    """What a grading run's flush and a board say of a side file no run can read (damaged, of another
+    lrgym version, no regular file): it was not stored, and it stays until someone looks at it."""
+    return (f"a side file {path} could not be read ({type(exc).__name__}: {str(exc)[:300]}); it was not stored "
+            "and stays there: look at it (a result of another lrgym version?)")
 
 
 def _read_side_file(path: Path) -> str:

@@ -446,6 +446,31 @@ def test_a_fifo_named_like_a_side_file_is_said_and_never_blocks_the_flush_or_the
     assert all(fifo.exists() for fifo in fifos)
 
 
+def test_the_board_says_a_side_file_no_run_can_read_stays_not_that_a_run_writes_it(tmp_path):
+    """``show`` said of a damaged side file and of a FIFO named like one ``entry '(unreadable)': a
+    finished result waits in ...; the grader still waiting for the store or the next grading run of
+    ... writes it``, while every grading run's flush leaves it (it cannot read it) and says so. The
+    board now says what the flush says: not stored, it stays, look at it."""
+    db = tmp_path / "r.sqlite"
+    with ResultStore(db) as store:
+        store.add_entry(synthetic_entry(SUITE, "fixed"), synthetic_runs(SUITE, [[0.25], [0.75]]))
+        store._write_pending(_bobs_entry(token=TOKEN), synthetic_runs(SUITE, [[0.5], [0.5]]))
+        damaged = store.pending_dir / ("c" * 32 + ".json")
+        damaged.write_text('{"entry": {"na')
+        fifo = store.pending_dir / ("d" * 32 + ".json")
+        os.mkfifo(fifo)
+    out = _show(db)
+    for path in (damaged, fifo):
+        assert f"a side file {path} could not be read (" in out and "stays there" in out, out
+        assert f"waits in {path}" not in out, out
+    assert "entry 'keeper': a finished result waits in" in out, out  # a readable one still waits
+    said = []
+    with ResultStore(db) as grader:
+        assert len(grader.flush_pending(log=said.append)) == 1  # bob's; the other two stay, said
+    assert len(said) == 2 and all("could not be read" in m and "stays there" in m for m in said), said
+    assert damaged.exists() and fifo.exists()
+
+
 def _show(db: Path) -> str:
     typer_testing = pytest.importorskip("typer.testing")
     from lrgym.leaderboard.cli import app
