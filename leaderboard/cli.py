@@ -493,7 +493,9 @@ def _existing_store(db: Optional[Path]):
 
     path = Path(db) if db is not None else default_store_path()
     if not os.path.lexists(path):  # (a dangling link is refused by name: _store)
-        err.print(Text(f"no results at {path}: run `lrgym leaderboard run-baselines` first (or pass --db)"))
+        hint = ("`lrgym leaderboard run-baselines` first (or pass --db)" if db is None else  # (it grades into that store)
+                f"`lrgym leaderboard run-baselines {shell_option('--db', str(db))}` first (or check the path)")
+        err.print(Text(f"no results at {path}: run {hint}"))
         raise typer.Exit(1)
     return _store(path)
 
@@ -535,7 +537,7 @@ def _print_board(suite, db, show_failures=True, references=None, private=None, g
     rows = printed_rows(lb, graded) if graded is not None else None
     if rows is not None and not every_poi:
         compare_with_best(rows, lb.row(lb.best_baseline) if lb.best_baseline else None)
-    print_table(lb, console, show_failures=show_failures, rows=rows)
+    print_table(lb, console, show_failures=show_failures, rows=rows, db=db)
     if rows is not None and len(rows) < len(lb.rows):
         extra = ["the best baseline's" if r.name == lb.best_baseline else f"{clean(r.name, keep_newlines=False)}'s"
                  for r in rows[TOP_ROWS:]]

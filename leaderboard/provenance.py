@@ -71,11 +71,12 @@ def stale_baselines(lb: Leaderboard) -> list[str]:
             and ((r.entry.env_spec or {}).get("inputs") or {}) != shipped_inputs([r.entry.name], tuned=tuned)]
 
 
-def stale_note(lb: Leaderboard) -> str | None:
+def stale_note(lb: Leaderboard, db=None) -> str | None:
     """What the board says of rows not made from the files it compares them with, or None: one
     sentence naming the :func:`stale_baselines` (the files it names are a suite file's own tuned
     values, by file name, if it has them), and one naming the :func:`unchecked_baselines` when
-    that file is gone."""
+    that file is gone. ``db``: the store a terminal board was read from (``--db``), named in its
+    run-again command (a published board names no grader's path)."""
     from pathlib import Path
 
     notes = []
@@ -85,24 +86,27 @@ def stale_note(lb: Leaderboard) -> str | None:
         files = (f"the tuned values of {Path(tuned).name} (the suite file's \"tuned\") or the weights this "
                  "install ships" if tuned else "the tuned values or weights this install ships")
         notes.append(f"Note: the row(s) of {', '.join(stale)} were not made from {files} (they changed since, or "
-                     f"the entry did not record them); `{_run_again(lb.suite)}` runs them again.")
+                     f"the entry did not record them); `{_run_again(lb.suite, db)}` runs them again.")
     unchecked = unchecked_baselines(lb)
     if unchecked:
         notes.append(f"Note: the tuned values of {Path(tuned).name} (the suite file's \"tuned\") are unavailable (no "
                      f"such file any more): the row(s) of {', '.join(unchecked)} cannot be checked against them "
-                     f"(their entries recorded its SHA-256); `{_run_again(lb.suite)}` needs the file.")
+                     f"(their entries recorded its SHA-256); `{_run_again(lb.suite, db)}` needs the file.")
     return " ".join(notes) or None
 
 
-def _run_again(suite) -> str:
+def _run_again(suite, db=None) -> str:
     """The command that grades ``suite``'s baselines again (a suite file's and a private suite's
-    with a placeholder: the board knows the definition, not where the grader keeps the file)."""
+    with a placeholder: the board knows the definition, not where the grader keeps the file),
+    into the store ``db`` if given (without it the command graded into the default store)."""
+    from lrgym.baselines.shell_words import shell_option
     from lrgym.leaderboard.private import is_private_version
     from lrgym.leaderboard.suite import SUITES
 
     shipped = SUITES.get(suite.name) == suite
     return board_command("run-baselines", suite.name if shipped else "SUITE_FILE.json",
-                         private=is_private_version(suite.version))
+                         private=is_private_version(suite.version)) + (
+        f" {shell_option('--db', str(db))}" if db is not None else "")
 
 
 def board_command(command: str, suite: str | None = None, *, private: bool = False) -> str:

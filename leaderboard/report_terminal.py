@@ -42,11 +42,13 @@ def printed_rows(lb: Leaderboard, names: Iterable[str]) -> list[Row]:
     return [r for r in lb.rows if id(r) in keep]
 
 
-def print_table(lb: Leaderboard, console=None, show_failures: bool = True, rows: list[Row] | None = None) -> None:
+def print_table(lb: Leaderboard, console=None, show_failures: bool = True, rows: list[Row] | None = None,
+                db=None) -> None:
     """The ranking as a rich table (names are shown verbatim, never parsed as markup).
 
     ``rows``: the board's rows to show (default: all), in rank order; a ``…`` row stands where
-    ranks are left out (e.g. :func:`printed_rows`)."""
+    ranks are left out (e.g. :func:`printed_rows`). ``db``: the store it was read from (``--db``),
+    named in the commands it suggests, which otherwise grade into the default store."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -88,8 +90,11 @@ def print_table(lb: Leaderboard, console=None, show_failures: bool = True, rows:
                  "" if suite.name == DEFAULT_SUITE else f" --suite {suite.name}" if suite.name in SUITES
                  else " --suite FILE.json")  # a suite file's: its name is no --suite
         whose = "" if suite.name in SUITES or is_private(suite) else f" (FILE.json: the suite file of {suite.version})"
-        console.print(Text(f"No entries yet: run `lrgym leaderboard run-baselines{which}`{whose}."))
-    note = stale_note(lb)
+        from lrgym.baselines.shell_words import shell_option
+
+        where = "" if db is None else f" {shell_option('--db', str(db))}"
+        console.print(Text(f"No entries yet: run `lrgym leaderboard run-baselines{which}{where}`{whose}."))
+    note = stale_note(lb, db)
     if note:
         console.print(Text(note, style="yellow"))
     apart = trained_apart_line(lb)

@@ -452,3 +452,65 @@ def test_report_reads_the_curves_of_the_rows_it_draws_only(tmp_path, monkeypatch
     want = images.findall(html_page(full, references=refs, top=1, entries=("sub11",), submissions=3))
     assert len(want) == 3 + len(suite.families) + 2  # ci, 2 profiles, one per family, the controller's LR, sub11's
     assert images.findall(page.read_text()) == want
+
+
+
+def _command_in(text: str, start: str) -> list[str]:
+    """The words of the first `...` command in ``text`` that starts with ``start``, split as a shell does."""
+    import re
+    import shlex
+
+    flat = " ".join(text.split())
+    return shlex.split(next(c for c in re.findall(r"`([^`]*)`", flat) if c.startswith(start)))
+
+
+def _db_of(words: list[str]) -> list[str]:
+    """The ``--db`` values of a command's words (``--db PATH`` or ``--db=PATH``)."""
+    return ([w.split("=", 1)[1] for w in words if w.startswith("--db=")]
+            + [words[i + 1] for i, w in enumerate(words[:-1]) if w == "--db"])
+
+
+def test_the_run_again_hints_of_show_name_the_store_it_read(tmp_path):
+    """``show --db PATH`` of an empty or a missing store said to run `lrgym leaderboard
+    run-baselines ...` without ``--db``: it graded into ./lrgym_leaderboard.sqlite, and the board
+    asked for stayed empty. Each hint now names the store (as the shell's words: a path with a
+    space or a leading '-' stays one value); without --db, none."""
+    from lrgym.leaderboard.store import ResultStore
+
+    folder = tmp_path / "a dir"
+    folder.mkdir()
+    empty, missing = folder / "-empty.sqlite", folder / "none.sqlite"
+    ResultStore(empty).close()
+    for db in (empty, missing):
+        result = typer_testing.CliRunner().invoke(app, ["leaderboard", "show", "--suite", "quick", f"--db={db}"],
+                                                  env={"COLUMNS": "400"})
+        words = _command_in(result.output, "lrgym leaderboard run-baselines")
+        assert _db_of(words) == [str(db)], (words, result.output)
+        if db == empty:  # (an empty board's hint names its suite too)
+            assert words[words.index("--suite") + 1] == "quick"
+
+
+def test_the_terminal_board_names_its_store_in_the_note_on_rows_of_other_files(tmp_path):
+    """The note on baseline rows not made from the shipped tuned values ran `lrgym leaderboard
+    run-baselines ...` into the default store whatever store the board was read from; a board
+    read from one (``show --db``) names it, one of the default store none."""
+    import io
+
+    from lb_helpers import synthetic_entry, synthetic_runs, tiny_suite
+    from rich.console import Console
+
+    from lrgym.leaderboard.ranking import build_leaderboard
+    from lrgym.leaderboard.report_terminal import print_table
+    from lrgym.leaderboard.store import ResultStore
+
+    suite = tiny_suite()
+    db = tmp_path / "my store.sqlite"
+    with ResultStore(db) as s:
+        s.add_entry(synthetic_entry(suite, "cosine", "baseline", env_spec={"inputs": {"tuned.json": "0" * 64}}),
+                    synthetic_runs(suite, [[0.5, 0.6], [0.7, 0.8]]))
+        lb = build_leaderboard(s, suite, reps=50)
+    for given, expected in ((db, [str(db)]), (None, [])):
+        out = io.StringIO()
+        print_table(lb, console=Console(file=out, width=400), db=given)
+        assert "were not made from" in out.getvalue()
+        assert _db_of(_command_in(out.getvalue(), "lrgym leaderboard run-baselines")) == expected
