@@ -63,6 +63,9 @@ __all__ = ["ALGOS", "ENV_NAME", "RESUMED_AT", "RESUME_MAY_DIFFER", "TRAINER_SET"
 ALGOS = ("ppo", "dqn")
 #: the name the env creator is registered under in Ray's registry
 ENV_NAME = "lrgym-rllib"
+#: the ``.json`` history's names of RLlib's timers (``result["timers"]``): moving averages over the
+#: run's iterations, restored by a resume, not this iteration's seconds (that is ``iteration_s``)
+TIMERS = {"rllib_sample_ema_s": "env_runner_sampling_timer", "rllib_learn_ema_s": "learner_update_timer"}
 #: the command-line flag of each :class:`RLlibConfig` field that has one (errors name the flag)
 FLAGS = {"algo": "--algo", "family": "--family", "total_timesteps": "--steps", "env_runners": "--env-runners",
          "envs_per_runner": "--envs-per-runner", "seed": "--seed", "checkpoint_every": "--checkpoint-every",
@@ -637,7 +640,9 @@ def _train(config: RLlibConfig, log, wrote) -> MLPPolicy | None:
         bar = tqdm(total=config.total_timesteps, desc=f"RLlib {config.algo}", disable=not config.progress)
         bar.update(min(steps, config.total_timesteps))
         while steps < config.total_timesteps:
+            began = time.perf_counter()
             result = algo.train()
+            iteration_s = time.perf_counter() - began
             iteration += 1
             steps = _sampled(result, steps)  # lifetime count: a resumed run goes on from its checkpoint's
             bar.update(min(steps, config.total_timesteps) - bar.n)
@@ -645,9 +650,12 @@ def _train(config: RLlibConfig, log, wrote) -> MLPPolicy | None:
             timers = result.get("timers") or {}
             history.append({"iteration": iteration, "env_steps": steps,
                             "episode_return_mean": None if ret is None or not np.isfinite(ret) else float(ret),
-                            # mean seconds per iteration spent sampling / updating (RLlib's timers)
-                            **{k: _seconds(timers.get(key)) for k, key in
-                               (("sample_s", "env_runner_sampling_timer"), ("learn_s", "learner_update_timer"))}})
+                            # this iteration's own wall time (algo.train(), measured here)
+                            "iteration_s": round(iteration_s, 4),
+                            # RLlib's timers as RLlib means them: an exponential moving average (weight 0.01
+                            # per iteration, from the first iteration's value) over the whole run's
+                            # iterations, a resumed run's earlier ones included (the checkpoint holds it)
+                            **{k: _seconds(timers.get(key)) for k, key in TIMERS.items()}})
             if iteration % config.checkpoint_every == 0:
                 algo.save_to_path(str(ckpt.resolve()))
         bar.close()

@@ -169,8 +169,9 @@ def rllib_run(steps: int = 6000) -> dict:
     hist = meta["history"][1:] or meta["history"]  # the first iteration includes warm-up
     steps_per_iter = (hist[-1]["env_steps"] - meta["history"][0]["env_steps"]) / max(1, len(hist)) \
         if len(meta["history"]) > 1 else meta["env_steps"]
-    sample_s = [h["sample_s"] for h in hist if h.get("sample_s")]
-    learn_s = [h["learn_s"] for h in hist if h.get("learn_s")]
+    # RLlib's timers (moving averages over the run's iterations: train_rllib.TIMERS)
+    sample_s = [h["rllib_sample_ema_s"] for h in hist if h.get("rllib_sample_ema_s")]
+    learn_s = [h["rllib_learn_ema_s"] for h in hist if h.get("rllib_learn_ema_s")]
     out = {"env_steps": meta["env_steps"], "train_s": meta["train_seconds"], "wall_with_startup_s": round(wall, 1),
            "env_steps_per_s": round(meta["env_steps"] / meta["train_seconds"], 1), "steps_per_iteration": steps_per_iter}
     if sample_s and learn_s:
