@@ -42,7 +42,7 @@ from lrgym.tasks import families_env
 from lrgym.tasks.blas import SINGLE_THREAD_ENV
 
 __all__ = ["BACKENDS", "DRIVER_DIR_PREFIX", "Backend", "JobLost", "RAY_WORKER_ENV", "TASK_MEMORY_MB", "check_memory_request", "connect",
-           "RayCannotRun", "add_backend_arguments", "cannot_run", "killed_for_memory", "memory_kill_reason", "check_address_form", "check_workers", "get_backend", "import_ray", "largest_node_memory_mb", "node_name", "node_report", "ray_imap", "ray_reason", "RunNodes", "sweep_driver_folders", "worker_env", "worker_lost",
+           "RayCannotRun", "add_backend_arguments", "cannot_run", "killed_for_memory", "memory_kill_reason", "check_address_form", "check_workers", "get_backend", "import_ray", "largest_node_memory_mb", "node_name", "on_each_node", "node_report", "ray_imap", "ray_reason", "RunNodes", "sweep_driver_folders", "worker_env", "worker_lost",
            "workers_type"]
 
 BACKENDS = ("local", "ray")
@@ -760,3 +760,30 @@ def ray_imap(fn: Callable, jobs: Iterable, address: str | None = None, workers: 
             ray.cancel(ref, force=True)
         bar.close()
         nodes.say_gone()  # also when the run stops: the jobs that ran again are named
+
+
+def on_each_node(fn: Callable, job, address: str | None = None) -> list:
+    """``fn(job)`` once on every live Ray node with a CPU, all at once (one task of one CPU pinned
+    to each: Ray's ``NodeAffinitySchedulingStrategy``, not soft), after checking the node against
+    the driver's :func:`node_fingerprint` as :func:`ray_imap`'s tasks do; returns the results in
+    node order. For work that each machine needs done once before many processes start there
+    (``train_rllib`` fills each node's Numba cache before its env runners start:
+    :func:`lrgym.baselines.rllib_env.warm_runner_kernels`). A node that differs raises
+    :class:`NodeMismatch`; ``fn``'s own error is raised as it is."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    ray = connect(address)
+    remote = ray.remote(num_cpus=1, max_retries=0, retry_exceptions=False)(_call)
+    expected, fn_ref = node_fingerprint(), ray.put(fn)
+    nodes = [n["NodeID"] for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) >= 1]
+    refs = [remote.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
+                           runtime_env={"env_vars": worker_env()}).remote(fn_ref, job, expected) for node_id in nodes]
+    try:
+        return [out for _node, out in ray.get(refs)]
+    except ray.exceptions.RayTaskError as exc:
+        if isinstance(exc.cause, NodeMismatch):  # the node's own message, without Ray's traceback of it
+            raise NodeMismatch(str(exc.cause)) from None
+        raise exc.as_instanceof_cause() from None
+    finally:
+        for ref in refs:
+            ray.cancel(ref, force=True)

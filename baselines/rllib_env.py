@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["RESUMED_AT", "make_env", "runner_cycle_offset", "runner_seeds", "spread_cycles", "training_view"]
+__all__ = ["RESUMED_AT", "make_env", "runner_cycle_offset", "runner_seeds", "spread_cycles", "training_view",
+           "warm_runner_kernels"]
 
 #: the env config key of a resumed run: the env steps its checkpoint had sampled
 #: (``train_rllib.resumed_algo_config`` sets it), from which its runners' seeds are drawn anew
@@ -29,6 +30,18 @@ def make_env(config: dict):
     n, clip = config.pop("num_envs", None), config.pop("reward_clip", None)
     resumed_at = int(config.pop(RESUMED_AT, 0) or 0)
     return training_view(lrgym.vector.LRControlVectorEnv(1 if n is None else int(n), **config), clip, resumed_at)
+
+
+def warm_runner_kernels(env_config: dict) -> list[int]:
+    """Fill this machine's Numba cache with every kernel an env runner given ``env_config``
+    (:func:`make_env`'s; ``num_envs``, ``reward_clip`` and :data:`RESUMED_AT` change no kernel)
+    can need (:func:`lrgym.vector.warm.warm_kernels`); returns the instances stepped, one of each
+    kind. Run once per node before RLlib builds the runners (``train_rllib``): runners that
+    start on a cold cache each compile the same kernels at once, on shared cores."""
+    from lrgym.vector.warm import warm_kernels
+
+    config = {k: v for k, v in env_config.items() if k not in ("num_envs", "reward_clip", RESUMED_AT)}
+    return warm_kernels(**config)
 
 
 def runner_seeds(seed, num_envs: int, resumed_at: int = 0):

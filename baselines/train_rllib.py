@@ -52,13 +52,14 @@ from lrgym.baselines.node_check import NodeMismatch
 # what the env runners run on their nodes, in a module of its own so that the node check hashes it
 # (this file is driver-only: lrgym.baselines.node_check.DRIVER_ONLY)
 from lrgym.baselines.rllib_env import (RESUMED_AT, make_env, runner_cycle_offset, runner_seeds, spread_cycles,
-                                      training_view)
+                                      training_view, warm_runner_kernels)
 from lrgym.settings import MAX_NUM_ENVS
 from lrgym.tasks import FAMILIES
 
 __all__ = ["ALGOS", "ENV_NAME", "RESUMED_AT", "RESUME_MAY_DIFFER", "TRAINER_SET", "ConfigError", "RLlibConfig", "checkpoint_settings",
            "checkpoint_steps", "export_policy", "make_env", "resumed_algo_config", "resumed_config",
-           "runner_cycle_offset", "runner_seeds", "spread_cycles", "steps_said", "train", "training_view"]
+           "runner_cycle_offset", "runner_seeds", "spread_cycles", "steps_said", "train", "training_view",
+           "warm_runner_kernels", "warm_up_nodes"]
 
 ALGOS = ("ppo", "dqn")
 #: the name the env creator is registered under in Ray's registry
@@ -206,6 +207,30 @@ def check_env_runner_nodes(algo) -> None:
         problem = node_differences(mine, theirs, theirs.pop("node"))
         if problem:
             raise NodeMismatch(problem)
+
+
+def warm_up_nodes(config: RLlibConfig) -> float | None:
+    """Fill Numba's disk cache with the kernels the env runners will need, once per machine,
+    before RLlib builds them (:func:`~lrgym.baselines.rllib_env.warm_runner_kernels`): on this
+    machine (the Ray instance ``train`` starts here), or with ``--address`` in one task on each
+    node of the cluster (:func:`~lrgym.baselines.backend.on_each_node`; a node with other code
+    raises :class:`NodeMismatch` there). On a cold cache (a first run, after an upgrade or an
+    edit of lrgym) the runners of a node each compiled the same kernels at once, on the cores
+    they share: 239 s of sampling for a first 2,000 steps on two runners. Returns the seconds it
+    took (the ``.json``'s ``warm_up_s``), or None with fewer than 2 env runners (one process
+    compiles either way)."""
+    if config.env_runners < 2:
+        return None
+    from lrgym.baselines import rllib_env
+
+    start = time.perf_counter()
+    if config.address is None:
+        rllib_env.warm_runner_kernels(config.full_env_kwargs())
+    else:
+        from lrgym.baselines.backend import on_each_node
+
+        on_each_node(rllib_env.warm_runner_kernels, config.full_env_kwargs(), config.address)
+    return round(time.perf_counter() - start, 1)
 
 
 # ---- RLlib -------------------------------------------------------------------------------------
@@ -607,6 +632,7 @@ def _train(config: RLlibConfig, log, wrote) -> MLPPolicy | None:
     from ray.tune.registry import register_env
 
     register_env(ENV_NAME, make_env)
+    warm_up_s = warm_up_nodes(config)
     if config.resume:
         from ray.rllib.algorithms.algorithm import Algorithm
 
@@ -665,6 +691,7 @@ def _train(config: RLlibConfig, log, wrote) -> MLPPolicy | None:
         if config.resume:
             record["algo_kwargs"] = None  # in the checkpoint, among RLlib's own: not read back (resumed_config)
         meta = {"algo": config.algo, "env_steps": steps, "train_seconds": round(time.time() - start, 1),
+                "warm_up_s": warm_up_s,
                 "config": record, "trained_on": config.full_env_kwargs(),
                 # what the policy chose of its episodes (optimizer, lr_init, factors, ...: MLPPolicy and the
                 # grader run it so); without them a run with env_kwargs {"optimizer": "adam"} was graded with SGD

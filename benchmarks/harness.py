@@ -382,22 +382,19 @@ def warm_up(env_id: str, mode: str) -> None:
 
     family = gym.spec(env_id).kwargs
     from lrgym.tasks import make_family
+    from lrgym.vector.warm import kind_instances
 
     fam = make_family(family["family"], **family.get("family_options", {}))
-    picks = {}
-    for k in range(400):
-        spec = fam.sample(k)
-        key = tuple(getattr(spec, f, None) for f in ("family", "streaming", "dataset", "depth", "activation"))
-        picks.setdefault(key, k)
+    picks = kind_instances(fam, range(400))
     envs = gym.make_vec(env_id, num_envs=len(picks), vectorization_mode=mode, horizon=2, inner_steps=1)
-    envs.reset(seed=0, options={"instance": list(picks.values())} if mode != "sync" else None)
+    envs.reset(seed=0, options={"instance": picks} if mode != "sync" else None)
     if mode == "sync":  # SyncVectorEnv takes no per-env options: reset each sub-env on its pick
-        for env, k in zip(envs.envs, picks.values()):
+        for env, k in zip(envs.envs, picks):
             env.reset(seed=0, options={"instance": k})
     for _ in range(3):
         envs.step(np.full(len(picks), KEEP))
     if mode != "sync" and len(picks) > 1:  # every sub-env changes kind: the kernel groups' typed
-        shifted = list(picks.values())[1:] + list(picks.values())[:1]  # lists remove, pop and set
+        shifted = picks[1:] + picks[:1]  # lists remove, pop and set
         envs.reset(seed=1, options={"instance": shifted})  # items (compiled in-process on first use)
         envs.step(np.full(len(picks), KEEP))
     envs.close()

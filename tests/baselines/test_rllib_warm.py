@@ -1,17 +1,92 @@
-"""What ``train_rllib``'s ``.json`` history says of an iteration's time: its own wall time, and
-RLlib's timers named as what they are. ``sample_s`` / ``learn_s`` were RLlib's moving averages,
-which a resume restores: a resumed run said 5.15 s of sampling for iterations of ~100 s (an
-RLlib user's audit).
+"""``train_rllib`` fills Numba's disk cache once before RLlib builds its env runners, and its
+``.json`` history says what its timers are.
+
+A first run on a machine (or after an upgrade or an edit of lrgym) had every env runner compile
+the same kernels at once on the cores they share: 239 s of sampling for 2,000 steps on two
+runners, the next run 34 s in all (an RLlib user's audit). And the history's ``sample_s`` /
+``learn_s`` were RLlib's moving averages, which a resume restores: a resumed run said 5.15 s of
+sampling for iterations of ~100 s.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 import types
 
 import pytest
+
+from lrgym.baselines import rllib_env
+
+# A runner's process, given the env config and its seed: make_env as RLlib calls it, reset with
+# the runner's seed, two episodes of random actions, then every sub-env reset onto another
+# instance of each kind than the warm-up's (the last of each kind among the first 400) and an
+# episode more. Prints what lrgym's Numba dispatchers loaded from the disk cache and compiled.
+_RUNNER = """
+import json, sys
+import numpy as np
+from numba.core.dispatcher import Dispatcher
+from lrgym.baselines.rllib_env import make_env
+from lrgym.vector.warm import KIND_FIELDS
+
+config, seed = json.loads(sys.argv[1]), int(sys.argv[2])
+env = make_env({**config, "num_envs": 3})
+env.action_space.seed(seed)
+env.reset(seed=seed)
+for _ in range(2 * config["horizon"] + 2):
+    env.step(env.action_space.sample())
+settings = env.unwrapped.settings
+last = {}
+for k in list(settings.instances)[:400]:
+    spec = settings.family.sample(k)
+    last[tuple(getattr(spec, f, None) for f in KIND_FIELDS)] = k
+others = list(last.values())
+for start in range(0, len(others), 3):
+    picks = (others[start:start + 3] * 3)[:3]
+    env.reset(seed=seed + 1, options={"instance": picks})
+    for _ in range(config["horizon"] + 1):
+        env.step(env.action_space.sample())
+hits, misses = 0, set()
+for name, module in list(sys.modules.items()):
+    if name.startswith("lrgym"):
+        for attr, obj in list(vars(module).items()):
+            if isinstance(obj, Dispatcher):
+                hits += sum(obj.stats.cache_hits.values())
+                misses.update(f"{obj.py_func.__module__}.{obj.py_func.__qualname__}" for _ in obj.stats.cache_misses)
+print(json.dumps({"hits": hits, "misses": sorted(misses), "kinds": len(last)}))
+"""
+
+
+def _python(code: str, *args: str, cache) -> str:
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
+    done = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+@pytest.mark.parametrize("family", ["linreg", pytest.param(None, marks=pytest.mark.slow)])  # mixed: 2.5 min
+def test_a_runner_after_the_warm_up_compiles_nothing(family, tmp_path):
+    """In an empty Numba cache, :func:`rllib_env.warm_runner_kernels` run in one process, then a
+    runner's env in another (as RLlib's env runner builds and steps it, on every kind of the
+    family): the runner loads every lrgym kernel it calls from the cache and compiles none.
+    Without the warm-up the runner compiles them (the check is not empty)."""
+    from lrgym.baselines.train_rllib import RLlibConfig
+
+    env_config = {**RLlibConfig(family=family, env_kwargs={"horizon": 4}).full_env_kwargs(),
+                  "reward_clip": [-10.0, 1.0], "num_envs": 8, rllib_env.RESUMED_AT: 400}  # as algo_config's
+    cache = tmp_path / "numba"
+    picks = _python("import json, sys\nfrom lrgym.baselines.rllib_env import warm_runner_kernels\n"
+                    "print(json.dumps(warm_runner_kernels(json.loads(sys.argv[1]))))", json.dumps(env_config),
+                    cache=cache)
+    runner_config = {k: v for k, v in env_config.items() if k != "num_envs"}
+    runner = json.loads(_python(_RUNNER, json.dumps(runner_config), "3", cache=cache))
+    assert len(json.loads(picks)) == runner["kinds"] > 1  # one instance of each kind stepped
+    assert runner["misses"] == [] and runner["hits"] > 0, runner
+    cold = json.loads(_python(_RUNNER, json.dumps(runner_config), "3", cache=tmp_path / "empty"))
+    assert cold["misses"], cold  # the same runner on an empty cache compiles: what the warm-up saves
 
 
 class _Algo:
@@ -61,6 +136,32 @@ def _stand_ins(monkeypatch, built: list, seconds: float = 0.0):
         build_algo=lambda: _Algo(seconds, built)))
     monkeypatch.setattr(train_rllib, "export_policy", lambda *args: _Exported())
     return train_rllib
+
+
+@pytest.mark.parametrize("address, runners, where", [
+    (None, 2, "driver"), ("10.0.0.1:6379", 2, "each node"), (None, 1, None), (None, 0, None)])
+def test_the_kernels_are_warmed_once_before_the_runners_are_built(address, runners, where, tmp_path, monkeypatch):
+    """With two env runners or more: on the driver for a Ray instance of this machine, with
+    ``--address`` in one task on each node (:func:`backend.on_each_node`), with the runners' env
+    config, before the algorithm (its runners) is built; with fewer, nowhere."""
+    from lrgym.baselines import backend
+
+    built: list = []
+    train_rllib = _stand_ins(monkeypatch, built)
+    monkeypatch.setattr(rllib_env, "warm_runner_kernels", lambda env_config: built.append(("driver", env_config)))
+    monkeypatch.setattr(backend, "on_each_node", lambda fn, job, address: built.append(("each node", job, address)))
+    monkeypatch.setattr(backend, "check_address_form", lambda address: None)
+    config = train_rllib.RLlibConfig(total_timesteps=64, env_runners=runners, family="quadratic", address=address,
+                                     out=str(tmp_path / "run"), progress=False)
+    train_rllib.train(config, log=lambda m: None, wrote=lambda m: None)
+    if where is None:
+        assert built == ["algorithm"]
+        return
+    assert built[0][0] == where and built[1:] == ["algorithm"]
+    assert built[0][1] == config.full_env_kwargs()  # the runners' env, as make_env builds it
+    if where == "each node":
+        assert built[0][2] == address
+    assert json.loads((tmp_path / "run.json").read_text())["warm_up_s"] >= 0
 
 
 def test_the_history_records_each_iterations_own_time_and_names_rllibs_timers(tmp_path, monkeypatch):

@@ -741,6 +741,50 @@ def test_imap_tasks_check_their_node_like_the_grader_actors(cluster, monkeypatch
     assert len(list(backend.Backend("ray").imap(_settings_seen, [0, 1], workers=2))) == 2
 
 
+def _job_and_node(job):
+    import ray
+
+    return job, ray.get_runtime_context().get_node_id()
+
+
+def test_on_each_node_runs_one_task_on_every_node_checked_like_the_tasks(cluster, monkeypatch):
+    """``train_rllib --address`` fills each node's Numba cache before RLlib builds its env
+    runners (a first run's runners each compiled the same kernels at once: 239 s of sampling
+    for 2,000 steps), with one task per node (``backend.on_each_node``): once on each live node,
+    which is checked against the driver's fingerprint first, as the other tasks are."""
+    import ray
+    import ray.cloudpickle
+
+    from lrgym.baselines import backend
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this file
+    done = backend.on_each_node(_job_and_node, "warm")
+    alive = sorted(n["NodeID"] for n in ray.nodes() if n["Alive"])
+    assert sorted(node for _, node in done) == alive and len(alive) == 2
+    assert [job for job, _ in done] == ["warm", "warm"]
+    real = backend.node_fingerprint()
+    monkeypatch.setattr(backend, "node_fingerprint", lambda: {**real, "numpy": "0.0-other"})
+    with pytest.raises(backend.NodeMismatch, match=rf"numpy {real['numpy']} there, 0.0-other here") as stop:
+        backend.on_each_node(_job_and_node, "warm")
+    assert type(stop.value) is backend.NodeMismatch and str(stop.value).startswith("the Ray node ")
+
+
+def test_rllib_with_an_address_warms_each_node_before_its_runners(cluster, tmp_path, monkeypatch):
+    """``train_rllib --address`` with 2 env runners runs the warm-up once on each node of the
+    cluster (with the runners' env config), then trains; the ``.json`` says how long it took."""
+    from lrgym.baselines import backend
+    from lrgym.baselines.train_rllib import RLlibConfig, train
+
+    real, calls = backend.on_each_node, []
+    monkeypatch.setattr(backend, "on_each_node", lambda fn, job, address=None: calls.append(job) or real(fn, job, address))
+    config = RLlibConfig(algo="ppo", env_runners=2, envs_per_runner=2, train_batch_size=64, total_timesteps=64,
+                         env_kwargs={"horizon": 8}, address=cluster.address, out=str(tmp_path / "ppo"), progress=False)
+    train(config, log=lambda m: None)
+    assert calls == [config.full_env_kwargs()]
+    meta = json.loads((tmp_path / "ppo.json").read_text())
+    assert meta["warm_up_s"] >= 0 and meta["env_steps"] >= 64
+
+
 def test_an_imap_task_on_a_node_from_before_the_check_is_a_node_mismatch(cluster, monkeypatch):
     """A node whose lrgym predates the node check runs ``_call(fn, job)``: the driver's third
     argument (its fingerprint) made it fail with Python's TypeError, read as the job's own error.
