@@ -876,11 +876,12 @@ class ResultStore:
         read (damaged, no regular file) is said as the flush says it: not stored, and staying (it
         read as a finished result that the next grading run writes, which none does)."""
         try:
-            name = repr(str(_loads(_read_side_file(side))["entry"]["name"]))
+            entry, _ = _read_side_result(side)  # read as the flush reads it, not its name alone
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, TypeError, KeyError) as exc:  # no grading run writes it: said as the flush says it
+        except _SIDE_FILE_ERRORS as exc:  # no grading run writes it: said as the flush says it
             return _unreadable_side_file_note(side, exc)
+        name = repr(str(entry.name))
         return (f"entry {name}: a finished result waits in {side}; the grader still waiting for the store or the "
                 f"next grading run of {self.path} writes it")
 
@@ -916,15 +917,13 @@ class ResultStore:
         name = check_entry_name(name)
         try:
             _check_own_file(path)
-            data = _loads(_read_side_file(path))
-            entry = EntryRecord(**{**data["entry"], "id": None, "n_runs": None})
-            runs = [RunRecord(**r) for r in data["runs"]]
+            entry, runs = _read_side_result(path)
             if entry.kind != "submission":  # only a submission's name can be taken
                 raise ValueError(f"it holds a {entry.kind!r} entry, and only submissions are kept")
         except FileNotFoundError:
             raise ValueError(f"{path}: no such file; valid: a kept result of this store "
                              f"({', '.join(map(str, self.kept_results())) or 'none now'})") from None
-        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        except _SIDE_FILE_ERRORS as exc:
             raise ValueError(f"{path} is not a kept result ({type(exc).__name__}: {exc}); valid: a file "
                              f"{self.pending_dir}/<token>{KEPT_SUFFIX}") from None
         entry_id = self.add_entry(dataclasses.replace(entry, name=name), runs)
@@ -952,12 +951,10 @@ class ResultStore:
         ids, unreadable = [], self._settle_temp_files(directory)
         for path in sorted(directory.glob("*.json")):
             try:
-                data = _loads(_read_side_file(path))
-                entry = EntryRecord(**{**data["entry"], "id": None, "n_runs": None})
-                runs = [RunRecord(**r) for r in data["runs"]]
+                entry, runs = _read_side_result(path)
             except FileNotFoundError:  # written meanwhile by another grader's flush
                 continue
-            except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            except _SIDE_FILE_ERRORS as exc:
                 # no writer leaves half a file (replace_file): one of another lrgym, or damaged; it stays, said
                 unreadable.append(_unreadable_side_file_note(path, exc))
                 continue
@@ -1197,6 +1194,21 @@ class ResultStore:
 class NotRegularFileError(OSError):
     """A file of the side-file folder is no regular file (a FIFO, a socket, a device, a folder, a
     symbolic link): it was not opened or read (:func:`_read_side_file`)."""
+
+
+#: what reading a side file that is no result of this lrgym raises (:func:`_read_side_result`):
+#: damaged, of another lrgym version (a field this one has not), no regular file
+_SIDE_FILE_ERRORS = (OSError, ValueError, TypeError, KeyError, AttributeError)
+
+
+def _read_side_result(path: Path) -> tuple[EntryRecord, list[RunRecord]]:
+    """The entry (without id) and runs a side file holds: the one reading of a side file's result,
+    by the flush, :meth:`ResultStore.import_kept` and a board's note (which said a file whose
+    name read, but not its entry or runs, waits for a run that would write it). Raises one of
+    :data:`_SIDE_FILE_ERRORS` for a file that is none (``FileNotFoundError`` for a file gone)."""
+    data = _loads(_read_side_file(path))
+    entry = EntryRecord(**{**data["entry"], "id": None, "n_runs": None})
+    return entry, [RunRecord(**r) for r in data["runs"]]
 
 
 def _unreadable_side_file_note(path: Path, exc: BaseException) -> str:

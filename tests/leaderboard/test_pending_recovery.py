@@ -471,6 +471,35 @@ def test_the_board_says_a_side_file_no_run_can_read_stays_not_that_a_run_writes_
     assert damaged.exists() and fifo.exists()
 
 
+def test_the_board_reads_a_side_file_as_the_flush_does_not_its_name_alone(tmp_path):
+    """A side file whose entry name reads but whose entry or runs do not (one of another lrgym
+    version: an entry field this one has not; runs that are no list of runs) was said by ``show`` as
+    ``entry 'x': a finished result waits in ...; ... the next grading run of ... writes it`` (the
+    board read the name alone), while every flush leaves it unread and says so. The board reads it
+    as the flush does: said as staying, by both."""
+    import json
+
+    db = tmp_path / "r.sqlite"
+    with ResultStore(db) as store:
+        store.add_entry(synthetic_entry(SUITE, "fixed"), synthetic_runs(SUITE, [[0.25], [0.75]]))
+        store._write_pending(_bobs_entry(token=TOKEN), synthetic_runs(SUITE, [[0.5], [0.5]]))
+        good = json.loads((store.pending_dir / f"{TOKEN}.json").read_text())
+        newer = store.pending_dir / ("c" * 32 + ".json")
+        newer.write_text(json.dumps({**good, "entry": {**good["entry"], "token": "c" * 32, "added_later": 1}}))
+        no_runs = store.pending_dir / ("d" * 32 + ".json")
+        no_runs.write_text(json.dumps({**good, "entry": {**good["entry"], "token": "d" * 32}, "runs": [3]}))
+    out = _show(db)
+    for path in (newer, no_runs):
+        assert f"a side file {path} could not be read (" in out, out
+        assert f"waits in {path}" not in out, out
+    assert f"a finished result waits in {store.pending_dir / (TOKEN + '.json')}" in out, out
+    said = []
+    with ResultStore(db) as grader:
+        assert len(grader.flush_pending(log=said.append)) == 1  # bob's; the other two stay, said
+    assert len(said) == 2 and all("could not be read" in m and "stays there" in m for m in said), said
+    assert newer.exists() and no_runs.exists()
+
+
 def _show(db: Path) -> str:
     typer_testing = pytest.importorskip("typer.testing")
     from lrgym.leaderboard.cli import app
