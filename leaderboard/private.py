@@ -174,7 +174,10 @@ def load_key(path: str | os.PathLike) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # swapped since the lstat
+            # the file read is judged, not the one the lstat saw: one swapped in meanwhile (a folder
+            # of the path renamed and replaced by another user) was read with the first one's owner
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):  # swapped since the lstat
                 raise ValueError(f"private suite key {path} is not a regular file; {valid}")
             data = f.read(MAX_KEY_FILE + 1)
     except OSError as exc:

@@ -185,3 +185,26 @@ def test_a_key_of_another_users_is_refused(tmp_path):
     assert code == 2 and "belongs to another user (uid 1234)" in out and "private-" not in out.split("Error")[0]
     os.chown(key, 0, 0)  # root's, as a mounted secret's files are
     assert load_key(key) == mine
+
+
+def test_a_key_swapped_between_its_check_and_its_read_is_judged_as_read(tmp_path, monkeypatch):
+    """The owner and mode were those of the file ``lstat`` saw, and the key was read from what the
+    path named a moment later: another user's key put in its place meanwhile (a folder of the path
+    renamed away and replaced, as anyone may in a folder all users write to) was taken as the
+    grader's own. Owner and mode are now those of the file read (its ``fstat``)."""
+    from lrgym.leaderboard import private
+
+    key = tmp_path / "grader.key"
+    create_key(key)
+    theirs = _write(tmp_path / "theirs.key", b"ab" * 32)
+    os.chown(theirs, 1234, 1234)
+    real_open = os.open
+
+    def swapped_open(path, *args, **kwargs):  # the other user's key lands between the lstat and the open
+        if str(path) == str(key):
+            os.replace(theirs, key)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(private.os, "open", swapped_open)
+    with pytest.raises(ValueError, match=r"grader.key belongs to another user \(uid 1234\)"):
+        load_key(key)
