@@ -359,12 +359,15 @@ class GroupScheduler(ABC):
                            f"timeout: exceeded the wall-clock limit of {self.time_limit:g} s")
 
     def _fail(self, groups: Groups, units: list, group: str, reason: str) -> None:
-        """Fail ``group``: its pending jobs are dropped, its busy units killed and let go."""
+        """Fail ``group``: its pending jobs are dropped, its busy units killed and let go, in one
+        :meth:`_end_all` (ending a busy Ray actor is a round trip, its abort: one after another, a
+        group failing on n actors held the driver n round trips, charged to every running group)."""
         if not groups.fail(group, reason):
             return
-        for u in list(units):
-            if u.job is not None and u.job[1].group == group:
-                self._discard(units, u)
+        busy = [u for u in units if u.job is not None and u.job[1].group == group]
+        self._end_all(busy)
+        for u in busy:
+            units.remove(u)
 
     def _discard(self, units: list, unit) -> None:
         """Kill ``unit`` (whatever it is doing) and let it go."""

@@ -144,25 +144,40 @@ def test_a_unit_that_is_never_ready_gets_no_job_and_charges_no_group():
     assert len(pool.units) == 2 and pool.units[0].ran == ["g"] * 3 and pool.units[1].ran == []
 
 
+class Batches(FakePool):
+    """A fake pool that records each ``_end_all`` batch (the unit numbers it ended together)."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.batches: list[list[int]] = []
+
+    def _end_all(self, units):
+        self.batches.append(sorted(u.n for u in units))
+        super()._end_all(units)
+
+
 def test_the_units_left_at_the_end_are_ended_in_one_batch():
     """``_end_all`` gets every unit at the end of a run (the Ray pool sends all their stops
     before waiting for any: one round trip, not one per actor), and with ``isolate_groups`` the
     idle units another group may not use are retired together too."""
-
-    class Batches(FakePool):
-        def __init__(self, **kw):
-            super().__init__(**kw)
-            self.batches: list[list[int]] = []
-
-        def _end_all(self, units):
-            self.batches.append(sorted(u.n for u in units))
-            super()._end_all(units)
 
     pool = Batches(n_workers=3, isolate_groups=True)
     pool.run([Job("a", {"do": "ok"})] * 3 + [Job("b", {"do": "ok"})] * 3)
     assert [0, 1, 2] in pool.batches  # group a's three units retired at once before b's jobs
     assert pool.batches[-1] == [3, 4, 5]  # b's three at the end
     assert sorted(pool.ended) == [(n, True) for n in range(6)]
+
+
+def test_the_busy_units_of_a_failing_group_are_ended_in_one_batch():
+    """A group that fails (its time limit, a broken job) ends its busy units in one ``_end_all``:
+    the Ray pool aborts a busy actor's job, a round trip (GraderHost.abort), and one after another
+    a group failing on n actors held the driver n of them, charged to every running group."""
+
+    pool = Batches(n_workers=3, time_limit=0.05)
+    results = pool.run([Job("slow", {"do": "hang"})] * 3)
+    assert results["slow"].failed and results["slow"].reason.startswith("timeout")
+    assert [0, 1, 2] in pool.batches, pool.batches
+    assert sorted(pool.ended) == [(0, False), (1, False), (2, False)]
 
 
 def test_both_pools_use_the_shared_rules():
