@@ -487,14 +487,18 @@ def _node_mismatch(exc: Exception, saved: str = ""):
     raise typer.Exit(1) from None
 
 
-def _existing_store(db: Optional[Path]):
-    """The store at ``db`` for reading; exits with a hint if there is none yet."""
+def _existing_store(db: Optional[Path], suite=None):
+    """The store at ``db`` for reading; exits with a hint if there is none yet: the command that
+    grades ``suite``'s baselines (the board asked for) into it (without its --suite it graded the
+    default suite there, and the board asked for stayed empty)."""
+    from lrgym.leaderboard.provenance import run_baselines_command
     from lrgym.leaderboard.store import default_store_path
 
     path = Path(db) if db is not None else default_store_path()
     if not os.path.lexists(path):  # (a dangling link is refused by name: _store)
-        hint = ("`lrgym leaderboard run-baselines` first (or pass --db)" if db is None else  # (it grades into that store)
-                f"`lrgym leaderboard run-baselines {shell_option('--db', str(db))}` first (or check the path)")
+        command = run_baselines_command(suite, db) if suite is not None else (
+            "lrgym leaderboard run-baselines" + (f" {shell_option('--db', str(db))}" if db is not None else ""))
+        hint = f"`{command}` first " + ("(or pass --db)" if db is None else "(or check the path)")
         err.print(Text(f"no results at {path}: run {hint}"))
         raise typer.Exit(1)
     return _store(path)
@@ -525,7 +529,7 @@ def _print_board(suite, db, show_failures=True, references=None, private=None, g
 
     if references is None:
         references = _cached_references(suite, private)
-    with _existing_store(db) as store:
+    with _existing_store(db, suite) as store:
         # the side files before the board: a result another grader commits meanwhile (then removing its
         # side file) is on the board or said to wait, never in neither
         try:
@@ -637,7 +641,7 @@ def controller_ablation(
         _, refs, _ = _run(specs, s, db, workers, f"controller ablation on {s.version}")
     if refs is None:
         refs = _cached_references(s)
-    with _existing_store(db) as store:
+    with _existing_store(db, s) as store:
         lb = build_leaderboard(store, s, references=refs, curves=False, poi=False)
     summaries = {}
     for r in rows:
@@ -831,7 +835,7 @@ def report(
     if not no_html:  # runs/leaderboard[-suite].html unless --html
         html = _file_out(_output(_suite_file("leaderboard.html", s), html, "--html", db=db), "--html")
     found = find_cached(s, directory=_refs_dir(private))  # (entries of other task dynamics are not ranked)
-    with _existing_store(db) as store:
+    with _existing_store(db, s) as store:
         # the curves of the rows a figure draws only: a hosted board's are gigabytes
         lb = build_leaderboard(store, s, references=found[0] if found else None, curves=False)
         if not no_html:

@@ -86,19 +86,20 @@ def stale_note(lb: Leaderboard, db=None) -> str | None:
         files = (f"the tuned values of {Path(tuned).name} (the suite file's \"tuned\") or the weights this "
                  "install ships" if tuned else "the tuned values or weights this install ships")
         notes.append(f"Note: the row(s) of {', '.join(stale)} were not made from {files} (they changed since, or "
-                     f"the entry did not record them); `{_run_again(lb.suite, db)}` runs them again.")
+                     f"the entry did not record them); `{run_baselines_command(lb.suite, db)}` runs them again.")
     unchecked = unchecked_baselines(lb)
     if unchecked:
         notes.append(f"Note: the tuned values of {Path(tuned).name} (the suite file's \"tuned\") are unavailable (no "
                      f"such file any more): the row(s) of {', '.join(unchecked)} cannot be checked against them "
-                     f"(their entries recorded its SHA-256); `{_run_again(lb.suite, db)}` needs the file.")
+                     f"(their entries recorded its SHA-256); `{run_baselines_command(lb.suite, db)}` needs the file.")
     return " ".join(notes) or None
 
 
-def _run_again(suite, db=None) -> str:
+def run_baselines_command(suite, db=None) -> str:
     """The command that grades ``suite``'s baselines again (a suite file's and a private suite's
     with a placeholder: the board knows the definition, not where the grader keeps the file),
-    into the store ``db`` if given (without it the command graded into the default store)."""
+    into the store ``db`` if given (without it the command graded into the default store): the one
+    place a board's hint (:func:`stale_note`) or a command's (``show`` of a missing store) names it."""
     from lrgym.baselines.shell_words import shell_option
     from lrgym.leaderboard.private import is_private_version
     from lrgym.leaderboard.suite import SUITES

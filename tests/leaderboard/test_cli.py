@@ -474,7 +474,8 @@ def test_the_run_again_hints_of_show_name_the_store_it_read(tmp_path):
     """``show --db PATH`` of an empty or a missing store said to run `lrgym leaderboard
     run-baselines ...` without ``--db``: it graded into ./lrgym_leaderboard.sqlite, and the board
     asked for stayed empty. Each hint now names the store (as the shell's words: a path with a
-    space or a leading '-' stays one value); without --db, none."""
+    space or a leading '-' stays one value); without --db, none. A missing store's named no suite
+    either: it graded the default suite there, and ``show --suite quick`` stayed empty."""
     from lrgym.leaderboard.store import ResultStore
 
     folder = tmp_path / "a dir"
@@ -486,8 +487,8 @@ def test_the_run_again_hints_of_show_name_the_store_it_read(tmp_path):
                                                   env={"COLUMNS": "400"})
         words = _command_in(result.output, "lrgym leaderboard run-baselines")
         assert _db_of(words) == [str(db)], (words, result.output)
-        if db == empty:  # (an empty board's hint names its suite too)
-            assert words[words.index("--suite") + 1] == "quick"
+        # and the suite: a missing store's hint named none, and graded the default suite into it
+        assert words[words.index("--suite") + 1] == "quick", (words, result.output)
 
 
 def test_the_terminal_board_names_its_store_in_the_note_on_rows_of_other_files(tmp_path):

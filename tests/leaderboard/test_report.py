@@ -252,11 +252,11 @@ def test_rows_of_other_tuned_values_or_weights_than_the_shipped_ones_are_flagged
     note = report.stale_note(lb)
     assert "cosine" in note and "bold_driver" in note and "fixed" not in note
     assert "`lrgym leaderboard run-baselines --suite SUITE_FILE.json` runs them again" in note  # no shipped suite
-    from lrgym.leaderboard.provenance import _run_again
+    from lrgym.leaderboard.provenance import run_baselines_command
     from lrgym.leaderboard.suite import get_suite
 
-    assert _run_again(get_suite("v2")) == "lrgym leaderboard run-baselines"  # the default suite
-    assert _run_again(get_suite("quick")) == "lrgym leaderboard run-baselines --suite quick"
+    assert run_baselines_command(get_suite("v2")) == "lrgym leaderboard run-baselines"  # the default suite
+    assert run_baselines_command(get_suite("quick")) == "lrgym leaderboard run-baselines --suite quick"
     assert note in report.markdown(lb)
     assert "lrgym leaderboard run-baselines" in report.html_page(lb, with_plots=False)
     from rich.console import Console
