@@ -1,8 +1,9 @@
 """Saving: :func:`to_checkpoint` walks a policy's value and returns it as plain data and records
 (:mod:`~lrgym.torch._checkpoint_format`) that ``torch.load(weights_only=True)`` reads back.
 
-The walk refuses what is not data (code, handles, classes that pickle themselves) with a
-``TypeError`` naming where it sits (``policy.memory['x'][2]``), and stores a container, array,
+The walk refuses what is not data (code, handles, classes that pickle themselves) and what it
+would store without its value (a namedtuple, a subclass of dict or list: its attributes alone) with
+a ``TypeError`` naming where it sits (``policy.memory['x'][2]``), and stores a container, array,
 tensor, module or object met twice as a reference to the first (:class:`Memo`): also one met again
 inside itself, such as a helper's back-reference to its owner (``helper.owner = policy``), as
 pickle's memo stores it. A tuple that contains itself (through a list, say) is refused: it is
@@ -170,6 +171,7 @@ def to_checkpoint(value, where: str = "value", _stack: tuple = (), _memo: Memo |
     if (isinstance(value, NOT_DATA) or not hasattr(value, "__dict__") and not hasattr(cls, "__slots__")
             or cls.__reduce_ex__ is not object.__reduce_ex__ or cls.__reduce__ is not object.__reduce__):
         raise TypeError(f"cannot checkpoint {where}: a {class_name(cls)}, which is not data; {VALID}")
+    _refuse_value_subclass(value, where)
     ref = memo.ref(value)
     if ref is not None:
         return ref
@@ -181,6 +183,28 @@ def to_checkpoint(value, where: str = "value", _stack: tuple = (), _memo: Memo |
     else:
         stored = to_checkpoint(state, where, stack, memo)
     return {TAG: "object", "class": class_name(cls), "state": stored}
+
+
+#: the builtins whose value is not in an instance's attributes: a subclass's instance (a
+#: namedtuple, a dict or list subclass) stored as an object would keep its ``__dict__`` alone
+_VALUE_BUILTINS = (tuple, list, dict, set, frozenset, deque, int, float, complex, str, bytes)
+
+
+def _refuse_value_subclass(value, where: str) -> None:
+    """Refuse an instance of a subclass of a builtin container or scalar (:data:`_VALUE_BUILTINS`;
+    the builtins themselves are stored above): its items or its value are not among the attributes
+    that :func:`get_object_state` reads and :func:`set_object_state` loads, so the load would leave
+    the live value's (a namedtuple came back as the freshly built policy's, a dict subclass
+    empty) and the resumed run would differ in silence. A class of its own ``__setstate__`` loads
+    what its ``__getstate__`` gives, and is stored as any object."""
+    cls = type(value)
+    base = next((b for b in _VALUE_BUILTINS if isinstance(value, b)), None)
+    if base is None or getattr(cls, "__setstate__", None) is not None:
+        return
+    raise TypeError(f"cannot checkpoint {where}: a {class_name(cls)}, a subclass of {base.__name__} whose "
+                    f"{'value' if base in (int, float, complex, str, bytes) else 'items'} would not be stored "
+                    f"(only its attributes: the live one's would stay); valid: a plain {base.__name__} in its place "
+                    f"({base.__name__}(value)), or a class with __getstate__ and __setstate__ of its own. {VALID}")
 
 
 def _stored_items(mapping, out: dict, where: str, stack: tuple, memo: Memo) -> dict:

@@ -67,7 +67,10 @@ a value met before (shared)        ``{"__lrgym__": "ref", "index": n}``: the con
                                    names, its structure being the module's construction)
 any other object                   ``{"__lrgym__": "object", "class": "pkg.mod.Name",
                                    "state": ...}``: the stored ``__getstate__()`` (its
-                                   ``__dict__`` unless the class says otherwise)
+                                   ``__dict__`` unless the class says otherwise); a
+                                   subclass of a builtin container or scalar (a namedtuple, a
+                                   dict subclass) is refused unless it has a ``__setstate__``
+                                   of its own: its items are not its attributes
 =================================  ===============================================================
 
 Objects, modules, optimizers, generators, enum members and tensors are restored **in place**, the way

@@ -542,6 +542,58 @@ def test_state_that_is_not_data_is_named():
         sched.state_dict()
 
 
+class _Pair(collections.namedtuple("_Pair", "a b")):
+    """A namedtuple, as a policy keeps its last transition."""
+
+
+class _Books(dict):
+    """A dict subclass with an attribute of its own."""
+
+
+class _Tags(list):
+    pass
+
+
+class _Name(str):
+    pass
+
+
+class _OwnState(dict):
+    """A dict subclass that says its items itself (its own __getstate__ and __setstate__)."""
+
+    def __getstate__(self):
+        return {"items": dict(self)}
+
+    def __setstate__(self, state):
+        self.clear()
+        self.update(state["items"])
+
+
+def test_a_subclass_of_a_builtin_container_or_scalar_is_refused_naming_it():
+    """A namedtuple, a dict, list or str subclass was stored as an object, its attributes alone:
+    loaded, a namedtuple was the live policy's (T(0, 0) for the saved T(1, 2)), a dict or list
+    subclass empty, the resumed run other than the saved one in silence (copy.deepcopy, the
+    reference, keeps each). Each is refused naming where and the plain builtin to use instead; a
+    subclass that states its items itself (its own __setstate__) comes back as deepcopy's."""
+    class Policy(Keep):
+        def __init__(self):
+            self.value = None
+
+    w = torch.nn.Parameter(torch.ones(2))
+    cases = [(_Pair(1, 2), "tuple"), (_Books(x=1), "dict"), (_Tags([3]), "list"), (_Name("a"), "str")]
+    for value, base in cases:
+        assert copy.deepcopy(value) == value  # what Python's own copy keeps
+        policy = Policy()
+        policy.value = {"kept": [value]}
+        sched = PolicyScheduler(torch.optim.SGD([w], lr=0.01), policy, horizon=3, updates_per_step=1)
+        with pytest.raises(TypeError, match=rf"policy\.value\['kept'\]\[0\]: a .*{type(value).__name__}, a subclass "
+                                            rf"of {base} .*valid: a plain {base} in its place"):
+            sched.state_dict()
+    saved = _OwnState(x=1, y=[2])
+    restored = from_checkpoint(weights_only_round_trip(to_checkpoint(saved)), _OwnState(x=0))
+    assert type(restored) is _OwnState and restored == copy.deepcopy(saved)
+
+
 def test_loading_into_a_different_kind_of_policy_is_refused():
     w = torch.nn.Parameter(torch.ones(2))
     state = PolicyScheduler(torch.optim.SGD([w], lr=0.01), make_baseline("qlearning"), horizon=3).state_dict()
