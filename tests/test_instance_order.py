@@ -347,6 +347,23 @@ def test_a_set_attr_one_sub_env_refuses_changes_no_sub_env(ahead):
     vec.close(), twin.close()
 
 
+def test_set_attr_at_needs_one_value_per_index():
+    """``set_attr_at`` (public, the SB3 adapter's way in) zipped its indices with its values: two
+    indices and one value set the first sub-env and dropped the other in silence. Other counts are
+    refused naming both, and nothing is set."""
+    vec = LRControlVectorEnv(3, family="quadratic", instances=LISTED, instance_order="cycle", **SHORT)
+    vec.reset(seed=4)
+    before = vec.get_attr("cycle_position")
+    for indices, values in (([0, 1], [3]), ([0], [3, 4]), ([], [3])):
+        with pytest.raises(ValueError, match=rf"set_attr_at\('cycle_position'\) got {len(indices)} indices and "
+                                             rf"{len(values)} values; valid: one value per index"):
+            vec.set_attr_at(indices, "cycle_position", values)
+        assert vec.get_attr("cycle_position") == before
+    vec.set_attr_at([2, 0], "cycle_position", [0, 3])  # one value per index: each its own
+    assert vec.get_attr("cycle_position") == (3, 2, 0)
+    vec.close()
+
+
 def test_an_sb3_set_attr_one_sub_env_refuses_changes_no_sub_env():
     """The SB3 adapter's ``set_attr`` is the vector env's (one value for the given indices), all
     or nothing: a sub-env whose setter refuses the value leaves those before it as they were."""

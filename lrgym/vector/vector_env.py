@@ -353,8 +353,14 @@ class LRControlVectorEnv(VectorEnv):
         that is no ``OrderedDict``), the sub-environments set before it, and it, get back the
         attributes they had (their ``__dict__``, which is where an attribute or a property's
         value lives) and the error is raised: none was changed. (They were kept changed: a
-        ``set_attr("cycle_position", [3, 4, "x"])`` moved two cycles and said it had failed.)"""
+        ``set_attr("cycle_position", [3, 4, "x"])`` moved two cycles and said it had failed.) One
+        value per index: other counts are a ``ValueError`` and nothing is set (``zip`` set the
+        first ones and dropped the rest in silence)."""
         check_settable(name)
+        indices, values = list(indices), list(values)
+        if len(values) != len(indices):
+            raise ValueError(f"set_attr_at({name!r}) got {len(indices)} indices and {len(values)} values; valid: one "
+                             "value per index")
         touched = []
         try:
             for i, value in zip(indices, values):
