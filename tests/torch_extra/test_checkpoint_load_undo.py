@@ -11,7 +11,6 @@ checked to differ from the saved one, so a part the load did not undo would show
 
 from __future__ import annotations
 
-import io
 import random
 import warnings
 
@@ -22,15 +21,9 @@ torch = pytest.importorskip("torch")
 
 from lrgym.torch import PolicyScheduler  # noqa: E402
 from lrgym.torch.checkpoint import from_checkpoint, to_checkpoint  # noqa: E402
+from checkpoint_files import weights_only_round_trip  # noqa: E402
 
 torch.set_num_threads(1)
-
-
-def weights_only_round_trip(obj):
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    buf.seek(0)
-    return torch.load(buf, weights_only=True)
 
 
 class Counted(torch.nn.Module):

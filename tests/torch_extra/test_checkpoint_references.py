@@ -10,22 +10,15 @@ from __future__ import annotations
 
 import collections
 import copy
-import io
 
 import pytest
 
 torch = pytest.importorskip("torch")
 
 from lrgym.torch.checkpoint import TAG, class_name, from_checkpoint, to_checkpoint  # noqa: E402
+from checkpoint_files import weights_only_round_trip  # noqa: E402
 
 torch.set_num_threads(1)
-
-
-def weights_only_round_trip(obj):
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    buf.seek(0)
-    return torch.load(buf, weights_only=True)
 
 
 class Helper:

@@ -16,7 +16,6 @@ import collections
 import copy
 import enum
 import fractions
-import io
 import math
 import pathlib
 import random
@@ -31,18 +30,12 @@ torch = pytest.importorskip("torch")
 from lrgym.baselines.registry import make_baseline  # noqa: E402
 from lrgym.torch import PolicyScheduler  # noqa: E402
 from lrgym.torch.checkpoint import from_checkpoint, to_checkpoint  # noqa: E402
+from checkpoint_files import weights_only_round_trip  # noqa: E402
 
 torch.set_num_threads(1)
 
 HORIZON, INNER = 8, 3
 N_ROWS, BATCH = 96, 16
-
-
-def weights_only_round_trip(obj):
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    buf.seek(0)
-    return torch.load(buf, weights_only=True)
 
 
 def regression_data():
