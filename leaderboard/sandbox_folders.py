@@ -95,19 +95,52 @@ def free_bytes(path: str) -> int | None:
 def remove_folder(path: str) -> None:
     """Remove ``path`` and everything in it, also what its owner made unreadable or unsearchable
     (a policy's ``chmod 000`` folder was left behind by ``rmtree(ignore_errors=True)``): every
-    folder in it is made ``u+rwx`` again, links never followed, and the removal retried."""
+    folder in it is made ``u+rwx`` again and the removal retried.
+
+    The owner may still be running (a policy process outliving its worker) and the grader may be
+    root, so no link is ever followed, not even one swapped in for a folder while it is opened
+    up: each folder is opened (:func:`_open_folder`) one name at a time from ``path`` with
+    ``O_NOFOLLOW``, and changed and listed through that descriptor, the folder opened, whatever
+    has its name since."""
     shutil.rmtree(path, ignore_errors=True)
     if not os.path.lexists(path):
         return
-    todo = [path]
+    todo: list[tuple[str, ...]] = [()]  # folders to open up, as their names below ``path``
     while todo:
-        folder = todo.pop()
+        names = todo.pop()
         try:
-            info = os.lstat(folder)
-            if not stat.S_ISDIR(info.st_mode):
-                continue
-            os.chmod(folder, stat.S_IMODE(info.st_mode) | stat.S_IRWXU)
-            todo.extend(os.path.join(folder, name) for name in os.listdir(folder))
+            fd = _open_folder(path, names)
+        except OSError:
+            continue  # gone, or no folder (any more): a file or a link, left to rmtree
+        try:
+            by_fd = f"/proc/self/fd/{fd}"  # the folder opened, not what its path names now
+            os.chmod(by_fd, stat.S_IMODE(os.fstat(fd).st_mode) | stat.S_IRWXU)
+            readable = os.open(by_fd, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                with os.scandir(readable) as listing:  # scandir lists a copy of the descriptor
+                    todo.extend(names + (entry.name,) for entry in listing if entry.is_dir(follow_symlinks=False))
+            finally:
+                os.close(readable)
         except OSError:
             continue
+        finally:
+            os.close(fd)
     shutil.rmtree(path, ignore_errors=True)
+
+
+def _open_folder(path: str, names: tuple[str, ...]) -> int:
+    """An ``O_PATH`` descriptor of the folder ``path``/``names``, each of ``path``'s last name and
+    ``names`` opened relative to the one before with ``O_NOFOLLOW | O_DIRECTORY``: a link or a
+    file at any of them raises OSError (the folders above ``path`` are the grader's own). An
+    ``O_PATH`` descriptor needs no read or search permission of the folder itself."""
+    flags = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(path, flags)
+    try:
+        for name in names:
+            child = os.open(name, flags, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd

@@ -28,7 +28,7 @@ import pytest
 from lb_helpers import probe_sandbox
 
 from lrgym.leaderboard.sandbox import mode
-from lrgym.leaderboard.sandbox_folders import folder_bytes
+from lrgym.leaderboard.sandbox_folders import folder_bytes, remove_folder
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux sandbox")
 
@@ -218,6 +218,53 @@ def test_a_folder_replaced_while_it_is_measured_is_counted_as_what_it_became(tmp
         folder_bytes(str(root), 10 << 20)
     monkeypatch.undo()
     assert flipped and stat.S_ISDIR(os.lstat(root / "a").st_mode)
+
+
+@pytest.mark.parametrize("swapped", ["the folder", "a folder above"])
+def test_remove_folder_follows_no_link_swapped_in_for_a_folder(tmp_path, monkeypatch, swapped):
+    """The race of the review, made deterministic: a policy process still running replaces a
+    folder by a link to one outside while the grader (maybe root) makes its folders ``u+rwx``
+    (a chmod by the path followed the link: the outside folder became 0o700). Swapped in for
+    the folder between the look at it and the chmod, or for a folder above after that one
+    was opened up: the outside folders keep their mode; the folder opened is the one changed."""
+    import shutil
+    import stat
+
+    root, away, outside = tmp_path / "private", tmp_path / "away", tmp_path / "outside"
+    (root / "a" / "b").mkdir(parents=True)
+    (outside / "b").mkdir(parents=True)
+    for folder in (root / "a", root / "a" / "b", outside, outside / "b"):
+        folder.chmod(0o500)
+    victim = os.lstat(root / "a").st_ino
+    real_chmod = os.chmod
+    done = []
+
+    def chmod_racing(target, mode, *args, **kwargs):
+        """chmod, with the swap before (of the folder) or after it (of the folder above)."""
+        is_victim = not done and os.stat(target).st_ino == victim
+        if is_victim and swapped == "the folder":
+            swap()
+        real_chmod(target, mode, *args, **kwargs)
+        if is_victim and swapped == "a folder above":
+            swap()
+
+    def swap():
+        (root / "a").rename(away)
+        (root / "a").symlink_to(outside)
+        done.append(True)
+
+    # as if rmtree had left it all (it does as an ordinary user, chmod 000; as root a policy
+    # writing on): the walk runs, and its work is seen before anything is removed
+    monkeypatch.setattr(shutil, "rmtree", lambda *args, **kwargs: None)
+    monkeypatch.setattr(os, "chmod", chmod_racing)
+    remove_folder(str(root))
+    monkeypatch.undo()
+    assert done
+    mode = lambda p: stat.S_IMODE(os.lstat(p).st_mode)  # noqa: E731
+    assert (mode(outside), mode(outside / "b")) == (0o500, 0o500), "a folder outside was changed"
+    assert mode(root) & 0o700 == 0o700 and mode(away) == 0o700, "the folders opened were not made u+rwx"
+    remove_folder(str(root))
+    assert not os.path.lexists(root) and os.path.isdir(outside / "b")
 
 
 WALKS_SCRIPT = '''
