@@ -496,9 +496,7 @@ def _existing_store(db: Optional[Path], suite=None):
 
     path = Path(db) if db is not None else default_store_path()
     if not os.path.lexists(path):  # (a dangling link is refused by name: _store)
-        command = run_baselines_command(suite, db) if suite is not None else (
-            "lrgym leaderboard run-baselines" + (f" {shell_option('--db', str(db))}" if db is not None else ""))
-        hint = f"`{command}` first " + ("(or pass --db)" if db is None else "(or check the path)")
+        hint = f"`{run_baselines_command(suite, db)}` first " + ("(or pass --db)" if db is None else "(or check the path)")
         err.print(Text(f"no results at {path}: run {hint}"))
         raise typer.Exit(1)
     return _store(path)
@@ -733,8 +731,10 @@ def submit(
     row = lb.row(spec.name)
     console.print(Text(f"{spec.name}: rank {row.rank} of {len(lb.rows)} on {s.version}; results in {path}"))
     if lb.best_baseline is None:  # the rank says nothing, the PoI is "–": where the comparison comes from
+        from lrgym.leaderboard.provenance import run_baselines_command
+
         err.print(Text(f"no baseline ranked on this board to compare {clean(spec.name, keep_newlines=False)} with "
-                       f"(PoI –): grade them with `{_command_of_this_board('run-baselines', suite, private, db)}`"))
+                       f"(PoI –): grade them with `{run_baselines_command(s, db)}`"))
 
 
 def _private_needs_namespaces(backend) -> None:

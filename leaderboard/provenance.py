@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from lrgym.leaderboard.ranking import Leaderboard
 
-__all__ = ["baseline_inputs", "board_command", "stale_baselines", "stale_note", "tuned_unavailable",
-           "unchecked_baselines"]
+__all__ = ["SUITE_FILE_PLACEHOLDER", "baseline_inputs", "board_command", "run_baselines_command", "stale_baselines",
+           "stale_note", "tuned_unavailable", "unchecked_baselines"]
 
 
 def baseline_inputs(lb: Leaderboard) -> dict[str, set[str]]:
@@ -95,18 +95,27 @@ def stale_note(lb: Leaderboard, db=None) -> str | None:
     return " ".join(notes) or None
 
 
-def run_baselines_command(suite, db=None) -> str:
-    """The command that grades ``suite``'s baselines again (a suite file's and a private suite's
-    with a placeholder: the board knows the definition, not where the grader keeps the file),
-    into the store ``db`` if given (without it the command graded into the default store): the one
-    place a board's hint (:func:`stale_note`) or a command's (``show`` of a missing store) names it."""
+#: how a board's hint names a suite file: the board knows the suite's definition, not the file
+SUITE_FILE_PLACEHOLDER = "SUITE_FILE.json"
+
+
+def run_baselines_command(suite=None, db=None) -> str:
+    """The command that grades ``suite``'s baselines again (the default suite's if None; a suite
+    file's with :data:`SUITE_FILE_PLACEHOLDER` and a private suite's with ``KEYFILE``: the board
+    knows the definition, not where the grader keeps the file), into the store ``db`` if given
+    (without it the command graded into the default store): the one place a hint names it (a
+    stale row's, :func:`stale_note`; an empty board's; ``show`` of a missing store; ``submit``
+    to a board with no baseline)."""
     from lrgym.baselines.shell_words import shell_option
     from lrgym.leaderboard.private import is_private_version
     from lrgym.leaderboard.suite import SUITES
 
-    shipped = SUITES.get(suite.name) == suite
-    return board_command("run-baselines", suite.name if shipped else "SUITE_FILE.json",
-                         private=is_private_version(suite.version)) + (
+    if suite is None:
+        which, private = None, False
+    else:
+        which = suite.name if SUITES.get(suite.name) == suite else SUITE_FILE_PLACEHOLDER
+        private = is_private_version(suite.version)
+    return board_command("run-baselines", which, private=private) + (
         f" {shell_option('--db', str(db))}" if db is not None else "")
 
 

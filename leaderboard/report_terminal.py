@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from lrgym.leaderboard.provenance import stale_note
+from lrgym.leaderboard.provenance import SUITE_FILE_PLACEHOLDER, run_baselines_command, stale_note
 from lrgym.leaderboard.ranking import Leaderboard, Row
 from lrgym.leaderboard.report_format import (FAMILY_CELL, INSTANCES_COLUMN, RANK_COLUMN, column_names, failure_text,
                                              reason_line, row_cells, skipped_line, trained_apart_line)
@@ -83,17 +83,10 @@ def print_table(lb: Leaderboard, console=None, show_failures: bool = True, rows:
         Console(stderr=True).print(Text("(a narrow terminal: the other columns are in the Markdown ranking and the "
                                         "HTML page `lrgym leaderboard report` writes; where: its `wrote ...` lines)"))
     if not lb.rows:
-        from lrgym.leaderboard.private import is_private
-        from lrgym.leaderboard.suite import DEFAULT_SUITE, SUITES
-
-        which = (" --private KEYFILE" if is_private(suite) else
-                 "" if suite.name == DEFAULT_SUITE else f" --suite {suite.name}" if suite.name in SUITES
-                 else " --suite FILE.json")  # a suite file's: its name is no --suite
-        whose = "" if suite.name in SUITES or is_private(suite) else f" (FILE.json: the suite file of {suite.version})"
-        from lrgym.baselines.shell_words import shell_option
-
-        where = "" if db is None else f" {shell_option('--db', str(db))}"
-        console.print(Text(f"No entries yet: run `lrgym leaderboard run-baselines{which}{where}`{whose}."))
+        command = run_baselines_command(suite, db)
+        whose = (f" ({SUITE_FILE_PLACEHOLDER}: the suite file of {suite.version})"
+                 if SUITE_FILE_PLACEHOLDER in run_baselines_command(suite) else "")
+        console.print(Text(f"No entries yet: run `{command}`{whose}."))
     note = stale_note(lb, db)
     if note:
         console.print(Text(note, style="yellow"))

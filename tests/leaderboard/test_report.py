@@ -117,7 +117,8 @@ def test_an_empty_board_names_a_command_that_runs(tmp_path):
         with ResultStore(tmp_path / "empty.sqlite") as s:
             report.print_table(build_leaderboard(s, suite), Console(file=buf, width=250, color_system=None))
         said[suite.name] = " ".join(buf.getvalue().split())
-    assert (f"run `lrgym leaderboard run-baselines --suite FILE.json` (FILE.json: the suite file of {SUITE.version})"
+    assert (f"run `lrgym leaderboard run-baselines --suite SUITE_FILE.json` (SUITE_FILE.json: the suite file of "
+            f"{SUITE.version})"
             in said[SUITE.name]), said
     assert "run `lrgym leaderboard run-baselines --suite quick`" in said["quick"], said
 
