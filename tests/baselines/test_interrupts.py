@@ -72,31 +72,52 @@ def test_a_stop_signal_runs_the_cleanup_and_exits_128_plus_its_number(sig):
     assert out.stderr == f"cmd: interrupted ({sig})\n"
 
 
-def test_further_signals_during_the_cleanup_are_ignored_and_said_once():
-    """The first SIGTERM interrupts; two more signals sent during the cleanup (the ``finally``
-    block) do not cut it short: it finishes, the note is written once, exit status 143."""
-    out = _python("""
-        import os, signal, sys, time
-        from lrgym.baselines.interrupts import run_command
+#: ``main`` of :func:`_signals_during_the_cleanup`, run under ``run_command``
+_CLEANUP_UNDER_SIGNALS = textwrap.dedent("""
+    def main():
+        try:
+    {start}
+            print("not interrupted")
+        finally:
+    {cleanup}
+            for _ in range(50):  # the handlers run between bytecodes: give them many
+                time.sleep(0.001)
+            print("cleanup finished", flush=True)
 
-        def main():
-            try:
-                os.kill(os.getpid(), signal.SIGTERM)
-                time.sleep(60)  # interrupted at once
-                print("not interrupted")
-            finally:
-                os.kill(os.getpid(), signal.SIGTERM)
-                os.kill(os.getpid(), signal.SIGINT)
-                for _ in range(50):  # the handlers run between bytecodes: give them many
-                    time.sleep(0.001)
-                print("cleanup finished", flush=True)
+    sys.exit(run_command(main, "cmd", exiting=True))
+""")
 
-        sys.exit(run_command(main, "cmd", exiting=True))
-    """)
+
+def _signals_during_the_cleanup(setup: str, start: str, cleanup: str) -> subprocess.CompletedProcess:
+    """Run ``main`` under ``run_command`` in a fresh interpreter: ``setup`` (imports, definitions)
+    first, then ``main``'s ``try`` runs ``start`` (the first SIGTERM, then a sleep it must cut
+    short) and its ``finally`` runs ``cleanup`` (more stop signals) and waits for their handlers.
+    Asserts what every such case must show: the cleanup finished, the later signals were ignored
+    and said so once, exit status 143 and SIGTERM named last. Returns the process for more checks."""
+    def block(code: str) -> str:
+        return textwrap.indent(textwrap.dedent(code).strip("\n"), " " * 8)
+
+    out = _python(textwrap.dedent(setup) + _CLEANUP_UNDER_SIGNALS.format(start=block(start), cleanup=block(cleanup)))
     assert out.returncode == 143, out.stderr
     assert out.stdout == "cleanup finished\n"
     assert out.stderr.count("further stop signals are ignored") == 1, out.stderr
     assert out.stderr.endswith("cmd: interrupted (SIGTERM)\n"), out.stderr
+    return out
+
+
+def test_further_signals_during_the_cleanup_are_ignored_and_said_once():
+    """The first SIGTERM interrupts; two more signals sent during the cleanup (the ``finally``
+    block) do not cut it short: it finishes, the note is written once, exit status 143."""
+    _signals_during_the_cleanup("""
+        import os, signal, sys, time
+        from lrgym.baselines.interrupts import run_command
+    """, start="""
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(60)  # interrupted at once
+    """, cleanup="""
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGINT)
+    """)
 
 
 @pytest.mark.parametrize("where", ["ctypes callback", "__del__", "deferred section in a ctypes callback"])
@@ -107,7 +128,7 @@ def test_a_stop_dropped_by_python_is_raised_again_and_later_ones_ignored(where):
     ends, the cleanup runs, exit 143), and the signals sent during the cleanup are ignored, said
     once. The old code: the run went on ("not interrupted", exit 0) and every later signal was
     ignored, so nothing but ``kill -9`` stopped it."""
-    out = _python(f"""
+    out = _signals_during_the_cleanup("""
         import ctypes, os, signal, sys, time
         from lrgym.baselines.interrupts import defer_stop_signals, run_command
 
@@ -121,32 +142,20 @@ def test_a_stop_dropped_by_python_is_raised_again_and_later_ones_ignored(where):
         def section():
             with defer_stop_signals():
                 send()  # raised as the section ends: in the callback
-
-        def main():
-            try:
-                if {where!r} == "ctypes callback":
-                    ctypes.CFUNCTYPE(None)(send)()
-                elif {where!r} == "__del__":
-                    obj = SendsAsItGoes()
-                    del obj
-                else:
-                    ctypes.CFUNCTYPE(None)(section)()
-                time.sleep(20)  # interrupted at once: the signal, sent again, ends the sleep
-                print("not interrupted")
-            finally:
-                send()
-                send()
-                for _ in range(50):  # the handlers run between bytecodes: give them many
-                    time.sleep(0.001)
-                print("cleanup finished", flush=True)
-
-        sys.exit(run_command(main, "cmd", exiting=True))
+    """, start=f"""
+        if {where!r} == "ctypes callback":
+            ctypes.CFUNCTYPE(None)(send)()
+        elif {where!r} == "__del__":
+            obj = SendsAsItGoes()
+            del obj
+        else:
+            ctypes.CFUNCTYPE(None)(section)()
+        time.sleep(20)  # interrupted at once: the signal, sent again, ends the sleep
+    """, cleanup="""
+        send()
+        send()
     """)
-    assert out.returncode == 143, out.stderr
-    assert out.stdout == "cleanup finished\n"
-    assert out.stderr.count("further stop signals are ignored") == 1, out.stderr
     assert "Exception ignored" not in out.stderr, out.stderr
-    assert out.stderr.endswith("cmd: interrupted (SIGTERM)\n"), out.stderr
 
 
 def test_a_stop_signal_landing_in_an_unraisable_hook_is_not_lost():
