@@ -444,8 +444,9 @@ class TrainingMonitor:
 
         Arrays: this monitor's dtypes, and the shapes a monitor keeps for a whole run (the compiled
         steps index ``stats``, ``memory``, ``obs`` and ``acc`` without a bounds check); ``prev_grad``
-        one-dimensional. Scalars: the counters ``t`` (at most ``horizon``), ``updates`` and
-        ``step_updates`` integers from 0 to :data:`~lrgym.settings.MAX_COUNT`; the flags bools;
+        one-dimensional. Scalars: the counters ``t`` (at most ``horizon``), ``updates``
+        (at most :data:`~lrgym.settings.MAX_COUNT`) and ``step_updates`` (at most ``updates_per_step``:
+        a step's statistics are the mean over its updates) integers from 0; the flags bools;
         ``_first_loss`` a real number, ``_pending_val`` one or None; ``_constants`` None or the 8
         constant info entries :meth:`describe` makes. Each becomes the type the monitor's own
         code gives it, so the compiled steps and :meth:`info` get what they always get."""
@@ -465,7 +466,8 @@ class TrainingMonitor:
                 # the compiled steps index stats, memory, obs and acc unchecked (Numba: no bounds check)
                 raise ValueError(f"monitor state {name!r} has shape {shape}; valid: "
                                  f"{valid if valid is not None else '(n,), one dimension'} (a monitor's state_dict())")
-        for name, limit in (("t", self.horizon), ("updates", MAX_COUNT), ("step_updates", MAX_COUNT)):
+        # step_updates: at most a step's updates (the statistics of a step are averaged over them)
+        for name, limit in (("t", self.horizon), ("updates", MAX_COUNT), ("step_updates", self.updates_per_step)):
             values[name] = _count(state[name], repr(name), limit)
         for name in ("started", "diverged", "_scalar_losses"):
             if not isinstance(state[name], (bool, np.bool_)):

@@ -49,6 +49,8 @@ CONSTANTS = monitor_after(0)._constants
     ("updates", -1, r"'updates' is -1 \(int\); valid: an integer from 0 to 1000000000"),
     ("step_updates", True, r"'step_updates' is True \(bool\); valid: an integer"),
     ("step_updates", None, r"'step_updates' is None \(NoneType\); valid: an integer"),
+    # more updates than a step has: its statistics, averaged over them, wrong (until 2026-12-06: up to 1e9)
+    ("step_updates", INNER + 1, r"'step_updates' is 3 \(int\); valid: an integer from 0 to 2"),
     ("started", 1, r"'started' is 1 \(int\); valid: True or False"),
     ("diverged", "no", r"'diverged' is 'no' \(str\); valid: True or False"),
     ("_scalar_losses", None, r"'_scalar_losses' is None \(NoneType\); valid: True or False"),
