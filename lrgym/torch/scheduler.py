@@ -145,6 +145,7 @@ the attribute).
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import numbers
 import re
@@ -174,6 +175,7 @@ from lrgym.settings import (
     resolve_lr_init,
 )
 from lrgym.tasks.base import S_TRAIN_LOSS
+from lrgym.torch._checkpoint_actions import put_back
 from lrgym.torch._copies import NOT_YET, ORPHANED, BackwardWatch
 from lrgym.torch._tensors import (  # noqa: F401 (flat_grad: lrgym.torch.flat_grad)
     any_nonzero,
@@ -400,12 +402,14 @@ def _load_own_state(policy, state) -> None:
     ``load_state_dict`` copies the tensors that match before it raises about the rest): then the
     state the policy had, taken with its own ``state_dict()`` (deep-copied: it may hand out its
     live arrays) before the call, is loaded back and the error raised, so a refused state leaves
-    the policy as it was, as every other part of :meth:`PolicyScheduler.load_state_dict` does."""
+    the policy as it was, as every other part of :meth:`PolicyScheduler.load_state_dict` does.
+    An interrupt halfway (Ctrl-C) too; the error raised is the first one, a put-back that fails
+    as well said on it (a note), as :func:`~lrgym.torch.checkpoint.restore_plan`'s load does."""
     before = copy.deepcopy(policy.state_dict())
     try:
         policy.load_state_dict(state)
-    except Exception:
-        policy.load_state_dict(before)
+    except BaseException as exc:  # an interrupt halfway too: the policy as it was
+        put_back([functools.partial(policy.load_state_dict, before)], exc)
         raise
 
 

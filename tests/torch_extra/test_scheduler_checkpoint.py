@@ -919,6 +919,46 @@ def test_a_policys_own_load_state_dict_that_raises_halfway_leaves_the_policy_as_
     assert sched2.last_epoch == sched.last_epoch
 
 
+class InterruptedHook(WithHook):
+    """Its load_state_dict sets the counter, then is interrupted (a Ctrl-C halfway); with
+    ``refuse_put_back`` the second call (the state it had, loaded back) raises as well."""
+
+    def __init__(self, refuse_put_back=False):
+        super().__init__()
+        self.refuse_put_back, self.calls = refuse_put_back, 0
+
+    def load_state_dict(self, state):
+        self.calls += 1
+        if self.calls > 1 and self.refuse_put_back:
+            raise RuntimeError("the put-back is refused too")
+        self.t = state["t"]
+        if self.calls == 1:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("refuse_put_back", [False, True])
+def test_a_policys_own_load_state_dict_interrupted_halfway_leaves_the_policy_as_it_was(refuse_put_back):
+    """Until 2026-12-06 the put-back ran on an Exception only: a Ctrl-C after the policy's own
+    load_state_dict set its counter left the counter the saved run's. And a put-back that raised
+    replaced the first error. The first error is raised, a failed put-back a note on it."""
+    model, opt, sched = build(InterruptedHook(refuse_put_back))
+    run(model, opt, sched, range(2 * INNER + 1))
+    state = weights_only_round_trip(sched.state_dict())
+    fresh = InterruptedHook(refuse_put_back)
+    model2, opt2, sched2 = build(fresh, seed=1)
+    run(model2, opt2, sched2, range(2))
+    t, epoch = fresh.t, sched2.last_epoch
+    assert state["policy"]["state"]["t"] != t  # (the load would change it)
+    with pytest.raises(KeyboardInterrupt) as raised:
+        sched2.load_state_dict(state)
+    assert fresh.calls == 2 and sched2.last_epoch == epoch
+    if refuse_put_back:
+        assert getattr(raised.value, "__notes__", []) == [
+            "lrgym could not undo part of the load: RuntimeError: the put-back is refused too"]
+    else:
+        assert fresh.t == t and getattr(raised.value, "__notes__", None) is None
+
+
 def test_a_monitor_state_that_cannot_be_loaded_changes_no_array_and_names_the_bad_one():
     model, opt, sched = build(Learner())
     run(model, opt, sched, range(INNER + 1))
