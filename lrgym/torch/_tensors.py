@@ -51,6 +51,20 @@ def flat_grad(params, out: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
+def record_flat_grad(monitor, losses, params, finite: bool, spare: np.ndarray | None):
+    """``monitor.record_update`` of an update whose gradient is ``params``' :func:`flat_grad`,
+    filled into ``spare`` (the vector the monitor held as its previous gradient one update ago),
+    which the monitor then keeps as its next previous gradient (``keep_grad=True``): two vectors
+    an episode, none allocated or copied per update. Returns ``(grad, spare)``: the gradient
+    recorded and the vector to fill at the next update (the one the monitor held until now; None
+    if it is ``grad``, which the monitor holds). If ``record_update`` refuses the update (a bad
+    loss), the monitor is unchanged and ``spare`` (now filled, held by no one) stays the spare."""
+    grad = flat_grad(params, out=spare)
+    previous = monitor.prev_grad
+    monitor.record_update(losses, grad, finite, keep_grad=True)
+    return grad, (previous if previous is not grad else None)
+
+
 @numba.njit(cache=True, nogil=True)
 def any_nonzero(values) -> bool:
     """``np.any(values)`` of a flat float vector (NaN counts as nonzero, -0.0 as zero), stopping at

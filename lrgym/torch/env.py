@@ -106,13 +106,13 @@ from lrgym.settings import (
     resolve_lr_init,
 )
 from lrgym.torch._tensors import (
-    flat_grad,
     loss_tensor,
     losses_array,
     lr_ratios,
     observed_params,
     one_number,
     params_finite,
+    record_flat_grad,
     set_group_lr,
 )
 from lrgym.torch.optim import make_optimizer
@@ -372,7 +372,7 @@ class TorchTrainingEnv(gym.Env):
         self.optimizer = None
         self.lr = self.lr_init
         self._rng_word = np.zeros(1, dtype=np.uint64)
-        self._grad_buffer = None  # the float64 vector flat_grad fills at the next update (_step)
+        self._grad_buffer = None  # the float64 vector record_flat_grad fills at the next update (_step)
         self._rows = np.zeros(self.batch_size, dtype=np.int64)
         self._batches = None
         self._torch_rng = None  # the env's own torch CPU stream (_own_rng), made at reset
@@ -570,12 +570,9 @@ class TorchTrainingEnv(gym.Env):
             losses = loss_tensor(self.loss_fn(self.model(x), y))
             losses.mean().backward()
             self.optimizer.step()
-            # the gradient fills the vector the monitor held as the previous one, and the monitor keeps
-            # it as the next update's previous gradient: two vectors an episode, none allocated per update
-            grad = flat_grad(observed, out=self._grad_buffer)
-            previous = self.monitor.prev_grad
-            self.monitor.record_update(losses_array(losses), grad, params_finite(params), keep_grad=True)
-            self._grad_buffer = previous if previous is not grad else None  # the monitor holds it no more
+            # two gradient vectors an episode, in turns (record_flat_grad)
+            _, self._grad_buffer = record_flat_grad(self.monitor, losses_array(losses), observed,
+                                                    params_finite(params), self._grad_buffer)
         self.model.eval()
         if self.monitor.diverged:
             train, val, metric = math.inf, math.inf, math.nan

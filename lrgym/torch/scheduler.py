@@ -185,6 +185,7 @@ from lrgym.torch._tensors import (  # noqa: F401 (flat_grad: lrgym.torch.flat_gr
     observed_params,
     one_number,
     params_finite,
+    record_flat_grad,
     reference_lr,
     set_group_lr,
 )
@@ -615,7 +616,7 @@ class PolicyScheduler:
         self._snapshot = None
         self._opt_steps = 0  # optimizer.step() calls since the last step(): 0 = the update was skipped
         self._pending_grad = None  # the flat gradient of that update, when a checkpoint brought it (load_state_dict)
-        self._grad_buffer = None  # the float64 vector flat_grad fills at the next update (not saved or copied)
+        self._grad_buffer = None  # the float64 vector record_flat_grad fills at the next update (not saved or copied)
         self._warned_skip = False
         self._warned_no_grad = False
         self._warned_multi = False
@@ -707,12 +708,9 @@ class PolicyScheduler:
         # after an undone first step prev_grad is empty: no pair for this update (the env's update
         # counter, restored to 0, says the same), as TrainingMonitor.record_update documents
         if pending_grad is None:
-            # the gradient fills the vector the monitor held as the previous one, and the monitor
-            # keeps it as the next update's previous gradient: no vector allocated or copied per update
-            grad = flat_grad(observed, out=getattr(self, "_grad_buffer", None))
-            previous = self.monitor.prev_grad
-            self.monitor.record_update(losses, grad, finite, keep_grad=True)
-            self._grad_buffer = previous if previous is not grad else None  # the monitor holds it no more
+            # two gradient vectors a run, in turns (record_flat_grad)
+            grad, self._grad_buffer = record_flat_grad(self.monitor, losses, observed, finite,
+                                                       getattr(self, "_grad_buffer", None))
         else:
             grad = pending_grad
             self.monitor.record_update(losses, grad, finite)

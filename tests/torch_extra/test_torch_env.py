@@ -1021,10 +1021,11 @@ def test_the_gradient_vectors_are_reused_and_the_episode_is_the_one_of_fresh_vec
     a float64 vector of the model's size at every update and the monitor copied it into prev_grad.
     Reference: the same episodes with a new vector at every update (flat_grad without out), to the
     bit. Over an episode of 18 updates, flat_grad hands out two vectors (one allocation per episode
-    after the first), where it handed out 18."""
-    import lrgym.torch.env as env_module
+    after the first), where it handed out 18. The swap is lrgym.torch._tensors.record_flat_grad's,
+    the scheduler's too (until 2026-12-06 each had its own copy, the env its own flat_grad name)."""
+    import lrgym.torch._tensors as tensors_module
 
-    real = env_module.flat_grad
+    real = tensors_module.flat_grad
     handed = []
 
     def reused(params, out=None):
@@ -1035,7 +1036,7 @@ def test_the_gradient_vectors_are_reused_and_the_episode_is_the_one_of_fresh_vec
         return real(params)
 
     def episodes(flat_grad):
-        monkeypatch.setattr(env_module, "flat_grad", flat_grad)
+        monkeypatch.setattr(tensors_module, "flat_grad", flat_grad)
         env, trace = make_env(), []
         for seed in (0, 1):
             trace.append(env.reset(seed=seed)[0].tobytes())
