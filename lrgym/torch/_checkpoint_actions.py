@@ -21,11 +21,25 @@ from typing import Callable
 
 import torch
 
+from lrgym.torch._checkpoint_format import RestoreError
+
 
 def copy_into(live: torch.Tensor, value: torch.Tensor) -> None:
     """``value``'s elements into the live tensor (a parameter too: outside autograd)."""
     with torch.no_grad():
         live.copy_(value)
+
+
+def load_tensor(live: torch.Tensor, value: torch.Tensor, where: str) -> None:
+    """:func:`copy_into`, a copy torch refuses all the same (one
+    :func:`~lrgym.torch._checkpoint_checks.why_no_copy` cannot
+    foresee: a tensor subclass's own ``copy_``...) a :class:`RestoreError` naming ``where``."""
+    try:
+        copy_into(live, value)
+    except RuntimeError as exc:
+        raise RestoreError(f"cannot restore {where}: torch refuses to copy the saved tensor into the live one "
+                           f"({type(exc).__name__}: {str(exc)[:160]}); valid: a live tensor that takes a copy_() "
+                           "of one of its shape and dtype") from exc
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,9 +71,24 @@ _UNSET = object()
 
 
 def keep_tensor(live: torch.Tensor) -> Callable[[], object]:
-    """The live tensor's elements, copied back into it."""
+    """The live tensor's elements, copied back into it. A copy back that torch refuses as it refused
+    the load's own (which then wrote nothing: torch checks before it writes) has nothing to undo:
+    the elements are still the kept ones, to the bit, and nothing is said."""
     kept = live.detach().clone()
-    return functools.partial(copy_into, live, kept)
+
+    def put_back() -> None:
+        try:
+            copy_into(live, kept)
+        except RuntimeError:
+            if not _same_bits(live, kept):
+                raise
+
+    return put_back
+
+
+def _same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Whether two tensors of one shape and dtype hold the same elements, bit for bit (a NaN too)."""
+    return torch.equal(a.detach().reshape(-1).view(torch.uint8), b.detach().reshape(-1).view(torch.uint8))
 
 
 def keep_object(obj) -> Callable[[], object]:

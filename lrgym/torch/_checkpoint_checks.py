@@ -1,5 +1,5 @@
 """The checks a stored record passes against the live policy before anything is loaded: a
-module's keys and shapes, an optimizer's parameter groups, the live object's class, a scalar's
+module's keys and shapes and live tensors that take a copy, an optimizer's parameter groups, the live object's class, a scalar's
 dtype, a generator's device. Each failure is a :class:`RestoreError` naming where and what is
 valid, so :func:`~lrgym.torch._checkpoint_restore.restore_plan` can refuse a checkpoint whole."""
 
@@ -44,9 +44,22 @@ def torch_generator(device: str, where: str) -> torch.Generator:
             "its generator on a device of this machine") from None
 
 
+def why_no_copy(live: torch.Tensor) -> str | None:
+    """Why torch's ``copy_`` refuses to write into ``live``, known before any write (None: it
+    takes one): elements that share memory (an expanded view, ``torch.zeros(1, 3).expand(2, 3)``:
+    a stride of 0 along an axis of more than one element, torch's own test of internal overlap),
+    or an inference tensor written outside ``torch.inference_mode()``."""
+    if live.layout == torch.strided and any(n > 1 and step == 0 for n, step in zip(live.shape, live.stride())):
+        return "an expanded view, whose elements share memory"
+    if live.is_inference() and not torch.is_inference_mode_enabled():
+        return "an inference tensor (made under torch.inference_mode())"
+    return None
+
+
 def check_module_state(state, live: torch.nn.Module, where: str) -> None:
     """The stored ``state_dict()`` has the live module's keys and tensor shapes (torch's strict
-    ``load_state_dict`` copies what matches before it raises about the rest)."""
+    ``load_state_dict`` copies what matches before it raises about the rest), and each live
+    parameter and buffer takes a copy (:func:`why_no_copy`: ``load_state_dict`` copies into them)."""
     mine = live.state_dict()
     if not isinstance(state, dict) or set(state) != set(mine):
         got = list(state) if isinstance(state, dict) else type(state).__name__
@@ -61,6 +74,11 @@ def check_module_state(state, live: torch.nn.Module, where: str) -> None:
             raise RestoreError(f"cannot restore {where}: its state_dict()[{brief(key)}] is {shape}, this policy's "
                                f"{tuple(tensor.shape)}; valid: build the policy the same way as the one that was "
                                "saved")
+        refused = why_no_copy(tensor) if isinstance(tensor, torch.Tensor) else None
+        if refused is not None:
+            raise RestoreError(f"cannot restore {where}: its live state_dict()[{brief(key)}] is {refused}, which "
+                               "load_state_dict cannot copy the saved values into; valid: a parameter or buffer of "
+                               "its own memory, e.g. register_buffer(name, tensor.clone())")
 
 
 def check_optimizer_state(state, live: torch.optim.Optimizer, where: str) -> None:

@@ -8,8 +8,11 @@ before it, and its own part, undone in reverse order before the error is raised.
 
 Objects, modules, optimizers, generators, enum members and same-shaped tensors are loaded **in
 place** (as ``nn.Module.load_state_dict`` loads parameters); no class is imported or built from
-the file. A forged or damaged record becomes a :class:`RestoreError` naming where it sits and the
-record's valid form (:data:`~lrgym.torch._checkpoint_format.RECORDS`).
+the file. A live tensor that takes no copy (:func:`why_no_copy`: an expanded view, an inference
+tensor) is replaced by the saved one, as a tensor of another shape is; a parameter of that kind
+(an optimizer's, a module's: never replaced) is a :class:`RestoreError` naming where it is. A
+forged or damaged record becomes a :class:`RestoreError` naming where it sits and the record's
+valid form (:data:`~lrgym.torch._checkpoint_format.RECORDS`).
 
 The walk (:func:`_restore`) restores plain data and containers itself and hands each record to
 its kind's restorer (:data:`_RECORD_RESTORERS`, one small function per kind): each checks what
@@ -33,12 +36,12 @@ import torch
 from lrgym.brief import brief
 from lrgym.torch._checkpoint_actions import (
     Action,
-    copy_into,
     keep_items,
     keep_modes,
     keep_object,
     keep_state_dict,
     keep_tensor,
+    load_tensor,
     put_back,
 )
 from lrgym.torch._checkpoint_checks import (
@@ -47,6 +50,7 @@ from lrgym.torch._checkpoint_checks import (
     check_optimizer_state,
     scalar_dtype,
     torch_generator,
+    why_no_copy,
 )
 from lrgym.torch._checkpoint_factories import live_factory
 from lrgym.torch._checkpoint_format import BIT_GENERATORS, RECORDS, TAG, TORCH_STATEFUL, RestoreError, class_name, named
@@ -146,9 +150,17 @@ def _restore(value, live, where: str, memo: Memo):
     if isinstance(value, torch.Tensor):
         index = memo.reserve()
         if isinstance(live, torch.Tensor) and live.shape == value.shape and live.dtype == value.dtype:
-            memo.actions.append(Action(functools.partial(copy_into, live, value),
-                                       functools.partial(keep_tensor, live)))
-            return memo.restore(index, live)
+            refused = why_no_copy(live)
+            if refused is None:
+                memo.actions.append(Action(functools.partial(load_tensor, live, value, where),
+                                           functools.partial(keep_tensor, live)))
+                return memo.restore(index, live)
+            if isinstance(live, torch.nn.Parameter):  # an optimizer's or a module's: never replaced
+                raise RestoreError(f"cannot restore {where}: the live parameter is {refused}, which torch cannot "
+                                   "copy the saved values into; valid: a parameter of its own memory, e.g. "
+                                   "torch.nn.Parameter(tensor.clone())")
+            # no copy into it (nor could the run write into it): the saved tensor in its place, on its device
+            return memo.restore(index, value.to(device=live.device, copy=True))
         return memo.restore(index, value.clone())
     if isinstance(value, np.ndarray):  # a checkpoint of an older lrgym (weights_only=False)
         return value.copy()

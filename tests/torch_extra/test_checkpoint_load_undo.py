@@ -2,7 +2,7 @@
 
 :func:`lrgym.torch.checkpoint.restore_plan` checks everything before it loads anything, but the
 load's own actions can still fail: a class's own ``__setstate__`` that sets attributes and then
-raises, a tensor copy torch refuses (a live tensor that is an expanded view). The actions that ran
+raises, a tensor copy refused at load (a tensor subclass's own ``copy_``). The actions that ran
 before it (a tensor, a net's weights, modes and attributes, an optimizer and an LR scheduler, the
 three kinds of random generator, objects with attributes and slots) are undone. The reference is
 each live part as it was before the load, read through its public API, to the bit; each part is
@@ -68,6 +68,17 @@ class Fussy:
         raise RuntimeError("Fussy refuses its state after setting it")
 
 
+class Refusing(torch.Tensor):
+    """A tensor whose ``copy_`` raises, as torch's own does into a tensor it cannot write: a copy
+    refused at load, which no check before the load foresees."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if func is torch.Tensor.copy_:
+            raise RuntimeError("Refusing takes no copy")
+        return super().__torch_function__(func, types, args, kwargs or {})
+
+
 class Holder:
     """One of each kind a load changes in place; ``last`` is the part whose load raises."""
 
@@ -89,8 +100,8 @@ class Holder:
         self.count = seed
         if last == "setstate":
             self.last = Fussy(seed)
-        else:  # a view whose elements share memory: torch refuses to copy into it
-            self.last = torch.full((1, 3), float(seed)).expand(2, 3)
+        else:  # a tensor whose copy_ raises (Refusing)
+            self.last = torch.full((2, 3), float(seed)).as_subclass(Refusing)
 
     def reset(self, info):
         pass
@@ -120,7 +131,7 @@ class Holder:
         if isinstance(self.last, Fussy):
             self.last.x += 10
         else:
-            self.last = torch.ones(2, 3)  # saved: a plain tensor of the live view's shape
+            self.last = torch.ones(2, 3)  # saved: a plain tensor of the live one's shape
 
 
 def observed(policy) -> dict:
@@ -155,8 +166,10 @@ def test_a_load_action_that_raises_undoes_every_action_before_it(last):
     before = observed(live)
     differs = {k for k in before if before[k] != observed(saved)[k]}
     assert differs == set(before)  # each part is loaded
-    with pytest.raises(RuntimeError, match="Fussy refuses" if last == "setstate" else "more than one element"):
+    with pytest.raises((RuntimeError, ValueError), match="Fussy refuses" if last == "setstate" else
+                       r"^cannot restore policy\.last: torch refuses to copy .*Refusing takes no copy") as raised:
         from_checkpoint(stored, live, "policy")
+    assert getattr(raised.value, "__notes__", None) is None  # every undo ran (the refused copy wrote nothing)
     after = observed(live)
     assert [k for k in before if after[k] != before[k]] == []
     if last == "setstate":
@@ -192,3 +205,81 @@ def test_a_load_without_a_failure_loads_every_part():
     live.last = torch.zeros(2, 3)  # a tensor of its own: the copy succeeds
     from_checkpoint(weights_only_round_trip(to_checkpoint(saved, "policy")), live, "policy")
     assert observed(live) == observed(saved)
+
+
+class Views:
+    """Tensor attributes a run replaces: ``mean`` built as an expanded view (no copy goes into its
+    shared elements), ``frozen`` made under ``torch.inference_mode()`` (no copy into it outside),
+    ``same`` the expanded view under a second name too; ``w`` an ordinary tensor."""
+
+    def __init__(self, seed):
+        self.w = torch.full((3,), float(seed))
+        self.mean = torch.full((1, 3), float(seed)).expand(2, 3)
+        self.same = self.mean
+        with torch.inference_mode():
+            self.frozen = torch.full((4,), float(seed))
+
+    def advance(self):
+        self.w += 1.0
+        self.mean = self.same = torch.arange(6.0).reshape(2, 3)
+        self.frozen = torch.arange(4.0) / 3
+
+
+def test_a_tensor_attribute_that_takes_no_copy_is_replaced_by_the_saved_one():
+    """Until 2026-12-06 an expanded view (or an inference tensor) built at construction, replaced by
+    a plain tensor during the run, could not be resumed: the load raised torch's bare 'more than
+    one element of the written-to tensor refers to a single memory location', naming no attribute,
+    noted 'lrgym could not undo part of the load'. The reference: the saved policy (the values, and
+    that the two names share one tensor); an ordinary tensor is still loaded in place."""
+    saved = Views(1)
+    saved.advance()
+    live = Views(2)
+    w = live.w
+    from_checkpoint(weights_only_round_trip(to_checkpoint(saved, "policy")), live, "policy")
+    assert live.w is w and torch.equal(live.w, saved.w)
+    for name in ("mean", "frozen"):
+        assert getattr(live, name).numpy().tobytes() == getattr(saved, name).numpy().tobytes(), name
+    assert live.same is live.mean
+    live.mean += 1.0  # a plain tensor of its own now: the run writes into it again
+    assert not live.frozen.is_inference()
+
+
+def test_a_parameter_that_takes_no_copy_is_refused_by_name_before_anything_loads():
+    """A parameter is the optimizer's and the module's: never replaced. One built as an expanded
+    view is refused naming where it is, before the ordinary tensor beside it is loaded."""
+    class WithParameter:
+        def __init__(self, seed):
+            self.w = torch.full((3,), float(seed))
+            self.p = torch.nn.Parameter(torch.full((1, 3), float(seed)).expand(2, 3))
+
+    live = WithParameter(2)
+    w, p = live.w.clone(), live.p
+    with pytest.raises(ValueError, match=r"^cannot restore policy\.p: the live parameter is an expanded view"):
+        from_checkpoint(weights_only_round_trip(to_checkpoint(WithParameter(1), "policy")), live, "policy")
+    assert torch.equal(live.w, w) and live.p is p
+
+
+class ExpandedBuffer(torch.nn.Module):
+    """A module whose buffer is registered as an expanded view; ``load_state_dict`` copies into it."""
+
+    def __init__(self, seed):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.body = torch.nn.Linear(2, 3)
+        self.register_buffer("scale", torch.full((1, 3), float(seed)).expand(2, 3))
+
+
+def test_a_module_buffer_that_takes_no_copy_is_refused_by_name_before_anything_loads():
+    """Until 2026-12-06 torch's load_state_dict copied the weights, then raised about the buffer
+    ('While copying the parameter named "scale"...'), and the undo, refused alike, added 'lrgym
+    could not undo part of the load'. It is refused before the load, naming the policy's place and
+    the key; nothing changes (the reference: the live module's state_dict() before)."""
+    saved = ExpandedBuffer(1)
+    saved.scale = torch.ones(2, 3)  # replaced during the run: a buffer of its own memory
+    live = ExpandedBuffer(2)
+    before = [t.clone() for t in live.state_dict().values()]
+    with pytest.raises(ValueError, match=r"^cannot restore policy: its live state_dict\(\)\['scale'\] is an "
+                                         r"expanded view") as raised:
+        from_checkpoint(weights_only_round_trip(to_checkpoint(saved, "policy")), live, "policy")
+    assert getattr(raised.value, "__notes__", None) is None
+    assert all(torch.equal(a, b) for a, b in zip(live.state_dict().values(), before))
