@@ -6,6 +6,12 @@ of more than :data:`MAX_RATINGS_BYTES` is refused before it is read (and one who
 less, as /proc's files, once that much is read), a line of more than :data:`MAX_LINE_CHARS` is
 refused without reading more than a block past it, and a pipe or a terminal (``/dev/stdin``) is
 refused: the file is read more than once. It is parsed a block at a time (:data:`BLOCK_BYTES`).
+
+Memory is what bounds a large file, so each reading holds little more than its result:
+:func:`load_ratings` fills arrays made for the file's line count (24 bytes a rating), and
+:func:`file_positives` (what an env keeps: the distinct positive pairs, 16 bytes each) keeps a
+block's positives at a time and turns them into sorted pairs in place (:func:`_remapped_pairs`),
+at a peak of about the positives' 16 bytes and one block's parse.
 """
 
 from __future__ import annotations
@@ -241,29 +247,38 @@ def load_ratings(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return users, items, ratings
 
 
-def _rows(path: str, positives_only: bool = False):
+def _rows(path: str):
     """(user ids, item ids, ratings) of the checked ratings file ``path``, in arrays made for its
-    line count and filled a block at a time (views of them: cut to the rows); ``positives_only``
-    keeps only the rows rated :data:`POSITIVE_RATING` or more, and no ratings (None)."""
+    line count and filled a block at a time (views of them: cut to the rows)."""
     rows = _line_count(path)
-    users, items = np.empty(rows, np.int64), np.empty(rows, np.int64)
-    ratings = None if positives_only else np.empty(rows, np.float64)
-    n = rated = 0
+    users, items, ratings = np.empty(rows, np.int64), np.empty(rows, np.int64), np.empty(rows, np.float64)
+    n = 0
     for u, i, r in _parsed_blocks(path):
-        rated += len(r)
-        if positives_only:
-            keep = r >= POSITIVE_RATING
-            u, i = u[keep], i[keep]
         if n + len(u) > rows:
             raise ValueError(f"ratings file {path} changed while it was read (more lines than it had); "
                              "valid: a file no one writes meanwhile")
-        users[n:n + len(u)], items[n:n + len(u)] = u, i
-        if ratings is not None:
-            ratings[n:n + len(u)] = r
+        users[n:n + len(u)], items[n:n + len(u)], ratings[n:n + len(u)] = u, i, r
         n += len(u)
+    if not n:
+        raise _no_ratings(path)
+    return users[:n], items[:n], ratings[:n]
+
+
+def _positive_blocks(path: str):
+    """(user ids, item ids) of the rows of the checked ratings file ``path`` rated
+    :data:`POSITIVE_RATING` or more, as lists of one array a block: 16 bytes a positive, where
+    arrays made for the line count held 16 bytes a line (ten times the positives when one rating
+    in ten is one)."""
+    user_blocks, item_blocks, rated = [], [], 0
+    for u, i, r in _parsed_blocks(path):
+        rated += len(r)
+        keep = r >= POSITIVE_RATING
+        if keep.any():
+            user_blocks.append(u[keep])
+            item_blocks.append(i[keep])
     if not rated:
         raise _no_ratings(path)
-    return users[:n], items[:n], None if ratings is None else ratings[:n]
+    return user_blocks, item_blocks
 
 
 def _line_count(path: str) -> int:
@@ -283,28 +298,89 @@ def positives_from_ratings(users, items, ratings, threshold: float = POSITIVE_RA
     keep = ratings >= threshold
     if not keep.any():
         raise ValueError(f"no rating >= {threshold}: no positives")
-    return _remapped_pairs(users[keep], items[keep])
+    return _remapped_pairs([users[keep]], [items[keep]])
 
 
-def _remapped_pairs(users: np.ndarray, items: np.ndarray):
-    """The distinct (user, item) pairs of the positives, users and items remapped to 0..n−1 in
-    increasing order of their ids, sorted by (user, item); n_users, n_items. The pair u·n_items + i
-    is one int64 key (n_users · n_items ≤ 2**56), sorted once (``np.unique(..., axis=0)`` of the
-    pairs sorted row views: slower and larger)."""
-    user_ids, u = np.unique(users, return_inverse=True)
-    item_ids, i = np.unique(items, return_inverse=True)
-    n_items = len(item_ids)
-    keys = np.unique(u.astype(np.int64) * n_items + i)
-    return keys // n_items, keys % n_items, len(user_ids), n_items
+def _sorted_distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values of ``values``, increasing, as ``np.unique`` gives them; ``values``
+    (an array of the caller's own) is sorted in place. Beside the values it holds a byte a value
+    (the mask) and the result: ``np.unique`` sorts a copy, or (NumPy 2.4, this venv's) builds a hash
+    table, outside NumPy's arrays, so that tracemalloc sees none of it: 57 resident bytes a distinct
+    int64 where sorting a copy took 17."""
+    values.sort()
+    if len(values) < 2:
+        return values
+    is_new = np.empty(len(values), dtype=bool)
+    is_new[0] = True
+    np.not_equal(values[1:], values[:-1], out=is_new[1:])
+    return values[is_new]
+
+
+#: the fewest distinct ids of blocks held before they are merged into the ids (512 KiB of them)
+_HELD_IDS = 2**16
+
+
+def _distinct_ids(blocks: list) -> np.ndarray:
+    """The distinct ids of the arrays ``blocks``, increasing: each block's distinct ids, merged
+    into the ids once they are more than the ids so far and :data:`_HELD_IDS`. Merging them all at
+    the end held each block's (with users or items spread over the file, as many as the file's
+    positives); merging at each block sorted the ids once a block."""
+    ids, held, n_held = np.empty(0, blocks[0].dtype if blocks else np.int64), [], 0
+    for k, block in enumerate(blocks):
+        held.append(np.unique(block))
+        n_held += len(held[-1])
+        if n_held > max(len(ids), _HELD_IDS) or k == len(blocks) - 1:
+            ids = _sorted_distinct(np.concatenate([ids, *held]))
+            held, n_held = [], 0
+    return ids
+
+
+def _remapped_pairs(user_blocks: list, item_blocks: list):
+    """The distinct (user, item) pairs of the positives, given as lists of arrays (one a block, of
+    the caller's own: the lists are emptied), users and items remapped to 0..n−1 in increasing order
+    of their ids, sorted by (user, item); n_users, n_items.
+
+    The memory is what bounds a large file (the result is 16 bytes a positive pair), so each step
+    frees what the next does not need:
+
+    1. the users' ids and the items', increasing (:func:`_distinct_ids`: a few times the ids, small
+       beside the blocks);
+    2. each block's pairs become one int64 key u·n_items + i (n_users · n_items ≤ 2**56), the index
+       of u in the sorted ids by ``np.searchsorted`` (what ``np.unique(..., return_inverse=True)``
+       gives, holding 41 bytes a value: a copy, an argsort, the sorted copy, cumulative sums), and
+       the block's ids are dropped: 8 bytes a positive;
+    3. the keys in one array, sorted in place, the distinct ones kept (``_sorted_distinct``);
+    4. the pairs, u = key // n_items and i = key % n_items, the latter in the keys' array.
+
+    The blocks themselves are 16 bytes a positive; from there the steps hold at most 17 (the keys
+    twice at step 3, then the keys, the mask and the distinct keys). The reading before held
+    arrays made for the line count, then ``np.unique(..., return_inverse=True)`` of the users and
+    of the items, the keys in new arrays and their ``np.unique``: ≈ 66 bytes a positive when every
+    rating was one, 4 times the result (``benchmarks/positives_memory.py``)."""
+    user_ids, item_ids = _distinct_ids(user_blocks), _distinct_ids(item_blocks)
+    n_users, n_items = len(user_ids), len(item_ids)
+    key_blocks = []
+    while user_blocks:
+        keys = np.searchsorted(user_ids, user_blocks.pop(0)).astype(np.int64, copy=False)
+        keys *= n_items
+        keys += np.searchsorted(item_ids, item_blocks.pop(0))
+        key_blocks.append(keys)
+    del user_ids, item_ids
+    keys = np.concatenate(key_blocks)
+    key_blocks.clear()
+    keys = _sorted_distinct(keys)
+    users = keys // n_items
+    np.remainder(keys, n_items, out=keys)
+    return users, keys, n_users, n_items
 
 
 @functools.lru_cache(maxsize=4)
 def _file_positives(path: str, mtime: float, size: int):
     """The file's positives, kept a block at a time (16 bytes a positive, not 24 a rating)."""
-    users, items, _ = _rows(path, positives_only=True)
-    if not len(users):
+    user_blocks, item_blocks = _positive_blocks(path)
+    if not user_blocks:
         raise ValueError(f"{path}: no rating >= {POSITIVE_RATING}: no positives")
-    return _remapped_pairs(users, items)
+    return _remapped_pairs(user_blocks, item_blocks)
 
 
 def file_positives(path: str):
