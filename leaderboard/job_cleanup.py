@@ -89,37 +89,20 @@ def _reap() -> None:
 
 def clean_files(files: dict[str, bytes]) -> None:
     """Without namespaces: empty the policy's scratch folder but for the submission's files,
-    written again as they came. (In the namespaces the host cleans nothing: each job had fresh
-    mounts of its own, and the host never walks a folder a policy could have written to.)"""
-    import shutil
+    written again as they came; its folders removed however deep or closed, following no link
+    (:func:`~lrgym.leaderboard.sandbox_folders.remove_folder`: a chain of 1,500 folders made the
+    recursive walk here raise RecursionError, and the job failed as the grader's error). (In the
+    namespaces the host cleans nothing: each job had fresh mounts of its own, and the host never
+    walks a folder a policy could have written to.)"""
+    from lrgym.leaderboard.sandbox_folders import remove_folder
 
     for name in os.listdir(sandbox_root.ROOT):
         path = os.path.join(sandbox_root.ROOT, name)
-        if os.path.isdir(path) and not os.path.islink(path):
-            _make_removable(path)
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
+        remove_folder(path)  # a folder (no link is followed); a file or a link is unlinked below
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
     write_files(files, os.path.join(sandbox_root.ROOT, "submission"))
     os.makedirs(os.path.join(sandbox_root.ROOT, "work"), mode=0o700, exist_ok=True)
     os.chdir(os.path.join(sandbox_root.ROOT, "work"))  # the folder removed above was this process's working directory
-
-
-def _make_removable(path: str) -> None:
-    import stat
-
-    for top, dirs, _ in os.walk(path, onerror=lambda e: None):
-        for d in dirs:
-            try:
-                full = os.path.join(top, d)
-                if not os.path.islink(full):
-                    os.chmod(full, 0o700)
-            except OSError:
-                pass
-    try:
-        os.chmod(path, stat.S_IRWXU)
-    except OSError:
-        pass

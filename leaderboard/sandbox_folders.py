@@ -6,15 +6,17 @@ table): it works in a scratch folder inside the grader's private one, which
 :class:`lrgym.leaderboard.sandbox.PolicyProcess` measures (:func:`folder_bytes`) every
 :data:`SCRATCH_CHECK_SECONDS`, sooner when the file system's free space (:func:`free_bytes`)
 dropped by more than the folder had left below ``tmp_mb``. The grader's private folder of every
-sandbox, whatever the mode, is removed with :func:`remove_folder`.
+sandbox, whatever the mode, is removed with :func:`remove_folder`, as are a worker's temp folder
+and, without namespaces, what a job left in the scratch folder
+(:func:`lrgym.leaderboard.job_cleanup.clean_files`).
 """
 
 from __future__ import annotations
 
 import errno
 import os
-import shutil
 import stat
+import time
 
 __all__ = ["SCRATCH_CHECK_SECONDS", "SCRATCH_MIN_ENTRY_BYTES", "folder_bytes", "free_bytes", "remove_folder"]
 
@@ -94,53 +96,106 @@ def free_bytes(path: str) -> int | None:
 
 def remove_folder(path: str) -> None:
     """Remove ``path`` and everything in it, also what its owner made unreadable or unsearchable
-    (a policy's ``chmod 000`` folder was left behind by ``rmtree(ignore_errors=True)``): every
-    folder in it is made ``u+rwx`` again and the removal retried.
+    (a policy's ``chmod 000`` folder was left behind by ``rmtree(ignore_errors=True)``), however
+    deep: every folder is made ``u+rwx`` and emptied, its folders first moved up into ``path``
+    itself (:func:`_empty_folder`), so no folder is ever more than one name below ``path``. (A
+    chain of 1,500 folders made Python's recursive ``rmtree`` raise RecursionError out of the
+    grader, and every later sweep of the leftover (:func:`lrgym.leaderboard.pool.sweep_orphaned_scratch`)
+    raised it again: no grader of that user could start a worker; opening each folder from
+    ``path`` one name at a time cost a chain's depth squared.)
 
     The owner may still be running (a policy process outliving its worker) and the grader may be
     root, so no link is ever followed, not even one swapped in for a folder while it is opened
-    up: each folder is opened (:func:`_open_folder`) one name at a time from ``path`` with
-    ``O_NOFOLLOW``, and changed and listed through that descriptor, the folder opened, whatever
-    has its name since."""
-    shutil.rmtree(path, ignore_errors=True)
-    if not os.path.lexists(path):
-        return
-    todo: list[tuple[str, ...]] = [()]  # folders to open up, as their names below ``path``
-    while todo:
-        names = todo.pop()
-        try:
-            fd = _open_folder(path, names)
-        except OSError:
-            continue  # gone, or no folder (any more): a file or a link, left to rmtree
-        try:
-            by_fd = f"/proc/self/fd/{fd}"  # the folder opened, not what its path names now
-            os.chmod(by_fd, stat.S_IMODE(os.fstat(fd).st_mode) | stat.S_IRWXU)
-            readable = os.open(by_fd, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            try:
-                with os.scandir(readable) as listing:  # scandir lists a copy of the descriptor
-                    todo.extend(names + (entry.name,) for entry in listing if entry.is_dir(follow_symlinks=False))
-            finally:
-                os.close(readable)
-        except OSError:
-            continue
-        finally:
-            os.close(fd)
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def _open_folder(path: str, names: tuple[str, ...]) -> int:
-    """An ``O_PATH`` descriptor of the folder ``path``/``names``, each of ``path``'s last name and
-    ``names`` opened relative to the one before with ``O_NOFOLLOW | O_DIRECTORY``: a link or a
-    file at any of them raises OSError (the folders above ``path`` are the grader's own). An
-    ``O_PATH`` descriptor needs no read or search permission of the folder itself."""
-    flags = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(path, flags)
+    up: each folder is opened by its name in the folder opened before it with ``O_PATH |
+    O_NOFOLLOW``, changed and listed through that descriptor (the folder opened, whatever has its
+    name since), and moved or removed by its name in that folder (a link moved is a link). What
+    cannot be removed (a live owner writing on, for longer than :data:`REMOVE_SECONDS`) stays
+    for the caller's next try."""
     try:
-        for name in names:
-            child = os.open(name, flags, dir_fd=fd)
-            os.close(fd)
-            fd = child
+        listing = _opened_up(_open_folder(path))
+    except OSError:
+        return  # gone, or no folder: a link or a file at ``path`` is not the grader's to follow
+    moved, deadline = 0, time.monotonic() + REMOVE_SECONDS
+    try:
+        progress = True
+        # a round over ``path``'s entries; the folders moved up in one come in the next
+        while progress and time.monotonic() < deadline:
+            progress = False
+            with os.scandir(listing) as entries:  # scandir lists a copy of the descriptor
+                names = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
+            for name, is_folder in names:
+                if is_folder:
+                    moved, emptied = _empty_folder(listing, name, moved)
+                    progress |= emptied
+                try:
+                    (os.rmdir if is_folder else os.unlink)(name, dir_fd=listing)
+                    progress = True
+                except OSError:
+                    pass  # changed meanwhile: looked at again in the next round
+    finally:
+        os.close(listing)
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass  # not empty: a live owner wrote on, or what stayed above
+
+
+#: how long one :func:`remove_folder` goes on while each round over the folder still removes
+#: something (a live owner may write on for ever)
+REMOVE_SECONDS = 10.0
+#: the name a folder moved up into the removed folder gets (:func:`_empty_folder`), numbered
+_MOVED_UP = ".lrgym-removing-{}"
+
+
+def _empty_folder(parent: int, name: str, moved: int) -> tuple[int, bool]:
+    """Open up the folder ``name`` of the folder ``parent`` (a readable descriptor) and empty
+    it: its files and links are removed, its folders moved up into ``parent`` (named
+    :data:`_MOVED_UP`, numbered from ``moved``). Returns (the next number, whether anything
+    changed). A name that is no folder (any more), or that cannot be opened, changes nothing."""
+    try:
+        listing = _opened_up(_open_folder(name, parent))
+    except OSError:
+        return moved, False
+    changed = False
+    try:
+        with os.scandir(listing) as entries:
+            names = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
+        for child, is_folder in names:
+            try:
+                if is_folder:
+                    # a folder moved to another folder needs write permission of its own
+                    os.close(_opened_up(_open_folder(child, listing), readable=False))
+                    os.rename(child, _MOVED_UP.format(moved), src_dir_fd=listing, dst_dir_fd=parent)
+                    moved += 1
+                else:
+                    os.unlink(child, dir_fd=listing)
+                changed = True
+            except OSError:
+                moved += 1  # (a name taken by the owner: the next one)
+    finally:
+        os.close(listing)
+    return moved, changed
+
+
+def _open_folder(name: str, dir_fd: int | None = None) -> int:
+    """An ``O_PATH`` descriptor of the folder ``name`` (in the folder ``dir_fd``, if given),
+    opened with ``O_NOFOLLOW | O_DIRECTORY``: a link or a file there raises OSError. An
+    ``O_PATH`` descriptor needs no read or search permission of the folder itself."""
+    return os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+
+
+def _opened_up(fd: int, readable: bool = True) -> int | None:
+    """Make the folder of the ``O_PATH`` descriptor ``fd`` ``u+rwx`` (through ``/proc/self/fd``:
+    the folder opened, not what its path names now) and return a descriptor that lists it (or,
+    not ``readable``, ``fd`` itself). Closes ``fd`` when it raises or returns another."""
+    by_fd = f"/proc/self/fd/{fd}"
+    try:
+        os.chmod(by_fd, stat.S_IMODE(os.fstat(fd).st_mode) | stat.S_IRWXU)
+        if not readable:
+            return fd
+        listing = os.open(by_fd, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except BaseException:
         os.close(fd)
         raise
-    return fd
+    os.close(fd)
+    return listing

@@ -253,8 +253,7 @@ def test_remove_folder_follows_no_link_swapped_in_for_a_folder(tmp_path, monkeyp
         (root / "a").symlink_to(outside)
         done.append(True)
 
-    # as if rmtree had left it all (it does as an ordinary user, chmod 000; as root a policy
-    # writing on): the walk runs, and its work is seen before anything is removed
+    # as if rmtree left it all (it does as an ordinary user, chmod 000; as root a policy writing on)
     monkeypatch.setattr(shutil, "rmtree", lambda *args, **kwargs: None)
     monkeypatch.setattr(os, "chmod", chmod_racing)
     remove_folder(str(root))
@@ -262,8 +261,8 @@ def test_remove_folder_follows_no_link_swapped_in_for_a_folder(tmp_path, monkeyp
     assert done
     mode = lambda p: stat.S_IMODE(os.lstat(p).st_mode)  # noqa: E731
     assert (mode(outside), mode(outside / "b")) == (0o500, 0o500), "a folder outside was changed"
-    assert mode(root) & 0o700 == 0o700 and mode(away) == 0o700, "the folders opened were not made u+rwx"
-    remove_folder(str(root))
+    assert mode(away) == 0o700, "the folder opened was not made u+rwx"
+    remove_folder(str(root))  # (rmtree as it is)
     assert not os.path.lexists(root) and os.path.isdir(outside / "b")
 
 
@@ -470,6 +469,123 @@ def test_without_namespaces_a_worker_killed_at_the_time_limit_leaves_no_policy_p
     assert out["reached_act"], "the policy never reached act() within the time limit: nothing was tested"
     assert out["left_running"] == [], "the policy's processes outlived its killed worker"
     assert out["left_in_tmp"] == [], "the killed worker's temp folder was left behind"
+
+
+def _folder_chain(top, depth: int) -> None:
+    """``depth`` folders ``a`` one in another below ``top``, made through descriptors (the path of
+    the deepest is longer than any path the kernel takes), the one in the middle ``chmod 000``."""
+    fd, middle = os.open(top, os.O_RDONLY | os.O_DIRECTORY), None
+    try:
+        for level in range(depth):
+            os.mkdir("a", dir_fd=fd)
+            child = os.open("a", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            if level == depth // 2:
+                middle = os.dup(child)
+            os.close(fd)
+            fd = child
+        open(os.open("data", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=fd), "w").close()
+        os.chmod(f"/proc/self/fd/{middle}", 0)
+    finally:
+        os.close(fd)
+        if middle is not None:
+            os.close(middle)
+
+
+def test_remove_folder_and_the_sweep_remove_a_chain_of_folders_deeper_than_pythons_recursion(tmp_path):
+    """A chain of 3,000 folders (a policy makes one in well under a second without namespaces):
+    ``shutil.rmtree``, recursive in Python 3.11, raised RecursionError out of ``remove_folder``
+    (``ignore_errors`` ignores OSError only), so out of the grader closing the sandbox, and the
+    worker's temp folder stayed, raising it again in every later grader's sweep, before any
+    worker starts. Removed now, and fast (no folder opened from the top one name at a time)."""
+    import subprocess
+    import time
+
+    from lrgym.leaderboard.pool import SCRATCH_PREFIX, sweep_orphaned_scratch
+
+    try:
+        (tmp_path / "private").mkdir()
+        _folder_chain(tmp_path / "private", 3000)
+        t0 = time.monotonic()
+        remove_folder(str(tmp_path / "private"))
+        assert not os.path.lexists(tmp_path / "private")
+        assert time.monotonic() - t0 < 10
+
+        gone = subprocess.Popen(["true"])
+        gone.wait()  # a worker's owner that has ended (an older name: the pid alone)
+        left = tmp_path / f"{SCRATCH_PREFIX}{gone.pid}-x"
+        left.mkdir()
+        _folder_chain(left, 3000)
+        assert sweep_orphaned_scratch(str(tmp_path)) == 1
+        assert os.listdir(tmp_path) == []
+    finally:  # what a failure left, which pytest's own clean-up (rmtree) could not remove either
+        subprocess.run(["chmod", "-R", "u+rwx", str(tmp_path)], capture_output=True)
+        subprocess.run(["rm", "-rf", *map(str, tmp_path.iterdir())], capture_output=True)
+
+
+DEEP_FOLDERS_SCRIPT = '''
+import json, os, sys, tempfile
+sys.path.insert(0, TESTS)
+from lb_helpers import tiny_suite
+from lrgym.leaderboard.references import load_references
+from lrgym.leaderboard.runner import run_suite, submission_spec
+from lrgym.leaderboard.sandbox import mode
+
+POLICY = """
+import os
+class Deep:  # a chain of 1,500 folders in its scratch folder, then Keep's action
+    name = "deep"; optimizer = "sgd"; action_mode = "discrete"
+    made = False
+    def reset(self, info):
+        pass
+    def act(self, obs, info):
+        if not self.made:
+            self.made = True
+            fd = os.open(".", os.O_RDONLY)
+            for _ in range(1500):
+                os.mkdir("a", dir_fd=fd)
+                child = os.open("a", os.O_RDONLY, dir_fd=fd)
+                os.close(fd)
+                fd = child
+            os.close(fd)
+        return 2
+class Keep(Deep):
+    name = "keep"
+    made = True
+"""
+tmp = tempfile.mkdtemp(prefix="lrgym-test-deep-folders-")  # the grader's temp folder: the workers' go there
+aside = tempfile.mkdtemp(prefix="lrgym-test-deep-folders-aside-")
+tempfile.tempdir = os.environ["TMPDIR"] = tmp
+os.environ["LRGYM_CACHE"] = os.path.join(aside, "cache")  # the references of this user's own
+with open(os.path.join(aside, "pol.py"), "w") as f:
+    f.write(POLICY)
+suite = tiny_suite("deep", seeds=(0,))
+references = load_references(suite, n_workers=1)
+out = {"kind": mode()["kind"], "uid": os.getuid()}
+for attr in ("Deep", "Keep"):
+    try:
+        [outcome] = run_suite([submission_spec(os.path.join(aside, "pol.py") + ":" + attr)], suite,
+                              references=references, n_workers=1, time_limit=120)
+        out[attr] = outcome.entry.failure_reason or [run.score for run in outcome.runs]
+    except Exception as exc:  # what escaped the grader
+        out[attr] = f"grader error: {type(exc).__name__}: {exc}"
+    out[attr + "_left_in_tmp"] = sorted(os.listdir(tmp))
+os.system(f"chmod -R u+rwx {tmp} {aside}; rm -rf {tmp} {aside}")  # what a failing grader left
+print(json.dumps(out))
+'''
+
+
+def test_without_namespaces_a_policys_chain_of_folders_is_removed_and_its_entry_graded():
+    """As an ordinary user without namespaces: a policy leaving a chain of 1,500 folders in its
+    scratch folder (within ``tmp_mb``: 6 MB) made the host's clean-up between jobs raise
+    RecursionError (the entry failed, said as the grader's error), then the grader's
+    ``remove_folder`` raise it out of ``run_suite`` (no entry recorded), the worker's temp folder
+    left for every later grader's sweep to raise on again. Now graded as ``Keep`` is, nothing left."""
+    script = DEEP_FOLDERS_SCRIPT.replace("TESTS", repr(os.path.join(REPO, "tests", "leaderboard")))
+    out = _run_as_ordinary_user(script, {"LRGYM_SANDBOX": "off"})
+    assert out["kind"] == "none" and out["uid"] != 0
+    assert isinstance(out["Keep"], list), out["Keep"]
+    assert out["Deep"] == out["Keep"], out["Deep"]
+    assert out["Deep_left_in_tmp"] == [] and out["Keep_left_in_tmp"] == []
 
 
 # ---- /proc -------------------------------------------------------------------------------------
