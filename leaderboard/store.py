@@ -899,7 +899,7 @@ class ResultStore:
         file of a stored result, which would be said to wait for a name, run after run."""
         try:
             token = _loads(_read_side_file(kept))["entry"]["token"]
-        except (OSError, ValueError, TypeError, KeyError):
+        except _SIDE_FILE_ERRORS:
             return False
         return token is not None and self.conn.execute(
             "SELECT 1 FROM entries WHERE token = ?", (token,)).fetchone() is not None
@@ -1017,7 +1017,7 @@ class ResultStore:
             try:  # (bytes that are no UTF-8, a UnicodeDecodeError, are no whole result: graders write ASCII JSON)
                 data = _loads(raw.decode("utf-8"))
                 whole = data["entry"]["token"] + ".json" == name and isinstance(data["runs"], list)
-            except (ValueError, TypeError, KeyError):
+            except _SIDE_FILE_ERRORS:
                 whole = False
             text = raw.decode("utf-8", "replace")
             if whole:
@@ -1059,7 +1059,7 @@ class ResultStore:
             name = str(entry["name"])
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, TypeError, KeyError) as exc:
+        except _SIDE_FILE_ERRORS as exc:
             return f"a result is kept in {kept} (unreadable: {type(exc).__name__}); it was not stored"
         try:  # the store's reason, found again
             _check_text_fields(EntryRecord(**{**entry, "id": None, "n_runs": None}))
@@ -1076,7 +1076,7 @@ class ResultStore:
             name, owner, suite = entry["name"], entry.get("owner"), entry.get("suite_version")
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, TypeError, KeyError):
+        except _SIDE_FILE_ERRORS:
             return f"a result is kept in {kept} (unreadable: {kept.name}); it was not stored"
         reason = self.name_available(name, suite, owner) or "the name is free again"
         return kept_message(name, f"{reason}; owner {owner!r}", kept, self.path, ran=False)
@@ -1197,8 +1197,10 @@ class NotRegularFileError(OSError):
 
 
 #: what reading a side file that is no result of this lrgym raises (:func:`_read_side_result`):
-#: damaged, of another lrgym version (a field this one has not), no regular file
-_SIDE_FILE_ERRORS = (OSError, ValueError, TypeError, KeyError, AttributeError)
+#: damaged, of another lrgym version (a field this one has not), no regular file, JSON nested
+#: deeper than the parser recurses (``[`` 100,000 times: RecursionError, which stopped every flush,
+#: so every grading run of the store, and every board, until the file was removed by hand)
+_SIDE_FILE_ERRORS = (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError)
 
 
 def _read_side_result(path: Path) -> tuple[EntryRecord, list[RunRecord]]:

@@ -500,6 +500,26 @@ def test_the_board_reads_a_side_file_as_the_flush_does_not_its_name_alone(tmp_pa
     assert newer.exists() and no_runs.exists()
 
 
+def test_a_side_file_nested_deeper_than_the_parser_recurses_is_said_and_never_stops_the_flush(tmp_path):
+    """A side file of ``[`` 100,000 times (100 KB: anyone who writes as the grader's user, a policy
+    without namespaces among them) raised RecursionError out of every flush, so out of every
+    grading run of the store before it graded anything, bob's whole result beside it never stored,
+    and out of ``show``. It is one more side file no run can read: said by both, it stays."""
+    db = tmp_path / "r.sqlite"
+    with ResultStore(db) as store:
+        store.add_entry(synthetic_entry(SUITE, "fixed"), synthetic_runs(SUITE, [[0.25], [0.75]]))
+        store._write_pending(_bobs_entry(token=TOKEN), synthetic_runs(SUITE, [[0.5], [0.5]]))
+        nested = store.pending_dir / ("c" * 32 + ".json")
+        nested.write_text("[" * 100_000)
+    out = _show(db)
+    assert f"a side file {nested} could not be read (RecursionError" in out and "stays there" in out, out
+    said = []
+    with ResultStore(db) as grader:
+        assert len(grader.flush_pending(log=said.append)) == 1  # bob's; the nested one stays, said
+    assert len(said) == 1 and "could not be read (RecursionError" in said[0] and "stays there" in said[0], said
+    assert nested.exists()
+
+
 def _show(db: Path) -> str:
     typer_testing = pytest.importorskip("typer.testing")
     from lrgym.leaderboard.cli import app
