@@ -446,29 +446,44 @@ def test_a_fifo_named_like_a_side_file_is_said_and_never_blocks_the_flush_or_the
     assert all(fifo.exists() for fifo in fifos)
 
 
+def _side_files_no_run_reads_are_said_and_stay(tmp_path, write_side_files, reason: str = "") -> None:
+    """Beside bob's readable result waiting in the pending folder, the side files that
+    ``write_side_files(pending_dir)`` makes (and returns) are ones no run can read: ``show`` says
+    each could not be read (``reason`` starting the parenthesis) and stays there, never that it
+    waits for a run to write it, and still says bob's waits; a grading run's flush stores bob's
+    alone, says each of the others, and leaves them where they are."""
+    db = tmp_path / "r.sqlite"
+    with ResultStore(db) as store:
+        store.add_entry(synthetic_entry(SUITE, "fixed"), synthetic_runs(SUITE, [[0.25], [0.75]]))
+        store._write_pending(_bobs_entry(token=TOKEN), synthetic_runs(SUITE, [[0.5], [0.5]]))
+        paths = write_side_files(store.pending_dir)
+    out = _show(db)
+    for path in paths:
+        assert f"a side file {path} could not be read ({reason}" in out and "stays there" in out, out
+        assert f"waits in {path}" not in out, out
+    assert f"entry 'keeper': a finished result waits in {store.pending_dir / (TOKEN + '.json')}" in out, out
+    said = []
+    with ResultStore(db) as grader:
+        assert len(grader.flush_pending(log=said.append)) == 1  # bob's; the others stay, said
+    assert len(said) == len(paths), said
+    assert all(f"could not be read ({reason}" in m and "stays there" in m for m in said), said
+    assert all(path.exists() for path in paths)
+
+
 def test_the_board_says_a_side_file_no_run_can_read_stays_not_that_a_run_writes_it(tmp_path):
     """``show`` said of a damaged side file and of a FIFO named like one ``entry '(unreadable)': a
     finished result waits in ...; the grader still waiting for the store or the next grading run of
     ... writes it``, while every grading run's flush leaves it (it cannot read it) and says so. The
     board now says what the flush says: not stored, it stays, look at it."""
-    db = tmp_path / "r.sqlite"
-    with ResultStore(db) as store:
-        store.add_entry(synthetic_entry(SUITE, "fixed"), synthetic_runs(SUITE, [[0.25], [0.75]]))
-        store._write_pending(_bobs_entry(token=TOKEN), synthetic_runs(SUITE, [[0.5], [0.5]]))
-        damaged = store.pending_dir / ("c" * 32 + ".json")
+
+    def damaged_and_fifo(pending_dir: Path) -> list[Path]:
+        damaged = pending_dir / ("c" * 32 + ".json")
         damaged.write_text('{"entry": {"na')
-        fifo = store.pending_dir / ("d" * 32 + ".json")
+        fifo = pending_dir / ("d" * 32 + ".json")
         os.mkfifo(fifo)
-    out = _show(db)
-    for path in (damaged, fifo):
-        assert f"a side file {path} could not be read (" in out and "stays there" in out, out
-        assert f"waits in {path}" not in out, out
-    assert "entry 'keeper': a finished result waits in" in out, out  # a readable one still waits
-    said = []
-    with ResultStore(db) as grader:
-        assert len(grader.flush_pending(log=said.append)) == 1  # bob's; the other two stay, said
-    assert len(said) == 2 and all("could not be read" in m and "stays there" in m for m in said), said
-    assert damaged.exists() and fifo.exists()
+        return [damaged, fifo]
+
+    _side_files_no_run_reads_are_said_and_stay(tmp_path, damaged_and_fifo)
 
 
 def test_the_board_reads_a_side_file_as_the_flush_does_not_its_name_alone(tmp_path):
@@ -479,25 +494,15 @@ def test_the_board_reads_a_side_file_as_the_flush_does_not_its_name_alone(tmp_pa
     as the flush does: said as staying, by both."""
     import json
 
-    db = tmp_path / "r.sqlite"
-    with ResultStore(db) as store:
-        store.add_entry(synthetic_entry(SUITE, "fixed"), synthetic_runs(SUITE, [[0.25], [0.75]]))
-        store._write_pending(_bobs_entry(token=TOKEN), synthetic_runs(SUITE, [[0.5], [0.5]]))
-        good = json.loads((store.pending_dir / f"{TOKEN}.json").read_text())
-        newer = store.pending_dir / ("c" * 32 + ".json")
+    def newer_and_no_runs(pending_dir: Path) -> list[Path]:
+        good = json.loads((pending_dir / f"{TOKEN}.json").read_text())
+        newer = pending_dir / ("c" * 32 + ".json")
         newer.write_text(json.dumps({**good, "entry": {**good["entry"], "token": "c" * 32, "added_later": 1}}))
-        no_runs = store.pending_dir / ("d" * 32 + ".json")
+        no_runs = pending_dir / ("d" * 32 + ".json")
         no_runs.write_text(json.dumps({**good, "entry": {**good["entry"], "token": "d" * 32}, "runs": [3]}))
-    out = _show(db)
-    for path in (newer, no_runs):
-        assert f"a side file {path} could not be read (" in out, out
-        assert f"waits in {path}" not in out, out
-    assert f"a finished result waits in {store.pending_dir / (TOKEN + '.json')}" in out, out
-    said = []
-    with ResultStore(db) as grader:
-        assert len(grader.flush_pending(log=said.append)) == 1  # bob's; the other two stay, said
-    assert len(said) == 2 and all("could not be read" in m and "stays there" in m for m in said), said
-    assert newer.exists() and no_runs.exists()
+        return [newer, no_runs]
+
+    _side_files_no_run_reads_are_said_and_stay(tmp_path, newer_and_no_runs)
 
 
 def test_a_side_file_nested_deeper_than_the_parser_recurses_is_said_and_never_stops_the_flush(tmp_path):
@@ -505,19 +510,13 @@ def test_a_side_file_nested_deeper_than_the_parser_recurses_is_said_and_never_st
     without namespaces among them) raised RecursionError out of every flush, so out of every
     grading run of the store before it graded anything, bob's whole result beside it never stored,
     and out of ``show``. It is one more side file no run can read: said by both, it stays."""
-    db = tmp_path / "r.sqlite"
-    with ResultStore(db) as store:
-        store.add_entry(synthetic_entry(SUITE, "fixed"), synthetic_runs(SUITE, [[0.25], [0.75]]))
-        store._write_pending(_bobs_entry(token=TOKEN), synthetic_runs(SUITE, [[0.5], [0.5]]))
-        nested = store.pending_dir / ("c" * 32 + ".json")
-        nested.write_text("[" * 100_000)
-    out = _show(db)
-    assert f"a side file {nested} could not be read (RecursionError" in out and "stays there" in out, out
-    said = []
-    with ResultStore(db) as grader:
-        assert len(grader.flush_pending(log=said.append)) == 1  # bob's; the nested one stays, said
-    assert len(said) == 1 and "could not be read (RecursionError" in said[0] and "stays there" in said[0], said
-    assert nested.exists()
+
+    def nested(pending_dir: Path) -> list[Path]:
+        path = pending_dir / ("c" * 32 + ".json")
+        path.write_text("[" * 100_000)
+        return [path]
+
+    _side_files_no_run_reads_are_said_and_stay(tmp_path, nested, reason="RecursionError")
 
 
 def _show(db: Path) -> str:
