@@ -22,6 +22,20 @@ again at the next point the main thread takes signals, out of that callback (the
 ``sys.unraisablehook``, :func:`_stop_dropped`): the stop is not lost, and further signals are
 ignored only once it has been raised where it goes on.
 
+Code in the block may catch the :class:`Interrupted` and go on (a library's ``except
+BaseException``, ``except KeyboardInterrupt: pass``, a retry loop, ``contextlib.suppress``): the
+stop is *swallowed*. It is then raised again (:func:`_keep_stop`): at the next point the main
+thread takes signals once no exception of it is being handled (a thread looks every 10 ms and
+sends the signal again, which also ends a wait in a system call), at any further stop signal
+meanwhile, and at the latest as the block ends (out of the ``with``, chained to any other error
+leaving it). "Being handled" is Python's own ``sys.exc_info()``: an ``except`` or ``finally``
+clause, or a ``with`` exit, running for the interrupt or for an exception raised while handling it
+(``raise SystemExit(143) from None``). So a further signal is ignored only while the stop is
+cleaned up, never while the run goes on as if none came; and code that swallows it at every turn
+is cut at every turn and the command still exits 128 + the signal's number. Code that catches it,
+leaves the ``except`` clause and cleans up afterwards, re-raising only then, is interrupted in that
+cleanup: clean up inside the ``except``/``finally`` clause.
+
 :func:`run_command` is a command's ``main`` under it: the "interrupted" line and the conventional
 exit status, 128 + the signal's number (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP); once
 stopped, a command that exits (``exiting=True``) ignores further stop signals until the process
@@ -107,9 +121,15 @@ class Stop:
         #: else None. Until it has been raised again, a stop signal raises it, not ignored
         self.lost: object | None = None
         self.resend = False  # the signal sent again was taken where it cannot raise: send it again
-        #: the stop was sent again and no handler has run since: the next signal taken is (or
-        #: includes) that one, not a further stop signal, so it says nothing once the stop is taken
-        self.in_flight = False
+        #: the signals sent again (:func:`_redeliver`, :func:`_keep_stop`) whose handler has not run
+        #: since: the next call of the handler for one of them is (or includes: Python calls a
+        #: handler once for a signal that came twice) that one, not a further stop signal, so it
+        #: says nothing once the stop is taken. Per signal: the handlers of signals pending together
+        #: run in the order of their numbers, so a real SIGINT's ran first and was taken for the
+        #: SIGTERM sent again, and that one then counted as a further signal
+        self.in_flight: set[int] = set()
+        #: the stop was raised again after code in the block swallowed it (:func:`_keep_stop`)
+        self.swallowed = 0
         #: put the handlers found back when the block ends; False (:func:`run_command` of an
         #: exiting command after a stop signal) ignores the stop signals to the end instead
         self.restore = True
@@ -135,21 +155,26 @@ def stop_signals_interrupt(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[
     are is passed on to the handler found once it is back (as if it came a moment later). Outside
     the main thread it does nothing."""
     stop = Stop()
+    swallowed = None  # the stop taken, swallowed by code in the block and not raised again before its end
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
 
     def handler(signum, frame):
-        redelivered, stop.in_flight = stop.in_flight, False
-        if redelivered and stop.lost is None:  # the stop sent again, already taken or passed on: no new one
-            return
+        try:  # (one step: a keeper adding it meanwhile is not taken off unseen)
+            stop.in_flight.remove(signum)
+            redelivered = True
+        except KeyError:
+            redelivered = False
         if stop.closing and (stop.signum is None or stop.lost is not None):  # the block is ending,
             stop.late.append(signum)  # its stop not taken: the caller's handler takes it
             stop.lost = None
             return
-        if stop.signum is None or stop.lost is not None:  # the first one, or its Interrupted dropped
+        if (stop.signum is None or stop.lost is not None) and not (redelivered and stop.lost is None):
+            # the first one, or its Interrupted dropped (a redelivery whose stop was taken since is not)
             if stop.signum is None:
                 stop.signum = signum
+                _keep_stop(handler)
             if _in_unraisable_hook(frame):  # raised here, Python would drop it with the hook's own:
                 if stop.lost is None:  # raised again once out of it
                     _redeliver(handler, stop.signum)
@@ -161,6 +186,17 @@ def stop_signals_interrupt(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[
                 _DEFERRED[-1].append(stop.signum)
                 return
             raise Interrupted(stop.signum)
+        if not stop.closing and not _stopping(sys.exc_info()[1]) and not any(_DEFERRED):
+            # taken, yet no exception of it is on its way out: code in the block swallowed it
+            if _in_unraisable_hook(frame):  # (raised here it would be dropped: the keeper sends it again)
+                return
+            if _DEFERRED:  # (in a section that must not be cut: raised at its end)
+                _DEFERRED[-1].append(stop.signum)
+                return
+            stop.swallowed += 1
+            raise Interrupted(stop.signum)
+        if redelivered:  # the stop sent again (its raise pending, or a look for a swallowed one): no new signal
+            return
         stop.again += 1
         if stop.again == 1:
             try:
@@ -169,6 +205,8 @@ def stop_signals_interrupt(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[
                 pass
 
     old = {}
+    ended_here = False  # the block's code ran to its end: what is handled at its end is the caller's (outside)
+    outside = sys.exc_info()[1]
     handler.stop_signals_interrupt = True  # known by keep_stop_handlers
     handler.stop, handler.found = stop, old  # (an ended block's handler is never put back: _put_back)
     try:
@@ -181,6 +219,7 @@ def stop_signals_interrupt(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[
             signal.signal(sig, handler)
         _FOUND.append(old)
         yield stop
+        ended_here = True
     finally:
         try:  # (a signal landing before this line raises here: the handlers are put back all the same)
             stop.closing = True
@@ -190,9 +229,15 @@ def stop_signals_interrupt(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[
                     if stop.lost is not None:  # dropped, not yet raised again: as a signal landing now
                         stop.late.append(stop.signum)
                         stop.lost = None
+                    elif stop.signum is not None and not stop.late and (not _stopping(leaving := sys.exc_info()[1])
+                                                      or ended_here and leaving is outside):
+                        swallowed = stop.signum  # taken, and swallowed since: raised as the block ends
                 _end_block(stop, old)
             finally:
                 stop.ended = True
+        if swallowed is not None:  # (chained to an exception leaving the block, if any, as its __context__)
+            stop.swallowed += 1
+            raise Interrupted(swallowed)
         if stop.late:  # arrived while the handlers were put back: the handler found takes it, as a moment later
             signal.raise_signal(stop.late[0])
 
@@ -325,9 +370,11 @@ def _redeliver(handler, signum: int) -> None:
         while stop.lost is token:  # (checked every 5 ms)
             with _REDELIVERY:  # (checked and sent as one: the block ending between them got it twice)
                 # (not while another handler is in place, ray.init's in keep_stop_handlers: wait for ours)
-                if stop.lost is token and stop.resend and signal.getsignal(signum) is handler:
+                # (nor while a keeper's signal is on its way: its handler raises the stop, or asks again)
+                if (stop.lost is token and stop.resend and signum not in stop.in_flight
+                        and signal.getsignal(signum) is handler):
                     stop.resend = False
-                    stop.in_flight = True
+                    stop.in_flight.add(signum)
                     if hasattr(signal, "pthread_kill"):  # the signal itself: a wait in a system call ends as it did
                         signal.pthread_kill(main, signum)
                     else:  # pragma: no cover - Windows: no pthread_kill
@@ -335,6 +382,64 @@ def _redeliver(handler, signum: int) -> None:
             time.sleep(0.005)
 
     threading.Thread(target=send_again, name="lrgym-stop-redelivery", daemon=True).start()
+
+
+def _stopping(exc: BaseException | None) -> bool:
+    """Whether ``exc``, the exception being handled, is a stop on its way out: a
+    ``KeyboardInterrupt`` (:class:`Interrupted`), or an exception raised while handling one (its
+    ``__context__`` or ``__cause__``: ``raise SystemExit(143) from None``, click's ``Abort``)."""
+    seen, todo = set(), [exc]
+    while todo:
+        exc = todo.pop()
+        if exc is None or id(exc) in seen:
+            continue
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        todo += [exc.__context__, exc.__cause__]
+    return False
+
+
+#: how often :func:`_keep_stop` looks at what the main thread handles (a swallowed stop is raised
+#: again within about this long, or as soon as the system call it then waits in is interrupted)
+_KEEP_SECONDS = 0.01
+
+
+def _keep_stop(handler) -> None:
+    """Raise the stop of the block whose ``handler`` took it again if code in the block swallows it
+    (``except KeyboardInterrupt: pass``, a library's ``except BaseException``, a retry loop,
+    ``contextlib.suppress``): until the block ends, a thread looks at the exception the main
+    thread handles (``sys._current_exceptions``) every :data:`_KEEP_SECONDS` and, when none is a
+    stop on its way out (:func:`_stopping`), sends the signal again (:attr:`Stop.in_flight`); the
+    handler, which sees the main thread's exceptions exactly, raises the stop again if it was
+    swallowed (:attr:`Stop.swallowed`), else says nothing (the thread looked between a raise and
+    its ``except``). Swallowed, the stop was lost: the run went on to its end, every later stop
+    signal ignored (a cleanup was thought to be running), so nothing but ``kill -9`` stopped it.
+
+    Started from the handler: a low-level thread (``_thread``), since ``threading.Thread.start``
+    takes ``threading``'s locks, which the main thread the handler interrupted may hold."""
+    stop = handler.stop
+    signum = stop.signum
+    main = threading.main_thread().ident
+
+    def keep() -> None:
+        while not stop.closing:
+            time.sleep(_KEEP_SECONDS)
+            if stop.closing or stop.lost is not None or signum in stop.in_flight or any(_DEFERRED):
+                continue  # (a dropped stop is the redelivery's; a section pending raises it at its end)
+            handled = sys._current_exceptions().get(main)
+            if _stopping(handled[1] if isinstance(handled, tuple) else handled):  # (a tuple up to Python 3.11)
+                continue
+            with _REDELIVERY:  # (as _redeliver: none sent once the block is ending)
+                # (not while another handler is in place, an inner block's or ray.init's: wait for ours)
+                if not stop.closing and stop.lost is None and signal.getsignal(signum) is handler:
+                    stop.in_flight.add(signum)
+                    if hasattr(signal, "pthread_kill"):  # the signal itself: a wait in a system call ends
+                        signal.pthread_kill(main, signum)
+                    else:  # pragma: no cover - Windows: no pthread_kill
+                        _thread.interrupt_main(signum)
+
+    _thread.start_new_thread(keep, ())
 
 
 #: the stop signals that arrived in each active defer_stop_signals section, innermost last

@@ -228,8 +228,10 @@ def test_a_stop_passed_on_as_the_block_ends_is_not_sent_again_by_the_redelivery(
     found takes the stop once."""
     out = _python("""
         import ctypes, os, signal, time
+        from lrgym.baselines import interrupts
         from lrgym.baselines.interrupts import Interrupted, stop_signals_interrupt
 
+        interrupts._KEEP_SECONDS = 3600  # (the keeper of a swallowed stop, another sender, never looks)
         real = signal.pthread_kill
         def slow_pthread_kill(thread, signum):
             time.sleep(0.05)
@@ -787,3 +789,86 @@ def test_stop_signals_at_random_times_leave_no_handler_and_no_entry_of_an_ended_
     """)
     assert out.returncode == 0, out.stderr
     assert out.stdout == "blocks True left behind []\n", out.stdout
+
+
+@pytest.mark.parametrize("how", ["raised again at the next safe point", "raised again by a further signal",
+                                 "raised again as the block ends"])
+def test_a_stop_swallowed_by_code_in_the_block_is_not_lost(how):
+    """Code in the block that catches the interrupt and goes on (a library's ``except
+    BaseException``, ``contextlib.suppress``) swallowed the stop: the run went on to its end (exit
+    0) and every later stop signal was ignored as a repeat, so only ``kill -9`` stopped it. Now
+    the stop is raised again where it is no longer handled: at the next point the main thread takes
+    signals (the keeper thread sends it again), at a further stop signal (the keeper made
+    too slow to look here), or as the block ends (``main`` returned at once): the training after
+    the swallow is cut, exit 143; a signal during the cleanup that follows is still ignored."""
+    out = _python(f"""
+        import contextlib, os, signal, sys, time
+        from lrgym.baselines import interrupts
+        from lrgym.baselines.interrupts import run_command
+
+        how = {how!r}
+        if how == "raised again by a further signal":
+            interrupts._KEEP_SECONDS = 3600  # (the keeper never looks)
+
+        def library_step():  # swallows the stop that lands in it
+            with contextlib.suppress(BaseException):
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(20)
+            print("swallowed", flush=True)
+
+        def main():
+            library_step()
+            if how == "raised again as the block ends":
+                return 0
+            try:
+                if how == "raised again by a further signal":
+                    os.kill(os.getpid(), signal.SIGTERM)
+                for _ in range(50):  # training on, 5 s
+                    time.sleep(0.1)
+                print("trained to the end", flush=True)
+            finally:
+                os.kill(os.getpid(), signal.SIGTERM)  # during the cleanup: ignored
+                for _ in range(50):  # the handler runs between bytecodes: give it many
+                    time.sleep(0.001)
+                print("cleanup finished", flush=True)
+            return 0
+
+        sys.exit(run_command(main, "cmd", exiting=True))
+    """)
+    assert out.returncode == 143, (out.stdout, out.stderr)
+    cleanup = "" if how == "raised again as the block ends" else "cleanup finished\n"
+    assert out.stdout == "swallowed\n" + cleanup
+    assert out.stderr.endswith("cmd: interrupted (SIGTERM)\n"), out.stderr
+    assert out.stderr.count("further stop signals are ignored") == (1 if cleanup else 0), out.stderr
+
+
+def test_a_real_signal_pending_with_the_stop_sent_again_is_not_taken_for_it():
+    """The redelivery thread sends a dropped stop (SIGTERM) again; a real SIGINT pending at the same
+    time has its handler run first (Python runs them in the order of their numbers). With one
+    flag for "sent again", SIGINT's call took it, and the SIGTERM sent again then counted as a
+    further signal, ignored ("further stop signals are ignored"), though none was ignored: the
+    SIGINT raised the stop. Both are made pending together by the redelivery's ``pthread_kill``."""
+    out = _python('''
+        import ctypes, os, signal, sys, time
+        from lrgym.baselines.interrupts import Interrupted, stop_signals_interrupt
+
+        real = signal.pthread_kill
+        def with_a_real_sigint(thread, signum):
+            real(thread, signal.SIGINT)
+            real(thread, signum)
+        signal.pthread_kill = with_a_real_sigint
+        send = ctypes.CFUNCTYPE(None)(lambda: os.kill(os.getpid(), signal.SIGTERM))
+        try:
+            with stop_signals_interrupt() as stop:
+                send()  # dropped in the callback: sent again
+                time.sleep(20)
+        except Interrupted as exc:
+            try:
+                for _ in range(50):  # the handler runs between bytecodes: give it many
+                    time.sleep(0.001)
+            finally:
+                print(exc, "further ignored:", stop.again)
+    ''')
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "SIGTERM further ignored: 0\n", out.stderr
+    assert "further stop signals" not in out.stderr, out.stderr
