@@ -231,7 +231,9 @@ def stop_signals_interrupt(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[
                         stop.lost = None
                     elif stop.signum is not None and not stop.late and (not _stopping(leaving := sys.exc_info()[1])
                                                       or ended_here and leaving is outside):
-                        swallowed = stop.signum  # taken, and swallowed since: raised as the block ends
+                        # (GeneratorExit: the generator closed unresumed, its with cut by the stop itself)
+                        if not isinstance(leaving, GeneratorExit):
+                            swallowed = stop.signum  # taken, and swallowed since: raised as the block ends
                 _end_block(stop, old)
             finally:
                 stop.ended = True
