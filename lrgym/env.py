@@ -54,7 +54,7 @@ from lrgym.tasks.batched import FALLBACK, BoundKernel, kind_of
 from lrgym.tasks.blas import blas_single_thread
 from lrgym.tasks.ahead import BuildAhead, Prediction, check_depth
 from lrgym.tasks.cache import build_task, cached_task
-from lrgym.tasks.instance_order import CYCLED, next_instance, position_after
+from lrgym.tasks.instance_order import CYCLED, next_instance, position_after, warn_incomplete_pass
 from lrgym.tasks.base import (
     N_STATS,
     S_DIVERGED,
@@ -311,20 +311,22 @@ class LRControlEnv(gym.Env):
     @classmethod
     def from_settings(cls, settings: EnvSettings, *, render_mode: str | None = None,
                       task_cache: OrderedDict | None = None, build_ahead: int = 0,
-                      cycle_start: int = 0) -> "LRControlEnv":
+                      cycle_start: int = 0, pass_size: int | None = None) -> "LRControlEnv":
         """An env with already built :class:`~lrgym.settings.EnvSettings` (shared, not copied:
         the vector env gives every sub-environment the same object). ``cycle_start``: the
         position in ``settings.instances`` (modulo its length) of the first instance a reset
         takes with ``instance_order="cycle"`` (the vector env starts sub-environment i at i), and
         where every pass starts with ``"each_once"`` (the vector env: sub-environment i's block,
-        :func:`lrgym.tasks.instance_order.pass_starts`)."""
+        :func:`lrgym.tasks.instance_order.pass_starts`); ``pass_size``: how many seeds from there a
+        pass takes (:attr:`pass_block`; the vector env: sub-environment i's block's, None: the
+        whole list)."""
         env = cls.__new__(cls)
         env.render_mode = check_render_mode(render_mode)
-        env._apply_settings(settings, task_cache, build_ahead, cycle_start)
+        env._apply_settings(settings, task_cache, build_ahead, cycle_start, pass_size)
         return env
 
     def _apply_settings(self, settings: EnvSettings, task_cache: OrderedDict | None, build_ahead: int = 0,
-                        cycle_start: int = 0) -> None:
+                        cycle_start: int = 0, pass_size: int | None = None) -> None:
         """Set up the env from its settings: spaces, episode arrays, task cache, build-ahead."""
         self.settings = settings
         # the settings under their public names (read-only by convention: change them by a new env)
@@ -341,6 +343,13 @@ class LRControlEnv(gym.Env):
         self._pass_rng_state = None
         self._pass_rng = None
         self._pass_pending = False
+        # "each_once": the seeds a pass takes, those of them no episode of this pass has ended on
+        # yet, and how many episodes of this pass have ended (made a pass start: as its first reset)
+        n = len(self.instances)
+        size = 0 if self.instance_order != "each_once" else n if pass_size is None else int(pass_size)
+        self._pass_block = tuple(int(self.instances[(self._pass_start + j) % n]) for j in range(size))
+        self._pass_left = set(self._pass_block)
+        self._pass_episodes = 0
         self.optimizer = settings.optimizer
         self.action_mode = settings.action_mode
         self.reward_name = settings.reward
@@ -455,15 +464,70 @@ class LRControlEnv(gym.Env):
             self._ahead.cancel()
             self._ahead.refill(self.np_random, self._cycle_position)
 
-    def start_pass(self) -> None:
+    def start_pass(self) -> tuple[int, ...]:
         """With ``instance_order="each_once"``, make the next reset start a pass over the list
         (nothing with the other orders): it takes the first seed of this env's block and, unless
         it is given a seed, restores ``np_random`` to where the last pass started, so that every
         pass is the same episodes (:mod:`lrgym.tasks.instance_order`). The vector env calls it
-        before each of its resets that is not automatic; a single env's seeded reset starts a
-        pass without it."""
+        before each of its resets that is not automatic, and warns
+        :class:`~lrgym.tasks.instance_order.IncompletePassWarning` if any returns seeds; a single
+        env's seeded reset starts a pass without it, and warns itself. Returns the seeds that
+        pass leaves unevaluated (:meth:`_unfinished_pass`)."""
+        if self.instance_order != "each_once":
+            return ()
+        self._pass_pending = True
+        return self._unfinished_pass()
+
+    def _unfinished_pass(self) -> tuple[int, ...]:
+        """The seeds of this env's block that the current pass has not evaluated, if some episode
+        of it has ended (a pass started again before any did loses nothing): what a pass start now
+        would leave out."""
+        return self.pass_left if self._pass_episodes else ()
+
+    def _check_each_once(self, name: str) -> None:
+        if self.instance_order != "each_once":
+            raise ValueError(f"{name} read on an env with instance_order={self.instance_order!r}; valid: an env "
+                             "made with instance_order='each_once' (the others have no passes)")
+
+    @property
+    def pass_block(self) -> tuple[int, ...]:
+        """With ``instance_order="each_once"``: the seeds a pass of this env takes, in order (a
+        single env: the whole list; sub-env i of a vector env: its block,
+        :func:`~lrgym.tasks.instance_order.pass_starts`). A ``ValueError`` with another order."""
+        self._check_each_once("pass_block")
+        return self._pass_block
+
+    @property
+    def pass_left(self) -> tuple[int, ...]:
+        """With ``instance_order="each_once"``: the seeds of :attr:`pass_block` on which no episode
+        of the current pass has ended yet (an episode ends when a step returns ``terminated`` or
+        ``truncated``; the vector env's steps count for its sub-envs), in block order; empty
+        once the pass is complete. A ``ValueError`` with another order."""
+        self._check_each_once("pass_left")
+        return tuple(k for k in self._pass_block if k in self._pass_left)
+
+    @property
+    def pass_complete(self) -> bool:
+        """With ``instance_order="each_once"``: whether every seed of :attr:`pass_block` has had an
+        episode of the current pass end on it (:attr:`pass_left` is empty). A ``ValueError`` with
+        another order."""
+        self._check_each_once("pass_complete")
+        return not self._pass_left
+
+    @property
+    def pass_episodes(self) -> int:
+        """With ``instance_order="each_once"``: how many episodes have ended since the current pass
+        started (past :attr:`pass_block`'s length they go on round the list: uncounted). A
+        ``ValueError`` with another order."""
+        self._check_each_once("pass_episodes")
+        return self._pass_episodes
+
+    def end_episode(self) -> None:
+        """Count the episode that just ended (its instance) in the current ``"each_once"`` pass:
+        the env's step does, and the vector env for its sub-envs at the end of their episodes."""
         if self.instance_order == "each_once":
-            self._pass_pending = True
+            self._pass_episodes += 1
+            self._pass_left.discard(self.instance)
 
     def _begin_pass(self, seeded: bool) -> None:
         """Start an ``"each_once"`` pass, right after the reset seeded (or not) the generator. A
@@ -473,6 +537,8 @@ class LRControlEnv(gym.Env):
         silently overwritten for the same kind)."""
         self._pass_pending = False
         self._cycle_position = self._pass_start
+        self._pass_left = set(self._pass_block)
+        self._pass_episodes = 0
         rng = self.np_random
         if seeded or self._pass_rng is not rng:  # (the first pass of an unseeded env: its entropy's)
             self._pass_rng_state, self._pass_rng = rng.bit_generator.state, rng
@@ -625,6 +691,8 @@ class LRControlEnv(gym.Env):
         asked, lr_init = self.check_reset_options(options)  # first: a refused reset changes nothing
         super().reset(seed=seed)
         if self.instance_order == "each_once" and (seed is not None or self._pass_pending):
+            if not self._pass_pending:  # (the vector env's pass starts warn in the vector env)
+                warn_incomplete_pass(self._unfinished_pass())
             self._begin_pass(seed is not None)
         ahead = self._ahead
         prediction = None
@@ -683,6 +751,8 @@ class LRControlEnv(gym.Env):
             self.updates += done
             truncated = (not terminated) and t >= self.horizon
             self._done = terminated or truncated
+            if self._done:
+                self.end_episode()
             info = step_info(self._step_template, self._step_values, self._step_counts, terminated)
             if self._recorder is not None:
                 self._recorder.record(info)
@@ -706,6 +776,8 @@ class LRControlEnv(gym.Env):
         terminated = bool(self._stats[S_DIVERGED] > 0.0)
         truncated = (not terminated) and self.t >= self.horizon
         self._done = terminated or truncated
+        if self._done:
+            self.end_episode()
         info = self._info(rejected)
         if self._recorder is not None:
             self._recorder.record(info)
@@ -797,6 +869,12 @@ class LRControlEnv(gym.Env):
         # (pickled before the generator was kept: the state is the env's generator's)
         state.setdefault("_pass_rng", None if state["_pass_rng_state"] is None else state.get("_np_random"))
         state.setdefault("_pass_pending", False)
+        if "_pass_block" not in state:  # (pickled before passes were counted: its whole list)
+            each_once = state["instance_order"] == "each_once"
+            n = len(state["instances"])
+            state["_pass_block"] = tuple(int(state["instances"][(state["_pass_start"] + j) % n])
+                                         for j in range(n if each_once else 0))
+            state["_pass_left"], state["_pass_episodes"] = set(state["_pass_block"]), 0
         if "spec" in state:  # (pickled before spec was a property)
             state["_spec"] = state.pop("spec")
         self.__dict__.update(state)

@@ -25,18 +25,28 @@ A reset without ``options={"instance": k}`` takes the next instance seed of the 
   ``options={"instance": k}`` moves it to the seed after ``k``, automatic resets go on round the
   list), which is all it changes: the positions are the cycle's.
 
+A pass is complete when every seed of the env's block has had an episode end in it (the env's
+``pass_left`` is empty, ``pass_complete`` True). A pass start that ends a pass in which some
+episodes ended but not every seed of the block did (a plain ``reset()`` of a vector env in a loop,
+``reset(seed=s)`` of a single env before the list is through, an evaluation of fewer episodes than
+the list) would leave those seeds unevaluated in silence: it warns
+:class:`IncompletePassWarning`, naming them (``warnings.simplefilter("error",
+IncompletePassWarning)`` makes it an error). A pass start before any episode of the pass ended
+loses nothing and says nothing.
+
 The env (:meth:`lrgym.env.LRControlEnv.reset`) and its build-ahead chain
 (:mod:`lrgym.tasks.ahead`), which predicts the next resets, both take the next seed here.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["CYCLED", "INSTANCE_ORDERS", "check_instance_order", "first_positions", "next_instance", "pass_starts",
-           "position_after"]
+__all__ = ["CYCLED", "INSTANCE_ORDERS", "IncompletePassWarning", "check_instance_order", "first_positions",
+           "next_instance", "pass_sizes", "pass_starts", "position_after", "warn_incomplete_pass"]
 
 #: the valid ``instance_order`` values
 INSTANCE_ORDERS = ("draw", "cycle", "each_once")
@@ -54,6 +64,30 @@ def check_instance_order(order) -> str:
     return order
 
 
+class IncompletePassWarning(UserWarning):
+    """An ``instance_order="each_once"`` pass started again before the last one took every seed
+    of its block: the seeds named were not evaluated in that pass."""
+
+
+def warn_incomplete_pass(unfinished: Sequence[int], stacklevel: int = 3) -> None:
+    """Warn :class:`IncompletePassWarning` naming the seeds ``unfinished`` (nothing if none)."""
+    if len(unfinished):
+        seeds = sorted(int(k) for k in unfinished)
+        shown = ", ".join(map(str, seeds[:20])) + (f", ... ({len(seeds)} in all)" if len(seeds) > 20 else "")
+        warnings.warn(
+            f'instance_order="each_once": a pass started before the last one was complete, instances [{shown}] '
+            "were not evaluated in it; reset (without a mask, or seeded: a single env) only once a pass is "
+            "complete (env.pass_complete; env.pass_left names what is missing), reset finished sub-envs of "
+            "autoreset_mode=DISABLED with reset(options={'reset_mask': done}), and give an evaluation "
+            "len(instances) episodes", IncompletePassWarning, stacklevel=stacklevel)
+
+
+def pass_sizes(n_instances: int, num_envs: int) -> list[int]:
+    """How many seeds each of ``num_envs`` sub-envs' ``"each_once"`` blocks holds (sub-env i:
+    ``(n_instances + i) // num_envs``; they sum to ``n_instances``; see :func:`pass_starts`)."""
+    return [(n_instances + i) // num_envs for i in range(num_envs)]
+
+
 def pass_starts(n_instances: int, num_envs: int) -> list[int]:
     """Where each of ``num_envs`` sub-envs starts its ``"each_once"`` block of a list of
     ``n_instances`` seeds: sub-env i's block holds ``(n_instances + i) // num_envs`` seeds, the
@@ -62,9 +96,9 @@ def pass_starts(n_instances: int, num_envs: int) -> list[int]:
     [0, 1] and [2, 3, 4]; a sub-env of an empty block, when there are more sub-envs than seeds,
     starts at the list's first seed)."""
     starts, start = [], 0
-    for i in range(num_envs):
+    for size in pass_sizes(n_instances, num_envs):
         starts.append(start % n_instances)
-        start += (n_instances + i) // num_envs
+        start += size
     return starts
 
 

@@ -27,7 +27,7 @@ from lrgym.settings import MAX_COUNT, MAX_NUM_ENVS, EnvSettings, positive_int
 from lrgym.spec_kwargs import jsonable_spec
 from lrgym.tasks import ID_FAMILY_OPTIONS, ID_FAMILY_TARGET, with_id_options
 from lrgym.tasks.ahead import check_depth
-from lrgym.tasks.instance_order import first_positions
+from lrgym.tasks.instance_order import first_positions, pass_sizes, warn_incomplete_pass
 from lrgym.tasks.base import N_STATS
 from lrgym.vector.actions import apply_actions, check_actions
 from lrgym.vector.infos import InfoColumns, subset
@@ -238,9 +238,10 @@ class LRControlVectorEnv(VectorEnv):
         # with instance_order="cycle", sub-env i starts its cycle at the list's i-th seed (mod its
         # length); with "each_once", every pass at its block's first (lrgym.tasks.instance_order)
         starts = first_positions(settings.instance_order, len(settings.instances), self.num_envs)
+        sizes = pass_sizes(len(settings.instances), self.num_envs)
         self._sub_envs = [LRControlEnv.from_settings(settings, render_mode=self.render_mode, build_ahead=self.build_ahead,
-                                                     cycle_start=start)
-                          for start in starts]
+                                                     cycle_start=start, pass_size=size)
+                          for start, size in zip(starts, sizes)]
         self.horizon = settings.horizon
         self.inner_steps = settings.inner_steps
         self.action_mode = settings.action_mode
@@ -407,6 +408,22 @@ class LRControlVectorEnv(VectorEnv):
         return out
 
     @property
+    def pass_left(self) -> tuple[int, ...]:
+        """With ``instance_order="each_once"``: the seeds of the list on which no episode of the
+        current pass has ended yet (every sub-environment's
+        :attr:`~lrgym.env.LRControlEnv.pass_left`, in list order); empty once the pass is
+        complete. A ``ValueError`` with another order."""
+        return tuple(k for env in self._sub_envs for k in env.pass_left)
+
+    @property
+    def pass_complete(self) -> bool:
+        """With ``instance_order="each_once"``: whether the current pass has evaluated every seed
+        of the list (each sub-environment its block; :attr:`pass_left` is empty): the moment a
+        reset may start the next pass without leaving seeds out. A ``ValueError`` with another
+        order."""
+        return all([env.pass_complete for env in self._sub_envs])
+
+    @property
     def np_random(self) -> tuple[np.random.Generator, ...]:
         """The sub-environments' generators."""
         return tuple(env.np_random for env in self._sub_envs)
@@ -439,15 +456,20 @@ class LRControlVectorEnv(VectorEnv):
                 seeding.np_random(s)
         return seeds
 
-    def _reset_one(self, i: int, seed=None, options=None, *, automatic: bool = False) -> dict:
+    def _reset_one(self, i: int, seed=None, options=None, *, automatic: bool = False,
+                   unfinished: list | None = None) -> dict:
         """Reset sub-environment i and take it over; a reset that is not ``automatic`` starts an
         ``instance_order="each_once"`` pass (:meth:`LRControlEnv.start_pass`); one its options or
-        seed refuse (``call("reset", ...)``) starts none: they are checked first."""
+        seed refuse (``call("reset", ...)``) starts none: they are checked first. The seeds the
+        pass it ends leaves unevaluated go into ``unfinished``, for the caller's one warning."""
         if not automatic and self._sub_envs[i].instance_order == "each_once":  # (start_pass: nothing otherwise)
             self._sub_envs[i].check_reset_options(options)
             if seed is not None:
                 seeding.np_random(seed)  # gymnasium's error naming a bad seed, as the reset's
-            self._sub_envs[i].start_pass()
+            if unfinished is not None:
+                unfinished.extend(self._sub_envs[i].start_pass())
+            else:
+                self._sub_envs[i].start_pass()
         obs, info = self._sub_envs[i].reset(seed=seed, options=options)
         self._adopt(i, obs)
         self._started[i] = True
@@ -463,8 +485,10 @@ class LRControlVectorEnv(VectorEnv):
         call leaves its own; it starts an ``"each_once"`` pass, as every reset that is not
         automatic). Returns the sub-environment's ``(obs, info)``."""
         pending = self._autoreset[i]
-        info = self._reset_one(i, seed, options)
+        unfinished: list = []
+        info = self._reset_one(i, seed, options, unfinished=unfinished)
         self._autoreset[i] = pending
+        warn_incomplete_pass(unfinished, stacklevel=5)
         return self._obs[i].copy(), info
 
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict | None = None):
@@ -501,15 +525,17 @@ class LRControlVectorEnv(VectorEnv):
         # (an unlisted one moved none: shifting them would close the gaps they start with)
         apart = instance is not None and not per_env_instance and int(instance) in self.settings.instances
         infos: dict = {}
+        unfinished: list = []  # the seeds the passes this reset ends leave unevaluated
         for rank, (i, o) in enumerate(env_options.items()):
             # a masked reset of a sub-env whose episode finished is the reset its autoreset would
             # do (DISABLED leaves it to the user): the next episode, not an "each_once" pass start
             next_episode = mask is not self._all and bool(self._autoreset[i])
-            info = self._reset_one(i, seeds[i], o or None, automatic=next_episode)
+            info = self._reset_one(i, seeds[i], o or None, automatic=next_episode, unfinished=unfinished)
             if apart:  # the reset ones apart (one alone moves as a single env)
                 self._sub_envs[i].shift_cycle(rank)
             self._infos.add_reset(infos, info, i)
         self._rewards[mask] = 0.0
+        warn_incomplete_pass(unfinished)
         return self._obs.copy(), infos
 
     # ---- step -----------------------------------------------------------------------------
@@ -565,6 +591,9 @@ class LRControlVectorEnv(VectorEnv):
     def _autoreset_step(self, infos: dict, resetting: np.ndarray | None, active: np.ndarray) -> None:
         """Gymnasium's autoreset after a step, in this env's mode (see the class docstring)."""
         done = self._terminated | self._truncated
+        if self.settings.instance_order == "each_once":  # the ended episodes count in their passes
+            for i in np.flatnonzero(done & active):
+                self._sub_envs[i].end_episode()
         if resetting is not None:  # NEXT_STEP: the envs that finished last step restart now
             for i in np.flatnonzero(resetting) if resetting.any() else ():
                 info = self._reset_one(int(i), automatic=True)
