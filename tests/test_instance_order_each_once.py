@@ -26,7 +26,12 @@ import pytest
 import episode_bytes
 import lrgym  # noqa: F401  (registers the ids)
 from lrgym.env import LRControlEnv
+from lrgym.tasks.instance_order import IncompletePassWarning
 from lrgym.vector import LRControlVectorEnv
+
+#: these tests stop passes halfway on purpose (a short evaluation, a replay, a copy mid-pass): the
+#: IncompletePassWarning their next pass start gives is tested in test_instance_order_pass_complete.py
+pytestmark = pytest.mark.filterwarnings("ignore::lrgym.tasks.instance_order.IncompletePassWarning")
 
 SHORT = dict(horizon=3, inner_steps=2)
 LISTED = [3, 7, 11, 15, 19]
@@ -172,7 +177,8 @@ def test_a_masked_reset_restarts_only_the_sub_envs_it_resets():
     vec = LRControlVectorEnv(2, family="linreg", instances=LISTED, instance_order="each_once", **SHORT)
     first, _ = vector_run(vec, 4, {"seed": 5})  # blocks [3, 7] and [11, 15, 19]; step 4 starts each's second
     assert [vec.sub_env(i).cycle_position for i in range(2)] == [2, 4]
-    obs, infos = vec.reset(options={"reset_mask": np.array([False, True])})
+    with pytest.warns(IncompletePassWarning, match=r"instances \[15, 19\] were not evaluated"):  # 11 ended; 15 under way
+        obs, infos = vec.reset(options={"reset_mask": np.array([False, True])})
     assert int(infos["instance"][1]) == 11 and vec.sub_env(0).cycle_position == 2
     assert obs[1].tobytes() == np.frombuffer(first[0], np.float32).reshape(2, -1)[1].tobytes()  # replayed
 
