@@ -13,7 +13,8 @@ Modules, one concern each:
 * ``worker`` / ``pool``: the grader's worker processes (env, recorded trajectories) on all cores;
   ``ray_pool`` the same on a Ray cluster, ``backends`` which of the two runs, ``scheduling``
   their shared loop and rules; ``failures`` how a failure is worded on both sides of the sandbox;
-* ``submission_files`` (a submission's files, read without following links), ``import_paths``
+* ``submission_files`` (a submission's files, read without following links; ``path_walk`` its
+  walk of a path one name at a time, shared with ``private``'s key), ``import_paths``
   (a child's import path, never the working directory), ``ownership`` (is this file the
   grader's own?);
 * ``sandbox`` / ``policy_host``: the sandboxed process a submission runs in (namespaces, private

@@ -61,55 +61,41 @@ MAX_KEY_FILE = 64 * 1024
 MIN_KEY_BYTES = 16
 
 
-def _check_links_on_the_way(path: Path) -> None:
-    """A ValueError naming ``path`` when a symbolic link on its way to the key someone else could
-    repoint: every link, at any level of the path (a folder's too: ``/srv/shared/keys/grader.key``
-    with ``keys`` a link) and along any chain of links, must belong to the grader's user or root,
-    in a folder no other user may write to (a sticky folder counts, its links being the grader's
-    own). Only the links of the last component were checked: a folder link in a folder anyone may
-    write to led to whatever key file its repointer chose. A loop ends the walk (the caller's
-    ``os.stat`` names it)."""
+def _judged_link(path: Path, dir_fd: int, name: str, hop: Path) -> str:
+    """Where the symbolic link ``name`` of the folder ``dir_fd`` (shown as ``hop``), met on the way
+    to the key ``path``, leads; or a ValueError naming both when someone else could repoint it.
+    Every link, at any level of the path (a folder's too: ``/srv/shared/keys/grader.key`` with
+    ``keys`` a link) and along any chain of links, must belong to the grader's user or root, in a
+    folder no other user may write to (a sticky folder counts, its links being the grader's own).
+    The link and its folder are judged as the walk holds them (``lstat`` relative to the folder's
+    descriptor, ``fstat`` of it: :func:`~lrgym.leaderboard.path_walk.walk_to_last`), so the link
+    judged is the link followed."""
     me = os.geteuid()
-    here, pending, hops = Path(path.absolute().anchor), list(path.absolute().parts[1:]), 0
-    while pending and hops < 40:
-        hop = here / pending.pop(0)
-        try:
-            link = os.lstat(hop)
-        except OSError:  # missing or unreadable: reading the key says so
-            return
-        if not stat.S_ISLNK(link.st_mode):
-            here = hop
-            continue
-        hops += 1
-        folder = os.stat(hop.parent)
-        shared = folder.st_mode & 0o022 and not folder.st_mode & stat.S_ISVTX
-        if link.st_uid not in (me, 0) or shared or folder.st_uid not in (me, 0):
-            owner = (f"uid {link.st_uid}" if link.st_uid not in (me, 0)
-                     else f"a folder of mode {stat.S_IMODE(folder.st_mode):o} (uid {folder.st_uid})")
-            raise ValueError(f"private suite key {path} leads through the symbolic link {hop}, which someone else "
-                             f"could point elsewhere ({owner}); valid: links of your own or root's, in folders only "
-                             f"their owner writes, or the key file itself: {KEY_FORM}")
-        target = Path(os.readlink(hop))
-        pending = list(target.parts[1:] if target.is_absolute() else target.parts) + pending
-        here = Path(target.anchor) if target.is_absolute() else hop.parent
+    link = os.lstat(name, dir_fd=dir_fd)
+    folder = os.fstat(dir_fd)
+    shared = folder.st_mode & 0o022 and not folder.st_mode & stat.S_ISVTX
+    if link.st_uid not in (me, 0) or shared or folder.st_uid not in (me, 0):
+        owner = (f"uid {link.st_uid}" if link.st_uid not in (me, 0)
+                 else f"a folder of mode {stat.S_IMODE(folder.st_mode):o} (uid {folder.st_uid})")
+        raise ValueError(f"private suite key {path} leads through the symbolic link {hop}, which someone else "
+                         f"could point elsewhere ({owner}); valid: links of your own or root's, in folders only "
+                         f"their owner writes, or the key file itself: {KEY_FORM}")
+    return os.readlink(name, dir_fd=dir_fd)
 
 
-def _followed_link(path: Path) -> Path:
-    """The key file a symbolic link at ``path`` leads to (a mounted secret, as a Kubernetes secret
-    volume holds its files, is one), or a ValueError naming ``path``: a dangling link (a key on a
-    volume not mounted must not be mistaken for a missing key, which ``suites --private`` would
-    create anew) or a loop (its links were judged by :func:`_check_links_on_the_way`)."""
-    try:
-        os.stat(path)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise ValueError(f"private suite key {path} is a symbolic link loop (each link leads to another, "
-                             f"never to a file); valid: a link to the key file, or the file itself: {KEY_FORM}") from None
-    if not path.exists():
-        raise ValueError(f"private suite key {path} is a symbolic link to {os.readlink(path)}, which does not exist "
-                         f"(a key on a volume not mounted?); valid: a link to the key file, or the file itself: "
-                         f"{KEY_FORM}")
-    return path.resolve()
+def _walk_error(path: Path, linked: bool, exc: OSError) -> ValueError:
+    """The refusal of a key ``path`` whose walk (or last component) did not open with ``exc``:
+    a link (``linked``: the path's last component is one) leading nowhere (a key on a volume not
+    mounted must not be mistaken for a missing key, which ``suites --private`` would create anew)
+    or into a loop, else the reason."""
+    if linked and exc.errno == errno.ELOOP:
+        return ValueError(f"private suite key {path} is a symbolic link loop (each link leads to another, "
+                          f"never to a file); valid: a link to the key file, or the file itself: {KEY_FORM}")
+    if linked and exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        return ValueError(f"private suite key {path} is a symbolic link to {os.readlink(path)}, which does not "
+                          f"exist (a key on a volume not mounted?); valid: a link to the key file, or the file "
+                          f"itself: {KEY_FORM}")
+    return ValueError(f"private suite key {path} cannot be read: {exc.strerror or exc}; valid: {KEY_FORM}")
 
 
 def create_key(path: str | os.PathLike) -> bool:
@@ -145,43 +131,58 @@ def load_key(path: str | os.PathLike) -> bytes:
     Every refusal is a ``ValueError`` naming the file, what is wrong and the valid form, and none
     shows any of the file's bytes (an error message goes to logs and terminals; a key that is
     almost right must not leak through it). In this order: a missing path (with the command that
-    creates it); a dangling symbolic link, or one others could repoint (:func:`_followed_link`; a
-    link to a key is followed); a folder, FIFO, socket or
+    creates it); a symbolic link others could repoint, at any level of the path (:func:`_judged_link`;
+    a link to a key is followed), a dangling one or a loop (:func:`_walk_error`); a folder, FIFO, socket or
     device, named as such and never opened (reading a FIFO would wait forever); contents that are
     no key (binary data, not hex, an odd number of digits, too short, too large: ``--private
     /etc/passwd`` is "not a key", not "chmod 600 /etc/passwd"); and last a key of another user's
     (root, the grader a hosted board runs as, reads a 0600 file of anyone's: that user knows the
     hidden suite, and could have put the file there) or readable by other users. Whitespace between the hex digits is allowed, as ``bytes.fromhex`` allows it."""
+    from lrgym.leaderboard.path_walk import walk_to_last
+
     path = Path(path)
     valid = f"valid: {KEY_FORM}"
     try:
-        st = os.lstat(path)
+        linked = stat.S_ISLNK(os.lstat(path).st_mode)
     except FileNotFoundError:
         raise ValueError(f"private suite key {path} not found; create it with "
                          f"`lrgym leaderboard suites --private {path}`") from None
     except OSError as exc:
         raise ValueError(f"private suite key {path} cannot be read: {exc.strerror or exc}; {valid}") from None
-    _check_links_on_the_way(path)
-    if stat.S_ISLNK(st.st_mode):  # judged and read as the file it leads to
-        path = _followed_link(path)
-        st = os.lstat(path)
-    kind = None if stat.S_ISREG(st.st_mode) else kind_of(st.st_mode)
-    if kind == "a folder":
-        raise ValueError(f"private suite key {path} is a folder, not a key file; valid: the path of a key file, "
-                         f"e.g. {path / 'grader.key'} (`lrgym leaderboard suites --private PATH` creates it)")
-    if kind is not None:
-        raise ValueError(f"private suite key {path} is {kind}, not a key file; {valid}")
+    # opened one name at a time, each relative to the folder before and following only the links
+    # _judged_link accepts: a folder of the path swapped for a link after a check of the links and
+    # before an open of the whole path was followed wherever that link led
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        with os.fdopen(fd, "rb") as f:
-            # the file read is judged, not the one the lstat saw: one swapped in meanwhile (a folder
-            # of the path renamed and replaced by another user) was read with the first one's owner
-            st = os.fstat(f.fileno())
-            if not stat.S_ISREG(st.st_mode):  # swapped since the lstat
-                raise ValueError(f"private suite key {path} is not a regular file; {valid}")
-            data = f.read(MAX_KEY_FILE + 1)
+        dir_fd, name, shown = walk_to_last(path, on_error=lambda exc, *_: exc,
+                                           on_link=lambda fd, name, hop: _judged_link(path, fd, name, hop))
     except OSError as exc:
-        raise ValueError(f"private suite key {path} cannot be read: {exc.strerror or exc}; {valid}") from None
+        raise _walk_error(path, linked, exc) from None
+    # a link: judged and read as the file it leads to (every folder of `shown` was opened: no link in it)
+    given, path = path, Path(os.path.normpath(shown)) if linked else path
+    try:
+        try:
+            st = os.lstat(name, dir_fd=dir_fd)
+        except OSError as exc:
+            raise _walk_error(given, linked, exc) from None
+        kind = None if stat.S_ISREG(st.st_mode) else kind_of(st.st_mode)
+        if kind == "a folder":
+            raise ValueError(f"private suite key {path} is a folder, not a key file; valid: the path of a key "
+                             f"file, e.g. {path / 'grader.key'} (`lrgym leaderboard suites --private PATH` creates it)")
+        if kind is not None:  # a FIFO, socket or device: never opened (a FIFO's read would wait forever)
+            raise ValueError(f"private suite key {path} is {kind}, not a key file; {valid}")
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+            with os.fdopen(fd, "rb") as f:
+                # the file read is judged, not the one the lstat saw: one swapped in meanwhile (a folder
+                # of the path renamed and replaced by another user) was read with the first one's owner
+                st = os.fstat(f.fileno())
+                if not stat.S_ISREG(st.st_mode):  # swapped since the lstat
+                    raise ValueError(f"private suite key {path} is not a regular file; {valid}")
+                data = f.read(MAX_KEY_FILE + 1)
+        except OSError as exc:
+            raise ValueError(f"private suite key {path} cannot be read: {exc.strerror or exc}; {valid}") from None
+    finally:
+        os.close(dir_fd)
     key = _parse_key(path, data)
     if st.st_uid not in (os.geteuid(), 0):  # its owner reads it, and can replace it, whatever its mode
         raise ValueError(f"private suite key {path} belongs to another user (uid {st.st_uid}), who can read it and "

@@ -25,7 +25,9 @@ that names the offending path (the submitter reads it):
 
 1. :func:`_open_directory`: the folder is opened once, as a file descriptor, by walking its
    absolute path from ``/`` one component at a time, each opened relative to the one before
-   with ``O_NOFOLLOW`` (``..`` resolved lexically first). No link at any level is followed.
+   with ``O_NOFOLLOW`` (``..`` resolved lexically first; the walk is
+   :func:`lrgym.leaderboard.path_walk.walk_to_last`, which :mod:`lrgym.leaderboard.private`
+   shares). No link at any level is followed.
 2. Everything after is relative to that descriptor (``os.scandir(fd)``, ``open(name,
    dir_fd=fd)``): a link swapped in for the folder later changes nothing, the grader keeps
    reading the directory it opened.
@@ -144,36 +146,32 @@ def _refuse(path: Path, exc: OSError, parent_fd: int, name: str, what: str) -> P
 def _open_directory(where: Path) -> int:
     """A file descriptor of the directory ``where``, opened without following a symbolic link at
     any level: the path is made absolute, then walked from ``/`` one component at a time, each
-    opened relative to the one before with ``O_NOFOLLOW``. A linked component is refused (named
-    in the error), so neither a link nor a link swapped in later (the walk is done once and the
-    submission's files are then listed and opened relative to this descriptor) can make the
-    grader read a directory other than the one named.
+    opened relative to the one before with ``O_NOFOLLOW``
+    (:func:`~lrgym.leaderboard.path_walk.walk_to_last`, no link accepted). A linked component is
+    refused (named in the error), so neither a link nor a link swapped in later (the walk is
+    done once and the submission's files are then listed and opened relative to this
+    descriptor) can make the grader read a directory other than the one named.
 
     ``..`` is resolved lexically first (:func:`os.path.abspath`); with no link allowed on the way
     that names the same directory the kernel would reach (``a/b/../c`` is ``a/c``)."""
+    from lrgym.leaderboard.path_walk import walk_to_last
+
     absolute = os.path.abspath(where)
-    flags = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open("/", flags)
-    try:
-        parts = [p for p in absolute.split("/") if p]
-        for i, name in enumerate(parts):
-            last = i == len(parts) - 1  # listed: opened for reading, the ones above only searched
-            try:
-                child = os.open(name, (os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC) if last
-                                else flags, dir_fd=fd)
-            except OSError as exc:
-                raise _refuse(Path("/", *parts[:i + 1]), exc, fd, name, "submission directory") from None
-            os.close(fd)
-            fd = child
-        if not parts:  # "/" itself
-            child = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
-            os.close(fd)
-            fd = child
-        _refuse_pseudo(fd, Path(absolute), "submission directory")
-        return fd
-    except BaseException:
+    fd, name, shown = walk_to_last(absolute, on_error=lambda exc, parent, name, shown: _refuse(
+        shown, exc, parent, name, "submission directory"))
+    try:  # the last component is listed: opened for reading, the ones above only searched
+        try:
+            child = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+        except OSError as exc:
+            raise _refuse(shown, exc, fd, name, "submission directory") from None
+    finally:
         os.close(fd)
+    try:
+        _refuse_pseudo(child, Path(absolute), "submission directory")
+    except BaseException:
+        os.close(child)
         raise
+    return child
 
 
 def _read_regular_file(dir_fd: int, name: str, path: Path, budget: int) -> bytes:

@@ -201,10 +201,63 @@ def test_a_key_swapped_between_its_check_and_its_read_is_judged_as_read(tmp_path
     real_open = os.open
 
     def swapped_open(path, *args, **kwargs):  # the other user's key lands between the lstat and the open
-        if str(path) == str(key):
+        if str(path) in (str(key), key.name):  # (opened by its full path, or by its name in its folder)
             os.replace(theirs, key)
         return real_open(path, *args, **kwargs)
 
     monkeypatch.setattr(private.os, "open", swapped_open)
     with pytest.raises(ValueError, match=r"grader.key belongs to another user \(uid 1234\)"):
         load_key(key)
+
+
+def test_a_folder_on_the_way_swapped_for_a_link_is_never_followed(tmp_path, monkeypatch):
+    """The links on the key's way were judged, then the key was opened by its whole path: a folder
+    of the path in a folder anyone may write to (``/srv/shared/keys/grader.key``) renamed away and
+    replaced by a link between the check and the open was followed, and the key read was the one
+    the link's maker chose. The path is now opened one name at a time, each relative to the
+    folder opened before with ``O_NOFOLLOW``, following only the links judged. The swap is made
+    before each open ``load_key`` makes in turn (every moment between two steps of the walk):
+    each time the grader's key is read (from the folder it opened before the swap) or the link
+    is refused by name, never the other key."""
+    shared = tmp_path / "shared"
+    (shared / "keys").mkdir(parents=True)
+    os.chmod(shared, 0o777)  # anyone may rename keys and put a link in its place
+    create_key(shared / "keys" / "grader.key")
+    mine = load_key(shared / "keys" / "grader.key")
+    (tmp_path / "theirs").mkdir()
+    create_key(tmp_path / "theirs" / "grader.key")
+    theirs = load_key(tmp_path / "theirs" / "grader.key")
+    assert theirs != mine
+    real_open = os.open
+    opens = []
+
+    def counting_open(*args, **kwargs):
+        opens.append(args[0])
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(os, "open", counting_open)
+    assert load_key(shared / "keys" / "grader.key") == mine
+    monkeypatch.setattr(os, "open", real_open)
+    for n in range(1, len(opens) + 1):
+        calls = []
+
+        def swapping_open(*args, **kwargs):
+            calls.append(args[0])
+            if len(calls) == n:  # the folder becomes a link to theirs right before this open
+                os.rename(shared / "keys", shared / f"keys.{n}")
+                os.symlink(tmp_path / "theirs", shared / "keys")
+            return real_open(*args, **kwargs)
+
+        monkeypatch.setattr(os, "open", swapping_open)
+        try:
+            got = load_key(shared / "keys" / "grader.key")
+        except ValueError as exc:
+            assert f"leads through the symbolic link {shared / 'keys'}, which someone else could" in str(exc), (n, exc)
+        else:
+            assert got == mine, f"the key read after a swap before open {n} of {len(opens)}: " + (
+                "theirs" if got == theirs else "another")
+        finally:
+            monkeypatch.setattr(os, "open", real_open)
+        assert len(calls) >= n, (n, calls)  # the swap was made
+        os.unlink(shared / "keys")
+        os.rename(shared / f"keys.{n}", shared / "keys")
