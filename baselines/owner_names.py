@@ -1,9 +1,11 @@
 """Names that say which process made a thing, so that a later sweep can tell a leftover from a
 thing still in use: a sandbox's cgroups (``lrgym-sandbox-<owner>-<random>``,
 :mod:`lrgym.leaderboard.sandbox_cgroup`), a worker's temp folders (``lrgym-worker-<owner>-...``,
-:mod:`lrgym.leaderboard.pool`) and a Ray driver's empty folder (``lrgym-ray-driver-<owner>-...``,
-:mod:`lrgym.baselines.backend`). A grader or driver killed with ``kill -9`` leaves them behind;
-the next one removes those whose owner has ended (:func:`owner_gone`). Floor 2
+:mod:`lrgym.leaderboard.pool`), a Ray driver's empty folder (``lrgym-ray-driver-<owner>-...``,
+:mod:`lrgym.baselines.backend`) and the throwaway stores of the timing and transfer runs
+(``lrgym-bench-<owner>-...``, ``lrgym-transfer-<owner>-...``: :func:`owned_temp_folder`). A
+grader or driver killed with ``kill -9`` leaves them behind; the next one removes those whose
+owner has ended (:func:`owner_gone`). Floor 2
 (``lrgym.baselines``), so that the Ray backend and the leaderboard's pools share it.
 
 A pid alone cannot say that: once a process has died the kernel gives its number to a later
@@ -41,9 +43,10 @@ cgroup (its sandbox would be killed) or folder. (An older grader reads ``4242.67
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
-__all__ = ["UNKNOWN", "namespaces", "owner_gone", "owner_tag", "start_time", "sweep_folders"]
+__all__ = ["UNKNOWN", "namespaces", "owned_temp_folder", "owner_gone", "owner_tag", "start_time", "sweep_folders"]
 
 #: the start time's place among the fields after the command name in ``/proc/<pid>/stat``: field
 #: 22 of the file, counted from 1, where the first after the name is field 3 (the state)
@@ -207,3 +210,22 @@ def sweep_folders(prefix: str, tmp: str | None = None, *, pid_only_names: bool =
             remove(path)
             removed += not os.path.lexists(path)
     return removed
+
+
+@contextmanager
+def owned_temp_folder(prefix: str) -> Iterator[str]:
+    """A new folder of the temp folder, ``prefix + owner + "-<random>"`` (:func:`owner_tag`), for
+    the time of a ``with`` block and removed after it (as :class:`tempfile.TemporaryDirectory`),
+    the folders of that prefix whose owner has ended removed first (:func:`sweep_folders`). A
+    process killed with ``kill -9`` ends no ``with`` block: its folder stays until the next one
+    of that prefix starts (a ``tmpXXXXXXXX`` folder of ``TemporaryDirectory()`` stayed for ever,
+    nothing telling whose it was). A live process's folder is never removed::
+
+        with owned_temp_folder("lrgym-bench-") as folder:   # /tmp/lrgym-bench-4242.6778310.…-k2j4
+            ...
+    """
+    import tempfile
+
+    sweep_folders(prefix, pid_only_names=False)
+    with tempfile.TemporaryDirectory(prefix=f"{prefix}{owner_tag()}-") as folder:
+        yield folder

@@ -24,11 +24,11 @@ import argparse
 import os
 from dataclasses import replace
 import resource
-import tempfile
 import time
 
 from lrgym.baselines.backend import workers_type
 from lrgym.baselines.outputs import status
+from lrgym.baselines.owner_names import owned_temp_folder
 from lrgym.settings import positive_int
 
 
@@ -48,6 +48,11 @@ def _machine_busy() -> float | None:
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
+
+#: the start of the name of the temporary folder holding a run's throwaway store: this prefix
+#: and its owner (:func:`lrgym.baselines.owner_names.owned_temp_folder`), so that the folder of a
+#: bench killed with ``kill -9`` is removed by the next bench
+STORE_PREFIX = "lrgym-bench-"
 
 #: what ``--isolation`` runs unless ``--only`` names others: the simplest baseline and an adaptive one
 ISOLATION_BASELINES = ("fixed", "hypergradient")
@@ -95,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     cpu_of = {}
     for _ in range(args.repeat):
         for label, part in parts:
-            with tempfile.TemporaryDirectory() as tmp, ResultStore(os.path.join(tmp, "bench.sqlite")) as store:
+            with owned_temp_folder(STORE_PREFIX) as tmp, ResultStore(os.path.join(tmp, "bench.sqlite")) as store:
                 load_before = os.getloadavg()
                 busy0, cpu0, t0 = _machine_busy(), _cpu(), time.perf_counter()
                 outcomes = run_suite(specs, part, store=store, references=refs, n_workers=args.workers)

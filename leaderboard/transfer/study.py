@@ -23,7 +23,6 @@ from __future__ import annotations
 import inspect
 import json
 import math
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from lrgym.baselines.outputs import replace_file
+from lrgym.baselines.owner_names import owned_temp_folder
 from lrgym.baselines.reference import Row, search_reference
 from lrgym.baselines.registry import shipped_inputs
 from lrgym.baselines.score import score
@@ -46,6 +46,10 @@ LR_MIN, LR_MAX = (inspect.signature(LRControlEnv).parameters[k].default for k in
 
 
 LOSS_REDUCTIONS = ("mean", "sum")
+#: the start of the name of the temporary folder of a run's throwaway store (:func:`lrgym_scores`):
+#: this prefix and its owner (:func:`lrgym.baselines.owner_names.owned_temp_folder`), so that the
+#: folder of a run killed with ``kill -9`` is removed by the next run
+STORE_PREFIX = "lrgym-transfer-"
 
 
 @dataclass
@@ -203,7 +207,7 @@ def lrgym_scores(cfg: StudyConfig, db: str | Path | None = None, workers: int | 
         log(f"  lrgym: {db} lacks {sorted(set(policies) - set(rows))}"
             + (f" and holds {stale} of other tuned values or weights than the shipped ones" if stale else "")
             + "; running them all")
-    with tempfile.TemporaryDirectory() as tmp:
+    with owned_temp_folder(STORE_PREFIX) as tmp:  # a run killed with kill -9: removed by the next run
         t0 = time.perf_counter()
         with ResultStore(Path(tmp) / "transfer.db") as store:
             run_suite(baseline_specs(policies, include_learned=True), cfg.suite, store=store, n_workers=workers)

@@ -171,3 +171,33 @@ def test_a_live_grader_in_another_pid_namespace_keeps_its_folder(tmp_path):
     finally:
         worker.stdin.close()
         worker.wait(timeout=30)
+
+
+def test_an_owned_temp_folder_of_a_process_killed_with_sigkill_is_removed_by_the_next_one(tmp_path):
+    """``owned_temp_folder`` (a bench's or a transfer run's throwaway store): a process killed
+    with SIGKILL inside its ``with`` block leaves its folder; the next ``with`` of that prefix
+    removes it, and leaves a live process's; its own is removed when its block ends."""
+    import signal
+
+    make = ("import sys; from lrgym.baselines.owner_names import owned_temp_folder\n"
+            "with owned_temp_folder(sys.argv[1]) as folder:\n"
+            "    open(folder + '/store', 'w').close(); print(folder, flush=True); sys.stdin.read()\n")
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    makers = [subprocess.Popen([sys.executable, "-c", make, PREFIX], env=env, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    killed, live = makers
+    try:
+        folders = [m.stdout.readline().strip() for m in makers]
+        assert [os.path.basename(f).startswith(f"{PREFIX}{m.pid}.{start_time(m.pid)}.") for m, f in zip(makers, folders)] == [True, True]
+        os.kill(killed.pid, signal.SIGKILL)
+        killed.wait()
+        assert os.path.isdir(folders[0])  # no with block ends in a killed process
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr("tempfile.tempdir", str(tmp_path))
+            with owner_names.owned_temp_folder(PREFIX) as mine:
+                assert not os.path.exists(folders[0]) and os.path.isdir(folders[1]) and os.path.isdir(mine)
+        assert sorted(os.listdir(tmp_path)) == [os.path.basename(folders[1])]
+    finally:
+        live.stdin.close()
+        live.wait(timeout=30)
+    assert os.listdir(tmp_path) == []

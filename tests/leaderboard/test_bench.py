@@ -104,3 +104,50 @@ def test_isolation_without_a_suite_runs_on_the_default_one(argv, version, names,
     if names is not None:
         assert all(n == names for _, n in graded), graded
     assert f"episodes on {graded[0][0]}" in capsys.readouterr().out
+
+
+def _stores(folder) -> list[str]:
+    """The folders of ``folder`` holding a bench's throwaway store."""
+    import os
+
+    return sorted(e.path for e in os.scandir(folder) if e.is_dir() and os.path.exists(os.path.join(e.path, "bench.sqlite")))
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="/proc")
+def test_the_store_folder_of_a_bench_killed_with_sigkill_is_removed_by_the_next_bench(tmp_path):
+    """A bench keeps its measurements' store in a temp folder removed when the run ends; a bench
+    killed with ``kill -9`` mid-run left it (``tmpXXXXXXXX``: nothing said whose it was, and
+    nothing removed it, ever). The folder is now named after its owner (``lrgym-bench-<pid>.<start
+    time>.<namespaces>-...``) and the next bench removes those whose owner has ended, never a
+    live bench's. Real benches, the first killed with SIGKILL once its store is made."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    live_bench = ("import sys, tempfile; from lrgym.baselines.owner_names import owner_tag; "
+                  "folder = tempfile.mkdtemp(prefix='lrgym-bench-' + owner_tag() + '-'); "
+                  "open(folder + '/bench.sqlite', 'w').close(); print(folder, flush=True); sys.stdin.read()")
+    live = subprocess.Popen([sys.executable, "-c", live_bench], env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        live_folder = live.stdout.readline().strip()
+        killed = subprocess.Popen([sys.executable, "-m", "lrgym.leaderboard.bench", "--suite", "v1", "--workers", "1"],
+                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 600
+        while len(_stores(tmp_path)) < 2 and killed.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        os.kill(killed.pid, signal.SIGKILL)
+        killed.wait()
+        [left] = [f for f in _stores(tmp_path) if f != live_folder]  # the killed bench's, left behind
+        run = subprocess.run([sys.executable, "-m", "lrgym.leaderboard.bench", "--suite", "quick", "--only", "fixed",
+                              "--workers", "1"], env=env, capture_output=True, text=True, timeout=900)
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert not os.path.exists(left), f"the killed bench's store folder {os.path.basename(left)} is left"
+        assert os.path.basename(left).startswith(f"lrgym-bench-{killed.pid}.")
+        assert os.listdir(tmp_path) == [os.path.basename(live_folder)]  # the live one's alone (workers' too gone)
+    finally:
+        live.stdin.close()
+        live.wait(timeout=60)
