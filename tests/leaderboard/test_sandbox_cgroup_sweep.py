@@ -14,7 +14,7 @@ import pytest
 from lb_helpers import dead_sandbox_groups, tiny_suite
 
 from lrgym.leaderboard import sandbox_cgroup
-from lrgym.baselines.owner_names import namespaces, start_time
+from lrgym.baselines.owner_names import namespaces, owner_gone, start_time
 from lrgym.leaderboard.references import load_references
 from lrgym.leaderboard.runner import run_suite, submission_spec
 
@@ -149,3 +149,69 @@ def test_a_group_made_halfway_is_removed_from_every_hierarchy(monkeypatch, error
             sandbox_cgroup.make_cgroup(sandbox_cgroup.MIN_PROBE_MB, 16)
     mine = sandbox_cgroup.CGROUP_PREFIX + f"{os.getpid()}."
     assert [(p, n) for p in parents for n in set(os.listdir(p)) - before[p] if n.startswith(mine)] == []
+
+
+def _groups_of_children_of(parents: list[str], pid: int) -> list[str]:
+    """The sandbox groups of ``parents`` whose maker is a child process of ``pid`` (a grader's worker)."""
+    found = []
+    for parent in parents:
+        for name in os.listdir(parent):
+            maker = name[len(sandbox_cgroup.CGROUP_PREFIX):].split(".", 1)[0]
+            if name.startswith(sandbox_cgroup.CGROUP_PREFIX) and maker.isdigit():
+                try:
+                    with open(f"/proc/{maker}/stat", "rb") as f:
+                        ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+                except (OSError, ValueError, IndexError):
+                    continue
+                if ppid == pid:
+                    found.append(os.path.join(parent, name))
+    return found
+
+
+def _maker_gone(group: str) -> bool:
+    return owner_gone(os.path.basename(group), sandbox_cgroup.CGROUP_PREFIX)
+
+
+@needs_cgroup
+def test_the_groups_of_a_grader_killed_with_sigkill_mid_job_are_removed_by_the_next_grader(tmp_path):
+    """A grader killed with ``kill -9`` while its sandbox runs: its worker dies with it
+    (``PR_SET_PDEATHSIG``) and nobody removes the sandbox's groups (the memory one inside the
+    grader's own cgroup, the pids and cpuacct ones where those hierarchies put it). The next
+    grader, run in the same cgroup, removes them (their maker's name says it has ended). Real
+    graders (``lrgym leaderboard submit``), the first killed with SIGKILL mid-job. (Passed on the
+    code it was written for: a check that the sweep reaches a real grader's leftovers, which the
+    tests above make by name.)"""
+    import signal
+    import time
+
+    (tmp_path / "hang.py").write_text("import time\nclass P:\n    def __init__(self):\n        time.sleep(3600)\n")
+    (tmp_path / "const.py").write_text("from lrgym.baselines.policy import LRPolicy\n"
+                                       "class C(LRPolicy):\n    def lr_at(self, t, obs, info):\n        return 1e-3\n")
+    version, parents = sandbox_cgroup._cgroup_parents()
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+
+    def grader(target: str) -> list[str]:
+        return [sys.executable, "-m", "lrgym.leaderboard.entry", "leaderboard", "submit", target, "--suite", "quick",
+                "--db", str(tmp_path / "board.sqlite"), "--workers", "1", "--time-limit", "900"]
+
+    killed = subprocess.Popen(grader(f"{tmp_path}/hang.py:P"), env=env, cwd=tmp_path,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 600
+        while (len(groups := _groups_of_children_of(parents, killed.pid)) < len(parents)
+               and killed.poll() is None and time.monotonic() < deadline):
+            time.sleep(0.1)
+        assert len(groups) == len(parents), groups  # its sandbox's group in every hierarchy
+        time.sleep(1)  # the policy's sleep: mid-job
+    finally:
+        os.kill(killed.pid, signal.SIGKILL)
+        killed.wait()
+    deadline = time.monotonic() + 60
+    while not all(map(_maker_gone, groups)) and time.monotonic() < deadline:
+        time.sleep(0.1)  # its worker is ending (PDEATHSIG); its groups are left (unless a sandbox
+    assert all(map(_maker_gone, groups))  # another test starts in this cgroup sweeps them first)
+    run = subprocess.run(grader(f"{tmp_path}/const.py:C"), env=env, cwd=tmp_path, capture_output=True, text=True,
+                         timeout=900)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert [g for g in groups if os.path.exists(g)] == []
+
