@@ -7,6 +7,7 @@ It scores with the leaderboard's suite and score, so it sits on the leaderboard 
 
     python -m lrgym.leaderboard.val_table                     # prints the Markdown table
     python -m lrgym.leaderboard.val_table --write             # also updates the tables in README.md
+    python -m lrgym.leaderboard.val_table --tuned-only        # the tuned values alone (tuned.json; no runs)
 
 Instances and seeds are those of the leaderboard's ``val`` suite (8 val instances per family
 × 5 seeds, family-default horizon and inner steps), restricted to the families available here.
@@ -169,14 +170,25 @@ def main(argv=None) -> None:
     from lrgym.baselines.registry import BASELINES
 
     p = argparse.ArgumentParser(prog="python -m lrgym.leaderboard.val_table", description="Validation table of every baseline (mean normalised score).")
-    p.add_argument("--baselines", nargs="*", default=None)
-    p.add_argument("--families", nargs="*", default=None)
-    p.add_argument("--workers", type=workers_type, default=None)
-    p.add_argument("--write", action="store_true", help=f"update the tables in {SECTION.name}")
-    p.add_argument("--tuned-only", action="store_true", help="only rewrite the tuned-values table")
-    p.add_argument("--json", help="also save every run's score to this JSON file")
+    p.add_argument("--baselines", nargs="*", default=None, metavar="NAME",
+                   help="score these baselines only (default: every one; --write refuses a subset)")
+    p.add_argument("--families", nargs="*", default=None, metavar="FAMILY",
+                   help="these families of the val suite only (default: every one available; --write refuses a subset)")
+    p.add_argument("--workers", type=workers_type, default=None, metavar="N",
+                   help="processes of the local pool (default: one per CPU)")
+    p.add_argument("--write", action="store_true",
+                   help=f"also rewrite the two tables (scores, tuned values) in the checkout's {SECTION.name}")
+    p.add_argument("--tuned-only", action="store_true",
+                   help="print only the tuned-values table (from tuned.json: no runs, seconds); "
+                        "with --write rewrite only that table")
+    p.add_argument("--json", metavar="PATH", help="also save every run's score to this JSON file")
     args = p.parse_args(argv)
     if args.tuned_only:
+        ignored = [flag for flag, given in (("--baselines", args.baselines), ("--families", args.families),
+                                            ("--workers", args.workers), ("--json", args.json)) if given is not None]
+        if ignored:  # they were dropped without a word: --tuned-only --json x wrote no x
+            p.error(f"{' '.join(ignored)}: --tuned-only runs nothing and scores nothing; valid: leave "
+                    f"{'it' if len(ignored) == 1 else 'them'} out, or leave out --tuned-only")
         problem = write_problem(None, None) if args.write else None
         if problem:
             p.error(problem)

@@ -122,3 +122,54 @@ def test_json_in_a_folder_to_be_made_is_written(tmp_path, monkeypatch, capsys):
     out = tmp_path / "new" / "folder" / "val.json"
     vt.main(["--json", str(out)])
     assert json.loads(out.read_text())["scores"] == {"fixed": {"linreg": [0.5]}}
+
+
+def test_tuned_only_prints_the_tuned_table_and_writes_only_it(tmp_path, monkeypatch, capsys):
+    """``--tuned-only`` prints the tuned values read from tuned.json, one row per hand-designed
+    baseline and one cell per tuned family, runs nothing, and with ``--write`` replaces the
+    tuned block alone (the scores block left as it was)."""
+    import lrgym.leaderboard.val_table as vt
+    from lrgym.baselines.registry import load_tuned
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("--tuned-only computed the table")
+
+    monkeypatch.setattr(vt, "compute", no_run)
+    vt.main(["--tuned-only"])
+    out = capsys.readouterr().out
+    tuned = load_tuned()
+    lines = [line for line in out.splitlines() if line.startswith("| ")]
+    assert lines[0] == "| baseline | " + " | ".join(tuned["settings"]) + " |"
+    assert [line.split(" | ")[0][2:] for line in lines[1:]] == list(tuned["values"])
+    name, per = next(iter(tuned["values"].items()))
+    family = next(iter(tuned["settings"]))
+    assert f"η={per[family]['lr']:.3g}" in lines[1]
+    readme = tmp_path / "README.md"
+    readme.write_text(f"a\n{vt.BEGIN}\nscores kept\n{vt.END}\nb\n{vt.TUNED_BEGIN}\nold\n{vt.TUNED_END}\nc\n")
+    monkeypatch.setattr(vt, "SECTION", readme)
+    write = vt.write_section
+    monkeypatch.setattr(vt, "write_section", lambda **kw: write(path=readme, **kw))
+    vt.main(["--tuned-only", "--write"])
+    text = readme.read_text()
+    assert "scores kept" in text and "\nold\n" not in text and lines[0] in text
+
+
+def test_tuned_only_refuses_the_options_that_choose_runs(monkeypatch, capsys):
+    """``--tuned-only`` runs nothing: with ``--json x.json`` it wrote no x.json, and with
+    ``--baselines``, ``--families`` or ``--workers`` it dropped them, each without a word.
+    Refused, naming what was given."""
+    import pytest
+
+    import lrgym.leaderboard.val_table as vt
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("the table was computed")
+
+    monkeypatch.setattr(vt, "compute", no_run)
+    for argv in (["--json", "x.json"], ["--baselines", "fixed"], ["--families", "mlp"], ["--workers", "2"],
+                 ["--json", "x.json", "--workers", "2"]):
+        with pytest.raises(SystemExit) as stop:
+            vt.main(["--tuned-only", *argv])
+        err = " ".join(capsys.readouterr().err.split())
+        given = " ".join(f for f in ("--baselines", "--families", "--workers", "--json") if f in argv)
+        assert stop.value.code == 2 and f"{given}: --tuned-only runs nothing" in err, err
