@@ -219,9 +219,12 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m lrgym.baselines.qlearning", description=__doc__.split("\n\n")[0])
     p.add_argument("--family", default=None, choices=FAMILIES,
                    help="task family (default: the mixed family of LRControl-v1)")
-    p.add_argument("--episodes", type=int, default=QLearningConfig.episodes)
-    p.add_argument("--reward", default="log_improvement", choices=REWARDS, help="env reward")
-    p.add_argument("--no-reward-clip", action="store_true", help="do not clip per-step rewards")
+    p.add_argument("--episodes", type=int, default=QLearningConfig.episodes,
+                   help="training episodes (a positive integer; default %(default)s)")
+    p.add_argument("--reward", default="log_improvement", choices=REWARDS, help="env reward (default %(default)s)")
+    low, high = QLearningConfig.reward_clip
+    p.add_argument("--no-reward-clip", action="store_true",
+                   help=f"do not clip per-step rewards (default: clipped to [{low:g}, {high:g}])")
     p.add_argument("--seed", type=seed_argument, default=0, help="random seed (an integer >= 0; default 0)")
     outputs.add_output_arguments(p, "Q-table (.npz)")
     args = p.parse_args(argv)

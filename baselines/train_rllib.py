@@ -710,21 +710,23 @@ def _train(config: RLlibConfig, log, wrote) -> MLPPolicy | None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    default = {name: f.default for name, f in RLlibConfig.__dataclass_fields__.items()}  # what --help names is the config's
     p = argparse.ArgumentParser(prog="python -m lrgym.baselines.train_rllib", description=__doc__.split("\n\n")[0])
     p.add_argument("--config", help="JSON file of RLlibConfig fields (flags override it)")
-    p.add_argument("--algo", choices=ALGOS, help="ppo (default) or dqn; on --resume: the checkpoint's")
+    p.add_argument("--algo", choices=ALGOS, help=f"ppo or dqn (default {default['algo']}; on --resume: the checkpoint's)")
     p.add_argument("--family", choices=FAMILIES, help="task family (default: the mixed family; on --resume: the checkpoint's)")
-    p.add_argument("--steps", type=int, dest="total_timesteps", help="env steps in all (a resumed run included), rounded up to whole training iterations "
-                        "(PPO: about its train batch, 2000 by default, each)")
-    p.add_argument("--env-runners", type=int, dest="env_runners", help="sampling actors (default 2; on --resume: the checkpoint's)")
-    p.add_argument("--envs-per-runner", type=int, dest="envs_per_runner", help="sub-envs per runner (default 8; on --resume: the checkpoint's)")
-    p.add_argument("--seed", type=int, help="default 0; on --resume: the checkpoint's")
+    p.add_argument("--steps", type=int, dest="total_timesteps", help=f"env steps in all (a resumed run included; default {default['total_timesteps']:,}), rounded up to whole "
+                        "training iterations (PPO: about its train batch, 2,000 by default, each)")
+    p.add_argument("--env-runners", type=int, dest="env_runners", help=f"sampling actors (default {default['env_runners']}; on --resume: the checkpoint's)")
+    p.add_argument("--envs-per-runner", type=int, dest="envs_per_runner", help=f"sub-envs per runner (default {default['envs_per_runner']}; on --resume: the checkpoint's)")
+    p.add_argument("--seed", type=int, help=f"random seed (default {default['seed']}; on --resume: the checkpoint's)")
     p.add_argument("--horizon", type=int, help="episode length (default: the family's; on --resume: the checkpoint's)")
-    p.add_argument("--checkpoint-every", type=int, dest="checkpoint_every", help="iterations between checkpoints")
+    p.add_argument("--checkpoint-every", type=int, dest="checkpoint_every", help=f"training iterations between checkpoints (default {default['checkpoint_every']})")
     p.add_argument("--resume", help="continue from this checkpoint folder (OUT.ckpt) with its own settings, up to --steps")
     p.add_argument("--address", help="Ray cluster: auto or HOST:PORT (default: a Ray instance on this machine)")
     outputs.add_output_arguments(p, "policy", "a path without suffix")
-    p.add_argument("--no-progress", action="store_false", dest="progress", default=None)
+    p.add_argument("--no-progress", action="store_false", dest="progress", default=None,
+                   help="no progress bar (default: a bar of env steps on stderr)")
     p.add_argument("--verbose", action="store_true", default=None,
                    help="show Ray's and RLlib's own logging whole: their notices, Ray's INFO lines, the env runners' "
                         "output (as $LRGYM_RAY_LOGS=all; default: their warnings and errors only)")

@@ -61,7 +61,8 @@ ISOLATION_BASELINES = ("fixed", "hypergradient")
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m lrgym.leaderboard.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--suite", default=None, help="suite (default: the leaderboard's default suite)")
-    parser.add_argument("--workers", type=workers_type, default=None)
+    parser.add_argument("--workers", type=workers_type, default=None, metavar="N",
+                        help="grader workers (default: one per CPU)")
     parser.add_argument("--repeat", type=int, default=1, help="measurements of each (a positive integer; default 1)")
     parser.add_argument("--isolation", action="store_true", help="inline vs sandboxed, seconds per entry")
     parser.add_argument("--only", action="append", default=None, help="baselines to run (repeatable)")

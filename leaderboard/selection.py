@@ -429,8 +429,10 @@ def write(selection: dict, ship: bool) -> list[Path]:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m lrgym.leaderboard.selection", description="Select suite v2's instances (see the module docstring).")
     p.add_argument("--families", nargs="*", help="families (default: all four)")
-    p.add_argument("--candidates", type=int, default=CANDIDATES)
-    p.add_argument("--workers", type=workers_type, default=None)
+    p.add_argument("--candidates", type=int, default=CANDIDATES, metavar="N",
+                   help="test instances tried per family (a positive integer; default %(default)s; --ship takes the default)")
+    p.add_argument("--workers", type=workers_type, default=None, metavar="N",
+                   help="processes of the local pool (default: one per CPU)")
     p.add_argument("--ship", action="store_true",
                    help="write the shipped leaderboard/suites/v2.json and references/v2-r<revision>.json (maintainers)")
     p.add_argument("--reuse", help="records of an earlier run on the same code (runs/selection/v2.json, or "
