@@ -1,5 +1,5 @@
 """What ``PolicyScheduler.step(loss)`` adds to a PyTorch update, against the update itself and a
-plain ``torch.optim.lr_scheduler.StepLR`` step, on MLPs of ≈ 10k and ≈ 400k parameters (batch 64,
+plain ``torch.optim.lr_scheduler.StepLR`` step, on MLPs of ≈ 10k, ≈ 400k and ≈ 1.3 M parameters (batch 64,
 SGD, one torch thread, the ``fixed`` baseline, 10 updates per step: what every update pays).
 
     python -m benchmarks.scheduler_overhead                 # the table, medians of CPU time
@@ -21,7 +21,7 @@ import time
 import warnings
 
 #: hidden width of the 2-hidden-layer MLP (64 inputs, 10 classes) → parameters
-SIZES = {"10k": 88, "400k": 620}
+SIZES = {"10k": 88, "400k": 620, "1.3M": 1104}  # 1.3M: as many as the audit's MLP of 2026-12-06 (whose shape went unrecorded)
 BATCH = 64
 
 
