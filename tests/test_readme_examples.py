@@ -52,6 +52,7 @@ EXAMPLES = {
     'instances=[3, 7, 11],\n               instance_order="cycle")': ("", {}),
     'venv = make_sb3_vec_env("LRControl-MLP-v1", n_envs=8, seed=0, instances=train)': ("", {}),
     "scores = {}  # (policy, family, instance, seed) -> S": ("", {'get_suite("v2")': 'get_suite("quick")'}),
+    'envs = LRControlVectorEnv(2, family="linreg", instances=listed': ("", {}),
     "EvalCallback(eval_env, n_eval_episodes=len(listed)": ("", {"n_steps=64)": "n_steps=16)", "learn(5_000,": "learn(64,",
                                                                 "eval_freq=250": "eval_freq=8"}),
 }
