@@ -21,6 +21,7 @@ from typing import Callable
 
 import torch
 
+from lrgym.torch._checkpoint_checks import same_bits
 from lrgym.torch._checkpoint_format import RestoreError
 
 
@@ -80,15 +81,10 @@ def keep_tensor(live: torch.Tensor) -> Callable[[], object]:
         try:
             copy_into(live, kept)
         except RuntimeError:
-            if not _same_bits(live, kept):
+            if not same_bits(live, kept):
                 raise
 
     return put_back
-
-
-def _same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """Whether two tensors of one shape and dtype hold the same elements, bit for bit (a NaN too)."""
-    return torch.equal(a.detach().reshape(-1).view(torch.uint8), b.detach().reshape(-1).view(torch.uint8))
 
 
 def keep_object(obj) -> Callable[[], object]:

@@ -44,16 +44,73 @@ def torch_generator(device: str, where: str) -> torch.Generator:
             "its generator on a device of this machine") from None
 
 
-def why_no_copy(live: torch.Tensor) -> str | None:
-    """Why torch's ``copy_`` refuses to write into ``live``, known before any write (None: it
-    takes one): elements that share memory (an expanded view, ``torch.zeros(1, 3).expand(2, 3)``:
-    a stride of 0 along an axis of more than one element, torch's own test of internal overlap),
-    or an inference tensor written outside ``torch.inference_mode()``."""
+def why_no_copy(live: torch.Tensor, saved: torch.Tensor) -> str | None:
+    """Why torch's ``copy_`` of ``saved`` (a tensor of the live one's shape and dtype) into ``live``
+    would be refused or would not leave ``live`` holding ``saved``'s elements, known before any
+    write (None: the copy loads it).
+
+    * elements that share memory along an axis (an expanded view,
+      ``torch.zeros(1, 3).expand(2, 3)``: a stride of 0 along an axis of more than one element,
+      torch's own test of internal overlap): torch refuses the copy;
+    * an inference tensor written outside ``torch.inference_mode()``: torch refuses it;
+    * another layout than the saved tensor's (a sparse one into a strided one or back): torch
+      refuses the copy ("copy_() between dense and sparse Tensors is not implemented"), and one
+      between compressed sparse tensors (CSR, CSC, BSR, BSC) of other numbers of specified elements;
+    * elements that share memory otherwise (``torch.as_strided`` with overlapping strides,
+      ``torch.arange(3.).as_strided((2, 2), (1, 1))``), whose saved values differ where the
+      live elements share a place: torch's overlap test cannot tell such a view ("too hard") and
+      copies, each shared place keeping one of its elements' values, so the live tensor would not
+      hold the saved one (saved from a view of the same layout, the values agree and it loads)."""
     if live.layout == torch.strided and any(n > 1 and step == 0 for n, step in zip(live.shape, live.stride())):
         return "an expanded view, whose elements share memory"
     if live.is_inference() and not torch.is_inference_mode_enabled():
         return "an inference tensor (made under torch.inference_mode())"
+    if live.layout != saved.layout:
+        return f"a {_layout(live)} tensor, the saved one {_layout(saved)}"
+    if live.layout in _COMPRESSED and live.values().shape[0] != saved.values().shape[0]:
+        return (f"a {_layout(live)} tensor of {live.values().shape[0]} specified elements, the saved one of "
+                f"{saved.values().shape[0]} (torch copies between compressed sparse tensors of as many only)")
+    if live.layout == torch.strided and _may_overlap(live) and not _copy_keeps(live, saved):
+        return ("a view whose elements share memory (as_strided), where the saved values differ: a copy would "
+                "keep one value of each shared place")
     return None
+
+
+#: the compressed sparse layouts, whose ``copy_`` needs as many specified elements on both sides
+_COMPRESSED = (torch.sparse_csr, torch.sparse_csc, torch.sparse_bsr, torch.sparse_bsc)
+
+
+def _layout(tensor: torch.Tensor) -> str:
+    return str(tensor.layout).removeprefix("torch.")
+
+
+def _may_overlap(tensor: torch.Tensor) -> bool:
+    """False when no two elements of the strided ``tensor`` can share memory: its axes sorted by
+    stride, each stride passes the farthest offset the smaller axes reach (the test every dense
+    and every sliced tensor passes); True may still be a tensor without overlap."""
+    reach = 0
+    for step, n in sorted((abs(step), n) for n, step in zip(tensor.shape, tensor.stride()) if n > 1):
+        if step <= reach:
+            return True
+        reach += step * (n - 1)
+    return False
+
+
+def _copy_keeps(live: torch.Tensor, saved: torch.Tensor) -> bool:
+    """Whether ``copy_`` of ``saved`` into a tensor laid out as ``live`` (same sizes, strides and
+    dtype, on the CPU, in new memory) reads back as ``saved`` (in the live dtype, as
+    ``load_state_dict`` casts it), bit for bit: true unless two saved elements that land on one
+    place differ (whichever torch writes last, the other reads back otherwise). The live tensor is
+    not touched."""
+    expected = saved.detach().to(device="cpu", dtype=live.dtype)
+    probe = torch.empty_strided(live.shape, live.stride(), dtype=live.dtype)
+    probe.copy_(expected)
+    return same_bits(probe, expected)
+
+
+def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Whether two strided tensors of one shape and dtype hold the same elements, bit for bit (a NaN too)."""
+    return torch.equal(a.detach().reshape(-1).view(torch.uint8), b.detach().reshape(-1).view(torch.uint8))
 
 
 def check_module_state(state, live: torch.nn.Module, where: str) -> None:
@@ -74,11 +131,12 @@ def check_module_state(state, live: torch.nn.Module, where: str) -> None:
             raise RestoreError(f"cannot restore {where}: its state_dict()[{brief(key)}] is {shape}, this policy's "
                                f"{tuple(tensor.shape)}; valid: build the policy the same way as the one that was "
                                "saved")
-        refused = why_no_copy(tensor) if isinstance(tensor, torch.Tensor) else None
+        refused = why_no_copy(tensor, stored) if isinstance(tensor, torch.Tensor) else None
         if refused is not None:
             raise RestoreError(f"cannot restore {where}: its live state_dict()[{brief(key)}] is {refused}, which "
                                "load_state_dict cannot copy the saved values into; valid: a parameter or buffer of "
-                               "its own memory, e.g. register_buffer(name, tensor.clone())")
+                               "its own memory, of the saved tensor's layout, e.g. "
+                               "register_buffer(name, tensor.clone())")
 
 
 def check_optimizer_state(state, live: torch.optim.Optimizer, where: str) -> None:

@@ -8,8 +8,9 @@ before it, and its own part, undone in reverse order before the error is raised.
 
 Objects, modules, optimizers, generators, enum members and same-shaped tensors are loaded **in
 place** (as ``nn.Module.load_state_dict`` loads parameters); no class is imported or built from
-the file. A live tensor that takes no copy (:func:`why_no_copy`: an expanded view, an inference
-tensor) is replaced by the saved one, as a tensor of another shape is; a parameter of that kind
+the file. A live tensor that a copy would not load (:func:`why_no_copy`: an expanded view, an
+inference tensor, another layout than the saved one's, an ``as_strided`` view whose shared elements
+the saved values do not fit) is replaced by the saved one, as a tensor of another shape is; a parameter of that kind
 (an optimizer's, a module's: never replaced) is a :class:`RestoreError` naming where it is. A
 forged or damaged record becomes a :class:`RestoreError` naming where it sits and the record's
 valid form (:data:`~lrgym.torch._checkpoint_format.RECORDS`).
@@ -150,16 +151,16 @@ def _restore(value, live, where: str, memo: Memo):
     if isinstance(value, torch.Tensor):
         index = memo.reserve()
         if isinstance(live, torch.Tensor) and live.shape == value.shape and live.dtype == value.dtype:
-            refused = why_no_copy(live)
+            refused = why_no_copy(live, value)
             if refused is None:
                 memo.actions.append(Action(functools.partial(load_tensor, live, value, where),
                                            functools.partial(keep_tensor, live)))
                 return memo.restore(index, live)
             if isinstance(live, torch.nn.Parameter):  # an optimizer's or a module's: never replaced
                 raise RestoreError(f"cannot restore {where}: the live parameter is {refused}, which torch cannot "
-                                   "copy the saved values into; valid: a parameter of its own memory, e.g. "
-                                   "torch.nn.Parameter(tensor.clone())")
-            # no copy into it (nor could the run write into it): the saved tensor in its place, on its device
+                                   "copy the saved values into; valid: a parameter of its own memory, of the saved tensor's "
+                                   "layout, e.g. torch.nn.Parameter(tensor.clone())")
+            # no copy loads it (another layout, elements sharing memory): the saved tensor in its place, on its device
             return memo.restore(index, value.to(device=live.device, copy=True))
         return memo.restore(index, value.clone())
     if isinstance(value, np.ndarray):  # a checkpoint of an older lrgym (weights_only=False)
