@@ -113,6 +113,28 @@ def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
     return torch.equal(a.detach().reshape(-1).view(torch.uint8), b.detach().reshape(-1).view(torch.uint8))
 
 
+def same_data(a, b) -> bool:
+    """Whether two stored or restored values are the same data: containers item by item, tensors
+    and arrays of one kind, shape and dtype element by element (strided ones bit for bit), other
+    values of one type and equal (a NaN float is not: two such records count as different)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same_data(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same_data(x, y) for x, y in zip(a, b))
+    if isinstance(a, torch.Tensor):
+        if (a.layout, a.shape, a.dtype, a.device) != (b.layout, b.shape, b.dtype, b.device):
+            return False
+        return same_bits(a, b) if a.layout == torch.strided else torch.equal(a.to_dense(), b.to_dense())
+    if isinstance(a, np.ndarray):
+        return a.dtype == b.dtype and a.shape == b.shape and bool(np.array_equal(a, b))
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001 - a value without a plain ==: not known to be the same
+        return False
+
+
 def check_module_state(state, live: torch.nn.Module, where: str) -> None:
     """The stored ``state_dict()`` has the live module's keys and tensor shapes (torch's strict
     ``load_state_dict`` copies what matches before it raises about the rest), and each live

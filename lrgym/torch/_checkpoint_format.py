@@ -78,7 +78,8 @@ RECORDS = {
               "bool}, 'state': its state_dict(), "
               "'attributes': {submodule name: {attribute: value}}}",
     "ref": "{'__lrgym__': 'ref', 'index': the index of a value restored before}",
-    "object": "{'__lrgym__': 'object', 'class': 'pkg.mod.Name', 'state': its __getstate__()}",
+    "object": "{'__lrgym__': 'object', 'class': 'pkg.mod.Name', 'numbered': True (numbered as shared: an older "
+              "lrgym's record has none), 'state': its __getstate__()}",
 }
 
 

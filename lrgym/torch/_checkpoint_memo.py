@@ -23,12 +23,13 @@ class Memo:
         self.restored: dict[int, object] = {}  # index -> the value restored there (loading)
         self.count = 0
         self.actions: list = []  # what loads the restored values into the live objects (loading: restore_plan)
+        self.loaded: dict[int, tuple] = {}  # id(live) -> (live, where, stored): a record loaded into it (loading)
 
     def fresh(self) -> Memo:
         """A walk of its own (a module's, an optimizer's or a generator's state: numbered apart),
         adding to the same actions."""
         memo = Memo()
-        memo.actions = self.actions
+        memo.actions, memo.loaded = self.actions, self.loaded
         return memo
 
     def ref(self, value) -> dict | None:

@@ -49,6 +49,7 @@ from lrgym.torch._checkpoint_checks import (
     check_live_class,
     check_module_state,
     check_optimizer_state,
+    same_data,
     scalar_dtype,
     torch_generator,
     why_no_copy,
@@ -146,6 +147,29 @@ def restore_plan(value, live=None, where: str = "value"):
     return restored, load
 
 
+def _load_into(memo: Memo, live, where: str, kind: str, stored=None) -> None:
+    """Note that a record at ``where`` is loaded into the live object ``live``, a ``kind`` (a
+    tensor, a module...). A second record loaded into the same live object means the saved policy
+    had two objects where this one shares one (one object met twice is stored as a reference): a
+    ``RestoreError`` naming both places, since loading both would keep one's state and lose the
+    other's, in silence (torch's ``load_state_dict`` into a module registered under two names
+    does: the last name's weights win). ``stored``: what the record holds, for the values stored
+    once per place even when shared (a tensor of an older lrgym's checkpoint, which stored no
+    references; a generator, an optimizer): the same data twice loads the same state and is let
+    through; None: a numbered record, so any second one is refused."""
+    first = memo.loaded.get(id(live))
+    if first is None:
+        memo.loaded[id(live)] = (live, where, stored)
+        return
+    _, first_where, first_stored = first
+    if stored is None or first_stored is None or not same_data(first_stored, stored):
+        raise RestoreError(
+            f"cannot restore {where}: the checkpoint holds a {kind} there apart from the one at {first_where} (the "
+            f"saved policy had two), and this policy has one {kind} at both places (shared): loading both into it "
+            f"would keep one's state and lose the other's; valid: build the policy the same way as the one that "
+            f"was saved, a {kind} of its own at each place")
+
+
 def _restore(value, live, where: str, memo: Memo):
     """:func:`restore_plan`'s walk: what changes a live object is added to ``memo.actions``."""
     if isinstance(value, torch.Tensor):
@@ -153,13 +177,14 @@ def _restore(value, live, where: str, memo: Memo):
         if isinstance(live, torch.Tensor) and live.shape == value.shape and live.dtype == value.dtype:
             refused = why_no_copy(live, value)
             if refused is None:
+                _load_into(memo, live, where, "tensor", value)
                 memo.actions.append(Action(functools.partial(load_tensor, live, value, where),
                                            functools.partial(keep_tensor, live)))
                 return memo.restore(index, live)
             if isinstance(live, torch.nn.Parameter):  # an optimizer's or a module's: never replaced
                 raise RestoreError(f"cannot restore {where}: the live parameter is {refused}, which torch cannot "
-                                   "copy the saved values into; valid: a parameter of its own memory, of the saved tensor's "
-                                   "layout, e.g. torch.nn.Parameter(tensor.clone())")
+                                   "copy the saved values into; valid: a parameter of its own memory, of the saved "
+                                   "tensor's layout, e.g. torch.nn.Parameter(tensor.clone())")
             # no copy loads it (another layout, elements sharing memory): the saved tensor in its place, on its device
             return memo.restore(index, value.to(device=live.device, copy=True))
         return memo.restore(index, value.clone())
@@ -298,6 +323,7 @@ def _restore_generator(value: dict, live, where: str, memo: Memo):
     bit_generator = getattr(np.random, name)()
     bit_generator.state = state
     if isinstance(live, np.random.Generator) and type(live.bit_generator).__name__ == name:
+        _load_into(memo, live, where, "generator", bit_generator.state)
         memo.actions.append(Action(functools.partial(setattr, live.bit_generator, "state", bit_generator.state),
                                    lambda: functools.partial(setattr, live.bit_generator, "state",
                                                              live.bit_generator.state)))
@@ -310,6 +336,7 @@ def _restore_random_state(value: dict, live, where: str, memo: Memo):
     generator = np.random.RandomState()
     generator.set_state(_restore(value["state"], None, where, memo.fresh()))
     if isinstance(live, np.random.RandomState):
+        _load_into(memo, live, where, "generator", generator.get_state(legacy=False))
         memo.actions.append(Action(functools.partial(live.set_state, generator.get_state(legacy=False)),
                                    lambda: functools.partial(live.set_state, live.get_state(legacy=False))))
         return live
@@ -321,6 +348,7 @@ def _restore_py_random(value: dict, live, where: str, memo: Memo):
     generator = random.Random()
     generator.setstate(value["state"])
     if type(live) is random.Random:
+        _load_into(memo, live, where, "generator", generator.getstate())
         memo.actions.append(Action(functools.partial(live.setstate, generator.getstate()),
                                    lambda: functools.partial(live.setstate, live.getstate())))
         return live
@@ -333,6 +361,7 @@ def _restore_torch_generator(value: dict, live, where: str, memo: Memo):
     generator = torch_generator(value["device"], where)
     generator.set_state(value["state"])
     if isinstance(live, torch.Generator) and str(live.device) == value["device"]:
+        _load_into(memo, live, where, "generator", generator.get_state())
         memo.actions.append(Action(functools.partial(live.set_state, generator.get_state()),
                                    lambda: functools.partial(live.set_state, live.get_state())))
         return live
@@ -356,6 +385,7 @@ def _restore_torch_state_dict(value: dict, live, where: str, memo: Memo):
         raise RestoreError(f"cannot restore {where}: its state_dict() is none {named(value['class'])} loads "
                            f"({type(exc).__name__}: {str(exc)[:160]}); valid: the state_dict() of a "
                            f"{named(value['class'])} over this policy's parameters") from None
+    _load_into(memo, live, where, "optimizer" if isinstance(live, torch.optim.Optimizer) else "LR scheduler", state)
     memo.actions.append(Action(functools.partial(live.load_state_dict, state),
                                functools.partial(keep_state_dict, live)))
     return live
@@ -371,6 +401,7 @@ def _restore_module(value: dict, live, where: str, memo: Memo):
         raise TypeError("its numbered is no bool")
     if numbered:  # before its attributes, which may refer to it (Memo)
         memo.restore(memo.reserve(), live)
+    _load_into(memo, live, where, "module", None if numbered else value)  # (an older record: each name's own)
     state = _restore(value["state"], None, f"{where}.state_dict()", memo.fresh())
     check_module_state(state, live, where)
     memo.actions.append(Action(functools.partial(live.load_state_dict, state),
@@ -401,6 +432,10 @@ def _restore_object(value: dict, live, where: str, memo: Memo):
     """Any other object, loaded into the live one of its class as pickle would
     (:func:`set_object_state`): its attributes, each into the live attribute of its name."""
     check_live_class(value, live, where)
+    numbered = value.get("numbered", False)  # False in an older lrgym's record, stored at each place if shared
+    if type(numbered) is not bool:
+        raise TypeError("its numbered is no bool")
+    _load_into(memo, live, where, "helper object", None if numbered else value)
     memo.restore(memo.reserve(), live)  # before its state, which may refer to it (a helper's owner: Memo)
     stored = value["state"]
     current = get_object_state(live)

@@ -182,7 +182,7 @@ def to_checkpoint(value, where: str = "value", _stack: tuple = (), _memo: Memo |
         stored = _stored_items(state, {}, where, stack, memo)
     else:
         stored = to_checkpoint(state, where, stack, memo)
-    return {TAG: "object", "class": class_name(cls), "state": stored}
+    return {TAG: "object", "class": class_name(cls), "numbered": True, "state": stored}
 
 
 #: the builtins whose value is not in an instance's attributes: a subclass's instance (a

@@ -64,9 +64,13 @@ a value met before (shared)        ``{"__lrgym__": "ref", "index": n}``: the con
                                    names is stored once; loaded, the second name holds the first
                                    name's live module, as a helper object would (torch's own
                                    ``state_dict()`` stores a submodule registered twice under both
-                                   names, its structure being the module's construction)
+                                   names, its structure being the module's construction).
+                                   Two values saved apart and loaded into one live object
+                                   (the live policy shares what the saved one did not) are
+                                   refused, naming both places, unless both hold the same
+                                   state (a generator or optimizer, stored at each place)
 any other object                   ``{"__lrgym__": "object", "class": "pkg.mod.Name",
-                                   "state": ...}``: the stored ``__getstate__()`` (its
+                                   "numbered": True, "state": ...}``: the stored ``__getstate__()`` (its
                                    ``__dict__`` unless the class says otherwise); a
                                    subclass of a builtin container or scalar (a namedtuple, a
                                    dict subclass) is refused unless it has a ``__setstate__``
