@@ -145,9 +145,25 @@ def keep_items(mapping: dict, keys) -> Callable[[], object]:
 
 
 def keep_state_dict(live) -> Callable[[], object]:
-    """A module's, optimizer's or LR scheduler's ``state_dict()`` as it is (deep-copied: it holds
-    the live tensors), loaded back with ``load_state_dict()``."""
-    return functools.partial(live.load_state_dict, copy.deepcopy(live.state_dict()))
+    """A module's, optimizer's or LR scheduler's ``state_dict()`` as it is, loaded back with
+    ``load_state_dict()``: deep-copied, since it holds the live tensors, but for the tensors the
+    load replaces rather than writes into (:func:`replaced_tensors`: a torch optimizer's state,
+    kept by reference, not copied: twice the parameters' memory for Adam)."""
+    return functools.partial(live.load_state_dict, copy.deepcopy(live.state_dict(), replaced_tensors(live)))
+
+
+def replaced_tensors(live) -> dict:
+    """A ``copy.deepcopy`` memo that keeps, as themselves, the tensors ``live.load_state_dict``
+    replaces and never writes into: a ``torch.optim`` optimizer's parameters and state tensors
+    when its ``load_state_dict`` is torch's own (which builds a new state from the one given);
+    else none (a module's ``load_state_dict`` copies into its parameters, a class's own method
+    may write anywhere)."""
+    if not isinstance(live, torch.optim.Optimizer) or \
+            type(live).load_state_dict is not torch.optim.Optimizer.load_state_dict:
+        return {}
+    kept = {id(p): p for group in live.param_groups for p in group["params"]}
+    kept.update((id(v), v) for state in live.state.values() for v in state.values() if isinstance(v, torch.Tensor))
+    return kept
 
 
 def keep_modes(module: torch.nn.Module) -> Callable[[], object]:

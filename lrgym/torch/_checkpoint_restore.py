@@ -44,6 +44,7 @@ from lrgym.torch._checkpoint_actions import (
     keep_tensor,
     load_tensor,
     put_back,
+    replaced_tensors,
 )
 from lrgym.torch._checkpoint_checks import (
     check_live_class,
@@ -379,8 +380,8 @@ def _restore_torch_state_dict(value: dict, live, where: str, memo: Memo):
     state = _restore(value["state"], None, f"{where}.state_dict()", memo.fresh())
     if isinstance(live, torch.optim.Optimizer):
         check_optimizer_state(state, live, where)
-    try:  # torch's own check of what it loads, on a copy: a forged state raises here, before any load
-        copy.deepcopy(live).load_state_dict(state)
+    try:  # torch's own check of what it loads, on a copy (sharing the tensors the load replaces): before any load
+        copy.deepcopy(live, replaced_tensors(live)).load_state_dict(state)
     except Exception as exc:  # noqa: BLE001 - torch says why in its own words, any kind
         raise RestoreError(f"cannot restore {where}: its state_dict() is none {named(value['class'])} loads "
                            f"({type(exc).__name__}: {str(exc)[:160]}); valid: the state_dict() of a "
