@@ -42,7 +42,7 @@ from lrgym.tasks import families_env
 from lrgym.tasks.blas import SINGLE_THREAD_ENV
 
 __all__ = ["BACKENDS", "DRIVER_DIR_PREFIX", "Backend", "JobLost", "RAY_WORKER_ENV", "TASK_MEMORY_MB", "check_memory_request", "connect",
-           "RayCannotRun", "add_backend_arguments", "cannot_run", "killed_for_memory", "memory_kill_reason", "check_address_form", "check_workers", "get_backend", "import_ray", "largest_node_memory_mb", "node_name", "on_each_node", "node_report", "ray_imap", "ray_reason", "RunNodes", "sweep_driver_folders", "worker_env", "worker_lost",
+           "NodeTaskFailed", "RayCannotRun", "add_backend_arguments", "cannot_run", "killed_for_memory", "memory_kill_reason", "check_address_form", "check_workers", "get_backend", "import_ray", "largest_node_memory_mb", "node_name", "on_each_node", "node_report", "ray_imap", "ray_reason", "RunNodes", "sweep_driver_folders", "worker_env", "worker_lost",
            "workers_type"]
 
 BACKENDS = ("local", "ray")
@@ -762,28 +762,58 @@ def ray_imap(fn: Callable, jobs: Iterable, address: str | None = None, workers: 
         nodes.say_gone()  # also when the run stops: the jobs that ran again are named
 
 
-def on_each_node(fn: Callable, job, address: str | None = None) -> list:
-    """``fn(job)`` once on every live Ray node with a CPU, all at once (one task of one CPU pinned
-    to each: Ray's ``NodeAffinitySchedulingStrategy``, not soft), after checking the node against
+class NodeTaskFailed(RuntimeError):
+    """:func:`on_each_node`'s task failed on one node, for a reason that need not stop the caller:
+    ``fn`` raised there (:attr:`error`: its own exception), or its Ray worker was lost (the process
+    died, the node went, Ray's memory monitor killed it: :func:`worker_lost`, :func:`killed_for_memory`;
+    :attr:`error`: Ray's). The message names the node first: ``on the Ray node 3f2a9c1e at 10.0.0.7
+    (gpu-07): ValueError: ...``; :attr:`node` is that name (:func:`node_name`)."""
+
+    def __init__(self, node: str, error: BaseException):
+        super().__init__(f"on the Ray node {node}: {type(error).__name__}: {error}")
+        self.node, self.error = node, error
+
+
+def on_each_node(fn: Callable, job, address: str | None = None, num_cpus: int = 1) -> list:
+    """``fn(job)`` once on every live Ray node with a CPU, all at once (one task of ``num_cpus``
+    CPUs pinned to each: Ray's ``NodeAffinitySchedulingStrategy``, not soft), after checking the node against
     the driver's :func:`node_fingerprint` as :func:`ray_imap`'s tasks do; returns the results in
     node order. For work that each machine needs done once before many processes start there
     (``train_rllib`` fills each node's Numba cache before its env runners start:
-    :func:`lrgym.baselines.rllib_env.warm_runner_kernels`). A node that differs raises
-    :class:`NodeMismatch`; ``fn``'s own error is raised as it is."""
+    :func:`lrgym.baselines.rllib_env.warm_runner_kernels`). What stops it, naming the node
+    (:func:`node_name`): a node that differs raises :class:`NodeMismatch`; ``fn``'s own error or a
+    lost worker raises :class:`NodeTaskFailed` (the caller decides whether to go on without that
+    node's result); a runtime environment the node cannot set up, or any other of Ray's errors that
+    would fail again the same way (:func:`worker_lost`), raises :class:`RayCannotRun`
+    (:func:`cannot_run`: the node, and the fix). The first failure in node order is raised; the
+    other tasks are cancelled. Each node's result is awaited in turn, so that the failure is
+    known by its node (``ray.get`` of all the tasks at once raised the first error Ray met, whose
+    node Ray's error names by IP alone, or not at all)."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     ray = connect(address)
-    remote = ray.remote(num_cpus=1, max_retries=0, retry_exceptions=False)(_call)
+    remote = ray.remote(num_cpus=num_cpus, max_retries=0, retry_exceptions=False)(_call)
     expected, fn_ref = node_fingerprint(), ray.put(fn)
-    nodes = [n["NodeID"] for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) >= 1]
-    refs = [remote.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
-                           runtime_env={"env_vars": worker_env()}).remote(fn_ref, job, expected) for node_id in nodes]
+    nodes = {n["NodeID"]: node_name(n["NodeID"], n.get("NodeManagerAddress", "?"), n.get("NodeManagerHostname", "?"))
+             for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) >= 1}
+    refs = {node_id: remote.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
+                                    runtime_env={"env_vars": worker_env()}).remote(fn_ref, job, expected)
+            for node_id in nodes}
+    results = []
     try:
-        return [out for _node, out in ray.get(refs)]
-    except ray.exceptions.RayTaskError as exc:
-        if isinstance(exc.cause, NodeMismatch):  # the node's own message, without Ray's traceback of it
-            raise NodeMismatch(str(exc.cause)) from None
-        raise exc.as_instanceof_cause() from None
+        for node_id, ref in refs.items():
+            try:
+                results.append(ray.get(ref)[1])
+            except ray.exceptions.RayTaskError as exc:
+                if isinstance(exc.cause, NodeMismatch):  # the node's own message, without Ray's traceback of it
+                    raise NodeMismatch(str(exc.cause)) from None
+                raise NodeTaskFailed(nodes[node_id], exc.cause) from None
+            except ray.exceptions.RayError as exc:
+                if worker_lost(ray, exc) or killed_for_memory(ray, exc):
+                    raise NodeTaskFailed(nodes[node_id], exc) from None
+                raise cannot_run(f"{getattr(fn, '__name__', 'a task')} on each node", exc,
+                                 f"the Ray node {nodes[node_id]}") from None
+        return results
     finally:
-        for ref in refs:
+        for ref in refs.values():
             ray.cancel(ref, force=True)

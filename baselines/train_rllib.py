@@ -33,6 +33,7 @@ the parser's errors, exit 2: :class:`ConfigError`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -41,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from lrgym.baselines import outputs
+from lrgym.baselines.backend import RayCannotRun
 from lrgym.baselines.code_version import made_by
 # a setting refused before training starts (a bad value, one that contradicts the resumed
 # checkpoint, more env runners than the Ray instance has CPUs, an --address with no Ray head, Ray
@@ -209,28 +211,88 @@ def check_env_runner_nodes(algo) -> None:
             raise NodeMismatch(problem)
 
 
-def warm_up_nodes(config: RLlibConfig) -> float | None:
+def warm_up_nodes(config: RLlibConfig, log=outputs.status) -> float | None:
     """Fill Numba's disk cache with the kernels the env runners will need, once per machine,
     before RLlib builds them (:func:`~lrgym.baselines.rllib_env.warm_runner_kernels`): on this
     machine (the Ray instance ``train`` starts here), or with ``--address`` in one task on each
-    node of the cluster (:func:`~lrgym.baselines.backend.on_each_node`; a node with other code
-    raises :class:`NodeMismatch` there). On a cold cache (a first run, after an upgrade or an
-    edit of lrgym) the runners of a node each compiled the same kernels at once, on the cores
-    they share: 239 s of sampling for a first 2,000 steps on two runners. Returns the seconds it
-    took (the ``.json``'s ``warm_up_s``), or None with fewer than 2 env runners (one process
-    compiles either way)."""
+    node of the cluster (:func:`~lrgym.baselines.backend.on_each_node`). On a cold cache (a first
+    run, after an upgrade or an edit of lrgym) the runners of a node each compiled the same kernels
+    at once, on the cores they share: 239 s of sampling for a first 2,000 steps on two runners.
+    Returns the seconds it took (the ``.json``'s ``warm_up_s``), or None with fewer than 2 env
+    runners (one process compiles either way) or where it failed.
+
+    ``log`` says one line of it (stderr, with the run's other notes; it ran without a word, and a
+    minute of a cold cache looked like a hang): what was warmed, where and how long
+    (``warmed lrgym's kernels for the env runners (4 kinds of linreg instances) on 2 nodes in
+    12.3 s``). A failure is named with its node and error, and then:
+
+    * a node with other code (:class:`NodeMismatch`) or a runtime environment a node cannot set up
+      (:class:`~lrgym.baselines.backend.RayCannotRun`, naming the node and the fix) stops the run:
+      RLlib would place env runners there, which would train other dynamics or fail too;
+    * lrgym's own error there, or a lost Ray worker (:class:`~lrgym.baselines.backend.NodeTaskFailed`;
+      on this machine: any ``Exception``) is a ``warning: ... continuing cold`` line: the warm-up only
+      saves time, and the runners compile what they need themselves (the same error, if theirs
+      too, is then RLlib's, after this line named it)."""
     if config.env_runners < 2:
         return None
     from lrgym.baselines import rllib_env
 
-    start = time.perf_counter()
+    start, failed = time.perf_counter(), None
     if config.address is None:
-        rllib_env.warm_runner_kernels(config.full_env_kwargs())
+        where = "this machine"
+        try:
+            kinds = len(rllib_env.warm_runner_kernels(config.full_env_kwargs()))
+        except Exception as exc:  # noqa: BLE001 - the warm-up only saves time: said, then training goes on
+            failed = f"on this machine: {type(exc).__name__}: {exc}"
     else:
+        from lrgym.baselines.backend import NodeTaskFailed, on_each_node
+
+        try:
+            done = on_each_node(rllib_env.warm_runner_kernels, config.full_env_kwargs(), config.address)
+        except NodeTaskFailed as exc:  # (NodeMismatch, RayCannotRun: raised, the run stops)
+            failed = str(exc)
+        else:
+            kinds, where = (len(done[0]) if done else 0), f"{len(done)} node{'s' if len(done) != 1 else ''}"
+    if failed is not None:
+        log(f"warning: warming lrgym's kernels for the env runners failed {failed}; continuing cold: each env runner "
+            "compiles the kernels it needs itself (on a cold cache, minutes at its first sample)")
+        return None
+    seconds = round(time.perf_counter() - start, 1)
+    log(f"warmed lrgym's kernels for the env runners ({kinds} kinds of {config.family or 'mixed'} instances) on "
+        f"{where} in {seconds} s")
+    return seconds
+
+
+@contextlib.contextmanager
+def _runner_failures_named(config: RLlibConfig):
+    """Building the algorithm (its env runners, Ray actors of the job's runtime environment), with
+    a failure whose cause is a node that cannot set up that runtime environment named as such.
+    RLlib logs each runner's ``RuntimeEnvSetupError`` (``ERROR actor_manager.py ... taking actor 1
+    out of service``) and then fails in its own ``IndexError: list index out of range`` (no runner
+    answered its question for the spaces), a traceback after a minute that names neither the
+    node nor the fix; Ray does not retry a runtime environment (it would fail the same way:
+    :func:`~lrgym.baselines.backend.cannot_run`). So a failed build asks each node to run a task
+    of nothing in the same runtime environment (:func:`~lrgym.baselines.backend.on_each_node`, of no
+    CPU: the runners RLlib left may hold them all);
+    one that cannot raises :class:`~lrgym.baselines.backend.RayCannotRun` naming the node, its
+    ``runtime_env_agent.log`` and the fix (the command's one-line error); otherwise RLlib's own
+    error is raised as it was."""
+    try:
+        yield
+    except Exception:
         from lrgym.baselines.backend import on_each_node
 
-        on_each_node(rllib_env.warm_runner_kernels, config.full_env_kwargs(), config.address)
-    return round(time.perf_counter() - start, 1)
+        try:  # of no CPU: placed beside whatever runners RLlib left holding theirs
+            on_each_node(_nothing, None, config.address, num_cpus=0)
+        except RayCannotRun as exc:
+            raise RayCannotRun(f"RLlib could not start its env runners: {exc}") from None
+        except Exception:  # noqa: BLE001 - not the runtime environment: RLlib's own error says what happened
+            pass
+        raise
+
+
+def _nothing(_job) -> None:
+    """The task :func:`_runner_failures_named` runs on each node: its runtime environment alone."""
 
 
 # ---- RLlib -------------------------------------------------------------------------------------
@@ -632,13 +694,14 @@ def _train(config: RLlibConfig, log, wrote) -> MLPPolicy | None:
     from ray.tune.registry import register_env
 
     register_env(ENV_NAME, make_env)
-    warm_up_s = warm_up_nodes(config)
+    warm_up_s = warm_up_nodes(config, log)
     if config.resume:
         from ray.rllib.algorithms.algorithm import Algorithm
 
         # built from the checkpoint's config with this file's cycle callback (resumed_algo_config)
-        algo = Algorithm.from_checkpoint(str(Path(config.resume).resolve()),
-                                         config=resumed_algo_config(config.resume, config, log, resumed_from))
+        with _runner_failures_named(config):
+            algo = Algorithm.from_checkpoint(str(Path(config.resume).resolve()),
+                                             config=resumed_algo_config(config.resume, config, log, resumed_from))
         try:  # again on what was built
             _check_algo(config, type(algo).__name__.lower())
         except ConfigError:
@@ -652,7 +715,8 @@ def _train(config: RLlibConfig, log, wrote) -> MLPPolicy | None:
                     f"{config.total_timesteps}: nothing to train, nothing written")
                 return None
     else:
-        algo = algo_config(config).build_algo()
+        with _runner_failures_named(config):
+            algo = algo_config(config).build_algo()
     try:  # before any sample: a runner on a node with other code would train on other dynamics
         check_env_runner_nodes(algo)
     except NodeMismatch:
@@ -780,7 +844,8 @@ def main(argv=None) -> None:
         train(config)
     except ConfigError as exc:
         p.error(str(exc))
-    except NodeMismatch as exc:  # a Ray node with other code: one line, as the leaderboard and tune say it
+    except (NodeMismatch, RayCannotRun) as exc:  # a Ray node with other code, or one that cannot run lrgym's
+        # workers (its runtime environment): one line, as the leaderboard and tune say it
         print(f"{p.prog}: error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
     finally:

@@ -88,7 +88,7 @@ def _stand_ins(monkeypatch, tag: str = "x", cpus: float = 2.0):
     monkeypatch.setattr(backend, "connect", lambda address=None, verbose=False: connected.append(address) or fake_ray)
     monkeypatch.setattr(Algorithm, "from_checkpoint", classmethod(lambda cls, path, **kwargs: PPO()))
     monkeypatch.setattr(train_rllib, "export_policy", lambda *args: _Exported(tag))
-    monkeypatch.setattr(train_rllib, "warm_up_nodes", lambda config: None)  # (test_rllib_warm checks it)
+    monkeypatch.setattr(train_rllib, "warm_up_nodes", lambda config, log: None)  # (test_rllib_warm checks it)
     PPO.trained = 0
     return connected
 

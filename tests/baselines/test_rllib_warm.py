@@ -148,8 +148,10 @@ def test_the_kernels_are_warmed_once_before_the_runners_are_built(address, runne
 
     built: list = []
     train_rllib = _stand_ins(monkeypatch, built)
-    monkeypatch.setattr(rllib_env, "warm_runner_kernels", lambda env_config: built.append(("driver", env_config)))
-    monkeypatch.setattr(backend, "on_each_node", lambda fn, job, address: built.append(("each node", job, address)))
+    monkeypatch.setattr(rllib_env, "warm_runner_kernels",
+                        lambda env_config: built.append(("driver", env_config)) or [0])  # (the instances stepped)
+    monkeypatch.setattr(backend, "on_each_node",
+                        lambda fn, job, address: built.append(("each node", job, address)) or [[0]])
     monkeypatch.setattr(backend, "check_address_form", lambda address: None)
     config = train_rllib.RLlibConfig(total_timesteps=64, env_runners=runners, family="quadratic", address=address,
                                      out=str(tmp_path / "run"), progress=False)
@@ -179,3 +181,96 @@ def test_the_history_records_each_iterations_own_time_and_names_rllibs_timers(tm
         assert 0.2 <= h["iteration_s"] < 5.0
         assert (h["rllib_sample_ema_s"], h["rllib_learn_ema_s"]) == (0.0515, 0.0012)
         assert "sample_s" not in h and "learn_s" not in h
+
+
+def _warm_config(train_rllib, tmp_path, address=None):
+    return train_rllib.RLlibConfig(total_timesteps=64, env_runners=2, family="quadratic", address=address,
+                                   out=str(tmp_path / "run"), progress=False)
+
+
+@pytest.mark.parametrize("address, where", [(None, "this machine"), ("10.0.0.1:6379", "2 nodes")])
+def test_the_warm_up_says_what_it_warmed_where_and_how_long(address, where, tmp_path, monkeypatch):
+    """The warm-up ran without a word (a minute on a cold cache looked like a hang). It now says
+    one line through the run's ``log`` (stderr): the kinds of instances stepped, on this machine
+    or on how many nodes, and its seconds, which are the ``.json``'s ``warm_up_s``."""
+    from lrgym.baselines import backend
+
+    built: list = []
+    train_rllib = _stand_ins(monkeypatch, built)
+
+    def warm(env_config):
+        time.sleep(0.2)
+        return [11, 12, 13]
+
+    monkeypatch.setattr(rllib_env, "warm_runner_kernels", warm)
+    monkeypatch.setattr(backend, "on_each_node", lambda fn, job, address: [fn(job), fn(job)])
+    monkeypatch.setattr(backend, "check_address_form", lambda address: None)
+    told: list = []
+    train_rllib.train(_warm_config(train_rllib, tmp_path, address), log=told.append, wrote=lambda m: None)
+    said = [m for m in told if "warm" in m]
+    seconds = json.loads((tmp_path / "run.json").read_text())["warm_up_s"]
+    assert said == [f"warmed lrgym's kernels for the env runners (3 kinds of quadratic instances) on {where} in "
+                    f"{seconds} s"], told
+    assert seconds >= 0.2 * (1 if address is None else 2)
+
+
+@pytest.mark.parametrize("address, failure, named", [
+    (None, ValueError("no kernel"), "on this machine: ValueError: no kernel"),
+    ("10.0.0.1:6379", "node", "on the Ray node 3f2a9c1e at 10.0.0.7 (gpu-07): ValueError: no kernel")])
+def test_a_warm_up_that_fails_is_named_and_the_run_goes_on_cold(address, failure, named, tmp_path, monkeypatch):
+    """lrgym's own error in the warm-up (here a ValueError; on a node: raised there, or that node's
+    Ray worker lost) stopped the run with a traceback, though the warm-up only saves time. It is
+    now one line naming where and the error, saying the run goes on cold; the runners are built
+    and train, and the ``.json`` has no ``warm_up_s``."""
+    from lrgym.baselines import backend
+
+    built: list = []
+    train_rllib = _stand_ins(monkeypatch, built)
+
+    def fails(env_config):
+        raise failure
+
+    def fails_on_a_node(fn, job, address):
+        raise backend.NodeTaskFailed("3f2a9c1e at 10.0.0.7 (gpu-07)", ValueError("no kernel"))
+
+    monkeypatch.setattr(rllib_env, "warm_runner_kernels", fails)
+    monkeypatch.setattr(backend, "on_each_node", fails_on_a_node)
+    monkeypatch.setattr(backend, "check_address_form", lambda address: None)
+    told: list = []
+    train_rllib.train(_warm_config(train_rllib, tmp_path, address), log=told.append, wrote=lambda m: None)
+    assert [m for m in told if "warm" in m] == [
+        f"warning: warming lrgym's kernels for the env runners failed {named}; continuing cold: each env runner "
+        "compiles the kernels it needs itself (on a cold cache, minutes at its first sample)"], told
+    assert built == ["algorithm"]
+    meta = json.loads((tmp_path / "run.json").read_text())
+    assert meta["warm_up_s"] is None and meta["env_steps"] == 64
+
+
+@pytest.mark.parametrize("stop", ["RayCannotRun", "NodeMismatch"])
+def test_a_node_that_cannot_run_the_warm_up_stops_the_command_in_one_line(stop, tmp_path, monkeypatch, capsys):
+    """A node whose runtime environment Ray cannot set up (``RuntimeEnvSetupError``:
+    :class:`backend.RayCannotRun` naming the node and the fix) would fail RLlib's env runners
+    placed there too, so it stops the run before anything is built, as a node with other code
+    does: one line on stderr, exit 1, no traceback (it was Ray's traceback, naming no node)."""
+    from lrgym.baselines import backend
+
+    built: list = []
+    _stand_ins(monkeypatch, built)
+    from lrgym.baselines import train_rllib
+
+    error = {"RayCannotRun": backend.RayCannotRun("Ray cannot run warm_runner_kernels on each node: the Ray node "
+                                                  "3f2a9c1e at 10.0.0.7 (gpu-07) cannot set up the runtime environment"),
+             "NodeMismatch": backend.NodeMismatch("the Ray node 3f2a9c1e at 10.0.0.7 (gpu-07) differs")}[stop]
+
+    def cannot(fn, job, address):
+        raise error
+
+    monkeypatch.setattr(backend, "on_each_node", cannot)
+    monkeypatch.setattr(backend, "check_address_form", lambda address: None)
+    with pytest.raises(SystemExit) as stopped:
+        train_rllib.main(["--env-runners", "2", "--family", "quadratic", "--steps", "64", "--address", "10.0.0.1:6379",
+                          "--out", str(tmp_path / "run"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 1 and built == []
+    assert err == f"python -m lrgym.baselines.train_rllib: error: {error}\n"
+    assert list(tmp_path.iterdir()) == []

@@ -769,6 +769,71 @@ def test_on_each_node_runs_one_task_on_every_node_checked_like_the_tasks(cluster
     assert type(stop.value) is backend.NodeMismatch and str(stop.value).startswith("the Ray node ")
 
 
+def _fails_on_the_node(job):
+    raise ValueError(f"no kernel for {job}")
+
+
+def test_on_each_node_names_the_node_a_task_failed_on(cluster):
+    """``on_each_node``'s task that raised on a node was raised as Ray's error of it, naming no
+    node; it is now :class:`backend.NodeTaskFailed`, naming the node first (the node order's
+    first failure) and keeping the task's own exception."""
+    import ray
+    import ray.cloudpickle
+
+    from lrgym.baselines import backend
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this file
+    names = {f"{n['NodeID'][:8]} at {n['NodeManagerAddress']} ({n['NodeManagerHostname']})"
+             for n in ray.nodes() if n["Alive"]}
+    with pytest.raises(backend.NodeTaskFailed) as failed:
+        backend.on_each_node(_fails_on_the_node, "warm")
+    assert failed.value.node in names and isinstance(failed.value.error, ValueError)
+    assert str(failed.value) == f"on the Ray node {failed.value.node}: ValueError: no kernel for warm"
+
+
+# A driver joining the cluster whose job's runtime environment no node can set up (a conda env
+# that no node has: Ray's RuntimeEnvSetupError on each), then train_rllib's command.
+_BROKEN_ENV_DRIVER = """
+import sys
+import ray
+real = ray.init
+ray.init = lambda **kw: real(**{**kw, "runtime_env": {**kw.get("runtime_env", {}), "conda": "no-such-env-lrgym"}})
+from lrgym.baselines import train_rllib
+train_rllib.main(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize("runners", [1, 2])
+def test_a_runtime_env_the_nodes_cannot_set_up_stops_train_rllib_naming_the_node(runners, cluster, tmp_path):
+    """With a runtime environment Ray cannot set up (here on every node), ``train_rllib`` ended
+    after a minute in RLlib's ``IndexError: list index out of range`` traceback (one env runner:
+    RLlib logged the runners' ``RuntimeEnvSetupError`` and found no runner to ask for the spaces),
+    or in Ray's traceback of the warm-up task (two runners, ``--address``), neither naming the node
+    nor the fix. Ray does not retry it (it would fail the same way). Now one line, exit 1: the node
+    that cannot set it up, where it says why, and the fix; nothing written."""
+    import os
+    import subprocess
+
+    out = tmp_path / "ppo"
+    done = subprocess.run(
+        [sys.executable, "-c", _BROKEN_ENV_DRIVER, "--address", cluster.address, "--env-runners", str(runners),
+         "--envs-per-runner", "2", "--steps", "64", "--horizon", "8", "--family", "linreg", "--out", str(out),
+         "--no-progress"], cwd=tmp_path, capture_output=True, text=True, timeout=600, env=dict(os.environ))
+    assert done.returncode == 1, done.stderr[-3000:]
+    said = done.stderr[done.stderr.find("python -m lrgym.baselines.train_rllib: error: "):]
+    expected = "Ray cannot run " + ("warm_runner_kernels" if runners == 2 else "_nothing")
+    if runners == 1:  # no warm-up task: RLlib's failed build, then the task of nothing on each node
+        expected = f"RLlib could not start its env runners: {expected}"
+    assert re.match(rf"python -m lrgym.baselines.train_rllib: error: {expected} on each node: the Ray node [0-9a-f]{{8}} "
+                    r"at \S+ \(.+\) cannot set up the runtime environment of lrgym's Ray workers", said), done.stderr[-3000:]
+    # the fix, then Ray's error as Ray gives it (its node's traceback of the set-up: conda missing)
+    assert "Mend that node or take it out of the cluster" in said and "RuntimeEnvSetupError: " in said
+    assert "Could not find Conda executable" in said
+    # no traceback of the driver's (RLlib's IndexError, or Ray's raised through train_rllib)
+    assert "IndexError" not in done.stderr and "baselines/train_rllib.py" not in done.stderr, done.stderr[-3000:]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_rllib_with_an_address_warms_each_node_before_its_runners(cluster, tmp_path, monkeypatch):
     """``train_rllib --address`` with 2 env runners runs the warm-up once on each node of the
     cluster (with the runners' env config), then trains; the ``.json`` says how long it took."""
