@@ -25,7 +25,9 @@ A resumed run is the checkpoint's run going on: its algorithm, family, env keywo
 seed and training settings are read from the checkpoint before anything starts
 (:func:`checkpoint_settings`) and name the outputs and the ``.json`` record; a flag that
 contradicts them is refused naming both values (only :data:`RESUME_MAY_DIFFER` may differ). A
-checkpoint already at or beyond ``--steps`` trains nothing and writes nothing. Bad values (and a
+checkpoint already at or beyond ``--steps`` trains nothing and writes nothing. A resumed run is
+not the uninterrupted run to the bit (:data:`RESUME_DIFFERS`: RLlib's checkpoint holds no env
+state, no random generator's state, no DQN replay buffer). Bad values (and a
 refused ``--address``, too many ``--env-runners`` for the Ray instance, Ray not installed) are
 the parser's errors, exit 2: :class:`ConfigError`.
 """
@@ -58,7 +60,7 @@ from lrgym.baselines.rllib_env import (RESUMED_AT, make_env, runner_cycle_offset
 from lrgym.settings import MAX_NUM_ENVS
 from lrgym.tasks import FAMILIES
 
-__all__ = ["ALGOS", "ENV_NAME", "RESUMED_AT", "RESUME_MAY_DIFFER", "TRAINER_SET", "ConfigError", "RLlibConfig", "checkpoint_settings",
+__all__ = ["ALGOS", "ENV_NAME", "RESUMED_AT", "RESUME_DIFFERS", "RESUME_MAY_DIFFER", "TRAINER_SET", "ConfigError", "RLlibConfig", "checkpoint_settings",
            "checkpoint_steps", "export_policy", "make_env", "resumed_algo_config", "resumed_config",
            "runner_cycle_offset", "runner_seeds", "spread_cycles", "steps_said", "train", "training_view",
            "warm_runner_kernels", "warm_up_nodes"]
@@ -77,6 +79,15 @@ FLAGS = {"algo": "--algo", "family": "--family", "total_timesteps": "--steps", "
 #: the fields a ``--resume`` run may set anew: how far to go, how often to checkpoint, where to run
 #: and write; every other one is the checkpoint's (:func:`resumed_config`)
 RESUME_MAY_DIFFER = ("total_timesteps", "checkpoint_every", "resume", "address", "progress", "out", "ship", "verbose")
+#: why a resumed run is not the uninterrupted run to the bit (its ``--help``; README "RLlib training"):
+#: what RLlib 2.60's checkpoint (``Algorithm.save_to_path``, the new API stack's ``get_state``) does
+#: not hold. It holds the weights, the optimizer's state, the connectors' states, the metrics
+#: (lifetime steps: DQN's epsilon and learning start go on) and the iteration count.
+RESUME_DIFFERS = ("not the uninterrupted run to the bit: RLlib's checkpoint holds no env state (the resumed runners "
+                  "start new episodes, on instances drawn from seeds of the checkpoint's steps), no state of the "
+                  "random generators (RLlib seeds Python's, NumPy's and torch's again from --seed: action sampling and "
+                  "PPO's minibatch shuffles repeat the run's first streams) and no DQN replay buffer (a resumed DQN "
+                  "starts with an empty one)")
 #: the env keywords the trainer sets itself (:meth:`RLlibConfig.full_env_kwargs`): train instances,
 #: discrete actions (what :func:`export_policy` exports); ``env_kwargs`` setting one is refused
 TRAINER_SET = {"instance_set": "train", "action_mode": "discrete"}
@@ -786,7 +797,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help=f"random seed (default {default['seed']}; on --resume: the checkpoint's)")
     p.add_argument("--horizon", type=int, help="episode length (default: the family's; on --resume: the checkpoint's)")
     p.add_argument("--checkpoint-every", type=int, dest="checkpoint_every", help=f"training iterations between checkpoints (default {default['checkpoint_every']})")
-    p.add_argument("--resume", help="continue from this checkpoint folder (OUT.ckpt) with its own settings, up to --steps")
+    p.add_argument("--resume", help="continue from this checkpoint folder (OUT.ckpt) with its own settings, up to "
+                   f"--steps; {RESUME_DIFFERS}")
     p.add_argument("--address", help="Ray cluster: auto or HOST:PORT (default: a Ray instance on this machine)")
     outputs.add_output_arguments(p, "policy", "a path without suffix")
     p.add_argument("--no-progress", action="store_false", dest="progress", default=None,
