@@ -42,7 +42,8 @@ key                 dtype     meaning
 Name tables (``info["family"]`` → ``lrgym.info.family_name(info["family"])``):
 
 * :data:`FAMILY_NAMES` = ``("linreg", "quadratic", "mlp", "recsys")`` (0 … 3); any other family
-  (one of your own, :func:`lrgym.tasks.register_family`) is ``OWN_FAMILY_BASE + zlib.crc32(name)``
+  (one of your own, :func:`lrgym.tasks.register_family`, or a ``FAMILIES`` line without
+  ``mixed_v1``) is ``OWN_FAMILY_BASE + zlib.crc32(name)``
   (2**32 … 2**33 − 1): distinct for distinct registered names (a clash is refused when
   registered), the same in every process and on every machine, and outside the table, so a
   policy tells two families of your own apart in a mixture and the built-in indices stay frozen;
@@ -148,7 +149,8 @@ def family_name(index) -> str:
     not pass as "unknown"; an index of a family not registered here names how to register it).
     An integer is any object Python takes as an index (``operator.index``): a NumPy integer or
     0-d array, a one-element integer tensor (TorchRL's infos), not a bool or a float."""
-    from lrgym.tasks import BUILT_IN, FAMILIES
+    from lrgym.tasks import FAMILIES
+    from lrgym.tasks.mixture import MixtureFamily
 
     i = None
     if not (isinstance(index, (bool, np.bool_)) or str(getattr(index, "dtype", "")).endswith("bool")):
@@ -158,8 +160,11 @@ def family_name(index) -> str:
             pass
     if i is not None and -1 <= i < len(FAMILY_NAMES):
         return FAMILY_NAMES[i] if i >= 0 else "unknown"
-    # the families of your own (not the built-in mixture: its episodes report their member's index)
-    own = {family_index(name): name for name in FAMILIES if name not in BUILT_IN}
+    # every registered family outside the table, whether registered from outside the package or by a
+    # FAMILIES line of its own inside it (one without mixed_v1: until 2026-12-06 only the former were
+    # named, so such a family's own index was refused); not the mixture, whose episodes report their
+    # member's index
+    own = {family_index(name): name for name in FAMILIES if name not in FAMILY_NAMES and name != MixtureFamily.name}
     if i is not None and i in own:
         return own[i]
     registered = "".join(f", {k} ({n})" for k, n in sorted(own.items()))

@@ -323,6 +323,30 @@ def test_family_name_refuses_what_no_env_gives(index):
     assert "(mixed)" not in str(caught.value)  # no env gives the mixture's own index: not named as valid
 
 
+def test_family_name_names_a_family_added_by_a_line_in_families(monkeypatch):
+    """README, "Adding a family": a family inside lrgym is one line of ``lrgym.tasks.FAMILIES``
+    (without ``mixed_v1``: outside the info schema's table, so its ``info["family"]`` is
+    2**32 + the CRC-32 of its name). ``family_name`` named only the families registered from
+    outside the package (those not in ``BUILT_IN``), so such a family's own index was refused as
+    "invalid" (the controller's refusal then named no family). Here the toy family of
+    tests/tasks/toy_family.py stands in for that line: in ``FAMILIES`` and in ``BUILT_IN``, as a
+    line of the package's table puts it."""
+    import os
+
+    import lrgym.tasks as tasks
+
+    monkeypatch.syspath_prepend(os.path.join(os.path.dirname(os.path.abspath(__file__)), "tasks"))
+    monkeypatch.setitem(tasks.FAMILIES, "toy", tasks.FamilyEntry("toy_family:ToyFamily"))
+    monkeypatch.setattr(tasks, "BUILT_IN", (*tasks.BUILT_IN, "toy"))
+    env = LRControlEnv(family="toy")
+    _, info = env.reset(seed=0)
+    assert info["family"] == family_index("toy") == tasks.OWN_FAMILY_BASE + __import__("zlib").crc32(b"toy")
+    assert family_name(info["family"]) == "toy"
+    with pytest.raises(ValueError, match=rf"valid: -1 .*, {family_index('toy')} \(toy\)") as caught:
+        family_name(family_index("toy") + 1)
+    assert "(mixed)" not in str(caught.value)
+
+
 def test_family_name_takes_the_integers_clients_hold():
     """``info["family"]`` as clients hand it back: a NumPy 0-d array, a one-element integer tensor
     (TorchRL stacks infos as tensors); int() of them worked before the check, which refused them.
