@@ -273,3 +273,20 @@ def test_two_runs_merging_into_one_file_keep_both_families(tmp_path):
     thread.join()
     assert merged["values"]["fixed"] == {"linreg": {"lr": 0.1}, "recsys": {"lr": 0.2}}
     assert json.loads(out.read_text())["values"]["fixed"] == {"linreg": {"lr": 0.1}, "recsys": {"lr": 0.2}}
+
+
+def test_every_hand_designed_baseline_is_tuned_or_listed_untuned():
+    """README, "Adding a baseline": a hand-designed baseline either has a grid in ``GRIDS`` (the
+    tuner searches its LR with it; ``fixed`` and ``adam`` are searched by LR alone) or is listed
+    in ``UNTUNED`` (it runs with its defaults), never neither: a new baseline in ``BASELINES``
+    alone was refused by ``tune --baselines NAME`` (no tunable baseline of that name), warned
+    "no tuned values" at every use and ran untuned, and its registry test failed on a bare
+    ``KeyError``. Nor both: an untuned baseline the tuner tunes would have values it never reads."""
+    from lrgym.baselines.registry import HAND_DESIGNED, UNTUNED
+    from lrgym.baselines.tune import GRIDS, tunable
+
+    neither = [n for n in HAND_DESIGNED if n not in UNTUNED and n not in tunable()]
+    both = [n for n in UNTUNED if n in tunable()]
+    assert not neither, f"{neither}: give each a grid in GRIDS of baselines/tune.py or list it in UNTUNED of baselines/registry.py"
+    assert not both, f"{both}: in UNTUNED and tuned by baselines/tune.py"
+    assert set(tunable()) <= set(HAND_DESIGNED) and set(GRIDS) <= set(HAND_DESIGNED)
