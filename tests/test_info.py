@@ -324,7 +324,7 @@ def test_family_name_refuses_what_no_env_gives(index):
 
 
 def test_family_name_names_a_family_added_by_a_line_in_families(monkeypatch):
-    """README, "Adding a family": a family inside lrgym is one line of ``lrgym.tasks.FAMILIES``
+    """README, "Adding a task family": a family inside lrgym is one line of ``lrgym.tasks.FAMILIES``
     (without ``mixed_v1``: outside the info schema's table, so its ``info["family"]`` is
     2**32 + the CRC-32 of its name). ``family_name`` named only the families registered from
     outside the package (those not in ``BUILT_IN``), so such a family's own index was refused as

@@ -2,7 +2,7 @@
 evaluation function on every registered family; tuned values come from train instances only.
 
 The families of ``LRControl-v1`` (:data:`lrgym.tasks.MIXED_V1`, the board's) have tuned values
-for every tuned baseline. A family added to the registry without joining them (README, "Adding a
+for every tuned baseline. A family added to the registry without joining them (README, "Adding a task
 family") has none: the baselines fall back to the mixed family's values, and the ones bound to
 the info schema's families (:data:`FAMILY_BOUND`) refuse it, so adding one changes no shipped file."""
 
