@@ -35,8 +35,10 @@ from lrgym.settings import (  # noqa: F401 (ADAPTIVE_OPTIMIZERS, DEFAULT_FACTORS
     DEFAULT_LR_MIN,
     DEFAULT_REWARD_ALPHAS,
     EnvSettings,
+    SETTING_ATTRIBUTES,
     check_lr_init,
     default_lr_init,
+    with_setting_attributes,
 )
 from lrgym.spec_kwargs import jsonable_spec
 from lrgym.step import (  # noqa: F401 (observe re-exported: lrgym.env.observe is the env's observation and reward)
@@ -76,6 +78,7 @@ RESET_OPTIONS = ("instance", "lr_init")
 _PLAIN_INTS = frozenset((int, np.int64, np.int32, np.intp))
 
 
+@with_setting_attributes
 class LRControlEnv(gym.Env):
     """Control the learning rate of a real training run.
 
@@ -207,6 +210,10 @@ class LRControlEnv(gym.Env):
 
     ## Version History
 
+    * v1 (2026-12-06, same id): the settings shown as attributes (``horizon``, ``factors``,
+      ``lr_max``, ...) are read-only (:class:`lrgym.settings.Setting`): an assigned one was taken
+      and half applied (the Python step truncated at the new ``horizon``, the compiled features and
+      the info kept the old one). Every episode runs as before.
     * v1 (2026-12-06, same id): a recommender ``data_path`` file of more than 2 GiB
       (:data:`lrgym.tasks.recsys.ratings.MAX_RATINGS_BYTES`) is refused by its size before it is
       read, a line of more than 4,096 characters by its number, and a file whose (n_users +
@@ -329,12 +336,10 @@ class LRControlEnv(gym.Env):
                         cycle_start: int = 0, pass_size: int | None = None) -> None:
         """Set up the env from its settings: spaces, episode arrays, task cache, build-ahead."""
         self.settings = settings
-        # the settings under their public names (read-only by convention: change them by a new env)
-        self.family = settings.family
-        self.instance_set = settings.instance_set
-        self.instances = settings.instances  # what a reset draws from (the whole set, or the list)
-        self.instance_range = settings.instance_range  # what options={"instance": k} may ask for
-        self.instance_order = settings.instance_order  # "draw", "cycle" or "each_once" (lrgym.tasks.instance_order)
+        # the settings under their public names (self.family, self.horizon, ...) read self.settings
+        # and refuse assignment (lrgym.settings.Setting); self.instances is what a reset draws
+        # from (the whole set, or the list), self.instance_range what options={"instance": k} may
+        # ask for, self.instance_order "draw", "cycle" or "each_once" (lrgym.tasks.instance_order)
         self._cycle_position = int(cycle_start) % len(self.instances) if self.instance_order in CYCLED else 0
         # "each_once": where a pass starts (this env's block of the list), np_random's state when
         # the last pass started (None: none yet), the generator it is the state of, and whether
@@ -350,16 +355,6 @@ class LRControlEnv(gym.Env):
         self._pass_block = tuple(int(self.instances[(self._pass_start + j) % n]) for j in range(size))
         self._pass_left = set(self._pass_block)
         self._pass_episodes = 0
-        self.optimizer = settings.optimizer
-        self.action_mode = settings.action_mode
-        self.reward_name = settings.reward
-        self.horizon = settings.horizon
-        self.inner_steps = settings.inner_steps
-        self.lr_min, self.lr_max = settings.lr_min, settings.lr_max
-        self.lr_init = settings.lr_init
-        self.cap_factor = settings.cap_factor
-        self.rejection_threshold = settings.rejection_threshold
-        self.factors = settings.factors
         #: the factors as Python floats, for the step's fast path of a plain ``int`` action
         self._factor_values = tuple(float(f) for f in self.factors) if settings.action_mode == "discrete" else ()
         # what the compiled step reads, derived once in the settings
@@ -861,8 +856,15 @@ class LRControlEnv(gym.Env):
 
     def __setstate__(self, state):
         state.setdefault("build_ahead", 0)  # (pickled before build-ahead existed)
-        state.setdefault("instance_range", state["instances"])  # (pickled before the instances= list existed)
-        state.setdefault("instance_order", "draw")  # (pickled before instance_order existed)
+        # (pickled while the settings were plain attributes too: they are read from the settings
+        # now; a settings object pickled before a field existed gets the attribute's value)
+        legacy = {name: state.pop(name) for name in SETTING_ATTRIBUTES if name in state}
+        if legacy and "settings" in state:
+            legacy.setdefault("instance_range", legacy.get("instances"))  # (before the instances= list)
+            legacy.setdefault("instance_order", "draw")  # (before instance_order)
+            for name, (field_name, _) in SETTING_ATTRIBUTES.items():
+                if not hasattr(state["settings"], field_name or name) and name in legacy:
+                    object.__setattr__(state["settings"], field_name or name, legacy[name])
         state.setdefault("_cycle_position", 0)
         state.setdefault("_pass_start", 0)  # (pickled before "each_once" existed)
         state.setdefault("_pass_rng_state", None)

@@ -74,6 +74,61 @@ def default_lr_init(optimizer: str) -> float:
     return 1e-3 if optimizer in ADAPTIVE_OPTIMIZERS else 1e-2
 
 
+class Setting:
+    """An env attribute that is one of its settings: ``env.horizon`` reads ``env.settings.horizon``,
+    and assigning it raises ``AttributeError`` naming the keyword that sets it.
+
+    The compiled step, the features and the info read the settings the env was made with, and
+    parts of the Python step read the attributes: a plain attribute assigned after the env was made
+    half applied (``env.unwrapped.horizon = 3``, or ``SyncVectorEnv.set_attr("horizon", 3)``, on a
+    horizon-5 env truncated at step 3 while ``progress`` said 3/5 and ``info["horizon"]`` 5; with
+    ``rejection_threshold`` the Python step said 3/3; ``factors`` moved the LR of a NumPy-integer
+    action but not of a plain ``int``). A setting is changed by making a new env."""
+
+    def __init__(self, field_name: str | None = None, keyword: str | None = None):
+        #: the :class:`EnvSettings` field read (the attribute's own name if None) and the keyword
+        #: that sets it (the field's name if None)
+        self.field_name, self.keyword = field_name, keyword
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+        self.field_name = self.field_name or name
+        self.keyword = self.keyword or self.field_name
+
+    def __get__(self, env, owner=None):
+        if env is None:
+            return self
+        return getattr(env.settings, self.field_name)
+
+    def __set__(self, env, value) -> None:
+        how = f"{self.keyword}=...)" if self.keyword.isidentifier() else f"...) with {self.keyword}"
+        raise AttributeError(
+            f"{type(env).__name__}.{self.name} = {brief(value)} refused: {self.name} is a setting, fixed when the env "
+            f"is made ({brief(getattr(env.settings, self.field_name))} here), which its compiled step, observation "
+            f"and info go on reading; valid: a new env made with the setting you want, gym.make(id, {how}")
+
+
+#: the settings an env shows as attributes (:class:`Setting`): attribute name → (the field of
+#: :class:`EnvSettings` it reads, the keyword that sets it); None: the attribute's own name
+SETTING_ATTRIBUTES = {
+    "family": (None, None), "instance_set": (None, None), "instances": (None, None),
+    "instance_range": (None, "instance_set or instances"), "instance_order": (None, None), "optimizer": (None, None),
+    "action_mode": (None, None), "reward_name": ("reward", None), "horizon": (None, None), "inner_steps": (None, None),
+    "lr_init": (None, None), "lr_min": (None, None), "lr_max": (None, None), "cap_factor": (None, None),
+    "rejection_threshold": (None, None), "factors": (None, None),
+}
+
+
+def with_setting_attributes(cls):
+    """Class decorator: every :data:`SETTING_ATTRIBUTES` name of ``cls`` becomes a :class:`Setting`
+    (the class keeps its checked settings in ``self.settings``)."""
+    for name, (field_name, keyword) in SETTING_ATTRIBUTES.items():
+        attribute = Setting(field_name, keyword)
+        attribute.__set_name__(cls, name)
+        setattr(cls, name, attribute)
+    return cls
+
+
 @dataclass(frozen=True, eq=False)
 class EnvSettings:
     """Everything fixed for an env's lifetime (see :class:`~lrgym.env.LRControlEnv`'s Arguments).

@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+import pickle
 import re
 
 import gymnasium as gym
@@ -361,3 +362,76 @@ def test_a_decimal_nan_is_refused_by_name(build, nan):
     value = decimal.Decimal(nan)
     with pytest.raises(ValueError, match=re.escape(repr(value))):
         build(value)
+
+
+#: an attribute of each setting and a value of the right kind it does not have
+ASSIGNED = [("horizon", 3), ("inner_steps", 1), ("lr_min", 1e-3), ("lr_max", 1.0), ("lr_init", 0.1), ("cap_factor", 2.0),
+            ("rejection_threshold", 0.04), ("factors", (0.1, 0.1, 0.1, 0.1, 0.1)), ("reward_name", "final"),
+            ("action_mode", "log_lr"), ("instances", (3, 7)), ("instance_order", "cycle"), ("instance_set", "val"),
+            ("instance_range", range(3)), ("optimizer", "adam"), ("family", "quadratic")]
+
+
+def _episode(env, seed=0, actions=(1, np.int8(3), 2, 4, 0, 2)):
+    """A whole episode of plain-int and NumPy-integer actions (the step's two paths), as bytes."""
+    obs, info = env.reset(seed=seed)
+    out = [obs.tobytes(), sorted(info.items())]
+    for a in actions:
+        obs, reward, terminated, truncated, info = env.step(a)
+        out += [obs.tobytes(), reward, terminated, truncated, float(info["lr"]), int(info["horizon"])]
+        if terminated or truncated:
+            break
+    return out
+
+
+@pytest.mark.parametrize("rejection", [None, 1e9])  # the fast compiled step, and the Python one
+@pytest.mark.parametrize("name, value", ASSIGNED)
+def test_a_setting_assigned_to_a_made_env_is_refused_by_name_and_changes_nothing(name, value, rejection):
+    """The settings are read by the compiled step, the features and the info as the env was made
+    with them; an assigned one half applied (``env.unwrapped.horizon = 3`` on a horizon-5 env
+    truncated at step 3 with ``progress`` 0.6 on the fast step and 1.0 on the Python one, and
+    ``info["horizon"]`` 5; ``factors`` set the LR of a NumPy-integer action but not of a plain
+    int). Assigning one is refused, naming it and the keyword that sets it, and the env goes on
+    as its untouched twin, whichever way it is assigned."""
+    kwargs = dict(horizon=5, inner_steps=2, rejection_threshold=rejection)
+    twin = gym.make("LRControl-LinReg-v1", **kwargs)
+    expected = _episode(twin)
+    env = gym.make("LRControl-LinReg-v1", **kwargs)
+    env.reset(seed=0)
+    before = getattr(env.unwrapped, name)
+    how = {"reward_name": "reward=", "instance_range": "with instance_set or instances"}.get(name, f"{name}=")
+    with pytest.raises(AttributeError, match=rf"\.{name} = .* refused: .*gym\.make\(id, .*{how}"):
+        setattr(env.unwrapped, name, value)
+    with pytest.raises(AttributeError, match=name):
+        env.set_wrapper_attr(name, value)
+    assert getattr(env.unwrapped, name) is before
+    assert _episode(env) == expected
+
+
+@pytest.mark.parametrize("name, value", [("horizon", 3), ("factors", (0.1,) * 5), ("lr_max", 1.0)])
+def test_vector_envs_refuse_an_assigned_setting_as_the_single_env_does(name, value):
+    """``SyncVectorEnv.set_attr`` (gymnasium's way to change its sub-envs) reaches the single
+    env's refusal; lrgym's vector env refuses its own attribute (it never read it: the value was
+    kept and did nothing) as ``set_attr`` on its sub-environments refuses."""
+    sync = gym.make_vec("LRControl-LinReg-v1", 2, vectorization_mode="sync", horizon=5)
+    sync.reset(seed=0)
+    with pytest.raises(AttributeError, match=name):
+        sync.set_attr(name, [value, value])
+    assert sync.get_attr(name)[0] is getattr(sync.envs[0].unwrapped.settings, name)
+    vec = LRControlVectorEnv(2, family="linreg", horizon=5)
+    with pytest.raises(AttributeError, match=name):
+        setattr(vec, name, value)
+    assert getattr(vec, name) is getattr(vec.settings, name)
+
+
+def test_an_env_pickled_with_its_settings_as_plain_attributes_loads_and_goes_on():
+    """Pickles made before the settings were read-only hold them as plain attributes beside the
+    settings object; they load, read the settings, and go on as the env went on."""
+    env = LRControlEnv(family="linreg", horizon=6, inner_steps=2)
+    env.reset(seed=4)
+    env.step(1)
+    state = {**env.__getstate__(), **{name: getattr(env, name) for name, _ in ASSIGNED}}  # as the old __getstate__'s
+    state = pickle.loads(pickle.dumps(state))  # (its own arrays, as unpickling gives them)
+    old = LRControlEnv.__new__(LRControlEnv)
+    old.__setstate__(state)
+    assert old.horizon == 6 and "horizon" not in vars(old)
+    assert [old.step(a)[0].tobytes() for a in (2, 3)] == [env.step(a)[0].tobytes() for a in (2, 3)]

@@ -23,7 +23,7 @@ from lrgym.env import RESET_OPTIONS, LRControlEnv
 from lrgym.features import FEATURE_NAMES, M_CAP, N_FEATURES, N_MEMORY
 from lrgym.keywords import check_keywords, keyword_names
 from lrgym.render import RECORDED_KEYS, RENDER_FPS, RENDER_MODES, check_render_mode
-from lrgym.settings import MAX_COUNT, MAX_NUM_ENVS, EnvSettings, positive_int
+from lrgym.settings import MAX_COUNT, MAX_NUM_ENVS, EnvSettings, positive_int, with_setting_attributes
 from lrgym.spec_kwargs import jsonable_spec
 from lrgym.tasks import ID_FAMILY_OPTIONS, ID_FAMILY_TARGET, with_id_options
 from lrgym.tasks.ahead import check_depth
@@ -113,6 +113,7 @@ def check_call(name, args: tuple, kwargs: dict, via: str = "call") -> None:
             "task_for, check_reset_options, ...) or an attribute")
 
 
+@with_setting_attributes
 class LRControlVectorEnv(VectorEnv):
     """``num_envs`` :class:`~lrgym.env.LRControlEnv` stepped together by compiled batched kernels.
 
@@ -228,8 +229,7 @@ class LRControlVectorEnv(VectorEnv):
                        [*keyword_names(LRControlVectorEnv), "render_mode", *_SETTINGS_ARGS])
 
         #: the settings of every sub-environment: one object, built and checked once
-        self.settings = settings = EnvSettings.build(**kwargs)
-        self.family = settings.family
+        self.settings = settings = EnvSettings.build(**kwargs)  # (self.family, self.horizon, ... read it: lrgym.settings.Setting)
         #: the sub-environments' keyword arguments (``family`` built)
         self.env_kwargs = {"family": settings.family, **{k: v for k, v in env_kwargs.items() if k not in ("family", "family_options")}}
         # the sub-envs draw their tasks from the process-wide cache (lrgym.tasks.cache, keyed by
@@ -242,13 +242,7 @@ class LRControlVectorEnv(VectorEnv):
         self._sub_envs = [LRControlEnv.from_settings(settings, render_mode=self.render_mode, build_ahead=self.build_ahead,
                                                      cycle_start=start, pass_size=size)
                           for start, size in zip(starts, sizes)]
-        self.horizon = settings.horizon
-        self.inner_steps = settings.inner_steps
-        self.action_mode = settings.action_mode
         self.feature_names = FEATURE_NAMES
-        self.factors = settings.factors
-        self.lr_min, self.lr_max = settings.lr_min, settings.lr_max
-        self.rejection_threshold = settings.rejection_threshold
 
         first = self._sub_envs[0]
         self.single_observation_space = first.observation_space
