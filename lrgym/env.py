@@ -872,9 +872,10 @@ class LRControlEnv(gym.Env):
         state.setdefault("_pass_rng", None if state["_pass_rng_state"] is None else state.get("_np_random"))
         state.setdefault("_pass_pending", False)
         if "_pass_block" not in state:  # (pickled before passes were counted: its whole list)
-            each_once = state["instance_order"] == "each_once"
-            n = len(state["instances"])
-            state["_pass_block"] = tuple(int(state["instances"][(state["_pass_start"] + j) % n])
+            settings = state["settings"]
+            each_once = settings.instance_order == "each_once"
+            n = len(settings.instances)
+            state["_pass_block"] = tuple(int(settings.instances[(state["_pass_start"] + j) % n])
                                          for j in range(n if each_once else 0))
             state["_pass_left"], state["_pass_episodes"] = set(state["_pass_block"]), 0
         if "spec" in state:  # (pickled before spec was a property)
