@@ -135,6 +135,12 @@ HAND_DESIGNED: tuple[str, ...] = tuple(n for n in BASELINES if n not in LEARNED)
 FAMILY_BOUND: tuple[str, ...] = ("controller",)
 #: hand-designed baselines without tuned hyper-parameters (shown as published defaults)
 UNTUNED: tuple[str, ...] = ("adam_default",)
+#: The hand-designed baselines with tuned hyper-parameters, the one list of them: those a
+#: tuned.json may hold values for (:func:`read_tuned_file`) and those ``python -m
+#: lrgym.baselines.tune`` tunes (its ``tunable()``: ``fixed`` and ``adam`` by their LR, every
+#: other one by its grid in ``GRIDS`` there). A new hand-designed baseline is in it unless listed
+#: in :data:`UNTUNED`.
+TUNABLE: tuple[str, ...] = tuple(n for n in HAND_DESIGNED if n not in UNTUNED)
 
 
 def is_learned(name: str) -> bool:
@@ -176,10 +182,9 @@ def read_tuned_file_with_digest(path: str | Path) -> tuple[dict, str]:
     values = data.get("values") if isinstance(data, dict) else None
     if not isinstance(values, dict):
         raise ValueError(f"tuned values {path}: no \"values\" object; valid: {valid}")
-    tunable = [n for n in HAND_DESIGNED if n not in UNTUNED]
     for name, per_family in values.items():
-        if name not in tunable:
-            raise ValueError(f"tuned values {path}: {name!r} is no tuned baseline; valid: {', '.join(tunable)}")
+        if name not in TUNABLE:
+            raise ValueError(f"tuned values {path}: {name!r} is no tuned baseline; valid: {', '.join(TUNABLE)}")
         if not isinstance(per_family, dict) or not all(isinstance(f, str) and isinstance(v, dict)
                                                        for f, v in per_family.items()):
             raise ValueError(f"tuned values {path}: values of {name!r} are not {{family: {{...}}}}; valid: {valid}")
@@ -326,6 +331,6 @@ def make_baseline(name: str, family: str | None = None, *, tuned: dict | None = 
     return BASELINES[name](**{**tuned_values(name, family, tuned), **overrides})
 
 
-__all__ = ["BASELINES", "FAMILY_BOUND", "HAND_DESIGNED", "LEARNED", "UNTUNED", "baseline_packages", "is_learned",
+__all__ = ["BASELINES", "FAMILY_BOUND", "HAND_DESIGNED", "LEARNED", "TUNABLE", "UNTUNED", "baseline_packages", "is_learned",
            "load_tuned", "make_baseline",
            "made_from_text", "read_tuned_file", "read_tuned_file_with_digest", "shipped_inputs", "trained_on", "tuned_key", "tuned_values"]

@@ -49,6 +49,7 @@ from lrgym.baselines.backend import Backend, RayCannotRun, add_backend_arguments
 from lrgym.baselines.families import MIXED, available_families, env_kwargs_for
 from lrgym.baselines.node_check import NodeMismatch
 from lrgym.baselines.reference import RULE, ConstantLRRuns, coarse_grid
+from lrgym.baselines.registry import TUNABLE
 from lrgym.baselines.score import score
 from lrgym.settings import check_seed, positive_int, seed_argument
 
@@ -57,7 +58,10 @@ COMMAND = "python -m lrgym.baselines.tune"
 ADAM_LRS: tuple[float, ...] = tuple(float(10.0 ** (e / 2.0)) for e in range(-8, -1))  # 1e-4 … 0.1
 LR_MULTIPLIERS: tuple[float, ...] = (10.0**-0.5, 1.0, 10.0**0.5, 10.0)
 
-#: baseline → grid of its hyper-parameters other than the LR (the LR is searched as above)
+#: the tuned baselines whose LR alone is searched (stage 1: the half-decade grid, Adam's own grid)
+LR_ONLY: tuple[str, ...] = ("fixed", "adam")
+#: baseline → grid of its hyper-parameters other than the LR (the LR is searched as above): one
+#: for every baseline of :data:`lrgym.baselines.registry.TUNABLE` but :data:`LR_ONLY`
 GRIDS: dict[str, dict[str, tuple]] = {
     "step": {"gamma": (0.1, 0.3, 0.5, 0.7)},
     "exponential": {"final_ratio": (0.1, 0.01, 0.001)},
@@ -204,8 +208,10 @@ def stage2_configs(name: str, lr_fixed: float, lr_max: float = 10.0) -> list[dic
 
 
 def tunable() -> list[str]:
-    """The baselines the tuner tunes: ``fixed`` and ``adam`` (an LR each) and those of :data:`GRIDS`."""
-    return ["fixed", "adam", *GRIDS]
+    """The baselines the tuner tunes, in the order it tunes them: :data:`LR_ONLY` (stage 1), then
+    the rest of :data:`lrgym.baselines.registry.TUNABLE` (the one list of tuned baselines), each
+    with its grid in :data:`GRIDS` (stage 2)."""
+    return [*LR_ONLY, *(n for n in TUNABLE if n not in LR_ONLY)]
 
 
 def check_arguments(families, instances, seeds, names) -> list[str]:

@@ -276,17 +276,34 @@ def test_two_runs_merging_into_one_file_keep_both_families(tmp_path):
 
 
 def test_every_hand_designed_baseline_is_tuned_or_listed_untuned():
-    """README, "Adding a baseline": a hand-designed baseline either has a grid in ``GRIDS`` (the
-    tuner searches its LR with it; ``fixed`` and ``adam`` are searched by LR alone) or is listed
-    in ``UNTUNED`` (it runs with its defaults), never neither: a new baseline in ``BASELINES``
-    alone was refused by ``tune --baselines NAME`` (no tunable baseline of that name), warned
-    "no tuned values" at every use and ran untuned, and its registry test failed on a bare
-    ``KeyError``. Nor both: an untuned baseline the tuner tunes would have values it never reads."""
-    from lrgym.baselines.registry import HAND_DESIGNED, UNTUNED
-    from lrgym.baselines.tune import GRIDS, tunable
+    """README, "Adding a baseline": a hand-designed baseline is either tuned (in ``TUNABLE`` of
+    baselines/registry.py, the one list: every hand-designed baseline not in ``UNTUNED``) or
+    listed in ``UNTUNED`` (it runs with its defaults). The tuner tunes ``TUNABLE`` exactly, so a
+    tuned baseline needs a grid in ``GRIDS`` (``fixed`` and ``adam`` are searched by LR alone): a
+    new baseline in ``BASELINES`` alone was refused by ``tune --baselines NAME``, warned "no tuned
+    values" at every use and ran untuned, and its registry test failed on a bare ``KeyError``."""
+    from lrgym.baselines.registry import HAND_DESIGNED, TUNABLE, UNTUNED
+    from lrgym.baselines.tune import GRIDS, LR_ONLY, tunable
 
-    neither = [n for n in HAND_DESIGNED if n not in UNTUNED and n not in tunable()]
-    both = [n for n in UNTUNED if n in tunable()]
-    assert not neither, f"{neither}: give each a grid in GRIDS of baselines/tune.py or list it in UNTUNED of baselines/registry.py"
-    assert not both, f"{both}: in UNTUNED and tuned by baselines/tune.py"
-    assert set(tunable()) <= set(HAND_DESIGNED) and set(GRIDS) <= set(HAND_DESIGNED)
+    # the definition, from the registry's own names (an independent reading of "tuned")
+    assert set(TUNABLE) == set(HAND_DESIGNED) - set(UNTUNED) and not set(TUNABLE) & set(UNTUNED)
+    assert sorted(tunable()) == sorted(TUNABLE) and len(tunable()) == len(set(tunable()))
+    no_grid = [n for n in TUNABLE if n not in LR_ONLY and n not in GRIDS]
+    assert not no_grid, f"{no_grid}: give each a grid in GRIDS of baselines/tune.py or list it in UNTUNED of baselines/registry.py"
+    assert set(GRIDS) | set(LR_ONLY) == set(TUNABLE), f"{sorted(set(GRIDS) - set(TUNABLE))}: a grid but no tuned baseline"
+
+
+def test_a_tuned_json_takes_the_baselines_the_tuner_tunes(tmp_path):
+    """A tuned.json may hold values for exactly the baselines ``tune`` tunes (both read
+    ``TUNABLE``): each of them is taken, every other baseline is refused naming the same list."""
+    from lrgym.baselines.registry import BASELINES, TUNABLE, read_tuned_file
+    from lrgym.baselines.tune import tunable
+
+    path = tmp_path / "tuned.json"
+    for name in BASELINES:
+        path.write_text(json.dumps({"values": {name: {"linreg": {}}}}))
+        if name in tunable():
+            assert read_tuned_file(path)["values"] == {name: {"linreg": {}}}
+        else:
+            with pytest.raises(ValueError, match=f"'{name}' is no tuned baseline; valid: {', '.join(TUNABLE)}$"):
+                read_tuned_file(path)
