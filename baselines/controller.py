@@ -48,6 +48,21 @@ import numpy as np
 
 from lrgym.actions import action_from_log
 from lrgym.baselines.outputs import replace_file
+from lrgym.features import (
+    F_DELTA_LOG_GRAD_NORM,
+    F_DELTA_LOG_TRAIN_LOSS,
+    F_DELTA_LOG_VAL_LOSS,
+    F_GRAD_COS,
+    F_LOG_BATCH_LOSS_REL,
+    F_LOG_GRAD_NORM_REL,
+    F_LOG_LOSS_CV,
+    F_LOG_TRAIN_LOSS_REL,
+    F_LOG_VAL_LOSS_REL,
+    F_LOG_VAL_TRAIN_RATIO,
+    F_PROGRESS,
+    FEATURE_NAMES,
+    N_FEATURES,
+)
 from lrgym.info import FAMILY_NAMES, family_name
 
 #: lrgym's inverse action map, interpreted (it then maps NumPy arrays element-wise)
@@ -81,21 +96,27 @@ def _named(family: int) -> str:
 
 
 def controller_inputs(obs: np.ndarray, log_lr_rel: np.ndarray, rejected: np.ndarray) -> np.ndarray:
-    """(N, :data:`N_INPUTS`) inputs from observations (N, 12), ln(η_t/η_0) (N,) and rejection flags (N,)."""
+    """(N, :data:`N_INPUTS`) inputs from observations (N, :data:`~lrgym.features.N_FEATURES`),
+    ln(η_t/η_0) (N,) and rejection flags (N,). The observation's features are read by their
+    names (the ``F_*`` positions of :mod:`lrgym.features`), so a feature appended there moves
+    nothing; observations of another width are a ``ValueError`` naming the features read."""
     o = np.asarray(obs, dtype=np.float64)
+    if o.ndim != 2 or o.shape[1] != N_FEATURES:
+        raise ValueError(f"controller: observations of shape {o.shape}; valid: (N, {N_FEATURES}), the features "
+                         f"{', '.join(FEATURE_NAMES)} of lrgym.features (an env of this lrgym version)")
     x = np.empty((o.shape[0], N_INPUTS))
-    x[:, 0] = o[:, 0] / 10.0
-    x[:, 1] = o[:, 1] / 10.0
-    x[:, 2] = np.tanh(10.0 * o[:, 2])
-    x[:, 3] = np.tanh(10.0 * o[:, 3])
-    x[:, 4] = o[:, 4] / 10.0
-    x[:, 5] = o[:, 5] / 3.0
-    x[:, 6] = o[:, 6] / 3.0
-    x[:, 7] = o[:, 7] / 5.0
-    x[:, 8] = np.tanh(o[:, 8])
-    x[:, 9] = o[:, 9]
+    x[:, 0] = o[:, F_LOG_TRAIN_LOSS_REL] / 10.0
+    x[:, 1] = o[:, F_LOG_VAL_LOSS_REL] / 10.0
+    x[:, 2] = np.tanh(10.0 * o[:, F_DELTA_LOG_TRAIN_LOSS])
+    x[:, 3] = np.tanh(10.0 * o[:, F_DELTA_LOG_VAL_LOSS])
+    x[:, 4] = o[:, F_LOG_BATCH_LOSS_REL] / 10.0
+    x[:, 5] = o[:, F_LOG_VAL_TRAIN_RATIO] / 3.0
+    x[:, 6] = o[:, F_LOG_LOSS_CV] / 3.0
+    x[:, 7] = o[:, F_LOG_GRAD_NORM_REL] / 5.0
+    x[:, 8] = np.tanh(o[:, F_DELTA_LOG_GRAD_NORM])
+    x[:, 9] = o[:, F_GRAD_COS]
     x[:, 10] = np.asarray(log_lr_rel, dtype=np.float64) / 5.0
-    x[:, 11] = o[:, 11]
+    x[:, 11] = o[:, F_PROGRESS]
     x[:, 12] = np.asarray(rejected, dtype=np.float64)
     x[:, 13] = 1.0
     return np.clip(x, -INPUT_CLIP, INPUT_CLIP)

@@ -50,6 +50,53 @@ def test_inputs_scaled_clipped_and_masked():
         input_mask(("colour",))
 
 
+#: the controller's input → (the observation feature it reads, by name; its scaling), from the module
+#: docstring's table, written out here as an independent reference
+_READS = {
+    "log_train_loss_rel": ("log_train_loss_rel", lambda v: v / 10.0),
+    "log_val_loss_rel": ("log_val_loss_rel", lambda v: v / 10.0),
+    "delta_log_train_loss": ("delta_log_train_loss", lambda v: np.tanh(10.0 * v)),
+    "delta_log_val_loss": ("delta_log_val_loss", lambda v: np.tanh(10.0 * v)),
+    "log_batch_loss_rel": ("log_batch_loss_rel", lambda v: v / 10.0),
+    "log_val_train_ratio": ("log_val_train_ratio", lambda v: v / 3.0),
+    "log_loss_cv": ("log_loss_cv", lambda v: v / 3.0),
+    "log_grad_norm_rel": ("log_grad_norm_rel", lambda v: v / 5.0),
+    "delta_log_grad_norm": ("delta_log_grad_norm", np.tanh),
+    "grad_cos": ("grad_cos", lambda v: v),
+    "progress": ("progress", lambda v: v),
+}
+
+
+def test_each_input_reads_its_feature_by_name():
+    """Every input taken from the observation reads the feature of its name (its position looked
+    up in ``FEATURE_NAMES``, not a number): a value put in that feature alone moves that input
+    alone, scaled as the docstring's table says; ``log10_lr`` is read by no input (the LR enters as
+    ln(η_t/η_0)). A feature read at a stale position (the observation reordered, or a feature
+    inserted before it) fails here."""
+    assert set(_READS) == set(INPUT_NAMES) - {"log_lr_rel", "rejected", "bias"}
+    base = controller_inputs(np.zeros((1, len(FEATURE_NAMES))), np.array([0.0]), np.array([False]))[0]
+    for column, feature in enumerate(FEATURE_NAMES):
+        obs = np.zeros((1, len(FEATURE_NAMES)))
+        obs[0, column] = 0.07
+        moved = controller_inputs(obs, np.array([0.0]), np.array([False]))[0] != base
+        readers = [name for name, (read, _) in _READS.items() if read == feature]
+        assert [n for n, m in zip(INPUT_NAMES, moved) if m] == readers, feature
+        x = controller_inputs(obs, np.array([0.0]), np.array([False]))[0]
+        for name in readers:  # tanh is NumPy's dispatched math: close, not to the bit
+            assert x[INPUT_NAMES.index(name)] == pytest.approx(_READS[name][1](0.07), rel=1e-12), name
+
+
+@pytest.mark.parametrize("width", [len(FEATURE_NAMES) - 1, len(FEATURE_NAMES) + 1])
+def test_an_observation_without_the_features_is_refused_by_name(width):
+    """An observation of another width than lrgym's features (one feature short: an older env; one
+    more: another env's, or a wrapper's extra column) has no feature at the positions read: a
+    ``ValueError`` naming the shape and the features, not an ``IndexError`` (one short) or inputs
+    read from whatever sits there (one more)."""
+    with pytest.raises(ValueError, match=rf"observations of shape \(2, {width}\); valid: \(N, {len(FEATURE_NAMES)}\), "
+                                         rf"the features {', '.join(FEATURE_NAMES)} of lrgym.features"):
+        controller_inputs(np.zeros((2, width)), np.zeros(2), np.zeros(2, dtype=bool))
+
+
 def test_save_load_round_trip(tmp_path):
     net = _net(hidden=(4,), rejection_threshold=0.1)
     path = net.save(tmp_path / "c.npz", meta={"seed": 3})
