@@ -9,13 +9,34 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["RESUMED_AT", "make_env", "runner_cycle_offset", "runner_seeds", "spread_cycles", "training_view",
-           "warm_runner_kernels"]
+__all__ = ["RESUMED_AT", "RUN_KEYS", "RUN_SEED", "make_env", "resumed_seed", "runner_cycle_offset", "runner_seeds",
+           "spread_cycles", "training_view", "warm_runner_kernels"]
 
 #: the env config key of a resumed run: the env steps its checkpoint had sampled
 #: (``train_rllib.resumed_algo_config`` sets it), from which its runners' seeds are drawn anew
 #: (:func:`runner_seeds`); :func:`make_env` takes it off before building the env
 RESUMED_AT = "resumed_at"
+#: the env config key of a resumed run: the run's own ``--seed``, as the config's ``seed`` (RLlib's)
+#: is then the one drawn from it and :data:`RESUMED_AT` (``train_rllib.rllib_seed``); what a
+#: checkpoint of the resumed run reads back as its seed (``train_rllib.checkpoint_settings``)
+RUN_SEED = "run_seed"
+#: train_rllib's own env config keys that are no env keywords: taken off before the env is built,
+#: and neither a run's settings nor an export reads them as the user's
+RUN_KEYS = (RESUMED_AT, RUN_SEED)
+
+
+def resumed_seed(seed: int, resumed_at: int, bits: int = 63) -> int:
+    """The seed that takes the place of ``seed`` in a run resumed from a checkpoint of
+    ``resumed_at`` env steps: the top ``bits`` bits of a 64-bit word NumPy's ``SeedSequence``
+    draws from ``(seed mod 2⁶⁴, resumed_at)``. The one derivation of a resumed run's randomness: its
+    sub-envs' seeds (:func:`runner_seeds`, 63 bits) and RLlib's seed (``train_rllib.rllib_seed``,
+    31 bits: RLlib seeds NumPy's global generator, which takes seeds below 2³², with it plus the
+    runner index plus 10⁶ on evaluation runners). The same ``(seed, resumed_at)`` gives the same
+    seed (a checkpoint resumed twice is the same run); another ``resumed_at`` another, unrelated one."""
+    if not 1 <= int(bits) <= 64:
+        raise ValueError(f"bits={bits!r} out of range; valid: 1 to 64")
+    word = np.random.SeedSequence([int(seed) % 2**64, int(resumed_at)]).generate_state(1, np.uint64)[0]
+    return int(word) >> (64 - int(bits))
 
 
 def make_env(config: dict):
@@ -29,18 +50,19 @@ def make_env(config: dict):
     config = dict(config)
     n, clip = config.pop("num_envs", None), config.pop("reward_clip", None)
     resumed_at = int(config.pop(RESUMED_AT, 0) or 0)
+    config.pop(RUN_SEED, None)
     return training_view(lrgym.vector.LRControlVectorEnv(1 if n is None else int(n), **config), clip, resumed_at)
 
 
 def warm_runner_kernels(env_config: dict) -> list[int]:
     """Fill this machine's Numba cache with every kernel an env runner given ``env_config``
-    (:func:`make_env`'s; ``num_envs``, ``reward_clip`` and :data:`RESUMED_AT` change no kernel)
+    (:func:`make_env`'s; ``num_envs``, ``reward_clip`` and :data:`RUN_KEYS` change no kernel)
     can need (:func:`lrgym.vector.warm.warm_kernels`); returns the instances stepped, one of each
     kind. Run once per node before RLlib builds the runners (``train_rllib``): runners that
     start on a cold cache each compile the same kernels at once, on shared cores."""
     from lrgym.vector.warm import warm_kernels
 
-    config = {k: v for k, v in env_config.items() if k not in ("num_envs", "reward_clip", RESUMED_AT)}
+    config = {k: v for k, v in env_config.items() if k not in ("num_envs", "reward_clip", *RUN_KEYS)}
     return warm_kernels(**config)
 
 
@@ -52,17 +74,18 @@ def runner_seeds(seed, num_envs: int, resumed_at: int = 0):
     instances in the same order (2 runners × 3 sub-envs: 4 streams of instances, not 6; 150 × 16:
     165, not 2,400). Blocks of n keep every runner's sub-envs apart. In a run resumed from a
     checkpoint of ``resumed_at`` > 0 env steps, each is a 63-bit seed drawn from ``(seed·n + i,
-    resumed_at)`` (NumPy's ``SeedSequence``): RLlib builds a resumed run's runners anew and resets
+    resumed_at)`` (:func:`resumed_seed`): RLlib builds a resumed run's runners anew and resets
     them with ``seed + k`` again, so they replayed the instances the run had started with, in the
     same order (a run trained in segments of S steps trained the first segment's instances in
-    every one); the same checkpoint resumed again is still the same episodes. ``None`` (RLlib's
+    every one); the same checkpoint resumed again is still the same episodes. (A resumed run's
+    ``seed`` is already its own, drawn from the run's and ``resumed_at``; the sub-envs' seeds are
+    drawn again from it, as before.) ``None`` (RLlib's
     later resets) and a sequence are passed on as given."""
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
         seeds = [int(seed) * num_envs + i for i in range(num_envs)]
         if not resumed_at:
             return seeds
-        return [int(np.random.SeedSequence([s % 2**64, int(resumed_at)]).generate_state(1, np.uint64)[0] >> 1)
-                for s in seeds]
+        return [resumed_seed(s, resumed_at) for s in seeds]
     return seed
 
 

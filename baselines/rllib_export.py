@@ -75,11 +75,11 @@ def _env_settings(env, env_config: dict) -> dict:
     import gymnasium as gym
 
     import lrgym  # noqa: F401 - registers the ids
-    from lrgym.baselines.train_rllib import ENV_NAME, RESUMED_AT
+    from lrgym.baselines.train_rllib import ENV_NAME, RUN_KEYS
     from lrgym.env import LRControlEnv
 
-    if env == ENV_NAME:  # train_rllib's creator: its env config is LRControlEnv's, reward_clip and (resumed) RESUMED_AT
-        return {k: v for k, v in env_config.items() if k not in ("reward_clip", RESUMED_AT)}
+    if env == ENV_NAME:  # train_rllib's creator: its env config is LRControlEnv's, reward_clip and (resumed) RUN_KEYS
+        return {k: v for k, v in env_config.items() if k not in ("reward_clip", *RUN_KEYS)}
     if isinstance(env, type) and issubclass(env, LRControlEnv):
         return dict(env_config)
     if isinstance(env, str):

@@ -55,13 +55,14 @@ from lrgym.baselines.mlp_policy import MLPPolicy, policy_choices
 from lrgym.baselines.node_check import NodeMismatch
 # what the env runners run on their nodes, in a module of its own so that the node check hashes it
 # (this file is driver-only: lrgym.baselines.node_check.DRIVER_ONLY)
-from lrgym.baselines.rllib_env import (RESUMED_AT, make_env, runner_cycle_offset, runner_seeds, spread_cycles,
-                                      training_view, warm_runner_kernels)
+from lrgym.baselines.rllib_env import (RESUMED_AT, RUN_KEYS, RUN_SEED, make_env, resumed_seed, runner_cycle_offset,
+                                      runner_seeds, spread_cycles, training_view, warm_runner_kernels)
 from lrgym.settings import MAX_NUM_ENVS
 from lrgym.tasks import FAMILIES
 
-__all__ = ["ALGOS", "ENV_NAME", "RESUMED_AT", "RESUME_DIFFERS", "RESUME_MAY_DIFFER", "TRAINER_SET", "ConfigError", "RLlibConfig", "checkpoint_settings",
-           "checkpoint_steps", "export_policy", "make_env", "resumed_algo_config", "resumed_config",
+__all__ = ["ALGOS", "ENV_NAME", "RESUMED_AT", "RESUME_DIFFERS", "RESUME_MAY_DIFFER", "RLLIB_SEED_BITS", "RUN_KEYS",
+           "RUN_SEED", "TRAINER_SET", "ConfigError", "RLlibConfig", "checkpoint_settings", "checkpoint_steps",
+           "export_policy", "make_env", "resumed_algo_config", "resumed_config", "resumed_seed", "rllib_seed",
            "runner_cycle_offset", "runner_seeds", "spread_cycles", "steps_said", "train", "training_view",
            "warm_runner_kernels", "warm_up_nodes"]
 
@@ -85,9 +86,13 @@ RESUME_MAY_DIFFER = ("total_timesteps", "checkpoint_every", "resume", "address",
 #: (lifetime steps: DQN's epsilon and learning start go on) and the iteration count.
 RESUME_DIFFERS = ("not the uninterrupted run to the bit: RLlib's checkpoint holds no env state (the resumed runners "
                   "start new episodes, on instances drawn from seeds of the checkpoint's steps), no state of the "
-                  "random generators (RLlib seeds Python's, NumPy's and torch's again from --seed: action sampling and "
-                  "PPO's minibatch shuffles repeat the run's first streams) and no DQN replay buffer (a resumed DQN "
-                  "starts with an empty one)")
+                  "random generators (RLlib seeds Python's, NumPy's and torch's anew at every build: a resumed run's "
+                  "from a seed drawn from --seed and the checkpoint's steps, recorded as rllib_seed, so its action "
+                  "sampling and PPO's minibatch shuffles are fresh streams, not the run's first ones again nor the "
+                  "uninterrupted run's) and no DQN replay buffer (a resumed DQN starts with an empty one)")
+#: the bits of a resumed run's RLlib seed (:func:`rllib_seed`): RLlib seeds NumPy's global generator
+#: (seeds below 2³² only) with it plus the env runner's index, plus 10⁶ on an evaluation runner
+RLLIB_SEED_BITS = 31
 #: the env keywords the trainer sets itself (:meth:`RLlibConfig.full_env_kwargs`): train instances,
 #: discrete actions (what :func:`export_policy` exports); ``env_kwargs`` setting one is refused
 TRAINER_SET = {"instance_set": "train", "action_mode": "discrete"}
@@ -483,8 +488,10 @@ def checkpoint_settings(path: str | Path) -> dict | None:
     ``class_and_ctor_args.pkl`` (the ``AlgorithmConfig`` it was built from) without building
     anything: ``algo`` (its class name in lower case), ``family`` (None: mixed), ``env_kwargs``
     (the env keywords beyond the family's: ``horizon``, ...), ``reward_clip``, ``env_runners``,
-    ``envs_per_runner``, ``seed``, ``gamma``, ``learning_rate``, ``train_batch_size``, ``net_arch``
-    and ``activation``; a key is left out where the checkpoint has no value for it. A resumed run
+    ``envs_per_runner``, ``seed`` (the run's ``--seed``: a resumed run's checkpoint holds it as
+    :data:`RUN_SEED`, its RLlib seed being another, :func:`rllib_seed`), ``gamma``,
+    ``learning_rate``, ``train_batch_size``, ``net_arch`` and ``activation``; a key is left out
+    where the checkpoint has no value for it. A resumed run
     is built from these, not from the flags (:func:`resumed_config`). None if the folder has no
     such file (no checkpoint); a ``ValueError`` if the file is damaged or the checkpoint is not a
     train_rllib run's (another env than :data:`ENV_NAME`, or no family or reward clip in its env
@@ -522,11 +529,13 @@ def checkpoint_settings(path: str | Path) -> dict | None:
     if "reward_clip" in env:
         clip = env.pop("reward_clip")
         out["reward_clip"] = None if clip is None else tuple(clip)
-    for key in ("instance_set", "action_mode", RESUMED_AT):  # lrgym's own (RLlibConfig.full_env_kwargs,
+    run_seed = env.get(RUN_SEED)  # a resumed run's checkpoint: its config's seed is the one drawn for RLlib
+    for key in ("instance_set", "action_mode", *RUN_KEYS):  # lrgym's own (RLlibConfig.full_env_kwargs,
         env.pop(key, None)  # resumed_algo_config), not the user's
     out["env_kwargs"] = env
     model = state.get("_model_config")
-    for name, value in (("envs_per_runner", state.get("num_envs_per_env_runner")), ("seed", state.get("seed")),
+    seed = state.get("seed") if run_seed is None else run_seed
+    for name, value in (("envs_per_runner", state.get("num_envs_per_env_runner")), ("seed", seed),
                         ("gamma", state.get("gamma")), ("learning_rate", state.get("lr")),
                         ("train_batch_size", state.get("_train_batch_size_per_learner")),
                         ("net_arch", getattr(model, "fcnet_hiddens", None)),
@@ -545,7 +554,11 @@ def resumed_algo_config(path: str | Path, config: RLlibConfig, log=outputs.statu
     (:data:`~lrgym.baselines.rllib_env.RESUMED_AT`), from which the runners draw their seeds anew:
     RLlib resets a restored run's new runners with the seeds the run started with, and they
     replayed its first instances in the same order (:func:`~lrgym.baselines.rllib_env.runner_seeds`;
-    ``None``, the steps not found in the checkpoint's files: the run's own seeds, as before). A checkpoint written before the callback existed (2026-12-06) holds none, and RLlib
+    ``None``, the steps not found in the checkpoint's files: the run's own seeds, as before). Its
+    ``seed`` is :func:`rllib_seed` of the run's (``config.seed``) and ``resumed_at``, and the env
+    config keeps the run's as :data:`RUN_SEED`: RLlib seeds Python's, NumPy's and torch's
+    generators from the config's seed at every build, and a resumed run sampled its actions and
+    shuffled its minibatches as the run's first iteration had. A checkpoint written before the callback existed (2026-12-06) holds none, and RLlib
     rebuilt it so: its resumed runners walked an ``instance_order="cycle"`` list in lockstep, without
     a word. The resumed run now spreads them, and ``log`` says so where the checkpoint's list is a
     cycle (``config``: the run's settings, the checkpoint's: :func:`resumed_config`)."""
@@ -557,9 +570,23 @@ def resumed_algo_config(path: str | Path, config: RLlibConfig, log=outputs.statu
             "(spread_cycles): its runners walked the instances list in lockstep; they now start apart, as a new "
             "run's do")
     state["callbacks_on_environment_created"] = spread_cycles
-    env_config = {k: v for k, v in (state.get("env_config") or {}).items() if k != RESUMED_AT}
-    state["env_config"] = {**env_config, **({RESUMED_AT: int(resumed_at)} if resumed_at else {})}
+    env_config = {k: v for k, v in (state.get("env_config") or {}).items() if k not in RUN_KEYS}
+    if resumed_at:
+        env_config.update({RESUMED_AT: int(resumed_at), RUN_SEED: int(config.seed)})
+    state["env_config"] = env_config
+    state["seed"] = rllib_seed(config.seed, resumed_at)
     return state
+
+
+def rllib_seed(seed: int, resumed_at: int | None = None) -> int:
+    """The seed RLlib builds a run with (its config's ``seed``, from which it seeds Python's,
+    NumPy's and torch's generators in the driver, the learner and each env runner): the run's
+    ``seed`` for a new run (its results unchanged) or where the checkpoint's steps are unknown
+    (``resumed_at`` None or 0); for a run resumed at ``resumed_at`` env steps, a
+    :data:`RLLIB_SEED_BITS`-bit seed drawn from both (:func:`~lrgym.baselines.rllib_env.resumed_seed`,
+    as the runners' env seeds are), so the resumed run's action sampling and minibatch shuffles
+    do not replay the run's first streams, and the same checkpoint resumed twice samples alike."""
+    return resumed_seed(seed, resumed_at, RLLIB_SEED_BITS) if resumed_at else int(seed)
 
 
 def checkpoint_steps(path: str | Path) -> int | None:
@@ -706,6 +733,7 @@ def _train(config: RLlibConfig, log, wrote) -> MLPPolicy | None:
 
     register_env(ENV_NAME, make_env)
     warm_up_s = warm_up_nodes(config, log)
+    built_seed = rllib_seed(config.seed, resumed_from)  # what resumed_algo_config gives RLlib (a new run: --seed)
     if config.resume:
         from ray.rllib.algorithms.algorithm import Algorithm
 
@@ -767,6 +795,8 @@ def _train(config: RLlibConfig, log, wrote) -> MLPPolicy | None:
             record["algo_kwargs"] = None  # in the checkpoint, among RLlib's own: not read back (resumed_config)
         meta = {"algo": config.algo, "env_steps": steps, "train_seconds": round(time.time() - start, 1),
                 "warm_up_s": warm_up_s,
+                # the seed RLlib seeded its generators from: config.seed, or a resumed run's own (rllib_seed)
+                "rllib_seed": built_seed,
                 "config": record, "trained_on": config.full_env_kwargs(),
                 # what the policy chose of its episodes (optimizer, lr_init, factors, ...: MLPPolicy and the
                 # grader run it so); without them a run with env_kwargs {"optimizer": "adam"} was graded with SGD

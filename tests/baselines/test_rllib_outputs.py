@@ -453,3 +453,93 @@ def test_a_resumed_run_draws_its_runners_seeds_from_the_checkpoints_steps(tmp_pa
     resumed = train_rllib.resumed_algo_config(again, config, lambda _: None, 6000)
     assert resumed["env_config"]["resumed_at"] == 6000
     assert "resumed_at" not in train_rllib.resumed_algo_config(again, config, lambda _: None, None)["env_config"]
+
+
+def _seed_drawn(seed: int, resumed_at: int, bits: int) -> int:
+    """The reference: the top ``bits`` bits of the word NumPy's SeedSequence draws from both."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed, resumed_at]).generate_state(1, np.uint64)[0]) >> (64 - bits)
+
+
+def test_a_resumed_runs_rllib_seed_is_drawn_from_its_seed_and_steps():
+    """RLlib seeds Python's, NumPy's and torch's generators from its config's seed at every build
+    and checkpoints none of their states: a resumed run built with the run's seed again sampled
+    actions and shuffled minibatches as its first iteration had. A resumed run's RLlib seed is
+    drawn from (seed, steps) as its env seeds are (63 bits there, 31 here: NumPy's global
+    generator takes seeds below 2³², RLlib adds the runner's index and 10⁶ on evaluation runners);
+    a new run's is its seed."""
+    assert train_rllib.rllib_seed(3) == train_rllib.rllib_seed(3, None) == train_rllib.rllib_seed(3, 0) == 3
+    for seed, steps in ((0, 4000), (3, 4000), (3, 6000), (2**40 + 7, 128)):
+        drawn = train_rllib.rllib_seed(seed, steps)
+        assert drawn == _seed_drawn(seed, steps, 31) and 0 <= drawn < 2**31 and drawn != seed
+    assert len({train_rllib.rllib_seed(0, s) for s in range(2000, 40000, 2000)}) == 19
+    # the runners' env seeds are still the same draw, now through the one derivation (63 bits)
+    assert train_rllib.runner_seeds(1, 3, 4000) == [_seed_drawn(3 + i, 4000, 63) for i in range(3)]
+    with pytest.raises(ValueError, match="bits=65 out of range; valid: 1 to 64"):
+        train_rllib.resumed_seed(0, 1, 65)
+
+
+def test_a_resumed_run_is_built_with_its_own_rllib_seed_and_keeps_its_run_seed(tmp_path, monkeypatch):
+    """The resumed algorithm's config has the drawn seed (RLlib's) and the run's seed in its env
+    config (``run_seed``): a checkpoint the resumed run writes holds both, and is read back with the
+    run's seed (its record, a later ``--seed`` check), its next resume drawn from the run's seed and
+    its own steps, not from the drawn one. The ``.json`` records what RLlib was built with; a
+    ``--seed`` given again with the resume is taken."""
+    import pickle
+
+    from ray.rllib.algorithms.algorithm import Algorithm
+
+    from lrgym.baselines import rllib_export
+
+    _stand_ins(monkeypatch)
+    given = []
+    monkeypatch.setattr(Algorithm, "from_checkpoint",
+                        classmethod(lambda cls, path, **kwargs: given.append(kwargs) or PPO()))
+    ckpt = _checkpoint(tmp_path / "old.ckpt", steps=4000, seed=3, env_kwargs={"horizon": 7})
+    out = tmp_path / "o"
+    train_rllib.train(train_rllib.parse_config(["--resume", str(ckpt), "--seed", "3", "--out", str(out), "--steps",
+                                                "5000", "--no-progress"]), log=lambda _: None, wrote=lambda _: None)
+    state = given[0]["config"]
+    assert state["seed"] == _seed_drawn(3, 4000, 31) and state["env_config"]["run_seed"] == 3
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["rllib_seed"] == _seed_drawn(3, 4000, 31) and meta["config"]["seed"] == 3
+    assert train_rllib.make_env({**state["env_config"], "num_envs": 1}).num_envs == 1  # not an env keyword
+    assert "run_seed" not in rllib_export._env_settings(train_rllib.ENV_NAME, state["env_config"])
+    # the checkpoint that resumed build writes holds its config as it was built
+    again = tmp_path / "again.ckpt"
+    _checkpoint(again, steps=6000, seed=3, env_kwargs={"horizon": 7})
+    saved = pickle.loads((again / "class_and_ctor_args.pkl").read_bytes())
+    saved["ctor_args_and_kwargs"][0][0].update(seed=state["seed"], env_config=state["env_config"])
+    (again / "class_and_ctor_args.pkl").write_bytes(pickle.dumps(saved))
+    settings = train_rllib.checkpoint_settings(again)
+    assert settings["seed"] == 3 and settings["env_kwargs"] == {"horizon": 7}
+    given.clear()
+    out = tmp_path / "o2"
+    train_rllib.train(train_rllib.parse_config(["--resume", str(again), "--seed", "3", "--out", str(out), "--steps",
+                                                "7000", "--no-progress"]), log=lambda _: None, wrote=lambda _: None)
+    assert given[0]["config"]["seed"] == _seed_drawn(3, 6000, 31)
+    assert given[0]["config"]["env_config"]["run_seed"] == 3
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["config"]["seed"] == 3 and meta["rllib_seed"] == _seed_drawn(3, 6000, 31)
+    # the steps not found in the checkpoint's files: built with the run's seed, as before, and said so
+    config = train_rllib.resumed_config(train_rllib.RLlibConfig(resume=str(again)), settings)
+    unknown = train_rllib.resumed_algo_config(again, config, lambda _: None, None)
+    assert unknown["seed"] == 3 and not {"run_seed", "resumed_at"} & set(unknown["env_config"])
+
+
+def test_a_new_runs_rllib_seed_is_its_seed(tmp_path, monkeypatch):
+    """A new run is built with ``--seed`` itself (its results unchanged) and records it."""
+    built = []
+
+    class Config:
+        def build_algo(self):
+            return PPO()
+
+    _stand_ins(monkeypatch)
+    real = train_rllib.algo_config
+    monkeypatch.setattr(train_rllib, "algo_config", lambda config: built.append(real(config).seed) or Config())
+    out = tmp_path / "new"
+    train_rllib.train(train_rllib.RLlibConfig(seed=5, out=str(out), total_timesteps=10, progress=False),
+                      log=lambda _: None, wrote=lambda _: None)
+    assert set(built) == {5} and json.loads(out.with_suffix(".json").read_text())["rllib_seed"] == 5
