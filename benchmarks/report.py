@@ -4,7 +4,7 @@ measured in this one run, with ratios to NumPy and the issues' targets.
 
     python -m benchmarks.report                       # all families, ≈3 minutes
     python -m benchmarks.report --families linreg     # one family
-    python -m benchmarks.report --out benchmarks/RESULTS.md
+    python -m benchmarks.report --out speed.md      # also to a file, which it replaces (paste rows into benchmarks/RESULTS.md)
 
 What each row measures is documented in :mod:`benchmarks.harness`. Each rate is the best of
 ``--blocks`` timed blocks of ``--seconds`` (other processes only ever slow a block down); rows
