@@ -2,7 +2,7 @@
 
     python -m benchmarks.ray_scaling [--out benchmarks/ray_scaling.json] [--skip-rllib] [--skip-references]
 
-Every Ray measurement runs on a cluster of real nodes on 127.0.0.1 (Ray's ``cluster_utils``:
+Every Ray measurement runs on a cluster of real nodes on this machine (Ray's ``cluster_utils``, bound to its address:
 one raylet and object store per node, ``num_cpus=1`` each, no dashboard), stopped at the end,
 next to the same work on the local pool; ratios are within this run. Measured:
 

@@ -2,8 +2,10 @@
 
     python -m benchmarks.ray_teardown [--actors 16] [--repeats 2]
 
-One Ray node on 127.0.0.1 with ``--actors`` logical CPUs (Ray counts CPUs, it does not measure
-them), stopped at the end. Each round starts that many :class:`~lrgym.leaderboard.ray_pool.GraderHost`
+One Ray node of its own with ``--actors`` logical CPUs (Ray counts CPUs, it does not measure
+them), stopped at the end. Ray binds it to the machine's address (the printed ``cluster``), as
+the tests' clusters: asked for ``node_ip_address="127.0.0.1"``, Ray 2.60's clients still resolve
+the loopback to the machine's address and never reach the head (tried 2026-12-06). Each round starts that many :class:`~lrgym.leaderboard.ray_pool.GraderHost`
 actors, gives each one job (so each holds a live grader worker, as at the end of a run), and
 ends them all gracefully: in turn, each stop a round trip waited for (``_end`` per actor, what
 the end of a run did), or with every stop sent before any is waited for (``_end_all``). The two
@@ -44,6 +46,7 @@ def main(argv=None) -> None:
     try:
         cluster.wait_for_nodes()
         connect(cluster.address)
+        res["cluster"] = cluster.address
         pool = RayWorkerPool(args.actors)
         for _ in range(args.repeats):
             for way in ("in_turn_s", "at_once_s"):
