@@ -30,7 +30,9 @@ sends the signal again, which also ends a wait in a system call), at any further
 meanwhile, and at the latest as the block ends (out of the ``with``, chained to any other error
 leaving it). "Being handled" is Python's own ``sys.exc_info()``: an ``except`` or ``finally``
 clause, or a ``with`` exit, running for the interrupt or for an exception raised while handling it
-(``raise SystemExit(143) from None``). So a further signal is ignored only while the stop is
+(``raise SystemExit(143) from None``), or a generator's cleanup as it is closed (a ``for`` loop's
+generator the stop's unwinding leaves: ``GeneratorExit`` is then the one exception handled,
+:func:`_stop_kept`). So a further signal is ignored only while the stop is
 cleaned up, never while the run goes on as if none came; and code that swallows it at every turn
 is cut at every turn and the command still exits 128 + the signal's number. Code that catches it,
 leaves the ``except`` clause and cleans up afterwards, re-raising only then, is interrupted in that
@@ -186,7 +188,7 @@ def stop_signals_interrupt(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[
                 _DEFERRED[-1].append(stop.signum)
                 return
             raise Interrupted(stop.signum)
-        if not stop.closing and not _stopping(sys.exc_info()[1]) and not any(_DEFERRED):
+        if not stop.closing and not _stop_kept(sys.exc_info()[1]) and not any(_DEFERRED):
             # taken, yet no exception of it is on its way out: code in the block swallowed it
             if _in_unraisable_hook(frame):  # (raised here it would be dropped: the keeper sends it again)
                 return
@@ -402,6 +404,19 @@ def _stopping(exc: BaseException | None) -> bool:
     return False
 
 
+def _stop_kept(exc: BaseException | None) -> bool:
+    """Whether a stop taken may be on its way out while ``exc`` is the exception being handled:
+    :func:`_stopping`, or a ``GeneratorExit``, a generator being closed. A stop unwinding the main
+    thread's frames closes the generators it leaves (a ``for`` loop's, freed as its frame's stack is
+    emptied) before any ``except`` takes it; such a generator's ``finally`` runs with its own
+    ``GeneratorExit`` as the one exception handled (the stop in flight is nowhere to be seen), so
+    its cleanup was taken for code that swallowed the stop: cut by the stop raised again, which
+    Python then dropped (an exception out of a finalizer), and raised once more in the ``except``
+    that took the stop, cutting that cleanup too. A stop swallowed for real is raised again as soon
+    as the generator is closed."""
+    return _stopping(exc) or isinstance(exc, GeneratorExit)
+
+
 #: how often :func:`_keep_stop` looks at what the main thread handles (a swallowed stop is raised
 #: again within about this long, or as soon as the system call it then waits in is interrupted)
 _KEEP_SECONDS = 0.01
@@ -430,7 +445,7 @@ def _keep_stop(handler) -> None:
             if stop.closing or stop.lost is not None or signum in stop.in_flight or any(_DEFERRED):
                 continue  # (a dropped stop is the redelivery's; a section pending raises it at its end)
             handled = sys._current_exceptions().get(main)
-            if _stopping(handled[1] if isinstance(handled, tuple) else handled):  # (a tuple up to Python 3.11)
+            if _stop_kept(handled[1] if isinstance(handled, tuple) else handled):  # (a tuple up to Python 3.11)
                 continue
             with _REDELIVERY:  # (as _redeliver: none sent once the block is ending)
                 # (not while another handler is in place, an inner block's or ray.init's: wait for ours)

@@ -872,3 +872,55 @@ def test_a_real_signal_pending_with_the_stop_sent_again_is_not_taken_for_it():
     assert out.returncode == 0, out.stderr
     assert out.stdout == "SIGTERM further ignored: 0\n", out.stderr
     assert "further stop signals" not in out.stderr, out.stderr
+
+
+def test_a_generator_closed_as_the_stop_unwinds_cleans_up_uncut():
+    """A stop landing in a ``for`` loop over a generator closes the generator as it unwinds, before
+    the ``except`` that takes it: the generator's ``finally`` runs with its ``GeneratorExit`` as
+    the one exception handled. The keeper took that for a swallowed stop and raised it again in the
+    generator's cleanup (cut; Python dropped that exception, a finalizer's), and the dropped stop,
+    sent again, was raised in the ``except KeyboardInterrupt`` clause's cleanup (cut too): one
+    SIGTERM cut two cleanups. Reference: the same program stopped by a SIGINT without any block
+    (Python's own ``KeyboardInterrupt``), where both cleanups finish."""
+    program = """
+        import os, signal, sys, threading, time
+        from lrgym.baselines.interrupts import run_command
+
+        def busy(seconds):  # bytecodes all along: a signal handler would run in it
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                sum(range(100))
+
+        def batches():
+            try:
+                while True:
+                    yield 1
+            finally:
+                busy(0.3)
+                print("generator cleanup finished", flush=True)
+
+        def main():
+            try:
+                for _ in batches():
+                    threading.Timer(0.05, os.kill, (os.getpid(), SIG)).start()
+                    time.sleep(20)
+            except KeyboardInterrupt:
+                busy(0.3)
+                print("handler cleanup finished", flush=True)
+                raise
+            return 0
+
+        if BLOCK:
+            sys.exit(run_command(main, "cmd", exiting=True))
+        try:
+            main()
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+    """
+    cleanups = "generator cleanup finished\nhandler cleanup finished\n"
+    reference = _python("import signal\nSIG, BLOCK = signal.SIGINT, False\n" + textwrap.dedent(program))
+    assert (reference.returncode, reference.stdout) == (0, cleanups + "interrupted\n"), reference.stderr
+    out = _python("import signal\nSIG, BLOCK = signal.SIGTERM, True\n" + textwrap.dedent(program))
+    assert out.returncode == 143, (out.stdout, out.stderr)
+    assert out.stdout == cleanups, out.stderr
+    assert out.stderr == "cmd: interrupted (SIGTERM)\n"
