@@ -119,6 +119,14 @@ SETTING_ATTRIBUTES = {
 }
 
 
+def setting_keyword(name: str) -> str:
+    """The env keyword that sets the setting attribute ``name`` (:data:`SETTING_ATTRIBUTES`), as
+    its :class:`Setting` names it: ``reward`` for ``reward_name``, ``instance_set or instances``
+    for ``instance_range``, the attribute's own name for the others."""
+    field_name, keyword = SETTING_ATTRIBUTES[name]
+    return keyword or field_name or name
+
+
 def with_setting_attributes(cls):
     """Class decorator: every :data:`SETTING_ATTRIBUTES` name of ``cls`` becomes a :class:`Setting`
     (the class keeps its checked settings in ``self.settings``)."""

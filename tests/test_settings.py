@@ -435,3 +435,21 @@ def test_an_env_pickled_with_its_settings_as_plain_attributes_loads_and_goes_on(
     old.__setstate__(state)
     assert old.horizon == 6 and "horizon" not in vars(old)
     assert [old.step(a)[0].tobytes() for a in (2, 3)] == [env.step(a)[0].tobytes() for a in (2, 3)]
+
+
+def test_every_setting_attribute_is_refused_by_set_attr_naming_the_keyword_its_assignment_names():
+    """``set_attr`` on lrgym's vector env refuses every setting attribute (:data:`SETTING_ATTRIBUTES`,
+    the one list) and offers the keyword the attribute's own refusal offers: the vector env's list
+    of the attributes it owns (``BATCH_OWNED``) and its keywords were written out a second time, so
+    a setting added to the one list would reach a sub-env's ``set_attr`` unrefused by name."""
+    from lrgym.settings import SETTING_ATTRIBUTES
+
+    vec = LRControlVectorEnv(2, family="linreg", horizon=5)
+    for name in SETTING_ATTRIBUTES:
+        with pytest.raises(AttributeError) as assigned:
+            setattr(vec, name, 1)
+        offered = re.search(r"gym\.make\(id, (.*)$", str(assigned.value)).group(1)
+        with pytest.raises(ValueError, match=rf"set_attr\('{name}'\) would have no effect") as refused:
+            vec.set_attr(name, [1, 1])
+        assert str(refused.value).endswith(f"vectorization_mode='vector_entry_point', {offered}"), (name, refused.value)
+    vec.close()

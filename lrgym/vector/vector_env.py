@@ -23,7 +23,8 @@ from lrgym.env import RESET_OPTIONS, LRControlEnv
 from lrgym.features import FEATURE_NAMES, M_CAP, N_FEATURES, N_MEMORY
 from lrgym.keywords import check_keywords, keyword_names
 from lrgym.render import RECORDED_KEYS, RENDER_FPS, RENDER_MODES, check_render_mode
-from lrgym.settings import MAX_COUNT, MAX_NUM_ENVS, EnvSettings, positive_int, with_setting_attributes
+from lrgym.settings import (MAX_COUNT, MAX_NUM_ENVS, SETTING_ATTRIBUTES, EnvSettings, positive_int, setting_keyword,
+                            with_setting_attributes)
 from lrgym.spec_kwargs import jsonable_spec
 from lrgym.tasks import ID_FAMILY_OPTIONS, ID_FAMILY_TARGET, with_id_options
 from lrgym.tasks.ahead import check_depth
@@ -35,25 +36,18 @@ from lrgym.vector.training import KernelGroups, observe_all, snapshot, undo_reje
 
 __all__ = ["LRControlVectorEnv", "vector_entry_point", "check_settable", "check_call"]
 
-#: sub-environment attributes the batched step never reads back from a sub-environment: its
-#: step state (kept in the vector env's own arrays) and the settings (fixed when the env is
-#: made). Setting one on a sub-environment would change nothing, silently, where
-#: ``SyncVectorEnv`` would step with it; ``set_attr`` refuses them instead.
-BATCH_OWNED = frozenset({
-    "lr", "t", "updates", "state", "task", "instance",
-    "settings", "family", "instance_set", "instances", "instance_range", "instance_order", "optimizer", "action_mode", "reward_name", "horizon",
-    "inner_steps", "lr_min", "lr_max", "lr_init", "cap_factor", "rejection_threshold", "factors",
-    "action_space", "observation_space", "render_mode", "build_ahead",
-})
-
-
 #: the part of :data:`BATCH_OWNED` that is step state: steps and resets change it, no keyword sets it
 STEP_STATE = ("lr", "t", "updates", "state", "task", "instance")
-#: settings of :data:`BATCH_OWNED` that are no keyword of the env's: the keywords that set them
-#: (the others are set by the keyword of their own name)
-SETTING_KEYWORDS = {"reward_name": "reward", "instance_range": "instance_set or instances",
-                    "action_space": "action_mode or factors", "observation_space": "the env's keywords",
-                    "settings": "the env's keywords"}
+#: what sets each of :data:`BATCH_OWNED`'s attributes that is neither step state nor a setting
+#: attribute (:data:`~lrgym.settings.SETTING_ATTRIBUTES`; those say it themselves: ``setting_keyword``)
+OTHER_OWNED = {"action_space": "action_mode or factors", "observation_space": "the env's keywords",
+               "settings": "the env's keywords", "render_mode": "render_mode", "build_ahead": "build_ahead"}
+#: sub-environment attributes the batched step never reads back from a sub-environment: its
+#: step state (kept in the vector env's own arrays), the settings (fixed when the env is made:
+#: every setting attribute, one list in lrgym.settings) and what they make. Setting one on a
+#: sub-environment would change nothing, silently, where ``SyncVectorEnv`` would step with it;
+#: ``set_attr`` refuses them instead.
+BATCH_OWNED = frozenset((*STEP_STATE, *SETTING_ATTRIBUTES, *OTHER_OWNED))
 
 
 def check_settable(name: str) -> None:
@@ -65,7 +59,7 @@ def check_settable(name: str) -> None:
         how = ("a reset, which sets the step state: envs.reset(options={'lr_init': ..., 'instance': ...}), with "
                "'reset_mask' for chosen sub-environments")
     else:
-        keyword = SETTING_KEYWORDS.get(name, name)
+        keyword = setting_keyword(name) if name in SETTING_ATTRIBUTES else OTHER_OWNED[name]
         how = ("a new env made with the setting you want: gym.make_vec(id, n, vectorization_mode='vector_entry_point', "
                + (f"{keyword}=...)" if keyword.isidentifier() else f"...) with {keyword}"))
     raise ValueError(
