@@ -83,7 +83,10 @@ class Setting:
     half applied (``env.unwrapped.horizon = 3``, or ``SyncVectorEnv.set_attr("horizon", 3)``, on a
     horizon-5 env truncated at step 3 while ``progress`` said 3/5 and ``info["horizon"]`` 5; with
     ``rejection_threshold`` the Python step said 3/3; ``factors`` moved the LR of a NumPy-integer
-    action but not of a plain ``int``). A setting is changed by making a new env."""
+    action but not of a plain ``int``). An array setting (``factors``) reads as a read-only view,
+    since writing into it half applied the same way (``env.factors[4] = 10.0``: the vector env's
+    step took the new factor, the single env's the one it had cached). A setting is changed by
+    making a new env."""
 
     def __init__(self, field_name: str | None = None, keyword: str | None = None):
         #: the :class:`EnvSettings` field read (the attribute's own name if None) and the keyword
@@ -98,7 +101,11 @@ class Setting:
     def __get__(self, env, owner=None):
         if env is None:
             return self
-        return getattr(env.settings, self.field_name)
+        value = getattr(env.settings, self.field_name)
+        if isinstance(value, np.ndarray):  # (factors) a read-only view: written into, it half applied as
+            value = value.view()  # an assignment did (the vector env's step took the new factors, the
+            value.flags.writeable = False  # single env's the ones it cached); the kernels get the settings' own
+        return value
 
     def __set__(self, env, value) -> None:
         how = f"{self.keyword}=...)" if self.keyword.isidentifier() else f"...) with {self.keyword}"

@@ -12,7 +12,7 @@ import pytest
 from lrgym.env import LRControlEnv
 from lrgym.optim import OPTIMIZERS
 import lrgym  # noqa: F401  (registers the ids)
-from lrgym.settings import CONSTANT_INFO_KEYS, MAX_NUM_ENVS, EnvSettings, check_factors
+from lrgym.settings import CONSTANT_INFO_KEYS, MAX_NUM_ENVS, SETTING_ATTRIBUTES, EnvSettings, check_factors
 from lrgym.vector import LRControlVectorEnv
 
 
@@ -36,7 +36,7 @@ def test_single_env_attributes_are_its_settings():
     env = LRControlEnv(family="quadratic", optimizer={"name": "momentum", "clip_norm": 1.0}, inner_steps=4, factors=(0.5, 2.0))
     s = env.settings
     assert env.inner_steps == s.inner_steps == 4
-    assert env.optimizer is s.optimizer and env.factors is s.factors
+    assert env.optimizer is s.optimizer and _reads(env.factors, s.factors)  # (an array: a read-only view)
     assert env.factors.tolist() == [0.5, 2.0] and env.action_space.n == 2
     assert s.horizon == env.family.default_horizon  # the family's default when not given
     # the info entries fixed for the env's lifetime come from the settings
@@ -383,6 +383,13 @@ def _episode(env, seed=0, actions=(1, np.int8(3), 2, 4, 0, 2)):
     return out
 
 
+def _reads(attribute, value) -> bool:
+    """Whether a setting attribute read gives the settings' ``value`` itself (an array: a read-only
+    view of it)."""
+    return attribute is value or (isinstance(value, np.ndarray) and attribute.base is value
+                                  and not attribute.flags.writeable)
+
+
 @pytest.mark.parametrize("rejection", [None, 1e9])  # the fast compiled step, and the Python one
 @pytest.mark.parametrize("name, value", ASSIGNED)
 def test_a_setting_assigned_to_a_made_env_is_refused_by_name_and_changes_nothing(name, value, rejection):
@@ -397,13 +404,13 @@ def test_a_setting_assigned_to_a_made_env_is_refused_by_name_and_changes_nothing
     expected = _episode(twin)
     env = gym.make("LRControl-LinReg-v1", **kwargs)
     env.reset(seed=0)
-    before = getattr(env.unwrapped, name)
+    before = getattr(env.unwrapped.settings, SETTING_ATTRIBUTES[name][0] or name)
     how = {"reward_name": "reward=", "instance_range": "with instance_set or instances"}.get(name, f"{name}=")
     with pytest.raises(AttributeError, match=rf"\.{name} = .* refused: .*gym\.make\(id, .*{how}"):
         setattr(env.unwrapped, name, value)
     with pytest.raises(AttributeError, match=name):
         env.set_wrapper_attr(name, value)
-    assert getattr(env.unwrapped, name) is before
+    assert _reads(getattr(env.unwrapped, name), before)
     assert _episode(env) == expected
 
 
@@ -416,11 +423,11 @@ def test_vector_envs_refuse_an_assigned_setting_as_the_single_env_does(name, val
     sync.reset(seed=0)
     with pytest.raises(AttributeError, match=name):
         sync.set_attr(name, [value, value])
-    assert sync.get_attr(name)[0] is getattr(sync.envs[0].unwrapped.settings, name)
+    assert _reads(sync.get_attr(name)[0], getattr(sync.envs[0].unwrapped.settings, name))
     vec = LRControlVectorEnv(2, family="linreg", horizon=5)
     with pytest.raises(AttributeError, match=name):
         setattr(vec, name, value)
-    assert getattr(vec, name) is getattr(vec.settings, name)
+    assert _reads(getattr(vec, name), getattr(vec.settings, name))
 
 
 def test_an_env_pickled_with_its_settings_as_plain_attributes_loads_and_goes_on():
@@ -453,3 +460,31 @@ def test_every_setting_attribute_is_refused_by_set_attr_naming_the_keyword_its_a
             vec.set_attr(name, [1, 1])
         assert str(refused.value).endswith(f"vectorization_mode='vector_entry_point', {offered}"), (name, refused.value)
     vec.close()
+
+
+@pytest.mark.parametrize("make", ["single", "vector"])
+def test_the_factors_attribute_cannot_be_written_into(make):
+    """``env.factors`` was the settings' own writeable array: written into (``env.factors[4] =
+    10.0``), it half applied as an assignment did: the vector env's step took the new factor
+    (LR x 10), the single env's the one it had cached (LR x 2), and the attribute said 10 either
+    way. It reads as a read-only view now; the env then steps as its untouched twin (reference)."""
+    def made():
+        if make == "vector":
+            return LRControlVectorEnv(2, family="linreg", horizon=5, inner_steps=2)
+        return gym.make("LRControl-LinReg-v1", horizon=5, inner_steps=2)
+
+    def first_lrs(env):
+        env.reset(seed=0)
+        if make == "vector":
+            env.step(np.array([4, 4]))
+            return env.unwrapped._lr.tolist()
+        return [env.step(4)[4]["lr"]]
+
+    expected = first_lrs(made())
+    env = made()
+    for factors in (env.unwrapped.factors, env.get_wrapper_attr("factors") if make == "single" else env.factors):
+        with pytest.raises(ValueError, match="read-only"):
+            factors[4] = 10.0
+    assert env.unwrapped.factors.tolist() == [0.5, 0.8, 1.0, 1.25, 2.0]
+    assert first_lrs(env) == expected
+    assert env.unwrapped.settings.factors.flags.writeable  # (the kernels' array is the settings' own, unchanged)
