@@ -115,10 +115,16 @@ def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
 
 def same_data(a, b) -> bool:
     """Whether two stored or restored values are the same data: containers item by item, tensors
-    and arrays of one kind, shape and dtype element by element (strided ones bit for bit), other
-    values of one type and equal (a NaN float is not: two such records count as different)."""
+    and arrays of one kind, shape and dtype, floats, complex numbers and NumPy scalars of one type
+    (strided tensors, arrays and numbers bit for bit: a NaN is its own value, as the same state
+    saved twice holds it; ``-0.0`` is not ``0.0``), other values of one type and equal. (A NaN
+    compared by ``==`` made a state stored at each place it is met, a shared LR scheduler's with
+    a ``best = math.nan`` of its own, two different records: refused as if the saved policy had
+    had two schedulers.)"""
     if type(a) is not type(b):
         return False
+    if isinstance(a, (float, complex, np.generic)):  # (of one type: one dtype)
+        return np.asarray(a).tobytes() == np.asarray(b).tobytes()
     if isinstance(a, dict):
         return list(a) == list(b) and all(same_data(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):
@@ -128,7 +134,7 @@ def same_data(a, b) -> bool:
             return False
         return same_bits(a, b) if a.layout == torch.strided else torch.equal(a.to_dense(), b.to_dense())
     if isinstance(a, np.ndarray):
-        return a.dtype == b.dtype and a.shape == b.shape and bool(np.array_equal(a, b))
+        return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
     try:
         return bool(a == b)
     except Exception:  # noqa: BLE001 - a value without a plain ==: not known to be the same

@@ -13,6 +13,7 @@ lrgym's record, stored without references) loads as before.
 
 from __future__ import annotations
 
+import math
 import random
 
 import numpy as np
@@ -164,3 +165,69 @@ def test_torchs_load_state_dict_keeps_the_last_name_of_a_shared_submodule():
     live = Two(shared=True)
     live.load_state_dict(saved.state_dict())  # no error
     assert torch.equal(live.a.weight, saved.b.weight) and not torch.equal(live.a.weight, saved.a.weight)
+
+
+class _BestSoFar(torch.optim.lr_scheduler.LRScheduler):
+    """An LR scheduler of the user's own whose state holds a NaN (no loss seen yet)."""
+
+    def __init__(self, optimizer):
+        self.best = math.nan
+        super().__init__(optimizer)
+
+    def get_lr(self):
+        return [group["lr"] for group in self.optimizer.param_groups]
+
+
+class _SharedScheduler:
+    def __init__(self):
+        self.net = _net()
+        self.opt = torch.optim.SGD(self.net.parameters(), lr=0.1)
+        self.sched = _BestSoFar(self.opt)
+        self.by_name = {"sched": self.sched}  # the same scheduler at a second place
+
+
+def test_a_shared_state_holding_a_nan_is_the_same_data_at_both_places():
+    """A scheduler's state is stored at each place it is met; one holding a NaN was two different
+    records (``nan == nan`` is False) and the policy sharing it, as the saved one did, was refused
+    ("the saved policy had two") until 2026-12-06. Likewise an older lrgym's helper stored at
+    each place with a NaN attribute and a NaN array. The same bits twice are the same data."""
+    saved = _SharedScheduler()
+    saved.opt.step()
+    saved.sched.step()
+    live = _SharedScheduler()
+    from_checkpoint(weights_only_round_trip(to_checkpoint(saved, "policy")), live, "policy")
+    assert live.by_name["sched"] is live.sched and live.sched.last_epoch == saved.sched.last_epoch == 1
+    assert math.isnan(live.sched.best)
+
+    class Two:
+        def __init__(self):
+            self.helper = Helper()
+            self.helper.loss, self.helper.seen = math.nan, np.array([np.nan, -0.0])
+            self.helper2 = self.helper
+
+    saved = Two()
+    saved.helper.n = 5
+    stored = to_checkpoint(saved, "policy")
+    stored["state"]["helper"].pop("numbered")
+    stored["state"]["helper2"] = stored["state"]["helper"]  # as an older lrgym stored it
+    live = Two()
+    from_checkpoint(weights_only_round_trip(stored), live, "policy")
+    assert live.helper2 is live.helper and live.helper.n == 5 and math.isnan(live.helper.loss)
+    assert live.helper.seen.tobytes() == saved.helper.seen.tobytes()
+
+
+def test_records_that_differ_only_in_the_sign_of_a_zero_are_two():
+    """Bit for bit: ``-0.0`` and ``0.0`` are equal by ``==`` but two states (``1 / x`` tells them):
+    two older records (no ``numbered``) holding them are two helpers, not one stored twice."""
+    class Two:
+        def __init__(self, a, b):
+            self.first, self.second = Helper(), Helper()
+            self.first.x, self.second.x = a, b
+
+    stored = to_checkpoint(Two(0.0, -0.0), "policy")
+    for name in ("first", "second"):  # as an older lrgym stored them: compared by their data
+        stored["state"][name].pop("numbered")
+    live = Two(1.0, 1.0)
+    live.second = live.first
+    with pytest.raises(RestoreError, match=r"^cannot restore policy\.second: .* apart from the one at policy\.first"):
+        from_checkpoint(weights_only_round_trip(stored), live, "policy")
