@@ -283,3 +283,79 @@ def test_a_module_buffer_that_takes_no_copy_is_refused_by_name_before_anything_l
         from_checkpoint(weights_only_round_trip(to_checkpoint(saved, "policy")), live, "policy")
     assert getattr(raised.value, "__notes__", None) is None
     assert all(torch.equal(a, b) for a, b in zip(live.state_dict().values(), before))
+
+
+class _Tied(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = torch.nn.Linear(3, 3)
+        self.dec = torch.nn.Linear(3, 3)
+        self.dec.weight = self.enc.weight  # tied weights: one Parameter under two names
+
+
+class _Aliased:
+    """A policy whose parts alias each other as ordinary torch code makes them: tied weights, an
+    attribute holding the optimizer's own ``exp_avg`` tensor (read before and after the optimizer
+    in the walk's order), a view of a parameter; its last part's load raises (:class:`Fussy`)."""
+
+    def __init__(self, seed):
+        torch.manual_seed(seed)
+        self.first_alias = None
+        self.net = _Tied()
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=0.01, amsgrad=True)
+        self.sched = torch.optim.lr_scheduler.StepLR(self.opt, step_size=1, gamma=0.5)
+        self.row = self.net.enc.bias[1:]  # a view of a parameter, not registered
+        for _ in range(seed):
+            self.opt.zero_grad()
+            self.net.dec(self.net.enc(torch.randn(4, 3))).pow(2).sum().backward()
+            self.opt.step()
+            self.sched.step()
+        weight = self.net.enc.weight
+        self.first_alias = self.opt.state[weight]["exp_avg"]  # met before the optimizer
+        self.last_alias = self.opt.state[weight]["exp_avg_sq"]  # met after it
+        self.last = Fussy(seed)
+
+
+def _bits(policy) -> dict:
+    """Every tensor and state of the policy as bytes (``tobytes``, so a NaN or -0.0 counts), and
+    which tensors are which (the aliases)."""
+    opt = policy.opt.state_dict()
+    return {
+        "net": {k: v.numpy().tobytes() for k, v in policy.net.state_dict().items()},
+        "opt.state": {i: {k: v.numpy().tobytes() for k, v in s.items()} for i, s in opt["state"].items()},
+        "opt.groups": repr(opt["param_groups"]),
+        "sched": repr(policy.sched.state_dict()),
+        "aliases": (policy.first_alias.numpy().tobytes(), policy.last_alias.numpy().tobytes(),
+                    policy.row.detach().numpy().tobytes()),
+        "identity": (policy.net.dec.weight is policy.net.enc.weight,
+                     policy.first_alias is policy.opt.state[policy.net.enc.weight]["exp_avg"],
+                     policy.last_alias is policy.opt.state[policy.net.enc.weight]["exp_avg_sq"],
+                     policy.row._base is policy.net.enc.bias,
+                     policy.opt.param_groups[0]["params"][0] is policy.net.enc.weight),
+        "last": repr(vars(policy.last)),
+    }
+
+
+def test_a_load_failing_at_its_last_step_puts_back_every_tensor_and_optimizer_state_to_the_bit():
+    """The undo keeps Adam's state tensors by reference (replaced_tensors), not copied: after a load
+    that fails at its last action, every tensor, the optimizer's state (amsgrad's three tensors
+    and its step, each to the bit), the scheduler, and the aliases between them (tied weights, an
+    attribute holding the optimizer's exp_avg, a view of a parameter) are as before the load."""
+    saved = _Aliased(3)
+    stored = weights_only_round_trip(to_checkpoint(saved, "policy"))
+    live = _Aliased(2)
+    before = _bits(live)
+    loaded = _bits(saved)
+    assert [k for k in before if k != "identity" and before[k] == loaded[k]] == []  # each part is loaded
+    assert all(before["identity"])
+    with pytest.raises(RuntimeError, match="Fussy refuses"):
+        from_checkpoint(stored, live, "policy")
+    assert _bits(live) == before
+    live.last = Fussy(2)
+    live.last.__class__ = Plain  # (a class that takes its state): the same load now goes through
+    saved.last.__class__ = Plain
+    stored = weights_only_round_trip(to_checkpoint(saved, "policy"))
+    from_checkpoint(stored, live, "policy")
+    after = _bits(live)
+    assert {k: after[k] == loaded[k] for k in after if k not in ("identity", "aliases")} == \
+        {k: True for k in after if k not in ("identity", "aliases")}
