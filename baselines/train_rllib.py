@@ -816,7 +816,14 @@ def _train(config: RLlibConfig, log, wrote) -> MLPPolicy | None:
 
 def _parser() -> argparse.ArgumentParser:
     default = {name: f.default for name, f in RLlibConfig.__dataclass_fields__.items()}  # what --help names is the config's
-    p = argparse.ArgumentParser(prog="python -m lrgym.baselines.train_rllib", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m lrgym.baselines.train_rllib", description=__doc__.split("\n\n")[0],
+        epilog="With 2 or more env runners, lrgym's kernels are first compiled into Numba's disk cache once per "
+               "machine (with --address: on each node), said in one line on stderr ('warmed lrgym's kernels ...'; "
+               "a failure there is a warning, and training goes on cold). Exit status: 0 when trained; 2 for an "
+               "option or --config error; 1 when a Ray node runs other code than this one or cannot set up the "
+               "run's runtime environment (one line naming the node and the fix, nothing written); 128 + the "
+               "signal's number when stopped (130 for Ctrl-C).")
     p.add_argument("--config", help="JSON file of RLlibConfig fields (flags override it)")
     p.add_argument("--algo", choices=ALGOS, help=f"ppo or dqn (default {default['algo']}; on --resume: the checkpoint's)")
     p.add_argument("--family", choices=FAMILIES, help="task family (default: the mixed family; on --resume: the checkpoint's)")

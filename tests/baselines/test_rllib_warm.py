@@ -274,3 +274,21 @@ def test_a_node_that_cannot_run_the_warm_up_stops_the_command_in_one_line(stop, 
     assert stopped.value.code == 1 and built == []
     assert err == f"python -m lrgym.baselines.train_rllib: error: {error}\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_help_says_the_warm_up_and_the_exit_statuses_main_gives(capsys):
+    """``--help`` said nothing of the warm-up's line nor of the one-line stop (exit 1) of a node that
+    cannot run the job; the statuses it states are main's (2: an option error here; 1: the test
+    above)."""
+    from lrgym.baselines import train_rllib
+
+    with pytest.raises(SystemExit) as shown:
+        train_rllib.main(["--help"])
+    said = " ".join(capsys.readouterr().out.split())
+    assert shown.value.code == 0
+    assert "once per machine (with --address: on each node), said in one line on stderr ('warmed lrgym's kernels" in said
+    assert ("Exit status: 0 when trained; 2 for an option or --config error; 1 when a Ray node runs other code than "
+            "this one or cannot set up the run's runtime environment") in said
+    with pytest.raises(SystemExit) as refused:
+        train_rllib.main(["--steps", "many"])
+    assert refused.value.code == 2 and "--steps: invalid int value: 'many'" in capsys.readouterr().err
