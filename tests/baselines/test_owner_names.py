@@ -201,3 +201,25 @@ def test_an_owned_temp_folder_of_a_process_killed_with_sigkill_is_removed_by_the
         live.stdin.close()
         live.wait(timeout=30)
     assert os.listdir(tmp_path) == []
+
+
+def test_an_owned_temp_folder_sweep_leaves_another_users_folder_and_a_link(tmp_path, monkeypatch):
+    """In a shared temp folder a name of an ended owner may be another user's folder (theirs to
+    remove: as root, removing it would delete their files) or a link made by anyone (to a folder
+    of ours: following it would empty that): both are left, with what they hold; our own such
+    folder is removed."""
+    dead = f"{PREFIX}{_dead_pid()}.1.{namespaces()}"
+    ours, theirs, link, target = (tmp_path / f"{dead}-ours", tmp_path / f"{dead}-theirs",
+                                  tmp_path / f"{dead}-link", tmp_path / "kept")
+    for folder in (ours, theirs, target):
+        folder.mkdir()
+        (folder / "file").write_text("x")
+    link.symlink_to(target, target_is_directory=True)
+    other_user = os.geteuid() == 0
+    if other_user:
+        os.chown(theirs, 65534, 65534)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    with owner_names.owned_temp_folder(PREFIX) as mine:
+        assert not ours.exists() and (target / "file").exists() and link.is_symlink()
+        assert (theirs / "file").exists() == other_user  # (not root: no other user's folder to make)
+    assert not os.path.exists(mine)
