@@ -291,8 +291,11 @@ def _runner_failures_named(config: RLlibConfig):
     of nothing in the same runtime environment (:func:`~lrgym.baselines.backend.on_each_node`, of no
     CPU: the runners RLlib left may hold them all);
     one that cannot raises :class:`~lrgym.baselines.backend.RayCannotRun` naming the node, its
-    ``runtime_env_agent.log`` and the fix (the command's one-line error); otherwise RLlib's own
-    error is raised as it was."""
+    ``runtime_env_agent.log`` and the fix (the command's one-line error); a node with other code
+    (the task checks each node as the warm-up does, which runs only with 2 or more env runners)
+    raises :class:`NodeMismatch` naming it and what differs (until 2026-12-06 RLlib's error came
+    instead, its runners' failure on that node naming neither); otherwise RLlib's own error is
+    raised as it was."""
     try:
         yield
     except Exception:
@@ -300,9 +303,9 @@ def _runner_failures_named(config: RLlibConfig):
 
         try:  # of no CPU: placed beside whatever runners RLlib left holding theirs
             on_each_node(_nothing, None, config.address, num_cpus=0)
-        except RayCannotRun as exc:
-            raise RayCannotRun(f"RLlib could not start its env runners: {exc}") from None
-        except Exception:  # noqa: BLE001 - not the runtime environment: RLlib's own error says what happened
+        except (RayCannotRun, NodeMismatch) as exc:
+            raise type(exc)(f"RLlib could not start its env runners: {exc}") from None
+        except Exception:  # noqa: BLE001 - not the nodes: RLlib's own error says what happened
             pass
         raise
 

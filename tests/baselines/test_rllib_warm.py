@@ -292,3 +292,30 @@ def test_help_says_the_warm_up_and_the_exit_statuses_main_gives(capsys):
     with pytest.raises(SystemExit) as refused:
         train_rllib.main(["--steps", "many"])
     assert refused.value.code == 2 and "--steps: invalid int value: 'many'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("found", ["NodeMismatch", "RayCannotRun", "nothing"])
+def test_a_failed_build_names_the_node_the_task_of_nothing_finds(found, monkeypatch):
+    """A failed RLlib build runs a task of nothing on each node (``_runner_failures_named``): a node
+    that cannot set up the runtime environment was named, but a node with other code (which that
+    task checks as the warm-up does; no warm-up runs with one env runner) was passed over and
+    RLlib's own error raised, naming neither the node nor what differs. Each is the command's
+    one-line error now; with every node sound RLlib's own error is raised as it was."""
+    from lrgym.baselines import backend, train_rllib
+
+    errors = {"NodeMismatch": backend.NodeMismatch("the Ray node 3f2a9c1e at 10.0.0.7 (gpu-07) has lrgym 0.1"),
+              "RayCannotRun": backend.RayCannotRun("Ray cannot run _nothing on each node: the Ray node 3f2a9c1e")}
+
+    def each_node(fn, job, address, num_cpus=1):
+        assert fn is train_rllib._nothing and num_cpus == 0
+        if found in errors:
+            raise errors[found]
+        return [None]
+
+    monkeypatch.setattr(backend, "on_each_node", each_node)
+    expected = type(errors[found]) if found in errors else IndexError
+    with pytest.raises(expected) as raised:
+        with train_rllib._runner_failures_named(types.SimpleNamespace(address="10.0.0.1:6379")):
+            raise IndexError("list index out of range")  # RLlib's own, when no runner answered
+    if found in errors:
+        assert str(raised.value) == f"RLlib could not start its env runners: {errors[found]}"
