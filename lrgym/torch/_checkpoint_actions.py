@@ -156,14 +156,31 @@ def replaced_tensors(live) -> dict:
     """A ``copy.deepcopy`` memo that keeps, as themselves, the tensors ``live.load_state_dict``
     replaces and never writes into: a ``torch.optim`` optimizer's parameters and state tensors
     when its ``load_state_dict`` is torch's own (which builds a new state from the one given);
-    else none (a module's ``load_state_dict`` copies into its parameters, a class's own method
-    may write anywhere)."""
+    an LR scheduler's optimizer, whole, when the ``load_state_dict`` of the scheduler and of every
+    scheduler it holds (``SequentialLR``'s, ``ChainedScheduler``'s) is torch's own (which sets the
+    scheduler's attributes and never touches its optimizer: the check's copy of a scheduler copied
+    the optimizer with every parameter and state tensor, three times the parameters' memory for
+    Adam); else none (a module's ``load_state_dict`` copies into its parameters, a class's own
+    method may write anywhere)."""
+    if isinstance(live, torch.optim.lr_scheduler.LRScheduler) and _torchs_own_scheduler_loads(live):
+        optimizer = live.optimizer
+        return {id(optimizer): optimizer}
     if not isinstance(live, torch.optim.Optimizer) or \
             type(live).load_state_dict is not torch.optim.Optimizer.load_state_dict:
         return {}
     kept = {id(p): p for group in live.param_groups for p in group["params"]}
     kept.update((id(v), v) for state in live.state.values() for v in state.values() if isinstance(v, torch.Tensor))
     return kept
+
+
+def _torchs_own_scheduler_loads(scheduler) -> bool:
+    """Whether ``scheduler``'s ``load_state_dict``, and that of each scheduler it holds, is one of
+    :mod:`torch.optim.lr_scheduler`'s own, all on one optimizer."""
+    if type(scheduler).load_state_dict.__module__ != "torch.optim.lr_scheduler":
+        return False
+    held = getattr(scheduler, "_schedulers", [])
+    return all(isinstance(s, torch.optim.lr_scheduler.LRScheduler) and s.optimizer is scheduler.optimizer
+               and _torchs_own_scheduler_loads(s) for s in held)
 
 
 def keep_modes(module: torch.nn.Module) -> Callable[[], object]:

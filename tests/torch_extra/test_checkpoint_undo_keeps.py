@@ -63,3 +63,60 @@ def test_an_optimizer_with_its_own_load_state_dict_is_copied():
     undo = keep_state_dict(opt)
     kept, live = undo.args[0]["state"], opt.state_dict()["state"]
     assert all(kept[k][n] is not live[k][n] and torch.equal(kept[k][n], live[k][n]) for k in live for n in live[k])
+
+
+class _Policy:
+    def __init__(self, seed, scheduler):
+        self.net, self.opt = _stepped(seed=seed)
+        self.sched = scheduler(self.opt)
+        self.sched.step(*[1.0] * isinstance(self.sched, torch.optim.lr_scheduler.ReduceLROnPlateau))
+
+
+class _OwnLoad(torch.optim.lr_scheduler.StepLR):
+    """A scheduler whose own ``load_state_dict`` writes into its optimizer (as a user's may)."""
+
+    def load_state_dict(self, state_dict):
+        super().load_state_dict(state_dict)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.get_last_lr()[0]
+
+
+_SCHEDULERS = {
+    "StepLR": lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5),
+    "ReduceLROnPlateau": lambda opt: torch.optim.lr_scheduler.ReduceLROnPlateau(opt),
+    "SequentialLR": lambda opt: torch.optim.lr_scheduler.SequentialLR(
+        opt, [torch.optim.lr_scheduler.ConstantLR(opt), torch.optim.lr_scheduler.ExponentialLR(opt, 0.9)],
+        milestones=[1]),
+    "own load_state_dict": lambda opt: _OwnLoad(opt, step_size=1),
+}
+
+
+@pytest.mark.parametrize("kind", list(_SCHEDULERS))
+def test_checking_an_lr_schedulers_state_copies_no_optimizer_state_unless_its_load_may_write_there(kind, monkeypatch):
+    """restore_plan checks a scheduler's state by loading it into a deep copy of the live scheduler,
+    which holds the optimizer: the copy took the optimizer with every parameter and state tensor
+    (Adam: three times the parameters' memory, on top of 7da84aa's peak) though torch's own
+    scheduler loads never touch it. Seen here as the Adam state tensors ``copy.deepcopy`` copies
+    during the load (none; a scheduler whose own load writes into its optimizer: copied, as
+    before), the load still putting every part in place."""
+    from lrgym.torch.checkpoint import from_checkpoint, to_checkpoint
+    from checkpoint_files import weights_only_round_trip
+
+    scheduler = _SCHEDULERS[kind]
+    saved = _Policy(1, scheduler)
+    stored = weights_only_round_trip(to_checkpoint(saved, "policy"))
+    live = _Policy(2, scheduler)
+    adam_state = {v.untyped_storage().data_ptr() for s in live.opt.state.values() for v in s.values()}
+    copied = []
+    deepcopy = torch.Tensor.__deepcopy__
+
+    def watched(tensor, memo):
+        copied.append(tensor.untyped_storage().data_ptr())
+        return deepcopy(tensor, memo)
+
+    monkeypatch.setattr(torch.Tensor, "__deepcopy__", watched)
+    from_checkpoint(stored, live, "policy")
+    monkeypatch.undo()
+    assert bool(adam_state & set(copied)) == (kind == "own load_state_dict")
+    assert _equal(_bits(live.opt), _bits(saved.opt))
+    assert repr(live.sched.state_dict()) == repr(saved.sched.state_dict())
