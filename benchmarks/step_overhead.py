@@ -100,6 +100,17 @@ def single_and_fused(bench, n=h.N_ENVS):
     return single, fused
 '''
 
+#: times the ``runs`` (name → runner) the code before it made, block by block, and prints µs per step
+_TIME_RUNS = '''
+for run in runs.values():
+    h.rate(run, seconds=0.2, blocks=1)
+best = dict.fromkeys(runs, 0.0)
+for _ in range(BLOCKS):  # the rows alternate block by block: each sees the same machine load
+    for key, run in runs.items():
+        best[key] = max(best[key], h.rate(run, seconds=SECONDS, blocks=1, warmup=0.02))
+print(json.dumps(dict((key, 1e6 / rate) for key, rate in best.items())))
+'''
+
 #: run in a subprocess with a tree first on sys.path, using that tree's own benchmark harness
 #: (``single`` and ``kernel`` runners, present in every tree since the benchmarks began)
 _MEASURE = _FUSED + '''
@@ -108,20 +119,14 @@ import json
 bench = h.FAMILIES["linreg"]
 single, fused = single_and_fused(bench)
 runs = dict(step_us=single, kernel_us=h.kernel(bench), fused_us=fused)
-for run in runs.values():
-    h.rate(run, seconds=0.2, blocks=1)
-best = dict.fromkeys(runs, 0.0)
-for _ in range(BLOCKS):  # the three alternate block by block: each sees the same machine load
-    for key, run in runs.items():
-        best[key] = max(best[key], h.rate(run, seconds=SECONDS, blocks=1, warmup=0.02))
-print(json.dumps(dict((key, 1e6 / rate) for key, rate in best.items())))
-'''
+''' + _TIME_RUNS
 
 
-def _run_tree(tree: str, blocks: int, seconds: float) -> dict:
-    """µs per env step in ``tree``: ``gym.make`` step, kernel loop, kernel + observe loop (best of ``blocks``)."""
+def _run_tree(tree: str, blocks: int, seconds: float, measure: str = "") -> dict:
+    """µs per env step in ``tree``: ``gym.make`` step, kernel loop, kernel + observe loop (best of
+    ``blocks``); or the rows of another ``measure`` (code ending in :data:`_TIME_RUNS`)."""
     env = dict(os.environ, PYTHONPATH=tree)
-    code = _MEASURE.replace("SECONDS", repr(float(seconds))).replace("BLOCKS", repr(int(blocks)))
+    code = (measure or _MEASURE).replace("SECONDS", repr(float(seconds))).replace("BLOCKS", repr(int(blocks)))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=tree)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
