@@ -729,11 +729,15 @@ class LRControlEnv(gym.Env):
         if self._done:
             raise RuntimeError("step() called before the first reset(); call reset() first" if self.task is None
                                else "step() called on a finished episode; call reset() first")
+        # the settings straight from self.settings: the public attributes (self.horizon, ...) are
+        # read-only Setting descriptors, a Python call per read, which cost a linreg step 3-6 %
+        # when it read three (benchmarks/settings_read_cost.py, RESULTS.md)
+        s = self.settings
         factors = self._factor_values
         if type(action) in _PLAIN_INTS and 0 <= action < len(factors):  # next_lr's rule, for an integer
-            lr = factor_lr(self.lr, factors[action], self.lr_min, self.lr_max)
+            lr = factor_lr(self.lr, factors[action], s.lr_min, s.lr_max)
         else:
-            lr = next_lr(action, self.lr, self.action_mode, self.factors, self.lr_min, self.lr_max)
+            lr = next_lr(action, self.lr, s.action_mode, s.factors, s.lr_min, s.lr_max)
         self.lr = lr
         args = self._step_args
         if args is not None:  # the common case, in one compiled call (see _bind_kernel)
@@ -744,7 +748,7 @@ class LRControlEnv(gym.Env):
             else:
                 reward, terminated, done = train_and_observe(lr, t, self.updates, *args)
             self.updates += done
-            truncated = (not terminated) and t >= self.horizon
+            truncated = (not terminated) and t >= s.horizon
             self._done = terminated or truncated
             if self._done:
                 self.end_episode()
@@ -752,24 +756,24 @@ class LRControlEnv(gym.Env):
             if self._recorder is not None:
                 self._recorder.record(info)
             return self._obs.copy(), reward, terminated, truncated, info
-        if self.rejection_threshold is not None:
+        if s.rejection_threshold is not None:
             before, stats_before = self.state.copy(), self._stats.copy()
         self.task.run(
-            self.state, self.lr, self.inner_steps, self._opt_code, self._hyper, self._memory[M_CAP], self._stats
+            self.state, self.lr, s.inner_steps, self._opt_code, self._hyper, self._memory[M_CAP], self._stats
         )
         self.updates += int(self._stats[S_UPDATES])
         self.t += 1
         rejected = False
-        if self.rejection_threshold is not None and self._stats[S_DIVERGED] == 0.0:
-            if self._stats[S_TRAIN_LOSS] > (1.0 + self.rejection_threshold) * stats_before[S_TRAIN_LOSS]:
+        if s.rejection_threshold is not None and self._stats[S_DIVERGED] == 0.0:
+            if self._stats[S_TRAIN_LOSS] > (1.0 + s.rejection_threshold) * stats_before[S_TRAIN_LOSS]:
                 self.state.restore(before)
                 self._stats[[S_TRAIN_LOSS, S_VAL_LOSS, S_VAL_METRIC]] = stats_before[[S_TRAIN_LOSS, S_VAL_LOSS, S_VAL_METRIC]]
                 rejected = True
         reward = observe(
-            self._stats, self._memory, self.t, self.horizon, self.lr, self._reward_code, self._reward_params, self._obs
+            self._stats, self._memory, self.t, s.horizon, self.lr, self._reward_code, self._reward_params, self._obs
         )
         terminated = bool(self._stats[S_DIVERGED] > 0.0)
-        truncated = (not terminated) and self.t >= self.horizon
+        truncated = (not terminated) and self.t >= s.horizon
         self._done = terminated or truncated
         if self._done:
             self.end_episode()

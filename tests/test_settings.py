@@ -488,3 +488,37 @@ def test_the_factors_attribute_cannot_be_written_into(make):
     assert env.unwrapped.factors.tolist() == [0.5, 0.8, 1.0, 1.25, 2.0]
     assert first_lrs(env) == expected
     assert env.unwrapped.settings.factors.flags.writeable  # (the kernels' array is the settings' own, unchanged)
+
+
+@pytest.mark.parametrize("how", ["fast step", "next_lr action", "Python step (rejection)", "vector env"])
+def test_a_step_reads_no_setting_descriptor(monkeypatch, how):
+    """The step reads its settings from ``env.settings``, not through the read-only public
+    attributes: each of those is a :class:`~lrgym.settings.Setting` descriptor, a Python call per
+    read, which cost a linreg step 3-6 % when the step read three (``benchmarks/settings_read_cost.py``).
+    Reads are counted on the descriptor itself; a reset (once per episode) may read them."""
+    from lrgym.settings import Setting
+
+    kwargs = dict(family="quadratic", horizon=10**6)
+    if how == "vector env":
+        env = LRControlVectorEnv(2, **kwargs)
+        action = np.array([3, 1])
+    else:
+        env = LRControlEnv(**kwargs, **({"rejection_threshold": 0.0} if how.startswith("Python") else {}))
+        action = np.array([1]) if how == "next_lr action" else 3  # a 1-element array: next_lr's rule
+    env.reset(seed=0)
+    if how != "vector env":
+        assert (env._step_args is None) == how.startswith("Python")  # the path named is the one taken
+    reads = []
+    get = Setting.__get__
+
+    def counted(self, obj, owner=None):
+        if obj is not None:
+            reads.append(self.name)
+        return get(self, obj, owner)
+
+    monkeypatch.setattr(Setting, "__get__", counted)
+    assert env.horizon == 10**6 and reads == ["horizon"]  # the count sees a read
+    reads.clear()
+    for _ in range(3):
+        env.step(action)
+    assert reads == []
