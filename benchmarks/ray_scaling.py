@@ -2,7 +2,7 @@
 
     python -m benchmarks.ray_scaling [--out benchmarks/ray_scaling.json] [--skip-rllib] [--skip-references]
 
-Every Ray measurement runs on a cluster of real nodes on this machine (Ray's ``cluster_utils``, on 127.0.0.1: :mod:`benchmarks.ray_loopback`;
+Every Ray measurement runs on a cluster of real nodes on this machine (Ray's ``cluster_utils``, bound to its address:
 one raylet and object store per node, ``num_cpus=1`` each, no dashboard), stopped at the end,
 next to the same work on the local pool; ratios are within this run. Measured:
 
@@ -38,9 +38,6 @@ def _load() -> float:
 @contextmanager
 def ray_cluster(n_nodes: int):
     """A Ray cluster of ``n_nodes`` one-CPU nodes on this machine; the driver connected; stopped at exit."""
-    from benchmarks.ray_loopback import on_loopback
-
-    on_loopback()  # (before Ray is imported)
     import ray
     from ray.cluster_utils import Cluster
 

@@ -3,8 +3,9 @@
     python -m benchmarks.ray_teardown [--actors 16] [--repeats 2]
 
 One Ray node of its own with ``--actors`` logical CPUs (Ray counts CPUs, it does not measure
-them), on 127.0.0.1 (:mod:`benchmarks.ray_loopback`; the printed ``cluster``), stopped at the
-end. Each round starts that many :class:`~lrgym.leaderboard.ray_pool.GraderHost`
+them), stopped at the end. Ray binds it to the machine's address (the printed ``cluster``), as
+the tests' clusters: asked for ``node_ip_address="127.0.0.1"``, Ray 2.60's clients still resolve
+the loopback to the machine's address and never reach the head (tried 2026-12-06). Each round starts that many :class:`~lrgym.leaderboard.ray_pool.GraderHost`
 actors, gives each one job (so each holds a live grader worker, as at the end of a run), and
 ends them all gracefully: in turn, each stop a round trip waited for (``_end`` per actor, what
 the end of a run did), or with every stop sent before any is waited for (``_end_all``). The two
@@ -33,9 +34,6 @@ def main(argv=None) -> None:
     p.add_argument("--actors", type=int, default=16)
     p.add_argument("--repeats", type=int, default=2)
     args = p.parse_args(argv)
-    from benchmarks.ray_loopback import on_loopback
-
-    on_loopback()  # (before Ray is imported)
     import ray
     from ray.cluster_utils import Cluster
 
