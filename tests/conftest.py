@@ -6,15 +6,6 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-# Every Ray instance a test starts (the two-node cluster of lb_helpers, a driver's local instance,
-# the drivers and workers they start, which inherit this environment) listens on 127.0.0.1 only:
-# Ray 2.60 binds the machine's own address (Cluster(node_ip_address="127.0.0.1") too: its
-# clients then look for the GCS at that address and never connect) unless its multi-node mode is
-# off, which on Linux too makes its node address the loopback; cluster_utils.Cluster still runs
-# several nodes there (only the `ray start` command refuses a second node). Read when Ray is
-# imported: set before any test module imports it.
-os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-
 import sys
 
 # Slow, obvious reference implementations (tests/references.py) importable from every test dir.
