@@ -278,9 +278,11 @@ def sweep_driver_folders(tmp: str | None = None) -> int:
     driver's folder is its local Ray instance's working folder (and was on its workers'
     ``sys.path`` before :func:`connect` shipped it as their ``working_dir``), and removed, another
     user could make one of that name. A folder named without its owner (by an lrgym
-    before this sweep: ``lrgym-ray-driver-<random>``; or where ``/proc`` could not say the start
-    time: ``<pid>.unknown.<namespaces>``; or by an older lrgym there, the pid alone) is left: nothing tells whether its driver lives. Returns how many were
-    removed."""
+    before this sweep: ``lrgym-ray-driver-<random>``; or by an older lrgym where ``/proc``
+    could not say the start time, the pid alone) is left: nothing tells whether its driver
+    lives. One named where ``/proc`` could not say the start time, ``<pid>.unknown.<namespaces>``,
+    is removed once no process has that pid in these namespaces (its driver has ended), and left
+    while one has. Returns how many were removed."""
     from lrgym.baselines.owner_names import sweep_folders
 
     return sweep_folders(DRIVER_DIR_PREFIX, tmp, pid_only_names=False)

@@ -28,8 +28,12 @@ in other namespaces is not judged.
 Where this process's ``/proc`` cannot be read or shows another PID namespace (a container that
 shares the host's ``/proc``: ``unshare -p -f`` without ``--mount-proc``), no start time is known
 and the name says so: ``4242.unknown.<namespaces>`` (``unknown`` too where the namespaces cannot
-be read). In the same namespaces its owner is alive while a process has that pid; elsewhere, or
-with unknown namespaces, it is not judged. (Until 2026-12-06 such a process wrote the pid alone,
+be read). In the same namespaces its owner is alive while a process has that pid (a pid with no
+process there is provably no live owner's: the maker's namespace, where it had that pid, is this
+one; a pid another process now has keeps it, as no start time tells that process from the
+maker); elsewhere, or with unknown namespaces, it is not judged. Every sweep judges it so,
+:func:`owned_temp_folder`'s and a Ray driver's too (until 2026-12-06 those two took it for a
+pid-only name and left it for ever). (Until 2026-12-06 such a process wrote the pid alone,
 and a grader in the host's namespace judged that pid, another process's number or none there, by
 its own processes: it swept a live worker's folder, pid 12 in its namespace and no process here.)
 
@@ -166,11 +170,17 @@ def _owner_alive(pid: int, start: int | None, spaces: str | None) -> bool:
     return now is None or now == start
 
 
-def owner_gone(name: str, prefix: str) -> bool:
+def owner_gone(name: str, prefix: str, *, pid_only_names: bool = True) -> bool:
     """Whether ``name`` is ``prefix + owner + "-..."`` (:func:`owner_tag`) and its owner has
-    ended: a leftover to remove. Any other name is not judged (False)."""
+    ended: a leftover to remove. Any other name is not judged (False), nor, with
+    ``pid_only_names=False``, an older name that carries the pid alone (no namespaces: the pid
+    may be another namespace's). A name of :func:`owner_tag` whose start time is
+    :data:`UNKNOWN` is judged by its pid: made in these namespaces, its owner has ended once no
+    process has that pid (while one has, it may be the owner: no start time tells)."""
     owner = _owner(name, prefix)
-    return owner is not None and not _owner_alive(*owner)
+    if owner is None or (not pid_only_names and owner[2] is None):
+        return False
+    return not _owner_alive(*owner)
 
 
 def sweep_folders(prefix: str, tmp: str | None = None, *, pid_only_names: bool = True,
@@ -179,8 +189,9 @@ def sweep_folders(prefix: str, tmp: str | None = None, *, pid_only_names: bool =
     are this user's own (not a link) and whose owner has ended (:func:`owner_gone`): the one
     sweep of a temp folder's leftovers (a pool's worker folders, a Ray driver's empty folder).
     ``pid_only_names=False`` also leaves an older name that carries the pid alone (a Ray
-    driver's: a live driver's folder is on its workers' ``sys.path``, and a pid says too little to
-    remove it). ``remove(path)`` removes one folder (default ``shutil.rmtree``, errors ignored; a
+    driver's: a live driver's folder is on its workers' ``sys.path``, and a pid of unknown
+    namespaces says too little to remove it); a name ``<pid>.unknown.<namespaces>`` is judged
+    either way (:func:`owner_gone`). ``remove(path)`` removes one folder (default ``shutil.rmtree``, errors ignored; a
     pool's, whose folders may hold what a policy made unwritable:
     :func:`lrgym.leaderboard.sandbox_folders.remove_folder`). Returns how many were removed."""
     import shutil
@@ -198,15 +209,14 @@ def sweep_folders(prefix: str, tmp: str | None = None, *, pid_only_names: bool =
         return 0
     removed = 0
     for name in names:
-        owner = _owner(name, prefix)
-        if owner is None or (not pid_only_names and owner[1] is None):
+        if not owner_gone(name, prefix, pid_only_names=pid_only_names):
             continue
         path = os.path.join(tmp, name)
         try:
             info = os.lstat(path)
         except OSError:
             continue
-        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not _owner_alive(*owner):
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid():
             remove(path)
             removed += not os.path.lexists(path)
     return removed

@@ -223,3 +223,35 @@ def test_an_owned_temp_folder_sweep_leaves_another_users_folder_and_a_link(tmp_p
         assert not ours.exists() and (target / "file").exists() and link.is_symlink()
         assert (theirs / "file").exists() == other_user  # (not root: no other user's folder to make)
     assert not os.path.exists(mine)
+
+
+@pytest.mark.parametrize("sweep", ["owned_temp_folder", "ray_driver_folders"])
+def test_a_folder_whose_makers_start_time_was_unknown_is_swept_once_no_process_has_its_pid(tmp_path, monkeypatch,
+                                                                                           sweep):
+    """``<pid>.unknown.<namespaces>`` (a maker whose ``/proc`` showed another PID namespace's, or
+    none: no start time to write) made in these namespaces: its maker has ended once no process
+    has that pid here, so the folder is stale. ``owned_temp_folder`` (a bench's or transfer run's
+    throwaway store) and the Ray drivers' sweep took it for a pid-only name, which they leave, and
+    left it for ever. A live pid keeps it (that process may be the maker: no start time tells),
+    and so do other or unknown namespaces and a pid-only name (both say nothing about the pid)."""
+    from lrgym.baselines.backend import DRIVER_DIR_PREFIX, sweep_driver_folders
+
+    prefix = PREFIX if sweep == "owned_temp_folder" else DRIVER_DIR_PREFIX
+    dead, me, ns = _dead_pid(), os.getpid(), namespaces()
+    stale = tmp_path / f"{prefix}{dead}.unknown.{ns}-ab12"
+    kept = [tmp_path / f"{prefix}{me}.unknown.{ns}-ab12",  # a process has the pid: it may be the maker
+            tmp_path / f"{prefix}{dead}.unknown.1x1-ab12",  # another namespace's pid: not judged
+            tmp_path / f"{prefix}{dead}.unknown.unknown-ab12",  # unknown namespaces: not judged
+            tmp_path / f"{prefix}{dead}-ab12"]  # the pid alone, of unknown namespaces: left
+    for folder in [stale, *kept]:
+        folder.mkdir()
+        (folder / "file").write_text("x")
+    if sweep == "owned_temp_folder":
+        monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+        with owner_names.owned_temp_folder(PREFIX) as mine:
+            assert os.path.isdir(mine)
+    else:
+        assert sweep_driver_folders(str(tmp_path)) == 1
+    assert not stale.exists()
+    assert [f.name for f in kept if not (f / "file").exists()] == []
+    assert sorted(os.listdir(tmp_path)) == sorted(f.name for f in kept)
