@@ -6,7 +6,10 @@ the policy host starts (:func:`make_cgroup`; the host's first process joins it b
 (:meth:`SandboxCgroup.oom_kills`, :meth:`SandboxCgroup.cpu_used`, every
 :data:`OOM_CHECK_SECONDS`) and removes it after the sandbox ended (:meth:`SandboxCgroup.remove`).
 Groups left by a grader or worker killed with ``kill -9`` are removed by
-:func:`sweep_stale_cgroups` (the pool calls it once it reaped a worker).
+:func:`sweep_stale_cgroups`, in whichever cgroup that grader ran: it walks every hierarchy a
+sandbox uses from its top (at a process's first group, and in the pool once it reaped a worker;
+each later group sweeps below this process's own cgroups) and knows a sandbox's group by its
+name alone (:data:`CGROUP_PREFIX` and its maker's owner tag).
 
 Where no group can be made (no writable hierarchy: see :func:`make_cgroup` and the table in
 :mod:`lrgym.leaderboard.sandbox`), each policy process has its own address-space and CPU-time
@@ -263,6 +266,7 @@ def make_cgroup(memory_mb: float | None, processes: int,
     version, parents = _cgroup_parents()
     if version is None:
         return None, parents
+    _sweep_every_hierarchy_once()
     sweep_stale_cgroups(parents)
     name = f"{CGROUP_PREFIX}{owner_tag()}-{os.urandom(6).hex()}"
     folders: list[str] = []
@@ -298,28 +302,61 @@ def make_cgroup(memory_mb: float | None, processes: int,
     return SandboxCgroup(version, folders, folders[0], memory_mb, processes, cpu_file, cpu_seconds), ""
 
 
-def sweep_stale_cgroups(parents: list[str] | None = None) -> int:
+#: the cgroup v1 controllers a sandbox's group is made for (:func:`make_cgroup`)
+_SANDBOX_CONTROLLERS = frozenset({"memory", "pids", "cpuacct"})
+
+
+def _hierarchy_tops() -> list[str]:
+    """The mount point of every cgroup hierarchy a sandbox's group may be made in (cgroup v2;
+    v1 ``memory``, ``pids``, ``cpuacct``), each hierarchy once (known by its controllers; one
+    mounted twice: the mount showing the most of it, the shortest root)."""
+    tops: dict[tuple, tuple[int, str]] = {}
+    for fstype, root, point, opts in _cgroup_mounts():
+        hierarchy = (fstype, frozenset(opts & _SANDBOX_CONTROLLERS) if fstype == "cgroup" else frozenset())
+        if fstype == "cgroup" and not hierarchy[1]:
+            continue
+        depth = len([part for part in root.split("/") if part])
+        if hierarchy not in tops or depth < tops[hierarchy][0]:
+            tops[hierarchy] = (depth, point)
+    return [point for _, point in tops.values()]
+
+
+def sweep_stale_cgroups(tops: list[str] | None = None) -> int:
     """Remove the sandbox groups whose maker has died (a worker or grader killed with ``kill -9``:
     its sandboxes died with it, their groups stayed), as :func:`lrgym.leaderboard.pool.sweep_orphaned_scratch`
-    does for temp folders. Only groups named :data:`CGROUP_PREFIX` inside this process's own
-    groups are looked at. The maker is known by its pid and start time, so a group whose maker's
-    pid now belongs to another process is removed too; an older group named by the pid only stays
-    while any process has that pid (:func:`lrgym.baselines.owner_names.owner_gone`). Returns
-    how many were removed."""
-    if parents is None:
-        version, parents = _cgroup_parents()
-        if version is None:
-            return 0
+    does for temp folders, wherever they lie below ``tops`` (default: every cgroup hierarchy
+    from its top, :func:`_hierarchy_tops`): a grader killed in another cgroup (another login
+    session's, service's, ``/process_api/<hash>``) made its groups inside that one, and they
+    stayed until a grader ran there (until 2026-12-06). A sandbox's group is known by its
+    name alone, :data:`CGROUP_PREFIX` and its maker's :func:`~lrgym.baselines.owner_names.owner_tag`:
+    no other cgroup is touched, nor is a group below one (a sandbox's group is a leaf), nor one
+    in a folder this process may not write (it could not remove it). The maker is known by its
+    pid, start time and namespaces, so a group whose maker's pid now belongs to another process
+    is removed too, a live maker's never, and one made in other namespaces (a grader in another
+    container) is not judged; an older group named by the pid only is judged inside this
+    process's own groups only, as before (its maker counts as alive while any process has that
+    pid), and left elsewhere: a pid that does not say its namespaces may be another container's
+    (:func:`lrgym.baselines.owner_names.owner_gone`). Returns how many were removed."""
+    version, own = _cgroup_parents()
+    own = {os.path.normpath(p) for p in own} if version is not None else set()
     removed = 0
-    for parent in parents:
-        try:
-            names = os.listdir(parent)
-        except OSError:
-            continue
-        for name in names:
-            if owner_gone(name, CGROUP_PREFIX):
-                removed += _remove_group_folders([os.path.join(parent, name)], wait=1.0)
+    for top in _hierarchy_tops() if tops is None else tops:
+        for folder, subfolders, _ in os.walk(os.path.normpath(top)):
+            groups = [name for name in subfolders if name.startswith(CGROUP_PREFIX)]
+            subfolders[:] = [name for name in subfolders if not name.startswith(CGROUP_PREFIX)]
+            if not groups or not os.access(folder, os.W_OK):
+                continue
+            for name in groups:
+                if owner_gone(name, CGROUP_PREFIX, pid_only_names=folder in own):
+                    removed += _remove_group_folders([os.path.join(folder, name)], wait=1.0)
     return removed
+
+
+@functools.lru_cache(maxsize=1)
+def _sweep_every_hierarchy_once() -> int:
+    """:func:`sweep_stale_cgroups` of every hierarchy, at this process's first group (a walk of
+    the whole tree: once per process, where every later group sweeps its own cgroups only)."""
+    return sweep_stale_cgroups()
 
 
 @functools.lru_cache(maxsize=1)

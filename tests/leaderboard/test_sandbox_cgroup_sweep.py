@@ -81,6 +81,100 @@ def test_a_group_whose_makers_pid_was_reused_is_swept_and_no_live_makers_group()
                 os.rmdir(folder)
 
 
+def _dead_makers_tag() -> str:
+    """The :func:`~lrgym.baselines.owner_names.owner_tag` of a process that has ended (a grader
+    killed with ``kill -9``: its pid and start time, these namespaces)."""
+    code = "from lrgym.baselines.owner_names import owner_tag; print(owner_tag())"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+
+
+@needs_cgroup
+def test_the_groups_of_a_grader_killed_in_another_cgroup_are_swept_and_no_others():
+    """A grader makes its sandboxes' groups inside its own cgroup; one killed with ``kill -9``
+    while it ran in another cgroup than this grader (another ``/process_api/<hash>``, login
+    session or service) left them there, and the sweep, which looked at the children of this
+    grader's own cgroups only, never found them (a review, 2026-12-06). Simulated below this
+    grader's own groups (a cgroup made here stands for the other grader's, and one below it for a
+    deeper one), in every hierarchy a sandbox uses: the dead maker's groups are removed; a live
+    maker's, one made in other namespaces, one named by a pid alone (said nothing about its
+    namespaces: judged in this grader's own cgroups only) and the other cgroups themselves stay."""
+    version, parents = sandbox_cgroup._cgroup_parents()
+    prefix, ns = sandbox_cgroup.CGROUP_PREFIX, namespaces()
+    killed = _dead_makers_tag()
+    dead = int(killed.split(".")[0])
+    other = f"lrgym-test-grader-{os.urandom(4).hex()}"
+    others = [os.path.join(p, other) for p in parents] + [os.path.join(p, other, "deeper") for p in parents]
+    stale = [os.path.join(o, f"{prefix}{killed}-feed") for o in others]
+    kept = [os.path.join(o, name) for o in others
+            for name in (f"{prefix}{os.getpid()}.{start_time(os.getpid())}.{ns}-beef",  # a live maker's
+                         f"{prefix}{dead}.{start_time(os.getpid())}.1x1-cafe",  # another namespace's
+                         f"{prefix}{dead}-cafe")]  # a pid alone, outside this grader's own cgroups
+    made = []
+    try:
+        for folder in others + stale + kept:
+            os.mkdir(folder)
+            made.append(folder)
+        assert sandbox_cgroup.sweep_stale_cgroups(parents) >= len(stale)
+        assert [f for f in stale if os.path.exists(f)] == []
+        assert [f for f in kept + others if not os.path.isdir(f)] == []
+    finally:
+        for folder in reversed(made):
+            if os.path.isdir(folder):
+                os.rmdir(folder)
+
+
+def _fake_cgroup_files(monkeypatch, mountinfo_text: str, own_cgroups: str) -> None:
+    """``/proc/self/mountinfo`` and ``/proc/self/cgroup`` read as these texts."""
+    import builtins
+
+    from lrgym.leaderboard import mountinfo
+
+    real_open = builtins.open
+    fakes = {"/proc/self/mountinfo": mountinfo_text, "/proc/self/cgroup": own_cgroups}
+
+    def fake_open(path, *args, **kwargs):
+        if path in fakes:
+            import io
+
+            return io.StringIO(fakes[path])
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(mountinfo, "open", fake_open, raising=False)
+    monkeypatch.setattr(sandbox_cgroup, "open", fake_open, raising=False)
+
+
+def test_the_sweep_walks_every_sandbox_hierarchy_from_its_top(tmp_path, monkeypatch):
+    """The sweep a grader runs (no arguments: at its first sandbox and once a pool reaped a
+    worker) reaches the groups of dead makers in any cgroup of every hierarchy a sandbox uses
+    (cgroup v1 memory, pids and cpuacct, cgroup v2), found from the mount table; it looked in
+    this grader's own cgroups only. Folders stand for the hierarchies here (no root needed)."""
+    prefix, ns, me = sandbox_cgroup.CGROUP_PREFIX, namespaces(), os.getpid()
+    killed = _dead_makers_tag()
+    dead = int(killed.split(".")[0])
+    mounts = {"memory": "cgroup rw,memory", "pids": "cgroup rw,pids", "cpu,cpuacct": "cgroup rw,cpu,cpuacct",
+              "cpuset": "cgroup rw,cpuset", "systemd": "cgroup rw,xattr,name=systemd", "unified": "cgroup2 rw"}
+    text = "".join(f"{30 + i} 25 0:{40 + i} / {tmp_path}/{name} rw - {kind.split()[0]} {kind}\n"
+                   for i, (name, kind) in enumerate(mounts.items()))
+    text += f"50 25 0:60 /grader-a {tmp_path}/memory-again rw - cgroup cgroup rw,memory\n"  # a sub-tree, again
+    _fake_cgroup_files(monkeypatch, text, "9:name=systemd:/\n8:pids:/\n4:memory:/grader-a\n0::/\n")
+    stale = ["memory/grader-b/" + f"{prefix}{killed}-feed", "memory/grader-b/session/" + f"{prefix}{killed}-feed",
+             "memory/grader-a/" + f"{prefix}{killed}-feed", "pids/grader-b/" + f"{prefix}{killed}-feed",
+             "cpu,cpuacct/" + f"{prefix}{killed}-feed", "unified/grader-b/" + f"{prefix}{killed}-feed",
+             "memory/grader-a/" + f"{prefix}{dead}-cafe"]  # a pid alone, in this grader's own cgroup
+    kept = ["memory/grader-b/" + f"{prefix}{me}.{start_time(me)}.{ns}-beef", "memory/grader-b/" + f"{prefix}{dead}-cafe",
+            "memory/grader-b/" + f"{prefix}{dead}.{start_time(me)}.1x1-cafe",
+            "cpuset/grader-b/" + f"{prefix}{killed}-feed",  # no hierarchy of a sandbox's: not lrgym's
+            "systemd/grader-b/" + f"{prefix}{killed}-feed", "memory/grader-b/other-feed"]
+    for path in stale + kept:
+        os.makedirs(tmp_path / path)
+    (tmp_path / "memory-again").mkdir()
+    assert sandbox_cgroup.sweep_stale_cgroups() == len(stale)
+    assert [path for path in stale if (tmp_path / path).exists()] == []
+    assert [path for path in kept if not (tmp_path / path).is_dir()] == []
+    # each hierarchy once (the memory one mounted again, a sub-tree: its top is the whole one's)
+    assert sandbox_cgroup._hierarchy_tops() == [f"{tmp_path}/{name}" for name in ("memory", "pids", "cpu,cpuacct", "unified")]
+
+
 def test_cgroup_mounts_keep_a_mount_point_of_any_bytes_in_its_field(tmp_path, monkeypatch):
     """A helper's reading (2026-12-05): mountinfo was read as strict UTF-8 and split on any
     whitespace, so a mount point not in UTF-8 (a UnicodeDecodeError, which no caller expects)
