@@ -13,11 +13,15 @@ parameters' bytes:
   into the parameters; the optimizer keeps the given tensors): the reference, about 0;
 * ``before``: lrgym's load as it was: the optimizer's check on a deep copy of the live optimizer
   (its parameters and state copied) and its undo's deep copy of its state;
-* ``after``: both share the tensors torch's ``Optimizer.load_state_dict`` replaces
-  (``_checkpoint_actions.replaced_tensors``).
+* ``copied``: both share the tensors torch's ``Optimizer.load_state_dict`` replaces
+  (``_checkpoint_actions.replaced_tensors``), the net's stored state restored as a fresh copy
+  (lrgym until stop 48);
+* ``after``: the net's stored state handed to its ``load_state_dict`` as it is, since torch's
+  own load only copies from it (``_checkpoint_actions.loads_by_copy``).
 
-What remains is the restored tensors (fresh copies of the checkpoint's: net 1, Adam 2) and the undo's
-copy of the net's weights (``load_state_dict`` writes into them). Linux only (``/proc/self/clear_refs``).
+What remains is Adam's restored state (fresh copies of the checkpoint's: 2, which the optimizer keeps)
+and the undo's copy of the net's weights (1: ``load_state_dict`` writes into them). Linux only
+(``/proc/self/clear_refs``).
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from lrgym.torch.checkpoint import from_checkpoint, to_checkpoint
 
 torch.set_num_threads(1)
 way, layers = sys.argv[1], int(sys.argv[2])
+if way in ("before", "copied"):  # the net's stored state was copied before the load
+    _checkpoint_restore.loads_by_copy = lambda module: False
 if way == "before":  # the tensors the load replaces were deep-copied too
     _checkpoint_actions.replaced_tensors = _checkpoint_restore.replaced_tensors = lambda live: {}
 
@@ -70,7 +76,7 @@ def main(argv=None) -> None:
     parser.add_argument("--layers", type=int, default=12)
     args = parser.parse_args(argv)
     rows = {}
-    for way in ("torch", "before", "after"):
+    for way in ("torch", "before", "copied", "after"):
         out = subprocess.run([sys.executable, "-c", _RUN, way, str(args.layers)], check=True,
                              capture_output=True, text=True).stdout
         rows[way] = json.loads(out.strip().splitlines()[-1])
@@ -78,7 +84,8 @@ def main(argv=None) -> None:
           "in parameters' bytes:")
     for way, row in rows.items():
         print(f"  {way:7s} {row['peak']:5.2f}")
-    print(f"  before / after: {rows['before']['peak'] / rows['after']['peak']:.2f}")
+    print(f"  before / after: {rows['before']['peak'] / rows['after']['peak']:.2f}, "
+          f"copied / after: {rows['copied']['peak'] / rows['after']['peak']:.2f}")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,11 @@ KNOWN = {
     ("lrgym/torch/scheduler.py", "p.grad._version"),
     # the same counter: a copied scheduler's watch tells a .grad left untouched since the copy
     ("lrgym/torch/_copies.py", "grad._version"),
+    # a module's per-module loader and its load hooks (no public accessor): a checkpoint's load hands a
+    # module's stored state uncopied to load_state_dict only when these are torch's own / none
+    ("lrgym/torch/_checkpoint_actions.py", "type(sub)._load_from_state_dict"),
+    ("lrgym/torch/_checkpoint_actions.py", "sub._load_state_dict_pre_hooks"),
+    ("lrgym/torch/_checkpoint_actions.py", "sub._load_state_dict_post_hooks"),
     # a Ray actor handle's id (no public accessor on the handle); the pool looks up in Ray's actor
     # table which node an actor whose runtime environment failed was placed on
     ("leaderboard/ray_pool.py", "actor._actor_id"),

@@ -173,6 +173,22 @@ def replaced_tensors(live) -> dict:
     return kept
 
 
+def loads_by_copy(module: torch.nn.Module) -> bool:
+    """Whether ``module.load_state_dict(state)`` only copies the given tensors into its parameters
+    and buffers and keeps none of them: torch's own load all the way down (``nn.Module``'s
+    ``load_state_dict``, each submodule's ``_load_from_state_dict`` torch's, no extra state, no
+    load hooks, torch's ``copy_`` rather than its swap of tensors). Then the state handed to it
+    need not be a fresh copy of the checkpoint's tensors. A class's own method or hook may keep
+    what it is given (which would then be the caller's checkpoint): False."""
+    if type(module).load_state_dict is not torch.nn.Module.load_state_dict or \
+            torch.__future__.get_swap_module_params_on_conversion():
+        return False
+    return all(type(sub)._load_from_state_dict.__module__.split(".")[0] == "torch"
+               and type(sub).set_extra_state is torch.nn.Module.set_extra_state
+               and not sub._load_state_dict_pre_hooks and not sub._load_state_dict_post_hooks
+               for sub in module.modules())
+
+
 def _torchs_own_scheduler_loads(scheduler) -> bool:
     """Whether ``scheduler``'s ``load_state_dict``, and that of each scheduler it holds, is one of
     :mod:`torch.optim.lr_scheduler`'s own, all on one optimizer."""

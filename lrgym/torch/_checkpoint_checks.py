@@ -189,3 +189,66 @@ def check_live_class(value: dict, live, where: str) -> None:
             f"cannot restore {where}: the checkpoint holds a {named(value['class'])} there, this policy has {now}. "
             "Objects are loaded into the policy's own (as nn.Module.load_state_dict loads parameters): "
             "build the policy the same way as the one that was saved")
+
+
+def check_shared_memory(loads: list) -> None:
+    """The tensors a plan copies into, ``(live, saved, where)`` in the order loaded, leave each live
+    one holding its saved values: two live tensors whose memory overlaps (views of one storage,
+    ``b = a[1:3]``) each take a copy, the later write winning where they share elements, so when
+    their saved values differ there (the saved policy had them apart) one of them would read back
+    otherwise than saved, in silence, as torch's own ``load_state_dict`` into two overlapping
+    buffers does. A ``RestoreError`` naming both places instead; saved from views of one storage
+    as well (values agreeing where they share), they load. The writes are made on a probe of the
+    shared bytes (on the CPU, in new memory): the live tensors are not touched."""
+    by_storage: dict = {}
+    for live, saved, where in loads:
+        span = _byte_span(live)
+        if span is not None:
+            by_storage.setdefault((live.device, live.untyped_storage().data_ptr()), []).append((span, live, saved, where))
+    for group in by_storage.values():
+        for cluster in _overlapping(group):
+            _check_cluster(cluster)
+
+
+def _byte_span(tensor: torch.Tensor) -> tuple[int, int] | None:
+    """The bytes ``[start, end)`` of its storage a strided tensor's elements lie in (None: no
+    elements, or no memory of its own to compare: another layout, a meta tensor)."""
+    if tensor.layout != torch.strided or tensor.numel() == 0 or tensor.device.type == "meta":
+        return None
+    size = tensor.element_size()
+    start = tensor.storage_offset() * size
+    return start, start + (1 + sum((n - 1) * abs(step) for n, step in zip(tensor.shape, tensor.stride()))) * size
+
+
+def _overlapping(group: list) -> list[list]:
+    """The entries of one storage in clusters of overlapping byte spans (of two entries or more),
+    each in the order loaded."""
+    clusters, end = [], -1
+    for entry in sorted(group, key=lambda e: e[0][0]):
+        if entry[0][0] < end:
+            clusters[-1].append(entry)
+        else:
+            clusters.append([entry])
+        end = max(end, entry[0][1])
+    order = {id(e): i for i, e in enumerate(group)}
+    return [sorted(c, key=lambda e: order[id(e)]) for c in clusters if len(c) > 1]
+
+
+def _check_cluster(cluster: list) -> None:
+    """:func:`check_shared_memory` of the live tensors of one storage whose bytes overlap."""
+    base = min(span[0] for span, *_ in cluster) // 16 * 16  # (a multiple of every element size)
+    probe = torch.empty(max(span[1] for span, *_ in cluster) - base, dtype=torch.uint8)
+    written = []
+    for (start, end), live, saved, where in cluster:
+        view = torch.empty(0, dtype=live.dtype).set_(probe.untyped_storage(), (start - base) // live.element_size(),
+                                                     live.shape, live.stride())
+        expected = saved.detach().to(device="cpu", dtype=live.dtype)
+        view.copy_(expected)
+        for (first_start, first_end), first_view, first_expected, first_where in written:
+            if first_start < end and start < first_end and not same_bits(first_view, first_expected):
+                raise RestoreError(
+                    f"cannot restore {where}: its live tensor shares memory with the one at {first_where} (views of "
+                    "one storage), where the saved values differ (the saved policy had them apart): loading both "
+                    f"would leave {first_where} holding {where}'s values there; valid: build the policy the same "
+                    "way as the one that was saved, a tensor of its own memory at each place (e.g. tensor.clone())")
+        written.append(((start, end), view, expected, where))

@@ -22,14 +22,18 @@ class Memo:
         self.kept: list = []  # the values numbered, alive (saving)
         self.restored: dict[int, object] = {}  # index -> the value restored there (loading)
         self.count = 0
+        self.copies = True  # a tensor without a live one to load into comes back as a copy (loading)
         self.actions: list = []  # what loads the restored values into the live objects (loading: restore_plan)
         self.loaded: dict[int, tuple] = {}  # id(live) -> (live, where, stored): a record loaded into it (loading)
+        self.copied: list[tuple] = []  # (live, saved, where): a live tensor a saved one is copied into (loading)
 
-    def fresh(self) -> Memo:
+    def fresh(self, copies: bool = True) -> Memo:
         """A walk of its own (a module's, an optimizer's or a generator's state: numbered apart),
-        adding to the same actions."""
+        adding to the same actions. ``copies=False``: its tensors are the checkpoint's own, not
+        fresh copies (a state that a load only copies from: :func:`~lrgym.torch._checkpoint_actions.loads_by_copy`)."""
         memo = Memo()
-        memo.actions, memo.loaded = self.actions, self.loaded
+        memo.copies = copies
+        memo.actions, memo.loaded, memo.copied = self.actions, self.loaded, self.copied
         return memo
 
     def ref(self, value) -> dict | None:

@@ -43,6 +43,7 @@ from lrgym.torch._checkpoint_actions import (
     keep_state_dict,
     keep_tensor,
     load_tensor,
+    loads_by_copy,
     put_back,
     replaced_tensors,
 )
@@ -50,6 +51,7 @@ from lrgym.torch._checkpoint_checks import (
     check_live_class,
     check_module_state,
     check_optimizer_state,
+    check_shared_memory,
     same_data,
     scalar_dtype,
     torch_generator,
@@ -134,6 +136,7 @@ def restore_plan(value, live=None, where: str = "value"):
     torch refuses) has the actions before it undone (:class:`Action`), then the error raised."""
     memo = Memo()
     restored = _restore(value, live, where, memo)
+    check_shared_memory(memo.copied)
 
     def load() -> None:
         undo = []
@@ -179,6 +182,7 @@ def _restore(value, live, where: str, memo: Memo):
             refused = why_no_copy(live, value)
             if refused is None:
                 _load_into(memo, live, where, "tensor", value)
+                memo.copied.append((live, value, where))
                 memo.actions.append(Action(functools.partial(load_tensor, live, value, where),
                                            functools.partial(keep_tensor, live)))
                 return memo.restore(index, live)
@@ -188,7 +192,7 @@ def _restore(value, live, where: str, memo: Memo):
                                    "tensor's layout, e.g. torch.nn.Parameter(tensor.clone())")
             # no copy loads it (another layout, elements sharing memory): the saved tensor in its place, on its device
             return memo.restore(index, value.to(device=live.device, copy=True))
-        return memo.restore(index, value.clone())
+        return memo.restore(index, value.clone() if memo.copies else value)
     if isinstance(value, np.ndarray):  # a checkpoint of an older lrgym (weights_only=False)
         return value.copy()
     if type(value) is tuple:
@@ -403,8 +407,13 @@ def _restore_module(value: dict, live, where: str, memo: Memo):
     if numbered:  # before its attributes, which may refer to it (Memo)
         memo.restore(memo.reserve(), live)
     _load_into(memo, live, where, "module", None if numbered else value)  # (an older record: each name's own)
-    state = _restore(value["state"], None, f"{where}.state_dict()", memo.fresh())
+    # (a load that copies from the state, torch's own, needs no copy of it: 1x the weights less at the peak)
+    state = _restore(value["state"], None, f"{where}.state_dict()", memo.fresh(copies=not loads_by_copy(live)))
     check_module_state(state, live, where)
+    memo.copied.extend((tensor, state[key], f"{where}.state_dict()[{brief(key)}]")
+                       for key, tensor in live.state_dict(keep_vars=True).items()
+                       if isinstance(tensor, torch.Tensor) and isinstance(state[key], torch.Tensor)
+                       and not isinstance(tensor, torch.nn.parameter.UninitializedTensorMixin))
     memo.actions.append(Action(functools.partial(live.load_state_dict, state),
                                functools.partial(keep_state_dict, live)))
     if type(value["training"]) is not bool or type(value.get("attributes", {})) is not dict:
