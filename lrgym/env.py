@@ -401,6 +401,9 @@ class LRControlEnv(gym.Env):
         self.lr = self.lr_init
         self.updates = 0
         self._done = True
+        # whether the current episode is this env's own (its step() steps it), not the vector env's,
+        # which counts its sub-envs' episodes and brings their step state here (load_step)
+        self._own_episode = True
         self._recorder = None if self.render_mode is None else EpisodeRecorder(self.horizon, self.lr_min, self.lr_max)
 
     @property
@@ -496,7 +499,9 @@ class LRControlEnv(gym.Env):
     def pass_left(self) -> tuple[int, ...]:
         """With ``instance_order="each_once"``: the seeds of :attr:`pass_block` on which no episode
         of the current pass has ended yet (an episode ends when a step returns ``terminated`` or
-        ``truncated``; the vector env's steps count for its sub-envs), in block order; empty
+        ``truncated``, or at the reset after a step that did not end it: a wrapper's ``TimeLimit``
+        truncated it, or the caller cut it short; the vector env's steps count for its sub-envs),
+        in block order; empty
         once the pass is complete. A ``ValueError`` with another order."""
         self._check_each_once("pass_left")
         return tuple(k for k in self._pass_block if k in self._pass_left)
@@ -590,6 +595,7 @@ class LRControlEnv(gym.Env):
         self.t = int(t)
         self.updates = int(updates)
         self._done = bool(done)
+        self._own_episode = False  # (the vector env counts how its episodes end: see reset)
 
     def record_step(self, info: dict) -> None:
         """Feed a step computed elsewhere (the vector env's) to the render recorder, if any."""
@@ -685,6 +691,13 @@ class LRControlEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         asked, lr_init = self.check_reset_options(options)  # first: a refused reset changes nothing
         super().reset(seed=seed)
+        if self._own_episode and self.t and not self._done:
+            # an episode this env stepped and did not end, cut short: by a wrapper (gymnasium's
+            # TimeLimit of gym.make(..., max_episode_steps=k) truncates it outside this env) or by
+            # the caller. It has ended, on its instance: count it in its "each_once" pass
+            self._done = True
+            self.end_episode()
+        self._own_episode = True
         if self.instance_order == "each_once" and (seed is not None or self._pass_pending):
             if not self._pass_pending:  # (the vector env's pass starts warn in the vector env)
                 warn_incomplete_pass(self._unfinished_pass())
@@ -875,6 +888,7 @@ class LRControlEnv(gym.Env):
         # (pickled before the generator was kept: the state is the env's generator's)
         state.setdefault("_pass_rng", None if state["_pass_rng_state"] is None else state.get("_np_random"))
         state.setdefault("_pass_pending", False)
+        state.setdefault("_own_episode", True)  # (pickled before a reset counted a cut episode)
         if "_pass_block" not in state:  # (pickled before passes were counted: its whole list)
             settings = state["settings"]
             each_once = settings.instance_order == "each_once"

@@ -26,7 +26,9 @@ A reset without ``options={"instance": k}`` takes the next instance seed of the 
   list), which is all it changes: the positions are the cycle's.
 
 A pass is complete when every seed of the env's block has had an episode end in it (the env's
-``pass_left`` is empty, ``pass_complete`` True). A pass start that ends a pass in which some
+``pass_left`` is empty, ``pass_complete`` True; a single env's episode ends when its step returns
+``terminated`` or ``truncated``, or at the reset after a step that did not end it, as when a
+gymnasium ``TimeLimit`` shorter than the horizon truncated it outside the env). A pass start that ends a pass in which some
 episodes ended but not every seed of the block did (a plain ``reset()`` of a vector env in a loop,
 ``reset(seed=s)`` of a single env before the list is through, an evaluation of fewer episodes than
 the list) would leave those seeds unevaluated in silence: it warns
