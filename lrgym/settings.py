@@ -108,11 +108,21 @@ class Setting:
         return value
 
     def __set__(self, env, value) -> None:
-        how = f"{self.keyword}=...)" if self.keyword.isidentifier() else f"...) with {self.keyword}"
         raise AttributeError(
             f"{type(env).__name__}.{self.name} = {brief(value)} refused: {self.name} is a setting, fixed when the env "
             f"is made ({brief(getattr(env.settings, self.field_name))} here), which its compiled step, observation "
-            f"and info go on reading; valid: a new env made with the setting you want, gym.make(id, {how}")
+            f"and info go on reading; valid: {new_env_hint(self.keyword)}")
+
+
+def new_env_hint(keyword: str, make: str = "gym.make(id, ") -> str:
+    """The valid choice a refused change of a setting offers: a new env made with the ``keyword``
+    that sets it (:func:`setting_keyword`), by ``make`` (the single env's ``gym.make(id, ``, the
+    vector env's ``gym.make_vec(id, n, ...``): ``a new env made with the setting you want:
+    gym.make(id, horizon=...)``; a keyword that is no identifier (``instance_set or instances``)
+    ends ``gym.make(id, ...) with instance_set or instances``. One wording for an assignment
+    (:class:`Setting`) and the vector env's ``set_attr`` (:func:`lrgym.vector.check_settable`)."""
+    how = f"{keyword}=...)" if keyword.isidentifier() else f"...) with {keyword}"
+    return f"a new env made with the setting you want: {make}{how}"
 
 
 #: the settings an env shows as attributes (:class:`Setting`): attribute name → (the field of

@@ -23,8 +23,8 @@ from lrgym.env import RESET_OPTIONS, LRControlEnv
 from lrgym.features import FEATURE_NAMES, M_CAP, N_FEATURES, N_MEMORY
 from lrgym.keywords import check_keywords, keyword_names
 from lrgym.render import RECORDED_KEYS, RENDER_FPS, RENDER_MODES, check_render_mode
-from lrgym.settings import (MAX_COUNT, MAX_NUM_ENVS, SETTING_ATTRIBUTES, EnvSettings, positive_int, setting_keyword,
-                            with_setting_attributes)
+from lrgym.settings import (MAX_COUNT, MAX_NUM_ENVS, SETTING_ATTRIBUTES, EnvSettings, new_env_hint, positive_int,
+                            setting_keyword, with_setting_attributes)
 from lrgym.spec_kwargs import jsonable_spec
 from lrgym.tasks import ID_FAMILY_OPTIONS, ID_FAMILY_TARGET, with_id_options
 from lrgym.tasks.ahead import check_depth
@@ -60,8 +60,7 @@ def check_settable(name: str) -> None:
                "'reset_mask' for chosen sub-environments")
     else:
         keyword = setting_keyword(name) if name in SETTING_ATTRIBUTES else OTHER_OWNED[name]
-        how = ("a new env made with the setting you want: gym.make_vec(id, n, vectorization_mode='vector_entry_point', "
-               + (f"{keyword}=...)" if keyword.isidentifier() else f"...) with {keyword}"))
+        how = new_env_hint(keyword, make="gym.make_vec(id, n, vectorization_mode='vector_entry_point', ")
     raise ValueError(
         f"set_attr({name!r}) would have no effect: the batched env keeps its sub-environments' step state "
         f"({', '.join(STEP_STATE)}) in its own arrays and fixes their settings when it is made; "
