@@ -69,6 +69,14 @@ ADAPTIVE_OPTIMIZERS = ("adam", "rmsprop")
 CONSTANT_INFO_KEYS = ("horizon", "inner_steps", "lr_min", "lr_max", "optimizer", "action_mode")
 
 
+def read_only_view(array: np.ndarray) -> np.ndarray:
+    """A view of ``array`` that refuses writes (``ValueError: assignment destination is read-only``),
+    ``array`` itself staying writeable."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
 def default_lr_init(optimizer: str) -> float:
     """1e-3 for Adam and RMSprop (their customary default), 1e-2 otherwise."""
     return 1e-3 if optimizer in ADAPTIVE_OPTIMIZERS else 1e-2
@@ -83,10 +91,10 @@ class Setting:
     half applied (``env.unwrapped.horizon = 3``, or ``SyncVectorEnv.set_attr("horizon", 3)``, on a
     horizon-5 env truncated at step 3 while ``progress`` said 3/5 and ``info["horizon"]`` 5; with
     ``rejection_threshold`` the Python step said 3/3; ``factors`` moved the LR of a NumPy-integer
-    action but not of a plain ``int``). An array setting (``factors``) reads as a read-only view,
-    since writing into it half applied the same way (``env.factors[4] = 10.0``: the vector env's
-    step took the new factor, the single env's the one it had cached). A setting is changed by
-    making a new env."""
+    action but not of a plain ``int``). An array setting (``factors``) reads as a read-only view
+    (:attr:`EnvSettings.factors_view`, made once with the settings), since writing into it half
+    applied the same way (``env.factors[4] = 10.0``: the vector env's step took the new factor, the
+    single env's the one it had cached). A setting is changed by making a new env."""
 
     def __init__(self, field_name: str | None = None, keyword: str | None = None):
         #: the :class:`EnvSettings` field read (the attribute's own name if None) and the keyword
@@ -101,11 +109,7 @@ class Setting:
     def __get__(self, env, owner=None):
         if env is None:
             return self
-        value = getattr(env.settings, self.field_name)
-        if isinstance(value, np.ndarray):  # (factors) a read-only view: written into, it half applied as
-            value = value.view()  # an assignment did (the vector env's step took the new factors, the
-            value.flags.writeable = False  # single env's the ones it cached); the kernels get the settings' own
-        return value
+        return getattr(env.settings, self.field_name)
 
     def __set__(self, env, value) -> None:
         raise AttributeError(
@@ -126,13 +130,14 @@ def new_env_hint(keyword: str, make: str = "gym.make(id, ") -> str:
 
 
 #: the settings an env shows as attributes (:class:`Setting`): attribute name → (the field of
-#: :class:`EnvSettings` it reads, the keyword that sets it); None: the attribute's own name
+#: :class:`EnvSettings` it reads, the keyword that sets it); None: the attribute's own name.
+#: ``factors`` reads the read-only view of the settings' array (``factors_view``)
 SETTING_ATTRIBUTES = {
     "family": (None, None), "instance_set": (None, None), "instances": (None, None),
     "instance_range": (None, "instance_set or instances"), "instance_order": (None, None), "optimizer": (None, None),
     "action_mode": (None, None), "reward_name": ("reward", None), "horizon": (None, None), "inner_steps": (None, None),
     "lr_init": (None, None), "lr_min": (None, None), "lr_max": (None, None), "cap_factor": (None, None),
-    "rejection_threshold": (None, None), "factors": (None, None),
+    "rejection_threshold": (None, None), "factors": ("factors_view", "factors"),
 }
 
 
@@ -197,6 +202,10 @@ class EnvSettings:
     #: the info entries fixed for the env's lifetime, as the schema's NumPy scalars, in
     #: :data:`CONSTANT_INFO_KEYS`' order
     constant_info: tuple = field(init=False)
+    #: :attr:`factors` as the env shows it (``env.factors``, :class:`Setting`): a read-only view of
+    #: the kernels' array, made once here (and again by :meth:`__setstate__`: a view pickled or
+    #: copied comes back as a writeable array of its own)
+    factors_view: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self):
         derived = {
@@ -210,9 +219,21 @@ class EnvSettings:
                 self.horizon, self.inner_steps, self.lr_min, self.lr_max, OPTIMIZERS.index(self.optimizer.name),
                 ACTION_MODES.index(self.action_mode),
             ),
+            "factors_view": read_only_view(self.factors),
         }
         for name, value in derived.items():
             object.__setattr__(self, name, value)
+
+    def __getstate__(self) -> dict:
+        # the view is made again on loading (a view pickles, and deep-copies, as a writeable array of
+        # its own); without it the state is as settings pickled before the view existed
+        state = self.__dict__.copy()
+        state.pop("factors_view", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        object.__setattr__(self, "factors_view", read_only_view(self.factors))
 
     @classmethod
     def build(

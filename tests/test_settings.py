@@ -490,6 +490,34 @@ def test_the_factors_attribute_cannot_be_written_into(make):
     assert env.unwrapped.settings.factors.flags.writeable  # (the kernels' array is the settings' own, unchanged)
 
 
+@pytest.mark.parametrize("make", ["made", "pickled", "deep-copied", "env copy"])
+@pytest.mark.parametrize("kind", ["single", "vector"])
+def test_the_factors_view_is_made_once_and_stays_read_only_through_pickles_and_copies(kind, make):
+    """``env.factors`` is one read-only view of the settings' own (writeable, the kernels') array,
+    made when the settings are (it was made anew at every read). A view pickles and deep-copies as
+    a writeable array of its own, so the settings leave it out of their state and make it again
+    when loaded (their state is then as before the view existed: older pickles load the same way)."""
+    import copy
+
+    env = (LRControlVectorEnv(2, family="linreg", factors=(0.5, 2.0)) if kind == "vector"
+           else LRControlEnv(family="linreg", factors=(0.5, 2.0)))
+    if make == "pickled":
+        env = pickle.loads(pickle.dumps(env))
+    elif make == "deep-copied":
+        env = copy.deepcopy(env)
+    elif make == "env copy":
+        env = copy.copy(env)  # (the envs' own __copy__: the settings shared)
+    settings, factors = env.settings, env.factors
+    assert env.factors is factors and settings.factors_view is factors  # made once, not at every read
+    assert factors.base is settings.factors and settings.factors.flags.writeable
+    assert factors.tolist() == [0.5, 2.0]
+    with pytest.raises(ValueError, match="read-only"):
+        factors[1] = 10.0
+    if kind == "vector":
+        assert all(sub.factors is factors for sub in env.envs)  # one settings object, one view
+    assert settings.factors.tolist() == [0.5, 2.0]
+
+
 @pytest.mark.parametrize("how", ["fast step", "next_lr action", "Python step (rejection)", "vector env"])
 def test_a_step_reads_no_setting_descriptor(monkeypatch, how):
     """The step reads its settings from ``env.settings``, not through the read-only public
