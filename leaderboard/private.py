@@ -38,6 +38,7 @@ import secrets
 import stat
 from pathlib import Path
 
+from lrgym.files import link_target
 from lrgym.leaderboard.ownership import PRIVATE, kind_of, own_problem
 from lrgym.leaderboard.suite import PRIVATE_PREFIX, FamilySuite, Suite
 from lrgym.tasks import MIXED_V1
@@ -92,7 +93,7 @@ def _walk_error(path: Path, linked: bool, exc: OSError) -> ValueError:
         return ValueError(f"private suite key {path} is a symbolic link loop (each link leads to another, "
                           f"never to a file); valid: a link to the key file, or the file itself: {KEY_FORM}")
     if linked and exc.errno in (errno.ENOENT, errno.ENOTDIR):
-        return ValueError(f"private suite key {path} is a symbolic link to {os.readlink(path)}, which does not "
+        return ValueError(f"private suite key {path} is a symbolic link to {link_target(path)}, which does not "
                           f"exist (a key on a volume not mounted?); valid: a link to the key file, or the file "
                           f"itself: {KEY_FORM}")
     return ValueError(f"private suite key {path} cannot be read: {exc.strerror or exc}; valid: {KEY_FORM}")

@@ -74,7 +74,7 @@ from lrgym.baselines.interrupts import defer_stop_signals
 from lrgym.baselines.outputs import replace_file
 from lrgym.baselines.owner_names import owner_gone, owner_tag
 from lrgym.baselines.shell_words import shell_option, shell_path
-from lrgym.files import kind_of
+from lrgym.files import kind_of, link_target
 from lrgym.leaderboard.ownership import own_problem
 from lrgym.leaderboard.text import lookalike_note, name_key
 
@@ -451,7 +451,7 @@ class ResultStore:
         if str(self.path) != ":memory:":
             if self.path.is_symlink() and not self.path.exists():
                 raise DanglingStoreLinkError(
-                    f"results store {self.path} is a symbolic link to {os.readlink(self.path)}, which does not "
+                    f"results store {self.path} is a symbolic link to {link_target(self.path)}, which does not "
                     "exist (a store on a volume not mounted?); nothing was created through it; valid: a link to "
                     "an existing store, or a path without a link (a new store is made there)")
             self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,10 @@ import errno
 import os
 import stat
 
-__all__ = ["file_problem", "is_descriptor_path", "kind_of", "read_regular_file"]
+__all__ = ["file_problem", "is_descriptor_path", "kind_of", "link_target", "read_regular_file"]
+
+#: what :func:`link_target` says of a link it cannot read
+CHANGED_LINK = "(a link that changed while being read)"
 
 
 def kind_of(mode: int) -> str:
@@ -24,6 +27,17 @@ def kind_of(mode: int) -> str:
              (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
              (stat.S_ISBLK, "a block device"))
     return next((name for test, name in kinds if test(mode)), "a special file")
+
+
+def link_target(path) -> str:
+    """Where the symbolic link ``path`` leads, as written in it, for a message that names it
+    (``... is a symbolic link to /mnt/keys/grader.key, which does not exist``); if it cannot be read
+    now (removed or replaced by a file since it was seen to be a link), :data:`CHANGED_LINK`: the
+    message is still the clear error it was built for, not a bare ``OSError`` from building it."""
+    try:
+        return os.readlink(path)
+    except OSError:
+        return CHANGED_LINK
 
 
 def is_descriptor_path(path) -> bool:

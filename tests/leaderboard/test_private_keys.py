@@ -11,6 +11,7 @@ import os
 import stat
 
 import pytest
+from link_races import links_removed_when_read
 from typer.testing import CliRunner
 
 from lrgym.leaderboard.cli import app
@@ -85,6 +86,20 @@ def test_a_dangling_link_is_refused_by_name_and_suites_does_not_crash(tmp_path):
     assert create_key(link) is False and os.path.islink(link) and not (tmp_path / "unmounted").exists()
     code, out = _cli_suites(link)
     assert code == 2 and "symbolic link" in out and "not found" not in out and "TRACEBACK" not in out
+
+
+def test_a_dangling_link_removed_while_its_refusal_is_written_is_still_refused_by_name(tmp_path, monkeypatch):
+    """The refusal of a dangling key link reads the link again to name its target; a link removed
+    (or replaced) by then made that read a bare ``FileNotFoundError`` in place of the refusal. The
+    race is played out: the link is removed at the moment the message reads it (the walk's own
+    reads, relative to a folder's descriptor, are left alone)."""
+    link = tmp_path / "grader.key"
+    link.symlink_to(tmp_path / "unmounted" / "grader.key")
+    links_removed_when_read(monkeypatch)
+    with pytest.raises(ValueError, match=r"private suite key .*grader.key is a symbolic link to \(a link that "
+                                         r"changed while being read\), which does not exist"):
+        load_key(link)
+    assert not os.path.lexists(link)  # (the race did happen)
 
 
 def test_a_link_to_a_key_is_followed_unless_anyone_could_repoint_it(tmp_path):

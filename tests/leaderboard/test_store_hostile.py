@@ -22,8 +22,10 @@ from pathlib import Path
 
 import pytest
 from lb_helpers import synthetic_entry, synthetic_runs, tiny_suite
+from link_races import links_removed_when_read
 
-from lrgym.leaderboard.store import UNWRITABLE_SUFFIX, ForeignPendingError, KeptResultError, NameTakenError, ResultStore
+from lrgym.leaderboard.store import (UNWRITABLE_SUFFIX, DanglingStoreLinkError, ForeignPendingError, KeptResultError,
+                                    NameTakenError, ResultStore)
 from lrgym.leaderboard.text import check_owner, clean
 
 typer_testing = pytest.importorskip("typer.testing")
@@ -523,6 +525,21 @@ def test_a_store_path_that_is_a_link_to_nothing_is_refused_and_nothing_is_made_t
     ResultStore(real).close()
     with ResultStore(tmp_path / "board.sqlite") as store:
         assert store.entries() == []
+
+
+def test_a_store_link_to_nothing_removed_while_its_refusal_is_written_is_still_refused(tmp_path, monkeypatch):
+    """The refusal of a store link to nothing reads the link again to name its target; a link
+    removed by then made that read a bare ``FileNotFoundError`` in place of the refusal. The race
+    is played out: the link is removed at the moment the message reads it."""
+    mount_point = tmp_path / "results-volume"
+    mount_point.mkdir()
+    link = tmp_path / "board.sqlite"
+    link.symlink_to(mount_point / "board.sqlite")
+    links_removed_when_read(monkeypatch)
+    with pytest.raises(DanglingStoreLinkError, match=r"is a symbolic link to \(a link that changed while being "
+                                                     r"read\), which does not exist"):
+        ResultStore(link)
+    assert os.listdir(mount_point) == [] and not os.path.lexists(link)
 
 
 def test_graders_of_one_store_by_a_link_its_real_path_or_a_relative_path_share_its_side_files(tmp_path, monkeypatch):
