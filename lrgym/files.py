@@ -56,7 +56,10 @@ def is_descriptor_path(path) -> bool:
             return True
         if not hop.is_symlink():
             return False
-        link = Path(os.readlink(hop))
+        try:
+            link = Path(os.readlink(hop))
+        except OSError:  # removed or replaced since it was a link: no descriptor (file_problem says what is there)
+            return False
         hop = link if link.is_absolute() else hop.parent / link
     return False
 
