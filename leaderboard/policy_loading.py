@@ -157,7 +157,8 @@ def preload_sb3() -> None:
     """Import, in the pristine host, what loading an SB3 zip imports: torch, ``torch._dynamo``
     (which torch's optimizers import when the first one is built: half of a first load's
     second), stable_baselines3 and lrgym's SB3 policy. Every job process then starts with them
-    (copy-on-write) and loads only the model, ≈ 0.01 s instead of ≈ 1.9 s of CPU per job.
+    (copy-on-write) and loads only the model: 0.03 – 0.04 CPU-s a job against 2.4 – 3.5 CPU-s with the
+    imports (benchmarks/sb3_model_load.py).
 
     Only trusted code runs: the packages of the read-only binds, imported before any of the
     submission has run (nothing the policy can write exists yet but the submission's files,

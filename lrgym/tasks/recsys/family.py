@@ -47,10 +47,11 @@ N_ITEMS_RANGE = (50, 2000)
 RANK_RANGE = (4, 32)
 INTERACTIONS_RANGE = (10.0, 50.0)
 #: the most Gumbel keys (n_users × n_items) a synthetic build may draw and select from: 2³¹,
-#: ≈ 200 times the largest sampled instance's 5,000 × 2,000. A build takes ≈ 37 ns a key (2²⁷: 4.9 s;
-#: the largest of every 7th train seed, 8.7·10⁶ keys: 0.4 s), so one at the bound takes ≈ 80 s,
-#: in chunks of 2·10⁶ keys (no more memory than the instance's own). A lower bound would save
-#: little: any bound of ≥ 100 times the largest instance (10⁹ keys) builds for ≥ 37 s.
+#: ≈ 200 times the largest sampled instance's 5,000 × 2,000. A build takes 4 – 10 ns of CPU a key
+#: (the largest sampled instance, 10⁷ keys: 0.04 – 0.06 s), so one at the bound takes ≈ 22 s, in
+#: chunks of 2·10⁶ keys (benchmarks/recsys_build_keys.py, RESULTS "A synthetic recommender build's
+#: cost per key"). A lower bound would save little: any bound of ≥ 100 times the largest instance
+#: (10⁹ keys) builds for ≥ 5 s.
 MAX_KEYS = 2**31
 
 
