@@ -88,7 +88,7 @@ def _forked() -> None:
     global _REDELIVERY
     _REDELIVERY = threading.Lock()  # (held, maybe, by a parent's thread the child has not)
     _DEFERRED.clear()  # the child is in none of its parent's sections: its own stop blocks raise at once
-    _put_unraisable_hook_back()  # (the child has none of its parent's threads either: no redelivery runs)
+    _put_unraisable_hook_back()  # (the child has none of its parent's threads either: no keeper runs)
 
 
 if hasattr(os, "register_at_fork"):
@@ -119,11 +119,11 @@ class Stop:
         self.signum: int | None = None
         self.again = 0  # further stop signals, ignored
         #: the :class:`Interrupted` raised for the stop was dropped by Python (a callback called
-        #: from C: :func:`_stop_dropped`): a token while it is being raised again (:func:`_redeliver`),
-        #: else None. Until it has been raised again, a stop signal raises it, not ignored
-        self.lost: object | None = None
-        self.resend = False  # the signal sent again was taken where it cannot raise: send it again
-        #: the signals sent again (:func:`_redeliver`, :func:`_keep_stop`) whose handler has not run
+        #: from C: :func:`_stop_dropped`), or the stop was taken where raising it would drop it (an
+        #: unraisable hook), and it has not been raised again since: the keeper sends the signal
+        #: again (:func:`_keep_stop`), and until then a stop signal raises it, not ignored
+        self.dropped = False
+        #: the signals the keeper sent again (:func:`_keep_stop`) whose handler has not run
         #: since: the next call of the handler for one of them is (or includes: Python calls a
         #: handler once for a signal that came twice) that one, not a further stop signal, so it
         #: says nothing once the stop is taken. Per signal: the handlers of signals pending together
@@ -168,29 +168,25 @@ def stop_signals_interrupt(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[
             redelivered = True
         except KeyError:
             redelivered = False
-        if stop.closing and (stop.signum is None or stop.lost is not None):  # the block is ending,
+        if stop.closing and (stop.signum is None or stop.dropped):  # the block is ending,
             stop.late.append(signum)  # its stop not taken: the caller's handler takes it
-            stop.lost = None
+            stop.dropped = False
             return
-        if (stop.signum is None or stop.lost is not None) and not (redelivered and stop.lost is None):
-            # the first one, or its Interrupted dropped (a redelivery whose stop was taken since is not)
+        if stop.signum is None or stop.dropped:  # the first one, or its Interrupted dropped
             if stop.signum is None:
                 stop.signum = signum
                 _keep_stop(handler)
             if _in_unraisable_hook(frame):  # raised here, Python would drop it with the hook's own:
-                if stop.lost is None:  # raised again once out of it
-                    _redeliver(handler, stop.signum)
-                else:  # (being so already: sent again)
-                    stop.resend = True
+                stop.dropped = True  # the keeper sends it again, raised once out of it
                 return
-            stop.lost = None
+            stop.dropped = False
             if _DEFERRED:  # in a section that must not be cut (defer_stop_signals): raised at its end
                 _DEFERRED[-1].append(stop.signum)
                 return
             raise Interrupted(stop.signum)
         if not stop.closing and not _stop_kept(sys.exc_info()[1]) and not any(_DEFERRED):
             # taken, yet no exception of it is on its way out: code in the block swallowed it
-            if _in_unraisable_hook(frame):  # (raised here it would be dropped: the keeper sends it again)
+            if _in_unraisable_hook(frame):  # (raised here it would be dropped: the keeper looks again)
                 return
             if _DEFERRED:  # (in a section that must not be cut: raised at its end)
                 _DEFERRED[-1].append(stop.signum)
@@ -227,10 +223,10 @@ def stop_signals_interrupt(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[
             stop.closing = True
         finally:
             try:
-                with _REDELIVERY:  # (a redelivery thread sends nothing from now on: it was passed on once)
-                    if stop.lost is not None:  # dropped, not yet raised again: as a signal landing now
+                with _REDELIVERY:  # (the keeper sends nothing from now on: a dropped stop is passed on once)
+                    if stop.dropped:  # dropped, not yet raised again: as a signal landing now
                         stop.late.append(stop.signum)
-                        stop.lost = None
+                        stop.dropped = False
                     elif stop.signum is not None and not stop.late and (not _stopping(leaving := sys.exc_info()[1])
                                                       or ended_here and leaving is outside):
                         # (GeneratorExit: the generator closed unresumed, its with cut by the stop itself)
@@ -325,13 +321,18 @@ def _stop_dropped(unraisable) -> None:
     ``__del__``; a weakref callback). A block's :class:`Interrupted` dropped so left the run going
     on and every later stop signal ignored, the stop counted as taken (a ``lrgym leaderboard
     submit`` compiling could then be stopped by ``kill -9`` alone): it is raised again instead
-    (:func:`_redeliver`), said nowhere. Anything else goes to the hook found."""
+    (:attr:`Stop.dropped`: the block's keeper sends the signal again), said nowhere. Anything else
+    goes to the hook found."""
     exc = unraisable.exc_value
     handler = None
     if isinstance(exc, Interrupted) and threading.current_thread() is threading.main_thread():
         handler = signal.getsignal(exc.signum)
     if _live_block_handler(handler) and not handler.stop.closing:
-        _redeliver(handler, exc.signum)
+        stop = handler.stop
+        if stop.signum is None:  # (an inner block's, dropped in a __del__ once it had ended: this block's now)
+            stop.signum = exc.signum
+            _keep_stop(handler)
+        stop.dropped = True
     else:
         (_UNRAISABLE_FOUND[0] if _UNRAISABLE_FOUND else sys.__unraisablehook__)(unraisable)
 
@@ -350,42 +351,11 @@ def _live_block_handler(handler) -> bool:
     return getattr(handler, "stop_signals_interrupt", False) and not handler.stop.ended
 
 
-#: held by a redelivery thread while it checks that the stop is still lost and sends it, and by a
-#: block ending while it passes a lost stop on (:attr:`Stop.late`): without it a thread that had
-#: checked sent the signal after the block had passed it on, and the handler found took it twice
+#: held by the keeper (:func:`_keep_stop`) while it checks that the stop is still to be sent and
+#: sends it, and by a block ending while it passes a dropped stop on (:attr:`Stop.late`): without
+#: it a keeper that had checked sent the signal after the block had passed it on, and the handler
+#: found took it twice
 _REDELIVERY = threading.Lock()
-
-
-def _redeliver(handler, signum: int) -> None:
-    """Have the block's ``handler`` raise its stop again, out of the callback that dropped it: a
-    thread sends ``signum`` to the main thread again (as if it came again: a wait in a system
-    call ends, the handler runs at the next point Python takes signals), and once more each time
-    the handler took it in a hook (:attr:`Stop.resend`), until the handler has raised it (taking
-    the token, :attr:`Stop.lost`; dropped again, it gets a new one) or the block ends (it is then
-    passed on as a signal landing as the block ends, :attr:`Stop.late`). Not sent from the main
-    thread here: Python runs a handler right after the call that set its signal pending, so it
-    would be taken in this very hook, its exception dropped with the hook's own."""
-    stop = handler.stop
-    token = stop.lost = object()
-    stop.resend = True
-    main = threading.main_thread().ident
-
-    def send_again() -> None:
-        while stop.lost is token:  # (checked every 5 ms)
-            with _REDELIVERY:  # (checked and sent as one: the block ending between them got it twice)
-                # (not while another handler is in place, ray.init's in keep_stop_handlers: wait for ours)
-                # (nor while a keeper's signal is on its way: its handler raises the stop, or asks again)
-                if (stop.lost is token and stop.resend and signum not in stop.in_flight
-                        and signal.getsignal(signum) is handler):
-                    stop.resend = False
-                    stop.in_flight.add(signum)
-                    if hasattr(signal, "pthread_kill"):  # the signal itself: a wait in a system call ends as it did
-                        signal.pthread_kill(main, signum)
-                    else:  # pragma: no cover - Windows: no pthread_kill
-                        _thread.interrupt_main(signum)
-            time.sleep(0.005)
-
-    threading.Thread(target=send_again, name="lrgym-stop-redelivery", daemon=True).start()
 
 
 def _stopping(exc: BaseException | None) -> bool:
@@ -417,44 +387,57 @@ def _stop_kept(exc: BaseException | None) -> bool:
     return _stopping(exc) or isinstance(exc, GeneratorExit)
 
 
-#: how often :func:`_keep_stop` looks at what the main thread handles (a swallowed stop is raised
-#: again within about this long, or as soon as the system call it then waits in is interrupted)
+#: how often :func:`_keep_stop` looks (a stop dropped or swallowed is raised again within about
+#: this long, or as soon as the system call the main thread then waits in is interrupted)
 _KEEP_SECONDS = 0.01
 
 
 def _keep_stop(handler) -> None:
-    """Raise the stop of the block whose ``handler`` took it again if code in the block swallows it
-    (``except KeyboardInterrupt: pass``, a library's ``except BaseException``, a retry loop,
-    ``contextlib.suppress``): until the block ends, a thread looks at the exception the main
-    thread handles (``sys._current_exceptions``) every :data:`_KEEP_SECONDS` and, when none is a
-    stop on its way out (:func:`_stopping`), sends the signal again (:attr:`Stop.in_flight`); the
-    handler, which sees the main thread's exceptions exactly, raises the stop again if it was
-    swallowed (:attr:`Stop.swallowed`), else says nothing (the thread looked between a raise and
-    its ``except``). Swallowed, the stop was lost: the run went on to its end, every later stop
-    signal ignored (a cleanup was thought to be running), so nothing but ``kill -9`` stopped it.
+    """Until the block whose ``handler`` took its stop ends, see that the stop is raised where it
+    goes on: a thread looks every :data:`_KEEP_SECONDS` and sends the signal to the main thread
+    again (``pthread_kill``: as if it came again, a wait in a system call ends; the handler runs
+    at the next point Python takes signals, :attr:`Stop.in_flight`) when
 
-    Started from the handler: a low-level thread (``_thread``), since ``threading.Thread.start``
-    takes ``threading``'s locks, which the main thread the handler interrupted may hold."""
+    - Python dropped the stop's :class:`Interrupted` (:attr:`Stop.dropped`: raised in a callback
+      called from C, a ``__del__``, or taken in an unraisable hook): the handler raises it again,
+      out of that callback (taken in a hook again, it is sent once more). Not sent from the main
+      thread in the hook: Python runs a handler right after the call that set its signal
+      pending, so it would be taken in that very hook, its exception dropped with the hook's own;
+    - or the main thread handles no exception of the stop on its way out (``sys._current_exceptions``,
+      :func:`_stop_kept`): code in the block may have swallowed it (``except KeyboardInterrupt:
+      pass``, a library's ``except BaseException``, a retry loop, ``contextlib.suppress``); the
+      handler, which sees the main thread's exceptions exactly, raises it again if it was
+      swallowed (:attr:`Stop.swallowed`), else says nothing (the keeper looked between a raise
+      and its ``except``). Swallowed, the stop was lost: the run went on to its end, every later
+      stop signal ignored (a cleanup was thought to be running), so nothing but ``kill -9``
+      stopped it.
+
+    Nothing is sent while a signal sent is on its way (its handler raises the stop, or the keeper
+    asks again), while another handler is in place (an inner block's, ``ray.init``'s in
+    :func:`keep_stop_handlers`: it waits for the block's), nor once the block is ending (a stop
+    still dropped is passed on to the handler found then, once). Started from the handler: a
+    low-level thread (``_thread``), since ``threading.Thread.start`` takes ``threading``'s locks,
+    which the main thread the handler interrupted may hold."""
     stop = handler.stop
     signum = stop.signum
     main = threading.main_thread().ident
 
+    def handled() -> BaseException | None:
+        exc = sys._current_exceptions().get(main)
+        return exc[1] if isinstance(exc, tuple) else exc  # (a tuple up to Python 3.11)
+
     def keep() -> None:
         while not stop.closing:
             time.sleep(_KEEP_SECONDS)
-            if stop.closing or stop.lost is not None or signum in stop.in_flight or any(_DEFERRED):
-                continue  # (a dropped stop is the redelivery's; a section pending raises it at its end)
-            handled = sys._current_exceptions().get(main)
-            if _stop_kept(handled[1] if isinstance(handled, tuple) else handled):  # (a tuple up to Python 3.11)
-                continue
-            with _REDELIVERY:  # (as _redeliver: none sent once the block is ending)
-                # (not while another handler is in place, an inner block's or ray.init's: wait for ours)
-                if not stop.closing and stop.lost is None and signal.getsignal(signum) is handler:
-                    stop.in_flight.add(signum)
-                    if hasattr(signal, "pthread_kill"):  # the signal itself: a wait in a system call ends
-                        signal.pthread_kill(main, signum)
-                    else:  # pragma: no cover - Windows: no pthread_kill
-                        _thread.interrupt_main(signum)
+            with _REDELIVERY:  # (checked and sent as one: the block ending between them got it twice)
+                if (stop.closing or signum in stop.in_flight or signal.getsignal(signum) is not handler
+                        or not stop.dropped and (any(_DEFERRED) or _stop_kept(handled()))):
+                    continue  # (a section pending raises a swallowed stop at its end)
+                stop.in_flight.add(signum)
+                if hasattr(signal, "pthread_kill"):  # the signal itself: a wait in a system call ends
+                    signal.pthread_kill(main, signum)
+                else:  # pragma: no cover - Windows: no pthread_kill
+                    _thread.interrupt_main(signum)
 
     _thread.start_new_thread(keep, ())
 

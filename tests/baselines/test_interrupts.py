@@ -220,18 +220,17 @@ def test_a_stop_dropped_as_the_block_ends_reaches_the_handler_found():
     assert out.stdout == "[] 20\n"
 
 
-def test_a_stop_passed_on_as_the_block_ends_is_not_sent_again_by_the_redelivery():
-    """The redelivery thread checked that the stop was still lost, then sent it: a block ending
-    between the two passed the stop on to the handler found, and the thread's signal reached it
-    too (twice: seen once in 20 under load). Here the thread is slowed between its check and its
-    send (``pthread_kill`` waits 50 ms first), so the block always ends in between: the handler
-    found takes the stop once."""
+def test_a_stop_passed_on_as_the_block_ends_is_not_sent_again_by_the_keeper():
+    """The thread sending a dropped stop again checked that it was still dropped, then sent it: a
+    block ending between the two passed the stop on to the handler found, and the thread's signal
+    reached it too (twice: seen once in 20 under load). Here the keeper is slowed between its
+    check and its send (``pthread_kill`` waits 50 ms first) and the block ends 20 ms after the
+    drop, after the keeper's first look (10 ms), so it ends in between: the handler found takes
+    the stop once."""
     out = _python("""
         import ctypes, os, signal, time
-        from lrgym.baselines import interrupts
         from lrgym.baselines.interrupts import Interrupted, stop_signals_interrupt
 
-        interrupts._KEEP_SECONDS = 3600  # (the keeper of a swallowed stop, another sender, never looks)
         real = signal.pthread_kill
         def slow_pthread_kill(thread, signum):
             time.sleep(0.05)
@@ -245,6 +244,7 @@ def test_a_stop_passed_on_as_the_block_ends_is_not_sent_again_by_the_redelivery(
             try:
                 with stop_signals_interrupt():
                     send()
+                    time.sleep(0.02)  # the keeper looks (at 10 ms) and is slowed sending meanwhile
                 for _ in range(100):
                     time.sleep(0.001)
                 seen.append(list(got))
