@@ -32,11 +32,14 @@ leaving it). "Being handled" is Python's own ``sys.exc_info()``: an ``except`` o
 clause, or a ``with`` exit, running for the interrupt or for an exception raised while handling it
 (``raise SystemExit(143) from None``), or a generator's cleanup as it is closed (a ``for`` loop's
 generator the stop's unwinding leaves: ``GeneratorExit`` is then the one exception handled,
-:func:`_stop_kept`). So a further signal is ignored only while the stop is
-cleaned up, never while the run goes on as if none came; and code that swallows it at every turn
+:func:`_stop_kept`), or a finalizer (a ``__del__``, a ``weakref.finalize`` callback) run, as
+an object freed as the stop unwinds is (:func:`_in_finalizer`). So a further signal is ignored
+only while the stop is cleaned up, never while the run goes on as if none came; and code that swallows it at every turn
 is cut at every turn and the command still exits 128 + the signal's number. Code that catches it,
 leaves the ``except`` clause and cleans up afterwards, re-raising only then, is interrupted in that
-cleanup: clean up inside the ``except``/``finally`` clause.
+cleanup: clean up inside the ``except``/``finally`` clause. With nested blocks, the stop an inner
+block took is the outer block's too as it goes on out into it (:func:`_stop_goes_out`): a further
+signal in the outer block's cleanup is ignored, not a first stop.
 
 :func:`run_command` is a command's ``main`` under it: the "interrupted" line and the conventional
 exit status, 128 + the signal's number (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP); once
@@ -56,6 +59,7 @@ import signal
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -184,7 +188,7 @@ def stop_signals_interrupt(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[
                 _DEFERRED[-1].append(stop.signum)
                 return
             raise Interrupted(stop.signum)
-        if not stop.closing and not _stop_kept(sys.exc_info()[1]) and not any(_DEFERRED):
+        if not stop.closing and not _stop_kept(sys.exc_info()[1], frame) and not any(_DEFERRED):
             # taken, yet no exception of it is on its way out: code in the block swallowed it
             if _in_unraisable_hook(frame):  # (raised here it would be dropped: the keeper looks again)
                 return
@@ -256,6 +260,8 @@ def _end_block(stop: Stop, old: dict) -> None:
                 break
         if not _FOUND:  # the last block: the caller's sys.unraisablehook back too
             _put_unraisable_hook_back()
+        if stop.signum is not None and not stop.late:
+            _stop_goes_out(stop.signum, old)
         _put_back(old)
     else:  # exiting, cleaned up: ignored to the end (Python puts its own handlers back to
         # SIG_DFL while it finalizes, which takes a while); a child forked from now on still
@@ -263,6 +269,19 @@ def _end_block(stop: Stop, old: dict) -> None:
         # pool's terminate
         for sig in old:
             signal.signal(sig, signal.SIG_IGN)
+
+
+def _stop_goes_out(signum: int, old: dict) -> None:
+    """A block that took a stop ends, its handlers found (``old``) about to be put back: the stop
+    goes on out (an exception of it leaves the block, or the block raises it as it ends) into the
+    enclosing block whose handler it found, if any, which has then taken it too. Before, that block
+    had taken none: a further signal in its cleanup (the ``finally`` the stop went on into) was
+    its first stop, raised there, and the cleanup was cut."""
+    for found in old.values():
+        if _live_block_handler(found) and found.stop.signum is None:
+            found.stop.signum = signum
+            _keep_stop(found)
+            return
 
 
 def _ended_block_handler(handler) -> bool:
@@ -374,9 +393,10 @@ def _stopping(exc: BaseException | None) -> bool:
     return False
 
 
-def _stop_kept(exc: BaseException | None) -> bool:
-    """Whether a stop taken may be on its way out while ``exc`` is the exception being handled:
-    :func:`_stopping`, or a ``GeneratorExit``, a generator being closed. A stop unwinding the main
+def _stop_kept(exc: BaseException | None, frame=None) -> bool:
+    """Whether a stop taken may be on its way out while ``exc`` is the exception being handled
+    and ``frame`` runs: :func:`_stopping`, a finalizer running (:func:`_in_finalizer`), or a
+    ``GeneratorExit``, a generator being closed. A stop unwinding the main
     thread's frames closes the generators it leaves (a ``for`` loop's, freed as its frame's stack is
     emptied) before any ``except`` takes it; such a generator's ``finally`` runs with its own
     ``GeneratorExit`` as the one exception handled (the stop in flight is nowhere to be seen), so
@@ -384,7 +404,29 @@ def _stop_kept(exc: BaseException | None) -> bool:
     Python then dropped (an exception out of a finalizer), and raised once more in the ``except``
     that took the stop, cutting that cleanup too. A stop swallowed for real is raised again as soon
     as the generator is closed."""
-    return _stopping(exc) or isinstance(exc, GeneratorExit)
+    return _stopping(exc) or isinstance(exc, GeneratorExit) or _in_finalizer(frame)
+
+
+#: the code of ``weakref.finalize``'s call, through which its callbacks run
+_FINALIZE_CALL = weakref.finalize.__call__.__code__
+
+
+def _in_finalizer(frame) -> bool:
+    """Whether ``frame`` is in a finalizer: a ``__del__`` or a ``weakref.finalize`` callback.
+
+    An object freed as a stop unwinds the main thread (a temporary on a frame's stack, a local
+    of a frame the traceback lets go, an exception variable as its ``except`` clause ends)
+    is finalized with the stop in flight, which ``sys.exc_info()`` does not show there (Python
+    saves it aside while the finalizer runs): its cleanup was taken for code that swallowed the
+    stop and cut by the stop raised again, which Python dropped (an exception out of a finalizer)
+    and the keeper sent once more, cutting the ``except`` clause that then took the original
+    stop too. A stop swallowed for real is raised again as soon as the finalizer returns. (A plain
+    ``weakref.ref`` callback cannot be told from any other function: it is not recognized.)"""
+    while frame is not None:
+        if frame.f_code.co_name == "__del__" or frame.f_code is _FINALIZE_CALL:
+            return True
+        frame = frame.f_back
+    return False
 
 
 #: how often :func:`_keep_stop` looks (a stop dropped or swallowed is raised again within about
@@ -422,16 +464,16 @@ def _keep_stop(handler) -> None:
     signum = stop.signum
     main = threading.main_thread().ident
 
-    def handled() -> BaseException | None:
+    def handled() -> tuple[BaseException | None, object]:  # (what the main thread handles, where it is)
         exc = sys._current_exceptions().get(main)
-        return exc[1] if isinstance(exc, tuple) else exc  # (a tuple up to Python 3.11)
+        return exc[1] if isinstance(exc, tuple) else exc, sys._current_frames().get(main)  # (a tuple up to 3.11)
 
     def keep() -> None:
         while not stop.closing:
             time.sleep(_KEEP_SECONDS)
             with _REDELIVERY:  # (checked and sent as one: the block ending between them got it twice)
                 if (stop.closing or signum in stop.in_flight or signal.getsignal(signum) is not handler
-                        or not stop.dropped and (any(_DEFERRED) or _stop_kept(handled()))):
+                        or not stop.dropped and (any(_DEFERRED) or _stop_kept(*handled()))):
                     continue  # (a section pending raises a swallowed stop at its end)
                 stop.in_flight.add(signum)
                 if hasattr(signal, "pthread_kill"):  # the signal itself: a wait in a system call ends

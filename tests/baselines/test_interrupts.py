@@ -924,3 +924,77 @@ def test_a_generator_closed_as_the_stop_unwinds_cleans_up_uncut():
     assert out.returncode == 143, (out.stdout, out.stderr)
     assert out.stdout == cleanups, out.stderr
     assert out.stderr == "cmd: interrupted (SIGTERM)\n"
+
+
+def test_a_second_signal_in_an_outer_blocks_cleanup_is_ignored():
+    """Nested blocks: the stop taken by the inner block goes on out into the outer one, whose
+    ``finally`` cleans up. The outer block had taken no stop of its own, so a second SIGTERM there
+    was its first: raised in that cleanup, which was cut. Now the outer block has taken the stop
+    as it went out of the inner one: the second signal is ignored (said once), the cleanup
+    finishes, 143."""
+    _signals_during_the_cleanup("""
+        import os, signal, sys, time
+        from lrgym.baselines.interrupts import run_command, stop_signals_interrupt
+    """, start="""
+        with stop_signals_interrupt():  # (run_command's block is the outer one)
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(60)  # interrupted at once
+    """, cleanup="""
+        os.kill(os.getpid(), signal.SIGTERM)
+    """)
+
+
+@pytest.mark.parametrize("finalizer", ["__del__", "weakref.finalize"])
+def test_a_finalizer_run_as_the_stop_unwinds_cleans_up_uncut(finalizer):
+    """An object freed as the stop unwinds (here a temporary on the stack of the frame the stop
+    cut) is finalized with the stop in flight, which ``sys.exc_info()`` does not show there: the
+    keeper took the finalizer's cleanup for code that swallowed the stop and raised it again there
+    (cut; Python dropped that exception, a finalizer's), and the dropped stop, sent again, was
+    raised in the ``except KeyboardInterrupt`` clause's cleanup (cut too): one SIGTERM cut two
+    cleanups. Reference: the same program stopped by a SIGINT without any block (Python's own
+    ``KeyboardInterrupt``), where both cleanups finish."""
+    program = f"""
+        import os, signal, sys, threading, time, weakref
+        from lrgym.baselines.interrupts import run_command
+
+        def busy(seconds):  # bytecodes all along: a signal handler would run in it
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                sum(range(100))
+
+        def clean_up():
+            busy(0.3)
+            print("finalizer cleanup finished", flush=True)
+
+        class Resource:
+            if {finalizer!r} == "__del__":
+                def __del__(self):
+                    clean_up()
+            else:
+                def __init__(self):
+                    weakref.finalize(self, clean_up)
+
+        def main():
+            try:
+                threading.Timer(0.05, os.kill, (os.getpid(), SIG)).start()
+                pair = (Resource(), time.sleep(20))  # the Resource, on main's stack, is freed as the stop unwinds
+            except KeyboardInterrupt:
+                busy(0.3)
+                print("handler cleanup finished", flush=True)
+                raise
+            return 0
+
+        if BLOCK:
+            sys.exit(run_command(main, "cmd", exiting=True))
+        try:
+            main()
+        except KeyboardInterrupt:
+            pass
+    """
+    cleanups = "finalizer cleanup finished\nhandler cleanup finished\n"
+    reference = _python("import signal\nSIG, BLOCK = signal.SIGINT, False\n" + textwrap.dedent(program))
+    assert (reference.returncode, reference.stdout) == (0, cleanups), reference.stderr
+    out = _python("import signal\nSIG, BLOCK = signal.SIGTERM, True\n" + textwrap.dedent(program))
+    assert out.returncode == 143, (out.stdout, out.stderr)
+    assert out.stdout == cleanups, out.stderr
+    assert out.stderr == "cmd: interrupted (SIGTERM)\n"
