@@ -241,10 +241,8 @@ def train(config: TrainConfig):
         cls, vec_env, seed=config.seed, device="cpu", verbose=0, tensorboard_log=config.tensorboard_log,
         policy_kwargs={**policy_defaults(config), **config.policy_kwargs}, algo_kwargs=kwargs,
     )
-    if config.tensorboard_log is None:  # SB3's own logger (verbose 0) made an empty /tmp/SB3-<time> folder per run
-        from stable_baselines3.common.logger import Logger
-
-        model.set_logger(Logger(folder=None, output_formats=[]))
+    if config.tensorboard_log is None:  # SB3's own logger made an empty /tmp/SB3-<time> folder per run
+        model.set_logger(logger_without_folder(verbose=0))
     zip_path, json_path = config.output_files()  # before training: a bad --out / --ship pair fails at once
     chunk = rollout_steps(model)
     if chunk is not None and config.total_timesteps % chunk:
@@ -261,6 +259,19 @@ def train(config: TrainConfig):
     outputs.replace_files({zip_path: weights.getvalue(),  # together: a new zip never beside an old sidecar
                            json_path: json.dumps(sidecar(config, kwargs, time.time() - start, steps), indent=1)})
     return SB3Policy(zip_path, name=config.algo)
+
+
+def logger_without_folder(verbose: int = 0):
+    """The logger SB3's ``learn`` makes for a model without ``tensorboard_log`` (its progress table
+    on stdout at ``verbose`` >= 1, nothing at 0), with no folder: SB3's own
+    (``utils.configure_logger`` -> ``logger.configure(folder=None)``) makes
+    ``<tempdir>/SB3-<date-time>`` at every ``learn`` unless ``$SB3_LOGDIR`` names a folder, and
+    writes nothing in it: each run left an empty folder in ``/tmp``. Give it to the model before
+    ``learn`` (``model.set_logger(logger_without_folder(model.verbose))``); a model that logs to
+    TensorBoard keeps SB3's, whose folder is the one ``tensorboard_log`` names."""
+    from stable_baselines3.common.logger import HumanOutputFormat, Logger
+
+    return Logger(folder=None, output_formats=[HumanOutputFormat(sys.stdout)] if verbose >= 1 else [])
 
 
 def rollout_steps(model) -> int | None:

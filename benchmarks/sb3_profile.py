@@ -67,10 +67,13 @@ def profile(algo: str, kind: str, n_envs: int, steps: int, seed: int = 0) -> dic
     import stable_baselines3
     import torch
 
+    from lrgym.baselines.train_sb3 import logger_without_folder
+
     torch.set_num_threads(1)
     venv = make_env(kind, n_envs, seed)
     clock = _EnvClock(venv)
     model = getattr(stable_baselines3, algo)("MlpPolicy", venv, seed=seed, verbose=0, device="cpu", **ALGOS[algo])
+    model.set_logger(logger_without_folder())  # SB3's made an empty /tmp/SB3-<time> folder per learn
     t0 = time.process_time()
     model.learn(steps)
     total = time.process_time() - t0

@@ -41,9 +41,12 @@ def client_sb3(steps: int) -> dict:
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
 
+    from lrgym.baselines.train_sb3 import logger_without_folder
+
     torch.set_num_threads(1)
     venv = make_vec_env("lrgym:" + ENV_ID, n_envs=4, seed=0)
     model = PPO("MlpPolicy", venv, n_steps=256, batch_size=256, n_epochs=2, seed=0, verbose=0)
+    model.set_logger(logger_without_folder())  # SB3's made an empty /tmp/SB3-<time> folder per learn
     start = time.perf_counter()
     model.learn(steps)
     return {"steps": model.num_timesteps, "seconds": time.perf_counter() - start, "note": "PPO, DummyVecEnv × 4"}
@@ -54,11 +57,13 @@ def client_sb3_batched(steps: int) -> dict:
     import torch
     from stable_baselines3 import PPO
 
+    from lrgym.baselines.train_sb3 import logger_without_folder
     from lrgym.sb3 import make_sb3_vec_env
 
     torch.set_num_threads(1)
     venv = make_sb3_vec_env(ENV_ID, n_envs=4, seed=0)
     model = PPO("MlpPolicy", venv, n_steps=256, batch_size=256, n_epochs=2, seed=0, verbose=0)
+    model.set_logger(logger_without_folder())  # SB3's made an empty /tmp/SB3-<time> folder per learn
     start = time.perf_counter()
     model.learn(steps)
     return {"steps": model.num_timesteps, "seconds": time.perf_counter() - start, "note": "PPO, `lrgym.sb3.make_sb3_vec_env` × 4"}
@@ -75,7 +80,8 @@ def client_rlzoo3(steps: int) -> dict:
             "--log-folder", logs, "--eval-freq", "-1", "--seed", "0",
         ]
         start = time.perf_counter()
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
+        # SB3's logger in its log folder: without a folder of its own it made /tmp/SB3-<time>
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, env={**os.environ, "SB3_LOGDIR": logs})
         seconds = time.perf_counter() - start
         if out.returncode != 0:
             raise RuntimeError(out.stderr.strip().splitlines()[-1])

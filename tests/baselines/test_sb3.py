@@ -88,3 +88,55 @@ def test_training_leaves_no_folder_in_the_temp_folder(tmp_path, monkeypatch):
     train(config)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.json", "d.zip", "tmp"]
     assert [p.name for p in temp.iterdir() if p.name.startswith("SB3-")] == []
+
+
+def _sb3_table(out: str) -> list[tuple[str, str]]:
+    """(key, value) rows of SB3's progress tables in ``out``, the clock's (``fps``,
+    ``time_elapsed``) without their values."""
+    rows = []
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 2:
+            rows.append((cells[0], "" if cells[0] in ("fps", "time_elapsed") else cells[1]))
+    return rows
+
+
+@pytest.mark.parametrize("verbose", [0, 1])
+def test_the_logger_without_folder_prints_what_sb3s_own_prints_and_makes_no_folder(tmp_path, monkeypatch, capsys,
+                                                                                  verbose):
+    """:func:`logger_without_folder` is SB3's own logger (what ``learn`` makes without
+    ``tensorboard_log``: the reference, its folder put in ``$SB3_LOGDIR``) less the folder: at
+    ``verbose=1`` the same progress tables on stdout, row for row (the same seed: the same losses;
+    the clock's values aside), at 0 nothing; and nothing in the temp folder, where SB3's made
+    ``SB3-<date-time>``."""
+    import tempfile
+
+    from stable_baselines3 import PPO
+
+    from lrgym.baselines.train_sb3 import logger_without_folder
+    from lrgym.sb3 import make_sb3_vec_env
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+
+    def learn(ours: bool) -> str:
+        venv = make_sb3_vec_env("LRControl-Quadratic-v1", n_envs=2, seed=0, **SMALL)
+        model = PPO("MlpPolicy", venv, n_steps=16, batch_size=16, n_epochs=1, seed=0, verbose=verbose, device="cpu")
+        if ours:
+            model.set_logger(logger_without_folder(verbose))
+        capsys.readouterr()
+        model.learn(64)
+        return capsys.readouterr().out
+
+    monkeypatch.setenv("SB3_LOGDIR", str(tmp_path / "own"))
+    own = learn(ours=False)
+    monkeypatch.delenv("SB3_LOGDIR")
+    ours = learn(ours=True)
+    assert (tmp_path / "own").is_dir()  # SB3's own logger made its folder (there: $SB3_LOGDIR)
+    assert [p.name for p in temp.iterdir() if p.name.startswith("SB3-")] == []  # (torch's torchinductor_<user> cache may be there)
+    assert _sb3_table(ours) == _sb3_table(own)
+    if verbose:
+        assert ("total_timesteps", "64") in _sb3_table(ours) and ("n_updates", "1") in _sb3_table(ours)
+    else:
+        assert ours == own == ""
