@@ -8,6 +8,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import sys
 
+import pytest
+
 # Slow, obvious reference implementations (tests/references.py) importable from every test dir.
 sys.path.insert(0, os.path.dirname(__file__))
 
@@ -43,3 +45,20 @@ def pytest_collection_modifyitems(config, items):
         return
     rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
+
+# ---- nothing a test leaves in the temp folder ----
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sb3_logs_in_pytests_temp_folder(tmp_path_factory):
+    """SB3's ``learn`` without a logger of the caller's (``model.set_logger``) or a
+    ``tensorboard_log`` makes an empty ``<tempdir>/SB3-<date-time>`` folder at every call unless
+    ``$SB3_LOGDIR`` names one: the tests that train SB3 models themselves (the adapter's, the
+    README's examples, ...) left ≈ 100 of them in ``/tmp`` per run of the suite. For the
+    session (and the processes its tests start) they go to one folder in pytest's own temp
+    folder, which pytest prunes. ``train_sb3`` itself makes none
+    (:func:`lrgym.baselines.train_sb3.logger_without_folder`; its test unsets ``SB3_LOGDIR``)."""
+    with pytest.MonkeyPatch.context() as session:  # restored at the end
+        session.setenv("SB3_LOGDIR", str(tmp_path_factory.mktemp("sb3-logs")))
+        yield
