@@ -444,7 +444,7 @@ def _references(suite, workers, progress: _Progress, directory=None, backend=Non
     )
 
 
-def _run(specs, suite, db, workers, description, refs_dir=None, backend=None, **kw):
+def _run(specs, suite, db, workers, description, refs_dir=None, backend=None, private=None, **kw):
     from lrgym.leaderboard.runner import run_suite
     from lrgym.leaderboard.store import StoreUnwritableError
 
@@ -456,9 +456,11 @@ def _run(specs, suite, db, workers, description, refs_dir=None, backend=None, **
             with _Progress(description) as progress:
                 refs = _references(suite, workers, progress, refs_dir, backend)
                 progress.reset(description)
+                # a private suite's key and references: covered in every sandbox, as the store is
+                secret = [private, refs_dir] if private is not None else []
                 outcomes = run_suite(specs, suite, store=store, references=refs, n_workers=workers,
                                      on_progress=progress.update, on_outcome=on_outcome, log=progress.log,
-                                     backend=backend, **kw)
+                                     backend=backend, grader_files=secret, **kw)
         except ValueError as exc:  # a name taken before the run, a bad limit: nothing was run
             # (a name taken during the run is no exception: the outcome says where its result is kept)
             err.print(Text(f"error: {clean(str(exc))}"))
@@ -584,7 +586,7 @@ def run_baselines(
         raise typer.Exit(2) from None
     t0 = time.perf_counter()
     outcomes, refs, path = _run(specs, s, db, workers, f"{len(specs)} baselines on {s.version}",
-                                refs_dir=_refs_dir(private), backend=backend_)
+                                refs_dir=_refs_dir(private), backend=backend_, private=private)
     elapsed = time.perf_counter() - t0
     lb = _print_board(s, db, references=refs, graded=[spec.name for spec in specs],
                       show_command=_show_command(suite, private, db),
@@ -710,7 +712,8 @@ def submit(
     for note in notes:
         err.print(Text(f"note: {note}", style="yellow"))
     outcomes, refs, path = _run([spec], s, db, workers, f"{spec.name} on {s.version}", refs_dir=_refs_dir(private),
-                                backend=backend_, time_limit=time_limit, memory_mb=memory_limit, owner=owner)
+                                backend=backend_, private=private, time_limit=time_limit, memory_mb=memory_limit,
+                                owner=owner)
     outcome = outcomes[0]
     if outcome.kept is not None:  # ran, but another owner took the name between the check and the write
         err.print(Text("submission not stored:", style="red bold"))

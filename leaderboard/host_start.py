@@ -7,7 +7,7 @@
 * between ``fork`` and ``exec``, ``PR_SET_PDEATHSIG`` (:func:`pdeathsig`): it dies with the grader;
 * in its first message, what its private root holds: the directories bound read-only and the
   symlinks recreated (:func:`root_contents`), the grader's folders covered inside them
-  (:func:`masked_dirs`), and this machine's ``pid_max`` (:func:`machine_pid_max`).
+  and the grader's own files there (:func:`masked_dirs`), and this machine's ``pid_max`` (:func:`machine_pid_max`).
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import signal
 import sys
 import tempfile
 
-from lrgym.leaderboard.import_paths import hidden_dirs, import_paths
+from lrgym.leaderboard.import_paths import grader_files, hidden_dirs, import_paths
 from lrgym.tasks.blas import SINGLE_THREAD_ENV
 
-__all__ = ["POLICY_HASH_SEED", "SYSTEM_DIRS", "machine_pid_max", "masked_dirs", "pdeathsig", "root_contents", "sandbox_env",
-           "unshare_flags"]
+__all__ = ["POLICY_HASH_SEED", "SYSTEM_DIRS", "machine_pid_max", "masked_dirs", "pdeathsig", "python_dirs",
+           "root_contents", "sandbox_env", "unshare_flags"]
 
 
 def pdeathsig():
@@ -43,6 +43,18 @@ def pdeathsig():
 SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 
 
+def python_dirs() -> list[str]:
+    """The folders a policy imports from, bound into its root: the Python installation, the
+    ``sys.path`` directories of :func:`~lrgym.leaderboard.import_paths.import_paths` and the
+    lrgym packages (as this process names them)."""
+    import lrgym
+    import lrgym.baselines
+    import lrgym.leaderboard
+
+    return [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable)),
+            *import_paths(), *(os.path.dirname(m.__file__) for m in (lrgym, lrgym.baselines, lrgym.leaderboard))]
+
+
 def root_contents() -> tuple[list[str], dict[str, str]]:
     """(directories bound read-only into the policy's root, symlinks recreated there): the
     system directories, the Python installation, the ``sys.path`` directories of
@@ -54,12 +66,7 @@ def root_contents() -> tuple[list[str], dict[str, str]]:
             links[d] = os.readlink(d)
         elif os.path.isdir(d):
             wanted.append(d)
-    import lrgym
-    import lrgym.baselines
-    import lrgym.leaderboard
-
-    python = [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable)),
-              *import_paths(), *(os.path.dirname(m.__file__) for m in (lrgym, lrgym.baselines, lrgym.leaderboard))]
+    python = python_dirs()
     wanted += [os.path.realpath(p) for p in python] + [os.path.abspath(p) for p in python]
     never = {"/", "/tmp", "/dev", "/proc", "/sys", "/var/tmp", os.path.realpath(tempfile.gettempdir())}
     paths: list[str] = []
@@ -70,19 +77,30 @@ def root_contents() -> tuple[list[str], dict[str, str]]:
     return paths, links
 
 
-def masked_dirs(paths: list[str], hidden: list[str] | None = None) -> list[str]:
+def masked_dirs(paths: list[str], hidden: list[str] | None = None, files: list[str] | None = None,
+                needed: list[str] | None = None) -> list[str]:
     """Where the hidden directories (:func:`~lrgym.leaderboard.import_paths.hidden_dirs`: this
-    process's working directory and ``$LRGYM_HIDDEN_DIRS``) appear inside the bound ``paths``:
-    the policy host covers each with an empty read-only tmpfs. A grader working in
+    process's working directory and ``$LRGYM_HIDDEN_DIRS``) and the grader's own files
+    (:func:`~lrgym.leaderboard.import_paths.grader_files`: its store, a private suite's key and
+    references) appear inside the bound ``paths``: the policy host covers each folder with an
+    empty read-only tmpfs and each file with an empty read-only file. A grader working in
     ``/usr/src/app`` (Docker's usual ``WORKDIR``) or in a folder of the venv is never bound itself,
-    but ``/usr`` or the venv is. Only directories strictly inside a bound one are listed (one that
-    is, or holds, a bound directory is the system or Python itself), under each name the bound
-    directory has in the root (its real path and the path it was bound by)."""
+    but ``/usr`` or the venv is; a store given as ``--db /etc/lrgym/results.sqlite`` lies in
+    ``/etc``. Only paths strictly inside a bound directory are listed (one that is, or holds, a
+    bound directory is the system or Python itself), under each name the bound directory has in
+    the root (its real path and the path it was bound by). The folder holding each grader file
+    is listed too (its side files, journals and copies appear there while a sandbox runs) unless
+    it holds a folder the policy imports from (``needed``, default :func:`python_dirs`): then the
+    grader files themselves are."""
     hidden = hidden_dirs() if hidden is None else hidden
+    files = grader_files() if files is None else files
+    needed = [os.path.realpath(d).rstrip("/") + "/" for d in (python_dirs() if needed is None else needed)]
+    folders = {os.path.dirname(os.path.realpath(f)) for f in files}
+    folders = [d for d in folders if not any(n.startswith(d.rstrip("/") + "/") for n in needed)]
     masked = set()
     for p in paths:
         real = os.path.realpath(p).rstrip("/") + "/"
-        for h in hidden:
+        for h in [*hidden, *files, *folders]:
             h = os.path.realpath(h)
             if h.startswith(real) and len(h) > len(real):
                 masked.add(p.rstrip("/") + "/" + h[len(real):].rstrip("/"))

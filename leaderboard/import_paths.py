@@ -17,6 +17,14 @@ working directory.
 
 A ``package.module:ClassName`` submission must therefore be importable from the Python
 installation (site-packages, ``PYTHONPATH``), not from the working directory alone.
+
+The grader's own files (:func:`grader_files`: its results store, a private suite's key file and
+its references folder), named by the grader for its workers in :data:`GRADER_FILES_ENV`, are
+covered in every sandbox where they lie inside a bound folder
+(:func:`lrgym.leaderboard.host_start.masked_dirs`), wherever the grader works from: a
+``--db`` or ``--private`` in the venv or under ``/etc`` was readable by the user-namespace
+sandbox's policies (whose uid outside is the grader's) until 2026-12-06. They change no import
+path.
 """
 
 from __future__ import annotations
@@ -24,10 +32,13 @@ from __future__ import annotations
 import os
 import sys
 
-__all__ = ["HIDDEN_DIRS_ENV", "child_path_env", "hidden_dirs", "import_paths"]
+__all__ = ["GRADER_FILES_ENV", "HIDDEN_DIRS_ENV", "child_path_env", "grader_files", "hidden_dirs", "import_paths"]
 
 #: directories (``os.pathsep``-separated) that a grader's children never import from nor bind
 HIDDEN_DIRS_ENV = "LRGYM_HIDDEN_DIRS"
+#: the grader's own files and folders (``os.pathsep``-separated: its store, a private suite's key
+#: and references) that every sandbox covers where they lie inside a folder bound into it
+GRADER_FILES_ENV = "LRGYM_GRADER_FILES"
 
 
 def hidden_dirs(extra: tuple[str, ...] | list[str] = ()) -> list[str]:
@@ -35,6 +46,14 @@ def hidden_dirs(extra: tuple[str, ...] | list[str] = ()) -> list[str]:
     ``$LRGYM_HIDDEN_DIRS`` and ``extra``."""
     named = os.environ.get(HIDDEN_DIRS_ENV, "").split(os.pathsep) + list(extra)
     return sorted({os.path.realpath(d) for d in [os.getcwd(), *named] if d})
+
+
+def grader_files(extra: tuple[str, ...] | list[str] = ()) -> list[str]:
+    """The real paths of the files and folders named in ``$LRGYM_GRADER_FILES`` and ``extra``:
+    the grader's own, which no policy may read (each sandbox covers them, and the folder holding
+    each: :func:`lrgym.leaderboard.host_start.masked_dirs`)."""
+    named = os.environ.get(GRADER_FILES_ENV, "").split(os.pathsep) + [os.fspath(p) for p in extra]
+    return sorted({os.path.realpath(p) for p in named if p})
 
 
 def _shows(path: str, hidden: list[str]) -> bool:
@@ -52,11 +71,13 @@ def import_paths(hidden: list[str] | None = None) -> list[str]:
             if p and os.path.isabs(p) and os.path.isdir(p) and not _shows(p, hidden)]
 
 
-def child_path_env(extra_hidden: tuple[str, ...] | list[str] = ()) -> dict[str, str]:
+def child_path_env(extra_hidden: tuple[str, ...] | list[str] = (),
+                   extra_files: tuple[str, ...] | list[str] = ()) -> dict[str, str]:
     """The environment entries that make a child import like this process, minus the hidden
     directories: ``PYTHONPATH``, ``$LRGYM_HIDDEN_DIRS`` (so the child hides them too, whatever
-    its own working directory) and ``PYTHONSAFEPATH=1`` (Python ≥ 3.11 then puts neither the
+    its own working directory), ``$LRGYM_GRADER_FILES`` (this process's and ``extra_files``:
+    its sandboxes cover them) and ``PYTHONSAFEPATH=1`` (Python ≥ 3.11 then puts neither the
     working directory nor the script's folder first on the child's path)."""
     hidden = hidden_dirs(extra_hidden)
     return {"PYTHONPATH": os.pathsep.join(import_paths(hidden)), HIDDEN_DIRS_ENV: os.pathsep.join(hidden),
-            "PYTHONSAFEPATH": "1"}
+            GRADER_FILES_ENV: os.pathsep.join(grader_files(extra_files)), "PYTHONSAFEPATH": "1"}

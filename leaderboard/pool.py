@@ -62,12 +62,12 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _child_env(hidden: tuple[str, ...] | list[str] = ()) -> dict:
+def _child_env(hidden: tuple[str, ...] | list[str] = (), grader_files: tuple[str, ...] | list[str] = ()) -> dict:
     """A worker's environment: the grader's, importing what the grader imports (its ``sys.path``,
-    like multiprocessing's spawn) except the working directory and ``hidden``
-    (:mod:`lrgym.leaderboard.import_paths`), and knowing the families the grader registered
-    (:func:`lrgym.tasks.families_env`)."""
-    env = {**os.environ, **child_path_env(hidden), **families_env()}
+    like multiprocessing's spawn) except the working directory and ``hidden``, its sandboxes
+    covering ``grader_files`` (:mod:`lrgym.leaderboard.import_paths`), and knowing the families
+    the grader registered (:func:`lrgym.tasks.families_env`)."""
+    env = {**os.environ, **child_path_env(hidden, grader_files), **families_env()}
     for var, value in SINGLE_THREAD_ENV.items():  # BLAS on one thread unless the grader's env says otherwise
         env.setdefault(var, value)
     return env
@@ -135,7 +135,8 @@ def sweep_orphaned_scratch(tmp: str | None = None) -> int:
 class _Worker:
     """One ``python -m lrgym.leaderboard.worker`` process: jobs on its stdin, replies on a pipe."""
 
-    def __init__(self, quiet: bool, hidden: tuple[str, ...] | list[str] = ()):
+    def __init__(self, quiet: bool, hidden: tuple[str, ...] | list[str] = (),
+                 grader_files: tuple[str, ...] | list[str] = ()):
         job_r, job_w = os.pipe()
         rep_r, rep_w = os.pipe()
         out = subprocess.DEVNULL if quiet else None
@@ -152,7 +153,7 @@ class _Worker:
                 self.process = subprocess.Popen(
                     [sys.executable, "-m", "lrgym.leaderboard.worker", str(rep_w)],
                     stdin=job_r, stdout=out, stderr=self.stderr, pass_fds=(rep_w,),
-                    env={**_child_env(hidden), "TMPDIR": self.scratch}, cwd=self.scratch, close_fds=True,
+                    env={**_child_env(hidden, grader_files), "TMPDIR": self.scratch}, cwd=self.scratch, close_fds=True,
                     start_new_session=True,  # its own process group: killed as a whole, spared the terminal's ^C
                 )
             except BaseException:
@@ -292,17 +293,20 @@ class WorkerPool(GroupScheduler):
         time_limit: wall-clock seconds per group, or None.
         isolate_groups: never run two groups' jobs in the same worker process.
         quiet: send the workers' stdout and stderr to /dev/null.
+        grader_files: the grader's own files (its store, a private suite's key), which the
+            workers' sandboxes cover (:func:`lrgym.leaderboard.import_paths.grader_files`).
     """
 
     def __init__(self, n_workers: int | None = None, time_limit: float | None = None,
-                 isolate_groups: bool = False, quiet: bool = True):
+                 isolate_groups: bool = False, quiet: bool = True, grader_files: tuple[str, ...] | list[str] = ()):
         self.n_workers = max(1, n_workers or default_workers())
         self.time_limit = time_limit
         self.isolate_groups = isolate_groups
         self.quiet = quiet
+        self.grader_files = tuple(grader_files)
 
     def _start(self) -> _Worker:
-        return _Worker(self.quiet)
+        return _Worker(self.quiet, grader_files=self.grader_files)
 
     def _send(self, groups: Groups, workers: list[_Worker], w: _Worker, index: int, job: Job) -> None:
         try:

@@ -75,7 +75,7 @@ from lrgym.baselines.backend import (TASK_MEMORY_MB, RayCannotRun, RunNodes, can
                                      ray_reason, worker_env, worker_lost)
 from lrgym.baselines.node_check import CPUKinds, NodeMismatch, node_differences, node_fingerprint
 from lrgym.leaderboard.failures import PolicyError
-from lrgym.leaderboard.import_paths import hidden_dirs
+from lrgym.leaderboard.import_paths import GRADER_FILES_ENV, grader_files, hidden_dirs
 from lrgym.leaderboard.scheduling import LOST_UNIT_RETRIES, Groups, GroupScheduler, Job
 
 __all__ = ["CONTROL_GROUP", "GraderHost", "NodeMismatch", "RayCannotRun", "RayWorkerPool", "actor_memory_mb", "ship_files"]
@@ -291,8 +291,10 @@ class RayWorkerPool(GroupScheduler):
     """
 
     def __init__(self, n_workers: int | None = None, time_limit: float | None = None,
-                 isolate_groups: bool = False, quiet: bool = True, address: str | None = None):
+                 isolate_groups: bool = False, quiet: bool = True, address: str | None = None,
+                 grader_files: tuple[str, ...] | list[str] = ()):
         self.ray = connect(address)
+        self.grader_files = tuple(grader_files)
         self.n_workers = max(1, n_workers or int(self.ray.cluster_resources().get("CPU", 1)))
         self.time_limit = time_limit
         self.isolate_groups = isolate_groups
@@ -338,6 +340,8 @@ class RayWorkerPool(GroupScheduler):
 
     def _start(self) -> _Slot:
         settings = {k: os.environ[k] for k in DRIVER_SETTINGS if k in os.environ}
+        # the driver's store and key: covered in the sandboxes of a node that shows them (the driver's own)
+        settings[GRADER_FILES_ENV] = os.pathsep.join(grader_files(self.grader_files))
         return _Slot(self._host.options(**self._actor_options()).remote(self.quiet, hidden_dirs(), settings))
 
     def _actor_options(self) -> dict:

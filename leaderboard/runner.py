@@ -30,7 +30,7 @@ import os
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -646,6 +646,7 @@ def run_suite(
     log: Callable[[str], None] | None = None,
     quiet_workers: bool = True,
     backend=None,
+    grader_files: Sequence[str | os.PathLike] = (),
 ) -> list[Outcome]:
     """Evaluate every spec on ``suite``; record each as soon as it is done (if ``store``).
 
@@ -658,7 +659,10 @@ def run_suite(
     (default: the user running the grader). ``store_patience``: how long a locked database is
     waited for before the entry is left in the store's side file. ``backend``
     (:mod:`lrgym.baselines.backend`: ``"local"``, the default, or ``"ray"``) runs the jobs
-    (:func:`lrgym.leaderboard.backends.grader_pool`); the results are the same.
+    (:func:`lrgym.leaderboard.backends.grader_pool`); the results are the same. ``grader_files``:
+    the grader's own files besides the store (a private suite's key file and references folder),
+    which no policy may read: every sandbox covers them and the store's files where its bound
+    folders show them (:func:`lrgym.leaderboard.host_start.masked_dirs`).
     """
     suite = get_suite(suite)
     names = [s.name for s in specs]
@@ -702,7 +706,10 @@ def run_suite(
         log(f"{workers} worker(s): {note}")
     context = _Context(suite, refs, package_versions(), cpu_description(), owner)
     recorder = _Recorder(specs, context, store, len(jobs), layouts, store_patience, on_progress, on_outcome, log)
-    pool = grader_pool(backend, workers, time_limit=time_limit, isolate_groups=isolate, quiet=quiet_workers)
+    # the store's files and the given grader files: covered in every sandbox whose bound folders show them
+    files = [*(store.grader_files() if store is not None else ()), *map(os.fspath, grader_files)]
+    pool = grader_pool(backend, workers, time_limit=time_limit, isolate_groups=isolate, quiet=quiet_workers,
+                       grader_files=files)
     pool.run(jobs, on_reply=recorder.on_reply, on_group_done=recorder.on_group_done)
     order = {n: i for i, n in enumerate(names)}
     return sorted(recorder.outcomes, key=lambda o: order[o.spec.name])

@@ -96,19 +96,33 @@ def bind(source: str, target: str, read_only: bool = True) -> None:
 
 
 def _mask(root: str, masked: list[str]) -> None:
-    """Cover each of ``masked`` (the grader's folders inside a bound directory, e.g. a
-    ``WORKDIR /usr/src/app``) with an empty read-only tmpfs; one that is not a directory in the
-    new root (or is reached through a symlink) is not there to hide. Any failure is fatal."""
+    """Cover each of ``masked`` (the grader's folders and files inside a bound directory, e.g. a
+    ``WORKDIR /usr/src/app``, a store given as ``--db /etc/lrgym/results.sqlite``): a folder with
+    an empty read-only tmpfs, a file with an empty read-only file; one that is neither in the new
+    root (or is reached through a symlink) is not there to hide. Any failure is fatal."""
     done: list[str] = []
     real_root = os.path.realpath(root)
+    empty = root + _EMPTY_FILE
     for path in masked:
         target = root + path
         if any(target.startswith(d + "/") for d in done):  # inside one masked already: gone
             continue
-        if not os.path.isdir(target) or os.path.realpath(target) != os.path.normpath(real_root + path):
+        if os.path.realpath(target) != os.path.normpath(real_root + path):
             continue
-        mount("tmpfs", target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=555")
+        if os.path.isdir(target):
+            mount("tmpfs", target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=555")
+        elif os.path.isfile(target):
+            if not os.path.exists(empty):
+                os.close(os.open(empty, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444))
+            mount(empty, target, None, MS_BIND, None)
+            mount("none", target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | kept_flags(target), None)
+        else:
+            continue
         done.append(target)
+
+
+#: the empty file bound over each grader file a bound folder shows (:func:`_mask`)
+_EMPTY_FILE = "/.lrgym-masked-file"
 
 
 def new_root(root: str, paths: list[str], links: dict[str, str], size_mb: int, masked: list[str] = ()) -> None:

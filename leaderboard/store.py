@@ -694,6 +694,16 @@ class ResultStore:
 
     # -- durable writes ----------------------------------------------------------------------
 
+    def grader_files(self) -> list[str]:
+        """The store's files, which no policy may read (each sandbox covers them, and their
+        folder, where its bound folders show them: :func:`lrgym.leaderboard.host_start.masked_dirs`):
+        the database, SQLite's ``-wal``, ``-shm`` and ``-journal`` beside it and :attr:`pending_dir`;
+        none for an in-memory store."""
+        if str(self.path) == ":memory:":
+            return []
+        db = str(self.real_path)
+        return [db, db + "-wal", db + "-shm", db + "-journal", str(self.pending_dir)]
+
     @property
     def pending_dir(self) -> Path:
         """Side files of finished entries not yet in the database: ``<db>.pending`` beside the

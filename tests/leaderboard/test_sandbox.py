@@ -12,7 +12,7 @@ import os
 import sys
 
 import pytest
-from lb_helpers import policy, probe_sandbox, tiny_suite
+from lb_helpers import one_episode_setup, policy, probe_sandbox, tiny_suite
 
 from lrgym.leaderboard.references import load_references
 from lrgym.leaderboard.runner import baseline_specs, run_suite, submission_spec
@@ -221,6 +221,91 @@ def test_a_grader_folder_inside_a_bound_tree_is_masked(monkeypatch, kind):
         shutil.rmtree(folder, ignore_errors=True)
         mode.cache_clear()  # recomputed with the restored environment
     assert facts == {"file": False, "listing": [], "sub": False}
+
+
+GRADER_FILES_PROBE = '''
+import json, os
+
+def _seen(path):
+    if os.path.isdir(path):
+        return ["folder", sorted(os.listdir(path))]
+    if not os.path.exists(path):
+        return "missing"
+    try:
+        with open(path, "rb") as f:
+            return ["file", len(f.read())]
+    except OSError:
+        return "unreadable"
+
+class Probe:
+    def __init__(self):
+        raise RuntimeError("FACTS" + json.dumps({p: _seen(p) for p in PATHS}) + "END")
+'''
+
+
+@pytest.mark.skipif(mode()["kind"] == "none", reason="needs namespaces (unshare)")
+@pytest.mark.parametrize("kind", ["auto", "userns"])
+def test_the_store_and_a_private_key_inside_a_bound_tree_are_covered(tmp_path, monkeypatch, kind):
+    """A store given as ``--db`` and a private suite's key (``--private``) in a folder every sandbox
+    binds (the venv, ``/etc/lrgym``) while the grader works elsewhere: the policy reads neither.
+    Until 2026-12-06 only the working directory was covered, and the user-namespace sandbox's
+    policy, the grader's uid outside, read the 0600 key and store (a red-team submission through
+    ``lrgym leaderboard submit --db $VENV/secret/lb.sqlite``). The store lies in the venv's own
+    folder, which the sandbox needs (each of its files is covered by an empty one); the key in a
+    folder of its own inside the venv (covered whole by an empty folder)."""
+    import json
+    import secrets
+    import shutil
+    from pathlib import Path
+
+    from lrgym.leaderboard.store import ResultStore
+
+    if kind == "userns":
+        monkeypatch.setenv("LRGYM_SANDBOX", "userns")
+        mode.cache_clear()
+    token = secrets.token_hex(6)
+    db = Path(sys.prefix) / f"lrgym-test-store-{token}.sqlite"
+    key_dir = Path(sys.prefix) / f"lrgym-test-grader-{token}"
+    key, refs_dir = key_dir / "grader.key", key_dir / "grader.key.references"
+    monkeypatch.chdir(tmp_path)  # the grader works elsewhere: nothing is covered as its working directory
+    try:
+        if kind == "userns" and mode()["kind"] != "userns":
+            pytest.skip("user namespaces are not permitted on this machine")
+        refs_dir.mkdir(parents=True, mode=0o700)
+        key.write_text("ab" * 32 + "\n")
+        key.chmod(0o600)
+        (refs_dir / "private-x-r2.json").write_text("{}")
+        key_dir.chmod(0o755)  # others may look into the folder: only the files' modes protect them
+        path, suite, refs = one_episode_setup(tmp_path, "probe", f"PATHS = {[str(p) for p in (db, key, key_dir)]!r}\n"
+                                              + GRADER_FILES_PROBE)
+        with ResultStore(db) as store:
+            [outcome] = run_suite([submission_spec(f"{path}:Probe")], suite, store=store, references=refs,
+                                  n_workers=1, time_limit=120, grader_files=[key, refs_dir])
+            reason = outcome.entry.failure_reason
+            facts = json.loads(reason[reason.index("FACTS") + 5: reason.index("END")])
+    finally:
+        for leftover in (key_dir, *Path(sys.prefix).glob(f"lrgym-test-store-{token}.sqlite*")):
+            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+        mode.cache_clear()  # recomputed with the restored environment
+    # the store: an empty file where it was (its -wal and -shm too); the key's folder: empty
+    assert facts == {str(db): ["file", 0], str(key): "missing", str(key_dir): ["folder", []]}
+
+
+def test_masked_dirs_cover_grader_files_and_their_folder_unless_it_holds_python(tmp_path):
+    from lrgym.leaderboard.host_start import masked_dirs
+
+    venv = tmp_path / "venv"
+    (venv / "lib" / "site").mkdir(parents=True)
+    (venv / "secret").mkdir()
+    store, key = venv / "lb.sqlite", venv / "secret" / "grader.key"
+    needed = [str(venv), str(venv / "lib" / "site")]
+    files = [str(store), str(store) + "-wal", str(key)]
+    got = masked_dirs([str(venv)], hidden=[], files=files, needed=needed)
+    # the store's folder is the venv itself (needed): its files one by one; the key's folder whole
+    assert set(got) == {str(venv / "secret"), str(store), str(key), str(store) + "-wal"}
+    assert got[0] == str(venv / "secret")  # a folder before what lies inside it
+    assert masked_dirs(["/etc"], hidden=[], files=["/etc/grader.key"], needed=needed) == ["/etc/grader.key"]
+    assert masked_dirs([str(venv / "lib")], hidden=[], files=files, needed=needed) == []  # not inside a bound one
 
 
 def test_masked_dirs_are_the_hidden_ones_strictly_inside_a_bound_one(tmp_path):
