@@ -409,3 +409,28 @@ def test_a_broken_suite_file_named_private_is_not_taken_for_a_private_suite(tmp_
     code, out = _invoke("show", "--suite", path.name, "--db", tmp_path / "s.sqlite")
     assert code == 2 and "not JSON" in out
     assert "--private KEYFILE" not in out and "export --suite" not in out
+
+
+@pytest.mark.parametrize("command", ["submit", "run-baselines"])
+def test_the_key_and_its_references_go_to_the_grading_as_grader_files(graded, monkeypatch, command):
+    """``--private KEYFILE`` hands the key and its references folder to ``run_suite`` as grader
+    files, which every sandbox covers where its bound folders show them (the store's own files
+    run_suite adds itself: tests/leaderboard/test_sandbox.py grades a probe against both). A
+    red-team submission read a key kept in the venv through the user-namespace sandbox
+    (2026-12-06)."""
+    from lrgym.leaderboard import cli, runner
+
+    key, db, _, _ = graded
+    given = []
+
+    def run_suite(specs, suite, **kwargs):
+        given.append(kwargs.get("grader_files"))
+        raise ValueError("stopped by the test")
+
+    monkeypatch.setattr(cli, "_references", lambda *a, **k: None)
+    monkeypatch.setattr(runner, "run_suite", run_suite)
+    example = os.path.join(os.path.dirname(cli.__file__), "submissions", "example_policy.py")
+    args = (f"{example}:LossWatcher",) if command == "submit" else ("--only", "fixed", "--no-markdown")
+    code, out = _invoke(command, *args, "--private", key, "--db", db)
+    assert code == 2 and "stopped by the test" in out, out
+    assert [list(map(str, files)) for files in given] == [[str(key), str(references_dir(key))]]
