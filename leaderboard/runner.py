@@ -661,8 +661,9 @@ def run_suite(
     (:mod:`lrgym.baselines.backend`: ``"local"``, the default, or ``"ray"``) runs the jobs
     (:func:`lrgym.leaderboard.backends.grader_pool`); the results are the same. ``grader_files``:
     the grader's own files besides the store (a private suite's key file and references folder),
-    which no policy may read: every sandbox covers them and the store's files where its bound
-    folders show them (:func:`lrgym.leaderboard.host_start.masked_dirs`).
+    which no policy may read: every sandbox covers them, the store's files and the commands' output
+    folder (:func:`lrgym.baselines.outputs.runs_dir`: exports of a private board name its hidden
+    instances) where its bound folders show them (:func:`lrgym.leaderboard.host_start.masked_dirs`).
     """
     suite = get_suite(suite)
     names = [s.name for s in specs]
@@ -706,8 +707,11 @@ def run_suite(
         log(f"{workers} worker(s): {note}")
     context = _Context(suite, refs, package_versions(), cpu_description(), owner)
     recorder = _Recorder(specs, context, store, len(jobs), layouts, store_patience, on_progress, on_outcome, log)
-    # the store's files and the given grader files: covered in every sandbox whose bound folders show them
-    files = [*(store.grader_files() if store is not None else ()), *map(os.fspath, grader_files)]
+    # the store's files, the commands' output folder (a private board's exports) and the given grader
+    # files: covered in every sandbox whose bound folders show them
+    from lrgym.baselines.outputs import runs_dir
+
+    files = [*(store.grader_files() if store is not None else ()), str(runs_dir()), *map(os.fspath, grader_files)]
     pool = grader_pool(backend, workers, time_limit=time_limit, isolate_groups=isolate, quiet=quiet_workers,
                        grader_files=files)
     pool.run(jobs, on_reply=recorder.on_reply, on_group_done=recorder.on_group_done)

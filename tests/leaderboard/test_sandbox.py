@@ -252,7 +252,8 @@ def test_the_store_and_a_private_key_inside_a_bound_tree_are_covered(tmp_path, m
     policy, the grader's uid outside, read the 0600 key and store (a red-team submission through
     ``lrgym leaderboard submit --db $VENV/secret/lb.sqlite``). The store lies in the venv's own
     folder, which the sandbox needs (each of its files is covered by an empty one); the key in a
-    folder of its own inside the venv (covered whole by an empty folder)."""
+    folder of its own inside the venv (covered whole by an empty folder); ``$LRGYM_RUNS``, where a
+    private board's exports go, in the venv too (covered by an empty folder)."""
     import json
     import secrets
     import shutil
@@ -267,6 +268,8 @@ def test_the_store_and_a_private_key_inside_a_bound_tree_are_covered(tmp_path, m
     db = Path(sys.prefix) / f"lrgym-test-store-{token}.sqlite"
     key_dir = Path(sys.prefix) / f"lrgym-test-grader-{token}"
     key, refs_dir = key_dir / "grader.key", key_dir / "grader.key.references"
+    runs = Path(sys.prefix) / f"lrgym-test-runs-{token}"  # $LRGYM_RUNS: where a private board's exports go
+    monkeypatch.setenv("LRGYM_RUNS", str(runs))
     monkeypatch.chdir(tmp_path)  # the grader works elsewhere: nothing is covered as its working directory
     try:
         if kind == "userns" and mode()["kind"] != "userns":
@@ -276,19 +279,21 @@ def test_the_store_and_a_private_key_inside_a_bound_tree_are_covered(tmp_path, m
         key.chmod(0o600)
         (refs_dir / "private-x-r2.json").write_text("{}")
         key_dir.chmod(0o755)  # others may look into the folder: only the files' modes protect them
-        path, suite, refs = one_episode_setup(tmp_path, "probe", f"PATHS = {[str(p) for p in (db, key, key_dir)]!r}\n"
-                                              + GRADER_FILES_PROBE)
+        runs.mkdir(mode=0o755)
+        (runs / "results-private-x.json").write_text("{}")
+        paths = [str(p) for p in (db, key, key_dir, runs)]
+        path, suite, refs = one_episode_setup(tmp_path, "probe", f"PATHS = {paths!r}\n" + GRADER_FILES_PROBE)
         with ResultStore(db) as store:
             [outcome] = run_suite([submission_spec(f"{path}:Probe")], suite, store=store, references=refs,
                                   n_workers=1, time_limit=120, grader_files=[key, refs_dir])
             reason = outcome.entry.failure_reason
             facts = json.loads(reason[reason.index("FACTS") + 5: reason.index("END")])
     finally:
-        for leftover in (key_dir, *Path(sys.prefix).glob(f"lrgym-test-store-{token}.sqlite*")):
+        for leftover in (key_dir, runs, *Path(sys.prefix).glob(f"lrgym-test-store-{token}.sqlite*")):
             shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
         mode.cache_clear()  # recomputed with the restored environment
-    # the store: an empty file where it was (its -wal and -shm too); the key's folder: empty
-    assert facts == {str(db): ["file", 0], str(key): "missing", str(key_dir): ["folder", []]}
+    # the store: an empty file where it was (its -wal and -shm too); the key's folder and runs/: empty
+    assert facts == {str(db): ["file", 0], str(key): "missing", str(key_dir): ["folder", []], str(runs): ["folder", []]}
 
 
 def test_masked_dirs_cover_grader_files_and_their_folder_unless_it_holds_python(tmp_path):
