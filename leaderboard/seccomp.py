@@ -23,7 +23,7 @@ low word of ``args[1]`` at 24 on these little-endian machines), read like this::
     arch == x86-64:  nr >= 0x40000000 (the x32 ABI) or nr in (248, 249, 250) -> ENOSYS (keys)
                      nr in (253, 294) -> ENOSYS (inotify);  nr == 300 -> ENOSYS (fanotify)
                      nr == 73 -> ENOLCK (flock)
-                     nr == 72 and args[1] in LOCK_COMMANDS -> ENOLCK (fcntl)
+                     nr == 72 and args[1] in LOCK_COMMANDS -> ENOLCK (fcntl: locks, leases, dnotify)
     arch == i386:    keys (286, 287, 288), inotify (291, 332), fanotify 338, flock 143,
                      fcntl (55, 221) (a 64-bit process may still enter through int 0x80)
     arch == aarch64: keys (217, 218, 219), inotify 26, fanotify 262, flock 32, fcntl 25
@@ -32,9 +32,15 @@ low word of ``args[1]`` at 24 on these little-endian machines), read like this::
     anything else    -> allowed
 
 ``LOCK_COMMANDS``: ``F_GETLK``, ``F_SETLK``, ``F_SETLKW`` (5 – 7), their 64-bit forms of 32-bit
-programs (12 – 14), the open-file-description locks ``F_OFD_GETLK`` … ``F_OFD_SETLKW`` (36 – 38)
-and ``F_NOTIFY`` (1026, dnotify); every other ``fcntl`` command (``F_GETFL``, ``F_SETFD``, ...)
-is allowed. It is installed with ``PR_SET_SECCOMP`` after ``PR_SET_NO_NEW_PRIVS`` (which it
+programs (12 – 14), the open-file-description locks ``F_OFD_GETLK`` … ``F_OFD_SETLKW`` (36 – 38),
+the leases ``F_SETLEASE`` and ``F_GETLEASE`` (1024, 1025) and ``F_NOTIFY`` (1026, dnotify); every
+other ``fcntl`` command (``F_GETFL``, ``F_SETFD``, ...) is allowed. Leases (a red team,
+2026-12-06): the user-namespace sandbox's policy has the grader's uid outside and so owns the
+venv's and the Python installation's files, on which a process may take a lease; while a job held
+a write lease on a file of the venv, every other process of the machine opening it got
+``EAGAIN`` (``O_NONBLOCK``: one bit for a sandbox beside it) or waited for the lease's break,
+up to ``/proc/sys/fs/lease-break-time`` (45 s), a job that ignores ``SIGIO`` taking the whole
+of it (root's sandbox, whose jobs own no shared file, was refused them: ``EACCES``). It is installed with ``PR_SET_SECCOMP`` after ``PR_SET_NO_NEW_PRIVS`` (which it
 requires), is inherited by every child and can never be removed.
 """
 
@@ -64,9 +70,9 @@ REFUSED = {
     _AARCH64: {"keys": (217, 218, 219), "inotify": (26,), "fanotify": (262,), "flock": (32,), "fcntl": (25,)},
     _ARM: {"keys": (309, 310, 311), "inotify": (316, 360), "fanotify": (367,), "flock": (143,), "fcntl": (55, 221)},
 }
-#: the ``fcntl`` commands refused: record or test a lock (POSIX, 64-bit, open file description)
-#: and dnotify's ``F_NOTIFY``
-LOCK_COMMANDS = (5, 6, 7, 12, 13, 14, 36, 37, 38, 1026)
+#: the ``fcntl`` commands refused: record or test a lock (POSIX, 64-bit, open file description),
+#: take or read a lease (``F_SETLEASE``, ``F_GETLEASE``) and dnotify's ``F_NOTIFY``
+LOCK_COMMANDS = (5, 6, 7, 12, 13, 14, 36, 37, 38, 1024, 1025, 1026)
 #: what the filter refuses, as the entry records it
 FILTERED = "kernel keys, file locks (flock, fcntl) and file watches (inotify, fanotify) refused"
 

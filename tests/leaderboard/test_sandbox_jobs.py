@@ -499,6 +499,50 @@ def test_no_job_takes_a_file_lock_or_a_file_watch():
                      "getfl": True}
 
 
+LEASE_PROBE = r'''
+import errno, fcntl, json, os
+
+F_SETLEASE, F_GETLEASE = 1024, 1025
+
+def attempt(*args):
+    try:
+        fcntl.fcntl(*args)
+        return "done"
+    except OSError as exc:
+        return errno.errorcode.get(exc.errno, str(exc.errno))
+
+class Probe:
+    def __init__(self):
+        fd = os.open(os.path.realpath(os.__file__), os.O_RDONLY)  # the standard library's: the grader's own in userns
+        facts = {"setlease": attempt(fd, F_SETLEASE, fcntl.F_RDLCK), "getlease": attempt(fd, F_GETLEASE)}
+        raise RuntimeError("FACTS" + json.dumps(facts) + "END")
+'''
+
+
+@pytest.mark.parametrize("kind", ["root", "userns"])
+def test_no_job_takes_a_file_lease(monkeypatch, kind):
+    """A lease is a file lock the machine sees: in the user-namespace sandbox a job (the grader's
+    uid outside, owner of the venv's files) took a write lease on a file of the venv, and every
+    other process of the machine opening that file got ``EAGAIN`` or waited up to 45 s for it
+    (a red team, 2026-12-06: a bit per file for a sandbox beside it, and a stall of the grader's
+    other processes). ``F_SETLEASE`` and ``F_GETLEASE`` are refused like the other locks
+    (``ENOLCK``, lrgym.leaderboard.seccomp). The old code: the lease was taken (userns), refused
+    with ``EACCES`` by the file's owner (root's sandbox) and ``F_GETLEASE`` answered in both."""
+    from lb_helpers import probe_sandbox
+
+    if platform.machine() not in SUPPORTED_MACHINES:
+        pytest.skip(f"no seccomp filter written for {platform.machine()} (documented)")
+    monkeypatch.setenv("LRGYM_SANDBOX", "userns" if kind == "userns" else "auto")
+    sandbox.mode.cache_clear()
+    try:
+        if sandbox.mode()["kind"] != kind:
+            pytest.skip(f"no {kind} sandbox on this machine")
+        facts = probe_sandbox(LEASE_PROBE)
+    finally:
+        sandbox.mode.cache_clear()
+    assert facts == {"setlease": "ENOLCK", "getlease": "ENOLCK"}
+
+
 ROOT_WRITES = '''
 import errno
 import json

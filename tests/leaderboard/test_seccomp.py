@@ -42,7 +42,8 @@ TABLE = {X86_64: ((248, 249, 250), (253, 294, 300), (73,), (72,)),
          I386: ((286, 287, 288), (291, 332, 338), (143,), (55, 221)),
          AARCH64: ((217, 218, 219), (26, 262), (32,), (25,)),
          ARM: ((309, 310, 311), (316, 360, 367), (143,), (55, 221))}
-LOCK_COMMANDS = (5, 6, 7, 12, 13, 14, 36, 37, 38, 1026)  # F_GETLK .. F_SETLKW64, F_OFD_*, F_NOTIFY
+# F_GETLK .. F_SETLKW64, F_OFD_*, F_SETLEASE, F_GETLEASE, F_NOTIFY
+LOCK_COMMANDS = (5, 6, 7, 12, 13, 14, 36, 37, 38, 1024, 1025, 1026)
 
 
 def expected(nr: int, arch: int, arg1: int = 0) -> int:
@@ -89,7 +90,8 @@ import fcntl, struct
 fd = os.open("/usr/lib/os-release", os.O_RDONLY)
 lock = struct.pack("hhqqi", fcntl.F_RDLCK, 0, 0, 0, 0)
 after.update({"flock": call(73, fd, 1 | 4), "setlk": call(72, fd, 6, lock), "ofd_setlk": call(72, fd, 37, lock),
-              "notify": call(72, fd, 1026, 0), "inotify_init1": call(294, 0), "inotify_init": call(253),
+              "notify": call(72, fd, 1026, 0), "setlease": call(72, fd, 1024, 0), "getlease": call(72, fd, 1025),
+              "inotify_init1": call(294, 0), "inotify_init": call(253),
               "fanotify_init": call(300, 0x200, 0),
               "getfl": call(72, fd, 3) >= 0})
 pid = os.fork()
@@ -115,5 +117,5 @@ def test_the_filter_on_this_kernel():
                                 "refused (seccomp)")
     assert facts["after"] == {"keyctl": "ENOSYS", "add_key": "ENOSYS", "request_key": "ENOSYS",
                               "x32_getpid": "ENOSYS", "flock": "ENOLCK", "setlk": "ENOLCK", "ofd_setlk": "ENOLCK",
-                              "notify": "ENOLCK", "inotify_init1": "ENOSYS", "inotify_init": "ENOSYS",
+                              "notify": "ENOLCK", "setlease": "ENOLCK", "getlease": "ENOLCK", "inotify_init1": "ENOSYS", "inotify_init": "ENOSYS",
                               "fanotify_init": "ENOSYS", "getfl": True, "child": 0, "getpid": True}
