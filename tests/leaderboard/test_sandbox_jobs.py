@@ -499,6 +499,19 @@ def test_no_job_takes_a_file_lock_or_a_file_watch():
                      "getfl": True}
 
 
+def _probe_in(monkeypatch, kind: str, source: str) -> dict:
+    """:func:`lb_helpers.probe_sandbox` of ``source`` in the ``kind`` sandbox (``"root"`` or
+    ``"userns"``; skipped where this machine has no such sandbox)."""
+    monkeypatch.setenv("LRGYM_SANDBOX", "userns" if kind == "userns" else "auto")
+    sandbox.mode.cache_clear()
+    try:
+        if sandbox.mode()["kind"] != kind:
+            pytest.skip(f"no {kind} sandbox on this machine")
+        return probe_sandbox(source)
+    finally:
+        sandbox.mode.cache_clear()
+
+
 LEASE_PROBE = r'''
 import errno, fcntl, json, os
 
@@ -528,18 +541,9 @@ def test_no_job_takes_a_file_lease(monkeypatch, kind):
     other processes). ``F_SETLEASE`` and ``F_GETLEASE`` are refused like the other locks
     (``ENOLCK``, lrgym.leaderboard.seccomp). The old code: the lease was taken (userns), refused
     with ``EACCES`` by the file's owner (root's sandbox) and ``F_GETLEASE`` answered in both."""
-    from lb_helpers import probe_sandbox
-
     if platform.machine() not in SUPPORTED_MACHINES:
         pytest.skip(f"no seccomp filter written for {platform.machine()} (documented)")
-    monkeypatch.setenv("LRGYM_SANDBOX", "userns" if kind == "userns" else "auto")
-    sandbox.mode.cache_clear()
-    try:
-        if sandbox.mode()["kind"] != kind:
-            pytest.skip(f"no {kind} sandbox on this machine")
-        facts = probe_sandbox(LEASE_PROBE)
-    finally:
-        sandbox.mode.cache_clear()
+    facts = _probe_in(monkeypatch, kind, LEASE_PROBE)
     assert facts == {"setlease": "ENOLCK", "getlease": "ENOLCK"}
 
 
@@ -575,16 +579,7 @@ def test_the_sandboxs_root_is_read_only_to_a_job(monkeypatch, kind):
     where the host's standard library had been, which the host then imported; and it could chmod
     and touch the machine's device nodes bound in /dev. The root is read-only once the host has
     built it, the devices are read-only binds; a job writes only to its own /tmp."""
-    from lb_helpers import probe_sandbox
-
-    monkeypatch.setenv("LRGYM_SANDBOX", "userns" if kind == "userns" else "auto")
-    sandbox.mode.cache_clear()
-    try:
-        if sandbox.mode()["kind"] != kind:
-            pytest.skip(f"no {kind} sandbox on this machine")
-        facts = probe_sandbox(ROOT_WRITES)
-    finally:
-        sandbox.mode.cache_clear()
+    facts = _probe_in(monkeypatch, kind, ROOT_WRITES)
     assert facts["tmp"] == "done"
     assert facts["rename_dev"] in ("EROFS", "EACCES", "EPERM") and facts["rename_top"] in ("EROFS", "EACCES", "EPERM")
     assert facts["mkdir"] in ("EROFS", "EACCES", "EPERM"), facts
