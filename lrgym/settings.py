@@ -51,8 +51,9 @@ DEFAULT_REWARD_ALPHAS = (1.0, 1.0)
 MAX_COUNT = 10**9
 #: the most sub-environments of one vector env (``num_envs`` of :class:`~lrgym.vector.LRControlVectorEnv`,
 #: ``gym.make_vec``, ``make_sb3_vec_env``'s ``n_envs``): 2¹⁶ = 65,536, a thousand times the benchmarks'
-#: 64. Each sub-env costs ≈ 5 KB and 0.2 ms when the vector env is made and, at its first reset, its
-#: own built instance (≈ 3 MB on ``LRControl-v1``); ``num_envs=10**9`` (then :data:`MAX_COUNT`) ran
+#: 64. Each sub-env costs ≈ 5 KB and 0.2 ms of CPU when the vector env is made and, at its first
+#: reset, its own built instance (≈ 1.5 MB on ``LRControl-v1``, the mean of train draws 0 – 63:
+#: ``benchmarks/vector_sub_env_cost.py``); ``num_envs=10**9`` (then :data:`MAX_COUNT`) ran
 #: out of memory or ran for days before a clear error could say so.
 MAX_NUM_ENVS = 2**16
 #: the env keywords that say how a policy acts, not how hard its problem is: the ones a graded
