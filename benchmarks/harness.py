@@ -370,10 +370,11 @@ def warm_up(env_id: str, mode: str) -> None:
     instance of each kind (family, streaming or not, data set, depth) among the first 400.
 
     lrgym's vector env types a batched kernel and a ``numba.typed.List`` per kernel kind the
-    first time a kind appears in the process (≈ 1 – 4 s each, not cached on disk), and the typed
-    lists' item operations the first time a sub-env moves from one kind to another (cached
-    helpers of ``lrgym.tasks.batched``: compiled, ≈ 1.3 s on a 2.6 GHz Xeon VM, only where Numba's
-    disk cache is cold or stale after an edit of lrgym): so every sub-env is then reset onto
+    first time a kind appears in the process (not cached on disk: ≈ 2 CPU-s for all 21 kinds of
+    LRControl-v1, ``benchmarks/vector_warm_up.py``), and the typed lists' item operations the
+    first time a sub-env moves from one kind to another (cached helpers of
+    ``lrgym.tasks.batched``: compiled, ≈ 14 CPU-s for LRControl-v1's 21 kinds on a 2.6 GHz Xeon
+    VM, only where Numba's disk cache is cold or stale after an edit of lrgym): so every sub-env is then reset onto
     another kind. A short timed run that met either would measure that one-time cost instead of
     the steady rate."""
     import gymnasium as gym
