@@ -34,12 +34,23 @@ clause, or a ``with`` exit, running for the interrupt or for an exception raised
 generator the stop's unwinding leaves: ``GeneratorExit`` is then the one exception handled,
 :func:`_stop_kept`), or a finalizer (a ``__del__``, a ``weakref.finalize`` callback) run, as
 an object freed as the stop unwinds is (:func:`_in_finalizer`). So a further signal is ignored
-only while the stop is cleaned up, never while the run goes on as if none came; and code that swallows it at every turn
-is cut at every turn and the command still exits 128 + the signal's number. Code that catches it,
-leaves the ``except`` clause and cleans up afterwards, re-raising only then, is interrupted in that
-cleanup: clean up inside the ``except``/``finally`` clause. With nested blocks, the stop an inner
-block took is the outer block's too as it goes on out into it (:func:`_stop_goes_out`): a further
-signal in the outer block's cleanup is ignored, not a first stop.
+only while the stop is cleaned up, never while the run goes on as if none came. Code that
+catches it, leaves the ``except`` clause and cleans up afterwards, re-raising only then, is
+interrupted in that cleanup: clean up inside the ``except``/``finally`` clause. With nested
+blocks, the stop an inner block took is the outer block's too as it goes on out into it
+(:func:`_stop_goes_out`): a further signal in the outer block's cleanup is ignored, not a first
+stop.
+
+Code that swallows the stop at every turn (a retry loop, ``while True: try: work() except
+KeyboardInterrupt: continue``) would be cut at every turn yet run to its end, deaf to any number
+of SIGTERMs and Ctrl-Cs: the stop escalates. Each time it is found swallowed (the keeper's look, a
+further signal, the block's end) counts; the :data:`ESCALATE_AT`-th time (3) it is raised as
+:class:`StopEscalated`, a ``SystemExit(128 + the signal's number)`` that ``except
+KeyboardInterrupt`` and ``except Exception`` let through (``finally`` blocks and ``with`` exits
+still run; :func:`run_command` says "interrupted" and exits with that status as after any stop:
+catch :data:`STOP_EXCEPTIONS` to handle a stop). Found swallowed once more (an ``except
+BaseException`` at every turn), one last line on stderr names the signal and the process ends at
+once, ``os._exit(128 + its number)``, no cleanup run (:func:`_exit_now`).
 
 :func:`run_command` is a command's ``main`` under it: the "interrupted" line and the conventional
 exit status, 128 + the signal's number (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP); once
@@ -63,8 +74,8 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["STOP_SIGNALS", "Interrupted", "Stop", "defer_stop_signals", "interrupt_status", "keep_stop_handlers",
-           "run_command", "stop_signals_interrupt"]
+__all__ = ["ESCALATE_AT", "STOP_EXCEPTIONS", "STOP_SIGNALS", "Interrupted", "Stop", "StopEscalated",
+           "defer_stop_signals", "interrupt_status", "keep_stop_handlers", "run_command", "stop_signals_interrupt"]
 
 #: the signals that mean "stop": Ctrl-C, a polite kill, a closed terminal
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
@@ -108,9 +119,32 @@ class Interrupted(KeyboardInterrupt):
         self.signum = int(signum)
 
 
+class StopEscalated(SystemExit):
+    """A stop signal whose :class:`Interrupted` code in the block swallowed again and again
+    (:data:`ESCALATE_AT` times found swallowed): raised as ``SystemExit(128 + signum)`` instead,
+    which ``except KeyboardInterrupt`` and ``except Exception`` let through, so a retry loop
+    swallowing every interrupt still ends; ``finally`` blocks and ``with`` exits run as for any
+    exception. Uncaught, Python exits with its code, 128 + the signal's number."""
+
+    def __init__(self, signum: int):
+        super().__init__(128 + int(signum))
+        self.signum = int(signum)
+
+
+#: what a stop signal is raised as in a block: catch these (not ``KeyboardInterrupt`` alone) to
+#: handle a stop, as ``except STOP_EXCEPTIONS`` (a command's "interrupted" line and exit status)
+STOP_EXCEPTIONS = (KeyboardInterrupt, StopEscalated)
+
+#: the time a stop is found swallowed (:func:`_keep_stop`) at which it is raised as
+#: :class:`StopEscalated`, no longer as :class:`Interrupted`; found swallowed once more after
+#: that, the process ends at once (:func:`_exit_now`)
+ESCALATE_AT = 3
+
+
 def interrupt_status(exc: BaseException | None = None, signum: int | None = None) -> int:
     """The exit status of a command stopped by ``signum`` (else the signal of ``exc``, an
-    :class:`Interrupted`; a plain ``KeyboardInterrupt`` is SIGINT's): 128 + its number."""
+    :class:`Interrupted` or :class:`StopEscalated`; a plain ``KeyboardInterrupt`` is SIGINT's):
+    128 + its number."""
     if signum is None:
         signum = getattr(exc, "signum", signal.SIGINT)
     return 128 + int(signum)
@@ -134,8 +168,15 @@ class Stop:
         #: run in the order of their numbers, so a real SIGINT's ran first and was taken for the
         #: SIGTERM sent again, and that one then counted as a further signal
         self.in_flight: set[int] = set()
-        #: the stop was raised again after code in the block swallowed it (:func:`_keep_stop`)
+        #: the times the stop was found swallowed by code in the block and raised again
+        #: (:func:`_keep_stop`, :func:`_raised_again`)
         self.swallowed = 0
+        #: the stop is raised as :class:`StopEscalated` (found swallowed :data:`ESCALATE_AT` times)
+        self.escalated = False
+        #: the handler is raising the swallowed stop again: a signal whose handler Python runs
+        #: within it (the keeper's, sent as it saw the main thread in the handler, or a real one)
+        #: finds the stop swallowed too, and counted the one swallow twice (escalated a turn early)
+        self.raising = False
         #: put the handlers found back when the block ends; False (:func:`run_command` of an
         #: exiting command after a stop signal) ignores the stop signals to the end instead
         self.restore = True
@@ -187,16 +228,21 @@ def stop_signals_interrupt(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[
             if _DEFERRED:  # in a section that must not be cut (defer_stop_signals): raised at its end
                 _DEFERRED[-1].append(stop.signum)
                 return
-            raise Interrupted(stop.signum)
+            raise _stop_exception(stop)
         if not stop.closing and not _stop_kept(sys.exc_info()[1], frame) and not any(_DEFERRED):
             # taken, yet no exception of it is on its way out: code in the block swallowed it
             if _in_unraisable_hook(frame):  # (raised here it would be dropped: the keeper looks again)
                 return
-            if _DEFERRED:  # (in a section that must not be cut: raised at its end)
+            if _DEFERRED and not stop.escalated:  # (in a section that must not be cut: raised at its end)
                 _DEFERRED[-1].append(stop.signum)
                 return
-            stop.swallowed += 1
-            raise Interrupted(stop.signum)
+            if stop.raising:  # (run within this handler raising it: the same swallow, counted once)
+                return
+            stop.raising = True
+            try:
+                raise _raised_again(stop)  # (or the process ends: swallowed even escalated)
+            finally:
+                stop.raising = False
         if redelivered:  # the stop sent again (its raise pending, or a look for a swallowed one): no new signal
             return
         stop.again += 1
@@ -240,8 +286,7 @@ def stop_signals_interrupt(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[
             finally:
                 stop.ended = True
         if swallowed is not None:  # (chained to an exception leaving the block, if any, as its __context__)
-            stop.swallowed += 1
-            raise Interrupted(swallowed)
+            raise _raised_again(stop)
         if stop.late:  # arrived while the handlers were put back: the handler found takes it, as a moment later
             signal.raise_signal(stop.late[0])
 
@@ -261,7 +306,7 @@ def _end_block(stop: Stop, old: dict) -> None:
         if not _FOUND:  # the last block: the caller's sys.unraisablehook back too
             _put_unraisable_hook_back()
         if stop.signum is not None and not stop.late:
-            _stop_goes_out(stop.signum, old)
+            _stop_goes_out(stop, old)
         _put_back(old)
     else:  # exiting, cleaned up: ignored to the end (Python puts its own handlers back to
         # SIG_DFL while it finalizes, which takes a while); a child forked from now on still
@@ -271,15 +316,17 @@ def _end_block(stop: Stop, old: dict) -> None:
             signal.signal(sig, signal.SIG_IGN)
 
 
-def _stop_goes_out(signum: int, old: dict) -> None:
-    """A block that took a stop ends, its handlers found (``old``) about to be put back: the stop
-    goes on out (an exception of it leaves the block, or the block raises it as it ends) into the
-    enclosing block whose handler it found, if any, which has then taken it too. Before, that block
-    had taken none: a further signal in its cleanup (the ``finally`` the stop went on into) was
-    its first stop, raised there, and the cleanup was cut."""
+def _stop_goes_out(stop: Stop, old: dict) -> None:
+    """A block that took a ``stop`` ends, its handlers found (``old``) about to be put back: the
+    stop goes on out (an exception of it leaves the block, or the block raises it as it ends) into
+    the enclosing block whose handler it found, if any, which has then taken it too, with the times
+    it was found swallowed (a stop escalated stays so). Before, that block had taken none: a
+    further signal in its cleanup (the ``finally`` the stop went on into) was its first stop,
+    raised there, and the cleanup was cut."""
     for found in old.values():
         if _live_block_handler(found) and found.stop.signum is None:
-            found.stop.signum = signum
+            found.stop.signum = stop.signum
+            found.stop.swallowed, found.stop.escalated = stop.swallowed, stop.escalated
             _keep_stop(found)
             return
 
@@ -344,7 +391,7 @@ def _stop_dropped(unraisable) -> None:
     goes to the hook found."""
     exc = unraisable.exc_value
     handler = None
-    if isinstance(exc, Interrupted) and threading.current_thread() is threading.main_thread():
+    if isinstance(exc, (Interrupted, StopEscalated)) and threading.current_thread() is threading.main_thread():
         handler = signal.getsignal(exc.signum)
     if _live_block_handler(handler) and not handler.stop.closing:
         stop = handler.stop
@@ -379,14 +426,15 @@ _REDELIVERY = threading.Lock()
 
 def _stopping(exc: BaseException | None) -> bool:
     """Whether ``exc``, the exception being handled, is a stop on its way out: a
-    ``KeyboardInterrupt`` (:class:`Interrupted`), or an exception raised while handling one (its
-    ``__context__`` or ``__cause__``: ``raise SystemExit(143) from None``, click's ``Abort``)."""
+    ``KeyboardInterrupt`` (:class:`Interrupted`), a :class:`StopEscalated`, or an exception raised
+    while handling one (its ``__context__`` or ``__cause__``: ``raise SystemExit(143) from None``,
+    click's ``Abort``)."""
     seen, todo = set(), [exc]
     while todo:
         exc = todo.pop()
         if exc is None or id(exc) in seen:
             continue
-        if isinstance(exc, KeyboardInterrupt):
+        if isinstance(exc, STOP_EXCEPTIONS):
             return True
         seen.add(id(exc))
         todo += [exc.__context__, exc.__cause__]
@@ -405,6 +453,44 @@ def _stop_kept(exc: BaseException | None, frame=None) -> bool:
     that took the stop, cutting that cleanup too. A stop swallowed for real is raised again as soon
     as the generator is closed."""
     return _stopping(exc) or isinstance(exc, GeneratorExit) or _in_finalizer(frame)
+
+
+def _stop_exception(stop: Stop) -> BaseException:
+    """The exception ``stop`` is raised with now: :class:`Interrupted`, or :class:`StopEscalated`
+    once escalated (:func:`_raised_again`)."""
+    return (StopEscalated if stop.escalated else Interrupted)(stop.signum)
+
+
+def _raised_again(stop: Stop) -> BaseException:
+    """``stop`` was found swallowed by code in the block (by the handler, at the keeper's signal or
+    a real further one, or as the block ends): counted, and the exception to raise it again with.
+
+    The first ``ESCALATE_AT - 1`` times it is :class:`Interrupted` again (an ``except
+    KeyboardInterrupt`` that swallowed it once by mistake takes it the next time); the
+    :data:`ESCALATE_AT`-th time :class:`StopEscalated`, which ``except KeyboardInterrupt`` and
+    ``except Exception`` let through. Before, code swallowing it at every turn (a retry loop,
+    ``while True: try: work() except KeyboardInterrupt: continue``) was cut at every turn and ran
+    to its end: no number of SIGTERMs or Ctrl-Cs ended the process. Found swallowed once more
+    after that (an ``except BaseException`` at every turn), the process ends here
+    (:func:`_exit_now`), as SIGTERM's default action would have ended it."""
+    if stop.escalated:
+        _exit_now(stop.signum)
+    stop.swallowed += 1
+    stop.escalated = stop.swallowed >= ESCALATE_AT
+    return _stop_exception(stop)
+
+
+def _exit_now(signum: int) -> None:
+    """End the process at once with status 128 + ``signum`` (``os._exit``: no ``finally``, no
+    ``atexit``, Python's buffered output not flushed), after one line on stderr naming the signal:
+    the stop was swallowed even as :class:`StopEscalated`, so nothing else ends the run."""
+    name = signal.Signals(signum).name
+    try:
+        os.write(2, f"stopping: {name} caught and swallowed again and again (even as SystemExit) by the code "
+                    f"running; exiting at once, status {128 + signum}, without cleanup\n".encode())
+    except OSError:  # a closed terminal (SIGHUP)
+        pass
+    os._exit(128 + signum)
 
 
 #: the code of ``weakref.finalize``'s call, through which its callbacks run
@@ -449,8 +535,8 @@ def _keep_stop(handler) -> None:
       :func:`_stop_kept`): code in the block may have swallowed it (``except KeyboardInterrupt:
       pass``, a library's ``except BaseException``, a retry loop, ``contextlib.suppress``); the
       handler, which sees the main thread's exceptions exactly, raises it again if it was
-      swallowed (:attr:`Stop.swallowed`), else says nothing (the keeper looked between a raise
-      and its ``except``). Swallowed, the stop was lost: the run went on to its end, every later
+      swallowed (:attr:`Stop.swallowed`; escalating, :func:`_raised_again`), else says nothing
+      (the keeper looked between a raise and its ``except``). Swallowed, the stop was lost: the run went on to its end, every later
       stop signal ignored (a cleanup was thought to be running), so nothing but ``kill -9``
       stopped it.
 
@@ -499,6 +585,16 @@ def _leave_section(arrived: list[int]) -> None:
             return
 
 
+def _deferred_stop(signum: int) -> BaseException:
+    """The exception a stop deferred by a section is raised with as the section ends: the active
+    block's (:class:`StopEscalated` once it escalated, :func:`_stop_exception`), else
+    :class:`Interrupted`."""
+    handler = signal.getsignal(signum)
+    if _live_block_handler(handler) and handler.stop.signum == signum:
+        return _stop_exception(handler.stop)
+    return Interrupted(signum)
+
+
 @contextmanager
 def defer_stop_signals() -> Iterator[None]:
     """A section a stop signal must not cut in the middle (a process pool being set up: cut
@@ -517,7 +613,7 @@ def defer_stop_signals() -> Iterator[None]:
     except BaseException:
         _leave_section(arrived)
         if arrived and not _DEFERRED:
-            raise Interrupted(arrived[0])  # raised while handling the section's error: chained to it
+            raise _deferred_stop(arrived[0])  # raised while handling the section's error: chained to it
         if arrived:
             _DEFERRED[-1].extend(arrived)
         raise
@@ -525,7 +621,7 @@ def defer_stop_signals() -> Iterator[None]:
     if arrived and _DEFERRED:
         _DEFERRED[-1].extend(arrived)
     elif arrived:
-        raise Interrupted(arrived[0])
+        raise _deferred_stop(arrived[0])
 
 
 @contextmanager
@@ -545,7 +641,8 @@ def keep_stop_handlers() -> Iterator[None]:
 def run_command(main: Callable[[], object], name: str = "", exiting: bool = False) -> object:
     """``main()`` under :func:`stop_signals_interrupt`; its value is returned (for
     ``sys.exit``). Stopped by a signal, the command exits with :func:`interrupt_status`: a
-    ``KeyboardInterrupt`` it let through is said in one line on stderr, and its own exit (the
+    ``KeyboardInterrupt`` (or :class:`StopEscalated`) it let through is said in one line on
+    stderr, and its own exit (the
     ``lrgym`` CLI's "interrupted" line, click's "Aborted!") or an ``OSError`` (writing to a
     terminal closed by SIGHUP) is given that status too (a ``SystemExit``).
 
@@ -558,7 +655,7 @@ def run_command(main: Callable[[], object], name: str = "", exiting: bool = Fals
         with stop_signals_interrupt() as stop:
             try:
                 return main()
-            except KeyboardInterrupt as exc:
+            except STOP_EXCEPTIONS as exc:  # (StopEscalated, a SystemExit: before the clause below)
                 stop.restore = not exiting
                 raise SystemExit(_interrupted(name, stop.status or interrupt_status(exc))) from None
             except (SystemExit, OSError):
@@ -566,7 +663,7 @@ def run_command(main: Callable[[], object], name: str = "", exiting: bool = Fals
                     raise
                 stop.restore = not exiting
                 raise SystemExit(stop.status) from None
-    except Interrupted as exc:  # landed as the block ended, main() done (its handlers are back): a stop all the same
+    except (Interrupted, StopEscalated) as exc:  # landed as the block ended, main() done (handlers back): a stop
         raise SystemExit(_interrupted(name, interrupt_status(exc))) from None
 
 

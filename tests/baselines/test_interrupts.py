@@ -998,3 +998,147 @@ def test_a_finalizer_run_as_the_stop_unwinds_cleans_up_uncut(finalizer):
     assert out.returncode == 143, (out.stdout, out.stderr)
     assert out.stdout == cleanups, out.stderr
     assert out.stderr == "cmd: interrupted (SIGTERM)\n"
+
+
+#: ``main`` of the escalation tests: a retry loop of up to 20 s that swallows the stop at every turn
+#: with ``except {caught}``, inside a ``try`` whose ``finally`` cleans up
+_SWALLOWED_AT_EVERY_TURN = """
+    import os, signal, sys, threading, time
+    from lrgym.baselines import interrupts
+    from lrgym.baselines.interrupts import run_command
+
+    swallowed = []
+
+    def main():
+        threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        try:
+            for _ in range(2000):  # 20 s
+                try:
+                    time.sleep(0.01)
+                except {caught} as exc:
+                    swallowed.append(type(exc).__name__)
+                    continue
+            print("the loop ran to its end", flush=True)
+        finally:
+            print("cleanup:", len(swallowed), "swallowed", sorted(set(swallowed)), "escalate at",
+                  getattr(interrupts, "ESCALATE_AT", None), flush=True)
+        return 0
+
+    sys.exit(run_command(main, "cmd", exiting=True))
+"""
+
+
+def test_a_stop_swallowed_at_every_turn_ends_the_command_with_its_status():
+    """A retry loop swallowing ``KeyboardInterrupt`` at every turn was cut at every turn (the stop
+    raised again) and ran to its end: one SIGTERM, or any number, never ended it. Now the stop
+    found swallowed for the ``ESCALATE_AT``-th time is raised as ``StopEscalated``, a
+    ``SystemExit(143)`` the loop lets through: the ``finally`` runs (the loop saw the first
+    interrupt and the ``ESCALATE_AT - 1`` raised again, each an ``Interrupted``), and the command
+    says it was interrupted and exits 143, as after any stop."""
+    out = _python(_SWALLOWED_AT_EVERY_TURN.format(caught="KeyboardInterrupt"))
+    assert "the loop ran to its end" not in out.stdout, out.stdout  # the old code (then 143 as the block ended)
+    assert out.returncode == 143, (out.stdout, out.stderr)
+    escalate_at = int(out.stdout.rsplit(" ", 1)[-1])
+    assert out.stdout == f"cleanup: {escalate_at} swallowed ['Interrupted'] escalate at {escalate_at}\n", out.stderr
+    assert out.stderr == "cmd: interrupted (SIGTERM)\n"
+
+
+def test_a_stop_swallowed_even_as_systemexit_ends_the_process_at_once():
+    """A retry loop swallowing ``BaseException`` at every turn swallows ``StopEscalated`` too:
+    found swallowed once more, the process ends at once (``os._exit``: the ``finally`` does not
+    run) with status 143 and a last line on stderr naming the signal. The old code: the loop ran to
+    its end."""
+    out = _python(_SWALLOWED_AT_EVERY_TURN.format(caught="BaseException"))
+    assert out.returncode == 143, (out.stdout, out.stderr)
+    assert out.stdout == ""
+    assert out.stderr.splitlines()[-1].startswith("stopping: SIGTERM caught and swallowed again and again"), out.stderr
+    assert out.stderr.count("\n") == 1, out.stderr
+
+
+@pytest.mark.parametrize("landing", ["", "a signal landing as the handler raises it again"])
+def test_a_stop_swallowed_fewer_times_than_escalate_at_stays_a_keyboard_interrupt(landing):
+    """Below ``ESCALATE_AT`` nothing changes: a loop that swallows the first ``ESCALATE_AT - 1``
+    interrupts and takes the next one as a stop (its ``except KeyboardInterrupt`` cleans up and
+    re-raises) gets an ``Interrupted`` each time, and the command ends as after a single stop: its
+    cleanup finishes, a further signal during it is ignored (said once), 143 and the line.
+
+    Python runs a signal's handler within another's: a signal (the keeper's, sent as it sees the
+    main thread in the handler, or a real one) landing while the handler raises the swallowed stop
+    again found it swallowed too, and one swallow counted twice (the loop got ``StopEscalated`` a
+    turn early). Here a SIGTERM is sent from inside the handler as it raises it the first time."""
+    out = _python(f"""
+        import os, signal, sys, threading, time
+        from lrgym.baselines import interrupts
+        from lrgym.baselines.interrupts import ESCALATE_AT, run_command
+
+        landed = []
+        raised_with = interrupts._stop_exception
+
+        def with_a_signal_landing(stop):  # (called by the handler as it raises a swallowed stop again)
+            if stop.swallowed == 1 and not landed:
+                landed.append(1)
+                os.kill(os.getpid(), signal.SIGTERM)  # its handler runs here, in this one
+                sum(range(100))
+            return raised_with(stop)
+
+        if {landing!r}:
+            interrupts._stop_exception = with_a_signal_landing
+
+        def main():
+            threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGTERM)).start()
+            seen = []
+            for _ in range(2000):  # 20 s
+                try:
+                    time.sleep(0.01)
+                except KeyboardInterrupt as exc:
+                    seen.append(type(exc).__name__)
+                    if len(seen) < ESCALATE_AT:
+                        continue
+                    os.kill(os.getpid(), signal.SIGTERM)  # during the cleanup: ignored
+                    for _ in range(50):  # the handler runs between bytecodes: give it many
+                        time.sleep(0.001)
+                    print("cleanup finished:", seen == ["Interrupted"] * ESCALATE_AT, flush=True)
+                    raise
+            print("the loop ran to its end", flush=True)
+            return 0
+
+        sys.exit(run_command(main, "cmd", exiting=True))
+    """)
+    assert "Traceback" not in out.stderr, out.stderr
+    assert out.returncode == 143, (out.stdout, out.stderr)
+    assert out.stdout == "cleanup finished: True\n"
+    assert out.stderr.count("further stop signals are ignored") == 1, out.stderr
+    assert out.stderr.endswith("cmd: interrupted (SIGTERM)\n"), out.stderr
+
+
+def test_a_stop_escalated_in_an_inner_block_stays_escalated_in_the_outer_one():
+    """The ``StopEscalated`` out of an inner block goes on into the outer one (run_command's) as
+    its stop, escalated: swallowed there (``except SystemExit``), it ends the process at once as in
+    one block, not raised as a first ``Interrupted`` again (the outer block's count started at 0)."""
+    out = _python("""
+        import os, signal, sys, threading, time
+        from lrgym.baselines.interrupts import run_command, stop_signals_interrupt
+
+        def main():
+            threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGTERM)).start()
+            try:
+                with stop_signals_interrupt():
+                    for _ in range(2000):  # 20 s, swallowing the interrupt at every turn
+                        try:
+                            time.sleep(0.01)
+                        except KeyboardInterrupt:
+                            continue
+            except SystemExit as exc:  # the StopEscalated out of the inner block, swallowed
+                print("swallowed", type(exc).__name__, flush=True)
+            try:
+                time.sleep(20)
+                print("went on", flush=True)
+            except KeyboardInterrupt:
+                print("interrupted again", flush=True)
+            return 0
+
+        sys.exit(run_command(main, "cmd", exiting=True))
+    """)
+    assert out.returncode == 143, (out.stdout, out.stderr)
+    assert out.stdout == "swallowed StopEscalated\n", out.stderr
+    assert out.stderr.splitlines()[-1].startswith("stopping: SIGTERM caught and swallowed again and again"), out.stderr
