@@ -63,6 +63,7 @@ from lrgym.baselines.controller import (INPUT_GROUPS, SUBMISSION_CLASS, Controll
                                         submission_source)
 from lrgym.baselines.controller_ablation import ABLATIONS, ablation_source
 from lrgym.baselines.controller_checkpoint import MARK, ESState, read_checkpoint, resume_problem, write_checkpoint
+from lrgym.baselines.interrupts import STOP_EXCEPTIONS
 from lrgym.baselines.outputs import (SHIPPED_WEIGHTS, add_output_arguments, companion_problem, output_path,
                                      replace_file, replace_files, runs_dir, status, with_suffix_added)
 from lrgym.baselines.score import floored, score
@@ -791,7 +792,7 @@ def main(argv=None) -> int:
     t0, c0 = time.time(), time.process_time()
     try:
         net, info = train(cfg, args.seed, checkpoint=checkpoint, resume=resume, stop_after=args.stop_after)
-    except KeyboardInterrupt:
+    except STOP_EXCEPTIONS:  # (a stop swallowed by code in the run again and again comes as StopEscalated)
         if checkpoint.exists():
             print(f"interrupted; the checkpoint of the last finished generation is {checkpoint}: go on with\n"
                   f"  {resume_command(args)}", file=sys.stderr, flush=True)

@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.text import Text
 
 from lrgym.baselines.backend import RayCannotRun
-from lrgym.baselines.interrupts import interrupt_status, run_command
+from lrgym.baselines.interrupts import STOP_EXCEPTIONS, interrupt_status, run_command
 from lrgym.baselines.node_check import NodeMismatch
 from lrgym.baselines.outputs import check_can_write, check_outside_package, write_output
 from lrgym.baselines.shell_words import shell_option
@@ -468,7 +468,7 @@ def _run(specs, suite, db, workers, description, refs_dir=None, backend=None, pr
         except StoreUnwritableError as exc:  # a full disk before the run: the waiting results stay in their side files
             err.print(Text(f"error: {clean(str(exc))}; nothing was run"))
             raise typer.Exit(1) from None
-        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP under main(): the pool has cleaned up
+        except STOP_EXCEPTIONS as exc:  # Ctrl-C, or SIGTERM / SIGHUP under main() (escalated too): the pool cleaned up
             with contextlib.suppress(OSError):  # a terminal closed (SIGHUP)
                 err.print(Text(f"interrupted: {store.entries_added} finished entries are saved in {store.path}"))
             raise typer.Exit(interrupt_status(exc)) from None

@@ -229,6 +229,32 @@ def test_a_resume_from_a_checkpoint_path_that_would_not_go_on_is_refused_naming_
     assert {p.name: p.read_bytes() for p in tmp_path.glob("[cd].*")} == files
 
 
+@pytest.mark.parametrize("stop", ["KeyboardInterrupt", "StopEscalated"])
+def test_a_stopped_run_names_its_checkpoint_and_the_command_to_go_on(tmp_path, monkeypatch, capsys, stop):
+    """A run stopped during training says where its checkpoint is and how to go on, and lets the
+    stop through: for Ctrl-C's ``KeyboardInterrupt`` and for a stop that code in the run swallowed
+    again and again, raised as ``StopEscalated`` (a ``SystemExit``, which an ``except
+    KeyboardInterrupt`` let through without the line)."""
+    import signal
+
+    from lrgym.baselines import interrupts
+
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path))
+    raised = KeyboardInterrupt() if stop == "KeyboardInterrupt" else interrupts.StopEscalated(signal.SIGTERM)
+
+    def stopped(cfg, seed, *, checkpoint, **kwargs):  # a generation's checkpoint written, then the stop
+        checkpoint.write_bytes(b"a generation's state")
+        raise raised
+
+    monkeypatch.setattr(tc, "train", stopped)
+    with pytest.raises(type(raised)) as exc:
+        _run(tmp_path)
+    assert exc.value is raised
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"interrupted; the checkpoint of the last finished generation is {tmp_path / 'c.checkpoint.npz'}" in err
+    assert "--resume" in err
+
+
 def test_a_run_stopped_after_its_last_generation_but_before_its_weights_is_not_replaced_unasked(
         tmp_path, monkeypatch, capsys):
     """Its checkpoint holds every generation but is not marked finished: a new run is refused, and

@@ -312,18 +312,21 @@ def test_outputs_refuse_every_shipped_file_and_only_those(tmp_path, monkeypatch)
     assert not Path(db).exists() and not (tmp_path / "leaderboard.html").exists()
 
 
-def test_the_interrupted_line_counts_an_entry_stored_just_before_the_signal(tmp_path, monkeypatch):
+@pytest.mark.parametrize("stop", ["Interrupted", "StopEscalated"])
+def test_the_interrupted_line_counts_an_entry_stored_just_before_the_signal(tmp_path, monkeypatch, stop):
     """A stop signal that lands right after an entry's commit (it waits for the commit and the
     removal of its side file, then is raised before the outcome is reported): the "interrupted"
     line still counts that entry, as the store holds it (it counted the reported outcomes, and
-    said 0 here)."""
+    said 0 here). So does a stop that code in the run swallowed again and again, raised as
+    ``StopEscalated`` (a ``SystemExit``, which an ``except KeyboardInterrupt`` let through: no line)."""
     import signal
+
+    from lrgym.baselines import interrupts
 
     import lrgym.leaderboard.references as refs_module
     import lrgym.leaderboard.runner as runner_module
     from lb_helpers import synthetic_entry, synthetic_runs, tiny_suite
 
-    from lrgym.baselines.interrupts import Interrupted
     from lrgym.leaderboard.store import ResultStore
 
     suite = tiny_suite()
@@ -333,7 +336,7 @@ def test_the_interrupted_line_counts_an_entry_stored_just_before_the_signal(tmp_
 
     def stored_then_stopped(specs, suite_, *, store, on_outcome, **kwargs):
         store.add_entry_durably(synthetic_entry(suite, "fixed"), synthetic_runs(suite, [[1.0] * len(suite.tasks())] * len(suite.seeds)))
-        raise Interrupted(signal.SIGTERM)  # as defer_stop_signals raises it: before on_outcome
+        raise getattr(interrupts, stop)(signal.SIGTERM)  # as defer_stop_signals raises it: before on_outcome
 
     monkeypatch.setattr(refs_module, "load_references", lambda *a, **k: FakeReferences())
     monkeypatch.setattr(runner_module, "run_suite", stored_then_stopped)
