@@ -319,16 +319,17 @@ def _end_block(stop: Stop, old: dict) -> None:
 def _stop_goes_out(stop: Stop, old: dict) -> None:
     """A block that took a ``stop`` ends, its handlers found (``old``) about to be put back: the
     stop goes on out (an exception of it leaves the block, or the block raises it as it ends) into
-    the enclosing block whose handler it found, if any, which has then taken it too, with the times
-    it was found swallowed (a stop escalated stays so). Before, that block had taken none: a
-    further signal in its cleanup (the ``finally`` the stop went on into) was its first stop,
-    raised there, and the cleanup was cut."""
-    for found in old.values():
-        if _live_block_handler(found) and found.stop.signum is None:
-            found.stop.signum = stop.signum
-            found.stop.swallowed, found.stop.escalated = stop.swallowed, stop.escalated
-            _keep_stop(found)
-            return
+    the enclosing block whose handler it found for that signal, if any, which has then taken it
+    too, with the times it was found swallowed (a stop escalated stays so). Before, that block had
+    taken none: a further signal in its cleanup (the ``finally`` the stop went on into) was its
+    first stop, raised there, and the cleanup was cut. An enclosing block that does not handle
+    that signal (``stop_signals_interrupt((signal.SIGINT,))`` around a block stopped by SIGTERM)
+    takes nothing: the stop is not its own (it raised it again at its end)."""
+    found = old.get(stop.signum)
+    if _live_block_handler(found) and found.stop.signum is None:
+        found.stop.signum = stop.signum
+        found.stop.swallowed, found.stop.escalated = stop.swallowed, stop.escalated
+        _keep_stop(found)
 
 
 def _ended_block_handler(handler) -> bool:

@@ -944,6 +944,37 @@ def test_a_second_signal_in_an_outer_blocks_cleanup_is_ignored():
     """)
 
 
+def test_an_outer_block_takes_no_stop_of_a_signal_it_does_not_handle():
+    """The stop an inner block took goes on out into the outer block only where the outer one
+    handles that signal: an outer block for SIGINT alone around one stopped by SIGTERM took the
+    SIGTERM stop as its own (its handler was found for SIGINT), so, the inner stop caught and the
+    run going on, the outer block raised ``Interrupted(SIGTERM)`` at its end, and a SIGINT in it
+    was no first stop (fixed after review, 2026-12-06). Reference: the same outer block without
+    the inner stop, which a SIGINT stops with ``Interrupted(SIGINT)``."""
+    out = _python("""
+        import os, signal
+        from lrgym.baselines.interrupts import Interrupted, stop_signals_interrupt
+
+        for inner_stop in (False, True):
+            try:
+                with stop_signals_interrupt((signal.SIGINT,)) as outer:  # SIGINT alone
+                    if inner_stop:
+                        try:
+                            with stop_signals_interrupt():  # SIGINT, SIGTERM, SIGHUP
+                                os.kill(os.getpid(), signal.SIGTERM)
+                        except Interrupted as exc:
+                            print("inner", signal.Signals(exc.signum).name, flush=True)
+                    print("outer", outer.signum, flush=True)
+                    os.kill(os.getpid(), signal.SIGINT)
+                    print("not stopped", flush=True)
+            except Interrupted as exc:
+                print("outer stopped by", signal.Signals(exc.signum).name, flush=True)
+    """)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == ("outer None\nouter stopped by SIGINT\n"
+                          "inner SIGTERM\nouter None\nouter stopped by SIGINT\n"), out.stderr
+
+
 @pytest.mark.parametrize("finalizer", ["__del__", "weakref.finalize"])
 def test_a_finalizer_run_as_the_stop_unwinds_cleans_up_uncut(finalizer):
     """An object freed as the stop unwinds (here a temporary on the stack of the frame the stop
