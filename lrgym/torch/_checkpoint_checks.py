@@ -198,25 +198,29 @@ def check_shared_memory(loads: list) -> None:
     their saved values differ there (the saved policy had them apart) one of them would read back
     otherwise than saved, in silence, as torch's own ``load_state_dict`` into two overlapping
     buffers does. A ``RestoreError`` naming both places instead; saved from views of one storage
-    as well (values agreeing where they share), they load. The writes are made on a probe of the
-    shared bytes (on the CPU, in new memory): the live tensors are not touched."""
-    by_storage: dict = {}
+    as well (values agreeing where they share), they load. Memory is compared by its addresses on
+    each device, not by storage: two storages may hold the same memory (``torch.from_numpy`` of
+    two overlapping NumPy views, ``torch.frombuffer``), whose tensors load the same way. The
+    writes are made on a probe of the shared bytes (on the CPU, in new memory): the live tensors
+    are not touched."""
+    by_device: dict = {}
     for live, saved, where in loads:
         span = _byte_span(live)
         if span is not None:
-            by_storage.setdefault((live.device, live.untyped_storage().data_ptr()), []).append((span, live, saved, where))
-    for group in by_storage.values():
+            by_device.setdefault(live.device, []).append((span, live, saved, where))
+    for group in by_device.values():
         for cluster in _overlapping(group):
             _check_cluster(cluster)
 
 
 def _byte_span(tensor: torch.Tensor) -> tuple[int, int] | None:
-    """The bytes ``[start, end)`` of its storage a strided tensor's elements lie in (None: no
-    elements, or no memory of its own to compare: another layout, a meta tensor)."""
+    """The addresses ``[start, end)`` of the bytes a strided tensor's elements lie in, on its
+    device (None: no elements, or no memory of its own to compare: another layout, a meta
+    tensor)."""
     if tensor.layout != torch.strided or tensor.numel() == 0 or tensor.device.type == "meta":
         return None
     size = tensor.element_size()
-    start = tensor.storage_offset() * size
+    start = tensor.untyped_storage().data_ptr() + tensor.storage_offset() * size
     return start, start + (1 + sum((n - 1) * abs(step) for n, step in zip(tensor.shape, tensor.stride()))) * size
 
 
@@ -235,11 +239,13 @@ def _overlapping(group: list) -> list[list]:
 
 
 def _check_cluster(cluster: list) -> None:
-    """:func:`check_shared_memory` of the live tensors of one storage whose bytes overlap."""
-    base = min(span[0] for span, *_ in cluster) // 16 * 16  # (a multiple of every element size)
+    """:func:`check_shared_memory` of the live tensors of one device whose bytes overlap."""
+    base = min(span[0] for span, *_ in cluster) // 64 * 64  # (a multiple of every element size)
     probe = torch.empty(max(span[1] for span, *_ in cluster) - base, dtype=torch.uint8)
     written = []
     for (start, end), live, saved, where in cluster:
+        if (start - base) % live.element_size():  # memory not aligned to its elements (a NumPy array's
+            continue  # view of bytes at an odd address): no typed view of the probe lies there; not judged
         view = torch.empty(0, dtype=live.dtype).set_(probe.untyped_storage(), (start - base) // live.element_size(),
                                                      live.shape, live.stride())
         expected = saved.detach().to(device="cpu", dtype=live.dtype)

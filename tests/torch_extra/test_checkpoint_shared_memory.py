@@ -69,6 +69,42 @@ def test_overlapping_live_tensors_saved_apart_are_refused_naming_both(cls, first
     assert apart.a.tolist() == [1.0] * 4 and apart.b.tolist() == [2.0] * 2
 
 
+class NumpyViews:
+    """Two tensors of one NumPy array's memory, each ``torch.from_numpy`` of a view: two storages
+    (their own data pointers), the same bytes."""
+
+    def __init__(self, view: bool):
+        import numpy as np
+
+        memory = np.zeros(4, dtype=np.float32)
+        self.a = torch.from_numpy(memory)
+        self.b = torch.from_numpy(memory[1:3] if view else np.zeros(2, dtype=np.float32))
+
+
+def test_overlapping_live_tensors_of_two_storages_are_refused_too():
+    """Memory is compared by address, not by storage: tensors made from overlapping NumPy views
+    are two storages over the same bytes, and the check that grouped tensors by storage let them
+    load as torch's load_state_dict does (``a`` read back [1, 2, 2, 1], saved [1, 1, 1, 1]; a
+    review, 2026-12-06). Refused as views of one storage are; built as the saved one was, they
+    load; saved from such views (values agreeing), they load in place."""
+    saved = _saved_apart(NumpyViews)
+    stored = weights_only_round_trip(to_checkpoint(saved, "policy"))
+    live = NumpyViews(view=True)
+    assert live.a.untyped_storage().data_ptr() != live.b.untyped_storage().data_ptr()  # (two storages)
+    with pytest.raises(RestoreError, match=r"cannot restore policy\.b: its live tensor shares memory with the one "
+                                           r"at policy\.a .* where the saved values differ"):
+        from_checkpoint(stored, live, "policy")
+    assert live.a.tolist() == [0.0] * 4  # nothing loaded
+    apart = NumpyViews(view=False)
+    from_checkpoint(stored, apart, "policy")
+    assert apart.a.tolist() == [1.0] * 4 and apart.b.tolist() == [2.0] * 2
+    same = NumpyViews(view=True)
+    same.a[:] = torch.arange(4.0)
+    in_place = NumpyViews(view=True)
+    from_checkpoint(weights_only_round_trip(to_checkpoint(same, "policy")), in_place, "policy")
+    assert in_place.a.tolist() == [0.0, 1.0, 2.0, 3.0] and in_place.b.tolist() == [1.0, 2.0]
+
+
 def test_a_policy_tensor_viewing_its_net_parameter_saved_apart_is_refused():
     """The overlap is found across a module's parameters and the policy's own tensors too."""
     class Policy:
