@@ -70,7 +70,7 @@ def test_a_group_whose_makers_pid_was_reused_is_swept_and_no_live_makers_group()
         for name in folders:
             for folder in folders[name]:
                 os.mkdir(folder)
-        assert sandbox_cgroup.sweep_stale_cgroups() >= len(parents) * len(reused + ended)
+        sandbox_cgroup.sweep_stale_cgroups()  # its count is not asserted: another process's sweep may take some first
         assert [name for name in reused + ended if any(map(os.path.exists, folders[name]))] == []
         assert [name for name in live if not all(map(os.path.isdir, folders[name]))] == []
     finally:
@@ -114,7 +114,7 @@ def test_the_groups_of_a_grader_killed_in_another_cgroup_are_swept_and_no_others
         for folder in others + stale + kept:
             os.mkdir(folder)
             made.append(folder)
-        assert sandbox_cgroup.sweep_stale_cgroups(parents) >= len(stale)
+        sandbox_cgroup.sweep_stale_cgroups(parents)  # its count is not asserted: another process's sweep may take some first
         assert [f for f in stale if os.path.exists(f)] == []
         assert [f for f in kept + others if not os.path.isdir(f)] == []
     finally:

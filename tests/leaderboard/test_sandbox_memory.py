@@ -142,7 +142,7 @@ def test_the_groups_of_dead_sandboxes_are_swept():
     for folder in stale + mine:
         os.mkdir(folder)
     try:
-        assert sweep_stale_cgroups() >= len(stale)
+        sweep_stale_cgroups()  # its count is not asserted: another process's sweep may take some first
         assert not any(os.path.exists(f) for f in stale)
         assert all(os.path.isdir(f) for f in mine)
     finally:
