@@ -19,7 +19,8 @@ Outputs (``runs/`` unless ``--out PATH`` or ``--ship``: :mod:`lrgym.baselines.ou
 ``.py`` (a self-contained submission: ``lrgym leaderboard submit runs/rllib_ppo_mixed.py:RLlibPolicy``;
 grading needs NumPy only, no Ray or torch), ``.json`` (config, steps, time) and ``.ckpt/`` (RLlib's
 checkpoint, written every ``--checkpoint-every`` iterations and at the end; ``--resume`` it to go on
-training up to ``--steps`` in all).
+training up to ``--steps`` in all). Nothing in ``~/ray_results``: RLlib's ``logdir``, where it writes
+nothing, is a temp folder removed when the run ends (:mod:`lrgym.baselines.rllib_logdir`).
 
 A resumed run is the checkpoint's run going on: its algorithm, family, env keywords, runners,
 seed and training settings are read from the checkpoint before anything starts
@@ -680,16 +681,19 @@ def train(config: RLlibConfig, log=outputs.status, wrote=print) -> MLPPolicy | N
     already has ``total_timesteps`` steps or more trains nothing, writes nothing
     and returns None. What is refused before training (anything that would fail, or wait for
     ever, later) is a :class:`ConfigError`. RLlib's notices (:data:`~lrgym.baselines.ray_logs.RLLIB_NOTICES`)
-    are not said while it runs, unless ``config.verbose`` or ``$LRGYM_RAY_LOGS=all``."""
+    are not said while it runs, unless ``config.verbose`` or ``$LRGYM_RAY_LOGS=all``. The algorithm's
+    ``logdir``, where RLlib writes nothing, is a temp folder removed at the end, not a new
+    ``~/ray_results/<date-time><random>`` (:func:`~lrgym.baselines.rllib_logdir.logdirs_in_temp`)."""
     from lrgym.baselines.backend import import_ray
     from lrgym.baselines.ray_logs import RLLIB_NOTICES, notices_dropped, ray_logs_shown
+    from lrgym.baselines.rllib_logdir import logdirs_in_temp
 
     try:
         import_ray()
         shown = ray_logs_shown(config.verbose)
     except (ImportError, ValueError) as exc:
         raise ConfigError(str(exc)) from None
-    with notices_dropped(RLLIB_NOTICES, shown):
+    with notices_dropped(RLLIB_NOTICES, shown), logdirs_in_temp():
         return _train(config, log, wrote)
 
 

@@ -107,29 +107,34 @@ def _rllib(steps: int, env) -> dict:
     import ray
     from ray.rllib.algorithms.ppo import PPOConfig
 
+    from lrgym.baselines.rllib_logdir import logdirs_in_temp
+
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        config = (
-            PPOConfig()
-            .environment(env, env_config={"family": "mixed"} if not isinstance(env, str) else {})
-            .env_runners(num_env_runners=1, num_envs_per_env_runner=2, rollout_fragment_length=256)
-            .training(train_batch_size_per_learner=512, minibatch_size=256, num_epochs=2)
-        )
-        algo = config.build_algo()
-        start, sampled = time.perf_counter(), 0
-        for _ in range(100):
-            result = algo.train()
-            # an iteration whose env runner returned nothing within RLlib's sample timeout (a cold
-            # Numba cache on a busy machine) has no env-runner metrics yet: keep training
-            sampled = int((result.get("env_runners") or {}).get("num_env_steps_sampled_lifetime", sampled))
-            if sampled >= steps:
-                break
-        if sampled < steps:
-            raise RuntimeError(f"only {sampled} env steps sampled in 100 iterations")
-        seconds = time.perf_counter() - start
-        algo.stop()
-    finally:
-        ray.shutdown()
+    # the algorithm's logdir in a temp folder, removed after: RLlib's default made an empty
+    # ~/ray_results/<date-time><random> folder at every run
+    with logdirs_in_temp():
+        try:
+            config = (
+                PPOConfig()
+                .environment(env, env_config={"family": "mixed"} if not isinstance(env, str) else {})
+                .env_runners(num_env_runners=1, num_envs_per_env_runner=2, rollout_fragment_length=256)
+                .training(train_batch_size_per_learner=512, minibatch_size=256, num_epochs=2)
+            )
+            algo = config.build_algo()
+            start, sampled = time.perf_counter(), 0
+            for _ in range(100):
+                result = algo.train()
+                # an iteration whose env runner returned nothing within RLlib's sample timeout (a cold
+                # Numba cache on a busy machine) has no env-runner metrics yet: keep training
+                sampled = int((result.get("env_runners") or {}).get("num_env_steps_sampled_lifetime", sampled))
+                if sampled >= steps:
+                    break
+            if sampled < steps:
+                raise RuntimeError(f"only {sampled} env steps sampled in 100 iterations")
+            seconds = time.perf_counter() - start
+            algo.stop()
+        finally:
+            ray.shutdown()
     return {"steps": sampled, "seconds": seconds}
 
 
