@@ -78,20 +78,22 @@ def test_the_recipes_evaluation_runner_takes_each_instance_once_the_same_episode
 @pytest.mark.slow
 def test_the_readme_recipe_evaluates_each_instance_once_the_same_episodes_every_round():
     from lrgym.baselines.backend import connect
+    from lrgym.baselines.rllib_logdir import logdirs_in_temp
 
     config = recipe_config(on_episode_end=record_evaluation_episode)
     ray = connect(None)  # a Ray instance of this test's own, ended below
     ENDED.clear()
     try:
-        algo = config.build_algo()
-        try:
-            rounds = []
-            for _ in range(2):
-                algo.evaluate()
-                rounds.append(list(ENDED))
-                ENDED.clear()
-        finally:
-            algo.stop()
+        with logdirs_in_temp():  # not a new ~/ray_results/<date-time><random>
+            algo = config.build_algo()
+            try:
+                rounds = []
+                for _ in range(2):
+                    algo.evaluate()
+                    rounds.append(list(ENDED))
+                    ENDED.clear()
+            finally:
+                algo.stop()
     finally:
         ray.shutdown()
     check_rounds(rounds)

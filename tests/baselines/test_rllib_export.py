@@ -30,6 +30,7 @@ def checkpoint(tmp_path_factory):
     from ray.rllib.algorithms.ppo import PPOConfig
 
     from lrgym.baselines.backend import connect
+    from lrgym.baselines.rllib_logdir import logdirs_in_temp
 
     ray = connect(None)  # a Ray instance of this test's own (an empty working_dir), ended below
     folder = tmp_path_factory.mktemp("rllib") / "ckpt"
@@ -38,12 +39,15 @@ def checkpoint(tmp_path_factory):
               .training(train_batch_size_per_learner=64, minibatch_size=32, num_epochs=1)
               .rl_module(model_config={"fcnet_hiddens": [16, 16]})
               .debugging(seed=0))
-    algo = config.build_algo()
     try:
-        algo.train()
-        algo.save_to_path(str(folder))
+        with logdirs_in_temp():  # not a new ~/ray_results/<date-time><random>
+            algo = config.build_algo()
+            try:
+                algo.train()
+                algo.save_to_path(str(folder))
+            finally:
+                algo.stop()
     finally:
-        algo.stop()
         ray.shutdown()
     return folder
 

@@ -618,18 +618,20 @@ def test_rllib_env_runners_start_their_instance_cycles_apart(cluster):
     starts at (k − 1)·2 + i, as sub-env (k − 1)·2 + i of one vector env of all four would."""
     from ray.tune.registry import register_env
 
+    from lrgym.baselines.rllib_logdir import logdirs_in_temp
     from lrgym.baselines.train_rllib import ENV_NAME, RLlibConfig, algo_config, make_env
 
     register_env(ENV_NAME, make_env)
     config = RLlibConfig(algo="ppo", family="linreg", env_runners=2, envs_per_runner=2, train_batch_size=64,
                          total_timesteps=64, env_kwargs={"horizon": 4, "instances": [0, 1, 2, 3, 4],
                                                          "instance_order": "cycle"}, progress=False)
-    algo = algo_config(config).build_algo()
-    try:
-        starts = dict(algo.env_runner_group.foreach_env_runner(
-            lambda r: (r.worker_index, list(r.env.unwrapped.call("cycle_position"))), local_env_runner=False))
-    finally:
-        algo.stop()
+    with logdirs_in_temp():  # not a new ~/ray_results/<date-time><random>
+        algo = algo_config(config).build_algo()
+        try:
+            starts = dict(algo.env_runner_group.foreach_env_runner(
+                lambda r: (r.worker_index, list(r.env.unwrapped.call("cycle_position"))), local_env_runner=False))
+        finally:
+            algo.stop()
     assert starts == {1: [0, 1], 2: [2, 3]}
 
 
@@ -643,16 +645,18 @@ def test_a_checkpoint_from_before_spread_cycles_resumes_with_its_runners_cycles_
 
     from lrgym.baselines import train_rllib
     from lrgym.baselines.node_check import NodeMismatch
+    from lrgym.baselines.rllib_logdir import logdirs_in_temp
     from lrgym.baselines.train_rllib import ENV_NAME, RLlibConfig, algo_config, make_env, train
 
     register_env(ENV_NAME, make_env)
     cycle = {"horizon": 4, "instances": [0, 1, 2, 3, 4], "instance_order": "cycle"}
-    old = algo_config(RLlibConfig(algo="ppo", family="linreg", env_runners=2, envs_per_runner=2, train_batch_size=64,
-                                  env_kwargs=cycle)).callbacks(on_environment_created=None).build_algo()
-    try:
-        old.save_to_path(str(tmp_path / "ppo.ckpt"))
-    finally:
-        old.stop()
+    with logdirs_in_temp():  # not a new ~/ray_results/<date-time><random>
+        old = algo_config(RLlibConfig(algo="ppo", family="linreg", env_runners=2, envs_per_runner=2,
+                                      train_batch_size=64, env_kwargs=cycle)).callbacks(on_environment_created=None).build_algo()
+        try:
+            old.save_to_path(str(tmp_path / "ppo.ckpt"))
+        finally:
+            old.stop()
     starts = {}
 
     def first_seen(algo):
