@@ -49,8 +49,17 @@ def _width(stream) -> int | None:
     return None if stream.isatty() or os.environ.get("COLUMNS") else 200
 
 
-console = Console(width=_width(sys.stdout))
-err = Console(stderr=True, width=_width(sys.stderr))
+def _console(stream, **kwargs) -> Console:
+    """The console of ``stream``. Piped or redirected, its tables are :func:`_width` wide and its
+    message lines are printed whole (rich's ``soft_wrap``): a ``wrote PATH ...`` line, a ``chmod 600
+    PATH`` hint, is one line of the log whatever the path's length (until 2026-12-06 rich broke it
+    where the 200 columns ended, a path longer than them inside itself). On a terminal rich wraps
+    the lines at its width."""
+    return Console(width=_width(stream), soft_wrap=not stream.isatty(), **kwargs)
+
+
+console = _console(sys.stdout)
+err = _console(sys.stderr, stderr=True)
 
 def nonempty_path(text: str) -> Path:
     """A path option's value as a ``Path``; an empty one (``--markdown ""``, an unset shell

@@ -121,21 +121,68 @@ def _invoke(*args):
     return result.exit_code, " ".join(result.output.replace("│", " ").split())
 
 
-def test_a_private_output_left_open_to_others_is_said_to_be(tmp_path, capsys):
-    """write_output writes an existing file in place when its folder takes no new file, keeping
-    its mode: then the line must not claim owner-only."""
+def _said(path, **kwargs) -> str:
+    """What ``cli._wrote`` prints for ``path`` on a piped stdout's console (a log's): whatever the
+    test's own stdout is (a terminal under ``pytest -s``)."""
+    import io
+
     from lrgym.leaderboard import cli
 
+    log = io.StringIO()
+    cli._wrote(path, to=cli._console(log, file=log), **kwargs)
+    return log.getvalue()
+
+
+def test_a_private_output_left_open_to_others_is_said_to_be(tmp_path):
+    """write_output writes an existing file in place when its folder takes no new file, keeping
+    its mode: then the line must not claim owner-only."""
     path = tmp_path / "board.html"
     path.write_text("x")
     os.chmod(path, 0o644)
-    cli._wrote(path, private=True)
-    out = " ".join(capsys.readouterr().out.split())
-    assert f"but it stays mode 0644 (an existing file written in place" in out and f"chmod 600 {path}" in out
+    out = _said(path, private=True)
+    assert f"but it stays mode 0644 (an existing file written in place" in out and f"chmod 600 {path}\n" in out
     assert "kept owner-only" not in out
     os.chmod(path, 0o600)
-    cli._wrote(path, private=True)
-    assert "kept owner-only (mode 0600)" in capsys.readouterr().out
+    assert "kept owner-only (mode 0600)\n" in _said(path, private=True)
+
+
+_WROTE = """
+import os, sys
+from pathlib import Path
+from lrgym.leaderboard import cli
+for path, mode in zip(sys.argv[1::2], sys.argv[2::2]):
+    os.chmod(path, int(mode, 8))
+    cli._wrote(Path(path), private=True)
+"""
+
+
+@pytest.mark.parametrize("columns", [None, "80"])
+def test_a_wrote_line_on_a_piped_stdout_is_one_line_whatever_the_paths_length(columns, tmp_path):
+    """``report --private ... > log``: the ``wrote PATH ...`` line (and its ``chmod 600 PATH``
+    hint) was broken where the console's 200 columns ended (``$COLUMNS`` if set), so its words
+    depended on the path's length (``(mode`` and ``0600)`` on two lines with a ``$TMPDIR`` of 30 –
+    40 characters) and a path longer than the columns was cut inside itself. Printed by the CLI's
+    own console, its stdout a pipe, for paths of up to 300 characters, open to others and not: a
+    line each, the path whole in it."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"} | ({"COLUMNS": columns} if columns else {})
+    args, said = [], []
+    for length in (60, 100, 190, 300):
+        for mode, end in (("644", "chmod 600 {}"), ("600", "kept owner-only (mode 0600)")):
+            folder = tmp_path / f"{length}-{mode}"
+            path = folder / ("d" * max(1, length - len(str(folder)) - len("//board.html"))) / "board.html"
+            path.parent.mkdir(parents=True)
+            path.write_text("x")
+            args += [str(path), mode]
+            said.append((f"wrote {path}; it holds the private suite's details", end.format(path)))
+    out = subprocess.run([sys.executable, "-c", _WROTE, *args], capture_output=True, text=True, env=env,
+                         timeout=120, check=True).stdout
+    lines = out.splitlines()
+    assert len(lines) == len(said), out
+    for line, (start, end) in zip(lines, said):
+        assert line.startswith(start) and line.endswith(end), line
 
 
 def test_a_private_report_is_written_owner_only_and_says_so(graded, tmp_path):
