@@ -20,7 +20,13 @@ folder) is:
   difference from **warm** is their compilation.
 
 Each process also reports how many of those four operations' signatures Numba compiled and how
-many it loaded from the cache (``Dispatcher.stats``), so each row says what it measured.
+many it loaded from the cache (``Dispatcher.stats``), so each row says what it measured, and the
+stamp its kernels' cache entries carry (:func:`lrgym.kernel_cache.package_fingerprint`, a hash
+of lrgym's source taken when the process imports it). Any edit of a ``.py`` file of lrgym makes
+the next process recompile every kernel (by design: :mod:`lrgym.kernel_cache`), so an edit while
+this runs would time a compilation as **warm**: on 2026-12-06 a comment edited in
+``lrgym/settings.py`` during the cold process made the first warm one compile everything again
+(60 CPU-s). The script stops with an error when the processes' stamps differ.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ _CHILD = r"""
 import json, sys, time
 import gymnasium as gym
 import lrgym
+from lrgym.kernel_cache import PACKAGE_DIR, package_fingerprint
 from lrgym.tasks import batched
 from lrgym.vector.warm import warm_kernels
 c0, w0 = time.process_time(), time.perf_counter()
@@ -53,7 +60,8 @@ cpu, wall = time.process_time() - c0, time.perf_counter() - w0
 ops = [getattr(batched, name) for name in {ops!r}]
 print(json.dumps({{"cpu": cpu, "wall": wall, "kinds": len(picks),
     "compiled": sum(sum(op.stats.cache_misses.values()) for op in ops),
-    "loaded": sum(sum(op.stats.cache_hits.values()) for op in ops)}}))
+    "loaded": sum(sum(op.stats.cache_hits.values()) for op in ops),
+    "stamp": package_fingerprint(PACKAGE_DIR).hex()}}))  # as the locator asked for it at the import
 """
 
 
@@ -71,6 +79,18 @@ def _without_item_operations(cache: Path, copy: Path) -> int:
     for f in dropped:
         f.unlink()
     return len(dropped)
+
+
+def check_one_source(runs: list[dict]) -> None:
+    """Stop with an error if the processes ran different lrgym source (their kernels' cache
+    stamps differ): a process after the change recompiled what its "warm" row claims it loaded."""
+    stamps = [r["stamp"] for r in runs]
+    if len(set(stamps)) > 1:
+        changed = next(i for i, s in enumerate(stamps) if s != stamps[0])
+        raise SystemExit(f"lrgym's source changed during the run (the kernel cache's stamp of process {changed + 1} "
+                         f"of {len(stamps)}, in the order run, differs from the first's: {stamps[changed][:12]} "
+                         f"against {stamps[0][:12]}), so that process recompiled every kernel; run again on a "
+                         f"checkout that does not change meanwhile")
 
 
 def _span(runs: list[dict], clock: str) -> str:
@@ -98,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             stale.append(_run(args.id, copy))
             shutil.rmtree(copy)
     load_after = os.getloadavg()[0]
+    check_one_source([cold] + [r for pair in zip(warm, stale) for r in pair])
 
     print(f"{args.id}: warm_kernels on {cold['kinds']} kernel kinds, fresh processes; "
           f"load average {load_before:.1f} → {load_after:.1f}; {dropped} cache files of the item operations left out")

@@ -15,6 +15,13 @@ package: it keeps Numba's choice of cache directory (``NUMBA_CACHE_DIR`` if set,
 defining file alone. Any change to any module then recompiles every kernel once. Functions of
 other libraries keep Numba's default behaviour.
 
+The fingerprint is taken once per process, when its kernels are decorated (at ``import lrgym``),
+and stamps everything that process compiles. A process that was running while a file changed
+(even a comment) has filled the cache under the old fingerprint, so the next process recompiles
+every kernel, and only the one after it loads them: seen in a benchmark on 2026-12-06
+(``benchmarks/vector_warm_up.py`` now refuses such a run). On an unchanging installation the
+first process fills the cache and the next ones load everything.
+
 It must run before the first ``@numba.njit(cache=True, nogil=True)`` of the package is decorated (the
 locator is chosen at decoration time), so ``lrgym/__init__.py`` calls it first. It relies on
 Numba's cache-locator classes (``numba.core.caching``, stable since Numba 0.4x); if they are
