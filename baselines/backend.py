@@ -24,6 +24,18 @@ message names the node; a task no node can place) stop the run at once (:class:`
 Ray is an optional extra (``pip install "lrgym[ray]"``) imported only when the ``ray`` backend
 is used.
 
+Tasks still in flight when a run stops early (a job's error, a lost job, a stop signal) are never
+cancelled: each ends on its own, its result dropped with its reference, or with the driver's job
+(Ray ends a job's workers when its driver disconnects). Ray 2.60 aborts the driver when
+``ray.cancel`` (``force`` or not) meets a task whose reply is arriving: the cancel finds the task
+in none of its submitter's tables and fails it, then the reply completes a task that is no longer
+pending (``Check failed ... Tried to complete task that was not pending``, a SIGABRT of the whole
+driver; ray-project/ray PR #54798 describes the race). Tasks stopped early are often finishing
+at that moment (:func:`on_each_node`'s are alike: when one node's fails the others are ending
+too); a loop cancelling finishing tasks aborted a driver here within seconds, and a CI run lost a
+test process to it (2026-12-06). The CPU time left to such tasks is bounded by those in flight
+(at most one per CPU); an aborted driver loses the run.
+
 This module is floor 2 of the stack (``lrgym.baselines``); the leaderboard's grading pool on
 Ray (:mod:`lrgym.leaderboard.ray_pool`) builds on :func:`connect`.
 """
@@ -757,9 +769,7 @@ def ray_imap(fn: Callable, jobs: Iterable, address: str | None = None, workers: 
             kinds.see(node, node["node"])
             yield out
             bar.update(1)
-    finally:
-        for ref in running:
-            ray.cancel(ref, force=True)
+    finally:  # the tasks still in flight are left to end (module docstring: never cancelled)
         bar.close()
         nodes.say_gone()  # also when the run stops: the jobs that ran again are named
 
@@ -788,8 +798,8 @@ def on_each_node(fn: Callable, job, address: str | None = None, num_cpus: int = 
     node's result); a runtime environment the node cannot set up, or any other of Ray's errors that
     would fail again the same way (:func:`worker_lost`), raises :class:`RayCannotRun`
     (:func:`cannot_run`: the node, and the fix). The first failure in node order is raised; the
-    other tasks are cancelled. Each node's result is awaited in turn, so that the failure is
-    known by its node (``ray.get`` of all the tasks at once raised the first error Ray met, whose
+    other tasks are not cancelled (the module docstring says why). Each node's result is awaited
+    in turn, so that the failure is known by its node (``ray.get`` of all the tasks at once raised the first error Ray met, whose
     node Ray's error names by IP alone, or not at all)."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -802,20 +812,16 @@ def on_each_node(fn: Callable, job, address: str | None = None, num_cpus: int = 
                                     runtime_env={"env_vars": worker_env()}).remote(fn_ref, job, expected)
             for node_id in nodes}
     results = []
-    try:
-        for node_id, ref in refs.items():
-            try:
-                results.append(ray.get(ref)[1])
-            except ray.exceptions.RayTaskError as exc:
-                if isinstance(exc.cause, NodeMismatch):  # the node's own message, without Ray's traceback of it
-                    raise NodeMismatch(str(exc.cause)) from None
-                raise NodeTaskFailed(nodes[node_id], exc.cause) from None
-            except ray.exceptions.RayError as exc:
-                if worker_lost(ray, exc) or killed_for_memory(ray, exc):
-                    raise NodeTaskFailed(nodes[node_id], exc) from None
-                raise cannot_run(f"{getattr(fn, '__name__', 'a task')} on each node", exc,
-                                 f"the Ray node {nodes[node_id]}") from None
-        return results
-    finally:
-        for ref in refs.values():
-            ray.cancel(ref, force=True)
+    for node_id, ref in refs.items():
+        try:
+            results.append(ray.get(ref)[1])
+        except ray.exceptions.RayTaskError as exc:
+            if isinstance(exc.cause, NodeMismatch):  # the node's own message, without Ray's traceback of it
+                raise NodeMismatch(str(exc.cause)) from None
+            raise NodeTaskFailed(nodes[node_id], exc.cause) from None
+        except ray.exceptions.RayError as exc:
+            if worker_lost(ray, exc) or killed_for_memory(ray, exc):
+                raise NodeTaskFailed(nodes[node_id], exc) from None
+            raise cannot_run(f"{getattr(fn, '__name__', 'a task')} on each node", exc,
+                             f"the Ray node {nodes[node_id]}") from None
+    return results  # on a failure the other nodes' tasks are left to end (module docstring: never cancelled)

@@ -795,6 +795,67 @@ def test_on_each_node_names_the_node_a_task_failed_on(cluster):
     assert str(failed.value) == f"on the Ray node {failed.value.node}: ValueError: no kernel for warm"
 
 
+def _fails_here_or_ends_later(job):
+    """Raise at once on the node ``job`` names (``"*"``: on any); elsewhere sleep a second, then
+    leave a file named for this node in ``job``'s folder (a task that was not cancelled ran to its
+    end)."""
+    import time
+
+    import ray
+
+    fails_on, folder = job
+    node = ray.get_runtime_context().get_node_id()
+    if fails_on in (node, "*"):
+        raise ValueError("fails at once")
+    time.sleep(1.0)
+    (Path(folder) / node).write_text("ended")
+    return node
+
+
+def _until_a_file_in(folder: Path, seconds: float = 60.0) -> list:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not list(folder.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return [f.name for f in folder.iterdir()]
+
+
+def test_a_failure_on_one_node_leaves_the_other_nodes_task_to_end(cluster, tmp_path):
+    """``on_each_node`` cancelled the other nodes' tasks (``ray.cancel(force=True)``) when one
+    node's failed. Ray 2.60 aborts the driver when a cancel meets a task whose reply is arriving
+    (``Check failed ... Tried to complete task that was not pending``), and ``on_each_node``'s
+    tasks are alike, so they end together: the project's CI lost a test process to it. The other
+    tasks are now left to end: here the second node's runs on after the first node's failure is
+    raised and leaves its file (the old code killed it mid-sleep)."""
+    import ray
+    import ray.cloudpickle
+
+    from lrgym.baselines import backend
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this file
+    alive = [n["NodeID"] for n in ray.nodes() if n["Alive"] and n.get("Resources", {}).get("CPU", 0) >= 1]
+    assert len(alive) == 2
+    with pytest.raises(backend.NodeTaskFailed, match="fails at once") as failed:
+        backend.on_each_node(_fails_here_or_ends_later, (alive[0], str(tmp_path)))  # the first awaited fails
+    assert failed.value.node.startswith(alive[0][:8])
+    assert _until_a_file_in(tmp_path) == [alive[1]]
+
+
+def test_an_imap_job_that_fails_leaves_the_jobs_in_flight_to_end(cluster, tmp_path):
+    """``ray_imap`` cancelled its tasks in flight when a job raised (the race above); the job's
+    error is still raised at once, and the other job, running on the other node, now ends."""
+    import ray.cloudpickle
+
+    from lrgym.baselines import backend
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this file
+    jobs = [("*", str(tmp_path)), ("", str(tmp_path))]  # the first fails at once; the second ends a second later
+    with pytest.raises(ValueError, match="fails at once"):
+        list(backend.Backend("ray").imap(_fails_here_or_ends_later, jobs, workers=2))
+    assert len(_until_a_file_in(tmp_path)) == 1
+
+
 # A driver joining the cluster whose job's runtime environment no node can set up (a conda env
 # that no node has: Ray's RuntimeEnvSetupError on each), then train_rllib's command.
 _BROKEN_ENV_DRIVER = """

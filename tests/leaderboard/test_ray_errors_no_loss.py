@@ -78,9 +78,6 @@ class _FakeRay:
             raise ref.error
         return ref.value
 
-    def cancel(self, ref, force=False):
-        pass
-
     def kill(self, actor, no_restart=True):
         pass
 
