@@ -5,6 +5,14 @@ import os
 # Keep BLAS single-threaded in tests so timings and numerics do not depend on the core count.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# Every Ray node a test starts (the two-node cluster fixture, lrgym's own local instance, the
+# drivers the tests start) binds and names the loopback address, 127.0.0.1, not the machine's.
+# Ray 2.60 has no setting for a node's address but this one: a node resolves its address through
+# get_node_ip_address(), which gives the loopback when Ray clusters are "disabled"
+# (ray_constants.ENABLE_RAY_CLUSTER, read when ray is imported, so set here before any test
+# imports it; the nodes and drivers the tests start inherit it). The nodes still form a cluster:
+# two raylets on one machine join one head by its address.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 import sys
 

@@ -52,6 +52,71 @@ def test_the_cluster_has_two_live_nodes(cluster):
     assert ray.cluster_resources()["CPU"] == 2
 
 
+def _descendants(root: int) -> set[int]:
+    """``root`` and every process below it (from ``/proc``'s parent links)."""
+    import os
+
+    children: dict[int, list[int]] = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    found, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        found.add(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def _listening_addresses(pids: set[int]) -> set[str]:
+    """The local addresses of the TCP sockets in LISTEN state that ``pids`` hold, read from
+    ``/proc/net/tcp`` and ``tcp6`` (hex, each 32-bit word little-endian) by socket inode."""
+    import ipaddress
+    import os
+
+    inodes = set()
+    for pid in pids:
+        try:
+            links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        except OSError:
+            continue
+        inodes |= {link[8:-1] for link in links if link.startswith("socket:[")}
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[3] != "0A" or fields[9] not in inodes:  # 0A: LISTEN
+                    continue
+                hexaddr = fields[1].split(":")[0]
+                raw = b"".join(bytes.fromhex(hexaddr[i:i + 8])[::-1] for i in range(0, len(hexaddr), 8))
+                found.add(str(ipaddress.ip_address(raw)))
+    return found
+
+
+def test_the_clusters_nodes_listen_on_the_loopback_only(cluster):
+    """The test cluster is a service the tests start, on 127.0.0.1: each node's address is the
+    loopback (tests/conftest.py's ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``), and every TCP port its
+    processes listen on (the GCS, raylets, object managers, agents, workers; all started below
+    this test process) is bound to the loopback, not to the machine's address or all of them
+    (without the setting Ray 2.60 named and bound the machine's address)."""
+    import ipaddress
+    import os
+
+    import ray
+
+    assert cluster.address.startswith("127.0.0.1:")
+    assert {n["NodeManagerAddress"] for n in ray.nodes() if n["Alive"]} == {"127.0.0.1"}
+    bound = _listening_addresses(_descendants(os.getpid()))
+    assert len(bound) >= 1  # the GCS at least
+    assert all(ipaddress.ip_address(a).is_loopback or getattr(ipaddress.ip_address(a), "ipv4_mapped", None)
+               and ipaddress.ip_address(a).ipv4_mapped.is_loopback for a in bound), bound
+
+
 def test_ray_workers_never_import_from_the_drivers_working_directory(cluster):
     """Ray puts the driver's working directory on its workers' ``sys.path``: a grader started
     from a submission's folder made its Ray actors import that folder's ``lrgym/`` as the
