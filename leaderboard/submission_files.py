@@ -61,7 +61,7 @@ from pathlib import Path
 from lrgym.leaderboard.failures import PolicyError
 from lrgym.leaderboard.libc import c_library
 
-__all__ = ["MAX_NAME_SOURCE_BYTES", "MAX_SUBMISSION_BYTES", "PSEUDO_FILE_SYSTEMS", "SUBMISSION_FORMS",
+__all__ = ["MAX_NAME_SOURCE_BYTES", "MAX_SUBMISSION_BYTES", "MAX_SUBMISSION_FILES", "PSEUDO_FILE_SYSTEMS", "SUBMISSION_FORMS",
            "declared_name", "declared_trained_on", "missing_file_error", "read_policy_files", "read_sb3_files",
            "read_submission"]
 
@@ -70,6 +70,12 @@ SUBMISSION_FORMS = "path/to/policy.py:ClassName, package.module:ClassName or an 
 
 #: a submission's files (the policy file and the ``.py`` files beside it, or a model zip)
 MAX_SUBMISSION_BYTES = 64 * 1024 * 1024
+#: how many files a policy submission may have (the policy file and the ``.py`` files beside it).
+#: The byte budget above does not bound them: an empty file costs it nothing, yet each is listed,
+#: read, sent into the sandbox and written there, its name (up to 255 bytes) held all the while by
+#: the grader's processes, outside the sandbox's limits: 200,000 empty modules with long names beside
+#: an honest policy took a one-worker grading of 2 short episodes from 10 s to 97 s and 310 MB
+MAX_SUBMISSION_FILES = 1000
 
 #: ``statfs`` magic numbers (``linux/magic.h``) of the kernel's pseudo-file systems, whose files
 #: are the machine's state (processes' environments, mounts, keys, tunables), not stored data
@@ -210,9 +216,22 @@ def _read_regular_file(dir_fd: int, name: str, path: Path, budget: int) -> bytes
         os.close(fd)
 
 
+def _check_name(where: Path, name: str) -> None:
+    """Refuse a file ``name`` (of the directory ``where``) that is not valid UTF-8: the directory
+    lists it as bytes Python keeps as lone surrogates (``b"\\xff.py"`` is ``"\\udcff.py"``), which
+    neither a Python module name nor the entry's source hash can hold (the grader failed the entry
+    with its own ``UnicodeEncodeError`` and traceback)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PolicyError(f"submission file {os.fsencode(name)!r} in {where} has a name that is not valid UTF-8; "
+                          "valid: file names in UTF-8 (rename it, or put the policy in a directory of its own)") from None
+
+
 def _read_names(dir_fd: int, where: Path, names: list[str], budget: int) -> dict[str, bytes]:
     files = {}
     for name in names:
+        _check_name(where, name)
         files[name] = _read_regular_file(dir_fd, name, where / name, budget)
         budget -= len(files[name])
     return files
@@ -228,13 +247,22 @@ def read_policy_files(path: Path) -> dict[str, bytes]:
     """{file name: bytes} of a policy file and the ``.py`` files beside it (its sibling modules,
     copied with it), policy file first: its directory is opened once (:func:`_open_directory`),
     then listed and each file read relative to it (:func:`_read_regular_file`), at most
-    :data:`MAX_SUBMISSION_BYTES` in all."""
+    :data:`MAX_SUBMISSION_BYTES` in all and :data:`MAX_SUBMISSION_FILES` files (the listing
+    stops at the first one over), each named in UTF-8 (:func:`_check_name`)."""
     name = _file_name(path)
     dir_fd = _open_directory(path.parent)
     try:
+        siblings = []
         with os.scandir(dir_fd) as entries:
-            siblings = sorted(e.name for e in entries if e.name.endswith(".py") and e.name != name)
-        return _read_names(dir_fd, path.parent, [name] + siblings, MAX_SUBMISSION_BYTES)
+            for e in entries:
+                if e.name.endswith(".py") and e.name != name:
+                    siblings.append(e.name)
+                    if len(siblings) >= MAX_SUBMISSION_FILES:  # with the policy file, one over
+                        raise PolicyError(
+                            f"submission has too many files: {path.parent} holds more than {MAX_SUBMISSION_FILES} "
+                            f".py files to copy into the sandbox (the policy file and every .py file beside it); "
+                            f"valid: at most {MAX_SUBMISSION_FILES}: put the policy in a directory of its own")
+        return _read_names(dir_fd, path.parent, [name] + sorted(siblings), MAX_SUBMISSION_BYTES)
     finally:
         os.close(dir_fd)
 
