@@ -219,6 +219,21 @@ def _refuse_store_files(path: Path, db: Optional[Path], hint: str, inside: tuple
                                      "would destroy the stored results; valid: another path", param_hint=hint)
 
 
+def _refuse_shown_private(path: Optional[Path], hint: str, what: str = "a private suite's board") -> None:
+    """``BadParameter`` if a private suite's output at ``path`` would lie in a folder every
+    sandbox shows (:func:`lrgym.leaderboard.grader_places.check_private_output`): a later
+    submission's policy would read the hidden instances it names (0600 keeps out no policy of the
+    user-namespace sandbox, whose uid outside is the grader's)."""
+    from lrgym.leaderboard.grader_places import check_private_output
+
+    if path is None:
+        return
+    try:
+        check_private_output(path, what)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=hint) from None
+
+
 #: the mode of every file ``report``, ``run-baselines`` and ``export`` write for a private suite
 PRIVATE_MODE = 0o600
 
@@ -454,12 +469,18 @@ def _references(suite, workers, progress: _Progress, directory=None, backend=Non
 
 
 def _run(specs, suite, db, workers, description, refs_dir=None, backend=None, private=None, **kw):
+    from lrgym.leaderboard.grader_places import check_store_place
     from lrgym.leaderboard.runner import run_suite
-    from lrgym.leaderboard.store import StoreUnwritableError
+    from lrgym.leaderboard.store import StoreUnwritableError, default_store_path
 
     def on_outcome(outcome):
         progress.log(_outcome_line(outcome))
 
+    if any(spec.kind != "baseline" for spec in specs):  # before the store is made (run_suite checks it too)
+        try:
+            check_store_place(db if db is not None else default_store_path())
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--db / $LRGYM_STORE") from None
     with _store(db) as store:
         try:
             with _Progress(description) as progress:
@@ -585,6 +606,8 @@ def run_baselines(
                                  "drop some of them: give one of the two", param_hint="--only / --no-learned")
     s = _suite(suite, private)
     board = _board_path(markdown, no_markdown, ship, s, db)
+    if private is not None:
+        _refuse_shown_private(board, "--markdown")
     backend_ = _backend(backend, address)
     try:
         specs = baseline_specs(only or None, include_learned=learned, tuned=s.tuned)  # a suite file's own values
@@ -846,6 +869,9 @@ def report(
                                  "them (`lrgym leaderboard show` prints the ranking)", param_hint="--no-html")
     if not no_html:  # runs/leaderboard[-suite].html unless --html
         html = _file_out(_output(_suite_file("leaderboard.html", s), html, "--html", db=db), "--html")
+    if is_private(s):  # before any work: a later sandbox would show them
+        _refuse_shown_private(html, "--html", "a private suite's report")
+        _refuse_shown_private(board, "--markdown")
     found = find_cached(s, directory=_refs_dir(private))  # (entries of other task dynamics are not ranked)
     with _existing_store(db, s) as store:
         # the curves of the rows a figure draws only: a hosted board's are gigabytes
@@ -979,6 +1005,8 @@ def export(
                                          f"{', '.join(versions) or '(none stored)'}", param_hint="--suite")
         data = table_rows(store, version, every_entry)  # one read of the entries: what is written is what is said of it
         private_rows = holds_private(data)
+        if private_rows:
+            _refuse_shown_private(out, "--out", "a private suite's results")
         try:
             paths = write_tables(data, fmt, out)  # owner-only if it holds a private suite's rows
         except OSError as exc:

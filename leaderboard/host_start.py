@@ -91,7 +91,8 @@ def masked_dirs(paths: list[str], hidden: list[str] | None = None, files: list[s
     the root (its real path and the path it was bound by). The folder holding each grader file
     is listed too (its side files, journals and copies appear there while a sandbox runs) unless
     it holds a folder the policy imports from (``needed``, default :func:`python_dirs`): then the
-    grader files themselves are."""
+    grader files themselves are, each only while it lasts (a store there is refused:
+    :mod:`lrgym.leaderboard.grader_places`)."""
     hidden = hidden_dirs() if hidden is None else hidden
     files = grader_files() if files is None else files
     needed = [os.path.realpath(d).rstrip("/") + "/" for d in (python_dirs() if needed is None else needed)]

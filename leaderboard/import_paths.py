@@ -23,8 +23,9 @@ its references folder), named by the grader for its workers in :data:`GRADER_FIL
 covered in every sandbox where they lie inside a bound folder
 (:func:`lrgym.leaderboard.host_start.masked_dirs`), wherever the grader works from: a
 ``--db`` or ``--private`` in the venv or under ``/etc`` was readable by the user-namespace
-sandbox's policies (whose uid outside is the grader's) until 2026-12-06. They change no import
-path.
+sandbox's policies (whose uid outside is the grader's) until 2026-12-06; a store those sandboxes
+could cover only file by file is refused (:mod:`lrgym.leaderboard.grader_places`). They change no
+import path.
 """
 
 from __future__ import annotations

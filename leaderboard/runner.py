@@ -664,6 +664,9 @@ def run_suite(
     which no policy may read: every sandbox covers them, the store's files and the commands' output
     folder (:func:`lrgym.baselines.outputs.runs_dir`: exports of a private board name its hidden
     instances) where its bound folders show them (:func:`lrgym.leaderboard.host_start.masked_dirs`).
+    A store the sandboxes could cover only file by file (one lying directly in the venv's own
+    folder or in ``/etc``), whose journals made while a policy runs would show, is refused with
+    a ``ValueError`` before anything runs (:func:`lrgym.leaderboard.grader_places.check_store_place`).
     """
     suite = get_suite(suite)
     names = [s.name for s in specs]
@@ -694,6 +697,10 @@ def run_suite(
         from lrgym.leaderboard.private import is_private
 
         _check_sandbox(backend, log, private=is_private(suite) and untrusted)
+        if store is not None:  # its side files must not show in the sandboxes (lrgym.leaderboard.grader_places)
+            from lrgym.leaderboard.grader_places import check_store_place
+
+            check_store_place(store.path)
     refs = references if references is not None else load_references(suite, n_workers=n_workers, log=log,
                                                                       backend=backend)
     # the memory cap is this machine's: on Ray each node's sandboxes keep their own limits

@@ -96,6 +96,7 @@ __all__ = [
     "StoreLockedError",
     "StoreUnwritableError",
     "default_store_path",
+    "store_files",
     "stored_form",
     "version_key",
 ]
@@ -200,6 +201,16 @@ def unwritable_message(name: str, reason: str, kept: Path) -> str:
     """What the grader says of a finished result the store refuses: why, and where it is kept."""
     return (f"entry {ascii(name)[1:-1][:80]!r}: a finished result the store refuses ({reason[:300]}); it is not "
             f"lost: it is kept in {kept} and no later run stops on it; look at it and remove it by hand")
+
+
+def store_files(path: str | os.PathLike) -> list[str]:
+    """The files of the results store at ``path`` (by its real path, as :attr:`ResultStore.
+    real_path`): the database, SQLite's ``-wal``, ``-shm`` and ``-journal`` beside it and the
+    ``.pending`` side-file folder (:attr:`ResultStore.pending_dir`); none for an in-memory store."""
+    if os.fspath(path) == ":memory:":
+        return []
+    db = os.path.realpath(path)
+    return [db, db + "-wal", db + "-shm", db + "-journal", db + ".pending"]
 
 
 def default_store_path() -> Path:
@@ -699,10 +710,7 @@ class ResultStore:
         folder, where its bound folders show them: :func:`lrgym.leaderboard.host_start.masked_dirs`):
         the database, SQLite's ``-wal``, ``-shm`` and ``-journal`` beside it and :attr:`pending_dir`;
         none for an in-memory store."""
-        if str(self.path) == ":memory:":
-            return []
-        db = str(self.real_path)
-        return [db, db + "-wal", db + "-shm", db + "-journal", str(self.pending_dir)]
+        return store_files(self.path if str(self.path) == ":memory:" else self.real_path)
 
     @property
     def pending_dir(self) -> Path:

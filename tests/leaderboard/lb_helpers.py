@@ -12,6 +12,35 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 POLICIES = os.path.join(HERE, "lb_policies.py")
 
 
+#: the start of a probe policy's source: ``_seen(path)``, what a policy finds at ``path`` ("missing",
+#: "unreadable", ["folder", its names], ["file", its size], or with ``contents`` its first 200
+#: bytes as text); the probe fails with its facts between FACTS and END (:func:`probe_facts`)
+SEEN_SOURCE = '''
+import json, os
+
+def _seen(path, contents=False):
+    if os.path.isdir(path):
+        return ["folder", sorted(os.listdir(path))]
+    if not os.path.exists(path):
+        return "missing"
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return "unreadable"
+    return ["file", data[:200].decode("latin-1") if contents else len(data)]
+'''
+
+
+def probe_facts(outcome) -> dict:
+    """The facts a probe policy failed with (between FACTS and END of its failure reason)."""
+    import json
+
+    reason = outcome.entry.failure_reason
+    assert reason is not None and "FACTS" in reason, reason
+    return json.loads(reason[reason.index("FACTS") + 5: reason.index("END")])
+
+
 def policy(name: str) -> str:
     """The submission target of a test policy class."""
     return f"{POLICIES}:{name}"

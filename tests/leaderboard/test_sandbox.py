@@ -12,7 +12,7 @@ import os
 import sys
 
 import pytest
-from lb_helpers import one_episode_setup, policy, probe_sandbox, tiny_suite
+from lb_helpers import SEEN_SOURCE, one_episode_setup, policy, probe_facts, probe_sandbox, tiny_suite
 
 from lrgym.leaderboard.references import load_references
 from lrgym.leaderboard.runner import baseline_specs, run_suite, submission_spec
@@ -223,20 +223,7 @@ def test_a_grader_folder_inside_a_bound_tree_is_masked(monkeypatch, kind):
     assert facts == {"file": False, "listing": [], "sub": False}
 
 
-GRADER_FILES_PROBE = '''
-import json, os
-
-def _seen(path):
-    if os.path.isdir(path):
-        return ["folder", sorted(os.listdir(path))]
-    if not os.path.exists(path):
-        return "missing"
-    try:
-        with open(path, "rb") as f:
-            return ["file", len(f.read())]
-    except OSError:
-        return "unreadable"
-
+GRADER_FILES_PROBE = SEEN_SOURCE + '''
 class Probe:
     def __init__(self):
         raise RuntimeError("FACTS" + json.dumps({p: _seen(p) for p in PATHS}) + "END")
@@ -250,11 +237,10 @@ def test_the_store_and_a_private_key_inside_a_bound_tree_are_covered(tmp_path, m
     binds (the venv, ``/etc/lrgym``) while the grader works elsewhere: the policy reads neither.
     Until 2026-12-06 only the working directory was covered, and the user-namespace sandbox's
     policy, the grader's uid outside, read the 0600 key and store (a red-team submission through
-    ``lrgym leaderboard submit --db $VENV/secret/lb.sqlite``). The store lies in the venv's own
-    folder, which the sandbox needs (each of its files is covered by an empty one); the key in a
-    folder of its own inside the venv (covered whole by an empty folder); ``$LRGYM_RUNS``, where a
-    private board's exports go, in the venv too (covered by an empty folder)."""
-    import json
+    ``lrgym leaderboard submit --db $VENV/secret/lb.sqlite``). The store and the key lie each in a
+    folder of its own inside the venv (covered whole by an empty folder; a store directly in the
+    venv's own folder, which the sandbox needs, is refused: tests/leaderboard/test_grader_places.py);
+    ``$LRGYM_RUNS``, where a private board's exports go, in the venv too (covered by an empty folder)."""
     import secrets
     import shutil
     from pathlib import Path
@@ -265,7 +251,7 @@ def test_the_store_and_a_private_key_inside_a_bound_tree_are_covered(tmp_path, m
         monkeypatch.setenv("LRGYM_SANDBOX", "userns")
         mode.cache_clear()
     token = secrets.token_hex(6)
-    db = Path(sys.prefix) / f"lrgym-test-store-{token}.sqlite"
+    db = Path(sys.prefix) / f"lrgym-test-store-{token}" / "lb.sqlite"
     key_dir = Path(sys.prefix) / f"lrgym-test-grader-{token}"
     key, refs_dir = key_dir / "grader.key", key_dir / "grader.key.references"
     runs = Path(sys.prefix) / f"lrgym-test-runs-{token}"  # $LRGYM_RUNS: where a private board's exports go
@@ -286,14 +272,13 @@ def test_the_store_and_a_private_key_inside_a_bound_tree_are_covered(tmp_path, m
         with ResultStore(db) as store:
             [outcome] = run_suite([submission_spec(f"{path}:Probe")], suite, store=store, references=refs,
                                   n_workers=1, time_limit=120, grader_files=[key, refs_dir])
-            reason = outcome.entry.failure_reason
-            facts = json.loads(reason[reason.index("FACTS") + 5: reason.index("END")])
+            facts = probe_facts(outcome)
     finally:
-        for leftover in (key_dir, runs, *Path(sys.prefix).glob(f"lrgym-test-store-{token}.sqlite*")):
-            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+        for leftover in (key_dir, runs, db.parent):
+            shutil.rmtree(leftover, ignore_errors=True)
         mode.cache_clear()  # recomputed with the restored environment
-    # the store: an empty file where it was (its -wal and -shm too); the key's folder and runs/: empty
-    assert facts == {str(db): ["file", 0], str(key): "missing", str(key_dir): ["folder", []], str(runs): ["folder", []]}
+    # the store and the key: not there; their folders and runs/: empty
+    assert facts == {str(db): "missing", str(key): "missing", str(key_dir): ["folder", []], str(runs): ["folder", []]}
 
 
 def test_masked_dirs_cover_grader_files_and_their_folder_unless_it_holds_python(tmp_path):

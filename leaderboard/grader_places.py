@@ -1,0 +1,93 @@
+"""Where the grader may keep what no policy may read: its store and a private suite's outputs.
+
+Every sandbox with namespaces builds a private root of read-only binds (the system folders, the
+Python installation, the folders policies import from: :func:`lrgym.leaderboard.host_start.
+root_contents`) and covers the grader's folders and files that those binds show
+(:func:`lrgym.leaderboard.host_start.masked_dirs`). A folder is covered whole, by an empty
+tmpfs: a file made in it later stays hidden. A folder the sandbox cannot cover whole (one it
+imports from, such as the venv's own folder, or a bound folder itself, such as ``/etc``) has
+its grader files covered one by one, each by an empty file bound over it when the sandbox
+starts, which does not last: a file made there later (SQLite's ``-journal``, a locked store's
+``.pending`` folder) is not covered, and a file removed and made again (SQLite removes its
+``-wal`` and ``-shm`` when a grader's last connection closes, and its ``-journal`` after each
+write in the rollback mode) shows again, its new contents included: removing a mount point from
+another mount namespace (the grader's) detaches the mount in the sandbox's (Linux ≥ 3.18).
+
+So the grader refuses such places rather than cover them badly:
+
+* :func:`check_store_place`: a store whose side files would show to a running policy
+  (``run_suite`` and the commands that grade submissions, before the store is opened);
+* :func:`check_private_output`: a private suite's board or export (its hidden instances, seeds
+  and initial losses) where a later sandbox would show it. A file written by one command is
+  covered in another's sandboxes only if it lies in a folder that sandbox covers: the working
+  directory, ``$LRGYM_HIDDEN_DIRS`` or ``$LRGYM_RUNS`` (as this process sees them).
+
+:func:`shown_by` says which bound folder shows a path, if any. These are checks of this
+machine's layout as the grader sees it; on a Ray cluster each node builds its own sandboxes.
+"""
+
+from __future__ import annotations
+
+import os
+
+from lrgym.leaderboard.host_start import masked_dirs, root_contents
+from lrgym.leaderboard.store import store_files
+
+__all__ = ["check_private_output", "check_store_place", "shown_by"]
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path.startswith(os.path.realpath(folder).rstrip("/") + "/")
+
+
+def shown_by(path: str | os.PathLike, files: list[str] | None = None, paths: list[str] | None = None,
+             hidden: list[str] | None = None, needed: list[str] | None = None) -> str | None:
+    """The folder bound into every sandbox's root that shows ``path`` (a file there, or one made
+    there while a policy runs), or None: ``path`` lies outside every bound folder, or inside a
+    folder the sandbox covers whole (:func:`~lrgym.leaderboard.host_start.masked_dirs` of
+    ``files``, the grader's, and ``hidden``, the hidden folders). A path covered one file at a time
+    is shown (see the module's docs). ``paths`` (default: :func:`~lrgym.leaderboard.host_start.
+    root_contents`), ``hidden`` and ``needed`` are :func:`~lrgym.leaderboard.host_start.masked_dirs`'s."""
+    paths = root_contents()[0] if paths is None else paths
+    real = os.path.realpath(path)
+    bound = next((p for p in paths if real == os.path.realpath(p) or _inside(real, p)), None)
+    if bound is None:
+        return None
+    if any(_inside(real, m) for m in masked_dirs(paths, hidden, files, needed)):
+        return None
+    return bound
+
+
+def check_store_place(path: str | os.PathLike, **layout) -> None:
+    """``ValueError`` naming the store, the bound folder and where to put it instead if a
+    sandbox would show a file of the results store at ``path`` (:func:`store_files`) while a
+    policy runs: the store lies directly in a folder the sandbox imports from (the venv's own) or
+    in a bound folder itself (``/etc/lb.sqlite``). ``layout``: :func:`shown_by`'s ``paths``,
+    ``hidden`` and ``needed``."""
+    files = store_files(path)
+    for f in files:
+        bound = shown_by(f, files, **layout)
+        if bound is not None:
+            folder = os.path.dirname(files[0])
+            raise ValueError(
+                f"the results store {os.fspath(path)} lies in {folder}, which every sandbox shows (bound from {bound}) "
+                "and cannot cover whole: its journal and side files (-wal, -shm, -journal, .pending), made while a "
+                "policy runs, would be readable by that policy; valid: a store in a folder of its own there"
+                f" (such as {os.path.join(folder, 'lrgym-store', os.path.basename(files[0]))}: covered whole), "
+                "or outside the system folders (/usr, /etc, ...) and the Python installation, such as the default "
+                "./lrgym_leaderboard.sqlite of a working directory outside them")
+
+
+def check_private_output(path: str | os.PathLike, what: str, **layout) -> None:
+    """``ValueError`` naming ``path`` and where to put it instead if a sandbox started now (this
+    process's working directory, ``$LRGYM_HIDDEN_DIRS`` and ``$LRGYM_RUNS``) would show it:
+    ``what`` (a private suite's board or export) would be readable by every later submission's
+    policy. ``layout``: :func:`shown_by`'s ``paths``, ``hidden`` and ``needed``."""
+    from lrgym.baselines.outputs import runs_dir
+
+    bound = shown_by(path, [str(runs_dir())], **layout)
+    if bound is not None:
+        raise ValueError(
+            f"{os.fspath(path)} would hold {what} in {bound}, a folder bound into every sandbox: a later submission's "
+            "policy could read its hidden instances; valid: a path outside the system folders (/usr, /etc, ...) and "
+            f"the Python installation, the default under $LRGYM_RUNS ({runs_dir()}), or a folder named in $LRGYM_HIDDEN_DIRS for every command")

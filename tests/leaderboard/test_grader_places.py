@@ -1,0 +1,261 @@
+"""Where the grader may keep its store and a private suite's outputs (lrgym.leaderboard.grader_places).
+
+Two places a red-team probe reached on 2026-12-06, after the grader's files were first covered in
+every sandbox: a store lying directly in the venv's folder (covered one file at a time, so a
+journal removed and made again while the policy ran showed, contents and all), and a private
+board written with ``report --html`` into a folder every sandbox binds (covered in no later
+command's sandbox). The probe policies below are run through ``run_suite`` in the sandboxes this
+machine has (``auto``; ``userns``, whose policies have the grader's uid outside, where permitted).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from lb_helpers import SEEN_SOURCE, one_episode_setup, probe_facts, synthetic_runs
+from typer.testing import CliRunner
+
+from lrgym.leaderboard.cli import app
+from lrgym.leaderboard.grader_places import check_private_output, check_store_place, shown_by
+from lrgym.leaderboard.private import create_key, private_suite
+from lrgym.leaderboard.runner import run_suite, submission_spec, summarize
+from lrgym.leaderboard.sandbox import mode
+from lrgym.leaderboard.store import EntryRecord, ResultStore
+
+#: a policy that watches ``PATHS`` for up to ``WATCH`` seconds (until one holds ``SECRET``) and
+#: fails with what it saw of each, between FACTS and END
+WATCH_PROBE = SEEN_SOURCE + '''
+import time
+
+class Probe:
+    def __init__(self):
+        end = time.monotonic() + WATCH
+        while True:
+            facts = {p: _seen(p, contents=True) for p in PATHS}
+            if SECRET in json.dumps(facts) or time.monotonic() > end:
+                break
+            time.sleep(0.05)
+        raise RuntimeError("FACTS" + json.dumps(facts) + "END")
+'''
+
+
+@pytest.fixture(params=["auto", "userns"])
+def sandbox_kind(request, monkeypatch):
+    """The sandbox a test's policies run in: ``auto`` (root's uid drop here) or ``userns``."""
+    if mode()["kind"] == "none":
+        pytest.skip("needs namespaces (unshare)")
+    if request.param == "userns":
+        monkeypatch.setenv("LRGYM_SANDBOX", "userns")
+        mode.cache_clear()
+        if mode()["kind"] != "userns":
+            mode.cache_clear()
+            pytest.skip("user namespaces are not permitted on this machine")
+    yield request.param
+    mode.cache_clear()  # recomputed with the restored environment
+
+
+class _Journal:
+    """SQLite's rollback journal as a grader writing to the store makes it: removed and made again
+    (here every 20 ms, holding ``secret``) until stopped, from before the sandbox starts."""
+
+    def __init__(self, path: Path, secret: str):
+        self.path, self.secret, self.stop = path, secret, threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self.stop.is_set():
+            self.path.unlink(missing_ok=True)
+            self.path.write_text(self.secret)
+            self.stop.wait(0.02)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        self.path.unlink(missing_ok=True)
+
+
+def _venv_place(token: str, *parts: str) -> Path:
+    return Path(sys.prefix).joinpath(*[p.format(token=token) for p in parts])
+
+
+def test_a_store_in_the_venvs_folder_is_refused_its_journal_showed_to_the_policy(tmp_path, monkeypatch, sandbox_kind):
+    """A store directly in the venv's folder (``--db $VENV/lb.sqlite``), which the sandbox imports
+    from and so covers one file at a time: a journal the grader removed and made again while the
+    policy ran showed to it, contents and all (removing a mount point from the grader's namespace
+    detaches the empty file bound over it in the sandbox's). Now ``run_suite`` refuses the store
+    before anything runs, naming it and a place that works; on the old code the probe read the
+    journal (the failure below shows what it saw)."""
+    token = secrets.token_hex(6)
+    db = _venv_place(token, "lrgym-test-store-{token}.sqlite")
+    secret = f"SECRET-{token}"
+    monkeypatch.chdir(tmp_path)  # the grader works elsewhere: nothing is covered as its working directory
+    journal = Path(str(db) + "-journal")
+    path, suite, refs = one_episode_setup(tmp_path, "probe", f"PATHS = {[str(journal)]!r}\nWATCH = 60\n"
+                                          f"SECRET = {secret!r}\n" + WATCH_PROBE)
+    try:
+        with ResultStore(db) as store, _Journal(journal, secret):
+            with pytest.raises(ValueError) as refused:
+                [outcome] = run_suite([submission_spec(f"{path}:Probe")], suite, store=store, references=refs,
+                                      n_workers=1, time_limit=120)
+                pytest.fail(f"graded; the policy saw {probe_facts(outcome)}")
+    finally:
+        for leftover in Path(sys.prefix).glob(f"lrgym-test-store-{token}.sqlite*"):
+            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+    message = str(refused.value)
+    assert f"the results store {db} lies in {Path(sys.prefix).resolve()}" in message
+    assert f"{Path(sys.prefix).resolve() / 'lrgym-store' / db.name}: covered whole" in message
+
+
+def test_a_store_in_a_folder_of_its_own_keeps_a_journal_made_while_the_policy_runs_hidden(tmp_path, monkeypatch,
+                                                                                        sandbox_kind):
+    """The place the refusal offers, a folder of the store's own in the venv, is covered whole by
+    an empty tmpfs: the journal made and remade while the policy watches (3 s) never shows, nor
+    the store."""
+    token = secrets.token_hex(6)
+    folder = _venv_place(token, "lrgym-test-store-{token}")
+    db = folder / "lb.sqlite"
+    secret = f"SECRET-{token}"
+    monkeypatch.chdir(tmp_path)
+    journal = Path(str(db) + "-journal")
+    paths = [str(journal), str(db), str(folder)]
+    path, suite, refs = one_episode_setup(tmp_path, "probe", f"PATHS = {paths!r}\nWATCH = 3\n"
+                                          f"SECRET = {secret!r}\n" + WATCH_PROBE)
+    try:
+        with ResultStore(db) as store, _Journal(journal, secret):
+            [outcome] = run_suite([submission_spec(f"{path}:Probe")], suite, store=store, references=refs,
+                                  n_workers=1, time_limit=120)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    assert probe_facts(outcome) == {str(journal): "missing", str(db): "missing", str(folder): ["folder", []]}
+
+
+def test_a_private_report_in_a_bound_folder_is_refused_a_later_policy_read_it(tmp_path, monkeypatch, sandbox_kind):
+    """``report --private KEY --html $VENV/boards/board.html``: the private board (0600, which
+    keeps out no policy of the user-namespace sandbox) lay in a folder every sandbox binds, and a
+    later submission's policy read it. Now the command refuses the path before writing anything,
+    naming it, the bound folder and the places that work; the probe then finds nothing. On the old
+    code the report was written and the probe (userns) read it."""
+    token = secrets.token_hex(6)
+    boards = _venv_place(token, "lrgym-test-boards-{token}")
+    html = boards / "board.html"
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path / "runs"))
+    monkeypatch.chdir(tmp_path)
+    key = tmp_path / "grader.key"
+    create_key(key)
+    db = tmp_path / "store.sqlite"
+    ResultStore(db).close()
+    path, suite, refs = one_episode_setup(tmp_path, "probe", f"PATHS = {[str(html)]!r}\nWATCH = 0\n"
+                                          "SECRET = 'private'\n" + WATCH_PROBE)
+    try:
+        result = CliRunner().invoke(app, ["leaderboard", "report", "--private", str(key), "--db", str(db), "--html",
+                                          str(html), "--no-markdown"], env={"COLUMNS": "400"})
+        [outcome] = run_suite([submission_spec(f"{path}:Probe")], suite, references=refs, n_workers=1, time_limit=120)
+    finally:
+        shutil.rmtree(boards, ignore_errors=True)
+    assert probe_facts(outcome) == {str(html): "missing"}, result.output  # the later policy sees no board
+    assert result.exit_code == 2, result.output
+    output = " ".join(result.output.split())  # (the usage box wraps the message)
+    assert f"{html} would hold a private suite's report in " in output and "$LRGYM_RUNS" in output
+
+
+# ---- the checks themselves, on a made-up layout (no sandbox) ------------------------------------------
+
+
+@pytest.fixture
+def layout(tmp_path):
+    """A venv (imported from: its folder and site-packages) and an ``etc`` bound as a system folder."""
+    venv, etc = tmp_path / "venv", tmp_path / "etc"
+    (venv / "lib" / "site").mkdir(parents=True)
+    (etc / "lrgym").mkdir(parents=True)
+    return {"paths": [str(venv), str(etc)], "hidden": [str(venv / "app")],  # a working directory in the venv
+            "needed": [str(venv), str(venv / "lib" / "site")]}
+
+
+def test_a_store_is_refused_where_the_sandbox_covers_it_file_by_file_only(tmp_path, layout):
+    venv, etc = tmp_path / "venv", tmp_path / "etc"
+    for db in (venv / "lb.sqlite", etc / "lb.sqlite"):  # the venv's own folder (imported), a bound folder itself
+        with pytest.raises(ValueError, match=f"the results store {db} lies in {db.parent}, which every sandbox "
+                                             f"shows \\(bound from {db.parent}\\) and cannot cover whole"):
+            check_store_place(db, **layout)
+    for db in (venv / "data" / "lb.sqlite", etc / "lrgym" / "lb.sqlite",  # a folder of its own: covered whole
+               venv / "app" / "lb.sqlite",  # a hidden folder (the working directory)
+               tmp_path / "elsewhere" / "lb.sqlite", ":memory:"):  # not bound at all; no file
+        check_store_place(db, **layout)
+    # the journal made later, not only the database: shown in the venv's folder, not in a folder of its own
+    assert shown_by(venv / "lb.sqlite-journal", [str(venv / "lb.sqlite")], **layout) == str(venv)
+    assert shown_by(venv / "data" / "lb.sqlite-journal", [str(venv / "data" / "lb.sqlite")], **layout) is None
+
+
+def test_a_private_output_is_refused_where_a_later_sandbox_shows_it(tmp_path, layout, monkeypatch):
+    venv, etc = tmp_path / "venv", tmp_path / "etc"
+    monkeypatch.setenv("LRGYM_RUNS", str(venv / "runs"))
+    # a folder of its own does not help here: no later sandbox knows it
+    for out, bound in ((venv / "board.html", venv), (venv / "boards" / "board.html", venv),
+                       (etc / "lrgym" / "board.html", etc)):
+        with pytest.raises(ValueError, match=re.escape(f"{out} would hold a board in {bound}, a folder bound into")):
+            check_private_output(out, "a board", **layout)
+    for out in (venv / "runs" / "board.html",  # $LRGYM_RUNS: covered in every sandbox
+                venv / "app" / "board.html", tmp_path / "elsewhere" / "board.html"):
+        check_private_output(out, "a board", **layout)
+
+
+def test_run_baselines_and_export_refuse_a_private_output_in_a_bound_folder_before_any_work(tmp_path, monkeypatch):
+    """The other commands writing a private suite's files: ``run-baselines --private
+    --markdown`` (before a baseline runs: its ``--only`` is checked after, so the old code stopped
+    at the unknown name) and ``export`` of a store holding a private suite's rows (before a file
+    is written)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path / "runs"))
+    token = secrets.token_hex(6)
+    folder = _venv_place(token, "lrgym-test-out-{token}")
+    key = tmp_path / "grader.key"
+    create_key(key)
+    suite = private_suite(key)
+    db = tmp_path / "store.sqlite"
+    with ResultStore(db) as store:
+        runs = synthetic_runs(suite, np.full((len(suite.seeds), len(suite.tasks())), 0.5))
+        store.add_entry(EntryRecord(name="controller", kind="baseline", suite_version=suite.version, seeds=(),
+                                    summary=summarize(runs, suite, reps=50)), runs)
+    runner = CliRunner()
+    try:
+        board = runner.invoke(app, ["leaderboard", "run-baselines", "--private", str(key), "--db", str(db),
+                                    "--markdown", str(folder / "LB.md"), "--only", "no-such-baseline"], env={"COLUMNS": "400"})
+        export = runner.invoke(app, ["leaderboard", "export", "--private", str(key), "--db", str(db),
+                                     "--out", str(folder / "results")], env={"COLUMNS": "400"})
+        assert not folder.exists()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    for result, what in ((board, "a private suite's board"), (export, "a private suite's results")):
+        assert result.exit_code == 2, result.output
+        assert "would hold " + what in " ".join(result.output.split()), result.output
+    exported = runner.invoke(app, ["leaderboard", "export", "--private", str(key), "--db", str(db)])
+    assert exported.exit_code == 0 and os.path.isdir(tmp_path / "runs"), exported.output  # the default place
+
+
+def test_submit_refuses_a_store_in_the_venvs_folder_before_making_it(tmp_path, monkeypatch):
+    """``submit --db $VENV/lb.sqlite``: refused (exit 2) before the store file is made or any
+    reference computed, the message naming the store and a place that works."""
+    from lb_helpers import policy
+
+    monkeypatch.chdir(tmp_path)
+    db = _venv_place(secrets.token_hex(6), "lrgym-test-store-{token}.sqlite")
+    try:
+        result = CliRunner().invoke(app, ["leaderboard", "submit", policy("Keep"), "--suite", "quick", "--db", str(db)],
+                                    env={"COLUMNS": "400"})
+        made = db.exists()
+    finally:
+        db.unlink(missing_ok=True)
+    assert result.exit_code == 2 and not made, result.output
+    assert f"the results store {db} lies in" in " ".join(result.output.split()), result.output
