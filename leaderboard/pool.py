@@ -215,10 +215,14 @@ class _Worker:
         if self.sentinel is not None:
             os.close(self.sentinel)
             self.sentinel = None
-        if self.process.poll() is not None:  # reaped: its sandboxes' cgroups (a killed worker left them) go too
-            from lrgym.leaderboard.sandbox_cgroup import sweep_stale_cgroups
+        if self.process.poll() is not None:  # reaped
+            # killed or crashed: its sandboxes' cgroups may be left. One that ended normally (exit
+            # code 0: stopped, or its job channel closed) removed them itself, and a sweep walks the
+            # host's whole cgroup tree: swept once per process before (WorkerPool._begin_run) and here
+            if self.process.returncode != 0:
+                from lrgym.leaderboard.sandbox_cgroup import sweep_stale_cgroups
 
-            sweep_stale_cgroups()
+                sweep_stale_cgroups()
             if _remove_folder(self.scratch):
                 return  # gone, and nothing writes to its temp folder any more
         # still exiting, or a folder in it still busy: removed by the next sweep (sweep_orphaned_scratch)
@@ -304,6 +308,14 @@ class WorkerPool(GroupScheduler):
         self.isolate_groups = isolate_groups
         self.quiet = quiet
         self.grader_files = tuple(grader_files)
+
+    def _begin_run(self, jobs: list[Job]) -> None:
+        """Before the first run's first worker: remove the sandbox cgroups graders killed earlier
+        left (:func:`~lrgym.leaderboard.sandbox_cgroup.sweep_stale_cgroups_once`, once per
+        process). After that the pool sweeps when a worker ended abnormally only (:meth:`_Worker._close`)."""
+        from lrgym.leaderboard.sandbox_cgroup import sweep_stale_cgroups_once
+
+        sweep_stale_cgroups_once()
 
     def _start(self) -> _Worker:
         return _Worker(self.quiet, grader_files=self.grader_files)

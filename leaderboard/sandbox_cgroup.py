@@ -7,9 +7,10 @@ the policy host starts (:func:`make_cgroup`; the host's first process joins it b
 :data:`OOM_CHECK_SECONDS`) and removes it after the sandbox ended (:meth:`SandboxCgroup.remove`).
 Groups left by a grader or worker killed with ``kill -9`` are removed by
 :func:`sweep_stale_cgroups`, in whichever cgroup that grader ran: it walks every hierarchy a
-sandbox uses from its top (at a process's first group, and in the pool once it reaped a worker;
-each later group sweeps below this process's own cgroups) and knows a sandbox's group by its
-name alone (:data:`CGROUP_PREFIX` and its maker's owner tag).
+sandbox uses from its top (once per process, :func:`sweep_stale_cgroups_once`: at its first
+group or its pool's first run; and in the pool after a worker ended abnormally; each later group
+sweeps below this process's own cgroups) and knows a sandbox's group by its name alone
+(:data:`CGROUP_PREFIX` and its maker's owner tag).
 
 Where no group can be made (no writable hierarchy: see :func:`make_cgroup` and the table in
 :mod:`lrgym.leaderboard.sandbox`), each policy process has its own address-space and CPU-time
@@ -28,7 +29,7 @@ from lrgym.leaderboard.mountinfo import read_lines, split_line, unescape_field
 from lrgym.baselines.owner_names import owner_gone, owner_tag
 
 __all__ = ["CGROUP_PREFIX", "MIN_PROBE_MB", "OOM_CHECK_SECONDS", "SandboxCgroup", "cpu_bound", "make_cgroup",
-           "memory_bound", "sweep_stale_cgroups"]
+           "memory_bound", "sweep_stale_cgroups", "sweep_stale_cgroups_once"]
 
 #: name prefix of a sandbox's cgroup: ``lrgym-sandbox-<pid>.<start time>-<random>``, the pid and
 #: start time of the process that made it (:func:`lrgym.baselines.owner_names.owner_tag`; older
@@ -266,7 +267,7 @@ def make_cgroup(memory_mb: float | None, processes: int,
     version, parents = _cgroup_parents()
     if version is None:
         return None, parents
-    _sweep_every_hierarchy_once()
+    sweep_stale_cgroups_once()
     sweep_stale_cgroups(parents)
     name = f"{CGROUP_PREFIX}{owner_tag()}-{os.urandom(6).hex()}"
     folders: list[str] = []
@@ -353,9 +354,15 @@ def sweep_stale_cgroups(tops: list[str] | None = None) -> int:
 
 
 @functools.lru_cache(maxsize=1)
-def _sweep_every_hierarchy_once() -> int:
-    """:func:`sweep_stale_cgroups` of every hierarchy, at this process's first group (a walk of
-    the whole tree: once per process, where every later group sweeps its own cgroups only)."""
+def sweep_stale_cgroups_once() -> int:
+    """:func:`sweep_stale_cgroups` of every hierarchy, once per process: at its first group
+    (:func:`make_cgroup`) or its first pool run
+    (:meth:`lrgym.leaderboard.pool.WorkerPool.run`), whichever comes first. It removes what
+    graders killed before this process started left; the walk covers the host's whole cgroup
+    tree (≈ 1 ms on the project's machine, more with a larger tree), so every later group sweeps
+    this process's own cgroups only, and a pool sweeps again only after a worker ended
+    abnormally (a worker that ended normally removed its sandboxes' groups itself). Returns how
+    many groups the first call removed (later calls: the same number, nothing is walked)."""
     return sweep_stale_cgroups()
 
 

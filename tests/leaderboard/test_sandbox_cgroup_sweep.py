@@ -1,8 +1,9 @@
 """A worker killed at the time limit leaves no cgroup of its sandbox behind (a security review,
 2026-12): its groups (memory, pids, cpuacct ``lrgym-sandbox-<worker pid>.<start time>-*``) stayed
 until another sandbox was made on the machine; the pool now sweeps them once it has reaped the
-worker. A sweep knows a group's maker by its pid and start time, so a group whose maker's pid
-was given to another process is swept too."""
+worker (a killed or crashed one: tests/leaderboard/test_pool_cgroup_sweeps.py). A sweep knows a
+group's maker by its pid and start time, so a group whose maker's pid was given to another
+process is swept too."""
 
 from __future__ import annotations
 
@@ -144,10 +145,11 @@ def _fake_cgroup_files(monkeypatch, mountinfo_text: str, own_cgroups: str) -> No
 
 
 def test_the_sweep_walks_every_sandbox_hierarchy_from_its_top(tmp_path, monkeypatch):
-    """The sweep a grader runs (no arguments: at its first sandbox and once a pool reaped a
-    worker) reaches the groups of dead makers in any cgroup of every hierarchy a sandbox uses
-    (cgroup v1 memory, pids and cpuacct, cgroup v2), found from the mount table; it looked in
-    this grader's own cgroups only. Folders stand for the hierarchies here (no root needed)."""
+    """The sweep a grader runs (no arguments: at its first sandbox or pool run, and once a pool
+    reaped a worker that ended abnormally) reaches the groups of dead makers in any cgroup of
+    every hierarchy a sandbox uses (cgroup v1 memory, pids and cpuacct, cgroup v2), found from
+    the mount table; it looked in this grader's own cgroups only. Folders stand for the
+    hierarchies here (no root needed)."""
     prefix, ns, me = sandbox_cgroup.CGROUP_PREFIX, namespaces(), os.getpid()
     killed = _dead_makers_tag()
     dead = int(killed.split(".")[0])
