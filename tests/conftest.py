@@ -1,6 +1,8 @@
 """Shared test fixtures."""
 
+import importlib.abc
 import os
+import tempfile
 
 # Keep BLAS single-threaded in tests so timings and numerics do not depend on the core count.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -70,3 +72,90 @@ def sb3_logs_in_pytests_temp_folder(tmp_path_factory):
     with pytest.MonkeyPatch.context() as session:  # restored at the end
         session.setenv("SB3_LOGDIR", str(tmp_path_factory.mktemp("sb3-logs")))
         yield
+
+
+# ---- nothing a test leaves in the home folder: Ray's ~/ray_results ----
+
+#: the module that holds Ray's default results folder (``~/ray_results``, from ``$HOME`` at its import)
+RAY_CONSTANTS = "ray.train.constants"
+#: where this test process's Ray puts what it would put in ``~/ray_results`` (made by Ray on its
+#: first use: only if a test builds an RLlib algorithm outside ``logdirs_in_temp``); removed when
+#: the session ends
+RAY_RESULTS = os.path.join(tempfile.gettempdir(), f"lrgym-test-ray-results-{os.getpid()}-{os.urandom(4).hex()}")
+
+
+class _AfterImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Runs ``then(module)`` right after the module ``name`` is executed at its first import,
+    whoever imports it (a test module at collection, a test, a fixture); every other module is
+    left to the other finders."""
+
+    def __init__(self, name: str, then):
+        self.name, self.then, self.loader = name, then, None
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != self.name:
+            return None
+        for finder in sys.meta_path:
+            spec = None if finder is self else getattr(finder, "find_spec", lambda *a: None)(fullname, path, target)
+            if spec is not None:
+                self.loader, spec.loader = spec.loader, self
+                return spec
+        return None
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        self.loader.exec_module(module)
+        self.then(module)
+
+    def __getattr__(self, name):  # the module's __loader__: get_source, get_filename, ... are the real loader's
+        return getattr(self.loader, name)
+
+
+def _ray_results_here(constants) -> None:
+    constants.DEFAULT_STORAGE_PATH = RAY_RESULTS
+
+
+def pytest_configure(config):
+    """Ray's default results folder, ``~/ray_results`` (Ray 2.60's
+    ``ray.train.constants.DEFAULT_STORAGE_PATH``), is :data:`RAY_RESULTS` in this process: set
+    before anything imports it, so every module that copies it (Tune's ``Trainable``, which
+    makes an RLlib algorithm's ``logdir`` there) gets this one. A test that builds an algorithm
+    outside :func:`lrgym.baselines.rllib_logdir.logdirs_in_temp` then litters no home folder,
+    and :func:`no_ray_results_left` fails it by name. Each process of a run (each xdist worker)
+    has its own folder, so another process on the machine making ``~/ray_results/*`` is never
+    blamed on a test. Processes a test starts are not covered (lrgym's commands build their
+    algorithms inside ``logdirs_in_temp``: tests/baselines/test_rllib_logdir.py)."""
+    if RAY_CONSTANTS in sys.modules:  # imported before pytest configured (a plugin): set it there
+        _ray_results_here(sys.modules[RAY_CONSTANTS])
+    else:
+        sys.meta_path.insert(0, _AfterImport(RAY_CONSTANTS, _ray_results_here))
+
+
+def pytest_unconfigure(config):
+    import shutil
+
+    shutil.rmtree(RAY_RESULTS, ignore_errors=True)
+
+
+#: what this process's tests made in :data:`RAY_RESULTS` and were failed for
+_RAY_RESULTS_SEEN: set = set()
+
+
+@pytest.fixture(autouse=True)
+def no_ray_results_left(request):
+    """Fails the test (at its teardown) during which something was made in Ray's default results
+    folder (this process's :data:`RAY_RESULTS`, ``~/ray_results`` outside tests): an RLlib
+    algorithm built outside ``logdirs_in_temp`` by the test or a fixture set up for it (a module
+    fixture is set up before this one: what it made is the first teardown's after it)."""
+    yield
+    try:
+        made = sorted(set(os.listdir(RAY_RESULTS)) - _RAY_RESULTS_SEEN)
+    except FileNotFoundError:
+        return
+    _RAY_RESULTS_SEEN.update(made)
+    if made:
+        pytest.fail(f"{request.node.nodeid} (or a fixture set up for it) made {made} in Ray's default results "
+                    f"folder, ~/ray_results (here {RAY_RESULTS}): build, train and stop an RLlib algorithm inside "
+                    "`with lrgym.baselines.rllib_logdir.logdirs_in_temp():`", pytrace=False)
