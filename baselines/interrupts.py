@@ -50,7 +50,9 @@ KeyboardInterrupt`` and ``except Exception`` let through (``finally`` blocks and
 still run; :func:`run_command` says "interrupted" and exits with that status as after any stop:
 catch :data:`STOP_EXCEPTIONS` to handle a stop). Found swallowed once more (an ``except
 BaseException`` at every turn), one last line on stderr names the signal and the process ends at
-once, ``os._exit(128 + its number)``, no cleanup run (:func:`_exit_now`).
+once, ``os._exit(128 + its number)``, no cleanup run (:func:`_exit_now`): what it printed and
+Python still buffers is flushed first, and neither that nor the last line can hold the exit up
+(they get a second at most, all together: a pipe nobody reads, full, stays so).
 
 :func:`run_command` is a command's ``main`` under it: the "interrupted" line and the conventional
 exit status, 128 + the signal's number (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP); once
@@ -483,15 +485,69 @@ def _raised_again(stop: Stop) -> BaseException:
 
 def _exit_now(signum: int) -> None:
     """End the process at once with status 128 + ``signum`` (``os._exit``: no ``finally``, no
-    ``atexit``, Python's buffered output not flushed), after one line on stderr naming the signal:
-    the stop was swallowed even as :class:`StopEscalated`, so nothing else ends the run."""
+    ``atexit``), after one line on stderr naming the signal: the stop was swallowed even as
+    :class:`StopEscalated`, so nothing else ends the run.
+
+    What the command printed and Python still holds in ``sys.stdout``'s and ``sys.stderr``'s
+    buffers is flushed first (``os._exit`` flushes nothing: a command's lines printed to a pipe or
+    a file were lost), and the last line is written after it; each step is bounded
+    (:func:`_within`): a stream nobody reads (a full pipe) or one whose lock the interrupted main
+    thread holds (stopped inside a ``print``) blocked the process there for good, deaf to every
+    further stop signal, before it could exit. What could not be written in time is lost."""
     name = signal.Signals(signum).name
-    try:
-        os.write(2, f"stopping: {name} caught and swallowed again and again (even as SystemExit) by the code "
-                    f"running; exiting at once, status {128 + signum}, without cleanup\n".encode())
-    except OSError:  # a closed terminal (SIGHUP)
-        pass
+    last = (f"stopping: {name} caught and swallowed again and again (even as SystemExit) by the code "
+            f"running; exiting at once, status {128 + signum}, without cleanup\n").encode()
+
+    def flush_stdout() -> None:
+        _flush(getattr(sys, "stdout", None))
+
+    def flush_stderr_then_say_why() -> None:
+        _flush(getattr(sys, "stderr", None))
+        os.write(2, last)
+
+    _within(_LAST_WORDS_SECONDS, flush_stdout, flush_stderr_then_say_why)
     os._exit(128 + signum)
+
+
+#: how long :func:`_exit_now` waits for its last output (the buffered lines, its own line) to be
+#: written before it exits anyway: a pipe being read takes them at once; one nobody reads never does
+_LAST_WORDS_SECONDS = 1.0
+
+
+def _flush(stream) -> None:
+    """Flush ``stream`` (``sys.stdout``, ``sys.stderr``: whatever object a program put there), if any."""
+    flush = getattr(stream, "flush", None)
+    if flush is not None:
+        flush()
+
+
+def _within(seconds: float, *steps: Callable[[], object]) -> None:
+    """Run each of ``steps`` in a thread of its own, all at once, and return once all are done or
+    ``seconds`` have passed, whichever is first; their errors (a closed terminal: ``OSError``) are
+    ignored. A step still blocked (a write to a full pipe) is left to the process's end. Low-level
+    threads (``_thread``) and locks: the main thread, interrupted anywhere by a signal handler,
+    may hold ``threading``'s locks."""
+    done = []
+    for step in steps:
+        lock = _thread.allocate_lock()
+        lock.acquire()
+
+        def run(step=step, lock=lock) -> None:
+            try:
+                step()
+            except BaseException:  # (best effort: nothing to tell it to)
+                pass
+            finally:
+                lock.release()
+
+        try:
+            _thread.start_new_thread(run, ())
+        except RuntimeError:  # (no thread can be started: the step is skipped)
+            continue
+        done.append(lock)
+    deadline = time.monotonic() + seconds
+    for lock in done:
+        lock.acquire(timeout=max(0.0, deadline - time.monotonic()))
 
 
 #: the code of ``weakref.finalize``'s call, through which its callbacks run

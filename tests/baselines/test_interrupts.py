@@ -1086,6 +1086,57 @@ def test_a_stop_swallowed_even_as_systemexit_ends_the_process_at_once():
     assert out.stderr.count("\n") == 1, out.stderr
 
 
+#: the environment of a child whose output Python buffers, as it does by default on a pipe
+#: (PYTHONUNBUFFERED, set where these tests may run, writes every print at once)
+_BUFFERED = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+
+
+def test_a_stop_swallowed_even_as_systemexit_flushes_what_was_printed_before_it_exits():
+    """``os._exit`` flushes nothing: the lines a command printed to a pipe (block-buffered) were
+    lost when it ended so, and so was a line it had begun on stderr. Now Python's buffers are
+    flushed first, then the last line is written after what came before it."""
+    out = _python(textwrap.dedent("""
+        import sys
+        print("a line printed, not flushed")
+        sys.stderr.write("half a line, ")
+    """) + textwrap.dedent(_SWALLOWED_AT_EVERY_TURN.format(caught="BaseException")), env=_BUFFERED)
+    assert out.returncode == 143, (out.stdout, out.stderr)
+    assert out.stdout == "a line printed, not flushed\n", out.stderr  # the old code: ""
+    assert out.stderr.startswith("half a line, stopping: SIGTERM caught and swallowed again and again"), out.stderr
+    assert out.stderr.count("\n") == 1, out.stderr
+
+
+def test_a_stop_swallowed_even_as_systemexit_ends_the_process_though_nobody_reads_its_output():
+    """The process ends at once, status 143, though its stdout and stderr are pipes nobody reads,
+    full (it filled them, then printed a line more): the last line on stderr (and the flush of
+    stdout) blocked for good, so the process never ended (the old code: it hung in ``os.write``,
+    every further signal ignored). What could not be written is lost."""
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+        import fcntl, os, sys
+        for fd in (1, 2):  # fill the pipe: nobody reads it
+            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+            for size in (65536, 1):  # (a byte at a time from the start: 65,536 system calls, slow on a loaded machine)
+                try:
+                    while True:
+                        os.write(fd, b"x" * size)
+                except BlockingIOError:
+                    pass
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags)
+        print("a line printed, not flushed")
+    """) + textwrap.dedent(_SWALLOWED_AT_EVERY_TURN.format(caught="BaseException"))],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_BUFFERED)
+    try:
+        code = proc.wait(timeout=60)  # a bound on a hang, not a timing assertion (it takes about 1 s)
+    except subprocess.TimeoutExpired:
+        code = "still running after 60 s"
+    finally:
+        proc.kill()
+        out, err = proc.communicate()
+    assert code == 143, (out[-200:], err[-200:])
+    assert out.strip(b"x") == b"" and err.strip(b"x") == b"", (out[-200:], err[-200:])  # nothing more got in
+
+
 @pytest.mark.parametrize("landing", ["", "a signal landing as the handler raises it again"])
 def test_a_stop_swallowed_fewer_times_than_escalate_at_stays_a_keyboard_interrupt(landing):
     """Below ``ESCALATE_AT`` nothing changes: a loop that swallows the first ``ESCALATE_AT - 1``
