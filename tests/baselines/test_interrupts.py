@@ -874,6 +874,33 @@ def test_a_real_signal_pending_with_the_stop_sent_again_is_not_taken_for_it():
     assert "further stop signals" not in out.stderr, out.stderr
 
 
+#: how ``_reference_and_blocked`` runs a program's ``main``: in ``run_command``'s block, or bare
+_RUN_MAIN = """
+    if BLOCK:
+        sys.exit(run_command(main, "cmd", exiting=True))
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+"""
+
+
+def _reference_and_blocked(program: str, cleanups: str) -> None:
+    """Runs ``program`` (it imports ``sys`` and ``run_command`` and defines ``main``, which starts
+    a timer sending ``SIG`` to the process and cleans up as the stop unwinds) twice. The reference:
+    stopped by a SIGINT without any block, Python's own ``KeyboardInterrupt``, which must print
+    ``cleanups`` whole, then ``interrupted``. Then stopped by a SIGTERM in ``run_command``'s block
+    (``exiting=True``), which must print the same ``cleanups`` (none cut), say
+    ``cmd: interrupted (SIGTERM)`` alone on stderr and exit 143."""
+    source = textwrap.dedent(program) + textwrap.dedent(_RUN_MAIN)
+    reference = _python("import signal\nSIG, BLOCK = signal.SIGINT, False\n" + source)
+    assert (reference.returncode, reference.stdout) == (0, cleanups + "interrupted\n"), reference.stderr
+    out = _python("import signal\nSIG, BLOCK = signal.SIGTERM, True\n" + source)
+    assert out.returncode == 143, (out.stdout, out.stderr)
+    assert out.stdout == cleanups, out.stderr
+    assert out.stderr == "cmd: interrupted (SIGTERM)\n"
+
+
 def test_a_generator_closed_as_the_stop_unwinds_cleans_up_uncut():
     """A stop landing in a ``for`` loop over a generator closes the generator as it unwinds, before
     the ``except`` that takes it: the generator's ``finally`` runs with its ``GeneratorExit`` as
@@ -909,21 +936,8 @@ def test_a_generator_closed_as_the_stop_unwinds_cleans_up_uncut():
                 print("handler cleanup finished", flush=True)
                 raise
             return 0
-
-        if BLOCK:
-            sys.exit(run_command(main, "cmd", exiting=True))
-        try:
-            main()
-        except KeyboardInterrupt:
-            print("interrupted", flush=True)
     """
-    cleanups = "generator cleanup finished\nhandler cleanup finished\n"
-    reference = _python("import signal\nSIG, BLOCK = signal.SIGINT, False\n" + textwrap.dedent(program))
-    assert (reference.returncode, reference.stdout) == (0, cleanups + "interrupted\n"), reference.stderr
-    out = _python("import signal\nSIG, BLOCK = signal.SIGTERM, True\n" + textwrap.dedent(program))
-    assert out.returncode == 143, (out.stdout, out.stderr)
-    assert out.stdout == cleanups, out.stderr
-    assert out.stderr == "cmd: interrupted (SIGTERM)\n"
+    _reference_and_blocked(program, "generator cleanup finished\nhandler cleanup finished\n")
 
 
 def test_a_second_signal_in_an_outer_blocks_cleanup_is_ignored():
@@ -1014,21 +1028,8 @@ def test_a_finalizer_run_as_the_stop_unwinds_cleans_up_uncut(finalizer):
                 print("handler cleanup finished", flush=True)
                 raise
             return 0
-
-        if BLOCK:
-            sys.exit(run_command(main, "cmd", exiting=True))
-        try:
-            main()
-        except KeyboardInterrupt:
-            pass
     """
-    cleanups = "finalizer cleanup finished\nhandler cleanup finished\n"
-    reference = _python("import signal\nSIG, BLOCK = signal.SIGINT, False\n" + textwrap.dedent(program))
-    assert (reference.returncode, reference.stdout) == (0, cleanups), reference.stderr
-    out = _python("import signal\nSIG, BLOCK = signal.SIGTERM, True\n" + textwrap.dedent(program))
-    assert out.returncode == 143, (out.stdout, out.stderr)
-    assert out.stdout == cleanups, out.stderr
-    assert out.stderr == "cmd: interrupted (SIGTERM)\n"
+    _reference_and_blocked(program, "finalizer cleanup finished\nhandler cleanup finished\n")
 
 
 #: ``main`` of the escalation tests: a retry loop of up to 20 s that swallows the stop at every turn
