@@ -400,10 +400,7 @@ class LRControlEnv(gym.Env):
         self.t = 0
         self.lr = self.lr_init
         self.updates = 0
-        self._done = True
-        # whether the current episode is this env's own (its step() steps it), not the vector env's,
-        # which counts its sub-envs' episodes and brings their step state here (load_step)
-        self._own_episode = True
+        self._done = True  # no episode going on (none yet, or the last one ended: end_episode)
         self._recorder = None if self.render_mode is None else EpisodeRecorder(self.horizon, self.lr_min, self.lr_max)
 
     @property
@@ -523,8 +520,14 @@ class LRControlEnv(gym.Env):
         return self._pass_episodes
 
     def end_episode(self) -> None:
-        """Count the episode that just ended (its instance) in the current ``"each_once"`` pass:
-        the env's step does, and the vector env for its sub-envs at the end of their episodes."""
+        """End the current episode, once (nothing if it has ended already): no step until the next
+        reset, and with ``"each_once"`` its instance counts in the current pass. Called by the
+        env's step that ends it (the horizon, a divergence), by the reset after an episode stepped
+        and not ended (a wrapper's ``TimeLimit`` truncated it, or the caller cut it short), and by
+        the vector env for its sub-envs at the end of their episodes."""
+        if self._done:
+            return
+        self._done = True
         if self.instance_order == "each_once":
             self._pass_episodes += 1
             self._pass_left.discard(self.instance)
@@ -595,7 +598,6 @@ class LRControlEnv(gym.Env):
         self.t = int(t)
         self.updates = int(updates)
         self._done = bool(done)
-        self._own_episode = False  # (the vector env counts how its episodes end: see reset)
 
     def record_step(self, info: dict) -> None:
         """Feed a step computed elsewhere (the vector env's) to the render recorder, if any."""
@@ -691,13 +693,10 @@ class LRControlEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         asked, lr_init = self.check_reset_options(options)  # first: a refused reset changes nothing
         super().reset(seed=seed)
-        if self._own_episode and self.t and not self._done:
-            # an episode this env stepped and did not end, cut short: by a wrapper (gymnasium's
-            # TimeLimit of gym.make(..., max_episode_steps=k) truncates it outside this env) or by
-            # the caller. It has ended, on its instance: count it in its "each_once" pass
-            self._done = True
+        if self.t:  # the episode before, if its step did not end it, has ended now: cut short by a
+            # wrapper (gymnasium's TimeLimit of gym.make(..., max_episode_steps=k) truncates it
+            # outside this env) or by the caller, on its instance (counted in its "each_once" pass)
             self.end_episode()
-        self._own_episode = True
         if self.instance_order == "each_once" and (seed is not None or self._pass_pending):
             if not self._pass_pending:  # (the vector env's pass starts warn in the vector env)
                 warn_incomplete_pass(self._unfinished_pass())
@@ -762,8 +761,7 @@ class LRControlEnv(gym.Env):
                 reward, terminated, done = train_and_observe(lr, t, self.updates, *args)
             self.updates += done
             truncated = (not terminated) and t >= s.horizon
-            self._done = terminated or truncated
-            if self._done:
+            if terminated or truncated:
                 self.end_episode()
             info = step_info(self._step_template, self._step_values, self._step_counts, terminated)
             if self._recorder is not None:
@@ -787,8 +785,7 @@ class LRControlEnv(gym.Env):
         )
         terminated = bool(self._stats[S_DIVERGED] > 0.0)
         truncated = (not terminated) and self.t >= s.horizon
-        self._done = terminated or truncated
-        if self._done:
+        if terminated or truncated:
             self.end_episode()
         info = self._info(rejected)
         if self._recorder is not None:
@@ -888,7 +885,7 @@ class LRControlEnv(gym.Env):
         # (pickled before the generator was kept: the state is the env's generator's)
         state.setdefault("_pass_rng", None if state["_pass_rng_state"] is None else state.get("_np_random"))
         state.setdefault("_pass_pending", False)
-        state.setdefault("_own_episode", True)  # (pickled before a reset counted a cut episode)
+        state.pop("_own_episode", None)  # (pickled while a flag told the vector env's episodes apart)
         if "_pass_block" not in state:  # (pickled before passes were counted: its whole list)
             settings = state["settings"]
             each_once = settings.instance_order == "each_once"

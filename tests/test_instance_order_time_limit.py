@@ -156,3 +156,30 @@ def test_sb3_evaluate_policy_over_monitored_time_limited_envs_completes_one_pass
         assert ended == LISTED, wrap
         assert vec.get_attr("pass_complete") == [True] and vec.get_attr("pass_episodes") == [len(LISTED)], wrap
         vec.close()
+
+
+def test_a_vector_sub_env_inspected_mid_episode_counts_each_episode_once():
+    """The batched vector env brings a sub-env's step state over when it is inspected
+    (``sub_env(i)``: mid-episode, its ``t`` above 0 and not ended) and counts the sub-env's
+    episodes itself. Such an episode, ended by the vector env's time limit at its next step and
+    counted there, is not counted again by the sub-env's automatic reset after it (its ``t`` is
+    still the inspected one, and nothing inspected it since it ended): each sub-env's
+    ``pass_episodes`` is the number of its episodes seen end, and its ``pass_left`` the seeds of
+    its block none of them was on."""
+    vec = gym.make_vec("LRControl-LinReg-v1", num_envs=2, vectorization_mode="vector_entry_point",
+                       max_episode_steps=LIMIT, instances=LISTED, instance_order="each_once", **SHORT)
+    inner = vec.unwrapped
+    vec.reset(seed=0)
+    ended, done = [[], []], np.zeros(2, dtype=bool)
+    for _ in range(2 * (LIMIT + 1)):  # NEXT_STEP: two episodes of LIMIT steps and their reset steps
+        for i in np.flatnonzero(~done):
+            inner.sub_env(i)  # inspected mid-episode only (once ended, the next step resets it)
+        _, _, terminated, truncated, infos = vec.step(np.full(2, KEEP))
+        done = terminated | truncated
+        for i in np.flatnonzero(done):
+            ended[i].append(int(infos["instance"][i]))
+    for i in range(2):
+        env = inner.sub_env(i)
+        assert len(ended[i]) == 2 and env.pass_episodes == 2, (i, ended[i], env.pass_episodes)
+        assert env.pass_left == tuple(k for k in env.pass_block if k not in ended[i])
+    vec.close()
