@@ -171,10 +171,8 @@ class Stop:
         #: SIGTERM sent again, and that one then counted as a further signal
         self.in_flight: set[int] = set()
         #: the times the stop was found swallowed by code in the block and raised again
-        #: (:func:`_keep_stop`, :func:`_raised_again`)
+        #: (:func:`_keep_stop`, :func:`_raised_again`; :attr:`escalated` from it)
         self.swallowed = 0
-        #: the stop is raised as :class:`StopEscalated` (found swallowed :data:`ESCALATE_AT` times)
-        self.escalated = False
         #: the handler is raising the swallowed stop again: a signal whose handler Python runs
         #: within it (the keeper's, sent as it saw the main thread in the handler, or a real one)
         #: finds the stop swallowed too, and counted the one swallow twice (escalated a turn early)
@@ -189,6 +187,12 @@ class Stop:
         #: the block has ended and put its handlers back (or set them ignored): its handler, still
         #: found by an inner block finalized only now, is not put back (:func:`_put_back`)
         self.ended = False
+
+    @property
+    def escalated(self) -> bool:
+        """Whether the stop is raised as :class:`StopEscalated`: found swallowed
+        :data:`ESCALATE_AT` times (a stop that went on out of an inner block brings its count)."""
+        return self.swallowed >= ESCALATE_AT
 
     @property
     def status(self) -> int | None:
@@ -330,7 +334,7 @@ def _stop_goes_out(stop: Stop, old: dict) -> None:
     found = old.get(stop.signum)
     if _live_block_handler(found) and found.stop.signum is None:
         found.stop.signum = stop.signum
-        found.stop.swallowed, found.stop.escalated = stop.swallowed, stop.escalated
+        found.stop.swallowed = stop.swallowed
         _keep_stop(found)
 
 
@@ -479,7 +483,6 @@ def _raised_again(stop: Stop) -> BaseException:
     if stop.escalated:
         _exit_now(stop.signum)
     stop.swallowed += 1
-    stop.escalated = stop.swallowed >= ESCALATE_AT
     return _stop_exception(stop)
 
 
