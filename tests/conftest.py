@@ -114,7 +114,18 @@ class _AfterImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 def _ray_results_here(constants) -> None:
+    """Point ``constants.DEFAULT_STORAGE_PATH`` at :data:`RAY_RESULTS`, and every copy of it that
+    Ray's modules already imported made (``from ray.train.constants import DEFAULT_STORAGE_PATH``:
+    Tune's ``trainable`` module, which makes an algorithm's ``logdir`` there). Right after the
+    constants' first execution there is no copy yet; when Ray was imported before the session
+    was configured (a plugin importing ``ray.tune``), the copies are what Tune reads."""
+    default = constants.DEFAULT_STORAGE_PATH
     constants.DEFAULT_STORAGE_PATH = RAY_RESULTS
+    for name, module in list(sys.modules.items()):
+        if name != "ray" and not name.startswith("ray."):
+            continue
+        if getattr(module, "__dict__", {}).get("DEFAULT_STORAGE_PATH") == default:  # (no module __getattr__ runs)
+            module.DEFAULT_STORAGE_PATH = RAY_RESULTS
 
 
 def pytest_configure(config):
@@ -127,7 +138,7 @@ def pytest_configure(config):
     has its own folder, so another process on the machine making ``~/ray_results/*`` is never
     blamed on a test. Processes a test starts are not covered (lrgym's commands build their
     algorithms inside ``logdirs_in_temp``: tests/baselines/test_rllib_logdir.py)."""
-    if RAY_CONSTANTS in sys.modules:  # imported before pytest configured (a plugin): set it there
+    if RAY_CONSTANTS in sys.modules:  # imported before pytest configured (a plugin): set it and its copies
         _ray_results_here(sys.modules[RAY_CONSTANTS])
     else:
         sys.meta_path.insert(0, _AfterImport(RAY_CONSTANTS, _ray_results_here))
