@@ -13,7 +13,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # get_node_ip_address(), which gives the loopback when Ray clusters are "disabled"
 # (ray_constants.ENABLE_RAY_CLUSTER, read when ray is imported, so set here before any test
 # imports it; the nodes and drivers the tests start inherit it). The nodes still form a cluster:
-# two raylets on one machine join one head by its address.
+# two raylets on one machine join one head by its address (cluster_utils.Cluster.add_node; the
+# `ray start --address` command refuses to add a node with this setting: a test needing it sets
+# RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=1 for that command, and its node then binds the machine's address).
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 import sys
