@@ -34,11 +34,13 @@ import errno
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import stat
 from pathlib import Path
 
 from lrgym.files import link_target
+from lrgym.leaderboard.job_agreement import FILES_CHANGED
 from lrgym.leaderboard.ownership import PRIVATE, kind_of, own_problem
 from lrgym.leaderboard.suite import PRIVATE_PREFIX, FamilySuite, Suite
 from lrgym.tasks import MIXED_V1
@@ -278,6 +280,9 @@ def is_private_version(version: str | None) -> bool:
 #: (pattern of a failure reason, what a private suite records instead), first match wins: the
 #: grader's own words decide the kind; the policy's words, numbers and output are dropped
 _PRIVATE_REASONS = (
+    # the grader's check that every job ran the same files (lrgym.leaderboard.job_agreement): the
+    # hashes it names are of the submitter's own files, but the kind is all a private suite records
+    (r"^" + re.escape(FILES_CHANGED), FILES_CHANGED),
     (r"^the policy's process reported: (importing|constructing|loading|reading the policy's env|the policy \S+ has no )"
      r"|^policy (file|target) |^unknown policy kind ", "the policy could not be loaded"),
     (r"^the policy's process reported: MemoryError: out of memory \(the sandbox's memory limit"
@@ -334,8 +339,6 @@ def private_reason(reason: str) -> str:
     actions it returned, its output), so a policy could fail on purpose to report the hidden
     instances' losses, one submission after another, and map a private suite (an operator's audit,
     2026-12-05: 8 mlp instances' best LRs to within 1.5× in six submissions)."""
-    import re
-
     from lrgym.leaderboard.failures import QUOTE
 
     graders = "\n".join(line for line in reason.split("\n") if not line.startswith(QUOTE))  # not the policy's lines

@@ -35,6 +35,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from lrgym.leaderboard import scoring
+from lrgym.leaderboard.job_agreement import disagreement, recorded_sandbox
 from lrgym.leaderboard.limits import (MIN_MEMORY_MB, check_memory_limit, check_time_limit, machine_memory_mb,
                                      plan_workers)
 from lrgym.leaderboard.pool import GroupResult, Job, default_workers
@@ -937,7 +938,7 @@ def _finish(spec: PolicySpec, result: GroupResult, ctx: _Context, layout: list[J
 
     if result.failed:
         return failed(result.reason or "unknown failure")
-    trajectories, policy_env, sandbox, source_hash, inputs = [], {}, None, None, None
+    trajectories, policy_env, infos = [], {}, []
     timing = {"seconds": 0.0, "policy_seconds": 0.0, "steps": 0}
     for (group, seeds), reply in zip(layout, result.replies):
         n_seeds = len(seeds)
@@ -954,11 +955,14 @@ def _finish(spec: PolicySpec, result: GroupResult, ctx: _Context, layout: list[J
         if family in policy_env and policy_env[family] != info.get("env_kwargs"):
             return failed(f"the policy asked for different env options in two jobs of {family}")
         policy_env[family] = info.get("env_kwargs")
-        sandbox = sandbox or info.get("sandbox")
-        source_hash = source_hash or info.get("source_hash")
-        inputs = inputs or info.get("inputs")
+        infos.append(info)
         for k in timing:
             timing[k] += (info.get("timing") or {}).get(k, 0)
+    changed = disagreement(infos)  # every job must have run the same files (lrgym.leaderboard.job_agreement)
+    if changed is not None:
+        return failed(changed)
+    ran = infos[0] if infos else {}  # what every job ran
+    source_hash, inputs = ran.get("source_hash"), ran.get("inputs")
     runs = score_runs(trajectories, ctx.refs)
     order = {(t.family, t.instance): i for i, t in enumerate(suite.tasks())}
     runs.sort(key=lambda r: (order[(r.family, r.instance)], suite.seeds.index(r.seed)))
@@ -969,7 +973,7 @@ def _finish(spec: PolicySpec, result: GroupResult, ctx: _Context, layout: list[J
     summary["policy_seconds"] = round(timing["policy_seconds"], 3)
     summary["policy_steps"] = int(timing["steps"])
     env_spec["env_kwargs"] = policy_env
-    env_spec["sandbox"] = sandbox
+    env_spec["sandbox"] = recorded_sandbox([info.get("sandbox") for info in infos])  # the weakest, if they differ
     if spec.kind == "baseline" and inputs:
         env_spec["inputs"] = inputs  # the shipped tuned values / weights it ran (lrgym.baselines.registry)
     if source_hash is None:

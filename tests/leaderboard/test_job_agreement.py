@@ -1,0 +1,186 @@
+"""An entry's recorded source hash and sandbox describe every one of its jobs
+(:mod:`lrgym.leaderboard.job_agreement`).
+
+A red team (2026-12, redteam2) found that ``runner._finish`` recorded the first job's
+``source_hash`` and ``sandbox`` for the whole entry (``source_hash or info.get(...)``). Each
+grader worker reads the policy's files when its first job of it starts, so a submission whose
+files changed between two workers' reads was graded partly with other code under the first
+hash; on Ray, nodes that confine differently had one node's sandbox recorded for all jobs.
+
+The probe of the hash goes through the real ``run_suite`` on one worker: without namespaces
+(``LRGYM_SANDBOX=off``, the weak mode, where a policy is the grader's user) the policy appends
+a line to its own file during job 1, and during job 2's first attempt kills its grader worker
+with SIGKILL (as the machine's OOM killer would); the pool runs job 2 again on a new worker
+(``scheduling.LOST_UNIT_RETRIES``), which reads the edited file. The old code stored an ok entry
+under the original file's hash.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import inspect
+
+import pytest
+from lb_helpers import policy, tiny_suite
+from lb_policies import Keep
+
+from lrgym.leaderboard import runner, sandbox
+from lrgym.leaderboard.job_agreement import FILES_CHANGED, disagreement, recorded_sandbox
+from lrgym.leaderboard.private import PRIVATE_REASON_NOTE, private_reason
+from lrgym.leaderboard.references import load_references
+from lrgym.leaderboard.runner import run_suite, submission_spec
+from lrgym.leaderboard.store import ResultStore
+
+SUITE = tiny_suite("job-agreement")  # one quadratic instance, seeds 0 and 1: a submission's two jobs
+
+
+@pytest.fixture(scope="module")
+def refs():
+    return load_references(SUITE, n_workers=1)
+
+
+@pytest.fixture
+def fresh_mode():
+    """``sandbox.mode()`` is probed once per process: forget it around a changed setting."""
+    sandbox.mode.cache_clear()
+    yield
+    sandbox.mode.cache_clear()
+
+
+#: a policy (lb_policies.Keep) that edits its own file in job 1 and kills its grader worker in
+#: job 2's first attempt (module level: each job's process imports the module afresh)
+SELF_EDITING = '''
+import os
+import signal
+
+EDITED, KILLED, HERE = {edited!r}, {killed!r}, {original!r}  # HERE: the submitted file, not the sandbox's copy
+
+if not os.path.exists(EDITED):  # job 1: its worker read the file when the job started
+    open(EDITED, "w").close()
+    with open(HERE, "a") as f:
+        f.write("# edited during grading\\n")
+elif not os.path.exists(KILLED):  # job 2, first attempt: its grader worker is killed
+    open(KILLED, "w").close()
+    pid = os.getppid()
+    while pid > 1:
+        with open(f"/proc/{{pid}}/cmdline", "rb") as f:
+            if b"lrgym.leaderboard.worker" in f.read():
+                os.kill(pid, signal.SIGKILL)
+                break
+        with open(f"/proc/{{pid}}/stat") as f:
+            pid = int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+''' + inspect.getsource(Keep)  # then the policy itself
+
+
+def test_an_entry_whose_files_changed_between_its_jobs_fails_naming_both_hashes(tmp_path, monkeypatch, fresh_mode,
+                                                                                 refs):
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    path = folder / "editing.py"
+    path.write_text(SELF_EDITING.format(edited=str(tmp_path / "edited"), killed=str(tmp_path / "killed"),
+                                        original=str(path)))
+    before = hashlib.sha256(path.read_bytes()).hexdigest()  # sha256sum of a one-file submission
+    monkeypatch.setenv("LRGYM_SANDBOX", "off")
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        [outcome] = run_suite([submission_spec(f"{path}:Keep", name="editing")], SUITE, store=store, references=refs,
+                              n_workers=1, time_limit=300)
+        [stored] = list(store.entries())
+    after = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert (tmp_path / "edited").exists() and (tmp_path / "killed").exists()  # the probe did both things
+    assert path.read_text().endswith("# edited during grading\n") and after != before
+    assert not outcome.ok and stored.status == "failed"
+    assert stored.failure_reason == outcome.entry.failure_reason == (
+        f"{FILES_CHANGED}: its jobs ran 2 versions of them (source sha256 {before}, {after}), so no one version "
+        "earned the score; grade it again once its files stay as they are")
+    # on a private suite the kind alone is recorded
+    assert private_reason(stored.failure_reason) == FILES_CHANGED + PRIVATE_REASON_NOTE
+
+
+def test_an_honest_entry_on_two_workers_records_its_one_hash_and_the_first_jobs_sandbox(tmp_path, monkeypatch, refs):
+    """Two workers, two sandboxes (each its own random uid): the jobs agree, and the entry is
+    recorded as before (the hash of its file, the first job's sandbox)."""
+    seen = []
+    finish = runner._finish
+
+    def spy(spec, result, ctx, layout):
+        seen.append(result)
+        return finish(spec, result, ctx, layout)
+
+    monkeypatch.setattr(runner, "_finish", spy)
+    path = tmp_path / "keep.py"
+    path.write_text(open(policy("Keep").rpartition(":")[0]).read())
+    [outcome] = run_suite([submission_spec(f"{path}:Keep", name="keep")], SUITE, references=refs, n_workers=2,
+                          time_limit=300)
+    assert outcome.ok, outcome.entry.failure_reason
+    first, second = (reply["policy_info"] for reply in seen[0].replies)
+    assert outcome.entry.policy_source_hash == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert first["source_hash"] == second["source_hash"] == outcome.entry.policy_source_hash
+    assert outcome.entry.env_spec["sandbox"] == first["sandbox"]
+    assert {k: v for k, v in second["sandbox"].items() if k != "uid"} == \
+        {k: v for k, v in first["sandbox"].items() if k != "uid"}
+
+
+def test_jobs_that_ran_in_differing_sandboxes_record_the_weakest_and_list_the_others(tmp_path, monkeypatch, refs):
+    """Ray nodes that confine differently (one without namespaces): a real run's replies, the
+    second job's sandbox replaced by the weak mode; the entry records the weak mode whichever
+    job ran in it, and the stronger one under ``differing_jobs``."""
+    seen = []
+    finish = runner._finish
+    monkeypatch.setattr(runner, "_finish", lambda *args: seen.append(args) or finish(*args))
+    [outcome] = run_suite([submission_spec(policy("Keep"), name="keep")], SUITE, references=refs, n_workers=1,
+                          time_limit=300)
+    assert outcome.ok, outcome.entry.failure_reason
+    spec, result, ctx, layout = seen[0]
+    strong = result.replies[0]["policy_info"]["sandbox"]
+    weak = {**strong, "kind": "none", "namespaces": False, "uid_drop": False, "uid": 1000,
+            "processes": "not bounded (no namespaces: ended by process group and time limit)"}
+    weak.pop("file_system", None)
+
+    def with_sandboxes(*modes):
+        replies = [{**r, "policy_info": {**r["policy_info"], "sandbox": m}} for r, m in zip(result.replies, modes)]
+        return dataclasses.replace(result, replies=replies)
+
+    strong_shared = {k: v for k, v in strong.items() if k != "uid"}
+    for modes in ((strong, weak), (weak, strong)):
+        entry = finish(spec, with_sandboxes(*modes), ctx, layout).entry
+        assert entry.status == "ok"
+        assert entry.env_spec["sandbox"] == {**weak, "differing_jobs": [strong_shared]}
+    # agreeing jobs (another uid each): the first job's, as before
+    other_uid = {**strong, "uid": (strong.get("uid") or 0) + 1}
+    assert finish(spec, with_sandboxes(strong, other_uid), ctx, layout).entry.env_spec["sandbox"] == strong
+
+
+def test_disagreement_names_every_hash_and_changed_input_in_reply_order():
+    a, b = "a" * 64, "b" * 64
+    assert disagreement([{"source_hash": a}, {"source_hash": a}]) is None
+    assert disagreement([]) is None
+    assert disagreement([{"source_hash": b}, {"source_hash": a}, {"source_hash": b}]) == (
+        f"{FILES_CHANGED}: its jobs ran 2 versions of them (source sha256 {b}, {a}), so no one version earned "
+        "the score; grade it again once its files stay as they are")
+    # a job that found no file to hash ran other code than one that hashed one
+    assert f"(source sha256 {a}, none)" in disagreement([{"source_hash": a}, {"source_hash": None}])
+    # a baseline: the same hash, other weights
+    w1 = {"tuned.json": "1", "weights/dqn.zip": "2"}
+    w2 = {"tuned.json": "1", "weights/dqn.zip": "3"}
+    assert disagreement([{"source_hash": a, "inputs": w1}, {"source_hash": a, "inputs": dict(w1)}]) is None
+    assert disagreement([{"source_hash": a, "inputs": w1}, {"source_hash": a, "inputs": w2}]) == (
+        f"{FILES_CHANGED}: its jobs ran 2 versions of its tuned values or weights (weights/dqn.zip), so no one "
+        "version earned the score; grade it again once those files stay as they are")
+
+
+def test_recorded_sandbox_orders_kinds_weakest_first():
+    root = {"kind": "root", "namespaces": True, "uid_drop": True, "uid": 5}
+    root_no_drop = {"kind": "root", "namespaces": True, "uid_drop": False, "uid": 0}
+    userns = {"kind": "userns", "namespaces": True, "uid_drop": False, "uid": 1000}
+    none = {"kind": "none", "namespaces": False, "uid_drop": False, "uid": 1000}
+    unknown = {"kind": "a newer grader's", "namespaces": True, "uid_drop": True, "uid": 7}
+    shared = lambda m: {k: v for k, v in m.items() if k != "uid"}  # noqa: E731
+    assert recorded_sandbox([root, userns, root]) == {**userns, "differing_jobs": [shared(root)]}
+    assert recorded_sandbox([root, root_no_drop]) == {**root_no_drop, "differing_jobs": [shared(root)]}
+    assert recorded_sandbox([userns, none, root]) == {**none, "differing_jobs": [shared(userns), shared(root)]}
+    assert recorded_sandbox([root, unknown]) == {**unknown, "differing_jobs": [shared(root)]}
+    assert recorded_sandbox([None, root, {**root, "uid": 6}]) == root
+    assert recorded_sandbox([None, None]) is None
