@@ -74,7 +74,7 @@ from lrgym.baselines.backend import (TASK_MEMORY_MB, RayCannotRun, RunNodes, can
                                      killed_for_memory, largest_node_memory_mb, memory_kill_reason, node_report,
                                      ray_reason, worker_env, worker_lost)
 from lrgym.baselines.node_check import CPUKinds, NodeMismatch, node_differences, node_fingerprint
-from lrgym.leaderboard.failures import PolicyError
+from lrgym.leaderboard.failures import PolicyError, describe, truncate
 from lrgym.leaderboard.import_paths import GRADER_FILES_ENV, grader_files, hidden_dirs
 from lrgym.leaderboard.scheduling import LOST_UNIT_RETRIES, Groups, GroupScheduler, Job
 
@@ -301,7 +301,8 @@ class RayWorkerPool(GroupScheduler):
         self.quiet = quiet
         self._host = self.ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0,
                                      concurrency_groups={CONTROL_GROUP: 1})(GraderHost)
-        self._files: dict[str, tuple] = {}  # during a run: policy -> (its spec, its files), read once
+        # during a run: policy -> (its spec, its files), read once, or why the driver could not read them
+        self._files: dict[str, tuple | str] = {}
         self._fingerprint = node_fingerprint()  # the driver's: every actor's node must match it
         self._memory_mb = float(ACTOR_MEMORY_MB)  # during a run: each actor's Ray memory (actor_memory_mb)
         self._placement_warned = False  # during a run: the user was told no actor can be placed
@@ -352,12 +353,22 @@ class RayWorkerPool(GroupScheduler):
         return {"memory": int(self._memory_mb * 2**20), "runtime_env": {"env_vars": worker_env()}}
 
     def _send(self, groups: Groups, slots: list[_Slot], slot: _Slot, index: int, job: Job) -> None:
-        payload, files = self._shipped(job)
+        try:
+            payload, files = self._shipped(job)
+        except PolicyError as exc:  # the driver cannot read the submission: its entry fails so, nothing is sent
+            self._fail(groups, slots, job.group, str(exc))  # (the slot stays idle, free for another group)
+            return
         slot.job, slot.ref = (index, job), slot.actor.run.remote(payload, files)
         slot.groups.add(job.group)
 
     def _shipped(self, job: Job) -> tuple[dict, dict]:
-        """The job's payload with a submission's files attached (read once per policy and run)."""
+        """The job's payload with a submission's files attached (read once per policy and run).
+
+        Files the driver cannot read (missing, oversized, a link...) raise :class:`PolicyError`
+        with the driver's reason, the one the local worker gives (:func:`ship_files`), every time
+        the policy is asked for. (The driver's absolute path went to the node instead, which read it
+        again: on a remote node the entry failed with that node's reason, or, where the node had
+        a file of that path, was graded with it.)"""
         policy = job.payload.get("policy")
         if not isinstance(policy, dict):
             return job.payload, {}
@@ -365,9 +376,14 @@ class RayWorkerPool(GroupScheduler):
         if key not in self._files:
             try:
                 self._files[key] = ship_files(policy)
-            except (OSError, ValueError, KeyError, PolicyError):  # missing, oversized, a link...: the worker reports it
-                self._files[key] = (policy, {})
-        rel, files = self._files[key]
+            except PolicyError as exc:
+                self._files[key] = truncate(str(exc))
+            except (OSError, ValueError, KeyError) as exc:  # as the local worker words an error that is no PolicyError
+                self._files[key] = truncate(f"grader error: {describe(exc)}")
+        shipped = self._files[key]
+        if isinstance(shipped, str):
+            raise PolicyError(shipped)
+        rel, files = shipped
         return {**job.payload, "policy": rel}, files
 
     #: seconds with no actor placed (none running a job) before the user is warned, once per run

@@ -51,6 +51,7 @@ class _FakeRay:
         self.task_outcomes, self.actors = list(task_outcomes), list(actors)
         self.task_calls: list = []  # the job of each task started
         self.actors_started = 0
+        self.started: list = []  # each actor started (its calls: _Method.calls)
 
     def nodes(self):
         return [{"Alive": True, "NodeID": NODE_ID, "NodeManagerAddress": "127.0.0.1", "NodeManagerHostname": "here",
@@ -107,14 +108,17 @@ class _FakeActorClass:
     def remote(self, *args):
         described, runs = self.ray.actors[self.ray.actors_started]
         self.ray.actors_started += 1
-        return _FakeActor(described, list(runs))
+        self.ray.started.append(_FakeActor(described, list(runs)))
+        return self.ray.started[-1]
 
 
 class _Method:
     def __init__(self, outcomes):
         self.outcomes = outcomes
+        self.calls: list = []  # the arguments of each call
 
     def remote(self, *args):
+        self.calls.append(args)
         outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
         if isinstance(outcome, BaseException):
             return _Ref(error=outcome)
@@ -207,6 +211,7 @@ def _pool_run(monkeypatch, fake: _FakeRay, jobs):
 
 
 SLEEP = Job("e0", {"op": "sleep", "seconds": 0})
+SLEEP_E1 = Job("e1", {"op": "sleep", "seconds": 0})
 
 
 @pytest.mark.parametrize("error", [ENV_FAILED, ray_exceptions.ActorUnschedulableError("no node can place it")],
@@ -367,3 +372,30 @@ def test_a_grader_actor_whose_runtime_env_fails_names_its_node_from_rays_actor_t
         _pool_run(monkeypatch, fake, [SLEEP])
     assert str(stop.value).startswith(f"Ray cannot run a grader actor: a Ray node at 127.0.0.1 (one of "
                                       f"{REPORT['node']}, {other[:8]} at 127.0.0.1 (here)) cannot set up"), str(stop.value)
+
+
+@pytest.mark.parametrize("case", ["missing", "link"])
+def test_a_submission_the_driver_cannot_read_fails_with_the_drivers_reason_and_no_path_is_sent(monkeypatch, tmp_path,
+                                                                                                case):
+    """The driver reads a submission's files and ships their bytes (``RayWorkerPool._shipped``).
+    When it could not (a file gone, a link), it sent the job with the driver's absolute path for
+    the node to read again: on a remote node the entry failed with that node's reason, or was
+    graded with whatever file the node had at that path. Now the entry fails with the driver's
+    refusal, the one the local grader worker gives (``worker.policy_files``), and no job is sent."""
+    from lrgym.leaderboard.failures import PolicyError
+    from lrgym.leaderboard.worker import policy_files
+
+    path = tmp_path / "policy.py"
+    if case == "link":
+        (tmp_path / "real.py").write_text("class Keep: pass\n")
+        path.symlink_to(tmp_path / "real.py")
+    policy = {"kind": "object", "target": f"{path}:Keep"}
+    with pytest.raises(PolicyError) as local:  # what the local pool's worker records
+        policy_files(policy)
+    jobs = [Job("e0", {"op": "episodes", "policy": policy, "seed": s}) for s in (0, 1)] + [SLEEP_E1]
+    fake = _FakeRay(actors=[(REPORT, [({"ok": True}, None)])] * 2)
+    results = _pool_run(monkeypatch, fake, jobs)
+    assert results["e0"].failed and results["e0"].reason == str(local.value)
+    assert str(path) in results["e0"].reason
+    sent = [args for actor in fake.started for args in actor.run.calls]
+    assert sent == [(SLEEP_E1.payload, {})]  # the other entry's job only: nothing of e0 went to a node
