@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import os
 
-from lrgym.leaderboard.host_start import masked_dirs, root_contents
+from lrgym.leaderboard.host_start import masked_dirs, reshown_dirs, root_contents
 from lrgym.leaderboard.store import store_files
 
 __all__ = ["check_private_output", "check_store_place", "shown_by"]
@@ -45,15 +45,21 @@ def shown_by(path: str | os.PathLike, files: list[str] | None = None, paths: lis
     """The folder bound into every sandbox's root that shows ``path`` (a file there, or one made
     there while a policy runs), or None: ``path`` lies outside every bound folder, or inside a
     folder the sandbox covers whole (:func:`~lrgym.leaderboard.host_start.masked_dirs` of
-    ``files``, the grader's, and ``hidden``, the hidden folders). A path covered one file at a time
-    is shown (see the module's docs). ``paths`` (default: :func:`~lrgym.leaderboard.host_start.
-    root_contents`), ``hidden`` and ``needed`` are :func:`~lrgym.leaderboard.host_start.masked_dirs`'s."""
+    ``files``, the grader's, and ``hidden``, the hidden folders) and not in a folder it shows
+    again there (:func:`~lrgym.leaderboard.host_start.reshown_dirs`: the venv of a grader working
+    in ``/usr/src/app``). A path covered one file at a time is shown (see the module's docs).
+    ``paths`` (default: :func:`~lrgym.leaderboard.host_start.root_contents`), ``hidden`` and
+    ``needed`` are :func:`~lrgym.leaderboard.host_start.masked_dirs`'s."""
     paths = root_contents()[0] if paths is None else paths
     real = os.path.realpath(path)
     bound = next((p for p in paths if real == os.path.realpath(p) or _inside(real, p)), None)
     if bound is None:
         return None
-    if any(_inside(real, m) for m in masked_dirs(paths, hidden, files, needed)):
+    masked = masked_dirs(paths, hidden, files, needed)
+    # the innermost cover or reshown folder holding it decides (a venv inside a covered WORKDIR)
+    holders = [(m, False) for m in masked] + [(r, True) for r in reshown_dirs(masked, needed)]
+    holders = [(os.path.realpath(h), shown) for h, shown in holders if _inside(real, h)]
+    if holders and not max(holders, key=lambda h: len(h[0]))[1]:
         return None
     return bound
 

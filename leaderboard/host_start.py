@@ -7,7 +7,9 @@
 * between ``fork`` and ``exec``, ``PR_SET_PDEATHSIG`` (:func:`pdeathsig`): it dies with the grader;
 * in its first message, what its private root holds: the directories bound read-only and the
   symlinks recreated (:func:`root_contents`), the grader's folders covered inside them
-  and the grader's own files there (:func:`masked_dirs`), and this machine's ``pid_max`` (:func:`machine_pid_max`).
+  and the grader's own files there (:func:`masked_dirs`), the folders it imports from that
+  lie inside a covered one, bound again over the cover (:func:`reshown_dirs`), and this
+  machine's ``pid_max`` (:func:`machine_pid_max`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from lrgym.leaderboard.import_paths import grader_files, hidden_dirs, import_pat
 from lrgym.tasks.blas import SINGLE_THREAD_ENV
 
 __all__ = ["POLICY_HASH_SEED", "SYSTEM_DIRS", "machine_pid_max", "masked_dirs", "pdeathsig", "python_dirs",
-           "root_contents", "sandbox_env", "unshare_flags"]
+           "reshown_dirs", "root_contents", "sandbox_env", "unshare_flags"]
 
 
 def pdeathsig():
@@ -92,7 +94,9 @@ def masked_dirs(paths: list[str], hidden: list[str] | None = None, files: list[s
     is listed too (its side files, journals and copies appear there while a sandbox runs) unless
     it holds a folder the policy imports from (``needed``, default :func:`python_dirs`): then the
     grader files themselves are, each only while it lasts (a store there is refused:
-    :mod:`lrgym.leaderboard.grader_places`)."""
+    :mod:`lrgym.leaderboard.grader_places`). A covered folder may hold folders the policy
+    imports from (Docker's ``WORKDIR /usr/src/app`` with the venv in ``/usr/src/app/.venv``):
+    those are bound again over the cover (:func:`reshown_dirs`)."""
     hidden = hidden_dirs() if hidden is None else hidden
     files = grader_files() if files is None else files
     needed = [os.path.realpath(d).rstrip("/") + "/" for d in (python_dirs() if needed is None else needed)]
@@ -106,6 +110,28 @@ def masked_dirs(paths: list[str], hidden: list[str] | None = None, files: list[s
             if h.startswith(real) and len(h) > len(real):
                 masked.add(p.rstrip("/") + "/" + h[len(real):].rstrip("/"))
     return sorted(masked, key=lambda m: (len(m), m))
+
+
+def reshown_dirs(masked: list[str], needed: list[str] | None = None) -> list[str]:
+    """The folders the policy imports from (``needed``, default :func:`python_dirs`) that lie
+    strictly inside a folder of ``masked`` (:func:`masked_dirs`), under each name that folder
+    has in the root: the policy host binds each again, read-only, over the empty cover, so the
+    rest of the covered folder stays hidden (a file made there later included). A grader working
+    in ``/usr/src/app`` (Docker's usual ``WORKDIR``, under the bound ``/usr``) whose venv is
+    ``/usr/src/app/.venv`` and whose project is installed editable from ``/usr/src/app`` covers
+    ``/usr/src/app`` and shows ``.venv``, ``lrgym``, ``leaderboard`` and ``baselines`` in it;
+    until 2026-12-07 it showed nothing there, and every policy failed to start (``No module
+    named 'lrgym.baselines'``). A folder inside another one listed is dropped (the bind of
+    the outer one holds it); a grader file or folder inside a reshown folder is still covered
+    (:func:`lrgym.leaderboard.sandbox_root.new_root` covers and binds outermost first)."""
+    needed = {os.path.realpath(d) for d in (python_dirs() if needed is None else needed)}
+    shown = set()
+    for m in masked:
+        real = os.path.realpath(m).rstrip("/") + "/"
+        for n in needed:
+            if n.startswith(real) and len(n) > len(real):
+                shown.add(m.rstrip("/") + "/" + n[len(real):].rstrip("/"))
+    return sorted((s for s in shown if not any(s.startswith(o + "/") for o in shown)), key=lambda s: (len(s), s))
 
 
 def unshare_flags(user_ns: bool) -> list[str]:

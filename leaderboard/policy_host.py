@@ -104,7 +104,8 @@ def confine(cfg: dict) -> dict:
     applied: dict = {"namespaces": bool(cfg.get("namespaces"))}
     applied["processes"] = bound_processes(cfg)
     if cfg.get("namespaces"):
-        new_root(cfg["new_root"], cfg["paths"], cfg["links"], int(cfg["tmp_mb"]), cfg.get("masked", []))
+        new_root(cfg["new_root"], cfg["paths"], cfg["links"], int(cfg["tmp_mb"]), cfg.get("masked", []),
+                 cfg.get("reshown", []))
         applied["file_system"] = "private root: read-only system and Python, fresh /tmp"
     else:  # documented fallback without namespaces: a folder of the grader's, which measures it
         sandbox_root.ROOT = cfg["scratch"]

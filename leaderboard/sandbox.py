@@ -74,8 +74,8 @@ from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection, wait
 
 from lrgym.leaderboard.failures import quoted
-from lrgym.leaderboard.host_start import (machine_pid_max, masked_dirs, pdeathsig, root_contents, sandbox_env,
-                                           unshare_flags)
+from lrgym.leaderboard.host_start import (machine_pid_max, masked_dirs, pdeathsig, reshown_dirs, root_contents,
+                                           sandbox_env, unshare_flags)
 from lrgym.leaderboard.libc import c_library
 from lrgym.leaderboard.sandbox_cgroup import OOM_CHECK_SECONDS, SandboxCgroup, cpu_bound, make_cgroup, memory_bound
 from lrgym.leaderboard.sandbox_folders import SCRATCH_CHECK_SECONDS, folder_bytes, free_bytes, remove_folder
@@ -305,8 +305,9 @@ class PolicyProcess:
         os.mkdir(new_root)
         paths, links = root_contents()
         # without namespaces there is no private root, and nothing can be masked (see the README)
+        masked = masked_dirs(paths) if kind != "none" else []
         cfg = {"namespaces": kind != "none", "uid": uid, "new_root": new_root, "paths": paths, "links": links,
-               "masked": masked_dirs(paths) if kind != "none" else [], "scratch": self.scratch,
+               "masked": masked, "reshown": reshown_dirs(masked), "scratch": self.scratch,
                "numba_cache": numba_cache, "uid_range": [UID_BASE, UID_SPAN],
                "machine_pid_max": machine_pid_max(), **asdict(self.limits)}
         self.applied = {**self.request(cfg, timeout=start_timeout)["sandbox"], "memory": self.memory, "cpu": self.cpu}

@@ -3,9 +3,10 @@
 The host builds it once, as root of its namespaces, and ``chroot`` s into it
 (:func:`new_root`): a size-limited tmpfs holding read-only binds of the system directories, the
 Python installation and the packages on ``sys.path`` only (:func:`bind`, every mount below a
-bound folder remounted read-only too), the grader's folders inside them covered
-(:func:`_mask`), a few devices, a read-only ``/proc`` and a writable ``/tmp``; once the host has
-made all it needs there, the root itself is remounted read-only (:func:`seal_root`). Each job
+bound folder remounted read-only too), the grader's folders inside them covered and the
+folders policies import from inside a covered one bound again (:func:`_cover`), a few devices,
+a read-only ``/proc`` and a writable ``/tmp``; once the host has made all it needs there, the
+root itself is remounted read-only (:func:`seal_root`). Each job
 later builds its own ``/proc``, ``/tmp`` and ``/dev/shm`` with the same mount helpers
 (:func:`lrgym.leaderboard.job_isolation.job_namespaces`).
 
@@ -95,42 +96,56 @@ def bind(source: str, target: str, read_only: bool = True) -> None:
             mount("none", point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | kept_flags(point), None)
 
 
-def _mask(root: str, masked: list[str]) -> None:
+#: the mount flags of the empty tmpfs covering a grader's folder (:func:`_cover`)
+_COVER_FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC
+
+
+def _cover(root: str, masked: list[str], reshown: list[str] = ()) -> None:
     """Cover each of ``masked`` (the grader's folders and files inside a bound directory, e.g. a
     ``WORKDIR /usr/src/app``, a store given as ``--db /etc/lrgym/results.sqlite``): a folder with
     an empty read-only tmpfs, a file with an empty read-only file; one that is neither in the new
-    root (or is reached through a symlink) is not there to hide. Any failure is fatal."""
-    done: list[str] = []
+    root (or is reached through a symlink) is not there to hide. Then show each of ``reshown``
+    again (the folders the policy imports from inside a covered one, such as the venv
+    ``/usr/src/app/.venv``: :func:`lrgym.leaderboard.host_start.reshown_dirs`), bound read-only
+    into its cover, which is read-only once they are made. Outermost first, so a grader file in
+    a reshown folder is covered over its bind. Any failure is fatal."""
     real_root = os.path.realpath(root)
     empty = root + _EMPTY_FILE
-    for path in masked:
+    open_covers = []  # covers that reshown folders are bound into: writable until those binds are made
+    steps = sorted([(p, False) for p in masked] + [(p, True) for p in reshown], key=lambda s: (len(s[0]), s[0]))
+    for path, shown in steps:
         target = root + path
-        if any(target.startswith(d + "/") for d in done):  # inside one masked already: gone
-            continue
         if os.path.realpath(target) != os.path.normpath(real_root + path):
             continue
-        if os.path.isdir(target):
-            mount("tmpfs", target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=555")
+        if shown:  # inside a cover (else it is there already): bound again into it
+            if not os.path.lexists(target) and os.path.isdir(path):
+                bind(path, target)
+        elif os.path.isdir(target):
+            holds_shown = any(r.startswith(path.rstrip("/") + "/") for r in reshown)
+            mount("tmpfs", target, "tmpfs", (0 if holds_shown else MS_RDONLY) | _COVER_FLAGS, "size=4k,mode=555")
+            if holds_shown:
+                open_covers.append(target)
         elif os.path.isfile(target):
             if not os.path.exists(empty):
                 os.close(os.open(empty, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444))
             mount(empty, target, None, MS_BIND, None)
             mount("none", target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | kept_flags(target), None)
-        else:
-            continue
-        done.append(target)
+    for target in open_covers:
+        mount("none", target, None, MS_REMOUNT | MS_RDONLY | _COVER_FLAGS, None)
 
 
-#: the empty file bound over each grader file a bound folder shows (:func:`_mask`)
+#: the empty file bound over each grader file a bound folder shows (:func:`_cover`)
 _EMPTY_FILE = "/.lrgym-masked-file"
 
 
-def new_root(root: str, paths: list[str], links: dict[str, str], size_mb: int, masked: list[str] = ()) -> None:
+def new_root(root: str, paths: list[str], links: dict[str, str], size_mb: int, masked: list[str] = (),
+             reshown: list[str] = ()) -> None:
     """Build the policy's whole file system in ``root`` and ``chroot`` into it: a size-limited
     tmpfs holding read-only binds of ``paths`` only (the system, the Python installation, the
     packages on ``sys.path``), with an empty tmpfs over each of ``masked`` (the grader's folders
-    inside them), ``links`` (``/bin -> usr/bin``), a few devices, ``/proc`` of the PID namespace
-    (read-only) and a writable ``/tmp``. The store, the references, the caches and every other
+    inside them) and ``reshown`` (the folders imported from inside those) bound again over it,
+    ``links`` (``/bin -> usr/bin``), a few devices, ``/proc`` of the PID namespace (read-only)
+    and a writable ``/tmp``. The store, the references, the caches and every other
     file of the machine are simply not there.
 
     ``/proc`` is read-only because in the user-namespace sandbox of a grader running as root the
@@ -144,7 +159,7 @@ def new_root(root: str, paths: list[str], links: dict[str, str], size_mb: int, m
     os.makedirs(root + JOB_STAGING, mode=0o700)
     for path in paths:  # after /tmp's mount: a checkout or venv under /tmp is bound inside it
         bind(path, root + path)
-    _mask(root, list(masked))
+    _cover(root, list(masked), list(reshown))
     for link, target in links.items():
         os.symlink(target, root + link)
     for dev in _DEVICES:  # read-only binds: the device reads and writes as before, but no job may

@@ -127,10 +127,11 @@ def processes_with(token: str) -> list[int]:
     return pids
 
 
-def probe_sandbox(source: str) -> dict:
+def probe_sandbox(source: str, after_start=None) -> dict:
     """Run ``source`` as a policy module in a fresh sandbox: its class ``Probe`` collects facts
     in its constructor and raises ``RuntimeError("FACTS" + json + "END")``, which reaches the
-    grader as the failure reason; returns the facts."""
+    grader as the failure reason; returns the facts. ``after_start()``, if given, runs in the
+    grader once the sandbox is built, before the policy loads."""
     import json
 
     import pytest
@@ -139,6 +140,8 @@ def probe_sandbox(source: str) -> dict:
 
     process = start(Limits(memory_mb=1500, cpu_seconds=60))
     try:
+        if after_start is not None:
+            after_start()
         process.request(("load", {"kind": "object", "module": "probe", "attr": "Probe", "file": "probe.py",
                                   "source": "probe.py"}, {"probe.py": source.encode()}))
         with pytest.raises(SandboxError) as info:

@@ -198,6 +198,27 @@ def test_a_store_is_refused_where_the_sandbox_covers_it_file_by_file_only(tmp_pa
     assert shown_by(venv / "data" / "lb.sqlite-journal", [str(venv / "data" / "lb.sqlite")], **layout) is None
 
 
+def test_a_store_in_a_venv_inside_a_covered_working_directory_is_refused_beside_it_accepted(tmp_path):
+    """Docker's layout: the grader works in ``usr/src/app`` under the bound ``usr``, its venv in
+    ``usr/src/app/.venv``. The working directory is covered whole and the venv bound again over
+    the cover (host_start.reshown_dirs): a store directly in the venv's folder shows its journal
+    to the policy (refused; until 2026-12-07 taken as covered with the working directory), the
+    default ``./lrgym_leaderboard.sqlite`` beside the venv stays covered (accepted)."""
+    usr = tmp_path / "usr"
+    app = usr / "src" / "app"
+    (app / ".venv" / "lib" / "site").mkdir(parents=True)
+    layout = {"paths": [str(usr)], "hidden": [str(app)],
+              "needed": [str(app / ".venv"), str(app / ".venv" / "lib" / "site")]}
+    db = app / ".venv" / "lb.sqlite"
+    with pytest.raises(ValueError, match=re.escape(f"the results store {db} lies in {db.parent}, which every sandbox "
+                                                   f"shows (bound from {usr}) and cannot cover whole")):
+        check_store_place(db, **layout)
+    check_store_place(app / "lrgym_leaderboard.sqlite", **layout)
+    check_store_place(app / ".venv" / "data" / "lb.sqlite", **layout)  # a folder of its own in the venv: covered
+    assert shown_by(app / ".venv" / "lb.sqlite-journal", [str(db)], **layout) == str(usr)
+    assert shown_by(app / "lrgym_leaderboard.sqlite-journal", [str(app / "lrgym_leaderboard.sqlite")], **layout) is None
+
+
 def test_a_private_output_is_refused_where_a_later_sandbox_shows_it(tmp_path, layout, monkeypatch):
     venv, etc = tmp_path / "venv", tmp_path / "etc"
     monkeypatch.setenv("LRGYM_RUNS", str(venv / "runs"))

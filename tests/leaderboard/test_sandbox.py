@@ -223,6 +223,93 @@ def test_a_grader_folder_inside_a_bound_tree_is_masked(monkeypatch, kind):
     assert facts == {"file": False, "listing": [], "sub": False}
 
 
+IMPORT_PROBE = SEEN_SOURCE + '''
+import importlib
+
+class Probe:
+    def __init__(self):
+        try:
+            value = importlib.import_module(PACKAGE).VALUE
+        except ImportError as e:
+            value = type(e).__name__
+        try:
+            open(os.path.join(SITE, "written.txt"), "w").close()
+            writable = True
+        except OSError:
+            writable = False
+        facts = {"value": value, "writable": writable, **{p: _seen(p) for p in PATHS}}
+        raise RuntimeError("FACTS" + json.dumps(facts) + "END")
+'''
+
+
+@pytest.mark.skipif(mode()["kind"] == "none", reason="needs namespaces (unshare)")
+@pytest.mark.parametrize("kind", ["auto", "userns"])
+def test_a_folder_imported_from_inside_a_covered_working_directory_stays_importable(monkeypatch, kind):
+    """Docker's layout: ``WORKDIR /usr/src/app`` (under the bound ``/usr``) holding the venv
+    ``/usr/src/app/.venv``. The working directory is covered by an empty tmpfs; until 2026-12-07
+    that cover hid the venv too, and every policy failed to start (``No module named
+    'lrgym.baselines'``, run for real from /usr/src/app). Here the working directory lies in the
+    venv (bound) and holds a folder on ``sys.path``: the policy imports from that folder (read-only)
+    and sees nothing else of the working directory, a file the grader makes there after the sandbox
+    started included."""
+    import secrets
+    import shutil
+    from pathlib import Path
+
+    if kind == "userns":
+        monkeypatch.setenv("LRGYM_SANDBOX", "userns")
+        mode.cache_clear()
+    token = secrets.token_hex(6)
+    app = Path(sys.prefix) / f"lrgym-test-app-{token}"
+    site, package = app / "site", f"lrgym_test_pkg_{token}"
+    secret, late = app / "runs" / "results.json", app / "lrgym_leaderboard.sqlite"
+    paths = [str(p) for p in (app, secret, late)]
+    try:
+        if kind == "userns" and mode()["kind"] != "userns":
+            pytest.skip("user namespaces are not permitted on this machine")
+        (site / package).mkdir(parents=True)
+        (site / package / "__init__.py").write_text("VALUE = 41\n")
+        secret.parent.mkdir()
+        secret.write_text('{"secret": 1}')
+        for p in (app, site, site / package, secret.parent):
+            p.chmod(0o755)
+        for p in (site / package / "__init__.py", secret):
+            p.chmod(0o644)
+        monkeypatch.chdir(app)
+        monkeypatch.syspath_prepend(str(site))
+
+        def grader_writes_late():
+            late.write_text("made after the sandbox started")
+            late.chmod(0o644)
+
+        facts = probe_sandbox(f"PACKAGE = {package!r}\nSITE = {str(site)!r}\nPATHS = {paths!r}\n" + IMPORT_PROBE,
+                              after_start=grader_writes_late)
+    finally:
+        shutil.rmtree(app, ignore_errors=True)
+        mode.cache_clear()  # recomputed with the restored environment
+    assert facts == {"value": 41, "writable": False, str(app): ["folder", ["site"]], str(secret): "missing",
+                     str(late): "missing"}
+
+
+def test_reshown_dirs_are_the_folders_imported_from_strictly_inside_a_covered_one(tmp_path):
+    from lrgym.leaderboard.host_start import reshown_dirs
+
+    real = tmp_path / "real"
+    app = real / "app"
+    (app / ".venv" / "lib" / "site").mkdir(parents=True)
+    (app / "src" / "pkg").mkdir(parents=True)
+    alias = tmp_path / "alias"
+    alias.symlink_to(real)
+    needed = [str(app / ".venv"), str(app / ".venv" / "lib" / "site"), str(app / "src" / "pkg"), str(app),
+              str(tmp_path / "elsewhere")]
+    # nested ones dropped (the outer bind holds them), outermost first, under each name the cover has
+    assert reshown_dirs([str(app)], needed) == [str(app / ".venv"), str(app / "src" / "pkg")]
+    assert reshown_dirs([str(alias / "app")], needed) == [str(alias / "app" / ".venv"),
+                                                          str(alias / "app" / "src" / "pkg")]
+    assert reshown_dirs([str(app / ".venv" / "lib" / "site")], needed) == []  # the covered folder itself: not inside
+    assert reshown_dirs([], needed) == []
+
+
 GRADER_FILES_PROBE = SEEN_SOURCE + '''
 class Probe:
     def __init__(self):
