@@ -469,18 +469,17 @@ def _references(suite, workers, progress: _Progress, directory=None, backend=Non
 
 
 def _run(specs, suite, db, workers, description, refs_dir=None, backend=None, private=None, **kw):
-    from lrgym.leaderboard.grader_places import check_store_place
-    from lrgym.leaderboard.runner import run_suite
+    from lrgym.leaderboard.runner import check_places, run_suite
     from lrgym.leaderboard.store import StoreUnwritableError, default_store_path
 
     def on_outcome(outcome):
         progress.log(_outcome_line(outcome))
 
-    if any(spec.kind != "baseline" for spec in specs):  # before the store is made (run_suite checks it too)
-        try:
-            check_store_place(db if db is not None else default_store_path())
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--db / $LRGYM_STORE") from None
+    try:  # before the store is made (run_suite checks it too)
+        check_places(specs, db if db is not None else default_store_path(),
+                     sandbox_baselines=kw.get("sandbox_baselines", False))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--db / $LRGYM_STORE / the working directory") from None
     with _store(db) as store:
         try:
             with _Progress(description) as progress:

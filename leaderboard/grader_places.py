@@ -20,7 +20,11 @@ So the grader refuses such places rather than cover them badly:
 * :func:`check_private_output`: a private suite's board or export (its hidden instances, seeds
   and initial losses) where a later sandbox would show it. A file written by one command is
   covered in another's sandboxes only if it lies in a folder that sandbox covers: the working
-  directory, ``$LRGYM_HIDDEN_DIRS`` or ``$LRGYM_RUNS`` (as this process sees them).
+  directory, ``$LRGYM_HIDDEN_DIRS`` or ``$LRGYM_RUNS`` (as this process sees them);
+* :func:`check_hidden_dirs`: a hidden folder (the working directory, ``$LRGYM_HIDDEN_DIRS``)
+  that no sandbox can cover because it is itself a folder bound into every sandbox (the venv's
+  own folder, a site-packages, ``/etc``): a grader run from its venv's folder showed its default
+  store's journals, ``runs/`` and exports to every policy.
 
 :func:`shown_by` says which bound folder shows a path, if any. These are checks of this
 machine's layout as the grader sees it; on a Ray cluster each node builds its own sandboxes.
@@ -31,9 +35,10 @@ from __future__ import annotations
 import os
 
 from lrgym.leaderboard.host_start import masked_dirs, reshown_dirs, root_contents
+from lrgym.leaderboard.import_paths import hidden_dirs
 from lrgym.leaderboard.store import store_files
 
-__all__ = ["check_private_output", "check_store_place", "shown_by"]
+__all__ = ["check_hidden_dirs", "check_private_output", "check_store_place", "shown_by"]
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -97,3 +102,28 @@ def check_private_output(path: str | os.PathLike, what: str, **layout) -> None:
             f"{os.fspath(path)} would hold {what} in {bound}, a folder bound into every sandbox: a later submission's "
             "policy could read its hidden instances; valid: a path outside the system folders (/usr, /etc, ...) and "
             f"the Python installation, the default under $LRGYM_RUNS ({runs_dir()}), or a folder named in $LRGYM_HIDDEN_DIRS for every command")
+
+
+def check_hidden_dirs(hidden: list[str] | None = None, **layout) -> None:
+    """``ValueError`` naming the folder, the bound folder and what to do instead if a sandbox
+    would show a file made in a hidden folder (``hidden``, default :func:`~lrgym.leaderboard.
+    import_paths.hidden_dirs`: this process's working directory and ``$LRGYM_HIDDEN_DIRS``)
+    rather than cover it. A hidden folder strictly inside a bound one is covered whole (Docker's
+    ``WORKDIR /usr/src/app`` under ``/usr``); one that *is* a bound folder (a grader run from its
+    venv's own folder, from a site-packages or from ``/etc``) cannot be: it is what the policy
+    imports from or the system itself, so it stays bound, and the grader's files made there (the
+    default store's journals, ``runs/``, a private board's exports) would be readable by every
+    policy. ``layout``: :func:`shown_by`'s ``paths`` and ``needed``."""
+    hidden = hidden_dirs() if hidden is None else hidden
+    here = os.path.realpath(os.getcwd())
+    for folder in hidden:
+        # a file made there while a policy runs: shown unless the folder is covered whole
+        bound = shown_by(os.path.join(folder, "lrgym-made-later"), [], hidden=hidden, **layout)
+        if bound is not None:
+            what = "the working directory" if os.path.realpath(folder) == here else "the folder of $LRGYM_HIDDEN_DIRS"
+            raise ValueError(
+                f"{what} {folder} is a folder every sandbox shows (bound from {bound}) and cannot cover: the grader's "
+                "files made there (its default store ./lrgym_leaderboard.sqlite and journals, runs/, exports) would be "
+                "readable by every policy; valid: a folder outside the system folders (/usr, /etc, ...) and the Python "
+                "installation (run the grader from the project's folder, not from its venv or site-packages), or a "
+                "folder of its own inside one (covered whole)")

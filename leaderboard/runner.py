@@ -3,7 +3,7 @@
 ::
 
     specs = baseline_specs()                     # or [submission_spec("my.py:MyPolicy", "mine")]
-    outcomes = run_suite(specs, "v2", store=ResultStore("results.sqlite"))   # the default suite
+    outcomes = run_suite(specs, "v2", store="results.sqlite")   # the default suite; opened once its place is checked
 
 Each policy is a *group* of jobs (one job = instances of one family, with all the suite's seeds
 for a trusted baseline, with one seed in the sandbox: :func:`job_layout`) on a
@@ -23,6 +23,7 @@ recorded as a failed entry with its reason, control characters removed.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import math
@@ -633,7 +634,7 @@ def run_suite(
     specs: list[PolicySpec],
     suite: Suite | str = DEFAULT_SUITE,
     *,
-    store: ResultStore | None = None,
+    store: ResultStore | str | os.PathLike | None = None,
     references: References | None = None,
     n_workers: int | None = None,
     time_limit: float | None = None,
@@ -665,14 +666,17 @@ def run_suite(
     which no policy may read: every sandbox covers them, the store's files and the commands' output
     folder (:func:`lrgym.baselines.outputs.runs_dir`: exports of a private board name its hidden
     instances) where its bound folders show them (:func:`lrgym.leaderboard.host_start.masked_dirs`).
-    A store the sandboxes could cover only file by file (one lying directly in the venv's own
-    folder or in ``/etc``), whose journals made while a policy runs would show, is refused with
-    a ``ValueError`` before anything runs (:func:`lrgym.leaderboard.grader_places.check_store_place`).
+    ``store``: an open :class:`~lrgym.leaderboard.store.ResultStore`, or its path: opened here
+    (and closed on return) only once its place is accepted, so a refused run makes no file. The
+    places a run with sandboxes would show to its policies are refused with a ``ValueError``
+    before anything is opened, written or run (:func:`check_places`: a store the sandboxes could
+    cover only file by file, a working directory they cannot cover).
     """
     suite = get_suite(suite)
     names = [s.name for s in specs]
     if len({name_key(n) for n in names}) != len(names):
         raise ValueError(f"duplicate entry names in {names}")
+    check_places(specs, store, sandbox_baselines=sandbox_baselines)  # before the store is opened or written
     untrusted = any(s.kind != "baseline" for s in specs)
     time_limit = check_time_limit(DEFAULT_TIME_LIMIT if time_limit is None and untrusted else time_limit) \
         if (time_limit is not None or untrusted) else None
@@ -684,12 +688,6 @@ def run_suite(
     owner = owner if owner is not None else _current_user()
     if untrusted:  # the submissions' names are owned (baselines own none: their runs need no valid user name)
         owner = check_owner(owner)
-    if store is not None:
-        store.flush_pending(log=log)
-        for s in specs:  # before anything runs; the write re-checks it (another grader may claim it meanwhile)
-            taken = s.kind == "submission" and store.name_available(s.name, suite.version, owner)
-            if taken:
-                raise NameTakenError(taken)
     from lrgym.baselines.backend import get_backend
     from lrgym.leaderboard.backends import grader_pool
 
@@ -698,33 +696,60 @@ def run_suite(
         from lrgym.leaderboard.private import is_private
 
         _check_sandbox(backend, log, private=is_private(suite) and untrusted)
-        if store is not None:  # its side files must not show in the sandboxes (lrgym.leaderboard.grader_places)
-            from lrgym.leaderboard.grader_places import check_store_place
+    with contextlib.ExitStack() as opened:
+        if isinstance(store, (str, os.PathLike)):  # a path: opened now that its place is accepted, closed on return
+            store = opened.enter_context(ResultStore(store))
+        if store is not None:
+            store.flush_pending(log=log)
+            for s in specs:  # before anything runs; the write re-checks it (another grader may claim it meanwhile)
+                taken = s.kind == "submission" and store.name_available(s.name, suite.version, owner)
+                if taken:
+                    raise NameTakenError(taken)
+        refs = references if references is not None else load_references(suite, n_workers=n_workers, log=log,
+                                                                          backend=backend)
+        # the memory cap is this machine's: on Ray each node's sandboxes keep their own limits
+        workers, note = plan_workers(n_workers, len(specs) * len(suite.tasks()),
+                                     memory_mb if (untrusted or sandbox_baselines) and not backend.is_ray else None,
+                                     backend.default_workers() if backend.is_ray else default_workers())
+        layouts = _layouts(specs, suite, workers, sandbox_baselines)
+        jobs = _jobs(specs, suite, memory_mb, time_limit, sandbox_baselines, layouts)
+        workers = min(workers, len(jobs))
+        if note and log is not None:
+            log(f"{workers} worker(s): {note}")
+        context = _Context(suite, refs, package_versions(), cpu_description(), owner)
+        recorder = _Recorder(specs, context, store, len(jobs), layouts, store_patience, on_progress, on_outcome, log)
+        # the store's files, the commands' output folder (a private board's exports) and the given grader
+        # files: covered in every sandbox whose bound folders show them
+        from lrgym.baselines.outputs import runs_dir
 
-            check_store_place(store.path)
-    refs = references if references is not None else load_references(suite, n_workers=n_workers, log=log,
-                                                                      backend=backend)
-    # the memory cap is this machine's: on Ray each node's sandboxes keep their own limits
-    workers, note = plan_workers(n_workers, len(specs) * len(suite.tasks()),
-                                 memory_mb if (untrusted or sandbox_baselines) and not backend.is_ray else None,
-                                 backend.default_workers() if backend.is_ray else default_workers())
-    layouts = _layouts(specs, suite, workers, sandbox_baselines)
-    jobs = _jobs(specs, suite, memory_mb, time_limit, sandbox_baselines, layouts)
-    workers = min(workers, len(jobs))
-    if note and log is not None:
-        log(f"{workers} worker(s): {note}")
-    context = _Context(suite, refs, package_versions(), cpu_description(), owner)
-    recorder = _Recorder(specs, context, store, len(jobs), layouts, store_patience, on_progress, on_outcome, log)
-    # the store's files, the commands' output folder (a private board's exports) and the given grader
-    # files: covered in every sandbox whose bound folders show them
-    from lrgym.baselines.outputs import runs_dir
+        files = [*(store.grader_files() if store is not None else ()), str(runs_dir()), *map(os.fspath, grader_files)]
+        pool = grader_pool(backend, workers, time_limit=time_limit, isolate_groups=isolate, quiet=quiet_workers,
+                           grader_files=files)
+        pool.run(jobs, on_reply=recorder.on_reply, on_group_done=recorder.on_group_done)
+        order = {n: i for i, n in enumerate(names)}
+        return sorted(recorder.outcomes, key=lambda o: order[o.spec.name])
 
-    files = [*(store.grader_files() if store is not None else ()), str(runs_dir()), *map(os.fspath, grader_files)]
-    pool = grader_pool(backend, workers, time_limit=time_limit, isolate_groups=isolate, quiet=quiet_workers,
-                       grader_files=files)
-    pool.run(jobs, on_reply=recorder.on_reply, on_group_done=recorder.on_group_done)
-    order = {n: i for i, n in enumerate(names)}
-    return sorted(recorder.outcomes, key=lambda o: order[o.spec.name])
+
+def check_places(specs: Sequence[PolicySpec], store: ResultStore | str | os.PathLike | None, *,
+                 sandbox_baselines: bool = False) -> None:
+    """Refuse the grader's places that a run of ``specs`` would show to its sandboxed policies,
+    before a store is opened or anything runs (``ValueError``, naming the place and what to do;
+    :mod:`lrgym.leaderboard.grader_places`); nothing is checked when no policy runs sandboxed
+    (only trusted baselines, without ``sandbox_baselines``). Refused: a store (an open one, or
+    the path :func:`run_suite` or the CLI is about to open) whose journals the sandboxes could
+    cover only file by file (:func:`~lrgym.leaderboard.grader_places.check_store_place`: one
+    lying directly in the venv's own folder or in ``/etc``), and a working directory or
+    ``$LRGYM_HIDDEN_DIRS`` folder that is itself bound into every sandbox, so none covers it
+    (:func:`~lrgym.leaderboard.grader_places.check_hidden_dirs`: the grader run from its venv's
+    folder). ``run_suite`` and the commands that grade submissions call it before opening their
+    store: a refused call leaves nothing behind."""
+    if not (sandbox_baselines or any(s.kind != "baseline" for s in specs)):
+        return
+    from lrgym.leaderboard.grader_places import check_hidden_dirs, check_store_place
+
+    check_hidden_dirs()
+    if store is not None:
+        check_store_place(store.path if isinstance(store, ResultStore) else store)
 
 
 def _check_sandbox(backend, log: Callable[[str], None] | None, private: bool = False) -> None:

@@ -24,9 +24,9 @@ from lb_helpers import SEEN_SOURCE, one_episode_setup, probe_facts, synthetic_ru
 from typer.testing import CliRunner
 
 from lrgym.leaderboard.cli import app
-from lrgym.leaderboard.grader_places import check_private_output, check_store_place, shown_by
+from lrgym.leaderboard.grader_places import check_hidden_dirs, check_private_output, check_store_place, shown_by
 from lrgym.leaderboard.private import create_key, private_suite
-from lrgym.leaderboard.runner import run_suite, submission_spec, summarize
+from lrgym.leaderboard.runner import baseline_specs, run_suite, submission_spec, summarize
 from lrgym.leaderboard.sandbox import mode
 from lrgym.leaderboard.store import EntryRecord, ResultStore
 
@@ -116,6 +116,42 @@ def test_a_store_in_the_venvs_folder_is_refused_its_journal_showed_to_the_policy
     message = str(refused.value)
     assert f"the results store {db} lies in {Path(sys.prefix).resolve()}" in message
     assert f"{Path(sys.prefix).resolve() / 'lrgym-store' / db.name}: covered whole" in message
+
+
+def _entries(folder: Path) -> dict:
+    """Every path under ``folder`` with its size and modification time (a folder's: None, time)."""
+    return {str(p): (None if p.is_dir() else p.stat().st_size, p.stat().st_mtime_ns) for p in [folder, *folder.rglob("*")]}
+
+
+def test_a_refused_run_suite_leaves_the_file_system_as_it_was(tmp_path, monkeypatch):
+    """``run_suite`` called as a library with its store's path (``store="lb.sqlite"``): a store
+    the sandboxes would show is refused before it is opened, so the refused call makes no file;
+    a store ``run_suite`` was given open (the caller made it) is refused before anything is
+    written to it. Until 2026-12-07 ``run_suite`` took an open store only: a library caller's
+    ``ResultStore(path)`` made the file and its journals before the refusal (the CLI alone
+    checked first). An accepted path is opened, written and closed by ``run_suite``."""
+    from lb_helpers import policy, tiny_suite
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path / "runs"))
+    token = secrets.token_hex(6)
+    db = _venv_place(token, "lrgym-test-store-{token}.sqlite")
+    venv_before, here_before = sorted(os.listdir(sys.prefix)), _entries(tmp_path)
+    try:
+        for store in (db, str(db)):
+            with pytest.raises(ValueError, match=re.escape(f"the results store {db} lies in {Path(sys.prefix).resolve()}")):
+                run_suite([submission_spec(policy("Keep"))], "quick", store=store, n_workers=1)
+        made = sorted(str(p) for p in Path(sys.prefix).glob(f"lrgym-test-store-{token}*"))
+    finally:
+        for leftover in Path(sys.prefix).glob(f"lrgym-test-store-{token}*"):
+            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+    assert made == [] and _entries(tmp_path) == here_before
+    assert sorted(os.listdir(sys.prefix)) == venv_before
+    # accepted: a path is opened by run_suite, the entry written, the store closed on return
+    suite = tiny_suite("places", seeds=(0,), horizon=3, inner_steps=2)
+    [outcome] = run_suite(baseline_specs(["fixed"]), suite, store=tmp_path / "lb.sqlite", n_workers=1)
+    with ResultStore(tmp_path / "lb.sqlite") as store:
+        assert [e.name for e in store.entries()] == ["fixed"] and outcome.ok
 
 
 def test_a_store_in_a_folder_of_its_own_keeps_a_journal_made_while_the_policy_runs_hidden(tmp_path, monkeypatch,
@@ -280,3 +316,57 @@ def test_submit_refuses_a_store_in_the_venvs_folder_before_making_it(tmp_path, m
         db.unlink(missing_ok=True)
     assert result.exit_code == 2 and not made, result.output
     assert f"the results store {db} lies in" in " ".join(result.output.split()), result.output
+
+
+def test_a_working_directory_that_is_a_bound_folder_is_refused_one_inside_or_around_it_accepted(tmp_path, monkeypatch):
+    """A hidden folder (the working directory, ``$LRGYM_HIDDEN_DIRS``) is covered whole where it
+    lies strictly inside a bound folder; one that *is* a bound folder (the venv's own, a
+    site-packages, an ``etc`` bound as a system folder) cannot be covered and is refused, named
+    as the working directory or as ``$LRGYM_HIDDEN_DIRS``'s."""
+    venv, etc, project = tmp_path / "venv", tmp_path / "etc", tmp_path / "project"
+    usr = tmp_path / "usr"
+    app = usr / "src" / "app"
+    for d in (venv / "lib" / "site", etc, project / ".venv" / "lib" / "site", app / ".venv" / "lib" / "site"):
+        d.mkdir(parents=True)
+    paths = [str(venv), str(etc), str(project / ".venv"), str(usr)]
+    needed = [str(venv), str(venv / "lib" / "site"), str(project / ".venv"), str(project / ".venv" / "lib" / "site"),
+              str(app / ".venv"), str(app / ".venv" / "lib" / "site")]
+    monkeypatch.chdir(venv)
+    for hidden, what, bound in (([str(venv)], "the working directory", venv),
+                                ([str(tmp_path / "elsewhere"), str(etc)], "the folder of $LRGYM_HIDDEN_DIRS", etc),
+                                ([str(project / ".venv")], "the folder of $LRGYM_HIDDEN_DIRS", project / ".venv")):
+        with pytest.raises(ValueError, match=re.escape(f"{what} {hidden[-1]} is a folder every sandbox shows (bound from "
+                                                       f"{bound}) and cannot cover")):
+            check_hidden_dirs(hidden, paths=paths, needed=needed)
+    for hidden in ([str(venv / "app")],  # strictly inside the venv: covered whole
+                   [str(project)],  # holds the venv (our CI's layout): only the venv is bound, the rest is not there
+                   [str(app)],  # Docker's WORKDIR /usr/src/app under /usr: covered, its venv shown again
+                   [str(tmp_path / "elsewhere")], ["/"]):
+        check_hidden_dirs(hidden, paths=paths, needed=needed)
+
+
+def test_a_grader_working_in_its_venvs_folder_is_refused_a_policy_read_its_files_there(tmp_path, monkeypatch,
+                                                                                        sandbox_kind):
+    """The grader run from its venv's own folder (``cd .venv``): that folder is bound into every
+    sandbox (the policy imports from it), so, as the working directory, it was covered nowhere and
+    a file the grader had made there (an export, a key, the default store's journals) was read by
+    the policy. ``run_suite`` now refuses before anything runs, naming the folder and what to do;
+    on the old code the probe read the file (the failure below shows what it saw)."""
+    token = secrets.token_hex(6)
+    secret_file = _venv_place(token, "lrgym-test-secret-{token}.txt")
+    secret = f"SECRET-{token}"
+    path, suite, refs = one_episode_setup(tmp_path, "probe", f"PATHS = {[str(secret_file)]!r}\nWATCH = 0\n"
+                                          f"SECRET = {secret!r}\n" + WATCH_PROBE)
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path / "runs"))  # the grader's outputs elsewhere: only the file below
+    monkeypatch.chdir(sys.prefix)
+    try:
+        secret_file.write_text(secret)
+        with pytest.raises(ValueError) as refused:
+            [outcome] = run_suite([submission_spec(f"{path}:Probe")], suite, references=refs, n_workers=1,
+                                  time_limit=120)
+            pytest.fail(f"graded; the policy saw {probe_facts(outcome)}")
+    finally:
+        secret_file.unlink(missing_ok=True)
+    venv = os.path.realpath(sys.prefix)
+    assert f"the working directory {venv} is a folder every sandbox shows (bound from {venv})" in str(refused.value)
+    assert "run the grader from the project's folder, not from its venv" in str(refused.value)
