@@ -13,6 +13,7 @@
     lrgym leaderboard suites
     lrgym leaderboard controller-ablation      # the learned controller's ablation table (suite val)
     lrgym leaderboard suites --private grader.key       # a hidden suite (see lrgym.leaderboard.private)
+    lrgym --version                            # lrgym's version and the hash of its code
 """
 
 from __future__ import annotations
@@ -42,6 +43,24 @@ app = typer.Typer(help="lrgym: learning-rate control environments and their lead
 leaderboard_app = typer.Typer(help="Score policies on a benchmark suite, keep results, build reports.",
                               no_args_is_help=True)
 app.add_typer(leaderboard_app, name="leaderboard")
+
+
+def _print_version(asked: bool) -> None:
+    """``lrgym --version``: the installed lrgym's version and the hash of the code its nodes run
+    (:func:`lrgym.baselines.node_check.code_hash`, what a Ray run compares between the driver and
+    each node), so two machines, or a bug report, can be checked at a glance."""
+    if asked:
+        import lrgym
+        from lrgym.baselines.node_check import code_hash
+
+        typer.echo(f"lrgym {lrgym.__version__} (code {code_hash()})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _lrgym(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                        help="Print lrgym's version and the hash of its code, and exit.")) -> None:
+    """lrgym: learning-rate control environments and their leaderboard."""
 
 
 def _width(stream) -> int | None:

@@ -22,6 +22,21 @@ def test_entry_point_lists_the_subcommands():
         assert cmd in out
 
 
+def test_version_names_the_installed_distribution_and_the_code_the_nodes_compare():
+    """``lrgym --version`` (a cluster's machines must run the same lrgym: README "Running on a
+    cluster"; until 2026-12-07 it was "No such option: --version") prints the version pip
+    installed, read from the distribution's metadata, not from lrgym's own constant, and the code
+    hash a Ray run compares between its driver and each node; it exits 0 and runs no command."""
+    from importlib.metadata import version
+
+    from lrgym.baselines.node_check import code_hash
+
+    done = subprocess.run([sys.executable, "-m", "lrgym.leaderboard.entry", "--version"], capture_output=True, text=True)
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"lrgym {version('lrgym')} (code {code_hash()})\n", "")
+    code, out = _invoke("--version", "leaderboard", "show", "--suite", "nope")  # eager: the command is not parsed
+    assert (code, out) == (0, f"lrgym {version('lrgym')} (code {code_hash()})\n")
+
+
 def test_suites_table():
     code, out = _invoke("leaderboard", "suites")
     assert code == 0
