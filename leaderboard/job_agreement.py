@@ -33,8 +33,8 @@ FILES_CHANGED = "the policy's files changed during grading"
 #: (one an older or newer grader records) counts as the weakest
 _KIND_ORDER = ("none", "userns", "root")
 
-#: what differs between two sandboxes of the same machine and mode: each sandbox's private uid is
-#: drawn at random (:class:`lrgym.leaderboard.sandbox.PolicyProcess`)
+#: what differs between two sandboxes of the same machine and mode: each sandbox's private uid,
+#: the first of the block it claimed (:mod:`lrgym.leaderboard.sandbox_uids`)
 _PER_SANDBOX = ("uid",)
 
 
@@ -80,7 +80,7 @@ def _strength(mode: dict) -> tuple:
 
 def recorded_sandbox(modes: list[dict | None]) -> dict | None:
     """The sandbox an entry records for jobs that ran in ``modes`` (each job's, in reply order;
-    None: a job that reported none). Jobs that agree (up to each sandbox's random uid): the first
+    None: a job that reported none). Jobs that agree (up to each sandbox's own uid): the first
     job's, as it always was. Jobs that differ (Ray nodes that confine differently): the weakest of
     them (:func:`_strength`; the first of equals), with ``"differing_jobs"``, every other mode
     the jobs ran in (without its uid), so the entry claims no more than each of its runs had."""

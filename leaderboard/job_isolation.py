@@ -42,7 +42,8 @@ JOB_SHM, JOB_KEEP = ".lrgym-shm", ".lrgym-keep"
 
 
 #: the jobs' set-up in the namespaces: the first job's uid (None: user-namespace sandbox, no
-#: uid to change to), the uids used so far, the range fresh ones are drawn from
+#: uid to change to), the uids used so far, the sandbox's block ``(first uid, size)`` fresh ones
+#: are drawn from
 JOB_SETUP: dict = {"uid": None, "uids": set(), "range": None}
 
 
@@ -53,17 +54,24 @@ KEEP_FOLDERS: list[str] = []
 
 def next_job_uid() -> int | None:
     """A uid no earlier job of this sandbox had (the first job: the sandbox's own), None when
-    there is none to change to (user-namespace sandbox)."""
+    there is none to change to (user-namespace sandbox). Drawn from the sandbox's own block
+    (:data:`JOB_SETUP` ``range``: ``(first, size)``, claimed by the grader so that no other
+    sandbox of the machine has it: :mod:`lrgym.leaderboard.sandbox_uids`); once every uid of the
+    block has had a job, the uids of its ended jobs are drawn again (their processes all died with
+    their PID namespaces)."""
     if not JOB_SETUP["uid"]:
         return None
     if JOB_SETUP["range"] is None or not JOB_SETUP.get("started"):
         JOB_SETUP["started"] = True
         return JOB_SETUP["uid"]
-    base, span = JOB_SETUP["range"]
+    first, size = JOB_SETUP["range"]
+    if len(JOB_SETUP["uids"]) >= size:  # all had a job: any but the last one's again
+        JOB_SETUP["uids"] = {JOB_SETUP["last"]} if "last" in JOB_SETUP else set()
     while True:
-        uid = base + int.from_bytes(os.urandom(4), "little") % span
+        uid = first + int.from_bytes(os.urandom(4), "little") % size
         if uid not in JOB_SETUP["uids"]:
             JOB_SETUP["uids"].add(uid)
+            JOB_SETUP["last"] = uid
             return uid
 
 

@@ -62,7 +62,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import random
 import shutil
 import signal
 import stat
@@ -79,14 +78,13 @@ from lrgym.leaderboard.host_start import (machine_pid_max, masked_dirs, pdeathsi
 from lrgym.leaderboard.libc import c_library
 from lrgym.leaderboard.sandbox_cgroup import OOM_CHECK_SECONDS, SandboxCgroup, cpu_bound, make_cgroup, memory_bound
 from lrgym.leaderboard.sandbox_folders import SCRATCH_CHECK_SECONDS, folder_bytes, free_bytes, remove_folder
+from lrgym.leaderboard.sandbox_uids import UID_BASE, UID_SPAN, UidBlock, claim_block  # noqa: F401 - UID_* as before
 from lrgym.leaderboard.text import clean
 
 __all__ = ["Limits", "PolicyProcess", "SandboxError", "mode", "start"]
 
 #: largest reply a policy may send (an action is a few bytes)
 MAX_REPLY_BYTES = 64 * 1024
-#: uids of sandboxes started as root: one private uid each (resource limits are per uid)
-UID_BASE, UID_SPAN = 1_900_000, 50_000
 STDERR_TAIL_LINES = 20
 STDERR_TAIL_CHARS = 2000
 
@@ -230,6 +228,9 @@ class PolicyProcess:
     #: the sandbox's cgroup (:class:`~lrgym.leaderboard.sandbox_cgroup.SandboxCgroup`), None where none
     #: can be made
     cgroup: "SandboxCgroup | None" = None
+    #: root's sandbox: the uids its jobs run as, claimed for as long as it runs
+    #: (:mod:`lrgym.leaderboard.sandbox_uids`), None elsewhere
+    uid_block: "UidBlock | None" = None
     _oom_checked: float = float("-inf")
     #: (when the scratch folder was last measured, the file system's free bytes then, what the
     #: folder had left below its cap then); never measured yet
@@ -259,6 +260,13 @@ class PolicyProcess:
             raise
 
     def _start(self, start_timeout: float) -> None:
+        uid = None
+        if self.mode["uid_drop"]:  # a block of uids no other sandbox of this machine has while this one runs
+            try:
+                self.uid_block = claim_block()
+            except OSError as exc:
+                raise SandboxError(f"no private uid for the policy: {exc}") from None
+            uid = self.uid_block.first
         self.output_path = os.path.join(self._private, "policy-output.txt")
         out = os.open(self.output_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         cmd_r, cmd_w = os.pipe()
@@ -300,7 +308,6 @@ class PolicyProcess:
                 os.close(fd)
         self.commands = Connection(cmd_w, readable=False)
         self.replies = Connection(rep_r, writable=False)
-        uid = random.randrange(UID_BASE, UID_BASE + UID_SPAN) if self.mode["uid_drop"] else None
         new_root = os.path.join(self._private, "root")
         os.mkdir(new_root)
         paths, links = root_contents()
@@ -308,7 +315,8 @@ class PolicyProcess:
         masked = masked_dirs(paths) if kind != "none" else []
         cfg = {"namespaces": kind != "none", "uid": uid, "new_root": new_root, "paths": paths, "links": links,
                "masked": masked, "reshown": reshown_dirs(masked), "scratch": self.scratch,
-               "numba_cache": numba_cache, "uid_range": [UID_BASE, UID_SPAN],
+               "numba_cache": numba_cache,
+               "uid_range": [self.uid_block.first, self.uid_block.size] if self.uid_block is not None else None,
                "machine_pid_max": machine_pid_max(), **asdict(self.limits)}
         self.applied = {**self.request(cfg, timeout=start_timeout)["sandbox"], "memory": self.memory, "cpu": self.cpu}
 
@@ -463,6 +471,7 @@ class PolicyProcess:
                 pass
         if self.process is None:  # it never started
             self._remove_cgroup()
+            self._release_uids()
             remove_folder(self._private)
             return
         try:
@@ -485,7 +494,13 @@ class PolicyProcess:
         if self.mode["kind"] == "none":
             _kill_orphans()
         self._remove_cgroup()
+        self._release_uids()
         remove_folder(self._private)
+
+    def _release_uids(self) -> None:
+        """Its uid block free for another sandbox, once its processes ended (or never started)."""
+        if self.uid_block is not None:
+            self.uid_block.release()
 
     def _remove_cgroup(self) -> None:
         if self.cgroup is not None:

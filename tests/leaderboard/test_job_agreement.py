@@ -100,7 +100,7 @@ def test_an_entry_whose_files_changed_between_its_jobs_fails_naming_both_hashes(
 
 
 def test_an_honest_entry_on_two_workers_records_its_one_hash_and_the_first_jobs_sandbox(tmp_path, monkeypatch, refs):
-    """Two workers, two sandboxes (each its own random uid): the jobs agree, and the entry is
+    """Two workers, two sandboxes (each its own uid): the jobs agree, and the entry is
     recorded as before (the hash of its file, the first job's sandbox)."""
     seen = []
     finish = runner._finish
