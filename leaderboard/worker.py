@@ -166,14 +166,8 @@ def policy_files(spec: dict, family: str | None = None) -> tuple[dict, dict[str,
             host = {"kind": "object", "module": path.stem, "attr": attr, "file": path.name,
                     "source": f"{path.name}:{attr}"}
             return host, files, _files_hash(files, path.name)
-        source = None
-        if "." not in where:  # a top-level module: found without running anything
-            import importlib.util
-
-            found = importlib.util.find_spec(where)
-            if found is not None and found.origin and os.path.isfile(found.origin):
-                source = _file_hash(Path(found.origin).read_bytes())
-        return {"kind": "object", "module": where, "attr": attr, "file": None, "source": target}, {}, source
+        return ({"kind": "object", "module": where, "attr": attr, "file": None, "source": target}, {},
+                installed_module_hash(where))
     if kind == "sb3":
         path = Path(spec["path"])
         files = read_sb3_files(path)
@@ -182,6 +176,32 @@ def policy_files(spec: dict, family: str | None = None) -> tuple[dict, dict[str,
                 "env_options": spec.get("env_options") or {}, "source": path.name}
         return host, files, _files_hash(files, path.name)
     raise PolicyError(f"unknown policy kind {kind!r}")
+
+
+def installed_module_hash(module: str) -> str | None:
+    """The sha256 of an installed ``module:Name`` policy's file as it is now, which every job's
+    sandbox imports where it lies (nothing of it is copied): a top-level module's file, found
+    without running anything; None for a dotted name (finding it would import its package here)
+    or a module with no file."""
+    if "." in module:
+        return None
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    if found is None or not found.origin or not os.path.isfile(found.origin):
+        return None
+    return _file_hash(Path(found.origin).read_bytes())
+
+
+def _installed_module(spec: dict) -> str | None:
+    """The module an installed ``module:Name`` spec names (read by each job where it lies), else None."""
+    if spec.get("kind") != "object":
+        return None
+    where = str(spec.get("target", "")).rpartition(":")[0]
+    return where if where and not (where.endswith(".py") or "/" in where or os.sep in where) else None
 
 
 def baseline_inputs(spec: dict) -> dict:
@@ -403,6 +423,9 @@ def _episodes(job: dict, state: _State) -> dict:
     family = job["family"]
     runs = [(int(k), int(s)) for k in job["instances"] for s in job["seeds"]]
     channel, source_hash = state.channel(job["policy"], job.get("sandbox"), family, bool(job.get("hidden")))
+    installed = _installed_module(job["policy"])
+    if installed is not None:  # each job imports the file where it lies: its hash now, not the worker's first
+        source_hash = installed_module_hash(installed)
     name, kwargs = _describe_policy(channel, family, runs, job)
     try:
         envs = state.envs_for(kwargs, len(runs))
@@ -413,6 +436,12 @@ def _episodes(job: dict, state: _State) -> dict:
                                  zip_policy=job["policy"].get("kind") == "sb3")
     seconds = time.perf_counter() - t0
     channel.request(("end",))  # nothing of the job runs on beside the entry's next jobs (EpisodeHost)
+    if installed is not None and (now := installed_module_hash(installed)) != source_hash:
+        from lrgym.leaderboard.job_agreement import FILES_CHANGED
+
+        raise PolicyError(f"{FILES_CHANGED}: module {installed}'s file changed while a job ran (source sha256 "
+                          f"{source_hash or 'none'}, then {now or 'none'}), so no one version earned the score; "
+                          "grade it again once its files stay as they are")
     trajectories = [t.to_dict() for t in trajs]
     info = {"name": name, "source_hash": source_hash, "env_kwargs": plain(kwargs),
             "sandbox": plain(getattr(channel, "applied", {})),

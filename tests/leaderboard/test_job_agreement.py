@@ -184,3 +184,75 @@ def test_recorded_sandbox_orders_kinds_weakest_first():
     assert recorded_sandbox([root, unknown]) == {**unknown, "differing_jobs": [shared(root)]}
     assert recorded_sandbox([None, root, {**root, "uid": 6}]) == root
     assert recorded_sandbox([None, None]) is None
+
+
+#: an installed ``module:Name`` policy (lb_policies.Keep) that appends a line to its own file
+#: during its first job (module level: each job's process imports the module where it lies)
+SELF_EDITING_MODULE = '''
+import os
+
+EDITED, HERE = {edited!r}, __file__
+
+if not os.path.exists(EDITED):
+    open(EDITED, "w").close()
+    with open(HERE, "a") as f:
+        f.write("# edited during grading\\n")
+
+
+''' + inspect.getsource(Keep)
+
+
+def test_an_installed_module_edited_during_a_job_of_one_worker_fails_the_entry(tmp_path, monkeypatch, fresh_mode,
+                                                                                refs):
+    """An installed ``module:Name`` policy is not copied into the sandbox: every job imports its
+    file where it lies, but the worker hashed that file once, at its first job of the policy. A
+    file changed after that (here by the policy itself, the grader's user in the weak mode; a
+    submitter editing it would do the same) ran in the worker's later jobs under the first
+    hash: both jobs of this entry ran on one worker, reported that hash, and the entry was stored
+    ok (the old code), graded partly with code its hash does not describe."""
+    mods = tmp_path / "mods"
+    mods.mkdir()
+    path = mods / "agreement_self_editing.py"
+    path.write_text(SELF_EDITING_MODULE.format(edited=str(tmp_path / "edited")))
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    monkeypatch.syspath_prepend(str(mods))
+    monkeypatch.setenv("LRGYM_SANDBOX", "off")
+    [outcome] = run_suite([submission_spec("agreement_self_editing:Keep", name="editing-module")], SUITE,
+                          references=refs, n_workers=1, time_limit=300)
+    after = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert (tmp_path / "edited").exists() and after != before  # the probe edited its file
+    assert not outcome.ok
+    assert outcome.entry.failure_reason.startswith(FILES_CHANGED)
+    assert f"source sha256 {before}, then {after}" in outcome.entry.failure_reason
+
+
+def test_each_job_of_an_installed_module_reports_the_hash_of_the_file_it_imported(tmp_path, monkeypatch):
+    """The same worker (one ``_State``, one sandbox) runs two jobs of an installed module, whose
+    file is edited between them: each job reports the sha256 of the file as it imported it
+    (reference: ``hashlib`` of the file's bytes then), so ``disagreement`` sees two versions. The
+    old code reported the first job's hash for both."""
+    from dataclasses import asdict
+
+    from lrgym.leaderboard import worker
+    from lrgym.leaderboard.sandbox import Limits
+
+    mods = tmp_path / "mods"
+    mods.mkdir()
+    path = mods / "agreement_between_jobs.py"
+    path.write_text(inspect.getsource(Keep))
+    monkeypatch.syspath_prepend(str(mods))
+    spec = submission_spec("agreement_between_jobs:Keep")
+    job = {"op": "episodes", "policy": spec.spec, "family": "quadratic", "env_kwargs": SUITE.env_kwargs("quadratic"),
+           "optimizers": None, "instances": [20000], "seeds": [0],
+           "sandbox": asdict(Limits(memory_mb=1024, cpu_seconds=60)), "hidden": False}
+    state = worker._State()
+    hashes, infos = [], []
+    try:
+        for k in range(2):
+            hashes.append(hashlib.sha256(path.read_bytes()).hexdigest())
+            infos.append(worker.run_job(job, state)["policy_info"])
+            path.write_text(path.read_text() + f"# edited after job {k}\n")
+    finally:
+        state.close()
+    assert [info["source_hash"] for info in infos] == hashes and hashes[0] != hashes[1]
+    assert disagreement(infos).startswith(f"{FILES_CHANGED}: its jobs ran 2 versions")
