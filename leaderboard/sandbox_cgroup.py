@@ -359,7 +359,8 @@ def sweep_stale_cgroups_once() -> int:
     (:func:`make_cgroup`) or its first pool run
     (:meth:`lrgym.leaderboard.pool.WorkerPool.run`), whichever comes first. It removes what
     graders killed before this process started left; the walk covers the host's whole cgroup
-    tree (≈ 1 ms on the project's machine, more with a larger tree), so every later group sweeps
+    tree (≈ 1 ms on the project's machine, ≈ 0.03 ms more per cgroup folder: ``python -m
+    benchmarks.sweep_costs``), so every later group sweeps
     this process's own cgroups only, and a pool sweeps again only after a worker ended
     abnormally (a worker that ended normally removed its sandboxes' groups itself). Returns how
     many groups the first call removed (later calls: the same number, nothing is walked)."""
