@@ -24,17 +24,21 @@ message names the node; a task no node can place) stop the run at once (:class:`
 Ray is an optional extra (``pip install "lrgym[ray]"``) imported only when the ``ray`` backend
 is used.
 
-Tasks still in flight when a run stops early (a job's error, a lost job, a stop signal) are never
-cancelled: each ends on its own, its result dropped with its reference, or with the driver's job
-(Ray ends a job's workers when its driver disconnects). Ray 2.60 aborts the driver when
+Tasks still in flight when a run stops early (a job's error, a lost job, the caller closing the
+generator, a stop signal) are never cancelled with ``ray.cancel``: they are stopped cooperatively
+(:mod:`lrgym.baselines.ray_stop`). The driver writes the run's stop key into Ray's GCS key-value
+store; each task's watcher thread reads it about once a second and interrupts the job, which
+ends with :class:`~lrgym.baselines.ray_stop.RunStopped`, an error nobody waits for; the key is
+deleted once those tasks have ended. So a long-lived driver (a notebook) gets the cluster's CPUs
+back within seconds, not when the jobs would have ended. Ray 2.60 aborts the driver when
 ``ray.cancel`` (``force`` or not) meets a task whose reply is arriving: the cancel finds the task
 in none of its submitter's tables and fails it, then the reply completes a task that is no longer
 pending (``Check failed ... Tried to complete task that was not pending``, a SIGABRT of the whole
 driver; ray-project/ray PR #54798 describes the race). Tasks stopped early are often finishing
 at that moment (:func:`on_each_node`'s are alike: when one node's fails the others are ending
 too); a loop cancelling finishing tasks aborted a driver here within seconds, and a CI run lost a
-test process to it (2026-12-06). The CPU time left to such tasks is bounded by those in flight
-(at most one per CPU); an aborted driver loses the run.
+test process to it (2026-12-06). The cooperative stop touches none of Ray's task tables (a key
+written, references waited on), so it cannot meet that race.
 
 This module is floor 2 of the stack (``lrgym.baselines``); the leaderboard's grading pool on
 Ray (:mod:`lrgym.leaderboard.ray_pool`) builds on :func:`connect`.
@@ -50,6 +54,7 @@ from dataclasses import dataclass
 from lrgym.baselines.interrupts import keep_stop_handlers
 from lrgym.baselines.node_check import INTERPRETER_SETTINGS, CPUKinds, NodeMismatch, node_differences, node_fingerprint
 from lrgym.baselines.ray_logs import TOKEN_NOTICE, notices_dropped, ray_logs_shown  # noqa: F401 (TOKEN_NOTICE: re-exported)
+from lrgym.baselines.ray_stop import new_run_key, stop_run
 from lrgym.tasks import families_env
 from lrgym.tasks.blas import SINGLE_THREAD_ENV
 
@@ -523,15 +528,20 @@ def _auth_hint(address: str | None) -> str:
             "(RAY_AUTH_TOKEN, or ~/.ray/auth_token) for an address given, or use --address auto on its machines; ")
 
 
-def _call(fn: Callable, job, expected: dict):
+def _call(fn: Callable, job, expected: dict, stop_key: str | None = None):
     """One job inside a Ray worker (BLAS on one thread, like the local pool's workers), on a
     node checked against the driver's fingerprint ``expected`` first (:func:`_check_this_node`):
-    ``(this node's report: fingerprint and name, fn(job))`` (:func:`node_report`)."""
+    ``(this node's report: fingerprint and name, fn(job))`` (:func:`node_report`). The job ends
+    early, with :class:`~lrgym.baselines.ray_stop.RunStopped`, when its run's ``stop_key`` is
+    written (:func:`~lrgym.baselines.ray_stop.stops_when_asked`: the run stopped early)."""
     from lrgym.baselines.parallel import single_threaded_blas
+    from lrgym.baselines.ray_stop import stops_when_asked
 
     node = _check_this_node(expected)
     single_threaded_blas()
-    return node, fn(job)
+    with stops_when_asked(stop_key):
+        out = fn(job)
+    return node, out
 
 
 def node_name(node_id: str, ip: str, hostname: str) -> str:
@@ -688,9 +698,9 @@ def _check_this_node(expected: dict) -> dict:
 
 
 def _predates_the_check(cause) -> bool:
-    """Whether a task failed because its node's :func:`_call` takes no driver fingerprint: an
-    lrgym from before the node check, which cannot check itself (Python's ``TypeError`` for the
-    extra argument names the function)."""
+    """Whether a task failed because its node's :func:`_call` takes fewer arguments than the
+    driver passes (its fingerprint, the run's stop key): an older lrgym, which cannot check
+    itself (Python's ``TypeError`` for the extra argument names the function)."""
     return isinstance(cause, TypeError) and str(cause).startswith(f"{_call.__name__}() takes ")
 
 
@@ -711,7 +721,12 @@ def ray_imap(fn: Callable, jobs: Iterable, address: str | None = None, workers: 
     with :data:`TASK_MEMORY_MB` of Ray ``memory`` (a cluster where no node with a CPU has that
     much is refused first: :func:`check_memory_request`) and :func:`worker_env`, after checking its
     node against the driver's :func:`node_fingerprint` (a difference raises :class:`NodeMismatch`
-    before any of that node's values is returned; nodes of unlike CPU kinds warn: :class:`CPUKinds`)."""
+    before any of that node's values is returned; nodes of unlike CPU kinds warn: :class:`CPUKinds`).
+
+    When the run stops early (``fn``'s error, a lost job, the caller closing the generator, a
+    stop signal), the tasks still in flight are stopped: they end within seconds with
+    :class:`~lrgym.baselines.ray_stop.RunStopped` (:func:`~lrgym.baselines.ray_stop.stop_run`;
+    never ``ray.cancel``: the module docstring says why)."""
     global _remote_call
     from tqdm.auto import tqdm
 
@@ -728,6 +743,7 @@ def ray_imap(fn: Callable, jobs: Iterable, address: str | None = None, workers: 
     limit = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     fn_ref = ray.put(fn)
     nodes = RunNodes(ray)
+    stop_key = new_run_key()  # written if the run stops with tasks in flight (stop_run)
     queue = list(reversed(list(enumerate(jobs))))  # (index, job), the next one last
     lost: dict[int, int] = {}  # job index -> times its Ray worker was lost
     running: dict = {}
@@ -736,7 +752,7 @@ def ray_imap(fn: Callable, jobs: Iterable, address: str | None = None, workers: 
         while queue or running:
             while queue and len(running) < limit:
                 index, job = queue.pop()
-                running[call.remote(fn_ref, job, expected)] = index, job
+                running[call.remote(fn_ref, job, expected, stop_key)] = index, job
             (ready,), _ = ray.wait(list(running), num_returns=1)
             index, job = running.pop(ready)
             try:
@@ -745,9 +761,9 @@ def ray_imap(fn: Callable, jobs: Iterable, address: str | None = None, workers: 
                 if isinstance(exc.cause, NodeMismatch):  # the node's own message, without Ray's traceback of it
                     raise NodeMismatch(str(exc.cause)) from None
                 if _predates_the_check(exc.cause):
-                    raise NodeMismatch(f"a Ray node runs an lrgym from before the node check (its task runner "
-                                       f"says: {exc.cause}); install the same Python environment and lrgym (the "
-                                       "same code) on every node") from None
+                    raise NodeMismatch(f"a Ray node runs an older lrgym than the driver's (its task runner, from "
+                                       f"before the node check or the runs' stop keys, says: {exc.cause}); install "
+                                       "the same Python environment and lrgym (the same code) on every node") from None
                 raise exc.as_instanceof_cause() from None
             except ray.exceptions.RayError as exc:  # the worker or its node died: run again, or lost for good
                 # a memory monitor's kill: the project's own job, on a node short of memory: once more, as a loss
@@ -769,7 +785,8 @@ def ray_imap(fn: Callable, jobs: Iterable, address: str | None = None, workers: 
             kinds.see(node, node["node"])
             yield out
             bar.update(1)
-    finally:  # the tasks still in flight are left to end (module docstring: never cancelled)
+    finally:  # tasks still in flight (the run stopped early) are stopped, never cancelled (module docstring)
+        stop_run(ray, stop_key, list(running))
         bar.close()
         nodes.say_gone()  # also when the run stops: the jobs that ran again are named
 
@@ -798,30 +815,39 @@ def on_each_node(fn: Callable, job, address: str | None = None, num_cpus: int = 
     node's result); a runtime environment the node cannot set up, or any other of Ray's errors that
     would fail again the same way (:func:`worker_lost`), raises :class:`RayCannotRun`
     (:func:`cannot_run`: the node, and the fix). The first failure in node order is raised; the
-    other tasks are not cancelled (the module docstring says why). Each node's result is awaited
+    other nodes' tasks still running are stopped (:func:`~lrgym.baselines.ray_stop.stop_run`:
+    they end within seconds; never ``ray.cancel``: the module docstring says why). Each node's result is awaited
     in turn, so that the failure is known by its node (``ray.get`` of all the tasks at once raised the first error Ray met, whose
     node Ray's error names by IP alone, or not at all)."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     ray = connect(address)
     remote = ray.remote(num_cpus=num_cpus, max_retries=0, retry_exceptions=False)(_call)
-    expected, fn_ref = node_fingerprint(), ray.put(fn)
+    expected, fn_ref, stop_key = node_fingerprint(), ray.put(fn), new_run_key()
     nodes = {n["NodeID"]: node_name(n["NodeID"], n.get("NodeManagerAddress", "?"), n.get("NodeManagerHostname", "?"))
              for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) >= 1}
     refs = {node_id: remote.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
-                                    runtime_env={"env_vars": worker_env()}).remote(fn_ref, job, expected)
+                                    runtime_env={"env_vars": worker_env()}).remote(fn_ref, job, expected, stop_key)
             for node_id in nodes}
     results = []
-    for node_id, ref in refs.items():
-        try:
-            results.append(ray.get(ref)[1])
-        except ray.exceptions.RayTaskError as exc:
-            if isinstance(exc.cause, NodeMismatch):  # the node's own message, without Ray's traceback of it
-                raise NodeMismatch(str(exc.cause)) from None
-            raise NodeTaskFailed(nodes[node_id], exc.cause) from None
-        except ray.exceptions.RayError as exc:
-            if worker_lost(ray, exc) or killed_for_memory(ray, exc):
-                raise NodeTaskFailed(nodes[node_id], exc) from None
-            raise cannot_run(f"{getattr(fn, '__name__', 'a task')} on each node", exc,
-                             f"the Ray node {nodes[node_id]}") from None
-    return results  # on a failure the other nodes' tasks are left to end (module docstring: never cancelled)
+    try:
+        for node_id, ref in refs.items():
+            results.append(_node_result(ray, fn, ref, nodes[node_id]))
+    finally:  # on a failure (or a stop signal) the other nodes' tasks are stopped (module docstring: never cancelled)
+        stop_run(ray, stop_key, list(refs.values())[len(results):])
+    return results
+
+
+def _node_result(ray, fn: Callable, ref, node: str):
+    """:func:`on_each_node`'s result of the task ``ref`` on the Ray node ``node`` (its name), or
+    that task's failure as :func:`on_each_node` raises it."""
+    try:
+        return ray.get(ref)[1]
+    except ray.exceptions.RayTaskError as exc:
+        if isinstance(exc.cause, NodeMismatch):  # the node's own message, without Ray's traceback of it
+            raise NodeMismatch(str(exc.cause)) from None
+        raise NodeTaskFailed(node, exc.cause) from None
+    except ray.exceptions.RayError as exc:
+        if worker_lost(ray, exc) or killed_for_memory(ray, exc):
+            raise NodeTaskFailed(node, exc) from None
+        raise cannot_run(f"{getattr(fn, '__name__', 'a task')} on each node", exc, f"the Ray node {node}") from None

@@ -860,39 +860,70 @@ def test_on_each_node_names_the_node_a_task_failed_on(cluster):
     assert str(failed.value) == f"on the Ray node {failed.value.node}: ValueError: no kernel for warm"
 
 
-def _fails_here_or_ends_later(job):
-    """Raise at once on the node ``job`` names (``"*"``: on any); elsewhere sleep a second, then
-    leave a file named for this node in ``job``'s folder (a task that was not cancelled ran to its
-    end)."""
+def _fails_here_or_runs_a_minute(job):
+    """Raise at once on the node ``job`` names (``"*"``: on any; ``"-"``: on none, returning at
+    once instead); elsewhere run for 60 s in small sleeps, then leave a file ``<node>.ended`` in
+    ``job``'s folder (``<node>.<tag>.ended`` for a job's third item, its tag), or ``.stopped`` if something ends it first (the run's stop)."""
     import time
 
     import ray
 
-    fails_on, folder = job
+    fails_on, folder = job[:2]
     node = ray.get_runtime_context().get_node_id()
     if fails_on in (node, "*"):
         raise ValueError("fails at once")
-    time.sleep(1.0)
-    (Path(folder) / node).write_text("ended")
+    if fails_on == "-":
+        return node
+    name = f"{node}.{job[2]}" if len(job) > 2 else node
+    try:
+        deadline = time.monotonic() + 60.0
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+    except BaseException:
+        (Path(folder) / f"{name}.stopped").write_text("stopped")
+        raise
+    (Path(folder) / f"{name}.ended").write_text("ended")
     return node
 
 
-def _until_a_file_in(folder: Path, seconds: float = 60.0) -> list:
+def _files_in(folder: Path, count: int, seconds: float = 30.0) -> list:
+    """The names of the files in ``folder`` once there are ``count`` (or after ``seconds``), sorted."""
     import time
 
     deadline = time.monotonic() + seconds
-    while not list(folder.iterdir()) and time.monotonic() < deadline:
+    while len(list(folder.iterdir())) < count and time.monotonic() < deadline:
         time.sleep(0.1)
-    return [f.name for f in folder.iterdir()]
+    return sorted(f.name for f in folder.iterdir())
 
 
-def test_a_failure_on_one_node_leaves_the_other_nodes_task_to_end(cluster, tmp_path):
+def _stop_keys() -> list:
+    """The stop keys in the cluster's GCS key-value store (lrgym.baselines.ray_stop)."""
+    from ray.experimental.internal_kv import _internal_kv_list
+
+    from lrgym.baselines.ray_stop import STOP_NAMESPACE
+
+    return _internal_kv_list("", namespace=STOP_NAMESPACE)
+
+
+def _until_no_stop_keys(seconds: float = 30.0) -> list:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while _stop_keys() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return _stop_keys()
+
+
+def test_a_failure_on_one_node_stops_the_other_nodes_task(cluster, tmp_path):
     """``on_each_node`` cancelled the other nodes' tasks (``ray.cancel(force=True)``) when one
     node's failed. Ray 2.60 aborts the driver when a cancel meets a task whose reply is arriving
     (``Check failed ... Tried to complete task that was not pending``), and ``on_each_node``'s
-    tasks are alike, so they end together: the project's CI lost a test process to it. The other
-    tasks are now left to end: here the second node's runs on after the first node's failure is
-    raised and leaves its file (the old code killed it mid-sleep)."""
+    tasks are alike, so they end together: the project's CI lost a test process to it. Then
+    they were left to run to their end. Now they are stopped through the run's stop key: here
+    the second node's task, a minute long, ends within seconds of the first node's failure
+    (the code before ran it for its minute), and the key is deleted once it has ended."""
+    import time
+
     import ray
     import ray.cloudpickle
 
@@ -901,24 +932,73 @@ def test_a_failure_on_one_node_leaves_the_other_nodes_task_to_end(cluster, tmp_p
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this file
     alive = [n["NodeID"] for n in ray.nodes() if n["Alive"] and n.get("Resources", {}).get("CPU", 0) >= 1]
     assert len(alive) == 2
+    t0 = time.monotonic()
     with pytest.raises(backend.NodeTaskFailed, match="fails at once") as failed:
-        backend.on_each_node(_fails_here_or_ends_later, (alive[0], str(tmp_path)))  # the first awaited fails
+        backend.on_each_node(_fails_here_or_runs_a_minute, (alive[0], str(tmp_path)))  # the first awaited fails
     assert failed.value.node.startswith(alive[0][:8])
-    assert _until_a_file_in(tmp_path) == [alive[1]]
+    assert _files_in(tmp_path, 1) == [f"{alive[1]}.stopped"]
+    assert time.monotonic() - t0 < 30.0  # not the task's minute
+    assert _until_no_stop_keys() == []
 
 
-def test_an_imap_job_that_fails_leaves_the_jobs_in_flight_to_end(cluster, tmp_path):
-    """``ray_imap`` cancelled its tasks in flight when a job raised (the race above); the job's
-    error is still raised at once, and the other job, running on the other node, now ends."""
+def test_an_imap_job_that_fails_stops_the_jobs_in_flight(cluster, tmp_path):
+    """``ray_imap`` cancelled its tasks in flight when a job raised (the race above), then left
+    them to end; the job's error is still raised at once, and the other job, a minute long on
+    the other node, is now stopped within seconds."""
     import ray.cloudpickle
 
     from lrgym.baselines import backend
 
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this file
-    jobs = [("*", str(tmp_path)), ("", str(tmp_path))]  # the first fails at once; the second ends a second later
+    jobs = [("*", str(tmp_path)), ("", str(tmp_path))]  # the first fails at once; the second runs a minute
     with pytest.raises(ValueError, match="fails at once"):
-        list(backend.Backend("ray").imap(_fails_here_or_ends_later, jobs, workers=2))
-    assert len(_until_a_file_in(tmp_path)) == 1
+        list(backend.Backend("ray").imap(_fails_here_or_runs_a_minute, jobs, workers=2))
+    found = _files_in(tmp_path, 1)
+    assert len(found) == 1 and found[0].endswith(".stopped"), found
+    assert _until_no_stop_keys() == []
+
+
+def test_closing_an_imap_run_stops_its_tasks_and_later_runs_are_untouched(cluster, tmp_path):
+    """A caller that closes ``ray_imap``'s generator after its first result (a notebook's loop
+    broken off, ``itertools.islice``) left the tasks in flight running to their end: here two jobs
+    of a minute each, on the cluster's two CPUs, the second started after the first result (a
+    third job, pending until then). Both now end within seconds, by the stop; the stop key is
+    deleted once they have ended. A run after it (its own key) runs to its end with its results,
+    and writes no key."""
+    import time
+
+    import ray.cloudpickle
+
+    from lrgym.baselines import backend
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this file
+    folder = tmp_path / "stopped"
+    folder.mkdir()
+    jobs = [("-", str(folder)), ("", str(folder), "a"), ("", str(folder), "b")]  # the first returns at once
+    run = backend.Backend("ray").imap(_fails_here_or_runs_a_minute, jobs, workers=3)
+    next(run)
+    t0 = time.monotonic()
+    run.close()
+    found = _files_in(folder, 2)
+    assert [name.rsplit(".", 2)[1:] for name in found] == [["a", "stopped"], ["b", "stopped"]], found
+    assert time.monotonic() - t0 < 30.0  # not the jobs' minute
+    assert _until_no_stop_keys() == []
+    assert sorted(backend.Backend("ray").imap(abs, [-3, -1, -2], workers=2)) == [1, 2, 3]
+    assert _stop_keys() == []
+
+
+def test_runs_stopped_as_their_tasks_finish_leave_the_driver_running(cluster):
+    """A stop that meets tasks just finishing (the moment ``ray.cancel`` aborted the driver at):
+    runs of quick jobs closed after their first result, again and again. The driver (this test
+    process) lives on, every run's key is deleted, and a later run's results are whole."""
+    from lrgym.baselines import backend
+
+    for _ in range(25):
+        run = backend.Backend("ray").imap(abs, range(-6, 0), workers=2)
+        assert next(run) in range(1, 7)
+        run.close()
+    assert _until_no_stop_keys() == []
+    assert sorted(backend.Backend("ray").imap(abs, range(-6, 0), workers=2)) == [1, 2, 3, 4, 5, 6]
 
 
 # A driver joining the cluster whose job's runtime environment no node can set up (a conda env
@@ -992,7 +1072,7 @@ def test_an_imap_task_on_a_node_from_before_the_check_is_a_node_mismatch(cluster
 
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this file
     monkeypatch.setattr(backend, "_remote_call", ray.remote(num_cpus=1, max_retries=0)(_old_node))
-    with pytest.raises(backend.NodeMismatch, match=r"runs an lrgym from before the node check .*_call\(\) takes 2 "):
+    with pytest.raises(backend.NodeMismatch, match=r"runs an older lrgym than the driver's .*_call\(\) takes 2 "):
         list(backend.Backend("ray").imap(abs, [1], workers=1))
     monkeypatch.undo()
     with pytest.raises(ValueError, match="the job's own"):  # a job's own error is still its own

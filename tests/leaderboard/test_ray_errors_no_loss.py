@@ -90,7 +90,7 @@ class _FakeTask:
     def options(self, **options):
         return self
 
-    def remote(self, fn_ref, job, expected):
+    def remote(self, fn_ref, job, expected, stop_key):  # (the run's stop key: lrgym.baselines.ray_stop)
         self.ray.task_calls.append(job)
         outcome = self.ray.task_outcomes.pop(0)
         if isinstance(outcome, BaseException):
