@@ -69,6 +69,8 @@ from __future__ import annotations
 import _thread
 import os
 import signal
+import socket
+import stat
 import sys
 import threading
 import time
@@ -84,6 +86,52 @@ STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SI
 
 _AGAIN = (b"stopping: cleaning up first, further stop signals are ignored until done "
           b"(kill -9 stops at once; its temp folders are then removed by the next run)\n")
+
+
+def _say_without_waiting(line: bytes, fd: int = 2) -> None:
+    """Write ``line`` (short: under ``PIPE_BUF``, so a pipe takes all of it or none) to ``fd``,
+    stderr, if that needs no waiting, else drop it: the handler writes the note of a further
+    stop signal, and a write that waits stops the main thread in the handler, the cleanup it
+    interrupted with it. A stderr nobody reads (a full pipe: a parent that reads only stdout, or
+    waits for the process to end before reading; a terminal paused by Ctrl-S) held the process
+    there until it was read, deaf to every further stop signal: for good, if its reader waits for
+    it to end (``kill -9`` alone ended it).
+
+    ``O_NONBLOCK`` is a flag of the *open file description*, which a ``dup`` of fd 2 shares with
+    fd 2 itself and with every process that inherited it (the shell's terminal, the pool's
+    workers writing to the same pipe): set there even for a moment, their writes failed with
+    ``EAGAIN`` meanwhile, and for good if this process died before clearing it. So nothing of
+    fd 2 is changed: a pipe, a FIFO or a terminal is opened anew through ``/proc/self/fd`` (a
+    description of its own, non-blocking, no controlling terminal taken); a socket (systemd's
+    journal) is sent the line with ``MSG_DONTWAIT``, a flag of that one call; a regular file is
+    written as before (a file waits for no reader). Where none of this works (no ``/proc``; a
+    pipe another user made, which its mode does not let this one open again), a closed fd 2
+    (SIGHUP's terminal gone) or a write that would wait, the line is dropped: it is a note,
+    and the stop must go on."""
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISREG(mode):
+            os.write(fd, line)
+        elif stat.S_ISSOCK(mode):
+            sock = socket.socket(fileno=fd)
+            try:
+                sock.send(line, socket.MSG_DONTWAIT)
+            finally:
+                sock.detach()  # (fd 2 stays open)
+        else:
+            again = os.open(f"/proc/self/fd/{fd}", _OPENED_AGAIN)
+            try:
+                os.write(again, line)
+            finally:
+                os.close(again)
+    except OSError:  # (BlockingIOError: it would wait; the others: it cannot be written here at all)
+        pass
+
+
+#: how :func:`_say_without_waiting` opens stderr again: writing, never waiting, taking no
+#: controlling terminal, not inherited by a program exec'd meanwhile (``getattr``: Windows has
+#: neither those flags nor ``/proc``, whose absence drops the line there)
+_OPENED_AGAIN = os.O_WRONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 #: the handlers found by the active :func:`stop_signals_interrupt` blocks, outermost first
@@ -253,10 +301,7 @@ def stop_signals_interrupt(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[
             return
         stop.again += 1
         if stop.again == 1:
-            try:
-                os.write(2, _AGAIN)
-            except OSError:  # a closed terminal (SIGHUP)
-                pass
+            _say_without_waiting(_AGAIN)
 
     old = {}
     ended_here = False  # the block's code ran to its end: what is handled at its end is the caller's (outside)

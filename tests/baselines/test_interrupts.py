@@ -1138,6 +1138,115 @@ def test_a_stop_swallowed_even_as_systemexit_ends_the_process_though_nobody_read
     assert out.strip(b"x") == b"" and err.strip(b"x") == b"", (out[-200:], err[-200:])  # nothing more got in
 
 
+#: a block stopped by SIGTERM whose cleanup (the ``except``) gets a further SIGTERM, which the
+#: handler says once on stderr (``_AGAIN``); around it, the lines "before" and "after" written to
+#: stderr directly, and "cleanup finished" on stdout. Nothing else is written to stderr (exit by
+#: ``SystemExit(143)``, said nowhere): ``{fill}`` may leave it full
+_FURTHER_SIGNAL_IN_THE_CLEANUP = """
+    import fcntl, os, signal, sys, time
+    from lrgym.baselines.interrupts import stop_signals_interrupt
+
+    if {fill}:  # fill stderr to capacity: nobody reads it
+        flags = fcntl.fcntl(2, fcntl.F_GETFL)
+        fcntl.fcntl(2, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+        for size in (65536, 1):
+            try:
+                while True:
+                    os.write(2, b"x" * size)
+            except BlockingIOError:
+                pass
+        fcntl.fcntl(2, fcntl.F_SETFL, flags)
+    else:
+        os.write(2, b"before\\n")
+    with stop_signals_interrupt():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(60)
+        except KeyboardInterrupt:
+            os.kill(os.getpid(), signal.SIGTERM)  # its handler runs right after this call
+            print("cleanup finished", flush=True)
+            if not {fill}:
+                os.write(2, b"after\\n")
+            sys.exit(143)
+"""
+
+
+def _stderr_of_kind(kind: str, tmp_path):
+    """(the child's stderr, a function reading what it got once the child has exited, the
+    parent's ends to close once the child has started) for a stderr that is ``kind``."""
+    if kind == "pipe":
+        r, w = os.pipe()
+        return w, lambda: _read_all(r), [w]
+    if kind == "file":  # (its offset at the end of what it holds: the note must not overwrite it)
+        path = tmp_path / "stderr"
+        f = open(path, "wb")
+        return f, lambda: path.read_bytes(), [f]
+    if kind == "socket":  # systemd's journal
+        import socket
+        ours, theirs = socket.socketpair()
+        return theirs, lambda: _read_all(ours.detach()), [theirs]
+    if kind == "terminal":
+        import tty
+        master, slave = os.openpty()
+        tty.setraw(slave)  # (no "\r\n" for "\n", no echo)
+        return slave, lambda: _read_all(master), [slave]
+    raise AssertionError(kind)
+
+
+def _read_all(fd: int) -> bytes:
+    data = b""
+    try:
+        while chunk := os.read(fd, 65536):
+            data += chunk
+    except OSError:  # EIO: a terminal's master once its slave is closed and all was read
+        pass
+    os.close(fd)
+    return data
+
+
+@pytest.mark.parametrize("kind", ["pipe", "file", "socket", "terminal"])
+def test_a_further_stop_signal_is_said_on_stderr_whatever_stderr_is(kind, tmp_path):
+    """The note of a further stop signal reaches stderr, in its place among the lines around it,
+    whatever stderr is (it is written without waiting, through a description of its own where
+    stderr may make a write wait: see the next test)."""
+    stderr, received, ours = _stderr_of_kind(kind, tmp_path)
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(_FURTHER_SIGNAL_IN_THE_CLEANUP.format(fill=False))],
+                            stdout=subprocess.PIPE, stderr=stderr)
+    for end in ours:
+        end.close() if hasattr(end, "close") else os.close(end)
+    out, _ = proc.communicate(timeout=120)  # (stderr: a pipe this small takes it all unread)
+    err = received().decode()
+    assert (proc.returncode, out) == (143, b"cleanup finished\n"), err
+    assert err.startswith("before\nstopping: cleaning up first, further stop signals are ignored"), err
+    assert err.endswith("\nafter\n") and err.count("\n") == 3, err
+
+
+@pytest.mark.parametrize("kind", ["pipe", "socket", "terminal"])
+def test_a_further_stop_signal_does_not_hold_the_process_when_nobody_reads_its_stderr(kind, tmp_path):
+    """stderr full, nobody reading it (a parent that waits for the process before it reads; a
+    terminal paused by Ctrl-S): a further stop signal in the cleanup leaves the cleanup going on,
+    and the process exits; the note, which cannot be written without waiting, is dropped. The
+    old code wrote it with a plain ``os.write(2, ...)`` in the handler, which waited for a reader
+    for ever: the process hung in the handler, its cleanup never finished, every further signal
+    ignored. ``O_NONBLOCK`` set on stderr by the child only to fill it, and cleared before the
+    block: the handler must not rely on it."""
+    stderr, received, ours = _stderr_of_kind(kind, tmp_path)
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(_FURTHER_SIGNAL_IN_THE_CLEANUP.format(fill=True))],
+                            stdout=subprocess.PIPE, stderr=stderr)
+    for end in ours:
+        end.close() if hasattr(end, "close") else os.close(end)
+    try:
+        code = proc.wait(timeout=60)  # a bound on a hang, not a timing assertion (it takes well under 1 s)
+    except subprocess.TimeoutExpired:
+        code = "still running after 60 s"
+    finally:
+        proc.kill()
+        out = proc.stdout.read()
+        err = received()
+    assert (code, out) == (143, b"cleanup finished\n"), err[-200:]
+    assert err.strip(b"x") == b"", err[-200:]  # the note dropped: nothing but the filling got in
+
+
 @pytest.mark.parametrize("landing", ["", "a signal landing as the handler raises it again"])
 def test_a_stop_swallowed_fewer_times_than_escalate_at_stays_a_keyboard_interrupt(landing):
     """Below ``ESCALATE_AT`` nothing changes: a loop that swallows the first ``ESCALATE_AT - 1``
