@@ -91,6 +91,10 @@ def scratch_prefix() -> str:
 #: folder (it was 5: on a CI machine with every core busy a killed worker outlived that once and
 #: its folder stayed)
 KILL_WAIT = 60.0
+#: seconds :meth:`_Worker.stop` gives a worker asked to stop (it ends its sandboxes and removes
+#: their cgroups) before it kills it: a worker killed so ended abnormally, and is swept after
+#: (:meth:`_Worker._close`)
+STOP_WAIT = 15.0
 #: (process, temp folder) of killed workers that were still exiting when their pool let them go:
 #: each folder is removed by the next :func:`sweep_orphaned_scratch` after its process is gone
 _EXITING: list = []
@@ -261,7 +265,7 @@ class _Worker:
         except (BrokenPipeError, OSError):
             pass
         try:
-            self.process.wait(15)
+            self.process.wait(STOP_WAIT)
         except subprocess.TimeoutExpired:
             self.kill()
             return

@@ -18,10 +18,22 @@ import sys
 import pytest
 from lb_helpers import POLICIES, sandbox_groups, tiny_suite
 
-from lrgym.leaderboard import sandbox_cgroup
+from lrgym.leaderboard import pool, sandbox_cgroup
 from lrgym.leaderboard.pool import Job, WorkerPool
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux worker pool")
+
+
+@pytest.fixture(autouse=True)
+def _stops_are_waited_for(monkeypatch):
+    """A worker asked to stop is given the time it takes (300 s: a bound on a hang) before the
+    pool kills it, not ``pool.STOP_WAIT`` (15 s). A worker killed so ended abnormally and is rightly
+    swept, so with 15 s the counts below depended on the machine's load: a worker retired
+    normally that took over 15 s to exit on a busy machine added a sweep, and the test failed
+    although the pool was right. Waiting for the exit itself makes "ended normally" a fact of
+    the jobs, not of the scheduler. (``stop`` returns as soon as the worker has exited: no
+    run is longer.)"""
+    monkeypatch.setattr(pool, "STOP_WAIT", 300.0)
 
 
 def _counted_sweeps(monkeypatch) -> list:
