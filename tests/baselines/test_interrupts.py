@@ -807,8 +807,10 @@ def test_a_stop_swallowed_by_code_in_the_block_is_not_lost(how):
         from lrgym.baselines.interrupts import run_command
 
         how = {how!r}
-        if how == "raised again by a further signal":
-            interrupts._KEEP_SECONDS = 3600  # (the keeper never looks)
+        if how in ("raised again by a further signal", "raised again as the block ends"):
+            # (the keeper never looks: else, on a loaded machine, it could raise the stop again
+            # inside the print below, and the path tested would be the keeper's, the line cut)
+            interrupts._KEEP_SECONDS = 3600
 
         def library_step():  # swallows the stop that lands in it
             with contextlib.suppress(BaseException):
@@ -1080,11 +1082,29 @@ def test_a_stop_swallowed_even_as_systemexit_ends_the_process_at_once():
     found swallowed once more, the process ends at once (``os._exit``: the ``finally`` does not
     run) with status 143 and a last line on stderr naming the signal. The old code: the loop ran to
     its end."""
-    out = _python(_SWALLOWED_AT_EVERY_TURN.format(caught="BaseException"))
+    out = _escalated_run(lambda: _python(_SWALLOWED_AT_EVERY_TURN.format(caught="BaseException")),
+                         "stopping: SIGTERM caught")
     assert out.returncode == 143, (out.stdout, out.stderr)
     assert out.stdout == ""
     assert out.stderr.splitlines()[-1].startswith("stopping: SIGTERM caught and swallowed again and again"), out.stderr
     assert out.stderr.count("\n") == 1, out.stderr
+
+
+def _escalated_run(run, escalated_start: str, tries: int = 5):
+    """The first of up to ``tries`` runs of the swallowing loop (``run()``) that ended by the
+    escalation, its stderr starting with ``escalated_start``. The stop raised again lands where
+    the main thread is when the keeper looks: nearly always in the loop's ``sleep``, inside the
+    ``try`` that swallows it; on a loaded machine now and then on a bytecode outside it (the
+    ``for``, the ``except`` body), and the stop then leaves the loop as any stop does: exit 143,
+    "cmd: interrupted (SIGTERM)". That is right too, but it is not the path these tests are
+    about; such a run is checked for what any stop guarantees and the loop is run again."""
+    for _ in range(tries):
+        out = run()
+        if out.stderr.startswith(escalated_start):
+            return out
+        assert out.returncode == 143, (out.stdout, out.stderr)
+        assert out.stderr.endswith("cmd: interrupted (SIGTERM)\n"), out.stderr
+    raise AssertionError(f"no run of {tries} ended by the escalation; the last: {out.stdout!r} {out.stderr!r}")
 
 
 #: the environment of a child whose output Python buffers, as it does by default on a pipe
@@ -1103,14 +1123,15 @@ def test_a_stop_swallowed_even_as_systemexit_flushes_what_was_printed_before_it_
     run within 1 s, and the test then failed though the flush was right. So the child gives them
     60 s. What is checked is unchanged: the flush happens, in order. How long it may take is not
     checked (a bound on a hang; ``_python`` allows 120 s)."""
-    out = _python(textwrap.dedent("""
+    script = textwrap.dedent("""
         import sys
         from lrgym.baselines import interrupts
         assert hasattr(interrupts, "_LAST_WORDS_SECONDS")  # (renamed, the line below would set nothing)
         interrupts._LAST_WORDS_SECONDS = 60.0
         print("a line printed, not flushed")
         sys.stderr.write("half a line, ")
-    """) + textwrap.dedent(_SWALLOWED_AT_EVERY_TURN.format(caught="BaseException")), env=_BUFFERED)
+    """) + textwrap.dedent(_SWALLOWED_AT_EVERY_TURN.format(caught="BaseException"))
+    out = _escalated_run(lambda: _python(script, env=_BUFFERED), "half a line, stopping: SIGTERM caught")
     assert out.returncode == 143, (out.stdout, out.stderr)
     assert out.stdout == "a line printed, not flushed\n", out.stderr  # the old code: ""
     assert out.stderr.startswith("half a line, stopping: SIGTERM caught and swallowed again and again"), out.stderr
@@ -1254,7 +1275,12 @@ def test_a_further_stop_signal_does_not_hold_the_process_when_nobody_reads_its_s
         out = proc.stdout.read()
         err = received()
     assert (code, out) == (143, b"cleanup finished\n"), err[-200:]
-    assert err.strip(b"x") == b"", err[-200:]  # the note dropped: nothing but the filling got in
+    # nothing but the filling got in, or the note whole: a terminal's buffer is not full for
+    # good (the kernel moves what was written to the master's side a moment later, making room
+    # the note may then take, more so on a loaded machine); a pipe's or a socket's stays full
+    rest = err.strip(b"x")
+    note = rest.startswith(b"stopping: cleaning up first, further stop signals are ignored") and rest.count(b"\n") == 1
+    assert rest == b"" or (kind == "terminal" and note and rest.endswith(b"\n")), err[-200:]
 
 
 @pytest.mark.parametrize("landing", ["", "a signal landing as the handler raises it again"])
