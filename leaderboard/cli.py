@@ -322,6 +322,7 @@ def _suite(name: str, private: Optional[Path] = None, grading: bool = True):
     if private is not None:
         from lrgym.leaderboard.private import private_suite
 
+        _refuse_shown_key(private)
         try:
             return private_suite(private)
         except ValueError as exc:
@@ -340,6 +341,18 @@ def _suite(name: str, private: Optional[Path] = None, grading: bool = True):
                 f"`lrgym leaderboard export {shell_option('--suite', version)}` exports its stored results)",
                 param_hint="--suite") from None
         raise typer.BadParameter(str(exc), param_hint="--suite") from None
+
+
+def _refuse_shown_key(private: Path) -> None:
+    """``BadParameter`` if the key of ``--private`` (or its references beside it) lies where the
+    sandbox of a command not naming it would show it (:func:`lrgym.leaderboard.grader_places.
+    check_key_place`): before the key is made, read or used."""
+    from lrgym.leaderboard.grader_places import check_key_place
+
+    try:
+        check_key_place(private)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--private / $LRGYM_HIDDEN_DIRS") from None
 
 
 def _refs_dir(private: Optional[Path]):
@@ -1051,6 +1064,7 @@ def suites(
     if private is not None:
         from lrgym.leaderboard.private import create_key
 
+        _refuse_shown_key(private)  # before it is made: a public submit's sandbox would show it
         try:
             if not os.path.lexists(private):  # a new key (its references beside it) never inside the package
                 check_outside_package(private, f"--private {private}", "a key file outside it")

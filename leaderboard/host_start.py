@@ -22,8 +22,8 @@ import tempfile
 from lrgym.leaderboard.import_paths import grader_files, hidden_dirs, import_paths
 from lrgym.tasks.blas import SINGLE_THREAD_ENV
 
-__all__ = ["POLICY_HASH_SEED", "SYSTEM_DIRS", "machine_pid_max", "masked_dirs", "pdeathsig", "python_dirs",
-           "reshown_dirs", "root_contents", "sandbox_env", "unshare_flags"]
+__all__ = ["POLICY_HASH_SEED", "SYSTEM_DIRS", "library_dirs", "machine_pid_max", "masked_dirs", "pdeathsig",
+           "python_dirs", "reshown_dirs", "root_contents", "sandbox_env", "unshare_flags"]
 
 
 def pdeathsig():
@@ -55,6 +55,25 @@ def python_dirs() -> list[str]:
 
     return [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable)),
             *import_paths(), *(os.path.dirname(m.__file__) for m in (lrgym, lrgym.baselines, lrgym.leaderboard))]
+
+
+def library_dirs() -> list[str]:
+    """The folders whose modules a policy imports whatever its ``PYTHONPATH`` (real paths): the
+    Python installation's standard library and site-packages as the interpreter puts them on
+    ``sys.path`` (:mod:`sysconfig`'s ``stdlib``, ``platstdlib``, ``purelib`` and ``platlib`` that
+    are on it) and the lrgym packages. A cover over one of them, or over a folder inside one
+    (``site-packages/numpy``), takes those modules from every policy: such a folder can be no
+    hidden folder (:func:`lrgym.leaderboard.grader_places.check_hidden_dirs`)."""
+    import sysconfig
+
+    import lrgym
+    import lrgym.baselines
+    import lrgym.leaderboard
+
+    on_path = {os.path.realpath(p) for p in sys.path if p and os.path.isabs(p)}
+    installed = {os.path.realpath(sysconfig.get_paths()[k]) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    packages = {os.path.dirname(os.path.realpath(m.__file__)) for m in (lrgym, lrgym.baselines, lrgym.leaderboard)}
+    return sorted((installed & on_path) | packages)
 
 
 def root_contents() -> tuple[list[str], dict[str, str]]:

@@ -43,7 +43,7 @@ from lrgym.leaderboard.pool import GroupResult, Job, default_workers
 from lrgym.leaderboard.references import References, floored, load_references
 from lrgym.leaderboard.settings import allowed_optimizers
 from lrgym.leaderboard.trained_apart import TRAINED_APART_KEY, apart_record, settings_apart
-from lrgym.leaderboard.store import EntryRecord, KeptResultError, NameTakenError, ResultStore, RunRecord
+from lrgym.leaderboard.store import EntryRecord, KeptResultError, NameTakenError, ResultStore, RunRecord, store_files
 from lrgym.leaderboard.submission_files import declared_name, missing_file_error
 from lrgym.leaderboard.suite import DEFAULT_SUITE, Suite, Task, get_suite
 from lrgym.leaderboard.text import check_entry_name, check_owner, clean, lookalike_note, name_key
@@ -718,11 +718,12 @@ def run_suite(
             log(f"{workers} worker(s): {note}")
         context = _Context(suite, refs, package_versions(), cpu_description(), owner)
         recorder = _Recorder(specs, context, store, len(jobs), layouts, store_patience, on_progress, on_outcome, log)
-        # the store's files, the commands' output folder (a private board's exports) and the given grader
-        # files: covered in every sandbox whose bound folders show them
+        # the store's files and $LRGYM_STORE's, the commands' output folder (a private board's exports)
+        # and the given grader files: covered in every sandbox whose bound folders show them
         from lrgym.baselines.outputs import runs_dir
 
-        files = [*(store.grader_files() if store is not None else ()), str(runs_dir()), *map(os.fspath, grader_files)]
+        stores = [*(store.grader_files() if store is not None else ()), *(f for s in _named_store() for f in store_files(s))]
+        files = [*stores, str(runs_dir()), *map(os.fspath, grader_files)]
         pool = grader_pool(backend, workers, time_limit=time_limit, isolate_groups=isolate, quiet=quiet_workers,
                            grader_files=files)
         pool.run(jobs, on_reply=recorder.on_reply, on_group_done=recorder.on_group_done)
@@ -738,10 +739,11 @@ def check_places(specs: Sequence[PolicySpec], store: ResultStore | str | os.Path
     (only trusted baselines, without ``sandbox_baselines``). Refused: a store (an open one, or
     the path :func:`run_suite` or the CLI is about to open) whose journals the sandboxes could
     cover only file by file (:func:`~lrgym.leaderboard.grader_places.check_store_place`: one
-    lying directly in the venv's own folder or in ``/etc``), and a working directory or
-    ``$LRGYM_HIDDEN_DIRS`` folder that is itself bound into every sandbox, so none covers it
-    (:func:`~lrgym.leaderboard.grader_places.check_hidden_dirs`: the grader run from its venv's
-    folder). ``run_suite`` and the commands that grade submissions call it before opening their
+    lying directly in the venv's own folder or in ``/etc``; the run's and ``$LRGYM_STORE``'s),
+    and a working directory or ``$LRGYM_HIDDEN_DIRS`` folder that is itself bound into every
+    sandbox, so none covers it, or that is (or lies in) a folder the policy imports its modules
+    from (:func:`~lrgym.leaderboard.grader_places.check_hidden_dirs`: the grader run from its
+    venv's folder or from its site-packages). ``run_suite`` and the commands that grade submissions call it before opening their
     store: a refused call leaves nothing behind."""
     if not (sandbox_baselines or any(s.kind != "baseline" for s in specs)):
         return
@@ -750,6 +752,18 @@ def check_places(specs: Sequence[PolicySpec], store: ResultStore | str | os.Path
     check_hidden_dirs()
     if store is not None:
         check_store_place(store.path if isinstance(store, ResultStore) else store)
+    for named in _named_store():
+        check_store_place(named)
+
+
+def _named_store() -> list[str]:
+    """``$LRGYM_STORE``'s path if set: a results store this grader knows of besides the run's
+    (another one when ``--db`` or ``store=`` names a different one), which every sandbox covers
+    too (:func:`run_suite`'s grader files) and :func:`check_places` refuses where it could cover
+    it only file by file. Until 2026-12-07 it was not covered in a run writing to another store,
+    and the policies of the user-namespace sandbox read it."""
+    named = os.environ.get("LRGYM_STORE")
+    return [named] if named else []
 
 
 def _check_sandbox(backend, log: Callable[[str], None] | None, private: bool = False) -> None:

@@ -370,3 +370,142 @@ def test_a_grader_working_in_its_venvs_folder_is_refused_a_policy_read_its_files
     venv = os.path.realpath(sys.prefix)
     assert f"the working directory {venv} is a folder every sandbox shows (bound from {venv})" in str(refused.value)
     assert "run the grader from the project's folder, not from its venv" in str(refused.value)
+
+
+# ---- the grader's secrets a command does not name: a private key, another store (2026-12-07) ----------
+
+
+def test_a_private_key_in_a_bound_folder_is_refused_a_public_submits_policy_read_it(tmp_path, monkeypatch,
+                                                                                     sandbox_kind):
+    """``suites --private $VENV/keys/grader.key``: the key lay in a folder every sandbox binds.
+    The commands naming it (``--private``) cover it, but a public suite's ``submit`` knows no key:
+    its policy read the key (userns: the grader's uid outside; 0600 keeps out root's sandbox
+    only). Now every command taking ``--private`` refuses such a key before it is made or read,
+    naming it and the places that work, and the later policy finds no key. On the old code the
+    key was made and the probe saw it. A key in a folder of ``$LRGYM_HIDDEN_DIRS`` (covered by
+    every command's sandboxes) is accepted, and the public run's policy does not see it."""
+    token = secrets.token_hex(6)
+    keys = _venv_place(token, "lrgym-test-keys-{token}")
+    key = keys / "grader.key"
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path / "runs"))
+    monkeypatch.chdir(tmp_path)
+    path, suite, refs = one_episode_setup(tmp_path, "probe", f"PATHS = {[str(key), str(keys)]!r}\nWATCH = 0\n"
+                                          "SECRET = 'no secret'\n" + WATCH_PROBE)
+    runner = CliRunner()
+    try:
+        made = runner.invoke(app, ["leaderboard", "suites", "--private", str(key)], env={"COLUMNS": "400"})
+        [public] = run_suite([submission_spec(f"{path}:Probe")], suite, references=refs, n_workers=1, time_limit=120)
+        keys.mkdir(exist_ok=True)  # a key put there by hand: the commands naming it refuse it too
+        create_key(key)
+        shown = runner.invoke(app, ["leaderboard", "show", "--private", str(key), "--db", str(tmp_path / "lb.sqlite")],
+                              env={"COLUMNS": "400"})
+        # named in $LRGYM_HIDDEN_DIRS (for every command): accepted, and covered in a public run
+        monkeypatch.setenv("LRGYM_HIDDEN_DIRS", str(keys))
+        hidden = runner.invoke(app, ["leaderboard", "suites", "--private", str(key)], env={"COLUMNS": "400"})
+        [covered] = run_suite([submission_spec(f"{path}:Probe", "probe2")], suite, references=refs, n_workers=1,
+                              time_limit=120)
+    finally:
+        shutil.rmtree(keys, ignore_errors=True)
+    assert probe_facts(public) == {str(key): "missing", str(keys): "missing"}, made.output
+    for result in (made, shown):
+        assert result.exit_code == 2, result.output
+        assert f"the private suite's key {key} lies in " in " ".join(result.output.split()), result.output
+    assert hidden.exit_code == 0, hidden.output
+    assert probe_facts(covered) == {str(key): "missing", str(keys): ["folder", []]}
+
+
+def test_a_key_is_refused_where_a_sandbox_not_naming_it_shows_it(tmp_path, layout, monkeypatch):
+    """The check on a made-up layout: a key (or its ``.references`` beside it) in a bound folder,
+    a folder of its own there included (no public run knows that folder), or reached through a
+    link from elsewhere, is refused; one in a hidden folder, under ``$LRGYM_RUNS`` or outside
+    every bound folder is accepted."""
+    from lrgym.leaderboard.grader_places import check_key_place
+
+    venv, etc = tmp_path / "venv", tmp_path / "etc"
+    monkeypatch.setenv("LRGYM_RUNS", str(venv / "runs"))
+    (tmp_path / "elsewhere").mkdir()
+    link = tmp_path / "elsewhere" / "linked.key"
+    link.symlink_to(venv / "keys" / "grader.key")
+    for key, bound in ((venv / "grader.key", venv), (venv / "keys" / "grader.key", venv),
+                       (etc / "lrgym" / "grader.key", etc), (link, venv)):
+        with pytest.raises(ValueError, match=re.escape(f"the private suite's key {key} lies in {bound}, a folder bound")):
+            check_key_place(key, **layout)
+    for key in (venv / "app" / "grader.key", venv / "runs" / "grader.key", tmp_path / "elsewhere" / "grader.key"):
+        check_key_place(key, **layout)
+
+
+def test_a_store_named_in_lrgym_store_is_covered_in_a_run_writing_another(tmp_path, monkeypatch, sandbox_kind):
+    """``$LRGYM_STORE`` names a store in a folder of its own in the venv, and the run writes to
+    another (``--db``, ``store=``): the grader knows that store's path, and now every sandbox
+    covers its folder as it covers the run's (the probe finds it empty). On the old code the
+    probe read the file. One the sandboxes could cover only file by file (directly in the venv's
+    folder) is refused before anything runs, as the run's own store would be."""
+    token = secrets.token_hex(6)
+    folder = _venv_place(token, "lrgym-test-store-{token}")
+    named = folder / "other.sqlite"
+    secret = f"SECRET-{token}"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("LRGYM_STORE", str(named))
+    path, suite, refs = one_episode_setup(tmp_path, "probe", f"PATHS = {[str(named), str(folder)]!r}\nWATCH = 0\n"
+                                          f"SECRET = {secret!r}\n" + WATCH_PROBE)
+    try:
+        folder.mkdir()
+        named.write_text(secret)  # (what the store holds: a private suite's runs, other submitters' entries)
+        [outcome] = run_suite([submission_spec(f"{path}:Probe")], suite, store=tmp_path / "lb.sqlite",
+                              references=refs, n_workers=1, time_limit=120)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    assert probe_facts(outcome) == {str(named): "missing", str(folder): ["folder", []]}
+    direct = _venv_place(token, "lrgym-test-store-{token}.sqlite")
+    monkeypatch.setenv("LRGYM_STORE", str(direct))
+    with pytest.raises(ValueError, match=re.escape(f"the results store {direct} lies in {Path(sys.prefix).resolve()}")):
+        run_suite([submission_spec(f"{path}:Probe")], suite, store=tmp_path / "lb.sqlite", references=refs,
+                  n_workers=1, time_limit=120)
+    assert not direct.exists()
+
+
+def test_a_grader_working_in_site_packages_is_refused_before_its_policies_lost_their_imports(tmp_path, monkeypatch):
+    """The working directory is covered in every sandbox where a bound folder shows it; a
+    site-packages strictly inside the venv was covered too, so nothing leaked, but every policy
+    saw it empty: one importing a module the policy host had not loaded already (``typer``,
+    torch for an SB3 model) failed with ``ModuleNotFoundError``. Binding it again would show the
+    grader's files made there, so the run is refused before anything runs, naming the folder; on
+    the old code this policy (which imports nothing) was graded."""
+    import sysconfig
+
+    from lb_helpers import policy
+
+    site = sysconfig.get_paths()["purelib"]
+    suite = tiny_suite_for_places()
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path / "runs"))
+    monkeypatch.chdir(site)
+    with pytest.raises(ValueError) as refused:
+        [outcome] = run_suite([submission_spec(policy("Keep"))], suite, n_workers=1, time_limit=120)
+        pytest.fail(f"graded: ok={outcome.ok}, {outcome.entry.failure_reason!r}")
+    assert (f"the working directory {os.path.realpath(site)} is {os.path.realpath(site)}, a folder every policy imports "
+            "its modules from") in str(refused.value)
+
+
+def tiny_suite_for_places():
+    from lb_helpers import tiny_suite
+
+    return tiny_suite("places", families=("quadratic",), n_instances=1, seeds=(0,), horizon=3, inner_steps=2)
+
+
+def test_a_hidden_folder_in_a_library_folder_is_refused_one_beside_it_accepted(tmp_path, layout, monkeypatch):
+    """The check on a made-up layout: a working directory (or ``$LRGYM_HIDDEN_DIRS`` folder) that
+    is, or lies in, a folder the policy imports its modules from is refused; one in the venv
+    beside it is covered whole and accepted."""
+    venv = tmp_path / "venv"
+    site = venv / "lib" / "site"
+    (site / "numpy").mkdir()
+    monkeypatch.chdir(site / "numpy")
+    layout = {"paths": layout["paths"], "needed": layout["needed"], "libraries": [str(site)]}
+    for hidden, what, inside in (([str(site)], "the folder of $LRGYM_HIDDEN_DIRS", ""),
+                                 ([str(site / "numpy")], "the working directory", "inside ")):
+        with pytest.raises(ValueError, match=re.escape(f"{what} {hidden[0]} is {inside}{site}, a folder every policy "
+                                                       "imports its modules from")):
+            check_hidden_dirs(hidden, **layout)
+    check_hidden_dirs([str(venv / "app")], **layout)
+    check_hidden_dirs([str(venv / "lib")], **layout)  # holds the library: covered, the library shown again
