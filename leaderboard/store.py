@@ -17,8 +17,9 @@ link to the store is followed once, when it is opened), the write is retried wit
 exponential backoff, and the side file is removed only after the commit; a side file left by a
 grader that gave up or was killed is written by the next :meth:`~ResultStore.flush_pending`
 (every grading run calls it), which also removes, and says, a side file half-written by a grader
-that died writing it (no result: :meth:`~ResultStore._settle_temp_files`). The entry's ``token``
-makes that idempotent: an entry whose token is already stored is not written twice. A finished entry whose name another owner took after the
+that died writing it (no result: :meth:`~lrgym.leaderboard.store_side_files.SideFiles.
+_settle_temp_files`). The entry's ``token`` makes that idempotent: an entry whose token is
+already stored is not written twice. A finished entry whose name another owner took after the
 grader's check before the run is never dropped: its side file is set aside as
 ``<token>.name-taken`` (:class:`KeptResultError` says so to the grader; every flush reports such
 files) until :meth:`~ResultStore.import_kept` stores it under another name.
@@ -40,13 +41,20 @@ belongs to the one who claimed it first.
 
 The file is created readable by its owner only (mode 0600).
 
+Modules: this one holds :class:`ResultStore` (the SQLite file, its schema and rows) and is the
+store's one import for its users: it re-exports the records and their JSON form
+(:mod:`lrgym.leaderboard.store_records`), the errors (:mod:`lrgym.leaderboard.store_errors`) and
+the side files' names (:mod:`lrgym.leaderboard.store_side_files`, whose :class:`~lrgym.leaderboard.
+store_side_files.SideFiles` the store's side-file methods delegate to).
+
 Encoding conventions
 --------------------
 * ``REAL`` columns: SQLite cannot hold NaN, so NaN is stored as ``NULL`` and read back as NaN;
   ``±inf`` is stored as is. Float fields of :class:`RunRecord` therefore never hold ``None``.
 * JSON columns (curves, summary, env spec, ...) are strict JSON (no bare ``NaN``/``Infinity``
   tokens): a non-finite float is written as ``{"__float__": "nan" | "inf" | "-inf"}`` and
-  decoded back to a float. NumPy scalars and arrays are converted to plain Python values.
+  decoded back to a float. NumPy scalars and arrays are converted to plain Python values
+  (:func:`~lrgym.leaderboard.store_records.to_json`).
 * ``created_at`` is the wall-clock UTC time of the write (ISO 8601); it is metadata only.
   "Most recent" always means the highest ``id`` (insertion order), not the latest timestamp.
 
@@ -57,25 +65,22 @@ newer schema is refused rather than misread.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
 import math
 import os
 import sqlite3
-import stat
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from lrgym.baselines.interrupts import defer_stop_signals
-from lrgym.baselines.outputs import replace_file
-from lrgym.baselines.owner_names import owner_gone, owner_tag
-from lrgym.baselines.shell_words import shell_option, shell_path
-from lrgym.files import kind_of, link_target
-from lrgym.leaderboard.ownership import own_problem
+from lrgym.files import link_target
+from lrgym.leaderboard.store_errors import (DanglingStoreLinkError, ForeignPendingError, KeptResultError,
+                                            NameTakenError, SchemaVersionError, StoreLockedError,
+                                            StoreUnwritableError, is_lock_error)
+from lrgym.leaderboard.store_records import (CURVE_KEYS, KINDS, STATUSES, EntryRecord, RunRecord,
+                                             check_text_fields, from_json, stored_form, to_json, version_key)
+from lrgym.leaderboard.store_side_files import UNWRITABLE_SUFFIX, SideFiles, kept_message
 from lrgym.leaderboard.text import lookalike_note, name_key
 
 __all__ = [
@@ -96,6 +101,8 @@ __all__ = [
     "StoreLockedError",
     "StoreUnwritableError",
     "default_store_path",
+    "is_lock_error",
+    "kept_message",
     "store_files",
     "stored_form",
     "version_key",
@@ -105,102 +112,10 @@ SCHEMA_VERSION = 2
 """Stored in ``PRAGMA user_version``; bump on any schema change (and add a migration).
 v2: ``owner`` and ``token`` columns (name ownership, idempotent writes)."""
 
-KINDS = ("baseline", "submission")
-STATUSES = ("ok", "failed")
-CURVE_KEYS = ("lr", "train_loss", "val_loss", "metric")
-"""The per-step curves the runner records for each run (others are allowed and kept)."""
-
 DEFAULT_STORE_PATH = "lrgym_leaderboard.sqlite"
 """Used when no path is given and ``$LRGYM_STORE`` is unset (relative to the cwd)."""
 
 _DEFAULT_BUSY_TIMEOUT_S = 30.0
-#: a half-written side file whose writer cannot be judged (:meth:`ResultStore._settle_temp_files`)
-#: is said once it is this old: a side file of ≈ 1 MB is written in well under a second
-STALE_TEMP_S = 3600.0
-
-
-class SchemaVersionError(RuntimeError):
-    """The file was written with a newer, unknown schema version."""
-
-
-class StoreLockedError(sqlite3.OperationalError):
-    """Opening the store waited its whole busy timeout for another process's lock (a grader
-    committing; in a rollback journal, a board being read): the message says how long."""
-
-
-class DanglingStoreLinkError(ValueError):
-    """The store's path is a symbolic link to nothing. A new store made through it would land where
-    the link points (an empty mount point while the store's volume is not mounted), and the
-    results written there would be hidden, as good as lost, once the volume is back."""
-
-
-class NameTakenError(ValueError):
-    """A submission asked for a name held by a baseline or by another owner."""
-
-
-class StoreUnwritableError(RuntimeError):
-    """The store takes no entries now (a full disk, a read-only file, an I/O error: SQLite's
-    error other than a lock) while :meth:`ResultStore.flush_pending` writes the results waiting
-    in its side files: they stay there; ``str()`` says so and what to do."""
-
-
-class ForeignPendingError(ValueError):
-    """The store's side-file folder (``<db>.pending``) is not the grader's own (see
-    :meth:`ResultStore.flush_pending`): nothing is read from it or written to it."""
-
-
-class KeptResultError(RuntimeError):
-    """A finished evaluation could not be stored: its name was taken in the meantime (by
-    another owner, between the grader's check before the run and the write after it), or the
-    store refuses the entry (a field it cannot hold). Nothing is lost: the result is kept in the
-    side file :attr:`kept` (``<token>.name-taken``, until :meth:`ResultStore.import_kept` stores it
-    under another name; ``<token>.unwritable``, for a person to look at). ``str()`` says all of
-    that. Not a ``ValueError``: the evaluation did run."""
-
-    def __init__(self, message: str, kept: Path, reason: str) -> None:
-        super().__init__(message)
-        self.kept = kept
-        self.reason = reason
-
-
-#: suffix of a side file set aside because its name was taken (:meth:`ResultStore.kept_results`)
-KEPT_SUFFIX = ".name-taken"
-#: the private temp folder of a result no side file could hold (a full disk: :meth:`ResultStore.import_kept` takes it)
-KEPT_ELSEWHERE_PREFIX = "lrgym-kept-"
-#: suffix of a side file set aside because the store refuses its entry (a field it cannot hold:
-#: :meth:`ResultStore.unwritable_results`); every flush says so until someone looks at it
-UNWRITABLE_SUFFIX = ".unwritable"
-#: what the store refuses of an entry (each says why): it stays in its side file, set aside
-_UNWRITABLE_ERRORS = (ValueError, TypeError, sqlite3.IntegrityError, sqlite3.InterfaceError)
-
-
-def kept_message(name: str, reason: str, kept: Path, db: Path, ran: bool = True) -> str:
-    """What a submitter whose result was set aside is told: the evaluation ran, its name was
-    taken by another submitter in the meantime (``reason``: the name check's words), where the
-    result is kept, and the command that stores it under another name."""
-    what = "the evaluation ran to the end, but" if ran else "a finished evaluation waiting to be stored:"
-    return (f"entry {name!r}: {what} its name was taken by another submitter in the meantime ({reason}); "
-            f"the result is not lost: it is kept in {kept}; store it under another name with "
-            f"`lrgym leaderboard import-kept {shell_path(kept)} --name NEW_NAME {shell_option('--db', db)}`")
-
-
-def _check_own_file(path: Path) -> None:
-    """``ValueError`` unless ``path`` is a regular file (no link) of this user in a folder of this
-    user that no one else may write to: a kept result the grader wrote, not one another local
-    user planted (whose entry :meth:`ResultStore.import_kept` would store as it stands)."""
-    me = os.geteuid()
-    file = own_problem(path, folder=False, closed=0)  # FileNotFoundError: said by the caller
-    if file is not None:
-        raise ValueError(f"it is not a regular file of uid {me} ({file.describe()})")
-    folder = own_problem(path.parent, folder=True)
-    if folder is not None:
-        raise ValueError(f"its folder is not uid {me}'s alone ({folder.describe()})")
-
-
-def unwritable_message(name: str, reason: str, kept: Path) -> str:
-    """What the grader says of a finished result the store refuses: why, and where it is kept."""
-    return (f"entry {ascii(name)[1:-1][:80]!r}: a finished result the store refuses ({reason[:300]}); it is not "
-            f"lost: it is kept in {kept} and no later run stops on it; look at it and remove it by hand")
 
 
 def store_files(path: str | os.PathLike) -> list[str]:
@@ -218,169 +133,12 @@ def default_store_path() -> Path:
     return Path(os.environ.get("LRGYM_STORE") or DEFAULT_STORE_PATH)
 
 
-def version_key(entry: EntryRecord) -> tuple:
-    """Entries with equal keys are versions of one board entry (the latest is shown): the same
-    name (:func:`~lrgym.leaderboard.text.name_key`, so ``keeper`` and ``KEEPER`` are one entry),
-    kind and owner. The name check makes kind and owner follow from the name in a store written
-    today; they keep apart the lookalike names an older store may hold (see the module docs)."""
-    return entry.kind, entry.owner, name_key(entry.name)
-
-
-# --------------------------------------------------------------------------------------------
-# Records
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """One run of a policy on one (family, instance, seed) of the suite.
-
-    Float fields may be NaN (undefined) or ±inf; by convention ``steps_to_target`` is
-    ``inf`` when the target loss was never reached. ``curves`` maps a curve name (see
-    :data:`CURVE_KEYS`: ``lr``, ``train_loss``, ``val_loss``, ``metric``) to its per-step
-    values. Inputs are normalised on construction (NumPy scalars/arrays become ``int`` /
-    ``float`` / ``tuple[float, ...]``).
-    """
-
-    family: str
-    instance: int
-    seed: int
-    score: float
-    final_loss: float
-    initial_loss: float
-    diverged: bool
-    steps_to_target: float = math.inf
-    curves: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "family", str(self.family))
-        object.__setattr__(self, "instance", int(self.instance))
-        object.__setattr__(self, "seed", int(self.seed))
-        for name in ("score", "final_loss", "initial_loss", "steps_to_target"):
-            object.__setattr__(self, name, _as_float(getattr(self, name)))
-        object.__setattr__(self, "diverged", bool(self.diverged))
-        curves = {str(k): tuple(_as_float(x) for x in v) for k, v in dict(self.curves).items()}
-        object.__setattr__(self, "curves", curves)
-
-
-@dataclass(frozen=True)
-class EntryRecord:
-    """One evaluated policy on one suite version: its metadata and aggregate summary.
-
-    ``id``, ``n_runs`` and ``created_at`` are filled in by the store: leave them ``None``
-    when writing (``created_at`` may be given explicitly); records read back carry them.
-    ``n_runs`` is the number of runs written with the entry, and the store guarantees that
-    exactly that many runs exist for it.
-    """
-
-    name: str
-    kind: str  # one of KINDS
-    status: str = "ok"  # one of STATUSES
-    failure_reason: str | None = None
-    policy_source_hash: str | None = None
-    suite_version: str | None = None
-    env_spec: Any = None  # JSON-able (usually a dict)
-    package_versions: Mapping[str, str] = field(default_factory=dict)
-    cpu: str | None = None
-    seeds: tuple[int, ...] = ()
-    summary: Any = None  # JSON-able aggregate scores (IQM, CI, ...)
-    created_at: str | None = None
-    n_runs: int | None = None
-    id: int | None = None
-    owner: str | None = None  # who submitted it (a submission's name belongs to its owner)
-    token: str | None = None  # unique per evaluation: a replayed write is not stored twice
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
-        if self.status not in STATUSES:
-            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
-        object.__setattr__(self, "name", str(self.name))
-        object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
-        object.__setattr__(self, "package_versions", dict(self.package_versions or {}))
-
-
-# --------------------------------------------------------------------------------------------
-# Encoding helpers
-# --------------------------------------------------------------------------------------------
-
-_FLOAT_TAG = "__float__"
-
-
-def _as_float(x: Any) -> float:
-    return math.nan if x is None else float(x)
-
-
 def _nan_to_null(x: float) -> float | None:
     return None if math.isnan(x) else x
 
 
 def _null_to_nan(x: float | None) -> float:
     return math.nan if x is None else float(x)
-
-
-def _tagged_json(obj: Any) -> Any:
-    """Plain-JSON version of ``obj``; non-finite floats become tagged objects."""
-    if obj is None or isinstance(obj, (bool, str)):
-        return obj
-    if isinstance(obj, int):
-        return int(obj)
-    if isinstance(obj, float):
-        if math.isfinite(obj):
-            return float(obj)
-        return {_FLOAT_TAG: "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")}
-    if isinstance(obj, Mapping):
-        return {str(k): _tagged_json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_tagged_json(v) for v in obj]
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return _tagged_json(dataclasses.asdict(obj))
-    if hasattr(obj, "tolist"):  # NumPy arrays and scalars
-        return _tagged_json(obj.tolist())
-    if isinstance(obj, Iterable):
-        return [_tagged_json(v) for v in obj]
-    raise TypeError(f"cannot store {type(obj).__name__} as JSON: {obj!r}")
-
-
-#: the entry's columns stored as SQLite TEXT (UTF-8)
-_TEXT_FIELDS = ("name", "kind", "status", "failure_reason", "policy_source_hash", "suite_version", "cpu",
-                "created_at", "owner", "token")
-
-
-def _check_text_fields(entry: EntryRecord) -> None:
-    """``ValueError`` naming the field if one of ``entry``'s text columns is no UTF-8 text (a lone
-    surrogate such as ``"\\udc80"``: Python holds it, SQLite's encoder refuses it)."""
-    for name in _TEXT_FIELDS:
-        value = getattr(entry, name)
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            raise TypeError(f"entry field {name}={value!r} is a {type(value).__name__}; valid: a string or None")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise ValueError(f"entry field {name}={ascii(value)[:200]} is not UTF-8 text ({exc.reason} at "
-                             f"position {exc.start}); valid: text without lone surrogates") from None
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(_tagged_json(obj), allow_nan=False, separators=(",", ":"))
-
-
-def _untag(d: dict) -> Any:
-    if len(d) == 1 and _FLOAT_TAG in d:
-        return float(d[_FLOAT_TAG])
-    return d
-
-
-def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text, object_hook=_untag)
-
-
-def stored_form(obj: Any) -> Any:
-    """``obj`` as the store gives it back (tuples as lists, NumPy values as Python's): what a
-    value computed now is compared with a stored one in."""
-    return _loads(_dumps(obj))
 
 
 def _now() -> str:
@@ -459,6 +217,8 @@ class ResultStore:
         #: entries this object has committed (:meth:`add_entry`; replays not counted): what an
         #: interrupted command has saved, exact even when the stop signal came right after a commit
         self.entries_added = 0
+        #: the side files of finished results the database has not taken (:attr:`pending_dir`)
+        self._side_files = SideFiles(self)
         if str(self.path) != ":memory:":
             if self.path.is_symlink() and not self.path.exists():
                 raise DanglingStoreLinkError(
@@ -609,7 +369,7 @@ class ResultStore:
             raise ValueError(f"entry declares n_runs={entry.n_runs} but {len(runs)} runs given")
         # Encode everything before taking the write lock: keeps the lock short and means an
         # encoding error cannot happen mid-transaction.
-        _check_text_fields(entry)
+        check_text_fields(entry)
         entry_row = (
             entry.name,
             entry.kind,
@@ -617,12 +377,12 @@ class ResultStore:
             entry.failure_reason,
             entry.policy_source_hash,
             entry.suite_version,
-            _dumps(entry.env_spec),
-            _dumps(entry.package_versions),
+            to_json(entry.env_spec),
+            to_json(entry.package_versions),
             entry.cpu,
-            _dumps(list(entry.seeds)),
+            to_json(list(entry.seeds)),
             entry.created_at or _now(),
-            _dumps(entry.summary),
+            to_json(entry.summary),
             len(runs),
             entry.owner,
             entry.token,
@@ -637,7 +397,7 @@ class ResultStore:
                 _nan_to_null(r.initial_loss),
                 int(r.diverged),
                 _nan_to_null(r.steps_to_target),
-                _dumps(r.curves),
+                to_json(r.curves),
             )
             for r in runs
         ]
@@ -703,7 +463,17 @@ class ResultStore:
             return str(exc)
         return None
 
-    # -- durable writes ----------------------------------------------------------------------
+    def record_failure(self, name: str, kind: str, reason: str, **metadata: Any) -> int:
+        """Record a failed evaluation (no runs) with its ``reason``; return the entry id.
+
+        ``metadata`` are further :class:`EntryRecord` fields (suite_version, env_spec,
+        policy_source_hash, package_versions, cpu, seeds, summary, created_at).
+        """
+        entry = EntryRecord(name=name, kind=kind, status="failed", failure_reason=reason,
+                            **metadata)
+        return self.add_entry(entry, [])
+
+    # -- its files ---------------------------------------------------------------------------
 
     def grader_files(self) -> list[str]:
         """The store's files, which no policy may read (each sandbox covers them, and their
@@ -718,396 +488,62 @@ class ResultStore:
         store's file itself (:attr:`real_path`), however the store was named."""
         return self.real_path.with_name(self.real_path.name + ".pending")
 
+    def has_token(self, token: str) -> bool:
+        """Whether an entry written with this ``token`` (:attr:`EntryRecord.token`) is stored."""
+        return self.conn.execute("SELECT 1 FROM entries WHERE token = ?", (token,)).fetchone() is not None
+
+    # -- side files: kept results (lrgym.leaderboard.store_side_files.SideFiles) ---------------
+
     def add_entry_durably(self, entry: EntryRecord, runs: Sequence[RunRecord] = (), *,
                           patience: float = 600.0, log=None) -> int | None:
-        """:meth:`add_entry`, surviving a locked database: the entry goes to a side file first,
-        the write is retried with exponential backoff for ``patience`` seconds, and the side file
-        is removed after the commit. Returns the entry id, or None if the database stayed locked
-        (the entry then waits in :attr:`pending_dir` for :meth:`flush_pending`). A name taken by
-        another owner since the check before the run raises :class:`KeptResultError`: the side file
-        is set aside (``<token>.name-taken``) for :meth:`import_kept`, never dropped."""
-        import uuid
-
-        if entry.token is None:
-            entry = dataclasses.replace(entry, token=uuid.uuid4().hex)
-        try:
-            side = self._write_pending(entry, runs)
-        except (ForeignPendingError, OSError) as exc:  # (another user made <db>.pending during the run)
-            side = self._write_elsewhere(entry, runs)
-            if log is not None:
-                log(f"entry {entry.name!r}: no side file in {self.pending_dir} ({exc}); kept in {side} "
-                    "until the store has it")
-        deadline, delay = time.monotonic() + patience, 0.05
-        while True:
-            try:
-                # committed and its side file removed together: a stop signal (SIGTERM, Ctrl-C) waits
-                # the few ms between them, so an interrupted grader leaves no side file of a stored entry
-                with defer_stop_signals():
-                    entry_id = self.add_entry(entry, runs)
-                    self._remove_side_file(side)
-            except NameTakenError as exc:  # claimed by another owner since the check before the run
-                kept = self._set_aside(side)
-                raise KeptResultError(kept_message(entry.name, str(exc), kept, self.path), kept, str(exc)) from None
-            except _UNWRITABLE_ERRORS as exc:  # the store refuses it: kept, said, never dropped
-                kept = self._set_aside(side, UNWRITABLE_SUFFIX)
-                raise KeptResultError(unwritable_message(entry.name, f"{type(exc).__name__}: {exc}", kept), kept,
-                                      str(exc)) from None
-            except sqlite3.OperationalError as exc:
-                if not is_lock_error(exc) or time.monotonic() + delay > deadline:
-                    if log is not None:
-                        log(f"could not write entry {entry.name!r} ({exc}); kept in {side}; {self._kept_how(entry, side)}")
-                    return None
-                time.sleep(delay)
-                delay = min(delay * 2, 10.0)
-                continue
-            return entry_id
-
-    def _kept_how(self, entry: EntryRecord, side: Path) -> str:
-        """How a finished entry the database did not take (locked too long, a full disk) gets in:
-        a side file in :attr:`pending_dir` by the next grading run (:meth:`flush_pending`); one
-        kept elsewhere (``_write_elsewhere``: the side-file folder was not usable, as on a full
-        disk) by no run, so the command that stores it is named (:meth:`import_kept`, which takes
-        submissions only: a baseline is run again)."""
-        if side.parent == self.pending_dir:
-            return "the next grading run of this store writes it"
-        if entry.kind != "submission":
-            return (f"no run reads it from there (a baseline's result is not imported): once the store can take "
-                    f"entries, run it again on {entry.suite_version} (`lrgym leaderboard run-baselines "
-                    f"{shell_option('--only', entry.name)} {shell_option('--db', self.path)}` with that suite's "
-                    f"--suite or --private)")
-        return (f"no run reads it from there: once the store can take entries, store it with "
-                f"`lrgym leaderboard import-kept {shell_path(side)} {shell_option('--name', entry.name)} "
-                f"{shell_option('--db', self.path)}`")
-
-    def _remove_side_file(self, side: Path) -> None:
-        """Remove a stored entry's side file, its private folder (``_write_elsewhere``'s) and an
-        empty :attr:`pending_dir`."""
-        side.unlink(missing_ok=True)
-        if side.parent != self.pending_dir:  # a private folder of _write_elsewhere
-            side.parent.rmdir()
-        self._remove_pending_dir_if_empty()
-
-    def _write_elsewhere(self, entry: EntryRecord, runs: Sequence[RunRecord]) -> Path:
-        """The side file of ``entry`` in a new private folder (``lrgym-kept-*`` in the temp
-        folder, mode 0700) when :attr:`pending_dir` cannot hold it: the result is never only in
-        memory. :meth:`import_kept` takes it from there; :meth:`flush_pending` does not look.
-        Written as every side file is (:func:`~lrgym.baselines.outputs.replace_file`: a temp file
-        renamed once whole), so a grader killed while writing it leaves no half ``<token>.json``
-        that ``import-kept`` would refuse with no word of where it came from; a write that fails
-        leaves no folder."""
-        import tempfile
-
-        folder = Path(tempfile.mkdtemp(prefix=KEPT_ELSEWHERE_PREFIX))
-        data = _dumps({"entry": dataclasses.asdict(entry), "runs": [dataclasses.asdict(r) for r in runs]})
-        try:
-            return replace_file(folder / f"{entry.token}.json", data, 0o600, sync=True, tmp_tag=owner_tag())
-        except BaseException:
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-            raise
-
-    def _own_pending_dir(self) -> bool:
-        """Whether :attr:`pending_dir` exists; ``ForeignPendingError`` if it is not this grader's
-        own: a real folder (no link) of this user that no one else may write to. Another local
-        user who made ``<db>.pending`` first (beside a store in a shared folder) could otherwise
-        have its files stored as results by the next grading run."""
-        directory = self.pending_dir
-        try:
-            problem = own_problem(directory, folder=True)
-        except FileNotFoundError:
-            return False
-        if problem is not None:
-            raise ForeignPendingError(
-                f"the store's side-file folder {directory} is not the grader's own: {problem.describe()}; "
-                f"valid: a folder of uid {os.geteuid()} that only it may write "
-                f"to. Nothing was read from it: look at its files (results left by a grader of this store "
-                f"are <token>.json) and move it away")
-        return True
-
-    def _remove_pending_dir_if_empty(self) -> None:
-        """Leave no empty :attr:`pending_dir` beside the store (a folder with side files, this
-        grader's or another's, stays)."""
-        try:
-            self.pending_dir.rmdir()
-        except OSError:  # not empty, or gone already
-            pass
-
-    def _write_pending(self, entry: EntryRecord, runs: Sequence[RunRecord]) -> Path:
-        directory = self.pending_dir
-        path = directory / f"{entry.token}.json"
-        data = _dumps({"entry": dataclasses.asdict(entry), "runs": [dataclasses.asdict(r) for r in runs]})
-        attempts = 5
-        while True:
-            directory.mkdir(mode=0o700, exist_ok=True)
-            self._own_pending_dir()
-            try:
-                # its temp file names this grader (owner_tag): one it left half-written dying is removed (_settle_temp_files)
-                return replace_file(path, data, 0o600, sync=True, tmp_tag=owner_tag())
-            except FileNotFoundError:  # another grader removed the empty folder in between
-                attempts -= 1
-                if not attempts:
-                    raise
-
-    def _set_aside(self, side: Path, suffix: str = KEPT_SUFFIX) -> Path:
-        """Rename a side file whose name was taken to ``<token>.name-taken`` (one the store
-        refuses: ``suffix`` :data:`UNWRITABLE_SUFFIX`); returns its new path. Another grader of
-        the store may have set it aside first (its :meth:`flush_pending` read the same side file,
-        the store refused it there too): the file is then where this one would put it."""
-        kept = side.with_suffix(suffix)
-        try:
-            side.rename(kept)
-        except FileNotFoundError:
-            if not kept.exists():
-                raise
-        return kept
-
-    def unwritable_results(self) -> list[Path]:
-        """The side files set aside because the store refuses their entry (every flush says so)."""
-        directory = self.pending_dir
-        if str(self.path) == ":memory:" or not self._own_pending_dir():
-            return []
-        return sorted(directory.glob("*" + UNWRITABLE_SUFFIX))
-
-    def waiting_results(self) -> list[Path]:
-        """The side files of finished entries not in the database yet (a store locked too long, a
-        full disk, a grader killed before its write): what :meth:`flush_pending` writes."""
-        directory = self.pending_dir
-        if str(self.path) == ":memory:" or not self._own_pending_dir():
-            return []
-        return sorted(directory.glob("*.json"))
-
-    def side_file_notes(self) -> list[str]:
-        """What a board says of the results not on it, read before the board is (a result another
-        grader commits meanwhile, then removing its side file, is on the board or said, never
-        neither): each waiting one (:meth:`waiting_note`), then each kept for another name
-        (:meth:`kept_note`), then each the store refuses (:meth:`unwritable_note`). A file gone
-        between its listing and its reading is not named: its grader committed it (it is on the
-        board), or it was set aside (then listed among the kept ones, which are listed after)."""
-        notes = [self.waiting_note(path) for path in self.waiting_results()]
-        notes += [self.kept_note(path) for path in self.kept_results()]
-        notes += [self.unwritable_note(path) for path in self.unwritable_results()]
-        return [note for note in notes if note is not None]
-
-    def waiting_note(self, side: Path) -> str | None:
-        """What a board says of a side file waiting to be written (:meth:`waiting_results`); None if
-        it is gone (stored or set aside since it was listed: :meth:`side_file_notes`). One no run can
-        read (damaged, no regular file) is said as the flush says it: not stored, and staying (it
-        read as a finished result that the next grading run writes, which none does)."""
-        try:
-            entry, _ = _read_side_result(side)  # read as the flush reads it, not its name alone
-        except FileNotFoundError:
-            return None
-        except _SIDE_FILE_ERRORS as exc:  # no grading run writes it: said as the flush says it
-            return _unreadable_side_file_note(side, exc)
-        name = repr(str(entry.name))
-        return (f"entry {name}: a finished result waits in {side}; the grader still waiting for the store or the "
-                f"next grading run of {self.path} writes it")
-
-    def kept_results(self) -> list[Path]:
-        """The side files set aside because their name was taken (:meth:`import_kept` stores one),
-        but for those stored already (:meth:`_stored_already`)."""
-        directory = self.pending_dir
-        if str(self.path) == ":memory:" or not self._own_pending_dir():
-            return []
-        return sorted(path for path in directory.glob("*" + KEPT_SUFFIX) if not self._stored_already(path))
-
-    def _stored_already(self, kept: Path) -> bool:
-        """Whether the result kept in ``kept`` is in the store (its entry's token): an
-        :meth:`import_kept` stopped between its commit and the file's removal (SIGKILL) leaves the
-        file of a stored result, which would be said to wait for a name, run after run."""
-        try:
-            token = _loads(_read_side_file(kept))["entry"]["token"]
-        except _SIDE_FILE_ERRORS:
-            return False
-        return token is not None and self.conn.execute(
-            "SELECT 1 FROM entries WHERE token = ?", (token,)).fetchone() is not None
-
-    def import_kept(self, path: str | os.PathLike[str], name: str) -> int:
-        """Store the result kept in ``path`` (a side file of :attr:`pending_dir`, usually one set
-        aside as ``<token>.name-taken``) under the entry name ``name``: its owner, runs, scores
-        and every other field unchanged. Returns the entry id and removes the file;
-        ``NameTakenError`` if ``name`` is taken too (the file stays), ``ValueError`` if ``name``
-        is no valid entry name or the file is no side file. Idempotent: a result already stored
-        (its token) is not stored twice."""
-        from lrgym.leaderboard.text import check_entry_name
-
-        path = Path(path)
-        name = check_entry_name(name)
-        try:
-            _check_own_file(path)
-            entry, runs = _read_side_result(path)
-            if entry.kind != "submission":  # only a submission's name can be taken
-                raise ValueError(f"it holds a {entry.kind!r} entry, and only submissions are kept")
-        except FileNotFoundError:
-            raise ValueError(f"{path}: no such file; valid: a kept result of this store "
-                             f"({', '.join(map(str, self.kept_results())) or 'none now'})") from None
-        except _SIDE_FILE_ERRORS as exc:
-            raise ValueError(f"{path} is not a kept result ({type(exc).__name__}: {exc}); valid: a file "
-                             f"{self.pending_dir}/<token>{KEPT_SUFFIX}") from None
-        entry_id = self.add_entry(dataclasses.replace(entry, name=name), runs)
-        path.unlink(missing_ok=True)
-        self._remove_pending_dir_if_empty()
-        if path.parent.name.startswith(KEPT_ELSEWHERE_PREFIX):  # its private folder (_write_elsewhere), now empty
-            with contextlib.suppress(OSError):
-                path.parent.rmdir()
-        return entry_id
+        """:meth:`add_entry`, surviving a locked database: the entry waits in a side file meanwhile
+        (:meth:`~lrgym.leaderboard.store_side_files.SideFiles.add_entry_durably`)."""
+        return self._side_files.add_entry_durably(entry, runs, patience=patience, log=log)
 
     def flush_pending(self, log=None) -> list[int]:
-        """Write every side file left by an earlier run (idempotent: tokens already stored are
-        skipped); returns the ids of the entries it wrote or found. A side file whose name another
-        owner has taken meanwhile is set aside (``<token>.name-taken``, for :meth:`import_kept`),
-        and every set-aside file is reported through ``log`` (default: a ``UserWarning``), so a
-        kept result is never forgotten silently; so is a side file it cannot read (it stays). A
-        store locked too long is left for the next flush; one that takes no entries (a full
-        disk) raises :class:`StoreUnwritableError`, the side files kept."""
-        import warnings
+        """Write every side file left by an earlier run (:meth:`SideFiles.flush_pending
+        <lrgym.leaderboard.store_side_files.SideFiles.flush_pending>`)."""
+        return self._side_files.flush_pending(log)
 
-        directory = self.pending_dir
-        if str(self.path) == ":memory:" or not self._own_pending_dir():
-            return []
-        say = log if log is not None else (lambda message: warnings.warn(message, UserWarning, stacklevel=3))
-        ids, unreadable = [], self._settle_temp_files(directory)
-        for path in sorted(directory.glob("*.json")):
-            try:
-                entry, runs = _read_side_result(path)
-            except FileNotFoundError:  # written meanwhile by another grader's flush
-                continue
-            except _SIDE_FILE_ERRORS as exc:
-                # no writer leaves half a file (replace_file): one of another lrgym, or damaged; it stays, said
-                unreadable.append(_unreadable_side_file_note(path, exc))
-                continue
-            try:
-                ids.append(self.add_entry(entry, runs))
-            except NameTakenError:  # claimed by someone else meanwhile: set aside (reported below), never dropped
-                self._set_aside(path)
-                continue
-            except _UNWRITABLE_ERRORS:  # refused (reported below): set aside, so no later run stops on it
-                self._set_aside(path, UNWRITABLE_SUFFIX)
-                continue
-            except sqlite3.OperationalError as exc:
-                if is_lock_error(exc):
-                    break
-                raise StoreUnwritableError(
-                    f"the results store {self.path} takes no entries ({exc}); the finished results waiting in "
-                    f"{directory} stay there, and the next grading run writes them: free disk space or make "
-                    f"the store writable, then run again") from exc
-            path.unlink(missing_ok=True)
-        for note in unreadable:
-            say(note)
-        for kept in directory.glob("*" + KEPT_SUFFIX):
-            if self._stored_already(kept):  # (an import-kept killed before it removed the file)
-                kept.unlink(missing_ok=True)
-        for note in map(self.kept_note, self.kept_results()):  # set aside now or earlier: said every time until stored
-            if note is not None:  # (None: stored by an import-kept since it was listed)
-                say(note)
-        for note in map(self.unwritable_note, self.unwritable_results()):
-            if note is not None:
-                say(note)
-        self._remove_pending_dir_if_empty()
-        return ids
+    def import_kept(self, path: str | os.PathLike[str], name: str) -> int:
+        """Store the result kept in ``path`` under the entry name ``name`` (:meth:`SideFiles.import_kept
+        <lrgym.leaderboard.store_side_files.SideFiles.import_kept>`)."""
+        return self._side_files.import_kept(path, name)
 
-    def _settle_temp_files(self, directory: Path) -> list[str]:
-        """The side files' temp files (:func:`~lrgym.baselines.outputs.replace_file`'s
-        ``.<token>.json.<writer>-<random>.tmp``) a grader left: returns what to say of them.
+    def waiting_results(self) -> list[Path]:
+        """The side files of finished entries not in the database yet (:meth:`SideFiles.waiting_results
+        <lrgym.leaderboard.store_side_files.SideFiles.waiting_results>`)."""
+        return self._side_files.waiting_results()
 
-        A whole one is renamed to ``<token>.json`` (a grader killed between writing it and
-        renaming it, the fsync in between the longest step of the write, left a finished result no
-        flush read; a writer whose file is renamed here writes it again, :meth:`_write_pending`, and
-        its token stores it once). A half-written one (its JSON ends with its last byte) whose
-        writer has ended (``<writer>``: :func:`~lrgym.baselines.owner_names.owner_tag`, judged by
-        :func:`~lrgym.baselines.owner_names.owner_gone`) is no result: the grader died writing it,
-        its result was in its memory only. It is removed, and said (the entry it was of, if its
-        first bytes name it, and whether that result is stored or waits after all). One whose
-        writer may be alive stays silently; one whose writer cannot be judged (an older lrgym's
-        name, a grader in other namespaces) stays and is said once it is older than
-        :data:`STALE_TEMP_S`."""
-        notes = []
-        for tmp in directory.glob(".*.json.*.tmp"):
-            token, _, writer = tmp.name[1:].partition(".json.")
-            name = token + ".json"
-            try:
-                raw = _read_side_bytes(tmp)  # read once: judged and described from these bytes
-            except NotRegularFileError as exc:  # no grader's: said, never read
-                notes.append(f"{exc}: no grader wrote it, it stays; remove it")
-                continue
-            except OSError:  # renamed or removed by its writer meanwhile
-                continue
-            try:  # (bytes that are no UTF-8, a UnicodeDecodeError, are no whole result: graders write ASCII JSON)
-                data = _loads(raw.decode("utf-8"))
-                whole = data["entry"]["token"] + ".json" == name and isinstance(data["runs"], list)
-            except _SIDE_FILE_ERRORS:
-                whole = False
-            text = raw.decode("utf-8", "replace")
-            if whole:
-                with contextlib.suppress(FileNotFoundError):  # its writer renamed it meanwhile
-                    os.replace(tmp, directory / name)
-                continue
-            entry = _partial_entry_name(text)
-            if owner_gone(writer, ""):
-                with contextlib.suppress(FileNotFoundError):
-                    tmp.unlink()
-                notes.append(f"removed {tmp}, the side file of entry {entry} that a grader ({writer.split('-')[0]}) "
-                             f"left half-written ({len(raw)} bytes) when it ended: "
-                             + self._partial_outcome(token))
-                continue
-            try:
-                age = time.time() - tmp.stat().st_mtime
-            except OSError:
-                continue
-            if age > STALE_TEMP_S and not _judged_writer(writer):
-                notes.append(f"a half-written side file {tmp} (entry {entry}, {len(raw)} bytes, last written "
-                             f"{age / 3600:.1f} h ago) stays: its grader (an older lrgym, or one in another container) "
-                             "cannot be told dead from here; no result is in it. If no grader of this store is "
-                             f"writing it, remove it: {self._partial_outcome(token)}")
-        return notes
+    def kept_results(self) -> list[Path]:
+        """The side files set aside because their name was taken (:meth:`SideFiles.kept_results
+        <lrgym.leaderboard.store_side_files.SideFiles.kept_results>`)."""
+        return self._side_files.kept_results()
 
-    def _partial_outcome(self, token: str) -> str:
-        """What became of the result whose side file was left half-written (:meth:`_settle_temp_files`)."""
-        if self.conn.execute("SELECT 1 FROM entries WHERE token = ?", (token,)).fetchone() is not None:
-            return "its result is in the store (written again by its grader before it ended): nothing is lost"
-        if (self.pending_dir / f"{token}.json").exists():
-            return f"its result waits whole in {self.pending_dir / (token + '.json')}: nothing is lost"
-        return "its result was in that grader's memory only and is lost; grade that entry again"
+    def unwritable_results(self) -> list[Path]:
+        """The side files set aside because the store refuses their entry (:meth:`SideFiles.
+        unwritable_results <lrgym.leaderboard.store_side_files.SideFiles.unwritable_results>`)."""
+        return self._side_files.unwritable_results()
 
-    def unwritable_note(self, kept: Path) -> str | None:
-        """:func:`unwritable_message` for a side file set aside because the store refuses it; None if
-        it is gone since it was listed (removed by hand)."""
-        try:
-            entry = _loads(_read_side_file(kept))["entry"]
-            name = str(entry["name"])
-        except FileNotFoundError:
-            return None
-        except _SIDE_FILE_ERRORS as exc:
-            return f"a result is kept in {kept} (unreadable: {type(exc).__name__}); it was not stored"
-        try:  # the store's reason, found again
-            _check_text_fields(EntryRecord(**{**entry, "id": None, "n_runs": None}))
-            reason = "the store refused it"
-        except _UNWRITABLE_ERRORS as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-        return unwritable_message(name, reason, kept)
+    def side_file_notes(self) -> list[str]:
+        """What a board says of the results not on it (:meth:`SideFiles.side_file_notes
+        <lrgym.leaderboard.store_side_files.SideFiles.side_file_notes>`)."""
+        return self._side_files.side_file_notes()
+
+    def waiting_note(self, side: Path) -> str | None:
+        """What a board says of a side file waiting to be written (:meth:`SideFiles.waiting_note
+        <lrgym.leaderboard.store_side_files.SideFiles.waiting_note>`)."""
+        return self._side_files.waiting_note(side)
 
     def kept_note(self, kept: Path) -> str | None:
-        """:func:`kept_message` for a set-aside side file, with the name check's reason now; None if
-        it is gone since it was listed (stored by an ``import-kept`` meanwhile)."""
-        try:
-            entry = _loads(_read_side_file(kept))["entry"]
-            name, owner, suite = entry["name"], entry.get("owner"), entry.get("suite_version")
-        except FileNotFoundError:
-            return None
-        except _SIDE_FILE_ERRORS:
-            return f"a result is kept in {kept} (unreadable: {kept.name}); it was not stored"
-        reason = self.name_available(name, suite, owner) or "the name is free again"
-        return kept_message(name, f"{reason}; owner {owner!r}", kept, self.path, ran=False)
+        """What a board says of a result kept for another name (:meth:`SideFiles.kept_note
+        <lrgym.leaderboard.store_side_files.SideFiles.kept_note>`)."""
+        return self._side_files.kept_note(kept)
 
-    def record_failure(self, name: str, kind: str, reason: str, **metadata: Any) -> int:
-        """Record a failed evaluation (no runs) with its ``reason``; return the entry id.
-
-        ``metadata`` are further :class:`EntryRecord` fields (suite_version, env_spec,
-        policy_source_hash, package_versions, cpu, seeds, summary, created_at).
-        """
-        entry = EntryRecord(name=name, kind=kind, status="failed", failure_reason=reason,
-                            **metadata)
-        return self.add_entry(entry, [])
+    def unwritable_note(self, kept: Path) -> str | None:
+        """What a board says of a result the store refuses (:meth:`SideFiles.unwritable_note
+        <lrgym.leaderboard.store_side_files.SideFiles.unwritable_note>`)."""
+        return self._side_files.unwritable_note(kept)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -1209,89 +645,6 @@ class ResultStore:
         return partial is None
 
 
-class NotRegularFileError(OSError):
-    """A file of the side-file folder is no regular file (a FIFO, a socket, a device, a folder, a
-    symbolic link): it was not opened or read (:func:`_read_side_file`)."""
-
-
-#: what reading a side file that is no result of this lrgym raises (:func:`_read_side_result`):
-#: damaged, of another lrgym version (a field this one has not), no regular file, JSON nested
-#: deeper than the parser recurses (``[`` 100,000 times: RecursionError, which stopped every flush,
-#: so every grading run of the store, and every board, until the file was removed by hand)
-_SIDE_FILE_ERRORS = (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError)
-
-
-def _read_side_result(path: Path) -> tuple[EntryRecord, list[RunRecord]]:
-    """The entry (without id) and runs a side file holds: the one reading of a side file's result,
-    by the flush, :meth:`ResultStore.import_kept` and a board's note (which said a file whose
-    name read, but not its entry or runs, waits for a run that would write it). Raises one of
-    :data:`_SIDE_FILE_ERRORS` for a file that is none (``FileNotFoundError`` for a file gone)."""
-    data = _loads(_read_side_file(path))
-    entry = EntryRecord(**{**data["entry"], "id": None, "n_runs": None})
-    return entry, [RunRecord(**r) for r in data["runs"]]
-
-
-def _unreadable_side_file_note(path: Path, exc: BaseException) -> str:
-    """What a grading run's flush and a board say of a side file no run can read (damaged, of another
-    lrgym version, no regular file): it was not stored, and it stays until someone looks at it."""
-    return (f"a side file {path} could not be read ({type(exc).__name__}: {str(exc)[:300]}); it was not stored "
-            "and stays there: look at it (a result of another lrgym version?)")
-
-
-def _read_side_file(path: Path) -> str:
-    """The text of a file of :attr:`ResultStore.pending_dir` (:func:`_read_side_bytes`, as UTF-8:
-    ``UnicodeDecodeError``, a ``ValueError``, for bytes that are none)."""
-    return _read_side_bytes(path).decode("utf-8")
-
-
-def _read_side_bytes(path: Path) -> bytes:
-    """The bytes of a file of :attr:`ResultStore.pending_dir` (a side file, a kept one, a temp file),
-    or :class:`NotRegularFileError` if it is no regular file: judged by ``lstat`` before it is opened,
-    opened with ``O_NONBLOCK | O_NOFOLLOW`` and judged again once open (one swapped in meanwhile). A
-    FIFO named ``<token>.json`` would otherwise block the flush of every grading run and ``show`` in
-    the read, waiting for a writer forever. A file that vanished meanwhile is ``FileNotFoundError``."""
-    mode = os.lstat(path).st_mode
-    if stat.S_ISREG(mode):
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except OSError:
-            if not os.path.islink(path):
-                raise
-            mode = os.lstat(path).st_mode  # replaced by a link meanwhile (ELOOP of O_NOFOLLOW)
-        else:
-            with os.fdopen(fd, "rb") as f:
-                mode = os.fstat(f.fileno()).st_mode
-                if stat.S_ISREG(mode):
-                    return f.read()
-    raise NotRegularFileError(f"{path} is {kind_of(mode)}, not a regular file")
-
-
-def _partial_entry_name(text: str) -> str:
-    """The entry name a half-written side file's first bytes hold (``{"entry":{"name":"…"``,
-    :func:`_dumps` of its record), quoted, or ``(name not written yet)``."""
-    import re
-
-    found = re.match(r'\{"entry":\{"name":("(?:[^"\\]|\\.)*")', text)
-    try:
-        return repr(str(json.loads(found.group(1)))) if found else "(name not written yet)"
-    except ValueError:
-        return "(name not written yet)"
-
-
-def _judged_writer(writer: str) -> bool:
-    """Whether the ``<writer>-<random>.tmp`` of a side file's temp file names a writer whose death
-    this process can see (:func:`~lrgym.baselines.owner_names.owner_tag` of these namespaces)."""
-    from lrgym.baselines.owner_names import namespaces
-
-    fields = writer.split("-", 1)[0].split(".")
-    return len(fields) == 3 and fields[2] == namespaces()
-
-
-def is_lock_error(exc: sqlite3.OperationalError) -> bool:
-    """Whether SQLite's error is another process's lock held past the busy timeout."""
-    return "locked" in str(exc) or "busy" in str(exc)
-
-
 class _WriteTransaction:
     """``BEGIN IMMEDIATE`` (take the write lock up front, waiting up to the busy timeout) ...
     ``COMMIT``, or ``ROLLBACK`` on any exception."""
@@ -1330,11 +683,11 @@ def _entry_from_row(row: tuple) -> EntryRecord:
         failure_reason=failure_reason,
         policy_source_hash=source_hash,
         suite_version=suite_version,
-        env_spec=_loads(env_spec_json),
-        package_versions=_loads(package_versions_json) or {},
+        env_spec=from_json(env_spec_json),
+        package_versions=from_json(package_versions_json) or {},
         cpu=cpu,
-        seeds=tuple(_loads(seeds_json) or ()),
-        summary=_loads(summary_json),
+        seeds=tuple(from_json(seeds_json) or ()),
+        summary=from_json(summary_json),
         created_at=created_at,
         n_runs=int(n_runs),
         id=int(id_),
@@ -1355,5 +708,5 @@ def _run_from_row(row: tuple) -> RunRecord:
         initial_loss=_null_to_nan(initial_loss),
         diverged=bool(diverged),
         steps_to_target=_null_to_nan(steps_to_target),
-        curves=_loads(curves_json) or {},
+        curves=from_json(curves_json) or {},
     )

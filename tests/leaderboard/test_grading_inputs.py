@@ -292,9 +292,9 @@ def test_a_grader_killed_after_the_side_file_loses_and_duplicates_nothing(tmp_pa
     with ResultStore(db) as store:
         entry = synthetic_entry(SUITE, "killed", kind="submission", summary={}, token="t" * 32)
         runs = synthetic_runs(SUITE, [[0.5], [0.4]])
-        store._write_pending(entry, runs)  # killed before the commit
+        store._side_files._write_pending(entry, runs)  # killed before the commit
         store.add_entry(entry, runs)
-        store._write_pending(entry, runs)  # committed, killed before the side file was removed
+        store._side_files._write_pending(entry, runs)  # committed, killed before the side file was removed
     with ResultStore(db) as store:
         store.flush_pending()
         assert [e.name for e in store.entries()] == ["killed"]

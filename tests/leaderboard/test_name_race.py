@@ -100,7 +100,7 @@ def test_flush_pending_reports_what_it_sets_aside(tmp_path):
     db = tmp_path / "r.sqlite"
     runs = synthetic_runs(SUITE, [[0.25], [0.75]])
     with ResultStore(db) as store:
-        store._write_pending(synthetic_entry(SUITE, "keeper", kind="submission", owner="bob", summary={},
+        store._side_files._write_pending(synthetic_entry(SUITE, "keeper", kind="submission", owner="bob", summary={},
                                              token="b" * 32), runs)
         store.add_entry(synthetic_entry(SUITE, "Keeper", kind="submission", owner="alice", summary={}))
         said = []

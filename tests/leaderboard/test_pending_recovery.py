@@ -14,6 +14,7 @@ from lb_helpers import synthetic_entry, synthetic_runs, tiny_suite
 
 from lrgym.leaderboard import runner
 from lrgym.leaderboard.store import KeptResultError, ResultStore, StoreUnwritableError
+from lrgym.leaderboard.store_side_files import SideFiles
 
 SUITE = tiny_suite()
 TOKEN = "b" * 32
@@ -56,7 +57,7 @@ def test_two_graders_flushing_a_side_file_whose_name_was_taken_both_go_on_and_ke
     db = tmp_path / "r.sqlite"
     runs = synthetic_runs(SUITE, [[0.25], [0.75]])
     with ResultStore(db) as first, ResultStore(db) as second:
-        first._write_pending(_bobs_entry(token=TOKEN), runs)
+        first._side_files._write_pending(_bobs_entry(token=TOKEN), runs)
         _alice_claims(first)
         said_first = _other_grader_flushes_first(monkeypatch, second, first)
         said = []
@@ -98,7 +99,7 @@ def _fill(store: ResultStore) -> None:
 def test_a_full_store_stops_the_flush_with_what_waits_where_and_the_next_flush_writes_it(tmp_path):
     db = tmp_path / "r.sqlite"
     with ResultStore(db) as store:
-        side = store._write_pending(_bobs_entry(token=TOKEN), _long_runs())
+        side = store._side_files._write_pending(_bobs_entry(token=TOKEN), _long_runs())
         _fill(store)
         with pytest.raises(StoreUnwritableError, match="database or disk is full") as caught:
             store.flush_pending(log=lambda message: None)
@@ -117,7 +118,7 @@ def test_a_grading_run_on_a_full_store_says_so_in_one_line_and_runs_nothing(tmp_
 
     db = tmp_path / "r.sqlite"
     with ResultStore(db) as store:
-        side = store._write_pending(_bobs_entry(token=TOKEN), _long_runs())
+        side = store._side_files._write_pending(_bobs_entry(token=TOKEN), _long_runs())
     real_flush = ResultStore.flush_pending
 
     def flush_on_a_full_disk(self, log=None):
@@ -143,7 +144,7 @@ def test_a_grading_run_on_a_full_store_says_so_in_one_line_and_runs_nothing(tmp_
 def test_a_side_file_no_flush_can_read_is_said_every_time_and_stays(tmp_path, content):
     db = tmp_path / "r.sqlite"
     with ResultStore(db) as store:
-        store._write_pending(_bobs_entry(token=TOKEN), [])  # a readable one beside it is written
+        store._side_files._write_pending(_bobs_entry(token=TOKEN), [])  # a readable one beside it is written
         odd = store.pending_dir / ("c" * 32 + ".json")
         odd.write_text(content)
         ids = []
@@ -416,7 +417,7 @@ def test_a_fifo_named_like_a_side_file_is_said_and_never_blocks_the_flush_or_the
     waited for a writer forever. It is said, never opened for reading, and stays."""
     db = tmp_path / "r.sqlite"
     with ResultStore(db) as store:
-        store._write_pending(_bobs_entry(token=TOKEN), synthetic_runs(SUITE, [[0.25], [0.75]]))
+        store._side_files._write_pending(_bobs_entry(token=TOKEN), synthetic_runs(SUITE, [[0.25], [0.75]]))
         names = ["c" * 32 + ".json", "d" * 32 + ".name-taken", "e" * 32 + ".unwritable",
                  "." + "f" * 32 + ".json.grader-x1y2.tmp"]
         fifos = [store.pending_dir / name for name in names]
@@ -455,7 +456,7 @@ def _side_files_no_run_reads_are_said_and_stay(tmp_path, write_side_files, reaso
     db = tmp_path / "r.sqlite"
     with ResultStore(db) as store:
         store.add_entry(synthetic_entry(SUITE, "fixed"), synthetic_runs(SUITE, [[0.25], [0.75]]))
-        store._write_pending(_bobs_entry(token=TOKEN), synthetic_runs(SUITE, [[0.5], [0.5]]))
+        store._side_files._write_pending(_bobs_entry(token=TOKEN), synthetic_runs(SUITE, [[0.5], [0.5]]))
         paths = write_side_files(store.pending_dir)
     out = _show(db)
     for path in paths:
@@ -531,9 +532,9 @@ def _show(db: Path) -> str:
 
 
 def _stored_right_after_the_listing(monkeypatch, listing: str, store_it) -> None:
-    """Make ``show``'s ``ResultStore.<listing>`` list the side files, then another grader store the
-    result (removing its file) before ``show`` reads them: milliseconds apart in a real race."""
-    real = getattr(ResultStore, listing)
+    """Make ``show``'s ``SideFiles.<listing>`` (the store's side files) list them, then another grader
+    store the result (removing its file) before ``show`` reads them: milliseconds apart in a real race."""
+    real = getattr(SideFiles, listing)
 
     def listed_then_stored(self):
         paths = real(self)
@@ -541,7 +542,7 @@ def _stored_right_after_the_listing(monkeypatch, listing: str, store_it) -> None
             store_it()
         return paths
 
-    monkeypatch.setattr(ResultStore, listing, listed_then_stored)
+    monkeypatch.setattr(SideFiles, listing, listed_then_stored)
 
 
 def test_show_says_nothing_of_a_waiting_result_stored_between_the_listing_and_the_reading(tmp_path, monkeypatch):
@@ -551,7 +552,7 @@ def test_show_says_nothing_of_a_waiting_result_stored_between_the_listing_and_th
     db = tmp_path / "r.sqlite"
     with ResultStore(db) as store:
         store.add_entry(synthetic_entry(SUITE, "fixed"), synthetic_runs(SUITE, [[0.25], [0.75]]))
-        store._write_pending(_bobs_entry(token=TOKEN), synthetic_runs(SUITE, [[0.5], [0.5]]))
+        store._side_files._write_pending(_bobs_entry(token=TOKEN), synthetic_runs(SUITE, [[0.5], [0.5]]))
 
     def other_grader_flushes():
         with ResultStore(db) as other:

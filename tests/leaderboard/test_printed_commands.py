@@ -98,7 +98,7 @@ def test_the_commands_for_a_result_kept_elsewhere_name_the_entry_and_store(tmp_p
     side = Path("-elsewhere/t.json")
     for kind, command in (("baseline", "run-baselines"), ("submission", "import-kept")):
         entry = EntryRecord(name="my run", kind=kind, suite_version="v1")
-        [words] = _backticked(store._kept_how(entry, side))
+        [words] = _backticked(store._side_files._kept_how(entry, side))
         params = _lrgym_params(words)
         assert words[2] == command and params["db"] == Path("-r.db")
         assert (params["only"] == ["my run"] if kind == "baseline" else

@@ -74,7 +74,7 @@ def test_an_entry_the_store_refuses_is_set_aside_said_and_stops_no_later_run(tmp
         kept = caught.value.kept
         assert kept.name.endswith(UNWRITABLE_SUFFIX) and kept.exists()
         # a side file of a grader killed before the same write: the next flush sets it aside too
-        store._write_pending(synthetic_entry(SUITE, "eve", kind="submission", owner="y\udc80", summary={},
+        store._side_files._write_pending(synthetic_entry(SUITE, "eve", kind="submission", owner="y\udc80", summary={},
                                              token="e" * 32), runs)
         said = []
         assert store.flush_pending(log=said.append) == []
@@ -162,13 +162,13 @@ def test_import_kept_takes_only_a_submission_the_grader_kept(tmp_path):
     ``kind: "baseline"`` entry with score 3.0 in another user's folder included."""
     runs = synthetic_runs(SUITE, [[0.5], [0.5]])
     with ResultStore(tmp_path / "board.sqlite") as store:
-        forged = store._write_pending(synthetic_entry(SUITE, "f0rged", kind="baseline", summary={}, token="f" * 32), runs)
+        forged = store._side_files._write_pending(synthetic_entry(SUITE, "f0rged", kind="baseline", summary={}, token="f" * 32), runs)
         with pytest.raises(ValueError, match="holds a 'baseline' entry, and only submissions are kept"):
             store.import_kept(forged, "best-ever")
         planted = tmp_path / "shared"
         planted.mkdir()
         os.chmod(planted, 0o777)
-        side = store._write_pending(synthetic_entry(SUITE, "x", kind="submission", owner="alice", summary={},
+        side = store._side_files._write_pending(synthetic_entry(SUITE, "x", kind="submission", owner="alice", summary={},
                                                     token="a" * 32), runs)
         moved = planted / side.name
         os.rename(side, moved)
@@ -205,9 +205,9 @@ def test_a_link_in_place_of_the_side_file_folder_is_refused(tmp_path):
 
 def test_a_kept_result_cannot_take_a_registered_baselines_name(tmp_path):
     with ResultStore(tmp_path / "r.sqlite") as store:  # a fresh store: no baseline entry yet
-        side = store._write_pending(synthetic_entry(SUITE, "mine", kind="submission", owner="bob", summary={},
+        side = store._side_files._write_pending(synthetic_entry(SUITE, "mine", kind="submission", owner="bob", summary={},
                                                     token="a" * 32), synthetic_runs(SUITE, [[0.5], [0.5]]))
-        kept = store._set_aside(side)
+        kept = store._side_files._set_aside(side)
         with pytest.raises(NameTakenError, match="reserved for the baseline 'fixed'"):
             store.import_kept(kept, "Fixed")
         assert kept.exists() and store.entries() == []
@@ -558,7 +558,7 @@ def test_graders_of_one_store_by_a_link_its_real_path_or_a_relative_path_share_i
         assert by_link.path == tmp_path / "board.sqlite"  # messages still name the store as given
         monkeypatch.chdir(tmp_path)  # (a grader's working directory is no part of where its results wait)
         for store, name in ((by_link, "by-link"), (relative, "relative")):  # their graders died before the commit
-            store._write_pending(synthetic_entry(SUITE, name, kind="submission", owner="bob", summary={},
+            store._side_files._write_pending(synthetic_entry(SUITE, name, kind="submission", owner="bob", summary={},
                                                  token=name[0] * 32), runs)
     assert sorted(os.listdir(disk / "r.sqlite.pending")) == ["b" * 32 + ".json", "r" * 32 + ".json"]
     assert not (tmp_path / "board.sqlite.pending").exists() and not (tmp_path / "r.sqlite.pending").exists()
@@ -591,7 +591,7 @@ def test_a_result_kept_outside_the_side_file_folder_names_how_it_gets_into_the_s
         def database_full(*args, **kwargs):
             raise sqlite3.OperationalError("database or disk is full")
 
-        monkeypatch.setattr(store, "_write_pending", disk_full)
+        monkeypatch.setattr(store._side_files, "_write_pending", disk_full)
         monkeypatch.setattr(store, "add_entry", database_full)
         said = []
         assert store.add_entry_durably(entry, runs, log=said.append) is None
@@ -619,11 +619,11 @@ def test_a_result_kept_outside_the_side_file_folder_is_never_half_written(tmp_pa
     import errno
     import tempfile
 
-    import lrgym.leaderboard.store as store_module
+    import lrgym.leaderboard.store_side_files as side_files_module
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
-    whole = store_module._dumps
+    whole = side_files_module.to_json
 
     def stops_after_its_first_bytes(data):
         text = whole(data)
@@ -636,7 +636,7 @@ def test_a_result_kept_outside_the_side_file_folder_is_never_half_written(tmp_pa
 
     entry = synthetic_entry(SUITE, "mine", kind="submission", owner="bob", summary={}, token="a" * 32)
     with ResultStore(tmp_path / "board.sqlite") as store:
-        monkeypatch.setattr(store_module, "_dumps", stops_after_its_first_bytes)
+        monkeypatch.setattr(side_files_module, "to_json", stops_after_its_first_bytes)
         with pytest.raises(OSError, match="Input/output error"):
-            store._write_elsewhere(entry, synthetic_runs(SUITE, [[0.25], [0.75]]))
+            store._side_files._write_elsewhere(entry, synthetic_runs(SUITE, [[0.25], [0.75]]))
     assert list((tmp_path / "tmp").rglob("*")) == []
