@@ -27,7 +27,7 @@ KNOWN = {
     ("lrgym/torch/env.py", "module._reset_parameters"),
     # a tensor's version counter (every in-place change advances it; autograd's own check of
     # saved tensors): no public accessor; the scheduler tells a zero_grad() after step() by it
-    ("lrgym/torch/scheduler.py", "p.grad._version"),
+    ("lrgym/torch/_step_hooks.py", "p.grad._version"),
     # the same counter: a copied scheduler's watch tells a .grad left untouched since the copy
     ("lrgym/torch/_copies.py", "grad._version"),
     # a module's per-module loader and its load hooks (no public accessor): a checkpoint's load hands a

@@ -145,10 +145,7 @@ the attribute).
 from __future__ import annotations
 
 import copy
-import functools
 import math
-import numbers
-import re
 import warnings
 import weakref
 
@@ -156,12 +153,11 @@ import numpy as np
 import torch
 
 from lrgym.actions import next_lr
-from lrgym.brief import brief
 from lrgym.info import ACTION_MODES, FAMILY_NAMES, INFO_SCHEMA, family_index
 from lrgym.keywords import checked_keywords
-from lrgym.monitor import TrainingMonitor, check_loss, update_loss
+from lrgym.monitor import TrainingMonitor, update_loss
 from lrgym.optim import OptimizerConfig, check_choice
-from lrgym.policy import missing_methods, policy_env_kwargs
+from lrgym.policy import policy_env_kwargs
 from lrgym.settings import (
     DEFAULT_CAP_FACTOR,
     DEFAULT_FACTORS,
@@ -175,22 +171,31 @@ from lrgym.settings import (
     resolve_lr_init,
 )
 from lrgym.tasks.base import S_TRAIN_LOSS
-from lrgym.torch._checkpoint_actions import put_back
 from lrgym.torch._copies import NOT_YET, ORPHANED, BackwardWatch
+from lrgym.torch._measure import MEASURES, measure
+from lrgym.torch._policy_checks import (  # noqa: F401 (other_optimizer: named in the docstring above)
+    check_policy,
+    identity_text,
+    other_optimizer,
+    other_optimizer_warning,
+    policy_identity,
+    policy_name,
+    same_value,
+)
+from lrgym.torch._policy_state import load_policy_state, policy_state
+from lrgym.torch._step_hooks import grad_marks, runs_step_hooks, skipped_inside
 from lrgym.torch._tensors import (  # noqa: F401 (flat_grad: lrgym.torch.flat_grad)
     any_nonzero,
     flat_grad,
     losses_array,
     lr_ratios,
     observed_params,
-    one_number,
     params_finite,
     record_flat_grad,
     reference_lr,
     set_group_lr,
 )
-from lrgym.torch.checkpoint import TAG, class_name, from_checkpoint, get_object_state, set_object_state, to_checkpoint
-from lrgym.torch.optim import torch_optimizer
+from lrgym.torch.checkpoint import from_checkpoint, to_checkpoint
 
 __all__ = ["PolicyScheduler", "check_policy", "flat_grad", "measure", "other_optimizer_warning"]
 
@@ -199,254 +204,9 @@ SUPPORTED_OPTIONS = ("optimizer", "action_mode", "factors", "rejection_threshold
                      "lr_min", "lr_max", "cap_factor", "reward")
 
 
-def _one_value(value):
-    """A tensor or NumPy value of one element as its Python number (``.item()``); else ``value``."""
-    if isinstance(value, torch.Tensor):
-        return value.item() if value.numel() == 1 else value
-    if isinstance(value, (np.ndarray, np.generic)):
-        return value.item() if value.size == 1 else value
-    return value
-
-
-_EXACT = (bool, int, float)  # the numbers _same_value compares as Python does (exactly)
-
-
-def _same_value(a, b) -> bool:
-    """The one deep comparison of settings in this module: an optimizer's argument against lrgym's
-    (:func:`other_optimizer`) and a saved policy identity against the current one
-    (:meth:`PolicyScheduler._check_same_policy`, on :func:`_plain` values).
-
-    * dicts: the same keys, each value the same; lists and tuples (either kind, ``betas`` given as a
-      list): the same length, element by element; a container and anything else: not the same;
-    * a tensor or NumPy value of one element is its Python number (a float64 tensor 0.9 is 0.9; a
-      float32 one is 0.89999998, which is not);
-    * real numbers by value: Python's ints, floats and bools as Python compares them (exactly:
-      ``0 == 0.0``, a bool as 0 or 1, ``2**60 + 1`` is not ``2**60``), another real (a ``Fraction``)
-      by its float, the value torch computes with; NaN the same as NaN (``nan == nan`` is False, so a
-      policy with a NaN setting never matched its own saved state);
-    * a number and a non-number (a string ``"0.9"``, None, a complex) are not the same;
-    * anything else (strings, None, the ``repr`` :func:`_plain` keeps of other objects) by ``==``.
-    """
-    a, b = _one_value(a), _one_value(b)
-    if isinstance(a, dict) or isinstance(b, dict):
-        return (isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys()
-                and all(_same_value(a[key], b[key]) for key in a))
-    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
-        return (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b)
-                and all(_same_value(x, y) for x, y in zip(a, b)))
-    real_a, real_b = isinstance(a, numbers.Real), isinstance(b, numbers.Real)
-    if real_a and real_b:
-        if not (type(a) in _EXACT and type(b) in _EXACT):  # a Fraction: the float torch computes with
-            a, b = float(a), float(b)
-        return a == b or (a != a and b != b)  # NaN: the one real number unequal to itself
-    if real_a or real_b or isinstance(a, numbers.Number) or isinstance(b, numbers.Number):
-        return False
-    try:
-        return bool(a == b)
-    except (TypeError, ValueError, RuntimeError):  # an array or a tensor of several elements
-        return False
-
-
-def other_optimizer(optimizer: torch.optim.Optimizer, lrgym_optimizer) -> tuple[str, str] | None:
-    """None if ``optimizer`` runs the update rule of lrgym's ``lrgym_optimizer`` (the class and
-    every argument :func:`lrgym.torch.optim.torch_optimizer` states: momentum, nesterov, betas,
-    eps, weight decay, maximize, ...) in every parameter group (``optimizer.param_groups``: a
-    group's own ``momentum`` overrides the constructor's), else (lrgym's, the optimizer's) as text:
-    ``("torch.optim.SGD(momentum=0, nesterov=False)", "torch.optim.SGD(momentum=0.9, nesterov=True)")``,
-    only the arguments that differ; when groups differ from each other, every group's values
-    (``"torch.optim.SGD with param_groups[0]: momentum=0; param_groups[1]: momentum=0.9"``); the
-    class and lrgym's arguments when the class differs."""
-    cls, expected = torch_optimizer(lrgym_optimizer)
-    if type(optimizer) is not cls:
-        wanted = ", ".join(f"{key}={value!r}" for key, value in expected.items())
-        return f"torch.optim.{cls.__name__}({wanted})", type(optimizer).__name__
-    groups = optimizer.param_groups or [optimizer.defaults]
-    differ = _differing_settings(optimizer, lrgym_optimizer)
-    if not differ:
-        return None
-    lrgym_side = f"torch.optim.{cls.__name__}({', '.join(f'{key}={expected[key]!r}' for key in differ)})"
-    sides = [", ".join(f"{key}={group.get(key)!r}" for key in differ) for group in groups]
-    if all(side == sides[0] for side in sides):
-        return lrgym_side, f"torch.optim.{cls.__name__}({sides[0]})"
-    return lrgym_side, f"torch.optim.{cls.__name__} with " + "; ".join(
-        f"param_groups[{i}]: {side}" for i, side in enumerate(sides))
-
-
-def _differing_settings(optimizer: torch.optim.Optimizer, lrgym_optimizer) -> list[str] | None:
-    """The arguments of lrgym's rule (:func:`~lrgym.torch.optim.torch_optimizer`) that some
-    parameter group of ``optimizer`` sets otherwise; None when its class is another."""
-    cls, expected = torch_optimizer(lrgym_optimizer)
-    if type(optimizer) is not cls:
-        return None
-    groups = optimizer.param_groups or [optimizer.defaults]
-    return [key for key, value in expected.items() if any(not _same_value(group.get(key), value) for group in groups)]
-
-
-def other_optimizer_warning(optimizer: torch.optim.Optimizer, lrgym_optimizer, policy) -> str | None:
-    """What :class:`PolicyScheduler` warns of when ``optimizer`` runs another rule than the policy's
-    (:func:`other_optimizer`), else None. When weight decay is all that differs (the usual
-    "decay on weights, none on biases" groups of an SGD or Adam recipe), it says why that matters:
-    torch adds ``weight_decay·p`` to a group's gradient inside ``optimizer.step()``, so the LR the
-    policy chooses also scales the decay (plain SGD shrinks those weights by ``lr·weight_decay`` of
-    themselves every update), a rule its LRs were not chosen for; lrgym's rules decay every
-    parameter alike (one ``weight_decay``), so no lrgym policy was made for decay on some groups
-    only. (The gradient it observes is the loss's, ``p.grad``, in lrgym's env too: not the issue.)"""
-    other = other_optimizer(optimizer, lrgym_optimizer)
-    if other is None:
-        return None
-    name = OptimizerConfig.coerce(lrgym_optimizer).name
-    text = f"policy {policy_name(policy)!r} was designed for lrgym's {name!r} ({other[0]}), it drives {other[1]} here"
-    if _differing_settings(optimizer, lrgym_optimizer) != ["weight_decay"]:
-        return text + "; lrgym.torch.make_optimizer(params, policy.optimizer) builds the matching one"
-    wd = OptimizerConfig.coerce(lrgym_optimizer).weight_decay
-    made_for = "without weight decay" if wd == 0 else f"with weight_decay={wd:g} on every parameter"
-    return (text + ": they differ in weight decay only, which is part of the update the LR scales (torch adds "
-            "weight_decay·p to a group's gradient in optimizer.step(), so the policy's LR also sets how fast those "
-            "weights shrink: by lr·weight_decay of themselves per update under plain SGD), and the policy's LRs were "
-            f"chosen for updates {made_for}. lrgym's optimizers decay every parameter alike: a policy trained on "
-            f"lrgym's optimizer={{'name': {name!r}, 'weight_decay': wd}} matches one weight_decay in every group "
-            "(make_optimizer builds that), none matches decay on some groups only (weights but not biases). To "
-            "keep yours: warnings.filterwarnings('ignore', message='policy .* differ in weight decay only')")
-
-
-def policy_name(policy) -> str:
-    """``policy.name``, else its class name (as the evaluation and the leaderboard name it)."""
-    return str(getattr(policy, "name", type(policy).__name__))
-
-
-def check_policy(policy) -> None:
-    """Accept what the leaderboard grades and :func:`lrgym.baselines.evaluation.run_episode`
-    drives: an object with callable ``reset(info)`` and ``act(obs, info)``. Everything else is
-    optional, with the defaults :func:`lrgym.policy.policy_env_kwargs` fills in (``optimizer``
-    ``"sgd"``, ``action_mode`` ``"discrete"``, no ``env_options``, no ``lr_init``; ``name``: the
-    class name). The rule is :func:`lrgym.policy.missing_methods`, the leaderboard's too."""
-    if isinstance(policy, type):
-        raise TypeError(f"policy {policy.__name__} is a class; valid: an instance of it, e.g. {policy.__name__}()")
-    missing = [f"{method}()" for method in missing_methods(policy)]
-    if missing:
-        raise TypeError(
-            f"policy {policy_name(policy)!r} ({type(policy).__name__}) has no {' and no '.join(missing)} method; "
-            "valid: an object with reset(info) and act(obs, info) (name, optimizer, action_mode, env_options and "
-            "lr_init are optional: see lrgym.policy.Policy)")
-
-
-def _plain(value):
-    """A setting as plain data that compares by value (:func:`_same_value`) and survives
-    ``torch.load(weights_only=True)``: NumPy values as Python numbers, tuples and arrays as lists;
-    anything else by its ``repr`` without a memory address (``<function f at 0x7f..>`` is
-    ``<function f>``: an address differs in every process, so the state of a restarted run would
-    never be its policy's)."""
-    if isinstance(value, (np.generic, np.ndarray)):
-        return value.tolist()
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if value is None or type(value) in (bool, int, float, str):
-        return value
-    return _ADDRESS.sub("", repr(value))
-
-
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")  # the default repr's address: <pkg.Class object at 0x7f...>
-
-
-def _optimizer_fields(optimizer) -> dict:
-    """An lrgym optimizer (name, dict or :class:`~lrgym.optim.OptimizerConfig`) as its name and the
-    fields it sets to other than their defaults: ``{'name': 'adam'}``, ``{'name': 'momentum',
-    'momentum': 0.5}``."""
-    fields = OptimizerConfig.coerce(optimizer).to_dict()
-    defaults = OptimizerConfig().to_dict()
-    return {key: value for key, value in fields.items() if key == "name" or value != defaults[key]}
-
-
-def policy_identity(policy, kwargs: dict) -> dict:
-    """What makes a policy the one a saved state belongs to: its name (a baseline's registry name:
-    ``fixed`` and ``adam`` are both a ``Constant``, ``dqn`` and ``ppo`` both an ``SB3Policy``), its
-    class, and the episode contract the scheduler took from it at construction (``kwargs``, from
-    :func:`lrgym.policy.policy_env_kwargs`: the optimizer, its name and every field it sets, the
-    action mode and the env options: factors, rejection threshold, start LR, LR range, ...). The scheduler's LR rule
-    follows that contract and is not part of the state, so a state of another contract cannot
-    continue here. The policy's other attributes (a schedule's LR, an agent's weights file) are its
-    state, loaded with it."""
-    kwargs = {"optimizer": "sgd", "factors": DEFAULT_FACTORS, **kwargs}  # the defaults, stated or not
-    config = {key: _optimizer_fields(value) if key == "optimizer" else _plain(value)
-              for key, value in sorted(kwargs.items())}
-    return {"name": policy_name(policy), "class": class_name(type(policy)), "config": config}
-
-
-def _identity_text(identity: dict, keys) -> str:
-    """``'dqn' (pkg.Class; action_mode='discrete')``: a policy identity with the config ``keys`` shown."""
-    config = identity["config"]
-    shown = "; ".join(f"{key}={config[key]!r}" if key in config else f"no {key}" for key in keys)
-    return f"{identity['name']!r} ({identity['class']}{'; ' + shown if shown else ''})"
-
-
 def _family_arg(index: int) -> str | None:
     """The ``family`` argument of an ``info["family"]`` index: its name, None for −1."""
     return FAMILY_NAMES[index] if 0 <= index < len(FAMILY_NAMES) else None
-
-
-def _has_state_dict(policy) -> bool:
-    """The policy checkpoints itself (``state_dict()`` and ``load_state_dict(state)``, PyTorch's hook).
-    An ``nn.Module`` policy's inherited pair does not: it holds the parameters and buffers, not the
-    module's other attributes (a step counter, a NumPy array), which were dropped in silence; such a
-    policy is saved as a module (:func:`~lrgym.torch.checkpoint.to_checkpoint`: both)."""
-    if (isinstance(policy, torch.nn.Module) and type(policy).state_dict is torch.nn.Module.state_dict
-            and type(policy).load_state_dict is torch.nn.Module.load_state_dict):
-        return False
-    return callable(getattr(policy, "state_dict", None)) and callable(getattr(policy, "load_state_dict", None))
-
-
-def _load_own_state(policy, state) -> None:
-    """``policy.load_state_dict(state)``, all or nothing. The policy's own method may raise after
-    it changed part of the policy (an attribute set before a later check fails; torch's strict
-    ``load_state_dict`` copies the tensors that match before it raises about the rest): then the
-    state the policy had, taken with its own ``state_dict()`` (deep-copied: it may hand out its
-    live arrays) before the call, is loaded back and the error raised, so a refused state leaves
-    the policy as it was, as every other part of :meth:`PolicyScheduler.load_state_dict` does.
-    An interrupt halfway (Ctrl-C) too; the error raised is the first one, a put-back that fails
-    as well said on it (a note), as :func:`~lrgym.torch.checkpoint.restore_plan`'s load does."""
-    before = copy.deepcopy(policy.state_dict())
-    try:
-        policy.load_state_dict(state)
-    except BaseException as exc:  # an interrupt halfway too: the policy as it was
-        put_back([functools.partial(policy.load_state_dict, before)], exc)
-        raise
-
-
-#: what ``train_loss_fn`` and ``val_fn`` must be (named when they are not)
-MEASURES = {"train_loss_fn": "a function () -> loss, e.g. lambda: objective(model)",
-            "val_fn": "a function () -> loss or () -> (loss, metric), e.g. lambda: (val_loss(model), accuracy(model))"}
-
-
-def measure(train_loss_fn, val_fn, first: bool = False) -> tuple[float | None, float | None, float]:
-    """(train_loss, val_loss, val_metric) from the user's callables (None / nan where absent),
-    each loss checked by :func:`lrgym.monitor.check_loss`, the rule of every loss a policy observes:
-    ``train_loss_fn()`` > 0 when it is the episode's L0 (``first``, at construction), else >= 0;
-    ``val_fn()``'s loss >= 0; at construction both finite (``at_start``: nothing has trained, so a
-    NaN there is no divergence); a metric of None is none (nan). A loss or metric that is not a real
-    number (None, a string, a bool) is a ``ValueError`` naming the function, as is a refused loss."""
-    with torch.no_grad():
-        train = None if train_loss_fn is None else check_loss(
-            one_number(train_loss_fn(), "train_loss_fn()", "the loss"), "train_loss_fn()", first=first,
-            at_start=first)
-        val, metric = None, math.nan
-        if val_fn is not None:
-            out = val_fn()
-            if isinstance(out, list):  # per-example losses, or (loss, metric) as a list? not guessed
-                raise ValueError(f"val_fn() returned a list, {brief(out)}; valid: one number (the mean "
-                                 "validation loss), or a tuple (loss, metric)")
-            if isinstance(out, tuple):
-                if len(out) != 2:
-                    raise ValueError(f"val_fn() returned {brief(out)}; valid: a loss, or (loss, metric)")
-                val = check_loss(one_number(out[0], "val_fn()'s loss", "the validation loss"), "val_fn()'s loss",
-                                 at_start=first)
-                if out[1] is not None:  # (loss, None): no metric, as with val_fn() -> loss
-                    metric = one_number(out[1], "val_fn()'s metric", "the metric, higher is better")
-            else:
-                val = check_loss(one_number(out, "val_fn()", "the validation loss, or return (loss, metric)"),
-                                 "val_fn()", at_start=first)
-    return train, val, metric
 
 
 def _normal_tensors():
@@ -472,35 +232,6 @@ def _release_policy(key: int, owner: "weakref.ref") -> None:
     """A scheduler is gone: forget that it drove the policy ``key``, unless a newer one drives it."""
     if _POLICY_OWNERS.get(key) is owner:
         del _POLICY_OWNERS[key]
-
-
-def _skipped_inside(optimizer) -> bool:
-    """Whether the ``optimizer.step()`` running now skips its update for an AMP overflow.
-
-    An optimizer that handles AMP scaling itself (``fused=True`` SGD, Adam, AdamW: torch's
-    ``_step_supports_amp_scaling``) is always called by ``GradScaler.step``, which sets
-    ``optimizer.found_inf`` (nonzero: the scaled gradients overflowed) and ``optimizer.grad_scale``
-    for that call only (it deletes them afterwards); the fused kernel then leaves the parameters
-    and the state as they were. Other optimizers are not called at all on an overflow, and have no
-    ``found_inf``. (Reading it synchronises a device, as ``GradScaler``'s own check of the unfused
-    path does on every step.)"""
-    found_inf = getattr(optimizer, "found_inf", None)
-    return isinstance(found_inf, torch.Tensor) and bool(found_inf.item() != 0)
-
-
-def _grad_marks(params) -> list:
-    """What each parameter's ``.grad`` is now, cheaply and without reading a device: None, or the
-    tensor's ``id`` and version counter (every in-place change, ``zero_()`` of
-    ``zero_grad(set_to_none=False)`` too, advances it). Equal marks: the gradients were not
-    touched in between."""
-    return [None if p.grad is None else (id(p.grad), p.grad._version) for p in params]
-
-
-def _runs_step_hooks(optimizer) -> bool:
-    """Whether ``optimizer.step`` runs ``register_step_pre_hook`` / ``_post_hook`` hooks: not for a
-    wrapper subclassing ``Optimizer`` without calling its ``__init__`` (such as Accelerate's)."""
-    return (getattr(type(optimizer).step, "hooked", False) and hasattr(optimizer, "_optimizer_step_pre_hooks")
-            and hasattr(optimizer, "_optimizer_step_post_hooks"))
 
 
 class PolicyScheduler:
@@ -620,7 +351,7 @@ class PolicyScheduler:
         self._warned_skip = False
         self._warned_no_grad = False
         self._warned_multi = False
-        #: the ``.grad`` tensors the last ``optimizer.step()`` left (:func:`_grad_marks`; None: unknown)
+        #: the ``.grad`` tensors the last ``optimizer.step()`` left (:func:`grad_marks`; None: unknown)
         self._grad_marks = None
         self._step_depth = 0  # optimizer.step() calls running now, nested by super().step(): _before_update
         self._hooks = self._register_hooks()
@@ -779,7 +510,7 @@ class PolicyScheduler:
         for ``nn.Parameter``: :meth:`_check_copy` judges it at the next), the warning names the
         copy's two causes instead: made between ``backward()`` and ``optimizer.step()``, or without its model."""
         marks = getattr(self, "_grad_marks", None)  # (a scheduler unpickled from an older lrgym has none)
-        now = _grad_marks(params)
+        now = grad_marks(params)
         had_grads = marks is not None and any(mark is not None for mark in marks)
         if marks is not None and marks == now and had_grads:
             return  # the gradient optimizer.step() used is 0: true, not a slip of the loop
@@ -837,10 +568,10 @@ class PolicyScheduler:
         groups added since and check that nothing else changed the LRs (only the optimizer's owner,
         :data:`_OWNERS`); after it, count it, so :meth:`step` knows whether the update it is told
         about happened. Removed when the scheduler is garbage-collected. None for an optimizer
-        whose ``step`` runs no hooks (:func:`_runs_step_hooks`): every ``step(loss)`` is then an
+        whose ``step`` runs no hooks (:func:`runs_step_hooks`): every ``step(loss)`` is then an
         update taken, and the LRs are not checked."""
         optimizer = self.optimizer
-        if not _runs_step_hooks(optimizer):
+        if not runs_step_hooks(optimizer):
             return None
         before_update = weakref.WeakMethod(self._before_update)
         after_update = weakref.WeakMethod(self._after_update)
@@ -882,17 +613,17 @@ class PolicyScheduler:
 
     def _after_update(self) -> None:
         """After ``optimizer.step()`` ran (hook): the update was taken, unless the optimizer itself
-        skipped it for an AMP overflow (:func:`_skipped_inside`): that one is not counted, exactly as
+        skipped it for an AMP overflow (:func:`skipped_inside`): that one is not counted, exactly as
         an update ``GradScaler`` does not run at all. A taken update's gradient is in ``p.grad``:
         a pending one loaded from a checkpoint is superseded. The post-hook of a nested
         ``super().step()`` counts nothing: the outermost one counts the update (:meth:`_before_update`)."""
         self._step_depth = max(getattr(self, "_step_depth", 1) - 1, 0)
-        if self._step_depth > 0 or _skipped_inside(self.optimizer):
+        if self._step_depth > 0 or skipped_inside(self.optimizer):
             return
         self._opt_steps += 1
         self._pending_grad = None
         if not self._warned_no_grad:  # read only by the zero-gradient check, which warns once
-            self._grad_marks = _grad_marks(self.observed_params)
+            self._grad_marks = grad_marks(self.observed_params)
 
     def _adopt_new_groups(self) -> None:
         """Groups added by ``optimizer.add_param_group`` after construction get the policy's LR times
@@ -1112,7 +843,7 @@ class PolicyScheduler:
             "last_info": {k: v.item() if isinstance(v, np.generic) else v for k, v in self.last_info.items()},
             "last_reward": float(self.last_reward),
             "monitor": to_checkpoint(self.monitor.state_dict(), "monitor"),
-            "policy": self._policy_state(),
+            "policy": policy_state(self.policy),
             "policy_identity": copy.deepcopy(self._identity),
             "snapshot": to_checkpoint(self._snapshot, "snapshot"),
             # optimizer.step() ran since the last step(loss): saved between the two, the next step(loss)
@@ -1135,12 +866,6 @@ class PolicyScheduler:
             return None
         grad = self._pending_grad if self._pending_grad is not None else flat_grad(self.observed_params)
         return torch.from_numpy(np.array(grad, dtype=np.float64))  # a copy
-
-    def _policy_state(self):
-        if _has_state_dict(self.policy):
-            return {TAG: "state_dict", "class": class_name(type(self.policy)),
-                    "state": to_checkpoint(self.policy.state_dict(), "policy.state_dict()")}
-        return to_checkpoint(self.policy, "policy")
 
     _KEYS = ("last_epoch", "lr", "ratios", "last_obs", "last_info", "last_reward", "monitor", "policy", "snapshot")
 
@@ -1180,7 +905,7 @@ class PolicyScheduler:
             "_pending_grad": None if pending is None else pending.detach().to("cpu", torch.float64).numpy().copy(),
             **{name: bool(state.get(name.lstrip("_"), getattr(self, name)))
                for name in ("_warned_skip", "_warned_no_grad", "_warned_multi")}}
-        self._load_policy_state(state["policy"])  # last to raise: a policy's own load_state_dict may
+        load_policy_state(self.policy, state["policy"])  # last to raise: a policy's own load_state_dict may
         load_monitor()
         for name, value in loaded.items():
             setattr(self, name, value)
@@ -1215,7 +940,7 @@ class PolicyScheduler:
         saved.update({key: value for key, value in settings.items()})
         mine = {"horizon": self.horizon, "updates_per_step": self.updates_per_step, "family": self.family,
                 **self._episode_settings()}
-        wrong = [name for name in saved if name in mine and not _same_value(saved[name], mine[name])]
+        wrong = [name for name in saved if name in mine and not same_value(saved[name], mine[name])]
         if wrong:
             was = ", ".join(f"{name}={saved[name]!r}" for name in wrong)
             now = ", ".join(f"{name}={mine[name]!r}" for name in wrong)
@@ -1225,25 +950,12 @@ class PolicyScheduler:
     def _check_same_policy(self, saved: dict | None) -> None:
         """The state's policy is this scheduler's (:func:`policy_identity`); None: a state of an
         older lrgym, which recorded only the class (checked when the policy's state loads)."""
-        if saved is None or _same_value(saved, self._identity):
+        if saved is None or same_value(saved, self._identity):
             return
         mine = self._identity
         keys = [key for key in sorted(set(saved["config"]) | set(mine["config"]))
-                if not _same_value(saved["config"].get(key), mine["config"].get(key))]
+                if not same_value(saved["config"].get(key), mine["config"].get(key))]
         raise ValueError(
-            f"the state was saved with policy {_identity_text(saved, keys)}, this scheduler drives policy "
-            f"{_identity_text(mine, keys)}; valid: build the scheduler with the policy the state was saved with "
+            f"the state was saved with policy {identity_text(saved, keys)}, this scheduler drives policy "
+            f"{identity_text(mine, keys)}; valid: build the scheduler with the policy the state was saved with "
             f"({saved['name']!r}, built the same way, e.g. make_baseline({saved['name']!r}) for a baseline)")
-
-    def _load_policy_state(self, stored) -> None:
-        kind = stored.get(TAG) if isinstance(stored, dict) else None
-        if kind == "state_dict":  # (an nn.Module policy's state_dict() alone: a state of an older lrgym)
-            loads = _has_state_dict(self.policy) or isinstance(self.policy, torch.nn.Module)
-            if stored["class"] != class_name(type(self.policy)) or not loads:
-                raise ValueError(f"the state is of a policy {stored['class']} with load_state_dict(), this scheduler "
-                                 f"drives a {class_name(type(self.policy))}; valid: the same kind of policy")
-            _load_own_state(self.policy, from_checkpoint(stored["state"], None, "policy.state_dict()"))
-        elif kind in ("object", "module"):  # all or nothing (from_checkpoint builds and checks, then loads)
-            from_checkpoint(stored, self.policy, "policy")
-        else:  # a state of an older lrgym: the policy's raw __getstate__()
-            set_object_state(self.policy, from_checkpoint(stored, get_object_state(self.policy), "policy"))

@@ -1,4 +1,4 @@
-"""The scheduler's one deep comparison of settings (``_same_value``) against the two it replaced.
+"""The scheduler's one deep comparison of settings (``same_value``) against the two it replaced.
 
 ``OLD_SAME_SETTING`` (an optimizer's argument against lrgym's) and ``OLD_SAME_PLAIN`` (a saved
 policy identity against the current one) are the earlier rules, written out here as references.
@@ -25,7 +25,7 @@ torch = pytest.importorskip("torch")
 
 from lrgym.optim import OPTIMIZERS  # noqa: E402
 from lrgym.torch.optim import torch_optimizer  # noqa: E402
-from lrgym.torch.scheduler import _plain, _same_value  # noqa: E402
+from lrgym.torch._policy_checks import _plain, same_value  # noqa: E402
 
 NAN = float("nan")
 
@@ -91,12 +91,12 @@ def _diff(old, new, pairs):
 
 def test_the_identity_check_answers_as_before_on_every_pair_of_plain_values():
     plain = [_plain(v) for v in _values()]
-    assert _diff(OLD_SAME_PLAIN, _same_value, itertools.product(plain, repeat=2)) == []
+    assert _diff(OLD_SAME_PLAIN, same_value, itertools.product(plain, repeat=2)) == []
 
 
 def test_the_optimizer_check_answers_as_before_but_for_arguments_that_are_no_real_number():
     pairs = list(itertools.product(_values(), _expected_arguments()))
-    changed = _diff(OLD_SAME_SETTING, _same_value, pairs)
+    changed = _diff(OLD_SAME_SETTING, same_value, pairs)
     kinds = set()
     for given, expected, old, new in changed:
         assert new is False, (given, expected, old, new)
@@ -126,8 +126,8 @@ TABLE = [  # (a, b, same): a few answers, by hand
 
 @pytest.mark.parametrize("a, b, same", TABLE, ids=[f"{a!r}~{b!r}" for a, b, _ in TABLE])
 def test_the_rule_by_hand(a, b, same):
-    assert _same_value(a, b) is same
-    assert _same_value(b, a) is same
+    assert same_value(a, b) is same
+    assert same_value(b, a) is same
 
 
 class _MomentumPolicy:
