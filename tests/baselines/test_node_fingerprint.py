@@ -119,7 +119,10 @@ def test_the_code_hash_covers_what_nodes_run_and_not_the_drivers_reports(tmp_pat
                 "leaderboard/transfer/study.py", "baselines/train_rllib.py",
                 # the results store, in its modules of one concern each (store.py re-exports the others)
                 "leaderboard/store.py", "leaderboard/store_records.py", "leaderboard/store_side_files.py",
-                "leaderboard/store_errors.py"):
+                "leaderboard/store_errors.py",
+                # the lrgym command, likewise (cli.py registers the commands of the others)
+                "leaderboard/cli_options.py", "leaderboard/cli_files.py", "leaderboard/cli_reading.py",
+                "leaderboard/cli_grading.py"):
         assert edited(rel) == before, rel
     for rel in ("lrgym/env.py", "lrgym/tasks/quadratic.py", "leaderboard/worker.py", "leaderboard/sandbox.py",
                 "baselines/registry.py", "baselines/tune.py", "leaderboard/new_module.py", "leaderboard/transfer/x/y.py"):

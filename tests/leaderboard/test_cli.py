@@ -73,26 +73,25 @@ def test_the_shipped_board_is_written_only_when_asked(tmp_path, monkeypatch):
     LEADERBOARD.md, for the default suite, and never together with --markdown / --no-markdown."""
     from pathlib import Path
 
-    from lrgym.leaderboard import cli
-
+    from lrgym.leaderboard import cli_files
     from lrgym.leaderboard.suite import get_suite
 
     root = Path(__file__).resolve().parents[2]
     v2, quick = get_suite("v2"), get_suite("quick")
-    assert cli._board_path(None, False, True, v2) == root / "LEADERBOARD.md"
+    assert cli_files.board_path(None, False, True, v2) == root / "LEADERBOARD.md"
     monkeypatch.setenv("LRGYM_RUNS", str(tmp_path / "out"))
-    assert cli._board_path(None, False, False, v2) == tmp_path / "out" / "LEADERBOARD.md"
+    assert cli_files.board_path(None, False, False, v2) == tmp_path / "out" / "LEADERBOARD.md"
     # another suite's board has a file of its own: a quick run never replaces the default suite's
-    assert cli._board_path(None, False, False, quick) == tmp_path / "out" / "LEADERBOARD-quick.md"
-    assert cli._board_path(tmp_path / "b.md", False, False, quick) == tmp_path / "b.md"
-    assert cli._board_path(None, True, False, v2) is None
+    assert cli_files.board_path(None, False, False, quick) == tmp_path / "out" / "LEADERBOARD-quick.md"
+    assert cli_files.board_path(tmp_path / "b.md", False, False, quick) == tmp_path / "b.md"
+    assert cli_files.board_path(None, True, False, v2) is None
     db = str(tmp_path / "missing.sqlite")
     for command in ("run-baselines", "report"):
         code, out = _invoke("leaderboard", command, "--ship", "--markdown", "x.md", "--db", db)
         assert code == 2 and "--markdown x.md and --ship both given" in " ".join(out.split()), out
         code, out = _invoke("leaderboard", command, "--ship", "--suite", "quick", "--db", db)
         assert code == 2 and "default suite 'v2' only" in " ".join(out.split()), out
-    monkeypatch.setattr(cli, "SHIPPED_BOARD", tmp_path / "site-packages" / "lrgym" / "LEADERBOARD.md")
+    monkeypatch.setattr(cli_files, "SHIPPED_BOARD", tmp_path / "site-packages" / "lrgym" / "LEADERBOARD.md")
     code, out = _invoke("leaderboard", "report", "--ship", "--db", db)
     assert code == 2 and "not a source checkout" in " ".join(out.split()), out
     assert not (tmp_path / "out").exists() and not Path(db).exists()  # a refused command writes nothing

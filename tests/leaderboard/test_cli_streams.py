@@ -9,7 +9,7 @@ import pytest
 
 typer_testing = pytest.importorskip("typer.testing")
 
-from lrgym.leaderboard import cli, runner  # noqa: E402
+from lrgym.leaderboard import cli, cli_grading, runner  # noqa: E402
 from lrgym.leaderboard.suite import get_suite  # noqa: E402
 
 
@@ -32,7 +32,7 @@ def test_the_grading_runs_progress_and_outcome_lines_go_to_stderr(tmp_path, monk
 
     monkeypatch.setattr("lrgym.leaderboard.references.load_references", references)
     monkeypatch.setattr(runner, "run_suite", run_suite)
-    outcomes, _, _ = cli._run([], get_suite("quick"), tmp_path / "r.sqlite", 1, "grading")
+    outcomes, _, _ = cli_grading._run([], get_suite("quick"), tmp_path / "r.sqlite", 1, "grading")
     assert outcomes == [outcome]
     out, err = capsys.readouterr()
     assert out == ""
@@ -52,13 +52,13 @@ def test_run_baselines_stdout_is_the_board_alone(tmp_path, monkeypatch):
     entry = SimpleNamespace(name="fixed", status="ok", summary={"family_iqm": [0.9, 0.8, 1.0]}, failure_reason=None)
     outcome = SimpleNamespace(entry=entry, kept=None, ok=True, elapsed=1.5)
     db = tmp_path / "r.sqlite"
-    monkeypatch.setattr(cli, "_run", lambda specs, suite, db_, *a, **kw: ([outcome], None, db))
+    monkeypatch.setattr(cli_grading, "_run", lambda specs, suite, db_, *a, **kw: ([outcome], None, db))
 
     def board(*args, **kwargs):
         cli.console.print("| the board |")
         return SimpleNamespace()
 
-    monkeypatch.setattr(cli, "_print_board", board)
+    monkeypatch.setattr(cli_grading, "print_board", board)
     monkeypatch.setattr(report, "markdown", lambda lb, **kw: "# the board\n")
     markdown = tmp_path / "board.md"
     result = CliRunner().invoke(cli.app, ["leaderboard", "run-baselines", "--only", "fixed", "--suite", "quick",

@@ -113,7 +113,7 @@ def test_a_full_store_stops_the_flush_with_what_waits_where_and_the_next_flush_w
 
 def test_a_grading_run_on_a_full_store_says_so_in_one_line_and_runs_nothing(tmp_path, monkeypatch):
     typer_testing = pytest.importorskip("typer.testing")
-    from lrgym.leaderboard import cli
+    from lrgym.leaderboard import cli_grading
     from lrgym.leaderboard.cli import app
 
     db = tmp_path / "r.sqlite"
@@ -126,7 +126,7 @@ def test_a_grading_run_on_a_full_store_says_so_in_one_line_and_runs_nothing(tmp_
         return real_flush(self, log)
 
     monkeypatch.setattr(ResultStore, "flush_pending", flush_on_a_full_disk)
-    monkeypatch.setattr(cli, "_references", lambda *a, **kw: None)  # the flush comes before they are used
+    monkeypatch.setattr(cli_grading, "_references", lambda *a, **kw: None)  # the flush comes before they are used
     ran = []
     monkeypatch.setattr(runner, "_jobs", lambda *a, **kw: ran.append(1) or [])
     result = typer_testing.CliRunner().invoke(app, ["leaderboard", "run-baselines", "--suite", "quick", "--only",

@@ -122,14 +122,14 @@ def _invoke(*args):
 
 
 def _said(path, **kwargs) -> str:
-    """What ``cli._wrote`` prints for ``path`` on a piped stdout's console (a log's): whatever the
+    """What ``cli_files.say_wrote`` prints for ``path`` on a piped stdout's console (a log's): whatever the
     test's own stdout is (a terminal under ``pytest -s``)."""
     import io
 
-    from lrgym.leaderboard import cli
+    from lrgym.leaderboard import cli_files, cli_options
 
     log = io.StringIO()
-    cli._wrote(path, to=cli._console(log, file=log), **kwargs)
+    cli_files.say_wrote(path, to=cli_options.make_console(log, file=log), **kwargs)
     return log.getvalue()
 
 
@@ -149,10 +149,10 @@ def test_a_private_output_left_open_to_others_is_said_to_be(tmp_path):
 _WROTE = """
 import os, sys
 from pathlib import Path
-from lrgym.leaderboard import cli
+from lrgym.leaderboard import cli_files
 for path, mode in zip(sys.argv[1::2], sys.argv[2::2]):
     os.chmod(path, int(mode, 8))
-    cli._wrote(Path(path), private=True)
+    cli_files.say_wrote(Path(path), private=True)
 """
 
 
@@ -387,11 +387,11 @@ def test_a_private_submission_is_graded_only_in_namespaces(graded, monkeypatch, 
     on with a warning) a policy is the grader's user: an audit's (2026-12-06) found --private
     KEYFILE in the grader's /proc/<pid>/cmdline, read KEYFILE.references/ and acted at every hidden
     run's reference LR: family IQM 1.000. submit --private refuses before anything runs."""
-    from lrgym.leaderboard import cli, sandbox
+    from lrgym.leaderboard import cli, cli_grading, sandbox
 
     key, db, suite, _ = graded
     ran = []
-    monkeypatch.setattr(cli, "_run", lambda *a, **k: ran.append(a) or pytest.fail("graded without namespaces"))
+    monkeypatch.setattr(cli_grading, "_run", lambda *a, **k: ran.append(a) or pytest.fail("graded without namespaces"))
     monkeypatch.setenv("LRGYM_SANDBOX", setting)
     monkeypatch.setattr(sandbox, "mode", lambda: {"kind": kind, "uid_drop": False, "note": ""})
     example = os.path.join(os.path.dirname(cli.__file__), "submissions", "example_policy.py")
@@ -465,7 +465,7 @@ def test_the_key_and_its_references_go_to_the_grading_as_grader_files(graded, mo
     run_suite adds itself: tests/leaderboard/test_sandbox.py grades a probe against both). A
     red-team submission read a key kept in the venv through the user-namespace sandbox
     (2026-12-06)."""
-    from lrgym.leaderboard import cli, runner
+    from lrgym.leaderboard import cli, cli_grading, runner
 
     key, db, _, _ = graded
     given = []
@@ -474,7 +474,7 @@ def test_the_key_and_its_references_go_to_the_grading_as_grader_files(graded, mo
         given.append(kwargs.get("grader_files"))
         raise ValueError("stopped by the test")
 
-    monkeypatch.setattr(cli, "_references", lambda *a, **k: None)
+    monkeypatch.setattr(cli_grading, "_references", lambda *a, **k: None)
     monkeypatch.setattr(runner, "run_suite", run_suite)
     example = os.path.join(os.path.dirname(cli.__file__), "submissions", "example_policy.py")
     args = (f"{example}:LossWatcher",) if command == "submit" else ("--only", "fixed", "--no-markdown")

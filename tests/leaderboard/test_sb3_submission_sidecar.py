@@ -81,12 +81,12 @@ class _Ran(Exception):
 @pytest.fixture
 def nothing_runs(monkeypatch):
     """The CLI's run replaced by a tripwire: a refused submission never reaches it."""
-    from lrgym.leaderboard import cli
+    from lrgym.leaderboard import cli_grading
 
     def tripwire(specs, *args, **kw):
         raise _Ran
 
-    monkeypatch.setattr(cli, "_run", tripwire)
+    monkeypatch.setattr(cli_grading, "_run", tripwire)
 
 
 def submit(*args):

@@ -10,7 +10,7 @@ from lb_helpers import synthetic_entry, synthetic_runs
 
 typer_testing = pytest.importorskip("typer.testing")
 
-from lrgym.leaderboard import cli, report_terminal, scoring  # noqa: E402
+from lrgym.leaderboard import cli, cli_grading, cli_reading, report_terminal, scoring  # noqa: E402
 from lrgym.leaderboard.ranking import build_leaderboard  # noqa: E402
 from lrgym.leaderboard.runner import summarize  # noqa: E402
 from lrgym.leaderboard.store import ResultStore  # noqa: E402
@@ -45,8 +45,8 @@ def _submit(tmp_path, monkeypatch, result_of=None):
     def graded(specs, *args, **kw):
         return [SimpleNamespace(kept=None, entry=entry, ok=True)], None, db
 
-    monkeypatch.setattr(cli, "_run", graded)
-    monkeypatch.setattr(cli, "_cached_references", lambda suite, private=None: None)  # synthetic runs
+    monkeypatch.setattr(cli_grading, "_run", graded)
+    monkeypatch.setattr(cli_reading, "cached_references", lambda suite, private=None: None)  # synthetic runs
     result = typer_testing.CliRunner().invoke(
         cli.app, ["leaderboard", "submit", EXAMPLE, "--name", "mine", "--suite", "quick", "--db", str(db)],
         env={"COLUMNS": "300"})
@@ -161,8 +161,8 @@ def _run_baselines(tmp_path, monkeypatch, *args) -> str:
     def graded(specs, *a, **kw):
         return [SimpleNamespace(kept=None, ok=True) for _ in specs], None, db
 
-    monkeypatch.setattr(cli, "_run", graded)
-    monkeypatch.setattr(cli, "_cached_references", lambda suite, private=None: None)  # synthetic runs
+    monkeypatch.setattr(cli_grading, "_run", graded)
+    monkeypatch.setattr(cli_reading, "cached_references", lambda suite, private=None: None)  # synthetic runs
     result = typer_testing.CliRunner().invoke(
         cli.app, ["leaderboard", "run-baselines", "--only", "cosine", "--only", "fixed", "--suite", "quick",
                   "--db", str(db), *args], env={"COLUMNS": "300", "LRGYM_RUNS": str(tmp_path / "runs")})

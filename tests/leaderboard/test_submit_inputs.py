@@ -12,7 +12,7 @@ import pytest
 
 typer_testing = pytest.importorskip("typer.testing")
 
-from lrgym.leaderboard import cli, runner  # noqa: E402
+from lrgym.leaderboard import cli_grading, runner  # noqa: E402
 from lrgym.leaderboard.cli import app  # noqa: E402
 
 EXAMPLE = Path(runner.__file__).resolve().parent / "submissions" / "example_policy.py"
@@ -38,7 +38,7 @@ def folder(tmp_path, monkeypatch):
         calls.append([s.name for s in specs])
         raise _Ran
 
-    monkeypatch.setattr(cli, "_run", tripwire)  # where submit starts the store, references and run
+    monkeypatch.setattr(cli_grading, "_run", tripwire)  # where submit starts the store, references and run
     return tmp_path, calls
 
 

@@ -182,7 +182,7 @@ def test_submit_hands_the_grader_what_the_file_says_it_trained_at(tmp_path, monk
     """``submit`` reads the TRAINED_ON line once, before grading, and the spec it grades carries
     it (what its entry keeps); the note it prints is unchanged."""
     typer_testing = pytest.importorskip("typer.testing")
-    from lrgym.leaderboard import cli
+    from lrgym.leaderboard import cli, cli_grading
 
     trained_on = {"lr_max": 1.0, "horizon": 100}
     path = tmp_path / "trained.py"
@@ -193,7 +193,7 @@ def test_submit_hands_the_grader_what_the_file_says_it_trained_at(tmp_path, monk
         graded.extend(specs)
         raise SystemExit(0)
 
-    monkeypatch.setattr(cli, "_run", run)
+    monkeypatch.setattr(cli_grading, "_run", run)
     result = typer_testing.CliRunner().invoke(
         cli.app, ["leaderboard", "submit", f"{path}:LossWatcher", "--name", "mine", "--suite", "quick",
                   "--db", str(tmp_path / "r.sqlite")], env={"COLUMNS": "300"})
