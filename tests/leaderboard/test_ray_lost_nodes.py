@@ -153,7 +153,9 @@ def test_a_grader_actor_lost_with_its_node_is_named_and_its_job_runs_again(clust
     name = _names_by_ray()[third.node_id]
     raylet = third.all_processes[ray_constants.PROCESS_TYPE_RAYLET][0].process.pid
     watcher = _kill_node_when(cluster, third, lambda: _grader_actors_of(raylet))
-    jobs = [Job(f"e{i}", {"op": "sleep", "seconds": 3}) for i in range(3)]
+    # 8 s a job: the watcher must see one run in the third node's actor (a scan of /proc every
+    # 0.05 s) before it ends; with 3 s, a CI run under load 6 - 9 once saw none (no loss, no warning)
+    jobs = [Job(f"e{i}", {"op": "sleep", "seconds": 8}) for i in range(3)]
     with pytest.warns(RuntimeWarning) as caught:
         results = RayWorkerPool(3).run(jobs)
     watcher.join(60)
