@@ -142,11 +142,11 @@ def test_a_suite_files_description_and_names_are_plain_text_in_the_markdown(tmp_
 
 
 def test_the_board_names_a_suite_file_by_its_file_name_only(tmp_path):
-    from lrgym.leaderboard.cli import _board_command
+    from lrgym.leaderboard.cli_files import published_board_command
 
-    assert _board_command("report", f"{HOME}/suites/mine.json", None) == "lrgym leaderboard report --suite mine.json"
-    assert _board_command("report", "quick", None) == "lrgym leaderboard report --suite quick"
-    assert _board_command("run-baselines", "quick", tmp_path / "k.key") == \
+    assert published_board_command("report", f"{HOME}/suites/mine.json", None) == "lrgym leaderboard report --suite mine.json"
+    assert published_board_command("report", "quick", None) == "lrgym leaderboard report --suite quick"
+    assert published_board_command("run-baselines", "quick", tmp_path / "k.key") == \
         "lrgym leaderboard run-baselines --private KEYFILE"
 
 
