@@ -129,6 +129,12 @@ def _unreadable_side_file_note(path: Path, exc: BaseException) -> str:
             "and stays there: look at it (a result of another lrgym version?)")
 
 
+def side_file_text(entry: EntryRecord, runs: Sequence[RunRecord]) -> str:
+    """A side file's text: ``{"entry": <the entry record>, "runs": [<its run records>]}`` as JSON
+    (:func:`to_json`), which :func:`_read_side_result` reads back into records."""
+    return to_json({"entry": dataclasses.asdict(entry), "runs": [dataclasses.asdict(r) for r in runs]})
+
+
 def _read_side_file(path: Path) -> str:
     """The text of a file of :attr:`ResultStore.pending_dir` (:func:`_read_side_bytes`, as UTF-8:
     ``UnicodeDecodeError``, a ``ValueError``, for bytes that are none)."""
@@ -270,7 +276,7 @@ class SideFiles:
         import tempfile
 
         folder = Path(tempfile.mkdtemp(prefix=KEPT_ELSEWHERE_PREFIX))
-        data = to_json({"entry": dataclasses.asdict(entry), "runs": [dataclasses.asdict(r) for r in runs]})
+        data = side_file_text(entry, runs)
         try:
             return replace_file(folder / f"{entry.token}.json", data, 0o600, sync=True, tmp_tag=owner_tag())
         except BaseException:
@@ -307,7 +313,7 @@ class SideFiles:
     def _write_pending(self, entry: EntryRecord, runs: Sequence[RunRecord]) -> Path:
         directory = self.store.pending_dir
         path = directory / f"{entry.token}.json"
-        data = to_json({"entry": dataclasses.asdict(entry), "runs": [dataclasses.asdict(r) for r in runs]})
+        data = side_file_text(entry, runs)
         attempts = 5
         while True:
             directory.mkdir(mode=0o700, exist_ok=True)
