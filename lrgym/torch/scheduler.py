@@ -234,8 +234,19 @@ def _release_policy(key: int, owner: "weakref.ref") -> None:
         del _POLICY_OWNERS[key]
 
 
-class PolicyScheduler:
+class PolicyScheduler(torch.optim.lr_scheduler.LRScheduler):
     """Drive ``optimizer``'s LR with ``policy`` (see the module docstring).
+
+    A ``torch.optim.lr_scheduler.LRScheduler`` (``isinstance`` holds, as for torch's own
+    schedulers), built as ``ReduceLROnPlateau`` is: without ``LRScheduler.__init__``, whose
+    side effects do not fit a scheduler whose ``step`` needs the update's loss (it calls
+    ``step()`` once at construction, and wraps ``optimizer.step`` to warn of a call order this
+    scheduler checks itself with step hooks). Every method a caller uses is this class's own:
+    :meth:`step` (which needs the loss), :meth:`get_last_lr`, :attr:`last_epoch`,
+    :meth:`state_dict` / :meth:`load_state_dict` (not ``LRScheduler``'s dump of ``__dict__``).
+    In PyTorch Lightning, use :class:`lrgym.torch.lightning.PolicySchedulerCallback`, which
+    tells the scheduler every update's loss; Lightning's own scheduler loop calls ``step()``
+    without one.
 
     Args:
         optimizer: any ``torch.optim.Optimizer``.
@@ -402,7 +413,10 @@ class PolicyScheduler:
             raise TypeError(
                 "PolicyScheduler.step(loss) needs the loss of the update just taken: its per-example losses "
                 "(e.g. F.cross_entropy(output, target, reduction='none')) or their mean, a tensor or a number. "
-                "Call it after every optimizer.step(), not once per epoch: the policy observes each update")
+                "Call it after every optimizer.step(), not once per epoch: the policy observes each update. "
+                "In PyTorch Lightning (whose scheduler loop calls step() without a loss), do not return it from "
+                "configure_optimizers: Trainer(callbacks=[lrgym.torch.lightning.PolicySchedulerCallback(policy, "
+                "horizon=...)]) builds it on your optimizer and tells it every update's loss")
         if not self.monitor.done:  # refused before anything changes
             self._check_optimizer_owner()
             self._check_policy_owner()
