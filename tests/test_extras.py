@@ -24,7 +24,7 @@ from lrgym.extras import import_extra
 REPO = Path(__file__).resolve().parents[1]
 #: the optional extras' libraries (pyproject's optional-dependencies and what they bring)
 OPTIONAL = ("torch", "stable_baselines3", "ray", "matplotlib", "rich", "typer", "tqdm", "pandas", "tensorboard",
-            "torchrl")
+            "torchrl", "lightning", "pytorch_lightning")
 
 CORE_SCRIPT = """
 import json, sys

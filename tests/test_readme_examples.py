@@ -28,6 +28,16 @@ val_accuracy = lambda m: (m(X[:64]).argmax(1) == Y[:64]).float().mean().item()
 batches = [(X[k % 8 * 32 : (k % 8 + 1) * 32], Y[k % 8 * 32 : (k % 8 + 1) * 32]) for k in range(500)]
 """
 
+#: what the Lightning example assumes: a network and a DataLoader of the reader's
+LIGHTNING_READER = """
+import torch
+torch.manual_seed(0)
+X = torch.randn(128, 8)
+Y = (X[:, 0] > 0).long()
+net = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 2))
+loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, Y), batch_size=32)
+"""
+
 #: what the check_env example assumes: a TorchTrainingEnv of the reader's
 TORCH_ENV_READER = """
 import torch
@@ -48,6 +58,11 @@ EXAMPLES = {
     'DQN("MlpPolicy", make_sb3_vec_env("LRControl-v1", n_envs=8, seed=0))': ("", {".learn(10_000)": ".learn(64)"}),
     "from lrgym.torch import PolicyScheduler": (TORCH_READER, {}),
     "def nan_is_nan(a, b, exact=False):": (TORCH_ENV_READER, {}),
+    "from lrgym.torch.lightning import PolicySchedulerCallback": (LIGHTNING_READER, {
+        "horizon=50, updates_per_step=10": "horizon=4, updates_per_step=5",
+        "L.Trainer(max_steps=500, callbacks=[policy_lr])": (
+            "L.Trainer(max_steps=20, callbacks=[policy_lr], accelerator='cpu', logger=False, "
+            "enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)")}),
     # "Coming from DACBench's SGD benchmark" (tests/test_readme_dacbench.py checks what they claim)
     'instances=[3, 7, 11],\n               instance_order="cycle")': ("", {}),
     'venv = make_sb3_vec_env("LRControl-MLP-v1", n_envs=8, seed=0, instances=train)': ("", {}),
