@@ -39,7 +39,7 @@ class NodeMismatch(RuntimeError):
 #: grader worker's jobs and the tuner's tasks import none of them
 DRIVER_ONLY = {
     "lrgym.leaderboard": ("ablation_table.py", "bench.py", "cli*.py", "entry.py", "export.py", "limits.py",
-                          "private.py", "provenance.py", "ranking.py", "report*.py", "runner.py", "scoring.py",
+                          "private.py", "provenance.py", "ranking.py", "report*.py", "runner*.py", "scoring.py",
                           "selection.py", "store*.py", "trained_apart.py", "val_table.py", "transfer/*.py"),
     "lrgym.baselines": ("controller_ablation.py", "rllib_export.py", "rllib_logdir.py", "train_*.py"),
 }

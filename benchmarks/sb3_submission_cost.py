@@ -41,14 +41,14 @@ def main(argv: list[str] | None = None) -> None:
     from lrgym.leaderboard.suite import get_suite
 
     if args.all_seeds:
-        runner._layouts = lambda specs, suite, workers, sandboxed: {
+        runner.entry_layouts = lambda specs, suite, workers, sandboxed: {
             s.name: runner.job_layout(suite, workers) for s in specs}
     suite = get_suite(args.suite)
     refs = load_references(suite, n_workers=args.workers)
     with tempfile.TemporaryDirectory() as tmp:
         for name in ("ppo_mixed.zip", "ppo_mixed.json"):
             shutil.copy(WEIGHTS / name, os.path.join(tmp, name))
-        layout = runner._layouts([runner.submission_spec(os.path.join(tmp, "ppo_mixed.zip"), name="x")], suite,
+        layout = runner.entry_layouts([runner.submission_spec(os.path.join(tmp, "ppo_mixed.zip"), name="x")], suite,
                                  args.workers, False)["x"]
         cpu0, t0 = _cpu(), time.perf_counter()
         [outcome] = runner.run_suite([runner.submission_spec(os.path.join(tmp, "ppo_mixed.zip"), name="ppo-submitted")],

@@ -294,7 +294,7 @@ _PRIVATE_REASONS = (
     (r"^invalid action ", "the policy returned an invalid action"),
     (r"^the policy's settings are invalid|^invalid policy settings|^the policy asked for different env options",
      "the policy's settings are invalid"),
-    # the grader's check of the runs (lrgym.leaderboard.runner._validate), whose words name the
+    # the grader's check of the runs (lrgym.leaderboard.runner_entries._validate), whose words name the
     # task, the seed and both losses: a baseline's, on a board (a submission cannot reach it)
     (r"^initial loss .* differs from the references|^run length \d+ on .* does not match the suite's horizon",
      "the runs did not match the suite's references (the grader's check of each run's length and initial loss)"),

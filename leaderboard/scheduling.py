@@ -82,7 +82,7 @@ LOST_UNIT_RETRIES = RAY_RETRIES
 class Job:
     """One job of a group. ``apart``: what the job works on that no other job of its group may
     work on at the same time (a sandboxed entry's ``(family, instance)`` tasks: the grader's
-    :func:`lrgym.leaderboard.runner._jobs`). Two sandboxes running at once can signal each other
+    :func:`lrgym.leaderboard.runner_jobs.grading_jobs`). Two sandboxes running at once can signal each other
     through the machine's kernel whatever their namespaces (a ``flock`` on a read-only system
     file passed 64 bits at once between a review's two sandboxes, 2026-12-05), so the seeds of one
     instance, each a job of its own, ran at once on two workers as a population: each trying

@@ -11,9 +11,9 @@ from types import SimpleNamespace
 import pytest
 from lb_helpers import tiny_suite
 
-from lrgym.leaderboard import runner
 from lrgym.leaderboard.report_html import _entries
 from lrgym.leaderboard.runner import PolicySpec, baseline_specs, package_versions
+from lrgym.leaderboard.runner_entries import EntryContext, finish_entry
 from lrgym.leaderboard.scheduling import GroupResult
 
 SB3 = ("torch", "stable-baselines3")
@@ -31,10 +31,10 @@ pytestmark = pytest.mark.skipif(not all(_installed(p) for p in SB3), reason="nee
 
 
 def _entry(spec: PolicySpec):
-    """The entry runner._finish makes of ``spec`` (a failed group: no policy needs to run)."""
+    """The entry runner_entries.finish_entry makes of ``spec`` (a failed group: no policy needs to run)."""
     suite = tiny_suite("versions")
-    ctx = runner._Context(suite, None, package_versions(), "a CPU", None)
-    return runner._finish(spec, GroupResult(spec.name, failed=True, reason="not run"), ctx, []).entry
+    ctx = EntryContext(suite, None, package_versions(), "a CPU", None)
+    return finish_entry(spec, GroupResult(spec.name, failed=True, reason="not run"), ctx, []).entry
 
 
 @pytest.mark.parametrize("spec, uses_sb3", [

@@ -420,7 +420,7 @@ def test_cli_show_strips_escape_codes(tmp_path):
 def test_runs_are_checked_against_the_suite_and_the_references():
     """The worker is the grader's, but its trajectories are still checked: one per seed, the
     suite's length unless diverged, the references' initial loss."""
-    from lrgym.leaderboard.runner import _validate
+    from lrgym.leaderboard.runner_entries import _validate
     from lrgym.leaderboard.suite import Task
 
     suite = tiny_suite("checks", horizon=6)

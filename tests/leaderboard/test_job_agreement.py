@@ -1,7 +1,7 @@
 """An entry's recorded source hash and sandbox describe every one of its jobs
 (:mod:`lrgym.leaderboard.job_agreement`).
 
-A red team (2026-12, redteam2) found that ``runner._finish`` recorded the first job's
+A red team (2026-12, redteam2) found that ``runner.finish_entry`` recorded the first job's
 ``source_hash`` and ``sandbox`` for the whole entry (``source_hash or info.get(...)``). Each
 grader worker reads the policy's files when its first job of it starts, so a submission whose
 files changed between two workers' reads was graded partly with other code under the first
@@ -103,13 +103,13 @@ def test_an_honest_entry_on_two_workers_records_its_one_hash_and_the_first_jobs_
     """Two workers, two sandboxes (each its own uid): the jobs agree, and the entry is
     recorded as before (the hash of its file, the first job's sandbox)."""
     seen = []
-    finish = runner._finish
+    finish = runner.finish_entry
 
     def spy(spec, result, ctx, layout):
         seen.append(result)
         return finish(spec, result, ctx, layout)
 
-    monkeypatch.setattr(runner, "_finish", spy)
+    monkeypatch.setattr(runner, "finish_entry", spy)
     path = tmp_path / "keep.py"
     path.write_text(open(policy("Keep").rpartition(":")[0]).read())
     [outcome] = run_suite([submission_spec(f"{path}:Keep", name="keep")], SUITE, references=refs, n_workers=2,
@@ -128,8 +128,8 @@ def test_jobs_that_ran_in_differing_sandboxes_record_the_weakest_and_list_the_ot
     second job's sandbox replaced by the weak mode; the entry records the weak mode whichever
     job ran in it, and the stronger one under ``differing_jobs``."""
     seen = []
-    finish = runner._finish
-    monkeypatch.setattr(runner, "_finish", lambda *args: seen.append(args) or finish(*args))
+    finish = runner.finish_entry
+    monkeypatch.setattr(runner, "finish_entry", lambda *args: seen.append(args) or finish(*args))
     [outcome] = run_suite([submission_spec(policy("Keep"), name="keep")], SUITE, references=refs, n_workers=1,
                           time_limit=300)
     assert outcome.ok, outcome.entry.failure_reason

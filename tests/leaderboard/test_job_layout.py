@@ -1,5 +1,5 @@
 """How a run is cut into jobs (lrgym.leaderboard.runner.job_layout), and how their replies are
-put together again (runner._finish), against the suite's own list of runs."""
+put together again (runner.finish_entry), against the suite's own list of runs."""
 
 import copy
 
@@ -53,13 +53,13 @@ def test_a_policy_asking_for_other_env_options_in_another_job_of_a_family_fails(
     suite = tiny_suite("layout", families=("linreg",), n_instances=2, seeds=(0, 1), horizon=3, inner_steps=2)
     refs = load_references(suite, n_workers=1)
     seen = []
-    real_finish = runner._finish
+    real_finish = runner.finish_entry
 
     def keep(spec, result, ctx, layout):
         seen.append((spec, copy.deepcopy(result), ctx, layout))
         return real_finish(spec, result, ctx, layout)
 
-    monkeypatch.setattr(runner, "_finish", keep)
+    monkeypatch.setattr(runner, "finish_entry", keep)
     [fixed] = run_suite(baseline_specs(["fixed"]), suite, references=refs, n_workers=1, sandbox_baselines=True)
     assert fixed.ok
     spec, result, ctx, layout = seen[0]

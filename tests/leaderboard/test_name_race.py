@@ -51,7 +51,7 @@ def test_a_name_taken_during_the_run_keeps_the_result_and_says_so(tmp_path, monk
     db = tmp_path / "race.sqlite"
     claimed = _claim_after_the_check(monkeypatch, db, "quick/r1")
     finished = []  # bob's runs as the grader scored them, before any store saw them
-    real_finish = runner._finish
+    real_finish = runner.finish_entry
 
     def keep_finish(*args, **kw):
         outcome = real_finish(*args, **kw)
@@ -59,7 +59,7 @@ def test_a_name_taken_during_the_run_keeps_the_result_and_says_so(tmp_path, monk
                          for r in outcome.runs])
         return outcome
 
-    monkeypatch.setattr(runner, "_finish", keep_finish)
+    monkeypatch.setattr(runner, "finish_entry", keep_finish)
     code, out = _invoke("leaderboard", "submit", f"{EXAMPLE}:LossWatcher", "--name", "contested", "--owner", "bob",
                         "--suite", "quick", "--db", db, "--workers", "1")
     assert claimed and len(finished) == 1 and finished[0], out

@@ -128,7 +128,7 @@ def test_a_grading_run_on_a_full_store_says_so_in_one_line_and_runs_nothing(tmp_
     monkeypatch.setattr(ResultStore, "flush_pending", flush_on_a_full_disk)
     monkeypatch.setattr(cli_grading, "_references", lambda *a, **kw: None)  # the flush comes before they are used
     ran = []
-    monkeypatch.setattr(runner, "_jobs", lambda *a, **kw: ran.append(1) or [])
+    monkeypatch.setattr(runner, "grading_jobs", lambda *a, **kw: ran.append(1) or [])
     result = typer_testing.CliRunner().invoke(app, ["leaderboard", "run-baselines", "--suite", "quick", "--only",
                                                     "fixed", "--db", str(db), "--workers", "1", "--no-markdown"],
                                               env={"COLUMNS": "400"})

@@ -321,7 +321,7 @@ def test_a_board_shows_a_failure_stored_before_kinds_only_as_its_kind(graded, tm
 
 
 class _References:
-    """References whose initial loss of every run is ``l0`` (what ``runner._validate`` reads)."""
+    """References whose initial loss of every run is ``l0`` (what ``runner_entries._validate`` reads)."""
 
     def __init__(self, l0):
         self.l0 = l0
@@ -337,7 +337,7 @@ def test_a_baselines_failure_is_shown_by_its_kind_on_a_private_board(graded, tmp
     seed 1955951904 differs from the references' …``), and every board published it under
     "Failed", in the Markdown ``report`` calls fit to publish (an audit, 2026-12-06)."""
     from lrgym.leaderboard.private import BASELINE_REASON_NOTE
-    from lrgym.leaderboard.runner import _horizon, _validate
+    from lrgym.leaderboard.runner_entries import _horizon, _validate
 
     key, db, suite, hidden = graded
     task, seeds = suite.tasks()[3], list(suite.seeds)

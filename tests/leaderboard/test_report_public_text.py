@@ -37,7 +37,7 @@ SUITE = tiny_suite("public", families=("quadratic",), n_instances=1, seeds=(0, 1
 
 
 def submitted(target: str, kind: str = "object") -> dict:
-    """The env_spec the grader stores for a submission (runner._finish)."""
+    """The env_spec the grader stores for a submission (runner_entries.finish_entry)."""
     policy = {"kind": "sb3", "path": target} if kind == "sb3" else {"kind": "object", "target": target}
     return {"suite": SUITE.to_dict(), "policy": policy, "source": target}
 
@@ -176,7 +176,7 @@ def test_a_zip_submitted_by_a_relative_path_is_shown_by_its_name(tmp_path, monke
     (tmp_path / "models" / "secret-project" / "agent.zip").write_bytes(b"")
     monkeypatch.chdir(tmp_path)
     spec = submission_spec("models/secret-project/agent.zip")
-    env_spec = {"suite": SUITE.to_dict(), "policy": spec.spec, "source": spec.source}  # as runner._finish stores it
+    env_spec = {"suite": SUITE.to_dict(), "policy": spec.spec, "source": spec.source}  # as runner_entries.finish_entry stores it
     assert public_source(env_spec) == "agent.zip"
     runs = synthetic_runs(SUITE, [[0.5], [0.6]])
     with ResultStore(tmp_path / "r.sqlite") as store:

@@ -238,13 +238,14 @@ def test_no_two_sandboxed_jobs_of_one_instance_run_at_once():
     pool ran the seeds of one instance side by side: a population again. The grader's own jobs for
     a submission on quick, on two units: no instance ever runs in two of them at once, and the
     jobs of other instances still run beside each other (so both units are used)."""
-    from lrgym.leaderboard.runner import PolicySpec, _jobs, _layouts
+    from lrgym.leaderboard.runner import PolicySpec
+    from lrgym.leaderboard.runner_jobs import entry_layouts, grading_jobs
     from lrgym.leaderboard.suite import get_suite
 
     suite = get_suite("quick")
     spec = PolicySpec("mine", "submission", {"kind": "file", "path": "x.py", "cls": "X"})
-    layouts = _layouts([spec], suite, 2, sandbox_baselines=False)
-    jobs = _jobs([spec], suite, 1024.0, 60.0, False, layouts)
+    layouts = entry_layouts([spec], suite, 2, sandbox_baselines=False)
+    jobs = grading_jobs([spec], suite, 1024.0, 60.0, False, layouts)
     assert len(jobs) == 2 * len(suite.families)  # one per family and seed
     for k, job in enumerate(jobs):
         job.payload = {"do": "ok", "takes": 0.05, "id": k, "tasks": [(job.payload["family"], i)

@@ -23,7 +23,8 @@ from lrgym.baselines.registry import LEARNED, WEIGHTS
 from lrgym.leaderboard.ranking import build_leaderboard
 from lrgym.leaderboard.report_format import APART_MARK
 from lrgym.leaderboard.report_markdown import markdown
-from lrgym.leaderboard.runner import _apart_field, baseline_specs, run_suite
+from lrgym.leaderboard.runner import baseline_specs, run_suite
+from lrgym.leaderboard.runner_entries import _apart_field
 from lrgym.leaderboard.trained_apart import TRAINED_APART_KEY, read_apart_record, settings_apart
 from lrgym.leaderboard.store import ResultStore
 from lrgym.leaderboard.suite import get_suite

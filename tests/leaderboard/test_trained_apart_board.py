@@ -154,7 +154,7 @@ def test_a_claim_the_env_refuses_stores_nothing_and_loses_no_entry(trained_on):
     """What the submitter's file claims is compared through the env's checks: a value it refuses
     makes no record of it (neither it nor the default in its place), never an entry the store
     refuses; the settings it leaves out are the env's defaults, compared as ever."""
-    from lrgym.leaderboard.runner import _apart_field
+    from lrgym.leaderboard.runner_entries import _apart_field
 
     record = _apart_field(trained_on, QUICK).get(TRAINED_APART_KEY, {})
     assert not set(record) & set(trained_on)
