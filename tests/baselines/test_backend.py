@@ -67,13 +67,13 @@ def test_ray_connections_start_their_own_instance_or_fail_fast(monkeypatch, tmp_
     ray = pytest.importorskip("ray")
     from typer.testing import CliRunner
 
-    from lrgym.baselines import backend
+    from lrgym.baselines import backend, ray_connect
     from lrgym.leaderboard.cli import app
 
     calls = []
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     monkeypatch.setattr(ray, "init", lambda **kw: calls.append(kw))
-    monkeypatch.setattr(backend, "_check_auto", lambda: None)  # not the cluster auto finds on this machine
+    monkeypatch.setattr(ray_connect, "_check_auto", lambda: None)  # not the cluster auto finds on this machine
     backend.connect(None)
     assert calls[-1]["address"] == "local" and "object_store_memory" in calls[-1]  # a new instance, always
     backend.connect("auto")
@@ -98,14 +98,14 @@ def test_a_cluster_that_refuses_the_driver_names_ray_token_authentication(monkey
     2026-12-04; seen on a real head). The error now names the setting; ``auto`` (Ray sends the
     token itself) and an explicit RAY_AUTH_MODE keep the plain hint."""
     ray = pytest.importorskip("ray")
-    from lrgym.baselines import backend
+    from lrgym.baselines import backend, ray_connect
 
     def refused(**kw):  # what ray.init raises when the cluster rejects the driver's (missing) token
         raise ConnectionError(f"Failed to connect to Ray cluster at {kw['address']}")
 
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     monkeypatch.setattr(ray, "init", refused)
-    monkeypatch.setattr(backend, "_check_auto", lambda: None)  # not the cluster auto finds on this machine
+    monkeypatch.setattr(ray_connect, "_check_auto", lambda: None)  # not the cluster auto finds on this machine
     monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
     with _serving(_Http2Settings) as address:  # a port that answers as a running head's does
         with pytest.raises(ConnectionError, match=r"RAY_AUTH_MODE=token .*~/.ray/auth_token.*ray start --head"):
@@ -130,12 +130,12 @@ def test_no_address_with_ray_address_set_says_that_it_starts_its_own_instance(mo
     import warnings
 
     ray = pytest.importorskip("ray")
-    from lrgym.baselines import backend
+    from lrgym.baselines import backend, ray_connect
 
     calls = []
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     monkeypatch.setattr(ray, "init", lambda **kw: calls.append(kw))
-    monkeypatch.setattr(backend, "_check_auto", lambda: None)  # not the cluster auto finds on this machine
+    monkeypatch.setattr(ray_connect, "_check_auto", lambda: None)  # not the cluster auto finds on this machine
     monkeypatch.setenv("RAY_ADDRESS", "10.0.0.5:6379")
     with pytest.warns(UserWarning, match=r"RAY_ADDRESS='10.0.0.5:6379' is not used.*--address auto"):
         backend.connect(None)
@@ -315,8 +315,8 @@ def test_tune_reports_a_ray_backend_it_cannot_join_as_the_parsers_error(monkeypa
 
 
 _DRIVER = ("import os, signal, sys\n"
-           "from lrgym.baselines import backend\n"
-           "with backend._neutral_working_directory():\n"  # what connect() starts Ray inside
+           "from lrgym.baselines import ray_connect\n"
+           "with ray_connect._neutral_working_directory():\n"  # what connect() starts Ray inside
            "    print(os.getcwd(), flush=True)\n"
            "if sys.argv[1] == 'killed':\n"
            "    os.kill(os.getpid(), signal.SIGKILL)\n"  # kill -9: no atexit

@@ -133,7 +133,7 @@ def test_ray_workers_never_import_from_the_drivers_working_directory(cluster):
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    from lrgym.baselines import backend
+    from lrgym.baselines import ray_connect
 
     @ray.remote(num_cpus=1)
     def worker_path():
@@ -147,7 +147,7 @@ def test_ray_workers_never_import_from_the_drivers_working_directory(cluster):
     own = {os.path.realpath(p) for p in json.loads(fresh) if p}  # this interpreter's entries, started with no script
     ray_dir = os.path.realpath(os.path.dirname(ray.__file__))
     ray_tmp = os.path.realpath(os.environ["RAY_TMPDIR"])  # the cluster's temp folder (lb_helpers)
-    driver = {os.path.realpath(os.getcwd()), os.path.realpath(backend._EMPTY_DIR),
+    driver = {os.path.realpath(os.getcwd()), os.path.realpath(ray_connect._EMPTY_DIR),
               os.path.realpath(os.path.dirname(sys.argv[0]))}
     for n in ray.nodes():
         if not n["Alive"]:
@@ -1205,7 +1205,7 @@ def test_a_real_head_passes_the_check_that_refuses_other_services(cluster):
     a real head's GCS (gRPC) passes it, at once."""
     import time
 
-    from lrgym.baselines.backend import _check_reachable
+    from lrgym.baselines.ray_connect import _check_reachable
 
     t0 = time.monotonic()
     _check_reachable(cluster.address)
