@@ -238,7 +238,9 @@ def _draw(key: bytes, label: str) -> int:
 
 def private_suite(keyfile: str | os.PathLike, n_instances: int = N_INSTANCES, n_seeds: int = N_SEEDS) -> Suite:
     """The hidden suite of ``keyfile``: ``n_instances`` per family × ``n_seeds`` env seeds, v1's
-    episode settings (family-default horizons)."""
+    episode settings (family-default horizons). The suite remembers its key's path
+    (:attr:`~lrgym.leaderboard.suite.Suite.key_file`): :func:`lrgym.leaderboard.runner.run_suite`
+    refuses a key that a sandbox would show and covers it in its own."""
     key = load_key(keyfile)
     pool = instance_set("private")
     families = []
@@ -263,6 +265,7 @@ def private_suite(keyfile: str | os.PathLike, n_instances: int = N_INSTANCES, n_
         name=PRIVATE_PREFIX + key_id, revision=REVISION,
         description=f"private: {n_instances} hidden instances per family x {n_seeds} hidden seeds (key {key_id})",
         instance_set="private", families=tuple(families), seeds=tuple(seeds),
+        key_file=os.path.abspath(keyfile),  # where run_suite checks and covers it (Suite.key_file)
     )
 
 

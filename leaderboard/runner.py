@@ -88,21 +88,23 @@ def run_suite(
     waited for before the entry is left in the store's side file. ``backend``
     (:mod:`lrgym.baselines.backend`: ``"local"``, the default, or ``"ray"``) runs the jobs
     (:func:`lrgym.leaderboard.backends.grader_pool`); the results are the same. ``grader_files``:
-    the grader's own files besides the store (a private suite's key file and references folder),
-    which no policy may read: every sandbox covers them, the store's files and the commands' output
+    the grader's own files besides the store and a private suite's key and references folder (those
+    of :func:`~lrgym.leaderboard.private.private_suite`'s :attr:`~lrgym.leaderboard.suite.Suite.key_file`
+    are added here), which no policy may read: every sandbox covers them, the store's files and the commands' output
     folder (:func:`lrgym.baselines.outputs.runs_dir`: exports of a private board name its hidden
     instances) where its bound folders show them (:func:`lrgym.leaderboard.host_start.masked_dirs`).
     ``store``: an open :class:`~lrgym.leaderboard.store.ResultStore`, or its path: opened here
     (and closed on return) only once its place is accepted, so a refused run makes no file. The
     places a run with sandboxes would show to its policies are refused with a ``ValueError``
     before anything is opened, written or run (:func:`check_places`: a store the sandboxes could
-    cover only file by file, a working directory they cannot cover).
+    cover only file by file, a working directory they cannot cover, a private suite's key where
+    a run not naming it would show it).
     """
     suite = get_suite(suite)
     names = [s.name for s in specs]
     if len({name_key(n) for n in names}) != len(names):
         raise ValueError(f"duplicate entry names in {names}")
-    check_places(specs, store, sandbox_baselines=sandbox_baselines)  # before the store is opened or written
+    check_places(specs, store, sandbox_baselines=sandbox_baselines, suite=suite)  # before the store is opened or written
     untrusted = any(s.kind != "baseline" for s in specs)
     time_limit = check_time_limit(DEFAULT_TIME_LIMIT if time_limit is None and untrusted else time_limit) \
         if (time_limit is not None or untrusted) else None
@@ -149,7 +151,8 @@ def run_suite(
         from lrgym.baselines.outputs import runs_dir
 
         stores = [*(store.grader_files() if store is not None else ()), *(f for s in _named_store() for f in store_files(s))]
-        files = [*stores, str(runs_dir()), *map(os.fspath, grader_files)]
+        key = [suite.key_file, suite.key_file + ".references"] if suite.key_file is not None else []  # a private suite's
+        files = [*stores, str(runs_dir()), *key, *map(os.fspath, grader_files)]
         pool = grader_pool(backend, workers, time_limit=time_limit, isolate_groups=isolate, quiet=quiet_workers,
                            grader_files=files)
         pool.run(jobs, on_reply=recorder.on_reply, on_group_done=recorder.on_group_done)
@@ -158,23 +161,28 @@ def run_suite(
 
 
 def check_places(specs: Sequence[PolicySpec], store: ResultStore | str | os.PathLike | None, *,
-                 sandbox_baselines: bool = False) -> None:
+                 sandbox_baselines: bool = False, suite: Suite | None = None) -> None:
     """Refuse the grader's places that a run of ``specs`` would show to its sandboxed policies,
     before a store is opened or anything runs (``ValueError``, naming the place and what to do;
-    :mod:`lrgym.leaderboard.grader_places`); nothing is checked when no policy runs sandboxed
-    (only trusted baselines, without ``sandbox_baselines``). Refused: a store (an open one, or
+    :mod:`lrgym.leaderboard.grader_places`). Refused: a store (an open one, or
     the path :func:`run_suite` or the CLI is about to open) whose journals the sandboxes could
     cover only file by file (:func:`~lrgym.leaderboard.grader_places.check_store_place`: one
     lying directly in the venv's own folder or in ``/etc``; the run's and ``$LRGYM_STORE``'s),
     and a working directory or ``$LRGYM_HIDDEN_DIRS`` folder that is itself bound into every
     sandbox, so none covers it, or that is (or lies in) a folder the policy imports its modules
     from (:func:`~lrgym.leaderboard.grader_places.check_hidden_dirs`: the grader run from its
-    venv's folder or from its site-packages). ``run_suite`` and the commands that grade submissions call it before opening their
-    store: a refused call leaves nothing behind."""
+    venv's folder or from its site-packages); these only when a policy runs sandboxed (not for
+    trusted baselines alone, without ``sandbox_baselines``). And, whatever runs, a private
+    ``suite``'s key (:attr:`~lrgym.leaderboard.suite.Suite.key_file`) where the sandbox of a run
+    not naming it would show it (:func:`~lrgym.leaderboard.grader_places.check_key_place`, as
+    every command taking ``--private`` refuses it). ``run_suite`` and the commands that grade
+    submissions call it before opening their store: a refused call leaves nothing behind."""
+    from lrgym.leaderboard.grader_places import check_hidden_dirs, check_key_place, check_store_place
+
+    if suite is not None and suite.key_file is not None:  # until 2026-12-07 only the CLI's --private checked it
+        check_key_place(suite.key_file)
     if not (sandbox_baselines or any(s.kind != "baseline" for s in specs)):
         return
-    from lrgym.leaderboard.grader_places import check_hidden_dirs, check_store_place
-
     check_hidden_dirs()
     if store is not None:
         check_store_place(store.path if isinstance(store, ResultStore) else store)

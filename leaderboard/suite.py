@@ -93,6 +93,12 @@ class Suite:
     #: :meth:`fingerprint`): references and submissions do not depend on it; the baseline entries
     #: record its hash (``env_spec["inputs"]``), so a retune shows as stale rows
     tuned: str | None = field(default=None, compare=False)
+    #: the key file a private suite was drawn from (:func:`lrgym.leaderboard.private.private_suite`,
+    #: its absolute path), None for every other suite. Not part of the definition either (the suite's
+    #: name carries the key's id): :func:`lrgym.leaderboard.runner.run_suite` refuses a key lying where
+    #: a sandbox shows it, as every command taking ``--private`` does, and covers it and its
+    #: references (``KEYFILE.references/``) in every sandbox of the run
+    key_file: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         allowed = lookup_instance_set(self.instance_set)
@@ -143,6 +149,7 @@ class Suite:
         return Suite(
             self.name, self.revision, self.description, self.instance_set,
             tuple(self.family_suite(f) for f in families), self.seeds, self.common_env_options, self.tuned,
+            self.key_file,
         )
 
     def to_dict(self) -> dict:

@@ -509,3 +509,65 @@ def test_a_hidden_folder_in_a_library_folder_is_refused_one_beside_it_accepted(t
             check_hidden_dirs(hidden, **layout)
     check_hidden_dirs([str(venv / "app")], **layout)
     check_hidden_dirs([str(venv / "lib")], **layout)  # holds the library: covered, the library shown again
+
+
+def test_run_suite_refuses_a_private_suites_key_in_a_bound_folder_before_anything_is_made(tmp_path, monkeypatch):
+    """``run_suite`` called as a library with a private suite (``private_suite(key)``) whose key
+    lies in a folder every sandbox binds (here a folder of its own in the venv, which a public
+    run knows nothing of): refused as every command taking ``--private`` refuses it, naming the
+    key and the bound folder, before the store is made or anything is read or run, for a
+    submission and for baselines alone (``run-baselines --private`` refuses it too). Until
+    2026-12-07 only the CLI knew the key's path: ``run_suite`` made the store, computed the
+    suite's references and graded, and a later public run's policy could read the key."""
+    from lb_helpers import policy
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path / "runs"))
+    token = secrets.token_hex(6)
+    keys = _venv_place(token, "lrgym-test-keys-{token}")
+    key = keys / "grader.key"
+    try:
+        keys.mkdir()
+        create_key(key)  # (made from Python: create_key knows no sandbox)
+        suite = private_suite(key, n_instances=1, n_seeds=1).restrict(["quadratic"])  # (old code: seconds to grade)
+        venv_before, here_before = sorted(os.listdir(sys.prefix)), _entries(tmp_path)
+        refusals = []
+        for specs in ([submission_spec(policy("Keep"))], baseline_specs(["fixed"])):
+            with pytest.raises(ValueError) as refused:
+                run_suite(specs, suite, store=tmp_path / "lb.sqlite", n_workers=1, time_limit=120)
+            refusals.append(str(refused.value))
+        in_keys, venv_after = sorted(os.listdir(keys)), sorted(os.listdir(sys.prefix))
+    finally:
+        shutil.rmtree(keys, ignore_errors=True)
+    for message in refusals:  # (the folder named: the venv, or the project's folder holding it, imported from)
+        bound = re.match(re.escape(f"the private suite's key {key} lies in ") + r"(\S+), a folder bound into every "
+                         "sandbox", message)
+        assert bound and Path(sys.prefix).resolve().is_relative_to(bound[1]), message
+    assert in_keys == ["grader.key"]  # no references folder beside it
+    assert _entries(tmp_path) == here_before  # no store, no runs/
+    assert venv_after == venv_before
+
+
+def test_run_suite_covers_a_private_suites_key_and_references_in_every_sandbox(tmp_path, monkeypatch):
+    """A private suite's key and ``KEYFILE.references/`` go to the grader pool as grader files
+    (every sandbox covers them where its bound folders show them) without the caller naming them
+    (``grader_files``, which the CLI's ``--private`` passes): a library caller's run covers them
+    as the command's does."""
+    from lrgym.leaderboard import backends
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LRGYM_RUNS", str(tmp_path / "runs"))
+    key = tmp_path / "keys" / "grader.key"
+    create_key(key)
+    suite = private_suite(key, n_instances=1, n_seeds=1).restrict(["quadratic"])
+    given = []
+
+    def grader_pool(backend, workers, **kwargs):
+        given.append(kwargs["grader_files"])
+        raise RuntimeError("stopped by the test")
+
+    monkeypatch.setattr(backends, "grader_pool", grader_pool)
+    with pytest.raises(RuntimeError, match="stopped by the test"):
+        run_suite(baseline_specs(["fixed"]), suite, references=object(), n_workers=1)
+    [files] = given
+    assert str(key) in files and f"{key}.references" in files
