@@ -2,8 +2,8 @@
 
 Each job's reply says what it ran (``policy_info``, :func:`lrgym.leaderboard.worker.run_job`): the
 sha256 of the policy's files (``source_hash``, read by the grader worker when its first job of the
-policy starts: :func:`lrgym.leaderboard.worker.policy_files`; an installed ``module:Name``'s, which
-each job imports where it lies, at every job's start, and its job fails when the file changed
+policy starts: :func:`lrgym.leaderboard.worker.policy_files`; an installed ``module:Name``'s or
+``package.module:Name``'s, which each job imports where it lies, at every job's start, and its job fails when the file changed
 before the job ended: :func:`lrgym.leaderboard.worker.installed_module_hash`), a baseline's tuned values and weights
 (``inputs``) and the sandbox that confined it (``sandbox``: the machine's mode and what was applied).
 The entry recorded one hash, one set of inputs and one sandbox for all its jobs: those of the first

@@ -179,21 +179,70 @@ def policy_files(spec: dict, family: str | None = None) -> tuple[dict, dict[str,
 
 
 def installed_module_hash(module: str) -> str | None:
-    """The sha256 of an installed ``module:Name`` policy's file as it is now, which every job's
-    sandbox imports where it lies (nothing of it is copied): a top-level module's file, found
-    without running anything; None for a dotted name (finding it would import its package here)
-    or a module with no file."""
-    if "." in module:
-        return None
-    import importlib.util
+    """The source sha256 of an installed ``module:Name`` policy as it is now, which every job's
+    sandbox imports where it lies (nothing of it is copied), or None for a module with no file
+    (built in, in a zip) or none found. The code hashed is what importing ``module`` runs of its
+    own: the module's file and the ``__init__`` file of every package on its dotted path
+    (``pkg/__init__.py`` and ``pkg/mod.py`` for ``pkg.mod``; :func:`installed_module_files`), as
+    :func:`_files_hash` hashes a submission's files: a top-level module's one file (or a module of
+    a namespace package, whose folders have no ``__init__``) is ``sha256sum`` of its bytes, as for
+    a policy file. The other modules it imports are not hashed (submit a file with the modules
+    beside it to have them hashed too). Until 2026-12-07 a dotted ``package.module:Name`` recorded
+    no hash at all, and a job during which its file changed was not caught."""
+    found = installed_module_files(module)
+    return None if found is None else _files_hash(*found)
 
-    try:
-        found = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        return None
-    if found is None or not found.origin or not os.path.isfile(found.origin):
-        return None
-    return _file_hash(Path(found.origin).read_bytes())
+
+def installed_module_files(module: str) -> tuple[dict[str, bytes], str] | None:
+    """(the files importing ``module`` runs of its own, keyed by their path in the package tree,
+    ``pkg/sub/__init__.py``; the key of the module's own file), or None when the module or a
+    package on its way is not found, or the module has no file. Found as the import system finds
+    them (each finder of ``sys.meta_path``, given the package's ``submodule_search_locations``)
+    **without importing anything**: ``importlib.util.find_spec("pkg.mod")`` imports ``pkg``,
+    which would run the submission's ``__init__`` in the grader, so each package's folder is
+    taken from its spec, not from its module. A package whose ``__init__`` changes its own
+    ``__path__`` when it runs (``pkgutil.extend_path``) may import its module from elsewhere in
+    the sandbox than what is hashed here."""
+    parts = module.split(".")
+    files: dict[str, bytes] = {}
+    locations = None  # a top-level name: searched on sys.path
+    main = ""
+    for i in range(len(parts)):
+        spec = _unimported_spec(".".join(parts[:i + 1]), locations)
+        if spec is None:
+            return None
+        is_package = spec.submodule_search_locations is not None
+        if spec.has_location and spec.origin and os.path.isfile(spec.origin):
+            folder = parts[:i + 1] if is_package else parts[:i]
+            main = "/".join([*folder, os.path.basename(spec.origin)])
+            try:
+                files[main] = Path(spec.origin).read_bytes()
+            except OSError:
+                return None
+        elif i == len(parts) - 1:
+            return None  # the module itself has no file (built in, in a zip)
+        if i < len(parts) - 1:
+            if not is_package:  # a module on the way: the import fails in the sandbox, nothing to hash
+                return None
+            locations = list(spec.submodule_search_locations)
+    return files, main  # (main: the last name's file, which has one or None was returned)
+
+
+def _unimported_spec(name: str, locations: list[str] | None):
+    """The spec of ``name`` from the finders of ``sys.meta_path`` given its package's folders
+    ``locations`` (None: a top-level name), as ``importlib`` finds it but without importing the
+    package first; None if no finder knows it (or one refuses to say)."""
+    for finder in sys.meta_path:
+        find = getattr(finder, "find_spec", None)
+        if find is None:
+            continue
+        try:
+            spec = find(name, locations)
+        except (ImportError, ValueError, OSError, TypeError):
+            continue
+        if spec is not None:
+            return spec
+    return None
 
 
 def _installed_module(spec: dict) -> str | None:

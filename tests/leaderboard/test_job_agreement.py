@@ -20,6 +20,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import inspect
+import sys
+from pathlib import Path
 
 import pytest
 from lb_helpers import policy, tiny_suite
@@ -231,17 +233,25 @@ def test_each_job_of_an_installed_module_reports_the_hash_of_the_file_it_importe
     file is edited between them: each job reports the sha256 of the file as it imported it
     (reference: ``hashlib`` of the file's bytes then), so ``disagreement`` sees two versions. The
     old code reported the first job's hash for both."""
-    from dataclasses import asdict
-
-    from lrgym.leaderboard import worker
-    from lrgym.leaderboard.sandbox import Limits
-
     mods = tmp_path / "mods"
     mods.mkdir()
     path = mods / "agreement_between_jobs.py"
     path.write_text(inspect.getsource(Keep))
     monkeypatch.syspath_prepend(str(mods))
-    spec = submission_spec("agreement_between_jobs:Keep")
+    _two_jobs_edited_between("agreement_between_jobs:Keep", path,
+                             lambda: hashlib.sha256(path.read_bytes()).hexdigest())
+
+
+def _two_jobs_edited_between(target: str, edited: Path, reference) -> None:
+    """One worker's ``_State`` runs two jobs of the installed policy ``target``, ``edited``
+    appended to between them: each job reports ``reference()`` as it was at the job's start, the
+    two differ, and ``disagreement`` sees two versions."""
+    from dataclasses import asdict
+
+    from lrgym.leaderboard import worker
+    from lrgym.leaderboard.sandbox import Limits
+
+    spec = submission_spec(target)
     job = {"op": "episodes", "policy": spec.spec, "family": "quadratic", "env_kwargs": SUITE.env_kwargs("quadratic"),
            "optimizers": None, "instances": [20000], "seeds": [0],
            "sandbox": asdict(Limits(memory_mb=1024, cpu_seconds=60)), "hidden": False}
@@ -249,10 +259,107 @@ def test_each_job_of_an_installed_module_reports_the_hash_of_the_file_it_importe
     hashes, infos = [], []
     try:
         for k in range(2):
-            hashes.append(hashlib.sha256(path.read_bytes()).hexdigest())
+            hashes.append(reference())
             infos.append(worker.run_job(job, state)["policy_info"])
-            path.write_text(path.read_text() + f"# edited after job {k}\n")
+            edited.write_text(edited.read_text() + f"# edited after job {k}\n")
     finally:
         state.close()
     assert [info["source_hash"] for info in infos] == hashes and hashes[0] != hashes[1]
     assert disagreement(infos).startswith(f"{FILES_CHANGED}: its jobs ran 2 versions")
+
+
+def _package_hash(files: dict[str, bytes]) -> str:
+    """The reference source hash of an installed module reached through packages: sha256 of each
+    file's path in the package tree, length and bytes, in path order (the rule README states)."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(f"{name}\0{len(files[name])}\0".encode() + files[name])
+    return digest.hexdigest()
+
+
+def _dotted_policy(tmp_path, package: str, module: str, source: str, init: str | None = "") -> tuple[Path, Path | None]:
+    """``package/module.py`` holding ``source`` in a folder put on ``sys.path`` by the caller
+    (``tmp_path / "mods"``); ``init`` the package's ``__init__.py`` (None: a namespace package, no
+    ``__init__``). Returns (the module's file, the ``__init__``'s or None)."""
+    folder = tmp_path / "mods" / package
+    folder.mkdir(parents=True)
+    (folder / f"{module}.py").write_text(source)
+    if init is not None:
+        (folder / "__init__.py").write_text(init)
+    return folder / f"{module}.py", (folder / "__init__.py" if init is not None else None)
+
+
+def test_a_dotted_installed_module_edited_during_a_job_fails_the_entry(tmp_path, monkeypatch, fresh_mode, refs):
+    """The dotted form ``package.module:Name`` as the plain one above: its policy appends to its
+    own module file during its first job (one worker, the weak mode). Each job reports the hash
+    of the package's ``__init__`` and the module at its start, and the job during which the file
+    changed fails naming both hashes (reference: hashlib over those files' bytes before and
+    after). The old code recorded no hash for a dotted name and stored the entry ok."""
+    path, init = _dotted_policy(tmp_path, "agreement_pkg_editing", "policy",
+                                SELF_EDITING_MODULE.format(edited=str(tmp_path / "edited")))
+    monkeypatch.syspath_prepend(str(tmp_path / "mods"))
+    monkeypatch.setenv("LRGYM_SANDBOX", "off")
+
+    def files_hash() -> str:
+        return _package_hash({"agreement_pkg_editing/__init__.py": init.read_bytes(),
+                              "agreement_pkg_editing/policy.py": path.read_bytes()})
+
+    before = files_hash()
+    [outcome] = run_suite([submission_spec("agreement_pkg_editing.policy:Keep", name="editing-package")], SUITE,
+                          references=refs, n_workers=1, time_limit=300)
+    after = files_hash()
+    assert (tmp_path / "edited").exists() and after != before  # the probe edited its file
+    assert not outcome.ok
+    assert outcome.entry.failure_reason.startswith(FILES_CHANGED)
+    assert f"module agreement_pkg_editing.policy's file changed while a job ran (source sha256 {before}, then {after})" \
+        in outcome.entry.failure_reason
+
+
+def test_a_dotted_installed_modules_stored_entry_records_the_hash_of_its_files(tmp_path, monkeypatch, refs):
+    """Graded unchanged, a dotted policy's stored entry records the hash of what importing it
+    runs of its own: in a namespace package (no ``__init__``) the module's one file, ``sha256sum``
+    of its bytes as for a policy file; in a regular package its ``__init__`` too (reference:
+    hashlib over both files). The old code stored a hash of the spec's text for both."""
+    source = inspect.getsource(Keep)
+    plain_file, _ = _dotted_policy(tmp_path, "agreement_ns", "policy", source, init=None)
+    package_file, init = _dotted_policy(tmp_path, "agreement_pkg", "policy", source, init="VERSION = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "mods"))
+    with ResultStore(tmp_path / "lb.sqlite") as store:
+        outcomes = run_suite([submission_spec("agreement_ns.policy:Keep", name="in-namespace"),
+                              submission_spec("agreement_pkg.policy:Keep", name="in-package")], SUITE, store=store,
+                             references=refs, n_workers=1, time_limit=300)
+        stored = {e.name: e for e in store.entries()}
+    assert all(o.ok for o in outcomes), [o.entry.failure_reason for o in outcomes]
+    assert stored["in-namespace"].policy_source_hash == hashlib.sha256(plain_file.read_bytes()).hexdigest()
+    assert stored["in-package"].policy_source_hash == _package_hash(
+        {"agreement_pkg/__init__.py": init.read_bytes(), "agreement_pkg/policy.py": package_file.read_bytes()})
+
+
+def test_each_job_of_a_dotted_installed_module_reports_the_hash_of_the_files_it_imported(tmp_path, monkeypatch):
+    """One worker's ``_State`` runs two jobs of ``package.module:Keep`` whose package
+    ``__init__`` is edited between them (it runs at every job's import as the module does): each
+    job reports the reference hash of the files as they were at its start and ``disagreement``
+    sees two versions. The old code reported None for both."""
+    path, init = _dotted_policy(tmp_path, "agreement_pkg_between", "policy", inspect.getsource(Keep))
+    monkeypatch.syspath_prepend(str(tmp_path / "mods"))
+    _two_jobs_edited_between("agreement_pkg_between.policy:Keep", init,
+                             lambda: _package_hash({"agreement_pkg_between/__init__.py": init.read_bytes(),
+                                                    "agreement_pkg_between/policy.py": path.read_bytes()}))
+
+
+def test_a_dotted_modules_hash_imports_nothing_of_its_package(tmp_path, monkeypatch):
+    """Finding a dotted module's files runs none of them in the grader: ``find_spec("pkg.mod")``
+    would import ``pkg`` (its ``__init__`` writes a marker here); a missing module, a module with
+    no file and a module on the way that is no package give None."""
+    from lrgym.leaderboard.worker import installed_module_hash
+
+    marker = tmp_path / "ran"
+    path, init = _dotted_policy(tmp_path, "agreement_pkg_marker", "policy", "RAN = True\n",
+                                init=f"open({str(marker)!r}, 'w').close()\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "mods"))
+    got = installed_module_hash("agreement_pkg_marker.policy")
+    assert got == _package_hash({"agreement_pkg_marker/__init__.py": init.read_bytes(),
+                                 "agreement_pkg_marker/policy.py": path.read_bytes()})
+    assert not marker.exists() and "agreement_pkg_marker" not in sys.modules
+    for missing in ("agreement_pkg_marker.nothing", "agreement_pkg_marker.policy.deeper", "sys", "no_such_pkg.policy"):
+        assert installed_module_hash(missing) is None, missing
