@@ -13,7 +13,7 @@ import math
 import os
 
 __all__ = ["MAX_TIME_LIMIT", "MIN_MEMORY_MB", "MIN_TIME_LIMIT", "check_memory_limit", "check_time_limit",
-           "machine_memory_mb", "plan_workers"]
+           "check_workers", "machine_memory_mb", "plan_workers"]
 
 MIN_TIME_LIMIT = 1.0  # s
 MAX_TIME_LIMIT = 7 * 24 * 3600.0  # a week
@@ -56,12 +56,19 @@ def check_memory_limit(mb) -> float:
     return x
 
 
-def plan_workers(requested: int | None, n_jobs: int, memory_mb: float | None, default: int) -> tuple[int, str]:
-    """(workers, note): ``requested`` (or ``default``) capped at the number of jobs and at the
-    number of ``memory_mb`` limits the machine's memory holds; the note says what was capped."""
+def check_workers(requested: int | None) -> int | None:
+    """``requested`` if it is None (the default) or a positive integer, else ValueError naming it
+    (``run_suite`` calls it before its store is opened: a refused call writes nothing)."""
     if requested is not None and (isinstance(requested, bool) or not isinstance(requested, int) or requested < 1):
         raise ValueError(f"workers={requested!r} invalid; valid: a positive integer")
-    n = requested or default
+    return requested
+
+
+def plan_workers(requested: int | None, n_jobs: int, memory_mb: float | None, default: int) -> tuple[int, str]:
+    """(workers, note): ``requested`` (or ``default``; :func:`check_workers`) capped at the number
+    of jobs and at the number of ``memory_mb`` limits the machine's memory holds; the note says
+    what was capped."""
+    n = check_workers(requested) or default
     notes = []
     if n > max(1, n_jobs):
         n = max(1, n_jobs)

@@ -34,8 +34,8 @@ import contextlib
 import os
 from typing import Callable, Sequence
 
-from lrgym.leaderboard.limits import (MIN_MEMORY_MB, check_memory_limit, check_time_limit, machine_memory_mb,
-                                     plan_workers)
+from lrgym.leaderboard.limits import (MIN_MEMORY_MB, check_memory_limit, check_time_limit, check_workers,
+                                     machine_memory_mb, plan_workers)
 from lrgym.leaderboard.pool import GroupResult, Job, default_workers
 from lrgym.leaderboard.references import References, load_references
 from lrgym.leaderboard.runner_entries import EntryContext, Outcome, cpu_description, finish_entry, package_versions
@@ -98,7 +98,12 @@ def run_suite(
     places a run with sandboxes would show to its policies are refused with a ``ValueError``
     before anything is opened, written or run (:func:`check_places`: a store the sandboxes could
     cover only file by file, a working directory they cannot cover, a private suite's key where
-    a run not naming it would show it).
+    a run not naming it would show it). An open ``store`` exists before any refusal, but a refused
+    call writes nothing to it: a bad argument (names, limits, ``n_workers``, owner, sandbox), a
+    place or a submission's name already taken is refused before the store's waiting side files
+    (results of earlier runs, :meth:`~lrgym.leaderboard.store.ResultStore.flush_pending`) are
+    written; only a name that one of those waiting results holds is refused after that flush
+    (that result is then stored, as the next run would store it, and nothing of this call's).
     """
     suite = get_suite(suite)
     names = [s.name for s in specs]
@@ -111,6 +116,7 @@ def run_suite(
     if memory_mb is None:  # the default, on a machine with less memory: what it has
         memory_mb = min(DEFAULT_MEMORY_MB, max(MIN_MEMORY_MB, machine_memory_mb() // 2))
     memory_mb = check_memory_limit(memory_mb)
+    check_workers(n_workers)  # (until 2026-12-07 after the store was opened, flushed and the references read)
     if isolate is None:
         isolate = untrusted
     owner = owner if owner is not None else _current_user()
@@ -128,11 +134,12 @@ def run_suite(
         if isinstance(store, (str, os.PathLike)):  # a path: opened now that its place is accepted, closed on return
             store = opened.enter_context(ResultStore(store))
         if store is not None:
+            # before anything runs; the write re-checks it (another grader may claim it meanwhile). Checked
+            # first before the flush, so that a refused call writes nothing, then after it: a result
+            # waiting in a side file may hold the name
+            _refuse_taken_names(specs, store, suite, owner)
             store.flush_pending(log=log)
-            for s in specs:  # before anything runs; the write re-checks it (another grader may claim it meanwhile)
-                taken = s.kind == "submission" and store.name_available(s.name, suite.version, owner)
-                if taken:
-                    raise NameTakenError(taken)
+            _refuse_taken_names(specs, store, suite, owner)
         refs = references if references is not None else load_references(suite, n_workers=n_workers, log=log,
                                                                           backend=backend)
         # the memory cap is this machine's: on Ray each node's sandboxes keep their own limits
@@ -158,6 +165,15 @@ def run_suite(
         pool.run(jobs, on_reply=recorder.on_reply, on_group_done=recorder.on_group_done)
         order = {n: i for i, n in enumerate(names)}
         return sorted(recorder.outcomes, key=lambda o: order[o.spec.name])
+
+
+def _refuse_taken_names(specs: Sequence[PolicySpec], store: ResultStore, suite: Suite, owner: str) -> None:
+    """``NameTakenError`` (its reason) for the first submission whose name ``owner`` may not take
+    on ``suite`` in ``store`` (:meth:`~lrgym.leaderboard.store.ResultStore.name_available`: read only)."""
+    for s in specs:
+        taken = s.kind == "submission" and store.name_available(s.name, suite.version, owner)
+        if taken:
+            raise NameTakenError(taken)
 
 
 def check_places(specs: Sequence[PolicySpec], store: ResultStore | str | os.PathLike | None, *,

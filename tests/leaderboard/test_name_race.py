@@ -31,19 +31,19 @@ def _invoke(*args):
 
 def _claim_after_the_check(monkeypatch, db: Path, suite_version: str) -> list:
     """Make alice claim 'contested' (through another connection, as a second grader would) right
-    after the submitting grader's check before its run found the name free."""
-    real = ResultStore.name_available
+    after the submitting grader's checks before its run found the name free (they are done when
+    run_suite plans its workers: the names are checked before and after the store's flush)."""
+    real = runner.plan_workers
     claimed = []
 
-    def check_then_alice_claims(self, name, version, owner):
-        reason = real(self, name, version, owner)
+    def alice_claims_then_plan(*args, **kwargs):
         if not claimed:
             with ResultStore(db) as other:
                 claimed.append(other.add_entry(synthetic_entry(get_suite("quick"), "contested", kind="submission",
                                                                owner="alice", summary={})))
-        return reason
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(ResultStore, "name_available", check_then_alice_claims)
+    monkeypatch.setattr(runner, "plan_workers", alice_claims_then_plan)
     return claimed
 
 
@@ -119,3 +119,42 @@ def test_flush_pending_reports_what_it_sets_aside(tmp_path):
         said.clear()
         store.flush_pending(log=said.append)
         assert said == []
+
+
+def test_a_refused_run_suite_writes_nothing_to_the_store_it_was_given(tmp_path):
+    """An open store given to ``run_suite`` exists before any refusal, but a refused call now
+    writes nothing to it: a submission's name another owner holds, and a bad ``n_workers``, are
+    refused with the store's waiting side file (an earlier run's result) still waiting and its
+    entries as they were; a store given by path is not made. Until 2026-12-07 both refusals came
+    after ``flush_pending`` had written the waiting result (and ``n_workers`` after the references
+    were read, a path's store made). A name that the waiting result itself holds is refused after
+    the flush that stores it (the check before the flush cannot see it)."""
+    from lb_helpers import policy
+
+    from lrgym.leaderboard.runner import baseline_specs, run_suite, submission_spec
+    from lrgym.leaderboard.store import NameTakenError
+
+    runs = synthetic_runs(SUITE, [[0.25], [0.75]])
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        store.add_entry(synthetic_entry(SUITE, "taken", kind="submission", owner="alice", summary={}))
+        store._side_files._write_pending(synthetic_entry(SUITE, "waiting", kind="submission", owner="bob",
+                                                         summary={}, token="a" * 32), runs)
+        waiting = sorted(store.pending_dir.iterdir())
+
+        def state():
+            return sorted(e.name for e in store.entries()), sorted(store.pending_dir.glob("*"))  # (gone once empty)
+
+        before = state()
+        with pytest.raises(NameTakenError, match="'taken' belongs to another submitter"):
+            run_suite([submission_spec(policy("Keep"), name="taken")], SUITE, store=store, owner="carol", n_workers=1)
+        assert state() == before
+        with pytest.raises(ValueError, match=r"workers=0 invalid; valid: a positive integer"):
+            run_suite(baseline_specs(["fixed"]), SUITE, store=store, n_workers=0)
+        assert state() == before == (["taken"], waiting)
+        with pytest.raises(NameTakenError, match="'waiting' belongs to another submitter"):
+            run_suite([submission_spec(policy("Keep"), name="waiting")], SUITE, store=store, owner="carol",
+                      n_workers=1)
+        assert state() == (["taken", "waiting"], [])  # the earlier run's result, stored by the flush
+    with pytest.raises(ValueError, match=r"workers=0 invalid"):
+        run_suite(baseline_specs(["fixed"]), SUITE, store=tmp_path / "new.sqlite", n_workers=0)
+    assert not (tmp_path / "new.sqlite").exists()
