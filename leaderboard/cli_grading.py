@@ -22,9 +22,10 @@ from lrgym.baselines.shell_words import shell_option
 from lrgym.leaderboard.cli_files import (board_path, open_existing_store, open_store, output_mode,
     published_board_command, refuse_shown_private, say_wrote, write_file)
 from lrgym.leaderboard.cli_options import (AddressOpt, BackendOpt, CommandProgress, DbOpt, MarkdownOpt,
-    NoMarkdownOpt, PrivateOpt, ShipBoardOpt, SuiteOpt, WorkersOpt, console, err, nonempty_path,
+    NoMarkdownOpt, PrivateOpt, ShipBoardOpt, SuiteOpt, WorkersOpt, checked_by, console, err, nonempty_path,
     parse_backend, parse_suite, stop_on_node_mismatch, suite_refs_dir)
 from lrgym.leaderboard.cli_reading import (cached_references, print_board)
+from lrgym.leaderboard.limits import check_memory_limit, check_time_limit
 from lrgym.leaderboard.suite import DEFAULT_SUITE
 from lrgym.leaderboard.text import clean
 
@@ -210,9 +211,11 @@ def submit(
     suite: str = SuiteOpt,
     db: Optional[Path] = DbOpt,
     workers: Optional[int] = WorkersOpt,
-    time_limit: float = typer.Option(1800.0, "--time-limit", help="Wall-clock (and CPU-time) limit for the whole "
+    time_limit: float = typer.Option(1800.0, "--time-limit", parser=checked_by(check_time_limit), metavar="SECONDS",
+                                     help="Wall-clock (and CPU-time) limit for the whole "
                                      "evaluation (s, 1 to 604800)."),
-    memory_limit: Optional[float] = typer.Option(None, "--memory-limit", help="Memory limit of the whole sandbox: "
+    memory_limit: Optional[float] = typer.Option(None, "--memory-limit", parser=checked_by(check_memory_limit),
+                                                 metavar="MB", help="Memory limit of the whole sandbox: "
                                                  "every process of the policy, its shared memory and /tmp files, where "
                                                  "the grader can make a cgroup, else each process's address space (MB, "
                                                  "256 to the machine's memory) (default: 4096, at most half the "
@@ -229,20 +232,12 @@ def submit(
     address: Optional[str] = AddressOpt,
 ):
     """Evaluate your policy on a suite in a sandboxed process and record it."""
-    from lrgym.leaderboard.limits import check_memory_limit, check_time_limit
     from lrgym.leaderboard.runner import checked_submission, submission_spec
 
     s = parse_suite(suite, private)
     backend_ = parse_backend(backend, address)
     if private is not None:
         _private_needs_namespaces(backend_)
-    for value, check, hint in ((time_limit, check_time_limit, "--time-limit"),
-                               (memory_limit, check_memory_limit, "--memory-limit")):
-        try:
-            if value is not None:
-                check(value)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint=hint) from None
     try:
         options = json.loads(env_options) if env_options else None
     except ValueError as exc:

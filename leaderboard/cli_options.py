@@ -65,6 +65,22 @@ def at_least(minimum: int):
     return parse
 
 
+def checked_by(check):
+    """The parser of a number option whose value ``check`` (a function of ``limits``: the value, or
+    ValueError naming it and the valid range) judges: ``--time-limit 10m`` or ``--memory-limit 4G``
+    is the option's error naming the value and the valid ones (typer's own float parser said
+    ``Input should be a valid number, unable to parse string as a number``, naming neither)."""
+
+    def parse(text) -> float:
+        try:
+            return check(text)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+
+    parse.__name__ = f"checked_by_{check.__name__}"
+    return parse
+
+
 SuiteOpt = typer.Option(DEFAULT_SUITE, "--suite", "-s",
                         help="Suite: v2 (leaderboard), v1 (previous, frozen), val (validation), quick (CI), "
                         "or a suite file of your own (PATH.json: lrgym.leaderboard.suite_file).")

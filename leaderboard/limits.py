@@ -28,30 +28,34 @@ def machine_memory_mb() -> float:
         return math.inf
 
 
-def _finite(name: str, value) -> float:
+def _finite(name: str, value, valid: str) -> float:
+    """``value`` as a finite float, else ValueError naming it and ``valid`` (the range and unit: a
+    ``--time-limit 10m`` was typer's "Input should be a valid number", naming neither)."""
     try:
         x = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name}={value!r} invalid; valid: a number") from None
+        raise ValueError(f"{name} {value!r} invalid; valid: {valid}") from None
     if isinstance(value, bool) or not math.isfinite(x):
-        raise ValueError(f"{name}={value!r} invalid; valid: a finite number")
+        raise ValueError(f"{name} {value!r} invalid; valid: {valid}")
     return x
 
 
 def check_time_limit(seconds) -> float:
     """``seconds`` if it is a finite number in [MIN_TIME_LIMIT, MAX_TIME_LIMIT], else ValueError."""
-    x = _finite("time limit", seconds)
+    x = _finite("time limit", seconds, f"a finite number of seconds from {MIN_TIME_LIMIT:g} to {MAX_TIME_LIMIT:g}, "
+                "without a unit (10 min: 600)")
     if not MIN_TIME_LIMIT <= x <= MAX_TIME_LIMIT:
-        raise ValueError(f"time limit {seconds!r} s out of range; valid: {MIN_TIME_LIMIT:g} to {MAX_TIME_LIMIT:g} s")
+        raise ValueError(f"time limit {x:g} s out of range; valid: {MIN_TIME_LIMIT:g} to {MAX_TIME_LIMIT:g} s")
     return x
 
 
 def check_memory_limit(mb) -> float:
     """``mb`` if it is a finite number from MIN_MEMORY_MB to the machine's memory, else ValueError."""
-    x = _finite("memory limit", mb)
     top = machine_memory_mb()
+    x = _finite("memory limit", mb, f"a finite number of MB from {MIN_MEMORY_MB:g} to {top:.0f} (this machine's memory), "
+                "without a unit (4 GB: 4096)")
     if not MIN_MEMORY_MB <= x <= top:
-        raise ValueError(f"memory limit {mb!r} MB out of range; valid: {MIN_MEMORY_MB:g} to {top:.0f} MB "
+        raise ValueError(f"memory limit {x:g} MB out of range; valid: {MIN_MEMORY_MB:g} to {top:.0f} MB "
                          "(this machine's memory)")
     return x
 

@@ -72,6 +72,22 @@ def test_cli_refuses_bad_limits_before_running(tmp_path, option, value):
     assert not db.exists()
 
 
+@pytest.mark.parametrize("option, value, valid", [("--time-limit", "10m", "seconds from 1 to 604800"),
+                                                  ("--time-limit", "soon", "seconds from 1 to 604800"),
+                                                  ("--memory-limit", "4G", "MB from 256 to"),
+                                                  ("--memory-limit", "4096MB", "MB from 256 to")])
+def test_cli_names_a_limit_that_is_no_number_and_the_valid_ones(tmp_path, option, value, valid):
+    """A limit with a unit (``--time-limit 10m``) was typer's float error, "Input should be a valid
+    number, unable to parse string as a number": neither the value nor the range nor the unit."""
+    db = tmp_path / "r.sqlite"
+    result = CliRunner().invoke(app, ["leaderboard", "submit", policy("Keep"), "--suite", "quick", "--db", str(db),
+                                      option, value])
+    text = " ".join(result.output.replace("│", " ").split())  # rich's error box, unwrapped
+    assert result.exit_code == 2, text
+    assert option in text and repr(value) in text and valid in text and "without a unit" in text, text
+    assert not db.exists()
+
+
 # ---- names -----------------------------------------------------------------------------------
 
 
