@@ -16,7 +16,8 @@ default ``"sgd"``), ``action_mode`` (``"log_lr"`` to set the LR directly, ``"dis
 multiply it by one of the env's factors; default :data:`DEFAULT_ACTION_MODE`, the env's own
 default ``"discrete"``), and
 ``env_options`` (further :class:`lrgym.env.LRControlEnv` keywords the policy needs, e.g. the
-bold driver's ``factors`` and ``rejection_threshold``). ``lr_init`` (None: the env's default)
+bold driver's ``factors`` and ``rejection_threshold``: read from there only, an attribute
+``factors`` that they lack is an error, :func:`stray_settings`). ``lr_init`` (None: the env's default)
 is the LR the episode starts from.
 
 This module is floor 1 of the stack (it imports nothing from ``lrgym.baselines``);
@@ -64,14 +65,53 @@ def missing_methods(policy) -> list[str]:
     return [m for m in REQUIRED_METHODS if not callable(getattr(policy, m, None))]
 
 
+#: env keywords a policy may choose that are read from its ``env_options`` only, never from an
+#: attribute of the same name (:func:`policy_env_kwargs` refuses such an attribute that its
+#: ``env_options`` do not carry)
+ENV_OPTIONS_ONLY = ("factors", "rejection_threshold")
+
+
+def _same_setting(a, b) -> bool:
+    try:
+        return np.asarray(a, dtype=float).ravel().tolist() == np.asarray(b, dtype=float).ravel().tolist()
+    except (TypeError, ValueError):
+        return a == b
+
+
+def stray_settings(policy, options: dict) -> str:
+    """What of :data:`ENV_OPTIONS_ONLY` ``policy`` has as an attribute that its env ``options`` do
+    not carry with the same value ('' when none): a class attribute ``factors = (0.5, 1.0, 2.0)``
+    beside ``lr_init`` (which is an attribute) was ignored, and the episodes ran with the env's
+    default factors, the policy's actions meaning other factors than it chose (an audit,
+    2026-12-07). A policy that keeps them as attributes too (the Q-learning baseline) keeps them
+    equal."""
+    wrong = []
+    for key in ENV_OPTIONS_ONLY:
+        value = getattr(policy, key, None)
+        if value is None or callable(value) or (key in options and _same_setting(value, options[key])):
+            continue
+        if key in options:
+            wrong.append(f"the attribute {key} = {value!r} differs from its env_options' {key} {options[key]!r}: "
+                         "keep one, in env_options")
+        else:
+            wrong.append(f"the attribute {key} = {value!r} is read by no env: declare it as env_options = "
+                         f"{{{key!r}: {value!r}}} (as it stands, the episodes run with the env's default {key})")
+    return "; ".join(wrong)
+
+
 def policy_env_kwargs(policy) -> dict:
-    """Env keywords for any Policy (the protocol's attributes, with defaults)."""
+    """Env keywords for any Policy (the protocol's attributes, with defaults). ValueError for an
+    attribute :func:`stray_settings` names: a setting the policy meant that no env would read."""
     if hasattr(policy, "env_kwargs"):
         return policy.env_kwargs()
+    options = dict(getattr(policy, "env_options", {}))
+    stray = stray_settings(policy, options)
+    if stray:
+        raise ValueError(f"policy {getattr(policy, 'name', type(policy).__name__)!r}: {stray}")
     kwargs = {
         "optimizer": getattr(policy, "optimizer", "sgd"),
         "action_mode": getattr(policy, "action_mode", DEFAULT_ACTION_MODE),
-        **getattr(policy, "env_options", {}),
+        **options,
     }
     if getattr(policy, "lr_init", None) is not None:
         kwargs["lr_init"] = policy.lr_init

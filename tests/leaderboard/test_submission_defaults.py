@@ -183,3 +183,51 @@ def test_a_source_built_to_break_the_parser_leaves_the_class_name(tmp_path):
         assert path.stat().st_size <= submission_files.MAX_NAME_SOURCE_BYTES
         assert declared_name(f"{path}:A") is None
 
+
+
+class FactorsAsAttribute(NoMode):
+    """Declares its factors beside ``lr_init``, as a class attribute: no env reads it there."""
+
+    name = "factors-attribute"
+    lr_init = 0.05
+    factors = (0.25, 1.0, 4.0)
+
+
+class FactorsInBoth(FactorsAsAttribute):
+    """Keeps them as an attribute and in ``env_options`` (as the Q-learning baseline does)."""
+
+    env_options = {"factors": [0.25, 1.0, 4.0]}
+
+
+class FactorsThatDisagree(FactorsAsAttribute):
+    env_options = {"factors": (0.5, 1.0, 2.0), "rejection_threshold": 1.5}
+    rejection_threshold = 1.5
+
+
+def test_a_setting_declared_as_an_attribute_no_env_reads_is_an_error():
+    """A class attribute ``factors`` (or ``rejection_threshold``) beside ``lr_init`` was ignored:
+    its episodes ran with the env's default factors, its action 2 meaning x1.0 instead of the
+    x4.0 it chose. Kept in ``env_options`` too (equal, any sequence type) it is fine."""
+    with pytest.raises(ValueError, match=r"attribute factors = \(0.25, 1.0, 4.0\) is read by no env: declare it as "
+                                         r"env_options = \{'factors': \(0.25, 1.0, 4.0\)\}"):
+        policy_env_kwargs(FactorsAsAttribute())
+    with pytest.raises(ValueError, match=r"attribute factors = \(0.25, 1.0, 4.0\) differs from its env_options' factors"):
+        policy_env_kwargs(FactorsThatDisagree())
+    assert policy_env_kwargs(FactorsInBoth())["factors"] == [0.25, 1.0, 4.0]
+    with pytest.raises(ValueError, match="read by no env"):
+        make_env(FactorsAsAttribute(), {"family": "quadratic", "horizon": 3})
+    from lrgym.baselines.registry import make_baseline
+
+    qlearning = make_baseline("qlearning", "quadratic")  # keeps its factors as an attribute too, equal
+    assert qlearning.factors and policy_env_kwargs(qlearning)["factors"] == qlearning.factors
+
+
+def test_a_submission_declaring_factors_as_an_attribute_is_failed_naming_it(tmp_path):
+    src = tmp_path / "p.py"
+    src.write_text("class P:\n    name = 'factors-attribute'\n    factors = (0.25, 1.0, 4.0)\n"
+                   "    def reset(self, info):\n        pass\n    def act(self, obs, info):\n        return 2\n")
+    refs = load_references(SUITE, n_workers=1)
+    [outcome] = run_suite([submission_spec(f"{src}:P")], SUITE, references=refs, n_workers=1, time_limit=120)
+    assert not outcome.ok and not outcome.runs
+    assert "attribute factors = (0.25, 1.0, 4.0) is read by no env" in outcome.entry.failure_reason
+    assert "env_options = {'factors': (0.25, 1.0, 4.0)}" in outcome.entry.failure_reason
