@@ -183,6 +183,7 @@ def test_the_reference_scan_holds_at_most_a_chunk_of_envs_at_once(monkeypatch):
     import weakref
 
     import lrgym.baselines.train_controller as tc
+    import lrgym.baselines.train_controller_episodes as episodes
     import lrgym.env
 
     alive, most = weakref.WeakSet(), [0]
@@ -198,7 +199,7 @@ def test_the_reference_scan_holds_at_most_a_chunk_of_envs_at_once(monkeypatch):
     cfg = ControllerConfig(families=("quadratic",), ref_grid=(-3.0, 0.0, 1.0))
     refs = {}
     for chunk in (3, 1000):
-        monkeypatch.setattr(tc, "SCAN_CHUNK", chunk, raising=False)
+        monkeypatch.setattr(episodes, "SCAN_CHUNK", chunk)  # where run_batch reads it
         most[0] = 0
         refs[chunk] = tc.grid_references(cfg, "quadratic", [3, 4, 5], [1003, 1004, 1005])
         assert most[0] == min(chunk, 12)  # 3 instances × 4 grid LRs
@@ -416,6 +417,7 @@ def test_reference_cache_is_checked_and_keyed_by_the_code(tmp_path, monkeypatch)
     warning) and its key holds the code's hash (other code: another file, computed afresh)."""
     import lrgym.baselines.node_check as node_check
     import lrgym.baselines.train_controller as tc
+    import lrgym.baselines.train_controller_episodes as episodes
 
     monkeypatch.setenv("LRGYM_RUNS", str(tmp_path))
     cfg = ControllerConfig(families=("quadratic",), pool={"quadratic": 2}, batch={"quadratic": 1}, scan={"quadratic": 1}, holdout=1,
@@ -431,7 +433,7 @@ def test_reference_cache_is_checked_and_keyed_by_the_code(tmp_path, monkeypatch)
     assert [line for line in logs if "warning" in line] == [
         f"  warning: the cached training references {cache} are not used: its values do not match their "
         "checksum (edited or damaged); recomputing them"]
-    monkeypatch.setattr(tc, "grid_references", lambda *a, **k: pytest.fail("a whole cache file was recomputed"))
+    monkeypatch.setattr(episodes, "grid_references", lambda *a, **k: pytest.fail("a whole cache file was recomputed"))
     np.testing.assert_array_equal(tc.episode_set(cfg, "quadratic", 0, 2, log=logs.append).reference, first.reference)
     monkeypatch.undo()
     monkeypatch.setenv("LRGYM_RUNS", str(tmp_path))

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import lrgym.baselines.train_controller as tc
+import lrgym.baselines.train_controller_episodes as episodes
 from lrgym.baselines.controller import INPUT_GROUPS, INPUT_NAMES, N_INPUTS, ControllerNet, controller_inputs
 from lrgym.baselines.controller_checkpoint import read_checkpoint
 from lrgym.baselines.train_controller import ControllerConfig, checkpoint_path, main, train
@@ -46,7 +47,7 @@ def test_a_run_stopped_and_resumed_reaches_the_uninterrupted_runs_state_to_the_b
     assert whole["theta"] != np.zeros(net.n_params).tobytes()  # it moved: the comparison says something
     part = tmp_path / "part.npz"
     for stop in (1, 3, None):
-        monkeypatch.setattr(tc, "_TASKS", {})  # no task built by the earlier part
+        monkeypatch.setattr(episodes, "_TASKS", {})  # no task built by the earlier part
         resume = read_checkpoint(part)[0] if part.exists() else None
         net2, info2 = train(ControllerConfig(**TINY), 3, log=_quiet, checkpoint=part, resume=resume, stop_after=stop)
         if stop is not None:
@@ -72,7 +73,7 @@ def test_the_command_resumes_to_the_same_weights_and_keeps_its_checkpoint_comple
     out = capsys.readouterr().err  # (status: the run wrote no result)
     assert "stopped after generation 2 of 5" in out and "--out " + str(tmp_path / "c.npz") + " --resume" in out
     assert (tmp_path / "c.checkpoint.npz").exists() and not (tmp_path / "c.npz").exists()
-    monkeypatch.setattr(tc, "_TASKS", {})
+    monkeypatch.setattr(episodes, "_TASKS", {})
     assert _run(tmp_path, "--resume") == 0
     assert np.load(tmp_path / "c.npz")["theta"].tobytes() == whole
     side = json.loads((tmp_path / "c.json").read_text())
@@ -113,7 +114,7 @@ def test_a_finished_run_extended_to_more_generations_trains_the_longer_run_from_
     assert [h["generation"] for h in info["history"]] == [0, 2, 4, 6, 7]
     short_net, short = train(ControllerConfig(**TINY), 3, log=_quiet, checkpoint=tmp_path / "part.npz")
     assert [h["generation"] for h in short["history"]] == [0, 2, 4, 5]  # the short run judges its last
-    monkeypatch.setattr(tc, "_TASKS", {})
+    monkeypatch.setattr(episodes, "_TASKS", {})
     net2, info2 = train(ControllerConfig(**longer), 3, log=_quiet, checkpoint=tmp_path / "part.npz",
                         resume=read_checkpoint(tmp_path / "part.npz")[0])
     strip = [[{k: v for k, v in h.items() if k != "seconds"} for h in i["history"]] for i in (info, info2)]
@@ -132,7 +133,7 @@ def test_the_command_extends_a_finished_run_and_its_record_says_so(tmp_path, mon
     err = capsys.readouterr().err
     assert f"its checkpoint {tmp_path / 'c.checkpoint.npz'} stays" in err
     assert f"--generations M --out {tmp_path / 'c.npz'} --resume" in err
-    monkeypatch.setattr(tc, "_TASKS", {})
+    monkeypatch.setattr(episodes, "_TASKS", {})
     assert _run(tmp_path, "--generations", "7", "--resume") == 0
     assert read_checkpoint(tmp_path / "c.checkpoint.npz")[0].generation == 7
     extended = {k: (tmp_path / f"c.{k}").read_bytes() for k in ("npz", "json", "py")}
@@ -186,7 +187,7 @@ def test_a_run_resumed_from_another_runs_checkpoint_writes_its_own_files_and_lea
     assert _run(tmp_path) == 0
     kept = {p.name: p.read_bytes() for p in tmp_path.glob("c.*")}
     assert set(kept) == {"c.npz", "c.json", "c.py", "c.checkpoint.npz"}
-    monkeypatch.setattr(tc, "_TASKS", {})
+    monkeypatch.setattr(episodes, "_TASKS", {})
     cfg, source, out = tmp_path / "cfg.json", tmp_path / "c.checkpoint.npz", tmp_path / "d.npz"
     capsys.readouterr()
     assert main(["--config", str(cfg), "--seed", "3", "--generations", "7", "--stop-after", "6", "--resume", str(source),
@@ -300,7 +301,7 @@ def test_the_printed_commands_name_each_option_in_full_and_go_on(tmp_path, monke
     words = shlex.split(printed)
     assert words == ["python", "-m", "lrgym.baselines.train_controller", "--config", str(cfg), "--seed", "3",
                      "--generations", "3", "--out", str(out), "--resume"]
-    monkeypatch.setattr(tc, "_TASKS", {})
+    monkeypatch.setattr(episodes, "_TASKS", {})
     assert main(words[3:]) == 0  # the printed command, as a shell would split it
     assert read_checkpoint(tmp_path / "my runs" / "c.checkpoint.npz")[0].generation == 3 and out.exists()
     err = capsys.readouterr().err
@@ -495,13 +496,13 @@ def test_extending_a_run_that_wrote_its_weights_without_npz_says_that_file_is_le
     (tmp_path / "d.npz").rename(out)  # the files such a run left: d, d.json, d.py, d.checkpoint.npz
     old = out.read_bytes()
     capsys.readouterr()
-    monkeypatch.setattr(tc, "_TASKS", {})
+    monkeypatch.setattr(episodes, "_TASKS", {})
     assert main(["--config", str(cfg), "--seed", "3", "--out", str(out), "--generations", "4", "--resume"]) == 0
     err = capsys.readouterr().err
     assert f"note: {out} is left as it was" in err and f"this run's weights are {tmp_path / 'd.npz'}" in err
     assert out.read_bytes() == old and read_checkpoint(tmp_path / "d.checkpoint.npz")[0].generation == 4
     out.write_text("my notes")
     (tmp_path / "d.checkpoint.npz").unlink()
-    monkeypatch.setattr(tc, "_TASKS", {})
+    monkeypatch.setattr(episodes, "_TASKS", {})
     assert main(["--config", str(cfg), "--seed", "3", "--out", str(out), "--generations", "1"]) == 0
     assert "is left as it was" not in capsys.readouterr().err and out.read_text() == "my notes"

@@ -41,13 +41,13 @@ def test_a_family_without_a_pool_or_batch_count_is_named(monkeypatch):
     import os
     import sys
 
-    import lrgym.baselines.train_controller as tc
+    import lrgym.baselines.train_controller_config as config
     from lrgym.tasks import FAMILIES, register_family
 
     monkeypatch.syspath_prepend(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tasks"))
     monkeypatch.setattr(sys.modules["lrgym.tasks"], "FAMILIES", dict(FAMILIES))  # registered here only
     register_family("toy", "toy_family:ToyFamily")  # tests/tasks/toy_family.py
-    monkeypatch.setattr(tc, "FAMILY_NAMES", tc.FAMILY_NAMES + ("toy",))
+    monkeypatch.setattr(config, "FAMILY_NAMES", config.FAMILY_NAMES + ("toy",))  # where ControllerConfig reads it
     with pytest.raises(ConfigError) as caught:
         ControllerConfig(families=("linreg", "toy"))
     assert str(caught.value) == ('pool has no count for toy; valid: a count for every trained family, '

@@ -150,11 +150,12 @@ def test_train_controller_checks_every_config_value_before_training(config, mess
     """Every field is checked when the config is read, before the references' minutes: argparse's
     error (exit 2, the usage line) naming the field, its value and the valid ones."""
     import lrgym.baselines.train_controller as c
+    import lrgym.baselines.train_controller_episodes as episodes
 
     path = tmp_path / "cfg.json"
     path.write_text(json.dumps(config))
     monkeypatch.setattr(c, "train", lambda *a, **k: pytest.fail("training started"))
-    monkeypatch.setattr(c, "grid_references", lambda *a, **k: pytest.fail("references started"))
+    monkeypatch.setattr(episodes, "grid_references", lambda *a, **k: pytest.fail("references started"))  # where episode_set calls it
     with pytest.raises(SystemExit) as stop:
         c.main(["--config", str(path), "--out", str(tmp_path / "never.npz")])
     assert stop.value.code == 2

@@ -15,6 +15,7 @@ import pytest
 import typer
 
 import lrgym.baselines.train_controller as tc
+import lrgym.baselines.train_controller_episodes as episodes
 from lrgym.baselines.controller_checkpoint import read_checkpoint
 from lrgym.baselines.shell_words import shell_option, shell_path
 from lrgym.leaderboard.cli import app
@@ -61,7 +62,7 @@ def test_train_controllers_printed_commands_take_files_whose_names_start_with_a_
     printed = capsys.readouterr().err.split("go on with\n")[1].splitlines()[0].strip()
     words = shlex.split(printed)
     assert words[:3] == ["python", "-m", "lrgym.baselines.train_controller"]
-    monkeypatch.setattr(tc, "_TASKS", {})
+    monkeypatch.setattr(episodes, "_TASKS", {})
     assert tc.main(words[3:]) == 0  # the printed command, as a shell splits it, goes on to the end
     assert read_checkpoint(tmp_path / "-x.checkpoint.npz")[0].generation == 3 and (tmp_path / "-x.npz").is_file()
     err = capsys.readouterr().err
