@@ -169,7 +169,7 @@ def test_a_resumed_run_is_named_and_recorded_as_its_checkpoint(tmp_path, monkeyp
     assert meta["resumed_from"] == {"checkpoint": str(ckpt), "env_steps": 32} and "given" not in meta["config"]
     from lrgym.baselines.code_version import made_by
 
-    assert {k: meta[k] for k in ("commit", "code")} == made_by(train_rllib.__file__)  # the code that trained it
+    assert {k: meta[k] for k in ("commit", "code")} == made_by(*train_rllib.TRAINER_FILES)  # the code that trained it
 
 
 @pytest.mark.parametrize("steps, said", [

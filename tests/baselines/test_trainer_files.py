@@ -31,3 +31,11 @@ def test_the_controller_references_and_checkpoints_hash_every_file_of_the_comman
     assert len(_expected("train_controller*.py")) == 4
     assert _hashed(references_version()) == _expected("train_controller*.py")
 
+
+def test_the_rllib_record_hashes_every_file_of_the_command():
+    from lrgym.baselines.code_version import made_by
+    from lrgym.baselines.train_rllib import TRAINER_FILES
+
+    assert sorted(Path(p).name for p in TRAINER_FILES) == sorted(p.name for p in BASELINES.glob("train_rllib*.py"))
+    assert len(_expected("train_rllib*.py")) == 5
+    assert _hashed(made_by(*TRAINER_FILES)["code"]) == _expected("train_rllib*.py")
