@@ -55,7 +55,7 @@ from lrgym.baselines.node_check import NodeMismatch
 from lrgym.baselines.rllib_env import (RESUMED_AT, RUN_KEYS, RUN_SEED, make_env, resumed_seed, runner_cycle_offset,
                                       runner_seeds, spread_cycles, training_view, warm_runner_kernels)
 # the command's parts, each in a module of its own (driver-only too), re-exported: this module stays their one import
-from lrgym.baselines.train_rllib_algo import algo_config, export_policy
+from lrgym.baselines.train_rllib_algo import algo_config, export_policy, register_rllib_env
 from lrgym.baselines.train_rllib_config import (ALGOS, ENV_NAME, FLAGS, RESUME_MAY_DIFFER,  # noqa: F401 (FLAGS)
                                                 TRAINER_SET, RLlibConfig)
 from lrgym.baselines.train_rllib_nodes import check_cpus, check_env_runner_nodes, warm_up_nodes
@@ -67,8 +67,8 @@ from lrgym.tasks import FAMILIES
 
 __all__ = ["ALGOS", "ENV_NAME", "RESUMED_AT", "RESUME_DIFFERS", "RESUME_MAY_DIFFER", "RLLIB_SEED_BITS", "RUN_KEYS",
            "RUN_SEED", "TRAINER_SET", "ConfigError", "RLlibConfig", "checkpoint_settings", "checkpoint_steps",
-           "export_policy", "make_env", "resumed_algo_config", "resumed_config", "resumed_seed", "rllib_seed",
-           "runner_cycle_offset", "runner_seeds", "spread_cycles", "steps_said", "train", "training_view",
+           "export_policy", "make_env", "register_rllib_env", "resumed_algo_config", "resumed_config", "resumed_seed",
+           "rllib_seed", "runner_cycle_offset", "runner_seeds", "spread_cycles", "steps_said", "train", "training_view",
            "warm_runner_kernels", "warm_up_nodes"]
 
 
@@ -182,9 +182,7 @@ def _train(config: RLlibConfig, log, wrote) -> MLPPolicy | None:
     if config.resume:
         source = f"--resume {config.resume} ({config.env_runners} env runners, the checkpoint's own setting)"
     check_cpus(config.env_runners, config.address, ray.cluster_resources().get("CPU", 0), log, source=source)
-    from ray.tune.registry import register_env
-
-    register_env(ENV_NAME, make_env)
+    register_rllib_env()
     warm_up_s = warm_up_nodes(config, log)
     built_seed = rllib_seed(config.seed, resumed_from)  # what resumed_algo_config gives RLlib (a new run: --seed)
     if config.resume:

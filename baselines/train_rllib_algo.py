@@ -10,7 +10,7 @@ import numpy as np
 
 from lrgym.baselines.config_checks import ConfigError
 from lrgym.baselines.mlp_policy import MLPPolicy
-from lrgym.baselines.rllib_env import spread_cycles
+from lrgym.baselines.rllib_env import make_env, spread_cycles
 from lrgym.baselines.train_rllib_config import ENV_NAME, RLlibConfig
 
 
@@ -130,3 +130,18 @@ def export_policy(module, algo: str, name: str, meta: dict | None = None, n_chec
     if not np.array_equal(np.argmax(mine, axis=1)[clear], greedy[clear]):
         raise RuntimeError("exported network's greedy actions differ from RLlib's")
     return policy
+
+
+def register_rllib_env() -> str:
+    """Register the env creator of ``train_rllib``'s runs (:func:`make_env`) in Ray's registry
+    under :data:`ENV_NAME` for this process's Ray job, and return the name. A checkpoint of a
+    ``train_rllib`` run names its env by that name only, and Ray's registry is per job: RLlib's
+    own ``Algorithm.from_checkpoint(path)`` in another process (to evaluate the run with
+    ``algo.evaluate()``, or go on training it in a loop or a Tune run of your own) failed, every
+    env runner raising gymnasium's ``NameNotFound: Environment `lrgym-rllib` doesn't exist`` into
+    Ray's log and the driver RLlib's bare ``IndexError: list index out of range``. Call it before
+    (or after) ``ray.init`` and before restoring; ``train`` calls it itself. Ray must be installed."""
+    from ray.tune.registry import register_env
+
+    register_env(ENV_NAME, make_env)
+    return ENV_NAME
