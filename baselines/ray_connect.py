@@ -117,6 +117,9 @@ def _neutral_working_directory():
 
 
 _EMPTY_DIR: str | None = None
+#: the GCS address of the Ray instance :func:`connect` started on this machine (``address=None``)
+#: while it may still run, which a later ``connect(address)`` must not take for a cluster
+_local_instance: str | None = None
 #: the forms ``--address`` takes (named by every address error)
 ADDRESS_FORMS = "auto, or HOST:PORT of a Ray head's GCS port (6379 unless its `ray start --head --port` said otherwise)"
 #: what an HTTP/2 client sends first: the connection preface and an empty SETTINGS frame (9-byte
@@ -239,13 +242,24 @@ def connect(address: str | None = None, verbose: bool = False):
     ``working_dir``, so workers never import from the driver's working directory or its script's
     folder, nor from a path of the driver's on another node (:func:`_neutral_working_directory`).
     An already initialised Ray (e.g. by the caller) is used as it is: start it away from folders
-    you do not trust. Ray's own notices are not said, the workers' output not shown on the driver,
+    you do not trust. One exception: the Ray instance an earlier ``connect(None)`` of this process
+    started (``train_rllib.train`` and the leaderboard's runs leave it running for the next run) is
+    no cluster, and an ``address`` asked for while it runs is a ``ValueError`` saying so (it was
+    used without a word: a notebook's second ``train`` with ``address="auto"`` trained on this
+    machine, or waited for ever for env runners the local instance's CPUs could not place). Ray's
+    own notices are not said, the workers' output not shown on the driver,
     and Ray's logger is at WARNING, unless ``verbose`` or ``$LRGYM_RAY_LOGS=all``
     (:mod:`lrgym.baselines.ray_logs`; another value of it is a ``ValueError``).
     """
     shown = ray_logs_shown(verbose)  # (a bad $LRGYM_RAY_LOGS before anything starts)
+    global _local_instance
     ray = import_ray()
     if ray.is_initialized():
+        if address is not None and _local_instance and ray.get_runtime_context().gcs_address == _local_instance:
+            raise ValueError(f"address {address!r} asked for, but Ray is already running in this process as the Ray "
+                             "instance of this machine an earlier run without an address started (at "
+                             f"{_local_instance}), which it would use, not joining that cluster; valid: ray.shutdown() "
+                             "first, then run with the address (or run without one on this instance)")
         return ray
     kwargs: dict = dict(address=address or "local", log_to_driver=shown, logging_level="INFO" if shown else "WARNING",
                         runtime_env={"env_vars": worker_env()})
@@ -271,6 +285,8 @@ def connect(address: str | None = None, verbose: bool = False):
         raise ConnectionError(f"could not connect to the Ray cluster at {address!r}: {exc} "
                               f"({_auth_hint(address)}{_port_hint(address)}start one with `ray start --head`, "
                               "or pass --address HOST:PORT)") from exc
+    started_here = address is None and ray.is_initialized()  # (a Ray that did start: not a stand-in's)
+    _local_instance = ray.get_runtime_context().gcs_address if started_here else None
     return ray
 
 

@@ -148,6 +148,40 @@ def test_no_address_with_ray_address_set_says_that_it_starts_its_own_instance(mo
     assert [c["address"] for c in calls] == ["local", "auto", "local"]
 
 
+def test_an_address_asked_for_while_this_processs_own_local_instance_runs_is_refused(monkeypatch):
+    """(a Ray / RLlib user's audit, 2026-12-07) ``connect(None)`` leaves the Ray instance it
+    starts running for the process's next run, and every later ``connect`` used whatever Ray was
+    initialised: in one notebook, ``train_rllib.train`` of a first config without an address and a
+    second with ``address="auto"`` trained the second on this machine's instance, not the cluster
+    (with more env runners than its CPUs, after a note that "training starts when it has them":
+    for ever). Now an address asked for while lrgym's own local instance runs is refused, naming
+    it and the fix; the same instance asked for again, and a Ray the caller initialised, are used
+    as they are."""
+    ray = pytest.importorskip("ray")
+    from lrgym.baselines import backend, ray_connect, train_rllib
+
+    monkeypatch.setattr(ray_connect, "_check_auto", lambda: None)  # not the cluster auto finds on this machine
+    started = backend.connect(None)
+    try:
+        here = ray.get_runtime_context().gcs_address
+        assert backend.connect(None) is started and ray.get_runtime_context().gcs_address == here
+        for address in ("auto", "127.0.0.1:6379"):
+            with pytest.raises(ValueError, match=r"already running in this process .*ray\.shutdown\(\) first"):
+                backend.connect(address)
+        # what a notebook's second train_rllib run with an address says, before anything is built
+        with pytest.raises(train_rllib.ConfigError, match="already running in this process"):
+            train_rllib.train(train_rllib.RLlibConfig(address="auto", env_runners=4, total_timesteps=64,
+                                                      progress=False),
+                              log=lambda *_: pytest.fail("nothing is said before the refusal"))
+    finally:
+        ray.shutdown()
+    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)  # the caller's own
+    try:
+        assert backend.connect("auto") is ray  # used as it is (its address is the caller's business)
+    finally:
+        ray.shutdown()
+
+
 class _Http2Settings(socketserver.BaseRequestHandler):
     """What a gRPC server (Ray's GCS) sends first on a new connection: an HTTP/2 SETTINGS frame."""
 
