@@ -55,10 +55,11 @@ def print_board(suite, db, show_failures=True, references=None, private=None, gr
             kept = [str(exc)]
         # a table: no curves; of the rows a grading run prints, their PoI alone
         lb = build_leaderboard(store, suite, references=references, curves=False, poi=every_poi or graded is None)
+        held = store.suite_versions() if not lb.rows else None  # an empty board names the suites the store has
     rows = printed_rows(lb, graded) if graded is not None else None
     if rows is not None and not every_poi:
         compare_with_best(rows, lb.row(lb.best_baseline) if lb.best_baseline else None)
-    print_table(lb, console, show_failures=show_failures, rows=rows, db=db)
+    print_table(lb, console, show_failures=show_failures, rows=rows, db=db, held=held)
     if rows is not None and len(rows) < len(lb.rows):
         extra = ["the best baseline's" if r.name == lb.best_baseline else f"{clean(r.name, keep_newlines=False)}'s"
                  for r in rows[TOP_ROWS:]]

@@ -296,6 +296,11 @@ def load_results(db: str | Path | None = None, suite: str | None = DEFAULT_SUITE
     ``"v2/r3"``) whose ranked entries to take; ``table``: ``"runs"`` (per-run
     scores, the default), ``"entries"`` or ``"trajectories"`` (see the module docstring);
     ``every_entry``: every entry of the store instead.
+
+    A table with no rows of ``suite`` from a store that holds other suites' entries (a store of
+    ``quick`` results read without ``suite="quick"``) comes with a ``UserWarning`` naming the suite
+    versions it holds and their entries (pass one as ``suite``); an empty store's empty table comes
+    without one. Either way the frame has the table's columns.
     """
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; valid choices: {', '.join(TABLES)}")
@@ -307,6 +312,14 @@ def load_results(db: str | Path | None = None, suite: str | None = DEFAULT_SUITE
     path = Path(db) if db is not None else default_store_path()
     if not path.exists():  # do not create an empty store by reading
         raise FileNotFoundError(f"no results store at {path}: run `lrgym leaderboard run-baselines` or pass db=")
+    version = suite_version(suite)
     with ResultStore(path) as store:
-        rows = tables(store, suite_version(suite), every_entry)[table]
+        rows = tables(store, version, every_entry)[table]
+        others = {v: n for v, n in store.suite_versions().items() if v != version} if not rows and not every_entry else {}
+    if others:  # the results are there, of another suite: not lost
+        import warnings
+
+        held = ", ".join(f"{v} ({n} {'entry' if n == 1 else 'entries'})" for v, n in others.items())
+        warnings.warn(f"no {table} of suite {version} in {path}; it holds entries of {held}: pass suite= one of "
+                      f"these (load_results(suite={next(iter(others))!r}, ...))", UserWarning, stacklevel=2)
     return pd.DataFrame(rows, columns=list(rows[0]) if rows else list(_empty_columns(table)))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from lrgym.leaderboard.provenance import SUITE_FILE_PLACEHOLDER, run_baselines_command, stale_note
+from lrgym.leaderboard.provenance import SUITE_FILE_PLACEHOLDER, other_suites_note, run_baselines_command, stale_note
 from lrgym.leaderboard.ranking import Leaderboard, Row
 from lrgym.leaderboard.report_format import (FAMILY_CELL, INSTANCES_COLUMN, RANK_COLUMN, column_names, failure_text,
                                              reason_line, row_cells, skipped_line, trained_apart_line)
@@ -43,12 +43,15 @@ def printed_rows(lb: Leaderboard, names: Iterable[str]) -> list[Row]:
 
 
 def print_table(lb: Leaderboard, console=None, show_failures: bool = True, rows: list[Row] | None = None,
-                db=None) -> None:
+                db=None, held: dict[str, int] | None = None) -> None:
     """The ranking as a rich table (names are shown verbatim, never parsed as markup).
 
     ``rows``: the board's rows to show (default: all), in rank order; a ``…`` row stands where
     ranks are left out (e.g. :func:`printed_rows`). ``db``: the store it was read from (``--db``),
-    named in the commands it suggests, which otherwise grade into the default store."""
+    named in the commands it suggests, which otherwise grade into the default store. ``held``: the
+    entries per suite version of that store (:meth:`~lrgym.leaderboard.store.ResultStore.suite_versions`):
+    an empty board names the other suites it holds and how to show them
+    (:func:`~lrgym.leaderboard.provenance.other_suites_note`)."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -86,7 +89,12 @@ def print_table(lb: Leaderboard, console=None, show_failures: bool = True, rows:
         command = run_baselines_command(suite, db)
         whose = (f" ({SUITE_FILE_PLACEHOLDER}: the suite file of {suite.version})"
                  if SUITE_FILE_PLACEHOLDER in run_baselines_command(suite) else "")
-        console.print(Text(f"No entries yet: run `{command}`{whose}."))
+        elsewhere = other_suites_note(held or {}, suite, db)
+        if elsewhere:  # the results are there, of another suite: say so before any "run" hint
+            console.print(Text(f"No entries of suite {suite.version} yet. {elsewhere} To grade this suite's "
+                               f"baselines: `{command}`{whose}."))
+        else:
+            console.print(Text(f"No entries yet: run `{command}`{whose}."))
     note = stale_note(lb, db)
     if note:
         console.print(Text(note, style="yellow"))

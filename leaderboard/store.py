@@ -596,6 +596,14 @@ class ResultStore:
             rows = (row for row in rows if name_key(row[1]) == key)
         return [_entry_from_row(row) for row in rows]
 
+    def suite_versions(self) -> dict[str, int]:
+        """How many entries (of any status) the store holds of each suite version, by version: what
+        a reader who asked for a suite the store holds nothing of is told it does hold
+        (:func:`lrgym.leaderboard.provenance.other_suites_note`, ``load_results``' warning)."""
+        rows = self.conn.execute("SELECT suite_version, COUNT(*) FROM entries WHERE suite_version IS NOT NULL "
+                                 "GROUP BY suite_version ORDER BY suite_version")
+        return {str(version): int(n) for version, n in rows}
+
     def entry(self, entry_id: int) -> EntryRecord:
         """The entry with this id (``KeyError`` if there is none)."""
         row = self.conn.execute(

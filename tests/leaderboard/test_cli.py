@@ -532,3 +532,46 @@ def test_the_terminal_board_names_its_store_in_the_note_on_rows_of_other_files(t
         print_table(lb, console=Console(file=out, width=400), db=given)
         assert "were not made from" in out.getvalue()
         assert _db_of(_command_in(out.getvalue(), "lrgym leaderboard run-baselines")) == expected
+
+
+def test_an_empty_board_names_the_suites_its_store_holds_and_how_to_show_them(tmp_path):
+    """An audit (2026-12-07): ``show`` without ``--suite`` of a store holding ``quick`` results only
+    printed "No entries yet: run `lrgym leaderboard run-baselines`", and a researcher took their
+    results for lost. The empty board now names each suite version the store holds, its number of
+    entries (counted here from what was written) and the command that shows them: a shipped suite's
+    ``--suite NAME``, a private one's ``--private KEYFILE``, a suite file's ``--suite
+    SUITE_FILE.json``, an earlier revision's ``export --suite VERSION``; the shipped suite's command
+    shows its entries. A truly empty store still says only "No entries yet"."""
+    from lb_helpers import synthetic_entry
+
+    from lrgym.leaderboard.store import EntryRecord, ResultStore
+    from lrgym.leaderboard.suite import get_suite
+
+    quick = get_suite("quick")
+    db = tmp_path / "mine.sqlite"
+    written = {quick.version: 3, "v2/r1": 1, "private-0123abcd/r2": 2, "myfile/r4": 1}
+    with ResultStore(db) as store:
+        for name in ("alpha", "beta"):
+            store.add_entry(synthetic_entry(quick, name, summary={"iqm": [0.5, 0.4, 0.6]}), [])
+        store.record_failure("broken", "submission", "boom", suite_version=quick.version)
+        for version, n in written.items():
+            for i in range(n if version != quick.version else 0):
+                store.add_entry(EntryRecord(name=f"e{i}", kind="baseline", suite_version=version, seeds=(0,)), [])
+    code, out = _invoke("leaderboard", "show", "--db", str(db))
+    flat = " ".join(out.split())
+    assert code == 0 and "No entries yet" not in flat, out
+    assert "No entries of suite v2/r3 yet" in flat
+    expected = {quick.version: f"lrgym leaderboard show --suite quick --db {db}",
+                "v2/r1": f"lrgym leaderboard export --suite v2/r1 --db {db}",
+                "private-0123abcd/r2": f"lrgym leaderboard show --private KEYFILE --db {db}",
+                "myfile/r4": f"lrgym leaderboard show --suite SUITE_FILE.json --db {db}"}
+    for version, n in written.items():
+        assert f"{version} ({n} {'entry' if n == 1 else 'entries'}" in flat, (version, flat)
+        assert f"`{expected[version]}`" in flat, (version, flat)
+    assert "SUITE_FILE.json is the file of suite 'myfile'" in flat
+    code, shown = _invoke(*_command_in(out, "lrgym leaderboard show --suite quick")[1:])
+    assert code == 0 and f"suite {quick.version}" in shown and "alpha" in shown and "beta" in shown  # (not ranked: no references)
+    empty = tmp_path / "empty.sqlite"
+    ResultStore(empty).close()
+    code, out = _invoke("leaderboard", "show", "--db", str(empty))
+    assert code == 0 and "No entries yet: run" in " ".join(out.split()) and "other suites" not in out

@@ -246,7 +246,8 @@ def test_an_empty_export_has_the_columns_of_a_full_one(store_path, tmp_path):
                 open(tmp_path / "empty" / f"{table}.csv", newline="") as empty:
             header, rows = next(csv.reader(full)), list(csv.reader(empty))
         assert rows == [header], table
-        columns = list(load_results(store_path, suite="v1", table=table).columns)
+        with pytest.warns(UserWarning, match="it holds entries of"):  # (of quick, not v1)
+            columns = list(load_results(store_path, suite="v1", table=table).columns)
         assert columns == header == list(load_results(store_path, suite="quick", table=table).columns), table
 
 
@@ -332,3 +333,23 @@ def test_exports_are_written_as_the_rows_come_and_are_the_whole_documents(store_
         for k, _ in enumerate(chunks, 1):
             assert len(pulled) <= 4 * k + 1  # a batch a chunk (and the first row): not the table
         assert len(pulled) == 25
+
+
+def test_load_results_of_a_suite_the_store_lacks_names_the_suites_it_holds(store_path, tmp_path):
+    """An audit (2026-12-07): ``load_results()`` of a store of ``quick`` results (without
+    ``suite="quick"``) returned an empty frame and no word, and the results looked lost. It still
+    returns the empty frame (its columns), with a warning naming the versions the store holds and
+    their entries (counted from the fixture: 2 of alpha, 1 of mine, 1 failed); an empty store's
+    empty frame comes without one, as does a suite the store has rows of."""
+    import warnings
+
+    with pytest.warns(UserWarning, match=rf"no runs of suite v2/r3 in .*r\.sqlite; it holds entries of "
+                                         rf"{SUITE.version} \(4 entries\): pass suite= one of these"):
+        runs = load_results(store_path)
+    assert runs.empty and list(runs.columns) == list(load_results(store_path, suite="quick").columns)
+    empty = tmp_path / "empty.sqlite"
+    ResultStore(empty).close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_results(empty).empty
+        assert not load_results(store_path, suite="quick").empty
