@@ -6,32 +6,17 @@ references folder and backend they name; the progress bar and the stop on a Ray 
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.text import Text
 
 from lrgym.baselines.shell_words import shell_option
+from lrgym.leaderboard.consoles import make_console
 from lrgym.leaderboard.suite import DEFAULT_SUITE
 from lrgym.leaderboard.text import clean
-
-
-def _width(stream) -> int | None:
-    """Piped or redirected output (a log, CI) is not squeezed into rich's default of 80 columns."""
-    return None if stream.isatty() or os.environ.get("COLUMNS") else 200
-
-
-def make_console(stream, **kwargs) -> Console:
-    """The console of ``stream``. Piped or redirected, its tables are :func:`_width` wide and its
-    message lines are printed whole (rich's ``soft_wrap``): a ``wrote PATH ...`` line, a ``chmod 600
-    PATH`` hint, is one line of the log whatever the path's length (until 2026-12-06 rich broke it
-    where the 200 columns ended, a path longer than them inside itself). On a terminal rich wraps
-    the lines at its width."""
-    return Console(width=_width(stream), soft_wrap=not stream.isatty(), **kwargs)
 
 
 console = make_console(sys.stdout)

@@ -5,15 +5,18 @@ Every user-supplied string is shown through ``rich.text.Text``: verbatim, never 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 
+from lrgym.leaderboard.consoles import make_console
 from lrgym.leaderboard.provenance import SUITE_FILE_PLACEHOLDER, other_suites_note, run_baselines_command, stale_note
 from lrgym.leaderboard.ranking import Leaderboard, Row
 from lrgym.leaderboard.report_format import (FAMILY_CELL, INSTANCES_COLUMN, RANK_COLUMN, column_names, failure_text,
                                              reason_line, row_cells, skipped_line, trained_apart_line)
 from lrgym.leaderboard.text import clean
 
-__all__ = ["COMPACT_COLUMNS", "MINIMAL_COLUMNS", "TOP_ROWS", "WHOLE_BOARD", "print_table", "printed_rows"]
+__all__ = ["COMPACT_COLUMNS", "MINIMAL_COLUMNS", "TOP_ROWS", "WHOLE_BOARD", "columns_note", "print_table",
+           "printed_rows"]
 
 #: the columns a narrow terminal still shows (plus the PoI column)
 COMPACT_COLUMNS = ("#", "entry", "kind", RANK_COLUMN, INSTANCES_COLUMN, "mean", "diverged")
@@ -42,6 +45,21 @@ def printed_rows(lb: Leaderboard, names: Iterable[str]) -> list[Row]:
     return [r for r in lb.rows if id(r) in keep]
 
 
+def columns_note(terminal: bool, width: int, needed: int) -> str:
+    """The note that the board's table left columns out (printed on stderr): on a terminal, that it
+    is narrow; written to a file or a pipe (whose tables are
+    :data:`~lrgym.leaderboard.consoles.REDIRECTED_WIDTH` wide, or ``$COLUMNS``), how wide it was,
+    and the ``COLUMNS`` that prints every column (``needed``: the whole table's width). Until
+    2026-12-07 redirected output was told it was "a narrow terminal", in lines broken at 80 columns."""
+    where = ("the other columns are in the Markdown ranking and the HTML page `lrgym leaderboard report` writes; "
+             "where: its `wrote ...` lines")
+    if terminal:
+        return f"(a narrow terminal: {where})"
+    return (f"(columns left out: the output is no terminal and its tables are {width} columns wide, the whole table "
+            f"{needed}; COLUMNS={needed} in the command's environment prints every column, e.g. "
+            f"`COLUMNS={needed} lrgym leaderboard show > board.txt`; {where})")
+
+
 def print_table(lb: Leaderboard, console=None, show_failures: bool = True, rows: list[Row] | None = None,
                 db=None, held: dict[str, int] | None = None) -> None:
     """The ranking as a rich table (names are shown verbatim, never parsed as markup).
@@ -66,6 +84,7 @@ def print_table(lb: Leaderboard, console=None, show_failures: bool = True, rows:
     essentials = [i for i, c in enumerate(columns) if c in COMPACT_COLUMNS or c.startswith("PoI")]
     layouts = [range(len(columns)), sorted(essentials + family), essentials,
                [i for i, c in enumerate(columns) if c in MINIMAL_COLUMNS]]
+    whole = 0
     for compact, keep in enumerate(layouts):
         table = Table(title=Text(title), header_style="bold")
         for i in keep:
@@ -79,12 +98,13 @@ def print_table(lb: Leaderboard, console=None, show_failures: bool = True, rows:
             table.add_row(*(Text(cells[i]) for i in keep), style="cyan" if r.entry.kind == "submission" else None)
         if rows is not None and lb.rows and previous < lb.rows[-1].rank:
             table.add_row(*(Text("…") for _ in keep), style="dim")
-        if console.measure(table, options=console.options.update(max_width=10_000)).maximum <= console.width:
+        wide = console.measure(table, options=console.options.update(max_width=10_000)).maximum
+        whole = whole or wide  # the width every column needs (the first layout's)
+        if wide <= console.width:
             break
     console.print(table)
     if compact and lb.rows:  # about the rendering, not the board: on stderr, so `show > board.txt` holds the board
-        Console(stderr=True).print(Text("(a narrow terminal: the other columns are in the Markdown ranking and the "
-                                        "HTML page `lrgym leaderboard report` writes; where: its `wrote ...` lines)"))
+        make_console(sys.stderr, stderr=True).print(Text(columns_note(console.is_terminal, console.width, whole)))
     if not lb.rows:
         command = run_baselines_command(suite, db)
         whose = (f" ({SUITE_FILE_PLACEHOLDER}: the suite file of {suite.version})"

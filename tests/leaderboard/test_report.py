@@ -129,7 +129,7 @@ def test_terminal_table_fits_the_terminal_and_never_truncates_the_ranking(store,
 
     lb = build_leaderboard(store, SUITE, reps=200)
     buf = io.StringIO()
-    report.print_table(lb, Console(file=buf, width=width, color_system=None), show_failures=False)
+    report.print_table(lb, Console(file=buf, width=width, color_system=None, force_terminal=True), show_failures=False)
     # the note that columns were left out is about the terminal, not the board: on stderr, never in the table's output
     assert "narrow terminal" not in buf.getvalue()
     assert ("narrow terminal" in capsys.readouterr().err) is not family_columns
@@ -141,6 +141,38 @@ def test_terminal_table_fits_the_terminal_and_never_truncates_the_ranking(store,
     for r in lb.rows:  # every rank, full name and family IQM with its interval, unabridged
         row = next(line for line in table if f" {r.name} " in line)
         assert f" {r.rank} " in row and report_format.interval(r.family_iqm) in row
+
+
+def test_the_note_on_columns_left_out_of_redirected_output_is_one_line_and_says_how_to_get_them(store, capsys,
+                                                                                              monkeypatch):
+    """An audit (2026-12-07): the note that the per-family columns did not fit went through a
+    default rich console, so redirected (``show > board.txt 2> log``) it was broken at 80 columns,
+    against README's promise that redirected lines are printed whole, and it said "a narrow
+    terminal" of output that is no terminal. Printed through the commands' consoles (here as they
+    are made for a file, ``COLUMNS=100``), it is one line that says the output is no terminal,
+    how wide its tables are, and the ``COLUMNS=N`` that prints every column; with that
+    ``COLUMNS`` the whole table is printed (both families' columns) and no note."""
+    import re
+
+    from lrgym.leaderboard.consoles import make_console
+
+    lb = build_leaderboard(store, SUITE, reps=200)
+    monkeypatch.setenv("COLUMNS", "100")
+    out = io.StringIO()
+    report.print_table(lb, make_console(out, file=out), show_failures=False)
+    header = next(line for line in out.getvalue().splitlines() if line.startswith("┃"))
+    assert "quadratic" not in header  # too narrow for the family columns
+    note = capsys.readouterr().err
+    assert note.count("\n") == 1 and len(note) > 100, note  # one line, longer than the columns
+    assert "narrow terminal" not in note and "no terminal and its tables are 100 columns wide" in note, note
+    needed = int(re.search(r"COLUMNS=(\d+) in the command's environment", note).group(1))
+    monkeypatch.setenv("COLUMNS", str(needed))
+    out = io.StringIO()
+    report.print_table(lb, make_console(out, file=out), show_failures=False)
+    lines = out.getvalue().splitlines()
+    header = " ".join(line for line in lines if line.startswith("┃"))
+    assert "quadratic" in header and "linreg" in header and max(map(len, lines)) <= needed
+    assert capsys.readouterr().err == ""
 
 
 def test_a_family_with_12_percent_divergence_does_not_read_as_perfect(tmp_path):
