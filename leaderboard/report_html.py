@@ -106,11 +106,6 @@ def _plots(lb: Leaderboard, references, top: int, entries, submissions: int) -> 
     """The plots with their captions, or a note that they need matplotlib (ValueError for an
     ``entries`` name not on the board, checked first)."""
     drawn = plotted_rows(lb, top, entries, submissions)  # checks the names first
-    shown = ", ".join(r.name for r in drawn)
-    n_subs = sum(r.entry.kind == "submission" for r in lb.rows)
-    best = min(max(0, submissions), n_subs)
-    subs_text = (f"the {best} best of the board's {n_subs} submissions (<code>--submissions N</code>)"
-                 if best < n_subs else "every submission")
     ci_rows_shown = len(ci_rows(lb, drawn))
     try:
         images = plots(lb, top=top, references=references, entries=entries, submissions=submissions)
@@ -126,8 +121,7 @@ def _plots(lb: Leaderboard, references, top: int, entries, submissions: int) -> 
                 "(the ranking above has every row).</p>"])
     parts = ["<h2>Score confidence intervals</h2>", *ci_note, img("ci", "family IQM with 95% CIs"),
              "<h2>Performance profiles</h2>",
-             f"<p>Shown here and below: {subs_text}, the {top} best baselines"
-             + (" and the entries asked for" if entries else "") + f" ({_e(shown)}). "
+             f"<p>Shown here and below: {_drawn_caption(lb, drawn, top, submissions)}. "
              "Left: fraction of runs scoring above τ (rliable), shaded 95% bootstrap bands. "
              "Right: AlgoPerf's time-to-target profiles.</p>",
              img("profile", "performance profiles"), img("algoperf", "AlgoPerf profiles"),
@@ -159,6 +153,44 @@ def _plots(lb: Leaderboard, references, top: int, entries, submissions: int) -> 
                   f"constant LR, the reference of the score (dashed, same colour){hidden}.</p>",
                   img(lr_figure_key(name), f"{name} LR against the reference LR")]
     return parts
+
+
+def _drawn_caption(lb: Leaderboard, drawn, top: int, submissions: int) -> str:
+    """What the plots draw (``drawn``: :func:`~lrgym.leaderboard.report_plots.plotted_rows`), as
+    the caption says it (HTML): how many entries, then each group counted and named, in rank
+    order: the best submissions (``--submissions``), the best baselines (``--top``) and the other
+    entries asked for (``--entry``). Until 2026-12-07 it read "the 5 best baselines (...)" of a
+    list that held the submission too, six names, and said ``top`` of a board with fewer baselines."""
+    subs = [r for r in lb.rows if r.entry.kind == "submission"]
+    bases = [r for r in lb.rows if r.entry.kind == "baseline"]
+    best_subs, best_bases = subs[: max(0, submissions)], bases[: max(0, top)]
+    grouped = {id(r) for r in (*best_subs, *best_bases)}
+    asked = [r for r in drawn if id(r) not in grouped]
+
+    def group(rows, one: str, many: str) -> str:
+        return f"{one if len(rows) == 1 else many} ({_e(', '.join(r.name for r in rows))})"
+
+    if not drawn:
+        return "no entry (<code>--submissions N</code> and <code>--top N</code> draw none of this board's)"
+    parts = []
+    if best_subs:
+        if len(best_subs) == len(subs):
+            parts.append(group(best_subs, "the board's one submission", f"the board's {len(subs)} submissions"))
+        else:
+            parts.append(group(best_subs, f"the best of the board's {len(subs)} submissions",
+                               f"the {len(best_subs)} best of the board's {len(subs)} submissions")
+                         + " (<code>--submissions N</code>)")
+    if best_bases:
+        if len(best_bases) == len(bases):
+            parts.append(group(best_bases, "the board's one baseline", f"the board's {len(bases)} baselines"))
+        else:
+            parts.append(group(best_bases, "the best baseline", f"the {len(best_bases)} best baselines")
+                         + " (<code>--top N</code>)")
+    if asked:
+        parts.append(group(asked, "the entry asked for", f"the {len(asked)} entries asked for")
+                     + " (<code>--entry</code>)")
+    listed = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
+    return f"{len(drawn)} {'entry' if len(drawn) == 1 else 'entries'}: {listed}"
 
 
 def _failures(lb: Leaderboard) -> list[str]:

@@ -603,3 +603,37 @@ def test_a_rate_just_below_one_is_never_shown_as_100_percent():
     assert [report_format.percent(f) for f in (0, 1 / 400, 1 / 200, 0.0051, 0.5, 0.994, 239 / 240, 0.9999, 1.0)] == [
         "0%", "<1%", "<1%", "1%", "50%", "99%", ">99%", ">99%", "100%"]
 
+
+
+def test_the_plots_caption_counts_and_names_what_is_plotted_by_kind(tmp_path):
+    """An audit (2026-12-07): with a submission on the board the caption read "every submission,
+    the 5 best baselines (b0, b1, b2, b3, sub, b4)": six names after "5 baselines". It now counts
+    every entry drawn and names each group apart, in rank order: the submissions, the best
+    baselines (the ``top`` first baselines of the ranking, known here from the scores: b0 best),
+    and an entry asked for that neither group holds; a board with fewer baselines than ``top``
+    names the ones it has, not ``top``."""
+    import re
+
+    pytest.importorskip("matplotlib")
+    suite = tiny_suite("caption", families=("quadratic",), n_instances=2, seeds=(0, 1))
+    scores = {f"b{i}": 0.9 - 0.1 * i for i in range(6)} | {"sub": 0.55}
+    with ResultStore(tmp_path / "r.sqlite") as s:
+        for name, score in scores.items():
+            runs = synthetic_runs(suite, [[score, score + 0.01], [score + 0.02, score]])
+            s.add_entry(synthetic_entry(suite, name, "submission" if name == "sub" else "baseline",
+                                        summary=summarize(runs, suite, reps=50)), runs)
+        lb = build_leaderboard(s, suite, reps=50)
+        for r in lb.rows:
+            r.runs = s.runs(r.entry.id)
+    assert [r.name for r in lb.rows] == ["b0", "b1", "b2", "b3", "sub", "b4", "b5"]  # by score
+
+    def caption(**kw) -> str:
+        page = report.html_page(lb, **kw)
+        return " ".join(re.search(r"Shown here and below: (.*?)\. Left:", page, re.S).group(1).split())
+
+    assert caption(top=5) == ("6 entries: the board's one submission (sub) and the 5 best baselines "
+                              "(b0, b1, b2, b3, b4) (<code>--top N</code>)")
+    assert caption(top=2, entries=("b5",)) == ("4 entries: the board's one submission (sub), the 2 best baselines "
+                                               "(b0, b1) (<code>--top N</code>) and the entry asked for (b5) "
+                                               "(<code>--entry</code>)")
+    assert caption(top=9, submissions=0) == "6 entries: the board's 6 baselines (b0, b1, b2, b3, b4, b5)"
