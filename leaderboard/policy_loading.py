@@ -89,21 +89,49 @@ def _classes_of(module) -> str:
             else "it defines no policy class, factory or instance")
 
 
-def _instantiate(obj, family: str):
+#: what the target of a submission must name (its failure reasons say it)
+VALID_TARGET = ("valid: a class whose instances have reset(info) and act(obs, info), or a factory (a function) "
+                "returning such an instance, or such an instance (see lrgym.policy.Policy)")
+
+
+def _a(type_name: str) -> str:
+    """``an int``, ``a str``: a value named by its type (never its ``repr``, the submitter's code)."""
+    return ("an " if type_name[:1].lower() in "aeiou" else "a ") + type_name
+
+
+def _instantiate(obj, family: str, source: str):
+    """The policy instance the target ``obj`` (named ``source``, ``p.py:Name``) gives for ``family``:
+    the instance itself, an instance of the class, or what the factory returns; a
+    :class:`PolicyError` naming the target, what it is and what it should be if that is no policy
+    (no callable ``reset`` and ``act``: :func:`lrgym.policy.missing_methods`). A factory returning an
+    ``int`` failed with "the policy int has no reset() method", which named neither the factory nor
+    what a target must be (an audit, 2026-12-07)."""
     import inspect
 
+    from lrgym.policy import missing_methods
+
     if hasattr(obj, "act") and not isinstance(obj, type):
-        return obj  # an instance
-    if not callable(obj):
-        raise PolicyError(f"{obj!r} is neither a Policy class, a factory nor a Policy instance")
-    try:
-        params = inspect.signature(obj).parameters
-    except (TypeError, ValueError):
-        params = {}
-    try:
-        return obj(family=family) if "family" in params else obj()
-    except BaseException as exc:  # noqa: BLE001
-        raise PolicyError(f"constructing the policy raised {describe(exc)}\n{traceback_text(exc, skip=1)}") from None
+        policy, what = obj, f"{_a(type(obj).__name__)} instance"
+    elif not callable(obj):
+        raise PolicyError(f"the policy target {source} is {_a(type(obj).__name__)}: neither a policy class, a factory "
+                          f"nor a policy instance; {VALID_TARGET}")
+    else:
+        try:
+            params = inspect.signature(obj).parameters
+        except (TypeError, ValueError):
+            params = {}
+        try:
+            policy = obj(family=family) if "family" in params else obj()
+        except BaseException as exc:  # noqa: BLE001
+            raise PolicyError(f"constructing the policy raised {describe(exc)}\n{traceback_text(exc, skip=1)}") from None
+        what = ("a class, whose instances lack {them}" if isinstance(obj, type) else
+                f"a factory, and it returned {'None' if policy is None else _a(type(policy).__name__)}")
+    missing = missing_methods(policy)
+    if missing:
+        what = what.replace("{them}", "it" if len(missing) == 1 else "them")
+        raise PolicyError(f"the policy {type(policy).__name__} has no {' and no '.join(f'{m}()' for m in missing)} "
+                          f"method: {source} is {what}; {VALID_TARGET}")
+    return policy
 
 
 def own_tuned(spec: dict) -> dict | None:
@@ -125,7 +153,7 @@ def build_policy(spec: dict, family: str, loaded: dict):
     if kind == "object":
         if "obj" not in loaded:
             loaded["obj"] = import_target(spec)
-        return _instantiate(loaded["obj"], family)
+        return _instantiate(loaded["obj"], family, spec["source"])
     if kind == "sb3":
         if "sb3" in loaded:  # loaded by the job process (EpisodeHost): this episode's own copy
             return loaded["sb3"]

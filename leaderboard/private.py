@@ -286,7 +286,7 @@ _PRIVATE_REASONS = (
     # the grader's check that every job ran the same files (lrgym.leaderboard.job_agreement): the
     # hashes it names are of the submitter's own files, but the kind is all a private suite records
     (r"^" + re.escape(FILES_CHANGED), FILES_CHANGED),
-    (r"^the policy's process reported: (importing|constructing|loading|reading the policy's env|the policy \S+ has no )"
+    (r"^the policy's process reported: (importing|constructing|loading|reading the policy's env|the policy \S+ has no |the policy target )"
      r"|^policy (file|target) |^unknown policy kind ", "the policy could not be loaded"),
     (r"^the policy's process reported: MemoryError: out of memory \(the sandbox's memory limit"
      r"|^the policy's process reported: policy raised in (reset|act)\(\)[^\n]*: MemoryError: ",

@@ -363,6 +363,37 @@ def test_a_misspelt_class_is_named_with_the_classes_the_file_defines(refs, tmp_p
     assert none.entry.failure_reason.endswith("has no attribute 'P'; it defines no policy class, factory or instance")
 
 
+def test_a_target_that_gives_no_policy_is_named_with_what_it_is_and_what_it_should_be(refs, tmp_path):
+    """An audit (2026-12-07): a factory returning an int failed with "the policy int has no reset()
+    method (see ...)", naming neither the factory nor what a target must be. Each target that
+    gives no policy (a factory returning an int or None, a class whose instances lack a method, an
+    instance lacking one, a module-level int) now fails naming the target, what it is, every
+    method missing, and what it should be; a private suite records each as a load failure."""
+    from lrgym.leaderboard.private import PRIVATE_REASON_NOTE, private_reason
+
+    src = tmp_path / "targets.py"
+    src.write_text("def make():\n    return 3\n\ndef make_none(family):\n    return None\n\n"
+                   "class NoReset:\n    def act(self, obs, info): return 2\n\nclass Nothing:\n    pass\n\n"
+                   "shared = NoReset()\nCOUNT = 3\n")
+    expected = {
+        "make": "the policy int has no reset() and no act() method: targets.py:make is a factory, and it returned an int",
+        "make_none": ("the policy NoneType has no reset() and no act() method: targets.py:make_none is a factory, and "
+                      "it returned None"),
+        "NoReset": "the policy NoReset has no reset() method: targets.py:NoReset is a class, whose instances lack it",
+        "Nothing": ("the policy Nothing has no reset() and no act() method: targets.py:Nothing is a class, whose "
+                    "instances lack them"),
+        "shared": "the policy NoReset has no reset() method: targets.py:shared is a NoReset instance",
+        "COUNT": "the policy target targets.py:COUNT is an int: neither a policy class, a factory nor a policy instance",
+    }
+    outcomes = run_suite([submission_spec(f"{src}:{t}", name=t.lower()) for t in expected], SUITE, references=refs,
+                         n_workers=1, time_limit=60)
+    valid = "; valid: a class whose instances have reset(info) and act(obs, info), or a factory"
+    for outcome, (target, words) in zip(outcomes, expected.items(), strict=True):
+        reason = outcome.entry.failure_reason
+        assert not outcome.ok and f"reported: {words}{valid}" in reason, (target, reason)
+        assert private_reason(reason) == "the policy could not be loaded" + PRIVATE_REASON_NOTE, (target, reason)
+
+
 def test_a_failure_reason_names_the_policy_file_not_the_submitters_folders(refs, tmp_path):
     """The sandbox named a submission by the path the grader read it from ("importing
     /home/alice/secret-project/bad.py:P raised ..."), and its words are the failure reason the
