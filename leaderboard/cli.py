@@ -19,14 +19,17 @@ The commands live in modules of one concern each, imports pointing down: :mod:`~
 (run-baselines, controller-ablation, submit, import-kept, references), :mod:`~lrgym.leaderboard.cli_reading`
 (show, report, export, suites), :mod:`~lrgym.leaderboard.cli_files` (outputs and the store) and
 :mod:`~lrgym.leaderboard.cli_options` (the shared options, consoles and checks). This module holds the
-Typer app, ``--version`` and :func:`main`, and registers the commands in the order ``--help`` lists them.
+Typer app (:class:`CommandGroup`: an unknown command's error lists the valid ones), ``--version``
+and :func:`main`, and registers the commands in the order ``--help`` lists them.
 """
 
 from __future__ import annotations
 
+import difflib
 import sys
 
 import typer
+from typer.core import TyperGroup
 
 from lrgym.baselines.interrupts import run_command
 from lrgym.leaderboard.cli_files import SHIPPED_BOARD
@@ -35,13 +38,32 @@ from lrgym.leaderboard.cli_options import SuiteOpt, console, err
 from lrgym.leaderboard.cli_reading import export, report, show, suites
 
 #: what other modules and tests import from here (the commands are also reached through ``app``)
-__all__ = ["SHIPPED_BOARD", "SuiteOpt", "app", "console", "controller_ablation", "err", "export", "import_kept",
+__all__ = ["SHIPPED_BOARD", "CommandGroup", "SuiteOpt", "app", "console", "controller_ablation", "err", "export", "import_kept",
            "leaderboard_app", "main", "references", "report", "run_baselines", "show", "submit", "suites"]
 
+class CommandGroup(TyperGroup):
+    """The group of ``lrgym`` and of ``lrgym leaderboard``: an unknown command's error names it,
+    a close match ("Did you mean 'show'?", as Typer says) and every valid command, in ``--help``'s
+    order (``lrgym leaderboard remove`` said "No such command 'remove'." and no more; there is no
+    such command: the store is append-only). Checked before Typer resolves the name, so the
+    error is this group's whichever click Typer bundles."""
+
+    def resolve_command(self, ctx, args: list[str]):
+        name = args[0] if args else ""
+        if ctx.token_normalize_func is not None:
+            name = ctx.token_normalize_func(name)
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None and not ctx.resilient_parsing:
+            valid = [n for n in self.list_commands(ctx) if not getattr(self.get_command(ctx, n), "hidden", False)]
+            close = difflib.get_close_matches(name, valid)
+            ctx.fail(f"No such command {args[0]!r}." + (f" Did you mean {', '.join(map(repr, close))}?" if close else "")
+                     + f" Valid commands: {', '.join(valid)}.")
+        return super().resolve_command(ctx, args)
+
+
 app = typer.Typer(help="lrgym: learning-rate control environments and their leaderboard.",
-                  no_args_is_help=True, add_completion=False)
+                  no_args_is_help=True, add_completion=False, cls=CommandGroup)
 leaderboard_app = typer.Typer(help="Score policies on a benchmark suite, keep results, build reports.",
-                              no_args_is_help=True)
+                              no_args_is_help=True, cls=CommandGroup)
 app.add_typer(leaderboard_app, name="leaderboard")
 
 

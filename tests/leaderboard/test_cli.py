@@ -575,3 +575,23 @@ def test_an_empty_board_names_the_suites_its_store_holds_and_how_to_show_them(tm
     ResultStore(empty).close()
     code, out = _invoke("leaderboard", "show", "--db", str(empty))
     assert code == 0 and "No entries yet: run" in " ".join(out.split()) and "other suites" not in out
+
+
+@pytest.mark.parametrize("words, group", [(["leaderboard", "remove"], ["leaderboard"]),
+                                          (["leaderboard", "shwo", "--db", "x.sqlite"], ["leaderboard"]),
+                                          (["leaderbord"], [])])
+def test_an_unknown_command_lists_the_valid_ones(words, group):
+    """An audit (2026-12-07): ``lrgym leaderboard remove`` said "No such command 'remove'." and
+    no more. Each group of the ``lrgym`` command (one class, cli.CommandGroup) names the bad
+    command, a close match as before, and every valid command, read here from the group's
+    ``--help`` (the reference), in its order; exit status 2, nothing run."""
+    import re
+
+    code, out = _invoke(*group, "--help")
+    listed = re.findall(r"^│ (\S+) ", out.split("Commands")[1], re.M)
+    assert code == 0 and ("show" in listed and "submit" in listed if group else listed == ["leaderboard"]), out
+    code, out = _invoke(*words)
+    flat = " ".join(out.replace("│", " ").split())
+    assert code == 2 and f"No such command '{words[len(group)]}'." in flat, out
+    assert f"Valid commands: {', '.join(listed)}." in flat, flat
+    assert ("Did you mean" in flat) is (words[len(group)] != "remove")
