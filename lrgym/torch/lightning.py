@@ -30,6 +30,39 @@ after ``optimizer.step()`` and before the next ``zero_grad``, validation and che
 ``train_loss_fn``, ``lr_init``, ``family``, ...). The scheduler is :attr:`scheduler` once
 training has started.
 
+The scheduler is told once per optimizer update, after the batch whose ``optimizer.step()`` ran
+(``trainer.global_step``, Lightning's count of optimizer steps, moved), with the losses of every
+batch since the last update. With ``Trainer(accumulate_grad_batches=k)`` an update is k
+micro-batches (the epoch's last update fewer, when its batches do not divide by k: Lightning
+steps on the epoch's last batch), and the scheduler is told after the k-th, with their losses
+together, as the hand loop with accumulation tells it::
+
+    opt.zero_grad()
+    for x, y in micro_batches:                       # k of them
+        losses = F.cross_entropy(model(x), y, reduction="none")
+        (losses.mean() / k).backward()               # Lightning divides every loss by k
+        told.append(losses)
+    opt.step()
+    sched.step(told)                                 # the k micro-batches' losses, concatenated
+
+The ``"losses"`` returned are told as returned (concatenated); a ``"loss"`` only is told as
+``training_step`` returned it: Lightning hands ``on_train_batch_end`` the loss divided by k
+(the one it back-propagates), and the callback multiplies it back (in the loss's dtype: a
+float32 loss ``x`` can come back as ``x`` ± 1 ulp when k is not a power of 2, where
+``"losses"`` are exact), so the policy observes the losses' level, not a k-th of it.
+
+Manual optimization (``self.automatic_optimization = False``, ``opt.step()`` in
+``training_step``): the same rule. The callback tells what ``training_step`` returned since the
+last update (a loss tensor, or ``{"loss": ..., "losses": ...}``, undivided: Lightning divides
+nothing here) after the batch whose ``training_step`` called ``opt.step()``, so accumulating by
+hand (stepping every k-th batch) works as above. Call ``opt.zero_grad()`` before the backward, not
+right after ``opt.step()``: the scheduler reads the update's gradient at ``on_train_batch_end``.
+A batch that stepped the optimizer with no loss returned since the last update (``training_step``
+returned None) is a ``ValueError`` saying to return it: the scheduler must be told every update,
+and the callback has nothing to tell. (In automatic optimization a ``training_step`` returning
+None is Lightning's "skip this batch": an update none of whose batches returned a loss is not
+told.)
+
 Why a callback, not ``configure_optimizers``: ``PolicyScheduler`` is a
 ``torch.optim.lr_scheduler.LRScheduler``, and Lightning accepts it there, but its scheduler loop
 calls ``scheduler.step()`` without a loss (at the step or epoch interval), or, for a
@@ -43,9 +76,11 @@ state, which Lightning saves in its checkpoints; ``trainer.fit(model, ckpt_path=
 callback built as the saved one was (the same policy, ``horizon``, ... ) continues the saved run's
 LRs to the bit (the model's and optimizer's states are Lightning's as usual).
 
-One optimizer, one update per batch: ``accumulate_grad_batches`` > 1 (one loss told per update
-would be the last micro-batch's, divided by Lightning) and several optimizers are refused when
-training starts, naming the setting.
+One optimizer: several (``configure_optimizers`` returning a list) are refused when training
+starts, naming the setting. The losses of an update's earlier micro-batches, held between its
+batches, are not part of the callback's state: a checkpoint saved in the middle of an update
+(by hand, or after a validation run between its micro-batches) resumes without them, as Lightning
+resumes without their gradients.
 """
 
 from __future__ import annotations
@@ -81,14 +116,12 @@ class PolicySchedulerCallback(_pl.Callback):
         self.scheduler_kwargs = scheduler_kwargs
         self.scheduler: PolicyScheduler | None = None
         self._loaded: dict | None = None  # a checkpoint's state, loaded once the scheduler is built
+        self._told: list = []  # the losses of the batches since the last update, told at the next one
+        self._global_step = 0  # trainer.global_step when the scheduler was last told (or training started)
 
     def on_train_start(self, trainer, pl_module) -> None:
         """Build the scheduler on the Trainer's optimizer (restored from a checkpoint by now) and
         load the checkpoint's scheduler state, if any."""
-        if trainer.accumulate_grad_batches != 1:
-            raise ValueError(
-                f"PolicySchedulerCallback: Trainer(accumulate_grad_batches={trainer.accumulate_grad_batches}) is not "
-                "supported: the callback tells the scheduler one batch's loss per update; valid: 1")
         if len(trainer.optimizers) != 1:
             raise ValueError(f"PolicySchedulerCallback drives one optimizer, the Trainer has "
                              f"{len(trainer.optimizers)}; valid: configure_optimizers returning one optimizer")
@@ -103,13 +136,27 @@ class PolicySchedulerCallback(_pl.Callback):
         if self._loaded is not None:
             state, self._loaded = self._loaded, None
             self.scheduler.load_state_dict(state)
+        self._told, self._global_step = [], trainer.global_step
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        """Tell the scheduler the update's loss (``training_step`` returning None skipped the
-        update: nothing to tell)."""
-        if not outputs:
-            return
-        self.scheduler.step(outputs[LOSSES_KEY] if LOSSES_KEY in outputs else outputs["loss"])
+        """Keep the batch's losses; if the optimizer stepped in this batch (``trainer.global_step``
+        moved), tell the scheduler the losses of the update's batches (see the module docstring)."""
+        losses = _returned_losses(outputs, trainer.accumulate_grad_batches if pl_module.automatic_optimization else 1)
+        if losses is not None:
+            self._told.append(losses)
+        if trainer.global_step == self._global_step:
+            return  # accumulating: no optimizer step in this batch
+        self._global_step = trainer.global_step
+        told, self._told = self._told, []
+        if told:
+            self.scheduler.step(told[0] if len(told) == 1 else told)
+        elif not pl_module.automatic_optimization:
+            raise ValueError(
+                f"PolicySchedulerCallback: training_step stepped the optimizer in batch {batch_idx} (manual "
+                f"optimization) and no loss was returned since the last update (this batch's training_step returned "
+                f"{_short_type(outputs)}), "
+                "and the scheduler must be told every update's loss; valid: return the loss from training_step, "
+                f'a tensor or {{"loss": loss, "{LOSSES_KEY}": per-example losses}}')
 
     def state_dict(self) -> dict:
         """The scheduler's state (Lightning saves it in its checkpoints); a state loaded but not yet
@@ -122,3 +169,23 @@ class PolicySchedulerCallback(_pl.Callback):
         """Keep a checkpoint's state (Lightning restores callbacks before it builds the optimizer):
         it is loaded into the scheduler when training starts."""
         self._loaded = dict(state_dict) if state_dict else None
+
+
+def _returned_losses(outputs, divided_by: int):
+    """The losses a batch's ``training_step`` returned, as the scheduler is told them: its
+    ``"losses"`` as returned, else its ``"loss"`` times ``divided_by`` (Lightning's automatic
+    optimization hands callbacks the loss divided by ``accumulate_grad_batches``); None when it
+    returned neither (None: a skipped batch)."""
+    if not outputs:
+        return None
+    if LOSSES_KEY in outputs:
+        return outputs[LOSSES_KEY]
+    loss = outputs.get("loss")
+    if loss is None or divided_by == 1:
+        return loss
+    return loss * divided_by
+
+
+def _short_type(outputs) -> str:
+    """What ``training_step`` returned, as Lightning hands it on (a dict's keys, else None)."""
+    return f"a dict with keys {sorted(outputs)}" if outputs else "None"
