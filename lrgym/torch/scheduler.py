@@ -112,6 +112,25 @@ scale that held there is the one that fits, and the undone run continues as the 
 those updates would. If that scale overflows again, the scaler backs off and skips the update as
 usual, which the scheduler does not count (above).
 
+DistributedDataParallel: when ``torch.distributed`` is initialised (or given ``process_group=``),
+every rank's scheduler observes the global run, as one process training on the ranks' minibatches
+concatenated would: the per-example losses all-gathered (the global batch), ``train_loss_fn()`` and
+``val_fn()`` averaged over the ranks (equal weights: give each rank an equal share of their rows, or
+all of them), the gradient as DDP leaves it in ``p.grad`` (averaged over the ranks already). Every
+rank's policy thus decides alike; after each decision the ranks check that they agree (LR, undo)
+and set rank 0's LR, else every rank raises a ``RuntimeError`` naming their decisions (a policy
+drawing random numbers must be seeded alike on every rank). An undone step is undone on every
+rank; ``state_dict()`` is the same on every rank (save rank 0's). Build the scheduler on every
+rank, call ``step(loss)`` on every rank after every update (it is a collective, as DDP's backward
+is). Sharded gradients (FSDP, ZeRO) are not supported. Outside ``torch.distributed`` no collective
+runs. :mod:`lrgym.torch._distributed` has the details::
+
+    model = DDP(net)                                # after torch.distributed.init_process_group(...)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = PolicyScheduler(opt, make_baseline("bold_driver"), horizon=50, val_fn=val_loss_on_my_shard)
+    for x, y in loader:                             # a DistributedSampler: this rank's share of each batch
+        ...; opt.step(); sched.step(losses)         # per-example losses of this rank's share
+
 Conventions of ``torch.optim.lr_scheduler``: :meth:`get_last_lr` (Python floats, as in every
 ``param_groups[i]["lr"]`` it writes; a tensor LR is filled in place), :attr:`last_epoch`
 (updates taken and told: the ``step(loss)`` calls that followed at least one ``optimizer.step()``;
@@ -172,6 +191,7 @@ from lrgym.settings import (
 )
 from lrgym.tasks.base import S_TRAIN_LOSS
 from lrgym.torch._copies import NOT_YET, ORPHANED, BackwardWatch
+from lrgym.torch._distributed import agreed_decision, global_losses, global_measures, resolve_group
 from lrgym.torch._measure import MEASURES, measure
 from lrgym.torch._policy_checks import (  # noqa: F401 (other_optimizer: named in the docstring above)
     check_policy,
@@ -282,6 +302,10 @@ class PolicyScheduler(torch.optim.lr_scheduler.LRScheduler):
         scaler: your ``torch.amp.GradScaler``, for the same policies: an undo then restores its
             scale and growth tracker too (module docstring: why). Call ``sched.step(loss)`` after
             ``scaler.update()``, as for any scheduler, else the pending update moves the restored scale.
+        process_group: the ``torch.distributed`` ranks that share one schedule (None, the default:
+            every rank of the default group when ``torch.distributed`` is initialised, else none).
+            Build the scheduler alike on each of them: it observes the global run and every rank
+            sets the same LRs (module docstring, "DistributedDataParallel").
     """
 
     @checked_keywords
@@ -289,7 +313,7 @@ class PolicyScheduler(torch.optim.lr_scheduler.LRScheduler):
                  val_fn=None, train_loss_fn=None, lr_init: float | None = None, lr_min: float | None = None,
                  lr_max: float | None = None, cap_factor: float | None = None, reward: str | None = None,
                  task_name: str = "torch", loss_scale: float = math.nan, model: torch.nn.Module | None = None,
-                 scaler=None, family: str | None = None):
+                 scaler=None, family: str | None = None, process_group=None):
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
         if model is not None and not isinstance(model, torch.nn.Module):
@@ -302,6 +326,8 @@ class PolicyScheduler(torch.optim.lr_scheduler.LRScheduler):
             if fn is not None and not callable(fn):
                 raise TypeError(f"{name}={fn!r} is not callable; valid: None or {MEASURES[name]}")
         self.model, self.scaler = model, scaler
+        #: the ranks sharing this schedule (:mod:`lrgym.torch._distributed`); None: one process, no collectives
+        self._group = resolve_group(process_group)
         if family is not None:
             check_choice("family", family, FAMILY_NAMES)
         check_policy(policy)
@@ -368,7 +394,7 @@ class PolicyScheduler(torch.optim.lr_scheduler.LRScheduler):
         self._hooks = self._register_hooks()
         self._copy_watch = None  # a copy's (__setstate__): does backward() reach its optimizer's parameters?
 
-        train, val, metric = measure(train_loss_fn, val_fn, first=True)
+        train, val, metric = self._measure(first=True)
         self.last_obs = self.monitor.start(self.lr, train, val, metric)
         self.family = family
         self.monitor.describe(self.lr_min, self.lr_max, self.policy_optimizer, self.action_mode,
@@ -377,6 +403,7 @@ class PolicyScheduler(torch.optim.lr_scheduler.LRScheduler):
         self.policy.reset(dict(self.last_info))
         self._apply_lr()
         self._begin_step()
+        self._agree(rejected=False)
         self._take_ownership()
 
     # ---- the loop ------------------------------------------------------------------------------
@@ -426,16 +453,16 @@ class PolicyScheduler(torch.optim.lr_scheduler.LRScheduler):
         # checked before anything changes: a refused loss leaves the update to the corrected call
         # the update's mean loss, measured once (the kernels' moments): the monitor's check, the
         # step's completion, the record and the divergence of a skipped update all read this one mean
-        losses = None if self.monitor.done else update_loss(losses_array(loss))
+        stepped = self._opt_steps > 0 or self._hooks is None
+        losses = None if self.monitor.done else update_loss(self._update_losses(loss, stepped))
         if losses is not None:
             self.monitor.check_update_loss(losses, "step(loss): the update's mean loss")
-        stepped = self._opt_steps > 0 or self._hooks is None
         if not self.monitor.done and (stepped or self.monitor.diverges(losses)):
             params = self.params
             finite = params_finite(params)
             # the losses after a step are measured before its last update is recorded: a refused
             # train_loss_fn() / val_fn() leaves the scheduler as it was (the corrected call records it)
-            measured = measure(self.train_loss_fn, self.val_fn) if self.monitor.completes_step(losses, finite) else None
+            measured = self._measure() if self.monitor.completes_step(losses, finite) else None
         if stepped and self._copy_watch is not None:
             self._check_copy()
         if self._opt_steps > 1 and not self.monitor.done:
@@ -684,6 +711,30 @@ class PolicyScheduler(torch.optim.lr_scheduler.LRScheduler):
         if self.rejection_threshold is not None:
             self._snapshot = self._take_snapshot()
 
+    def _update_losses(self, loss, stepped: bool) -> np.ndarray:
+        """The update's losses as the policy observes them: this rank's (:func:`losses_array`), or
+        under ``torch.distributed`` every rank's, the global batch (:func:`global_losses`)."""
+        if self._group is None:
+            return losses_array(loss)
+        return global_losses(self._group, lambda: losses_array(loss), stepped)
+
+    def _measure(self, first: bool = False) -> tuple:
+        """``train_loss_fn()`` and ``val_fn()`` (:func:`measure`), under ``torch.distributed``
+        averaged over the ranks (:func:`global_measures`)."""
+        if self._group is None:
+            return measure(self.train_loss_fn, self.val_fn, first=first)
+        return global_measures(self._group, lambda: measure(self.train_loss_fn, self.val_fn, first=first))
+
+    def _agree(self, rejected: bool) -> None:
+        """Under ``torch.distributed``, after a decision: every rank took the same one, and sets
+        rank 0's LR (:func:`agreed_decision`; a ``RuntimeError`` on every rank if they differ)."""
+        if self._group is None:
+            return
+        lr = agreed_decision(self._group, self.lr, rejected, self.monitor.done)
+        if lr != self.lr:  # rounding apart (ranks on other CPUs): rank 0's, so the replicas stay the same
+            self.lr = lr
+            self._apply_lr()
+
     def _take_snapshot(self) -> tuple:
         """What an undo of the step beginning now puts back: (parameters, optimizer state, the
         monitor's previous gradient, the losses before the step, the model's buffers by name or None,
@@ -705,7 +756,7 @@ class PolicyScheduler(torch.optim.lr_scheduler.LRScheduler):
 
     def _end_step(self, measured: tuple | None = None) -> None:
         """Close the step with the losses ``measured`` after it (:func:`measure`; measured here if None)."""
-        train, val, metric = measure(self.train_loss_fn, self.val_fn) if measured is None else measured
+        train, val, metric = self._measure() if measured is None else measured
         self.monitor.close_step(train, val, metric)
         rejected = False
         if self._snapshot is not None and not self.monitor.diverged:
@@ -721,6 +772,7 @@ class PolicyScheduler(torch.optim.lr_scheduler.LRScheduler):
         self.last_info = self.monitor.info(self.lr, rejected=rejected)
         if not self.monitor.done:
             self._begin_step()
+        self._agree(rejected)
 
     def _restore(self, snapshot) -> None:
         """Undo the step: parameters, buffers and the scaler's state copied back in place, the
@@ -800,6 +852,7 @@ class PolicyScheduler(torch.optim.lr_scheduler.LRScheduler):
         watches whether ``backward()`` reaches them (:class:`~lrgym.torch._copies.BackwardWatch`),
         judged at its first updates (:meth:`_check_copy`), since at copy time that is not known."""
         self.__dict__.update(state)
+        self.__dict__.setdefault("_group", None)  # a scheduler pickled by an older lrgym: one process
         self._grad_buffer = None
         self._hooks = self._register_hooks()
         self._copy_watch = BackwardWatch(self.params)

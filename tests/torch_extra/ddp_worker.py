@@ -1,0 +1,155 @@
+"""One process of a small training run for test_scheduler_ddp.py, run as a script::
+
+    python ddp_worker.py RUN.json
+
+``RUN.json`` says what to run: ``{"policies": [[name, overrides], ...], "out": path,
+"mode": "ddp", "rank": r, "world": n, "init": "file:///..."}`` for one rank of a
+DistributedDataParallel run (gloo, on the loopback), or ``{"mode": "single", "world": n}`` for the
+one-process reference that trains on the n ranks' minibatches concatenated (the same global batch
+every update). The worker saves to ``out`` what the test compares: the LR of every update, the
+final parameters and the scheduler's ``state_dict()`` under each policy; the ranks also record
+the exchanges on inputs that differ by rank (:func:`probe`) and the error a policy seeded per
+rank raises (:class:`CoinPolicy`).
+
+The data is one fixed stream of global batches; rank r takes the r-th equal slice of each
+(a ``DistributedSampler``'s split), and its slices are noisier than rank 0's (r adds noise of
+scale r), so that the ranks' own minibatch losses differ, as two shards of real data do. The
+validation and the training-objective rows are split between the ranks the same way; each rank's
+``val_fn`` / ``train_loss_fn`` measures its own share (the scheduler averages them over the ranks).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HORIZON, INNER, PER_RANK = 10, 3, 8  # 30 updates of 8 examples a rank
+FEATURES = 4
+
+
+def _stream(world: int):
+    """(X, y) of every global batch in order, the validation rows and the training-objective rows,
+    each as ``world`` equal slices in rank order (float64: the reference's rounding stays far below
+    any decision's margin)."""
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(FEATURES, generator=g, dtype=torch.float64)
+
+    def rows(n_per_rank):
+        parts = []
+        for r in range(world):
+            X = torch.randn(n_per_rank, FEATURES, generator=g, dtype=torch.float64)
+            noise = torch.randn(n_per_rank, generator=g, dtype=torch.float64)
+            parts.append((X, torch.tanh(X @ w) + 0.1 * (1 + 3 * r) * noise))
+        return parts
+
+    batches = [rows(PER_RANK) for _ in range(HORIZON * INNER)]
+    return batches, rows(16), rows(16)
+
+
+def _model():
+    torch.manual_seed(1)
+    return torch.nn.Sequential(torch.nn.Linear(FEATURES, 6), torch.nn.Tanh(), torch.nn.Linear(6, 1)).double()
+
+
+def _cat(parts):
+    return torch.cat([X for X, _ in parts]), torch.cat([y for _, y in parts])
+
+
+class CoinPolicy:
+    """A policy drawing its factor at random from a generator seeded with ``seed``: seeded per rank,
+    the ranks' policies decide differently from the same observations."""
+
+    name = "coin"
+    action_mode = "discrete"
+
+    def __init__(self, seed: int):
+        self.seed = seed
+
+    def reset(self, info):
+        self.rng = np.random.default_rng(self.seed)
+
+    def act(self, obs, info):
+        return int(self.rng.integers(3))
+
+
+def train(policy, net, model, mine, world: int) -> dict:
+    """Train ``net`` for HORIZON × INNER updates under ``policy``: the LR of every update, the
+    final parameters, the scheduler's state."""
+    from lrgym.torch import PolicyScheduler
+
+    batches, val_rows, objective_rows = _stream(world)
+
+    def mean_loss(parts):
+        X, y = mine(parts)
+        return F.mse_loss(model(X).squeeze(-1), y).item()
+
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    sched = PolicyScheduler(opt, policy, horizon=HORIZON, updates_per_step=INNER, lr_init=0.3,
+                            val_fn=lambda: mean_loss(val_rows), train_loss_fn=lambda: mean_loss(objective_rows),
+                            model=model)
+    lrs = []
+    for parts in batches:
+        X, y = mine(parts)
+        opt.zero_grad()
+        losses = F.mse_loss(net(X).squeeze(-1), y, reduction="none")
+        losses.mean().backward()
+        opt.step()
+        sched.step(losses)
+        lrs.append(opt.param_groups[0]["lr"])
+    return {"lrs": lrs, "params": [p.detach().clone() for p in model.parameters()],
+            "state": sched.state_dict(), "done": sched.done}
+
+
+def probe(rank: int) -> dict:
+    """The exchanges themselves, with what a rank gives them differing by rank: per-example losses
+    of rank-dependent numbers (rank r gives r + 2 of them), a scalar loss on every rank, and the
+    measures (train loss, val loss, metric)."""
+    from lrgym.torch._distributed import global_losses, global_measures, resolve_group
+
+    group = resolve_group(None)
+    uneven = torch.arange(rank + 2, dtype=torch.float64).numpy() + 10.0 * rank
+    return {"uneven": global_losses(group, lambda: uneven, True),
+            "scalar": global_losses(group, lambda: np.array([1.0 + rank]), True),
+            "measures": global_measures(group, lambda: (0.5 + rank, 2.0 * (rank + 1), 0.25 * rank))}
+
+
+def main(run: dict) -> None:
+    from lrgym.baselines.registry import make_baseline
+
+    torch.set_num_threads(1)
+    world, mode = run["world"], run["mode"]
+    out = {}
+    if mode == "ddp":
+        import torch.distributed as dist
+
+        rank = run["rank"]
+        dist.init_process_group("gloo", init_method=run["init"], rank=rank, world_size=world,
+                                timeout=datetime.timedelta(seconds=60))
+        mine = lambda parts: parts[rank]  # noqa: E731 (this rank's slice)
+        wrap = torch.nn.parallel.DistributedDataParallel
+    else:
+        mine, wrap = _cat, (lambda model: model)  # the reference: every rank's slice, concatenated in rank order
+    for name, overrides in run["policies"]:
+        model = _model()
+        out[name] = train(make_baseline(name, **overrides), wrap(model), model, mine, world)
+    if mode == "ddp":
+        out["probe"] = probe(rank)
+        model = _model()
+        try:  # last: every rank raises at the same exchange, and the group is left
+            train(CoinPolicy(seed=rank), wrap(model), model, mine, world)
+        except RuntimeError as exc:
+            out["coin_error"] = str(exc)
+        dist.destroy_process_group()
+    torch.save(out, run["out"])
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")  # gloo's connections on the loopback
+    with open(sys.argv[1]) as f:
+        main(json.load(f))
