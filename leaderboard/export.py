@@ -109,8 +109,8 @@ def _current_summary(store: ResultStore, e: EntryRecord):
     suite = next((s for s in SUITES.values() if s.version == e.suite_version), None)
     if e.status != "ok" or suite is None:
         return e.summary
-    try:
-        return current_summary(e.summary, store.runs(e.id), suite)
+    try:  # (the scores alone: a run's curves are nearly all its bytes, and no summary reads them)
+        return current_summary(e.summary, store.runs(e.id, curves=False), suite)
     except KeyError:  # runs of another instance set than the suite's
         return e.summary
     except ValueError:  # a run's score is NaN or infinite: no aggregate is defined (the board lists it unranked)
@@ -168,14 +168,22 @@ def step_rows(store: ResultStore, entries: list[EntryRecord]) -> Iterator[dict]:
                        "step": t, **{k: (v[t] if t < len(v) else math.nan) for k, v in curves.items()}}
 
 
-def table_rows(store: ResultStore, suite_version: str | None, every_entry: bool = False) -> dict[str, Iterable[dict]]:
-    """The three tables (see the module docstring): ``entries`` as a list, ``runs`` and
-    ``trajectories`` as iterators that read the store as they are consumed (once each). One read of
-    the store's entries: the runs are those entries', which the store never changes (what is
-    written is what :func:`holds_private` says of it)."""
+def table_rows(store: ResultStore, suite_version: str | None, every_entry: bool = False,
+               only: Iterable[str] = TABLES) -> dict[str, Iterable[dict]]:
+    """The tables (see the module docstring; ``only``: those named, default all three):
+    ``entries`` as a list, ``runs`` and ``trajectories`` as iterators that read the store as they
+    are consumed (once each). One read of the store's entries: the runs are those entries', which
+    the store never changes (what is written is what :func:`holds_private` says of it). A table
+    not named is not made: ``load_results(table="runs")`` made all three, the entries' summaries
+    and every trajectory included, and kept one."""
+    only = tuple(only)
+    unknown = [t for t in only if t not in TABLES]
+    if unknown:
+        raise ValueError(f"unknown table {unknown[0]!r}; valid choices: {', '.join(TABLES)}")
     entries = select_entries(store, suite_version, every_entry)
-    return {"entries": entry_rows(entries, store), "runs": run_rows(store, entries),
-            "trajectories": step_rows(store, entries)}
+    made = {"entries": lambda: entry_rows(entries, store), "runs": lambda: run_rows(store, entries),
+            "trajectories": lambda: step_rows(store, entries)}
+    return {table: made[table]() for table in only}
 
 
 def tables(store: ResultStore, suite_version: str | None, every_entry: bool = False) -> dict[str, list[dict]]:
@@ -314,7 +322,7 @@ def load_results(db: str | Path | None = None, suite: str | None = DEFAULT_SUITE
         raise FileNotFoundError(f"no results store at {path}: run `lrgym leaderboard run-baselines` or pass db=")
     version = suite_version(suite)
     with ResultStore(path) as store:
-        rows = tables(store, version, every_entry)[table]
+        rows = list(table_rows(store, version, every_entry, only=(table,))[table])  # that table alone
         others = {v: n for v, n in store.suite_versions().items() if v != version} if not rows and not every_entry else {}
     if others:  # the results are there, of another suite: not lost
         import warnings

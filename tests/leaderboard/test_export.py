@@ -353,3 +353,48 @@ def test_load_results_of_a_suite_the_store_lacks_names_the_suites_it_holds(store
         warnings.simplefilter("error")
         assert load_results(empty).empty
         assert not load_results(store_path, suite="quick").empty
+
+
+def test_load_results_makes_the_table_asked_for_alone(tmp_path, monkeypatch):
+    """``load_results(table=...)`` made all three tables, every trajectory included, and kept one;
+    and the entries table read each entry's runs with their curves, to check its summary. Measured
+    independently of the code: the store's reads of runs are counted (and whether with curves),
+    and the peak memory (tracemalloc) of ``table="entries"`` / ``"runs"`` on a store of long
+    trajectories is compared with that of ``"trajectories"`` in the same run. Every frame is the one
+    the old code made (its rows: :func:`~lrgym.leaderboard.export.tables`, all three made)."""
+    import dataclasses
+    import tracemalloc
+
+    from lrgym.leaderboard.export import table_rows, tables
+
+    path = tmp_path / "long.sqlite"
+    # 1,000 steps a run: the curves are nearly all the store's bytes
+    long_runs = [dataclasses.replace(r, curves={k: [float(t) for t in range(1_000)] for k in r.curves})
+                 for r in runs_of(0.5)]
+    with ResultStore(path) as store:
+        store.add_entry(synthetic_entry(SUITE, "alpha", summary=summarize(long_runs, SUITE, reps=50)), long_runs)
+        store.add_entry(synthetic_entry(SUITE, "mine", summary={"iqm": [0.3, 0.2, 0.4]}), long_runs)  # recomputed
+        old = {table: pd.DataFrame(rows) for table, rows in tables(store, SUITE.version).items()}
+    reads = []
+    runs = ResultStore.runs
+
+    def counted(self, entry_id, *, curves=True):
+        reads.append(curves)
+        return runs(self, entry_id, curves=curves)
+
+    monkeypatch.setattr(ResultStore, "runs", counted)
+    peaks = {}
+    for table in ("entries", "runs", "trajectories"):
+        reads.clear()
+        tracemalloc.start()
+        try:
+            frame = load_results(path, suite="quick", table=table)
+            peaks[table] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        pd.testing.assert_frame_equal(frame, old[table])
+        assert sum(reads) == (2 if table == "trajectories" else 0), (table, reads)  # runs read with curves
+    assert len(old["trajectories"]) == 2 * len(long_runs) * 1_000
+    assert peaks["entries"] < peaks["trajectories"] / 4 and peaks["runs"] < peaks["trajectories"] / 4, peaks
+    with ResultStore(path) as store, pytest.raises(ValueError, match="unknown table 'steps'; valid choices: entries"):
+        table_rows(store, SUITE.version, only=("steps",))
