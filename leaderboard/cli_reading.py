@@ -101,6 +101,7 @@ def report(
     (runs/LEADERBOARD.md; the shipped LEADERBOARD.md with --ship). A private suite's files are
     written owner-only (mode 0600); its Markdown names no hidden instance or seed."""
     from lrgym.leaderboard.private import is_private
+    from lrgym.leaderboard.provenance import empty_board_note
     from lrgym.leaderboard.ranking import build_leaderboard
     from lrgym.leaderboard.references import find_cached
     from lrgym.leaderboard.report import html_page
@@ -126,6 +127,7 @@ def report(
     with open_existing_store(db, s) as store:
         # the curves of the rows a figure draws only: a hosted board's are gigabytes
         lb = build_leaderboard(store, s, references=found[0] if found else None, curves=False)
+        held = store.suite_versions() if not lb.rows else None  # an empty board names the suites the store has
         if not no_html:
             try:  # the names of --entry, checked before the page (whose other errors are no bad --entry)
                 drawn = drawn_rows(lb, top, tuple(entry or ()), submissions)
@@ -136,9 +138,12 @@ def report(
     mode = output_mode(is_private(s))
     if not no_html:
         refs = found[0] if found else None
-        page = html_page(lb, references=refs, top=top, entries=tuple(entry or ()), submissions=submissions)
+        page = html_page(lb, references=refs, top=top, entries=tuple(entry or ()), submissions=submissions, held=held)
         write_file(html, page, mode, "--html")
         say_wrote(html, f" ({len(lb.rows)} entries)", private=is_private(s))
+    empty = empty_board_note(lb, held, db)  # (the page's, with this store's --db)
+    if empty:
+        err.print(Text(empty))
     if board is not None:
         cmd = published_board_command("report", suite, private)
         write_file(board, to_markdown(lb, command=cmd), mode, "--markdown")
@@ -200,6 +205,7 @@ def export(
                                          f"{', '.join(SUITES)}, --private KEYFILE, or a stored version: "
                                          f"{', '.join(versions) or '(none stored)'}", param_hint="--suite")
         data = table_rows(store, version, every_entry)  # one read of the entries: what is written is what is said of it
+        held = store.suite_versions() if not data["entries"] and not every_entry else None
         private_rows = holds_private(data)
         if private_rows:
             refuse_shown_private(out, "--out", "a private suite's results")
@@ -210,6 +216,26 @@ def export(
                                      "folder you can write", param_hint="--out") from None
     for path in paths:
         say_wrote(path, private=private_rows)
+    if held is not None:  # files of headers alone: say why, and where the store's rows are
+        err.print(Text(empty_export_note(held, version, store.path, db)))
+
+
+def empty_export_note(held: dict[str, int], version: str, path, db=None) -> str:
+    """What ``export`` of the suite version ``version`` says when its files hold no row: the store
+    at ``path`` has no successful entry of it, its failed ones if any (``--all`` exports them), and
+    the other suites it ``held`` with the commands that export them
+    (:func:`~lrgym.leaderboard.provenance.other_suites_note`). Until 2026-12-07 it said "wrote"
+    of files of headers alone, and a store of ``quick`` results exported without ``--suite quick``
+    looked empty."""
+    from lrgym.baselines.shell_words import shell_option
+    from lrgym.leaderboard.provenance import other_suites_note
+
+    failed = held.get(version, 0)  # (an entry is ok or failed)
+    every = "lrgym leaderboard export --all" + (f" {shell_option('--db', str(db))}" if db is not None else "")
+    said = [f"The files hold no rows: {path} has no successful entry of suite {version}"
+            + (f" ({failed} failed: `{every}` exports them)." if failed else ".")]
+    elsewhere = other_suites_note(held, version, db, command="export")
+    return " ".join(said + ([elsewhere] if elsewhere else []))
 
 
 def suites(

@@ -19,7 +19,7 @@ import html
 from datetime import datetime, timezone
 
 from lrgym.leaderboard.private import is_private
-from lrgym.leaderboard.provenance import stale_note
+from lrgym.leaderboard.provenance import empty_board_note, stale_note
 from lrgym.leaderboard.public_source import public_source
 from lrgym.leaderboard.ranking import Leaderboard
 from lrgym.leaderboard.report_format import (KINDS_LEGEND, SCORE_DEFINITIONS, column_names, entry_kind, failure_text,
@@ -46,12 +46,17 @@ details{margin:.3em 0} code{font-size:12px}
 
 
 def html_page(lb: Leaderboard, references=None, top: int = 5, with_plots: bool = True, entries=(),
-              submissions: int = PLOTTED_SUBMISSIONS) -> str:
+              submissions: int = PLOTTED_SUBMISSIONS, held: dict[str, int] | None = None) -> str:
     """The self-contained HTML report (tables, plots as base64 PNG, definitions).
 
     The plots show the ``submissions`` best submissions, every entry named in ``entries`` and the
-    ``top`` best baselines (:func:`~lrgym.leaderboard.report_plots.plotted_rows`)."""
-    parts = [*_head(lb), *_ranking(lb)]
+    ``top`` best baselines (:func:`~lrgym.leaderboard.report_plots.plotted_rows`). ``held``: the
+    entries per suite version of the store it was read from
+    (:meth:`~lrgym.leaderboard.store.ResultStore.suite_versions`): a board with no ranked row
+    names the other suites it holds and the commands that show them, as the terminal does
+    (:func:`~lrgym.leaderboard.provenance.empty_board_note`; without the store's path: a page is
+    published)."""
+    parts = [*_head(lb), *_ranking(lb, held)]
     if with_plots and lb.rows:
         parts += _plots(lb, references, top, entries, submissions)
     parts += [*_failures(lb), *_entries(lb),
@@ -79,9 +84,15 @@ def _head(lb: Leaderboard) -> list[str]:
     ]
 
 
-def _ranking(lb: Leaderboard) -> list[str]:
+def _with_code(text: str) -> str:
+    """``text`` (:func:`_e`-d) with its spans between backticks (the commands lrgym's notes name) as
+    ``<code>``."""
+    return "".join(f"<code>{_e(part)}</code>" if i % 2 else _e(part) for i, part in enumerate(text.split("`")))
+
+
+def _ranking(lb: Leaderboard, held: dict[str, int] | None = None) -> list[str]:
     """The ranking table, the kinds legend, the stale-baselines note, the note of entries trained at
-    other settings, or that the board is empty."""
+    other settings, or why the board has no row (its store ``held`` other suites' entries)."""
     cols = column_names(lb)
     parts = ['<div class="wide"><table class="ranking"><thead><tr>' + "".join(
         f'<th class="{"name" if i in (1, 2) else ""}">{_e(c)}</th>' for i, c in enumerate(cols)) + "</tr></thead><tbody>"]
@@ -97,8 +108,9 @@ def _ranking(lb: Leaderboard) -> list[str]:
     apart = trained_apart_line(lb)
     if apart:
         parts.append(f'<p class="sub">{_e(apart)}</p>')
-    if not lb.rows:
-        parts.append("<p>No entries yet: run <code>lrgym leaderboard run-baselines</code>.</p>")
+    empty = empty_board_note(lb, held)
+    if empty:  # (until 2026-12-07: "No entries yet: run run-baselines" of any suite, of unranked entries too)
+        parts.append(f"<p>{_with_code(empty)}</p>")
     return parts
 
 

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterable
 
 from lrgym.leaderboard.consoles import make_console
-from lrgym.leaderboard.provenance import SUITE_FILE_PLACEHOLDER, other_suites_note, run_baselines_command, stale_note
+from lrgym.leaderboard.provenance import empty_board_note, stale_note
 from lrgym.leaderboard.ranking import Leaderboard, Row
 from lrgym.leaderboard.report_format import (FAMILY_CELL, INSTANCES_COLUMN, RANK_COLUMN, column_names, failure_text,
                                              reason_line, row_cells, skipped_line, trained_apart_line)
@@ -69,7 +69,7 @@ def print_table(lb: Leaderboard, console=None, show_failures: bool = True, rows:
     named in the commands it suggests, which otherwise grade into the default store. ``held``: the
     entries per suite version of that store (:meth:`~lrgym.leaderboard.store.ResultStore.suite_versions`):
     an empty board names the other suites it holds and how to show them
-    (:func:`~lrgym.leaderboard.provenance.other_suites_note`)."""
+    (:func:`~lrgym.leaderboard.provenance.empty_board_note`)."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -105,16 +105,9 @@ def print_table(lb: Leaderboard, console=None, show_failures: bool = True, rows:
     console.print(table)
     if compact and lb.rows:  # about the rendering, not the board: on stderr, so `show > board.txt` holds the board
         make_console(sys.stderr, stderr=True).print(Text(columns_note(console.is_terminal, console.width, whole)))
-    if not lb.rows:
-        command = run_baselines_command(suite, db)
-        whose = (f" ({SUITE_FILE_PLACEHOLDER}: the suite file of {suite.version})"
-                 if SUITE_FILE_PLACEHOLDER in run_baselines_command(suite) else "")
-        elsewhere = other_suites_note(held or {}, suite, db)
-        if elsewhere:  # the results are there, of another suite: say so before any "run" hint
-            console.print(Text(f"No entries of suite {suite.version} yet. {elsewhere} To grade this suite's "
-                               f"baselines: `{command}`{whose}."))
-        else:
-            console.print(Text(f"No entries yet: run `{command}`{whose}."))
+    empty = empty_board_note(lb, held, db)
+    if empty:
+        console.print(Text(empty))
     note = stale_note(lb, db)
     if note:
         console.print(Text(note, style="yellow"))

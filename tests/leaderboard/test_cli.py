@@ -534,14 +534,10 @@ def test_the_terminal_board_names_its_store_in_the_note_on_rows_of_other_files(t
         assert _db_of(_command_in(out.getvalue(), "lrgym leaderboard run-baselines")) == expected
 
 
-def test_an_empty_board_names_the_suites_its_store_holds_and_how_to_show_them(tmp_path):
-    """An audit (2026-12-07): ``show`` without ``--suite`` of a store holding ``quick`` results only
-    printed "No entries yet: run `lrgym leaderboard run-baselines`", and a researcher took their
-    results for lost. The empty board now names each suite version the store holds, its number of
-    entries (counted here from what was written) and the command that shows them: a shipped suite's
-    ``--suite NAME``, a private one's ``--private KEYFILE``, a suite file's ``--suite
-    SUITE_FILE.json``, an earlier revision's ``export --suite VERSION``; the shipped suite's command
-    shows its entries. A truly empty store still says only "No entries yet"."""
+def _store_of_four_kinds_of_version(tmp_path):
+    """A store of no v2 entry: quick's (2 ok, alpha and beta, of no run: not ranked; 1 failed),
+    an earlier revision's (v2/r1), a private suite's and a suite file's; its path, and how many
+    entries of each version it holds."""
     from lb_helpers import synthetic_entry
 
     from lrgym.leaderboard.store import EntryRecord, ResultStore
@@ -557,6 +553,22 @@ def test_an_empty_board_names_the_suites_its_store_holds_and_how_to_show_them(tm
         for version, n in written.items():
             for i in range(n if version != quick.version else 0):
                 store.add_entry(EntryRecord(name=f"e{i}", kind="baseline", suite_version=version, seeds=(0,)), [])
+    return db, written
+
+
+def test_an_empty_board_names_the_suites_its_store_holds_and_how_to_show_them(tmp_path):
+    """An audit (2026-12-07): ``show`` without ``--suite`` of a store holding ``quick`` results only
+    printed "No entries yet: run `lrgym leaderboard run-baselines`", and a researcher took their
+    results for lost. The empty board now names each suite version the store holds, its number of
+    entries (counted here from what was written) and the command that shows them: a shipped suite's
+    ``--suite NAME``, a private one's ``--private KEYFILE``, a suite file's ``--suite
+    SUITE_FILE.json``, an earlier revision's ``export --suite VERSION``; the shipped suite's command
+    shows its entries. A truly empty store still says only "No entries yet"."""
+    from lrgym.leaderboard.store import ResultStore
+    from lrgym.leaderboard.suite import get_suite
+
+    quick = get_suite("quick")
+    db, written = _store_of_four_kinds_of_version(tmp_path)
     code, out = _invoke("leaderboard", "show", "--db", str(db))
     flat = " ".join(out.split())
     assert code == 0 and "No entries yet" not in flat, out
@@ -595,3 +607,60 @@ def test_an_unknown_command_lists_the_valid_ones(words, group):
     assert code == 2 and f"No such command '{words[len(group)]}'." in flat, out
     assert f"Valid commands: {', '.join(listed)}." in flat, flat
     assert ("Did you mean" in flat) is (words[len(group)] != "remove")
+
+
+def test_the_html_report_and_export_of_a_suite_with_no_rows_name_the_suites_the_store_holds(tmp_path):
+    """``show`` of a board with no row named the other suites its store holds (2026-12-07), but
+    ``report`` wrote a page saying "No entries yet: run `lrgym leaderboard run-baselines`" (of any
+    suite), and ``export`` wrote files of headers alone and said nothing. The page now says what
+    the terminal board says (:func:`~lrgym.leaderboard.provenance.empty_board_note`: each version
+    held, its entries counted from what was written, and its command, as ``<code>``; no store path:
+    a page is published), ``report`` prints it with ``--db`` too, and ``export`` says its files
+    hold no rows and names each version held and the ``export`` command of it, which exports its
+    rows (run here)."""
+    import csv
+    import html
+    import json
+    import re
+
+    from lrgym.leaderboard.suite import get_suite
+
+    quick = get_suite("quick")
+    db, written = _store_of_four_kinds_of_version(tmp_path)
+    page_path = tmp_path / "board.html"
+    code, out = _invoke("leaderboard", "report", "--db", str(db), "--html", str(page_path), "--no-markdown")
+    assert code == 0, out
+    page = page_path.read_text()
+    said = html.unescape(re.sub(r"\s+", " ", page))
+    assert "No entries yet" not in said and "No entries of suite v2/r3 yet." in said
+    shown = {quick.version: "lrgym leaderboard show --suite quick", "v2/r1": "lrgym leaderboard export --suite v2/r1",
+             "private-0123abcd/r2": "lrgym leaderboard show --private KEYFILE",
+             "myfile/r4": "lrgym leaderboard show --suite SUITE_FILE.json"}
+    for version, n in written.items():
+        assert f"{version} ({n} {'entry' if n == 1 else 'entries'}" in said, (version, said)
+        assert f"<code>{html.escape(shown[version])}</code>" in page, version
+    assert "To grade this suite's baselines: <code>lrgym leaderboard run-baselines</code>" in said
+    assert str(db) not in page  # (the page names no path of the grader's)
+    flat = " ".join(out.split())
+    for version in written:
+        assert f"`{shown[version]} --db {db}`" in flat, (version, flat)
+
+    code, out = _invoke("leaderboard", "export", "--db", str(db), "--out", str(tmp_path / "v2"))
+    flat = " ".join(out.split())
+    assert code == 0 and f"The files hold no rows: {db} has no successful entry of suite v2/r3." in flat, out
+    exported = {version: f"lrgym leaderboard export --suite {'quick' if version == quick.version else version} "
+                         f"--db {db}" for version in written}
+    for version, n in written.items():
+        assert f"{version} ({n} {'entry' if n == 1 else 'entries'}" in flat, (version, flat)
+        assert f"`{exported[version]}`" in flat, (version, flat)
+    assert "SUITE_FILE.json" not in flat  # export takes a stored version without its file or key
+    for version in ("v2/r1", "private-0123abcd/r2", "myfile/r4"):  # each exports its rows
+        words = _command_in(out, exported[version])[1:]
+        code, done = _invoke(*words, "--format", "json", "--out", str(tmp_path / f"{version.replace('/', '-')}.json"))
+        assert code == 0 and "no rows" not in done, done
+        entries = json.loads((tmp_path / f"{version.replace('/', '-')}.json").read_text())["entries"]
+        assert len(entries) == written[version], (version, entries)
+    code, done = _invoke(*_command_in(out, exported[quick.version])[1:], "--out", str(tmp_path / "quick"))
+    assert code == 0 and "no rows" not in done
+    with open(tmp_path / "quick" / "entries.csv") as f:
+        assert [row["name"] for row in csv.DictReader(f)] == ["alpha", "beta"]

@@ -637,3 +637,46 @@ def test_the_plots_caption_counts_and_names_what_is_plotted_by_kind(tmp_path):
                                                "(b0, b1) (<code>--top N</code>) and the entry asked for (b5) "
                                                "(<code>--entry</code>)")
     assert caption(top=9, submissions=0) == "6 entries: the board's 6 baselines (b0, b1, b2, b3, b4, b5)"
+
+
+def test_a_board_of_entries_none_of_which_can_be_ranked_says_so(tmp_path):
+    """A board whose entries are all stored but cannot be ranked (here: runs of no task of the
+    suite; an older lrgym's, whose runs started from other losses, are the same case) opened with
+    "No entries yet: run ...", above the "Not ranked (stored for ...)" line naming them; and a
+    board of failed attempts alone said it too. The terminal and the HTML page now say that no
+    entry can be ranked and how many are listed under "Not ranked" (counted from what was
+    written), or that none has succeeded and how many failed; an empty board still says "No
+    entries yet"."""
+    import html
+    import re
+
+    from rich.console import Console
+
+    def said(lb):
+        buf = io.StringIO()
+        report.print_table(lb, Console(file=buf, width=400, color_system=None), show_failures=False)
+        page = html.unescape(re.sub(r"<[^>]+>|\s+", " ", report.html_page(lb, with_plots=False)))
+        return " ".join(buf.getvalue().split()), " ".join(page.split())
+
+    unranked = ("alpha", "beta", "gamma")
+    with ResultStore(tmp_path / "unranked.sqlite") as s:
+        for name in unranked:
+            s.add_entry(synthetic_entry(SUITE, name), [])  # no run of the suite's tasks
+        s.record_failure("broken", "submission", "boom", suite_version=SUITE.version)
+        lb = build_leaderboard(s, SUITE, reps=50)
+    assert not lb.rows and sorted(lb.skipped) == list(unranked)
+    for text in said(lb):
+        assert "No entries" not in text, text
+        assert (f'No entry of suite {SUITE.version} can be ranked: its 3 stored entries are listed below under '
+                f'"Not ranked", each with why.') in text, text
+        assert f"Not ranked (stored for {SUITE.version}): alpha (" in text
+    with ResultStore(tmp_path / "failed.sqlite") as s:
+        for name in ("broken", "worse"):
+            s.record_failure(name, "submission", "boom", suite_version=SUITE.version)
+        lb = build_leaderboard(s, SUITE, reps=50)
+    for text in said(lb):
+        assert "No entries" not in text and f"No entry of suite {SUITE.version} has succeeded yet (2 entries failed)." in text
+    with ResultStore(tmp_path / "empty.sqlite") as s:
+        lb = build_leaderboard(s, SUITE, reps=50)
+    for text in said(lb):
+        assert "No entries yet: run lrgym leaderboard run-baselines --suite SUITE_FILE.json" in text.replace("`", "")
