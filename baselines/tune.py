@@ -219,6 +219,7 @@ def check_arguments(families, instances, seeds, names) -> list[str]:
     ``instances`` (at most the train set's 10,000) and ``seeds`` are valid, each list non-empty and
     without repeats; ``ValueError`` naming the bad value and the valid ones, before any of
     the minutes of reference searches that precede the first use of a baseline's name."""
+    from lrgym.tasks import family_class
     from lrgym.tasks.base import instance_set
 
     valid_families = [*available_families(), MIXED]
@@ -228,6 +229,8 @@ def check_arguments(families, instances, seeds, names) -> list[str]:
     if bad:
         raise ValueError(f"families {bad!r} invalid; valid choices: {', '.join(valid_families)}")
     _distinct("families", families, f"distinct names from {', '.join(valid_families)}")
+    for family in families:  # importable here (lrgym.tasks.FamilyImportError, a ValueError), not in the pool's traceback
+        family_class(family)
     bad = [n for n in names or () if n not in tunable()]
     if bad:
         raise ValueError(f"baseline(s) {bad!r} not tuned here; valid choices: {', '.join(tunable())}")

@@ -179,7 +179,7 @@ def _check_env(suite: Suite, family: str, k: int) -> None:
 
 def _family_suite(k: int, item, instance_set: str) -> FamilySuite:
     from lrgym.keywords import UnknownKeywordError, check_keywords
-    from lrgym.tasks import FAMILIES, family_class
+    from lrgym.tasks import FAMILIES, FamilyImportError, family_class
 
     where = f"families[{k}]"
     if not isinstance(item, dict) or "family" not in item or "instances" not in item:
@@ -195,6 +195,8 @@ def _family_suite(k: int, item, instance_set: str) -> FamilySuite:
                              "register_family, named to lrgym's processes by $LRGYM_FAMILIES)")
     try:
         family_class(family)
+    except FamilyImportError as exc:  # registered, but its module is not importable here: the error says why
+        raise SuiteFileError(f"{where}.family: {exc}") from None
     except ValueError as exc:
         raise SuiteFileError(f"{where}.family: {exc} (one of your own: register_family in this process, or "
                              "$LRGYM_FAMILIES=name=module:Class)") from None

@@ -131,13 +131,41 @@ def family_class(name: str) -> type[TaskFamily]:
         raise ValueError(f"unknown family {brief(name)}; valid choices: {', '.join(FAMILIES)}")
     target = FAMILIES[name].target
     module, cls = target.split(":")
-    found = getattr(importlib.import_module(module), cls)
+    found = _import_target(name, target, module, cls)
     if getattr(found, "name", None) != name:
         # the class's name seeds its instances and is each spec's ``family``, which a mixture
         # looks its member up by: a registry key that differs worked alone and failed in a mixture
         raise ValueError(f"family {name!r} is registered as {target!r}, whose name is {getattr(found, 'name', None)!r}; "
                          f"valid: a TaskFamily whose name attribute is the registry key {name!r}")
     return found
+
+
+class FamilyImportError(ImportError, ValueError):
+    """A registered family whose ``"module:Class"`` cannot be imported in this process: an
+    ``ImportError`` (it is one) and a ``ValueError`` (a registration that names no importable
+    class is bad input, which every command reports by its message, as ``io.UnsupportedOperation``
+    is both an ``OSError`` and a ``ValueError``)."""
+
+
+def _import_target(name: str, target: str, module: str, cls: str):
+    """The class ``cls`` of ``module`` (family ``name``'s ``target``); a module that cannot be
+    imported, or one without that class, is a :class:`FamilyImportError` naming the family, the
+    target, what failed and where a module must be for lrgym's processes to import it. Until
+    2026-12-07 it was a bare ``ModuleNotFoundError`` / ``AttributeError`` traceback, in
+    ``lrgym leaderboard`` and the tuner too, e.g. for a module that lay in the working directory."""
+    where = ("valid: a module on sys.path other than the working directory (install it, or put its folder "
+             "on PYTHONPATH), and in $LRGYM_FAMILIES or register_family its 'package.module:ClassName'")
+    try:
+        found = importlib.import_module(module)
+    except ImportError as exc:
+        raise FamilyImportError(f"family {name!r} is registered as {target!r}, whose module cannot be imported "
+                                f"here ({type(exc).__name__}: {exc}); {where}") from exc
+    if not hasattr(found, cls):
+        families = sorted(key for key, value in vars(found).items()
+                          if isinstance(value, type) and issubclass(value, TaskFamily) and value is not TaskFamily)
+        raise FamilyImportError(f"family {name!r} is registered as {target!r}, but module {module!r} has no {cls!r} "
+                                f"(its TaskFamily classes: {', '.join(families) or 'none'}); {where}")
+    return getattr(found, cls)
 
 
 #: ``info["family"]`` of a family outside the info schema's table (:data:`MIXED_V1`) is this + the
@@ -183,7 +211,10 @@ def register_family(name: str, target: str, env_id: str | None = None) -> None:
         raise ValueError(f"target {target!r} invalid; valid: 'package.module:ClassName'")
     old = FAMILIES.get(name)
     if old is not None and old.target != target:
-        raise ValueError(f"family {name!r} is already registered as {old.target!r}")
+        # (naming both: a misspelt $LRGYM_FAMILIES target, registered first, met the module's own
+        # register_family, and the message named only the misspelt one, as if it were the module's)
+        raise ValueError(f"family {name!r} is already registered as {old.target!r}, not {target!r}; valid: one "
+                         f"target per name (the same in $LRGYM_FAMILIES and in register_family)")
     if old is None:
         index = own_family_index(name)
         clash = [other for other in FAMILIES if own_family_index(other) == index]
@@ -246,6 +277,6 @@ def make_family(name: str, **options) -> TaskFamily:
 
 register_from_env()
 
-__all__ = ["BUILT_IN", "FAMILIES", "FAMILIES_ENV", "ID_FAMILY_OPTIONS", "ID_FAMILY_TARGET", "INSTANCE_SETS", "MIXED_V1", "FamilyEntry", "env_ids", "Task", "TaskFamily",
+__all__ = ["BUILT_IN", "FAMILIES", "FAMILIES_ENV", "FamilyImportError", "ID_FAMILY_OPTIONS", "ID_FAMILY_TARGET", "INSTANCE_SETS", "MIXED_V1", "FamilyEntry", "env_ids", "Task", "TaskFamily",
            "OWN_FAMILY_BASE", "TaskSpec", "TrainState", "families_env", "family_class", "make_family", "own_family_index",
            "register_family", "register_from_env"]

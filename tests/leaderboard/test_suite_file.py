@@ -95,6 +95,26 @@ def test_a_file_that_is_no_suite_is_refused_naming_what_is_wrong(data, message, 
     assert str(err.value).startswith(f"--suite {path}") and message in str(err.value), str(err.value)
 
 
+def test_a_suite_file_of_a_family_whose_module_cannot_be_imported_is_refused_naming_why(tmp_path):
+    """A suite file naming a registered family whose module this process cannot import (one in the
+    working directory, which `lrgym leaderboard` does not import from) stopped every leaderboard
+    command with a ModuleNotFoundError traceback; it is the file's error, naming the family's
+    target, the import's error and the remedy."""
+    from lrgym.tasks import FAMILIES, register_family
+
+    saved = dict(FAMILIES)
+    try:
+        register_family("elsewhere", "lrgym_no_such_module_for_tests:ElsewhereFamily")
+        path = _write(tmp_path, _with(families=[{"family": "elsewhere", "instances": [10000]}]))
+        with pytest.raises(SuiteFileError, match=r"families\[0\].family: family 'elsewhere' is registered as "
+                                                 r"'lrgym_no_such_module_for_tests:ElsewhereFamily', whose module "
+                                                 r"cannot be imported here \(ModuleNotFoundError: .*PYTHONPATH"):
+            load_suite_file(path)
+    finally:
+        FAMILIES.clear()
+        FAMILIES.update(saved)
+
+
 def test_a_description_in_any_script_reaches_the_board_files(tmp_path):
     """Printable text of any script is a description (only what no file or line can hold is refused)."""
     from lrgym.leaderboard import report
