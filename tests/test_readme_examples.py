@@ -236,11 +236,103 @@ def test_the_frame_stack_example_gives_what_vecframestack_gives():
     venv.close()
 
 
+def test_the_own_family_example_is_a_family_lrgym_runs_and_references(tmp_path, monkeypatch):
+    """The README's worked example of a family of one's own ("Adding a task family"): its module,
+    written where it says (a folder on PYTHONPATH outside the working directory), and its use as
+    printed: the contract, gym.make, a baseline and the references, computed in lrgym's worker
+    pool (which imports the module through $LRGYM_FAMILIES). Against independent references: the
+    loss at w = 0 is log 2 and the task's gradient its loss's central finite difference; the
+    references are the best constant LR of a search run here in this process (the same code: to the
+    bit); the vector env, which steps a plain-Python task in a loop, gives the single envs'
+    observations; and gymnasium's check_env passes with NaN equal to NaN, as the text says."""
+    import math
+    import sys
+
+    import gymnasium as gym
+    import numpy as np
+
+    from lrgym.registry import ENV_IDS
+    from lrgym.tasks import FAMILIES
+
+    [module] = [b for b in python_blocks() if b.startswith("# my_pkg/logreg.py")]
+    [use] = [b for b in python_blocks() if "import my_pkg.logreg  # registers" in b]
+    package = tmp_path / "pkgs" / "my_pkg"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "logreg.py").write_text(module)
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "pkgs"))
+    monkeypatch.setenv("LRGYM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.syspath_prepend(str(tmp_path / "pkgs"))
+    families, ids = dict(FAMILIES), dict(ENV_IDS)
+    namespace: dict = {}
+    try:
+        exec(compile(use, "README own-family example", "exec"), namespace)
+        namespace["env"].close()
+        task = namespace["env"].unwrapped.task
+        w = np.random.default_rng(0).normal(size=task.n_params)
+        assert math.isclose(task.loss(np.zeros(task.n_params), *task.train), math.log(2.0), rel_tol=1e-14)
+        X, y = task.train  # the gradient run applies, on the whole training set, against the loss's
+        r = 1.0 / (1.0 + np.exp(-(X @ w[:-1] + w[-1]))) - y
+        grad = np.append(X.T @ r / len(y) + task.spec.l2 * w[:-1], r.mean())
+        for i in range(task.n_params):
+            e = np.zeros(task.n_params)
+            e[i] = 1e-6
+            numeric = (task.loss(w + e, X, y) - task.loss(w - e, X, y)) / 2e-6
+            assert abs(numeric - grad[i]) <= 1e-6 * max(1.0, abs(grad[i]))
+        from lrgym.baselines.reference import ConstantLRRuns, search_reference
+        from lrgym.leaderboard.references import reference_entry
+
+        suite, refs = namespace["suite"], namespace["refs"]
+        for t in suite.tasks():
+            runs = ConstantLRRuns(suite.env_kwargs(t.family), t.instance, list(suite.seeds))
+            here = reference_entry(search_reference(runs, runs.lr_min, runs.lr_max))
+            assert refs.lr(t) == here["lr"] and list(refs.final_loss(t, s) for s in suite.seeds) == here["final_loss"]
+        from lrgym.env import LRControlEnv
+        from lrgym.vector import LRControlVectorEnv
+
+        actions = np.random.default_rng(1).integers(0, 5, size=(4, 2))
+        venv = LRControlVectorEnv(2, family="logreg", horizon=4, inner_steps=3)
+        rows = [venv.reset(seed=5)[0]] + [venv.step(a)[0] for a in actions]
+        for i in range(2):
+            env = LRControlEnv(family="logreg", horizon=4, inner_steps=3)
+            single = [env.reset(seed=5 + i)[0]] + [env.step(int(a))[0] for a in actions[:, i]]
+            assert np.array_equal(np.array(single), np.array(rows)[:, i])
+        from gymnasium.utils import env_checker
+
+        monkeypatch.setattr(env_checker, "data_equivalence", _nan_is_nan(env_checker.data_equivalence))
+        env_checker.check_env(gym.make("LRControl-LogReg-v0", horizon=4, inner_steps=2).unwrapped)
+    finally:
+        FAMILIES.clear()
+        FAMILIES.update(families)
+        ENV_IDS.clear()
+        ENV_IDS.update(ids)
+        gym.registry.pop("LRControl-LogReg-v0", None)
+        for name in [m for m in sys.modules if m == "my_pkg" or m.startswith("my_pkg.")]:
+            sys.modules.pop(name)
+
+
+def _nan_is_nan(equivalence):
+    """gymnasium's data_equivalence, except that a NaN equals a NaN of its type (the README's)."""
+    import numpy as np
+
+    def equal(a, b, exact=False):
+        if isinstance(a, dict) and isinstance(b, dict):
+            return a.keys() == b.keys() and all(equal(a[k], b[k], exact) for k in a)
+        if isinstance(a, np.floating) and type(a) is type(b) and np.isnan(a) and np.isnan(b):
+            return True
+        return equivalence(a, b, exact)
+
+    return equal
+
+
 def test_the_readmes_count_of_the_blocks_run_here_is_right():
     """The README's Development section says how many of its Python blocks these tests run: the
-    blocks of EXAMPLES and the two submission examples checked on their own below. It said "eight
+    blocks of EXAMPLES, the two submission examples and the own-family example's two blocks checked on
+    their own below. It said "eight
     of the twelve" when 13 of 15 ran."""
-    tested = [*EXAMPLES, "class NormalizedPPO", "class FrameStack"]
+    tested = [*EXAMPLES, "class NormalizedPPO", "class FrameStack", "# my_pkg/logreg.py", "import my_pkg.logreg  # registers"]
     blocks = python_blocks()
     run = [b for b in blocks if any(marker in b for marker in tested)]
     said = re.search(r"need no store or long training \((\d+) of\s+the (\d+) blocks", README.read_text())

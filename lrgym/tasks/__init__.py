@@ -153,8 +153,9 @@ def _import_target(name: str, target: str, module: str, cls: str):
     target, what failed and where a module must be for lrgym's processes to import it. Until
     2026-12-07 it was a bare ``ModuleNotFoundError`` / ``AttributeError`` traceback, in
     ``lrgym leaderboard`` and the tuner too, e.g. for a module that lay in the working directory."""
-    where = ("valid: a module on sys.path other than the working directory (install it, or put its folder "
-             "on PYTHONPATH), and in $LRGYM_FAMILIES or register_family its 'package.module:ClassName'")
+    where = ("valid: a module in a folder on sys.path that neither is nor holds the working directory (install "
+             "it, or put its folder on PYTHONPATH; lrgym's workers leave such a folder out even when PYTHONPATH "
+             "names it), and in $LRGYM_FAMILIES or register_family its 'package.module:ClassName'")
     try:
         found = importlib.import_module(module)
     except ImportError as exc:
