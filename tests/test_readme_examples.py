@@ -152,10 +152,6 @@ def test_the_vecnormalize_submission_example_normalises_as_vecnormalize_and_is_g
     actions are the model's on VecNormalize's own normalize_obs (the reference), and the
     class is graded through the documented CLI on `quick` in the sandbox: an ok entry, 8 runs."""
     pytest.importorskip("stable_baselines3")
-    import json
-    import os
-    import sqlite3
-    import subprocess
     import sys
 
     import numpy as np
@@ -192,15 +188,26 @@ def test_the_vecnormalize_submission_example_normalises_as_vecnormalize_and_is_g
         sys.modules.pop("policy", None)
         sys.modules.pop("weights", None)
         venv.close()
+    assert_graded_on_quick(tmp_path, f"{folder / 'policy.py'}:NormalizedPPO", "my-ppo-vecnormalize")
+
+
+def assert_graded_on_quick(tmp_path, target: str, name: str) -> None:
+    """``lrgym leaderboard submit TARGET --name NAME --suite quick`` into a store in ``tmp_path``,
+    as a reader runs it: an ok entry of 8 runs, with its seeds."""
+    import json
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+
     db = tmp_path / "store.sqlite"
     env = {**os.environ, "LRGYM_RUNS": str(tmp_path / "runs"), "COLUMNS": "200"}
-    out = subprocess.run([sys.executable, "-m", "lrgym.leaderboard.cli", "leaderboard", "submit",
-                          f"{folder / 'policy.py'}:NormalizedPPO", "--name", "my-ppo-vecnormalize", "--suite", "quick",
-                          "--db", str(db), "-j", "1"], capture_output=True, text=True, timeout=600, env=env,
-                         cwd=tmp_path)
+    out = subprocess.run([sys.executable, "-m", "lrgym.leaderboard.cli", "leaderboard", "submit", target,
+                          "--name", name, "--suite", "quick", "--db", str(db), "-j", "1"],
+                         capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     [(status, reason, n_runs, seeds)] = sqlite3.connect(db).execute(
-        "select status, failure_reason, n_runs, seeds_json from entries where name = 'my-ppo-vecnormalize'").fetchall()
+        "select status, failure_reason, n_runs, seeds_json from entries where name = ?", (name,)).fetchall()
     assert (status, reason, n_runs) == ("ok", None, 8) and json.loads(seeds)
 
 
@@ -330,9 +337,11 @@ def _nan_is_nan(equivalence):
 def test_the_readmes_count_of_the_blocks_run_here_is_right():
     """The README's Development section says how many of its Python blocks these tests run: the
     blocks of EXAMPLES, the two submission examples and the own-family example's two blocks checked on
-    their own below. It said "eight
-    of the twelve" when 13 of 15 ran."""
-    tested = [*EXAMPLES, "class NormalizedPPO", "class FrameStack", "# my_pkg/logreg.py", "import my_pkg.logreg  # registers"]
+    their own below, and the two TorchRL blocks tests/test_torchrl.py checks. It said "eight of the
+    twelve" when 13 of 15 ran."""
+    tested = [*EXAMPLES, "class NormalizedPPO", "class FrameStack", "# my_pkg/logreg.py",
+              "import my_pkg.logreg  # registers", "GymWrapper(venv, categorical_action_encoding=True)",
+              'submission_source("TorchRLPolicy")']
     blocks = python_blocks()
     run = [b for b in blocks if any(marker in b for marker in tested)]
     said = re.search(r"need no store or long training \((\d+) of\s+the (\d+) blocks", README.read_text())
