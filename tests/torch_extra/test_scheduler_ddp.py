@@ -19,7 +19,6 @@ parted (test_ranks_share_one_schedule fails on the old code).
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import sys
@@ -32,6 +31,7 @@ torch = pytest.importorskip("torch")
 
 from lrgym.baselines.registry import make_baseline  # noqa: E402
 from lrgym.torch import PolicyScheduler  # noqa: E402
+from same_state import assert_same_state  # noqa: E402
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 WORLD = 2
@@ -65,25 +65,6 @@ def runs(tmp_path_factory):
     return {key: torch.load(folder / f"{key}.pt", weights_only=False) for key in configs}
 
 
-def _same(a, b, where="state") -> None:
-    """``a`` and ``b`` equal to the bit, tensors and NaNs included."""
-    if isinstance(a, torch.Tensor):
-        assert isinstance(b, torch.Tensor), where
-        torch.testing.assert_close(a, b, rtol=0, atol=0, equal_nan=True, msg=where)
-    elif isinstance(a, dict):
-        assert isinstance(b, dict) and a.keys() == b.keys(), where
-        for key in a:
-            _same(a[key], b[key], f"{where}[{key!r}]")
-    elif isinstance(a, (list, tuple)):
-        assert type(a) is type(b) and len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            _same(x, y, f"{where}[{i}]")
-    elif isinstance(a, float) and math.isnan(a):
-        assert isinstance(b, float) and math.isnan(b), where
-    else:
-        assert a == b, f"{where}: {a!r} != {b!r}"
-
-
 @pytest.mark.parametrize("name", [name for name, _ in POLICIES])
 def test_ranks_share_one_schedule(runs, name):
     """Every rank set the same LR at every update, undid the same steps, and ends with the same
@@ -91,8 +72,8 @@ def test_ranks_share_one_schedule(runs, name):
     zero, one = runs["0"][name], runs["1"][name]
     assert len(set(zero["lrs"])) >= 3  # the policy decided: the LR moved at least twice
     assert zero["lrs"] == one["lrs"]
-    _same(zero["params"], one["params"], "params")
-    _same(zero["state"], one["state"])
+    assert_same_state(zero["params"], one["params"], "params")
+    assert_same_state(zero["state"], one["state"])
 
 
 def test_the_bold_driver_undid_a_step(runs):
