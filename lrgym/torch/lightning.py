@@ -76,6 +76,14 @@ state, which Lightning saves in its checkpoints; ``trainer.fit(model, ckpt_path=
 callback built as the saved one was (the same policy, ``horizon``, ... ) continues the saved run's
 LRs to the bit (the model's and optimizer's states are Lightning's as usual).
 
+Lightning's DDP (``Trainer(strategy="ddp", devices=2)``): nothing more to do. The scheduler is
+built on every rank after Lightning initialised ``torch.distributed``, so it observes the global
+run (:mod:`lrgym.torch._distributed`: the ranks' losses gathered in rank order, ``val_fn()``
+averaged over the ranks) and every rank sets the same LRs, those of one process training on the
+ranks' ``DistributedSampler`` shares of each update concatenated; every rank loads rank 0's
+checkpoint, so a resumed run continues them. Under ``"ddp_spawn"`` the ranks train copies of the
+callback: the one you hold keeps ``scheduler`` None.
+
 One optimizer: several (``configure_optimizers`` returning a list) are refused when training
 starts, naming the setting. The losses of an update's earlier micro-batches, held between its
 batches, are not part of the callback's state: a checkpoint saved in the middle of an update

@@ -1,0 +1,147 @@
+"""A Lightning DDP run of PolicySchedulerCallback for test_lightning_ddp.py, run as a script::
+
+    python lightning_ddp_worker.py RUN.json
+
+The script is what a user runs: ``Trainer(strategy="ddp", devices=2, accelerator="cpu")`` (gloo,
+on 127.0.0.1), whose own launcher starts rank 1 by running this script again (Lightning's
+subprocess launcher); rank 0 waits for it before it exits. ``RUN.json`` holds ``{"folder": path}``,
+where each rank saves ``rank<r>.pt`` and the checkpoints go.
+
+Every rank runs, in order:
+
+* the plateau policy on the validation loss, ``val_fn`` measuring this rank's share of the
+  validation rows (the scheduler averages the shares over the ranks);
+* the bold driver (which undoes steps), with a ``ModelCheckpoint`` every epoch;
+* the bold driver again, a new Trainer, model and callback resumed from its checkpoint after
+  update :data:`RESUME_STEP` (saved by rank 0, read by both).
+
+For each: the LR of every update, the dataset rows the rank trained on at every update (the
+``DistributedSampler`` Lightning puts in), the final parameters and the scheduler's
+``state_dict()``. The data, model and policies are defined here and imported by the test, whose
+one-process reference trains on the global batches (every rank's rows of an update, in rank
+order) with the documented hand loop.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import torch
+
+WORLD = 2
+HORIZON, INNER = 6, 4  # 24 updates
+BATCH, BATCHES = 4, 4  # per rank: 4 rows a batch, 4 batches an epoch (the sampler's share of 32 rows)
+ROWS = WORLD * BATCH * BATCHES
+STEPS = HORIZON * INNER
+RESUME_STEP = 8  # the end of epoch 2: the checkpoint "epoch=1-step=8.ckpt"
+FEATURES = 5
+#: policy name -> (make_baseline overrides, lr_init, whether val_fn is given)
+POLICIES = {"plateau": ({"lr": 0.5, "patience": 0, "threshold": 0.05, "monitor": "val_loss"}, 0.5, True),
+            "bold_driver": ({}, 0.6, False)}
+
+
+def data():
+    """(X, y, index) of the training rows and (X, y) of the validation rows, float64; the noise of
+    odd rows (rank 1's under the sampler) is 4 times the even rows', so the ranks' losses differ."""
+    g = torch.Generator().manual_seed(7)
+    w = torch.randn(FEATURES, 1, generator=g, dtype=torch.float64)
+
+    def rows(n):
+        X = torch.randn(n, FEATURES, generator=g, dtype=torch.float64)
+        scale = 0.1 * (1 + 3 * (torch.arange(n) % 2)).to(torch.float64).unsqueeze(1)
+        return X, torch.tanh(X @ w) + scale * torch.randn(n, 1, generator=g, dtype=torch.float64)
+
+    X, y = rows(ROWS)
+    return (X, y, torch.arange(ROWS)), rows(16)
+
+
+def net():
+    torch.manual_seed(3)
+    return torch.nn.Sequential(torch.nn.Linear(FEATURES, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)).double()
+
+
+def losses_of(model, x, y):
+    return ((model(x) - y) ** 2).mean(dim=1)  # per-example squared error
+
+
+def val_loss(model, X, y) -> float:
+    return losses_of(model, X, y).mean().item()
+
+
+def main(run: dict) -> None:
+    import lightning.pytorch as L
+    import torch.distributed as dist
+    from lightning.pytorch.strategies import DDPStrategy
+
+    from lrgym.baselines.registry import make_baseline
+    from lrgym.torch.lightning import PolicySchedulerCallback
+
+    torch.set_num_threads(1)
+    folder = Path(run["folder"])
+    (X, y, index), (X_val, y_val) = data()
+
+    class Regression(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = net()
+            self.lrs, self.seen = [], []
+
+        def training_step(self, batch, batch_idx):
+            x, target, rows = batch
+            self.lrs.append(self.trainer.optimizers[0].param_groups[0]["lr"])
+            self.seen.append(rows.tolist())
+            losses = losses_of(self.net, x, target)
+            return {"loss": losses.mean(), "losses": losses}
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.05)
+
+    def fit(name, ckpt_dir=None, ckpt_path=None):
+        overrides, lr_init, with_val = POLICIES[name]
+        model = Regression()
+        rank_share = None
+
+        def my_val_share():  # this rank's share of the validation rows, as a DistributedSampler splits them
+            return val_loss(model.net, X_val[rank_share], y_val[rank_share])
+
+        callback = PolicySchedulerCallback(make_baseline(name, **overrides), horizon=HORIZON, updates_per_step=INNER,
+                                           lr_init=lr_init, **({"val_fn": my_val_share} if with_val else {}))
+        callbacks = [callback]
+        if ckpt_dir is not None:
+            callbacks.append(L.callbacks.ModelCheckpoint(dirpath=ckpt_dir, every_n_epochs=1, save_top_k=-1))
+        trainer = L.Trainer(
+            strategy=DDPStrategy(process_group_backend="gloo", timeout=datetime.timedelta(seconds=60)),
+            accelerator="cpu", devices=WORLD, max_steps=STEPS, logger=False, enable_progress_bar=False,
+            enable_model_summary=False, enable_checkpointing=ckpt_dir is not None, default_root_dir=folder,
+            callbacks=callbacks)
+        rank_share = slice(trainer.global_rank, None, WORLD)
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y, index), batch_size=BATCH)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*(num_workers|does not have many workers).*")
+            trainer.fit(model, loader, ckpt_path=ckpt_path)
+        return trainer, {"lrs": model.lrs, "seen": model.seen,
+                         "params": [p.detach().clone() for p in model.parameters()],
+                         "state": callback.scheduler.state_dict(), "last_epoch": callback.scheduler.last_epoch}
+
+    out = {}
+    first, out["plateau"] = fit("plateau")  # its launcher, on rank 0, started rank 1 (later Trainers reuse it)
+    _, out["bold_driver"] = fit("bold_driver", ckpt_dir=folder / "ckpt")
+    trainer, out["resumed"] = fit("bold_driver", ckpt_path=folder / "ckpt" / f"epoch=1-step={RESUME_STEP}.ckpt")
+    out["world"] = dist.get_world_size()
+    torch.save(out, folder / f"rank{trainer.global_rank}.pt")
+    trainer.strategy.barrier()
+    children = first.strategy.launcher.procs if trainer.global_rank == 0 else []
+    assert trainer.global_rank > 0 or len(children) == WORLD - 1, children
+    for child in children:  # rank 0 exits after rank 1: the test's run ends with every process it started
+        child.wait(timeout=60)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")  # gloo's connections on the loopback
+    with open(sys.argv[1]) as f:
+        main(json.load(f))

@@ -1,0 +1,183 @@
+"""PolicySchedulerCallback under Lightning's own DDP: ``Trainer(strategy="ddp", devices=2,
+accelerator="cpu")`` (gloo, 127.0.0.1), started as a user starts it, by running a script
+(lightning_ddp_worker.py) whose Trainer launches rank 1 itself.
+
+The references: the ranks against each other (bit-exact: they run the same code on the same
+global statistics), and the documented one-process hand loop (``opt.step(); sched.step(losses)``)
+training on the global batches, every rank's rows of an update concatenated in rank order. Which
+rows those are is Lightning's choice: it replaces a training loader's sampler with torch's
+``DistributedSampler(shuffle=True, seed=0)``, ``set_epoch(epoch)`` every epoch, and the test
+checks the rows each rank trained on against that sampler before the reference uses it. DDP's
+gradient, the mean of the ranks' mean gradients over equal shares, is the global batch's mean
+gradient up to rounding (float64 here), so the parameters agree within a tolerance and the LRs
+exactly: both policies' LRs are products of discrete decisions (the plateau policy's on the
+validation loss, which the ranks measure on their halves of the rows and the scheduler averages).
+
+A resumed run: a new Trainer, model and callback fitted with ``ckpt_path=`` a checkpoint rank 0
+saved after update 8. It continues the saved run's schedule: its LRs are the hand loop's that
+trained on the first 8 global batches and then on the rows the resumed run trained on. Those
+are not the uninterrupted run's rows: resumed from this end-of-epoch checkpoint, Lightning 2.6
+ran one batch of the next epoch (its first) and then went on to the epoch after, so the data,
+not the scheduler, differs from the uninterrupted run's after the first resumed update.
+
+The callback needed no change for this: the test is the evidence that the scheduler's
+torch.distributed support (lrgym.torch._distributed) holds inside Lightning's DDP.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("lightning.pytorch")
+
+import lightning_ddp_worker as run  # noqa: E402
+from same_state import assert_same_state  # noqa: E402
+
+from lrgym.baselines.registry import make_baseline  # noqa: E402
+from lrgym.torch import PolicyScheduler  # noqa: E402
+
+WORKER = Path(run.__file__)
+#: the uninterrupted runs, and the bold driver's run resumed from a checkpoint
+RUNS = [*run.POLICIES, "resumed"]
+
+
+@pytest.fixture(scope="module")
+def ranks(tmp_path_factory):
+    """[rank 0's results, rank 1's]. The script runs in a session of its own (with the rank its
+    Trainer launches), killed whole if it outlives the timeout or leaves a process behind."""
+    folder = tmp_path_factory.mktemp("lightning_ddp")
+    (folder / "run.json").write_text(json.dumps({"folder": str(folder)}))
+    env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, str(WORKER), str(folder / "run.json")], env=env, cwd=folder,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        log = proc.communicate(timeout=180)[0]
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # the session's processes: the script and the rank it launched
+        except ProcessLookupError:
+            pass  # none left (rank 0 waits for rank 1 before it exits)
+        proc.wait()
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{log[-4000:]}"
+    return [torch.load(folder / f"rank{rank}.pt", weights_only=False) for rank in range(run.WORLD)]
+
+
+def sampler_rows(epoch: int, rank: int) -> list[list[int]]:
+    """The rows of each of ``rank``'s batches in ``epoch``, as the ``DistributedSampler`` Lightning
+    puts in a training loader splits and shuffles them."""
+    sampler = torch.utils.data.DistributedSampler(range(run.ROWS), num_replicas=run.WORLD, rank=rank,
+                                                  shuffle=True, seed=0)
+    sampler.set_epoch(epoch)
+    rows = list(sampler)
+    return [rows[i:i + run.BATCH] for i in range(0, len(rows), run.BATCH)]
+
+
+def expected_rows() -> list[list[list[int]]]:
+    """Every update's rows on every rank (``[update][rank]``): epoch after epoch of the sampler's batches."""
+    return [[sampler_rows(k // run.BATCHES, rank)[k % run.BATCHES] for rank in range(run.WORLD)]
+            for k in range(run.STEPS)]
+
+
+def hand_loop(name: str, rows: list[list[list[int]]]):
+    """The LR of every update, the final parameters and the scheduler's state of the one-process
+    loop on the global batches
+    (``rows[update]``: every rank's rows, concatenated in rank order), ``val_fn`` on all the
+    validation rows (the ranks measure half each)."""
+    (X, y, _), (X_val, y_val) = run.data()
+    overrides, lr_init, with_val = run.POLICIES[name]
+    net = run.net()
+    opt = torch.optim.SGD(net.parameters(), lr=0.05)
+    val = {"val_fn": lambda: run.val_loss(net, X_val, y_val)} if with_val else {}
+    sched = PolicyScheduler(opt, make_baseline(name, **overrides), horizon=run.HORIZON, updates_per_step=run.INNER,
+                            lr_init=lr_init, model=net, **val)
+    lrs = []
+    for parts in rows:
+        batch = [row for part in parts for row in part]
+        opt.zero_grad()
+        losses = run.losses_of(net, X[batch], y[batch])
+        losses.mean().backward()
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step(losses)
+    return lrs, [p.detach().clone() for p in net.parameters()], sched.state_dict()
+
+
+def assert_same_observation(ddp: dict, single: dict) -> None:
+    """The policy's last observation and info (losses, their spread, validation, gradient features)
+    as the one process's, up to rounding: the ranks observed the global batch's per-example losses
+    and the mean of their validation halves, not their own."""
+    np.testing.assert_allclose(ddp["last_obs"], single["last_obs"], rtol=1e-5, atol=1e-6)
+    assert ddp["last_info"].keys() == single["last_info"].keys()
+    for key, value in single["last_info"].items():
+        if isinstance(value, float):
+            assert math.isclose(ddp["last_info"][key], value, rel_tol=1e-9, abs_tol=1e-12) or (
+                math.isnan(value) and math.isnan(ddp["last_info"][key])), key
+        else:
+            assert ddp["last_info"][key] == value, key
+
+
+def test_each_rank_trains_on_its_sampler_share(ranks):
+    """Lightning ran 2 ranks, and each trained at every update on its ``DistributedSampler`` share
+    of the rows (the reference's global batches are built from it)."""
+    expected = expected_rows()
+    for rank, out in enumerate(ranks):
+        assert out["world"] == run.WORLD
+        for name in run.POLICIES:
+            assert out[name]["seen"] == [parts[rank] for parts in expected], (rank, name)
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_ranks_share_one_schedule(ranks, name):
+    """Every rank set the same LR at every update and ends with the same parameters and the same
+    scheduler state, to the bit; the policy moved the LR (else the comparison says little)."""
+    zero, one = ranks[0][name], ranks[1][name]
+    assert len(set(zero["lrs"])) >= 3
+    assert zero["lrs"] == one["lrs"]
+    assert_same_state(zero["params"], one["params"], "params")
+    assert_same_state(zero["state"], one["state"])
+
+
+@pytest.mark.parametrize("name", list(run.POLICIES))
+def test_schedule_is_the_single_process_one(ranks, name):
+    """The ranks' schedule is the one the hand loop on the global batches gets: the same LRs, the
+    same parameters up to rounding, the same last observation; the bold driver undid steps (its LR times 0.7), which rank
+    alike and as in the loop."""
+    lrs, params, state = hand_loop(name, expected_rows())
+    ddp = ranks[0][name]
+    assert ddp["lrs"] == lrs
+    assert_same_observation(ddp["state"], state)
+    assert ddp["last_epoch"] == run.STEPS
+    for a, b in zip(ddp["params"], params):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+    if name == "bold_driver":
+        assert any(math.isclose(b, a * 0.7) for a, b in zip(lrs, lrs[1:]))
+
+
+def test_a_resumed_ddp_run_continues_the_lrs(ranks):
+    """Resumed from rank 0's checkpoint after update 8, a new Trainer, model and callback on every
+    rank continue the saved schedule: the LRs of the hand loop that trained on the first 8 global
+    batches, then on the rows the resumed run trained on (Lightning's choice after a restart,
+    see the module docstring), from the saved run's LR at update 8 on (not the policy's start)."""
+    resumed, whole = ranks[0]["resumed"], ranks[0]["bold_driver"]
+    seen = [list(parts) for parts in zip(*(out["resumed"]["seen"] for out in ranks))]
+    assert len(seen) == run.STEPS - run.RESUME_STEP
+    for parts in seen:  # each update a global batch: equal shares, no row on two ranks
+        assert [len(part) for part in parts] == [run.BATCH] * run.WORLD
+        assert len({row for part in parts for row in part}) == run.BATCH * run.WORLD
+    lrs, params, state = hand_loop("bold_driver", expected_rows()[:run.RESUME_STEP] + seen)
+    assert resumed["lrs"][0] == whole["lrs"][run.RESUME_STEP] != run.POLICIES["bold_driver"][1]
+    assert resumed["lrs"] == lrs[run.RESUME_STEP:]
+    assert resumed["last_epoch"] == run.STEPS
+    assert_same_observation(resumed["state"], state)
+    for a, b in zip(resumed["params"], params):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
