@@ -147,6 +147,19 @@ def is_learned(name: str) -> bool:
     return name in LEARNED
 
 
+def weights_families(name: str) -> tuple[str, ...] | None:
+    """The families baseline ``name``'s weights have terms for, if they are per family
+    (:data:`FAMILY_BOUND`: ``lrgym.info.FAMILY_NAMES``, the table its weights file records and
+    its ``reset`` refuses any other family's episode by; LRControl-v1's mixture of them too); None
+    for every other baseline, which runs on any family (the other learned ones read the
+    observation only)."""
+    if name not in FAMILY_BOUND:
+        return None
+    from lrgym.info import FAMILY_NAMES
+
+    return (*FAMILY_NAMES, MIXED)
+
+
 @lru_cache(maxsize=1)
 def load_tuned() -> dict:
     """The contents of ``tuned.json`` (empty if it does not exist yet)."""
@@ -333,4 +346,4 @@ def make_baseline(name: str, family: str | None = None, *, tuned: dict | None = 
 
 __all__ = ["BASELINES", "FAMILY_BOUND", "HAND_DESIGNED", "LEARNED", "TUNABLE", "UNTUNED", "baseline_packages", "is_learned",
            "load_tuned", "make_baseline",
-           "made_from_text", "read_tuned_file", "read_tuned_file_with_digest", "shipped_inputs", "trained_on", "tuned_key", "tuned_values"]
+           "made_from_text", "read_tuned_file", "read_tuned_file_with_digest", "shipped_inputs", "trained_on", "tuned_key", "tuned_values", "weights_families"]

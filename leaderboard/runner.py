@@ -41,15 +41,15 @@ from lrgym.leaderboard.references import References, load_references
 from lrgym.leaderboard.runner_entries import EntryContext, Outcome, cpu_description, finish_entry, package_versions
 from lrgym.leaderboard.runner_jobs import FAMILY_COST, JobUnit, entry_layouts, grading_jobs, job_layout
 from lrgym.leaderboard.runner_scores import BOOTSTRAP_REPS, score_matrix, score_runs, summarize
-from lrgym.leaderboard.runner_specs import (PolicySpec, baseline_specs, check_zip_flags, checked_submission,
-                                            submission_spec)
+from lrgym.leaderboard.runner_specs import (PolicySpec, baseline_specs, baselines_without_weights, check_zip_flags,
+                                            checked_submission, submission_spec)
 from lrgym.leaderboard.store import KeptResultError, NameTakenError, ResultStore, store_files
 from lrgym.leaderboard.suite import DEFAULT_SUITE, Suite, get_suite
 from lrgym.leaderboard.text import check_owner, clean, name_key
 
 #: what other modules and tests import from here (its own names and those of the modules it runs)
 __all__ = ["BOOTSTRAP_REPS", "DEFAULT_MEMORY_MB", "DEFAULT_TIME_LIMIT", "FAMILY_COST", "Outcome", "PolicySpec",
-           "baseline_specs", "check_places", "check_zip_flags", "checked_submission", "cpu_description", "job_layout",
+           "baseline_specs", "baselines_without_weights", "check_places", "check_zip_flags", "checked_submission", "cpu_description", "job_layout",
            "package_versions", "run_suite", "score_matrix", "score_runs", "submission_spec", "summarize"]
 
 DEFAULT_TIME_LIMIT = 1800.0  # s of wall clock per submission

@@ -18,7 +18,7 @@ from lrgym.leaderboard.submission_files import declared_name, missing_file_error
 from lrgym.leaderboard.suite import Suite
 from lrgym.leaderboard.text import check_entry_name, lookalike_note, name_key
 
-__all__ = ["PolicySpec", "baseline_specs", "check_zip_flags", "checked_submission", "submission_spec"]
+__all__ = ["PolicySpec", "baseline_specs", "baselines_without_weights", "check_zip_flags", "checked_submission", "submission_spec"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,26 @@ def baseline_specs(names: list[str] | None = None, include_learned: bool = False
         specs.append(PolicySpec(n, "baseline", spec, f"lrgym.baselines.registry:{n}",
                                 trained_on=registry.trained_on(n)))
     return specs
+
+
+def baselines_without_weights(specs: list[PolicySpec], suite: Suite) -> dict[str, str]:
+    """The baseline specs among ``specs`` that do not apply to ``suite``, each with why: a learned
+    baseline whose weights are per family (:func:`lrgym.baselines.registry.weights_families`: the
+    ``controller``) on a suite with a family it has no weights for (a family of one's own). Its
+    every episode there would be refused at reset, so ``run-baselines`` leaves it out (not run,
+    nothing stored, one line saying so) instead of recording a failed entry each time; an entry
+    that ran and failed on a family it has weights for stays a failure."""
+    from lrgym.baselines import registry
+
+    out = {}
+    for spec in specs:
+        covered = registry.weights_families(spec.name) if spec.kind == "baseline" else None
+        missing = [f for f in suite.family_names if covered is not None and f not in covered]
+        if missing:
+            named = ", ".join(f for f in covered if f != "mixed") + (" (and their mixture)" if "mixed" in covered else "")
+            out[spec.name] = (f"its weights are per family, for {named} only; suite {suite.version}'s "
+                              f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} none of them")
+    return out
 
 
 def _has_weights(registry, name: str) -> bool:

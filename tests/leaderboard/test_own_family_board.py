@@ -1,0 +1,92 @@
+"""The board of a family of one's own (README "Adding a task family"): what the grading commands
+say of it, checked on the toy family of ``tests/tasks/toy_family.py`` registered in this process
+(its workers import it from ``sys.path``, named to them by ``$LRGYM_FAMILIES``)."""
+
+import json
+import math
+import os
+import sys
+
+import gymnasium as gym
+import pytest
+from typer import testing as typer_testing
+
+from lrgym.leaderboard.cli import app
+from lrgym.leaderboard.store import ResultStore
+from lrgym.leaderboard.suite_file import load_suite_file
+from lrgym.registry import ENV_IDS
+from lrgym.tasks import FAMILIES, register_family
+
+TASKS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tasks")
+
+
+@pytest.fixture
+def toy(monkeypatch):
+    """The toy family registered (its module's folder on ``sys.path``), then removed again."""
+    monkeypatch.syspath_prepend(TASKS_DIR)
+    families, ids = dict(FAMILIES), dict(ENV_IDS)
+    register_family("toy", "toy_family:ToyFamily")
+    yield "toy"
+    FAMILIES.clear()
+    FAMILIES.update(families)
+    ENV_IDS.clear()
+    ENV_IDS.update(ids)
+
+
+def _suite_file(folder, name, families, seeds=(0, 1)):
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps({"name": name, "revision": 1, "instance_set": "val", "seeds": list(seeds),
+                                "families": families}))
+    return path
+
+
+def _invoke(*args):
+    result = typer_testing.CliRunner().invoke(app, ["leaderboard", *args], env={"COLUMNS": "200"})
+    return result.exit_code, result.output
+
+
+def test_the_controller_is_skipped_not_failed_on_a_family_it_has_no_weights_for(toy, tmp_path, monkeypatch):
+    """``run-baselines`` on a suite of a family of one's own: the learned controller, whose weights
+    are per family (linreg, quadratic, mlp, recsys), is not run and nothing is stored for it, one
+    line saying why (it was a failed entry on every run, and the command's exit status 1); asked
+    for by ``--only`` it is a bad value. The other baselines are graded as before."""
+    from lrgym.leaderboard import runner
+
+    suite_path = _suite_file(tmp_path, "toyboard", [{"family": "toy", "instances": [10000]}])
+    db = tmp_path / "board.sqlite"
+    real = runner.baseline_specs
+    # the default set (every baseline with weights) less the slow ones: fixed and the controller
+    monkeypatch.setattr(runner, "baseline_specs", lambda names=None, include_learned=False, tuned=None:
+                        real(["fixed", "controller"] if names is None else names, tuned=tuned))
+    code, out = _invoke("run-baselines", "--suite", str(suite_path), "--db", str(db), "--no-markdown",
+                        "--workers", "1")
+    assert code == 0, out
+    assert ("skipped controller: its weights are per family, for linreg, quadratic, mlp, recsys (and their mixture) "
+            "only; suite toyboard/r1's toy is none of them (not run, nothing stored)") in " ".join(out.split())
+    assert "Failed" not in out
+    suite = load_suite_file(suite_path)
+    with ResultStore(db) as store:
+        entries = store.entries(suite.version)
+    assert sorted((e.name, e.status) for e in entries) == [("fixed", "ok")]
+
+    code, out = _invoke("run-baselines", "--suite", str(suite_path), "--db", str(db), "--no-markdown",
+                        "--only", "fixed", "--only", "controller")
+    assert code == 2
+    assert "Invalid value for --only: controller: its weights are per family" in " ".join(out.replace("│", " ").split())
+
+
+def test_the_controller_applies_to_the_families_it_has_weights_for(toy, tmp_path):
+    """The shipped suites keep the controller (their families are those of its weights), and so
+    does a suite file of them; only a family outside them leaves it out, also beside built-in ones."""
+    from lrgym.leaderboard.runner import baseline_specs, baselines_without_weights
+    from lrgym.leaderboard.suite import SUITES, get_suite
+
+    specs = baseline_specs(["fixed", "controller", "dqn", "qlearning"])
+    for name in SUITES:
+        assert baselines_without_weights(specs, get_suite(name)) == {}, name
+    builtin = load_suite_file(_suite_file(tmp_path, "builtins", [{"family": "mlp", "instances": [10000]},
+                                                                 {"family": "recsys", "instances": [10000]}]))
+    assert baselines_without_weights(specs, builtin) == {}
+    both = load_suite_file(_suite_file(tmp_path, "both", [{"family": "quadratic", "instances": [10000]},
+                                                          {"family": "toy", "instances": [10000]}]))
+    assert list(baselines_without_weights(specs, both)) == ["controller"]
