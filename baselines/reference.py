@@ -53,8 +53,8 @@ import numpy as np
 from lrgym.baselines.score import MIN_PROGRESS, floored, score
 
 __all__ = [
-    "COARSE_STEP", "REFINEMENTS", "RULE", "ConstantLRRuns", "Reference", "Row", "best_row", "coarse_grid",
-    "objective", "search_reference",
+    "COARSE_STEP", "REFINEMENTS", "RULE", "ConstantLRRuns", "Reference", "Row", "TaskRunError", "best_row",
+    "coarse_grid", "objective", "search_reference",
 ]
 
 #: grid step of stage 1, in decades
@@ -200,6 +200,12 @@ def search_reference(run: Callable[[float], Row], lr_min: float, lr_max: float) 
     return Reference(best(), ordered, float(lr_min), float(lr_max))
 
 
+class TaskRunError(RuntimeError):
+    """A family's task raised during a run of :class:`ConstantLRRuns`: the message names the family,
+    its registered target, the instance, the seed and the LR; the family's own exception is its
+    ``__cause__`` (a task reports divergence and never raises, so this is a bug of the family)."""
+
+
 class ConstantLRRuns:
     """``run(lr)`` for :func:`search_reference`: constant-LR SGD on one instance, every seed.
 
@@ -228,14 +234,28 @@ class ConstantLRRuns:
         env = self.env(lr)
         initial, final = [], []
         for seed in self.seeds:
-            _, info = env.reset(seed=seed, options={"instance": self.instance})
-            initial.append(float(info["train_loss"]))
-            done = False
-            while not done:
-                _, _, terminated, truncated, info = env.step(0)
-                done = terminated or truncated
+            try:
+                _, info = env.reset(seed=seed, options={"instance": self.instance})
+                initial.append(float(info["train_loss"]))
+                done = False
+                while not done:
+                    _, _, terminated, truncated, info = env.step(0)
+                    done = terminated or truncated
+            except Exception as exc:  # a family's bug: said with where it happened (its traceback chained)
+                raise TaskRunError(f"{self.where(seed, lr)}: {type(exc).__name__}: {exc}") from exc
             final.append(math.inf if info["diverged"] else float(info["train_loss"]))
         return Row(float(env.lr_init), tuple(initial), tuple(final))
+
+    def where(self, seed: int, lr: float) -> str:
+        """The run of ``seed`` at ``lr`` in words: its family and the family's registered target,
+        instance and seed (what :class:`TaskRunError` says)."""
+        from lrgym.tasks import FAMILIES
+
+        family = self.env_kwargs.get("family")
+        entry = FAMILIES.get(family) if isinstance(family, str) else None
+        target = entry.target if entry is not None else "not registered"
+        return (f"family {family!r} ({target}) raised on instance {self.instance}, seed {seed}, at the constant "
+                f"LR {lr:.6g} of the reference search")
 
     def search(self) -> Reference:
         """:func:`search_reference` on this instance over the env's LR range."""

@@ -184,8 +184,8 @@ def compute_references(
             progress(done[0], len(jobs))
 
     result = grader_pool(backend, n_workers, quiet=False).run(jobs, on_reply=on_reply)["references"]
-    if result.failed:
-        raise RuntimeError(f"computing the references failed: {result.reason}")
+    if result.failed:  # a family's bug: the worker's reason names its family, target, instance and seed
+        raise RuntimeError(f"computing the references of suite {suite.version} failed: {result.reason}")
     tasks = {}
     for t, reply in zip(suite.tasks(), result.replies):
         tasks[t.label] = reply["reference"]

@@ -90,3 +90,24 @@ def test_the_controller_applies_to_the_families_it_has_weights_for(toy, tmp_path
     both = load_suite_file(_suite_file(tmp_path, "both", [{"family": "quadratic", "instances": [10000]},
                                                           {"family": "toy", "instances": [10000]}]))
     assert list(baselines_without_weights(specs, both)) == ["controller"]
+
+
+def test_a_family_that_raises_in_the_reference_search_is_named_with_its_instance_and_seed(toy, monkeypatch):
+    """A family whose task raises on one instance: computing the references fails with a message
+    naming the family, its target, the instance and the seed, and the family's own exception with
+    the line of its code that raised (it was "computing the references failed: grader error:
+    ZeroDivisionError: ..." with nothing of which family, instance or seed)."""
+    from lrgym.leaderboard.references import compute_references
+    from lrgym.leaderboard.suite import FamilySuite, Suite
+
+    register_family("toy_broken", "toy_family:BrokenToyFamily")
+    suite = Suite("broken", 1, "a family with a bug", "val", (FamilySuite("toy_broken", (10_000, 10_001)),), (3, 5))
+    with pytest.raises(RuntimeError) as caught:
+        compute_references(suite, n_workers=1)
+    message = str(caught.value)
+    first = message.split("\n", 1)[0]
+    assert first.startswith("computing the references of suite broken/r1 failed: ")
+    # the first seed of the suite is the first run of the instance: seed 3
+    assert ("family 'toy_broken' (toy_family:BrokenToyFamily) raised on instance 10001, seed 3, at the constant "
+            "LR 1e-06 of the reference search: ZeroDivisionError: toy_broken's bug on instance 10001") in first
+    assert 'toy_family.py", line' in message and "in run" in message  # the family's frame, in the traceback

@@ -120,3 +120,23 @@ class ToyTwinFamily(ToyFamily):
     """The toy under another name: a second family of one's own (two in one mixture)."""
 
     name = "toy_twin"
+
+
+class BrokenToyTask(ToyTask):
+    """The toy's task, with a bug on one instance: its run raises (a task must never raise)."""
+
+    BROKEN_INSTANCE = 10_001
+
+    def run(self, state, lr, n_updates, opt, hyper, loss_cap, stats) -> None:
+        if self.spec.instance == self.BROKEN_INSTANCE:
+            raise ZeroDivisionError(f"toy_broken's bug on instance {self.spec.instance}")
+        super().run(state, lr, n_updates, opt, hyper, loss_cap, stats)
+
+
+class BrokenToyFamily(ToyFamily):
+    """The toy under the name ``toy_broken``, whose task raises on instance 10001 (a family bug)."""
+
+    name = "toy_broken"
+
+    def build(self, spec):
+        return BrokenToyTask(spec)
