@@ -351,7 +351,7 @@ def references(
     import numpy as np
     from rich.table import Table
 
-    from lrgym.leaderboard.references import SHIPPED_DIR, load_references, save_references
+    from lrgym.leaderboard.references import NEAR_EDGE_DECADES, SHIPPED_DIR, edge_note, load_references, save_references
     from lrgym.leaderboard.suite import SUITES
     from lrgym.leaderboard.suite_file import is_suite_file
 
@@ -376,13 +376,21 @@ def references(
         except (NodeMismatch, RayCannotRun) as exc:
             stop_on_node_mismatch(exc)
         table = Table(title=Text(f"references of {s.version} ({time.perf_counter() - t0:.1f} s)"))
-        for col in ("instance", "best fixed LR", "median L0", "median L_ref"):
+        for col in ("instance", "best fixed LR", "median L0", "median L_ref", "LR range edge"):
             table.add_column(col, justify="right")
-        for t in ([] if private is not None else s.tasks()):  # a private suite's answers stay private
+        shown = [] if private is not None else s.tasks()  # a private suite's answers stay private
+        notes = {t.label: edge_note(refs.tasks[t.label]) for t in shown}
+        for t in shown:
             d = refs.tasks[t.label]
             table.add_row(t.label, f"{d['lr']:.3g}", f"{np.median(d['initial_loss']):.4g}",
-                          f"{np.median(d['final_loss']):.4g}")
+                          f"{np.median(d['final_loss']):.4g}", notes[t.label] or "–")
         console.print(table)
+        near = [label for label, note in notes.items() if note]
+        if near:  # a family designer's cue (the README's own-family example had its LRs near lr_max)
+            console.print(Text(f"{len(near)} of {len(shown)} best fixed LRs lie less than {NEAR_EDGE_DECADES:g} decade "
+                               "inside the LR range or at its end (the range, not the task, may bound them): "
+                               f"{', '.join(near)}; scale the family's loss, or set the suite's lr_min / lr_max, so "
+                               "that they lie well inside", style="yellow"), soft_wrap=True)
         if private is not None:  # the empty table alone said nothing of why
             console.print(Text(f"{len(refs.tasks)} references, not shown (a private suite's answers); "
                                f"kept in {suite_refs_dir(private)}"), soft_wrap=True)

@@ -43,8 +43,8 @@ from lrgym.baselines.outputs import json_copy
 from lrgym.baselines.reference import RULE
 from lrgym.baselines.score import PRECISION_FLOOR, floored
 
-__all__ = ["PRECISION_FLOOR", "References", "cache_dir", "compute_references", "floored", "load_references",
-           "reference_entry"]
+__all__ = ["NEAR_EDGE_DECADES", "PRECISION_FLOOR", "References", "cache_dir", "compute_references", "edge_note",
+           "floored", "load_references", "reference_entry"]
 
 SHIPPED_DIR = Path(__file__).parent / "references"
 FORMAT = 3  # bump when the file layout changes (the search rule is checked by its name, RULE)
@@ -153,6 +153,30 @@ def reference_entry(ref) -> dict:
         "bracketed": ref.bracketed,
         "evaluated": [{"lr": r.lr, "final_loss": list(r.final_loss)} for r in ref.evaluated],
     }
+
+
+#: a reference LR less than this many decades inside the LR range is flagged by ``lrgym leaderboard
+#: references`` (:func:`edge_note`): the LR range, not the task, may be what bounds it
+NEAR_EDGE_DECADES = 1.0
+
+
+def edge_note(entry: dict) -> str:
+    """What ``lrgym leaderboard references`` notes of a stored reference (:func:`reference_entry`):
+    "" if its LR lies at least :data:`NEAR_EDGE_DECADES` inside the LR range with a worse LR run on
+    each side, else which end it is near and how far ("at lr_max = 10, not bracketed", "0.62
+    decades below lr_max = 10"). A family designer's cue to scale the family's loss (or a suite's
+    ``lr_min`` / ``lr_max``) so that the best constant LR lies well inside the range, as the
+    built-in families' do (suite v2 keeps only instances at least half a decade inside,
+    :mod:`lrgym.leaderboard.selection`)."""
+    lr, (lr_min, lr_max) = entry["lr"], entry["lr_range"]
+    above, below = math.log10(lr / lr_min), math.log10(lr_max / lr)
+    side, bound, distance, way = (("lr_min", lr_min, above, "above") if above < below
+                                  else ("lr_max", lr_max, below, "below"))
+    if not entry["bracketed"] or distance < 1e-9:
+        return f"at {side} = {bound:.3g}" + ("" if entry["bracketed"] else ", not bracketed")
+    if distance < NEAR_EDGE_DECADES:
+        return f"{distance:.2f} decades {way} {side} = {bound:.3g}"
+    return ""
 
 
 def compute_references(

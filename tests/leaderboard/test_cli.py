@@ -168,7 +168,8 @@ def test_references_names_every_suite_it_takes(tmp_path, monkeypatch):
 
     class FakeReferences:  # where the references would be computed: the suites asked for are the point
         def __init__(self, suite):
-            self.tasks = {t.label: {"lr": 0.1, "initial_loss": [1.0], "final_loss": [0.5]} for t in suite.tasks()}
+            self.tasks = {t.label: {"lr": 0.1, "initial_loss": [1.0], "final_loss": [0.5], "lr_range": [1e-6, 10.0],
+                                    "bracketed": True} for t in suite.tasks()}
 
     def fake_load(suite, **kwargs):
         asked.append(suite.name)

@@ -111,3 +111,35 @@ def test_a_family_that_raises_in_the_reference_search_is_named_with_its_instance
     assert ("family 'toy_broken' (toy_family:BrokenToyFamily) raised on instance 10001, seed 3, at the constant "
             "LR 1e-06 of the reference search: ZeroDivisionError: toy_broken's bug on instance 10001") in first
     assert 'toy_family.py", line' in message and "in run" in message  # the family's frame, in the traceback
+
+
+def test_references_flags_a_best_lr_at_or_near_the_edge_of_the_lr_range(toy, tmp_path):
+    """``references`` notes each instance whose best constant LR lies less than a decade inside
+    [lr_min, lr_max], or that no worse LR brackets (it printed the LR alone). The toy quadratic's
+    instance 10000 has curvatures 1 to 6.2, so up to LR 1/6.2 every component contracts faster as
+    the LR grows (noise 0.04, far below its loss after 24 updates): with lr_max = 0.05 its best
+    constant LR is lr_max, not bracketed. Every row's note is checked against the stored
+    reference's LR and range (log10 here, not the JSON's margin)."""
+    from toy_family import ToyFamily
+    from lrgym.leaderboard.references import load_references
+
+    suite_path = _suite_file(tmp_path, "edges", [
+        {"family": "quadratic", "instances": [10000], "horizon": 10, "inner_steps": 5},
+        {"family": "toy", "instances": [10000], "env_options": {"lr_max": 0.05}}], seeds=(0,))
+    assert ToyFamily().sample(10_000).condition < 1 / 0.05  # the premise above
+    code, out = _invoke("references", "--suite", str(suite_path), "--workers", "1")
+    assert code == 0, out
+    refs = load_references(load_suite_file(suite_path))  # the cached file the command wrote
+    rows = {line.split("│")[1].strip(): line.split("│")[5].strip() for line in out.splitlines()
+            if line.startswith("│")}
+    toy_entry = refs.tasks["toy/10000"]
+    assert toy_entry["lr"] == toy_entry["lr_range"][1] == 0.05 and not toy_entry["bracketed"]
+    assert rows["toy/10000"] == "at lr_max = 0.05, not bracketed"
+    for label, note in rows.items():
+        entry = refs.tasks[label]
+        lo, hi = entry["lr_range"]
+        inside = min(math.log10(entry["lr"] / lo), math.log10(hi / entry["lr"]))
+        assert (note != "–") == (inside < 1.0 or not entry["bracketed"]), (label, note, inside)
+    assert rows["quadratic/10000"] == "–"  # well inside: the note is no constant
+    assert ("1 of 2 best fixed LRs lie less than 1 decade inside the LR range or at its end (the range, not the "
+            "task, may bound them): toy/10000;") in " ".join(out.split())
