@@ -162,14 +162,61 @@ def sandbox_groups() -> list[str]:
     return [os.path.join(p, n) for p in parents for n in os.listdir(p) if n.startswith(CGROUP_PREFIX)]
 
 
-def dead_sandbox_groups(before=()) -> list[str]:
+def dead_sandbox_groups(before=(), makers=None) -> list[str]:
     """The sandbox cgroups not in ``before`` whose maker (the pid and start time in their name)
-    has ended: left behind (a live maker's group is another run's, still in use)."""
+    has ended: left behind (a live maker's group is another run's, still in use). ``makers``:
+    only the groups made by these pids (:func:`descendants_seen`'s), not those another test
+    running beside this one leaves for a while (a grader worker it kills leaves its group to the
+    next worker start's sweep)."""
     from lrgym.baselines.owner_names import owner_gone
     from lrgym.leaderboard.sandbox_cgroup import CGROUP_PREFIX
 
     left = set(sandbox_groups()) - set(before)
+    if makers is not None:
+        left = {g for g in left if int(os.path.basename(g)[len(CGROUP_PREFIX):].split(".")[0]) in makers}
     return [group for group in left if owner_gone(os.path.basename(group), CGROUP_PREFIX)]
+
+
+def descendants(root: int) -> set[int]:
+    """``root`` and every process below it now (from ``/proc``'s parent links)."""
+    children: dict[int, list[int]] = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    found, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        found.add(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+@contextlib.contextmanager
+def descendants_seen(interval: float = 0.05):
+    """The pids of every process below this one seen while the block runs (``/proc`` polled every
+    ``interval`` s in a thread): a grader worker lives for its whole run, seconds, so it is seen."""
+    import threading
+
+    seen: set[int] = set()
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.is_set():
+            seen.update(descendants(os.getpid()))
+            stop.wait(interval)
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        thread.join()
+        seen.update(descendants(os.getpid()))
 
 
 class StubReferences:
