@@ -4,7 +4,6 @@ say of it, checked on the toy family of ``tests/tasks/toy_family.py`` registered
 
 import json
 import math
-import os
 import sys
 
 import gymnasium as gym
@@ -14,23 +13,7 @@ from typer import testing as typer_testing
 from lrgym.leaderboard.cli import app
 from lrgym.leaderboard.store import ResultStore
 from lrgym.leaderboard.suite_file import load_suite_file
-from lrgym.registry import ENV_IDS
-from lrgym.tasks import FAMILIES, register_family
-
-TASKS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tasks")
-
-
-@pytest.fixture
-def toy(monkeypatch):
-    """The toy family registered (its module's folder on ``sys.path``), then removed again."""
-    monkeypatch.syspath_prepend(TASKS_DIR)
-    families, ids = dict(FAMILIES), dict(ENV_IDS)
-    register_family("toy", "toy_family:ToyFamily")
-    yield "toy"
-    FAMILIES.clear()
-    FAMILIES.update(families)
-    ENV_IDS.clear()
-    ENV_IDS.update(ids)
+from lrgym.tasks import register_family
 
 
 def _suite_file(folder, name, families, seeds=(0, 1)):
