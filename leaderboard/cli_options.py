@@ -79,6 +79,9 @@ AddressOpt = typer.Option(None, "--address", help="Ray cluster: auto (the one th
                           "HOST:PORT of its head (default: a Ray instance on this machine for this run).")
 PrivateOpt = typer.Option(None, "--private", parser=nonempty_path, metavar="PATH", help="Use the hidden suite of this key file (the grader's "
                           "secret; see `lrgym leaderboard suites --private`). Overrides --suite.")
+FamiliesOpt = typer.Option(None, "--families", metavar="A,B,...", help="With --private: the hidden suite over "
+                           "these registered families, in this order (default: linreg,quadratic,mlp,recsys); one of "
+                           "your own is named by $LRGYM_FAMILIES=name=module:Class.")
 MarkdownOpt = typer.Option(None, "--markdown", parser=nonempty_path, metavar="PATH", help="Write the ranking here (Markdown; an existing folder: "
                            "the default file name inside it; default: runs/LEADERBOARD.md of the working directory, or "
                            "under $LRGYM_RUNS).")
@@ -87,30 +90,50 @@ ShipBoardOpt = typer.Option(False, "--ship", help="Write the LEADERBOARD.md ship
                             "checkout instead (maintainers regenerating it; the default suite only).")
 
 
-def parse_suite(name: str, private: Optional[Path] = None, grading: bool = True):
-    """The suite of ``--suite`` / ``--private``; ``grading=False`` for a command that reads results
-    only (a suite file's "tuned" file is then not read: :func:`~lrgym.leaderboard.suite_file.load_suite_file`)."""
+def parse_families(families: Optional[str], private: Optional[Path]):
+    """The families of ``--families`` (None if not given), checked
+    (:func:`lrgym.leaderboard.private.parse_families`); given without ``--private`` it is refused:
+    a public suite over families of your own is a suite file."""
+    if families is None:
+        return None
+    if private is None:
+        raise typer.BadParameter(f"{families!r} without --private; valid: --private KEYFILE --families {families} "
+                                 "(a hidden suite), or a suite file of those families for a public one "
+                                 "(--suite PATH.json: lrgym.leaderboard.suite_file)", param_hint="--families")
+    from lrgym.leaderboard.private import parse_families as parse
+
+    try:
+        return parse(families)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--families") from None
+
+
+def parse_suite(name: str, private: Optional[Path] = None, grading: bool = True, families: Optional[str] = None):
+    """The suite of ``--suite`` / ``--private`` (over ``--families``: :func:`parse_families`);
+    ``grading=False`` for a command that reads results only (a suite file's "tuned" file is then not
+    read: :func:`~lrgym.leaderboard.suite_file.load_suite_file`)."""
     from lrgym.leaderboard.suite import get_suite
 
+    chosen = parse_families(families, private)
     if private is not None:
         from lrgym.leaderboard.private import private_suite
 
         refuse_shown_key(private)
         try:
-            return private_suite(private)
+            return private_suite(private, families=chosen)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--private") from None
     try:
         return get_suite(name, grading=grading)
     except ValueError as exc:
-        from lrgym.leaderboard.private import REVISION, is_private_version
+        from lrgym.leaderboard.private import REVISION, families_option, is_private_version
         from lrgym.leaderboard.suite_file import is_suite_file
 
         # the name the board, the export and the key's id give it (a suite file's path is no such name)
         if is_private_version(name) and not is_suite_file(name):
             version = name if "/" in name else f"{name}/r{REVISION}"
             raise typer.BadParameter(
-                f"{exc}; a private suite ({name}) is named by its key: --private KEYFILE (without the key, "
+                f"{exc}; a private suite ({name}) is named by its key: --private KEYFILE{families_option(version)} (without the key, "
                 f"`lrgym leaderboard export {shell_option('--suite', version)}` exports its stored results)",
                 param_hint="--suite") from None
         raise typer.BadParameter(str(exc), param_hint="--suite") from None

@@ -15,8 +15,8 @@ from lrgym.baselines.outputs import check_can_write, check_outside_package
 from lrgym.leaderboard.cli_files import (board_path, checked_output, file_out, labelled, open_existing_store,
     output_mode, published_board_command, refuse_shown_private, refuse_store_files, say_wrote,
     suite_output_name, write_file)
-from lrgym.leaderboard.cli_options import (DbOpt, MarkdownOpt, NoMarkdownOpt, PrivateOpt, ShipBoardOpt,
-    SuiteOpt, at_least, console, err, nonempty_path, parse_suite, refuse_shown_key, suite_refs_dir)
+from lrgym.leaderboard.cli_options import (DbOpt, FamiliesOpt, MarkdownOpt, NoMarkdownOpt, PrivateOpt, ShipBoardOpt,
+    SuiteOpt, at_least, console, err, nonempty_path, parse_families, parse_suite, refuse_shown_key, suite_refs_dir)
 from lrgym.leaderboard.suite import DEFAULT_SUITE
 from lrgym.leaderboard.text import clean
 
@@ -75,9 +75,10 @@ def show(
     db: Optional[Path] = DbOpt,
     failures: bool = typer.Option(True, "--failures/--no-failures", help="List failed submissions."),
     private: Optional[Path] = PrivateOpt,
+    families: Optional[str] = FamiliesOpt,
 ):
     """Print the ranking of a suite."""
-    print_board(parse_suite(suite, private, grading=False), db, show_failures=failures, private=private)
+    print_board(parse_suite(suite, private, grading=False, families=families), db, show_failures=failures, private=private)
 
 
 def report(
@@ -96,6 +97,7 @@ def report(
     entry: Optional[List[str]] = typer.Option(None, "--entry", help="Also draw this entry in every plot, and its LR "
                                        "against each instance's reference LR (repeatable)."),
     private: Optional[Path] = PrivateOpt,
+    families: Optional[str] = FamiliesOpt,
 ):
     """Write the HTML report (tables and plots; runs/leaderboard.html) and the Markdown ranking
     (runs/LEADERBOARD.md; the shipped LEADERBOARD.md with --ship). A private suite's files are
@@ -108,7 +110,7 @@ def report(
     from lrgym.leaderboard.report import markdown as to_markdown
     from lrgym.leaderboard.report import drawn_rows
 
-    s = parse_suite(suite, private, grading=False)
+    s = parse_suite(suite, private, grading=False, families=families)
     board = board_path(markdown, no_markdown, ship, s, db)
     if no_html and html is not None:
         raise typer.BadParameter(f"--html {html} and --no-html both given; valid: one of them", param_hint="--no-html")
@@ -145,7 +147,7 @@ def report(
     if empty:
         err.print(Text(empty))
     if board is not None:
-        cmd = published_board_command("report", suite, private)
+        cmd = published_board_command("report", suite, private, s.family_names)
         write_file(board, to_markdown(lb, command=cmd), mode, "--markdown")
         say_wrote(board, private=is_private(s), secrets=False)
 
@@ -162,6 +164,7 @@ def export(
     db: Optional[Path] = DbOpt,
     every_entry: bool = typer.Option(False, "--all", help="Every entry of the store (failed, older, any suite)."),
     private: Optional[Path] = PrivateOpt,
+    families: Optional[str] = FamiliesOpt,
 ):
     """Export entries, per-run scores and trajectories as CSV or JSON (lrgym.leaderboard.export).
     A private suite's rows (--private, a stored private version, or --all of a store holding
@@ -178,7 +181,7 @@ def export(
     if stored:
         version, default = suite, labelled(name, suite.replace("/", "-"))
     else:
-        s = parse_suite(suite, private, grading=False)
+        s = parse_suite(suite, private, grading=False, families=families)
         version, default = s.version, suite_output_name(name, s)
     if every_entry:
         default = labelled(name, "all")  # every suite's rows: never the name of one suite's export
@@ -241,6 +244,7 @@ def empty_export_note(held: dict[str, int], version: str, path, db=None) -> str:
 def suites(
     private: Optional[Path] = typer.Option(None, "--private", parser=nonempty_path, metavar="PATH", help="Key file of a hidden suite: created (mode "
                                            "0600) if missing, then listed; keep it secret."),
+    families: Optional[str] = FamiliesOpt,
 ):
     """List the benchmark suites (and the private one of a key file)."""
     from rich.table import Table
@@ -251,6 +255,7 @@ def suites(
     for col in ("name", "version", "instance set", "families × instances", "seeds", "runs/entry", "description"):
         table.add_column(col)
     listed = list(SUITES.values())
+    parse_families(families, private)  # a bad list (or one without --private): refused before a key is made
     if private is not None:
         from lrgym.leaderboard.private import create_key
 
@@ -263,7 +268,7 @@ def suites(
             raise typer.BadParameter(str(exc), param_hint="--private") from None
         if created:
             err.print(Text(f"created the key {private} (mode 0600): the grader's secret, never share it"))
-        listed.append(parse_suite("", private))
+        listed.append(parse_suite("", private, families=families))
     for s in listed:
         fams = ", ".join(f"{fs.family}×{len(fs.instances)}" for fs in s.families)
         table.add_row(s.name + (" (default)" if s.name == DEFAULT_SUITE else ""), s.version, s.instance_set, fams,

@@ -26,6 +26,17 @@ a folder there others can read is refused: :func:`references_dir`), never in
 the shared cache or the package, and the stored entries describe the suite without its
 instances. Rotate the key (a new suite) when results of many submissions could have leaked
 information about the instances.
+
+A private suite over families of your own: ``--families linreg,logreg`` beside ``--private`` (every
+grading and reading command takes it) draws the suite over exactly those registered families
+(:func:`lrgym.tasks.register_family`, named to ``lrgym leaderboard`` by ``$LRGYM_FAMILIES``), in
+that order. A family's instances are drawn as in the default suite (HMAC(key, "family/i") depends on
+the family's name only), but the suite is another: its name carries the list beside the key id
+(``private-8c1d7061+linreg+logreg/r2``; a list longer than :data:`MAX_FAMILIES_TAG` characters: a
+hash of it, ``private-8c1d7061=3f0a…``), so its stored entries and cached references are never
+mixed with the default suite's or another list's (:func:`private_name`). Without ``--families`` (or
+with LRControl-v1's four families in their order, :data:`~lrgym.tasks.MIXED_V1`) it is the
+suite above, ``private-<id>``, unchanged.
 """
 
 from __future__ import annotations
@@ -46,7 +57,7 @@ from lrgym.leaderboard.suite import PRIVATE_PREFIX, FamilySuite, Suite
 from lrgym.tasks import MIXED_V1
 from lrgym.tasks.base import instance_set
 
-__all__ = ["KEY_FORM", "REVISION", "board_reason", "create_key", "is_private", "is_private_version", "load_key", "private_kinds", "private_reason", "private_suite", "references_dir"]
+__all__ = ["KEY_FORM", "REVISION", "board_reason", "check_families", "create_key", "families_option", "families_words", "is_private", "is_private_version", "load_key", "parse_families", "private_kinds", "private_name", "private_reason", "private_suite", "references_dir"]
 
 N_INSTANCES = 8
 N_SEEDS = 5
@@ -236,15 +247,117 @@ def _draw(key: bytes, label: str) -> int:
     return int.from_bytes(hmac.new(key, label.encode(), hashlib.sha256).digest()[:8], "big")
 
 
-def private_suite(keyfile: str | os.PathLike, n_instances: int = N_INSTANCES, n_seeds: int = N_SEEDS) -> Suite:
+#: what joins the key id and the families of a private suite over a list of its own, and the
+#: families (no family name holds it: :data:`lrgym.tasks.FAMILY_NAME`): ``private-8c1d7061+linreg+logreg``
+FAMILIES_JOIN = "+"
+#: what joins the key id and the hash of a family list longer than :data:`MAX_FAMILIES_TAG`
+#: characters (no family name holds it either, so no list's name is another's)
+FAMILIES_HASH_JOIN = "="
+#: the longest family list a private suite's name spells out (it names output files too)
+MAX_FAMILIES_TAG = 64
+#: the placeholder of ``--families`` in a hint for a suite whose name holds its list's hash only
+FAMILIES_PLACEHOLDER = "FAMILIES"
+
+
+def _registered() -> str:
+    from lrgym.tasks import FAMILIES
+
+    return ", ".join(f for f in FAMILIES if f != "mixed")
+
+
+def check_families(families) -> tuple[str, ...]:
+    """``families`` (a private suite's ``--families``) as a tuple, checked: a non-empty list of
+    distinct registered families other than the mixture, each importable here. A ``ValueError``
+    names the bad value and the registered families (one of your own is named to a command that
+    never imports your module by ``$LRGYM_FAMILIES``)."""
+    from lrgym.tasks import FAMILIES, FamilyImportError, family_class
+
+    how = "one of your own: register_family, named to lrgym's processes by $LRGYM_FAMILIES=name=module:Class"
+    if isinstance(families, str):  # (its letters were taken for the families: "family 'l' is not registered")
+        raise ValueError(f"families {families!r} is a string; valid: a list of registered families such as "
+                         f"({', '.join(repr(f) for f in families.split(','))},) (parse_families reads 'a,b')")
+    families = tuple(families)
+    if not families:
+        raise ValueError(f"no families given; valid: a comma-separated list of registered families: {_registered()} "
+                         f"({how})")
+    for family in families:
+        if not isinstance(family, str) or family not in FAMILIES or family == "mixed":
+            raise ValueError(f"family {family!r} is not registered (or is the mixture); valid: {_registered()} ({how})")
+    repeated = sorted({f for f in families if families.count(f) > 1})
+    if repeated:
+        raise ValueError(f"families {','.join(families)} name {', '.join(repeated)} more than once; valid: each "
+                         "family once")
+    for family in families:
+        try:
+            family_class(family)
+        except FamilyImportError as exc:  # registered, but not importable here: the error says why
+            raise ValueError(str(exc)) from None
+    return families
+
+
+def parse_families(text: str) -> tuple[str, ...]:
+    """The families of ``--families linreg,logreg`` (:func:`check_families`); an empty item
+    (``linreg,,logreg``, ``""``) is refused naming the value."""
+    items = [part.strip() for part in str(text).split(",")]
+    if any(not item for item in items) and items != [""]:
+        raise ValueError(f"families {text!r} have an empty item; valid: registered families separated by commas, "
+                         f"such as linreg,logreg (registered: {_registered()})")
+    return check_families([] if items == [""] else items)
+
+
+def private_name(key_id: str, families: tuple[str, ...] = MIXED_V1) -> str:
+    """The name of the private suite of the key ``key_id`` over ``families``: ``private-<id>`` for
+    LRControl-v1's four (the suite every key had before ``--families``: its stored results stay
+    valid), else ``private-<id>+linreg+logreg``, or for a list longer than :data:`MAX_FAMILIES_TAG`
+    characters ``private-<id>=<16 hex digits of its SHA-256>``. Distinct lists have distinct names
+    (``+`` and ``=`` are in no family name), so the version that keys stored entries and cached
+    references keeps each list's apart."""
+    base = PRIVATE_PREFIX + key_id
+    families = tuple(families)
+    if families == MIXED_V1:
+        return base
+    tag = FAMILIES_JOIN.join(families)
+    if len(tag) <= MAX_FAMILIES_TAG:
+        return base + FAMILIES_JOIN + tag
+    return base + FAMILIES_HASH_JOIN + hashlib.sha256(",".join(families).encode()).hexdigest()[:16]
+
+
+def families_words(families) -> str:
+    """What follows ``--private KEYFILE`` in a command that names the private suite over
+    ``families``: nothing for LRControl-v1's four (the default), else `` --families a,b``."""
+    families = tuple(families or MIXED_V1)
+    return "" if families == MIXED_V1 else " --families " + ",".join(families)
+
+
+def families_option(version: str | None) -> str:
+    """What follows ``--private KEYFILE`` in a command that names the private suite of the stored
+    ``version`` (:func:`private_name`): nothing for the default families, `` --families a,b`` for a
+    list the name spells out, `` --families FAMILIES`` (:data:`FAMILIES_PLACEHOLDER`) for one it
+    holds only the hash of."""
+    name = str(version or "").split("/", 1)[0]
+    if not name.startswith(PRIVATE_PREFIX):
+        return ""
+    rest = name[len(PRIVATE_PREFIX):]
+    if FAMILIES_HASH_JOIN in rest:
+        return f" --families {FAMILIES_PLACEHOLDER}"
+    return families_words(rest.split(FAMILIES_JOIN)[1:])
+
+
+def private_suite(keyfile: str | os.PathLike, n_instances: int = N_INSTANCES, n_seeds: int = N_SEEDS,
+                  families=None) -> Suite:
     """The hidden suite of ``keyfile``: ``n_instances`` per family × ``n_seeds`` env seeds, v1's
     episode settings (family-default horizons). The suite remembers its key's path
     (:attr:`~lrgym.leaderboard.suite.Suite.key_file`): :func:`lrgym.leaderboard.runner.run_suite`
-    refuses a key that a sandbox would show and covers it in its own."""
+    refuses a key that a sandbox would show and covers it in its own.
+
+    ``families`` (None: LRControl-v1's four, :data:`~lrgym.tasks.MIXED_V1`): the registered
+    families it draws, in that order (:func:`check_families`); the suite's name carries the list
+    (:func:`private_name`). Each family's instances and the seeds are drawn as for the default list."""
+    families_drawn = MIXED_V1 if families is None else check_families(families)
     key = load_key(keyfile)
     pool = instance_set("private")
     families = []
-    for family in MIXED_V1:  # the suites' families
+    for family in families_drawn:  # the suite's families
         chosen: list[int] = []
         i = 0
         while len(chosen) < n_instances:
@@ -261,9 +374,10 @@ def private_suite(keyfile: str | os.PathLike, n_instances: int = N_INSTANCES, n_
             seeds.append(s)
         j += 1
     key_id = hashlib.sha256(b"lrgym private suite id\0" + key).hexdigest()[:8]
+    over = "" if families_drawn == MIXED_V1 else f" of {', '.join(families_drawn)}"
     return Suite(
-        name=PRIVATE_PREFIX + key_id, revision=REVISION,
-        description=f"private: {n_instances} hidden instances per family x {n_seeds} hidden seeds (key {key_id})",
+        name=private_name(key_id, families_drawn), revision=REVISION,
+        description=f"private: {n_instances} hidden instances per family{over} x {n_seeds} hidden seeds (key {key_id})",
         instance_set="private", families=tuple(families), seeds=tuple(seeds),
         key_file=os.path.abspath(keyfile),  # where run_suite checks and covers it (Suite.key_file)
     )
