@@ -38,6 +38,7 @@ import numpy as np  # noqa: E402
 
 import lrgym  # noqa: E402, F401  (registers the ids)
 from lrgym import env as env_module  # noqa: E402
+from lrgym._env_tasks import TaskSupply  # noqa: E402  (where LRControlEnv.task_for lives)
 from lrgym.tasks import base as base_module  # noqa: E402
 from lrgym.tasks import cache as cache_module  # noqa: E402
 from lrgym.tasks import linreg, make_family, mlp, pcg64, quadratic  # noqa: E402
@@ -97,7 +98,7 @@ class StageClock:
         saved = []
         patches = [(owner, name, stage) for owner, name, stage in STAGES]
         patches += [(cls, "evaluate", "first evaluation") for cls in EVALUATES]
-        patches.append((env_module.LRControlEnv, "task_for", "spec, cache and build"))
+        patches.append((TaskSupply, "task_for", "spec, cache and build"))
         for owner, name, stage in patches:
             original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
             saved.append((owner, name, original))

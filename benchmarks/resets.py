@@ -63,6 +63,7 @@ import numpy as np  # noqa: E402
 
 import lrgym  # noqa: E402, F401  (registers the ids)
 from lrgym import env as env_module  # noqa: E402
+from lrgym import _env_tasks  # noqa: E402  (where the env builds a task for its own task_cache)
 from lrgym.tasks import cache as cache_module  # noqa: E402
 from lrgym.tasks import householder  # noqa: E402
 from lrgym.tasks import linreg, make_family, mlp, pcg64, quadratic, recsys  # noqa: E402
@@ -99,7 +100,7 @@ def _pre_13_build_path(blas_threads: int | None):
     synthetic, split = _reference_generator()
     cache = cache_module.shared_cache()
     saved = (recsys_family.synthetic_positives, recsys_family.split_positives, mlp.load_real, cache.max_bytes,
-             cache_module.build_task, env_module.build_task)
+             cache_module.build_task, _env_tasks.build_task)
     recsys_family.synthetic_positives, recsys_family.split_positives = synthetic, split
     mlp.load_real = mlp.load_real.__wrapped__
     cache.set_limit(0)
@@ -107,7 +108,7 @@ def _pre_13_build_path(blas_threads: int | None):
     if blas_threads is not None:
         from threadpoolctl import threadpool_limits
 
-        cache_module.build_task = env_module.build_task = lambda family, spec: family.build(spec)
+        cache_module.build_task = _env_tasks.build_task = lambda family, spec: family.build(spec)
         limits = threadpool_limits(blas_threads, user_api="blas")
     try:
         with limits:
@@ -115,7 +116,7 @@ def _pre_13_build_path(blas_threads: int | None):
     finally:
         recsys_family.synthetic_positives, recsys_family.split_positives, mlp.load_real = saved[:3]
         cache.set_limit(saved[3])
-        cache_module.build_task, env_module.build_task = saved[4:]
+        cache_module.build_task, _env_tasks.build_task = saved[4:]
 
 
 #: main 0e4fa09's resolution of the Gumbel bound table in its top-k

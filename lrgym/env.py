@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import functools
 import inspect
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -12,6 +10,9 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from lrgym._env_copies import EnvCopies
+from lrgym._env_instances import InstanceOrder
+from lrgym._env_tasks import TASK_CACHE_SIZE, TaskSupply  # noqa: F401 (TASK_CACHE_SIZE re-exported)
 from lrgym.brief import brief
 from lrgym.actions import action_mode_hint, factor_lr, log_lr_action, next_lr  # noqa: F401 (re-exported: lrgym.env.next_lr, log_lr_action)
 from lrgym.features import (
@@ -35,7 +36,6 @@ from lrgym.settings import (  # noqa: F401 (ADAPTIVE_OPTIMIZERS, DEFAULT_FACTORS
     DEFAULT_LR_MIN,
     DEFAULT_REWARD_ALPHAS,
     EnvSettings,
-    SETTING_ATTRIBUTES,
     check_lr_init,
     default_lr_init,
     with_setting_attributes,
@@ -54,9 +54,8 @@ from lrgym.step import (  # noqa: F401 (observe re-exported: lrgym.env.observe i
 )
 from lrgym.tasks.batched import FALLBACK, BoundKernel, kind_of
 from lrgym.tasks.blas import blas_single_thread
-from lrgym.tasks.ahead import BuildAhead, Prediction, check_depth
-from lrgym.tasks.cache import build_task, cached_task
-from lrgym.tasks.instance_order import CYCLED, next_instance, position_after, warn_incomplete_pass
+from lrgym.tasks.ahead import check_depth
+from lrgym.tasks.instance_order import CYCLED, warn_incomplete_pass
 from lrgym.tasks.base import (
     N_STATS,
     S_DIVERGED,
@@ -66,10 +65,8 @@ from lrgym.tasks.base import (
     S_VAL_METRIC,
     Task,
     TaskFamily,
-    is_integer,
 )
 
-TASK_CACHE_SIZE = 64
 #: the keys of ``reset(options=...)``
 RESET_OPTIONS = ("instance", "lr_init")
 #: action types whose valid values take the step's fast path of next_lr's discrete rule (the
@@ -79,7 +76,7 @@ _PLAIN_INTS = frozenset((int, np.int64, np.int32, np.intp))
 
 
 @with_setting_attributes
-class LRControlEnv(gym.Env):
+class LRControlEnv(InstanceOrder, TaskSupply, EnvCopies, gym.Env):
     """Control the learning rate of a real training run.
 
     An episode is one training run of an instance of a task family (linear regression, noisy
@@ -415,161 +412,6 @@ class LRControlEnv(gym.Env):
     def spec(self, spec) -> None:
         self._spec = jsonable_spec(spec)
 
-    # ---- instances --------------------------------------------------------------------------
-
-    @property
-    def cycle_position(self) -> int:
-        """With ``instance_order="cycle"`` or ``"each_once"``: the position in :attr:`instances` of
-        the instance the next reset without ``options={"instance": k}`` takes (0 with ``"draw"``;
-        an ``"each_once"`` pass start takes its block's first instead).
-        ``reset(options={"instance": k})`` with a listed ``k`` moves it to the seed after ``k``;
-        setting it (an integer, modulo the list's length; DACBench's ``set_inst_id``) moves it
-        as :meth:`shift_cycle` does, the builds ahead with it: how a sub-env in another process
-        is moved, through gymnasium's ``AsyncVectorEnv.set_attr("cycle_position", [...])``, one
-        value each (``train_rllib.spread_cycles``). A ``ValueError`` with ``"draw"``, which has
-        no position, and for anything but an integer."""
-        return self._cycle_position
-
-    @cycle_position.setter
-    def cycle_position(self, position) -> None:
-        if self.instance_order == "draw":
-            raise ValueError(f"cycle_position={brief(position)} set on an env with instance_order="
-                             f"{self.instance_order!r}; valid: an env made with instance_order='cycle' or 'each_once'")
-        if not is_integer(position):
-            raise ValueError(f"cycle_position={brief(position)} is not an integer; valid: an integer, the "
-                             f"position in instances (0 to {len(self.instances) - 1})")
-        self.shift_cycle(int(position) - self._cycle_position)
-
-    def shift_cycle(self, seeds: int) -> None:
-        """Move the cycle position (``instance_order="cycle"`` or ``"each_once"``) ``seeds`` seeds on
-        (nothing with ``"draw"``; an ``"each_once"`` pass start goes back to its block),
-        and the builds ahead with it. The vector env keeps its sub-environments apart so:
-        sub-environment i starts at the list's i-th seed, and after a reset that gives all of them
-        one listed seed k it goes on i seeds after the seed after k (else they would all train the
-        same instance at once from then on); after a masked reset, the j-th of those it resets
-        goes on j seeds after it (one reset alone: none, as a single env). ``seeds`` is an
-        integer (any other value a ``ValueError``: ``int()`` took ``"2"``, ``1.7`` and ``True``)."""
-        if not is_integer(seeds):
-            raise ValueError(f"shift_cycle({brief(seeds)}): not an integer; valid: an integer, the number of "
-                             "seeds to move the cycle on (negative: back)")
-        if self.instance_order not in CYCLED or not int(seeds) % len(self.instances):
-            return
-        self._cycle_position = (self._cycle_position + int(seeds)) % len(self.instances)
-        if self._ahead is not None:  # its chain predicted the old position: start it again
-            self._ahead.cancel()
-            self._ahead.refill(self.np_random, self._cycle_position)
-
-    def start_pass(self) -> tuple[int, ...]:
-        """With ``instance_order="each_once"``, make the next reset start a pass over the list
-        (nothing with the other orders): it takes the first seed of this env's block and, unless
-        it is given a seed, restores ``np_random`` to where the last pass started, so that every
-        pass is the same episodes (:mod:`lrgym.tasks.instance_order`). The vector env calls it
-        before each of its resets that is not automatic, and warns
-        :class:`~lrgym.tasks.instance_order.IncompletePassWarning` if any returns seeds; a single
-        env's seeded reset starts a pass without it, and warns itself. Returns the seeds that
-        pass leaves unevaluated (:meth:`_unfinished_pass`)."""
-        if self.instance_order != "each_once":
-            return ()
-        self._pass_pending = True
-        return self._unfinished_pass()
-
-    def _unfinished_pass(self) -> tuple[int, ...]:
-        """The seeds of this env's block that the current pass has not evaluated, if some episode
-        of it has ended (a pass started again before any did loses nothing): what a pass start now
-        would leave out."""
-        return self.pass_left if self._pass_episodes else ()
-
-    def _check_each_once(self, name: str) -> None:
-        if self.instance_order != "each_once":
-            raise ValueError(f"{name} read on an env with instance_order={self.instance_order!r}; valid: an env "
-                             "made with instance_order='each_once' (the others have no passes)")
-
-    @property
-    def pass_block(self) -> tuple[int, ...]:
-        """With ``instance_order="each_once"``: the seeds a pass of this env takes, in order (a
-        single env: the whole list; sub-env i of a vector env: its block,
-        :func:`~lrgym.tasks.instance_order.pass_starts`). A ``ValueError`` with another order."""
-        self._check_each_once("pass_block")
-        return self._pass_block
-
-    @property
-    def pass_left(self) -> tuple[int, ...]:
-        """With ``instance_order="each_once"``: the seeds of :attr:`pass_block` on which no episode
-        of the current pass has ended yet (an episode ends when a step returns ``terminated`` or
-        ``truncated``, or at the reset after a step that did not end it: a wrapper's ``TimeLimit``
-        truncated it, or the caller cut it short; the vector env's steps count for its sub-envs),
-        in block order; empty
-        once the pass is complete. A ``ValueError`` with another order."""
-        self._check_each_once("pass_left")
-        return tuple(k for k in self._pass_block if k in self._pass_left)
-
-    @property
-    def pass_complete(self) -> bool:
-        """With ``instance_order="each_once"``: whether every seed of :attr:`pass_block` has had an
-        episode of the current pass end on it (:attr:`pass_left` is empty). A ``ValueError`` with
-        another order."""
-        self._check_each_once("pass_complete")
-        return not self._pass_left
-
-    @property
-    def pass_episodes(self) -> int:
-        """With ``instance_order="each_once"``: how many episodes have ended since the current pass
-        started (past :attr:`pass_block`'s length they go on round the list: uncounted). A
-        ``ValueError`` with another order."""
-        self._check_each_once("pass_episodes")
-        return self._pass_episodes
-
-    def end_episode(self) -> None:
-        """End the current episode, once (nothing if it has ended already): no step until the next
-        reset, and with ``"each_once"`` its instance counts in the current pass. Called by the
-        env's step that ends it (the horizon, a divergence), by the reset after an episode stepped
-        and not ended (a wrapper's ``TimeLimit`` truncated it, or the caller cut it short), and by
-        the vector env for its sub-envs at the end of their episodes."""
-        if self._done:
-            return
-        self._done = True
-        if self.instance_order == "each_once":
-            self._pass_episodes += 1
-            self._pass_left.discard(self.instance)
-
-    def _begin_pass(self, seeded: bool) -> None:
-        """Start an ``"each_once"`` pass, right after the reset seeded (or not) the generator. A
-        generator set since the last pass start (``env.np_random = ...``, gymnasium's setter) is
-        as a seed: the pass starts from it (its state replaced by the old generator's was
-        NumPy's 'state must be for a MT19937 PRNG' for another kind, and the user's generator
-        silently overwritten for the same kind)."""
-        self._pass_pending = False
-        self._cycle_position = self._pass_start
-        self._pass_left = set(self._pass_block)
-        self._pass_episodes = 0
-        rng = self.np_random
-        if seeded or self._pass_rng is not rng:  # (the first pass of an unseeded env: its entropy's)
-            self._pass_rng_state, self._pass_rng = rng.bit_generator.state, rng
-        else:
-            rng.bit_generator.state = self._pass_rng_state
-
-    @property
-    def task_cache(self) -> OrderedDict:
-        """The built tasks of this env, an LRU ``OrderedDict`` instance seed → built task, if it
-        has its own; by default an env draws its tasks from the process-wide, byte-bounded cache
-        of :mod:`lrgym.tasks.cache` (shared by every env of the process, keyed by the
-        instance's spec) and reading this property gives it its own mapping from then on.
-
-        Envs of the same family and family options may share one: give it as ``task_cache=`` to
-        another env, or assign it (``env.task_cache = shared``; takes effect at the next reset).
-        Built tasks are immutable (the training state lives in the env), so sharing changes no
-        trajectory; it only saves building an instance twice.
-        """
-        if self._tasks is None:
-            self._tasks = OrderedDict()
-        return self._tasks
-
-    @task_cache.setter
-    def task_cache(self, cache: OrderedDict) -> None:
-        if not isinstance(cache, OrderedDict):
-            raise TypeError(f"task_cache must be a collections.OrderedDict, got {type(cache).__name__}")
-        self._tasks = cache
-
     # ---- the step state (read by the vector env, which steps many envs in one call) ----------
 
     @property
@@ -603,65 +445,6 @@ class LRControlEnv(gym.Env):
         """Feed a step computed elsewhere (the vector env's) to the render recorder, if any."""
         if self._recorder is not None:
             self._recorder.record(info)
-
-    def task_for(self, instance: int) -> Task:
-        """The built task of an instance seed: from the process-wide byte-bounded LRU cache
-        (:func:`lrgym.tasks.cache.cached_task`), or from the mapping given as ``task_cache``
-        (then a small LRU of :data:`TASK_CACHE_SIZE` tasks)."""
-        if self._tasks is None:
-            return cached_task(self.family, instance)
-        task = self._tasks.get(instance)
-        if task is None:
-            task = build_task(self.family, self.family.sample(instance))
-        self._keep(instance, task)
-        return task
-
-    def _keep(self, instance: int, task: Task) -> None:
-        """Put ``task`` last (most recent) in the env's own LRU ``task_cache``, within its size."""
-        self._tasks[instance] = task
-        self._tasks.move_to_end(instance)
-        if len(self._tasks) > TASK_CACHE_SIZE:
-            self._tasks.popitem(last=False)
-
-    @property
-    def build_ahead_counts(self) -> tuple[int, int]:
-        """(resets whose instance a build ahead had ready or running, the other resets) since the
-        env was made; (0, 0) when ``build_ahead`` is 0."""
-        a = self._ahead
-        return (0, 0) if a is None else (a.hits, a.misses)
-
-    def _new_build_ahead(self) -> BuildAhead | None:
-        """The env's :class:`~lrgym.tasks.ahead.BuildAhead` (None when ``build_ahead`` is 0): it
-        builds into the process-wide cache, or (with an own ``task_cache``) only for this env."""
-        if self.build_ahead == 0:
-            return None
-        family = self.family
-        if self._tasks is None:
-            build = functools.partial(cached_task, family)
-        else:
-            def build(instance: int) -> Task:
-                return build_task(family, family.sample(instance))
-        return BuildAhead(self.build_ahead, self.instances, build, self.instance_order)
-
-    def _prediction(self, instance: int, drawn: bool, state_before, position_before: int) -> Prediction | None:
-        """What a build ahead made of this reset (task, initial state, first evaluation), if it
-        predicted it (the task kept in the env's own task cache, if it has one); else None."""
-        p = self._ahead.take(self.np_random, instance, drawn, state_before, position_before)
-        if p is not None and self._tasks is not None:
-            self._keep(instance, p.task)
-        return p
-
-    def _choose_instance(self, asked: int | None) -> int:
-        """The episode's instance seed: ``asked`` (checked), or the next of :attr:`instances`
-        (the set, or the ``instances=`` list) in :attr:`instance_order`: drawn uniformly with
-        ``np_random``, or the one at :attr:`cycle_position` (:mod:`lrgym.tasks.instance_order`,
-        which also says how an asked seed moves the cycle)."""
-        if asked is not None:
-            self._cycle_position = position_after(self.instances, self.instance_order, asked, self._cycle_position)
-            return asked
-        k, self._cycle_position = next_instance(self.instances, self.instance_order, self.np_random,
-                                               self._cycle_position)
-        return k
 
     def check_reset_options(self, options) -> tuple[int | None, float]:
         """``reset``'s ``options`` checked, before the reset changes anything: (the instance seed
@@ -839,67 +622,6 @@ class LRControlEnv(gym.Env):
         if self._ahead is not None:
             self._ahead.close()
         super().close()
-
-    def __copy__(self) -> "LRControlEnv":
-        """``copy.copy(env)``: an independent env at the same point of the same episode, as
-        ``copy.deepcopy`` makes one, but sharing what never changes: the settings, the family, the
-        built task and the ``task_cache`` mapping (:meth:`copy_shared`). A shallow copy that
-        shared the training state (parameters, optimizer state, statistics) would change the
-        original when stepped: for an env whose state lives in arrays updated in place, no
-        shallow copy is a usable env."""
-        return copy.deepcopy(self, self.copy_shared())
-
-    def copy_shared(self) -> dict:
-        """The objects a :meth:`__copy__` shares with the original, as a ``copy.deepcopy`` memo
-        (id → object): the frozen :class:`~lrgym.settings.EnvSettings` and its values, the family,
-        the episode's built task (immutable: the training state lives in ``env.state``) and the
-        env's own ``task_cache``, if it has one (shared by design)."""
-        shared = [self.settings, self.family, self.task, self._tasks, *vars(self.settings).values()]
-        return {id(x): x for x in shared if x is not None}
-
-    def __getstate__(self):
-        # the bound kernel holds a numba typed list (not picklable) and the step arguments hold
-        # native addresses into it: both are rebound after unpickling (or copying); the views
-        # into the step's buffers would come back as separate arrays: they are made again. The
-        # builds queued ahead stay with the original (a copy starts its own at its next reset)
-        state = self.__dict__.copy()
-        state["_bound_kernel"] = state["_step_args"] = state["_ahead"] = None
-        for view in ("_stats", "_memory", "_step_values", "_step_counts"):
-            del state[view]
-        return state
-
-    def __setstate__(self, state):
-        state.setdefault("build_ahead", 0)  # (pickled before build-ahead existed)
-        # (pickled while the settings were plain attributes too: they are read from the settings
-        # now; a settings object pickled before a field existed gets the attribute's value)
-        legacy = {name: state.pop(name) for name in SETTING_ATTRIBUTES if name in state}
-        if legacy and "settings" in state:
-            legacy.setdefault("instance_range", legacy.get("instances"))  # (before the instances= list)
-            legacy.setdefault("instance_order", "draw")  # (before instance_order)
-            for name, (field_name, _) in SETTING_ATTRIBUTES.items():
-                if not hasattr(state["settings"], field_name or name) and name in legacy:
-                    object.__setattr__(state["settings"], field_name or name, legacy[name])
-        state.setdefault("_cycle_position", 0)
-        state.setdefault("_pass_start", 0)  # (pickled before "each_once" existed)
-        state.setdefault("_pass_rng_state", None)
-        # (pickled before the generator was kept: the state is the env's generator's)
-        state.setdefault("_pass_rng", None if state["_pass_rng_state"] is None else state.get("_np_random"))
-        state.setdefault("_pass_pending", False)
-        state.pop("_own_episode", None)  # (pickled while a flag told the vector env's episodes apart)
-        if "_pass_block" not in state:  # (pickled before passes were counted: its whole list)
-            settings = state["settings"]
-            each_once = settings.instance_order == "each_once"
-            n = len(settings.instances)
-            state["_pass_block"] = tuple(int(settings.instances[(state["_pass_start"] + j) % n])
-                                         for j in range(n if each_once else 0))
-            state["_pass_left"], state["_pass_episodes"] = set(state["_pass_block"]), 0
-        if "spec" in state:  # (pickled before spec was a property)
-            state["_spec"] = state.pop("spec")
-        self.__dict__.update(state)
-        self._ahead = self._new_build_ahead()
-        self._view_buffers()
-        if self.task is not None and self.state is not None:
-            self._bind_kernel()
 
     def lr_to_action(self, lr: float) -> np.ndarray:
         """The ``log_lr`` action that sets ``lr`` (clipped to the LR range)."""
