@@ -50,9 +50,10 @@ KeyboardInterrupt`` and ``except Exception`` let through (``finally`` blocks and
 still run; :func:`run_command` says "interrupted" and exits with that status as after any stop:
 catch :data:`STOP_EXCEPTIONS` to handle a stop). Found swallowed once more (an ``except
 BaseException`` at every turn), one last line on stderr names the signal and the process ends at
-once, ``os._exit(128 + its number)``, no cleanup run (:func:`_exit_now`): what it printed and
-Python still buffers is flushed first, and neither that nor the last line can hold the exit up
-(they get a second at most, all together: a pipe nobody reads, full, stays so).
+once, ``os._exit(128 + its number)``, no cleanup run
+(:func:`~lrgym.baselines.last_words.exit_now`): what it printed and Python still buffers is
+flushed first, and neither that nor the last line can hold the exit up (they get a second at
+most, all together: a pipe nobody reads, full, stays so).
 
 :func:`run_command` is a command's ``main`` under it: the "interrupted" line and the conventional
 exit status, 128 + the signal's number (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP); once
@@ -69,8 +70,6 @@ from __future__ import annotations
 import _thread
 import os
 import signal
-import socket
-import stat
 import sys
 import threading
 import time
@@ -78,60 +77,22 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from lrgym.baselines.interrupt_types import (
+    ESCALATE_AT,
+    STOP_EXCEPTIONS,
+    STOP_SIGNALS,
+    Interrupted,
+    Stop,
+    StopEscalated,
+    interrupt_status,
+)
+from lrgym.baselines.last_words import exit_now, say_without_waiting
+
 __all__ = ["ESCALATE_AT", "STOP_EXCEPTIONS", "STOP_SIGNALS", "Interrupted", "Stop", "StopEscalated",
            "defer_stop_signals", "interrupt_status", "keep_stop_handlers", "run_command", "stop_signals_interrupt"]
 
-#: the signals that mean "stop": Ctrl-C, a polite kill, a closed terminal
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
-
 _AGAIN = (b"stopping: cleaning up first, further stop signals are ignored until done "
           b"(kill -9 stops at once; its temp folders are then removed by the next run)\n")
-
-
-def _say_without_waiting(line: bytes, fd: int = 2) -> None:
-    """Write ``line`` (short: under ``PIPE_BUF``, so a pipe takes all of it or none) to ``fd``,
-    stderr, if that needs no waiting, else drop it: the handler writes the note of a further
-    stop signal, and a write that waits stops the main thread in the handler, the cleanup it
-    interrupted with it. A stderr nobody reads (a full pipe: a parent that reads only stdout, or
-    waits for the process to end before reading; a terminal paused by Ctrl-S) held the process
-    there until it was read, deaf to every further stop signal: for good, if its reader waits for
-    it to end (``kill -9`` alone ended it).
-
-    ``O_NONBLOCK`` is a flag of the *open file description*, which a ``dup`` of fd 2 shares with
-    fd 2 itself and with every process that inherited it (the shell's terminal, the pool's
-    workers writing to the same pipe): set there even for a moment, their writes failed with
-    ``EAGAIN`` meanwhile, and for good if this process died before clearing it. So nothing of
-    fd 2 is changed: a pipe, a FIFO or a terminal is opened anew through ``/proc/self/fd`` (a
-    description of its own, non-blocking, no controlling terminal taken); a socket (systemd's
-    journal) is sent the line with ``MSG_DONTWAIT``, a flag of that one call; a regular file is
-    written as before (a file waits for no reader). Where none of this works (no ``/proc``; a
-    pipe another user made, which its mode does not let this one open again), a closed fd 2
-    (SIGHUP's terminal gone) or a write that would wait, the line is dropped: it is a note,
-    and the stop must go on."""
-    try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISREG(mode):
-            os.write(fd, line)
-        elif stat.S_ISSOCK(mode):
-            sock = socket.socket(fileno=fd)
-            try:
-                sock.send(line, socket.MSG_DONTWAIT)
-            finally:
-                sock.detach()  # (fd 2 stays open)
-        else:
-            again = os.open(f"/proc/self/fd/{fd}", _OPENED_AGAIN)
-            try:
-                os.write(again, line)
-            finally:
-                os.close(again)
-    except OSError:  # (BlockingIOError: it would wait; the others: it cannot be written here at all)
-        pass
-
-
-#: how :func:`_say_without_waiting` opens stderr again: writing, never waiting, taking no
-#: controlling terminal, not inherited by a program exec'd meanwhile (``getattr``: Windows has
-#: neither those flags nor ``/proc``, whose absence drops the line there)
-_OPENED_AGAIN = os.O_WRONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 #: the handlers found by the active :func:`stop_signals_interrupt` blocks, outermost first
@@ -158,94 +119,6 @@ def _forked() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forked)
-
-
-class Interrupted(KeyboardInterrupt):
-    """A stop signal (:data:`STOP_SIGNALS`) arrived: raised in the main thread where Ctrl-C's
-    :class:`KeyboardInterrupt` would be."""
-
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = int(signum)
-
-
-class StopEscalated(SystemExit):
-    """A stop signal whose :class:`Interrupted` code in the block swallowed again and again
-    (:data:`ESCALATE_AT` times found swallowed): raised as ``SystemExit(128 + signum)`` instead,
-    which ``except KeyboardInterrupt`` and ``except Exception`` let through, so a retry loop
-    swallowing every interrupt still ends; ``finally`` blocks and ``with`` exits run as for any
-    exception. Uncaught, Python exits with its code, 128 + the signal's number."""
-
-    def __init__(self, signum: int):
-        super().__init__(128 + int(signum))
-        self.signum = int(signum)
-
-
-#: what a stop signal is raised as in a block: catch these (not ``KeyboardInterrupt`` alone) to
-#: handle a stop, as ``except STOP_EXCEPTIONS`` (a command's "interrupted" line and exit status)
-STOP_EXCEPTIONS = (KeyboardInterrupt, StopEscalated)
-
-#: the time a stop is found swallowed (:func:`_keep_stop`) at which it is raised as
-#: :class:`StopEscalated`, no longer as :class:`Interrupted`; found swallowed once more after
-#: that, the process ends at once (:func:`_exit_now`)
-ESCALATE_AT = 3
-
-
-def interrupt_status(exc: BaseException | None = None, signum: int | None = None) -> int:
-    """The exit status of a command stopped by ``signum`` (else the signal of ``exc``, an
-    :class:`Interrupted` or :class:`StopEscalated`; a plain ``KeyboardInterrupt`` is SIGINT's):
-    128 + its number."""
-    if signum is None:
-        signum = getattr(exc, "signum", signal.SIGINT)
-    return 128 + int(signum)
-
-
-class Stop:
-    """What :func:`stop_signals_interrupt` saw: ``signum``, the first stop signal, or None."""
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self.again = 0  # further stop signals, ignored
-        #: the :class:`Interrupted` raised for the stop was dropped by Python (a callback called
-        #: from C: :func:`_stop_dropped`), or the stop was taken where raising it would drop it (an
-        #: unraisable hook), and it has not been raised again since: the keeper sends the signal
-        #: again (:func:`_keep_stop`), and until then a stop signal raises it, not ignored
-        self.dropped = False
-        #: the signals the keeper sent again (:func:`_keep_stop`) whose handler has not run
-        #: since: the next call of the handler for one of them is (or includes: Python calls a
-        #: handler once for a signal that came twice) that one, not a further stop signal, so it
-        #: says nothing once the stop is taken. Per signal: the handlers of signals pending together
-        #: run in the order of their numbers, so a real SIGINT's ran first and was taken for the
-        #: SIGTERM sent again, and that one then counted as a further signal
-        self.in_flight: set[int] = set()
-        #: the times the stop was found swallowed by code in the block and raised again
-        #: (:func:`_keep_stop`, :func:`_raised_again`; :attr:`escalated` from it)
-        self.swallowed = 0
-        #: the handler is raising the swallowed stop again: a signal whose handler Python runs
-        #: within it (the keeper's, sent as it saw the main thread in the handler, or a real one)
-        #: finds the stop swallowed too, and counted the one swallow twice (escalated a turn early)
-        self.raising = False
-        #: put the handlers found back when the block ends; False (:func:`run_command` of an
-        #: exiting command after a stop signal) ignores the stop signals to the end instead
-        self.restore = True
-        #: the block is putting the handlers back: a first stop signal now is passed on to the
-        #: handler found once it is back (:attr:`late`), not raised halfway through
-        self.closing = False
-        self.late: list[int] = []
-        #: the block has ended and put its handlers back (or set them ignored): its handler, still
-        #: found by an inner block finalized only now, is not put back (:func:`_put_back`)
-        self.ended = False
-
-    @property
-    def escalated(self) -> bool:
-        """Whether the stop is raised as :class:`StopEscalated`: found swallowed
-        :data:`ESCALATE_AT` times (a stop that went on out of an inner block brings its count)."""
-        return self.swallowed >= ESCALATE_AT
-
-    @property
-    def status(self) -> int | None:
-        """128 + ``signum``, or None if no stop signal came."""
-        return None if self.signum is None else interrupt_status(signum=self.signum)
 
 
 @contextmanager
@@ -301,7 +174,7 @@ def stop_signals_interrupt(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[
             return
         stop.again += 1
         if stop.again == 1:
-            _say_without_waiting(_AGAIN)
+            say_without_waiting(_AGAIN)
 
     old = {}
     ended_here = False  # the block's code ran to its end: what is handled at its end is the caller's (outside)
@@ -524,78 +397,11 @@ def _raised_again(stop: Stop) -> BaseException:
     ``while True: try: work() except KeyboardInterrupt: continue``) was cut at every turn and ran
     to its end: no number of SIGTERMs or Ctrl-Cs ended the process. Found swallowed once more
     after that (an ``except BaseException`` at every turn), the process ends here
-    (:func:`_exit_now`), as SIGTERM's default action would have ended it."""
+    (:func:`~lrgym.baselines.last_words.exit_now`), as SIGTERM's default action would have ended it."""
     if stop.escalated:
-        _exit_now(stop.signum)
+        exit_now(stop.signum)
     stop.swallowed += 1
     return _stop_exception(stop)
-
-
-def _exit_now(signum: int) -> None:
-    """End the process at once with status 128 + ``signum`` (``os._exit``: no ``finally``, no
-    ``atexit``), after one line on stderr naming the signal: the stop was swallowed even as
-    :class:`StopEscalated`, so nothing else ends the run.
-
-    What the command printed and Python still holds in ``sys.stdout``'s and ``sys.stderr``'s
-    buffers is flushed first (``os._exit`` flushes nothing: a command's lines printed to a pipe or
-    a file were lost), and the last line is written after it; each step is bounded
-    (:func:`_within`): a stream nobody reads (a full pipe) or one whose lock the interrupted main
-    thread holds (stopped inside a ``print``) blocked the process there for good, deaf to every
-    further stop signal, before it could exit. What could not be written in time is lost."""
-    name = signal.Signals(signum).name
-    last = (f"stopping: {name} caught and swallowed again and again (even as SystemExit) by the code "
-            f"running; exiting at once, status {128 + signum}, without cleanup\n").encode()
-
-    def flush_stdout() -> None:
-        _flush(getattr(sys, "stdout", None))
-
-    def flush_stderr_then_say_why() -> None:
-        _flush(getattr(sys, "stderr", None))
-        os.write(2, last)
-
-    _within(_LAST_WORDS_SECONDS, flush_stdout, flush_stderr_then_say_why)
-    os._exit(128 + signum)
-
-
-#: how long :func:`_exit_now` waits for its last output (the buffered lines, its own line) to be
-#: written before it exits anyway: a pipe being read takes them at once; one nobody reads never does
-_LAST_WORDS_SECONDS = 1.0
-
-
-def _flush(stream) -> None:
-    """Flush ``stream`` (``sys.stdout``, ``sys.stderr``: whatever object a program put there), if any."""
-    flush = getattr(stream, "flush", None)
-    if flush is not None:
-        flush()
-
-
-def _within(seconds: float, *steps: Callable[[], object]) -> None:
-    """Run each of ``steps`` in a thread of its own, all at once, and return once all are done or
-    ``seconds`` have passed, whichever is first; their errors (a closed terminal: ``OSError``) are
-    ignored. A step still blocked (a write to a full pipe) is left to the process's end. Low-level
-    threads (``_thread``) and locks: the main thread, interrupted anywhere by a signal handler,
-    may hold ``threading``'s locks."""
-    done = []
-    for step in steps:
-        lock = _thread.allocate_lock()
-        lock.acquire()
-
-        def run(step=step, lock=lock) -> None:
-            try:
-                step()
-            except BaseException:  # (best effort: nothing to tell it to)
-                pass
-            finally:
-                lock.release()
-
-        try:
-            _thread.start_new_thread(run, ())
-        except RuntimeError:  # (no thread can be started: the step is skipped)
-            continue
-        done.append(lock)
-    deadline = time.monotonic() + seconds
-    for lock in done:
-        lock.acquire(timeout=max(0.0, deadline - time.monotonic()))
 
 
 #: the code of ``weakref.finalize``'s call, through which its callbacks run

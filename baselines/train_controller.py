@@ -56,7 +56,7 @@ from lrgym.baselines.config_checks import (MAX_HIDDEN, ConfigError, check_env_ke
 from lrgym.baselines.controller import SUBMISSION_CLASS, submission_source
 from lrgym.baselines.controller_ablation import ABLATIONS, ablation_source
 from lrgym.baselines.controller_checkpoint import MARK, read_checkpoint, resume_problem, write_checkpoint
-from lrgym.baselines.interrupts import STOP_EXCEPTIONS
+from lrgym.baselines.interrupt_types import STOP_EXCEPTIONS
 from lrgym.baselines.outputs import (SHIPPED_WEIGHTS, add_output_arguments, companion_problem, output_path,
                                      replace_files, status, with_suffix_added)
 from lrgym.baselines.shell_words import shell_option, shell_path

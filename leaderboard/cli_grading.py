@@ -16,7 +16,7 @@ import typer
 from rich.text import Text
 
 from lrgym.baselines.backend import RayCannotRun
-from lrgym.baselines.interrupts import STOP_EXCEPTIONS, interrupt_status
+from lrgym.baselines.interrupt_types import STOP_EXCEPTIONS, interrupt_status
 from lrgym.baselines.node_check import NodeMismatch
 from lrgym.baselines.shell_words import shell_option
 from lrgym.leaderboard.cli_files import (board_path, open_existing_store, open_store, output_mode,

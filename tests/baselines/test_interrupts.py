@@ -1117,7 +1117,7 @@ def test_a_stop_swallowed_even_as_systemexit_flushes_what_was_printed_before_it_
     lost when it ended so, and so was a line it had begun on stderr. Now Python's buffers are
     flushed first, then the last line is written after what came before it.
 
-    The flushes run in threads the exit waits for ``_LAST_WORDS_SECONDS`` at most (1 s: the bound
+    The flushes run in threads the exit waits for ``last_words.LAST_WORDS_SECONDS`` at most (1 s: the bound
     for an output nobody reads, the next test). Here both pipes are read, so the threads finish as
     soon as they run, and the exit then waits no longer; but on a loaded machine a thread may not
     run within 1 s, and the test then failed though the flush was right. So the child gives them
@@ -1125,9 +1125,9 @@ def test_a_stop_swallowed_even_as_systemexit_flushes_what_was_printed_before_it_
     checked (a bound on a hang; ``_python`` allows 120 s)."""
     script = textwrap.dedent("""
         import sys
-        from lrgym.baselines import interrupts
-        assert hasattr(interrupts, "_LAST_WORDS_SECONDS")  # (renamed, the line below would set nothing)
-        interrupts._LAST_WORDS_SECONDS = 60.0
+        from lrgym.baselines import last_words
+        assert hasattr(last_words, "LAST_WORDS_SECONDS")  # (renamed, the line below would set nothing)
+        last_words.LAST_WORDS_SECONDS = 60.0
         print("a line printed, not flushed")
         sys.stderr.write("half a line, ")
     """) + textwrap.dedent(_SWALLOWED_AT_EVERY_TURN.format(caught="BaseException"))

@@ -1,0 +1,135 @@
+"""A process's last words: a line written without waiting, and an exit that no stream can hold up.
+
+A stop signal's handler interrupts the main thread anywhere, maybe inside a ``print`` holding a
+stream's lock, and stderr may be a pipe nobody reads: a write that waits there stops the process
+in the handler, deaf to every further signal. :func:`say_without_waiting` writes a short line
+only if that needs no waiting (else drops it), without touching the flags stderr shares with
+other processes; :func:`exit_now` ends the process at once (``os._exit``) after flushing what it
+printed and saying why, each step bounded by :data:`LAST_WORDS_SECONDS`. Used by
+:mod:`lrgym.baselines.interrupts` (the note of a further stop signal; the end of a stop swallowed
+even escalated).
+"""
+
+from __future__ import annotations
+
+import _thread
+import os
+import signal
+import socket
+import stat
+import sys
+import time
+from collections.abc import Callable
+
+
+def say_without_waiting(line: bytes, fd: int = 2) -> None:
+    """Write ``line`` (short: under ``PIPE_BUF``, so a pipe takes all of it or none) to ``fd``,
+    stderr, if that needs no waiting, else drop it: the handler writes the note of a further
+    stop signal, and a write that waits stops the main thread in the handler, the cleanup it
+    interrupted with it. A stderr nobody reads (a full pipe: a parent that reads only stdout, or
+    waits for the process to end before reading; a terminal paused by Ctrl-S) held the process
+    there until it was read, deaf to every further stop signal: for good, if its reader waits for
+    it to end (``kill -9`` alone ended it).
+
+    ``O_NONBLOCK`` is a flag of the *open file description*, which a ``dup`` of fd 2 shares with
+    fd 2 itself and with every process that inherited it (the shell's terminal, the pool's
+    workers writing to the same pipe): set there even for a moment, their writes failed with
+    ``EAGAIN`` meanwhile, and for good if this process died before clearing it. So nothing of
+    fd 2 is changed: a pipe, a FIFO or a terminal is opened anew through ``/proc/self/fd`` (a
+    description of its own, non-blocking, no controlling terminal taken); a socket (systemd's
+    journal) is sent the line with ``MSG_DONTWAIT``, a flag of that one call; a regular file is
+    written as before (a file waits for no reader). Where none of this works (no ``/proc``; a
+    pipe another user made, which its mode does not let this one open again), a closed fd 2
+    (SIGHUP's terminal gone) or a write that would wait, the line is dropped: it is a note,
+    and the stop must go on."""
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISREG(mode):
+            os.write(fd, line)
+        elif stat.S_ISSOCK(mode):
+            sock = socket.socket(fileno=fd)
+            try:
+                sock.send(line, socket.MSG_DONTWAIT)
+            finally:
+                sock.detach()  # (fd 2 stays open)
+        else:
+            again = os.open(f"/proc/self/fd/{fd}", _OPENED_AGAIN)
+            try:
+                os.write(again, line)
+            finally:
+                os.close(again)
+    except OSError:  # (BlockingIOError: it would wait; the others: it cannot be written here at all)
+        pass
+
+
+#: how :func:`say_without_waiting` opens stderr again: writing, never waiting, taking no
+#: controlling terminal, not inherited by a program exec'd meanwhile (``getattr``: Windows has
+#: neither those flags nor ``/proc``, whose absence drops the line there)
+_OPENED_AGAIN = os.O_WRONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def exit_now(signum: int) -> None:
+    """End the process at once with status 128 + ``signum`` (``os._exit``: no ``finally``, no
+    ``atexit``), after one line on stderr naming the signal: the stop was swallowed even as
+    :class:`~lrgym.baselines.interrupt_types.StopEscalated`, so nothing else ends the run.
+
+    What the command printed and Python still holds in ``sys.stdout``'s and ``sys.stderr``'s
+    buffers is flushed first (``os._exit`` flushes nothing: a command's lines printed to a pipe or
+    a file were lost), and the last line is written after it; each step is bounded
+    (:func:`_within`): a stream nobody reads (a full pipe) or one whose lock the interrupted main
+    thread holds (stopped inside a ``print``) blocked the process there for good, deaf to every
+    further stop signal, before it could exit. What could not be written in time is lost."""
+    name = signal.Signals(signum).name
+    last = (f"stopping: {name} caught and swallowed again and again (even as SystemExit) by the code "
+            f"running; exiting at once, status {128 + signum}, without cleanup\n").encode()
+
+    def flush_stdout() -> None:
+        _flush(getattr(sys, "stdout", None))
+
+    def flush_stderr_then_say_why() -> None:
+        _flush(getattr(sys, "stderr", None))
+        os.write(2, last)
+
+    _within(LAST_WORDS_SECONDS, flush_stdout, flush_stderr_then_say_why)
+    os._exit(128 + signum)
+
+
+#: how long :func:`exit_now` waits for its last output (the buffered lines, its own line) to be
+#: written before it exits anyway: a pipe being read takes them at once; one nobody reads never does
+LAST_WORDS_SECONDS = 1.0
+
+
+def _flush(stream) -> None:
+    """Flush ``stream`` (``sys.stdout``, ``sys.stderr``: whatever object a program put there), if any."""
+    flush = getattr(stream, "flush", None)
+    if flush is not None:
+        flush()
+
+
+def _within(seconds: float, *steps: Callable[[], object]) -> None:
+    """Run each of ``steps`` in a thread of its own, all at once, and return once all are done or
+    ``seconds`` have passed, whichever is first; their errors (a closed terminal: ``OSError``) are
+    ignored. A step still blocked (a write to a full pipe) is left to the process's end. Low-level
+    threads (``_thread``) and locks: the main thread, interrupted anywhere by a signal handler,
+    may hold ``threading``'s locks."""
+    done = []
+    for step in steps:
+        lock = _thread.allocate_lock()
+        lock.acquire()
+
+        def run(step=step, lock=lock) -> None:
+            try:
+                step()
+            except BaseException:  # (best effort: nothing to tell it to)
+                pass
+            finally:
+                lock.release()
+
+        try:
+            _thread.start_new_thread(run, ())
+        except RuntimeError:  # (no thread can be started: the step is skipped)
+            continue
+        done.append(lock)
+    deadline = time.monotonic() + seconds
+    for lock in done:
+        lock.acquire(timeout=max(0.0, deadline - time.monotonic()))
