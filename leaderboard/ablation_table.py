@@ -12,6 +12,10 @@ table is made from the stored runs: per row the IQM of all runs with its 95 % CI
 ``iqm``: :func:`lrgym.leaderboard.scoring.stratified_bootstrap_ci`, the board's bootstrap) to 3
 decimals, per family IQM / mean / divergence rate, the mean and the divergence rate of all runs.
 It writes nothing but the store's entries.
+
+Every row but those for scale is the controller's weights, which are per family: a suite with a
+family they have no terms for (a family of one's own, README "Adding a task family") is refused
+before anything runs (:func:`unfit_suite`), as ``run-baselines`` leaves the controller out there.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from dataclasses import dataclass
 from lrgym.baselines.controller import INPUT_GROUPS, SUBMISSION_CLASS
 from lrgym.baselines.controller_ablation import ablation_name
 
-__all__ = ["AblationRow", "FOR_SCALE", "GROUP_LABELS", "ablation_rows", "markdown_table"]
+__all__ = ["AblationRow", "FOR_SCALE", "GROUP_LABELS", "ablation_rows", "markdown_table", "unfit_suite"]
 
 #: the baselines graded beside the ablations, for scale
 FOR_SCALE = ("bold_driver", "plateau")
@@ -77,6 +81,25 @@ def ablation_rows(submission: str | None = None) -> list[AblationRow]:
                  for g in INPUT_GROUPS]
     rows += [AblationRow(f"*for scale:* {b}", b, b, "baseline") for b in FOR_SCALE]
     return rows
+
+
+def unfit_suite(suite) -> str | None:
+    """Why the table cannot be made on ``suite`` (a :class:`lrgym.leaderboard.suite.Suite`), or None.
+
+    The trained row and every ablation hold the controller's weights (the shipped ones or a
+    ``train_controller`` run's: both have terms for the built-in families only,
+    :func:`lrgym.baselines.registry.weights_families`), whose ``reset`` refuses an episode of any
+    other family: on a suite with a family of one's own every one of those rows would fail, and a
+    table of some families only would be another suite's. So the command is refused up front,
+    naming the families and the fix (the reason :func:`lrgym.leaderboard.runner_specs.baselines_without_weights`
+    gives for the ``controller``, which ``run-baselines`` skips there)."""
+    from lrgym.leaderboard.runner_specs import PolicySpec, baselines_without_weights
+
+    why = baselines_without_weights([PolicySpec("controller", "baseline", {})], suite).get("controller")
+    if why is None:
+        return None
+    return (f"every row but {' and '.join(FOR_SCALE)} holds the controller's weights and would fail: {why}; "
+            "valid: a suite of those families (val, v2, quick, or a suite file of them only)")
 
 
 def _class(group: str) -> str:

@@ -186,11 +186,14 @@ def controller_ablation(
     """The learned controller's ablation table (README): the trained weights, random weights and each
     input group held at 0, with bold_driver and plateau for scale, graded into the store; prints
     the table in Markdown (IQM of all runs with its 95% CI, per family IQM / mean / divergence)."""
-    from lrgym.leaderboard.ablation_table import ablation_rows, markdown_table
+    from lrgym.leaderboard.ablation_table import ablation_rows, markdown_table, unfit_suite
     from lrgym.leaderboard.ranking import build_leaderboard
     from lrgym.leaderboard.runner import baseline_specs, submission_spec
 
     s = parse_suite(suite, grading=grade)
+    unfit = unfit_suite(s)  # a family of one's own: every controller row would fail (until 2026-12-07 they did)
+    if unfit:
+        raise typer.BadParameter(unfit, param_hint="--suite")
     try:
         rows = ablation_rows(None if submission is None else str(submission))
     except (OSError, ValueError) as exc:

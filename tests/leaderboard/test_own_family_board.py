@@ -126,3 +126,33 @@ def test_references_flags_a_best_lr_at_or_near_the_edge_of_the_lr_range(toy, tmp
     assert rows["quadratic/10000"] == "–"  # well inside: the note is no constant
     assert ("1 of 2 best fixed LRs lie less than 1 decade inside the LR range or at its end (the range, not the "
             "task, may bound them): toy/10000;") in " ".join(out.split())
+
+
+def test_controller_ablation_refuses_a_suite_with_a_family_it_has_no_weights_for(toy, tmp_path):
+    """``controller-ablation`` on a suite with a family of one's own: every row but bold_driver and
+    plateau holds the controller's weights, which have no terms for it, so the command is refused
+    before anything runs (exit 2), naming the family, the families the weights cover and the fix;
+    nothing is graded or stored (it graded every row, each a failed entry, and exited 1). With a
+    run's weights (``--submission``) and with ``--no-grade`` alike; a suite file of built-in
+    families only is not refused by it (checked on the refusal function: grading one is the
+    ablation command test's)."""
+    db = tmp_path / "board.sqlite"
+    for families in (["toy"], ["quadratic", "toy"]):
+        suite_path = _suite_file(tmp_path, "ownablation", [{"family": f, "instances": [10000]} for f in families])
+        for extra in ([], ["--no-grade"], ["--submission", str(tmp_path / "controller_mixed.py")]):
+            code, out = _invoke("controller-ablation", "--suite", str(suite_path), "--db", str(db), "--workers", "1",
+                                *extra)
+            said = " ".join(out.replace("│", " ").split())
+            assert code == 2, out
+            assert ("Invalid value for --suite: every row but bold_driver and plateau holds the controller's weights "
+                    "and would fail: its weights are per family, for linreg, quadratic, mlp, recsys (and their "
+                    "mixture) only; suite ownablation/r1's toy is none of them; valid: a suite of those families "
+                    "(val, v2, quick, or a suite file of them only)") in said, out
+    assert not db.exists()  # nothing graded, no store made
+    from lrgym.leaderboard.ablation_table import unfit_suite
+
+    builtin = load_suite_file(_suite_file(tmp_path, "builtins", [{"family": "mlp", "instances": [10000]}]))
+    assert unfit_suite(builtin) is None
+    from lrgym.leaderboard.suite import SUITES, get_suite
+
+    assert all(unfit_suite(get_suite(name)) is None for name in SUITES)
