@@ -67,6 +67,7 @@ def _references(suite, workers, progress: CommandProgress, directory=None, backe
 
 
 def _run(specs, suite, db, workers, description, refs_dir=None, backend=None, private=None, **kw):
+    from lrgym.leaderboard.references import ReferenceSearchError
     from lrgym.leaderboard.runner import check_places, run_suite
     from lrgym.leaderboard.store import StoreUnwritableError, default_store_path
 
@@ -101,6 +102,9 @@ def _run(specs, suite, db, workers, description, refs_dir=None, backend=None, pr
             raise typer.Exit(interrupt_status(exc)) from None
         except (NodeMismatch, RayCannotRun) as exc:  # a Ray node runs other code, Ray cannot run a job: stopped
             stop_on_node_mismatch(exc, f"{store.entries_added} finished entries are saved in {store.path}")
+        except ReferenceSearchError as exc:  # a family's bug: its own message (no traceback of ours)
+            err.print(Text(f"error: {clean(str(exc))}"))  # (before any entry ran: nothing graded)
+            raise typer.Exit(1) from None
         return outcomes, refs, store.path
 
 
@@ -360,7 +364,8 @@ def references(
     import numpy as np
     from rich.table import Table
 
-    from lrgym.leaderboard.references import NEAR_EDGE_DECADES, SHIPPED_DIR, edge_note, load_references, save_references
+    from lrgym.leaderboard.references import (NEAR_EDGE_DECADES, SHIPPED_DIR, ReferenceSearchError, edge_note,
+                                              load_references, save_references)
     from lrgym.leaderboard.suite import SUITES
     from lrgym.leaderboard.suite_file import is_suite_file
 
@@ -384,6 +389,9 @@ def references(
                                        backend=backend_)
         except (NodeMismatch, RayCannotRun) as exc:
             stop_on_node_mismatch(exc)
+        except ReferenceSearchError as exc:  # a family's bug: its own message (no traceback of ours)
+            err.print(Text(f"error: {clean(str(exc))}"))
+            raise typer.Exit(1) from None
         table = Table(title=Text(f"references of {s.version} ({time.perf_counter() - t0:.1f} s)"))
         for col in ("instance", "best fixed LR", "median L0", "median L_ref", "LR range edge"):
             table.add_column(col, justify="right")

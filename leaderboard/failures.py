@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import traceback
 
-__all__ = ["MAX_REASON_CHARS", "POLICY_REPORTED", "PolicyError", "describe", "plain", "policy_reported", "quoted",
+__all__ = ["FamilyError", "MAX_REASON_CHARS", "POLICY_REPORTED", "PolicyError", "describe", "plain", "policy_reported", "quoted",
            "traceback_text", "truncate"]
 
 #: a recorded failure reason is cut to this many characters
@@ -43,6 +43,14 @@ def policy_reported(reason: str) -> str:
 
 class PolicyError(Exception):
     """A policy could not be loaded or misbehaved; ``str(self)`` is the recorded reason."""
+
+
+class FamilyError(Exception):
+    """A task family raised in a job of the grader's own (the reference search): a bug of the
+    family (a task reports divergence, it never raises), not of the grader. ``str(self)`` is the
+    reason in full, sent as it is: what the family raised and where (family, target, instance,
+    seed, LR) and the frames down to its code, without the "grader error" words or the grader's
+    frames above them."""
 
 
 def describe(exc: BaseException) -> str:

@@ -43,7 +43,7 @@ from lrgym.baselines.outputs import json_copy
 from lrgym.baselines.reference import RULE
 from lrgym.baselines.score import PRECISION_FLOOR, floored
 
-__all__ = ["NEAR_EDGE_DECADES", "PRECISION_FLOOR", "References", "cache_dir", "compute_references", "edge_note",
+__all__ = ["NEAR_EDGE_DECADES", "PRECISION_FLOOR", "ReferenceSearchError", "References", "cache_dir", "compute_references", "edge_note",
            "floored", "load_references", "reference_entry"]
 
 SHIPPED_DIR = Path(__file__).parent / "references"
@@ -179,6 +179,14 @@ def edge_note(entry: dict) -> str:
     return ""
 
 
+class ReferenceSearchError(RuntimeError):
+    """The reference search of a suite failed: ``str(self)`` says which suite and the worker's
+    reason, the whole message a command shows (without its own traceback). A family that raised
+    (:class:`lrgym.baselines.reference.TaskRunError`) is said in its own words: family, target,
+    instance, seed, LR and the frames down to its code (:class:`lrgym.leaderboard.failures.FamilyError`);
+    anything else as the grader's error, with the worker's traceback."""
+
+
 def compute_references(
     suite: Suite | str,
     n_workers: int | None = None,
@@ -187,7 +195,7 @@ def compute_references(
 ) -> References:
     """Search the reference of every task of ``suite`` (the grader's worker pool of ``backend``,
     local by default or ``"ray"``: :func:`lrgym.leaderboard.backends.grader_pool`); see the
-    module docstring."""
+    module docstring. A job that fails raises :class:`ReferenceSearchError`."""
     from lrgym.leaderboard.backends import grader_pool
     from lrgym.leaderboard.pool import Job
 
@@ -209,7 +217,7 @@ def compute_references(
 
     result = grader_pool(backend, n_workers, quiet=False).run(jobs, on_reply=on_reply)["references"]
     if result.failed:  # a family's bug: the worker's reason names its family, target, instance and seed
-        raise RuntimeError(f"computing the references of suite {suite.version} failed: {result.reason}")
+        raise ReferenceSearchError(f"computing the references of suite {suite.version} failed: {result.reason}")
     tasks = {}
     for t, reply in zip(suite.tasks(), result.replies):
         tasks[t.label] = reply["reference"]

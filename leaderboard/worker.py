@@ -52,7 +52,7 @@ import sys
 import time
 from pathlib import Path
 
-from lrgym.leaderboard.failures import PolicyError, describe, plain, traceback_text, truncate
+from lrgym.leaderboard.failures import FamilyError, PolicyError, describe, plain, traceback_text, truncate
 from lrgym.leaderboard.libc import c_library
 from lrgym.leaderboard.submission_files import read_policy_files, read_sb3_files
 from lrgym.leaderboard.step_message import encode_act
@@ -87,7 +87,7 @@ def serve(jobs, replies) -> None:
                 return
             try:
                 reply = {"ok": True, **run_job(job, state)}
-            except PolicyError as exc:
+            except (PolicyError, FamilyError) as exc:  # worded in full where raised
                 reply = {"ok": False, "reason": truncate(str(exc))}
             except BaseException as exc:  # noqa: BLE001 - a grader bug is still a recorded failure
                 reply = {"ok": False, "reason": truncate(f"grader error: {describe(exc)}\n{traceback_text(exc)}")}
@@ -503,12 +503,15 @@ def _episodes(job: dict, state: _State) -> dict:
 def _reference(job: dict, state: _State) -> dict:
     """The reference (best constant SGD LR, :mod:`lrgym.baselines.reference`) of one instance;
     the built tasks are shared with this worker's other jobs on the same family."""
-    from lrgym.baselines.reference import ConstantLRRuns
+    from lrgym.baselines.reference import ConstantLRRuns, TaskRunError
     from lrgym.leaderboard.references import reference_entry
 
     runs = ConstantLRRuns(job["env_kwargs"], int(job["instance"]), job["seeds"],
                           tasks=state.task_cache(job["env_kwargs"]))
-    return {"reference": reference_entry(runs.search())}
+    try:
+        return {"reference": reference_entry(runs.search())}
+    except TaskRunError as exc:  # the family's bug in its words and frames (not "grader error: " and the search's)
+        raise FamilyError(f"{exc}\n{traceback_text(exc.__cause__)}") from exc
 
 
 def run_job(job: dict, state: _State | None = None) -> dict:

@@ -94,6 +94,38 @@ def test_a_family_that_raises_in_the_reference_search_is_named_with_its_instance
     assert ("family 'toy_broken' (toy_family:BrokenToyFamily) raised on instance 10001, seed 3, at the constant "
             "LR 1e-06 of the reference search: ZeroDivisionError: toy_broken's bug on instance 10001") in first
     assert 'toy_family.py", line' in message and "in run" in message  # the family's frame, in the traceback
+    # the family's error, not the grader's: no "grader error: " and no frames of the worker's search above it
+    assert "grader error" not in message and "worker.py" not in message and "direct cause" not in message
+
+
+def test_the_references_command_says_a_familys_error_in_one_message(toy, tmp_path):
+    """``lrgym leaderboard references`` and a grading command on a suite whose family raises in the
+    reference search: exit 1 and one message on stderr, ``error: computing the references of suite
+    ... failed: family 'toy_broken' (...) raised on instance 10001, seed 3, at the constant LR ...``,
+    then the frames down to the family's line; no "grader error: " (the family's bug is not the
+    grader's) and no traceback of the command itself (it printed both: the worker's prefix and
+    the driver's RuntimeError traceback, rich's box around the CLI's frames); the grading command
+    stores nothing."""
+    register_family("toy_broken", "toy_family:BrokenToyFamily")
+    suite_path = _suite_file(tmp_path, "brokenrefs", [{"family": "toy_broken", "instances": [10000, 10001]}],
+                             seeds=(3,))
+    said = ("computing the references of suite brokenrefs/r1 failed: family 'toy_broken' (toy_family:BrokenToyFamily) "
+            "raised on instance 10001, seed 3, at the constant LR 1e-06 of the reference search: ZeroDivisionError: "
+            "toy_broken's bug on instance 10001")
+    db = tmp_path / "board.sqlite"
+    for args in (["references"], ["run-baselines", "--only", "fixed", "--db", str(db), "--no-markdown"]):
+        result = typer_testing.CliRunner().invoke(app, ["leaderboard", *args, "--suite", str(suite_path), "--workers",
+                                                        "1"], env={"COLUMNS": "2000"})
+        assert result.exit_code == 1, result.output
+        error = result.stderr[result.stderr.index("error: "):]
+        first, _, frames = error.partition("\n")
+        assert first == "error: " + said, result.stderr
+        assert frames.startswith("Traceback (most recent call last):") and 'toy_family.py", line' in frames
+        assert frames.rstrip().endswith("ZeroDivisionError: toy_broken's bug on instance 10001")
+        for ours in ("grader error", "worker.py", "references.py", "cli_grading.py", "RuntimeError", "╭"):
+            assert ours not in result.output, (ours, result.output)
+    with ResultStore(db) as store:
+        assert store.entries(load_suite_file(suite_path).version) == []
 
 
 def test_references_flags_a_best_lr_at_or_near_the_edge_of_the_lr_range(toy, tmp_path):
