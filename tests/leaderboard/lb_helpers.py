@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 
 from lrgym.leaderboard.store import EntryRecord, RunRecord
 from lrgym.leaderboard.suite import FamilySuite, Suite
@@ -162,18 +163,21 @@ def sandbox_groups() -> list[str]:
     return [os.path.join(p, n) for p in parents for n in os.listdir(p) if n.startswith(CGROUP_PREFIX)]
 
 
-def dead_sandbox_groups(before=(), makers=None) -> list[str]:
-    """The sandbox cgroups not in ``before`` whose maker (the pid and start time in their name)
-    has ended: left behind (a live maker's group is another run's, still in use). ``makers``:
-    only the groups made by these pids (:func:`descendants_seen`'s), not those another test
-    running beside this one leaves for a while (a grader worker it kills leaves its group to the
-    next worker start's sweep)."""
+def dead_sandbox_groups(before, *, makers) -> list[str]:
+    """The sandbox cgroups not in ``before`` made by one of the pids ``makers`` (a test's own
+    grader workers: :func:`descendants_seen`'s) whose maker (the pid and start time in their
+    name) has ended: left behind. A live maker's group is a run's still in use; another maker's
+    may be a test's beside this one under pytest-xdist (a grader worker it kills leaves its group
+    to the next worker start's sweep), so ``makers`` is required: counting every dead group made
+    such a test fail by chance."""
     from lrgym.baselines.owner_names import owner_gone
     from lrgym.leaderboard.sandbox_cgroup import CGROUP_PREFIX
 
-    left = set(sandbox_groups()) - set(before)
-    if makers is not None:
-        left = {g for g in left if int(os.path.basename(g)[len(CGROUP_PREFIX):].split(".")[0]) in makers}
+    def maker(group: str) -> int | None:  # the pid its name starts with (any naming: pid only, or pid.start...)
+        digits = re.match(r"\d+", os.path.basename(group)[len(CGROUP_PREFIX):])
+        return int(digits[0]) if digits else None
+
+    left = {g for g in set(sandbox_groups()) - set(before) if maker(g) in makers}
     return [group for group in left if owner_gone(os.path.basename(group), CGROUP_PREFIX)]
 
 

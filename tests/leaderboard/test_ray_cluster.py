@@ -580,23 +580,25 @@ def test_a_submission_over_its_time_limit_on_ray_leaves_no_sandbox_cgroup_or_fol
     import tempfile
     import time
 
-    from lb_helpers import dead_sandbox_groups, sandbox_groups
+    from lb_helpers import dead_sandbox_groups, descendants_seen, sandbox_groups
 
     refs = compute_references(ONE_FAMILY, n_workers=2)
     before_groups, before_scratch = sandbox_groups(), os.listdir(tempfile.gettempdir())
     before_workers, before_sandboxes = _grader_workers(), _grader_workers(b"lrgym.leaderboard.policy_host")
     limit = 20  # room for the actor's and the sandbox's start on a loaded machine
-    outcome = run_suite([submission_spec(policy("Hangs"), name="hangs")], ONE_FAMILY, references=refs,
-                        n_workers=1, time_limit=limit, memory_mb=1000, backend="ray")[0]
+    with descendants_seen() as ours:  # (the fixture's nodes are children of this process: so are their workers)
+        outcome = run_suite([submission_spec(policy("Hangs"), name="hangs")], ONE_FAMILY, references=refs,
+                            n_workers=1, time_limit=limit, memory_mb=1000, backend="ray")[0]
     assert not outcome.ok and f"exceeded the wall-clock limit of {limit} s" in outcome.entry.failure_reason, \
         outcome.entry.failure_reason
     deadline = time.monotonic() + 15  # the killed processes may still be exiting
     while (_grader_workers() - before_workers or _grader_workers(b"lrgym.leaderboard.policy_host") - before_sandboxes
-           or dead_sandbox_groups(before_groups) or _dead_scratch(before_scratch)) and time.monotonic() < deadline:
+           or dead_sandbox_groups(before_groups, makers=ours) or _dead_scratch(before_scratch)) \
+            and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _grader_workers() - before_workers == set()
     assert _grader_workers(b"lrgym.leaderboard.policy_host") - before_sandboxes == set()
-    assert dead_sandbox_groups(before_groups) == []
+    assert dead_sandbox_groups(before_groups, makers=ours) == []  # (of this test's grader workers only)
     assert _dead_scratch(before_scratch) == []
 
 
@@ -1205,32 +1207,33 @@ def test_a_ray_grader_stopped_by_sigterm_ends_its_grader_workers(cluster, tmp_pa
     import subprocess
     import time
 
-    from lb_helpers import dead_sandbox_groups, sandbox_groups
+    from lb_helpers import dead_sandbox_groups, descendants_seen, sandbox_groups
 
     from lrgym.leaderboard.store import ResultStore
 
     sandboxes = b"lrgym.leaderboard.policy_host"
     before_workers, before_sandboxes, before_groups = _grader_workers(), _grader_workers(sandboxes), sandbox_groups()
     db = tmp_path / "results.sqlite"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lrgym.leaderboard.cli", "leaderboard", "submit", policy("Hangs"), "--suite", "quick",
-         "--db", str(db), "--workers", "1", "--time-limit", "600", "--backend", "ray", "--address", cluster.address],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ, COLUMNS="200"))
-    try:
-        deadline = time.monotonic() + 180  # a bound on a stuck driver, not a timing assertion
-        running = set()
-        while not running and time.monotonic() < deadline:  # a sandbox on the cluster runs the hanging policy
-            assert proc.poll() is None, proc.communicate()
-            running = _grader_workers(sandboxes) - before_sandboxes
-            time.sleep(0.1)
-        assert running and _grader_workers() - before_workers, "the job never started on the cluster"
-        time.sleep(1)  # into act()
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    with descendants_seen() as ours:  # (the fixture's nodes are children of this process: so are their workers)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lrgym.leaderboard.cli", "leaderboard", "submit", policy("Hangs"), "--suite", "quick",
+             "--db", str(db), "--workers", "1", "--time-limit", "600", "--backend", "ray", "--address", cluster.address],
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ, COLUMNS="200"))
+        try:
+            deadline = time.monotonic() + 180  # a bound on a stuck driver, not a timing assertion
+            running = set()
+            while not running and time.monotonic() < deadline:  # a sandbox on the cluster runs the hanging policy
+                assert proc.poll() is None, proc.communicate()
+                running = _grader_workers(sandboxes) - before_sandboxes
+                time.sleep(0.1)
+            assert running and _grader_workers() - before_workers, "the job never started on the cluster"
+            time.sleep(1)  # into act()
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     err = " ".join(err.decode().split())
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert f"interrupted: 0 finished entries are saved in {db}" in err, err
@@ -1242,9 +1245,9 @@ def test_a_ray_grader_stopped_by_sigterm_ends_its_grader_workers(cluster, tmp_pa
     assert _grader_workers() - before_workers == set()
     assert _grader_workers(sandboxes) - before_sandboxes == set()
     deadline = time.monotonic() + 30
-    while dead_sandbox_groups(before_groups) and time.monotonic() < deadline:
+    while dead_sandbox_groups(before_groups, makers=ours) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert dead_sandbox_groups(before_groups) == []
+    assert dead_sandbox_groups(before_groups, makers=ours) == []  # (of this test's grader workers only)
     with ResultStore(db) as store:
         assert store.check_integrity()
         assert store.entries() == [] and not store.pending_dir.exists()

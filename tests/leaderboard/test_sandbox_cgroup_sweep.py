@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 import pytest
-from lb_helpers import dead_sandbox_groups, tiny_suite
+from lb_helpers import dead_sandbox_groups, descendants_seen, sandbox_groups, tiny_suite
 
 from lrgym.leaderboard import sandbox_cgroup
 from lrgym.baselines.owner_names import namespaces, owner_gone, start_time
@@ -27,10 +27,12 @@ def test_a_time_limit_kill_leaves_no_cgroup(tmp_path):
     (tmp_path / "hang.py").write_text("import time\nclass P:\n    def __init__(self):\n        time.sleep(3600)\n")
     suite = tiny_suite("hang")
     refs = load_references(suite, n_workers=1)
-    [outcome] = run_suite([submission_spec(f"{tmp_path}/hang.py:P")], suite, references=refs, n_workers=1,
-                          time_limit=4)
+    before = sandbox_groups()
+    with descendants_seen() as ours:  # (the makers of this test's groups, not a test's beside it)
+        [outcome] = run_suite([submission_spec(f"{tmp_path}/hang.py:P")], suite, references=refs, n_workers=1,
+                              time_limit=4)
     assert "timeout" in outcome.entry.failure_reason
-    assert dead_sandbox_groups() == []
+    assert dead_sandbox_groups(before, makers=ours) == []
 
 
 needs_cgroup = pytest.mark.skipif(sandbox_cgroup.memory_bound()["cgroup"] is None,

@@ -17,7 +17,7 @@ import os
 import sys
 
 import pytest
-from lb_helpers import dead_sandbox_groups, one_episode_setup, processes_with, sandbox_groups
+from lb_helpers import dead_sandbox_groups, descendants_seen, one_episode_setup, processes_with, sandbox_groups
 
 from lrgym.leaderboard.runner import run_suite, submission_spec
 from lrgym.leaderboard.sandbox_cgroup import CGROUP_PREFIX, _cgroup_parents, memory_bound, sweep_stale_cgroups
@@ -113,18 +113,20 @@ def test_a_sandbox_over_its_memory_limit_together_fails_and_under_a_larger_one_p
     token = f"memory-{cls}-{os.getpid()}"
     monkeypatch.setenv("LRGYM_TEST_TOKEN", token)
     before = set(sandbox_groups())
-    [small] = run_suite([submission_spec(f"{path}:{cls}", name=f"{cls.lower()}-small")], suite, references=refs,
-                        n_workers=1, memory_mb=SMALL_MB, time_limit=120)
+    with descendants_seen() as ours:  # (the makers of this test's groups, not a test's beside it)
+        [small] = run_suite([submission_spec(f"{path}:{cls}", name=f"{cls.lower()}-small")], suite, references=refs,
+                            n_workers=1, memory_mb=SMALL_MB, time_limit=120)
     assert not small.ok
     reason = small.entry.failure_reason
     assert f"memory limit of {SMALL_MB:g} MB" in reason and "OOM killer" in reason, reason
-    [large] = run_suite([submission_spec(f"{path}:{cls}", name=f"{cls.lower()}-large")], suite, references=refs,
-                        n_workers=1, memory_mb=LARGE_MB, time_limit=120)
+    with descendants_seen() as also_ours:
+        [large] = run_suite([submission_spec(f"{path}:{cls}", name=f"{cls.lower()}-large")], suite, references=refs,
+                            n_workers=1, memory_mb=LARGE_MB, time_limit=120)
     assert large.ok, large.entry.failure_reason
     assert "cgroup" in large.entry.env_spec["sandbox"]["memory"]
     # both sandboxes' groups are gone (the workers that made them have ended; a group of a live
-    # process is another test's, run beside this one)
-    assert dead_sandbox_groups(before) == []
+    # process is a run's still in use, one of another maker another test's, run beside this one)
+    assert dead_sandbox_groups(before, makers=ours | also_ours) == []
     assert processes_with(token) == []
 
 

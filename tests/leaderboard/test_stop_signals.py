@@ -18,7 +18,7 @@ import time
 import uuid
 
 import pytest
-from lb_helpers import HERE, dead_sandbox_groups, policy, processes_with, sandbox_groups, tiny_suite
+from lb_helpers import HERE, dead_sandbox_groups, descendants_seen, policy, processes_with, sandbox_groups, tiny_suite
 
 from lrgym.leaderboard.references import load_references
 from lrgym.leaderboard.store import ResultStore
@@ -105,13 +105,13 @@ def _stop(proc, signals) -> tuple[int, str]:
     return proc.returncode, err.decode()
 
 
-def _nothing_left(tmp, token, before_groups) -> None:
+def _nothing_left(tmp, token, before_groups, makers) -> None:
     assert sorted(p.name for p in tmp.iterdir()) == []  # no worker folder, no sandbox folder
     deadline = time.monotonic() + 10  # the sandboxes' last processes (other PID namespaces) may still be exiting
     while processes_with(token) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert processes_with(token) == []
-    assert dead_sandbox_groups(before_groups) == []
+    assert dead_sandbox_groups(before_groups, makers=makers) == []  # (of this test's grader workers only)
 
 
 @pytest.mark.parametrize("signals", [(signal.SIGTERM,), (signal.SIGHUP,), (signal.SIGTERM, signal.SIGTERM, signal.SIGINT)],
@@ -124,14 +124,15 @@ def test_submit_stopped_by_a_signal_cleans_up_like_ctrl_c(tmp_path, signals):
     token = uuid.uuid4().hex
     db = tmp_path / "results.sqlite"
     before = sandbox_groups()
-    proc, tmp = _start([sys.executable, "-m", "lrgym.leaderboard.cli", "leaderboard", "submit", policy("Hangs"),
-                        "--suite", "quick", "--db", str(db), "--workers", "2", "--time-limit", "600"], tmp_path, token)
-    _wait_mid_grading(proc, tmp, 2)
-    code, err = _stop(proc, signals)
+    with descendants_seen() as ours:  # (the makers of this test's groups, not a test's beside it)
+        proc, tmp = _start([sys.executable, "-m", "lrgym.leaderboard.cli", "leaderboard", "submit", policy("Hangs"),
+                            "--suite", "quick", "--db", str(db), "--workers", "2", "--time-limit", "600"], tmp_path, token)
+        _wait_mid_grading(proc, tmp, 2)
+        code, err = _stop(proc, signals)
     assert code == 128 + signals[0], err
     assert f"interrupted: 0 finished entries are saved in {db}" in " ".join(err.split()), err
     assert "Traceback" not in err, err
-    _nothing_left(tmp, token, before)
+    _nothing_left(tmp, token, before, ours)
     with ResultStore(db) as store:
         assert store.check_integrity()
         assert store.entries() == [] and not store.pending_dir.exists()
@@ -164,12 +165,13 @@ def test_run_suite_stopped_by_sigterm_keeps_the_finished_entries(tmp_path):
     db = tmp_path / "results.sqlite"
     before = sandbox_groups()
     specs = [("keep0", "Keep"), ("keep1", "Keep"), ("hang0", "Hangs"), ("hang1", "Hangs")]
-    proc, tmp = _start([sys.executable, "-c", _script(db, specs)], tmp_path, token)
-    _wait_mid_grading(proc, tmp, 2, db, 2)
-    code, err = _stop(proc, (signal.SIGTERM,))
+    with descendants_seen() as ours:  # (the makers of this test's groups, not a test's beside it)
+        proc, tmp = _start([sys.executable, "-c", _script(db, specs)], tmp_path, token)
+        _wait_mid_grading(proc, tmp, 2, db, 2)
+        code, err = _stop(proc, (signal.SIGTERM,))
     assert code == 143, err
     assert "grader: interrupted (SIGTERM)" in err, err
-    _nothing_left(tmp, token, before)
+    _nothing_left(tmp, token, before, ours)
     with ResultStore(db) as store:
         assert store.check_integrity()
         entries = store.entries(SUITE.version)
