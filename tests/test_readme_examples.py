@@ -77,22 +77,34 @@ def python_blocks() -> list[str]:
     return [textwrap.dedent(b) for b in re.findall(r"```python\n(.*?)```", README.read_text(), re.S)]
 
 
-@pytest.mark.parametrize("marker", list(EXAMPLES))
-def test_readme_example_runs(marker):
+def run_readme_block(marker: str, replacements: dict[str, str] | None = None, prelude: str = "",
+                     namespace: dict | None = None) -> dict:
+    """Run the one README Python block that holds ``marker``, as printed but for ``replacements``
+    (``old`` → ``new``, e.g. fewer training steps or a file in a test's folder; each ``old`` must
+    still be in the block, so a README edit fails the test rather than running the long original),
+    after ``prelude``, torch on one thread; return the namespace it ran in (``namespace`` when
+    given, so a caller can close what the block made even when it raises)."""
     found = [b for b in python_blocks() if marker in b]
     assert len(found) == 1, f"{len(found)} README Python blocks hold {marker!r} (want exactly one)"
-    prelude, replacements = EXAMPLES[marker]
     [code] = found
-    for old, new in replacements.items():
+    for old, new in (replacements or {}).items():
         assert old in code, f"{old!r} is no longer in the example"
         code = code.replace(old, new)
     if "torch" in code:
         import torch
 
         torch.set_num_threads(1)
+    namespace = {} if namespace is None else namespace
+    exec(compile(prelude + code, f"README example {marker!r}", "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("marker", list(EXAMPLES))
+def test_readme_example_runs(marker):
+    prelude, replacements = EXAMPLES[marker]
     namespace: dict = {}
     try:
-        exec(compile(prelude + code, f"README example {marker!r}", "exec"), namespace)
+        run_readme_block(marker, replacements, prelude, namespace)
     finally:  # the example's envs (and their builder threads) end with it
         import gymnasium as gym
 
@@ -157,14 +169,9 @@ def test_the_vecnormalize_submission_example_normalises_as_vecnormalize_and_is_g
     import numpy as np
     import torch
 
-    torch.set_num_threads(1)
-    [code] = [b for b in python_blocks() if "class NormalizedPPO" in b]
+    torch.set_num_threads(1)  # the block names no torch, so run_readme_block leaves the threads
     folder = tmp_path / "my_submission"
-    for old, new in ((".learn(50_000)", ".learn(512)"), ('Path("my_submission")', f"Path({str(folder)!r})")):
-        assert old in code, old
-        code = code.replace(old, new)
-    namespace: dict = {}
-    exec(compile(code, "README VecNormalize example", "exec"), namespace)
+    namespace = run_readme_block("class NormalizedPPO", {".learn(50_000)": ".learn(512)", 'Path("my_submission")': f"Path({str(folder)!r})"})
     venv, model = namespace["venv"], namespace["model"]
     assert sorted(p.name for p in folder.iterdir()) == ["policy.py", "weights.py"]
     sys.path.insert(0, str(folder))
@@ -222,9 +229,7 @@ def test_the_frame_stack_example_gives_what_vecframestack_gives():
 
     import lrgym  # noqa: F401 - registers the ids
 
-    [code] = [b for b in python_blocks() if "class FrameStack" in b]
-    namespace: dict = {}
-    exec(compile(code, "README FrameStack example", "exec"), namespace)
+    namespace = run_readme_block("class FrameStack")
     stack = namespace["FrameStack"](4)
     venv = VecFrameStack(DummyVecEnv([lambda: gym.make("LRControl-v1", horizon=7)]), n_stack=4)
     venv.seed(3)

@@ -21,7 +21,7 @@ torchrl_envs = pytest.importorskip("torchrl.envs", reason="the torchrl extra: pi
 
 from lrgym.info import FAMILY_NAMES  # noqa: E402
 
-from test_readme_examples import assert_graded_on_quick, python_blocks  # noqa: E402
+from test_readme_examples import assert_graded_on_quick, run_readme_block  # noqa: E402
 
 ENV_ID = "lrgym:LRControl-v1"
 KWARGS = dict(horizon=3, inner_steps=2)
@@ -87,10 +87,7 @@ def assert_as_gym_make(td, reference: dict, info: bool = True) -> None:
 
 def test_the_readmes_batched_torchrl_env_steps_as_gym_make_to_the_bit():
     """The README's block, as printed: 4 sub-envs, 100 steps, two 50-step episodes each."""
-    torch.set_num_threads(1)
-    [code] = [b for b in python_blocks() if 'GymWrapper(venv, categorical_action_encoding=True)' in b]
-    namespace: dict = {}
-    exec(compile(code, "README TorchRL example", "exec"), namespace)
+    namespace = run_readme_block("GymWrapper(venv, categorical_action_encoding=True)")
     td, env = namespace["td"], namespace["env"]
     try:
         assert td.batch_size == torch.Size([4, 100]) and td["action"].shape == (4, 100)  # categorical
@@ -150,14 +147,9 @@ def test_the_readmes_torchrl_submission_acts_as_the_actor_and_is_graded(tmp_path
     ObservationNorm folded in: on raw observations it takes the actor's greedy action (the argmax
     of its logits on the normalised observation), and the file it writes is graded through the
     documented CLI on ``quick`` in the sandbox: an ok entry, 8 runs."""
-    torch.set_num_threads(1)
-    [code] = [b for b in python_blocks() if 'submission_source("TorchRLPolicy")' in b]
     target = tmp_path / "my_torchrl_ppo.py"
-    for old, new in (("total_frames=8_000", "total_frames=800"), ('Path("my_torchrl_ppo.py")', f"Path({str(target)!r})")):
-        assert old in code, old
-        code = code.replace(old, new)
-    namespace: dict = {}
-    exec(compile(code, "README TorchRL submission example", "exec"), namespace)
+    namespace = run_readme_block('submission_source("TorchRLPolicy")',
+                                 {"total_frames=8_000": "total_frames=800", 'Path("my_torchrl_ppo.py")': f"Path({str(target)!r})"})
     env, logits_net, policy = namespace["env"], namespace["logits_net"], namespace["policy"]
     try:
         with torch.no_grad():
