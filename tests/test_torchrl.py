@@ -19,6 +19,7 @@ import torch
 
 torchrl_envs = pytest.importorskip("torchrl.envs", reason="the torchrl extra: pip install 'lrgym[torchrl]'")
 
+from benchmarks.clients.matrix import gym_make_steps  # noqa: E402  (gym.make's steps: the reference)
 from lrgym.info import FAMILY_NAMES  # noqa: E402
 
 from test_readme_examples import assert_graded_on_quick, run_readme_block  # noqa: E402
@@ -50,31 +51,6 @@ def test_torchrl_single_env_with_auto_registered_info_dict():
     env.close()
 
 
-def gym_make_reference(actions: np.ndarray, seeds: list[int], **kwargs) -> dict:
-    """What ``gym.make`` envs give for these actions (``[n, T, ...]``): sub-env i reset with
-    ``seeds[i]``, then reset again (TorchRL's ``set_seed`` resets, and so does its rollout), then
-    stepped, reset after every episode's end."""
-    out: dict = {k: [] for k in ("root", "next", "reward", "terminated", "truncated", *INFO_KEYS)}
-    for i, seed in enumerate(seeds):
-        env = gym.make("LRControl-v1", **kwargs)
-        env.reset(seed=seed)
-        obs, _ = env.reset()
-        rows: dict = {k: [] for k in out}
-        for action in actions[i]:
-            rows["root"].append(obs)
-            obs, reward, terminated, truncated, info = env.step(action)
-            for key, value in (("next", obs), ("reward", reward), ("terminated", terminated), ("truncated", truncated)):
-                rows[key].append(value)
-            for key in INFO_KEYS:
-                rows[key].append(info[key])
-            if terminated or truncated:
-                obs, _ = env.reset()
-        env.close()
-        for key in out:
-            out[key].append(np.array(rows[key]))
-    return {key: np.stack(value) for key, value in out.items()}
-
-
 def assert_as_gym_make(td, reference: dict, info: bool = True) -> None:
     assert np.array_equal(td["observation"].numpy(), reference["root"])
     assert np.array_equal(td["next", "observation"].numpy(), reference["next"])
@@ -91,7 +67,7 @@ def test_the_readmes_batched_torchrl_env_steps_as_gym_make_to_the_bit():
     td, env = namespace["td"], namespace["env"]
     try:
         assert td.batch_size == torch.Size([4, 100]) and td["action"].shape == (4, 100)  # categorical
-        reference = gym_make_reference(td["action"].numpy(), [0, 1, 2, 3])
+        reference = gym_make_steps(td["action"].numpy(), [0, 1, 2, 3], INFO_KEYS)
         assert_as_gym_make(td, reference)
         assert reference["truncated"].sum() >= 4  # episodes ended, the next ones went on as gym.make's
         # RewardSum: each episode's running sum of the (float32) rewards
@@ -134,7 +110,7 @@ def test_torchrl_batched_envs_end_apart_on_divergence_as_gym_make(batching):
     try:
         env.set_seed(seed)
         td = env.rollout(14, big_log_lrs, break_when_any_done=False)
-        reference = gym_make_reference(td["action"].numpy(), seeds, **kwargs)
+        reference = gym_make_steps(td["action"].numpy(), seeds, INFO_KEYS, **kwargs)
         assert_as_gym_make(td, reference, info=batching == "vector_env_disabled")
         ends = [tuple(np.flatnonzero(r)) for r in reference["terminated"] | reference["truncated"]]
         assert reference["terminated"].any() and len(set(ends)) > 1  # diverged, and not in lockstep
