@@ -18,12 +18,6 @@ parted (test_ranks_share_one_schedule fails on the old code).
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -31,9 +25,9 @@ torch = pytest.importorskip("torch")
 
 from lrgym.baselines.registry import make_baseline  # noqa: E402
 from lrgym.torch import PolicyScheduler  # noqa: E402
+from dist_runs import run_workers  # noqa: E402
 from same_state import assert_same_state  # noqa: E402
 
-WORKER = Path(__file__).with_name("ddp_worker.py")
 WORLD = 2
 #: the policies the runs train under, with overrides that make them decide within 10 steps
 POLICIES = [["plateau", {"lr": 0.3, "patience": 0, "threshold": 0.02}], ["bold_driver", {}]]
@@ -44,25 +38,9 @@ def runs(tmp_path_factory):
     """{"0": rank 0's results, "1": rank 1's, "single": the one-process reference}; the three
     processes run at once and are killed if they outlive the timeout."""
     folder = tmp_path_factory.mktemp("ddp")
-    env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1"}
     configs = {str(r): {"mode": "ddp", "rank": r, "init": f"file://{folder}/rendezvous"} for r in range(WORLD)}
     configs["single"] = {"mode": "single"}
-    procs = {}
-    try:
-        for key, config in configs.items():
-            path = folder / f"{key}.json"
-            path.write_text(json.dumps({**config, "world": WORLD, "policies": POLICIES, "out": str(folder / f"{key}.pt")}))
-            procs[key] = subprocess.Popen([sys.executable, str(WORKER), str(path)], env=env,
-                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        logs = {key: proc.communicate(timeout=240)[0] for key, proc in procs.items()}
-    finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    for key, proc in procs.items():
-        assert proc.returncode == 0, f"{key}: exit {proc.returncode}\n{logs[key][-3000:]}"
-    return {key: torch.load(folder / f"{key}.pt", weights_only=False) for key in configs}
+    return run_workers(folder, configs, WORLD, POLICIES)
 
 
 @pytest.mark.parametrize("name", [name for name, _ in POLICIES])
