@@ -70,6 +70,7 @@ from lrgym.tasks.stats import (
     A_LOSS_VAR,
     N_ACC,
     accumulate_gradient_pair,
+    add_gradient_pair,
     finish_stats,
     is_bad,
     loss_moments,
@@ -255,7 +256,8 @@ class TrainingMonitor:
         """Training losses above this count as divergence (``cap_factor · max(L0, loss_scale)``)."""
         return float(self.memory[M_CAP])
 
-    def record_update(self, losses, grad: np.ndarray, params_finite: bool = True, keep_grad: bool = False) -> bool:
+    def record_update(self, losses, grad: np.ndarray, params_finite: bool = True, keep_grad: bool = False,
+                      pair_sums=None) -> bool:
         """Record one update: the minibatch's per-example losses (or its scalar mean loss, or their
         :class:`UpdateLoss` already measured by :func:`update_loss`) and the raw minibatch gradient
         as one flat float64 vector. Returns True if this update diverged (non-finite or capped loss,
@@ -272,7 +274,12 @@ class TrainingMonitor:
         ``keep_grad``: the monitor keeps ``grad`` itself as :attr:`prev_grad` instead of copying it
         (a float64 vector the caller gives away and never changes again; the caller may reuse the
         previous :attr:`prev_grad` object for its next gradient): the same record, without a copy
-        of the gradient's size."""
+        of the gradient's size.
+
+        ``pair_sums``: ``grad`` is this process's shard of a gradient sharded over processes (FSDP:
+        :mod:`lrgym.torch._distributed`), and ``pair_sums(gg, gp, pp)`` turns the shard's ‖g‖²,
+        g·g_prev and ‖g_prev‖² into the whole gradient's (their sums over the shards): the
+        features are the whole gradient's, and :attr:`prev_grad` stays this shard."""
         measured = update_loss(losses)
         check_loss(measured.mean, "the update's mean minibatch loss", first=self.next_loss_is_first)
         grad = np.ascontiguousarray(grad, dtype=np.float64)
@@ -285,7 +292,12 @@ class TrainingMonitor:
             self._scalar_losses = True
         else:
             self.acc[A_LOSS_VAR] += measured.var
-        if keep_grad:
+        if pair_sums is not None:  # a shard: its sums, summed over the shards, give the whole gradient's
+            prev = self.prev_grad
+            add_gradient_pair(*pair_sums(float(grad @ grad), float(grad @ prev), float(prev @ prev)), paired,
+                              self.acc)
+            self.prev_grad = grad if keep_grad else grad.copy()
+        elif keep_grad:
             accumulate_gradient_pair(grad, self.prev_grad, paired, self.acc)
             self.prev_grad = grad
         else:

@@ -14,8 +14,12 @@ process training on the ranks' minibatches concatenated would observe:
   ``DistributedSampler``'s split), or every rank all of them (the mean of equal values is that
   value);
 * the gradient is read from ``p.grad`` as DDP leaves it: already averaged over the ranks, the
-  same on each (a sharded gradient, FSDP's or ZeRO's, is not supported: each rank would read its
-  own shard).
+  same on each. A gradient sharded over the ranks (FSDP2's ``fully_shard``: ``DTensor``
+  parameters, each rank holding a shard, :func:`sharded_params`) is read shard by shard: every
+  rank reads its own, and the sums its features are made of (‖g‖², g·g_prev, ‖g_prev‖²) are
+  summed over the ranks (:func:`summed`), as is whether every shard of the parameters is finite,
+  so the features are the whole gradient's. FSDP1 (``FullyShardedDataParallel``'s flattened
+  parameters) and meshes of more than one dimension (HSDP, tensor parallelism) are refused.
 
 Every rank's policy then takes the same decision from the same observation. That is checked, not
 trusted (:func:`agreed_decision`): after every decision the ranks compare their LR and whether
@@ -32,7 +36,10 @@ of waiting for it in the next collective until the process group's timeout.
 Collectives run on the CPU for gloo (and the CPU part of a ``"cpu:gloo,cuda:nccl"`` group), on
 the current CUDA device for NCCL. Outside ``torch.distributed`` (not initialised, one rank) the
 scheduler calls none of this: :func:`resolve_group` is None and the single-process path is the
-one it always was.
+one it always was. ``process_group="local"`` opts out inside ``torch.distributed``: ranks that
+train independent models in one process group (a hyper-parameter sweep, one model per rank; model
+parallelism whose ranks' losses must not be mixed) each get the schedule a single process
+training on that rank's data gets, and no collective runs.
 """
 
 from __future__ import annotations
@@ -42,7 +49,10 @@ import math
 import numpy as np
 import torch
 
-__all__ = ["SharedGroup", "agreed_decision", "global_losses", "global_measures", "resolve_group"]
+from lrgym.torch._tensors import is_sharded
+
+__all__ = ["LOCAL", "SharedGroup", "agreed_decision", "global_losses", "global_measures", "resolve_group",
+           "sharded_params", "summed"]
 
 #: relative difference between two ranks' LRs still taken as rounding (different CPUs' math)
 LR_RTOL = 1e-9
@@ -86,24 +96,87 @@ def _default_group() -> SharedGroup | None:
     return resolve_group(None)
 
 
+#: ``process_group=LOCAL``: this rank's own schedule, no collectives, also inside ``torch.distributed``
+LOCAL = "local"
+
+
 def resolve_group(process_group) -> SharedGroup | None:
     """The ranks that share one schedule: ``process_group`` if given, else the default group when
-    ``torch.distributed`` is initialised; None (no collectives) outside ``torch.distributed`` or
-    for a group of one rank."""
+    ``torch.distributed`` is initialised; None (no collectives) outside ``torch.distributed``, for
+    a group of one rank, or for ``process_group="local"`` (:data:`LOCAL`): the opt-out for ranks
+    that train independently inside one process group (a sweep with one model per rank, model
+    parallelism whose ranks' losses must not be mixed). Anything else is a ``ValueError`` naming
+    it and the choices."""
     import torch.distributed as dist
 
+    if isinstance(process_group, str) and process_group == LOCAL:
+        return None
+    initialised = dist.is_available() and dist.is_initialized()
+    if process_group is not None and initialised and not isinstance(process_group, dist.ProcessGroup):
+        raise ValueError(f"process_group={process_group!r} is not a process group; valid: None (every rank of the "
+                         "default group when torch.distributed is initialised, else no collectives), a "
+                         "torch.distributed.ProcessGroup this rank belongs to (torch.distributed.new_group), or "
+                         f"{LOCAL!r} (this rank's own schedule: no collectives)")
     if process_group is None:
-        if not (dist.is_available() and dist.is_initialized()):
+        if not initialised:
             return None
         process_group = dist.group.WORLD
-    elif not (dist.is_available() and dist.is_initialized()):
+    elif not initialised:
         raise ValueError(f"process_group={process_group!r} was given, but torch.distributed is not initialised; "
-                         "valid: None outside torch.distributed, or a group of the initialised default group "
-                         "(torch.distributed.new_group)")
+                         f"valid: None or {LOCAL!r} outside torch.distributed, or a group of the initialised "
+                         "default group (torch.distributed.new_group)")
     if dist.get_rank(process_group) < 0:
         raise ValueError(f"process_group={process_group!r} does not include this process (rank "
                          f"{dist.get_rank()}); valid: a group this rank belongs to, or None for the default group")
     return SharedGroup(process_group) if dist.get_world_size(process_group) > 1 else None
+
+
+def sharded_params(params, group: SharedGroup | None) -> bool:
+    """Whether ``params`` (the parameters whose gradient the policy observes) are sharded over
+    ``group``'s ranks, FSDP2's way: every one a ``DTensor`` sharded (``Shard`` placements) on a
+    one-dimensional device mesh of exactly the group's ranks; False when none is a ``DTensor``. A
+    layout whose statistics a rank cannot complete by summing over the group is a ``ValueError``
+    naming it and what works: FSDP1's flattened parameters, sharded and unsharded parameters
+    mixed, a mesh of other ranks or more dimensions, a replicated or partial placement, and
+    sharded parameters under a scheduler that shares nothing (``process_group="local"``)."""
+    import torch.distributed as dist
+
+    valid = ("valid: FSDP2 (torch.distributed.fsdp.fully_shard) over a one-dimensional mesh of the scheduler's "
+             "ranks with process_group=None (the default group) or that mesh's group, or DistributedDataParallel")
+    if any(getattr(p, "_fsdp_flattened", False) for p in params):
+        raise ValueError("the optimizer holds FSDP1 parameters (FullyShardedDataParallel's flattened parameters), "
+                         "whose gradient the scheduler cannot read as the model's; " + valid)
+    shards = [p for p in params if is_sharded(p)]
+    if not shards:
+        return False
+    if len(shards) != len(params):
+        raise ValueError(f"{len(shards)} of the {len(params)} parameters the policy's LR trains are sharded "
+                         "(DTensor) and the others not: the gradient's sums cannot be completed over the ranks; "
+                         "valid: shard every parameter the optimizer trains (fully_shard on the root module too)")
+    ranks = None if group is None else dist.get_process_group_ranks(group.group)
+    for p in shards:
+        mesh, placements = p.device_mesh, tuple(p.placements)
+        if mesh.size() == 1 and group is None:
+            continue  # a mesh of one rank: the "shard" is the whole parameter
+        if group is None:
+            raise ValueError(f"a parameter is sharded over {mesh.size()} ranks (DTensor on {mesh}), but this "
+                             "scheduler shares no schedule (process_group='local'): a shard's gradient is not the "
+                             "model's; " + valid)
+        if mesh.ndim != 1 or not all(pl.is_shard() for pl in placements):
+            raise ValueError(f"a parameter is a DTensor with placements {placements} on a {mesh.ndim}-dimensional "
+                             "mesh (HSDP, tensor parallelism, a replicated or partial tensor): not supported; "
+                             + valid)
+        if dist.get_process_group_ranks(mesh.get_group()) != ranks:
+            raise ValueError(f"a parameter is sharded over ranks {dist.get_process_group_ranks(mesh.get_group())}, "
+                             f"the scheduler's group is ranks {ranks}; " + valid)
+    return True
+
+
+def summed(group: SharedGroup, values) -> tuple[float, ...]:
+    """Every rank's ``values`` (numbers, as many on each) summed over the ranks, in rank order:
+    the same numbers on every rank."""
+    rows = _gather(group, values)
+    return tuple(sum(float(v) for v in rows[:, column]) for column in range(rows.shape[1]))
 
 
 def _device(group: SharedGroup) -> torch.device:

@@ -122,8 +122,12 @@ and set rank 0's LR, else every rank raises a ``RuntimeError`` naming their deci
 drawing random numbers must be seeded alike on every rank). An undone step is undone on every
 rank; ``state_dict()`` is the same on every rank (save rank 0's). Build the scheduler on every
 rank, call ``step(loss)`` on every rank after every update (it is a collective, as DDP's backward
-is). Sharded gradients (FSDP, ZeRO) are not supported. Outside ``torch.distributed`` no collective
-runs. :mod:`lrgym.torch._distributed` has the details::
+is). FSDP2 (``fully_shard``) works the same way: each rank reads its shard of the gradient and the
+gradient features' sums are summed over the ranks (a policy that undoes steps needs ``model=``,
+and each rank's ``state_dict()`` holds its own shard: save every rank's); FSDP1 and meshes of more
+than one dimension are refused. ``process_group="local"`` opts out: each rank's own schedule, no
+collective (independent trainings on the ranks of one group). Outside ``torch.distributed`` no
+collective runs. :mod:`lrgym.torch._distributed` has the details::
 
     model = DDP(net)                                # after torch.distributed.init_process_group(...)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -191,7 +195,14 @@ from lrgym.settings import (
 )
 from lrgym.tasks.base import S_TRAIN_LOSS
 from lrgym.torch._copies import NOT_YET, ORPHANED, BackwardWatch
-from lrgym.torch._distributed import agreed_decision, global_losses, global_measures, resolve_group
+from lrgym.torch._distributed import (
+    agreed_decision,
+    global_losses,
+    global_measures,
+    resolve_group,
+    sharded_params,
+    summed,
+)
 from lrgym.torch._measure import MEASURES, measure
 from lrgym.torch._policy_checks import (  # noqa: F401 (other_optimizer: named in the docstring above)
     check_policy,
@@ -246,6 +257,19 @@ _OWNERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 #: hashable or weakly referenceable; the scheduler holds its policy, so the id is that policy's while
 #: the scheduler lives), held weakly: a policy keeps one episode's state, so only that scheduler asks it.
 _POLICY_OWNERS: dict = {}
+
+
+def _reshard(model: torch.nn.Module) -> None:
+    """After an undo put a sharded model's shards back (FSDP2): every ``fully_shard`` module
+    drops the whole parameters it gathered, so its next forward gathers the restored shards. A
+    module that a forward without backward left gathered (``val_fn()``'s, under ``no_grad``: the
+    root module keeps its parameters gathered after forward) would otherwise go on computing with
+    the parameters of the undone step."""
+    from torch.distributed.fsdp import FSDPModule
+
+    for module in model.modules():
+        if isinstance(module, FSDPModule):
+            module.reshard()
 
 
 def _release_policy(key: int, owner: "weakref.ref") -> None:
@@ -305,7 +329,9 @@ class PolicyScheduler(torch.optim.lr_scheduler.LRScheduler):
         process_group: the ``torch.distributed`` ranks that share one schedule (None, the default:
             every rank of the default group when ``torch.distributed`` is initialised, else none).
             Build the scheduler alike on each of them: it observes the global run and every rank
-            sets the same LRs (module docstring, "DistributedDataParallel").
+            sets the same LRs (module docstring, "DistributedDataParallel"). ``"local"``: this
+            rank's own schedule, no collectives, also inside ``torch.distributed`` (ranks that train
+            independently); anything else is a ``ValueError`` naming the choices.
     """
 
     @checked_keywords
@@ -378,6 +404,15 @@ class PolicyScheduler(torch.optim.lr_scheduler.LRScheduler):
             lr = group["lr"]
             group.setdefault("initial_lr", lr.clone() if isinstance(lr, torch.Tensor) else lr)
         self._ratios = lr_ratios(g["initial_lr"] for g in optimizer.param_groups)
+        #: the observed gradient is sharded over the group's ranks (FSDP2): its sums are summed over them
+        self._sharded = sharded_params(self.observed_params, self._group)
+        self._global_gg = math.nan  # the sharded gradient's last ‖g‖², summed over the ranks (_pair_sums)
+        if self._sharded and self.rejection_threshold is not None and model is None:
+            raise ValueError(
+                f"policy {policy_name(policy)!r} undoes steps (rejection_threshold={self.rejection_threshold}), and "
+                "the parameters are sharded (FSDP2): an undo puts the shards back, and FSDP must then gather them "
+                "again, which the scheduler can ask only of the model; valid: PolicyScheduler(..., model=model) "
+                "with the fully_shard model")
         self._last_lr: list[float] = []
         self.last_epoch = 0  # optimizer updates taken, told by step(): one per call that followed an update
         self.last_reward = 0.0
@@ -460,6 +495,8 @@ class PolicyScheduler(torch.optim.lr_scheduler.LRScheduler):
         if not self.monitor.done and (stepped or self.monitor.diverges(losses)):
             params = self.params
             finite = params_finite(params)
+            if self._sharded:  # each rank checked its shards: finite only if every rank's are
+                finite = summed(self._group, [float(not finite)])[0] == 0.0
             # the losses after a step are measured before its last update is recorded: a refused
             # train_loss_fn() / val_fn() leaves the scheduler as it was (the corrected call records it)
             measured = self._measure() if self.monitor.completes_step(losses, finite) else None
@@ -482,12 +519,13 @@ class PolicyScheduler(torch.optim.lr_scheduler.LRScheduler):
         if pending_grad is None:
             # two gradient vectors a run, in turns (record_flat_grad)
             grad, self._grad_buffer = record_flat_grad(self.monitor, losses, observed, finite,
-                                                       getattr(self, "_grad_buffer", None))
+                                                       getattr(self, "_grad_buffer", None), self._pair_sums())
         else:
             grad = pending_grad
-            self.monitor.record_update(losses, grad, finite)
+            self.monitor.record_update(losses, grad, finite, pair_sums=self._pair_sums())
+        zero = self._global_gg == 0.0 if self._sharded else not any_nonzero(grad)  # a shard may be all 0, or empty
         # a gradient of 0 at a loss of 0 is a fit (float32 cross-entropy saturates to both): no slip
-        if stepped and pending_grad is None and not self._warned_no_grad and losses.mean > 0 and not any_nonzero(grad):
+        if stepped and pending_grad is None and not self._warned_no_grad and losses.mean > 0 and zero:
             self._zero_gradient(observed)
         if self.monitor.step_complete:
             self._end_step(measured)
@@ -711,6 +749,20 @@ class PolicyScheduler(torch.optim.lr_scheduler.LRScheduler):
         if self.rejection_threshold is not None:
             self._snapshot = self._take_snapshot()
 
+    def _pair_sums(self):
+        """``record_update``'s ``pair_sums`` for a sharded gradient (FSDP2, :func:`sharded_params`):
+        this rank's shard's ‖g‖², g·g_prev and ‖g_prev‖² summed over the ranks (the whole
+        gradient's; ‖g‖² kept for the zero-gradient check); None for a whole one."""
+        if not self._sharded:
+            return None
+
+        def over_ranks(gg: float, gp: float, pp: float) -> tuple:
+            sums = summed(self._group, [gg, gp, pp])
+            self._global_gg = sums[0]
+            return sums
+
+        return over_ranks
+
     def _update_losses(self, loss, stepped: bool) -> np.ndarray:
         """The update's losses as the policy observes them: this rank's (:func:`losses_array`), or
         under ``torch.distributed`` every rank's, the global batch (:func:`global_losses`)."""
@@ -789,6 +841,9 @@ class PolicyScheduler(torch.optim.lr_scheduler.LRScheduler):
         with torch.no_grad():
             for p, saved in zip(self.params, saved_params):
                 p.copy_(saved)
+        if self._sharded:
+            _reshard(self.model)
+        with torch.no_grad():
             if self.model is not None and saved_buffers is not None:
                 for name, buffer in self.model.named_buffers():
                     if name in saved_buffers:
@@ -853,6 +908,8 @@ class PolicyScheduler(torch.optim.lr_scheduler.LRScheduler):
         judged at its first updates (:meth:`_check_copy`), since at copy time that is not known."""
         self.__dict__.update(state)
         self.__dict__.setdefault("_group", None)  # a scheduler pickled by an older lrgym: one process
+        self.__dict__.setdefault("_sharded", False)
+        self.__dict__.setdefault("_global_gg", math.nan)
         self._grad_buffer = None
         self._hooks = self._register_hooks()
         self._copy_watch = BackwardWatch(self.params)

@@ -4,9 +4,13 @@
 
 ``RUN.json`` says what to run: ``{"policies": [[name, overrides], ...], "out": path,
 "mode": "ddp", "rank": r, "world": n, "init": "file:///..."}`` for one rank of a
-DistributedDataParallel run (gloo, on the loopback), or ``{"mode": "single", "world": n}`` for the
-one-process reference that trains on the n ranks' minibatches concatenated (the same global batch
-every update). The worker saves to ``out`` what the test compares: the LR of every update, the
+DistributedDataParallel run (gloo, on the loopback), ``"mode": "fsdp"`` for one rank of the same
+run with the model sharded by FSDP2's ``fully_shard`` instead, ``"mode": "local"`` for one rank
+training an independent model on its own slices (no DDP), under ``process_group="local"`` and
+under the default (shared) schedule, or ``{"mode": "single", "world": n}`` for the one-process
+reference that trains on the n ranks' minibatches concatenated (the same global batch every
+update), ``{"mode": "single_rank", "rank": r, "world": n}`` for the one that trains on rank r's
+slices alone. The worker saves to ``out`` what the test compares: the LR of every update, the
 final parameters and the scheduler's ``state_dict()`` under each policy; the ranks also record
 the exchanges on inputs that differ by rank (:func:`probe`) and the error a policy seeded per
 rank raises (:class:`CoinPolicy`).
@@ -78,9 +82,10 @@ class CoinPolicy:
         return int(self.rng.integers(3))
 
 
-def train(policy, net, model, mine, world: int) -> dict:
-    """Train ``net`` for HORIZON × INNER updates under ``policy``: the LR of every update, the
-    final parameters, the scheduler's state."""
+def train(policy, net, model, mine, world: int, **sched_kwargs) -> dict:
+    """Train ``net`` for HORIZON × INNER updates under ``policy`` (``sched_kwargs``: more
+    PolicyScheduler arguments, e.g. ``process_group``): the LR of every update, the observation
+    after every step, the final parameters (whole, also of a sharded model), the scheduler's state."""
     from lrgym.torch import PolicyScheduler
 
     batches, val_rows, objective_rows = _stream(world)
@@ -92,8 +97,8 @@ def train(policy, net, model, mine, world: int) -> dict:
     opt = torch.optim.SGD(net.parameters(), lr=0.1)
     sched = PolicyScheduler(opt, policy, horizon=HORIZON, updates_per_step=INNER, lr_init=0.3,
                             val_fn=lambda: mean_loss(val_rows), train_loss_fn=lambda: mean_loss(objective_rows),
-                            model=model)
-    lrs = []
+                            model=model, **sched_kwargs)
+    lrs, obs = [], []
     for parts in batches:
         X, y = mine(parts)
         opt.zero_grad()
@@ -102,7 +107,10 @@ def train(policy, net, model, mine, world: int) -> dict:
         opt.step()
         sched.step(losses)
         lrs.append(opt.param_groups[0]["lr"])
-    return {"lrs": lrs, "params": [p.detach().clone() for p in model.parameters()],
+        if len(lrs) % INNER == 0:
+            obs.append(sched.last_obs.copy())
+    whole = [p.full_tensor() if hasattr(p, "full_tensor") else p for p in model.parameters()]  # FSDP2: gathered
+    return {"lrs": lrs, "obs": obs, "params": [p.detach().clone() for p in whole],
             "state": sched.state_dict(), "done": sched.done}
 
 
@@ -125,7 +133,7 @@ def main(run: dict) -> None:
     torch.set_num_threads(1)
     world, mode = run["world"], run["mode"]
     out = {}
-    if mode == "ddp":
+    if mode in ("ddp", "fsdp", "local"):
         import torch.distributed as dist
 
         rank = run["rank"]
@@ -133,8 +141,29 @@ def main(run: dict) -> None:
                                 timeout=datetime.timedelta(seconds=60))
         mine = lambda parts: parts[rank]  # noqa: E731 (this rank's slice)
         wrap = torch.nn.parallel.DistributedDataParallel
+    elif mode == "single_rank":  # the reference of process_group="local": rank r's slices alone, one process
+        rank = run["rank"]
+        mine, wrap = (lambda parts: parts[rank]), (lambda model: model)
     else:
         mine, wrap = _cat, (lambda model: model)  # the reference: every rank's slice, concatenated in rank order
+    if mode == "fsdp":
+        from torch.distributed.fsdp import fully_shard
+
+        def wrap(model):  # FSDP2, the whole model one unit: each rank holds a shard of every parameter
+            return fully_shard(model)  # (rank 1's of the last layer is empty: 1 row over 2 ranks)
+    if mode == "local":  # independent models per rank: each rank's own schedule, and the default's shared one
+        for name, overrides in run["policies"]:
+            model = _model()
+            out[name] = train(make_baseline(name, **overrides), model, model, mine, world, process_group="local")
+            model = _model()
+            out["shared " + name] = train(make_baseline(name, **overrides), model, model, mine, world)
+        try:  # a misspelt opt-out inside torch.distributed: refused, naming it and the choices
+            train(make_baseline("bold_driver"), model, model, mine, world, process_group="Local")
+        except ValueError as exc:
+            out["bad_group_error"] = str(exc)
+        dist.destroy_process_group()
+        torch.save(out, run["out"])
+        return
     for name, overrides in run["policies"]:
         model = _model()
         out[name] = train(make_baseline(name, **overrides), wrap(model), model, mine, world)
@@ -145,6 +174,18 @@ def main(run: dict) -> None:
             train(CoinPolicy(seed=rank), wrap(model), model, mine, world)
         except RuntimeError as exc:
             out["coin_error"] = str(exc)
+    if mode == "fsdp":  # what a sharded model is refused with, raised alike on every rank
+        from lrgym.torch import PolicyScheduler
+
+        model = wrap(_model())
+        refusals = {"local": dict(policy=make_baseline("plateau"), process_group="local"),
+                    "no model": dict(policy=make_baseline("bold_driver"))}
+        for key, kwargs in refusals.items():
+            try:
+                PolicyScheduler(torch.optim.SGD(model.parameters(), lr=0.1), horizon=2, lr_init=0.3, **kwargs)
+            except ValueError as exc:
+                out[f"refused {key}"] = str(exc)
+    if mode in ("ddp", "fsdp"):
         dist.destroy_process_group()
     torch.save(out, run["out"])
 

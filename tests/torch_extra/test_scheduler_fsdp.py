@@ -1,0 +1,73 @@
+"""PolicyScheduler under FSDP2 (``fully_shard``): gradients and parameters sharded over the ranks.
+
+Two ranks (gloo on the loopback) train ddp_worker.py's tiny float64 model, sharded whole by
+``fully_shard`` (each rank holds a shard of every parameter; rank 1's shard of the last layer is
+empty), on the same data as test_scheduler_ddp.py: each rank its half of every global batch,
+under the plateau policy and the bold driver (which undoes steps). The reference is a single
+process training the unsharded model on the two halves concatenated: FSDP's gradient (the mean
+of the halves' gradients, reduce-scattered) equals its full-batch gradient up to rounding, so the
+policy's observations, gradient features included, agree within float rounding, its LRs exactly
+(discrete decisions far from their thresholds), the final parameters within rounding.
+
+Before the fix the first ``sched.step(loss)`` raised torch's "aten.copy_.default got mixed
+torch.Tensor and DTensor" (the scheduler copied the DTensor gradient into a plain vector); a
+rank's own shard alone would have given another gradient norm and cosine. And an undone step was
+invisible to FSDP: ``val_fn()``'s forward under ``no_grad`` leaves the root module's parameters
+gathered, so the next forward ran on the parameters of the undone step (test_bold_driver fails
+without the reshard after an undo).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from dist_runs import run_workers  # noqa: E402
+
+WORLD = 2
+POLICIES = [["plateau", {"lr": 0.3, "patience": 0, "threshold": 0.02}], ["bold_driver", {}]]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """{"0", "1": the FSDP ranks' results, "single": the unsharded one-process reference}."""
+    folder = tmp_path_factory.mktemp("fsdp")
+    configs = {str(r): {"mode": "fsdp", "rank": r, "init": f"file://{folder}/rendezvous"} for r in range(WORLD)}
+    configs["single"] = {"mode": "single"}
+    return run_workers(folder, configs, WORLD, POLICIES)
+
+
+@pytest.mark.parametrize("name", [name for name, _ in POLICIES])
+def test_sharded_run_is_the_single_process_one(runs, name):
+    """Both ranks set the single process's LRs at every update; the policy observed what it
+    observed there (every feature, the gradient norm and cosine too, within float rounding); the
+    whole parameters end within rounding of the reference's."""
+    single = runs["single"][name]
+    assert len(set(single["lrs"])) >= 3  # the policy decided: the LR moved at least twice
+    for rank in map(str, range(WORLD)):
+        sharded = runs[rank][name]
+        assert sharded["lrs"] == single["lrs"]
+        assert len(sharded["obs"]) == len(single["obs"])
+        for a, b in zip(sharded["obs"], single["obs"]):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)  # float32 observations
+        for a, b in zip(sharded["params"], single["params"]):
+            torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_bold_driver_undid_a_step(runs):
+    """The bold driver's sharded run undid a step (its LR multiplied by dec), so the undo of
+    sharded parameters is exercised."""
+    lrs = runs["0"]["bold_driver"]["lrs"]
+    assert any(b < a for a, b in zip(lrs, lrs[1:]))
+
+
+def test_refusals(runs):
+    """A sharded model under ``process_group="local"`` (a shard's gradient is not the model's) and a
+    policy that undoes steps without ``model=`` (FSDP could not be told to gather the restored
+    shards) are ValueErrors on every rank, naming what to do."""
+    for rank in map(str, range(WORLD)):
+        assert "shares no schedule (process_group='local')" in runs[rank]["refused local"]
+        assert "fully_shard" in runs[rank]["refused local"]
+        assert "PolicyScheduler(..., model=model)" in runs[rank]["refused no model"]
