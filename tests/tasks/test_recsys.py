@@ -170,6 +170,24 @@ class RefRun:
         }
 
 
+def test_initial_parameters_are_numpys_normals():
+    """``init_params`` draws its normals compiled (:mod:`lrgym.tasks.pcg64`): the parameters are
+    those of ``rng.normal(0, init_scale, ·)`` for the user rows, then the item rows (bias column
+    0), and the generator ends where NumPy's would, on instances of several sizes and ranks."""
+    family = make_family("recsys")
+    tasks = [family.build(family.sample(s)) for s in (3, 7, 11)]
+    tasks.append(small_task())
+    for task in tasks + tasks[::-1]:
+        r = task.spec.rank
+        got_rng, want_rng = np.random.default_rng(5), np.random.default_rng(5)
+        got = task.init_params(got_rng)
+        want = np.zeros((task.n_users + task.n_items, r + 1))
+        want[: task.n_users, :r] = want_rng.normal(0.0, task.spec.init_scale, (task.n_users, r))
+        want[task.n_users :, :r] = want_rng.normal(0.0, task.spec.init_scale, (task.n_items, r))
+        np.testing.assert_array_equal(got, want.reshape(-1))
+        assert got_rng.bit_generator.state == want_rng.bit_generator.state
+
+
 # ---- gradients ------------------------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from references import split_positives_numpy, synthetic_positives_numpy, top_key
 from lrgym.tasks import make_family, pcg64
 from lrgym.tasks.recsys import RecsysSpec, split_positives, synthetic_positives
 from lrgym.tasks.recsys import synthetic
-from lrgym.tasks.recsys.split import _bounded, _triples, _user_item_order
+from lrgym.tasks.recsys.split import _bounded, _triples, _user_item_order, sorted_positives
 from lrgym.tasks.recsys.synthetic import _top_keys, _top_keys_streamed
 
 
@@ -84,6 +84,41 @@ def test_user_item_order_is_numpys_lexsort(seed):
         got = _user_item_order(users, pos_i)
         np.testing.assert_array_equal(got, np.lexsort((pos_i, users)))
     np.testing.assert_array_equal(_user_item_order(pos_u[:0], pos_i[:0]), np.lexsort((pos_i[:0], pos_u[:0])))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_sorted_positives_are_numpys_sort_counts_and_starts(seed):
+    """The split's one-pass sort and counts (:func:`sorted_positives`) equal the NumPy calls they
+    replace: the gathers by ``np.lexsort``, ``np.searchsorted`` of the sorted users and
+    ``np.bincount`` of the items, as int64; with duplicate pairs, users and items that hold no
+    positive (the last ones too), ids as int32, users in any order, and ids out of range
+    (negative, or not below ``n_users`` / ``n_items``), which take NumPy's own path."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    n_users, n_items = 2 + n // 8, 2 + n // 10
+    pos_u = rng.integers(0, n_users - 1, size=n)  # the last user holds no positive
+    pos_i = rng.integers(0, n_items - 1, size=n)  # many duplicate (user, item) pairs
+
+    def numpy_calls(users, items, n_u, n_i):
+        order = np.lexsort((items, users))
+        su, si = users[order], items[order]
+        return su, si, np.searchsorted(su, np.arange(n_u + 1)), np.bincount(si, minlength=n_i)
+
+    cases = [
+        (pos_u, pos_i, n_users, n_items),
+        (np.sort(pos_u), pos_i, n_users, n_items),
+        (pos_u.astype(np.int32), pos_i.astype(np.int32), n_users, n_items),
+        (pos_u - 3, pos_i, n_users, n_items),  # negative users
+        (pos_u, pos_i, n_users - 2, n_items),  # users beyond n_users
+        (pos_u, pos_i, n_users, n_items - 2),  # items beyond n_items
+        (pos_u[:0], pos_i[:0], n_users, n_items),
+    ]
+    for users, items, n_u, n_i in cases:
+        got = sorted_positives(users, items, n_u, n_i)
+        want = numpy_calls(users, items, n_u, n_i)
+        for a, b in zip(got, want):
+            assert a.dtype == np.int64
+            np.testing.assert_array_equal(a, b)
 
 
 def test_triples_interleave_positives_and_their_negatives():

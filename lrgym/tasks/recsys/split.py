@@ -126,6 +126,63 @@ def _user_item_order(pos_u, pos_i):
     return _radix_user_item_order(pos_u, pos_i, int(pos_u.max()) + 1, int(pos_i.max()) + 1)
 
 
+@numba.njit(cache=True, nogil=True)
+def _sorted_positives(pos_u, pos_i, n_users, n_items):
+    """The positives sorted by (user, item) with what the split counts of them, in two counting
+    passes: (sorted users, sorted items, ``user_start``, ``item_count``), the values of
+    ``pos_u[order]``, ``pos_i[order]`` for ``order = np.lexsort((pos_i, pos_u))``,
+    ``np.searchsorted(sorted users, np.arange(n_users + 1))`` and ``np.bincount(pos_i,
+    minlength=n_items)``, for users in 0 .. n_users − 1 and items in 0 .. n_items − 1.
+
+    The stable sort by item, then by user, of :func:`_radix_user_item_order`, scattering the
+    ids themselves instead of row numbers (no gather afterwards); its two prefix sums are
+    ``item_count``'s and ``user_start``'s."""
+    n = pos_u.shape[0]
+    item_count = np.zeros(n_items, dtype=np.int64)
+    for row in range(n):
+        item_count[pos_i[row]] += 1
+    next_row = np.empty(n_items, dtype=np.int64)
+    total = 0
+    for k in range(n_items):
+        next_row[k] = total
+        total += item_count[k]
+    by_item = np.empty(n, dtype=np.int64)  # rows, stably sorted by item
+    for row in range(n):
+        k = pos_i[row]
+        by_item[next_row[k]] = row
+        next_row[k] += 1
+    user_start = np.zeros(n_users + 1, dtype=np.int64)
+    for row in range(n):
+        user_start[pos_u[row] + 1] += 1
+    for u in range(n_users):
+        user_start[u + 1] += user_start[u]
+    sorted_u = np.empty(n, dtype=np.int64)
+    sorted_i = np.empty(n, dtype=np.int64)
+    next_u = user_start[:n_users].copy()
+    for row in by_item:
+        u = pos_u[row]
+        j = next_u[u]
+        sorted_u[j] = u
+        sorted_i[j] = pos_i[row]
+        next_u[u] = j + 1
+    return sorted_u, sorted_i, user_start, item_count
+
+
+def sorted_positives(pos_u, pos_i, n_users, n_items):
+    """(pos_u, pos_i sorted by (user, item), user_start, item_count) as :func:`split_positives`
+    needs them: :func:`_sorted_positives` when every id is in range (every synthetic and file
+    instance), else the NumPy calls it stands for."""
+    pos_u = np.ascontiguousarray(pos_u, dtype=np.int64)
+    pos_i = np.ascontiguousarray(pos_i, dtype=np.int64)
+    if pos_u.shape[0] and 0 <= min(pos_u.min(), pos_i.min()) and pos_u.max() < n_users and pos_i.max() < n_items:
+        return _sorted_positives(pos_u, pos_i, n_users, n_items)
+    order = _user_item_order(pos_u, pos_i)
+    pos_u, pos_i = pos_u[order], pos_i[order]
+    user_start = np.searchsorted(pos_u, np.arange(n_users + 1)).astype(np.int64)
+    item_count = np.bincount(pos_i, minlength=n_items).astype(np.int64)
+    return pos_u, pos_i, user_start, item_count
+
+
 def _triples(pos_u, pos_i, negatives):
     """Triples (u, i, y) in groups of 1 + k: each positive (u, i, 1), then its k negatives
     (u, negatives[p, j], 0); ``negatives`` is (n positives, k)."""
@@ -152,12 +209,11 @@ def split_positives(rng, pos_u, pos_i, n_users, n_items, n_negatives):
     (``tests/references.py: split_positives_numpy``; ``tests/tasks/test_recsys_data.py``).
     """
     group = 1 + n_negatives
-    order = _user_item_order(pos_u, pos_i)
-    pos_u, pos_i = pos_u[order], pos_i[order]
-    user_start = np.searchsorted(pos_u, np.arange(n_users + 1)).astype(np.int64)
+    pos_u, pos_i, user_start, item_count = sorted_positives(pos_u, pos_i, n_users, n_items)
     user_count = np.diff(user_start)
-    item_count = np.bincount(pos_i, minlength=n_items).astype(np.int64)
-    candidates = rng.permutation(np.flatnonzero((user_count >= 3) & (user_count <= n_items - 2 * n_negatives)))
+    candidates = rng.permutation(
+        np.flatnonzero((user_count >= 3) & (user_count <= n_items - 2 * n_negatives))
+    ).astype(np.int64, copy=False)
     limit = VAL_POSITIVES
     val_u = np.zeros(limit, dtype=np.int64)
     val_i = np.zeros(limit, dtype=np.int64)
@@ -169,7 +225,7 @@ def split_positives(rng, pos_u, pos_i, n_users, n_items, n_negatives):
         held = np.zeros(len(pos_u), dtype=bool)
         counts = item_count.copy()
         n_val, used = _hold_out(
-            words, candidates.astype(np.int64), user_start, pos_i.astype(np.int64), counts, n_items, n_negatives, limit,
+            words, candidates, user_start, pos_i, counts, n_items, n_negatives, limit,
             held, val_u, val_i, negs,
         )
         rng.bit_generator.state = before
