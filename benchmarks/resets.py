@@ -4,7 +4,9 @@
     python -m benchmarks.resets --quick          # fewer instances and episodes
     python -m benchmarks.resets --per-id         # does build_ahead pay here? per env id (≈ 1.5 – 3 min)
 
-Three measurements, each with the build path of today ("after"), the one of main at cfecd14
+Three measurements, each with the build path of today ("after"), the one of main at 769b6f4
+("main 769b6f4", :func:`main_769b6f4_build_path`: before stop 52, with the recommender's split
+gathering through sorted row numbers; every older path below includes it), the one of main at cfecd14
 ("main cfecd14", :func:`main_cfecd14_build_path`: before the fifth round, with linreg's QR not
 fused and the recommender's top keys bounded by table lookups), the one of main at 479ce56
 ("main 479ce56", :func:`main_479ce56_build_path`: before the fourth round, with the blocked QR
@@ -639,8 +641,8 @@ def main_479ce56_build_path():
     """The build path of main at 479ce56 (before the fourth round): the blocked QR kernel on
     every matrix, the specs' batch sizes and negatives counts drawn by ``rng.choice``, fresh
     arrays for the MLP data's temporaries; the recommender's top keys of main cfecd14 (the same
-    at 479ce56)."""
-    return _replaced(_REPLACED_479CE56 + (_replaced_cfecd14()[1],))
+    at 479ce56) and its split of main 769b6f4 (the same there)."""
+    return _replaced(_REPLACED_479CE56 + (_replaced_cfecd14()[1],) + _REPLACED_769B6F4)
 
 
 def _top_keys_streamed_cfecd14():
@@ -705,8 +707,69 @@ def _replaced_cfecd14():
 def main_cfecd14_build_path():
     """The build path of main at cfecd14 (before the fifth round): linreg's QR without the
     fused panel form (panels only from 1,536 columns), the recommender's top keys with the
-    Gumbel bound tables."""
-    return _replaced(_replaced_cfecd14())
+    Gumbel bound tables; its split of main 769b6f4 (the same there)."""
+    return _replaced(_replaced_cfecd14() + _REPLACED_769B6F4)
+
+
+def _split_positives_769b6f4(rng, pos_u, pos_i, n_users, n_items, n_negatives):
+    """main 769b6f4's ``split_positives``, verbatim but for names (its error message shortened):
+    the (user, item) order as row numbers, then gathers, ``searchsorted``, ``bincount`` and
+    copies of ``candidates`` and ``pos_i``."""
+    group = 1 + n_negatives
+    order = recsys_split._user_item_order(pos_u, pos_i)
+    pos_u, pos_i = pos_u[order], pos_i[order]
+    user_start = np.searchsorted(pos_u, np.arange(n_users + 1)).astype(np.int64)
+    user_count = np.diff(user_start)
+    item_count = np.bincount(pos_i, minlength=n_items).astype(np.int64)
+    candidates = rng.permutation(np.flatnonzero((user_count >= 3) & (user_count <= n_items - 2 * n_negatives)))
+    limit = recsys_split.VAL_POSITIVES
+    val_u = np.zeros(limit, dtype=np.int64)
+    val_i = np.zeros(limit, dtype=np.int64)
+    negs = np.zeros(limit * n_negatives, dtype=np.int64)
+    n_words = 2 * (len(candidates) + limit * n_negatives) + 1024
+    while True:
+        before = rng.bit_generator.state
+        words = rng.integers(0, 2**32, size=n_words, dtype=np.uint64)
+        held = np.zeros(len(pos_u), dtype=bool)
+        counts = item_count.copy()
+        n_val, used = recsys_split._hold_out(
+            words, candidates.astype(np.int64), user_start, pos_i.astype(np.int64), counts, n_items, n_negatives, limit,
+            held, val_u, val_i, negs,
+        )
+        rng.bit_generator.state = before
+        if n_val >= 0:
+            rng.integers(0, 2**32, size=used, dtype=np.uint64)
+            break
+        n_words *= 4
+    if n_val == 0:
+        raise ValueError("no user can hold out a validation positive")
+    triples = recsys_split._triples
+    va_u, va_i, va_y = triples(val_u[:n_val], val_i[:n_val], negs[: n_val * n_negatives].reshape(n_val, n_negatives))
+    train_u, train_i = pos_u[~held], pos_i[~held]
+    n_eval = min(len(train_u), recsys_split.EVAL_TRIPLES // group)
+    pick = rng.choice(len(train_u), size=n_eval, replace=False)
+    ev_negs = np.empty((n_negatives, n_eval), dtype=np.int64)
+    for j in range(n_negatives):
+        ev_negs[j] = rng.integers(n_items, size=n_eval)
+    ev_u, ev_i, ev_y = triples(train_u[pick], train_i[pick], ev_negs.T)
+    as_int = lambda a: np.ascontiguousarray(a, dtype=np.int64)  # noqa: E731
+    return (
+        as_int(train_u), as_int(train_i),
+        (as_int(ev_u), as_int(ev_i), np.ascontiguousarray(ev_y)),
+        (as_int(va_u), as_int(va_i), np.ascontiguousarray(va_y)),
+    )
+
+
+#: (module or class, attribute, main 769b6f4's version) of what stop 52 changed
+_REPLACED_769B6F4 = (
+    (recsys_family, "split_positives", _split_positives_769b6f4),
+)
+
+
+def main_769b6f4_build_path():
+    """The build path of main at 769b6f4 (before stop 52): the recommender's split sorting row
+    numbers and gathering through them."""
+    return _replaced(_REPLACED_769B6F4)
 
 
 #: (module or class, attribute, main 8a55173's version) of everything the third round changed
@@ -758,6 +821,7 @@ PATHS = {
     "main 8a55173": main_8a55173_build_path,
     "main 479ce56": main_479ce56_build_path,
     "main cfecd14": main_cfecd14_build_path,
+    "main 769b6f4": main_769b6f4_build_path,
     "after": contextlib.nullcontext,
 }
 
