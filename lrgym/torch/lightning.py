@@ -85,10 +85,20 @@ checkpoint, so a resumed run continues them. Under ``"ddp_spawn"`` the ranks tra
 callback: the one you hold keeps ``scheduler`` None.
 
 One optimizer: several (``configure_optimizers`` returning a list) are refused when training
-starts, naming the setting. The losses of an update's earlier micro-batches, held between its
-batches, are not part of the callback's state: a checkpoint saved in the middle of an update
-(by hand, or after a validation run between its micro-batches) resumes without them, as Lightning
-resumes without their gradients.
+starts, naming the setting.
+
+A checkpoint between an update's micro-batches: Lightning saves one there when asked
+(``trainer.save_checkpoint`` from a callback's hook, ``OnExceptionCheckpoint`` on an interrupt or
+error, a ``ModelCheckpoint`` after a validation run that ``val_check_interval`` put between
+micro-batches) and resumes at the update's next micro-batch (at the right batch if the loader is
+resumable: it has ``state_dict``/``load_state_dict``). The losses of the update's earlier
+micro-batches, which the callback holds until the update's last one, are part of its state
+(:data:`HELD_KEY`), so the resumed run tells the scheduler the whole update's losses, as an
+uninterrupted run does. Lightning does not save the update's accumulated gradient, though: the
+resumed update steps, and the scheduler reads, the later micro-batches' gradient only, so the
+parameters and what the policy then observes differ from the uninterrupted run's (to resume to
+the bit, save and restore the parameters' ``.grad`` yourself, in a callback of your own, as
+tests/torch_extra/test_lightning_callback.py does).
 """
 
 from __future__ import annotations
@@ -98,10 +108,13 @@ from lrgym.torch.scheduler import PolicyScheduler
 
 _pl = import_extra("lightning.pytorch", "lightning", "lrgym.torch.lightning", torch_first=True)
 
-__all__ = ["PolicySchedulerCallback", "LOSSES_KEY"]
+__all__ = ["PolicySchedulerCallback", "LOSSES_KEY", "HELD_KEY"]
 
 #: the key of ``training_step``'s returned dict whose per-example losses the policy observes
 LOSSES_KEY = "losses"
+#: the key of the callback's ``state_dict`` holding the losses of an update's micro-batches run
+#: before a checkpoint saved in the middle of the update (absent when none are held)
+HELD_KEY = "lightning_held_losses"
 
 
 class PolicySchedulerCallback(_pl.Callback):
@@ -141,10 +154,12 @@ class PolicySchedulerCallback(_pl.Callback):
         self.scheduler = PolicyScheduler(
             trainer.optimizers[0], self.policy, horizon=self.horizon, updates_per_step=self.updates_per_step,
             model=pl_module, scaler=scaler, **self.scheduler_kwargs)
+        held = []
         if self._loaded is not None:
-            state, self._loaded = self._loaded, None
+            state, self._loaded = dict(self._loaded), None
+            held = [losses.to(pl_module.device) for losses in state.pop(HELD_KEY, [])]
             self.scheduler.load_state_dict(state)
-        self._told, self._global_step = [], trainer.global_step
+        self._told, self._global_step = held, trainer.global_step
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         """Keep the batch's losses; if the optimizer stepped in this batch (``trainer.global_step``
@@ -167,11 +182,16 @@ class PolicySchedulerCallback(_pl.Callback):
                 f'a tensor or {{"loss": loss, "{LOSSES_KEY}": per-example losses}}')
 
     def state_dict(self) -> dict:
-        """The scheduler's state (Lightning saves it in its checkpoints); a state loaded but not yet
-        used, before training starts; empty before either."""
-        if self.scheduler is not None:
-            return self.scheduler.state_dict()
-        return dict(self._loaded or {})
+        """The scheduler's state (Lightning saves it in its checkpoints), with, under
+        :data:`HELD_KEY`, the losses held for the update in progress when the checkpoint is saved
+        between its micro-batches (detached, on the CPU); a state loaded but not yet used, before
+        training starts; empty before either."""
+        if self.scheduler is None:
+            return dict(self._loaded or {})
+        state = self.scheduler.state_dict()
+        if self._told:
+            state[HELD_KEY] = [losses.detach().cpu() for losses in self._told]
+        return state
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Keep a checkpoint's state (Lightning restores callbacks before it builds the optimizer):

@@ -25,7 +25,7 @@ L = pytest.importorskip("lightning.pytorch")
 
 from lrgym.baselines.registry import make_baseline  # noqa: E402
 from lrgym.torch import PolicyScheduler  # noqa: E402
-from lrgym.torch.lightning import PolicySchedulerCallback  # noqa: E402
+from lrgym.torch.lightning import HELD_KEY, PolicySchedulerCallback  # noqa: E402
 
 torch.set_num_threads(1)
 HORIZON, INNER, BATCH, BATCHES = 8, 3, 8, 4  # 24 updates, 4 batches an epoch: 6 epochs
@@ -298,3 +298,103 @@ print(json.dumps([before, "lightning" in sys.modules]))
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [[], True]
+
+
+class ResumableBatches:
+    """The training batches as a loader Lightning can resume mid-epoch (it has ``state_dict`` /
+    ``load_state_dict``: a resumed epoch goes on at the batch after the checkpoint's)."""
+
+    def __init__(self):
+        self.batches, self.start, self.at = _batches(), 0, -1
+
+    def __len__(self):
+        return len(self.batches)
+
+    def __iter__(self):
+        start, self.start = self.start, 0
+        for self.at in range(start, len(self.batches)):
+            yield self.batches[self.at]
+
+    def state_dict(self):
+        return {"at": self.at}
+
+    def load_state_dict(self, state):
+        self.start = state["at"] + 1
+
+
+class SaveAfterBatch(L.Callback):
+    """``trainer.save_checkpoint`` at the end of the run's ``batch``-th batch (counted from 0),
+    after the policy callback's ``on_train_batch_end`` (callbacks run in order)."""
+
+    def __init__(self, batch, path):
+        self.batch, self.path, self.seen = batch, path, 0
+
+    def on_train_batch_end(self, trainer, *args):
+        if self.seen == self.batch:
+            trainer.save_checkpoint(self.path)
+        self.seen += 1
+
+
+class KeepGradients(L.Callback):
+    """Saves the parameters' gradients in the checkpoint and restores them when training starts.
+    Lightning does not: without this a run resumed between micro-batches steps with the later
+    micro-batches' gradient only, and its parameters (so its losses and LRs) differ whatever the
+    scheduler is told. With it, the resumed run differs from the uninterrupted one only in what
+    the policy callback restores."""
+
+    def setup(self, trainer, pl_module, stage):
+        self.module, self.grads = pl_module, getattr(self, "grads", None)
+
+    def state_dict(self):
+        return {"grads": [None if p.grad is None else p.grad.clone() for p in self.module.parameters()]}
+
+    def load_state_dict(self, state):
+        self.grads = state["grads"]
+
+    def on_train_start(self, trainer, pl_module):
+        for p, grad in zip(pl_module.parameters(), self.grads or ()):
+            p.grad = grad
+
+
+class RecordTrainLoss(L.Callback):
+    """The training loss the policy observed, after every batch (placed after the policy callback)."""
+
+    def __init__(self, policy_callback):
+        self.policy_callback, self.train_losses = policy_callback, []
+
+    def on_train_batch_end(self, trainer, *args):
+        self.train_losses.append(self.policy_callback.scheduler.last_info.get("train_loss"))
+
+
+@pytest.mark.parametrize(("policy_name", "saved_after"), [("hypergradient_mult", 4), ("bold_driver", 8)])
+def test_a_checkpoint_between_micro_batches_keeps_the_updates_losses(tmp_path, policy_name, saved_after):
+    """Lightning saves checkpoints between an update's micro-batches (``trainer.save_checkpoint``
+    from a callback, ``OnExceptionCheckpoint`` on an interrupt, a ``val_check_interval`` not a
+    multiple of ``accumulate_grad_batches``) and resumes there, at the update's next micro-batch
+    (with a resumable loader). The callback's state holds the losses of the update's micro-batches
+    run before the checkpoint, so the resumed run tells the scheduler the whole update's losses:
+    the training loss the policy observes after every batch and the LRs are the uninterrupted
+    run's, to the bit. ``accumulate_grad_batches=2``, saved after the first micro-batch of update
+    3 (which completes the policy's first step) or of update 5. It used to resume without them:
+    the update's observed loss was its later micro-batch's alone."""
+    path = tmp_path / "mid_update.ckpt"
+
+    def fit(callbacks, ckpt_path=None):
+        model = Regression()
+        policy = PolicySchedulerCallback(make_baseline(policy_name), horizon=HORIZON, updates_per_step=INNER,
+                                         lr_init=LR_INIT[policy_name])
+        record = RecordTrainLoss(policy)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*(num_workers|does not have many workers).*")
+            _trainer(tmp_path, [policy, KeepGradients(), *callbacks, record], accumulate=2).fit(
+                model, ResumableBatches(), ckpt_path=ckpt_path)
+        return model.lrs, record.train_losses, policy
+
+    whole, whole_losses, _ = fit([SaveAfterBatch(saved_after, path)])
+    resumed, resumed_losses, policy = fit([], ckpt_path=path)
+    assert len(set(whole)) > 1 and len(resumed) == len(whole) - saved_after - 1
+    assert resumed_losses == whole_losses[saved_after + 1:]
+    assert resumed == whole[saved_after + 1:]
+    assert policy.scheduler.last_epoch == STEPS
+    saved = torch.load(path, weights_only=False)["callbacks"]["PolicySchedulerCallback"]
+    assert len(saved[HELD_KEY]) == 1  # the update's first micro-batch's losses
