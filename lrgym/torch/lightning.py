@@ -81,8 +81,11 @@ built on every rank after Lightning initialised ``torch.distributed``, so it obs
 run (:mod:`lrgym.torch._distributed`: the ranks' losses gathered in rank order, ``val_fn()``
 averaged over the ranks) and every rank sets the same LRs, those of one process training on the
 ranks' ``DistributedSampler`` shares of each update concatenated; every rank loads rank 0's
-checkpoint, so a resumed run continues them. Under ``"ddp_spawn"`` the ranks train copies of the
-callback: the one you hold keeps ``scheduler`` None.
+checkpoint, so a resumed run continues them. ``"ddp_spawn"`` (and ``"ddp_fork"``,
+``"ddp_notebook"``) are refused at ``setup`` with a ``ValueError`` naming ``"ddp"``: their ranks
+are processes that multiprocessing starts, each training a copy of the callback, and Lightning
+sends back to the process that called ``fit`` only the model's weights and the logged metrics,
+so the callback you hold would have no scheduler after ``fit``.
 
 One optimizer: several (``configure_optimizers`` returning a list) are refused when training
 starts, naming the setting.
@@ -107,6 +110,8 @@ from lrgym.extras import import_extra
 from lrgym.torch.scheduler import PolicyScheduler
 
 _pl = import_extra("lightning.pytorch", "lightning", "lrgym.torch.lightning", torch_first=True)
+# the launcher of "ddp_spawn", "ddp_fork", "ddp_notebook" (exported by its package, no public alias)
+from lightning.pytorch.strategies.launchers import _MultiProcessingLauncher  # noqa: E402
 
 __all__ = ["PolicySchedulerCallback", "LOSSES_KEY", "HELD_KEY"]
 
@@ -139,6 +144,18 @@ class PolicySchedulerCallback(_pl.Callback):
         self._loaded: dict | None = None  # a checkpoint's state, loaded once the scheduler is built
         self._told: list = []  # the losses of the batches since the last update, told at the next one
         self._global_step = 0  # trainer.global_step when the scheduler was last told (or training started)
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        """Refuse a strategy whose ranks train copies of the callback in processes that
+        multiprocessing starts (``"ddp_spawn"``, ``"ddp_fork"``, ``"ddp_notebook"``): the callback
+        the user holds would have no scheduler after ``fit``, and nothing of a rank's callback
+        comes back to it (Lightning sends back only the model's weights and the logged metrics)."""
+        if isinstance(trainer.strategy.launcher, _MultiProcessingLauncher):
+            raise ValueError(
+                f"PolicySchedulerCallback cannot run under {type(trainer.strategy).__name__} started by "
+                "multiprocessing (strategy 'ddp_spawn', 'ddp_fork' or 'ddp_notebook'): each rank trains a copy of "
+                "the callback, and the one you hold would keep no scheduler after fit; valid: strategy='ddp' "
+                "(the ranks run your script again, this process is rank 0 and keeps its callback)")
 
     def on_train_start(self, trainer, pl_module) -> None:
         """Build the scheduler on the Trainer's optimizer (restored from a checkpoint by now) and

@@ -181,3 +181,62 @@ def test_a_resumed_ddp_run_continues_the_lrs(ranks):
     assert_same_observation(resumed["state"], state)
     for a, b in zip(resumed["params"], params):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+
+SPAWN_SCRIPT = """
+import datetime, sys, warnings
+import torch
+import lightning.pytorch as L
+from lightning.pytorch.strategies import DDPStrategy
+from lrgym.baselines.registry import make_baseline
+from lrgym.torch.lightning import PolicySchedulerCallback
+
+class Model(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Linear(2, 1)
+    def training_step(self, batch, batch_idx):
+        return self.net(batch[0]).pow(2).mean()
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+if __name__ == "__main__":
+    warnings.filterwarnings("ignore")
+    callback = PolicySchedulerCallback(make_baseline("plateau"), horizon=2, updates_per_step=1)
+    trainer = L.Trainer(strategy=DDPStrategy(start_method="spawn", process_group_backend="gloo",
+                                             timeout=datetime.timedelta(seconds=60)),
+                        accelerator="cpu", devices=2, max_steps=2, logger=False, enable_progress_bar=False,
+                        enable_model_summary=False, enable_checkpointing=False, callbacks=[callback])
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(8, 2)), batch_size=2)
+    try:
+        trainer.fit(Model(), loader)
+    except Exception as e:
+        print("REFUSED", type(e).__name__, callback.scheduler is None)
+        print(str(e))
+        sys.exit(0)
+    print("TRAINED", callback.scheduler)
+"""
+
+
+def test_ddp_spawn_is_refused_naming_ddp(tmp_path):
+    """``strategy="ddp_spawn"`` (2 CPU ranks, gloo): its ranks train copies of the callback in
+    processes multiprocessing starts, and Lightning sends back only the weights and metrics, so
+    the callback the user holds would have no scheduler after ``fit``. Each rank refuses it at
+    ``setup``, before any update, with a ValueError naming ``'ddp'``; the error reaches the
+    process that called ``fit``. It used to train, leaving ``callback.scheduler`` None."""
+    script = tmp_path / "spawn_run.py"
+    script.write_text(SPAWN_SCRIPT)
+    env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, str(script)], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        log = proc.communicate(timeout=120)[0]
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # the script and the ranks it spawned, if any are left
+        except ProcessLookupError:
+            pass
+        proc.wait()
+    assert proc.returncode == 0, log[-4000:]
+    assert "REFUSED" in log, log[-4000:]
+    assert "ValueError" in log and "valid: strategy='ddp'" in log and "'ddp_spawn'" in log, log[-4000:]
