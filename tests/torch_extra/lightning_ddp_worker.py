@@ -13,9 +13,10 @@ Every rank runs, in order:
   validation rows (the scheduler averages the shares over the ranks);
 * the bold driver (which undoes steps), with a ``ModelCheckpoint`` every epoch;
 * the bold driver again, a new Trainer, model and callback resumed from its checkpoint after
-  update :data:`RESUME_STEP` (saved by rank 0, read by both).
+  update :data:`RESUME_STEP` (saved by rank 0, read by both);
+* the bold driver with ``accumulate_grad_batches=``:data:`ACCUMULATE` (from :data:`ACCUMULATE_LR_INIT`).
 
-For each: the LR of every update, the dataset rows the rank trained on at every update (the
+For each: the LR of every (micro-)batch, the dataset rows the rank trained on at every (micro-)batch (the
 ``DistributedSampler`` Lightning puts in), the final parameters and the scheduler's
 ``state_dict()``. The data, model and policies are defined here and imported by the test, whose
 one-process reference trains on the global batches (every rank's rows of an update, in rank
@@ -39,6 +40,8 @@ BATCH, BATCHES = 4, 4  # per rank: 4 rows a batch, 4 batches an epoch (the sampl
 ROWS = WORLD * BATCH * BATCHES
 STEPS = HORIZON * INNER
 RESUME_STEP = 8  # the end of epoch 2: the checkpoint "epoch=1-step=8.ckpt"
+ACCUMULATE = 2  # the accumulating run's micro-batches an update (2 updates an epoch)
+ACCUMULATE_LR_INIT = 1.5  # its bold driver's start LR: high enough that some accumulated updates are undone
 FEATURES = 5
 #: policy name -> (make_baseline overrides, lr_init, whether val_fn is given)
 POLICIES = {"plateau": ({"lr": 0.5, "patience": 0, "threshold": 0.05, "monitor": "val_loss"}, 0.5, True),
@@ -101,8 +104,9 @@ def main(run: dict) -> None:
         def configure_optimizers(self):
             return torch.optim.SGD(self.parameters(), lr=0.05)
 
-    def fit(name, ckpt_dir=None, ckpt_path=None):
-        overrides, lr_init, with_val = POLICIES[name]
+    def fit(name, ckpt_dir=None, ckpt_path=None, accumulate=1, lr_init=None):
+        overrides, default_lr_init, with_val = POLICIES[name]
+        lr_init = default_lr_init if lr_init is None else lr_init
         model = Regression()
         rank_share = None
 
@@ -118,7 +122,7 @@ def main(run: dict) -> None:
             strategy=DDPStrategy(process_group_backend="gloo", timeout=datetime.timedelta(seconds=60)),
             accelerator="cpu", devices=WORLD, max_steps=STEPS, logger=False, enable_progress_bar=False,
             enable_model_summary=False, enable_checkpointing=ckpt_dir is not None, default_root_dir=folder,
-            callbacks=callbacks)
+            callbacks=callbacks, accumulate_grad_batches=accumulate)
         rank_share = slice(trainer.global_rank, None, WORLD)
         loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y, index), batch_size=BATCH)
         with warnings.catch_warnings():
@@ -131,7 +135,8 @@ def main(run: dict) -> None:
     out = {}
     first, out["plateau"] = fit("plateau")  # its launcher, on rank 0, started rank 1 (later Trainers reuse it)
     _, out["bold_driver"] = fit("bold_driver", ckpt_dir=folder / "ckpt")
-    trainer, out["resumed"] = fit("bold_driver", ckpt_path=folder / "ckpt" / f"epoch=1-step={RESUME_STEP}.ckpt")
+    _, out["resumed"] = fit("bold_driver", ckpt_path=folder / "ckpt" / f"epoch=1-step={RESUME_STEP}.ckpt")
+    trainer, out["accumulate"] = fit("bold_driver", accumulate=ACCUMULATE, lr_init=ACCUMULATE_LR_INIT)
     out["world"] = dist.get_world_size()
     torch.save(out, folder / f"rank{trainer.global_rank}.pt")
     trainer.strategy.barrier()

@@ -22,6 +22,10 @@ not the scheduler, differs from the uninterrupted run's after the first resumed 
 
 The callback needed no change for this: the test is the evidence that the scheduler's
 torch.distributed support (lrgym.torch._distributed) holds inside Lightning's DDP.
+
+With ``accumulate_grad_batches=2`` the reference is the hand loop with accumulation on the global
+micro-batches, told once an update with the losses in the order the ranks tell them (each rank
+its micro-batches' losses, gathered in rank order). ``"ddp_spawn"`` is refused (its own script).
 """
 
 from __future__ import annotations
@@ -47,8 +51,8 @@ from lrgym.baselines.registry import make_baseline  # noqa: E402
 from lrgym.torch import PolicyScheduler  # noqa: E402
 
 WORKER = Path(run.__file__)
-#: the uninterrupted runs, and the bold driver's run resumed from a checkpoint
-RUNS = [*run.POLICIES, "resumed"]
+#: the uninterrupted runs, the bold driver's run resumed from a checkpoint, and its run accumulating
+RUNS = [*run.POLICIES, "resumed", "accumulate"]
 
 
 @pytest.fixture(scope="module")
@@ -181,6 +185,55 @@ def test_a_resumed_ddp_run_continues_the_lrs(ranks):
     assert_same_observation(resumed["state"], state)
     for a, b in zip(resumed["params"], params):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+
+def hand_loop_accumulating(rows: list[list[list[int]]], k: int):
+    """The LR of every micro-batch and the scheduler's state of the one-process hand loop with
+    accumulation on the global micro-batches (``rows[micro-batch][rank]``), ``k`` an update: each
+    micro-batch's ``(losses.mean() / k).backward()``, one ``opt.step()``, then ``sched.step`` with
+    the update's losses in the order the ranks tell them: every rank's micro-batches' losses
+    concatenated (what a rank tells), in rank order (what the scheduler gathers)."""
+    (X, y, _), _ = run.data()
+    overrides = run.POLICIES["bold_driver"][0]
+    net = run.net()
+    opt = torch.optim.SGD(net.parameters(), lr=0.05)
+    sched = PolicyScheduler(opt, make_baseline("bold_driver", **overrides), horizon=run.HORIZON,
+                            updates_per_step=run.INNER, lr_init=run.ACCUMULATE_LR_INIT, model=net)
+    lrs = []
+    for first in range(0, len(rows), k):
+        opt.zero_grad()
+        by_rank = [[] for _ in range(run.WORLD)]
+        for parts in rows[first:first + k]:
+            batch = [row for part in parts for row in part]
+            losses = run.losses_of(net, X[batch], y[batch])
+            (losses.mean() / k).backward()
+            lrs.append(opt.param_groups[0]["lr"])
+            for rank, share in enumerate(losses.split([len(part) for part in parts])):
+                by_rank[rank].append(share)
+        opt.step()
+        sched.step(torch.cat([share for shares in by_rank for share in shares]))
+    return lrs, [p.detach().clone() for p in net.parameters()], sched.state_dict()
+
+
+def test_ddp_with_accumulation_is_the_single_process_loop(ranks):
+    """``accumulate_grad_batches=2`` on 2 ranks: each rank trains every micro-batch on its sampler
+    share, and both ranks' LRs (every micro-batch's, to the bit), last observation and parameters
+    are the one-process hand loop's with accumulation on the global micro-batches, told once an
+    update with all the update's losses (the bold driver, which undoes accumulated updates)."""
+    micro_batches = run.STEPS * run.ACCUMULATE
+    expected = [[sampler_rows(m // run.BATCHES, rank)[m % run.BATCHES] for rank in range(run.WORLD)]
+                for m in range(micro_batches)]
+    for rank, out in enumerate(ranks):
+        assert out["accumulate"]["seen"] == [parts[rank] for parts in expected], rank
+    lrs, params, state = hand_loop_accumulating(expected, run.ACCUMULATE)
+    ddp = ranks[0]["accumulate"]
+    assert len(lrs) == micro_batches and len(set(lrs)) >= 3
+    assert ddp["lrs"] == lrs
+    assert ddp["last_epoch"] == run.STEPS
+    assert_same_observation(ddp["state"], state)
+    for a, b in zip(ddp["params"], params):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+    assert any(math.isclose(b, a * 0.7) for a, b in zip(lrs, lrs[1:]))  # an undone accumulated update
 
 
 SPAWN_SCRIPT = """
