@@ -97,7 +97,10 @@ micro-batches) and resumes at the update's next micro-batch (at the right batch 
 resumable: it has ``state_dict``/``load_state_dict``). The losses of the update's earlier
 micro-batches, which the callback holds until the update's last one, are part of its state
 (:data:`HELD_KEY`), so the resumed run tells the scheduler the whole update's losses, as an
-uninterrupted run does. Lightning does not save the update's accumulated gradient, though: the
+uninterrupted run does; under DDP every rank's (the callback's ``state_dict`` gathers them, a
+collective as Lightning's checkpoint saving is: every rank builds the state, rank 0 writes it),
+and each rank of the resumed run takes its own back (a checkpoint of another number of ranks is
+resumed without them, with a warning). Lightning does not save the update's accumulated gradient, though: the
 resumed update steps, and the scheduler reads, the later micro-batches' gradient only, so the
 parameters and what the policy then observes differ from the uninterrupted run's (to resume to
 the bit, save and restore the parameters' ``.grad`` yourself, in a callback of your own, as
@@ -105,6 +108,10 @@ tests/torch_extra/test_lightning_callback.py does).
 """
 
 from __future__ import annotations
+
+import warnings
+
+import torch
 
 from lrgym.extras import import_extra
 from lrgym.torch.scheduler import PolicyScheduler
@@ -118,7 +125,8 @@ __all__ = ["PolicySchedulerCallback", "LOSSES_KEY", "HELD_KEY"]
 #: the key of ``training_step``'s returned dict whose per-example losses the policy observes
 LOSSES_KEY = "losses"
 #: the key of the callback's ``state_dict`` holding the losses of an update's micro-batches run
-#: before a checkpoint saved in the middle of the update (absent when none are held)
+#: before a checkpoint saved in the middle of the update, every rank's (``[rank 0's list, rank
+#: 1's, ...]``, one list outside ``torch.distributed``); absent when no rank holds any
 HELD_KEY = "lightning_held_losses"
 
 
@@ -174,7 +182,7 @@ class PolicySchedulerCallback(_pl.Callback):
         held = []
         if self._loaded is not None:
             state, self._loaded = dict(self._loaded), None
-            held = [losses.to(pl_module.device) for losses in state.pop(HELD_KEY, [])]
+            held = [losses.to(pl_module.device) for losses in self._my_share(state.pop(HELD_KEY, None))]
             self.scheduler.load_state_dict(state)
         self._told, self._global_step = held, trainer.global_step
 
@@ -206,9 +214,44 @@ class PolicySchedulerCallback(_pl.Callback):
         if self.scheduler is None:
             return dict(self._loaded or {})
         state = self.scheduler.state_dict()
-        if self._told:
-            state[HELD_KEY] = [losses.detach().cpu() for losses in self._told]
+        every_rank = self._every_ranks([losses.detach().cpu() for losses in self._told])
+        if any(every_rank):
+            state[HELD_KEY] = every_rank
         return state
+
+    def _group(self):
+        """The ``torch.distributed`` ranks sharing the schedule (the scheduler's ``process_group``,
+        else the default group), or None outside ``torch.distributed`` (or with one rank)."""
+        dist = torch.distributed
+        if not (dist.is_available() and dist.is_initialized()):
+            return None
+        group = self.scheduler_kwargs.get("process_group") or dist.group.WORLD
+        return group if dist.get_world_size(group) > 1 else None
+
+    def _every_ranks(self, held: list) -> list:
+        """Every rank's held losses, in rank order (a collective under ``torch.distributed``:
+        Lightning builds a checkpoint's state on every rank and rank 0 writes it)."""
+        group = self._group()
+        if group is None:
+            return [held]
+        every_rank = [None] * torch.distributed.get_world_size(group)
+        torch.distributed.all_gather_object(every_rank, held, group=group)
+        return every_rank
+
+    def _my_share(self, every_rank) -> list:
+        """This rank's held losses of a checkpoint's :data:`HELD_KEY` (none if it holds none); a
+        checkpoint of another number of ranks cannot be split, and is resumed without them."""
+        if not every_rank:
+            return []
+        group = self._group()
+        world, rank = (1, 0) if group is None else (torch.distributed.get_world_size(group),
+                                                    torch.distributed.get_rank(group))
+        if len(every_rank) != world:
+            warnings.warn(f"PolicySchedulerCallback: the checkpoint was saved between an update's micro-batches by "
+                          f"{len(every_rank)} ranks and this run has {world}: the update's earlier micro-batches' "
+                          "losses are not told (they cannot be split over other ranks)", stacklevel=2)
+            return []
+        return every_rank[rank]
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Keep a checkpoint's state (Lightning restores callbacks before it builds the optimizer):

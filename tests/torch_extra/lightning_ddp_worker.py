@@ -14,7 +14,10 @@ Every rank runs, in order:
 * the bold driver (which undoes steps), with a ``ModelCheckpoint`` every epoch;
 * the bold driver again, a new Trainer, model and callback resumed from its checkpoint after
   update :data:`RESUME_STEP` (saved by rank 0, read by both);
-* the bold driver with ``accumulate_grad_batches=``:data:`ACCUMULATE` (from :data:`ACCUMULATE_LR_INIT`).
+* the bold driver with ``accumulate_grad_batches=``:data:`ACCUMULATE` (from :data:`ACCUMULATE_LR_INIT`),
+  saving a checkpoint after micro-batch :data:`MID_BATCH`, the first of its update;
+* that run resumed from that checkpoint (its loader is not resumable: the data differs after it),
+  recording the callback's held losses once training started.
 
 For each: the LR of every (micro-)batch, the dataset rows the rank trained on at every (micro-)batch (the
 ``DistributedSampler`` Lightning puts in), the final parameters and the scheduler's
@@ -42,6 +45,7 @@ STEPS = HORIZON * INNER
 RESUME_STEP = 8  # the end of epoch 2: the checkpoint "epoch=1-step=8.ckpt"
 ACCUMULATE = 2  # the accumulating run's micro-batches an update (2 updates an epoch)
 ACCUMULATE_LR_INIT = 1.5  # its bold driver's start LR: high enough that some accumulated updates are undone
+MID_BATCH = 6  # the accumulating run saves "mid_update.ckpt" after this micro-batch, its update's first
 FEATURES = 5
 #: policy name -> (make_baseline overrides, lr_init, whether val_fn is given)
 POLICIES = {"plateau": ({"lr": 0.5, "patience": 0, "threshold": 0.05, "monitor": "val_loss"}, 0.5, True),
@@ -82,7 +86,7 @@ def main(run: dict) -> None:
     from lightning.pytorch.strategies import DDPStrategy
 
     from lrgym.baselines.registry import make_baseline
-    from lrgym.torch.lightning import PolicySchedulerCallback
+    from lrgym.torch.lightning import HELD_KEY, PolicySchedulerCallback
 
     torch.set_num_threads(1)
     folder = Path(run["folder"])
@@ -92,19 +96,36 @@ def main(run: dict) -> None:
         def __init__(self):
             super().__init__()
             self.net = net()
-            self.lrs, self.seen = [], []
+            self.lrs, self.seen, self.losses = [], [], []
 
         def training_step(self, batch, batch_idx):
             x, target, rows = batch
             self.lrs.append(self.trainer.optimizers[0].param_groups[0]["lr"])
             self.seen.append(rows.tolist())
             losses = losses_of(self.net, x, target)
+            self.losses.append(losses.detach().clone())
             return {"loss": losses.mean(), "losses": losses}
 
         def configure_optimizers(self):
             return torch.optim.SGD(self.parameters(), lr=0.05)
 
-    def fit(name, ckpt_dir=None, ckpt_path=None, accumulate=1, lr_init=None):
+    class SaveAfterBatch(L.Callback):  # trainer.save_checkpoint after the run's `batch`-th batch (from 0)
+        def __init__(self, batch, path):
+            self.batch, self.path, self.seen = batch, path, 0
+
+        def on_train_batch_end(self, trainer, *args):
+            if self.seen == self.batch:
+                trainer.save_checkpoint(self.path)
+            self.seen += 1
+
+    class HeldAtStart(L.Callback):  # the policy callback's held losses once training started (resumed)
+        def __init__(self, policy):
+            self.policy, self.held = policy, None
+
+        def on_train_start(self, trainer, pl_module):
+            self.held = self.policy.state_dict().get(HELD_KEY)
+
+    def fit(name, ckpt_dir=None, ckpt_path=None, accumulate=1, lr_init=None, save_after=None):
         overrides, default_lr_init, with_val = POLICIES[name]
         lr_init = default_lr_init if lr_init is None else lr_init
         model = Regression()
@@ -115,7 +136,10 @@ def main(run: dict) -> None:
 
         callback = PolicySchedulerCallback(make_baseline(name, **overrides), horizon=HORIZON, updates_per_step=INNER,
                                            lr_init=lr_init, **({"val_fn": my_val_share} if with_val else {}))
-        callbacks = [callback]
+        held_at_start = HeldAtStart(callback)
+        callbacks = [callback, held_at_start]
+        if save_after is not None:
+            callbacks.append(SaveAfterBatch(save_after, folder / "mid_update.ckpt"))
         if ckpt_dir is not None:
             callbacks.append(L.callbacks.ModelCheckpoint(dirpath=ckpt_dir, every_n_epochs=1, save_top_k=-1))
         trainer = L.Trainer(
@@ -128,15 +152,19 @@ def main(run: dict) -> None:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*(num_workers|does not have many workers).*")
             trainer.fit(model, loader, ckpt_path=ckpt_path)
-        return trainer, {"lrs": model.lrs, "seen": model.seen,
-                         "params": [p.detach().clone() for p in model.parameters()],
+        return trainer, {"lrs": model.lrs, "seen": model.seen, "losses": model.losses,
+                         "held_at_start": held_at_start.held, "params": [p.detach().clone() for p in model.parameters()],
                          "state": callback.scheduler.state_dict(), "last_epoch": callback.scheduler.last_epoch}
 
     out = {}
     first, out["plateau"] = fit("plateau")  # its launcher, on rank 0, started rank 1 (later Trainers reuse it)
     _, out["bold_driver"] = fit("bold_driver", ckpt_dir=folder / "ckpt")
     _, out["resumed"] = fit("bold_driver", ckpt_path=folder / "ckpt" / f"epoch=1-step={RESUME_STEP}.ckpt")
-    trainer, out["accumulate"] = fit("bold_driver", accumulate=ACCUMULATE, lr_init=ACCUMULATE_LR_INIT)
+    _, out["accumulate"] = fit("bold_driver", accumulate=ACCUMULATE, lr_init=ACCUMULATE_LR_INIT, save_after=MID_BATCH)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*dataloader is not resumable.*")
+        trainer, out["mid_resumed"] = fit("bold_driver", ckpt_path=folder / "mid_update.ckpt", accumulate=ACCUMULATE,
+                                          lr_init=ACCUMULATE_LR_INIT)
     out["world"] = dist.get_world_size()
     torch.save(out, folder / f"rank{trainer.global_rank}.pt")
     trainer.strategy.barrier()

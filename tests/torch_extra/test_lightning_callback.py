@@ -397,4 +397,4 @@ def test_a_checkpoint_between_micro_batches_keeps_the_updates_losses(tmp_path, p
     assert resumed == whole[saved_after + 1:]
     assert policy.scheduler.last_epoch == STEPS
     saved = torch.load(path, weights_only=False)["callbacks"]["PolicySchedulerCallback"]
-    assert len(saved[HELD_KEY]) == 1  # the update's first micro-batch's losses
+    assert len(saved[HELD_KEY]) == 1 and len(saved[HELD_KEY][0]) == 1  # one process, one micro-batch held

@@ -51,8 +51,9 @@ from lrgym.baselines.registry import make_baseline  # noqa: E402
 from lrgym.torch import PolicyScheduler  # noqa: E402
 
 WORKER = Path(run.__file__)
-#: the uninterrupted runs, the bold driver's run resumed from a checkpoint, and its run accumulating
-RUNS = [*run.POLICIES, "resumed", "accumulate"]
+#: the uninterrupted runs, the bold driver's run resumed from a checkpoint, its run accumulating and
+#: that one resumed from a checkpoint between micro-batches
+RUNS = [*run.POLICIES, "resumed", "accumulate", "mid_resumed"]
 
 
 @pytest.fixture(scope="module")
@@ -234,6 +235,26 @@ def test_ddp_with_accumulation_is_the_single_process_loop(ranks):
     for a, b in zip(ddp["params"], params):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
     assert any(math.isclose(b, a * 0.7) for a, b in zip(lrs, lrs[1:]))  # an undone accumulated update
+
+
+def test_a_checkpoint_between_micro_batches_keeps_every_ranks_losses(ranks):
+    """The accumulating run saved a checkpoint after micro-batch 6, its update's first. Rank 0
+    writes the checkpoint, and the callback's state in it holds every rank's losses of that
+    micro-batch (gathered, in rank order); a run resumed from it gives each rank its own back:
+    once training started, the resumed callbacks' state holds, on both ranks, exactly the
+    uninterrupted run's losses of each rank's micro-batch 6 (the ranks' differ). Without the
+    gather every rank would have resumed with rank 0's (told twice) or, before, with none; the
+    resumed run then tells the scheduler the whole update's losses, as the uninterrupted one."""
+    saved = [out["accumulate"]["losses"][run.MID_BATCH] for out in ranks]
+    assert not torch.equal(saved[0], saved[1])
+    for out in ranks:
+        held = out["mid_resumed"]["held_at_start"]
+        assert held is not None and len(held) == run.WORLD
+        for rank in range(run.WORLD):
+            assert len(held[rank]) == 1 and torch.equal(held[rank][0], saved[rank]), rank
+    resumed, whole = ranks[0]["mid_resumed"], ranks[0]["accumulate"]
+    assert resumed["lrs"][0] == whole["lrs"][run.MID_BATCH + 1]
+    assert resumed["last_epoch"] == run.STEPS
 
 
 SPAWN_SCRIPT = """
