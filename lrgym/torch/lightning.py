@@ -48,8 +48,10 @@ together, as the hand loop with accumulation tells it::
 The ``"losses"`` returned are told as returned (concatenated); a ``"loss"`` only is told as
 ``training_step`` returned it: Lightning hands ``on_train_batch_end`` the loss divided by k
 (the one it back-propagates), and the callback multiplies it back (in the loss's dtype: a
-float32 loss ``x`` can come back as ``x`` ± 1 ulp when k is not a power of 2, where
-``"losses"`` are exact), so the policy observes the losses' level, not a k-th of it.
+float32 loss ``x`` comes back as ``x`` exactly when k is a power of 2, else as ``x`` or one
+float32 step away from it; Lightning keeps no undivided copy, its closure divides the loss
+before handing it on; ``"losses"`` are told exactly), so the policy observes the losses'
+level, not a k-th of it.
 
 Manual optimization (``self.automatic_optimization = False``, ``opt.step()`` in
 ``training_step``): the same rule. The callback tells what ``training_step`` returned since the
