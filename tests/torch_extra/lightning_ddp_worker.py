@@ -85,6 +85,8 @@ def main(run: dict) -> None:
     import torch.distributed as dist
     from lightning.pytorch.strategies import DDPStrategy
 
+    from lightning_callbacks import SaveAfterBatch
+
     from lrgym.baselines.registry import make_baseline
     from lrgym.torch.lightning import HELD_KEY, PolicySchedulerCallback
 
@@ -108,15 +110,6 @@ def main(run: dict) -> None:
 
         def configure_optimizers(self):
             return torch.optim.SGD(self.parameters(), lr=0.05)
-
-    class SaveAfterBatch(L.Callback):  # trainer.save_checkpoint after the run's `batch`-th batch (from 0)
-        def __init__(self, batch, path):
-            self.batch, self.path, self.seen = batch, path, 0
-
-        def on_train_batch_end(self, trainer, *args):
-            if self.seen == self.batch:
-                trainer.save_checkpoint(self.path)
-            self.seen += 1
 
     class HeldAtStart(L.Callback):  # the policy callback's held losses once training started (resumed)
         def __init__(self, policy):

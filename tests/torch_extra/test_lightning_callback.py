@@ -23,6 +23,8 @@ import pytest
 torch = pytest.importorskip("torch")
 L = pytest.importorskip("lightning.pytorch")
 
+from lightning_callbacks import SaveAfterBatch  # noqa: E402
+
 from lrgym.baselines.registry import make_baseline  # noqa: E402
 from lrgym.torch import PolicyScheduler  # noqa: E402
 from lrgym.torch.lightning import HELD_KEY, PolicySchedulerCallback  # noqa: E402
@@ -320,19 +322,6 @@ class ResumableBatches:
 
     def load_state_dict(self, state):
         self.start = state["at"] + 1
-
-
-class SaveAfterBatch(L.Callback):
-    """``trainer.save_checkpoint`` at the end of the run's ``batch``-th batch (counted from 0),
-    after the policy callback's ``on_train_batch_end`` (callbacks run in order)."""
-
-    def __init__(self, batch, path):
-        self.batch, self.path, self.seen = batch, path, 0
-
-    def on_train_batch_end(self, trainer, *args):
-        if self.seen == self.batch:
-            trainer.save_checkpoint(self.path)
-        self.seen += 1
 
 
 class KeepGradients(L.Callback):
