@@ -84,10 +84,11 @@ run (:mod:`lrgym.torch._distributed`: the ranks' losses gathered in rank order, 
 averaged over the ranks) and every rank sets the same LRs, those of one process training on the
 ranks' ``DistributedSampler`` shares of each update concatenated; every rank loads rank 0's
 checkpoint, so a resumed run continues them. ``"ddp_spawn"`` (and ``"ddp_fork"``,
-``"ddp_notebook"``) are refused at ``setup`` with a ``ValueError`` naming ``"ddp"``: their ranks
-are processes that multiprocessing starts, each training a copy of the callback, and Lightning
-sends back to the process that called ``fit`` only the model's weights and the logged metrics,
-so the callback you hold would have no scheduler after ``fit``.
+``"ddp_notebook"``, a notebook's only DDP) schedule the same LRs, but their ranks are processes
+that multiprocessing starts, each training a copy of the callback, and Lightning sends back to the
+process that called ``fit`` only the model's weights and the logged metrics: the callback you hold
+has no scheduler after ``fit`` (rank 0 warns so at ``setup``). The scheduler's state is in the
+run's checkpoints (the callback's state); use ``"ddp"`` to keep it in this process.
 
 One optimizer: several (``configure_optimizers`` returning a list) are refused when training
 starts, naming the setting.
@@ -156,16 +157,18 @@ class PolicySchedulerCallback(_pl.Callback):
         self._global_step = 0  # trainer.global_step when the scheduler was last told (or training started)
 
     def setup(self, trainer, pl_module, stage: str) -> None:
-        """Refuse a strategy whose ranks train copies of the callback in processes that
-        multiprocessing starts (``"ddp_spawn"``, ``"ddp_fork"``, ``"ddp_notebook"``): the callback
-        the user holds would have no scheduler after ``fit``, and nothing of a rank's callback
-        comes back to it (Lightning sends back only the model's weights and the logged metrics)."""
+        """Warn (rank 0, once) under a strategy whose ranks train copies of the callback in processes
+        that multiprocessing starts (``"ddp_spawn"``, ``"ddp_fork"``, ``"ddp_notebook"``): their LRs are
+        scheduled as under ``"ddp"``, but nothing of a rank's callback comes back to the one the user
+        holds (Lightning sends back only the model's weights and the logged metrics), so it has no
+        scheduler after ``fit``; the checkpoints hold its state."""
         if isinstance(trainer.strategy.launcher, _MultiProcessingLauncher):
-            raise ValueError(
-                f"PolicySchedulerCallback cannot run under {type(trainer.strategy).__name__} started by "
-                "multiprocessing (strategy 'ddp_spawn', 'ddp_fork' or 'ddp_notebook'): each rank trains a copy of "
-                "the callback, and the one you hold would keep no scheduler after fit; valid: strategy='ddp' "
-                "(the ranks run your script again, this process is rank 0 and keeps its callback)")
+            _pl.utilities.rank_zero_warn(
+                f"PolicySchedulerCallback under {type(trainer.strategy).__name__} started by multiprocessing "
+                "(strategy 'ddp_spawn', 'ddp_fork' or 'ddp_notebook'): each rank schedules the LRs with a copy of "
+                "the callback, and the one you hold keeps no scheduler after fit (its state is in the run's "
+                "checkpoints); strategy='ddp' keeps it in this process (the ranks run your script again, this "
+                "process is rank 0)", category=UserWarning)
 
     def on_train_start(self, trainer, pl_module) -> None:
         """Build the scheduler on the Trainer's optimizer (restored from a checkpoint by now) and
