@@ -117,6 +117,7 @@ import warnings
 import torch
 
 from lrgym.extras import import_extra
+from lrgym.torch._distributed import resolve_group
 from lrgym.torch.scheduler import PolicyScheduler
 
 _pl = import_extra("lightning.pytorch", "lightning", "lrgym.torch.lightning", torch_first=True)
@@ -226,12 +227,14 @@ class PolicySchedulerCallback(_pl.Callback):
 
     def _group(self):
         """The ``torch.distributed`` ranks sharing the schedule (the scheduler's ``process_group``,
-        else the default group), or None outside ``torch.distributed`` (or with one rank)."""
-        dist = torch.distributed
-        if not (dist.is_available() and dist.is_initialized()):
-            return None
-        group = self.scheduler_kwargs.get("process_group") or dist.group.WORLD
-        return group if dist.get_world_size(group) > 1 else None
+        else the default group), or None outside ``torch.distributed``, with one rank, or for
+        ``process_group="local"`` (each rank its own schedule: no collective, a checkpoint holds
+        the saving rank's losses), as the scheduler resolves it
+        (:func:`lrgym.torch._distributed.resolve_group`; until 2026-12-07 ``"local"`` was taken
+        for a group, and saving a checkpoint under ``torch.distributed`` raised
+        ``AttributeError: 'str' object has no attribute 'size'``)."""
+        shared = resolve_group(self.scheduler_kwargs.get("process_group"))
+        return None if shared is None else shared.group
 
     def _every_ranks(self, held: list) -> list:
         """Every rank's held losses, in rank order (a collective under ``torch.distributed``:
