@@ -5,6 +5,7 @@ timed as ✅ until 2026-12-07 although its episode ends are wrong, is ❌ with t
 README's recipe (``GymWrapper`` over lrgym's vector env, autoreset disabled) is ✅. And
 ``--merge`` re-runs some rows without touching the others."""
 
+import platform
 import re
 
 import pytest
@@ -88,3 +89,29 @@ def test_merge_needs_only(capsys):
     with pytest.raises(SystemExit):
         matrix.main(["--merge"])
     assert "--merge replaces the rows of the clients given with --only" in capsys.readouterr().err
+
+
+def test_a_second_merge_of_a_row_takes_it_out_of_the_first_merges_note():
+    """Each ``--merge`` appends a note to the header naming its rows; merging TorchRL again used to
+    leave the first note naming it too, so the header said the row was run at both times (and the
+    first run's step count). Now a row is named by the note of its latest run only, the note gives
+    its env steps per client, and a note whose rows were all run again is gone."""
+    gymenv = "TorchRL `GymEnv(id, num_envs=4)`"  # a label holding ", " itself
+    report = "`make clients` on 2026-12-04 19:58 UTC: 4,096 env steps per client.\n\n" + matrix.table(
+        [row("sb3", True, 1000), row("torchrl", True, 500), row("torchrl-gymenv", False, 0)]) + "\n"
+    both = matrix.rerun_note(["torchrl", "torchrl-gymenv"], "2026-12-07 07:40", 4096, 15.5, "py")
+    first = matrix.merge_rows(report, [row("torchrl", True, 400), row("torchrl-gymenv", False, 0)], both)
+    again = matrix.rerun_note(["torchrl"], "2026-12-07 08:13", 256, 5.9, "py")
+    second = matrix.merge_rows(first, [row("torchrl", True, 450)], again)
+    header = second.split("\n\n")[0]
+    assert header == (
+        "`make clients` on 2026-12-04 19:58 UTC: 4,096 env steps per client."
+        f" Rows {gymenv}: run again on 2026-12-07 07:40 UTC with 4,096 env steps per client"
+        " (`--only torchrl --only torchrl-gymenv --merge`, Python " + platform.python_version() + " `py`, load average"
+        " 15.5 at the start); the other rows are from the run named first."
+        " Rows TorchRL: run again on 2026-12-07 08:13 UTC with 256 env steps per client (`--only torchrl --merge`,"
+        " Python " + platform.python_version() + " `py`, load average 5.9 at the start); the other rows are from"
+        " the run named first.")
+    assert second.split("\n\n")[1] == matrix.merge_rows(first, [row("torchrl", True, 450)], "x").split("\n\n")[1]
+    third = matrix.merge_rows(second, [row("torchrl", True, 460), row("torchrl-gymenv", False, 0)], both)
+    assert third.split("\n\n")[0] == "`make clients` on 2026-12-04 19:58 UTC: 4,096 env steps per client. " + both

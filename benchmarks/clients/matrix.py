@@ -378,10 +378,53 @@ def replace_between(text: str, begin: str, end: str, body: str) -> str:
     return text[:i] + "\n" + body + "\n" + text[j:]
 
 
+#: the note :func:`main` appends to the header for a ``--merge`` run (:func:`rerun_note`), read back
+#: by :func:`merge_rows` to drop the rows a later merge runs again
+RERUN_NOTE = re.compile(r" Rows (?P<rows>.+?): run again on (?P<rest>.+?); the other rows are from the run named first\.")
+
+
+def rerun_note(names: list[str], started: str, steps: int, load: float, python: str) -> str:
+    """What the header says of a ``--merge`` run of the clients ``names``: when, how many env steps
+    per client (the header's are the first run's) and how (read back by :data:`RERUN_NOTE`)."""
+    return (
+        f"Rows {', '.join(CLIENTS[n][0] for n in names)}: run again on {started} UTC with {steps:,} env steps "
+        f"per client (`--only {' --only '.join(names)} --merge`, Python {platform.python_version()} `{python}`, "
+        f"load average {load:.1f} at the start); the other rows are from the run named first."
+    )
+
+
+def _note_labels(text: str) -> list[str] | None:
+    """The client labels of a note's ``Rows A, B`` (labels hold ", " themselves: matched whole,
+    longest first); None if ``text`` is not such a list."""
+    labels, known = [], sorted((label for label, _ in CLIENTS.values()), key=len, reverse=True)
+    while text:
+        label = next((k for k in known if text == k or text.startswith(k + ", ")), None)
+        if label is None:
+            return None
+        labels.append(label)
+        text = text[len(label) + 2:]
+    return labels
+
+
+def _without_rows(header: str, rerun: set[str]) -> str:
+    """``header`` with the rows ``rerun`` taken out of its earlier merges' notes (a note left with
+    no row is dropped): a row is described by the note of the run that made it only."""
+    def drop(match):
+        labels = _note_labels(match["rows"])
+        if labels is None:
+            return match[0]
+        left = [label for label in labels if label not in rerun]
+        return f" Rows {', '.join(left)}: run again on {match['rest']}; the other rows are from the run named first." if left else ""
+
+    return RERUN_NOTE.sub(drop, header)
+
+
 def merge_rows(report: str, rows: list[dict], note: str) -> str:
     """``report`` (a header paragraph, then a table made by :func:`table`) with the rows of the
     clients in ``rows`` replaced or added (in ``CLIENTS`` order), every other row kept as it was,
-    and ``note`` (when and how these rows were run) appended to the header paragraph."""
+    and ``note`` (when and how these rows were run) appended to the header paragraph, whose notes of
+    earlier merges no longer name these rows (until 2026-12-07 a second merge of a row left the
+    first merge's note naming it too: the header said the row was run at both times)."""
     header, _, old_table = report.strip().partition("\n\n")
     old_lines = old_table.strip().splitlines()
     kept = {}
@@ -395,7 +438,7 @@ def merge_rows(report: str, rows: list[dict], note: str) -> str:
             lines.append(new_lines.get(label) or kept.pop(label))
         kept.pop(label, None)
     lines += kept.values()  # rows of clients this matrix no longer has: kept, at the end
-    return f"{header} {note}\n\n" + "\n".join(old_lines[:2] + lines) + "\n"
+    return f"{_without_rows(header, set(new_lines))} {note}\n\n" + "\n".join(old_lines[:2] + lines) + "\n"
 
 
 def main(argv=None) -> int:
@@ -436,11 +479,7 @@ def main(argv=None) -> int:
     print(text)
     begin, end, title = "<!-- clients-table:begin -->", "<!-- clients-table:end -->", "# Client matrix\n\n"
     python = os.path.relpath(sys.executable, REPO) if Path(sys.executable).is_relative_to(REPO) else sys.executable
-    note = (
-        f"Rows {', '.join(CLIENTS[n][0] for n in names)}: run again on {started} UTC "
-        f"(`--only {' --only '.join(names)} --merge`, Python {platform.python_version()} `{python}`, "
-        f"load average {load[0]:.1f} at the start); the other rows are from the run named first."
-    )
+    note = rerun_note(names, started, args.steps, load[0], python)
     if args.out:
         path = Path(args.out)
         body = merge_rows(path.read_text().removeprefix(title), rows, note) if args.merge else text
