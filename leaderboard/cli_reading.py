@@ -176,6 +176,7 @@ def export(
     if fmt not in FORMATS:
         raise typer.BadParameter(f"unknown format {fmt!r}; valid choices: {', '.join(FORMATS)}", param_hint="--format")
     name = "results" if fmt == "csv" else "results.json"
+    parse_families(families, private)  # (a stored version below takes none: refused, not ignored, without --private)
     # a stored version, by name: no key needed (a suite file's path holds a "/" too)
     stored = private is None and suite not in SUITES and "/" in suite and not is_suite_file(suite)
     if stored:

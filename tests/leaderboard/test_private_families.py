@@ -166,6 +166,19 @@ def test_families_without_a_key_is_refused():
     assert "Invalid value for --families: 'linreg' without --private; valid: --private KEYFILE --families linreg" in out
 
 
+@pytest.mark.parametrize("suite", ["private-208027c7+linreg/r2", "private-208027c7/r2"])
+def test_families_beside_a_stored_version_to_export_is_refused(tmp_path, suite):
+    """``export --suite VERSION`` exports a stored version without its key, so ``--families`` there
+    names nothing: it was ignored unchecked (``--families nonsense`` too), the export went on with
+    the version's rows, unlike every other command's refusal of ``--families`` without ``--private``."""
+    for families in ("linreg", "nonsense"):
+        code, out = _invoke("export", "--suite", suite, "--families", families, "--db", tmp_path / "none.db",
+                            "--format", "json", "--out", tmp_path / "out.json")
+        assert code == 2, out
+        assert f"Invalid value for --families: '{families}' without --private" in out
+        assert not (tmp_path / "out.json").exists()
+
+
 def test_run_baselines_grades_a_private_suite_of_an_own_family_apart_from_the_default(toy, tmp_path, monkeypatch):
     """``run-baselines --private KEY --families toy``: the toy family's hidden instances are graded
     in the grader's workers (which import it, as for a suite file of it), stored under the list's
