@@ -25,7 +25,7 @@ torch = pytest.importorskip("torch")
 
 from lrgym.baselines.registry import make_baseline  # noqa: E402
 from lrgym.torch import PolicyScheduler  # noqa: E402
-from dist_runs import run_workers  # noqa: E402
+from dist_runs import run_ranks_and_reference, train_linear  # noqa: E402
 from same_state import assert_same_state  # noqa: E402
 
 WORLD = 2
@@ -37,10 +37,7 @@ POLICIES = [["plateau", {"lr": 0.3, "patience": 0, "threshold": 0.02}], ["bold_d
 def runs(tmp_path_factory):
     """{"0": rank 0's results, "1": rank 1's, "single": the one-process reference}; the three
     processes run at once and are killed if they outlive the timeout."""
-    folder = tmp_path_factory.mktemp("ddp")
-    configs = {str(r): {"mode": "ddp", "rank": r, "init": f"file://{folder}/rendezvous"} for r in range(WORLD)}
-    configs["single"] = {"mode": "single"}
-    return run_workers(folder, configs, WORLD, POLICIES)
+    return run_ranks_and_reference(tmp_path_factory.mktemp("ddp"), "ddp", WORLD, POLICIES)
 
 
 @pytest.mark.parametrize("name", [name for name, _ in POLICIES])
@@ -105,12 +102,7 @@ def test_no_process_group_outside_torch_distributed(monkeypatch):
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     sched = PolicyScheduler(opt, make_baseline("bold_driver"), horizon=2, updates_per_step=1,
                             val_fn=lambda: 1.0, train_loss_fn=lambda: 1.0)
-    for _ in range(2):
-        loss = model(torch.ones(3, 2)).pow(2).squeeze(-1) + 1.0
-        opt.zero_grad()
-        loss.mean().backward()
-        opt.step()
-        sched.step(loss)
+    train_linear(model, opt, sched, 2)
     assert sched.done
     with pytest.raises(ValueError, match=r"process_group=.*torch.distributed is not initialised"):
         PolicyScheduler(torch.optim.SGD(model.parameters(), lr=0.01), make_baseline("bold_driver"), horizon=2,

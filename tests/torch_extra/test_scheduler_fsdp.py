@@ -19,12 +19,11 @@ without the reshard after an undo).
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from dist_runs import run_workers  # noqa: E402
+from dist_runs import assert_reference_run, run_ranks_and_reference  # noqa: E402
 
 WORLD = 2
 POLICIES = [["plateau", {"lr": 0.3, "patience": 0, "threshold": 0.02}], ["bold_driver", {}]]
@@ -33,10 +32,7 @@ POLICIES = [["plateau", {"lr": 0.3, "patience": 0, "threshold": 0.02}], ["bold_d
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """{"0", "1": the FSDP ranks' results, "single": the unsharded one-process reference}."""
-    folder = tmp_path_factory.mktemp("fsdp")
-    configs = {str(r): {"mode": "fsdp", "rank": r, "init": f"file://{folder}/rendezvous"} for r in range(WORLD)}
-    configs["single"] = {"mode": "single"}
-    return run_workers(folder, configs, WORLD, POLICIES)
+    return run_ranks_and_reference(tmp_path_factory.mktemp("fsdp"), "fsdp", WORLD, POLICIES)
 
 
 @pytest.mark.parametrize("name", [name for name, _ in POLICIES])
@@ -47,13 +43,7 @@ def test_sharded_run_is_the_single_process_one(runs, name):
     single = runs["single"][name]
     assert len(set(single["lrs"])) >= 3  # the policy decided: the LR moved at least twice
     for rank in map(str, range(WORLD)):
-        sharded = runs[rank][name]
-        assert sharded["lrs"] == single["lrs"]
-        assert len(sharded["obs"]) == len(single["obs"])
-        for a, b in zip(sharded["obs"], single["obs"]):
-            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)  # float32 observations
-        for a, b in zip(sharded["params"], single["params"]):
-            torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+        assert_reference_run(runs[rank][name], single)
 
 
 def test_bold_driver_undid_a_step(runs):

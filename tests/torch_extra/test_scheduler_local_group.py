@@ -19,7 +19,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from dist_runs import run_workers  # noqa: E402
+from dist_runs import run_workers, train_linear  # noqa: E402
 from same_state import assert_same_state  # noqa: E402
 
 from lrgym.baselines.registry import make_baseline  # noqa: E402
@@ -91,11 +91,6 @@ def test_local_outside_torch_distributed():
         opt = torch.optim.SGD(model.parameters(), lr=0.01)
         sched = PolicyScheduler(opt, make_baseline("bold_driver"), horizon=3, updates_per_step=2, lr_init=0.1,
                                 process_group=group, train_loss_fn=lambda: 1.0)
-        for _ in range(6):
-            loss = model(torch.ones(3, 2)).pow(2).squeeze(-1) + 1.0
-            opt.zero_grad()
-            loss.mean().backward()
-            opt.step()
-            sched.step(loss)
+        train_linear(model, opt, sched, 6)
         states.append(sched.state_dict())
     assert_same_state(states[0], states[1])
