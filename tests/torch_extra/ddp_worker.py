@@ -5,7 +5,8 @@
 ``RUN.json`` says what to run: ``{"policies": [[name, overrides], ...], "out": path,
 "mode": "ddp", "rank": r, "world": n, "init": "file:///..."}`` for one rank of a
 DistributedDataParallel run (gloo, on the loopback), ``"mode": "fsdp"`` for one rank of the same
-run with the model sharded by FSDP2's ``fully_shard`` instead, ``"mode": "local"`` for one rank
+run with the model sharded by FSDP2's ``fully_shard`` instead (the whole model one unit, and
+again each layer a unit, then the root), ``"mode": "local"`` for one rank
 training an independent model on its own slices (no DDP), under ``process_group="local"`` and
 under the default (shared) schedule, or ``{"mode": "single", "world": n}`` for the one-process
 reference that trains on the n ranks' minibatches concatenated (the same global batch every
@@ -151,6 +152,12 @@ def main(run: dict) -> None:
 
         def wrap(model):  # FSDP2, the whole model one unit: each rank holds a shard of every parameter
             return fully_shard(model)  # (rank 1's of the last layer is empty: 1 row over 2 ranks)
+
+        def wrap_layers(model):  # FSDP2's common recipe: each layer a unit of its own, then the root
+            for layer in model:
+                if isinstance(layer, torch.nn.Linear):
+                    fully_shard(layer)
+            return fully_shard(model)
     if mode == "local":  # independent models per rank: each rank's own schedule, and the default's shared one
         for name, overrides in run["policies"]:
             model = _model()
@@ -167,6 +174,9 @@ def main(run: dict) -> None:
     for name, overrides in run["policies"]:
         model = _model()
         out[name] = train(make_baseline(name, **overrides), wrap(model), model, mine, world)
+        if mode == "fsdp":
+            model = _model()
+            out["layers " + name] = train(make_baseline(name, **overrides), wrap_layers(model), model, mine, world)
     if mode == "ddp":
         out["probe"] = probe(rank)
         model = _model()

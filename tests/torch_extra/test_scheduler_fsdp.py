@@ -14,7 +14,9 @@ torch.Tensor and DTensor" (the scheduler copied the DTensor gradient into a plai
 rank's own shard alone would have given another gradient norm and cosine. And an undone step was
 invisible to FSDP: ``val_fn()``'s forward under ``no_grad`` leaves the root module's parameters
 gathered, so the next forward ran on the parameters of the undone step (test_bold_driver fails
-without the reshard after an undo).
+without the reshard after an undo). The same runs shard the model the common FSDP2 way too,
+``fully_shard`` on each Linear layer, then on the root: several units, each gathering its own
+layer's parameters.
 """
 
 from __future__ import annotations
@@ -29,27 +31,35 @@ WORLD = 2
 POLICIES = [["plateau", {"lr": 0.3, "patience": 0, "threshold": 0.02}], ["bold_driver", {}]]
 
 
+#: the sharding recipes: "" the whole model one unit; "layers " each Linear a unit, then the root
+RECIPES = ["", "layers "]
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """{"0", "1": the FSDP ranks' results, "single": the unsharded one-process reference}."""
+    """{"0", "1": the FSDP ranks' results (under each recipe's prefix), "single": the unsharded
+    one-process reference}."""
     return run_ranks_and_reference(tmp_path_factory.mktemp("fsdp"), "fsdp", WORLD, POLICIES)
 
 
+@pytest.mark.parametrize("recipe", RECIPES)
 @pytest.mark.parametrize("name", [name for name, _ in POLICIES])
-def test_sharded_run_is_the_single_process_one(runs, name):
+def test_sharded_run_is_the_single_process_one(runs, name, recipe):
     """Both ranks set the single process's LRs at every update; the policy observed what it
     observed there (every feature, the gradient norm and cosine too, within float rounding); the
-    whole parameters end within rounding of the reference's."""
+    whole parameters end within rounding of the reference's. Whether the model is one FSDP unit
+    or one per layer (each layer's parameters gathered by its own unit, resharded after an undo)."""
     single = runs["single"][name]
     assert len(set(single["lrs"])) >= 3  # the policy decided: the LR moved at least twice
     for rank in map(str, range(WORLD)):
-        assert_reference_run(runs[rank][name], single)
+        assert_reference_run(runs[rank][recipe + name], single)
 
 
-def test_bold_driver_undid_a_step(runs):
-    """The bold driver's sharded run undid a step (its LR multiplied by dec), so the undo of
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_bold_driver_undid_a_step(runs, recipe):
+    """The bold driver's sharded runs undid a step (its LR multiplied by dec), so the undo of
     sharded parameters is exercised."""
-    lrs = runs["0"]["bold_driver"]["lrs"]
+    lrs = runs["0"][recipe + "bold_driver"]["lrs"]
     assert any(b < a for a, b in zip(lrs, lrs[1:]))
 
 
