@@ -125,8 +125,11 @@ rank, call ``step(loss)`` on every rank after every update (it is a collective, 
 is). FSDP2 (``fully_shard``) works the same way: each rank reads its shard of the gradient and the
 gradient features' sums are summed over the ranks (a policy that undoes steps needs ``model=``,
 and each rank's ``state_dict()`` holds its own shard: save every rank's); FSDP1 and meshes of more
-than one dimension are refused. ``process_group="local"`` opts out: each rank's own schedule, no
-collective (independent trainings on the ranks of one group). Outside ``torch.distributed`` no
+than one dimension are refused. A ``ZeroRedundancyOptimizer`` (ZeRO under DDP: the optimizer state
+sharded) works as DDP does; an undo puts back each rank's own shard of the state (its local
+optimizer's), so each rank's ``state_dict()`` holds its own shard there too.
+``process_group="local"`` opts out: each rank's own schedule, no collective (independent
+trainings on the ranks of one group). Outside ``torch.distributed`` no
 collective runs. :mod:`lrgym.torch._distributed` has the details::
 
     model = DDP(net)                                # after torch.distributed.init_process_group(...)
@@ -245,6 +248,24 @@ def _normal_tensors():
     ``torch.inference_mode()``: the tensors the scheduler keeps and later puts into the optimizer
     (the undo's snapshot), which an ``opt.step()`` outside inference mode updates in place."""
     return torch.inference_mode(False)
+
+
+def _state_holder(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+    """The optimizer whose ``state_dict()`` an undo's snapshot takes and loads back: ``optimizer``
+    itself, or for a ``ZeroRedundancyOptimizer`` this rank's local optimizer (``.optim``), which
+    holds the rank's shard of the state. ZeRO's own ``state_dict()`` is the state a collective
+    ``consolidate_state_dict()`` gathered, when it last ran (a stale momentum restored in silence),
+    and raises on a rank it was not gathered to. The parameters are whole on every rank (DDP's), so
+    each rank puts back all of them and its own shard of the state; ZeRO copies the LR the
+    scheduler sets from its own groups into the local optimizer's at every ``step()``."""
+    import torch.distributed as dist
+
+    if dist.is_available():
+        from torch.distributed.optim import ZeroRedundancyOptimizer
+
+        if isinstance(optimizer, ZeroRedundancyOptimizer):
+            return optimizer.optim
+    return optimizer
 
 
 #: the newest :class:`PolicyScheduler` built on each optimizer, held weakly on both sides: it
@@ -799,7 +820,7 @@ class PolicyScheduler(torch.optim.lr_scheduler.LRScheduler):
         with _normal_tensors():
             return (
                 [p.detach().clone() for p in self.params],
-                copy.deepcopy(self.optimizer.state_dict()),
+                copy.deepcopy(_state_holder(self.optimizer).state_dict()),
                 self.monitor.prev_grad.copy(),
                 self.monitor.losses(),
                 None if self.model is None else {name: b.detach().clone() for name, b in self.model.named_buffers()},
@@ -848,11 +869,12 @@ class PolicyScheduler(torch.optim.lr_scheduler.LRScheduler):
                 for name, buffer in self.model.named_buffers():
                     if name in saved_buffers:
                         buffer.copy_(saved_buffers[name])
+        holder = _state_holder(self.optimizer)
         tensors = [{key: value for key, value in group.items() if isinstance(value, torch.Tensor)}
-                   for group in self.optimizer.param_groups]
-        self.optimizer.load_state_dict(copy.deepcopy(saved_opt))
+                   for group in holder.param_groups]
+        holder.load_state_dict(copy.deepcopy(saved_opt))
         with torch.no_grad():
-            for group, kept in zip(self.optimizer.param_groups, tensors):
+            for group, kept in zip(holder.param_groups, tensors):
                 for key, tensor in kept.items():
                     saved = group.get(key)
                     if isinstance(saved, torch.Tensor):

@@ -4,14 +4,16 @@
 
 ``RUN.json`` says what to run: ``{"policies": [[name, overrides], ...], "out": path,
 "mode": "ddp", "rank": r, "world": n, "init": "file:///..."}`` for one rank of a
-DistributedDataParallel run (gloo, on the loopback), ``"mode": "fsdp"`` for one rank of the same
+DistributedDataParallel run (gloo, on the loopback), ``"mode": "zero"`` for the same with the
+optimizer sharded by ``ZeroRedundancyOptimizer``, ``"mode": "fsdp"`` for one rank of the same
 run with the model sharded by FSDP2's ``fully_shard`` instead (the whole model one unit, and
 again each layer a unit, then the root), ``"mode": "local"`` for one rank
 training an independent model on its own slices (no DDP), under ``process_group="local"`` and
 under the default (shared) schedule, or ``{"mode": "single", "world": n}`` for the one-process
 reference that trains on the n ranks' minibatches concatenated (the same global batch every
 update), ``{"mode": "single_rank", "rank": r, "world": n}`` for the one that trains on rank r's
-slices alone. The worker saves to ``out`` what the test compares: the LR of every update, the
+slices alone. ``"momentum"`` (default 0) is SGD's, for the runs whose optimizer state an undo
+must put back. The worker saves to ``out`` what the test compares: the LR of every update, the
 final parameters and the scheduler's ``state_dict()`` under each policy; the ranks also record
 the exchanges on inputs that differ by rank (:func:`probe`) and the error a policy seeded per
 rank raises (:class:`CoinPolicy`).
@@ -83,10 +85,12 @@ class CoinPolicy:
         return int(self.rng.integers(3))
 
 
-def train(policy, net, model, mine, world: int, **sched_kwargs) -> dict:
-    """Train ``net`` for HORIZON × INNER updates under ``policy`` (``sched_kwargs``: more
-    PolicyScheduler arguments, e.g. ``process_group``): the LR of every update, the observation
-    after every step, the final parameters (whole, also of a sharded model), the scheduler's state."""
+def train(policy, net, model, mine, world: int, momentum: float = 0.0, zero: bool = False, **sched_kwargs) -> dict:
+    """Train ``net`` for HORIZON × INNER updates under ``policy`` with SGD (``momentum``: its state
+    is what an undo must put back; ``zero``: sharded over the ranks by ZeroRedundancyOptimizer) and
+    ``sched_kwargs``, more PolicyScheduler arguments (e.g. ``process_group``): the LR of every
+    update, the observation after every step, the final parameters (whole, also of a sharded
+    model), the scheduler's state."""
     from lrgym.torch import PolicyScheduler
 
     batches, val_rows, objective_rows = _stream(world)
@@ -95,7 +99,12 @@ def train(policy, net, model, mine, world: int, **sched_kwargs) -> dict:
         X, y = mine(parts)
         return F.mse_loss(model(X).squeeze(-1), y).item()
 
-    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    if zero:
+        from torch.distributed.optim import ZeroRedundancyOptimizer
+
+        opt = ZeroRedundancyOptimizer(net.parameters(), optimizer_class=torch.optim.SGD, lr=0.1, momentum=momentum)
+    else:
+        opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=momentum)
     sched = PolicyScheduler(opt, policy, horizon=HORIZON, updates_per_step=INNER, lr_init=0.3,
                             val_fn=lambda: mean_loss(val_rows), train_loss_fn=lambda: mean_loss(objective_rows),
                             model=model, **sched_kwargs)
@@ -134,7 +143,8 @@ def main(run: dict) -> None:
     torch.set_num_threads(1)
     world, mode = run["world"], run["mode"]
     out = {}
-    if mode in ("ddp", "fsdp", "local"):
+    momentum = run.get("momentum", 0.0)
+    if mode in ("ddp", "fsdp", "zero", "local"):
         import torch.distributed as dist
 
         rank = run["rank"]
@@ -173,7 +183,8 @@ def main(run: dict) -> None:
         return
     for name, overrides in run["policies"]:
         model = _model()
-        out[name] = train(make_baseline(name, **overrides), wrap(model), model, mine, world)
+        out[name] = train(make_baseline(name, **overrides), wrap(model), model, mine, world, momentum=momentum,
+                          zero=mode == "zero")
         if mode == "fsdp":
             model = _model()
             out["layers " + name] = train(make_baseline(name, **overrides), wrap_layers(model), model, mine, world)
@@ -195,7 +206,7 @@ def main(run: dict) -> None:
                 PolicyScheduler(torch.optim.SGD(model.parameters(), lr=0.1), horizon=2, lr_init=0.3, **kwargs)
             except ValueError as exc:
                 out[f"refused {key}"] = str(exc)
-    if mode in ("ddp", "fsdp"):
+    if mode in ("ddp", "fsdp", "zero"):
         dist.destroy_process_group()
     torch.save(out, run["out"])
 

@@ -1,6 +1,6 @@
 """Running the processes of a distributed test at once (ddp_worker.py), for the scheduler's
 tests under torch.distributed (test_scheduler_ddp.py, test_scheduler_fsdp.py,
-test_scheduler_local_group.py), and the few updates of a linear model
+test_scheduler_local_group.py, test_scheduler_zero.py), and the few updates of a linear model
 those tests train outside torch.distributed (:func:`train_linear`), and the comparison of a
 distributed run with its one-process reference (:func:`assert_reference_run`)."""
 
