@@ -112,7 +112,9 @@ def resolve_group(process_group) -> SharedGroup | None:
     if isinstance(process_group, str) and process_group == LOCAL:
         return None
     initialised = dist.is_available() and dist.is_initialized()
-    if process_group is not None and initialised and not isinstance(process_group, dist.ProcessGroup):
+    # (inside torch.distributed or not: outside it a misspelt "LOCAL" read as if a later
+    # init_process_group would make it valid)
+    if process_group is not None and not (dist.is_available() and isinstance(process_group, dist.ProcessGroup)):
         raise ValueError(f"process_group={process_group!r} is not a process group; valid: None (every rank of the "
                          "default group when torch.distributed is initialised, else no collectives), a "
                          "torch.distributed.ProcessGroup this rank belongs to (torch.distributed.new_group), or "

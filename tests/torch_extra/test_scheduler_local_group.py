@@ -71,14 +71,16 @@ def test_bad_process_group_inside_torch_distributed(runs):
         assert "'local'" in error and "None" in error
 
 
-@pytest.mark.parametrize("bad", ["Local", "global", 0, False, object()])
+@pytest.mark.parametrize("bad", ["Local", "LOCAL", "global", 0, False, object()])
 def test_bad_process_group_is_named(bad):
     """Outside torch.distributed a value other than None, "local" or a group is a ValueError
-    naming it and the choices ("local" among them)."""
+    naming it and the choices ("local" among them), saying it is no process group: it said "was
+    given, but torch.distributed is not initialised", as if it would do inside it."""
     model = torch.nn.Linear(2, 1)
-    with pytest.raises(ValueError, match=r"process_group=.*valid: None or 'local'"):
+    with pytest.raises(ValueError, match=r"process_group=.* is not a process group; valid: None .*'local'") as caught:
         PolicyScheduler(torch.optim.SGD(model.parameters(), lr=0.01), make_baseline("bold_driver"), horizon=2,
                         process_group=bad)
+    assert "not initialised" not in str(caught.value)
 
 
 def test_local_outside_torch_distributed():
