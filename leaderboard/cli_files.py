@@ -258,12 +258,13 @@ def open_existing_store(db: Optional[Path], suite=None):
     return open_store(path)
 
 
-def published_board_command(command: str, suite: str, private: Optional[Path], families=None) -> str:
+def published_board_command(command: str, suite: str, private: Optional[Path], shape=None) -> str:
     """The command that makes a Markdown board again, as the board names it: a private suite's key
-    as the placeholder ``KEYFILE`` (with ``--families`` of a suite over ``families`` of its own) and
+    as the placeholder ``KEYFILE`` (with the ``--families``, ``--instances`` and ``--seed-count``
+    of the private suite ``shape`` where it is not the default one) and
     a suite file by its file name, never the grader's paths (the board is what is published)."""
     from lrgym.leaderboard.provenance import board_command
     from lrgym.leaderboard.suite_file import is_suite_file
 
     return board_command(command, Path(suite).name if is_suite_file(suite) else suite, private=private is not None,
-                         families=families)
+                         shape=shape)

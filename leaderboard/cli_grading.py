@@ -22,25 +22,25 @@ from lrgym.baselines.shell_words import shell_option
 from lrgym.leaderboard.cli_files import (board_path, open_existing_store, open_store, output_mode,
     published_board_command, refuse_shown_private, say_wrote, write_file)
 from lrgym.leaderboard.cli_options import (AddressOpt, BackendOpt, CommandProgress, DbOpt, MarkdownOpt,
-    FamiliesOpt, NoMarkdownOpt, PrivateOpt, ShipBoardOpt, SuiteOpt, WorkersOpt, checked_by, console, err, nonempty_path,
-    parse_backend, parse_suite, stop_on_node_mismatch, suite_refs_dir)
+    FamiliesOpt, InstancesOpt, NoMarkdownOpt, PrivateOpt, SeedCountOpt, ShipBoardOpt, SuiteOpt, WorkersOpt, checked_by,
+    console, err, nonempty_path, parse_backend, parse_suite, stop_on_node_mismatch, suite_refs_dir)
 from lrgym.leaderboard.cli_reading import (cached_references, print_board)
 from lrgym.leaderboard.limits import check_memory_limit, check_time_limit
 from lrgym.leaderboard.suite import DEFAULT_SUITE
 from lrgym.leaderboard.text import clean
 
 
-def _show_command(suite: str, private: Optional[Path], db: Optional[Path], families=None) -> str:
+def _show_command(suite: str, private: Optional[Path], db: Optional[Path], shape=None) -> str:
     """The ``show`` command of this board, for a grading run's line that it printed some rows only."""
-    return _command_of_this_board("show", suite, private, db, families)
+    return _command_of_this_board("show", suite, private, db, shape)
 
 
 def _command_of_this_board(command: str, suite: str, private: Optional[Path], db: Optional[Path],
-                           families=None) -> str:
+                           shape=None) -> str:
     """``lrgym leaderboard COMMAND`` for the board a command just used: its suite as a board names
-    it (:func:`published_board_command`; a private suite's ``families``) and its store, ``--db``, if
-    one was given."""
-    return published_board_command(command, suite, private, families) + (
+    it (:func:`published_board_command`; the private suite ``shape``'s families and size) and its
+    store, ``--db``, if one was given."""
+    return published_board_command(command, suite, private, shape) + (
         f" {shell_option('--db', db)}" if db is not None else "")
 
 
@@ -121,6 +121,8 @@ def run_baselines(
     ship: bool = ShipBoardOpt,
     private: Optional[Path] = PrivateOpt,
     families: Optional[str] = FamiliesOpt,
+    instances: Optional[str] = InstancesOpt,
+    seed_count: Optional[str] = SeedCountOpt,
     backend: str = BackendOpt,
     address: Optional[str] = AddressOpt,
 ):
@@ -131,7 +133,7 @@ def run_baselines(
     if only and not learned:
         raise typer.BadParameter(f"--only {' --only '.join(only)} names the baselines to run; --no-learned would "
                                  "drop some of them: give one of the two", param_hint="--only / --no-learned")
-    s = parse_suite(suite, private, families=families)
+    s = parse_suite(suite, private, families=families, instances=instances, seed_count=seed_count)
     board = board_path(markdown, no_markdown, ship, s, db)
     if private is not None:
         refuse_shown_private(board, "--markdown")
@@ -158,7 +160,7 @@ def run_baselines(
                                 refs_dir=suite_refs_dir(private), backend=backend_, private=private)
     elapsed = time.perf_counter() - t0
     lb = print_board(s, db, references=refs, graded=[spec.name for spec in specs],
-                     show_command=_show_command(suite, private, db, s.family_names),
+                     show_command=_show_command(suite, private, db, s),
                      every_poi=board is not None)  # (the Markdown ranking has every row)
     n_ok = sum(o.ok for o in outcomes)
     # stdout: the board (the result); how the run went and the file written: stderr
@@ -167,7 +169,7 @@ def run_baselines(
     if board is not None:
         from lrgym.leaderboard.report import markdown as to_markdown
 
-        cmd = published_board_command("run-baselines", suite, private, s.family_names)
+        cmd = published_board_command("run-baselines", suite, private, s)
         write_file(board, to_markdown(lb, command=cmd, elapsed=elapsed, machine=cpu_description()),
                    output_mode(private is not None), "--markdown")
         say_wrote(board, private=private is not None, secrets=False, to=err)
@@ -251,13 +253,15 @@ def submit(
                                         "a hosted grader sets the account."),
     private: Optional[Path] = PrivateOpt,
     families: Optional[str] = FamiliesOpt,
+    instances: Optional[str] = InstancesOpt,
+    seed_count: Optional[str] = SeedCountOpt,
     backend: str = BackendOpt,
     address: Optional[str] = AddressOpt,
 ):
     """Evaluate your policy on a suite in a sandboxed process and record it."""
     from lrgym.leaderboard.runner import checked_submission, submission_spec
 
-    s = parse_suite(suite, private, families=families)
+    s = parse_suite(suite, private, families=families, instances=instances, seed_count=seed_count)
     backend_ = parse_backend(backend, address)
     if private is not None:
         _private_needs_namespaces(backend_)
@@ -294,7 +298,7 @@ def submit(
         err.print(Text(f"recorded as failed in {path}"))
         raise typer.Exit(1)
     lb = print_board(s, db, show_failures=False, references=refs, graded=[spec.name],
-                     show_command=_show_command(suite, private, db, s.family_names),
+                     show_command=_show_command(suite, private, db, s),
                      every_poi=False)
     row = lb.row(spec.name)
     console.print(Text(f"{spec.name}: rank {row.rank} of {len(lb.rows)} on {s.version}; results in {path}"))
@@ -357,6 +361,8 @@ def references(
     ship: bool = typer.Option(False, "--ship", help="Also write the copy shipped in the package (maintainers)."),
     private: Optional[Path] = PrivateOpt,
     families: Optional[str] = FamiliesOpt,
+    instances: Optional[str] = InstancesOpt,
+    seed_count: Optional[str] = SeedCountOpt,
     backend: str = BackendOpt,
     address: Optional[str] = AddressOpt,
 ):
@@ -380,7 +386,7 @@ def references(
                                  "or a suite file (PATH.json)", param_hint="--suite")
     backend_ = parse_backend(backend, address)
     for name in ([None] if private is not None else list(SUITES) if suite == "all" else [suite]):
-        s = parse_suite(name, private, families=families)
+        s = parse_suite(name, private, families=families, instances=instances, seed_count=seed_count)
         t0 = time.perf_counter()
         try:
             with CommandProgress(f"references of {s.version}") as progress:

@@ -82,6 +82,12 @@ PrivateOpt = typer.Option(None, "--private", parser=nonempty_path, metavar="PATH
 FamiliesOpt = typer.Option(None, "--families", metavar="A,B,...", help="With --private: the hidden suite over "
                            "these registered families, in this order (default: linreg,quadratic,mlp,recsys); one of "
                            "your own is named by $LRGYM_FAMILIES=name=module:Class.")
+InstancesOpt = typer.Option(None, "--instances", metavar="N", help="With --private: the hidden suite's instances per "
+                            "family, 1 to 64 (default 8; more: tighter confidence intervals, a longer run). Part of "
+                            "the suite's name: each size its own board.")
+SeedCountOpt = typer.Option(None, "--seed-count", metavar="M", help="With --private: how many hidden env seeds every "
+                            "instance runs with, 1 to 16 (default 5; fewer: a cheaper board). Part of the suite's "
+                            "name: each size its own board.")
 MarkdownOpt = typer.Option(None, "--markdown", parser=nonempty_path, metavar="PATH", help="Write the ranking here (Markdown; an existing folder: "
                            "the default file name inside it; default: runs/LEADERBOARD.md of the working directory, or "
                            "under $LRGYM_RUNS).")
@@ -90,50 +96,63 @@ ShipBoardOpt = typer.Option(False, "--ship", help="Write the LEADERBOARD.md ship
                             "checkout instead (maintainers regenerating it; the default suite only).")
 
 
-def parse_families(families: Optional[str], private: Optional[Path]):
-    """The families of ``--families`` (None if not given), checked
-    (:func:`lrgym.leaderboard.private.parse_families`); given without ``--private`` it is refused:
-    a public suite over families of your own is a suite file."""
-    if families is None:
-        return None
-    if private is None:
-        raise typer.BadParameter(f"{families!r} without --private; valid: --private KEYFILE --families {families} "
-                                 "(a hidden suite), or a suite file of those families for a public one "
-                                 "(--suite PATH.json: lrgym.leaderboard.suite_file)", param_hint="--families")
-    from lrgym.leaderboard.private import parse_families as parse
+def parse_private_choices(private: Optional[Path], families: Optional[str] = None, instances: Optional[str] = None,
+                          seed_count: Optional[str] = None) -> dict:
+    """The keyword arguments of :func:`lrgym.leaderboard.private.private_suite` that ``--families``,
+    ``--instances`` and ``--seed-count`` give (those not given left out), each checked
+    (:func:`lrgym.leaderboard.private.parse_families`, ``check_instances``, ``check_seed_count``:
+    a bad value is its option's error naming it and the valid ones). Any of them without
+    ``--private`` is refused: a public suite of your own families or size is a suite file."""
+    from lrgym.leaderboard import private as hidden
 
-    try:
-        return parse(families)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--families") from None
+    given = {"--families": families, "--instances": instances, "--seed-count": seed_count}
+    checks = {"--families": ("families", hidden.parse_families), "--instances": ("n_instances", hidden.check_instances),
+              "--seed-count": ("n_seeds", hidden.check_seed_count)}
+    chosen = {}
+    for option, value in given.items():
+        if value is None:
+            continue
+        if private is None:
+            raise typer.BadParameter(f"{value!r} without --private; valid: --private KEYFILE {option} {value} "
+                                     "(a hidden suite), or a suite file of the families and instances you choose "
+                                     "for a public one (--suite PATH.json: lrgym.leaderboard.suite_file)",
+                                     param_hint=option)
+        argument, check = checks[option]
+        try:
+            chosen[argument] = check(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint=option) from None
+    return chosen
 
 
-def parse_suite(name: str, private: Optional[Path] = None, grading: bool = True, families: Optional[str] = None):
-    """The suite of ``--suite`` / ``--private`` (over ``--families``: :func:`parse_families`);
-    ``grading=False`` for a command that reads results only (a suite file's "tuned" file is then not
-    read: :func:`~lrgym.leaderboard.suite_file.load_suite_file`)."""
+def parse_suite(name: str, private: Optional[Path] = None, grading: bool = True, families: Optional[str] = None,
+                instances: Optional[str] = None, seed_count: Optional[str] = None):
+    """The suite of ``--suite`` / ``--private`` (over ``--families``, of the size ``--instances`` x
+    ``--seed-count``: :func:`parse_private_choices`); ``grading=False`` for a command that reads
+    results only (a suite file's "tuned" file is then not read:
+    :func:`~lrgym.leaderboard.suite_file.load_suite_file`)."""
     from lrgym.leaderboard.suite import get_suite
 
-    chosen = parse_families(families, private)
+    chosen = parse_private_choices(private, families, instances, seed_count)
     if private is not None:
         from lrgym.leaderboard.private import private_suite
 
         refuse_shown_key(private)
         try:
-            return private_suite(private, families=chosen)
+            return private_suite(private, **chosen)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--private") from None
     try:
         return get_suite(name, grading=grading)
     except ValueError as exc:
-        from lrgym.leaderboard.private import REVISION, families_option, is_private_version
+        from lrgym.leaderboard.private import REVISION, is_private_version, private_options
         from lrgym.leaderboard.suite_file import is_suite_file
 
         # the name the board, the export and the key's id give it (a suite file's path is no such name)
         if is_private_version(name) and not is_suite_file(name):
             version = name if "/" in name else f"{name}/r{REVISION}"
             raise typer.BadParameter(
-                f"{exc}; a private suite ({name}) is named by its key: --private KEYFILE{families_option(version)} (without the key, "
+                f"{exc}; a private suite ({name}) is named by its key: --private KEYFILE{private_options(version)} (without the key, "
                 f"`lrgym leaderboard export {shell_option('--suite', version)}` exports its stored results)",
                 param_hint="--suite") from None
         raise typer.BadParameter(str(exc), param_hint="--suite") from None

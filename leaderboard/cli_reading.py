@@ -15,8 +15,8 @@ from lrgym.baselines.outputs import check_can_write, check_outside_package
 from lrgym.leaderboard.cli_files import (board_path, checked_output, file_out, labelled, open_existing_store,
     output_mode, published_board_command, refuse_shown_private, refuse_store_files, say_wrote,
     suite_output_name, write_file)
-from lrgym.leaderboard.cli_options import (DbOpt, FamiliesOpt, MarkdownOpt, NoMarkdownOpt, PrivateOpt, ShipBoardOpt,
-    SuiteOpt, at_least, console, err, nonempty_path, parse_families, parse_suite, refuse_shown_key, suite_refs_dir)
+from lrgym.leaderboard.cli_options import (DbOpt, FamiliesOpt, InstancesOpt, MarkdownOpt, NoMarkdownOpt, PrivateOpt,
+    SeedCountOpt, ShipBoardOpt, SuiteOpt, at_least, console, err, nonempty_path, parse_private_choices, parse_suite, refuse_shown_key, suite_refs_dir)
 from lrgym.leaderboard.suite import DEFAULT_SUITE
 from lrgym.leaderboard.text import clean
 
@@ -76,9 +76,12 @@ def show(
     failures: bool = typer.Option(True, "--failures/--no-failures", help="List failed submissions."),
     private: Optional[Path] = PrivateOpt,
     families: Optional[str] = FamiliesOpt,
+    instances: Optional[str] = InstancesOpt,
+    seed_count: Optional[str] = SeedCountOpt,
 ):
     """Print the ranking of a suite."""
-    print_board(parse_suite(suite, private, grading=False, families=families), db, show_failures=failures, private=private)
+    print_board(parse_suite(suite, private, grading=False, families=families, instances=instances, seed_count=seed_count),
+                db, show_failures=failures, private=private)
 
 
 def report(
@@ -98,6 +101,8 @@ def report(
                                        "against each instance's reference LR (repeatable)."),
     private: Optional[Path] = PrivateOpt,
     families: Optional[str] = FamiliesOpt,
+    instances: Optional[str] = InstancesOpt,
+    seed_count: Optional[str] = SeedCountOpt,
 ):
     """Write the HTML report (tables and plots; runs/leaderboard.html) and the Markdown ranking
     (runs/LEADERBOARD.md; the shipped LEADERBOARD.md with --ship). A private suite's files are
@@ -110,7 +115,7 @@ def report(
     from lrgym.leaderboard.report import markdown as to_markdown
     from lrgym.leaderboard.report import drawn_rows
 
-    s = parse_suite(suite, private, grading=False, families=families)
+    s = parse_suite(suite, private, grading=False, families=families, instances=instances, seed_count=seed_count)
     board = board_path(markdown, no_markdown, ship, s, db)
     if no_html and html is not None:
         raise typer.BadParameter(f"--html {html} and --no-html both given; valid: one of them", param_hint="--no-html")
@@ -147,7 +152,7 @@ def report(
     if empty:
         err.print(Text(empty))
     if board is not None:
-        cmd = published_board_command("report", suite, private, s.family_names)
+        cmd = published_board_command("report", suite, private, s)
         write_file(board, to_markdown(lb, command=cmd), mode, "--markdown")
         say_wrote(board, private=is_private(s), secrets=False)
 
@@ -165,6 +170,8 @@ def export(
     every_entry: bool = typer.Option(False, "--all", help="Every entry of the store (failed, older, any suite)."),
     private: Optional[Path] = PrivateOpt,
     families: Optional[str] = FamiliesOpt,
+    instances: Optional[str] = InstancesOpt,
+    seed_count: Optional[str] = SeedCountOpt,
 ):
     """Export entries, per-run scores and trajectories as CSV or JSON (lrgym.leaderboard.export).
     A private suite's rows (--private, a stored private version, or --all of a store holding
@@ -176,13 +183,14 @@ def export(
     if fmt not in FORMATS:
         raise typer.BadParameter(f"unknown format {fmt!r}; valid choices: {', '.join(FORMATS)}", param_hint="--format")
     name = "results" if fmt == "csv" else "results.json"
-    parse_families(families, private)  # (a stored version below takes none: refused, not ignored, without --private)
+    # (a stored version below takes none: refused, not ignored, without --private)
+    parse_private_choices(private, families, instances, seed_count)
     # a stored version, by name: no key needed (a suite file's path holds a "/" too)
     stored = private is None and suite not in SUITES and "/" in suite and not is_suite_file(suite)
     if stored:
         version, default = suite, labelled(name, suite.replace("/", "-"))
     else:
-        s = parse_suite(suite, private, grading=False, families=families)
+        s = parse_suite(suite, private, grading=False, families=families, instances=instances, seed_count=seed_count)
         version, default = s.version, suite_output_name(name, s)
     if every_entry:
         default = labelled(name, "all")  # every suite's rows: never the name of one suite's export
@@ -246,6 +254,8 @@ def suites(
     private: Optional[Path] = typer.Option(None, "--private", parser=nonempty_path, metavar="PATH", help="Key file of a hidden suite: created (mode "
                                            "0600) if missing, then listed; keep it secret."),
     families: Optional[str] = FamiliesOpt,
+    instances: Optional[str] = InstancesOpt,
+    seed_count: Optional[str] = SeedCountOpt,
 ):
     """List the benchmark suites (and the private one of a key file)."""
     from rich.table import Table
@@ -256,7 +266,8 @@ def suites(
     for col in ("name", "version", "instance set", "families × instances", "seeds", "runs/entry", "description"):
         table.add_column(col)
     listed = list(SUITES.values())
-    parse_families(families, private)  # a bad list (or one without --private): refused before a key is made
+    # a bad list or size (or one without --private): refused before a key is made
+    parse_private_choices(private, families, instances, seed_count)
     if private is not None:
         from lrgym.leaderboard.private import create_key
 
@@ -269,7 +280,7 @@ def suites(
             raise typer.BadParameter(str(exc), param_hint="--private") from None
         if created:
             err.print(Text(f"created the key {private} (mode 0600): the grader's secret, never share it"))
-        listed.append(parse_suite("", private, families=families))
+        listed.append(parse_suite("", private, families=families, instances=instances, seed_count=seed_count))
     for s in listed:
         fams = ", ".join(f"{fs.family}×{len(fs.instances)}" for fs in s.families)
         table.add_row(s.name + (" (default)" if s.name == DEFAULT_SUITE else ""), s.version, s.instance_set, fams,

@@ -37,6 +37,15 @@ hash of it, ``private-8c1d7061=3f0a…``), so its stored entries and cached refe
 mixed with the default suite's or another list's (:func:`private_name`). Without ``--families`` (or
 with LRControl-v1's four families in their order, :data:`~lrgym.tasks.MIXED_V1`) it is the
 suite above, ``private-<id>``, unchanged.
+
+A private suite of another size: ``--instances N`` (per family, 1 … :data:`MAX_INSTANCES`;
+default :data:`N_INSTANCES`) and ``--seed-count M`` (1 … :data:`MAX_SEEDS`; default
+:data:`N_SEEDS`) beside ``--private``. The size ends the name, ``private-<id>@16x5`` or
+``private-<id>+linreg+logreg@8x2`` (:data:`SIZE_JOIN`), so each size is a board of its own, its
+entries and references never mixed with another size's; 8 x 5 is named as before. The draws are
+sequential (instance i of a family is HMAC(key, "family/i"), repeats skipped; seed j likewise), so
+a larger suite's instances and seeds begin with a smaller one's: the 8 x 5 suite's are the first of
+the 16 x 5 suite's.
 """
 
 from __future__ import annotations
@@ -57,10 +66,20 @@ from lrgym.leaderboard.suite import PRIVATE_PREFIX, FamilySuite, Suite
 from lrgym.tasks import MIXED_V1
 from lrgym.tasks.base import instance_set
 
-__all__ = ["KEY_FORM", "REVISION", "board_reason", "check_families", "create_key", "families_option", "families_words", "is_private", "is_private_version", "load_key", "parse_families", "private_kinds", "private_name", "private_reason", "private_suite", "references_dir"]
+__all__ = ["KEY_FORM", "MAX_INSTANCES", "MAX_SEEDS", "N_INSTANCES", "N_SEEDS", "REVISION", "board_reason",
+           "check_families", "check_instances", "check_seed_count", "create_key", "is_private", "is_private_version",
+           "load_key", "parse_families", "private_kinds", "private_name", "private_options", "private_reason",
+           "private_suite", "private_words", "references_dir", "suite_words"]
 
+#: a private suite's size unless the grader chooses another (``--instances``, ``--seed-count``):
+#: instances per family, and env seeds every instance is run with
 N_INSTANCES = 8
 N_SEEDS = 5
+#: the largest sizes a grader may choose: 8x and about 3x the defaults. Every baseline and every
+#: submission runs families x instances x seeds episodes, and the references a grid of fixed LRs
+#: on each (instance, seed): beyond these a board costs more than any CI it tightens is worth
+MAX_INSTANCES = 64
+MAX_SEEDS = 16
 REVISION = 2
 """The revision of every private suite: 2 since the instance pool became un-enumerable (2⁴⁰ …
 2⁶² − 1; revision 1 drew from 1,000,000 … 1,199,999). Bump it whenever the drawing changes, so
@@ -257,6 +276,37 @@ FAMILIES_HASH_JOIN = "="
 MAX_FAMILIES_TAG = 64
 #: the placeholder of ``--families`` in a hint for a suite whose name holds its list's hash only
 FAMILIES_PLACEHOLDER = "FAMILIES"
+#: what joins a private suite's name and its size when that is not the default 8 x 5
+#: (``private-8c1d7061@16x5``, ``private-8c1d7061+linreg+logreg@8x2``): in no family name, no key id
+#: and no hash, so it ends any name; the size is always last
+SIZE_JOIN = "@"
+
+
+def _count(value, what: str, default: int, maximum: int) -> int:
+    """``value`` (an int, or the text of a CLI option) as a whole number 1 … ``maximum``, or a
+    ValueError naming what it counts, the value and the valid range."""
+    number = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        number = int(value.strip())
+    if number is None or not 1 <= number <= maximum:
+        raise ValueError(f"{what} {value!r} invalid; valid: a whole number from 1 to {maximum} (default {default}; "
+                         f"the bound keeps a board's cost sane: every baseline and submission runs families x "
+                         f"instances x seeds episodes)")
+    return number
+
+
+def check_instances(value) -> int:
+    """The instances per family of a private suite (``--instances``, ``n_instances=``): a whole
+    number from 1 to :data:`MAX_INSTANCES`, or a ValueError naming the value and the range."""
+    return _count(value, "instances per family", N_INSTANCES, MAX_INSTANCES)
+
+
+def check_seed_count(value) -> int:
+    """The env seeds of a private suite (``--seed-count``, ``n_seeds=``): a whole number from 1 to
+    :data:`MAX_SEEDS`, or a ValueError naming the value and the range."""
+    return _count(value, "env seed count", N_SEEDS, MAX_SEEDS)
 
 
 def _registered() -> str:
@@ -305,42 +355,59 @@ def parse_families(text: str) -> tuple[str, ...]:
     return check_families([] if items == [""] else items)
 
 
-def private_name(key_id: str, families: tuple[str, ...] = MIXED_V1) -> str:
-    """The name of the private suite of the key ``key_id`` over ``families``: ``private-<id>`` for
-    LRControl-v1's four (the suite every key had before ``--families``: its stored results stay
-    valid), else ``private-<id>+linreg+logreg``, or for a list longer than :data:`MAX_FAMILIES_TAG`
-    characters ``private-<id>=<16 hex digits of its SHA-256>``. Distinct lists have distinct names
-    (``+`` and ``=`` are in no family name), so the version that keys stored entries and cached
-    references keeps each list's apart."""
+def private_name(key_id: str, families: tuple[str, ...] = MIXED_V1, n_instances: int = N_INSTANCES,
+                 n_seeds: int = N_SEEDS) -> str:
+    """The name of the private suite of the key ``key_id`` over ``families``, ``n_instances`` per
+    family x ``n_seeds`` env seeds: ``private-<id>`` for LRControl-v1's four at 8 x 5 (the suite
+    every key had before ``--families`` and ``--instances``: its stored results stay valid), else
+    ``private-<id>+linreg+logreg``, or for a list longer than :data:`MAX_FAMILIES_TAG` characters
+    ``private-<id>=<16 hex digits of its SHA-256>``, and after it ``@16x5`` (:data:`SIZE_JOIN`)
+    for another size. Distinct lists and sizes have distinct names (``+``, ``=`` and ``@`` are in
+    no family name), so the version that keys stored entries and cached references keeps each
+    suite's apart."""
     base = PRIVATE_PREFIX + key_id
     families = tuple(families)
+    size = "" if (n_instances, n_seeds) == (N_INSTANCES, N_SEEDS) else f"{SIZE_JOIN}{n_instances}x{n_seeds}"
     if families == MIXED_V1:
-        return base
+        return base + size
     tag = FAMILIES_JOIN.join(families)
     if len(tag) <= MAX_FAMILIES_TAG:
-        return base + FAMILIES_JOIN + tag
-    return base + FAMILIES_HASH_JOIN + hashlib.sha256(",".join(families).encode()).hexdigest()[:16]
+        return base + FAMILIES_JOIN + tag + size
+    return base + FAMILIES_HASH_JOIN + hashlib.sha256(",".join(families).encode()).hexdigest()[:16] + size
 
 
-def families_words(families) -> str:
+def private_words(families=None, n_instances: int = N_INSTANCES, n_seeds: int = N_SEEDS) -> str:
     """What follows ``--private KEYFILE`` in a command that names the private suite over
-    ``families``: nothing for LRControl-v1's four (the default), else `` --families a,b``."""
+    ``families`` (None: LRControl-v1's four) of that size: nothing for the default suite, else
+    `` --families a,b``, `` --instances N``, `` --seed-count M`` for what differs from it."""
     families = tuple(families or MIXED_V1)
-    return "" if families == MIXED_V1 else " --families " + ",".join(families)
+    return ("" if families == MIXED_V1 else " --families " + ",".join(families)) + \
+        ("" if n_instances == N_INSTANCES else f" --instances {n_instances}") + \
+        ("" if n_seeds == N_SEEDS else f" --seed-count {n_seeds}")
 
 
-def families_option(version: str | None) -> str:
+def suite_words(suite: Suite) -> str:
+    """:func:`private_words` of the private ``suite`` (its families, instances per family and seeds)."""
+    return private_words(suite.family_names, len(suite.families[0].instances) if suite.families else N_INSTANCES,
+                         len(suite.seeds))
+
+
+def private_options(version: str | None) -> str:
     """What follows ``--private KEYFILE`` in a command that names the private suite of the stored
-    ``version`` (:func:`private_name`): nothing for the default families, `` --families a,b`` for a
+    ``version`` (:func:`private_name`): nothing for the default suite, `` --families a,b`` for a
     list the name spells out, `` --families FAMILIES`` (:data:`FAMILIES_PLACEHOLDER`) for one it
-    holds only the hash of."""
+    holds only the hash of, and `` --instances N`` / `` --seed-count M`` for a size it names."""
     name = str(version or "").split("/", 1)[0]
     if not name.startswith(PRIVATE_PREFIX):
         return ""
-    rest = name[len(PRIVATE_PREFIX):]
+    rest, _, size = name[len(PRIVATE_PREFIX):].partition(SIZE_JOIN)
+    n_instances, n_seeds = N_INSTANCES, N_SEEDS
+    if re.fullmatch(r"\d+x\d+", size):
+        n_instances, n_seeds = (int(n) for n in size.split("x"))
+    words = private_words(None, n_instances, n_seeds)
     if FAMILIES_HASH_JOIN in rest:
-        return f" --families {FAMILIES_PLACEHOLDER}"
-    return families_words(rest.split(FAMILIES_JOIN)[1:])
+        return f" --families {FAMILIES_PLACEHOLDER}" + words
+    return private_words(rest.split(FAMILIES_JOIN)[1:], n_instances, n_seeds)
 
 
 def private_suite(keyfile: str | os.PathLike, n_instances: int = N_INSTANCES, n_seeds: int = N_SEEDS,
@@ -352,7 +419,11 @@ def private_suite(keyfile: str | os.PathLike, n_instances: int = N_INSTANCES, n_
 
     ``families`` (None: LRControl-v1's four, :data:`~lrgym.tasks.MIXED_V1`): the registered
     families it draws, in that order (:func:`check_families`); the suite's name carries the list
-    (:func:`private_name`). Each family's instances and the seeds are drawn as for the default list."""
+    (:func:`private_name`). Each family's instances and the seeds are drawn as for the default list.
+    ``n_instances`` (1 … :data:`MAX_INSTANCES`) and ``n_seeds`` (1 … :data:`MAX_SEEDS`) are in the
+    name too unless they are the default 8 x 5; the draws are sequential, so a larger suite's
+    instances and seeds begin with a smaller one's."""
+    n_instances, n_seeds = check_instances(n_instances), check_seed_count(n_seeds)
     families_drawn = MIXED_V1 if families is None else check_families(families)
     key = load_key(keyfile)
     pool = instance_set("private")
@@ -376,7 +447,7 @@ def private_suite(keyfile: str | os.PathLike, n_instances: int = N_INSTANCES, n_
     key_id = hashlib.sha256(b"lrgym private suite id\0" + key).hexdigest()[:8]
     over = "" if families_drawn == MIXED_V1 else f" of {', '.join(families_drawn)}"
     return Suite(
-        name=private_name(key_id, families_drawn), revision=REVISION,
+        name=private_name(key_id, families_drawn, n_instances, n_seeds), revision=REVISION,
         description=f"private: {n_instances} hidden instances per family{over} x {n_seeds} hidden seeds (key {key_id})",
         instance_set="private", families=tuple(families), seeds=tuple(seeds),
         key_file=os.path.abspath(keyfile),  # where run_suite checks and covers it (Suite.key_file)

@@ -284,3 +284,58 @@ def two_node_ray_cluster():
         else:
             os.environ["RAY_TMPDIR"] = before
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def reference_private_draw(keyfile, families, n_instances=8, n_seeds=5):
+    """The drawing rule as the module docstring states it, written out again: instance i of a family
+    is the private pool's start + HMAC-SHA256(key, "family/i")'s first 8 bytes (big-endian) mod the
+    pool's size, repeats skipped; seed j is HMAC-SHA256(key, "seed/j") mod 2**31, repeats skipped;
+    the key id is the first 8 hex digits of SHA-256("lrgym private suite id\\0" + key)."""
+    import hashlib
+    import hmac
+
+    from lrgym.tasks.base import instance_set
+
+    key = bytes.fromhex(open(keyfile).read().strip())
+
+    def draw(label):
+        return int.from_bytes(hmac.new(key, label.encode(), hashlib.sha256).digest()[:8], "big")
+
+    pool = instance_set("private")
+    instances = {}
+    for family in families:
+        chosen, i = [], 0
+        while len(chosen) < n_instances:
+            k = pool.start + draw(f"{family}/{i}") % len(pool)
+            if k not in chosen:
+                chosen.append(k)
+            i += 1
+        instances[family] = chosen
+    seeds, j = [], 0
+    while len(seeds) < n_seeds:
+        s = draw(f"seed/{j}") % 2**31
+        if s not in seeds:
+            seeds.append(s)
+        j += 1
+    key_id = hashlib.sha256(b"lrgym private suite id\0" + key).hexdigest()[:8]
+    return instances, seeds, key_id
+
+
+def private_key(folder, name="grader.key"):
+    """A new private suite key file ``folder/name`` (:func:`lrgym.leaderboard.private.create_key`)."""
+    from lrgym.leaderboard.private import create_key
+
+    path = folder / name
+    create_key(path)
+    return path
+
+
+def invoke_leaderboard(*args):
+    """``lrgym leaderboard ARGS`` in this process: its exit code and its output, table rules dropped
+    and blanks collapsed (a message is matched whatever the table's wrapping)."""
+    from typer.testing import CliRunner
+
+    from lrgym.leaderboard.cli import app
+
+    result = CliRunner().invoke(app, ["leaderboard", *map(str, args)], env={"COLUMNS": "400"})
+    return result.exit_code, " ".join(result.output.replace("│", " ").split())

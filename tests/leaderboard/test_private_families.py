@@ -8,63 +8,20 @@ toy family of ``tests/tasks/toy_family.py`` registered in this process (its work
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import hmac
 import os
 
 import pytest
-from typer.testing import CliRunner
 
 from lrgym.leaderboard import private
-from lrgym.leaderboard.cli import app
-from lrgym.leaderboard.private import (MAX_FAMILIES_TAG, check_families, create_key, families_option,
-                                       parse_families, private_name, private_suite)
+from lrgym.leaderboard.private import (MAX_FAMILIES_TAG, check_families, parse_families, private_name,
+                                       private_options, private_suite)
 from lrgym.leaderboard.provenance import show_command
 from lrgym.leaderboard.store import ResultStore
 from lrgym.tasks import FAMILIES, MIXED_V1, register_family
 from lrgym.tasks.base import instance_set
 
-
-def _key(folder, name="grader.key"):
-    path = folder / name
-    create_key(path)
-    return path
-
-
-def _reference_draw(keyfile, families, n_instances=8, n_seeds=5):
-    """The drawing rule as the module docstring states it, written out again: instance i of a family
-    is the private pool's start + HMAC-SHA256(key, "family/i")'s first 8 bytes (big-endian) mod the
-    pool's size, repeats skipped; seed j is HMAC-SHA256(key, "seed/j") mod 2**31, repeats skipped;
-    the key id is the first 8 hex digits of SHA-256("lrgym private suite id\\0" + key)."""
-    key = bytes.fromhex(open(keyfile).read().strip())
-
-    def draw(label):
-        return int.from_bytes(hmac.new(key, label.encode(), hashlib.sha256).digest()[:8], "big")
-
-    pool = instance_set("private")
-    instances = {}
-    for family in families:
-        chosen, i = [], 0
-        while len(chosen) < n_instances:
-            k = pool.start + draw(f"{family}/{i}") % len(pool)
-            if k not in chosen:
-                chosen.append(k)
-            i += 1
-        instances[family] = chosen
-    seeds, j = [], 0
-    while len(seeds) < n_seeds:
-        s = draw(f"seed/{j}") % 2**31
-        if s not in seeds:
-            seeds.append(s)
-        j += 1
-    key_id = hashlib.sha256(b"lrgym private suite id\0" + key).hexdigest()[:8]
-    return instances, seeds, key_id
-
-
-def _invoke(*args):
-    result = CliRunner().invoke(app, ["leaderboard", *map(str, args)], env={"COLUMNS": "400"})
-    return result.exit_code, " ".join(result.output.replace("│", " ").split())
+from lb_helpers import invoke_leaderboard as _invoke, private_key as _key, reference_private_draw
 
 
 def test_the_default_private_suite_is_the_one_every_key_had(tmp_path):
@@ -73,7 +30,7 @@ def test_the_default_private_suite_is_the_one_every_key_had(tmp_path):
     of the drawing rule, and the description it had: stored entries and cached references of
     existing keys stay valid."""
     key = _key(tmp_path)
-    instances, seeds, key_id = _reference_draw(key, MIXED_V1)
+    instances, seeds, key_id = reference_private_draw(key, MIXED_V1)
     for suite in (private_suite(key), private_suite(key, families=MIXED_V1), private_suite(key, families=list(MIXED_V1))):
         assert suite.name == f"private-{key_id}" and suite.version == f"private-{key_id}/r2"
         assert suite.family_names == MIXED_V1
@@ -91,7 +48,7 @@ def test_a_private_suite_over_own_families_draws_them_in_order_under_its_own_nam
     default suite's and from the other order's; another key draws other instances."""
     key, other = _key(tmp_path), _key(tmp_path, "other.key")
     suite = private_suite(key, families=("toy", "linreg"))
-    instances, seeds, key_id = _reference_draw(key, ("toy", "linreg"))
+    instances, seeds, key_id = reference_private_draw(key, ("toy", "linreg"))
     assert suite.family_names == ("toy", "linreg")
     assert {fs.family: list(fs.instances) for fs in suite.families} == instances
     assert list(suite.seeds) == seeds
@@ -120,9 +77,9 @@ def test_a_long_family_list_is_named_by_its_hash_and_every_list_by_its_own_name(
     assert private_name("0123abcd", MIXED_V1) == "private-0123abcd"
     assert private_name("0123abcd", ("toy",)) == "private-0123abcd+toy"
     assert private_name("0123abcd", ("a", "b")) != private_name("0123abcd", ("b", "a"))
-    assert families_option("private-0123abcd/r2") == ""
-    assert families_option("private-0123abcd+toy+linreg/r2") == " --families toy,linreg"
-    assert families_option(name + "/r2") == " --families FAMILIES"
+    assert private_options("private-0123abcd/r2") == ""
+    assert private_options("private-0123abcd+toy+linreg/r2") == " --families toy,linreg"
+    assert private_options(name + "/r2") == " --families FAMILIES"
     assert show_command("private-0123abcd+toy/r2") == "lrgym leaderboard show --private KEYFILE --families toy"
 
 
@@ -186,10 +143,10 @@ def test_run_baselines_grades_a_private_suite_of_an_own_family_apart_from_the_de
     ``--families toy``; the same key's default suite holds no entry, and its board names the other.
     ``submit`` grades a policy on it in the sandbox."""
     monkeypatch.setenv("LRGYM_RUNS", str(tmp_path / "runs"))
-    # 2 instances x 2 seeds: small (the CLI always draws 8 x 5)
-    monkeypatch.setattr(private, "private_suite", functools.partial(private_suite, n_instances=2, n_seeds=2))
+    # 2 instances x 2 seeds: small (a size of its own, named by the commands beside --families)
+    size = ("--instances", 2, "--seed-count", 2)
     key, db, board = _key(tmp_path), tmp_path / "store.sqlite", tmp_path / "board.md"
-    code, out = _invoke("run-baselines", "--private", key, "--families", "toy", "--only", "fixed",
+    code, out = _invoke("run-baselines", "--private", key, "--families", "toy", *size, "--only", "fixed",
                         "--workers", "2", "--db", db, "--markdown", board)
     assert code == 0, out
     suite = private_suite(key, n_instances=2, n_seeds=2, families=("toy",))
@@ -201,15 +158,17 @@ def test_run_baselines_grades_a_private_suite_of_an_own_family_apart_from_the_de
     assert sorted({(r.family, r.instance) for r in runs}) == sorted((t.family, t.instance) for t in suite.tasks())
     assert all(r.instance in instance_set("private") for r in runs)
     assert (tmp_path / "grader.key.references" / f"{suite.name}-r2.json").is_file()
-    assert "Generated by `lrgym leaderboard run-baselines --private KEYFILE --families toy`" in board.read_text()
+    assert ("Generated by `lrgym leaderboard run-baselines --private KEYFILE --families toy --instances 2 "
+            "--seed-count 2`") in board.read_text()
     code, out = _invoke("show", "--private", key, "--db", db)
     assert code == 0, out
-    assert f"{suite.version} (1 entry): `lrgym leaderboard show --private KEYFILE --families toy" in out
+    assert (f"{suite.version} (1 entry): `lrgym leaderboard show --private KEYFILE --families toy --instances 2 "
+            "--seed-count 2") in out
 
     # a submission on it: graded in the namespaces sandbox (submit --private grades nowhere else),
     # whose policy process builds the toy family's envs too
     example = os.path.join(os.path.dirname(private.__file__), "submissions", "example_policy.py")
-    code, out = _invoke("submit", f"{example}:LossWatcher", "--private", key, "--families", "toy", "--db", db,
+    code, out = _invoke("submit", f"{example}:LossWatcher", "--private", key, "--families", "toy", *size, "--db", db,
                         "--workers", "2")
     assert code == 0, out
     assert f"loss-watcher: rank 1 of 2 on {suite.version}" in out
