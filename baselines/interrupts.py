@@ -86,7 +86,7 @@ from lrgym.baselines.interrupt_types import (
     StopEscalated,
     interrupt_status,
 )
-from lrgym.baselines.last_words import exit_now, say_without_waiting
+from lrgym.baselines.last_words import exit_now, say_last_line, say_without_waiting
 
 __all__ = ["ESCALATE_AT", "STOP_EXCEPTIONS", "STOP_SIGNALS", "Interrupted", "Stop", "StopEscalated",
            "defer_stop_signals", "interrupt_status", "keep_stop_handlers", "run_command", "stop_signals_interrupt"]
@@ -579,11 +579,12 @@ def run_command(main: Callable[[], object], name: str = "", exiting: bool = Fals
 
 
 def _interrupted(name: str, status: int) -> int:
-    """Say on stderr that the command ``name`` was interrupted (a terminal closed by SIGHUP: not
+    """Say on stderr that the command ``name`` was interrupted, without waiting
+    (:func:`~lrgym.baselines.last_words.say_last_line`: a stderr nobody reads, full, has it
+    dropped rather than hold the stopped command there for good; a terminal closed by SIGHUP: not
     said); returns its exit ``status``."""
     try:
-        print(f"{name + ': ' if name else ''}interrupted ({signal.Signals(status - 128).name})",
-              file=sys.stderr, flush=True)
+        say_last_line(f"{name + ': ' if name else ''}interrupted ({signal.Signals(status - 128).name})\n")
     except (OSError, ValueError):
         pass
     return status

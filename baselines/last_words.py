@@ -6,8 +6,8 @@ in the handler, deaf to every further signal. :func:`say_without_waiting` writes
 only if that needs no waiting (else drops it), without touching the flags stderr shares with
 other processes; :func:`exit_now` ends the process at once (``os._exit``) after flushing what it
 printed and saying why, each step bounded by :data:`LAST_WORDS_SECONDS`. Used by
-:mod:`lrgym.baselines.interrupts` (the note of a further stop signal; the end of a stop swallowed
-even escalated).
+:mod:`lrgym.baselines.interrupts` (the note of a further stop signal; the "interrupted" line,
+:func:`say_last_line`; the end of a stop swallowed even escalated).
 """
 
 from __future__ import annotations
@@ -60,6 +60,73 @@ def say_without_waiting(line: bytes, fd: int = 2) -> None:
                 os.close(again)
     except OSError:  # (BlockingIOError: it would wait; the others: it cannot be written here at all)
         pass
+
+
+def say_last_line(line: str) -> None:
+    """Say ``line`` (a line ending in ``"\\n"``, short) on ``sys.stderr`` after what the program
+    wrote there, without waiting for a reader: a stopped command's "interrupted" line
+    (:func:`lrgym.baselines.interrupts.run_command`), written as the process is about to exit.
+    A stderr nobody reads (a full pipe whose reader waits for the process to end first, a
+    terminal paused by Ctrl-S) held a plain ``print`` there for good, every further stop signal
+    ignored: the line is dropped instead, whole, never cut.
+
+    ``sys.stderr`` replaced by an object not on file descriptor 2 (pytest's capture, an
+    ``io.StringIO``, a file the program opened) is written as before, through it: a program
+    capturing the line still gets it. On fd 2, what ``sys.stderr`` still holds (a line not yet
+    ended) is flushed first without waiting (:func:`_flush_without_waiting`), then the line is
+    written with :func:`say_without_waiting`; if that flush would wait, the line is dropped (it
+    must not come before what it follows). ``sys.stderr`` None (no console): nothing said."""
+    stream = sys.stderr
+    if stream is None:
+        return
+    try:
+        on_fd2 = stream.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # (io.UnsupportedOperation: a capture of no fd)
+        on_fd2 = False
+    if not on_fd2:
+        stream.write(line)
+        stream.flush()
+    elif _flush_without_waiting(stream):
+        say_without_waiting(line.encode(getattr(stream, "encoding", None) or "utf-8", "backslashreplace"))
+
+
+def _flush_without_waiting(stream) -> bool:
+    """Flush ``stream``, ``sys.stderr`` on file descriptor 2, if that needs no waiting; whether all
+    it held was written. A regular file or a socket is flushed as is (a file waits for no reader;
+    a socket waits only with a line not yet ended pending *and* its reader behind, left so).
+
+    A pipe, a FIFO or a terminal: fd 2 of this process is pointed, for the flush alone, at a
+    description of its own opened non-blocking (as :func:`say_without_waiting` opens one), then
+    put back; the description fd 2 shares with other processes keeps its flags (see
+    :func:`say_without_waiting`; a thread of this process writing to stderr in that moment
+    writes there too, and is told ``BlockingIOError`` where it would have waited). A write that
+    would wait ends the flush with
+    ``BlockingIOError``: False, what was not written still held by the stream (Python's own flush
+    at exit is beyond reach here). No ``/proc``: False."""
+    try:
+        mode = os.fstat(2).st_mode
+        if stat.S_ISREG(mode) or stat.S_ISSOCK(mode):
+            stream.flush()
+            return True
+        again = os.open("/proc/self/fd/2", _OPENED_AGAIN)
+    except OSError:
+        return False
+    try:
+        saved = os.dup(2)
+    except OSError:
+        os.close(again)
+        return False
+    try:
+        os.dup2(again, 2, inheritable=False)  # (not inherited by a program started meanwhile)
+        try:
+            stream.flush()
+        except OSError:  # (BlockingIOError: it would wait; the rest: it cannot be written at all)
+            return False
+        return True
+    finally:
+        os.dup2(saved, 2)  # (inheritable, as fd 2 is)
+        os.close(saved)
+        os.close(again)
 
 
 #: how :func:`say_without_waiting` opens stderr again: writing, never waiting, taking no

@@ -1172,15 +1172,12 @@ def test_a_stop_swallowed_even_as_systemexit_ends_the_process_though_nobody_read
     assert out.strip(b"x") == b"" and err.strip(b"x") == b"", (out[-200:], err[-200:])  # nothing more got in
 
 
-#: a block stopped by SIGTERM whose cleanup (the ``except``) gets a further SIGTERM, which the
-#: handler says once on stderr (``_AGAIN``); around it, the lines "before" and "after" written to
-#: stderr directly, and "cleanup finished" on stdout. Nothing else is written to stderr (exit by
-#: ``SystemExit(143)``, said nowhere): ``{fill}`` may leave it full
-_FURTHER_SIGNAL_IN_THE_CLEANUP = """
-    import fcntl, os, signal, sys, time
-    from lrgym.baselines.interrupts import stop_signals_interrupt
+#: a child's function filling its stderr, a pipe, to capacity (O_NONBLOCK set on it for that alone,
+#: cleared after: what is tested must not rely on it); prepended to the templates calling it
+_FILL_STDERR = """
+    import fcntl, os
 
-    if {fill}:  # fill stderr to capacity: nobody reads it
+    def fill_stderr():
         flags = fcntl.fcntl(2, fcntl.F_GETFL)
         fcntl.fcntl(2, fcntl.F_SETFL, flags | os.O_NONBLOCK)
         for size in (65536, 1):
@@ -1190,6 +1187,24 @@ _FURTHER_SIGNAL_IN_THE_CLEANUP = """
             except BlockingIOError:
                 pass
         fcntl.fcntl(2, fcntl.F_SETFL, flags)
+"""
+
+
+def _child(template: str, **values) -> str:
+    """A child's code: ``template`` filled with ``values``, after :data:`_FILL_STDERR`."""
+    return textwrap.dedent(_FILL_STDERR) + textwrap.dedent(template.format(**values))
+
+
+#: a block stopped by SIGTERM whose cleanup (the ``except``) gets a further SIGTERM, which the
+#: handler says once on stderr (``_AGAIN``); around it, the lines "before" and "after" written to
+#: stderr directly, and "cleanup finished" on stdout. Nothing else is written to stderr (exit by
+#: ``SystemExit(143)``, said nowhere): ``{fill}`` may leave it full
+_FURTHER_SIGNAL_IN_THE_CLEANUP = """
+    import fcntl, os, signal, sys, time
+    from lrgym.baselines.interrupts import stop_signals_interrupt
+
+    if {fill}:  # fill stderr to capacity: nobody reads it
+        fill_stderr()
     else:
         os.write(2, b"before\\n")
     with stop_signals_interrupt():
@@ -1244,7 +1259,7 @@ def test_a_further_stop_signal_is_said_on_stderr_whatever_stderr_is(kind, tmp_pa
     whatever stderr is (it is written without waiting, through a description of its own where
     stderr may make a write wait: see the next test)."""
     stderr, received, ours = _stderr_of_kind(kind, tmp_path)
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(_FURTHER_SIGNAL_IN_THE_CLEANUP.format(fill=False))],
+    proc = subprocess.Popen([sys.executable, "-c", _child(_FURTHER_SIGNAL_IN_THE_CLEANUP, fill=False)],
                             stdout=subprocess.PIPE, stderr=stderr)
     for end in ours:
         end.close() if hasattr(end, "close") else os.close(end)
@@ -1265,7 +1280,7 @@ def test_a_further_stop_signal_does_not_hold_the_process_when_nobody_reads_its_s
     ignored. ``O_NONBLOCK`` set on stderr by the child only to fill it, and cleared before the
     block: the handler must not rely on it."""
     stderr, received, ours = _stderr_of_kind(kind, tmp_path)
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(_FURTHER_SIGNAL_IN_THE_CLEANUP.format(fill=True))],
+    proc = subprocess.Popen([sys.executable, "-c", _child(_FURTHER_SIGNAL_IN_THE_CLEANUP, fill=True)],
                             stdout=subprocess.PIPE, stderr=stderr)
     for end in ours:
         end.close() if hasattr(end, "close") else os.close(end)
@@ -1373,3 +1388,86 @@ def test_a_stop_escalated_in_an_inner_block_stays_escalated_in_the_outer_one():
     assert out.returncode == 143, (out.stdout, out.stderr)
     assert out.stdout == "swallowed StopEscalated\n", out.stderr
     assert out.stderr.splitlines()[-1].startswith("stopping: SIGTERM caught and swallowed again and again"), out.stderr
+
+
+#: a command (run_command) whose stderr may first be filled to capacity (``{fill}``: nobody reads
+#: it, :data:`_FILL_STDERR`) and get ``{pending!r}`` printed to ``sys.stderr`` without a newline (Python holds it in the
+#: stream's buffer), then says "ready" on stdout and waits for the test's SIGTERM
+_STOPPED_COMMAND = """
+    import os, sys, time
+    from lrgym.baselines.interrupts import run_command
+
+    if {fill}:
+        fill_stderr()
+    print({pending!r}, end="", file=sys.stderr)
+
+    def main():
+        print("ready", flush=True)
+        time.sleep(60)
+
+    try:
+        sys.exit(run_command(main, "cmd", exiting=True))
+    except SystemExit as exc:
+        if {fill} and {pending!r}:  # (Python's own flush of what stays held, at exit, would wait: not the line's)
+            os._exit(exc.code)
+        raise
+"""
+
+
+def _stop_command(fill: bool, pending: str = "") -> tuple[object, bytes]:
+    """Run :data:`_STOPPED_COMMAND`, SIGTERM it once ready; (its exit status, or a note that it
+    still runs after 60 s, then killed; what its stderr got)."""
+    proc = subprocess.Popen([sys.executable, "-c", _child(_STOPPED_COMMAND, fill=fill, pending=pending)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_BUFFERED)
+    try:
+        assert proc.stdout.readline() == b"ready\n"
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=60)  # a bound on a hang, not a timing assertion (it takes well under 1 s)
+    except subprocess.TimeoutExpired:
+        code = "still running after 60 s"
+    finally:
+        proc.kill()
+        _, err = proc.communicate()
+    return code, err
+
+
+@pytest.mark.parametrize("pending", ["", "half a line, "])
+def test_the_interrupted_line_does_not_hold_the_process_when_nobody_reads_its_stderr(pending):
+    """stderr a full pipe nobody reads until the process ends (a parent reading stdout only, or
+    waiting for the exit first): the stopped command exits 143 all the same, the "interrupted"
+    line, which cannot be written without waiting, dropped, never cut; also after a line not yet
+    ended, which Python holds and cannot flush either (the line must not come before it). The old
+    code printed it with a plain ``print(..., flush=True)``, which waited for a reader for ever:
+    the command hung there, every further stop signal ignored (kill -9 alone ended it)."""
+    code, err = _stop_command(fill=True, pending=pending)
+    assert code == 143, err[-200:]
+    rest = err.strip(b"x")
+    assert rest in (b"", b"cmd: interrupted (SIGTERM)\n"), err[-200:]
+
+
+@pytest.mark.parametrize("pending", ["", "half a line, "])
+def test_the_interrupted_line_comes_after_what_the_command_wrote_to_stderr(pending):
+    """stderr read: the line is said, after what the command had written to ``sys.stderr`` and
+    Python still held in its buffer (a line not yet ended)."""
+    code, err = _stop_command(fill=False, pending=pending)
+    assert (code, err) == (143, f"{pending}cmd: interrupted (SIGTERM)\n".encode())
+
+
+@pytest.mark.parametrize("stream", ["capsys", "StringIO"])
+def test_the_interrupted_line_goes_to_a_replaced_sys_stderr(stream, capsys, monkeypatch):
+    """A program calling a command's ``main`` in-process with ``sys.stderr`` replaced (pytest's
+    capture, an ``io.StringIO``) gets the line there, not on file descriptor 2."""
+    import io
+
+    from lrgym.baselines.interrupts import Interrupted, run_command
+
+    if stream == "StringIO":
+        monkeypatch.setattr(sys, "stderr", io.StringIO())
+
+    def main():
+        raise Interrupted(signal.SIGTERM)
+
+    with pytest.raises(SystemExit) as stopped:
+        run_command(main, "cmd")
+    said = sys.stderr.getvalue() if stream == "StringIO" else capsys.readouterr().err
+    assert (stopped.value.code, said) == (143, "cmd: interrupted (SIGTERM)\n")
