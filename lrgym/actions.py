@@ -139,7 +139,10 @@ def next_lr(action, lr: float, action_mode: str, factors: np.ndarray, lr_min: fl
             arr = None
         if arr is None or arr.size != 1 or arr.dtype.kind not in "iuf":
             raise ValueError(f"invalid action {brief(action)}; valid: one float in [-1, 1]. {action_mode_hint('log_lr', driver)}")
-        x = float(arr.flat[0])
+        # reshape, not .flat: NumPy's flat iterator refuses more than 32 axes (RuntimeError), and a
+        # one-number action nested 33 to 64 lists deep, which np.asarray takes, failed a graded entry
+        # as a "grader error" instead of setting its LR as [[0.5]] does (a red-team probe, 2026-12-07)
+        x = float(arr.reshape(-1)[0])
     if not (-1.0 <= x <= 1.0):  # also catches NaN
         raise ValueError(
             f"invalid action {brief(action)}; valid: one float in [-1, 1] (NaN is not allowed). {action_mode_hint('log_lr', driver)}"

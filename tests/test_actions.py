@@ -285,3 +285,37 @@ def test_a_ragged_action_is_an_invalid_action_not_numpys_error(action_mode):
         vec.step([[1, 2], [3]])
     good = [2, 2] if action_mode == "discrete" else [[0.0], [0.0]]
     assert vec.step(good)[4]["step"].tolist() == [1, 1]  # nothing was stepped by the refused batch
+
+
+@pytest.mark.parametrize("depth", [33, 40, 64])
+def test_a_log_lr_number_nested_past_32_lists_sets_the_lr_of_the_number(depth):
+    """NumPy 2 holds up to 64 axes but its flat iterator 32: a one-number action nested 33 - 64 lists
+    deep raised NumPy's RuntimeError in next_lr (a graded entry failed as a "grader error").
+    Reference: the same number given bare (and the log rule's closed form), through the env and
+    next_lr (lrgym.torch's path) alike; and one
+    nested past NumPy's 64 axes is an invalid action (ValueError) naming it."""
+    nested = 0.5
+    for _ in range(depth):
+        nested = [nested]
+    env = LRControlEnv(family="quadratic", action_mode="log_lr", horizon=3, inner_steps=1)
+    env.reset(seed=0)
+    try:
+        held = np.asarray(nested).ndim == depth
+    except ValueError:  # NumPy 1 holds 32 axes at most: there the action is no array, so invalid
+        held = False
+    if not held:
+        with pytest.raises(ValueError, match=re.escape("valid: one float in [-1, 1]")):
+            env.step(nested)
+        return
+    env.step(nested)
+    bare = LRControlEnv(family="quadratic", action_mode="log_lr", horizon=3, inner_steps=1)
+    bare.reset(seed=0)
+    bare.step(0.5)
+    assert env.lr == bare.lr  # the same code on both sides: to the bit
+    assert env.lr == pytest.approx(10 ** (-6 + 0.75 * 7), rel=1e-12)  # the log rule's closed form
+    assert actions.next_lr(nested, 0.01, "log_lr", np.array([1.0]), *LR_RANGE) == bare.lr
+    too_deep = 0.5
+    for _ in range(65):
+        too_deep = [too_deep]
+    with pytest.raises(ValueError, match=re.escape("valid: one float in [-1, 1]")):
+        env.step(too_deep)

@@ -282,3 +282,17 @@ class KeepLogLR(LooksUpInstance):
     def reset(self, info):
         self.lr = None
         self.lo, self.hi = info["lr_min"], info["lr_max"]
+
+
+class DeepNestedAction(KeepLogLR):
+    """KeepLogLR's action as one number nested 40 lists deep: NumPy takes it as an array of 40
+    axes, but its flat iterator holds 32 at most, and the grader's action check raised NumPy's
+    RuntimeError, which failed the entry as a "grader error" with the grader's traceback (until
+    2026-12-07). It must score exactly what KeepLogLR scores, as ``[[x]]`` does."""
+
+    def act(self, obs, info):
+        action = float(super().act(obs, info)[0])
+        for _ in range(40):
+            action = [action]
+        return action
+

@@ -46,6 +46,7 @@ CHEATS = {
     "LeavesProcesses": "Keep",
     "FloodsOutput": "Keep",
     "LooksUpInstance": "KeepLogLR",
+    "DeepNestedAction": "KeepLogLR",
     "HugeAction": None,
     "TerminalInjection": None,
 }
