@@ -86,7 +86,7 @@ from lrgym.baselines.interrupt_types import (
     StopEscalated,
     interrupt_status,
 )
-from lrgym.baselines.last_words import exit_now, say_last_line, say_without_waiting
+from lrgym.baselines.last_words import exit_now, let_go_of_held_output, say_last_line, say_without_waiting
 
 __all__ = ["ESCALATE_AT", "STOP_EXCEPTIONS", "STOP_SIGNALS", "Interrupted", "Stop", "StopEscalated",
            "defer_stop_signals", "interrupt_status", "keep_stop_handlers", "run_command", "stop_signals_interrupt"]
@@ -559,7 +559,9 @@ def run_command(main: Callable[[], object], name: str = "", exiting: bool = Fals
 
     ``exiting``: the process exits right after (a command's ``__main__``, the ``lrgym`` script).
     Once stopped, it then ignores the stop signals until it has exited (a second ``kill`` during
-    Python's finalization would otherwise end it with the signal's own status). Otherwise (a
+    Python's finalization would otherwise end it with the signal's own status), and what
+    ``sys.stdout`` and ``sys.stderr`` still hold is written, a reader waited for a second at most,
+    or dropped (:func:`_exit_status`): Python's flush at exit then waits on nothing. Otherwise (a
     program calling a command's ``main`` and catching its ``SystemExit``) the handlers found are
     put back, as after any block: the caller can still be stopped, and so can what it starts."""
     try:
@@ -568,14 +570,25 @@ def run_command(main: Callable[[], object], name: str = "", exiting: bool = Fals
                 return main()
             except STOP_EXCEPTIONS as exc:  # (StopEscalated, a SystemExit: before the clause below)
                 stop.restore = not exiting
-                raise SystemExit(_interrupted(name, stop.status or interrupt_status(exc))) from None
+                raise SystemExit(_exit_status(_interrupted(name, stop.status or interrupt_status(exc)), exiting)) from None
             except (SystemExit, OSError):
                 if stop.status is None:
                     raise
                 stop.restore = not exiting
-                raise SystemExit(stop.status) from None
+                raise SystemExit(_exit_status(stop.status, exiting)) from None
     except (Interrupted, StopEscalated) as exc:  # landed as the block ended, main() done (handlers back): a stop
-        raise SystemExit(_interrupted(name, interrupt_status(exc))) from None
+        raise SystemExit(_exit_status(_interrupted(name, interrupt_status(exc)), exiting)) from None
+
+
+def _exit_status(status: int, exiting: bool) -> int:
+    """A stopped command's exit ``status``, returned once, if the process ``exiting`` is about to
+    exit, what ``sys.stdout`` and ``sys.stderr`` still hold is written or let go of
+    (:func:`~lrgym.baselines.last_words.let_go_of_held_output`): Python's own flush of them as the
+    interpreter exits waited for a reader, and a full pipe nobody reads until the process ends
+    held the stopped command there for good, every stop signal ignored."""
+    if exiting:
+        let_go_of_held_output()
+    return status
 
 
 def _interrupted(name: str, status: int) -> int:

@@ -5,21 +5,26 @@ stream's lock, and stderr may be a pipe nobody reads: a write that waits there s
 in the handler, deaf to every further signal. :func:`say_without_waiting` writes a short line
 only if that needs no waiting (else drops it), without touching the flags stderr shares with
 other processes; :func:`exit_now` ends the process at once (``os._exit``) after flushing what it
-printed and saying why, each step bounded by :data:`LAST_WORDS_SECONDS`. Used by
+printed and saying why, each step bounded by :data:`LAST_WORDS_SECONDS`;
+:func:`let_go_of_held_output` sees that Python's own flush of ``sys.stdout`` and ``sys.stderr``
+as the interpreter exits finds nothing a reader must take first. Used by
 :mod:`lrgym.baselines.interrupts` (the note of a further stop signal; the "interrupted" line,
-:func:`say_last_line`; the end of a stop swallowed even escalated).
+:func:`say_last_line`; a stopped command about to exit; the end of a stop swallowed even
+escalated).
 """
 
 from __future__ import annotations
 
 import _thread
 import os
+import select
 import signal
 import socket
 import stat
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 
 def say_without_waiting(line: bytes, fd: int = 2) -> None:
@@ -73,60 +78,119 @@ def say_last_line(line: str) -> None:
     ``sys.stderr`` replaced by an object not on file descriptor 2 (pytest's capture, an
     ``io.StringIO``, a file the program opened) is written as before, through it: a program
     capturing the line still gets it. On fd 2, what ``sys.stderr`` still holds (a line not yet
-    ended) is flushed first without waiting (:func:`_flush_without_waiting`), then the line is
+    ended) is flushed first without waiting (:func:`_flush_within`), then the line is
     written with :func:`say_without_waiting`; if that flush would wait, the line is dropped (it
     must not come before what it follows). ``sys.stderr`` None (no console): nothing said."""
     stream = sys.stderr
     if stream is None:
         return
-    try:
-        on_fd2 = stream.fileno() == 2
-    except (AttributeError, OSError, ValueError):  # (io.UnsupportedOperation: a capture of no fd)
-        on_fd2 = False
-    if not on_fd2:
+    if not _on_fd(stream, 2):
         stream.write(line)
         stream.flush()
-    elif _flush_without_waiting(stream):
+    elif _flush_within(stream, 2, seconds=0.0):
         say_without_waiting(line.encode(getattr(stream, "encoding", None) or "utf-8", "backslashreplace"))
 
 
-def _flush_without_waiting(stream) -> bool:
-    """Flush ``stream``, ``sys.stderr`` on file descriptor 2, if that needs no waiting; whether all
-    it held was written. A regular file or a socket is flushed as is (a file waits for no reader;
-    a socket waits only with a line not yet ended pending *and* its reader behind, left so).
+def let_go_of_held_output(seconds: float | None = None) -> None:
+    """Before a stopped command exits (:func:`lrgym.baselines.interrupts.run_command`,
+    ``exiting=True``): what ``sys.stdout`` and ``sys.stderr`` still hold (a line not yet ended,
+    which a pipe or a terminal is written only at a newline or a flush) is flushed now, waiting for
+    a reader :data:`LAST_WORDS_SECONDS` at most each time no room is made, and dropped if it still
+    cannot be written (:func:`_flush_within`). Python flushes both streams again as the
+    interpreter exits, and that flush waits: with the stream a full pipe nobody reads until the
+    process ends, the stopped command hung there after its work was done, every stop signal
+    ignored (``kill -9`` alone ended it). A reader that reads loses nothing: each bit of room it
+    makes restarts the wait.
 
-    A pipe, a FIFO or a terminal: fd 2 of this process is pointed, for the flush alone, at a
-    description of its own opened non-blocking (as :func:`say_without_waiting` opens one), then
-    put back; the description fd 2 shares with other processes keeps its flags (see
-    :func:`say_without_waiting`; a thread of this process writing to stderr in that moment
-    writes there too, and is told ``BlockingIOError`` where it would have waited). A write that
-    would wait ends the flush with
-    ``BlockingIOError``: False, what was not written still held by the stream (Python's own flush
-    at exit is beyond reach here). No ``/proc``: False."""
+    A stream not on its own file descriptor (replaced by an ``io.StringIO``, pytest's capture, a
+    file the program opened) is left as is: Python's flush of it waits for no reader."""
+    seconds = LAST_WORDS_SECONDS if seconds is None else seconds
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        stream = getattr(sys, name, None)
+        if _on_fd(stream, fd):
+            _flush_within(stream, fd, seconds, drop=True)
+
+
+def _on_fd(stream, fd: int) -> bool:
+    """Whether ``stream`` (whatever a program put in ``sys.stderr``; None: no console) writes to
+    file descriptor ``fd``."""
     try:
-        mode = os.fstat(2).st_mode
+        return stream is not None and stream.fileno() == fd
+    except (AttributeError, OSError, ValueError):  # (io.UnsupportedOperation: a capture of no fd)
+        return False
+
+
+def _flush_within(stream, fd: int, seconds: float, drop: bool = False) -> bool:
+    """Flush ``stream``, which writes to file descriptor ``fd``, waiting at most ``seconds`` for
+    the reader to make room (counted afresh each time it makes some); whether all it held was
+    written. ``drop``: what could not be written is dropped, the stream left holding nothing.
+    A regular file or a socket is flushed as is (a file waits for no reader; a socket waits only
+    with a line not yet ended pending *and* its reader behind, left so).
+
+    A pipe, a FIFO or a terminal: ``fd`` of this process is pointed, for the flush alone, at a
+    description of its own opened non-blocking (as :func:`say_without_waiting` opens one), then
+    put back (:func:`_pointed`); the description ``fd`` shares with other processes keeps its flags
+    (see :func:`say_without_waiting`; a thread of this process writing to that fd in that moment
+    writes there too, and is told ``BlockingIOError`` where it would have waited). A write that
+    would wait ends a try with ``BlockingIOError``, what was not written still held by the
+    stream; the next try comes once the reader has made room (``poll``). Dropped: the stream is
+    flushed once more with ``fd`` pointed at ``/dev/null`` (Python's streams have no other way to
+    let go of what they hold; left to fail at exit instead, a flush makes the exit status 120).
+    No ``/proc``: False, nothing dropped."""
+    try:
+        mode = os.fstat(fd).st_mode
         if stat.S_ISREG(mode) or stat.S_ISSOCK(mode):
             stream.flush()
             return True
-        again = os.open("/proc/self/fd/2", _OPENED_AGAIN)
+        again = os.open(f"/proc/self/fd/{fd}", _OPENED_AGAIN)
     except OSError:
         return False
     try:
-        saved = os.dup(2)
-    except OSError:
-        os.close(again)
+        with _pointed(fd, again):
+            while True:
+                try:
+                    stream.flush()
+                    return True
+                except BlockingIOError:  # (it would wait: again once the reader has made room)
+                    if not _room_within(again, seconds):
+                        break
+                except OSError:  # (it cannot be written at all)
+                    break
+        if drop:
+            nowhere = os.open(os.devnull, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+            try:
+                with _pointed(fd, nowhere):
+                    stream.flush()
+            finally:
+                os.close(nowhere)
         return False
-    try:
-        os.dup2(again, 2, inheritable=False)  # (not inherited by a program started meanwhile)
-        try:
-            stream.flush()
-        except OSError:  # (BlockingIOError: it would wait; the rest: it cannot be written at all)
-            return False
-        return True
+    except OSError:  # (fd could not be pointed elsewhere: nothing flushed, nothing dropped)
+        return False
     finally:
-        os.dup2(saved, 2)  # (inheritable, as fd 2 is)
-        os.close(saved)
         os.close(again)
+
+
+@contextmanager
+def _pointed(fd: int, at: int) -> Iterator[None]:
+    """File descriptor ``fd`` of this process pointed at what ``at`` is open on, for the block
+    alone, then put back (inheritable, as 1 and 2 are); not inherited meanwhile by a program
+    started then."""
+    saved = os.dup(fd)
+    try:
+        os.dup2(at, fd, inheritable=False)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+def _room_within(fd: int, seconds: float) -> bool:
+    """Whether ``fd`` (a pipe, a FIFO, a terminal) takes a write without waiting within ``seconds``."""
+    if seconds <= 0 or not hasattr(select, "poll"):
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & select.POLLOUT for _, events in poller.poll(seconds * 1000))
 
 
 #: how :func:`say_without_waiting` opens stderr again: writing, never waiting, taking no

@@ -1172,21 +1172,22 @@ def test_a_stop_swallowed_even_as_systemexit_ends_the_process_though_nobody_read
     assert out.strip(b"x") == b"" and err.strip(b"x") == b"", (out[-200:], err[-200:])  # nothing more got in
 
 
-#: a child's function filling its stderr, a pipe, to capacity (O_NONBLOCK set on it for that alone,
-#: cleared after: what is tested must not rely on it); prepended to the templates calling it
+#: a child's functions filling its stderr (or file descriptor ``fd``), a pipe, to capacity (O_NONBLOCK
+#: set on it for that alone, cleared after: what is tested must not rely on it); prepended to the
+#: templates calling them
 _FILL_STDERR = """
     import fcntl, os
 
-    def fill_stderr():
-        flags = fcntl.fcntl(2, fcntl.F_GETFL)
-        fcntl.fcntl(2, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+    def fill_stderr(fd=2):
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
         for size in (65536, 1):
             try:
                 while True:
-                    os.write(2, b"x" * size)
+                    os.write(fd, b"x" * size)
             except BlockingIOError:
                 pass
-        fcntl.fcntl(2, fcntl.F_SETFL, flags)
+        fcntl.fcntl(fd, fcntl.F_SETFL, flags)
 """
 
 
@@ -1405,12 +1406,7 @@ _STOPPED_COMMAND = """
         print("ready", flush=True)
         time.sleep(60)
 
-    try:
-        sys.exit(run_command(main, "cmd", exiting=True))
-    except SystemExit as exc:
-        if {fill} and {pending!r}:  # (Python's own flush of what stays held, at exit, would wait: not the line's)
-            os._exit(exc.code)
-        raise
+    sys.exit(run_command(main, "cmd", exiting=True))
 """
 
 
@@ -1438,11 +1434,80 @@ def test_the_interrupted_line_does_not_hold_the_process_when_nobody_reads_its_st
     line, which cannot be written without waiting, dropped, never cut; also after a line not yet
     ended, which Python holds and cannot flush either (the line must not come before it). The old
     code printed it with a plain ``print(..., flush=True)``, which waited for a reader for ever:
-    the command hung there, every further stop signal ignored (kill -9 alone ended it)."""
+    the command hung there, every further stop signal ignored (kill -9 alone ended it). With a
+    line not yet ended, it then hung in Python's own flush of ``sys.stderr`` as the interpreter
+    exited (what stayed held is let go of now: ``last_words.let_go_of_held_output``)."""
     code, err = _stop_command(fill=True, pending=pending)
     assert code == 143, err[-200:]
     rest = err.strip(b"x")
     assert rest in (b"", b"cmd: interrupted (SIGTERM)\n"), err[-200:]
+
+
+#: a command (run_command) whose stdout is filled to capacity (a pipe the test reads only after
+#: ``{read_after}`` seconds, or only once the process has ended: ``None``), then gets "half a
+#: line, " printed without a newline (Python holds it in ``sys.stdout``'s buffer; :data:`_FILL_STDERR`
+#: fills it); it says "ready"
+#: on stderr and waits for the test's SIGTERM. ``{wait}``: how long the exit waits for a reader
+_FULL_STDOUT_COMMAND = """
+    import sys, time
+    from lrgym.baselines import last_words
+    from lrgym.baselines.interrupts import run_command
+
+    assert hasattr(last_words, "LAST_WORDS_SECONDS")  # (renamed, the line below would set nothing)
+    last_words.LAST_WORDS_SECONDS = {wait}
+    fill_stderr(1)  # (stdout, filled as stderr is)
+    print("half a line, ", end="")
+
+    def main():
+        print("ready", file=sys.stderr, flush=True)
+        time.sleep(60)
+
+    sys.exit(run_command(main, "cmd", exiting=True))
+"""
+
+
+def _stop_full_stdout_command(read_after: float | None, wait: float) -> tuple[object, bytes]:
+    """Run :data:`_FULL_STDOUT_COMMAND`, SIGTERM it once ready; (its exit status, or a note that it
+    still runs after 60 s, then killed; what its stdout got)."""
+    proc = subprocess.Popen([sys.executable, "-c", _child(_FULL_STDOUT_COMMAND, wait=wait)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_BUFFERED)
+    try:
+        assert proc.stderr.readline() == b"ready\n"
+        proc.send_signal(signal.SIGTERM)
+        if read_after is None:
+            code = proc.wait(timeout=60)  # a bound on a hang, not a timing assertion (it takes about 1 s)
+            out = proc.stdout.read()
+        else:
+            time.sleep(read_after)  # (the exit's flush finds the pipe full, then waits for this reader)
+            out = proc.stdout.read()  # (to its end: the process has exited)
+            code = proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        code, out = "still running after 60 s", b""
+    finally:
+        proc.kill()
+        proc.communicate()
+    return code, out
+
+
+def test_a_stopped_command_does_not_hang_at_exit_on_a_full_stdout_nobody_reads():
+    """stdout a full pipe nobody reads until the process ends, a line not yet ended held in
+    ``sys.stdout``'s buffer: the stopped command exits 143 all the same, that half line dropped
+    after a second with no reader (never cut: all of it or none got in). The old code left it
+    held, and Python's own flush of ``sys.stdout`` as the interpreter exited waited for a reader
+    for ever, every stop signal ignored (``exiting=True``): the command hung after its work was
+    done, ``kill -9`` alone ended it."""
+    code, out = _stop_full_stdout_command(read_after=None, wait=1.0)
+    assert code == 143, out[-200:]
+    assert out.strip(b"x") == b"", out[-200:]
+
+
+def test_a_stopped_command_s_held_stdout_reaches_a_reader_that_reads():
+    """stdout a full pipe its reader drains a moment after the stop (a slow pipeline), the exit
+    waiting for a reader longer than that: the half line Python held is written, nothing lost
+    (only a reader that makes no room for the whole wait loses it)."""
+    code, out = _stop_full_stdout_command(read_after=0.5, wait=60.0)
+    assert code == 143, out[-200:]
+    assert out.strip(b"x") == b"half a line, ", out[-200:]
 
 
 @pytest.mark.parametrize("pending", ["", "half a line, "])
