@@ -15,6 +15,7 @@ from rich.text import Text
 
 from lrgym.baselines.shell_words import shell_option
 from lrgym.leaderboard.consoles import make_console
+from lrgym.leaderboard.private_size import MAX_INSTANCES, MAX_SEEDS, N_INSTANCES, N_SEEDS
 from lrgym.leaderboard.suite import DEFAULT_SUITE
 from lrgym.leaderboard.text import clean
 
@@ -83,11 +84,11 @@ FamiliesOpt = typer.Option(None, "--families", metavar="A,B,...", help="With --p
                            "these registered families, in this order (default: linreg,quadratic,mlp,recsys); one of "
                            "your own is named by $LRGYM_FAMILIES=name=module:Class.")
 InstancesOpt = typer.Option(None, "--instances", metavar="N", help="With --private: the hidden suite's instances per "
-                            "family, 1 to 64 (default 8; more: tighter confidence intervals, a longer run). Part of "
-                            "the suite's name: each size its own board.")
+                            f"family, 1 to {MAX_INSTANCES} (default {N_INSTANCES}; more: tighter confidence intervals, "
+                            "a longer run). Part of the suite's name: each size its own board.")
 SeedCountOpt = typer.Option(None, "--seed-count", metavar="M", help="With --private: how many hidden env seeds every "
-                            "instance runs with, 1 to 16 (default 5; fewer: a cheaper board). Part of the suite's "
-                            "name: each size its own board.")
+                            f"instance runs with, 1 to {MAX_SEEDS} (default {N_SEEDS}; fewer: a cheaper board). Part of "
+                            "the suite's name: each size its own board.")
 MarkdownOpt = typer.Option(None, "--markdown", parser=nonempty_path, metavar="PATH", help="Write the ranking here (Markdown; an existing folder: "
                            "the default file name inside it; default: runs/LEADERBOARD.md of the working directory, or "
                            "under $LRGYM_RUNS).")

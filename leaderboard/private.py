@@ -62,6 +62,8 @@ from pathlib import Path
 from lrgym.files import link_target
 from lrgym.leaderboard.job_agreement import FILES_CHANGED
 from lrgym.leaderboard.ownership import PRIVATE, kind_of, own_problem
+# a private suite's default and largest size (their one place, which the options' help imports too)
+from lrgym.leaderboard.private_size import MAX_INSTANCES, MAX_SEEDS, N_INSTANCES, N_SEEDS
 from lrgym.leaderboard.suite import PRIVATE_PREFIX, FamilySuite, Suite
 from lrgym.tasks import MIXED_V1
 from lrgym.tasks.base import instance_set
@@ -71,15 +73,6 @@ __all__ = ["KEY_FORM", "MAX_INSTANCES", "MAX_SEEDS", "N_INSTANCES", "N_SEEDS", "
            "load_key", "parse_families", "private_kinds", "private_name", "private_options", "private_reason",
            "private_suite", "private_words", "references_dir", "suite_words"]
 
-#: a private suite's size unless the grader chooses another (``--instances``, ``--seed-count``):
-#: instances per family, and env seeds every instance is run with
-N_INSTANCES = 8
-N_SEEDS = 5
-#: the largest sizes a grader may choose: 8x and about 3x the defaults. Every baseline and every
-#: submission runs families x instances x seeds episodes, and the references a grid of fixed LRs
-#: on each (instance, seed): beyond these a board costs more than any CI it tightens is worth
-MAX_INSTANCES = 64
-MAX_SEEDS = 16
 REVISION = 2
 """The revision of every private suite: 2 since the instance pool became un-enumerable (2⁴⁰ …
 2⁶² − 1; revision 1 drew from 1,000,000 … 1,199,999). Bump it whenever the drawing changes, so

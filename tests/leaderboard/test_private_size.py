@@ -108,6 +108,34 @@ def test_a_bad_size_on_the_command_line_is_its_options_error_before_a_key_is_mad
     assert not key.exists()
 
 
+@pytest.mark.parametrize("option, argument, keyword", [("--instances", "instances", "n_instances"),
+                                                       ("--seed-count", "seed_count", "n_seeds")])
+def test_a_size_option_s_help_names_the_range_the_parser_enforces(option, argument, keyword):
+    """The help of ``--instances`` / ``--seed-count`` says "1 to MAX (default D;": MAX is the
+    largest value the option's parser takes (MAX + 1 and 0 are refused, naming that range), D the
+    size ``private_suite`` draws when the option is not given. (The help spelled the numbers as
+    literals apart from the parser's.)"""
+    import inspect
+    import re
+    from pathlib import Path
+
+    import typer
+
+    from lrgym.leaderboard import cli_options
+
+    info = {"--instances": cli_options.InstancesOpt, "--seed-count": cli_options.SeedCountOpt}[option]
+    said = re.search(r"\b1 to (\d+) \(default (\d+);", info.help)
+    assert said, info.help
+    largest, default = int(said[1]), int(said[2])
+    key = Path("never-read.key")  # (parsing checks the value; no key is read)
+    assert cli_options.parse_private_choices(key, **{argument: str(largest)}) == {keyword: largest}
+    assert cli_options.parse_private_choices(key, **{argument: "1"}) == {keyword: 1}
+    for refused in (largest + 1, 0):
+        with pytest.raises(typer.BadParameter, match=rf"from 1 to {largest} \(default {default};"):
+            cli_options.parse_private_choices(key, **{argument: str(refused)})
+    assert inspect.signature(private_suite).parameters[keyword].default == default
+
+
 @pytest.mark.parametrize("command", [("show",), ("report",), ("export", "--suite", "private-208027c7@16x5/r2")])
 @pytest.mark.parametrize("option", ["--instances", "--seed-count"])
 def test_a_size_without_a_key_is_refused(tmp_path, command, option):
