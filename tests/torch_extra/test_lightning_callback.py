@@ -23,7 +23,7 @@ import pytest
 torch = pytest.importorskip("torch")
 L = pytest.importorskip("lightning.pytorch")
 
-from lightning_callbacks import SaveAfterBatch  # noqa: E402
+from lightning_callbacks import KeepGradients, RecordTrainLoss, ResumableBatches, SaveAfterBatch  # noqa: E402
 
 from lrgym.baselines.registry import make_baseline  # noqa: E402
 from lrgym.torch import PolicyScheduler  # noqa: E402
@@ -302,59 +302,6 @@ print(json.dumps([before, "lightning" in sys.modules]))
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [[], True]
 
 
-class ResumableBatches:
-    """The training batches as a loader Lightning can resume mid-epoch (it has ``state_dict`` /
-    ``load_state_dict``: a resumed epoch goes on at the batch after the checkpoint's)."""
-
-    def __init__(self):
-        self.batches, self.start, self.at = _batches(), 0, -1
-
-    def __len__(self):
-        return len(self.batches)
-
-    def __iter__(self):
-        start, self.start = self.start, 0
-        for self.at in range(start, len(self.batches)):
-            yield self.batches[self.at]
-
-    def state_dict(self):
-        return {"at": self.at}
-
-    def load_state_dict(self, state):
-        self.start = state["at"] + 1
-
-
-class KeepGradients(L.Callback):
-    """Saves the parameters' gradients in the checkpoint and restores them when training starts.
-    Lightning does not: without this a run resumed between micro-batches steps with the later
-    micro-batches' gradient only, and its parameters (so its losses and LRs) differ whatever the
-    scheduler is told. With it, the resumed run differs from the uninterrupted one only in what
-    the policy callback restores."""
-
-    def setup(self, trainer, pl_module, stage):
-        self.module, self.grads = pl_module, getattr(self, "grads", None)
-
-    def state_dict(self):
-        return {"grads": [None if p.grad is None else p.grad.clone() for p in self.module.parameters()]}
-
-    def load_state_dict(self, state):
-        self.grads = state["grads"]
-
-    def on_train_start(self, trainer, pl_module):
-        for p, grad in zip(pl_module.parameters(), self.grads or ()):
-            p.grad = grad
-
-
-class RecordTrainLoss(L.Callback):
-    """The training loss the policy observed, after every batch (placed after the policy callback)."""
-
-    def __init__(self, policy_callback):
-        self.policy_callback, self.train_losses = policy_callback, []
-
-    def on_train_batch_end(self, trainer, *args):
-        self.train_losses.append(self.policy_callback.scheduler.last_info.get("train_loss"))
-
-
 @pytest.mark.parametrize(("policy_name", "saved_after"), [("hypergradient_mult", 4), ("bold_driver", 8)])
 def test_a_checkpoint_between_micro_batches_keeps_the_updates_losses(tmp_path, policy_name, saved_after):
     """Lightning saves checkpoints between an update's micro-batches (``trainer.save_checkpoint``
@@ -376,7 +323,7 @@ def test_a_checkpoint_between_micro_batches_keeps_the_updates_losses(tmp_path, p
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*(num_workers|does not have many workers).*")
             _trainer(tmp_path, [policy, KeepGradients(), *callbacks, record], accumulate=2).fit(
-                model, ResumableBatches(), ckpt_path=ckpt_path)
+                model, ResumableBatches(_batches()), ckpt_path=ckpt_path)
         return model.lrs, record.train_losses, policy
 
     whole, whole_losses, _ = fit([SaveAfterBatch(saved_after, path)])
