@@ -17,7 +17,13 @@ Every rank runs, in order:
 * the bold driver with ``accumulate_grad_batches=``:data:`ACCUMULATE` (from :data:`ACCUMULATE_LR_INIT`),
   saving a checkpoint after micro-batch :data:`MID_BATCH`, the first of its update;
 * that run resumed from that checkpoint (its loader is not resumable: the data differs after it),
-  recording the callback's held losses once training started.
+  recording the callback's held losses once training started;
+* the accumulating bold driver again, the :data:`EXACT` runs: on resumable loaders (each rank its
+  own rows, ``use_distributed_sampler=False``), keeping every rank's gradients in the checkpoints
+  (``KeepGradients``), validating every :data:`VAL_EVERY` micro-batches with a ``ModelCheckpoint``
+  after each validation (Lightning's own checkpoints, between micro-batches or at an update's end
+  as the count falls), and the run resumed from two of them (:data:`EXACT_SAVES`): with nothing
+  left to differ, the resumed runs must be the uninterrupted one to the bit.
 
 For each: the LR of every (micro-)batch, the dataset rows the rank trained on at every (micro-)batch (the
 ``DistributedSampler`` Lightning puts in), the final parameters and the scheduler's
@@ -46,6 +52,12 @@ RESUME_STEP = 8  # the end of epoch 2: the checkpoint "epoch=1-step=8.ckpt"
 ACCUMULATE = 2  # the accumulating run's micro-batches an update (2 updates an epoch)
 ACCUMULATE_LR_INIT = 1.5  # its bold driver's start LR: high enough that some accumulated updates are undone
 MID_BATCH = 6  # the accumulating run saves "mid_update.ckpt" after this micro-batch, its update's first
+VAL_EVERY = 3  # the exact run validates (and checkpoints) after micro-batches 2, 5, 8, 11, ... (val_check_interval)
+#: the exact run's checkpoints it is resumed from: micro-batch -> ModelCheckpoint's file; after micro-batch 5
+#: (update 3's last, in the middle of epoch 1) and after micro-batch 8 (update 5's first, epoch 2's first)
+EXACT_SAVES = {5: "epoch=1-step=3.ckpt", 8: "epoch=2-step=4.ckpt"}
+#: the exact runs: the uninterrupted one, then one resumed from each of its checkpoints
+EXACT = ["exact", *(f"exact_from_{batch}" for batch in EXACT_SAVES)]
 FEATURES = 5
 #: policy name -> (make_baseline overrides, lr_init, whether val_fn is given)
 POLICIES = {"plateau": ({"lr": 0.5, "patience": 0, "threshold": 0.05, "monitor": "val_loss"}, 0.5, True),
@@ -85,7 +97,7 @@ def main(run: dict) -> None:
     import torch.distributed as dist
     from lightning.pytorch.strategies import DDPStrategy
 
-    from lightning_callbacks import SaveAfterBatch
+    from lightning_callbacks import KeepGradients, RecordTrainLoss, ResumableBatches, SaveAfterBatch
 
     from lrgym.baselines.registry import make_baseline
     from lrgym.torch.lightning import HELD_KEY, PolicySchedulerCallback
@@ -108,6 +120,9 @@ def main(run: dict) -> None:
             self.losses.append(losses.detach().clone())
             return {"loss": losses.mean(), "losses": losses}
 
+        def validation_step(self, batch, batch_idx):
+            return losses_of(self.net, batch[0], batch[1]).mean()
+
         def configure_optimizers(self):
             return torch.optim.SGD(self.parameters(), lr=0.05)
 
@@ -118,7 +133,7 @@ def main(run: dict) -> None:
         def on_train_start(self, trainer, pl_module):
             self.held = self.policy.state_dict().get(HELD_KEY)
 
-    def fit(name, ckpt_dir=None, ckpt_path=None, accumulate=1, lr_init=None, save_after=None):
+    def fit(name, ckpt_dir=None, ckpt_path=None, accumulate=1, lr_init=None, save_after=None, exact=False):
         overrides, default_lr_init, with_val = POLICIES[name]
         lr_init = default_lr_init if lr_init is None else lr_init
         model = Regression()
@@ -129,24 +144,33 @@ def main(run: dict) -> None:
 
         callback = PolicySchedulerCallback(make_baseline(name, **overrides), horizon=HORIZON, updates_per_step=INNER,
                                            lr_init=lr_init, **({"val_fn": my_val_share} if with_val else {}))
-        held_at_start = HeldAtStart(callback)
-        callbacks = [callback, held_at_start]
+        held_at_start, observed = HeldAtStart(callback), RecordTrainLoss(callback)
+        callbacks = [callback, held_at_start, observed, *([KeepGradients()] if exact else [])]
         if save_after is not None:
             callbacks.append(SaveAfterBatch(save_after, folder / "mid_update.ckpt"))
         if ckpt_dir is not None:
             callbacks.append(L.callbacks.ModelCheckpoint(dirpath=ckpt_dir, every_n_epochs=1, save_top_k=-1))
+        validating = {"val_check_interval": VAL_EVERY, "check_val_every_n_epoch": None} if exact else {}
         trainer = L.Trainer(
             strategy=DDPStrategy(process_group_backend="gloo", timeout=datetime.timedelta(seconds=60)),
             accelerator="cpu", devices=WORLD, max_steps=STEPS, logger=False, enable_progress_bar=False,
             enable_model_summary=False, enable_checkpointing=ckpt_dir is not None, default_root_dir=folder,
-            callbacks=callbacks, accumulate_grad_batches=accumulate)
+            callbacks=callbacks, accumulate_grad_batches=accumulate, use_distributed_sampler=not exact,
+            num_sanity_val_steps=0, **validating)
         rank_share = slice(trainer.global_rank, None, WORLD)
-        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y, index), batch_size=BATCH)
+        if exact:  # this rank's rows (those the sampler would give it, unshuffled), resumable mid-epoch
+            mine = index[rank_share]
+            loader = ResumableBatches((X[rows], y[rows], rows) for rows in mine.split(BATCH))
+            val_loader = torch.utils.data.DataLoader(  # this rank's share, one batch
+                torch.utils.data.TensorDataset(X_val[rank_share], y_val[rank_share]), batch_size=len(X_val))
+        else:
+            loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y, index), batch_size=BATCH)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*(num_workers|does not have many workers).*")
-            trainer.fit(model, loader, ckpt_path=ckpt_path)
+            trainer.fit(model, loader, *([val_loader] if exact else []), ckpt_path=ckpt_path)
         return trainer, {"lrs": model.lrs, "seen": model.seen, "losses": model.losses,
-                         "held_at_start": held_at_start.held, "params": [p.detach().clone() for p in model.parameters()],
+                         "observed": observed.train_losses, "held_at_start": held_at_start.held,
+                         "params": [p.detach().clone() for p in model.parameters()],
                          "state": callback.scheduler.state_dict(), "last_epoch": callback.scheduler.last_epoch}
 
     out = {}
@@ -156,8 +180,13 @@ def main(run: dict) -> None:
     _, out["accumulate"] = fit("bold_driver", accumulate=ACCUMULATE, lr_init=ACCUMULATE_LR_INIT, save_after=MID_BATCH)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*dataloader is not resumable.*")
-        trainer, out["mid_resumed"] = fit("bold_driver", ckpt_path=folder / "mid_update.ckpt", accumulate=ACCUMULATE,
-                                          lr_init=ACCUMULATE_LR_INIT)
+        _, out["mid_resumed"] = fit("bold_driver", ckpt_path=folder / "mid_update.ckpt", accumulate=ACCUMULATE,
+                                    lr_init=ACCUMULATE_LR_INIT)
+    exact = {"accumulate": ACCUMULATE, "lr_init": ACCUMULATE_LR_INIT, "exact": True}
+    trainer, out["exact"] = fit("bold_driver", ckpt_dir=folder / "exact_ckpt", **exact)
+    out["exact_checkpoints"] = sorted(path.name for path in (folder / "exact_ckpt").iterdir())
+    for file, name in zip(EXACT_SAVES.values(), EXACT[1:]):
+        trainer, out[name] = fit("bold_driver", ckpt_path=folder / "exact_ckpt" / file, **exact)
     out["world"] = dist.get_world_size()
     torch.save(out, folder / f"rank{trainer.global_rank}.pt")
     trainer.strategy.barrier()

@@ -20,6 +20,13 @@ are not the uninterrupted run's rows: resumed from this end-of-epoch checkpoint,
 ran one batch of the next epoch (its first) and then went on to the epoch after, so the data,
 not the scheduler, differs from the uninterrupted run's after the first resumed update.
 
+To the bit: the same bold driver accumulating, on resumable loaders (each rank its own rows) and
+keeping every rank's gradients in the checkpoints (what Lightning itself needs to resume exactly),
+validating every 3 micro-batches with a ``ModelCheckpoint`` after each validation, resumed from
+its checkpoint at an update's end and from one between micro-batches: every rank's resumed run is
+the uninterrupted one's rest, LRs, losses, observed training losses, parameters and scheduler
+state equal to the bit.
+
 The callback needed no change for this: the test is the evidence that the scheduler's
 torch.distributed support (lrgym.torch._distributed) holds inside Lightning's DDP.
 
@@ -54,7 +61,7 @@ from lrgym.torch import PolicyScheduler  # noqa: E402
 WORKER = Path(run.__file__)
 #: the uninterrupted runs, the bold driver's run resumed from a checkpoint, its run accumulating and
 #: that one resumed from a checkpoint between micro-batches
-RUNS = [*run.POLICIES, "resumed", "accumulate", "mid_resumed"]
+RUNS = [*run.POLICIES, "resumed", "accumulate", "mid_resumed", "exact"]
 
 
 @pytest.fixture(scope="module")
@@ -256,6 +263,38 @@ def test_a_checkpoint_between_micro_batches_keeps_every_ranks_losses(ranks):
     resumed, whole = ranks[0]["mid_resumed"], ranks[0]["accumulate"]
     assert resumed["lrs"][0] == whole["lrs"][run.MID_BATCH + 1]
     assert resumed["last_epoch"] == run.STEPS
+
+
+@pytest.mark.parametrize("saved_after", list(run.EXACT_SAVES))
+def test_a_resumed_ddp_run_is_the_uninterrupted_one_to_the_bit(ranks, saved_after):
+    """The accumulating bold driver (undoing accumulated updates) on resumable loaders, each rank
+    its own rows, with every rank's gradients kept in the checkpoints (``KeepGradients``: Lightning
+    saves none), validating every 3 micro-batches (``val_check_interval``) with a ``ModelCheckpoint``
+    saving after each validation, resumed in a new Trainer, model and callback from the checkpoint
+    rank 0 saved at an update's end (after micro-batch 5, mid-epoch) or between an update's
+    micro-batches (after micro-batch 8): on every rank the resumed run trains on the uninterrupted
+    run's rows, at its LRs, with its per-example losses and the training loss the policy observed
+    after every micro-batch, and ends with its parameters and scheduler state, all to the bit (both
+    are the same code on the same numbers). Between micro-batches the ranks held different losses
+    and gradients (DDP synchronises at an update's last micro-batch): each resumed rank continued
+    with its own (given rank 0's gradient, the resumed LRs differ from micro-batch 19 on)."""
+    assert set(run.EXACT_SAVES.values()) <= set(ranks[0]["exact_checkpoints"]), ranks[0]["exact_checkpoints"]
+    resumed_name = run.EXACT[1 + list(run.EXACT_SAVES).index(saved_after)]
+    later = slice(saved_after + 1, None)
+    for rank, out in enumerate(ranks):
+        whole, resumed = out["exact"], out[resumed_name]
+        assert len(whole["lrs"]) == run.STEPS * run.ACCUMULATE and len(set(whole["lrs"][later])) >= 3
+        assert any(math.isclose(b, a * 0.7) for a, b in zip(whole["lrs"][later], whole["lrs"][saved_after + 2:]))
+        observed = [loss for loss in whole["observed"][later] if not math.isnan(loss)]
+        assert len(set(observed)) >= 3  # the policy observes a new training loss every INNER updates
+        assert resumed["seen"] == whole["seen"][later], rank
+        assert resumed["lrs"] == whole["lrs"][later], rank
+        assert_same_state(resumed["observed"], whole["observed"][later], f"rank {rank} observed")
+        assert_same_state(resumed["losses"], whole["losses"][later], f"rank {rank} losses")
+        assert_same_state(resumed["params"], whole["params"], f"rank {rank} params")
+        assert_same_state(resumed["state"], whole["state"], f"rank {rank} state")
+    assert ranks[0]["exact"]["seen"] != ranks[1]["exact"]["seen"]
+    assert not torch.equal(ranks[0]["exact"]["losses"][saved_after], ranks[1]["exact"]["losses"][saved_after])
 
 
 SPAWN_SCRIPT = """
