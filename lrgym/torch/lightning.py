@@ -107,7 +107,11 @@ resumed without them, with a warning). Lightning does not save the update's accu
 resumed update steps, and the scheduler reads, the later micro-batches' gradient only, so the
 parameters and what the policy then observes differ from the uninterrupted run's (to resume to
 the bit, save and restore the parameters' ``.grad`` yourself, in a callback of your own, as
-tests/torch_extra/test_lightning_callback.py does).
+``KeepGradients`` in tests/torch_extra/lightning_callbacks.py does; under DDP every rank's own,
+gathered in the callback's ``state_dict``: until an update's last micro-batch DDP has not
+synchronised them, and each rank holds its own rows' gradient). With that and a resumable loader
+(each rank its own under DDP), a resumed run is the uninterrupted one to the bit, on every rank
+(tests/torch_extra/test_lightning_ddp.py).
 """
 
 from __future__ import annotations
