@@ -51,8 +51,8 @@ import torch
 
 from lrgym.torch._tensors import is_sharded
 
-__all__ = ["LOCAL", "SharedGroup", "agreed_decision", "global_losses", "global_measures", "resolve_group",
-           "sharded_params", "summed"]
+__all__ = ["LOCAL", "SharedGroup", "agreed_decision", "check_shard_owner", "check_zero_mode", "global_losses",
+           "global_measures", "resolve_group", "shard_owner", "sharded_params", "state_holder", "summed"]
 
 #: relative difference between two ranks' LRs still taken as rounding (different CPUs' math)
 LR_RTOL = 1e-9
@@ -172,6 +172,79 @@ def sharded_params(params, group: SharedGroup | None) -> bool:
             raise ValueError(f"a parameter is sharded over ranks {dist.get_process_group_ranks(mesh.get_group())}, "
                              f"the scheduler's group is ranks {ranks}; " + valid)
     return True
+
+
+def is_zero(optimizer) -> bool:
+    """Whether ``optimizer`` is a ``ZeroRedundancyOptimizer`` (ZeRO: its state sharded over the ranks)."""
+    import torch.distributed as dist
+
+    if not dist.is_available():
+        return False
+    from torch.distributed.optim import ZeroRedundancyOptimizer
+
+    return isinstance(optimizer, ZeroRedundancyOptimizer)
+
+
+def check_zero_mode(optimizer) -> None:
+    """Refuse a ``ZeroRedundancyOptimizer`` built with ``overlap_with_ddp=True`` (``ValueError``
+    naming the setting and what works): its updates run inside DDP's communication hook during
+    ``backward()``, and its ``step()`` does nothing, so the scheduler, which acts at
+    ``optimizer.step()`` / ``step(loss)``, would count no update, undo none, and set LRs in a local
+    optimizer that does not exist yet. torch (2.13) keeps the setting only as the private
+    attribute ``_overlap_with_ddp`` (no public accessor): it is read with ``getattr`` and a
+    default, and, should that name go, the other sign of the mode is taken: ZeRO builds no local
+    optimizer (``.optim``) at construction then (DDP's hook builds it at the first steps)."""
+    if not is_zero(optimizer):
+        return
+    overlap = getattr(optimizer, "_overlap_with_ddp", None)  # private in torch; see the docstring
+    if overlap is None:
+        overlap = not hasattr(optimizer, "optim")
+    if overlap:
+        raise ValueError("optimizer is a ZeroRedundancyOptimizer with overlap_with_ddp=True: its updates run inside "
+                         "DDP's communication hook during backward(), not in optimizer.step(), so the scheduler "
+                         "cannot count, undo or set the LR of them; valid: ZeroRedundancyOptimizer(..., "
+                         "overlap_with_ddp=False) (the default), a plain optimizer under DistributedDataParallel, "
+                         "or FSDP2 (fully_shard)")
+
+
+def state_holder(optimizer):
+    """The optimizer whose ``state_dict()`` an undo's snapshot takes and loads back: ``optimizer``
+    itself, or for a ``ZeroRedundancyOptimizer`` this rank's local optimizer (``.optim``), which
+    holds the rank's shard of the state. ZeRO's own ``state_dict()`` is the state a collective
+    ``consolidate_state_dict()`` gathered, when it last ran (a stale momentum restored in silence),
+    and raises on a rank it was not gathered to. The parameters are whole on every rank (DDP's), so
+    each rank puts back all of them and its own shard of the state; ZeRO copies the LR the
+    scheduler sets from its own groups into the local optimizer's at every ``step()``."""
+    return optimizer.optim if is_zero(optimizer) else optimizer
+
+
+def shard_owner(optimizer, group: SharedGroup | None, sharded: bool) -> list[int] | None:
+    """``[rank, ranks]`` of the shard a scheduler's state holds of this rank's alone: under FSDP2
+    (``sharded``: the monitor's previous gradient and an undo's parameters and optimizer state
+    are this rank's shards) this rank in the scheduler's group, on a ``ZeroRedundancyOptimizer``
+    (an undo's optimizer state is this rank's shard) this rank in ZeRO's group; None when the
+    state is every rank's alike (DDP, one process)."""
+    if sharded and group is not None:
+        return [group.rank, group.size]
+    if is_zero(optimizer) and optimizer.world_size > 1:
+        return [int(optimizer.rank), int(optimizer.world_size)]
+    return None
+
+
+def check_shard_owner(saved: list | None, mine: list[int] | None) -> None:
+    """A state that holds one rank's shard (``saved``: its ``[rank, ranks]``, :func:`shard_owner`;
+    None: a state every rank may load) loads only on that rank of as many (``mine``), else a
+    ``ValueError`` naming both: loading another rank's shard (rank 0's state on every rank, the
+    common habit of saving rank 0's only) would restore the wrong shard in silence at the next
+    undo, and mix its previous gradient into this rank's gradient features."""
+    if saved is None or (mine is not None and [int(v) for v in saved] == list(mine)):
+        return
+    here = "this scheduler holds no shard (one process or DDP)" if mine is None else \
+        f"this scheduler is rank {mine[0]} of {mine[1]}"
+    raise ValueError(f"the state holds rank {int(saved[0])}'s shard (of {int(saved[1])} ranks: FSDP2's or "
+                     f"ZeroRedundancyOptimizer's), {here}; loading it would restore another rank's shard; valid: "
+                     "each rank loads the state it saved itself (save every rank's sched.state_dict(), e.g. one "
+                     "file per rank), on as many ranks")
 
 
 def summed(group: SharedGroup, values) -> tuple[float, ...]:

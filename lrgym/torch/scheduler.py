@@ -127,7 +127,8 @@ gradient features' sums are summed over the ranks (a policy that undoes steps ne
 and each rank's ``state_dict()`` holds its own shard: save every rank's); FSDP1 and meshes of more
 than one dimension are refused. A ``ZeroRedundancyOptimizer`` (ZeRO under DDP: the optimizer state
 sharded) works as DDP does; an undo puts back each rank's own shard of the state (its local
-optimizer's), so each rank's ``state_dict()`` holds its own shard there too.
+optimizer's), so each rank's ``state_dict()`` holds its own shard there too; ``overlap_with_ddp=True``
+is refused. A state holding a rank's shard records the rank and loads only on it (``ValueError``).
 ``process_group="local"`` opts out: each rank's own schedule, no collective (independent
 trainings on the ranks of one group). Outside ``torch.distributed`` no
 collective runs. :mod:`lrgym.torch._distributed` has the details::
@@ -200,10 +201,14 @@ from lrgym.tasks.base import S_TRAIN_LOSS
 from lrgym.torch._copies import NOT_YET, ORPHANED, BackwardWatch
 from lrgym.torch._distributed import (
     agreed_decision,
+    check_shard_owner,
+    check_zero_mode,
     global_losses,
     global_measures,
     resolve_group,
+    shard_owner,
     sharded_params,
+    state_holder,
     summed,
 )
 from lrgym.torch._measure import MEASURES, measure
@@ -248,24 +253,6 @@ def _normal_tensors():
     ``torch.inference_mode()``: the tensors the scheduler keeps and later puts into the optimizer
     (the undo's snapshot), which an ``opt.step()`` outside inference mode updates in place."""
     return torch.inference_mode(False)
-
-
-def _state_holder(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
-    """The optimizer whose ``state_dict()`` an undo's snapshot takes and loads back: ``optimizer``
-    itself, or for a ``ZeroRedundancyOptimizer`` this rank's local optimizer (``.optim``), which
-    holds the rank's shard of the state. ZeRO's own ``state_dict()`` is the state a collective
-    ``consolidate_state_dict()`` gathered, when it last ran (a stale momentum restored in silence),
-    and raises on a rank it was not gathered to. The parameters are whole on every rank (DDP's), so
-    each rank puts back all of them and its own shard of the state; ZeRO copies the LR the
-    scheduler sets from its own groups into the local optimizer's at every ``step()``."""
-    import torch.distributed as dist
-
-    if dist.is_available():
-        from torch.distributed.optim import ZeroRedundancyOptimizer
-
-        if isinstance(optimizer, ZeroRedundancyOptimizer):
-            return optimizer.optim
-    return optimizer
 
 
 #: the newest :class:`PolicyScheduler` built on each optimizer, held weakly on both sides: it
@@ -363,6 +350,7 @@ class PolicyScheduler(torch.optim.lr_scheduler.LRScheduler):
                  scaler=None, family: str | None = None, process_group=None):
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+        check_zero_mode(optimizer)  # ZeRO's overlap_with_ddp=True: its updates happen outside optimizer.step()
         if model is not None and not isinstance(model, torch.nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}; valid: the module the "
                             "optimizer trains (its buffers are restored when a step is undone), or None")
@@ -820,7 +808,7 @@ class PolicyScheduler(torch.optim.lr_scheduler.LRScheduler):
         with _normal_tensors():
             return (
                 [p.detach().clone() for p in self.params],
-                copy.deepcopy(_state_holder(self.optimizer).state_dict()),
+                copy.deepcopy(state_holder(self.optimizer).state_dict()),
                 self.monitor.prev_grad.copy(),
                 self.monitor.losses(),
                 None if self.model is None else {name: b.detach().clone() for name, b in self.model.named_buffers()},
@@ -869,7 +857,7 @@ class PolicyScheduler(torch.optim.lr_scheduler.LRScheduler):
                 for name, buffer in self.model.named_buffers():
                     if name in saved_buffers:
                         buffer.copy_(saved_buffers[name])
-        holder = _state_holder(self.optimizer)
+        holder = state_holder(self.optimizer)
         tensors = [{key: value for key, value in group.items() if isinstance(value, torch.Tensor)}
                    for group in holder.param_groups]
         holder.load_state_dict(copy.deepcopy(saved_opt))
@@ -1002,7 +990,13 @@ class PolicyScheduler(torch.optim.lr_scheduler.LRScheduler):
             "warned_skip": bool(self._warned_skip),
             "warned_no_grad": bool(self._warned_no_grad),
             "warned_multi": bool(self._warned_multi),
+            # [rank, ranks] when the state holds this rank's shard (FSDP2; ZeRO while a step may be undone)
+            "shard_of": self._shard_of() if (self._sharded or self._snapshot is not None) else None,
         }
+
+    def _shard_of(self) -> list[int] | None:
+        """This rank's ``[rank, ranks]`` when its state holds a shard of its own (:func:`shard_owner`)."""
+        return shard_owner(self.optimizer, self._group, self._sharded)
 
     def _pending_grad_tensor(self) -> torch.Tensor | None:
         """The gradient of the update taken but not yet told (``step(loss)`` reads it from ``p.grad``,
@@ -1036,6 +1030,7 @@ class PolicyScheduler(torch.optim.lr_scheduler.LRScheduler):
                              f"{len(self.optimizer.param_groups)}; valid: the optimizer the state was saved with")
         self._check_same_episode(state)
         self._check_same_policy(state.get("policy_identity"))
+        check_shard_owner(state.get("shard_of"), self._shard_of())  # absent from an older lrgym's state
         # all or nothing: everything is built and checked first (the policy's state against the live
         # policy, the monitor's by its prepare_load), then loaded; a state that cannot be loaded changes nothing
         load_monitor = self.monitor.prepare_load(from_checkpoint(state["monitor"], None, "monitor"))

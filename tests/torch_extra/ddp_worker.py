@@ -16,7 +16,8 @@ slices alone. ``"momentum"`` (default 0) is SGD's, for the runs whose optimizer 
 must put back. The worker saves to ``out`` what the test compares: the LR of every update, the
 final parameters and the scheduler's ``state_dict()`` under each policy; the ranks also record
 the exchanges on inputs that differ by rank (:func:`probe`) and the error a policy seeded per
-rank raises (:class:`CoinPolicy`).
+rank raises (:class:`CoinPolicy`), and under ZeRO and FSDP what loading another rank's state does
+(:func:`cross_rank_loads`) and, under ZeRO, the refusal of ``overlap_with_ddp=True``.
 
 The data is one fixed stream of global batches; rank r takes the r-th equal slice of each
 (a ``DistributedSampler``'s split), and its slices are noisier than rank 0's (r adds noise of
@@ -137,6 +138,73 @@ def probe(rank: int) -> dict:
             "measures": global_measures(group, lambda: (0.5 + rank, 2.0 * (rank + 1), 0.25 * rank))}
 
 
+def zero_checks(world: int, mine, momentum: float) -> dict:
+    """What a ZeRO run is refused: a ``ZeroRedundancyOptimizer(overlap_with_ddp=True)`` at the
+    scheduler's construction (``"refused overlap"``), and a state holding another rank's shard of
+    the optimizer state: after INNER + 1 updates under the bold driver (a step that may still be
+    undone, momentum built up), each rank loads its own state into a fresh scheduler
+    (``"own load"``: what it raised, or "loaded") and rank 0's, broadcast to every rank, the
+    habit of saving rank 0's only (``"rank 0's load"``), and rank 0's into a plain SGD scheduler
+    of this rank alone (``"plain load"``)."""
+    from torch.distributed.optim import ZeroRedundancyOptimizer
+
+    from lrgym.baselines.registry import make_baseline
+    from lrgym.torch import PolicyScheduler
+
+    out = {}
+    model = _model()
+    overlap = ZeroRedundancyOptimizer(model.parameters(), optimizer_class=torch.optim.SGD, overlap_with_ddp=True, lr=0.1)
+    try:
+        PolicyScheduler(overlap, make_baseline("plateau"), horizon=HORIZON, lr_init=0.3)
+        out["refused overlap"] = None
+    except ValueError as exc:
+        out["refused overlap"] = str(exc)
+
+    def scheduler(plain: bool = False):
+        model = _model()
+        if plain:
+            opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=momentum)
+            return model, PolicyScheduler(opt, make_baseline("bold_driver"), horizon=HORIZON, updates_per_step=INNER,
+                                          lr_init=0.3, model=model, process_group="local")
+        net = torch.nn.parallel.DistributedDataParallel(model)
+        opt = ZeroRedundancyOptimizer(net.parameters(), optimizer_class=torch.optim.SGD, lr=0.1, momentum=momentum)
+        return net, PolicyScheduler(opt, make_baseline("bold_driver"), horizon=HORIZON, updates_per_step=INNER,
+                                    lr_init=0.3, model=model)
+
+    net, sched = scheduler()
+    for parts in _stream(world)[0][:INNER + 1]:
+        X, y = mine(parts)
+        sched.optimizer.zero_grad()
+        losses = F.mse_loss(net(X).squeeze(-1), y, reduction="none")
+        losses.mean().backward()
+        sched.optimizer.step()
+        sched.step(losses)
+    out.update(cross_rank_loads(sched.state_dict(), lambda: scheduler()[1]))
+    out["plain load"] = load_outcome(scheduler(plain=True)[1], out.pop("rank 0's state"))
+    return out
+
+
+def load_outcome(sched, state) -> str:
+    """What ``sched.load_state_dict(state)`` raised (its ValueError's message), or "loaded"."""
+    try:
+        sched.load_state_dict(state)
+    except ValueError as exc:
+        return str(exc)
+    return "loaded"
+
+
+def cross_rank_loads(own: dict, build) -> dict:
+    """This rank's saved state ``own`` and rank 0's (broadcast: the habit of saving rank 0's only)
+    loaded into fresh schedulers (``build()``): {"own load", "rank 0's load": :func:`load_outcome`,
+    "shard_of": whose shard ``own`` says it holds, "rank 0's state"}."""
+    import torch.distributed as dist
+
+    shared = [own]
+    dist.broadcast_object_list(shared, src=0)  # rank 0's state, on every rank
+    return {"own load": load_outcome(build(), own), "rank 0's load": load_outcome(build(), shared[0]),
+            "shard_of": own.get("shard_of"), "rank 0's state": shared[0]}
+
+
 def main(run: dict) -> None:
     from lrgym.baselines.registry import make_baseline
 
@@ -160,14 +228,16 @@ def main(run: dict) -> None:
     if mode == "fsdp":
         from torch.distributed.fsdp import fully_shard
 
+        mp = {}
+
         def wrap(model):  # FSDP2, the whole model one unit: each rank holds a shard of every parameter
-            return fully_shard(model)  # (rank 1's of the last layer is empty: 1 row over 2 ranks)
+            return fully_shard(model, **mp)  # (rank 1's of the last layer is empty: 1 row over 2 ranks)
 
         def wrap_layers(model):  # FSDP2's common recipe: each layer a unit of its own, then the root
             for layer in model:
                 if isinstance(layer, torch.nn.Linear):
-                    fully_shard(layer)
-            return fully_shard(model)
+                    fully_shard(layer, **mp)
+            return fully_shard(model, **mp)
     if mode == "local":  # independent models per rank: each rank's own schedule, and the default's shared one
         for name, overrides in run["policies"]:
             model = _model()
@@ -206,6 +276,16 @@ def main(run: dict) -> None:
                 PolicyScheduler(torch.optim.SGD(model.parameters(), lr=0.1), horizon=2, lr_init=0.3, **kwargs)
             except ValueError as exc:
                 out[f"refused {key}"] = str(exc)
+
+        def build():  # a fresh sharded model's scheduler, as the bold driver's run built it
+            model = _model()
+            return PolicyScheduler(torch.optim.SGD(wrap(model).parameters(), lr=0.1), make_baseline("bold_driver"),
+                                   horizon=HORIZON, updates_per_step=INNER, lr_init=0.3, model=model)
+
+        loads = cross_rank_loads(out["bold_driver"]["state"], build)
+        out.update({key: value for key, value in loads.items() if key != "rank 0's state"})
+    if mode == "zero":
+        out.update(zero_checks(world, mine, momentum))
     if mode in ("ddp", "fsdp", "zero"):
         dist.destroy_process_group()
     torch.save(out, run["out"])

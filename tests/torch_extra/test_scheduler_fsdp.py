@@ -71,3 +71,16 @@ def test_refusals(runs):
         assert "shares no schedule (process_group='local')" in runs[rank]["refused local"]
         assert "fully_shard" in runs[rank]["refused local"]
         assert "PolicyScheduler(..., model=model)" in runs[rank]["refused no model"]
+
+
+def test_a_state_loads_only_on_the_rank_that_saved_it(runs):
+    """A sharded scheduler's state holds this rank's shards (the monitor's previous gradient, an
+    undo's parameters and optimizer state) and says whose ([rank, ranks]). Each rank loads its own;
+    rank 0's state (the habit of saving rank 0's alone) is refused on rank 1, naming the rank it
+    came from and the loading one. Before, rank 1 took rank 0's shards in silence."""
+    error = runs["1"]["rank 0's load"]
+    assert "rank 0's shard (of 2 ranks" in error and "this scheduler is rank 1 of 2" in error
+    assert runs["0"]["rank 0's load"] == "loaded"
+    for rank in range(WORLD):
+        assert runs[str(rank)]["shard_of"] == [rank, WORLD]
+        assert runs[str(rank)]["own load"] == "loaded"

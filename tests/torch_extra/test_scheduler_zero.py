@@ -52,3 +52,31 @@ def test_bold_driver_undid_a_step(runs):
     lrs = runs["0"]["bold_driver"]["lrs"]
     undone = [i for i in range(1, len(lrs)) if lrs[i] < lrs[i - 1]]  # the updates after an undo
     assert any(i > INNER for i in undone)  # not only the first step's undo: the state put back holds momentum
+
+
+def test_overlap_with_ddp_is_refused(runs):
+    """A ZeroRedundancyOptimizer with overlap_with_ddp=True (its updates run in DDP's communication
+    hook, not in optimizer.step()) is a ValueError at the scheduler's construction on every rank,
+    naming the setting and what works. Before, it was accepted and the schedule went wrong in
+    silence."""
+    for rank in map(str, range(WORLD)):
+        error = runs[rank]["refused overlap"]
+        assert error is not None, "PolicyScheduler accepted ZeRO's overlap_with_ddp=True"
+        assert "overlap_with_ddp=True" in error and "overlap_with_ddp=False" in error
+        assert "DistributedDataParallel" in error
+
+
+def test_a_state_loads_only_on_the_rank_that_saved_it(runs):
+    """While a step may be undone, each rank's state holds its own shard of ZeRO's optimizer state
+    and says whose ([rank, ranks]). Each rank loads its own; rank 0's loads on rank 0 only: rank 1
+    (the habit of saving rank 0's state alone) and a plain one-process optimizer refuse it, naming
+    the rank it came from and the loading one. Before, rank 1 took rank 0's shard in silence."""
+    error = runs["1"]["rank 0's load"]
+    assert "rank 0's shard (of 2 ranks" in error and "this scheduler is rank 1 of 2" in error
+    assert "each rank loads the state it saved itself" in error
+    assert "rank 0's shard" in runs["1"]["plain load"] and "holds no shard" in runs["1"]["plain load"]
+    assert runs["0"]["rank 0's load"] == "loaded"
+    for rank in range(WORLD):
+        run = runs[str(rank)]
+        assert run["shard_of"] == [rank, WORLD]
+        assert run["own load"] == "loaded"
