@@ -7,7 +7,7 @@
 DistributedDataParallel run (gloo, on the loopback), ``"mode": "zero"`` for the same with the
 optimizer sharded by ``ZeroRedundancyOptimizer``, ``"mode": "fsdp"`` for one rank of the same
 run with the model sharded by FSDP2's ``fully_shard`` instead (the whole model one unit, and
-again each layer a unit, then the root), ``"mode": "local"`` for one rank
+again each layer a unit, then the root; ``"mixed": true`` with bfloat16 mixed precision), ``"mode": "local"`` for one rank
 training an independent model on its own slices (no DDP), under ``process_group="local"`` and
 under the default (shared) schedule, or ``{"mode": "single", "world": n}`` for the one-process
 reference that trains on the n ranks' minibatches concatenated (the same global batch every
@@ -120,6 +120,8 @@ def train(policy, net, model, mine, world: int, momentum: float = 0.0, zero: boo
         lrs.append(opt.param_groups[0]["lr"])
         if len(lrs) % INNER == 0:
             obs.append(sched.last_obs.copy())
+    if hasattr(net, "reshard"):  # FSDP2: the root may hold its gathered (under mixed precision bfloat16) copies
+        net.reshard()
     whole = [p.full_tensor() if hasattr(p, "full_tensor") else p for p in model.parameters()]  # FSDP2: gathered
     return {"lrs": lrs, "obs": obs, "params": [p.detach().clone() for p in whole],
             "state": sched.state_dict(), "done": sched.done}
@@ -226,9 +228,11 @@ def main(run: dict) -> None:
     else:
         mine, wrap = _cat, (lambda model: model)  # the reference: every rank's slice, concatenated in rank order
     if mode == "fsdp":
-        from torch.distributed.fsdp import fully_shard
+        from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
-        mp = {}
+        # "mixed": the forward and backward in bfloat16, the gradients reduced in float32
+        mp = {"mp_policy": MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)} \
+            if run.get("mixed") else {}
 
         def wrap(model):  # FSDP2, the whole model one unit: each rank holds a shard of every parameter
             return fully_shard(model, **mp)  # (rank 1's of the last layer is empty: 1 row over 2 ranks)
