@@ -41,9 +41,10 @@ from gymnasium.vector import AutoresetMode
 
 from lrgym.extras import import_extra
 from lrgym.info import INFO_KEYS
+from lrgym.keywords import check_keywords
 from lrgym.settings import MAX_NUM_ENVS, check_seed, positive_int
 from lrgym.vector import LRControlVectorEnv
-from lrgym.vector.vector_env import check_settable
+from lrgym.vector.vector_env import check_settable, vector_keyword_names
 
 # Stable-Baselines3 is the rl extra: without it, an ImportError that says what to install
 _sb3_vec_env = import_extra("stable_baselines3.common.vec_env.base_vec_env", "rl", "lrgym.sb3", torch_first=True)
@@ -81,6 +82,7 @@ class LRControlSB3VecEnv(VecEnv):
     """
 
     def __init__(self, num_envs: int = 1, *, info_keys: Iterable[str] | str = "all", **kwargs: Any):
+        check_keywords("LRControlSB3VecEnv()", kwargs, adapter_keyword_names("num_envs"))
         self.info_keys = _check_info_keys(info_keys)
         mode = kwargs.get("autoreset_mode", AutoresetMode.SAME_STEP)
         if mode not in (AutoresetMode.SAME_STEP, AutoresetMode.SAME_STEP.value):  # it was replaced silently
@@ -276,6 +278,16 @@ def _lrgym_spec(env_id: str) -> gym.envs.registration.EnvSpec:
     return spec
 
 
+def adapter_keyword_names(*own: str) -> list[str]:
+    """The keywords the SB3 adapter takes after ``own`` (its count and seed: ``num_envs`` of
+    :class:`LRControlSB3VecEnv`, ``n_envs, seed`` of :func:`make_sb3_vec_env`): ``info_keys`` and
+    the vector env's keywords but its count (:func:`~lrgym.vector.vector_env.vector_keyword_names`).
+    A misspelt keyword is checked against these, so its error names the function called and
+    suggests what it takes (``n_env`` was told "did you mean 'num_envs'", which
+    ``make_sb3_vec_env`` then refused, and ``info_key`` got a list without ``info_keys``)."""
+    return [*own, "info_keys", *(k for k in vector_keyword_names() if k != "num_envs")]
+
+
 def _refuse_make_vec_env_keywords(env_id, n_envs, kwargs: dict) -> None:
     """:class:`~lrgym.keywords.UnknownKeywordError` for a keyword of SB3's ``make_vec_env`` that
     :func:`make_sb3_vec_env` does not take (:data:`MAKE_VEC_ENV_ONLY`), naming what to use instead;
@@ -323,6 +335,7 @@ def make_sb3_vec_env(env_id: str, n_envs: int = 1, seed: int | None = None, **kw
 
     spec = _lrgym_spec(env_id)  # first: another env's id is told to use make_vec_env, whatever its keywords
     _refuse_make_vec_env_keywords(env_id, n_envs, kwargs)
+    check_keywords("make_sb3_vec_env()", kwargs, adapter_keyword_names("n_envs", "seed"))
     n_envs = positive_int("n_envs", n_envs, MAX_NUM_ENVS)
     kwargs = {"render_mode": "rgb_array", **kwargs}  # make_vec_env asks an id's envs for rgb_array frames
     limit = {} if spec.max_episode_steps is None else {"max_episode_steps": spec.max_episode_steps}

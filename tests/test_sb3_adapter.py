@@ -274,3 +274,42 @@ def test_make_vec_envs_own_keywords_are_refused_naming_what_does_their_job():
     venv = eval(shown)  # the call the message shows makes the env env_kwargs asked for
     assert venv.get_attr("horizon") == [4, 4] and venv.reset().shape == (2, 12)
     assert [float(i["lr"]) for i in venv.reset_infos] == [0.5, 0.5]
+
+
+@pytest.mark.parametrize("typo, meant", [("n_env", "n_envs"), ("info_key", "info_keys"), ("horizn", "horizon")])
+def test_a_misspelt_keyword_is_named_with_what_make_sb3_vec_env_takes(typo, meant):
+    """The adapter's keywords were checked as the vector env's: ``n_env`` was told "did you mean
+    'num_envs'", which make_sb3_vec_env then refused, ``info_key`` got a list without
+    ``info_keys``, and every error named ``LRControlVectorEnv()``, a class the caller never called.
+    The reference: the suggestion is taken by the call it was suggested for, and every name the
+    error lists is one of make_sb3_vec_env's own keywords or an env keyword (the signatures)."""
+    import inspect
+
+    from lrgym.env import LRControlEnv
+    from lrgym.keywords import UnknownKeywordError
+    from lrgym.vector import LRControlVectorEnv
+
+    with pytest.raises(UnknownKeywordError) as raised:
+        make_sb3_vec_env("LRControl-LinReg-v1", n_envs=2, **{typo: 2}, **SHORT)
+    message = str(raised.value)
+    assert message.startswith(f"make_sb3_vec_env() got an unexpected keyword argument '{typo}' "
+                              f"(did you mean '{meant}'?); valid: ")
+    valid = message.rsplit("; valid: ", 1)[1].split(", ")
+    assert "num_envs" not in valid and {"n_envs", "seed", "info_keys", "horizon", "parallel"} <= set(valid)
+    vector_env = set(inspect.signature(LRControlVectorEnv).parameters) - {"num_envs", "env_kwargs"}
+    env = set(inspect.signature(LRControlEnv).parameters)
+    assert set(valid) <= {"n_envs", "seed", "info_keys"} | vector_env | env
+    value = {"n_envs": 2, "info_keys": (), "horizon": 2}[meant]
+    venv = make_sb3_vec_env("LRControl-LinReg-v1", **{"n_envs": 2, **SHORT, meant: value})  # the suggestion works
+    assert venv.reset().shape == (2, 12)
+
+
+def test_the_adapter_class_names_itself_and_info_keys_for_a_misspelt_keyword():
+    from lrgym.keywords import UnknownKeywordError
+    from lrgym.sb3 import LRControlSB3VecEnv
+
+    with pytest.raises(UnknownKeywordError,
+                       match=r"^LRControlSB3VecEnv\(\) got an unexpected keyword argument 'info_key' "
+                             r"\(did you mean 'info_keys'\?\); valid: num_envs, info_keys, "):
+        LRControlSB3VecEnv(2, family="linreg", info_key=(), **SHORT)
+    assert LRControlSB3VecEnv(2, family="linreg", info_keys=(), **SHORT).reset().shape == (2, 12)

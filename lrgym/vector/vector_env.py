@@ -34,7 +34,7 @@ from lrgym.vector.actions import apply_actions, check_actions
 from lrgym.vector.infos import InfoColumns, subset
 from lrgym.vector.training import KernelGroups, observe_all, snapshot, undo_rejected
 
-__all__ = ["LRControlVectorEnv", "vector_entry_point", "check_settable", "check_call"]
+__all__ = ["LRControlVectorEnv", "vector_entry_point", "vector_keyword_names", "check_settable", "check_call"]
 
 #: the part of :data:`BATCH_OWNED` that is step state: steps and resets change it, no keyword sets it
 STEP_STATE = ("lr", "t", "updates", "state", "task", "instance")
@@ -218,8 +218,7 @@ class LRControlVectorEnv(VectorEnv):
                                   else positive_int("max_episode_steps", max_episode_steps, MAX_COUNT))
         kwargs = dict(env_kwargs)
         self.render_mode = check_render_mode(kwargs.pop("render_mode", None), vector=True)
-        check_keywords("LRControlVectorEnv()", kwargs,
-                       [*keyword_names(LRControlVectorEnv), "render_mode", *_SETTINGS_ARGS])
+        check_keywords("LRControlVectorEnv()", kwargs, vector_keyword_names())
 
         #: the settings of every sub-environment: one object, built and checked once
         self.settings = settings = EnvSettings.build(**kwargs)  # (self.family, self.horizon, ... read it: lrgym.settings.Setting)
@@ -677,6 +676,14 @@ def sub_env_spec(spec):
 
 #: the keyword arguments that make an env's settings (:meth:`EnvSettings.build`'s)
 _SETTINGS_ARGS = tuple(p for p in inspect.signature(EnvSettings.build).parameters if p != "cls")
+
+
+def vector_keyword_names() -> list[str]:
+    """Every keyword :class:`LRControlVectorEnv` takes, in the order its errors list them: its
+    own (``num_envs``, ``parallel``, ``autoreset_mode``, ...), ``render_mode``, then every env
+    setting (``family``, ``horizon``, ...). Read from the signatures, so it cannot drift; the SB3
+    adapter (:mod:`lrgym.sb3`) names its own keywords from it."""
+    return [*keyword_names(LRControlVectorEnv), "render_mode", *_SETTINGS_ARGS]
 
 
 def vector_entry_point(num_envs: int = 1, **kwargs) -> LRControlVectorEnv:
