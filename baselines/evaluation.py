@@ -7,6 +7,7 @@ Baselines, the leaderboard and the tests all go through :func:`run_episode` and
 from __future__ import annotations
 
 import math
+import reprlib
 from dataclasses import asdict, dataclass, field
 
 from lrgym.baselines.policy import policy_env_kwargs
@@ -52,7 +53,28 @@ def make_env(policy, env_kwargs: dict | None = None) -> LRControlEnv:
     Built as an id builds it (:func:`lrgym.registry.make_env`), so ``env_kwargs`` may be an id's
     own keywords (``lrgym.registry.ENV_IDS["LRControl-Digits-v1"]``: its fixed family options
     merged) and a misspelt keyword is named, with the closest valid one."""
-    return make_registered_env(**{**(env_kwargs or {}), **policy_env_kwargs(policy)})
+    return make_registered_env(**{**env_keywords(env_kwargs), **policy_env_kwargs(policy)})
+
+
+def env_keywords(env_kwargs) -> dict:
+    """``env_kwargs`` as a dict of env keywords (``None``: none), or a ``ValueError`` naming the
+    value and what is valid. An id, ``evaluate(policy, "LRControl-MLP-v1")`` (what a Gymnasium
+    user reaches for), was Python's "dictionary update sequence element #0 has length 1; 2 is
+    required"; the error now shows the id's keywords (:data:`lrgym.registry.ENV_IDS`) to pass."""
+    if env_kwargs is None:
+        return {}
+    if not isinstance(env_kwargs, (str, bytes)):
+        try:
+            return dict(env_kwargs)
+        except (TypeError, ValueError):
+            pass
+    from lrgym.registry import ENV_IDS
+
+    shown = reprlib.repr(env_kwargs)
+    hint = (f" (the id {env_kwargs}'s: {ENV_IDS[env_kwargs]!r}, lrgym.registry.ENV_IDS[{env_kwargs!r}])"
+            if isinstance(env_kwargs, str) and env_kwargs in ENV_IDS else "")
+    raise ValueError(f"env_kwargs={shown} is no mapping of env keywords; valid: a dict of LRControlEnv's "
+                     f"keywords such as {{'family': 'mlp', 'horizon': 20}}{hint}, or None")
 
 
 def _family_of(env, info) -> str:
@@ -170,7 +192,7 @@ def evaluate(
                                 else "env seed, e.g. [0]"))
     seeds = [check_seed(f"seeds[{i}]", s) for i, s in enumerate(seeds)]  # before any episode runs
     if env is None:
-        kwargs = dict(env_kwargs or {})
+        kwargs = env_keywords(env_kwargs)
         if instance_set is not None:
             kwargs["instance_set"] = instance_set
         env = make_env(policy, kwargs)
