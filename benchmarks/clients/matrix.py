@@ -10,11 +10,14 @@ Every client runs in its own process (``python -m benchmarks.clients.matrix --cl
 with a time limit, so one failing library cannot take the others down; the row records the
 exception's last line. The libraries live in their own virtual environment (``.venv-clients``,
 made by ``make clients``; torch pinned to the CPU build); ``gymnasium-utils`` runs in lrgym's
-own ``.venv`` (``--core-python``), whose gymnasium is newer than the one RLlib pins.
+own ``.venv`` (``--core-python``), whose gymnasium is what ``.[all]`` resolves (1.2.2 on 2026-12-07,
+as ``ray[rllib]`` 2.60 pins it: the same as ``.venv-clients``'s).
 
 Rates are env steps per second of wall clock over the library's own loop (agent updates, worker
 start-up and kernel loading included where the library does them inside its timed call), on a
-shared 2-core machine: compare rows with that in mind, not with the speed table.
+shared 2-core machine: compare rows with that in mind, not with the speed table. Kernel
+*compilation* is not in any row: one process first fills Numba's disk cache (``--warm-up``), so a
+fresh clone's first client does not pay it alone.
 """
 
 from __future__ import annotations
@@ -348,6 +351,28 @@ def run_client(name: str, steps: int) -> dict:
     return row
 
 
+def warm_up_kernels() -> None:
+    """Compile (or load) every Numba kernel ``LRControl-v1`` can need, through ``gym.make`` and
+    lrgym's vector env (``benchmarks.harness.warm_up``), so that they sit in Numba's disk cache."""
+    from benchmarks.harness import warm_up
+
+    for mode in ("sync", "vector_entry_point"):
+        warm_up(ENV_ID, mode)
+
+
+def run_warm_up(python: str, timeout: float) -> float:
+    """:func:`warm_up_kernels` in a process of its own before any client runs, untimed: seconds
+    taken. Without it the first client's timed loop held the compilation of the kernels its
+    instances met (a fresh clone's cache is cold: Numba keys it on the source files' times), 28
+    env steps/s for SB3 on 2026-12-07 where the next rows read 57 – 169."""
+    start = time.perf_counter()
+    out = subprocess.run([python, "-m", "benchmarks.clients.matrix", "--warm-up"], capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    if out.returncode != 0:
+        tail = (out.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise RuntimeError(f"the kernels' warm-up failed (exit {out.returncode}): {tail}")
+    return time.perf_counter() - start
+
+
 def run_isolated(name: str, steps: int, python: str, timeout: float) -> dict:
     cmd = [python, "-m", "benchmarks.clients.matrix", "--client", name, "--steps", str(steps)]
     try:
@@ -454,7 +479,11 @@ def main(argv=None) -> int:
         "--merge", action="store_true",
         help="with --only: replace only these clients' rows in --out / --readme, keep the other rows and the header (noting this run)",
     )
+    p.add_argument("--warm-up", action="store_true", help="compile every kernel of the id into Numba's cache, then exit (main does it first)")
     args = p.parse_args(argv)
+    if args.warm_up:
+        warm_up_kernels()
+        return 0
     if args.client:
         print(json.dumps(run_client(args.client, args.steps)))
         return 0
@@ -464,6 +493,7 @@ def main(argv=None) -> int:
     names = args.only or list(CLIENTS)
     rows = []
     started, load = time.strftime("%Y-%m-%d %H:%M"), os.getloadavg()
+    print(f"  kernels warmed up in {run_warm_up(sys.executable, args.timeout):.0f} s (untimed)", file=sys.stderr, flush=True)
     for name in names:
         python = args.core_python if name == "gymnasium-utils" and os.path.exists(args.core_python) else sys.executable
         row = run_isolated(name, args.steps, python, args.timeout)
@@ -473,7 +503,8 @@ def main(argv=None) -> int:
     header = (
         f"`make clients` on {started} UTC: `{ENV_ID}` (default settings, a new train instance every "
         f"episode), {args.steps:,} env steps per client; {platform.machine()}, {os.cpu_count()} cores "
-        f"shared with other work (load average {load[0]:.1f} at the start); Python {platform.python_version()}."
+        f"shared with other work (load average {load[0]:.1f} at the start); Python {platform.python_version()}; "
+        "every kernel in Numba's cache before the first client (`--warm-up`, untimed)."
     )
     text = header + "\n\n" + table(rows) + "\n"
     print(text)
