@@ -513,31 +513,62 @@ class PolicyProcess:
         self.close()
 
 
+#: how long :func:`_kill_orphans` goes on killing what a policy left without namespaces
+ORPHANS_KILL_SECONDS = 10.0
+
+
+def _descendants() -> dict[int, tuple[int, bool]]:
+    """Every process below this one (from ``/proc``'s parent links): its process group and
+    whether it has ended (a zombie, for its parent to reap)."""
+    children: dict[int, list[tuple[int, int, bool]]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                state, ppid, pgid = f.read().rsplit(b")", 1)[1].split()[:3]
+        except (OSError, ValueError):
+            continue
+        children.setdefault(int(ppid), []).append((int(name), int(pgid), state in (b"Z", b"X")))
+    found: dict[int, tuple[int, bool]] = {}
+    todo = [os.getpid()]
+    while todo:
+        for pid, pgid, ended in children.get(todo.pop(), ()):
+            if pid not in found:
+                found[pid] = (pgid, ended)
+                todo.append(pid)
+    return found
+
+
 def _kill_orphans() -> None:
     """Fallback without PID namespaces: this process is a child subreaper, so everything a
-    policy started ends up as our child; kill and reap all of them (own sessions included)."""
-    me = str(os.getpid())
-    for _ in range(20):
-        children = []
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
+    policy started ends up below it; kill every process below it, and each one's process group,
+    until none is left (at most :data:`ORPHANS_KILL_SECONDS`), reaping them.
+
+    A process group is killed whole at once (the kernel lets no member fork past the signal), so
+    a policy's processes that hop from pid to pid (fork, the parent exits, the child goes on) die
+    with their group however fast they hop. Killing pids one by one, 20 times 10 ms apart, lost
+    that race: 30 such processes of a red-team probe (2026-12-07) outlived their sandbox every
+    time, as the grader's user, and ended as orphans of the machine's init
+    (``tests/leaderboard/test_sandbox_orphans.py``)."""
+    own_group = os.getpgrp()
+    deadline = time.monotonic() + ORPHANS_KILL_SECONDS
+    while True:
+        found = _descendants()
+        groups = {pgid for pgid, _ in found.values()} - {0, 1, own_group}  # a zombie's too: its group may live on
+        for target in [-pgid for pgid in groups] + [pid for pid, (_, ended) in found.items() if not ended]:
             try:
-                with open(f"/proc/{pid}/stat") as f:
-                    ppid = f.read().rsplit(")", 1)[1].split()[1]
-            except (OSError, IndexError):
-                continue
-            if ppid == me:
-                children.append(int(pid))
-        if not children:
-            return
-        for pid in children:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-            except (ProcessLookupError, ChildProcessError):
+                os.kill(target, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
                 pass
-        time.sleep(0.01)
+        for pid in found:  # this process's own children among them (the others are their parents' to reap)
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+        if all(ended for _, ended in found.values()) or time.monotonic() > deadline:
+            return
+        time.sleep(0.001)
 
 
 def become_subreaper() -> None:
