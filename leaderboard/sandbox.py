@@ -6,7 +6,10 @@ What the sandbox gives, by how the grader runs (see the README's threat model):
                                  root (CI, hosted)   ordinary user        no ``unshare``
 ===============================  ==================  ===================  ====================
 own PID namespace: whole tree    yes                 yes (user ns)        no: process group
-killed, own-session children too                                         and PDEATHSIG only
+killed, own-session children too                                         and PDEATHSIG; at
+                                                                         close every process
+                                                                         below the worker,
+                                                                         group and all
 no network                       yes                 yes                  no
 read-only file system, fresh     yes                 yes                  fresh temp dir only
 tmpfs ``/tmp``, grader folders                                           (nothing is masked)
