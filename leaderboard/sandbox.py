@@ -309,6 +309,7 @@ class PolicyProcess:
         finally:
             for fd in (cmd_r, rep_w, out):
                 os.close(fd)
+        _OPEN_HOSTS.add(self.process.pid)
         self.commands = Connection(cmd_w, readable=False)
         self.replies = Connection(rep_r, writable=False)
         new_root = os.path.join(self._private, "root")
@@ -494,8 +495,9 @@ class PolicyProcess:
             self.process.wait(10)
         except subprocess.TimeoutExpired:  # pragma: no cover
             pass
+        _OPEN_HOSTS.discard(self.process.pid)
         if self.mode["kind"] == "none":
-            _kill_orphans()
+            _kill_orphans(spare=frozenset(_OPEN_HOSTS))
         self._remove_cgroup()
         self._release_uids()
         remove_folder(self._private)
@@ -518,11 +520,15 @@ class PolicyProcess:
 
 #: how long :func:`_kill_orphans` goes on killing what a policy left without namespaces
 ORPHANS_KILL_SECONDS = 10.0
+#: the host processes of this process's open sandboxes (:class:`PolicyProcess`): spared, with
+#: everything below them, when another sandbox's clean-up kills what is below this process
+_OPEN_HOSTS: set[int] = set()
 
 
-def _descendants() -> dict[int, tuple[int, bool]]:
-    """Every process below this one (from ``/proc``'s parent links): its process group and
-    whether it has ended (a zombie, for its parent to reap)."""
+def _descendants(spare=frozenset()) -> tuple[dict[int, tuple[int, bool]], set[int]]:
+    """Every process below this one (from ``/proc``'s parent links) but the processes ``spare``
+    and those below them: its process group and whether it has ended (a zombie, for its parent
+    to reap); and the process groups of the spared ones."""
     children: dict[int, list[tuple[int, int, bool]]] = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -534,31 +540,40 @@ def _descendants() -> dict[int, tuple[int, bool]]:
             continue
         children.setdefault(int(ppid), []).append((int(name), int(pgid), state in (b"Z", b"X")))
     found: dict[int, tuple[int, bool]] = {}
-    todo = [os.getpid()]
+    spared_groups: set[int] = set()
+    todo = [(os.getpid(), False)]
     while todo:
-        for pid, pgid, ended in children.get(todo.pop(), ()):
-            if pid not in found:
+        parent, spared = todo.pop()
+        for pid, pgid, ended in children.get(parent, ()):
+            below_spared = spared or pid in spare
+            if below_spared:
+                spared_groups.add(pgid)
+            elif pid not in found:
                 found[pid] = (pgid, ended)
-                todo.append(pid)
-    return found
+            todo.append((pid, below_spared))
+    return found, spared_groups
 
 
-def _kill_orphans() -> None:
+def _kill_orphans(spare=frozenset()) -> None:
     """Fallback without PID namespaces: this process is a child subreaper, so everything a
     policy started ends up below it; kill every process below it, and each one's process group,
-    until none is left (at most :data:`ORPHANS_KILL_SECONDS`), reaping them.
+    until none is left (at most :data:`ORPHANS_KILL_SECONDS`), reaping them. The host processes
+    ``spare`` (another sandbox of this process, still open: a worker keeps one per policy it
+    grades), what runs below them and their process groups are left alone.
 
     A process group is killed whole at once (the kernel lets no member fork past the signal), so
     a policy's processes that hop from pid to pid (fork, the parent exits, the child goes on) die
     with their group however fast they hop. Killing pids one by one, 20 times 10 ms apart, lost
     that race: 30 such processes of a red-team probe (2026-12-07) outlived their sandbox every
-    time, as the grader's user, and ended as orphans of the machine's init
-    (``tests/leaderboard/test_sandbox_orphans.py``)."""
+    time, as the grader's user, and ended as orphans of the machine's init; and it killed every
+    child of this process, so closing one sandbox (a submission whose load failed) killed
+    another submission's open sandbox in the same worker, failing that innocent entry at its
+    next request (``tests/leaderboard/test_sandbox_orphans.py``)."""
     own_group = os.getpgrp()
     deadline = time.monotonic() + ORPHANS_KILL_SECONDS
     while True:
-        found = _descendants()
-        groups = {pgid for pgid, _ in found.values()} - {0, 1, own_group}  # a zombie's too: its group may live on
+        found, spared_groups = _descendants(spare)
+        groups = {pgid for pgid, _ in found.values()} - spared_groups - {0, 1, own_group}  # a zombie's too
         for target in [-pgid for pgid in groups] + [pid for pid, (_, ended) in found.items() if not ended]:
             try:
                 os.kill(target, signal.SIGKILL)

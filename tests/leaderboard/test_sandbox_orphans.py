@@ -110,3 +110,46 @@ def test_processes_hopping_from_pid_to_pid_do_not_outlive_a_sandbox_without_name
     assert out["kind"] == "none" and "RLIMIT_AS" in out["memory"], out  # no namespaces, no cgroup: the case
     assert out["hopping"], "the policy's processes never started hopping: nothing was tested"
     assert not out["moved_after_close"], "the policy's processes ran on after the sandbox was closed"
+
+
+TWO_SANDBOXES = r'''
+import json, os
+os.environ["LRGYM_SANDBOX"] = "off"
+import lrgym.leaderboard.sandbox as sandbox
+from lrgym.leaderboard.sandbox import Limits, SandboxError, start
+GOOD = "class P:\n    optimizer = 'sgd'\n    action_mode = 'log_lr'\n    def reset(self, info): pass\n    def act(self, obs, info): return 0.0\n"
+SPEC = {"kind": "object", "module": "good", "attr": "P", "file": "good.py", "source": "good.py"}
+first = start(Limits(memory_mb=1500, cpu_seconds=60))
+try:
+    first.request(("load", SPEC, {"good.py": GOOD.encode()}))
+    built = first.request(("policies", "quadratic", 1))["ok"]
+    second = start(Limits(memory_mb=1500, cpu_seconds=60))
+    try:  # a submission whose load fails: the worker closes its sandbox at once (worker._SandboxChannel)
+        second.request(("load", SPEC, {"../outside.py": b"?"}))
+        refused = None
+    except SandboxError as exc:
+        refused = str(exc)
+    finally:
+        second.close()
+    try:
+        again = first.request(("policies", "quadratic", 1))["ok"]
+    except SandboxError as exc:
+        again = str(exc)
+finally:
+    first.close()
+print(json.dumps({"kind": sandbox.mode()["kind"], "built": built, "refused": refused, "first_after": again}))
+'''
+
+
+def test_closing_one_sandbox_leaves_another_open_sandbox_of_the_process_alone():
+    """Found beside the hoppers (2026-12-07): the clean-up killed every child of the worker,
+    so closing one submission's sandbox (its load failed) killed another submission's sandbox
+    that the same worker keeps open between jobs (one per policy, ``worker._State``): that
+    innocent entry failed at its next request, "policy process died". Reference: the same
+    request on the first sandbox before the second was opened."""
+    run = subprocess.run([sys.executable, "-c", TWO_SANDBOXES], capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["kind"] == "none" and out["built"] is True, out
+    assert out["refused"] and "bad submission file name" in out["refused"], out  # the second one did fail
+    assert out["first_after"] is True, out
