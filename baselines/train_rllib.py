@@ -48,6 +48,7 @@ from lrgym.baselines import outputs
 from lrgym.baselines.backend import RayCannotRun
 from lrgym.baselines.code_version import made_by
 from lrgym.baselines.config_checks import ConfigError, read_config
+from lrgym.baselines.interrupt_types import STOP_EXCEPTIONS
 from lrgym.baselines.mlp_policy import MLPPolicy, policy_choices
 from lrgym.baselines.node_check import NodeMismatch
 # what the env runners run on their nodes, in a module of its own so that the node check hashes it
@@ -60,8 +61,8 @@ from lrgym.baselines.train_rllib_config import (ALGOS, ENV_NAME, FLAGS, RESUME_M
                                                 TRAINER_SET, RLlibConfig)
 from lrgym.baselines.train_rllib_nodes import check_cpus, check_env_runner_nodes, warm_up_nodes
 from lrgym.baselines.train_rllib_resume import (RESUME_DIFFERS, RLLIB_SEED_BITS, check_algo, checkpoint_settings,
-                                                checkpoint_steps, lifetime_steps, resumed_algo_config, resumed_config,
-                                                rllib_seed)
+                                                checkpoint_steps, interrupted_note, lifetime_steps,
+                                                resumed_algo_config, resumed_config, rllib_seed, save_checkpoint)
 from lrgym.tasks import FAMILIES
 
 
@@ -213,34 +214,39 @@ def _train(config: RLlibConfig, log, wrote) -> MLPPolicy | None:
         algo.stop()
         raise
     start, steps, iteration = time.time(), resumed_from or 0, 0
-    history = []
+    history, saved_steps = [], None  # (the env steps of this run's last checkpoint)
     try:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=config.total_timesteps, desc=f"RLlib {config.algo}", disable=not config.progress)
         bar.update(min(steps, config.total_timesteps))
-        while steps < config.total_timesteps:
-            began = time.perf_counter()
-            result = algo.train()
-            iteration_s = time.perf_counter() - began
-            iteration += 1
-            steps = _sampled(result, steps)  # lifetime count: a resumed run goes on from its checkpoint's
-            bar.update(min(steps, config.total_timesteps) - bar.n)
-            ret = (result.get("env_runners") or {}).get("episode_return_mean")
-            timers = result.get("timers") or {}
-            history.append({"iteration": iteration, "env_steps": steps,
-                            "episode_return_mean": None if ret is None or not np.isfinite(ret) else float(ret),
-                            # this iteration's own wall time (algo.train(), measured here)
-                            "iteration_s": round(iteration_s, 4),
-                            # RLlib's timers as RLlib means them: an exponential moving average (weight 0.01
-                            # per iteration, from the first iteration's value) over the whole run's
-                            # iterations, a resumed run's earlier ones included (the checkpoint holds it)
-                            **{k: _seconds(timers.get(key)) for k, key in TIMERS.items()}})
-            if iteration % config.checkpoint_every == 0:
-                algo.save_to_path(str(ckpt.resolve()))
-        bar.close()
-        ckpt.parent.mkdir(parents=True, exist_ok=True)
-        algo.save_to_path(str(ckpt.resolve()))
+        try:
+            while steps < config.total_timesteps:
+                began = time.perf_counter()
+                result = algo.train()
+                iteration_s = time.perf_counter() - began
+                iteration += 1
+                steps = _sampled(result, steps)  # lifetime count: a resumed run goes on from its checkpoint's
+                bar.update(min(steps, config.total_timesteps) - bar.n)
+                ret = (result.get("env_runners") or {}).get("episode_return_mean")
+                timers = result.get("timers") or {}
+                history.append({"iteration": iteration, "env_steps": steps,
+                                "episode_return_mean": None if ret is None or not np.isfinite(ret) else float(ret),
+                                # this iteration's own wall time (algo.train(), measured here)
+                                "iteration_s": round(iteration_s, 4),
+                                # RLlib's timers as RLlib means them: an exponential moving average (weight 0.01
+                                # per iteration, from the first iteration's value) over the whole run's
+                                # iterations, a resumed run's earlier ones included (the checkpoint holds it)
+                                **{k: _seconds(timers.get(key)) for k, key in TIMERS.items()}})
+                if iteration % config.checkpoint_every == 0:
+                    save_checkpoint(algo, ckpt)
+                    saved_steps = steps
+            bar.close()
+            save_checkpoint(algo, ckpt)
+        except STOP_EXCEPTIONS:  # Ctrl-C, SIGTERM: say what stays and how to go on
+            bar.close()
+            log(interrupted_note(config, ckpt, saved_steps, resumed_from))
+            raise
         record = config.record()
         if config.resume:
             record["algo_kwargs"] = None  # in the checkpoint, among RLlib's own: not read back (resumed_config)

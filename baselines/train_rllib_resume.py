@@ -225,3 +225,64 @@ def check_algo(config: RLlibConfig, found: str) -> None:
     if found != config.algo:
         raise ConfigError(f"--resume {config.resume} is a {found.upper()} checkpoint but --algo is "
                           f"{config.algo!r}; valid: --algo {found}")
+
+
+def save_checkpoint(algo, path: str | Path) -> Path:
+    """Write ``algo``'s checkpoint (``Algorithm.save_to_path``) to the folder ``path`` whole:
+    into a new sibling folder first, then swapped in for the old one in a section no stop signal
+    cuts (:func:`lrgym.baselines.interrupts.defer_stop_signals`), the old one removed after. RLlib
+    writes its files one by one into the folder it is given, so a run stopped while it saved
+    in place (Ctrl-C, SIGTERM, the head lost: each save is about a tenth of an iteration) left the
+    last checkpoint's files mixed with the new one's, or a pickle cut short, and no whole
+    checkpoint to ``--resume`` (until 2026-12-07). A save that fails or is stopped leaves the
+    last checkpoint as it was, and no new folder beside it."""
+    import os
+    import shutil
+
+    from lrgym.baselines.interrupts import defer_stop_signals
+
+    path = Path(path).resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new, old = (path.with_name(f".{path.name}.{what}-{os.getpid()}") for what in ("new", "old"))
+    for left in (new, old):  # what a run killed with kill -9 in its own save left (its pid, this one's now)
+        shutil.rmtree(left, ignore_errors=True)
+    try:
+        algo.save_to_path(str(new))
+        with defer_stop_signals():  # both renames, or neither: never no checkpoint at path
+            if path.exists():
+                path.rename(old)
+            try:
+                new.rename(path)
+            except BaseException:
+                if old.exists():  # the last checkpoint back at its path
+                    old.rename(path)
+                raise
+    finally:
+        shutil.rmtree(new, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
+    return path
+
+
+def interrupted_note(config: RLlibConfig, ckpt: Path, saved_steps: int | None, resumed_from: int | None) -> str:
+    """What a run stopped while training (Ctrl-C, SIGTERM) says it kept: this run's last checkpoint
+    and its env steps with the command that goes on from it, or that it wrote none (the ``.npz``,
+    ``.py`` and ``.json`` are written when a run ends, so a stopped run writes none of them).
+    Until 2026-12-07 it said ``interrupted (SIGINT)`` alone."""
+    from lrgym.baselines.shell_words import shell_option
+
+    every = f"--checkpoint-every {config.checkpoint_every} iteration{'s' * (config.checkpoint_every != 1)}"
+    if saved_steps is None:
+        before = (f"{config.resume} stays as it was, at {resumed_from} env steps" if config.resume and resumed_from
+                  is not None else f"{config.resume} stays as it was" if config.resume
+                  else f"{ckpt} is not this run's" if ckpt.exists() else "no checkpoint")
+        return (f"interrupted before this run's first checkpoint ({every}): nothing written; {before}")
+    words = ["python -m lrgym.baselines.train_rllib", shell_option("--resume", ckpt),
+             shell_option("--steps", config.total_timesteps)]
+    if config.address:
+        words.append(shell_option("--address", config.address))
+    if config.out:
+        words.append(shell_option("--out", config.out))
+    if config.ship:
+        words.append("--ship")
+    return (f"interrupted; kept this run's last checkpoint {ckpt} at {saved_steps} env steps ({every}; the "
+            f".npz, .py and .json are written when a run ends: none now): go on with\n  {' '.join(words)}")
