@@ -952,6 +952,21 @@ class PolicyScheduler(torch.optim.lr_scheduler.LRScheduler):
         """The LR of every parameter group set by the last decision (Python floats)."""
         return list(self._last_lr)
 
+    def get_lr(self) -> list[float]:
+        """The LR of every parameter group in effect now, as :meth:`get_last_lr` (prefer that
+        one). torch's schedulers compute the next LRs here from a closed form; a policy decides
+        its next LR only from what the step it is in observes, so the LRs known are those set.
+        (``LRScheduler.get_lr``, inherited, raised a bare ``NotImplementedError``, though
+        ``isinstance(sched, LRScheduler)`` holds and tutorials call ``get_lr()`` to log the LR.)"""
+        return self.get_last_lr()
+
+    @property
+    def base_lrs(self) -> list:
+        """Every parameter group's ``initial_lr``, as torch's schedulers keep it: the LR the group
+        had when the scheduler was built (or when it was added), which sets only its ratio to the
+        policy's LR here (class docstring), not where the schedule starts."""
+        return [group.get("initial_lr", group["lr"]) for group in self.optimizer.param_groups]
+
     def state_dict(self) -> dict:
         """Everything but the optimizer and the model (checkpoint those with their own
         ``state_dict()``): counters, LR, the monitor's statistics, the step being undone (bold

@@ -185,6 +185,37 @@ def test_param_groups_keep_their_ratio_and_bad_inputs_are_named():
         sched.step()
 
 
+def test_get_lr_and_base_lrs_answer_as_torchs_schedulers_do():
+    """torch's ``LRScheduler`` API, which ``isinstance(sched, LRScheduler)`` promises: ``get_lr()``
+    (what tutorials log) is the LRs in effect, read back from the optimizer, through an undone
+    step too; ``base_lrs`` every group's LR as built, a group added later included. Before,
+    ``get_lr()`` was the base class's bare ``NotImplementedError`` and ``base_lrs`` an
+    ``AttributeError``."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 1)
+    x, y = torch.randn(32, 4), torch.randn(32, 1)
+    opt = torch.optim.SGD([{"params": [model.weight], "lr": 0.9}, {"params": [model.bias], "lr": 0.225}])
+    sched = PolicyScheduler(opt, make_baseline("bold_driver"), horizon=12, updates_per_step=2, model=model,
+                            lr_init=0.9)
+    assert isinstance(sched, torch.optim.lr_scheduler.LRScheduler)
+    assert sched.base_lrs == [0.9, 0.225]
+    seen, rejected = set(), False
+    for _ in range(24):
+        opt.zero_grad()
+        losses = ((model(x) - y) ** 2).squeeze(1)
+        losses.mean().backward()
+        opt.step()
+        sched.step(losses)
+        rejected |= bool(sched.last_info["rejected"])
+        lrs = [group["lr"] for group in opt.param_groups]
+        assert sched.get_lr() == lrs == sched.get_last_lr()
+        assert lrs[1] == pytest.approx(lrs[0] / 4, rel=1e-12)
+        seen.add(lrs[0])
+    assert len(seen) > 2 and rejected  # the policy moved the LR, down through an undo too
+    opt.add_param_group({"params": [torch.nn.Parameter(torch.zeros(2))], "lr": 0.1})
+    assert sched.base_lrs == [0.9, 0.225, 0.1]
+
+
 def test_divergence_stops_the_policy_and_keeps_the_lr():
     w = torch.nn.Parameter(torch.ones(4))
     opt = torch.optim.SGD([w], lr=1.0)
