@@ -1162,3 +1162,88 @@ def test_a_compiled_optimizer_step_compiles_as_often_as_under_torchs_own_schedul
     assert graphs == reference_graphs
     assert sched.last_epoch == HORIZON * INNER and sched.done
     np.testing.assert_allclose(lrs, eager_lrs, rtol=1e-6)
+
+
+def test_a_closure_optimizer_records_one_update_per_step_with_the_closures_first_loss():
+    """LBFGS runs ``max_iter`` iterations inside one ``opt.step(closure)``: that is one update, told
+    with the loss ``step`` returns (the closure's first), and the policy observes the gradient the
+    closure's last call left. Reference: the same LBFGS run without a scheduler at the same LRs."""
+    X, y = _regression()
+
+    def run(with_sched):
+        torch.manual_seed(0)
+        model = torch.nn.Linear(5, 1)
+        opt = torch.optim.LBFGS(model.parameters(), lr=0.01, max_iter=4, history_size=3)
+        calls, firsts = [], []
+
+        def closure():
+            opt.zero_grad()
+            loss = ((model(X).squeeze(1) - y) ** 2).mean() / 1e3
+            loss.backward()
+            calls.append(1)
+            return loss
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sched = (PolicyScheduler(opt, make_baseline("fixed", lr=0.01), horizon=HORIZON, updates_per_step=INNER)
+                     if with_sched else None)
+        grads = []
+        for _ in range(HORIZON * INNER):
+            loss = opt.step(closure)
+            firsts.append(loss.item())
+            grads.append(torch.cat([p.grad.reshape(-1) for p in model.parameters()]).double())
+            if sched is not None:
+                sched.step(loss)
+        return sched, caught, firsts, grads, len(calls), [p.detach().clone() for p in model.parameters()]
+
+    sched, caught, firsts, grads, n_calls, params = run(True)
+    _, _, ref_firsts, ref_grads, ref_calls, ref_params = run(False)
+    assert any("LBFGS" in str(w.message) for w in caught)  # the policy was made for another rule: named
+    assert n_calls == ref_calls > HORIZON * INNER  # several closure calls per step, as without a scheduler
+    assert firsts == ref_firsts
+    assert all(torch.equal(a, b) for a, b in zip(params, ref_params))
+    assert sched.last_epoch == int(sched.last_info["updates"]) == HORIZON * INNER and sched.done
+    # the last step's mean minibatch loss is the mean of the losses step() returned in it
+    assert float(sched.last_info["batch_loss"]) == pytest.approx(np.mean(firsts[-INNER:]), rel=1e-6)
+    # its gradient norm feature is the last closure call's gradient
+    prev, last = ref_grads[-2].numpy(), ref_grads[-1].numpy()
+    cos = float(prev @ last / np.linalg.norm(prev) / np.linalg.norm(last))
+    assert float(sched.last_info["grad_cos"]) == pytest.approx(cos, rel=1e-5, abs=1e-6)
+
+
+def test_a_warm_up_by_a_torch_scheduler_then_the_policy_runs_the_policys_lrs():
+    """The hand-off README describes: a LambdaLR warm-up stepped to its end, then a PolicyScheduler
+    built with lr_init= the LR reached and stepped alone. Reference: the same policy from a copy of
+    the warmed-up model on a fresh optimizer at that LR (no warm-up scheduler ever attached)."""
+    import copy
+
+    X, y = _regression()
+
+    def policy_run(model, opt):
+        sched = PolicyScheduler(opt, make_baseline("bold_driver"), horizon=HORIZON, updates_per_step=INNER,
+                                model=model, lr_init=1e-4)
+        lrs = []
+        for _ in range(HORIZON * INNER):
+            opt.zero_grad()
+            losses = (model(X).squeeze(1) - y) ** 2
+            losses.mean().backward()
+            opt.step()
+            sched.step(losses)
+            lrs.append(opt.param_groups[0]["lr"])
+        return lrs, [p.detach().clone() for p in model.parameters()]
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(5, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-4)
+    warm = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: min(1.0, (k + 1) / 4))
+    for _ in range(5):
+        opt.zero_grad()
+        ((model(X).squeeze(1) - y) ** 2).mean().backward()
+        opt.step()
+        warm.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(1e-4)
+    ref_model = copy.deepcopy(model)
+    lrs, params = policy_run(model, opt)
+    ref_lrs, ref_params = policy_run(ref_model, torch.optim.SGD(ref_model.parameters(), lr=1e-4))
+    assert lrs == ref_lrs and len(set(lrs)) > 1
+    assert all(torch.equal(a, b) for a, b in zip(params, ref_params))
