@@ -196,6 +196,8 @@ def _check_auto() -> None:
     machine recorded in ``/tmp/ray/ray_current_cluster`` (``$RAY_TMPDIR/ray/`` if set), else a
     running GCS process) to a ``HOST:PORT`` that gets :func:`_check_reachable`: a head killed
     without ``ray stop`` leaves its address in that file, and ``ray.init`` retried it for minutes.
+    The error names where the address came from: ``$RAY_ADDRESS``, the record, or a head process
+    found on this machine (with nothing recorded; it was worded as the record's before).
     No address found is left to ``ray.init``, which says so at once."""
     try:
         from ray._common.utils import get_ray_address_file
@@ -219,14 +221,28 @@ def _check_auto() -> None:
         return
     if os.environ.get("RAY_ADDRESS"):
         where, todo = f"$RAY_ADDRESS ({found})", "unset RAY_ADDRESS, or set it to a running head's HOST:PORT"
-    else:
+    elif _recorded(record):
         where = f"the cluster recorded in {record} ({found})"
         todo = ("that cluster is gone: run `ray stop` to clear the record, then `ray start --head` for a new "
                 "cluster, or pass --address HOST:PORT of a running head")
+    else:  # Ray's fallback: the address of a GCS process it found running on this machine
+        where = f"a Ray head process found running on this machine ({found}; nothing recorded in {record})"
+        todo = ("that process (maybe another user's, or one starting or stuck) does not serve there: pass "
+                "--address HOST:PORT of a running head, or `ray start --head` for a cluster of your own")
     try:
         _check_reachable(found, gone=todo)
     except (ConnectionError, ValueError) as exc:
         raise ConnectionError(f"--address auto resolves to {where}, where no Ray head runs: {exc}") from None
+
+
+def _recorded(record: str) -> bool:
+    """Whether ``record`` (Ray's ``ray_current_cluster`` file) names a cluster: ``--address auto``
+    resolves to it then, else to a Ray head process Ray finds running on this machine."""
+    try:
+        with open(record) as f:
+            return bool(f.read().strip())
+    except OSError:
+        return False
 
 
 def connect(address: str | None = None, verbose: bool = False):

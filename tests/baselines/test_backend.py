@@ -311,6 +311,37 @@ def test_auto_naming_a_dead_recorded_cluster_fails_fast(monkeypatch, tmp_path):
     assert [c["address"] for c in calls] == ["auto", "auto"]
 
 
+def test_auto_naming_an_unanswering_head_found_running_says_so(monkeypatch, tmp_path):
+    """With nothing recorded in ray_current_cluster, ``--address auto`` resolves (Ray's fallback)
+    to a GCS process Ray finds running on this machine (another user's, on a shared machine).
+    One that does not answer was worded as "the cluster recorded in .../ray_current_cluster",
+    a file that does not exist, with ``ray stop`` as the fix: the error now says where the
+    address came from."""
+    calls = _no_init(monkeypatch)
+    from ray._private import services
+
+    from lrgym.baselines import backend
+
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))  # Ray's temp folder: tmp_path/ray/, nothing recorded
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    record = tmp_path / "ray" / "ray_current_cluster"
+    here = services.resolve_ip_for_localhost("127.0.0.1")
+    dead = f"{here}:{_closed_port()}"
+    monkeypatch.setattr(services, "find_gcs_addresses", lambda: frozenset({dead}))  # Ray's scan of processes
+    with pytest.raises(ConnectionError) as failed:
+        backend.connect("auto")
+    said = str(failed.value)
+    assert said.startswith(f"--address auto resolves to a Ray head process found running on this machine ({dead}; "
+                           f"nothing recorded in {record}), where no Ray head runs: "), said
+    assert "recorded in" not in said.replace(f"nothing recorded in {record}", "") and "ray stop" not in said, said
+    record.parent.mkdir()
+    record.write_text(dead)  # the same address recorded: the record's words, as before
+    with pytest.raises(ConnectionError, match=rf"--address auto resolves to the cluster recorded in {record} "
+                                              rf"\({dead}\), where no Ray head runs: .*cluster is gone: run `ray stop`"):
+        backend.connect("auto")
+    assert calls == []
+
+
 def test_workers_must_be_a_positive_integer(monkeypatch, capsys):
     """``tune --backend ray --workers -2`` crashed in ray_imap (``not enough values to unpack``);
     the local backend took -2 and 0 silently (as all cores)."""
