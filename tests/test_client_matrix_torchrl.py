@@ -54,6 +54,7 @@ def test_the_check_finds_one_changed_value_in_a_right_rollout():
         (("next", "observation"), (i, t), f"next observation differs at sub-env {i} step {t} (an episode's last step)"),
         ("observation", (i, t + 1), f"root observation differs at sub-env {i} step {t + 1} (after an episode's end)"),
         (("next", "terminated"), (0, 5), "terminated 1 (gym.make 0) at sub-env 0 step 5"),
+        ("observation", (1, 0), "root observation differs at sub-env 1 step 0 (the first step: the seeded reset, no episode end involved)"),
     ):
         bad = td.clone()
         value = bad[key]

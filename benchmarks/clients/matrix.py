@@ -215,7 +215,11 @@ def torchrl_steps_wrong(td) -> str | None:
         wrong |= bad
         if bad.any():
             i, t = np.argwhere(bad)[0]
-            where = " (an episode's last step)" if ends[i, t] else " (after an episode's end)" if t and ends[i, t - 1] else ""
+            where = (
+                " (an episode's last step)" if ends[i, t]
+                else " (after an episode's end)" if t and ends[i, t - 1]
+                else " (the first step: the seeded reset, no episode end involved)" if t == 0 else ""
+            )
             if key in ("root", "next"):
                 what = "all zeros" if not value[i, t].any() else "differs"
                 first.append(f"{key} observation {what} at sub-env {i} step {t}{where}")
