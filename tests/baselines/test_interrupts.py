@@ -1146,18 +1146,9 @@ def test_a_stop_swallowed_even_as_systemexit_ends_the_process_though_nobody_read
     full (it filled them, then printed a line more): the last line on stderr (and the flush of
     stdout) blocked for good, so the process never ended (the old code: it hung in ``os.write``,
     every further signal ignored). What could not be written is lost."""
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
-        import fcntl, os, sys
-        for fd in (1, 2):  # fill the pipe: nobody reads it
-            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
-            fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
-            for size in (65536, 1):  # (a byte at a time from the start: 65,536 system calls, slow on a loaded machine)
-                try:
-                    while True:
-                        os.write(fd, b"x" * size)
-                except BlockingIOError:
-                    pass
-            fcntl.fcntl(fd, fcntl.F_SETFL, flags)
+    proc = subprocess.Popen([sys.executable, "-c", _child("""
+        for fd in (1, 2):  # fill both pipes: nobody reads them
+            fill_stderr(fd)
         print("a line printed, not flushed")
     """) + textwrap.dedent(_SWALLOWED_AT_EVERY_TURN.format(caught="BaseException"))],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_BUFFERED)
