@@ -6,7 +6,10 @@ Linear regression's exact losses come from a QR factorisation of each instance's
 contiguous row. Builds run it in a ≈ 3× faster form (:func:`householder_qr_blocked`; for
 d ≥ 96, a form that applies 16 reflectors at a time to each pair of rows, one pass over the
 pair per reflector, :func:`householder_qr_panel` with ``fuse``, another 1.1 – 1.5×) only where a
-per-process self-check shows that they give the same bits (:func:`qr_kernel`).
+per-process self-check shows that they give the same bits (:func:`qr_kernel`). Where no
+block length passes (AVX2, AMD znver3: the canonical loop compiled on its own, ``_*_rest``, is
+vectorised unlike its copy inside :func:`householder_qr`), block length 1 runs every sum as one
+loop over a slice, vector epilogue and tail included (see :data:`QR_BLOCKS`).
 """
 
 from __future__ import annotations
@@ -107,6 +110,14 @@ def householder_qr_blocked(A, k, block):
     a property of the compiler's choices on the running CPU, so it is checked there, not assumed:
     :func:`qr_kernel` uses this kernel only after it reproduced :func:`householder_qr` bit for bit
     on every sum length from 1 to 160 (pair and single columns).
+
+    ``block`` = 1: ``mid`` = n, every sum is one loop over a slice (its main loop, vector
+    epilogue and scalar tail all the compiler's), the canonical loop runs no term. The same
+    bits where the slice loop gets the canonical loop's whole structure, not only its main
+    block: on AVX2 (znver3) both are a main loop of 4 × 4 lanes, a vector epilogue of 4 lanes
+    started from the main loop's sum, then a scalar tail (read from the assembly), while the
+    canonical loop compiled on its own (``_*_rest``) gets a main loop of 4 × 2 lanes and no
+    vector epilogue, so no longer block passes there.
     """
     m, n = A.shape
     for col in range(k):
@@ -371,8 +382,10 @@ def householder_qr_panel(A, k, block, panel, fuse=False):
         c0 = c1
 
 
-#: main-block lengths tried by :func:`qr_kernel` (VF·UF: 8 lanes × 4 on AVX-512, 4 × 4 on AVX2, ...)
-QR_BLOCKS = (32, 16, 64, 8)
+#: main-block lengths tried by :func:`qr_kernel` (VF·UF: 8 lanes × 4 on AVX-512, 4 × 4 on AVX2, ...),
+#: in this order; 1 last: each sum in one slice loop (:func:`householder_qr_blocked`), the form
+#: that passes on AVX2 (AMD znver3), where every longer block fails the check
+QR_BLOCKS = (32, 16, 64, 8, 1)
 #: reflectors per panel of :func:`householder_qr_panel` (16 rows of 2,048 doubles: 256 KiB in L2)
 QR_PANEL = 16
 #: :func:`householder_qr_fast` runs the panel kernel on matrices of more rows than this (its

@@ -250,6 +250,57 @@ def test_qr_kernel_without_the_fused_panel_when_only_it_fails_the_check(monkeypa
     assert kernel.keywords == {"block": 32, "panel": householder.QR_PANEL, "fuse": False}
 
 
+def test_qr_kernel_tries_the_one_slice_blocked_form_last(monkeypatch):
+    """Block length 1 (every sum one loop over a slice: the form that passes on AVX2, where every
+    longer block fails) comes after every other block length, so a CPU where one of those passes
+    keeps its kernel; where only block 1 passes, it runs in the fast (panel) kernel too."""
+    from lrgym.tasks import householder
+
+    assert householder.QR_BLOCKS[-1] == 1
+    tried = []
+
+    def only_one(block, panel=0, fuse=False):
+        tried.append((block, panel, fuse))
+        return block == 1 and not fuse
+
+    monkeypatch.setattr(householder, "_QR_KERNEL", None)
+    monkeypatch.setattr(householder, "_reproduces_canonical_qr", only_one)
+    kernel = householder.qr_kernel()
+    assert kernel.func is householder.householder_qr_fast
+    assert kernel.keywords == {"block": 1, "panel": householder.QR_PANEL, "fuse": False}
+    assert [b for b, panel, _ in tried if not panel] == list(householder.QR_BLOCKS)
+    monkeypatch.setattr(householder, "_QR_KERNEL", None)
+    monkeypatch.setattr(householder, "_reproduces_canonical_qr", lambda block, panel=0, fuse=False: block in (1, 8))
+    assert householder.qr_kernel().keywords["block"] == 8
+
+
+def _blocked_block():
+    """The block length of the running CPU's blocked kernel; skips the test when the self-check
+    rejected every block length here."""
+    from lrgym.tasks.householder import qr_kernel
+
+    keywords = getattr(qr_kernel(), "keywords", {})
+    if "block" not in keywords:
+        pytest.skip("this CPU's compiled loops did not pass the blocked kernel's self-check")
+    return keywords["block"]
+
+
+@pytest.mark.parametrize("zero_rows", [(), (0,), (7,), (100, 101), (199,), tuple(range(150, 170))])
+@pytest.mark.parametrize("rows", [201, 202])
+def test_blocked_qr_gives_the_canonical_bits_on_every_sum_length(rows, zero_rows):
+    """The running CPU's blocked kernel (whichever block length passed here, 1 included) equals
+    the canonical kernel bit for bit on every sum length 1..200 of ‖a‖², the two-column and the
+    one-column sums (the odd column of a pass falls on every length with one or the other row
+    count), beyond the self-check's 1..160, with columns that are zero below the diagonal (no
+    reflector: the canonical kernel's ``continue``)."""
+    from lrgym.tasks.householder import householder_qr_blocked
+
+    block = _blocked_block()
+    A, B = _canonical_and(lambda M, k: householder_qr_blocked(M, k, block), rows, 200, seed=rows,
+                          zero_rows=zero_rows)
+    assert np.array_equal(A, B)
+
+
 def _canonical_and(kernel, rows, cols, seed=0, zero_rows=()):
     """(canonical result, ``kernel``'s result) on one random matrix of rows with scales over
     eight decades; ``zero_rows`` are set to 0 (a column without a reflector)."""
