@@ -233,13 +233,28 @@ def _axpy_dot2_blocks(vv, wv, t0v, t1v, f0, f1):
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
-def _axpy_dot_pair(v, w, t0, t1, col, colw, midw, n, f0, f1, one1):
+def _axpy_dot1_blocks(vv, wv, tv, f):
+    """t −= f·v and, from the new values, w·t: :func:`_axpy_dot2_blocks` for one row
+    (:data:`FUSE_ROWS`). With one row's sum in the loop, the compiler vectorises it as the
+    canonical loop where the two-row loop is vectorised otherwise (AVX2, znver3: 4 × 4 lanes
+    and a 4-lane epilogue here, 4 × 2 and none in the two-row loop)."""
+    s = 0.0
+    for i in range(vv.shape[0]):
+        x = tv[i] - f * vv[i]
+        s += wv[i] * x
+        tv[i] = x
+    return s
+
+
+@numba.njit(cache=True, nogil=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
+def _axpy_dot_pair(v, w, t0, t1, col, colw, midw, n, f0, f1, one1, rows=False):
     """Reflector ``v`` (from ``col``) applied to rows t0, t1 with factors f0, f1, fused with the
     sums of the next reflector ``w`` (from ``colw`` > ``col``, main blocks up to ``midw``) over
     the updated rows: returns (w·t0, w·t1) over i = colw..n−1 as :func:`_dot_pair` would compute
     them after :func:`_axpy_pair` — the one-column sum (:func:`_dot_single`) for t1 when
     ``one1``. Entries before ``colw`` and from ``midw`` on are updated first (elementwise, so
-    the same bits in any order), then the canonical loops run the rest of the sums."""
+    the same bits in any order), then the canonical loops run the rest of the sums. ``rows``:
+    the fused pass runs one row at a time (:func:`_axpy_dot1_blocks`), the other entries alike."""
     for i in range(col, colw):
         t0[i] -= f0 * v[i]
         t1[i] -= f1 * v[i]
@@ -249,7 +264,11 @@ def _axpy_dot_pair(v, w, t0, t1, col, colw, midw, n, f0, f1, one1):
     for i in range(n - midw):
         t0r[i] -= f0 * vr[i]
         t1r[i] -= f1 * vr[i]
-    s0, s1 = _axpy_dot2_blocks(v[colw:midw], w[colw:midw], t0[colw:midw], t1[colw:midw], f0, f1)
+    if rows:
+        s0 = _axpy_dot1_blocks(v[colw:midw], w[colw:midw], t0[colw:midw], f0)
+        s1 = _axpy_dot1_blocks(v[colw:midw], w[colw:midw], t1[colw:midw], f1)
+    else:
+        s0, s1 = _axpy_dot2_blocks(v[colw:midw], w[colw:midw], t0[colw:midw], t1[colw:midw], f0, f1)
     if one1:
         s0, _ = _dot2_rest(w, t0, t1, midw, n, s0, s1)
         return s0, _dot_rest(w, t1, midw, n, s1)
@@ -257,13 +276,13 @@ def _axpy_dot_pair(v, w, t0, t1, col, colw, midw, n, f0, f1, one1):
 
 
 @numba.njit(cache=True, nogil=True, _nrt=False, fastmath=FAST_MATH, error_model="numpy")
-def _apply_panel_fused(t0, t1, V, scales, made, c0, c1, tail, last, block):
+def _apply_panel_fused(t0, t1, V, scales, made, c0, c1, tail, last, block, rows=False):
     """Reflectors c0..c1−1 (vectors ``V``, 2 / vᵀv ``scales``, skipping those not ``made``)
     applied in turn to the rows t0, t1 (``tail``: t1 is the last row of the matrix), each update
     fused with the next reflector's sums (:func:`_axpy_dot_pair`): the same operations on every
     entry as in :func:`householder_qr_panel`'s unfused loop, one pass per reflector instead of
     two. The first reflector's sums are a plain :func:`_dot_pair`, the last one's update a plain
-    :func:`_axpy_pair`."""
+    :func:`_axpy_pair`. ``rows``: see :func:`_axpy_dot_pair`."""
     n = t0.shape[0]
     prev = -1
     s0 = 0.0
@@ -280,7 +299,7 @@ def _apply_panel_fused(t0, t1, V, scales, made, c0, c1, tail, last, block):
                 s1 = _dot_single(V[p], t1, col, mid, n)
         else:
             f = scales[prev]
-            s0, s1 = _axpy_dot_pair(V[prev], V[p], t0, t1, c0 + prev, col, mid, n, f * s0, f * s1, one1)
+            s0, s1 = _axpy_dot_pair(V[prev], V[p], t0, t1, c0 + prev, col, mid, n, f * s0, f * s1, one1, rows)
         prev = p
     if prev >= 0:
         f = scales[prev]
@@ -312,7 +331,8 @@ def householder_qr_panel(A, k, block, panel, fuse=False):
     the pair per reflector instead of two (the update by reflector c and the sums of reflector
     c + 1 in one loop, :func:`_axpy_dot_pair`): the same operations on every entry, so the same
     bits when that loop's sums are vectorised as :func:`_dot_pair`'s — checked separately
-    (:func:`qr_kernel`).
+    (:func:`qr_kernel`). ``fuse`` = :data:`FUSE_ROWS`: that pass runs one row of the pair at a
+    time (:func:`_axpy_dot1_blocks`), for a CPU where only that loop is vectorised so.
     """
     m, n = A.shape
     V = np.empty((panel, n))
@@ -348,7 +368,8 @@ def householder_qr_panel(A, k, block, panel, fuse=False):
         # 2. the rows below the panel: a pair of rows at a time, every reflector of the panel
         j = c1
         while fuse and j + 1 < m:  # fused: one pass over the pair per reflector
-            _apply_panel_fused(A[j], A[j + 1], V, scales, made, c0, c1, j + 1 == last, last, block)
+            _apply_panel_fused(A[j], A[j + 1], V, scales, made, c0, c1, j + 1 == last, last, block,
+                               fuse == FUSE_ROWS)
             j += 2
         while j + 1 < m:  # unfused (no pairs left here when fused): sums, then the update
             t0 = A[j]
@@ -386,6 +407,9 @@ def householder_qr_panel(A, k, block, panel, fuse=False):
 #: in this order; 1 last: each sum in one slice loop (:func:`householder_qr_blocked`), the form
 #: that passes on AVX2 (AMD znver3), where every longer block fails the check
 QR_BLOCKS = (32, 16, 64, 8, 1)
+#: ``fuse`` of :func:`householder_qr_panel` whose fused pass runs one row at a time (True: both rows
+#: in one loop); tried by :func:`qr_kernel` where the two-row form fails its check
+FUSE_ROWS = 2
 #: reflectors per panel of :func:`householder_qr_panel` (16 rows of 2,048 doubles: 256 KiB in L2)
 QR_PANEL = 16
 #: :func:`householder_qr_fast` runs the panel kernel on matrices of more rows than this (its
@@ -420,7 +444,7 @@ def householder_qr_fast(A, k, block, panel, fuse=False):
         householder_qr_blocked(A, k, block)
 
 
-def _reproduces_canonical_qr(block: int, panel: int = 0, fuse: bool = False) -> bool:
+def _reproduces_canonical_qr(block: int, panel: int = 0, fuse: bool | int = False) -> bool:
     """Whether :func:`householder_qr_blocked` with ``block`` (with ``panel`` > 0:
     :func:`householder_qr_panel` with ``block``, ``panel`` and ``fuse``) gives
     :func:`householder_qr`'s bits on this CPU for every sum length 1..160 (two matrices: the odd
@@ -445,8 +469,9 @@ def qr_kernel():
     """The QR kernel :func:`qr_stats` uses: ``A, k ->`` in-place :func:`householder_qr`, computed
     by the first faster form that reproduces the canonical kernel on this CPU (checked once per
     process, ≈ 30 ms): :func:`householder_qr_fast` (blocked, and panels for large matrices, fused
-    when that form passes too) when both :func:`householder_qr_blocked` and
-    :func:`householder_qr_panel` pass the check with a block length,
+    when that form passes too, else fused one row at a time, :data:`FUSE_ROWS`, when that
+    passes) when both :func:`householder_qr_blocked` and :func:`householder_qr_panel` pass the
+    check with a block length,
     :func:`householder_qr_blocked` when only it does, else the canonical kernel itself."""
     global _QR_KERNEL
     if _QR_KERNEL is None:
@@ -456,6 +481,8 @@ def qr_kernel():
                 kernel = functools.partial(householder_qr_blocked, block=block)
                 if _reproduces_canonical_qr(block, QR_PANEL):
                     fuse = _reproduces_canonical_qr(block, QR_PANEL, fuse=True)
+                    if not fuse and _reproduces_canonical_qr(block, QR_PANEL, fuse=FUSE_ROWS):
+                        fuse = FUSE_ROWS
                     kernel = functools.partial(householder_qr_fast, block=block, panel=QR_PANEL, fuse=fuse)
                 break
         _QR_KERNEL = kernel

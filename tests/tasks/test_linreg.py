@@ -274,6 +274,22 @@ def test_qr_kernel_tries_the_one_slice_blocked_form_last(monkeypatch):
     assert householder.qr_kernel().keywords["block"] == 8
 
 
+def test_qr_kernel_fuses_one_row_at_a_time_when_only_that_passes(monkeypatch):
+    """A CPU where the panel kernel passes and its fused form passes only one row at a time
+    (``FUSE_ROWS``: AVX2, znver3) gets that form; where the two-row form passes, it keeps it."""
+    from lrgym.tasks import householder
+
+    monkeypatch.setattr(householder, "_QR_KERNEL", None)
+    monkeypatch.setattr(householder, "_reproduces_canonical_qr",
+                        lambda block, panel=0, fuse=False: block == 1 and fuse in (False, householder.FUSE_ROWS))
+    kernel = householder.qr_kernel()
+    assert kernel.func is householder.householder_qr_fast
+    assert kernel.keywords == {"block": 1, "panel": householder.QR_PANEL, "fuse": householder.FUSE_ROWS}
+    monkeypatch.setattr(householder, "_QR_KERNEL", None)
+    monkeypatch.setattr(householder, "_reproduces_canonical_qr", lambda block, panel=0, fuse=False: block == 1)
+    assert householder.qr_kernel().keywords["fuse"] is True
+
+
 def _blocked_block():
     """The block length of the running CPU's blocked kernel; skips the test when the self-check
     rejected every block length here."""
@@ -330,6 +346,7 @@ def test_panel_qr_gives_the_canonical_bits(rows, cols, panel, fuse):
     from lrgym.tasks.householder import householder_qr_panel
 
     block = _panel_block(fuse)
+    fuse = _fuse_mode(fuse)
     A, B = _canonical_and(lambda M, k: householder_qr_panel(M, k, block, panel, fuse), rows, cols)
     assert np.array_equal(A, B)
 
@@ -347,6 +364,14 @@ def _panel_block(fuse=False):
     return keywords["block"]
 
 
+def _fuse_mode(fuse):
+    """``fuse`` for :func:`householder_qr_panel`: the running CPU's fused form (True: both rows
+    in one loop, ``FUSE_ROWS``: one row at a time) when ``fuse``, else False."""
+    from lrgym.tasks.householder import qr_kernel
+
+    return qr_kernel().keywords["fuse"] if fuse else False
+
+
 @pytest.mark.parametrize("fuse", [False, True])
 @pytest.mark.parametrize("zero_rows", [(0,), (5,), (15, 16), (17,), (39,), (1, 2, 3), (14, 15), tuple(range(16, 32))])
 def test_panel_qr_skips_zero_columns_as_the_canonical_kernel(zero_rows, fuse):
@@ -357,6 +382,7 @@ def test_panel_qr_skips_zero_columns_as_the_canonical_kernel(zero_rows, fuse):
     from lrgym.tasks.householder import householder_qr_panel
 
     block = _panel_block(fuse)
+    fuse = _fuse_mode(fuse)
     A, B = _canonical_and(lambda M, k: householder_qr_panel(M, k, block, 16, fuse), 41, 200,
                           zero_rows=zero_rows)
     assert np.array_equal(A, B)
@@ -368,9 +394,10 @@ def test_fused_update_and_sums_equal_the_unfused_ones(seed):
     ``_axpy_pair`` then ``_dot_pair`` / ``_dot_single``, bit for bit, on many random cases: every
     sum length around 0..5 main blocks, both rows' values and the factors over many decades, the
     next reflector one or several columns further on, the one-column case for the second row."""
-    from lrgym.tasks.householder import _axpy_dot_pair, _axpy_pair, _dot_pair, _dot_single
+    from lrgym.tasks.householder import FUSE_ROWS, _axpy_dot_pair, _axpy_pair, _dot_pair, _dot_single
 
     block = _panel_block(fuse=True)
+    rows = _fuse_mode(True) == FUSE_ROWS
     rng = np.random.default_rng(seed)
     for _ in range(300):
         n = int(rng.integers(2, 5 * block + 40))
@@ -385,7 +412,7 @@ def test_fused_update_and_sums_equal_the_unfused_ones(seed):
         want = _dot_pair(w, a0, a1, colw, midw, n)
         if one1:
             want = (want[0], _dot_single(w, a1, colw, midw, n))
-        got = _axpy_dot_pair(v, w, t0, t1, col, colw, midw, n, f0, f1, one1)
+        got = _axpy_dot_pair(v, w, t0, t1, col, colw, midw, n, f0, f1, one1, rows)
         assert np.array_equal(t0.view(np.int64), a0.view(np.int64))
         assert np.array_equal(t1.view(np.int64), a1.view(np.int64))
         assert np.array_equal(np.array(got).view(np.int64), np.array(want).view(np.int64))
@@ -410,11 +437,12 @@ def test_blocked_qr_with_a_wrong_block_is_caught_by_the_self_check():
     """The self-check can fail: a block length that is not a multiple of the compiler's main
     block (here 3) changes the summation order, and the check rejects it (for the blocked and
     for the panel kernel, fused or not)."""
-    from lrgym.tasks.householder import QR_PANEL, _reproduces_canonical_qr
+    from lrgym.tasks.householder import FUSE_ROWS, QR_PANEL, _reproduces_canonical_qr
 
     assert not _reproduces_canonical_qr(3)
     assert not _reproduces_canonical_qr(3, QR_PANEL)
     assert not _reproduces_canonical_qr(3, QR_PANEL, fuse=True)
+    assert not _reproduces_canonical_qr(3, QR_PANEL, fuse=FUSE_ROWS)
 
 
 def test_qr_stats_against_numpy_least_squares():
