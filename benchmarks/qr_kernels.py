@@ -4,7 +4,8 @@
     python -m benchmarks.qr_kernels --quick         # 5 rounds, 32 instances
 
 * **kernel alone**, ms per QR of the (d + 1) × n working array of ``qr_stats`` (n rows of X):
-  the blocked kernel, the panel kernel unfused and fused, and the two choices — main cfecd14's
+  the canonical kernel, the blocked kernel, the panel kernel unfused and fused (the running
+  CPU's fused form: both rows in one loop, or ``FUSE_ROWS``), and the two choices — main cfecd14's
   (blocked; the unfused panel kernel when d + 1 > 96 and n ≥ 1,536) and today's
   (``householder.qr_kernel()``: the fused panel kernel from d ≥ 64). Every variant is first checked to
   give the canonical kernel's bits on the matrix it is timed on.
@@ -58,9 +59,10 @@ def kernel_table(rounds: int) -> None:
         return
     block, panel = kw["block"], kw["panel"]
     variants = {
+        "canonical": householder.householder_qr,
         "blocked": functools.partial(householder.householder_qr_blocked, block=block),
         "panel": functools.partial(householder.householder_qr_panel, block=block, panel=panel, fuse=False),
-        "fused": functools.partial(householder.householder_qr_panel, block=block, panel=panel, fuse=True),
+        "fused": functools.partial(householder.householder_qr_panel, block=block, panel=panel, fuse=kw["fuse"]),
         "main cfecd14": main_cfecd14_kernel(block, panel),
         "today": today,
     }

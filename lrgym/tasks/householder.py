@@ -9,7 +9,8 @@ pair per reflector, :func:`householder_qr_panel` with ``fuse``, another 1.1 – 
 per-process self-check shows that they give the same bits (:func:`qr_kernel`). Where no
 block length passes (AVX2, AMD znver3: the canonical loop compiled on its own, ``_*_rest``, is
 vectorised unlike its copy inside :func:`householder_qr`), block length 1 runs every sum as one
-loop over a slice, vector epilogue and tail included (see :data:`QR_BLOCKS`).
+loop over a slice, vector epilogue and tail included (see :data:`QR_BLOCKS`), and the fused
+panel pass runs one row at a time (:data:`FUSE_ROWS`).
 """
 
 from __future__ import annotations
