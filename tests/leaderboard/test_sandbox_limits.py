@@ -76,20 +76,37 @@ def _run_script(script: str, env: dict, user: str | None = None, timeout: float 
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+#: ``nobody``'s Numba cache and home, one for the module (:func:`_nobody_cache`): made on first use
+_NOBODY_CACHE: list[str] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _nobody_cache():
+    """Removes the module's one Numba cache of ``nobody`` after its last test. One for all the
+    tests, as an ordinary user's own cache lasts from one grader run to the next: each test
+    with a cache of its own compiled lrgym's kernels afresh as ``nobody`` (seconds of CPU in
+    every test that grades)."""
+    import shutil
+
+    yield
+    while _NOBODY_CACHE:
+        shutil.rmtree(_NOBODY_CACHE.pop(), ignore_errors=True)
+
+
 def _run_as_ordinary_user(script: str, env: dict) -> dict:
     """:func:`_run_script` as an ordinary user: ``nobody`` when the tests run as root (with a
-    Numba cache and home of its own), else as the tests' own user."""
-    import shutil
+    Numba cache and home of its own, the module's: :func:`_nobody_cache`), else as the tests'
+    own user."""
     import tempfile
 
     if os.geteuid() != 0:
         return _run_script(script, env)
-    cache = tempfile.mkdtemp(prefix="lrgym-test-numba-", dir="/tmp")  # the grader side's, the user's own
-    try:
+    if not _NOBODY_CACHE:
+        cache = tempfile.mkdtemp(prefix="lrgym-test-numba-", dir="/tmp")  # the grader side's, the user's own
+        _NOBODY_CACHE.append(cache)
         os.chown(cache, 65534, 65534)
-        return _run_script(script, {**env, "NUMBA_CACHE_DIR": cache, "HOME": cache}, user="65534")
-    finally:
-        shutil.rmtree(cache, ignore_errors=True)
+    cache = _NOBODY_CACHE[0]
+    return _run_script(script, {**env, "NUMBA_CACHE_DIR": cache, "HOME": cache}, user="65534")
 
 
 # ---- the scratch folder without namespaces -----------------------------------------------------
@@ -462,10 +479,10 @@ def test_without_namespaces_a_worker_killed_at_the_time_limit_leaves_no_policy_p
     (``chmod 500``) kept the killed worker's whole temp folder (``rmtree``), which no later sweep
     removed either (an audit, 2026-12-06)."""
     script = (KILLED_WORKER_SCRIPT.replace("TESTS", repr(os.path.join(REPO, "tests", "leaderboard")))
-              .replace("POLICY", repr(KILLED_WORKER_POLICY)).replace("TIME_LIMIT", "30"))
+              .replace("POLICY", repr(KILLED_WORKER_POLICY)).replace("TIME_LIMIT", "15"))  # waited out in full: the references compiled the kernels before it
     out = _run_as_ordinary_user(script, {"LRGYM_SANDBOX": "off"})
     assert out["kind"] == "none" and out["uid"] != 0
-    assert out["reason"].startswith("timeout: exceeded the wall-clock limit of 30 s"), out["reason"]
+    assert out["reason"].startswith("timeout: exceeded the wall-clock limit of 15 s"), out["reason"]
     assert out["reached_act"], "the policy never reached act() within the time limit: nothing was tested"
     assert out["left_running"] == [], "the policy's processes outlived its killed worker"
     assert out["left_in_tmp"] == [], "the killed worker's temp folder was left behind"
