@@ -93,6 +93,30 @@ def _nobody_cache():
         shutil.rmtree(_NOBODY_CACHE.pop(), ignore_errors=True)
 
 
+def _copy_kernel_cache(cache: str) -> None:
+    """Copy the kernels this checkout's tests already compiled (Numba's files in the
+    ``__pycache__`` folders of lrgym's sources) to where Numba looks for them with
+    ``NUMBA_CACHE_DIR=cache`` (its own :meth:`get_suitable_cache_subpath`). Each entry carries
+    the package's fingerprint (:mod:`lrgym.kernel_cache`), so ``nobody`` loads only what its
+    lrgym would compile the same; a kernel not compiled yet it compiles."""
+    import shutil
+
+    from numba.core.caching import UserProvidedCacheLocator
+
+    for top in ("lrgym", "baselines", "leaderboard"):
+        for folder, _, files in os.walk(os.path.join(REPO, top)):
+            if os.path.basename(folder) != "__pycache__":
+                continue
+            kernels = [f for f in files if f.endswith((".nbi", ".nbc"))]
+            if not kernels:
+                continue
+            source = os.path.join(os.path.dirname(folder), "x.py")  # any file of the source folder
+            target = os.path.join(cache, UserProvidedCacheLocator.get_suitable_cache_subpath(source))
+            os.makedirs(target, exist_ok=True)
+            for name in kernels:
+                shutil.copy(os.path.join(folder, name), target)
+
+
 def _run_as_ordinary_user(script: str, env: dict) -> dict:
     """:func:`_run_script` as an ordinary user: ``nobody`` when the tests run as root (with a
     Numba cache and home of its own, the module's: :func:`_nobody_cache`), else as the tests'
@@ -104,7 +128,10 @@ def _run_as_ordinary_user(script: str, env: dict) -> dict:
     if not _NOBODY_CACHE:
         cache = tempfile.mkdtemp(prefix="lrgym-test-numba-", dir="/tmp")  # the grader side's, the user's own
         _NOBODY_CACHE.append(cache)
-        os.chown(cache, 65534, 65534)
+        _copy_kernel_cache(cache)
+        for root, dirs, files in os.walk(cache):
+            for name in [root, *(os.path.join(root, f) for f in files)]:
+                os.chown(name, 65534, 65534)
     cache = _NOBODY_CACHE[0]
     return _run_script(script, {**env, "NUMBA_CACHE_DIR": cache, "HOME": cache}, user="65534")
 
