@@ -95,16 +95,17 @@ def _drop_keys(uids) -> None:
 
 @pytest.mark.skipif(os.geteuid() != 0 or sandbox.mode()["kind"] != "root", reason="root's sandbox")
 def test_no_state_crosses_jobs_in_roots_sandbox(tmp_path):
-    for name, source in (("mqueue", MQUEUE), ("keyring", KEYRING), ("counter", COUNTER)):
-        (tmp_path / f"{name}.py").write_text(source)
+    """The three probes (a message queue, a key, the output files) in one module, each checking
+    at import what an earlier job left and leaving its own: one submission's two jobs test them
+    all (a submission each ran six jobs for the same checks)."""
+    (tmp_path / "xjob.py").write_text(MQUEUE.replace(TAIL, "\n") + KEYRING.replace(TAIL, "\n") + COUNTER)
     suite = tiny_suite("xjob", families=("quadratic", "linreg"), n_instances=1, seeds=(0,), horizon=2,
                        inner_steps=2)
     refs = load_references(suite, n_workers=1)
     before = _key_uids()
     try:
-        results = run_suite([submission_spec(f"{tmp_path}/{n}.py:P", name=f"xjob-{n}")
-                             for n in ("mqueue", "keyring", "counter")], suite, references=refs, n_workers=1,
-                            time_limit=300)
+        results = run_suite([submission_spec(f"{tmp_path}/xjob.py:P", name="xjob")], suite, references=refs,
+                            n_workers=1, time_limit=300)
     finally:
         _drop_keys({u for u in _key_uids() - before if u >= sandbox.UID_BASE})
     for result in results:
