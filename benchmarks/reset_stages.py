@@ -5,7 +5,8 @@
 
 One ``gym.make("LRControl-v1")`` env, random actions, a new instance every episode, as
 ``python -m benchmarks.resets --steady-only`` runs it (``--warm-steps`` unmeasured steps, then the
-cache of built tasks is emptied and ``--steps`` steps are measured). Stage timers (CPU time of
+cache of built tasks is emptied and ``--steps`` steps are measured), with a step on an instance
+of each kind after the warm steps (:func:`_meet_every_kind`). Stage timers (CPU time of
 the env's thread) wrap the build's parts and the rest of ``LRControlEnv.reset``:
 
 * per family: reset, build (``build_task``), the build's parts (linreg's Gaussian rows and their
@@ -145,6 +146,7 @@ def long_run(seed: int, warm_steps: int, steps: int, clock: StageClock) -> tuple
                 env.reset()
 
     run(warm_steps)
+    _meet_every_kind(env)
     cache_module.shared_cache().clear()
     before = sum(v for (f, s), v in clock.seconds.items() if s == "reset")
     with clock.active():
@@ -153,6 +155,22 @@ def long_run(seed: int, warm_steps: int, steps: int, clock: StageClock) -> tuple
         total = _clock() - t0
     env.close()
     return total, sum(v for (f, s), v in clock.seconds.items() if s == "reset") - before
+
+
+def _meet_every_kind(env) -> None:
+    """Reset ``env`` onto one instance of each kind its resets can draw (family, streaming, data
+    set, depth, activation: :func:`lrgym.vector.warm.kind_instances`), a step on each, so that
+    every kernel the measured run can bind is loaded (from Numba's disk cache: ≈ 0.2 – 0.5 s for
+    the first episode of a kind) before it starts, as ``benchmarks.harness.warm_up`` does for the
+    vector env. The warm steps alone may not meet every kind (``LRControl-v1`` has 21), and a
+    kind first met in the measured run put that one-time load into its resets' "bind the kernel"
+    (a linreg reset read 0.13 ms for it in one run, 1.4 – 1.7 ms in others)."""
+    from lrgym.vector.warm import kind_instances
+
+    u = env.unwrapped
+    for k in kind_instances(u.family, u.instances):
+        env.reset(options={"instance": k})
+        env.step(0)
 
 
 def print_stages(clock: StageClock, total: float, in_resets: float, steps: int) -> None:
