@@ -39,6 +39,13 @@ def cluster():
         yield nodes
 
 
+@pytest.fixture(scope="module")
+def one_family_refs():
+    """ONE_FAMILY's references, computed once on the local pool for the module's tests that grade
+    on it (they only read them; each computation started a pool of its own)."""
+    return compute_references(ONE_FAMILY, n_workers=2)
+
+
 def _runs(outcome) -> list:
     return [(r.family, r.instance, r.seed, r.score, r.final_loss, r.initial_loss, r.steps_to_target, r.curves)
             for r in outcome.runs]
@@ -193,10 +200,10 @@ def test_references_and_tuning_give_the_local_values(cluster):
     assert t_ray["values"] == t_local["values"] and t_ray["train_scores"] == t_local["train_scores"]
 
 
-def test_submissions_and_cheats_fail_the_same_way_in_the_ray_worker(cluster):
+def test_submissions_and_cheats_fail_the_same_way_in_the_ray_worker(cluster, one_family_refs):
     """A submission runs in its sandbox (namespaces) inside the Ray worker; the hostile ones of
     the integrity tests are recorded failed with exactly the local reasons."""
-    refs = compute_references(ONE_FAMILY, n_workers=2)
+    refs = one_family_refs
     names = ["SuiteOverride", "TerminalInjection"]
 
     def specs():
@@ -220,13 +227,13 @@ def test_submissions_and_cheats_fail_the_same_way_in_the_ray_worker(cluster):
     assert "pwned" in on_ray[2].entry.failure_reason and "\x1b" not in on_ray[2].entry.failure_reason
 
 
-def test_a_submission_file_refused_by_the_driver_fails_its_entry_not_the_ray_run(cluster, tmp_path):
+def test_a_submission_file_refused_by_the_driver_fails_its_entry_not_the_ray_run(cluster, one_family_refs, tmp_path):
     """The driver reads a submission's files to ship them; a file it refuses (here a symbolic
     link: read through it as the grader, it could be any file) once raised out of the whole Ray
     run. Now that entry alone is recorded failed, with the local reason, the others graded."""
     import os
 
-    refs = compute_references(ONE_FAMILY, n_workers=2)
+    refs = one_family_refs
     linked = tmp_path / "policy.py"
     os.symlink(policy("Keep").rsplit(":", 1)[0], linked)
 
@@ -455,13 +462,13 @@ def test_the_user_is_told_when_no_actor_can_be_placed(cluster):
             ray.kill(b)
 
 
-def test_the_drivers_sandbox_setting_holds_on_the_nodes(cluster, monkeypatch):
+def test_the_drivers_sandbox_setting_holds_on_the_nodes(cluster, one_family_refs, monkeypatch):
     """A Ray worker has its node's environment (what ``ray start`` had), not the driver's: a
     hosted grader's ``LRGYM_SANDBOX=require`` never reached the grader workers, so a node
     without namespaces graded untrusted code in the weak mode the driver refuses (a Ray user's
     audit, 2026-12-04). Set after the nodes started, the driver's setting now holds there:
     ``off`` is seen as the weak mode in the entry."""
-    refs = compute_references(ONE_FAMILY, n_workers=2)
+    refs = one_family_refs
     monkeypatch.setenv("LRGYM_SANDBOX", "off")
     out = run_suite([submission_spec(policy("Keep"), name="honest")], ONE_FAMILY, references=refs, n_workers=1,
                     time_limit=120, memory_mb=1000, backend="ray")[0]
@@ -514,16 +521,18 @@ def test_a_group_over_its_time_limit_is_killed_with_its_grader_worker(cluster):
     limit counted from the group's start, Ray actor start included (≈ 2.7 s on a slow 2-core VM
     when idle): with a 2-s limit the actor was killed before it had started a grader worker at
     all, and a 12-s limit was not enough once, with the full suite on both cores and a PyTorch
-    run beside it. 30 s leaves room for a loaded machine; the test waits that long, in one worker.
+    run beside it: it was 30 s, waited out in full (a third of the module's time-limit tests).
     Since the placement rule (9f9134c) the limit counts from the job's hand-out, after the actor
     is placed: the run's end is timed from the grader worker's start, not from before the actor's
-    (whose start, unbounded on a loaded machine, is outside the limit now)."""
+    (whose start, unbounded on a loaded machine, is outside the limit now). So 10 s is enough:
+    the job sleeps 120 s, and its grader worker, started after the hand-out, lives until the
+    limit's kill, watched every 0.05 s."""
     import threading
     import time
 
     from lrgym.leaderboard.ray_pool import RayWorkerPool
 
-    limit = 30
+    limit = 10
     before = _grader_workers()
     outcome = {}
 
@@ -570,7 +579,7 @@ def _dead_scratch(before=()) -> list[str]:
     return [n for n in set(os.listdir(tmp)) - set(before) if owner_gone(n, SCRATCH_PREFIX)]
 
 
-def test_a_submission_over_its_time_limit_on_ray_leaves_no_sandbox_cgroup_or_folder(cluster, tmp_path):
+def test_a_submission_over_its_time_limit_on_ray_leaves_no_sandbox_cgroup_or_folder(cluster, one_family_refs, tmp_path):
     """A submission that hangs in act(), graded on Ray with a time limit: its entry fails with
     the limit, and its busy actor, before Ray kills it, kills its grader worker and removes what
     the worker's sandbox left (:meth:`GraderHost.abort`). ``ray.kill`` alone ended the actor,
@@ -582,7 +591,7 @@ def test_a_submission_over_its_time_limit_on_ray_leaves_no_sandbox_cgroup_or_fol
 
     from lb_helpers import dead_sandbox_groups, descendants_seen, sandbox_groups
 
-    refs = compute_references(ONE_FAMILY, n_workers=2)
+    refs = one_family_refs
     before_groups, before_scratch = sandbox_groups(), os.listdir(tempfile.gettempdir())
     before_workers, before_sandboxes = _grader_workers(), _grader_workers(b"lrgym.leaderboard.policy_host")
     limit = 20  # room for the actor's and the sandbox's start on a loaded machine
@@ -602,26 +611,38 @@ def test_a_submission_over_its_time_limit_on_ray_leaves_no_sandbox_cgroup_or_fol
     assert _dead_scratch(before_scratch) == []
 
 
-def test_short_rllib_training_exports_a_gradable_policy(cluster, tmp_path):
-    """PPO with one env runner (a Ray actor stepping the batched vector env), checkpointed and
-    resumed; the exported NumPy policy is graded as a submission through the cluster."""
+def test_short_rllib_training_exports_a_gradable_policy(cluster, one_family_refs, tmp_path, monkeypatch):
+    """PPO with two env runners (Ray actors stepping the batched vector env) on the cluster,
+    checkpointed and resumed; the exported NumPy policy is graded as a submission through the
+    cluster. With ``--address`` and 2 env runners, ``train_rllib`` runs the warm-up once on each
+    node of the cluster (with the runners' env config), then trains; the ``.json`` says how long
+    it took. (Two tests before, one PPO run each: one env runner without the address, and this
+    first run alone.)"""
     import json
 
     import numpy as np
 
+    from lrgym.baselines import backend
     from lrgym.baselines.mlp_policy import MLPPolicy
     from lrgym.baselines.train_rllib import RLlibConfig, checkpoint_settings, checkpoint_steps, train
 
+    real, calls = backend.on_each_node, []
+    monkeypatch.setattr(backend, "on_each_node", lambda fn, job, address=None: calls.append(job) or real(fn, job, address))
     out = tmp_path / "ppo"
-    common = dict(algo="ppo", env_runners=1, envs_per_runner=2, train_batch_size=64, env_kwargs={"horizon": 8},
-                  out=str(out), progress=False)
-    first = train(RLlibConfig(total_timesteps=64, **common), log=lambda m: None)
+    common = dict(algo="ppo", env_runners=2, envs_per_runner=2, train_batch_size=64, env_kwargs={"horizon": 8},
+                  address=cluster.address, out=str(out), progress=False)
+    config = RLlibConfig(total_timesteps=64, **common)
+    first = train(config, log=lambda m: None)
+    assert calls == [config.full_env_kwargs()]  # the warm-up, once on each node
     assert (tmp_path / "ppo.ckpt").is_dir()
-    done = json.loads(out.with_suffix(".json").read_text())["env_steps"]
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["warm_up_s"] >= 0 and meta["env_steps"] >= 64
+    done = meta["env_steps"]
     # what a resumed run reads of a real checkpoint before building anything: its steps, its settings
     assert checkpoint_steps(tmp_path / "ppo.ckpt") == done
-    assert {k: v for k, v in checkpoint_settings(tmp_path / "ppo.ckpt").items() if k in common or k == "family"} == {
-        "algo": "ppo", "family": None, "env_runners": 1, "envs_per_runner": 2, "train_batch_size": 64,
+    settings = checkpoint_settings(tmp_path / "ppo.ckpt")
+    assert {k: v for k, v in settings.items() if (k in common and k != "address") or k == "family"} == {
+        "algo": "ppo", "family": None, "env_runners": 2, "envs_per_runner": 2, "train_batch_size": 64,
         "env_kwargs": {"horizon": 8}}
     told = []  # already there: nothing trained, nothing rewritten
     assert train(RLlibConfig(total_timesteps=done, resume=str(tmp_path / "ppo.ckpt"), **common), log=told.append) is None
@@ -633,7 +654,7 @@ def test_short_rllib_training_exports_a_gradable_policy(cluster, tmp_path):
     obs = np.random.default_rng(1).normal(size=(16, 12))
     np.testing.assert_array_equal(loaded.outputs(obs), second.outputs(obs))
     assert any(not np.array_equal(a[0], b[0]) for a, b in zip(first.layers, second.layers))  # it trained
-    refs = compute_references(ONE_FAMILY, n_workers=2)
+    refs = one_family_refs
     graded = run_suite([submission_spec(f"{out.with_suffix('.py')}:RLlibPolicy", name="rllib-ppo")], ONE_FAMILY,
                        references=refs, n_workers=2, time_limit=300, memory_mb=1000, backend="ray")[0]
     assert graded.ok, graded.entry.failure_reason
@@ -1025,22 +1046,6 @@ def test_a_runtime_env_the_nodes_cannot_set_up_stops_train_rllib_naming_the_node
     # no traceback of the driver's (RLlib's IndexError, or Ray's raised through train_rllib)
     assert "IndexError" not in done.stderr and "baselines/train_rllib.py" not in done.stderr, done.stderr[-3000:]
     assert list(tmp_path.iterdir()) == []
-
-
-def test_rllib_with_an_address_warms_each_node_before_its_runners(cluster, tmp_path, monkeypatch):
-    """``train_rllib --address`` with 2 env runners runs the warm-up once on each node of the
-    cluster (with the runners' env config), then trains; the ``.json`` says how long it took."""
-    from lrgym.baselines import backend
-    from lrgym.baselines.train_rllib import RLlibConfig, train
-
-    real, calls = backend.on_each_node, []
-    monkeypatch.setattr(backend, "on_each_node", lambda fn, job, address=None: calls.append(job) or real(fn, job, address))
-    config = RLlibConfig(algo="ppo", env_runners=2, envs_per_runner=2, train_batch_size=64, total_timesteps=64,
-                         env_kwargs={"horizon": 8}, address=cluster.address, out=str(tmp_path / "ppo"), progress=False)
-    train(config, log=lambda m: None)
-    assert calls == [config.full_env_kwargs()]
-    meta = json.loads((tmp_path / "ppo.json").read_text())
-    assert meta["warm_up_s"] >= 0 and meta["env_steps"] >= 64
 
 
 def test_an_imap_task_on_a_node_from_before_the_check_is_a_node_mismatch(cluster, monkeypatch):
