@@ -58,7 +58,6 @@ leaderboard: setup
 	$(BIN)/lrgym leaderboard run-baselines
 
 test: setup
-	$(BIN)/python tests/fill_kernel_cache.py
 	$(BIN)/python -m pytest -q $(PARALLEL)
 	NPY_DISABLE_CPU_FEATURES="$(NO_SIMD_DISPATCH)" $(OLDER_BLAS_CORE) \
 		$(BIN)/python -m pytest -q $(PORTABLE_TESTS)
