@@ -8,9 +8,16 @@
 
 The rules are compiled scalar functions (``numba.njit``, without fast-math): the vector env's
 loops (:mod:`lrgym.vector.actions`) and the single env's step (its fast path for an integer action)
-call them compiled; :func:`next_lr` (the env's other actions, :mod:`lrgym.torch`) calls the same
-source interpreted, through ``.py_func`` (so it keeps taking NumPy scalars as they come). The same
-floating-point operations in the same order everywhere: every caller sets the same LR to the bit.
+call them compiled; :func:`next_lr` (the env's other actions, :mod:`lrgym.torch`) and
+:func:`log_lr_action` call the same source interpreted (``_factor_lr``, ... : each kernel's
+``.py_func``, so they keep taking NumPy scalars as they come). The same floating-point operations
+in the same order everywhere: every caller sets the same LR to the bit.
+
+The kernels are compiled objects made at their first access (``from lrgym.actions import
+factor_lr``: the module's ``__getattr__``, PEP 562), not at this module's import: a policy
+imports this module (:class:`lrgym.baselines.policy.LRPolicy` maps its LR with
+:func:`log_lr_action`) in the grader's sandbox, where Numba is not loaded (≈ 0.7 s of CPU per
+process that hosts a policy).
 """
 
 from __future__ import annotations
@@ -18,16 +25,18 @@ from __future__ import annotations
 import math
 import sys
 
-import numba
 import numpy as np
 
 from lrgym.brief import brief
 from lrgym.tasks.base import is_real
 
+#: the env's default action mode (:class:`~lrgym.env.LRControlEnv`'s ``action_mode`` default), and a
+#: policy's without an ``action_mode`` (:data:`lrgym.policy.DEFAULT_ACTION_MODE`)
+DEFAULT_ACTION_MODE = "discrete"
 
-@numba.njit(cache=True, nogil=True)
-def factor_lr(lr, factor, lr_min, lr_max):
-    """The ``discrete`` rule: ``lr · factor`` clipped to ``[lr_min, lr_max]``."""
+
+def _factor_lr(lr, factor, lr_min, lr_max):
+    """The ``discrete`` rule: ``lr · factor`` clipped to ``[lr_min, lr_max]`` (kernel: ``factor_lr``)."""
     return min(lr_max, max(lr_min, lr * factor))
 
 
@@ -36,9 +45,8 @@ def factor_lr(lr, factor, lr_min, lr_max):
 LOG10_DBL_MAX = math.log10(sys.float_info.max) - 1e-9
 
 
-@numba.njit(cache=True, nogil=True)
-def log_lr_to_lr(action, log_lr_min, log_lr_max, lr_min, lr_max):
-    """The ``log_lr`` rule: ``action`` in [-1, 1] → the LR with
+def _log_lr_to_lr(action, log_lr_min, log_lr_max, lr_min, lr_max):
+    """The ``log_lr`` rule (kernel: ``log_lr_to_lr``): ``action`` in [-1, 1] → the LR with
     ``log10 lr = log_lr_min + (action + 1)/2 · (log_lr_max − log_lr_min)`` (log10 bounds),
     clipped to ``[lr_min, lr_max]``: ``10 ** log10(b)`` is ``b`` only up to rounding, and the ends
     of a range like (3e-5, 0.3) fell an ulp outside it (an audit, 2026-12-05; the default
@@ -49,18 +57,28 @@ def log_lr_to_lr(action, log_lr_min, log_lr_max, lr_min, lr_max):
     return min(lr_max, max(lr_min, 10.0 ** e))
 
 
-@numba.njit(cache=True, nogil=True)
-def action_from_log(log_lr, log_lr_min, log_lr_max):
-    """The inverse affine map: a log LR in ``[log_lr_min, log_lr_max]`` → its action in [-1, 1].
-    Any log base, as long as all three are in the same one (interpreted through ``.py_func`` it
-    also maps NumPy arrays element-wise)."""
+def _action_from_log(log_lr, log_lr_min, log_lr_max):
+    """The inverse affine map (kernel: ``action_from_log``): a log LR in ``[log_lr_min,
+    log_lr_max]`` → its action in [-1, 1]. Any log base, as long as all three are in the same one
+    (interpreted, it also maps NumPy arrays element-wise)."""
     return 2.0 * (log_lr - log_lr_min) / (log_lr_max - log_lr_min) - 1.0
 
 
-# the same rules, interpreted (NumPy scalars and arrays pass through as they are)
-_factor_lr = factor_lr.py_func
-_log_lr_to_lr = log_lr_to_lr.py_func
-_action_from_log = action_from_log.py_func
+#: the kernels' names → the rules they compile (each kernel's ``.py_func``)
+_KERNELS = {"factor_lr": _factor_lr, "log_lr_to_lr": _log_lr_to_lr, "action_from_log": _action_from_log}
+
+
+def __getattr__(name: str):
+    """``factor_lr``, ``log_lr_to_lr``, ``action_from_log``: the rules compiled with
+    ``numba.njit(cache=True, nogil=True)``, made at the first access and kept (Numba and its
+    package-stamped cache, :mod:`lrgym.kernel_cache`, are loaded then)."""
+    rule = _KERNELS.get(name)
+    if rule is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import numba
+
+    kernel = globals()[name] = numba.njit(cache=True, nogil=True)(rule)
+    return kernel
 
 
 def log_lr_action(lr: float, lr_min: float, lr_max: float) -> np.ndarray:

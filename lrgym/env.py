@@ -14,7 +14,7 @@ from lrgym._env_copies import EnvCopies
 from lrgym._env_instances import InstanceOrder
 from lrgym._env_tasks import TASK_CACHE_SIZE, TaskSupply  # noqa: F401 (TASK_CACHE_SIZE re-exported)
 from lrgym.brief import brief
-from lrgym.actions import action_mode_hint, factor_lr, log_lr_action, next_lr  # noqa: F401 (re-exported: lrgym.env.next_lr, log_lr_action)
+from lrgym.actions import DEFAULT_ACTION_MODE, action_mode_hint, factor_lr, log_lr_action, next_lr  # noqa: F401 (re-exported: lrgym.env.next_lr, log_lr_action)
 from lrgym.features import (
     FEATURE_NAMES,
     M_CAP,
@@ -272,7 +272,7 @@ class LRControlEnv(InstanceOrder, TaskSupply, EnvCopies, gym.Env):
         family_options: dict | None = None,
         instance_set: str = "train",
         optimizer: str | dict | OptimizerConfig = "sgd",
-        action_mode: str = "discrete",
+        action_mode: str = DEFAULT_ACTION_MODE,
         factors: tuple[float, ...] = DEFAULT_FACTORS,
         horizon: int | None = None,
         inner_steps: int | None = None,

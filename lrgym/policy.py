@@ -31,11 +31,11 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from lrgym.env import LRControlEnv
-
-#: a policy without ``action_mode`` acts in the env's default mode (read from the env's
-#: signature, so the two never disagree): ``"discrete"``
-DEFAULT_ACTION_MODE: str = inspect.signature(LRControlEnv).parameters["action_mode"].default
+#: a policy without ``action_mode`` acts in the env's default mode (the default of
+#: :class:`~lrgym.env.LRControlEnv`'s ``action_mode`` is this constant, so the two never
+#: disagree): ``"discrete"``. Imported from :mod:`lrgym.actions`, not read from the env's
+#: signature: this module (and every policy) imports without the env and Numba.
+from lrgym.actions import DEFAULT_ACTION_MODE  # noqa: E402
 
 
 @runtime_checkable

@@ -13,13 +13,16 @@ register the class itself (:data:`CLASS_ENTRY_POINT`): lrgym's tools accept both
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 
-from lrgym.env import LRControlEnv
 from lrgym.keywords import check_keywords, keyword_names
+from lrgym.render import RENDER_FPS, RENDER_MODES
 from lrgym.tasks import env_ids, with_id_options
+
+if TYPE_CHECKING:  # imported by make_env when it builds one: registering the ids needs no env (nor Numba)
+    from lrgym.env import LRControlEnv
 
 #: what the ids register: :func:`make_env`, LRControlEnv(**kwargs) after checking the keywords
 ENTRY_POINT = "lrgym.registry:make_env"
@@ -40,13 +43,17 @@ ENV_IDS: dict[str, dict] = env_ids()
 def make_env(**kwargs: Any) -> LRControlEnv:
     """Gymnasium's ``entry_point`` of every lrgym id: ``LRControlEnv(**kwargs)``, its keywords
     checked first (:func:`~lrgym.keywords.check_keywords`)."""
+    from lrgym.env import LRControlEnv
+
     kwargs = with_id_options(kwargs)
     check_keywords("LRControlEnv()", kwargs, keyword_names(LRControlEnv))
     return LRControlEnv(**kwargs)
 
 
-#: gym.make reads the creator's render modes (to wrap "human" in its HumanRendering)
-make_env.metadata = LRControlEnv.metadata
+#: gym.make reads the creator's render modes (to wrap "human" in its HumanRendering): the env's
+#: own :attr:`~lrgym.env.LRControlEnv.metadata`, built from the same constants
+#: (tests/test_render.py checks they are equal)
+make_env.metadata = {"render_modes": list(RENDER_MODES), "render_fps": RENDER_FPS}
 
 
 def register_all() -> None:

@@ -93,3 +93,26 @@ def test_editing_a_dependency_recompiles_the_kernels_that_use_it(tmp_path):
     fresh = _probe(tmp_path, numba_cache=tmp_path / "fresh-cache")  # compiled from scratch
     assert not edited["cache_hit"]
     assert edited["out"] == fresh["out"] != first["out"]
+
+
+#: run in a fresh interpreter: what ``import lrgym`` and a policy's process import, then a kernel
+LIGHT_IMPORT = textwrap.dedent("""
+    import sys
+    import lrgym, lrgym.policy, lrgym.actions, lrgym.baselines.policy, lrgym.leaderboard.policy_host
+    light = sorted(m for m in ("numba", "lrgym.env") if m in sys.modules)
+    from lrgym import kernel_cache, rng
+    locator = rng.fill_randint._cache._impl.locator
+    print(light, type(locator).__name__, locator.get_source_stamp() == kernel_cache.package_fingerprint())
+""")
+
+
+def test_import_lrgym_loads_no_numba_and_its_kernels_still_get_the_package_stamp():
+    """``import lrgym`` and what a sandboxed policy host imports leave Numba and the env out (≈ 0.5 s
+    of CPU less per policy process); the locators are installed when Numba's import finishes,
+    before the first kernel is decorated (lrgym.kernel_cache.install_with_numba)."""
+    out = subprocess.run([sys.executable, "-c", LIGHT_IMPORT], capture_output=True, text=True, timeout=120,
+                         cwd=Path(lrgym.__file__).parents[1])
+    assert out.returncode == 0, out.stderr
+    light, locator, stamped = out.stdout.split(maxsplit=2)
+    assert (light, stamped.strip()) == ("[]", "True")
+    assert locator.startswith("PackageStamped")

@@ -44,6 +44,9 @@ def run(render_mode, actions=ACTIONS, **kwargs):
 def test_metadata_lists_the_modes():
     assert LRControlEnv.metadata["render_modes"] == ["ansi", "rgb_array"] == list(RENDER_MODES)
     assert LRControlEnv.metadata["render_fps"] > 0
+    from lrgym.registry import make_env  # the ids' entry point states them without importing the env
+
+    assert make_env.metadata == LRControlEnv.metadata
     assert LRControlEnv().render_mode is None and LRControlEnv().render() is None
 
 
