@@ -1,8 +1,9 @@
 """One process of a small training run for test_scheduler_ddp.py, run as a script::
 
-    python ddp_worker.py RUN.json
+    python ddp_worker.py RUNS.json
 
-``RUN.json`` says what to run: ``{"policies": [[name, overrides], ...], "out": path,
+``RUNS.json`` is a list of runs, run one after the other in this process (each rank's process
+group is set up and destroyed for each run, under the run's own rendezvous). A run says what to run: ``{"policies": [[name, overrides], ...], "out": path,
 "mode": "ddp", "rank": r, "world": n, "init": "file:///..."}`` for one rank of a
 DistributedDataParallel run (gloo, on the loopback), ``"mode": "zero"`` for the same with the
 optimizer sharded by ``ZeroRedundancyOptimizer``, ``"mode": "fsdp"`` for one rank of the same
@@ -298,4 +299,5 @@ def main(run: dict) -> None:
 if __name__ == "__main__":
     os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")  # gloo's connections on the loopback
     with open(sys.argv[1]) as f:
-        main(json.load(f))
+        for one in json.load(f):  # importing torch is most of a run's cost: one process, many runs
+            main(one)

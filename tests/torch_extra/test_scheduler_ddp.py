@@ -25,19 +25,16 @@ torch = pytest.importorskip("torch")
 
 from lrgym.baselines.registry import make_baseline  # noqa: E402
 from lrgym.torch import PolicyScheduler  # noqa: E402
-from dist_runs import run_ranks_and_reference, train_linear  # noqa: E402
+from dist_runs import POLICIES, WORLD, scheduler_runs, train_linear  # noqa: E402
 from same_state import assert_same_state  # noqa: E402
-
-WORLD = 2
-#: the policies the runs train under, with overrides that make them decide within 10 steps
-POLICIES = [["plateau", {"lr": 0.3, "patience": 0, "threshold": 0.02}], ["bold_driver", {}]]
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """{"0": rank 0's results, "1": rank 1's, "single": the one-process reference}; the three
-    processes run at once and are killed if they outlive the timeout."""
-    return run_ranks_and_reference(tmp_path_factory.mktemp("ddp"), "ddp", WORLD, POLICIES)
+    """{"0": rank 0's results, "1": rank 1's, "single": the one-process reference}; made with
+    the other distributed modules' runs by three processes at once (dist_runs.scheduler_runs),
+    killed if they outlive the timeout."""
+    return scheduler_runs(tmp_path_factory, "ddp")
 
 
 @pytest.mark.parametrize("name", [name for name, _ in POLICIES])

@@ -25,10 +25,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from dist_runs import assert_reference_run, run_ranks_and_reference  # noqa: E402
+from dist_runs import POLICIES, WORLD, assert_reference_run, scheduler_runs  # noqa: E402
 
-WORLD = 2
-POLICIES = [["plateau", {"lr": 0.3, "patience": 0, "threshold": 0.02}], ["bold_driver", {}]]
 
 
 #: the sharding recipes: "" the whole model one unit; "layers " each Linear a unit, then the root
@@ -39,7 +37,7 @@ RECIPES = ["", "layers "]
 def runs(tmp_path_factory):
     """{"0", "1": the FSDP ranks' results (under each recipe's prefix), "single": the unsharded
     one-process reference}."""
-    return run_ranks_and_reference(tmp_path_factory.mktemp("fsdp"), "fsdp", WORLD, POLICIES)
+    return scheduler_runs(tmp_path_factory, "fsdp")
 
 
 @pytest.mark.parametrize("recipe", RECIPES)

@@ -26,10 +26,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from dist_runs import run_ranks_and_reference  # noqa: E402
+from dist_runs import POLICIES, WORLD, scheduler_runs  # noqa: E402
 
-WORLD = 2
-POLICIES = [["plateau", {"lr": 0.3, "patience": 0, "threshold": 0.02}], ["bold_driver", {}]]
 RECIPES = ["", "layers "]  # ddp_worker.py's: the whole model one unit; each Linear a unit, then the root
 OBS_ATOL = 3e-2  # about fifteen bfloat16 roundings (2^-9 each) on a log-scaled or cosine feature
 PARAMS_RTOL = 2e-2
@@ -39,7 +37,7 @@ PARAMS_RTOL = 2e-2
 def runs(tmp_path_factory):
     """{"0", "1": the mixed-precision FSDP ranks' results (under each recipe's prefix), "single":
     the float64 one-process reference}."""
-    return run_ranks_and_reference(tmp_path_factory.mktemp("fsdp_mixed"), "fsdp", WORLD, POLICIES, mixed=True)
+    return scheduler_runs(tmp_path_factory, "fsdp_mixed")
 
 
 @pytest.mark.parametrize("recipe", RECIPES)

@@ -19,24 +19,19 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from dist_runs import run_workers, train_linear  # noqa: E402
+from dist_runs import POLICIES, WORLD, scheduler_runs, train_linear  # noqa: E402
 from same_state import assert_same_state  # noqa: E402
 
 from lrgym.baselines.registry import make_baseline  # noqa: E402
 from lrgym.torch import PolicyScheduler  # noqa: E402
 
-WORLD = 2
-POLICIES = [["plateau", {"lr": 0.3, "patience": 0, "threshold": 0.02}], ["bold_driver", {}]]
 NAMES = [name for name, _ in POLICIES]
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """{"0", "1": the ranks' results, "alone 0", "alone 1": one process on rank r's slices}."""
-    folder = tmp_path_factory.mktemp("local")
-    configs = {str(r): {"mode": "local", "rank": r, "init": f"file://{folder}/rendezvous"} for r in range(WORLD)}
-    configs.update({f"alone {r}": {"mode": "single_rank", "rank": r} for r in range(WORLD)})
-    return run_workers(folder, configs, WORLD, POLICIES)
+    return scheduler_runs(tmp_path_factory, "local")
 
 
 @pytest.mark.parametrize("name", NAMES)

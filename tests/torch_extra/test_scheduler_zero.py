@@ -22,18 +22,15 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from dist_runs import assert_reference_run, run_ranks_and_reference  # noqa: E402
+from dist_runs import POLICIES, WORLD, assert_reference_run, scheduler_runs  # noqa: E402
 
-WORLD = 2
-POLICIES = [["plateau", {"lr": 0.3, "patience": 0, "threshold": 0.02}], ["bold_driver", {}]]
-MOMENTUM = 0.5
 INNER = 3  # ddp_worker.py's updates per policy step
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """{"0", "1": the ZeRO ranks' results, "single": the one-process reference, same momentum}."""
-    return run_ranks_and_reference(tmp_path_factory.mktemp("zero"), "zero", WORLD, POLICIES, momentum=MOMENTUM)
+    return scheduler_runs(tmp_path_factory, "zero")  # SGD's momentum: dist_runs.ZERO_MOMENTUM, 0.5
 
 
 @pytest.mark.parametrize("name", [name for name, _ in POLICIES])
