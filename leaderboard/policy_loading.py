@@ -29,12 +29,6 @@ __all__ = ["build_policy", "declared_choices", "described", "import_target", "pl
 
 
 def write_files(files: dict[str, bytes], where: str) -> None:
-    """Write a submission's files (name → bytes) into the folder ``where``, made if missing. With
-    no files there is nothing to make: a trusted baseline, loaded in the grader's worker itself
-    (``worker._InlineChannel``, where ``sandbox_root.ROOT`` is the machine's ``/tmp``), used to
-    leave an empty ``/tmp/submission`` behind at every run."""
-    if not files:
-        return
     os.makedirs(where, exist_ok=True)
     for name, data in files.items():
         if "/" in name or name.startswith("."):

@@ -273,7 +273,9 @@ class _InlineChannel:
         from lrgym.leaderboard.policy_host import Host
 
         self.host = Host()
-        self.host.handle(("load", spec, {}))
+        # the spec only: a "load" request would also make the submission's folder, which a
+        # baseline has none of, here in the machine's /tmp (the sandbox's host makes it in its own)
+        self.host.spec = spec
 
     def request(self, msg) -> dict:
         try:
