@@ -332,6 +332,9 @@ class LRControlEnv(InstanceOrder, TaskSupply, EnvCopies, gym.Env):
     def _apply_settings(self, settings: EnvSettings, task_cache: OrderedDict | None, build_ahead: int = 0,
                         cycle_start: int = 0, pass_size: int | None = None) -> None:
         """Set up the env from its settings: spaces, episode arrays, task cache, build-ahead."""
+        # its own copy of the class's metadata: gymnasium's SyncVectorEnv writes its
+        # "autoreset_mode" into its first env's metadata, which was then every LRControlEnv's
+        self.metadata = dict(type(self).metadata)
         self.settings = settings
         # the settings under their public names (self.family, self.horizon, ...) read self.settings
         # and refuse assignment (lrgym.settings.Setting); self.instances is what a reset draws

@@ -50,6 +50,22 @@ def test_metadata_lists_the_modes():
     assert LRControlEnv().render_mode is None and LRControlEnv().render() is None
 
 
+def test_a_sync_vector_env_of_the_id_leaves_the_env_classs_metadata_alone():
+    """gymnasium's SyncVectorEnv writes its autoreset mode into its first env's ``metadata``;
+    each env has its own copy, so the class (and every other env) is unchanged."""
+    import gymnasium as gym
+    from gymnasium.vector import AutoresetMode
+
+    before = dict(LRControlEnv.metadata)
+    envs = gym.make_vec("LRControl-v1", num_envs=2, vectorization_mode="sync",
+                        vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP})
+    try:
+        assert envs.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
+        assert LRControlEnv.metadata == before and "autoreset_mode" not in LRControlEnv().metadata
+    finally:
+        envs.close()
+
+
 @pytest.mark.parametrize("mode", ["human", "rgb", "", "ANSI", np.array(["ansi", "rgb_array"])],  # the array was NumPy's "ambiguous"
                          ids=repr)
 def test_unknown_mode_is_a_clear_error_sb3_can_catch(mode):
