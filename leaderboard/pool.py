@@ -45,6 +45,7 @@ from lrgym.leaderboard.import_paths import child_path_env
 from lrgym.baselines.owner_names import owner_tag, sweep_folders
 from lrgym.leaderboard.sandbox_folders import remove_folder
 from lrgym.leaderboard.scheduling import GroupResult, Groups, GroupScheduler, Job
+from lrgym.leaderboard.worker_template import ForkedProcess, TemplateGone, WorkerTemplate
 from lrgym.tasks import families_env
 from lrgym.tasks.blas import SINGLE_THREAD_ENV
 
@@ -140,7 +141,7 @@ class _Worker:
     """One ``python -m lrgym.leaderboard.worker`` process: jobs on its stdin, replies on a pipe."""
 
     def __init__(self, quiet: bool, hidden: tuple[str, ...] | list[str] = (),
-                 grader_files: tuple[str, ...] | list[str] = ()):
+                 grader_files: tuple[str, ...] | list[str] = (), template: WorkerTemplate | None = None):
         job_r, job_w = os.pipe()
         rep_r, rep_w = os.pipe()
         out = subprocess.DEVNULL if quiet else None
@@ -154,12 +155,15 @@ class _Worker:
             sweep_orphaned_scratch()
             self.scratch = tempfile.mkdtemp(prefix=scratch_prefix())
             try:
-                self.process = subprocess.Popen(
-                    [sys.executable, "-m", "lrgym.leaderboard.worker", str(rep_w)],
-                    stdin=job_r, stdout=out, stderr=self.stderr, pass_fds=(rep_w,),
-                    env={**_child_env(hidden, grader_files), "TMPDIR": self.scratch}, cwd=self.scratch, close_fds=True,
-                    start_new_session=True,  # its own process group: killed as a whole, spared the terminal's ^C
-                )
+                self.process = _forked(template, job_r, rep_w, self.stderr, self.scratch)
+                if self.process is None:
+                    self.process = subprocess.Popen(
+                        [sys.executable, "-m", "lrgym.leaderboard.worker", str(rep_w)],
+                        stdin=job_r, stdout=out, stderr=self.stderr, pass_fds=(rep_w,),
+                        env={**_child_env(hidden, grader_files), "TMPDIR": self.scratch}, cwd=self.scratch,
+                        close_fds=True,
+                        start_new_session=True,  # its own process group: killed as a whole, spared the terminal's ^C
+                    )
             except BaseException:
                 shutil.rmtree(self.scratch, ignore_errors=True)
                 raise
@@ -272,6 +276,22 @@ class _Worker:
         self._close()
 
 
+def _forked(template: WorkerTemplate | None, job_r: int, rep_w: int, stderr, scratch: str) -> ForkedProcess | None:
+    """A worker forked from ``template`` (its stdout to /dev/null, or the grader's when ``stderr``
+    is None: not quiet), or None when there is no template or it has ended (the caller starts a
+    fresh interpreter instead)."""
+    if template is None:
+        return None
+    out = os.open(os.devnull, os.O_WRONLY) if stderr is not None else 1
+    try:
+        return template.fork(job_r, rep_w, out, stderr.fileno() if stderr is not None else 2, scratch)
+    except TemplateGone:
+        return None
+    finally:
+        if stderr is not None:
+            os.close(out)
+
+
 def _death_reason(process, stderr=None) -> str:
     """Why a worker died, with the last lines it wrote to stderr (control characters removed)."""
     from lrgym.leaderboard.sandbox import death_reason
@@ -303,26 +323,65 @@ class WorkerPool(GroupScheduler):
         quiet: send the workers' stdout and stderr to /dev/null.
         grader_files: the grader's own files (its store, a private suite's key), which the
             workers' sandboxes cover (:func:`lrgym.leaderboard.import_paths.grader_files`).
+        fork_workers: a run that starts more than one worker forks them from a warm template
+            (:mod:`lrgym.leaderboard.worker_template`: ≈ 1.5 CPU-s less per worker) instead of
+            starting each interpreter; False: every worker is started.
     """
 
     def __init__(self, n_workers: int | None = None, time_limit: float | None = None,
-                 isolate_groups: bool = False, quiet: bool = True, grader_files: tuple[str, ...] | list[str] = ()):
+                 isolate_groups: bool = False, quiet: bool = True, grader_files: tuple[str, ...] | list[str] = (),
+                 fork_workers: bool = True):
         self.n_workers = max(1, n_workers or default_workers())
         self.time_limit = time_limit
         self.isolate_groups = isolate_groups
         self.quiet = quiet
         self.grader_files = tuple(grader_files)
+        self.fork_workers = fork_workers
+        self._template: tuple[WorkerTemplate, str] | None = None  # (the run's template, its temp folder)
+        self._use_template = False
 
     def _begin_run(self, jobs: list[Job]) -> None:
         """Before the first run's first worker: remove the sandbox cgroups graders killed earlier
         left (:func:`~lrgym.leaderboard.sandbox_cgroup.sweep_stale_cgroups_once`, once per
-        process). After that the pool sweeps when a worker ended abnormally only (:meth:`_Worker._close`)."""
+        process). After that the pool sweeps when a worker ended abnormally only (:meth:`_Worker._close`).
+        A run that will start more than one worker forks them from a template (started with its
+        first worker, :meth:`_start`)."""
         from lrgym.leaderboard.sandbox_cgroup import sweep_stale_cgroups_once
 
         sweep_stale_cgroups_once()
+        groups = len({job.group for job in jobs})
+        starts = max(min(self.n_workers, len(jobs)), groups if self.isolate_groups else 0)  # at least
+        self._use_template = self.fork_workers and starts > 1
 
     def _start(self) -> _Worker:
-        return _Worker(self.quiet, grader_files=self.grader_files)
+        return _Worker(self.quiet, grader_files=self.grader_files, template=self._worker_template())
+
+    def _worker_template(self) -> WorkerTemplate | None:
+        """The run's template: started at its first worker, and again after one has ended (killed:
+        its workers died with it); None when the run starts its workers."""
+        if not self._use_template:
+            return None
+        if self._template is not None and self._template[0].gone:
+            self._end_template()
+        if self._template is None:
+            folder = tempfile.mkdtemp(prefix=scratch_prefix())
+            try:
+                self._template = (WorkerTemplate({**_child_env((), self.grader_files)}, folder, self.quiet), folder)
+            except BaseException:
+                _remove_folder(folder)
+                raise
+        return self._template[0]
+
+    def _end_template(self) -> None:
+        """End the run's template (after its last worker) and remove its folder."""
+        if self._template is not None:
+            template, folder = self._template
+            self._template = None
+            template.close()
+            _remove_folder(folder)
+
+    def _end_run(self) -> None:
+        self._end_template()
 
     def _send(self, groups: Groups, workers: list[_Worker], w: _Worker, index: int, job: Job) -> None:
         try:

@@ -20,7 +20,7 @@ import pytest
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 #: documented modules whose main is not an argparse command line (checked elsewhere or none)
-NOT_ARGPARSE = {"lrgym.leaderboard.worker"}  # a Ray node's process, started by `lrgym`, not by a user
+NOT_ARGPARSE = {"lrgym.leaderboard.worker", "lrgym.leaderboard.worker_template"}  # a Ray node's process, started by `lrgym`, not by a user
 
 
 def documented_modules() -> list[str]:

@@ -114,7 +114,7 @@ def test_readme_example_runs(marker):
 
 
 #: modules the README mentions without a command line of their own to check
-NOT_COMMANDS = {"lrgym.leaderboard.worker"}  # started by the grader's pool, not by a user
+NOT_COMMANDS = {"lrgym.leaderboard.worker", "lrgym.leaderboard.worker_template"}  # started by the grader's pool, not by a user
 
 
 def readme_commands() -> dict[str, set[str]]:
