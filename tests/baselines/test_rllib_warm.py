@@ -24,11 +24,11 @@ from lrgym.baselines import rllib_env
 # A runner's process, given the env config and its seed: make_env as RLlib calls it, reset with
 # the runner's seed, two episodes of random actions, then every sub-env reset onto another
 # instance of each kind than the warm-up's (the last of each kind among the first 400) and an
-# episode more. Prints what lrgym's Numba dispatchers loaded from the disk cache and compiled.
+# episode more. Prints what lrgym's Numba dispatchers loaded from the disk cache and compiled
+# (cache_use: _CACHE_USE, put before it).
 _RUNNER = """
 import json, sys
 import numpy as np
-from numba.core.dispatcher import Dispatcher
 from lrgym.baselines.rllib_env import make_env
 from lrgym.vector.warm import KIND_FIELDS
 
@@ -49,14 +49,25 @@ for start in range(0, len(others), 3):
     env.reset(seed=seed + 1, options={"instance": picks})
     for _ in range(config["horizon"] + 1):
         env.step(env.action_space.sample())
-hits, misses = 0, set()
-for name, module in list(sys.modules.items()):
-    if name.startswith("lrgym"):
-        for attr, obj in list(vars(module).items()):
-            if isinstance(obj, Dispatcher):
-                hits += sum(obj.stats.cache_hits.values())
-                misses.update(f"{obj.py_func.__module__}.{obj.py_func.__qualname__}" for _ in obj.stats.cache_misses)
-print(json.dumps({"hits": hits, "misses": sorted(misses), "kinds": len(last)}))
+print(json.dumps({**cache_use(), "kinds": len(last)}))
+"""
+
+# What lrgym's Numba dispatchers of this process loaded from the disk cache (hits) and compiled
+# (misses); defined first in both processes of the test, the warm-up's and the runner's.
+_CACHE_USE = """
+def cache_use():
+    import sys
+    from numba.core.dispatcher import Dispatcher
+    hits, loaded, misses = 0, set(), set()
+    for name, module in list(sys.modules.items()):
+        if name.startswith("lrgym"):
+            for attr, obj in list(vars(module).items()):
+                if isinstance(obj, Dispatcher):
+                    kernel = f"{obj.py_func.__module__}.{obj.py_func.__qualname__}"
+                    hits += sum(obj.stats.cache_hits.values())
+                    loaded.update(kernel for _ in obj.stats.cache_hits)
+                    misses.update(kernel for _ in obj.stats.cache_misses)
+    return {"hits": hits, "loaded": sorted(loaded), "misses": sorted(misses)}
 """
 
 
@@ -72,21 +83,25 @@ def test_a_runner_after_the_warm_up_compiles_nothing(family, tmp_path):
     """In an empty Numba cache, :func:`rllib_env.warm_runner_kernels` run in one process, then a
     runner's env in another (as RLlib's env runner builds and steps it, on every kind of the
     family): the runner loads every lrgym kernel it calls from the cache and compiles none.
-    Without the warm-up the runner compiles them (the check is not empty)."""
+    The check is not empty: the warm-up's process, on the empty cache, is seen compiling by the
+    same count (what a runner without the warm-up would do: each kernel the runner loaded, a
+    hit, is one it compiles on an empty cache). A third process, the runner on an empty cache,
+    showed that too, by compiling the family's kernels a second time (≈ 40 % of the test's time)."""
     from lrgym.baselines.train_rllib import RLlibConfig
 
     env_config = {**RLlibConfig(family=family, env_kwargs={"horizon": 4}).full_env_kwargs(),
                   "reward_clip": [-10.0, 1.0], "num_envs": 8, rllib_env.RESUMED_AT: 400}  # as algo_config's
     cache = tmp_path / "numba"
-    picks = _python("import json, sys\nfrom lrgym.baselines.rllib_env import warm_runner_kernels\n"
-                    "print(json.dumps(warm_runner_kernels(json.loads(sys.argv[1]))))", json.dumps(env_config),
-                    cache=cache)
+    warm_up = json.loads(_python(_CACHE_USE + "import json, sys\nfrom lrgym.baselines.rllib_env import warm_runner_kernels\n"
+                                 "picks = warm_runner_kernels(json.loads(sys.argv[1]))\n"
+                                 "print(json.dumps({'picks': picks, **cache_use()}))", json.dumps(env_config),
+                                 cache=cache))
     runner_config = {k: v for k, v in env_config.items() if k != "num_envs"}
-    runner = json.loads(_python(_RUNNER, json.dumps(runner_config), "3", cache=cache))
-    assert len(json.loads(picks)) == runner["kinds"] > 1  # one instance of each kind stepped
+    runner = json.loads(_python(_CACHE_USE + _RUNNER, json.dumps(runner_config), "3", cache=cache))
+    assert len(warm_up["picks"]) == runner["kinds"] > 1  # one instance of each kind stepped
     assert runner["misses"] == [] and runner["hits"] > 0, runner
-    cold = json.loads(_python(_RUNNER, json.dumps(runner_config), "3", cache=tmp_path / "empty"))
-    assert cold["misses"], cold  # the same runner on an empty cache compiles: what the warm-up saves
+    # the count sees compiles: the warm-up compiled, on the empty cache, every kernel the runner then loaded
+    assert set(warm_up["misses"]) >= set(runner["loaded"]) and warm_up["hits"] == 0, (warm_up, runner)
 
 
 class _Algo:
