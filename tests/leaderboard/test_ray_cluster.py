@@ -611,6 +611,27 @@ def test_a_submission_over_its_time_limit_on_ray_leaves_no_sandbox_cgroup_or_fol
     assert _dead_scratch(before_scratch) == []
 
 
+def _as_from_before_spread_cycles(ckpt: Path) -> None:
+    """Make the train_rllib checkpoint ``ckpt`` one written before spread_cycles existed: the
+    config RLlib builds a resumed algorithm from (its ``class_and_ctor_args.pkl``, an
+    ``AlgorithmConfig`` state) without the ``on_environment_created`` callback, as such a
+    checkpoint's holds it (``.callbacks(on_environment_created=None)``)."""
+    import pickle
+
+    from ray.rllib.utils.checkpoints import Checkpointable
+
+    from lrgym.baselines.rllib_env import spread_cycles
+
+    file = ckpt / Checkpointable.CLASS_AND_CTOR_ARGS_FILE_NAME
+    saved = pickle.loads(file.read_bytes())
+    args, kwargs = saved["ctor_args_and_kwargs"]
+    state = dict(args[0])
+    assert state["callbacks_on_environment_created"] is spread_cycles  # a new run's checkpoint holds it
+    state["callbacks_on_environment_created"] = None
+    saved["ctor_args_and_kwargs"] = ((state, *args[1:]), kwargs)
+    file.write_bytes(pickle.dumps(saved))
+
+
 def test_short_rllib_training_exports_a_gradable_policy(cluster, one_family_refs, tmp_path, monkeypatch):
     """PPO with two env runners (Ray actors stepping the batched vector env) on the cluster,
     checkpointed and resumed; the exported NumPy policy is graded as a submission through the
@@ -620,23 +641,48 @@ def test_short_rllib_training_exports_a_gradable_policy(cluster, one_family_refs
     first run alone.) It trains on linreg, as the module's other RLlib tests do: on the mixed
     family (the default) each node's warm-up compiled every family's kernels on a fresh clone
     (the mixed family's warm-up alone: 2.5 min from an empty cache; tests/baselines/
-    test_rllib_warm.py covers it), which is not what this test is about."""
+    test_rllib_warm.py covers it), which is not what this test is about.
+
+    Its env runners walk a list of instances in "cycle" order: train_rllib's PPO with 2 env
+    runners × 2 sub-envs started each runner's sub-env i at the list's i-th seed, so the two
+    runners trained the same instances at the same time. Now (its on_environment_created
+    callback, spread_cycles) runner k's sub-env i starts at (k − 1)·2 + i, as sub-env (k − 1)·2 + i
+    of one vector env of all four would: read where train_rllib first sees the built runners (its
+    node check, before any sample). (A test of its own built an algorithm, 2 env runner actors
+    more, for that alone.)
+
+    The checkpoint resumed to 128 steps is made one from before spread_cycles existed (the Ray
+    audit's loose end): a checkpoint holds the config it was built from, callbacks included, and
+    one without the callback was rebuilt without it on ``--resume``, its 2 runners walking the
+    cycle list in lockstep again, without a word. The resumed run is built with the callback, and
+    says so. (A test of its own built and saved an algorithm without the callback, then resumed
+    it to where the runners are first seen: 4 env runner actors more.)"""
     import json
 
     import numpy as np
 
-    from lrgym.baselines import backend
+    from lrgym.baselines import backend, train_rllib
     from lrgym.baselines.mlp_policy import MLPPolicy
     from lrgym.baselines.train_rllib import RLlibConfig, checkpoint_settings, checkpoint_steps, train
 
     real, calls = backend.on_each_node, []
     monkeypatch.setattr(backend, "on_each_node", lambda fn, job, address=None: calls.append(job) or real(fn, job, address))
+    check, starts = train_rllib.check_env_runner_nodes, []
+
+    def first_seen(algo):  # the runners' cycle positions where train_rllib first sees them, then its check
+        starts.append(dict(algo.env_runner_group.foreach_env_runner(
+            lambda r: (r.worker_index, list(r.env.unwrapped.call("cycle_position"))), local_env_runner=False)))
+        return check(algo)
+
+    monkeypatch.setattr(train_rllib, "check_env_runner_nodes", first_seen)
     out = tmp_path / "ppo"
+    cycle = {"horizon": 8, "instances": [0, 1, 2, 3, 4], "instance_order": "cycle"}
     common = dict(algo="ppo", family="linreg", env_runners=2, envs_per_runner=2, train_batch_size=64,
-                  env_kwargs={"horizon": 8}, address=cluster.address, out=str(out), progress=False)
+                  env_kwargs=cycle, address=cluster.address, out=str(out), progress=False)
     config = RLlibConfig(total_timesteps=64, **common)
     first = train(config, log=lambda m: None)
     assert calls == [config.full_env_kwargs()]  # the warm-up, once on each node
+    assert starts == [{1: [0, 1], 2: [2, 3]}]  # ({1: [0, 1], 2: [0, 1]} before spread_cycles)
     assert (tmp_path / "ppo.ckpt").is_dir()
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["warm_up_s"] >= 0 and meta["env_steps"] >= 64
@@ -646,11 +692,15 @@ def test_short_rllib_training_exports_a_gradable_policy(cluster, one_family_refs
     settings = checkpoint_settings(tmp_path / "ppo.ckpt")
     assert {k: v for k, v in settings.items() if (k in common and k != "address") or k == "family"} == {
         "algo": "ppo", "family": "linreg", "env_runners": 2, "envs_per_runner": 2, "train_batch_size": 64,
-        "env_kwargs": {"horizon": 8}}
+        "env_kwargs": cycle}
     told = []  # already there: nothing trained, nothing rewritten
     assert train(RLlibConfig(total_timesteps=done, resume=str(tmp_path / "ppo.ckpt"), **common), log=told.append) is None
     assert "nothing to train, nothing written" in told[0]
-    second = train(RLlibConfig(total_timesteps=128, resume=str(tmp_path / "ppo.ckpt"), **common), log=lambda m: None)
+    _as_from_before_spread_cycles(tmp_path / "ppo.ckpt")
+    told = []
+    second = train(RLlibConfig(total_timesteps=128, resume=str(tmp_path / "ppo.ckpt"), **common), log=told.append)
+    assert starts[1:] == [{1: [0, 1], 2: [2, 3]}]  # resumed apart ({1: [0, 1], 2: [0, 1]} before), and said so
+    assert any("was written before train_rllib spread its env runners' instance cycles apart" in m for m in told), told
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["env_steps"] >= 128 and meta["history"][0]["env_steps"] > 64  # continued, not restarted
     loaded = MLPPolicy.load(out.with_suffix(".npz"))
@@ -674,74 +724,12 @@ def test_rllib_env_runners_on_a_node_with_other_code_stop_the_run_before_trainin
 
     real = node_check.node_fingerprint()
     monkeypatch.setattr(node_check, "node_fingerprint", lambda: {**real, "numpy": "0.0-other"})
-    config = RLlibConfig(algo="ppo", env_runners=1, envs_per_runner=2, train_batch_size=64, total_timesteps=64,
-                         env_kwargs={"horizon": 8}, out=str(tmp_path / "ppo"), progress=False)
+    config = RLlibConfig(algo="ppo", family="linreg", env_runners=1, envs_per_runner=2, train_batch_size=64,
+                         total_timesteps=64, env_kwargs={"horizon": 8}, out=str(tmp_path / "ppo"), progress=False)
     with pytest.raises(node_check.NodeMismatch, match=rf"^the Ray node [0-9a-f]{{8}} at \S+ \(.+\) differs .*numpy {real['numpy']} there, "
                                                       r"0.0-other here"):
         train(config, log=lambda m: None)
     assert list(tmp_path.iterdir()) == []  # nothing trained, nothing written
-
-
-def test_rllib_env_runners_start_their_instance_cycles_apart(cluster):
-    """train_rllib's PPO with 2 env runners × 2 sub-envs and instance_order="cycle": each runner's
-    sub-env i started at the list's i-th seed, so the two runners trained the same instances at
-    the same time. Now (its on_environment_created callback, spread_cycles) runner k's sub-env i
-    starts at (k − 1)·2 + i, as sub-env (k − 1)·2 + i of one vector env of all four would."""
-    from ray.tune.registry import register_env
-
-    from lrgym.baselines.rllib_logdir import logdirs_in_temp
-    from lrgym.baselines.train_rllib import ENV_NAME, RLlibConfig, algo_config, make_env
-
-    register_env(ENV_NAME, make_env)
-    config = RLlibConfig(algo="ppo", family="linreg", env_runners=2, envs_per_runner=2, train_batch_size=64,
-                         total_timesteps=64, env_kwargs={"horizon": 4, "instances": [0, 1, 2, 3, 4],
-                                                         "instance_order": "cycle"}, progress=False)
-    with logdirs_in_temp():  # not a new ~/ray_results/<date-time><random>
-        algo = algo_config(config).build_algo()
-        try:
-            starts = dict(algo.env_runner_group.foreach_env_runner(
-                lambda r: (r.worker_index, list(r.env.unwrapped.call("cycle_position"))), local_env_runner=False))
-        finally:
-            algo.stop()
-    assert starts == {1: [0, 1], 2: [2, 3]}
-
-
-def test_a_checkpoint_from_before_spread_cycles_resumes_with_its_runners_cycles_apart(cluster, tmp_path, monkeypatch):
-    """A checkpoint holds the config it was built from, callbacks included: one written before
-    spread_cycles existed (here: train_rllib's config without it) was rebuilt without it on
-    ``--resume``, and its 2 runners walked the cycle list in lockstep again, without a word (the
-    Ray audit's loose end). The resumed run is built with the callback, and says so. Where the
-    env runners are first seen (the node check, before any sample) the run is stopped."""
-    from ray.tune.registry import register_env
-
-    from lrgym.baselines import train_rllib
-    from lrgym.baselines.node_check import NodeMismatch
-    from lrgym.baselines.rllib_logdir import logdirs_in_temp
-    from lrgym.baselines.train_rllib import ENV_NAME, RLlibConfig, algo_config, make_env, train
-
-    register_env(ENV_NAME, make_env)
-    cycle = {"horizon": 4, "instances": [0, 1, 2, 3, 4], "instance_order": "cycle"}
-    with logdirs_in_temp():  # not a new ~/ray_results/<date-time><random>
-        old = algo_config(RLlibConfig(algo="ppo", family="linreg", env_runners=2, envs_per_runner=2,
-                                      train_batch_size=64, env_kwargs=cycle)).callbacks(on_environment_created=None).build_algo()
-        try:
-            old.save_to_path(str(tmp_path / "ppo.ckpt"))
-        finally:
-            old.stop()
-    starts = {}
-
-    def first_seen(algo):
-        starts.update(algo.env_runner_group.foreach_env_runner(
-            lambda r: (r.worker_index, list(r.env.unwrapped.call("cycle_position"))), local_env_runner=False))
-        raise NodeMismatch("stopped where the runners are first seen")
-
-    monkeypatch.setattr(train_rllib, "check_env_runner_nodes", first_seen)
-    told = []
-    with pytest.raises(NodeMismatch, match="first seen"):
-        train(RLlibConfig(resume=str(tmp_path / "ppo.ckpt"), total_timesteps=128, out=str(tmp_path / "o"),
-                          progress=False), log=told.append)
-    assert starts == {1: [0, 1], 2: [2, 3]}  # {1: [0, 1], 2: [0, 1]} before
-    assert any("was written before train_rllib spread its env runners' instance cycles apart" in m for m in told), told
 
 
 def test_rllib_refuses_more_env_runners_than_the_instance_has_cpus(cluster, tmp_path):
