@@ -339,6 +339,7 @@ class WorkerPool(GroupScheduler):
         self.fork_workers = fork_workers
         self._template: tuple[WorkerTemplate, str] | None = None  # (the run's template, its temp folder)
         self._use_template = False
+        self._template_envs: list = []  # (env keywords, instances) the run's template warms
 
     def _begin_run(self, jobs: list[Job]) -> None:
         """Before the first run's first worker: remove the sandbox cgroups graders killed earlier
@@ -352,6 +353,7 @@ class WorkerPool(GroupScheduler):
         groups = len({job.group for job in jobs})
         starts = max(min(self.n_workers, len(jobs)), groups if self.isolate_groups else 0)  # at least
         self._use_template = self.fork_workers and starts > 1
+        self._template_envs = WorkerTemplate.envs_of(job.payload for job in jobs) if self._use_template else []
 
     def _start(self) -> _Worker:
         return _Worker(self.quiet, grader_files=self.grader_files, template=self._worker_template())
@@ -366,7 +368,8 @@ class WorkerPool(GroupScheduler):
         if self._template is None:
             folder = tempfile.mkdtemp(prefix=scratch_prefix())
             try:
-                self._template = (WorkerTemplate({**_child_env((), self.grader_files)}, folder, self.quiet), folder)
+                self._template = (WorkerTemplate({**_child_env((), self.grader_files)}, folder, self.quiet,
+                                                 self._template_envs), folder)
             except BaseException:
                 _remove_folder(folder)
                 raise

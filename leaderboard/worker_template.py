@@ -10,8 +10,9 @@ into starting interpreters.
 
 A :class:`WorkerTemplate` is one more interpreter, started by the pool at its run's first worker with
 exactly the environment a worker gets (``python -m lrgym.leaderboard.worker_template``). It does
-that common part once (:func:`warm`: imports and Numba's registries; no env, no job, no policy:
-nothing that depends on what it will grade) and then forks each worker the pool asks for: the child
+that common part once (:func:`warm`: imports, Numba's registries, and the kernels of the suite's
+envs the run's jobs name, stepped on one instance of each kind; no job, no policy, nothing kept
+of an env) and then forks each worker the pool asks for: the child
 leaves the template's session, takes the pool's pipes as its stdin, stdout, stderr and reply pipe,
 its own temp folder as working directory and ``TMPDIR``, and runs :func:`lrgym.leaderboard.worker.main`
 exactly as a started worker does. Each worker is still a process of its own that shares nothing
@@ -71,12 +72,13 @@ class WorkerTemplate:
             pool sends them).
     """
 
-    def __init__(self, env: dict, folder: str, quiet: bool = True):
+    def __init__(self, env: dict, folder: str, quiet: bool = True, envs: list | None = None):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         out = subprocess.DEVNULL if quiet else None
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "lrgym.leaderboard.worker_template", str(theirs.fileno())],
+                [sys.executable, "-m", "lrgym.leaderboard.worker_template", str(theirs.fileno()),
+                 json.dumps(envs or [])],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=out, pass_fds=(theirs.fileno(),),
                 env={**env, "TMPDIR": folder}, cwd=folder, close_fds=True,
                 start_new_session=True,  # spared the terminal's ^C, as the workers are
@@ -90,6 +92,21 @@ class WorkerTemplate:
         self.exits: dict[int, int] = {}  # pid -> wait status, as reported
         self.forked: set[int] = set()  # pids forked and not reported ended
         self.gone = False
+
+    @staticmethod
+    def envs_of(payloads) -> list:
+        """``[env keywords, instances]`` of each distinct suite env among job ``payloads`` (an
+        ``episodes`` job's ``env_kwargs`` and ``instances``, a ``reference`` job's ``env_kwargs``
+        and ``instance``): what :func:`warm` warms."""
+        found: dict[str, tuple[dict, list]] = {}
+        for payload in payloads:
+            kwargs = payload.get("env_kwargs")
+            if not isinstance(kwargs, dict):
+                continue
+            instances = payload.get("instances", [payload["instance"]] if "instance" in payload else [])
+            entry = found.setdefault(json.dumps(kwargs, sort_keys=True, default=str), (kwargs, []))
+            entry[1].extend(i for i in instances if isinstance(i, int) and i not in entry[1])
+        return [[kwargs, instances] for kwargs, instances in found.values() if instances]
 
     def fork(self, job_r: int, reply_w: int, stdout: int, stderr: int, scratch: str) -> ForkedProcess:
         """A new worker with these descriptors, working in ``scratch``; raises :class:`TemplateGone`
@@ -217,10 +234,15 @@ _KILLED_STATUS = int(signal.SIGKILL)
 # ---- the template's side ----------------------------------------------------------------------
 
 
-def warm() -> None:
+def warm(envs: list | None = None) -> None:
     """What every worker does before its first episode, whatever it grades: import the worker
     and the env, let Numba load its lowering registries (done at a process's first kernel,
-    compiled or loaded from the cache) and load SciPy's BLAS (which the MLP kernels call)."""
+    compiled or loaded from the cache) and load SciPy's BLAS (which the MLP kernels call).
+    Then, for each ``(env keywords, instances)`` of ``envs`` (the suite's own keywords of the
+    run's jobs, :meth:`WorkerTemplate.envs_of`), the env's kernels: two steps of a short
+    episode on one instance of each kind among those instances (:func:`warm_env`). On a cold
+    Numba cache this is the one compilation of them, where each worker compiled them at the same
+    time; on a warm one, one load from the cache instead of one per worker."""
     import lrgym.env  # noqa: F401
     import lrgym.leaderboard.worker  # noqa: F401
 
@@ -231,6 +253,32 @@ def warm() -> None:
         cpu_target.target_context.refresh()
     except (ImportError, AttributeError):  # pragma: no cover - another Numba: the workers do it
         pass
+    for kwargs, instances in envs or ():
+        try:
+            warm_env(kwargs, instances)
+        except Exception:  # keywords the worker will refuse with its own words: nothing warmed
+            pass
+
+
+def warm_env(kwargs: dict, instances: list[int]) -> None:
+    """Two steps of a two-step episode (one inner step each: the sizes change no kernel) of
+    ``LRControlEnv(**kwargs)`` on one instance of each kind among ``instances`` (at most
+    :data:`lrgym.vector.warm.LOOKED_AT` looked at), then on the first again (a later episode's
+    kernels), random actions of a seeded action space. Nothing of it is kept: the workers build
+    their own instances."""
+    from lrgym.env import LRControlEnv
+    from lrgym.vector.warm import kind_instances
+
+    env = LRControlEnv(**{**kwargs, "horizon": 2, "inner_steps": 1})
+    try:
+        picks = kind_instances(env.settings.family, instances)
+        env.action_space.seed(0)
+        for instance in picks + picks[:1]:  # (an env's later episodes replace its typed lists' items: set_item)
+            env.reset(seed=0, options={"instance": int(instance)})
+            for _ in range(2):
+                env.step(env.action_space.sample())
+    finally:
+        env.close()
 
 
 def become_worker(fds: list[int], scratch: str) -> None:  # pragma: no cover - in the forked worker
@@ -326,7 +374,7 @@ def main(argv: list[str] | None = None) -> None:
     if os.getppid() != parent:  # pragma: no cover - the grader ended before the call
         os._exit(0)
     control = socket.socket(fileno=int(argv[0]))
-    warm()
+    warm(json.loads(argv[1]) if len(argv) > 1 else None)
     child = serve(control)
     if child is not None:  # a forked worker
         become_worker(*child)

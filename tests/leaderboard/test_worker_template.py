@@ -181,3 +181,56 @@ def test_a_run_of_one_worker_starts_it_without_a_template(monkeypatch):
     forks = _forks(monkeypatch)
     results = WorkerPool(2).run([Job("one", {"op": "sleep", "seconds": 0})])
     assert not results["one"].failed and forks == []
+
+
+def test_the_template_warms_the_envs_its_runs_jobs_name():
+    """What a template is told to warm: each distinct suite env of the jobs, with their instances."""
+    a, b = {"family": "quadratic", "horizon": 6}, {"family": "linreg", "horizon": 6}
+    payloads = [{"op": "episodes", "env_kwargs": a, "instances": [1, 2]},
+                {"op": "episodes", "env_kwargs": dict(reversed(list(a.items()))), "instances": [2, 3]},
+                {"op": "reference", "env_kwargs": b, "instance": 7}, {"op": "sleep", "seconds": 0}]
+    assert worker_template.WorkerTemplate.envs_of(payloads) == [[a, [1, 2, 3]], [b, [7]]]
+
+
+WARMED = """
+import json, sys
+from numba.core.dispatcher import Dispatcher
+from lrgym.leaderboard import worker_template
+
+def overloads():
+    return {f"{m}.{k}": len(v.overloads) for m, mod in list(sys.modules.items()) if m.startswith("lrgym")
+            for k, v in vars(mod).items() if isinstance(v, Dispatcher)}
+
+kwargs, instances = json.loads(sys.argv[1])
+worker_template.warm()
+before = overloads()
+worker_template.warm([[kwargs, instances]])
+warmed = overloads()
+from lrgym.env import LRControlEnv
+env = LRControlEnv(**kwargs)
+for k in instances:
+    env.reset(seed=3, options={"instance": k})
+    done = False
+    while not done:
+        _, _, term, trunc, _ = env.step(env.action_space.sample())
+        done = term or trunc
+print(json.dumps([sum(before.values()), sum(warmed.values()), {k: v for k, v in overloads().items() if v != warmed.get(k, 0)}]))
+"""
+
+
+@pytest.mark.parametrize("family", ["quadratic", "mlp"])
+def test_a_warmed_template_has_every_kernel_its_envs_episodes_run(family):
+    """In a fresh process: after :func:`warm` of a suite env and its instances (the MLP's test
+    set holds synthetic and data-set instances: two kinds), whole episodes of that env on each
+    of the instances compile or load no kernel more (Numba's overloads of every lrgym kernel,
+    counted), and the warm-up did load some."""
+    import json
+    import subprocess
+
+    kwargs = {"family": family, "instance_set": "test", "horizon": 5, "inner_steps": 2}
+    instances = [20000, 20001, 20002, 20003] if family == "mlp" else [20000, 20001]
+    out = subprocess.run([sys.executable, "-c", WARMED, json.dumps([kwargs, instances])], capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    before, warmed, more = json.loads(out.stdout.splitlines()[-1])
+    assert warmed > before and more == {}
