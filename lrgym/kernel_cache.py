@@ -15,6 +15,14 @@ package: it keeps Numba's choice of cache directory (``NUMBA_CACHE_DIR`` if set,
 defining file alone. Any change to any module then recompiles every kernel once. Functions of
 other libraries keep Numba's default behaviour.
 
+The fingerprint covers lrgym's own modules wherever they lie: an installed lrgym also holds
+:data:`OTHER_PACKAGES` (``lrgym.baselines`` and ``lrgym.leaderboard``: ``pyproject.toml``'s
+``package-dir`` puts them inside it; in a checkout they are folders beside it). They define no
+kernel, so they are left out of the fingerprint and their files are not served by the locators
+(a kernel there would keep Numba's own per-file stamp, as in a checkout): a checkout and an
+install of the same sources stamp alike, and an install can load the kernels a checkout
+compiled (the core-install test copies them: ``tests/test_core_install.py``).
+
 The fingerprint is taken once per process, when its kernels are decorated (at ``import lrgym``),
 and stamps everything that process compiles. A process that was running while a file changed
 (even a comment) has filled the cache under the old fingerprint, so the next process recompiles
@@ -42,14 +50,23 @@ import sys
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+#: the packages an install puts inside lrgym's folder and a checkout beside it (no kernels):
+#: neither fingerprinted nor served (module docstring)
+OTHER_PACKAGES = ("baselines", "leaderboard")
+
+
+def _own(relative: Path) -> bool:
+    """Whether a path relative to the package root is lrgym's own (not in :data:`OTHER_PACKAGES`)."""
+    return not (len(relative.parts) > 1 and relative.parts[0] in OTHER_PACKAGES)
 
 
 @functools.lru_cache(maxsize=None)
 def package_fingerprint(root: str | Path = PACKAGE_DIR) -> bytes:
-    """SHA-256 over the relative path and content of every ``.py`` file below ``root``."""
+    """SHA-256 over the relative path and content of every ``.py`` file below ``root``, but those
+    in :data:`OTHER_PACKAGES` (the same in a checkout and an install of the same sources)."""
     root = Path(root)
     digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
+    for path in sorted(p for p in root.rglob("*.py") if _own(p.relative_to(root))):
         digest.update(path.relative_to(root).as_posix().encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())
@@ -58,11 +75,12 @@ def package_fingerprint(root: str | Path = PACKAGE_DIR) -> bytes:
 
 
 def _inside(py_file: str, root: Path) -> bool:
+    """Whether ``py_file`` is one of lrgym's own modules below ``root`` (fingerprinted)."""
     try:
-        Path(py_file).resolve().relative_to(root)
+        relative = Path(py_file).resolve().relative_to(root)
     except (ValueError, OSError):
         return False
-    return True
+    return _own(relative)
 
 
 def _package_stamped(base: type, root: Path) -> type:

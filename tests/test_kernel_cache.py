@@ -69,6 +69,23 @@ def test_fingerprint_covers_every_module_and_only_python_files(tmp_path):
     assert kernel_cache.package_fingerprint.__wrapped__(pkg) != before
 
 
+def test_an_install_layout_has_the_checkouts_fingerprint(tmp_path):
+    """``pip install .`` puts lrgym.baselines and lrgym.leaderboard inside lrgym's folder (a
+    checkout has them beside it): left out, so an install of the same sources takes the kernels
+    a checkout compiled; lrgym's own modules still count, and the locators serve no file of theirs."""
+    pkg = _copy_package(tmp_path)
+    for name in kernel_cache.OTHER_PACKAGES:
+        shutil.copytree(Path(lrgym.__file__).parent.parent / name, pkg / name,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    assert kernel_cache.package_fingerprint.__wrapped__(pkg) == kernel_cache.package_fingerprint()
+    (pkg / "leaderboard" / "policy_host.py").write_text("# an edit outside lrgym's own modules\n")
+    assert kernel_cache.package_fingerprint.__wrapped__(pkg) == kernel_cache.package_fingerprint()
+    (pkg / "rng.py").write_text((pkg / "rng.py").read_text() + "\n# an edit\n")
+    assert kernel_cache.package_fingerprint.__wrapped__(pkg) != kernel_cache.package_fingerprint()
+    assert kernel_cache._inside(str(pkg / "rng.py"), pkg)
+    assert not kernel_cache._inside(str(pkg / "leaderboard" / "policy_host.py"), pkg)
+
+
 def test_package_kernels_use_the_package_stamp():
     state, out = np.zeros(1, dtype=np.uint64), np.zeros(3, dtype=np.int64)
     rng.fill_randint(state, 10, out)
