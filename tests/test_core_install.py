@@ -2,17 +2,28 @@
 ``pip install .`` (no extras, no torch) runs 500 episodes of ``LRControl-v1`` over the train
 instances, data-set instances included, without an exception (issue #16).
 
-Takes ≈ 1 – 3 min: creating the venv (pip's cache makes the wheels local), then compiling the
-Numba kernels once into the fresh install's cache, then the episodes.
+The fresh install loads the kernels instead of compiling them: the suite's own cache entries of
+every kernel the episodes can need (made sure of first, in this process, under the warm-up's
+lock: :func:`core_install_episodes.warm`) are copied into the install's ``__pycache__``
+folders. Numba takes them because each is stamped with the fingerprint of lrgym's own sources,
+the same in a checkout and an install (:mod:`lrgym.kernel_cache`), and keyed by Numba's version,
+the Python and the CPU; with the suite's Numba and Python the install compiles nothing (asserted:
+a stale or unused copy would silently cost the ≈ 130 CPU-s of compiling every kernel here again).
+What the install then does not do is compile the kernels itself: the suite compiles the same
+sources with the same Numba, and an install whose Numba differs compiles them (the copies are
+ignored). Takes ≈ 1 min warm: creating the venv (pip's cache makes the wheels local), then the
+episodes; on a cold suite cache the warm-up compiles first what the suite's other tests load.
 """
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from core_install_episodes import warm
 
 REPO = Path(__file__).resolve().parents[1]
 #: what `pip install .` needs of the repository (a copy, so the build leaves the work tree alone)
@@ -22,6 +33,22 @@ CORE = {
     "lrgym", "numpy", "numba", "llvmlite", "gymnasium", "scipy", "threadpoolctl", "scikit-learn", "joblib",
     "narwhals", "cloudpickle", "farama-notifications", "typing-extensions", "pip", "setuptools",
 }
+
+
+def copy_kernel_cache(site_packages: Path) -> int:
+    """Copy Numba's cache files of this checkout's lrgym (its ``__pycache__`` folders) into the
+    installed lrgym's, folder for folder; returns how many."""
+    copied = 0
+    for folder, _, files in os.walk(REPO / "lrgym"):
+        if os.path.basename(folder) != "__pycache__":
+            continue
+        target = site_packages / "lrgym" / Path(folder).relative_to(REPO / "lrgym")
+        for name in files:
+            if name.endswith((".nbi", ".nbc")):
+                target.mkdir(exist_ok=True)
+                shutil.copy2(os.path.join(folder, name), target / name)
+                copied += 1
+    return copied
 
 
 def run(cmd, **kwargs):
@@ -54,6 +81,10 @@ def test_core_install_runs_500_episodes_of_the_flagship_id(tmp_path):
     assert installed <= CORE, f"the core install brought more than the core: {sorted(installed - CORE)}"
     assert "torch" not in installed and "scikit-learn" in installed
 
+    warm()  # every kernel the episodes can need is in this checkout's cache (compiled or loaded)
+    site_packages = Path(run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).strip())
+    assert copy_kernel_cache(site_packages) > 0
+
     work = tmp_path / "run"  # not the repository: `import lrgym` must find the installed copy
     work.mkdir()
     script = shutil.copy2(REPO / "tests" / "core_install_episodes.py", work / "episodes.py")
@@ -68,3 +99,7 @@ def test_core_install_runs_500_episodes_of_the_flagship_id(tmp_path):
         assert counts.get(family, 0) >= 3, (family, counts)
     # the train set's data-set share (README: 1 in 20 of linreg, 1 in 10 of mlp): ≈ 3.75 %
     assert 300 <= result["data_set_instances_in_train"] <= 450
+    import numba
+
+    if result["numba"] == numba.__version__:  # (the same Python: the venv is made by sys.executable)
+        assert result["compiled"] == [], "the install compiled kernels the suite's cache should hold"
