@@ -70,7 +70,7 @@ def job_main(spec: dict, family: str, conns: list, status, namespaces: bool, ent
             except OSError:
                 pass
         return
-    gc.collect()
+    gc.collect()  # (the job's own objects: the job starter froze what it had, _starter_main)
     gc.freeze()  # the job's objects stay shared with every episode's process (no copy by the GC)
     pids = []
     with_job = die_with_parent()  # looked up before the forks: the policy's import may have started threads
