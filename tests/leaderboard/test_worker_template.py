@@ -44,6 +44,18 @@ def _started_workers_only(monkeypatch) -> None:
     monkeypatch.setattr(WorkerPool, "__init__", functools.partialmethod(WorkerPool.__init__, fork_workers=False))
 
 
+def _both_ways(monkeypatch, run) -> tuple[list, object, object]:
+    """(pids forked, what ``run()`` gave with the workers forked, what it gave with them started)."""
+    forks = _forks(monkeypatch)
+    forked = run()
+    forked_pids = list(forks)
+    with monkeypatch.context() as m:
+        _started_workers_only(m)
+        started = run()
+    assert forks == forked_pids  # none more: the second run started its workers
+    return forked_pids, forked, started
+
+
 def _runs(outcomes) -> list:
     return [[(r.family, r.instance, r.seed, r.score, r.final_loss, r.initial_loss, r.curves) for r in o.runs]
             for o in outcomes]
@@ -52,13 +64,9 @@ def _runs(outcomes) -> list:
 def test_forked_workers_grade_to_the_bit_as_started_ones(monkeypatch):
     refs = load_references(SUITE, n_workers=2)
     specs = [submission_spec(policy("Keep"), name="keep"), submission_spec(policy("Keep"), name="keep-again")]
-    forks = _forks(monkeypatch)
-    forked = run_suite(specs, SUITE, references=refs, n_workers=2, time_limit=120)
+    forks, forked, started = _both_ways(monkeypatch, lambda: run_suite(specs, SUITE, references=refs, n_workers=2,
+                                                                        time_limit=120))
     assert len(forks) >= 3  # two submissions, each on workers of its own
-    with monkeypatch.context() as m:
-        _started_workers_only(m)
-        started = run_suite(specs, SUITE, references=refs, n_workers=2, time_limit=120)
-    assert len(forks) == len(set(forks))  # none more since: the reference run started its workers
     assert all(o.ok for o in forked + started), [o.entry.failure_reason for o in forked + started]
     assert _runs(forked) == _runs(started)
 
@@ -82,7 +90,7 @@ def _seen_from_outside(pid: int) -> dict:
             "session": int(fields[3]), "parent": int(fields[1])}
 
 
-def _live_workers(monkeypatch=None) -> list[dict]:
+def _live_workers() -> list[dict]:
     """Two groups' jobs that each report their worker's pid, looked at while the worker lives."""
     seen = []
     jobs = [Job(f"g{i}", {"op": "die", "once": os.devnull}) for i in range(2)]  # (the marker exists: no death)
@@ -91,12 +99,8 @@ def _live_workers(monkeypatch=None) -> list[dict]:
 
 
 def test_a_forked_worker_runs_where_and_as_a_started_one_does(monkeypatch):
-    forks = _forks(monkeypatch)
-    forked = _live_workers()
+    forks, forked, started = _both_ways(monkeypatch, _live_workers)
     assert len(forks) == 2
-    with monkeypatch.context() as m:
-        _started_workers_only(m)
-        started = _live_workers()
     for seen in forked + started:
         assert os.path.basename(seen["cwd"]).startswith(pool.SCRATCH_PREFIX)
     assert len({s["cwd"] for s in forked + started}) == 4  # each its own temp folder
@@ -116,13 +120,8 @@ def test_a_forked_worker_that_crashes_is_named_as_a_started_one(monkeypatch):
         jobs = [Job("crash", {"op": "die", "code": 3, "message": "boom"}), Job("fine", {"op": "sleep", "seconds": 0})]
         return {g: (not r.failed, r.reason) for g, r in WorkerPool(2, isolate_groups=True).run(jobs).items()}
 
-    forks = _forks(monkeypatch)
-    forked = reasons()
-    assert len(forks) == 2
-    with monkeypatch.context() as m:
-        _started_workers_only(m)
-        started = reasons()
-    assert forked == started
+    forks, forked, started = _both_ways(monkeypatch, reasons)
+    assert len(forks) == 2 and forked == started
     assert not forked["crash"][0] and "boom" in forked["crash"][1] and forked["fine"] == (True, None)
 
 
