@@ -368,7 +368,7 @@ class WorkerPool(GroupScheduler):
         if self._template is None:
             folder = tempfile.mkdtemp(prefix=scratch_prefix())
             try:
-                self._template = (WorkerTemplate({**_child_env((), self.grader_files)}, folder, self.quiet,
+                self._template = (WorkerTemplate(_child_env((), self.grader_files), folder, self.quiet,
                                                  self._template_envs), folder)
             except BaseException:
                 _remove_folder(folder)

@@ -43,6 +43,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 
 __all__ = ["ForkedProcess", "TemplateGone", "WorkerTemplate", "main", "warm"]
 
@@ -118,9 +119,9 @@ class WorkerTemplate:
         except OSError as exc:
             self._ended()
             raise TemplateGone(f"the worker template has ended ({exc})") from None
-        deadline = _now() + FORK_PATIENCE
+        deadline = time.monotonic() + FORK_PATIENCE
         while True:
-            message = self._next(max(0.0, deadline - _now()))
+            message = self._next(max(0.0, deadline - time.monotonic()))
             if message is None:
                 if not self.gone:  # alive but silent: of no use, and its workers must not outlive it unseen
                     self.process.kill()
@@ -137,11 +138,11 @@ class WorkerTemplate:
         """The wait status of forked worker ``pid`` once it has ended, None if it has not within
         ``timeout`` seconds (0: read what has arrived, do not wait). A worker of a template that
         ended without reporting it is reported killed by SIGKILL (``PR_SET_PDEATHSIG``)."""
-        deadline = None if timeout is None else _now() + timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
         while pid not in self.exits:
             if self.gone:
                 return _KILLED_STATUS
-            left = None if deadline is None else max(0.0, deadline - _now())
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
             if self._next(left) is None and left == 0.0:
                 return None
         return self.exits[pid]
@@ -219,12 +220,6 @@ class ForkedProcess:
                 os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-
-
-def _now() -> float:
-    import time
-
-    return time.monotonic()
 
 
 #: the wait status of a process killed by SIGKILL
