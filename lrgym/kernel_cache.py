@@ -45,9 +45,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.abc
-import sys
 from pathlib import Path
+
+from lrgym.after_import import call_after_import
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 #: the packages an install puts inside lrgym's folder and a checkout beside it (no kernels):
@@ -127,43 +127,7 @@ def install(root: Path = PACKAGE_DIR) -> bool:
     return True
 
 
-class _AfterNumba(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """A finder in front of ``sys.meta_path`` that only ever answers for ``numba``: it lets the
-    other finders find it, runs Numba's module as their loader would, then :func:`install` s the
-    locators and leaves ``sys.meta_path``. Every other module passes by untouched."""
-
-    def __init__(self, root: Path):
-        self.root, self.loader = root, None
-
-    def find_spec(self, fullname, path, target=None):
-        if fullname != "numba":
-            return None
-        for finder in sys.meta_path:
-            spec = None if finder is self else getattr(finder, "find_spec", lambda *a: None)(fullname, path, target)
-            if spec is not None:
-                self.loader, spec.loader = spec.loader, self
-                return spec
-        return None
-
-    def create_module(self, spec):
-        return self.loader.create_module(spec)
-
-    def exec_module(self, module):
-        try:
-            self.loader.exec_module(module)
-        finally:
-            if self in sys.meta_path:
-                sys.meta_path.remove(self)
-        install(self.root)
-
-    def __getattr__(self, name):  # the module's __loader__: get_source, get_filename, ... are the real loader's
-        return getattr(self.loader, name)
-
-
 def install_with_numba(root: Path = PACKAGE_DIR) -> None:
     """:func:`install` now if Numba is imported, else as soon as its import finishes (idempotent),
-    without importing Numba here."""
-    if "numba" in sys.modules:
-        install(root)
-    elif not any(isinstance(f, _AfterNumba) and f.root == root for f in sys.meta_path):
-        sys.meta_path.insert(0, _AfterNumba(root))
+    without importing Numba here (:func:`lrgym.after_import.call_after_import`)."""
+    call_after_import("numba", lambda numba: install(root), key=("lrgym.kernel_cache", str(root)))

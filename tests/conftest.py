@@ -1,6 +1,5 @@
 """Shared test fixtures."""
 
-import importlib.abc
 import os
 import tempfile
 
@@ -86,35 +85,6 @@ RAY_CONSTANTS = "ray.train.constants"
 RAY_RESULTS = os.path.join(tempfile.gettempdir(), f"lrgym-test-ray-results-{os.getpid()}-{os.urandom(4).hex()}")
 
 
-class _AfterImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Runs ``then(module)`` right after the module ``name`` is executed at its first import,
-    whoever imports it (a test module at collection, a test, a fixture); every other module is
-    left to the other finders."""
-
-    def __init__(self, name: str, then):
-        self.name, self.then, self.loader = name, then, None
-
-    def find_spec(self, fullname, path, target=None):
-        if fullname != self.name:
-            return None
-        for finder in sys.meta_path:
-            spec = None if finder is self else getattr(finder, "find_spec", lambda *a: None)(fullname, path, target)
-            if spec is not None:
-                self.loader, spec.loader = spec.loader, self
-                return spec
-        return None
-
-    def create_module(self, spec):
-        return self.loader.create_module(spec)
-
-    def exec_module(self, module):
-        self.loader.exec_module(module)
-        self.then(module)
-
-    def __getattr__(self, name):  # the module's __loader__: get_source, get_filename, ... are the real loader's
-        return getattr(self.loader, name)
-
-
 def _ray_results_here(constants) -> None:
     """Point ``constants.DEFAULT_STORAGE_PATH`` at :data:`RAY_RESULTS`, and every copy of it that
     Ray's modules already imported made (``from ray.train.constants import DEFAULT_STORAGE_PATH``:
@@ -140,10 +110,10 @@ def pytest_configure(config):
     has its own folder, so another process on the machine making ``~/ray_results/*`` is never
     blamed on a test. Processes a test starts are not covered (lrgym's commands build their
     algorithms inside ``logdirs_in_temp``: tests/baselines/test_rllib_logdir.py)."""
-    if RAY_CONSTANTS in sys.modules:  # imported before pytest configured (a plugin): set it and its copies
-        _ray_results_here(sys.modules[RAY_CONSTANTS])
-    else:
-        sys.meta_path.insert(0, _AfterImport(RAY_CONSTANTS, _ray_results_here))
+    from lrgym.after_import import call_after_import
+
+    # (imported before pytest configured, by a plugin: set now, with its copies)
+    call_after_import(RAY_CONSTANTS, _ray_results_here)
 
 
 def pytest_unconfigure(config):
