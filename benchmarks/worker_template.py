@@ -9,8 +9,10 @@ small suite (quadratic and linreg, one instance each, two seeds, 8 steps) with t
 fresh ``python -m lrgym.leaderboard.worker``), alternating within each round. Each grading is
 measured as the CPU seconds of this process's children (the workers, the template, the sandboxed
 policy hosts: ``RUSAGE_CHILDREN``, counted as they are reaped) and wall clock; the scores of both
-ways must be equal to the bit. CPU seconds move less than wall clocks on a shared machine; the
-load before and after is printed. Linux only (the sandbox's own requirement).
+ways must be equal to the bit. Then the same submissions are graded in runs of one submission each,
+once inside :func:`lrgym.leaderboard.pool.kept_templates` (one template for every run) and once
+without (a template per run), alternating the same way. CPU seconds move less than wall clocks on
+a shared machine; the load before and after is printed. Linux only (the sandbox's own requirement).
 """
 
 from __future__ import annotations
@@ -52,6 +54,26 @@ def _grade(fork: bool, n: int, suite, refs, policy_path: str) -> tuple[float, fl
     return cpu, wall, [[(r.family, r.instance, r.seed, r.score, r.final_loss, r.curves) for r in o.runs] for o in outcomes]
 
 
+def _grade_separately(kept: bool, n: int, suite, refs, policy_path: str) -> tuple[float, float, list]:
+    """(children's CPU-s, wall s, runs) of grading ``n`` submissions in a run each, with the
+    templates kept between the runs or not."""
+    import contextlib
+
+    from lrgym.leaderboard.pool import kept_templates
+    from lrgym.leaderboard.runner import run_suite, submission_spec
+
+    cpu, wall, outcomes = _children_cpu(), time.perf_counter(), []
+    with kept_templates() if kept else contextlib.nullcontext():
+        for i in range(n):
+            outcomes += run_suite([submission_spec(policy_path, name=f"keep-{i}")], suite, references=refs,
+                                  n_workers=2, time_limit=300)
+    cpu, wall = _children_cpu() - cpu, time.perf_counter() - wall
+    failed = [o.entry.failure_reason for o in outcomes if not o.ok]
+    if failed:
+        raise SystemExit(f"a submission failed: {failed[0]}")
+    return cpu, wall, [[(r.family, r.instance, r.seed, r.score, r.final_loss, r.curves) for r in o.runs] for o in outcomes]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="rounds, each grading both ways (default 3)")
@@ -84,6 +106,17 @@ def main(argv: list[str] | None = None) -> None:
           f"(forked / started {forked / started:.2f}); scores equal to the bit: {same}")
     if not same:
         raise SystemExit("the forked and the started workers graded differently")
+    seen = {True: [], False: []}
+    for r in range(args.rounds):
+        for kept in ((True, False) if r % 2 == 0 else (False, True)):
+            cpu, wall, graded = _grade_separately(kept, args.submissions, suite, refs, policy("Keep"))
+            seen[kept].append(cpu)
+            if graded != runs[True]:
+                raise SystemExit(f"runs of one submission each (templates kept: {kept}) graded differently")
+            print(f"round {r + 1}, a run per submission, kept_templates={kept}: {cpu:.1f} CPU-s, {wall:.1f} s wall")
+    kept, each = statistics.median(seen[True]), statistics.median(seen[False])
+    print(f"median CPU-s of {args.submissions} runs of one submission: templates kept {kept:.1f}, a template per run "
+          f"{each:.1f} (kept / per run {kept / each:.2f}); scores equal to the bit: True")
 
 
 if __name__ == "__main__":

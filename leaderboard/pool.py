@@ -31,6 +31,7 @@ and stopped or killed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -41,7 +42,7 @@ import tempfile
 import time
 from multiprocessing.connection import Connection, wait
 
-from lrgym.leaderboard.import_paths import child_path_env
+from lrgym.leaderboard.import_paths import GRADER_FILES_ENV, child_path_env
 from lrgym.baselines.owner_names import owner_tag, sweep_folders
 from lrgym.leaderboard.sandbox_folders import remove_folder
 from lrgym.leaderboard.scheduling import GroupResult, Groups, GroupScheduler, Job
@@ -50,7 +51,7 @@ from lrgym.tasks import families_env
 from lrgym.tasks.blas import SINGLE_THREAD_ENV
 
 # Job and GroupResult live in lrgym.leaderboard.scheduling; imported from here as before
-__all__ = ["Job", "GroupResult", "WorkerPool", "default_workers"]
+__all__ = ["Job", "GroupResult", "WorkerPool", "default_workers", "kept_templates"]
 
 MAX_REPLY_BYTES = 256 * 1024 * 1024
 
@@ -141,7 +142,7 @@ class _Worker:
     """One ``python -m lrgym.leaderboard.worker`` process: jobs on its stdin, replies on a pipe."""
 
     def __init__(self, quiet: bool, hidden: tuple[str, ...] | list[str] = (),
-                 grader_files: tuple[str, ...] | list[str] = (), template: WorkerTemplate | None = None):
+                 grader_files: tuple[str, ...] | list[str] = (), template: tuple[WorkerTemplate, list] | None = None):
         job_r, job_w = os.pipe()
         rep_r, rep_w = os.pipe()
         out = subprocess.DEVNULL if quiet else None
@@ -154,13 +155,14 @@ class _Worker:
             # named after this process, so that if this process is killed a later pool removes it
             sweep_orphaned_scratch()
             self.scratch = tempfile.mkdtemp(prefix=scratch_prefix())
+            env = {**_child_env(hidden, grader_files), "TMPDIR": self.scratch}
             try:
-                self.process = _forked(template, job_r, rep_w, self.stderr, self.scratch)
+                self.process = _forked(template, job_r, rep_w, self.stderr, self.scratch, env)
                 if self.process is None:
                     self.process = subprocess.Popen(
                         [sys.executable, "-m", "lrgym.leaderboard.worker", str(rep_w)],
                         stdin=job_r, stdout=out, stderr=self.stderr, pass_fds=(rep_w,),
-                        env={**_child_env(hidden, grader_files), "TMPDIR": self.scratch}, cwd=self.scratch,
+                        env=env, cwd=self.scratch,
                         close_fds=True,
                         start_new_session=True,  # its own process group: killed as a whole, spared the terminal's ^C
                     )
@@ -276,15 +278,17 @@ class _Worker:
         self._close()
 
 
-def _forked(template: WorkerTemplate | None, job_r: int, rep_w: int, stderr, scratch: str) -> ForkedProcess | None:
-    """A worker forked from ``template`` (its stdout to /dev/null, or the grader's when ``stderr``
-    is None: not quiet), or None when there is no template or it has ended (the caller starts a
-    fresh interpreter instead)."""
+def _forked(template: tuple[WorkerTemplate, list] | None, job_r: int, rep_w: int, stderr, scratch: str,
+            env: dict) -> ForkedProcess | None:
+    """A worker with environment ``env`` forked from ``template`` (the template, the run's suite
+    envs), its stdout to /dev/null, or the grader's when ``stderr`` is None: not quiet; None when
+    there is no template or it has ended (the caller starts a fresh interpreter instead)."""
     if template is None:
         return None
     out = os.open(os.devnull, os.O_WRONLY) if stderr is not None else 1
     try:
-        return template.fork(job_r, rep_w, out, stderr.fileno() if stderr is not None else 2, scratch)
+        return template[0].fork(job_r, rep_w, out, stderr.fileno() if stderr is not None else 2, scratch,
+                                env=env, envs=template[1])
     except TemplateGone:
         return None
     finally:
@@ -313,6 +317,82 @@ def _death_reason(process, stderr=None) -> str:
     return reason + (f"\n--- last lines of the worker's stderr ---\n{tail}" if tail.strip() else "")
 
 
+def _start_template(env: dict, quiet: bool, envs: list) -> tuple[WorkerTemplate, str]:
+    """A new template with a temp folder of its own (named as a worker's: swept with them)."""
+    folder = tempfile.mkdtemp(prefix=scratch_prefix())
+    try:
+        return WorkerTemplate(env, folder, quiet, envs), folder
+    except BaseException:
+        _remove_folder(folder)
+        raise
+
+
+def _close_template(template: WorkerTemplate, folder: str) -> None:
+    """End ``template`` (its workers die with it) and remove its folder."""
+    template.close()
+    _remove_folder(folder)
+
+
+#: the environment variables a template's warm-up may read (the interpreter's settings and
+#: paths, lrgym's, Numba's, NumPy's and the BLAS and OpenMP libraries'): a kept template serves
+#: a run only if the run's worker environment has the same of these, value for value. The
+#: others (the grader files its workers' sandboxes cover, a user's own variables) are read by a
+#: worker when it works: each forked worker takes its run's whole environment.
+IMPORT_TIME_ENV = ("PYTHON", "LRGYM_", "NUMBA_", "NPY_", "OMP_", "OPENBLAS_", "MKL_", "BLIS_", "VECLIB_",
+                   "NUMEXPR_", "GOTO", "LD_")
+#: read by a worker at each job, whatever the template read (the sandboxes' covered files)
+_PER_RUN_ENV = (GRADER_FILES_ENV,)
+
+
+def _template_key(env: dict, quiet: bool) -> tuple:
+    """What must agree for a kept template to fork a run's workers: the interpreter, whether the
+    template's own output is quiet, and the :data:`IMPORT_TIME_ENV` variables of the workers'
+    environment."""
+    return (sys.executable, quiet, tuple(sorted((k, v) for k, v in env.items()
+                                                if k.startswith(IMPORT_TIME_ENV) and k not in _PER_RUN_ENV)))
+
+
+#: the templates :func:`kept_templates` keeps ({key: (template, folder)}, the least recently used
+#: first), None outside it
+_KEPT: dict | None = None
+#: how many templates :func:`kept_templates` keeps at most (≈ 100 – 150 MB each): a run whose
+#: workers import otherwise than the kept ones' ends the least recently used
+KEPT_TEMPLATES = 2
+
+
+def _forget_least_recent(in_use) -> None:
+    """End the least recently used kept templates beyond :data:`KEPT_TEMPLATES` (not ``in_use``)."""
+    for key in list(_KEPT)[:-KEPT_TEMPLATES]:
+        if _KEPT[key] is not in_use:
+            _close_template(*_KEPT.pop(key))
+
+
+@contextlib.contextmanager
+def kept_templates():
+    """Within this block, local pools keep their worker templates for the next run instead of
+    ending each after its run's last worker, and every run (one of a single worker too) forks
+    its workers from a kept template whose workers import as its own do (:func:`_template_key`),
+    starting one only if there is none (and ending the least recently used beyond
+    :data:`KEPT_TEMPLATES`). A run that grades one submission spends ≈ 1.9 CPU-s of
+    its ≈ 4 starting and warming its template (2026-12-07, 2-core EPYC VM): a grader that runs
+    several runs (references, then the entries; the test suite) pays that once per kind of
+    worker. The template never runs a job, so nothing of one run reaches the next: each worker
+    is still forked fresh from it, with its run's environment. The kept templates end, and their
+    folders go, when the block ends (a template that ended meanwhile is replaced). Not
+    thread-safe: one thread's runs at a time. Nested blocks keep them until the outermost ends."""
+    global _KEPT
+    if _KEPT is not None:
+        yield
+        return
+    _KEPT = {}
+    try:
+        yield
+    finally:
+        kept, _KEPT = _KEPT, None
+        for template in kept.values():
+            _close_template(*template)
+
+
 class WorkerPool(GroupScheduler):
     """Run groups of JSON jobs on isolated worker processes (see the module docstring).
 
@@ -323,7 +403,8 @@ class WorkerPool(GroupScheduler):
         quiet: send the workers' stdout and stderr to /dev/null.
         grader_files: the grader's own files (its store, a private suite's key), which the
             workers' sandboxes cover (:func:`lrgym.leaderboard.import_paths.grader_files`).
-        fork_workers: a run that starts more than one worker forks them from a warm template
+        fork_workers: a run that starts more than one worker (or any run inside
+            :func:`kept_templates`) forks them from a warm template
             (:mod:`lrgym.leaderboard.worker_template`: ≈ 1.5 CPU-s less per worker) instead of
             starting each interpreter; False: every worker is started.
     """
@@ -352,36 +433,43 @@ class WorkerPool(GroupScheduler):
         sweep_stale_cgroups_once()
         groups = len({job.group for job in jobs})
         starts = max(min(self.n_workers, len(jobs)), groups if self.isolate_groups else 0)  # at least
-        self._use_template = self.fork_workers and starts > 1
+        self._use_template = self.fork_workers and (starts > 1 or _KEPT is not None)
         self._template_envs = WorkerTemplate.envs_of(job.payload for job in jobs) if self._use_template else []
 
     def _start(self) -> _Worker:
         return _Worker(self.quiet, grader_files=self.grader_files, template=self._worker_template())
 
-    def _worker_template(self) -> WorkerTemplate | None:
-        """The run's template: started at its first worker, and again after one has ended (killed:
-        its workers died with it); None when the run starts its workers."""
+    def _worker_template(self) -> tuple[WorkerTemplate, list] | None:
+        """The run's template and its suite envs: started at its first worker, and again after
+        one has ended (killed: its workers died with it); inside :func:`kept_templates`, the kept
+        one whose workers import as this run's do, if there is one. None when the run starts its
+        workers."""
         if not self._use_template:
             return None
         if self._template is not None and self._template[0].gone:
             self._end_template()
         if self._template is None:
-            folder = tempfile.mkdtemp(prefix=scratch_prefix())
-            try:
-                self._template = (WorkerTemplate(_child_env((), self.grader_files), folder, self.quiet,
-                                                 self._template_envs), folder)
-            except BaseException:
-                _remove_folder(folder)
-                raise
-        return self._template[0]
+            env = _child_env((), self.grader_files)
+            key = _template_key(env, self.quiet)
+            kept = _KEPT.pop(key, None) if _KEPT is not None else None
+            if kept is not None and not kept[0].gone:
+                self._template = kept
+            else:
+                if kept is not None:  # (ended: killed, or failed to start)
+                    _close_template(*kept)
+                self._template = _start_template(env, self.quiet, self._template_envs)
+            if _KEPT is not None:
+                _KEPT[key] = self._template  # (the most recently used last)
+                _forget_least_recent(in_use=self._template)
+        return self._template[0], self._template_envs
 
     def _end_template(self) -> None:
-        """End the run's template (after its last worker) and remove its folder."""
+        """End the run's template (after its last worker) and remove its folder, unless
+        :func:`kept_templates` keeps it for the next run."""
         if self._template is not None:
-            template, folder = self._template
-            self._template = None
-            template.close()
-            _remove_folder(folder)
+            template, self._template = self._template, None
+            if _KEPT is None or template not in _KEPT.values() or template[0].gone:
+                _close_template(*template)
 
     def _end_run(self) -> None:
         self._end_template()

@@ -528,7 +528,8 @@ def run_job(job: dict, state: _State | None = None) -> dict:
         time.sleep(float(job.get("seconds", 0)))
         return {}
     if op == "die":  # for tests of the pool itself: a worker that crashes after writing to stderr,
-        # or ("signal") is killed by a signal; "once": a file path, only the first attempt dies
+        # or ("signal") is killed by a signal; "once": a file path, only the first attempt dies (the
+        # others reply with their pid and environment)
         marker = job.get("once")
         if marker is None or not os.path.exists(marker):
             if marker is not None:
@@ -539,7 +540,7 @@ def run_job(job: dict, state: _State | None = None) -> dict:
                 os.kill(os.getpid(), int(job["signal"]))
                 time.sleep(60)
             os._exit(int(job.get("code", 3)))
-        return {"pid": os.getpid()}
+        return {"pid": os.getpid(), "environ": dict(os.environ)}
     if op == "kill_host":  # for tests of the Ray pool: the Ray worker hosting this worker dies
         marker = job.get("once")  # a file path: only the first attempt kills (it creates the file)
         if marker is None or not os.path.exists(marker):

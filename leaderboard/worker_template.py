@@ -26,11 +26,14 @@ socket. Lifetimes chain as before: the template gets SIGKILL when the grader die
 :func:`lrgym.leaderboard.worker.serve`), a sandbox when its worker dies. A worker whose template
 died is reported killed by SIGKILL, as it was (a machine fault to the pool: its job runs again
 once, on a new worker from a new template). The pool ends the template after its last worker
-(:meth:`WorkerTemplate.close`).
+(:meth:`WorkerTemplate.close`), unless the grader keeps it for its next runs
+(:func:`lrgym.leaderboard.pool.kept_templates`): then each fork request carries the run's whole
+worker environment, which the child takes as its own, and the suite envs of the run that the
+template has not warmed yet, which it warms before it forks.
 
 The control socket is a ``SOCK_SEQPACKET`` pair (one message per request, with its file
-descriptors): grader → template ``{"scratch": folder}`` and four descriptors (job pipe, reply
-pipe, stdout, stderr); template → grader ``{"pid": n}`` for each fork, in order (or
+descriptors): grader → template ``{"scratch": folder, "env": {...}, "warm": [...]}`` (the
+last two optional) and four descriptors (job pipe, reply pipe, stdout, stderr); template → grader ``{"pid": n}`` for each fork, in order (or
 ``{"error": why}``), and ``{"exit": pid, "status": wait status}`` for each child it reaped.
 """
 
@@ -47,11 +50,17 @@ import time
 
 __all__ = ["ForkedProcess", "TemplateGone", "WorkerTemplate", "main", "warm"]
 
-#: bytes of one control message (a few hundred at most: a folder path, a pid)
-MESSAGE_BYTES = 65536
+#: bytes of one control message: a folder path, a pid, or a request with a worker's environment and
+#: a run's suite envs (a few kB)
+MESSAGE_BYTES = 1 << 20
 #: seconds the grader waits for the template to answer a fork (its warm-up comes first: a few
 #: seconds on a busy 2-core machine)
 FORK_PATIENCE = 120.0
+
+
+def _env_key(kwargs: dict) -> str:
+    """One suite env's keywords as a key (what :meth:`WorkerTemplate.envs_of` groups by)."""
+    return json.dumps(kwargs, sort_keys=True, default=str)
 
 
 class TemplateGone(OSError):
@@ -90,6 +99,7 @@ class WorkerTemplate:
         finally:
             theirs.close()
         self.socket = ours
+        self.warmed = {_env_key(kwargs) for kwargs, _ in envs or ()}  # the suite envs it has warmed
         self.exits: dict[int, int] = {}  # pid -> wait status, as reported
         self.forked: set[int] = set()  # pids forked and not reported ended
         self.gone = False
@@ -105,17 +115,28 @@ class WorkerTemplate:
             if not isinstance(kwargs, dict):
                 continue
             instances = payload.get("instances", [payload["instance"]] if "instance" in payload else [])
-            entry = found.setdefault(json.dumps(kwargs, sort_keys=True, default=str), (kwargs, []))
+            entry = found.setdefault(_env_key(kwargs), (kwargs, []))
             entry[1].extend(i for i in instances if isinstance(i, int) and i not in entry[1])
         return [[kwargs, instances] for kwargs, instances in found.values() if instances]
 
-    def fork(self, job_r: int, reply_w: int, stdout: int, stderr: int, scratch: str) -> ForkedProcess:
+    def fork(self, job_r: int, reply_w: int, stdout: int, stderr: int, scratch: str, env: dict | None = None,
+             envs: list | None = None) -> ForkedProcess:
         """A new worker with these descriptors, working in ``scratch``; raises :class:`TemplateGone`
-        if the template has ended (or does not answer within :data:`FORK_PATIENCE` s)."""
+        if the template has ended (or does not answer within :data:`FORK_PATIENCE` s). ``env``:
+        the worker's whole environment (default: the template's own, ``TMPDIR`` aside), for a
+        template kept from an earlier run (:func:`lrgym.leaderboard.pool.kept_templates`); ``envs``:
+        this run's suite envs (:meth:`envs_of`), of which the template first warms those it has not."""
         if self.gone:
             raise TemplateGone("the worker template has ended")
+        request: dict = {"scratch": scratch}
+        if env is not None:
+            request["env"] = env
+        new = [[kwargs, instances] for kwargs, instances in envs or () if _env_key(kwargs) not in self.warmed]
+        if new:
+            request["warm"] = new
+            self.warmed.update(_env_key(kwargs) for kwargs, _ in new)
         try:
-            socket.send_fds(self.socket, [json.dumps({"scratch": scratch}).encode()], [job_r, reply_w, stdout, stderr])
+            socket.send_fds(self.socket, [json.dumps(request).encode()], [job_r, reply_w, stdout, stderr])
         except OSError as exc:
             self._ended()
             raise TemplateGone(f"the worker template has ended ({exc})") from None
@@ -248,6 +269,11 @@ def warm(envs: list | None = None) -> None:
         cpu_target.target_context.refresh()
     except (ImportError, AttributeError):  # pragma: no cover - another Numba: the workers do it
         pass
+    _warm_envs(envs)
+
+
+def _warm_envs(envs: list | None) -> None:
+    """:func:`warm_env` each ``(env keywords, instances)`` of ``envs``."""
     for kwargs, instances in envs or ():
         try:
             warm_env(kwargs, instances)
@@ -276,11 +302,12 @@ def warm_env(kwargs: dict, instances: list[int]) -> None:
         env.close()
 
 
-def become_worker(fds: list[int], scratch: str) -> None:  # pragma: no cover - in the forked worker
+def become_worker(fds: list[int], scratch: str, env: dict | None = None) -> None:  # pragma: no cover - in the forked worker
     """In a forked child: leave the template's session and signal handling, take the pool's
     descriptors (job pipe as stdin, its stdout and stderr, the reply pipe) and close every other,
-    work in ``scratch``, and run the worker as ``python -m lrgym.leaderboard.worker`` would; the
-    child then ends as a started worker does, through the interpreter's own exit."""
+    take ``env`` as its whole environment (if given), work in ``scratch``, and run the worker as
+    ``python -m lrgym.leaderboard.worker`` would; the child then ends as a started worker does,
+    through the interpreter's own exit."""
     import tempfile
 
     from lrgym.leaderboard import worker
@@ -299,6 +326,9 @@ def become_worker(fds: list[int], scratch: str) -> None:  # pragma: no cover - i
             except OSError:  # (the listing's own descriptor, closed by now)
                 pass
     os.chdir(scratch)
+    if env is not None:
+        os.environ.clear()
+        os.environ.update(env)
     os.environ["TMPDIR"] = scratch
     tempfile.tempdir = None  # (found again from TMPDIR when first asked)
     sys.argv = [worker.__file__, str(reply)]
@@ -317,9 +347,10 @@ def _reap(control: socket.socket) -> None:
         control.send(json.dumps({"exit": pid, "status": status}).encode())
 
 
-def serve(control: socket.socket) -> tuple[list[int], str] | None:
-    """Fork a worker for each request until the grader closes the socket (then None). Returns,
-    in each forked child only, what it is to become (:func:`become_worker`)."""
+def serve(control: socket.socket) -> tuple[list[int], str, dict | None] | None:
+    """Fork a worker for each request (after warming the suite envs it names, :func:`warm_env`)
+    until the grader closes the socket (then None). Returns, in each forked child only, what it is
+    to become (:func:`become_worker`)."""
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
@@ -338,9 +369,11 @@ def serve(control: socket.socket) -> tuple[list[int], str] | None:
         if not raw:
             return None
         try:
-            scratch = json.loads(raw)["scratch"]
-            if len(fds) != 4 or not isinstance(scratch, str):
-                raise ValueError(f"a request of {len(fds)} descriptors and folder {scratch!r}")
+            request = json.loads(raw)
+            scratch, env = request["scratch"], request.get("env")
+            if len(fds) != 4 or not isinstance(scratch, str) or not isinstance(env, (dict, type(None))):
+                raise ValueError(f"a request of {len(fds)} descriptors, folder {scratch!r} and environment {type(env).__name__}")
+            _warm_envs(request.get("warm"))
             sys.stdout.flush()
             sys.stderr.flush()
             pid = os.fork()
@@ -350,7 +383,7 @@ def serve(control: socket.socket) -> tuple[list[int], str] | None:
             control.close()
             os.close(wake_r)
             os.close(wake_w)
-            return fds, scratch
+            return fds, scratch, env
         for fd in fds:
             os.close(fd)
         if pid is not None:

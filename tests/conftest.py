@@ -122,6 +122,23 @@ def pytest_unconfigure(config):
     shutil.rmtree(RAY_RESULTS, ignore_errors=True)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def templates_kept_by_the_module(request):
+    """A test module's grading runs fork their workers from templates kept for the module
+    (:func:`lrgym.leaderboard.pool.kept_templates`), as a grader running several runs does: each
+    kind of worker's template is started and warmed once per module, not once per run. The
+    templates end at the module's end. A module that watches the grader's processes or the
+    templates themselves is marked ``fresh_templates``: its runs start and end their own, as
+    one command's run does."""
+    if request.node.get_closest_marker("fresh_templates") is not None:
+        yield
+        return
+    from lrgym.leaderboard.pool import kept_templates
+
+    with kept_templates():
+        yield
+
+
 #: what this process's tests made in :data:`RAY_RESULTS` and were failed for
 _RAY_RESULTS_SEEN: set = set()
 

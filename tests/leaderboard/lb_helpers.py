@@ -111,7 +111,10 @@ def synthetic_entry(suite: Suite, name: str, kind: str = "baseline", **kw) -> En
 
 
 def processes_with(token: str) -> list[int]:
-    """Pids of live processes whose environment contains ``LRGYM_TEST_TOKEN=token`` (Linux)."""
+    """Pids of live processes whose environment contains ``LRGYM_TEST_TOKEN=token`` (Linux),
+    except this process's own worker templates, kept for the module's runs (tests/conftest.py:
+    a template never runs a job nor sees a policy; the workers it forks are children of it, not
+    of this process, and counted)."""
     pids = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -120,10 +123,12 @@ def processes_with(token: str) -> list[int]:
             with open(f"/proc/{pid}/environ", "rb") as f:
                 environ = f.read()
             with open(f"/proc/{pid}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                template = b"lrgym.leaderboard.worker_template" in f.read() and int(fields[1]) == os.getpid()
         except OSError:
             continue
-        if f"LRGYM_TEST_TOKEN={token}".encode() in environ and state != "Z":
+        if f"LRGYM_TEST_TOKEN={token}".encode() in environ and fields[0] != "Z" and not template:
             pids.append(int(pid))
     return pids
 

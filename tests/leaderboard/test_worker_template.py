@@ -17,11 +17,13 @@ import pytest
 from lb_helpers import policy, tiny_suite
 
 from lrgym.leaderboard import pool, worker_template
-from lrgym.leaderboard.pool import Job, WorkerPool
+from lrgym.leaderboard.pool import Job, WorkerPool, kept_templates
 from lrgym.leaderboard.references import load_references
 from lrgym.leaderboard.runner import run_suite, submission_spec
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux worker pool")
+# (its runs start and end their own templates, unless a test keeps them: tests/conftest.py)
+pytestmark = [pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux worker pool"),
+              pytest.mark.fresh_templates]
 
 SUITE = tiny_suite("forked", families=("quadratic", "linreg"), n_instances=1, seeds=(0, 1), horizon=6, inner_steps=2)
 
@@ -31,8 +33,8 @@ def _forks(monkeypatch) -> list:
     pids = []
     real = worker_template.WorkerTemplate.fork
 
-    def counting(self, *args):
-        process = real(self, *args)
+    def counting(self, *args, **kwargs):
+        process = real(self, *args, **kwargs)
         pids.append(process.pid)
         return process
 
@@ -125,6 +127,19 @@ def test_a_forked_worker_that_crashes_is_named_as_a_started_one(monkeypatch):
     assert not forked["crash"][0] and "boom" in forked["crash"][1] and forked["fine"] == (True, None)
 
 
+def _templates_started(monkeypatch) -> list:
+    """The pids of the templates started from now on."""
+    templates = []
+    real_init = worker_template.WorkerTemplate.__init__
+
+    def counting(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        templates.append(self.process.pid)
+
+    monkeypatch.setattr(worker_template.WorkerTemplate, "__init__", counting)
+    return templates
+
+
 def _template_pids() -> list[int]:
     pids = []
     for name in os.listdir("/proc"):
@@ -146,14 +161,7 @@ def test_workers_of_a_template_killed_mid_run_die_with_it_and_their_jobs_run_aga
     (``PR_SET_PDEATHSIG``), which the pool takes for a machine fault, as a worker killed by
     SIGKILL: each job runs again once, on a worker of a new template, and the run succeeds."""
     forks = _forks(monkeypatch)
-    templates = []
-    real_init = worker_template.WorkerTemplate.__init__
-
-    def counting(self, *args, **kwargs):
-        real_init(self, *args, **kwargs)
-        templates.append(self.process.pid)
-
-    monkeypatch.setattr(worker_template.WorkerTemplate, "__init__", counting)
+    templates = _templates_started(monkeypatch)
 
     def kill_the_first_template():
         deadline = time.monotonic() + 120
@@ -180,6 +188,63 @@ def test_a_run_of_one_worker_starts_it_without_a_template(monkeypatch):
     forks = _forks(monkeypatch)
     results = WorkerPool(2).run([Job("one", {"op": "sleep", "seconds": 0})])
     assert not results["one"].failed and forks == []
+
+
+def _one_workers_environ() -> dict:
+    """The environment a run's (only) worker sees, as it reports it."""
+    seen = []
+    WorkerPool(2, isolate_groups=True).run([Job("g", {"op": "die", "once": os.devnull})],
+                                           on_reply=lambda job, reply: seen.append(reply))
+    return seen[0]["environ"]
+
+
+def test_kept_templates_fork_each_runs_workers_with_its_environment_and_end_with_the_block(monkeypatch):
+    """Inside ``kept_templates`` a run of one worker forks it too, and later runs reuse the
+    template while their workers import alike: a variable read only at work reaches the next
+    run's worker, as a started worker's environment would hold it; a variable read at import
+    (``LRGYM_*``) gets a template of its own. The block's end ends both and removes their folders."""
+    templates = _templates_started(monkeypatch)
+    monkeypatch.delenv("KEPT_TEMPLATE_PROBE", raising=False)
+    with kept_templates():
+        first = _one_workers_environ()
+        live = _template_pids()
+        folders = [os.readlink(f"/proc/{pid}/cwd") for pid in live]
+        monkeypatch.setenv("KEPT_TEMPLATE_PROBE", "read at work")
+        second = _one_workers_environ()
+        assert len(templates) == 1 and _template_pids() == live == templates  # kept between the runs
+        monkeypatch.setenv("LRGYM_KEPT_TEMPLATE_PROBE", "read at import")
+        third = _one_workers_environ()
+        assert len(templates) == 2 and sorted(_template_pids()) == sorted(templates)
+        folders.append(os.readlink(f"/proc/{templates[1]}/cwd"))
+        with monkeypatch.context() as m:  # the reference: a started worker of the same run
+            _started_workers_only(m)
+            started = _one_workers_environ()
+    assert "KEPT_TEMPLATE_PROBE" not in first and second["KEPT_TEMPLATE_PROBE"] == "read at work"
+    assert third["LRGYM_KEPT_TEMPLATE_PROBE"] == "read at import"
+    assert {k: v for k, v in third.items() if k != "TMPDIR"} == {k: v for k, v in started.items() if k != "TMPDIR"}
+    assert _template_pids() == [] and not any(os.path.exists(f) for f in folders)
+
+
+def test_runs_on_a_kept_template_grade_to_the_bit_as_runs_on_started_workers(monkeypatch, tmp_path):
+    """Two runs (two workers, then one, with a store this time: its files are the grader's,
+    which the second run's sandboxes cover) on one kept template score as with started workers."""
+    refs = load_references(SUITE, n_workers=2)
+    specs = [submission_spec(policy("Keep"), name="keep"), submission_spec(policy("Keep"), name="keep-again")]
+    templates = _templates_started(monkeypatch)
+
+    def runs(n):
+        return [run_suite(specs, SUITE, references=refs, n_workers=2, time_limit=120),
+                run_suite(specs[:1], SUITE, references=refs, n_workers=1, time_limit=120,
+                          store=tmp_path / f"results-{n}.sqlite")]
+
+    with kept_templates():
+        kept = runs(0)
+    assert len(templates) == 1
+    with monkeypatch.context() as m:
+        _started_workers_only(m)
+        started = runs(1)
+    assert all(o.ok for r in kept + started for o in r)
+    assert [_runs(r) for r in kept] == [_runs(r) for r in started]
 
 
 def test_the_template_warms_the_envs_its_runs_jobs_name():
