@@ -250,8 +250,9 @@ def two_node_ray_cluster():
     the machine's ``/tmp/ray``, where ``--address auto`` of other Ray users on it would find it).
     On exit the driver disconnects, both nodes end (no ``ray stop``: it ends every Ray node of
     the machine) and ``RAY_TMPDIR`` is restored. If Ray is missing or cannot start, the test
-    fails with the reason (the [ray] extra is part of [all]: nothing is skipped). Each test module
-    starts its own: their tests lose nodes and kill workers."""
+    fails with the reason (the [ray] extra is part of [all]: nothing is skipped). One module uses it,
+    tests/leaderboard/test_ray_cluster.py (a start is ≈ 10 s of a test worker's time): its tests that
+    lose a node add a third one and kill that, last."""
     import shutil
     import tempfile
 

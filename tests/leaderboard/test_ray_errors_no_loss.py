@@ -10,7 +10,7 @@ failed the same way, and was reported as "lost its Ray worker 2 times", after a 
 local instance): a task with ``runtime_env={"conda": "no-such-env"}`` ``RuntimeEnvSetupError``,
 with ``NodeAffinitySchedulingStrategy(<no node>, soft=False)`` ``TaskUnschedulableError``; an
 actor's calls (its ``describe`` first) ``RuntimeEnvSetupError`` and ``ActorUnschedulableError``.
-The lost-worker cases are held on a real cluster in test_ray_lost_nodes.py and test_ray_cluster.py;
+The lost-worker cases are held on a real cluster in test_ray_cluster.py (its lost nodes last);
 here they are the stand-in's control: the same stand-in drives the retry they take.
 """
 
