@@ -1,5 +1,6 @@
 """RLlib algorithms built by lrgym leave no ``~/ray_results/<date-time><random>`` folder
-(lrgym.baselines.rllib_logdir).
+(lrgym.baselines.rllib_logdir); the command's checkpoint restores with RLlib's own
+``Algorithm.from_checkpoint`` in another process.
 
 RLlib's ``Algorithm`` is a Ray Tune ``Trainable``, whose ``__init__`` makes that folder for its
 ``logdir`` outside Tune and writes nothing in it: every ``train_rllib`` run, RLlib test and
@@ -16,6 +17,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import types
 from pathlib import Path
 
 import pytest
@@ -83,24 +85,98 @@ finally:
 """
 
 
-def test_train_rllib_leaves_nothing_in_the_users_home(tmp_path):
+@pytest.fixture(scope="module")
+def command_run(tmp_path_factory):
+    """``python -m lrgym.baselines.train_rllib``'s two runs (:data:`_RUN`) with ``$HOME`` at an
+    empty folder, once for the module: what the home test reads, and the checkpoint and ``.npz``
+    the restore test restores (it trained a run of its own in the test process for that, a Ray
+    instance and an RLlib build more: ≈ 25 s of a test worker's time, measured). Linreg alone: the family
+    is not what either test is about (the mixed family's kernels on a fresh clone took minutes)."""
+    folder = tmp_path_factory.mktemp("command-run")
+    home = folder / "home"
+    home.mkdir()
+    config = folder / "small.json"
+    config.write_text(json.dumps({"family": "linreg", "train_batch_size": 16, "net_arch": [4],
+                                  "env_kwargs": {"horizon": 4}}))
+    out = folder / "out" / "run"
+    proc = subprocess.Popen([sys.executable, "-c", _RUN, str(out), str(config)], env={**os.environ, "HOME": str(home)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout, stderr = proc.communicate(timeout=600)
+    return types.SimpleNamespace(home=home, out=out, pid=proc.pid, returncode=proc.returncode, stdout=stdout,
+                                 stderr=stderr)
+
+
+def test_train_rllib_leaves_nothing_in_the_users_home(command_run):
     """``python -m lrgym.baselines.train_rllib`` (a new run and a ``--resume``d one, a real RLlib
     build each) with ``$HOME`` at an empty folder: it holds nothing after but Ray's token
     authentication's ``.ray/auth_token`` (Ray's own setting, made by ``ray.init``); no
     ``ray_results`` (one empty ``ray_results/<date-time><random>`` per build before), and the
     run's temp folder for them is gone too."""
-    home = tmp_path / "home"
-    home.mkdir()
-    config = tmp_path / "small.json"
-    config.write_text(json.dumps({"train_batch_size": 16, "net_arch": [4], "env_kwargs": {"horizon": 4}}))
-    out = tmp_path / "out" / "run"
-    proc = subprocess.Popen([sys.executable, "-c", _RUN, str(out), str(config)], env={**os.environ, "HOME": str(home)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    stdout, stderr = proc.communicate(timeout=600)
-    assert proc.returncode == 0, stderr
-    assert stdout.count("wrote ") == 2 and json.loads(out.with_suffix(".json").read_text())["resumed_from"]
-    assert not set(_files(home)) - {".ray", ".ray/auth_token"}, _files(home)
-    assert not glob.glob(os.path.join(tempfile.gettempdir(), f"{LOGDIR_PREFIX}{proc.pid}.*"))
+    run = command_run
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count("wrote ") == 2 and json.loads(run.out.with_suffix(".json").read_text())["resumed_from"]
+    assert not set(_files(run.home)) - {".ray", ".ray/auth_token"}, _files(run.home)
+    assert not glob.glob(os.path.join(tempfile.gettempdir(), f"{LOGDIR_PREFIX}{run.pid}.*"))
+
+
+# ---- a train_rllib checkpoint restored with RLlib's own Algorithm.from_checkpoint in another process ----
+# (until 2026-12-07 tests/baselines/test_rllib_restore.py, which trained its own run in the test process)
+#
+# An RLlib user's audit (2026-12-07): a ``train_rllib`` checkpoint names its env by the name its env
+# creator is registered under in Ray's registry (``train_rllib.ENV_NAME``), and that registry is per
+# Ray job. ``Algorithm.from_checkpoint`` in a process of one's own (to evaluate the run with
+# ``algo.evaluate()``, or go on in a loop or Tune run of one's own) therefore failed: each env runner
+# raised ``NameNotFound: Environment `lrgym-rllib` doesn't exist`` and the driver RLlib's bare
+# ``IndexError``. ``train_rllib.register_rllib_env()`` registers it; the restored algorithm then acts
+# as the run's exported policy does (the reference: the ``.npz`` written at the end of the run).
+
+#: run in a fresh process (a new Ray job, whose registry holds nothing of the training's):
+#: restore the checkpoint, print the restored module's logits for the given observations, then
+#: train one more iteration on the restored env
+RESTORE = """
+import json, sys
+import numpy as np, torch
+from ray.rllib.algorithms.algorithm import Algorithm
+from lrgym.baselines import train_rllib
+from lrgym.baselines.backend import connect
+from lrgym.baselines.rllib_logdir import logdirs_in_temp
+
+ckpt, obs = sys.argv[1], np.array(json.loads(sys.argv[2]), dtype=np.float32)
+ray = connect(None)
+try:
+    assert train_rllib.register_rllib_env() == train_rllib.ENV_NAME
+    with logdirs_in_temp():
+        algo = Algorithm.from_checkpoint(ckpt)
+        try:
+            out = algo.get_module().forward_inference({"obs": torch.as_tensor(obs)})
+            logits = out["action_dist_inputs"].tolist()
+            steps = algo.train()["env_runners"]["num_env_steps_sampled_lifetime"]
+        finally:
+            algo.stop()
+finally:
+    ray.shutdown()
+print(json.dumps({"logits": logits, "steps": int(steps)}))
+"""
+
+
+def test_a_train_rllib_checkpoint_restores_with_rllibs_own_from_checkpoint(command_run, tmp_path):
+    """The command's run (resumed: its checkpoint and ``.npz`` written at its end), restored in a
+    fresh process: the module's logits are the exported ``.npz``'s, and it trains on."""
+    import numpy as np
+
+    from lrgym.baselines.mlp_policy import MLPPolicy
+
+    assert command_run.returncode == 0, command_run.stderr
+    exported = MLPPolicy.load(command_run.out.with_suffix(".npz"))
+    trained = json.loads(command_run.out.with_suffix(".json").read_text())["env_steps"]
+    n_obs = exported.layers[0][0].shape[0]
+    obs = np.random.default_rng(0).uniform(-3, 3, size=(32, n_obs)).astype(np.float32)  # (inside its ±10 clip)
+    done = subprocess.run([sys.executable, "-c", RESTORE, str(command_run.out.with_suffix(".ckpt")),
+                           json.dumps(obs.tolist())], capture_output=True, text=True, timeout=540, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    restored = json.loads(done.stdout.strip().splitlines()[-1])
+    np.testing.assert_allclose(restored["logits"], exported.outputs(obs), rtol=1e-5, atol=1e-6)
+    assert restored["steps"] > trained  # it trained on: the checkpoint's steps and one more iteration's
 
 
 @pytest.mark.slow
