@@ -205,26 +205,44 @@ def test_references_and_tuning_give_the_local_values(cluster):
     assert t_ray["values"] == t_local["values"] and t_ray["train_scores"] == t_local["train_scores"]
 
 
-def test_submissions_and_cheats_fail_the_same_way_in_the_ray_worker(cluster, one_family_refs):
-    """A submission runs in its sandbox (namespaces) inside the Ray worker; the hostile ones of
-    the integrity tests are recorded failed with exactly the local reasons."""
-    refs = one_family_refs
-    names = ["SuiteOverride", "TerminalInjection"]
+@pytest.fixture(scope="module")
+def submission_runs(cluster, one_family_refs, tmp_path_factory):
+    """ONE_FAMILY graded on the local pool and on the cluster, with the same entries: an honest
+    submission, the hostile ones of the integrity tests (``lb_cheats.py``) and one through a
+    symbolic link (a file the driver refuses to ship), in one run each, for the two tests below.
+    (Each test ran both suites itself, the honest entry in each: two local pools, two sets of
+    grader actors and their grader workers more.) ``(local, on_ray)``, entries in that order."""
+    import os
+
+    linked = tmp_path_factory.mktemp("linked") / "policy.py"
+    os.symlink(policy("Keep").rsplit(":", 1)[0], linked)
 
     def specs():
         return [submission_spec(policy("Keep"), name="honest")] + \
-            [submission_spec(f"{CHEATS}:{n}", name=n) for n in names]
+            [submission_spec(f"{CHEATS}:{n}", name=n) for n in CHEAT_NAMES] + \
+            [submission_spec(f"{linked}:Keep", name="linked")]
 
-    local = run_suite(specs(), ONE_FAMILY, references=refs, n_workers=2, time_limit=120, memory_mb=1000)
-    on_ray = run_suite(specs(), ONE_FAMILY, references=refs, n_workers=2, time_limit=120, memory_mb=1000,
-                       backend="ray")
+    kwargs = dict(references=one_family_refs, n_workers=2, time_limit=120, memory_mb=1000)
+    return run_suite(specs(), ONE_FAMILY, **kwargs), run_suite(specs(), ONE_FAMILY, **kwargs, backend="ray")
+
+
+#: the hostile submissions of ``lb_cheats.py`` graded through the cluster (:func:`submission_runs`)
+CHEAT_NAMES = ("SuiteOverride", "TerminalInjection")
+
+
+def test_submissions_and_cheats_fail_the_same_way_in_the_ray_worker(submission_runs):
+    """A submission runs in its sandbox (namespaces) inside the Ray worker; the hostile ones of
+    the integrity tests are recorded failed with exactly the local reasons."""
+    local, on_ray = submission_runs
+    assert [o.entry.name for o in on_ray] == ["honest", *CHEAT_NAMES, "linked"]
     honest_local, honest_ray = local[0], on_ray[0]
     assert honest_local.ok and honest_ray.ok, honest_ray.entry.failure_reason
     assert _runs(honest_ray) == _runs(honest_local)
     sandbox = {k: v for k, v in honest_ray.entry.env_spec["sandbox"].items() if k != "uid"}  # uid: random per sandbox
     assert sandbox == {k: v for k, v in honest_local.entry.env_spec["sandbox"].items() if k != "uid"}
     assert sandbox["kind"] in ("root", "userns")  # namespaces, in the Ray worker too
-    for a, b in zip(local[1:], on_ray[1:]):
+    cheats = slice(1, 1 + len(CHEAT_NAMES))
+    for a, b in zip(local[cheats], on_ray[cheats]):
         assert not a.ok and not b.ok
         assert b.entry.failure_reason == a.entry.failure_reason
         assert b.runs == []
@@ -232,26 +250,16 @@ def test_submissions_and_cheats_fail_the_same_way_in_the_ray_worker(cluster, one
     assert "pwned" in on_ray[2].entry.failure_reason and "\x1b" not in on_ray[2].entry.failure_reason
 
 
-def test_a_submission_file_refused_by_the_driver_fails_its_entry_not_the_ray_run(cluster, one_family_refs, tmp_path):
+def test_a_submission_file_refused_by_the_driver_fails_its_entry_not_the_ray_run(submission_runs):
     """The driver reads a submission's files to ship them; a file it refuses (here a symbolic
     link: read through it as the grader, it could be any file) once raised out of the whole Ray
     run. Now that entry alone is recorded failed, with the local reason, the others graded."""
-    import os
-
-    refs = one_family_refs
-    linked = tmp_path / "policy.py"
-    os.symlink(policy("Keep").rsplit(":", 1)[0], linked)
-
-    def specs():
-        return [submission_spec(policy("Keep"), name="honest"), submission_spec(f"{linked}:Keep", name="linked")]
-
-    local = run_suite(specs(), ONE_FAMILY, references=refs, n_workers=2, time_limit=120, memory_mb=1000)
-    on_ray = run_suite(specs(), ONE_FAMILY, references=refs, n_workers=2, time_limit=120, memory_mb=1000,
-                       backend="ray")
+    local, on_ray = submission_runs
     assert on_ray[0].ok and _runs(on_ray[0]) == _runs(local[0])
-    assert not local[1].ok and not on_ray[1].ok and on_ray[1].runs == []
-    assert "symbolic link" in on_ray[1].entry.failure_reason
-    assert on_ray[1].entry.failure_reason == local[1].entry.failure_reason
+    assert on_ray[-1].entry.name == "linked"
+    assert not local[-1].ok and not on_ray[-1].ok and on_ray[-1].runs == []
+    assert "symbolic link" in on_ray[-1].entry.failure_reason
+    assert on_ray[-1].entry.failure_reason == local[-1].entry.failure_reason
 
 
 def test_a_lost_ray_worker_is_retried_once_then_recorded_failed(cluster, tmp_path):
