@@ -23,7 +23,8 @@ Every rank runs, in order:
   (``KeepGradients``), validating every :data:`VAL_EVERY` micro-batches with a ``ModelCheckpoint``
   after each validation (Lightning's own checkpoints, between micro-batches or at an update's end
   as the count falls), and the run resumed from two of them (:data:`EXACT_SAVES`): with nothing
-  left to differ, the resumed runs must be the uninterrupted one to the bit.
+  left to differ, the resumed runs must be the uninterrupted one to the bit;
+* lightning_two_ranks.py's fit under ``"ddp"`` (the reference of the test's ``ddp_spawn`` run).
 
 For each: the LR of every (micro-)batch, the dataset rows the rank trained on at every (micro-)batch (the
 ``DistributedSampler`` Lightning puts in), the final parameters and the scheduler's
@@ -98,6 +99,7 @@ def main(run: dict) -> None:
     from lightning.pytorch.strategies import DDPStrategy
 
     from lightning_callbacks import KeepGradients, RecordTrainLoss, ResumableBatches, SaveAfterBatch
+    from lightning_two_ranks import report, two_rank_fit
 
     from lrgym.baselines.registry import make_baseline
     from lrgym.torch.lightning import HELD_KEY, PolicySchedulerCallback
@@ -187,6 +189,12 @@ def main(run: dict) -> None:
     out["exact_checkpoints"] = sorted(path.name for path in (folder / "exact_ckpt").iterdir())
     for file, name in zip(EXACT_SAVES.values(), EXACT[1:]):
         trainer, out[name] = fit("bold_driver", ckpt_path=folder / "exact_ckpt" / file, **exact)
+    with warnings.catch_warnings(record=True) as caught:  # the "ddp" side of test_lightning_ddp's ddp_spawn test
+        warnings.filterwarnings("ignore")
+        warnings.filterwarnings("always", message="PolicySchedulerCallback")
+        fitted = two_rank_fit("popen")
+        out["two_ranks"] = report(*fitted) if fitted[0].global_rank == 0 else None
+    out["two_ranks_warnings"] = [str(w.message) for w in caught]
     out["world"] = dist.get_world_size()
     torch.save(out, folder / f"rank{trainer.global_rank}.pt")
     trainer.strategy.barrier()

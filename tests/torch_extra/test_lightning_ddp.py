@@ -297,49 +297,9 @@ def test_a_resumed_ddp_run_is_the_uninterrupted_one_to_the_bit(ranks, saved_afte
     assert not torch.equal(ranks[0]["exact"]["losses"][saved_after], ranks[1]["exact"]["losses"][saved_after])
 
 
-SPAWN_SCRIPT = """
-import datetime, sys, warnings
-import torch
-import lightning.pytorch as L
-from lightning.pytorch.strategies import DDPStrategy
-from lrgym.baselines.registry import make_baseline
-from lrgym.torch.lightning import PolicySchedulerCallback
-
-class Model(L.LightningModule):
-    def __init__(self):
-        super().__init__()
-        torch.manual_seed(0)
-        self.net = torch.nn.Linear(2, 1)
-    def training_step(self, batch, batch_idx):
-        self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"])
-        return (self.net(batch[0]) - batch[1]).pow(2).mean()
-    def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=0.1)
-
-if __name__ == "__main__":
-    start = sys.argv[1]  # "spawn": ddp_spawn; "popen": ddp, the ranks run this script again
-    warnings.filterwarnings("ignore")
-    warnings.filterwarnings("always", message="PolicySchedulerCallback")
-    callback = PolicySchedulerCallback(make_baseline("bold_driver"), horizon=6, updates_per_step=1, lr_init=1.5)
-    trainer = L.Trainer(strategy=DDPStrategy(start_method=start, process_group_backend="gloo",
-                                             timeout=datetime.timedelta(seconds=60)),
-                        accelerator="cpu", devices=2, max_steps=6, logger=False, enable_progress_bar=False,
-                        enable_model_summary=False, enable_checkpointing=False, callbacks=[callback])
-    g = torch.Generator().manual_seed(1)
-    X = torch.randn(24, 2, generator=g)
-    data = torch.utils.data.TensorDataset(X, X @ torch.tensor([[2.0], [-3.0]]) + 1.0)
-    model = Model()
-    trainer.fit(model, torch.utils.data.DataLoader(data, batch_size=2))
-    if trainer.global_rank == 0:
-        print("WEIGHTS", [v.double().tolist() for v in model.state_dict().values()])
-        print("LAST LR", float(trainer.callback_metrics["lr"]))
-        print("SCHEDULER HELD", callback.scheduler is not None)
-"""
-
-
 def _run_two_ranks(tmp_path, start: str) -> str:
-    script = tmp_path / "two_ranks.py"
-    script.write_text(SPAWN_SCRIPT)
+    """lightning_two_ranks.py run as a script with ``start`` ("spawn": ``ddp_spawn``); its output."""
+    script = WORKER.parent / "lightning_two_ranks.py"
     env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "default"}
     proc = subprocess.Popen([sys.executable, str(script), start], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -361,16 +321,17 @@ def _line(log: str, head: str) -> str:
     return lines[0]
 
 
-def test_ddp_spawn_schedules_as_ddp_and_warns_that_the_held_callback_keeps_no_scheduler(tmp_path):
+def test_ddp_spawn_schedules_as_ddp_and_warns_that_the_held_callback_keeps_no_scheduler(tmp_path, ranks):
     """``strategy="ddp_spawn"`` (2 CPU ranks, gloo): its ranks train copies of the callback in
     processes multiprocessing starts, and Lightning sends back only the weights and metrics. The LRs
     are scheduled as under ``"ddp"`` (the bold driver, undoing steps, from LR 1.5: the weights sent
     back equal a ``"ddp"`` run's to the bit, and so does the last LR logged), and rank 0 warns
     once that the callback held after ``fit`` has no scheduler, naming ``'ddp'``. (For a while it
     was refused at ``setup``, which left a notebook's only DDP, ``ddp_notebook``, without the
-    callback.)"""
+    callback.) The ``"ddp"`` run is the module's (lightning_ddp_worker.py fits the same model on its
+    ranks: lightning_two_ranks.two_rank_fit), its lines and warnings in rank 0's results."""
     spawned = _run_two_ranks(tmp_path, "spawn")
-    popen = _run_two_ranks(tmp_path, "popen")
+    popen = "\n".join(ranks[0]["two_ranks"])
     assert _line(spawned, "WEIGHTS") == _line(popen, "WEIGHTS")
     assert _line(spawned, "LAST LR") == _line(popen, "LAST LR")
     assert float(_line(spawned, "LAST LR").split()[-1]) not in (0.1, 1.5)  # the policy moved it
@@ -378,4 +339,4 @@ def test_ddp_spawn_schedules_as_ddp_and_warns_that_the_held_callback_keeps_no_sc
     assert _line(popen, "SCHEDULER HELD") == "SCHEDULER HELD True"
     warned = [line for line in spawned.splitlines() if "keeps no scheduler after fit" in line]
     assert len(warned) == 1 and "strategy='ddp'" in warned[0] and "'ddp_spawn'" in warned[0], spawned[-4000:]
-    assert "keeps no scheduler" not in popen, popen[-4000:]
+    assert not [w for w in ranks[0]["two_ranks_warnings"] if "keeps no scheduler" in w], ranks[0]["two_ranks_warnings"]
