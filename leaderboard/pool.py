@@ -375,7 +375,7 @@ def kept_templates():
     starting one only if there is none (and ending the least recently used beyond
     :data:`KEPT_TEMPLATES`). A run that grades one submission spends ≈ 1.9 CPU-s of
     its ≈ 4 starting and warming its template (2026-12-07, 2-core EPYC VM): a grader that runs
-    several runs (references, then the entries; the test suite) pays that once per kind of
+    several runs (the test suite; a service grading one submission per run) pays that once per kind of
     worker. The template never runs a job, so nothing of one run reaches the next: each worker
     is still forked fresh from it, with its run's environment. The kept templates end, and their
     folders go, when the block ends (a template that ended meanwhile is replaced). Not
