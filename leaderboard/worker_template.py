@@ -33,8 +33,9 @@ template has not warmed yet, which it warms before it forks.
 
 The control socket is a ``SOCK_SEQPACKET`` pair (one message per request, with its file
 descriptors): grader → template ``{"scratch": folder, "env": {...}, "warm": [...]}`` (the
-last two optional) and four descriptors (job pipe, reply pipe, stdout, stderr); template → grader ``{"pid": n}`` for each fork, in order (or
-``{"error": why}``), and ``{"exit": pid, "status": wait status}`` for each child it reaped.
+last two optional) and four descriptors (job pipe, reply pipe, stdout, stderr); template →
+grader ``{"pid": n}`` for each fork, in order (or ``{"error": why}``), and ``{"exit": pid,
+"status": wait status}`` for each child it reaped.
 """
 
 from __future__ import annotations
@@ -372,7 +373,8 @@ def serve(control: socket.socket) -> tuple[list[int], str, dict | None] | None:
             request = json.loads(raw)
             scratch, env = request["scratch"], request.get("env")
             if len(fds) != 4 or not isinstance(scratch, str) or not isinstance(env, (dict, type(None))):
-                raise ValueError(f"a request of {len(fds)} descriptors, folder {scratch!r} and environment {type(env).__name__}")
+                raise ValueError(f"a request of {len(fds)} descriptors, folder {scratch!r} and "
+                                 f"environment {type(env).__name__}")
             _warm_envs(request.get("warm"))
             sys.stdout.flush()
             sys.stderr.flush()
