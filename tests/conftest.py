@@ -24,6 +24,8 @@ import pytest
 # Slow, obvious reference implementations (tests/references.py) importable from every test dir.
 sys.path.insert(0, os.path.dirname(__file__))
 
+from deep_tier import DEEP  # noqa: E402  (the tier list, importable once the test dir is on the path)
+
 # ---- parallel runs: `make test` runs pytest -n auto --maxprocesses 4 --dist loadfile
 # --no-loadscope-reorder (pytest-xdist; PARALLEL in the Makefile) ----
 # Each test module is one unit of work (its module fixtures are set up once, on one worker).
@@ -49,9 +51,15 @@ SLOWEST_FIRST = (
 )
 
 
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
 def pytest_collection_modifyitems(config, items):
-    """In an xdist worker, move the slowest modules to the front (a stable sort: every worker
-    collects the same order, as xdist requires)."""
+    """Mark the deep tier's tests ``deep`` (tests/deep_tier.py: what ``make test`` leaves out and
+    ``make test-deep`` runs); in an xdist worker, move the slowest modules to the front (a stable
+    sort: every worker collects the same order, as xdist requires)."""
+    deep = set(DEEP)
+    for item in items:
+        if item.nodeid.split("[", 1)[0] in deep:
+            item.add_marker(pytest.mark.deep)
     if not IN_XDIST_WORKER:
         return
     rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
