@@ -46,8 +46,8 @@ SLOWEST_FIRST = (
     "tests/leaderboard/test_ray_cluster.py",
     "tests/test_core_install.py",
     "tests/leaderboard/test_submissions.py",
-    "tests/leaderboard/test_suite_v2.py",
     "tests/leaderboard/test_cheats.py",
+    "tests/leaderboard/test_transfer.py",
 )
 
 
