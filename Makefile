@@ -2,7 +2,7 @@
 #   make leaderboard   set up .venv and run every baseline on the default suite (the main job)
 #   make test          set up .venv and run the test suite (what CI runs)
 # and:  make test-deep the deep tier: the costly failure-mode and variant tests make test leaves
-#                       out (tests/deep_tier.py; ≈ 13 – 15 min on 2 cores); it passes before a change lands
+#                       out (tests/deep_tier.py; ≈ 15 – 18 min on 2 cores); it passes before a change lands
 #       make bench     speed benchmarks (pytest-benchmark) and the benchmark table
 #       make transfer  the transfer study: lrgym's ranking vs real PyTorch training (≈ 20 CPU-min)
 #        make clients   the client matrix: SB3, rl-zoo3, CleanRL-style PPO, RLlib, TorchRL and
