@@ -3,7 +3,8 @@
 The expensive check (an independent dense search of constant LRs on every v2 instance: ≈ 6
 CPU-minutes for v2/r3's 48 instances on a loaded 2-core machine, 2026-12-07; the recsys and mlp
 instances are nine tenths of it, their episodes' own training) runs once, in a process pool
-forked after this process has the kernels (:func:`_warm_each_kind`).
+forked after this process has the kernels (:func:`_warm_each_kind`). It is in the deep tier
+(``make test-deep``; tests/deep_tier.py says why CI can leave it out).
 """
 
 import json

@@ -99,7 +99,7 @@ def main(run: dict) -> None:
     from lightning.pytorch.strategies import DDPStrategy
 
     from lightning_callbacks import KeepGradients, RecordTrainLoss, ResumableBatches, SaveAfterBatch
-    from lightning_two_ranks import report, two_rank_fit
+    from lightning_two_ranks import only_the_callbacks_warnings, report, two_rank_fit
 
     from lrgym.baselines.registry import make_baseline
     from lrgym.torch.lightning import HELD_KEY, PolicySchedulerCallback
@@ -190,8 +190,7 @@ def main(run: dict) -> None:
     for file, name in zip(EXACT_SAVES.values(), EXACT[1:]):
         trainer, out[name] = fit("bold_driver", ckpt_path=folder / "exact_ckpt" / file, **exact)
     with warnings.catch_warnings(record=True) as caught:  # the "ddp" side of test_lightning_ddp's ddp_spawn test
-        warnings.filterwarnings("ignore")
-        warnings.filterwarnings("always", message="PolicySchedulerCallback")
+        only_the_callbacks_warnings()
         fitted = two_rank_fit("popen")
         out["two_ranks"] = report(*fitted) if fitted[0].global_rank == 0 else None
     out["two_ranks_warnings"] = [str(w.message) for w in caught]

@@ -297,11 +297,11 @@ def test_a_resumed_ddp_run_is_the_uninterrupted_one_to_the_bit(ranks, saved_afte
     assert not torch.equal(ranks[0]["exact"]["losses"][saved_after], ranks[1]["exact"]["losses"][saved_after])
 
 
-def _run_two_ranks(tmp_path, start: str) -> str:
-    """lightning_two_ranks.py run as a script with ``start`` ("spawn": ``ddp_spawn``); its output."""
+def _spawned_two_ranks(tmp_path) -> str:
+    """lightning_two_ranks.py run as a script under ``ddp_spawn``; its output."""
     script = WORKER.parent / "lightning_two_ranks.py"
     env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "default"}
-    proc = subprocess.Popen([sys.executable, str(script), start], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, str(script), "spawn"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         log = proc.communicate(timeout=120)[0]
@@ -330,7 +330,7 @@ def test_ddp_spawn_schedules_as_ddp_and_warns_that_the_held_callback_keeps_no_sc
     was refused at ``setup``, which left a notebook's only DDP, ``ddp_notebook``, without the
     callback.) The ``"ddp"`` run is the module's (lightning_ddp_worker.py fits the same model on its
     ranks: lightning_two_ranks.two_rank_fit), its lines and warnings in rank 0's results."""
-    spawned = _run_two_ranks(tmp_path, "spawn")
+    spawned = _spawned_two_ranks(tmp_path)
     popen = "\n".join(ranks[0]["two_ranks"])
     assert _line(spawned, "WEIGHTS") == _line(popen, "WEIGHTS")
     assert _line(spawned, "LAST LR") == _line(popen, "LAST LR")
